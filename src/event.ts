@@ -1,0 +1,214 @@
+/**
+ * The event model: the `Event` every stream and operator carries, its zod schema, priorities,
+ * id generation and the JSON round trip.
+ */
+import { z } from 'zod';
+import { InvalidEventError } from './errors.js';
+
+/**
+ * How urgent an event is. Numeric, so `Math.max` over priorities gives the most urgent one.
+ * `CRITICAL` events never wait behind a batch (see `hybridProcess`).
+ */
+export const Priority = { LOW: 0, NORMAL: 1, HIGH: 2, CRITICAL: 3 } as const;
+/** One of `Priority.LOW` (0), `NORMAL` (1), `HIGH` (2), `CRITICAL` (3). */
+export type Priority = (typeof Priority)[keyof typeof Priority];
+
+/** zod schema of a `Priority`. */
+export const PrioritySchema = z.literal([Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL]);
+
+/**
+ * zod schema of an `Event`; the `Event` type is inferred from it.
+ * Unknown top-level keys are stripped, so a parsed event has exactly these fields.
+ */
+export const EventSchema = z.object({
+  /** Unique, sortable by creation time (see `createEventId`). */
+  id: z.string().min(1),
+  /** Dotted event type, e.g. `file.modified`, `tool.used`, `file.modified.aggregated`. */
+  type: z.string().min(1),
+  /** Event time in milliseconds since the Unix epoch. Operators window on this, not on the wall clock. */
+  timestamp: z.number().nonnegative(),
+  priority: PrioritySchema,
+  /** The payload; its shape depends on `type` (see `docs/bridge.md`). */
+  data: z.record(z.string(), z.unknown()),
+  /** Where the event came from (cwd, transcript, hook name …); never needed to interpret `data`. */
+  context: z.record(z.string(), z.unknown()).optional(),
+  /** The coding-agent session the event belongs to (Claude Code's `session_id`). */
+  sessionId: z.string().min(1).optional(),
+});
+
+type EventShape = z.infer<typeof EventSchema>;
+
+/** A typed event. `D` narrows `data` for a known event type. */
+export type Event<D = Record<string, unknown>> = Omit<EventShape, 'data'> & { data: D };
+
+/** What `createEvent` needs: a type; everything else has a default. */
+export interface EventInit<D = Record<string, unknown>> {
+  type: string;
+  data?: D;
+  /** Defaults to `Priority.NORMAL`. */
+  priority?: Priority;
+  /** Event time, ms since epoch. Defaults to `Date.now()`. */
+  timestamp?: number;
+  /** Defaults to a fresh `createEventId()`. */
+  id?: string;
+  context?: Record<string, unknown>;
+  sessionId?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ids: ULID layout (10 chars of 48-bit ms time + 16 chars of 80-bit randomness, Crockford base 32),
+// monotonic: within one millisecond (or when the clock steps back) the random part is incremented, so
+// ids made in a tight loop are distinct and already in lexicographic order.
+
+const ENCODING = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const TWO_POW_40 = 2 ** 40;
+
+let lastTime = -1;
+let timePrefix = '';
+// The 80 random bits as two 40-bit halves, each exactly representable in a double.
+let randHi = 0;
+let randLo = 0;
+
+function encode(value: number, length: number): string {
+  let out = '';
+  let rest = value;
+  for (let i = 0; i < length; i++) {
+    const digit = rest % 32;
+    out = ENCODING[digit] + out;
+    rest = (rest - digit) / 32;
+  }
+  return out;
+}
+
+function random40(bytes: Uint8Array, offset: number): number {
+  // 5 bytes = 40 bits; multiply rather than shift, since JS bit operations are 32-bit.
+  let n = 0;
+  for (let i = 0; i < 5; i++) n = n * 256 + bytes[offset + i]!;
+  return n;
+}
+
+/**
+ * A new event id: 26 characters, unique within the process and sortable by creation time.
+ * Ids made within the same millisecond sort in the order they were made.
+ */
+export function createEventId(now: number = Date.now()): string {
+  if (now > lastTime) {
+    lastTime = now;
+    timePrefix = encode(now, 10);
+    const bytes = crypto.getRandomValues(new Uint8Array(10));
+    // Keep the top bit of the low half clear so a millisecond has 2^39 increments of headroom.
+    randHi = random40(bytes, 0);
+    randLo = random40(bytes, 5) % (TWO_POW_40 / 2);
+  } else {
+    randLo += 1;
+    if (randLo >= TWO_POW_40) {
+      randLo = 0;
+      randHi += 1;
+      if (randHi >= TWO_POW_40) {
+        // 2^80 ids in one millisecond cannot happen; move the logical clock on rather than wrap.
+        lastTime += 1;
+        timePrefix = encode(lastTime, 10);
+        randHi = 0;
+      }
+    }
+  }
+  return timePrefix + encode(randHi, 8) + encode(randLo, 8);
+}
+
+/** The creation time (ms since epoch) encoded in an id made by `createEventId`, or `undefined`. */
+export function eventIdTime(id: string): number | undefined {
+  if (id.length !== 26) return undefined;
+  let t = 0;
+  for (let i = 0; i < 10; i++) {
+    const digit = ENCODING.indexOf(id[i]!);
+    if (digit < 0) return undefined;
+    t = t * 32 + digit;
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+function isPriority(value: unknown): value is Priority {
+  return value === 0 || value === 1 || value === 2 || value === 3;
+}
+
+/**
+ * Creates an event, filling in id, timestamp, priority and data. Cheap enough for the hot path:
+ * it checks the fields it is given and only falls back to the zod schema to describe a bad one.
+ *
+ * @throws InvalidEventError when a given field is invalid (an empty type, a negative timestamp …).
+ */
+export function createEvent<D extends Record<string, unknown> = Record<string, unknown>>(
+  init: EventInit<D>,
+): Event<D> {
+  const timestamp = init.timestamp ?? Date.now();
+  const priority = init.priority ?? Priority.NORMAL;
+  const event = {
+    id: init.id ?? createEventId(),
+    type: init.type,
+    timestamp,
+    priority,
+    data: init.data ?? ({} as D),
+  } as Event<D>;
+  if (init.context !== undefined) event.context = init.context;
+  if (init.sessionId !== undefined) event.sessionId = init.sessionId;
+  const valid =
+    typeof event.type === 'string' &&
+    event.type.length > 0 &&
+    typeof timestamp === 'number' &&
+    Number.isFinite(timestamp) &&
+    timestamp >= 0 &&
+    isPriority(priority) &&
+    typeof event.id === 'string' &&
+    event.id.length > 0 &&
+    typeof event.data === 'object' &&
+    event.data !== null &&
+    !Array.isArray(event.data) &&
+    (event.sessionId === undefined || (typeof event.sessionId === 'string' && event.sessionId.length > 0));
+  if (!valid) parseEvent(event);
+  return event;
+}
+
+/**
+ * Validates an unknown value as an `Event`.
+ *
+ * @throws InvalidEventError carrying zod's issues when the value is not an event.
+ */
+export function parseEvent(value: unknown): Event {
+  const result = EventSchema.safeParse(value);
+  if (!result.success) throw new InvalidEventError(result.error.issues, { cause: result.error });
+  return result.data;
+}
+
+/** `parseEvent` without the throw: the event, or the issues that make it invalid. */
+export function safeParseEvent(
+  value: unknown,
+): { success: true; event: Event } | { success: false; error: InvalidEventError } {
+  const result = EventSchema.safeParse(value);
+  return result.success
+    ? { success: true, event: result.data }
+    : { success: false, error: new InvalidEventError(result.error.issues, { cause: result.error }) };
+}
+
+/** Serializes an event to JSON text. `eventFromJSON(eventToJSON(e))` deep-equals `e`. */
+export function eventToJSON(event: Event<unknown>): string {
+  return JSON.stringify(event);
+}
+
+/**
+ * Parses and validates JSON text written by `eventToJSON`.
+ *
+ * @throws InvalidEventError when the text is not JSON or not an event.
+ */
+export function eventFromJSON(json: string): Event {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    throw new InvalidEventError([{ code: 'invalid_json', path: [], message: (error as Error).message }], {
+      cause: error,
+    });
+  }
+  return parseEvent(value);
+}

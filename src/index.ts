@@ -1,0 +1,32 @@
+// The public API of vibespec-streams. Named re-exports only: what is not listed here is internal.
+
+// Errors
+export type { ErrorCode, EventIssue } from './errors.js';
+export { ConfigError, InvalidEventError, VibespecError } from './errors.js';
+
+// Event model
+export type { Event, EventInit } from './event.js';
+export {
+  createEvent,
+  createEventId,
+  EventSchema,
+  eventFromJSON,
+  eventIdTime,
+  eventToJSON,
+  Priority,
+  PrioritySchema,
+  parseEvent,
+  safeParseEvent,
+} from './event.js';
+
+// Streams: the hook bridge and its sources
+export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
+export { bridgeHooks, createHookBridge } from './streams/bridge.js';
+export type { FileChange, FileWatcherOptions } from './streams/fromFileWatcher.js';
+export { fromFileWatcher } from './streams/fromFileWatcher.js';
+export type { HookFileOptions } from './streams/fromHookFile.js';
+export { fromHookFile } from './streams/fromHookFile.js';
+export { fromJsonLines } from './streams/fromJsonLines.js';
+export type { JsonLinesOptions } from './streams/jsonLines.js';
+export type { BridgeOptions, HookOutput, RejectedHookData } from './streams/toEvents.js';
+export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';

@@ -1,0 +1,140 @@
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
+import { VibespecError } from '../errors.js';
+import type { Event } from '../event.js';
+import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
+
+/** Options of `bridgeHooks`. */
+export interface BridgeHooksOptions extends BridgeOptions {
+  /** Stamps outputs that carry no `timestamp` with `scheduler.now()`. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Turns hook outputs into events: each `HookOutput` becomes one or more `Event`s (see `toEvents`).
+ * Bad input never errors the stream and is never dropped: it becomes a `hook.rejected` event
+ * (priority HIGH) with the hook name, the reason and the raw input. Errors and completion of the
+ * source are forwarded as they are.
+ *
+ * ```
+ * source:  --a----b--------c--|
+ *            PostToolUse(Write)  null   SessionEnd
+ * result:  --(uf)-r--------e--|
+ *            u = tool.used, f = file.created, r = hook.rejected, e = session.ended
+ * ```
+ *
+ * ## Example
+ * ```ts
+ * fromJsonLines(process.stdin).pipe(bridgeHooks(), filter((e) => e.type === 'file.modified'))
+ * ```
+ *
+ * @param options payload limits (`maxPayloadBytes`, `maxDepth`, `maxRawLength`) and the `scheduler`
+ *   whose clock stamps outputs that carry no timestamp.
+ * @return an operator from `HookOutput` to `Event`.
+ * @throws RangeError at construction when a limit is not a positive integer.
+ */
+export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
+  const limits = bridgeLimits(options);
+  const scheduler = options?.scheduler ?? asyncScheduler;
+  return (source) =>
+    new Observable<Event>((subscriber) =>
+      source.subscribe({
+        next(input) {
+          const events = mapHookOutput(input, limits, scheduler.now());
+          for (let i = 0; i < events.length && !subscriber.closed; i++) subscriber.next(events[i]!);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}
+
+/** Options of `createHookBridge`. */
+export interface HookBridgeOptions extends BridgeHooksOptions {
+  /**
+   * Outputs pushed while nobody subscribes to `events$` are held (not lost) up to this many, and
+   * delivered to the next subscriber. Beyond it `push` throws `BRIDGE_BUFFER_FULL`. Default 10,000.
+   */
+  maxPending?: number;
+}
+
+/** An imperative entry point to the bridge, for producers that are not Observables. */
+export interface HookBridge {
+  /** Feeds one hook output. Throws `BRIDGE_CLOSED` after `complete()`. */
+  push(hook: string, output: unknown, timestamp?: number): void;
+  /** The bridged events, hot and shared: every subscriber sees the events pushed while it listens. */
+  readonly events$: Observable<Event>;
+  /** Completes `events$` once the outputs already pushed are delivered. */
+  complete(): void;
+}
+
+/**
+ * Creates a bridge fed by `push(hook, output)` calls — a Claude Code command hook reading stdin, an
+ * HTTP handler — whose `events$` emits the mapped events. Outputs pushed while no one subscribes are
+ * buffered (up to `maxPending`) and handed to the next subscriber, so nothing is lost between a
+ * dashboard disconnecting and reconnecting.
+ *
+ * ## Example
+ * ```ts
+ * const bridge = createHookBridge();
+ * bridge.events$.pipe(temporalAggregate()).subscribe(render);
+ * bridge.push('PostToolUse', JSON.parse(stdin));
+ * ```
+ */
+export function createHookBridge(options?: HookBridgeOptions): HookBridge {
+  const maxPending = options?.maxPending ?? 10_000;
+  if (!Number.isInteger(maxPending) || maxPending < 0) {
+    throw new RangeError(`createHookBridge: maxPending must be a non-negative integer, got ${maxPending}`);
+  }
+  const input = new Subject<HookOutput>();
+  const shared$ = input.pipe(bridgeHooks(options), share());
+  let pending: HookOutput[] = [];
+  let subscribers = 0;
+  let closed = false;
+  let completed = false;
+
+  const drain = () => {
+    while (pending.length > 0 && subscribers > 0) {
+      const batch = pending;
+      pending = [];
+      for (const output of batch) input.next(output);
+    }
+    if (closed && pending.length === 0 && subscribers > 0 && !completed) {
+      completed = true;
+      input.complete();
+    }
+  };
+
+  const events$ = new Observable<Event>((subscriber) => {
+    const subscription = shared$.subscribe(subscriber);
+    subscribers++;
+    subscription.add(() => {
+      subscribers--;
+    });
+    drain();
+    if (completed && !subscriber.closed) subscriber.complete();
+    return subscription;
+  });
+
+  return {
+    push(hook, output, timestamp) {
+      if (closed) throw new VibespecError('BRIDGE_CLOSED', 'createHookBridge: push() after complete()');
+      const item: HookOutput = timestamp === undefined ? { hook, output } : { hook, output, timestamp };
+      if (subscribers > 0) {
+        input.next(item);
+        return;
+      }
+      if (pending.length >= maxPending) {
+        throw new VibespecError(
+          'BRIDGE_BUFFER_FULL',
+          `createHookBridge: ${maxPending} outputs are waiting for a subscriber to events$; subscribe before pushing more, or raise maxPending`,
+        );
+      }
+      pending.push(item);
+    },
+    events$,
+    complete() {
+      closed = true;
+      drain();
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import { type FSWatcher, watch } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { VibespecError } from '../errors.js';
+import type { HookOutput } from './toEvents.js';
+
+/** Options of `fromFileWatcher`. */
+export interface FileWatcherOptions {
+  /** Watch subdirectories too. Default `true`. */
+  recursive?: boolean;
+  /**
+   * Paths (relative to `dir`, `/`-separated) to leave out. Default: anything under `node_modules`,
+   * `.git` or `.vibespec`.
+   */
+  ignore?: RegExp | ((relativePath: string) => boolean);
+  /**
+   * Notifications for the same path within this window are coalesced into one change, and all changes
+   * of the window go out in one `file-watcher` output. Default 50 ms.
+   */
+  debounceMs?: number;
+  /** Schedules the debounce and stamps outputs. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** A change in a `file-watcher` hook output. */
+export interface FileChange {
+  action: 'created' | 'modified' | 'deleted';
+  path: string;
+  type: string;
+  size?: number;
+}
+
+const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
+
+/**
+ * Watches a directory and emits the seed's `file-watcher` hook outputs —
+ * `{ hook: 'file-watcher', output: { changes: [{ action, path, type, size }] } }` — from real
+ * filesystem changes (`fs.watch`). Files present when the watch starts are known, so a later write is
+ * `modified` and a new file `created`; a file removed is `deleted`. A file that appears and vanishes
+ * within one debounce window leaves no change (it never existed for a reader).
+ *
+ * ```
+ * fs:      touch a  ·  echo >> a  ·  rm a
+ * result:  ---c-----------m-------------d---    c/m/d = created/modified/deleted outputs
+ * ```
+ *
+ * Never completes on its own; unsubscribing closes the watcher.
+ */
+export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Observable<HookOutput> {
+  const root = resolve(dir);
+  const recursive = options?.recursive ?? true;
+  const debounceMs = options?.debounceMs ?? 50;
+  const scheduler = options?.scheduler ?? asyncScheduler;
+  const ignoreOption = options?.ignore ?? DEFAULT_IGNORE;
+  if (!(debounceMs >= 0)) throw new RangeError(`fromFileWatcher: debounceMs must be >= 0, got ${debounceMs}`);
+  const ignored = (relative: string) =>
+    typeof ignoreOption === 'function' ? ignoreOption(relative) : ignoreOption.test(relative);
+
+  return new Observable<HookOutput>((subscriber) => {
+    const known = new Set<string>();
+    const dirty = new Set<string>();
+    let watcher: FSWatcher | undefined;
+    let flush: Subscription | undefined;
+    let stopped = false;
+    let scanned: Promise<void> = Promise.resolve();
+
+    const fail = (error: unknown) => {
+      if (stopped) return;
+      subscriber.error(
+        new VibespecError(
+          'SOURCE_FAILED',
+          `fromFileWatcher: cannot watch ${root}: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        ),
+      );
+    };
+
+    const scan = async (path: string, depth: number): Promise<void> => {
+      const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        const full = join(path, entry.name);
+        if (ignored(toRelative(root, full))) continue;
+        if (entry.isDirectory()) {
+          if (recursive && depth < 64) await scan(full, depth + 1);
+        } else {
+          known.add(full);
+        }
+      }
+    };
+
+    const emitChanges = async () => {
+      flush = undefined;
+      await scanned;
+      const paths = [...dirty];
+      dirty.clear();
+      const changes: FileChange[] = [];
+      for (const path of paths) {
+        const info = await stat(path).catch(() => undefined);
+        if (info?.isDirectory()) continue;
+        if (info !== undefined) {
+          changes.push({
+            action: known.has(path) ? 'modified' : 'created',
+            path,
+            type: typeOf(path),
+            size: info.size,
+          });
+          known.add(path);
+        } else if (known.delete(path)) {
+          changes.push({ action: 'deleted', path, type: typeOf(path) });
+        }
+      }
+      if (!stopped && changes.length > 0) {
+        subscriber.next({ hook: 'file-watcher', output: { changes }, timestamp: scheduler.now() });
+      }
+    };
+
+    const onChange = (filename: string | Buffer | null) => {
+      if (stopped || filename === null) return;
+      const full = join(root, filename.toString());
+      if (ignored(toRelative(root, full))) return;
+      dirty.add(full);
+      flush ??= scheduler.schedule(() => {
+        emitChanges().catch(fail);
+      }, debounceMs);
+    };
+
+    // Watch first, then scan: a change made while the scan runs is caught, and classified once the
+    // scan (which tells existing files from new ones) has finished.
+    try {
+      watcher = watch(root, { recursive }, (_event, filename) => onChange(filename));
+      watcher.on('error', fail);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    scanned = scan(root, 0);
+
+    return () => {
+      stopped = true;
+      flush?.unsubscribe();
+      watcher?.close();
+    };
+  });
+}
+
+function toRelative(root: string, full: string): string {
+  return full.slice(root.length + 1).replaceAll('\\', '/');
+}
+
+function typeOf(path: string): string {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(dot + 1).toLowerCase() : 'unknown';
+}

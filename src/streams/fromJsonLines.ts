@@ -1,0 +1,61 @@
+import type { Readable } from 'node:stream';
+import { Observable } from 'rxjs';
+import { type JsonLinesOptions, LineReader } from './jsonLines.js';
+import type { HookOutput } from './toEvents.js';
+
+/**
+ * Emits one `HookOutput` per line of a JSON Lines stream — a log of hook payloads, a pipe from a
+ * hook runner, stdin. A line may be an envelope `{ hook, output, timestamp? }`, a capture
+ * `{ hook_event_name, payload }`, or a bare Claude Code payload (its `hook_event_name` names the hook).
+ *
+ * A line that is not JSON, or is longer than `maxLineLength`, is not an exception: it is emitted as a
+ * `HookOutput` with `error` set, which `bridgeHooks` turns into a `hook.rejected` event. Blank lines
+ * are skipped. Bytes are decoded as UTF-8, across chunk boundaries.
+ *
+ * ```
+ * input:   {"hook":"Stop",…}\n  not json\n  {"hook_event_name":"SessionEnd",…}\n|
+ * result:  ---a-----------------r-----------b----------------------------------|
+ * ```
+ *
+ * Unsubscribing stops reading (the iterator's `return()` is called, which destroys a Readable).
+ *
+ * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
+ */
+export function fromJsonLines(
+  input: Readable | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+  options?: JsonLinesOptions,
+): Observable<HookOutput> {
+  const reader = () => new LineReader(options);
+  reader(); // validate options at construction
+  return new Observable<HookOutput>((subscriber) => {
+    const lines = reader();
+    const decoder = new TextDecoder('utf-8');
+    const emit = (output: HookOutput) => subscriber.next(output);
+    let iterator: AsyncIterator<string | Uint8Array> | Iterator<string | Uint8Array> | undefined;
+    let stopped = false;
+    (async () => {
+      const iterable = input as AsyncIterable<string | Uint8Array> & Iterable<string | Uint8Array>;
+      iterator =
+        typeof iterable[Symbol.asyncIterator] === 'function'
+          ? iterable[Symbol.asyncIterator]()
+          : iterable[Symbol.iterator]();
+      for (;;) {
+        const step = await iterator.next();
+        if (stopped) return;
+        if (step.done) break;
+        const chunk = step.value;
+        lines.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), emit);
+        if (stopped) return;
+      }
+      lines.push(decoder.decode(), emit);
+      lines.end(emit);
+      subscriber.complete();
+    })().catch((error: unknown) => {
+      if (!stopped) subscriber.error(error);
+    });
+    return () => {
+      stopped = true;
+      void Promise.resolve(iterator?.return?.()).catch(() => undefined);
+    };
+  });
+}

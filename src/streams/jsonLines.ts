@@ -1,0 +1,125 @@
+/**
+ * Internal: splitting a byte or text stream into JSON Lines and reading each line as a `HookOutput`.
+ * Shared by `fromJsonLines` and `fromHookFile`.
+ */
+import { isRecord } from './payload.js';
+import type { HookOutput } from './toEvents.js';
+
+/** Options shared by the JSON Lines sources. */
+export interface JsonLinesOptions {
+  /** Hook name for lines that do not say which hook they come from. Default `'unknown'`. */
+  hook?: string;
+  /**
+   * Longest accepted line, in characters. A longer line is not parsed: it becomes a rejected input
+   * carrying its first 16,384 characters. Default 1 MiB (1,048,576), as the bridge's `maxPayloadBytes`.
+   */
+  maxLineLength?: number;
+}
+
+const PREVIEW = 16_384;
+
+/**
+ * Reads one parsed line as a `HookOutput`. Three shapes are understood:
+ * - an envelope `{ hook, output, timestamp? }`;
+ * - a capture `{ hook_event_name, payload }` (the format of the project's fixtures);
+ * - a bare Claude Code payload, which names its hook in `hook_event_name`.
+ * Anything else is the output of `defaultHook`.
+ */
+export function lineToHookOutput(value: unknown, defaultHook: string): HookOutput {
+  if (isRecord(value)) {
+    if (typeof value.hook === 'string' && 'output' in value) {
+      const out: HookOutput = { hook: value.hook, output: value.output };
+      if (typeof value.timestamp === 'number') out.timestamp = value.timestamp;
+      return out;
+    }
+    if (typeof value.hook_event_name === 'string') {
+      if (isRecord(value.payload)) {
+        const out: HookOutput = { hook: value.hook_event_name, output: value.payload };
+        if (typeof value.timestamp === 'number') out.timestamp = value.timestamp;
+        return out;
+      }
+      return { hook: value.hook_event_name, output: value };
+    }
+  }
+  return { hook: defaultHook, output: value };
+}
+
+/** Incremental line splitter: feed text chunks, get complete lines' `HookOutput`s back. */
+export class LineReader {
+  private partial = '';
+  private length = 0; // characters of the current line, held or not
+  private tooLong = false;
+  private readonly hook: string;
+  private readonly maxLineLength: number;
+
+  constructor(options: JsonLinesOptions | undefined) {
+    this.hook = options?.hook ?? 'unknown';
+    this.maxLineLength = options?.maxLineLength ?? 1_048_576;
+    if (!Number.isInteger(this.maxLineLength) || this.maxLineLength <= 0) {
+      throw new RangeError(`maxLineLength must be a positive integer, got ${String(options?.maxLineLength)}`);
+    }
+  }
+
+  /** Splits `chunk` into lines and calls `emit` for each complete, non-blank one. */
+  push(chunk: string, emit: (output: HookOutput) => void): void {
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf('\n', start);
+      if (newline < 0) {
+        this.append(chunk.slice(start));
+        return;
+      }
+      this.append(chunk.slice(start, newline));
+      this.finishLine(emit);
+      start = newline + 1;
+    }
+  }
+
+  /** Emits the last line if the input did not end with a newline. */
+  end(emit: (output: HookOutput) => void): void {
+    this.finishLine(emit);
+  }
+
+  /** Drops a partial line (the file was truncated under us). */
+  reset(): void {
+    this.partial = '';
+    this.length = 0;
+    this.tooLong = false;
+  }
+
+  private append(text: string): void {
+    this.length += text.length;
+    if (this.tooLong) return;
+    if (this.length > this.maxLineLength) {
+      // Keep a preview for the rejection; count, but do not hold, the rest.
+      this.tooLong = true;
+      this.partial = (this.partial + text.slice(0, PREVIEW)).slice(0, PREVIEW);
+      return;
+    }
+    this.partial += text;
+  }
+
+  private finishLine(emit: (output: HookOutput) => void): void {
+    let line = this.partial;
+    const { length, tooLong } = this;
+    this.reset();
+    if (tooLong) {
+      emit({
+        hook: this.hook,
+        output: line,
+        error: `line of ${length} characters exceeds maxLineLength (${this.maxLineLength})`,
+      });
+      return;
+    }
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      emit({ hook: this.hook, output: line, error: `invalid JSON: ${(error as Error).message}` });
+      return;
+    }
+    emit(lineToHookOutput(value, this.hook));
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Internal: limits on incoming hook payloads and a bounded JSON preview of rejected input.
+ * Both walk a value without recursion on its depth, so a hostile payload cannot overflow the stack.
+ */
+
+/** Limits applied to every hook payload before it is mapped. */
+export interface PayloadLimits {
+  /**
+   * Largest accepted payload, in characters of its JSON text (an estimate computed while walking the
+   * value: strings, keys and punctuation). Default 1 MiB (1,048,576) — ample for Claude Code's payloads,
+   * whose largest real ones (a Grep with content) are ~150 KB.
+   */
+  maxPayloadBytes: number;
+  /** Deepest accepted nesting of objects and arrays. Default 64. */
+  maxDepth: number;
+  /** A rejected input's raw value is kept as JSON text cut to this many characters. Default 16,384. */
+  maxRawLength: number;
+}
+
+export const DEFAULT_LIMITS: PayloadLimits = {
+  maxPayloadBytes: 1_048_576,
+  maxDepth: 64,
+  maxRawLength: 16_384,
+};
+
+/**
+ * Checks a payload against the limits. Returns the reason it is unacceptable, or `undefined`.
+ * Cycles are caught by the depth limit (a cycle is infinitely deep).
+ */
+export function checkPayload(value: unknown, limits: PayloadLimits): string | undefined {
+  let size = 0;
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const current = values.pop();
+    const depth = depths.pop()!;
+    switch (typeof current) {
+      case 'string':
+        size += current.length + 2;
+        break;
+      case 'number':
+        if (!Number.isFinite(current)) return 'contains a non-finite number, which JSON cannot represent';
+        size += 8;
+        break;
+      case 'boolean':
+        size += 5;
+        break;
+      case 'bigint':
+        return 'contains a bigint, which JSON cannot represent';
+      case 'object': {
+        if (current === null) {
+          size += 4;
+          break;
+        }
+        if (depth >= limits.maxDepth) {
+          return `nested deeper than maxDepth (${limits.maxDepth})`;
+        }
+        size += 2;
+        if (Array.isArray(current)) {
+          for (let i = 0; i < current.length; i++) {
+            values.push(current[i]);
+            depths.push(depth + 1);
+          }
+          size += current.length;
+        } else {
+          for (const key in current) {
+            if (!Object.hasOwn(current, key)) continue;
+            size += key.length + 4;
+            values.push((current as Record<string, unknown>)[key]);
+            depths.push(depth + 1);
+          }
+        }
+        break;
+      }
+      default:
+        // undefined, functions and symbols are dropped by JSON.stringify inside objects; harmless.
+        break;
+    }
+    if (size > limits.maxPayloadBytes) {
+      return `larger than maxPayloadBytes (${limits.maxPayloadBytes} characters of JSON)`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * JSON text of `value`, cut to `maxLength` characters. Never throws: values JSON cannot hold are
+ * written as strings, nesting beyond 32 levels as `"[…]"`, and the walk stops once the budget is spent.
+ */
+export function previewJson(value: unknown, maxLength: number): { text: string; truncated: boolean } {
+  if (typeof value === 'string') {
+    return value.length > maxLength
+      ? { text: value.slice(0, maxLength), truncated: true }
+      : { text: value, truncated: false };
+  }
+  const parts: string[] = [];
+  let length = 0;
+  let full = false;
+  let cut = false; // a subtree was replaced by "[…]"
+  const push = (s: string) => {
+    if (full) return;
+    parts.push(s);
+    length += s.length;
+    if (length > maxLength) full = true;
+  };
+  const visit = (v: unknown, depth: number): void => {
+    if (full) return;
+    switch (typeof v) {
+      case 'string':
+        push(JSON.stringify(v));
+        return;
+      case 'number':
+        push(Number.isFinite(v) ? String(v) : 'null');
+        return;
+      case 'boolean':
+        push(String(v));
+        return;
+      case 'bigint':
+        push(JSON.stringify(`${v}n`));
+        return;
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        push('null');
+        return;
+      default:
+        break;
+    }
+    if (v === null) {
+      push('null');
+      return;
+    }
+    if (depth >= 32) {
+      cut = true;
+      push('"[…]"');
+      return;
+    }
+    if (Array.isArray(v)) {
+      push('[');
+      for (let i = 0; i < v.length && !full; i++) {
+        if (i > 0) push(',');
+        visit(v[i], depth + 1);
+      }
+      push(']');
+      return;
+    }
+    push('{');
+    let first = true;
+    for (const key in v as object) {
+      if (full) break;
+      if (!Object.hasOwn(v as object, key)) continue;
+      if (!first) push(',');
+      first = false;
+      push(`${JSON.stringify(key)}:`);
+      let child: unknown;
+      try {
+        child = (v as Record<string, unknown>)[key];
+      } catch {
+        child = '[unreadable]'; // a throwing getter
+      }
+      visit(child, depth + 1);
+    }
+    push('}');
+  };
+  visit(value, 0);
+  const text = parts.join('');
+  return text.length > maxLength || full || cut
+    ? { text: text.slice(0, maxLength), truncated: true }
+    : { text, truncated: false };
+}
+
+/** A plain JSON object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

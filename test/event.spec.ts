@@ -1,0 +1,167 @@
+import fc from 'fast-check';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  createEvent,
+  createEventId,
+  type Event,
+  EventSchema,
+  eventFromJSON,
+  eventIdTime,
+  eventToJSON,
+  InvalidEventError,
+  Priority,
+  parseEvent,
+  safeParseEvent,
+} from '../src/index.js';
+
+// JSON has no -0: a JSON value is what survives JSON.stringify.
+const jsonValue = fc.jsonValue().map((value) => JSON.parse(JSON.stringify(value)) as unknown);
+
+const arbitraryEvent = fc.record(
+  {
+    id: fc.string({ minLength: 1 }),
+    type: fc.string({ minLength: 1 }),
+    timestamp: fc.integer({ min: 0, max: 2 ** 47 }),
+    priority: fc.constantFrom(Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL),
+    data: fc.dictionary(fc.string(), jsonValue),
+    context: fc.dictionary(fc.string(), jsonValue),
+    sessionId: fc.string({ minLength: 1 }),
+  },
+  { requiredKeys: ['id', 'type', 'timestamp', 'priority', 'data'] },
+);
+
+describe('Priority', () => {
+  it('is numeric so the most urgent of several is their max', () => {
+    expect([Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL]).toEqual([0, 1, 2, 3]);
+    expect(Math.max(Priority.NORMAL, Priority.CRITICAL, Priority.LOW)).toBe(Priority.CRITICAL);
+  });
+});
+
+describe('createEvent', () => {
+  it('fills id, timestamp, priority and data', () => {
+    const before = Date.now();
+    const event = createEvent({ type: 'file.modified' });
+    expect(event.type).toBe('file.modified');
+    expect(event.priority).toBe(Priority.NORMAL);
+    expect(event.data).toEqual({});
+    expect(event.timestamp).toBeGreaterThanOrEqual(before);
+    expect(event.timestamp).toBeLessThanOrEqual(Date.now());
+    expect(event.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect('sessionId' in event).toBe(false);
+    expect(parseEvent(event)).toEqual(event);
+  });
+
+  it('keeps what it is given', () => {
+    const event = createEvent({
+      type: 'tool.used',
+      data: { tool_name: 'Bash' },
+      priority: Priority.HIGH,
+      timestamp: 1234,
+      id: 'custom',
+      context: { cwd: '/x' },
+      sessionId: 's1',
+    });
+    expect(event).toEqual({
+      id: 'custom',
+      type: 'tool.used',
+      timestamp: 1234,
+      priority: Priority.HIGH,
+      data: { tool_name: 'Bash' },
+      context: { cwd: '/x' },
+      sessionId: 's1',
+    });
+  });
+
+  it.each([
+    ['an empty type', { type: '' }, 'type'],
+    ['a negative timestamp', { type: 'x', timestamp: -1 }, 'timestamp'],
+    ['a NaN timestamp', { type: 'x', timestamp: Number.NaN }, 'timestamp'],
+    ['a priority out of range', { type: 'x', priority: 7 as Priority }, 'priority'],
+    ['an empty sessionId', { type: 'x', sessionId: '' }, 'sessionId'],
+  ])('rejects %s with InvalidEventError naming the field', (_name, init, field) => {
+    try {
+      createEvent(init);
+      expect.unreachable('createEvent should have thrown');
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidEventError);
+      const invalid = error as InvalidEventError;
+      expect(invalid.code).toBe('INVALID_EVENT');
+      expect(invalid.issues.map((issue) => issue.path[0])).toContain(field);
+    }
+  });
+});
+
+describe('parseEvent', () => {
+  it('throws InvalidEventError carrying zod issues', () => {
+    let caught: unknown;
+    try {
+      parseEvent({ id: 'a', type: 'x', timestamp: 'yesterday', priority: 1, data: {} });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InvalidEventError);
+    expect((caught as InvalidEventError).issues).toEqual([
+      expect.objectContaining({ code: 'invalid_type', path: ['timestamp'] }),
+    ]);
+    expect((caught as InvalidEventError).message).toContain('timestamp');
+  });
+
+  it.each([null, 'event', [], 42, {}])('rejects %j', (value) => {
+    expect(() => parseEvent(value)).toThrow(InvalidEventError);
+    expect(safeParseEvent(value).success).toBe(false);
+  });
+
+  it('strips unknown top-level keys', () => {
+    const parsed = parseEvent({ id: 'a', type: 'x', timestamp: 1, priority: 0, data: {}, extra: true });
+    expect('extra' in parsed).toBe(false);
+  });
+
+  it('infers the Event type from the schema', () => {
+    expectTypeOf(parseEvent).returns.toEqualTypeOf<Event>();
+    expectTypeOf<Event['priority']>().toEqualTypeOf<0 | 1 | 2 | 3>();
+    expectTypeOf<Event['sessionId']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ReturnType<typeof EventSchema.parse>['timestamp']>().toEqualTypeOf<number>();
+  });
+});
+
+describe('JSON round trip', () => {
+  it('eventFromJSON(eventToJSON(e)) equals e for any valid event', () => {
+    fc.assert(
+      fc.property(arbitraryEvent, (event) => {
+        expect(eventFromJSON(eventToJSON(event))).toEqual(EventSchema.parse(event));
+      }),
+    );
+  });
+
+  it('reports bad JSON as InvalidEventError', () => {
+    expect(() => eventFromJSON('{nope')).toThrow(InvalidEventError);
+  });
+});
+
+describe('createEventId', () => {
+  it('makes 1,000,000 distinct ids, already sorted, in a tight loop', () => {
+    const ids = new Array<string>(1_000_000);
+    for (let i = 0; i < ids.length; i++) ids[i] = createEventId();
+    let sorted = true;
+    for (let i = 1; i < ids.length; i++) {
+      if (!(ids[i - 1]! < ids[i]!)) {
+        sorted = false;
+        break;
+      }
+    }
+    expect(sorted).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('sorts by creation time and stays monotonic when the clock steps back', () => {
+    const a = createEventId(2_000_000_000_000);
+    const b = createEventId(2_000_000_000_000);
+    const c = createEventId(1_999_999_999_000); // clock stepped back
+    const d = createEventId(2_000_000_000_001);
+    expect([a, b, c, d]).toEqual([a, b, c, d].slice().sort());
+    expect(new Set([a, b, c, d]).size).toBe(4);
+    expect(eventIdTime(a)).toBe(2_000_000_000_000);
+    expect(eventIdTime(d)).toBe(2_000_000_000_001);
+    expect(eventIdTime('not-an-id')).toBeUndefined();
+  });
+});

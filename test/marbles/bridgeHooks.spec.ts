@@ -1,0 +1,251 @@
+import fc from 'fast-check';
+import { map, mergeMap, Observable, of, Subject, throwError } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { bridgeHooks, type Event, type HookOutput, Priority } from '../../src/index.js';
+import { marbles } from '../helpers/marbles.js';
+
+const SESSION = 'sess-1';
+const write: HookOutput = {
+  hook: 'PostToolUse',
+  output: {
+    session_id: SESSION,
+    tool_name: 'Write',
+    tool_input: { file_path: '/r/a.ts', content: 'x' },
+    tool_response: { type: 'create' },
+  },
+};
+const end: HookOutput = { hook: 'SessionEnd', output: { session_id: SESSION, reason: 'logout' } };
+const bad: HookOutput = { hook: 'PostToolUse', output: null };
+
+const typeOf = (event: Event) => event.type;
+
+describe('bridgeHooks', () => {
+  it(
+    'maps each output to its events, in order',
+    marbles((m) => {
+      const source = m.cold('  --a-----b--c--|', { a: write, b: bad, c: end });
+      const subs = '           ^-------------!';
+      const expected = '       --(uf)--r--e--|';
+      m.expect(source.pipe(bridgeHooks({ scheduler: m.scheduler }), map(typeOf))).toBeObservable(expected, {
+        u: 'tool.used',
+        f: 'file.created',
+        r: 'hook.rejected',
+        e: 'session.ended',
+      });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'stamps outputs without a timestamp with the scheduler clock, and keeps given ones',
+    marbles((m) => {
+      const source = m.cold('---a-----b|', { a: write, b: { ...end, timestamp: 42 } });
+      const expected = '     ---(xx)--y|';
+      m.expect(
+        source.pipe(
+          bridgeHooks({ scheduler: m.scheduler }),
+          map((e) => e.timestamp),
+        ),
+      ).toBeObservable(expected, { x: 3, y: 42 });
+    }),
+  );
+
+  it(
+    'turns bad input into HIGH hook.rejected events and keeps going',
+    marbles((m) => {
+      const source = m.cold('a-b-c-d|', {
+        a: null as unknown as HookOutput,
+        b: { hook: 'PreToolUse', output: 'a string' },
+        c: { hook: 'Stop', output: [1] },
+        d: end,
+      });
+      const expected = '     a-b-c-d|';
+      m.expect(
+        source.pipe(
+          bridgeHooks({ scheduler: m.scheduler }),
+          map((e) => `${e.type}/${e.priority}/${String(e.data.hook)}`),
+        ),
+      ).toBeObservable(expected, {
+        a: `hook.rejected/${Priority.HIGH}/unknown`,
+        b: `hook.rejected/${Priority.HIGH}/PreToolUse`,
+        c: `hook.rejected/${Priority.HIGH}/Stop`,
+        d: `session.ended/${Priority.NORMAL}/undefined`,
+      });
+    }),
+  );
+
+  it(
+    'completes when empty',
+    marbles((m) => {
+      const source = m.cold<HookOutput>(' |');
+      const subs = '                       (^!)';
+      m.expect(source.pipe(bridgeHooks({ scheduler: m.scheduler }))).toBeObservable('|');
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'never emits from never',
+    marbles((m) => {
+      const source = m.cold<HookOutput>('-');
+      const subs = '                     ^';
+      m.expect(source.pipe(bridgeHooks({ scheduler: m.scheduler }))).toBeObservable('-');
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'forwards a source error after the events before it',
+    marbles((m) => {
+      const source = m.cold('  --a--#', { a: end }, new Error('boom'));
+      const subs = '           ^----!';
+      const expected = '       --e--#';
+      m.expect(source.pipe(bridgeHooks({ scheduler: m.scheduler }), map(typeOf))).toBeObservable(
+        expected,
+        { e: 'session.ended' },
+        new Error('boom'),
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'unsubscribes from the source on early unsubscribe',
+    marbles((m) => {
+      const source = m.hot('   --a--b--c--|', { a: end, b: end, c: end });
+      const subs = '           ^-----!';
+      const unsub = '          ------!';
+      const expected = '       --e--e-';
+      m.expect(source.pipe(bridgeHooks({ scheduler: m.scheduler }), map(typeOf)), unsub).toBeObservable(
+        expected,
+        {
+          e: 'session.ended',
+        },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'keeps unsubscription chains unbroken through mergeMap',
+    marbles((m) => {
+      const source = m.hot('   --a--b--c--|', { a: end, b: end, c: end });
+      const subs = '           ^-----!';
+      const unsub = '          ------!';
+      const result = source.pipe(
+        mergeMap((x) => of(x)),
+        bridgeHooks({ scheduler: m.scheduler }),
+        mergeMap((x) => of(x.type)),
+      );
+      m.expect(result, unsub).toBeObservable('--e--e-', { e: 'session.ended' });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it('handles re-entrant pushes in order', () => {
+    const input = new Subject<HookOutput>();
+    const seen: string[] = [];
+    input.pipe(bridgeHooks()).subscribe((event) => {
+      seen.push(event.type);
+      if (event.type === 'session.ended' && seen.length === 1) input.next(bad);
+    });
+    input.next(end);
+    input.next(end);
+    expect(seen).toEqual(['session.ended', 'hook.rejected', 'session.ended']);
+  });
+
+  it('validates its options at construction', () => {
+    expect(() => bridgeHooks({ maxPayloadBytes: -1 })).toThrow(RangeError);
+    expect(() => bridgeHooks({ maxDepth: 1.5 })).toThrow(RangeError);
+  });
+
+  it('can be reused on two sources without sharing state', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      const operator = bridgeHooks({ scheduler });
+      expectObservable(cold('a|', { a: end }).pipe(operator, map(typeOf))).toBe('a|', { a: 'session.ended' });
+      expectObservable(cold('-b|', { b: bad }).pipe(operator, map(typeOf))).toBe('-b|', {
+        b: 'hook.rejected',
+      });
+    });
+  });
+});
+
+describe('bridgeHooks property: nothing lost, never errors', () => {
+  const hookName = fc.oneof(
+    fc.constantFrom('PostToolUse', 'PreToolUse', 'SessionStart', 'file-watcher', 'pre-commit', 'Stop', 'x'),
+    fc.string(),
+  );
+  const output = fc.oneof(
+    fc.jsonValue(),
+    fc.anything(),
+    fc.record({ session_id: fc.string(), tool_name: fc.string(), tool_input: fc.jsonValue() }),
+    fc.record({ changes: fc.array(fc.record({ action: fc.string(), path: fc.string() })) }),
+  );
+  const input = fc.oneof(
+    fc.record({ hook: hookName, output }),
+    fc.record({ hook: hookName, output, timestamp: fc.double() }),
+    fc.anything(),
+  );
+
+  it('emits at least one well-formed event per input and never errors', () => {
+    fc.assert(
+      fc.property(fc.array(input, { maxLength: 30 }), (inputs) => {
+        const perInput: number[] = [];
+        let errored = false;
+        let completed = false;
+        new Observable<HookOutput>((subscriber) => {
+          for (const value of inputs) {
+            perInput.push(0);
+            subscriber.next(value as HookOutput);
+          }
+          subscriber.complete();
+        })
+          .pipe(bridgeHooks())
+          .subscribe({
+            next: (event) => {
+              perInput[perInput.length - 1]! += 1;
+              expect(typeof event.id).toBe('string');
+              expect(typeof event.type).toBe('string');
+              expect(Number.isFinite(event.timestamp)).toBe(true);
+            },
+            error: () => {
+              errored = true;
+            },
+            complete: () => {
+              completed = true;
+            },
+          });
+        expect(errored).toBe(false);
+        expect(completed).toBe(true);
+        expect(perInput.every((count) => count >= 1)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('does not error on a throwing source getter', () => {
+    const hostile = {
+      hook: 'Stop',
+      get output(): unknown {
+        throw new Error('getter');
+      },
+    };
+    const seen: string[] = [];
+    let error: unknown;
+    of(hostile as HookOutput)
+      .pipe(bridgeHooks())
+      .subscribe({ next: (e) => seen.push(e.type), error: (e) => (error = e) });
+    expect(error).toBeUndefined();
+    expect(seen).toEqual(['hook.rejected']);
+  });
+
+  it('still forwards real source errors', () => {
+    let error: unknown;
+    throwError(() => new Error('disk'))
+      .pipe(bridgeHooks())
+      .subscribe({ error: (e) => (error = e) });
+    expect((error as Error).message).toBe('disk');
+  });
+});

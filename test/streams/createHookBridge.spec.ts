@@ -1,0 +1,85 @@
+import { toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { createHookBridge, type Event, VibespecError } from '../../src/index.js';
+
+const end = (session: string) => ({ session_id: session, reason: 'logout' });
+
+describe('createHookBridge', () => {
+  it('delivers pushed outputs as events to subscribers, in order', () => {
+    const bridge = createHookBridge();
+    const seen: Event[] = [];
+    bridge.events$.subscribe((event) => seen.push(event));
+    bridge.push('SessionEnd', end('a'), 10);
+    bridge.push('Stop', null, 11);
+    expect(seen.map((e) => [e.type, e.timestamp, e.sessionId])).toEqual([
+      ['session.ended', 10, 'a'],
+      ['hook.rejected', 11, undefined],
+    ]);
+  });
+
+  it('holds outputs pushed before anyone subscribes and hands them to the first subscriber', async () => {
+    const bridge = createHookBridge();
+    bridge.push('SessionEnd', end('a'));
+    bridge.push('SessionEnd', end('b'));
+    bridge.complete();
+    const events = await new Promise<Event[]>((resolve) => bridge.events$.pipe(toArray()).subscribe(resolve));
+    expect(events.map((e) => e.sessionId)).toEqual(['a', 'b']);
+  });
+
+  it('shares one mapping between subscribers (same ids)', () => {
+    const bridge = createHookBridge();
+    const a: string[] = [];
+    const b: string[] = [];
+    bridge.events$.subscribe((e) => a.push(e.id));
+    bridge.events$.subscribe((e) => b.push(e.id));
+    bridge.push('SessionEnd', end('x'));
+    expect(a).toHaveLength(1);
+    expect(b).toEqual(a);
+  });
+
+  it('buffers again while nobody listens, so a reconnecting dashboard misses nothing', () => {
+    const bridge = createHookBridge();
+    const first: string[] = [];
+    const subscription = bridge.events$.subscribe((e) => first.push(e.sessionId!));
+    bridge.push('SessionEnd', end('1'));
+    subscription.unsubscribe();
+    bridge.push('SessionEnd', end('2'));
+    const second: string[] = [];
+    bridge.events$.subscribe((e) => second.push(e.sessionId!));
+    bridge.push('SessionEnd', end('3'));
+    expect(first).toEqual(['1']);
+    expect(second).toEqual(['2', '3']);
+  });
+
+  it('throws BRIDGE_CLOSED on push after complete, and completes late subscribers', () => {
+    const bridge = createHookBridge();
+    let completed = 0;
+    bridge.events$.subscribe({ complete: () => completed++ });
+    bridge.complete();
+    expect(completed).toBe(1);
+    expect(() => bridge.push('Stop', {})).toThrow(expect.objectContaining({ code: 'BRIDGE_CLOSED' }));
+    bridge.events$.subscribe({ complete: () => completed++ });
+    expect(completed).toBe(2);
+  });
+
+  it('throws BRIDGE_BUFFER_FULL rather than dropping when the buffer is full', () => {
+    const bridge = createHookBridge({ maxPending: 2 });
+    bridge.push('Stop', {});
+    bridge.push('Stop', {});
+    let error: unknown;
+    try {
+      bridge.push('Stop', {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(VibespecError);
+    expect((error as VibespecError).code).toBe('BRIDGE_BUFFER_FULL');
+    const seen: string[] = [];
+    bridge.events$.subscribe((e) => seen.push(e.type));
+    expect(seen).toHaveLength(2);
+  });
+
+  it('validates maxPending', () => {
+    expect(() => createHookBridge({ maxPending: -1 })).toThrow(RangeError);
+  });
+});

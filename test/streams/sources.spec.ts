@@ -1,0 +1,183 @@
+import { appendFile, mkdir, mkdtemp, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { firstValueFrom, type Observable, take, toArray } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  bridgeHooks,
+  type FileChange,
+  fromFileWatcher,
+  fromHookFile,
+  fromJsonLines,
+  type HookOutput,
+} from '../../src/index.js';
+import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
+
+const collect = <T>(source: Observable<T>) => firstValueFrom(source.pipe(toArray()));
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-sources-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('fromJsonLines', () => {
+  it('reads envelopes, captures and bare payloads', async () => {
+    const lines = [
+      JSON.stringify({ hook: 'file-watcher', output: { changes: [] }, timestamp: 5 }),
+      JSON.stringify({ hook_event_name: 'Stop', payload: { session_id: 's' } }),
+      JSON.stringify({ hook_event_name: 'SessionEnd', session_id: 's', reason: 'x' }),
+      JSON.stringify({ something: 'else' }),
+    ];
+    const outputs = await collect(fromJsonLines([`${lines.join('\n')}\n`], { hook: 'custom' }));
+    expect(outputs).toEqual([
+      { hook: 'file-watcher', output: { changes: [] }, timestamp: 5 },
+      { hook: 'Stop', output: { session_id: 's' } },
+      { hook: 'SessionEnd', output: { hook_event_name: 'SessionEnd', session_id: 's', reason: 'x' } },
+      { hook: 'custom', output: { something: 'else' } },
+    ]);
+  });
+
+  it('splits lines across chunks and decodes UTF-8 split mid-character', async () => {
+    const text = `${JSON.stringify({ hook: 'h', output: { note: 'ノート 📝' } })}\n{"hook":"h","output":{}}`;
+    const bytes = Buffer.from(text);
+    const chunks = Array.from({ length: bytes.length }, (_, i) => bytes.subarray(i, i + 1));
+    const outputs = await collect(fromJsonLines(Readable.from(chunks)));
+    expect(outputs).toEqual([
+      { hook: 'h', output: { note: 'ノート 📝' } },
+      { hook: 'h', output: {} },
+    ]);
+  });
+
+  it('emits bad and over-long lines as rejected inputs, skips blank lines', async () => {
+    const long = `{"hook":"h","output":"${'x'.repeat(200)}"}`;
+    const outputs = await collect(
+      fromJsonLines(['{not json}\n\n  \r\n', `${long}\n`], { maxLineLength: 100 }),
+    );
+    expect(outputs).toHaveLength(2);
+    expect(outputs[0]).toMatchObject({
+      output: '{not json}',
+      error: expect.stringContaining('invalid JSON'),
+    });
+    expect(outputs[1]!.error).toContain(`line of ${long.length} characters exceeds maxLineLength (100)`);
+    const events = await collect(fromJsonLines(['{not json}\n']).pipe(bridgeHooks()));
+    expect(events.map((e) => e.type)).toEqual(['hook.rejected']);
+  });
+
+  it('reads every fixture line into events, none rejected', async () => {
+    const { createReadStream } = await import('node:fs');
+    const events = await collect(fromJsonLines(createReadStream(FIXTURES_PATH)).pipe(bridgeHooks()));
+    expect(events.filter((e) => e.type === 'hook.rejected')).toEqual([]);
+    expect(new Set(events.map((e) => e.sessionId)).size).toBeGreaterThan(10);
+    expect(events.length).toBeGreaterThanOrEqual(loadFixtures().length);
+  });
+
+  it('stops reading when unsubscribed', async () => {
+    let pulled = 0;
+    async function* endless() {
+      for (;;) {
+        pulled++;
+        yield '{"hook":"h","output":{}}\n';
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    const outputs = await collect(fromJsonLines(endless()).pipe(take(3)));
+    expect(outputs).toHaveLength(3);
+    const after = pulled;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(pulled).toBeLessThanOrEqual(after + 1);
+  });
+
+  it('forwards a failing stream as an error', async () => {
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('EIO'));
+      },
+    });
+    await expect(collect(fromJsonLines(failing))).rejects.toThrow('EIO');
+  });
+});
+
+describe('fromHookFile', () => {
+  it('reads a whole file and completes', async () => {
+    const path = join(dir, 'hooks.jsonl');
+    await writeFile(path, '{"hook":"a","output":{}}\n{"hook":"b","output":{}}');
+    const outputs = await collect(fromHookFile(path));
+    expect(outputs.map((o) => o.hook)).toEqual(['a', 'b']);
+  });
+
+  it('errors with SOURCE_FAILED for a missing file when not following', async () => {
+    await expect(collect(fromHookFile(join(dir, 'missing.jsonl')))).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+    });
+  });
+
+  it('follows appends, waits for a missing file, and restarts after truncation', async () => {
+    const path = join(dir, 'live.jsonl');
+    const seen: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe({
+        next: (output: HookOutput) => {
+          seen.push(output.hook);
+          if (seen.length === 4) {
+            subscription.unsubscribe();
+            resolve();
+          }
+        },
+        error: reject,
+      });
+    });
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 500 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await new Promise((r) => setTimeout(r, 30));
+    await writeFile(path, '{"hook":"one","output":{}}\n{"hook":"tw');
+    await waitFor(1);
+    await appendFile(path, 'o","output":{}}\n');
+    await waitFor(2);
+    await truncate(path, 0);
+    await new Promise((r) => setTimeout(r, 50));
+    await appendFile(path, '{"hook":"three","output":{}}\n{"hook":"four","output":{}}\n');
+    await done;
+    expect(seen).toEqual(['one', 'two', 'three', 'four']);
+  });
+});
+
+describe('fromFileWatcher', () => {
+  it('emits created, modified and deleted from real filesystem changes', async () => {
+    await writeFile(join(dir, 'existing.txt'), 'old');
+    await mkdir(join(dir, 'node_modules'));
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 20 }).subscribe((output) => {
+      expect(output.hook).toBe('file-watcher');
+      changes.push(...(output.output as { changes: FileChange[] }).changes);
+    });
+    const waitFor = async (predicate: () => boolean) => {
+      for (let i = 0; i < 300 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await new Promise((r) => setTimeout(r, 50));
+    await writeFile(join(dir, 'new.ts'), 'export {}');
+    await waitFor(() => changes.some((c) => c.action === 'created'));
+    await appendFile(join(dir, 'existing.txt'), ' more');
+    await waitFor(() => changes.some((c) => c.action === 'modified'));
+    await writeFile(join(dir, 'node_modules', 'ignored.js'), '');
+    await unlink(join(dir, 'new.ts'));
+    await waitFor(() => changes.some((c) => c.action === 'deleted'));
+    subscription.unsubscribe();
+    const byAction = (action: string) => changes.filter((c) => c.action === action).map((c) => c.path);
+    expect(byAction('created')).toEqual([join(dir, 'new.ts')]);
+    expect(byAction('modified')).toEqual([join(dir, 'existing.txt')]);
+    expect(byAction('deleted')).toEqual([join(dir, 'new.ts')]);
+    expect(changes.find((c) => c.action === 'created')).toMatchObject({ type: 'ts', size: 9 });
+    expect(changes.some((c) => c.path.includes('node_modules'))).toBe(false);
+  });
+
+  it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
+    await expect(collect(fromFileWatcher(join(dir, 'nope')))).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+    });
+  });
+});

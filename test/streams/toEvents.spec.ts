@@ -1,0 +1,301 @@
+import { describe, expect, it } from 'vitest';
+import { type Event, Priority, parseEvent, toEvents } from '../../src/index.js';
+import { loadFixtures } from '../helpers/fixtures.js';
+
+const SESSION = '7f3c2a91-5d0e-4b8a-9c61-2e4f8d1b0a37';
+const T = 1_760_000_000_000;
+
+function claude(hook: string, fields: Record<string, unknown>) {
+  return { session_id: SESSION, transcript_path: '/t.jsonl', cwd: '/repo', hook_event_name: hook, ...fields };
+}
+
+function types(events: Event[]) {
+  return events.map((event) => event.type);
+}
+
+describe('toEvents on the Claude Code fixtures', () => {
+  const fixtures = loadFixtures();
+
+  it('has the 133 payloads', () => {
+    expect(fixtures).toHaveLength(133);
+  });
+
+  it.each(fixtures.map((fixture, index) => [index + 1, fixture.hook_event_name, fixture] as const))(
+    'line %i (%s) becomes well-formed events, none rejected, with its sessionId',
+    (_line, hook, fixture) => {
+      const events = toEvents(hook, fixture.payload, T);
+      expect(events.length).toBeGreaterThanOrEqual(1);
+      for (const event of events) {
+        expect(parseEvent(event)).toEqual(event);
+        expect(event.type).not.toBe('hook.rejected');
+        expect(event.type.startsWith('hook.')).toBe(false);
+        expect(event.sessionId).toBe(fixture.payload.session_id);
+        expect(event.timestamp).toBe(T);
+        expect(event.context?.hook).toBe(hook);
+      }
+    },
+  );
+
+  it('maps every hook event in the fixtures to a specific type', () => {
+    const seen = new Map<string, Set<string>>();
+    for (const fixture of fixtures) {
+      const set = seen.get(fixture.hook_event_name) ?? new Set();
+      for (const event of toEvents(fixture.hook_event_name, fixture.payload, T)) set.add(event.type);
+      seen.set(fixture.hook_event_name, set);
+    }
+    expect(seen.get('SessionStart')).toEqual(new Set(['session.started']));
+    expect(seen.get('SessionEnd')).toEqual(new Set(['session.ended']));
+    expect(seen.get('Stop')).toEqual(new Set(['session.stopped']));
+    expect(seen.get('SubagentStop')).toEqual(new Set(['agent.completed']));
+    expect(seen.get('UserPromptSubmit')).toEqual(new Set(['prompt.submitted']));
+    expect(seen.get('Notification')).toEqual(new Set(['notification']));
+    expect(seen.get('PreToolUse')).toEqual(new Set(['tool.requested']));
+    expect(seen.get('PostToolUseFailure')).toEqual(new Set(['tool.failed', 'test.run']));
+    expect(seen.get('PostToolUse')).toEqual(new Set(['tool.used', 'file.created', 'file.modified']));
+    expect(seen.get('FileChanged')).toEqual(new Set(['file.deleted']));
+  });
+
+  it('reads a Write that created a file as file.created with its size, and an update as file.modified', () => {
+    const writes = fixtures.filter(
+      (f) => f.hook_event_name === 'PostToolUse' && f.payload.tool_name === 'Write',
+    );
+    const created = writes.find((f) => (f.payload.tool_response as { type: string }).type === 'create')!;
+    const updated = writes.find((f) => (f.payload.tool_response as { type: string }).type === 'update')!;
+    const [toolUsed, file] = toEvents('PostToolUse', created.payload, T);
+    expect(toolUsed!.type).toBe('tool.used');
+    expect(file!.type).toBe('file.created');
+    const content = (created.payload.tool_input as { content: string }).content;
+    expect(file!.data).toEqual({
+      file_path: (created.payload.tool_input as { file_path: string }).file_path,
+      tool_name: 'Write',
+      size: Buffer.byteLength(content),
+    });
+    expect(types(toEvents('PostToolUse', updated.payload, T))).toEqual(['tool.used', 'file.modified']);
+  });
+
+  it('keeps duration_ms where the payload has it', () => {
+    const timed = fixtures.find(
+      (f) => f.hook_event_name === 'PostToolUse' && typeof f.payload.duration_ms === 'number',
+    )!;
+    expect(toEvents('PostToolUse', timed.payload, T)[0]!.data.duration_ms).toBe(timed.payload.duration_ms);
+  });
+
+  it('reads a failed pytest run as tool.failed (HIGH, exit code) and a failing test.run', () => {
+    const pytest = fixtures.find(
+      (f) =>
+        f.hook_event_name === 'PostToolUseFailure' && JSON.stringify(f.payload.tool_input).includes('pytest'),
+    )!;
+    const [failed, testRun] = toEvents('PostToolUseFailure', pytest.payload, T);
+    expect(failed).toMatchObject({ type: 'tool.failed', priority: Priority.HIGH });
+    expect(failed!.data).toMatchObject({ tool_name: 'Bash', exit_code: 1, success: false });
+    expect(testRun!.data).toMatchObject({ passed: false, exit_code: 1 });
+  });
+});
+
+describe('toEvents mappings', () => {
+  it('turns a Bash git commit into git.commit with message, branch and hash', () => {
+    const events = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', {
+        tool_name: 'Bash',
+        tool_input: { command: 'git add -A && git commit -m "fix: guard null order ids"' },
+        tool_response: {
+          stdout: '[main 3f2a9c1] fix: guard null order ids\n 1 file changed, 2 insertions(+)',
+          stderr: '',
+          interrupted: false,
+        },
+      }),
+      T,
+    );
+    expect(types(events)).toEqual(['tool.used', 'git.commit']);
+    expect(events[1]!.data).toEqual({
+      command: 'git add -A && git commit -m "fix: guard null order ids"',
+      message: 'fix: guard null order ids',
+      branch: 'main',
+      commit: '3f2a9c1',
+    });
+  });
+
+  it.each([
+    ['git -c user.name=x commit --amend --no-edit', true],
+    ['git commit', true],
+    ['git status', false],
+    ['git log --oneline', false],
+    ['echo commit', false],
+  ])('recognizes %j as a commit: %s', (command, isCommit) => {
+    const events = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', { tool_name: 'Bash', tool_input: { command }, tool_response: { stdout: '' } }),
+      T,
+    );
+    expect(types(events).includes('git.commit')).toBe(isCommit);
+  });
+
+  it('turns a passing test command into test.run passed', () => {
+    const events = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', {
+        tool_name: 'Bash',
+        tool_input: { command: 'npm test' },
+        tool_response: { stdout: 'ok' },
+      }),
+      T,
+    );
+    expect(events[1]).toMatchObject({ type: 'test.run', data: { passed: true, command: 'npm test' } });
+  });
+
+  it('maps Edit and MultiEdit to file.modified', () => {
+    for (const tool of ['Edit', 'MultiEdit']) {
+      const events = toEvents(
+        'PostToolUse',
+        claude('PostToolUse', {
+          tool_name: tool,
+          tool_input: { file_path: '/repo/a.ts' },
+          tool_response: {},
+        }),
+        T,
+      );
+      expect(events[1]).toMatchObject({
+        type: 'file.modified',
+        data: { file_path: '/repo/a.ts', tool_name: tool },
+      });
+    }
+  });
+
+  it('accepts the seed names and any spelling of a Claude Code hook', () => {
+    const payload = claude('SubagentStop', {
+      agent_id: 'a1',
+      agent_type: 'reviewer',
+      stop_hook_active: false,
+    });
+    for (const name of ['SubagentStop', 'sub-agent-stop', 'subagent_stop', 'SUBAGENTSTOP']) {
+      const [event] = toEvents(name, payload, T);
+      expect(event).toMatchObject({ type: 'agent.completed', data: { agent: 'reviewer', agent_id: 'a1' } });
+    }
+    expect(toEvents('post-tool-use', claude('PostToolUse', { tool_name: 'Read' }), T)[0]!.type).toBe(
+      'tool.used',
+    );
+  });
+
+  it('dispatches on hook_event_name when the hook name is not a known one', () => {
+    const [event] = toEvents('my-logger', claude('SessionEnd', { reason: 'logout' }), T);
+    expect(event).toMatchObject({ type: 'session.ended', data: { reason: 'logout' }, sessionId: SESSION });
+  });
+
+  it('maps the seed file-watcher changes, one event per change', () => {
+    const events = toEvents(
+      'file-watcher',
+      {
+        changes: [
+          { action: 'created', path: '/r/a.ts', size: 10 },
+          { action: 'modified', path: '/r/b.md', type: 'markdown' },
+          { action: 'deleted', path: '/r/c' },
+        ],
+      },
+      T,
+    );
+    expect(events.map((e) => [e.type, e.data.file_path, e.data.file_type])).toEqual([
+      ['file.created', '/r/a.ts', 'ts'],
+      ['file.modified', '/r/b.md', 'markdown'],
+      ['file.deleted', '/r/c', 'unknown'],
+    ]);
+    expect(events[0]!.data.size).toBe(10);
+  });
+
+  it('rejects the bad entries of a file-watcher output and keeps the good ones', () => {
+    const events = toEvents(
+      'file-watcher',
+      { changes: [{ action: 'created', path: '/r/a' }, { path: 42 }] },
+      T,
+    );
+    expect(types(events)).toEqual(['file.created', 'hook.rejected']);
+    expect(events[1]!.data.reason).toContain('changes[1]');
+  });
+
+  it('maps the seed pre-commit hook, HIGH when it failed', () => {
+    const [ok] = toEvents('pre-commit', { files: ['a.ts'], exit_code: 0 }, T);
+    const [failed] = toEvents(
+      'pre-commit',
+      { files: ['a.ts'], checks: [{ name: 'lint', passed: false }] },
+      T,
+    );
+    expect(ok).toMatchObject({ type: 'git.pre_commit', priority: Priority.NORMAL, data: { passed: true } });
+    expect(failed).toMatchObject({
+      type: 'git.pre_commit',
+      priority: Priority.HIGH,
+      data: { passed: false },
+    });
+  });
+
+  it('turns an unknown hook into hook.<name>, never silence', () => {
+    const [event] = toEvents('lint-report', { warnings: 3, session_id: 's9' }, T);
+    expect(event).toMatchObject({ type: 'hook.lint-report', data: { warnings: 3 }, sessionId: 's9' });
+    const [empty] = toEvents('file-watcher', { changes: [] }, T);
+    expect(empty!.type).toBe('hook.file-watcher');
+  });
+});
+
+describe('toEvents on invalid input', () => {
+  const reject = (hook: string, output: unknown) => {
+    const events = toEvents(hook, output, T);
+    expect(events).toHaveLength(1);
+    const [event] = events;
+    expect(event!.type).toBe('hook.rejected');
+    expect(event!.priority).toBe(Priority.HIGH);
+    expect(parseEvent(event)).toEqual(event);
+    return event!.data as { hook: string; reason: string; raw: string; raw_truncated: boolean };
+  };
+
+  it.each([
+    ['null', null, 'got null'],
+    ['a string', 'hello', 'got a string'],
+    ['an array', [1, 2], 'got an array'],
+    ['a number', 3, 'got a number'],
+  ])('rejects %s', (_name, output, reason) => {
+    const data = reject('PostToolUse', output);
+    expect(data.hook).toBe('PostToolUse');
+    expect(data.reason).toContain(reason);
+    expect(data.raw).toBe(typeof output === 'string' ? output : JSON.stringify(output));
+  });
+
+  it('rejects a Claude Code payload without session_id or tool_name', () => {
+    expect(reject('PostToolUse', { tool_name: 'Bash' }).reason).toBe('missing required field "session_id"');
+    expect(reject('PreToolUse', { session_id: 's' }).reason).toBe('missing required field "tool_name"');
+    expect(reject('FileChanged', { session_id: 's', file_path: 7 }).reason).toContain('"file_path"');
+  });
+
+  it('rejects a 10 MB payload, keeping a truncated raw copy', () => {
+    const data = reject(
+      'PostToolUse',
+      claude('PostToolUse', { tool_name: 'Bash', blob: 'x'.repeat(10 * 1024 * 1024) }),
+    );
+    expect(data.reason).toContain('maxPayloadBytes');
+    expect(data.raw_truncated).toBe(true);
+    expect(data.raw.length).toBe(16_384);
+  });
+
+  it('rejects deeply nested JSON without overflowing the stack', () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    const data = reject('Stop', claude('Stop', { nested: deep }));
+    expect(data.reason).toContain('maxDepth');
+    expect(data.raw_truncated).toBe(true);
+  });
+
+  it('rejects a circular object and a bigint', () => {
+    const circular: Record<string, unknown> = { session_id: 's' };
+    circular.self = circular;
+    expect(reject('Stop', circular).reason).toContain('maxDepth');
+    expect(reject('Stop', { session_id: 's', n: 10n }).reason).toContain('bigint');
+  });
+
+  it('honours smaller limits', () => {
+    const events = toEvents('Stop', claude('Stop', { a: { b: { c: {} } } }), T, {
+      maxDepth: 2,
+      maxRawLength: 10,
+    });
+    expect(events[0]!.type).toBe('hook.rejected');
+    expect((events[0]!.data.raw as string).length).toBe(10);
+    expect(() => toEvents('Stop', {}, T, { maxDepth: 0 })).toThrow(RangeError);
+  });
+});
