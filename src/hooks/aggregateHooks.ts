@@ -141,13 +141,13 @@ function runPreparedAggregation<R>(
  */
 export function runHookAggregation<R>(
   hooks: readonly Hook[],
-  context: HookContext,
+  context: object,
   aggregator: HookAggregator<R>,
   options?: RunHookAggregationOptions,
 ): Observable<HookAggregationOutput<R>> {
   return runPreparedAggregation(
     prepareAggregation('runHookAggregation', hooks, aggregator, options),
-    context,
+    context as HookContext,
   );
 }
 
@@ -178,7 +178,7 @@ export function runHookAggregation<R>(
  * @return an operator from contexts to `HookAggregationOutput`s.
  * @throws ConfigError at once when a hook or an option is malformed, or two hooks share a name.
  */
-export function aggregateHooks<R, C extends HookContext = HookContext>(
+export function aggregateHooks<R, C extends object = HookContext>(
   hooks: readonly Hook[],
   aggregator: HookAggregator<R>,
   options?: AggregateHooksOptions,
@@ -188,7 +188,7 @@ export function aggregateHooks<R, C extends HookContext = HookContext>(
   const maxQueued = checkCount('aggregateHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);
   return boundedMergeMap(
     'aggregateHooks',
-    (context: C) => runPreparedAggregation(prepared, context),
+    (context: C) => runPreparedAggregation(prepared, context as HookContext),
     concurrency,
     maxQueued,
   );

@@ -29,11 +29,11 @@ export interface ChainHooksOptions extends HookRunOptions {
  * cancels them (killing running command hooks), as does unsubscribing.
  *
  * ```
- * chain:    [h], h answers after 3 frames
- * source:   -a-b------|
- * h:         ---x|               (run for a)
- * h:             ---y|           (run for b: starts when a's run ends)
- * result:   ----(SR)--(SR)|      S = step, R = chain result
+ * chain:    [h], h answers after 4 frames
+ * source:   -ab|
+ * h:         ----x|              (run for a)
+ * h:             ----x|          (run for b: starts when the run for a ends)
+ * result:   -----(SR)(SR|)       S = step, R = chain result
  * ```
  *
  * ## Examples
@@ -49,7 +49,7 @@ export interface ChainHooksOptions extends HookRunOptions {
  * @return an operator from contexts to `HookChainOutput`s.
  * @throws ConfigError at once when the chain, a hook or an option is malformed.
  */
-export function chainHooks<C extends HookContext>(
+export function chainHooks<C extends object = HookContext>(
   chain: HookChain,
   options?: ChainHooksOptions,
 ): OperatorFunction<C, HookChainOutput> {
@@ -58,7 +58,7 @@ export function chainHooks<C extends HookContext>(
   const maxQueued = checkCount('chainHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);
   return boundedMergeMap(
     'chainHooks',
-    (context: C) => runPreparedChain(prepared, context),
+    (context: C) => runPreparedChain(prepared, context as HookContext),
     concurrency,
     maxQueued,
   );

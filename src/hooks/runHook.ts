@@ -42,6 +42,10 @@ const EVENT_TYPE: Record<HookStatus, HookEventType> = {
   timed_out: 'hook.timed_out',
 };
 
+// Symbol.observable where a polyfill defines it; RxJS also looks for the '@@observable' key.
+const OBSERVABLE: symbol | undefined = (Symbol as { observable?: symbol }).observable;
+
+/** Whether `from()` accepts the value; anything else a function hook returns is its answer itself. */
 function isObservableInput(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<PropertyKey, unknown>;
@@ -52,8 +56,8 @@ function isObservableInput(value: unknown): boolean {
     typeof v[Symbol.asyncIterator] === 'function' ||
     typeof v[Symbol.iterator] === 'function' ||
     typeof v.getReader === 'function' ||
-    typeof (v as { [Symbol.observable]?: unknown })[Symbol.observable ?? '@@observable'] === 'function' ||
-    typeof v['@@observable'] === 'function'
+    typeof v['@@observable'] === 'function' ||
+    (OBSERVABLE !== undefined && typeof v[OBSERVABLE] === 'function')
   );
 }
 
@@ -313,8 +317,8 @@ function toStep({
  * @return an Observable of exactly one `HookStep`; it never errors.
  * @throws ConfigError at once when the hook or an option is malformed.
  */
-export function runHook(hook: Hook, context: HookContext, options?: HookRunOptions): Observable<HookStep> {
+export function runHook(hook: Hook, context: object, options?: HookRunOptions): Observable<HookStep> {
   checkHook('runHook', hook, 0);
   const defaults = runDefaults('runHook', options);
-  return runStep(hook, context, { index: 0 }, defaults);
+  return runStep(hook, context as HookContext, { index: 0 }, defaults);
 }

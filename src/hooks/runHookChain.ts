@@ -143,8 +143,8 @@ export function runPreparedChain(
  */
 export function runHookChain(
   chain: HookChain,
-  initialContext: HookContext,
+  initialContext: object,
   options?: RunHookChainOptions,
 ): Observable<HookChainOutput> {
-  return runPreparedChain(prepareChain('runHookChain', chain, options), initialContext);
+  return runPreparedChain(prepareChain('runHookChain', chain, options), initialContext as HookContext);
 }
