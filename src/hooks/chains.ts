@@ -56,7 +56,10 @@ export const BUILTIN_AGGREGATIONS = {
   },
 } as const satisfies Record<string, HookAggregationDefinition<unknown>>;
 
-/** Finds the hook for a name: a record of hooks by name, or a function (`undefined` when unknown). */
+/**
+ * Finds the hook for a name: a record of hooks by name, or a function (`undefined` when unknown). The
+ * hooks it gives are renamed to the names asked for, so their own `name` may be anything, or missing.
+ */
 export type HookResolver = Readonly<Record<string, Hook>> | ((name: string) => Hook | undefined);
 
 /** The hook under another name; a function hook keeps its `this` (a class instance's `run` method). */
@@ -94,7 +97,7 @@ export function resolveHooks(names: readonly string[], resolver: HookResolver): 
       missing.push(name);
       return;
     }
-    checkHook('resolveHooks', hook, index);
+    checkHook('resolveHooks', hook, index, name);
     hooks.push(rename(hook, name));
   });
   if (missing.length > 0) {

@@ -69,13 +69,14 @@ function quote(stderr: string): string {
 
 /**
  * Runs `hook` with `input` (the context as JSON) on stdin. Emits one outcome, then completes; never
- * errors. Unsubscribing before the outcome kills the process group. `onSpawn` gets the pid at once.
+ * errors. Unsubscribing before the outcome kills the process group. `onSpawn` is called once the
+ * process runs, with a way to read its pid and stderr so far (for a step that times out).
  */
 export function runCommand(
   hook: CommandHook,
   input: string,
   maxOutputBytes: number,
-  onSpawn: (pid: number) => void,
+  onSpawn: (snapshot: () => CommandDetail) => void,
 ): Observable<RawOutcome> {
   return new Observable<RawOutcome>((subscriber) => {
     const name = hook.name;
@@ -104,10 +105,7 @@ export function runCommand(
 
     let finished = false;
     const pid = child.pid;
-    if (pid !== undefined) {
-      track(child);
-      onSpawn(pid);
-    }
+    if (pid !== undefined) track(child);
 
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
@@ -140,6 +138,13 @@ export function runCommand(
     });
     // EPIPE when the hook exits without reading all of its input: not an error of the hook.
     child.stdin!.on('error', () => {});
+    if (pid !== undefined) {
+      onSpawn(() => ({
+        pid,
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        stderr_truncated: stderrTruncated,
+      }));
+    }
 
     const finish = (outcome: RawOutcome) => {
       if (finished) return;

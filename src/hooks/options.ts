@@ -66,18 +66,22 @@ export function runDefaults(where: string, options: HookRunOptions | undefined):
   };
 }
 
-/** Checks one hook's shape; throws `ConfigError` naming the hook and what is wrong. */
-export function checkHook(where: string, hook: unknown, index: number): asserts hook is Hook {
+/**
+ * Checks one hook's shape; throws `ConfigError` naming the hook and what is wrong. `name`, when
+ * given, stands for the hook's own (a resolver's hooks are renamed, so they need none).
+ */
+export function checkHook(where: string, hook: unknown, index: number, name?: string): asserts hook is Hook {
   if (typeof hook !== 'object' || hook === null) {
     throw new ConfigError(
       `${where}: hook #${index} must be an object, got ${hook === null ? 'null' : typeof hook}`,
     );
   }
   const h = hook as Record<string, unknown>;
-  if (typeof h.name !== 'string' || h.name.length === 0) {
+  const hookName = name ?? h.name;
+  if (typeof hookName !== 'string' || hookName.length === 0) {
     throw new ConfigError(`${where}: hook #${index} needs a non-empty string name`);
   }
-  const label = `${where}: hook "${h.name}"`;
+  const label = `${where}: hook "${hookName}"`;
   const isFunction = typeof h.run === 'function';
   const isCommand = h.command !== undefined;
   if (isFunction === isCommand) {

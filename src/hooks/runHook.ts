@@ -141,7 +141,8 @@ export function runStep(
     const timeoutMs = byDeadline ? place.deadlineMs! : ownTimeoutMs;
     const policy: ErrorPolicy = hook.errorPolicy ?? defaults.errorPolicy;
     const command = isCommandHook(hook);
-    let pid: number | undefined;
+    // A running command's process, for a step that ends before the process does (a timeout).
+    let running: (() => CommandDetail) | undefined;
 
     let source: Observable<RawOutcome>;
     if (command) {
@@ -162,8 +163,8 @@ export function runStep(
                 { hook: hook.name, cause: problem },
               ),
             })
-          : runCommand(hook, input, hook.maxOutputBytes ?? defaults.maxOutputBytes, (p) => {
-              pid = p;
+          : runCommand(hook, input, hook.maxOutputBytes ?? defaults.maxOutputBytes, (snapshot) => {
+              running = snapshot;
             });
     } else {
       source = runFunction(hook, context, place);
@@ -193,8 +194,7 @@ export function runStep(
 
     return source.pipe(
       map((outcome) => {
-        const detail =
-          outcome.process ?? (pid === undefined ? undefined : { pid, stderr: '', stderr_truncated: false });
+        const detail = outcome.process ?? running?.();
         const end = scheduler.now();
         const sessionId = sessionIdOf(defaults, context);
         return toStep({ hook, command, outcome, detail, place, policy, start, end, sessionId });

@@ -68,6 +68,9 @@ describe('resolveChain / resolveHooks', () => {
     const scanner = new Scanner();
     const hooks = resolveHooks(['security-scan', 'security-scanner'], () => scanner);
     expect(hooks.map((h) => h.name)).toEqual(['security-scan', 'security-scanner']);
+    // A resolver's hooks need no name of their own.
+    const [nameless] = resolveHooks(['lint-checker'], () => ({ run: () => ({}) }) as unknown as Hook);
+    expect(nameless?.name).toBe('lint-checker');
     const outputs = await lastValueFrom(
       runHookChain({ name: 'c', hooks }, { target: 'src' }).pipe(toArray()),
     );

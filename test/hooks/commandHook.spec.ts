@@ -267,9 +267,13 @@ describe('command hooks', () => {
     const { child, grandchild } = await readPids(pidFile);
     expect(noSuchProcess(child)).toBe(false);
     expect(noSuchProcess(grandchild)).toBe(false);
+    // The script wrote to stderr (synchronously, into the pipe) before its pid file: one more turn of
+    // the event loop reads it.
+    await sleep(50);
     scheduler.flush();
     expect(steps.map((s) => s.status)).toEqual(['timed_out']);
-    expect(steps[0]!.process?.pid).toBe(child);
+    // A timed-out step keeps what the hook wrote to stderr, to tell why it hung.
+    expect(steps[0]!.process).toMatchObject({ pid: child, stderr: 'hanging on purpose\n' });
     await until(() => noSuchProcess(child), `child ${child} to exit`);
     await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
   });
