@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { lastValueFrom, map, mergeMap, NEVER, type Observable, of, Subject, tap, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
@@ -545,5 +546,47 @@ describe('validationResult', () => {
     expect(result.reasons[0]!.reason).toBe('forbidden file');
     expect(result.reasons[1]!.reason).toContain('crashed');
     expect(result.reasons[2]!.reason).toContain('deadline');
+  });
+});
+
+describe('runHookAggregation property: the deadline splits the hooks', () => {
+  it('completes the hooks that answer before the deadline, times out the rest, aggregates once', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined }), { maxLength: 8 }),
+        fc.integer({ min: 1, max: 10 }),
+        (delays, deadlineMs) => {
+          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+          const outputs: Array<[number, HookAggregationOutput<number>]> = [];
+          let calls = 0;
+          scheduler.run(({ cold }) => {
+            // undefined: a hook that never answers.
+            const hooks = delays.map((delay, i) =>
+              fn(`h${i}`, () => (delay === undefined ? NEVER : cold(`${'-'.repeat(delay)}x|`, { x: {} }))),
+            );
+            runHookAggregation(hooks, {}, () => ++calls, {
+              scheduler,
+              deadlineMs,
+            }).subscribe((o) => outputs.push([scheduler.now(), o]));
+          });
+          // An answer due at the very frame of the deadline counts: the hook was subscribed before the timer.
+          const answers = (delay: number | undefined) => delay !== undefined && delay <= deadlineMs;
+          const [end, last] = outputs.at(-1)!;
+          if (last.kind !== 'aggregate') throw new Error('expected the aggregate last');
+          expect(calls).toBe(1);
+          expect(outputs.length).toBe(delays.length + 1);
+          expect(last.results.map((s) => s.hook)).toEqual(delays.map((_, i) => `h${i}`));
+          expect(last.results.map((s) => s.status)).toEqual(
+            delays.map((d) => (answers(d) ? 'completed' : 'timed_out')),
+          );
+          expect(last.timed_out).toEqual(delays.flatMap((d, i) => (answers(d) ? [] : [`h${i}`])));
+          // The aggregate comes as soon as the last answer, and never after the deadline.
+          const latest = Math.max(0, ...delays.map((d) => (answers(d) ? d! : deadlineMs)));
+          expect(end).toBe(latest);
+          expect(last.duration_ms).toBe(latest);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { defer, map, mergeMap, NEVER, type Observable, of, Subject, tap, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
@@ -840,3 +841,100 @@ function collect<T>(source: Observable<T>): Promise<T[]> {
     });
   });
 }
+
+describe('runHookChain property: the chain is the sequential fold of its hooks', () => {
+  type Behaviour = 'answer' | 'stop' | 'block' | 'fail' | 'hang';
+  const spec = fc.record({
+    behaviour: fc.constantFrom<Behaviour>('answer', 'answer', 'answer', 'stop', 'block', 'fail', 'hang'),
+    delay: fc.integer({ min: 0, max: 3 }),
+    updates: fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.integer()),
+    policy: fc.constantFrom<'fail-open' | 'fail-closed' | undefined>('fail-open', 'fail-closed', undefined),
+  });
+
+  it('matches a reference model: statuses, final context, outcome, skipped, events', () => {
+    fc.assert(
+      fc.property(
+        fc.array(spec, { maxLength: 8 }),
+        fc.constantFrom<'fail-open' | 'fail-closed'>('fail-open', 'fail-closed'),
+        (specs, runPolicy) => {
+          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+          const outputs: HookChainOutput[] = [];
+          scheduler.run(({ cold }) => {
+            const hooks = specs.map((s, i) =>
+              fn(
+                `h${i}`,
+                () => {
+                  const wait = '-'.repeat(s.delay);
+                  switch (s.behaviour) {
+                    case 'answer':
+                      return cold(`${wait}x|`, { x: { context_updates: s.updates } });
+                    case 'stop':
+                      return cold(`${wait}x|`, { x: { context_updates: s.updates, stop_chain: true } });
+                    case 'block':
+                      return cold(`${wait}x|`, { x: { context_updates: s.updates, decision: 'block' } });
+                    case 'fail':
+                      return cold(`${wait}#`, undefined, new Error('boom'));
+                    default:
+                      return NEVER;
+                  }
+                },
+                { timeoutMs: 5, ...(s.policy === undefined ? {} : { errorPolicy: s.policy }) },
+              ),
+            );
+            runHookChain({ name: 'p', hooks }, { init: 1 }, { scheduler, errorPolicy: runPolicy }).subscribe(
+              (o) => outputs.push(o),
+            );
+          });
+
+          // The reference: a plain loop.
+          let context: Record<string, unknown> = { init: 1 };
+          const statuses: string[] = [];
+          let outcome = 'completed';
+          for (const s of specs) {
+            const status = {
+              answer: 'completed',
+              stop: 'completed',
+              block: 'blocked',
+              fail: 'failed',
+              hang: 'timed_out',
+            }[s.behaviour];
+            statuses.push(status);
+            if (s.behaviour === 'answer' || s.behaviour === 'stop' || s.behaviour === 'block') {
+              context = { ...context, ...s.updates };
+            }
+            if (s.behaviour === 'stop') outcome = 'stopped';
+            if (s.behaviour === 'block') outcome = 'blocked';
+            if (
+              (s.behaviour === 'fail' || s.behaviour === 'hang') &&
+              (s.policy ?? runPolicy) === 'fail-closed'
+            ) {
+              outcome = 'failed';
+            }
+            if (outcome !== 'completed') break;
+          }
+
+          const result = resultOf(outputs);
+          expect(outputs.length).toBe(statuses.length + 1);
+          expect(result.results).toEqual(outputs.slice(0, -1));
+          expect(result.results.map((s) => s.status)).toEqual(statuses);
+          expect(result.final_context).toEqual(context);
+          expect(result.outcome).toBe(outcome);
+          expect([...result.results.map((s) => s.hook), ...result.skipped]).toEqual(
+            specs.map((_, i) => `h${i}`),
+          );
+          for (const step of result.results) {
+            expect(step.event.type).toBe(
+              step.status === 'completed'
+                ? 'hook.completed'
+                : step.status === 'timed_out'
+                  ? 'hook.timed_out'
+                  : 'hook.failed',
+            );
+            expect(step.event.data.status).toBe(step.status);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
