@@ -29,10 +29,17 @@ export type ErrorCode =
   | 'STORE_READ_FAILED'
   /** A hook did not answer within its timeout. */
   | 'HOOK_TIMEOUT'
-  /** A hook failed (threw, crashed, exited non-zero other than 2, or wrote invalid output). */
+  /** A hook failed: it threw or errored, its process could not start, crashed, or exited non-zero other than 2. */
   | 'HOOK_FAILED'
-  /** A command hook exited with code 2: it blocks, with its stderr as the reason. */
+  /**
+   * A hook blocks: a command hook exited with code 2 (its stderr is the reason), or a hook answered
+   * `decision: 'block'`.
+   */
   | 'HOOK_BLOCKED'
+  /** A hook's output is not a `HookResult`: not JSON, or JSON that fails `HookResultSchema` (see `issues`). */
+  | 'HOOK_INVALID_OUTPUT'
+  /** A command hook wrote more than `maxOutputBytes` to stdout; it was killed. */
+  | 'HOOK_OUTPUT_TOO_LARGE'
   /** A buffer reached its limit under the `error` overflow policy. */
   | 'BUFFER_OVERFLOW';
 
@@ -81,4 +88,50 @@ export function formatIssues(issues: ReadonlyArray<EventIssue>): string {
       (issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)'}: ${issue.message}`,
     )
     .join('; ');
+}
+
+/** The codes a `HookError` carries. */
+export type HookErrorCode = Extract<
+  ErrorCode,
+  'HOOK_TIMEOUT' | 'HOOK_FAILED' | 'HOOK_BLOCKED' | 'HOOK_INVALID_OUTPUT' | 'HOOK_OUTPUT_TOO_LARGE'
+>;
+
+/** What a `HookError` knows about the run that failed, besides its code and message. */
+export interface HookErrorDetails {
+  /** The hook's name. */
+  hook: string;
+  /** A command hook's exit code, when it exited. */
+  exitCode?: number;
+  /** The signal that ended a command hook's process, when one did. */
+  signal?: string;
+  /** A command hook's stderr (capped, see `docs/hooks.md`). */
+  stderr?: string;
+  /** Why the output is not a `HookResult` (`HOOK_INVALID_OUTPUT` from schema validation). */
+  issues?: ReadonlyArray<EventIssue>;
+  cause?: unknown;
+}
+
+/**
+ * Why a hook run did not give a result: it timed out, failed, blocked, or wrote output that is not a
+ * `HookResult`. Hook runners never throw it at the caller: it is recorded in the run's step (and its
+ * `hook.failed` / `hook.timed_out` event). A function hook may throw one with code `HOOK_BLOCKED`
+ * to block.
+ */
+export class HookError extends VibespecError {
+  override readonly name = 'HookError';
+  declare readonly code: HookErrorCode;
+  readonly hook: string;
+  readonly exitCode?: number;
+  readonly signal?: string;
+  readonly stderr?: string;
+  readonly issues?: ReadonlyArray<EventIssue>;
+
+  constructor(code: HookErrorCode, message: string, details: HookErrorDetails) {
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.hook = details.hook;
+    if (details.exitCode !== undefined) this.exitCode = details.exitCode;
+    if (details.signal !== undefined) this.signal = details.signal;
+    if (details.stderr !== undefined) this.stderr = details.stderr;
+    if (details.issues !== undefined) this.issues = details.issues;
+  }
 }

@@ -1,9 +1,9 @@
 // The public API of vibespec-streams. Named re-exports only: what is not listed here is internal.
 
 // Errors
-export type { ErrorCode, EventIssue } from './errors.js';
-export { ConfigError, InvalidEventError, VibespecError } from './errors.js';
-
+// Hooks
+export type { ErrorCode, EventIssue, HookErrorCode, HookErrorDetails } from './errors.js';
+export { ConfigError, HookError, InvalidEventError, VibespecError } from './errors.js';
 // Event model
 export type { Event, EventInit } from './event.js';
 export {
@@ -18,7 +18,58 @@ export {
   parseEvent,
   safeParseEvent,
 } from './event.js';
-
+export type { AggregateHooksOptions, RunHookAggregationOptions } from './hooks/aggregateHooks.js';
+export { aggregateHooks, runHookAggregation } from './hooks/aggregateHooks.js';
+export type { HookShortfall, ReviewSummary, ValidationResult } from './hooks/aggregators.js';
+export { reviewSummary, validationResult } from './hooks/aggregators.js';
+export type { ChainHooksOptions } from './hooks/chainHooks.js';
+export { chainHooks } from './hooks/chainHooks.js';
+export type {
+  HookAggregationDefinition,
+  HookChainDefinition,
+  HookDirectoryOptions,
+  HookResolver,
+} from './hooks/chains.js';
+export {
+  BUILTIN_AGGREGATIONS,
+  BUILTIN_CHAINS,
+  hookDirectory,
+  resolveChain,
+  resolveHooks,
+} from './hooks/chains.js';
+export { hookEvents } from './hooks/hookEvents.js';
+export { runHook } from './hooks/runHook.js';
+export type { RunHookChainOptions } from './hooks/runHookChain.js';
+export { runHookChain } from './hooks/runHookChain.js';
+export type {
+  BlockedStep,
+  ChainOutcome,
+  CommandDetail,
+  CommandHook,
+  CompletedStep,
+  ErrorPolicy,
+  FailedStep,
+  FunctionHook,
+  Hook,
+  HookAggregationOutput,
+  HookAggregationResult,
+  HookAggregator,
+  HookChain,
+  HookChainOutput,
+  HookChainResult,
+  HookContext,
+  HookEvent,
+  HookEventData,
+  HookEventType,
+  HookOptions,
+  HookResult,
+  HookRunInfo,
+  HookRunOptions,
+  HookStatus,
+  HookStep,
+  TimedOutStep,
+} from './hooks/types.js';
+export { HookResultSchema } from './hooks/types.js';
 // Streams: the hook bridge and its sources
 export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
 export { bridgeHooks, createHookBridge } from './streams/bridge.js';

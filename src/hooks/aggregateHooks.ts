@@ -1,0 +1,195 @@
+import { concat, defer, merge, type Observable, type OperatorFunction, of, tap } from 'rxjs';
+import { ConfigError } from '../errors.js';
+import {
+  checkCount,
+  checkDuration,
+  checkHooks,
+  checkName,
+  checkPositiveInteger,
+  DEFAULT_MAX_QUEUED,
+  DEFAULT_TIMEOUT_MS,
+  type RunDefaults,
+  runDefaults,
+} from './options.js';
+import { boundedMergeMap } from './queue.js';
+import { isTimer, runStep } from './runHook.js';
+import type {
+  Hook,
+  HookAggregationOutput,
+  HookAggregationResult,
+  HookAggregator,
+  HookContext,
+  HookRunOptions,
+  HookStep,
+} from './types.js';
+
+/** Options of `runHookAggregation`. */
+export interface RunHookAggregationOptions extends Omit<HookRunOptions, 'errorPolicy'> {
+  /** The aggregation's name, in its result and in every step's event (`aggregation`). Default `'aggregation'`. */
+  name?: string;
+  /**
+   * When, in ms after the run starts (on the scheduler), the hooks still running are cancelled and
+   * recorded as `timed_out`, and what has arrived is aggregated. A hook's own `timeoutMs` still
+   * applies when it is shorter. Default 60,000; `Infinity` to wait for every hook.
+   */
+  deadlineMs?: number;
+}
+
+/** Options of `aggregateHooks`. */
+export interface AggregateHooksOptions extends RunHookAggregationOptions {
+  /** How many aggregation runs may be active at once. Default 1 (runs never overlap). */
+  concurrency?: number;
+  /** Most contexts waiting for a run; one more is a `BUFFER_OVERFLOW` error. Default 10,000. */
+  maxQueued?: number;
+}
+
+interface PreparedAggregation<R> {
+  readonly name: string;
+  readonly hooks: readonly Hook[];
+  readonly aggregator: HookAggregator<R>;
+  readonly deadlineMs: number;
+  readonly defaults: RunDefaults;
+}
+
+function prepareAggregation<R>(
+  where: string,
+  hooks: readonly Hook[],
+  aggregator: HookAggregator<R>,
+  options: RunHookAggregationOptions | undefined,
+): PreparedAggregation<R> {
+  if (typeof aggregator !== 'function') throw new ConfigError(`${where}: aggregator must be a function`);
+  const name = options?.name === undefined ? 'aggregation' : checkName(where, options.name, 'name');
+  return {
+    name,
+    hooks: checkHooks(`${where} "${name}"`, hooks, true),
+    aggregator,
+    deadlineMs: checkDuration(where, 'deadlineMs', options?.deadlineMs, DEFAULT_TIMEOUT_MS),
+    defaults: runDefaults(where, options),
+  };
+}
+
+function runPreparedAggregation<R>(
+  prepared: PreparedAggregation<R>,
+  context: HookContext,
+): Observable<HookAggregationOutput<R>> {
+  return defer(() => {
+    const { name, hooks, aggregator, defaults } = prepared;
+    const start = defaults.scheduler.now();
+    const deadlineMs = isTimer(prepared.deadlineMs) ? prepared.deadlineMs : undefined;
+    const steps = new Array<HookStep>(hooks.length);
+    // Every hook starts now, with the same deadline: each one still running then times out (and is
+    // cancelled) at the deadline, so the aggregate follows at once.
+    const runs = hooks.map((hook, index) =>
+      runStep(
+        hook,
+        context,
+        { aggregation: name, index, ...(deadlineMs === undefined ? {} : { deadlineMs }) },
+        defaults,
+      ).pipe(
+        tap((step) => {
+          steps[index] = step;
+        }),
+      ),
+    );
+    const final = defer(() => {
+      const result: HookAggregationResult<R> = {
+        kind: 'aggregate',
+        aggregation: name,
+        // A throwing aggregator errors the run: defer turns the throw into an error notification.
+        aggregate: aggregator(steps),
+        results: steps,
+        timed_out: steps.filter((step) => step.status === 'timed_out').map((step) => step.hook),
+        duration_ms: defaults.scheduler.now() - start,
+      };
+      return of(result);
+    });
+    return concat(merge(...runs), final);
+  });
+}
+
+/**
+ * Runs hooks in parallel on one context and combines their answers with `aggregator`. Emits each
+ * hook's step as it ends (arrival order), then `{ kind: 'aggregate', aggregate, results, timed_out }`
+ * where `results` is in hook order. At `deadlineMs` the hooks still running are cancelled (a command
+ * hook's process group is killed) and recorded as `timed_out` steps, and what has arrived is
+ * aggregated. Failures are recorded, never thrown; the aggregator sees every step and decides (see
+ * `reviewSummary`, `validationResult`). An aggregator that throws errors the Observable.
+ *
+ * ```
+ * hooks:     a, b, c; deadlineMs = 5
+ * a:         --x|
+ * b:         ----y|
+ * c:         --------z|      (cancelled at the deadline)
+ * c subs:    ^----!
+ * result:    --A-B(CR|)      A, B = completed steps, C = timed_out step, R = aggregate
+ * ```
+ *
+ * ## Examples
+ * ```ts
+ * runHookAggregation([compliance, reviewer, uiEnhancer], { diff }, reviewSummary, { deadlineMs: 20_000 })
+ *   .pipe(last())
+ *   .subscribe((r) => console.log(r.aggregate.overall_score, r.timed_out));
+ * ```
+ *
+ * @param hooks function and command hooks, with distinct names.
+ * @param context what every hook is given.
+ * @param aggregator combines the steps (in hook order) into the aggregate.
+ * @param options `name`, `deadlineMs` (60,000), `scheduler`, and the hook defaults `timeoutMs`,
+ *   `maxOutputBytes`, `sessionId`.
+ * @return an Observable of `HookStep`s then one `HookAggregationResult`, then complete.
+ * @throws ConfigError at once when a hook or an option is malformed, or two hooks share a name.
+ */
+export function runHookAggregation<R>(
+  hooks: readonly Hook[],
+  context: object,
+  aggregator: HookAggregator<R>,
+  options?: RunHookAggregationOptions,
+): Observable<HookAggregationOutput<R>> {
+  return runPreparedAggregation(
+    prepareAggregation('runHookAggregation', hooks, aggregator, options),
+    context as HookContext,
+  );
+}
+
+/**
+ * Runs the hooks in parallel on each incoming context and aggregates their answers: the operator form
+ * of `runHookAggregation`. For each context in turn: its steps as they end, then its aggregate; at the
+ * deadline, the hooks still running are cancelled and recorded as timed out. Runs do not overlap
+ * unless `concurrency` > 1. The source's completion waits for the runs; its error cancels them.
+ *
+ * ```
+ * hooks:     a (answers after 1 frame), b (after 3 frames); deadlineMs = 2
+ * source:    -c-----|
+ * result:    --A(BR)|        A = a's step, B = b timed out at the deadline, R = aggregate
+ * ```
+ *
+ * ## Examples
+ * ```ts
+ * subagentStops$.pipe(
+ *   map((event) => event.data),
+ *   aggregateHooks([specGuardian, compliance], validationResult, { deadlineMs: 30_000 }),
+ *   filter((o) => o.kind === 'aggregate'),
+ * ).subscribe((r) => (r.aggregate.passed ? accept() : reject(r.aggregate.reasons)));
+ * ```
+ *
+ * @param hooks function and command hooks, with distinct names.
+ * @param aggregator combines the steps (in hook order) into the aggregate.
+ * @param options those of `runHookAggregation`, plus `concurrency` (1) and `maxQueued` (10,000).
+ * @return an operator from contexts to `HookAggregationOutput`s.
+ * @throws ConfigError at once when a hook or an option is malformed, or two hooks share a name.
+ */
+export function aggregateHooks<R, C extends object = HookContext>(
+  hooks: readonly Hook[],
+  aggregator: HookAggregator<R>,
+  options?: AggregateHooksOptions,
+): OperatorFunction<C, HookAggregationOutput<R>> {
+  const prepared = prepareAggregation('aggregateHooks', hooks, aggregator, options);
+  const concurrency = checkPositiveInteger('aggregateHooks', 'concurrency', options?.concurrency, 1);
+  const maxQueued = checkCount('aggregateHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);
+  return boundedMergeMap(
+    'aggregateHooks',
+    (context: C) => runPreparedAggregation(prepared, context as HookContext),
+    concurrency,
+    maxQueued,
+  );
+}

@@ -1,0 +1,147 @@
+import type { HookResult, HookStatus, HookStep } from './types.js';
+
+/** A hook that gave nothing to aggregate, or that did not pass, and why. */
+export interface HookShortfall {
+  readonly hook: string;
+  readonly status: HookStatus;
+  readonly reason: string;
+}
+
+/** What `reviewSummary` makes of a review's steps. */
+export interface ReviewSummary {
+  /**
+   * Mean `score` over the hooks that gave one; `null` when none did (the seed said 0, which reads as
+   * the worst score rather than "no score").
+   */
+  readonly overall_score: number | null;
+  /** How many hooks the mean is over. */
+  readonly scored_hooks: number;
+  /** Every hook's `critical_issues`, concatenated in hook order. */
+  readonly critical_issues: readonly unknown[];
+  readonly recommendations: readonly unknown[];
+  readonly positive_findings: readonly unknown[];
+  /** Each hook's `metrics`, under its name. */
+  readonly metrics: Readonly<Record<string, Record<string, unknown>>>;
+  /** The hooks that gave no result (failed, timed out, or blocked by exit code), and why. */
+  readonly missing: readonly HookShortfall[];
+}
+
+/** The result a step carries: a completed step's, or a block's that answered `decision: 'block'`. */
+function resultOf(step: HookStep): HookResult | undefined {
+  return step.status === 'completed' || step.status === 'blocked' ? step.result : undefined;
+}
+
+function reasonOf(step: HookStep): string {
+  switch (step.status) {
+    case 'blocked':
+      return step.reason;
+    case 'completed':
+      return 'completed';
+    default:
+      return step.error.message;
+  }
+}
+
+/**
+ * The seed's review aggregation: the mean score over the hooks that gave one, their critical issues,
+ * recommendations and positive findings concatenated (in hook order), and their metrics per hook.
+ * Hooks that gave no result are listed in `missing`, so a summary is never silently partial.
+ *
+ * ## Example
+ * ```ts
+ * runHookAggregation([compliance, reviewer, uiEnhancer], ctx, reviewSummary, { deadlineMs: 20_000 })
+ * ```
+ */
+export function reviewSummary(steps: readonly HookStep[]): ReviewSummary {
+  let total = 0;
+  let scored = 0;
+  const critical: unknown[] = [];
+  const recommendations: unknown[] = [];
+  const positive: unknown[] = [];
+  const metrics: Record<string, Record<string, unknown>> = {};
+  const missing: HookShortfall[] = [];
+  for (const step of steps) {
+    const result = resultOf(step);
+    if (result === undefined) {
+      missing.push({ hook: step.hook, status: step.status, reason: reasonOf(step) });
+      continue;
+    }
+    if (result.score !== undefined) {
+      total += result.score;
+      scored++;
+    }
+    if (result.critical_issues) critical.push(...result.critical_issues);
+    if (result.recommendations) recommendations.push(...result.recommendations);
+    if (result.positive_findings) positive.push(...result.positive_findings);
+    if (result.metrics !== undefined) metrics[step.hook] = result.metrics;
+  }
+  return {
+    overall_score: scored > 0 ? total / scored : null,
+    scored_hooks: scored,
+    critical_issues: critical,
+    recommendations,
+    positive_findings: positive,
+    metrics,
+    missing,
+  };
+}
+
+/** What `validationResult` makes of a validation's steps. */
+export interface ValidationResult {
+  /** Whether every validator passed (vacuously true for no validators). */
+  readonly passed: boolean;
+  readonly passed_hooks: readonly string[];
+  readonly failed_hooks: readonly string[];
+  /** Why each failed validator failed, in hook order. */
+  readonly reasons: readonly HookShortfall[];
+}
+
+function describe(issue: unknown): string {
+  if (typeof issue === 'string') return issue;
+  if (
+    typeof issue === 'object' &&
+    issue !== null &&
+    typeof (issue as { message?: unknown }).message === 'string'
+  ) {
+    return (issue as { message: string }).message;
+  }
+  return JSON.stringify(issue) ?? String(issue);
+}
+
+/**
+ * The validation aggregation: it passes only if every validator passed. A validator passes when it
+ * completed and its result does not say otherwise: `passed: false` fails it; without `passed`, a
+ * non-empty `critical_issues` fails it. A validator that blocked, failed or timed out did NOT pass.
+ * The reasons are collected: the result's `reason`, else its critical issues, else the error.
+ *
+ * ## Example
+ * ```ts
+ * runHookAggregation([specGuardian, compliance], ctx, validationResult, { deadlineMs: 30_000 })
+ * ```
+ */
+export function validationResult(steps: readonly HookStep[]): ValidationResult {
+  const passed: string[] = [];
+  const failed: string[] = [];
+  const reasons: HookShortfall[] = [];
+  for (const step of steps) {
+    let reason: string | undefined;
+    if (step.status === 'completed') {
+      const result = step.result;
+      const issues = result.critical_issues ?? [];
+      if (result.passed === false || (result.passed === undefined && issues.length > 0)) {
+        reason =
+          result.reason ??
+          (issues.length > 0 ? `critical issues: ${issues.map(describe).join('; ')}` : 'passed: false');
+      }
+    } else {
+      reason = reasonOf(step);
+    }
+    if (reason === undefined) {
+      passed.push(step.hook);
+    } else {
+      failed.push(step.hook);
+      reasons.push({ hook: step.hook, status: step.status, reason });
+    }
+  }
+  return { passed: failed.length === 0, passed_hooks: passed, failed_hooks: failed, reasons };
+}

@@ -1,0 +1,166 @@
+/**
+ * The chains and aggregations of the seed, shipped as definitions: lists of hook *names*. The hooks
+ * themselves are project-specific, so a definition becomes runnable with a resolver from hook name to
+ * hook — a record, a function, or `hookDirectory(dir)` for the convention "one executable per hook in
+ * a directory", as git hooks are.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { reviewSummary, validationResult } from './aggregators.js';
+import { checkHook, isCommandHook } from './options.js';
+import type { CommandHook, FunctionHook, Hook, HookAggregator, HookChain } from './types.js';
+
+/** A chain by hook names, to be resolved into a `HookChain` with `resolveChain`. */
+export interface HookChainDefinition {
+  readonly name: string;
+  readonly hooks: readonly string[];
+}
+
+/** An aggregation by hook names, with its aggregator. Resolve its hooks with `resolveHooks`. */
+export interface HookAggregationDefinition<R> {
+  readonly name: string;
+  readonly hooks: readonly string[];
+  readonly aggregator: HookAggregator<R>;
+}
+
+/**
+ * The seed's chains: `code-review` (compliance-checker → security-scanner → performance-analyzer →
+ * ui-validator) and `pre-commit` (lint-checker → test-runner → security-scan → build-validator).
+ */
+export const BUILTIN_CHAINS = {
+  'code-review': {
+    name: 'code-review',
+    hooks: ['compliance-checker', 'security-scanner', 'performance-analyzer', 'ui-validator'],
+  },
+  'pre-commit': {
+    name: 'pre-commit',
+    hooks: ['lint-checker', 'test-runner', 'security-scan', 'build-validator'],
+  },
+} as const satisfies Record<string, HookChainDefinition>;
+
+/**
+ * The seed's aggregations: `review-summary` (compliance, reviewer, ui-enhancer → `reviewSummary`) and
+ * `validation-result` (spec-guardian, compliance → `validationResult`).
+ */
+export const BUILTIN_AGGREGATIONS = {
+  'review-summary': {
+    name: 'review-summary',
+    hooks: ['compliance', 'reviewer', 'ui-enhancer'],
+    aggregator: reviewSummary,
+  },
+  'validation-result': {
+    name: 'validation-result',
+    hooks: ['spec-guardian', 'compliance'],
+    aggregator: validationResult,
+  },
+} as const satisfies Record<string, HookAggregationDefinition<unknown>>;
+
+/**
+ * Finds the hook for a name: a record of hooks by name, or a function (`undefined` when unknown). The
+ * hooks it gives are renamed to the names asked for, so their own `name` may be anything, or missing.
+ */
+export type HookResolver = Readonly<Record<string, Hook>> | ((name: string) => Hook | undefined);
+
+/** The hook under another name; a function hook keeps its `this` (a class instance's `run` method). */
+function rename(hook: Hook, name: string): Hook {
+  if (hook.name === name) return hook;
+  if (isCommandHook(hook)) return { ...hook, name };
+  const renamed: FunctionHook = {
+    name,
+    run: (context, info) => hook.run(context, info),
+    ...(hook.timeoutMs === undefined ? {} : { timeoutMs: hook.timeoutMs }),
+    ...(hook.errorPolicy === undefined ? {} : { errorPolicy: hook.errorPolicy }),
+  };
+  return renamed;
+}
+
+/**
+ * Resolves hook names into hooks, each renamed to its name in the list. Throws `ConfigError` naming
+ * every name the resolver does not know, so a misconfigured chain fails at set-up, not mid-run.
+ */
+export function resolveHooks(names: readonly string[], resolver: HookResolver): Hook[] {
+  const lookup =
+    typeof resolver === 'function'
+      ? resolver
+      : (name: string) => (Object.hasOwn(resolver, name) ? resolver[name] : undefined);
+  const missing: string[] = [];
+  const hooks: Hook[] = [];
+  names.forEach((name, index) => {
+    let hook: Hook | undefined;
+    try {
+      hook = lookup(name);
+    } catch (error) {
+      throw new ConfigError(`resolveHooks: the resolver threw for hook "${name}"`, { cause: error });
+    }
+    if (hook === undefined) {
+      missing.push(name);
+      return;
+    }
+    checkHook('resolveHooks', hook, index, name);
+    hooks.push(rename(hook, name));
+  });
+  if (missing.length > 0) {
+    throw new ConfigError(`resolveHooks: no hook for ${missing.map((name) => `"${name}"`).join(', ')}`);
+  }
+  return hooks;
+}
+
+/**
+ * Makes a definition runnable: `resolveChain(BUILTIN_CHAINS['pre-commit'], hooks)`.
+ *
+ * @throws ConfigError naming every hook the resolver does not know.
+ */
+export function resolveChain(definition: HookChainDefinition, resolver: HookResolver): HookChain {
+  return { name: definition.name, hooks: resolveHooks(definition.hooks, resolver) };
+}
+
+/** What `hookDirectory` applies to every hook it finds. */
+export type HookDirectoryOptions = Omit<CommandHook, 'name' | 'command' | 'args'>;
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isExecutable(path: string): boolean {
+  if (!isFile(path)) return false;
+  if (process.platform === 'win32') return true;
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A resolver for the convention "one program per hook in a directory", as git hooks are. For the name
+ * `lint-checker` it looks, in order, for:
+ * - `<dir>/lint-checker`, an executable file (any language, with a `#!` line): run as it is;
+ * - `<dir>/lint-checker.mjs`, `.js` or `.cjs`: run with this Node (`process.execPath`), so the hook
+ *   works on every platform.
+ * The program gets the context as JSON on stdin and answers as a command hook does. A name with a
+ * path separator or `..` is never resolved. `options` (timeoutMs, env, cwd …) apply to every hook.
+ */
+export function hookDirectory(
+  dir: string,
+  options?: HookDirectoryOptions,
+): (name: string) => CommandHook | undefined {
+  const base = resolve(dir);
+  return (name) => {
+    if (name.length === 0 || name.includes('/') || name.includes('\\') || name === '.' || name === '..') {
+      return undefined;
+    }
+    const executable = join(base, name);
+    if (isExecutable(executable)) return { ...options, name, command: executable };
+    for (const ext of ['.mjs', '.js', '.cjs']) {
+      const script = executable + ext;
+      if (isFile(script)) return { ...options, name, command: process.execPath, args: [script] };
+    }
+    return undefined;
+  };
+}

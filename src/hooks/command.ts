@@ -1,0 +1,251 @@
+/**
+ * Internal: running a command hook as a child process, the way Claude Code runs command hooks.
+ *
+ * The process is spawned without a shell (unless the hook asks for one) and in its own process group
+ * (`detached`), so that a timeout or an unsubscribe kills the hook *and everything it started*: the
+ * group is sent SIGKILL. Output is capped: stdout beyond `maxOutputBytes` kills the hook, stderr beyond
+ * 64 KiB is drained and dropped, so no hook can make the parent run out of memory.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Observable } from 'rxjs';
+import { HookError } from '../errors.js';
+import { parseAnswer, type RawOutcome } from './outcome.js';
+import type { CommandDetail, CommandHook } from './types.js';
+
+/** Most stderr bytes kept; the rest is read and dropped. */
+export const STDERR_CAP = 65_536;
+/** Most characters of stderr quoted in an error message. */
+const MESSAGE_STDERR = 1_000;
+
+// Every live hook process, so that they can be killed if the parent exits (normally or via
+// `process.exit`) while they run: as leaders of their own process groups they would outlive it.
+const live = new Set<ChildProcess>();
+let exitHandlerInstalled = false;
+
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!exitHandlerInstalled) {
+    exitHandlerInstalled = true;
+    process.on('exit', () => {
+      for (const running of live) killGroup(running);
+    });
+  }
+}
+
+/** Kills the process group led by `child` (the hook and its descendants), ignoring one already gone. */
+function killGroup(child: ChildProcess): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  if (process.platform === 'win32') {
+    // No process groups: taskkill /T walks the tree.
+    try {
+      spawn('taskkill', ['/pid', String(pid), '/T', '/F'], { stdio: 'ignore', windowsHide: true }).on(
+        'error',
+        () => child.kill('SIGKILL'),
+      );
+    } catch {
+      child.kill('SIGKILL');
+    }
+    return;
+  }
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // ESRCH: the group has no process left. Kill the leader directly in case it is not a group leader.
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function quote(stderr: string): string {
+  const text = stderr.trim();
+  if (text.length === 0) return '';
+  return `: ${text.length > MESSAGE_STDERR ? `${text.slice(0, MESSAGE_STDERR)}…` : text}`;
+}
+
+/**
+ * Runs `hook` with `input` (the context as JSON) on stdin. Emits one outcome, then completes; never
+ * errors. Unsubscribing before the outcome kills the process group. `onSpawn` is called once the
+ * process runs, with a way to read its pid and stderr so far (for a step that times out).
+ */
+export function runCommand(
+  hook: CommandHook,
+  input: string,
+  maxOutputBytes: number,
+  onSpawn: (snapshot: () => CommandDetail) => void,
+): Observable<RawOutcome> {
+  return new Observable<RawOutcome>((subscriber) => {
+    const name = hook.name;
+    let child: ChildProcess;
+    try {
+      child = spawn(hook.command, hook.args ?? [], {
+        cwd: hook.cwd,
+        env: hook.env === undefined ? process.env : { ...process.env, ...hook.env },
+        shell: hook.shell ?? false,
+        // Its own process group (and session): the whole tree can be killed with one signal.
+        detached: process.platform !== 'win32',
+        stdio: ['pipe', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
+    } catch (error) {
+      subscriber.next({
+        ok: false,
+        error: new HookError('HOOK_FAILED', `hook "${name}" could not start: ${(error as Error).message}`, {
+          hook: name,
+          cause: error,
+        }),
+      });
+      subscriber.complete();
+      return;
+    }
+
+    let finished = false;
+    const pid = child.pid;
+    if (pid !== undefined) track(child);
+
+    const stdout: Buffer[] = [];
+    let stdoutBytes = 0;
+    let tooLarge = false;
+    const stderr: Buffer[] = [];
+    let stderrBytes = 0;
+    let stderrTruncated = false;
+
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > maxOutputBytes) {
+        tooLarge = true;
+        stdout.length = 0;
+        killGroup(child);
+        return;
+      }
+      stdout.push(chunk);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const room = STDERR_CAP - stderrBytes;
+      if (room <= 0) {
+        stderrTruncated = true;
+        return;
+      }
+      const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      if (kept !== chunk) stderrTruncated = true;
+      stderr.push(kept);
+      stderrBytes += kept.length;
+    });
+    // EPIPE when the hook exits without reading all of its input: not an error of the hook.
+    child.stdin!.on('error', () => {});
+    if (pid !== undefined) {
+      onSpawn(() => ({
+        pid,
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        stderr_truncated: stderrTruncated,
+      }));
+    }
+
+    const finish = (outcome: RawOutcome) => {
+      if (finished) return;
+      finished = true;
+      subscriber.next(outcome);
+      subscriber.complete();
+    };
+
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      // Only a failure to start ends the run here; errors of a running process end in 'close'.
+      if (pid !== undefined) return;
+      finish({
+        ok: false,
+        error: new HookError('HOOK_FAILED', `hook "${name}" could not start: ${error.message}`, {
+          hook: name,
+          cause: error,
+        }),
+      });
+    });
+
+    // 'close', not 'exit': the answer is complete only when stdout and stderr are closed. A background
+    // process that keeps them open keeps the hook running (until its timeout kills the group).
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      if (finished || pid === undefined) return;
+      const errText = Buffer.concat(stderr).toString('utf8');
+      const detail: CommandDetail = { pid, stderr: errText, stderr_truncated: stderrTruncated };
+      if (code !== null) detail.exit_code = code;
+      if (signal !== null) detail.signal = signal;
+      const errorDetails = {
+        hook: name,
+        stderr: errText,
+        ...(code === null ? {} : { exitCode: code }),
+        ...(signal === null ? {} : { signal }),
+      };
+
+      if (tooLarge) {
+        finish({
+          ok: false,
+          process: detail,
+          error: new HookError(
+            'HOOK_OUTPUT_TOO_LARGE',
+            `hook "${name}" wrote more than ${maxOutputBytes} bytes to stdout and was killed (maxOutputBytes)`,
+            errorDetails,
+          ),
+        });
+        return;
+      }
+      if (code === 0) {
+        const text = Buffer.concat(stdout).toString('utf8');
+        // As Claude Code does: stdout is JSON only when it starts with `{`; other text is kept, not parsed.
+        if (!text.trimStart().startsWith('{')) {
+          if (text.length > 0) detail.stdout = text;
+          finish({ ok: true, result: {}, process: detail });
+          return;
+        }
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch (error) {
+          finish({
+            ok: false,
+            process: detail,
+            error: new HookError(
+              'HOOK_INVALID_OUTPUT',
+              `hook "${name}" wrote invalid JSON to stdout: ${(error as Error).message}`,
+              { ...errorDetails, cause: error },
+            ),
+          });
+          return;
+        }
+        finish({ ...parseAnswer(name, value), process: detail });
+        return;
+      }
+      if (code === 2) {
+        const reason = errText.trim() || 'blocked (exit code 2)';
+        finish({
+          ok: false,
+          reason,
+          process: detail,
+          error: new HookError('HOOK_BLOCKED', `hook "${name}" blocks: ${reason}`, errorDetails),
+        });
+        return;
+      }
+      const how = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with code ${code}`;
+      finish({
+        ok: false,
+        process: detail,
+        error: new HookError('HOOK_FAILED', `hook "${name}" ${how}${quote(errText)}`, errorDetails),
+      });
+    });
+
+    child.stdin!.end(input);
+
+    return () => {
+      if (finished) return;
+      finished = true;
+      killGroup(child);
+      // Release our ends of the pipes even if a process that escaped the group still holds theirs.
+      child.stdin?.destroy();
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    };
+  });
+}

@@ -1,0 +1,174 @@
+/**
+ * Internal: checking hooks and run options at construction (a bad option throws `ConfigError` at once,
+ * not on the first run) and resolving each hook's effective settings.
+ */
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { ConfigError } from '../errors.js';
+import type { CommandHook, ErrorPolicy, FunctionHook, Hook, HookRunOptions } from './types.js';
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_OUTPUT_BYTES = 1_048_576;
+export const DEFAULT_MAX_QUEUED = 10_000;
+
+/** The run's defaults, checked and filled in. */
+export interface RunDefaults {
+  readonly scheduler: SchedulerLike;
+  readonly timeoutMs: number;
+  readonly errorPolicy: ErrorPolicy;
+  readonly maxOutputBytes: number;
+  readonly sessionId: string | undefined;
+}
+
+export function isCommandHook(hook: Hook): hook is CommandHook {
+  return typeof (hook as CommandHook).command === 'string';
+}
+
+export function isFunctionHook(hook: Hook): hook is FunctionHook {
+  return typeof (hook as FunctionHook).run === 'function';
+}
+
+function checkTimeout(where: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
+    throw new ConfigError(
+      `${where}: timeoutMs must be a positive number of ms (or Infinity), got ${String(value)}`,
+    );
+  }
+}
+
+function checkPolicy(where: string, value: unknown): void {
+  if (value !== undefined && value !== 'fail-open' && value !== 'fail-closed') {
+    throw new ConfigError(`${where}: errorPolicy must be 'fail-open' or 'fail-closed', got ${String(value)}`);
+  }
+}
+
+function checkBytes(where: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)) {
+    throw new ConfigError(`${where}: maxOutputBytes must be a positive integer, got ${String(value)}`);
+  }
+}
+
+/** Checks `options` and fills in the defaults. */
+export function runDefaults(where: string, options: HookRunOptions | undefined): RunDefaults {
+  checkTimeout(where, options?.timeoutMs);
+  checkPolicy(where, options?.errorPolicy);
+  checkBytes(where, options?.maxOutputBytes);
+  const sessionId = options?.sessionId;
+  if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0)) {
+    throw new ConfigError(`${where}: sessionId must be a non-empty string`);
+  }
+  return {
+    scheduler: options?.scheduler ?? asyncScheduler,
+    timeoutMs: options?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    errorPolicy: options?.errorPolicy ?? 'fail-closed',
+    maxOutputBytes: options?.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+    sessionId,
+  };
+}
+
+/**
+ * Checks one hook's shape; throws `ConfigError` naming the hook and what is wrong. `name`, when
+ * given, stands for the hook's own (a resolver's hooks are renamed, so they need none).
+ */
+export function checkHook(where: string, hook: unknown, index: number, name?: string): asserts hook is Hook {
+  if (typeof hook !== 'object' || hook === null) {
+    throw new ConfigError(
+      `${where}: hook #${index} must be an object, got ${hook === null ? 'null' : typeof hook}`,
+    );
+  }
+  const h = hook as Record<string, unknown>;
+  const hookName = name ?? h.name;
+  if (typeof hookName !== 'string' || hookName.length === 0) {
+    throw new ConfigError(`${where}: hook #${index} needs a non-empty string name`);
+  }
+  const label = `${where}: hook "${hookName}"`;
+  const isFunction = typeof h.run === 'function';
+  const isCommand = h.command !== undefined;
+  if (isFunction === isCommand) {
+    throw new ConfigError(
+      `${label} must have either a run function or a command, not ${isFunction ? 'both' : 'neither'}`,
+    );
+  }
+  if (isCommand) {
+    if (typeof h.command !== 'string' || h.command.length === 0) {
+      throw new ConfigError(`${label}: command must be a non-empty string`);
+    }
+    if (h.args !== undefined && (!Array.isArray(h.args) || !h.args.every((arg) => typeof arg === 'string'))) {
+      throw new ConfigError(`${label}: args must be an array of strings`);
+    }
+    if (
+      h.env !== undefined &&
+      (typeof h.env !== 'object' ||
+        h.env === null ||
+        !Object.values(h.env).every((v) => typeof v === 'string'))
+    ) {
+      throw new ConfigError(`${label}: env must be a record of strings`);
+    }
+    if (h.cwd !== undefined && typeof h.cwd !== 'string')
+      throw new ConfigError(`${label}: cwd must be a string`);
+    if (h.shell !== undefined && typeof h.shell !== 'boolean' && typeof h.shell !== 'string') {
+      throw new ConfigError(`${label}: shell must be a boolean or a shell's path`);
+    }
+    checkBytes(label, h.maxOutputBytes);
+  }
+  checkTimeout(label, h.timeoutMs);
+  checkPolicy(label, h.errorPolicy);
+}
+
+/** Checks a list of hooks; `unique` also requires distinct names (aggregations key results by name). */
+export function checkHooks(where: string, hooks: unknown, unique: boolean): readonly Hook[] {
+  if (!Array.isArray(hooks)) throw new ConfigError(`${where}: hooks must be an array`);
+  const names = new Set<string>();
+  hooks.forEach((hook, index) => {
+    checkHook(where, hook, index);
+    if (unique && names.has(hook.name)) {
+      throw new ConfigError(`${where}: two hooks are named "${hook.name}"; names must be unique`);
+    }
+    names.add(hook.name);
+  });
+  // A copy, so that changing the caller's array later does not change runs already set up.
+  return [...hooks];
+}
+
+export function checkName(where: string, name: unknown, what: string): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new ConfigError(`${where}: ${what} must be a non-empty string`);
+  }
+  return name;
+}
+
+export function checkPositiveInteger(where: string, field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (
+    value !== Number.POSITIVE_INFINITY &&
+    (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+  ) {
+    throw new ConfigError(
+      `${where}: ${field} must be a positive integer (or Infinity), got ${String(value)}`,
+    );
+  }
+  return value as number;
+}
+
+export function checkCount(where: string, field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (
+    value !== Number.POSITIVE_INFINITY &&
+    (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+  ) {
+    throw new ConfigError(
+      `${where}: ${field} must be a non-negative integer (or Infinity), got ${String(value)}`,
+    );
+  }
+  return value as number;
+}
+
+export function checkDuration(where: string, field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
+    throw new ConfigError(
+      `${where}: ${field} must be a positive number of ms (or Infinity), got ${String(value)}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,324 @@
+import { defer, from, isObservable, map, Observable, of, take, timeout } from 'rxjs';
+import { HookError } from '../errors.js';
+import { createEvent, Priority } from '../event.js';
+import { runCommand } from './command.js';
+import { checkHook, isCommandHook, type RunDefaults, runDefaults } from './options.js';
+import { parseAnswer, type RawOutcome, toHookError } from './outcome.js';
+import type {
+  CommandDetail,
+  ErrorPolicy,
+  FunctionHook,
+  Hook,
+  HookContext,
+  HookEvent,
+  HookEventData,
+  HookEventType,
+  HookRunOptions,
+  HookStatus,
+  HookStep,
+} from './types.js';
+
+// Timers longer than this fire at once in Node (setTimeout's 32-bit limit): such a timeout means none.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Whether `ms` is a timeout to arm (a finite delay a timer can hold), rather than "no timeout". */
+export function isTimer(ms: number): boolean {
+  return Number.isFinite(ms) && ms <= MAX_TIMER_MS;
+}
+
+/** Where a step runs: its chain or aggregation, and its position there. */
+export interface StepPlace {
+  readonly chain?: string;
+  readonly aggregation?: string;
+  readonly index: number;
+  /** An aggregation's deadline, in ms from the start: the hook is timed out then if it has not answered. */
+  readonly deadlineMs?: number;
+}
+
+const EVENT_TYPE: Record<HookStatus, HookEventType> = {
+  completed: 'hook.completed',
+  blocked: 'hook.failed',
+  failed: 'hook.failed',
+  timed_out: 'hook.timed_out',
+};
+
+// Symbol.observable where a polyfill defines it; RxJS also looks for the '@@observable' key.
+const OBSERVABLE: symbol | undefined = (Symbol as { observable?: symbol }).observable;
+
+/** Whether `from()` accepts the value; anything else a function hook returns is its answer itself. */
+function isObservableInput(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<PropertyKey, unknown>;
+  return (
+    isObservable(value) ||
+    Array.isArray(value) ||
+    typeof v.then === 'function' ||
+    typeof v[Symbol.asyncIterator] === 'function' ||
+    typeof v[Symbol.iterator] === 'function' ||
+    typeof v.getReader === 'function' ||
+    typeof v['@@observable'] === 'function' ||
+    (OBSERVABLE !== undefined && typeof v[OBSERVABLE] === 'function')
+  );
+}
+
+/** A function hook's outcome: its first answer, validated; a throw or an error is a failure. */
+function runFunction(hook: FunctionHook, context: HookContext, place: StepPlace): Observable<RawOutcome> {
+  return new Observable<RawOutcome>((subscriber) => {
+    const controller = new AbortController();
+    let answered = false;
+    const answer = (outcome: RawOutcome) => {
+      answered = true;
+      subscriber.next(outcome);
+      subscriber.complete();
+    };
+    let input: unknown;
+    try {
+      // A shallow copy: a hook that mutates its argument does not change what the next hooks see.
+      input = hook.run(
+        { ...context },
+        {
+          signal: controller.signal,
+          hook: hook.name,
+          index: place.index,
+          ...(place.chain !== undefined ? { chain: place.chain } : {}),
+          ...(place.aggregation !== undefined ? { chain: place.aggregation } : {}),
+        },
+      );
+    } catch (error) {
+      answer({ ok: false, error: toHookError(hook.name, error) });
+      return;
+    }
+    if (!isObservableInput(input)) {
+      // A plain result (or undefined) returned synchronously.
+      answer(parseAnswer(hook.name, input));
+      return;
+    }
+    const subscription = from(input as Observable<unknown>)
+      .pipe(take(1))
+      .subscribe({
+        next: (value) => answer(parseAnswer(hook.name, value)),
+        error: (error: unknown) => answer({ ok: false, error: toHookError(hook.name, error) }),
+        complete: () => {
+          if (!answered) answer({ ok: true, result: {} });
+        },
+      });
+    return () => {
+      subscription.unsubscribe();
+      if (!answered) controller.abort();
+    };
+  });
+}
+
+function defined<T extends Record<string, unknown>>(fields: T): T {
+  const out: Record<string, unknown> = {};
+  for (const key in fields) {
+    if (fields[key] !== undefined) out[key] = fields[key];
+  }
+  return out as T;
+}
+
+function sessionIdOf(defaults: RunDefaults, context: HookContext): string | undefined {
+  if (defaults.sessionId !== undefined) return defaults.sessionId;
+  const id = context.session_id;
+  return typeof id === 'string' && id.length > 0 ? id : undefined;
+}
+
+/**
+ * Internal: runs one hook and emits its step (once), then completes. Never errors: every way a hook
+ * can go wrong is a step. Unsubscribing before the step cancels the hook (and kills a command's group).
+ */
+export function runStep(
+  hook: Hook,
+  context: HookContext,
+  place: StepPlace,
+  defaults: RunDefaults,
+): Observable<HookStep> {
+  return defer(() => {
+    const { scheduler } = defaults;
+    const start = scheduler.now();
+    const ownTimeoutMs = hook.timeoutMs ?? defaults.timeoutMs;
+    const byDeadline = place.deadlineMs !== undefined && place.deadlineMs < ownTimeoutMs;
+    const timeoutMs = byDeadline ? place.deadlineMs! : ownTimeoutMs;
+    const policy: ErrorPolicy = hook.errorPolicy ?? defaults.errorPolicy;
+    const command = isCommandHook(hook);
+    // A running command's process, for a step that ends before the process does (a timeout).
+    let running: (() => CommandDetail) | undefined;
+
+    let source: Observable<RawOutcome>;
+    if (command) {
+      let input: string | undefined;
+      let problem: unknown;
+      try {
+        input = JSON.stringify(context);
+      } catch (error) {
+        problem = error;
+      }
+      source =
+        input === undefined
+          ? of({
+              ok: false,
+              error: new HookError(
+                'HOOK_FAILED',
+                `hook "${hook.name}" was not started: its context is not JSON-serialisable${problem instanceof Error ? ` (${problem.message})` : ''}`,
+                { hook: hook.name, cause: problem },
+              ),
+            })
+          : runCommand(hook, input, hook.maxOutputBytes ?? defaults.maxOutputBytes, (snapshot) => {
+              running = snapshot;
+            });
+    } else {
+      source = runFunction(hook, context, place);
+    }
+
+    if (isTimer(timeoutMs)) {
+      source = source.pipe(
+        timeout({
+          first: timeoutMs,
+          scheduler,
+          with: () =>
+            of<RawOutcome>({
+              ok: false,
+              error: new HookError(
+                'HOOK_TIMEOUT',
+                byDeadline
+                  ? `hook "${hook.name}" did not answer by the deadline of its aggregation (${timeoutMs} ms)`
+                  : `hook "${hook.name}" did not answer within ${timeoutMs} ms`,
+                {
+                  hook: hook.name,
+                },
+              ),
+            }),
+        }),
+      );
+    }
+
+    return source.pipe(
+      map((outcome) => {
+        const detail = outcome.process ?? running?.();
+        const end = scheduler.now();
+        const sessionId = sessionIdOf(defaults, context);
+        return toStep({ hook, command, outcome, detail, place, policy, start, end, sessionId });
+      }),
+    );
+  });
+}
+
+interface StepInput {
+  readonly hook: Hook;
+  readonly command: boolean;
+  readonly outcome: RawOutcome;
+  readonly detail: CommandDetail | undefined;
+  readonly place: StepPlace;
+  readonly policy: ErrorPolicy;
+  readonly start: number;
+  readonly end: number;
+  readonly sessionId: string | undefined;
+}
+
+function toStep({
+  hook,
+  command,
+  outcome,
+  detail,
+  place,
+  policy,
+  start,
+  end,
+  sessionId,
+}: StepInput): HookStep {
+  let status: HookStatus;
+  let error: HookError | undefined;
+  let reason: string | undefined;
+  if (outcome.ok) {
+    if (outcome.result.decision === 'block') {
+      status = 'blocked';
+      reason = outcome.result.reason ?? 'blocked';
+      error = new HookError('HOOK_BLOCKED', `hook "${hook.name}" blocks: ${reason}`, { hook: hook.name });
+    } else {
+      status = 'completed';
+    }
+  } else {
+    error = outcome.error;
+    if (error.code === 'HOOK_BLOCKED') {
+      status = 'blocked';
+      reason = outcome.reason ?? error.message;
+    } else {
+      status = error.code === 'HOOK_TIMEOUT' ? 'timed_out' : 'failed';
+    }
+  }
+
+  const hookKind = command ? 'command' : 'function';
+  const event: HookEvent = createEvent<HookEventData>({
+    type: EVENT_TYPE[status],
+    priority: status === 'completed' ? Priority.NORMAL : Priority.HIGH,
+    timestamp: end,
+    data: defined<HookEventData>({
+      hook: hook.name,
+      chain: place.chain,
+      aggregation: place.aggregation,
+      index: place.index,
+      hook_kind: hookKind,
+      status,
+      duration_ms: end - start,
+      code: error?.code,
+      error: error?.message,
+      reason,
+      score: outcome.ok ? outcome.result.score : undefined,
+      pid: detail?.pid,
+      exit_code: detail?.exit_code,
+      signal: detail?.signal,
+    }),
+    ...(sessionId === undefined ? {} : { sessionId }),
+  });
+
+  const base = {
+    kind: 'step' as const,
+    hook: hook.name,
+    index: place.index,
+    hook_kind: hookKind,
+    ...(place.chain !== undefined ? { chain: place.chain } : {}),
+    ...(place.aggregation !== undefined ? { aggregation: place.aggregation } : {}),
+    duration_ms: end - start,
+    event,
+    ...(detail !== undefined ? { process: detail } : {}),
+  } as const;
+  if (status === 'completed' && outcome.ok) return { ...base, status, result: outcome.result };
+  if (status === 'blocked') {
+    return outcome.ok
+      ? { ...base, status, reason: reason!, error: error!, result: outcome.result }
+      : { ...base, status, reason: reason!, error: error! };
+  }
+  return { ...base, status: status as 'failed' | 'timed_out', error: error!, policy };
+}
+
+/**
+ * Runs one hook, function or command, on `context` and emits its step, then completes. The
+ * single-hook form of `runHookChain`: same timeout, validation and events, no chain.
+ *
+ * ```
+ * hook:    ----r|            (answers r after 4 frames)
+ * result:  ----(s|)          s = { kind: 'step', status: 'completed', result: r, event: hook.completed … }
+ *
+ * hook:    ---------r|       with timeoutMs = 5
+ * hook subscriptions:  ^----!
+ * result:  -----(t|)         t = { status: 'timed_out', error: HookError(HOOK_TIMEOUT) … }
+ * ```
+ *
+ * ## Examples
+ * ```ts
+ * runHook({ name: 'lint', command: 'npx', args: ['eslint-hook'] }, { files }).subscribe((step) => {
+ *   if (step.status !== 'completed') console.error(step.error.message);
+ * });
+ * ```
+ *
+ * @param hook a function hook (`{ name, run }`) or a command hook (`{ name, command, args? … }`).
+ * @param context what the hook is given (as JSON on stdin for a command hook).
+ * @param options scheduler, default timeout, output cap, session id of the event.
+ * @return an Observable of exactly one `HookStep`; it never errors.
+ * @throws ConfigError at once when the hook or an option is malformed.
+ */
+export function runHook(hook: Hook, context: object, options?: HookRunOptions): Observable<HookStep> {
+  checkHook('runHook', hook, 0);
+  const defaults = runDefaults('runHook', options);
+  return runStep(hook, context as HookContext, { index: 0 }, defaults);
+}

@@ -1,0 +1,281 @@
+/**
+ * The hook model: what a hook is (a function or a command), what it answers (`HookResult`), and what
+ * running hooks emits (steps, chain and aggregation results, and `hook.*` events).
+ */
+import type { ObservableInput, SchedulerLike } from 'rxjs';
+import { z } from 'zod';
+import type { HookError, HookErrorCode } from '../errors.js';
+import type { Event } from '../event.js';
+
+/** What a hook is given: a JSON-like record. Chains pass the accumulated context from hook to hook. */
+export type HookContext = Record<string, unknown>;
+
+/**
+ * zod schema of a `HookResult`, the answer of a hook; the type is inferred from it. Every field is
+ * optional and unknown keys are kept (so a Claude Code hook's `hookSpecificOutput`, `systemMessage` …
+ * reach the caller). A `__proto__` key is dropped, never applied.
+ */
+export const HookResultSchema = z.looseObject({
+  /** Merged (shallowly, later hooks win) into the context the next hooks of a chain see. */
+  context_updates: z.record(z.string(), z.unknown()).optional(),
+  /** Ends the chain after this hook (outcome `stopped`). */
+  stop_chain: z.boolean().optional(),
+  /** A review score; `reviewSummary` averages it over the hooks that gave one. */
+  score: z.number().finite().optional(),
+  critical_issues: z.array(z.unknown()).optional(),
+  recommendations: z.array(z.unknown()).optional(),
+  positive_findings: z.array(z.unknown()).optional(),
+  /** Free-form measurements; `reviewSummary` keeps them per hook. */
+  metrics: z.record(z.string(), z.unknown()).optional(),
+  /** A validator's verdict, read by `validationResult`. */
+  passed: z.boolean().optional(),
+  /** Claude Code: `'block'` blocks (as exit code 2 does), with `reason`. Other values are kept as they are. */
+  decision: z.string().optional(),
+  /** Claude Code: why the hook blocks or fails a validation. */
+  reason: z.string().optional(),
+  /** Claude Code: `false` stops the chain, as `stop_chain: true` does, with `stopReason`. */
+  continue: z.boolean().optional(),
+  /** Claude Code: why `continue` is false. */
+  stopReason: z.string().optional(),
+});
+
+/** The answer of a hook. See `HookResultSchema` for what each field means. */
+export type HookResult = z.infer<typeof HookResultSchema>;
+
+/**
+ * What happens to a chain when one of its hooks fails or times out:
+ * - `fail-closed` (the default): the chain stops; its result has outcome `failed` and says which hook.
+ * - `fail-open`: the failure is recorded in the step, and the chain goes on with the next hook.
+ * A block (`exit 2`, `decision: 'block'`) always stops a chain: it is a verdict, not a malfunction.
+ */
+export type ErrorPolicy = 'fail-open' | 'fail-closed';
+
+/** Options every kind of hook may carry; each overrides the run's default of the same name. */
+export interface HookOptions {
+  /** The hook's name: in its step, its events, an aggregation's metrics. Non-empty. */
+  readonly name: string;
+  /** Time the hook may take, in ms on the run's scheduler; `Infinity` for none. Default: the run's. */
+  readonly timeoutMs?: number;
+  /** What a chain does when this hook fails or times out. Default: the run's (`fail-closed`). */
+  readonly errorPolicy?: ErrorPolicy;
+}
+
+/** What a function hook is given besides the context. */
+export interface HookRunInfo {
+  /** Aborted when the run is cancelled before it answers: timeout, deadline or unsubscribe. */
+  readonly signal: AbortSignal;
+  /** The hook's name. */
+  readonly hook: string;
+  /** The chain or aggregation running the hook, if any. */
+  readonly chain?: string;
+  /** The hook's position in its chain or aggregation (0 for a single run). */
+  readonly index: number;
+}
+
+/**
+ * A hook written as a function. It answers with a result returned as it is, or with the first value
+ * of what it returns (an Observable, a Promise, an array, an async iterable …); an answer of
+ * `undefined`/`null`, or none at all, is the empty result `{}`. The answer is validated with `HookResultSchema`. A throw or an error is a failure.
+ *
+ * ```ts
+ * const lint: FunctionHook = { name: 'lint', run: async (ctx) => ({ score: await lintScore(ctx.files) }) };
+ * ```
+ */
+export interface FunctionHook extends HookOptions {
+  readonly run: (
+    context: Readonly<HookContext>,
+    info: HookRunInfo,
+  ) => HookAnswer | ObservableInput<HookAnswer>;
+}
+
+/** What a function hook answers: a result, or `undefined`/`null` for the empty result `{}`. */
+export type HookAnswer = HookResult | undefined | null;
+
+/**
+ * A hook that is a process, as Claude Code command hooks are: it gets the context as JSON on stdin
+ * and answers on stdout. Exit code 0: stdout is the result when it starts with `{` (parsed as JSON,
+ * validated with `HookResultSchema`), otherwise the result is `{}`. Exit code 2: it blocks, its stderr
+ * is the reason. Any other exit code, a signal, or a process that cannot start: it failed.
+ *
+ * ```ts
+ * const scan: CommandHook = { name: 'security-scan', command: 'node', args: ['hooks/scan.mjs'], timeoutMs: 30_000 };
+ * ```
+ */
+export interface CommandHook extends HookOptions {
+  /** The program. Run without a shell (so no quoting issues) unless `shell` is set. */
+  readonly command: string;
+  readonly args?: readonly string[];
+  /** Added to (and overriding) the parent's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Working directory. Default: the parent's. */
+  readonly cwd?: string;
+  /** Run `command` through a shell (`true` for the default shell, or a shell's path). Default `false`. */
+  readonly shell?: boolean | string;
+  /** Most bytes accepted on stdout; more kills the hook (`HOOK_OUTPUT_TOO_LARGE`). Default: the run's. */
+  readonly maxOutputBytes?: number;
+}
+
+/** A hook: a function (`run`) or a process (`command`). */
+export type Hook = FunctionHook | CommandHook;
+
+/** A named, ordered list of hooks, run one after the other by `runHookChain` / `chainHooks`. */
+export interface HookChain {
+  readonly name: string;
+  readonly hooks: readonly Hook[];
+}
+
+/** Defaults for every hook of a run; each hook may override them. */
+export interface HookRunOptions {
+  /** Clock of the timeouts, durations and event timestamps. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+  /** Per-hook timeout in ms, `Infinity` for none. Default 60,000 (as Claude Code's). */
+  timeoutMs?: number;
+  /** Default `fail-closed`. Not used by aggregations, where every hook runs anyway. */
+  errorPolicy?: ErrorPolicy;
+  /** Default stdout cap of command hooks, in bytes. Default 1 MiB (1,048,576). */
+  maxOutputBytes?: number;
+  /**
+   * `sessionId` of the `hook.*` events. Default: the context's `session_id` when it is a non-empty
+   * string (a Claude Code payload has one).
+   */
+  sessionId?: string;
+}
+
+/** How a hook run ended. */
+export type HookStatus = 'completed' | 'blocked' | 'failed' | 'timed_out';
+
+/** The event type of each status: a block is reported as `hook.failed` with code `HOOK_BLOCKED`. */
+export type HookEventType = 'hook.completed' | 'hook.failed' | 'hook.timed_out';
+
+/** The `data` of a `hook.completed` / `hook.failed` / `hook.timed_out` event. */
+export type HookEventData = {
+  hook: string;
+  /** The chain the hook ran in, when it ran in one. */
+  chain?: string;
+  /** The aggregation the hook ran in, when it ran in one. */
+  aggregation?: string;
+  /** Position in the chain or aggregation. */
+  index: number;
+  hook_kind: 'function' | 'command';
+  status: HookStatus;
+  /** On the run's scheduler, from subscription to answer (or to the timeout). */
+  duration_ms: number;
+  /** Set unless the status is `completed`. */
+  code?: HookErrorCode;
+  /** The error message, unless the status is `completed`. */
+  error?: string;
+  /** Why a blocked hook blocks. */
+  reason?: string;
+  /** The result's `score`, when it gave one. */
+  score?: number;
+  /** A command hook's process id, exit code and ending signal, when known. */
+  pid?: number;
+  exit_code?: number;
+  signal?: string;
+};
+
+/** A `hook.*` event. */
+export type HookEvent = Event<HookEventData>;
+
+/** What became of a command hook's process. */
+export interface CommandDetail {
+  pid?: number;
+  exit_code?: number;
+  signal?: string;
+  /** Its stderr, at most 64 KiB of it. */
+  stderr: string;
+  stderr_truncated: boolean;
+  /** Its stdout when that was not JSON (did not start with `{`): plain text that is kept, not parsed. */
+  stdout?: string;
+}
+
+interface HookStepBase {
+  readonly kind: 'step';
+  readonly hook: string;
+  /** Position in the chain or aggregation (0 for a single run). */
+  readonly index: number;
+  readonly hook_kind: 'function' | 'command';
+  readonly chain?: string;
+  readonly aggregation?: string;
+  readonly duration_ms: number;
+  /** The step as an event, to persist or measure (see `hookEvents()`). */
+  readonly event: HookEvent;
+  /** A command hook's process, when it started. */
+  readonly process?: CommandDetail;
+}
+
+/** The hook answered. */
+export interface CompletedStep extends HookStepBase {
+  readonly status: 'completed';
+  readonly result: HookResult;
+}
+
+/** The hook blocks: it exited with code 2, or answered `decision: 'block'` (then `result` is set). */
+export interface BlockedStep extends HookStepBase {
+  readonly status: 'blocked';
+  readonly reason: string;
+  readonly error: HookError;
+  readonly result?: HookResult;
+}
+
+/** The hook failed: threw, crashed, exited non-zero, wrote invalid or too much output. */
+export interface FailedStep extends HookStepBase {
+  readonly status: 'failed';
+  readonly error: HookError;
+  /** The policy that applied: whether the chain went on (`fail-open`) or stopped. */
+  readonly policy: ErrorPolicy;
+}
+
+/** The hook did not answer in time (its `timeoutMs`, or an aggregation's deadline); it was cancelled. */
+export interface TimedOutStep extends HookStepBase {
+  readonly status: 'timed_out';
+  readonly error: HookError;
+  readonly policy: ErrorPolicy;
+}
+
+/** One hook run, emitted as soon as it ends. Discriminated by `status`. */
+export type HookStep = CompletedStep | BlockedStep | FailedStep | TimedOutStep;
+
+/**
+ * How a chain ended: every hook ran (`completed`, even if `fail-open` hooks failed), a hook asked to
+ * stop (`stopped`), a hook blocks (`blocked`), or a `fail-closed` hook failed or timed out (`failed`).
+ */
+export type ChainOutcome = 'completed' | 'stopped' | 'blocked' | 'failed';
+
+/** The last value of a chain run. Field names follow the seed's `{ chain_name, results, final_context }`. */
+export interface HookChainResult {
+  readonly kind: 'result';
+  readonly chain_name: string;
+  readonly outcome: ChainOutcome;
+  /** One step per hook that ran, in chain order. */
+  readonly results: readonly HookStep[];
+  /** The initial context with every `context_updates` applied in order. */
+  readonly final_context: HookContext;
+  /** The hook that ended the chain early, and why. */
+  readonly stopped_by?: { readonly hook: string; readonly index: number; readonly reason: string };
+  /** The hooks that did not run because the chain ended early. */
+  readonly skipped: readonly string[];
+  readonly duration_ms: number;
+}
+
+/** What `runHookChain` and `chainHooks` emit: each step as it ends, then the chain's result. */
+export type HookChainOutput = HookStep | HookChainResult;
+
+/** Combines the steps of an aggregation (in hook order, one per hook) into one value. */
+export type HookAggregator<R> = (steps: readonly HookStep[]) => R;
+
+/** The last value of an aggregation run. */
+export interface HookAggregationResult<R> {
+  readonly kind: 'aggregate';
+  readonly aggregation: string;
+  /** What the aggregator made of the steps. */
+  readonly aggregate: R;
+  /** One step per hook, in hook order (not arrival order). */
+  readonly results: readonly HookStep[];
+  /** The hooks that did not answer by the deadline (or their own timeout). */
+  readonly timed_out: readonly string[];
+  readonly duration_ms: number;
+}
+
+/** What `runHookAggregation` and `aggregateHooks` emit: each step as it ends, then the aggregate. */
+export type HookAggregationOutput<R> = HookStep | HookAggregationResult<R>;

@@ -1,0 +1,161 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lastValueFrom, toArray } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  BUILTIN_AGGREGATIONS,
+  BUILTIN_CHAINS,
+  ConfigError,
+  type Hook,
+  type HookContext,
+  hookDirectory,
+  resolveChain,
+  resolveHooks,
+  runHookAggregation,
+  runHookChain,
+} from '../../src/index.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-chains-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const answer = (name: string): Hook => ({ name, run: () => ({ context_updates: { [name]: true } }) });
+
+describe('BUILTIN_CHAINS and BUILTIN_AGGREGATIONS', () => {
+  it("are the seed's definitions", () => {
+    expect(BUILTIN_CHAINS['code-review'].hooks).toEqual([
+      'compliance-checker',
+      'security-scanner',
+      'performance-analyzer',
+      'ui-validator',
+    ]);
+    expect(BUILTIN_CHAINS['pre-commit'].hooks).toEqual([
+      'lint-checker',
+      'test-runner',
+      'security-scan',
+      'build-validator',
+    ]);
+    expect(BUILTIN_AGGREGATIONS['review-summary'].hooks).toEqual(['compliance', 'reviewer', 'ui-enhancer']);
+    expect(BUILTIN_AGGREGATIONS['validation-result'].hooks).toEqual(['spec-guardian', 'compliance']);
+  });
+});
+
+describe('resolveChain / resolveHooks', () => {
+  it('resolves a definition with a record of hooks, keeping the chain order', async () => {
+    const hooks = Object.fromEntries(BUILTIN_CHAINS['code-review'].hooks.map((name) => [name, answer(name)]));
+    const chain = resolveChain(BUILTIN_CHAINS['code-review'], hooks);
+    expect(chain.name).toBe('code-review');
+    const outputs = await lastValueFrom(runHookChain(chain, {}).pipe(toArray()));
+    const result = outputs.at(-1);
+    if (result?.kind !== 'result') throw new Error('expected the chain result');
+    expect(result.results.map((s) => s.hook)).toEqual(BUILTIN_CHAINS['code-review'].hooks);
+    expect(Object.keys(result.final_context)).toEqual(BUILTIN_CHAINS['code-review'].hooks);
+  });
+
+  it('resolves with a function, renaming hooks to their names in the definition', async () => {
+    class Scanner {
+      readonly name = 'generic';
+      private readonly hits = 2;
+      run(context: HookContext) {
+        return { score: this.hits, context_updates: { scanned: context.target } };
+      }
+    }
+    const scanner = new Scanner();
+    const hooks = resolveHooks(['security-scan', 'security-scanner'], () => scanner);
+    expect(hooks.map((h) => h.name)).toEqual(['security-scan', 'security-scanner']);
+    // A resolver's hooks need no name of their own.
+    const [nameless] = resolveHooks(['lint-checker'], () => ({ run: () => ({}) }) as unknown as Hook);
+    expect(nameless?.name).toBe('lint-checker');
+    const outputs = await lastValueFrom(
+      runHookChain({ name: 'c', hooks }, { target: 'src' }).pipe(toArray()),
+    );
+    const first = outputs[0];
+    expect(first?.kind === 'step' && first.status === 'completed' && first.result.score).toBe(2);
+  });
+
+  it('names every hook the resolver does not know, at set-up', () => {
+    const resolver = { 'lint-checker': answer('lint-checker') };
+    expect(() => resolveChain(BUILTIN_CHAINS['pre-commit'], resolver)).toThrow(
+      new ConfigError('resolveHooks: no hook for "test-runner", "security-scan", "build-validator"'),
+    );
+    // Keys of Object.prototype are not hooks.
+    expect(() => resolveHooks(['constructor'], {})).toThrow(ConfigError);
+    expect(() =>
+      resolveHooks(['a'], () => {
+        throw new Error('resolver bug');
+      }),
+    ).toThrow(ConfigError);
+    expect(() => resolveHooks(['a'], { a: { name: 'a' } as Hook })).toThrow(ConfigError);
+  });
+
+  it('makes the seed aggregations runnable', async () => {
+    const definition = BUILTIN_AGGREGATIONS['validation-result'];
+    const hooks = resolveHooks(definition.hooks, (name) => ({
+      name,
+      run: () => (name === 'compliance' ? { passed: false, reason: 'no licence' } : { passed: true }),
+    }));
+    const outputs = await lastValueFrom(
+      runHookAggregation(hooks, {}, definition.aggregator, { name: definition.name }).pipe(toArray()),
+    );
+    const result = outputs.at(-1);
+    if (result?.kind !== 'aggregate') throw new Error('expected the aggregate');
+    expect(result.aggregation).toBe('validation-result');
+    expect(result.aggregate).toEqual({
+      passed: false,
+      passed_hooks: ['spec-guardian'],
+      failed_hooks: ['compliance'],
+      reasons: [{ hook: 'compliance', status: 'completed', reason: 'no licence' }],
+    });
+  });
+});
+
+describe('hookDirectory', () => {
+  it('resolves node scripts by name, and runs them with this Node', async () => {
+    await writeFile(
+      join(dir, 'lint-checker.mjs'),
+      `let s = ''; for await (const c of process.stdin) s += c;
+       process.stdout.write(JSON.stringify({ context_updates: { linted: JSON.parse(s).files } }));`,
+    );
+    await writeFile(join(dir, 'test-runner.cjs'), `process.stdout.write('{"score": 1}')`);
+    const resolve = hookDirectory(dir, { timeoutMs: 30_000 });
+    const lint = resolve('lint-checker');
+    expect(lint).toEqual({
+      name: 'lint-checker',
+      command: process.execPath,
+      args: [join(dir, 'lint-checker.mjs')],
+      timeoutMs: 30_000,
+    });
+    expect(resolve('test-runner')?.args).toEqual([join(dir, 'test-runner.cjs')]);
+    expect(resolve('security-scan')).toBeUndefined();
+    expect(resolve('../lint-checker')).toBeUndefined();
+    expect(resolve('..')).toBeUndefined();
+
+    const chain = resolveChain({ name: 'mini', hooks: ['lint-checker', 'test-runner'] }, resolve);
+    const outputs = await lastValueFrom(runHookChain(chain, { files: ['a.ts'] }).pipe(toArray()));
+    const result = outputs.at(-1);
+    if (result?.kind !== 'result') throw new Error('expected the chain result');
+    expect(result.outcome).toBe('completed');
+    expect(result.final_context).toEqual({ files: ['a.ts'], linted: ['a.ts'] });
+  });
+
+  it.skipIf(process.platform === 'win32')('prefers an executable named exactly as the hook', async () => {
+    const file = join(dir, 'build-validator');
+    await writeFile(file, '#!/bin/sh\necho \'{"passed": true}\'\n');
+    await writeFile(join(dir, 'build-validator.mjs'), '');
+    await writeFile(join(dir, 'not-executable'), '#!/bin/sh\n');
+    await chmod(file, 0o755);
+    const resolve = hookDirectory(dir);
+    expect(resolve('build-validator')).toEqual({ name: 'build-validator', command: file });
+    expect(resolve('not-executable')).toBeUndefined();
+    const outputs = await lastValueFrom(
+      runHookChain({ name: 'c', hooks: [resolve('build-validator')!] }, {}).pipe(toArray()),
+    );
+    const step = outputs[0];
+    expect(step?.kind === 'step' && step.status === 'completed' && step.result.passed).toBe(true);
+  });
+});

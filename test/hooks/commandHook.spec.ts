@@ -1,0 +1,350 @@
+/**
+ * Command hooks as real child processes: the scripts in test/fixtures/hooks are run with this Node
+ * (`process.execPath script.mjs`), so the tests work anywhere Node does. They assert outcomes, never
+ * durations; waits are bounded generously and only poll for a state to be reached.
+ */
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { lastValueFrom, type Observable, toArray, VirtualTimeScheduler } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type CommandHook,
+  type HookAggregationOutput,
+  type HookChainOutput,
+  type HookContext,
+  type HookRunOptions,
+  type HookStep,
+  runHook,
+  runHookAggregation,
+  runHookChain,
+  type ValidationResult,
+  validationResult,
+} from '../../src/index.js';
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/hooks');
+
+/** A command hook running `test/fixtures/hooks/<script>.mjs` with this Node. */
+const script = (name: string, extra: Partial<CommandHook> & { script?: string } = {}): CommandHook => {
+  const { script: file = name, args = [], ...rest } = extra;
+  return { name, command: process.execPath, args: [join(FIXTURES, `${file}.mjs`), ...args], ...rest };
+};
+
+/** `respond.mjs`, which does what its arguments say and never reads stdin. */
+const respond = (name: string, ...args: string[]): CommandHook => script(name, { script: 'respond', args });
+
+const run = (hook: CommandHook, context: HookContext = {}, options?: HookRunOptions): Promise<HookStep> =>
+  lastValueFrom(runHook(hook, context, options));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it holds; fails after `limitMs` (generous: this asserts a state, not a speed). */
+async function until(check: () => boolean, what: string, limitMs = 30_000): Promise<void> {
+  for (let waited = 0; !check(); waited += 25) {
+    if (waited > limitMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** Whether the process is gone: no such pid (ESRCH). */
+function noSuchProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Whether the process has terminated: gone, or a zombie. A killed grandchild is re-parented to init,
+ * and it is init's job (not ours) to reap it; until then it is a zombie that no longer runs.
+ */
+function terminated(pid: number): boolean {
+  if (noSuchProcess(pid)) return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+async function readPids(file: string): Promise<{ child: number; grandchild: number }> {
+  await until(() => existsSync(file), 'the hang script to write its pids');
+  return JSON.parse(readFileSync(file, 'utf8')) as { child: number; grandchild: number };
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-hooks-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('command hooks', () => {
+  it('ok: gets the context as JSON on stdin and answers a validated HookResult', async () => {
+    const step = await run(script('ok'), { value: 42, session_id: 'sess-1' });
+    if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
+    expect(step.result).toMatchObject({
+      score: 0.8,
+      recommendations: ['add tests'],
+      context_updates: { ok_saw: 42 },
+      extra_field: 'kept',
+    });
+    expect(step.hook_kind).toBe('command');
+    expect(step.process).toMatchObject({ exit_code: 0, stderr: '', stderr_truncated: false });
+    expect(step.event).toMatchObject({
+      type: 'hook.completed',
+      sessionId: 'sess-1',
+      data: { hook: 'ok', hook_kind: 'command', status: 'completed', exit_code: 0, score: 0.8 },
+    });
+    const pid = step.process!.pid!;
+    expect(step.event.data.pid).toBe(pid);
+    expect(noSuchProcess(pid)).toBe(true);
+  });
+
+  it('passes env and cwd, keeping the parent environment', async () => {
+    const step = await run(script('ok', { cwd: dir, env: { VIBESPEC_TEST_VAR: 'from-env' } }));
+    if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
+    expect(step.result.context_updates).toMatchObject({ ok_cwd: realpathSync(dir), ok_env: 'from-env' });
+  });
+
+  it('writes a large context to stdin in full', async () => {
+    const context = { value: 1, padding: 'x'.repeat(2_000_000) };
+    const step = await run(script('ok'), context);
+    if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
+    expect(step.result.context_updates?.ok_input_length).toBe(JSON.stringify(context).length);
+  });
+
+  it('does not fail when the hook exits without reading its input', async () => {
+    const step = await run(respond('quiet', '--stdout', '{"score": 1}'), { value: 'x'.repeat(2_000_000) });
+    expect(step.status).toBe('completed');
+  });
+
+  it('block: exit code 2 blocks, with stderr as the reason', async () => {
+    const step = await run(script('block'));
+    if (step.status !== 'blocked') throw new Error(`expected blocked, got ${step.status}`);
+    expect(step.reason).toBe('lint failed: 3 errors in src/a.ts');
+    expect(step.error.code).toBe('HOOK_BLOCKED');
+    expect(step.error.exitCode).toBe(2);
+    expect(step.result).toBeUndefined();
+    expect(step.event).toMatchObject({
+      type: 'hook.failed',
+      data: {
+        status: 'blocked',
+        code: 'HOOK_BLOCKED',
+        reason: 'lint failed: 3 errors in src/a.ts',
+        exit_code: 2,
+      },
+    });
+    expect(noSuchProcess(step.process!.pid!)).toBe(true);
+  });
+
+  it("blocks on exit 0 with decision: 'block' (Claude Code's JSON form)", async () => {
+    const step = await run(respond('json-block', '--stdout', '{"decision":"block","reason":"touches .env"}'));
+    if (step.status !== 'blocked') throw new Error(`expected blocked, got ${step.status}`);
+    expect(step.reason).toBe('touches .env');
+    expect(step.result?.decision).toBe('block');
+  });
+
+  it('crash: a non-zero exit fails, quoting stderr', async () => {
+    const step = await run(script('crash'));
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.code).toBe('HOOK_FAILED');
+    expect(step.error.exitCode).toBe(1);
+    expect(step.error.message).toMatch(/^hook "crash" exited with code 1: /);
+    expect(step.error.message).toContain('kaboom');
+    expect(step.process?.stderr).toContain('Error: kaboom');
+    expect(noSuchProcess(step.process!.pid!)).toBe(true);
+  });
+
+  it('fails on another exit code, and on a signal', async () => {
+    const exit3 = await run(respond('exit3', '--stderr', 'disk full', '--exit', '3'));
+    if (exit3.status !== 'failed') throw new Error(`expected failed, got ${exit3.status}`);
+    expect(exit3.error.message).toBe('hook "exit3" exited with code 3: disk full');
+    const killed = await run(respond('killed', '--signal', 'SIGTERM'));
+    if (killed.status !== 'failed') throw new Error(`expected failed, got ${killed.status}`);
+    expect(killed.error.message).toBe('hook "killed" was killed by SIGTERM');
+    expect(killed.error.signal).toBe('SIGTERM');
+    expect(killed.process?.signal).toBe('SIGTERM');
+  });
+
+  it('invalid JSON output: a clear HOOK_INVALID_OUTPUT failure', async () => {
+    const step = await run(script('invalid-json'));
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.code).toBe('HOOK_INVALID_OUTPUT');
+    expect(step.error.message).toMatch(/^hook "invalid-json" wrote invalid JSON to stdout: /);
+  });
+
+  it('JSON that is not a HookResult: HOOK_INVALID_OUTPUT with the zod issues', async () => {
+    const step = await run(respond('bad-shape', '--stdout', '{"score":"high","stop_chain":1}'));
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.code).toBe('HOOK_INVALID_OUTPUT');
+    expect(step.error.issues?.map((issue) => issue.path)).toEqual([['stop_chain'], ['score']]);
+  });
+
+  it('plain-text stdout is kept, not parsed, as Claude Code does', async () => {
+    const step = await run(respond('text', '--stdout', 'all good\n'));
+    if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
+    expect(step.result).toEqual({});
+    expect(step.process?.stdout).toBe('all good\n');
+    const empty = await run(respond('silent'));
+    if (empty.status !== 'completed') throw new Error(`expected completed, got ${empty.status}`);
+    expect(empty.result).toEqual({});
+    expect(empty.process?.stdout).toBeUndefined();
+  });
+
+  it('huge output: killed at maxOutputBytes with HOOK_OUTPUT_TOO_LARGE, not read into memory', async () => {
+    const step = await run(script('huge', { maxOutputBytes: 262_144 }));
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.code).toBe('HOOK_OUTPUT_TOO_LARGE');
+    expect(step.error.message).toContain('262144 bytes');
+    expect(step.process?.signal).toBe('SIGKILL');
+    expect(noSuchProcess(step.process!.pid!)).toBe(true);
+  });
+
+  it('uses the run default output cap', async () => {
+    const step = await run(script('huge'), {}, { maxOutputBytes: 100_000 });
+    expect(step.status === 'failed' && step.error.code).toBe('HOOK_OUTPUT_TOO_LARGE');
+  });
+
+  it('caps the stderr it keeps', async () => {
+    const step = await run(respond('noisy', '--stderr', 'e'.repeat(100_000), '--exit', '2'));
+    if (step.status !== 'blocked') throw new Error(`expected blocked, got ${step.status}`);
+    expect(step.process?.stderr.length).toBe(65_536);
+    expect(step.process?.stderr_truncated).toBe(true);
+  });
+
+  it('a command that cannot start fails with HOOK_FAILED', async () => {
+    const step = await run({ name: 'missing', command: join(dir, 'no-such-program') });
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.code).toBe('HOOK_FAILED');
+    expect(step.error.message).toContain('could not start');
+    expect(step.error.message).toContain('ENOENT');
+    expect(step.process).toBeUndefined();
+  });
+
+  it('a context that is not JSON-serialisable fails without starting the hook', async () => {
+    const step = await run(script('ok'), { big: 1n });
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.message).toContain('not JSON-serialisable');
+    expect(step.process).toBeUndefined();
+  });
+
+  it.skipIf(process.platform === 'win32')('runs through a shell only when asked', async () => {
+    const step = await run({ name: 'sh', command: `echo '{"score": 3}' | cat`, shell: true });
+    expect(step.status === 'completed' && step.result.score).toBe(3);
+    const noShell = await run({ name: 'no-sh', command: `echo '{"score": 3}' | cat` });
+    expect(noShell.status).toBe('failed');
+  });
+
+  it('hang past the timeout: timed out, and the process is gone', async () => {
+    const step = await run(script('hang', { timeoutMs: 1_000 }), { pid_file: join(dir, 'pids.json') });
+    if (step.status !== 'timed_out') throw new Error(`expected timed_out, got ${step.status}`);
+    expect(step.error.code).toBe('HOOK_TIMEOUT');
+    expect(step.event.type).toBe('hook.timed_out');
+    const pid = step.process!.pid!;
+    await until(() => noSuchProcess(pid), `pid ${pid} to exit`);
+    // If the script got as far as starting its grandchild, that one is gone too.
+    if (existsSync(join(dir, 'pids.json'))) {
+      const { grandchild } = await readPids(join(dir, 'pids.json'));
+      await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+    }
+  });
+
+  it('a timeout kills the whole process group, grandchildren included', async () => {
+    // The timeout runs on a virtual clock, fired once the script has started its grandchild.
+    const scheduler = new VirtualTimeScheduler();
+    const pidFile = join(dir, 'pids.json');
+    const steps: HookStep[] = [];
+    runHook(script('hang', { timeoutMs: 5_000 }), { pid_file: pidFile }, { scheduler }).subscribe((s) =>
+      steps.push(s),
+    );
+    const { child, grandchild } = await readPids(pidFile);
+    expect(noSuchProcess(child)).toBe(false);
+    expect(noSuchProcess(grandchild)).toBe(false);
+    // The script wrote to stderr (synchronously, into the pipe) before its pid file: one more turn of
+    // the event loop reads it.
+    await sleep(50);
+    scheduler.flush();
+    expect(steps.map((s) => s.status)).toEqual(['timed_out']);
+    // A timed-out step keeps what the hook wrote to stderr, to tell why it hung.
+    expect(steps[0]!.process).toMatchObject({ pid: child, stderr: 'hanging on purpose\n' });
+    await until(() => noSuchProcess(child), `child ${child} to exit`);
+    await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+  });
+
+  it('unsubscribing kills the whole process group', async () => {
+    const pidFile = join(dir, 'pids.json');
+    const steps: HookStep[] = [];
+    const subscription = runHook(script('hang', { timeoutMs: Number.POSITIVE_INFINITY }), {
+      pid_file: pidFile,
+    }).subscribe((s) => steps.push(s));
+    const { child, grandchild } = await readPids(pidFile);
+    subscription.unsubscribe();
+    await until(() => noSuchProcess(child), `child ${child} to exit`);
+    await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+    expect(steps).toEqual([]);
+  });
+
+  it('an aggregation deadline kills the hooks still running', async () => {
+    // The deadline runs on a virtual clock, reached once ok has answered and hang is running.
+    const scheduler = new VirtualTimeScheduler();
+    const pidFile = join(dir, 'pids.json');
+    const outputs: HookAggregationOutput<ValidationResult>[] = [];
+    runHookAggregation([script('ok'), script('hang')], { pid_file: pidFile }, validationResult, {
+      scheduler,
+      deadlineMs: 10_000,
+    }).subscribe((o) => outputs.push(o));
+    const { child, grandchild } = await readPids(pidFile);
+    await until(() => outputs.length === 1, 'ok to answer');
+    scheduler.flush();
+    const result = outputs.at(-1);
+    if (result?.kind !== 'aggregate') throw new Error('expected the aggregate');
+    expect(result.results.map((s) => s.status)).toEqual(['completed', 'timed_out']);
+    expect(result.timed_out).toEqual(['hang']);
+    expect(result.aggregate.passed).toBe(false);
+    expect(result.aggregate.failed_hooks).toEqual(['hang']);
+    await until(() => noSuchProcess(child), `child ${child} to exit`);
+    await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+  });
+
+  it('chains command hooks: the context flows, a block stops the chain', async () => {
+    const chain = {
+      name: 'pre-commit',
+      hooks: [
+        script('ok'),
+        {
+          name: 'check',
+          run: (context: HookContext) => ({ context_updates: { check_saw: context.ok_saw } }),
+        },
+        script('block'),
+        respond('never-run', '--stdout', '{}'),
+      ],
+    };
+    const outputs: HookChainOutput[] = await collect(runHookChain(chain, { value: 'v' }));
+    const result = outputs.at(-1);
+    if (result?.kind !== 'result') throw new Error('expected the chain result');
+    expect(result.outcome).toBe('blocked');
+    expect(result.results.map((s) => `${s.hook}:${s.status}`)).toEqual([
+      'ok:completed',
+      'check:completed',
+      'block:blocked',
+    ]);
+    expect(result.final_context).toMatchObject({ value: 'v', ok_saw: 'v', check_saw: 'v' });
+    expect(result.stopped_by).toEqual({
+      hook: 'block',
+      index: 2,
+      reason: 'lint failed: 3 errors in src/a.ts',
+    });
+    expect(result.skipped).toEqual(['never-run']);
+  });
+});
+
+function collect<T>(source: Observable<T>): Promise<T[]> {
+  return lastValueFrom(source.pipe(toArray()));
+}

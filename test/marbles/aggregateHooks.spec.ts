@@ -1,0 +1,592 @@
+import fc from 'fast-check';
+import { lastValueFrom, map, mergeMap, NEVER, type Observable, of, Subject, tap, toArray } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  aggregateHooks,
+  ConfigError,
+  type FunctionHook,
+  type HookAggregationOutput,
+  type HookAggregationResult,
+  type HookContext,
+  type HookResult,
+  type HookStep,
+  hookEvents,
+  type ReviewSummary,
+  reviewSummary,
+  runHookAggregation,
+  type ValidationResult,
+  type VibespecError,
+  validationResult,
+} from '../../src/index.js';
+import { marbles } from '../helpers/marbles.js';
+
+const label = (output: HookAggregationOutput<unknown>): string =>
+  output.kind === 'step' ? `${output.hook}:${output.status}` : `${output.aggregation}:aggregate`;
+
+const fn = (name: string, run: FunctionHook['run'], extra: Partial<FunctionHook> = {}): FunctionHook => ({
+  name,
+  run,
+  ...extra,
+});
+
+const names = (steps: readonly HookStep[]) => steps.map((step) => `${step.hook}:${step.status}`);
+
+function aggregateOf<R>(outputs: HookAggregationOutput<R>[]): HookAggregationResult<R> {
+  const last = outputs.at(-1);
+  if (last?.kind !== 'aggregate') throw new Error('no aggregate');
+  return last;
+}
+
+describe('runHookAggregation', () => {
+  it(
+    'aggregates what arrived by the deadline, and times out and cancels the rest',
+    marbles((m) => {
+      const a = m.cold('--x|', { x: { score: 80 } });
+      const b = m.cold('----y|', { y: { score: 60 } });
+      const c = m.cold('--------z|', { z: { score: 0 } });
+      const hooks = [fn('a', () => a), fn('b', () => b), fn('c', () => c)];
+      const outputs: HookAggregationOutput<ReviewSummary>[] = [];
+      const run = runHookAggregation(hooks, {}, reviewSummary, {
+        name: 'review',
+        deadlineMs: 5,
+        scheduler: m.scheduler,
+      }).pipe(tap((o) => outputs.push(o)));
+      m.expect(run.pipe(map(label))).toBeObservable('--a-b(cr|)', {
+        a: 'a:completed',
+        b: 'b:completed',
+        c: 'c:timed_out',
+        r: 'review:aggregate',
+      });
+      m.expect(a).toHaveSubscriptions('^-!');
+      m.expect(b).toHaveSubscriptions('^---!');
+      m.expect(c).toHaveSubscriptions('^----!');
+      m.flush();
+      const result = aggregateOf(outputs);
+      expect(result.timed_out).toEqual(['c']);
+      expect(result.duration_ms).toBe(5);
+      expect(result.aggregate.overall_score).toBe(70);
+      const timedOut = result.results[2]!;
+      if (timedOut.status !== 'timed_out') throw new Error('expected timed_out');
+      expect(timedOut.error.code).toBe('HOOK_TIMEOUT');
+      expect(timedOut.error.message).toContain('deadline');
+      expect(timedOut.duration_ms).toBe(5);
+      expect(result.aggregate.missing).toEqual([
+        { hook: 'c', status: 'timed_out', reason: timedOut.error.message },
+      ]);
+    }),
+  );
+
+  it(
+    'aggregates as soon as every hook answered, with results in hook order',
+    marbles((m) => {
+      const hooks = [fn('a', () => m.cold('---x|', { x: {} })), fn('b', () => m.cold('-y|', { y: {} }))];
+      const outputs: HookAggregationOutput<readonly HookStep[]>[] = [];
+      const run = runHookAggregation(hooks, {}, (steps) => steps, {
+        scheduler: m.scheduler,
+        deadlineMs: 10,
+      }).pipe(tap((o) => outputs.push(o)));
+      m.expect(run.pipe(map(label))).toBeObservable('-b-(ar|)', {
+        a: 'a:completed',
+        b: 'b:completed',
+        r: 'aggregation:aggregate',
+      });
+      m.flush();
+      const result = aggregateOf(outputs);
+      expect(names(result.results)).toEqual(['a:completed', 'b:completed']);
+      expect(names(result.aggregate)).toEqual(['a:completed', 'b:completed']);
+      expect(result.timed_out).toEqual([]);
+    }),
+  );
+
+  it(
+    "applies a hook's own timeout when it is shorter than the deadline",
+    marbles((m) => {
+      const a = m.cold('-----x|', { x: {} });
+      const hooks = [fn('a', () => a, { timeoutMs: 2 }), fn('b', () => m.cold('----y|', { y: {} }))];
+      const outputs: HookAggregationOutput<unknown>[] = [];
+      const run = runHookAggregation(hooks, {}, () => null, { scheduler: m.scheduler, deadlineMs: 10 }).pipe(
+        tap((o) => outputs.push(o)),
+      );
+      m.expect(run.pipe(map(label))).toBeObservable('--a-(br|)', {
+        a: 'a:timed_out',
+        b: 'b:completed',
+        r: 'aggregation:aggregate',
+      });
+      m.expect(a).toHaveSubscriptions('^-!');
+      m.flush();
+      const step = outputs[0] as HookStep;
+      if (step.status !== 'timed_out') throw new Error('expected timed_out');
+      expect(step.error.message).toBe('hook "a" did not answer within 2 ms');
+    }),
+  );
+
+  it(
+    'records a failed hook and still aggregates the others',
+    marbles((m) => {
+      const hooks = [
+        fn('a', () => m.cold('-#', undefined, new Error('crash'))),
+        fn('b', () => m.cold('--y|', { y: {} })),
+      ];
+      m.expect(
+        runHookAggregation(hooks, {}, validationResult, { scheduler: m.scheduler }).pipe(
+          map((o) => (o.kind === 'aggregate' ? `passed=${o.aggregate.passed}` : label(o))),
+        ),
+      ).toBeObservable('-a(br|)', { a: 'a:failed', b: 'b:completed', r: 'passed=false' });
+    }),
+  );
+
+  it(
+    'waits for every hook with an Infinity deadline',
+    marbles((m) => {
+      const hooks = [fn('a', () => m.cold('-------x|', { x: {} }), { timeoutMs: Number.POSITIVE_INFINITY })];
+      m.expect(
+        runHookAggregation(hooks, {}, () => 1, {
+          scheduler: m.scheduler,
+          deadlineMs: Number.POSITIVE_INFINITY,
+        }).pipe(map(label)),
+      ).toBeObservable('-------(ar|)', { a: 'a:completed', r: 'aggregation:aggregate' });
+    }),
+  );
+
+  it(
+    'errors when the aggregator throws',
+    marbles((m) => {
+      const hooks = [fn('a', () => m.cold('--x|', { x: {} }))];
+      const run = runHookAggregation(
+        hooks,
+        {},
+        () => {
+          throw new Error('bad aggregator');
+        },
+        { scheduler: m.scheduler },
+      );
+      m.expect(run.pipe(map(label))).toBeObservable(
+        '--(a#)',
+        { a: 'a:completed' },
+        new Error('bad aggregator'),
+      );
+    }),
+  );
+
+  it(
+    'aggregates at once when there are no hooks',
+    marbles((m) => {
+      m.expect(
+        runHookAggregation([], {}, validationResult, { scheduler: m.scheduler }).pipe(
+          map((o) => (o.kind === 'aggregate' ? o.aggregate : null)),
+        ),
+      ).toBeObservable('(r|)', { r: { passed: true, passed_hooks: [], failed_hooks: [], reasons: [] } });
+    }),
+  );
+
+  it(
+    'names the aggregation in every step event',
+    marbles((m) => {
+      const hooks = [fn('a', () => m.cold('-x|', { x: { score: 3 } })), fn('b', () => m.cold('-----x|'))];
+      const events = runHookAggregation(hooks, { session_id: 's' }, () => null, {
+        name: 'validation',
+        scheduler: m.scheduler,
+        deadlineMs: 3,
+      }).pipe(
+        hookEvents(),
+        map(
+          (e) =>
+            `${e.type}@${e.timestamp}:${e.data.aggregation}/${e.data.hook}/${e.data.chain}/${e.sessionId}`,
+        ),
+      );
+      m.expect(events).toBeObservable('-a-(b|)', {
+        a: 'hook.completed@1:validation/a/undefined/s',
+        b: 'hook.timed_out@3:validation/b/undefined/s',
+      });
+    }),
+  );
+
+  it(
+    'cancels every running hook on early unsubscribe',
+    marbles((m) => {
+      const a = m.cold('-x|', { x: {} });
+      const b = m.cold('------y|', { y: {} });
+      const run = runHookAggregation([fn('a', () => a), fn('b', () => b)], {}, () => null, {
+        scheduler: m.scheduler,
+      });
+      m.expect(run.pipe(map(label)), '---!').toBeObservable('-a-', { a: 'a:completed' });
+      m.expect(a).toHaveSubscriptions('^!');
+      m.expect(b).toHaveSubscriptions('^--!');
+    }),
+  );
+
+  it('runs the hooks in parallel on the same context', async () => {
+    const seen: HookContext[] = [];
+    const hook = (name: string) =>
+      fn(name, (context) => {
+        seen.push(context);
+        return { context_updates: { [name]: true } };
+      });
+    await lastValueFrom(runHookAggregation([hook('a'), hook('b')], { x: 1 }, () => null));
+    expect(seen).toEqual([{ x: 1 }, { x: 1 }]);
+  });
+
+  it('checks its arguments at construction', () => {
+    const a = fn('a', () => ({}));
+    expect(() => runHookAggregation([a, fn('a', () => ({}))], {}, () => null)).toThrow(ConfigError);
+    expect(() => runHookAggregation([a], {}, () => null, { deadlineMs: 0 })).toThrow(ConfigError);
+    expect(() => runHookAggregation([a], {}, () => null, { deadlineMs: Number.NaN })).toThrow(ConfigError);
+    expect(() => runHookAggregation([a], {}, () => null, { name: '' })).toThrow(ConfigError);
+    expect(() => runHookAggregation([a], {}, 'x' as never)).toThrow(ConfigError);
+    expect(() => runHookAggregation([{ name: 'x' } as never], {}, () => null)).toThrow(ConfigError);
+  });
+});
+
+describe('aggregateHooks', () => {
+  const twoHooks = (m: {
+    cold: (marbles: string, values?: Record<string, HookResult>) => Observable<HookResult>;
+  }) => {
+    const a = m.cold('-x|', { x: {} });
+    const b = m.cold('---y|', { y: {} });
+    return { a, b, hooks: [fn('a', () => a), fn('b', () => b)] };
+  };
+
+  it(
+    'aggregates once per context, one run at a time, with the deadline per run',
+    marbles((m) => {
+      const a = m.cold('----x|', { x: {} });
+      const b = m.cold('-------y|', { y: {} });
+      const hooks = [fn('a', () => a), fn('b', () => b)];
+      const source = m.cold('-cd---|');
+      const subs = '         ^-----!';
+      m.expect(
+        source.pipe(
+          aggregateHooks(hooks, () => null, { scheduler: m.scheduler, deadlineMs: 5 }),
+          map(label),
+        ),
+      ).toBeObservable('-----a(br)a(br|)', {
+        a: 'a:completed',
+        b: 'b:timed_out',
+        r: 'aggregation:aggregate',
+      });
+      // The run for d starts when the run for c ends, at its deadline (frame 6).
+      m.expect(a).toHaveSubscriptions(['-^---!', '------^---!']);
+      m.expect(b).toHaveSubscriptions(['-^----!', '------^----!']);
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'overlaps runs up to concurrency',
+    marbles((m) => {
+      const { a, hooks } = twoHooks(m);
+      const source = m.cold('cd|');
+      const frames: Array<[number, string]> = [];
+      source
+        .pipe(aggregateHooks(hooks, () => null, { scheduler: m.scheduler, concurrency: 2 }))
+        .subscribe((o) => frames.push([m.scheduler.now(), label(o)]));
+      m.expect(a).toHaveSubscriptions(['^!', '-^!']);
+      m.flush();
+      expect(frames).toEqual([
+        [1, 'a:completed'],
+        [2, 'a:completed'],
+        [3, 'b:completed'],
+        [3, 'aggregation:aggregate'],
+        [4, 'b:completed'],
+        [4, 'aggregation:aggregate'],
+      ]);
+    }),
+  );
+
+  it(
+    'completes when the source is empty',
+    marbles((m) => {
+      const source = m.cold<HookContext>('|');
+      m.expect(
+        source.pipe(aggregateHooks(twoHooks(m).hooks, () => null, { scheduler: m.scheduler })),
+      ).toBeObservable('|');
+      m.expect(source).toHaveSubscriptions('(^!)');
+    }),
+  );
+
+  it(
+    'never emits from never',
+    marbles((m) => {
+      const source = m.cold<HookContext>('-');
+      m.expect(
+        source.pipe(aggregateHooks(twoHooks(m).hooks, () => null, { scheduler: m.scheduler })),
+      ).toBeObservable('-');
+      m.expect(source).toHaveSubscriptions('^');
+    }),
+  );
+
+  it(
+    'forwards a source error at once and cancels the running hooks',
+    marbles((m) => {
+      const { a, b, hooks } = twoHooks(m);
+      const source = m.cold('c-#', { c: {} }, new Error('source'));
+      m.expect(
+        source.pipe(
+          aggregateHooks(hooks, () => null, { scheduler: m.scheduler }),
+          map(label),
+        ),
+      ).toBeObservable('-a#', { a: 'a:completed' }, new Error('source'));
+      m.expect(a).toHaveSubscriptions('^!');
+      m.expect(b).toHaveSubscriptions('^-!');
+    }),
+  );
+
+  it(
+    'unsubscribes from the source and the running hooks on early unsubscribe',
+    marbles((m) => {
+      const { b, hooks } = twoHooks(m);
+      const source = m.hot('  c-----|', { c: {} });
+      const subs = '          ^-!';
+      m.expect(
+        source.pipe(
+          aggregateHooks(hooks, () => null, { scheduler: m.scheduler }),
+          map(label),
+        ),
+        '--!',
+      ).toBeObservable('-a-', { a: 'a:completed' });
+      m.expect(source).toHaveSubscriptions(subs);
+      m.expect(b).toHaveSubscriptions('^-!');
+    }),
+  );
+
+  it(
+    'keeps unsubscription chains unbroken through mergeMap',
+    marbles((m) => {
+      const { b, hooks } = twoHooks(m);
+      const source = m.hot('  c-----|', { c: {} });
+      const subs = '          ^-!';
+      const result = source.pipe(
+        mergeMap((x) => of(x)),
+        aggregateHooks(hooks, () => null, { scheduler: m.scheduler }),
+        mergeMap((x) => of(label(x))),
+      );
+      m.expect(result, '--!').toBeObservable('-a-', { a: 'a:completed' });
+      m.expect(source).toHaveSubscriptions(subs);
+      m.expect(b).toHaveSubscriptions('^-!');
+    }),
+  );
+
+  it('handles contexts pushed re-entrantly from an aggregate, in order', () => {
+    const input = new Subject<HookContext>();
+    const seen: unknown[] = [];
+    const hooks = [fn('a', (context) => ({ score: context.n as number }))];
+    input.pipe(aggregateHooks(hooks, reviewSummary)).subscribe((o) => {
+      if (o.kind !== 'aggregate') return;
+      seen.push(o.aggregate.overall_score);
+      if (o.aggregate.overall_score === 1) input.next({ n: 3 });
+    });
+    input.next({ n: 1 });
+    input.next({ n: 2 });
+    expect(seen).toEqual([1, 3, 2]);
+  });
+
+  it('errors with BUFFER_OVERFLOW when more than maxQueued contexts wait', () => {
+    const input = new Subject<HookContext>();
+    let error: unknown;
+    input
+      .pipe(aggregateHooks([fn('a', () => NEVER)], () => null, { maxQueued: 1 }))
+      .subscribe({ error: (e) => (error = e) });
+    input.next({});
+    input.next({});
+    expect(error).toBeUndefined();
+    input.next({});
+    expect((error as VibespecError).code).toBe('BUFFER_OVERFLOW');
+  });
+
+  it('can be reused on two sources without sharing state', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      const operator = aggregateHooks([fn('a', () => cold('-x|', { x: { score: 1 } }))], reviewSummary, {
+        scheduler,
+      });
+      const scores = map((o: HookAggregationOutput<ReviewSummary>) =>
+        o.kind === 'aggregate' ? `score ${o.aggregate.overall_score}` : label(o),
+      );
+      expectObservable(cold('c|', { c: {} }).pipe(operator, scores)).toBe('-(as|)', {
+        a: 'a:completed',
+        s: 'score 1',
+      });
+      expectObservable(cold('-c|', { c: {} }).pipe(operator, scores)).toBe('--(as|)', {
+        a: 'a:completed',
+        s: 'score 1',
+      });
+    });
+  });
+
+  it('checks its options at construction', () => {
+    expect(() => aggregateHooks([], () => null, { concurrency: 0 })).toThrow(ConfigError);
+    expect(() => aggregateHooks([], () => null, { maxQueued: 1.5 })).toThrow(ConfigError);
+    expect(() => aggregateHooks([], () => null, { deadlineMs: -5 })).toThrow(ConfigError);
+  });
+});
+
+/** Runs function hooks answering `results` (or failing, for an Error) and returns the aggregate. */
+async function aggregate<R>(
+  results: Record<string, HookResult | Error | 'never'>,
+  aggregator: (steps: readonly HookStep[]) => R,
+): Promise<R> {
+  const hooks = Object.entries(results).map(([name, result]) =>
+    fn(name, () => {
+      if (result instanceof Error) throw result;
+      return result === 'never' ? NEVER : result;
+    }),
+  );
+  const scheduler = new TestScheduler(() => {});
+  let outputs: HookAggregationOutput<R>[] = [];
+  // Virtual time, so the hooks that never answer time out at the deadline without waiting for it.
+  scheduler.run(() => {
+    runHookAggregation(hooks, {}, aggregator, { scheduler, deadlineMs: 100 })
+      .pipe(toArray())
+      .subscribe((all) => {
+        outputs = all;
+      });
+  });
+  return aggregateOf(outputs).aggregate;
+}
+
+describe('reviewSummary', () => {
+  it("is the seed's review aggregation: mean score, concatenated findings, metrics per hook", async () => {
+    const summary = await aggregate(
+      {
+        compliance: {
+          score: 90,
+          critical_issues: ['missing licence header'],
+          recommendations: ['add SPDX'],
+          metrics: { rules: 12 },
+        },
+        reviewer: {
+          score: 70,
+          critical_issues: [{ file: 'a.ts', message: 'unsafe cast' }],
+          positive_findings: ['good names'],
+        },
+        'ui-enhancer': { recommendations: ['contrast'], metrics: { components: 3 } },
+      },
+      reviewSummary,
+    );
+    expect(summary).toEqual({
+      overall_score: 80,
+      scored_hooks: 2,
+      critical_issues: ['missing licence header', { file: 'a.ts', message: 'unsafe cast' }],
+      recommendations: ['add SPDX', 'contrast'],
+      positive_findings: ['good names'],
+      metrics: { compliance: { rules: 12 }, 'ui-enhancer': { components: 3 } },
+      missing: [],
+    });
+  });
+
+  it('gives a null score when no hook scored, and lists the hooks that gave nothing', async () => {
+    const summary = await aggregate(
+      {
+        a: { recommendations: ['x'] },
+        b: new Error('down'),
+        c: 'never',
+        d: { decision: 'block', reason: 'no', score: 10 },
+      },
+      reviewSummary,
+    );
+    // A block that answered with a result still counts: its findings matter most.
+    expect(summary.overall_score).toBe(10);
+    expect(summary.missing.map((entry) => `${entry.hook}:${entry.status}`)).toEqual([
+      'b:failed',
+      'c:timed_out',
+    ]);
+    expect(summary.missing[0]!.reason).toContain('down');
+    expect((await aggregate({ a: {} }, reviewSummary)).overall_score).toBeNull();
+    expect((await aggregate({}, reviewSummary)).overall_score).toBeNull();
+  });
+});
+
+describe('validationResult', () => {
+  it('passes only if every validator passed', async () => {
+    expect(await aggregate({ 'spec-guardian': { passed: true }, compliance: {} }, validationResult)).toEqual({
+      passed: true,
+      passed_hooks: ['spec-guardian', 'compliance'],
+      failed_hooks: [],
+      reasons: [],
+    });
+    const result: ValidationResult = await aggregate(
+      { 'spec-guardian': { passed: false, reason: 'spec drift in api.md' }, compliance: { passed: true } },
+      validationResult,
+    );
+    expect(result).toEqual({
+      passed: false,
+      passed_hooks: ['compliance'],
+      failed_hooks: ['spec-guardian'],
+      reasons: [{ hook: 'spec-guardian', status: 'completed', reason: 'spec drift in api.md' }],
+    });
+  });
+
+  it('fails a validator on critical issues unless it says passed: true', async () => {
+    const result = await aggregate(
+      {
+        a: { critical_issues: ['no tests', { message: 'no docs' }, { code: 7 }] },
+        b: { critical_issues: ['minor'], passed: true },
+        c: { passed: false },
+      },
+      validationResult,
+    );
+    expect(result.passed).toBe(false);
+    expect(result.passed_hooks).toEqual(['b']);
+    expect(result.reasons).toEqual([
+      { hook: 'a', status: 'completed', reason: 'critical issues: no tests; no docs; {"code":7}' },
+      { hook: 'c', status: 'completed', reason: 'passed: false' },
+    ]);
+  });
+
+  it('does not count a blocked, failed or timed-out validator as a pass', async () => {
+    const result = await aggregate(
+      { a: { decision: 'block', reason: 'forbidden file' }, b: new Error('crashed'), c: 'never', d: {} },
+      validationResult,
+    );
+    expect(result.passed).toBe(false);
+    expect(result.passed_hooks).toEqual(['d']);
+    expect(result.failed_hooks).toEqual(['a', 'b', 'c']);
+    expect(result.reasons.map((r) => r.status)).toEqual(['blocked', 'failed', 'timed_out']);
+    expect(result.reasons[0]!.reason).toBe('forbidden file');
+    expect(result.reasons[1]!.reason).toContain('crashed');
+    expect(result.reasons[2]!.reason).toContain('deadline');
+  });
+});
+
+describe('runHookAggregation property: the deadline splits the hooks', () => {
+  it('completes the hooks that answer before the deadline, times out the rest, aggregates once', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined }), { maxLength: 8 }),
+        fc.integer({ min: 1, max: 10 }),
+        (delays, deadlineMs) => {
+          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+          const outputs: Array<[number, HookAggregationOutput<number>]> = [];
+          let calls = 0;
+          scheduler.run(({ cold }) => {
+            // undefined: a hook that never answers.
+            const hooks = delays.map((delay, i) =>
+              fn(`h${i}`, () => (delay === undefined ? NEVER : cold(`${'-'.repeat(delay)}x|`, { x: {} }))),
+            );
+            runHookAggregation(hooks, {}, () => ++calls, {
+              scheduler,
+              deadlineMs,
+            }).subscribe((o) => outputs.push([scheduler.now(), o]));
+          });
+          // An answer due at the very frame of the deadline counts: the hook was subscribed before the timer.
+          const answers = (delay: number | undefined) => delay !== undefined && delay <= deadlineMs;
+          const [end, last] = outputs.at(-1)!;
+          if (last.kind !== 'aggregate') throw new Error('expected the aggregate last');
+          expect(calls).toBe(1);
+          expect(outputs.length).toBe(delays.length + 1);
+          expect(last.results.map((s) => s.hook)).toEqual(delays.map((_, i) => `h${i}`));
+          expect(last.results.map((s) => s.status)).toEqual(
+            delays.map((d) => (answers(d) ? 'completed' : 'timed_out')),
+          );
+          expect(last.timed_out).toEqual(delays.flatMap((d, i) => (answers(d) ? [] : [`h${i}`])));
+          // The aggregate comes as soon as the last answer, and never after the deadline.
+          const latest = Math.max(0, ...delays.map((d) => (answers(d) ? d! : deadlineMs)));
+          expect(end).toBe(latest);
+          expect(last.duration_ms).toBe(latest);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -1,0 +1,940 @@
+import fc from 'fast-check';
+import { defer, map, mergeMap, NEVER, type Observable, of, Subject, tap, throwError } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  chainHooks,
+  type FunctionHook,
+  type HookChainOutput,
+  type HookChainResult,
+  type HookContext,
+  HookError,
+  type HookResult,
+  type HookStep,
+  hookEvents,
+  Priority,
+  runHookChain,
+  VibespecError,
+} from '../../src/index.js';
+import { marbles } from '../helpers/marbles.js';
+
+/** `hook:status` for a step, `chain:outcome` for a chain result: what the marble diagrams compare. */
+const label = (output: HookChainOutput): string =>
+  output.kind === 'step' ? `${output.hook}:${output.status}` : `${output.chain_name}:${output.outcome}`;
+
+const fn = (name: string, run: FunctionHook['run'], extra: Partial<FunctionHook> = {}): FunctionHook => ({
+  name,
+  run,
+  ...extra,
+});
+
+const ok: HookResult = {};
+
+function resultOf(outputs: HookChainOutput[]): HookChainResult {
+  const last = outputs.at(-1);
+  if (last?.kind !== 'result') throw new Error('no chain result');
+  return last;
+}
+
+describe('runHookChain', () => {
+  it(
+    'runs the hooks one after the other and ends with the chain result',
+    marbles((m) => {
+      const a = m.cold('--x|', { x: ok });
+      const b = m.cold('  ---y|', { y: ok });
+      const chain = { name: 'c', hooks: [fn('a', () => a), fn('b', () => b)] };
+      // prettier-ignore
+      const expected = '--a--(br|)';
+      m.expect(runHookChain(chain, {}, { scheduler: m.scheduler }).pipe(map(label))).toBeObservable(
+        expected,
+        {
+          a: 'a:completed',
+          b: 'b:completed',
+          r: 'c:completed',
+        },
+      );
+      m.expect(a).toHaveSubscriptions('^-!');
+      m.expect(b).toHaveSubscriptions('--^--!');
+    }),
+  );
+
+  it(
+    'propagates the context: each hook sees the updates of the hooks before it, in order',
+    marbles((m) => {
+      const seen: Array<[string, HookContext]> = [];
+      const hook = (name: string, updates: Record<string, unknown>, delay: string) =>
+        fn(name, (context) => {
+          seen.push([name, context]);
+          return m.cold(delay, { x: { context_updates: updates } });
+        });
+      const chain = {
+        name: 'c',
+        hooks: [
+          hook('a', { a: 1, shared: 'a' }, '-x|'),
+          hook('b', { b: 2, shared: 'b' }, '--x|'),
+          hook('c', {}, 'x|'),
+        ],
+      };
+      const outputs: HookChainOutput[] = [];
+      const initial = { start: true };
+      runHookChain(chain, initial, { scheduler: m.scheduler }).subscribe((o) => outputs.push(o));
+      m.flush();
+      expect(seen).toEqual([
+        ['a', { start: true }],
+        ['b', { start: true, a: 1, shared: 'a' }],
+        ['c', { start: true, a: 1, shared: 'b', b: 2 }],
+      ]);
+      const result = resultOf(outputs);
+      expect(result.final_context).toEqual({ start: true, a: 1, shared: 'b', b: 2 });
+      expect(result.results.map((s) => s.hook)).toEqual(['a', 'b', 'c']);
+      expect(result.duration_ms).toBe(3);
+      expect(initial).toEqual({ start: true });
+    }),
+  );
+
+  it('gives each hook its own copy of the context', async () => {
+    const chain = {
+      name: 'c',
+      hooks: [
+        fn('mutator', (context) => {
+          (context as HookContext).injected = true;
+          return of(ok);
+        }),
+        fn('reader', (context) => of({ context_updates: { sawInjected: 'injected' in context } })),
+      ],
+    };
+    const outputs = await collect(runHookChain(chain, {}));
+    expect(resultOf(outputs).final_context).toEqual({ sawInjected: false });
+  });
+
+  it(
+    'honours stop_chain: later hooks are never subscribed and are listed as skipped',
+    marbles((m) => {
+      const a = m.cold('-x|', { x: ok });
+      const b = m.cold(' -y|', { y: { stop_chain: true, context_updates: { b: 1 } } });
+      const c = m.cold('x|', { x: ok });
+      const chain = { name: 'c', hooks: [fn('a', () => a), fn('b', () => b), fn('c', () => c)] };
+      const outputs: HookChainOutput[] = [];
+      const run = runHookChain(chain, {}, { scheduler: m.scheduler }).pipe(tap((o) => outputs.push(o)));
+      m.expect(run.pipe(map(label))).toBeObservable('-a(br|)', {
+        a: 'a:completed',
+        b: 'b:completed',
+        r: 'c:stopped',
+      });
+      m.expect(c).toHaveSubscriptions([]);
+      m.flush();
+      const result = resultOf(outputs);
+      expect(result.skipped).toEqual(['c']);
+      expect(result.stopped_by).toEqual({ hook: 'b', index: 1, reason: 'stop_chain' });
+      expect(result.final_context).toEqual({ b: 1 });
+    }),
+  );
+
+  it(
+    "honours Claude Code's continue: false as a stop, with its stopReason",
+    marbles((m) => {
+      const chain = {
+        name: 'c',
+        hooks: [
+          fn('a', () => m.cold('x|', { x: { continue: false, stopReason: 'done here' } })),
+          fn('b', () => of(ok)),
+        ],
+      };
+      const outputs: HookChainOutput[] = [];
+      runHookChain(chain, {}, { scheduler: m.scheduler }).subscribe((o) => outputs.push(o));
+      m.flush();
+      expect(outputs.map(label)).toEqual(['a:completed', 'c:stopped']);
+      expect(resultOf(outputs).stopped_by?.reason).toBe('done here');
+    }),
+  );
+
+  it(
+    'times a hook out on the scheduler, cancels it, and fails the chain (fail-closed by default)',
+    marbles((m) => {
+      const a = m.cold('------x|', { x: ok });
+      const b = m.cold('x|', { x: ok });
+      const chain = { name: 'c', hooks: [fn('a', () => a, { timeoutMs: 3 }), fn('b', () => b)] };
+      const outputs: HookChainOutput[] = [];
+      const run = runHookChain(chain, {}, { scheduler: m.scheduler }).pipe(tap((o) => outputs.push(o)));
+      m.expect(run.pipe(map(label))).toBeObservable('---(tr|)', { t: 'a:timed_out', r: 'c:failed' });
+      m.expect(a).toHaveSubscriptions('^--!');
+      m.expect(b).toHaveSubscriptions([]);
+      m.flush();
+      const step = outputs[0] as HookStep;
+      expect(step.status).toBe('timed_out');
+      if (step.status !== 'timed_out') return;
+      expect(step.error).toBeInstanceOf(HookError);
+      expect(step.error.code).toBe('HOOK_TIMEOUT');
+      expect(step.duration_ms).toBe(3);
+      expect(step.policy).toBe('fail-closed');
+      expect(resultOf(outputs).stopped_by).toEqual({ hook: 'a', index: 0, reason: step.error.message });
+    }),
+  );
+
+  it(
+    'uses the run default timeout when the hook has none, and no timeout for Infinity',
+    marbles((m) => {
+      const slow = () => m.cold('-----x|', { x: ok });
+      const withDefault = { name: 'd', hooks: [fn('a', slow)] };
+      const withInfinity = { name: 'i', hooks: [fn('a', slow, { timeoutMs: Number.POSITIVE_INFINITY })] };
+      m.expect(
+        runHookChain(withDefault, {}, { scheduler: m.scheduler, timeoutMs: 2 }).pipe(map(label)),
+      ).toBeObservable('--(tr|)', { t: 'a:timed_out', r: 'd:failed' });
+      m.expect(
+        runHookChain(withInfinity, {}, { scheduler: m.scheduler, timeoutMs: 2 }).pipe(map(label)),
+      ).toBeObservable('-----(ar|)', { a: 'a:completed', r: 'i:completed' });
+    }),
+  );
+
+  it(
+    'fail-open: records the error and goes on with the next hook',
+    marbles((m) => {
+      const a = m.cold('-#', undefined, new Error('scanner crashed'));
+      const b = m.cold(' -y|', { y: { context_updates: { b: true } } });
+      const chain = { name: 'c', hooks: [fn('a', () => a, { errorPolicy: 'fail-open' }), fn('b', () => b)] };
+      const outputs: HookChainOutput[] = [];
+      const run = runHookChain(chain, {}, { scheduler: m.scheduler }).pipe(tap((o) => outputs.push(o)));
+      m.expect(run.pipe(map(label))).toBeObservable('-a(br|)', {
+        a: 'a:failed',
+        b: 'b:completed',
+        r: 'c:completed',
+      });
+      m.expect(b).toHaveSubscriptions('-^!');
+      m.flush();
+      const failed = outputs[0] as HookStep;
+      if (failed.status !== 'failed') throw new Error('expected a failed step');
+      expect(failed.policy).toBe('fail-open');
+      expect(failed.error.code).toBe('HOOK_FAILED');
+      expect(failed.error.message).toContain('scanner crashed');
+      expect((failed.error.cause as Error).message).toBe('scanner crashed');
+      expect(resultOf(outputs).final_context).toEqual({ b: true });
+    }),
+  );
+
+  it(
+    'fail-closed: stops the chain at the failure, and the result says why',
+    marbles((m) => {
+      const a = m.cold('-#', undefined, new Error('scanner crashed'));
+      const b = m.cold('x|', { x: ok });
+      const chain = {
+        name: 'c',
+        hooks: [fn('a', () => a, { errorPolicy: 'fail-closed' }), fn('b', () => b)],
+      };
+      const outputs: HookChainOutput[] = [];
+      const run = runHookChain(chain, {}, { scheduler: m.scheduler, errorPolicy: 'fail-open' }).pipe(
+        tap((o) => outputs.push(o)),
+      );
+      m.expect(run.pipe(map(label))).toBeObservable('-(ar|)', { a: 'a:failed', r: 'c:failed' });
+      m.expect(b).toHaveSubscriptions([]);
+      m.flush();
+      const result = resultOf(outputs);
+      expect(result.outcome).toBe('failed');
+      expect(result.skipped).toEqual(['b']);
+      expect(result.stopped_by?.hook).toBe('a');
+      expect(result.stopped_by?.reason).toContain('scanner crashed');
+    }),
+  );
+
+  it(
+    'applies the run default policy to hooks without one',
+    marbles((m) => {
+      const chain = {
+        name: 'c',
+        hooks: [
+          fn('a', () => m.cold('-#')),
+          fn('b', () => m.cold('-#')),
+          fn('c', () => m.cold('-x|', { x: ok })),
+        ],
+      };
+      m.expect(
+        runHookChain(chain, {}, { scheduler: m.scheduler, errorPolicy: 'fail-open' }).pipe(map(label)),
+      ).toBeObservable('-ab(cr|)', { a: 'a:failed', b: 'b:failed', c: 'c:completed', r: 'c:completed' });
+    }),
+  );
+
+  it(
+    "a block (decision: 'block') stops the chain even under fail-open",
+    marbles((m) => {
+      const b = m.cold('x|', { x: ok });
+      const chain = {
+        name: 'c',
+        hooks: [
+          fn(
+            'a',
+            () =>
+              m.cold('-x|', {
+                x: { decision: 'block', reason: 'secrets in diff', context_updates: { k: 1 } },
+              }),
+            {
+              errorPolicy: 'fail-open',
+            },
+          ),
+          fn('b', () => b),
+        ],
+      };
+      const outputs: HookChainOutput[] = [];
+      const run = runHookChain(chain, {}, { scheduler: m.scheduler, errorPolicy: 'fail-open' }).pipe(
+        tap((o) => outputs.push(o)),
+      );
+      m.expect(run.pipe(map(label))).toBeObservable('-(ar|)', { a: 'a:blocked', r: 'c:blocked' });
+      m.expect(b).toHaveSubscriptions([]);
+      m.flush();
+      const step = outputs[0] as HookStep;
+      if (step.status !== 'blocked') throw new Error('expected a blocked step');
+      expect(step.reason).toBe('secrets in diff');
+      expect(step.error.code).toBe('HOOK_BLOCKED');
+      expect(step.result?.decision).toBe('block');
+      expect(step.event.type).toBe('hook.failed');
+      expect(step.event.data.code).toBe('HOOK_BLOCKED');
+      expect(resultOf(outputs).stopped_by?.reason).toBe('secrets in diff');
+      expect(resultOf(outputs).final_context).toEqual({ k: 1 });
+    }),
+  );
+
+  it('a function hook may block by throwing a HOOK_BLOCKED HookError', async () => {
+    const chain = {
+      name: 'c',
+      hooks: [
+        fn('a', () => {
+          throw new HookError('HOOK_BLOCKED', 'no', { hook: 'a' });
+        }),
+      ],
+    };
+    const outputs = await collect(runHookChain(chain, {}));
+    expect(outputs.map(label)).toEqual(['a:blocked', 'c:blocked']);
+  });
+
+  it('accepts every kind of answer, and validates it', async () => {
+    const chain = {
+      name: 'c',
+      errorPolicy: 'fail-open',
+      hooks: [
+        fn('plain', () => ({ score: 1 })),
+        fn('promise', async () => ({ score: 2 })),
+        fn('undefined', () => undefined),
+        fn('empty', () => []),
+        fn('first-of-many', () => of({ score: 3 }, { score: 4 })),
+        fn('async-iterable', async function* () {
+          yield { score: 5 };
+        }),
+        fn('invalid', () => ({ score: 'high' }) as unknown as HookResult),
+        fn('not-an-object', () => of(42 as unknown as HookResult)),
+        fn('throws', () => {
+          throw new TypeError('bad');
+        }),
+        fn('rejects', () => Promise.reject(new Error('nope'))),
+        fn('non-error', () => throwError(() => 'a string')),
+      ],
+    };
+    const outputs = await collect(runHookChain(chain, {}, { errorPolicy: 'fail-open' }));
+    const steps = resultOf(outputs).results;
+    const summary = steps.map((s) =>
+      s.status === 'completed'
+        ? `${s.hook}:${String(s.result.score)}`
+        : `${s.hook}:${s.status}:${s.error.code}`,
+    );
+    expect(summary).toEqual([
+      'plain:1',
+      'promise:2',
+      'undefined:undefined',
+      'empty:undefined',
+      'first-of-many:3',
+      'async-iterable:5',
+      'invalid:failed:HOOK_INVALID_OUTPUT',
+      'not-an-object:failed:HOOK_INVALID_OUTPUT',
+      'throws:failed:HOOK_FAILED',
+      'rejects:failed:HOOK_FAILED',
+      'non-error:failed:HOOK_FAILED',
+    ]);
+    const invalid = steps[6]!;
+    if (invalid.status !== 'failed') throw new Error('expected failed');
+    expect(invalid.error.issues?.[0]?.path).toEqual(['score']);
+    expect(invalid.error.message).toContain('score');
+  });
+
+  it('keeps unknown result keys and drops a __proto__ in context_updates', async () => {
+    const answer = JSON.parse('{"systemMessage":"hi","context_updates":{"__proto__":{"polluted":1},"a":1}}');
+    const outputs = await collect(runHookChain({ name: 'c', hooks: [fn('a', () => answer)] }, {}));
+    const step = outputs[0] as HookStep;
+    if (step.status !== 'completed') throw new Error('expected completed');
+    expect(step.result.systemMessage).toBe('hi');
+    const final = resultOf(outputs).final_context;
+    expect(final).toEqual({ a: 1 });
+    expect(Object.getPrototypeOf(final)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it(
+    'attaches a hook.* event to every step, stamped on the scheduler',
+    marbles((m) => {
+      const chain = {
+        name: 'review',
+        hooks: [
+          fn('a', () => m.cold('--x|', { x: { score: 7 } })),
+          fn('b', () => m.cold('-#', undefined, new Error('x')), { errorPolicy: 'fail-open' }),
+          fn('c', () => m.cold('-----x|'), { timeoutMs: 2 }),
+        ],
+      };
+      const events = runHookChain(
+        chain,
+        { session_id: 'sess-9' },
+        { scheduler: m.scheduler, errorPolicy: 'fail-open' },
+      ).pipe(
+        hookEvents(),
+        map((e) => ({
+          type: e.type,
+          timestamp: e.timestamp,
+          priority: e.priority,
+          sessionId: e.sessionId,
+          data: e.data,
+        })),
+      );
+      m.expect(events).toBeObservable('--ab-(c|)', {
+        a: {
+          type: 'hook.completed',
+          timestamp: 2,
+          priority: Priority.NORMAL,
+          sessionId: 'sess-9',
+          data: {
+            hook: 'a',
+            chain: 'review',
+            index: 0,
+            hook_kind: 'function',
+            status: 'completed',
+            duration_ms: 2,
+            score: 7,
+          },
+        },
+        b: {
+          type: 'hook.failed',
+          timestamp: 3,
+          priority: Priority.HIGH,
+          sessionId: 'sess-9',
+          data: {
+            hook: 'b',
+            chain: 'review',
+            index: 1,
+            hook_kind: 'function',
+            status: 'failed',
+            duration_ms: 1,
+            code: 'HOOK_FAILED',
+            error: 'hook "b" failed: x',
+          },
+        },
+        c: {
+          type: 'hook.timed_out',
+          timestamp: 5,
+          priority: Priority.HIGH,
+          sessionId: 'sess-9',
+          data: {
+            hook: 'c',
+            chain: 'review',
+            index: 2,
+            hook_kind: 'function',
+            status: 'timed_out',
+            duration_ms: 2,
+            code: 'HOOK_TIMEOUT',
+            error: 'hook "c" did not answer within 2 ms',
+          },
+        },
+      });
+    }),
+  );
+
+  it('takes the events sessionId from the options first', async () => {
+    const outputs = await collect(
+      runHookChain(
+        { name: 'c', hooks: [fn('a', () => ok)] },
+        { session_id: 'from-context' },
+        { sessionId: 'given' },
+      ),
+    );
+    expect((outputs[0] as HookStep).event.sessionId).toBe('given');
+    const none = await collect(runHookChain({ name: 'c', hooks: [fn('a', () => ok)] }, { session_id: '' }));
+    expect((none[0] as HookStep).event.sessionId).toBeUndefined();
+  });
+
+  it(
+    'emits the result at once for an empty chain',
+    marbles((m) => {
+      m.expect(
+        runHookChain({ name: 'c', hooks: [] }, { a: 1 }, { scheduler: m.scheduler }).pipe(map(label)),
+      ).toBeObservable('(r|)', { r: 'c:completed' });
+    }),
+  );
+
+  it(
+    'never emits while a hook never answers and has no timeout',
+    marbles((m) => {
+      const a = m.cold('-');
+      const chain = { name: 'c', hooks: [fn('a', () => a, { timeoutMs: Number.POSITIVE_INFINITY })] };
+      m.expect(runHookChain(chain, {}, { scheduler: m.scheduler })).toBeObservable('-');
+      m.expect(a).toHaveSubscriptions('^');
+    }),
+  );
+
+  it(
+    'cancels the running hook on early unsubscribe, and aborts its signal',
+    marbles((m) => {
+      const a = m.cold('-x|', { x: ok });
+      const b = m.cold(' -----y|', { y: ok });
+      let signal: AbortSignal | undefined;
+      const chain = {
+        name: 'c',
+        hooks: [
+          fn('a', () => a),
+          fn('b', (_context, info) => {
+            signal = info.signal;
+            return b;
+          }),
+        ],
+      };
+      const unsub = '   ---!';
+      m.expect(runHookChain(chain, {}, { scheduler: m.scheduler }).pipe(map(label)), unsub).toBeObservable(
+        '-a-',
+        {
+          a: 'a:completed',
+        },
+      );
+      m.expect(b).toHaveSubscriptions('-^-!');
+      m.flush();
+      expect(signal?.aborted).toBe(true);
+    }),
+  );
+
+  it('does not abort the signal of a hook that answered', async () => {
+    let signal: AbortSignal | undefined;
+    await collect(
+      runHookChain(
+        {
+          name: 'c',
+          hooks: [
+            fn('a', (_c, info) => {
+              signal = info.signal;
+              return of(ok);
+            }),
+          ],
+        },
+        {},
+      ),
+    );
+    expect(signal?.aborted).toBe(false);
+  });
+
+  it(
+    'keeps unsubscription chains unbroken through mergeMap',
+    marbles((m) => {
+      const a = m.cold('----x|', { x: ok });
+      const chain = { name: 'c', hooks: [fn('a', () => a)] };
+      const result = of({}).pipe(
+        mergeMap((context) => runHookChain(chain, context, { scheduler: m.scheduler })),
+        mergeMap((o) => of(label(o))),
+      );
+      m.expect(result, '--!').toBeObservable('--');
+      m.expect(a).toHaveSubscriptions('^-!');
+    }),
+  );
+
+  it('runs a long chain of synchronous hooks without growing the stack', async () => {
+    const hooks = Array.from({ length: 5_000 }, (_, i) =>
+      fn(`h${i}`, (context) => of({ context_updates: { n: (context.n as number) + 1 } })),
+    );
+    const outputs = await collect(runHookChain({ name: 'long', hooks }, { n: 0 }));
+    expect(resultOf(outputs).final_context).toEqual({ n: 5_000 });
+  });
+
+  it('is cold and re-runnable: each subscription is a fresh run', async () => {
+    let runs = 0;
+    const chain = {
+      name: 'c',
+      hooks: [fn('a', (context) => of({ context_updates: { run: ++runs, saw: context.run ?? null } }))],
+    };
+    const run = runHookChain(chain, {});
+    expect(resultOf(await collect(run)).final_context).toEqual({ run: 1, saw: null });
+    expect(resultOf(await collect(run)).final_context).toEqual({ run: 2, saw: null });
+  });
+
+  it('handles a subscriber that re-enters the chain from a step', () => {
+    const seen: string[] = [];
+    const chain = { name: 'c', hooks: [fn('a', () => of(ok)), fn('b', () => of(ok))] };
+    const run = runHookChain(chain, {});
+    let nested = false;
+    run.subscribe((o) => {
+      seen.push(`outer ${label(o)}`);
+      if (!nested) {
+        nested = true;
+        run.subscribe((inner) => seen.push(`inner ${label(inner)}`));
+      }
+    });
+    expect(seen).toEqual([
+      'outer a:completed',
+      'inner a:completed',
+      'inner b:completed',
+      'inner c:completed',
+      'outer b:completed',
+      'outer c:completed',
+    ]);
+  });
+
+  it('checks the chain and options at construction', () => {
+    const good = fn('a', () => ok);
+    const bad: unknown[] = [
+      [{ name: '', hooks: [] }, {}],
+      [{ name: 'c', hooks: 'x' }, {}],
+      [{ name: 'c', hooks: [{ name: 'a' }] }, {}],
+      [{ name: 'c', hooks: [{ name: 'a', run: () => ok, command: 'x' }] }, {}],
+      [{ name: 'c', hooks: [{ run: () => ok }] }, {}],
+      [{ name: 'c', hooks: [{ name: 'a', command: '' }] }, {}],
+      [{ name: 'c', hooks: [{ name: 'a', command: 'x', args: [1] }] }, {}],
+      [{ name: 'c', hooks: [{ name: 'a', command: 'x', env: { A: 1 } }] }, {}],
+      [{ name: 'c', hooks: [{ name: 'a', command: 'x', maxOutputBytes: 0 }] }, {}],
+      [{ name: 'c', hooks: [{ ...good, timeoutMs: 0 }] }, {}],
+      [{ name: 'c', hooks: [{ ...good, timeoutMs: Number.NaN }] }, {}],
+      [{ name: 'c', hooks: [{ ...good, errorPolicy: 'ignore' }] }, {}],
+      [{ name: 'c', hooks: [good] }, { timeoutMs: -1 }],
+      [{ name: 'c', hooks: [good] }, { errorPolicy: 'open' }],
+      [{ name: 'c', hooks: [good] }, { maxOutputBytes: 1.5 }],
+      [{ name: 'c', hooks: [good] }, { sessionId: '' }],
+      [null, {}],
+    ];
+    for (const [chain, options] of bad as Array<[never, never]>) {
+      expect(() => runHookChain(chain, {}, options)).toThrow(ConfigError);
+    }
+    try {
+      runHookChain({ name: 'c', hooks: [{ ...good, timeoutMs: 0 }] }, {});
+    } catch (error) {
+      expect((error as VibespecError).code).toBe('INVALID_CONFIG');
+      expect((error as Error).message).toContain('hook "a"');
+    }
+  });
+});
+
+describe('chainHooks', () => {
+  const slowChain = (m: {
+    cold: (marbles: string, values?: Record<string, HookResult>) => Observable<HookResult>;
+  }) => {
+    const a = m.cold('--x|', { x: ok });
+    return { a, chain: { name: 'c', hooks: [fn('a', () => a)] } };
+  };
+
+  it(
+    'runs the chain once per context, one run at a time',
+    marbles((m) => {
+      const a = m.cold('----x|', { x: ok });
+      const chain = { name: 'c', hooks: [fn('a', () => a)] };
+      const source = m.cold('-ab|');
+      const subs = '         ^--!';
+      m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }), map(label))).toBeObservable(
+        '-----(ar)(ar|)',
+        { a: 'a:completed', r: 'c:completed' },
+      );
+      // The run for b starts when the run for a ends, at frame 5.
+      m.expect(a).toHaveSubscriptions(['-^---!', '-----^---!']);
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'passes each context to its own run, in order',
+    marbles((m) => {
+      const chain = {
+        name: 'c',
+        hooks: [
+          fn('a', (context) =>
+            m.cold('-x|', { x: { context_updates: { doubled: (context.n as number) * 2 } } }),
+          ),
+        ],
+      };
+      const source = m.cold('ab|', { a: { n: 1 }, b: { n: 2 } });
+      const finals = source.pipe(
+        chainHooks(chain, { scheduler: m.scheduler }),
+        mergeMap((o) => (o.kind === 'result' ? of(o.final_context) : [])),
+      );
+      m.expect(finals).toBeObservable('-a(b|)', { a: { n: 1, doubled: 2 }, b: { n: 2, doubled: 4 } });
+    }),
+  );
+
+  it(
+    'overlaps runs up to concurrency',
+    marbles((m) => {
+      const a = m.cold('----x|', { x: ok });
+      const chain = { name: 'c', hooks: [fn('a', () => a)] };
+      const source = m.cold('abc|');
+      const frames: Array<[number, string]> = [];
+      source
+        .pipe(chainHooks(chain, { scheduler: m.scheduler, concurrency: 2 }))
+        .subscribe((o) => frames.push([m.scheduler.now(), label(o)]));
+      // Two runs at once; the third starts when the first ends.
+      m.expect(a).toHaveSubscriptions(['^---!', '-^---!', '----^---!']);
+      m.flush();
+      expect(frames).toEqual([
+        [4, 'a:completed'],
+        [4, 'c:completed'],
+        [5, 'a:completed'],
+        [5, 'c:completed'],
+        [8, 'a:completed'],
+        [8, 'c:completed'],
+      ]);
+    }),
+  );
+
+  it(
+    'completes when the source is empty',
+    marbles((m) => {
+      const source = m.cold<HookContext>('|');
+      const { chain } = slowChain(m);
+      m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }))).toBeObservable('|');
+      m.expect(source).toHaveSubscriptions('(^!)');
+    }),
+  );
+
+  it(
+    'never emits from never',
+    marbles((m) => {
+      const source = m.cold<HookContext>('-');
+      const { chain } = slowChain(m);
+      m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }))).toBeObservable('-');
+      m.expect(source).toHaveSubscriptions('^');
+    }),
+  );
+
+  it(
+    'forwards a source error at once and cancels the running chain',
+    marbles((m) => {
+      const { a, chain } = slowChain(m);
+      const source = m.cold('a-#', { a: {} }, new Error('source'));
+      m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }), map(label))).toBeObservable(
+        '--#',
+        undefined,
+        new Error('source'),
+      );
+      m.expect(a).toHaveSubscriptions('^-!');
+    }),
+  );
+
+  it(
+    'waits for the running chain when the source completes',
+    marbles((m) => {
+      const { chain } = slowChain(m);
+      const source = m.cold('a|', { a: {} });
+      m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }), map(label))).toBeObservable(
+        '--(ar|)',
+        {
+          a: 'a:completed',
+          r: 'c:completed',
+        },
+      );
+    }),
+  );
+
+  it(
+    'unsubscribes from the source and the running hook on early unsubscribe',
+    marbles((m) => {
+      const { a, chain } = slowChain(m);
+      const source = m.hot('  -a---b---|', { a: {}, b: {} });
+      const subs = '          ^------!';
+      const unsub = '         -------!';
+      m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }), map(label)), unsub).toBeObservable(
+        '---(ar)-',
+        { a: 'a:completed', r: 'c:completed' },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.expect(a).toHaveSubscriptions(['-^-!', '-----^-!']);
+    }),
+  );
+
+  it(
+    'keeps unsubscription chains unbroken through mergeMap',
+    marbles((m) => {
+      const { a, chain } = slowChain(m);
+      const source = m.hot('  -a---b---|', { a: {}, b: {} });
+      const subs = '          ^------!';
+      const result = source.pipe(
+        mergeMap((x) => of(x)),
+        chainHooks(chain, { scheduler: m.scheduler }),
+        mergeMap((x) => of(label(x))),
+      );
+      m.expect(result, '-------!').toBeObservable('---(ar)-', { a: 'a:completed', r: 'c:completed' });
+      m.expect(source).toHaveSubscriptions(subs);
+      m.expect(a).toHaveSubscriptions(['-^-!', '-----^-!']);
+    }),
+  );
+
+  it('handles contexts pushed re-entrantly from a result, in order', () => {
+    const input = new Subject<HookContext>();
+    const seen: unknown[] = [];
+    const chain = { name: 'c', hooks: [fn('a', (context) => of({ context_updates: { seen: context.n } }))] };
+    input.pipe(chainHooks(chain)).subscribe((o) => {
+      if (o.kind !== 'result') return;
+      seen.push(o.final_context.seen);
+      if (o.final_context.n === 1) input.next({ n: 3 });
+    });
+    input.next({ n: 1 });
+    input.next({ n: 2 });
+    expect(seen).toEqual([1, 3, 2]);
+  });
+
+  it('errors with BUFFER_OVERFLOW when more than maxQueued contexts wait', () => {
+    const input = new Subject<HookContext>();
+    const chain = { name: 'c', hooks: [fn('a', () => NEVER, { timeoutMs: Number.POSITIVE_INFINITY })] };
+    let error: unknown;
+    input.pipe(chainHooks(chain, { maxQueued: 2 })).subscribe({ error: (e) => (error = e) });
+    input.next({}); // running
+    input.next({}); // queued 1
+    input.next({}); // queued 2
+    expect(error).toBeUndefined();
+    input.next({});
+    expect(error).toBeInstanceOf(VibespecError);
+    expect((error as VibespecError).code).toBe('BUFFER_OVERFLOW');
+  });
+
+  it('accepts a context whenever a run slot is free, even with maxQueued 0', () => {
+    const input = new Subject<HookContext>();
+    const chain = { name: 'c', hooks: [fn('a', () => of(ok))] };
+    const results: string[] = [];
+    let error: unknown;
+    input.pipe(chainHooks(chain, { maxQueued: 0 })).subscribe({
+      next: (o) => results.push(label(o)),
+      error: (e) => (error = e),
+    });
+    input.next({});
+    input.next({});
+    expect(error).toBeUndefined();
+    expect(results).toEqual(['a:completed', 'c:completed', 'a:completed', 'c:completed']);
+  });
+
+  it('can be reused on two sources without sharing state', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      const chain = { name: 'c', hooks: [fn('a', () => cold('-x|', { x: ok }))] };
+      const operator = chainHooks(chain, { scheduler });
+      expectObservable(cold('a|', { a: {} }).pipe(operator, map(label))).toBe('-(ar|)', {
+        a: 'a:completed',
+        r: 'c:completed',
+      });
+      expectObservable(cold('-a|', { a: {} }).pipe(operator, map(label))).toBe('--(ar|)', {
+        a: 'a:completed',
+        r: 'c:completed',
+      });
+    });
+  });
+
+  it('checks its options at construction', () => {
+    const chain = { name: 'c', hooks: [] };
+    expect(() => chainHooks(chain, { concurrency: 0 })).toThrow(ConfigError);
+    expect(() => chainHooks(chain, { concurrency: 1.5 })).toThrow(ConfigError);
+    expect(() => chainHooks(chain, { maxQueued: -1 })).toThrow(ConfigError);
+    expect(() =>
+      chainHooks(chain, { concurrency: Number.POSITIVE_INFINITY, maxQueued: Number.POSITIVE_INFINITY }),
+    ).not.toThrow();
+  });
+});
+
+function collect<T>(source: Observable<T>): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const values: T[] = [];
+    defer(() => source).subscribe({
+      next: (v) => values.push(v),
+      error: reject,
+      complete: () => resolve(values),
+    });
+  });
+}
+
+describe('runHookChain property: the chain is the sequential fold of its hooks', () => {
+  type Behaviour = 'answer' | 'stop' | 'block' | 'fail' | 'hang';
+  const spec = fc.record({
+    behaviour: fc.constantFrom<Behaviour>('answer', 'answer', 'answer', 'stop', 'block', 'fail', 'hang'),
+    delay: fc.integer({ min: 0, max: 3 }),
+    updates: fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.integer()),
+    policy: fc.constantFrom<'fail-open' | 'fail-closed' | undefined>('fail-open', 'fail-closed', undefined),
+  });
+
+  it('matches a reference model: statuses, final context, outcome, skipped, events', () => {
+    fc.assert(
+      fc.property(
+        fc.array(spec, { maxLength: 8 }),
+        fc.constantFrom<'fail-open' | 'fail-closed'>('fail-open', 'fail-closed'),
+        (specs, runPolicy) => {
+          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+          const outputs: HookChainOutput[] = [];
+          scheduler.run(({ cold }) => {
+            const hooks = specs.map((s, i) =>
+              fn(
+                `h${i}`,
+                () => {
+                  const wait = '-'.repeat(s.delay);
+                  switch (s.behaviour) {
+                    case 'answer':
+                      return cold(`${wait}x|`, { x: { context_updates: s.updates } });
+                    case 'stop':
+                      return cold(`${wait}x|`, { x: { context_updates: s.updates, stop_chain: true } });
+                    case 'block':
+                      return cold(`${wait}x|`, { x: { context_updates: s.updates, decision: 'block' } });
+                    case 'fail':
+                      return cold(`${wait}#`, undefined, new Error('boom'));
+                    default:
+                      return NEVER;
+                  }
+                },
+                { timeoutMs: 5, ...(s.policy === undefined ? {} : { errorPolicy: s.policy }) },
+              ),
+            );
+            runHookChain({ name: 'p', hooks }, { init: 1 }, { scheduler, errorPolicy: runPolicy }).subscribe(
+              (o) => outputs.push(o),
+            );
+          });
+
+          // The reference: a plain loop.
+          let context: Record<string, unknown> = { init: 1 };
+          const statuses: string[] = [];
+          let outcome = 'completed';
+          for (const s of specs) {
+            const status = {
+              answer: 'completed',
+              stop: 'completed',
+              block: 'blocked',
+              fail: 'failed',
+              hang: 'timed_out',
+            }[s.behaviour];
+            statuses.push(status);
+            if (s.behaviour === 'answer' || s.behaviour === 'stop' || s.behaviour === 'block') {
+              context = { ...context, ...s.updates };
+            }
+            if (s.behaviour === 'stop') outcome = 'stopped';
+            if (s.behaviour === 'block') outcome = 'blocked';
+            if (
+              (s.behaviour === 'fail' || s.behaviour === 'hang') &&
+              (s.policy ?? runPolicy) === 'fail-closed'
+            ) {
+              outcome = 'failed';
+            }
+            if (outcome !== 'completed') break;
+          }
+
+          const result = resultOf(outputs);
+          expect(outputs.length).toBe(statuses.length + 1);
+          expect(result.results).toEqual(outputs.slice(0, -1));
+          expect(result.results.map((s) => s.status)).toEqual(statuses);
+          expect(result.final_context).toEqual(context);
+          expect(result.outcome).toBe(outcome);
+          expect([...result.results.map((s) => s.hook), ...result.skipped]).toEqual(
+            specs.map((_, i) => `h${i}`),
+          );
+          for (const step of result.results) {
+            expect(step.event.type).toBe(
+              step.status === 'completed'
+                ? 'hook.completed'
+                : step.status === 'timed_out'
+                  ? 'hook.timed_out'
+                  : 'hook.failed',
+            );
+            expect(step.event.data.status).toBe(step.status);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
