@@ -83,15 +83,11 @@ class TypeStats {
   maxMs = 0;
   errors = 0;
   dropped = 0;
-  readonly histogram: hdr.Histogram;
+  readonly histogram: hdr.JsHistogram;
 
   constructor(precision: 1 | 2 | 3) {
-    this.histogram = hdr.build({
-      bitBucketSize: 32,
-      numberOfSignificantValueDigits: precision,
-      highestTrackableValue: INITIAL_HIGHEST_US,
-      autoResize: true,
-    });
+    this.histogram = new hdr.Int32Histogram(1, INITIAL_HIGHEST_US, precision);
+    this.histogram.autoResize = true;
   }
 
   record(ms: number): void {
@@ -104,8 +100,10 @@ class TypeStats {
 
   percentile(p: number): number {
     if (this.count === 0) return 0;
-    // The histogram answers with its bucket's highest equivalent value; never report beyond the exact max.
-    return Math.min(this.histogram.getValueAtPercentile(p) / US_PER_MS, this.maxMs);
+    // HDR's answer is the highest value of the bucket holding the percentile (within the precision);
+    // never report outside the exact min and max.
+    const value = this.histogram.getValueAtPercentile(p) / US_PER_MS;
+    return Math.min(Math.max(value, this.minMs), this.maxMs);
   }
 }
 
