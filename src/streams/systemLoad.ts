@@ -13,9 +13,12 @@ export interface SystemLoad {
   cpuPercent: number;
   /** System memory usage, % (node-os-utils). */
   memoryPercent: number;
-  /** Mean event-loop delay over the last interval, ms, net of the monitor's resolution (`perf_hooks`). */
+  /**
+   * Mean event-loop delay, ms, net of the monitor's resolution (`perf_hooks.monitorEventLoopDelay`),
+   * over the last two intervals (the first sample: the first interval) — see `docs/systemLoad.md`.
+   */
   eventLoopDelayMs: number;
-  /** Longest event-loop delay over the last interval, ms — a stall the mean hides. */
+  /** Longest event-loop delay over the same window, ms — a stall the mean hides. */
   eventLoopDelayMaxMs: number;
   /** Share of the last interval the event loop was busy, 0..1 (`performance.eventLoopUtilization`). */
   eventLoopUtilization: number;
@@ -139,8 +142,16 @@ function startSampler(
       });
   };
 
-  const histogram = monitorEventLoopDelay({ resolution });
-  histogram.enable();
+  // A fresh (or reset) delay monitor never records its first timer delta, so a stall right after a
+  // reset would be lost. Two overlapping monitors, each started one interval after the other and read
+  // when it covers two intervals, leave no gap: what one misses at its start, the other has.
+  const startMonitor = () => {
+    const monitor = monitorEventLoopDelay({ resolution });
+    monitor.enable();
+    return monitor;
+  };
+  let older: ReturnType<typeof monitorEventLoopDelay> | undefined;
+  let newer = startMonitor();
   let utilization = performance.eventLoopUtilization();
 
   const tick = () => {
@@ -148,17 +159,20 @@ function startSampler(
     const next = performance.eventLoopUtilization();
     const delta = performance.eventLoopUtilization(next, utilization);
     utilization = next;
-    // The histogram records timer delays including the resolution; subtract it (as under-pressure does).
-    const hasDelay = histogram.count > 0;
+    const window = older ?? newer;
+    // The monitor records timer delays including its resolution; subtract it (as under-pressure does).
+    const hasDelay = window.count > 0;
     const sample: MachineSample = {
       cpuPercent,
       memoryPercent,
-      eventLoopDelayMs: hasDelay ? Math.max(0, histogram.mean / 1e6 - resolution) : 0,
-      eventLoopDelayMaxMs: hasDelay ? Math.max(0, histogram.max / 1e6 - resolution) : 0,
+      eventLoopDelayMs: hasDelay ? Math.max(0, window.mean / 1e6 - resolution) : 0,
+      eventLoopDelayMaxMs: hasDelay ? Math.max(0, window.max / 1e6 - resolution) : 0,
       eventLoopUtilization: finiteOr(delta.utilization, 0),
       timestamp: scheduler.now(),
     };
-    histogram.reset();
+    older?.disable();
+    older = newer;
+    newer = startMonitor();
     samples.next(sample);
   };
 
@@ -174,7 +188,8 @@ function startSampler(
     stop() {
       stopped = true;
       timer.unsubscribe();
-      histogram.disable();
+      older?.disable();
+      newer.disable();
       samples.complete();
       samplers.delete(key);
       probe.dispose?.();
