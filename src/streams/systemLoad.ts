@@ -131,15 +131,17 @@ function startSampler(
   const probeOnce = () => {
     if (probing || stopped) return;
     probing = true;
-    Promise.allSettled([probe.cpuPercent(), probe.memoryPercent()])
-      .then(([cpu, memory]) => {
-        // A failed read keeps the last good figure: load sampling must never break the pipeline.
-        if (cpu.status === 'fulfilled') cpuPercent = finiteOr(cpu.value, cpuPercent);
-        if (memory.status === 'fulfilled') memoryPercent = finiteOr(memory.value, memoryPercent);
-      })
-      .finally(() => {
-        probing = false;
-      });
+    // Each figure lands as soon as it is read (memory takes milliseconds, CPU ~200 ms). A failed read
+    // keeps the last good figure: load sampling must never break the pipeline.
+    const cpu = probe.cpuPercent().then((value) => {
+      cpuPercent = finiteOr(value, cpuPercent);
+    });
+    const memory = probe.memoryPercent().then((value) => {
+      memoryPercent = finiteOr(value, memoryPercent);
+    });
+    Promise.allSettled([cpu, memory]).finally(() => {
+      probing = false;
+    });
   };
 
   // A fresh (or reset) delay monitor never records its first timer delta, so a stall right after a
