@@ -53,7 +53,8 @@ export interface BatchPolicyContext {
   readonly config: BatchConfig;
   /**
    * The samples reported since the configuration last changed (measurements under an older
-   * configuration say nothing about this one), oldest first, at most 100.
+   * configuration say nothing about this one), oldest first, at most 100. A live view, valid during
+   * the call: copy it to keep it.
    */
   readonly samples: readonly BatchSample[];
   /** The scheduler's clock. */
@@ -172,10 +173,16 @@ function clamp(value: number, low: number, high: number): number {
   return Math.min(Math.max(value, low), high);
 }
 
-function mean(values: readonly number[]): number {
+/** The mean of `field` over the last `count` samples (all of them when fewer). */
+function meanOfLast(
+  samples: readonly BatchSample[],
+  count: number,
+  field: 'latencyMs' | 'capacityPerSecond',
+): number {
+  const from = Math.max(0, samples.length - count);
   let sum = 0;
-  for (const value of values) sum += value;
-  return values.length === 0 ? 0 : sum / values.length;
+  for (let i = from; i < samples.length; i++) sum += samples[i]![field];
+  return samples.length === from ? 0 : sum / (samples.length - from);
 }
 
 /**
@@ -207,9 +214,8 @@ export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
     adapt({ config, samples, now, lastChangeAt }) {
       if (lastChangeAt !== undefined && now - lastChangeAt < cooldownMs) return undefined;
       if (samples.length < minSamples) return undefined;
-      const recent = samples.slice(-minSamples);
-      const latency = mean(recent.map((s) => s.latencyMs));
-      const capacity = mean(recent.map((s) => s.capacityPerSecond));
+      const latency = meanOfLast(samples, minSamples, 'latencyMs');
+      const capacity = meanOfLast(samples, minSamples, 'capacityPerSecond');
       if (latency > slowLatencyMs) {
         return { maxSize: config.maxSize - shrinkSize, timeoutMs: config.timeoutMs - shrinkTimeoutMs };
       }
@@ -246,11 +252,12 @@ export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
     adapt({ config, samples, now, lastChangeAt }) {
       if (lastChangeAt !== undefined && now - lastChangeAt < cooldownMs) return undefined;
       if (samples.length < window) return undefined;
-      const recent = samples.slice(-window);
-      if (mean(recent.map((s) => s.latencyMs)) > targetLatencyMs) {
+      if (meanOfLast(samples, window, 'latencyMs') > targetLatencyMs) {
         return { maxSize: Math.floor(config.maxSize * decreaseFactor) };
       }
-      if (recent.some((s) => s.size >= config.maxSize)) return { maxSize: config.maxSize + increase };
+      for (let i = samples.length - window; i < samples.length; i++) {
+        if (samples[i]!.size >= config.maxSize) return { maxSize: config.maxSize + increase };
+      }
       return undefined;
     },
   };
@@ -441,7 +448,7 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         apply(
           policy.adapt({
             config: controller.config$.getValue(),
-            samples: controller.samples.slice(),
+            samples: controller.samples,
             now: sample.at,
             lastChangeAt: controller.lastChangeAt,
             limits,
