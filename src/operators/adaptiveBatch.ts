@@ -61,6 +61,11 @@ export interface BatchPolicyContext {
   readonly now: number;
   /** When the configuration last changed, or `undefined` if it never did. */
   readonly lastChangeAt: number | undefined;
+  /**
+   * Wall-clock throughput over `samples`: the items they report per second of scheduler time between
+   * the first and the last, or `undefined` with fewer than two samples or no time between them.
+   */
+  readonly throughputPerSecond: number | undefined;
   readonly limits: BatchLimits;
 }
 
@@ -445,12 +450,21 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         });
         controller.samples.push(sample);
         if (controller.samples.length > HISTORY) controller.samples.shift();
+        const samples = controller.samples;
         apply(
           policy.adapt({
             config: controller.config$.getValue(),
-            samples: controller.samples,
+            samples,
             now: sample.at,
             lastChangeAt: controller.lastChangeAt,
+            get throughputPerSecond() {
+              const span = samples.length < 2 ? 0 : samples[samples.length - 1]!.at - samples[0]!.at;
+              if (span <= 0) return undefined;
+              let items = 0;
+              // The first sample's items were processed before the span began.
+              for (let i = 1; i < samples.length; i++) items += samples[i]!.size;
+              return items / (span / 1000);
+            },
             limits,
           }),
         );

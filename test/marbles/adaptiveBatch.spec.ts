@@ -311,6 +311,26 @@ describe('adaptiveBatch', () => {
       }),
     );
 
+    it('gives a policy the wall-clock throughput of the samples', () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const seen: Array<number | undefined> = [];
+      const policy: BatchPolicy = {
+        name: 'spy',
+        adapt(context) {
+          seen.push(context.throughputPerSecond);
+          return undefined;
+        },
+      };
+      scheduler.run(() => {
+        const batcher = adaptiveBatch<number>({ scheduler, policy });
+        scheduler.schedule(() => batcher.report({ latencyMs: 1, size: 10 }), 0);
+        scheduler.schedule(() => batcher.report({ latencyMs: 1, size: 20 }), 100);
+        scheduler.schedule(() => batcher.report({ latencyMs: 1, size: 30 }), 500);
+      });
+      // 50 items in the 500 ms after the first report.
+      expect(seen).toEqual([undefined, 200, 100]);
+    });
+
     it('throws a policy exception out of report, keeping the configuration', () => {
       const policy: BatchPolicy = {
         name: 'broken',
