@@ -41,7 +41,13 @@ export type ErrorCode =
   /** A command hook wrote more than `maxOutputBytes` to stdout; it was killed. */
   | 'HOOK_OUTPUT_TOO_LARGE'
   /** A buffer reached its limit under the `error` overflow policy. */
-  | 'BUFFER_OVERFLOW';
+  | 'BUFFER_OVERFLOW'
+  /** An event was dropped from a full queue under the `drop-oldest` / `drop-newest` overflow policy. */
+  | 'EVENT_DROPPED'
+  /** A batch handler did not return one result per event of its batch (wrong length, not an array). */
+  | 'BATCH_RESULT_MISMATCH'
+  /** A `select` callback returned something that is not a `ProcessingMode`. */
+  | 'INVALID_MODE';
 
 /** Base class of every error this library throws or forwards. */
 export class VibespecError extends Error {

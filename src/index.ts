@@ -70,6 +70,48 @@ export type {
   TimedOutStep,
 } from './hooks/types.js';
 export { HookResultSchema } from './hooks/types.js';
+// Operators: flow control and metrics
+export type {
+  AdaptiveBatchOperator,
+  AdaptiveBatchOptions,
+  AimdPolicyOptions,
+  BatchConfig,
+  BatchLimits,
+  BatchPolicy,
+  BatchPolicyContext,
+  BatchReport,
+  BatchSample,
+  SeedPolicyOptions,
+} from './operators/adaptiveBatch.js';
+export { adaptiveBatch, aimdPolicy, fixedPolicy, seedPolicy } from './operators/adaptiveBatch.js';
+export type {
+  EventsDroppedData,
+  HandlerResult,
+  HybridDropped,
+  HybridError,
+  HybridOutput,
+  HybridProcessOptions,
+  HybridResult,
+  OverflowPolicy,
+  PerLane,
+} from './operators/hybridProcess.js';
+export { hybridProcess } from './operators/hybridProcess.js';
+export type {
+  EventFlowMetricsOptions,
+  FlowSummary,
+  MeasureOptions,
+  PipelineLoad,
+  TypeFlowSummary,
+} from './operators/metrics.js';
+export { EventFlowMetrics, measure, OTHER_TYPE } from './operators/metrics.js';
+export type { LoadThresholds, ModeSelector, SelectModeConfig } from './operators/selectMode.js';
+export {
+  createModeSelector,
+  DEFAULT_LOAD_THRESHOLDS,
+  isProcessingMode,
+  ProcessingMode,
+  selectMode,
+} from './operators/selectMode.js';
 // Streams: the hook bridge and its sources
 export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
 export { bridgeHooks, createHookBridge } from './streams/bridge.js';
@@ -79,5 +121,9 @@ export type { HookFileOptions } from './streams/fromHookFile.js';
 export { fromHookFile } from './streams/fromHookFile.js';
 export { fromJsonLines } from './streams/fromJsonLines.js';
 export type { JsonLinesOptions } from './streams/jsonLines.js';
+export type { FlowGate } from './streams/pullFrom.js';
+export { createFlowGate, pullFrom } from './streams/pullFrom.js';
+export type { LoadSnapshot, OsProbe, SystemLoad, SystemLoadOptions } from './streams/systemLoad.js';
+export { systemLoad$ } from './streams/systemLoad.js';
 export type { BridgeOptions, HookOutput, RejectedHookData } from './streams/toEvents.js';
 export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';

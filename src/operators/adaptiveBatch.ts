@@ -1,0 +1,476 @@
+/**
+ * `adaptiveBatch`: batches by size or time, and adapts the size and the time from the measured latency
+ * of the batches. See `docs/adaptiveBatch.md`.
+ */
+import {
+  asyncScheduler,
+  BehaviorSubject,
+  distinctUntilChanged,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
+import { ConfigError } from '../errors.js';
+
+/** The live batching parameters. */
+export interface BatchConfig {
+  /** A batch is emitted as soon as it holds this many items. */
+  readonly maxSize: number;
+  /** …or this long (ms, on the scheduler) after its first item arrived, whichever comes first. */
+  readonly timeoutMs: number;
+}
+
+/** The bounds a policy adapts within. The controller clamps whatever a policy proposes into them. */
+export interface BatchLimits {
+  /** Lowest `maxSize` (the seed's `min_batch_size`). */
+  readonly minSize: number;
+  /** Highest `maxSize`. */
+  readonly maxSizeLimit: number;
+  readonly minTimeoutMs: number;
+  readonly maxTimeoutMs: number;
+}
+
+/** What the batch processor reports after it has processed one batch. */
+export interface BatchReport {
+  /** How long processing the batch took, ms. */
+  latencyMs: number;
+  /** How many items the batch held. */
+  size: number;
+}
+
+/** A report as the controller keeps it. */
+export interface BatchSample extends BatchReport {
+  /** When it was reported, on the scheduler's clock. */
+  readonly at: number;
+  /** `size / latency` in items per second of processing time (the seed's `events_per_second`). */
+  readonly capacityPerSecond: number;
+}
+
+/** What a policy sees when it is asked to adapt. */
+export interface BatchPolicyContext {
+  /** The current configuration. */
+  readonly config: BatchConfig;
+  /**
+   * The samples reported since the configuration last changed (measurements under an older
+   * configuration say nothing about this one), oldest first, at most 100. A live view, valid during
+   * the call: copy it to keep it.
+   */
+  readonly samples: readonly BatchSample[];
+  /** The scheduler's clock. */
+  readonly now: number;
+  /** When the configuration last changed, or `undefined` if it never did. */
+  readonly lastChangeAt: number | undefined;
+  /**
+   * Wall-clock throughput over `samples`: the items they report per second of scheduler time between
+   * the first and the last, or `undefined` with fewer than two samples or no time between them.
+   */
+  readonly throughputPerSecond: number | undefined;
+  readonly limits: BatchLimits;
+}
+
+/**
+ * Decides the next configuration after each report. Return the fields to change (the controller clamps
+ * them to the limits) or `undefined` to keep the configuration. An exception is thrown out of `report`.
+ */
+export interface BatchPolicy {
+  readonly name: string;
+  adapt(context: BatchPolicyContext): Partial<BatchConfig> | undefined;
+}
+
+/** Options of `seedPolicy`; the defaults are the seed's constants. */
+export interface SeedPolicyOptions {
+  /** No change within this long (ms, scheduler clock) of the last one. Default 30,000. */
+  cooldownMs?: number;
+  /** Samples needed (since the last change) before deciding; the decision averages the last this many. Default 10. */
+  minSamples?: number;
+  /** Average latency above which batches shrink. Default 150 ms. */
+  slowLatencyMs?: number;
+  /** Average latency below which batches may grow. Default 50 ms. */
+  fastLatencyMs?: number;
+  /** …when the average capacity is also below this many items/s. Default 100. */
+  lowCapacityPerSecond?: number;
+  /** Default 5. */
+  shrinkSize?: number;
+  /** Default 200 ms. */
+  shrinkTimeoutMs?: number;
+  /** Default 10. */
+  growSize?: number;
+  /** Default 500 ms. */
+  growTimeoutMs?: number;
+}
+
+/** Options of `aimdPolicy`. */
+export interface AimdPolicyOptions {
+  /** The batch processing latency to stay under, ms. */
+  targetLatencyMs: number;
+  /** Items added to `maxSize` when latency is on target and batches fill up. Default 5. */
+  increase?: number;
+  /** `maxSize` is multiplied by this when latency is over target. Default 0.5. */
+  decreaseFactor?: number;
+  /** Samples (since the last change) averaged per decision. Default 5. */
+  samples?: number;
+  /** No change within this long (ms) of the last one. Default 0. */
+  cooldownMs?: number;
+}
+
+/** Options of `adaptiveBatch`. */
+export interface AdaptiveBatchOptions {
+  /** Lowest `maxSize` a policy may set. Default 5. */
+  minSize?: number;
+  /** Starting `maxSize`. Default 50 (the seed's `max_batch_size`). */
+  maxSize?: number;
+  /** Highest `maxSize` a policy may set. Default 200. */
+  maxSizeLimit?: number;
+  /** Starting `timeoutMs`. Default 2,000. */
+  timeoutMs?: number;
+  /** Lowest `timeoutMs` a policy may set. Default 500. */
+  minTimeoutMs?: number;
+  /** Highest `timeoutMs` a policy may set. Default 5,000. */
+  maxTimeoutMs?: number;
+  /** How to adapt. Default `seedPolicy()`; `fixedPolicy` never adapts. */
+  policy?: BatchPolicy;
+  /** Timers and the clock of `report`. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * The operator `adaptiveBatch` returns: an `OperatorFunction<T, T[]>` that also carries its controller —
+ * the live configuration and the feedback entry point, shared by every subscription of this operator.
+ */
+export interface AdaptiveBatchOperator<T> extends OperatorFunction<T, T[]> {
+  /** The current configuration. */
+  readonly config: BatchConfig;
+  /** The configuration now and after every change (replays the current one to a new subscriber). */
+  readonly config$: Observable<BatchConfig>;
+  /** The limits the configuration is clamped to. */
+  readonly limits: BatchLimits;
+  /** The samples since the last change, oldest first. */
+  readonly samples: readonly BatchSample[];
+  /**
+   * Feeds back one processed batch — call it when a batch emitted by this operator has been processed.
+   * Runs the policy, which may change the configuration at once (open batches are re-cut to it).
+   *
+   * @throws RangeError on a negative or non-finite latency or size; whatever the policy throws.
+   */
+  report(report: BatchReport): void;
+  /** Sets the configuration by hand (clamped to the limits); counts as a change for the policy. */
+  setConfig(config: Partial<BatchConfig>): void;
+}
+
+const HISTORY = 100;
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ConfigError(`adaptiveBatch: ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function positiveNumber(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new ConfigError(`adaptiveBatch: ${name} must be a positive finite number, got ${value}`);
+  }
+  return value;
+}
+
+function clamp(value: number, low: number, high: number): number {
+  return Math.min(Math.max(value, low), high);
+}
+
+/** The mean of `field` over the last `count` samples (all of them when fewer). */
+function meanOfLast(
+  samples: readonly BatchSample[],
+  count: number,
+  field: 'latencyMs' | 'capacityPerSecond',
+): number {
+  const from = Math.max(0, samples.length - count);
+  let sum = 0;
+  for (let i = from; i < samples.length; i++) sum += samples[i]![field];
+  return samples.length === from ? 0 : sum / (samples.length - from);
+}
+
+/**
+ * The seed's policy (`AdaptiveBatcher.adapt_configuration`): at most one change per `cooldownMs`
+ * (30 s), once `minSamples` (10) samples were reported since the last change; over the last 10: if the
+ * average latency is above 150 ms, `maxSize −5` and `timeoutMs −200`; if it is below 50 ms and the
+ * average capacity (items per second of processing) is below 100, `maxSize +10` and `timeoutMs +500`.
+ * The bounds (5..200, 500..5000 ms) are the operator's limits.
+ *
+ * Unlike the seed, samples taken under an older configuration are not counted, and every report is
+ * kept (the seed discarded those arriving during the cooldown).
+ */
+export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
+  const {
+    cooldownMs = 30_000,
+    minSamples = 10,
+    slowLatencyMs = 150,
+    fastLatencyMs = 50,
+    lowCapacityPerSecond = 100,
+    shrinkSize = 5,
+    shrinkTimeoutMs = 200,
+    growSize = 10,
+    growTimeoutMs = 500,
+  } = options;
+  positiveInteger('seedPolicy minSamples', minSamples);
+  if (!(cooldownMs >= 0)) throw new ConfigError(`seedPolicy: cooldownMs must be ≥ 0, got ${cooldownMs}`);
+  return {
+    name: 'seed',
+    adapt({ config, samples, now, lastChangeAt }) {
+      if (lastChangeAt !== undefined && now - lastChangeAt < cooldownMs) return undefined;
+      if (samples.length < minSamples) return undefined;
+      const latency = meanOfLast(samples, minSamples, 'latencyMs');
+      const capacity = meanOfLast(samples, minSamples, 'capacityPerSecond');
+      if (latency > slowLatencyMs) {
+        return { maxSize: config.maxSize - shrinkSize, timeoutMs: config.timeoutMs - shrinkTimeoutMs };
+      }
+      if (latency < fastLatencyMs && capacity < lowCapacityPerSecond) {
+        return { maxSize: config.maxSize + growSize, timeoutMs: config.timeoutMs + growTimeoutMs };
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * Additive increase, multiplicative decrease towards a latency target, as adaptive request concurrency
+ * does for in-flight requests: over the last `samples` reports since the last change, if the average
+ * latency is above `targetLatencyMs`, `maxSize × decreaseFactor`; otherwise, if a batch filled up to
+ * `maxSize` (so a bigger one would have been used), `maxSize + increase`. `timeoutMs` is left alone.
+ */
+export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
+  const {
+    targetLatencyMs,
+    increase = 5,
+    decreaseFactor = 0.5,
+    samples: window = 5,
+    cooldownMs = 0,
+  } = options;
+  positiveNumber('aimdPolicy targetLatencyMs', targetLatencyMs);
+  positiveInteger('aimdPolicy increase', increase);
+  positiveInteger('aimdPolicy samples', window);
+  if (!(decreaseFactor > 0 && decreaseFactor < 1)) {
+    throw new ConfigError(`aimdPolicy: decreaseFactor must be in (0, 1), got ${decreaseFactor}`);
+  }
+  return {
+    name: 'aimd',
+    adapt({ config, samples, now, lastChangeAt }) {
+      if (lastChangeAt !== undefined && now - lastChangeAt < cooldownMs) return undefined;
+      if (samples.length < window) return undefined;
+      if (meanOfLast(samples, window, 'latencyMs') > targetLatencyMs) {
+        return { maxSize: Math.floor(config.maxSize * decreaseFactor) };
+      }
+      for (let i = samples.length - window; i < samples.length; i++) {
+        if (samples[i]!.size >= config.maxSize) return { maxSize: config.maxSize + increase };
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A policy that never adapts: `adaptiveBatch` then behaves as a size-or-time batcher. */
+export const fixedPolicy: BatchPolicy = Object.freeze({ name: 'fixed', adapt: () => undefined });
+
+interface Controller {
+  readonly limits: BatchLimits;
+  readonly config$: BehaviorSubject<BatchConfig>;
+  samples: BatchSample[];
+  lastChangeAt: number | undefined;
+}
+
+/**
+ * Collects items into arrays: a batch is emitted when it holds the current `maxSize` items, or
+ * `timeoutMs` after its first item arrived, whichever comes first. Never emits an empty batch; on
+ * complete the open batch is emitted before completion, and on error before the error.
+ *
+ * The configuration adapts from feedback: whoever processes the batches calls `report({ latencyMs,
+ * size })` on the returned operator after each one, and the `policy` (default `seedPolicy()`, or
+ * `aimdPolicy({ targetLatencyMs })`) moves `maxSize` and `timeoutMs` within the limits. The live
+ * configuration is `config` / `config$`; an open batch is re-cut at once when it changes. The
+ * configuration belongs to the operator (shared by its subscriptions, like a connection pool's
+ * limits); the open batch and its timer belong to each subscription.
+ *
+ * The only buffer is the open batch, bounded by `maxSize`: items are never queued beyond it.
+ *
+ * ```
+ * maxSize 3, timeoutMs 5
+ * source:  -a-b-c-d----e--|
+ * result:  -----x----y----(z|)     x = [a,b,c] (full), y = [d] (5 ms after d), z = [e] (complete)
+ * ```
+ *
+ * ## Example
+ * ```ts
+ * const batcher = adaptiveBatch<Event>({ maxSize: 50, timeoutMs: 2000 });
+ * events$.pipe(
+ *   batcher,
+ *   concatMap(async (batch) => {
+ *     const start = performance.now();
+ *     await store.append(batch);
+ *     batcher.report({ latencyMs: performance.now() - start, size: batch.length });
+ *   }),
+ * );
+ * batcher.config$.subscribe((config) => console.log('batching', config));
+ * ```
+ *
+ * @param options starting configuration, limits, `policy` and `scheduler`.
+ * @return the operator, carrying `config`, `config$`, `report` and `setConfig`.
+ * @throws ConfigError when an option is out of range or the limits do not hold the starting config.
+ */
+export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBatchOperator<T> {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const policy = options.policy ?? seedPolicy();
+  const limits: BatchLimits = Object.freeze({
+    minSize: positiveInteger('minSize', options.minSize ?? 5),
+    maxSizeLimit: positiveInteger('maxSizeLimit', options.maxSizeLimit ?? 200),
+    minTimeoutMs: positiveNumber('minTimeoutMs', options.minTimeoutMs ?? 500),
+    maxTimeoutMs: positiveNumber('maxTimeoutMs', options.maxTimeoutMs ?? 5000),
+  });
+  const maxSize = positiveInteger('maxSize', options.maxSize ?? 50);
+  const timeoutMs = positiveNumber('timeoutMs', options.timeoutMs ?? 2000);
+  if (limits.minSize > maxSize || maxSize > limits.maxSizeLimit) {
+    throw new ConfigError(
+      `adaptiveBatch: need minSize ≤ maxSize ≤ maxSizeLimit, got ${limits.minSize} ≤ ${maxSize} ≤ ${limits.maxSizeLimit}`,
+    );
+  }
+  if (limits.minTimeoutMs > timeoutMs || timeoutMs > limits.maxTimeoutMs) {
+    throw new ConfigError(
+      `adaptiveBatch: need minTimeoutMs ≤ timeoutMs ≤ maxTimeoutMs, got ${limits.minTimeoutMs} ≤ ${timeoutMs} ≤ ${limits.maxTimeoutMs}`,
+    );
+  }
+  if (typeof policy?.adapt !== 'function')
+    throw new ConfigError('adaptiveBatch: policy must have an adapt()');
+
+  const controller: Controller = {
+    limits,
+    config$: new BehaviorSubject<BatchConfig>(Object.freeze({ maxSize, timeoutMs })),
+    samples: [],
+    lastChangeAt: undefined,
+  };
+
+  const apply = (proposal: Partial<BatchConfig> | undefined) => {
+    if (proposal === undefined || proposal === null) return;
+    const current = controller.config$.getValue();
+    const nextSize = Number.isFinite(proposal.maxSize)
+      ? Math.round(clamp(proposal.maxSize!, limits.minSize, limits.maxSizeLimit))
+      : current.maxSize;
+    const nextTimeout = Number.isFinite(proposal.timeoutMs)
+      ? clamp(proposal.timeoutMs!, limits.minTimeoutMs, limits.maxTimeoutMs)
+      : current.timeoutMs;
+    if (nextSize === current.maxSize && nextTimeout === current.timeoutMs) return;
+    controller.samples = [];
+    controller.lastChangeAt = scheduler.now();
+    controller.config$.next(Object.freeze({ maxSize: nextSize, timeoutMs: nextTimeout }));
+  };
+
+  const operator = ((source: Observable<T>) =>
+    new Observable<T[]>((subscriber) => {
+      let buffer: T[] = [];
+      let firstAt = 0;
+      let timer: Subscription | undefined;
+
+      const cancelTimer = () => {
+        timer?.unsubscribe();
+        timer = undefined;
+      };
+
+      // Swap the buffer out before emitting: a re-entrant push lands in the fresh one.
+      const flush = () => {
+        cancelTimer();
+        if (buffer.length === 0) return;
+        const items = buffer;
+        buffer = [];
+        const size = controller.config$.getValue().maxSize;
+        if (items.length <= size) {
+          subscriber.next(items);
+          return;
+        }
+        for (let i = 0; i < items.length && !subscriber.closed; i += size) {
+          subscriber.next(items.slice(i, i + size));
+        }
+      };
+
+      const armTimer = () => {
+        cancelTimer();
+        const delay = Math.max(0, firstAt + controller.config$.getValue().timeoutMs - scheduler.now());
+        timer = scheduler.schedule(flush, delay);
+      };
+
+      const configSubscription = controller.config$.pipe(distinctUntilChanged()).subscribe((config) => {
+        if (buffer.length === 0) return;
+        if (buffer.length >= config.maxSize) flush();
+        else armTimer();
+      });
+
+      const sourceSubscription = source.subscribe({
+        next(value) {
+          buffer.push(value);
+          if (buffer.length === 1) {
+            firstAt = scheduler.now();
+            armTimer();
+          }
+          if (buffer.length >= controller.config$.getValue().maxSize) flush();
+        },
+        error(error: unknown) {
+          flush();
+          subscriber.error(error);
+        },
+        complete() {
+          flush();
+          subscriber.complete();
+        },
+      });
+
+      return () => {
+        cancelTimer();
+        configSubscription.unsubscribe();
+        sourceSubscription.unsubscribe();
+      };
+    })) as AdaptiveBatchOperator<T>;
+
+  const config$ = controller.config$.asObservable();
+  Object.defineProperties(operator, {
+    config: { get: () => controller.config$.getValue(), enumerable: true },
+    config$: { value: config$, enumerable: true },
+    limits: { value: limits, enumerable: true },
+    samples: { get: () => controller.samples.slice(), enumerable: true },
+    report: {
+      value(report: BatchReport) {
+        const { latencyMs, size } = report ?? ({} as BatchReport);
+        if (!(latencyMs >= 0) || !Number.isFinite(latencyMs)) {
+          throw new RangeError(`adaptiveBatch.report: latencyMs must be finite and ≥ 0, got ${latencyMs}`);
+        }
+        if (!(size >= 0) || !Number.isFinite(size)) {
+          throw new RangeError(`adaptiveBatch.report: size must be finite and ≥ 0, got ${size}`);
+        }
+        const sample: BatchSample = Object.freeze({
+          latencyMs,
+          size,
+          at: scheduler.now(),
+          capacityPerSecond: size / Math.max(latencyMs / 1000, 0.001),
+        });
+        controller.samples.push(sample);
+        if (controller.samples.length > HISTORY) controller.samples.shift();
+        const samples = controller.samples;
+        apply(
+          policy.adapt({
+            config: controller.config$.getValue(),
+            samples,
+            now: sample.at,
+            lastChangeAt: controller.lastChangeAt,
+            get throughputPerSecond() {
+              const span = samples.length < 2 ? 0 : samples[samples.length - 1]!.at - samples[0]!.at;
+              if (span <= 0) return undefined;
+              let items = 0;
+              // The first sample's items were processed before the span began.
+              for (let i = 1; i < samples.length; i++) items += samples[i]!.size;
+              return items / (span / 1000);
+            },
+            limits,
+          }),
+        );
+      },
+    },
+    setConfig: { value: (config: Partial<BatchConfig>) => apply(config) },
+  });
+  return operator;
+}

@@ -1,0 +1,780 @@
+/**
+ * `hybridProcess`: routes each event to an immediate, a batched or a background lane (by `selectMode`),
+ * with per-lane concurrency and bounded queues, and yields one outcome per event. See
+ * `docs/hybridProcess.md` and `docs/buffers.md`.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  asyncScheduler,
+  EmptyError,
+  isObservable,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  Subject,
+  type Subscription,
+  take,
+} from 'rxjs';
+import { ConfigError, VibespecError } from '../errors.js';
+import { createEvent, type Event, Priority } from '../event.js';
+import type { FlowGate } from '../streams/pullFrom.js';
+import type { LoadSnapshot } from '../streams/systemLoad.js';
+import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
+import type { EventFlowMetrics } from './metrics.js';
+import { createModeSelector, isProcessingMode, ProcessingMode, type SelectModeConfig } from './selectMode.js';
+
+/** What a handler may return: the value, a promise of it, or an Observable whose first value is it. */
+export type HandlerResult<R> = R | PromiseLike<R> | Observable<R>;
+
+/**
+ * What a bounded queue does when it is full:
+ * - `block` (default): hold the `gate` at the high-water mark (half the limit) so a `pullFrom` source
+ *   stops pulling; an event that still arrives at a full queue (a push source ignores the gate) gets an
+ *   error outcome with code `BUFFER_OVERFLOW`.
+ * - `drop-oldest`: evict the oldest queued event of the lowest priority present (the incoming one
+ *   included) to make room; the evicted event gets a `dropped` outcome carrying an `events.dropped` event.
+ * - `drop-newest`: the newest event of the lowest priority present (usually the incoming one) is dropped,
+ *   the same way.
+ * - `error`: the incoming event gets an error outcome with code `BUFFER_OVERFLOW`.
+ */
+export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest' | 'error';
+
+/** Per-lane figures (`immediate`, `batched`, `async`); a number sets all three. */
+export type PerLane<T> = T | { immediate?: T; batched?: T; async?: T };
+
+/** Options of `hybridProcess`. */
+export interface HybridProcessOptions<R> {
+  /** Processes an IMMEDIATE event. Also processes ASYNC events unless `background` is given. */
+  immediate: (event: Event) => HandlerResult<R>;
+  /** Processes a batch of BATCHED events; must yield one result per event, in the batch's order. */
+  batch: (events: Event[]) => HandlerResult<readonly R[]>;
+  /** Processes an ASYNC event. Default: `immediate`. */
+  background?: (event: Event) => HandlerResult<R>;
+  /**
+   * The current load (`systemLoad$()`); the latest value is used, with `queueDepth` and `avgLatencyMs`
+   * raised to the pipeline's own live figures. Without it, only those own figures are known.
+   */
+  load$?: Observable<LoadSnapshot>;
+  /** Chooses the mode of an event. Default: `selectMode` with `modes`. */
+  select?: (event: Event, load: LoadSnapshot) => ProcessingMode;
+  /** The `selectMode` configuration of the default `select`. */
+  modes?: SelectModeConfig;
+  /**
+   * The batcher of the BATCHED lane: an `adaptiveBatch()` operator (share it to watch its `config$`), or
+   * its options. hybridProcess reports each batch's processing latency to it.
+   */
+  batcher?: AdaptiveBatchOperator<Event> | AdaptiveBatchOptions;
+  /** How many events (immediate, async) or batches (batched) each lane processes at once. Default 16 / 1 / 1. */
+  concurrency?: PerLane<number>;
+  /** How many events may wait in each lane's queue. Default 10,000. */
+  maxQueued?: PerLane<number>;
+  /** What a full queue does. Default `'block'`. */
+  overflow?: OverflowPolicy;
+  /** The gate `block` holds at the high-water mark; pass the one your `pullFrom` source honours. */
+  gate?: FlowGate;
+  /** Receives every event's latency (by type), errors, drops, and a queue-depth gauge. */
+  metrics?: EventFlowMetrics;
+  /**
+   * Timers, `events.dropped` timestamps, and — when given — the clock of latencies (without one,
+   * latencies use `performance.now()`). Default `asyncScheduler`.
+   */
+  scheduler?: SchedulerLike;
+}
+
+interface OutcomeBase {
+  /** The input event. */
+  event: Event;
+  /** The lane it went through. */
+  mode: ProcessingMode;
+  /** From arrival to outcome, ms. */
+  latencyMs: number;
+}
+
+/** The event was processed; `result` is what its handler returned for it. */
+export interface HybridResult<R> extends OutcomeBase {
+  kind: 'result';
+  result: R;
+}
+
+/**
+ * The event was not processed: its handler threw or rejected, its batch failed, `select` failed, or
+ * its queue was full (`BUFFER_OVERFLOW`).
+ */
+export interface HybridError extends OutcomeBase {
+  kind: 'error';
+  error: unknown;
+}
+
+/** `data` of an `events.dropped` event. */
+export interface EventsDroppedData extends Record<string, unknown> {
+  lane: ProcessingMode;
+  policy: 'drop-oldest' | 'drop-newest';
+  /** The lane's queue limit. */
+  limit: number;
+  event_id: string;
+  event_type: string;
+  event_priority: Priority;
+  /** Events this subscription has dropped so far, this one included. */
+  total: number;
+}
+
+/** The event was dropped by an overflow policy; `dropped` is the `events.dropped` event to persist. */
+export interface HybridDropped extends OutcomeBase {
+  kind: 'dropped';
+  /** A `VibespecError` with code `EVENT_DROPPED`. */
+  error: VibespecError;
+  dropped: Event<EventsDroppedData>;
+}
+
+/** Exactly one of these is emitted per input event. */
+export type HybridOutput<R> = HybridResult<R> | HybridError | HybridDropped;
+
+// ---------------------------------------------------------------------------------------------------
+
+const DEFAULT_CONCURRENCY = { immediate: 16, batched: 1, async: 1 } as const;
+const DEFAULT_MAX_QUEUED = 10_000;
+// The background lane yields to the event loop after this many starts, so a long queue of synchronous
+// background work cannot hold up IMMEDIATE events for long.
+const BACKGROUND_SLICE = 64;
+const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['block', 'drop-oldest', 'drop-newest', 'error'];
+
+function perLane(
+  name: string,
+  value: PerLane<number> | undefined,
+  defaults: Record<'immediate' | 'batched' | 'async', number>,
+): Record<ProcessingMode, number> {
+  const pick = (lane: 'immediate' | 'batched' | 'async'): number => {
+    const v = typeof value === 'number' ? value : (value?.[lane] ?? defaults[lane]);
+    if (!(v >= 1) || (!Number.isInteger(v) && v !== Number.POSITIVE_INFINITY)) {
+      throw new ConfigError(
+        `hybridProcess: ${name}.${lane} must be a positive integer or Infinity, got ${v}`,
+      );
+    }
+    return v;
+  };
+  return { immediate: pick('immediate'), batched: pick('batched'), async: pick('async') };
+}
+
+/** A FIFO with O(1) shift and pop. */
+class Deque<T> {
+  #items: Array<T | undefined> = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  pop(): T | undefined {
+    return this.length > 0 ? this.#items.pop() : undefined;
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+}
+
+interface Pending {
+  event: Event;
+  arrivedAt: number;
+}
+
+/** One FIFO per priority; dequeues the most urgent first. */
+class PriorityQueue {
+  readonly #classes = [
+    new Deque<Pending>(),
+    new Deque<Pending>(),
+    new Deque<Pending>(),
+    new Deque<Pending>(),
+  ];
+  length = 0;
+
+  push(item: Pending): void {
+    this.#classes[item.event.priority]!.push(item);
+    this.length++;
+  }
+
+  shift(): Pending | undefined {
+    for (let p = 3; p >= 0; p--) {
+      if (this.#classes[p]!.length > 0) {
+        this.length--;
+        return this.#classes[p]!.shift();
+      }
+    }
+    return undefined;
+  }
+
+  /** The lowest priority that has a queued event, or 4 when empty. */
+  lowest(): number {
+    for (let p = 0; p <= 3; p++) if (this.#classes[p]!.length > 0) return p;
+    return 4;
+  }
+
+  shiftOf(priority: number): Pending | undefined {
+    const item = this.#classes[priority]!.shift();
+    if (item !== undefined) this.length--;
+    return item;
+  }
+
+  popOf(priority: number): Pending | undefined {
+    const item = this.#classes[priority]!.pop();
+    if (item !== undefined) this.length--;
+    return item;
+  }
+
+  drain(): Pending[] {
+    const all: Pending[] = [];
+    for (let item = this.shift(); item !== undefined; item = this.shift()) all.push(item);
+    return all;
+  }
+}
+
+type Settle = (failed: boolean, value: unknown) => void;
+
+/**
+ * Calls a handler and settles exactly once with its value or failure: synchronously for a plain value
+ * or a synchronous Observable, later for a promise. Returns what to cancel on unsubscribe.
+ */
+function invoke<R>(call: () => HandlerResult<R>, settle: Settle): Subscription | undefined {
+  let out: HandlerResult<R>;
+  try {
+    out = call();
+  } catch (error) {
+    settle(true, error);
+    return undefined;
+  }
+  if (isObservable(out)) {
+    let got = false;
+    return out.pipe(take(1)).subscribe({
+      next(value) {
+        got = true;
+        settle(false, value);
+      },
+      error: (error: unknown) => settle(true, error),
+      complete() {
+        if (!got) settle(true, new EmptyError());
+      },
+    });
+  }
+  if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<R>).then === 'function') {
+    Promise.resolve(out).then(
+      (value) => settle(false, value),
+      (error: unknown) => settle(true, error),
+    );
+    return undefined;
+  }
+  settle(false, out);
+  return undefined;
+}
+
+/**
+ * Processes each event in the lane `selectMode` chooses for it, and emits exactly one outcome per event:
+ * its result, an error, or — under a drop policy — a `dropped` outcome. Nothing vanishes, on complete
+ * or on error: the source's error is forwarded only after every event received has its outcome.
+ *
+ * - IMMEDIATE: `immediate(event)` is called at once (up to `concurrency.immediate` in flight; waiting
+ *   events are started most urgent first). It never waits behind a batch: the lanes are independent.
+ * - BATCHED: events go through `adaptiveBatch`; each batch is passed to `batch(events)` (up to
+ *   `concurrency.batched` batches in flight) and its processing latency is reported back to the batcher.
+ * - ASYNC: `background(event)` is called individually but never inside the source's emission — it is
+ *   started from a scheduler task, `concurrency.async` at a time, in slices that yield to the event loop.
+ *
+ * Handlers may return a value, a promise or an Observable (its first value). A synchronous handler
+ * settles synchronously, so an IMMEDIATE event with a synchronous handler is done before `next` returns.
+ *
+ * ```
+ * maxSize 10, timeoutMs 5; a, b NORMAL tool.used (BATCHED); C CRITICAL (IMMEDIATE)
+ * source:  -a-b-C----|
+ * result:  -----C(ab)|       C overtakes the pending batch [a, b], emitted 5 ms after a
+ * ```
+ *
+ * ## Example
+ * ```ts
+ * const metrics = new EventFlowMetrics();
+ * events$.pipe(
+ *   hybridProcess({
+ *     immediate: (event) => notify(event),
+ *     batch: (events) => store.append(events).then(() => events.map(() => 'stored')),
+ *     load$: systemLoad$({ intervalMs: 1000, metrics }),
+ *     metrics,
+ *   }),
+ * ).subscribe((outcome) => outcome.kind !== 'result' && log(outcome));
+ * ```
+ *
+ * @param options the handlers, `load$`, `select`/`modes`, `batcher`, `concurrency`, `maxQueued`,
+ *   `overflow`, `gate`, `metrics` and `scheduler`.
+ * @return an operator from `Event` to one `HybridOutput` per event.
+ * @throws ConfigError at construction when a handler is missing or an option is out of range.
+ */
+export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunction<Event, HybridOutput<R>> {
+  const { immediate, batch, load$, metrics, gate } = options;
+  if (typeof immediate !== 'function') throw new ConfigError('hybridProcess: immediate must be a function');
+  if (typeof batch !== 'function') throw new ConfigError('hybridProcess: batch must be a function');
+  const background = options.background ?? immediate;
+  if (typeof background !== 'function') throw new ConfigError('hybridProcess: background must be a function');
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const clock = options.scheduler ? () => scheduler.now() : () => performance.now();
+  const select = options.select ?? createModeSelector(options.modes);
+  const concurrency = perLane('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
+  const maxQueued = perLane('maxQueued', options.maxQueued, {
+    immediate: DEFAULT_MAX_QUEUED,
+    batched: DEFAULT_MAX_QUEUED,
+    async: DEFAULT_MAX_QUEUED,
+  });
+  const overflow = options.overflow ?? 'block';
+  if (!OVERFLOW_POLICIES.includes(overflow)) {
+    throw new ConfigError(
+      `hybridProcess: overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${overflow}`,
+    );
+  }
+  const batcher: AdaptiveBatchOperator<Event> =
+    typeof options.batcher === 'function'
+      ? options.batcher
+      : adaptiveBatch<Event>({ scheduler, ...(options.batcher ?? {}) });
+
+  return (source) =>
+    new Observable<HybridOutput<R>>((subscriber) => {
+      const owner = {};
+      const inFlight = new Set<Subscription>();
+      let closed = false;
+      let inputDone = false;
+      let batcherDone = false;
+      let failure: { error: unknown } | undefined;
+      let droppedTotal = 0;
+
+      // ---- load -----------------------------------------------------------------------------------
+      let external: LoadSnapshot = {};
+      let load: LoadSnapshot = {};
+      const currentLoad = (): LoadSnapshot => {
+        load.queueDepth = Math.max(external.queueDepth ?? 0, queueDepth());
+        load.avgLatencyMs = Math.max(external.avgLatencyMs ?? 0, metrics?.avgLatencyMs ?? 0);
+        return load;
+      };
+
+      // ---- outcomes -------------------------------------------------------------------------------
+      const emit = (outcome: HybridOutput<R>) => {
+        if (metrics !== undefined) {
+          if (outcome.kind === 'result') metrics.record(outcome.event.type, outcome.latencyMs);
+          else if (outcome.kind === 'error') metrics.recordError(outcome.event.type);
+          else metrics.recordDropped(outcome.event.type);
+        }
+        subscriber.next(outcome);
+      };
+      const succeed = (mode: ProcessingMode, item: Pending, result: R) =>
+        emit({
+          kind: 'result',
+          event: item.event,
+          mode,
+          result,
+          latencyMs: Math.max(0, clock() - item.arrivedAt),
+        });
+      const fail = (mode: ProcessingMode, item: Pending, error: unknown) =>
+        emit({
+          kind: 'error',
+          event: item.event,
+          mode,
+          error,
+          latencyMs: Math.max(0, clock() - item.arrivedAt),
+        });
+      const drop = (mode: ProcessingMode, item: Pending, policy: 'drop-oldest' | 'drop-newest') => {
+        droppedTotal++;
+        const { event } = item;
+        const dropped = createEvent<EventsDroppedData>({
+          type: 'events.dropped',
+          priority: Priority.HIGH,
+          timestamp: scheduler.now(),
+          data: {
+            lane: mode,
+            policy,
+            limit: maxQueued[mode],
+            event_id: event.id,
+            event_type: event.type,
+            event_priority: event.priority,
+            total: droppedTotal,
+          },
+          ...(event.sessionId === undefined ? {} : { sessionId: event.sessionId }),
+        });
+        emit({
+          kind: 'dropped',
+          event,
+          mode,
+          latencyMs: Math.max(0, clock() - item.arrivedAt),
+          error: new VibespecError(
+            'EVENT_DROPPED',
+            `hybridProcess: ${mode} queue full (${maxQueued[mode]}), ${event.type} ${event.id} dropped (${policy})`,
+          ),
+          dropped,
+        });
+      };
+      const overflowError = (mode: ProcessingMode) =>
+        new VibespecError(
+          'BUFFER_OVERFLOW',
+          `hybridProcess: ${mode} queue full (${maxQueued[mode]} events, overflow '${overflow}')`,
+        );
+
+      // ---- event lanes (IMMEDIATE and ASYNC) ---------------------------------------------------------
+      interface EventLane {
+        readonly mode: ProcessingMode;
+        readonly handler: (event: Event) => HandlerResult<R>;
+        readonly queue: PriorityQueue;
+        active: number;
+        draining: boolean;
+        /** ASYNC: the scheduled drain task, if one is pending. */
+        task: Subscription | undefined;
+      }
+      const immediateLane: EventLane = {
+        mode: ProcessingMode.IMMEDIATE,
+        handler: immediate,
+        queue: new PriorityQueue(),
+        active: 0,
+        draining: false,
+        task: undefined,
+      };
+      const asyncLane: EventLane = {
+        mode: ProcessingMode.ASYNC,
+        handler: background,
+        queue: new PriorityQueue(),
+        active: 0,
+        draining: false,
+        task: undefined,
+      };
+
+      const start = (lane: EventLane, item: Pending) => {
+        lane.active++;
+        let settled = false;
+        let subscription: Subscription | undefined;
+        subscription = invoke(
+          () => lane.handler(item.event),
+          (failed, value) => {
+            if (settled || closed) return;
+            settled = true;
+            lane.active--;
+            if (subscription !== undefined) inFlight.delete(subscription);
+            if (failed) fail(lane.mode, item, value);
+            else succeed(lane.mode, item, value as R);
+            afterSettle(lane);
+          },
+        );
+        if (subscription !== undefined && !settled && !subscription.closed) inFlight.add(subscription);
+        else subscription = undefined;
+      };
+
+      const drainLane = (lane: EventLane, budget: number) => {
+        if (lane.draining) return;
+        lane.draining = true;
+        try {
+          while (!closed && lane.active < concurrency[lane.mode] && lane.queue.length > 0 && budget-- > 0) {
+            start(lane, lane.queue.shift()!);
+          }
+        } finally {
+          lane.draining = false;
+        }
+        updateGate();
+      };
+
+      const scheduleAsync = () => {
+        if (asyncLane.task !== undefined || closed || asyncLane.queue.length === 0) return;
+        // No free slot: the settling handler reschedules.
+        if (asyncLane.active >= concurrency.async) return;
+        asyncLane.task = scheduler.schedule(() => {
+          asyncLane.task = undefined;
+          drainLane(asyncLane, BACKGROUND_SLICE);
+          scheduleAsync();
+          checkDone();
+        });
+      };
+
+      const afterSettle = (lane: EventLane) => {
+        if (lane === immediateLane) drainLane(lane, Number.POSITIVE_INFINITY);
+        else scheduleAsync();
+        checkDone();
+      };
+
+      /**
+       * Queues an event in an event lane, applying the overflow policy when the queue is full. The queue
+       * is updated before any outcome is emitted, so a re-entrant event sees a consistent lane.
+       */
+      const enqueue = (lane: EventLane, item: Pending) => {
+        if (lane.queue.length < maxQueued[lane.mode]) {
+          lane.queue.push(item);
+          return;
+        }
+        if (overflow === 'block' || overflow === 'error') {
+          fail(lane.mode, item, overflowError(lane.mode));
+          return;
+        }
+        // The victim is of the lowest priority present, the incoming event included (it is the newest of
+        // its class): a full queue never drops a CRITICAL event to keep a LOW one.
+        const lowest = lane.queue.lowest();
+        const priority = item.event.priority;
+        let victim = item;
+        if (overflow === 'drop-oldest' ? lowest <= priority : lowest < priority) {
+          victim = (overflow === 'drop-oldest' ? lane.queue.shiftOf(lowest) : lane.queue.popOf(lowest))!;
+          lane.queue.push(item);
+        }
+        drop(lane.mode, victim, overflow);
+      };
+
+      const routeToLane = (lane: EventLane, item: Pending) => {
+        if (lane === immediateLane && lane.active < concurrency.immediate && lane.queue.length === 0) {
+          start(lane, item);
+          return;
+        }
+        enqueue(lane, item);
+        if (lane === immediateLane) drainLane(lane, Number.POSITIVE_INFINITY);
+        else scheduleAsync();
+        updateGate();
+      };
+
+      // ---- the batched lane -----------------------------------------------------------------------
+      const batchQueue = new Deque<Pending[]>();
+      const batchArrival = new Deque<Pending>();
+      let batchQueued = 0;
+      let batchActive = 0;
+      let batchDraining = false;
+      let openBatch = 0;
+
+      const runBatch = (items: Pending[]) => {
+        batchActive++;
+        const startedAt = clock();
+        let settled = false;
+        let subscription: Subscription | undefined;
+        subscription = invoke(
+          () => batch(items.map((item) => item.event)),
+          (failed, value) => {
+            if (settled || closed) return;
+            settled = true;
+            batchActive--;
+            if (subscription !== undefined) inFlight.delete(subscription);
+            let error: unknown = failed ? value : undefined;
+            const results = value as readonly R[];
+            if (!failed && (!Array.isArray(results) || results.length !== items.length)) {
+              error = new VibespecError(
+                'BATCH_RESULT_MISMATCH',
+                `hybridProcess: batch() must return one result per event (${items.length}), got ${
+                  Array.isArray(results) ? `${results.length} results` : typeof results
+                }`,
+              );
+            }
+            if (error === undefined) {
+              try {
+                batcher.report({ latencyMs: Math.max(0, clock() - startedAt), size: items.length });
+              } catch (policyError) {
+                failure ??= { error: policyError };
+              }
+            }
+            for (let i = 0; i < items.length && !closed; i++) {
+              if (error === undefined) succeed(ProcessingMode.BATCHED, items[i]!, results[i]!);
+              else fail(ProcessingMode.BATCHED, items[i]!, error);
+            }
+            if (failure !== undefined) stopInput();
+            drainBatches();
+            checkDone();
+          },
+        );
+        if (subscription !== undefined && !settled && !subscription.closed) inFlight.add(subscription);
+      };
+
+      const drainBatches = () => {
+        if (batchDraining) return;
+        batchDraining = true;
+        try {
+          while (!closed && batchActive < concurrency.batched && batchQueue.length > 0) {
+            const next = batchQueue.shift()!;
+            batchQueued -= next.length;
+            runBatch(next);
+          }
+        } finally {
+          batchDraining = false;
+        }
+        updateGate();
+      };
+
+      const enqueueBatch = (items: Pending[]) => {
+        if (items.length === 0) return;
+        batchQueue.push(items);
+        batchQueued += items.length;
+      };
+
+      const onBatch = (events: Event[]) => {
+        // The batcher keeps order, so its batches are the oldest routed events, in order.
+        const items: Pending[] = [];
+        for (let i = 0; i < events.length; i++) items.push(batchArrival.shift()!);
+        openBatch -= events.length;
+        if (batchActive < concurrency.batched && batchQueue.length === 0) {
+          runBatch(items);
+          return;
+        }
+        const room = Math.max(0, maxQueued.batched - batchQueued);
+        let rejected: Pending[] = [];
+        if (items.length <= room) {
+          enqueueBatch(items);
+        } else if (overflow === 'drop-oldest') {
+          // The batched lane is FIFO: evict the oldest queued events, then the oldest incoming ones.
+          let excess = items.length - room;
+          while (excess > 0 && batchQueue.length > 0) {
+            const head = batchQueue.peek()!;
+            const evicted = head.splice(0, Math.min(excess, head.length));
+            if (head.length === 0) batchQueue.shift();
+            batchQueued -= evicted.length;
+            excess -= evicted.length;
+            rejected.push(...evicted);
+          }
+          rejected.push(...items.slice(0, excess));
+          enqueueBatch(items.slice(excess));
+        } else {
+          enqueueBatch(items.slice(0, room));
+          rejected = items.slice(room);
+        }
+        // Outcomes only after the queue is consistent (an outcome may push a re-entrant event).
+        for (const item of rejected) {
+          if (overflow === 'drop-oldest' || overflow === 'drop-newest')
+            drop(ProcessingMode.BATCHED, item, overflow);
+          else fail(ProcessingMode.BATCHED, item, overflowError(ProcessingMode.BATCHED));
+        }
+        drainBatches();
+      };
+
+      const batchInput = new Subject<Event>();
+      const batchSubscription = batchInput.pipe(batcher).subscribe({
+        next: onBatch,
+        error(error: unknown) {
+          // The batcher failed: every event it still held gets an error outcome.
+          batcherDone = true;
+          failure ??= { error };
+          for (let item = batchArrival.shift(); item !== undefined; item = batchArrival.shift()) {
+            fail(ProcessingMode.BATCHED, item, error);
+          }
+          openBatch = 0;
+          stopInput();
+          checkDone();
+        },
+        complete() {
+          batcherDone = true;
+          checkDone();
+        },
+      });
+
+      const routeToBatch = (item: Pending) => {
+        if (batcherDone) {
+          fail(ProcessingMode.BATCHED, item, failure?.error ?? new Error('hybridProcess: batcher completed'));
+          return;
+        }
+        batchArrival.push(item);
+        openBatch++;
+        batchInput.next(item.event);
+      };
+
+      // ---- queue depth, gate, completion ------------------------------------------------------------
+      const queueDepth = () => immediateLane.queue.length + asyncLane.queue.length + batchQueued + openBatch;
+      const unregisterGauge = metrics?.gauge(queueDepth);
+
+      const updateGate = () => {
+        if (gate === undefined || overflow !== 'block') return;
+        const full =
+          immediateLane.queue.length >= maxQueued.immediate / 2 ||
+          asyncLane.queue.length >= maxQueued.async / 2 ||
+          batchQueued >= maxQueued.batched / 2;
+        if (full && !closed) gate.hold(owner);
+        else gate.release(owner);
+      };
+
+      const idle = () =>
+        immediateLane.active === 0 &&
+        immediateLane.queue.length === 0 &&
+        asyncLane.active === 0 &&
+        asyncLane.queue.length === 0 &&
+        batchActive === 0 &&
+        batchQueue.length === 0;
+
+      const checkDone = () => {
+        if (closed || !inputDone || !batcherDone || !idle()) return;
+        if (failure !== undefined) subscriber.error(failure.error);
+        else subscriber.complete();
+      };
+
+      let sourceSubscription: Subscription | undefined;
+      let stopSourceEarly = false;
+      /** No more input: flush the batcher; outcomes of what was received still come. */
+      const stopInput = () => {
+        if (inputDone) return;
+        inputDone = true;
+        if (sourceSubscription !== undefined) sourceSubscription.unsubscribe();
+        else stopSourceEarly = true;
+        batchInput.complete();
+        checkDone();
+      };
+
+      const loadSubscription = load$?.subscribe({
+        next(value) {
+          external = value ?? {};
+          load = { ...external };
+        },
+        error(error: unknown) {
+          failure ??= { error };
+          stopInput();
+        },
+      });
+
+      sourceSubscription = source.subscribe({
+        next(event) {
+          const item: Pending = { event, arrivedAt: clock() };
+          let mode: unknown;
+          try {
+            mode = select(event, currentLoad());
+          } catch (error) {
+            // A throwing select fails this event (reported as IMMEDIATE, the lane that reports at once).
+            fail(ProcessingMode.IMMEDIATE, item, error);
+            return;
+          }
+          if (!isProcessingMode(mode)) {
+            const error = new VibespecError('INVALID_MODE', `hybridProcess: select returned ${String(mode)}`);
+            fail(ProcessingMode.IMMEDIATE, item, error);
+            return;
+          }
+          if (inputDone) {
+            // Input stopped on a failure, but a synchronous source is still emitting: never drop silently.
+            fail(mode, item, failure?.error ?? new Error('hybridProcess: input closed'));
+            return;
+          }
+          if (mode === ProcessingMode.IMMEDIATE) routeToLane(immediateLane, item);
+          else if (mode === ProcessingMode.BATCHED) routeToBatch(item);
+          else routeToLane(asyncLane, item);
+        },
+        error(error: unknown) {
+          failure ??= { error };
+          stopInput();
+        },
+        complete: () => stopInput(),
+      });
+      if (stopSourceEarly) sourceSubscription.unsubscribe();
+
+      return () => {
+        closed = true;
+        sourceSubscription?.unsubscribe();
+        loadSubscription?.unsubscribe();
+        batchSubscription.unsubscribe();
+        asyncLane.task?.unsubscribe();
+        for (const subscription of inFlight) subscription.unsubscribe();
+        inFlight.clear();
+        immediateLane.queue.drain();
+        asyncLane.queue.drain();
+        unregisterGauge?.();
+        gate?.release(owner);
+      };
+    });
+}

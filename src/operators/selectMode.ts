@@ -1,0 +1,207 @@
+/**
+ * `selectMode`: the pure decision of how an event is processed — at once, in a batch, or in the
+ * background. See `docs/selectMode.md`.
+ */
+import { ConfigError } from '../errors.js';
+import { type Event, Priority } from '../event.js';
+import type { LoadSnapshot } from '../streams/systemLoad.js';
+
+/**
+ * How `hybridProcess` processes an event.
+ * - `IMMEDIATE`: at once, individually, in the latency lane; never waits behind a batch.
+ * - `BATCHED`: collected by `adaptiveBatch` and processed with other events.
+ * - `ASYNC`: individually, in the background lane: never inside the source's emitting call, with its
+ *   own (small) concurrency, so it neither blocks the latency lane nor waits for a batch to fill.
+ */
+export const ProcessingMode = { IMMEDIATE: 'immediate', BATCHED: 'batched', ASYNC: 'async' } as const;
+/** One of `ProcessingMode.IMMEDIATE`, `BATCHED`, `ASYNC`. */
+export type ProcessingMode = (typeof ProcessingMode)[keyof typeof ProcessingMode];
+
+/**
+ * Above which value a load figure counts as a high-load indicator (strictly greater). `Infinity`
+ * disables an indicator.
+ */
+export interface LoadThresholds {
+  /** System CPU usage, %. Default 80 (the seed's `cpu_high`). */
+  cpuPercent: number;
+  /** System memory usage, %. Default 85 (the seed's `memory_high`). */
+  memoryPercent: number;
+  /** Events waiting in the pipeline's queues. Default 1,000 (the seed's `queue_high`). */
+  queueDepth: number;
+  /** Recent average processing latency, ms. Default 200 (the seed's `latency_high`). */
+  avgLatencyMs: number;
+  /**
+   * Mean event-loop delay, ms. Default 100 — the library's whole latency budget. Not in the seed: for
+   * a Node pipeline a delayed event loop is the most direct sign of overload.
+   */
+  eventLoopDelayMs: number;
+  /** Event-loop utilisation, 0..1. Default 0.9. Not in the seed (see `eventLoopDelayMs`). */
+  eventLoopUtilization: number;
+}
+
+/** Options of `selectMode` and `createModeSelector`. Every field is optional. */
+export interface SelectModeConfig {
+  /** Thresholds of the high-load indicators; missing ones keep their default. */
+  thresholds?: Partial<LoadThresholds>;
+  /** How many indicators must be high for the system to count as loaded. Default 2 (the seed's rule). */
+  minHighLoadIndicators?: number;
+  /**
+   * Types a user waits on: IMMEDIATE unless the system is loaded. Default `git.commit`,
+   * `agent.completed`, `workflow.failed`. Entries are exact types or `*` globs (`workflow.*`).
+   */
+  userBlockingTypes?: readonly string[];
+  /** Types that come in floods: BATCHED. Default `file.modified`, `tool.used`, `performance.metric`. */
+  highVolumeTypes?: readonly string[];
+  /**
+   * Types nobody waits on: ASYNC (after the HIGH rule). Default `*.aggregated` — aggregates are already
+   * coalesced, so batching them again only adds latency. Pass `[]` to disable.
+   */
+  backgroundTypes?: readonly string[];
+  /** Where LOW-priority events go when no earlier rule matched. Default `'async'`; `'batched'` is the seed. */
+  lowPriority?: 'async' | 'batched';
+}
+
+/** A compiled `SelectModeConfig`: `(event, load) => ProcessingMode`. */
+export type ModeSelector = (event: Event, load?: LoadSnapshot) => ProcessingMode;
+
+/** The seed's four thresholds plus the two event-loop ones. */
+export const DEFAULT_LOAD_THRESHOLDS: Readonly<LoadThresholds> = Object.freeze({
+  cpuPercent: 80,
+  memoryPercent: 85,
+  queueDepth: 1000,
+  avgLatencyMs: 200,
+  eventLoopDelayMs: 100,
+  eventLoopUtilization: 0.9,
+});
+
+const DEFAULT_USER_BLOCKING = ['git.commit', 'agent.completed', 'workflow.failed'] as const;
+const DEFAULT_HIGH_VOLUME = ['file.modified', 'tool.used', 'performance.metric'] as const;
+const DEFAULT_BACKGROUND = ['*.aggregated'] as const;
+const INDICATORS = Object.keys(DEFAULT_LOAD_THRESHOLDS) as Array<keyof LoadThresholds>;
+
+/** Matches an event type against exact names (a Set lookup) and `*` globs (compiled once). */
+function typeMatcher(patterns: readonly string[], option: string): (type: string) => boolean {
+  if (!Array.isArray(patterns) || patterns.some((p) => typeof p !== 'string' || p.length === 0)) {
+    throw new ConfigError(`selectMode: ${option} must be an array of non-empty strings`);
+  }
+  const exact = new Set(patterns.filter((p) => !p.includes('*')));
+  const globs = patterns
+    .filter((p) => p.includes('*'))
+    .map((p) => new RegExp(`^${p.split('*').map(escapeRegExp).join('.*')}$`));
+  if (globs.length === 0) return (type) => exact.has(type);
+  return (type) => exact.has(type) || globs.some((glob) => glob.test(type));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Compiles a `SelectModeConfig` into a selector. Use it (or pass the same config object to
+ * `selectMode`, which caches the compiled form) rather than re-creating configs per event.
+ *
+ * @throws ConfigError when a threshold is not a number, `minHighLoadIndicators` is not a positive
+ *   integer, or a type list is not an array of non-empty strings.
+ */
+export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
+  const thresholds: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS };
+  for (const [key, value] of Object.entries(config.thresholds ?? {})) {
+    if (!INDICATORS.includes(key as keyof LoadThresholds)) {
+      throw new ConfigError(`selectMode: unknown threshold "${key}" (known: ${INDICATORS.join(', ')})`);
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || Number.isNaN(value)) {
+      throw new ConfigError(`selectMode: threshold ${key} must be a number, got ${String(value)}`);
+    }
+    thresholds[key as keyof LoadThresholds] = value;
+  }
+  const minIndicators = config.minHighLoadIndicators ?? 2;
+  if (!Number.isInteger(minIndicators) || minIndicators < 1) {
+    throw new ConfigError(
+      `selectMode: minHighLoadIndicators must be a positive integer, got ${minIndicators}`,
+    );
+  }
+  const lowPriority = config.lowPriority ?? 'async';
+  if (lowPriority !== 'async' && lowPriority !== 'batched') {
+    throw new ConfigError(`selectMode: lowPriority must be 'async' or 'batched', got ${String(lowPriority)}`);
+  }
+  const lowMode = lowPriority === 'async' ? ProcessingMode.ASYNC : ProcessingMode.BATCHED;
+  const isUserBlocking = typeMatcher(config.userBlockingTypes ?? DEFAULT_USER_BLOCKING, 'userBlockingTypes');
+  const isHighVolume = typeMatcher(config.highVolumeTypes ?? DEFAULT_HIGH_VOLUME, 'highVolumeTypes');
+  const isBackground = typeMatcher(config.backgroundTypes ?? DEFAULT_BACKGROUND, 'backgroundTypes');
+  const { cpuPercent, memoryPercent, queueDepth, avgLatencyMs, eventLoopDelayMs, eventLoopUtilization } =
+    thresholds;
+
+  const loaded = (load: LoadSnapshot): boolean => {
+    // `>` is false for undefined and NaN, so a missing figure never counts as high (the seed's `get(…, 0)`).
+    let high = 0;
+    if ((load.cpuPercent as number) > cpuPercent) high++;
+    if ((load.memoryPercent as number) > memoryPercent) high++;
+    if ((load.queueDepth as number) > queueDepth) high++;
+    if ((load.avgLatencyMs as number) > avgLatencyMs) high++;
+    if ((load.eventLoopDelayMs as number) > eventLoopDelayMs) high++;
+    if ((load.eventLoopUtilization as number) > eventLoopUtilization) high++;
+    return high >= minIndicators;
+  };
+
+  return (event, load) => {
+    // The seed's rules, in its order. ASYNC only ever replaces the seed's final "else BATCHED".
+    if (event.priority === Priority.CRITICAL) return ProcessingMode.IMMEDIATE;
+    if (load !== undefined && loaded(load)) return ProcessingMode.BATCHED;
+    if (isUserBlocking(event.type)) return ProcessingMode.IMMEDIATE;
+    if (isHighVolume(event.type)) return ProcessingMode.BATCHED;
+    if (event.priority === Priority.HIGH) return ProcessingMode.IMMEDIATE;
+    if (isBackground(event.type)) return ProcessingMode.ASYNC;
+    if (event.priority === Priority.LOW) return lowMode;
+    return ProcessingMode.BATCHED;
+  };
+}
+
+const DEFAULT_SELECTOR = createModeSelector();
+const compiled = new WeakMap<SelectModeConfig, ModeSelector>();
+
+/**
+ * Chooses how to process `event` under `load`. Pure: the same event, load and config always give the
+ * same mode. The rules, first match wins:
+ *
+ * 1. `CRITICAL` priority → `IMMEDIATE`
+ * 2. two or more high-load indicators (`thresholds`) → `BATCHED`
+ * 3. a user-blocking type (`git.commit`, `agent.completed`, `workflow.failed`) → `IMMEDIATE`
+ * 4. a high-volume type (`file.modified`, `tool.used`, `performance.metric`) → `BATCHED`
+ * 5. `HIGH` priority → `IMMEDIATE`
+ * 6. a background type (`*.aggregated`) → `ASYNC`
+ * 7. `LOW` priority → `ASYNC` (`lowPriority: 'batched'` makes it `BATCHED`, as in the seed)
+ * 8. otherwise → `BATCHED`
+ *
+ * Rules 1–5 and 8 are the seed's; rules 6 and 7 split its final "else BATCHED", so with
+ * `{ backgroundTypes: [], lowPriority: 'batched' }` and the event-loop thresholds at `Infinity` this is
+ * exactly the seed's selector.
+ *
+ * ## Example
+ * ```ts
+ * selectMode(createEvent({ type: 'git.commit' }), { cpuPercent: 12 }); // 'immediate'
+ * selectMode(createEvent({ type: 'git.commit' }), { cpuPercent: 95, queueDepth: 5000 }); // 'batched'
+ * ```
+ *
+ * @param event the event to route.
+ * @param load the current load (`systemLoad$` emits it); missing figures count as not high.
+ * @param config thresholds and type lists; compiled once per config object and cached.
+ * @return the processing mode.
+ * @throws ConfigError when `config` is invalid.
+ */
+export function selectMode(event: Event, load: LoadSnapshot = {}, config?: SelectModeConfig): ProcessingMode {
+  if (config === undefined) return DEFAULT_SELECTOR(event, load);
+  let selector = compiled.get(config);
+  if (selector === undefined) {
+    selector = createModeSelector(config);
+    compiled.set(config, selector);
+  }
+  return selector(event, load);
+}
+
+/** Whether `value` is one of the three processing modes. */
+export function isProcessingMode(value: unknown): value is ProcessingMode {
+  return (
+    value === ProcessingMode.IMMEDIATE || value === ProcessingMode.BATCHED || value === ProcessingMode.ASYNC
+  );
+}

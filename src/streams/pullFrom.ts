@@ -1,0 +1,118 @@
+/**
+ * Backpressure for a push-based world: a `FlowGate` that bounded queues close when they fill up, and
+ * `pullFrom`, a source that pulls the next item of an (async) iterable only while the gate is open.
+ * See `docs/buffers.md`.
+ */
+import { Observable } from 'rxjs';
+
+/**
+ * A gate between a pulling source and the queues downstream of it. A queue that reaches its high-water
+ * mark `hold`s the gate; it opens again when every holder has `release`d it.
+ */
+export interface FlowGate {
+  /** Whether no one holds the gate. */
+  readonly isOpen: boolean;
+  /** Closes the gate on behalf of `owner` (idempotent per owner). */
+  hold(owner: object): void;
+  /** Withdraws `owner`'s hold; the gate opens when no hold is left. */
+  release(owner: object): void;
+  /** Resolves at once when open, else when the gate next opens. */
+  whenOpen(): Promise<void>;
+}
+
+/**
+ * Creates a `FlowGate`. Pass it to `pullFrom` and to the operators whose queues should push back
+ * (`hybridProcess({ gate })`).
+ */
+export function createFlowGate(): FlowGate {
+  const holders = new Set<object>();
+  let waiters: Array<() => void> = [];
+  return {
+    get isOpen() {
+      return holders.size === 0;
+    },
+    hold(owner) {
+      holders.add(owner);
+    },
+    release(owner) {
+      if (!holders.delete(owner) || holders.size > 0 || waiters.length === 0) return;
+      const wake = waiters;
+      waiters = [];
+      for (const resolve of wake) resolve();
+    },
+    whenOpen() {
+      if (holders.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        waiters.push(resolve);
+      });
+    },
+  };
+}
+
+/**
+ * A source that pulls its items from an iterable or async iterable, one at a time, and only while
+ * `gate` is open: when a bounded queue downstream fills up it holds the gate, and `pullFrom` stops
+ * pulling — the producer (a file, a socket, a generator) is paused rather than buffered. This is how a
+ * push-based RxJS pipeline gets real backpressure.
+ *
+ * Unsubscribing stops the pull loop and calls the iterator's `return()`. Iterator errors are forwarded.
+ *
+ * ```
+ * gate:    open ─────── held ──────── open ──
+ * pulled:  a-b-c-d      (paused)      e-f-g …
+ * ```
+ *
+ * ## Example
+ * ```ts
+ * const gate = createFlowGate();
+ * pullFrom(readJsonLines(file), gate).pipe(bridgeHooks(), hybridProcess({ immediate, batch, gate }));
+ * ```
+ *
+ * @param source the items; an async iterable is awaited item by item.
+ * @param gate the gate to honour before each pull (`createFlowGate()`).
+ * @return a cold Observable: each subscription iterates `source` afresh.
+ */
+export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGate): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    let stopped = false;
+    let iterator: AsyncIterator<T> | Iterator<T> | undefined;
+    let stop: () => void = () => undefined;
+    // Resolves when the subscriber goes away, so a pull loop waiting on a held gate is released too.
+    const stoppedSignal = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+
+    const run = async () => {
+      try {
+        iterator =
+          Symbol.asyncIterator in source
+            ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
+            : (source as Iterable<T>)[Symbol.iterator]();
+        while (!stopped) {
+          if (!gate.isOpen) await Promise.race([gate.whenOpen(), stoppedSignal]);
+          if (stopped) return;
+          const step = await iterator.next();
+          if (stopped) return;
+          if (step.done) {
+            subscriber.complete();
+            return;
+          }
+          subscriber.next(step.value);
+        }
+      } catch (error) {
+        if (!stopped) subscriber.error(error);
+      }
+    };
+    void run();
+
+    return () => {
+      stopped = true;
+      stop();
+      try {
+        void Promise.resolve(iterator?.return?.()).catch(() => undefined);
+      } catch {
+        // A throwing return() must not break the unsubscription chain.
+      }
+    };
+  });
+}

@@ -1,0 +1,473 @@
+import fc from 'fast-check';
+import { concat, map, merge, mergeMap, NEVER, Observable, of, Subject, tap, throwError, timer } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  type AdaptiveBatchOptions,
+  adaptiveBatch,
+  aimdPolicy,
+  type BatchConfig,
+  type BatchPolicy,
+  ConfigError,
+  fixedPolicy,
+  seedPolicy,
+} from '../../src/index.js';
+import { marbles } from '../helpers/marbles.js';
+
+/** Small limits so marble strings stay short; a fixed policy unless a test adapts. */
+const small = (options: AdaptiveBatchOptions = {}): AdaptiveBatchOptions => ({
+  minSize: 1,
+  maxSize: 3,
+  maxSizeLimit: 10,
+  timeoutMs: 5,
+  minTimeoutMs: 1,
+  maxTimeoutMs: 100,
+  policy: fixedPolicy,
+  ...options,
+});
+
+describe('adaptiveBatch', () => {
+  it(
+    'emits a batch as soon as it holds maxSize items',
+    marbles((m) => {
+      const source = m.cold('  -a-b-c-d-e-f-|');
+      const subs = '           ^------------!';
+      const expected = '       -----x-----y-|';
+      const batcher = adaptiveBatch<string>(small({ timeoutMs: 50 }));
+      m.expect(source.pipe(batcher)).toBeObservable(expected, { x: ['a', 'b', 'c'], y: ['d', 'e', 'f'] });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'emits a partial batch timeoutMs after its first item',
+    marbles((m) => {
+      const source = m.cold('  -a-b--------c------|');
+      const subs = '           ^------------------!';
+      const expected = '       ------x----------y-|';
+      m.expect(source.pipe(adaptiveBatch<string>(small()))).toBeObservable(expected, {
+        x: ['a', 'b'],
+        y: ['c'],
+      });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'never emits an empty batch: no timer runs without items',
+    marbles((m) => {
+      const source = m.cold('  ----------------|');
+      const subs = '           ^---------------!';
+      m.expect(source.pipe(adaptiveBatch<string>(small()))).toBeObservable('----------------|');
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'completes when empty',
+    marbles((m) => {
+      const source = m.cold<string>('|');
+      m.expect(source.pipe(adaptiveBatch<string>(small()))).toBeObservable('|');
+      m.expect(source).toHaveSubscriptions('(^!)');
+    }),
+  );
+
+  it(
+    'never emits from never',
+    marbles((m) => {
+      const source = m.cold<string>('-');
+      m.expect(source.pipe(adaptiveBatch<string>(small()))).toBeObservable('-');
+      m.expect(source).toHaveSubscriptions('^');
+    }),
+  );
+
+  it(
+    'flushes the open batch on complete',
+    marbles((m) => {
+      const source = m.cold('  -a-b|');
+      const subs = '           ^---!';
+      const expected = '       ----(x|)';
+      m.expect(source.pipe(adaptiveBatch<string>(small()))).toBeObservable(expected, { x: ['a', 'b'] });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'flushes the open batch before an error',
+    marbles((m) => {
+      const source = m.cold('  -a-b#', undefined, new Error('boom'));
+      const subs = '           ^---!';
+      const expected = '       ----(x#)';
+      m.expect(source.pipe(adaptiveBatch<string>(small()))).toBeObservable(
+        expected,
+        { x: ['a', 'b'] },
+        new Error('boom'),
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'forwards an error with nothing open as it is',
+    marbles((m) => {
+      const source = m.cold<string>('  ---#');
+      m.expect(source.pipe(adaptiveBatch<string>(small()))).toBeObservable('---#');
+      m.expect(source).toHaveSubscriptions('^--!');
+    }),
+  );
+
+  it(
+    'cancels its timer and unsubscribes on early unsubscribe',
+    marbles((m) => {
+      const source = m.hot('   -a-b----c--|');
+      const subs = '           ^--!';
+      const unsub = '          ---!';
+      // The open batch [a, b] would time out at 6; it does not, since nobody listens any more.
+      m.expect(source.pipe(adaptiveBatch<string>(small())), unsub).toBeObservable('----');
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'keeps unsubscription chains unbroken through mergeMap',
+    marbles((m) => {
+      const source = m.hot('   -a-b-c-d-e-|');
+      const subs = '           ^------!';
+      const unsub = '          -------!';
+      const result = source.pipe(
+        mergeMap((x) => of(x)),
+        adaptiveBatch<string>(small()),
+        mergeMap((x) => of(x.join(''))),
+      );
+      m.expect(result, unsub).toBeObservable('-----x-', { x: 'abc' });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it('handles re-entrant items pushed while a batch is emitted', () => {
+    const input = new Subject<number>();
+    const batches: number[][] = [];
+    const batcher = adaptiveBatch<number>(small({ maxSize: 2, timeoutMs: 50 }));
+    input.pipe(batcher).subscribe((batch) => {
+      batches.push(batch);
+      if (batch[0] === 1) {
+        input.next(3);
+        input.next(4);
+      }
+    });
+    input.next(1);
+    input.next(2);
+    input.complete();
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+
+  it('keeps the open batch per subscription but shares the configuration', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      const batcher = adaptiveBatch<string>(small({ scheduler }));
+      expectObservable(cold('-a-b|').pipe(batcher)).toBe('----(x|)', { x: ['a', 'b'] });
+      expectObservable(cold('--c|').pipe(batcher)).toBe('---(y|)', { y: ['c'] });
+      batcher.setConfig({ maxSize: 7 });
+    });
+    const batcher = adaptiveBatch<string>(small());
+    batcher.setConfig({ maxSize: 4 });
+    expect(batcher.config).toEqual({ maxSize: 4, timeoutMs: 5 });
+  });
+
+  describe('adaptation', () => {
+    it(
+      'shrinks batches at once when the processing latency is too high (AIMD)',
+      marbles((m) => {
+        const source = m.cold('  -abcdefgh|');
+        const subs = '           ^--------!';
+        const expected = '       ----x-yzw|';
+        const batcher = adaptiveBatch<string>(
+          small({
+            maxSize: 4,
+            timeoutMs: 50,
+            policy: aimdPolicy({ targetLatencyMs: 10, samples: 1, decreaseFactor: 0.5 }),
+            scheduler: m.scheduler,
+          }),
+        );
+        // The processor reports each batch as taking 20 ms: every report halves maxSize, down to minSize.
+        const processed = source.pipe(
+          batcher,
+          tap((batch) => batcher.report({ latencyMs: 20, size: batch.length })),
+        );
+        m.expect(processed).toBeObservable(expected, {
+          x: ['a', 'b', 'c', 'd'],
+          y: ['e', 'f'],
+          z: ['g'],
+          w: ['h'],
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+        m.expect(batcher.config$).toBeObservable('x---y-z', {
+          x: { maxSize: 4, timeoutMs: 50 },
+          y: { maxSize: 2, timeoutMs: 50 },
+          z: { maxSize: 1, timeoutMs: 50 },
+        });
+      }),
+    );
+
+    it('follows the seed policy step by step on the scheduler clock', () => {
+      const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+      scheduler.run(({ expectObservable }) => {
+        const batcher = adaptiveBatch<number>({ scheduler }); // seed defaults: 50 / 2000 ms, 5..200, 500..5000
+        const slow = { latencyMs: 200, size: 50 };
+        const fast = { latencyMs: 20, size: 1 }; // 50 items/s of processing: overhead-bound
+        // biome-ignore format: an aligned table reads better
+        const reports: Array<[number, typeof slow, number]> = [
+          [0,      slow, 9],  // t=0: 9 slow samples — not enough
+          [100,    slow, 1],  // the 10th → shrink to 45 / 1800
+          [200,    slow, 20], // within the 30 s cooldown: no change
+          [30_100, slow, 1],  // cooldown over, ≥ 10 samples since the change → shrink to 40 / 1600
+          [30_200, fast, 10], // fast samples during the new cooldown: no change
+          [60_200, fast, 1],  // cooldown over: the last 10 are fast with low capacity → grow to 50 / 2100
+        ];
+        for (const [at, sample, times] of reports) {
+          scheduler.schedule(() => {
+            for (let i = 0; i < times; i++) batcher.report(sample);
+          }, at);
+        }
+        expectObservable(batcher.config$).toBe('a 99ms b 29999ms c 30099ms d', {
+          a: { maxSize: 50, timeoutMs: 2000 },
+          b: { maxSize: 45, timeoutMs: 1800 },
+          c: { maxSize: 40, timeoutMs: 1600 },
+          d: { maxSize: 50, timeoutMs: 2100 },
+        });
+      });
+    });
+
+    it('counts only samples taken since the last change (the seed counted stale ones)', () => {
+      const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+      scheduler.run(() => {
+        const batcher = adaptiveBatch<number>({ scheduler, policy: seedPolicy({ cooldownMs: 0 }) });
+        for (let i = 0; i < 10; i++) batcher.report({ latencyMs: 200, size: 50 });
+        expect(batcher.config.maxSize).toBe(45);
+        expect(batcher.samples).toEqual([]);
+        for (let i = 0; i < 9; i++) batcher.report({ latencyMs: 200, size: 50 });
+        expect(batcher.config.maxSize).toBe(45);
+        batcher.report({ latencyMs: 200, size: 50 });
+        expect(batcher.config.maxSize).toBe(40);
+      });
+    });
+
+    it('keeps the configuration within its limits', () => {
+      const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+      scheduler.run(() => {
+        const batcher = adaptiveBatch<number>({
+          scheduler,
+          maxSize: 195,
+          timeoutMs: 4800,
+          policy: seedPolicy({ cooldownMs: 0, minSamples: 1 }),
+        });
+        batcher.report({ latencyMs: 1, size: 0 });
+        expect(batcher.config).toEqual({ maxSize: 200, timeoutMs: 5000 });
+        batcher.report({ latencyMs: 1, size: 0 });
+        expect(batcher.config).toEqual({ maxSize: 200, timeoutMs: 5000 });
+        for (let i = 0; i < 50; i++) batcher.report({ latencyMs: 500, size: 10 });
+        expect(batcher.config).toEqual({ maxSize: 5, timeoutMs: 500 });
+      });
+    });
+
+    it('grows by AIMD only when batches fill up', () => {
+      const batcher = adaptiveBatch<number>({
+        maxSize: 10,
+        policy: aimdPolicy({ targetLatencyMs: 100, samples: 2, increase: 3 }),
+      });
+      batcher.report({ latencyMs: 5, size: 4 });
+      batcher.report({ latencyMs: 5, size: 4 });
+      expect(batcher.config.maxSize).toBe(10);
+      batcher.report({ latencyMs: 5, size: 10 });
+      expect(batcher.config.maxSize).toBe(13);
+      // Multiplicative decrease, clamped to minSize.
+      for (let i = 0; i < 20; i++) batcher.report({ latencyMs: 500, size: 13 });
+      expect(batcher.config.maxSize).toBe(5);
+    });
+
+    it(
+      're-cuts an open batch at once when maxSize shrinks below it',
+      marbles((m) => {
+        const source = m.cold('  -abc------|');
+        const expected = '       -----(xy)-|';
+        const batcher = adaptiveBatch<string>(small({ maxSize: 5, timeoutMs: 50, scheduler: m.scheduler }));
+        m.scheduler.schedule(() => batcher.setConfig({ maxSize: 2 }), 5);
+        m.expect(source.pipe(batcher)).toBeObservable(expected, { x: ['a', 'b'], y: ['c'] });
+      }),
+    );
+
+    it(
+      're-arms the timer from the first item when timeoutMs changes',
+      marbles((m) => {
+        const source = m.cold('  -ab--------|');
+        const expected = '       -------x---|';
+        const batcher = adaptiveBatch<string>(small({ timeoutMs: 20, scheduler: m.scheduler }));
+        // At 3 the timeout drops to 6: the batch opened at 1 is due at 7.
+        m.scheduler.schedule(() => batcher.setConfig({ timeoutMs: 6 }), 3);
+        m.expect(source.pipe(batcher)).toBeObservable(expected, { x: ['a', 'b'] });
+      }),
+    );
+
+    it('gives a policy the wall-clock throughput of the samples', () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const seen: Array<number | undefined> = [];
+      const policy: BatchPolicy = {
+        name: 'spy',
+        adapt(context) {
+          seen.push(context.throughputPerSecond);
+          return undefined;
+        },
+      };
+      scheduler.run(() => {
+        const batcher = adaptiveBatch<number>({ scheduler, policy });
+        scheduler.schedule(() => batcher.report({ latencyMs: 1, size: 10 }), 0);
+        scheduler.schedule(() => batcher.report({ latencyMs: 1, size: 20 }), 100);
+        scheduler.schedule(() => batcher.report({ latencyMs: 1, size: 30 }), 500);
+      });
+      // 50 items in the 500 ms after the first report.
+      expect(seen).toEqual([undefined, 200, 100]);
+    });
+
+    it('throws a policy exception out of report, keeping the configuration', () => {
+      const policy: BatchPolicy = {
+        name: 'broken',
+        adapt() {
+          throw new Error('policy');
+        },
+      };
+      const batcher = adaptiveBatch<number>({ policy });
+      expect(() => batcher.report({ latencyMs: 1, size: 1 })).toThrow('policy');
+      expect(batcher.config).toEqual({ maxSize: 50, timeoutMs: 2000 });
+    });
+
+    it('rejects bad reports with RangeError', () => {
+      const batcher = adaptiveBatch<number>();
+      expect(() => batcher.report({ latencyMs: -1, size: 1 })).toThrow(RangeError);
+      expect(() => batcher.report({ latencyMs: Number.NaN, size: 1 })).toThrow(RangeError);
+      expect(() => batcher.report({ latencyMs: 1, size: Number.POSITIVE_INFINITY })).toThrow(RangeError);
+    });
+  });
+
+  it('validates its options at construction', () => {
+    const bad: AdaptiveBatchOptions[] = [
+      { maxSize: 0 },
+      { maxSize: 2.5 },
+      { minSize: 10, maxSize: 5 },
+      { maxSize: 300 },
+      { timeoutMs: 0 },
+      { timeoutMs: 100 },
+      { timeoutMs: 6000 },
+      { policy: {} as BatchPolicy },
+    ];
+    for (const options of bad) expect(() => adaptiveBatch(options)).toThrow(ConfigError);
+    expect(() => aimdPolicy({ targetLatencyMs: 0 })).toThrow(ConfigError);
+    expect(() => aimdPolicy({ targetLatencyMs: 10, decreaseFactor: 1 })).toThrow(ConfigError);
+    expect(() => seedPolicy({ minSamples: 0 })).toThrow(ConfigError);
+  });
+
+  it('replays the current configuration to a late config$ subscriber', () => {
+    const batcher = adaptiveBatch<number>({ maxSize: 20 });
+    const seen: BatchConfig[] = [];
+    batcher.setConfig({ maxSize: 30 });
+    batcher.config$.subscribe((config) => seen.push(config)).unsubscribe();
+    expect(seen).toEqual([{ maxSize: 30, timeoutMs: 2000 }]);
+  });
+});
+
+describe('adaptiveBatch property: nothing lost', () => {
+  const arrival = fc.record({ at: fc.integer({ min: 0, max: 60 }), value: fc.integer() });
+  const change = fc.record({ at: fc.integer({ min: 0, max: 60 }), maxSize: fc.integer({ min: 1, max: 8 }) });
+
+  it('every input appears exactly once, in order, in non-empty batches of at most maxSize', () => {
+    fc.assert(
+      fc.property(
+        fc.array(arrival, { maxLength: 40 }),
+        fc.array(change, { maxLength: 4 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.constantFrom('complete', 'error', 'never'),
+        (arrivals, changes, maxSize, timeoutMs, end) => {
+          const sorted = [...arrivals].sort((a, b) => a.at - b.at);
+          const scheduler = new TestScheduler(() => undefined);
+          const batches: number[][] = [];
+          let limitAtEmit: number[] = [];
+          let terminated: string | undefined;
+          scheduler.run(() => {
+            const batcher = adaptiveBatch<number>({
+              minSize: 1,
+              maxSize,
+              maxSizeLimit: 8,
+              timeoutMs,
+              minTimeoutMs: 1,
+              maxTimeoutMs: 20,
+              policy: fixedPolicy,
+              scheduler,
+            });
+            for (const { at, maxSize: size } of changes)
+              scheduler.schedule(() => batcher.setConfig({ maxSize: size }), at);
+            // Items arriving at the same time keep their order: one timer per distinct time.
+            const byTime = new Map<number, number[]>();
+            for (const { at, value } of sorted) byTime.set(at, [...(byTime.get(at) ?? []), value]);
+            const items$ = merge(
+              ...[...byTime].map(([at, values]) => timer(at, scheduler).pipe(mergeMap(() => of(...values)))),
+            );
+            const tail$ =
+              end === 'complete'
+                ? timer(61, scheduler).pipe(mergeMap(() => new Observable<never>((s) => s.complete())))
+                : end === 'error'
+                  ? timer(61, scheduler).pipe(mergeMap(() => throwError(() => new Error('end'))))
+                  : NEVER;
+            concat(items$, tail$)
+              .pipe(
+                batcher,
+                tap(() => {
+                  limitAtEmit = [...limitAtEmit, batcher.config.maxSize];
+                }),
+              )
+              .subscribe({
+                next: (batch) => batches.push(batch),
+                error: () => (terminated = 'error'),
+                complete: () => (terminated = 'complete'),
+              });
+          });
+          const flat = batches.flat();
+          if (end === 'never') {
+            // Everything not yet flushed is in the open batch, which times out within timeoutMs of 60.
+            expect(flat).toEqual(sorted.map((a) => a.value));
+          } else {
+            expect(terminated).toBe(end);
+            expect(flat).toEqual(sorted.map((a) => a.value));
+          }
+          batches.forEach((batch, i) => {
+            expect(batch.length).toBeGreaterThan(0);
+            expect(batch.length).toBeLessThanOrEqual(limitAtEmit[i]!);
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('adaptiveBatch in a pipeline', () => {
+  it('batches the same way as a fixed size-or-time batcher with fixedPolicy', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      const source = cold('abcdefg|');
+      const batcher = adaptiveBatch<string>(small({ maxSize: 3, scheduler }));
+      expectObservable(
+        source.pipe(
+          batcher,
+          map((b) => b.join('')),
+        ),
+      ).toBe('--x--y-(z|)', {
+        x: 'abc',
+        y: 'def',
+        z: 'g',
+      });
+    });
+  });
+});

@@ -1,0 +1,763 @@
+import fc from 'fast-check';
+import {
+  asyncScheduler,
+  concat,
+  map,
+  merge,
+  mergeMap,
+  NEVER,
+  Observable,
+  of,
+  type SchedulerLike,
+  Subject,
+  throwError,
+  timer,
+} from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  type AdaptiveBatchOptions,
+  adaptiveBatch,
+  aimdPolicy,
+  ConfigError,
+  createEvent,
+  createFlowGate,
+  type Event,
+  EventFlowMetrics,
+  fixedPolicy,
+  type HybridOutput,
+  type HybridProcessOptions,
+  hybridProcess,
+  type LoadSnapshot,
+  Priority,
+  ProcessingMode,
+  pullFrom,
+  type VibespecError,
+} from '../../src/index.js';
+import { marbles } from '../helpers/marbles.js';
+
+const ev = (id: string, type = 'tool.used', priority: Priority = Priority.NORMAL): Event =>
+  createEvent({ id, type, priority, timestamp: 0 });
+
+// Routed by the default selectMode: tool.used → BATCHED, CRITICAL → IMMEDIATE, git.commit → IMMEDIATE,
+// LOW → ASYNC.
+const a = ev('a');
+const b = ev('b');
+const c = ev('c');
+const d = ev('d');
+const C = ev('C', 'workflow.failed', Priority.CRITICAL);
+const D = ev('D', 'workflow.failed', Priority.CRITICAL);
+const g = ev('g', 'git.commit');
+const h = ev('h', 'hook.rejected', Priority.HIGH);
+const l = ev('l', 'message.displayed', Priority.LOW);
+const events = { a, b, c, d, C, D, g, h, l };
+
+/** Small batches on the test scheduler: up to 10 items or 5 ms. */
+const batching = (scheduler: SchedulerLike, options: AdaptiveBatchOptions = {}): AdaptiveBatchOptions => ({
+  minSize: 1,
+  maxSize: 10,
+  maxSizeLimit: 10,
+  timeoutMs: 5,
+  minTimeoutMs: 1,
+  maxTimeoutMs: 100,
+  policy: fixedPolicy,
+  scheduler,
+  ...options,
+});
+
+/** `kind:mode-initial:id`, e.g. `r:i:C` for an immediate result of C. */
+const show = (outcome: HybridOutput<string>): string =>
+  `${outcome.kind[0]}:${outcome.mode[0]}:${outcome.event.id}`;
+
+function options(
+  scheduler: SchedulerLike,
+  extra: Partial<HybridProcessOptions<string>> = {},
+): HybridProcessOptions<string> {
+  return {
+    immediate: (event) => `imm:${event.id}`,
+    batch: (batch) => batch.map((event) => `bat:${event.id}`),
+    batcher: batching(scheduler),
+    scheduler,
+    ...extra,
+  };
+}
+
+describe('hybridProcess', () => {
+  it(
+    'lets a CRITICAL event overtake a pending batch',
+    marbles((m) => {
+      const source = m.cold('  -a-b-C----|', events);
+      const subs = '           ^---------!';
+      const expected = '       -----x(yz)|';
+      const result = source.pipe(hybridProcess(options(m.scheduler)), map(show));
+      m.expect(result).toBeObservable(expected, { x: 'r:i:C', y: 'r:b:a', z: 'r:b:b' });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'never makes an IMMEDIATE event wait behind a batch being processed',
+    marbles((m) => {
+      const source = m.cold('  -abc-C-----|', events);
+      const expected = '       -----x-----(yzw|)';
+      // [a, b, c] is full at 3 and takes 8 ms to process; C arrives at 5, while it is in flight.
+      const result = source.pipe(
+        hybridProcess(
+          options(m.scheduler, {
+            batcher: batching(m.scheduler, { maxSize: 3 }),
+            batch: (batch) => timer(8, m.scheduler).pipe(map(() => batch.map((e) => `bat:${e.id}`))),
+          }),
+        ),
+        map(show),
+      );
+      m.expect(result).toBeObservable(expected, {
+        x: 'r:i:C',
+        y: 'r:b:a',
+        z: 'r:b:b',
+        w: 'r:b:c',
+      });
+    }),
+  );
+
+  it(
+    'returns each handler result: a value, or the first value of an Observable',
+    marbles((m) => {
+      const source = m.cold('  -g-h-|', events);
+      const expected = '       -x-y-|';
+      const result = source.pipe(
+        hybridProcess(
+          options(m.scheduler, {
+            immediate: (event) => (event === g ? `now:${event.id}` : of(`obs:${event.id}`, 'ignored')),
+          }),
+        ),
+        map((o) => (o.kind === 'result' ? o.result : 'error')),
+      );
+      m.expect(result).toBeObservable(expected, { x: 'now:g', y: 'obs:h' });
+    }),
+  );
+
+  it('awaits promise results', async () => {
+    const outcomes = await new Promise<HybridOutput<string>[]>((resolve) => {
+      const seen: HybridOutput<string>[] = [];
+      of(g, a)
+        .pipe(
+          hybridProcess({
+            immediate: async (event) => `p:${event.id}`,
+            batch: async (batch) => batch.map((e) => `pb:${e.id}`),
+          }),
+        )
+        .subscribe({ next: (o) => seen.push(o), complete: () => resolve(seen) });
+    });
+    expect(outcomes.map((o) => (o.kind === 'result' ? o.result : o.kind))).toEqual(['p:g', 'pb:a']);
+  });
+
+  it(
+    'completes when empty',
+    marbles((m) => {
+      const source = m.cold<Event>('|');
+      m.expect(source.pipe(hybridProcess(options(m.scheduler)))).toBeObservable('|');
+      m.expect(source).toHaveSubscriptions('(^!)');
+    }),
+  );
+
+  it(
+    'never emits from never',
+    marbles((m) => {
+      const source = m.cold<Event>('-');
+      m.expect(source.pipe(hybridProcess(options(m.scheduler)))).toBeObservable('-');
+      m.expect(source).toHaveSubscriptions('^');
+    }),
+  );
+
+  it(
+    'forwards a source error only after every event received has its outcome',
+    marbles((m) => {
+      const source = m.cold('  -a-b-C-#', events, new Error('boom'));
+      const subs = '           ^------!';
+      const expected = '       -----x-(yz#)';
+      const batcher = batching(m.scheduler, { timeoutMs: 20 });
+      const result = source.pipe(hybridProcess(options(m.scheduler, { batcher })), map(show));
+      m.expect(result).toBeObservable(expected, { x: 'r:i:C', y: 'r:b:a', z: 'r:b:b' }, new Error('boom'));
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'waits for in-flight work before completing',
+    marbles((m) => {
+      const source = m.cold('  -g|', events);
+      const expected = '       ----(x|)';
+      const result = source.pipe(
+        hybridProcess(
+          options(m.scheduler, { immediate: (e) => timer(3, m.scheduler).pipe(map(() => e.id)) }),
+        ),
+        map(show),
+      );
+      m.expect(result).toBeObservable(expected, { x: 'r:i:g' });
+    }),
+  );
+
+  it(
+    'unsubscribes from the source, its timers and in-flight work on early unsubscribe',
+    marbles((m) => {
+      const source = m.hot('   -a-g-b---|', events);
+      const subs = '           ^----!';
+      const unsub = '          -----!';
+      const work = m.cold('    ----x|');
+      const workSubs = '       ---^-!';
+      const result = source.pipe(hybridProcess(options(m.scheduler, { immediate: () => work })), map(show));
+      m.expect(result, unsub).toBeObservable('------');
+      m.expect(source).toHaveSubscriptions(subs);
+      m.expect(work).toHaveSubscriptions(workSubs);
+    }),
+  );
+
+  it(
+    'keeps unsubscription chains unbroken through mergeMap',
+    marbles((m) => {
+      const source = m.hot('   -g-C-a-g-|', events);
+      const subs = '           ^----!';
+      const unsub = '          -----!';
+      const result = source.pipe(
+        mergeMap((x) => of(x)),
+        hybridProcess(options(m.scheduler)),
+        mergeMap((x) => of(show(x))),
+      );
+      m.expect(result, unsub).toBeObservable('-x-y--', { x: 'r:i:g', y: 'r:i:C' });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it('handles events pushed re-entrantly from an outcome', () => {
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input
+      .pipe(hybridProcess({ immediate: (e) => e.id, batch: (batch) => batch.map((e) => e.id) }))
+      .subscribe((outcome) => {
+        seen.push(show(outcome as HybridOutput<string>));
+        if (outcome.event === g) input.next(C);
+      });
+    input.next(g);
+    input.next(D);
+    input.complete();
+    expect(seen).toEqual(['r:i:g', 'r:i:C', 'r:i:D']);
+  });
+
+  it('can be reused on two sources without sharing state', () => {
+    const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+    scheduler.run(({ cold, expectObservable }) => {
+      const operator = hybridProcess(options(scheduler));
+      expectObservable(cold('-a|', events).pipe(operator, map(show))).toBe('--(x|)', { x: 'r:b:a' });
+      expectObservable(cold('C-b-|', events).pipe(operator, map(show))).toBe('x---(y|)', {
+        x: 'r:i:C',
+        y: 'r:b:b',
+      });
+    });
+  });
+
+  describe('lanes', () => {
+    it('starts ASYNC work on the scheduler, never inside the emitting call', async () => {
+      const input = new Subject<Event>();
+      const seen: string[] = [];
+      input.pipe(hybridProcess(options(asyncScheduler))).subscribe((o) => seen.push(show(o)));
+      input.next(l);
+      expect(seen).toEqual([]);
+      input.next(C);
+      expect(seen).toEqual(['r:i:C']);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(seen).toEqual(['r:i:C', 'r:a:l']);
+      input.complete();
+    });
+
+    it(
+      'processes ASYNC events with the background handler, one at a time by default',
+      marbles((m) => {
+        const source = m.cold('  -(lll)---|', { l });
+        const expected = '       ---x-y-z-|';
+        const result = source.pipe(
+          hybridProcess(
+            options(m.scheduler, { background: (e) => timer(2, m.scheduler).pipe(map(() => `bg:${e.id}`)) }),
+          ),
+          map((o) => (o.kind === 'result' ? o.result : 'error')),
+        );
+        m.expect(result).toBeObservable(expected, { x: 'bg:l', y: 'bg:l', z: 'bg:l' });
+      }),
+    );
+
+    it(
+      'limits IMMEDIATE concurrency and starts waiting events most urgent first',
+      marbles((m) => {
+        // g (NORMAL), h (HIGH), C (CRITICAL) arrive while the single slot is busy with the first g.
+        const source = m.cold('  -ghgC------------|', events);
+        const expected = '       ----w--x--y--z---|';
+        const result = source.pipe(
+          hybridProcess(
+            options(m.scheduler, {
+              concurrency: { immediate: 1 },
+              immediate: (e) => timer(3, m.scheduler).pipe(map(() => e.id)),
+            }),
+          ),
+          map(show),
+        );
+        m.expect(result).toBeObservable(expected, { w: 'r:i:g', x: 'r:i:C', y: 'r:i:h', z: 'r:i:g' });
+      }),
+    );
+
+    it(
+      'runs batches one at a time by default, queueing the next',
+      marbles((m) => {
+        // [a, b] is full at 2 and takes 5 ms; [c, d], full at 4, waits for it and runs 7..12.
+        const source = m.cold('  -abcd-----|', events);
+        const expected = '       -------(ab)-(cd|)';
+        const result = source.pipe(
+          hybridProcess(
+            options(m.scheduler, {
+              batcher: batching(m.scheduler, { maxSize: 2 }),
+              batch: (batch) => timer(5, m.scheduler).pipe(map(() => batch.map((e) => e.id))),
+            }),
+          ),
+          map((o) => o.event.id),
+        );
+        m.expect(result).toBeObservable(expected, { a: 'a', b: 'b', c: 'c', d: 'd' });
+      }),
+    );
+  });
+
+  describe('failures are outcomes', () => {
+    it(
+      'turns a throwing or failing handler into an error outcome and keeps going',
+      marbles((m) => {
+        const source = m.cold('  -g-h-a-|', events);
+        const expected = '       -x-y---(z|)';
+        const boom = new Error('boom');
+        const result = source.pipe(
+          hybridProcess(
+            options(m.scheduler, {
+              immediate: (e) => {
+                if (e === g) throw boom;
+                return throwError(() => boom);
+              },
+              batch: () => throwError(() => boom),
+            }),
+          ),
+          map((o) => `${show(o)}:${o.kind === 'error' ? (o.error as Error).message : ''}`),
+        );
+        m.expect(result).toBeObservable(expected, { x: 'e:i:g:boom', y: 'e:i:h:boom', z: 'e:b:a:boom' });
+      }),
+    );
+
+    it('fails every event of a rejected batch', async () => {
+      const outcomes = await collect(
+        of(a, b),
+        hybridProcess({ immediate: (e) => e.id, batch: () => Promise.reject(new Error('disk full')) }),
+      );
+      expect(outcomes.map((o) => `${show(o)}:${(o as { error: Error }).error.message}`)).toEqual([
+        'e:b:a:disk full',
+        'e:b:b:disk full',
+      ]);
+    });
+
+    it('fails a batch that does not return one result per event with BATCH_RESULT_MISMATCH', async () => {
+      const outcomes = await collect(
+        of(a, b),
+        hybridProcess({ immediate: (e) => e.id, batch: () => ['only one'] }),
+      );
+      expect(outcomes.map((o) => o.kind)).toEqual(['error', 'error']);
+      expect(outcomes.map((o) => ((o as { error: VibespecError }).error as VibespecError).code)).toEqual([
+        'BATCH_RESULT_MISMATCH',
+        'BATCH_RESULT_MISMATCH',
+      ]);
+    });
+
+    it('fails an event whose select throws or returns no mode, and keeps going', async () => {
+      const outcomes = await collect(
+        of(a, b, c),
+        hybridProcess({
+          immediate: (e) => e.id,
+          batch: (batch) => batch.map((e) => e.id),
+          select: (e) => {
+            if (e === a) throw new Error('select');
+            return e === b ? ('later' as ProcessingMode) : ProcessingMode.IMMEDIATE;
+          },
+        }),
+      );
+      expect(outcomes.map(show)).toEqual(['e:i:a', 'e:i:b', 'r:i:c']);
+      expect(((outcomes[1] as { error: VibespecError }).error as VibespecError).code).toBe('INVALID_MODE');
+    });
+
+    it(
+      'fails an Observable handler that completes without a value',
+      marbles((m) => {
+        const result = m
+          .cold('-g|', events)
+          .pipe(
+            hybridProcess(
+              options(m.scheduler, { immediate: () => new Observable<string>((s) => s.complete()) }),
+            ),
+          );
+        m.expect(
+          result.pipe(map((o) => (o.kind === 'error' ? (o.error as Error).name : o.kind))),
+        ).toBeObservable('-x|', { x: 'EmptyError' });
+      }),
+    );
+  });
+
+  describe('load and feedback', () => {
+    it(
+      'routes by the latest load: under high load a user-blocking event is batched',
+      marbles((m) => {
+        const load$ = m.hot<LoadSnapshot>('l---h---', {
+          l: { cpuPercent: 10 },
+          h: { cpuPercent: 95, memoryPercent: 95 },
+        });
+        const source = m.cold('  -g----g----|', events);
+        const expected = '       -x---------(y|)';
+        const result = source.pipe(hybridProcess(options(m.scheduler, { load$ })), map(show));
+        m.expect(result).toBeObservable(expected, { x: 'r:i:g', y: 'r:b:g' });
+      }),
+    );
+
+    it('gives select the live queue depth of the pipeline', () => {
+      const depths: number[] = [];
+      const input = new Subject<Event>();
+      input
+        .pipe(
+          hybridProcess({
+            immediate: () => NEVER,
+            batch: (batch) => batch.map(() => 'x'),
+            concurrency: { immediate: 1 },
+            select: (_e, load) => {
+              depths.push(load.queueDepth ?? -1);
+              return ProcessingMode.IMMEDIATE;
+            },
+          }),
+        )
+        .subscribe();
+      for (let i = 0; i < 4; i++) input.next(ev(`e${i}`));
+      expect(depths).toEqual([0, 0, 1, 2]);
+    });
+
+    it('reports each batch latency to the batcher, which adapts', () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const batcher = adaptiveBatch<Event>(
+        batching(scheduler, { maxSize: 4, policy: aimdPolicy({ targetLatencyMs: 10, samples: 1 }) }),
+      );
+      scheduler.run(({ cold, expectObservable }) => {
+        const result = cold('(abcd) 19ms (abc) 10ms |', events).pipe(
+          hybridProcess(
+            options(scheduler, {
+              batcher,
+              batch: (batch) => timer(20, scheduler).pipe(map(() => batch.map((e) => e.id))),
+            }),
+          ),
+          map((o) => o.latencyMs),
+        );
+        // Each event's latency runs from its arrival to its outcome.
+        // [a,b,c,d] runs 0..20 and maxSize drops to 2: at 25, [a,b] runs 25..45; [c] times out at 30 and
+        // waits for the single batch slot, running 45..65.
+        expectObservable(result).toBe('20ms (wxyz) 19ms (uv) 16ms (t|)', {
+          w: 20,
+          x: 20,
+          y: 20,
+          z: 20,
+          u: 20,
+          v: 20,
+          t: 40,
+        });
+      });
+      // 20 ms > 10 ms target: maxSize halved after each batch (4 → 2 → 1).
+      expect(batcher.config.maxSize).toBe(1);
+      // At the floor the last sample changes nothing, so it is kept.
+      expect(batcher.samples.map((sample) => sample.latencyMs)).toEqual([20]);
+    });
+
+    it('records latencies, errors and a queue gauge into metrics, and unregisters the gauge', () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const metrics = new EventFlowMetrics({ scheduler });
+      scheduler.run(({ cold, expectObservable }) => {
+        const result = cold('-g-C---a---|', events).pipe(
+          hybridProcess(
+            options(scheduler, {
+              metrics,
+              immediate: (e) =>
+                e === C ? throwError(() => new Error('x')) : timer(2, scheduler).pipe(map(() => 'ok')),
+            }),
+          ),
+          map(show),
+        );
+        // C arrives at 3 before g's 2 ms of work end at 3 (the source's frame was scheduled first).
+        expectObservable(result).toBe('---(xy)----(z|)', { x: 'e:i:C', y: 'r:i:g', z: 'r:b:a' });
+      });
+      const summary = metrics.summary();
+      expect(summary['git.commit']).toMatchObject({ count: 1, max_processing_time_ms: 2 });
+      expect(summary['workflow.failed']).toMatchObject({ count: 0, errors: 1 });
+      expect(summary['tool.used']).toMatchObject({ count: 1, max_processing_time_ms: 4 });
+      expect(metrics.queueDepth).toBe(0);
+    });
+  });
+
+  describe('bounded queues', () => {
+    const slowImmediate = (scheduler: SchedulerLike) => (e: Event) =>
+      timer(10, scheduler).pipe(map(() => `imm:${e.id}`));
+
+    it(
+      'drop-newest: a full queue drops the incoming event with a counted events.dropped event',
+      marbles((m) => {
+        const source = m.cold('  -(gghC)|', events);
+        const result = source.pipe(
+          hybridProcess(
+            options(m.scheduler, {
+              concurrency: { immediate: 1 },
+              maxQueued: 1,
+              overflow: 'drop-newest',
+              immediate: slowImmediate(m.scheduler),
+            }),
+          ),
+        );
+        // g runs; g queues; h is HIGH: the queued NORMAL g is the newest of the lowest priority → dropped.
+        // C: the queue holds h (HIGH) → h dropped. Outcomes: the two drops at once, then g, then C.
+        const expected = '       -(xy)------z---------(w|)';
+        m.expect(
+          result.pipe(map((o) => `${show(o)}${o.kind === 'dropped' ? `#${o.dropped.data.total}` : ''}`)),
+        ).toBeObservable(expected, { x: 'd:i:g#1', y: 'd:i:h#2', z: 'r:i:g', w: 'r:i:C' });
+      }),
+    );
+
+    it('drop-oldest evicts the oldest of the lowest priority; drop outcomes carry EVENT_DROPPED', async () => {
+      const input = new Subject<Event>();
+      const outcomes: HybridOutput<string>[] = [];
+      const low1 = ev('low1', 'workflow.failed', Priority.LOW);
+      const low2 = ev('low2', 'workflow.failed', Priority.LOW);
+      input
+        .pipe(
+          hybridProcess({
+            immediate: () => NEVER,
+            batch: (batch) => batch.map(() => 'x'),
+            concurrency: { immediate: 1 },
+            maxQueued: 2,
+            overflow: 'drop-oldest',
+          }),
+        )
+        .subscribe((o) => outcomes.push(o));
+      for (const e of [g, low1, low2, C, D]) input.next(e);
+      // g runs; queue [low1, low2]; C evicts low1; D evicts low2.
+      expect(outcomes.map(show)).toEqual(['d:i:low1', 'd:i:low2']);
+      const dropped = outcomes[0]!;
+      expect(dropped.kind).toBe('dropped');
+      if (dropped.kind === 'dropped') {
+        expect(dropped.error.code).toBe('EVENT_DROPPED');
+        expect(dropped.dropped).toMatchObject({
+          type: 'events.dropped',
+          priority: Priority.HIGH,
+          data: { lane: 'immediate', policy: 'drop-oldest', limit: 2, event_id: 'low1', total: 1 },
+        });
+      }
+    });
+
+    it(
+      'error (and block without a pulling source): the incoming event fails with BUFFER_OVERFLOW',
+      marbles((m) => {
+        for (const overflow of ['error', 'block'] as const) {
+          const source = m.cold('  -(ggg)|', events);
+          const result = source.pipe(
+            hybridProcess(
+              options(m.scheduler, {
+                concurrency: { immediate: 1 },
+                maxQueued: 1,
+                overflow,
+                immediate: slowImmediate(m.scheduler),
+              }),
+            ),
+            map((o) => `${show(o)}:${o.kind === 'error' ? (o.error as VibespecError).code : ''}`),
+          );
+          m.expect(result).toBeObservable('-x---------y---------(z|)', {
+            x: 'e:i:g:BUFFER_OVERFLOW',
+            y: 'r:i:g:',
+            z: 'r:i:g:',
+          });
+        }
+      }),
+    );
+
+    it('bounds the batched lane too: queued batches count against maxQueued', () => {
+      const input = new Subject<Event>();
+      const outcomes: HybridOutput<string>[] = [];
+      input
+        .pipe(
+          hybridProcess({
+            immediate: (e) => e.id,
+            batch: () => NEVER,
+            batcher: { minSize: 1, maxSize: 2, policy: fixedPolicy },
+            maxQueued: { batched: 3 },
+            overflow: 'drop-oldest',
+          }),
+        )
+        .subscribe((o) => outcomes.push(o));
+      const batch = ['b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7', 'b8'].map((id) => ev(id));
+      for (const e of batch) input.next(e);
+      // [b1,b2] in flight; [b3,b4] and [b5,b6] queue (4 > 3: b3 evicted); [b7,b8] evicts b4 and b5.
+      expect(outcomes.map(show)).toEqual(['d:b:b3', 'd:b:b4', 'd:b:b5']);
+    });
+
+    it('block: holds the gate so a pullFrom source pauses, and loses nothing', async () => {
+      const gate = createFlowGate();
+      let pulled = 0;
+      let maxAhead = 0;
+      let done = 0;
+      function* source() {
+        for (let i = 0; i < 200; i++) {
+          pulled++;
+          maxAhead = Math.max(maxAhead, pulled - done);
+          yield ev(`e${i}`, 'workflow.failed', Priority.CRITICAL);
+        }
+      }
+      const outcomes = await collect(
+        pullFrom(source(), gate),
+        hybridProcess({
+          immediate: (e) =>
+            new Promise<string>((resolve) =>
+              setImmediate(() => {
+                done++;
+                resolve(e.id);
+              }),
+            ),
+          batch: (batch) => batch.map((e) => e.id),
+          concurrency: { immediate: 2 },
+          maxQueued: 8,
+          gate,
+        }),
+      );
+      expect(outcomes).toHaveLength(200);
+      expect(outcomes.every((o) => o.kind === 'result')).toBe(true);
+      // 2 in flight + at most the high-water mark (4) waiting, + the one being pulled.
+      expect(maxAhead).toBeLessThanOrEqual(2 + 4 + 1);
+      expect(gate.isOpen).toBe(true);
+    });
+  });
+
+  it('validates its options at construction', () => {
+    const ok = { immediate: (e: Event) => e.id, batch: (b: Event[]) => b.map((e) => e.id) };
+    expect(() => hybridProcess({ ...ok, immediate: undefined as never })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, batch: 'x' as never })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, concurrency: 0 })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, concurrency: { batched: 1.5 } })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, maxQueued: -1 })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, overflow: 'spill' as never })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, batcher: { maxSize: 0 } })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, concurrency: Number.POSITIVE_INFINITY })).not.toThrow();
+  });
+});
+
+describe('hybridProcess property: nothing vanishes', () => {
+  const eventArb = fc.record({
+    at: fc.integer({ min: 0, max: 40 }),
+    type: fc.constantFrom('tool.used', 'git.commit', 'message.displayed', 'x.aggregated', 'session.started'),
+    priority: fc.constantFrom(Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL),
+    behaviour: fc.constantFrom('sync', 'throw', 'delay', 'fail-later'),
+    delay: fc.integer({ min: 0, max: 15 }),
+  });
+
+  it('every input yields exactly one outcome before the stream ends, across complete and error', () => {
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { maxLength: 40 }),
+        fc.record({
+          immediate: fc.integer({ min: 1, max: 3 }),
+          batched: fc.integer({ min: 1, max: 2 }),
+          async: fc.integer({ min: 1, max: 2 }),
+        }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom('block', 'drop-oldest', 'drop-newest', 'error') as fc.Arbitrary<
+          'block' | 'drop-oldest' | 'drop-newest' | 'error'
+        >,
+        fc.constantFrom('complete', 'error'),
+        fc.constantFrom('ok', 'fail', 'slow'),
+        (specs, concurrency, maxQueued, overflow, end, batchBehaviour) => {
+          const inputs = specs
+            .map((spec, i) => ({
+              ...spec,
+              event: createEvent({ id: `e${i}`, type: spec.type, priority: spec.priority, timestamp: 0 }),
+            }))
+            .sort((x, y) => x.at - y.at);
+          const behaviour = new Map(inputs.map((input) => [input.event, input]));
+          const scheduler = new TestScheduler(() => undefined);
+          const outcomes: HybridOutput<string>[] = [];
+          let terminal: string | undefined;
+          let outcomesAfterEnd = 0;
+          scheduler.run(() => {
+            const handler = (e: Event): Observable<string> | string => {
+              const spec = behaviour.get(e)!;
+              if (spec.behaviour === 'sync') return e.id;
+              if (spec.behaviour === 'throw') throw new Error(e.id);
+              if (spec.behaviour === 'delay') return timer(spec.delay, scheduler).pipe(map(() => e.id));
+              return timer(spec.delay, scheduler).pipe(mergeMap(() => throwError(() => new Error(e.id))));
+            };
+            const byTime = new Map<number, Event[]>();
+            for (const { at, event } of inputs) byTime.set(at, [...(byTime.get(at) ?? []), event]);
+            const items$ = merge(
+              ...[...byTime].map(([at, list]) => timer(at, scheduler).pipe(mergeMap(() => of(...list)))),
+            );
+            const tail$ =
+              end === 'complete'
+                ? new Observable<never>((s) => s.complete())
+                : timer(41, scheduler).pipe(mergeMap(() => throwError(() => new Error('end'))));
+            concat(items$, tail$)
+              .pipe(
+                hybridProcess<string>({
+                  immediate: handler,
+                  background: handler,
+                  batch: (batch) =>
+                    batchBehaviour === 'ok'
+                      ? batch.map((e) => e.id)
+                      : batchBehaviour === 'fail'
+                        ? throwError(() => new Error('batch'))
+                        : timer(7, scheduler).pipe(map(() => batch.map((e) => e.id))),
+                  batcher: {
+                    minSize: 1,
+                    maxSize: 3,
+                    maxSizeLimit: 3,
+                    timeoutMs: 4,
+                    minTimeoutMs: 1,
+                    policy: fixedPolicy,
+                    scheduler,
+                  },
+                  concurrency,
+                  maxQueued,
+                  overflow,
+                  scheduler,
+                }),
+              )
+              .subscribe({
+                next: (o) => {
+                  if (terminal !== undefined) outcomesAfterEnd++;
+                  outcomes.push(o);
+                },
+                error: () => (terminal = 'error'),
+                complete: () => (terminal = 'complete'),
+              });
+          });
+          expect(terminal).toBe(end);
+          expect(outcomesAfterEnd).toBe(0);
+          const ids = outcomes.map((o) => o.event.id).sort();
+          expect(ids).toEqual(inputs.map((i) => i.event.id).sort());
+          for (const outcome of outcomes) {
+            if (outcome.kind === 'result') expect(outcome.result).toBe(outcome.event.id);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+
+function collect<T>(
+  source: Observable<Event>,
+  operator: (s: Observable<Event>) => Observable<T>,
+): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const seen: T[] = [];
+    operator(source).subscribe({ next: (x) => seen.push(x), error: reject, complete: () => resolve(seen) });
+  });
+}

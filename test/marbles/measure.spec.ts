@@ -1,0 +1,184 @@
+import { map, mergeMap, of, Subject, tap } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { createEvent, type Event, EventFlowMetrics, measure } from '../../src/index.js';
+import { marbles } from '../helpers/marbles.js';
+
+const ev = (type: string): Event => createEvent({ type, timestamp: 0, id: type });
+const a = ev('file.modified');
+const b = ev('tool.used');
+const c = ev('file.modified');
+
+/** A clock the test moves by hand: the "work" downstream of `measure` advances it. */
+function fakeClock() {
+  const clock = { t: 0, now: () => clock.t };
+  return clock;
+}
+
+describe('measure', () => {
+  it(
+    'passes the stream through unchanged and times the synchronous downstream stage',
+    marbles((m) => {
+      const clock = fakeClock();
+      const metrics = new EventFlowMetrics({ now: clock.now });
+      const source = m.cold('  -a--b--c--|', { a, b, c });
+      const subs = '           ^---------!';
+      const expected = '       -a--b--c--|';
+      const cost = new Map([
+        [a, 4],
+        [b, 10],
+        [c, 2],
+      ]);
+      const result = source.pipe(
+        measure(metrics),
+        tap((event) => {
+          clock.t += cost.get(event)!;
+        }),
+      );
+      m.expect(result).toBeObservable(expected, { a, b, c });
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      const summary = metrics.summary();
+      expect(summary['file.modified']).toMatchObject({
+        count: 2,
+        min_processing_time_ms: 2,
+        max_processing_time_ms: 4,
+        avg_processing_time_ms: 3,
+      });
+      expect(summary['tool.used']).toMatchObject({ count: 1, p95_processing_time_ms: 10 });
+    }),
+  );
+
+  it(
+    'completes when empty and records nothing',
+    marbles((m) => {
+      const metrics = new EventFlowMetrics();
+      const source = m.cold<Event>('|');
+      m.expect(source.pipe(measure(metrics))).toBeObservable('|');
+      m.expect(source).toHaveSubscriptions('(^!)');
+      m.flush();
+      expect(metrics.summary()).toEqual({});
+    }),
+  );
+
+  it(
+    'never emits from never',
+    marbles((m) => {
+      const source = m.cold<Event>('-');
+      m.expect(source.pipe(measure(new EventFlowMetrics()))).toBeObservable('-');
+      m.expect(source).toHaveSubscriptions('^');
+    }),
+  );
+
+  it(
+    'forwards errors after the values before them',
+    marbles((m) => {
+      const metrics = new EventFlowMetrics();
+      const source = m.cold('  -a-#', { a }, new Error('boom'));
+      m.expect(source.pipe(measure(metrics))).toBeObservable('-a-#', { a }, new Error('boom'));
+      m.expect(source).toHaveSubscriptions('^--!');
+      m.flush();
+      expect(metrics.summary()['file.modified']?.count).toBe(1);
+    }),
+  );
+
+  it(
+    'unsubscribes from the source on early unsubscribe',
+    marbles((m) => {
+      const source = m.hot('   -a--b--c--|', { a, b, c });
+      const subs = '           ^---!';
+      const unsub = '          ----!';
+      m.expect(source.pipe(measure(new EventFlowMetrics())), unsub).toBeObservable('-a---', { a });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'keeps unsubscription chains unbroken through mergeMap',
+    marbles((m) => {
+      const source = m.hot('   -a--b--c--|', { a, b, c });
+      const subs = '           ^----!';
+      const unsub = '          -----!';
+      const result = source.pipe(
+        mergeMap((x) => of(x)),
+        measure(new EventFlowMetrics()),
+        mergeMap((x) => of(x.type)),
+      );
+      m.expect(result, unsub).toBeObservable('-a--b-', { a: a.type, b: b.type });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it('handles re-entrant values in order and records each one', () => {
+    const metrics = new EventFlowMetrics();
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input.pipe(measure(metrics)).subscribe((event) => {
+      seen.push(event.id);
+      if (event === a) input.next(b);
+    });
+    input.next(a);
+    input.next(c);
+    expect(seen).toEqual([a.id, b.id, c.id]);
+    expect(metrics.summary()['file.modified']?.count).toBe(2);
+    expect(metrics.summary()['tool.used']?.count).toBe(1);
+  });
+
+  it(
+    'records under a fixed or computed type, and `value` for non-events',
+    marbles((m) => {
+      const metrics = new EventFlowMetrics();
+      const numbers = m.cold('-1-2|', { 1: 1, 2: 2 });
+      m.expect(numbers.pipe(measure(metrics))).toBeObservable('-1-2|', { 1: 1, 2: 2 });
+      m.expect(numbers.pipe(measure(metrics, { type: 'stage' }))).toBeObservable('-1-2|', { 1: 1, 2: 2 });
+      m.expect(numbers.pipe(measure(metrics, { type: (n) => `n${n}` }))).toBeObservable('-1-2|', {
+        1: 1,
+        2: 2,
+      });
+      m.flush();
+      const summary = metrics.summary();
+      expect(Object.keys(summary).sort()).toEqual(['n1', 'n2', 'stage', 'value']);
+      expect(summary.value?.count).toBe(2);
+    }),
+  );
+
+  it(
+    'errors the stream when the type callback throws',
+    marbles((m) => {
+      const source = m.cold('  -a-b|', { a, b });
+      const boom = new Error('type');
+      const result = source.pipe(
+        measure(new EventFlowMetrics(), {
+          type: (e) => {
+            if (e === b) throw boom;
+            return e.type;
+          },
+        }),
+      );
+      m.expect(result).toBeObservable('-a-#', { a }, boom);
+      m.expect(source).toHaveSubscriptions('^--!');
+    }),
+  );
+
+  it('can be reused on two sources', () => {
+    const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+    const metrics = new EventFlowMetrics({ scheduler });
+    scheduler.run(({ cold, expectObservable }) => {
+      const operator = measure<Event>(metrics);
+      expectObservable(
+        cold('a|', { a }).pipe(
+          operator,
+          map((e) => e.id),
+        ),
+      ).toBe('a|', { a: a.id });
+      expectObservable(
+        cold('-b|', { b }).pipe(
+          operator,
+          map((e) => e.id),
+        ),
+      ).toBe('-b|', { b: b.id });
+    });
+    expect(metrics.summary()['file.modified']?.count).toBe(1);
+    expect(metrics.summary()['tool.used']?.count).toBe(1);
+  });
+});

@@ -1,0 +1,165 @@
+import fc from 'fast-check';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, EventFlowMetrics, OTHER_TYPE } from '../../src/index.js';
+
+/** Nearest-rank percentile: the smallest value with at least p % of the values at or below it. */
+function nearestRank(values: number[], p: number): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
+}
+
+describe('EventFlowMetrics', () => {
+  it('summarises each type in the seed shape, with exact count/min/avg/max', () => {
+    const clock = { t: 0 };
+    const metrics = new EventFlowMetrics({ now: () => clock.t });
+    for (const ms of [10, 20, 30, 40]) metrics.record('tool.used', ms);
+    metrics.record('git.commit', 5);
+    clock.t = 2000;
+    const summary = metrics.summary();
+    expect(summary['tool.used']).toEqual({
+      count: 4,
+      avg_processing_time_ms: 25,
+      min_processing_time_ms: 10,
+      max_processing_time_ms: 40,
+      // Within the histogram's 1 % (20 ms falls inside a 0.128 ms bucket).
+      p50_processing_time_ms: expect.closeTo(20, 0),
+      p95_processing_time_ms: 40,
+      p99_processing_time_ms: 40,
+      // The seed's figure: 4 events in 0.1 s of processing.
+      events_per_second: 40,
+      // True throughput: 4 events in 2 s of wall clock.
+      wall_clock_events_per_second: 2,
+      errors: 0,
+      dropped: 0,
+    });
+    expect(summary['git.commit']?.count).toBe(1);
+  });
+
+  it('computes percentiles within 1 % of nearest rank (precision 2) and 0.1 % (precision 3)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0.01, max: 60_000, noNaN: true }), { minLength: 1, maxLength: 400 }),
+        fc.constantFrom(2 as const, 3 as const),
+        (values, precision) => {
+          const metrics = new EventFlowMetrics({ precision });
+          for (const ms of values) metrics.record('t', ms);
+          const summary = metrics.summary().t!;
+          const tolerance = precision === 2 ? 0.01 : 0.001;
+          const pairs: Array<[number, number]> = [
+            [summary.p50_processing_time_ms, nearestRank(values, 50)],
+            [summary.p95_processing_time_ms, nearestRank(values, 95)],
+            [summary.p99_processing_time_ms, nearestRank(values, 99)],
+          ];
+          for (const [got, exact] of pairs) {
+            // Values are held in whole microseconds, hence the extra 1 µs.
+            expect(Math.abs(got - exact)).toBeLessThanOrEqual(exact * tolerance + 0.001);
+          }
+          expect(summary.max_processing_time_ms).toBe(Math.max(...values));
+          expect(summary.min_processing_time_ms).toBe(Math.min(...values));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('keeps the seed capacity figure finite for zero-time stages', () => {
+    const metrics = new EventFlowMetrics();
+    metrics.record('fast', 0);
+    metrics.record('fast', 0);
+    expect(metrics.summary().fast?.events_per_second).toBe(2000);
+  });
+
+  it('bounds memory: types beyond maxTypes are counted under (other), nothing dropped', () => {
+    const metrics = new EventFlowMetrics({ maxTypes: 3 });
+    for (let i = 0; i < 10; i++) metrics.record(`type.${i}`, 1);
+    const summary = metrics.summary();
+    expect(Object.keys(summary)).toEqual(['type.0', 'type.1', OTHER_TYPE]);
+    expect(summary[OTHER_TYPE]?.count).toBe(8);
+    const total = Object.values(summary).reduce((n, s) => n + s.count, 0);
+    expect(total).toBe(10);
+  });
+
+  it('counts errors and drops apart from processing times', () => {
+    const metrics = new EventFlowMetrics();
+    metrics.recordError('x');
+    metrics.recordDropped('x');
+    metrics.recordDropped('x');
+    expect(metrics.summary().x).toMatchObject({
+      count: 0,
+      errors: 1,
+      dropped: 2,
+      avg_processing_time_ms: 0,
+      p95_processing_time_ms: 0,
+    });
+  });
+
+  it('averages the most recent samples for avgLatencyMs, over all types', () => {
+    const metrics = new EventFlowMetrics({ recentSamples: 3 });
+    expect(metrics.avgLatencyMs).toBe(0);
+    metrics.record('a', 100);
+    metrics.record('b', 200);
+    expect(metrics.avgLatencyMs).toBe(150);
+    metrics.record('a', 3);
+    metrics.record('a', 3);
+    metrics.record('b', 3);
+    expect(metrics.avgLatencyMs).toBeCloseTo(3, 9);
+  });
+
+  it('sums its gauges into queueDepth, and unregisters them', () => {
+    const metrics = new EventFlowMetrics();
+    let depth = 5;
+    const off = metrics.gauge(() => depth);
+    metrics.gauge(() => 2);
+    expect(metrics.queueDepth).toBe(7);
+    depth = 10;
+    expect(metrics.load()).toEqual({ queueDepth: 12, avgLatencyMs: 0 });
+    off();
+    expect(metrics.queueDepth).toBe(2);
+  });
+
+  it('emits summary$ every interval on the scheduler, and stops on unsubscribe', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ expectObservable, cold }) => {
+      const metrics = new EventFlowMetrics({ scheduler });
+      cold('-a---b', { a: 1, b: 2 }).subscribe((ms) => metrics.record('x', ms));
+      const counts = {
+        x: expect.objectContaining({ x: expect.objectContaining({ count: 1 }) }),
+        y: expect.objectContaining({ x: expect.objectContaining({ count: 2 }) }),
+      };
+      expectObservable(metrics.summary$(3), '-------!').toBe('---x--y', counts);
+    });
+  });
+
+  it('forgets everything on reset', () => {
+    const clock = { t: 0 };
+    const metrics = new EventFlowMetrics({ now: () => clock.t });
+    metrics.record('a', 1);
+    clock.t = 1000;
+    metrics.reset();
+    expect(metrics.summary()).toEqual({});
+    expect(metrics.avgLatencyMs).toBe(0);
+    metrics.record('a', 1);
+    clock.t = 1500;
+    expect(metrics.summary().a?.wall_clock_events_per_second).toBe(2);
+  });
+
+  it('rejects bad options and bad samples', () => {
+    expect(() => new EventFlowMetrics({ maxTypes: 0 })).toThrow(ConfigError);
+    expect(() => new EventFlowMetrics({ recentSamples: 1.5 })).toThrow(ConfigError);
+    expect(() => new EventFlowMetrics({ precision: 4 as never })).toThrow(ConfigError);
+    const metrics = new EventFlowMetrics();
+    expect(() => metrics.record('a', -1)).toThrow(RangeError);
+    expect(() => metrics.record('a', Number.NaN)).toThrow(RangeError);
+    expect(() => metrics.record('a', Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(() => metrics.summary$(0)).toThrow(ConfigError);
+  });
+
+  it('stays small: a million records keep the footprint of the histograms', () => {
+    const metrics = new EventFlowMetrics();
+    for (let i = 0; i < 1_000_000; i++) metrics.record('hot', (i % 1000) / 10);
+    const summary = metrics.summary().hot!;
+    expect(summary.count).toBe(1_000_000);
+    expect(summary.p95_processing_time_ms).toBeCloseTo(95, 0);
+  });
+});

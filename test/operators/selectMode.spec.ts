@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  createEvent,
+  createModeSelector,
+  type LoadSnapshot,
+  Priority,
+  ProcessingMode,
+  type SelectModeConfig,
+  selectMode,
+} from '../../src/index.js';
+
+const { IMMEDIATE, BATCHED, ASYNC } = ProcessingMode;
+const { LOW, NORMAL, HIGH, CRITICAL } = Priority;
+
+const calm: LoadSnapshot = { cpuPercent: 10, memoryPercent: 20, queueDepth: 3, avgLatencyMs: 5 };
+const loaded: LoadSnapshot = { cpuPercent: 81, memoryPercent: 86 };
+
+interface Row {
+  rule: string;
+  type: string;
+  priority: Priority;
+  load: LoadSnapshot;
+  expected: ProcessingMode;
+  config?: SelectModeConfig;
+}
+
+// biome-ignore format: an aligned table reads better
+const rows: Row[] = [
+  // 1. CRITICAL → IMMEDIATE, whatever the load or type
+  { rule: '1 critical',                      type: 'tool.used',          priority: CRITICAL, load: calm,   expected: IMMEDIATE },
+  { rule: '1 critical beats high load',      type: 'file.modified',      priority: CRITICAL, load: loaded, expected: IMMEDIATE },
+  { rule: '1 critical beats background',     type: 'x.aggregated',       priority: CRITICAL, load: calm,   expected: IMMEDIATE },
+  // 2. two or more high-load indicators → BATCHED
+  { rule: '2 cpu + memory',                  type: 'git.commit',         priority: HIGH,     load: loaded, expected: BATCHED },
+  { rule: '2 queue + latency',               type: 'agent.completed',    priority: NORMAL,   load: { queueDepth: 1001, avgLatencyMs: 201 }, expected: BATCHED },
+  { rule: '2 cpu + queue',                   type: 'session.started',    priority: HIGH,     load: { cpuPercent: 90, queueDepth: 5000 }, expected: BATCHED },
+  { rule: '2 event loop delay + utilisation', type: 'git.commit',        priority: NORMAL,   load: { eventLoopDelayMs: 150, eventLoopUtilization: 0.95 }, expected: BATCHED },
+  { rule: '2 beats low → async',             type: 'message.displayed',  priority: LOW,      load: loaded, expected: BATCHED },
+  { rule: '2 one indicator is not enough',   type: 'git.commit',         priority: NORMAL,   load: { cpuPercent: 99 }, expected: IMMEDIATE },
+  { rule: '2 thresholds are strict (>)',     type: 'git.commit',         priority: NORMAL,   load: { cpuPercent: 80, memoryPercent: 85, queueDepth: 1000, avgLatencyMs: 200 }, expected: IMMEDIATE },
+  { rule: '2 missing figures are not high',  type: 'git.commit',         priority: NORMAL,   load: {}, expected: IMMEDIATE },
+  { rule: '2 NaN figures are not high',      type: 'git.commit',         priority: NORMAL,   load: { cpuPercent: Number.NaN, memoryPercent: Number.NaN }, expected: IMMEDIATE },
+  // 3. user-blocking types → IMMEDIATE
+  { rule: '3 git.commit',                    type: 'git.commit',         priority: NORMAL,   load: calm,   expected: IMMEDIATE },
+  { rule: '3 agent.completed',               type: 'agent.completed',    priority: NORMAL,   load: calm,   expected: IMMEDIATE },
+  { rule: '3 workflow.failed, even LOW',     type: 'workflow.failed',    priority: LOW,      load: calm,   expected: IMMEDIATE },
+  // 4. high-volume types → BATCHED
+  { rule: '4 file.modified',                 type: 'file.modified',      priority: NORMAL,   load: calm,   expected: BATCHED },
+  { rule: '4 tool.used',                     type: 'tool.used',          priority: NORMAL,   load: calm,   expected: BATCHED },
+  { rule: '4 performance.metric, even HIGH', type: 'performance.metric', priority: HIGH,     load: calm,   expected: BATCHED },
+  { rule: '4 high volume beats LOW → async', type: 'tool.used',          priority: LOW,      load: calm,   expected: BATCHED },
+  // 5. HIGH → IMMEDIATE
+  { rule: '5 high',                          type: 'hook.rejected',      priority: HIGH,     load: calm,   expected: IMMEDIATE },
+  { rule: '5 high beats background',         type: 'x.aggregated',       priority: HIGH,     load: calm,   expected: IMMEDIATE },
+  // 6. background types → ASYNC
+  { rule: '6 *.aggregated',                  type: 'file.modified.aggregated', priority: NORMAL, load: calm, expected: ASYNC },
+  { rule: '6 custom background type',        type: 'audit.logged',       priority: NORMAL,   load: calm,   expected: ASYNC, config: { backgroundTypes: ['audit.*'] } },
+  { rule: '6 disabled',                      type: 'x.aggregated',       priority: NORMAL,   load: calm,   expected: BATCHED, config: { backgroundTypes: [] } },
+  // 7. LOW → ASYNC (or BATCHED, as in the seed)
+  { rule: '7 low',                           type: 'message.displayed',  priority: LOW,      load: calm,   expected: ASYNC },
+  { rule: '7 low batched like the seed',     type: 'message.displayed',  priority: LOW,      load: calm,   expected: BATCHED, config: { lowPriority: 'batched' } },
+  // 8. otherwise → BATCHED
+  { rule: '8 normal',                        type: 'session.started',    priority: NORMAL,   load: calm,   expected: BATCHED },
+  { rule: '8 normal, no load given',         type: 'file.created',       priority: NORMAL,   load: {},     expected: BATCHED },
+  // configuration
+  { rule: 'cfg custom threshold',            type: 'git.commit',         priority: NORMAL,   load: { cpuPercent: 51, memoryPercent: 86 }, expected: BATCHED, config: { thresholds: { cpuPercent: 50 } } },
+  { rule: 'cfg Infinity disables',           type: 'git.commit',         priority: NORMAL,   load: loaded, expected: IMMEDIATE, config: { thresholds: { cpuPercent: Number.POSITIVE_INFINITY } } },
+  { rule: 'cfg one indicator suffices',      type: 'git.commit',         priority: NORMAL,   load: { queueDepth: 2000 }, expected: BATCHED, config: { minHighLoadIndicators: 1 } },
+  { rule: 'cfg custom user-blocking glob',   type: 'deploy.started',     priority: NORMAL,   load: calm,   expected: IMMEDIATE, config: { userBlockingTypes: ['deploy.*'] } },
+  { rule: 'cfg replacing user-blocking',     type: 'git.commit',         priority: NORMAL,   load: calm,   expected: BATCHED, config: { userBlockingTypes: [] } },
+  { rule: 'cfg custom high volume',          type: 'log.line',           priority: HIGH,     load: calm,   expected: BATCHED, config: { highVolumeTypes: ['log.line'] } },
+];
+
+describe('selectMode', () => {
+  it.each(rows)('rule $rule: $type/$priority → $expected', ({ type, priority, load, expected, config }) => {
+    const event = createEvent({ type, priority });
+    expect(selectMode(event, load, config)).toBe(expected);
+    expect(createModeSelector(config)(event, load)).toBe(expected);
+  });
+
+  it('is the seed exactly with ASYNC and the event-loop indicators switched off', () => {
+    // A literal port of the seed's ProcessingModeSelector.select_mode.
+    const seedSelect = (type: string, priority: Priority, load: LoadSnapshot): ProcessingMode => {
+      if (priority === CRITICAL) return IMMEDIATE;
+      let high = 0;
+      if ((load.cpuPercent ?? 0) > 80) high++;
+      if ((load.memoryPercent ?? 0) > 85) high++;
+      if ((load.queueDepth ?? 0) > 1000) high++;
+      if ((load.avgLatencyMs ?? 0) > 200) high++;
+      if (high >= 2) return BATCHED;
+      if (['git.commit', 'agent.completed', 'workflow.failed'].includes(type)) return IMMEDIATE;
+      if (['file.modified', 'tool.used', 'performance.metric'].includes(type)) return BATCHED;
+      return priority === HIGH ? IMMEDIATE : BATCHED;
+    };
+    const seed: SelectModeConfig = {
+      backgroundTypes: [],
+      lowPriority: 'batched',
+      thresholds: {
+        eventLoopDelayMs: Number.POSITIVE_INFINITY,
+        eventLoopUtilization: Number.POSITIVE_INFINITY,
+      },
+    };
+    const types = [
+      'git.commit',
+      'agent.completed',
+      'tool.used',
+      'performance.metric',
+      'x.aggregated',
+      'other',
+    ];
+    const loads: LoadSnapshot[] = [];
+    for (const cpuPercent of [0, 80, 81])
+      for (const memoryPercent of [0, 86])
+        for (const queueDepth of [0, 1001])
+          for (const avgLatencyMs of [0, 201])
+            loads.push({ cpuPercent, memoryPercent, queueDepth, avgLatencyMs, eventLoopDelayMs: 1e6 });
+    let cases = 0;
+    for (const type of types) {
+      for (const priority of [LOW, NORMAL, HIGH, CRITICAL] as Priority[]) {
+        for (const load of loads) {
+          expect(selectMode(createEvent({ type, priority }), load, seed)).toBe(
+            seedSelect(type, priority, load),
+          );
+          cases++;
+        }
+      }
+    }
+    expect(cases).toBe(6 * 4 * 24);
+  });
+
+  it('defaults the load to empty', () => {
+    expect(selectMode(createEvent({ type: 'git.commit' }))).toBe(IMMEDIATE);
+  });
+
+  it('is pure: same inputs, same mode, inputs untouched', () => {
+    const event = createEvent({ type: 'tool.used' });
+    const load = { ...loaded };
+    const before = JSON.stringify([event, load]);
+    expect(selectMode(event, load)).toBe(selectMode(event, load));
+    expect(JSON.stringify([event, load])).toBe(before);
+  });
+
+  it('rejects invalid configs with ConfigError', () => {
+    const event = createEvent({ type: 'x' });
+    const bad: SelectModeConfig[] = [
+      { minHighLoadIndicators: 0 },
+      { minHighLoadIndicators: 1.5 },
+      { thresholds: { cpuPercent: Number.NaN } },
+      { thresholds: { nope: 1 } as never },
+      { userBlockingTypes: [''] },
+      { highVolumeTypes: 'tool.used' as never },
+      { lowPriority: 'later' as never },
+    ];
+    for (const config of bad) {
+      expect(() => createModeSelector(config)).toThrow(ConfigError);
+      expect(() => selectMode(event, {}, config)).toThrow(ConfigError);
+    }
+  });
+
+  it('matches globs whole, not as substrings, and escapes dots', () => {
+    const select = createModeSelector({ backgroundTypes: ['a.*'] });
+    expect(select(createEvent({ type: 'a.b' }))).toBe(ASYNC);
+    expect(select(createEvent({ type: 'xa.b' }))).toBe(BATCHED);
+    expect(select(createEvent({ type: 'aXb' }))).toBe(BATCHED);
+  });
+});

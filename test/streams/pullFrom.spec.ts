@@ -1,0 +1,108 @@
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { createFlowGate, pullFrom } from '../../src/index.js';
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('createFlowGate', () => {
+  it('is open until held, and opens when every holder released it', async () => {
+    const gate = createFlowGate();
+    const first = {};
+    const second = {};
+    expect(gate.isOpen).toBe(true);
+    await gate.whenOpen();
+    gate.hold(first);
+    gate.hold(first);
+    gate.hold(second);
+    expect(gate.isOpen).toBe(false);
+    let opened = false;
+    void gate.whenOpen().then(() => {
+      opened = true;
+    });
+    gate.release(first);
+    await tick();
+    expect(opened).toBe(false);
+    gate.release(second);
+    await tick();
+    expect(opened).toBe(true);
+    expect(gate.isOpen).toBe(true);
+  });
+});
+
+describe('pullFrom', () => {
+  it('emits the items of a sync or async iterable, then completes', async () => {
+    const gate = createFlowGate();
+    async function* numbers() {
+      yield 1;
+      yield 2;
+    }
+    expect(await firstValueFrom(pullFrom([1, 2, 3], gate).pipe(toArray()))).toEqual([1, 2, 3]);
+    expect(await firstValueFrom(pullFrom(numbers(), gate).pipe(toArray()))).toEqual([1, 2]);
+  });
+
+  it('stops pulling while the gate is held and resumes when it opens', async () => {
+    const gate = createFlowGate();
+    const owner = {};
+    let pulled = 0;
+    function* items() {
+      for (let i = 0; i < 10; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    const seen: number[] = [];
+    const done = new Promise<void>((resolve) => {
+      pullFrom(items(), gate).subscribe({
+        next(value) {
+          seen.push(value);
+          if (value === 2) gate.hold(owner);
+        },
+        complete: resolve,
+      });
+    });
+    for (let i = 0; i < 10; i++) await tick();
+    expect(seen).toEqual([0, 1, 2]);
+    expect(pulled).toBe(3);
+    gate.release(owner);
+    await done;
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('calls return() on unsubscribe, also while waiting on a held gate', async () => {
+    const gate = createFlowGate();
+    let returned = 0;
+    function* items() {
+      try {
+        for (let i = 0; ; i++) yield i;
+      } finally {
+        returned++;
+      }
+    }
+    expect(await firstValueFrom(pullFrom(items(), gate).pipe(take(3), toArray()))).toEqual([0, 1, 2]);
+    await tick();
+    expect(returned).toBe(1);
+
+    gate.hold(gate);
+    const subscription = pullFrom(items(), gate).subscribe();
+    await tick();
+    subscription.unsubscribe();
+    gate.release(gate);
+    await tick();
+    // The generator never started, so there is nothing to finish; and nothing was pulled after.
+    expect(returned).toBe(1);
+  });
+
+  it('forwards iterator errors', async () => {
+    const gate = createFlowGate();
+    async function* failing() {
+      yield 1;
+      throw new Error('read failed');
+    }
+    const seen: number[] = [];
+    const error = await new Promise<unknown>((resolve) =>
+      pullFrom(failing(), gate).subscribe({ next: (v) => seen.push(v), error: resolve }),
+    );
+    expect(seen).toEqual([1]);
+    expect((error as Error).message).toBe('read failed');
+  });
+});

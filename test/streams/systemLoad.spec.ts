@@ -1,0 +1,197 @@
+import { firstValueFrom, map, take, takeWhile, toArray } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  EventFlowMetrics,
+  type OsProbe,
+  type SystemLoad,
+  systemLoad$,
+} from '../../src/index.js';
+import { runningSamplers } from '../../src/streams/systemLoad.js';
+
+/** A probe that answers at once and counts its calls. */
+function countingProbe(cpu = 42, memory = 64) {
+  const probe = {
+    cpuCalls: 0,
+    memoryCalls: 0,
+    disposed: 0,
+    async cpuPercent() {
+      probe.cpuCalls++;
+      return cpu;
+    },
+    async memoryPercent() {
+      probe.memoryCalls++;
+      return memory;
+    },
+    dispose() {
+      probe.disposed++;
+    },
+  } satisfies OsProbe & Record<string, unknown>;
+  return probe;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+afterEach(() => {
+  expect(runningSamplers()).toBe(0);
+});
+
+describe('systemLoad$', () => {
+  it('samples the real machine and event loop (node-os-utils, perf_hooks)', async () => {
+    const metrics = new EventFlowMetrics();
+    metrics.gauge(() => 7);
+    metrics.record('x', 12);
+    // Real sampling: every sample has the full shape; the probe's figures land in the background (the
+    // CPU one takes ~200 ms), so sample until memory has and a few samples went by (bounded; no speed is asserted).
+    const samples = await firstValueFrom(
+      systemLoad$({ intervalMs: 100, metrics }).pipe(
+        takeWhile((sample, index) => !(sample.memoryPercent > 0 && index >= 4), true),
+        take(100),
+        toArray(),
+      ),
+    );
+    expect(samples.length).toBeGreaterThan(0);
+    for (const sample of samples) {
+      expect(Object.keys(sample).sort()).toEqual(
+        [
+          'avgLatencyMs',
+          'cpuPercent',
+          'eventLoopDelayMaxMs',
+          'eventLoopDelayMs',
+          'eventLoopUtilization',
+          'memoryPercent',
+          'queueDepth',
+          'timestamp',
+        ].sort(),
+      );
+      expect(sample.cpuPercent).toBeGreaterThanOrEqual(0);
+      expect(sample.cpuPercent).toBeLessThanOrEqual(100);
+      expect(sample.eventLoopUtilization).toBeGreaterThanOrEqual(0);
+      expect(sample.eventLoopUtilization).toBeLessThanOrEqual(1);
+      expect(sample.eventLoopDelayMs).toBeGreaterThanOrEqual(0);
+      expect(sample.eventLoopDelayMaxMs).toBeGreaterThanOrEqual(sample.eventLoopDelayMs);
+      expect(sample.queueDepth).toBe(7);
+      expect(sample.avgLatencyMs).toBe(12);
+    }
+    const last = samples.at(-1)!;
+    expect(last.memoryPercent).toBeGreaterThan(0);
+    expect(last.memoryPercent).toBeLessThanOrEqual(100);
+    const timestamps = samples.map((s) => s.timestamp);
+    expect([...timestamps].sort((a, b) => a - b)).toEqual(timestamps);
+  });
+
+  it('sees a stall, even one right after a sample', async () => {
+    const probe = countingProbe();
+    const samples: SystemLoad[] = [];
+    let blocked = false;
+    await new Promise<void>((resolve) => {
+      const subscription = systemLoad$({ intervalMs: 50, probe }).subscribe((sample) => {
+        samples.push(sample);
+        if (samples.length === 2) {
+          // Block the event loop for 60 ms inside the sample's own callback: the case a monitor that
+          // is reset at each sample misses.
+          const start = performance.now();
+          while (performance.now() - start < 60) blocked = true;
+        }
+        if (samples.length === 5) {
+          subscription.unsubscribe();
+          resolve();
+        }
+      });
+    });
+    expect(blocked).toBe(true);
+    const after = samples.slice(2);
+    expect(Math.max(...after.map((s) => s.eventLoopDelayMaxMs))).toBeGreaterThan(30);
+    expect(Math.max(...after.map((s) => s.eventLoopUtilization))).toBeGreaterThan(0.2);
+  });
+
+  it('shares one sampler between all subscribers of the same options, across calls', async () => {
+    const probe = countingProbe();
+    const a: SystemLoad[] = [];
+    const b: SystemLoad[] = [];
+    const first = systemLoad$({ intervalMs: 20, probe }).subscribe((s) => a.push(s));
+    const second = systemLoad$({ intervalMs: 20, probe }).subscribe((s) => b.push(s));
+    expect(runningSamplers()).toBe(1);
+    await sleep(130);
+    first.unsubscribe();
+    second.unsubscribe();
+    expect(a.length).toBeGreaterThanOrEqual(2);
+    // Same samples (same timestamps), one probe per tick (plus the one at start), not one per subscriber.
+    expect(b.map((s) => s.timestamp)).toEqual(a.map((s) => s.timestamp));
+    expect(probe.cpuCalls).toBeLessThanOrEqual(a.length + 1);
+    expect(a[0]).toMatchObject({ cpuPercent: 42, memoryPercent: 64 });
+  });
+
+  it('gives a late subscriber the latest sample at once', async () => {
+    const probe = countingProbe();
+    const first = systemLoad$({ intervalMs: 20, probe }).subscribe();
+    await sleep(50);
+    const late = await firstValueFrom(systemLoad$({ intervalMs: 20, probe }));
+    expect(late.cpuPercent).toBe(42);
+    first.unsubscribe();
+  });
+
+  it('stops sampling when the last subscriber unsubscribes, and restarts on the next', async () => {
+    const probe = countingProbe();
+    const load$ = systemLoad$({ intervalMs: 10, probe });
+    const subscription = load$.subscribe();
+    await sleep(50);
+    subscription.unsubscribe();
+    expect(runningSamplers()).toBe(0);
+    expect(probe.disposed).toBe(1);
+    const calls = probe.cpuCalls;
+    await sleep(50);
+    expect(probe.cpuCalls).toBe(calls);
+    const again = await firstValueFrom(load$);
+    expect(again.cpuPercent).toBe(42);
+    expect(probe.disposed).toBe(2);
+  });
+
+  it('emits every intervalMs on the scheduler and tears down on unsubscribe (virtual time)', () => {
+    const probe = countingProbe();
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ expectObservable }) => {
+      const load$ = systemLoad$({ intervalMs: 10, probe, scheduler });
+      expectObservable(load$.pipe(map((s) => s.timestamp)), '35ms !').toBe('10ms a 9ms b 9ms c', {
+        a: 10,
+        b: 20,
+        c: 30,
+      });
+    });
+    expect(runningSamplers()).toBe(0);
+  });
+
+  it('keeps the last good figure when the probe fails', async () => {
+    let fail = false;
+    const probe: OsProbe = {
+      cpuPercent: async () => {
+        if (fail) throw new Error('no /proc');
+        return 33;
+      },
+      memoryPercent: async () => (fail ? Number.NaN : 44),
+    };
+    const samples: SystemLoad[] = [];
+    const subscription = systemLoad$({ intervalMs: 15, probe }).subscribe((s) => samples.push(s));
+    await sleep(40);
+    fail = true;
+    await sleep(60);
+    subscription.unsubscribe();
+    expect(samples.at(-1)).toMatchObject({ cpuPercent: 33, memoryPercent: 44 });
+  });
+
+  it('takes the pipeline figures from a function too', async () => {
+    const probe = countingProbe();
+    const sample = await firstValueFrom(
+      systemLoad$({ intervalMs: 5, probe, metrics: () => ({ queueDepth: 3, avgLatencyMs: Number.NaN }) }),
+    );
+    expect(sample.queueDepth).toBe(3);
+    expect(sample.avgLatencyMs).toBe(0);
+  });
+
+  it('validates its options', () => {
+    expect(() => systemLoad$({ intervalMs: 0 })).toThrow(ConfigError);
+    expect(() => systemLoad$({ intervalMs: Number.POSITIVE_INFINITY })).toThrow(ConfigError);
+    expect(() => systemLoad$({ eventLoopResolutionMs: 0.5 })).toThrow(ConfigError);
+  });
+});
