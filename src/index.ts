@@ -18,7 +18,17 @@ export {
   parseEvent,
   safeParseEvent,
 } from './event.js';
-
+// Operators: event-time windows
+export type { LateEventData, LateReason } from './operators/internal/eventTime.js';
+export type {
+  AggregatedData,
+  FileModifiedSummary,
+  NumericStats,
+  PerformanceMetricSummary,
+  TemporalAggregateConfig,
+  ToolUsedSummary,
+} from './operators/temporalAggregate.js';
+export { DEFAULT_AGGREGATE_WINDOWS, temporalAggregate } from './operators/temporalAggregate.js';
 // Streams: the hook bridge and its sources
 export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
 export { bridgeHooks, createHookBridge } from './streams/bridge.js';

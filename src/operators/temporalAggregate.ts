@@ -1,0 +1,684 @@
+/**
+ * `temporalAggregate`: per (session, type) tumbling windows in event time, emitted as
+ * `<type>.aggregated` events. See `docs/temporalAggregate.md`.
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { ConfigError } from '../errors.js';
+import { createEvent, type Event, Priority } from '../event.js';
+import {
+  booleanOption,
+  COMPLETE,
+  canonicalOrder,
+  checkConfig,
+  contextOf,
+  dueAt,
+  ERROR,
+  estimate,
+  IdleTimer,
+  inOrder,
+  type LateEventData,
+  lateEvent,
+  NEXT,
+  numberOption,
+  observe,
+  type Partition,
+  priorityOf,
+  type Signal,
+  serialize,
+  sessionIdOf,
+} from './internal/eventTime.js';
+
+export type { LateEventData, LateReason } from './internal/eventTime.js';
+
+/** The windows `temporalAggregate` uses when given none: the seed's sizes, in ms. */
+export const DEFAULT_AGGREGATE_WINDOWS: Readonly<Record<string, number>> = Object.freeze({
+  'file.modified': 5_000,
+  'tool.used': 10_000,
+  'performance.metric': 30_000,
+});
+
+/** Options of `temporalAggregate`. Every one is optional. */
+export interface TemporalAggregateConfig {
+  /**
+   * The event types to aggregate and their window size in ms. Replaces the defaults
+   * (`DEFAULT_AGGREGATE_WINDOWS`: `file.modified` 5 s, `tool.used` 10 s, `performance.metric` 30 s);
+   * spread them to extend: `{ ...DEFAULT_AGGREGATE_WINDOWS, 'git.commit': 60_000 }`.
+   * Events of other types pass through at once, unchanged.
+   */
+  windows?: Readonly<Record<string, number>>;
+  /**
+   * How far behind the highest event time of its session an event may arrive and still join its window.
+   * The watermark is `max event time - allowedLatenessMs`. Default 0 (events of a session arrive in
+   * event-time order, as the hook bridge produces them).
+   */
+  allowedLatenessMs?: number;
+  /**
+   * How long a session must be quiet (scheduler time) before its watermark is advanced by the scheduler
+   * clock, so that a live window closes at its end even when no later event comes. Default 0: as soon as
+   * the estimate passes the end. `Infinity` disables the idle rule (windows then close only on later
+   * events, `maxEvents`, capacity, complete or error).
+   */
+  idleFlushMs?: number;
+  /**
+   * At most this many events are buffered per (session, type); reaching it emits the window's events so
+   * far early, as a `part` (the window stays open for the rest of its range). Default 1,000.
+   */
+  maxEvents?: number;
+  /**
+   * At most this many (session, type) windows are open at once. Opening one more first emits the window
+   * opened the longest ago (all of its buffered events; later events of its range are then late).
+   * Default 10,000. Memory is bounded by `maxOpenWindows × maxEvents` buffered events.
+   */
+  maxOpenWindows?: number;
+  /**
+   * The watermark and late-event horizons of up to this many sessions without an open window are
+   * remembered; beyond it, the least recently active are forgotten (an event of a forgotten session is
+   * treated as its first). Default 10,000.
+   */
+  maxIdleSessions?: number;
+  /** Put the original events in `data.events` of each aggregate. Default true. */
+  includeEvents?: boolean;
+  /** The clock of the idle rule. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** Min, average, max and 95th percentile (nearest rank) of a set of numbers. */
+export interface NumericStats {
+  count: number;
+  min: number;
+  avg: number;
+  max: number;
+  p95: number;
+}
+
+/** `summary` of a `file.modified.aggregated` event. */
+export interface FileModifiedSummary {
+  /** One entry per `data.file_path`, sorted by path. */
+  files: Array<{ path: string; count: number; total_size: number }>;
+  /** Number of distinct files. */
+  file_count: number;
+  /** Sum of `data.size` (bytes written, when the hook knew it) over the window. */
+  total_size: number;
+  /** Events without a string `data.file_path`. */
+  without_path: number;
+}
+
+/** `summary` of a `tool.used.aggregated` event. */
+export interface ToolUsedSummary {
+  /** One entry per `data.tool_name` (`unknown` when absent), sorted by name. */
+  tools: Array<{ name: string; count: number; failures: number; duration_ms?: NumericStats }>;
+  /** Events with `data.success === false`. */
+  failures: number;
+  /** Over every event with a numeric `data.duration_ms`; absent when none has one. */
+  duration_ms?: NumericStats;
+}
+
+/** `summary` of a `performance.metric.aggregated` event. */
+export interface PerformanceMetricSummary {
+  /** One entry per `data.metric` name with its numeric `data.value`s, sorted by name. */
+  metrics: Array<{ name: string } & NumericStats>;
+  /** Events without a string `data.metric` or a finite `data.value`. */
+  without_value: number;
+}
+
+/** `data` of a `<type>.aggregated` event. */
+export interface AggregatedData extends Record<string, unknown> {
+  /** The aggregated type, e.g. `tool.used`. */
+  source_type: string;
+  event_count: number;
+  /** Event times of the first and last event in the aggregate. */
+  time_span: { start: number; end: number };
+  /** The window's range `[start, end)` in event time: start is the time of its first event. */
+  window: { start: number; end: number };
+  /**
+   * 1, or 2, 3 … for the further parts of a window that reached `maxEvents` (the parts of one window
+   * share its `window`).
+   */
+  part: number;
+  /** The events, in event-time order (ties by id), when `includeEvents`. */
+  events?: Event[];
+  /** For `file.modified`, `tool.used` and `performance.metric`. */
+  summary?: FileModifiedSummary | ToolUsedSummary | PerformanceMetricSummary;
+}
+
+const OPERATOR = 'temporalAggregate';
+
+/** One (session, type) key: the events buffered for its current and any later windows. */
+interface WindowKey {
+  readonly session: SessionState;
+  readonly type: string;
+  readonly size: number;
+  /** `<type>.aggregated` */
+  readonly aggregated: string;
+  /** Not yet emitted, all with `timestamp >= horizon`. Sorted canonically when `sorted`. */
+  pending: Event[];
+  sorted: boolean;
+  /** Least event time in `pending` (`Infinity` when empty). */
+  minTs: number;
+  /** Whether the current window's start is fixed (a part of it was emitted at `maxEvents`). */
+  fixed: boolean;
+  fixedStart: number;
+  /** The part number the current window emits next. */
+  part: number;
+  /** Events before this time are late: their range was emitted. */
+  horizon: number;
+  open: boolean;
+}
+
+interface SessionState extends Partition {
+  readonly id: string | undefined;
+  /** By index of the type in `windows`. */
+  readonly keys: Array<WindowKey | undefined>;
+  /** Open keys. */
+  open: number;
+  /** A lower bound of the earliest end among its open windows (`Infinity` when none). */
+  minEnd: number;
+}
+
+interface TypeSpec {
+  index: number;
+  size: number;
+  aggregated: string;
+  late: string;
+}
+
+/**
+ * Aggregates events into per (session, type) tumbling windows measured in event time, and emits one
+ * `<type>.aggregated` event per window: count, time span, window range, highest priority, the session,
+ * the last event's context, a type-specific `summary` and (by default) the events themselves. Events of
+ * types without a window pass through at once, unchanged.
+ *
+ * A window starts at its first event's time and covers `[start, start + size)`. It is emitted when the
+ * session's watermark (its highest event time minus `allowedLatenessMs`) reaches its end; while the
+ * session is quiet, the watermark advances with the scheduler clock (see `idleFlushMs`), so a live window
+ * is emitted on time. Windows also close early at `maxEvents`, and every open window is emitted on
+ * complete and before an error is forwarded. An event whose window was already emitted is never dropped:
+ * it is emitted as a `<type>.late` event carrying it.
+ *
+ * Because windows depend only on event times, a session replayed in milliseconds yields the same
+ * aggregates as the live run (ids aside).
+ *
+ * ```
+ * windows: { 'tool.used': 5 }, times in ms, event time = arrival time, x = session.started
+ * source:  -t-t-x-t--------t-|     (t at 1, 3, 7; 16)
+ * result:  -----x-----A-------(B|)
+ *                      A = tool.used.aggregated [1, 6): 2 events, at 6 (end passed, session quiet)
+ *                      B = [7, 12): 1 event at 12, then [16, 21): 1 event flushed on complete
+ * ```
+ *
+ * ## Examples
+ * ```ts
+ * bridge.events$.pipe(temporalAggregate()).subscribe(render);
+ * replay(store, id).pipe(temporalAggregate({ windows: { 'tool.used': 60_000 }, includeEvents: false }));
+ * ```
+ *
+ * @param config windows, lateness, idle rule, limits and scheduler; see `TemporalAggregateConfig`.
+ * @return an operator that replaces windowed events by their aggregates (and late events by
+ *   `<type>.late` events) and passes every other event through.
+ * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid.
+ */
+export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFunction<Event, Event> {
+  checkConfig(OPERATOR, config);
+  const types = readWindows(config?.windows);
+  const latenessMs = numberOption(OPERATOR, 'allowedLatenessMs', config?.allowedLatenessMs, 0, { min: 0 });
+  const idleFlushMs = numberOption(OPERATOR, 'idleFlushMs', config?.idleFlushMs, 0, {
+    min: 0,
+    infinity: true,
+  });
+  const maxEvents = numberOption(OPERATOR, 'maxEvents', config?.maxEvents, 1_000, { min: 1, integer: true });
+  const maxOpenWindows = numberOption(OPERATOR, 'maxOpenWindows', config?.maxOpenWindows, 10_000, {
+    min: 1,
+    integer: true,
+  });
+  const maxIdleSessions = numberOption(OPERATOR, 'maxIdleSessions', config?.maxIdleSessions, 10_000, {
+    min: 0,
+    integer: true,
+  });
+  const includeEvents = booleanOption(OPERATOR, 'includeEvents', config?.includeEvents, true);
+  const scheduler = config?.scheduler ?? asyncScheduler;
+  const typeCount = types.size;
+  const idle = idleFlushMs !== Number.POSITIVE_INFINITY;
+
+  return (source) =>
+    new Observable<Event>((subscriber) => {
+      const sessions = new Map<string | undefined, SessionState>();
+      // Sessions with an open window, and open keys in the order they opened (the capacity policy).
+      const active = new Set<SessionState>();
+      const openKeys = new Set<WindowKey>();
+      let done = false;
+
+      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(3 /* TICK */));
+
+      const emit = (event: Event) => {
+        if (!subscriber.closed) subscriber.next(event);
+      };
+
+      const sessionOf = (id: string | undefined): SessionState => {
+        let s = sessions.get(id);
+        if (s === undefined) {
+          s = {
+            id,
+            maxTs: Number.NEGATIVE_INFINITY,
+            wm: Number.NEGATIVE_INFINITY,
+            lastArrival: 0,
+            keys: new Array(typeCount),
+            open: 0,
+            minEnd: Number.POSITIVE_INFINITY,
+          };
+          sessions.set(id, s);
+          if (sessions.size - active.size > maxIdleSessions) forgetIdleSessions(s);
+        }
+        return s;
+      };
+
+      // Forgets the least recently opened idle sessions, down to 90 % of the cap so the scan amortizes.
+      const forgetIdleSessions = (keep: SessionState) => {
+        const target = maxIdleSessions - Math.floor(maxIdleSessions / 10);
+        for (const [id, s] of sessions) {
+          if (sessions.size - active.size <= target) break;
+          if (s.open === 0 && s !== keep) sessions.delete(id);
+        }
+      };
+
+      const markOpen = (k: WindowKey) => {
+        k.open = true;
+        openKeys.add(k);
+        const s = k.session;
+        if (s.open++ === 0) {
+          active.add(s);
+          // Most recently active last, so forgetIdleSessions reaches the oldest first.
+          sessions.delete(s.id);
+          sessions.set(s.id, s);
+        }
+        if (openKeys.size > maxOpenWindows) {
+          const oldest = openKeys.values().next().value!;
+          if (oldest !== k) flushKey(oldest);
+        }
+      };
+
+      const markClosed = (k: WindowKey) => {
+        k.open = false;
+        openKeys.delete(k);
+        if (--k.session.open === 0) active.delete(k.session);
+      };
+
+      const sortPending = (k: WindowKey) => {
+        if (!k.sorted) {
+          k.pending.sort(canonicalOrder);
+          k.sorted = true;
+        }
+      };
+
+      const aggregate = (k: WindowKey, events: Event[], start: number, part: number): Event => {
+        let priority: Priority = Priority.LOW;
+        for (let i = 0; i < events.length; i++) {
+          const p = priorityOf(events[i]!.priority, Priority.LOW);
+          if (p > priority) priority = p;
+        }
+        const last = events[events.length - 1]!;
+        const data: AggregatedData = {
+          source_type: k.type,
+          event_count: events.length,
+          time_span: { start: events[0]!.timestamp, end: last.timestamp },
+          window: { start, end: start + k.size },
+          part,
+        };
+        if (includeEvents) data.events = events;
+        const summary = summarize(k.type, events);
+        if (summary !== undefined) data.summary = summary;
+        const context = contextOf(last.context);
+        return createEvent<AggregatedData>({
+          type: k.aggregated,
+          data,
+          priority,
+          timestamp: last.timestamp,
+          ...(context === undefined ? {} : { context }),
+          ...(k.session.id === undefined ? {} : { sessionId: k.session.id }),
+        });
+      };
+
+      /** Emits the current window of `k`, which ends at `end`; later pending events form the next. */
+      const closeWindow = (k: WindowKey, end: number) => {
+        const start = startOf(k);
+        const part = k.part;
+        sortPending(k);
+        const pending = k.pending;
+        let n = 0;
+        while (n < pending.length && pending[n]!.timestamp < end) n++;
+        let chunk: Event[];
+        if (n === pending.length) {
+          chunk = pending;
+          k.pending = [];
+        } else {
+          chunk = pending.slice(0, n);
+          k.pending = pending.slice(n);
+        }
+        k.horizon = end;
+        k.fixed = false;
+        k.part = 1;
+        k.minTs = k.pending.length > 0 ? k.pending[0]!.timestamp : Number.POSITIVE_INFINITY;
+        if (k.pending.length === 0) markClosed(k);
+        if (chunk.length > 0) emit(aggregate(k, chunk, start, part));
+      };
+
+      /** Closes every window of `s` whose end the watermark has reached. */
+      const closeDue = (s: SessionState) => {
+        let minEnd = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < typeCount; i++) {
+          const k = s.keys[i];
+          while (k?.open) {
+            const end = startOf(k) + k.size;
+            if (end > s.wm) {
+              if (end < minEnd) minEnd = end;
+              break;
+            }
+            closeWindow(k, end);
+            if (done) return;
+          }
+        }
+        s.minEnd = minEnd;
+      };
+
+      /** Emits every window of `k`, whatever the watermark. */
+      const flushKey = (k: WindowKey) => {
+        while (k.open && !done) closeWindow(k, startOf(k) + k.size);
+      };
+
+      /** `maxEvents` reached: emits the current window's events so far as a part. */
+      const emitParts = (k: WindowKey) => {
+        while (k.pending.length >= maxEvents && !done) {
+          sortPending(k);
+          const start = startOf(k);
+          const end = start + k.size;
+          const pending = k.pending;
+          let n = 0;
+          while (n < pending.length && n < maxEvents && pending[n]!.timestamp < end) n++;
+          if (n === 0) {
+            // A continuation that got nothing more while later windows filled the buffer: close it.
+            closeWindow(k, end);
+            continue;
+          }
+          const chunk = pending.slice(0, n);
+          k.pending = pending.slice(n);
+          const part = k.part++;
+          k.fixed = true;
+          k.fixedStart = start;
+          k.horizon = start;
+          k.minTs = k.pending.length > 0 ? k.pending[0]!.timestamp : Number.POSITIVE_INFINITY;
+          emit(aggregate(k, chunk, start, part));
+        }
+      };
+
+      const onNext = (event: Event) => {
+        const ts = event?.timestamp;
+        if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
+          // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
+          emit(event);
+          return;
+        }
+        const spec = types.get(event.type);
+        const now = scheduler.now();
+        const s = sessionOf(sessionIdOf(event.sessionId));
+        observe(s, ts, now, latenessMs);
+        let late: Event<LateEventData> | undefined;
+        if (spec !== undefined) {
+          let k = s.keys[spec.index];
+          if (k === undefined) {
+            k = {
+              session: s,
+              type: event.type,
+              size: spec.size,
+              aggregated: spec.aggregated,
+              pending: [],
+              sorted: true,
+              minTs: Number.POSITIVE_INFINITY,
+              fixed: false,
+              fixedStart: 0,
+              part: 1,
+              horizon: Number.NEGATIVE_INFINITY,
+              open: false,
+            };
+            s.keys[spec.index] = k;
+          }
+          if (ts < k.horizon) {
+            late = lateEvent(spec.late, event, 'window_closed', s.wm);
+          } else if ((!k.open || ts < startOf(k)) && ts + k.size <= s.wm) {
+            late = lateEvent(spec.late, event, 'behind_watermark', s.wm);
+          } else {
+            const pending = k.pending;
+            if (pending.length > 0 && !inOrder(pending[pending.length - 1]!, event)) k.sorted = false;
+            pending.push(event);
+            if (ts < k.minTs) {
+              k.minTs = ts;
+              if (!k.fixed && ts + k.size < s.minEnd) s.minEnd = ts + k.size;
+            }
+            if (!k.open) markOpen(k);
+          }
+        }
+        if (s.wm >= s.minEnd) closeDue(s);
+        if (spec === undefined) emit(event);
+        else if (late !== undefined) emit(late);
+        else {
+          const k = s.keys[spec.index]!;
+          if (k.pending.length >= maxEvents) emitParts(k);
+        }
+        if (idle && s.open > 0 && !done)
+          timer.request(dueAt(s, s.minEnd, latenessMs, idleFlushMs), now, true);
+      };
+
+      const onTick = () => {
+        const now = scheduler.now();
+        let next = Number.POSITIVE_INFINITY;
+        for (const s of active) {
+          estimate(s, now, latenessMs, idleFlushMs);
+          if (s.wm >= s.minEnd) closeDue(s);
+          if (done) return;
+          if (s.open > 0) {
+            const due = dueAt(s, s.minEnd, latenessMs, idleFlushMs);
+            if (due < next) next = due;
+          }
+        }
+        // `now + 1` guards against a due time that rounding put at or before now.
+        if (next !== Number.POSITIVE_INFINITY) timer.request(Math.max(next, now + 1), now, false);
+      };
+
+      /** Emits every open window, oldest end first: on complete, before an error, and on a failure. */
+      const flushAll = () => {
+        const keys = [...openKeys].sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
+        for (const k of keys) {
+          flushKey(k);
+          if (done) return;
+        }
+      };
+
+      const finish = (error?: { value: unknown }) => {
+        if (done) return;
+        timer.cancel();
+        try {
+          flushAll();
+        } catch (flushError) {
+          // Flushing itself failed (a bug, or an event createEvent refuses): report the first error.
+          error ??= { value: flushError };
+        }
+        done = true;
+        if (error === undefined) subscriber.complete();
+        else subscriber.error(error.value);
+      };
+
+      const dispatch = serialize(
+        (signal: Signal, value: unknown) => {
+          if (done) return;
+          if (signal === NEXT) onNext(value as Event);
+          else if (signal === ERROR) finish({ value });
+          else if (signal === COMPLETE) finish();
+          else onTick();
+        },
+        (error) => finish({ value: error }),
+      );
+
+      const subscription = source.subscribe({
+        next: (event) => dispatch(NEXT, event),
+        error: (error: unknown) => dispatch(ERROR, error),
+        complete: () => dispatch(COMPLETE),
+      });
+
+      return () => {
+        done = true;
+        timer.cancel();
+        subscription.unsubscribe();
+        sessions.clear();
+        active.clear();
+        openKeys.clear();
+      };
+    });
+}
+
+/** Start of the current window of an open key: its first event, unless a part fixed it. */
+function startOf(k: WindowKey): number {
+  return k.fixed ? k.fixedStart : k.minTs;
+}
+
+function readWindows(windows: unknown): Map<string, TypeSpec> {
+  const source = windows === undefined ? DEFAULT_AGGREGATE_WINDOWS : windows;
+  if (typeof source !== 'object' || source === null || Array.isArray(source)) {
+    throw new ConfigError(`${OPERATOR}: windows must be an object of event type → window size in ms`);
+  }
+  const types = new Map<string, TypeSpec>();
+  for (const [type, size] of Object.entries(source)) {
+    if (type.length === 0) throw new ConfigError(`${OPERATOR}: windows has an empty event type`);
+    numberOption(OPERATOR, `windows['${type}']`, size, 0, { min: 0, exclusive: true });
+    types.set(type, {
+      index: types.size,
+      size: size as number,
+      aggregated: `${type}.aggregated`,
+      late: `${type}.late`,
+    });
+  }
+  return types;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Type-specific summaries. They read `data` defensively: events from untyped sources may carry anything.
+
+function summarize(
+  type: string,
+  events: readonly Event[],
+): FileModifiedSummary | ToolUsedSummary | PerformanceMetricSummary | undefined {
+  switch (type) {
+    case 'file.modified':
+      return summarizeFiles(events);
+    case 'tool.used':
+      return summarizeTools(events);
+    case 'performance.metric':
+      return summarizeMetrics(events);
+    default:
+      return undefined;
+  }
+}
+
+function dataOf(event: Event): Record<string, unknown> {
+  const data = event.data as unknown;
+  return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
+}
+
+function finite(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** @internal Stats of `values` (not empty); p95 by nearest rank. Exported for tests. */
+export function numericStats(values: number[]): NumericStats {
+  const sorted = values.slice().sort((a, b) => a - b);
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  const n = sorted.length;
+  return {
+    count: n,
+    min: sorted[0]!,
+    avg: sum / n,
+    max: sorted[n - 1]!,
+    p95: sorted[Math.max(1, Math.ceil(0.95 * n)) - 1]!,
+  };
+}
+
+function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
+  const files = new Map<string, { path: string; count: number; total_size: number }>();
+  let totalSize = 0;
+  let withoutPath = 0;
+  for (const event of events) {
+    const data = dataOf(event);
+    const size = finite(data.size) ?? 0;
+    totalSize += size;
+    const path = data.file_path;
+    if (typeof path !== 'string') {
+      withoutPath++;
+      continue;
+    }
+    const file = files.get(path);
+    if (file === undefined) files.set(path, { path, count: 1, total_size: size });
+    else {
+      file.count++;
+      file.total_size += size;
+    }
+  }
+  const list = [...files.values()].sort((a, b) => byName(a.path, b.path));
+  return { files: list, file_count: list.length, total_size: totalSize, without_path: withoutPath };
+}
+
+function summarizeTools(events: readonly Event[]): ToolUsedSummary {
+  const tools = new Map<string, { count: number; failures: number; durations: number[] }>();
+  const durations: number[] = [];
+  let failures = 0;
+  for (const event of events) {
+    const data = dataOf(event);
+    const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
+    let tool = tools.get(name);
+    if (tool === undefined) {
+      tool = { count: 0, failures: 0, durations: [] };
+      tools.set(name, tool);
+    }
+    tool.count++;
+    if (data.success === false) {
+      tool.failures++;
+      failures++;
+    }
+    const duration = finite(data.duration_ms);
+    if (duration !== undefined) {
+      tool.durations.push(duration);
+      durations.push(duration);
+    }
+  }
+  const list = [...tools.entries()]
+    .sort(([a], [b]) => byName(a, b))
+    .map(([name, tool]) => {
+      const entry: ToolUsedSummary['tools'][number] = { name, count: tool.count, failures: tool.failures };
+      if (tool.durations.length > 0) entry.duration_ms = numericStats(tool.durations);
+      return entry;
+    });
+  const summary: ToolUsedSummary = { tools: list, failures };
+  if (durations.length > 0) summary.duration_ms = numericStats(durations);
+  return summary;
+}
+
+function summarizeMetrics(events: readonly Event[]): PerformanceMetricSummary {
+  const metrics = new Map<string, number[]>();
+  let withoutValue = 0;
+  for (const event of events) {
+    const data = dataOf(event);
+    const value = finite(data.value);
+    if (typeof data.metric !== 'string' || value === undefined) {
+      withoutValue++;
+      continue;
+    }
+    const values = metrics.get(data.metric);
+    if (values === undefined) metrics.set(data.metric, [value]);
+    else values.push(value);
+  }
+  const list = [...metrics.entries()]
+    .sort(([a], [b]) => byName(a, b))
+    .map(([name, values]) => ({ name, ...numericStats(values) }));
+  return { metrics: list, without_value: withoutValue };
+}
