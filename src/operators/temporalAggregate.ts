@@ -4,7 +4,7 @@
  */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import { createEvent, type Event, Priority } from '../event.js';
+import { createEventId, type Event, Priority } from '../event.js';
 import {
   booleanOption,
   COMPLETE,
@@ -72,8 +72,8 @@ export interface TemporalAggregateConfig {
   maxOpenWindows?: number;
   /**
    * The watermark and late-event horizons of up to this many sessions without an open window are
-   * remembered; beyond it, the least recently active are forgotten (an event of a forgotten session is
-   * treated as its first). Default 10,000.
+   * remembered; beyond it, those whose latest event time is oldest are forgotten (an event of a forgotten
+   * session is treated as its first, so it cannot be recognized as late). Default 10,000.
    */
   maxIdleSessions?: number;
   /** Put the original events in `data.events` of each aggregate. Default true. */
@@ -152,6 +152,8 @@ interface WindowKey {
   readonly aggregated: string;
   /** Not yet emitted, all with `timestamp >= horizon`. Sorted canonically when `sorted`. */
   pending: Event[];
+  /** Their timestamps, in the same order: windows are cut on this flat array, not on the events. */
+  times: number[];
   sorted: boolean;
   /** Least event time in `pending` (`Infinity` when empty). */
   minTs: number;
@@ -253,7 +255,10 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         if (!subscriber.closed) subscriber.next(event);
       };
 
+      // Events of one session tend to come in runs: remember the last one looked up.
+      let lastSession: SessionState | undefined;
       const sessionOf = (id: string | undefined): SessionState => {
+        if (lastSession !== undefined && lastSession.id === id) return lastSession;
         let s = sessions.get(id);
         if (s === undefined) {
           s = {
@@ -268,15 +273,20 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           sessions.set(id, s);
           if (sessions.size - active.size > maxIdleSessions) forgetIdleSessions(s);
         }
+        lastSession = s;
         return s;
       };
 
-      // Forgets the least recently opened idle sessions, down to 90 % of the cap so the scan amortizes.
+      // Forgets the idle sessions with the oldest event time, down to 90 % of the cap so the work amortizes
+      // (event time rather than arrival order, so a replay forgets the same sessions as the live run).
       const forgetIdleSessions = (keep: SessionState) => {
         const target = maxIdleSessions - Math.floor(maxIdleSessions / 10);
-        for (const [id, s] of sessions) {
-          if (sessions.size - active.size <= target) break;
-          if (s.open === 0 && s !== keep) sessions.delete(id);
+        const idle: SessionState[] = [];
+        for (const s of sessions.values()) if (s.open === 0 && s !== keep) idle.push(s);
+        idle.sort((a, b) => a.maxTs - b.maxTs);
+        for (let i = 0; i < idle.length && sessions.size - active.size > target; i++) {
+          sessions.delete(idle[i]!.id);
+          if (lastSession === idle[i]) lastSession = undefined;
         }
       };
 
@@ -284,12 +294,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         k.open = true;
         openKeys.add(k);
         const s = k.session;
-        if (s.open++ === 0) {
-          active.add(s);
-          // Most recently active last, so forgetIdleSessions reaches the oldest first.
-          sessions.delete(s.id);
-          sessions.set(s.id, s);
-        }
+        if (s.open++ === 0) active.add(s);
         if (openKeys.size > maxOpenWindows) {
           const oldest = openKeys.values().next().value!;
           if (oldest !== k) flushKey(oldest);
@@ -305,8 +310,23 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       const sortPending = (k: WindowKey) => {
         if (!k.sorted) {
           k.pending.sort(canonicalOrder);
+          k.times = k.pending.map((e) => e.timestamp);
           k.sorted = true;
         }
+      };
+
+      /** Takes the first `n` pending events out of `k`. */
+      const take = (k: WindowKey, n: number): Event[] => {
+        const pending = k.pending;
+        if (n === pending.length) {
+          k.pending = [];
+          k.times = [];
+          k.minTs = Number.POSITIVE_INFINITY;
+          return pending;
+        }
+        k.times.splice(0, n);
+        k.minTs = k.times[0]!;
+        return pending.splice(0, n);
       };
 
       const aggregate = (k: WindowKey, events: Event[], start: number, part: number): Event => {
@@ -326,15 +346,18 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         if (includeEvents) data.events = events;
         const summary = summarize(k.type, events);
         if (summary !== undefined) data.summary = summary;
-        const context = contextOf(last.context);
-        return createEvent<AggregatedData>({
+        // Built directly rather than through createEvent: every field is valid by construction.
+        const event: Event<AggregatedData> = {
+          id: createEventId(),
           type: k.aggregated,
-          data,
-          priority,
           timestamp: last.timestamp,
-          ...(context === undefined ? {} : { context }),
-          ...(k.session.id === undefined ? {} : { sessionId: k.session.id }),
-        });
+          priority,
+          data,
+        };
+        const context = contextOf(last.context);
+        if (context !== undefined) event.context = context;
+        if (k.session.id !== undefined) event.sessionId = k.session.id;
+        return event;
       };
 
       /** Emits the current window of `k`, which ends at `end`; later pending events form the next. */
@@ -342,21 +365,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const start = startOf(k);
         const part = k.part;
         sortPending(k);
-        const pending = k.pending;
+        const times = k.times;
         let n = 0;
-        while (n < pending.length && pending[n]!.timestamp < end) n++;
-        let chunk: Event[];
-        if (n === pending.length) {
-          chunk = pending;
-          k.pending = [];
-        } else {
-          chunk = pending.slice(0, n);
-          k.pending = pending.slice(n);
-        }
+        while (n < times.length && times[n]! < end) n++;
+        const chunk = take(k, n);
         k.horizon = end;
         k.fixed = false;
         k.part = 1;
-        k.minTs = k.pending.length > 0 ? k.pending[0]!.timestamp : Number.POSITIVE_INFINITY;
         if (k.pending.length === 0) markClosed(k);
         if (chunk.length > 0) emit(aggregate(k, chunk, start, part));
       };
@@ -390,21 +405,19 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           sortPending(k);
           const start = startOf(k);
           const end = start + k.size;
-          const pending = k.pending;
+          const times = k.times;
           let n = 0;
-          while (n < pending.length && n < maxEvents && pending[n]!.timestamp < end) n++;
+          while (n < times.length && n < maxEvents && times[n]! < end) n++;
           if (n === 0) {
             // A continuation that got nothing more while later windows filled the buffer: close it.
             closeWindow(k, end);
             continue;
           }
-          const chunk = pending.slice(0, n);
-          k.pending = pending.slice(n);
+          const chunk = take(k, n);
           const part = k.part++;
           k.fixed = true;
           k.fixedStart = start;
           k.horizon = start;
-          k.minTs = k.pending.length > 0 ? k.pending[0]!.timestamp : Number.POSITIVE_INFINITY;
           emit(aggregate(k, chunk, start, part));
         }
       };
@@ -430,6 +443,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
               size: spec.size,
               aggregated: spec.aggregated,
               pending: [],
+              times: [],
               sorted: true,
               minTs: Number.POSITIVE_INFINITY,
               fixed: false,
@@ -446,8 +460,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             late = lateEvent(spec.late, event, 'behind_watermark', s.wm);
           } else {
             const pending = k.pending;
-            if (pending.length > 0 && !inOrder(pending[pending.length - 1]!, event)) k.sorted = false;
+            const last = pending.length - 1;
+            if (last >= 0 && k.sorted) {
+              const lastTs = k.times[last]!;
+              if (ts < lastTs || (ts === lastTs && !inOrder(pending[last]!, event))) k.sorted = false;
+            }
             pending.push(event);
+            k.times.push(ts);
             if (ts < k.minTs) {
               k.minTs = ts;
               if (!k.fixed && ts + k.size < s.minEnd) s.minEnd = ts + k.size;
@@ -527,6 +546,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         timer.cancel();
         subscription.unsubscribe();
         sessions.clear();
+        lastSession = undefined;
         active.clear();
         openKeys.clear();
       };
@@ -590,26 +610,30 @@ function byName(a: string, b: string): number {
 }
 
 /** @internal Stats of `values` (not empty); p95 by nearest rank. Exported for tests. */
-export function numericStats(values: number[]): NumericStats {
-  const sorted = values.slice().sort((a, b) => a - b);
+export function numericStats(values: readonly number[]): NumericStats {
+  const n = values.length;
+  let min = values[0]!;
+  let max = min;
   let sum = 0;
-  for (const v of sorted) sum += v;
-  const n = sorted.length;
-  return {
-    count: n,
-    min: sorted[0]!,
-    avg: sum / n,
-    max: sorted[n - 1]!,
-    p95: sorted[Math.max(1, Math.ceil(0.95 * n)) - 1]!,
-  };
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  // Nearest rank: the ceil(0.95 n)-th smallest, which is the largest while n < 20.
+  const rank = Math.ceil(0.95 * n);
+  const p95 = rank >= n ? max : Float64Array.from(values).sort()[rank - 1]!;
+  return { count: n, min, avg: sum / n, max, p95 };
 }
 
 function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
-  const files = new Map<string, { path: string; count: number; total_size: number }>();
+  const files: FileModifiedSummary['files'] = [];
+  const byPath = new Map<string, FileModifiedSummary['files'][number]>();
   let totalSize = 0;
   let withoutPath = 0;
-  for (const event of events) {
-    const data = dataOf(event);
+  for (let i = 0; i < events.length; i++) {
+    const data = dataOf(events[i]!);
     const size = finite(data.size) ?? 0;
     totalSize += size;
     const path = data.file_path;
@@ -617,28 +641,40 @@ function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
       withoutPath++;
       continue;
     }
-    const file = files.get(path);
-    if (file === undefined) files.set(path, { path, count: 1, total_size: size });
-    else {
+    const file = byPath.get(path);
+    if (file === undefined) {
+      const entry = { path, count: 1, total_size: size };
+      byPath.set(path, entry);
+      files.push(entry);
+    } else {
       file.count++;
       file.total_size += size;
     }
   }
-  const list = [...files.values()].sort((a, b) => byName(a.path, b.path));
-  return { files: list, file_count: list.length, total_size: totalSize, without_path: withoutPath };
+  if (files.length > 1) files.sort((a, b) => byName(a.path, b.path));
+  return { files, file_count: files.length, total_size: totalSize, without_path: withoutPath };
+}
+
+interface ToolTally {
+  name: string;
+  count: number;
+  failures: number;
+  durations: number[] | undefined;
 }
 
 function summarizeTools(events: readonly Event[]): ToolUsedSummary {
-  const tools = new Map<string, { count: number; failures: number; durations: number[] }>();
-  const durations: number[] = [];
+  const tallies: ToolTally[] = [];
+  const toolsByName = new Map<string, ToolTally>();
+  let durations: number[] | undefined;
   let failures = 0;
-  for (const event of events) {
-    const data = dataOf(event);
+  for (let i = 0; i < events.length; i++) {
+    const data = dataOf(events[i]!);
     const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
-    let tool = tools.get(name);
+    let tool = toolsByName.get(name);
     if (tool === undefined) {
-      tool = { count: 0, failures: 0, durations: [] };
-      tools.set(name, tool);
+      tool = { name, count: 0, failures: 0, durations: undefined };
+      toolsByName.set(name, tool);
+      tallies.push(tool);
     }
     tool.count++;
     if (data.success === false) {
@@ -647,38 +683,53 @@ function summarizeTools(events: readonly Event[]): ToolUsedSummary {
     }
     const duration = finite(data.duration_ms);
     if (duration !== undefined) {
-      tool.durations.push(duration);
-      durations.push(duration);
+      if (tool.durations === undefined) tool.durations = [duration];
+      else tool.durations.push(duration);
+      if (durations === undefined) durations = [duration];
+      else durations.push(duration);
     }
   }
-  const list = [...tools.entries()]
-    .sort(([a], [b]) => byName(a, b))
-    .map(([name, tool]) => {
-      const entry: ToolUsedSummary['tools'][number] = { name, count: tool.count, failures: tool.failures };
-      if (tool.durations.length > 0) entry.duration_ms = numericStats(tool.durations);
-      return entry;
-    });
-  const summary: ToolUsedSummary = { tools: list, failures };
-  if (durations.length > 0) summary.duration_ms = numericStats(durations);
+  if (tallies.length > 1) tallies.sort((a, b) => byName(a.name, b.name));
+  const tools: ToolUsedSummary['tools'] = new Array(tallies.length);
+  for (let i = 0; i < tallies.length; i++) {
+    const tally = tallies[i]!;
+    const entry: ToolUsedSummary['tools'][number] = {
+      name: tally.name,
+      count: tally.count,
+      failures: tally.failures,
+    };
+    if (tally.durations !== undefined) entry.duration_ms = numericStats(tally.durations);
+    tools[i] = entry;
+  }
+  const summary: ToolUsedSummary = { tools, failures };
+  if (durations !== undefined) summary.duration_ms = numericStats(durations);
   return summary;
 }
 
 function summarizeMetrics(events: readonly Event[]): PerformanceMetricSummary {
-  const metrics = new Map<string, number[]>();
+  const names: string[] = [];
+  const byMetric = new Map<string, number[]>();
   let withoutValue = 0;
-  for (const event of events) {
-    const data = dataOf(event);
+  for (let i = 0; i < events.length; i++) {
+    const data = dataOf(events[i]!);
     const value = finite(data.value);
-    if (typeof data.metric !== 'string' || value === undefined) {
+    const name = data.metric;
+    if (typeof name !== 'string' || value === undefined) {
       withoutValue++;
       continue;
     }
-    const values = metrics.get(data.metric);
-    if (values === undefined) metrics.set(data.metric, [value]);
-    else values.push(value);
+    const values = byMetric.get(name);
+    if (values === undefined) {
+      byMetric.set(name, [value]);
+      names.push(name);
+    } else values.push(value);
   }
-  const list = [...metrics.entries()]
-    .sort(([a], [b]) => byName(a, b))
-    .map(([name, values]) => ({ name, ...numericStats(values) }));
-  return { metrics: list, without_value: withoutValue };
+  if (names.length > 1) names.sort(byName);
+  const metrics: PerformanceMetricSummary['metrics'] = new Array(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const stats = numericStats(byMetric.get(name)!);
+    metrics[i] = { name, count: stats.count, min: stats.min, avg: stats.avg, max: stats.max, p95: stats.p95 };
+  }
+  return { metrics, without_value: withoutValue };
 }

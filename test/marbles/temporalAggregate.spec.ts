@@ -92,6 +92,23 @@ describe('temporalAggregate', () => {
       expect(seen).toEqual([]);
     });
 
+    it('arms one timer, re-armed at most twice per instant, for a burst over many sessions', () => {
+      const clock = new VirtualTimeScheduler();
+      let scheduled = 0;
+      const scheduler: SchedulerLike = {
+        now: () => clock.now(),
+        schedule: (work: () => void, delay?: number) => {
+          scheduled++;
+          return clock.schedule(work, delay);
+        },
+      } as SchedulerLike;
+      const input = new Subject<Event>();
+      input.pipe(temporalAggregate({ scheduler })).subscribe();
+      // A replay: 5,000 events of 100 sessions, event time racing ahead while the clock stands still.
+      for (let i = 0; i < 5_000; i++) input.next(ev('tool.used', i * 7, `s${i % 100}`));
+      expect(scheduled).toBeLessThanOrEqual(2);
+    });
+
     it(
       'keeps unsubscription chains unbroken through mergeMap',
       marbles((m) => {
@@ -217,6 +234,23 @@ describe('temporalAggregate', () => {
         const expected = '      --------A---|';
         const operator = temporalAggregate({ windows: TOOL5, allowedLatenessMs: 2, scheduler: m.scheduler });
         m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          A: 'tool.used.aggregated s1 [1,6) n=1',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      "estimates each session's watermark from its own last arrival, minus the lateness",
+      marbles((m) => {
+        const values = { b: ev('tool.used', 0, 's2'), a: ev('tool.used', 1, 's1') };
+        const source = m.cold(' ba----------|', values);
+        const subs = '          ^-----------!';
+        // The timer wakes at 8 for s2 ([0,5) + 3); s1's estimate is then 1 - 3 + 7 = 5, short of its end (6).
+        const expected = '      --------BA--|';
+        const operator = temporalAggregate({ windows: TOOL5, allowedLatenessMs: 3, scheduler: m.scheduler });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          B: 'tool.used.aggregated s2 [0,5) n=1',
           A: 'tool.used.aggregated s1 [1,6) n=1',
         });
         m.expect(source).toHaveSubscriptions(subs);
@@ -604,15 +638,15 @@ describe('temporalAggregate', () => {
       }),
     );
 
-    it('forgets the least recently active idle sessions beyond maxIdleSessions', () => {
-      // s1 closes [0,5), then 3 other sessions come and go; with room for 2 idle sessions s1 is forgotten,
-      // so its old event at 1 opens a fresh window instead of being late.
+    it('forgets the idle sessions with the oldest event time beyond maxIdleSessions', () => {
+      // s1 closes [0,5) and [10,15), then 3 later sessions come and go; with room for 2 idle sessions s1
+      // (latest event time 10) is forgotten, so its old event at 1 opens a fresh window instead of being late.
       const arrivals = [
         ev('tool.used', 0, 's1'),
         ev('tool.used', 10, 's1'),
-        ev('tool.used', 0, 's2'),
-        ev('tool.used', 0, 's3'),
-        ev('tool.used', 0, 's4'),
+        ev('tool.used', 20, 's2'),
+        ev('tool.used', 30, 's3'),
+        ev('tool.used', 40, 's4'),
         ev('tool.used', 1, 's1'),
       ].map((value, i) => ({ time: i * 100, value }));
       const run = (maxIdleSessions: number) =>

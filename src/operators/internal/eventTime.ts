@@ -214,7 +214,7 @@ export function serialize(
     } catch (error) {
       fail(error);
     } finally {
-      queue.length = 0;
+      if (queue.length > 0) queue.length = 0;
       busy = false;
     }
   };
