@@ -18,17 +18,7 @@ export {
   parseEvent,
   safeParseEvent,
 } from './event.js';
-// Operators: event-time windows
-export type { LateEventData, LateReason } from './operators/internal/eventTime.js';
-export type {
-  AggregatedData,
-  FileModifiedSummary,
-  NumericStats,
-  PerformanceMetricSummary,
-  TemporalAggregateConfig,
-  ToolUsedSummary,
-} from './operators/temporalAggregate.js';
-export { DEFAULT_AGGREGATE_WINDOWS, temporalAggregate } from './operators/temporalAggregate.js';
+
 // Streams: the hook bridge and its sources
 export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
 export { bridgeHooks, createHookBridge } from './streams/bridge.js';
@@ -40,3 +30,20 @@ export { fromJsonLines } from './streams/fromJsonLines.js';
 export type { JsonLinesOptions } from './streams/jsonLines.js';
 export type { BridgeOptions, HookOutput, RejectedHookData } from './streams/toEvents.js';
 export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';
+
+// Operators: event-time windows
+// (a detached comment: Biome sorts exports within a chunk, and this keeps the block a chunk of its own)
+
+export type { SessionWindowData, SessionWindowsConfig } from './operators/sessionWindows.js';
+export { sessionWindows } from './operators/sessionWindows.js';
+export type {
+  AggregatedData,
+  FileModifiedSummary,
+  LateEventData,
+  LateReason,
+  NumericStats,
+  PerformanceMetricSummary,
+  TemporalAggregateConfig,
+  ToolUsedSummary,
+} from './operators/temporalAggregate.js';
+export { DEFAULT_AGGREGATE_WINDOWS, temporalAggregate } from './operators/temporalAggregate.js';

@@ -201,11 +201,11 @@ interface TypeSpec {
  * aggregates as the live run (ids aside).
  *
  * ```
- * windows: { 'tool.used': 5 }, times in ms, event time = arrival time, x = session.started
- * source:  -t-t-x-t--------t-|     (t at 1, 3, 7; 16)
- * result:  -----x-----A-------(B|)
- *                      A = tool.used.aggregated [1, 6): 2 events, at 6 (end passed, session quiet)
- *                      B = [7, 12): 1 event at 12, then [16, 21): 1 event flushed on complete
+ * windows: { 'tool.used': 5 }, times in ms, event time = arrival time, t = tool.used, x = session.started
+ * source:  -t-t-x-t--------t-|          (t at 1, 3, 7 and 16)
+ * result:  -----xA-----B-----(C|)
+ *   A = tool.used.aggregated [1,6), 2 events: at 6, the session quiet since 5 (idle rule)
+ *   B = [7,12), 1 event, at 12;  C = [16,21), 1 event, flushed on complete
  * ```
  *
  * ## Examples

@@ -172,6 +172,26 @@ describe('temporalAggregate', () => {
 
   describe('windows', () => {
     it(
+      'matches the diagram in its JSDoc',
+      marbles((m) => {
+        const t = (time: number) => ev('tool.used', time, 's1');
+        const values = { a: t(1), b: t(3), x: ev('session.started', 5, 's1'), c: t(7), d: t(16) };
+        const source = m.cold(' -a-b-x-c--------d-|', values);
+        const subs = '          ^-----------------!';
+        const expected = '      -----xA-----B-----(C|)';
+        m.expect(
+          source.pipe(temporalAggregate({ windows: TOOL5, scheduler: m.scheduler }), map(label)),
+        ).toBeObservable(expected, {
+          x: 'session.started@5',
+          A: 'tool.used.aggregated s1 [1,6) n=2',
+          B: 'tool.used.aggregated s1 [7,12) n=1',
+          C: 'tool.used.aggregated s1 [16,21) n=1',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
       'emits a window when a later event moves the watermark past its end',
       marbles((m) => {
         const values = {
