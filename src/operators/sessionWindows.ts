@@ -53,7 +53,7 @@ export interface SessionWindowsConfig {
    */
   idleFlushMs?: number;
   /**
-   * A window emits its events so far as a `part` after this many events, and stays open. Default 10,000
+   * A window emits its events so far as a `part` after this many events, and stays open. Default 1,000
    * with `includeEvents`, otherwise `Infinity` (without the events a window holds O(distinct types)).
    */
   maxEvents?: number;
@@ -176,7 +176,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
     OPERATOR,
     'maxEvents',
     config?.maxEvents,
-    includeEvents ? 10_000 : Number.POSITIVE_INFINITY,
+    includeEvents ? 1_000 : Number.POSITIVE_INFINITY,
     { min: 1, integer: true, infinity: true },
   );
   const maxOpenWindows = numberOption(OPERATOR, 'maxOpenWindows', config?.maxOpenWindows, 10_000, {
