@@ -320,7 +320,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const pending = k.pending;
         if (n === pending.length) {
           k.pending = [];
-          k.times = [];
+          // The timestamps are never handed out: keep their array (and its capacity) for the next window.
+          k.times.length = 0;
           k.minTs = Number.POSITIVE_INFINITY;
           return pending;
         }
@@ -627,9 +628,24 @@ export function numericStats(values: readonly number[]): NumericStats {
   return { count: n, min, avg: sum / n, max, p95 };
 }
 
+// Windows are mostly small: a linear scan finds one of a few entries faster than building a Map, which
+// takes over beyond SCAN_LIMIT entries.
+const SCAN_LIMIT = 8;
+
+function scan<T, K extends keyof T>(entries: readonly T[], field: K, value: T[K]): T | undefined {
+  for (let i = 0; i < entries.length; i++) if (entries[i]![field] === value) return entries[i];
+  return undefined;
+}
+
+function index<T, K extends keyof T>(entries: readonly T[], field: K): Map<T[K], T> {
+  const map = new Map<T[K], T>();
+  for (const entry of entries) map.set(entry[field], entry);
+  return map;
+}
+
 function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
   const files: FileModifiedSummary['files'] = [];
-  const byPath = new Map<string, FileModifiedSummary['files'][number]>();
+  let byPath: Map<string, FileModifiedSummary['files'][number]> | undefined;
   let totalSize = 0;
   let withoutPath = 0;
   for (let i = 0; i < events.length; i++) {
@@ -641,11 +657,12 @@ function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
       withoutPath++;
       continue;
     }
-    const file = byPath.get(path);
+    const file = byPath === undefined ? scan(files, 'path', path) : byPath.get(path);
     if (file === undefined) {
       const entry = { path, count: 1, total_size: size };
-      byPath.set(path, entry);
       files.push(entry);
+      if (byPath !== undefined) byPath.set(path, entry);
+      else if (files.length > SCAN_LIMIT) byPath = index(files, 'path');
     } else {
       file.count++;
       file.total_size += size;
@@ -664,17 +681,18 @@ interface ToolTally {
 
 function summarizeTools(events: readonly Event[]): ToolUsedSummary {
   const tallies: ToolTally[] = [];
-  const toolsByName = new Map<string, ToolTally>();
+  let toolsByName: Map<string, ToolTally> | undefined;
   let durations: number[] | undefined;
   let failures = 0;
   for (let i = 0; i < events.length; i++) {
     const data = dataOf(events[i]!);
     const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
-    let tool = toolsByName.get(name);
+    let tool = toolsByName === undefined ? scan(tallies, 'name', name) : toolsByName.get(name);
     if (tool === undefined) {
       tool = { name, count: 0, failures: 0, durations: undefined };
-      toolsByName.set(name, tool);
       tallies.push(tool);
+      if (toolsByName !== undefined) toolsByName.set(name, tool);
+      else if (tallies.length > SCAN_LIMIT) toolsByName = index(tallies, 'name');
     }
     tool.count++;
     if (data.success === false) {

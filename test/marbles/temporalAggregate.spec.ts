@@ -557,6 +557,26 @@ describe('temporalAggregate', () => {
       });
     });
 
+    it('summarizes windows with many distinct files and tools', () => {
+      const paths = Array.from({ length: 12 }, (_, i) => `/r/f${String(11 - i).padStart(2, '0')}.ts`);
+      const arrivals = [
+        ...paths.flatMap((path) => [
+          ev('file.modified', 0, 's', { file_path: path, size: 1 }),
+          ev('file.modified', 1, 's', { file_path: path, size: 2 }),
+        ]),
+        ...paths.map((path) => ev('tool.used', 2, 's', { tool_name: path })),
+      ].map((value, time) => ({ time, value }));
+      const { out } = collect(arrivals, (scheduler) => temporalAggregate({ scheduler }), { time: 100 });
+      const files = (out[0]!.value.data as AggregatedData).summary as {
+        files: unknown[];
+        file_count: number;
+      };
+      expect(files.file_count).toBe(12);
+      expect(files.files).toEqual([...paths].sort().map((path) => ({ path, count: 2, total_size: 3 })));
+      const tools = (out[1]!.value.data as AggregatedData).summary as { tools: Array<{ name: string }> };
+      expect(tools.tools.map((t) => t.name)).toEqual([...paths].sort());
+    });
+
     it('summarizes tool.used: per-tool counts, failures and duration stats', () => {
       const durations = Array.from({ length: 20 }, (_, i) => i + 1);
       const { out } = collect(
