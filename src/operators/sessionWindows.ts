@@ -301,8 +301,10 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
       const output = (w: SessionWindow): Event<SessionWindowData> => {
         const names = [...w.types.keys()];
         if (names.length > 1) names.sort();
-        const types: Record<string, number> = {};
-        for (const name of names) types[name] = w.types.get(name)!;
+        // fromEntries defines own properties: a type named `__proto__` stays a plain key.
+        const types: Record<string, number> = Object.fromEntries(
+          names.map((name) => [name, w.types.get(name)!]),
+        );
         const data: SessionWindowData = {
           key: w.owner.key,
           event_count: w.count,

@@ -502,7 +502,10 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         if (next !== Number.POSITIVE_INFINITY) timer.request(Math.max(next, now + 1), now, false);
       };
 
-      /** Emits every open window, oldest end first: on complete, before an error, and on a failure. */
+      /**
+       * Emits every open window: keys in the order of their current window's end, each with its later
+       * windows. On complete, before an error, and on a failure.
+       */
       const flushAll = () => {
         const keys = [...openKeys].sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
         for (const k of keys) {

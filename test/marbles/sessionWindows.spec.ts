@@ -475,6 +475,21 @@ describe('sessionWindows', () => {
       ]);
     });
 
+    it('keeps odd type names as plain keys of data.types', () => {
+      const { out } = collect(
+        [
+          { time: 0, value: ev('__proto__', 0, 's1') },
+          { time: 0, value: ev('constructor', 0, 's1') },
+        ],
+        (scheduler) => sessionWindows({ scheduler }),
+        { time: 1 },
+      );
+      const types = (out[0]!.value.data as SessionWindowData).types;
+      expect(Object.keys(types)).toEqual(['__proto__', 'constructor']);
+      expect(Object.getPrototypeOf(types)).toBe(Object.prototype);
+      expect(JSON.parse(JSON.stringify(types))).toEqual(types);
+    });
+
     it('leaves the events out by default', () => {
       const { out } = collect(
         [{ time: 0, value: ev('x', 0, 's1') }],
