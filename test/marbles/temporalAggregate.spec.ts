@@ -462,6 +462,42 @@ describe('temporalAggregate', () => {
       }),
     );
 
+    it('keeps each event’s priority and summary fields with it when out-of-order events are re-sorted', () => {
+      const critical = ev('tool.used', 6, 's1', { tool_name: 'Bash', duration_ms: 9 }, Priority.CRITICAL);
+      const low = ev('tool.used', 1, 's1', { tool_name: 'Edit', duration_ms: 1 }, Priority.LOW);
+      const { out } = collect(
+        [
+          { time: 0, value: critical },
+          { time: 1, value: low },
+        ],
+        (scheduler) => temporalAggregate({ windows: TOOL5, allowedLatenessMs: 10, scheduler }),
+        { time: 2 },
+      );
+      const stats = (d: number) => ({ count: 1, min: d, avg: d, max: d, p95: d });
+      expect(
+        out.map((o) => [label(o.value), o.value.priority, (o.value.data as AggregatedData).summary]),
+      ).toEqual([
+        [
+          'tool.used.aggregated s1 [1,6) n=1',
+          Priority.LOW,
+          {
+            tools: [{ name: 'Edit', count: 1, failures: 0, duration_ms: stats(1) }],
+            failures: 0,
+            duration_ms: stats(1),
+          },
+        ],
+        [
+          'tool.used.aggregated s1 [6,11) n=1',
+          Priority.CRITICAL,
+          {
+            tools: [{ name: 'Bash', count: 1, failures: 0, duration_ms: stats(9) }],
+            failures: 0,
+            duration_ms: stats(9),
+          },
+        ],
+      ]);
+    });
+
     it('orders the events of an aggregate by event time, then id', () => {
       const [a, b, c] = [ev('tool.used', 3, 's1'), ev('tool.used', 1, 's1'), ev('tool.used', 2, 's1')];
       const { out } = collect(
@@ -852,12 +888,24 @@ describe('temporalAggregate properties', () => {
   });
 
   it('gives the same aggregates live (disorder within lateness) as for the sorted events in a burst', () => {
+    // Payloads the summaries read, so that summaries built from a re-sorted buffer are compared too.
+    const payload = fc.record({
+      tool_name: fc.constantFrom('Bash', 'Edit', 'Read'),
+      duration_ms: fc.option(fc.integer({ min: 0, max: 1_000 }), { nil: undefined }),
+      success: fc.boolean(),
+      file_path: fc.option(fc.constantFrom('/a', '/b', '/c'), { nil: undefined }),
+      size: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
+      metric: fc.constantFrom('cpu', 'heap'),
+      value: fc.option(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { nil: undefined }),
+    });
     const disorder = fc.array(
       fc.record({
         type: fc.constantFrom(...TYPES),
         session: fc.constantFrom('a', 'b', undefined),
         gap: fc.integer({ min: 0, max: 40 }),
         delay: fc.integer({ min: 0, max: 30 }),
+        data: payload,
+        priority: fc.constantFrom(Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL),
       }),
       { maxLength: 60 },
     );
@@ -867,7 +915,8 @@ describe('temporalAggregate properties', () => {
         let t = 0;
         const arrivals = specs.map((s) => {
           t += s.gap;
-          return { time: t + s.delay, value: ev(s.type, t, s.session) };
+          const data = Object.fromEntries(Object.entries(s.data).filter(([, v]) => v !== undefined));
+          return { time: t + s.delay, value: ev(s.type, t, s.session, data, s.priority) };
         });
         arrivals.sort((a, b) => a.time - b.time);
         const sorted = arrivals.map((a) => a.value).sort((a, b) => a.timestamp - b.timestamp);
