@@ -26,6 +26,7 @@ import {
   type Signal,
   serialize,
   sessionIdOf,
+  TICK,
 } from './internal/eventTime.js';
 
 /** Options of `sessionWindows`. Every one is optional. */
@@ -198,7 +199,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
       const open = new Set<SessionWindow>();
       let done = false;
 
-      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(3 /* TICK */));
+      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(TICK));
 
       const emit = (event: Event) => {
         if (!subscriber.closed) subscriber.next(event);

@@ -26,6 +26,7 @@ import {
   type Signal,
   serialize,
   sessionIdOf,
+  TICK,
 } from './internal/eventTime.js';
 
 export type { LateEventData, LateReason } from './internal/eventTime.js';
@@ -249,7 +250,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       const openKeys = new Set<WindowKey>();
       let done = false;
 
-      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(3 /* TICK */));
+      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(TICK));
 
       const emit = (event: Event) => {
         if (!subscriber.closed) subscriber.next(event);
@@ -281,12 +282,12 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       // (event time rather than arrival order, so a replay forgets the same sessions as the live run).
       const forgetIdleSessions = (keep: SessionState) => {
         const target = maxIdleSessions - Math.floor(maxIdleSessions / 10);
-        const idle: SessionState[] = [];
-        for (const s of sessions.values()) if (s.open === 0 && s !== keep) idle.push(s);
-        idle.sort((a, b) => a.maxTs - b.maxTs);
-        for (let i = 0; i < idle.length && sessions.size - active.size > target; i++) {
-          sessions.delete(idle[i]!.id);
-          if (lastSession === idle[i]) lastSession = undefined;
+        const candidates: SessionState[] = [];
+        for (const s of sessions.values()) if (s.open === 0 && s !== keep) candidates.push(s);
+        candidates.sort((a, b) => a.maxTs - b.maxTs);
+        for (let i = 0; i < candidates.length && sessions.size - active.size > target; i++) {
+          sessions.delete(candidates[i]!.id);
+          if (lastSession === candidates[i]) lastSession = undefined;
         }
       };
 
@@ -520,7 +521,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         try {
           flushAll();
         } catch (flushError) {
-          // Flushing itself failed (a bug, or an event createEvent refuses): report the first error.
+          // Flushing itself failed (a bug): report the first error.
           error ??= { value: flushError };
         }
         done = true;
