@@ -127,3 +127,20 @@ export type { LoadSnapshot, OsProbe, SystemLoad, SystemLoadOptions } from './str
 export { systemLoad$ } from './streams/systemLoad.js';
 export type { BridgeOptions, HookOutput, RejectedHookData } from './streams/toEvents.js';
 export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';
+
+// Operators: event-time windows
+// (a detached comment: Biome sorts exports within a chunk, and this keeps the block a chunk of its own)
+
+export type { SessionWindowData, SessionWindowsConfig } from './operators/sessionWindows.js';
+export { sessionWindows } from './operators/sessionWindows.js';
+export type {
+  AggregatedData,
+  FileModifiedSummary,
+  LateEventData,
+  LateReason,
+  NumericStats,
+  PerformanceMetricSummary,
+  TemporalAggregateConfig,
+  ToolUsedSummary,
+} from './operators/temporalAggregate.js';
+export { DEFAULT_AGGREGATE_WINDOWS, temporalAggregate } from './operators/temporalAggregate.js';

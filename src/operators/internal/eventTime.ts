@@ -1,0 +1,289 @@
+/**
+ * @internal Event-time machinery shared by `temporalAggregate` and `sessionWindows`: option checks, the
+ * per-partition watermark (observed from event times, and estimated from the scheduler clock while the
+ * partition is quiet), the single idle timer, the re-entrancy trampoline and the late-event factory.
+ * Nothing here is part of the public API.
+ */
+import type { SchedulerLike, Subscription } from 'rxjs';
+import { ConfigError } from '../../errors.js';
+import { createEvent, type Event, Priority } from '../../event.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Option checks: fail at construction, with the operator and option named.
+
+interface NumberRule {
+  /** Smallest allowed value. */
+  min: number;
+  /** `min` itself is not allowed. */
+  exclusive?: boolean;
+  integer?: boolean;
+  /** `Infinity` is allowed (it means "never" / "no limit"). */
+  infinity?: boolean;
+}
+
+function describe(rule: NumberRule): string {
+  const kind = rule.integer ? 'an integer' : 'a number';
+  const bound = `${rule.exclusive ? '>' : '>='} ${rule.min}`;
+  return `${kind} ${bound}${rule.infinity ? ' (or Infinity)' : ''}`;
+}
+
+/** Reads a numeric option, or its default when absent; throws `ConfigError` when it breaks `rule`. */
+export function numberOption(
+  operator: string,
+  name: string,
+  value: unknown,
+  fallback: number,
+  rule: NumberRule,
+): number {
+  if (value === undefined) return fallback;
+  const ok =
+    typeof value === 'number' &&
+    !Number.isNaN(value) &&
+    (value === Number.POSITIVE_INFINITY
+      ? rule.infinity === true
+      : Number.isFinite(value) &&
+        (rule.exclusive ? value > rule.min : value >= rule.min) &&
+        (!rule.integer || Number.isInteger(value)));
+  if (!ok) {
+    throw new ConfigError(`${operator}: ${name} must be ${describe(rule)}, got ${String(value)}`);
+  }
+  return value as number;
+}
+
+/** Reads a boolean option, or its default when absent. */
+export function booleanOption(operator: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new ConfigError(`${operator}: ${name} must be a boolean, got ${typeof value}`);
+  }
+  return value;
+}
+
+/** Checks the config object itself and its `scheduler`. */
+export function checkConfig(operator: string, config: unknown): void {
+  if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) {
+    throw new ConfigError(`${operator}: the config must be an object, got ${describeValue(config)}`);
+  }
+  const scheduler = (config as { scheduler?: unknown } | undefined)?.scheduler;
+  if (
+    scheduler !== undefined &&
+    (typeof scheduler !== 'object' ||
+      scheduler === null ||
+      typeof (scheduler as SchedulerLike).now !== 'function' ||
+      typeof (scheduler as SchedulerLike).schedule !== 'function')
+  ) {
+    throw new ConfigError(`${operator}: scheduler must be a SchedulerLike (now() and schedule())`);
+  }
+}
+
+function describeValue(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Watermarks.
+
+/**
+ * The event-time progress of one partition (a session for `temporalAggregate`, a key for
+ * `sessionWindows`). Watermarks are per partition so that one session's clock (or replay) never makes
+ * another session's events late.
+ */
+export interface Partition {
+  /** Highest event time seen (`-Infinity` before the first event). */
+  maxTs: number;
+  /**
+   * The watermark: windows whose close point is `<=` it are closed. It is the higher of
+   * `maxTs - allowedLatenessMs` and the last idle estimate; it never goes back.
+   */
+  wm: number;
+  /** Scheduler time of the partition's latest arrival. */
+  lastArrival: number;
+}
+
+/** Records an arrival at scheduler time `now` of an event at event time `ts`. */
+export function observe(p: Partition, ts: number, now: number, latenessMs: number): void {
+  p.lastArrival = now;
+  if (ts > p.maxTs) {
+    p.maxTs = ts;
+    const wm = ts - latenessMs;
+    if (wm > p.wm) p.wm = wm;
+  }
+}
+
+/**
+ * The idle rule. Once the partition has been quiet for `idleFlushMs` of scheduler time, event time is
+ * assumed to have moved on as fast as the scheduler clock since the latest arrival:
+ * `wm = max(wm, maxTs - allowedLatenessMs + (now - lastArrival))`.
+ */
+export function estimate(p: Partition, now: number, latenessMs: number, idleFlushMs: number): void {
+  const quiet = now - p.lastArrival;
+  if (quiet < idleFlushMs) return;
+  const wm = p.maxTs - latenessMs + quiet;
+  if (wm > p.wm) p.wm = wm;
+}
+
+/** The scheduler time at which `estimate` will have moved the watermark to `closeAt`. */
+export function dueAt(p: Partition, closeAt: number, latenessMs: number, idleFlushMs: number): number {
+  return p.lastArrival + Math.max(idleFlushMs, closeAt + latenessMs - p.maxTs);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The idle timer: one scheduler action per subscription, whatever the number of partitions.
+
+// setTimeout's limit; a later due time is reached in several hops.
+const MAX_DELAY = 2_147_483_647;
+
+/**
+ * One pending scheduler action that fires at the earliest due time asked for. The owner re-arms it
+ * from its `fire` callback with the next due time.
+ */
+export class IdleTimer {
+  private subscription: Subscription | undefined = undefined;
+  private due = Number.POSITIVE_INFINITY;
+  private armedAt = Number.NaN;
+
+  constructor(
+    private readonly scheduler: SchedulerLike,
+    private readonly idleFlushMs: number,
+    private readonly fire: () => void,
+  ) {}
+
+  /**
+   * Asks for a tick at `due` or earlier. For an arrival (`arrival` true) `due >= now + idleFlushMs` holds
+   * (every due time computed at an arrival is), which lets a burst of arrivals at one instant re-arm the
+   * timer at most twice: once exactly, then once at that lower bound, which covers every later request of
+   * the instant. A tick re-arming the timer passes `arrival` false and always gets its exact time.
+   */
+  request(due: number, now: number, arrival: boolean): void {
+    if (due >= this.due) return;
+    let at = due;
+    if (arrival && this.armedAt === now) {
+      at = now + this.idleFlushMs;
+      if (at >= this.due) return;
+    }
+    this.subscription?.unsubscribe();
+    this.armedAt = now;
+    this.due = at;
+    this.subscription = this.scheduler.schedule(
+      () => {
+        this.subscription = undefined;
+        this.due = Number.POSITIVE_INFINITY;
+        this.fire();
+      },
+      Math.min(MAX_DELAY, Math.max(0, at - now)),
+    );
+  }
+
+  cancel(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    this.due = Number.POSITIVE_INFINITY;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Re-entrancy: an emission can make a downstream consumer push into the source synchronously. Inputs
+// that arrive while one is being handled are queued and handled after it, so the outputs of input n
+// always precede those of input n + 1 and no handler ever runs inside another.
+
+export const NEXT = 0;
+export const ERROR = 1;
+export const COMPLETE = 2;
+export const TICK = 3;
+export type Signal = typeof NEXT | typeof ERROR | typeof COMPLETE | typeof TICK;
+
+/**
+ * Wraps `run` so that re-entrant calls are queued. An exception thrown by `run` (a user callback, a
+ * bug) goes to `fail`, never out of the source's `next`.
+ */
+export function serialize(
+  run: (signal: Signal, value: unknown) => void,
+  fail: (error: unknown) => void,
+): (signal: Signal, value?: unknown) => void {
+  let busy = false;
+  const queue: unknown[] = [];
+  return (signal, value) => {
+    if (busy) {
+      queue.push(signal, value);
+      return;
+    }
+    busy = true;
+    try {
+      run(signal, value);
+      for (let i = 0; i < queue.length; i += 2) run(queue[i] as Signal, queue[i + 1]);
+    } catch (error) {
+      fail(error);
+    } finally {
+      if (queue.length > 0) queue.length = 0;
+      busy = false;
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Events.
+
+/**
+ * The canonical order of events inside a window: by event time, then by id. It does not depend on the
+ * arrival order, which is what makes a live run and a replay produce identical windows.
+ */
+export function canonicalOrder(a: Event, b: Event): number {
+  return a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Whether `b` may follow `a` in canonical order. */
+export function inOrder(a: Event, b: Event): boolean {
+  return a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.id <= b.id);
+}
+
+/** A valid priority, or `fallback` (events from untyped sources may carry anything). */
+export function priorityOf(value: unknown, fallback: Priority = Priority.NORMAL): Priority {
+  return value === 0 || value === 1 || value === 2 || value === 3 ? value : fallback;
+}
+
+/** A session id `createEvent` accepts, or `undefined`. */
+export function sessionIdOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** A context `createEvent` accepts, or `undefined`. */
+export function contextOf(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** Why an event was judged late. */
+export type LateReason = 'window_closed' | 'behind_watermark';
+
+/** `data` of a late event: the original event, untouched, and why it missed its window. */
+export interface LateEventData extends Record<string, unknown> {
+  /** The input event, as it arrived. */
+  event: Event;
+  /**
+   * `window_closed`: the window its time falls in was already emitted. `behind_watermark`: it would
+   * open a window whose close point the watermark had already passed.
+   */
+  reason: LateReason;
+  /** The watermark of its partition when it arrived. */
+  watermark: number;
+}
+
+/** Wraps a late input event as a new event of type `type`, keeping its time, priority and session. */
+export function lateEvent(
+  type: string,
+  event: Event,
+  reason: LateReason,
+  watermark: number,
+): Event<LateEventData> {
+  const sessionId = sessionIdOf(event.sessionId);
+  const context = contextOf(event.context);
+  return createEvent<LateEventData>({
+    type,
+    data: { event, reason, watermark },
+    priority: priorityOf(event.priority),
+    timestamp: event.timestamp,
+    ...(context === undefined ? {} : { context }),
+    ...(sessionId === undefined ? {} : { sessionId }),
+  });
+}

@@ -1,0 +1,496 @@
+/**
+ * `sessionWindows`: inactivity-gap windows per key in event time, emitted as `session.window` events.
+ * See `docs/sessionWindows.md`.
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { ConfigError } from '../errors.js';
+import { createEventId, type Event, Priority } from '../event.js';
+import {
+  booleanOption,
+  COMPLETE,
+  canonicalOrder,
+  checkConfig,
+  contextOf,
+  dueAt,
+  ERROR,
+  estimate,
+  IdleTimer,
+  inOrder,
+  type LateEventData,
+  lateEvent,
+  NEXT,
+  numberOption,
+  observe,
+  type Partition,
+  priorityOf,
+  type Signal,
+  serialize,
+  sessionIdOf,
+  TICK,
+} from './internal/eventTime.js';
+
+/** Options of `sessionWindows`. Every one is optional. */
+export interface SessionWindowsConfig {
+  /**
+   * The inactivity gap in ms: events of one key less than `gapMs` apart (in event time) share a window,
+   * and a window closes once the watermark is `gapMs` past its last event. Default 300,000 (5 minutes).
+   */
+  gapMs?: number;
+  /**
+   * The key windows are kept per. Default: the event's `sessionId`. Events whose key is `undefined` (or
+   * `null`) pass through at once, unchanged. An exception thrown here errors the output (after the open
+   * windows are flushed).
+   */
+  key?: (event: Event) => string | undefined;
+  /**
+   * How far behind the highest event time of its key an event may arrive and still join (or merge) its
+   * window. The watermark is `max event time - allowedLatenessMs`. Default 0.
+   */
+  allowedLatenessMs?: number;
+  /**
+   * How long a key must be quiet (scheduler time) before its watermark is advanced by the scheduler clock,
+   * so that a live window closes `gapMs` after its last event even when no later event comes. Default 0.
+   * `Infinity` disables the idle rule.
+   */
+  idleFlushMs?: number;
+  /**
+   * A window emits its events so far as a `part` after this many events, and stays open. Default 1,000
+   * with `includeEvents`, otherwise `Infinity` (without the events a window holds O(distinct types)).
+   */
+  maxEvents?: number;
+  /**
+   * At most this many windows are open at once. Opening one more first emits the window opened the
+   * longest ago (with any earlier windows of its key; later events of its range are then late). Default
+   * 10,000. Memory is bounded by `maxOpenWindows × maxEvents` events with `includeEvents`.
+   */
+  maxOpenWindows?: number;
+  /**
+   * The watermark and late-event horizon of up to this many keys without an open window are remembered;
+   * beyond it, those whose latest event time is oldest are forgotten. Default 10,000.
+   */
+  maxIdleKeys?: number;
+  /** Put the window's events in `data.events`. Default false. */
+  includeEvents?: boolean;
+  /** The clock of the idle rule. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** `data` of a `session.window` event. */
+export interface SessionWindowData extends Record<string, unknown> {
+  /** The window's key (by default its session id). */
+  key: string;
+  event_count: number;
+  /** Event times of the first and last event in this window (or part). */
+  time_span: { start: number; end: number };
+  /** The inactivity gap the window was cut with. */
+  gap_ms: number;
+  /** Event count per event type, keys sorted. */
+  types: Record<string, number>;
+  /** 1, or 2, 3 … for the further parts of a window that reached `maxEvents`. */
+  part: number;
+  /** The events, in event-time order (ties by id), when `includeEvents`. */
+  events?: Event[];
+}
+
+const OPERATOR = 'sessionWindows';
+const WINDOW = 'session.window';
+const LATE = 'session.window.late';
+
+interface KeyState extends Partition {
+  readonly key: string;
+  /** Open windows, by event time; consecutive ones are at least `gapMs` apart. */
+  windows: SessionWindow[];
+  /** Events before this time are late: they would have merged with an emitted window. */
+  horizon: number;
+}
+
+interface SessionWindow {
+  readonly owner: KeyState;
+  /** Event-time extent over all its events, parts already emitted included. */
+  first: number;
+  last: number;
+  // The current part:
+  count: number;
+  spanStart: number;
+  spanEnd: number;
+  types: Map<string, number>;
+  priority: Priority;
+  /** The last event in canonical order (its context and time stamp the output). */
+  lastEvent: Event | undefined;
+  /** The session all its events share, `undefined` if none or mixed. */
+  sessionId: string | undefined;
+  mixedSessions: boolean;
+  events: Event[] | undefined;
+  /** Parts emitted early. */
+  emitted: number;
+}
+
+const sessionIdKey = (event: Event): string | undefined => event.sessionId;
+
+/**
+ * Groups the events of each key (by default each session) into inactivity-gap windows measured in event
+ * time, and emits one `session.window` event per window: count, time span, the types seen with their
+ * counts, the highest priority, the last event's context and (with `includeEvents`) the events.
+ *
+ * A window stays open while its key's events keep coming less than `gapMs` apart; an event that arrives
+ * out of order (within `allowedLatenessMs`) and bridges two open windows merges them. A window is emitted
+ * when its key's watermark (highest event time minus `allowedLatenessMs`) is `gapMs` past its last event;
+ * while the key is quiet, the watermark advances with the scheduler clock (see `idleFlushMs`). Open
+ * windows are emitted on complete and before an error is forwarded. An event that would have joined an
+ * emitted window is never dropped: it is emitted as a `session.window.late` event carrying it. Events
+ * without a key pass through at once.
+ *
+ * As with `temporalAggregate`, windows depend only on event times: a replay yields the same windows as
+ * the live run (ids aside).
+ *
+ * ```
+ * gapMs: 3, key: sessionId, times in ms, event time = arrival time
+ * source:  -a-b------c-d---|     (a at 1, b 3, c 10, d 12: one session)
+ * result:  ------W--------V|
+ *   W = session.window [1,3], 2 events: at 6 (3 + gap, the session quiet)
+ *   V = [10,12], 2 events: at 15
+ * ```
+ *
+ * ## Examples
+ * ```ts
+ * bridge.events$.pipe(sessionWindows({ gapMs: 10 * 60_000 })).subscribe(showSessionSummary);
+ * events$.pipe(sessionWindows({ key: (e) => e.context?.cwd as string | undefined, includeEvents: true }));
+ * ```
+ *
+ * @param config gap, key, lateness, idle rule, limits and scheduler; see `SessionWindowsConfig`.
+ * @return an operator that replaces keyed events by `session.window` events (and late ones by
+ *   `session.window.late` events) and passes events without a key through.
+ * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid.
+ */
+export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<Event, Event> {
+  checkConfig(OPERATOR, config);
+  const gapMs = numberOption(OPERATOR, 'gapMs', config?.gapMs, 300_000, { min: 0, exclusive: true });
+  const keyOf = config?.key ?? sessionIdKey;
+  if (typeof keyOf !== 'function') throw new ConfigError(`${OPERATOR}: key must be a function`);
+  const latenessMs = numberOption(OPERATOR, 'allowedLatenessMs', config?.allowedLatenessMs, 0, { min: 0 });
+  const idleFlushMs = numberOption(OPERATOR, 'idleFlushMs', config?.idleFlushMs, 0, {
+    min: 0,
+    infinity: true,
+  });
+  const includeEvents = booleanOption(OPERATOR, 'includeEvents', config?.includeEvents, false);
+  const maxEvents = numberOption(
+    OPERATOR,
+    'maxEvents',
+    config?.maxEvents,
+    includeEvents ? 1_000 : Number.POSITIVE_INFINITY,
+    { min: 1, integer: true, infinity: true },
+  );
+  const maxOpenWindows = numberOption(OPERATOR, 'maxOpenWindows', config?.maxOpenWindows, 10_000, {
+    min: 1,
+    integer: true,
+  });
+  const maxIdleKeys = numberOption(OPERATOR, 'maxIdleKeys', config?.maxIdleKeys, 10_000, {
+    min: 0,
+    integer: true,
+  });
+  const scheduler = config?.scheduler ?? asyncScheduler;
+  const idle = idleFlushMs !== Number.POSITIVE_INFINITY;
+
+  return (source) =>
+    new Observable<Event>((subscriber) => {
+      const keys = new Map<string, KeyState>();
+      // Keys with an open window, and open windows in the order they opened (the capacity policy).
+      const active = new Set<KeyState>();
+      const open = new Set<SessionWindow>();
+      let done = false;
+
+      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(TICK));
+
+      const emit = (event: Event) => {
+        if (!subscriber.closed) subscriber.next(event);
+      };
+
+      const stateOf = (key: string): KeyState => {
+        let k = keys.get(key);
+        if (k === undefined) {
+          k = {
+            key,
+            maxTs: Number.NEGATIVE_INFINITY,
+            wm: Number.NEGATIVE_INFINITY,
+            lastArrival: 0,
+            windows: [],
+            horizon: Number.NEGATIVE_INFINITY,
+          };
+          keys.set(key, k);
+          if (keys.size - active.size > maxIdleKeys) forgetIdleKeys(k);
+        }
+        return k;
+      };
+
+      // Forgets the idle keys with the oldest event time, down to 90 % of the cap so the work amortizes.
+      const forgetIdleKeys = (keep: KeyState) => {
+        const target = maxIdleKeys - Math.floor(maxIdleKeys / 10);
+        const idleKeys: KeyState[] = [];
+        for (const k of keys.values()) if (k.windows.length === 0 && k !== keep) idleKeys.push(k);
+        idleKeys.sort((a, b) => a.maxTs - b.maxTs);
+        for (let i = 0; i < idleKeys.length && keys.size - active.size > target; i++)
+          keys.delete(idleKeys[i]!.key);
+      };
+
+      const newWindow = (k: KeyState, ts: number): SessionWindow => ({
+        owner: k,
+        first: ts,
+        last: ts,
+        count: 0,
+        spanStart: ts,
+        spanEnd: ts,
+        types: new Map(),
+        priority: Priority.LOW,
+        lastEvent: undefined,
+        sessionId: undefined,
+        mixedSessions: false,
+        events: includeEvents ? [] : undefined,
+        emitted: 0,
+      });
+
+      const add = (w: SessionWindow, event: Event, ts: number) => {
+        if (ts < w.first) w.first = ts;
+        if (ts > w.last) w.last = ts;
+        const sessionId = sessionIdOf(event.sessionId);
+        if (w.count === 0) {
+          w.spanStart = ts;
+          w.spanEnd = ts;
+          w.sessionId = sessionId;
+          w.mixedSessions = false;
+        } else {
+          if (ts < w.spanStart) w.spanStart = ts;
+          if (ts > w.spanEnd) w.spanEnd = ts;
+          if (sessionId !== w.sessionId) w.mixedSessions = true;
+        }
+        w.count++;
+        const type = typeof event.type === 'string' ? event.type : String(event.type);
+        w.types.set(type, (w.types.get(type) ?? 0) + 1);
+        const priority = priorityOf(event.priority, Priority.LOW);
+        if (priority > w.priority) w.priority = priority;
+        if (w.lastEvent === undefined || inOrder(w.lastEvent, event)) w.lastEvent = event;
+        w.events?.push(event);
+      };
+
+      /** Folds `b` (later) into `a`; both hold a part with fewer than `maxEvents` events together. */
+      const merge = (a: SessionWindow, b: SessionWindow) => {
+        if (b.first < a.first) a.first = b.first;
+        if (b.last > a.last) a.last = b.last;
+        a.emitted += b.emitted;
+        if (b.count === 0) return;
+        if (a.count === 0) {
+          a.spanStart = b.spanStart;
+          a.spanEnd = b.spanEnd;
+          a.sessionId = b.sessionId;
+          a.mixedSessions = b.mixedSessions;
+        } else {
+          if (b.spanStart < a.spanStart) a.spanStart = b.spanStart;
+          if (b.spanEnd > a.spanEnd) a.spanEnd = b.spanEnd;
+          if (b.mixedSessions || b.sessionId !== a.sessionId) a.mixedSessions = true;
+        }
+        a.count += b.count;
+        for (const [type, n] of b.types) a.types.set(type, (a.types.get(type) ?? 0) + n);
+        if (b.priority > a.priority) a.priority = b.priority;
+        if (a.lastEvent === undefined || (b.lastEvent !== undefined && inOrder(a.lastEvent, b.lastEvent))) {
+          a.lastEvent = b.lastEvent;
+        }
+        if (a.events !== undefined && b.events !== undefined) {
+          for (let i = 0; i < b.events.length; i++) a.events.push(b.events[i]!);
+        }
+      };
+
+      /** The current part of `w` as a `session.window` event (`w.count > 0`). */
+      const output = (w: SessionWindow): Event<SessionWindowData> => {
+        const names = [...w.types.keys()];
+        if (names.length > 1) names.sort();
+        // fromEntries defines own properties: a type named `__proto__` stays a plain key.
+        const types: Record<string, number> = Object.fromEntries(
+          names.map((name) => [name, w.types.get(name)!]),
+        );
+        const data: SessionWindowData = {
+          key: w.owner.key,
+          event_count: w.count,
+          time_span: { start: w.spanStart, end: w.spanEnd },
+          gap_ms: gapMs,
+          types,
+          part: w.emitted + 1,
+        };
+        if (w.events !== undefined) data.events = w.events.sort(canonicalOrder);
+        const last = w.lastEvent!;
+        // Built directly rather than through createEvent: every field is valid by construction.
+        const event: Event<SessionWindowData> = {
+          id: createEventId(),
+          type: WINDOW,
+          timestamp: last.timestamp,
+          priority: w.priority,
+          data,
+        };
+        const context = contextOf(last.context);
+        if (context !== undefined) event.context = context;
+        if (w.sessionId !== undefined && !w.mixedSessions) event.sessionId = w.sessionId;
+        return event;
+      };
+
+      /** Emits the current part of `w` early; `w` stays open with an empty part. */
+      const emitPart = (w: SessionWindow) => {
+        if (w.count === 0) return;
+        const event = output(w);
+        w.emitted++;
+        w.count = 0;
+        w.types = new Map();
+        w.priority = Priority.LOW;
+        w.lastEvent = undefined;
+        w.sessionId = undefined;
+        w.mixedSessions = false;
+        if (w.events !== undefined) w.events = [];
+        emit(event);
+      };
+
+      /** Emits the first open window of `k` and forgets it. */
+      const closeFirst = (k: KeyState) => {
+        const w = k.windows.shift()!;
+        open.delete(w);
+        if (k.windows.length === 0) active.delete(k);
+        const closeAt = w.last + gapMs;
+        if (closeAt > k.horizon) k.horizon = closeAt;
+        if (w.count > 0) emit(output(w));
+      };
+
+      /** Closes the windows of `k` whose close point (last event + gap) the watermark has reached. */
+      const closeDue = (k: KeyState) => {
+        while (k.windows.length > 0 && k.windows[0]!.last + gapMs <= k.wm && !done) closeFirst(k);
+      };
+
+      const onNext = (event: Event) => {
+        const ts = event?.timestamp;
+        if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
+          // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
+          emit(event);
+          return;
+        }
+        const rawKey: unknown = keyOf(event);
+        if (rawKey === undefined || rawKey === null) {
+          emit(event);
+          return;
+        }
+        const now = scheduler.now();
+        const k = stateOf(typeof rawKey === 'string' ? rawKey : String(rawKey));
+        observe(k, ts, now, latenessMs);
+        let late: Event<LateEventData> | undefined;
+        let target: SessionWindow | undefined;
+        if (ts < k.horizon) {
+          late = lateEvent(LATE, event, 'window_closed', k.wm);
+        } else {
+          const ws = k.windows;
+          let i = 0;
+          while (i < ws.length && ws[i]!.last + gapMs <= ts) i++;
+          let j = i;
+          while (j < ws.length && ws[j]!.first - gapMs < ts) j++;
+          if (j > i) {
+            // Within the gap of one window, or bridging two (out of order): merge them.
+            target = ws[i]!;
+            for (let m = i + 1; m < j; m++) {
+              const other = ws[m]!;
+              if (target.count + other.count >= maxEvents) {
+                emitPart(target);
+                emitPart(other);
+              }
+              merge(target, other);
+              open.delete(other);
+            }
+            if (j - i > 1) ws.splice(i + 1, j - i - 1);
+            add(target, event, ts);
+          } else if (ts + gapMs <= k.wm) {
+            late = lateEvent(LATE, event, 'behind_watermark', k.wm);
+          } else {
+            target = newWindow(k, ts);
+            add(target, event, ts);
+            ws.splice(i, 0, target);
+            open.add(target);
+            if (ws.length === 1) active.add(k);
+            if (open.size > maxOpenWindows) evictOldest(target);
+          }
+        }
+        closeDue(k);
+        if (late !== undefined) emit(late);
+        // `target` may be gone: closed by the capacity policy (as an earlier window of its key).
+        else if (target !== undefined && target.count >= maxEvents && open.has(target) && !done)
+          emitPart(target);
+        if (idle && k.windows.length > 0 && !done) {
+          timer.request(dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs), now, true);
+        }
+      };
+
+      /** The capacity policy: emits the window opened the longest ago, with the earlier ones of its key. */
+      const evictOldest = (keep: SessionWindow) => {
+        const oldest = open.values().next().value!;
+        if (oldest === keep) return;
+        const k = oldest.owner;
+        while (k.windows.includes(oldest) && !done) closeFirst(k);
+      };
+
+      const onTick = () => {
+        const now = scheduler.now();
+        let next = Number.POSITIVE_INFINITY;
+        for (const k of active) {
+          estimate(k, now, latenessMs, idleFlushMs);
+          closeDue(k);
+          if (done) return;
+          if (k.windows.length > 0) {
+            const due = dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs);
+            if (due < next) next = due;
+          }
+        }
+        // `now + 1` guards against a due time that rounding put at or before now.
+        if (next !== Number.POSITIVE_INFINITY) timer.request(Math.max(next, now + 1), now, false);
+      };
+
+      /** Emits every open window, earliest close point first (per key, in order). */
+      const flushAll = () => {
+        const windows = [...open].sort((a, b) => a.last - b.last);
+        for (const w of windows) {
+          if (done) return;
+          const k = w.owner;
+          while (k.windows.includes(w) && !done) closeFirst(k);
+        }
+      };
+
+      const finish = (error?: { value: unknown }) => {
+        if (done) return;
+        timer.cancel();
+        try {
+          flushAll();
+        } catch (flushError) {
+          error ??= { value: flushError };
+        }
+        done = true;
+        if (error === undefined) subscriber.complete();
+        else subscriber.error(error.value);
+      };
+
+      const dispatch = serialize(
+        (signal: Signal, value: unknown) => {
+          if (done) return;
+          if (signal === NEXT) onNext(value as Event);
+          else if (signal === ERROR) finish({ value });
+          else if (signal === COMPLETE) finish();
+          else onTick();
+        },
+        (error) => finish({ value: error }),
+      );
+
+      const subscription = source.subscribe({
+        next: (event) => dispatch(NEXT, event),
+        error: (error: unknown) => dispatch(ERROR, error),
+        complete: () => dispatch(COMPLETE),
+      });
+
+      return () => {
+        done = true;
+        timer.cancel();
+        subscription.unsubscribe();
+        keys.clear();
+        active.clear();
+        open.clear();
+      };
+    });
+}

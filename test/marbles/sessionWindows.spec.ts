@@ -1,0 +1,756 @@
+import fc from 'fast-check';
+import { map, mergeMap, of, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  bridgeHooks,
+  ConfigError,
+  type Event,
+  type HookOutput,
+  type LateEventData,
+  Priority,
+  type SessionWindowData,
+  type SessionWindowsConfig,
+  sessionWindows,
+} from '../../src/index.js';
+import { loadFixtures } from '../helpers/fixtures.js';
+import { marbles } from '../helpers/marbles.js';
+import { collect, ev, idsIn, label, seeded, type Timed, withoutId } from '../helpers/windows.js';
+
+const NO_IDLE = Number.POSITIVE_INFINITY;
+
+describe('sessionWindows', () => {
+  describe('standard cases', () => {
+    it(
+      'completes at once on an empty source',
+      marbles((m) => {
+        const source = m.cold<Event>('|');
+        const subs = '                 (^!)';
+        m.expect(source.pipe(sessionWindows({ scheduler: m.scheduler }))).toBeObservable('|');
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'never emits on a never source',
+      marbles((m) => {
+        const source = m.cold<Event>('-');
+        const subs = '                 ^';
+        m.expect(source.pipe(sessionWindows({ scheduler: m.scheduler }))).toBeObservable('-');
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'forwards an error at once when no window is open',
+      marbles((m) => {
+        const source = m.cold<Event>('--#', undefined, new Error('boom'));
+        const subs = '                 ^-!';
+        m.expect(source.pipe(sessionWindows({ scheduler: m.scheduler }))).toBeObservable(
+          '--#',
+          undefined,
+          new Error('boom'),
+        );
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'emits nothing after an early unsubscribe',
+      marbles((m) => {
+        const a = ev('tool.used', 1, 's1');
+        const source = m.hot('  -a-a------|', { a });
+        const subs = '          ^--!';
+        const unsub = '         ---!';
+        m.expect(
+          source.pipe(sessionWindows({ gapMs: 3, scheduler: m.scheduler }), map(label)),
+          unsub,
+        ).toBeObservable('-');
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it('leaves no scheduled work behind after unsubscribe', () => {
+      const clock = new VirtualTimeScheduler();
+      let fired = 0;
+      const scheduler: SchedulerLike = {
+        now: () => clock.now(),
+        schedule: (work: () => void, delay?: number) =>
+          clock.schedule(() => {
+            fired++;
+            work();
+          }, delay),
+      } as SchedulerLike;
+      const input = new Subject<Event>();
+      const seen: Event[] = [];
+      const subscription = input.pipe(sessionWindows({ gapMs: 5, scheduler })).subscribe((e) => seen.push(e));
+      input.next(ev('tool.used', 0, 's1'));
+      subscription.unsubscribe();
+      clock.flush();
+      expect(fired).toBe(0);
+      expect(seen).toEqual([]);
+    });
+
+    it(
+      'keeps unsubscription chains unbroken through mergeMap',
+      marbles((m) => {
+        const a = ev('git.commit', 2);
+        const source = m.hot('  --a--a--a--|', { a });
+        const subs = '          ^-----!';
+        const unsub = '         ------!';
+        const result = source.pipe(
+          mergeMap((x) => of(x)),
+          sessionWindows({ scheduler: m.scheduler }),
+          mergeMap((x) => of(x.type)),
+        );
+        m.expect(result, unsub).toBeObservable('--g--g-', { g: 'git.commit' });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it('handles re-entrant input after the outputs of the current one, in order', () => {
+      const input = new Subject<Event>();
+      const seen: string[] = [];
+      let fed = false;
+      input.pipe(sessionWindows({ gapMs: 5, idleFlushMs: NO_IDLE })).subscribe((e) => {
+        seen.push(label(e));
+        if (!fed && e.type === 'session.window') {
+          fed = true;
+          input.next(ev('tool.used', 2, 's1'));
+          input.next(ev('note', 30));
+        }
+      });
+      input.next(ev('tool.used', 0, 's1'));
+      input.next(ev('tool.used', 10, 's1'));
+      input.next(ev('note', 11));
+      input.complete();
+      expect(seen).toEqual([
+        'session.window s1 [0,0] n=1',
+        'session.window.late window_closed @2',
+        'note@30',
+        'note@11',
+        'session.window s1 [10,10] n=1',
+      ]);
+    });
+
+    it('keeps its state per subscription, so one operator can serve two sources', () => {
+      const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+      scheduler.run(({ cold, expectObservable }) => {
+        const operator = sessionWindows({ gapMs: 5, scheduler });
+        const a = ev('tool.used', 0, 's1');
+        const b = ev('tool.used', 1, 's1');
+        expectObservable(cold('a-|', { a }).pipe(operator, map(label))).toBe('--(x|)', {
+          x: 'session.window s1 [0,0] n=1',
+        });
+        expectObservable(cold('-b--|', { b }).pipe(operator, map(label))).toBe('----(y|)', {
+          y: 'session.window s1 [1,1] n=1',
+        });
+      });
+    });
+  });
+
+  describe('windows', () => {
+    it(
+      'closes a window when a later event is a gap past its last event',
+      marbles((m) => {
+        const values = { a: ev('x', 1, 's1'), b: ev('y', 3, 's1'), c: ev('x', 6, 's1') };
+        const source = m.cold(' -a-b--c-|', values);
+        const subs = '          ^-------!';
+        const expected = '      ------W-(V|)';
+        const operator = sessionWindows({ gapMs: 3, idleFlushMs: NO_IDLE, scheduler: m.scheduler });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          W: 'session.window s1 [1,3] n=2',
+          V: 'session.window s1 [6,6] n=1',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'emits a quiet live window a gap after its last event (idle rule; the JSDoc diagram)',
+      marbles((m) => {
+        const values = {
+          a: ev('x', 1, 's1'),
+          b: ev('x', 3, 's1'),
+          c: ev('x', 10, 's1'),
+          d: ev('x', 12, 's1'),
+        };
+        const source = m.cold(' -a-b------c-d---|', values);
+        const subs = '          ^---------------!';
+        const expected = '      ------W--------V|';
+        m.expect(
+          source.pipe(sessionWindows({ gapMs: 3, scheduler: m.scheduler }), map(label)),
+        ).toBeObservable(expected, { W: 'session.window s1 [1,3] n=2', V: 'session.window s1 [10,12] n=2' });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'waits idleFlushMs of quiet, and the lateness, before the clock closes a window',
+      marbles((m) => {
+        const values = { a: ev('x', 1, 's1') };
+        const source = m.cold(' -a----------|', values);
+        const subs = '          ^-----------!';
+        // Closes when the estimate 1 - 2 + quiet reaches 1 + 3 (quiet 5, at 6), quiet at least 7: at 8.
+        const expected = '      --------W---|';
+        const operator = sessionWindows({
+          gapMs: 3,
+          allowedLatenessMs: 2,
+          idleFlushMs: 7,
+          scheduler: m.scheduler,
+        });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          W: 'session.window s1 [1,1] n=1',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'flushes open windows on complete',
+      marbles((m) => {
+        const values = { a: ev('x', 1, 's1'), b: ev('x', 2, 's2') };
+        const source = m.cold(' -ab|', values);
+        const subs = '          ^--!';
+        const expected = '      ---(VW|)';
+        m.expect(
+          source.pipe(sessionWindows({ gapMs: 10, scheduler: m.scheduler }), map(label)),
+        ).toBeObservable(expected, { V: 'session.window s1 [1,1] n=1', W: 'session.window s2 [2,2] n=1' });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'flushes open windows before forwarding an error',
+      marbles((m) => {
+        const values = { a: ev('x', 1, 's1'), b: ev('x', 2, 's1') };
+        const source = m.cold(' -ab#', values, new Error('disk'));
+        const subs = '          ^--!';
+        const expected = '      ---(W#)';
+        m.expect(
+          source.pipe(sessionWindows({ gapMs: 10, scheduler: m.scheduler }), map(label)),
+        ).toBeObservable(expected, { W: 'session.window s1 [1,2] n=2' }, new Error('disk'));
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'flushes before forwarding an exception of the key function',
+      marbles((m) => {
+        const values = { a: ev('x', 1, 's1'), b: ev('boom', 2, 's1') };
+        const source = m.cold(' -ab-|', values);
+        const subs = '          ^-!';
+        const expected = '      --(W#)';
+        const key = (e: Event) => {
+          if (e.type === 'boom') throw new Error('bad key');
+          return e.sessionId;
+        };
+        m.expect(
+          source.pipe(sessionWindows({ gapMs: 10, key, scheduler: m.scheduler }), map(label)),
+        ).toBeObservable(expected, { W: 'session.window s1 [1,1] n=1' }, new Error('bad key'));
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'emits parts early at maxEvents and keeps the window open',
+      marbles((m) => {
+        const values = { a: ev('x', 1, 's1'), b: ev('x', 2, 's1'), c: ev('x', 3, 's1') };
+        const source = m.cold(' -abc|', values);
+        const subs = '          ^---!';
+        const expected = '      --P-(Q|)';
+        const operator = sessionWindows({ gapMs: 10, maxEvents: 2, scheduler: m.scheduler });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          P: 'session.window s1 [1,2] n=2',
+          Q: 'session.window s1 [3,3] n=1 part=2',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'keeps the windows of two interleaved sessions apart, each on its own watermark',
+      marbles((m) => {
+        const values = {
+          a: ev('x', 1, 's1'),
+          b: ev('x', 2, 's2'),
+          c: ev('x', 3, 's1'),
+          d: ev('x', 100, 's2'),
+        };
+        const source = m.cold(' -abcd-----|', values);
+        const subs = '          ^---------!';
+        // s2's event at 100 closes s2's first window only; s1's closes at 3 + 3 by the idle rule, and
+        // s2's second one 3 ms after it opened, at 7.
+        const expected = '      ----W-VX--|';
+        m.expect(
+          source.pipe(sessionWindows({ gapMs: 3, scheduler: m.scheduler }), map(label)),
+        ).toBeObservable(expected, {
+          W: 'session.window s2 [2,2] n=1',
+          V: 'session.window s1 [1,3] n=2',
+          X: 'session.window s2 [100,100] n=1',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'passes events without a key through at once, unchanged',
+      marbles((m) => {
+        const x = ev('git.commit', 1);
+        const a = ev('tool.used', 2, 's1');
+        const source = m.cold(' -xa|', { x, a });
+        const subs = '          ^--!';
+        const expected = '      -x-(W|)';
+        m.expect(
+          source.pipe(
+            sessionWindows({ scheduler: m.scheduler }),
+            map((e) => (e.type === 'session.window' ? label(e) : e)),
+          ),
+        ).toBeObservable(expected, { x, W: 'session.window s1 [2,2] n=1' });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it('windows by a custom key', () => {
+      const byCwd = (e: Event) => e.context?.cwd as string | undefined;
+      const { out } = collect(
+        [
+          { ...ev('x', 0, 's1'), context: { cwd: '/a' } },
+          { ...ev('x', 1, 's2'), context: { cwd: '/a' } },
+          { ...ev('x', 2, 's1'), context: { cwd: '/b' } },
+        ].map((value, time) => ({ time, value })),
+        (scheduler) => sessionWindows({ gapMs: 10, key: byCwd, scheduler }),
+        { time: 5 },
+      );
+      expect(out.map((o) => label(o.value))).toEqual([
+        'session.window /a [0,1] n=2',
+        'session.window /b [2,2] n=1',
+      ]);
+      // The /a window mixes two sessions: it has no sessionId; /b has one.
+      expect(out[0]!.value.sessionId).toBeUndefined();
+      expect(out[1]!.value.sessionId).toBe('s1');
+    });
+
+    it('drops the common sessionId when a bridging event merges windows of different sessions', () => {
+      const inRepo = (e: Event) => e.context?.cwd as string | undefined;
+      const at = (ts: number, session: string) => ({ ...ev('x', ts, session), context: { cwd: '/a' } });
+      const { out } = collect(
+        [at(1, 's1'), at(7, 's2'), at(4, 's1')].map((value, time) => ({ time, value })),
+        (scheduler) => sessionWindows({ gapMs: 4, allowedLatenessMs: 10, key: inRepo, scheduler }),
+        { time: 5 },
+      );
+      expect(out.map((o) => label(o.value))).toEqual(['session.window /a [1,7] n=3']);
+      expect(out[0]!.value.sessionId).toBeUndefined();
+    });
+  });
+
+  describe('lateness and merging', () => {
+    it(
+      'emits an event that would have joined an emitted window as session.window.late',
+      marbles((m) => {
+        const values = { a: ev('x', 1, 's1'), b: ev('x', 7, 's1'), c: ev('x', 2, 's1'), d: ev('x', 5, 's1') };
+        const source = m.cold(' -a-----bcd|', values);
+        const subs = '          ^---------!';
+        // c (2) is within the gap of the emitted [1,1]. d (5) is past its reach (4) but a window of its
+        // own would close at 5 + 3 = 8, which the watermark (7) had not passed: d merges with [7,7].
+        const expected = '      -------WL-(V|)';
+        const operator = sessionWindows({ gapMs: 3, idleFlushMs: NO_IDLE, scheduler: m.scheduler });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          W: 'session.window s1 [1,1] n=1',
+          L: 'session.window.late window_closed @2',
+          V: 'session.window s1 [5,7] n=2',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'emits an event whose own window would already be closed as late (behind the watermark)',
+      marbles((m) => {
+        const values = { a: ev('x', 20, 's1'), b: ev('x', 5, 's1') };
+        const source = m.cold(' -ab|', values);
+        const subs = '          ^--!';
+        const expected = '      --L(W|)';
+        const operator = sessionWindows({ gapMs: 3, idleFlushMs: NO_IDLE, scheduler: m.scheduler });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          L: 'session.window.late behind_watermark @5',
+          W: 'session.window s1 [20,20] n=1',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it('carries the late event untouched, with the reason and the watermark', () => {
+      const original = ev('tool.used', 2, 's1', { tool_name: 'Bash' }, Priority.HIGH);
+      const { out } = collect(
+        [
+          { time: 0, value: ev('x', 0, 's1') },
+          { time: 1, value: ev('x', 9, 's1') },
+          { time: 2, value: original },
+        ],
+        (scheduler) => sessionWindows({ gapMs: 5, scheduler }),
+      );
+      const late = out.find((o) => o.value.type === 'session.window.late')!.value as Event<LateEventData>;
+      expect(late.data).toStrictEqual({ event: original, reason: 'window_closed', watermark: 9 });
+      expect(late).toMatchObject({ timestamp: 2, priority: Priority.HIGH, sessionId: 's1' });
+    });
+
+    it(
+      'merges two open windows when an out-of-order event bridges them',
+      marbles((m) => {
+        // With gap 4 and lateness 10, [1] and [7] are separate windows until 4 arrives and bridges them.
+        const values = { a: ev('x', 1, 's1'), b: ev('y', 7, 's1'), c: ev('z', 4, 's1') };
+        const source = m.cold(' -abc|', values);
+        const subs = '          ^---!';
+        const expected = '      ----(W|)';
+        const operator = sessionWindows({ gapMs: 4, allowedLatenessMs: 10, scheduler: m.scheduler });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          W: 'session.window s1 [1,7] n=3',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'places events that arrive out of order within allowedLatenessMs as if they had arrived in order',
+      marbles((m) => {
+        // Event times: 5, 1, 3, 12, 10, 2 (2 is beyond the lateness: its window is gone). 1 opens a window
+        // before [5]; 3 bridges them; 12 moves the watermark to 8 and closes [1,5].
+        const values = {
+          a: ev('x', 5, 's1'),
+          b: ev('x', 1, 's1'),
+          c: ev('x', 3, 's1'),
+          d: ev('x', 12, 's1'),
+          e: ev('x', 10, 's1'),
+          f: ev('x', 2, 's1'),
+        };
+        const source = m.cold(' -abcdef|', values);
+        const subs = '          ^------!';
+        const expected = '      ----W-L(V|)';
+        const operator = sessionWindows({
+          gapMs: 3,
+          allowedLatenessMs: 4,
+          idleFlushMs: NO_IDLE,
+          scheduler: m.scheduler,
+        });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          W: 'session.window s1 [1,5] n=3',
+          L: 'session.window.late window_closed @2',
+          V: 'session.window s1 [10,12] n=2',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+  });
+
+  describe('output', () => {
+    it('carries count, span, types, the highest priority, the session, the last context and the events', () => {
+      const events = [
+        { ...ev('tool.used', 12, 's1', {}, Priority.LOW), context: { n: 2 } },
+        { ...ev('file.modified', 10, 's1', {}, Priority.CRITICAL), context: { n: 1 } },
+        { ...ev('tool.used', 13, 's1', {}, Priority.NORMAL), context: { n: 3 } },
+      ];
+      const { out } = collect(
+        events.map((value, time) => ({ time, value })),
+        (scheduler) => sessionWindows({ gapMs: 5, allowedLatenessMs: 5, includeEvents: true, scheduler }),
+        { time: 3 },
+      );
+      expect(out.map((o) => withoutId(o.value))).toStrictEqual([
+        {
+          type: 'session.window',
+          timestamp: 13,
+          priority: Priority.CRITICAL,
+          data: {
+            key: 's1',
+            event_count: 3,
+            time_span: { start: 10, end: 13 },
+            gap_ms: 5,
+            types: { 'file.modified': 1, 'tool.used': 2 },
+            part: 1,
+            events: [events[1], events[0], events[2]],
+          },
+          context: { n: 3 },
+          sessionId: 's1',
+        },
+      ]);
+    });
+
+    it('keeps odd type names as plain keys of data.types', () => {
+      const { out } = collect(
+        [
+          { time: 0, value: ev('__proto__', 0, 's1') },
+          { time: 0, value: ev('constructor', 0, 's1') },
+        ],
+        (scheduler) => sessionWindows({ scheduler }),
+        { time: 1 },
+      );
+      const types = (out[0]!.value.data as SessionWindowData).types;
+      expect(Object.keys(types)).toEqual(['__proto__', 'constructor']);
+      expect(Object.getPrototypeOf(types)).toBe(Object.prototype);
+      expect(JSON.parse(JSON.stringify(types))).toEqual(types);
+    });
+
+    it('leaves the events out by default', () => {
+      const { out } = collect(
+        [{ time: 0, value: ev('x', 0, 's1') }],
+        (scheduler) => sessionWindows({ scheduler }),
+        {
+          time: 1,
+        },
+      );
+      expect((out[0]!.value.data as SessionWindowData).events).toBeUndefined();
+    });
+
+    it('passes through input it cannot window: a bad timestamp, not an object', () => {
+      const noTime = { ...ev('x', 0, 's'), timestamp: -1 };
+      const weird = null as unknown as Event;
+      const { out } = collect(
+        [
+          { time: 0, value: noTime },
+          { time: 1, value: weird },
+        ],
+        (scheduler) => sessionWindows({ scheduler }),
+        { time: 2 },
+      );
+      expect(out.map((o) => o.value)).toEqual([noTime, weird]);
+    });
+
+    it('spans a long session on a virtual timeline with the default 5-minute gap', () => {
+      const minute = 60_000;
+      const times = [0, 2, 6, 10, 30, 33].map((t) => t * minute);
+      const { out } = collect(
+        times.map((t) => ({ time: t, value: ev('tool.used', t, 's1') })),
+        (scheduler) => sessionWindows({ scheduler }),
+        { time: 120 * minute },
+      );
+      expect(out.map((o) => ({ time: o.time / minute, value: label(o.value) }))).toEqual([
+        { time: 15, value: `session.window s1 [0,${10 * minute}] n=4` },
+        { time: 38, value: `session.window s1 [${30 * minute},${33 * minute}] n=2` },
+      ]);
+    });
+  });
+
+  describe('memory bounds', () => {
+    it(
+      'flushes the oldest open window when maxOpenWindows is reached (its range then takes late events)',
+      marbles((m) => {
+        const values = { a: ev('x', 1, 's1'), b: ev('x', 2, 's2'), c: ev('x', 3, 's1') };
+        const source = m.cold(' -abc|', values);
+        const subs = '          ^---!';
+        const expected = '      --VL(W|)';
+        const operator = sessionWindows({ gapMs: 5, maxOpenWindows: 1, scheduler: m.scheduler });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          V: 'session.window s1 [1,1] n=1',
+          L: 'session.window.late window_closed @3',
+          W: 'session.window s2 [2,2] n=1',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it('never emits a window twice when the capacity policy closes the window just joined', () => {
+      // s1 has [10] open; 2 (out of order) opens an earlier window of s1; the cap closes s1's oldest-opened
+      // window [10] and, before it, [2] itself: both once.
+      const { out } = collect(
+        [
+          { time: 0, value: ev('x', 10, 's1') },
+          { time: 1, value: ev('x', 2, 's1') },
+        ],
+        (scheduler) =>
+          sessionWindows({ gapMs: 3, allowedLatenessMs: 20, maxOpenWindows: 1, maxEvents: 1, scheduler }),
+        { time: 5 },
+      );
+      expect(out.map((o) => label(o.value))).toEqual([
+        'session.window s1 [10,10] n=1',
+        'session.window s1 [2,2] n=1',
+      ]);
+    });
+
+    it('forgets the idle keys with the oldest event time beyond maxIdleKeys', () => {
+      const arrivals = [
+        ev('x', 0, 's1'),
+        ev('x', 20, 's2'),
+        ev('x', 30, 's3'),
+        ev('x', 40, 's4'),
+        ev('x', 1, 's1'),
+      ].map((value, i) => ({ time: i * 100, value }));
+      const run = (maxIdleKeys: number) =>
+        collect(arrivals, (scheduler) => sessionWindows({ gapMs: 5, maxIdleKeys, scheduler }), {
+          time: 1_000,
+        }).out.map((o) => label(o.value));
+      expect(run(10)).toContain('session.window.late window_closed @1');
+      expect(run(2)).toContain('session.window s1 [1,1] n=1');
+    });
+  });
+
+  describe('config', () => {
+    const bad: Array<[string, SessionWindowsConfig]> = [
+      ['gapMs 0', { gapMs: 0 }],
+      ['gapMs Infinity', { gapMs: Number.POSITIVE_INFINITY }],
+      ['key not a function', { key: 'sessionId' as unknown as (e: Event) => string }],
+      ['negative lateness', { allowedLatenessMs: -1 }],
+      ['negative idle', { idleFlushMs: -5 }],
+      ['maxEvents 0', { maxEvents: 0 }],
+      ['maxOpenWindows 2.5', { maxOpenWindows: 2.5 }],
+      ['maxIdleKeys -1', { maxIdleKeys: -1 }],
+      ['includeEvents 1', { includeEvents: 1 as unknown as boolean }],
+      ['scheduler null', { scheduler: null as unknown as SchedulerLike }],
+    ];
+    it.each(bad)('throws ConfigError at construction on %s', (_, config) => {
+      expect(() => sessionWindows(config)).toThrow(ConfigError);
+    });
+
+    it('rejects a config that is not an object', () => {
+      expect(() => sessionWindows(42 as unknown as SessionWindowsConfig)).toThrow(ConfigError);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+
+const windowsOf = (outputs: ReadonlyArray<Timed<Event>>) =>
+  outputs
+    .map((o) => o.value)
+    .filter((e) => e.type === 'session.window')
+    .map(withoutId)
+    .sort((a, b) => {
+      const x = a.data as SessionWindowData;
+      const y = b.data as SessionWindowData;
+      return x.key.localeCompare(y.key) || x.time_span.start - y.time_span.start || x.part - y.part;
+    });
+
+describe('sessionWindows determinism: live equals replay', () => {
+  it('gives the same windows for sessions spread over hours and for the same events in a burst', () => {
+    const random = seeded(11);
+    const fixtures = loadFixtures();
+    const outputs: HookOutput[] = [];
+    let t = 1_700_000_000_000;
+    for (let i = 0; i < 500; i++) {
+      const line = fixtures[i % fixtures.length]!;
+      // Mostly seconds apart, sometimes a coffee break longer than the gap.
+      t += random() < 0.05 ? 20 * 60_000 : Math.floor(random() * 30_000);
+      outputs.push({
+        hook: line.hook_event_name,
+        output: { ...line.payload, session_id: `s${i % 4}` },
+        timestamp: t,
+      });
+    }
+    const events: Event[] = [];
+    of(...outputs)
+      .pipe(bridgeHooks())
+      .subscribe((e) => events.push(e));
+    const start = events[0]!.timestamp;
+    const build = (scheduler: SchedulerLike) =>
+      sessionWindows({ gapMs: 5 * 60_000, includeEvents: true, scheduler });
+    const live = collect(
+      events.map((value) => ({ time: value.timestamp - start, value })),
+      build,
+    );
+    const burst = collect(
+      events.map((value) => ({ time: 0, value })),
+      build,
+      { time: 0 },
+    );
+    const liveWindows = windowsOf(live.out);
+    expect(liveWindows.length).toBeGreaterThan(8);
+    expect(liveWindows).toStrictEqual(windowsOf(burst.out));
+  });
+});
+
+describe('sessionWindows properties', () => {
+  const TYPES = ['tool.used', 'file.modified', 'session.started'];
+  const input = fc.array(
+    fc.record({
+      type: fc.constantFrom(...TYPES),
+      session: fc.constantFrom('a', 'b', 'c', undefined),
+      timestamp: fc.integer({ min: 0, max: 500 }),
+      arrival: fc.integer({ min: 0, max: 500 }),
+    }),
+    { maxLength: 60 },
+  );
+  const config = fc.record({
+    gapMs: fc.integer({ min: 1, max: 60 }),
+    allowedLatenessMs: fc.integer({ min: 0, max: 100 }),
+    idleFlushMs: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.constant(Number.POSITIVE_INFINITY)),
+    maxEvents: fc.integer({ min: 1, max: 8 }),
+    maxOpenWindows: fc.integer({ min: 1, max: 10 }),
+    maxIdleKeys: fc.integer({ min: 0, max: 3 }),
+  });
+  const ending = fc.constantFrom('complete', 'error', 'none');
+
+  it('emits every input event exactly once: passed through, inside a window, or late', () => {
+    fc.assert(
+      fc.property(input, config, ending, (specs, options, end) => {
+        const arrivals = specs.map((s) => ({ time: s.arrival, value: ev(s.type, s.timestamp, s.session) }));
+        arrivals.sort((a, b) => a.time - b.time);
+        const result = collect(
+          arrivals,
+          (scheduler) => sessionWindows({ ...options, includeEvents: true, scheduler }),
+          end === 'none' ? undefined : { time: 1_000, ...(end === 'error' ? { error: new Error('x') } : {}) },
+        );
+        const outputs = result.out.map((o) => o.value);
+        const ids = idsIn(outputs, (type) => type === 'session.window');
+        if (end === 'none' && options.idleFlushMs === Number.POSITIVE_INFINITY) {
+          expect(new Set(ids).size).toBe(ids.length);
+        } else {
+          expect(ids.sort()).toEqual(arrivals.map((a) => a.value.id).sort());
+        }
+        for (const out of outputs) {
+          if (out.type !== 'session.window') continue;
+          const data = out.data as SessionWindowData;
+          expect(data.event_count).toBe(data.events!.length);
+          expect(data.event_count).toBeLessThanOrEqual(options.maxEvents);
+          const times = data.events!.map((e) => e.timestamp);
+          expect(times).toEqual([...times].sort((x, y) => x - y));
+          for (const e of data.events!) expect(e.sessionId).toBe(data.key);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same windows live (disorder within lateness) as for the sorted events in a burst', () => {
+    const disorder = fc.array(
+      fc.record({
+        type: fc.constantFrom(...TYPES),
+        session: fc.constantFrom('a', 'b', undefined),
+        gap: fc.integer({ min: 0, max: 40 }),
+        delay: fc.integer({ min: 0, max: 30 }),
+      }),
+      { maxLength: 60 },
+    );
+    fc.assert(
+      fc.property(
+        disorder,
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 0, max: 50 }),
+        (specs, gapMs, idle) => {
+          let t = 0;
+          const arrivals = specs.map((s) => {
+            t += s.gap;
+            return { time: t + s.delay, value: ev(s.type, t, s.session) };
+          });
+          arrivals.sort((a, b) => a.time - b.time);
+          const sorted = arrivals.map((a) => a.value).sort((a, b) => a.timestamp - b.timestamp);
+          const build = (scheduler: SchedulerLike) =>
+            sessionWindows({
+              gapMs,
+              allowedLatenessMs: 30,
+              idleFlushMs: idle,
+              includeEvents: true,
+              scheduler,
+            });
+          const live = collect(arrivals, build, { time: 10_000 });
+          const burst = collect(
+            sorted.map((value) => ({ time: 0, value })),
+            build,
+            { time: 0 },
+          );
+          expect(live.out.filter((o) => o.value.type.endsWith('.late'))).toEqual([]);
+          expect(windowsOf(live.out)).toStrictEqual(windowsOf(burst.out));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
