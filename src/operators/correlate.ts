@@ -449,7 +449,6 @@ class GroupState {
   readonly counts: number[];
   lastTime = Number.NEGATIVE_INFINITY;
   episode: Episode | undefined = undefined;
-  errors: ErrorGate | undefined = undefined;
 
   constructor(gate: Gate | undefined) {
     this.counts = gate === undefined ? [] : new Array<number>(gate.kinds).fill(0);
@@ -530,6 +529,8 @@ class Correlator {
   private seq = 0;
   private readonly timer: LiveTimer | undefined;
   private readonly readErrors = new ErrorGate(60_000);
+  /** Rule errors are rate-limited per group, across sessions: a broken rule reports once per window. */
+  private readonly ruleErrors: ErrorGate[];
 
   /**
    * @param emit delivers an output event downstream.
@@ -540,6 +541,7 @@ class Correlator {
     private readonly emit: (event: Event) => void,
     runTask: (task: () => void) => void,
   ) {
+    this.ruleErrors = config.groups.map((group) => new ErrorGate(group.windowMs));
     this.timer = config.liveClock
       ? new LiveTimer(
           config.scheduler,
@@ -664,13 +666,13 @@ class Correlator {
     try {
       result = group.rule(state.window());
     } catch (error) {
-      this.reportRuleError(session, group, state, error, triggerId, t);
+      this.reportRuleError(session, group, error, triggerId, t);
       return undefined;
     }
     if (result === null || result === undefined) return undefined;
     const problem = checkMatch(result);
     if (problem !== undefined) {
-      this.reportRuleError(session, group, state, new TypeError(problem), triggerId, t);
+      this.reportRuleError(session, group, new TypeError(problem), triggerId, t);
       return undefined;
     }
     return result as CorrelationMatch;
@@ -826,13 +828,11 @@ class Correlator {
   private reportRuleError(
     session: SessionState,
     group: CompiledGroup,
-    state: GroupState,
     error: unknown,
     triggerId: string | undefined,
     t: number,
   ): void {
-    state.errors ??= new ErrorGate(group.windowMs);
-    const suppressed = state.errors.admit(t);
+    const suppressed = this.ruleErrors[group.index]!.admit(t);
     if (suppressed < 0) return;
     this.emit(
       createEvent<CorrelationErrorData>({
@@ -971,7 +971,14 @@ export function correlate<T extends Event = Event>(
       );
       const serializer = new Serializer<T>((event) => correlator.handle(event));
       const subscription = source.subscribe({
-        next: (event) => serializer.next(event),
+        next: (event) => {
+          try {
+            serializer.next(event);
+          } catch (error) {
+            // Only a defect gets here (rules and predicates are guarded): fail the stream, never the source.
+            subscriber.error(error);
+          }
+        },
         error: (error: unknown) =>
           serializer.task(() => {
             correlator.flush();

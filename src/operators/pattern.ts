@@ -641,7 +641,14 @@ export function pattern<T extends Event = Event>(
       );
       const serializer = new Serializer<T>((event) => matcher.handle(event));
       const subscription = source.subscribe({
-        next: (event) => serializer.next(event),
+        next: (event) => {
+          try {
+            serializer.next(event);
+          } catch (error) {
+            // Only a defect gets here (rules and predicates are guarded): fail the stream, never the source.
+            subscriber.error(error);
+          }
+        },
         error: (error: unknown) =>
           serializer.task(() => {
             matcher.flush();

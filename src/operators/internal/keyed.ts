@@ -25,7 +25,9 @@ export function validateConfig(operator: string, schema: z.ZodType, value: unkno
   const isRange = issues.every(
     (issue) =>
       RANGE_CODES.has(issue.code) ||
-      (issue.code === 'custom' && (issue as { params?: { range?: boolean } }).params?.range === true),
+      (issue.code === 'custom' && (issue as { params?: { range?: boolean } }).params?.range === true) ||
+      // zod reports an infinite number as the wrong type; for a length of time it is out of range.
+      (issue.code === 'invalid_type' && /Infinity/.test(String((issue as { received?: unknown }).received))),
   );
   const message = `${operator}: invalid configuration: ${formatIssues(issues)}`;
   throw isRange
@@ -47,18 +49,18 @@ export function sessionKeyOf(sessionId: unknown): string {
 /**
  * The event time used for a key: the event's timestamp, never earlier than the key's previous one
  * (late events are treated as arriving at the key's latest time, so windows only slide forward), and
- * the previous one (or `fallback`) when the timestamp is not a finite number.
+ * the previous one (or `fallback`) when the timestamp is not a finite number >= 0.
  */
 export function clampTime(timestamp: unknown, previous: number, fallback: number): number {
-  if (typeof timestamp === 'number' && timestamp >= previous && timestamp !== Number.POSITIVE_INFINITY) {
+  if (typeof timestamp === 'number' && timestamp >= 0 && timestamp >= previous && timestamp !== Infinity) {
     return timestamp;
   }
   return previous !== Number.NEGATIVE_INFINITY ? previous : fallback;
 }
 
-/** A finite event timestamp, or `undefined`. */
+/** An event timestamp usable as event time (a finite number >= 0), or `undefined`. */
 export function finiteTime(timestamp: unknown): number | undefined {
-  return typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : undefined;
+  return typeof timestamp === 'number' && timestamp >= 0 && timestamp !== Infinity ? timestamp : undefined;
 }
 
 /** An error as JSON-friendly event data. */
