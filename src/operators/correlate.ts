@@ -738,6 +738,8 @@ class Correlator {
   ): void {
     episode.reportedAt = t;
     episode.reportedCount = episode.count;
+    // The end is the episode's last report: it takes the ids instead of copying them.
+    const final = type === 'activity.ended';
     const data: ActivityData = {
       activity_id: episode.id,
       activity_type: group.name,
@@ -745,10 +747,10 @@ class Correlator {
       files_affected: [...episode.files],
       files_truncated: episode.filesTruncated,
       event_count: episode.count,
-      event_ids: episode.ids.slice(),
+      event_ids: final ? episode.ids : episode.ids.slice(),
       event_ids_truncated: episode.count > episode.ids.length,
       window: { start: episode.start, end: episode.end },
-      details: episode.details,
+      details: final ? episode.details : { ...episode.details },
     };
     if (reason !== undefined) data.reason = reason;
     this.emit(
@@ -969,7 +971,10 @@ export function correlate<T extends Event = Event>(
         (event) => subscriber.next(event as T | CorrelationEvent),
         (task) => serializer.task(task),
       );
-      const serializer = new Serializer<T>((event) => correlator.handle(event));
+      const serializer = new Serializer<T>((event) => {
+        // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
+        if (!subscriber.closed) correlator.handle(event);
+      });
       const subscription = source.subscribe({
         next: (event) => {
           try {

@@ -639,7 +639,10 @@ export function pattern<T extends Event = Event>(
         (event) => subscriber.next(event as T | PatternEvent),
         (task) => serializer.task(task),
       );
-      const serializer = new Serializer<T>((event) => matcher.handle(event));
+      const serializer = new Serializer<T>((event) => {
+        // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
+        if (!subscriber.closed) matcher.handle(event);
+      });
       const subscription = source.subscribe({
         next: (event) => {
           try {
