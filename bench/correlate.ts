@@ -6,7 +6,7 @@
  * The sessions work in bursts (8 min active, 8 min idle, staggered), so episodes open, grow and end all
  * through the run, and the rules are exercised, not just the open-episode fast path.
  */
-import { from, map } from 'rxjs';
+import { from, map, type OperatorFunction } from 'rxjs';
 import { type CorrelationGroup, correlate, createEvent, type Event } from '../src/index.js';
 import { type BenchRow, type BenchSuite, compareThroughput } from './harness.js';
 
@@ -91,11 +91,14 @@ export function userGroups(count = 50): CorrelationGroup[] {
   });
 }
 
-function drain(events: readonly Event[], operator: (source: ReturnType<typeof from<Event[]>>) => unknown) {
+/** Pushes `events` through `operator` synchronously; returns the number of outputs. */
+function drain(events: readonly Event[], operator: OperatorFunction<Event, unknown>): number {
   let outputs = 0;
-  (operator(from(events)) as ReturnType<typeof from<Event[]>>).subscribe(() => {
-    outputs++;
-  });
+  from(events)
+    .pipe(operator)
+    .subscribe(() => {
+      outputs++;
+    });
   return outputs;
 }
 
@@ -104,16 +107,15 @@ const suite: BenchSuite = {
   async run({ runs, quick }) {
     const count = quick ? 100_000 : 1_000_000;
     const events = generateEvents(count);
-    const baseline = () => drain(events, (source) => source.pipe(map((event) => event)));
+    const baseline = () =>
+      drain(
+        events,
+        map((event) => event),
+      );
     const rows: BenchRow[] = [];
 
-    const defaults = await compareThroughput(
-      runs,
-      count,
-      () => drain(events, (source) => source.pipe(correlate())),
-      baseline,
-    );
-    const activities = drain(events, (source) => source.pipe(correlate(undefined, { passThrough: false })));
+    const defaults = await compareThroughput(runs, count, () => drain(events, correlate()), baseline);
+    const activities = drain(events, correlate(undefined, { passThrough: false }));
     rows.push({
       suite: 'correlate',
       name: `correlate(), default groups, ${SESSIONS.toLocaleString('en-US')} sessions`,
@@ -128,13 +130,8 @@ const suite: BenchSuite = {
     });
 
     const groups = userGroups(50);
-    const fifty = await compareThroughput(
-      runs,
-      count,
-      () => drain(events, (source) => source.pipe(correlate(groups))),
-      baseline,
-    );
-    const userActivities = drain(events, (source) => source.pipe(correlate(groups, { passThrough: false })));
+    const fifty = await compareThroughput(runs, count, () => drain(events, correlate(groups)), baseline);
+    const userActivities = drain(events, correlate(groups, { passThrough: false }));
     rows.push({
       suite: 'correlate',
       name: `correlate(50 user groups), ${SESSIONS.toLocaleString('en-US')} sessions`,

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { from, lastValueFrom, map, mergeMap, Observable, of, Subject, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type ActivityData,
   bridgeHooks,
   type CorrelationErrorData,
+  type CorrelationEvent,
   type CorrelationGroup,
   correlate,
   DEFAULT_CORRELATION_GROUPS,
@@ -259,6 +260,14 @@ describe('correlate: the standard cases', () => {
 
 describe('correlate: configuration', () => {
   const group: CorrelationGroup = { name: 'g', eventTypes: ['x'], windowMs: 1_000, rule: () => null };
+
+  it('types its output as the input events plus its own', () => {
+    expectTypeOf(of(feature()[0]!).pipe(correlate())).toEqualTypeOf<Observable<Event | CorrelationEvent>>();
+    type FileEvent = Event<{ file_path: string }>;
+    expectTypeOf(of({} as FileEvent).pipe(correlate())).toEqualTypeOf<
+      Observable<FileEvent | CorrelationEvent>
+    >();
+  });
 
   it('accepts the defaults, user groups and every option', () => {
     expect(() => correlate()).not.toThrow();

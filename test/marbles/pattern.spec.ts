@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { from, map, mergeMap, Observable, of, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type Event,
   type PatternErrorData,
+  type PatternEvent,
   type PatternMatchData,
   type PatternOptions,
   type PatternStep,
@@ -190,6 +191,12 @@ describe('pattern: the standard cases', () => {
 });
 
 describe('pattern: configuration', () => {
+  it('types its output as the input events plus its own', () => {
+    expectTypeOf(of(testEdit('t', 0)).pipe(pattern(TDD, TEN))).toEqualTypeOf<
+      Observable<Event | PatternEvent>
+    >();
+  });
+
   it('accepts predicates, step objects and every option', () => {
     expect(() =>
       pattern(
