@@ -416,30 +416,11 @@ function compile(groups: readonly CorrelationGroup[], options: CorrelateOptions)
 // ---------------------------------------------------------------------------------------------------
 // State
 
-/** An open episode of one group in one session. */
-class Episode {
-  count = 0;
-  readonly ids: string[] = [];
-  readonly files = new Set<string>();
-  filesTruncated = false;
-  start: number;
-  end: number;
-  reportedAt: number;
-  reportedCount = 0;
-
-  constructor(
-    readonly id: string,
-    public confidence: number,
-    public details: Record<string, unknown>,
-    time: number,
-  ) {
-    this.start = time;
-    this.end = time;
-    this.reportedAt = time;
-  }
-}
-
-/** One group's state in one session: the window's events (when needed) and the open episode. */
+/**
+ * One group's state in one session: the window's events (when needed) and the open episode. The
+ * episode's fields live here rather than in an object of their own: with many sessions and groups the
+ * per-event cost is cache misses, and this object is touched by every event of the group anyway.
+ */
 class GroupState {
   // The window, oldest first, from `head`; parallel arrays avoid an object per buffered event.
   times: number[] = [];
@@ -447,8 +428,21 @@ class GroupState {
   kinds: number[] = [];
   head = 0;
   readonly counts: number[];
+  /** Time of the group's latest event in the session. */
   lastTime = Number.NEGATIVE_INFINITY;
-  episode: Episode | undefined = undefined;
+
+  /** The open episode's id (its `activity.detected` event's), or `undefined` when none is open. */
+  episode: string | undefined = undefined;
+  count = 0;
+  ids: string[] = [];
+  files: Set<string> | undefined = undefined;
+  filesTruncated = false;
+  start = 0;
+  end = 0;
+  reportedAt = 0;
+  reportedCount = 0;
+  confidence = 0;
+  details: Record<string, unknown> = {};
 
   constructor(gate: Gate | undefined) {
     this.counts = gate === undefined ? [] : new Array<number>(gate.kinds).fill(0);
@@ -628,20 +622,19 @@ class Correlator {
     }
     state.lastTime = t;
     const { config } = this;
-    const episode = state.episode;
-    if (episode !== undefined) {
-      this.grow(episode, id, path, t);
+    if (state.episode !== undefined) {
+      this.grow(state, id, path, t);
       if (config.updateIntervalMs === undefined) return;
       state.push(event, t, group.gate === undefined ? -1 : group.gate.classify(type));
       state.prune(t - group.windowMs, config.maxWindowEvents);
-      if (t - episode.reportedAt >= config.updateIntervalMs && episode.count > episode.reportedCount) {
+      if (t - state.reportedAt >= config.updateIntervalMs && state.count > state.reportedCount) {
         const match = this.evaluate(session, group, state, id, t);
         if (match !== undefined) {
-          episode.confidence = match.confidence;
-          episode.details = detailsOf(match);
-          for (const file of match.files_affected ?? []) this.addFile(episode, file);
+          state.confidence = match.confidence;
+          state.details = detailsOf(match);
+          for (const file of match.files_affected ?? []) this.addFile(state, file);
         }
-        this.report(session, group, episode, 'activity.updated', t);
+        this.report(session, group, state, 'activity.updated', t);
       }
       return;
     }
@@ -687,70 +680,75 @@ class Correlator {
   ): void {
     const { config } = this;
     const id = createEventId();
-    const episode = new Episode(id, match.confidence, detailsOf(match), state.times[state.head] ?? t);
     const from = state.head;
     const to = state.events.length;
-    for (let i = from; i < to; i++) {
-      const event = state.events[i]!;
-      episode.count++;
-      if (episode.ids.length < config.maxEventIds) {
-        const eventId = readId(event);
-        if (eventId !== undefined) episode.ids.push(eventId);
-      }
+    state.episode = id;
+    state.confidence = match.confidence;
+    state.details = detailsOf(match);
+    state.start = state.times[from] ?? t;
+    state.end = t;
+    state.reportedAt = t;
+    state.count = to - from;
+    state.ids = [];
+    state.files = undefined;
+    state.filesTruncated = false;
+    for (let i = from; i < to && state.ids.length < config.maxEventIds; i++) {
+      const eventId = readId(state.events[i]!);
+      if (eventId !== undefined) state.ids.push(eventId);
     }
-    episode.end = t;
     if (match.files_affected !== undefined) {
-      for (const file of match.files_affected) this.addFile(episode, file);
+      for (const file of match.files_affected) this.addFile(state, file);
     } else {
       for (let i = from; i < to; i++) {
         const path = readPath(state.events[i]!);
-        if (path !== undefined) this.addFile(episode, path);
+        if (path !== undefined) this.addFile(state, path);
       }
     }
-    state.episode = episode;
     // Without updates the window is not needed while the episode lasts: when it ends (after a quiet
     // window) every buffered event would have expired anyway.
     if (config.updateIntervalMs === undefined) state.clear();
-    this.report(session, group, episode, 'activity.detected', t, id);
+    this.report(session, group, state, 'activity.detected', t, id);
   }
 
-  private grow(episode: Episode, id: string | undefined, path: string | undefined, t: number): void {
-    episode.count++;
-    episode.end = t;
-    if (id !== undefined && episode.ids.length < this.config.maxEventIds) episode.ids.push(id);
-    if (path !== undefined) this.addFile(episode, path);
+  private grow(state: GroupState, id: string | undefined, path: string | undefined, t: number): void {
+    state.count++;
+    state.end = t;
+    if (id !== undefined && state.ids.length < this.config.maxEventIds) state.ids.push(id);
+    if (path !== undefined) this.addFile(state, path);
   }
 
-  private addFile(episode: Episode, file: string): void {
-    if (episode.files.has(file)) return;
-    if (episode.files.size < this.config.maxFiles) episode.files.add(file);
-    else episode.filesTruncated = true;
+  private addFile(state: GroupState, file: string): void {
+    // Many groups never see a file: the set is made on the first one.
+    state.files ??= new Set();
+    const files = state.files;
+    if (files.size < this.config.maxFiles) files.add(file);
+    else if (!files.has(file)) state.filesTruncated = true;
   }
 
   private report(
     session: SessionState,
     group: CompiledGroup,
-    episode: Episode,
+    state: GroupState,
     type: 'activity.detected' | 'activity.updated' | 'activity.ended',
     t: number,
     id?: string,
     reason?: ActivityEndReason,
   ): void {
-    episode.reportedAt = t;
-    episode.reportedCount = episode.count;
+    state.reportedAt = t;
+    state.reportedCount = state.count;
     // The end is the episode's last report: it takes the ids instead of copying them.
     const final = type === 'activity.ended';
     const data: ActivityData = {
-      activity_id: episode.id,
+      activity_id: state.episode!,
       activity_type: group.name,
-      confidence: episode.confidence,
-      files_affected: [...episode.files],
-      files_truncated: episode.filesTruncated,
-      event_count: episode.count,
-      event_ids: final ? episode.ids : episode.ids.slice(),
-      event_ids_truncated: episode.count > episode.ids.length,
-      window: { start: episode.start, end: episode.end },
-      details: final ? episode.details : { ...episode.details },
+      confidence: state.confidence,
+      files_affected: state.files === undefined ? [] : [...state.files],
+      files_truncated: state.filesTruncated,
+      event_count: state.count,
+      event_ids: final ? state.ids : state.ids.slice(),
+      event_ids_truncated: state.count > state.ids.length,
+      window: { start: state.start, end: state.end },
+      details: final ? state.details : { ...state.details },
     };
     if (reason !== undefined) data.reason = reason;
     this.emit(
@@ -770,10 +768,11 @@ class Correlator {
     state: GroupState,
     reason: ActivityEndReason,
   ) {
-    const episode = state.episode!;
-    state.episode = undefined;
     // The episode ended with its last event: that is the activity's end in event time.
-    this.report(session, group, episode, 'activity.ended', episode.end, undefined, reason);
+    this.report(session, group, state, 'activity.ended', state.end, undefined, reason);
+    state.episode = undefined;
+    state.ids = [];
+    state.files = undefined;
   }
 
   private session(key: string): SessionState {
