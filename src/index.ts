@@ -18,6 +18,7 @@ export {
   parseEvent,
   safeParseEvent,
 } from './event.js';
+
 // Operators: correlation and patterns
 export type {
   ActivityData,
@@ -43,6 +44,7 @@ export type {
   PatternTimeoutReason,
 } from './operators/pattern.js';
 export { pattern } from './operators/pattern.js';
+
 // Streams: the hook bridge and its sources
 export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
 export { bridgeHooks, createHookBridge } from './streams/bridge.js';
