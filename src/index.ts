@@ -112,6 +112,33 @@ export {
   ProcessingMode,
   selectMode,
 } from './operators/selectMode.js';
+
+// Operators: correlation and patterns
+export type {
+  ActivityData,
+  ActivityEndReason,
+  CorrelateOptions,
+  CorrelationErrorData,
+  CorrelationEvent,
+  CorrelationGroup,
+  CorrelationMatch,
+  CorrelationRule,
+} from './operators/correlate.js';
+export { correlate, DEFAULT_CORRELATION_GROUPS } from './operators/correlate.js';
+export type {
+  EventPredicate,
+  MatchStep,
+  NegatedStep,
+  PatternErrorData,
+  PatternEvent,
+  PatternMatchData,
+  PatternOptions,
+  PatternStep,
+  PatternTimeoutData,
+  PatternTimeoutReason,
+} from './operators/pattern.js';
+export { pattern } from './operators/pattern.js';
+
 // Streams: the hook bridge and its sources
 export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
 export { bridgeHooks, createHookBridge } from './streams/bridge.js';

@@ -1,0 +1,1002 @@
+/**
+ * `correlate`: semantic correlation of a session's events over sliding event-time windows. Groups of
+ * event types are watched per session; when a group's rule matches the events in its window, an
+ * *activity* (`feature-development`, `bug-fix`, your own) is reported once per episode.
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { z } from 'zod';
+import { createEvent, createEventId, type Event, Priority } from '../event.js';
+import {
+  clampTime,
+  describeError,
+  ErrorGate,
+  evictLeastRecent,
+  finiteTime,
+  LiveTimer,
+  type Recency,
+  Serializer,
+  sessionKeyOf,
+  validateConfig,
+} from './internal/keyed.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Public types
+
+/** What a group's rule returns when its window's events form the activity. */
+export interface CorrelationMatch {
+  /** How sure the rule is that the activity is happening, from 0 to 1. */
+  confidence: number;
+  /** The files the activity touched. When absent, the events' `data.file_path` values are used. */
+  files_affected?: readonly string[];
+  /** Anything else the rule reports; it is carried in the activity's `details`. */
+  [key: string]: unknown;
+}
+
+/** A correlation rule: the group's events in the window, oldest first → a match or `null`. */
+export type CorrelationRule = (events: readonly Event[]) => CorrelationMatch | null | undefined;
+
+/** A group of event types that together form an activity. */
+export interface CorrelationGroup {
+  /** The activity's name, unique among the groups: `activity_type` of the activities it reports. */
+  name: string;
+  /** The event types the group watches (exact `type` strings). Other events never reach its rule. */
+  eventTypes: readonly string[];
+  /**
+   * Length of the sliding window in ms of event time: the rule sees the session's group events of the
+   * last `windowMs`. It is also the quiet period that ends an episode.
+   */
+  windowMs: number;
+  /**
+   * Decides whether the window's events form the activity. Called with a fresh array, only when an
+   * event of the group arrives in a session with no open episode (and at most once per
+   * `updateIntervalMs` during one when updates are on). A throw or an invalid result is reported as a
+   * `correlation.error` event and counts as no match.
+   */
+  rule: CorrelationRule;
+  /** What the group detects, for humans. */
+  description?: string;
+}
+
+/** Why an episode ended (`data.reason` of `activity.ended`). */
+export type ActivityEndReason =
+  /** No event of the group arrived in the session for `windowMs`. */
+  | 'quiet'
+  /** The session's `session.ended` event arrived. */
+  | 'session-ended'
+  /** The session was dropped to stay within `maxSessions`. */
+  | 'evicted'
+  /** The input completed or errored with the episode still open. */
+  | 'flushed';
+
+/** `data` of `activity.detected`, `activity.updated` and `activity.ended` events. */
+export interface ActivityData extends Record<string, unknown> {
+  /** The id of the episode's `activity.detected` event (so updates and the end can be matched to it). */
+  activity_id: string;
+  /** The group's name, e.g. `feature-development`. */
+  activity_type: string;
+  /** The rule's confidence, 0..1 (the latest one, for updates and the end). */
+  confidence: number;
+  /** Files the episode touched, at most `maxFiles`. */
+  files_affected: string[];
+  /** Whether more files than `maxFiles` were touched. */
+  files_truncated: boolean;
+  /** Events of the group in the episode so far (at detection: those in the window). */
+  event_count: number;
+  /** Ids of the episode's first `maxEventIds` events, oldest first. */
+  event_ids: string[];
+  /** Whether `event_count` exceeds the ids listed. */
+  event_ids_truncated: boolean;
+  /** Event time of the episode's first and latest event. */
+  window: { start: number; end: number };
+  /** What the rule reported besides `confidence` and `files_affected` (the bug-fix rule's evidence …). */
+  details: Record<string, unknown>;
+  /** `activity.ended` only: why the episode ended. */
+  reason?: ActivityEndReason;
+}
+
+/** `data` of a `correlation.error` event. */
+export interface CorrelationErrorData extends Record<string, unknown> {
+  /** The group whose rule failed, or `null` when the event itself could not be read. */
+  group: string | null;
+  error: { name: string; message: string; code?: string };
+  /** The event whose arrival triggered the evaluation, when it has a string id. */
+  trigger_event_id: string | null;
+  /** Errors of the same group and session not reported since the previous report (rate limit). */
+  suppressed: number;
+}
+
+/** Options of `correlate`. */
+export interface CorrelateOptions {
+  /**
+   * Emit every input event (at once, unchanged) besides the derived events. Default `true`, so
+   * `correlate` can sit in a pipeline like a tap (and loses nothing); `false` emits derived events only.
+   */
+  passThrough?: boolean;
+  /**
+   * When set, an open episode that has grown is reported again as `activity.updated`, at most once per
+   * this many ms of event time. Default: no updates (one `activity.detected` and one `activity.ended`).
+   */
+  updateIntervalMs?: number;
+  /** Sessions tracked at once; when full, the least recently active eighth is evicted. Default 10,000. */
+  maxSessions?: number;
+  /** Events held per session and group (the window); the oldest are dropped beyond it. Default 1,000. */
+  maxWindowEvents?: number;
+  /** Event ids listed per activity. Default 100. */
+  maxEventIds?: number;
+  /** Files listed per activity. Default 100. */
+  maxFiles?: number;
+  /**
+   * Also let the scheduler's clock end quiet episodes while the input is silent, so a live dashboard
+   * sees `activity.ended` without waiting for another event. Only for live input whose timestamps come
+   * from the same clock (the bridge stamps live hooks with it); leave off for replays. Default `false`.
+   */
+  liveClock?: boolean;
+  /** The clock of `liveClock`. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** What `correlate` emits besides its input. */
+export type CorrelationEvent = Event<ActivityData> | Event<CorrelationErrorData>;
+
+// ---------------------------------------------------------------------------------------------------
+// Incremental gates for the default groups
+
+/**
+ * A cheap necessary condition for a rule to match, kept incrementally from counts of event kinds in
+ * the window, so the rule (which scans the window) runs only when it could match. For any window,
+ * `ready` false must imply `rule(window)` null: the gate never changes the result, only the cost.
+ */
+interface Gate {
+  readonly kinds: number;
+  classify(type: string): number;
+  ready(counts: readonly number[], triggerKind: number): boolean;
+}
+
+/** Gates of the built-in rules, keyed by the rule function (so spreading a default group keeps it). */
+const GATES = new WeakMap<CorrelationRule, Gate>();
+
+function filePathOf(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const path = (data as Record<string, unknown>).file_path;
+  return typeof path === 'string' && path.length > 0 ? path : undefined;
+}
+
+function dataOf(event: Event): Record<string, unknown> {
+  const data = event.data as unknown;
+  return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
+}
+
+const featureDevelopmentRule: CorrelationRule = (events) => {
+  let fileEvents = 0;
+  let toolUses = 0;
+  const files = new Set<string>();
+  for (const event of events) {
+    if (typeof event.type !== 'string') continue;
+    if (event.type.startsWith('file.')) {
+      fileEvents++;
+      const path = filePathOf(event.data);
+      if (path !== undefined) files.add(path);
+    } else if (event.type === 'tool.used') toolUses++;
+  }
+  if (fileEvents < 3 || toolUses < 2) return null;
+  return { confidence: 0.8, files_affected: [...files] };
+};
+GATES.set(featureDevelopmentRule, {
+  kinds: 3,
+  classify: (type) => (type.startsWith('file.') ? 0 : type === 'tool.used' ? 1 : 2),
+  ready: (counts) => counts[0]! >= 3 && counts[1]! >= 2,
+});
+
+/** Conventional-commit types that say the commit is something other than a fix. */
+const NOT_A_FIX = new Set([
+  'feat',
+  'feature',
+  'docs',
+  'doc',
+  'chore',
+  'refactor',
+  'style',
+  'test',
+  'tests',
+  'build',
+  'ci',
+  'perf',
+  'revert',
+  'release',
+  'wip',
+]);
+const FIX_TYPES = new Set(['fix', 'bugfix', 'hotfix']);
+const CONVENTIONAL = /^\s*([A-Za-z]+)(?:\([^)]*\))?!?:/;
+const FIX_WORDS =
+  /\b(?:fix(?:e[sd])?|bug(?:fix)?s?|hotfix|regression|resolve[sd]?|repair(?:ed|s)?|crash(?:es)?)\b/i;
+const DEBUG_AGENT = /debug|fix|bug/i;
+
+const round2 = (value: number) => Math.round(value * 100) / 100;
+
+const bugFixRule: CorrelationRule = (events) => {
+  let commit = -1;
+  for (let i = events.length - 1; i >= 0; i--) {
+    if (events[i]!.type === 'git.commit') {
+      commit = i;
+      break;
+    }
+  }
+  if (commit < 0) return null;
+  const message = dataOf(events[commit]!).message;
+  const text = typeof message === 'string' ? message : '';
+  const conventional = CONVENTIONAL.exec(text)?.[1]?.toLowerCase();
+  if (conventional !== undefined && NOT_A_FIX.has(conventional)) return null;
+  const files = new Set<string>();
+  let modified = false;
+  let failed = false;
+  let redGreen = false;
+  let debugAgent = false;
+  for (let i = 0; i < commit; i++) {
+    const event = events[i]!;
+    const data = dataOf(event);
+    if (event.type === 'file.modified') {
+      modified = true;
+      const path = filePathOf(data);
+      if (path !== undefined) files.add(path);
+    } else if (event.type === 'test.run') {
+      if (data.passed === false) failed = true;
+      else if (data.passed === true && failed) redGreen = true;
+    } else if (event.type === 'agent.completed') {
+      const agent = data.agent ?? data.agent_type;
+      if (typeof agent === 'string' && DEBUG_AGENT.test(agent)) debugAgent = true;
+    }
+  }
+  if (!modified) return null;
+  const fixMessage = conventional !== undefined ? FIX_TYPES.has(conventional) : FIX_WORDS.test(text);
+  const evidence = ['modified-then-committed'];
+  let confidence = 0.5;
+  if (fixMessage) {
+    confidence += 0.25;
+    evidence.push('fix-message');
+  }
+  if (redGreen) {
+    confidence += 0.15;
+    evidence.push('tests-red-then-green');
+  }
+  if (debugAgent) {
+    confidence += 0.05;
+    evidence.push('debug-agent');
+  }
+  return {
+    confidence: round2(confidence),
+    files_affected: [...files],
+    evidence,
+    commit_message: typeof message === 'string' ? message : null,
+  };
+};
+GATES.set(bugFixRule, {
+  kinds: 3,
+  classify: (type) => (type === 'file.modified' ? 0 : type === 'git.commit' ? 1 : 2),
+  // The rule looks at the latest commit, so its verdict can only turn into a match when a commit arrives.
+  ready: (counts, trigger) => trigger === 1 && counts[0]! > 0,
+});
+
+/**
+ * The default groups, after the seed:
+ *
+ * - `feature-development` — `file.created`, `file.modified`, `tool.used` within 5 min: at least 3 file
+ *   events and 2 tool uses → confidence 0.8, with the files affected.
+ * - `bug-fix` — `file.modified`, `git.commit`, `agent.completed`, `test.run` within 3 min: a file
+ *   modification followed by a commit (0.5); + 0.25 when the commit message says fix (`fix:`/`fix(…):`,
+ *   or words like "fix", "bug", "regression" in a non-conventional message); + 0.15 when a failing
+ *   `test.run` was followed by a passing one before the commit; + 0.05 when a debugging agent
+ *   completed. A conventional commit of another type (`feat:`, `docs:`, `refactor:` …) is not a bug fix.
+ */
+export const DEFAULT_CORRELATION_GROUPS: readonly CorrelationGroup[] = Object.freeze([
+  Object.freeze({
+    name: 'feature-development',
+    description: 'files created and modified with tools: at least 3 file events and 2 tool uses',
+    eventTypes: Object.freeze(['file.created', 'file.modified', 'tool.used']),
+    windowMs: 300_000,
+    rule: featureDevelopmentRule,
+  }),
+  Object.freeze({
+    name: 'bug-fix',
+    description: 'a modification followed by a commit; a fix message and red-then-green tests raise it',
+    eventTypes: Object.freeze(['file.modified', 'git.commit', 'agent.completed', 'test.run']),
+    windowMs: 180_000,
+    rule: bugFixRule,
+  }),
+]);
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+
+const isFunction = (value: unknown) => typeof value === 'function';
+
+const GroupSchema = z.strictObject({
+  name: z.string().min(1),
+  eventTypes: z.array(z.string().min(1)).min(1),
+  windowMs: z.number().positive().finite(),
+  rule: z.custom<CorrelationRule>(isFunction, { message: 'expected a function (events) => match | null' }),
+  description: z.string().optional(),
+});
+
+const GroupsSchema = z
+  .array(GroupSchema)
+  .min(1)
+  .superRefine((groups, ctx) => {
+    const seen = new Set<string>();
+    groups.forEach((group, index) => {
+      if (seen.has(group.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'name'],
+          message: `duplicate group name "${group.name}"`,
+          params: { range: true },
+        });
+      }
+      seen.add(group.name);
+    });
+  });
+
+const positiveInt = z.number().int().positive();
+
+const OptionsSchema = z.strictObject({
+  passThrough: z.boolean().optional(),
+  updateIntervalMs: z.number().positive().finite().optional(),
+  maxSessions: positiveInt.optional(),
+  maxWindowEvents: positiveInt.optional(),
+  maxEventIds: z.number().int().nonnegative().optional(),
+  maxFiles: z.number().int().nonnegative().optional(),
+  liveClock: z.boolean().optional(),
+  scheduler: z
+    .custom<SchedulerLike>((value) => typeof (value as SchedulerLike | null)?.schedule === 'function', {
+      message: 'expected a SchedulerLike',
+    })
+    .optional(),
+});
+
+interface CompiledGroup {
+  readonly index: number;
+  readonly name: string;
+  readonly windowMs: number;
+  readonly rule: CorrelationRule;
+  readonly gate: Gate | undefined;
+}
+
+interface Config {
+  readonly groups: readonly CompiledGroup[];
+  readonly byType: ReadonlyMap<string, readonly CompiledGroup[]>;
+  readonly passThrough: boolean;
+  readonly updateIntervalMs: number | undefined;
+  readonly maxSessions: number;
+  readonly maxWindowEvents: number;
+  readonly maxEventIds: number;
+  readonly maxFiles: number;
+  readonly maxWindowMs: number;
+  readonly sweepEveryMs: number;
+  readonly liveClock: boolean;
+  readonly scheduler: SchedulerLike;
+}
+
+function compile(groups: readonly CorrelationGroup[], options: CorrelateOptions): Config {
+  validateConfig('correlate', GroupsSchema, groups);
+  validateConfig('correlate', OptionsSchema, options);
+  const compiled = groups.map(
+    (group, index): CompiledGroup => ({
+      index,
+      name: group.name,
+      windowMs: group.windowMs,
+      rule: group.rule,
+      gate: GATES.get(group.rule),
+    }),
+  );
+  const byType = new Map<string, CompiledGroup[]>();
+  groups.forEach((group, index) => {
+    for (const type of new Set(group.eventTypes)) {
+      const list = byType.get(type) ?? [];
+      list.push(compiled[index]!);
+      byType.set(type, list);
+    }
+  });
+  const windows = compiled.map((group) => group.windowMs);
+  return {
+    groups: compiled,
+    byType,
+    passThrough: options.passThrough ?? true,
+    updateIntervalMs: options.updateIntervalMs,
+    maxSessions: options.maxSessions ?? 10_000,
+    maxWindowEvents: options.maxWindowEvents ?? 1_000,
+    maxEventIds: options.maxEventIds ?? 100,
+    maxFiles: options.maxFiles ?? 100,
+    maxWindowMs: Math.max(...windows),
+    // Quiet episodes and idle sessions are looked for a few times per (shortest) window of event time.
+    sweepEveryMs: Math.max(1, Math.min(...windows) / 4),
+    liveClock: options.liveClock ?? false,
+    scheduler: options.scheduler ?? asyncScheduler,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// State
+
+/**
+ * One group's state in one session: the window's events (when needed) and the open episode. The
+ * episode's fields live here rather than in an object of their own: with many sessions and groups the
+ * per-event cost is cache misses, and this object is touched by every event of the group anyway.
+ */
+class GroupState {
+  // The window, oldest first, from `head`; parallel arrays avoid an object per buffered event.
+  times: number[] = [];
+  events: Event[] = [];
+  kinds: number[] = [];
+  head = 0;
+  readonly counts: number[];
+  /** Time of the group's latest event in the session. */
+  lastTime = Number.NEGATIVE_INFINITY;
+
+  /** The open episode's id (its `activity.detected` event's), or `undefined` when none is open. */
+  episode: string | undefined = undefined;
+  count = 0;
+  ids: string[] = [];
+  files: Set<string> | undefined = undefined;
+  filesTruncated = false;
+  start = 0;
+  end = 0;
+  reportedAt = 0;
+  reportedCount = 0;
+  confidence = 0;
+  details: Record<string, unknown> = {};
+
+  constructor(gate: Gate | undefined) {
+    this.counts = gate === undefined ? [] : new Array<number>(gate.kinds).fill(0);
+  }
+
+  get size(): number {
+    return this.times.length - this.head;
+  }
+
+  push(event: Event, time: number, kind: number): void {
+    this.times.push(time);
+    this.events.push(event);
+    if (kind >= 0) {
+      this.kinds.push(kind);
+      this.counts[kind]!++;
+    }
+  }
+
+  /** Drops events older than `cutoff`, then the oldest beyond `max`. */
+  prune(cutoff: number, max: number): void {
+    const { times, counts } = this;
+    const gated = counts.length > 0;
+    let head = this.head;
+    const length = times.length;
+    while (head < length && (times[head]! < cutoff || length - head > max)) {
+      if (gated) counts[this.kinds[head]!]!--;
+      head++;
+    }
+    if (head === length) {
+      this.clear();
+      return;
+    }
+    this.head = head;
+    // Compact once the dropped prefix outweighs the window, so the arrays stay O(window).
+    if (head >= 32 && head * 2 >= length) {
+      this.times = times.slice(head);
+      this.events = this.events.slice(head);
+      if (gated) this.kinds = this.kinds.slice(head);
+      this.head = 0;
+    }
+  }
+
+  window(): Event[] {
+    return this.events.slice(this.head);
+  }
+
+  clear(): void {
+    this.times.length = 0;
+    this.events.length = 0;
+    this.kinds.length = 0;
+    this.head = 0;
+    this.counts.fill(0);
+  }
+}
+
+class SessionState implements Recency {
+  seen = 0;
+  lastTime = Number.NEGATIVE_INFINITY;
+  readonly groups: Array<GroupState | undefined>;
+
+  constructor(
+    readonly key: string,
+    groupCount: number,
+  ) {
+    this.groups = new Array<GroupState | undefined>(groupCount).fill(undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The engine: one per subscription
+
+const NO_TIME = Number.NEGATIVE_INFINITY;
+
+class Correlator {
+  private readonly sessions = new Map<string, SessionState>();
+  private watermark = NO_TIME;
+  private nextSweepAt = NO_TIME;
+  private seq = 0;
+  private readonly timer: LiveTimer | undefined;
+  private readonly readErrors = new ErrorGate(60_000);
+  /** Rule errors are rate-limited per group, across sessions: a broken rule reports once per window. */
+  private readonly ruleErrors: ErrorGate[];
+
+  /**
+   * @param emit delivers an output event downstream.
+   * @param runTask runs the live clock's sweeps in turn with the input (see `Serializer`).
+   */
+  constructor(
+    private readonly config: Config,
+    private readonly emit: (event: Event) => void,
+    runTask: (task: () => void) => void,
+  ) {
+    this.ruleErrors = config.groups.map((group) => new ErrorGate(group.windowMs));
+    this.timer = config.liveClock
+      ? new LiveTimer(
+          config.scheduler,
+          config.sweepEveryMs,
+          (now) => {
+            this.sweep(Math.max(this.watermark, now));
+            return this.sessions.size > 0;
+          },
+          runTask,
+        )
+      : undefined;
+  }
+
+  handle(event: Event): void {
+    const { config } = this;
+    if (typeof event !== 'object' || event === null) {
+      if (config.passThrough) this.emit(event);
+      return;
+    }
+    let type: unknown;
+    let sessionId: unknown;
+    let timestamp: unknown;
+    let id: unknown;
+    let path: string | undefined;
+    let groups: readonly CompiledGroup[] | undefined;
+    try {
+      ({ type, sessionId, timestamp, id } = event);
+      groups = config.byType.get(type as string);
+      if (groups !== undefined) path = filePathOf(event.data);
+    } catch (error) {
+      // An unreadable event (a throwing getter) still passes through; it just takes no part.
+      this.reportReadError(error, timestamp);
+      if (config.passThrough) this.emit(event);
+      return;
+    }
+    const time = finiteTime(timestamp);
+    if (time !== undefined && time > this.watermark) {
+      this.watermark = time;
+      if (time >= this.nextSweepAt) {
+        this.sweep(time);
+        this.nextSweepAt = time + config.sweepEveryMs;
+      }
+    }
+    if (groups === undefined) {
+      // The session's open episodes end before its session.ended, in event-time order.
+      if (type === 'session.ended') this.endSession(sessionKeyOf(sessionId), 'session-ended');
+      if (config.passThrough) this.emit(event);
+      return;
+    }
+    const session = this.session(sessionKeyOf(sessionId));
+    const t = clampTime(timestamp, session.lastTime, this.watermark === NO_TIME ? 0 : this.watermark);
+    session.lastTime = t;
+    session.seen = ++this.seq;
+
+    // Episodes this event proves quiet end before it, so the output stays in event-time order.
+    for (let i = 0; i < groups.length; i++) {
+      const group = groups[i]!;
+      const state = session.groups[group.index];
+      if (state?.episode !== undefined && t - state.lastTime > group.windowMs) {
+        this.endEpisode(session, group, state, 'quiet');
+      }
+    }
+    if (config.passThrough) this.emit(event);
+    const eventId = typeof id === 'string' ? id : undefined;
+    for (let i = 0; i < groups.length; i++)
+      this.add(session, groups[i]!, event, type as string, eventId, path, t);
+    if (type === 'session.ended') this.endSession(session.key, 'session-ended');
+    if (this.timer !== undefined && this.sessions.size > 0) this.timer.ensure();
+  }
+
+  private add(
+    session: SessionState,
+    group: CompiledGroup,
+    event: Event,
+    type: string,
+    id: string | undefined,
+    path: string | undefined,
+    t: number,
+  ): void {
+    let state = session.groups[group.index];
+    if (state === undefined) {
+      state = new GroupState(group.gate);
+      session.groups[group.index] = state;
+    }
+    state.lastTime = t;
+    const { config } = this;
+    if (state.episode !== undefined) {
+      this.grow(state, id, path, t);
+      if (config.updateIntervalMs === undefined) return;
+      state.push(event, t, group.gate === undefined ? -1 : group.gate.classify(type));
+      state.prune(t - group.windowMs, config.maxWindowEvents);
+      if (t - state.reportedAt >= config.updateIntervalMs && state.count > state.reportedCount) {
+        const match = this.evaluate(session, group, state, id, t);
+        if (match !== undefined) {
+          state.confidence = match.confidence;
+          state.details = detailsOf(match);
+          for (const file of match.files_affected ?? []) this.addFile(state, file);
+        }
+        this.report(session, group, state, 'activity.updated', t);
+      }
+      return;
+    }
+    const kind = group.gate === undefined ? -1 : group.gate.classify(type);
+    state.push(event, t, kind);
+    state.prune(t - group.windowMs, config.maxWindowEvents);
+    if (group.gate !== undefined && !group.gate.ready(state.counts, kind)) return;
+    const match = this.evaluate(session, group, state, id, t);
+    if (match === undefined) return;
+    this.open(session, group, state, match, t);
+  }
+
+  /** Runs the group's rule over the window; a throw or a bad result becomes a `correlation.error`. */
+  private evaluate(
+    session: SessionState,
+    group: CompiledGroup,
+    state: GroupState,
+    triggerId: string | undefined,
+    t: number,
+  ): CorrelationMatch | undefined {
+    let result: unknown;
+    try {
+      result = group.rule(state.window());
+    } catch (error) {
+      this.reportRuleError(session, group, error, triggerId, t);
+      return undefined;
+    }
+    if (result === null || result === undefined) return undefined;
+    const problem = checkMatch(result);
+    if (problem !== undefined) {
+      this.reportRuleError(session, group, new TypeError(problem), triggerId, t);
+      return undefined;
+    }
+    return result as CorrelationMatch;
+  }
+
+  private open(
+    session: SessionState,
+    group: CompiledGroup,
+    state: GroupState,
+    match: CorrelationMatch,
+    t: number,
+  ): void {
+    const { config } = this;
+    const id = createEventId();
+    const from = state.head;
+    const to = state.events.length;
+    state.episode = id;
+    state.confidence = match.confidence;
+    state.details = detailsOf(match);
+    state.start = state.times[from] ?? t;
+    state.end = t;
+    state.reportedAt = t;
+    state.count = to - from;
+    state.ids = [];
+    state.files = undefined;
+    state.filesTruncated = false;
+    for (let i = from; i < to && state.ids.length < config.maxEventIds; i++) {
+      const eventId = readId(state.events[i]!);
+      if (eventId !== undefined) state.ids.push(eventId);
+    }
+    if (match.files_affected !== undefined) {
+      for (const file of match.files_affected) this.addFile(state, file);
+    } else {
+      for (let i = from; i < to; i++) {
+        const path = readPath(state.events[i]!);
+        if (path !== undefined) this.addFile(state, path);
+      }
+    }
+    // Without updates the window is not needed while the episode lasts: when it ends (after a quiet
+    // window) every buffered event would have expired anyway.
+    if (config.updateIntervalMs === undefined) state.clear();
+    this.report(session, group, state, 'activity.detected', t, id);
+  }
+
+  private grow(state: GroupState, id: string | undefined, path: string | undefined, t: number): void {
+    state.count++;
+    state.end = t;
+    if (id !== undefined && state.ids.length < this.config.maxEventIds) state.ids.push(id);
+    if (path !== undefined) this.addFile(state, path);
+  }
+
+  private addFile(state: GroupState, file: string): void {
+    // Many groups never see a file: the set is made on the first one.
+    state.files ??= new Set();
+    const files = state.files;
+    if (files.size < this.config.maxFiles) files.add(file);
+    else if (!files.has(file)) state.filesTruncated = true;
+  }
+
+  private report(
+    session: SessionState,
+    group: CompiledGroup,
+    state: GroupState,
+    type: 'activity.detected' | 'activity.updated' | 'activity.ended',
+    t: number,
+    id?: string,
+    reason?: ActivityEndReason,
+  ): void {
+    state.reportedAt = t;
+    state.reportedCount = state.count;
+    // The end is the episode's last report: it takes the ids instead of copying them.
+    const final = type === 'activity.ended';
+    const data: ActivityData = {
+      activity_id: state.episode!,
+      activity_type: group.name,
+      confidence: state.confidence,
+      files_affected: state.files === undefined ? [] : [...state.files],
+      files_truncated: state.filesTruncated,
+      event_count: state.count,
+      event_ids: final ? state.ids : state.ids.slice(),
+      event_ids_truncated: state.count > state.ids.length,
+      window: { start: state.start, end: state.end },
+      details: final ? state.details : { ...state.details },
+    };
+    if (reason !== undefined) data.reason = reason;
+    this.emit(
+      createEvent<ActivityData>({
+        type,
+        timestamp: t,
+        data,
+        ...(id === undefined ? {} : { id }),
+        ...(session.key === '' ? {} : { sessionId: session.key }),
+      }) as Event,
+    );
+  }
+
+  private endEpisode(
+    session: SessionState,
+    group: CompiledGroup,
+    state: GroupState,
+    reason: ActivityEndReason,
+  ) {
+    // The episode ended with its last event: that is the activity's end in event time.
+    this.report(session, group, state, 'activity.ended', state.end, undefined, reason);
+    state.episode = undefined;
+    state.ids = [];
+    state.files = undefined;
+  }
+
+  private session(key: string): SessionState {
+    let session = this.sessions.get(key);
+    if (session === undefined) {
+      if (this.sessions.size >= this.config.maxSessions) {
+        evictLeastRecent(this.sessions, (_, evicted) => this.endEpisodes(evicted, 'evicted'));
+      }
+      session = new SessionState(key, this.config.groups.length);
+      this.sessions.set(key, session);
+    }
+    return session;
+  }
+
+  private endEpisodes(session: SessionState, reason: ActivityEndReason, now?: number): void {
+    const { groups } = this.config;
+    for (let i = 0; i < groups.length; i++) {
+      const state = session.groups[i];
+      if (state?.episode === undefined) continue;
+      if (now === undefined || now - state.lastTime > groups[i]!.windowMs) {
+        this.endEpisode(session, groups[i]!, state, reason);
+      }
+    }
+  }
+
+  private endSession(key: string, reason: ActivityEndReason): void {
+    const session = this.sessions.get(key);
+    if (session === undefined) return;
+    this.endEpisodes(session, reason);
+    this.sessions.delete(key);
+  }
+
+  /** Ends the episodes that have been quiet for their window at `now`, and drops idle sessions. */
+  sweep(now: number): void {
+    for (const [key, session] of this.sessions) {
+      this.endEpisodes(session, 'quiet', now);
+      // Every window of an idle session has expired: nothing it holds can take part in a match.
+      if (now - session.lastTime > this.config.maxWindowMs) this.sessions.delete(key);
+    }
+  }
+
+  /** Ends every open episode (input completed or errored). */
+  flush(): void {
+    this.timer?.stop();
+    for (const session of this.sessions.values()) this.endEpisodes(session, 'flushed');
+    this.sessions.clear();
+  }
+
+  dispose(): void {
+    this.timer?.stop();
+    this.sessions.clear();
+  }
+
+  private reportRuleError(
+    session: SessionState,
+    group: CompiledGroup,
+    error: unknown,
+    triggerId: string | undefined,
+    t: number,
+  ): void {
+    const suppressed = this.ruleErrors[group.index]!.admit(t);
+    if (suppressed < 0) return;
+    this.emit(
+      createEvent<CorrelationErrorData>({
+        type: 'correlation.error',
+        priority: Priority.HIGH,
+        timestamp: t,
+        data: {
+          group: group.name,
+          error: describeError(error),
+          trigger_event_id: triggerId ?? null,
+          suppressed,
+        },
+        ...(session.key === '' ? {} : { sessionId: session.key }),
+      }) as Event,
+    );
+  }
+
+  private reportReadError(error: unknown, timestamp: unknown): void {
+    const t = finiteTime(timestamp) ?? (this.watermark === NO_TIME ? 0 : this.watermark);
+    const suppressed = this.readErrors.admit(t);
+    if (suppressed < 0) return;
+    this.emit(
+      createEvent<CorrelationErrorData>({
+        type: 'correlation.error',
+        priority: Priority.HIGH,
+        timestamp: Math.max(0, t),
+        data: { group: null, error: describeError(error), trigger_event_id: null, suppressed },
+      }) as Event,
+    );
+  }
+}
+
+function readId(event: Event): string | undefined {
+  try {
+    return typeof event.id === 'string' ? event.id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readPath(event: Event): string | undefined {
+  try {
+    return filePathOf(event.data);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a rule's result is not a `CorrelationMatch`, or `undefined` when it is one. */
+function checkMatch(result: unknown): string | undefined {
+  if (typeof result !== 'object' || Array.isArray(result)) {
+    return `rule returned ${Array.isArray(result) ? 'an array' : typeof result}, expected { confidence } or null`;
+  }
+  const { confidence, files_affected } = result as Record<string, unknown>;
+  if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 1)) {
+    return `rule returned confidence ${String(confidence)}, expected a number from 0 to 1`;
+  }
+  if (
+    files_affected !== undefined &&
+    !(Array.isArray(files_affected) && files_affected.every((file) => typeof file === 'string'))
+  ) {
+    return 'rule returned files_affected that is not an array of strings';
+  }
+  return undefined;
+}
+
+function detailsOf(match: CorrelationMatch): Record<string, unknown> {
+  const { confidence: _confidence, files_affected: _files, ...details } = match;
+  return details;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Correlates each session's events into *activities*: per session and group, the group's events of
+ * the last `windowMs` (event time, from `event.timestamp`, so a replay gives the activities of the live
+ * run) are checked by the group's rule when one arrives; a match opens an *episode*, reported once as
+ * `activity.detected`. Further events of the group extend the episode (a burst of 100 matching events
+ * is one activity). When the session has had no event of the group for `windowMs`, the episode ends
+ * with `activity.ended` (its totals and `reason`), and a new episode may begin.
+ *
+ * Input events pass through unchanged and at once (unless `passThrough: false`); derived events follow
+ * the event that caused them, except an `activity.ended` found by a later event, which precedes it.
+ *
+ * ```
+ * source:  -f-t-f-t-f-----t-t-t-------------------x-----|      (one session; f file.*, t tool.used)
+ *           0 1 2 3 4     5 6 7                   13 min
+ * result:  -f-t-f-t-(fD)--t-t-t-------------------(Ex)--|
+ *             D = activity.detected (feature-development, 3 files, 5 events)
+ *             E = activity.ended (8 events, reason quiet) — found by x, 5 min after the last t
+ * ```
+ *
+ * Default groups: `feature-development` and `bug-fix` (see `DEFAULT_CORRELATION_GROUPS`). The default
+ * rules run incrementally (counts per window), so their cost per event does not grow with the window.
+ *
+ * A rule that throws or returns something other than `{ confidence: 0..1 }` / `null` does not stop the
+ * stream: it is reported as a `correlation.error` event (priority HIGH; at most one per group, session
+ * and window, with a count of the suppressed ones) and counts as no match.
+ *
+ * Memory is bounded: per session and group at most `maxWindowEvents` events (older than the window are
+ * dropped), at most `maxSessions` sessions (the least recently active are evicted, their episodes
+ * ended with reason `evicted`), sessions idle for the longest window dropped, `session.ended` drops
+ * its session, and activities list at most `maxEventIds` ids and `maxFiles` files.
+ *
+ * ## Examples
+ * ```ts
+ * hooks$.pipe(bridgeHooks(), persist(store), correlate()).subscribe(render);
+ *
+ * const deploys: CorrelationGroup = {
+ *   name: 'deploy',
+ *   eventTypes: ['git.commit', 'tool.used'],
+ *   windowMs: 60_000,
+ *   rule: (events) => (events.some((e) => e.data.command === 'npm run deploy') ? { confidence: 1 } : null),
+ * };
+ * events$.pipe(correlate([...DEFAULT_CORRELATION_GROUPS, deploys], { passThrough: false }));
+ * ```
+ *
+ * @param groups the groups to detect. Default `DEFAULT_CORRELATION_GROUPS`.
+ * @param options pass-through, updates, bounds and the live clock (see `CorrelateOptions`).
+ * @return an operator emitting the input events and `activity.detected` / `activity.updated` /
+ *   `activity.ended` / `correlation.error` events.
+ * @throws TypeError at construction when a group or option has the wrong shape (a missing rule, an
+ *   unknown option), RangeError when a value is out of range (`windowMs <= 0`, duplicate names, no groups).
+ */
+export function correlate<T extends Event = Event>(
+  groups: readonly CorrelationGroup[] = DEFAULT_CORRELATION_GROUPS,
+  options: CorrelateOptions = {},
+): OperatorFunction<T, T | CorrelationEvent> {
+  const config = compile(groups, options);
+  return (source) =>
+    new Observable<T | CorrelationEvent>((subscriber) => {
+      const correlator: Correlator = new Correlator(
+        config,
+        (event) => subscriber.next(event as T | CorrelationEvent),
+        (task) => serializer.task(task),
+      );
+      const serializer = new Serializer<T>((event) => {
+        // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
+        if (!subscriber.closed) correlator.handle(event);
+      });
+      const subscription = source.subscribe({
+        next: (event) => {
+          try {
+            serializer.next(event);
+          } catch (error) {
+            // Only a defect gets here (rules and predicates are guarded): fail the stream, never the source.
+            subscriber.error(error);
+          }
+        },
+        error: (error: unknown) =>
+          serializer.task(() => {
+            correlator.flush();
+            subscriber.error(error);
+          }),
+        complete: () =>
+          serializer.task(() => {
+            correlator.flush();
+            subscriber.complete();
+          }),
+      });
+      return () => {
+        subscription.unsubscribe();
+        correlator.dispose();
+      };
+    });
+}

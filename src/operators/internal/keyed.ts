@@ -1,0 +1,224 @@
+/**
+ * @internal Pieces shared by the keyed, event-time operators (`correlate`, `pattern`): config errors from
+ * zod issues, the per-key event clock, least-recently-active eviction, error-report rate limiting and a
+ * re-entrancy guard. Not part of the public API.
+ */
+import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
+import type { z } from 'zod';
+import { formatIssues } from '../../errors.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Config validation
+
+const RANGE_CODES = new Set(['too_small', 'too_big', 'not_multiple_of']);
+
+/**
+ * Validates `value` against `schema` and throws a `RangeError` when every problem is a value out of
+ * range (a negative window, a duplicate name), a `TypeError` otherwise (a missing field, a wrong type,
+ * an unknown option). Returns nothing: callers keep their own values (zod would copy them, and rules
+ * are compared by identity).
+ */
+export function validateConfig(operator: string, schema: z.ZodType, value: unknown): void {
+  const result = schema.safeParse(value);
+  if (result.success) return;
+  const issues = result.error.issues;
+  const isRange = issues.every(
+    (issue) =>
+      RANGE_CODES.has(issue.code) ||
+      (issue.code === 'custom' && (issue as { params?: { range?: boolean } }).params?.range === true) ||
+      // zod reports an infinite number as the wrong type; for a length of time it is out of range.
+      (issue.code === 'invalid_type' && /Infinity/.test(String((issue as { received?: unknown }).received))),
+  );
+  const message = `${operator}: invalid configuration: ${formatIssues(issues)}`;
+  throw isRange
+    ? new RangeError(message, { cause: result.error })
+    : new TypeError(message, { cause: result.error });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading hostile input
+
+/** The key an event is grouped by when it has no usable session id. */
+export const ANONYMOUS = '';
+
+/** A session id usable as a key: a non-empty string, else `ANONYMOUS`. */
+export function sessionKeyOf(sessionId: unknown): string {
+  return typeof sessionId === 'string' && sessionId.length > 0 ? sessionId : ANONYMOUS;
+}
+
+/**
+ * The event time used for a key: the event's timestamp, never earlier than the key's previous one
+ * (late events are treated as arriving at the key's latest time, so windows only slide forward), and
+ * the previous one (or `fallback`) when the timestamp is not a finite number >= 0.
+ */
+export function clampTime(timestamp: unknown, previous: number, fallback: number): number {
+  if (typeof timestamp === 'number' && timestamp >= 0 && timestamp >= previous && timestamp !== Infinity) {
+    return timestamp;
+  }
+  return previous !== Number.NEGATIVE_INFINITY ? previous : fallback;
+}
+
+/** An event timestamp usable as event time (a finite number >= 0), or `undefined`. */
+export function finiteTime(timestamp: unknown): number | undefined {
+  return typeof timestamp === 'number' && timestamp >= 0 && timestamp !== Infinity ? timestamp : undefined;
+}
+
+/** An error as JSON-friendly event data. */
+export function describeError(error: unknown): { name: string; message: string; code?: string } {
+  try {
+    if (error instanceof Error) {
+      const code = (error as { code?: unknown }).code;
+      return typeof code === 'string'
+        ? { name: error.name, message: error.message, code }
+        : { name: error.name, message: error.message };
+    }
+    return { name: 'Error', message: String(error) };
+  } catch {
+    return { name: 'Error', message: 'unprintable error' };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bounded key maps
+
+/** Per-key state that records when its key was last active (a sequence number, not a clock). */
+export interface Recency {
+  seen: number;
+}
+
+/**
+ * Makes room in a full map by removing the least recently active eighth of its entries (at least one),
+ * oldest first, calling `onEvict` for each before it is removed. Evicting a batch keeps the cost
+ * amortized O(log n) per insertion instead of a scan per insertion.
+ */
+export function evictLeastRecent<K, V extends Recency>(
+  map: Map<K, V>,
+  onEvict: (key: K, value: V) => void,
+): void {
+  const count = Math.max(1, Math.ceil(map.size / 8));
+  const entries = [...map.entries()].sort((a, b) => a[1].seen - b[1].seen).slice(0, count);
+  for (const [key, value] of entries) {
+    onEvict(key, value);
+    map.delete(key);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rate-limited error reports
+
+/**
+ * Decides which errors of one source (a group's rule, a pattern's predicates) are reported as events:
+ * the first one, then at most one per `intervalMs` of event time, each carrying how many were
+ * suppressed since the previous report. A rule that throws on every event cannot flood the stream.
+ */
+export class ErrorGate {
+  private lastReport = Number.NEGATIVE_INFINITY;
+  private suppressed = 0;
+
+  constructor(private readonly intervalMs: number) {}
+
+  /** The number of errors suppressed since the last report if this one is to be reported, else -1. */
+  admit(now: number): number {
+    if (now - this.lastReport >= this.intervalMs || this.lastReport === Number.NEGATIVE_INFINITY) {
+      this.lastReport = now;
+      const suppressed = this.suppressed;
+      this.suppressed = 0;
+      return suppressed;
+    }
+    this.suppressed++;
+    return -1;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Re-entrancy
+
+/**
+ * Handles inputs one at a time. An input that arrives while another is being handled (a downstream
+ * subscriber pushing into the source from its `next`) is queued and handled right after, so each
+ * input's outputs leave together and in input order. The common, non-re-entrant path allocates nothing.
+ */
+export class Serializer<T> {
+  private running = false;
+  private readonly queue: Array<{ item: T } | { task: () => void }> = [];
+
+  constructor(private readonly handle: (item: T) => void) {}
+
+  /** Handles `item` now, or after the input being handled. */
+  next(item: T): void {
+    if (this.running) {
+      this.queue.push({ item });
+      return;
+    }
+    this.running = true;
+    try {
+      this.handle(item);
+      this.drain();
+    } finally {
+      this.queue.length = 0;
+      this.running = false;
+    }
+  }
+
+  /** Runs `task` (completion, a timer's sweep) now, or after the input being handled. */
+  task(task: () => void): void {
+    if (this.running) {
+      this.queue.push({ task });
+      return;
+    }
+    this.running = true;
+    try {
+      task();
+      this.drain();
+    } finally {
+      this.queue.length = 0;
+      this.running = false;
+    }
+  }
+
+  private drain(): void {
+    for (let i = 0; i < this.queue.length; i++) {
+      const entry = this.queue[i]!;
+      if ('task' in entry) entry.task();
+      else this.handle(entry.item);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The live clock
+
+/**
+ * A periodic sweep on the scheduler, running only while `tick` says there is state left (so `never`
+ * and idle operators hold no timer, and a virtual-time test terminates). `tick` receives
+ * `scheduler.now()` and runs through `runTask`, in turn with the input.
+ */
+export class LiveTimer {
+  private timer: Subscription | undefined = undefined;
+
+  constructor(
+    private readonly scheduler: SchedulerLike,
+    private readonly periodMs: number,
+    private readonly tick: (now: number) => boolean,
+    private readonly runTask: (task: () => void) => void,
+  ) {}
+
+  /** Starts the timer unless it runs. */
+  ensure(): void {
+    if (this.timer !== undefined) return;
+    const self = this;
+    this.timer = this.scheduler.schedule(function (this: SchedulerAction<unknown>) {
+      let again = false;
+      self.runTask(() => {
+        again = self.tick(self.scheduler.now());
+      });
+      if (again) this.schedule(undefined, self.periodMs);
+      else self.timer = undefined;
+    }, this.periodMs);
+  }
+
+  stop(): void {
+    this.timer?.unsubscribe();
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,671 @@
+/**
+ * `pattern`: sequence patterns over event time — "a test edit, then a source edit, then a passing test
+ * run, within 10 minutes, in the same session" — with optional steps, negation and observable timeouts.
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { z } from 'zod';
+import { createEvent, type Event, Priority } from '../event.js';
+import {
+  clampTime,
+  describeError,
+  ErrorGate,
+  evictLeastRecent,
+  finiteTime,
+  LiveTimer,
+  type Recency,
+  Serializer,
+  validateConfig,
+} from './internal/keyed.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Public types
+
+/** Whether an event is the one a step waits for. */
+export type EventPredicate = (event: Event) => boolean;
+
+/** A step that an event must match, in order after the previous one (other events may come between). */
+export interface MatchStep {
+  /** Names the step in matches and timeouts. Default: the predicate's function name, else `step <n>`. */
+  name?: string;
+  match: EventPredicate;
+  /** The step may be skipped. Not allowed for the last step, nor next to a `notFollowedBy`. */
+  optional?: boolean;
+}
+
+/**
+ * A negation: no event matching `notFollowedBy` may occur between the step before it and the step
+ * after it. As the last step, no such event may occur until the pattern's `within` has passed since
+ * its first event: the match is then emitted at that deadline.
+ */
+export interface NegatedStep {
+  name?: string;
+  notFollowedBy: EventPredicate;
+}
+
+/** A step: a predicate (a required step), a `MatchStep` or a `NegatedStep`. */
+export type PatternStep = EventPredicate | MatchStep | NegatedStep;
+
+/** Options of `pattern`. */
+export interface PatternOptions {
+  /** The whole match must fit in this many ms of event time, from its first event to its last. */
+  within: number;
+  /**
+   * What events are matched together. Default `event.sessionId`. Events whose key is not a string or a
+   * number (no session, say) are matched together under the key `null`.
+   */
+  key?: (event: Event) => unknown;
+  /** Names the pattern in its output events (`data.pattern`). Default `'pattern'`. */
+  name?: string;
+  /** Emit every input event besides the derived ones. Default `true`; `false` emits derived events only. */
+  passThrough?: boolean;
+  /** Emit `pattern.timeout` events for partial matches that expire. Default `true`. */
+  timeouts?: boolean;
+  /** Keys with partial matches tracked at once; the least recently active eighth is evicted. Default 10,000. */
+  maxKeys?: number;
+  /**
+   * Also let the scheduler's clock expire partial matches while the input is silent (live input whose
+   * timestamps come from that clock only; never for replays). Default `false`.
+   */
+  liveClock?: boolean;
+  /** The clock of `liveClock`. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** `data` of a `pattern.matched` event. */
+export interface PatternMatchData extends Record<string, unknown> {
+  pattern: string;
+  key: string | null;
+  /** The matched events, in step order (a skipped optional step has none). */
+  events: Event[];
+  /** The name of the step each event matched, parallel to `events`. */
+  steps: string[];
+  /** Event time of the first and last matched event. */
+  window: { start: number; end: number };
+}
+
+/** Why a partial match was given up (`data.reason` of `pattern.timeout`). */
+export type PatternTimeoutReason =
+  /** `within` passed since its first event. */
+  | 'timeout'
+  /** The input completed or errored first. */
+  | 'flushed'
+  /** Its key was evicted to stay within `maxKeys`. */
+  | 'evicted';
+
+/** `data` of a `pattern.timeout` event: a partial match that did not complete. */
+export interface PatternTimeoutData extends Record<string, unknown> {
+  pattern: string;
+  key: string | null;
+  /** The events matched so far, in step order. */
+  events: Event[];
+  steps: string[];
+  /** The step it was waiting for (for a trailing `notFollowedBy`: that step's name). */
+  expected: string;
+  window: { start: number; end: number };
+  /** First event's time + `within`. */
+  deadline: number;
+  reason: PatternTimeoutReason;
+}
+
+/** `data` of a `pattern.error` event: a predicate or the key function threw. */
+export interface PatternErrorData extends Record<string, unknown> {
+  pattern: string;
+  /** The step whose predicate threw, or `null` for the key function. */
+  step: string | null;
+  error: { name: string; message: string; code?: string };
+  trigger_event_id: string | null;
+  /** Errors not reported since the previous report (at most one report per `within` of event time). */
+  suppressed: number;
+}
+
+/** What `pattern` emits besides its input. */
+export type PatternEvent = Event<PatternMatchData> | Event<PatternTimeoutData> | Event<PatternErrorData>;
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+
+const isFunction = (value: unknown) => typeof value === 'function';
+const predicate = z.custom<EventPredicate>(isFunction, { message: 'expected a function (event) => boolean' });
+
+const StepSchema = z.union([
+  predicate,
+  z.strictObject({ name: z.string().min(1).optional(), match: predicate, optional: z.boolean().optional() }),
+  z.strictObject({ name: z.string().min(1).optional(), notFollowedBy: predicate }),
+]);
+
+const StepsSchema = z
+  .array(StepSchema)
+  .min(1)
+  .superRefine((steps, ctx) => {
+    const negated = (step: unknown) => typeof step === 'object' && step !== null && 'notFollowedBy' in step;
+    const optional = (step: unknown) =>
+      typeof step === 'object' && step !== null && (step as MatchStep).optional === true;
+    if (negated(steps[0])) {
+      ctx.addIssue({ code: 'custom', path: [0], message: 'a pattern cannot start with notFollowedBy' });
+    }
+    const positives = steps.map((step, index) => ({ step, index })).filter(({ step }) => !negated(step));
+    const last = positives.at(-1);
+    if (last !== undefined && optional(last.step)) {
+      ctx.addIssue({ code: 'custom', path: [last.index], message: 'the last step cannot be optional' });
+    }
+    steps.forEach((step, index) => {
+      if (!negated(step)) return;
+      if (optional(steps[index - 1]) || optional(steps[index + 1])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: 'notFollowedBy cannot be next to an optional step',
+        });
+      }
+    });
+  });
+
+const OptionsSchema = z.strictObject({
+  within: z.number().positive().finite(),
+  key: z.custom<(event: Event) => unknown>(isFunction, { message: 'expected a function' }).optional(),
+  name: z.string().min(1).optional(),
+  passThrough: z.boolean().optional(),
+  timeouts: z.boolean().optional(),
+  maxKeys: z.number().int().positive().optional(),
+  liveClock: z.boolean().optional(),
+  scheduler: z
+    .custom<SchedulerLike>((value) => typeof (value as SchedulerLike | null)?.schedule === 'function', {
+      message: 'expected a SchedulerLike',
+    })
+    .optional(),
+});
+
+interface Positive {
+  readonly name: string;
+  readonly match: EventPredicate;
+  readonly optional: boolean;
+}
+
+interface Negative {
+  readonly name: string;
+  readonly match: EventPredicate;
+}
+
+interface Config {
+  readonly name: string;
+  readonly within: number;
+  readonly key: (event: Event) => unknown;
+  /** The steps an event must match, in order. */
+  readonly positives: readonly Positive[];
+  /** `negatives[q]`: the negations active while waiting for `positives[q]` (`q = P`: trailing). */
+  readonly negatives: ReadonlyArray<readonly Negative[]>;
+  readonly trailing: boolean;
+  readonly passThrough: boolean;
+  readonly timeouts: boolean;
+  readonly maxKeys: number;
+  readonly sweepEveryMs: number;
+  readonly liveClock: boolean;
+  readonly scheduler: SchedulerLike;
+}
+
+const defaultKey = (event: Event): unknown => event.sessionId;
+
+function compile(steps: readonly PatternStep[], options: PatternOptions): Config {
+  validateConfig('pattern', StepsSchema, steps);
+  validateConfig('pattern', OptionsSchema, options);
+  const positives: Positive[] = [];
+  const negatives: Negative[][] = [[]];
+  steps.forEach((step, index) => {
+    const fallback = `step ${index + 1}`;
+    if (typeof step === 'function') {
+      positives.push({ name: step.name || fallback, match: step, optional: false });
+      negatives.push([]);
+    } else if ('notFollowedBy' in step) {
+      negatives[positives.length]!.push({
+        name: step.name ?? (step.notFollowedBy.name ? `not ${step.notFollowedBy.name}` : fallback),
+        match: step.notFollowedBy,
+      });
+    } else {
+      positives.push({
+        name: step.name ?? (step.match.name || fallback),
+        match: step.match,
+        optional: !!step.optional,
+      });
+      negatives.push([]);
+    }
+  });
+  return {
+    name: options.name ?? 'pattern',
+    within: options.within,
+    key: options.key ?? defaultKey,
+    positives,
+    negatives,
+    trailing: negatives[positives.length]!.length > 0,
+    passThrough: options.passThrough ?? true,
+    timeouts: options.timeouts ?? true,
+    maxKeys: options.maxKeys ?? 10_000,
+    sweepEveryMs: Math.max(1, options.within / 4),
+    liveClock: options.liveClock ?? false,
+    scheduler: options.scheduler ?? asyncScheduler,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// State
+
+/** A partial match: the events matched so far, waiting for `positives[position]`. */
+class Run {
+  constructor(
+    readonly events: Event[],
+    readonly steps: string[],
+    readonly times: number[],
+    readonly start: number,
+  ) {}
+
+  extend(event: Event, step: string, time: number): Run {
+    return new Run([...this.events, event], [...this.steps, step], [...this.times, time], this.start);
+  }
+}
+
+class KeyState implements Recency {
+  seen = 0;
+  lastTime = Number.NEGATIVE_INFINITY;
+  /** `runs[p]`: the partial match waiting for `positives[p]` (`p = P`: a trailing negation's wait). */
+  readonly runs: Array<Run | undefined>;
+  live = 0;
+
+  constructor(
+    readonly key: string | null,
+    positions: number,
+  ) {
+    this.runs = new Array<Run | undefined>(positions + 1).fill(undefined);
+  }
+}
+
+const NO_TIME = Number.NEGATIVE_INFINITY;
+/** Map key of events without a string or number key. */
+const NULL_KEY = Symbol('no key');
+
+// ---------------------------------------------------------------------------------------------------
+// The engine: one per subscription
+
+class Matcher {
+  private readonly keys = new Map<string | symbol, KeyState>();
+  private watermark = NO_TIME;
+  private nextSweepAt = NO_TIME;
+  private seq = 0;
+  private readonly errors: ErrorGate;
+  private readonly timer: LiveTimer | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly emit: (event: Event) => void,
+    runTask: (task: () => void) => void,
+  ) {
+    this.errors = new ErrorGate(config.within);
+    this.timer = config.liveClock
+      ? new LiveTimer(
+          config.scheduler,
+          config.sweepEveryMs,
+          (now) => {
+            this.sweep(Math.max(this.watermark, now));
+            return this.keys.size > 0;
+          },
+          runTask,
+        )
+      : undefined;
+  }
+
+  handle(event: Event): void {
+    const { config } = this;
+    if (typeof event !== 'object' || event === null) {
+      if (config.passThrough) this.emit(event);
+      return;
+    }
+    let timestamp: unknown;
+    let rawKey: unknown;
+    try {
+      timestamp = event.timestamp;
+      rawKey = config.key(event);
+    } catch (error) {
+      this.reportError(null, error, event, finiteTime(timestamp) ?? Math.max(0, this.watermark));
+      if (config.passThrough) this.emit(event);
+      return;
+    }
+    const time = finiteTime(timestamp);
+    if (time !== undefined && time > this.watermark) {
+      this.watermark = time;
+      if (time >= this.nextSweepAt) {
+        this.sweep(time);
+        this.nextSweepAt = time + config.sweepEveryMs;
+      }
+    }
+    const key = typeof rawKey === 'string' ? rawKey : typeof rawKey === 'number' ? String(rawKey) : null;
+    const mapKey = key ?? NULL_KEY;
+    let state = this.keys.get(mapKey);
+    const previous = state?.lastTime ?? NO_TIME;
+    const t = clampTime(timestamp, previous, this.watermark === NO_TIME ? 0 : this.watermark);
+
+    if (state !== undefined) {
+      state.lastTime = t;
+      state.seen = ++this.seq;
+      this.expire(state, t);
+      this.negate(state, event, t);
+    }
+    if (config.passThrough) this.emit(event);
+    if (state === undefined || state.live === 0 || !this.advance(state, event, t)) {
+      const run = this.begin(event, t);
+      if (run !== undefined) {
+        if (state === undefined) {
+          if (this.keys.size >= config.maxKeys) {
+            evictLeastRecent(this.keys, (_, evicted) => this.giveUp(evicted, 'evicted'));
+          }
+          state = new KeyState(key, config.positives.length);
+          state.lastTime = t;
+          state.seen = ++this.seq;
+          this.keys.set(mapKey, state);
+        }
+        this.place(state, run.run, run.position);
+      }
+    }
+    if (state === undefined) return;
+    // A key without partial matches needs no state: forget it at once.
+    if (state.live === 0) this.keys.delete(mapKey);
+    else if (this.timer !== undefined) this.timer.ensure();
+  }
+
+  /** Ends the runs whose deadline has passed at `now`: trailing negations match, others time out. */
+  private expire(state: KeyState, now: number): void {
+    const { runs } = state;
+    const { within } = this.config;
+    let expired: Array<[number, Run]> | undefined;
+    for (let p = 1; p < runs.length; p++) {
+      const run = runs[p];
+      if (run !== undefined && now - run.start > within) {
+        expired ??= [];
+        expired.push([p, run]);
+        runs[p] = undefined;
+        state.live--;
+      }
+    }
+    if (expired === undefined) return;
+    // Oldest deadline first, so the output stays in event-time order.
+    expired.sort((a, b) => a[1].start - b[1].start);
+    const P = this.config.positives.length;
+    for (const [p, run] of expired) {
+      if (p === P) this.matched(state, run, run.start + within);
+      else this.timedOut(state, run, p, 'timeout');
+    }
+  }
+
+  /** Drops the runs an event matching an active `notFollowedBy` breaks. */
+  private negate(state: KeyState, event: Event, t: number): void {
+    const { runs } = state;
+    const { negatives } = this.config;
+    for (let p = 1; p < runs.length; p++) {
+      if (runs[p] === undefined) continue;
+      const forbidden = negatives[p]!;
+      for (let i = 0; i < forbidden.length; i++) {
+        if (this.test(forbidden[i]!, event, t)) {
+          runs[p] = undefined;
+          state.live--;
+          break;
+        }
+      }
+    }
+  }
+
+  /** Advances the runs `event` matches the next step of. True when it completed a match. */
+  private advance(state: KeyState, event: Event, t: number): boolean {
+    const { runs } = state;
+    const { positives } = this.config;
+    // Highest position first, so one event advances a run by one step only.
+    for (let p = positives.length - 1; p >= 1; p--) {
+      const run = runs[p];
+      if (run === undefined) continue;
+      const q = this.firstMatch(p, event, t);
+      if (q < 0) continue;
+      runs[p] = undefined;
+      state.live--;
+      if (this.place(state, run.extend(event, positives[q]!.name, t), q + 1)) return true;
+    }
+    return false;
+  }
+
+  /** A new run `event` starts, if it matches the first step (or a step after optional first ones). */
+  private begin(event: Event, t: number): { run: Run; position: number } | undefined {
+    const q = this.firstMatch(0, event, t);
+    if (q < 0) return undefined;
+    return { run: new Run([event], [this.config.positives[q]!.name], [t], t), position: q + 1 };
+  }
+
+  /** The first step from `from` (skipping optional ones) that `event` matches, or -1. */
+  private firstMatch(from: number, event: Event, t: number): number {
+    const { positives } = this.config;
+    for (let q = from; q < positives.length; q++) {
+      const step = positives[q]!;
+      if (this.test(step, event, t)) return q;
+      if (!step.optional) return -1;
+    }
+    return -1;
+  }
+
+  /**
+   * Puts `run` at `position`: a complete run is emitted as a match and clears the key's runs (matches
+   * never share events). At most one run waits per position: the one that started later wins, since
+   * it has the later deadline. True when a match was emitted.
+   */
+  private place(state: KeyState, run: Run, position: number): boolean {
+    const { config } = this;
+    if (position === config.positives.length && !config.trailing) {
+      this.matched(state, run, run.times.at(-1)!);
+      state.runs.fill(undefined);
+      state.live = 0;
+      return true;
+    }
+    const existing = state.runs[position];
+    if (existing === undefined) state.live++;
+    else if (existing.start > run.start) return false;
+    state.runs[position] = run;
+    return false;
+  }
+
+  private test(step: Positive | Negative, event: Event, t: number): boolean {
+    try {
+      return step.match(event) === true;
+    } catch (error) {
+      this.reportError(step.name, error, event, t);
+      return false;
+    }
+  }
+
+  private matched(state: KeyState, run: Run, timestamp: number): void {
+    const data: PatternMatchData = {
+      pattern: this.config.name,
+      key: state.key,
+      events: run.events,
+      steps: run.steps,
+      window: { start: run.start, end: run.times.at(-1)! },
+    };
+    this.emit(createEvent({ type: 'pattern.matched', timestamp, data, ...sessionOf(run.events) }) as Event);
+  }
+
+  private timedOut(state: KeyState, run: Run, position: number, reason: PatternTimeoutReason): void {
+    const { config } = this;
+    if (!config.timeouts) return;
+    const deadline = run.start + config.within;
+    const P = config.positives.length;
+    const expected = position < P ? config.positives[position]!.name : config.negatives[P]![0]!.name;
+    const data: PatternTimeoutData = {
+      pattern: config.name,
+      key: state.key,
+      events: run.events,
+      steps: run.steps,
+      expected,
+      window: { start: run.start, end: run.times.at(-1)! },
+      deadline,
+      reason,
+    };
+    const timestamp = reason === 'timeout' ? deadline : run.times.at(-1)!;
+    this.emit(createEvent({ type: 'pattern.timeout', timestamp, data, ...sessionOf(run.events) }) as Event);
+  }
+
+  private giveUp(state: KeyState, reason: PatternTimeoutReason): void {
+    const { runs } = state;
+    const live: Array<[number, Run]> = [];
+    for (let p = 1; p < runs.length; p++) if (runs[p] !== undefined) live.push([p, runs[p]!]);
+    live.sort((a, b) => a[1].start - b[1].start);
+    for (const [p, run] of live) this.timedOut(state, run, p, reason);
+    runs.fill(undefined);
+    state.live = 0;
+  }
+
+  /** Expires the runs whose deadline has passed at `now` (event time), dropping keys left empty. */
+  sweep(now: number): void {
+    for (const [mapKey, state] of this.keys) {
+      this.expire(state, now);
+      if (state.live === 0) this.keys.delete(mapKey);
+    }
+  }
+
+  /** Gives up every partial match (input completed or errored). */
+  flush(): void {
+    this.timer?.stop();
+    for (const state of this.keys.values()) this.giveUp(state, 'flushed');
+    this.keys.clear();
+  }
+
+  dispose(): void {
+    this.timer?.stop();
+    this.keys.clear();
+  }
+
+  private reportError(step: string | null, error: unknown, event: Event, t: number): void {
+    const suppressed = this.errors.admit(t);
+    if (suppressed < 0) return;
+    let id: unknown;
+    try {
+      id = event.id;
+    } catch {
+      id = undefined;
+    }
+    const data: PatternErrorData = {
+      pattern: this.config.name,
+      step,
+      error: describeError(error),
+      trigger_event_id: typeof id === 'string' ? id : null,
+      suppressed,
+    };
+    this.emit(
+      createEvent({
+        type: 'pattern.error',
+        priority: Priority.HIGH,
+        timestamp: Math.max(0, t),
+        data,
+      }) as Event,
+    );
+  }
+}
+
+/** `{ sessionId }` when every event has the same session, else nothing. */
+function sessionOf(events: readonly Event[]): { sessionId?: string } {
+  let session: unknown;
+  try {
+    session = events[0]?.sessionId;
+    if (typeof session !== 'string' || session.length === 0) return {};
+    for (let i = 1; i < events.length; i++) if (events[i]!.sessionId !== session) return {};
+  } catch {
+    return {};
+  }
+  return { sessionId: session };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Matches a sequence of steps in each key's events (by default, each session's) within `within` ms of
+ * event time, and emits one `pattern.matched` event per match, carrying the matched events. Other
+ * events may come between the steps. Input events pass through unchanged (unless `passThrough: false`).
+ *
+ * ```
+ * steps:   [isTestEdit, isSourceEdit, isPassingTestRun], within 10 min
+ * source:  -t--x--s----p----------t-----s--------------y---|
+ *           0  1  2    3          20    21             40 min
+ * result:  -t--x--s----(pM)-------t-----s--------------(Ty)|
+ *             M = pattern.matched [t, s, p]
+ *             T = pattern.timeout [t, s], expected isPassingTestRun, at 30 min — found by y
+ * ```
+ *
+ * Semantics:
+ * - **Time** is `event.timestamp` (a replay matches like the live run); a key's late event counts as
+ *   arriving at the key's latest time.
+ * - **One run per step**: per key, at most one partial match waits for each step; when an event would
+ *   start or advance a partial match to a step that already has one, the later-started one is kept
+ *   (its deadline is later). So `t t s p` matches `[t₂, s, p]`, and partials are bounded by the steps.
+ * - **Skip past the match**: a match clears the key's partial matches, so matches never share events.
+ * - **Optional steps** (`{ match, optional: true }`) may be skipped; an event matching the optional
+ *   step is taken by it.
+ * - **Negation** (`{ notFollowedBy }`): an event it matches discards the partial matches waiting
+ *   across it, silently. As the last step, the match is emitted at first event + `within` if no such
+ *   event came (found by a later event, or by the live clock).
+ * - **Timeouts** (side output, `timeouts: true` by default): a partial match whose `within` passes is
+ *   emitted as `pattern.timeout` (`reason: 'timeout'`), stamped at its deadline; on complete or error
+ *   the partial matches left are emitted with `reason: 'flushed'`, on eviction with `'evicted'`.
+ * - A predicate or key function that throws counts as no match and is reported as `pattern.error`
+ *   (priority HIGH, at most one per `within`, with a count of the suppressed ones).
+ *
+ * ## Examples
+ * ```ts
+ * const isTestEdit = (e: Event) => e.type === 'file.modified' && /\.test\./.test(String(e.data.file_path));
+ * const isSourceEdit = (e: Event) => e.type === 'file.modified' && !/\.test\./.test(String(e.data.file_path));
+ * const isPassingTestRun = (e: Event) => e.type === 'test.run' && e.data.passed === true;
+ * events$.pipe(pattern([isTestEdit, isSourceEdit, isPassingTestRun], { within: 10 * 60_000, name: 'tdd' }));
+ *
+ * // Tests left red: a failing run not followed by a passing one within 15 minutes.
+ * events$.pipe(pattern([isFailingTestRun, { notFollowedBy: isPassingTestRun }], { within: 15 * 60_000 }));
+ * ```
+ *
+ * @param steps the sequence: predicates, `{ match, optional? }` and `{ notFollowedBy }` steps.
+ * @param options `within` (required), `key`, `name`, pass-through, timeouts, bounds and the live clock.
+ * @return an operator emitting the input events and `pattern.matched` / `pattern.timeout` /
+ *   `pattern.error` events.
+ * @throws TypeError at construction when a step or option has the wrong shape (a pattern starting with
+ *   `notFollowedBy`, an optional last step …), RangeError when a value is out of range (`within <= 0`).
+ */
+export function pattern<T extends Event = Event>(
+  steps: readonly PatternStep[],
+  options: PatternOptions,
+): OperatorFunction<T, T | PatternEvent> {
+  const config = compile(steps, options);
+  return (source) =>
+    new Observable<T | PatternEvent>((subscriber) => {
+      const matcher: Matcher = new Matcher(
+        config,
+        (event) => subscriber.next(event as T | PatternEvent),
+        (task) => serializer.task(task),
+      );
+      const serializer = new Serializer<T>((event) => {
+        // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
+        if (!subscriber.closed) matcher.handle(event);
+      });
+      const subscription = source.subscribe({
+        next: (event) => {
+          try {
+            serializer.next(event);
+          } catch (error) {
+            // Only a defect gets here (rules and predicates are guarded): fail the stream, never the source.
+            subscriber.error(error);
+          }
+        },
+        error: (error: unknown) =>
+          serializer.task(() => {
+            matcher.flush();
+            subscriber.error(error);
+          }),
+        complete: () =>
+          serializer.task(() => {
+            matcher.flush();
+            subscriber.complete();
+          }),
+      });
+      return () => {
+        subscription.unsubscribe();
+        matcher.dispose();
+      };
+    });
+}

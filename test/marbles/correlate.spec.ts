@@ -1,0 +1,926 @@
+import fc from 'fast-check';
+import { from, lastValueFrom, map, mergeMap, Observable, of, Subject, toArray } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  type ActivityData,
+  bridgeHooks,
+  type CorrelationErrorData,
+  type CorrelationEvent,
+  type CorrelationGroup,
+  correlate,
+  DEFAULT_CORRELATION_GROUPS,
+  type Event,
+  fromHookFile,
+  Priority,
+} from '../../src/index.js';
+import { marbles } from '../helpers/marbles.js';
+
+const T0 = 1_800_000_000_000;
+const MIN = 60_000;
+const SEC = 1_000;
+
+/** An event of session `sessionId` at `at` ms after T0, with `id` as its id (so outputs can be read). */
+function ev(
+  id: string,
+  type: string,
+  at: number,
+  data: Record<string, unknown> = {},
+  sessionId: string | undefined = 'A',
+): Event {
+  return {
+    id,
+    type,
+    timestamp: T0 + at,
+    priority: Priority.NORMAL,
+    data,
+    ...(sessionId === undefined ? {} : { sessionId }),
+  };
+}
+const file = (id: string, at: number, path = `/r/${id}.ts`, session = 'A', type = 'file.modified') =>
+  ev(id, type, at, { file_path: path }, session);
+const tool = (id: string, at: number, session = 'A') =>
+  ev(id, 'tool.used', at, { tool_name: 'Edit' }, session);
+
+const SHORT: Record<string, string> = {
+  'activity.detected': 'detected',
+  'activity.updated': 'updated',
+  'activity.ended': 'ended',
+};
+
+/** Input events read as their id; activities as `detected:group:count[:reason]`; errors as `error:group`. */
+function label(event: Event): string {
+  const kind = SHORT[event.type];
+  if (kind !== undefined) {
+    const data = event.data as ActivityData;
+    return `${kind}:${data.activity_type}:${data.event_count}${data.reason ? `:${data.reason}` : ''}`;
+  }
+  if (event.type === 'correlation.error') return `error:${(event.data as CorrelationErrorData).group}`;
+  return event.id;
+}
+
+function run(events: readonly Event[], groups?: readonly CorrelationGroup[], options = {}): Event[] {
+  const out: Event[] = [];
+  from(events)
+    .pipe(correlate(groups, options))
+    .subscribe((event) => out.push(event));
+  return out;
+}
+const labels = (events: readonly Event[], groups?: readonly CorrelationGroup[], options = {}) =>
+  run(events, groups, options).map(label);
+const activities = (out: readonly Event[]) =>
+  out.filter((event) => event.type.startsWith('activity.')) as Array<Event<ActivityData>>;
+
+/** 3 file events and 2 tool uses in 2 minutes: a feature-development window. */
+const feature = (session = 'A', at = 0, prefix = '') => [
+  file(`${prefix}f1`, at, `/r/${prefix}a.ts`, session, 'file.created'),
+  tool(`${prefix}t1`, at + 30 * SEC, session),
+  file(`${prefix}f2`, at + MIN, `/r/${prefix}b.ts`, session),
+  tool(`${prefix}t2`, at + 90 * SEC, session),
+  file(`${prefix}f3`, at + 2 * MIN, `/r/${prefix}a.ts`, session),
+];
+
+describe('correlate: the standard cases', () => {
+  it(
+    'passes events through at once and adds the activity after the event that completes it',
+    marbles((m) => {
+      const [a, b, c, d, e] = feature();
+      const source = m.cold('  -a-b-c-d-e---|', { a, b, c, d, e });
+      const subs = '           ^------------!';
+      const expected = '       -a-b-c-d-(eD)(E|)';
+      m.expect(source.pipe(correlate(), map(label))).toBeObservable(expected, {
+        a: 'f1',
+        b: 't1',
+        c: 'f2',
+        d: 't2',
+        e: 'f3',
+        D: 'detected:feature-development:5',
+        E: 'ended:feature-development:5:flushed',
+      });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'completes when empty',
+    marbles((m) => {
+      const source = m.cold<Event>('|');
+      const subs = '                (^!)';
+      m.expect(source.pipe(correlate())).toBeObservable('|');
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'never emits from never',
+    marbles((m) => {
+      const source = m.cold<Event>('-');
+      const subs = '                ^';
+      m.expect(source.pipe(correlate())).toBeObservable('-');
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'never emits from never, with the live clock on too (no timer without state)',
+    marbles((m) => {
+      const source = m.cold<Event>('-');
+      const subs = '                ^';
+      m.expect(source.pipe(correlate(undefined, { liveClock: true, scheduler: m.scheduler }))).toBeObservable(
+        '-',
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'ends open episodes, then forwards a source error',
+    marbles((m) => {
+      const [a, b, c, d, e] = feature();
+      const source = m.cold('  -a-b-c-d-e---#', { a, b, c, d, e }, new Error('boom'));
+      const subs = '           ^------------!';
+      const expected = '       -a-b-c-d-(eD)(E#)';
+      m.expect(source.pipe(correlate(), map(label))).toBeObservable(
+        expected,
+        {
+          a: 'f1',
+          b: 't1',
+          c: 'f2',
+          d: 't2',
+          e: 'f3',
+          D: 'detected:feature-development:5',
+          E: 'ended:feature-development:5:flushed',
+        },
+        new Error('boom'),
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'unsubscribes from the source on early unsubscribe, and emits nothing more',
+    marbles((m) => {
+      const [a, b, c, d, e] = feature();
+      const source = m.hot('   -a-b-c-d-e---|', { a, b, c, d, e });
+      const subs = '           ^------!';
+      const unsub = '          -------!';
+      const expected = '       -a-b-c--';
+      m.expect(source.pipe(correlate(), map(label)), unsub).toBeObservable(expected, {
+        a: 'f1',
+        b: 't1',
+        c: 'f2',
+      });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'keeps unsubscription chains unbroken through mergeMap',
+    marbles((m) => {
+      const [a, b, c, d, e] = feature();
+      const source = m.hot('   -a-b-c-d-e---|', { a, b, c, d, e });
+      const subs = '           ^------!';
+      const unsub = '          -------!';
+      const result = source.pipe(
+        mergeMap((x) => of(x)),
+        correlate(),
+        mergeMap((x) => of(label(x))),
+      );
+      m.expect(result, unsub).toBeObservable('-a-b-c--', { a: 'f1', b: 't1', c: 'f2' });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it('handles re-entrant pushes in order: an input, then its activity, then the pushed event', () => {
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    const late = tool('late', 3 * MIN);
+    input.pipe(correlate()).subscribe((event) => {
+      seen.push(label(event));
+      if (event.type === 'activity.detected') input.next(late);
+      // A re-entrant push from a pass-through event, before that event's activity is out.
+      if (event.id === 'f3') input.next(tool('inner', 2 * MIN + 1));
+    });
+    for (const event of feature()) input.next(event);
+    input.complete();
+    expect(seen).toEqual([
+      'f1',
+      't1',
+      'f2',
+      't2',
+      'f3',
+      'detected:feature-development:5',
+      'inner',
+      'late',
+      'ended:feature-development:7:flushed',
+    ]);
+  });
+
+  it('completes once the events already pushed re-entrantly are handled', () => {
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input.pipe(correlate()).subscribe({
+      next: (event) => {
+        seen.push(label(event));
+        if (event.id === 'f3') {
+          input.next(tool('t3', 2 * MIN + 1));
+          input.complete();
+        }
+      },
+      complete: () => seen.push('|'),
+    });
+    for (const event of feature()) input.next(event);
+    expect(seen).toEqual([
+      'f1',
+      't1',
+      'f2',
+      't2',
+      'f3',
+      'detected:feature-development:5',
+      't3',
+      'ended:feature-development:6:flushed',
+      '|',
+    ]);
+  });
+
+  it('can be reused on two sources without sharing state', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      const operator = correlate(undefined, { passThrough: false });
+      const [a, b, c, d, e] = feature();
+      expectObservable(cold('abcde|', { a, b, c, d, e }).pipe(operator, map(label))).toBe('----D(E|)', {
+        D: 'detected:feature-development:5',
+        E: 'ended:feature-development:5:flushed',
+      });
+      // The second source alone has 2 file events: nothing to detect, whatever the first one saw.
+      expectObservable(cold('-cde|', { c, d, e }).pipe(operator, map(label))).toBe('----|');
+    });
+  });
+});
+
+describe('correlate: configuration', () => {
+  const group: CorrelationGroup = { name: 'g', eventTypes: ['x'], windowMs: 1_000, rule: () => null };
+
+  it('types its output as the input events plus its own', () => {
+    expectTypeOf(of(feature()[0]!).pipe(correlate())).toEqualTypeOf<Observable<Event | CorrelationEvent>>();
+    type FileEvent = Event<{ file_path: string }>;
+    expectTypeOf(of({} as FileEvent).pipe(correlate())).toEqualTypeOf<
+      Observable<FileEvent | CorrelationEvent>
+    >();
+  });
+
+  it('accepts the defaults, user groups and every option', () => {
+    expect(() => correlate()).not.toThrow();
+    expect(() =>
+      correlate([group], {
+        passThrough: false,
+        updateIntervalMs: 10,
+        maxSessions: 1,
+        maxWindowEvents: 1,
+        maxEventIds: 0,
+        maxFiles: 0,
+        liveClock: true,
+        scheduler: new TestScheduler(() => {}),
+      }),
+    ).not.toThrow();
+  });
+
+  it('rejects a group of the wrong shape with a TypeError', () => {
+    expect(() => correlate([{ ...group, rule: 'x' as never }])).toThrow(TypeError);
+    expect(() => correlate([{ ...group, eventTypes: 'x' as never }])).toThrow(TypeError);
+    expect(() => correlate([{ name: 'g', eventTypes: ['x'], rule: () => null } as never])).toThrow(TypeError);
+    expect(() => correlate([{ ...group, windowMS: 5 } as never])).toThrow(/windowMS/);
+    expect(() => correlate('x' as never)).toThrow(TypeError);
+    expect(() => correlate([group], { scheduler: {} as never })).toThrow(TypeError);
+    expect(() => correlate([group], { passthrough: true } as never)).toThrow(TypeError);
+  });
+
+  it('rejects values out of range with a RangeError', () => {
+    expect(() => correlate([{ ...group, windowMs: 0 }])).toThrow(RangeError);
+    expect(() => correlate([{ ...group, windowMs: Number.POSITIVE_INFINITY }])).toThrow(RangeError);
+    expect(() => correlate([{ ...group, name: '' }])).toThrow(RangeError);
+    expect(() => correlate([{ ...group, eventTypes: [] }])).toThrow(RangeError);
+    expect(() => correlate([])).toThrow(RangeError);
+    expect(() => correlate([group, { ...group }])).toThrow(/duplicate group name "g"/);
+    expect(() => correlate([group], { maxSessions: 0 })).toThrow(RangeError);
+    expect(() => correlate([group], { updateIntervalMs: -1 })).toThrow(RangeError);
+  });
+
+  it('names the operator and the field in the message', () => {
+    expect(() => correlate([{ ...group, windowMs: -5 }])).toThrow(
+      /^correlate: invalid configuration: 0\.windowMs/,
+    );
+  });
+});
+
+describe('correlate: feature-development', () => {
+  it('is detected from 3 file events and 2 tool uses within 5 minutes, with what it touched', () => {
+    const out = run(feature());
+    const [detected] = activities(out);
+    expect(detected!.type).toBe('activity.detected');
+    expect(detected!.sessionId).toBe('A');
+    expect(detected!.timestamp).toBe(T0 + 2 * MIN);
+    expect(detected!.data).toStrictEqual({
+      activity_id: detected!.id,
+      activity_type: 'feature-development',
+      confidence: 0.8,
+      files_affected: ['/r/a.ts', '/r/b.ts'],
+      files_truncated: false,
+      event_count: 5,
+      event_ids: ['f1', 't1', 'f2', 't2', 'f3'],
+      event_ids_truncated: false,
+      window: { start: T0, end: T0 + 2 * MIN },
+      details: {},
+    });
+  });
+
+  it('is not detected with 2 file events, however many tool uses', () => {
+    const events = [
+      file('f1', 0),
+      file('f2', SEC),
+      ...Array.from({ length: 20 }, (_, i) => tool(`t${i}`, i * SEC)),
+    ];
+    expect(activities(run(events))).toEqual([]);
+  });
+
+  it('is not detected when the events are spread over more than the window', () => {
+    const events = [
+      file('f1', 0),
+      tool('t1', MIN),
+      file('f2', 2 * MIN),
+      tool('t2', 3 * MIN),
+      file('f3', 5 * MIN + 1),
+    ];
+    expect(activities(run(events))).toEqual([]);
+    // At exactly 5 minutes the first event is still in the window.
+    events[4] = file('f3', 5 * MIN);
+    expect(labels(events)).toContain('detected:feature-development:5');
+  });
+
+  it('does not mix two sessions', () => {
+    // Together they would make 3 file events and 2 tool uses; apart, neither does.
+    const events = [file('a1', 0, '/r/a', 'A'), tool('b1', SEC, 'B'), file('a2', 2 * SEC, '/r/b', 'A')];
+    events.push(tool('b2', 3 * SEC, 'B'), file('b3', 4 * SEC, '/r/c', 'B'));
+    expect(activities(run(events))).toEqual([]);
+    // Each session on its own detects its own activity, with its own events.
+    const both = [...feature('A', 0, 'a-'), ...feature('B', SEC, 'b-')].sort(
+      (x, y) => x.timestamp - y.timestamp,
+    );
+    const found = activities(run(both)).filter((e) => e.type === 'activity.detected');
+    expect(found.map((e) => [e.sessionId, e.data.event_ids])).toEqual([
+      ['A', ['a-f1', 'a-t1', 'a-f2', 'a-t2', 'a-f3']],
+      ['B', ['b-f1', 'b-t1', 'b-f2', 'b-t2', 'b-f3']],
+    ]);
+  });
+
+  it('reports a burst of 100 matching events as one activity', () => {
+    const burst = Array.from({ length: 100 }, (_, i) =>
+      i % 2 === 0 ? file(`f${i}`, i * SEC, `/r/${i % 7}.ts`) : tool(`t${i}`, i * SEC),
+    );
+    const out = activities(run(burst));
+    expect(out.map(label)).toEqual([
+      'detected:feature-development:5',
+      'ended:feature-development:100:flushed',
+    ]);
+    const ended = out[1]!;
+    expect(ended.data.activity_id).toBe(out[0]!.id);
+    expect(ended.data.event_ids).toHaveLength(100);
+    expect(ended.data.files_affected).toHaveLength(7);
+    expect(ended.data.window).toStrictEqual({ start: T0, end: T0 + 99 * SEC });
+    expect(ended.timestamp).toBe(T0 + 99 * SEC);
+  });
+
+  it('starts a new episode once the previous one has been quiet for its window', () => {
+    const first = feature('A', 0, 'x');
+    const second = feature('A', 2 * MIN + 5 * MIN + 1, 'y');
+    expect(labels([...first, ...second])).toEqual([
+      ...['xf1', 'xt1', 'xf2', 'xt2', 'xf3', 'detected:feature-development:5'],
+      // The quiet end is found by the next event of the session, and precedes it.
+      'ended:feature-development:5:quiet',
+      ...['yf1', 'yt1', 'yf2', 'yt2', 'yf3', 'detected:feature-development:5'],
+      'ended:feature-development:5:flushed',
+    ]);
+  });
+
+  it('keeps one episode while events keep coming within the window, however long it lasts', () => {
+    // An event a minute for an hour: never 5 quiet minutes.
+    const events = Array.from({ length: 60 }, (_, i) =>
+      i % 2 === 0 ? file(`f${i}`, i * MIN) : tool(`t${i}`, i * MIN),
+    );
+    expect(activities(run(events)).map(label)).toEqual([
+      'detected:feature-development:5',
+      'ended:feature-development:60:flushed',
+    ]);
+  });
+
+  it('finds quiet episodes of other sessions as event time moves on', () => {
+    const events = [...feature('A'), ev('p', 'prompt.submitted', 10 * MIN, {}, 'B')];
+    expect(labels(events)).toEqual([
+      ...['f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5'],
+      'ended:feature-development:5:quiet',
+      'p',
+    ]);
+  });
+});
+
+describe('correlate: bug-fix', () => {
+  const fixSession = (message: string | undefined) => [
+    file('m1', 0, '/r/total.test.ts'),
+    ev('r', 'test.run', 20 * SEC, { passed: false }),
+    file('m2', 30 * SEC, '/r/money.ts'),
+    ev('g', 'test.run', 60 * SEC, { passed: true }),
+    ev('c', 'git.commit', 80 * SEC, message === undefined ? {} : { message }),
+  ];
+  const bugFix = (events: Event[]) =>
+    activities(
+      run(
+        events,
+        DEFAULT_CORRELATION_GROUPS.filter((g) => g.name === 'bug-fix'),
+      ),
+    ).filter((e) => e.type === 'activity.detected');
+
+  it('is a modification followed by a commit; a fix message and red-then-green tests raise it', () => {
+    const [detected] = bugFix(fixSession('fix(cart): round totals once'));
+    expect(detected!.data).toMatchObject({
+      activity_type: 'bug-fix',
+      confidence: 0.9,
+      files_affected: ['/r/total.test.ts', '/r/money.ts'],
+      event_ids: ['m1', 'r', 'm2', 'g', 'c'],
+      details: {
+        evidence: ['modified-then-committed', 'fix-message', 'tests-red-then-green'],
+        commit_message: 'fix(cart): round totals once',
+      },
+    });
+  });
+
+  it('scores each piece of evidence', () => {
+    expect(bugFix(fixSession(undefined))[0]!.data.confidence).toBe(0.65);
+    expect(bugFix(fixSession('Fix the rounding bug'))[0]!.data.confidence).toBe(0.9);
+    expect(bugFix([file('m', 0), ev('c', 'git.commit', SEC, { message: 'tidy' })])[0]!.data.confidence).toBe(
+      0.5,
+    );
+    const withAgent = [
+      file('m', 0),
+      ev('a', 'agent.completed', SEC, { agent: 'debugger' }),
+      ev('c', 'git.commit', 2 * SEC, { message: 'fix: x' }),
+    ];
+    expect(bugFix(withAgent)[0]!.data).toMatchObject({
+      confidence: 0.8,
+      details: { evidence: ['modified-then-committed', 'fix-message', 'debug-agent'] },
+    });
+  });
+
+  it('is not a commit of another conventional type, nor a commit without a modification before it', () => {
+    expect(bugFix(fixSession('feat(orders): export as CSV'))).toEqual([]);
+    expect(bugFix(fixSession('docs: typo'))).toEqual([]);
+    expect(bugFix([ev('c', 'git.commit', 0, { message: 'fix: x' }), file('m', SEC)])).toEqual([]);
+    // The modification must be within the 3-minute window before the commit.
+    expect(bugFix([file('m', 0), ev('c', 'git.commit', 3 * MIN + 1, { message: 'fix: x' })])).toEqual([]);
+  });
+
+  it('is evaluated again at the next commit when an earlier one was not a fix', () => {
+    const events = [
+      file('m1', 0),
+      ev('c1', 'git.commit', SEC, { message: 'feat: a' }),
+      file('m2', 2 * SEC),
+      ev('c2', 'git.commit', 3 * SEC, { message: 'fix: b' }),
+    ];
+    expect(bugFix(events).map((e) => e.data.details)).toEqual([
+      { evidence: ['modified-then-committed', 'fix-message'], commit_message: 'fix: b' },
+    ]);
+  });
+
+  it('is found in the bundled demo session, beside feature development', async () => {
+    const out = await lastValueFrom(
+      fromHookFile('demo/sessions.jsonl').pipe(
+        bridgeHooks(),
+        correlate(undefined, { passThrough: false }),
+        toArray(),
+      ),
+    );
+    const summary = (out as Array<Event<ActivityData>>).map(
+      (e) =>
+        `${e.sessionId?.slice(0, 4)} ${label(e)} ${e.data.confidence} ${e.data.files_affected.map((f) => f.split('/').pop())}`,
+    );
+    expect(summary).toEqual([
+      '3b9e detected:feature-development:12 0.8 csv.ts,csv.test.ts',
+      '3b9e ended:feature-development:36:session-ended 0.8 csv.ts,csv.test.ts,OrdersPage.tsx,ExportButton.tsx',
+      '8f2d detected:feature-development:10 0.8 total.test.ts,money.ts,total.ts',
+      '8f2d detected:bug-fix:6 0.9 total.test.ts,money.ts,total.ts',
+      '8f2d ended:feature-development:12:quiet 0.8 total.test.ts,money.ts,total.ts',
+      '8f2d ended:bug-fix:6:quiet 0.9 total.test.ts,money.ts,total.ts',
+    ]);
+  });
+});
+
+describe('correlate: user groups, errors and bounds', () => {
+  const deploy: CorrelationGroup = {
+    name: 'deploy',
+    eventTypes: ['tool.used'],
+    windowMs: MIN,
+    rule: (events) =>
+      events.length >= 2 ? { confidence: 1, files_affected: ['/deploy.yml'], target: 'prod' } : null,
+  };
+
+  it('calls a user rule with the window only, and carries its extra fields in details', () => {
+    const seen: string[][] = [];
+    const spy: CorrelationGroup = {
+      ...deploy,
+      rule: (events) => {
+        seen.push(events.map((e) => e.id));
+        return deploy.rule(events);
+      },
+    };
+    const out = run(
+      [
+        tool('a', 0),
+        file('x', SEC),
+        tool('b', 2 * MIN),
+        tool('c', 2 * MIN + SEC),
+        tool('d', 2 * MIN + 2 * SEC),
+      ],
+      [spy],
+    );
+    // Not called for other types, not called while the episode is open.
+    expect(seen).toEqual([['a'], ['b'], ['b', 'c']]);
+    expect(activities(out)[0]!.data).toMatchObject({
+      files_affected: ['/deploy.yml'],
+      details: { target: 'prod' },
+      event_ids: ['b', 'c'],
+    });
+  });
+
+  it('reports a throwing rule as a correlation.error event and keeps going', () => {
+    let calls = 0;
+    const flaky: CorrelationGroup = {
+      ...deploy,
+      rule: (events) => {
+        calls++;
+        if (calls <= 3) throw new Error(`boom ${calls}`);
+        return deploy.rule(events);
+      },
+    };
+    const out = run(
+      [tool('a', 0), tool('b', SEC), tool('c', 2 * SEC), tool('d', 2 * MIN), tool('e', 2 * MIN + SEC)],
+      [flaky],
+    );
+    expect(out.map(label)).toEqual([
+      'a',
+      'error:deploy',
+      'b',
+      'c',
+      // Reported at most once per group, session and window: the second and third were suppressed.
+      'd',
+      'e',
+      'detected:deploy:2',
+      'ended:deploy:2:flushed',
+    ]);
+    const error = out[1] as Event<CorrelationErrorData>;
+    expect(error.priority).toBe(Priority.HIGH);
+    expect(error.sessionId).toBe('A');
+    expect(error.data).toStrictEqual({
+      group: 'deploy',
+      error: { name: 'Error', message: 'boom 1' },
+      trigger_event_id: 'a',
+      suppressed: 0,
+    });
+  });
+
+  it('counts the suppressed errors in the next report', () => {
+    const broken: CorrelationGroup = {
+      ...deploy,
+      rule: () => {
+        throw new Error('always');
+      },
+    };
+    const out = run([tool('a', 0), tool('b', SEC), tool('c', 2 * SEC), tool('d', 2 * MIN)], [broken]);
+    const errors = out.filter((e) => e.type === 'correlation.error') as Array<Event<CorrelationErrorData>>;
+    expect(errors.map((e) => [e.data.trigger_event_id, e.data.suppressed])).toEqual([
+      ['a', 0],
+      ['d', 2],
+    ]);
+  });
+
+  it('reports an invalid rule result as an error', () => {
+    for (const result of [
+      { confidence: 2 },
+      { confidence: Number.NaN },
+      { confidence: 'high' },
+      1,
+      [],
+      { confidence: 1, files_affected: [1] },
+    ]) {
+      const bad: CorrelationGroup = { ...deploy, rule: () => result as never };
+      const out = run([tool('a', 0)], [bad]);
+      expect(out.map(label)).toEqual(['a', 'error:deploy']);
+      expect((out[1]!.data as CorrelationErrorData).error.name).toBe('TypeError');
+    }
+  });
+
+  it('reports an unreadable event as an error and passes it through', () => {
+    const hostile = {
+      get type(): string {
+        throw new Error('getter');
+      },
+    } as unknown as Event;
+    const out = run([hostile, ...feature()]);
+    expect(out[0]!.type).toBe('correlation.error');
+    expect(out[0]!.data).toMatchObject({ group: null, error: { message: 'getter' } });
+    expect(out[1]).toBe(hostile);
+    expect(out.slice(2).map(label)).toContain('detected:feature-development:5');
+  });
+
+  it('emits bounded, rate-limited activity.updated events when asked', () => {
+    const events = Array.from({ length: 40 }, (_, i) =>
+      i % 2 ? tool(`t${i}`, i * 10 * SEC) : file(`f${i}`, i * 10 * SEC, `/r/${i}.ts`),
+    );
+    const out = activities(run(events, undefined, { updateIntervalMs: 2 * MIN }));
+    expect(out.map(label)).toEqual([
+      'detected:feature-development:5', // 40 s
+      'updated:feature-development:17', // 160 s: 2 min later
+      'updated:feature-development:29', // 280 s
+      'ended:feature-development:40:flushed',
+    ]);
+    expect(new Set(out.map((e) => e.data.activity_id)).size).toBe(1);
+    expect(out[1]!.data.files_affected).toHaveLength(9);
+  });
+
+  it('bounds event ids and files per activity', () => {
+    const events = Array.from({ length: 30 }, (_, i) =>
+      i % 2 ? tool(`t${i}`, i * SEC) : file(`f${i}`, i * SEC, `/r/${i}.ts`),
+    );
+    const [detected, ended] = activities(run(events, undefined, { maxEventIds: 3, maxFiles: 2 }));
+    expect(detected!.data).toMatchObject({
+      event_ids: ['f0', 't1', 'f2'],
+      event_ids_truncated: true,
+      files_truncated: true,
+    });
+    expect(ended!.data).toMatchObject({
+      event_count: 30,
+      event_ids: ['f0', 't1', 'f2'],
+      event_ids_truncated: true,
+      files_affected: ['/r/0.ts', '/r/2.ts'],
+      files_truncated: true,
+    });
+  });
+
+  it('holds at most maxWindowEvents per session and group', () => {
+    const seen: number[] = [];
+    const spy: CorrelationGroup = {
+      ...deploy,
+      rule: (events) => {
+        seen.push(events.length);
+        return null;
+      },
+    };
+    run(
+      Array.from({ length: 10 }, (_, i) => tool(`t${i}`, i)),
+      [spy],
+      { maxWindowEvents: 4 },
+    );
+    expect(seen).toEqual([1, 2, 3, 4, 4, 4, 4, 4, 4, 4]);
+  });
+
+  it('evicts the least recently active sessions beyond maxSessions, ending their episodes', () => {
+    const events = [...feature('A', 0, 'a'), ...feature('B', 0, 'b'), ...feature('C', 0, 'c')];
+    const out = activities(run(events, undefined, { maxSessions: 2, passThrough: false }));
+    expect(out.map((e) => `${e.sessionId} ${label(e)}`)).toEqual([
+      'A detected:feature-development:5',
+      'B detected:feature-development:5',
+      'A ended:feature-development:5:evicted',
+      'C detected:feature-development:5',
+      'B ended:feature-development:5:flushed',
+      'C ended:feature-development:5:flushed',
+    ]);
+  });
+
+  it('ends a session’s episodes at its session.ended, before passing it on', () => {
+    const events = [...feature('A'), ev('end', 'session.ended', 3 * MIN), ...feature('A', 3 * MIN + 1, 'n')];
+    expect(labels(events)).toEqual([
+      ...['f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5'],
+      'ended:feature-development:5:session-ended',
+      'end',
+      // The session's state is gone: a resumed session starts afresh.
+      ...['nf1', 'nt1', 'nf2', 'nt2', 'nf3', 'detected:feature-development:5'],
+      'ended:feature-development:5:flushed',
+    ]);
+  });
+
+  it('correlates events without a session together, and reports them without a session', () => {
+    const events = feature().map(({ sessionId: _, ...event }) => event);
+    const [detected] = activities(run(events));
+    expect(detected!.data.event_count).toBe(5);
+    expect('sessionId' in detected!).toBe(false);
+  });
+
+  it('treats a late event as arriving at its session’s latest time', () => {
+    const events = [
+      file('f1', 10 * MIN),
+      tool('t1', 10 * MIN),
+      file('f2', 10 * MIN),
+      tool('t2', 10 * MIN),
+      file('late', 0),
+    ];
+    const [detected] = activities(run(events));
+    expect(detected!.data.window).toStrictEqual({ start: T0 + 10 * MIN, end: T0 + 10 * MIN });
+  });
+
+  it('emits derived events only with passThrough: false', () => {
+    expect(labels(feature(), undefined, { passThrough: false })).toEqual([
+      'detected:feature-development:5',
+      'ended:feature-development:5:flushed',
+    ]);
+  });
+
+  it('keeps the incremental default rule when a default group is spread with a new window', () => {
+    const shorter = DEFAULT_CORRELATION_GROUPS.map((g) => ({ ...g, windowMs: MIN }));
+    // f1 and t1 have left the 1-minute window when f3 arrives.
+    expect(activities(run(feature(), shorter))).toEqual([]);
+    const events = [file('f1', 0), tool('t1', 1), file('f2', 2), tool('t2', 3), file('f3', 4)];
+    expect(labels(events, shorter)).toContain('detected:feature-development:5');
+  });
+});
+
+describe('correlate: the live clock', () => {
+  it('ends quiet episodes on the scheduler clock while the input is silent', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      // Timestamps from the scheduler's clock (virtual time starts at 0), as the bridge stamps live hooks.
+      const at = (event: Event, t: number) => ({ ...event, timestamp: t });
+      const [a, b, c, d, e] = feature();
+      const source = cold('a 9ms b 9ms c 9ms d 9ms e 10m |', {
+        a: at(a!, 0),
+        b: at(b!, 10),
+        c: at(c!, 20),
+        d: at(d!, 30),
+        e: at(e!, 40),
+      });
+      // Sweeps run every 45 s (a quarter of the shortest window, bug-fix's 3 min): the first one more
+      // than 5 min after the last event (40 ms) is at 315 s.
+      const expected = '40ms D 314959ms E 285040ms |';
+      expectObservable(
+        source.pipe(correlate(undefined, { passThrough: false, liveClock: true, scheduler }), map(label)),
+      ).toBe(expected, {
+        D: 'detected:feature-development:5',
+        E: 'ended:feature-development:5:quiet',
+      });
+    });
+  });
+});
+
+describe('correlate: properties', () => {
+  const TYPES = [
+    'file.created',
+    'file.modified',
+    'tool.used',
+    'git.commit',
+    'agent.completed',
+    'test.run',
+    'session.ended',
+    'prompt.submitted',
+  ];
+  const data = fc.oneof(
+    fc.record(
+      {
+        file_path: fc.oneof(fc.constantFrom('/a.ts', '/b.ts', '/c.ts'), fc.anything()),
+        message: fc.oneof(fc.constantFrom('fix: x', 'feat: y', 'Fix bug'), fc.anything()),
+        passed: fc.oneof(fc.boolean(), fc.anything()),
+        agent: fc.oneof(fc.constantFrom('debugger', 'Explore'), fc.anything()),
+      },
+      { requiredKeys: [] },
+    ),
+    fc.anything(),
+  );
+  const event = fc.record(
+    {
+      id: fc.oneof(fc.uuid(), fc.anything()),
+      type: fc.oneof(fc.constantFrom(...TYPES), fc.anything()),
+      timestamp: fc.oneof(fc.integer({ min: 0, max: 30 * MIN }), fc.double(), fc.anything()),
+      priority: fc.constantFrom(0, 1, 2, 3),
+      data,
+      sessionId: fc.oneof(fc.constantFrom('a', 'b', 'c', ''), fc.anything()),
+    },
+    { requiredKeys: ['id', 'type', 'timestamp'] },
+  );
+  const input = fc.array(fc.oneof({ weight: 9, arbitrary: event }, { weight: 1, arbitrary: fc.anything() }), {
+    maxLength: 60,
+  });
+
+  it('never errors, passes every input through once, and references only input ids', () => {
+    const groups = [
+      ...DEFAULT_CORRELATION_GROUPS,
+      {
+        name: 'any-two',
+        eventTypes: TYPES,
+        windowMs: MIN,
+        rule: (e: readonly Event[]) => (e.length >= 2 ? { confidence: 0.5 } : null),
+      },
+    ];
+    fc.assert(
+      fc.property(input, fc.boolean(), (inputs, updates) => {
+        const out: Event[] = [];
+        let error: unknown;
+        let completed = false;
+        new Observable<Event>((subscriber) => {
+          for (const value of inputs) subscriber.next(value as Event);
+          subscriber.complete();
+        })
+          .pipe(
+            correlate(groups, updates ? { updateIntervalMs: 10 * SEC, maxSessions: 2 } : { maxSessions: 2 }),
+          )
+          .subscribe({
+            next: (e) => out.push(e),
+            error: (e) => (error = e),
+            complete: () => (completed = true),
+          });
+        expect(error).toBeUndefined();
+        expect(completed).toBe(true);
+        const inputSet = new Set<unknown>(inputs);
+        const passed = out.filter((e) => inputSet.has(e));
+        expect(passed).toEqual(inputs);
+        const ids = new Set(
+          inputs.map((i) => (typeof i === 'object' && i !== null ? (i as Event).id : undefined)),
+        );
+        const derived = out.filter((e) => !inputSet.has(e));
+        const opened = new Map<string, number>();
+        for (const e of derived) {
+          expect(['activity.detected', 'activity.updated', 'activity.ended', 'correlation.error']).toContain(
+            e.type,
+          );
+          expect(Number.isFinite(e.timestamp)).toBe(true);
+          if (e.type === 'correlation.error') continue;
+          const d = e.data as ActivityData;
+          for (const id of d.event_ids) expect(ids.has(id)).toBe(true);
+          expect(d.event_ids.length).toBeLessThanOrEqual(d.event_count);
+          if (e.type === 'activity.detected') opened.set(d.activity_id, 1);
+          if (e.type === 'activity.ended') {
+            expect(opened.get(d.activity_id)).toBe(1);
+            opened.set(d.activity_id, 2);
+          }
+        }
+        // Every episode detected has ended by completion, exactly once.
+        expect([...opened.values()].every((state) => state === 2)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same activities with the incremental default rules as with the rules run on every event', () => {
+    const plain = DEFAULT_CORRELATION_GROUPS.map((g) => ({
+      ...g,
+      rule: (events: readonly Event[]) => g.rule(events),
+    }));
+    const realistic = fc
+      .array(
+        fc.record({
+          type: fc.constantFrom(
+            'file.created',
+            'file.modified',
+            'tool.used',
+            'git.commit',
+            'agent.completed',
+            'test.run',
+          ),
+          gap: fc.integer({ min: 0, max: 2 * MIN }),
+          session: fc.constantFrom('a', 'b'),
+          path: fc.constantFrom('/a.ts', '/b.ts', '/c.ts', '/d.ts'),
+          message: fc.constantFrom('fix: x', 'feat: y', 'Fix bug', 'wip'),
+          passed: fc.boolean(),
+        }),
+        { maxLength: 80 },
+      )
+      .map((specs) => {
+        let t = 0;
+        return specs.map((s, i) => {
+          t += s.gap;
+          return ev(
+            `e${i}`,
+            s.type,
+            t,
+            { file_path: s.path, message: s.message, passed: s.passed, agent: 'debugger' },
+            s.session,
+          );
+        });
+      });
+    const strip = (e: Event) => {
+      if (!e.type.startsWith('activity.')) return e.id;
+      const { activity_id: _, ...rest } = e.data as ActivityData;
+      return { type: e.type, timestamp: e.timestamp, session: e.sessionId, ...rest };
+    };
+    fc.assert(
+      fc.property(
+        realistic,
+        fc.constantFrom(undefined, 30 * SEC),
+        fc.constantFrom(3, 1_000),
+        (events, updateIntervalMs, maxWindowEvents) => {
+          const options =
+            updateIntervalMs === undefined ? { maxWindowEvents } : { updateIntervalMs, maxWindowEvents };
+          expect(run(events, DEFAULT_CORRELATION_GROUPS, options).map(strip)).toEqual(
+            run(events, plain, options).map(strip),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,603 @@
+import fc from 'fast-check';
+import { from, map, mergeMap, Observable, of, Subject } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  type Event,
+  type PatternErrorData,
+  type PatternEvent,
+  type PatternMatchData,
+  type PatternOptions,
+  type PatternStep,
+  type PatternTimeoutData,
+  Priority,
+  pattern,
+} from '../../src/index.js';
+import { marbles } from '../helpers/marbles.js';
+
+const T0 = 1_800_000_000_000;
+const MIN = 60_000;
+
+function ev(
+  id: string,
+  type: string,
+  minutes: number,
+  data: Record<string, unknown> = {},
+  sessionId?: string,
+): Event {
+  return {
+    id,
+    type,
+    timestamp: T0 + minutes * MIN,
+    priority: Priority.NORMAL,
+    data,
+    ...(sessionId === undefined ? { sessionId: 'A' } : sessionId === '' ? {} : { sessionId }),
+  };
+}
+const testEdit = (id: string, at: number, session?: string) =>
+  ev(id, 'file.modified', at, { file_path: '/r/cart.test.ts' }, session);
+const sourceEdit = (id: string, at: number, session?: string) =>
+  ev(id, 'file.modified', at, { file_path: '/r/cart.ts' }, session);
+const testRun = (id: string, at: number, passed: boolean, session?: string) =>
+  ev(id, 'test.run', at, { passed }, session);
+const other = (id: string, at: number, session?: string) => ev(id, 'tool.used', at, {}, session);
+
+const isTestEdit = (e: Event) => e.type === 'file.modified' && String(e.data.file_path).includes('.test.');
+const isSourceEdit = (e: Event) => e.type === 'file.modified' && !String(e.data.file_path).includes('.test.');
+const isPassingTestRun = (e: Event) => e.type === 'test.run' && e.data.passed === true;
+const isFailingTestRun = (e: Event) => e.type === 'test.run' && e.data.passed === false;
+
+const TDD: PatternStep[] = [isTestEdit, isSourceEdit, isPassingTestRun];
+const TEN = { within: 10 * MIN };
+
+/** Inputs read as their id; matches as `M[ids]`, timeouts as `T[ids]>expected:reason`, errors as `E:step`. */
+function label(event: Event): string {
+  if (event.type === 'pattern.matched') {
+    return `M[${(event.data as PatternMatchData).events.map((e) => e.id)}]`;
+  }
+  if (event.type === 'pattern.timeout') {
+    const data = event.data as PatternTimeoutData;
+    return `T[${data.events.map((e) => e.id)}]>${data.expected}:${data.reason}`;
+  }
+  if (event.type === 'pattern.error') return `E:${(event.data as PatternErrorData).step}`;
+  return event.id;
+}
+
+function run(events: readonly Event[], steps: readonly PatternStep[] = TDD, options: PatternOptions = TEN) {
+  const out: Event[] = [];
+  from(events)
+    .pipe(pattern(steps, options))
+    .subscribe((event) => out.push(event));
+  return out;
+}
+const labels = (events: readonly Event[], steps?: readonly PatternStep[], options?: PatternOptions) =>
+  run(events, steps, options).map(label);
+
+describe('pattern: the standard cases', () => {
+  it(
+    'passes events through and emits one match after the event that completes it',
+    marbles((m) => {
+      const values = {
+        t: testEdit('t', 0),
+        x: other('x', 1),
+        s: sourceEdit('s', 2),
+        p: testRun('p', 3, true),
+      };
+      const source = m.cold('  -t-x-s-p---|', values);
+      const subs = '           ^----------!';
+      const expected = '       -t-x-s-(pM)|';
+      m.expect(source.pipe(pattern(TDD, TEN), map(label))).toBeObservable(expected, {
+        t: 't',
+        x: 'x',
+        s: 's',
+        p: 'p',
+        M: 'M[t,s,p]',
+      });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'completes when empty',
+    marbles((m) => {
+      const source = m.cold<Event>('|');
+      const subs = '                (^!)';
+      m.expect(source.pipe(pattern(TDD, TEN))).toBeObservable('|');
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'never emits from never, with or without the live clock',
+    marbles((m) => {
+      const source = m.cold<Event>('-');
+      const subs = ['               ^', '^'];
+      m.expect(source.pipe(pattern(TDD, TEN))).toBeObservable('-');
+      m.expect(source.pipe(pattern(TDD, { ...TEN, liveClock: true, scheduler: m.scheduler }))).toBeObservable(
+        '-',
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'gives up partial matches as flushed timeouts, then forwards a source error',
+    marbles((m) => {
+      const source = m.cold('  -t-s-#', { t: testEdit('t', 0), s: sourceEdit('s', 1) }, new Error('boom'));
+      const subs = '           ^----!';
+      const expected = '       -t-s-(T#)';
+      m.expect(source.pipe(pattern(TDD, TEN), map(label))).toBeObservable(
+        expected,
+        { t: 't', s: 's', T: 'T[t,s]>isPassingTestRun:flushed' },
+        new Error('boom'),
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'unsubscribes from the source on early unsubscribe',
+    marbles((m) => {
+      const values = { t: testEdit('t', 0), s: sourceEdit('s', 1), p: testRun('p', 2, true) };
+      const source = m.hot('   -t-s-p-|', values);
+      const subs = '           ^---!';
+      const unsub = '          ----!';
+      m.expect(source.pipe(pattern(TDD, TEN), map(label)), unsub).toBeObservable('-t-s-', { t: 't', s: 's' });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
+    'keeps unsubscription chains unbroken through mergeMap',
+    marbles((m) => {
+      const values = { t: testEdit('t', 0), s: sourceEdit('s', 1), p: testRun('p', 2, true) };
+      const source = m.hot('   -t-s-p-|', values);
+      const subs = '           ^---!';
+      const unsub = '          ----!';
+      const result = source.pipe(
+        mergeMap((x) => of(x)),
+        pattern(TDD, TEN),
+        mergeMap((x) => of(label(x))),
+      );
+      m.expect(result, unsub).toBeObservable('-t-s-', { t: 't', s: 's' });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it('handles re-entrant pushes in order: an input, then its match, then the pushed event', () => {
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input.pipe(pattern(TDD, TEN)).subscribe((event) => {
+      seen.push(label(event));
+      if (event.type === 'pattern.matched') input.next(testEdit('t2', 4));
+      if (event.id === 'p') input.next(other('inner', 3));
+    });
+    for (const event of [testEdit('t', 0), sourceEdit('s', 1), testRun('p', 3, true)]) input.next(event);
+    input.complete();
+    expect(seen).toEqual(['t', 's', 'p', 'M[t,s,p]', 'inner', 't2', 'T[t2]>isSourceEdit:flushed']);
+  });
+
+  it('can be reused on two sources without sharing state', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      const operator = pattern(TDD, { ...TEN, passThrough: false, timeouts: false });
+      const values = { t: testEdit('t', 0), s: sourceEdit('s', 1), p: testRun('p', 2, true) };
+      expectObservable(cold('ts|', values).pipe(operator, map(label))).toBe('--|');
+      // The second source starts afresh: its pass alone completes nothing.
+      expectObservable(cold('p|', values).pipe(operator, map(label))).toBe('-|');
+      expectObservable(cold('tsp|', values).pipe(operator, map(label))).toBe('--M|', { M: 'M[t,s,p]' });
+    });
+  });
+});
+
+describe('pattern: configuration', () => {
+  it('types its output as the input events plus its own', () => {
+    expectTypeOf(of(testEdit('t', 0)).pipe(pattern(TDD, TEN))).toEqualTypeOf<
+      Observable<Event | PatternEvent>
+    >();
+  });
+
+  it('accepts predicates, step objects and every option', () => {
+    expect(() =>
+      pattern(
+        [
+          isTestEdit,
+          { match: isSourceEdit, optional: true, name: 'src' },
+          isSourceEdit,
+          { notFollowedBy: isFailingTestRun },
+          isPassingTestRun,
+        ],
+        {
+          within: 1,
+          key: (e) => e.sessionId,
+          name: 'tdd',
+          passThrough: false,
+          timeouts: false,
+          maxKeys: 1,
+          liveClock: true,
+          scheduler: new TestScheduler(() => {}),
+        },
+      ),
+    ).not.toThrow();
+  });
+
+  it('rejects steps and options of the wrong shape with a TypeError', () => {
+    expect(() => pattern([], TEN)).toThrow(RangeError);
+    expect(() => pattern(['x' as never], TEN)).toThrow(TypeError);
+    expect(() => pattern([{ match: isTestEdit, notFollowedBy: isSourceEdit } as never], TEN)).toThrow(
+      TypeError,
+    );
+    expect(() => pattern([{ notFollowedBy: isTestEdit }, isSourceEdit], TEN)).toThrow(
+      /cannot start with notFollowedBy/,
+    );
+    expect(() => pattern([isTestEdit, { match: isSourceEdit, optional: true }], TEN)).toThrow(
+      /last step cannot be optional/,
+    );
+    expect(() =>
+      pattern(
+        [isTestEdit, { match: isSourceEdit, optional: true }, { notFollowedBy: isFailingTestRun }],
+        TEN,
+      ),
+    ).toThrow(TypeError);
+    expect(() =>
+      pattern(
+        [
+          isTestEdit,
+          { match: isSourceEdit, optional: true },
+          { notFollowedBy: isFailingTestRun },
+          isPassingTestRun,
+        ],
+        TEN,
+      ),
+    ).toThrow(/next to an optional step/);
+    expect(() => pattern(TDD, {} as never)).toThrow(TypeError);
+    expect(() => pattern(TDD, { within: 1, key: 'sessionId' as never })).toThrow(TypeError);
+    expect(() => pattern(TDD, { within: 1, keys: () => 'x' } as never)).toThrow(TypeError);
+  });
+
+  it('rejects values out of range with a RangeError', () => {
+    expect(() => pattern(TDD, { within: 0 })).toThrow(RangeError);
+    expect(() => pattern(TDD, { within: Number.POSITIVE_INFINITY })).toThrow(RangeError);
+    expect(() => pattern(TDD, { within: 1, maxKeys: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('pattern: matching', () => {
+  it('emits one match with the matched events, step names, window and session', () => {
+    const out = run([
+      testEdit('t', 0),
+      other('x', 1),
+      sourceEdit('s', 2),
+      testRun('f', 3, false),
+      testRun('p', 4, true),
+    ]);
+    const match = out.find((e) => e.type === 'pattern.matched')!;
+    expect(match.timestamp).toBe(T0 + 4 * MIN);
+    expect(match.sessionId).toBe('A');
+    expect(match.priority).toBe(Priority.NORMAL);
+    const data = match.data as PatternMatchData;
+    expect(data.events).toEqual([out[0], out[2], out[4]]);
+    expect({ ...data, events: undefined }).toStrictEqual({
+      pattern: 'pattern',
+      key: 'A',
+      events: undefined,
+      steps: ['isTestEdit', 'isSourceEdit', 'isPassingTestRun'],
+      window: { start: T0, end: T0 + 4 * MIN },
+    });
+  });
+
+  it('needs the steps in order', () => {
+    expect(
+      labels([sourceEdit('s', 0), testEdit('t', 1), testRun('p', 2, true)], TDD, { ...TEN, timeouts: false }),
+    ).toEqual(['s', 't', 'p']);
+  });
+
+  it('matches within `within` only, and reports the partial match that timed out at its deadline', () => {
+    const out = run([testEdit('t', 0), sourceEdit('s', 5), testRun('p', 10.5, true), other('x', 30)]);
+    expect(out.map(label)).toEqual(['t', 's', 'T[t,s]>isPassingTestRun:timeout', 'p', 'x']);
+    const timeout = out[2]!;
+    expect(timeout.timestamp).toBe(T0 + 10 * MIN);
+    expect(timeout.data).toMatchObject({
+      deadline: T0 + 10 * MIN,
+      window: { start: T0, end: T0 + 5 * MIN },
+      steps: ['isTestEdit', 'isSourceEdit'],
+    });
+    // Exactly at the deadline still matches.
+    expect(labels([testEdit('t', 0), sourceEdit('s', 5), testRun('p', 10, true)])).toContain('M[t,s,p]');
+  });
+
+  it('finds timeouts of other keys as event time moves on, and flushes the rest on complete', () => {
+    expect(labels([testEdit('a', 0, 'A'), testEdit('b', 5, 'B'), other('c', 12, 'C')])).toEqual([
+      'a',
+      'b',
+      'T[a]>isSourceEdit:timeout',
+      'c',
+      'T[b]>isSourceEdit:flushed',
+    ]);
+  });
+
+  it('keeps keys apart', () => {
+    const events = [
+      testEdit('a1', 0, 'A'),
+      sourceEdit('b1', 1, 'B'),
+      sourceEdit('a2', 2, 'A'),
+      testEdit('b2', 3, 'B'),
+    ];
+    events.push(testRun('b3', 4, true, 'B'), testRun('a3', 5, true, 'A'));
+    const out = run(events, TDD, { ...TEN, timeouts: false });
+    expect(out.map(label)).toEqual(['a1', 'b1', 'a2', 'b2', 'b3', 'a3', 'M[a1,a2,a3]']);
+    expect(out.at(-1)!.data).toMatchObject({ key: 'A' });
+  });
+
+  it('matches by a custom key', () => {
+    const byFile = { ...TEN, key: (e: Event) => e.data.file_path };
+    const edits = [
+      ev('a', 'file.created', 0, { file_path: '/x' }),
+      ev('b', 'file.created', 1, { file_path: '/y' }),
+    ];
+    edits.push(
+      ev('c', 'file.modified', 2, { file_path: '/y' }),
+      ev('d', 'file.modified', 3, { file_path: '/x' }),
+    );
+    const steps = [(e: Event) => e.type === 'file.created', (e: Event) => e.type === 'file.modified'];
+    expect(labels(edits, steps, byFile)).toEqual(['a', 'b', 'c', 'M[b,c]', 'd', 'M[a,d]']);
+  });
+
+  it('matches events without a key together under the key null', () => {
+    const out = run([testEdit('t', 0, ''), sourceEdit('s', 1, ''), testRun('p', 2, true, '')]);
+    const match = out.at(-1)!;
+    expect(match.data).toMatchObject({ key: null });
+    expect('sessionId' in match).toBe(false);
+  });
+
+  it('keeps one partial match per step: the later-started one wins, the other is dropped silently', () => {
+    expect(labels([testEdit('t1', 0), testEdit('t2', 1), sourceEdit('s', 2), testRun('p', 3, true)])).toEqual(
+      ['t1', 't2', 's', 'p', 'M[t2,s,p]'],
+    );
+  });
+
+  it('lets an older partial match complete while a newer one waits at an earlier step', () => {
+    const events = [testEdit('t1', 0), sourceEdit('s1', 1), testEdit('t2', 2), testRun('p', 3, true)];
+    // t1 s1 is waiting for a pass; t2 waits for a source edit; the pass completes t1 s1 and clears t2.
+    expect(labels(events)).toEqual(['t1', 's1', 't2', 'p', 'M[t1,s1,p]']);
+  });
+
+  it('never shares events between matches (skip past the last matched event)', () => {
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const events = [
+      ev('a1', 'a', 0),
+      ev('a2', 'a', 1),
+      ev('b1', 'b', 2),
+      ev('b2', 'b', 3),
+      ev('a3', 'a', 4),
+      ev('b3', 'b', 5),
+    ];
+    expect(labels(events, steps).filter((l) => l.startsWith('M'))).toEqual(['M[a2,b1]', 'M[a3,b3]']);
+  });
+
+  it('matches a single-step pattern on every matching event', () => {
+    expect(labels([testRun('p1', 0, true), testRun('p2', 1, true)], [isPassingTestRun])).toEqual([
+      'p1',
+      'M[p1]',
+      'p2',
+      'M[p2]',
+    ]);
+  });
+
+  it('lets one event advance one step only', () => {
+    const any = () => true;
+    expect(labels([other('a', 0), other('b', 1), other('c', 2)], [any, any, any])).toEqual([
+      'a',
+      'b',
+      'c',
+      'M[a,b,c]',
+    ]);
+  });
+
+  it('skips an optional step, or takes it when an event matches it', () => {
+    const steps: PatternStep[] = [
+      isTestEdit,
+      { match: isFailingTestRun, optional: true, name: 'red' },
+      isPassingTestRun,
+    ];
+    expect(labels([testEdit('t', 0), testRun('p', 1, true)], steps)).toEqual(['t', 'p', 'M[t,p]']);
+    const out = run([testEdit('t', 0), testRun('f', 1, false), testRun('p', 2, true)], steps);
+    expect(out.map(label)).toEqual(['t', 'f', 'p', 'M[t,f,p]']);
+    expect(out.at(-1)!.data).toMatchObject({ steps: ['isTestEdit', 'red', 'isPassingTestRun'] });
+  });
+
+  it('may start at an optional first step or after it', () => {
+    const steps: PatternStep[] = [{ match: isTestEdit, optional: true }, isPassingTestRun];
+    expect(labels([testRun('p', 0, true)], steps)).toEqual(['p', 'M[p]']);
+    expect(labels([testEdit('t', 0), testRun('p', 1, true)], steps)).toEqual(['t', 'p', 'M[t,p]']);
+  });
+
+  it('drops a partial match that a notFollowedBy between its steps breaks, silently', () => {
+    const steps: PatternStep[] = [isTestEdit, { notFollowedBy: isFailingTestRun }, isPassingTestRun];
+    expect(labels([testEdit('t', 0), testRun('f', 1, false), testRun('p', 2, true)], steps)).toEqual([
+      't',
+      'f',
+      'p',
+    ]);
+    expect(labels([testEdit('t', 0), other('x', 1), testRun('p', 2, true)], steps)).toEqual([
+      't',
+      'x',
+      'p',
+      'M[t,p]',
+    ]);
+    // A new first step after the break starts again.
+    expect(
+      labels([testEdit('t', 0), testRun('f', 1, false), testEdit('t2', 2), testRun('p', 3, true)], steps),
+    ).toEqual(['t', 'f', 't2', 'p', 'M[t2,p]']);
+  });
+
+  it('matches a trailing notFollowedBy at the deadline when no breaking event came', () => {
+    const red: PatternStep[] = [isFailingTestRun, { notFollowedBy: isPassingTestRun, name: 'green' }];
+    const options = { within: 15 * MIN, name: 'left-red' };
+    const out = run([testRun('f', 0, false), other('x', 5), other('y', 20)], red, options);
+    expect(out.map(label)).toEqual(['f', 'x', 'M[f]', 'y']);
+    expect(out[2]!.timestamp).toBe(T0 + 15 * MIN);
+    expect(out[2]!.data).toMatchObject({ pattern: 'left-red', window: { start: T0, end: T0 } });
+    // Fixed in time: nothing.
+    expect(labels([testRun('f', 0, false), testRun('p', 5, true), other('y', 20)], red, options)).toEqual([
+      'f',
+      'p',
+      'y',
+    ]);
+    // The input ended before the deadline: not a match, a flushed partial one.
+    expect(labels([testRun('f', 0, false)], red, options)).toEqual(['f', 'T[f]>green:flushed']);
+  });
+
+  it('reports a throwing predicate as pattern.error, at most once per `within`, and keeps matching', () => {
+    const fragile = (e: Event) => {
+      if (e.id.startsWith('bad')) throw new Error('fragile');
+      return isSourceEdit(e);
+    };
+    const events = [
+      testEdit('t', 0),
+      ev('bad1', 'x', 1),
+      ev('bad2', 'x', 2),
+      sourceEdit('s', 3),
+      testRun('p', 4, true),
+    ];
+    events.push(testEdit('t2', 20), ev('bad3', 'x', 21));
+    const out = run(events, [isTestEdit, fragile, isPassingTestRun]);
+    // An error follows the event whose matching raised it.
+    expect(out.map(label)).toEqual([
+      't',
+      'bad1',
+      'E:fragile',
+      'bad2',
+      's',
+      'p',
+      'M[t,s,p]',
+      't2',
+      'bad3',
+      'E:fragile',
+      'T[t2]>fragile:flushed',
+    ]);
+    const errors = out.filter((e) => e.type === 'pattern.error');
+    expect(errors[0]!.priority).toBe(Priority.HIGH);
+    expect(errors.map((e) => (e.data as PatternErrorData).suppressed)).toEqual([0, 1]);
+    expect(errors[0]!.data).toMatchObject({ error: { message: 'fragile' }, trigger_event_id: 'bad1' });
+  });
+
+  it('reports a throwing key function as pattern.error with step null, and passes the event on', () => {
+    const key = (e: Event) => {
+      if (e.id === 'bad') throw new Error('no key');
+      return e.sessionId;
+    };
+    expect(labels([ev('bad', 'x', 0), testEdit('t', 1)], TDD, { ...TEN, key, timeouts: false })).toEqual([
+      'E:null',
+      'bad',
+      't',
+    ]);
+  });
+
+  it('emits no timeouts with timeouts: false, and derived events only with passThrough: false', () => {
+    expect(labels([testEdit('t', 0), other('x', 30)], TDD, { ...TEN, timeouts: false })).toEqual(['t', 'x']);
+    expect(
+      labels([testEdit('t', 0), sourceEdit('s', 1), testRun('p', 2, true)], TDD, {
+        ...TEN,
+        passThrough: false,
+      }),
+    ).toEqual(['M[t,s,p]']);
+  });
+
+  it('evicts the least recently active keys beyond maxKeys, reporting their partial matches', () => {
+    const events = [testEdit('a', 0, 'A'), testEdit('b', 1, 'B'), testEdit('c', 2, 'C')];
+    expect(labels(events, TDD, { ...TEN, maxKeys: 2, passThrough: false })).toEqual([
+      'T[a]>isSourceEdit:evicted',
+      'T[b]>isSourceEdit:flushed',
+      'T[c]>isSourceEdit:flushed',
+    ]);
+  });
+
+  it('treats a late event as arriving at its key’s latest time', () => {
+    const out = run([testEdit('t', 5), sourceEdit('s', 6), testRun('p', 0, true)]);
+    expect(out.at(-1)!.data).toMatchObject({ window: { start: T0 + 5 * MIN, end: T0 + 6 * MIN } });
+  });
+});
+
+describe('pattern: the live clock', () => {
+  it('emits a trailing-negation match at its deadline on the scheduler clock, without further input', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      const f = { ...testRun('f', 0, false), timestamp: 0 };
+      const source = cold('f 20m |', { f });
+      // within 4 min → sweeps every minute; the first one past the 4-minute deadline is at 5 min.
+      const expected = '5m M 15m |';
+      const red: PatternStep[] = [isFailingTestRun, { notFollowedBy: isPassingTestRun }];
+      expectObservable(
+        source.pipe(
+          pattern(red, { within: 4 * MIN, passThrough: false, liveClock: true, scheduler }),
+          map(label),
+        ),
+      ).toBe(expected, { M: 'M[f]' });
+    });
+  });
+});
+
+describe('pattern: properties', () => {
+  const TYPES = ['file.modified', 'test.run', 'tool.used'];
+  const event = fc.record(
+    {
+      id: fc.oneof(fc.uuid(), fc.anything()),
+      type: fc.oneof(fc.constantFrom(...TYPES), fc.anything()),
+      timestamp: fc.oneof(fc.integer({ min: 0, max: 30 * MIN }), fc.double(), fc.anything()),
+      priority: fc.constantFrom(0, 1, 2, 3),
+      data: fc.oneof(
+        fc.record({ file_path: fc.constantFrom('/a.test.ts', '/a.ts'), passed: fc.boolean() }),
+        fc.anything(),
+      ),
+      sessionId: fc.oneof(fc.constantFrom('a', 'b', ''), fc.anything()),
+    },
+    { requiredKeys: ['id', 'type', 'timestamp'] },
+  );
+  const input = fc.array(fc.oneof({ weight: 9, arbitrary: event }, { weight: 1, arbitrary: fc.anything() }), {
+    maxLength: 60,
+  });
+  const guarded = (f: (e: Event) => boolean) => (e: Event) =>
+    typeof e.data === 'object' && e.data !== null && f(e);
+  const shapes: PatternStep[][] = [
+    TDD.map((step) => guarded(step as (e: Event) => boolean)),
+    // Unguarded predicates throw on odd data: that must not break the stream either.
+    [isTestEdit, { match: isFailingTestRun, optional: true }, isPassingTestRun],
+    [isFailingTestRun, { notFollowedBy: isPassingTestRun }],
+    [isTestEdit, { notFollowedBy: isFailingTestRun }, isSourceEdit],
+  ];
+
+  it('never errors, passes every input through once, and matches only input events, in time', () => {
+    fc.assert(
+      fc.property(input, fc.constantFrom(...shapes), fc.constantFrom(2, 100), (inputs, steps, maxKeys) => {
+        const out: Event[] = [];
+        let error: unknown;
+        let completed = false;
+        new Observable<Event>((subscriber) => {
+          for (const value of inputs) subscriber.next(value as Event);
+          subscriber.complete();
+        })
+          .pipe(pattern(steps, { within: 5 * MIN, maxKeys }))
+          .subscribe({
+            next: (e) => out.push(e),
+            error: (e) => (error = e),
+            complete: () => (completed = true),
+          });
+        expect(error).toBeUndefined();
+        expect(completed).toBe(true);
+        const inputSet = new Set<unknown>(inputs);
+        expect(out.filter((e) => inputSet.has(e))).toEqual(inputs);
+        for (const e of out.filter((o) => !inputSet.has(o))) {
+          expect(['pattern.matched', 'pattern.timeout', 'pattern.error']).toContain(e.type);
+          expect(Number.isFinite(e.timestamp)).toBe(true);
+          if (e.type === 'pattern.error') continue;
+          const data = e.data as PatternMatchData;
+          for (const matched of data.events) expect(inputSet.has(matched)).toBe(true);
+          expect(data.events).toHaveLength(data.steps.length);
+          expect(data.window.end - data.window.start).toBeLessThanOrEqual(5 * MIN);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
