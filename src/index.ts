@@ -19,6 +19,23 @@ export {
   safeParseEvent,
 } from './event.js';
 
+// Store
+export type { StoreErrorCode, StoreErrorOptions } from './store/errors.js';
+export { StoreError } from './store/errors.js';
+export type {
+  CorruptRecord,
+  Durability,
+  QueryOptions,
+  SessionContext,
+  SessionInfo,
+  SessionStore,
+  StoredEvent,
+  StoredPosition,
+  StoreOptions,
+  StoreStats,
+} from './store/SessionStore.js';
+export { DEFAULT_SESSION, DEFAULT_STORE_PATH, openStore } from './store/SessionStore.js';
+
 // Streams: the hook bridge and its sources
 export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
 export { bridgeHooks, createHookBridge } from './streams/bridge.js';
