@@ -22,6 +22,8 @@ export {
 // Store
 export type { StoreErrorCode, StoreErrorOptions } from './store/errors.js';
 export { StoreError } from './store/errors.js';
+export type { EventWriter, PersistOptions } from './store/persist.js';
+export { persist } from './store/persist.js';
 export type {
   CorruptRecord,
   Durability,
