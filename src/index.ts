@@ -24,6 +24,8 @@ export type { StoreErrorCode, StoreErrorOptions } from './store/errors.js';
 export { StoreError } from './store/errors.js';
 export type { EventWriter, PersistOptions } from './store/persist.js';
 export { persist } from './store/persist.js';
+export type { TailOptions } from './store/replay.js';
+export { replay, tail } from './store/replay.js';
 export type {
   CorruptRecord,
   Durability,
