@@ -24,6 +24,27 @@ export type { StoreErrorCode, StoreErrorOptions } from './store/errors.js';
 export { StoreError } from './store/errors.js';
 export type { EventWriter, PersistOptions } from './store/persist.js';
 export { persist } from './store/persist.js';
+export type {
+  AgentInfo,
+  AgentState,
+  FileChangeEntry,
+  FileInfo,
+  FileState,
+  FileStateOptions,
+  RunningAgent,
+  SessionState,
+  StateReducer,
+  WorkflowInfo,
+  WorkflowState,
+} from './store/reducers.js';
+export {
+  agentState,
+  createFileState,
+  fileState,
+  reconstruct,
+  sessionState,
+  workflowState,
+} from './store/reducers.js';
 export type { TailOptions } from './store/replay.js';
 export { replay, tail } from './store/replay.js';
 export type {
