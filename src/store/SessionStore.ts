@@ -12,10 +12,11 @@ import { canonical, decodeEvent, describeEvent, describeInvalid, isEventShape } 
 import { StoreError } from './errors.js';
 import {
   AFTER_SEP,
+  encodeSeq,
+  encodeTime,
   escapePart,
   eventKey,
   eventRange,
-  indexKey,
   indexRange,
   indexSuffix,
   SEP,
@@ -166,14 +167,33 @@ interface NormalizedQuery {
   reverse: boolean;
 }
 
-/** Stored metadata: `SessionInfo` plus the tombstone flag of an unfinished `deleteSession`. */
+/**
+ * Stored metadata: `SessionInfo`, the session's number (its short name in event and index keys), and the
+ * tombstone flag of an unfinished `deleteSession`.
+ */
 interface StoredMeta extends SessionInfo {
+  n: number;
   deleting?: true;
 }
 
+/** What `#numberOf` found: the session's number, its metadata if readable, and whether it is being deleted. */
+interface NumberLookup {
+  n: number | undefined;
+  meta: StoredMeta | undefined;
+  deleting: boolean;
+}
+
 interface CachedSession {
+  /** The escaped session id: key of its metadata and of its number. */
+  key: string;
+  /** The session number in base 36: the session's part of event and index keys. */
   part: string;
+  /** Full key prefixes (sublevel prefix, part, separator) of the session's events and index entries. */
+  eventPrefix: string;
+  indexPrefix: string;
   info: StoredMeta;
+  /** The number was allocated in memory and is written with the session's first batch. */
+  created: boolean;
 }
 
 interface AppendJob {
@@ -202,9 +222,31 @@ interface DeleteJob {
 
 type Job = AppendJob | StartJob | DeleteJob;
 
+/** The session number as it appears in keys. */
+function partOf(n: number): string {
+  return n.toString(36);
+}
+
 type Sublevel = AbstractSublevel<Level<string, string>, string | Buffer | Uint8Array, string, string>;
 
 const FORMAT_VERSION = '1';
+const NEXT_SESSION_KEY = 'nextSession';
+
+/** The key spaces (see docs/store.md, "Key layout"). */
+function sublevels(db: Level<string, string>) {
+  return {
+    /** `format`, `nextSession`. */
+    store: db.sublevel<string, string>('store', {}),
+    /** escaped session id → metadata (JSON). */
+    meta: db.sublevel<string, string>('s', {}),
+    /** escaped session id → session number. */
+    ids: db.sublevel<string, string>('n', {}),
+    /** session number, seq → event (JSON). */
+    events: db.sublevel<string, string>('e', {}),
+    /** session number, type, time, seq → '' (the (type, time) index). */
+    index: db.sublevel<string, string>('i', {}),
+  };
+}
 /** Appends queued while a write is in flight are merged into one batch of at most this many events. */
 const MAX_GROUP_EVENTS = 10_000;
 const FETCH_CHUNK = 128;
@@ -252,7 +294,7 @@ function parseMeta(text: string): StoredMeta | undefined {
   } catch {
     return undefined;
   }
-  if (!isPlainRecord(value) || typeof value.sessionId !== 'string') return undefined;
+  if (!isPlainRecord(value) || typeof value.sessionId !== 'string' || !isCount(value.n)) return undefined;
   if (value.deleting === true) return value as unknown as StoredMeta;
   if (
     !isCount(value.eventCount) ||
@@ -269,8 +311,9 @@ function parseMeta(text: string): StoredMeta | undefined {
   return value as unknown as StoredMeta;
 }
 
-function freshMeta(sessionId: string): StoredMeta {
+function freshMeta(sessionId: string, n: number): StoredMeta {
   return {
+    n,
     sessionId,
     createdAt: Date.now(),
     startTime: undefined,
@@ -367,14 +410,22 @@ export class SessionStore {
   readonly #events: Sublevel;
   readonly #index: Sublevel;
   readonly #meta: Sublevel;
+  readonly #ids: Sublevel;
   readonly #eventsPrefix: string;
   readonly #indexPrefix: string;
   readonly #metaPrefix: string;
+  readonly #idsPrefix: string;
+  readonly #counterKey: string;
+  /** The number the next new session gets; persisted with the batch that creates it. */
+  #nextSession: number;
   readonly #writeOptions: { sync: boolean };
   readonly #onCorruptRecord: ((record: CorruptRecord) => void) | undefined;
   readonly #maxCachedSessions: number;
 
   #status: 'open' | 'closing' | 'closed' = 'open';
+  readonly #typeParts = new Map<string, string>();
+  #lastTime = -1;
+  #lastTimeText = '';
   #closing: Promise<void> | undefined;
   readonly #sessions = new Map<string, CachedSession>();
   #queue: Job[] = [];
@@ -393,20 +444,25 @@ export class SessionStore {
     db: Level<string, string>,
     path: string,
     options: Required<Pick<StoreOptions, 'durability' | 'maxCachedSessions'>> &
-      Pick<StoreOptions, 'onCorruptRecord'>,
+      Pick<StoreOptions, 'onCorruptRecord'> & { nextSession: number },
   ) {
     this.#db = db;
+    this.#nextSession = options.nextSession;
     this.path = path;
     this.durability = options.durability;
     this.#writeOptions = { sync: options.durability === 'os' };
     this.#onCorruptRecord = options.onCorruptRecord;
     this.#maxCachedSessions = options.maxCachedSessions;
-    this.#events = db.sublevel<string, string>('events', {});
-    this.#index = db.sublevel<string, string>('index', {});
-    this.#meta = db.sublevel<string, string>('sessions', {});
+    const layout = sublevels(db);
+    this.#events = layout.events;
+    this.#index = layout.index;
+    this.#meta = layout.meta;
+    this.#ids = layout.ids;
     this.#eventsPrefix = this.#events.prefix;
     this.#indexPrefix = this.#index.prefix;
     this.#metaPrefix = this.#meta.prefix;
+    this.#idsPrefix = this.#ids.prefix;
+    this.#counterKey = `${layout.store.prefix}${NEXT_SESSION_KEY}`;
   }
 
   /** `'open'`, `'closing'` (waiting for pending writes) or `'closed'`. */
@@ -576,14 +632,16 @@ export class SessionStore {
       return;
     }
 
-    const working = new Map<string, StoredMeta>();
-    const workingOf = (id: string): StoredMeta => {
-      let meta = working.get(id);
-      if (meta === undefined) {
-        meta = cloneMeta(this.#sessions.get(id)!.info);
-        working.set(id, meta);
+    // Copies of the counters of the sessions this batch touches: committed to the cache only if it is written.
+    const working = new Map<string, { meta: StoredMeta; cached: CachedSession }>();
+    const workingOf = (id: string) => {
+      let entry = working.get(id);
+      if (entry === undefined) {
+        const cached = this.#sessions.get(id)!;
+        entry = { meta: cloneMeta(cached.info), cached };
+        working.set(id, entry);
       }
-      return meta;
+      return entry;
     };
     const positions: StoredPosition[][] = [];
     let batch: ReturnType<Level<string, string>['batch']> | undefined;
@@ -592,7 +650,7 @@ export class SessionStore {
       batch = this.#db.batch();
       for (const job of group) {
         if (job.kind === 'start') {
-          const meta = workingOf(job.sessionId);
+          const { meta } = workingOf(job.sessionId);
           if (job.meta !== undefined) meta.meta = { ...meta.meta, ...job.meta };
           positions.push([]);
           continue;
@@ -601,11 +659,15 @@ export class SessionStore {
         for (let i = 0; i < job.events.length; i++) {
           const sessionId = job.sessions[i]!;
           const event = job.events[i]!;
-          const meta = workingOf(sessionId);
-          const part = this.#sessions.get(sessionId)!.part;
+          const { meta, cached } = workingOf(sessionId);
           const seq = meta.nextSeq++;
-          batch.put(this.#eventsPrefix + eventKey(part, seq), job.json[i]!);
-          batch.put(this.#indexPrefix + indexKey(part, escapePart(event.type), event.timestamp, seq), '');
+          // The keys of eventKey() and indexKey(), built from cached prefixes: this is the hot path.
+          const seqText = encodeSeq(seq);
+          batch.put(cached.eventPrefix + seqText, job.json[i]!);
+          batch.put(
+            cached.indexPrefix + this.#typePart(event.type) + SEP + this.#timeText(event.timestamp) + seqText,
+            '',
+          );
           meta.eventCount++;
           meta.typeCounts[event.type] = (meta.typeCounts[event.type] ?? 0) + 1;
           if (meta.startTime === undefined || event.timestamp < meta.startTime)
@@ -618,9 +680,16 @@ export class SessionStore {
         eventCount += job.events.length;
         positions.push(jobPositions);
       }
-      for (const [id, meta] of working) {
-        batch.put(this.#metaPrefix + this.#sessions.get(id)!.part, JSON.stringify(meta));
+      let created = false;
+      for (const { meta, cached } of working.values()) {
+        batch.put(this.#metaPrefix + cached.key, JSON.stringify(meta));
+        if (cached.created) {
+          // Written once, never rewritten: finds the session's events even if its metadata is damaged.
+          batch.put(this.#idsPrefix + cached.key, String(meta.n));
+          created = true;
+        }
       }
+      if (created) batch.put(this.#counterKey, String(this.#nextSession));
       await batch.write(this.#writeOptions);
     } catch (error) {
       await batch?.close().catch(() => {});
@@ -631,9 +700,9 @@ export class SessionStore {
       return;
     }
 
-    for (const [id, meta] of working) {
-      const cached = this.#sessions.get(id)!;
+    for (const [id, { meta, cached }] of working) {
       cached.info = meta;
+      cached.created = false;
       // Most recently written last: the eviction below drops the oldest.
       this.#sessions.delete(id);
       this.#sessions.set(id, cached);
@@ -642,10 +711,30 @@ export class SessionStore {
     this.#stats.eventsWritten += eventCount;
     if (this.#watchers.size > 0) this.#notify(group, positions);
     group.forEach((job, i) => {
-      if (job.kind === 'start') job.resolve(publicInfo(working.get(job.sessionId)!));
+      if (job.kind === 'start') job.resolve(publicInfo(working.get(job.sessionId)!.meta));
       else job.resolve(positions[i]!);
     });
     this.#evict();
+  }
+
+  /** `escapePart(type)`, memoized (a session has few types); the memo is bounded. */
+  #typePart(type: string): string {
+    let part = this.#typeParts.get(type);
+    if (part === undefined) {
+      if (this.#typeParts.size >= 4096) this.#typeParts.clear();
+      part = escapePart(type);
+      this.#typeParts.set(type, part);
+    }
+    return part;
+  }
+
+  /** `encodeTime`, remembering the last one: consecutive events often share a millisecond. */
+  #timeText(timestamp: number): string {
+    if (timestamp !== this.#lastTime) {
+      this.#lastTime = timestamp;
+      this.#lastTimeText = encodeTime(timestamp);
+    }
+    return this.#lastTimeText;
   }
 
   #failGroup(group: Array<AppendJob | StartJob>, cause: unknown, what: string): void {
@@ -698,14 +787,17 @@ export class SessionStore {
     }
   }
 
-  /** Loads the counters of sessions not in memory: from their metadata, checked against their last key. */
+  /**
+   * Loads the counters of sessions not in memory: from their metadata, checked against their last event
+   * key; rebuilt from the events if the metadata is damaged. A session never seen gets a new number.
+   */
   async #loadSessions(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    const parts = ids.map(escapePart);
-    const texts = await this.#meta.getMany(parts);
+    const keys = ids.map(escapePart);
+    const texts = await this.#meta.getMany(keys);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      const part = parts[i]!;
+      const key = keys[i]!;
       const text = texts[i];
       let meta = text === undefined ? undefined : parseMeta(text);
       let repair = false;
@@ -719,13 +811,40 @@ export class SessionStore {
         repair = true;
       }
       if (meta?.deleting) {
-        await this.#clearSession(part);
+        // A deleteSession that did not finish (the process died): finish it, then start afresh.
+        await this.#clearSession(key, meta.n);
         meta = undefined;
       }
-      const last = await this.#lastSeq(part);
-      if (last !== undefined && (meta === undefined || meta.nextSeq <= last)) repair = true;
-      if (repair) meta = await this.#rebuildMeta(id, part, meta);
-      this.#sessions.set(id, { part, info: meta ?? freshMeta(id) });
+      let n = meta?.n;
+      if (n === undefined) {
+        const mapped = await this.#ids.get(key);
+        if (mapped !== undefined && isCount(Number(mapped))) {
+          n = Number(mapped);
+          repair = true;
+        }
+      }
+      if (n !== undefined) {
+        const last = await this.#lastSeq(partOf(n));
+        if (last !== undefined && (meta === undefined || meta.nextSeq <= last)) repair = true;
+        if (repair) meta = await this.#rebuildMeta(id, n, meta);
+      }
+      let created = false;
+      if (meta === undefined) {
+        if (n === undefined) {
+          n = this.#nextSession++;
+          created = true;
+        }
+        meta = freshMeta(id, n);
+      }
+      const part = partOf(meta.n);
+      this.#sessions.set(id, {
+        key,
+        part,
+        eventPrefix: this.#eventsPrefix + part + SEP,
+        indexPrefix: this.#indexPrefix + part + SEP,
+        info: meta,
+        created,
+      });
     }
   }
 
@@ -734,14 +853,14 @@ export class SessionStore {
     return keys.length === 0 ? undefined : seqAtEnd(keys[0]!);
   }
 
-  /** Recomputes a session's metadata from its event records (after corruption). */
-  async #rebuildMeta(id: string, part: string, previous: StoredMeta | undefined): Promise<StoredMeta> {
-    const meta = freshMeta(id);
+  /** Recomputes a session's metadata from its event records (after damage). */
+  async #rebuildMeta(id: string, n: number, previous: StoredMeta | undefined): Promise<StoredMeta> {
+    const meta = freshMeta(id, n);
     if (previous !== undefined && !previous.deleting) {
       meta.createdAt = previous.createdAt;
       meta.meta = previous.meta;
     }
-    const options = { ...sessionRange(part), highWaterMarkBytes: HIGH_WATER_MARK_BYTES };
+    const options = { ...sessionRange(partOf(n)), highWaterMarkBytes: HIGH_WATER_MARK_BYTES };
     const iterator = this.#events.iterator(options);
     try {
       for (;;) {
@@ -773,44 +892,65 @@ export class SessionStore {
     return meta;
   }
 
+  /** The number of a stored session (from its metadata, else from its id record), or undefined. */
+  async #numberOf(
+    key: string,
+    sessionId: string,
+    snapshot?: ReturnType<Level<string, string>['snapshot']>,
+  ): Promise<NumberLookup> {
+    const options = snapshot === undefined ? {} : { snapshot };
+    const text = await this.#meta.get(key, options);
+    const meta = text === undefined ? undefined : parseMeta(text);
+    if (meta?.deleting) return { n: meta.n, meta: undefined, deleting: true };
+    if (meta !== undefined) return { n: meta.n, meta, deleting: false };
+    if (text !== undefined)
+      this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
+    const mapped = await this.#ids.get(key, options);
+    const n = mapped === undefined ? undefined : Number(mapped);
+    return { n: n !== undefined && isCount(n) ? n : undefined, meta: undefined, deleting: false };
+  }
+
   async #runDelete(job: DeleteJob): Promise<void> {
-    const part = escapePart(job.sessionId);
+    const key = escapePart(job.sessionId);
     try {
-      const text = await this.#meta.get(part);
-      const existed =
-        (text !== undefined && parseMeta(text)?.deleting !== true) ||
-        (await this.#lastSeq(part)) !== undefined;
+      const { n, meta, deleting } = await this.#numberOf(key, job.sessionId);
       this.#sessions.delete(job.sessionId);
-      // A tombstone first: if the process dies while the ranges are cleared (clear() is not atomic),
-      // the session reads as gone and the next open finishes the job.
-      await this.#db.put(
-        this.#metaPrefix + part,
-        JSON.stringify({ sessionId: job.sessionId, deleting: true }),
-        this.#writeOptions,
-      );
+      const existed =
+        meta !== undefined ||
+        (!deleting && n !== undefined && (await this.#lastSeq(partOf(n))) !== undefined);
       const watchers = this.#watchers.get(job.sessionId);
       this.#watchers.delete(job.sessionId);
+      if (n === undefined) {
+        await this.#meta.del(key);
+      } else {
+        // A tombstone first: if the process dies while the ranges are cleared (clear() is not atomic),
+        // the session reads as gone and the next load finishes the job.
+        await this.#db.put(
+          this.#metaPrefix + key,
+          JSON.stringify({ sessionId: job.sessionId, n, deleting: true }),
+          this.#writeOptions,
+        );
+      }
       for (const watcher of watchers ?? []) watcher.complete();
-      await this.#clearSession(part);
+      if (n !== undefined) await this.#clearSession(key, n);
       job.resolve(existed);
     } catch (error) {
       job.reject(
         new StoreError(
           'STORE_WRITE_FAILED',
           `deleting session ${job.sessionId} at ${this.path} failed: ${(error as Error).message}`,
-          {
-            cause: error,
-            path: this.path,
-          },
+          { cause: error, path: this.path },
         ),
       );
     }
   }
 
-  async #clearSession(part: string): Promise<void> {
+  async #clearSession(key: string, n: number): Promise<void> {
+    const part = partOf(n);
     await this.#events.clear(sessionRange(part));
     await this.#index.clear(sessionRange(part));
-    await this.#meta.del(part);
+    await this.#ids.del(key);
+    await this.#meta.del(key);
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -823,7 +963,13 @@ export class SessionStore {
     if (!isCount(seq)) throw new ConfigError(`seq must be an integer ≥ 0, got ${seq}`);
     let text: string | undefined;
     try {
-      text = await this.#events.get(eventKey(escapePart(sessionId), seq));
+      const cached = this.#sessions.get(sessionId);
+      const n =
+        cached !== undefined && !cached.created
+          ? cached.info.n
+          : (await this.#numberOf(escapePart(sessionId), sessionId)).n;
+      if (n === undefined) return undefined;
+      text = await this.#events.get(eventKey(partOf(n), seq));
     } catch (error) {
       throw this.#readError(error, `reading ${sessionId}#${seq}`);
     }
@@ -862,7 +1008,6 @@ export class SessionStore {
     this.#assertOpen();
     if (query.limit === 0 || (query.types !== undefined && query.types.length === 0)) return;
     if (query.start !== undefined && query.end !== undefined && query.start > query.end) return;
-    const part = escapePart(sessionId);
     let snapshot: ReturnType<Level<string, string>['snapshot']>;
     try {
       snapshot = this.#db.snapshot();
@@ -870,17 +1015,15 @@ export class SessionStore {
       throw this.#readError(error, `querying ${sessionId}`);
     }
     try {
-      let text: string | undefined;
+      let found: NumberLookup;
       try {
-        text = await this.#meta.get(part, { snapshot });
+        found = await this.#numberOf(escapePart(sessionId), sessionId, snapshot);
       } catch (error) {
         throw this.#readError(error, `querying ${sessionId}`);
       }
-      if (text === undefined) return;
-      const meta = parseMeta(text);
-      if (meta?.deleting) return;
-      if (meta === undefined)
-        this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
+      const { n, meta, deleting } = found;
+      if (n === undefined || deleting) return;
+      const part = partOf(n);
       if (!query.byIndex) {
         yield* this.#scanSeq(sessionId, part, query, snapshot);
         return;
@@ -1277,9 +1420,10 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
     throw new StoreError('STORE_LOCKED', lockedMessage(location), { path: location });
   openPaths.add(location);
   const db = new Level<string, string>(location, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  let nextSession = 0;
   try {
     await db.open({ createIfMissing: true });
-    const meta = db.sublevel('store');
+    const { store: meta, ids } = sublevels(db);
     const version = await meta.get('format');
     const writeOptions = { sync: durability === 'os' };
     if (version === undefined) await db.put(`${meta.prefix}format`, FORMAT_VERSION, writeOptions);
@@ -1289,6 +1433,14 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
         `The event store at ${location} has format ${version}; this version of vibespec-streams reads format ${FORMAT_VERSION}.`,
         { path: location },
       );
+    }
+    const counter = await meta.get(NEXT_SESSION_KEY);
+    if (counter !== undefined && isCount(Number(counter))) nextSession = Number(counter);
+    else {
+      // No counter (a new store): never reuse a number that some session already has.
+      for await (const value of ids.values()) {
+        if (isCount(Number(value))) nextSession = Math.max(nextSession, Number(value) + 1);
+      }
     }
   } catch (error) {
     openPaths.delete(location);
@@ -1302,5 +1454,5 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       { cause: error, path: location },
     );
   }
-  return new SessionStore(db, location, { durability, maxCachedSessions, onCorruptRecord });
+  return new SessionStore(db, location, { durability, maxCachedSessions, onCorruptRecord, nextSession });
 }

@@ -46,14 +46,20 @@ export function seqAtEnd(key: string): number {
 }
 
 const timeView = new DataView(new ArrayBuffer(8));
+const timeFloat = new Float64Array(1);
+const timeBytes = new Uint8Array(timeFloat.buffer);
+/** Byte i of the big-endian encoding is timeBytes[BYTE_ORDER[i]] on this platform. */
+const BYTE_ORDER =
+  new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? [7, 6, 5, 4, 3, 2, 1, 0] : [0, 1, 2, 3, 4, 5, 6, 7];
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
 /** An event time (≥ 0) as 16 hex digits that sort in numeric order. */
 export function encodeTime(timestamp: number): string {
   // `+ 0` turns -0 (valid for zod's nonnegative()) into 0, whose bits sort first.
-  timeView.setFloat64(0, timestamp + 0);
-  return (
-    timeView.getUint32(0).toString(16).padStart(8, '0') + timeView.getUint32(4).toString(16).padStart(8, '0')
-  );
+  timeFloat[0] = timestamp + 0;
+  let out = '';
+  for (let i = 0; i < 8; i++) out += HEX[timeBytes[BYTE_ORDER[i]!]!];
+  return out;
 }
 
 /** Decodes `encodeTime`'s output. */

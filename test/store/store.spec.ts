@@ -281,7 +281,7 @@ describe('SessionStore: persistence and recovery', () => {
     // Damage seq 1 behind the store's back.
     const raw = new Level<string, string>(t.store.path);
     await raw.open();
-    const key = (await raw.keys().all()).find((k) => k.startsWith('!events!') && k.endsWith('1'))!;
+    const key = (await raw.keys().all()).find((k) => k.startsWith('!e!') && k.endsWith('1'))!;
     await raw.put(key, '{"broken');
     await raw.close();
 
@@ -301,7 +301,7 @@ describe('SessionStore: persistence and recovery', () => {
     await t.store.close();
     const raw = new Level<string, string>(t.store.path);
     await raw.open();
-    await raw.put('!sessions!s1', 'garbage');
+    await raw.put('!s!s1', 'garbage');
     await raw.close();
 
     const reports: CorruptRecord[] = [];
@@ -317,5 +317,37 @@ describe('SessionStore: persistence and recovery', () => {
     });
     expect(reports.every((r) => r.kind === 'session')).toBe(true);
     expect(reports.length).toBeGreaterThan(0);
+  });
+
+  it('finds a session whose metadata record is missing through its number, and rebuilds the metadata', async () => {
+    await t.store.append([ev('a', 1), ev('b', 2)]);
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    await raw.del('!s!s1');
+    await raw.close();
+
+    const store = await t.reopen();
+    expect((await collect(store.query('s1'))).map((e) => e.type)).toEqual(['a', 'b']);
+    expect(await store.get('s1', 1)).toMatchObject({ type: 'b' });
+    expect(await store.append([ev('c', 3)])).toEqual([{ sessionId: 's1', seq: 2 }]);
+    expect(await store.session('s1')).toMatchObject({ eventCount: 3, nextSeq: 3 });
+  });
+
+  it('finishes a deleteSession interrupted by a crash (tombstone left behind)', async () => {
+    await t.store.append([ev('a', 1), ev('b', 2), ev('x', 1, 'other')]);
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    const meta = JSON.parse((await raw.get('!s!s1'))!) as { n: number };
+    await raw.put('!s!s1', JSON.stringify({ sessionId: 's1', n: meta.n, deleting: true }));
+    await raw.close();
+
+    const store = await t.reopen();
+    expect((await store.sessions()).map((s) => s.sessionId)).toEqual(['other']);
+    expect(await collect(store.query('s1'))).toEqual([]);
+    expect(await store.append([ev('c', 3)])).toEqual([{ sessionId: 's1', seq: 0 }]);
+    expect((await collect(store.query('s1'))).map((e) => e.type)).toEqual(['c']);
+    expect((await collect(store.query('other'))).map((e) => e.type)).toEqual(['x']);
   });
 });
