@@ -95,7 +95,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
 
   return (source) =>
     new Observable<Event>((subscriber) => {
-      let pending: Event[] = [];
+      const pending = new Queue<Event>();
       let inFlight = false;
       let timer: Subscription | undefined;
       let due = false;
@@ -127,8 +127,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       const fail = (batch: Event[], cause: unknown) => {
         finished = true;
         cancelTimer();
-        const unwritten = batch.concat(pending);
-        pending = [];
+        const unwritten = batch.concat(pending.takeAll());
         const reason = (cause as Error)?.message ?? String(cause);
         subscriber.error(
           new StoreError(
@@ -186,8 +185,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           return;
         }
         if (pending.length >= maxBatch || due || sourceDone) {
-          const batch = pending.length <= maxBatch ? pending : pending.slice(0, maxBatch);
-          pending = pending.length <= maxBatch ? [] : pending.slice(maxBatch);
+          const batch = pending.take(maxBatch);
           if (pending.length === 0) {
             cancelTimer();
             due = false;
@@ -253,8 +251,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         if (!finished && pending.length > 0) {
           // The subscriber left before these were written. They were received, so write them anyway
           // (fire and forget: nobody is left to tell, and a store's close() waits for queued writes).
-          const rest = pending;
-          pending = [];
+          const rest = pending.takeAll();
           try {
             from(store.append(rest)).subscribe({ error: () => {} });
           } catch {
@@ -263,4 +260,40 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         }
       };
     });
+}
+
+/** A FIFO with O(1) amortized `push` and `take(n)`, however long it gets (a sync source can fill it). */
+class Queue<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  /** Removes and returns the first `n` items (fewer if there are fewer). */
+  take(n: number): T[] {
+    if (this.head === 0 && n >= this.items.length) return this.takeAll();
+    const out = this.items.slice(this.head, this.head + n);
+    this.head += out.length;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+
+  takeAll(): T[] {
+    const out = this.head === 0 ? this.items : this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
 }
