@@ -52,9 +52,8 @@ export interface PersistOptions {
  * Order is preserved.
  *
  * ```
- * source:            --a-b-c--------d---|
- * writes (2 frames): --[a]-[bc]-----[d]-|       a alone, b and c wait for a's write
- * result:            ----a---(bc)-----d-|       complete waits for the last write
+ * source:  -abc-----------|      every write takes 4 frames
+ * result:  -----a---(bc)--|      a is written alone; b and c wait for a's write, then share one
  * ```
  *
  * Nothing is lost:
