@@ -2,13 +2,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { from, lastValueFrom, scan, toArray } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
   agentState,
   bridgeHooks,
   createEvent,
   createFileState,
   type Event,
+  type FileState,
   fileState,
   fromHookFile,
   persist,
@@ -269,5 +270,13 @@ describe('reconstruct', () => {
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('types', () => {
+  it('types scan with a reducer as its state', () => {
+    expectTypeOf(fileState).toEqualTypeOf<StateReducer<FileState>>();
+    const state$ = from([] as Event[]).pipe(scan(fileState.reduce, fileState.initial));
+    expectTypeOf(state$).toEqualTypeOf<import('rxjs').Observable<FileState>>();
   });
 });

@@ -350,4 +350,41 @@ describe('SessionStore: persistence and recovery', () => {
     expect((await collect(store.query('s1'))).map((e) => e.type)).toEqual(['c']);
     expect((await collect(store.query('other'))).map((e) => e.type)).toEqual(['x']);
   });
+
+  it('reloads evicted session counters from their metadata without reusing a seq', async () => {
+    const store = await t.reopen({ maxCachedSessions: 2 });
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    for (let round = 0; round < 4; round++) {
+      await Promise.all(
+        ids.map((id, i) => store.append([ev('x', round * 10 + i, id), ev('y', round * 10 + i, id)])),
+      );
+    }
+    for (const id of ids) {
+      const entries = await collect(store.entries(id));
+      expect(entries.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(await store.session(id)).toMatchObject({
+        eventCount: 8,
+        nextSeq: 8,
+        typeCounts: { x: 4, y: 4 },
+      });
+    }
+  });
+
+  it('refuses a database of another format with STORE_NOT_OPEN', async () => {
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    await raw.put('!store!format', '99');
+    await raw.close();
+    const error = await openStore({ path: t.store.path }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'STORE_NOT_OPEN' });
+    expect((error as Error).message).toContain('format 99');
+    await raw.open();
+    await raw.put('!store!format', '1');
+    await raw.close();
+  });
+
+  it('rejects session metadata that is not JSON-serializable', async () => {
+    await expect(t.store.startSession('s', { n: 1n })).rejects.toBeInstanceOf(ConfigError);
+  });
 });
