@@ -311,6 +311,14 @@ function parseMeta(text: string): StoredMeta | undefined {
   return value as unknown as StoredMeta;
 }
 
+/**
+ * A counts-per-type record without a prototype: event types are arbitrary strings, and `__proto__` or
+ * `constructor` must count like any other type.
+ */
+function countsOf(from?: Record<string, number>): Record<string, number> {
+  return Object.assign(Object.create(null) as Record<string, number>, from);
+}
+
 function freshMeta(sessionId: string, n: number): StoredMeta {
   return {
     n,
@@ -320,7 +328,7 @@ function freshMeta(sessionId: string, n: number): StoredMeta {
     lastEventTime: undefined,
     eventCount: 0,
     nextSeq: 0,
-    typeCounts: {},
+    typeCounts: countsOf(),
     meta: {},
   };
 }
@@ -333,13 +341,13 @@ function publicInfo(meta: StoredMeta): SessionInfo {
     lastEventTime: meta.lastEventTime,
     eventCount: meta.eventCount,
     nextSeq: meta.nextSeq,
-    typeCounts: { ...meta.typeCounts },
+    typeCounts: countsOf(meta.typeCounts),
     meta: { ...meta.meta },
   };
 }
 
 function cloneMeta(meta: StoredMeta): StoredMeta {
-  return { ...meta, typeCounts: { ...meta.typeCounts } };
+  return { ...meta, typeCounts: countsOf(meta.typeCounts) };
 }
 
 function checkSessionId(sessionId: unknown, what = 'sessionId'): asserts sessionId is string {
@@ -1226,7 +1234,7 @@ export class SessionStore {
         info?.startTime === undefined || info.lastEventTime === undefined
           ? undefined
           : { start: info.startTime, end: info.lastEventTime },
-      activitySummary: info?.typeCounts ?? {},
+      activitySummary: info?.typeCounts ?? countsOf(),
       filesModified: [],
       agentsUsed: [],
       workflowsExecuted: [],

@@ -27,6 +27,26 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
+/** `record[key]` if it is the record's own property: keys are data (file paths, types, ids), so `constructor` is one too. */
+function own<V>(record: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** A copy of `record` without its own property `key`. */
+function without<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const k of Object.keys(record)) {
+    if (k !== key)
+      Object.defineProperty(out, k, {
+        value: record[k],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+  }
+  return out;
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -104,7 +124,7 @@ export function createFileState(options: FileStateOptions = {}): StateReducer<Fi
         return { ...state, latestEventTime: latest, recentChanges: prune(state.recentChanges, latest) };
       }
       const action = event.type.split('.')[1] ?? '';
-      const previous = state.files[filePath];
+      const previous = own(state.files, filePath);
       const info: FileInfo = {
         lastAction: action,
         lastModified: event.timestamp,
@@ -162,7 +182,7 @@ export const workflowState: StateReducer<WorkflowState> = {
     if (event.type.startsWith('agent.')) {
       const id = workflowIdOf(event);
       const agent = text(event.data.agent);
-      const run = id === undefined ? undefined : state.activeWorkflows[id];
+      const run = id === undefined ? undefined : own(state.activeWorkflows, id);
       if (run === undefined || agent === undefined || run.agents.includes(agent)) return state;
       return {
         ...state,
@@ -178,7 +198,7 @@ export const workflowState: StateReducer<WorkflowState> = {
       DEFAULT_HISTORY,
     );
     if (event.type === 'workflow.started') {
-      const { [id]: _finished, ...completed } = state.completedWorkflows;
+      const rerun = own(state.completedWorkflows, id) !== undefined;
       return {
         activeWorkflows: {
           ...state.activeWorkflows,
@@ -191,12 +211,12 @@ export const workflowState: StateReducer<WorkflowState> = {
             agents: [],
           },
         },
-        completedWorkflows: _finished === undefined ? state.completedWorkflows : completed,
+        completedWorkflows: rerun ? without(state.completedWorkflows, id) : state.completedWorkflows,
         workflowHistory: history,
       };
     }
     if (event.type === 'workflow.completed' || event.type === 'workflow.failed') {
-      const { [id]: run, ...active } = state.activeWorkflows;
+      const run = own(state.activeWorkflows, id);
       const finished: WorkflowInfo = {
         workflowId: id,
         workflowType: run?.workflowType ?? text(event.data.workflow_type),
@@ -206,7 +226,7 @@ export const workflowState: StateReducer<WorkflowState> = {
         agents: run?.agents ?? [],
       };
       return {
-        activeWorkflows: run === undefined ? state.activeWorkflows : active,
+        activeWorkflows: run === undefined ? state.activeWorkflows : without(state.activeWorkflows, id),
         completedWorkflows: { ...state.completedWorkflows, [id]: finished },
         workflowHistory: history,
       };
@@ -258,7 +278,7 @@ export const agentState: StateReducer<AgentState> = {
     const agent = text(event.data.agent);
     if (agent === undefined) return state;
     const agentId = text(event.data.agent_id);
-    const info = state.agents[agent] ?? {
+    const info = own(state.agents, agent) ?? {
       agent,
       started: 0,
       completed: 0,
@@ -282,11 +302,10 @@ export const agentState: StateReducer<AgentState> = {
       event.type === 'agent.stopped'
     ) {
       next.completed++;
-      const run = agentId === undefined ? undefined : running[agentId];
+      const run = agentId === undefined ? undefined : own(running, agentId);
       if (run !== undefined) {
         next.totalDurationMs += Math.max(0, event.timestamp - run.startTime);
-        const { [agentId!]: _done, ...rest } = running;
-        running = rest;
+        running = without(running, agentId!);
       }
     }
     return {
@@ -359,7 +378,7 @@ export const sessionState: StateReducer<SessionState> = {
           : state.firstEventTime,
       lastEventTime: later(state.lastEventTime, event.timestamp),
       eventCount: state.eventCount + 1,
-      eventTypes: { ...state.eventTypes, [type]: (state.eventTypes[type] ?? 0) + 1 },
+      eventTypes: { ...state.eventTypes, [type]: (own(state.eventTypes, type) ?? 0) + 1 },
     };
     if (type === 'session.started') {
       next.status = 'active';

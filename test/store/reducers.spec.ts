@@ -198,6 +198,46 @@ describe('sessionState', () => {
   });
 });
 
+/** An own property only: `record.constructor` would find Object's. */
+const ownValue = <V>(record: Readonly<Record<string, V>>, key: string): V | undefined =>
+  Object.getOwnPropertyDescriptor(record, key)?.value as V | undefined;
+
+describe('keys that are JavaScript property names', () => {
+  it('are plain keys in every reducer', () => {
+    const files = fold(fileState, [
+      ev('file.modified', 1, 's1', { file_path: 'constructor' }),
+      ev('file.modified', 2, 's1', { file_path: '__proto__' }),
+    ]);
+    expect(ownValue(files.files, 'constructor')).toEqual({
+      lastAction: 'modified',
+      lastModified: 1,
+      changeCount: 1,
+    });
+    expect(Object.hasOwn(files.files, '__proto__')).toBe(true);
+    const agents = fold(agentState, [
+      ev('agent.started', 1, 's1', { agent: 'constructor', agent_id: '__proto__' }),
+      ev('agent.completed', 5, 's1', { agent: 'constructor', agent_id: '__proto__' }),
+    ]);
+    expect(ownValue(agents.agents, 'constructor')).toMatchObject({
+      started: 1,
+      completed: 1,
+      totalDurationMs: 4,
+    });
+    expect(Object.keys(agents.running)).toEqual([]);
+    const workflows = fold(workflowState, [
+      ev('workflow.completed', 1, 's1', { workflow_id: 'constructor' }),
+      ev('workflow.started', 2, 's1', { workflow_id: 'toString' }),
+      ev('workflow.completed', 3, 's1', { workflow_id: 'toString' }),
+    ]);
+    expect(Object.keys(workflows.completedWorkflows)).toEqual(['constructor', 'toString']);
+    expect(ownValue(workflows.completedWorkflows, 'constructor')?.status).toBe('completed');
+    expect(ownValue(workflows.completedWorkflows, 'constructor')?.startTime).toBeUndefined();
+    expect(
+      ownValue(fold(sessionState, [ev('constructor', 1), ev('constructor', 2)]).eventTypes, 'constructor'),
+    ).toBe(2);
+  });
+});
+
 describe('reconstruct', () => {
   it('equals the live scan over the same events, for every reducer, on the bundled sessions', async () => {
     const live = await lastValueFrom(fromHookFile(DEMO).pipe(bridgeHooks(), persist(t.store), toArray()));

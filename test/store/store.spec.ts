@@ -108,6 +108,33 @@ describe('SessionStore: append, get, query', () => {
   });
 });
 
+describe('SessionStore: keys that are JavaScript property names', () => {
+  it('counts and queries types such as __proto__ and constructor like any other', async () => {
+    const events = [ev('__proto__', 1), ev('constructor', 2), ev('__proto__', 3), ev('toString', 4)];
+    await t.store.append(events);
+    const info = await t.store.session('s1');
+    expect(Object.entries(info!.typeCounts).sort()).toEqual([
+      ['__proto__', 2],
+      ['constructor', 1],
+      ['toString', 1],
+    ]);
+    expect(Object.hasOwn(info!.typeCounts, '__proto__')).toBe(true);
+    expect((await collect(t.store.query('s1', { types: ['__proto__'] }))).map((e) => e.timestamp)).toEqual([
+      1, 3,
+    ]);
+    expect((await collect(t.store.query('s1', { start: 0 }))).map((e) => e.timestamp)).toEqual([1, 2, 3, 4]);
+    await t.reopen();
+    await t.store.append([ev('__proto__', 5)]);
+    expect(
+      Object.getOwnPropertyDescriptor((await t.store.session('s1'))!.typeCounts, '__proto__')?.value,
+    ).toBe(3);
+    expect(
+      Object.getOwnPropertyDescriptor((await t.store.sessionContext('s1')).activitySummary, 'constructor')
+        ?.value,
+    ).toBe(1);
+  });
+});
+
 describe('SessionStore: invalid input', () => {
   it('rejects an invalid event with STORE_INVALID_EVENT naming it and the zod issue; writes nothing', async () => {
     const good = ev('tool.used', 1);
