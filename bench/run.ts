@@ -11,6 +11,7 @@ import { type BenchRow, type BenchSuite, machine } from './harness.js';
 const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [() => import('./flow.js')];
 const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [() => import('./temporalAggregate.js')];
 const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [() => import('./correlate.js')];
+const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [() => import('./store.js')];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

@@ -139,6 +139,48 @@ export type {
 } from './operators/pattern.js';
 export { pattern } from './operators/pattern.js';
 
+// Store
+export type { StoreErrorCode, StoreErrorOptions } from './store/errors.js';
+export { StoreError } from './store/errors.js';
+export type { EventWriter, PersistOptions } from './store/persist.js';
+export { persist } from './store/persist.js';
+export type {
+  AgentInfo,
+  AgentState,
+  FileChangeEntry,
+  FileInfo,
+  FileState,
+  FileStateOptions,
+  RunningAgent,
+  SessionState,
+  StateReducer,
+  WorkflowInfo,
+  WorkflowState,
+} from './store/reducers.js';
+export {
+  agentState,
+  createFileState,
+  fileState,
+  reconstruct,
+  sessionState,
+  workflowState,
+} from './store/reducers.js';
+export type { TailOptions } from './store/replay.js';
+export { replay, tail } from './store/replay.js';
+export type {
+  CorruptRecord,
+  Durability,
+  QueryOptions,
+  SessionContext,
+  SessionInfo,
+  SessionStore,
+  StoredEvent,
+  StoredPosition,
+  StoreOptions,
+  StoreStats,
+} from './store/SessionStore.js';
+export { DEFAULT_SESSION, DEFAULT_STORE_PATH, openStore } from './store/SessionStore.js';
+
 // Streams: the hook bridge and its sources
 export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
 export { bridgeHooks, createHookBridge } from './streams/bridge.js';

@@ -1,0 +1,245 @@
+/**
+ * Benchmark of the session store (`npm run bench -- store`):
+ * - `persist` throughput as a ratio to a bare classic-level chained-batch write of the same events
+ *   (same run, fresh databases, medians) — goal ≥ 0.7;
+ * - end-to-end acknowledgement latency (event offered → emitted by `persist`) at 10,000 events/s offered
+ *   open-loop (latency counted from each event's scheduled time, so a stall cannot hide behind fewer
+ *   sends) — goal p99 < 20 ms in `process` durability;
+ * - the same two figures with `os` durability (one fsync per batch).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { build } from 'hdr-histogram-js';
+import { Level } from 'level';
+import { from, lastValueFrom, Subject } from 'rxjs';
+import { createEvent, type Durability, type Event, openStore, persist } from '../src/index.js';
+import { type BenchRow, type BenchSuite, median } from './harness.js';
+
+const TYPES = ['tool.used', 'file.modified', 'tool.requested', 'file.created', 'agent.completed'];
+const SESSIONS = ['3b9e1c4a-7d2f-4e6b-9a1c-5f8e2d7b0c13', '8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f'];
+
+/** Events shaped like the bridge's (PostToolUse of Edit): about 400 bytes of JSON each. */
+function makeEvents(count: number, t0 = 1_795_165_200_000): Event[] {
+  return Array.from({ length: count }, (_, i) => makeEvent(i, t0));
+}
+
+function makeEvent(i: number, t0 = 1_795_165_200_000): Event {
+  return createEvent({
+    type: TYPES[i % TYPES.length]!,
+    timestamp: t0 + i,
+    sessionId: SESSIONS[i % SESSIONS.length]!,
+    data: {
+      tool_name: 'Edit',
+      tool_use_id: `toolu_${i}`,
+      file_path: `/home/user/acme-shop/src/orders/OrdersPage${i % 50}.tsx`,
+      edits: 3,
+      duration_ms: 12,
+      success: true,
+    },
+    context: {
+      hook: 'PostToolUse',
+      cwd: '/home/user/acme-shop',
+      transcript_path: '/home/user/.claude/projects/-home-user-acme-shop/3b9e1c4a.jsonl',
+      permission_mode: 'acceptEdits',
+    },
+  });
+}
+
+async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'vibespec-bench-store-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const BATCH = 1_000;
+
+/** The baseline: the same events, JSON-encoded, one key each, in chained batches of BATCH, written in turn. */
+async function bareChainedBatch(events: Event[]): Promise<number> {
+  return withDir(async (dir) => {
+    const db = new Level<string, string>(dir);
+    await db.open();
+    const start = performance.now();
+    const seqs = new Map<string, number>();
+    for (let i = 0; i < events.length; i += BATCH) {
+      const batch = db.batch();
+      for (let j = i; j < Math.min(i + BATCH, events.length); j++) {
+        const event = events[j]!;
+        const session = event.sessionId!;
+        const seq = seqs.get(session) ?? 0;
+        seqs.set(session, seq + 1);
+        batch.put(`${session}\x00${String(seq).padStart(16, '0')}`, JSON.stringify(event));
+      }
+      await batch.write();
+    }
+    const ms = performance.now() - start;
+    await db.close();
+    return events.length / (ms / 1000);
+  });
+}
+
+async function persistThroughput(events: Event[], durability: Durability): Promise<number> {
+  return withDir(async (dir) => {
+    const store = await openStore({ path: join(dir, 'db'), durability });
+    const start = performance.now();
+    await lastValueFrom(from(events).pipe(persist(store, { maxBatch: BATCH, maxPending: Infinity })));
+    const ms = performance.now() - start;
+    await store.close();
+    return events.length / (ms / 1000);
+  });
+}
+
+/**
+ * Offers `rate` events/s for `seconds` open-loop and returns the acknowledgement latencies (ms) of the
+ * events after the first `warmupSeconds`.
+ */
+async function ackLatency(durability: Durability, rate: number, seconds: number, warmupSeconds: number) {
+  return withDir(async (dir) => {
+    const store = await openStore({ path: join(dir, 'db'), durability });
+    const total = Math.round(rate * seconds);
+    const histogram = build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 60_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
+    const skip = Math.round(rate * warmupSeconds);
+    const interval = 1000 / rate;
+    const source = new Subject<Event>();
+    // persist emits the very objects it is given: this finds each one's scheduled time.
+    const indexOf = new WeakMap<Event, number>();
+    let start = 0;
+    let acked = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      source.pipe(persist(store, { maxBatch: BATCH })).subscribe({
+        next: (event) => {
+          const i = indexOf.get(event)!;
+          acked++;
+          // Latency from when the event was due to be offered, not from when it was.
+          if (i >= skip)
+            histogram.recordValue(
+              Math.max(1, Math.round((performance.now() - (start + i * interval)) * 1000)),
+            );
+        },
+        error: reject,
+        complete: resolve,
+      });
+    });
+    start = performance.now();
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
+        // Events are made as they are offered, like the bridge does: no pre-built backlog on the heap.
+        while (sent < due) {
+          const event = makeEvent(sent);
+          indexOf.set(event, sent++);
+          source.next(event);
+        }
+        if (sent < total) setTimeout(tick, 0);
+        else resolve();
+      };
+      tick();
+    });
+    source.complete();
+    await done;
+    await store.close();
+    const result = {
+      p50: histogram.getValueAtPercentile(50) / 1000,
+      p99: histogram.getValueAtPercentile(99) / 1000,
+      max: histogram.maxValue / 1000,
+      acked,
+    };
+    histogram.destroy();
+    return result;
+  });
+}
+
+const suite: BenchSuite = {
+  name: 'store',
+  async run({ runs, quick }) {
+    const rows: BenchRow[] = [];
+    const latencyRows: BenchRow[] = [];
+    // Latency first, on a small heap: the throughput runs below leave a large one whose collections would
+    // show up as the store's latency.
+    const seconds = quick ? 2 : 5;
+    const warmup = 0.5;
+    for (const durability of ['process', 'os'] as const) {
+      const p50: number[] = [];
+      const p99: number[] = [];
+      const max: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const result = await ackLatency(durability, 10_000, seconds, warmup);
+        p50.push(result.p50);
+        p99.push(result.p99);
+        max.push(result.max);
+      }
+      const p99Median = median(p99);
+      latencyRows.push({
+        suite: 'store',
+        name: `ack latency p50 at 10,000 events/s, durability ${durability}`,
+        value: median(p50),
+        unit: 'ms',
+        runs,
+        notes: `open-loop, ${seconds} s per run, first ${warmup} s excluded`,
+      });
+      latencyRows.push({
+        suite: 'store',
+        name: `ack latency p99 at 10,000 events/s, durability ${durability}`,
+        value: p99Median,
+        unit: 'ms',
+        ...(durability === 'process' ? { goal: 'p99 < 20 ms', met: p99Median < 20 } : {}),
+        runs,
+        notes: `max over runs ${Math.max(...max).toFixed(1)} ms`,
+      });
+    }
+    const count = quick ? 20_000 : 100_000;
+    const events = makeEvents(count);
+
+    // Warm-up, then alternate subject and baseline so drift on this shared machine hits both.
+    await persistThroughput(makeEvents(5_000), 'process');
+    await bareChainedBatch(makeEvents(5_000));
+    const bare: number[] = [];
+    const proc: number[] = [];
+    const os: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      bare.push(await bareChainedBatch(events));
+      proc.push(await persistThroughput(events, 'process'));
+      os.push(await persistThroughput(events, 'os'));
+    }
+    const bareRate = median(bare);
+    const procRate = median(proc);
+    const osRate = median(os);
+    rows.push({
+      suite: 'store',
+      name: `persist throughput, ${count.toLocaleString('en-US')} events, durability process`,
+      value: procRate,
+      unit: 'events/s',
+      baseline: { name: 'bare classic-level chained batch', value: bareRate },
+      ratio: procRate / bareRate,
+      goal: 'ratio ≥ 0.7',
+      met: procRate / bareRate >= 0.7,
+      runs,
+      notes:
+        `maxBatch ${BATCH}; the store writes 2 keys per event (record + (type, time) index) and 1 metadata ` +
+        'record per session per batch; the baseline writes 1 key per event.',
+    });
+    rows.push({
+      suite: 'store',
+      name: `persist throughput, ${count.toLocaleString('en-US')} events, durability os`,
+      value: osRate,
+      unit: 'events/s',
+      baseline: { name: 'persist, durability process', value: procRate },
+      ratio: osRate / procRate,
+      runs,
+      notes: 'one fsync per batch of up to 1,000 events',
+    });
+
+    return [...rows, ...latencyRows];
+  },
+};
+
+export default suite;

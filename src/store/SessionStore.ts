@@ -1,0 +1,1466 @@
+/**
+ * The session store: every session's events in one embedded LevelDB (classic-level, through the
+ * `level` package), keyed by a per-session sequence number, with a (type, time) index and per-session
+ * metadata written in the same atomic batch. See `docs/store.md`.
+ */
+import { resolve as resolvePath } from 'node:path';
+import type { AbstractSublevel } from 'abstract-level';
+import { Level } from 'level';
+import { ConfigError } from '../errors.js';
+import type { Event } from '../event.js';
+import { canonical, decodeEvent, describeEvent, describeInvalid, isEventShape } from './codec.js';
+import { StoreError } from './errors.js';
+import {
+  AFTER_SEP,
+  encodeSeq,
+  encodeTime,
+  escapePart,
+  eventKey,
+  eventRange,
+  indexRange,
+  indexSuffix,
+  SEP,
+  seqAtEnd,
+  sessionRange,
+} from './keys.js';
+import { type KeySource, mergeKeys } from './merge.js';
+
+/** Where `openStore` puts the database when no `path` is given (relative to the working directory). */
+export const DEFAULT_STORE_PATH = '.vibespec/event-store';
+
+/** The session that events without a `sessionId` are stored under. Their stored copy keeps no sessionId. */
+export const DEFAULT_SESSION = 'default';
+
+/**
+ * When a write is acknowledged.
+ * - `process`: once LevelDB has applied it (its log is in the OS page cache): survives a crash of this
+ *   process, not of the machine.
+ * - `os`: once LevelDB has fsync'ed its log (`sync: true`): survives an OS crash or power loss. Writes are
+ *   group-committed, so it costs one fsync per batch, never one per event.
+ */
+export type Durability = 'process' | 'os';
+
+/** Options of `openStore`. */
+export interface StoreOptions {
+  /** Directory of the LevelDB database; created if missing. Default `.vibespec/event-store`. */
+  path?: string;
+  /** Default `process`. */
+  durability?: Durability;
+  /**
+   * Called for each stored record that cannot be decoded. The record is skipped (and counted in
+   * `stats().corruptRecords`); reading goes on. Exceptions thrown by the callback are ignored.
+   */
+  onCorruptRecord?: (record: CorruptRecord) => void;
+  /**
+   * How many sessions' counters are kept in memory (least recently written are dropped first and
+   * reloaded from their metadata when written again). Default 10,000.
+   */
+  maxCachedSessions?: number;
+}
+
+/** A stored record that could not be decoded, as reported to `onCorruptRecord`. */
+export interface CorruptRecord {
+  sessionId: string;
+  /** The event's sequence number, for an event record; undefined for session metadata. */
+  seq: number | undefined;
+  /** Which record: `event`, `index` (an index entry whose event is missing) or `session` (metadata). */
+  kind: 'event' | 'index' | 'session';
+  reason: string;
+  /** A `STORE_READ_FAILED` error describing the record, for logging. */
+  error: StoreError;
+}
+
+/** A session's metadata, kept up to date in the same batch as its events. */
+export interface SessionInfo {
+  sessionId: string;
+  /** Wall-clock time the store first saw the session (informational; never used for replay). */
+  createdAt: number;
+  /** Earliest event timestamp, undefined until the first event. */
+  startTime: number | undefined;
+  /** Latest event timestamp, undefined until the first event. */
+  lastEventTime: number | undefined;
+  eventCount: number;
+  /** The sequence number the next event of this session gets. */
+  nextSeq: number;
+  /** Number of events per type. */
+  typeCounts: Record<string, number>;
+  /** What was passed to `startSession(id, meta)` (merged over calls). */
+  meta: Record<string, unknown>;
+}
+
+/** An event with its position in its session. `seq` starts at 0 and increases by one per event. */
+export interface StoredEvent<D = Record<string, unknown>> {
+  seq: number;
+  event: Event<D>;
+}
+
+/** Where `append` put an event. */
+export interface StoredPosition {
+  sessionId: string;
+  seq: number;
+}
+
+/**
+ * What `query` returns. Without `types`, `start` and `end` the events come in `seq` order; with any of
+ * them they come in (timestamp, seq) order — the same order whenever a session's events were appended
+ * in time order, which is the usual case.
+ */
+export interface QueryOptions {
+  /** Only these types. An empty list matches nothing. */
+  types?: readonly string[];
+  /** Only events with `timestamp ≥ start` (ms since epoch). */
+  start?: number;
+  /** Only events with `timestamp ≤ end`. */
+  end?: number;
+  /** Only events with `seq ≥ fromSeq`. */
+  fromSeq?: number;
+  /** At most this many events. */
+  limit?: number;
+  /** Newest first. */
+  reverse?: boolean;
+}
+
+/** The seed's session context: counts, time span, files modified, agents used, workflows run. */
+export interface SessionContext {
+  sessionId: string;
+  eventCount: number;
+  /** Earliest and latest event timestamps; undefined for a session without events. */
+  timeSpan: { start: number; end: number } | undefined;
+  /** Events per type. */
+  activitySummary: Record<string, number>;
+  /** `data.file_path` of `file.*` events, in order of first appearance (time order). */
+  filesModified: string[];
+  /** `data.agent` of `agent.*` events. */
+  agentsUsed: string[];
+  /** `data.workflow` (or `workflow_type`, `workflow_id`) of `workflow.*` events. */
+  workflowsExecuted: string[];
+}
+
+/** Counters since the store was opened. */
+export interface StoreStats {
+  /** Events written. */
+  eventsWritten: number;
+  /** LevelDB batches written (each holds one or more `append` calls). */
+  writes: number;
+  /** Event records read and decoded (corrupt ones included). */
+  eventsRead: number;
+  /** Index entries read by type and time queries. */
+  indexEntriesRead: number;
+  /** Records skipped because they could not be decoded. */
+  corruptRecords: number;
+}
+
+/** @internal What `tail` registers to hear about appends. */
+export interface StoreWatcher {
+  next(entries: readonly StoredEvent[]): void;
+  complete(): void;
+}
+
+interface NormalizedQuery {
+  /** Served from the (type, time) index, in (timestamp, seq) order: `types`, `start` or `end` was given. */
+  byIndex: boolean;
+  types: string[] | undefined;
+  start: number | undefined;
+  end: number | undefined;
+  fromSeq: number;
+  limit: number;
+  reverse: boolean;
+}
+
+/**
+ * Stored metadata: `SessionInfo`, the session's number (its short name in event and index keys), and the
+ * tombstone flag of an unfinished `deleteSession`.
+ */
+interface StoredMeta extends SessionInfo {
+  n: number;
+  deleting?: true;
+}
+
+/** What `#numberOf` found: the session's number, its metadata if readable, and whether it is being deleted. */
+interface NumberLookup {
+  n: number | undefined;
+  meta: StoredMeta | undefined;
+  deleting: boolean;
+}
+
+interface CachedSession {
+  /** The escaped session id: key of its metadata and of its number. */
+  key: string;
+  /** The session number in base 36: the session's part of event and index keys. */
+  part: string;
+  /** Full key prefixes (sublevel prefix, part, separator) of the session's events and index entries. */
+  eventPrefix: string;
+  indexPrefix: string;
+  info: StoredMeta;
+  /** The number was allocated in memory and is written with the session's first batch. */
+  created: boolean;
+}
+
+interface AppendJob {
+  kind: 'append';
+  events: Event[];
+  json: string[];
+  sessions: string[];
+  resolve(positions: StoredPosition[]): void;
+  reject(error: unknown): void;
+}
+
+interface StartJob {
+  kind: 'start';
+  sessionId: string;
+  meta: Record<string, unknown> | undefined;
+  resolve(info: SessionInfo): void;
+  reject(error: unknown): void;
+}
+
+interface DeleteJob {
+  kind: 'delete';
+  sessionId: string;
+  resolve(existed: boolean): void;
+  reject(error: unknown): void;
+}
+
+type Job = AppendJob | StartJob | DeleteJob;
+
+/** The session number as it appears in keys. */
+function partOf(n: number): string {
+  return n.toString(36);
+}
+
+type Sublevel = AbstractSublevel<Level<string, string>, string | Buffer | Uint8Array, string, string>;
+
+const FORMAT_VERSION = '1';
+const NEXT_SESSION_KEY = 'nextSession';
+
+/** The key spaces (see docs/store.md, "Key layout"). */
+function sublevels(db: Level<string, string>) {
+  return {
+    /** `format`, `nextSession`. */
+    store: db.sublevel<string, string>('store', {}),
+    /** escaped session id → metadata (JSON). */
+    meta: db.sublevel<string, string>('s', {}),
+    /** escaped session id → session number. */
+    ids: db.sublevel<string, string>('n', {}),
+    /** session number, seq → event (JSON). */
+    events: db.sublevel<string, string>('e', {}),
+    /** session number, type, time, seq → '' (the (type, time) index). */
+    index: db.sublevel<string, string>('i', {}),
+  };
+}
+/** Appends queued while a write is in flight are merged into one batch of at most this many events. */
+const MAX_GROUP_EVENTS = 10_000;
+const FETCH_CHUNK = 128;
+const SCAN_CHUNK = 256;
+const HIGH_WATER_MARK_BYTES = 256 * 1024;
+
+/** Paths opened by a store of this process: a second open fails fast and the same way as across processes. */
+const openPaths = new Set<string>();
+
+function lockedMessage(path: string): string {
+  return (
+    `The event store at ${path} is locked: another process (or another open store in this process) is ` +
+    'using it. LevelDB allows one writer per database: close the other store first, or open a different ' +
+    '`path`.'
+  );
+}
+
+function isLevelCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}
+
+function isLockError(error: unknown): boolean {
+  return (
+    isLevelCode(error, 'LEVEL_LOCKED') ||
+    (isLevelCode(error, 'LEVEL_DATABASE_NOT_OPEN') && isLevelCode((error as Error).cause, 'LEVEL_LOCKED'))
+  );
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isOptionalTime(value: unknown): boolean {
+  return value === undefined || (typeof value === 'number' && Number.isFinite(value));
+}
+
+function parseMeta(text: string): StoredMeta | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isPlainRecord(value) || typeof value.sessionId !== 'string' || !isCount(value.n)) return undefined;
+  if (value.deleting === true) return value as unknown as StoredMeta;
+  if (
+    !isCount(value.eventCount) ||
+    !isCount(value.nextSeq) ||
+    typeof value.createdAt !== 'number' ||
+    !isOptionalTime(value.startTime) ||
+    !isOptionalTime(value.lastEventTime) ||
+    !isPlainRecord(value.typeCounts) ||
+    !Object.values(value.typeCounts).every(isCount) ||
+    !isPlainRecord(value.meta)
+  ) {
+    return undefined;
+  }
+  return value as unknown as StoredMeta;
+}
+
+/**
+ * A counts-per-type record without a prototype: event types are arbitrary strings, and `__proto__` or
+ * `constructor` must count like any other type.
+ */
+function countsOf(from?: Record<string, number>): Record<string, number> {
+  return Object.assign(Object.create(null) as Record<string, number>, from);
+}
+
+function freshMeta(sessionId: string, n: number): StoredMeta {
+  return {
+    n,
+    sessionId,
+    createdAt: Date.now(),
+    startTime: undefined,
+    lastEventTime: undefined,
+    eventCount: 0,
+    nextSeq: 0,
+    typeCounts: countsOf(),
+    meta: {},
+  };
+}
+
+function publicInfo(meta: StoredMeta): SessionInfo {
+  return {
+    sessionId: meta.sessionId,
+    createdAt: meta.createdAt,
+    startTime: meta.startTime,
+    lastEventTime: meta.lastEventTime,
+    eventCount: meta.eventCount,
+    nextSeq: meta.nextSeq,
+    typeCounts: countsOf(meta.typeCounts),
+    meta: { ...meta.meta },
+  };
+}
+
+function cloneMeta(meta: StoredMeta): StoredMeta {
+  return { ...meta, typeCounts: countsOf(meta.typeCounts) };
+}
+
+function checkSessionId(sessionId: unknown, what = 'sessionId'): asserts sessionId is string {
+  if (typeof sessionId !== 'string' || sessionId.length === 0) {
+    throw new ConfigError(
+      `${what} must be a non-empty string, got ${JSON.stringify(sessionId) ?? 'undefined'}`,
+    );
+  }
+}
+
+function normalizeQuery(options: QueryOptions | undefined): NormalizedQuery {
+  if (options === undefined) {
+    return {
+      byIndex: false,
+      types: undefined,
+      start: undefined,
+      end: undefined,
+      fromSeq: 0,
+      limit: Infinity,
+      reverse: false,
+    };
+  }
+  if (!isPlainRecord(options)) throw new ConfigError('query options must be an object');
+  const { types, start, end, fromSeq = 0, limit = Infinity, reverse = false } = options as QueryOptions;
+  if (types !== undefined) {
+    if (!Array.isArray(types) || !types.every((type) => typeof type === 'string' && type.length > 0)) {
+      throw new ConfigError('query option types must be an array of non-empty strings');
+    }
+  }
+  for (const [name, value] of [
+    ['start', start],
+    ['end', end],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
+      throw new ConfigError(`query option ${name} must be a number (ms since epoch), got ${String(value)}`);
+    }
+  }
+  if (!isCount(fromSeq)) throw new ConfigError(`query option fromSeq must be an integer ≥ 0, got ${fromSeq}`);
+  if (!(limit === Infinity || isCount(limit))) {
+    throw new ConfigError(`query option limit must be an integer ≥ 0 or Infinity, got ${limit}`);
+  }
+  if (typeof reverse !== 'boolean') throw new ConfigError('query option reverse must be a boolean');
+  return {
+    byIndex: types !== undefined || start !== undefined || end !== undefined,
+    types: types === undefined ? undefined : [...new Set(types)],
+    // Event times are ≥ 0 and finite: clamp open bounds so the range encoding stays valid.
+    start: start === undefined || start <= 0 ? undefined : start,
+    end: end === undefined || end === Infinity ? undefined : end,
+    fromSeq,
+    limit,
+    reverse,
+  };
+}
+
+/**
+ * An open session store. Make one with `openStore()`; close it with `close()`.
+ *
+ * All writes go through one queue: sequence numbers are assigned there, so concurrent `append` calls
+ * never race, and appends that queue up while a write is in flight are committed together in one
+ * LevelDB batch (group commit).
+ */
+export class SessionStore {
+  /** Absolute path of the database directory. */
+  readonly path: string;
+  readonly durability: Durability;
+
+  readonly #db: Level<string, string>;
+  readonly #events: Sublevel;
+  readonly #index: Sublevel;
+  readonly #meta: Sublevel;
+  readonly #ids: Sublevel;
+  readonly #eventsPrefix: string;
+  readonly #indexPrefix: string;
+  readonly #metaPrefix: string;
+  readonly #idsPrefix: string;
+  readonly #counterKey: string;
+  /** The number the next new session gets; persisted with the batch that creates it. */
+  #nextSession: number;
+  readonly #writeOptions: { sync: boolean };
+  readonly #onCorruptRecord: ((record: CorruptRecord) => void) | undefined;
+  readonly #maxCachedSessions: number;
+
+  #status: 'open' | 'closing' | 'closed' = 'open';
+  readonly #typeParts = new Map<string, string>();
+  #lastTime = -1;
+  #lastTimeText = '';
+  #closing: Promise<void> | undefined;
+  readonly #sessions = new Map<string, CachedSession>();
+  #queue: Job[] = [];
+  #draining: Promise<void> | undefined;
+  readonly #watchers = new Map<string, Set<StoreWatcher>>();
+  readonly #stats: StoreStats = {
+    eventsWritten: 0,
+    writes: 0,
+    eventsRead: 0,
+    indexEntriesRead: 0,
+    corruptRecords: 0,
+  };
+
+  /** @internal Use `openStore()`. */
+  constructor(
+    db: Level<string, string>,
+    path: string,
+    options: Required<Pick<StoreOptions, 'durability' | 'maxCachedSessions'>> &
+      Pick<StoreOptions, 'onCorruptRecord'> & { nextSession: number },
+  ) {
+    this.#db = db;
+    this.#nextSession = options.nextSession;
+    this.path = path;
+    this.durability = options.durability;
+    this.#writeOptions = { sync: options.durability === 'os' };
+    this.#onCorruptRecord = options.onCorruptRecord;
+    this.#maxCachedSessions = options.maxCachedSessions;
+    const layout = sublevels(db);
+    this.#events = layout.events;
+    this.#index = layout.index;
+    this.#meta = layout.meta;
+    this.#ids = layout.ids;
+    this.#eventsPrefix = this.#events.prefix;
+    this.#indexPrefix = this.#index.prefix;
+    this.#metaPrefix = this.#meta.prefix;
+    this.#idsPrefix = this.#ids.prefix;
+    this.#counterKey = `${layout.store.prefix}${NEXT_SESSION_KEY}`;
+  }
+
+  /** `'open'`, `'closing'` (waiting for pending writes) or `'closed'`. */
+  get status(): 'open' | 'closing' | 'closed' {
+    return this.#status;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Writing
+
+  /**
+   * Appends events as one atomic batch: all of them are written, or none. Events are grouped by
+   * `sessionId` (events without one go to `DEFAULT_SESSION`) and each gets the next sequence number of
+   * its session, in the order given.
+   *
+   * @returns where each event was stored, in the order given.
+   * @throws StoreError `STORE_INVALID_EVENT` (nothing written) when an event does not match
+   *   `EventSchema` or cannot be serialized; `STORE_WRITE_FAILED` (nothing written, `events` attached)
+   *   when LevelDB fails; `STORE_NOT_OPEN` after `close()`.
+   */
+  append(events: readonly Event[]): Promise<StoredPosition[]> {
+    try {
+      this.#assertOpen();
+      if (!Array.isArray(events)) throw new ConfigError('append() takes an array of events');
+      const job = this.#prepareAppend(events);
+      if (job === undefined) return Promise.resolve([]);
+      return new Promise<StoredPosition[]>((resolve, reject) => {
+        job.resolve = resolve;
+        job.reject = reject;
+        this.#enqueue(job);
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Creates a session (or returns an existing one), merging `meta` into its metadata. Appending to a
+   * session creates it too; `startSession` is for giving it metadata up front.
+   *
+   * @param sessionId defaults to a fresh, sortable id.
+   */
+  startSession(sessionId?: string, meta?: Record<string, unknown>): Promise<SessionInfo> {
+    try {
+      this.#assertOpen();
+      const id = sessionId ?? createSessionId();
+      checkSessionId(id);
+      if (meta !== undefined && !isPlainRecord(meta)) throw new ConfigError('session meta must be an object');
+      let metaCopy: Record<string, unknown> | undefined;
+      if (meta !== undefined) {
+        try {
+          metaCopy = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
+        } catch (error) {
+          throw new ConfigError(`session meta must be JSON-serializable: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+      }
+      return new Promise<SessionInfo>((resolve, reject) => {
+        this.#enqueue({ kind: 'start', sessionId: id, meta: metaCopy, resolve, reject });
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Deletes a session: its events, index entries and metadata. Live `tail` subscriptions of the session
+   * complete. A session appended to again afterwards starts over at seq 0.
+   *
+   * @returns whether the session existed.
+   */
+  deleteSession(sessionId: string): Promise<boolean> {
+    try {
+      this.#assertOpen();
+      checkSessionId(sessionId);
+      return new Promise<boolean>((resolve, reject) => {
+        this.#enqueue({ kind: 'delete', sessionId, resolve, reject });
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #prepareAppend(events: readonly Event[]): AppendJob | undefined {
+    if (events.length === 0) return undefined;
+    const canonicalEvents = new Array<Event>(events.length);
+    const json = new Array<string>(events.length);
+    const sessions = new Array<string>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      if (!isEventShape(event)) throw invalidEvent(event, i, describeInvalid(event));
+      const stored = canonical(event);
+      try {
+        json[i] = JSON.stringify(stored);
+      } catch (error) {
+        throw invalidEvent(
+          event,
+          i,
+          [{ code: 'custom', path: ['data'], message: `not serializable: ${(error as Error).message}` }],
+          error,
+        );
+      }
+      canonicalEvents[i] = stored;
+      sessions[i] = event.sessionId ?? DEFAULT_SESSION;
+    }
+    return {
+      kind: 'append',
+      events: canonicalEvents,
+      json,
+      sessions,
+      resolve: () => {},
+      reject: () => {},
+    };
+  }
+
+  #enqueue(job: Job): void {
+    this.#queue.push(job);
+    if (this.#draining === undefined) {
+      // Start on a microtask, so appends made in the same tick share one batch.
+      this.#draining = Promise.resolve().then(() => this.#drain());
+    }
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const head = this.#queue[0]!;
+        if (head.kind === 'delete') {
+          this.#queue.shift();
+          await this.#runDelete(head);
+          continue;
+        }
+        const group: Array<AppendJob | StartJob> = [];
+        let count = 0;
+        while (this.#queue.length > 0) {
+          const next = this.#queue[0]!;
+          if (next.kind === 'delete') break;
+          const size = next.kind === 'append' ? next.events.length : 1;
+          if (group.length > 0 && count + size > MAX_GROUP_EVENTS) break;
+          this.#queue.shift();
+          group.push(next);
+          count += size;
+        }
+        try {
+          await this.#runGroup(group);
+        } catch (error) {
+          // #runGroup settles its jobs itself; this is a last line of defence that keeps the queue alive.
+          this.#failGroup(group, error, 'unexpected failure');
+        }
+      }
+    } finally {
+      this.#draining = undefined;
+    }
+  }
+
+  async #runGroup(group: Array<AppendJob | StartJob>): Promise<void> {
+    const ids = new Set<string>();
+    for (const job of group) {
+      if (job.kind === 'start') ids.add(job.sessionId);
+      else for (const id of job.sessions) ids.add(id);
+    }
+    try {
+      await this.#loadSessions([...ids].filter((id) => !this.#sessions.has(id)));
+    } catch (error) {
+      this.#failGroup(group, error, 'could not read session metadata');
+      return;
+    }
+
+    // Copies of the counters of the sessions this batch touches: committed to the cache only if it is written.
+    const working = new Map<string, { meta: StoredMeta; cached: CachedSession }>();
+    const workingOf = (id: string) => {
+      let entry = working.get(id);
+      if (entry === undefined) {
+        const cached = this.#sessions.get(id)!;
+        entry = { meta: cloneMeta(cached.info), cached };
+        working.set(id, entry);
+      }
+      return entry;
+    };
+    const positions: StoredPosition[][] = [];
+    let batch: ReturnType<Level<string, string>['batch']> | undefined;
+    let eventCount = 0;
+    try {
+      batch = this.#db.batch();
+      for (const job of group) {
+        if (job.kind === 'start') {
+          const { meta } = workingOf(job.sessionId);
+          if (job.meta !== undefined) meta.meta = { ...meta.meta, ...job.meta };
+          positions.push([]);
+          continue;
+        }
+        const jobPositions = new Array<StoredPosition>(job.events.length);
+        for (let i = 0; i < job.events.length; i++) {
+          const sessionId = job.sessions[i]!;
+          const event = job.events[i]!;
+          const { meta, cached } = workingOf(sessionId);
+          const seq = meta.nextSeq++;
+          // The keys of eventKey() and indexKey(), built from cached prefixes: this is the hot path.
+          const seqText = encodeSeq(seq);
+          batch.put(cached.eventPrefix + seqText, job.json[i]!);
+          batch.put(
+            cached.indexPrefix + this.#typePart(event.type) + SEP + this.#timeText(event.timestamp) + seqText,
+            '',
+          );
+          meta.eventCount++;
+          meta.typeCounts[event.type] = (meta.typeCounts[event.type] ?? 0) + 1;
+          if (meta.startTime === undefined || event.timestamp < meta.startTime)
+            meta.startTime = event.timestamp;
+          if (meta.lastEventTime === undefined || event.timestamp > meta.lastEventTime) {
+            meta.lastEventTime = event.timestamp;
+          }
+          jobPositions[i] = { sessionId, seq };
+        }
+        eventCount += job.events.length;
+        positions.push(jobPositions);
+      }
+      let created = false;
+      for (const { meta, cached } of working.values()) {
+        batch.put(this.#metaPrefix + cached.key, JSON.stringify(meta));
+        if (cached.created) {
+          // Written once, never rewritten: finds the session's events even if its metadata is damaged.
+          batch.put(this.#idsPrefix + cached.key, String(meta.n));
+          created = true;
+        }
+      }
+      if (created) batch.put(this.#counterKey, String(this.#nextSession));
+      await batch.write(this.#writeOptions);
+    } catch (error) {
+      await batch?.close().catch(() => {});
+      // The write may or may not have reached the log: reload these sessions' counters from disk
+      // before their next write, so a sequence number is never reused.
+      for (const id of working.keys()) this.#sessions.delete(id);
+      this.#failGroup(group, error, 'LevelDB write failed');
+      return;
+    }
+
+    for (const [id, { meta, cached }] of working) {
+      cached.info = meta;
+      cached.created = false;
+      // Most recently written last: the eviction below drops the oldest.
+      this.#sessions.delete(id);
+      this.#sessions.set(id, cached);
+    }
+    this.#stats.writes++;
+    this.#stats.eventsWritten += eventCount;
+    if (this.#watchers.size > 0) this.#notify(group, positions);
+    group.forEach((job, i) => {
+      if (job.kind === 'start') job.resolve(publicInfo(working.get(job.sessionId)!.meta));
+      else job.resolve(positions[i]!);
+    });
+    this.#evict();
+  }
+
+  /** `escapePart(type)`, memoized (a session has few types); the memo is bounded. */
+  #typePart(type: string): string {
+    let part = this.#typeParts.get(type);
+    if (part === undefined) {
+      if (this.#typeParts.size >= 4096) this.#typeParts.clear();
+      part = escapePart(type);
+      this.#typeParts.set(type, part);
+    }
+    return part;
+  }
+
+  /** `encodeTime`, remembering the last one: consecutive events often share a millisecond. */
+  #timeText(timestamp: number): string {
+    if (timestamp !== this.#lastTime) {
+      this.#lastTime = timestamp;
+      this.#lastTimeText = encodeTime(timestamp);
+    }
+    return this.#lastTimeText;
+  }
+
+  #failGroup(group: Array<AppendJob | StartJob>, cause: unknown, what: string): void {
+    for (const job of group) {
+      const events = job.kind === 'append' ? job.events : [];
+      const closed = isLevelCode(cause, 'LEVEL_DATABASE_NOT_OPEN');
+      job.reject(
+        new StoreError(
+          'STORE_WRITE_FAILED',
+          `${what} at ${this.path}; ${events.length} event(s) were not written: ${(cause as Error)?.message ?? String(cause)}` +
+            (closed ? ' (the database is not open)' : ''),
+          { cause, events, path: this.path },
+        ),
+      );
+    }
+  }
+
+  #notify(group: Array<AppendJob | StartJob>, positions: StoredPosition[][]): void {
+    const bySession = new Map<string, StoredEvent[]>();
+    group.forEach((job, j) => {
+      if (job.kind !== 'append') return;
+      const jobPositions = positions[j]!;
+      for (let i = 0; i < job.events.length; i++) {
+        const { sessionId, seq } = jobPositions[i]!;
+        if (!this.#watchers.has(sessionId)) continue;
+        let list = bySession.get(sessionId);
+        if (list === undefined) {
+          list = [];
+          bySession.set(sessionId, list);
+        }
+        list.push({ seq, event: job.events[i]! });
+      }
+    });
+    for (const [sessionId, entries] of bySession) {
+      for (const watcher of [...(this.#watchers.get(sessionId) ?? [])]) {
+        try {
+          watcher.next(entries);
+        } catch {
+          // A watcher's failure is its own; it must not fail the write that already succeeded.
+        }
+      }
+    }
+  }
+
+  #evict(): void {
+    if (this.#sessions.size <= this.#maxCachedSessions) return;
+    for (const id of this.#sessions.keys()) {
+      this.#sessions.delete(id);
+      if (this.#sessions.size <= this.#maxCachedSessions) return;
+    }
+  }
+
+  /**
+   * Loads the counters of sessions not in memory: from their metadata, checked against their last event
+   * key; rebuilt from the events if the metadata is damaged. A session never seen gets a new number.
+   */
+  async #loadSessions(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const keys = ids.map(escapePart);
+    const texts = await this.#meta.getMany(keys);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const key = keys[i]!;
+      const text = texts[i];
+      let meta = text === undefined ? undefined : parseMeta(text);
+      let repair = false;
+      if (text !== undefined && meta === undefined) {
+        this.#corrupt(
+          id,
+          undefined,
+          'session',
+          'session metadata cannot be decoded; rebuilding it from the events',
+        );
+        repair = true;
+      }
+      if (meta?.deleting) {
+        // A deleteSession that did not finish (the process died): finish it, then start afresh.
+        await this.#clearSession(key, meta.n);
+        meta = undefined;
+      }
+      let n = meta?.n;
+      if (n === undefined) {
+        const mapped = await this.#ids.get(key);
+        if (mapped !== undefined && isCount(Number(mapped))) {
+          n = Number(mapped);
+          repair = true;
+        }
+      }
+      if (n !== undefined) {
+        const last = await this.#lastSeq(partOf(n));
+        if (last !== undefined && (meta === undefined || meta.nextSeq <= last)) repair = true;
+        if (repair) meta = await this.#rebuildMeta(id, n, meta);
+      }
+      let created = false;
+      if (meta === undefined) {
+        if (n === undefined) {
+          n = this.#nextSession++;
+          created = true;
+        }
+        meta = freshMeta(id, n);
+      }
+      const part = partOf(meta.n);
+      this.#sessions.set(id, {
+        key,
+        part,
+        eventPrefix: this.#eventsPrefix + part + SEP,
+        indexPrefix: this.#indexPrefix + part + SEP,
+        info: meta,
+        created,
+      });
+    }
+  }
+
+  async #lastSeq(part: string): Promise<number | undefined> {
+    const keys = await this.#events.keys({ ...sessionRange(part), reverse: true, limit: 1 }).all();
+    return keys.length === 0 ? undefined : seqAtEnd(keys[0]!);
+  }
+
+  /** Recomputes a session's metadata from its event records (after damage). */
+  async #rebuildMeta(id: string, n: number, previous: StoredMeta | undefined): Promise<StoredMeta> {
+    const meta = freshMeta(id, n);
+    if (previous !== undefined && !previous.deleting) {
+      meta.createdAt = previous.createdAt;
+      meta.meta = previous.meta;
+    }
+    const options = { ...sessionRange(partOf(n)), highWaterMarkBytes: HIGH_WATER_MARK_BYTES };
+    const iterator = this.#events.iterator(options);
+    try {
+      for (;;) {
+        const entries = await iterator.nextv(SCAN_CHUNK);
+        if (entries.length === 0) break;
+        for (const [key, value] of entries) {
+          const seq = seqAtEnd(key);
+          meta.nextSeq = Math.max(meta.nextSeq, seq + 1);
+          const decoded = decodeEvent(value);
+          this.#stats.eventsRead++;
+          if (!decoded.ok) {
+            this.#corrupt(id, seq, 'event', decoded.reason, decoded.cause);
+            continue;
+          }
+          const event = decoded.event;
+          meta.eventCount++;
+          meta.typeCounts[event.type] = (meta.typeCounts[event.type] ?? 0) + 1;
+          if (meta.startTime === undefined || event.timestamp < meta.startTime)
+            meta.startTime = event.timestamp;
+          if (meta.lastEventTime === undefined || event.timestamp > meta.lastEventTime) {
+            meta.lastEventTime = event.timestamp;
+          }
+        }
+      }
+    } finally {
+      await iterator.close();
+    }
+    if (previous !== undefined && !previous.deleting) meta.nextSeq = Math.max(meta.nextSeq, previous.nextSeq);
+    return meta;
+  }
+
+  /** The number of a stored session (from its metadata, else from its id record), or undefined. */
+  async #numberOf(
+    key: string,
+    sessionId: string,
+    snapshot?: ReturnType<Level<string, string>['snapshot']>,
+  ): Promise<NumberLookup> {
+    const options = snapshot === undefined ? {} : { snapshot };
+    const text = await this.#meta.get(key, options);
+    const meta = text === undefined ? undefined : parseMeta(text);
+    if (meta?.deleting) return { n: meta.n, meta: undefined, deleting: true };
+    if (meta !== undefined) return { n: meta.n, meta, deleting: false };
+    if (text !== undefined)
+      this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
+    const mapped = await this.#ids.get(key, options);
+    const n = mapped === undefined ? undefined : Number(mapped);
+    return { n: n !== undefined && isCount(n) ? n : undefined, meta: undefined, deleting: false };
+  }
+
+  async #runDelete(job: DeleteJob): Promise<void> {
+    const key = escapePart(job.sessionId);
+    try {
+      const { n, meta, deleting } = await this.#numberOf(key, job.sessionId);
+      this.#sessions.delete(job.sessionId);
+      const existed =
+        meta !== undefined ||
+        (!deleting && n !== undefined && (await this.#lastSeq(partOf(n))) !== undefined);
+      const watchers = this.#watchers.get(job.sessionId);
+      this.#watchers.delete(job.sessionId);
+      if (n === undefined) {
+        await this.#meta.del(key);
+      } else {
+        // A tombstone first: if the process dies while the ranges are cleared (clear() is not atomic),
+        // the session reads as gone and the next load finishes the job.
+        await this.#db.put(
+          this.#metaPrefix + key,
+          JSON.stringify({ sessionId: job.sessionId, n, deleting: true }),
+          this.#writeOptions,
+        );
+      }
+      for (const watcher of watchers ?? []) watcher.complete();
+      if (n !== undefined) await this.#clearSession(key, n);
+      job.resolve(existed);
+    } catch (error) {
+      job.reject(
+        new StoreError(
+          'STORE_WRITE_FAILED',
+          `deleting session ${job.sessionId} at ${this.path} failed: ${(error as Error).message}`,
+          { cause: error, path: this.path },
+        ),
+      );
+    }
+  }
+
+  async #clearSession(key: string, n: number): Promise<void> {
+    const part = partOf(n);
+    await this.#events.clear(sessionRange(part));
+    await this.#index.clear(sessionRange(part));
+    await this.#ids.del(key);
+    await this.#meta.del(key);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Reading
+
+  /** The event stored at `seq` in a session, or undefined (also for a record that cannot be decoded). */
+  async get(sessionId: string, seq: number): Promise<Event | undefined> {
+    this.#assertOpen();
+    checkSessionId(sessionId);
+    if (!isCount(seq)) throw new ConfigError(`seq must be an integer ≥ 0, got ${seq}`);
+    let text: string | undefined;
+    try {
+      const cached = this.#sessions.get(sessionId);
+      const n =
+        cached !== undefined && !cached.created
+          ? cached.info.n
+          : (await this.#numberOf(escapePart(sessionId), sessionId)).n;
+      if (n === undefined) return undefined;
+      text = await this.#events.get(eventKey(partOf(n), seq));
+    } catch (error) {
+      throw this.#readError(error, `reading ${sessionId}#${seq}`);
+    }
+    if (text === undefined) return undefined;
+    this.#stats.eventsRead++;
+    const decoded = decodeEvent(text);
+    if (decoded.ok) return decoded.event;
+    this.#corrupt(sessionId, seq, 'event', decoded.reason, decoded.cause);
+    return undefined;
+  }
+
+  /**
+   * A session's events, read lazily by key range: by seq when neither `types` nor a time bound is given,
+   * otherwise from the (type, time) index, so neither a type nor a time query reads events outside its
+   * range. See `QueryOptions` for the order. Each iteration reads a consistent snapshot.
+   *
+   * @throws ConfigError (synchronously) for invalid options.
+   */
+  query(sessionId: string, options?: QueryOptions): AsyncIterable<Event> {
+    const entries = this.entries(sessionId, options);
+    return {
+      async *[Symbol.asyncIterator]() {
+        for await (const entry of entries) yield entry.event;
+      },
+    };
+  }
+
+  /** `query`, with each event's sequence number: `{ seq, event }`. */
+  entries(sessionId: string, options?: QueryOptions): AsyncIterable<StoredEvent> {
+    checkSessionId(sessionId);
+    const query = normalizeQuery(options);
+    return { [Symbol.asyncIterator]: () => this.#iterate(sessionId, query) };
+  }
+
+  async *#iterate(sessionId: string, query: NormalizedQuery): AsyncGenerator<StoredEvent> {
+    this.#assertOpen();
+    if (query.limit === 0 || (query.types !== undefined && query.types.length === 0)) return;
+    if (query.start !== undefined && query.end !== undefined && query.start > query.end) return;
+    let snapshot: ReturnType<Level<string, string>['snapshot']>;
+    try {
+      snapshot = this.#db.snapshot();
+    } catch (error) {
+      throw this.#readError(error, `querying ${sessionId}`);
+    }
+    try {
+      let found: NumberLookup;
+      try {
+        found = await this.#numberOf(escapePart(sessionId), sessionId, snapshot);
+      } catch (error) {
+        throw this.#readError(error, `querying ${sessionId}`);
+      }
+      const { n, meta, deleting } = found;
+      if (n === undefined || deleting) return;
+      const part = partOf(n);
+      if (!query.byIndex) {
+        yield* this.#scanSeq(sessionId, part, query, snapshot);
+        return;
+      }
+      const typeParts =
+        query.types !== undefined || meta !== undefined
+          ? (query.types ?? Object.keys(meta!.typeCounts)).map(escapePart)
+          : await this.#typePartsOf(part, snapshot);
+      yield* this.#scanIndex(sessionId, part, typeParts, query, snapshot);
+    } finally {
+      await snapshot.close().catch(() => {});
+    }
+  }
+
+  async *#scanSeq(
+    sessionId: string,
+    part: string,
+    query: NormalizedQuery,
+    snapshot: ReturnType<Level<string, string>['snapshot']>,
+  ): AsyncGenerator<StoredEvent> {
+    // highWaterMarkBytes is classic-level's: how much one nextv() may buffer.
+    const options = {
+      ...eventRange(part, query.fromSeq),
+      reverse: query.reverse,
+      snapshot,
+      highWaterMarkBytes: HIGH_WATER_MARK_BYTES,
+    };
+    const iterator = this.#events.iterator(options);
+    let yielded = 0;
+    try {
+      while (yielded < query.limit) {
+        let entries: Array<[string, string]>;
+        try {
+          entries = await iterator.nextv(Math.min(SCAN_CHUNK, query.limit - yielded));
+        } catch (error) {
+          throw this.#readError(error, `querying ${sessionId}`);
+        }
+        if (entries.length === 0) return;
+        for (const [key, value] of entries) {
+          const seq = seqAtEnd(key);
+          this.#stats.eventsRead++;
+          const decoded = decodeEvent(value);
+          if (!decoded.ok) {
+            this.#corrupt(sessionId, seq, 'event', decoded.reason, decoded.cause);
+            continue;
+          }
+          yield { seq, event: decoded.event };
+          if (++yielded >= query.limit) return;
+        }
+      }
+    } finally {
+      await iterator.close().catch(() => {});
+    }
+  }
+
+  async *#scanIndex(
+    sessionId: string,
+    part: string,
+    typeParts: readonly string[],
+    query: NormalizedQuery,
+    snapshot: ReturnType<Level<string, string>['snapshot']>,
+  ): AsyncGenerator<StoredEvent> {
+    const sources: KeySource[] = typeParts.map((typePart) =>
+      this.#index.keys({
+        ...indexRange(part, typePart, query.start, query.end),
+        reverse: query.reverse,
+        snapshot,
+      }),
+    );
+    const keys = mergeKeys(sources, indexSuffix, query.reverse, (count) => {
+      this.#stats.indexEntriesRead += count;
+    });
+    let yielded = 0;
+    let pending: number[] = [];
+    const flush = async function* (this: SessionStore, seqs: number[]): AsyncGenerator<StoredEvent> {
+      let texts: Array<string | undefined>;
+      try {
+        texts = await this.#events.getMany(
+          seqs.map((seq) => eventKey(part, seq)),
+          { snapshot },
+        );
+      } catch (error) {
+        throw this.#readError(error, `querying ${sessionId}`);
+      }
+      for (let i = 0; i < seqs.length; i++) {
+        const seq = seqs[i]!;
+        const text = texts[i];
+        if (text === undefined) {
+          this.#corrupt(sessionId, seq, 'index', 'index entry without its event record');
+          continue;
+        }
+        this.#stats.eventsRead++;
+        const decoded = decodeEvent(text);
+        if (!decoded.ok) {
+          this.#corrupt(sessionId, seq, 'event', decoded.reason, decoded.cause);
+          continue;
+        }
+        yield { seq, event: decoded.event };
+        if (++yielded >= query.limit) return;
+      }
+    }.bind(this);
+    try {
+      for (;;) {
+        let next: IteratorResult<string>;
+        try {
+          next = await keys.next();
+        } catch (error) {
+          throw this.#readError(error, `querying ${sessionId}`);
+        }
+        if (next.done) break;
+        const seq = seqAtEnd(next.value);
+        if (seq < query.fromSeq) continue;
+        pending.push(seq);
+        if (pending.length >= Math.min(FETCH_CHUNK, query.limit - yielded)) {
+          const seqs = pending;
+          pending = [];
+          yield* flush(seqs);
+          if (yielded >= query.limit) return;
+        }
+      }
+      if (pending.length > 0) yield* flush(pending);
+    } finally {
+      await keys.return(undefined).catch(() => {});
+    }
+  }
+
+  /** The distinct (escaped) types in a session's index, skipping from type to type. Repair path only. */
+  async #typePartsOf(
+    part: string,
+    snapshot: ReturnType<Level<string, string>['snapshot']>,
+  ): Promise<string[]> {
+    const typeParts: string[] = [];
+    const iterator = this.#index.keys({ ...sessionRange(part), snapshot });
+    try {
+      for (;;) {
+        const [key] = await iterator.nextv(1);
+        if (key === undefined) break;
+        this.#stats.indexEntriesRead++;
+        // key = part SEP typePart SEP time(16) seq(16)
+        const typePart = key.slice(part.length + 1, -33);
+        typeParts.push(typePart);
+        iterator.seek(part + SEP + typePart + AFTER_SEP);
+      }
+    } catch (error) {
+      throw this.#readError(error, 'listing the types of a session');
+    } finally {
+      await iterator.close().catch(() => {});
+    }
+    return typeParts;
+  }
+
+  /** Every session's metadata (deleted sessions excluded), in key order. */
+  async sessions(): Promise<SessionInfo[]> {
+    this.#assertOpen();
+    const out: SessionInfo[] = [];
+    try {
+      for await (const [key, text] of this.#meta.iterator()) {
+        const meta = parseMeta(text);
+        if (meta === undefined) {
+          this.#corrupt(key, undefined, 'session', 'session metadata cannot be decoded');
+          continue;
+        }
+        if (!meta.deleting) out.push(publicInfo(meta));
+      }
+    } catch (error) {
+      throw this.#readError(error, 'listing sessions');
+    }
+    return out;
+  }
+
+  /** One session's metadata, or undefined if there is no such session. */
+  async session(sessionId: string): Promise<SessionInfo | undefined> {
+    this.#assertOpen();
+    checkSessionId(sessionId);
+    let text: string | undefined;
+    try {
+      text = await this.#meta.get(escapePart(sessionId));
+    } catch (error) {
+      throw this.#readError(error, `reading session ${sessionId}`);
+    }
+    if (text === undefined) return undefined;
+    const meta = parseMeta(text);
+    if (meta === undefined) {
+      this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
+      return undefined;
+    }
+    return meta.deleting ? undefined : publicInfo(meta);
+  }
+
+  /**
+   * The seed's session context. Counts and time span come from the session's metadata; files, agents
+   * and workflows from an index query over the `file.*`, `agent.*` and `workflow.*` types only.
+   */
+  async sessionContext(sessionId: string): Promise<SessionContext> {
+    const info = await this.session(sessionId);
+    const context: SessionContext = {
+      sessionId,
+      eventCount: info?.eventCount ?? 0,
+      timeSpan:
+        info?.startTime === undefined || info.lastEventTime === undefined
+          ? undefined
+          : { start: info.startTime, end: info.lastEventTime },
+      activitySummary: info?.typeCounts ?? countsOf(),
+      filesModified: [],
+      agentsUsed: [],
+      workflowsExecuted: [],
+    };
+    if (info === undefined) return context;
+    const types = Object.keys(info.typeCounts).filter(
+      (type) => type.startsWith('file.') || type.startsWith('agent.') || type.startsWith('workflow.'),
+    );
+    if (types.length === 0) return context;
+    const files = new Set<string>();
+    const agents = new Set<string>();
+    const workflows = new Set<string>();
+    const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
+    for await (const event of this.query(sessionId, { types })) {
+      if (event.type.startsWith('file.')) {
+        const path = text(event.data.file_path);
+        if (path !== undefined) files.add(path);
+      } else if (event.type.startsWith('agent.')) {
+        const agent = text(event.data.agent);
+        if (agent !== undefined) agents.add(agent);
+      } else {
+        const workflow =
+          text(event.data.workflow) ?? text(event.data.workflow_type) ?? text(event.data.workflow_id);
+        if (workflow !== undefined) workflows.add(workflow);
+      }
+    }
+    context.filesModified = [...files];
+    context.agentsUsed = [...agents];
+    context.workflowsExecuted = [...workflows];
+    return context;
+  }
+
+  /** Counters since the store was opened (a copy). */
+  stats(): StoreStats {
+    return { ...this.#stats };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Live appends and closing
+
+  /**
+   * @internal Calls `watcher.next` with every batch of events appended to `sessionId` from now on,
+   * synchronously once the batch is written; `complete` when the session is deleted or the store closes.
+   * Returns the function that stops watching.
+   */
+  _watch(sessionId: string, watcher: StoreWatcher): () => void {
+    this.#assertOpen();
+    let set = this.#watchers.get(sessionId);
+    if (set === undefined) {
+      set = new Set();
+      this.#watchers.set(sessionId, set);
+    }
+    set.add(watcher);
+    return () => {
+      const current = this.#watchers.get(sessionId);
+      if (current === undefined) return;
+      current.delete(watcher);
+      if (current.size === 0) this.#watchers.delete(sessionId);
+    };
+  }
+
+  /**
+   * Closes the store: refuses new writes, waits for the queued ones, completes live `tail`s and closes
+   * LevelDB. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing === undefined) this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#status = 'closing';
+    while (this.#draining !== undefined) await this.#draining;
+    const watchers = [...this.#watchers.values()].flatMap((set) => [...set]);
+    this.#watchers.clear();
+    for (const watcher of watchers) watcher.complete();
+    try {
+      await this.#db.close();
+    } finally {
+      this.#status = 'closed';
+      openPaths.delete(this.path);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#status !== 'open') {
+      throw new StoreError('STORE_NOT_OPEN', `The event store at ${this.path} is ${this.#status}`, {
+        path: this.path,
+      });
+    }
+  }
+
+  #readError(error: unknown, what: string): StoreError {
+    if (error instanceof StoreError) return error;
+    const notOpen =
+      this.#status !== 'open' ||
+      isLevelCode(error, 'LEVEL_DATABASE_NOT_OPEN') ||
+      isLevelCode(error, 'LEVEL_ITERATOR_NOT_OPEN') ||
+      isLevelCode(error, 'LEVEL_SNAPSHOT_NOT_OPEN');
+    return new StoreError(
+      notOpen ? 'STORE_NOT_OPEN' : 'STORE_READ_FAILED',
+      `${what} at ${this.path} failed: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error, path: this.path },
+    );
+  }
+
+  #corrupt(
+    sessionId: string,
+    seq: number | undefined,
+    kind: CorruptRecord['kind'],
+    reason: string,
+    cause?: unknown,
+  ) {
+    this.#stats.corruptRecords++;
+    if (this.#onCorruptRecord === undefined) return;
+    const where = seq === undefined ? sessionId : `${sessionId}#${seq}`;
+    const error = new StoreError(
+      'STORE_READ_FAILED',
+      `Skipped a corrupt ${kind} record (${where}) at ${this.path}: ${reason}`,
+      {
+        cause,
+        path: this.path,
+      },
+    );
+    try {
+      this.#onCorruptRecord({ sessionId, seq, kind, reason, error });
+    } catch {
+      // Reporting must not turn a skipped record into a failed read.
+    }
+  }
+}
+
+function invalidEvent(
+  event: unknown,
+  index: number,
+  issues: StoreError['issues'],
+  cause?: unknown,
+): StoreError {
+  const text = issues
+    .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+  return new StoreError(
+    'STORE_INVALID_EVENT',
+    `append(): event ${index} (${describeEvent(event)}) is not a valid event: ${text}. Nothing was written.`,
+    { events: [event as Event], issues, cause },
+  );
+}
+
+let sessionCounter = 0;
+function createSessionId(): string {
+  sessionCounter = (sessionCounter + 1) % 1_000_000;
+  return `session-${Date.now().toString(36)}-${process.pid.toString(36)}-${sessionCounter.toString(36)}`;
+}
+
+/**
+ * Opens (creating if needed) the session store at `path`.
+ *
+ * ## Example
+ * ```ts
+ * const store = await openStore({ path: '.vibespec/event-store', durability: 'process' });
+ * await store.append(events);
+ * for await (const event of store.query(sessionId, { types: ['file.modified'] })) console.log(event);
+ * await store.close();
+ * ```
+ *
+ * @throws StoreError `STORE_LOCKED` when another process (or another store of this process) has the
+ *   database open; `STORE_NOT_OPEN` when it cannot be opened for another reason (`cause` says why).
+ * @throws ConfigError for invalid options.
+ */
+export async function openStore(options: StoreOptions = {}): Promise<SessionStore> {
+  if (!isPlainRecord(options)) throw new ConfigError('openStore() options must be an object');
+  const {
+    path = DEFAULT_STORE_PATH,
+    durability = 'process',
+    onCorruptRecord,
+    maxCachedSessions = 10_000,
+  } = options as StoreOptions;
+  if (typeof path !== 'string' || path.length === 0)
+    throw new ConfigError('store path must be a non-empty string');
+  if (durability !== 'process' && durability !== 'os') {
+    throw new ConfigError(`durability must be 'process' or 'os', got ${String(durability)}`);
+  }
+  if (onCorruptRecord !== undefined && typeof onCorruptRecord !== 'function') {
+    throw new ConfigError('onCorruptRecord must be a function');
+  }
+  if (!Number.isSafeInteger(maxCachedSessions) || maxCachedSessions < 1) {
+    throw new ConfigError(`maxCachedSessions must be a positive integer, got ${maxCachedSessions}`);
+  }
+  const location = resolvePath(path);
+  if (openPaths.has(location))
+    throw new StoreError('STORE_LOCKED', lockedMessage(location), { path: location });
+  openPaths.add(location);
+  const db = new Level<string, string>(location, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  let nextSession = 0;
+  try {
+    await db.open({ createIfMissing: true });
+    const { store: meta, ids } = sublevels(db);
+    const version = await meta.get('format');
+    const writeOptions = { sync: durability === 'os' };
+    if (version === undefined) await db.put(`${meta.prefix}format`, FORMAT_VERSION, writeOptions);
+    else if (version !== FORMAT_VERSION) {
+      throw new StoreError(
+        'STORE_NOT_OPEN',
+        `The event store at ${location} has format ${version}; this version of vibespec-streams reads format ${FORMAT_VERSION}.`,
+        { path: location },
+      );
+    }
+    const counter = await meta.get(NEXT_SESSION_KEY);
+    if (counter !== undefined && isCount(Number(counter))) nextSession = Number(counter);
+    else {
+      // No counter (a new store): never reuse a number that some session already has.
+      for await (const value of ids.values()) {
+        if (isCount(Number(value))) nextSession = Math.max(nextSession, Number(value) + 1);
+      }
+    }
+  } catch (error) {
+    openPaths.delete(location);
+    await db.close().catch(() => {});
+    if (error instanceof StoreError) throw error;
+    if (isLockError(error))
+      throw new StoreError('STORE_LOCKED', lockedMessage(location), { cause: error, path: location });
+    throw new StoreError(
+      'STORE_NOT_OPEN',
+      `Could not open the event store at ${location}: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error, path: location },
+    );
+  }
+  return new SessionStore(db, location, { durability, maxCachedSessions, onCorruptRecord, nextSession });
+}

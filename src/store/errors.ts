@@ -1,0 +1,57 @@
+/**
+ * `StoreError`: every error the session store and its operators (`persist`, `replay`, `tail`,
+ * `reconstruct`) throw or forward. Match on `code`, never on the message.
+ */
+import { type ErrorCode, type EventIssue, VibespecError } from '../errors.js';
+import type { Event } from '../event.js';
+
+/** The codes a `StoreError` can carry. */
+export type StoreErrorCode = Extract<
+  ErrorCode,
+  | 'STORE_LOCKED'
+  | 'STORE_NOT_OPEN'
+  | 'STORE_WRITE_FAILED'
+  | 'STORE_INVALID_EVENT'
+  | 'STORE_READ_FAILED'
+  | 'BUFFER_OVERFLOW'
+>;
+
+/** What a `StoreError` may carry besides its code and message. */
+export interface StoreErrorOptions {
+  cause?: unknown;
+  /** The events concerned: never written (write failures), or the invalid one. */
+  events?: readonly Event[];
+  /** The store's location on disk. */
+  path?: string;
+  /** For `STORE_INVALID_EVENT`: zod's issues, unchanged. */
+  issues?: readonly EventIssue[];
+}
+
+/**
+ * An error of the session store.
+ *
+ * - `STORE_LOCKED`: another process (or another open store in this process) holds the database.
+ * - `STORE_NOT_OPEN`: the store was used after `close()`, or could not be opened (`cause` says why).
+ * - `STORE_WRITE_FAILED`: a write failed; `events` holds every event that was not written, in order.
+ * - `STORE_INVALID_EVENT`: an event does not match `EventSchema` (or cannot be serialized);
+ *   `events` holds it, `issues` says why.
+ * - `STORE_READ_FAILED`: a read failed (`cause` has LevelDB's error).
+ * - `BUFFER_OVERFLOW`: `persist` held more than `maxPending` unwritten events.
+ */
+export class StoreError extends VibespecError {
+  override readonly name = 'StoreError';
+  declare readonly code: StoreErrorCode;
+  /** The events concerned (see the class documentation); empty when none are. */
+  readonly events: readonly Event[];
+  /** The store's location, when known. */
+  readonly path: string | undefined;
+  /** zod's issues, for `STORE_INVALID_EVENT`. */
+  readonly issues: readonly EventIssue[];
+
+  constructor(code: StoreErrorCode, message: string, options: StoreErrorOptions = {}) {
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.events = options.events ?? [];
+    this.path = options.path;
+    this.issues = options.issues ?? [];
+  }
+}

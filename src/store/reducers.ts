@@ -1,0 +1,420 @@
+/**
+ * State reducers: the seed's "Cross-Session State Reconstruction" as pure `(state, event) => state`
+ * functions, usable live with RxJS `scan` and offline with `reconstruct`. Time cut-offs are relative to
+ * the latest event seen, never the wall clock, so replaying a session gives the same state every time.
+ */
+import type { Event } from '../event.js';
+import type { QueryOptions, SessionStore } from './SessionStore.js';
+
+/**
+ * A pure reducer over events. `reduce` never mutates its `state` argument (it returns a new state that
+ * shares the unchanged parts), so `initial` can be shared by every subscription.
+ *
+ * ```ts
+ * events$.pipe(scan(fileState.reduce, fileState.initial));      // live
+ * await reconstruct(store, sessionId, fileState);                // offline, same result
+ * ```
+ */
+export interface StateReducer<S> {
+  readonly initial: S;
+  readonly reduce: (state: S, event: Event) => S;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+const DEFAULT_HISTORY = 100;
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** `record[key]` if it is the record's own property: keys are data (file paths, types, ids), so `constructor` is one too. */
+function own<V>(record: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** A copy of `record` without its own property `key`. */
+function without<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const k of Object.keys(record)) {
+    if (k !== key)
+      Object.defineProperty(out, k, {
+        value: record[k],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}
+
+function later(a: number | undefined, b: number): number {
+  return a === undefined || b > a ? b : a;
+}
+
+function appendBounded<T>(list: readonly T[], item: T, max: number): readonly T[] {
+  const next = list.length >= max ? list.slice(list.length - max + 1) : list.slice();
+  next.push(item);
+  return next;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// fileState (the seed's _build_file_state)
+
+/** What is known about one file. */
+export interface FileInfo {
+  /** The last action: the second part of the event type (`created`, `modified`, `deleted` …). */
+  lastAction: string;
+  /** Timestamp of the last event about the file. */
+  lastModified: number;
+  /** Number of `file.*` events about the file. */
+  changeCount: number;
+}
+
+/** One entry of `FileState.recentChanges`. */
+export interface FileChangeEntry {
+  filePath: string;
+  action: string;
+  timestamp: number;
+}
+
+/** The seed's file state (`file_states`, `recent_changes`). */
+export interface FileState {
+  /** Per file path. */
+  readonly files: Readonly<Record<string, FileInfo>>;
+  /**
+   * File changes within `recentWindowMs` (default one hour) before the latest event seen — not before
+   * the wall clock — at most `maxRecent` (default 100), oldest first.
+   */
+  readonly recentChanges: readonly FileChangeEntry[];
+  /** Timestamp of the latest event seen (of any type): the reference of the recent-changes window. */
+  readonly latestEventTime: number | undefined;
+}
+
+/** Options of `createFileState`. */
+export interface FileStateOptions {
+  /** Width of the recent-changes window, ending at the latest event. Default one hour. */
+  recentWindowMs?: number;
+  /** Most entries in `recentChanges`. Default 100. */
+  maxRecent?: number;
+}
+
+/** A `fileState` reducer with another recent-changes window or limit. */
+export function createFileState(options: FileStateOptions = {}): StateReducer<FileState> {
+  const windowMs = options.recentWindowMs ?? HOUR_MS;
+  const maxRecent = options.maxRecent ?? DEFAULT_HISTORY;
+  const prune = (changes: readonly FileChangeEntry[], latest: number) => {
+    const cutoff = latest - windowMs;
+    return changes.every((c) => c.timestamp > cutoff) ? changes : changes.filter((c) => c.timestamp > cutoff);
+  };
+  return {
+    initial: deepFreeze({ files: {}, recentChanges: [], latestEventTime: undefined }),
+    reduce: (state, event) => {
+      const latest = later(state.latestEventTime, event.timestamp);
+      const filePath = event.type.startsWith('file.') ? text(event.data.file_path) : undefined;
+      if (filePath === undefined) {
+        if (latest === state.latestEventTime) return state;
+        return { ...state, latestEventTime: latest, recentChanges: prune(state.recentChanges, latest) };
+      }
+      const action = event.type.split('.')[1] ?? '';
+      const previous = own(state.files, filePath);
+      const info: FileInfo = {
+        lastAction: action,
+        lastModified: event.timestamp,
+        changeCount: (previous?.changeCount ?? 0) + 1,
+      };
+      const recent = appendBounded(
+        state.recentChanges,
+        { filePath, action, timestamp: event.timestamp },
+        maxRecent,
+      );
+      return {
+        files: { ...state.files, [filePath]: info },
+        recentChanges: prune(recent, latest),
+        latestEventTime: latest,
+      };
+    },
+  };
+}
+
+/** The seed's file state: per-file last action and change count, and the last hour's changes. */
+export const fileState: StateReducer<FileState> = createFileState();
+
+// ---------------------------------------------------------------------------------------------------
+// workflowState (the seed's _build_workflow_state)
+
+/** One workflow run. */
+export interface WorkflowInfo {
+  workflowId: string;
+  workflowType: string | undefined;
+  /** Undefined when the run's `workflow.started` was not seen. */
+  startTime: number | undefined;
+  endTime: number | undefined;
+  status: 'running' | 'completed' | 'failed';
+  /** Agents whose `agent.*` events carried this `workflow_id`. */
+  agents: readonly string[];
+}
+
+/** The seed's workflow state (`active_workflows`, `completed_workflows`, `workflow_history`). */
+export interface WorkflowState {
+  readonly activeWorkflows: Readonly<Record<string, WorkflowInfo>>;
+  /** Finished runs: `completed`, and `failed` ones (`workflow.failed`). */
+  readonly completedWorkflows: Readonly<Record<string, WorkflowInfo>>;
+  /** The last 100 workflow transitions, oldest first. */
+  readonly workflowHistory: readonly { workflowId: string; type: string; timestamp: number }[];
+}
+
+function workflowIdOf(event: Event): string | undefined {
+  return text(event.data.workflow_id) ?? text(event.data.workflow);
+}
+
+/** The seed's workflow state, from `workflow.started` / `workflow.completed` / `workflow.failed`. */
+export const workflowState: StateReducer<WorkflowState> = {
+  initial: deepFreeze({ activeWorkflows: {}, completedWorkflows: {}, workflowHistory: [] }),
+  reduce: (state, event) => {
+    if (event.type.startsWith('agent.')) {
+      const id = workflowIdOf(event);
+      const agent = text(event.data.agent);
+      const run = id === undefined ? undefined : own(state.activeWorkflows, id);
+      if (run === undefined || agent === undefined || run.agents.includes(agent)) return state;
+      return {
+        ...state,
+        activeWorkflows: { ...state.activeWorkflows, [id!]: { ...run, agents: [...run.agents, agent] } },
+      };
+    }
+    if (!event.type.startsWith('workflow.')) return state;
+    const id = workflowIdOf(event);
+    if (id === undefined) return state;
+    const history = appendBounded(
+      state.workflowHistory,
+      { workflowId: id, type: event.type, timestamp: event.timestamp },
+      DEFAULT_HISTORY,
+    );
+    if (event.type === 'workflow.started') {
+      const rerun = own(state.completedWorkflows, id) !== undefined;
+      return {
+        activeWorkflows: {
+          ...state.activeWorkflows,
+          [id]: {
+            workflowId: id,
+            workflowType: text(event.data.workflow_type),
+            startTime: event.timestamp,
+            endTime: undefined,
+            status: 'running',
+            agents: [],
+          },
+        },
+        completedWorkflows: rerun ? without(state.completedWorkflows, id) : state.completedWorkflows,
+        workflowHistory: history,
+      };
+    }
+    if (event.type === 'workflow.completed' || event.type === 'workflow.failed') {
+      const run = own(state.activeWorkflows, id);
+      const finished: WorkflowInfo = {
+        workflowId: id,
+        workflowType: run?.workflowType ?? text(event.data.workflow_type),
+        startTime: run?.startTime,
+        endTime: event.timestamp,
+        status: event.type === 'workflow.failed' ? 'failed' : 'completed',
+        agents: run?.agents ?? [],
+      };
+      return {
+        activeWorkflows: run === undefined ? state.activeWorkflows : without(state.activeWorkflows, id),
+        completedWorkflows: { ...state.completedWorkflows, [id]: finished },
+        workflowHistory: history,
+      };
+    }
+    return { ...state, workflowHistory: history };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------
+// agentState
+
+/** What is known about one agent (by `data.agent`, e.g. a subagent type). */
+export interface AgentInfo {
+  agent: string;
+  started: number;
+  completed: number;
+  /** Sum of the durations of runs whose start and completion were both seen (matched by `agent_id`). */
+  totalDurationMs: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** A run in progress (an `agent.started` without its `agent.completed` yet). */
+export interface RunningAgent {
+  agent: string;
+  agentId: string;
+  startTime: number;
+}
+
+/** Agents used in a session, from `agent.started` / `agent.completed` (`SubagentStart` / `SubagentStop`). */
+export interface AgentState {
+  readonly agents: Readonly<Record<string, AgentInfo>>;
+  /** Keyed by `agent_id`. */
+  readonly running: Readonly<Record<string, RunningAgent>>;
+  /** The last 100 agent events, oldest first. */
+  readonly history: readonly {
+    agent: string;
+    agentId: string | undefined;
+    type: string;
+    timestamp: number;
+  }[];
+}
+
+/** Per-agent counts and durations, the runs in progress, and recent agent events. */
+export const agentState: StateReducer<AgentState> = {
+  initial: deepFreeze({ agents: {}, running: {}, history: [] }),
+  reduce: (state, event) => {
+    if (!event.type.startsWith('agent.')) return state;
+    const agent = text(event.data.agent);
+    if (agent === undefined) return state;
+    const agentId = text(event.data.agent_id);
+    const info = own(state.agents, agent) ?? {
+      agent,
+      started: 0,
+      completed: 0,
+      totalDurationMs: 0,
+      firstSeen: event.timestamp,
+      lastSeen: event.timestamp,
+    };
+    const next: AgentInfo = {
+      ...info,
+      firstSeen: Math.min(info.firstSeen, event.timestamp),
+      lastSeen: Math.max(info.lastSeen, event.timestamp),
+    };
+    let running = state.running;
+    if (event.type === 'agent.started') {
+      next.started++;
+      if (agentId !== undefined)
+        running = { ...running, [agentId]: { agent, agentId, startTime: event.timestamp } };
+    } else if (
+      event.type === 'agent.completed' ||
+      event.type === 'agent.failed' ||
+      event.type === 'agent.stopped'
+    ) {
+      next.completed++;
+      const run = agentId === undefined ? undefined : own(running, agentId);
+      if (run !== undefined) {
+        next.totalDurationMs += Math.max(0, event.timestamp - run.startTime);
+        running = without(running, agentId!);
+      }
+    }
+    return {
+      agents: { ...state.agents, [agent]: next },
+      running,
+      history: appendBounded(
+        state.history,
+        { agent, agentId, type: event.type, timestamp: event.timestamp },
+        DEFAULT_HISTORY,
+      ),
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------
+// sessionState
+
+/** The state of one coding-agent session. */
+export interface SessionState {
+  readonly sessionId: string | undefined;
+  /** `active` after `session.started`, `ended` after `session.ended`; `unknown` before either. */
+  readonly status: 'unknown' | 'active' | 'ended';
+  /** Timestamp of the last `session.started`. */
+  readonly startedAt: number | undefined;
+  /** Timestamp of the last `session.ended`. */
+  readonly endedAt: number | undefined;
+  /** Earliest event timestamp. */
+  readonly firstEventTime: number | undefined;
+  /** Latest event timestamp. */
+  readonly lastEventTime: number | undefined;
+  readonly eventCount: number;
+  readonly eventTypes: Readonly<Record<string, number>>;
+  readonly prompts: number;
+  readonly toolUses: number;
+  readonly toolFailures: number;
+  readonly commits: number;
+  readonly testRuns: { readonly passed: number; readonly failed: number };
+  /** `hook.rejected` events: inputs the bridge could not map. */
+  readonly rejected: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Status, time span, counts per type and the headline numbers of a session. */
+export const sessionState: StateReducer<SessionState> = {
+  initial: deepFreeze({
+    sessionId: undefined,
+    status: 'unknown',
+    startedAt: undefined,
+    endedAt: undefined,
+    firstEventTime: undefined,
+    lastEventTime: undefined,
+    eventCount: 0,
+    eventTypes: {},
+    prompts: 0,
+    toolUses: 0,
+    toolFailures: 0,
+    commits: 0,
+    testRuns: { passed: 0, failed: 0 },
+    rejected: 0,
+  }),
+  reduce: (state, event) => {
+    const type = event.type;
+    const next: Mutable<SessionState> = {
+      ...state,
+      sessionId: state.sessionId ?? event.sessionId,
+      firstEventTime:
+        state.firstEventTime === undefined || event.timestamp < state.firstEventTime
+          ? event.timestamp
+          : state.firstEventTime,
+      lastEventTime: later(state.lastEventTime, event.timestamp),
+      eventCount: state.eventCount + 1,
+      eventTypes: { ...state.eventTypes, [type]: (own(state.eventTypes, type) ?? 0) + 1 },
+    };
+    if (type === 'session.started') {
+      next.status = 'active';
+      next.startedAt = event.timestamp;
+    } else if (type === 'session.ended') {
+      next.status = 'ended';
+      next.endedAt = event.timestamp;
+    } else if (type === 'prompt.submitted') next.prompts++;
+    else if (type === 'tool.used') next.toolUses++;
+    else if (type === 'tool.failed') next.toolFailures++;
+    else if (type === 'git.commit') next.commits++;
+    else if (type === 'hook.rejected') next.rejected++;
+    else if (type === 'test.run') {
+      next.testRuns =
+        event.data.passed === true
+          ? { ...state.testRuns, passed: state.testRuns.passed + 1 }
+          : { ...state.testRuns, failed: state.testRuns.failed + 1 };
+    }
+    return next;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Rebuilds a state offline: folds `reducer` over the session's stored events (all of them, in seq order,
+ * unless `query` narrows them). Equal to the live `scan(reducer.reduce, reducer.initial)` over the same
+ * events.
+ */
+export async function reconstruct<S>(
+  store: SessionStore,
+  sessionId: string,
+  reducer: StateReducer<S>,
+  query?: QueryOptions,
+): Promise<S> {
+  let state = reducer.initial;
+  for await (const event of store.query(sessionId, query)) state = reducer.reduce(state, event);
+  return state;
+}

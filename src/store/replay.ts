@@ -1,0 +1,174 @@
+/**
+ * Reading a session back as an Observable: `replay` (what is stored, then complete) and `tail` (what is
+ * stored, then every live append — a catch-up subscription).
+ */
+import { Observable } from 'rxjs';
+import { ConfigError } from '../errors.js';
+import type { Event } from '../event.js';
+import type { QueryOptions, SessionStore, StoredEvent } from './SessionStore.js';
+
+/**
+ * The stored events of a session, as an Observable that completes after the last one. Each subscription
+ * runs the query afresh (on a consistent snapshot); unsubscribing stops the read.
+ *
+ * Without `types`, `start` and `end` the events come in seq order — the order they were appended, which
+ * is the order the live pipeline saw them — so piping a replay through the same operators rebuilds the
+ * same results.
+ *
+ * ## Examples
+ * ```ts
+ * replay(store, sessionId).pipe(temporalAggregate()).subscribe(rebuildDashboard);
+ * replay(store, sessionId, { types: ['git.commit'], reverse: true, limit: 5 }).subscribe(console.log);
+ * ```
+ *
+ * @throws ConfigError (synchronously) for invalid query options.
+ */
+export function replay(store: SessionStore, sessionId: string, query?: QueryOptions): Observable<Event> {
+  const iterable = store.query(sessionId, query);
+  return fromAsyncIterable(iterable);
+}
+
+function fromAsyncIterable<T>(iterable: AsyncIterable<T>): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    const iterator = iterable[Symbol.asyncIterator]();
+    let closed = false;
+    void (async () => {
+      try {
+        for (;;) {
+          const result = await iterator.next();
+          if (closed) return;
+          if (result.done) break;
+          subscriber.next(result.value);
+        }
+        subscriber.complete();
+      } catch (error) {
+        if (!closed) subscriber.error(error);
+      }
+    })();
+    return () => {
+      closed = true;
+      // Runs the generator's finally (closing LevelDB iterators and the snapshot) once its read settles.
+      iterator.return?.().catch(() => {});
+    };
+  });
+}
+
+/** Options of `tail`. */
+export interface TailOptions {
+  /** First seq to emit: a reconnecting client passes its last seen seq + 1. Default 0. */
+  fromSeq?: number;
+  /**
+   * Most live appends buffered while the stored events are read. Beyond it the buffer is dropped and the
+   * store is read again from where the catch-up got to (the appends are on disk), so memory stays
+   * bounded however fast the session grows. Default 10,000.
+   */
+  maxBuffer?: number;
+}
+
+/**
+ * A catch-up subscription: a session's stored events from `fromSeq`, then every event appended to it
+ * from then on, each as `{ seq, event }`, in seq order — with no gap and no duplicate at the hand-over.
+ * A dashboard that reconnects with `fromSeq: lastSeq + 1` sees every event exactly once.
+ *
+ * It registers for live appends before it reads, buffers them while it reads the stored events, then
+ * emits the buffered ones it has not already read and goes live. It completes when the session is
+ * deleted or the store is closed, and never completes otherwise.
+ *
+ * ## Examples
+ * ```ts
+ * let last = -1;
+ * tail(store, sessionId, { fromSeq: last + 1 }).subscribe(({ seq, event }) => {
+ *   last = seq;
+ *   render(event);
+ * });
+ * ```
+ *
+ * @throws ConfigError (synchronously) for invalid options.
+ */
+export function tail(
+  store: SessionStore,
+  sessionId: string,
+  options: TailOptions = {},
+): Observable<StoredEvent> {
+  const { fromSeq = 0, maxBuffer = 10_000 } = options;
+  if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
+    throw new ConfigError(`tail: fromSeq must be an integer ≥ 0, got ${fromSeq}`);
+  }
+  if (!Number.isSafeInteger(maxBuffer) || maxBuffer < 1) {
+    throw new ConfigError(`tail: maxBuffer must be a positive integer, got ${maxBuffer}`);
+  }
+  if (typeof sessionId !== 'string' || sessionId.length === 0) {
+    throw new ConfigError('tail: sessionId must be a non-empty string');
+  }
+
+  return new Observable<StoredEvent>((subscriber) => {
+    let next = fromSeq;
+    let live = false;
+    let buffer: StoredEvent[] = [];
+    let overflowed = false;
+    let ended = false;
+    let closed = false;
+
+    const emit = (entry: StoredEvent) => {
+      if (entry.seq < next) return;
+      next = entry.seq + 1;
+      subscriber.next(entry);
+    };
+
+    let unwatch: () => void;
+    try {
+      unwatch = store._watch(sessionId, {
+        next: (entries) => {
+          if (live) {
+            for (const entry of entries) emit(entry);
+          } else if (!overflowed) {
+            for (const entry of entries) buffer.push(entry);
+            if (buffer.length > maxBuffer) {
+              buffer = [];
+              overflowed = true;
+            }
+          }
+        },
+        complete: () => {
+          ended = true;
+          if (live) subscriber.complete();
+        },
+      });
+    } catch (error) {
+      subscriber.error(error);
+      return;
+    }
+
+    void (async () => {
+      try {
+        for (;;) {
+          // Anything appended before this read starts is in the read's snapshot, so the buffer only
+          // needs what comes after; the snapshot is taken synchronously by the first next() below.
+          buffer = [];
+          overflowed = false;
+          for await (const entry of store.entries(sessionId, { fromSeq: next })) {
+            if (closed) return;
+            emit(entry);
+          }
+          if (closed) return;
+          if (!overflowed || ended) break;
+        }
+        live = true;
+        const buffered = buffer;
+        buffer = [];
+        for (const entry of buffered) emit(entry);
+        if (ended) subscriber.complete();
+      } catch (error) {
+        if (closed) return;
+        // The store closed or the session was deleted while we read: that ends the tail, not an error.
+        if (ended) subscriber.complete();
+        else subscriber.error(error);
+      }
+    })();
+
+    return () => {
+      closed = true;
+      unwatch();
+    };
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * Helpers for tests of the session store: a temp folder per test (real LevelDB, never a mock), event
+ * factories and a collector for async iterables.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEvent, type Event, openStore, type SessionStore, type StoreOptions } from '../../src/index.js';
+
+export interface TempStore {
+  dir: string;
+  store: SessionStore;
+  /** Closes the store (if open) and opens it again at the same path. */
+  reopen(options?: Omit<StoreOptions, 'path'>): Promise<SessionStore>;
+  cleanup(): Promise<void>;
+}
+
+/** Opens a store in a fresh temp folder. Call `cleanup()` in afterEach. */
+export async function tempStore(options: Omit<StoreOptions, 'path'> = {}): Promise<TempStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'vibespec-store-'));
+  const path = join(dir, 'db');
+  const temp: TempStore = {
+    dir,
+    store: await openStore({ ...options, path }),
+    async reopen(again = options) {
+      await temp.store.close();
+      temp.store = await openStore({ ...again, path });
+      return temp.store;
+    },
+    async cleanup() {
+      await temp.store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return temp;
+}
+
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+let counter = 0;
+
+/** An event of `sessionId` (none when null) at time `t`; ids are unique across the test run. */
+export function ev(
+  type: string,
+  t: number,
+  sessionId: string | null = 's1',
+  data: Record<string, unknown> = {},
+): Event {
+  counter++;
+  return createEvent({
+    type,
+    timestamp: t,
+    data,
+    id: `E${String(counter).padStart(10, '0')}`,
+    ...(sessionId === null ? {} : { sessionId }),
+  });
+}

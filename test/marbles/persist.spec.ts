@@ -1,0 +1,286 @@
+import { catchError, map, type Observable, of, Subject } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  createEvent,
+  type Event,
+  type EventWriter,
+  persist,
+  StoreError,
+} from '../../src/index.js';
+import { marbles } from '../helpers/marbles.js';
+
+// One event per letter; the writer below records the batches it is given, by letter.
+const letters = 'abcdefgh';
+const E: Record<string, Event> = Object.fromEntries(
+  [...letters].map((l, i) => [
+    l,
+    createEvent({ id: `id-${l}`, type: `t.${l}`, timestamp: i, sessionId: 's' }),
+  ]),
+);
+const letter = (event: Event) => event.id.slice(3);
+
+/** A writer whose n-th write takes the n-th marble (the last one for every later write). */
+function writer(durations: Array<() => Observable<unknown>>) {
+  const batches: string[] = [];
+  const target: EventWriter = {
+    append(events) {
+      batches.push(events.map(letter).join(''));
+      return durations[Math.min(batches.length, durations.length) - 1]!();
+    },
+  };
+  return { target, batches };
+}
+
+/** Maps an error to `CODE:letters of its events`, so the marble can show it as a value. */
+const errorAsValue = catchError((error: unknown) =>
+  of(
+    error instanceof StoreError
+      ? `${error.code}:${error.events.map((e) => (e.id.startsWith('id-') ? letter(e) : '?')).join('')}`
+      : String(error),
+  ),
+);
+
+describe('persist', () => {
+  it(
+    'emits each event once its write completes, and completes after the last write',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('--|')]);
+      const source = m.cold('  -a-------b----|', E);
+      const subs = '           ^-------------!';
+      const expected = '       ---a-------b--|';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }))).toBeObservable(expected, E);
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['a', 'b']);
+    }),
+  );
+
+  it(
+    'accumulates the next batch while a write is in flight (pipelining)',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('----|')]);
+      const source = m.cold('  -abc-----------|', E);
+      const expected = '       -----a---(bc)--|';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }))).toBeObservable(expected, E);
+      m.flush();
+      expect(batches).toEqual(['a', 'bc']);
+    }),
+  );
+
+  it(
+    'writes at most maxBatch events at a time, in order',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('----|')]);
+      const source = m.cold('  -(abcde)-----------|', E);
+      const expected = '       -----(ab)(cd)e-----|';
+      m.expect(source.pipe(persist(target, { maxBatch: 2, scheduler: m.scheduler }))).toBeObservable(
+        expected,
+        E,
+      );
+      m.flush();
+      expect(batches).toEqual(['ab', 'cd', 'e']);
+    }),
+  );
+
+  it(
+    'waits up to maxDelayMs for more events to share a write',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('-|')]);
+      const source = m.cold('  -a-b------|', E);
+      const expected = '       -----(ab)-|';
+      m.expect(source.pipe(persist(target, { maxDelayMs: 3, scheduler: m.scheduler }))).toBeObservable(
+        expected,
+        E,
+      );
+      m.flush();
+      expect(batches).toEqual(['ab']);
+    }),
+  );
+
+  it(
+    'writes what is waiting as soon as the source completes, without waiting for the timer',
+    marbles((m) => {
+      const { target } = writer([() => m.cold('-|')]);
+      const source = m.cold('  -a-|', E);
+      const expected = '       ----(a|)';
+      m.expect(source.pipe(persist(target, { maxDelayMs: 10, scheduler: m.scheduler }))).toBeObservable(
+        expected,
+        E,
+      );
+    }),
+  );
+
+  it(
+    'completes at once on an empty source and never writes on a silent one',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('-|')]);
+      m.expect(m.cold('--|').pipe(persist(target, { scheduler: m.scheduler }))).toBeObservable('--|');
+      m.expect(m.cold('----').pipe(persist(target, { scheduler: m.scheduler }))).toBeObservable('----');
+      m.flush();
+      expect(batches).toEqual([]);
+    }),
+  );
+
+  it(
+    'errors with STORE_WRITE_FAILED carrying every unwritten event, in order, and unsubscribes the source',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('--|'), () => m.cold('--#')]);
+      const source = m.cold('  -a--bc------|', E);
+      const subs = '           ^-----!';
+      const expected = '       ---a--(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        {
+          ...E,
+          x: 'STORE_WRITE_FAILED:bc',
+        },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['a', 'b']);
+    }),
+  );
+
+  it(
+    'treats a writer that throws like a failed write',
+    marbles((m) => {
+      const target: EventWriter = {
+        append() {
+          throw new Error('boom');
+        },
+      };
+      const source = m.cold('  -a-|', E);
+      const expected = '       -(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        {
+          x: 'STORE_WRITE_FAILED:a',
+        },
+      );
+    }),
+  );
+
+  it(
+    'forwards a source error after every event before it is written and emitted',
+    marbles((m) => {
+      const { target } = writer([() => m.cold('---|')]);
+      const source = m.cold('  -ab#', E);
+      const expected = '       ----a--(b#)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }))).toBeObservable(expected, E);
+    }),
+  );
+
+  it(
+    'stops at an invalid event: the events before it are written, then STORE_INVALID_EVENT',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('-|')]);
+      const bad = { ...E.b!, timestamp: -1 };
+      const source = m.cold('  -a-x-b|', { ...E, x: bad });
+      const subs = '           ^--!';
+      const expected = '       --a(y|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        {
+          ...E,
+          y: 'STORE_INVALID_EVENT:b',
+        },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['a']);
+    }),
+  );
+
+  it(
+    'stops the source beyond maxPending, writes everything received, then BUFFER_OVERFLOW',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('--|')]);
+      const source = m.cold('  -(abcd)--|', E);
+      const subs = '           ^!';
+      const expected = '       ---a-b-c-(dx|)';
+      m.expect(
+        source.pipe(persist(target, { maxBatch: 1, maxPending: 2, scheduler: m.scheduler }), errorAsValue),
+      ).toBeObservable(expected, { ...E, x: 'BUFFER_OVERFLOW:' });
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['a', 'b', 'c', 'd']);
+    }),
+  );
+
+  it(
+    'still writes the events waiting when the subscriber unsubscribes (without emitting them)',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('----|')]);
+      const source = m.cold('  -(abc)', E);
+      const subs = '           ^--!';
+      const unsub = '          ---!';
+      m.expect(source.pipe(persist(target, { maxBatch: 1, scheduler: m.scheduler })), unsub).toBeObservable(
+        '---',
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['a', 'bc']);
+    }),
+  );
+
+  it(
+    'keeps state per subscription (one operator, two sources)',
+    marbles((m) => {
+      const { target } = writer([() => m.cold('-|')]);
+      const op = persist(target, { scheduler: m.scheduler });
+      m.expect(m.cold('-a--|', E).pipe(op)).toBeObservable('--a-|', E);
+      m.expect(m.cold('--b-|', E).pipe(op)).toBeObservable('---b|', E);
+    }),
+  );
+
+  it('keeps order with a synchronous writer, also when the subscriber pushes more events re-entrantly', () => {
+    const batches: string[] = [];
+    const target: EventWriter = {
+      append(events) {
+        batches.push(events.map(letter).join(''));
+        return of(true);
+      },
+    };
+    const subject = new Subject<Event>();
+    const seen: string[] = [];
+    subject.pipe(persist(target, { maxBatch: 2, maxDelayMs: 0 })).subscribe((event) => {
+      seen.push(letter(event));
+      if (letter(event) === 'a') {
+        subject.next(E.d!);
+        subject.next(E.e!);
+      }
+    });
+    subject.next(E.a!);
+    subject.next(E.b!);
+    subject.next(E.c!);
+    subject.complete();
+    expect(seen.join('')).toBe(
+      batches
+        .join('')
+        .split('')
+        .filter((l) => 'abcde'.includes(l))
+        .join(''),
+    );
+    expect([...seen].sort().join('')).toBe('abcde');
+  });
+
+  it('validates its options at construction with ConfigError', () => {
+    const target: EventWriter = { append: () => of(true) };
+    expect(() => persist(target, { maxBatch: 0 })).toThrow(ConfigError);
+    expect(() => persist(target, { maxDelayMs: -1 })).toThrow(ConfigError);
+    expect(() => persist(target, { maxBatch: 10, maxPending: 5 })).toThrow(ConfigError);
+    expect(() => persist({} as EventWriter)).toThrow(ConfigError);
+  });
+
+  it(
+    'maps cleanly through further operators (events are the same objects)',
+    marbles((m) => {
+      const { target } = writer([() => m.cold('|')]);
+      const source = m.cold('-a-|', E);
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), map(letter))).toBeObservable('-a-|', {
+        a: 'a',
+      });
+    }),
+  );
+});

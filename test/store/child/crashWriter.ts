@@ -1,0 +1,68 @@
+/**
+ * Child process for the crash test: persists a stream of events through `persist` until it is killed.
+ * Run with `node --import tsx crashWriter.ts <path> <trial> <durability>`. It loads, prints `loaded`,
+ * and waits for a line on stdin before it opens the store (so the parent can start the next child while
+ * it still checks the database).
+ *
+ * It reports on stdout (synchronous for pipes on Linux, so a line written before SIGKILL arrives):
+ * - `B <ids>` before each write, with the ids of that write's batch (its composition);
+ * - `A <ids>` after events are acknowledged (emitted by `persist`).
+ */
+import { once } from 'node:events';
+import { Subject } from 'rxjs';
+// Direct imports (not the package index) keep the start-up of each child short.
+import { createEvent, type Event } from '../../../src/event.js';
+import { type EventWriter, persist } from '../../../src/store/persist.js';
+import { type Durability, openStore } from '../../../src/store/SessionStore.js';
+
+const [path, trialText, durability] = process.argv.slice(2) as [string, string, Durability];
+const trial = Number(trialText);
+process.stdout.write('loaded\n');
+await once(process.stdin, 'data');
+const store = await openStore({ path, durability });
+process.stdout.write('open\n');
+
+const writer: EventWriter = {
+  append(events) {
+    process.stdout.write(`B ${events.map((e) => e.id).join(',')}\n`);
+    return store.append(events);
+  },
+};
+
+let acked: string[] = [];
+const flushAcks = () => {
+  if (acked.length === 0) return;
+  process.stdout.write(`A ${acked.join(',')}\n`);
+  acked = [];
+};
+
+const source = new Subject<Event>();
+source.pipe(persist(writer, { maxBatch: 1 + ((trial * 37) % 300), maxDelayMs: trial % 3 })).subscribe({
+  next: (event) => {
+    if (acked.length === 0) queueMicrotask(flushAcks);
+    acked.push(event.id);
+  },
+  error: (error) => {
+    process.stderr.write(`persist failed: ${String(error)}\n`);
+    process.exit(1);
+  },
+});
+
+const types = ['tool.used', 'file.modified', 'file.created', 'agent.completed', 'git.commit'];
+let n = 0;
+const produce = () => {
+  // A burst of 1..32 events per timer tick (about 16 events/ms), over three sessions.
+  const burst = 1 + Math.floor(Math.random() * 32);
+  for (let i = 0; i < burst; i++, n++) {
+    source.next(
+      createEvent({
+        type: types[n % types.length]!,
+        timestamp: 1_795_165_200_000 + trial * 1_000_000 + n,
+        sessionId: `crash-${n % 3}`,
+        data: { trial, n, file_path: `/src/f${n % 17}.ts`, agent: 'tester' },
+      }),
+    );
+  }
+  setTimeout(produce, 0);
+};
+produce();

@@ -1,0 +1,67 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeTime,
+  encodeSeq,
+  encodeTime,
+  escapePart,
+  eventKey,
+  indexKey,
+  indexSuffix,
+  seqAtEnd,
+} from '../../src/store/keys.js';
+
+/** LevelDB compares keys as bytes: compare the UTF-8 encodings. */
+const byteCompare = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+const time = fc.oneof(fc.double({ min: 0, max: 1e300, noNaN: true }), fc.integer({ min: 0, max: 2 ** 53 }));
+
+describe('key encoding', () => {
+  it('encodes times so that byte order is numeric order, fractions included, and decodes them', () => {
+    fc.assert(
+      fc.property(time, time, (a, b) => {
+        expect(Math.sign(byteCompare(encodeTime(a), encodeTime(b)))).toBe(Math.sign(a - b));
+        expect(decodeTime(encodeTime(a))).toBe(a + 0);
+        expect(encodeTime(a)).toHaveLength(16);
+      }),
+    );
+    expect(encodeTime(-0)).toBe(encodeTime(0));
+  });
+
+  it('encodes seqs so that byte order is numeric order', () => {
+    fc.assert(
+      fc.property(
+        fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+        fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+        (a, b) => {
+          expect(Math.sign(byteCompare(encodeSeq(a), encodeSeq(b)))).toBe(Math.sign(a - b));
+          expect(seqAtEnd(eventKey('x', a))).toBe(a);
+        },
+      ),
+    );
+  });
+
+  it('escapes ids and types injectively, without the separator, as well-formed UTF-16', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (a, b) => {
+        const ea = escapePart(a);
+        expect(ea.includes('\x00')).toBe(false);
+        // Lone surrogates would all become U+FFFD in UTF-8: none may survive escaping.
+        expect(Buffer.from(ea).toString()).toBe(ea);
+        if (a !== b) expect(ea).not.toBe(escapePart(b));
+      }),
+    );
+    expect(escapePart('\uD800')).not.toBe(escapePart('\uD801'));
+    expect(escapePart('plain.type')).toBe('plain.type');
+  });
+
+  it('ends index keys with time then seq, comparable as strings', () => {
+    fc.assert(
+      fc.property(time, fc.nat(), time, fc.nat(), (t1, s1, t2, s2) => {
+        const k1 = indexSuffix(indexKey('1', 'a', t1, s1));
+        const k2 = indexSuffix(indexKey('1', 'a', t2, s2));
+        expect(Math.sign(byteCompare(k1, k2))).toBe(Math.sign(t1 - t2 || s1 - s2));
+        expect(seqAtEnd(k1)).toBe(s1);
+      }),
+    );
+  });
+});

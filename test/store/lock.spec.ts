@@ -1,0 +1,49 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, StoreError } from '../../src/index.js';
+import { runChild } from '../helpers/child.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-lock-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('store lock', () => {
+  it('refuses a second process with STORE_LOCKED naming the path, and opens once it is gone', async () => {
+    const path = join(dir, 'db');
+    const holder = runChild('holdStore.ts', [path]);
+    await holder.waitFor((line) => line === 'ready');
+
+    const error = await openStore({ path }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    const storeError = error as StoreError;
+    expect(storeError.code).toBe('STORE_LOCKED');
+    expect(storeError.path).toBe(path);
+    expect(storeError.message).toContain(path);
+    expect(storeError.message).toMatch(/close the other store/i);
+    // LevelDB's own report is kept as the cause: LEVEL_DATABASE_NOT_OPEN caused by LEVEL_LOCKED.
+    expect((storeError.cause as { code?: string }).code).toBe('LEVEL_DATABASE_NOT_OPEN');
+    expect(((storeError.cause as Error).cause as { code?: string }).code).toBe('LEVEL_LOCKED');
+
+    holder.process.stdin!.end();
+    expect((await holder.exited).code).toBe(0);
+    const store = await openStore({ path });
+    await store.close();
+  });
+
+  it('refuses a second open in the same process the same way', async () => {
+    const path = join(dir, 'db');
+    const store = await openStore({ path });
+    await expect(openStore({ path })).rejects.toMatchObject({ code: 'STORE_LOCKED', path });
+    // The same path spelled differently is the same database.
+    await expect(openStore({ path: join(dir, '.', 'db/') })).rejects.toMatchObject({ code: 'STORE_LOCKED' });
+    await store.close();
+    const again = await openStore({ path });
+    await again.close();
+  });
+});

@@ -1,0 +1,150 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEvent, type Event, type QueryOptions, type StoredEvent } from '../../src/index.js';
+import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
+
+let t: TempStore;
+beforeAll(async () => {
+  t = await tempStore();
+});
+afterAll(async () => {
+  await t.cleanup();
+});
+
+const TYPES = ['a', 'b', 'c', 'file.modified', 'a.b', 'a\x00b'];
+
+/** What a query must return, computed by brute force over everything appended to the session. */
+function bruteForce(stored: StoredEvent[], q: QueryOptions): StoredEvent[] {
+  let out = stored.filter(
+    ({ seq, event }) =>
+      (q.types === undefined || q.types.includes(event.type)) &&
+      (q.start === undefined || event.timestamp >= q.start) &&
+      (q.end === undefined || event.timestamp <= q.end) &&
+      seq >= (q.fromSeq ?? 0),
+  );
+  if (q.types !== undefined || q.start !== undefined || q.end !== undefined) {
+    out = [...out].sort((x, y) => x.event.timestamp - y.event.timestamp || x.seq - y.seq);
+  }
+  if (q.reverse) out = [...out].reverse();
+  return q.limit === undefined ? out : out.slice(0, q.limit);
+}
+
+// Few distinct times, so that equal timestamps (ordered by seq) are common; fractions and a far future too.
+const timestamp = fc
+  .oneof(
+    fc.integer({ min: 0, max: 40 }),
+    fc.double({ min: 0, max: 40, noNaN: true }),
+    fc.constant(1_795_165_200_000.5),
+    fc.constant(0),
+  )
+  .map((n) => n + 0);
+
+const eventInput = fc.record({ type: fc.constantFrom(...TYPES), timestamp });
+
+const query: fc.Arbitrary<QueryOptions> = fc.record(
+  {
+    types: fc.subarray([...TYPES, 'zz']),
+    start: fc.oneof(timestamp, fc.constant(-5)),
+    end: fc.oneof(timestamp, fc.constant(Infinity)),
+    fromSeq: fc.integer({ min: 0, max: 40 }),
+    limit: fc.integer({ min: 0, max: 40 }),
+    reverse: fc.boolean(),
+  },
+  { requiredKeys: [] },
+);
+
+let run = 0;
+
+describe('query: checked against a brute-force filter on random data', () => {
+  it('returns exactly what the brute-force filter returns, in order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(eventInput, { maxLength: 60 }),
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 6 }),
+        fc.array(query, { minLength: 1, maxLength: 8 }),
+        async (inputs, splits, queries) => {
+          const session = `prop-${run++}`;
+          const events = inputs.map(({ type, timestamp }, i) =>
+            createEvent({ type, timestamp, id: `${session}-${i}`, sessionId: session, data: { i } }),
+          );
+          // Neighbours whose keys share the prefix must never leak in.
+          const noise = [`${session}x`, `${session}\x00`, session.slice(0, -1)].map((id) =>
+            createEvent({ type: 'a', timestamp: 1, sessionId: id }),
+          );
+          // Append in a few calls (some concurrent), interleaved with the neighbours.
+          const calls: Event[][] = [];
+          let at = 0;
+          for (const [i, size] of splits.entries()) {
+            const chunk = events.slice(at, i === splits.length - 1 ? events.length : at + size * 5);
+            at += chunk.length;
+            calls.push([...chunk, noise[i % noise.length]!]);
+          }
+          await Promise.all(calls.map((call) => t.store.append(call)));
+          const stored = events.map((event, seq) => ({ seq, event }));
+          for (const q of queries) {
+            const actual = await collect(t.store.entries(session, q));
+            expect(actual).toEqual(bruteForce(stored, q));
+          }
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+});
+
+describe('query: served by key ranges', () => {
+  const session = 'big';
+  const types = Array.from({ length: 10 }, (_, i) => `type.${i}`);
+  beforeAll(async () => {
+    // 2,000 events, 10 types round robin, one per ms: type.7 has 200 events.
+    const events = Array.from({ length: 2000 }, (_, i) => ev(types[i % 10]!, 10_000 + i, session));
+    await t.store.append(events);
+  });
+
+  async function cost(q: QueryOptions) {
+    const before = t.store.stats();
+    const events = await collect(t.store.query(session, q));
+    const after = t.store.stats();
+    return {
+      events: events.length,
+      decoded: after.eventsRead - before.eventsRead,
+      indexed: after.indexEntriesRead - before.indexEntriesRead,
+    };
+  }
+
+  it('a type query reads only that type', async () => {
+    expect(await cost({ types: ['type.7'] })).toEqual({ events: 200, decoded: 200, indexed: 200 });
+  });
+
+  it('a time query reads only that time range', async () => {
+    expect(await cost({ start: 10_500, end: 10_549 })).toEqual({ events: 50, decoded: 50, indexed: 50 });
+  });
+
+  it('a type and time query reads only that type within that range', async () => {
+    expect(await cost({ types: ['type.3', 'type.4'], start: 11_000, end: 11_099 })).toEqual({
+      events: 20,
+      decoded: 20,
+      indexed: 20,
+    });
+  });
+
+  it('a limited query decodes no more than the limit', async () => {
+    expect((await cost({ limit: 5 })).decoded).toBe(5);
+    expect((await cost({ limit: 5, reverse: true })).decoded).toBe(5);
+    expect((await cost({ types: ['type.1'], limit: 3 })).decoded).toBe(3);
+    expect((await cost({ fromSeq: 1990 })).decoded).toBe(10);
+  });
+
+  it('an unknown type or an empty range reads nothing', async () => {
+    expect(await cost({ types: ['nope'] })).toEqual({ events: 0, decoded: 0, indexed: 0 });
+    expect(await cost({ types: [] })).toEqual({ events: 0, decoded: 0, indexed: 0 });
+    expect(await cost({ start: 50_000 })).toEqual({ events: 0, decoded: 0, indexed: 0 });
+    expect(await cost({ start: 10_010, end: 10_000 })).toEqual({ events: 0, decoded: 0, indexed: 0 });
+  });
+
+  it('stops reading when the consumer stops', async () => {
+    const before = t.store.stats().eventsRead;
+    for await (const _ of t.store.query(session)) break;
+    expect(t.store.stats().eventsRead - before).toBeLessThanOrEqual(256);
+  });
+});

@@ -1,0 +1,322 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { from, lastValueFrom, scan, toArray } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  agentState,
+  bridgeHooks,
+  createEvent,
+  createFileState,
+  type Event,
+  type FileState,
+  fileState,
+  fromHookFile,
+  persist,
+  reconstruct,
+  type StateReducer,
+  sessionState,
+  workflowState,
+} from '../../src/index.js';
+import { ev, type TempStore, tempStore } from '../helpers/store.js';
+
+const DEMO = join(dirname(fileURLToPath(import.meta.url)), '../../demo/sessions.jsonl');
+const HOUR = 3_600_000;
+
+let t: TempStore;
+beforeEach(async () => {
+  t = await tempStore();
+});
+afterEach(async () => {
+  await t.cleanup();
+});
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}
+
+/** Folds with every intermediate state frozen: a reducer that mutates its input throws. */
+function fold<S>(reducer: StateReducer<S>, events: Event[]): S {
+  return events.reduce((state, event) => deepFreeze(reducer.reduce(state, event)), reducer.initial);
+}
+
+const reducers = { fileState, workflowState, agentState, sessionState } as Record<
+  string,
+  StateReducer<unknown>
+>;
+
+describe('fileState', () => {
+  it('tracks each file, and the changes of the hour before the latest event (not the wall clock)', () => {
+    const t0 = 1_000; // 1970: a wall-clock cut-off would drop every change.
+    const state = fold(fileState, [
+      ev('file.created', t0, 's1', { file_path: '/a.ts' }),
+      ev('file.modified', t0 + 10, 's1', { file_path: '/a.ts' }),
+      ev('file.modified', t0 + HOUR, 's1', { file_path: '/b.ts' }),
+      ev('tool.used', t0 + HOUR + 5),
+      ev('file.deleted', t0 + HOUR + 20, 's1', { file_path: '/a.ts' }),
+    ]);
+    expect(state.files).toEqual({
+      '/a.ts': { lastAction: 'deleted', lastModified: t0 + HOUR + 20, changeCount: 3 },
+      '/b.ts': { lastAction: 'modified', lastModified: t0 + HOUR, changeCount: 1 },
+    });
+    // Latest event at t0 + 1h + 20: the cut-off is t0 + 20, so the first two changes are out.
+    expect(state.recentChanges).toEqual([
+      { filePath: '/b.ts', action: 'modified', timestamp: t0 + HOUR },
+      { filePath: '/a.ts', action: 'deleted', timestamp: t0 + HOUR + 20 },
+    ]);
+    expect(state.latestEventTime).toBe(t0 + HOUR + 20);
+  });
+
+  it('prunes recent changes when any later event arrives, and bounds them', () => {
+    const reducer = createFileState({ recentWindowMs: 100, maxRecent: 3 });
+    const changes = Array.from({ length: 5 }, (_, i) =>
+      ev('file.modified', i, 's1', { file_path: `/f${i}` }),
+    );
+    const state = fold(reducer, changes);
+    expect(state.recentChanges.map((c) => c.filePath)).toEqual(['/f2', '/f3', '/f4']);
+    expect(fold(reducer, [...changes, ev('tool.used', 1000)]).recentChanges).toEqual([]);
+    expect(Object.keys(state.files)).toHaveLength(5);
+  });
+
+  it('ignores file events without a path', () => {
+    expect(fold(fileState, [ev('file.modified.aggregated', 5, 's1', { count: 3 })]).files).toEqual({});
+  });
+});
+
+describe('workflowState', () => {
+  it('moves workflows from active to completed (or failed), with their agents and history', () => {
+    const state = fold(workflowState, [
+      ev('workflow.started', 1, 's1', { workflow_id: 'w1', workflow_type: 'feature' }),
+      ev('workflow.started', 2, 's1', { workflow_id: 'w2', workflow_type: 'bugfix' }),
+      ev('agent.completed', 3, 's1', { agent: 'tester', workflow_id: 'w1' }),
+      ev('agent.completed', 4, 's1', { agent: 'tester', workflow_id: 'w1' }),
+      ev('workflow.completed', 5, 's1', { workflow_id: 'w1' }),
+      ev('workflow.failed', 6, 's1', { workflow_id: 'w3' }),
+    ]);
+    expect(state.activeWorkflows).toEqual({
+      w2: {
+        workflowId: 'w2',
+        workflowType: 'bugfix',
+        startTime: 2,
+        endTime: undefined,
+        status: 'running',
+        agents: [],
+      },
+    });
+    expect(state.completedWorkflows).toEqual({
+      w1: {
+        workflowId: 'w1',
+        workflowType: 'feature',
+        startTime: 1,
+        endTime: 5,
+        status: 'completed',
+        agents: ['tester'],
+      },
+      w3: {
+        workflowId: 'w3',
+        workflowType: undefined,
+        startTime: undefined,
+        endTime: 6,
+        status: 'failed',
+        agents: [],
+      },
+    });
+    expect(state.workflowHistory.map((h) => `${h.workflowId}:${h.type}`)).toEqual([
+      'w1:workflow.started',
+      'w2:workflow.started',
+      'w1:workflow.completed',
+      'w3:workflow.failed',
+    ]);
+  });
+});
+
+describe('agentState', () => {
+  it('counts runs per agent, matches starts and completions by agent_id for durations', () => {
+    const state = fold(agentState, [
+      ev('agent.started', 10, 's1', { agent: 'reviewer', agent_id: 'r1' }),
+      ev('agent.started', 12, 's1', { agent: 'tester', agent_id: 't1' }),
+      ev('agent.completed', 40, 's1', { agent: 'reviewer', agent_id: 'r1' }),
+      ev('agent.completed', 50, 's1', { agent: 'explorer' }),
+    ]);
+    expect(state.agents).toEqual({
+      reviewer: {
+        agent: 'reviewer',
+        started: 1,
+        completed: 1,
+        totalDurationMs: 30,
+        firstSeen: 10,
+        lastSeen: 40,
+      },
+      tester: { agent: 'tester', started: 1, completed: 0, totalDurationMs: 0, firstSeen: 12, lastSeen: 12 },
+      explorer: {
+        agent: 'explorer',
+        started: 0,
+        completed: 1,
+        totalDurationMs: 0,
+        firstSeen: 50,
+        lastSeen: 50,
+      },
+    });
+    expect(state.running).toEqual({ t1: { agent: 'tester', agentId: 't1', startTime: 12 } });
+    expect(state.history).toHaveLength(4);
+  });
+});
+
+describe('sessionState', () => {
+  it('follows status, time span and the headline counts', () => {
+    const state = fold(sessionState, [
+      ev('prompt.submitted', 5),
+      ev('session.started', 10),
+      ev('tool.used', 11),
+      ev('tool.failed', 12),
+      ev('git.commit', 13),
+      createEvent({ type: 'test.run', timestamp: 14, sessionId: 's1', data: { passed: true } }),
+      createEvent({ type: 'test.run', timestamp: 15, sessionId: 's1', data: { passed: false } }),
+      ev('hook.rejected', 16),
+      ev('session.ended', 20),
+    ]);
+    expect(state).toMatchObject({
+      sessionId: 's1',
+      status: 'ended',
+      startedAt: 10,
+      endedAt: 20,
+      firstEventTime: 5,
+      lastEventTime: 20,
+      eventCount: 9,
+      prompts: 1,
+      toolUses: 1,
+      toolFailures: 1,
+      commits: 1,
+      testRuns: { passed: 1, failed: 1 },
+      rejected: 1,
+    });
+    expect(state.eventTypes['test.run']).toBe(2);
+  });
+});
+
+/** An own property only: `record.constructor` would find Object's. */
+const ownValue = <V>(record: Readonly<Record<string, V>>, key: string): V | undefined =>
+  Object.getOwnPropertyDescriptor(record, key)?.value as V | undefined;
+
+describe('keys that are JavaScript property names', () => {
+  it('are plain keys in every reducer', () => {
+    const files = fold(fileState, [
+      ev('file.modified', 1, 's1', { file_path: 'constructor' }),
+      ev('file.modified', 2, 's1', { file_path: '__proto__' }),
+    ]);
+    expect(ownValue(files.files, 'constructor')).toEqual({
+      lastAction: 'modified',
+      lastModified: 1,
+      changeCount: 1,
+    });
+    expect(Object.hasOwn(files.files, '__proto__')).toBe(true);
+    const agents = fold(agentState, [
+      ev('agent.started', 1, 's1', { agent: 'constructor', agent_id: '__proto__' }),
+      ev('agent.completed', 5, 's1', { agent: 'constructor', agent_id: '__proto__' }),
+    ]);
+    expect(ownValue(agents.agents, 'constructor')).toMatchObject({
+      started: 1,
+      completed: 1,
+      totalDurationMs: 4,
+    });
+    expect(Object.keys(agents.running)).toEqual([]);
+    const workflows = fold(workflowState, [
+      ev('workflow.completed', 1, 's1', { workflow_id: 'constructor' }),
+      ev('workflow.started', 2, 's1', { workflow_id: 'toString' }),
+      ev('workflow.completed', 3, 's1', { workflow_id: 'toString' }),
+    ]);
+    expect(Object.keys(workflows.completedWorkflows)).toEqual(['constructor', 'toString']);
+    expect(ownValue(workflows.completedWorkflows, 'constructor')?.status).toBe('completed');
+    expect(ownValue(workflows.completedWorkflows, 'constructor')?.startTime).toBeUndefined();
+    expect(
+      ownValue(fold(sessionState, [ev('constructor', 1), ev('constructor', 2)]).eventTypes, 'constructor'),
+    ).toBe(2);
+  });
+});
+
+describe('reconstruct', () => {
+  it('equals the live scan over the same events, for every reducer, on the bundled sessions', async () => {
+    const live = await lastValueFrom(fromHookFile(DEMO).pipe(bridgeHooks(), persist(t.store), toArray()));
+    const sessions = await t.store.sessions();
+    expect(sessions.length).toBeGreaterThan(1);
+    for (const { sessionId } of sessions) {
+      const events = live.filter((e) => (e.sessionId ?? 'default') === sessionId);
+      for (const [name, reducer] of Object.entries(reducers)) {
+        const scanned = await lastValueFrom(from(events).pipe(scan(reducer.reduce, reducer.initial)), {
+          defaultValue: reducer.initial,
+        });
+        const rebuilt = await reconstruct(t.store, sessionId, reducer);
+        expect(rebuilt, `${name} of ${sessionId}`).toEqual(scanned);
+      }
+    }
+    // Deterministic: rebuilding again (after reopening) gives the same state.
+    const id = sessions[0]!.sessionId;
+    const once = await reconstruct(t.store, id, fileState);
+    await t.reopen();
+    expect(await reconstruct(t.store, id, fileState)).toEqual(once);
+  });
+
+  it('equals the live scan on random events, and no reducer mutates its input', async () => {
+    const types = [
+      'file.created',
+      'file.modified',
+      'file.deleted',
+      'agent.started',
+      'agent.completed',
+      'workflow.started',
+      'workflow.completed',
+      'workflow.failed',
+      'session.started',
+      'session.ended',
+      'tool.used',
+      'test.run',
+    ];
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            type: fc.constantFrom(...types),
+            timestamp: fc.integer({ min: 0, max: 3 * HOUR }),
+            n: fc.integer({ min: 0, max: 3 }),
+          }),
+          { maxLength: 40 },
+        ),
+        async (inputs) => {
+          const session = `r${run++}`;
+          const events = inputs.map(({ type, timestamp, n }) =>
+            createEvent({
+              type,
+              timestamp,
+              sessionId: session,
+              data: {
+                file_path: `/f${n}`,
+                agent: `agent${n}`,
+                agent_id: `id${n}`,
+                workflow_id: `w${n}`,
+                passed: n > 1,
+              },
+            }),
+          );
+          await t.store.append(events);
+          for (const reducer of Object.values(reducers)) {
+            expect(await reconstruct(t.store, session, reducer)).toEqual(fold(reducer, events));
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('types', () => {
+  it('types scan with a reducer as its state', () => {
+    expectTypeOf(fileState).toEqualTypeOf<StateReducer<FileState>>();
+    const state$ = from([] as Event[]).pipe(scan(fileState.reduce, fileState.initial));
+    expectTypeOf(state$).toEqualTypeOf<import('rxjs').Observable<FileState>>();
+  });
+});

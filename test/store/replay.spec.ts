@@ -1,0 +1,142 @@
+import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, type Event, replay, type StoredEvent, tail } from '../../src/index.js';
+import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
+
+let t: TempStore;
+beforeEach(async () => {
+  t = await tempStore();
+});
+afterEach(async () => {
+  await t.cleanup();
+});
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Resolves once `received` holds `count` entries. */
+async function until(received: unknown[], count: number): Promise<void> {
+  for (let i = 0; received.length < count; i++) {
+    if (i > 20_000) throw new Error(`only ${received.length} of ${count} received`);
+    await tick();
+  }
+}
+
+describe('replay', () => {
+  it('emits the stored events in seq order and completes', async () => {
+    const events = [ev('a', 3), ev('b', 1), ev('a', 2)];
+    await t.store.append(events);
+    expect(await lastValueFrom(replay(t.store, 's1').pipe(toArray()))).toEqual(events);
+    expect(await lastValueFrom(replay(t.store, 's1', { types: ['a'] }).pipe(toArray()))).toEqual([
+      events[2],
+      events[0],
+    ]);
+    expect(await lastValueFrom(replay(t.store, 'none').pipe(toArray()))).toEqual([]);
+  });
+
+  it('runs the query afresh for each subscription and stops reading on unsubscribe', async () => {
+    await t.store.append(Array.from({ length: 1000 }, (_, i) => ev('a', i)));
+    const replay$ = replay(t.store, 's1');
+    const before = t.store.stats().eventsRead;
+    expect((await lastValueFrom(replay$.pipe(take(3), toArray()))).map((e) => e.timestamp)).toEqual([
+      0, 1, 2,
+    ]);
+    expect(t.store.stats().eventsRead - before).toBeLessThanOrEqual(256);
+    await t.store.append([ev('a', 1000)]);
+    expect(await lastValueFrom(replay$.pipe(toArray()))).toHaveLength(1001);
+  });
+
+  it('throws ConfigError for bad options at once, and errors with STORE_NOT_OPEN on a closed store', async () => {
+    expect(() => replay(t.store, 's1', { limit: -1 })).toThrow(ConfigError);
+    await t.store.close();
+    await expect(lastValueFrom(replay(t.store, 's1'))).rejects.toMatchObject({ code: 'STORE_NOT_OPEN' });
+  });
+});
+
+describe('tail', () => {
+  it('emits the stored events, then live appends, with their seqs', async () => {
+    await t.store.append([ev('a', 1), ev('b', 2)]);
+    const received: StoredEvent[] = [];
+    const sub = tail(t.store, 's1').subscribe((entry) => received.push(entry));
+    await until(received, 2);
+    const live = [ev('c', 3), ev('d', 4)];
+    await t.store.append(live);
+    await t.store.append([ev('x', 5, 'other')]);
+    expect(received.map((e) => [e.seq, e.event.type])).toEqual([
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+      [3, 'd'],
+    ]);
+    // Live events arrive synchronously with the write's acknowledgement.
+    expect(received[2]!.event).toEqual(live[0]);
+    sub.unsubscribe();
+  });
+
+  it('hands over from stored to live with no gap and no duplicate while appends run concurrently', async () => {
+    for (const maxBuffer of [10_000, 7]) {
+      const session = `hand-over-${maxBuffer}`;
+      const stored = Array.from({ length: 3000 }, (_, i) => ev('tool.used', i, session));
+      await t.store.append(stored);
+      const received: StoredEvent[] = [];
+      const sub = tail(t.store, session, { maxBuffer }).subscribe((entry) => received.push(entry));
+      // Appends start at once, so many land while the tail is still reading the stored events.
+      const live: Event[] = [];
+      const appends: Promise<unknown>[] = [];
+      for (let i = 0; i < 200; i++) {
+        const batch = Array.from({ length: 1 + (i % 5) }, (_, j) =>
+          ev('file.modified', 10_000 + i * 10 + j, session),
+        );
+        live.push(...batch);
+        appends.push(t.store.append(batch));
+        if (i % 20 === 0) await tick();
+      }
+      await Promise.all(appends);
+      await until(received, stored.length + live.length);
+      await tick();
+      sub.unsubscribe();
+      expect(received.map((e) => e.seq)).toEqual(received.map((_, i) => i));
+      expect(received.map((e) => e.event)).toEqual(await collect(t.store.query(session)));
+      expect(received).toHaveLength(stored.length + live.length);
+    }
+  });
+
+  it('lets a client resume from its last seq and see every event exactly once', async () => {
+    await t.store.append(Array.from({ length: 10 }, (_, i) => ev('a', i)));
+    const first = await firstValueFrom(tail(t.store, 's1').pipe(take(4), toArray()));
+    const last = first.at(-1)!.seq;
+    await t.store.append(Array.from({ length: 5 }, (_, i) => ev('b', 100 + i)));
+    const received: StoredEvent[] = [];
+    const sub = tail(t.store, 's1', { fromSeq: last + 1 }).subscribe((entry) => received.push(entry));
+    await until(received, 11);
+    await t.store.append([ev('c', 200)]);
+    sub.unsubscribe();
+    expect([...first, ...received].map((e) => e.seq)).toEqual(Array.from({ length: 16 }, (_, i) => i));
+  });
+
+  it('follows a session that does not exist yet', async () => {
+    const received: StoredEvent[] = [];
+    const sub = tail(t.store, 'later').subscribe((entry) => received.push(entry));
+    await tick();
+    await t.store.append([ev('a', 1, 'later')]);
+    await until(received, 1);
+    sub.unsubscribe();
+    expect(received.map((e) => e.seq)).toEqual([0]);
+  });
+
+  it('completes when the session is deleted or the store closes', async () => {
+    await t.store.append([ev('a', 1), ev('a', 1, 's2')]);
+    const deleted = lastValueFrom(tail(t.store, 's1').pipe(toArray()));
+    const closed = lastValueFrom(tail(t.store, 's2').pipe(toArray()));
+    await tick();
+    await t.store.deleteSession('s1');
+    expect((await deleted).map((e) => e.seq)).toEqual([0]);
+    await t.store.close();
+    expect((await closed).map((e) => e.seq)).toEqual([0]);
+  });
+
+  it('validates its options at once', () => {
+    expect(() => tail(t.store, 's1', { fromSeq: -1 })).toThrow(ConfigError);
+    expect(() => tail(t.store, '', {})).toThrow(ConfigError);
+    expect(() => tail(t.store, 's1', { maxBuffer: 0 })).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,417 @@
+import { Level } from 'level';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  type CorruptRecord,
+  DEFAULT_SESSION,
+  type Event,
+  openStore,
+  StoreError,
+} from '../../src/index.js';
+import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
+
+let t: TempStore;
+beforeEach(async () => {
+  t = await tempStore();
+});
+afterEach(async () => {
+  await t.cleanup();
+});
+
+async function storeError(promise: Promise<unknown>): Promise<StoreError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StoreError);
+  return error as StoreError;
+}
+
+describe('SessionStore: append, get, query', () => {
+  it('round-trips events per session, in append order, with seqs from 0', async () => {
+    const a = [
+      ev('tool.used', 10, 'a'),
+      ev('file.modified', 5, 'a', { file_path: '/x' }),
+      ev('git.commit', 20, 'a'),
+    ];
+    const b = [ev('tool.used', 1, 'b'), ev('tool.used', 2, 'b')];
+    const positions = await t.store.append([a[0]!, b[0]!, a[1]!, b[1]!, a[2]!]);
+    expect(positions).toEqual([
+      { sessionId: 'a', seq: 0 },
+      { sessionId: 'b', seq: 0 },
+      { sessionId: 'a', seq: 1 },
+      { sessionId: 'b', seq: 1 },
+      { sessionId: 'a', seq: 2 },
+    ]);
+    expect(await collect(t.store.query('a'))).toEqual(a);
+    expect(await collect(t.store.query('b'))).toEqual(b);
+    expect(await collect(t.store.entries('a'))).toEqual(a.map((event, seq) => ({ seq, event })));
+    expect(await t.store.get('a', 1)).toEqual(a[1]);
+    expect(await t.store.get('a', 3)).toBeUndefined();
+    expect(await t.store.get('nope', 0)).toBeUndefined();
+    expect(await collect(t.store.query('nope'))).toEqual([]);
+  });
+
+  it('stores exactly the schema fields (unknown keys dropped, as parseEvent does)', async () => {
+    const event = { ...ev('tool.used', 1), extra: 'x' } as Event;
+    await t.store.append([event]);
+    const [stored] = await collect(t.store.query('s1'));
+    expect(stored).not.toHaveProperty('extra');
+    expect(stored).toEqual({ ...event, extra: undefined });
+  });
+
+  it('puts events without a sessionId in the default session, unchanged', async () => {
+    const event = ev('tool.used', 1, null);
+    expect(await t.store.append([event])).toEqual([{ sessionId: DEFAULT_SESSION, seq: 0 }]);
+    const [stored] = await collect(t.store.query(DEFAULT_SESSION));
+    expect(stored).toEqual(event);
+    expect(stored).not.toHaveProperty('sessionId');
+  });
+
+  it('appends nothing for an empty array', async () => {
+    expect(await t.store.append([])).toEqual([]);
+    expect(t.store.stats().writes).toBe(0);
+  });
+
+  it('serializes concurrent appends: seqs are unique and contiguous, each call keeps its order', async () => {
+    const calls = Array.from({ length: 50 }, (_, c) =>
+      Array.from({ length: 1 + (c % 7) }, (_, i) =>
+        ev('tool.used', c * 10 + i, c % 2 === 0 ? 'even' : 'odd'),
+      ),
+    );
+    const results = await Promise.all(calls.map((events) => t.store.append(events)));
+    for (const [c, positions] of results.entries()) {
+      const seqs = positions.map((p) => p.seq);
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+      expect(positions.every((p) => p.sessionId === (c % 2 === 0 ? 'even' : 'odd'))).toBe(true);
+    }
+    for (const session of ['even', 'odd']) {
+      const entries = await collect(t.store.entries(session));
+      expect(entries.map((e) => e.seq)).toEqual(entries.map((_, i) => i));
+      const expected = calls.filter((_, c) => (c % 2 === 0 ? 'even' : 'odd') === session).flat();
+      expect(entries.map((e) => e.event)).toEqual(expected);
+    }
+    // Appends made while a write was in flight were committed together (group commit).
+    expect(t.store.stats().writes).toBeLessThan(calls.length);
+  });
+
+  it('keeps sessions whose ids share prefixes or contain separator-like characters apart', async () => {
+    const ids = ['a', 'a\x00', 'a\x00b', 'a\x01', 'ab', '\uD800', '\uD801', 'x\uD83D\uDE00', 'a!b', 'a/b'];
+    await t.store.append(ids.flatMap((id, i) => [ev('t\x00x', i, id), ev('t', i + 100, id)]));
+    for (const [i, id] of ids.entries()) {
+      const events = await collect(t.store.query(id));
+      expect(events.map((e) => e.timestamp)).toEqual([i, i + 100]);
+      expect((await collect(t.store.query(id, { types: ['t\x00x'] }))).map((e) => e.timestamp)).toEqual([i]);
+      expect((await collect(t.store.query(id, { types: ['t'] }))).map((e) => e.timestamp)).toEqual([i + 100]);
+    }
+    expect((await t.store.sessions()).map((s) => s.sessionId).sort()).toEqual([...ids].sort());
+  });
+});
+
+describe('SessionStore: keys that are JavaScript property names', () => {
+  it('counts and queries types such as __proto__ and constructor like any other', async () => {
+    const events = [ev('__proto__', 1), ev('constructor', 2), ev('__proto__', 3), ev('toString', 4)];
+    await t.store.append(events);
+    const info = await t.store.session('s1');
+    expect(Object.entries(info!.typeCounts).sort()).toEqual([
+      ['__proto__', 2],
+      ['constructor', 1],
+      ['toString', 1],
+    ]);
+    expect(Object.hasOwn(info!.typeCounts, '__proto__')).toBe(true);
+    expect((await collect(t.store.query('s1', { types: ['__proto__'] }))).map((e) => e.timestamp)).toEqual([
+      1, 3,
+    ]);
+    expect((await collect(t.store.query('s1', { start: 0 }))).map((e) => e.timestamp)).toEqual([1, 2, 3, 4]);
+    await t.reopen();
+    await t.store.append([ev('__proto__', 5)]);
+    expect(
+      Object.getOwnPropertyDescriptor((await t.store.session('s1'))!.typeCounts, '__proto__')?.value,
+    ).toBe(3);
+    expect(
+      Object.getOwnPropertyDescriptor((await t.store.sessionContext('s1')).activitySummary, 'constructor')
+        ?.value,
+    ).toBe(1);
+  });
+});
+
+describe('SessionStore: invalid input', () => {
+  it('rejects an invalid event with STORE_INVALID_EVENT naming it and the zod issue; writes nothing', async () => {
+    const good = ev('tool.used', 1);
+    const bad = { ...ev('tool.used', 2), timestamp: -5 };
+    const error = await storeError(t.store.append([good, bad]));
+    expect(error.code).toBe('STORE_INVALID_EVENT');
+    expect(error.message).toContain('event 1');
+    expect(error.message).toContain(bad.id);
+    expect(error.message).toContain('timestamp');
+    expect(error.issues[0]?.path).toEqual(['timestamp']);
+    expect(error.events).toEqual([bad]);
+    expect(await collect(t.store.query('s1'))).toEqual([]);
+  });
+
+  it('rejects events that cannot be serialized', async () => {
+    const bad = ev('tool.used', 1, 's1', { n: 10n });
+    const error = await storeError(t.store.append([bad]));
+    expect(error.code).toBe('STORE_INVALID_EVENT');
+    expect(error.message).toMatch(/serializ/);
+  });
+
+  it('rejects non-events of every shape', async () => {
+    for (const bad of [null, 1, 'x', [], {}, { ...ev('a', 1), priority: 7 }, { ...ev('a', 1), data: [] }]) {
+      const error = await storeError(t.store.append([bad as Event]));
+      expect(error.code).toBe('STORE_INVALID_EVENT');
+    }
+  });
+
+  it('validates query options and ids synchronously with ConfigError', () => {
+    expect(() => t.store.query('')).toThrow(ConfigError);
+    expect(() => t.store.query('s', { limit: -1 })).toThrow(ConfigError);
+    expect(() => t.store.query('s', { fromSeq: 1.5 })).toThrow(ConfigError);
+    expect(() => t.store.query('s', { types: [''] })).toThrow(ConfigError);
+    expect(() => t.store.query('s', { start: Number.NaN })).toThrow(ConfigError);
+  });
+
+  it('refuses to work after close with STORE_NOT_OPEN', async () => {
+    await t.store.close();
+    expect(t.store.status).toBe('closed');
+    expect((await storeError(t.store.append([ev('a', 1)]))).code).toBe('STORE_NOT_OPEN');
+    expect((await storeError(t.store.sessions())).code).toBe('STORE_NOT_OPEN');
+    expect((await storeError(collect(t.store.query('s1')))).code).toBe('STORE_NOT_OPEN');
+    await t.store.close(); // idempotent
+  });
+
+  it('rejects bad openStore options with ConfigError', async () => {
+    await expect(openStore({ path: t.dir, durability: 'disk' as 'os' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(openStore({ path: '' })).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('SessionStore: sessions, metadata, context', () => {
+  it('keeps session metadata in step with the events', async () => {
+    const started = await t.store.startSession('s1', { project: 'acme' });
+    expect(started).toMatchObject({ sessionId: 's1', eventCount: 0, nextSeq: 0, meta: { project: 'acme' } });
+    await t.store.append([ev('tool.used', 30), ev('file.modified', 10), ev('tool.used', 20)]);
+    await t.store.startSession('s1', { branch: 'main' });
+    await t.store.append([ev('x', 1, 's2')]);
+    const sessions = await t.store.sessions();
+    expect(sessions.map((s) => s.sessionId)).toEqual(['s1', 's2']);
+    expect(sessions[0]).toMatchObject({
+      sessionId: 's1',
+      startTime: 10,
+      lastEventTime: 30,
+      eventCount: 3,
+      nextSeq: 3,
+      typeCounts: { 'tool.used': 2, 'file.modified': 1 },
+      meta: { project: 'acme', branch: 'main' },
+    });
+    expect(await t.store.session('s2')).toMatchObject({ eventCount: 1, startTime: 1, lastEventTime: 1 });
+    expect(await t.store.session('nope')).toBeUndefined();
+  });
+
+  it('makes up a session id when none is given', async () => {
+    const a = await t.store.startSession();
+    const b = await t.store.startSession();
+    expect(a.sessionId).not.toBe(b.sessionId);
+    expect((await t.store.sessions()).length).toBe(2);
+  });
+
+  it('builds the seed context: counts, time span, files, agents, workflows — from the index only', async () => {
+    const events = [
+      ev('session.started', 1000),
+      ev('file.created', 1001, 's1', { file_path: '/a.ts' }),
+      ev('file.modified', 1002, 's1', { file_path: '/b.ts' }),
+      ev('file.modified', 1003, 's1', { file_path: '/a.ts' }),
+      ev('agent.completed', 1004, 's1', { agent: 'reviewer' }),
+      ev('agent.completed', 1005, 's1', { agent: 'tester' }),
+      ev('workflow.started', 1006, 's1', { workflow: 'release' }),
+      ...Array.from({ length: 100 }, (_, i) => ev('tool.used', 1010 + i)),
+    ];
+    await t.store.append(events);
+    const before = t.store.stats().eventsRead;
+    const context = await t.store.sessionContext('s1');
+    expect(context).toEqual({
+      sessionId: 's1',
+      eventCount: 107,
+      timeSpan: { start: 1000, end: 1109 },
+      activitySummary: {
+        'session.started': 1,
+        'file.created': 1,
+        'file.modified': 2,
+        'agent.completed': 2,
+        'workflow.started': 1,
+        'tool.used': 100,
+      },
+      filesModified: ['/a.ts', '/b.ts'],
+      agentsUsed: ['reviewer', 'tester'],
+      workflowsExecuted: ['release'],
+    });
+    // Only the 6 file/agent/workflow events were decoded, not the 100 tool.used ones.
+    expect(t.store.stats().eventsRead - before).toBe(6);
+    expect(await t.store.sessionContext('nope')).toEqual({
+      sessionId: 'nope',
+      eventCount: 0,
+      timeSpan: undefined,
+      activitySummary: {},
+      filesModified: [],
+      agentsUsed: [],
+      workflowsExecuted: [],
+    });
+  });
+
+  it('deletes a session: events, index and metadata; a new session of that id starts at seq 0', async () => {
+    await t.store.append([ev('a', 1), ev('b', 2), ev('a', 3, 'other')]);
+    expect(await t.store.deleteSession('s1')).toBe(true);
+    expect(await t.store.deleteSession('s1')).toBe(false);
+    expect(await collect(t.store.query('s1'))).toEqual([]);
+    expect(await collect(t.store.query('s1', { types: ['a'] }))).toEqual([]);
+    expect((await t.store.sessions()).map((s) => s.sessionId)).toEqual(['other']);
+    expect(await t.store.append([ev('c', 4)])).toEqual([{ sessionId: 's1', seq: 0 }]);
+    await t.reopen();
+    expect((await collect(t.store.query('s1'))).map((e) => e.type)).toEqual(['c']);
+    expect((await collect(t.store.query('other'))).map((e) => e.type)).toEqual(['a']);
+  });
+});
+
+describe('SessionStore: persistence and recovery', () => {
+  it('keeps everything across close and reopen, and continues the seqs', async () => {
+    const first = [ev('tool.used', 1), ev('git.commit', 2)];
+    await t.store.append(first);
+    await t.store.startSession('s1', { note: 'kept' });
+    await t.reopen();
+    expect(await collect(t.store.query('s1'))).toEqual(first);
+    const next = ev('tool.used', 3);
+    expect(await t.store.append([next])).toEqual([{ sessionId: 's1', seq: 2 }]);
+    expect(await t.store.session('s1')).toMatchObject({ eventCount: 3, nextSeq: 3, meta: { note: 'kept' } });
+    expect(await collect(t.store.query('s1', { types: ['tool.used'] }))).toEqual([first[0], next]);
+  });
+
+  it('works with durability "os" (sync writes) the same way', async () => {
+    const store = await t.reopen({ durability: 'os' });
+    expect(store.durability).toBe('os');
+    const events = Array.from({ length: 20 }, (_, i) => ev('tool.used', i));
+    await Promise.all(events.map((e) => store.append([e])));
+    expect(await collect(store.query('s1'))).toEqual(events);
+    expect(store.stats().writes).toBeLessThan(20);
+  });
+
+  it('closes only after queued writes are written', async () => {
+    const pending = t.store.append([ev('a', 1), ev('b', 2)]);
+    await t.store.close();
+    await expect(pending).resolves.toHaveLength(2);
+    const store = await t.reopen();
+    expect(await collect(store.query('s1'))).toHaveLength(2);
+  });
+
+  it('skips, counts and reports records that cannot be decoded', async () => {
+    await t.store.append([ev('a', 1), ev('b', 2), ev('a', 3)]);
+    await t.store.close();
+    // Damage seq 1 behind the store's back.
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    const key = (await raw.keys().all()).find((k) => k.startsWith('!e!') && k.endsWith('1'))!;
+    await raw.put(key, '{"broken');
+    await raw.close();
+
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
+    expect((await collect(store.query('s1'))).map((e) => e.timestamp)).toEqual([1, 3]);
+    expect((await collect(store.query('s1', { types: ['b'] }))).map((e) => e.timestamp)).toEqual([]);
+    expect(await store.get('s1', 1)).toBeUndefined();
+    expect(store.stats().corruptRecords).toBe(3);
+    expect(reports[0]).toMatchObject({ sessionId: 's1', seq: 1, kind: 'event' });
+    expect(reports[0]!.error.code).toBe('STORE_READ_FAILED');
+    expect(reports[0]!.reason).toMatch(/not JSON/);
+  });
+
+  it('rebuilds damaged session metadata from the events and never reuses a seq', async () => {
+    await t.store.append([ev('a', 1), ev('b', 2)]);
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    await raw.put('!s!s1', 'garbage');
+    await raw.close();
+
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
+    // The query still reads the events, and reports the metadata.
+    expect((await collect(store.query('s1'))).map((e) => e.type)).toEqual(['a', 'b']);
+    expect((await collect(store.query('s1', { start: 0 }))).map((e) => e.type)).toEqual(['a', 'b']);
+    expect(await store.append([ev('c', 3)])).toEqual([{ sessionId: 's1', seq: 2 }]);
+    expect(await store.session('s1')).toMatchObject({
+      eventCount: 3,
+      nextSeq: 3,
+      typeCounts: { a: 1, b: 1, c: 1 },
+    });
+    expect(reports.every((r) => r.kind === 'session')).toBe(true);
+    expect(reports.length).toBeGreaterThan(0);
+  });
+
+  it('finds a session whose metadata record is missing through its number, and rebuilds the metadata', async () => {
+    await t.store.append([ev('a', 1), ev('b', 2)]);
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    await raw.del('!s!s1');
+    await raw.close();
+
+    const store = await t.reopen();
+    expect((await collect(store.query('s1'))).map((e) => e.type)).toEqual(['a', 'b']);
+    expect(await store.get('s1', 1)).toMatchObject({ type: 'b' });
+    expect(await store.append([ev('c', 3)])).toEqual([{ sessionId: 's1', seq: 2 }]);
+    expect(await store.session('s1')).toMatchObject({ eventCount: 3, nextSeq: 3 });
+  });
+
+  it('finishes a deleteSession interrupted by a crash (tombstone left behind)', async () => {
+    await t.store.append([ev('a', 1), ev('b', 2), ev('x', 1, 'other')]);
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    const meta = JSON.parse((await raw.get('!s!s1'))!) as { n: number };
+    await raw.put('!s!s1', JSON.stringify({ sessionId: 's1', n: meta.n, deleting: true }));
+    await raw.close();
+
+    const store = await t.reopen();
+    expect((await store.sessions()).map((s) => s.sessionId)).toEqual(['other']);
+    expect(await collect(store.query('s1'))).toEqual([]);
+    expect(await store.append([ev('c', 3)])).toEqual([{ sessionId: 's1', seq: 0 }]);
+    expect((await collect(store.query('s1'))).map((e) => e.type)).toEqual(['c']);
+    expect((await collect(store.query('other'))).map((e) => e.type)).toEqual(['x']);
+  });
+
+  it('reloads evicted session counters from their metadata without reusing a seq', async () => {
+    const store = await t.reopen({ maxCachedSessions: 2 });
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    for (let round = 0; round < 4; round++) {
+      await Promise.all(
+        ids.map((id, i) => store.append([ev('x', round * 10 + i, id), ev('y', round * 10 + i, id)])),
+      );
+    }
+    for (const id of ids) {
+      const entries = await collect(store.entries(id));
+      expect(entries.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(await store.session(id)).toMatchObject({
+        eventCount: 8,
+        nextSeq: 8,
+        typeCounts: { x: 4, y: 4 },
+      });
+    }
+  });
+
+  it('refuses a database of another format with STORE_NOT_OPEN', async () => {
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    await raw.put('!store!format', '99');
+    await raw.close();
+    const error = await openStore({ path: t.store.path }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'STORE_NOT_OPEN' });
+    expect((error as Error).message).toContain('format 99');
+    await raw.open();
+    await raw.put('!store!format', '1');
+    await raw.close();
+  });
+
+  it('rejects session metadata that is not JSON-serializable', async () => {
+    await expect(t.store.startSession('s', { n: 1n })).rejects.toBeInstanceOf(ConfigError);
+  });
+});
