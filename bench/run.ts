@@ -8,10 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { type BenchRow, type BenchSuite, machine } from './harness.js';
 
 // Each suite is a module in bench/ whose default export is a BenchSuite.
-const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [() => import('./flow.js')];
-const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [() => import('./temporalAggregate.js')];
-const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [() => import('./correlate.js')];
-const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [() => import('./store.js')];
+const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [
+  () => import('./temporalAggregate.js'),
+  () => import('./correlate.js'),
+  () => import('./flow.js'),
+  () => import('./store.js'),
+];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

@@ -84,6 +84,18 @@ export type {
   SeedPolicyOptions,
 } from './operators/adaptiveBatch.js';
 export { adaptiveBatch, aimdPolicy, fixedPolicy, seedPolicy } from './operators/adaptiveBatch.js';
+// Operators: correlation and patterns
+export type {
+  ActivityData,
+  ActivityEndReason,
+  CorrelateOptions,
+  CorrelationErrorData,
+  CorrelationEvent,
+  CorrelationGroup,
+  CorrelationMatch,
+  CorrelationRule,
+} from './operators/correlate.js';
+export { correlate, DEFAULT_CORRELATION_GROUPS } from './operators/correlate.js';
 export type {
   EventsDroppedData,
   HandlerResult,
@@ -104,27 +116,6 @@ export type {
   TypeFlowSummary,
 } from './operators/metrics.js';
 export { EventFlowMetrics, measure, OTHER_TYPE } from './operators/metrics.js';
-export type { LoadThresholds, ModeSelector, SelectModeConfig } from './operators/selectMode.js';
-export {
-  createModeSelector,
-  DEFAULT_LOAD_THRESHOLDS,
-  isProcessingMode,
-  ProcessingMode,
-  selectMode,
-} from './operators/selectMode.js';
-
-// Operators: correlation and patterns
-export type {
-  ActivityData,
-  ActivityEndReason,
-  CorrelateOptions,
-  CorrelationErrorData,
-  CorrelationEvent,
-  CorrelationGroup,
-  CorrelationMatch,
-  CorrelationRule,
-} from './operators/correlate.js';
-export { correlate, DEFAULT_CORRELATION_GROUPS } from './operators/correlate.js';
 export type {
   EventPredicate,
   MatchStep,
@@ -138,6 +129,14 @@ export type {
   PatternTimeoutReason,
 } from './operators/pattern.js';
 export { pattern } from './operators/pattern.js';
+export type { LoadThresholds, ModeSelector, SelectModeConfig } from './operators/selectMode.js';
+export {
+  createModeSelector,
+  DEFAULT_LOAD_THRESHOLDS,
+  isProcessingMode,
+  ProcessingMode,
+  selectMode,
+} from './operators/selectMode.js';
 
 // Store
 export type { StoreErrorCode, StoreErrorOptions } from './store/errors.js';
