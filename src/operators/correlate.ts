@@ -955,8 +955,8 @@ function detailsOf(match: CorrelationMatch): Record<string, unknown> {
  * @param options pass-through, updates, bounds and the live clock (see `CorrelateOptions`).
  * @return an operator emitting the input events and `activity.detected` / `activity.updated` /
  *   `activity.ended` / `correlation.error` events.
- * @throws TypeError at construction when a group or option has the wrong shape (a missing rule, an
- *   unknown option), RangeError when a value is out of range (`windowMs <= 0`, duplicate names, no groups).
+ * @throws ConfigError at construction when a group or option has the wrong shape (a missing rule, an
+ *   unknown option) or a value is out of range (`windowMs <= 0`, duplicate names, no groups).
  */
 export function correlate<T extends Event = Event>(
   groups: readonly CorrelationGroup[] = DEFAULT_CORRELATION_GROUPS,

@@ -624,8 +624,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  * @param options `within` (required), `key`, `name`, pass-through, timeouts, bounds and the live clock.
  * @return an operator emitting the input events and `pattern.matched` / `pattern.timeout` /
  *   `pattern.error` events.
- * @throws TypeError at construction when a step or option has the wrong shape (a pattern starting with
- *   `notFollowedBy`, an optional last step …), RangeError when a value is out of range (`within <= 0`).
+ * @throws ConfigError at construction when a step or option has the wrong shape (a pattern starting with
+ *   `notFollowedBy`, an optional last step …) or a value is out of range (`within <= 0`).
  */
 export function pattern<T extends Event = Event>(
   steps: readonly PatternStep[],

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
-import { VibespecError } from '../errors.js';
+import { ConfigError, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
 
@@ -30,7 +30,7 @@ export interface BridgeHooksOptions extends BridgeOptions {
  * @param options payload limits (`maxPayloadBytes`, `maxDepth`, `maxRawLength`) and the `scheduler`
  *   whose clock stamps outputs that carry no timestamp.
  * @return an operator from `HookOutput` to `Event`.
- * @throws RangeError at construction when a limit is not a positive integer.
+ * @throws ConfigError at construction when a limit is not a positive integer.
  */
 export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
   const limits = bridgeLimits(options);
@@ -83,7 +83,7 @@ export interface HookBridge {
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   const maxPending = options?.maxPending ?? 10_000;
   if (!Number.isInteger(maxPending) || maxPending < 0) {
-    throw new RangeError(`createHookBridge: maxPending must be a non-negative integer, got ${maxPending}`);
+    throw new ConfigError(`createHookBridge: maxPending must be a non-negative integer, got ${maxPending}`);
   }
   const input = new Subject<HookOutput>();
   const shared$ = input.pipe(bridgeHooks(options), share());

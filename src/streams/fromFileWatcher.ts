@@ -2,7 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { VibespecError } from '../errors.js';
+import { ConfigError, VibespecError } from '../errors.js';
 import type { HookOutput } from './toEvents.js';
 
 /** Options of `fromFileWatcher`. */
@@ -53,7 +53,8 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
   const debounceMs = options?.debounceMs ?? 50;
   const scheduler = options?.scheduler ?? asyncScheduler;
   const ignoreOption = options?.ignore ?? DEFAULT_IGNORE;
-  if (!(debounceMs >= 0)) throw new RangeError(`fromFileWatcher: debounceMs must be >= 0, got ${debounceMs}`);
+  if (!(debounceMs >= 0))
+    throw new ConfigError(`fromFileWatcher: debounceMs must be >= 0, got ${debounceMs}`);
   const ignored = (relative: string) =>
     typeof ignoreOption === 'function' ? ignoreOption(relative) : ignoreOption.test(relative);
 

@@ -2,6 +2,7 @@
  * The hook bridge's pure mapping: one hook payload → one or more `Event`s.
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
+import { ConfigError } from '../errors.js';
 import { createEvent, type Event, Priority } from '../event.js';
 import { checkPayload, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
 
@@ -497,7 +498,7 @@ export function bridgeLimits(options: BridgeOptions | undefined): PayloadLimits 
   const limits = resolveLimits(options);
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0) {
-      throw new RangeError(`bridge option ${key} must be a positive integer, got ${String(value)}`);
+      throw new ConfigError(`bridge option ${key} must be a positive integer, got ${String(value)}`);
     }
   }
   return limits;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { map, mergeMap, Observable, of, Subject, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { bridgeHooks, type Event, type HookOutput, Priority } from '../../src/index.js';
+import { bridgeHooks, ConfigError, type Event, type HookOutput, Priority } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
 
 const SESSION = 'sess-1';
@@ -156,8 +156,8 @@ describe('bridgeHooks', () => {
   });
 
   it('validates its options at construction', () => {
-    expect(() => bridgeHooks({ maxPayloadBytes: -1 })).toThrow(RangeError);
-    expect(() => bridgeHooks({ maxDepth: 1.5 })).toThrow(RangeError);
+    expect(() => bridgeHooks({ maxPayloadBytes: -1 })).toThrow(ConfigError);
+    expect(() => bridgeHooks({ maxDepth: 1.5 })).toThrow(ConfigError);
   });
 
   it('can be reused on two sources without sharing state', () => {

@@ -5,6 +5,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type ActivityData,
   bridgeHooks,
+  ConfigError,
   type CorrelationErrorData,
   type CorrelationEvent,
   type CorrelationGroup,
@@ -285,25 +286,27 @@ describe('correlate: configuration', () => {
     ).not.toThrow();
   });
 
-  it('rejects a group of the wrong shape with a TypeError', () => {
-    expect(() => correlate([{ ...group, rule: 'x' as never }])).toThrow(TypeError);
-    expect(() => correlate([{ ...group, eventTypes: 'x' as never }])).toThrow(TypeError);
-    expect(() => correlate([{ name: 'g', eventTypes: ['x'], rule: () => null } as never])).toThrow(TypeError);
+  it('rejects a group of the wrong shape with a ConfigError', () => {
+    expect(() => correlate([{ ...group, rule: 'x' as never }])).toThrow(ConfigError);
+    expect(() => correlate([{ ...group, eventTypes: 'x' as never }])).toThrow(ConfigError);
+    expect(() => correlate([{ name: 'g', eventTypes: ['x'], rule: () => null } as never])).toThrow(
+      ConfigError,
+    );
     expect(() => correlate([{ ...group, windowMS: 5 } as never])).toThrow(/windowMS/);
-    expect(() => correlate('x' as never)).toThrow(TypeError);
-    expect(() => correlate([group], { scheduler: {} as never })).toThrow(TypeError);
-    expect(() => correlate([group], { passthrough: true } as never)).toThrow(TypeError);
+    expect(() => correlate('x' as never)).toThrow(ConfigError);
+    expect(() => correlate([group], { scheduler: {} as never })).toThrow(ConfigError);
+    expect(() => correlate([group], { passthrough: true } as never)).toThrow(ConfigError);
   });
 
-  it('rejects values out of range with a RangeError', () => {
-    expect(() => correlate([{ ...group, windowMs: 0 }])).toThrow(RangeError);
-    expect(() => correlate([{ ...group, windowMs: Number.POSITIVE_INFINITY }])).toThrow(RangeError);
-    expect(() => correlate([{ ...group, name: '' }])).toThrow(RangeError);
-    expect(() => correlate([{ ...group, eventTypes: [] }])).toThrow(RangeError);
-    expect(() => correlate([])).toThrow(RangeError);
+  it('rejects values out of range with a ConfigError', () => {
+    expect(() => correlate([{ ...group, windowMs: 0 }])).toThrow(ConfigError);
+    expect(() => correlate([{ ...group, windowMs: Number.POSITIVE_INFINITY }])).toThrow(ConfigError);
+    expect(() => correlate([{ ...group, name: '' }])).toThrow(ConfigError);
+    expect(() => correlate([{ ...group, eventTypes: [] }])).toThrow(ConfigError);
+    expect(() => correlate([])).toThrow(ConfigError);
     expect(() => correlate([group, { ...group }])).toThrow(/duplicate group name "g"/);
-    expect(() => correlate([group], { maxSessions: 0 })).toThrow(RangeError);
-    expect(() => correlate([group], { updateIntervalMs: -1 })).toThrow(RangeError);
+    expect(() => correlate([group], { maxSessions: 0 })).toThrow(ConfigError);
+    expect(() => correlate([group], { updateIntervalMs: -1 })).toThrow(ConfigError);
   });
 
   it('names the operator and the field in the message', () => {

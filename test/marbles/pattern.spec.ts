@@ -3,6 +3,7 @@ import { from, map, mergeMap, Observable, of, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  ConfigError,
   type Event,
   type PatternErrorData,
   type PatternEvent,
@@ -221,11 +222,11 @@ describe('pattern: configuration', () => {
     ).not.toThrow();
   });
 
-  it('rejects steps and options of the wrong shape with a TypeError', () => {
-    expect(() => pattern([], TEN)).toThrow(RangeError);
-    expect(() => pattern(['x' as never], TEN)).toThrow(TypeError);
+  it('rejects steps and options of the wrong shape with a ConfigError', () => {
+    expect(() => pattern([], TEN)).toThrow(ConfigError);
+    expect(() => pattern(['x' as never], TEN)).toThrow(ConfigError);
     expect(() => pattern([{ match: isTestEdit, notFollowedBy: isSourceEdit } as never], TEN)).toThrow(
-      TypeError,
+      ConfigError,
     );
     expect(() => pattern([{ notFollowedBy: isTestEdit }, isSourceEdit], TEN)).toThrow(
       /cannot start with notFollowedBy/,
@@ -238,7 +239,7 @@ describe('pattern: configuration', () => {
         [isTestEdit, { match: isSourceEdit, optional: true }, { notFollowedBy: isFailingTestRun }],
         TEN,
       ),
-    ).toThrow(TypeError);
+    ).toThrow(ConfigError);
     expect(() =>
       pattern(
         [
@@ -250,15 +251,15 @@ describe('pattern: configuration', () => {
         TEN,
       ),
     ).toThrow(/next to an optional step/);
-    expect(() => pattern(TDD, {} as never)).toThrow(TypeError);
-    expect(() => pattern(TDD, { within: 1, key: 'sessionId' as never })).toThrow(TypeError);
-    expect(() => pattern(TDD, { within: 1, keys: () => 'x' } as never)).toThrow(TypeError);
+    expect(() => pattern(TDD, {} as never)).toThrow(ConfigError);
+    expect(() => pattern(TDD, { within: 1, key: 'sessionId' as never })).toThrow(ConfigError);
+    expect(() => pattern(TDD, { within: 1, keys: () => 'x' } as never)).toThrow(ConfigError);
   });
 
-  it('rejects values out of range with a RangeError', () => {
-    expect(() => pattern(TDD, { within: 0 })).toThrow(RangeError);
-    expect(() => pattern(TDD, { within: Number.POSITIVE_INFINITY })).toThrow(RangeError);
-    expect(() => pattern(TDD, { within: 1, maxKeys: 0 })).toThrow(RangeError);
+  it('rejects values out of range with a ConfigError', () => {
+    expect(() => pattern(TDD, { within: 0 })).toThrow(ConfigError);
+    expect(() => pattern(TDD, { within: Number.POSITIVE_INFINITY })).toThrow(ConfigError);
+    expect(() => pattern(TDD, { within: 1, maxKeys: 0 })).toThrow(ConfigError);
   });
 });
 

@@ -1,6 +1,6 @@
 import { toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createHookBridge, type Event, VibespecError } from '../../src/index.js';
+import { ConfigError, createHookBridge, type Event, VibespecError } from '../../src/index.js';
 
 const end = (session: string) => ({ session_id: session, reason: 'logout' });
 
@@ -80,6 +80,6 @@ describe('createHookBridge', () => {
   });
 
   it('validates maxPending', () => {
-    expect(() => createHookBridge({ maxPending: -1 })).toThrow(RangeError);
+    expect(() => createHookBridge({ maxPending: -1 })).toThrow(ConfigError);
   });
 });

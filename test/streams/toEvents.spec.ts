@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Event, Priority, parseEvent, toEvents } from '../../src/index.js';
+import { ConfigError, type Event, Priority, parseEvent, toEvents } from '../../src/index.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 
 const SESSION = '7f3c2a91-5d0e-4b8a-9c61-2e4f8d1b0a37';
@@ -296,6 +296,6 @@ describe('toEvents on invalid input', () => {
     });
     expect(events[0]!.type).toBe('hook.rejected');
     expect((events[0]!.data.raw as string).length).toBe(10);
-    expect(() => toEvents('Stop', {}, T, { maxDepth: 0 })).toThrow(RangeError);
+    expect(() => toEvents('Stop', {}, T, { maxDepth: 0 })).toThrow(ConfigError);
   });
 });

@@ -5,34 +5,23 @@
  */
 import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
 import type { z } from 'zod';
-import { formatIssues } from '../../errors.js';
+import { ConfigError, formatIssues } from '../../errors.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Config validation
 
-const RANGE_CODES = new Set(['too_small', 'too_big', 'not_multiple_of']);
-
 /**
- * Validates `value` against `schema` and throws a `RangeError` when every problem is a value out of
- * range (a negative window, a duplicate name), a `TypeError` otherwise (a missing field, a wrong type,
- * an unknown option). Returns nothing: callers keep their own values (zod would copy them, and rules
+ * Validates `value` against `schema` and throws a `ConfigError` (code `INVALID_CONFIG`, zod's error as
+ * its `cause`) naming every bad field: a negative window, a duplicate name, a missing field, a wrong
+ * type, an unknown option. Returns nothing: callers keep their own values (zod would copy them, and rules
  * are compared by identity).
  */
 export function validateConfig(operator: string, schema: z.ZodType, value: unknown): void {
   const result = schema.safeParse(value);
   if (result.success) return;
-  const issues = result.error.issues;
-  const isRange = issues.every(
-    (issue) =>
-      RANGE_CODES.has(issue.code) ||
-      (issue.code === 'custom' && (issue as { params?: { range?: boolean } }).params?.range === true) ||
-      // zod reports an infinite number as the wrong type; for a length of time it is out of range.
-      (issue.code === 'invalid_type' && /Infinity/.test(String((issue as { received?: unknown }).received))),
-  );
-  const message = `${operator}: invalid configuration: ${formatIssues(issues)}`;
-  throw isRange
-    ? new RangeError(message, { cause: result.error })
-    : new TypeError(message, { cause: result.error });
+  throw new ConfigError(`${operator}: invalid configuration: ${formatIssues(result.error.issues)}`, {
+    cause: result.error,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
