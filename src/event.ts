@@ -65,19 +65,29 @@ const TWO_POW_40 = 2 ** 40;
 
 let lastTime = -1;
 let timePrefix = '';
-// The 80 random bits as two 40-bit halves, each exactly representable in a double.
+// The 80 random bits as two 40-bit halves, each exactly representable in a double; the high half's
+// text is cached, since within a millisecond only the low half changes.
 let randHi = 0;
+let randHiText = '';
 let randLo = 0;
 
-function encode(value: number, length: number): string {
-  let out = '';
-  let rest = value;
-  for (let i = 0; i < length; i++) {
-    const digit = rest % 32;
-    out = ENCODING[digit] + out;
-    rest = (rest - digit) / 32;
-  }
-  return out;
+/** Two base-32 digits for every 10-bit value: a 40-bit half is four lookups, not eight divisions. */
+const PAIRS: readonly string[] = Array.from(
+  { length: 1024 },
+  (_, n) => ENCODING[n >> 5]! + ENCODING[n & 31]!,
+);
+
+function encode40(value: number): string {
+  const high = Math.floor(value / 1_048_576); // top 20 bits
+  const low = value - high * 1_048_576; // bottom 20 bits
+  return PAIRS[high >> 10]! + PAIRS[high & 1023]! + PAIRS[low >> 10]! + PAIRS[low & 1023]!;
+}
+
+/** @internal The 10-character time prefix of an id made at `ms`. */
+export function encodeTime(ms: number): string {
+  // 48 bits → 10 digits: two for the top 8 bits, eight for the low 40.
+  const top = Math.floor(ms / TWO_POW_40);
+  return PAIRS[top & 1023]! + encode40(ms - top * TWO_POW_40);
 }
 
 function random40(bytes: Uint8Array, offset: number): number {
@@ -94,10 +104,11 @@ function random40(bytes: Uint8Array, offset: number): number {
 export function createEventId(now: number = Date.now()): string {
   if (now > lastTime) {
     lastTime = now;
-    timePrefix = encode(now, 10);
+    timePrefix = encodeTime(now);
     const bytes = crypto.getRandomValues(new Uint8Array(10));
     // Keep the top bit of the low half clear so a millisecond has 2^39 increments of headroom.
     randHi = random40(bytes, 0);
+    randHiText = encode40(randHi);
     randLo = random40(bytes, 5) % (TWO_POW_40 / 2);
   } else {
     randLo += 1;
@@ -107,12 +118,13 @@ export function createEventId(now: number = Date.now()): string {
       if (randHi >= TWO_POW_40) {
         // 2^80 ids in one millisecond cannot happen; move the logical clock on rather than wrap.
         lastTime += 1;
-        timePrefix = encode(lastTime, 10);
+        timePrefix = encodeTime(lastTime);
         randHi = 0;
       }
+      randHiText = encode40(randHi);
     }
   }
-  return timePrefix + encode(randHi, 8) + encode(randLo, 8);
+  return timePrefix + randHiText + encode40(randLo);
 }
 
 /** The creation time (ms since epoch) encoded in an id made by `createEventId`, or `undefined`. */
@@ -165,6 +177,8 @@ export function createEvent<D extends Record<string, unknown> = Record<string, u
     typeof event.data === 'object' &&
     event.data !== null &&
     !Array.isArray(event.data) &&
+    (event.context === undefined ||
+      (typeof event.context === 'object' && event.context !== null && !Array.isArray(event.context))) &&
     (event.sessionId === undefined || (typeof event.sessionId === 'string' && event.sessionId.length > 0));
   if (!valid) parseEvent(event);
   return event;

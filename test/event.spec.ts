@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { encodeTime } from '../src/event.js';
 import {
   createEvent,
   createEventId,
@@ -78,6 +79,11 @@ describe('createEvent', () => {
     ['a NaN timestamp', { type: 'x', timestamp: Number.NaN }, 'timestamp'],
     ['a priority out of range', { type: 'x', priority: 7 as Priority }, 'priority'],
     ['an empty sessionId', { type: 'x', sessionId: '' }, 'sessionId'],
+    [
+      'a context that is not an object',
+      { type: 'x', context: 5 as unknown as Record<string, unknown> },
+      'context',
+    ],
   ])('rejects %s with InvalidEventError naming the field', (_name, init, field) => {
     try {
       createEvent(init);
@@ -151,6 +157,21 @@ describe('createEventId', () => {
     }
     expect(sorted).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('encodes any 48-bit time so that it reads back and sorts like the number', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+        fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+        (a, b) => {
+          const encodedA = encodeTime(a);
+          const encodedB = encodeTime(b);
+          expect(eventIdTime(`${encodedA}${'0'.repeat(16)}`)).toBe(a);
+          expect(encodedA < encodedB).toBe(a < b);
+        },
+      ),
+    );
   });
 
   it('sorts by creation time and stays monotonic when the clock steps back', () => {
