@@ -1,56 +1,118 @@
 /**
- * `npm start`: replays the bundled sessions (demo/sessions.jsonl, Claude Code hook payloads) through
- * the hook bridge and prints what came out.
+ * `npm start`: the recommended composition on the bundled sessions (demo/sessions.jsonl, Claude Code
+ * hook payloads for a feature being built, a bug being fixed and an exploration):
+ *
+ *   hook payloads → bridgeHooks → persist (LevelDB, .vibespec/event-store)      write-ahead
+ *   each stored session → replay → correlate → temporalAggregate → measure       derived
+ *
+ * and prints what came out: events by type, rejected inputs, each session's context, its windows and
+ * activities, the reconstructed file state, and the pipeline's flow metrics.
+ *
+ * `npm start -- path/to/hooks.jsonl [store-path]` runs it on your own log.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lastValueFrom, reduce } from 'rxjs';
-import { bridgeHooks, type Event, fromHookFile } from '../src/index.js';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import {
+  bridgeHooks,
+  correlate,
+  DEFAULT_SESSION,
+  type Event,
+  EventFlowMetrics,
+  fileState,
+  fromHookFile,
+  measure,
+  openStore,
+  persist,
+  reconstruct,
+  replay,
+  temporalAggregate,
+} from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const input = process.argv[2] ?? join(here, 'sessions.jsonl');
-
-interface Summary {
-  events: number;
-  byType: Map<string, number>;
-  sessions: Map<string, { events: number; start: number; end: number }>;
-  rejected: Event[];
-}
-
-const summary = await lastValueFrom(
-  fromHookFile(input).pipe(
-    bridgeHooks(),
-    reduce<Event, Summary>(
-      (acc, event) => {
-        acc.events++;
-        acc.byType.set(event.type, (acc.byType.get(event.type) ?? 0) + 1);
-        if (event.type === 'hook.rejected') acc.rejected.push(event);
-        const id = event.sessionId ?? '(no session)';
-        const s = acc.sessions.get(id) ?? { events: 0, start: event.timestamp, end: event.timestamp };
-        s.events++;
-        s.start = Math.min(s.start, event.timestamp);
-        s.end = Math.max(s.end, event.timestamp);
-        acc.sessions.set(id, s);
-        return acc;
-      },
-      { events: 0, byType: new Map(), sessions: new Map(), rejected: [] },
-    ),
-  ),
-);
+const storePath = process.argv[3] ?? '.vibespec/event-store';
 
 const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
-console.log(`vibespec-streams demo — ${input}\n`);
-console.log(`${summary.events} events from ${summary.sessions.size} sessions\n`);
-console.log('Events by type');
-for (const [type, count] of [...summary.byType].sort((a, b) => b[1] - a[1])) {
-  console.log(`  ${type.padEnd(28)} ${String(count).padStart(5)}`);
-}
-console.log('\nSessions');
-for (const [id, s] of summary.sessions) {
-  const span = id === '(no session)' ? '' : ` over ${minutes(s.end - s.start)}`;
-  console.log(`  ${id.padEnd(38)} ${String(s.events).padStart(4)} events${span}`);
-}
-console.log(`\nRejected inputs: ${summary.rejected.length}`);
-for (const event of summary.rejected) {
-  console.log(`  [${String(event.data.hook)}] ${String(event.data.reason)}`);
+const count = <T>(items: Iterable<T>, key: (item: T) => string) => {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+};
+const short = (path: string) => path.split(/[\\/]/).slice(-2).join('/');
+
+const store = await openStore({ path: storePath });
+try {
+  // 1. Write-ahead: every bridged event is on disk before anything derives from it. The demo's own
+  //    sessions are cleared first so that running it twice does not store them twice.
+  const bridged = await lastValueFrom(fromHookFile(input).pipe(bridgeHooks(), toArray()));
+  const sessionIds = [...new Set(bridged.map((event) => event.sessionId ?? DEFAULT_SESSION))];
+  for (const id of sessionIds) await store.deleteSession(id);
+  const persisted = await lastValueFrom(from(bridged).pipe(persist(store), toArray()));
+
+  console.log(`vibespec-streams demo — ${input}\n`);
+  console.log(`${persisted.length} events from ${sessionIds.length} sessions persisted to ${store.path}\n`);
+  console.log('Events by type');
+  for (const [type, n] of count(persisted, (e) => e.type))
+    console.log(`  ${type.padEnd(28)} ${String(n).padStart(5)}`);
+  const rejected = persisted.filter((e) => e.type === 'hook.rejected');
+  console.log(
+    `\nRejected inputs: ${rejected.length} (stored too, in session "${DEFAULT_SESSION}" when they have none)`,
+  );
+  for (const event of rejected) console.log(`  [${String(event.data.hook)}] ${String(event.data.reason)}`);
+
+  // 2. Derive, per stored session: the same operators a live dashboard would run, on a replay.
+  const metrics = new EventFlowMetrics();
+  for (const { sessionId } of await store.sessions()) {
+    const context = await store.sessionContext(sessionId);
+    const derived: Event[] = await lastValueFrom(
+      replay(store, sessionId).pipe(
+        // correlate first: it reads the raw file and tool events (and passes them on), which
+        // temporalAggregate then folds into windows; activities pass through the windows untouched.
+        correlate(),
+        temporalAggregate(),
+        measure(metrics),
+        toArray(),
+      ),
+    );
+    const span = context.timeSpan ? ` over ${minutes(context.timeSpan.end - context.timeSpan.start)}` : '';
+    console.log(`\nSession ${sessionId}: ${context.eventCount} events${span}`);
+    console.log(`  files modified:  ${context.filesModified.map(short).join(', ') || '-'}`);
+    console.log(`  agents used:     ${context.agentsUsed.join(', ') || '-'}`);
+
+    const windows = derived.filter((e) => e.type.endsWith('.aggregated'));
+    if (windows.length > 0) {
+      const summary = count(windows, (e) => e.type)
+        .map(([type, n]) => `${n} × ${type}`)
+        .join(', ');
+      const largest = windows.reduce((a, b) =>
+        (b.data.event_count as number) > (a.data.event_count as number) ? b : a,
+      );
+      console.log(
+        `  windows:         ${summary}; largest holds ${String(largest.data.event_count)} ${largest.type.replace('.aggregated', '')} events`,
+      );
+    }
+    for (const activity of derived.filter((e) => e.type === 'activity.detected')) {
+      const data = activity.data as { activity_type: string; confidence: number; files_affected: string[] };
+      console.log(
+        `  activity:        ${data.activity_type} (confidence ${data.confidence.toFixed(2)}) on ${data.files_affected.map(short).join(', ') || 'no files'}`,
+      );
+    }
+    const files = await reconstruct(store, sessionId, fileState);
+    const touched = Object.entries(files.files)
+      .sort((a, b) => b[1].changeCount - a[1].changeCount)
+      .slice(0, 3)
+      .map(([path, state]) => `${short(path)} ×${state.changeCount} (${state.lastAction})`);
+    if (touched.length > 0) console.log(`  file state:      ${touched.join(', ')}`);
+  }
+
+  console.log('\nFlow metrics (derivation stage, per event type, top 5 by count)');
+  const summary = Object.entries(metrics.summary()).sort((a, b) => b[1].count - a[1].count);
+  for (const [type, s] of summary.slice(0, 5)) {
+    console.log(
+      `  ${type.padEnd(28)} ${String(s.count).padStart(5)}  avg ${s.avg_processing_time_ms.toFixed(3)} ms  p95 ${s.p95_processing_time_ms.toFixed(3)} ms`,
+    );
+  }
+} finally {
+  await store.close();
 }

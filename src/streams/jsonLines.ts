@@ -50,6 +50,7 @@ export class LineReader {
   private partial = '';
   private length = 0; // characters of the current line, held or not
   private tooLong = false;
+  private lastTimestamp: number | undefined;
   private readonly hook: string;
   private readonly maxLineLength: number;
 
@@ -107,11 +108,13 @@ export class LineReader {
     const { length, tooLong } = this;
     this.reset();
     if (tooLong) {
-      emit({
-        hook: this.hook,
-        output: line,
-        error: `line of ${length} characters exceeds maxLineLength (${this.maxLineLength})`,
-      });
+      emit(
+        this.stamp({
+          hook: this.hook,
+          output: line,
+          error: `line of ${length} characters exceeds maxLineLength (${this.maxLineLength})`,
+        }),
+      );
       return;
     }
     if (line.endsWith('\r')) line = line.slice(0, -1);
@@ -120,9 +123,20 @@ export class LineReader {
     try {
       value = JSON.parse(line);
     } catch (error) {
-      emit({ hook: this.hook, output: line, error: `invalid JSON: ${(error as Error).message}` });
+      emit(this.stamp({ hook: this.hook, output: line, error: `invalid JSON: ${(error as Error).message}` }));
       return;
     }
-    emit(lineToHookOutput(value, this.hook));
+    const output = lineToHookOutput(value, this.hook);
+    if (output.timestamp !== undefined) this.lastTimestamp = output.timestamp;
+    emit(output);
+  }
+
+  /**
+   * A line that cannot be read has no time of its own: it takes the time of the last line that had
+   * one, so a replayed log stays in event time (the bridge stamps the clock only when no line had one).
+   */
+  private stamp(output: HookOutput): HookOutput {
+    if (this.lastTimestamp !== undefined) output.timestamp = this.lastTimestamp;
+    return output;
   }
 }

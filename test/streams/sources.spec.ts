@@ -52,6 +52,15 @@ describe('fromJsonLines', () => {
     ]);
   });
 
+  it('gives a bad line the time of the last line that had one', async () => {
+    const outputs = await collect(
+      fromJsonLines([
+        '{not json}\n{"hook":"h","output":{},"timestamp":7}\n{broken\n{"hook":"h","output":{}}\n{x\n',
+      ]),
+    );
+    expect(outputs.map((o) => o.timestamp)).toEqual([undefined, 7, 7, undefined, 7]);
+  });
+
   it('emits bad and over-long lines as rejected inputs, skips blank lines', async () => {
     const long = `{"hook":"h","output":"${'x'.repeat(200)}"}`;
     const outputs = await collect(
