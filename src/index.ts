@@ -1,10 +1,16 @@
 // The public API of vibespec-streams. Named re-exports only: what is not listed here is internal.
+// Each section is a block of its own: Biome sorts exports within a block, and a detached comment
+// (one followed by a blank line) ends a block.
 
 // Errors
-// Hooks
+
 export type { ErrorCode, EventIssue, HookErrorCode, HookErrorDetails } from './errors.js';
 export { ConfigError, HookError, InvalidEventError, VibespecError } from './errors.js';
+export type { StoreErrorCode, StoreErrorOptions } from './store/errors.js';
+export { StoreError } from './store/errors.js';
+
 // Event model
+
 export type { Event, EventInit } from './event.js';
 export {
   createEvent,
@@ -18,6 +24,113 @@ export {
   parseEvent,
   safeParseEvent,
 } from './event.js';
+
+// Streams: the hook bridge and its sources
+
+export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
+export { bridgeHooks, createHookBridge } from './streams/bridge.js';
+export type { FileChange, FileWatcherOptions } from './streams/fromFileWatcher.js';
+export { fromFileWatcher } from './streams/fromFileWatcher.js';
+export type { HookFileOptions } from './streams/fromHookFile.js';
+export { fromHookFile } from './streams/fromHookFile.js';
+export { fromJsonLines } from './streams/fromJsonLines.js';
+export type { JsonLinesOptions } from './streams/jsonLines.js';
+export type { BridgeOptions, HookOutput, RejectedHookData } from './streams/toEvents.js';
+export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';
+
+// Operators: event-time windows
+
+export type { SessionWindowData, SessionWindowsConfig } from './operators/sessionWindows.js';
+export { sessionWindows } from './operators/sessionWindows.js';
+export type {
+  AggregatedData,
+  FileModifiedSummary,
+  LateEventData,
+  LateReason,
+  NumericStats,
+  PerformanceMetricSummary,
+  TemporalAggregateConfig,
+  ToolUsedSummary,
+} from './operators/temporalAggregate.js';
+export { DEFAULT_AGGREGATE_WINDOWS, temporalAggregate } from './operators/temporalAggregate.js';
+
+// Operators: correlation and patterns
+
+export type {
+  ActivityData,
+  ActivityEndReason,
+  CorrelateOptions,
+  CorrelationErrorData,
+  CorrelationEvent,
+  CorrelationGroup,
+  CorrelationMatch,
+  CorrelationRule,
+} from './operators/correlate.js';
+export { correlate, DEFAULT_CORRELATION_GROUPS } from './operators/correlate.js';
+export type {
+  EventPredicate,
+  MatchStep,
+  NegatedStep,
+  PatternErrorData,
+  PatternEvent,
+  PatternMatchData,
+  PatternOptions,
+  PatternStep,
+  PatternTimeoutData,
+  PatternTimeoutReason,
+} from './operators/pattern.js';
+export { pattern } from './operators/pattern.js';
+
+// Operators: flow control, load and metrics
+
+export type {
+  AdaptiveBatchOperator,
+  AdaptiveBatchOptions,
+  AimdPolicyOptions,
+  BatchConfig,
+  BatchLimits,
+  BatchPolicy,
+  BatchPolicyContext,
+  BatchReport,
+  BatchSample,
+  SeedPolicyOptions,
+} from './operators/adaptiveBatch.js';
+export { adaptiveBatch, aimdPolicy, fixedPolicy, seedPolicy } from './operators/adaptiveBatch.js';
+export type {
+  EventsDroppedData,
+  HandlerResult,
+  HybridDropped,
+  HybridError,
+  HybridOutput,
+  HybridProcessOptions,
+  HybridResult,
+  OverflowPolicy,
+  PerLane,
+} from './operators/hybridProcess.js';
+export { hybridProcess } from './operators/hybridProcess.js';
+export type {
+  EventFlowMetricsOptions,
+  FlowSummary,
+  MeasureOptions,
+  PipelineLoad,
+  TypeFlowSummary,
+} from './operators/metrics.js';
+export { EventFlowMetrics, measure, OTHER_TYPE } from './operators/metrics.js';
+export type { LoadThresholds, ModeSelector, SelectModeConfig } from './operators/selectMode.js';
+export {
+  createModeSelector,
+  DEFAULT_LOAD_THRESHOLDS,
+  isProcessingMode,
+  ProcessingMode,
+  selectMode,
+} from './operators/selectMode.js';
+export type { FlowGate } from './streams/pullFrom.js';
+export { createFlowGate, pullFrom } from './streams/pullFrom.js';
+export type { LoadSnapshot, OsProbe, SystemLoad, SystemLoadOptions } from './streams/systemLoad.js';
+export { systemLoad$ } from './streams/systemLoad.js';
+
+// Hooks: chains, aggregation, command hooks
+
 export type { AggregateHooksOptions, RunHookAggregationOptions } from './hooks/aggregateHooks.js';
 export { aggregateHooks, runHookAggregation } from './hooks/aggregateHooks.js';
 export type { HookShortfall, ReviewSummary, ValidationResult } from './hooks/aggregators.js';
@@ -70,77 +183,9 @@ export type {
   TimedOutStep,
 } from './hooks/types.js';
 export { HookResultSchema } from './hooks/types.js';
-// Operators: flow control and metrics
-export type {
-  AdaptiveBatchOperator,
-  AdaptiveBatchOptions,
-  AimdPolicyOptions,
-  BatchConfig,
-  BatchLimits,
-  BatchPolicy,
-  BatchPolicyContext,
-  BatchReport,
-  BatchSample,
-  SeedPolicyOptions,
-} from './operators/adaptiveBatch.js';
-export { adaptiveBatch, aimdPolicy, fixedPolicy, seedPolicy } from './operators/adaptiveBatch.js';
-// Operators: correlation and patterns
-export type {
-  ActivityData,
-  ActivityEndReason,
-  CorrelateOptions,
-  CorrelationErrorData,
-  CorrelationEvent,
-  CorrelationGroup,
-  CorrelationMatch,
-  CorrelationRule,
-} from './operators/correlate.js';
-export { correlate, DEFAULT_CORRELATION_GROUPS } from './operators/correlate.js';
-export type {
-  EventsDroppedData,
-  HandlerResult,
-  HybridDropped,
-  HybridError,
-  HybridOutput,
-  HybridProcessOptions,
-  HybridResult,
-  OverflowPolicy,
-  PerLane,
-} from './operators/hybridProcess.js';
-export { hybridProcess } from './operators/hybridProcess.js';
-export type {
-  EventFlowMetricsOptions,
-  FlowSummary,
-  MeasureOptions,
-  PipelineLoad,
-  TypeFlowSummary,
-} from './operators/metrics.js';
-export { EventFlowMetrics, measure, OTHER_TYPE } from './operators/metrics.js';
-export type {
-  EventPredicate,
-  MatchStep,
-  NegatedStep,
-  PatternErrorData,
-  PatternEvent,
-  PatternMatchData,
-  PatternOptions,
-  PatternStep,
-  PatternTimeoutData,
-  PatternTimeoutReason,
-} from './operators/pattern.js';
-export { pattern } from './operators/pattern.js';
-export type { LoadThresholds, ModeSelector, SelectModeConfig } from './operators/selectMode.js';
-export {
-  createModeSelector,
-  DEFAULT_LOAD_THRESHOLDS,
-  isProcessingMode,
-  ProcessingMode,
-  selectMode,
-} from './operators/selectMode.js';
 
-// Store
-export type { StoreErrorCode, StoreErrorOptions } from './store/errors.js';
-export { StoreError } from './store/errors.js';
+// Store: LevelDB sessions, persist, replay, state
+
 export type { EventWriter, PersistOptions } from './store/persist.js';
 export { persist } from './store/persist.js';
 export type {
@@ -179,36 +224,3 @@ export type {
   StoreStats,
 } from './store/SessionStore.js';
 export { DEFAULT_SESSION, DEFAULT_STORE_PATH, openStore } from './store/SessionStore.js';
-
-// Streams: the hook bridge and its sources
-export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './streams/bridge.js';
-export { bridgeHooks, createHookBridge } from './streams/bridge.js';
-export type { FileChange, FileWatcherOptions } from './streams/fromFileWatcher.js';
-export { fromFileWatcher } from './streams/fromFileWatcher.js';
-export type { HookFileOptions } from './streams/fromHookFile.js';
-export { fromHookFile } from './streams/fromHookFile.js';
-export { fromJsonLines } from './streams/fromJsonLines.js';
-export type { JsonLinesOptions } from './streams/jsonLines.js';
-export type { FlowGate } from './streams/pullFrom.js';
-export { createFlowGate, pullFrom } from './streams/pullFrom.js';
-export type { LoadSnapshot, OsProbe, SystemLoad, SystemLoadOptions } from './streams/systemLoad.js';
-export { systemLoad$ } from './streams/systemLoad.js';
-export type { BridgeOptions, HookOutput, RejectedHookData } from './streams/toEvents.js';
-export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';
-
-// Operators: event-time windows
-// (a detached comment: Biome sorts exports within a chunk, and this keeps the block a chunk of its own)
-
-export type { SessionWindowData, SessionWindowsConfig } from './operators/sessionWindows.js';
-export { sessionWindows } from './operators/sessionWindows.js';
-export type {
-  AggregatedData,
-  FileModifiedSummary,
-  LateEventData,
-  LateReason,
-  NumericStats,
-  PerformanceMetricSummary,
-  TemporalAggregateConfig,
-  ToolUsedSummary,
-} from './operators/temporalAggregate.js';
-export { DEFAULT_AGGREGATE_WINDOWS, temporalAggregate } from './operators/temporalAggregate.js';
