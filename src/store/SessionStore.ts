@@ -6,7 +6,7 @@
 import { resolve as resolvePath } from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
-import { ConfigError } from '../errors.js';
+import { ConfigError, formatIssues } from '../errors.js';
 import type { Event } from '../event.js';
 import { canonical, decodeEvent, describeEvent, describeInvalid, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
@@ -1373,12 +1373,9 @@ function invalidEvent(
   issues: StoreError['issues'],
   cause?: unknown,
 ): StoreError {
-  const text = issues
-    .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
   return new StoreError(
     'STORE_INVALID_EVENT',
-    `append(): event ${index} (${describeEvent(event)}) is not a valid event: ${text}. Nothing was written.`,
+    `append(): event ${index} (${describeEvent(event)}) is not a valid event: ${formatIssues(issues)}. Nothing was written.`,
     { events: [event as Event], issues, cause },
   );
 }
