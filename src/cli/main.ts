@@ -1,22 +1,191 @@
 #!/usr/bin/env node
 /**
- * The `vibespec-streams` command.
+ * The `vibespec-streams` command. See `vibespec-streams help`.
  *
- *   vibespec-streams bridge [file]   JSON Lines of hook payloads (file or stdin) → JSON Lines of events
+ * A Claude Code hook runs one process per event, often several at once, while a LevelDB folder can
+ * be open in only one process. So `record` (the hook) only appends a line to a JSON Lines log — an
+ * append is cheap and never blocks Claude — and `ingest` (one long-running process, or a run now and
+ * then) moves the log into the store through the bridge.
  */
 import { createReadStream } from 'node:fs';
-import { lastValueFrom, tap } from 'rxjs';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
 import { eventToJSON } from '../event.js';
+import { persist } from '../store/persist.js';
+import { replay } from '../store/replay.js';
+import { openStore } from '../store/SessionStore.js';
 import { bridgeHooks } from '../streams/bridge.js';
+import { fromHookFile } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
+import { bridgeLimits, mapHookOutput } from '../streams/toEvents.js';
 
-const USAGE = `usage: vibespec-streams <command>
+const DEFAULT_LOG = '.vibespec/hooks.jsonl';
+const DEFAULT_STORE = '.vibespec/event-store';
 
-  bridge [file]   read JSON Lines of hook payloads from file (or stdin) and print one event per line
-  help            show this text`;
+const USAGE = `usage: vibespec-streams <command> [options]
 
-async function bridge(args: string[]): Promise<number> {
-  const input = args[0] === undefined || args[0] === '-' ? process.stdin : createReadStream(args[0]);
+  record [--log FILE] [--hook NAME]
+      As a Claude Code command hook: read the payload on stdin and append it, stamped with the time,
+      to the log (default ${DEFAULT_LOG}). Always exits 0, so it never blocks Claude.
+  ingest [--log FILE] [--store DIR] [--follow]
+      Bridge the log's payloads into events and persist them (default store ${DEFAULT_STORE}).
+      Resumes after the last line ingested (kept in FILE.offset); --follow keeps tailing it.
+  bridge [FILE]
+      JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout.
+  sessions [--store DIR]
+      One line per stored session: id, events, time span.
+  context ID [--store DIR]
+      A session's context (counts, time span, files, agents, workflows) as JSON.
+  replay ID [--store DIR] [--types a,b] [--limit N]
+      A session's stored events as JSON Lines.
+  help`;
+
+const OPTIONS = {
+  log: { type: 'string', default: DEFAULT_LOG },
+  store: { type: 'string', default: DEFAULT_STORE },
+  hook: { type: 'string' },
+  types: { type: 'string' },
+  limit: { type: 'string' },
+  follow: { type: 'boolean', default: false },
+} as const;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function record(log: string, hook: string | undefined): Promise<number> {
+  try {
+    const text = await readStdin();
+    let output: unknown;
+    try {
+      output = JSON.parse(text);
+    } catch {
+      output = text; // the bridge will reject it with the raw text, which is what we want to see
+    }
+    const name =
+      hook ??
+      (typeof (output as { hook_event_name?: unknown })?.hook_event_name === 'string'
+        ? (output as { hook_event_name: string }).hook_event_name
+        : 'unknown');
+    await mkdir(dirname(log), { recursive: true });
+    // One write of one line: O_APPEND keeps concurrent hooks' lines whole on a local filesystem.
+    await appendFile(log, `${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
+  } catch (error) {
+    console.error(`vibespec-streams record: ${(error as Error).message}`);
+  }
+  return 0;
+}
+
+async function ingest(log: string, storePath: string, follow: boolean): Promise<number> {
+  const offsetFile = `${log}.offset`;
+  const done = Number((await readFile(offsetFile, 'utf8').catch(() => '0')).trim()) || 0;
+  const store = await openStore({ path: storePath });
+  const limits = bridgeLimits(undefined);
+  // Lines whose events are not all acknowledged yet, oldest first; the offset only moves past a line
+  // once every event it produced is in the store, so a crash re-ingests at most the lines in flight.
+  const inFlight: Array<{ line: number; remaining: number }> = [];
+  let line = 0;
+  let committed = done;
+  let written = 0;
+  const saveOffset = () => writeFile(offsetFile, `${committed}\n`);
+  let saving = Promise.resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const subscription = fromHookFile(log, { follow })
+        .pipe(
+          concatMap((output) => {
+            line++;
+            if (line <= done) return EMPTY;
+            const events = mapHookOutput(output, limits, Date.now());
+            inFlight.push({ line, remaining: events.length });
+            return from(events);
+          }),
+          persist(store),
+        )
+        .subscribe({
+          next: () => {
+            written++;
+            const head = inFlight[0]!;
+            if (--head.remaining === 0) {
+              inFlight.shift();
+              committed = head.line;
+              if (follow) saving = saving.then(saveOffset);
+            }
+          },
+          error: reject,
+          complete: resolve,
+        });
+      if (follow) {
+        process.once('SIGINT', () => {
+          subscription.unsubscribe();
+          resolve();
+        });
+      }
+    });
+  } finally {
+    await saving;
+    await saveOffset();
+    await store.close();
+  }
+  console.error(`ingested ${written} events from ${committed - done} new lines of ${log}`);
+  return 0;
+}
+
+async function sessions(storePath: string): Promise<number> {
+  const store = await openStore({ path: storePath });
+  try {
+    for (const info of await store.sessions()) {
+      const span =
+        info.startTime === undefined || info.lastEventTime === undefined
+          ? '-'
+          : `${new Date(info.startTime).toISOString()} … ${new Date(info.lastEventTime).toISOString()}`;
+      console.log(`${info.sessionId}\t${info.eventCount} events\t${span}`);
+    }
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+async function context(storePath: string, id: string | undefined): Promise<number> {
+  if (id === undefined) return usage('context needs a session id');
+  const store = await openStore({ path: storePath });
+  try {
+    console.log(JSON.stringify(await store.sessionContext(id), null, 2));
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+async function replayCommand(
+  storePath: string,
+  id: string | undefined,
+  types: string | undefined,
+  limit: string | undefined,
+): Promise<number> {
+  if (id === undefined) return usage('replay needs a session id');
+  const store = await openStore({ path: storePath });
+  try {
+    await lastValueFrom(
+      replay(store, id, {
+        ...(types === undefined ? {} : { types: types.split(',') }),
+        ...(limit === undefined ? {} : { limit: Number(limit) }),
+      }).pipe(tap((event) => process.stdout.write(`${eventToJSON(event)}\n`))),
+      { defaultValue: undefined },
+    );
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+async function bridge(file: string | undefined): Promise<number> {
+  const input = file === undefined || file === '-' ? process.stdin : createReadStream(file);
   await lastValueFrom(
     fromJsonLines(input).pipe(
       bridgeHooks(),
@@ -27,20 +196,44 @@ async function bridge(args: string[]): Promise<number> {
   return 0;
 }
 
+function usage(problem?: string): number {
+  if (problem === undefined) {
+    console.log(USAGE);
+    return 0;
+  }
+  console.error(`vibespec-streams: ${problem}\n\n${USAGE}`);
+  return 2;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
+  const [command, ...rest] = argv;
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  const { values, positionals } = parsed;
   switch (command) {
+    case 'record':
+      return record(values.log, values.hook);
+    case 'ingest':
+      return ingest(values.log, values.store, values.follow);
     case 'bridge':
-      return bridge(args);
+      return bridge(positionals[0]);
+    case 'sessions':
+      return sessions(values.store);
+    case 'context':
+      return context(values.store, positionals[0]);
+    case 'replay':
+      return replayCommand(values.store, positionals[0], values.types, values.limit);
     case undefined:
     case 'help':
     case '--help':
     case '-h':
-      console.log(USAGE);
-      return 0;
+      return usage();
     default:
-      console.error(`vibespec-streams: unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+      return usage(`unknown command "${command}"`);
   }
 }
 

@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadFixtures } from './helpers/fixtures.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+      cwd: ROOT,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the vibespec-streams command', () => {
+  it('records hook payloads, ingests them once, and reads them back', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const store = join(dir, 'store');
+    const session = 'f00dfeed-0000-4000-8000-000000000001';
+    const payloads = [
+      { session_id: session, hook_event_name: 'SessionStart', source: 'startup' },
+      {
+        session_id: session,
+        hook_event_name: 'PostToolUse',
+        tool_name: 'Edit',
+        tool_input: { file_path: '/r/a.ts' },
+        tool_response: {},
+      },
+    ];
+    for (const payload of payloads) {
+      expect((await cli(['record', '--log', log], JSON.stringify(payload))).code).toBe(0);
+    }
+    // A broken payload is recorded too (the bridge rejects it later), and still exits 0: never block Claude.
+    expect(await cli(['record', '--log', log], '{"session_id": ')).toMatchObject({ code: 0 });
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(lines.map((line) => JSON.parse(line).hook)).toEqual(['SessionStart', 'PostToolUse', 'unknown']);
+
+    const first = await cli(['ingest', '--log', log, '--store', store]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain('ingested 4 events from 3 new lines');
+    const again = await cli(['ingest', '--log', log, '--store', store]);
+    expect(again.stderr).toContain('ingested 0 events from 0 new lines');
+
+    const sessions = await cli(['sessions', '--store', store]);
+    expect(sessions.stdout).toMatch(new RegExp(`^${session}\\t3 events`, 'm'));
+    expect(sessions.stdout).toMatch(/^default\t1 events/m);
+
+    const context = JSON.parse((await cli(['context', session, '--store', store])).stdout);
+    expect(context).toMatchObject({ sessionId: session, eventCount: 3, filesModified: ['/r/a.ts'] });
+
+    const replayed = (await cli(['replay', session, '--store', store, '--types', 'file.modified'])).stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(replayed.map((e) => [e.type, e.data.file_path])).toEqual([['file.modified', '/r/a.ts']]);
+  });
+
+  it('bridges JSON Lines on stdin to events on stdout', async () => {
+    const fixtures = loadFixtures().slice(0, 20);
+    const input = fixtures.map((f) => JSON.stringify(f)).join('\n');
+    const { code, stdout } = await cli(['bridge'], input);
+    expect(code).toBe(0);
+    const events = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(events.length).toBeGreaterThanOrEqual(20);
+    expect(events.filter((e) => e.type === 'hook.rejected')).toEqual([]);
+  });
+
+  it('explains itself, and exits 2 on an unknown command or option', async () => {
+    expect((await cli(['help'])).stdout).toContain('usage: vibespec-streams');
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    expect((await cli(['sessions', '--nope'])).code).toBe(2);
+    expect((await cli(['context'])).code).toBe(2);
+  });
+});
