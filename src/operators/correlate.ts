@@ -549,10 +549,10 @@ class Correlator {
       : undefined;
   }
 
-  handle(event: Event): void {
+  handle(event: Event, passThrough: boolean = this.config.passThrough): void {
     const { config } = this;
     if (typeof event !== 'object' || event === null) {
-      if (config.passThrough) this.emit(event);
+      if (passThrough) this.emit(event);
       return;
     }
     let type: unknown;
@@ -568,7 +568,7 @@ class Correlator {
     } catch (error) {
       // An unreadable event (a throwing getter) still passes through; it just takes no part.
       this.reportReadError(error, timestamp);
-      if (config.passThrough) this.emit(event);
+      if (passThrough) this.emit(event);
       return;
     }
     const time = finiteTime(timestamp);
@@ -582,7 +582,11 @@ class Correlator {
     if (groups === undefined) {
       // The session's open episodes end before its session.ended, in event-time order.
       if (type === 'session.ended') this.endSession(sessionKeyOf(sessionId), 'session-ended');
-      if (config.passThrough) this.emit(event);
+      if (passThrough) this.emit(event);
+      // A temporalAggregate window (`<type>.aggregated` with its `events`) counts as the events it
+      // holds, so correlate works after temporalAggregate as well as before it.
+      const inner = aggregatedEvents(type, event);
+      if (inner !== undefined) for (const e of inner) this.handle(e, false);
       return;
     }
     const session = this.session(sessionKeyOf(sessionId));
@@ -598,7 +602,7 @@ class Correlator {
         this.endEpisode(session, group, state, 'quiet');
       }
     }
-    if (config.passThrough) this.emit(event);
+    if (passThrough) this.emit(event);
     const eventId = typeof id === 'string' ? id : undefined;
     for (let i = 0; i < groups.length; i++)
       this.add(session, groups[i]!, event, type as string, eventId, path, t);
@@ -900,6 +904,13 @@ function checkMatch(result: unknown): string | undefined {
   return undefined;
 }
 
+/** The events inside a `temporalAggregate` window (`<type>.aggregated` with `includeEvents`), if any. */
+function aggregatedEvents(type: unknown, event: Event): readonly Event[] | undefined {
+  if (typeof type !== 'string' || !type.endsWith('.aggregated')) return undefined;
+  const inner = (event.data as { events?: unknown } | undefined)?.events;
+  return Array.isArray(inner) ? (inner as Event[]) : undefined;
+}
+
 function detailsOf(match: CorrelationMatch): Record<string, unknown> {
   const { confidence: _confidence, files_affected: _files, ...details } = match;
   return details;
@@ -917,6 +928,8 @@ function detailsOf(match: CorrelationMatch): Record<string, unknown> {
  *
  * Input events pass through unchanged and at once (unless `passThrough: false`); derived events follow
  * the event that caused them, except an `activity.ended` found by a later event, which precedes it.
+ * A `temporalAggregate` window (`<type>.aggregated` carrying its `events`) counts as the events it
+ * holds, so `correlate` may come before or after `temporalAggregate` with the same activities.
  *
  * ```
  * source:  -f-t-f-t-f-----t-t-t-------------------x-----|      (one session; f file.*, t tool.used)

@@ -14,6 +14,7 @@ import {
   type Event,
   fromHookFile,
   Priority,
+  temporalAggregate,
 } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
 
@@ -335,6 +336,24 @@ describe('correlate: feature-development', () => {
       window: { start: T0, end: T0 + 2 * MIN },
       details: {},
     });
+  });
+
+  it('counts the events inside temporalAggregate windows, so it also works after temporalAggregate', () => {
+    const out: Event[] = [];
+    from(feature())
+      .pipe(temporalAggregate(), correlate())
+      .subscribe((event) => out.push(event));
+    const [detected] = activities(out);
+    expect(detected!.data).toMatchObject({
+      activity_type: 'feature-development',
+      files_affected: expect.arrayContaining(['/r/a.ts', '/r/b.ts']),
+      event_count: 5,
+    });
+    expect([...detected!.data.event_ids].sort()).toEqual(['f1', 'f2', 'f3', 't1', 't2']);
+    // The windows themselves pass through, unchanged.
+    expect(out.filter((e) => e.type.endsWith('.aggregated')).map((e) => e.type)).toEqual(
+      expect.arrayContaining(['file.modified.aggregated', 'tool.used.aggregated']),
+    );
   });
 
   it('is not detected with 2 file events, however many tool uses', () => {
