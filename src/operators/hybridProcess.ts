@@ -60,8 +60,9 @@ export interface HybridProcessOptions<R> {
   /** The `selectMode` configuration of the default `select`. */
   modes?: SelectModeConfig;
   /**
-   * The batcher of the BATCHED lane: an `adaptiveBatch()` operator (share it to watch its `config$`), or
-   * its options. hybridProcess reports each batch's processing latency to it.
+   * The batcher of the BATCHED lane: an `adaptiveBatch()` operator (share it to watch its `config$`; its
+   * adaptation is then shared by every subscription it serves), or its options (a batcher per
+   * subscription). hybridProcess reports each batch's processing latency to it.
    */
   batcher?: AdaptiveBatchOperator<Event> | AdaptiveBatchOptions;
   /** How many events (immediate, async) or batches (batched) each lane processes at once. Default 16 / 1 / 1. */
@@ -341,14 +342,20 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       `hybridProcess: overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${overflow}`,
     );
   }
-  const batcher: AdaptiveBatchOperator<Event> =
-    typeof options.batcher === 'function'
-      ? options.batcher
-      : adaptiveBatch<Event>({ scheduler, ...(options.batcher ?? {}) });
+  // A batcher passed as an operator is the caller's to share (to watch its config$). One made from
+  // options is per subscription, like every other piece of state: two sources through the same
+  // operator must not adapt each other's batches. This one is made only to check the options now.
+  const batcherOptions = typeof options.batcher === 'function' ? undefined : (options.batcher ?? {});
+  const makeBatcher = (): AdaptiveBatchOperator<Event> =>
+    batcherOptions === undefined
+      ? (options.batcher as AdaptiveBatchOperator<Event>)
+      : adaptiveBatch<Event>({ scheduler, ...batcherOptions });
+  makeBatcher();
 
   return (source) =>
     new Observable<HybridOutput<R>>((subscriber) => {
       const owner = {};
+      const batcher = makeBatcher();
       const inFlight = new Set<Subscription>();
       let closed = false;
       let inputDone = false;

@@ -255,6 +255,37 @@ describe('hybridProcess', () => {
     });
   });
 
+  it('adapts the batcher of each subscription on its own when given batcher options', () => {
+    const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+    const sizes: number[] = [];
+    // Every batch takes 20 ms, over the 10 ms target: a batcher that gets a report halves its maxSize.
+    const operator = hybridProcess(
+      options(scheduler, {
+        batcher: batching(scheduler, { maxSize: 4, policy: aimdPolicy({ targetLatencyMs: 10, samples: 1 }) }),
+        batch: (batch) => {
+          sizes.push(batch.length);
+          return timer(20, scheduler).pipe(map(() => batch.map((e) => e.id)));
+        },
+      }),
+    );
+    scheduler.run(({ cold, expectObservable }) => {
+      expectObservable(cold('(abcd)|', events).pipe(operator, map(show))).toBe('20ms (wxyz|)', {
+        w: 'r:b:a',
+        x: 'r:b:b',
+        y: 'r:b:c',
+        z: 'r:b:d',
+      });
+      // A second source, after the first one's batch was reported: its batcher has had no report.
+      expectObservable(cold('40ms (abcd)|', events).pipe(operator, map(show))).toBe('60ms (wxyz|)', {
+        w: 'r:b:a',
+        x: 'r:b:b',
+        y: 'r:b:c',
+        z: 'r:b:d',
+      });
+    });
+    expect(sizes).toEqual([4, 4]);
+  });
+
   describe('lanes', () => {
     it('starts ASYNC work on the scheduler, never inside the emitting call', async () => {
       const input = new Subject<Event>();
