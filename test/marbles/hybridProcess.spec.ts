@@ -433,6 +433,117 @@ describe('hybridProcess', () => {
     );
   });
 
+  describe('timeouts', () => {
+    const code = (o: HybridOutput<string>) =>
+      `${show(o)}:${o.kind === 'error' ? (o.error as VibespecError).code : o.kind === 'result' ? o.result : ''}`;
+
+    it(
+      'fails an IMMEDIATE event whose handler does not settle in time, and cancels the handler',
+      marbles((m) => {
+        const source = m.cold('  -g|', events);
+        const work = m.cold('    -');
+        const workSubs = '       -^----!';
+        const expected = '       ------(x|)';
+        const result = source.pipe(
+          hybridProcess(options(m.scheduler, { immediate: () => work, timeoutMs: { immediate: 5 } })),
+          map(code),
+        );
+        m.expect(result).toBeObservable(expected, { x: 'e:i:g:HANDLER_TIMEOUT' });
+        m.expect(work).toHaveSubscriptions(workSubs);
+      }),
+    );
+
+    it(
+      'frees the slot of a timed-out handler for the next event, and leaves handlers in time alone',
+      marbles((m) => {
+        // One slot: the first g never settles and times out at 6; the second g then runs 6..8.
+        const source = m.cold('  -gg|', events);
+        const expected = '       ------x-(y|)';
+        let calls = 0;
+        const result = source.pipe(
+          hybridProcess(
+            options(m.scheduler, {
+              concurrency: { immediate: 1 },
+              timeoutMs: 5,
+              immediate: (e) => (calls++ === 0 ? NEVER : timer(2, m.scheduler).pipe(map(() => e.id))),
+            }),
+          ),
+          map(code),
+        );
+        m.expect(result).toBeObservable(expected, { x: 'e:i:g:HANDLER_TIMEOUT', y: 'r:i:g:g' });
+      }),
+    );
+
+    it(
+      'fails every event of a batch that does not settle in time',
+      marbles((m) => {
+        // [a, b] is flushed on complete at 3 and times out 4 ms later.
+        const source = m.cold('  -ab|', events);
+        const work = m.cold<string[]>('-');
+        const workSubs = '       ---^---!';
+        const expected = '       -------(xy|)';
+        const result = source.pipe(
+          hybridProcess(options(m.scheduler, { batch: () => work, timeoutMs: { batched: 4 } })),
+          map(code),
+        );
+        m.expect(result).toBeObservable(expected, {
+          x: 'e:b:a:HANDLER_TIMEOUT',
+          y: 'e:b:b:HANDLER_TIMEOUT',
+        });
+        m.expect(work).toHaveSubscriptions(workSubs);
+      }),
+    );
+
+    it(
+      'fails an ASYNC event whose background handler does not settle in time',
+      marbles((m) => {
+        const source = m.cold('  -l|', events);
+        const expected = '       ----(x|)';
+        const result = source.pipe(
+          hybridProcess(options(m.scheduler, { background: () => NEVER, timeoutMs: { async: 3 } })),
+          map(code),
+        );
+        m.expect(result).toBeObservable(expected, { x: 'e:a:l:HANDLER_TIMEOUT' });
+      }),
+    );
+
+    it('abandons a promise that settles too late: one outcome, the timeout', async () => {
+      let resolveLate: (value: string) => void = () => undefined;
+      const outcomes = await collect(
+        of(g),
+        hybridProcess({
+          immediate: () => new Promise<string>((resolve) => (resolveLate = resolve)),
+          batch: (batch) => batch.map((e) => e.id),
+          timeoutMs: 1,
+        }),
+      );
+      resolveLate('late');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(outcomes.map((o) => code(o as HybridOutput<string>))).toEqual(['e:i:g:HANDLER_TIMEOUT']);
+    });
+
+    it('cancels the handler and its timeout timer on unsubscribe', () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const input = new Subject<Event>();
+      let cancelled = 0;
+      const subscription = input
+        .pipe(
+          hybridProcess({
+            immediate: () => new Observable<string>(() => () => cancelled++),
+            batch: (batch) => batch.map((e) => e.id),
+            timeoutMs: 3,
+            scheduler,
+          }),
+        )
+        .subscribe();
+      input.next(g);
+      expect(scheduler.actions).toHaveLength(1); // the timeout
+      subscription.unsubscribe();
+      expect(cancelled).toBe(1);
+      expect(scheduler.actions).toHaveLength(0);
+    });
+  });
+
   describe('load and feedback', () => {
     it(
       'routes by the latest load: under high load a user-blocking event is batched',
@@ -676,6 +787,12 @@ describe('hybridProcess', () => {
     expect(() => hybridProcess({ ...ok, overflow: 'spill' as never })).toThrow(ConfigError);
     expect(() => hybridProcess({ ...ok, batcher: { maxSize: 0 } })).toThrow(ConfigError);
     expect(() => hybridProcess({ ...ok, concurrency: Number.POSITIVE_INFINITY })).not.toThrow();
+    expect(() => hybridProcess({ ...ok, timeoutMs: 0 })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, timeoutMs: { batched: Number.NaN } })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, timeoutMs: 3_000_000_000 })).toThrow(ConfigError);
+    expect(() =>
+      hybridProcess({ ...ok, timeoutMs: { immediate: 2.5, async: Number.POSITIVE_INFINITY } }),
+    ).not.toThrow();
   });
 });
 
@@ -684,11 +801,11 @@ describe('hybridProcess property: nothing vanishes', () => {
     at: fc.integer({ min: 0, max: 40 }),
     type: fc.constantFrom('tool.used', 'git.commit', 'message.displayed', 'x.aggregated', 'session.started'),
     priority: fc.constantFrom(Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL),
-    behaviour: fc.constantFrom('sync', 'throw', 'delay', 'fail-later'),
+    behaviour: fc.constantFrom('sync', 'throw', 'delay', 'fail-later', 'hang'),
     delay: fc.integer({ min: 0, max: 15 }),
   });
 
-  it('every input yields exactly one outcome before the stream ends, across complete and error', () => {
+  it('every input yields exactly one outcome before the stream ends, across complete, error and timeouts', () => {
     fc.assert(
       fc.property(
         fc.array(eventArb, { maxLength: 40 }),
@@ -702,8 +819,13 @@ describe('hybridProcess property: nothing vanishes', () => {
           'block' | 'drop-oldest' | 'drop-newest' | 'error'
         >,
         fc.constantFrom('complete', 'error'),
-        fc.constantFrom('ok', 'fail', 'slow'),
-        (specs, concurrency, maxQueued, overflow, end, batchBehaviour) => {
+        fc.constantFrom('ok', 'fail', 'slow', 'hang'),
+        fc.record({
+          immediate: fc.integer({ min: 1, max: 12 }),
+          batched: fc.integer({ min: 1, max: 12 }),
+          async: fc.integer({ min: 1, max: 12 }),
+        }),
+        (specs, concurrency, maxQueued, overflow, end, batchBehaviour, timeoutMs) => {
           const inputs = specs
             .map((spec, i) => ({
               ...spec,
@@ -721,6 +843,7 @@ describe('hybridProcess property: nothing vanishes', () => {
               if (spec.behaviour === 'sync') return e.id;
               if (spec.behaviour === 'throw') throw new Error(e.id);
               if (spec.behaviour === 'delay') return timer(spec.delay, scheduler).pipe(map(() => e.id));
+              if (spec.behaviour === 'hang') return NEVER;
               return timer(spec.delay, scheduler).pipe(mergeMap(() => throwError(() => new Error(e.id))));
             };
             const byTime = new Map<number, Event[]>();
@@ -742,7 +865,9 @@ describe('hybridProcess property: nothing vanishes', () => {
                       ? batch.map((e) => e.id)
                       : batchBehaviour === 'fail'
                         ? throwError(() => new Error('batch'))
-                        : timer(7, scheduler).pipe(map(() => batch.map((e) => e.id))),
+                        : batchBehaviour === 'hang'
+                          ? NEVER
+                          : timer(7, scheduler).pipe(map(() => batch.map((e) => e.id))),
                   batcher: {
                     minSize: 1,
                     maxSize: 3,
@@ -755,6 +880,7 @@ describe('hybridProcess property: nothing vanishes', () => {
                   concurrency,
                   maxQueued,
                   overflow,
+                  timeoutMs,
                   scheduler,
                 }),
               )
