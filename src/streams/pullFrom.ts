@@ -76,11 +76,17 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
   return new Observable<T>((subscriber) => {
     let stopped = false;
     let iterator: AsyncIterator<T> | Iterator<T> | undefined;
-    let stop: () => void = () => undefined;
-    // Resolves when the subscriber goes away, so a pull loop waiting on a held gate is released too.
-    const stoppedSignal = new Promise<void>((resolve) => {
-      stop = resolve;
-    });
+    // Ends the current wait on a held gate when the subscriber goes away. One promise per wait, not a
+    // long-lived "stopped" promise raced against each wait: every race would leave a reaction on it
+    // for as long as the run lasts (memory growing with every time the gate closed).
+    let wake: (() => void) | undefined;
+    const waitForGate = () =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+        gate.whenOpen().then(resolve, resolve);
+      }).finally(() => {
+        wake = undefined;
+      });
 
     const run = async () => {
       try {
@@ -89,7 +95,7 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
             ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
             : (source as Iterable<T>)[Symbol.iterator]();
         while (!stopped) {
-          if (!gate.isOpen) await Promise.race([gate.whenOpen(), stoppedSignal]);
+          if (!gate.isOpen) await waitForGate();
           if (stopped) return;
           const step = await iterator.next();
           if (stopped) return;
@@ -107,7 +113,7 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
 
     return () => {
       stopped = true;
-      stop();
+      wake?.();
       try {
         void Promise.resolve(iterator?.return?.()).catch(() => undefined);
       } catch {
