@@ -125,6 +125,25 @@ describe('pullFrom', () => {
     expect(during - before).toBeLessThan(8_000_000);
   });
 
+  it('lets the event loop run while it pulls a long in-memory iterable', async () => {
+    // Pulling a sync iterable only awaits already-settled values (microtasks): without yielding, timers
+    // and I/O (a batch timeout, the load sampler, a socket) would wait for the whole iterable.
+    const gate = createFlowGate();
+    let pulled = 0;
+    let pulledWhenTheLoopRan: number | undefined;
+    function* items() {
+      for (let i = 0; i < 5_000; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    setImmediate(() => {
+      pulledWhenTheLoopRan = pulled;
+    });
+    expect(await firstValueFrom(pullFrom(items(), gate).pipe(toArray()))).toHaveLength(5_000);
+    expect(pulledWhenTheLoopRan).toBeLessThan(5_000);
+  });
+
   it('forwards iterator errors', async () => {
     const gate = createFlowGate();
     async function* failing() {
