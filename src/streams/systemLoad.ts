@@ -178,12 +178,18 @@ function startSampler(
     probing = true;
     // Each figure lands as soon as it is read (memory takes milliseconds, CPU ~200 ms). A failed read
     // keeps the last good figure: load sampling must never break the pipeline.
-    const cpu = probe.cpuPercent().then((value) => {
-      cpuPercent = finiteOr(value, cpuPercent);
-    });
-    const memory = probe.memoryPercent().then((value) => {
-      memoryPercent = finiteOr(value, memoryPercent);
-    });
+    // Called from a settled promise, so a probe that throws synchronously, or answers a plain number,
+    // cannot break the tick (or the subscription, for the first probe).
+    const cpu = Promise.resolve()
+      .then(() => probe.cpuPercent())
+      .then((value) => {
+        cpuPercent = finiteOr(value, cpuPercent);
+      });
+    const memory = Promise.resolve()
+      .then(() => probe.memoryPercent())
+      .then((value) => {
+        memoryPercent = finiteOr(value, memoryPercent);
+      });
     Promise.allSettled([cpu, memory]).finally(() => {
       probing = false;
     });
@@ -226,7 +232,11 @@ function startSampler(
       delay.stop();
       samples.complete();
       samplers.delete(key);
-      probe.dispose?.();
+      try {
+        probe.dispose?.();
+      } catch {
+        // A probe that fails to clean up must not break the unsubscription chain.
+      }
     },
   };
 }

@@ -217,6 +217,28 @@ describe('systemLoad$', () => {
     expect(samples.at(-1)).toMatchObject({ cpuPercent: 33, memoryPercent: 44 });
   });
 
+  it('never errors for a probe that throws synchronously (also in dispose) or answers without a promise', async () => {
+    // An OsProbe written without `async`: its throw must not escape the sampler (nor its timer), and a
+    // plain number is as good as a promise of one.
+    const probe = {
+      cpuPercent: () => {
+        throw new Error('no /proc/stat');
+      },
+      memoryPercent: () => 55,
+      dispose() {
+        throw new Error('already closed');
+      },
+    } as unknown as OsProbe;
+    const samples = await firstValueFrom(
+      systemLoad$({ intervalMs: 5, probe }).pipe(
+        takeWhile((sample) => sample.memoryPercent !== 55, true),
+        take(200),
+        toArray(),
+      ),
+    );
+    expect(samples.at(-1)).toMatchObject({ cpuPercent: 0, memoryPercent: 55 });
+  });
+
   it('takes the pipeline figures from a function too', async () => {
     const probe = countingProbe();
     const sample = await firstValueFrom(
