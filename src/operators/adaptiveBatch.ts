@@ -288,7 +288,9 @@ interface Controller {
  * `aimdPolicy({ targetLatencyMs })`) moves `maxSize` and `timeoutMs` within the limits. The live
  * configuration is `config` / `config$`; an open batch is re-cut at once when it changes. The
  * configuration belongs to the operator (shared by its subscriptions, like a connection pool's
- * limits); the open batch and its timer belong to each subscription.
+ * limits); the open batch and its timer belong to each subscription. Applied to two sources, the
+ * operator is one controller: both pipelines' reports feed one policy, and a change re-cuts both. Make
+ * one `adaptiveBatch()` per pipeline when they should adapt independently.
  *
  * The only buffer is the open batch, bounded by `maxSize`: items are never queued beyond it.
  *
@@ -395,9 +397,12 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         timer = scheduler.schedule(flush, delay);
       };
 
-      const configSubscription = controller.config$.pipe(distinctUntilChanged()).subscribe((config) => {
+      // On a change, re-cut by the *current* configuration, not the value delivered: when a change is
+      // made while another is being delivered (a consumer reacting to a re-cut batch), a subscription
+      // further down the subject's list gets the newer value first and the older one last.
+      const configSubscription = controller.config$.pipe(distinctUntilChanged()).subscribe(() => {
         if (buffer.length === 0) return;
-        if (buffer.length >= config.maxSize) flush();
+        if (buffer.length >= controller.config$.getValue().maxSize) flush();
         else armTimer();
       });
 

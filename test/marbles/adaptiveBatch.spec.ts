@@ -177,6 +177,30 @@ describe('adaptiveBatch', () => {
     expect(batcher.config).toEqual({ maxSize: 4, timeoutMs: 5 });
   });
 
+  it('re-cuts every subscription by the current configuration, also when a change is re-entrant', () => {
+    // Two pipelines on one batcher; the first one's consumer changes the configuration again while the
+    // first change is still being delivered. The second pipeline must act on the latest configuration,
+    // not on the stale one that reaches it last.
+    const batcher = adaptiveBatch<string>(small({ maxSize: 10, timeoutMs: 50 }));
+    const first = new Subject<string>();
+    const second = new Subject<string>();
+    const batches: string[][] = [];
+    first.pipe(batcher).subscribe((batch) => {
+      batches.push(batch);
+      if (batch[0] === 'a1') batcher.setConfig({ maxSize: 10 });
+    });
+    second.pipe(batcher).subscribe((batch) => batches.push(batch));
+    for (const item of ['a1', 'a2', 'a3']) first.next(item);
+    for (const item of ['b1', 'b2', 'b3']) second.next(item);
+    batcher.setConfig({ maxSize: 2 });
+    // The first pipeline was re-cut at 2 (then its consumer set 10 back); the second holds 3 < 10 items.
+    expect(batches).toEqual([['a1', 'a2'], ['a3']]);
+    expect(batcher.config.maxSize).toBe(10);
+    first.complete();
+    second.complete();
+    expect(batches).toEqual([['a1', 'a2'], ['a3'], ['b1', 'b2', 'b3']]);
+  });
+
   describe('adaptation', () => {
     it(
       'shrinks batches at once when the processing latency is too high (AIMD)',
