@@ -426,6 +426,10 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       let batcherDone = false;
       let failure: { error: unknown } | undefined;
       let droppedTotal = 0;
+      // Events received whose outcome has not been emitted yet. The stream ends only at 0: lanes can be
+      // idle while outcomes are still owed — a batch's outcomes are emitted one by one after its slot
+      // is freed, and a consumer may end the source from the first of them.
+      let owed = 0;
 
       // ---- load -----------------------------------------------------------------------------------
       let external: LoadSnapshot = {};
@@ -438,6 +442,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
 
       // ---- outcomes -------------------------------------------------------------------------------
       const emit = (outcome: HybridOutput<R>) => {
+        owed--;
         if (metrics !== undefined) {
           if (outcome.kind === 'result') metrics.record(outcome.event.type, outcome.latencyMs);
           else if (outcome.kind === 'error') metrics.recordError(outcome.event.type);
@@ -737,6 +742,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           else fail(ProcessingMode.BATCHED, item, overflowError(ProcessingMode.BATCHED));
         }
         drainBatches();
+        checkDone();
       };
 
       const batchInput = new Subject<Event>();
@@ -792,7 +798,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         batchQueue.length === 0;
 
       const checkDone = () => {
-        if (closed || !inputDone || !batcherDone || !idle()) return;
+        if (closed || !inputDone || !batcherDone || owed > 0 || !idle()) return;
         if (failure !== undefined) subscriber.error(failure.error);
         else subscriber.complete();
       };
@@ -822,6 +828,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
 
       sourceSubscription = source.subscribe({
         next(event) {
+          owed++;
           const item: Pending = { event, arrivedAt: clock() };
           let mode: unknown;
           try {

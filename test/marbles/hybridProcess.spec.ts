@@ -10,6 +10,8 @@ import {
   of,
   type SchedulerLike,
   Subject,
+  takeUntil,
+  tap,
   throwError,
   timer,
 } from 'rxjs';
@@ -241,6 +243,67 @@ describe('hybridProcess', () => {
     input.next(D);
     input.complete();
     expect(seen).toEqual(['r:i:g', 'r:i:C', 'r:i:D']);
+  });
+
+  it('gives every event of a batch its outcome when the source completes from one of them', () => {
+    // The consumer ends the input on the first outcome of a batch: the others are still owed.
+    for (const batch of [
+      (events: Event[]) => events.map((e) => e.id),
+      () => {
+        throw new Error('disk full');
+      },
+    ]) {
+      const input = new Subject<Event>();
+      const seen: string[] = [];
+      input
+        .pipe(
+          hybridProcess({
+            immediate: (e) => e.id,
+            batch,
+            batcher: { minSize: 1, maxSize: 3, policy: fixedPolicy },
+          }),
+        )
+        .subscribe({
+          next: (o) => {
+            seen.push(o.event.id);
+            if (o.event === a) input.complete();
+          },
+          complete: () => seen.push('|'),
+        });
+      for (const e of [a, b, c]) input.next(e);
+      expect(seen).toEqual(['a', 'b', 'c', '|']);
+    }
+  });
+
+  it('gives every dropped event its outcome when the source completes from one of them', () => {
+    const scheduler = new TestScheduler(() => undefined);
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input
+      .pipe(
+        hybridProcess({
+          immediate: (e) => e.id,
+          batch: () => NEVER,
+          batcher: { minSize: 1, maxSize: 3, policy: fixedPolicy },
+          maxQueued: { batched: 1 },
+          overflow: 'drop-newest',
+          timeoutMs: { batched: 1 },
+          scheduler,
+        }),
+      )
+      .subscribe({
+        next: (o) => {
+          seen.push(`${o.kind[0]}:${o.event.id}`);
+          if (o.kind === 'dropped') input.complete();
+        },
+        complete: () => seen.push('|'),
+      });
+    // [a, b, c] runs (never settles); [d, e, f] arrives at a full queue: d is queued, e and f dropped.
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) input.next(ev(id));
+    expect(seen).toEqual(['d:e', 'd:f']);
+    // Then [a, b, c] times out at 1, [d] runs and times out at 2, and only then does the stream end.
+    scheduler.flush();
+    expect(seen).toEqual(['d:e', 'd:f', 'e:a', 'e:b', 'e:c', 'e:d', '|']);
   });
 
   it('can be reused on two sources without sharing state', () => {
@@ -805,7 +868,7 @@ describe('hybridProcess property: nothing vanishes', () => {
     delay: fc.integer({ min: 0, max: 15 }),
   });
 
-  it('every input yields exactly one outcome before the stream ends, across complete, error and timeouts', () => {
+  it('every input yields exactly one outcome before the stream ends: complete, error, timeouts, a consumer ending the source', () => {
     fc.assert(
       fc.property(
         fc.array(eventArb, { maxLength: 40 }),
@@ -825,7 +888,9 @@ describe('hybridProcess property: nothing vanishes', () => {
           batched: fc.integer({ min: 1, max: 12 }),
           async: fc.integer({ min: 1, max: 12 }),
         }),
-        (specs, concurrency, maxQueued, overflow, end, batchBehaviour, timeoutMs) => {
+        // The consumer ends the source (re-entrantly) after this many outcomes, if set.
+        fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+        (specs, concurrency, maxQueued, overflow, end, batchBehaviour, timeoutMs, stopAfter) => {
           const inputs = specs
             .map((spec, i) => ({
               ...spec,
@@ -837,6 +902,8 @@ describe('hybridProcess property: nothing vanishes', () => {
           const outcomes: HybridOutput<string>[] = [];
           let terminal: string | undefined;
           let outcomesAfterEnd = 0;
+          const received: string[] = [];
+          let stopped = false;
           scheduler.run(() => {
             const handler = (e: Event): Observable<string> | string => {
               const spec = behaviour.get(e)!;
@@ -855,8 +922,11 @@ describe('hybridProcess property: nothing vanishes', () => {
               end === 'complete'
                 ? new Observable<never>((s) => s.complete())
                 : timer(41, scheduler).pipe(mergeMap(() => throwError(() => new Error('end'))));
+            const stop$ = new Subject<void>();
             concat(items$, tail$)
               .pipe(
+                takeUntil(stop$),
+                tap((event) => received.push(event.id)),
                 hybridProcess<string>({
                   immediate: handler,
                   background: handler,
@@ -888,21 +958,27 @@ describe('hybridProcess property: nothing vanishes', () => {
                 next: (o) => {
                   if (terminal !== undefined) outcomesAfterEnd++;
                   outcomes.push(o);
+                  if (outcomes.length === stopAfter) {
+                    stopped = true;
+                    stop$.next();
+                  }
                 },
                 error: () => (terminal = 'error'),
                 complete: () => (terminal = 'complete'),
               });
           });
-          expect(terminal).toBe(end);
+          if (stopped) expect(terminal).toBeDefined();
+          else expect(terminal).toBe(end);
           expect(outcomesAfterEnd).toBe(0);
           const ids = outcomes.map((o) => o.event.id).sort();
-          expect(ids).toEqual(inputs.map((i) => i.event.id).sort());
+          expect(ids).toEqual([...received].sort());
+          if (!stopped) expect(received).toHaveLength(inputs.length);
           for (const outcome of outcomes) {
             if (outcome.kind === 'result') expect(outcome.result).toBe(outcome.event.id);
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 });
