@@ -375,20 +375,32 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         timer = undefined;
       };
 
+      // A batch above maxSize (after a shrink) being emitted in chunks: the chunks not yet emitted. They
+      // are older than anything in `buffer`, so whatever flushes next — a re-entrant push that fills a
+      // batch, or the source ending from inside a chunk's emission — emits them first.
+      let chunks: { readonly items: T[]; next: number } | undefined;
+      const emitChunks = () => {
+        while (chunks !== undefined && chunks.next < chunks.items.length && !subscriber.closed) {
+          const start = chunks.next;
+          chunks.next += controller.config$.getValue().maxSize;
+          subscriber.next(chunks.items.slice(start, chunks.next));
+        }
+        chunks = undefined;
+      };
+
       // Swap the buffer out before emitting: a re-entrant push lands in the fresh one.
       const flush = () => {
         cancelTimer();
+        emitChunks();
         if (buffer.length === 0) return;
         const items = buffer;
         buffer = [];
-        const size = controller.config$.getValue().maxSize;
-        if (items.length <= size) {
+        if (items.length <= controller.config$.getValue().maxSize) {
           subscriber.next(items);
           return;
         }
-        for (let i = 0; i < items.length && !subscriber.closed; i += size) {
-          subscriber.next(items.slice(i, i + size));
-        }
+        chunks = { items, next: 0 };
+        emitChunks();
       };
 
       const armTimer = () => {

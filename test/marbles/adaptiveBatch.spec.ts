@@ -164,6 +164,52 @@ describe('adaptiveBatch', () => {
     ]);
   });
 
+  it('emits every chunk of a re-cut batch when the source ends from one of them', () => {
+    // A shrink re-cuts the open batch [1..6] into [1,2] [3,4] [5,6]; the consumer ends the source on
+    // the first chunk (complete, or error): the other two are still owed, before the end.
+    for (const end of ['complete', 'error'] as const) {
+      const input = new Subject<number>();
+      const seen: Array<number[] | string> = [];
+      const batcher = adaptiveBatch<number>(small({ maxSize: 10, timeoutMs: 50 }));
+      input.pipe(batcher).subscribe({
+        next: (batch) => {
+          seen.push(batch);
+          if (batch[0] === 1) {
+            if (end === 'complete') input.complete();
+            else input.error(new Error('end'));
+          }
+        },
+        error: () => seen.push('#'),
+        complete: () => seen.push('|'),
+      });
+      for (let i = 1; i <= 6; i++) input.next(i);
+      batcher.setConfig({ maxSize: 2 });
+      expect(seen).toEqual([[1, 2], [3, 4], [5, 6], end === 'complete' ? '|' : '#']);
+    }
+  });
+
+  it('keeps order when an item pushed from a chunk fills a batch of its own', () => {
+    const input = new Subject<number>();
+    const seen: number[][] = [];
+    const batcher = adaptiveBatch<number>(small({ maxSize: 10, timeoutMs: 50 }));
+    input.pipe(batcher).subscribe((batch) => {
+      seen.push(batch);
+      if (batch[0] === 1) {
+        input.next(7);
+        input.next(8);
+      }
+    });
+    for (let i = 1; i <= 6; i++) input.next(i);
+    batcher.setConfig({ maxSize: 2 });
+    input.complete();
+    expect(seen).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ]);
+  });
+
   it('keeps the open batch per subscription but shares the configuration', () => {
     const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
     scheduler.run(({ cold, expectObservable }) => {
