@@ -147,13 +147,22 @@ describe('systemLoad$', () => {
     const probe = countingProbe();
     const a: SystemLoad[] = [];
     const b: SystemLoad[] = [];
-    const first = systemLoad$({ intervalMs: 20, probe }).subscribe((s) => a.push(s));
+    // Waits for three samples rather than sleeping for them: a loaded machine may run fewer ticks in
+    // a given time (a late loop runs an interval timer once, however many periods it missed).
+    let threeSamples: () => void = () => undefined;
+    const sampled = new Promise<void>((resolve) => {
+      threeSamples = resolve;
+    });
+    const first = systemLoad$({ intervalMs: 20, probe }).subscribe((s) => {
+      a.push(s);
+      if (a.length === 3) threeSamples();
+    });
     const second = systemLoad$({ intervalMs: 20, probe }).subscribe((s) => b.push(s));
     expect(runningSamplers()).toBe(1);
-    await sleep(130);
+    await sampled;
     first.unsubscribe();
     second.unsubscribe();
-    expect(a.length).toBeGreaterThanOrEqual(2);
+    expect(a).toHaveLength(3);
     // Same samples (same timestamps), one probe per tick (plus the one at start), not one per subscriber.
     expect(b.map((s) => s.timestamp)).toEqual(a.map((s) => s.timestamp));
     expect(probe.cpuCalls).toBeLessThanOrEqual(a.length + 1);
