@@ -47,7 +47,9 @@ export type ErrorCode =
   /** A batch handler did not return one result per event of its batch (wrong length, not an array). */
   | 'BATCH_RESULT_MISMATCH'
   /** A `select` callback returned something that is not a `ProcessingMode`. */
-  | 'INVALID_MODE';
+  | 'INVALID_MODE'
+  /** A `hybridProcess` handler did not settle within its lane's `timeoutMs`. */
+  | 'HANDLER_TIMEOUT';
 
 /** Base class of every error this library throws or forwards. */
 export class VibespecError extends Error {

@@ -288,7 +288,9 @@ interface Controller {
  * `aimdPolicy({ targetLatencyMs })`) moves `maxSize` and `timeoutMs` within the limits. The live
  * configuration is `config` / `config$`; an open batch is re-cut at once when it changes. The
  * configuration belongs to the operator (shared by its subscriptions, like a connection pool's
- * limits); the open batch and its timer belong to each subscription.
+ * limits); the open batch and its timer belong to each subscription. Applied to two sources, the
+ * operator is one controller: both pipelines' reports feed one policy, and a change re-cuts both. Make
+ * one `adaptiveBatch()` per pipeline when they should adapt independently.
  *
  * The only buffer is the open batch, bounded by `maxSize`: items are never queued beyond it.
  *
@@ -373,20 +375,32 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         timer = undefined;
       };
 
+      // A batch above maxSize (after a shrink) being emitted in chunks: the chunks not yet emitted. They
+      // are older than anything in `buffer`, so whatever flushes next — a re-entrant push that fills a
+      // batch, or the source ending from inside a chunk's emission — emits them first.
+      let chunks: { readonly items: T[]; next: number } | undefined;
+      const emitChunks = () => {
+        while (chunks !== undefined && chunks.next < chunks.items.length && !subscriber.closed) {
+          const start = chunks.next;
+          chunks.next += controller.config$.getValue().maxSize;
+          subscriber.next(chunks.items.slice(start, chunks.next));
+        }
+        chunks = undefined;
+      };
+
       // Swap the buffer out before emitting: a re-entrant push lands in the fresh one.
       const flush = () => {
         cancelTimer();
+        emitChunks();
         if (buffer.length === 0) return;
         const items = buffer;
         buffer = [];
-        const size = controller.config$.getValue().maxSize;
-        if (items.length <= size) {
+        if (items.length <= controller.config$.getValue().maxSize) {
           subscriber.next(items);
           return;
         }
-        for (let i = 0; i < items.length && !subscriber.closed; i += size) {
-          subscriber.next(items.slice(i, i + size));
-        }
+        chunks = { items, next: 0 };
+        emitChunks();
       };
 
       const armTimer = () => {
@@ -395,9 +409,12 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         timer = scheduler.schedule(flush, delay);
       };
 
-      const configSubscription = controller.config$.pipe(distinctUntilChanged()).subscribe((config) => {
+      // On a change, re-cut by the *current* configuration, not the value delivered: when a change is
+      // made while another is being delivered (a consumer reacting to a re-cut batch), a subscription
+      // further down the subject's list gets the newer value first and the older one last.
+      const configSubscription = controller.config$.pipe(distinctUntilChanged()).subscribe(() => {
         if (buffer.length === 0) return;
-        if (buffer.length >= config.maxSize) flush();
+        if (buffer.length >= controller.config$.getValue().maxSize) flush();
         else armTimer();
       });
 

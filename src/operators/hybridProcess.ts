@@ -12,7 +12,7 @@ import {
   type OperatorFunction,
   type SchedulerLike,
   Subject,
-  type Subscription,
+  Subscription,
   take,
 } from 'rxjs';
 import { ConfigError, VibespecError } from '../errors.js';
@@ -60,8 +60,9 @@ export interface HybridProcessOptions<R> {
   /** The `selectMode` configuration of the default `select`. */
   modes?: SelectModeConfig;
   /**
-   * The batcher of the BATCHED lane: an `adaptiveBatch()` operator (share it to watch its `config$`), or
-   * its options. hybridProcess reports each batch's processing latency to it.
+   * The batcher of the BATCHED lane: an `adaptiveBatch()` operator (share it to watch its `config$`; its
+   * adaptation is then shared by every subscription it serves), or its options (a batcher per
+   * subscription). hybridProcess reports each batch's processing latency to it.
    */
   batcher?: AdaptiveBatchOperator<Event> | AdaptiveBatchOptions;
   /** How many events (immediate, async) or batches (batched) each lane processes at once. Default 16 / 1 / 1. */
@@ -70,6 +71,14 @@ export interface HybridProcessOptions<R> {
   maxQueued?: PerLane<number>;
   /** What a full queue does. Default `'block'`. */
   overflow?: OverflowPolicy;
+  /**
+   * How long, in ms on the scheduler, a handler may take to settle: per event in the IMMEDIATE and
+   * ASYNC lanes, per batch in the BATCHED lane. Past it the handler is cancelled (an Observable is
+   * unsubscribed; a promise is abandoned, its late value ignored), its slot is freed, and its event —
+   * or every event of its batch — gets an error outcome with code `HANDLER_TIMEOUT`. Default `Infinity`
+   * (no timeout): a handler that never settles then holds its events, its slot and the completion.
+   */
+  timeoutMs?: PerLane<number>;
   /** The gate `block` holds at the high-water mark; pass the one your `pullFrom` source honours. */
   gate?: FlowGate;
   /** Receives every event's latency (by type), errors, drops, and a queue-depth gauge. */
@@ -97,8 +106,8 @@ export interface HybridResult<R> extends OutcomeBase {
 }
 
 /**
- * The event was not processed: its handler threw or rejected, its batch failed, `select` failed, or
- * its queue was full (`BUFFER_OVERFLOW`).
+ * The event was not processed: its handler threw, rejected or timed out (`HANDLER_TIMEOUT`), its batch
+ * failed, `select` failed, or its queue was full (`BUFFER_OVERFLOW`).
  */
 export interface HybridError extends OutcomeBase {
   kind: 'error';
@@ -148,6 +157,22 @@ function perLane(
     if (!(v >= 1) || (!Number.isInteger(v) && v !== Number.POSITIVE_INFINITY)) {
       throw new ConfigError(
         `hybridProcess: ${name}.${lane} must be a positive integer or Infinity, got ${v}`,
+      );
+    }
+    return v;
+  };
+  return { immediate: pick('immediate'), batched: pick('batched'), async: pick('async') };
+}
+
+const MAX_TIMER_MS = 2_147_483_647;
+
+function laneTimeouts(value: PerLane<number> | undefined): Record<ProcessingMode, number> {
+  const pick = (lane: 'immediate' | 'batched' | 'async'): number => {
+    const v = typeof value === 'number' ? value : (value?.[lane] ?? Number.POSITIVE_INFINITY);
+    if (typeof v !== 'number' || !(v > 0) || (v > MAX_TIMER_MS && v !== Number.POSITIVE_INFINITY)) {
+      // Node fires a longer timer at once rather than never: refuse it instead of timing out everything.
+      throw new ConfigError(
+        `hybridProcess: timeoutMs.${lane} must be a positive number of ms up to ${MAX_TIMER_MS}, or Infinity, got ${v}`,
       );
     }
     return v;
@@ -245,11 +270,24 @@ class PriorityQueue {
 
 type Settle = (failed: boolean, value: unknown) => void;
 
+/** A handler's time limit: after `ms` on `scheduler`, it settles as failed with `error()`. */
+interface Limit {
+  readonly ms: number;
+  readonly scheduler: SchedulerLike;
+  readonly error: () => unknown;
+}
+
 /**
  * Calls a handler and settles exactly once with its value or failure: synchronously for a plain value
- * or a synchronous Observable, later for a promise. Returns what to cancel on unsubscribe.
+ * or a synchronous Observable, later for a promise, or at `limit` — whichever comes first; the rest is
+ * cancelled (an Observable unsubscribed, the timer cleared) or ignored (a promise). Returns what to
+ * cancel on unsubscribe, or `undefined` when it settled synchronously.
  */
-function invoke<R>(call: () => HandlerResult<R>, settle: Settle): Subscription | undefined {
+function invoke<R>(
+  call: () => HandlerResult<R>,
+  settle: Settle,
+  limit: Limit | undefined,
+): Subscription | undefined {
   let out: HandlerResult<R>;
   try {
     out = call();
@@ -257,28 +295,52 @@ function invoke<R>(call: () => HandlerResult<R>, settle: Settle): Subscription |
     settle(true, error);
     return undefined;
   }
-  if (isObservable(out)) {
-    let got = false;
-    return out.pipe(take(1)).subscribe({
-      next(value) {
-        got = true;
-        settle(false, value);
-      },
-      error: (error: unknown) => settle(true, error),
-      complete() {
-        if (!got) settle(true, new EmptyError());
-      },
-    });
-  }
+  if (isObservable(out)) return settleLater(out, settle, limit);
   if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<R>).then === 'function') {
-    Promise.resolve(out).then(
-      (value) => settle(false, value),
-      (error: unknown) => settle(true, error),
-    );
-    return undefined;
+    return settleLater(out as PromiseLike<R>, settle, limit);
   }
+  // The hot path — a synchronous handler — allocates nothing.
   settle(false, out);
   return undefined;
+}
+
+/** `invoke` for a handler that answered an Observable or a promise: settles once, racing `limit`. */
+function settleLater<R>(
+  out: Observable<R> | PromiseLike<R>,
+  settle: Settle,
+  limit: Limit | undefined,
+): Subscription | undefined {
+  let handle: Subscription | undefined;
+  let done = false;
+  const once: Settle = (failed, value) => {
+    if (done) return;
+    done = true;
+    handle?.unsubscribe();
+    settle(failed, value);
+  };
+  if (isObservable(out)) {
+    let got = false;
+    const subscription = out.pipe(take(1)).subscribe({
+      next(value) {
+        got = true;
+        once(false, value);
+      },
+      error: (error: unknown) => once(true, error),
+      complete() {
+        if (!got) once(true, new EmptyError());
+      },
+    });
+    if (done) return undefined;
+    handle = subscription;
+  } else {
+    handle = new Subscription();
+    Promise.resolve(out).then(
+      (value) => once(false, value),
+      (error: unknown) => once(true, error),
+    );
+  }
+  if (limit !== undefined) handle.add(limit.scheduler.schedule(() => once(true, limit.error()), limit.ms));
+  return handle;
 }
 
 /**
@@ -295,6 +357,8 @@ function invoke<R>(call: () => HandlerResult<R>, settle: Settle): Subscription |
  *
  * Handlers may return a value, a promise or an Observable (its first value). A synchronous handler
  * settles synchronously, so an IMMEDIATE event with a synchronous handler is done before `next` returns.
+ * With `timeoutMs`, a handler that has not settled in time is cancelled and its events get error
+ * outcomes (`HANDLER_TIMEOUT`); without it, a handler that never settles holds its events forever.
  *
  * ```
  * maxSize 10, timeoutMs 5; a, b NORMAL tool.used (BATCHED); C CRITICAL (IMMEDIATE)
@@ -316,7 +380,7 @@ function invoke<R>(call: () => HandlerResult<R>, settle: Settle): Subscription |
  * ```
  *
  * @param options the handlers, `load$`, `select`/`modes`, `batcher`, `concurrency`, `maxQueued`,
- *   `overflow`, `gate`, `metrics` and `scheduler`.
+ *   `overflow`, `timeoutMs`, `gate`, `metrics` and `scheduler`.
  * @return an operator from `Event` to one `HybridOutput` per event.
  * @throws ConfigError at construction when a handler is missing or an option is out of range.
  */
@@ -335,26 +399,37 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
     batched: DEFAULT_MAX_QUEUED,
     async: DEFAULT_MAX_QUEUED,
   });
+  const timeoutMs = laneTimeouts(options.timeoutMs);
   const overflow = options.overflow ?? 'block';
   if (!OVERFLOW_POLICIES.includes(overflow)) {
     throw new ConfigError(
       `hybridProcess: overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${overflow}`,
     );
   }
-  const batcher: AdaptiveBatchOperator<Event> =
-    typeof options.batcher === 'function'
-      ? options.batcher
-      : adaptiveBatch<Event>({ scheduler, ...(options.batcher ?? {}) });
+  // A batcher passed as an operator is the caller's to share (to watch its config$). One made from
+  // options is per subscription, like every other piece of state: two sources through the same
+  // operator must not adapt each other's batches. This one is made only to check the options now.
+  const batcherOptions = typeof options.batcher === 'function' ? undefined : (options.batcher ?? {});
+  const makeBatcher = (): AdaptiveBatchOperator<Event> =>
+    batcherOptions === undefined
+      ? (options.batcher as AdaptiveBatchOperator<Event>)
+      : adaptiveBatch<Event>({ scheduler, ...batcherOptions });
+  makeBatcher();
 
   return (source) =>
     new Observable<HybridOutput<R>>((subscriber) => {
       const owner = {};
+      const batcher = makeBatcher();
       const inFlight = new Set<Subscription>();
       let closed = false;
       let inputDone = false;
       let batcherDone = false;
       let failure: { error: unknown } | undefined;
       let droppedTotal = 0;
+      // Events received whose outcome has not been emitted yet. The stream ends only at 0: lanes can be
+      // idle while outcomes are still owed — a batch's outcomes are emitted one by one after its slot
+      // is freed, and a consumer may end the source from the first of them.
+      let owed = 0;
 
       // ---- load -----------------------------------------------------------------------------------
       let external: LoadSnapshot = {};
@@ -367,6 +442,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
 
       // ---- outcomes -------------------------------------------------------------------------------
       const emit = (outcome: HybridOutput<R>) => {
+        owed--;
         if (metrics !== undefined) {
           if (outcome.kind === 'result') metrics.record(outcome.event.type, outcome.latencyMs);
           else if (outcome.kind === 'error') metrics.recordError(outcome.event.type);
@@ -420,6 +496,23 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           dropped,
         });
       };
+      const limitOf = (mode: ProcessingMode): Limit | undefined =>
+        Number.isFinite(timeoutMs[mode])
+          ? {
+              ms: timeoutMs[mode],
+              scheduler,
+              error: () =>
+                new VibespecError(
+                  'HANDLER_TIMEOUT',
+                  `hybridProcess: the ${mode} handler did not settle within ${timeoutMs[mode]} ms (timeoutMs)`,
+                ),
+            }
+          : undefined;
+      const limits: Record<ProcessingMode, Limit | undefined> = {
+        immediate: limitOf(ProcessingMode.IMMEDIATE),
+        batched: limitOf(ProcessingMode.BATCHED),
+        async: limitOf(ProcessingMode.ASYNC),
+      };
       const overflowError = (mode: ProcessingMode) =>
         new VibespecError(
           'BUFFER_OVERFLOW',
@@ -468,6 +561,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
             else succeed(lane.mode, item, value as R);
             afterSettle(lane);
           },
+          limits[lane.mode],
         );
         if (subscription !== undefined && !settled && !subscription.closed) inFlight.add(subscription);
         else subscription = undefined;
@@ -585,6 +679,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
             drainBatches();
             checkDone();
           },
+          limits.batched,
         );
         if (subscription !== undefined && !settled && !subscription.closed) inFlight.add(subscription);
       };
@@ -647,6 +742,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           else fail(ProcessingMode.BATCHED, item, overflowError(ProcessingMode.BATCHED));
         }
         drainBatches();
+        checkDone();
       };
 
       const batchInput = new Subject<Event>();
@@ -702,7 +798,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         batchQueue.length === 0;
 
       const checkDone = () => {
-        if (closed || !inputDone || !batcherDone || !idle()) return;
+        if (closed || !inputDone || !batcherDone || owed > 0 || !idle()) return;
         if (failure !== undefined) subscriber.error(failure.error);
         else subscriber.complete();
       };
@@ -732,6 +828,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
 
       sourceSubscription = source.subscribe({
         next(event) {
+          owed++;
           const item: Pending = { event, arrivedAt: clock() };
           let mode: unknown;
           try {

@@ -327,9 +327,22 @@ export function measure<T>(
             subscriber.error(error);
             return;
           }
-          const start = metrics.now();
+          // The clock is a user callback (`now`): a failure errors the stream, after the value went
+          // downstream, rather than being thrown at the source.
+          let start: number;
+          try {
+            start = metrics.now();
+          } catch (error) {
+            subscriber.next(value);
+            subscriber.error(error);
+            return;
+          }
           subscriber.next(value);
-          metrics.record(type, Math.max(0, metrics.now() - start));
+          try {
+            metrics.record(type, Math.max(0, metrics.now() - start));
+          } catch (error) {
+            subscriber.error(error);
+          }
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),

@@ -5,6 +5,12 @@
  */
 import { Observable } from 'rxjs';
 
+// Pulling an in-memory iterable (sync, or async without I/O) only awaits settled values: microtasks,
+// which run before any timer or I/O callback. After this many items the pull loop lets the event loop
+// run once, so a long iterable does not hold up timers, I/O and other work until it is exhausted.
+const YIELD_EVERY = 256;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * A gate between a pulling source and the queues downstream of it. A queue that reaches its high-water
  * mark `hold`s the gate; it opens again when every holder has `release`d it.
@@ -56,6 +62,8 @@ export function createFlowGate(): FlowGate {
  * push-based RxJS pipeline gets real backpressure.
  *
  * Unsubscribing stops the pull loop and calls the iterator's `return()`. Iterator errors are forwarded.
+ * Every 256 items the loop lets the event loop run once (`setImmediate`), so pulling a long in-memory
+ * iterable never holds up timers and I/O until it is exhausted.
  *
  * ```
  * gate:    open ─────── held ──────── open ──
@@ -76,11 +84,17 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
   return new Observable<T>((subscriber) => {
     let stopped = false;
     let iterator: AsyncIterator<T> | Iterator<T> | undefined;
-    let stop: () => void = () => undefined;
-    // Resolves when the subscriber goes away, so a pull loop waiting on a held gate is released too.
-    const stoppedSignal = new Promise<void>((resolve) => {
-      stop = resolve;
-    });
+    // Ends the current wait on a held gate when the subscriber goes away. One promise per wait, not a
+    // long-lived "stopped" promise raced against each wait: every race would leave a reaction on it
+    // for as long as the run lasts (memory growing with every time the gate closed).
+    let wake: (() => void) | undefined;
+    const waitForGate = () =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+        gate.whenOpen().then(resolve, resolve);
+      }).finally(() => {
+        wake = undefined;
+      });
 
     const run = async () => {
       try {
@@ -88,8 +102,14 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
           Symbol.asyncIterator in source
             ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
             : (source as Iterable<T>)[Symbol.iterator]();
+        let pulledSinceYield = 0;
         while (!stopped) {
-          if (!gate.isOpen) await Promise.race([gate.whenOpen(), stoppedSignal]);
+          if (++pulledSinceYield > YIELD_EVERY) {
+            pulledSinceYield = 1;
+            await yieldToEventLoop();
+            if (stopped) return;
+          }
+          if (!gate.isOpen) await waitForGate();
           if (stopped) return;
           const step = await iterator.next();
           if (stopped) return;
@@ -107,7 +127,7 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
 
     return () => {
       stopped = true;
-      stop();
+      wake?.();
       try {
         void Promise.resolve(iterator?.return?.()).catch(() => undefined);
       } catch {

@@ -2,7 +2,7 @@
  * `systemLoad$`: the machine's and the pipeline's load, sampled in the background and shared by every
  * subscriber. See `docs/systemLoad.md`.
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { asyncScheduler, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import type { PipelineLoad } from '../operators/metrics.js';
@@ -14,8 +14,8 @@ export interface SystemLoad {
   /** System memory usage, % (node-os-utils). */
   memoryPercent: number;
   /**
-   * Mean event-loop delay, ms, net of the monitor's resolution (`perf_hooks.monitorEventLoopDelay`),
-   * over the last two intervals (the first sample: the first interval) — see `docs/systemLoad.md`.
+   * Mean event-loop delay since the previous sample, ms, net of the delay monitor's resolution (a
+   * timer's lateness, as `perf_hooks.monitorEventLoopDelay` measures it) — see `docs/systemLoad.md`.
    */
   eventLoopDelayMs: number;
   /** Longest event-loop delay over the same window, ms — a stall the mean hides. */
@@ -113,6 +113,51 @@ function finiteOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
 }
 
+/** Event-loop delay since the last `take()`: the mean and the longest, ms, net of the resolution. */
+interface DelayMonitor {
+  take(): { meanMs: number; maxMs: number };
+  stop(): void;
+}
+
+/**
+ * Measures event-loop delay as the lateness of a timer that fires every `resolution` ms — what
+ * `perf_hooks.monitorEventLoopDelay` does, minus its blind spot: a fresh or reset histogram drops its
+ * first timer delta, so a stall just after a sample was lost whenever the sampling tick ran before the
+ * monitor's first timer (a late loop runs every due timer in one batch, the others possibly first).
+ * Here the timer is never reset: every gap between two of its runs is counted once, in the window of
+ * the sample that follows it, so no stall falls between samples.
+ *
+ * The timer is a real one, not the scheduler's: it measures the real event loop (as `perf_hooks` does).
+ * It is unref'd, so it never keeps the process alive, and cleared by `stop()`.
+ */
+function startDelayMonitor(resolution: number): DelayMonitor {
+  let last = performance.now();
+  let count = 0;
+  let sum = 0;
+  let max = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const late = Math.max(0, now - last - resolution);
+    last = now;
+    count++;
+    sum += late;
+    if (late > max) max = late;
+  }, resolution);
+  timer.unref();
+  return {
+    take() {
+      const window = { meanMs: count === 0 ? 0 : sum / count, maxMs: max };
+      count = 0;
+      sum = 0;
+      max = 0;
+      return window;
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
 function startSampler(
   key: string,
   intervalMs: number,
@@ -133,48 +178,42 @@ function startSampler(
     probing = true;
     // Each figure lands as soon as it is read (memory takes milliseconds, CPU ~200 ms). A failed read
     // keeps the last good figure: load sampling must never break the pipeline.
-    const cpu = probe.cpuPercent().then((value) => {
-      cpuPercent = finiteOr(value, cpuPercent);
-    });
-    const memory = probe.memoryPercent().then((value) => {
-      memoryPercent = finiteOr(value, memoryPercent);
-    });
+    // Called from a settled promise, so a probe that throws synchronously, or answers a plain number,
+    // cannot break the tick (or the subscription, for the first probe).
+    const cpu = Promise.resolve()
+      .then(() => probe.cpuPercent())
+      .then((value) => {
+        cpuPercent = finiteOr(value, cpuPercent);
+      });
+    const memory = Promise.resolve()
+      .then(() => probe.memoryPercent())
+      .then((value) => {
+        memoryPercent = finiteOr(value, memoryPercent);
+      });
     Promise.allSettled([cpu, memory]).finally(() => {
       probing = false;
     });
   };
 
-  // A fresh (or reset) delay monitor never records its first timer delta, so a stall right after a
-  // reset would be lost. Two overlapping monitors, each started one interval after the other and read
-  // when it covers two intervals, leave no gap: what one misses at its start, the other has.
-  const startMonitor = () => {
-    const monitor = monitorEventLoopDelay({ resolution });
-    monitor.enable();
-    return monitor;
-  };
-  let older: ReturnType<typeof monitorEventLoopDelay> | undefined;
-  let newer = startMonitor();
+  const delay = startDelayMonitor(resolution);
   let utilization = performance.eventLoopUtilization();
 
   const tick = () => {
     probeOnce();
+    // The clock and the utilisation are read together, so `timestamp` bounds the utilisation's interval.
+    const timestamp = scheduler.now();
     const next = performance.eventLoopUtilization();
     const delta = performance.eventLoopUtilization(next, utilization);
     utilization = next;
-    const window = older ?? newer;
-    // The monitor records timer delays including its resolution; subtract it (as under-pressure does).
-    const hasDelay = window.count > 0;
+    const window = delay.take();
     const sample: MachineSample = {
       cpuPercent,
       memoryPercent,
-      eventLoopDelayMs: hasDelay ? Math.max(0, window.mean / 1e6 - resolution) : 0,
-      eventLoopDelayMaxMs: hasDelay ? Math.max(0, window.max / 1e6 - resolution) : 0,
+      eventLoopDelayMs: window.meanMs,
+      eventLoopDelayMaxMs: window.maxMs,
       eventLoopUtilization: finiteOr(delta.utilization, 0),
-      timestamp: scheduler.now(),
+      timestamp,
     };
-    older?.disable();
-    older = newer;
-    newer = startMonitor();
     samples.next(sample);
   };
 
@@ -190,11 +229,14 @@ function startSampler(
     stop() {
       stopped = true;
       timer.unsubscribe();
-      older?.disable();
-      newer.disable();
+      delay.stop();
       samples.complete();
       samplers.delete(key);
-      probe.dispose?.();
+      try {
+        probe.dispose?.();
+      } catch {
+        // A probe that fails to clean up must not break the unsubscription chain.
+      }
     },
   };
 }
@@ -207,8 +249,7 @@ function startSampler(
  * `load$`, or to `selectMode`.
  *
  * One sampler serves every subscriber with the same interval, probe and scheduler, across calls; it
- * starts with the first subscriber and stops (timer cleared, event-loop monitor disabled, probe
- * disposed) when the last one unsubscribes. A subscriber joining a running sampler gets its latest
+ * starts with the first subscriber and stops (timers cleared, probe disposed) when the last one unsubscribes. A subscriber joining a running sampler gets its latest
  * sample at once. It never errors: a failed probe keeps the last good figure.
  *
  * ```

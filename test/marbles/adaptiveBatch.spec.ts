@@ -164,6 +164,52 @@ describe('adaptiveBatch', () => {
     ]);
   });
 
+  it('emits every chunk of a re-cut batch when the source ends from one of them', () => {
+    // A shrink re-cuts the open batch [1..6] into [1,2] [3,4] [5,6]; the consumer ends the source on
+    // the first chunk (complete, or error): the other two are still owed, before the end.
+    for (const end of ['complete', 'error'] as const) {
+      const input = new Subject<number>();
+      const seen: Array<number[] | string> = [];
+      const batcher = adaptiveBatch<number>(small({ maxSize: 10, timeoutMs: 50 }));
+      input.pipe(batcher).subscribe({
+        next: (batch) => {
+          seen.push(batch);
+          if (batch[0] === 1) {
+            if (end === 'complete') input.complete();
+            else input.error(new Error('end'));
+          }
+        },
+        error: () => seen.push('#'),
+        complete: () => seen.push('|'),
+      });
+      for (let i = 1; i <= 6; i++) input.next(i);
+      batcher.setConfig({ maxSize: 2 });
+      expect(seen).toEqual([[1, 2], [3, 4], [5, 6], end === 'complete' ? '|' : '#']);
+    }
+  });
+
+  it('keeps order when an item pushed from a chunk fills a batch of its own', () => {
+    const input = new Subject<number>();
+    const seen: number[][] = [];
+    const batcher = adaptiveBatch<number>(small({ maxSize: 10, timeoutMs: 50 }));
+    input.pipe(batcher).subscribe((batch) => {
+      seen.push(batch);
+      if (batch[0] === 1) {
+        input.next(7);
+        input.next(8);
+      }
+    });
+    for (let i = 1; i <= 6; i++) input.next(i);
+    batcher.setConfig({ maxSize: 2 });
+    input.complete();
+    expect(seen).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ]);
+  });
+
   it('keeps the open batch per subscription but shares the configuration', () => {
     const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
     scheduler.run(({ cold, expectObservable }) => {
@@ -175,6 +221,30 @@ describe('adaptiveBatch', () => {
     const batcher = adaptiveBatch<string>(small());
     batcher.setConfig({ maxSize: 4 });
     expect(batcher.config).toEqual({ maxSize: 4, timeoutMs: 5 });
+  });
+
+  it('re-cuts every subscription by the current configuration, also when a change is re-entrant', () => {
+    // Two pipelines on one batcher; the first one's consumer changes the configuration again while the
+    // first change is still being delivered. The second pipeline must act on the latest configuration,
+    // not on the stale one that reaches it last.
+    const batcher = adaptiveBatch<string>(small({ maxSize: 10, timeoutMs: 50 }));
+    const first = new Subject<string>();
+    const second = new Subject<string>();
+    const batches: string[][] = [];
+    first.pipe(batcher).subscribe((batch) => {
+      batches.push(batch);
+      if (batch[0] === 'a1') batcher.setConfig({ maxSize: 10 });
+    });
+    second.pipe(batcher).subscribe((batch) => batches.push(batch));
+    for (const item of ['a1', 'a2', 'a3']) first.next(item);
+    for (const item of ['b1', 'b2', 'b3']) second.next(item);
+    batcher.setConfig({ maxSize: 2 });
+    // The first pipeline was re-cut at 2 (then its consumer set 10 back); the second holds 3 < 10 items.
+    expect(batches).toEqual([['a1', 'a2'], ['a3']]);
+    expect(batcher.config.maxSize).toBe(10);
+    first.complete();
+    second.complete();
+    expect(batches).toEqual([['a1', 'a2'], ['a3'], ['b1', 'b2', 'b3']]);
   });
 
   describe('adaptation', () => {

@@ -10,6 +10,8 @@ import {
   of,
   type SchedulerLike,
   Subject,
+  takeUntil,
+  tap,
   throwError,
   timer,
 } from 'rxjs';
@@ -243,6 +245,67 @@ describe('hybridProcess', () => {
     expect(seen).toEqual(['r:i:g', 'r:i:C', 'r:i:D']);
   });
 
+  it('gives every event of a batch its outcome when the source completes from one of them', () => {
+    // The consumer ends the input on the first outcome of a batch: the others are still owed.
+    for (const batch of [
+      (events: Event[]) => events.map((e) => e.id),
+      () => {
+        throw new Error('disk full');
+      },
+    ]) {
+      const input = new Subject<Event>();
+      const seen: string[] = [];
+      input
+        .pipe(
+          hybridProcess({
+            immediate: (e) => e.id,
+            batch,
+            batcher: { minSize: 1, maxSize: 3, policy: fixedPolicy },
+          }),
+        )
+        .subscribe({
+          next: (o) => {
+            seen.push(o.event.id);
+            if (o.event === a) input.complete();
+          },
+          complete: () => seen.push('|'),
+        });
+      for (const e of [a, b, c]) input.next(e);
+      expect(seen).toEqual(['a', 'b', 'c', '|']);
+    }
+  });
+
+  it('gives every dropped event its outcome when the source completes from one of them', () => {
+    const scheduler = new TestScheduler(() => undefined);
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input
+      .pipe(
+        hybridProcess({
+          immediate: (e) => e.id,
+          batch: () => NEVER,
+          batcher: { minSize: 1, maxSize: 3, policy: fixedPolicy },
+          maxQueued: { batched: 1 },
+          overflow: 'drop-newest',
+          timeoutMs: { batched: 1 },
+          scheduler,
+        }),
+      )
+      .subscribe({
+        next: (o) => {
+          seen.push(`${o.kind[0]}:${o.event.id}`);
+          if (o.kind === 'dropped') input.complete();
+        },
+        complete: () => seen.push('|'),
+      });
+    // [a, b, c] runs (never settles); [d, e, f] arrives at a full queue: d is queued, e and f dropped.
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) input.next(ev(id));
+    expect(seen).toEqual(['d:e', 'd:f']);
+    // Then [a, b, c] times out at 1, [d] runs and times out at 2, and only then does the stream end.
+    scheduler.flush();
+    expect(seen).toEqual(['d:e', 'd:f', 'e:a', 'e:b', 'e:c', 'e:d', '|']);
+  });
+
   it('can be reused on two sources without sharing state', () => {
     const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
     scheduler.run(({ cold, expectObservable }) => {
@@ -253,6 +316,37 @@ describe('hybridProcess', () => {
         y: 'r:b:b',
       });
     });
+  });
+
+  it('adapts the batcher of each subscription on its own when given batcher options', () => {
+    const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+    const sizes: number[] = [];
+    // Every batch takes 20 ms, over the 10 ms target: a batcher that gets a report halves its maxSize.
+    const operator = hybridProcess(
+      options(scheduler, {
+        batcher: batching(scheduler, { maxSize: 4, policy: aimdPolicy({ targetLatencyMs: 10, samples: 1 }) }),
+        batch: (batch) => {
+          sizes.push(batch.length);
+          return timer(20, scheduler).pipe(map(() => batch.map((e) => e.id)));
+        },
+      }),
+    );
+    scheduler.run(({ cold, expectObservable }) => {
+      expectObservable(cold('(abcd)|', events).pipe(operator, map(show))).toBe('20ms (wxyz|)', {
+        w: 'r:b:a',
+        x: 'r:b:b',
+        y: 'r:b:c',
+        z: 'r:b:d',
+      });
+      // A second source, after the first one's batch was reported: its batcher has had no report.
+      expectObservable(cold('40ms (abcd)|', events).pipe(operator, map(show))).toBe('60ms (wxyz|)', {
+        w: 'r:b:a',
+        x: 'r:b:b',
+        y: 'r:b:c',
+        z: 'r:b:d',
+      });
+    });
+    expect(sizes).toEqual([4, 4]);
   });
 
   describe('lanes', () => {
@@ -400,6 +494,117 @@ describe('hybridProcess', () => {
         ).toBeObservable('-x|', { x: 'EmptyError' });
       }),
     );
+  });
+
+  describe('timeouts', () => {
+    const code = (o: HybridOutput<string>) =>
+      `${show(o)}:${o.kind === 'error' ? (o.error as VibespecError).code : o.kind === 'result' ? o.result : ''}`;
+
+    it(
+      'fails an IMMEDIATE event whose handler does not settle in time, and cancels the handler',
+      marbles((m) => {
+        const source = m.cold('  -g|', events);
+        const work = m.cold('    -');
+        const workSubs = '       -^----!';
+        const expected = '       ------(x|)';
+        const result = source.pipe(
+          hybridProcess(options(m.scheduler, { immediate: () => work, timeoutMs: { immediate: 5 } })),
+          map(code),
+        );
+        m.expect(result).toBeObservable(expected, { x: 'e:i:g:HANDLER_TIMEOUT' });
+        m.expect(work).toHaveSubscriptions(workSubs);
+      }),
+    );
+
+    it(
+      'frees the slot of a timed-out handler for the next event, and leaves handlers in time alone',
+      marbles((m) => {
+        // One slot: the first g never settles and times out at 6; the second g then runs 6..8.
+        const source = m.cold('  -gg|', events);
+        const expected = '       ------x-(y|)';
+        let calls = 0;
+        const result = source.pipe(
+          hybridProcess(
+            options(m.scheduler, {
+              concurrency: { immediate: 1 },
+              timeoutMs: 5,
+              immediate: (e) => (calls++ === 0 ? NEVER : timer(2, m.scheduler).pipe(map(() => e.id))),
+            }),
+          ),
+          map(code),
+        );
+        m.expect(result).toBeObservable(expected, { x: 'e:i:g:HANDLER_TIMEOUT', y: 'r:i:g:g' });
+      }),
+    );
+
+    it(
+      'fails every event of a batch that does not settle in time',
+      marbles((m) => {
+        // [a, b] is flushed on complete at 3 and times out 4 ms later.
+        const source = m.cold('  -ab|', events);
+        const work = m.cold<string[]>('-');
+        const workSubs = '       ---^---!';
+        const expected = '       -------(xy|)';
+        const result = source.pipe(
+          hybridProcess(options(m.scheduler, { batch: () => work, timeoutMs: { batched: 4 } })),
+          map(code),
+        );
+        m.expect(result).toBeObservable(expected, {
+          x: 'e:b:a:HANDLER_TIMEOUT',
+          y: 'e:b:b:HANDLER_TIMEOUT',
+        });
+        m.expect(work).toHaveSubscriptions(workSubs);
+      }),
+    );
+
+    it(
+      'fails an ASYNC event whose background handler does not settle in time',
+      marbles((m) => {
+        const source = m.cold('  -l|', events);
+        const expected = '       ----(x|)';
+        const result = source.pipe(
+          hybridProcess(options(m.scheduler, { background: () => NEVER, timeoutMs: { async: 3 } })),
+          map(code),
+        );
+        m.expect(result).toBeObservable(expected, { x: 'e:a:l:HANDLER_TIMEOUT' });
+      }),
+    );
+
+    it('abandons a promise that settles too late: one outcome, the timeout', async () => {
+      let resolveLate: (value: string) => void = () => undefined;
+      const outcomes = await collect(
+        of(g),
+        hybridProcess({
+          immediate: () => new Promise<string>((resolve) => (resolveLate = resolve)),
+          batch: (batch) => batch.map((e) => e.id),
+          timeoutMs: 1,
+        }),
+      );
+      resolveLate('late');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(outcomes.map((o) => code(o as HybridOutput<string>))).toEqual(['e:i:g:HANDLER_TIMEOUT']);
+    });
+
+    it('cancels the handler and its timeout timer on unsubscribe', () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const input = new Subject<Event>();
+      let cancelled = 0;
+      const subscription = input
+        .pipe(
+          hybridProcess({
+            immediate: () => new Observable<string>(() => () => cancelled++),
+            batch: (batch) => batch.map((e) => e.id),
+            timeoutMs: 3,
+            scheduler,
+          }),
+        )
+        .subscribe();
+      input.next(g);
+      expect(scheduler.actions).toHaveLength(1); // the timeout
+      subscription.unsubscribe();
+      expect(cancelled).toBe(1);
+      expect(scheduler.actions).toHaveLength(0);
+    });
   });
 
   describe('load and feedback', () => {
@@ -645,6 +850,12 @@ describe('hybridProcess', () => {
     expect(() => hybridProcess({ ...ok, overflow: 'spill' as never })).toThrow(ConfigError);
     expect(() => hybridProcess({ ...ok, batcher: { maxSize: 0 } })).toThrow(ConfigError);
     expect(() => hybridProcess({ ...ok, concurrency: Number.POSITIVE_INFINITY })).not.toThrow();
+    expect(() => hybridProcess({ ...ok, timeoutMs: 0 })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, timeoutMs: { batched: Number.NaN } })).toThrow(ConfigError);
+    expect(() => hybridProcess({ ...ok, timeoutMs: 3_000_000_000 })).toThrow(ConfigError);
+    expect(() =>
+      hybridProcess({ ...ok, timeoutMs: { immediate: 2.5, async: Number.POSITIVE_INFINITY } }),
+    ).not.toThrow();
   });
 });
 
@@ -653,11 +864,11 @@ describe('hybridProcess property: nothing vanishes', () => {
     at: fc.integer({ min: 0, max: 40 }),
     type: fc.constantFrom('tool.used', 'git.commit', 'message.displayed', 'x.aggregated', 'session.started'),
     priority: fc.constantFrom(Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL),
-    behaviour: fc.constantFrom('sync', 'throw', 'delay', 'fail-later'),
+    behaviour: fc.constantFrom('sync', 'throw', 'delay', 'fail-later', 'hang'),
     delay: fc.integer({ min: 0, max: 15 }),
   });
 
-  it('every input yields exactly one outcome before the stream ends, across complete and error', () => {
+  it('every input yields exactly one outcome before the stream ends: complete, error, timeouts, a consumer ending the source', () => {
     fc.assert(
       fc.property(
         fc.array(eventArb, { maxLength: 40 }),
@@ -671,8 +882,15 @@ describe('hybridProcess property: nothing vanishes', () => {
           'block' | 'drop-oldest' | 'drop-newest' | 'error'
         >,
         fc.constantFrom('complete', 'error'),
-        fc.constantFrom('ok', 'fail', 'slow'),
-        (specs, concurrency, maxQueued, overflow, end, batchBehaviour) => {
+        fc.constantFrom('ok', 'fail', 'slow', 'hang'),
+        fc.record({
+          immediate: fc.integer({ min: 1, max: 12 }),
+          batched: fc.integer({ min: 1, max: 12 }),
+          async: fc.integer({ min: 1, max: 12 }),
+        }),
+        // The consumer ends the source (re-entrantly) after this many outcomes, if set.
+        fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+        (specs, concurrency, maxQueued, overflow, end, batchBehaviour, timeoutMs, stopAfter) => {
           const inputs = specs
             .map((spec, i) => ({
               ...spec,
@@ -684,12 +902,15 @@ describe('hybridProcess property: nothing vanishes', () => {
           const outcomes: HybridOutput<string>[] = [];
           let terminal: string | undefined;
           let outcomesAfterEnd = 0;
+          const received: string[] = [];
+          let stopped = false;
           scheduler.run(() => {
             const handler = (e: Event): Observable<string> | string => {
               const spec = behaviour.get(e)!;
               if (spec.behaviour === 'sync') return e.id;
               if (spec.behaviour === 'throw') throw new Error(e.id);
               if (spec.behaviour === 'delay') return timer(spec.delay, scheduler).pipe(map(() => e.id));
+              if (spec.behaviour === 'hang') return NEVER;
               return timer(spec.delay, scheduler).pipe(mergeMap(() => throwError(() => new Error(e.id))));
             };
             const byTime = new Map<number, Event[]>();
@@ -701,8 +922,11 @@ describe('hybridProcess property: nothing vanishes', () => {
               end === 'complete'
                 ? new Observable<never>((s) => s.complete())
                 : timer(41, scheduler).pipe(mergeMap(() => throwError(() => new Error('end'))));
+            const stop$ = new Subject<void>();
             concat(items$, tail$)
               .pipe(
+                takeUntil(stop$),
+                tap((event) => received.push(event.id)),
                 hybridProcess<string>({
                   immediate: handler,
                   background: handler,
@@ -711,7 +935,9 @@ describe('hybridProcess property: nothing vanishes', () => {
                       ? batch.map((e) => e.id)
                       : batchBehaviour === 'fail'
                         ? throwError(() => new Error('batch'))
-                        : timer(7, scheduler).pipe(map(() => batch.map((e) => e.id))),
+                        : batchBehaviour === 'hang'
+                          ? NEVER
+                          : timer(7, scheduler).pipe(map(() => batch.map((e) => e.id))),
                   batcher: {
                     minSize: 1,
                     maxSize: 3,
@@ -724,6 +950,7 @@ describe('hybridProcess property: nothing vanishes', () => {
                   concurrency,
                   maxQueued,
                   overflow,
+                  timeoutMs,
                   scheduler,
                 }),
               )
@@ -731,21 +958,27 @@ describe('hybridProcess property: nothing vanishes', () => {
                 next: (o) => {
                   if (terminal !== undefined) outcomesAfterEnd++;
                   outcomes.push(o);
+                  if (outcomes.length === stopAfter) {
+                    stopped = true;
+                    stop$.next();
+                  }
                 },
                 error: () => (terminal = 'error'),
                 complete: () => (terminal = 'complete'),
               });
           });
-          expect(terminal).toBe(end);
+          if (stopped) expect(terminal).toBeDefined();
+          else expect(terminal).toBe(end);
           expect(outcomesAfterEnd).toBe(0);
           const ids = outcomes.map((o) => o.event.id).sort();
-          expect(ids).toEqual(inputs.map((i) => i.event.id).sort());
+          expect(ids).toEqual([...received].sort());
+          if (!stopped) expect(received).toHaveLength(inputs.length);
           for (const outcome of outcomes) {
             if (outcome.kind === 'result') expect(outcome.result).toBe(outcome.event.id);
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 });

@@ -160,6 +160,35 @@ describe('measure', () => {
     }),
   );
 
+  it(
+    'errors the stream, never throws out of next, when the clock fails',
+    marbles((m) => {
+      // A `now` that returns NaN (which `record` refuses) or throws — before or after the value went
+      // downstream — is a user callback failing: the value still goes through, then the stream errors;
+      // nothing is thrown at the source.
+      const failingAfter = (calls: number) => {
+        let made = 0;
+        return () => {
+          if (++made > calls) throw new Error('clock');
+          return 0;
+        };
+      };
+      const refused = new RangeError(
+        'EventFlowMetrics.record: ms must be a finite non-negative number, got NaN',
+      );
+      const cases: Array<[() => number, Error]> = [
+        [() => Number.NaN, refused],
+        [failingAfter(1), new Error('clock')],
+        [failingAfter(2), new Error('clock')],
+      ];
+      for (const [now, error] of cases) {
+        const source = m.cold('-a-b|', { a, b });
+        m.expect(source.pipe(measure(new EventFlowMetrics({ now })))).toBeObservable('-(a#)', { a }, error);
+        m.expect(source).toHaveSubscriptions('^!');
+      }
+    }),
+  );
+
   it('can be reused on two sources', () => {
     const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
     const metrics = new EventFlowMetrics({ scheduler });

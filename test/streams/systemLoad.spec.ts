@@ -33,6 +33,16 @@ function countingProbe(cpu = 42, memory = 64) {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Keeps the event loop busy for `ms`. */
+function busy(ms: number): void {
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    // blocking on purpose
+  }
+}
+
+const BLOCK_MS = 60;
+
 afterEach(() => {
   expect(runningSamplers()).toBe(0);
 });
@@ -81,42 +91,78 @@ describe('systemLoad$', () => {
     expect([...timestamps].sort((a, b) => a - b)).toEqual(timestamps);
   });
 
-  it('sees a stall, even one right after a sample', async () => {
+  /**
+   * Runs a sampler every 50 ms and blocks the event loop for 60 ms inside the callback of the second
+   * sample; `before` runs in the first sample's callback. Returns the samples 1..5.
+   */
+  async function blockAfterSecondSample(before: () => void = () => undefined): Promise<SystemLoad[]> {
     const probe = countingProbe();
     const samples: SystemLoad[] = [];
-    let blocked = false;
     await new Promise<void>((resolve) => {
       const subscription = systemLoad$({ intervalMs: 50, probe }).subscribe((sample) => {
         samples.push(sample);
-        if (samples.length === 2) {
-          // Block the event loop for 60 ms inside the sample's own callback: the case a monitor that
-          // is reset at each sample misses.
-          const start = performance.now();
-          while (performance.now() - start < 60) blocked = true;
-        }
+        if (samples.length === 1) before();
+        if (samples.length === 2) busy(BLOCK_MS);
         if (samples.length === 5) {
           subscription.unsubscribe();
           resolve();
         }
       });
     });
-    expect(blocked).toBe(true);
+    return samples;
+  }
+
+  /**
+   * What the sampler must observe of a 60 ms block, however loaded the machine: one timer of the delay
+   * monitor (resolution 10 ms) was at least 60 ms late, i.e. a delay of at least 50 ms in a sample after
+   * the block; and the sample whose interval holds the block counts its 60 ms as busy time (up to the
+   * 1 ms resolution of the timestamps). Load only makes delays longer and busy time longer.
+   */
+  function expectStallSeen(samples: SystemLoad[]): void {
     const after = samples.slice(2);
-    expect(Math.max(...after.map((s) => s.eventLoopDelayMaxMs))).toBeGreaterThan(30);
-    expect(Math.max(...after.map((s) => s.eventLoopUtilization))).toBeGreaterThan(0.2);
+    expect(Math.max(...after.map((s) => s.eventLoopDelayMaxMs))).toBeGreaterThanOrEqual(BLOCK_MS - 10);
+    const [before, during] = [samples[1]!, samples[2]!];
+    const busyMs = during.eventLoopUtilization * (during.timestamp - before.timestamp + 2);
+    expect(busyMs).toBeGreaterThanOrEqual(BLOCK_MS * 0.9);
+  }
+
+  it('sees a stall, even one right after a sample', async () => {
+    // Inside the sample's own callback: the case a monitor that is reset at each sample misses.
+    expectStallSeen(await blockAfterSecondSample());
+  });
+
+  it('sees a stall right after a sample when the loop runs late and other timers run first', async () => {
+    // What a loaded machine does: the process gets the CPU late, so the sampling tick, the delay
+    // monitor's timer and an unrelated timer that fell due first all run in one batch — the unrelated
+    // one first, then the sampling tick (whose callback blocks), and only then the monitor's timer.
+    expectStallSeen(
+      await blockAfterSecondSample(() => {
+        setTimeout(() => undefined, 1);
+        busy(70);
+      }),
+    );
   });
 
   it('shares one sampler between all subscribers of the same options, across calls', async () => {
     const probe = countingProbe();
     const a: SystemLoad[] = [];
     const b: SystemLoad[] = [];
-    const first = systemLoad$({ intervalMs: 20, probe }).subscribe((s) => a.push(s));
+    // Waits for three samples rather than sleeping for them: a loaded machine may run fewer ticks in
+    // a given time (a late loop runs an interval timer once, however many periods it missed).
+    let threeSamples: () => void = () => undefined;
+    const sampled = new Promise<void>((resolve) => {
+      threeSamples = resolve;
+    });
+    const first = systemLoad$({ intervalMs: 20, probe }).subscribe((s) => {
+      a.push(s);
+      if (a.length === 3) threeSamples();
+    });
     const second = systemLoad$({ intervalMs: 20, probe }).subscribe((s) => b.push(s));
     expect(runningSamplers()).toBe(1);
-    await sleep(130);
+    await sampled;
     first.unsubscribe();
     second.unsubscribe();
-    expect(a.length).toBeGreaterThanOrEqual(2);
+    expect(a).toHaveLength(3);
     // Same samples (same timestamps), one probe per tick (plus the one at start), not one per subscriber.
     expect(b.map((s) => s.timestamp)).toEqual(a.map((s) => s.timestamp));
     expect(probe.cpuCalls).toBeLessThanOrEqual(a.length + 1);
@@ -178,6 +224,28 @@ describe('systemLoad$', () => {
     await sleep(60);
     subscription.unsubscribe();
     expect(samples.at(-1)).toMatchObject({ cpuPercent: 33, memoryPercent: 44 });
+  });
+
+  it('never errors for a probe that throws synchronously (also in dispose) or answers without a promise', async () => {
+    // An OsProbe written without `async`: its throw must not escape the sampler (nor its timer), and a
+    // plain number is as good as a promise of one.
+    const probe = {
+      cpuPercent: () => {
+        throw new Error('no /proc/stat');
+      },
+      memoryPercent: () => 55,
+      dispose() {
+        throw new Error('already closed');
+      },
+    } as unknown as OsProbe;
+    const samples = await firstValueFrom(
+      systemLoad$({ intervalMs: 5, probe }).pipe(
+        takeWhile((sample) => sample.memoryPercent !== 55, true),
+        take(200),
+        toArray(),
+      ),
+    );
+    expect(samples.at(-1)).toMatchObject({ cpuPercent: 0, memoryPercent: 55 });
   });
 
   it('takes the pipeline figures from a function too', async () => {
