@@ -248,7 +248,7 @@ function toStep({
   }
 
   const hookKind = command ? 'command' : 'function';
-  const event: HookEvent = createEvent<HookEventData>({
+  const event = createEvent<HookEventData>({
     type: EVENT_TYPE[status],
     priority: status === 'completed' ? Priority.NORMAL : Priority.HIGH,
     timestamp: end,
@@ -269,7 +269,7 @@ function toStep({
       signal: detail?.signal,
     }),
     ...(sessionId === undefined ? {} : { sessionId }),
-  });
+  }) as HookEvent; // its type is EVENT_TYPE[status]
 
   const base = {
     kind: 'step' as const,

@@ -174,8 +174,8 @@ export type HookEventData = {
   signal?: string;
 };
 
-/** A `hook.*` event. */
-export type HookEvent = Event<HookEventData>;
+/** A `hook.*` event: its `type` is a `HookEventType`. */
+export type HookEvent = Event<HookEventData> & { type: HookEventType };
 
 /** What became of a command hook's process. */
 export interface CommandDetail {

@@ -40,6 +40,9 @@ describe('hook types', () => {
     if (step.status === 'failed' || step.status === 'timed_out') {
       expectTypeOf(step.error).toEqualTypeOf<HookError>();
     }
+    expectTypeOf<HookStep['event']['type']>().toEqualTypeOf<
+      'hook.completed' | 'hook.failed' | 'hook.timed_out'
+    >();
   });
 
   it('narrows outputs by kind with a plain filter', () => {
