@@ -40,7 +40,10 @@ export type ErrorCode =
   | 'HOOK_INVALID_OUTPUT'
   /** A command hook wrote more than `maxOutputBytes` to stdout; it was killed. */
   | 'HOOK_OUTPUT_TOO_LARGE'
-  /** A buffer reached its limit under the `error` overflow policy. */
+  /**
+   * A buffer reached its limit under the `error` overflow policy; for `chainHooks` / `aggregateHooks`,
+   * the `error` of the result of a context that was not run because `maxQueued` contexts waited.
+   */
   | 'BUFFER_OVERFLOW'
   /** An event was dropped from a full queue under the `drop-oldest` / `drop-newest` overflow policy. */
   | 'EVENT_DROPPED'

@@ -155,6 +155,7 @@ export { runHook } from './hooks/runHook.js';
 export type { RunHookChainOptions } from './hooks/runHookChain.js';
 export { runHookChain } from './hooks/runHookChain.js';
 export type {
+  AggregatedStep,
   BlockedStep,
   ChainOutcome,
   CommandDetail,
@@ -175,11 +176,14 @@ export type {
   HookEventData,
   HookEventType,
   HookOptions,
+  HookOverflowData,
+  HookOverflowEvent,
   HookResult,
   HookRunInfo,
   HookRunOptions,
   HookStatus,
   HookStep,
+  NotRunStep,
   TimedOutStep,
 } from './hooks/types.js';
 export { HookResultSchema } from './hooks/types.js';

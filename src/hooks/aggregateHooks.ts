@@ -8,11 +8,12 @@ import {
   checkPositiveInteger,
   DEFAULT_MAX_QUEUED,
   DEFAULT_TIMEOUT_MS,
+  isCommandHook,
   type RunDefaults,
   runDefaults,
 } from './options.js';
-import { boundedMergeMap } from './queue.js';
-import { isTimer, runStep } from './runHook.js';
+import { boundedRuns, overflowEvent, type Rejection } from './queue.js';
+import { isTimer, runStep, sessionIdOf } from './runHook.js';
 import type {
   Hook,
   HookAggregationOutput,
@@ -21,6 +22,7 @@ import type {
   HookContext,
   HookRunOptions,
   HookStep,
+  NotRunStep,
 } from './types.js';
 
 /** Options of `runHookAggregation`. */
@@ -39,7 +41,11 @@ export interface RunHookAggregationOptions extends Omit<HookRunOptions, 'errorPo
 export interface AggregateHooksOptions extends RunHookAggregationOptions {
   /** How many aggregation runs may be active at once. Default 1 (runs never overlap). */
   concurrency?: number;
-  /** Most contexts waiting for a run; one more is a `BUFFER_OVERFLOW` error. Default 10,000. */
+  /**
+   * Most contexts waiting for a run. A context that arrives when that many wait is not run: it yields
+   * at once an aggregate of `not_run` steps with `error` (code `BUFFER_OVERFLOW`), and the stream goes
+   * on. Default 10,000; `Infinity` for no limit.
+   */
   maxQueued?: number;
 }
 
@@ -108,6 +114,47 @@ function runPreparedAggregation<R>(
 }
 
 /**
+ * The final record of a context the queue had no room for: every hook `not_run`, aggregated all the
+ * same, so that an aggregator's verdict covers it (`validationResult` does not pass it). An aggregator
+ * that throws errors the stream, as it does for a run.
+ */
+function rejectedAggregation<R>(
+  prepared: PreparedAggregation<R>,
+  context: HookContext,
+  rejection: Rejection,
+): HookAggregationResult<R> {
+  const { name, hooks, aggregator, defaults } = prepared;
+  const steps = hooks.map(
+    (hook, index): NotRunStep => ({
+      kind: 'step',
+      status: 'not_run',
+      hook: hook.name,
+      index,
+      hook_kind: isCommandHook(hook) ? 'command' : 'function',
+      aggregation: name,
+      duration_ms: 0,
+      error: rejection.error,
+    }),
+  );
+  return {
+    kind: 'aggregate',
+    aggregation: name,
+    aggregate: aggregator(steps),
+    results: steps,
+    timed_out: [],
+    duration_ms: 0,
+    error: rejection.error,
+    context: { ...context },
+    event: overflowEvent(rejection, {
+      aggregation: name,
+      hooks: hooks.map((hook) => hook.name),
+      scheduler: defaults.scheduler,
+      sessionId: sessionIdOf(defaults, context),
+    }),
+  };
+}
+
+/**
  * Runs hooks in parallel on one context and combines their answers with `aggregator`. Emits each
  * hook's step as it ends (arrival order), then `{ kind: 'aggregate', aggregate, results, timed_out }`
  * where `results` is in hook order. At `deadlineMs` the hooks still running are cancelled (a command
@@ -157,10 +204,21 @@ export function runHookAggregation<R>(
  * deadline, the hooks still running are cancelled and recorded as timed out. Runs do not overlap
  * unless `concurrency` > 1. The source's completion waits for the runs; its error cancels them.
  *
+ * Every context yields exactly one aggregate. One that arrives while `maxQueued` contexts already
+ * wait is not run: its aggregate, emitted at once, has one `not_run` step per hook (the aggregator
+ * sees them, so `validationResult` fails it and `reviewSummary` lists every hook as missing), `error`
+ * (a `VibespecError` with code `BUFFER_OVERFLOW`), `context` (the one not run) and `event` (a
+ * `hooks.overflow` event, kept by `hookEvents()`). The queued and running contexts go on as if it had
+ * not come.
+ *
  * ```
  * hooks:     a (answers after 1 frame), b (after 3 frames); deadlineMs = 2
  * source:    -c-----|
  * result:    --A(BR)|        A = a's step, B = b timed out at the deadline, R = aggregate
+ *
+ * hooks:     a (answers after 2 frames); maxQueued 0: c runs, d finds no free run and no room to wait
+ * source:    -cd|
+ * result:    --X(AR|)        X = d's aggregate, every hook not_run, at once; then c's
  * ```
  *
  * ## Examples
@@ -186,10 +244,11 @@ export function aggregateHooks<R, C extends object = HookContext>(
   const prepared = prepareAggregation('aggregateHooks', hooks, aggregator, options);
   const concurrency = checkPositiveInteger('aggregateHooks', 'concurrency', options?.concurrency, 1);
   const maxQueued = checkCount('aggregateHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);
-  return boundedMergeMap(
-    'aggregateHooks',
-    (context: C) => runPreparedAggregation(prepared, context as HookContext),
+  return boundedRuns<C, HookAggregationOutput<R>>({
+    where: `aggregateHooks "${prepared.name}"`,
+    run: (context) => runPreparedAggregation(prepared, context as HookContext),
+    reject: (context, rejection) => rejectedAggregation(prepared, context as HookContext, rejection),
     concurrency,
     maxQueued,
-  );
+  });
 }

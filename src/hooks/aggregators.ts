@@ -1,9 +1,10 @@
-import type { HookResult, HookStatus, HookStep } from './types.js';
+import type { AggregatedStep, HookResult } from './types.js';
 
 /** A hook that gave nothing to aggregate, or that did not pass, and why. */
 export interface HookShortfall {
   readonly hook: string;
-  readonly status: HookStatus;
+  /** How the hook ended, or `not_run` when its context was rejected (the queue was full). */
+  readonly status: AggregatedStep['status'];
   readonly reason: string;
 }
 
@@ -22,16 +23,16 @@ export interface ReviewSummary {
   readonly positive_findings: readonly unknown[];
   /** Each hook's `metrics`, under its name. */
   readonly metrics: Readonly<Record<string, Record<string, unknown>>>;
-  /** The hooks that gave no result (failed, timed out, or blocked by exit code), and why. */
+  /** The hooks that gave no result (failed, timed out, blocked by exit code, or not run), and why. */
   readonly missing: readonly HookShortfall[];
 }
 
 /** The result a step carries: a completed step's, or a block's that answered `decision: 'block'`. */
-function resultOf(step: HookStep): HookResult | undefined {
+function resultOf(step: AggregatedStep): HookResult | undefined {
   return step.status === 'completed' || step.status === 'blocked' ? step.result : undefined;
 }
 
-function reasonOf(step: HookStep): string {
+function reasonOf(step: AggregatedStep): string {
   switch (step.status) {
     case 'blocked':
       return step.reason;
@@ -45,14 +46,15 @@ function reasonOf(step: HookStep): string {
 /**
  * The seed's review aggregation: the mean score over the hooks that gave one, their critical issues,
  * recommendations and positive findings concatenated (in hook order), and their metrics per hook.
- * Hooks that gave no result are listed in `missing`, so a summary is never silently partial.
+ * Hooks that gave no result are listed in `missing` (every hook, with status `not_run`, when the context
+ * was rejected), so a summary is never silently partial.
  *
  * ## Example
  * ```ts
  * runHookAggregation([compliance, reviewer, uiEnhancer], ctx, reviewSummary, { deadlineMs: 20_000 })
  * ```
  */
-export function reviewSummary(steps: readonly HookStep[]): ReviewSummary {
+export function reviewSummary(steps: readonly AggregatedStep[]): ReviewSummary {
   let total = 0;
   let scored = 0;
   const critical: unknown[] = [];
@@ -111,7 +113,8 @@ function describe(issue: unknown): string {
 /**
  * The validation aggregation: it passes only if every validator passed. A validator passes when it
  * completed and its result does not say otherwise: `passed: false` fails it; without `passed`, a
- * non-empty `critical_issues` fails it. A validator that blocked, failed or timed out did NOT pass.
+ * non-empty `critical_issues` fails it. A validator that blocked, failed, timed out or was not run (its
+ * context was rejected because the queue was full) did NOT pass.
  * The reasons are collected: the result's `reason`, else its critical issues, else the error.
  *
  * ## Example
@@ -119,7 +122,7 @@ function describe(issue: unknown): string {
  * runHookAggregation([specGuardian, compliance], ctx, validationResult, { deadlineMs: 30_000 })
  * ```
  */
-export function validationResult(steps: readonly HookStep[]): ValidationResult {
+export function validationResult(steps: readonly AggregatedStep[]): ValidationResult {
   const passed: string[] = [];
   const failed: string[] = [];
   const reasons: HookShortfall[] = [];

@@ -1,29 +1,58 @@
 import type { OperatorFunction } from 'rxjs';
 import { checkCount, checkPositiveInteger, DEFAULT_MAX_QUEUED } from './options.js';
-import { boundedMergeMap } from './queue.js';
-import { prepareChain, runPreparedChain } from './runHookChain.js';
-import type { HookChain, HookChainOutput, HookContext, HookRunOptions } from './types.js';
+import { boundedRuns, overflowEvent, type Rejection } from './queue.js';
+import { sessionIdOf } from './runHook.js';
+import { type PreparedChain, prepareChain, runPreparedChain } from './runHookChain.js';
+import type { HookChain, HookChainOutput, HookChainResult, HookContext, HookRunOptions } from './types.js';
 
 /** Options of `chainHooks`. */
 export interface ChainHooksOptions extends HookRunOptions {
   /**
    * How many chain runs may be active at once. Default 1: runs never overlap, a context waits for the
-   * run before it to end (as `concatMap`), and the outputs of one run are never interleaved with
-   * another's. Above 1 runs overlap (as `mergeMap`): tell their outputs apart by the result's
-   * `final_context` or the steps' events.
+   * run before it to end (as `concatMap`), and the steps of one run are never interleaved with another
+   * run's outputs — only a rejection (below) may come between them. Above 1 runs overlap (as
+   * `mergeMap`): tell their outputs apart by the result's `final_context` or the steps' events.
    */
   concurrency?: number;
   /**
-   * Most contexts waiting for a run to end. One more errors the stream with `BUFFER_OVERFLOW` rather
-   * than holding an unbounded queue. Default 10,000; `Infinity` for no limit.
+   * Most contexts waiting for a run to end. A context that arrives when that many wait is not run:
+   * it yields at once a result with outcome `rejected` (code `BUFFER_OVERFLOW`), and the stream goes
+   * on. Default 10,000; `Infinity` for no limit.
    */
   maxQueued?: number;
+}
+
+/** The final record of a context the queue had no room for: no hook ran. */
+function rejectedChain(chain: PreparedChain, context: HookContext, rejection: Rejection): HookChainResult {
+  const { name, hooks, defaults } = chain;
+  const skipped = hooks.map((hook) => hook.name);
+  return {
+    kind: 'result',
+    chain_name: name,
+    outcome: 'rejected',
+    results: [],
+    final_context: { ...context },
+    skipped,
+    duration_ms: 0,
+    error: rejection.error,
+    event: overflowEvent(rejection, {
+      chain: name,
+      hooks: skipped,
+      scheduler: defaults.scheduler,
+      sessionId: sessionIdOf(defaults, context),
+    }),
+  };
 }
 
 /**
  * Runs a hook chain on each incoming context: the operator form of `runHookChain`. Emits, for every
  * context in turn, its steps and then its `HookChainResult`. Runs do not overlap unless
  * `concurrency` > 1.
+ *
+ * Every context yields exactly one result. One that arrives while `maxQueued` contexts already wait
+ * is not run: its result, emitted at once, has outcome `rejected`, no steps, every hook in `skipped`,
+ * `error` (a `VibespecError` with code `BUFFER_OVERFLOW`) and `event` (a `hooks.overflow` event, kept
+ * by `hookEvents()`). The queued and running contexts go on as if it had not come.
  *
  * The source's completion waits for the active and queued runs; its error is forwarded at once and
  * cancels them (killing running command hooks), as does unsubscribing.
@@ -34,6 +63,10 @@ export interface ChainHooksOptions extends HookRunOptions {
  * h:         ----x|              (run for a)
  * h:             ----x|          (run for b: starts when the run for a ends)
  * result:   -----(SR)(SR|)       S = step, R = chain result
+ *
+ * maxQueued 1: a runs, b waits, c finds the queue full
+ * source:   -abc|
+ * result:   ---X-(SR)(SR|)       X = c's result, outcome 'rejected', at once
  * ```
  *
  * ## Examples
@@ -41,7 +74,9 @@ export interface ChainHooksOptions extends HookRunOptions {
  * // One pre-commit chain run per commit request, in order; the hook events go to the store.
  * const runs$ = commits$.pipe(chainHooks(preCommit), share());
  * runs$.pipe(hookEvents(), persist(store)).subscribe();
- * runs$.pipe(filter((o) => o.kind === 'result')).subscribe(report);
+ * runs$.pipe(filter((o) => o.kind === 'result')).subscribe((r) =>
+ *   r.outcome === 'rejected' ? retryLater(r.final_context) : report(r),
+ * );
  * ```
  *
  * @param chain `{ name, hooks }`.
@@ -56,10 +91,11 @@ export function chainHooks<C extends object = HookContext>(
   const prepared = prepareChain('chainHooks', chain, options);
   const concurrency = checkPositiveInteger('chainHooks', 'concurrency', options?.concurrency, 1);
   const maxQueued = checkCount('chainHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);
-  return boundedMergeMap(
-    'chainHooks',
-    (context: C) => runPreparedChain(prepared, context as HookContext),
+  return boundedRuns<C, HookChainOutput>({
+    where: `chainHooks "${prepared.name}"`,
+    run: (context) => runPreparedChain(prepared, context as HookContext),
+    reject: (context, rejection) => rejectedChain(prepared, context as HookContext, rejection),
     concurrency,
     maxQueued,
-  );
+  });
 }

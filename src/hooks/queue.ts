@@ -1,45 +1,134 @@
 /**
- * Internal: `mergeMap` with a bounded queue. Values that arrive while `concurrency` runs are active
- * wait in a queue of at most `maxQueued`; one more is a `BUFFER_OVERFLOW` error rather than unbounded
- * memory (invariant 4). With `concurrency` 1 it is `concatMap`.
+ * Internal: the bounded queue of `chainHooks` / `aggregateHooks` — `mergeMap` whose queue has a limit
+ * and never errors at it. Values that arrive while `concurrency` runs are active wait in a queue of at
+ * most `maxQueued` (invariant 4); one more is neither queued nor run: `reject` turns it, at once, into
+ * its final record (invariant 1: it is not lost, and the stream goes on). With `concurrency` 1 it is
+ * `concatMap` plus those rejections.
  */
-import { defer, mergeMap, type ObservableInput, type OperatorFunction, tap } from 'rxjs';
+import {
+  connect,
+  defer,
+  filter,
+  map,
+  merge,
+  mergeMap,
+  type ObservableInput,
+  type OperatorFunction,
+  type SchedulerLike,
+  tap,
+} from 'rxjs';
 import { VibespecError } from '../errors.js';
+import { createEvent, Priority } from '../event.js';
+import type { HookOverflowData, HookOverflowEvent } from './types.js';
 
-export function boundedMergeMap<T, R>(
-  where: string,
-  project: (value: T) => ObservableInput<R>,
-  concurrency: number,
-  maxQueued: number,
-): OperatorFunction<T, R> {
+/** Why a value was not run, given to `reject`. */
+export interface Rejection {
+  /** A `VibespecError` with code `BUFFER_OVERFLOW`. */
+  readonly error: VibespecError;
+  /** Values this subscription has rejected so far, this one included. */
+  readonly total: number;
+  readonly maxQueued: number;
+  readonly concurrency: number;
+}
+
+export interface BoundedRunsConfig<T, R> {
+  /** Names the operator (and its chain or aggregation) in the error message. */
+  readonly where: string;
+  /** The run of an admitted value. */
+  readonly run: (value: T) => ObservableInput<R>;
+  /** The final record of a value that arrives at a full queue. A throw errors the stream. */
+  readonly reject: (value: T, rejection: Rejection) => R;
+  readonly concurrency: number;
+  readonly maxQueued: number;
+}
+
+type Admitted<T> = { readonly admitted: true; readonly value: T };
+type Refused<T> = { readonly admitted: false; readonly value: T; readonly total: number };
+type Admission<T> = Admitted<T> | Refused<T>;
+
+export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunction<T, R> {
+  const { where, run, reject, concurrency, maxQueued } = config;
   return (source) =>
     defer(() => {
-      // Values received but not yet started: mergeMap calls project when it starts a value.
+      // Values admitted but not yet started (mergeMap calls its project when it starts one), runs
+      // active, and values rejected: per subscription.
       let waiting = 0;
       let active = 0;
+      let rejected = 0;
       return source.pipe(
-        tap(() => {
-          if (active >= concurrency && waiting >= maxQueued) {
-            throw new VibespecError(
-              'BUFFER_OVERFLOW',
-              `${where}: ${waiting} inputs are already waiting for a run to finish (maxQueued); slow the source down, raise maxQueued or concurrency`,
-            );
+        // Admission is decided once, on arrival, before the value is split into its branch. A value
+        // pushed re-entrantly (by a subscriber reacting to an output) arrives while the run that emitted
+        // that output still counts as active, so it queues behind the values already waiting.
+        map((value): Admission<T> => {
+          if (active < concurrency || waiting < maxQueued) {
+            waiting++;
+            return { admitted: true, value };
           }
-          waiting++;
+          return { admitted: false, value, total: ++rejected };
         }),
-        mergeMap((value) => {
-          waiting--;
-          active++;
-          return defer(() => project(value)).pipe(
-            // Upstream of mergeMap's own inner subscriber, so `active` drops before mergeMap starts the
-            // next queued value.
-            tap({
-              complete: () => {
-                active--;
-              },
-            }),
-          );
-        }, concurrency),
+        connect((admissions) =>
+          merge(
+            admissions.pipe(
+              filter((admission): admission is Refused<T> => !admission.admitted),
+              map((admission) =>
+                reject(admission.value, {
+                  error: new VibespecError(
+                    'BUFFER_OVERFLOW',
+                    `${where}: ${maxQueued} contexts were already waiting for a run (maxQueued), so this one was not run; slow the source down, or raise maxQueued or concurrency`,
+                  ),
+                  total: admission.total,
+                  maxQueued,
+                  concurrency,
+                }),
+              ),
+            ),
+            admissions.pipe(
+              filter((admission): admission is Admitted<T> => admission.admitted),
+              mergeMap(({ value }) => {
+                waiting--;
+                active++;
+                return defer(() => run(value)).pipe(
+                  // Upstream of mergeMap's own inner subscriber, so `active` drops before mergeMap starts
+                  // the next waiting value: no user code runs in between.
+                  tap({
+                    complete: () => {
+                      active--;
+                    },
+                  }),
+                );
+              }, concurrency),
+            ),
+          ),
+        ),
       );
     });
+}
+
+/** Where a rejected context would have run, for its `hooks.overflow` event. */
+export interface OverflowPlace {
+  readonly chain?: string;
+  readonly aggregation?: string;
+  readonly hooks: readonly string[];
+  readonly scheduler: SchedulerLike;
+  readonly sessionId: string | undefined;
+}
+
+/** The `hooks.overflow` event of a rejected context, stamped on the scheduler. */
+export function overflowEvent(rejection: Rejection, place: OverflowPlace): HookOverflowEvent {
+  return createEvent<HookOverflowData>({
+    type: 'hooks.overflow',
+    priority: Priority.HIGH,
+    timestamp: place.scheduler.now(),
+    data: {
+      ...(place.chain !== undefined ? { chain: place.chain } : {}),
+      ...(place.aggregation !== undefined ? { aggregation: place.aggregation } : {}),
+      hooks: [...place.hooks],
+      code: 'BUFFER_OVERFLOW',
+      error: rejection.error.message,
+      max_queued: rejection.maxQueued,
+      concurrency: rejection.concurrency,
+      total: rejection.total,
+    },
+    ...(place.sessionId === undefined ? {} : { sessionId: place.sessionId }),
+  }) as HookOverflowEvent; // its type is 'hooks.overflow'
 }

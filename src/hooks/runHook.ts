@@ -117,7 +117,8 @@ function defined<T extends Record<string, unknown>>(fields: T): T {
   return out as T;
 }
 
-function sessionIdOf(defaults: RunDefaults, context: HookContext): string | undefined {
+/** Internal: the `sessionId` of a run's events: the run's option, or else the context's `session_id`. */
+export function sessionIdOf(defaults: RunDefaults, context: HookContext): string | undefined {
   if (defaults.sessionId !== undefined) return defaults.sessionId;
   const id = context.session_id;
   return typeof id === 'string' && id.length > 0 ? id : undefined;

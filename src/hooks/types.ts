@@ -4,7 +4,7 @@
  */
 import type { ObservableInput, SchedulerLike } from 'rxjs';
 import { z } from 'zod';
-import type { HookError, HookErrorCode } from '../errors.js';
+import type { HookError, HookErrorCode, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
 
 /** What a hook is given: a JSON-like record. Chains pass the accumulated context from hook to hook. */
@@ -174,7 +174,7 @@ export type HookEventData = {
   signal?: string;
 };
 
-/** A `hook.*` event: its `type` is a `HookEventType`. */
+/** A `hook.*` event: its `type` is a `HookEventType`, so it can be told from a `HookOverflowEvent`. */
 export type HookEvent = Event<HookEventData> & { type: HookEventType };
 
 /** What became of a command hook's process. */
@@ -237,10 +237,60 @@ export interface TimedOutStep extends HookStepBase {
 export type HookStep = CompletedStep | BlockedStep | FailedStep | TimedOutStep;
 
 /**
- * How a chain ended: every hook ran (`completed`, even if `fail-open` hooks failed), a hook asked to
- * stop (`stopped`), a hook blocks (`blocked`), or a `fail-closed` hook failed or timed out (`failed`).
+ * A hook of an aggregation that was not run because `aggregateHooks` rejected its context: `maxQueued`
+ * contexts were already waiting. Never emitted on its own and carrying no event of its own: it only
+ * appears in a rejected aggregate's `results` (one per hook), whose `event` is the rejection's one
+ * `hooks.overflow` event.
  */
-export type ChainOutcome = 'completed' | 'stopped' | 'blocked' | 'failed';
+export interface NotRunStep {
+  readonly kind: 'step';
+  readonly status: 'not_run';
+  readonly hook: string;
+  /** Position in the aggregation. */
+  readonly index: number;
+  readonly hook_kind: 'function' | 'command';
+  readonly aggregation: string;
+  /** Always 0: nothing ran. */
+  readonly duration_ms: number;
+  /** A `VibespecError` with code `BUFFER_OVERFLOW`: the aggregate's `error`. */
+  readonly error: VibespecError;
+}
+
+/** What an aggregator is given for each hook: its step, or a `NotRunStep` when the context was rejected. */
+export type AggregatedStep = HookStep | NotRunStep;
+
+/** The `data` of a `hooks.overflow` event: a context that was not run because the queue was full. */
+export type HookOverflowData = {
+  /** The chain that did not run (`chainHooks`). */
+  chain?: string;
+  /** The aggregation that did not run (`aggregateHooks`). */
+  aggregation?: string;
+  /** The hooks that did not run, in order. */
+  hooks: string[];
+  code: 'BUFFER_OVERFLOW';
+  /** The error message. */
+  error: string;
+  /** The operator's `maxQueued` (that many contexts were waiting) and `concurrency` (that many runs active). */
+  max_queued: number;
+  concurrency: number;
+  /** Contexts this subscription has rejected so far, this one included. */
+  total: number;
+};
+
+/**
+ * A `hooks.overflow` event (priority HIGH): `chainHooks` / `aggregateHooks` rejected a context because
+ * `maxQueued` contexts were already waiting. Carried by the rejected result's `event`; `hookEvents()`
+ * keeps it with the steps' events.
+ */
+export type HookOverflowEvent = Event<HookOverflowData> & { type: 'hooks.overflow' };
+
+/**
+ * How a chain ended: every hook ran (`completed`, even if `fail-open` hooks failed), a hook asked to
+ * stop (`stopped`), a hook blocks (`blocked`), a `fail-closed` hook failed or timed out (`failed`), or
+ * no hook ran because `chainHooks` found `maxQueued` contexts already waiting (`rejected`, with `error`
+ * and `event` set).
+ */
+export type ChainOutcome = 'completed' | 'stopped' | 'blocked' | 'failed' | 'rejected';
 
 /** The last value of a chain run. Field names follow the seed's `{ chain_name, results, final_context }`. */
 export interface HookChainResult {
@@ -253,16 +303,23 @@ export interface HookChainResult {
   readonly final_context: HookContext;
   /** The hook that ended the chain early, and why. */
   readonly stopped_by?: { readonly hook: string; readonly index: number; readonly reason: string };
-  /** The hooks that did not run because the chain ended early. */
+  /** The hooks that did not run because the chain ended early, or every hook when it was rejected. */
   readonly skipped: readonly string[];
   readonly duration_ms: number;
+  /** Only when the outcome is `rejected`: a `VibespecError` with code `BUFFER_OVERFLOW`. */
+  readonly error?: VibespecError;
+  /** Only when the outcome is `rejected`: the `hooks.overflow` event, to persist or alert on. */
+  readonly event?: HookOverflowEvent;
 }
 
 /** What `runHookChain` and `chainHooks` emit: each step as it ends, then the chain's result. */
 export type HookChainOutput = HookStep | HookChainResult;
 
-/** Combines the steps of an aggregation (in hook order, one per hook) into one value. */
-export type HookAggregator<R> = (steps: readonly HookStep[]) => R;
+/**
+ * Combines the steps of an aggregation (in hook order, one per hook) into one value. When
+ * `aggregateHooks` rejected the context, every step is a `NotRunStep` (`status: 'not_run'`).
+ */
+export type HookAggregator<R> = (steps: readonly AggregatedStep[]) => R;
 
 /** The last value of an aggregation run. */
 export interface HookAggregationResult<R> {
@@ -270,11 +327,23 @@ export interface HookAggregationResult<R> {
   readonly aggregation: string;
   /** What the aggregator made of the steps. */
   readonly aggregate: R;
-  /** One step per hook, in hook order (not arrival order). */
-  readonly results: readonly HookStep[];
+  /** One step per hook, in hook order (not arrival order); all `not_run` when the context was rejected. */
+  readonly results: readonly AggregatedStep[];
   /** The hooks that did not answer by the deadline (or their own timeout). */
   readonly timed_out: readonly string[];
   readonly duration_ms: number;
+  /**
+   * Only when `aggregateHooks` rejected the context (no hook ran, `maxQueued` contexts were already
+   * waiting): a `VibespecError` with code `BUFFER_OVERFLOW`.
+   */
+  readonly error?: VibespecError;
+  /**
+   * Only when the context was rejected: that context (a shallow copy), to retry it. A rejection is
+   * emitted at once, ahead of the runs of the contexts that came before it, so it says which one it is.
+   */
+  readonly context?: HookContext;
+  /** Only when the context was rejected: the `hooks.overflow` event, to persist or alert on. */
+  readonly event?: HookOverflowEvent;
 }
 
 /** What `runHookAggregation` and `aggregateHooks` emit: each step as it ends, then the aggregate. */

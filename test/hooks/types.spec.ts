@@ -1,23 +1,30 @@
 import { EMPTY, filter, type Observable, of } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
+  type AggregatedStep,
   aggregateHooks,
+  type ChainOutcome,
   chainHooks,
   type Event,
   type HookAggregationOutput,
   type HookAggregationResult,
+  type HookAggregator,
   type HookChainOutput,
   type HookChainResult,
   type HookError,
   type HookEvent,
   type HookEventData,
+  type HookOverflowData,
+  type HookOverflowEvent,
   type HookResult,
   type HookStep,
   hookEvents,
+  type NotRunStep,
   type ReviewSummary,
   reviewSummary,
   runHook,
   runHookChain,
+  type VibespecError,
 } from '../../src/index.js';
 
 interface CommitContext {
@@ -73,8 +80,30 @@ describe('hook types', () => {
 
   it('gives hook events a typed data and keeps them Events', () => {
     const events$ = (EMPTY as Observable<HookChainOutput>).pipe(hookEvents());
-    expectTypeOf(events$).toEqualTypeOf<Observable<HookEvent>>();
+    expectTypeOf(events$).toEqualTypeOf<Observable<HookEvent | HookOverflowEvent>>();
     expectTypeOf<HookEvent>().toMatchTypeOf<Event>();
+    expectTypeOf<HookOverflowEvent>().toMatchTypeOf<Event>();
     expectTypeOf<HookEventData['duration_ms']>().toEqualTypeOf<number>();
+  });
+
+  it('tells a hooks.overflow event from a hook.* event by its type', () => {
+    const event = {} as HookEvent | HookOverflowEvent;
+    if (event.type === 'hooks.overflow') {
+      expectTypeOf(event.data).toEqualTypeOf<HookOverflowData>();
+    } else {
+      expectTypeOf(event.data).toEqualTypeOf<HookEventData>();
+      expectTypeOf(event.type).toEqualTypeOf<'hook.completed' | 'hook.failed' | 'hook.timed_out'>();
+    }
+  });
+
+  it('marks a rejected run: chain outcome, aggregator input', () => {
+    expectTypeOf<'rejected'>().toMatchTypeOf<ChainOutcome>();
+    expectTypeOf<HookChainResult['error']>().toEqualTypeOf<VibespecError | undefined>();
+    expectTypeOf<HookAggregationResult<unknown>['event']>().toEqualTypeOf<HookOverflowEvent | undefined>();
+    expectTypeOf<Parameters<HookAggregator<unknown>>[0]>().toEqualTypeOf<readonly AggregatedStep[]>();
+    const step = {} as AggregatedStep;
+    if (step.status === 'not_run') expectTypeOf(step).toEqualTypeOf<NotRunStep>();
+    // The built-in aggregators take what an aggregator is given.
+    expectTypeOf(reviewSummary).toMatchTypeOf<HookAggregator<ReviewSummary>>();
   });
 });

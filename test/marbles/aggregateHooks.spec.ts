@@ -3,6 +3,7 @@ import { lastValueFrom, map, mergeMap, NEVER, type Observable, of, Subject, tap,
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
+  type AggregatedStep,
   aggregateHooks,
   ConfigError,
   type FunctionHook,
@@ -12,13 +13,15 @@ import {
   type HookResult,
   type HookStep,
   hookEvents,
+  Priority,
   type ReviewSummary,
   reviewSummary,
   runHookAggregation,
   type ValidationResult,
-  type VibespecError,
+  VibespecError,
   validationResult,
 } from '../../src/index.js';
+import { arrivalsArbitrary, arriving, queueModel } from '../helpers/hookQueue.js';
 import { marbles } from '../helpers/marbles.js';
 
 const label = (output: HookAggregationOutput<unknown>): string =>
@@ -30,7 +33,7 @@ const fn = (name: string, run: FunctionHook['run'], extra: Partial<FunctionHook>
   ...extra,
 });
 
-const names = (steps: readonly HookStep[]) => steps.map((step) => `${step.hook}:${step.status}`);
+const names = (steps: readonly AggregatedStep[]) => steps.map((step) => `${step.hook}:${step.status}`);
 
 function aggregateOf<R>(outputs: HookAggregationOutput<R>[]): HookAggregationResult<R> {
   const last = outputs.at(-1);
@@ -81,7 +84,7 @@ describe('runHookAggregation', () => {
     'aggregates as soon as every hook answered, with results in hook order',
     marbles((m) => {
       const hooks = [fn('a', () => m.cold('---x|', { x: {} })), fn('b', () => m.cold('-y|', { y: {} }))];
-      const outputs: HookAggregationOutput<readonly HookStep[]>[] = [];
+      const outputs: HookAggregationOutput<readonly AggregatedStep[]>[] = [];
       const run = runHookAggregation(hooks, {}, (steps) => steps, {
         scheduler: m.scheduler,
         deadlineMs: 10,
@@ -190,9 +193,10 @@ describe('runHookAggregation', () => {
         deadlineMs: 3,
       }).pipe(
         hookEvents(),
-        map(
-          (e) =>
-            `${e.type}@${e.timestamp}:${e.data.aggregation}/${e.data.hook}/${e.data.chain}/${e.sessionId}`,
+        map((e) =>
+          e.type === 'hooks.overflow'
+            ? 'never: nothing was rejected'
+            : `${e.type}@${e.timestamp}:${e.data.aggregation}/${e.data.hook}/${e.data.chain}/${e.sessionId}`,
         ),
       );
       m.expect(events).toBeObservable('-a-(b|)', {
@@ -381,18 +385,180 @@ describe('aggregateHooks', () => {
     expect(seen).toEqual([1, 3, 2]);
   });
 
-  it('errors with BUFFER_OVERFLOW when more than maxQueued contexts wait', () => {
+  it(
+    'rejects a context that finds the queue full at once, with every hook not_run, and runs the queued ones',
+    marbles((m) => {
+      const a = m.cold('----x|', { x: { passed: true } });
+      const b = m.cold('-----y|', { y: { passed: true } });
+      const hooks = [fn('a', () => a), fn('b', () => b, { timeoutMs: Number.POSITIVE_INFINITY })];
+      // p runs, q waits, r finds the queue full; s comes when there is room again (q runs from 6 to 11).
+      const source = m.cold('-pqr---s|', {
+        p: { id: 'p' },
+        q: { id: 'q' },
+        r: { id: 'r', session_id: 'sess-2' },
+        s: { id: 's' },
+      });
+      const outputs: HookAggregationOutput<ValidationResult>[] = [];
+      const run = source.pipe(
+        aggregateHooks(hooks, validationResult, {
+          name: 'validation',
+          scheduler: m.scheduler,
+          maxQueued: 1,
+          deadlineMs: 10,
+        }),
+        tap((o) => outputs.push(o)),
+      );
+      const verdict = (o: HookAggregationOutput<ValidationResult>) =>
+        o.kind === 'step' ? label(o) : o.aggregate.passed ? 'passed' : `failed:${o.error?.code}`;
+      // prettier-ignore
+      const expected = '---X-A(BV)A(BV)A(BV|)';
+      m.expect(run.pipe(map(verdict))).toBeObservable(expected, {
+        X: 'failed:BUFFER_OVERFLOW',
+        A: 'a:completed',
+        B: 'b:completed',
+        V: 'passed',
+      });
+      m.expect(source).toHaveSubscriptions('^-------!');
+      // r is never run; the run for p is not disturbed by it.
+      m.expect(a).toHaveSubscriptions(['-^---!', '------^---!', '-----------^---!']);
+      m.expect(b).toHaveSubscriptions(['-^----!', '------^----!', '-----------^----!']);
+      m.flush();
+
+      const rejected = outputs[0]!;
+      if (rejected.kind !== 'aggregate') throw new Error('expected the rejection first');
+      const error = rejected.error!;
+      expect(error).toBeInstanceOf(VibespecError);
+      expect(error.code).toBe('BUFFER_OVERFLOW');
+      expect(error.message).toContain('aggregateHooks "validation"');
+      const notRun = (hook: string, index: number) => ({
+        kind: 'step',
+        status: 'not_run',
+        hook,
+        index,
+        hook_kind: 'function',
+        aggregation: 'validation',
+        duration_ms: 0,
+        error,
+      });
+      expect(rejected).toStrictEqual({
+        kind: 'aggregate',
+        aggregation: 'validation',
+        aggregate: {
+          passed: false,
+          passed_hooks: [],
+          failed_hooks: ['a', 'b'],
+          reasons: [
+            { hook: 'a', status: 'not_run', reason: error.message },
+            { hook: 'b', status: 'not_run', reason: error.message },
+          ],
+        },
+        results: [notRun('a', 0), notRun('b', 1)],
+        timed_out: [],
+        duration_ms: 0,
+        error,
+        context: { id: 'r', session_id: 'sess-2' },
+        event: rejected.event,
+      });
+      expect(rejected.event).toStrictEqual({
+        id: rejected.event?.id,
+        type: 'hooks.overflow',
+        timestamp: 3,
+        priority: Priority.HIGH,
+        sessionId: 'sess-2',
+        data: {
+          aggregation: 'validation',
+          hooks: ['a', 'b'],
+          code: 'BUFFER_OVERFLOW',
+          error: error.message,
+          max_queued: 1,
+          concurrency: 1,
+          total: 1,
+        },
+      });
+      // The others ran, and carry no rejection.
+      const ran = outputs.filter((o) => o.kind === 'aggregate').slice(1);
+      expect(ran.map((o) => [o.error, o.context, o.event])).toEqual([
+        [undefined, undefined, undefined],
+        [undefined, undefined, undefined],
+        [undefined, undefined, undefined],
+      ]);
+    }),
+  );
+
+  it(
+    'lets reviewSummary list every hook of a rejected context as missing, and hookEvents() keep its event',
+    marbles((m) => {
+      const hooks = [fn('compliance', () => m.cold('--x|', { x: { score: 9 } })), fn('reviewer', () => ({}))];
+      const source = m.cold('-ab|');
+      const outputs: HookAggregationOutput<ReviewSummary>[] = [];
+      const run = source.pipe(
+        aggregateHooks(hooks, reviewSummary, { scheduler: m.scheduler, maxQueued: 0 }),
+        tap((o) => outputs.push(o)),
+      );
+      m.expect(
+        run.pipe(
+          hookEvents(),
+          map((e) => e.type),
+        ),
+      ).toBeObservable('-rx(c|)', {
+        r: 'hook.completed',
+        x: 'hooks.overflow',
+        c: 'hook.completed',
+      });
+      m.flush();
+      const rejected = outputs.find((o) => o.kind === 'aggregate' && o.error !== undefined);
+      if (rejected?.kind !== 'aggregate') throw new Error('expected a rejected aggregate');
+      expect(rejected.aggregate.overall_score).toBeNull();
+      expect(rejected.aggregate.missing.map((entry) => `${entry.hook}:${entry.status}`)).toEqual([
+        'compliance:not_run',
+        'reviewer:not_run',
+      ]);
+      const kept = outputs.filter((o) => o.kind === 'aggregate' && o.error === undefined);
+      expect(kept.map((o) => (o.kind === 'aggregate' ? o.aggregate.overall_score : null))).toEqual([9]);
+    }),
+  );
+
+  it('keeps running after rejections: a context pushed re-entrantly is queued or rejected in order', () => {
     const input = new Subject<HookContext>();
+    const seen: string[] = [];
+    const hooks = [fn('a', (context) => ({ score: context.n as number }))];
     let error: unknown;
-    input
-      .pipe(aggregateHooks([fn('a', () => NEVER)], () => null, { maxQueued: 1 }))
-      .subscribe({ error: (e) => (error = e) });
-    input.next({});
-    input.next({});
+    input.pipe(aggregateHooks(hooks, reviewSummary, { maxQueued: 1 })).subscribe({
+      next: (o) => {
+        if (o.kind !== 'aggregate') return;
+        const n = o.context?.n ?? o.aggregate.overall_score;
+        seen.push(`${String(n)}:${o.error === undefined ? 'ran' : 'rejected'}`);
+        // While 1's run still counts as active: 2 takes the one place in the queue, 3 finds it full.
+        if (n === 1) {
+          input.next({ n: 2 });
+          input.next({ n: 3 });
+        }
+        if (n === 3) input.next({ n: 4 });
+        if (n === 2 && o.error === undefined) input.next({ n: 5 });
+      },
+      error: (e) => (error = e),
+    });
+    input.next({ n: 1 });
+    input.next({ n: 6 });
     expect(error).toBeUndefined();
-    input.next({});
-    expect((error as VibespecError).code).toBe('BUFFER_OVERFLOW');
+    expect(seen).toEqual(['1:ran', '3:rejected', '4:rejected', '2:ran', '5:ran', '6:ran']);
   });
+
+  it(
+    'errors the stream when the aggregator throws on a rejected context, as on a run',
+    marbles((m) => {
+      const aggregator = (steps: readonly AggregatedStep[]) => {
+        if (steps.some((step) => step.status === 'not_run')) throw new Error('cannot aggregate');
+        return steps.length;
+      };
+      const hooks = [fn('a', () => m.cold('---x|', { x: {} }))];
+      const source = m.cold('-ab|');
+      m.expect(
+        source.pipe(aggregateHooks(hooks, aggregator, { scheduler: m.scheduler, maxQueued: 0 }), map(label)),
+      ).toBeObservable('--#', undefined, new Error('cannot aggregate'));
+      m.expect(source).toHaveSubscriptions('^-!');
+    }),
+  );
 
   it('can be reused on two sources without sharing state', () => {
     const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
@@ -424,7 +590,7 @@ describe('aggregateHooks', () => {
 /** Runs function hooks answering `results` (or failing, for an Error) and returns the aggregate. */
 async function aggregate<R>(
   results: Record<string, HookResult | Error | 'never'>,
-  aggregator: (steps: readonly HookStep[]) => R,
+  aggregator: (steps: readonly AggregatedStep[]) => R,
 ): Promise<R> {
   const hooks = Object.entries(results).map(([name, result]) =>
     fn(name, () => {
@@ -587,6 +753,67 @@ describe('runHookAggregation property: the deadline splits the hooks', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('aggregateHooks property: every context yields exactly one aggregate', () => {
+  it('runs or rejects each context as the queue model says, at the frame it says, and loses none', () => {
+    fc.assert(
+      fc.property(
+        arrivalsArbitrary,
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 3 }),
+        (arrivals, concurrency, maxQueued) => {
+          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+          const outputs: Array<[number, HookAggregationOutput<string[]>]> = [];
+          let completedAt: number | undefined;
+          let aggregations = 0;
+          scheduler.run(({ cold }) => {
+            // Two hooks: one takes the whole run, one answers at once; each answers with its context's i.
+            const hooks = ['slow', 'fast'].map((name) =>
+              fn(name, (context) => {
+                const wait = name === 'slow' ? arrivals[context.i as number]!.duration : 0;
+                return cold(`${'-'.repeat(wait)}x|`, { x: { metrics: { i: context.i } } });
+              }),
+            );
+            const aggregator = (steps: readonly AggregatedStep[]) => {
+              aggregations++;
+              return steps.map((step) => step.status);
+            };
+            arriving(arrivals, scheduler)
+              .pipe(aggregateHooks(hooks, aggregator, { scheduler, concurrency, maxQueued }))
+              .subscribe({
+                next: (o) => outputs.push([scheduler.now(), o]),
+                complete: () => (completedAt = scheduler.now()),
+              });
+          });
+
+          const fates = queueModel(arrivals, concurrency, maxQueued);
+          const records = outputs.flatMap(([at, o]) => (o.kind === 'aggregate' ? [{ at, o }] : []));
+          const idOf = (o: HookAggregationResult<string[]>): number => {
+            if (o.context !== undefined) return o.context.i as number;
+            const step = o.results[0]!;
+            if (step.status !== 'completed') throw new Error(`unexpected ${step.status}`);
+            return step.result.metrics?.i as number;
+          };
+          // Exactly one aggregate per context, none invented, and the aggregator called once for each.
+          expect(records.map(({ o }) => idOf(o)).sort((a, b) => a - b)).toEqual(arrivals.map((_, i) => i));
+          expect(aggregations).toBe(arrivals.length);
+          for (const { at, o } of records) {
+            const fate = fates[idOf(o)]!;
+            expect(at).toBe(fate.end);
+            expect(o.aggregate).toEqual(fate.rejected ? ['not_run', 'not_run'] : ['completed', 'completed']);
+            expect(o.error?.code).toBe(fate.rejected ? 'BUFFER_OVERFLOW' : undefined);
+            expect(o.event?.type).toBe(fate.rejected ? 'hooks.overflow' : undefined);
+          }
+          // Two steps per context run, and nothing else.
+          const ran = fates.filter((fate) => !fate.rejected).length;
+          expect(outputs.length).toBe(records.length + 2 * ran);
+          expect(completedAt).toBe(Math.max(0, ...fates.map((fate) => fate.end)));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

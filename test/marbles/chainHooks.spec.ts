@@ -17,6 +17,7 @@ import {
   runHookChain,
   VibespecError,
 } from '../../src/index.js';
+import { arrivalsArbitrary, arriving, queueModel } from '../helpers/hookQueue.js';
 import { marbles } from '../helpers/marbles.js';
 
 /** `hook:status` for a step, `chain:outcome` for a chain result: what the marble diagrams compare. */
@@ -775,18 +776,162 @@ describe('chainHooks', () => {
     expect(seen).toEqual([1, 3, 2]);
   });
 
-  it('errors with BUFFER_OVERFLOW when more than maxQueued contexts wait', () => {
+  it(
+    'rejects a context that finds the queue full at once, and runs the queued ones as before',
+    marbles((m) => {
+      const h = m.cold('----x|', { x: ok });
+      const chain = { name: 'c', hooks: [fn('h', () => h)] };
+      // a runs, b waits, c finds the queue full; d comes when there is room again (b runs from 5 to 9).
+      const source = m.cold('-abc---d|', {
+        a: { id: 'a' },
+        b: { id: 'b' },
+        c: { id: 'c', session_id: 'sess-1' },
+        d: { id: 'd' },
+      });
+      const subs = '         ^-------!';
+      const outputs: Array<[number, HookChainOutput]> = [];
+      const run = source.pipe(
+        chainHooks(chain, { scheduler: m.scheduler, maxQueued: 1 }),
+        tap((o) => outputs.push([m.scheduler.now(), o])),
+      );
+      // prettier-ignore
+      const expected = '---X-(SR)(SR)(SR|)';
+      m.expect(run.pipe(map(label))).toBeObservable(expected, {
+        X: 'c:rejected',
+        S: 'h:completed',
+        R: 'c:completed',
+      });
+      m.expect(source).toHaveSubscriptions(subs);
+      // c is never run; the run for a is not disturbed by it.
+      m.expect(h).toHaveSubscriptions(['-^---!', '-----^---!', '---------^---!']);
+      m.flush();
+
+      const results = outputs.flatMap(([, o]) => (o.kind === 'result' ? [o] : []));
+      expect(results.map((r) => `${String(r.final_context.id)}:${r.outcome}`)).toEqual([
+        'c:rejected',
+        'a:completed',
+        'b:completed',
+        'd:completed',
+      ]);
+      const rejected = results[0]!;
+      expect(rejected).toStrictEqual({
+        kind: 'result',
+        chain_name: 'c',
+        outcome: 'rejected',
+        results: [],
+        final_context: { id: 'c', session_id: 'sess-1' },
+        skipped: ['h'],
+        duration_ms: 0,
+        error: rejected.error,
+        event: rejected.event,
+      });
+      expect(rejected.error).toBeInstanceOf(VibespecError);
+      expect(rejected.error?.code).toBe('BUFFER_OVERFLOW');
+      expect(rejected.error?.message).toContain('chainHooks "c"');
+      expect(rejected.event).toStrictEqual({
+        id: rejected.event?.id,
+        type: 'hooks.overflow',
+        timestamp: 3,
+        priority: Priority.HIGH,
+        sessionId: 'sess-1',
+        data: {
+          chain: 'c',
+          hooks: ['h'],
+          code: 'BUFFER_OVERFLOW',
+          error: rejected.error?.message,
+          max_queued: 1,
+          concurrency: 1,
+          total: 1,
+        },
+      });
+    }),
+  );
+
+  it(
+    'may emit a rejection between the steps of the running chain, which goes on',
+    marbles((m) => {
+      const a = m.cold('--x|', { x: ok });
+      const b = m.cold('  --y|', { y: ok });
+      const chain = { name: 'c', hooks: [fn('a', () => a), fn('b', () => b)] };
+      const source = m.cold('-x--y|', { x: { id: 'x' }, y: { id: 'y' } });
+      // maxQueued 0: y arrives while x's chain runs, with no room to wait.
+      m.expect(
+        source.pipe(chainHooks(chain, { scheduler: m.scheduler, maxQueued: 0 }), map(label)),
+      ).toBeObservable('---AX(BR|)', {
+        A: 'a:completed',
+        X: 'c:rejected',
+        B: 'b:completed',
+        R: 'c:completed',
+      });
+      m.expect(a).toHaveSubscriptions('-^-!');
+      m.expect(b).toHaveSubscriptions('---^-!');
+      m.expect(source).toHaveSubscriptions('^----!');
+    }),
+  );
+
+  it(
+    'counts rejections per subscription and gives hookEvents() their hooks.overflow events, in order',
+    marbles((m) => {
+      const chain = { name: 'c', hooks: [fn('h', () => m.cold('---x|', { x: ok }))] };
+      const operator = chainHooks(chain, { scheduler: m.scheduler, maxQueued: 0, sessionId: 'run' });
+      const source = m.cold('-abc|');
+      const events = source.pipe(
+        operator,
+        hookEvents(),
+        map((e) => (e.type === 'hooks.overflow' ? `overflow#${e.data.total}@${e.timestamp}` : e.type)),
+      );
+      m.expect(events).toBeObservable('--xy(e|)', {
+        x: 'overflow#1@2',
+        y: 'overflow#2@3',
+        e: 'hook.completed',
+      });
+      // A second subscription counts from 1 again.
+      m.expect(
+        source.pipe(
+          operator,
+          hookEvents(),
+          map((e) => e.type),
+        ),
+      ).toBeObservable('--xy(e|)', {
+        x: 'hooks.overflow',
+        y: 'hooks.overflow',
+        e: 'hook.completed',
+      });
+    }),
+  );
+
+  it('keeps running after rejections: a context pushed re-entrantly is queued or rejected in order', () => {
     const input = new Subject<HookContext>();
-    const chain = { name: 'c', hooks: [fn('a', () => NEVER, { timeoutMs: Number.POSITIVE_INFINITY })] };
+    const seen: string[] = [];
+    const chain = { name: 'c', hooks: [fn('a', () => of(ok))] };
     let error: unknown;
-    input.pipe(chainHooks(chain, { maxQueued: 2 })).subscribe({ error: (e) => (error = e) });
-    input.next({}); // running
-    input.next({}); // queued 1
-    input.next({}); // queued 2
+    input.pipe(chainHooks(chain, { maxQueued: 1 })).subscribe({
+      next: (o) => {
+        if (o.kind !== 'result') return;
+        seen.push(`${String(o.final_context.n)}:${o.outcome}`);
+        // While 1's run still counts as active: 2 takes the one place in the queue, 3 finds it full.
+        if (o.final_context.n === 1) {
+          input.next({ n: 2 });
+          input.next({ n: 3 });
+        }
+        // Reacting to the rejection: the queue is still full, so 4 is rejected too.
+        if (o.final_context.n === 3) input.next({ n: 4 });
+        // Reacting to 2's result: 2 still runs, the queue is empty again, so 5 waits and then runs.
+        if (o.final_context.n === 2 && o.outcome === 'completed') input.next({ n: 5 });
+      },
+      error: (e) => (error = e),
+    });
+    input.next({ n: 1 });
+    input.next({ n: 6 });
     expect(error).toBeUndefined();
-    input.next({});
-    expect(error).toBeInstanceOf(VibespecError);
-    expect((error as VibespecError).code).toBe('BUFFER_OVERFLOW');
+    expect(seen).toEqual([
+      '1:completed',
+      '3:rejected',
+      '4:rejected',
+      '2:completed',
+      '5:completed',
+      '6:completed',
+    ]);
   });
 
   it('accepts a context whenever a run slot is free, even with maxQueued 0', () => {
@@ -935,6 +1080,58 @@ describe('runHookChain property: the chain is the sequential fold of its hooks',
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('chainHooks property: every context yields exactly one final record', () => {
+  it('runs or rejects each context as the queue model says, at the frame it says, and loses none', () => {
+    fc.assert(
+      fc.property(
+        arrivalsArbitrary,
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 3 }),
+        (arrivals, concurrency, maxQueued) => {
+          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+          const outputs: Array<[number, HookChainOutput]> = [];
+          let completedAt: number | undefined;
+          scheduler.run(({ cold }) => {
+            const hook = fn('h', (context) => {
+              const duration = arrivals[context.i as number]!.duration;
+              return cold(`${'-'.repeat(duration)}x|`, { x: ok });
+            });
+            arriving(arrivals, scheduler)
+              .pipe(chainHooks({ name: 'c', hooks: [hook] }, { scheduler, concurrency, maxQueued }))
+              .subscribe({
+                next: (o) => outputs.push([scheduler.now(), o]),
+                complete: () => (completedAt = scheduler.now()),
+              });
+          });
+
+          const fates = queueModel(arrivals, concurrency, maxQueued);
+          const records = outputs.flatMap(([at, o]) => (o.kind === 'result' ? [{ at, o }] : []));
+          // Exactly one final record per context, none invented.
+          expect(records.map(({ o }) => o.final_context.i).sort((a, b) => Number(a) - Number(b))).toEqual(
+            arrivals.map((_, i) => i),
+          );
+          for (const { at, o } of records) {
+            const fate = fates[o.final_context.i as number]!;
+            expect(o.outcome).toBe(fate.rejected ? 'rejected' : 'completed');
+            expect(at).toBe(fate.end);
+            expect(o.error?.code).toBe(fate.rejected ? 'BUFFER_OVERFLOW' : undefined);
+            expect(o.results.length).toBe(fate.rejected ? 0 : 1);
+          }
+          // One step per context run, and nothing else.
+          const ran = fates.filter((fate) => !fate.rejected).length;
+          expect(outputs.length).toBe(records.length + ran);
+          // The overflow events count this subscription's rejections, in order.
+          const totals = records.flatMap(({ o }) => (o.event === undefined ? [] : [o.event.data.total]));
+          expect(totals).toEqual(totals.map((_, k) => k + 1));
+          // The stream completes once the last context has its record.
+          expect(completedAt).toBe(Math.max(0, ...fates.map((fate) => fate.end)));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
