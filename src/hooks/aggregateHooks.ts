@@ -202,7 +202,7 @@ export function runHookAggregation<R>(
  * Runs the hooks in parallel on each incoming context and aggregates their answers: the operator form
  * of `runHookAggregation`. For each context in turn: its steps as they end, then its aggregate; at the
  * deadline, the hooks still running are cancelled and recorded as timed out. Runs do not overlap
- * unless `concurrency` > 1. The source's completion waits for the runs; its error cancels them.
+ * unless `concurrency` > 1.
  *
  * Every context yields exactly one aggregate. One that arrives while `maxQueued` contexts already
  * wait is not run: its aggregate, emitted at once, has one `not_run` step per hook (the aggregator
@@ -210,6 +210,12 @@ export function runHookAggregation<R>(
  * (a `VibespecError` with code `BUFFER_OVERFLOW`), `context` (the one not run) and `event` (a
  * `hooks.overflow` event, kept by `hookEvents()`). The queued and running contexts go on as if it had
  * not come.
+ *
+ * The source's completion waits for the active and queued runs, and so does its error: no context is
+ * taken after it, the running and waiting ones are aggregated (deadlines and timeouts still apply),
+ * and then the error is forwarded — at once if none runs or waits. Unsubscribing cancels everything at
+ * once instead (killing running command hooks). An aggregator that throws meanwhile errors the stream
+ * at once with its own error, as it always does.
  *
  * ```
  * hooks:     a (answers after 1 frame), b (after 3 frames); deadlineMs = 2
@@ -219,6 +225,10 @@ export function runHookAggregation<R>(
  * hooks:     a (answers after 2 frames); maxQueued 0: c runs, d finds no free run and no room to wait
  * source:    -cd|
  * result:    --X(AR|)        X = d's aggregate, every hook not_run, at once; then c's
+ *
+ * hooks:     a (answers after 4 frames); the source fails while c runs and d waits
+ * source:    -cd#
+ * result:    -----(AR)(AR#)  c's step and aggregate, then d's, then the error
  * ```
  *
  * ## Examples

@@ -54,8 +54,10 @@ function rejectedChain(chain: PreparedChain, context: HookContext, rejection: Re
  * `error` (a `VibespecError` with code `BUFFER_OVERFLOW`) and `event` (a `hooks.overflow` event, kept
  * by `hookEvents()`). The queued and running contexts go on as if it had not come.
  *
- * The source's completion waits for the active and queued runs; its error is forwarded at once and
- * cancels them (killing running command hooks), as does unsubscribing.
+ * The source's completion waits for the active and queued runs, and so does its error: no context is
+ * taken after it, the running and waiting ones run to their results (each hook's timeout still
+ * applies), and then the error is forwarded — at once if none runs or waits. Unsubscribing cancels
+ * everything at once instead (killing running command hooks): the queued contexts never run.
  *
  * ```
  * chain:    [h], h answers after 4 frames
@@ -63,6 +65,10 @@ function rejectedChain(chain: PreparedChain, context: HookContext, rejection: Re
  * h:         ----x|              (run for a)
  * h:             ----x|          (run for b: starts when the run for a ends)
  * result:   -----(SR)(SR|)       S = step, R = chain result
+ *
+ * the source fails while a runs and b, c wait
+ * source:   -abc#
+ * result:   -----(SR)(SR)(SR#)   every context's result, then the error
  *
  * maxQueued 1: a runs, b waits, c finds the queue full
  * source:   -abc|

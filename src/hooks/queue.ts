@@ -4,10 +4,17 @@
  * most `maxQueued` (invariant 4); one more is neither queued nor run: `reject` turns it, at once, into
  * its final record (invariant 1: it is not lost, and the stream goes on). With `concurrency` 1 it is
  * `concatMap` plus those rejections.
+ *
+ * The source's error, like its completion, ends the input but not the runs: the running and waiting
+ * values all run to their final records (timeouts and deadlines still apply), and only then is the
+ * error forwarded (invariant 1, as `hybridProcess` does). Unsubscribing still cancels everything at once.
  */
 import {
+  catchError,
+  concat,
   connect,
   defer,
+  EMPTY,
   filter,
   map,
   merge,
@@ -16,6 +23,7 @@ import {
   type OperatorFunction,
   type SchedulerLike,
   tap,
+  throwError,
 } from 'rxjs';
 import { VibespecError } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
@@ -55,7 +63,15 @@ export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunc
       let waiting = 0;
       let active = 0;
       let rejected = 0;
-      return source.pipe(
+      // The source's error, held until every admitted value has yielded its final record.
+      let failure: { readonly error: unknown } | undefined;
+      const records = source.pipe(
+        // An error ends the input as a completion does (the source is unsubscribed, nothing more is
+        // admitted), so mergeMap drains the runs and the queue before the error is forwarded (`end`).
+        catchError((error: unknown) => {
+          failure = { error };
+          return EMPTY;
+        }),
         // Admission is decided once, on arrival, before the value is split into its branch. A value
         // pushed re-entrantly (by a subscriber reacting to an output) arrives while the run that emitted
         // that output still counts as active, so it queues behind the values already waiting.
@@ -101,6 +117,13 @@ export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunc
           ),
         ),
       );
+      // Subscribed only once every record is out. Should a record's own making error the stream first
+      // (an aggregator that throws), that error ends it at once and this one is never forwarded.
+      const end = defer(() => {
+        const held = failure;
+        return held === undefined ? EMPTY : throwError(() => held.error);
+      });
+      return concat(records, end);
     });
 }
 

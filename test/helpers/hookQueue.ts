@@ -3,7 +3,17 @@
  * contexts run and which are rejected, and at which frame each yields its final record.
  */
 import fc from 'fast-check';
-import { from, map, mergeMap, type Observable, type SchedulerLike, timer } from 'rxjs';
+import {
+  EMPTY,
+  from,
+  map,
+  merge,
+  mergeMap,
+  type Observable,
+  type SchedulerLike,
+  throwError,
+  timer,
+} from 'rxjs';
 
 /** A context arriving at frame `at`, whose run takes `duration` (≥ 1) frames. */
 export interface Arrival {
@@ -30,13 +40,43 @@ export const arrivalsArbitrary: fc.Arbitrary<Arrival[]> = fc
     });
   });
 
+/** How the source ends: `gap` frames after its last arrival (or after 0), by completing or erroring. */
+export interface Ending {
+  readonly gap: number;
+  readonly error: boolean;
+}
+
+/** Endings at the last arrival or a little later, half of them errors. */
+export const endingArbitrary: fc.Arbitrary<Ending> = fc.record({
+  gap: fc.integer({ min: 0, max: 3 }),
+  error: fc.boolean(),
+});
+
+/** The frame at which the source ends. */
+export function endOf(arrivals: readonly Arrival[], ending: Ending): number {
+  return (arrivals.at(-1)?.at ?? 0) + ending.gap;
+}
+
+/** The error a source ends with when its `Ending` says `error`. */
+export const SOURCE_ERROR = new Error('the source failed');
+
 /**
- * The contexts `{ i }` arriving on `scheduler` as `arrivals` says. Every arrival is scheduled at
- * subscription, so at a given frame the arrivals come before the run ends due then (as in the model).
+ * The contexts `{ i }` arriving on `scheduler` as `arrivals` says, then the end (by default: complete
+ * with the last arrival). Every arrival, and the end, is scheduled at subscription, so at a given frame
+ * the arrivals come first, then the end, then the run ends due then (as in the model).
  */
-export function arriving(arrivals: readonly Arrival[], scheduler: SchedulerLike): Observable<{ i: number }> {
-  return from(arrivals.map((arrival, i) => ({ arrival, i }))).pipe(
-    mergeMap(({ arrival, i }) => timer(arrival.at, scheduler).pipe(map(() => ({ i })))),
+export function arriving(
+  arrivals: readonly Arrival[],
+  scheduler: SchedulerLike,
+  ending: Ending = { gap: 0, error: false },
+): Observable<{ i: number }> {
+  return merge(
+    from(arrivals.map((arrival, i) => ({ arrival, i }))).pipe(
+      mergeMap(({ arrival, i }) => timer(arrival.at, scheduler).pipe(map(() => ({ i })))),
+    ),
+    timer(endOf(arrivals, ending), scheduler).pipe(
+      mergeMap(() => (ending.error ? throwError(() => SOURCE_ERROR) : EMPTY)),
+    ),
   );
 }
 

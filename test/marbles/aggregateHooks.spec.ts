@@ -21,7 +21,14 @@ import {
   VibespecError,
   validationResult,
 } from '../../src/index.js';
-import { arrivalsArbitrary, arriving, queueModel } from '../helpers/hookQueue.js';
+import {
+  arrivalsArbitrary,
+  arriving,
+  endingArbitrary,
+  endOf,
+  queueModel,
+  SOURCE_ERROR,
+} from '../helpers/hookQueue.js';
 import { marbles } from '../helpers/marbles.js';
 
 const label = (output: HookAggregationOutput<unknown>): string =>
@@ -321,20 +328,171 @@ describe('aggregateHooks', () => {
   );
 
   it(
-    'forwards a source error at once and cancels the running hooks',
+    'on a source error, lets the running and the queued contexts finish, then forwards the error',
     marbles((m) => {
-      const { a, b, hooks } = twoHooks(m);
-      const source = m.cold('c-#', { c: {} }, new Error('source'));
+      const a = m.cold('----x|', { x: {} });
+      const b = m.cold('-----y|', { y: {} });
+      const contexts: unknown[] = [];
+      const hooks = [
+        fn('a', (context) => {
+          contexts.push(context.id);
+          return a;
+        }),
+        fn('b', () => b),
+      ];
+      // c runs from 1 to 6; d and e wait; the source fails at 4, while c runs.
+      const source = m.cold('-cde#', { c: { id: 'c' }, d: { id: 'd' }, e: { id: 'e' } }, new Error('source'));
+      const subs = '         ^---!';
+      let aggregations = 0;
+      const aggregator = () => ++aggregations;
+      m.expect(
+        source.pipe(aggregateHooks(hooks, aggregator, { scheduler: m.scheduler }), map(label)),
+      ).toBeObservable(
+        '-----a(br)a(br)a(br#)',
+        { a: 'a:completed', b: 'b:completed', r: 'aggregation:aggregate' },
+        new Error('source'),
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.expect(a).toHaveSubscriptions(['-^---!', '------^---!', '-----------^---!']);
+      m.expect(b).toHaveSubscriptions(['-^----!', '------^----!', '-----------^----!']);
+      m.flush();
+      expect(contexts).toEqual(['c', 'd', 'e']);
+      expect(aggregations).toBe(3);
+    }),
+  );
+
+  it(
+    'keeps the deadline while the error waits',
+    marbles((m) => {
+      const a = m.cold('----x|', { x: {} });
+      const b = m.cold('-------y|', { y: {} });
+      const hooks = [fn('a', () => a), fn('b', () => b)];
+      const source = m.cold('-cd#', { c: {}, d: {} }, new Error('source'));
+      m.expect(
+        source.pipe(
+          aggregateHooks(hooks, () => null, { scheduler: m.scheduler, deadlineMs: 5 }),
+          map(label),
+        ),
+      ).toBeObservable(
+        '-----a(br)a(br#)',
+        { a: 'a:completed', b: 'b:timed_out', r: 'aggregation:aggregate' },
+        new Error('source'),
+      );
+      m.expect(source).toHaveSubscriptions('^--!');
+      m.expect(b).toHaveSubscriptions(['-^----!', '------^----!']);
+    }),
+  );
+
+  it(
+    'forwards a source error at once when no context runs or waits',
+    marbles((m) => {
+      const { b, hooks } = twoHooks(m);
+      const source = m.cold('c------#', { c: {} }, new Error('source'));
       m.expect(
         source.pipe(
           aggregateHooks(hooks, () => null, { scheduler: m.scheduler }),
           map(label),
         ),
-      ).toBeObservable('-a#', { a: 'a:completed' }, new Error('source'));
-      m.expect(a).toHaveSubscriptions('^!');
-      m.expect(b).toHaveSubscriptions('^-!');
+      ).toBeObservable(
+        '-a-(br)#',
+        { a: 'a:completed', b: 'b:completed', r: 'aggregation:aggregate' },
+        new Error('source'),
+      );
+      m.expect(source).toHaveSubscriptions('^------!');
+      m.expect(b).toHaveSubscriptions('^--!');
     }),
   );
+
+  it(
+    'forwards an immediate source error at once',
+    marbles((m) => {
+      const { a, hooks } = twoHooks(m);
+      const source = m.cold<HookContext>('#', undefined, new Error('source'));
+      m.expect(source.pipe(aggregateHooks(hooks, () => null, { scheduler: m.scheduler }))).toBeObservable(
+        '#',
+        undefined,
+        new Error('source'),
+      );
+      m.expect(source).toHaveSubscriptions('(^!)');
+      m.expect(a).toHaveSubscriptions([]);
+    }),
+  );
+
+  it(
+    'cancels everything on unsubscribe while the error waits: the running hooks, the queue, the error',
+    marbles((m) => {
+      const a = m.cold('----x|', { x: {} });
+      const b = m.cold('-----y|', { y: {} });
+      const signals: AbortSignal[] = [];
+      const hooks = [
+        fn('a', (_context, info) => {
+          signals.push(info.signal);
+          return a;
+        }),
+        fn('b', () => b),
+      ];
+      const source = m.cold('-cde#', { c: {}, d: {}, e: {} }, new Error('source'));
+      // d runs from 6; the consumer leaves at 8.
+      const unsub = '        --------!';
+      m.expect(
+        source.pipe(
+          aggregateHooks(hooks, () => null, { scheduler: m.scheduler }),
+          map(label),
+        ),
+        unsub,
+      ).toBeObservable('-----a(br)', { a: 'a:completed', b: 'b:completed', r: 'aggregation:aggregate' });
+      m.expect(source).toHaveSubscriptions('^---!');
+      m.expect(a).toHaveSubscriptions(['-^---!', '------^-!']);
+      m.expect(b).toHaveSubscriptions(['-^----!', '------^-!']);
+      m.flush();
+      // e never ran; d's run was cancelled, c's was not.
+      expect(signals.map((signal) => signal.aborted)).toEqual([false, true]);
+    }),
+  );
+
+  it(
+    'forwards the error of an aggregator that throws while the source error waits, in its place',
+    marbles((m) => {
+      const hooks = [fn('a', () => m.cold('----x|', { x: {} })), fn('b', () => m.cold('-----y|', { y: {} }))];
+      let aggregations = 0;
+      const aggregator = () => {
+        if (++aggregations === 2) throw new Error('cannot aggregate');
+        return aggregations;
+      };
+      // c runs from 1 to 6, d from 6 to 11, e waits; the source fails at 4. d's aggregator throws: the
+      // stream errors with that error at once, as it always does, and e is never run.
+      const source = m.cold('-cde#', { c: {}, d: {}, e: {} }, new Error('source'));
+      m.expect(
+        source.pipe(aggregateHooks(hooks, aggregator, { scheduler: m.scheduler }), map(label)),
+      ).toBeObservable(
+        '-----a(br)a(b#)',
+        { a: 'a:completed', b: 'b:completed', r: 'aggregation:aggregate' },
+        new Error('cannot aggregate'),
+      );
+      m.expect(source).toHaveSubscriptions('^---!');
+      m.flush();
+      expect(aggregations).toBe(2);
+    }),
+  );
+
+  it('serves a subscriber that errors the source re-entrantly, then forwards the error', () => {
+    const input = new Subject<HookContext>();
+    const seen: string[] = [];
+    const hooks = [fn('a', (context) => ({ score: context.n as number }))];
+    input.pipe(aggregateHooks(hooks, reviewSummary)).subscribe({
+      next: (o) => {
+        seen.push(o.kind === 'step' ? `step ${o.status}` : `aggregate ${String(o.aggregate.overall_score)}`);
+        if (o.kind !== 'step' || seen.length > 1) return;
+        // While 1's run still counts as active, reacting to its step: 2 waits, then the source fails.
+        input.next({ n: 2 });
+        input.error(new Error('source'));
+      },
+      error: (error: Error) => seen.push(`error ${error.message}`),
+      complete: () => seen.push('complete'),
+    });
+    input.next({ n: 1 });
+    expect(seen).toEqual(['step completed', 'aggregate 1', 'step completed', 'aggregate 2', 'error source']);
+  });
 
   it(
     'unsubscribes from the source and the running hooks on early unsubscribe',
@@ -758,16 +916,18 @@ describe('runHookAggregation property: the deadline splits the hooks', () => {
 });
 
 describe('aggregateHooks property: every context yields exactly one aggregate', () => {
-  it('runs or rejects each context as the queue model says, at the frame it says, and loses none', () => {
+  it('runs or rejects each context as the queue model says, at the frame it says, and loses none, also when the source errors', () => {
     fc.assert(
       fc.property(
         arrivalsArbitrary,
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 0, max: 3 }),
-        (arrivals, concurrency, maxQueued) => {
+        endingArbitrary,
+        (arrivals, concurrency, maxQueued, ending) => {
           const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
           const outputs: Array<[number, HookAggregationOutput<string[]>]> = [];
-          let completedAt: number | undefined;
+          // How and when the stream ended: [frame, error or undefined for a completion].
+          let ended: [number, unknown] | undefined;
           let aggregations = 0;
           scheduler.run(({ cold }) => {
             // Two hooks: one takes the whole run, one answers at once; each answers with its context's i.
@@ -781,11 +941,12 @@ describe('aggregateHooks property: every context yields exactly one aggregate', 
               aggregations++;
               return steps.map((step) => step.status);
             };
-            arriving(arrivals, scheduler)
+            arriving(arrivals, scheduler, ending)
               .pipe(aggregateHooks(hooks, aggregator, { scheduler, concurrency, maxQueued }))
               .subscribe({
                 next: (o) => outputs.push([scheduler.now(), o]),
-                complete: () => (completedAt = scheduler.now()),
+                error: (error: unknown) => (ended = [scheduler.now(), error]),
+                complete: () => (ended = [scheduler.now(), undefined]),
               });
           });
 
@@ -810,7 +971,11 @@ describe('aggregateHooks property: every context yields exactly one aggregate', 
           // Two steps per context run, and nothing else.
           const ran = fates.filter((fate) => !fate.rejected).length;
           expect(outputs.length).toBe(records.length + 2 * ran);
-          expect(completedAt).toBe(Math.max(0, ...fates.map((fate) => fate.end)));
+          // The source's end — a completion or an error alike — is forwarded once the last context has
+          // its record: an error cancels none of them.
+          expect(ended).toBeDefined();
+          expect(ended?.[0]).toBe(Math.max(endOf(arrivals, ending), ...fates.map((fate) => fate.end)));
+          expect(ended?.[1]).toBe(ending.error ? SOURCE_ERROR : undefined);
         },
       ),
       { numRuns: 300 },

@@ -1,5 +1,18 @@
 import fc from 'fast-check';
-import { defer, map, mergeMap, NEVER, type Observable, of, Subject, tap, throwError } from 'rxjs';
+import {
+  connect,
+  defer,
+  ignoreElements,
+  map,
+  mergeMap,
+  NEVER,
+  type Observable,
+  of,
+  Subject,
+  takeUntil,
+  tap,
+  throwError,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,7 +30,14 @@ import {
   runHookChain,
   VibespecError,
 } from '../../src/index.js';
-import { arrivalsArbitrary, arriving, queueModel } from '../helpers/hookQueue.js';
+import {
+  arrivalsArbitrary,
+  arriving,
+  endingArbitrary,
+  endOf,
+  queueModel,
+  SOURCE_ERROR,
+} from '../helpers/hookQueue.js';
 import { marbles } from '../helpers/marbles.js';
 
 /** `hook:status` for a step, `chain:outcome` for a chain result: what the marble diagrams compare. */
@@ -701,16 +721,184 @@ describe('chainHooks', () => {
   );
 
   it(
-    'forwards a source error at once and cancels the running chain',
+    'on a source error, lets the running and the queued contexts finish, then forwards the error',
+    marbles((m) => {
+      const h = m.cold('----x|', { x: ok });
+      const seen: unknown[] = [];
+      const chain = {
+        name: 'c',
+        hooks: [
+          fn('h', (context) => {
+            seen.push(context.id);
+            return h;
+          }),
+        ],
+      };
+      // a runs from 1 to 5; b and c wait; the source fails at 4, while a runs.
+      const source = m.cold('-abc#', { a: { id: 'a' }, b: { id: 'b' }, c: { id: 'c' } }, new Error('source'));
+      const subs = '         ^---!';
+      const finals: unknown[] = [];
+      const run = source.pipe(
+        chainHooks(chain, { scheduler: m.scheduler }),
+        tap((o) => o.kind === 'result' && finals.push(o.final_context.id)),
+        map(label),
+      );
+      // prettier-ignore
+      const expected = '-----(SR)(SR)(SR#)';
+      m.expect(run).toBeObservable(expected, { S: 'h:completed', R: 'c:completed' }, new Error('source'));
+      m.expect(source).toHaveSubscriptions(subs);
+      m.expect(h).toHaveSubscriptions(['-^---!', '-----^---!', '---------^---!']);
+      m.flush();
+      expect(seen).toEqual(['a', 'b', 'c']);
+      expect(finals).toEqual(['a', 'b', 'c']);
+    }),
+  );
+
+  it(
+    'keeps the per-hook timeouts while the error waits',
+    marbles((m) => {
+      const answers = m.cold('----x|', { x: ok });
+      const hangs = m.cold('-');
+      // a answers; b never does, and times out 4 frames after its run starts (at 5).
+      const chain = {
+        name: 'c',
+        hooks: [fn('h', (context) => (context.id === 'a' ? answers : hangs), { timeoutMs: 4 })],
+      };
+      const source = m.cold('-ab#', { a: { id: 'a' }, b: { id: 'b' } }, new Error('source'));
+      m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }), map(label))).toBeObservable(
+        '-----(SR)(TF#)',
+        { S: 'h:completed', R: 'c:completed', T: 'h:timed_out', F: 'c:failed' },
+        new Error('source'),
+      );
+      m.expect(source).toHaveSubscriptions('^--!');
+      m.expect(hangs).toHaveSubscriptions('-----^---!');
+    }),
+  );
+
+  it(
+    'forwards a source error at once when no context runs or waits',
     marbles((m) => {
       const { a, chain } = slowChain(m);
-      const source = m.cold('a-#', { a: {} }, new Error('source'));
+      const source = m.cold('a------#', { a: {} }, new Error('source'));
       m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }), map(label))).toBeObservable(
-        '--#',
+        '--(ar)-#',
+        { a: 'a:completed', r: 'c:completed' },
+        new Error('source'),
+      );
+      m.expect(source).toHaveSubscriptions('^------!');
+      m.expect(a).toHaveSubscriptions('^-!');
+    }),
+  );
+
+  it(
+    'forwards an immediate source error at once',
+    marbles((m) => {
+      const source = m.cold<HookContext>('#', undefined, new Error('source'));
+      const { a, chain } = slowChain(m);
+      m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }))).toBeObservable(
+        '#',
         undefined,
         new Error('source'),
       );
-      m.expect(a).toHaveSubscriptions('^-!');
+      m.expect(source).toHaveSubscriptions('(^!)');
+      m.expect(a).toHaveSubscriptions([]);
+    }),
+  );
+
+  it(
+    'cancels everything on unsubscribe while the error waits: the running hook, the queue, the error',
+    marbles((m) => {
+      const h = m.cold('----x|', { x: ok });
+      const signals = new Map<unknown, AbortSignal>();
+      const chain = {
+        name: 'c',
+        hooks: [
+          fn('h', (context, info) => {
+            signals.set(context.id, info.signal);
+            return h;
+          }),
+        ],
+      };
+      const source = m.cold('-abc#', { a: { id: 'a' }, b: { id: 'b' }, c: { id: 'c' } }, new Error('source'));
+      // b runs from 5; the consumer leaves at 7.
+      const unsub = '        -------!';
+      m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }), map(label)), unsub).toBeObservable(
+        '-----(SR)',
+        { S: 'h:completed', R: 'c:completed' },
+      );
+      m.expect(source).toHaveSubscriptions('^---!');
+      m.expect(h).toHaveSubscriptions(['-^---!', '-----^-!']);
+      m.flush();
+      // c never ran; b's run was cancelled, a's was not.
+      expect([...signals.keys()]).toEqual(['a', 'b']);
+      expect(signals.get('a')?.aborted).toBe(false);
+      expect(signals.get('b')?.aborted).toBe(true);
+    }),
+  );
+
+  it('serves a subscriber that errors the source re-entrantly, and drops what it pushes after', () => {
+    const input = new Subject<HookContext>();
+    const seen: string[] = [];
+    const chain = { name: 'c', hooks: [fn('a', (context) => of({ context_updates: { ran: context.n } }))] };
+    input.pipe(chainHooks(chain)).subscribe({
+      next: (o) => {
+        seen.push(
+          o.kind === 'step' ? `step ${String(o.event.data.status)}` : `result ${String(o.final_context.ran)}`,
+        );
+        if (o.kind !== 'step' || seen.length > 1) return;
+        // While 1's run still counts as active, reacting to its step: 2 waits, then the source fails;
+        // 3 comes after the error, and the source (an errored Subject) never passes it on.
+        input.next({ n: 2 });
+        input.error(new Error('source'));
+        input.next({ n: 3 });
+      },
+      error: (error: Error) => seen.push(`error ${error.message}`),
+      complete: () => seen.push('complete'),
+    });
+    input.next({ n: 1 });
+    expect(seen).toEqual(['step completed', 'result 1', 'step completed', 'result 2', 'error source']);
+  });
+
+  it(
+    'cancels the rest when the subscriber unsubscribes re-entrantly while the error waits',
+    marbles((m) => {
+      const h = m.cold('---x|', { x: ok });
+      const chain = { name: 'c', hooks: [fn('h', () => h)] };
+      const source = m.cold('-ab#', { a: { id: 'a' }, b: { id: 'b' } }, new Error('source'));
+      const seen: string[] = [];
+      const subscription = source.pipe(chainHooks(chain, { scheduler: m.scheduler })).subscribe({
+        next: (o) => {
+          seen.push(label(o));
+          if (o.kind === 'result') subscription.unsubscribe();
+        },
+        error: () => seen.push('error'),
+        complete: () => seen.push('complete'),
+      });
+      // The source fails at 3; the consumer leaves on a's result (at 4): b never runs, and the error is
+      // never forwarded.
+      m.expect(source).toHaveSubscriptions('^--!');
+      m.expect(h).toHaveSubscriptions('-^--!');
+      m.flush();
+      expect(seen).toEqual(['h:completed', 'c:completed']);
+    }),
+  );
+
+  it(
+    'gives up the waiting contexts at the source error with the documented takeUntil recipe',
+    marbles((m) => {
+      const h = m.cold('----x|', { x: ok });
+      const chain = { name: 'c', hooks: [fn('h', () => h)] };
+      const source = m.cold('-abc#', { a: {}, b: {}, c: {} }, new Error('source'));
+      const run = source.pipe(
+        connect((shared) =>
+          shared.pipe(
+            chainHooks(chain, { scheduler: m.scheduler }),
+            takeUntil(shared.pipe(ignoreElements())),
+          ),
+        ),
+      );
+      m.expect(run).toBeObservable('----#', undefined, new Error('source'));
+      m.expect(h).toHaveSubscriptions('-^--!');
     }),
   );
 
@@ -1085,26 +1273,29 @@ describe('runHookChain property: the chain is the sequential fold of its hooks',
 });
 
 describe('chainHooks property: every context yields exactly one final record', () => {
-  it('runs or rejects each context as the queue model says, at the frame it says, and loses none', () => {
+  it('runs or rejects each context as the queue model says, at the frame it says, and loses none, also when the source errors', () => {
     fc.assert(
       fc.property(
         arrivalsArbitrary,
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 0, max: 3 }),
-        (arrivals, concurrency, maxQueued) => {
+        endingArbitrary,
+        (arrivals, concurrency, maxQueued, ending) => {
           const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
           const outputs: Array<[number, HookChainOutput]> = [];
-          let completedAt: number | undefined;
+          // How and when the stream ended: [frame, error or undefined for a completion].
+          let ended: [number, unknown] | undefined;
           scheduler.run(({ cold }) => {
             const hook = fn('h', (context) => {
               const duration = arrivals[context.i as number]!.duration;
               return cold(`${'-'.repeat(duration)}x|`, { x: ok });
             });
-            arriving(arrivals, scheduler)
+            arriving(arrivals, scheduler, ending)
               .pipe(chainHooks({ name: 'c', hooks: [hook] }, { scheduler, concurrency, maxQueued }))
               .subscribe({
                 next: (o) => outputs.push([scheduler.now(), o]),
-                complete: () => (completedAt = scheduler.now()),
+                error: (error: unknown) => (ended = [scheduler.now(), error]),
+                complete: () => (ended = [scheduler.now(), undefined]),
               });
           });
 
@@ -1127,8 +1318,11 @@ describe('chainHooks property: every context yields exactly one final record', (
           // The overflow events count this subscription's rejections, in order.
           const totals = records.flatMap(({ o }) => (o.event === undefined ? [] : [o.event.data.total]));
           expect(totals).toEqual(totals.map((_, k) => k + 1));
-          // The stream completes once the last context has its record.
-          expect(completedAt).toBe(Math.max(0, ...fates.map((fate) => fate.end)));
+          // The source's end — a completion or an error alike — is forwarded once the last context has
+          // its record: an error cancels none of them.
+          expect(ended).toBeDefined();
+          expect(ended?.[0]).toBe(Math.max(endOf(arrivals, ending), ...fates.map((fate) => fate.end)));
+          expect(ended?.[1]).toBe(ending.error ? SOURCE_ERROR : undefined);
         },
       ),
       { numRuns: 300 },
