@@ -8,10 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lastValueFrom, type Observable, toArray, VirtualTimeScheduler } from 'rxjs';
+import { lastValueFrom, type Observable, Subject, toArray, VirtualTimeScheduler } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  aggregateHooks,
   type CommandHook,
+  chainHooks,
   type HookAggregationOutput,
   type HookChainOutput,
   type HookContext,
@@ -342,6 +344,75 @@ describe('command hooks', () => {
       reason: 'lint failed: 3 errors in src/a.ts',
     });
     expect(result.skipped).toEqual(['never-run']);
+  });
+});
+
+describe('command hooks when the source of chainHooks / aggregateHooks errors', () => {
+  it('the running hook goes on to its end (here its timeout), and only then is the error forwarded', async () => {
+    // The timeout runs on a virtual clock, fired once the error has come and the script runs.
+    const scheduler = new VirtualTimeScheduler();
+    const pidFile = join(dir, 'pids.json');
+    const input = new Subject<HookContext>();
+    const seen: string[] = [];
+    input
+      .pipe(chainHooks({ name: 'c', hooks: [script('hang', { timeoutMs: 5_000 })] }, { scheduler }))
+      .subscribe({
+        next: (o) => seen.push(o.kind === 'step' ? `step ${o.status}` : `result ${o.outcome}`),
+        error: (error: Error) => seen.push(`error ${error.message}`),
+      });
+    input.next({ pid_file: pidFile });
+    const { child, grandchild } = await readPids(pidFile);
+    input.error(new Error('source'));
+    // The error waits for the run: the hook is not killed by it.
+    await sleep(50);
+    expect(seen).toEqual([]);
+    expect(noSuchProcess(child)).toBe(false);
+    scheduler.flush();
+    expect(seen).toEqual(['step timed_out', 'result failed', 'error source']);
+    await until(() => noSuchProcess(child), `child ${child} to exit`);
+    await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+  });
+
+  it('chainHooks: unsubscribing while the error waits kills the running hook; the queued context never runs', async () => {
+    const first = join(dir, 'first.json');
+    const second = join(dir, 'second.json');
+    const input = new Subject<HookContext>();
+    const seen: string[] = [];
+    const chain = { name: 'c', hooks: [script('hang', { timeoutMs: Number.POSITIVE_INFINITY })] };
+    const subscription = input.pipe(chainHooks(chain)).subscribe({
+      next: (o) => seen.push(o.kind),
+      error: (error: Error) => seen.push(`error ${error.message}`),
+    });
+    input.next({ pid_file: first });
+    input.next({ pid_file: second });
+    input.error(new Error('source'));
+    const { child, grandchild } = await readPids(first);
+    subscription.unsubscribe();
+    await until(() => noSuchProcess(child), `child ${child} to exit`);
+    await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+    expect(existsSync(second)).toBe(false);
+    expect(seen).toEqual([]);
+  });
+
+  it('aggregateHooks: unsubscribing while the error waits kills the running hooks', async () => {
+    const pidFile = join(dir, 'pids.json');
+    const input = new Subject<HookContext>();
+    const seen: string[] = [];
+    const hooks = [script('ok'), script('hang', { timeoutMs: Number.POSITIVE_INFINITY })];
+    const subscription = input
+      .pipe(aggregateHooks(hooks, validationResult, { deadlineMs: Number.POSITIVE_INFINITY }))
+      .subscribe({
+        next: (o) => seen.push(o.kind === 'step' ? `step ${o.hook}` : o.kind),
+        error: (error: Error) => seen.push(`error ${error.message}`),
+      });
+    input.next({ pid_file: pidFile });
+    input.error(new Error('source'));
+    const { child, grandchild } = await readPids(pidFile);
+    await until(() => seen.length === 1, 'ok to answer');
+    subscription.unsubscribe();
+    await until(() => noSuchProcess(child), `child ${child} to exit`);
+    await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+    expect(seen).toEqual(['step ok']);
   });
 });
 
