@@ -160,14 +160,15 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           if (error === undefined) succeed(batch);
           else fail(batch, error.cause);
         };
-        let input: ObservableInput<unknown>;
+        let written: Observable<unknown>;
         try {
-          input = store.append(batch);
+          // from() throws too, for a writer that returns no ObservableInput (a void append).
+          written = from(store.append(batch));
         } catch (cause) {
           settle({ cause });
           return;
         }
-        const writing = from(input).subscribe({
+        const writing = written.subscribe({
           error: (cause: unknown) => settle({ cause }),
           complete: () => settle(),
         });

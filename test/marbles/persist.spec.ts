@@ -179,6 +179,21 @@ describe('persist', () => {
   );
 
   it(
+    'treats a writer that returns no ObservableInput like a failed write (nothing thrown out of next)',
+    marbles((m) => {
+      const target = { append: () => undefined } as unknown as EventWriter;
+      const source = m.cold('  -a-|', E);
+      const subs = '           ^!';
+      const expected = '       -(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { x: 'STORE_WRITE_FAILED:a' },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
     'forwards a source error after every event before it is written and emitted',
     marbles((m) => {
       const { target } = writer([() => m.cold('---|')]);
