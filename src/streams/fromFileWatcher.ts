@@ -69,17 +69,24 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     // and could emit their outputs out of order.
     let emitting: Promise<void> = Promise.resolve();
 
-    const fail = (error: unknown) => {
-      if (stopped) return;
+    const fail = (error: unknown, what = `cannot watch ${root}`) => {
+      if (stopped || subscriber.closed) return;
       subscriber.error(
-        new VibespecError(
-          'SOURCE_FAILED',
-          `fromFileWatcher: cannot watch ${root}: ${(error as Error).message}`,
-          {
-            cause: error,
-          },
-        ),
+        new VibespecError('SOURCE_FAILED', `fromFileWatcher: ${what}: ${(error as Error)?.message}`, {
+          cause: error,
+        }),
       );
+    };
+
+    /** `ignore`, a user callback: one that throws fails the source, never the watcher's callback. */
+    const skip = (full: string): boolean | undefined => {
+      const relative = toRelative(root, full);
+      try {
+        return ignored(relative);
+      } catch (error) {
+        fail(error, `the ignore option threw for ${relative}`);
+        return undefined;
+      }
     };
 
     // Synchronous, like Node's own recursive watcher on Linux: the files known are exactly those present
@@ -93,8 +100,10 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
         return; // vanished or unreadable: nothing to know there
       }
       for (const entry of entries) {
+        if (subscriber.closed) return; // the ignore option threw
         const full = join(path, entry.name);
-        if (ignored(toRelative(root, full))) continue;
+        const skipped = skip(full);
+        if (skipped !== false) continue;
         if (entry.isDirectory()) {
           if (recursive && depth < 64) scan(full, depth + 1);
         } else {
@@ -130,7 +139,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     const onChange = (filename: string | Buffer | null) => {
       if (stopped || filename === null) return;
       const full = join(root, filename.toString());
-      if (ignored(toRelative(root, full))) return;
+      if (skip(full) !== false) return;
       dirty.add(full);
       flush ??= scheduler.schedule(() => {
         flush = undefined;
@@ -149,6 +158,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     }
     scan(root, 0);
 
+    // Returned even when the scan failed the source: RxJS runs it at once then, closing the watcher.
     return () => {
       stopped = true;
       flush?.unsubscribe();

@@ -216,6 +216,28 @@ describe('fromFileWatcher', () => {
     expect(first).toEqual(files.map(() => 'created'));
   });
 
+  it('errors with SOURCE_FAILED when the ignore predicate throws, instead of throwing out of the watcher', async () => {
+    await writeFile(join(dir, 'present.txt'), 'x');
+    const predicate = (bad: string) => (path: string) => {
+      if (path === bad) throw new Error(`cannot judge ${path}`);
+      return false;
+    };
+    // While scanning, inside subscribe().
+    await expect(collect(fromFileWatcher(dir, { ignore: predicate('present.txt') }))).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      cause: expect.objectContaining({ message: 'cannot judge present.txt' }),
+    });
+    // On a notification, in the watcher's callback.
+    const failed = expect(
+      collect(fromFileWatcher(dir, { ignore: predicate('boom.txt') })),
+    ).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      cause: expect.objectContaining({ message: 'cannot judge boom.txt' }),
+    });
+    await writeFile(join(dir, 'boom.txt'), 'x');
+    await failed;
+  });
+
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
     await expect(collect(fromFileWatcher(join(dir, 'nope')))).rejects.toMatchObject({
       code: 'SOURCE_FAILED',
