@@ -143,12 +143,14 @@ describe('fromHookFile', () => {
       for (let i = 0; i < 500 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));
     };
     await new Promise((r) => setTimeout(r, 30));
-    await writeFile(path, '{"hook":"one","output":{}}\n{"hook":"tw');
+    // Long first lines: the rewritten file stays shorter than the position reached, so the truncation
+    // is recognized whenever the source looks, even after the new lines were appended.
+    const pad = 'x'.repeat(100);
+    await writeFile(path, `{"hook":"one","output":{"pad":"${pad}"}}\n{"hook":"tw`);
     await waitFor(1);
-    await appendFile(path, 'o","output":{}}\n');
+    await appendFile(path, `o","output":{"pad":"${pad}"}}\n`);
     await waitFor(2);
     await truncate(path, 0);
-    await new Promise((r) => setTimeout(r, 50));
     await appendFile(path, '{"hook":"three","output":{}}\n{"hook":"four","output":{}}\n');
     await done;
     expect(seen).toEqual(['one', 'two', 'three', 'four']);
