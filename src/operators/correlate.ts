@@ -101,7 +101,7 @@ export interface CorrelationErrorData extends Record<string, unknown> {
   error: { name: string; message: string; code?: string };
   /** The event whose arrival triggered the evaluation, when it has a string id. */
   trigger_event_id: string | null;
-  /** Errors of the same group and session not reported since the previous report (rate limit). */
+  /** Errors of the same group (any session) not reported since the previous report (rate limit). */
   suppressed: number;
 }
 
@@ -982,8 +982,8 @@ function detailsOf(match: CorrelationMatch): Record<string, unknown> {
  * rules run incrementally (counts per window), so their cost per event does not grow with the window.
  *
  * A rule that throws or returns something other than `{ confidence: 0..1 }` / `null` does not stop the
- * stream: it is reported as a `correlation.error` event (priority HIGH; at most one per group, session
- * and window, with a count of the suppressed ones) and counts as no match.
+ * stream: it is reported as a `correlation.error` event (priority HIGH; at most one per group and window
+ * of event time, across sessions, with a count of the suppressed ones) and counts as no match.
  *
  * Memory is bounded: per session and group at most `maxWindowEvents` events (older than the window are
  * dropped), at most `maxSessions` sessions (the least recently active are evicted, their episodes
