@@ -101,7 +101,7 @@ export interface CorrelationErrorData extends Record<string, unknown> {
   error: { name: string; message: string; code?: string };
   /** The event whose arrival triggered the evaluation, when it has a string id. */
   trigger_event_id: string | null;
-  /** Errors of the same group and session not reported since the previous report (rate limit). */
+  /** Errors of the same group (any session) not reported since the previous report (rate limit). */
   suppressed: number;
 }
 
@@ -149,7 +149,11 @@ export type CorrelationEvent = Event<ActivityData> | Event<CorrelationErrorData>
 interface Gate {
   readonly kinds: number;
   classify(type: string): number;
-  ready(counts: readonly number[], triggerKind: number): boolean;
+  /**
+   * @param outOfOrder the trigger is older than an event of its session that came before it (it was
+   *   held up on the way, e.g. in a `temporalAggregate` window).
+   */
+  ready(counts: readonly number[], triggerKind: number, outOfOrder: boolean): boolean;
 }
 
 /** Gates of the built-in rules, keyed by the rule function (so spreading a default group keeps it). */
@@ -213,7 +217,25 @@ const DEBUG_AGENT = /debug|fix|bug/i;
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
-const bugFixRule: CorrelationRule = (events) => {
+/** A usable event time, else Infinity (such an event counts as arriving last, as in `clampTime`). */
+function timeOf(event: Event): number {
+  return finiteTime(event.timestamp) ?? Number.POSITIVE_INFINITY;
+}
+
+/** `events` in event-time order; ties (and the usual, already ordered window) keep arrival order. */
+function byEventTime(events: readonly Event[]): readonly Event[] {
+  for (let i = 1; i < events.length; i++) {
+    if (timeOf(events[i]!) < timeOf(events[i - 1]!)) {
+      return [...events].sort((a, b) => timeOf(a) - timeOf(b));
+    }
+  }
+  return events;
+}
+
+const bugFixRule: CorrelationRule = (window) => {
+  // "Followed by" is in event time: a modification held up on the way (in a temporalAggregate window)
+  // that reaches correlate after its commit was still made before it.
+  const events = byEventTime(window);
   let commit = -1;
   for (let i = events.length - 1; i >= 0; i--) {
     if (events[i]!.type === 'git.commit') {
@@ -272,8 +294,10 @@ const bugFixRule: CorrelationRule = (events) => {
 GATES.set(bugFixRule, {
   kinds: 3,
   classify: (type) => (type === 'file.modified' ? 0 : type === 'git.commit' ? 1 : 2),
-  // The rule looks at the latest commit, so its verdict can only turn into a match when a commit arrives.
-  ready: (counts, trigger) => trigger === 1 && counts[0]! > 0,
+  // The rule looks at the latest commit and the modifications before it (in event time), so its verdict
+  // can only turn into a match when a commit arrives, or a modification older than events already seen.
+  ready: (counts, trigger, outOfOrder) =>
+    counts[0]! > 0 && (trigger === 1 || (trigger === 0 && outOfOrder && counts[1]! > 0)),
 });
 
 /**
@@ -584,8 +608,9 @@ class Correlator {
       if (type === 'session.ended') this.endSession(sessionKeyOf(sessionId), 'session-ended');
       if (passThrough) this.emit(event);
       // A temporalAggregate window (`<type>.aggregated` with its `events`) counts as the events it
-      // holds, so correlate works after temporalAggregate as well as before it.
-      const inner = aggregatedEvents(type, event);
+      // holds, and a late event (`<type>.late`) as the event it carries, so correlate works after
+      // temporalAggregate as well as before it.
+      const inner = carriedEvents(type, event);
       if (inner !== undefined) for (const e of inner) this.handle(e, false);
       return;
     }
@@ -604,8 +629,9 @@ class Correlator {
     }
     if (passThrough) this.emit(event);
     const eventId = typeof id === 'string' ? id : undefined;
+    const outOfOrder = t !== timestamp;
     for (let i = 0; i < groups.length; i++)
-      this.add(session, groups[i]!, event, type as string, eventId, path, t);
+      this.add(session, groups[i]!, event, type as string, eventId, path, t, outOfOrder);
     if (type === 'session.ended') this.endSession(session.key, 'session-ended');
     if (this.timer !== undefined && this.sessions.size > 0) this.timer.ensure();
   }
@@ -618,6 +644,7 @@ class Correlator {
     id: string | undefined,
     path: string | undefined,
     t: number,
+    outOfOrder: boolean,
   ): void {
     let state = session.groups[group.index];
     if (state === undefined) {
@@ -645,7 +672,7 @@ class Correlator {
     const kind = group.gate === undefined ? -1 : group.gate.classify(type);
     state.push(event, t, kind);
     state.prune(t - group.windowMs, config.maxWindowEvents);
-    if (group.gate !== undefined && !group.gate.ready(state.counts, kind)) return;
+    if (group.gate !== undefined && !group.gate.ready(state.counts, kind, outOfOrder)) return;
     const match = this.evaluate(session, group, state, id, t);
     if (match === undefined) return;
     this.open(session, group, state, match, t);
@@ -904,11 +931,21 @@ function checkMatch(result: unknown): string | undefined {
   return undefined;
 }
 
-/** The events inside a `temporalAggregate` window (`<type>.aggregated` with `includeEvents`), if any. */
-function aggregatedEvents(type: unknown, event: Event): readonly Event[] | undefined {
-  if (typeof type !== 'string' || !type.endsWith('.aggregated')) return undefined;
-  const inner = (event.data as { events?: unknown } | undefined)?.events;
-  return Array.isArray(inner) ? (inner as Event[]) : undefined;
+/**
+ * The input events a `temporalAggregate` output carries: those of a window (`<type>.aggregated` with
+ * `includeEvents`), or the one of a late event (`<type>.late`).
+ */
+function carriedEvents(type: unknown, event: Event): readonly Event[] | undefined {
+  if (typeof type !== 'string') return undefined;
+  if (type.endsWith('.aggregated')) {
+    const inner = (event.data as { events?: unknown } | undefined)?.events;
+    return Array.isArray(inner) ? (inner as Event[]) : undefined;
+  }
+  if (type.endsWith('.late')) {
+    const inner = (event.data as { event?: unknown } | undefined)?.event;
+    return typeof inner === 'object' && inner !== null ? [inner as Event] : undefined;
+  }
+  return undefined;
 }
 
 function detailsOf(match: CorrelationMatch): Record<string, unknown> {
@@ -929,7 +966,9 @@ function detailsOf(match: CorrelationMatch): Record<string, unknown> {
  * Input events pass through unchanged and at once (unless `passThrough: false`); derived events follow
  * the event that caused them, except an `activity.ended` found by a later event, which precedes it.
  * A `temporalAggregate` window (`<type>.aggregated` carrying its `events`) counts as the events it
- * holds, so `correlate` may come before or after `temporalAggregate` with the same activities.
+ * holds and a late event (`<type>.late`) as the one it carries, so `correlate` may come before or after
+ * `temporalAggregate`; the default rules judge order by event time, not by arrival, so they find the
+ * same episodes either way.
  *
  * ```
  * source:  -f-t-f-t-f-----t-t-t-------------------x-----|      (one session; f file.*, t tool.used)
@@ -943,8 +982,8 @@ function detailsOf(match: CorrelationMatch): Record<string, unknown> {
  * rules run incrementally (counts per window), so their cost per event does not grow with the window.
  *
  * A rule that throws or returns something other than `{ confidence: 0..1 }` / `null` does not stop the
- * stream: it is reported as a `correlation.error` event (priority HIGH; at most one per group, session
- * and window, with a count of the suppressed ones) and counts as no match.
+ * stream: it is reported as a `correlation.error` event (priority HIGH; at most one per group and window
+ * of event time, across sessions, with a count of the suppressed ones) and counts as no match.
  *
  * Memory is bounded: per session and group at most `maxWindowEvents` events (older than the window are
  * dropped), at most `maxSessions` sessions (the least recently active are evicted, their episodes

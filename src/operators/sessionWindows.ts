@@ -38,8 +38,8 @@ export interface SessionWindowsConfig {
   gapMs?: number;
   /**
    * The key windows are kept per. Default: the event's `sessionId`. Events whose key is `undefined` (or
-   * `null`) pass through at once, unchanged. An exception thrown here errors the output (after the open
-   * windows are flushed).
+   * `null`) pass through at once, unchanged. An exception thrown here passes the event through too, then
+   * errors the output (after the open windows are flushed).
    */
   key?: (event: Event) => string | undefined;
   /**
@@ -367,7 +367,15 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
           emit(event);
           return;
         }
-        const rawKey: unknown = keyOf(event);
+        let rawKey: unknown;
+        try {
+          rawKey = keyOf(event);
+        } catch (error) {
+          // The event cannot be keyed: it passes through, as an event without a key does, so that it is
+          // not lost; then the exception ends the output (after the flush).
+          emit(event);
+          throw error;
+        }
         if (rawKey === undefined || rawKey === null) {
           emit(event);
           return;

@@ -1016,6 +1016,8 @@ export class SessionStore {
     this.#assertOpen();
     if (query.limit === 0 || (query.types !== undefined && query.types.length === 0)) return;
     if (query.start !== undefined && query.end !== undefined && query.start > query.end) return;
+    // Event times are >= 0, and a negative bound would encode above every time (its sign bit is set).
+    if (query.end !== undefined && query.end < 0) return;
     let snapshot: ReturnType<Level<string, string>['snapshot']>;
     try {
       snapshot = this.#db.snapshot();

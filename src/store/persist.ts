@@ -160,14 +160,15 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           if (error === undefined) succeed(batch);
           else fail(batch, error.cause);
         };
-        let input: ObservableInput<unknown>;
+        let written: Observable<unknown>;
         try {
-          input = store.append(batch);
+          // from() throws too, for a writer that returns no ObservableInput (a void append).
+          written = from(store.append(batch));
         } catch (cause) {
           settle({ cause });
           return;
         }
-        const writing = from(input).subscribe({
+        const writing = written.subscribe({
           error: (cause: unknown) => settle({ cause }),
           complete: () => settle(),
         });
@@ -176,23 +177,27 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       };
 
       const pump = () => {
-        if (emitting || finished || inFlight || subscriber.closed) return;
-        if (pending.length === 0) {
-          cancelTimer();
-          due = false;
-          if (sourceDone) finish();
-          return;
-        }
-        if (pending.length >= maxBatch || due || sourceDone) {
+        if (emitting || finished || subscriber.closed) return;
+        if (!inFlight && pending.length > 0 && (pending.length >= maxBatch || due || sourceDone)) {
           const batch = pending.take(maxBatch);
           if (pending.length === 0) {
             cancelTimer();
             due = false;
           }
+          // Settles through succeed() or fail(), which pump again. Events left over keep the timer
+          // (or the `due`) of the oldest of them.
           write(batch);
           return;
         }
-        if (timer === undefined) {
+        if (pending.length === 0) {
+          cancelTimer();
+          due = false;
+          if (sourceDone && !inFlight) finish();
+          return;
+        }
+        // Events are waiting. Their delay runs from the oldest one's arrival, also while a write is in
+        // flight: if it has passed when that write completes, the next batch is written at once.
+        if (timer === undefined && !due) {
           timer = scheduler.schedule(() => {
             timer = undefined;
             due = true;

@@ -87,18 +87,32 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   }
   const input = new Subject<HookOutput>();
   const shared$ = input.pipe(bridgeHooks(options), share());
+  // Outputs waiting for a subscriber, oldest first from `head` (delivered one at a time, so that a
+  // subscriber leaving mid-delivery leaves the rest here for the next one).
   let pending: HookOutput[] = [];
+  let head = 0;
   let subscribers = 0;
   let closed = false;
   let completed = false;
+  let draining = false;
 
   const drain = () => {
-    while (pending.length > 0 && subscribers > 0) {
-      const batch = pending;
-      pending = [];
-      for (const output of batch) input.next(output);
+    // A push from a subscriber during delivery queues behind the held outputs: order is kept.
+    if (draining) return;
+    draining = true;
+    try {
+      while (head < pending.length && subscribers > 0) input.next(pending[head++]!);
+    } finally {
+      draining = false;
+      if (head === pending.length) {
+        pending = [];
+        head = 0;
+      } else if (head > 1024 && head * 2 > pending.length) {
+        pending = pending.slice(head);
+        head = 0;
+      }
     }
-    if (closed && pending.length === 0 && subscribers > 0 && !completed) {
+    if (closed && head === pending.length && subscribers > 0 && !completed) {
       completed = true;
       input.complete();
     }
@@ -119,17 +133,18 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
     push(hook, output, timestamp) {
       if (closed) throw new VibespecError('BRIDGE_CLOSED', 'createHookBridge: push() after complete()');
       const item: HookOutput = timestamp === undefined ? { hook, output } : { hook, output, timestamp };
-      if (subscribers > 0) {
+      if (subscribers > 0 && !draining && head === pending.length) {
         input.next(item);
         return;
       }
-      if (pending.length >= maxPending) {
+      if (pending.length - head >= maxPending) {
         throw new VibespecError(
           'BRIDGE_BUFFER_FULL',
           `createHookBridge: ${maxPending} outputs are waiting for a subscriber to events$; subscribe before pushing more, or raise maxPending`,
         );
       }
       pending.push(item);
+      if (subscribers > 0) drain();
     },
     events$,
     complete() {

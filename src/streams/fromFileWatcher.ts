@@ -1,5 +1,5 @@
-import { type FSWatcher, watch } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { type Dirent, type FSWatcher, readdirSync, watch } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, VibespecError } from '../errors.js';
@@ -36,8 +36,8 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
 /**
  * Watches a directory and emits the seed's `file-watcher` hook outputs —
  * `{ hook: 'file-watcher', output: { changes: [{ action, path, type, size }] } }` — from real
- * filesystem changes (`fs.watch`). Files present when the watch starts are known, so a later write is
- * `modified` and a new file `created`; a file removed is `deleted`. A file that appears and vanishes
+ * filesystem changes (`fs.watch`). Files present when `subscribe()` returns are known (the scan is
+ * synchronous), so a later write is `modified` and a new file `created`; a file removed is `deleted`. A file that appears and vanishes
  * within one debounce window leaves no change (it never existed for a reader).
  *
  * ```
@@ -64,28 +64,48 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     let watcher: FSWatcher | undefined;
     let flush: Subscription | undefined;
     let stopped = false;
-    let scanned: Promise<void> = Promise.resolve();
+    // One emitChanges at a time: two overlapping runs (a debounce window closing while the previous
+    // one still waits for its stats) would both see a new file as unknown and report it created twice,
+    // and could emit their outputs out of order.
+    let emitting: Promise<void> = Promise.resolve();
 
-    const fail = (error: unknown) => {
-      if (stopped) return;
+    const fail = (error: unknown, what = `cannot watch ${root}`) => {
+      if (stopped || subscriber.closed) return;
       subscriber.error(
-        new VibespecError(
-          'SOURCE_FAILED',
-          `fromFileWatcher: cannot watch ${root}: ${(error as Error).message}`,
-          {
-            cause: error,
-          },
-        ),
+        new VibespecError('SOURCE_FAILED', `fromFileWatcher: ${what}: ${(error as Error)?.message}`, {
+          cause: error,
+        }),
       );
     };
 
-    const scan = async (path: string, depth: number): Promise<void> => {
-      const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+    /** `ignore`, a user callback: one that throws fails the source, never the watcher's callback. */
+    const skip = (full: string): boolean | undefined => {
+      const relative = toRelative(root, full);
+      try {
+        return ignored(relative);
+      } catch (error) {
+        fail(error, `the ignore option threw for ${relative}`);
+        return undefined;
+      }
+    };
+
+    // Synchronous, like Node's own recursive watcher on Linux: the files known are exactly those present
+    // when subscribe() returns, so a file created after it is `created`, never mistaken for one the scan
+    // found (an asynchronous scan still running when the file appears would list it as existing).
+    const scan = (path: string, depth: number): void => {
+      let entries: Dirent[];
+      try {
+        entries = readdirSync(path, { withFileTypes: true });
+      } catch {
+        return; // vanished or unreadable: nothing to know there
+      }
       for (const entry of entries) {
+        if (subscriber.closed) return; // the ignore option threw
         const full = join(path, entry.name);
-        if (ignored(toRelative(root, full))) continue;
+        const skipped = skip(full);
+        if (skipped !== false) continue;
         if (entry.isDirectory()) {
-          if (recursive && depth < 64) await scan(full, depth + 1);
+          if (recursive && depth < 64) scan(full, depth + 1);
         } else {
           known.add(full);
         }
@@ -93,8 +113,6 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     };
 
     const emitChanges = async () => {
-      flush = undefined;
-      await scanned;
       const paths = [...dirty];
       dirty.clear();
       const changes: FileChange[] = [];
@@ -121,15 +139,16 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     const onChange = (filename: string | Buffer | null) => {
       if (stopped || filename === null) return;
       const full = join(root, filename.toString());
-      if (ignored(toRelative(root, full))) return;
+      if (skip(full) !== false) return;
       dirty.add(full);
       flush ??= scheduler.schedule(() => {
-        emitChanges().catch(fail);
+        flush = undefined;
+        emitting = emitting.then(emitChanges).catch(fail);
       }, debounceMs);
     };
 
-    // Watch first, then scan: a change made while the scan runs is caught, and classified once the
-    // scan (which tells existing files from new ones) has finished.
+    // Watch first, then scan: a change made while the scan runs is caught. Neither yields to the event
+    // loop, so no notification is handled before the scan has finished.
     try {
       watcher = watch(root, { recursive }, (_event, filename) => onChange(filename));
       watcher.on('error', fail);
@@ -137,8 +156,9 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       fail(error);
       return;
     }
-    scanned = scan(root, 0);
+    scan(root, 0);
 
+    // Returned even when the scan failed the source: RxJS runs it at once then, closing the watcher.
     return () => {
       stopped = true;
       flush?.unsubscribe();

@@ -135,32 +135,44 @@ export function previewJson(value: unknown, maxLength: number): { text: string; 
       push('"[…]"');
       return;
     }
-    if (Array.isArray(v)) {
-      push('[');
-      for (let i = 0; i < v.length && !full; i++) {
-        if (i > 0) push(',');
-        visit(v[i], depth + 1);
+    // Reading an object can throw (a getter, a Proxy's traps): what cannot be read is written as
+    // "[unreadable]", so a preview never throws.
+    const mark = parts.length;
+    const markLength = length;
+    try {
+      if (Array.isArray(v)) {
+        push('[');
+        for (let i = 0; i < v.length && !full; i++) {
+          if (i > 0) push(',');
+          visit(v[i], depth + 1);
+        }
+        push(']');
+        return;
       }
-      push(']');
-      return;
-    }
-    push('{');
-    let first = true;
-    for (const key in v as object) {
-      if (full) break;
-      if (!Object.hasOwn(v as object, key)) continue;
-      if (!first) push(',');
-      first = false;
-      push(`${JSON.stringify(key)}:`);
-      let child: unknown;
-      try {
-        child = (v as Record<string, unknown>)[key];
-      } catch {
-        child = '[unreadable]'; // a throwing getter
+      push('{');
+      let first = true;
+      for (const key in v as object) {
+        if (full) break;
+        if (!Object.hasOwn(v as object, key)) continue;
+        if (!first) push(',');
+        first = false;
+        push(`${JSON.stringify(key)}:`);
+        let child: unknown;
+        try {
+          child = (v as Record<string, unknown>)[key];
+        } catch {
+          child = '[unreadable]'; // a throwing getter
+        }
+        visit(child, depth + 1);
       }
-      visit(child, depth + 1);
+      push('}');
+    } catch {
+      parts.length = mark;
+      length = markLength;
+      full = false;
+      cut = true;
+      push('"[unreadable]"');
     }
-    push('}');
   };
   visit(value, 0);
   const text = parts.join('');

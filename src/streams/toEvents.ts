@@ -513,13 +513,14 @@ export function mapHookOutput(input: unknown, limits: PayloadLimits, now: number
     return unpackHookOutput(input, limits, now);
   } catch (error) {
     const hook = 'unknown';
+    let why: string;
+    try {
+      why = String(error);
+    } catch {
+      why = 'unprintable error'; // thrown by a hostile getter, itself hostile
+    }
     return [
-      rejected(
-        { hook, timestamp: now, sessionId: undefined },
-        `unreadable input: ${String(error)}`,
-        input,
-        limits,
-      ),
+      rejected({ hook, timestamp: now, sessionId: undefined }, `unreadable input: ${why}`, input, limits),
     ];
   }
 }

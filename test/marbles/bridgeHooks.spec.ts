@@ -241,6 +241,53 @@ describe('bridgeHooks property: nothing lost, never errors', () => {
     expect(seen).toEqual(['hook.rejected']);
   });
 
+  it('does not throw on an object whose every trap throws (a hostile Proxy), as input or as output', () => {
+    const hostile = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+        get() {
+          throw new Error('no get');
+        },
+        getOwnPropertyDescriptor() {
+          throw new Error('no descriptor');
+        },
+        has() {
+          throw new Error('no has');
+        },
+      },
+    );
+    const seen: Event[] = [];
+    let error: unknown;
+    const unprintable = {
+      hook: 'Stop',
+      get output(): unknown {
+        throw {
+          toString() {
+            throw new Error('unprintable');
+          },
+        };
+      },
+    };
+    of(
+      hostile as HookOutput,
+      { hook: 'PostToolUse', output: hostile },
+      { hook: 'Stop', output: { a: hostile } },
+      unprintable as HookOutput,
+    )
+      .pipe(bridgeHooks())
+      .subscribe({ next: (e) => seen.push(e), error: (e) => (error = e) });
+    expect(error).toBeUndefined();
+    expect(seen.map((e) => e.type)).toEqual([
+      'hook.rejected',
+      'hook.rejected',
+      'hook.rejected',
+      'hook.rejected',
+    ]);
+  });
+
   it('still forwards real source errors', () => {
     let error: unknown;
     throwError(() => new Error('disk'))

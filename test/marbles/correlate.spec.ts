@@ -356,6 +356,30 @@ describe('correlate: feature-development', () => {
     );
   });
 
+  it('counts a temporalAggregate late event as the event it carries, as it counted it before temporalAggregate', () => {
+    const events = [
+      file('f1', 0, '/r/a.ts', 'A', 'file.created'),
+      tool('t1', 10 * SEC),
+      file('f2', 20 * SEC, '/r/b.ts', 'A', 'file.created'),
+      tool('t2', 30 * SEC),
+      file('m1', 40 * SEC, '/r/c.ts'),
+      file('x', 50 * SEC, '/r/d.ts', 'A', 'file.created'),
+      // Its file.modified window [40 s, 45 s) was closed at x: temporalAggregate emits file.modified.late.
+      file('m2', 42 * SEC, '/r/e.ts'),
+    ];
+    const after: Event[] = [];
+    from(events)
+      .pipe(temporalAggregate(), correlate())
+      .subscribe((event) => after.push(event));
+    expect(after.map((e) => e.type)).toContain('file.modified.late');
+    const ended = (out: Event[]) => activities(out).find((e) => e.type === 'activity.ended')!.data;
+    const before = ended(run(events));
+    expect(before.event_count).toBe(7);
+    expect(ended(after).event_count).toBe(before.event_count);
+    expect([...ended(after).event_ids].sort()).toEqual([...before.event_ids].sort());
+    expect([...ended(after).files_affected].sort()).toEqual([...before.files_affected].sort());
+  });
+
   it('is not detected with 2 file events, however many tool uses', () => {
     const events = [
       file('f1', 0),
@@ -500,6 +524,45 @@ describe('correlate: bug-fix', () => {
     expect(bugFix([file('m', 0), ev('c', 'git.commit', 3 * MIN + 1, { message: 'fix: x' })])).toEqual([]);
   });
 
+  it('finds the fix after temporalAggregate too, when the commit overtakes modifications held in a window', () => {
+    // The commit passes temporalAggregate at once; the modifications reach correlate only when their
+    // 5 s file.modified window closes, after it. What counts is event time: they were made before it.
+    const events = [
+      file('m1', 0, '/r/money.ts'),
+      ev('r', 'test.run', SEC, { passed: false }),
+      file('m2', 2 * SEC, '/r/total.ts'),
+      ev('g', 'test.run', 3 * SEC, { passed: true }),
+      ev('c', 'git.commit', 4 * SEC, { message: 'fix: round totals once' }),
+    ];
+    const direct = bugFix(events);
+    const after: Event[] = [];
+    from(events)
+      .pipe(temporalAggregate(), correlate(DEFAULT_CORRELATION_GROUPS.filter((g) => g.name === 'bug-fix')))
+      .subscribe((event) => after.push(event));
+    const detected = activities(after).filter((e) => e.type === 'activity.detected');
+    expect(direct).toHaveLength(1);
+    expect(detected).toHaveLength(1);
+    const { confidence, details } = direct[0]!.data;
+    expect(detected[0]!.data).toMatchObject({ confidence, details });
+    // Detected as the first held modification arrives, the episode then takes the rest: it ends the same.
+    const ended = (out: Event[]) => activities(out).find((e) => e.type === 'activity.ended')!.data;
+    const endedDirect = ended(
+      run(
+        events,
+        DEFAULT_CORRELATION_GROUPS.filter((g) => g.name === 'bug-fix'),
+      ),
+    );
+    expect(ended(after).event_count).toBe(endedDirect.event_count);
+    expect([...ended(after).files_affected].sort()).toEqual([...endedDirect.files_affected].sort());
+    // In event time a modification made after the commit is still not a fix, whatever the arrival order.
+    const late = [ev('c', 'git.commit', SEC, { message: 'fix: x' }), file('m', 2 * SEC)];
+    const lateAfter: Event[] = [];
+    from(late)
+      .pipe(temporalAggregate(), correlate())
+      .subscribe((event) => lateAfter.push(event));
+    expect(activities(lateAfter).filter((e) => e.data.activity_type === 'bug-fix')).toEqual([]);
+  });
+
   it('is evaluated again at the next commit when an earlier one was not a fix', () => {
     const events = [
       file('m1', 0),
@@ -532,6 +595,30 @@ describe('correlate: bug-fix', () => {
       '8f2d ended:feature-development:12:quiet 0.8 total.test.ts,money.ts,total.ts',
       '8f2d ended:bug-fix:6:quiet 0.9 total.test.ts,money.ts,total.ts',
     ]);
+  });
+});
+
+describe('correlate: after temporalAggregate', () => {
+  it('finds the episodes of the demo sessions with the same totals as before temporalAggregate', async () => {
+    const episodes = async (before: boolean) => {
+      const out = await lastValueFrom(
+        fromHookFile('demo/sessions.jsonl').pipe(
+          bridgeHooks(),
+          before ? correlate(undefined, { passThrough: false }) : temporalAggregate(),
+          before ? temporalAggregate() : correlate(undefined, { passThrough: false }),
+          toArray(),
+        ),
+      );
+      return activities(out)
+        .filter((e) => e.type === 'activity.ended')
+        .map(
+          (e) =>
+            `${e.sessionId?.slice(0, 4)} ${label(e)} ${e.data.confidence} ${[...e.data.files_affected].sort()}`,
+        );
+    };
+    const before = await episodes(true);
+    expect(before).toHaveLength(3);
+    expect(await episodes(false)).toEqual(before);
   });
 });
 

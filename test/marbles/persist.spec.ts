@@ -99,6 +99,23 @@ describe('persist', () => {
   );
 
   it(
+    'counts maxDelayMs from the oldest event, also while a write is in flight',
+    marbles((m) => {
+      // a waits 3 and is written at 4 (until 8); b arrives at 5, so it has waited 3 at 8, when the
+      // write in flight completes: it is written then, not 3 frames later.
+      const { target, batches } = writer([() => m.cold('----|')]);
+      const source = m.cold('  -a---b----------|', E);
+      const expected = '       --------a---b---|';
+      m.expect(source.pipe(persist(target, { maxDelayMs: 3, scheduler: m.scheduler }))).toBeObservable(
+        expected,
+        E,
+      );
+      m.flush();
+      expect(batches).toEqual(['a', 'b']);
+    }),
+  );
+
+  it(
     'writes what is waiting as soon as the source completes, without waiting for the timer',
     marbles((m) => {
       const { target } = writer([() => m.cold('-|')]);
@@ -158,6 +175,21 @@ describe('persist', () => {
           x: 'STORE_WRITE_FAILED:a',
         },
       );
+    }),
+  );
+
+  it(
+    'treats a writer that returns no ObservableInput like a failed write (nothing thrown out of next)',
+    marbles((m) => {
+      const target = { append: () => undefined } as unknown as EventWriter;
+      const source = m.cold('  -a-|', E);
+      const subs = '           ^!';
+      const expected = '       -(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { x: 'STORE_WRITE_FAILED:a' },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
     }),
   );
 

@@ -235,19 +235,23 @@ describe('sessionWindows', () => {
     );
 
     it(
-      'flushes before forwarding an exception of the key function',
+      'passes the event it cannot key through, then flushes before forwarding the key function exception',
       marbles((m) => {
         const values = { a: ev('x', 1, 's1'), b: ev('boom', 2, 's1') };
         const source = m.cold(' -ab-|', values);
         const subs = '          ^-!';
-        const expected = '      --(W#)';
+        const expected = '      --(bW#)';
         const key = (e: Event) => {
           if (e.type === 'boom') throw new Error('bad key');
           return e.sessionId;
         };
         m.expect(
           source.pipe(sessionWindows({ gapMs: 10, key, scheduler: m.scheduler }), map(label)),
-        ).toBeObservable(expected, { W: 'session.window s1 [1,1] n=1' }, new Error('bad key'));
+        ).toBeObservable(
+          expected,
+          { b: label(values.b), W: 'session.window s1 [1,1] n=1' },
+          new Error('bad key'),
+        );
         m.expect(source).toHaveSubscriptions(subs);
       }),
     );

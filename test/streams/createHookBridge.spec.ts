@@ -1,4 +1,4 @@
-import { toArray } from 'rxjs';
+import { take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, createHookBridge, type Event, VibespecError } from '../../src/index.js';
 
@@ -49,6 +49,29 @@ describe('createHookBridge', () => {
     bridge.push('SessionEnd', end('3'));
     expect(first).toEqual(['1']);
     expect(second).toEqual(['2', '3']);
+  });
+
+  it('keeps what a subscriber leaving mid-delivery did not get for the next one', () => {
+    const bridge = createHookBridge();
+    for (const id of ['1', '2', '3', '4']) bridge.push('SessionEnd', end(id));
+    const first: string[] = [];
+    bridge.events$.pipe(take(1)).subscribe((e) => first.push(e.sessionId!));
+    const second: string[] = [];
+    bridge.events$.subscribe((e) => second.push(e.sessionId!));
+    expect(first).toEqual(['1']);
+    expect(second).toEqual(['2', '3', '4']);
+  });
+
+  it('keeps the order when a subscriber pushes while the held outputs are delivered', () => {
+    const bridge = createHookBridge();
+    bridge.push('SessionEnd', end('1'));
+    bridge.push('SessionEnd', end('2'));
+    const seen: string[] = [];
+    bridge.events$.subscribe((e) => {
+      seen.push(e.sessionId!);
+      if (e.sessionId === '1') bridge.push('SessionEnd', end('3'));
+    });
+    expect(seen).toEqual(['1', '2', '3']);
   });
 
   it('throws BRIDGE_CLOSED on push after complete, and completes late subscribers', () => {

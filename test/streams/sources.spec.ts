@@ -143,12 +143,14 @@ describe('fromHookFile', () => {
       for (let i = 0; i < 500 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));
     };
     await new Promise((r) => setTimeout(r, 30));
-    await writeFile(path, '{"hook":"one","output":{}}\n{"hook":"tw');
+    // Long first lines: the rewritten file stays shorter than the position reached, so the truncation
+    // is recognized whenever the source looks, even after the new lines were appended.
+    const pad = 'x'.repeat(100);
+    await writeFile(path, `{"hook":"one","output":{"pad":"${pad}"}}\n{"hook":"tw`);
     await waitFor(1);
-    await appendFile(path, 'o","output":{}}\n');
+    await appendFile(path, `o","output":{"pad":"${pad}"}}\n`);
     await waitFor(2);
     await truncate(path, 0);
-    await new Promise((r) => setTimeout(r, 50));
     await appendFile(path, '{"hook":"three","output":{}}\n{"hook":"four","output":{}}\n');
     await done;
     expect(seen).toEqual(['one', 'two', 'three', 'four']);
@@ -156,32 +158,86 @@ describe('fromHookFile', () => {
 });
 
 describe('fromFileWatcher', () => {
+  const changesOf = (output: HookOutput) => (output.output as { changes: FileChange[] }).changes;
+
+  /** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
+  const waitFor = async (predicate: () => boolean) => {
+    const deadline = Date.now() + 30_000;
+    while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  };
+
   it('emits created, modified and deleted from real filesystem changes', async () => {
-    await writeFile(join(dir, 'existing.txt'), 'old');
+    const existing = join(dir, 'existing.txt');
+    const created = join(dir, 'new.ts');
+    await writeFile(existing, 'old');
     await mkdir(join(dir, 'node_modules'));
     const changes: FileChange[] = [];
     const subscription = fromFileWatcher(dir, { debounceMs: 20 }).subscribe((output) => {
       expect(output.hook).toBe('file-watcher');
-      changes.push(...(output.output as { changes: FileChange[] }).changes);
+      changes.push(...changesOf(output));
     });
-    const waitFor = async (predicate: () => boolean) => {
-      for (let i = 0; i < 300 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10));
-    };
-    await new Promise((r) => setTimeout(r, 50));
-    await writeFile(join(dir, 'new.ts'), 'export {}');
-    await waitFor(() => changes.some((c) => c.action === 'created'));
-    await appendFile(join(dir, 'existing.txt'), ' more');
-    await waitFor(() => changes.some((c) => c.action === 'modified'));
+    const of = (path: string) => changes.filter((c) => c.path === path);
+    const actions = (path: string) => of(path).map((c) => c.action);
+    // No start-up wait: the watcher and its scan are ready when subscribe() returns.
+    await writeFile(created, 'export {}');
+    await waitFor(() => of(created).some((c) => c.size === 9));
+    await appendFile(existing, ' more');
+    await waitFor(() => of(existing).length > 0);
     await writeFile(join(dir, 'node_modules', 'ignored.js'), '');
-    await unlink(join(dir, 'new.ts'));
-    await waitFor(() => changes.some((c) => c.action === 'deleted'));
+    await unlink(created);
+    await waitFor(() => of(created).at(-1)?.action === 'deleted');
     subscription.unsubscribe();
-    const byAction = (action: string) => changes.filter((c) => c.action === action).map((c) => c.path);
-    expect(byAction('created')).toEqual([join(dir, 'new.ts')]);
-    expect(byAction('modified')).toEqual([join(dir, 'existing.txt')]);
-    expect(byAction('deleted')).toEqual([join(dir, 'new.ts')]);
-    expect(changes.find((c) => c.action === 'created')).toMatchObject({ type: 'ts', size: 9 });
-    expect(changes.some((c) => c.path.includes('node_modules'))).toBe(false);
+    // Each path's changes are its history. The notifications of one write may fall into two debounce
+    // windows on a loaded machine, so a write seen after the creation may add a `modified`; nothing else
+    // may vary.
+    expect(actions(created).join(' ')).toMatch(/^created( modified)* deleted$/);
+    expect(of(created)[0]).toMatchObject({ type: 'ts' });
+    expect(of(created).at(-2)).toMatchObject({ size: 9 });
+    expect(actions(existing).join(' ')).toMatch(/^modified( modified)*$/);
+    expect(of(existing).at(-1)).toMatchObject({ type: 'txt', size: 8 });
+    // Nothing else: node_modules is ignored.
+    expect(changes.filter((c) => c.path !== created && c.path !== existing)).toEqual([]);
+  });
+
+  it('knows exactly the files present when subscribe() returns: a file created at once is created', async () => {
+    // Many directories make a scan that still ran after subscribe() slow enough to list new files.
+    const dirs = Array.from({ length: 40 }, (_, i) => join(dir, `d${i}`));
+    for (const d of dirs) {
+      await mkdir(d);
+      for (let j = 0; j < 5; j++) await writeFile(join(d, `old${j}.txt`), 'x');
+    }
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 5 }).subscribe((output) =>
+      changes.push(...changesOf(output)),
+    );
+    const files = dirs.map((d) => join(d, 'new.ts'));
+    await Promise.all(files.map((file) => writeFile(file, 'x')));
+    await waitFor(() => files.every((file) => changes.some((c) => c.path === file)));
+    subscription.unsubscribe();
+    const first = files.map((file) => changes.find((c) => c.path === file)?.action);
+    expect(first).toEqual(files.map(() => 'created'));
+  });
+
+  it('errors with SOURCE_FAILED when the ignore predicate throws, instead of throwing out of the watcher', async () => {
+    await writeFile(join(dir, 'present.txt'), 'x');
+    const predicate = (bad: string) => (path: string) => {
+      if (path === bad) throw new Error(`cannot judge ${path}`);
+      return false;
+    };
+    // While scanning, inside subscribe().
+    await expect(collect(fromFileWatcher(dir, { ignore: predicate('present.txt') }))).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      cause: expect.objectContaining({ message: 'cannot judge present.txt' }),
+    });
+    // On a notification, in the watcher's callback.
+    const failed = expect(
+      collect(fromFileWatcher(dir, { ignore: predicate('boom.txt') })),
+    ).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      cause: expect.objectContaining({ message: 'cannot judge boom.txt' }),
+    });
+    await writeFile(join(dir, 'boom.txt'), 'x');
+    await failed;
   });
 
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
