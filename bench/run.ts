@@ -22,6 +22,7 @@ const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [
   () => import('./correlate.js'),
   () => import('./flow.js'),
   () => import('./store.js'),
+  () => import('./pipeline.js'),
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
