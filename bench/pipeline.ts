@@ -575,7 +575,8 @@ export function memoryRun(events: number, every: number, sessions: number, bareE
         String(sessions),
         String(bareEvents),
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      // `--import tsx` resolves from the working directory: the repository's.
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(dirname(fileURLToPath(import.meta.url)), '..') },
     );
     let out = '';
     child.stdout.setEncoding('utf8');
