@@ -19,7 +19,14 @@ import {
   hybridProcess,
   Priority,
 } from '../src/index.js';
-import { type BenchRow, type BenchSuite, compareThroughput, median, percentile } from './harness.js';
+import {
+  type BenchRow,
+  type BenchSuite,
+  byLength,
+  compareThroughput,
+  median,
+  percentile,
+} from './harness.js';
 
 const NORMAL_RATE = 50_000;
 const CRITICAL_EVERY_MS = 10;
@@ -155,9 +162,11 @@ function drain(source: Observable<unknown>): Promise<void> {
 
 const suite: BenchSuite = {
   name: 'flow',
-  async run({ runs, quick }) {
+  async run(options) {
+    const { runs } = options;
     const rows: BenchRow[] = [];
-    const seconds = quick ? 1 : 4;
+    // 1.5 s per run by default (4 with --long) keeps `npm run bench` under 5 minutes; docs/benchmarks.md.
+    const seconds = byLength(options, { quick: 0.5, default: 1.5, long: 4 });
 
     // --- CRITICAL latency under load -----------------------------------------------------------------
     await runLoad(0.5, viaHybrid); // warm-up
@@ -207,7 +216,7 @@ const suite: BenchSuite = {
     });
 
     // --- adaptiveBatch throughput vs bufferCount -----------------------------------------------------
-    const items = quick ? 200_000 : 1_000_000;
+    const items = byLength(options, { quick: 100_000, default: 500_000, long: 1_000_000 });
     const fixed = await compareThroughput(
       runs,
       items,

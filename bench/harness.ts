@@ -3,7 +3,7 @@
  * baseline in the same run, repeats both, and reports medians as a ratio — never a bare wall-clock
  * figure, since this machine is shared and noisy.
  */
-import { cpus } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 /** One line of the report. */
@@ -18,7 +18,10 @@ export interface BenchRow {
   unit: string;
   /** The raw baseline measured in the same run, when the figure is a ratio. */
   baseline?: { name: string; value: number };
-  /** `value / baseline.value` (or its inverse for latencies: always "higher is better" when `higherIsBetter`). */
+  /**
+   * Subject against baseline, oriented so that above 1 is better than the baseline: `value / baseline`
+   * for rates, `baseline / value` for times and sizes.
+   */
   ratio?: number;
   /** The issue's goal, in words, e.g. `ratio ≥ 0.5`. */
   goal?: string;
@@ -28,6 +31,8 @@ export interface BenchRow {
   runs: number;
   /** Anything a reader needs to interpret the figure. */
   notes?: string;
+  /** Structured extras (per-run values, a curve …), written to results.json, not printed. */
+  detail?: Record<string, unknown>;
 }
 
 /** Options every suite receives from `bench/run.ts`. */
@@ -36,6 +41,16 @@ export interface BenchOptions {
   runs: number;
   /** `--quick`: smaller inputs for a smoke run. */
   quick: boolean;
+  /**
+   * `--long`: the full lengths — issue #8's for the pipeline suite (10 s per offered load, 5,000,000
+   * events for the memory curve), and the component suites' original sizes. Several minutes more.
+   */
+  long?: boolean;
+}
+
+/** The input size (or duration) for this run: `--quick`, default, or `--long`. */
+export function byLength<T>(options: BenchOptions, sizes: { quick: T; default: T; long: T }): T {
+  return options.quick ? sizes.quick : options.long ? sizes.long : sizes.default;
 }
 
 export interface BenchSuite {
@@ -95,5 +110,20 @@ export function machine() {
     cpu: cpu[0]?.model ?? 'unknown',
     node: process.version,
     platform: process.platform,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
   };
+}
+
+/**
+ * A number for the report: thousands separators from 100 up (`1,234,567`), three significant digits
+ * below (`12.3`, `0.0041`), never a misleading `0.00`.
+ */
+export function formatNumber(n: number | undefined): string {
+  if (n === undefined || Number.isNaN(n)) return '';
+  if (!Number.isFinite(n)) return n > 0 ? '∞' : '-∞';
+  if (n === 0) return '0';
+  const abs = Math.abs(n);
+  if (abs >= 100) return Math.round(n).toLocaleString('en-US');
+  if (abs < 1e-4) return n.toExponential(2);
+  return String(Number(n.toPrecision(3)));
 }

@@ -1,11 +1,20 @@
 /**
- * `npm run bench [-- --quick] [-- --runs N] [-- suite …]`: runs the suites, prints a table and writes
- * `bench/results.json`. See docs/benchmarks.md.
+ * `npm run bench [-- --quick | --long] [-- --runs N] [-- --out FILE] [-- suite …]`: runs the suites, prints
+ * a table and writes the results as JSON. See docs/benchmarks.md.
+ *
+ * - `--quick`: small inputs, one run: a smoke run (under a minute). `--long`: the full lengths (issue #8's
+ *   10 s per offered load and 5,000,000 events of memory curve; the component suites' original sizes).
+ * - `--runs N`: runs per measurement, medians reported (default 3; 1 with `--quick`).
+ * - A full run (every suite, not `--quick`) writes `bench/results.json` (`bench/results-long.json` with
+ *   `--long`); a `--quick` run or a run of some suites writes `bench/.tmp/results.json` instead
+ *   (git-ignored), so a smoke run never replaces the committed figures. `--out FILE` chooses the file.
+ * - A suite that throws is reported (and the exit code is 1), and the others still run.
  */
-import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BenchRow, type BenchSuite, machine } from './harness.js';
+import { type BenchRow, type BenchSuite, formatNumber, machine } from './harness.js';
 
 // Each suite is a module in bench/ whose default export is a BenchSuite.
 const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [
@@ -13,51 +22,156 @@ const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [
   () => import('./correlate.js'),
   () => import('./flow.js'),
   () => import('./store.js'),
+  () => import('./pipeline.js'),
 ];
 
+const here = dirname(fileURLToPath(import.meta.url));
+
+function usage(message: string): never {
+  console.error(
+    `bench: ${message}\nusage: npm run bench -- [--quick | --long] [--runs N] [--out FILE] [suite …]`,
+  );
+  process.exit(2);
+}
+
 const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const runsIndex = args.indexOf('--runs');
-const runs = runsIndex >= 0 ? Number(args[runsIndex + 1]) : 3;
-const only = args.filter((arg, i) => !arg.startsWith('--') && args[i - 1] !== '--runs');
+let quick = false;
+let long = false;
+let runs: number | undefined;
+let out: string | undefined;
+const only: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i]!;
+  if (arg === '--quick') quick = true;
+  else if (arg === '--long') long = true;
+  else if (arg === '--runs') {
+    runs = Number(args[++i]);
+    if (!Number.isInteger(runs) || runs < 1) usage(`--runs needs a positive integer, got ${args[i]}`);
+  } else if (arg === '--out') {
+    out = args[++i];
+    if (out === undefined) usage('--out needs a file name');
+  } else if (arg.startsWith('--')) usage(`unknown option ${arg}`);
+  else only.push(arg);
+}
+
+// A smoke run makes one run of each measurement unless told otherwise.
+runs ??= quick ? 1 : 3;
+
+const suites: BenchSuite[] = [];
+for (const load of SUITES) suites.push((await load()).default);
+const unknown = only.filter((name) => !suites.some((suite) => suite.name === name));
+if (unknown.length > 0) {
+  usage(`unknown suite ${unknown.join(', ')} (known: ${suites.map((suite) => suite.name).join(', ')})`);
+}
+const selected = only.length === 0 ? suites : suites.filter((suite) => only.includes(suite.name));
+if (quick && long) usage('--quick and --long exclude each other');
+const full = !quick && selected.length === suites.length;
+const file =
+  out !== undefined
+    ? resolve(out)
+    : full
+      ? join(here, long ? 'results-long.json' : 'results.json')
+      : join(here, '.tmp/results.json');
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+const load = () => loadavg().map(round2) as [number, number, number];
 
 const rows: BenchRow[] = [];
+const timings: Array<{
+  suite: string;
+  seconds: number;
+  loadBefore: number[];
+  loadAfter: number[];
+  error?: string;
+}> = [];
+const loadStart = load();
 const started = Date.now();
-for (const load of SUITES) {
-  const suite = (await load()).default;
-  if (only.length > 0 && !only.includes(suite.name)) continue;
-  console.error(`… ${suite.name}`);
-  rows.push(...(await suite.run({ runs, quick })));
+let failed = false;
+for (const suite of selected) {
+  console.error(`… ${suite.name} (load average ${load().join(' ')})`);
+  const suiteStart = Date.now();
+  const loadBefore = load();
+  try {
+    rows.push(...(await suite.run({ runs, quick, long })));
+    timings.push({
+      suite: suite.name,
+      seconds: (Date.now() - suiteStart) / 1000,
+      loadBefore,
+      loadAfter: load(),
+    });
+  } catch (error) {
+    failed = true;
+    console.error(`✗ ${suite.name} failed:`, error);
+    timings.push({
+      suite: suite.name,
+      seconds: (Date.now() - suiteStart) / 1000,
+      loadBefore,
+      loadAfter: load(),
+      error: String((error as Error)?.stack ?? error),
+    });
+  }
+  console.error(`  ${suite.name}: ${timings.at(-1)!.seconds.toFixed(1)} s`);
 }
+const seconds = (Date.now() - started) / 1000;
+const loadEnd = load();
 
-const fmt = (n: number | undefined) =>
-  n === undefined || Number.isNaN(n)
-    ? ''
-    : Math.abs(n) >= 100
-      ? Math.round(n).toLocaleString('en-US')
-      : n.toFixed(2);
-console.log(`\nvibespec-streams benchmarks — ${JSON.stringify(machine())}, median of ${runs} runs\n`);
+// --- the table ---------------------------------------------------------------------------------------
+const info = machine();
 console.log(
-  ['suite', 'measure', 'value', 'unit', 'baseline', 'ratio', 'goal', 'met'].join(' | '),
-  `\n${'-'.repeat(100)}`,
+  `\nvibespec-streams benchmarks — ${info.cores} × ${info.cpu}, Node ${info.node}, ${info.platform}; ` +
+    `median of ${runs} run(s)${quick ? ', --quick (small inputs: smoke run, not figures)' : ''}` +
+    `${long ? ', --long (issue #8 lengths)' : ''}; ` +
+    `load average ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end; ${seconds.toFixed(0)} s\n`,
 );
-for (const row of rows) {
-  console.log(
-    [
-      row.suite,
-      row.name,
-      fmt(row.value),
-      row.unit,
-      row.baseline ? `${row.baseline.name}: ${fmt(row.baseline.value)}` : '',
-      fmt(row.ratio),
-      row.goal ?? '',
-      row.met === undefined ? '' : row.met ? 'yes' : 'NO',
-    ].join(' | '),
-  );
-}
-const out = join(dirname(fileURLToPath(import.meta.url)), 'results.json');
+console.log('Ratios are oriented so that > 1 is better than the baseline: value ÷ baseline for rates,');
+console.log('baseline ÷ value for times and sizes.\n');
+const header = ['#', 'suite', 'measure', 'value', 'unit', 'baseline', 'ratio', 'goal', 'met'];
+const notes: string[] = [];
+const table = rows.map((row, i) => {
+  if (row.notes) notes.push(`[${i + 1}] ${row.notes}`);
+  return [
+    String(i + 1),
+    row.suite,
+    row.name,
+    formatNumber(row.value),
+    row.unit,
+    row.baseline ? `${formatNumber(row.baseline.value)} (${row.baseline.name})` : '',
+    row.ratio === undefined ? '' : formatNumber(row.ratio),
+    row.goal ?? '',
+    row.met === undefined ? '' : row.met ? 'yes' : 'NO',
+  ];
+});
+const widths = header.map((h, c) =>
+  Math.min(60, Math.max(h.length, ...table.map((cells) => cells[c]!.length))),
+);
+const line = (cells: string[]) =>
+  `| ${cells.map((cell, c) => (c === 3 || c === 6 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join(' | ')} |`;
+console.log(line(header));
+console.log(
+  `|${widths.map((w, c) => (c === 3 || c === 6 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+);
+for (const cells of table) console.log(line(cells));
+if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
+console.log(`\nper suite: ${timings.map((t) => `${t.suite} ${t.seconds.toFixed(0)} s`).join(', ')}`);
+
+mkdirSync(dirname(file), { recursive: true });
 writeFileSync(
-  out,
-  `${JSON.stringify({ date: new Date().toISOString(), machine: machine(), runs, quick, seconds: (Date.now() - started) / 1000, rows }, null, 2)}\n`,
+  file,
+  `${JSON.stringify(
+    {
+      date: new Date(started).toISOString(),
+      machine: info,
+      load: { start: loadStart, end: loadEnd },
+      runs,
+      quick,
+      long,
+      suites: timings,
+      seconds,
+      rows,
+    },
+    null,
+    2,
+  )}\n`,
 );
-console.log(`\nwrote ${out}`);
+console.log(`wrote ${file}`);
+if (failed) process.exitCode = 1;

@@ -15,7 +15,7 @@ import { build } from 'hdr-histogram-js';
 import { Level } from 'level';
 import { from, lastValueFrom, Subject } from 'rxjs';
 import { createEvent, type Durability, type Event, openStore, persist } from '../src/index.js';
-import { type BenchRow, type BenchSuite, median } from './harness.js';
+import { type BenchRow, type BenchSuite, byLength, median } from './harness.js';
 
 const TYPES = ['tool.used', 'file.modified', 'tool.requested', 'file.created', 'agent.completed'];
 const SESSIONS = ['3b9e1c4a-7d2f-4e6b-9a1c-5f8e2d7b0c13', '8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f'];
@@ -160,12 +160,14 @@ async function ackLatency(durability: Durability, rate: number, seconds: number,
 
 const suite: BenchSuite = {
   name: 'store',
-  async run({ runs, quick }) {
+  async run(options) {
+    const { runs } = options;
     const rows: BenchRow[] = [];
     const latencyRows: BenchRow[] = [];
     // Latency first, on a small heap: the throughput runs below leave a large one whose collections would
     // show up as the store's latency.
-    const seconds = quick ? 2 : 5;
+    // 2 s per run by default (5 with --long) keeps `npm run bench` under 5 minutes; docs/benchmarks.md.
+    const seconds = byLength(options, { quick: 1, default: 2, long: 5 });
     const warmup = 0.5;
     for (const durability of ['process', 'os'] as const) {
       const p50: number[] = [];
@@ -196,7 +198,7 @@ const suite: BenchSuite = {
         notes: `max over runs ${Math.max(...max).toFixed(1)} ms`,
       });
     }
-    const count = quick ? 20_000 : 100_000;
+    const count = byLength(options, { quick: 10_000, default: 30_000, long: 100_000 });
     const events = makeEvents(count);
 
     // Warm-up, then alternate subject and baseline so drift on this shared machine hits both.

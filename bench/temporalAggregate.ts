@@ -20,7 +20,7 @@
 import { bufferTime, from, groupBy, mergeMap } from 'rxjs';
 import { createEvent, type Event } from '../src/index.js';
 import { temporalAggregate } from '../src/operators/temporalAggregate.js';
-import { type BenchRow, type BenchSuite, compareThroughput } from './harness.js';
+import { type BenchRow, type BenchSuite, byLength, compareThroughput } from './harness.js';
 
 const SESSIONS = 1_000;
 
@@ -76,8 +76,10 @@ function drain(run: (sink: (value: unknown) => void) => void): number {
 
 const suite: BenchSuite = {
   name: 'temporalAggregate',
-  async run({ runs, quick }): Promise<BenchRow[]> {
-    const count = quick ? 100_000 : 500_000;
+  async run(options): Promise<BenchRow[]> {
+    const { runs } = options;
+    // 200,000 by default (500,000 with --long) keeps `npm run bench` under 5 minutes; docs/benchmarks.md.
+    const count = byLength(options, { quick: 50_000, default: 200_000, long: 500_000 });
     const rows: BenchRow[] = [];
     for (const [label, perMs] of [
       ['sparse: ~2.6 events per window', 1],
@@ -90,7 +92,7 @@ const suite: BenchSuite = {
       };
       const baseline = () => drain((sink) => from(events).pipe(bufferTime(10_000)).subscribe({ next: sink }));
       // The same extra JIT warm-up for both, beyond compareThroughput's single one.
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < 2; i++) {
         subject();
         baseline();
       }
