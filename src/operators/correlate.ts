@@ -3,7 +3,7 @@
  * event types are watched per session; when a group's rule matches the events in its window, an
  * *activity* (`feature-development`, `bug-fix`, your own) is reported once per episode.
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { createEvent, createEventId, type Event, Priority } from '../event.js';
 import {
@@ -14,7 +14,8 @@ import {
   finiteTime,
   LiveTimer,
   type Recency,
-  Serializer,
+  type SerialEngine,
+  serializedOperator,
   sessionKeyOf,
   validateConfig,
 } from './internal/keyed.js';
@@ -540,7 +541,7 @@ class SessionState implements Recency {
 
 const NO_TIME = Number.NEGATIVE_INFINITY;
 
-class Correlator {
+class Correlator implements SerialEngine<Event> {
   private readonly sessions = new Map<string, SessionState>();
   private watermark = NO_TIME;
   private nextSweepAt = NO_TIME;
@@ -1015,40 +1016,7 @@ export function correlate<T extends Event = Event>(
   options: CorrelateOptions = {},
 ): OperatorFunction<T, T | CorrelationEvent> {
   const config = compile(groups, options);
-  return (source) =>
-    new Observable<T | CorrelationEvent>((subscriber) => {
-      const correlator: Correlator = new Correlator(
-        config,
-        (event) => subscriber.next(event as T | CorrelationEvent),
-        (task) => serializer.task(task),
-      );
-      const serializer = new Serializer<T>((event) => {
-        // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
-        if (!subscriber.closed) correlator.handle(event);
-      });
-      const subscription = source.subscribe({
-        next: (event) => {
-          try {
-            serializer.next(event);
-          } catch (error) {
-            // Only a defect gets here (rules and predicates are guarded): fail the stream, never the source.
-            subscriber.error(error);
-          }
-        },
-        error: (error: unknown) =>
-          serializer.task(() => {
-            correlator.flush();
-            subscriber.error(error);
-          }),
-        complete: () =>
-          serializer.task(() => {
-            correlator.flush();
-            subscriber.complete();
-          }),
-      });
-      return () => {
-        subscription.unsubscribe();
-        correlator.dispose();
-      };
-    });
+  return serializedOperator<T, CorrelationEvent>(
+    (emit, schedule) => new Correlator(config, (event) => emit(event as CorrelationEvent), schedule),
+  );
 }

@@ -2,7 +2,7 @@
  * `pattern`: sequence patterns over event time — "a test edit, then a source edit, then a passing test
  * run, within 10 minutes, in the same session" — with optional steps, negation and observable timeouts.
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { createEvent, type Event, Priority } from '../event.js';
 import {
@@ -13,7 +13,8 @@ import {
   finiteTime,
   LiveTimer,
   type Recency,
-  Serializer,
+  type SerialEngine,
+  serializedOperator,
   validateConfig,
 } from './internal/keyed.js';
 
@@ -284,7 +285,7 @@ const NULL_KEY = Symbol('no key');
 // ---------------------------------------------------------------------------------------------------
 // The engine: one per subscription
 
-class Matcher {
+class Matcher implements SerialEngine<Event> {
   private readonly keys = new Map<string | symbol, KeyState>();
   private watermark = NO_TIME;
   private nextSweepAt = NO_TIME;
@@ -632,40 +633,7 @@ export function pattern<T extends Event = Event>(
   options: PatternOptions,
 ): OperatorFunction<T, T | PatternEvent> {
   const config = compile(steps, options);
-  return (source) =>
-    new Observable<T | PatternEvent>((subscriber) => {
-      const matcher: Matcher = new Matcher(
-        config,
-        (event) => subscriber.next(event as T | PatternEvent),
-        (task) => serializer.task(task),
-      );
-      const serializer = new Serializer<T>((event) => {
-        // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
-        if (!subscriber.closed) matcher.handle(event);
-      });
-      const subscription = source.subscribe({
-        next: (event) => {
-          try {
-            serializer.next(event);
-          } catch (error) {
-            // Only a defect gets here (rules and predicates are guarded): fail the stream, never the source.
-            subscriber.error(error);
-          }
-        },
-        error: (error: unknown) =>
-          serializer.task(() => {
-            matcher.flush();
-            subscriber.error(error);
-          }),
-        complete: () =>
-          serializer.task(() => {
-            matcher.flush();
-            subscriber.complete();
-          }),
-      });
-      return () => {
-        subscription.unsubscribe();
-        matcher.dispose();
-      };
-    });
+  return serializedOperator<T, PatternEvent>(
+    (emit, schedule) => new Matcher(config, (event) => emit(event as PatternEvent), schedule),
+  );
 }

@@ -3,7 +3,13 @@
  * zod issues, the per-key event clock, least-recently-active eviction, error-report rate limiting and a
  * re-entrancy guard. Not part of the public API.
  */
-import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
+import {
+  Observable,
+  type OperatorFunction,
+  type SchedulerAction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
 import type { z } from 'zod';
 import { ConfigError, formatIssues } from '../../errors.js';
 
@@ -121,6 +127,62 @@ export class ErrorGate {
 
 // ---------------------------------------------------------------------------------------------------
 // Re-entrancy
+
+/** What `serializedOperator` drives: one engine per subscription (correlate's, pattern's). */
+export interface SerialEngine<T> {
+  /** Handles one input: passes it through and emits what it derives. */
+  handle(event: T): void;
+  /** Emits what is still pending (open episodes, partial matches) before complete or error. */
+  flush(): void;
+  /** Cancels timers and drops state on unsubscribe. */
+  dispose(): void;
+}
+
+/**
+ * The operator shell shared by `correlate` and `pattern`: a fresh engine per subscription, inputs
+ * handled one at a time through a `Serializer` (re-entrant pushes queue behind the current input),
+ * pending state flushed before complete and before error, and a defect failing the stream rather than
+ * throwing into the source.
+ */
+export function serializedOperator<T, R>(
+  createEngine: (emit: (output: T | R) => void, schedule: (task: () => void) => void) => SerialEngine<T>,
+): OperatorFunction<T, T | R> {
+  return (source) =>
+    new Observable<T | R>((subscriber) => {
+      const engine = createEngine(
+        (output) => subscriber.next(output),
+        (task) => serializer.task(task),
+      );
+      const serializer = new Serializer<T>((event) => {
+        // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
+        if (!subscriber.closed) engine.handle(event);
+      });
+      const subscription = source.subscribe({
+        next: (event) => {
+          try {
+            serializer.next(event);
+          } catch (error) {
+            // Only a defect gets here (rules and predicates are guarded): fail the stream, never the source.
+            subscriber.error(error);
+          }
+        },
+        error: (error: unknown) =>
+          serializer.task(() => {
+            engine.flush();
+            subscriber.error(error);
+          }),
+        complete: () =>
+          serializer.task(() => {
+            engine.flush();
+            subscriber.complete();
+          }),
+      });
+      return () => {
+        subscription.unsubscribe();
+        engine.dispose();
+      };
+    });
+}
 
 /**
  * Handles inputs one at a time. An input that arrives while another is being handled (a downstream
