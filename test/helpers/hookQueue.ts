@@ -10,10 +10,13 @@ import {
   merge,
   mergeMap,
   type Observable,
+  type OperatorFunction,
   type SchedulerLike,
   throwError,
   timer,
 } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { expect } from 'vitest';
 
 /** A context arriving at frame `at`, whose run takes `duration` (≥ 1) frames. */
 export interface Arrival {
@@ -112,4 +115,53 @@ export function queueModel(arrivals: readonly Arrival[], concurrency: number, ma
     }
   }
   return fates;
+}
+
+/** What a queued operator emitted (each output with its frame) and how its output ended. */
+export interface QueuedRun<O> {
+  readonly outputs: ReadonlyArray<readonly [number, O]>;
+  /** The frame of the end, and the error it carried (undefined for a completion); undefined if none. */
+  readonly ended: readonly [number, unknown] | undefined;
+}
+
+/**
+ * Runs `arriving(arrivals, …, ending)` through the operator `build` makes, in virtual time, and records
+ * what comes out. `build` gets the run's `cold` and scheduler, to make hooks that take virtual time.
+ */
+export function runQueued<O>(
+  arrivals: readonly Arrival[],
+  ending: Ending,
+  build: (
+    cold: TestScheduler['createColdObservable'],
+    scheduler: TestScheduler,
+  ) => OperatorFunction<{ i: number }, O>,
+): QueuedRun<O> {
+  const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+  const outputs: Array<[number, O]> = [];
+  let ended: [number, unknown] | undefined;
+  scheduler.run(({ cold }) => {
+    arriving(arrivals, scheduler, ending)
+      .pipe(build(cold as TestScheduler['createColdObservable'], scheduler))
+      .subscribe({
+        next: (o) => outputs.push([scheduler.now(), o]),
+        error: (error: unknown) => (ended = [scheduler.now(), error]),
+        complete: () => (ended = [scheduler.now(), undefined]),
+      });
+  });
+  return { outputs, ended };
+}
+
+/**
+ * The source's end — a completion or an error alike — is forwarded once the last context has its final
+ * record: an error cancels none of them.
+ */
+export function expectEndAfterLastRecord(
+  { ended }: QueuedRun<unknown>,
+  arrivals: readonly Arrival[],
+  ending: Ending,
+  fates: readonly Fate[],
+): void {
+  expect(ended).toBeDefined();
+  expect(ended?.[0]).toBe(Math.max(endOf(arrivals, ending), ...fates.map((fate) => fate.end)));
+  expect(ended?.[1]).toBe(ending.error ? SOURCE_ERROR : undefined);
 }

@@ -23,11 +23,10 @@ import {
 } from '../../src/index.js';
 import {
   arrivalsArbitrary,
-  arriving,
   endingArbitrary,
-  endOf,
+  expectEndAfterLastRecord,
   queueModel,
-  SOURCE_ERROR,
+  runQueued,
 } from '../helpers/hookQueue.js';
 import { marbles } from '../helpers/marbles.js';
 
@@ -924,12 +923,8 @@ describe('aggregateHooks property: every context yields exactly one aggregate', 
         fc.integer({ min: 0, max: 3 }),
         endingArbitrary,
         (arrivals, concurrency, maxQueued, ending) => {
-          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
-          const outputs: Array<[number, HookAggregationOutput<string[]>]> = [];
-          // How and when the stream ended: [frame, error or undefined for a completion].
-          let ended: [number, unknown] | undefined;
           let aggregations = 0;
-          scheduler.run(({ cold }) => {
+          const run = runQueued(arrivals, ending, (cold, scheduler) => {
             // Two hooks: one takes the whole run, one answers at once; each answers with its context's i.
             const hooks = ['slow', 'fast'].map((name) =>
               fn(name, (context) => {
@@ -941,14 +936,9 @@ describe('aggregateHooks property: every context yields exactly one aggregate', 
               aggregations++;
               return steps.map((step) => step.status);
             };
-            arriving(arrivals, scheduler, ending)
-              .pipe(aggregateHooks(hooks, aggregator, { scheduler, concurrency, maxQueued }))
-              .subscribe({
-                next: (o) => outputs.push([scheduler.now(), o]),
-                error: (error: unknown) => (ended = [scheduler.now(), error]),
-                complete: () => (ended = [scheduler.now(), undefined]),
-              });
+            return aggregateHooks(hooks, aggregator, { scheduler, concurrency, maxQueued });
           });
+          const { outputs } = run;
 
           const fates = queueModel(arrivals, concurrency, maxQueued);
           const records = outputs.flatMap(([at, o]) => (o.kind === 'aggregate' ? [{ at, o }] : []));
@@ -971,11 +961,7 @@ describe('aggregateHooks property: every context yields exactly one aggregate', 
           // Two steps per context run, and nothing else.
           const ran = fates.filter((fate) => !fate.rejected).length;
           expect(outputs.length).toBe(records.length + 2 * ran);
-          // The source's end — a completion or an error alike — is forwarded once the last context has
-          // its record: an error cancels none of them.
-          expect(ended).toBeDefined();
-          expect(ended?.[0]).toBe(Math.max(endOf(arrivals, ending), ...fates.map((fate) => fate.end)));
-          expect(ended?.[1]).toBe(ending.error ? SOURCE_ERROR : undefined);
+          expectEndAfterLastRecord(run, arrivals, ending, fates);
         },
       ),
       { numRuns: 300 },

@@ -32,11 +32,10 @@ import {
 } from '../../src/index.js';
 import {
   arrivalsArbitrary,
-  arriving,
   endingArbitrary,
-  endOf,
+  expectEndAfterLastRecord,
   queueModel,
-  SOURCE_ERROR,
+  runQueued,
 } from '../helpers/hookQueue.js';
 import { marbles } from '../helpers/marbles.js';
 
@@ -1281,23 +1280,14 @@ describe('chainHooks property: every context yields exactly one final record', (
         fc.integer({ min: 0, max: 3 }),
         endingArbitrary,
         (arrivals, concurrency, maxQueued, ending) => {
-          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
-          const outputs: Array<[number, HookChainOutput]> = [];
-          // How and when the stream ended: [frame, error or undefined for a completion].
-          let ended: [number, unknown] | undefined;
-          scheduler.run(({ cold }) => {
+          const run = runQueued(arrivals, ending, (cold, scheduler) => {
             const hook = fn('h', (context) => {
               const duration = arrivals[context.i as number]!.duration;
               return cold(`${'-'.repeat(duration)}x|`, { x: ok });
             });
-            arriving(arrivals, scheduler, ending)
-              .pipe(chainHooks({ name: 'c', hooks: [hook] }, { scheduler, concurrency, maxQueued }))
-              .subscribe({
-                next: (o) => outputs.push([scheduler.now(), o]),
-                error: (error: unknown) => (ended = [scheduler.now(), error]),
-                complete: () => (ended = [scheduler.now(), undefined]),
-              });
+            return chainHooks({ name: 'c', hooks: [hook] }, { scheduler, concurrency, maxQueued });
           });
+          const { outputs } = run;
 
           const fates = queueModel(arrivals, concurrency, maxQueued);
           const records = outputs.flatMap(([at, o]) => (o.kind === 'result' ? [{ at, o }] : []));
@@ -1318,11 +1308,7 @@ describe('chainHooks property: every context yields exactly one final record', (
           // The overflow events count this subscription's rejections, in order.
           const totals = records.flatMap(({ o }) => (o.event === undefined ? [] : [o.event.data.total]));
           expect(totals).toEqual(totals.map((_, k) => k + 1));
-          // The source's end — a completion or an error alike — is forwarded once the last context has
-          // its record: an error cancels none of them.
-          expect(ended).toBeDefined();
-          expect(ended?.[0]).toBe(Math.max(endOf(arrivals, ending), ...fates.map((fate) => fate.end)));
-          expect(ended?.[1]).toBe(ending.error ? SOURCE_ERROR : undefined);
+          expectEndAfterLastRecord(run, arrivals, ending, fates);
         },
       ),
       { numRuns: 300 },
