@@ -46,9 +46,10 @@ class RejectError {
 // ---------------------------------------------------------------------------------------------------
 // How the mappers are written (the bridge is the first stage of every pipeline, so this is hot code):
 // each builds its event's `data` once, directly, adding only the fields that are defined, always in the
-// same order — so one event type has one object shape (a stable V8 hidden class) and no intermediate
-// objects (no spreads, no copy dropping the undefined fields) are made per payload. The field order is
-// part of the output (it shows in JSON): test/streams/bridgeSnapshot.spec.ts pins it.
+// same order — so the objects of one event type follow one path of V8 hidden classes (one shape when
+// the same fields are present) — and no intermediate objects (spreads, a copy dropping the undefined
+// fields) are made per payload. The field order is part of the output (it shows in JSON):
+// test/streams/bridgeSnapshot.spec.ts pins it.
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
