@@ -68,13 +68,18 @@ function fits(value: unknown, depth: number, size: number, limits: PayloadLimits
       if (Array.isArray(value)) {
         total += value.length;
         for (let i = 0; i < value.length; i++) {
-          total = fits(value[i], depth + 1, total, limits);
+          const child: unknown = value[i];
+          if (typeof child === 'string') total += child.length + 2;
+          else total = fits(child, depth + 1, total, limits);
           if (total < 0 || total > max) return -1;
         }
       } else {
         for (const key in value) {
           if (!Object.hasOwn(value, key)) continue;
-          total = fits((value as Record<string, unknown>)[key], depth + 1, total + key.length + 4, limits);
+          const child = (value as Record<string, unknown>)[key];
+          // Strings, most of a payload, are counted here rather than in a call of their own.
+          if (typeof child === 'string') total += key.length + child.length + 6;
+          else total = fits(child, depth + 1, total + key.length + 4, limits);
           if (total < 0 || total > max) return -1;
         }
       }
