@@ -23,6 +23,7 @@ const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [
   () => import('./flow.js'),
   () => import('./store.js'),
   () => import('./pipeline.js'),
+  () => import('./bridge.js'),
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -23,11 +23,78 @@ export const DEFAULT_LIMITS: PayloadLimits = {
   maxRawLength: 16_384,
 };
 
+/** Deepest `maxDepth` for which the fast, recursive check runs (its recursion is bounded by it). */
+const FAST_CHECK_MAX_DEPTH = 512;
+
 /**
  * Checks a payload against the limits. Returns the reason it is unacceptable, or `undefined`.
  * Cycles are caught by the depth limit (a cycle is infinitely deep).
+ *
+ * Almost every payload is acceptable, so a fast recursive walk (`fits`) answers first; only when it
+ * finds a problem (or cannot answer) does the stack-based walk, which never recurses, name it — so the
+ * reason given is the same as if the stack-based walk had run alone.
  */
 export function checkPayload(value: unknown, limits: PayloadLimits): string | undefined {
+  if (limits.maxDepth <= FAST_CHECK_MAX_DEPTH) {
+    try {
+      const size = fits(value, 0, 0, limits);
+      if (size >= 0 && size <= limits.maxPayloadBytes) return undefined;
+    } catch {
+      // A throwing getter or a Proxy trap: the walk below meets it again and behaves as it always has.
+    }
+  }
+  return findProblem(value, limits);
+}
+
+/**
+ * The JSON size estimate of `value` added to `size`, or -1 when the payload breaks a limit (too big,
+ * too deep, a bigint or a non-finite number). Counts exactly as `findProblem` does.
+ */
+function fits(value: unknown, depth: number, size: number, limits: PayloadLimits): number {
+  switch (typeof value) {
+    case 'string':
+      return size + value.length + 2;
+    case 'number':
+      return Number.isFinite(value) ? size + 8 : -1;
+    case 'boolean':
+      return size + 5;
+    case 'bigint':
+      return -1;
+    case 'object': {
+      if (value === null) return size + 4;
+      if (depth >= limits.maxDepth) return -1;
+      const max = limits.maxPayloadBytes;
+      let total = size + 2;
+      if (Array.isArray(value)) {
+        total += value.length;
+        for (let i = 0; i < value.length; i++) {
+          const child: unknown = value[i];
+          if (typeof child === 'string') total += child.length + 2;
+          else total = fits(child, depth + 1, total, limits);
+          if (total < 0 || total > max) return -1;
+        }
+      } else {
+        for (const key in value) {
+          if (!Object.hasOwn(value, key)) continue;
+          const child = (value as Record<string, unknown>)[key];
+          // Strings, most of a payload, are counted here rather than in a call of their own.
+          if (typeof child === 'string') total += key.length + child.length + 6;
+          else total = fits(child, depth + 1, total + key.length + 4, limits);
+          if (total < 0 || total > max) return -1;
+        }
+      }
+      return total > max ? -1 : total;
+    }
+    default:
+      return size;
+  }
+}
+
+/**
+ * @internal The reason a payload breaks a limit, found by a walk on an explicit stack (no recursion,
+ * whatever the depth), or `undefined`. `checkPayload` gives the same answer, faster.
+ */
+export function findProblem(value: unknown, limits: PayloadLimits): string | undefined {
   let size = 0;
   const values: unknown[] = [value];
   const depths: number[] = [0];

@@ -3,7 +3,7 @@
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
 import { ConfigError } from '../errors.js';
-import { createEvent, type Event, Priority } from '../event.js';
+import { createEvent, createEventId, type Event, Priority } from '../event.js';
 import { checkPayload, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
 
 /** One output of one hook run, as sources emit it and `bridgeHooks` consumes it. */
@@ -44,7 +44,12 @@ class RejectError {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Small readers that never throw on a wrong shape.
+// How the mappers are written (the bridge is the first stage of every pipeline, so this is hot code):
+// each builds its event's `data` once, directly, adding only the fields that are defined, always in the
+// same order — so the objects of one event type follow one path of V8 hidden classes (one shape when
+// the same fields are present) — and no intermediate objects (spreads, a copy dropping the undefined
+// fields) are made per payload. The field order is part of the output (it shows in JSON):
+// test/streams/bridgeSnapshot.spec.ts pins it.
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
@@ -70,29 +75,29 @@ function requireString(payload: Record<string, unknown>, field: string): string 
   return value;
 }
 
-/** Copies the defined entries of `fields` into a fresh object (JSON round trips drop undefined anyway). */
+/**
+ * An event of the bridge. Its fields need no validation — the mappers give a non-empty type, a known
+ * priority, an object `data` and `context`, a non-empty or absent `sessionId`, and the timestamp was
+ * checked when the output was unpacked — except the clock's `now()`, which is only checked here: a
+ * clock that is not a time goes through `createEvent`, which rejects it as before.
+ */
+function make(ctx: MapContext, type: string, data: Record<string, unknown>, priority: Priority): Event {
+  const timestamp = ctx.timestamp;
+  if (!(timestamp >= 0 && timestamp !== Number.POSITIVE_INFINITY)) {
+    return createEvent({ type, data, priority, timestamp, context: ctx.context, sessionId: ctx.sessionId });
+  }
+  const event: Event = { id: createEventId(), type, timestamp, priority, data, context: ctx.context };
+  if (ctx.sessionId !== undefined) event.sessionId = ctx.sessionId;
+  return event;
+}
+
+/** Copies the defined entries of `fields` (own and inherited, as `for…in` sees them) into a fresh object. */
 function defined(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key in fields) {
     if (fields[key] !== undefined) out[key] = fields[key];
   }
   return out;
-}
-
-function make(
-  ctx: MapContext,
-  type: string,
-  data: Record<string, unknown>,
-  priority: Priority = Priority.NORMAL,
-) {
-  return createEvent({
-    type,
-    data: defined(data),
-    priority,
-    timestamp: ctx.timestamp,
-    context: ctx.context,
-    ...(ctx.sessionId === undefined ? {} : { sessionId: ctx.sessionId }),
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -113,17 +118,29 @@ function filePathOf(input: Record<string, unknown> | undefined): string | undefi
   return str(input.file_path) ?? str(input.notebook_path) ?? str(input.path);
 }
 
-function toolFields(payload: Record<string, unknown>) {
-  const input = rec(payload.tool_input);
-  return {
-    tool_name: str(payload.tool_name),
-    tool_use_id: str(payload.tool_use_id),
-    file_path: filePathOf(input),
-    command: str(input?.command),
-    mcp_server: rec(payload.mcp_server)
-      ? str((payload.mcp_server as Record<string, unknown>).name)
-      : undefined,
-  };
+/**
+ * A tool event's `data`, started with the tool's fields in this order: `tool_name`, `tool_use_id`,
+ * `file_path`, `command`, `mcp_server` (the defined ones). `input` is the payload's `tool_input` record.
+ */
+function toolData(
+  p: Record<string, unknown>,
+  input: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  const toolName = p.tool_name;
+  if (typeof toolName === 'string') data.tool_name = toolName;
+  const toolUseId = p.tool_use_id;
+  if (typeof toolUseId === 'string') data.tool_use_id = toolUseId;
+  const filePath = filePathOf(input);
+  if (filePath !== undefined) data.file_path = filePath;
+  const command = input === undefined ? undefined : input.command;
+  if (typeof command === 'string') data.command = command;
+  const server = p.mcp_server;
+  if (isRecord(server)) {
+    const name = server.name;
+    if (typeof name === 'string') data.mcp_server = name;
+  }
+  return data;
 }
 
 function durationOf(payload: Record<string, unknown>): number | undefined {
@@ -137,44 +154,51 @@ function isTestCommand(command: string | undefined): command is string {
 
 const preToolUse: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
-  return [make(ctx, 'tool.requested', { ...toolFields(p), tool_input: p.tool_input })];
+  const data = toolData(p, rec(p.tool_input));
+  const toolInput = p.tool_input;
+  if (toolInput !== undefined) data.tool_input = toolInput;
+  return [make(ctx, 'tool.requested', data, Priority.NORMAL)];
 };
 
 const postToolUse: Mapper = (p, ctx) => {
   const toolName = requireString(p, 'tool_name');
-  const fields = toolFields(p);
-  const response = p.tool_response;
-  const events = [make(ctx, 'tool.used', { ...fields, duration_ms: durationOf(p), success: true })];
   const input = rec(p.tool_input);
-  if (toolName === 'Write' && fields.file_path !== undefined) {
+  const used = toolData(p, input);
+  const filePath = used.file_path as string | undefined;
+  const command = used.command as string | undefined;
+  const response = p.tool_response;
+  const duration = durationOf(p);
+  if (duration !== undefined) used.duration_ms = duration;
+  used.success = true;
+  const events = [make(ctx, 'tool.used', used, Priority.NORMAL)];
+  if (toolName === 'Write' && filePath !== undefined) {
     const content = str(input?.content);
     const created = rec(response)?.type === 'create';
-    events.push(
-      make(ctx, created ? 'file.created' : 'file.modified', {
-        file_path: fields.file_path,
-        tool_name: toolName,
-        size: content === undefined ? undefined : Buffer.byteLength(content),
-      }),
-    );
-  } else if (FILE_TOOLS_MODIFY.has(toolName) && fields.file_path !== undefined) {
-    const edits = Array.isArray(input?.edits) ? (input.edits as unknown[]).length : undefined;
-    events.push(make(ctx, 'file.modified', { file_path: fields.file_path, tool_name: toolName, edits }));
-  } else if (toolName === 'Bash' && fields.command !== undefined) {
-    const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
-    if (GIT_COMMIT.test(fields.command)) {
-      const message = COMMIT_MESSAGE.exec(fields.command);
+    const data: Record<string, unknown> = { file_path: filePath, tool_name: toolName };
+    if (content !== undefined) data.size = Buffer.byteLength(content);
+    events.push(make(ctx, created ? 'file.created' : 'file.modified', data, Priority.NORMAL));
+  } else if (FILE_TOOLS_MODIFY.has(toolName) && filePath !== undefined) {
+    const data: Record<string, unknown> = { file_path: filePath, tool_name: toolName };
+    const edits = input?.edits;
+    if (Array.isArray(edits)) data.edits = edits.length;
+    events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
+  } else if (toolName === 'Bash' && command !== undefined) {
+    if (GIT_COMMIT.test(command)) {
+      const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
+      const message = COMMIT_MESSAGE.exec(command);
       const summary = COMMIT_SUMMARY.exec(stdout);
-      events.push(
-        make(ctx, 'git.commit', {
-          command: fields.command,
-          message: message ? (message[1] ?? message[2] ?? message[3]) : summary?.[3],
-          branch: summary?.[1],
-          commit: summary?.[2],
-        }),
-      );
+      const data: Record<string, unknown> = { command };
+      const text = message ? (message[1] ?? message[2] ?? message[3]) : summary?.[3];
+      if (text !== undefined) data.message = text;
+      if (summary) {
+        // A match's groups 1 and 2 always matched: both are strings.
+        data.branch = summary[1];
+        data.commit = summary[2];
+      }
+      events.push(make(ctx, 'git.commit', data, Priority.NORMAL));
     }
-    if (isTestCommand(fields.command)) {
-      events.push(make(ctx, 'test.run', { command: fields.command, passed: true, exit_code: 0 }));
+    if (isTestCommand(command)) {
+      events.push(make(ctx, 'test.run', { command, passed: true, exit_code: 0 }, Priority.NORMAL));
     }
   }
   return events;
@@ -182,34 +206,25 @@ const postToolUse: Mapper = (p, ctx) => {
 
 const postToolUseFailure: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
-  const fields = toolFields(p);
-  const error = str(p.error) ?? (p.error === undefined ? undefined : previewJson(p.error, 2_000).text);
+  const data = toolData(p, rec(p.tool_input));
+  const rawError = p.error;
+  const error = str(rawError) ?? (rawError === undefined ? undefined : previewJson(rawError, 2_000).text);
   const exit = error === undefined ? null : EXIT_CODE.exec(error);
   const exitCode = exit ? Number(exit[1]) : undefined;
-  const events = [
-    make(
-      ctx,
-      'tool.failed',
-      {
-        ...fields,
-        error: error !== undefined && error.length > 4_000 ? `${error.slice(0, 4_000)}…` : error,
-        exit_code: exitCode,
-        is_interrupt: p.is_interrupt === true ? true : undefined,
-        duration_ms: num(p.duration_ms),
-        success: false,
-      },
-      Priority.HIGH,
-    ),
-  ];
-  if (fields.tool_name === 'Bash' && isTestCommand(fields.command)) {
-    events.push(
-      make(ctx, 'test.run', {
-        command: fields.command,
-        passed: false,
-        exit_code: exitCode,
-        interrupted: p.is_interrupt === true ? true : undefined,
-      }),
-    );
+  const interrupted = p.is_interrupt === true;
+  if (error !== undefined) data.error = error.length > 4_000 ? `${error.slice(0, 4_000)}…` : error;
+  if (exitCode !== undefined) data.exit_code = exitCode;
+  if (interrupted) data.is_interrupt = true;
+  const duration = num(p.duration_ms);
+  if (duration !== undefined) data.duration_ms = duration;
+  data.success = false;
+  const events = [make(ctx, 'tool.failed', data, Priority.HIGH)];
+  const command = data.command as string | undefined;
+  if (data.tool_name === 'Bash' && isTestCommand(command)) {
+    const run: Record<string, unknown> = { command, passed: false };
+    if (exitCode !== undefined) run.exit_code = exitCode;
+    if (interrupted) run.interrupted = true;
+    events.push(make(ctx, 'test.run', run, Priority.NORMAL));
   }
   return events;
 };
@@ -217,75 +232,84 @@ const postToolUseFailure: Mapper = (p, ctx) => {
 const postToolBatch: Mapper = (p, ctx) => {
   const calls = Array.isArray(p.tool_calls) ? p.tool_calls : [];
   const tools = calls.map((call) => str(rec(call)?.tool_name) ?? 'unknown');
-  return [make(ctx, 'tool.batch', { tool_count: calls.length, tools })];
+  return [make(ctx, 'tool.batch', { tool_count: calls.length, tools }, Priority.NORMAL)];
 };
 
 const permission =
   (type: string): Mapper =>
   (p, ctx) => {
     requireString(p, 'tool_name');
-    return [make(ctx, type, { ...toolFields(p), reason: str(p.reason) }, Priority.HIGH)];
+    const data = toolData(p, rec(p.tool_input));
+    const reason = p.reason;
+    if (typeof reason === 'string') data.reason = reason;
+    return [make(ctx, type, data, Priority.HIGH)];
   };
 
-const simple =
-  (type: string, fields: readonly string[], priority: Priority = Priority.NORMAL): Mapper =>
-  (p, ctx) => {
+/** A hook whose event's `data` is the payload's `fields` (the defined ones), as they are. */
+const simple = (type: string, fields: readonly string[], priority: Priority = Priority.NORMAL): Mapper => {
+  const count = fields.length;
+  return (p, ctx) => {
     const data: Record<string, unknown> = {};
-    for (const field of fields) data[field] = p[field];
+    for (let i = 0; i < count; i++) {
+      const field = fields[i]!;
+      const value = p[field];
+      if (value !== undefined) data[field] = value;
+    }
     return [make(ctx, type, data, priority)];
   };
+};
 
 const userPromptSubmit: Mapper = (p, ctx) => {
   const prompt = str(p.prompt);
-  return [
-    make(ctx, 'prompt.submitted', {
-      prompt: prompt !== undefined && prompt.length > 4_000 ? `${prompt.slice(0, 4_000)}…` : prompt,
-      prompt_length: prompt?.length,
-      source: str(p.source),
-      session_title: str(p.session_title),
-    }),
-  ];
+  const data: Record<string, unknown> = {};
+  if (prompt !== undefined) {
+    data.prompt = prompt.length > 4_000 ? `${prompt.slice(0, 4_000)}…` : prompt;
+    data.prompt_length = prompt.length;
+  }
+  const source = p.source;
+  if (typeof source === 'string') data.source = source;
+  const title = p.session_title;
+  if (typeof title === 'string') data.session_title = title;
+  return [make(ctx, 'prompt.submitted', data, Priority.NORMAL)];
 };
 
 const URGENT_NOTIFICATIONS = new Set(['permission_prompt', 'agent_needs_input', 'elicitation_dialog']);
 const notification: Mapper = (p, ctx) => {
+  const data: Record<string, unknown> = {};
+  const message = p.message;
+  if (typeof message === 'string') data.message = message;
+  const title = p.title;
+  if (typeof title === 'string') data.title = title;
   const kind = str(p.notification_type);
-  return [
-    make(
-      ctx,
-      'notification',
-      { message: str(p.message), title: str(p.title), notification_type: kind },
-      kind !== undefined && URGENT_NOTIFICATIONS.has(kind) ? Priority.HIGH : Priority.NORMAL,
-    ),
-  ];
+  if (kind !== undefined) data.notification_type = kind;
+  const urgent = kind !== undefined && URGENT_NOTIFICATIONS.has(kind);
+  return [make(ctx, 'notification', data, urgent ? Priority.HIGH : Priority.NORMAL)];
 };
+
+/** `agent`, `agent_id`, `agent_type`: the start of an `agent.*` event's `data`. */
+function agentData(p: Record<string, unknown>): Record<string, unknown> {
+  const agentType = str(p.agent_type);
+  const agentId = str(p.agent_id);
+  const data: Record<string, unknown> = {
+    agent: agentType !== undefined && agentType !== '' ? agentType : (agentId ?? 'subagent'),
+  };
+  if (agentId !== undefined) data.agent_id = agentId;
+  if (agentType !== undefined) data.agent_type = agentType;
+  return data;
+}
 
 const subagentStop: Mapper = (p, ctx) => {
-  const agentType = str(p.agent_type);
-  const agentId = str(p.agent_id);
-  return [
-    make(ctx, 'agent.completed', {
-      agent: agentType !== undefined && agentType !== '' ? agentType : (agentId ?? 'subagent'),
-      agent_id: agentId,
-      agent_type: agentType,
-      agent_transcript_path: str(p.agent_transcript_path),
-      stop_hook_active: p.stop_hook_active,
-      last_assistant_message: str(p.last_assistant_message),
-    }),
-  ];
+  const data = agentData(p);
+  const transcript = p.agent_transcript_path;
+  if (typeof transcript === 'string') data.agent_transcript_path = transcript;
+  const active = p.stop_hook_active;
+  if (active !== undefined) data.stop_hook_active = active;
+  const last = p.last_assistant_message;
+  if (typeof last === 'string') data.last_assistant_message = last;
+  return [make(ctx, 'agent.completed', data, Priority.NORMAL)];
 };
 
-const subagentStart: Mapper = (p, ctx) => {
-  const agentType = str(p.agent_type);
-  const agentId = str(p.agent_id);
-  return [
-    make(ctx, 'agent.started', {
-      agent: agentType !== undefined && agentType !== '' ? agentType : (agentId ?? 'subagent'),
-      agent_id: agentId,
-      agent_type: agentType,
-    }),
-  ];
-};
+const subagentStart: Mapper = (p, ctx) => [make(ctx, 'agent.started', agentData(p), Priority.NORMAL)];
 
 const FILE_CHANGED_ACTIONS: Record<string, string> = {
   add: 'created',
@@ -295,7 +319,7 @@ const FILE_CHANGED_ACTIONS: Record<string, string> = {
 const fileChanged: Mapper = (p, ctx) => {
   const path = requireString(p, 'file_path');
   const action = FILE_CHANGED_ACTIONS[str(p.event) ?? 'change'] ?? 'modified';
-  return [make(ctx, `file.${action}`, { file_path: path, source: 'FileChanged' })];
+  return [make(ctx, `file.${action}`, { file_path: path, source: 'FileChanged' }, Priority.NORMAL)];
 };
 
 /** Claude Code hook events, keyed by `hook_event_name`. */
@@ -335,22 +359,29 @@ const CLAUDE_HOOKS: Record<string, Mapper> = {
   PostModelSwitch: simple('model.switched', ['from_model', 'to_model', 'source']),
 };
 
+/** The `context` of a Claude Code payload's events (one object, shared by the events of the payload). */
 function claudeContext(hook: string, p: Record<string, unknown>): Record<string, unknown> {
-  return defined({
-    hook,
-    cwd: str(p.cwd),
-    transcript_path: str(p.transcript_path),
-    permission_mode: str(p.permission_mode),
-    agent_id: str(p.agent_id),
-    agent_type: str(p.agent_type),
-    tool_use_id: str(p.tool_use_id),
-  });
+  const context: Record<string, unknown> = { hook };
+  const cwd = p.cwd;
+  if (typeof cwd === 'string') context.cwd = cwd;
+  const transcript = p.transcript_path;
+  if (typeof transcript === 'string') context.transcript_path = transcript;
+  const mode = p.permission_mode;
+  if (typeof mode === 'string') context.permission_mode = mode;
+  const agentId = p.agent_id;
+  if (typeof agentId === 'string') context.agent_id = agentId;
+  const agentType = p.agent_type;
+  if (typeof agentType === 'string') context.agent_type = agentType;
+  const toolUseId = p.tool_use_id;
+  if (typeof toolUseId === 'string') context.tool_use_id = toolUseId;
+  return context;
 }
 
 function claude(eventName: string, mapper: Mapper): Mapper {
   return (p, ctx) => {
-    const sessionId = requireString(p, 'session_id');
-    return mapper(p, { ...ctx, sessionId, context: claudeContext(eventName, p) });
+    ctx.sessionId = requireString(p, 'session_id');
+    ctx.context = claudeContext(eventName, p);
+    return mapper(p, ctx);
   };
 }
 
@@ -389,15 +420,13 @@ const fileWatcher: Mapper = (p, ctx) => {
       return;
     }
     const normalized = FILE_ACTIONS[action.toLowerCase()] ?? action.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-    events.push(
-      make(ctx, `file.${normalized}`, {
-        file_path: path,
-        file_type: str(c.type) ?? extensionOf(path),
-        size: num(c.size),
-        previous_path: str(c.from) ?? str(c.old_path),
-        source: 'file-watcher',
-      }),
-    );
+    const data: Record<string, unknown> = { file_path: path, file_type: str(c.type) ?? extensionOf(path) };
+    const size = num(c.size);
+    if (size !== undefined) data.size = size;
+    const previous = str(c.from) ?? str(c.old_path);
+    if (previous !== undefined) data.previous_path = previous;
+    data.source = 'file-watcher';
+    events.push(make(ctx, `file.${normalized}`, data, Priority.NORMAL));
   });
   return events;
 };
@@ -420,19 +449,22 @@ const preCommit: Mapper = (p, ctx) => {
         : checks !== undefined
           ? checks.every((check) => rec(check)?.passed !== false)
           : true;
-  return [
-    make(
-      ctx,
-      'git.pre_commit',
-      { files, checks, passed, exit_code: exitCode, message: str(p.message) },
-      passed ? Priority.NORMAL : Priority.HIGH,
-    ),
-  ];
+  const data: Record<string, unknown> = {};
+  if (files !== undefined) data.files = files;
+  if (checks !== undefined) data.checks = checks;
+  data.passed = passed;
+  if (exitCode !== undefined) data.exit_code = exitCode;
+  const message = str(p.message);
+  if (message !== undefined) data.message = message;
+  return [make(ctx, 'git.pre_commit', data, passed ? Priority.NORMAL : Priority.HIGH)];
 };
 
 function withSession(mapper: Mapper): Mapper {
-  return (p, ctx) =>
-    mapper(p, { ...ctx, sessionId: str(p.session_id) || undefined, context: { hook: ctx.hook } });
+  return (p, ctx) => {
+    ctx.sessionId = str(p.session_id) || undefined;
+    ctx.context = { hook: ctx.hook };
+    return mapper(p, ctx);
+  };
 }
 
 const SEED_HOOKS: Record<string, Mapper> = {
@@ -451,18 +483,33 @@ function normalizeName(name: string): string {
   return name.toLowerCase().replace(/[-_\s.]/g, '');
 }
 
+// The mapper of each hook name seen, so that a name is normalised once, not once per payload. Names
+// come from the input, so the cache is bounded: when full it starts over.
+const MAPPER_CACHE_SIZE = 256;
+const mapperByName = new Map<string, Mapper | null>();
+
+function mapperFor(name: string): Mapper | undefined {
+  let mapper = mapperByName.get(name);
+  if (mapper === undefined) {
+    mapper = BY_NORMALIZED_NAME.get(normalizeName(name)) ?? null;
+    if (mapperByName.size >= MAPPER_CACHE_SIZE) mapperByName.clear();
+    mapperByName.set(name, mapper);
+  }
+  return mapper ?? undefined;
+}
+
 /** Hook names the bridge maps to specific event types (others become `hook.<name>`). */
 export const KNOWN_HOOKS: readonly string[] = [...Object.keys(CLAUDE_HOOKS), 'file-watcher', 'pre-commit'];
 
 const unknownHook: Mapper = (p, ctx) => {
   const name = ctx.hook.trim() === '' ? 'unknown' : ctx.hook.trim();
-  return [
-    make(
-      { ...ctx, sessionId: str(p.session_id) || undefined, context: { hook: ctx.hook } },
-      `hook.${name}`,
-      p,
-    ),
-  ];
+  const own: MapContext = {
+    hook: ctx.hook,
+    timestamp: ctx.timestamp,
+    sessionId: str(p.session_id) || undefined,
+    context: { hook: ctx.hook },
+  };
+  return [make(own, `hook.${name}`, defined(p), Priority.NORMAL)];
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -537,38 +584,39 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, now: number): E
     ];
   }
   const hook = input.hook;
-  const timestamp =
-    typeof input.timestamp === 'number' && Number.isFinite(input.timestamp) && input.timestamp >= 0
-      ? input.timestamp
-      : now;
-  const base = { hook, timestamp, sessionId: undefined };
-  if (typeof input.error === 'string') return [rejected(base, input.error, input.output, limits)];
+  const stamp = input.timestamp;
+  const timestamp = typeof stamp === 'number' && Number.isFinite(stamp) && stamp >= 0 ? stamp : now;
+  const error = input.error;
+  if (typeof error === 'string') {
+    return [rejected({ hook, timestamp, sessionId: undefined }, error, input.output, limits)];
+  }
   return mapPayload(hook, input.output, timestamp, limits);
 }
 
 function mapPayload(hook: string, output: unknown, timestamp: number, limits: PayloadLimits): Event[] {
-  const base = { hook, timestamp, sessionId: undefined };
   if (!isRecord(output)) {
     const kind = output === null ? 'null' : Array.isArray(output) ? 'an array' : `a ${typeof output}`;
-    return [rejected(base, `hook output must be a JSON object, got ${kind}`, output, limits)];
-  }
-  const problem = checkPayload(output, limits);
-  if (problem !== undefined) {
     return [
       rejected(
-        { ...base, sessionId: str(output.session_id) || undefined },
-        `payload ${problem}`,
+        { hook, timestamp, sessionId: undefined },
+        `hook output must be a JSON object, got ${kind}`,
         output,
         limits,
       ),
     ];
   }
-  let mapper = BY_NORMALIZED_NAME.get(normalizeName(hook));
+  const problem = checkPayload(output, limits);
+  if (problem !== undefined) {
+    const sessionId = str(output.session_id) || undefined;
+    return [rejected({ hook, timestamp, sessionId }, `payload ${problem}`, output, limits)];
+  }
+  let mapper = mapperFor(hook);
   if (mapper === undefined) {
     // The transport's name is unknown, but the payload says which Claude Code event it is.
     const eventName = str(output.hook_event_name);
-    mapper = eventName === undefined ? undefined : BY_NORMALIZED_NAME.get(normalizeName(eventName));
+    mapper = eventName === undefined ? undefined : mapperFor(eventName);
   }
+  // Every mapper of the table sets the session and the context (see `claude`, `withSession`).
   const ctx: MapContext = { hook, timestamp, sessionId: undefined, context: { hook } };
   try {
     const events = (mapper ?? unknownHook)(output, ctx);
@@ -577,7 +625,8 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
   } catch (error) {
     const reason =
       error instanceof RejectError ? error.reason : `mapping failed: ${(error as Error)?.message}`;
-    return [rejected({ ...base, sessionId: str(output.session_id) || undefined }, reason, output, limits)];
+    const sessionId = str(output.session_id) || undefined;
+    return [rejected({ hook, timestamp, sessionId }, reason, output, limits)];
   }
 }
 

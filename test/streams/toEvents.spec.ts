@@ -233,6 +233,35 @@ describe('toEvents mappings', () => {
     const [empty] = toEvents('file-watcher', { changes: [] }, T);
     expect(empty!.type).toBe('hook.file-watcher');
   });
+
+  it('maps every spelling right however many distinct hook names it has seen (the name cache is bounded)', () => {
+    // Far more names than the cache holds: it starts over when full, and must never answer wrongly.
+    for (let i = 0; i < 1_000; i++) {
+      expect(toEvents(`custom-${i}`, { n: i }, T)[0]).toMatchObject({
+        type: `hook.custom-${i}`,
+        data: { n: i },
+      });
+      if (i % 97 === 0) {
+        const spelling = ['PostToolUse', 'post-tool-use', 'POST_TOOL_USE', `post.tool.use`][i % 4]!;
+        expect(types(toEvents(spelling, claude('PostToolUse', { tool_name: 'Read' }), T))).toEqual([
+          'tool.used',
+        ]);
+      }
+    }
+  });
+
+  it('gives the events of one payload one shared context, and fields that are absent, never undefined', () => {
+    const events = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', { tool_name: 'Write', tool_input: { file_path: '/r/a.ts' }, tool_response: {} }),
+      T,
+    );
+    expect(types(events)).toEqual(['tool.used', 'file.modified']);
+    expect(events[1]!.context).toBe(events[0]!.context);
+    expect(events[0]!.context).toEqual({ hook: 'PostToolUse', cwd: '/repo', transcript_path: '/t.jsonl' });
+    expect(Object.keys(events[0]!.data)).toEqual(['tool_name', 'file_path', 'success']);
+    expect(Object.keys(events[1]!.data)).toEqual(['file_path', 'tool_name']);
+  });
 });
 
 describe('toEvents on invalid input', () => {
