@@ -311,14 +311,15 @@ const subagentStop: Mapper = (p, ctx) => {
 
 const subagentStart: Mapper = (p, ctx) => [make(ctx, 'agent.started', agentData(p), Priority.NORMAL)];
 
-const FILE_CHANGED_ACTIONS: Record<string, string> = {
-  add: 'created',
-  change: 'modified',
-  unlink: 'deleted',
-};
+// Maps, not object literals: an action named `constructor` or `__proto__` must not find Object.prototype's.
+const FILE_CHANGED_ACTIONS = new Map<string, string>([
+  ['add', 'created'],
+  ['change', 'modified'],
+  ['unlink', 'deleted'],
+]);
 const fileChanged: Mapper = (p, ctx) => {
   const path = requireString(p, 'file_path');
-  const action = FILE_CHANGED_ACTIONS[str(p.event) ?? 'change'] ?? 'modified';
+  const action = FILE_CHANGED_ACTIONS.get(str(p.event) ?? 'change') ?? 'modified';
   return [make(ctx, `file.${action}`, { file_path: path, source: 'FileChanged' }, Priority.NORMAL)];
 };
 
@@ -388,25 +389,25 @@ function claude(eventName: string, mapper: Mapper): Mapper {
 // ---------------------------------------------------------------------------------------------------
 // The seed's own hooks.
 
-const FILE_ACTIONS: Record<string, string> = {
-  create: 'created',
-  created: 'created',
-  add: 'created',
-  added: 'created',
-  modify: 'modified',
-  modified: 'modified',
-  change: 'modified',
-  changed: 'modified',
-  update: 'modified',
-  updated: 'modified',
-  delete: 'deleted',
-  deleted: 'deleted',
-  unlink: 'deleted',
-  remove: 'deleted',
-  removed: 'deleted',
-  rename: 'renamed',
-  renamed: 'renamed',
-};
+const FILE_ACTIONS = new Map<string, string>([
+  ['create', 'created'],
+  ['created', 'created'],
+  ['add', 'created'],
+  ['added', 'created'],
+  ['modify', 'modified'],
+  ['modified', 'modified'],
+  ['change', 'modified'],
+  ['changed', 'modified'],
+  ['update', 'modified'],
+  ['updated', 'modified'],
+  ['delete', 'deleted'],
+  ['deleted', 'deleted'],
+  ['unlink', 'deleted'],
+  ['remove', 'deleted'],
+  ['removed', 'deleted'],
+  ['rename', 'renamed'],
+  ['renamed', 'renamed'],
+]);
 
 const fileWatcher: Mapper = (p, ctx) => {
   if (!Array.isArray(p.changes)) throw new RejectError('missing required field "changes" (an array)');
@@ -419,7 +420,8 @@ const fileWatcher: Mapper = (p, ctx) => {
       events.push(rejected(ctx, `changes[${index}] needs a "path" and an "action"`, change, DEFAULT_LIMITS));
       return;
     }
-    const normalized = FILE_ACTIONS[action.toLowerCase()] ?? action.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+    const normalized =
+      FILE_ACTIONS.get(action.toLowerCase()) ?? action.toLowerCase().replace(/[^a-z0-9_]/g, '_');
     const data: Record<string, unknown> = { file_path: path, file_type: str(c.type) ?? extensionOf(path) };
     const size = num(c.size);
     if (size !== undefined) data.size = size;

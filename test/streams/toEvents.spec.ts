@@ -202,6 +202,29 @@ describe('toEvents mappings', () => {
     expect(events[0]!.data.size).toBe(10);
   });
 
+  it('never takes an action name from Object.prototype (constructor, __proto__, toString)', () => {
+    const actions = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+    const watched = toEvents(
+      'file-watcher',
+      { changes: actions.map((action) => ({ action, path: '/r/a' })) },
+      T,
+    );
+    expect(types(watched)).toEqual([
+      'file.constructor',
+      'file.__proto__',
+      'file.tostring',
+      'file.hasownproperty',
+    ]);
+    for (const action of actions) {
+      const [changed] = toEvents(
+        'FileChanged',
+        claude('FileChanged', { file_path: '/r/a', event: action }),
+        T,
+      );
+      expect(changed!.type).toBe('file.modified');
+    }
+  });
+
   it('rejects the bad entries of a file-watcher output and keeps the good ones', () => {
     const events = toEvents(
       'file-watcher',
