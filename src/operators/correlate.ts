@@ -729,7 +729,7 @@ class Correlator implements SerialEngine<Event> {
     state.filesTruncated = false;
     for (let i = from; i < to && state.ids.length < config.maxEventIds; i++) {
       const eventId = readId(state.events[i]!);
-      if (eventId !== undefined) state.ids.push(compact(eventId));
+      if (eventId !== undefined) state.ids.push(eventId);
     }
     if (match.files_affected !== undefined) {
       for (const file of match.files_affected) this.addFile(state, file);
@@ -748,7 +748,7 @@ class Correlator implements SerialEngine<Event> {
   private grow(state: GroupState, id: string | undefined, path: string | undefined, t: number): void {
     state.count++;
     state.end = t;
-    if (id !== undefined && state.ids.length < this.config.maxEventIds) state.ids.push(compact(id));
+    if (id !== undefined && state.ids.length < this.config.maxEventIds) state.ids.push(id);
     if (path !== undefined) this.addFile(state, path);
   }
 
@@ -899,17 +899,6 @@ class Correlator implements SerialEngine<Event> {
       }) as Event,
     );
   }
-}
-
-/**
- * `id`, stored flat. An id made by concatenation (`createEventId`'s are) is a rope of three strings,
- * ~90 bytes; reading a character flattens it, and the collector then keeps only the flat ~50-byte
- * copy. An episode holds up to `maxEventIds` ids for as long as it lasts: with the defaults, 10,000
- * sessions × 2 groups × 100 ids, ~90 MB as ropes and ~50 MB flat.
- */
-function compact(id: string): string {
-  id.charCodeAt(0);
-  return id;
 }
 
 function readId(event: Event): string | undefined {
