@@ -13,8 +13,9 @@
  *    send time, so a stalled pipeline cannot hide behind fewer sends) to the persisted pipeline; per
  *    event, from payload in to persisted ack (emitted by `persist`). CRITICAL events are merged in
  *    after the bridge, every 10 ms, and take the same write-ahead path.
- * 4. Memory: heap and RSS along 5,000,000 events with default windows and 10,000 sessions, in a child
- *    process run with `--expose-gc` so each sample follows a full collection (`bench/memory.ts`).
+ * 4. Memory: heap and RSS along 3,000,000 events (5,000,000 with --long) with default windows and 10,000
+ *    sessions, in a child process run with `--expose-gc` so each sample follows a full collection
+ *    (`bench/memory.ts`); judged bounded after a warm-up in which the sessions' state fills.
  * 5. Durability cost: `os` against `process` durability, throughput and p99 latency.
  */
 import { spawn } from 'node:child_process';
@@ -900,9 +901,19 @@ const suite: BenchSuite = {
     }
 
     // --- memory ---------------------------------------------------------------------------------------
-    // Issue #8 asks for 5,000,000 events (--long): about 130-230 s on the shared 2-core machine, more than
-    // the rest of `npm run bench` together. 2,000,000 by default keeps it under 5 minutes (docs/benchmarks.md).
-    const memoryEvents = byLength(options, { quick: 200_000, default: 2_000_000, long: 5_000_000 });
+    // Issue #8 asks for 5,000,000 events (--long): about 130-420 s on the shared 2-core machine, more than
+    // the rest of `npm run bench` together. 3,000,000 by default (55-250 s).
+    //
+    // "Bounded" is judged after a warm-up. The generator starts its 10,000 sessions together and they
+    // live long (at 2,000,000 events ~1,200 of them have ended, at 5,000,000 ~4,300), so for ~2,000,000 events
+    // the pipeline holds a growing population of ageing sessions whose state legitimately fills up to
+    // its bounds (correlate's open episodes list up to 100 ids each). That growth is not a leak and it
+    // levels off (heap MB, 2026-12-04: 1M: 142, 2M: 168, 2.5M to 5M: 170 to 174). A
+    // leak proportional to the events keeps growing after it, so the growth from the first sample at
+    // or after the warm-up to the end is what must stay under 10 % (over 1,000,000 events by default,
+    // 3,000,000 with --long); the whole curve is reported.
+    const memoryEvents = byLength(options, { quick: 200_000, default: 3_000_000, long: 5_000_000 });
+    const warmup = byLength(options, { quick: 100_000, default: 2_000_000, long: 2_000_000 });
     const every = memoryEvents / 10;
     const memSessions = 10_000;
     // The bare curve is the generator's own footprint (10,000 sessions' scripts): flat after the first
@@ -915,12 +926,16 @@ const suite: BenchSuite = {
       bareEvents,
     );
     const end = subjectCurve.at(-1)!;
-    const mid = subjectCurve[Math.floor(subjectCurve.length / 2) - 1]!;
+    const from = subjectCurve.find((sample) => sample.events >= warmup) ?? subjectCurve[0]!;
     const bareEnd = bareCurve.at(-1)!;
-    const growth = (field: 'heapMB' | 'rssMB') => (end[field] - mid[field]) / mid[field];
+    const growth = (field: 'heapMB' | 'rssMB') => (end[field] - from[field]) / from[field];
+    const perMillion = (field: 'heapMB' | 'rssMB') =>
+      formatNumber((end[field] - from[field]) / ((end.events - from.events) / 1e6));
     const curve = (samples: MemorySample[], field: 'heapMB' | 'heapTotalMB' | 'rssMB') =>
       samples.map((s) => `${formatNumber(s.events / 1e6)}M: ${formatNumber(s[field])}`).join(', ');
-    const bounded = `bounded: < 10 % growth from ${formatNumber(mid.events / 1e6)}M to ${formatNumber(end.events / 1e6)}M events`;
+    const span = `from ${formatNumber(from.events / 1e6)}M to ${formatNumber(end.events / 1e6)}M events`;
+    // A --quick run is a smoke run: its span is inside the warm-up, its verdict is not for reading.
+    const bounded = `bounded: < 10 % growth ${span}${options.quick ? '' : " (after the sessions' state has filled)"}`;
     const bareName = `Subject → map over the same payloads (${formatNumber(bareEnd.events / 1e6)}M events)`;
     add({
       name: `heap after ${formatNumber(memoryEvents)} events, 10,000 sessions, default windows (after gc)`,
@@ -933,7 +948,8 @@ const suite: BenchSuite = {
       runs: 1,
       notes:
         'one run in a child process (node --expose-gc), in-memory pipeline, heapUsed after two full collections; ' +
-        `growth over the second half ${formatNumber(growth('heapMB') * 100)} %; heap MB ${curve(subjectCurve, 'heapMB')}; ` +
+        `growth ${span} ${formatNumber(growth('heapMB') * 100)} % (${perMillion('heapMB')} MB per million events); ` +
+        `heap MB ${curve(subjectCurve, 'heapMB')}; ` +
         `heapTotal MB ${curve(subjectCurve, 'heapTotalMB')}; baseline (the generator's 10,000 sessions) ` +
         `${curve(bareCurve, 'heapMB')}; ${formatNumber(end.payloads)} payloads in ${formatNumber(end.seconds)} s`,
       detail: { pipeline: subjectCurve, bare: bareCurve },
@@ -947,7 +963,7 @@ const suite: BenchSuite = {
       goal: bounded,
       met: growth('rssMB') < 0.1,
       runs: 1,
-      notes: `growth over the second half ${formatNumber(growth('rssMB') * 100)} %; RSS MB ${curve(subjectCurve, 'rssMB')}; baseline ${curve(bareCurve, 'rssMB')}`,
+      notes: `growth ${span} ${formatNumber(growth('rssMB') * 100)} % (${perMillion('rssMB')} MB per million events); RSS MB ${curve(subjectCurve, 'rssMB')}; baseline ${curve(bareCurve, 'rssMB')}`,
     });
     return rows;
   },

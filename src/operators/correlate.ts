@@ -447,9 +447,11 @@ function compile(groups: readonly CorrelationGroup[], options: CorrelateOptions)
  * per-event cost is cache misses, and this object is touched by every event of the group anyway.
  */
 class GroupState {
-  // The window, oldest first, from `head`; parallel arrays avoid an object per buffered event.
+  // The window, oldest first, from `head`; parallel arrays avoid an object per buffered event. Slots
+  // before `head` are emptied as they are dropped: an event that left the window is not kept alive
+  // until the next compaction.
   times: number[] = [];
-  events: Event[] = [];
+  events: Array<Event | undefined> = [];
   kinds: number[] = [];
   head = 0;
   readonly counts: number[];
@@ -488,12 +490,13 @@ class GroupState {
 
   /** Drops events older than `cutoff`, then the oldest beyond `max`. */
   prune(cutoff: number, max: number): void {
-    const { times, counts } = this;
+    const { times, events, counts } = this;
     const gated = counts.length > 0;
     let head = this.head;
     const length = times.length;
     while (head < length && (times[head]! < cutoff || length - head > max)) {
       if (gated) counts[this.kinds[head]!]!--;
+      events[head] = undefined;
       head++;
     }
     if (head === length) {
@@ -504,14 +507,14 @@ class GroupState {
     // Compact once the dropped prefix outweighs the window, so the arrays stay O(window).
     if (head >= 32 && head * 2 >= length) {
       this.times = times.slice(head);
-      this.events = this.events.slice(head);
+      this.events = events.slice(head);
       if (gated) this.kinds = this.kinds.slice(head);
       this.head = 0;
     }
   }
 
   window(): Event[] {
-    return this.events.slice(this.head);
+    return this.events.slice(this.head) as Event[];
   }
 
   clear(): void {

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { from, lastValueFrom, map, mergeMap, Observable, of, Subject, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
@@ -788,6 +790,32 @@ describe('correlate: user groups, errors and bounds', () => {
       { maxWindowEvents: 4 },
     );
     expect(seen).toEqual([1, 2, 3, 4, 4, 4, 4, 4, 4, 4]);
+  });
+
+  it('lets go of the events that left the window, not only of the window', async () => {
+    // A window that moves on keeps a few recent events while older ones drop out. The dropped ones
+    // used to stay referenced until the buffer was compacted (32 of them per session and group): with
+    // 10,000 sessions, ~300,000 events held after they could no longer take part in a match.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const never: CorrelationGroup = { ...deploy, rule: () => null };
+    const input = new Subject<Event>();
+    let passed = 0;
+    input.pipe(correlate([never], { passThrough: true })).subscribe(() => passed++);
+    const dropped: Array<WeakRef<Event>> = [];
+    // Pushed from a function of its own so that no local variable keeps an event alive.
+    const push = (event: Event, track: boolean) => {
+      if (track) dropped.push(new WeakRef(event));
+      input.next(event);
+    };
+    for (let i = 0; i < 10; i++) push(tool(`t${i}`, i * SEC), i < 5);
+    // A minute after t5: t0 … t4 are out of the window; t5 … t9 and this one are in it.
+    push(tool('t65', MIN + 5 * SEC), false);
+    expect(passed).toBe(11);
+    // WeakRef targets stay alive until the current job ends.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(dropped.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
   });
 
   it('evicts the least recently active sessions beyond maxSessions, ending their episodes', () => {
