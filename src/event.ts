@@ -64,12 +64,30 @@ const ENCODING = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const TWO_POW_40 = 2 ** 40;
 
 let lastTime = -1;
-let timePrefix = '';
-// The 80 random bits as two 40-bit halves, each exactly representable in a double; the high half's
-// text is cached, since within a millisecond only the low half changes.
+// The 80 random bits as two 40-bit halves, each exactly representable in a double.
 let randHi = 0;
-let randHiText = '';
 let randLo = 0;
+/**
+ * The character codes of the id's first 18 characters: 10 of time, 8 of the high half. Within a
+ * millisecond only the low half changes. The id is made in one `String.fromCharCode`, a flat 26-byte
+ * string: concatenating cached pieces leaves a rope of three (~90 bytes instead of ~48) that every stored,
+ * windowed or correlated event keeps, and is no faster.
+ */
+const head: number[] = new Array<number>(18).fill(48);
+const CODES: readonly number[] = Array.from(ENCODING, (c) => c.charCodeAt(0));
+/** The codes of the first and the second base-32 digit of every 10-bit value. */
+const FIRST: readonly number[] = Array.from({ length: 1024 }, (_, n) => CODES[n >> 5]!);
+const SECOND: readonly number[] = Array.from({ length: 1024 }, (_, n) => CODES[n & 31]!);
+
+/** Writes `value`'s `digits` base-32 digits into `head`, ending before `end`. */
+function writeHead(value: number, end: number, digits: number): void {
+  let v = value;
+  for (let i = end - 1; i >= end - digits; i--) {
+    const digit = v % 32;
+    head[i] = CODES[digit]!;
+    v = (v - digit) / 32;
+  }
+}
 
 /** Two base-32 digits for every 10-bit value: a 40-bit half is four lookups, not eight divisions. */
 const PAIRS: readonly string[] = Array.from(
@@ -104,11 +122,11 @@ function random40(bytes: Uint8Array, offset: number): number {
 export function createEventId(now: number = Date.now()): string {
   if (now > lastTime) {
     lastTime = now;
-    timePrefix = encodeTime(now);
+    writeHead(now, 10, 10);
     const bytes = crypto.getRandomValues(new Uint8Array(10));
     // Keep the top bit of the low half clear so a millisecond has 2^39 increments of headroom.
     randHi = random40(bytes, 0);
-    randHiText = encode40(randHi);
+    writeHead(randHi, 18, 8);
     randLo = random40(bytes, 5) % (TWO_POW_40 / 2);
   } else {
     randLo += 1;
@@ -118,13 +136,24 @@ export function createEventId(now: number = Date.now()): string {
       if (randHi >= TWO_POW_40) {
         // 2^80 ids in one millisecond cannot happen; move the logical clock on rather than wrap.
         lastTime += 1;
-        timePrefix = encodeTime(lastTime);
+        writeHead(lastTime, 10, 10);
         randHi = 0;
       }
-      randHiText = encode40(randHi);
+      writeHead(randHi, 18, 8);
     }
   }
-  return timePrefix + randHiText + encode40(randLo);
+  const high = Math.floor(randLo / 1_048_576);
+  const low = randLo - high * 1_048_576;
+  const a = high >> 10;
+  const b = high & 1023;
+  const c = low >> 10;
+  const d = low & 1023;
+  // biome-ignore format: one id, 26 characters
+  return String.fromCharCode(
+    head[0]!, head[1]!, head[2]!, head[3]!, head[4]!, head[5]!, head[6]!, head[7]!, head[8]!, head[9]!,
+    head[10]!, head[11]!, head[12]!, head[13]!, head[14]!, head[15]!, head[16]!, head[17]!,
+    FIRST[a]!, SECOND[a]!, FIRST[b]!, SECOND[b]!, FIRST[c]!, SECOND[c]!, FIRST[d]!, SECOND[d]!,
+  );
 }
 
 /** The creation time (ms since epoch) encoded in an id made by `createEventId`, or `undefined`. */

@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { encodeTime } from '../src/event.js';
+
+const ENCODING = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
 import {
   createEvent,
   createEventId,
@@ -172,6 +175,17 @@ describe('createEventId', () => {
         },
       ),
     );
+  });
+
+  it('writes 26 Crockford base-32 digits: the time, then an 80-bit number that counts up by one', () => {
+    const decode = (text: string) => [...text].reduce((n, c) => n * 32n + BigInt(ENCODING.indexOf(c)), 0n);
+    const ids = Array.from({ length: 2_000 }, () => createEventId(0)); // the clock "steps back": one ms
+    for (const id of ids) expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    const time = ids[0]!.slice(0, 10);
+    expect(ids.every((id) => id.slice(0, 10) === time)).toBe(true);
+    expect(encodeTime(eventIdTime(ids[0]!)!)).toBe(time);
+    const counts = ids.map((id) => decode(id.slice(10)));
+    expect(counts.slice(1).map((n, i) => n - counts[i]!)).toEqual(ids.slice(1).map(() => 1n));
   });
 
   it('sorts by creation time and stays monotonic when the clock steps back', () => {
