@@ -6,11 +6,15 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import { ConfigError } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
+  ArrivalClock,
+  type Arriving,
+  advance,
   booleanOption,
   COMPLETE,
   canonicalOrder,
   checkConfig,
   contextOf,
+  DueQueue,
   dueAt,
   ERROR,
   estimate,
@@ -20,9 +24,9 @@ import {
   lateEvent,
   NEXT,
   numberOption,
-  observe,
-  type Partition,
   priorityOf,
+  type Queued,
+  SETTLE,
   type Signal,
   serialize,
   sessionIdOf,
@@ -168,7 +172,7 @@ interface WindowKey {
   open: boolean;
 }
 
-interface SessionState extends Partition {
+interface SessionState extends Arriving, Queued {
   readonly id: string | undefined;
   /** By index of the type in `windows`. */
   readonly keys: Array<WindowKey | undefined>;
@@ -176,6 +180,10 @@ interface SessionState extends Partition {
   open: number;
   /** A lower bound of the earliest end among its open windows (`Infinity` when none). */
   minEnd: number;
+  /** When it last got an open window (a counter): ticks visit due sessions in this order. */
+  activeSince: number;
+  /** The last idle tick its watermark estimate accounts for (see `catchUp`). */
+  caughtTick: number;
 }
 
 interface TypeSpec {
@@ -245,12 +253,19 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
   return (source) =>
     new Observable<Event>((subscriber) => {
       const sessions = new Map<string | undefined, SessionState>();
-      // Sessions with an open window, and open keys in the order they opened (the capacity policy).
-      const active = new Set<SessionState>();
+      // Open keys in the order they opened (the capacity policy).
       const openKeys = new Set<WindowKey>();
+      // Sessions with an open window: how many, and by the scheduler time the idle rule makes them due.
+      let activeCount = 0;
+      let activations = 0;
+      const queue = new DueQueue<SessionState>();
+      // Idle ticks so far and the time of the latest one.
+      let ticks = 0;
+      let lastTick = 0;
       let done = false;
 
       const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(TICK));
+      const clock = new ArrivalClock<SessionState>(scheduler, () => dispatch(SETTLE));
 
       const emit = (event: Event) => {
         if (!subscriber.closed) subscriber.next(event);
@@ -267,12 +282,17 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             maxTs: Number.NEGATIVE_INFINITY,
             wm: Number.NEGATIVE_INFINITY,
             lastArrival: 0,
+            arriving: false,
+            due: Number.POSITIVE_INFINITY,
+            slot: -1,
             keys: new Array(typeCount),
             open: 0,
             minEnd: Number.POSITIVE_INFINITY,
+            activeSince: 0,
+            caughtTick: ticks,
           };
           sessions.set(id, s);
-          if (sessions.size - active.size > maxIdleSessions) forgetIdleSessions(s);
+          if (sessions.size - activeCount > maxIdleSessions) forgetIdleSessions(s);
         }
         lastSession = s;
         return s;
@@ -285,17 +305,39 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const candidates: SessionState[] = [];
         for (const s of sessions.values()) if (s.open === 0 && s !== keep) candidates.push(s);
         candidates.sort((a, b) => a.maxTs - b.maxTs);
-        for (let i = 0; i < candidates.length && sessions.size - active.size > target; i++) {
+        for (let i = 0; i < candidates.length && sessions.size - activeCount > target; i++) {
           sessions.delete(candidates[i]!.id);
           if (lastSession === candidates[i]) lastSession = undefined;
         }
+      };
+
+      /**
+       * A tick estimates the watermark of the due sessions only; for the others, which would not close
+       * a window, the estimate of the latest tick is applied when the session is next looked at (and
+       * before it stops being active), which is the same: an estimate only grows with the tick time.
+       */
+      const catchUp = (s: SessionState) => {
+        if (s.caughtTick !== ticks) {
+          if (s.open > 0) estimate(s, lastTick, latenessMs, idleFlushMs);
+          s.caughtTick = ticks;
+        }
+      };
+
+      /** Puts a session that arrived or was ticked back in the due queue (or out of it). */
+      const requeue = (s: SessionState) => {
+        if (s.open > 0) queue.set(s, dueAt(s, s.minEnd, latenessMs, idleFlushMs));
+        else queue.delete(s);
       };
 
       const markOpen = (k: WindowKey) => {
         k.open = true;
         openKeys.add(k);
         const s = k.session;
-        if (s.open++ === 0) active.add(s);
+        if (s.open++ === 0) {
+          activeCount++;
+          s.activeSince = ++activations;
+          // Queued when its arrival time is known (the run settles), before any tick can look.
+        }
         if (openKeys.size > maxOpenWindows) {
           const oldest = openKeys.values().next().value!;
           if (oldest !== k) flushKey(oldest);
@@ -305,7 +347,12 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       const markClosed = (k: WindowKey) => {
         k.open = false;
         openKeys.delete(k);
-        if (--k.session.open === 0) active.delete(k.session);
+        const s = k.session;
+        catchUp(s);
+        if (--s.open === 0) {
+          activeCount--;
+          queue.delete(s);
+        }
       };
 
       const sortPending = (k: WindowKey) => {
@@ -432,9 +479,10 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           return;
         }
         const spec = types.get(event.type);
-        const now = scheduler.now();
         const s = sessionOf(sessionIdOf(event.sessionId));
-        observe(s, ts, now, latenessMs);
+        catchUp(s);
+        advance(s, ts, latenessMs);
+        if (idle) clock.arrive(s);
         let late: Event<LateEventData> | undefined;
         if (spec !== undefined) {
           let k = s.keys[spec.index];
@@ -483,22 +531,36 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           const k = s.keys[spec.index]!;
           if (k.pending.length >= maxEvents) emitParts(k);
         }
+        // The idle tick for this session, `dueAt` from its arrival time (read when the run settles).
         if (idle && s.open > 0 && !done)
-          timer.request(dueAt(s, s.minEnd, latenessMs, idleFlushMs), now, true);
+          clock.request(Math.max(idleFlushMs, s.minEnd + latenessMs - s.maxTs));
+      };
+
+      /** The end of a run of arrivals: their time is now; the timer is armed as each arrival asked. */
+      const onSettle = () => {
+        clock.settle(scheduler.now(), requeue, timer);
       };
 
       const onTick = () => {
         const now = scheduler.now();
-        let next = Number.POSITIVE_INFINITY;
-        for (const s of active) {
+        // Arrivals whose run has not settled yet came by now (and asked for no tick before this one).
+        if (clock.pending) clock.settle(now, requeue, undefined);
+        ticks++;
+        lastTick = now;
+        // The due sessions, in the order they became active. A session closes a window when its estimate
+        // reaches `minEnd`, which is `dueAt`; the 1 ms of slack covers rounding in that equivalence.
+        const due: SessionState[] = [];
+        for (let s = queue.pop(now + 1); s !== undefined; s = queue.pop(now + 1)) due.push(s);
+        if (due.length > 1) due.sort((a, b) => a.activeSince - b.activeSince);
+        for (let i = 0; i < due.length; i++) {
+          const s = due[i]!;
           estimate(s, now, latenessMs, idleFlushMs);
+          s.caughtTick = ticks;
           if (s.wm >= s.minEnd) closeDue(s);
           if (done) return;
-          if (s.open > 0) {
-            const due = dueAt(s, s.minEnd, latenessMs, idleFlushMs);
-            if (due < next) next = due;
-          }
+          if (s.open > 0) queue.set(s, dueAt(s, s.minEnd, latenessMs, idleFlushMs));
         }
+        const next = queue.next;
         // `now + 1` guards against a due time that rounding put at or before now.
         if (next !== Number.POSITIVE_INFINITY) timer.request(Math.max(next, now + 1), now, false);
       };
@@ -518,6 +580,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       const finish = (error?: { value: unknown }) => {
         if (done) return;
         timer.cancel();
+        clock.cancel();
         try {
           flushAll();
         } catch (flushError) {
@@ -535,6 +598,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           if (signal === NEXT) onNext(value as Event);
           else if (signal === ERROR) finish({ value });
           else if (signal === COMPLETE) finish();
+          else if (signal === SETTLE) onSettle();
           else onTick();
         },
         (error) => finish({ value: error }),
@@ -549,10 +613,11 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       return () => {
         done = true;
         timer.cancel();
+        clock.cancel();
         subscription.unsubscribe();
         sessions.clear();
         lastSession = undefined;
-        active.clear();
+        queue.clear();
         openKeys.clear();
       };
     });

@@ -109,6 +109,59 @@ describe('temporalAggregate', () => {
       expect(scheduled).toBeLessThanOrEqual(2);
     });
 
+    it('reads the clock once per run of arrivals, and arms the timer at most twice for it', () => {
+      const clock = new VirtualTimeScheduler();
+      let scheduled = 0;
+      let reads = 0;
+      const scheduler: SchedulerLike = {
+        now: () => {
+          reads++;
+          return clock.now();
+        },
+        schedule: (work: () => void, delay?: number) => {
+          scheduled++;
+          return clock.schedule(work, delay);
+        },
+      } as SchedulerLike;
+      const input = new Subject<Event>();
+      const seen: string[] = [];
+      input.pipe(temporalAggregate({ windows: TOOL5, scheduler })).subscribe((e) => seen.push(label(e)));
+      for (let i = 0; i < 5_000; i++) input.next(ev('tool.used', 0, `s${i % 100}`));
+      expect(reads).toBe(0);
+      // The end of the run, at the same instant: one read, one action for it, at most two timer arms.
+      clock.maxFrames = 0;
+      clock.flush();
+      expect(reads).toBe(1);
+      expect(scheduled).toBeLessThanOrEqual(3);
+      expect(seen).toEqual([]);
+      // The timer then closes every session's window at 5 (its end; the session quiet since 0).
+      clock.maxFrames = Number.POSITIVE_INFINITY;
+      clock.flush();
+      expect(seen).toHaveLength(100);
+      expect(seen[0]).toBe('tool.used.aggregated s0 [0,5) n=50');
+      expect(clock.now()).toBe(5);
+      expect(reads).toBe(2);
+    });
+
+    it('closes each session on time when ticks find only a few of many sessions due', () => {
+      // 1,000 sessions opened at 0..999 ms (one 100 ms window each), in reverse session-name order:
+      // each tick must emit exactly the sessions due at its time, in the order they became active.
+      const arrivals: Array<Timed<Event>> = [];
+      for (let i = 0; i < 1_000; i++) {
+        arrivals.push({ time: i, value: ev('tool.used', i, `s${String(999 - i).padStart(3, '0')}`) });
+      }
+      const { out } = collect(arrivals, (scheduler) =>
+        temporalAggregate({ windows: { 'tool.used': 100 }, scheduler }),
+      );
+      expect(out).toHaveLength(1_000);
+      out.forEach(({ time, value }, i) => {
+        expect(time).toBe(i + 100);
+        expect(label(value)).toBe(
+          `tool.used.aggregated s${String(999 - i).padStart(3, '0')} [${i},${i + 100}) n=1`,
+        );
+      });
+    });
+
     it(
       'keeps unsubscription chains unbroken through mergeMap',
       marbles((m) => {
