@@ -373,8 +373,12 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           k.minTs = Number.POSITIVE_INFINITY;
           return pending;
         }
-        k.times.splice(0, n);
-        k.minTs = k.times[0]!;
+        // Shifted in place: allocating a removed part that nobody reads is most of a splice's cost.
+        const times = k.times;
+        const rest = times.length - n;
+        for (let i = 0; i < rest; i++) times[i] = times[i + n]!;
+        times.length = rest;
+        k.minTs = times[0]!;
         return pending.splice(0, n);
       };
 
@@ -480,7 +484,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         }
         const spec = types.get(event.type);
         const s = sessionOf(sessionIdOf(event.sessionId));
-        catchUp(s);
+        if (s.caughtTick !== ticks) catchUp(s);
         advance(s, ts, latenessMs);
         if (idle) clock.arrive(s);
         let late: Event<LateEventData> | undefined;
@@ -693,8 +697,49 @@ export function numericStats(values: readonly number[]): NumericStats {
   }
   // Nearest rank: the ceil(0.95 n)-th smallest, which is the largest while n < 20.
   const rank = Math.ceil(0.95 * n);
-  const p95 = rank >= n ? max : Float64Array.from(values).sort()[rank - 1]!;
+  const p95 = rank >= n ? max : nthSmallest(values, rank);
   return { count: n, min, avg: sum / n, max, p95 };
+}
+
+/**
+ * The `rank`-th smallest of `values` in the order of a sorted `Float64Array` (-0 before +0), without
+ * sorting them all: near the top it is the (n - rank + 1)-th largest, found by keeping that many largest
+ * values in a small sorted buffer (one comparison for most values).
+ */
+function nthSmallest(values: readonly number[], rank: number): number {
+  const n = values.length;
+  const k = n - rank + 1;
+  let value: number;
+  if (k > 32) value = new Float64Array(values).sort()[rank - 1]!;
+  else {
+    // top: the k largest so far, ascending.
+    const top = new Float64Array(k);
+    for (let i = 0; i < k; i++) {
+      const v = values[i]!;
+      let j = i;
+      while (j > 0 && top[j - 1]! > v) {
+        top[j] = top[j - 1]!;
+        j--;
+      }
+      top[j] = v;
+    }
+    for (let i = k; i < n; i++) {
+      const v = values[i]!;
+      if (v <= top[0]!) continue;
+      let j = 1;
+      while (j < k && top[j]! < v) {
+        top[j - 1] = top[j]!;
+        j++;
+      }
+      top[j - 1] = v;
+    }
+    value = top[0]!;
+  }
+  if (value !== 0) return value;
+  // A zero: -0 when the values sorting before +0 (negatives and -0) reach the rank.
+  let before = 0;
+  for (let i = 0; i < n; i++) if (values[i]! < 0 || Object.is(values[i], -0)) before++;
+  return before >= rank ? -0 : 0;
 }
 
 // Windows are mostly small: a linear scan finds one of a few entries faster than building a Map, which

@@ -14,6 +14,7 @@ import {
   type TemporalAggregateConfig,
   temporalAggregate,
 } from '../../src/index.js';
+import { numericStats } from '../../src/operators/temporalAggregate.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 import { marbles } from '../helpers/marbles.js';
 import { collect, ev, idsIn, label, seeded, type Timed, withoutId } from '../helpers/windows.js';
@@ -883,6 +884,18 @@ describe('temporalAggregate determinism: live equals replay', () => {
 });
 
 describe('temporalAggregate properties', () => {
+  it('takes p95 of 20 values or more as the nearest rank of the sorted values (ties, zeros of both signs)', () => {
+    const value = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom(0, -0, 0.5, -1e300, 1e300));
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 20, maxLength: 1_500 }), (values) => {
+        const sorted = Float64Array.from(values).sort();
+        const rank = Math.ceil(0.95 * values.length);
+        expect(Object.is(numericStats(values).p95, sorted[rank - 1])).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   const TYPES = ['tool.used', 'file.modified', 'performance.metric', 'session.started', 'git.commit'];
   const WINDOWS = { 'tool.used': 50, 'file.modified': 20, 'performance.metric': 120 };
   const input = fc.array(
