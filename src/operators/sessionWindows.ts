@@ -6,11 +6,15 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import { ConfigError } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
+  ArrivalClock,
+  type Arriving,
+  advance,
   booleanOption,
   COMPLETE,
   canonicalOrder,
   checkConfig,
   contextOf,
+  DueQueue,
   dueAt,
   ERROR,
   estimate,
@@ -20,9 +24,9 @@ import {
   lateEvent,
   NEXT,
   numberOption,
-  observe,
-  type Partition,
   priorityOf,
+  type Queued,
+  SETTLE,
   type Signal,
   serialize,
   sessionIdOf,
@@ -96,12 +100,16 @@ const OPERATOR = 'sessionWindows';
 const WINDOW = 'session.window';
 const LATE = 'session.window.late';
 
-interface KeyState extends Partition {
+interface KeyState extends Arriving, Queued {
   readonly key: string;
   /** Open windows, by event time; consecutive ones are at least `gapMs` apart. */
   windows: SessionWindow[];
   /** Events before this time are late: they would have merged with an emitted window. */
   horizon: number;
+  /** When it last got an open window (a counter): ticks visit due keys in this order. */
+  activeSince: number;
+  /** The last idle tick its watermark estimate accounts for (see `catchUp`). */
+  caughtTick: number;
 }
 
 interface SessionWindow {
@@ -194,12 +202,41 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
   return (source) =>
     new Observable<Event>((subscriber) => {
       const keys = new Map<string, KeyState>();
-      // Keys with an open window, and open windows in the order they opened (the capacity policy).
-      const active = new Set<KeyState>();
+      // Open windows in the order they opened (the capacity policy).
       const open = new Set<SessionWindow>();
+      // Keys with an open window: how many, and by the scheduler time the idle rule makes them due.
+      let activeCount = 0;
+      let activations = 0;
+      const queue = new DueQueue<KeyState>();
+      // Idle ticks so far and the time of the latest one.
+      let ticks = 0;
+      let lastTick = 0;
       let done = false;
 
       const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(TICK));
+      const clock = new ArrivalClock<KeyState>(scheduler, () => dispatch(SETTLE));
+
+      /** The scheduler time at which the idle rule closes the first window of `k` (it has one). */
+      const dueOf = (k: KeyState) => dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs);
+
+      /**
+       * A tick estimates the watermark of the due keys only; for the others, which would not close a
+       * window, the estimate of the latest tick is applied when the key is next looked at (and before it
+       * stops being active), which is the same: an estimate only grows with the tick time.
+       */
+      const catchUp = (k: KeyState) => {
+        if (k.caughtTick !== ticks) {
+          if (k.windows.length > 0) estimate(k, lastTick, latenessMs, idleFlushMs);
+          k.caughtTick = ticks;
+        }
+      };
+
+      /** Puts a key whose first window or arrival time changed back in the due queue (or out of it). */
+      const requeue = (k: KeyState) => {
+        if (!idle) return;
+        if (k.windows.length > 0) queue.set(k, dueOf(k));
+        else queue.delete(k);
+      };
 
       const emit = (event: Event) => {
         if (!subscriber.closed) subscriber.next(event);
@@ -213,11 +250,16 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
             maxTs: Number.NEGATIVE_INFINITY,
             wm: Number.NEGATIVE_INFINITY,
             lastArrival: 0,
+            arriving: false,
+            due: Number.POSITIVE_INFINITY,
+            slot: -1,
             windows: [],
             horizon: Number.NEGATIVE_INFINITY,
+            activeSince: 0,
+            caughtTick: ticks,
           };
           keys.set(key, k);
-          if (keys.size - active.size > maxIdleKeys) forgetIdleKeys(k);
+          if (keys.size - activeCount > maxIdleKeys) forgetIdleKeys(k);
         }
         return k;
       };
@@ -228,7 +270,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
         const idleKeys: KeyState[] = [];
         for (const k of keys.values()) if (k.windows.length === 0 && k !== keep) idleKeys.push(k);
         idleKeys.sort((a, b) => a.maxTs - b.maxTs);
-        for (let i = 0; i < idleKeys.length && keys.size - active.size > target; i++)
+        for (let i = 0; i < idleKeys.length && keys.size - activeCount > target; i++)
           keys.delete(idleKeys[i]!.key);
       };
 
@@ -347,9 +389,12 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
 
       /** Emits the first open window of `k` and forgets it. */
       const closeFirst = (k: KeyState) => {
+        catchUp(k);
         const w = k.windows.shift()!;
         open.delete(w);
-        if (k.windows.length === 0) active.delete(k);
+        if (k.windows.length === 0) activeCount--;
+        // Its due time follows its first window (a key with a pending arrival is requeued as it settles).
+        requeue(k);
         const closeAt = w.last + gapMs;
         if (closeAt > k.horizon) k.horizon = closeAt;
         if (w.count > 0) emit(output(w));
@@ -380,9 +425,10 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
           emit(event);
           return;
         }
-        const now = scheduler.now();
         const k = stateOf(typeof rawKey === 'string' ? rawKey : String(rawKey));
-        observe(k, ts, now, latenessMs);
+        if (k.caughtTick !== ticks) catchUp(k);
+        advance(k, ts, latenessMs);
+        if (idle) clock.arrive(k);
         let late: Event<LateEventData> | undefined;
         let target: SessionWindow | undefined;
         if (ts < k.horizon) {
@@ -414,7 +460,10 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
             add(target, event, ts);
             ws.splice(i, 0, target);
             open.add(target);
-            if (ws.length === 1) active.add(k);
+            if (ws.length === 1) {
+              activeCount++;
+              k.activeSince = ++activations;
+            }
             if (open.size > maxOpenWindows) evictOldest(target);
           }
         }
@@ -423,9 +472,16 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
         // `target` may be gone: closed by the capacity policy (as an earlier window of its key).
         else if (target !== undefined && target.count >= maxEvents && open.has(target) && !done)
           emitPart(target);
+        // The idle tick for this key, `dueAt` from its arrival time (read when the run settles).
         if (idle && k.windows.length > 0 && !done) {
-          timer.request(dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs), now, true);
+          const closeAt = k.windows[0]!.last + gapMs;
+          clock.request(Math.max(idleFlushMs, closeAt + latenessMs - k.maxTs));
         }
+      };
+
+      /** The end of a run of arrivals: their time is now; the timer is armed as each arrival asked. */
+      const onSettle = () => {
+        clock.settle(scheduler.now(), requeue, timer);
       };
 
       /** The capacity policy: emits the window opened the longest ago, with the earlier ones of its key. */
@@ -438,16 +494,24 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
 
       const onTick = () => {
         const now = scheduler.now();
-        let next = Number.POSITIVE_INFINITY;
-        for (const k of active) {
+        // Arrivals whose run has not settled yet came by now (and asked for no tick before this one).
+        if (clock.pending) clock.settle(now, requeue, undefined);
+        ticks++;
+        lastTick = now;
+        // The due keys, in the order they became active. A key closes a window when its estimate reaches
+        // the first window's close point, which is `dueAt`; the 1 ms of slack covers rounding there.
+        const due: KeyState[] = [];
+        for (let k = queue.pop(now + 1); k !== undefined; k = queue.pop(now + 1)) due.push(k);
+        if (due.length > 1) due.sort((a, b) => a.activeSince - b.activeSince);
+        for (let i = 0; i < due.length; i++) {
+          const k = due[i]!;
           estimate(k, now, latenessMs, idleFlushMs);
+          k.caughtTick = ticks;
           closeDue(k);
           if (done) return;
-          if (k.windows.length > 0) {
-            const due = dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs);
-            if (due < next) next = due;
-          }
+          requeue(k);
         }
+        const next = queue.next;
         // `now + 1` guards against a due time that rounding put at or before now.
         if (next !== Number.POSITIVE_INFINITY) timer.request(Math.max(next, now + 1), now, false);
       };
@@ -465,6 +529,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
       const finish = (error?: { value: unknown }) => {
         if (done) return;
         timer.cancel();
+        clock.cancel();
         try {
           flushAll();
         } catch (flushError) {
@@ -481,6 +546,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
           if (signal === NEXT) onNext(value as Event);
           else if (signal === ERROR) finish({ value });
           else if (signal === COMPLETE) finish();
+          else if (signal === SETTLE) onSettle();
           else onTick();
         },
         (error) => finish({ value: error }),
@@ -495,9 +561,10 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
       return () => {
         done = true;
         timer.cancel();
+        clock.cancel();
         subscription.unsubscribe();
         keys.clear();
-        active.clear();
+        queue.clear();
         open.clear();
       };
     });

@@ -1,7 +1,8 @@
 /**
  * @internal Event-time machinery shared by `temporalAggregate` and `sessionWindows`: option checks, the
  * per-partition watermark (observed from event times, and estimated from the scheduler clock while the
- * partition is quiet), the single idle timer, the re-entrancy trampoline and the late-event factory.
+ * partition is quiet), arrival times read once per run (`ArrivalClock`), the due queue of partitions
+ * (`DueQueue`), the single idle timer, the re-entrancy trampoline and the late-event factory.
  * Nothing here is part of the public API.
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
@@ -100,13 +101,7 @@ export interface Partition {
   lastArrival: number;
 }
 
-/** Records an arrival at scheduler time `now` of an event at event time `ts`. */
-export function observe(p: Partition, ts: number, now: number, latenessMs: number): void {
-  p.lastArrival = now;
-  advance(p, ts, latenessMs);
-}
-
-/** Records the event time `ts` of an arrival whose scheduler time is recorded separately (`ArrivalClock`). */
+/** Records the event time `ts` of an arrival (its scheduler time is recorded by an `ArrivalClock`). */
 export function advance(p: Partition, ts: number, latenessMs: number): void {
   if (ts > p.maxTs) {
     p.maxTs = ts;
