@@ -6,32 +6,20 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import { ConfigError } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
-  ArrivalClock,
-  type Arriving,
   advance,
   booleanOption,
-  COMPLETE,
   canonicalOrder,
   checkConfig,
   contextOf,
-  DueQueue,
   dueAt,
-  ERROR,
-  estimate,
-  IdleTimer,
   inOrder,
   type LateEventData,
   lateEvent,
-  NEXT,
   numberOption,
   priorityOf,
-  type Queued,
-  SETTLE,
-  type Signal,
-  serialize,
   sessionIdOf,
-  TICK,
 } from './internal/eventTime.js';
+import { type ShellPartition, WindowShell } from './internal/windowShell.js';
 
 /** Options of `sessionWindows`. Every one is optional. */
 export interface SessionWindowsConfig {
@@ -100,16 +88,12 @@ const OPERATOR = 'sessionWindows';
 const WINDOW = 'session.window';
 const LATE = 'session.window.late';
 
-interface KeyState extends Arriving, Queued {
+interface KeyState extends ShellPartition {
   readonly key: string;
   /** Open windows, by event time; consecutive ones are at least `gapMs` apart. */
   windows: SessionWindow[];
   /** Events before this time are late: they would have merged with an emitted window. */
   horizon: number;
-  /** When it last got an open window (a counter): ticks visit due keys in this order. */
-  activeSince: number;
-  /** The last idle tick its watermark estimate accounts for (see `catchUp`). */
-  caughtTick: number;
 }
 
 interface SessionWindow {
@@ -197,50 +181,14 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
     integer: true,
   });
   const scheduler = config?.scheduler ?? asyncScheduler;
-  const idle = idleFlushMs !== Number.POSITIVE_INFINITY;
 
   return (source) =>
     new Observable<Event>((subscriber) => {
+      const shell = new WindowShell<KeyState>(subscriber, { scheduler, latenessMs, idleFlushMs });
+      const emit = (event: Event) => shell.emit(event);
       const keys = new Map<string, KeyState>();
       // Open windows in the order they opened (the capacity policy).
       const open = new Set<SessionWindow>();
-      // Keys with an open window: how many, and by the scheduler time the idle rule makes them due.
-      let activeCount = 0;
-      let activations = 0;
-      const queue = new DueQueue<KeyState>();
-      // Idle ticks so far and the time of the latest one.
-      let ticks = 0;
-      let lastTick = 0;
-      let done = false;
-
-      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(TICK));
-      const clock = new ArrivalClock<KeyState>(scheduler, () => dispatch(SETTLE));
-
-      /** The scheduler time at which the idle rule closes the first window of `k` (it has one). */
-      const dueOf = (k: KeyState) => dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs);
-
-      /**
-       * A tick estimates the watermark of the due keys only; for the others, which would not close a
-       * window, the estimate of the latest tick is applied when the key is next looked at (and before it
-       * stops being active), which is the same: an estimate only grows with the tick time.
-       */
-      const catchUp = (k: KeyState) => {
-        if (k.caughtTick !== ticks) {
-          if (k.windows.length > 0) estimate(k, lastTick, latenessMs, idleFlushMs);
-          k.caughtTick = ticks;
-        }
-      };
-
-      /** Puts a key whose first window or arrival time changed back in the due queue (or out of it). */
-      const requeue = (k: KeyState) => {
-        if (!idle) return;
-        if (k.windows.length > 0) queue.set(k, dueOf(k));
-        else queue.delete(k);
-      };
-
-      const emit = (event: Event) => {
-        if (!subscriber.closed) subscriber.next(event);
-      };
 
       const stateOf = (key: string): KeyState => {
         let k = keys.get(key);
@@ -256,10 +204,10 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
             windows: [],
             horizon: Number.NEGATIVE_INFINITY,
             activeSince: 0,
-            caughtTick: ticks,
+            caughtTick: shell.ticks,
           };
           keys.set(key, k);
-          if (keys.size - activeCount > maxIdleKeys) forgetIdleKeys(k);
+          if (keys.size - shell.activeCount > maxIdleKeys) forgetIdleKeys(k);
         }
         return k;
       };
@@ -270,7 +218,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
         const idleKeys: KeyState[] = [];
         for (const k of keys.values()) if (k.windows.length === 0 && k !== keep) idleKeys.push(k);
         idleKeys.sort((a, b) => a.maxTs - b.maxTs);
-        for (let i = 0; i < idleKeys.length && keys.size - activeCount > target; i++)
+        for (let i = 0; i < idleKeys.length && keys.size - shell.activeCount > target; i++)
           keys.delete(idleKeys[i]!.key);
       };
 
@@ -389,12 +337,12 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
 
       /** Emits the first open window of `k` and forgets it. */
       const closeFirst = (k: KeyState) => {
-        catchUp(k);
+        shell.catchUp(k);
         const w = k.windows.shift()!;
         open.delete(w);
-        if (k.windows.length === 0) activeCount--;
+        if (k.windows.length === 0) shell.deactivated(k);
         // Its due time follows its first window (a key with a pending arrival is requeued as it settles).
-        requeue(k);
+        else shell.requeue(k);
         const closeAt = w.last + gapMs;
         if (closeAt > k.horizon) k.horizon = closeAt;
         if (w.count > 0) emit(output(w));
@@ -402,7 +350,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
 
       /** Closes the windows of `k` whose close point (last event + gap) the watermark has reached. */
       const closeDue = (k: KeyState) => {
-        while (k.windows.length > 0 && k.windows[0]!.last + gapMs <= k.wm && !done) closeFirst(k);
+        while (k.windows.length > 0 && k.windows[0]!.last + gapMs <= k.wm && !shell.done) closeFirst(k);
       };
 
       const onNext = (event: Event) => {
@@ -426,9 +374,8 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
           return;
         }
         const k = stateOf(typeof rawKey === 'string' ? rawKey : String(rawKey));
-        if (k.caughtTick !== ticks) catchUp(k);
+        shell.arrive(k);
         advance(k, ts, latenessMs);
-        if (idle) clock.arrive(k);
         let late: Event<LateEventData> | undefined;
         let target: SessionWindow | undefined;
         if (ts < k.horizon) {
@@ -460,28 +407,20 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
             add(target, event, ts);
             ws.splice(i, 0, target);
             open.add(target);
-            if (ws.length === 1) {
-              activeCount++;
-              k.activeSince = ++activations;
-            }
+            if (ws.length === 1) shell.activated(k);
             if (open.size > maxOpenWindows) evictOldest(target);
           }
         }
         closeDue(k);
         if (late !== undefined) emit(late);
         // `target` may be gone: closed by the capacity policy (as an earlier window of its key).
-        else if (target !== undefined && target.count >= maxEvents && open.has(target) && !done)
+        else if (target !== undefined && target.count >= maxEvents && open.has(target) && !shell.done)
           emitPart(target);
         // The idle tick for this key, `dueAt` from its arrival time (read when the run settles).
-        if (idle && k.windows.length > 0 && !done) {
+        if (k.windows.length > 0) {
           const closeAt = k.windows[0]!.last + gapMs;
-          clock.request(Math.max(idleFlushMs, closeAt + latenessMs - k.maxTs));
+          shell.requestIdle(Math.max(idleFlushMs, closeAt + latenessMs - k.maxTs));
         }
-      };
-
-      /** The end of a run of arrivals: their time is now; the timer is armed as each arrival asked. */
-      const onSettle = () => {
-        clock.settle(scheduler.now(), requeue, timer);
       };
 
       /** The capacity policy: emits the window opened the longest ago, with the earlier ones of its key. */
@@ -489,83 +428,29 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
         const oldest = open.values().next().value!;
         if (oldest === keep) return;
         const k = oldest.owner;
-        while (k.windows.includes(oldest) && !done) closeFirst(k);
-      };
-
-      const onTick = () => {
-        const now = scheduler.now();
-        // Arrivals whose run has not settled yet came by now (and asked for no tick before this one).
-        if (clock.pending) clock.settle(now, requeue, undefined);
-        ticks++;
-        lastTick = now;
-        // The due keys, in the order they became active. A key closes a window when its estimate reaches
-        // the first window's close point, which is `dueAt`; the 1 ms of slack covers rounding there.
-        const due: KeyState[] = [];
-        for (let k = queue.pop(now + 1); k !== undefined; k = queue.pop(now + 1)) due.push(k);
-        if (due.length > 1) due.sort((a, b) => a.activeSince - b.activeSince);
-        for (let i = 0; i < due.length; i++) {
-          const k = due[i]!;
-          estimate(k, now, latenessMs, idleFlushMs);
-          k.caughtTick = ticks;
-          closeDue(k);
-          if (done) return;
-          requeue(k);
-        }
-        const next = queue.next;
-        // `now + 1` guards against a due time that rounding put at or before now.
-        if (next !== Number.POSITIVE_INFINITY) timer.request(Math.max(next, now + 1), now, false);
+        while (k.windows.includes(oldest) && !shell.done) closeFirst(k);
       };
 
       /** Emits every open window, earliest close point first (per key, in order). */
       const flushAll = () => {
         const windows = [...open].sort((a, b) => a.last - b.last);
         for (const w of windows) {
-          if (done) return;
+          if (shell.done) return;
           const k = w.owner;
-          while (k.windows.includes(w) && !done) closeFirst(k);
+          while (k.windows.includes(w) && !shell.done) closeFirst(k);
         }
       };
 
-      const finish = (error?: { value: unknown }) => {
-        if (done) return;
-        timer.cancel();
-        clock.cancel();
-        try {
-          flushAll();
-        } catch (flushError) {
-          error ??= { value: flushError };
-        }
-        done = true;
-        if (error === undefined) subscriber.complete();
-        else subscriber.error(error.value);
-      };
-
-      const dispatch = serialize(
-        (signal: Signal, value: unknown) => {
-          if (done) return;
-          if (signal === NEXT) onNext(value as Event);
-          else if (signal === ERROR) finish({ value });
-          else if (signal === COMPLETE) finish();
-          else if (signal === SETTLE) onSettle();
-          else onTick();
+      return shell.connect(source, {
+        next: onNext,
+        isOpen: (k) => k.windows.length > 0,
+        dueOf: (k) => dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs),
+        closeDue,
+        flushAll,
+        clear: () => {
+          keys.clear();
+          open.clear();
         },
-        (error) => finish({ value: error }),
-      );
-
-      const subscription = source.subscribe({
-        next: (event) => dispatch(NEXT, event),
-        error: (error: unknown) => dispatch(ERROR, error),
-        complete: () => dispatch(COMPLETE),
       });
-
-      return () => {
-        done = true;
-        timer.cancel();
-        clock.cancel();
-        subscription.unsubscribe();
-        keys.clear();
-        queue.clear();
-        open.clear();
-      };
     });
 }

@@ -6,32 +6,20 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import { ConfigError } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
-  ArrivalClock,
-  type Arriving,
   advance,
   booleanOption,
-  COMPLETE,
   canonicalOrder,
   checkConfig,
   contextOf,
-  DueQueue,
   dueAt,
-  ERROR,
-  estimate,
-  IdleTimer,
   inOrder,
   type LateEventData,
   lateEvent,
-  NEXT,
   numberOption,
   priorityOf,
-  type Queued,
-  SETTLE,
-  type Signal,
-  serialize,
   sessionIdOf,
-  TICK,
 } from './internal/eventTime.js';
+import { type ShellPartition, WindowShell } from './internal/windowShell.js';
 
 export type { LateEventData, LateReason } from './internal/eventTime.js';
 
@@ -172,7 +160,7 @@ interface WindowKey {
   open: boolean;
 }
 
-interface SessionState extends Arriving, Queued {
+interface SessionState extends ShellPartition {
   readonly id: string | undefined;
   /** By index of the type in `windows`. */
   readonly keys: Array<WindowKey | undefined>;
@@ -180,10 +168,6 @@ interface SessionState extends Arriving, Queued {
   open: number;
   /** A lower bound of the earliest end among its open windows (`Infinity` when none). */
   minEnd: number;
-  /** When it last got an open window (a counter): ticks visit due sessions in this order. */
-  activeSince: number;
-  /** The last idle tick its watermark estimate accounts for (see `catchUp`). */
-  caughtTick: number;
 }
 
 interface TypeSpec {
@@ -248,28 +232,14 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
   const includeEvents = booleanOption(OPERATOR, 'includeEvents', config?.includeEvents, true);
   const scheduler = config?.scheduler ?? asyncScheduler;
   const typeCount = types.size;
-  const idle = idleFlushMs !== Number.POSITIVE_INFINITY;
 
   return (source) =>
     new Observable<Event>((subscriber) => {
+      const shell = new WindowShell<SessionState>(subscriber, { scheduler, latenessMs, idleFlushMs });
+      const emit = (event: Event) => shell.emit(event);
       const sessions = new Map<string | undefined, SessionState>();
       // Open keys in the order they opened (the capacity policy).
       const openKeys = new Set<WindowKey>();
-      // Sessions with an open window: how many, and by the scheduler time the idle rule makes them due.
-      let activeCount = 0;
-      let activations = 0;
-      const queue = new DueQueue<SessionState>();
-      // Idle ticks so far and the time of the latest one.
-      let ticks = 0;
-      let lastTick = 0;
-      let done = false;
-
-      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(TICK));
-      const clock = new ArrivalClock<SessionState>(scheduler, () => dispatch(SETTLE));
-
-      const emit = (event: Event) => {
-        if (!subscriber.closed) subscriber.next(event);
-      };
 
       // Events of one session tend to come in runs: remember the last one looked up.
       let lastSession: SessionState | undefined;
@@ -289,10 +259,10 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             open: 0,
             minEnd: Number.POSITIVE_INFINITY,
             activeSince: 0,
-            caughtTick: ticks,
+            caughtTick: shell.ticks,
           };
           sessions.set(id, s);
-          if (sessions.size - activeCount > maxIdleSessions) forgetIdleSessions(s);
+          if (sessions.size - shell.activeCount > maxIdleSessions) forgetIdleSessions(s);
         }
         lastSession = s;
         return s;
@@ -305,39 +275,17 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const candidates: SessionState[] = [];
         for (const s of sessions.values()) if (s.open === 0 && s !== keep) candidates.push(s);
         candidates.sort((a, b) => a.maxTs - b.maxTs);
-        for (let i = 0; i < candidates.length && sessions.size - activeCount > target; i++) {
+        for (let i = 0; i < candidates.length && sessions.size - shell.activeCount > target; i++) {
           sessions.delete(candidates[i]!.id);
           if (lastSession === candidates[i]) lastSession = undefined;
         }
-      };
-
-      /**
-       * A tick estimates the watermark of the due sessions only; for the others, which would not close
-       * a window, the estimate of the latest tick is applied when the session is next looked at (and
-       * before it stops being active), which is the same: an estimate only grows with the tick time.
-       */
-      const catchUp = (s: SessionState) => {
-        if (s.caughtTick !== ticks) {
-          if (s.open > 0) estimate(s, lastTick, latenessMs, idleFlushMs);
-          s.caughtTick = ticks;
-        }
-      };
-
-      /** Puts a session that arrived or was ticked back in the due queue (or out of it). */
-      const requeue = (s: SessionState) => {
-        if (s.open > 0) queue.set(s, dueAt(s, s.minEnd, latenessMs, idleFlushMs));
-        else queue.delete(s);
       };
 
       const markOpen = (k: WindowKey) => {
         k.open = true;
         openKeys.add(k);
         const s = k.session;
-        if (s.open++ === 0) {
-          activeCount++;
-          s.activeSince = ++activations;
-          // Queued when its arrival time is known (the run settles), before any tick can look.
-        }
+        if (s.open++ === 0) shell.activated(s);
         if (openKeys.size > maxOpenWindows) {
           const oldest = openKeys.values().next().value!;
           if (oldest !== k) flushKey(oldest);
@@ -348,11 +296,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         k.open = false;
         openKeys.delete(k);
         const s = k.session;
-        catchUp(s);
-        if (--s.open === 0) {
-          activeCount--;
-          queue.delete(s);
-        }
+        shell.catchUp(s);
+        if (--s.open === 0) shell.deactivated(s);
       };
 
       const sortPending = (k: WindowKey) => {
@@ -441,7 +386,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
               break;
             }
             closeWindow(k, end);
-            if (done) return;
+            if (shell.done) return;
           }
         }
         s.minEnd = minEnd;
@@ -449,12 +394,12 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
 
       /** Emits every window of `k`, whatever the watermark. */
       const flushKey = (k: WindowKey) => {
-        while (k.open && !done) closeWindow(k, startOf(k) + k.size);
+        while (k.open && !shell.done) closeWindow(k, startOf(k) + k.size);
       };
 
       /** `maxEvents` reached: emits the current window's events so far as a part. */
       const emitParts = (k: WindowKey) => {
-        while (k.pending.length >= maxEvents && !done) {
+        while (k.pending.length >= maxEvents && !shell.done) {
           sortPending(k);
           const start = startOf(k);
           const end = start + k.size;
@@ -484,9 +429,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         }
         const spec = types.get(event.type);
         const s = sessionOf(sessionIdOf(event.sessionId));
-        if (s.caughtTick !== ticks) catchUp(s);
+        shell.arrive(s);
         advance(s, ts, latenessMs);
-        if (idle) clock.arrive(s);
         let late: Event<LateEventData> | undefined;
         if (spec !== undefined) {
           let k = s.keys[spec.index];
@@ -536,37 +480,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           if (k.pending.length >= maxEvents) emitParts(k);
         }
         // The idle tick for this session, `dueAt` from its arrival time (read when the run settles).
-        if (idle && s.open > 0 && !done)
-          clock.request(Math.max(idleFlushMs, s.minEnd + latenessMs - s.maxTs));
-      };
-
-      /** The end of a run of arrivals: their time is now; the timer is armed as each arrival asked. */
-      const onSettle = () => {
-        clock.settle(scheduler.now(), requeue, timer);
-      };
-
-      const onTick = () => {
-        const now = scheduler.now();
-        // Arrivals whose run has not settled yet came by now (and asked for no tick before this one).
-        if (clock.pending) clock.settle(now, requeue, undefined);
-        ticks++;
-        lastTick = now;
-        // The due sessions, in the order they became active. A session closes a window when its estimate
-        // reaches `minEnd`, which is `dueAt`; the 1 ms of slack covers rounding in that equivalence.
-        const due: SessionState[] = [];
-        for (let s = queue.pop(now + 1); s !== undefined; s = queue.pop(now + 1)) due.push(s);
-        if (due.length > 1) due.sort((a, b) => a.activeSince - b.activeSince);
-        for (let i = 0; i < due.length; i++) {
-          const s = due[i]!;
-          estimate(s, now, latenessMs, idleFlushMs);
-          s.caughtTick = ticks;
-          if (s.wm >= s.minEnd) closeDue(s);
-          if (done) return;
-          if (s.open > 0) queue.set(s, dueAt(s, s.minEnd, latenessMs, idleFlushMs));
-        }
-        const next = queue.next;
-        // `now + 1` guards against a due time that rounding put at or before now.
-        if (next !== Number.POSITIVE_INFINITY) timer.request(Math.max(next, now + 1), now, false);
+        if (s.open > 0) shell.requestIdle(Math.max(idleFlushMs, s.minEnd + latenessMs - s.maxTs));
       };
 
       /**
@@ -577,53 +491,24 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const keys = [...openKeys].sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
         for (const k of keys) {
           flushKey(k);
-          if (done) return;
+          if (shell.done) return;
         }
       };
 
-      const finish = (error?: { value: unknown }) => {
-        if (done) return;
-        timer.cancel();
-        clock.cancel();
-        try {
-          flushAll();
-        } catch (flushError) {
-          // Flushing itself failed (a bug): report the first error.
-          error ??= { value: flushError };
-        }
-        done = true;
-        if (error === undefined) subscriber.complete();
-        else subscriber.error(error.value);
-      };
-
-      const dispatch = serialize(
-        (signal: Signal, value: unknown) => {
-          if (done) return;
-          if (signal === NEXT) onNext(value as Event);
-          else if (signal === ERROR) finish({ value });
-          else if (signal === COMPLETE) finish();
-          else if (signal === SETTLE) onSettle();
-          else onTick();
+      return shell.connect(source, {
+        next: onNext,
+        isOpen: (s) => s.open > 0,
+        dueOf: (s) => dueAt(s, s.minEnd, latenessMs, idleFlushMs),
+        closeDue: (s) => {
+          if (s.wm >= s.minEnd) closeDue(s);
         },
-        (error) => finish({ value: error }),
-      );
-
-      const subscription = source.subscribe({
-        next: (event) => dispatch(NEXT, event),
-        error: (error: unknown) => dispatch(ERROR, error),
-        complete: () => dispatch(COMPLETE),
+        flushAll,
+        clear: () => {
+          sessions.clear();
+          lastSession = undefined;
+          openKeys.clear();
+        },
       });
-
-      return () => {
-        done = true;
-        timer.cancel();
-        clock.cancel();
-        subscription.unsubscribe();
-        sessions.clear();
-        lastSession = undefined;
-        queue.clear();
-        openKeys.clear();
-      };
     });
 }
 
