@@ -42,7 +42,8 @@ export interface SessionWindowsConfig {
   /**
    * How long a key must be quiet (scheduler time) before its watermark is advanced by the scheduler clock,
    * so that a live window closes `gapMs` after its last event even when no later event comes. Default 0.
-   * `Infinity` disables the idle rule.
+   * `Infinity` disables the idle rule. Quiet is counted from the arrival time, which is read once per run
+   * of synchronous arrivals: on a real clock, the end of the run the event came in.
    */
   idleFlushMs?: number;
   /**

@@ -49,7 +49,8 @@ export interface TemporalAggregateConfig {
    * How long a session must be quiet (scheduler time) before its watermark is advanced by the scheduler
    * clock, so that a live window closes at its end even when no later event comes. Default 0: as soon as
    * the estimate passes the end. `Infinity` disables the idle rule (windows then close only on later
-   * events, `maxEvents`, capacity, complete or error).
+   * events, `maxEvents`, capacity, complete or error). Quiet is counted from the arrival time, which is
+   * read once per run of synchronous arrivals: on a real clock, the end of the run the event came in.
    */
   idleFlushMs?: number;
   /**
