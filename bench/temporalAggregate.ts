@@ -14,10 +14,25 @@
  *   about what a busy Claude Code session produces;
  * - dense: 10 events/s per session, ~26 events per window.
  *
- * A last row compares with `groupBy` (session, type) + `bufferTime`, the nearest RxJS composition of the
+ * A row compares with `groupBy` (session, type) + `bufferTime`, the nearest RxJS composition of the
  * same grouping (in processing time, and losing its buffers on error), for context.
+ *
+ * The live row feeds 5,000 sessions as they arrive live: one event per ms of scheduler time, event time =
+ * arrival time (100 s of traffic for 100,000 events), default windows and the idle rule on, so windows
+ * close on the idle timer and every tick has thousands of open sessions. The clock is a
+ * `VirtualTimeScheduler`: the same scheduler actions and idle ticks as on `asyncScheduler`, without
+ * waiting 100 s of wall time. Its baseline is `bufferTime(10 s)` on the same clock, fed the same way.
  */
-import { bufferTime, from, groupBy, mergeMap } from 'rxjs';
+import {
+  bufferTime,
+  from,
+  groupBy,
+  mergeMap,
+  type OperatorFunction,
+  type SchedulerLike,
+  Subject,
+  VirtualTimeScheduler,
+} from 'rxjs';
 import { createEvent, type Event } from '../src/index.js';
 import { temporalAggregate } from '../src/operators/temporalAggregate.js';
 import { type BenchRow, type BenchSuite, byLength, compareThroughput } from './harness.js';
@@ -25,11 +40,11 @@ import { type BenchRow, type BenchSuite, byLength, compareThroughput } from './h
 const SESSIONS = 1_000;
 
 /** `perMs` events per ms of event time over all sessions: each session gets `perMs` events per second. */
-function makeEvents(count: number, perMs: number): Event[] {
+function makeEvents(count: number, perMs: number, sessions = SESSIONS): Event[] {
   const events: Event[] = [];
   const start = 1_700_000_000_000;
   for (let i = 0; i < count; i++) {
-    const sessionId = `session-${i % SESSIONS}`;
+    const sessionId = `session-${i % sessions}`;
     const kind = (i * 7) % 10;
     const timestamp = start + Math.floor(i / perMs);
     if (kind < 4) {
@@ -64,6 +79,36 @@ function makeEvents(count: number, perMs: number): Event[] {
     }
   }
   return events;
+}
+
+const LIVE_SESSIONS = 5_000;
+
+/**
+ * Feeds `events` (event time = arrival time, in ms from 0) one at a time at their time on a virtual
+ * clock through `build(clock)`, then completes; returns the number of outputs.
+ */
+function feedLive(
+  events: Event[],
+  build: (clock: SchedulerLike) => OperatorFunction<Event, unknown>,
+): number {
+  const clock = new VirtualTimeScheduler();
+  const input = new Subject<Event>();
+  let outputs = 0;
+  input.pipe(build(clock)).subscribe({
+    next: () => {
+      outputs++;
+    },
+  });
+  let i = 0;
+  const arrive = () => {
+    input.next(events[i]!);
+    i++;
+    if (i < events.length) clock.schedule(arrive, events[i]!.timestamp - clock.now());
+    else input.complete();
+  };
+  clock.schedule(arrive, events[0]!.timestamp);
+  clock.flush();
+  return outputs;
 }
 
 function drain(run: (sink: (value: unknown) => void) => void): number {
@@ -132,6 +177,25 @@ const suite: BenchSuite = {
         });
       }
     }
+    // Live: one event per ms of arrival (and event) time, from 0.
+    const liveCount = byLength(options, { quick: 20_000, default: 100_000, long: 250_000 });
+    const live = makeEvents(liveCount, 1, LIVE_SESSIONS).map((event, i) => ({ ...event, timestamp: i }));
+    let liveOutputs = 0;
+    const liveSubject = () => {
+      liveOutputs = feedLive(live, (scheduler) => temporalAggregate({ scheduler }));
+    };
+    const liveBaseline = () => feedLive(live, (scheduler) => bufferTime(10_000, scheduler));
+    const liveResult = await compareThroughput(runs, liveCount, liveSubject, liveBaseline);
+    rows.push({
+      suite: 'temporalAggregate',
+      name: `temporalAggregate live, ${LIVE_SESSIONS.toLocaleString('en-US')} sessions, one event per ms, idle rule on`,
+      value: liveResult.subject,
+      unit: 'events/s',
+      baseline: { name: 'bufferTime(10 s), fed the same way', value: liveResult.baseline },
+      ratio: liveResult.ratio,
+      runs,
+      notes: `${liveCount.toLocaleString('en-US')} events over ${(liveCount / 1000).toLocaleString('en-US')} s of virtual time → ${liveOutputs.toLocaleString('en-US')} outputs; default windows, includeEvents`,
+    });
     return rows;
   },
 };

@@ -6,28 +6,20 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import { ConfigError } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
+  advance,
   booleanOption,
-  COMPLETE,
   canonicalOrder,
   checkConfig,
   contextOf,
   dueAt,
-  ERROR,
-  estimate,
-  IdleTimer,
   inOrder,
   type LateEventData,
   lateEvent,
-  NEXT,
   numberOption,
-  observe,
-  type Partition,
   priorityOf,
-  type Signal,
-  serialize,
   sessionIdOf,
-  TICK,
 } from './internal/eventTime.js';
+import { type ShellPartition, WindowShell } from './internal/windowShell.js';
 
 /** Options of `sessionWindows`. Every one is optional. */
 export interface SessionWindowsConfig {
@@ -50,7 +42,8 @@ export interface SessionWindowsConfig {
   /**
    * How long a key must be quiet (scheduler time) before its watermark is advanced by the scheduler clock,
    * so that a live window closes `gapMs` after its last event even when no later event comes. Default 0.
-   * `Infinity` disables the idle rule.
+   * `Infinity` disables the idle rule. Quiet is counted from the arrival time, which is read once per run
+   * of synchronous arrivals: on a real clock, the end of the run the event came in.
    */
   idleFlushMs?: number;
   /**
@@ -96,7 +89,7 @@ const OPERATOR = 'sessionWindows';
 const WINDOW = 'session.window';
 const LATE = 'session.window.late';
 
-interface KeyState extends Partition {
+interface KeyState extends ShellPartition {
   readonly key: string;
   /** Open windows, by event time; consecutive ones are at least `gapMs` apart. */
   windows: SessionWindow[];
@@ -189,21 +182,14 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
     integer: true,
   });
   const scheduler = config?.scheduler ?? asyncScheduler;
-  const idle = idleFlushMs !== Number.POSITIVE_INFINITY;
 
   return (source) =>
     new Observable<Event>((subscriber) => {
+      const shell = new WindowShell<KeyState>(subscriber, { scheduler, latenessMs, idleFlushMs });
+      const emit = (event: Event) => shell.emit(event);
       const keys = new Map<string, KeyState>();
-      // Keys with an open window, and open windows in the order they opened (the capacity policy).
-      const active = new Set<KeyState>();
+      // Open windows in the order they opened (the capacity policy).
       const open = new Set<SessionWindow>();
-      let done = false;
-
-      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(TICK));
-
-      const emit = (event: Event) => {
-        if (!subscriber.closed) subscriber.next(event);
-      };
 
       const stateOf = (key: string): KeyState => {
         let k = keys.get(key);
@@ -213,11 +199,16 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
             maxTs: Number.NEGATIVE_INFINITY,
             wm: Number.NEGATIVE_INFINITY,
             lastArrival: 0,
+            arriving: false,
+            due: Number.POSITIVE_INFINITY,
+            slot: -1,
             windows: [],
             horizon: Number.NEGATIVE_INFINITY,
+            activeSince: 0,
+            caughtTick: shell.ticks,
           };
           keys.set(key, k);
-          if (keys.size - active.size > maxIdleKeys) forgetIdleKeys(k);
+          if (keys.size - shell.activeCount > maxIdleKeys) forgetIdleKeys(k);
         }
         return k;
       };
@@ -228,7 +219,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
         const idleKeys: KeyState[] = [];
         for (const k of keys.values()) if (k.windows.length === 0 && k !== keep) idleKeys.push(k);
         idleKeys.sort((a, b) => a.maxTs - b.maxTs);
-        for (let i = 0; i < idleKeys.length && keys.size - active.size > target; i++)
+        for (let i = 0; i < idleKeys.length && keys.size - shell.activeCount > target; i++)
           keys.delete(idleKeys[i]!.key);
       };
 
@@ -347,9 +338,12 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
 
       /** Emits the first open window of `k` and forgets it. */
       const closeFirst = (k: KeyState) => {
+        shell.catchUp(k);
         const w = k.windows.shift()!;
         open.delete(w);
-        if (k.windows.length === 0) active.delete(k);
+        if (k.windows.length === 0) shell.deactivated(k);
+        // Its due time follows its first window (a key with a pending arrival is requeued as it settles).
+        else shell.requeue(k);
         const closeAt = w.last + gapMs;
         if (closeAt > k.horizon) k.horizon = closeAt;
         if (w.count > 0) emit(output(w));
@@ -357,7 +351,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
 
       /** Closes the windows of `k` whose close point (last event + gap) the watermark has reached. */
       const closeDue = (k: KeyState) => {
-        while (k.windows.length > 0 && k.windows[0]!.last + gapMs <= k.wm && !done) closeFirst(k);
+        while (k.windows.length > 0 && k.windows[0]!.last + gapMs <= k.wm && !shell.done) closeFirst(k);
       };
 
       const onNext = (event: Event) => {
@@ -380,9 +374,9 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
           emit(event);
           return;
         }
-        const now = scheduler.now();
         const k = stateOf(typeof rawKey === 'string' ? rawKey : String(rawKey));
-        observe(k, ts, now, latenessMs);
+        shell.arrive(k);
+        advance(k, ts, latenessMs);
         let late: Event<LateEventData> | undefined;
         let target: SessionWindow | undefined;
         if (ts < k.horizon) {
@@ -414,17 +408,19 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
             add(target, event, ts);
             ws.splice(i, 0, target);
             open.add(target);
-            if (ws.length === 1) active.add(k);
+            if (ws.length === 1) shell.activated(k);
             if (open.size > maxOpenWindows) evictOldest(target);
           }
         }
         closeDue(k);
         if (late !== undefined) emit(late);
         // `target` may be gone: closed by the capacity policy (as an earlier window of its key).
-        else if (target !== undefined && target.count >= maxEvents && open.has(target) && !done)
+        else if (target !== undefined && target.count >= maxEvents && open.has(target) && !shell.done)
           emitPart(target);
-        if (idle && k.windows.length > 0 && !done) {
-          timer.request(dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs), now, true);
+        // The idle tick for this key, `dueAt` from its arrival time (read when the run settles).
+        if (k.windows.length > 0) {
+          const closeAt = k.windows[0]!.last + gapMs;
+          shell.requestIdle(Math.max(idleFlushMs, closeAt + latenessMs - k.maxTs));
         }
       };
 
@@ -433,72 +429,29 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
         const oldest = open.values().next().value!;
         if (oldest === keep) return;
         const k = oldest.owner;
-        while (k.windows.includes(oldest) && !done) closeFirst(k);
-      };
-
-      const onTick = () => {
-        const now = scheduler.now();
-        let next = Number.POSITIVE_INFINITY;
-        for (const k of active) {
-          estimate(k, now, latenessMs, idleFlushMs);
-          closeDue(k);
-          if (done) return;
-          if (k.windows.length > 0) {
-            const due = dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs);
-            if (due < next) next = due;
-          }
-        }
-        // `now + 1` guards against a due time that rounding put at or before now.
-        if (next !== Number.POSITIVE_INFINITY) timer.request(Math.max(next, now + 1), now, false);
+        while (k.windows.includes(oldest) && !shell.done) closeFirst(k);
       };
 
       /** Emits every open window, earliest close point first (per key, in order). */
       const flushAll = () => {
         const windows = [...open].sort((a, b) => a.last - b.last);
         for (const w of windows) {
-          if (done) return;
+          if (shell.done) return;
           const k = w.owner;
-          while (k.windows.includes(w) && !done) closeFirst(k);
+          while (k.windows.includes(w) && !shell.done) closeFirst(k);
         }
       };
 
-      const finish = (error?: { value: unknown }) => {
-        if (done) return;
-        timer.cancel();
-        try {
-          flushAll();
-        } catch (flushError) {
-          error ??= { value: flushError };
-        }
-        done = true;
-        if (error === undefined) subscriber.complete();
-        else subscriber.error(error.value);
-      };
-
-      const dispatch = serialize(
-        (signal: Signal, value: unknown) => {
-          if (done) return;
-          if (signal === NEXT) onNext(value as Event);
-          else if (signal === ERROR) finish({ value });
-          else if (signal === COMPLETE) finish();
-          else onTick();
+      return shell.connect(source, {
+        next: onNext,
+        isOpen: (k) => k.windows.length > 0,
+        dueOf: (k) => dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs),
+        closeDue,
+        flushAll,
+        clear: () => {
+          keys.clear();
+          open.clear();
         },
-        (error) => finish({ value: error }),
-      );
-
-      const subscription = source.subscribe({
-        next: (event) => dispatch(NEXT, event),
-        error: (error: unknown) => dispatch(ERROR, error),
-        complete: () => dispatch(COMPLETE),
       });
-
-      return () => {
-        done = true;
-        timer.cancel();
-        subscription.unsubscribe();
-        keys.clear();
-        active.clear();
-        open.clear();
-      };
     });
 }

@@ -6,28 +6,20 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import { ConfigError } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
+  advance,
   booleanOption,
-  COMPLETE,
   canonicalOrder,
   checkConfig,
   contextOf,
   dueAt,
-  ERROR,
-  estimate,
-  IdleTimer,
   inOrder,
   type LateEventData,
   lateEvent,
-  NEXT,
   numberOption,
-  observe,
-  type Partition,
   priorityOf,
-  type Signal,
-  serialize,
   sessionIdOf,
-  TICK,
 } from './internal/eventTime.js';
+import { type ShellPartition, WindowShell } from './internal/windowShell.js';
 
 export type { LateEventData, LateReason } from './internal/eventTime.js';
 
@@ -57,7 +49,8 @@ export interface TemporalAggregateConfig {
    * How long a session must be quiet (scheduler time) before its watermark is advanced by the scheduler
    * clock, so that a live window closes at its end even when no later event comes. Default 0: as soon as
    * the estimate passes the end. `Infinity` disables the idle rule (windows then close only on later
-   * events, `maxEvents`, capacity, complete or error).
+   * events, `maxEvents`, capacity, complete or error). Quiet is counted from the arrival time, which is
+   * read once per run of synchronous arrivals: on a real clock, the end of the run the event came in.
    */
   idleFlushMs?: number;
   /**
@@ -168,7 +161,7 @@ interface WindowKey {
   open: boolean;
 }
 
-interface SessionState extends Partition {
+interface SessionState extends ShellPartition {
   readonly id: string | undefined;
   /** By index of the type in `windows`. */
   readonly keys: Array<WindowKey | undefined>;
@@ -240,21 +233,14 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
   const includeEvents = booleanOption(OPERATOR, 'includeEvents', config?.includeEvents, true);
   const scheduler = config?.scheduler ?? asyncScheduler;
   const typeCount = types.size;
-  const idle = idleFlushMs !== Number.POSITIVE_INFINITY;
 
   return (source) =>
     new Observable<Event>((subscriber) => {
+      const shell = new WindowShell<SessionState>(subscriber, { scheduler, latenessMs, idleFlushMs });
+      const emit = (event: Event) => shell.emit(event);
       const sessions = new Map<string | undefined, SessionState>();
-      // Sessions with an open window, and open keys in the order they opened (the capacity policy).
-      const active = new Set<SessionState>();
+      // Open keys in the order they opened (the capacity policy).
       const openKeys = new Set<WindowKey>();
-      let done = false;
-
-      const timer = new IdleTimer(scheduler, idleFlushMs, () => dispatch(TICK));
-
-      const emit = (event: Event) => {
-        if (!subscriber.closed) subscriber.next(event);
-      };
 
       // Events of one session tend to come in runs: remember the last one looked up.
       let lastSession: SessionState | undefined;
@@ -267,12 +253,17 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             maxTs: Number.NEGATIVE_INFINITY,
             wm: Number.NEGATIVE_INFINITY,
             lastArrival: 0,
+            arriving: false,
+            due: Number.POSITIVE_INFINITY,
+            slot: -1,
             keys: new Array(typeCount),
             open: 0,
             minEnd: Number.POSITIVE_INFINITY,
+            activeSince: 0,
+            caughtTick: shell.ticks,
           };
           sessions.set(id, s);
-          if (sessions.size - active.size > maxIdleSessions) forgetIdleSessions(s);
+          if (sessions.size - shell.activeCount > maxIdleSessions) forgetIdleSessions(s);
         }
         lastSession = s;
         return s;
@@ -285,7 +276,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const candidates: SessionState[] = [];
         for (const s of sessions.values()) if (s.open === 0 && s !== keep) candidates.push(s);
         candidates.sort((a, b) => a.maxTs - b.maxTs);
-        for (let i = 0; i < candidates.length && sessions.size - active.size > target; i++) {
+        for (let i = 0; i < candidates.length && sessions.size - shell.activeCount > target; i++) {
           sessions.delete(candidates[i]!.id);
           if (lastSession === candidates[i]) lastSession = undefined;
         }
@@ -295,7 +286,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         k.open = true;
         openKeys.add(k);
         const s = k.session;
-        if (s.open++ === 0) active.add(s);
+        if (s.open++ === 0) shell.activated(s);
         if (openKeys.size > maxOpenWindows) {
           const oldest = openKeys.values().next().value!;
           if (oldest !== k) flushKey(oldest);
@@ -305,7 +296,9 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       const markClosed = (k: WindowKey) => {
         k.open = false;
         openKeys.delete(k);
-        if (--k.session.open === 0) active.delete(k.session);
+        const s = k.session;
+        shell.catchUp(s);
+        if (--s.open === 0) shell.deactivated(s);
       };
 
       const sortPending = (k: WindowKey) => {
@@ -326,8 +319,12 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           k.minTs = Number.POSITIVE_INFINITY;
           return pending;
         }
-        k.times.splice(0, n);
-        k.minTs = k.times[0]!;
+        // Shifted in place: allocating a removed part that nobody reads is most of a splice's cost.
+        const times = k.times;
+        const rest = times.length - n;
+        for (let i = 0; i < rest; i++) times[i] = times[i + n]!;
+        times.length = rest;
+        k.minTs = times[0]!;
         return pending.splice(0, n);
       };
 
@@ -390,7 +387,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
               break;
             }
             closeWindow(k, end);
-            if (done) return;
+            if (shell.done) return;
           }
         }
         s.minEnd = minEnd;
@@ -398,12 +395,12 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
 
       /** Emits every window of `k`, whatever the watermark. */
       const flushKey = (k: WindowKey) => {
-        while (k.open && !done) closeWindow(k, startOf(k) + k.size);
+        while (k.open && !shell.done) closeWindow(k, startOf(k) + k.size);
       };
 
       /** `maxEvents` reached: emits the current window's events so far as a part. */
       const emitParts = (k: WindowKey) => {
-        while (k.pending.length >= maxEvents && !done) {
+        while (k.pending.length >= maxEvents && !shell.done) {
           sortPending(k);
           const start = startOf(k);
           const end = start + k.size;
@@ -432,9 +429,9 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           return;
         }
         const spec = types.get(event.type);
-        const now = scheduler.now();
         const s = sessionOf(sessionIdOf(event.sessionId));
-        observe(s, ts, now, latenessMs);
+        shell.arrive(s);
+        advance(s, ts, latenessMs);
         let late: Event<LateEventData> | undefined;
         if (spec !== undefined) {
           let k = s.keys[spec.index];
@@ -483,24 +480,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           const k = s.keys[spec.index]!;
           if (k.pending.length >= maxEvents) emitParts(k);
         }
-        if (idle && s.open > 0 && !done)
-          timer.request(dueAt(s, s.minEnd, latenessMs, idleFlushMs), now, true);
-      };
-
-      const onTick = () => {
-        const now = scheduler.now();
-        let next = Number.POSITIVE_INFINITY;
-        for (const s of active) {
-          estimate(s, now, latenessMs, idleFlushMs);
-          if (s.wm >= s.minEnd) closeDue(s);
-          if (done) return;
-          if (s.open > 0) {
-            const due = dueAt(s, s.minEnd, latenessMs, idleFlushMs);
-            if (due < next) next = due;
-          }
-        }
-        // `now + 1` guards against a due time that rounding put at or before now.
-        if (next !== Number.POSITIVE_INFINITY) timer.request(Math.max(next, now + 1), now, false);
+        // The idle tick for this session, `dueAt` from its arrival time (read when the run settles).
+        if (s.open > 0) shell.requestIdle(Math.max(idleFlushMs, s.minEnd + latenessMs - s.maxTs));
       };
 
       /**
@@ -511,50 +492,24 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const keys = [...openKeys].sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
         for (const k of keys) {
           flushKey(k);
-          if (done) return;
+          if (shell.done) return;
         }
       };
 
-      const finish = (error?: { value: unknown }) => {
-        if (done) return;
-        timer.cancel();
-        try {
-          flushAll();
-        } catch (flushError) {
-          // Flushing itself failed (a bug): report the first error.
-          error ??= { value: flushError };
-        }
-        done = true;
-        if (error === undefined) subscriber.complete();
-        else subscriber.error(error.value);
-      };
-
-      const dispatch = serialize(
-        (signal: Signal, value: unknown) => {
-          if (done) return;
-          if (signal === NEXT) onNext(value as Event);
-          else if (signal === ERROR) finish({ value });
-          else if (signal === COMPLETE) finish();
-          else onTick();
+      return shell.connect(source, {
+        next: onNext,
+        isOpen: (s) => s.open > 0,
+        dueOf: (s) => dueAt(s, s.minEnd, latenessMs, idleFlushMs),
+        closeDue: (s) => {
+          if (s.wm >= s.minEnd) closeDue(s);
         },
-        (error) => finish({ value: error }),
-      );
-
-      const subscription = source.subscribe({
-        next: (event) => dispatch(NEXT, event),
-        error: (error: unknown) => dispatch(ERROR, error),
-        complete: () => dispatch(COMPLETE),
+        flushAll,
+        clear: () => {
+          sessions.clear();
+          lastSession = undefined;
+          openKeys.clear();
+        },
       });
-
-      return () => {
-        done = true;
-        timer.cancel();
-        subscription.unsubscribe();
-        sessions.clear();
-        lastSession = undefined;
-        active.clear();
-        openKeys.clear();
-      };
     });
 }
 
@@ -628,8 +583,49 @@ export function numericStats(values: readonly number[]): NumericStats {
   }
   // Nearest rank: the ceil(0.95 n)-th smallest, which is the largest while n < 20.
   const rank = Math.ceil(0.95 * n);
-  const p95 = rank >= n ? max : Float64Array.from(values).sort()[rank - 1]!;
+  const p95 = rank >= n ? max : nthSmallest(values, rank);
   return { count: n, min, avg: sum / n, max, p95 };
+}
+
+/**
+ * The `rank`-th smallest of `values` in the order of a sorted `Float64Array` (-0 before +0), without
+ * sorting them all: near the top it is the (n - rank + 1)-th largest, found by keeping that many largest
+ * values in a small sorted buffer (one comparison for most values).
+ */
+function nthSmallest(values: readonly number[], rank: number): number {
+  const n = values.length;
+  const k = n - rank + 1;
+  let value: number;
+  if (k > 32) value = new Float64Array(values).sort()[rank - 1]!;
+  else {
+    // top: the k largest so far, ascending.
+    const top = new Float64Array(k);
+    for (let i = 0; i < k; i++) {
+      const v = values[i]!;
+      let j = i;
+      while (j > 0 && top[j - 1]! > v) {
+        top[j] = top[j - 1]!;
+        j--;
+      }
+      top[j] = v;
+    }
+    for (let i = k; i < n; i++) {
+      const v = values[i]!;
+      if (v <= top[0]!) continue;
+      let j = 1;
+      while (j < k && top[j]! < v) {
+        top[j - 1] = top[j]!;
+        j++;
+      }
+      top[j - 1] = v;
+    }
+    value = top[0]!;
+  }
+  if (value !== 0) return value;
+  // A zero: -0 when the values sorting before +0 (negatives and -0) reach the rank.
+  let before = 0;
+  for (let i = 0; i < n; i++) if (values[i]! < 0 || Object.is(values[i], -0)) before++;
+  return before >= rank ? -0 : 0;
 }
 
 // Windows are mostly small: a linear scan finds one of a few entries faster than building a Map, which

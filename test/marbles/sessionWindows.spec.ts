@@ -91,6 +91,34 @@ describe('sessionWindows', () => {
       expect(seen).toEqual([]);
     });
 
+    it('reads the clock once per run of arrivals, and closes each key on time among many', () => {
+      const clock = new VirtualTimeScheduler();
+      let reads = 0;
+      const scheduler: SchedulerLike = {
+        now: () => {
+          reads++;
+          return clock.now();
+        },
+        schedule: (work: () => void, delay?: number) => clock.schedule(work, delay),
+      } as SchedulerLike;
+      const input = new Subject<Event>();
+      const seen: Array<{ time: number; label: string }> = [];
+      input
+        .pipe(sessionWindows({ gapMs: 10, scheduler }))
+        .subscribe((e) => seen.push({ time: clock.now(), label: label(e) }));
+      // 5,000 events of 1,000 keys in one run; key k's events at event time k % 7.
+      for (let i = 0; i < 5_000; i++) input.next(ev('tool.used', (i % 1_000) % 7, `s${i % 1_000}`));
+      expect(reads).toBe(0);
+      clock.flush();
+      expect(seen).toHaveLength(1_000);
+      // Each key closes when quiet for its gap past its last event: at 10 for every key (quiet since 0),
+      // in the order the keys opened.
+      expect(seen.every((s) => s.time === 10)).toBe(true);
+      expect(seen[0]!.label).toBe('session.window s0 [0,0] n=5');
+      expect(seen[999]!.label).toBe('session.window s999 [5,5] n=5');
+      expect(reads).toBeLessThanOrEqual(3);
+    });
+
     it(
       'keeps unsubscription chains unbroken through mergeMap',
       marbles((m) => {

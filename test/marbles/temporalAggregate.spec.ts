@@ -14,6 +14,7 @@ import {
   type TemporalAggregateConfig,
   temporalAggregate,
 } from '../../src/index.js';
+import { numericStats } from '../../src/operators/temporalAggregate.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 import { marbles } from '../helpers/marbles.js';
 import { collect, ev, idsIn, label, seeded, type Timed, withoutId } from '../helpers/windows.js';
@@ -107,6 +108,59 @@ describe('temporalAggregate', () => {
       // A replay: 5,000 events of 100 sessions, event time racing ahead while the clock stands still.
       for (let i = 0; i < 5_000; i++) input.next(ev('tool.used', i * 7, `s${i % 100}`));
       expect(scheduled).toBeLessThanOrEqual(2);
+    });
+
+    it('reads the clock once per run of arrivals, and arms the timer at most twice for it', () => {
+      const clock = new VirtualTimeScheduler();
+      let scheduled = 0;
+      let reads = 0;
+      const scheduler: SchedulerLike = {
+        now: () => {
+          reads++;
+          return clock.now();
+        },
+        schedule: (work: () => void, delay?: number) => {
+          scheduled++;
+          return clock.schedule(work, delay);
+        },
+      } as SchedulerLike;
+      const input = new Subject<Event>();
+      const seen: string[] = [];
+      input.pipe(temporalAggregate({ windows: TOOL5, scheduler })).subscribe((e) => seen.push(label(e)));
+      for (let i = 0; i < 5_000; i++) input.next(ev('tool.used', 0, `s${i % 100}`));
+      expect(reads).toBe(0);
+      // The end of the run, at the same instant: one read, one action for it, at most two timer arms.
+      clock.maxFrames = 0;
+      clock.flush();
+      expect(reads).toBe(1);
+      expect(scheduled).toBeLessThanOrEqual(3);
+      expect(seen).toEqual([]);
+      // The timer then closes every session's window at 5 (its end; the session quiet since 0).
+      clock.maxFrames = Number.POSITIVE_INFINITY;
+      clock.flush();
+      expect(seen).toHaveLength(100);
+      expect(seen[0]).toBe('tool.used.aggregated s0 [0,5) n=50');
+      expect(clock.now()).toBe(5);
+      expect(reads).toBe(2);
+    });
+
+    it('closes each session on time when ticks find only a few of many sessions due', () => {
+      // 1,000 sessions opened at 0..999 ms (one 100 ms window each), in reverse session-name order:
+      // each tick must emit exactly the sessions due at its time, in the order they became active.
+      const arrivals: Array<Timed<Event>> = [];
+      for (let i = 0; i < 1_000; i++) {
+        arrivals.push({ time: i, value: ev('tool.used', i, `s${String(999 - i).padStart(3, '0')}`) });
+      }
+      const { out } = collect(arrivals, (scheduler) =>
+        temporalAggregate({ windows: { 'tool.used': 100 }, scheduler }),
+      );
+      expect(out).toHaveLength(1_000);
+      out.forEach(({ time, value }, i) => {
+        expect(time).toBe(i + 100);
+        expect(label(value)).toBe(
+          `tool.used.aggregated s${String(999 - i).padStart(3, '0')} [${i},${i + 100}) n=1`,
+        );
+      });
     });
 
     it(
@@ -830,6 +884,18 @@ describe('temporalAggregate determinism: live equals replay', () => {
 });
 
 describe('temporalAggregate properties', () => {
+  it('takes p95 of 20 values or more as the nearest rank of the sorted values (ties, zeros of both signs)', () => {
+    const value = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom(0, -0, 0.5, -1e300, 1e300));
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 20, maxLength: 1_500 }), (values) => {
+        const sorted = Float64Array.from(values).sort();
+        const rank = Math.ceil(0.95 * values.length);
+        expect(Object.is(numericStats(values).p95, sorted[rank - 1])).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   const TYPES = ['tool.used', 'file.modified', 'performance.metric', 'session.started', 'git.commit'];
   const WINDOWS = { 'tool.used': 50, 'file.modified': 20, 'performance.metric': 120 };
   const input = fc.array(

@@ -1,0 +1,203 @@
+/**
+ * @internal The operator shell shared by `temporalAggregate` and `sessionWindows`: the subscription to the
+ * source through the re-entrancy trampoline, the idle timer and its ticks over a due queue of partitions,
+ * arrival times read once per run, and the flush on complete, before an error and on a failure. Each
+ * operator keeps only what differs: how an event is windowed, when a partition is due and what closing
+ * and flushing emit.
+ */
+import type { Observable, SchedulerLike, Subscriber, TeardownLogic } from 'rxjs';
+import type { Event } from '../../event.js';
+import {
+  ArrivalClock,
+  type Arriving,
+  COMPLETE,
+  DueQueue,
+  ERROR,
+  estimate,
+  IdleTimer,
+  NEXT,
+  type Queued,
+  SETTLE,
+  type Signal,
+  serialize,
+  TICK,
+} from './eventTime.js';
+
+/** A partition (session, key) as the shell tracks it. */
+export interface ShellPartition extends Arriving, Queued {
+  /** When it last got an open window (a counter): ticks visit due partitions in this order. */
+  activeSince: number;
+  /** The last idle tick its watermark estimate accounts for (see `WindowShell.catchUp`). */
+  caughtTick: number;
+}
+
+/** What an operator plugs into the shell. */
+export interface WindowHooks<P extends ShellPartition> {
+  /** Handles one input value. */
+  next(event: Event): void;
+  /** Whether `p` has an open window. */
+  isOpen(p: P): boolean;
+  /** The scheduler time at which the idle rule makes `p` due (it has an open window). */
+  dueOf(p: P): number;
+  /** At a tick, once `p`'s watermark is estimated: closes the windows it reached. */
+  closeDue(p: P): void;
+  /** Emits every open window: on complete, before an error, on a failure. */
+  flushAll(): void;
+  /** Drops the operator's state (on unsubscribe). */
+  clear(): void;
+}
+
+export interface ShellOptions {
+  scheduler: SchedulerLike;
+  latenessMs: number;
+  /** `Infinity` turns the idle rule (and so the timer and arrival times) off. */
+  idleFlushMs: number;
+}
+
+/** One per subscription, created inside the subscribe function. */
+export class WindowShell<P extends ShellPartition> {
+  /** Completed, errored or unsubscribed: nothing more may be emitted. */
+  done = false;
+  /** Idle ticks so far (a new partition starts with `caughtTick = ticks`). */
+  ticks = 0;
+  /** Partitions with an open window. */
+  activeCount = 0;
+
+  private lastTick = 0;
+  private activations = 0;
+  private readonly idle: boolean;
+  private readonly queue = new DueQueue<P>();
+  private readonly timer: IdleTimer;
+  private readonly clock: ArrivalClock<P>;
+  private readonly dispatch: (signal: Signal, value?: unknown) => void;
+  private hooks!: WindowHooks<P>;
+  private readonly requeueEach = (p: P) => this.requeue(p);
+
+  constructor(
+    private readonly subscriber: Subscriber<Event>,
+    private readonly options: ShellOptions,
+  ) {
+    this.idle = options.idleFlushMs !== Number.POSITIVE_INFINITY;
+    this.dispatch = serialize(
+      (signal, value) => {
+        if (this.done) return;
+        if (signal === NEXT) this.hooks.next(value as Event);
+        else if (signal === ERROR) this.finish({ value });
+        else if (signal === COMPLETE) this.finish();
+        else if (signal === SETTLE) this.settle();
+        else this.tick();
+      },
+      (error) => this.finish({ value: error }),
+    );
+    this.timer = new IdleTimer(options.scheduler, options.idleFlushMs, () => this.dispatch(TICK));
+    this.clock = new ArrivalClock<P>(options.scheduler, () => this.dispatch(SETTLE));
+  }
+
+  /** Subscribes to `source` with `hooks`; returns the teardown of the operator's Observable. */
+  connect(source: Observable<Event>, hooks: WindowHooks<P>): TeardownLogic {
+    this.hooks = hooks;
+    const subscription = source.subscribe({
+      next: (event) => this.dispatch(NEXT, event),
+      error: (error: unknown) => this.dispatch(ERROR, error),
+      complete: () => this.dispatch(COMPLETE),
+    });
+    return () => {
+      this.done = true;
+      this.timer.cancel();
+      this.clock.cancel();
+      subscription.unsubscribe();
+      this.queue.clear();
+      hooks.clear();
+    };
+  }
+
+  emit(event: Event): void {
+    if (!this.subscriber.closed) this.subscriber.next(event);
+  }
+
+  /** An arrival in `p`: call before reading or changing its watermark. */
+  arrive(p: P): void {
+    if (p.caughtTick !== this.ticks) this.catchUp(p);
+    if (this.idle) this.clock.arrive(p);
+  }
+
+  /**
+   * A tick estimates the watermark of the due partitions only; for the others, which would not close a
+   * window, the estimate of the latest tick is applied when the partition is next looked at (and before
+   * it stops being active), which is the same: an estimate only grows with the tick time.
+   */
+  catchUp(p: P): void {
+    if (p.caughtTick !== this.ticks) {
+      if (this.hooks.isOpen(p)) estimate(p, this.lastTick, this.options.latenessMs, this.options.idleFlushMs);
+      p.caughtTick = this.ticks;
+    }
+  }
+
+  /** `p` got its first open window. It is queued when its arrival time is known. */
+  activated(p: P): void {
+    this.activeCount++;
+    p.activeSince = ++this.activations;
+  }
+
+  /** `p` has no open window any more (call `catchUp` before closing it). */
+  deactivated(p: P): void {
+    this.activeCount--;
+    this.queue.delete(p);
+  }
+
+  /** Puts `p`, whose first window or arrival time changed, back in the due queue (or out of it). */
+  requeue(p: P): void {
+    if (!this.idle) return;
+    if (this.hooks.isOpen(p)) this.queue.set(p, this.hooks.dueOf(p));
+    else this.queue.delete(p);
+  }
+
+  /** Asks for an idle tick `offset` ms after the current arrival (`dueAt` minus the arrival time). */
+  requestIdle(offset: number): void {
+    if (this.idle && !this.done) this.clock.request(offset);
+  }
+
+  /** The end of a run of arrivals: their time is now; the timer is armed as each arrival asked. */
+  private settle(): void {
+    this.clock.settle(this.options.scheduler.now(), this.requeueEach, this.timer);
+  }
+
+  private tick(): void {
+    const now = this.options.scheduler.now();
+    // Arrivals whose run has not settled yet came by now (and asked for no tick before this one).
+    if (this.clock.pending) this.clock.settle(now, this.requeueEach, undefined);
+    this.ticks++;
+    this.lastTick = now;
+    // The due partitions, in the order they became active. A partition closes a window when its
+    // estimate reaches the window's close point, which is `dueOf`; the 1 ms of slack covers rounding.
+    const due: P[] = [];
+    for (let p = this.queue.pop(now + 1); p !== undefined; p = this.queue.pop(now + 1)) due.push(p);
+    if (due.length > 1) due.sort((a, b) => a.activeSince - b.activeSince);
+    for (let i = 0; i < due.length; i++) {
+      const p = due[i]!;
+      estimate(p, now, this.options.latenessMs, this.options.idleFlushMs);
+      p.caughtTick = this.ticks;
+      this.hooks.closeDue(p);
+      if (this.done) return;
+      this.requeue(p);
+    }
+    const next = this.queue.next;
+    // `now + 1` guards against a due time that rounding put at or before now.
+    if (next !== Number.POSITIVE_INFINITY) this.timer.request(Math.max(next, now + 1), now, false);
+  }
+
+  private finish(error?: { value: unknown }): void {
+    if (this.done) return;
+    this.timer.cancel();
+    this.clock.cancel();
+    try {
+      this.hooks.flushAll();
+    } catch (flushError) {
+      // Flushing itself failed (a bug): report the first error.
+      error ??= { value: flushError };
+    }
+    this.done = true;
+    if (error === undefined) this.subscriber.complete();
+    else this.subscriber.error(error.value);
+  }
+}
