@@ -620,7 +620,8 @@ export class SessionStore {
   /**
    * Writes the queued jobs, one LevelDB write at a time. The next write is started before the appends of
    * the one just written are resolved: their callers (`persist` emitting a batch downstream) may run for
-   * a while, and the next write — an urgent one, say — proceeds meanwhile.
+   * a while, and the next write — an urgent one, say — proceeds meanwhile. Urgent appends are resolved
+   * at once instead, and their callers run before the next batch is built.
    */
   async #drain(): Promise<void> {
     let settle: (() => void) | undefined;
@@ -642,6 +643,13 @@ export class SessionStore {
         );
         settle?.();
         settle = await running;
+        if (group[0]!.kind === 'append' && group[0]!.urgent) {
+          // An urgent group is urgent appends only (#takeGroup). Let their callers run first: building the
+          // next batch (up to MAX_GROUP_EVENTS events) takes a while.
+          settle();
+          settle = undefined;
+          await undefined;
+        }
       }
     } finally {
       this.#draining = undefined;
