@@ -99,8 +99,10 @@ export interface AppendOptions {
   /**
    * Write this append before the appends queued without `urgent` (never before an earlier
    * `startSession` or `deleteSession`), in a batch of urgent appends only: it waits for the LevelDB write
-   * in progress, not for the queue. `persist`'s CRITICAL lane uses it. Its events take their sequence
-   * numbers when written, so they come before the events of the appends it overtook. Default false.
+   * in progress, not for the queue — except right after another urgent batch, when the appends waiting
+   * without `urgent` go first (so urgent appends cannot hold them back). `persist`'s CRITICAL lane uses it.
+   * Its events take their sequence numbers when written, so they come before the events of the appends it
+   * overtook. Default false.
    */
   urgent?: boolean;
 }
@@ -450,6 +452,8 @@ export class SessionStore {
   readonly #sessions = new Map<string, CachedSession>();
   #queue: Job[] = [];
   #draining: Promise<void> | undefined;
+  /** Whether the last group taken was urgent appends (see #takeGroup). */
+  #lastUrgent = false;
   readonly #watchers = new Map<string, Set<StoreWatcher>>();
   readonly #stats: StoreStats = {
     eventsWritten: 0,
@@ -659,25 +663,34 @@ export class SessionStore {
 
   /**
    * Takes the next group of jobs to write in one batch: the urgent appends queued before any `start` or
-   * `delete` job if there are some, else the jobs up to the next `delete`; at most MAX_GROUP_EVENTS
-   * events (or one job, if it is bigger).
+   * `delete` job if there are some (but after an urgent group, the other appends queued there), else the
+   * jobs up to the next `delete`; at most MAX_GROUP_EVENTS events (or one job, if it is bigger).
    */
   #takeGroup(): Array<AppendJob | StartJob> {
     const queue = this.#queue;
     let urgent = 0;
+    let normal = 0;
     for (const job of queue) {
       if (job.kind !== 'append') break;
       if (job.urgent) urgent++;
+      else normal++;
     }
     const group: Array<AppendJob | StartJob> = [];
     let count = 0;
     if (urgent > 0) {
+      // Fairness: right after an urgent group, the appends waiting without `urgent` go first, so a
+      // steady stream of urgent appends cannot hold them back; urgent ones wait for one write at most.
+      const takeUrgent = !(this.#lastUrgent && normal > 0);
+      this.#lastUrgent = takeUrgent;
       const rest: Job[] = [];
       let i = 0;
       for (; i < queue.length; i++) {
         const job = queue[i]!;
         if (job.kind !== 'append') break;
-        if (job.urgent && (group.length === 0 || count + job.events.length <= MAX_GROUP_EVENTS)) {
+        if (
+          job.urgent === takeUrgent &&
+          (group.length === 0 || count + job.events.length <= MAX_GROUP_EVENTS)
+        ) {
           group.push(job);
           count += job.events.length;
         } else rest.push(job);
@@ -685,6 +698,7 @@ export class SessionStore {
       this.#queue = rest.concat(queue.slice(i));
       return group;
     }
+    this.#lastUrgent = false;
     while (queue.length > 0) {
       const next = queue[0]!;
       if (next.kind === 'delete') break;

@@ -441,6 +441,30 @@ describe('SessionStore: urgent appends', () => {
     });
   });
 
+  it('lets the appends waiting without urgent go first right after an urgent batch (no starvation)', async () => {
+    const a = ev('tool.used', 1, 's');
+    const u1 = ev('workflow.failed', 2, 's');
+    const u2 = ev('workflow.failed', 3, 's');
+    const u3 = ev('workflow.failed', 4, 's');
+    const resolved: string[] = [];
+    let second: Promise<unknown> = Promise.resolve();
+    let third: Promise<unknown> = Promise.resolve();
+    const first = t.store.append([u1], { urgent: true }).then(() => {
+      resolved.push('u1');
+      // Queued while a waits: a goes first now, then u2.
+      second = t.store.append([u2], { urgent: true }).then(() => {
+        resolved.push('u2');
+        third = t.store.append([u3], { urgent: true }).then(() => resolved.push('u3'));
+      });
+    });
+    const normal = t.store.append([a]).then(() => resolved.push('a'));
+    await Promise.all([first, normal]);
+    await second;
+    await third;
+    expect(resolved).toEqual(['u1', 'a', 'u2', 'u3']);
+    expect(await collect(t.store.query('s'))).toEqual([u1, a, u2, u3]);
+  });
+
   it('never overtakes a deleteSession or startSession queued before it', async () => {
     const old = ev('tool.used', 1, 's');
     await t.store.append([old]);
