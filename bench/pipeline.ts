@@ -12,7 +12,7 @@
  *    millisecond, whether or not the pipeline keeps up; latency counted from each payload's intended
  *    send time, so a stalled pipeline cannot hide behind fewer sends) to the persisted pipeline; per
  *    event, from payload in to persisted ack (emitted by `persist`). CRITICAL events are merged in
- *    after the bridge, every 10 ms, and take the same write-ahead path.
+ *    after the bridge, every 10 ms, and take `persist`'s priority lane.
  * 4. Memory: heap and RSS along 3,000,000 events (5,000,000 with --long) with default windows and 10,000
  *    sessions, in a child process run with `--expose-gc` so each sample follows a full collection
  *    (`bench/memory.ts`); judged bounded after a warm-up in which the sessions' state fills.
@@ -763,9 +763,11 @@ const suite: BenchSuite = {
                 goal: 'p99 < 5 ms',
                 met: value < 5,
                 notes:
-                  'a CRITICAL workflow.failed event every 10 ms, merged in after the bridge, takes the write-ahead ' +
-                  'path like every event: persist has no priority lane, so it waits for the batch in flight and ' +
-                  `any backlog ahead of it; ${formatNumber(med(k, (r) => r.criticalSent))} per run; max ` +
+                  "a CRITICAL workflow.failed event every 10 ms, merged in after the bridge, takes persist's " +
+                  'priority lane: written at once beside the batch in flight (an urgent append: it waits for the ' +
+                  'LevelDB write in progress, not for the batch in flight to be acked nor for the backlog), and ' +
+                  'acked as soon as its own write is; it still shares the event loop with the bridge, so it ' +
+                  `waits behind the work queued before it; ${formatNumber(med(k, (r) => r.criticalSent))} per run; max ` +
                   `${formatNumber(med(k, (r) => ms(r.critical, 100)))} ms`,
               }
             : {}),

@@ -5,7 +5,11 @@
  * - end-to-end acknowledgement latency (event offered → emitted by `persist`) at 10,000 events/s offered
  *   open-loop (latency counted from each event's scheduled time, so a stall cannot hide behind fewer
  *   sends) — goal p99 < 20 ms in `process` durability;
- * - the same two figures with `os` durability (one fsync per batch).
+ * - the same two figures with `os` durability (one fsync per batch);
+ * - the latency of a CRITICAL event every 10 ms among 10,000 NORMAL events/s, with `persist`'s priority
+ *   lane and, as the baseline, without it (`priorityLane: false`), runs alternating;
+ * - the ack time of a CRITICAL event received behind a backlog of 20,000 NORMAL events, with and without
+ *   the lane (a measure of what it waits for, which CPU contention scales alike on both sides).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { build } from 'hdr-histogram-js';
 import { Level } from 'level';
 import { from, lastValueFrom, Subject } from 'rxjs';
-import { createEvent, type Durability, type Event, openStore, persist } from '../src/index.js';
+import { createEvent, type Durability, type Event, openStore, Priority, persist } from '../src/index.js';
 import { type BenchRow, type BenchSuite, byLength, median } from './harness.js';
 
 const TYPES = ['tool.used', 'file.modified', 'tool.requested', 'file.created', 'agent.completed'];
@@ -97,11 +101,22 @@ async function persistThroughput(events: Event[], durability: Durability): Promi
  * Offers `rate` events/s for `seconds` open-loop and returns the acknowledgement latencies (ms) of the
  * events after the first `warmupSeconds`.
  */
-async function ackLatency(durability: Durability, rate: number, seconds: number, warmupSeconds: number) {
+async function ackLatency(
+  durability: Durability,
+  rate: number,
+  seconds: number,
+  warmupSeconds: number,
+  critical?: { everyMs: number; priorityLane: boolean },
+) {
   return withDir(async (dir) => {
     const store = await openStore({ path: join(dir, 'db'), durability });
     const total = Math.round(rate * seconds);
     const histogram = build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 60_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
+    const criticalHistogram = build({
       lowestDiscernibleValue: 1,
       highestTrackableValue: 60_000_000,
       numberOfSignificantValueDigits: 3,
@@ -111,30 +126,62 @@ async function ackLatency(durability: Durability, rate: number, seconds: number,
     const source = new Subject<Event>();
     // persist emits the very objects it is given: this finds each one's scheduled time.
     const indexOf = new WeakMap<Event, number>();
+    /** CRITICAL events' scheduled times (ms since start). */
+    const criticalAt = new WeakMap<Event, number>();
     let start = 0;
     let acked = 0;
     const done = new Promise<void>((resolve, reject) => {
-      source.pipe(persist(store, { maxBatch: BATCH })).subscribe({
-        next: (event) => {
-          const i = indexOf.get(event)!;
-          acked++;
-          // Latency from when the event was due to be offered, not from when it was.
-          if (i >= skip)
-            histogram.recordValue(
-              Math.max(1, Math.round((performance.now() - (start + i * interval)) * 1000)),
-            );
-        },
-        error: reject,
-        complete: resolve,
-      });
+      source
+        .pipe(persist(store, { maxBatch: BATCH, priorityLane: critical?.priorityLane ?? true }))
+        .subscribe({
+          next: (event) => {
+            const at = criticalAt.get(event);
+            if (at !== undefined) {
+              if (at >= warmupSeconds * 1000)
+                criticalHistogram.recordValue(
+                  Math.max(1, Math.round((performance.now() - (start + at)) * 1000)),
+                );
+              return;
+            }
+            const i = indexOf.get(event)!;
+            acked++;
+            // Latency from when the event was due to be offered, not from when it was.
+            if (i >= skip)
+              histogram.recordValue(
+                Math.max(1, Math.round((performance.now() - (start + i * interval)) * 1000)),
+              );
+          },
+          error: reject,
+          complete: resolve,
+        });
     });
     start = performance.now();
     let sent = 0;
+    let criticalSent = 0;
+    const criticalTotal = critical === undefined ? 0 : Math.floor((seconds * 1000) / critical.everyMs);
     await new Promise<void>((resolve) => {
       const tick = () => {
-        const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
+        const now = performance.now() - start;
+        const due = Math.min(total, Math.floor(now / interval) + 1);
+        const criticalDue =
+          critical === undefined ? 0 : Math.min(criticalTotal, Math.floor(now / critical.everyMs));
         // Events are made as they are offered, like the bridge does: no pre-built backlog on the heap.
-        while (sent < due) {
+        // A CRITICAL event goes in at its scheduled place among the NORMAL ones.
+        while (sent < due || criticalSent < criticalDue) {
+          const nextCritical = critical === undefined ? Infinity : (criticalSent + 1) * critical.everyMs;
+          if (criticalSent < criticalDue && (sent >= due || nextCritical <= sent * interval)) {
+            const event = createEvent({
+              type: 'workflow.failed',
+              priority: Priority.CRITICAL,
+              timestamp: 1_795_165_200_000 + nextCritical,
+              sessionId: SESSIONS[0]!,
+              data: { workflow_id: `wf-${criticalSent}`, reason: 'build broke on main' },
+            });
+            criticalAt.set(event, nextCritical);
+            criticalSent++;
+            source.next(event);
+            continue;
+          }
           const event = makeEvent(sent);
           indexOf.set(event, sent++);
           source.next(event);
@@ -152,8 +199,52 @@ async function ackLatency(durability: Durability, rate: number, seconds: number,
       p99: histogram.getValueAtPercentile(99) / 1000,
       max: histogram.maxValue / 1000,
       acked,
+      critical: {
+        p50: criticalHistogram.getValueAtPercentile(50) / 1000,
+        p99: criticalHistogram.getValueAtPercentile(99) / 1000,
+        max: criticalHistogram.maxValue / 1000,
+        count: criticalHistogram.totalCount,
+      },
     };
     histogram.destroy();
+    criticalHistogram.destroy();
+    return result;
+  });
+}
+
+/**
+ * Pushes `backlog` NORMAL events synchronously, then one CRITICAL event, then completes: the time (ms)
+ * from the CRITICAL event's push to its emission by persist, and to the completion (everything written).
+ */
+async function criticalBehindBacklog(backlog: Event[], priorityLane: boolean) {
+  return withDir(async (dir) => {
+    const store = await openStore({ path: join(dir, 'db') });
+    const critical = createEvent({
+      type: 'workflow.failed',
+      priority: Priority.CRITICAL,
+      timestamp: 1_795_165_200_000,
+      sessionId: SESSIONS[0]!,
+      data: { workflow_id: 'wf-0', reason: 'build broke on main' },
+    });
+    const source = new Subject<Event>();
+    let pushed = 0;
+    let ackedAt = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      source.pipe(persist(store, { maxBatch: BATCH, maxPending: Infinity, priorityLane })).subscribe({
+        next: (event) => {
+          if (event === critical) ackedAt = performance.now();
+        },
+        error: reject,
+        complete: resolve,
+      });
+    });
+    for (const event of backlog) source.next(event);
+    pushed = performance.now();
+    source.next(critical);
+    source.complete();
+    await done;
+    const result = { critical: ackedAt - pushed, total: performance.now() - pushed };
+    await store.close();
     return result;
   });
 }
@@ -198,6 +289,61 @@ const suite: BenchSuite = {
         notes: `max over runs ${Math.max(...max).toFixed(1)} ms`,
       });
     }
+    // CRITICAL latency, with and without the priority lane, alternating.
+    const CRITICAL_RATE = 10_000;
+    const laned: Array<{ p50: number; p99: number; max: number; count: number }> = [];
+    const unlaned: typeof laned = [];
+    for (let r = 0; r < runs; r++) {
+      for (const priorityLane of [true, false]) {
+        const result = await ackLatency('process', CRITICAL_RATE, seconds, warmup, {
+          everyMs: 10,
+          priorityLane,
+        });
+        (priorityLane ? laned : unlaned).push(result.critical);
+      }
+    }
+    for (const p of ['p50', 'p99'] as const) {
+      const value = median(laned.map((r) => r[p]));
+      const baseline = median(unlaned.map((r) => r[p]));
+      latencyRows.push({
+        suite: 'store',
+        name: `CRITICAL ack latency ${p} among ${CRITICAL_RATE.toLocaleString('en-US')} events/s, priority lane`,
+        value,
+        unit: 'ms',
+        baseline: { name: 'the same without the lane (priorityLane: false)', value: baseline },
+        ratio: baseline / value,
+        runs,
+        notes:
+          p === 'p99'
+            ? `a CRITICAL event every 10 ms, durability process, maxBatch ${BATCH}; ${median(laned.map((r) => r.count))} per run; ` +
+              `max over runs ${Math.max(...laned.map((r) => r.max)).toFixed(1)} ms (without the lane ${Math.max(...unlaned.map((r) => r.max)).toFixed(1)} ms)`
+            : "latency from the event's scheduled time to its emission by persist",
+      });
+    }
+
+    const backlog = makeEvents(20_000);
+    const behind: Array<{ critical: number; total: number }> = [];
+    const behindUnlaned: typeof behind = [];
+    for (let r = 0; r < runs; r++) {
+      behind.push(await criticalBehindBacklog(backlog, true));
+      behindUnlaned.push(await criticalBehindBacklog(backlog, false));
+    }
+    const behindValue = median(behind.map((r) => r.critical));
+    const behindBaseline = median(behindUnlaned.map((r) => r.critical));
+    latencyRows.push({
+      suite: 'store',
+      name: 'CRITICAL ack behind a backlog of 20,000 events, priority lane',
+      value: behindValue,
+      unit: 'ms',
+      baseline: { name: 'the same without the lane (priorityLane: false)', value: behindBaseline },
+      ratio: behindBaseline / behindValue,
+      runs,
+      notes:
+        `20,000 NORMAL events pushed synchronously, then the CRITICAL one: with the lane it waits at most for the ` +
+        `LevelDB write in progress (maxBatch ${BATCH}), without it for the whole backlog; writing all of it took ` +
+        `${median(behind.map((r) => r.total)).toFixed(0)} ms (without the lane ${median(behindUnlaned.map((r) => r.total)).toFixed(0)} ms)`,
+    });
+
     const count = byLength(options, { quick: 10_000, default: 30_000, long: 100_000 });
     const events = makeEvents(count);
 

@@ -216,6 +216,7 @@ export {
 export type { TailOptions } from './store/replay.js';
 export { replay, tail } from './store/replay.js';
 export type {
+  AppendOptions,
   CorruptRecord,
   Durability,
   QueryOptions,

@@ -94,6 +94,19 @@ export interface StoredEvent<D = Record<string, unknown>> {
   event: Event<D>;
 }
 
+/** Options of `SessionStore.append`. */
+export interface AppendOptions {
+  /**
+   * Write this append before the appends queued without `urgent` (never before an earlier
+   * `startSession` or `deleteSession`), in a batch of urgent appends only: it waits for the LevelDB write
+   * in progress, not for the queue — except right after another urgent batch, when the appends waiting
+   * without `urgent` go first (so urgent appends cannot hold them back). `persist`'s CRITICAL lane uses it.
+   * Its events take their sequence numbers when written, so they come before the events of the appends it
+   * overtook. Default false.
+   */
+  urgent?: boolean;
+}
+
 /** Where `append` put an event. */
 export interface StoredPosition {
   sessionId: string;
@@ -198,6 +211,7 @@ interface CachedSession {
 
 interface AppendJob {
   kind: 'append';
+  urgent: boolean;
   events: Event[];
   json: string[];
   sessions: string[];
@@ -438,6 +452,8 @@ export class SessionStore {
   readonly #sessions = new Map<string, CachedSession>();
   #queue: Job[] = [];
   #draining: Promise<void> | undefined;
+  /** Whether the last group taken was urgent appends (see #takeGroup). */
+  #lastUrgent = false;
   readonly #watchers = new Map<string, Set<StoreWatcher>>();
   readonly #stats: StoreStats = {
     eventsWritten: 0,
@@ -486,17 +502,26 @@ export class SessionStore {
    * `sessionId` (events without one go to `DEFAULT_SESSION`) and each gets the next sequence number of
    * its session, in the order given.
    *
+   * Appends are written in the order they are called, except that an `urgent` one overtakes the
+   * appends still queued without it (see `AppendOptions`).
+   *
    * @returns where each event was stored, in the order given.
    * @throws StoreError `STORE_INVALID_EVENT` (nothing written) when an event does not match
    *   `EventSchema` or cannot be serialized; `STORE_WRITE_FAILED` (nothing written, `events` attached)
    *   when LevelDB fails; `STORE_NOT_OPEN` after `close()`.
    */
-  append(events: readonly Event[]): Promise<StoredPosition[]> {
+  append(events: readonly Event[], options?: AppendOptions): Promise<StoredPosition[]> {
     try {
       this.#assertOpen();
       if (!Array.isArray(events)) throw new ConfigError('append() takes an array of events');
+      if (options !== undefined && !isPlainRecord(options)) {
+        throw new ConfigError('append() options must be an object');
+      }
+      const urgent = options?.urgent ?? false;
+      if (typeof urgent !== 'boolean') throw new ConfigError('append() option urgent must be a boolean');
       const job = this.#prepareAppend(events);
       if (job === undefined) return Promise.resolve([]);
+      job.urgent = urgent;
       return new Promise<StoredPosition[]>((resolve, reject) => {
         job.resolve = resolve;
         job.reject = reject;
@@ -579,6 +604,7 @@ export class SessionStore {
     }
     return {
       kind: 'append',
+      urgent: false,
       events: canonicalEvents,
       json,
       sessions,
@@ -595,49 +621,112 @@ export class SessionStore {
     }
   }
 
+  /**
+   * Writes the queued jobs, one LevelDB write at a time. The next write is started before the appends of
+   * the one just written are resolved: their callers (`persist` emitting a batch downstream) may run for
+   * a while, and the next write — an urgent one, say — proceeds meanwhile. Urgent appends are resolved
+   * at once instead, and their callers run before the next batch is built.
+   */
   async #drain(): Promise<void> {
+    let settle: (() => void) | undefined;
     try {
       while (this.#queue.length > 0) {
         const head = this.#queue[0]!;
         if (head.kind === 'delete') {
+          settle?.();
+          settle = undefined;
           this.#queue.shift();
           await this.#runDelete(head);
           continue;
         }
-        const group: Array<AppendJob | StartJob> = [];
-        let count = 0;
-        while (this.#queue.length > 0) {
-          const next = this.#queue[0]!;
-          if (next.kind === 'delete') break;
-          const size = next.kind === 'append' ? next.events.length : 1;
-          if (group.length > 0 && count + size > MAX_GROUP_EVENTS) break;
-          this.#queue.shift();
-          group.push(next);
-          count += size;
-        }
-        try {
-          await this.#runGroup(group);
-        } catch (error) {
-          // #runGroup settles its jobs itself; this is a last line of defence that keeps the queue alive.
-          this.#failGroup(group, error, 'unexpected failure');
+        const group = this.#takeGroup();
+        // #runGroup settles its jobs itself (through the function it returns); the catch is a last line
+        // of defence that keeps the queue alive.
+        const running = this.#runGroup(group).catch(
+          (error: unknown) => () => this.#failGroup(group, error, 'unexpected failure'),
+        );
+        settle?.();
+        settle = await running;
+        if (group[0]!.kind === 'append' && group[0]!.urgent) {
+          // An urgent group is urgent appends only (#takeGroup). Let their callers run first: building the
+          // next batch (up to MAX_GROUP_EVENTS events) takes a while.
+          settle();
+          settle = undefined;
+          await undefined;
         }
       }
     } finally {
       this.#draining = undefined;
+      settle?.();
     }
   }
 
-  async #runGroup(group: Array<AppendJob | StartJob>): Promise<void> {
+  /**
+   * Takes the next group of jobs to write in one batch: the urgent appends queued before any `start` or
+   * `delete` job if there are some (but after an urgent group, the other appends queued there), else the
+   * jobs up to the next `delete`; at most MAX_GROUP_EVENTS events (or one job, if it is bigger).
+   */
+  #takeGroup(): Array<AppendJob | StartJob> {
+    const queue = this.#queue;
+    let urgent = 0;
+    let normal = 0;
+    for (const job of queue) {
+      if (job.kind !== 'append') break;
+      if (job.urgent) urgent++;
+      else normal++;
+    }
+    const group: Array<AppendJob | StartJob> = [];
+    let count = 0;
+    if (urgent > 0) {
+      // Fairness: right after an urgent group, the appends waiting without `urgent` go first, so a
+      // steady stream of urgent appends cannot hold them back; urgent ones wait for one write at most.
+      const takeUrgent = !(this.#lastUrgent && normal > 0);
+      this.#lastUrgent = takeUrgent;
+      const rest: Job[] = [];
+      let i = 0;
+      for (; i < queue.length; i++) {
+        const job = queue[i]!;
+        if (job.kind !== 'append') break;
+        if (
+          job.urgent === takeUrgent &&
+          (group.length === 0 || count + job.events.length <= MAX_GROUP_EVENTS)
+        ) {
+          group.push(job);
+          count += job.events.length;
+        } else rest.push(job);
+      }
+      this.#queue = rest.concat(queue.slice(i));
+      return group;
+    }
+    this.#lastUrgent = false;
+    while (queue.length > 0) {
+      const next = queue[0]!;
+      if (next.kind === 'delete') break;
+      const size = next.kind === 'append' ? next.events.length : 1;
+      if (group.length > 0 && count + size > MAX_GROUP_EVENTS) break;
+      queue.shift();
+      group.push(next);
+      count += size;
+    }
+    return group;
+  }
+
+  /**
+   * Writes a group as one LevelDB batch and updates the cached counters. Returns the function that
+   * resolves (or rejects) its jobs and notifies `tail`s: #drain calls it once the next write is started.
+   * Until its first write, this runs synchronously when every session is cached.
+   */
+  async #runGroup(group: Array<AppendJob | StartJob>): Promise<() => void> {
     const ids = new Set<string>();
     for (const job of group) {
       if (job.kind === 'start') ids.add(job.sessionId);
       else for (const id of job.sessions) ids.add(id);
     }
+    const missing = [...ids].filter((id) => !this.#sessions.has(id));
     try {
-      await this.#loadSessions([...ids].filter((id) => !this.#sessions.has(id)));
+      if (missing.length > 0) await this.#loadSessions(missing);
     } catch (error) {
-      this.#failGroup(group, error, 'could not read session metadata');
-      return;
+      return () => this.#failGroup(group, error, 'could not read session metadata');
     }
 
     // Copies of the counters of the sessions this batch touches: committed to the cache only if it is written.
@@ -704,8 +793,7 @@ export class SessionStore {
       // The write may or may not have reached the log: reload these sessions' counters from disk
       // before their next write, so a sequence number is never reused.
       for (const id of working.keys()) this.#sessions.delete(id);
-      this.#failGroup(group, error, 'LevelDB write failed');
-      return;
+      return () => this.#failGroup(group, error, 'LevelDB write failed');
     }
 
     for (const [id, { meta, cached }] of working) {
@@ -717,12 +805,14 @@ export class SessionStore {
     }
     this.#stats.writes++;
     this.#stats.eventsWritten += eventCount;
-    if (this.#watchers.size > 0) this.#notify(group, positions);
-    group.forEach((job, i) => {
-      if (job.kind === 'start') job.resolve(publicInfo(working.get(job.sessionId)!.meta));
-      else job.resolve(positions[i]!);
-    });
     this.#evict();
+    return () => {
+      if (this.#watchers.size > 0) this.#notify(group, positions);
+      group.forEach((job, i) => {
+        if (job.kind === 'start') job.resolve(publicInfo(working.get(job.sessionId)!.meta));
+        else job.resolve(positions[i]!);
+      });
+    };
   }
 
   /** `escapePart(type)`, memoized (a session has few types); the memo is bounded. */

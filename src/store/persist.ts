@@ -13,14 +13,21 @@ import {
   Subscription,
 } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import type { Event } from '../event.js';
+import { type Event, Priority } from '../event.js';
 import { describeEvent, describeInvalid, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 
-/** Where `persist` writes: a `SessionStore`, or anything with an `append` that settles when written. */
+/**
+ * Where `persist` writes: a `SessionStore`, or anything with an `append` that settles when written. With
+ * the priority lane, `append` is called again before an earlier call has settled (one NORMAL and one
+ * CRITICAL write at a time).
+ */
 export interface EventWriter {
-  /** Writes the events atomically; the returned promise (or observable) settles when they are written. */
-  append(events: Event[]): ObservableInput<unknown>;
+  /**
+   * Writes the events atomically; the returned promise (or observable) settles when they are written.
+   * `options.urgent` is set for the priority lane's writes (see `SessionStore.append`).
+   */
+  append(events: Event[], options?: { urgent?: boolean }): ObservableInput<unknown>;
 }
 
 /** Options of `persist`. */
@@ -40,6 +47,12 @@ export interface PersistOptions {
   maxPending?: number;
   /** Schedules the `maxDelayMs` timer. Default `asapScheduler` when `maxDelayMs` is 0, else `asyncScheduler`. */
   scheduler?: SchedulerLike;
+  /**
+   * Write CRITICAL events (`priority === Priority.CRITICAL`) at once, in writes of their own beside the
+   * batch in flight, and emit each as soon as its write completes: it may overtake earlier events.
+   * Default true. With false, CRITICAL events queue and keep their place like every other event.
+   */
+  priorityLane?: boolean;
 }
 
 /**
@@ -49,16 +62,32 @@ export interface PersistOptions {
  * One write is in flight at a time; while it is, the next batch accumulates (pipelining). A batch is
  * written when it holds `maxBatch` events, when its oldest event has waited `maxDelayMs`, or when the
  * source completes — whichever comes first, and never before the write in flight has completed.
- * Order is preserved.
+ * Order is preserved, except for CRITICAL events (below).
  *
  * ```
  * source:  -abc-----------|      every write takes 4 frames
  * result:  -----a---(bc)--|      a is written alone; b and c wait for a's write, then share one
  * ```
  *
+ * The priority lane (`priorityLane`, default true): a CRITICAL event does not wait for the batch in
+ * flight nor queue behind the events waiting. It is written at once, in a write of its own (with the
+ * CRITICAL events that arrived while the lane's previous write was in flight, at most `maxBatch`), beside
+ * the NORMAL write in flight, and emitted as soon as that write completes — so it can overtake events
+ * received before it. Each lane keeps its own order; `maxDelayMs` does not delay CRITICAL events.
+ *
+ * ```
+ * source:  -abcD---------|      D is CRITICAL; every write takes 4 frames
+ * result:  -----a--D(bc)-|      D is written at 4 beside a (in flight from 1), and overtakes b and c
+ * ```
+ *
+ * A `SessionStore` writes one LevelDB batch at a time: the CRITICAL write (an `urgent` append) waits
+ * for the LevelDB write in progress, not for `persist`'s queue, and takes its sequence numbers then — so
+ * in the store, as downstream, it comes before the events it overtook.
+ *
  * Nothing is lost:
- * - a failed write errors the stream with a `StoreError` (`STORE_WRITE_FAILED`) whose `events` are every
- *   event not written (that batch, then all that were waiting), in order;
+ * - a failed write stops the source; once the other lane's write in flight (if any) has completed and
+ *   been emitted, the stream errors with a `StoreError` (`STORE_WRITE_FAILED`) whose `events` are every
+ *   event not written (the failed batches and all that were waiting), in the order received;
  * - a source error is forwarded after every event received before it is written and emitted;
  * - an invalid event (not matching `EventSchema`) stops the source; the events before it are written and
  *   emitted, then the stream errors with `STORE_INVALID_EVENT` carrying it;
@@ -71,14 +100,17 @@ export interface PersistOptions {
  * ```
  *
  * @param store the store (or any `EventWriter`).
- * @param options batching limits and the scheduler of the `maxDelayMs` timer.
+ * @param options batching limits, the scheduler of the `maxDelayMs` timer, the priority lane.
  * @return an operator that mirrors the source, delayed until each event is written.
  */
 export function persist(store: EventWriter, options: PersistOptions = {}): MonoTypeOperatorFunction<Event> {
   if (store === null || typeof store !== 'object' || typeof store.append !== 'function') {
     throw new ConfigError('persist() needs a store (an object with an append(events) method)');
   }
-  const { maxBatch = 1_000, maxDelayMs = 0, maxPending = 100_000 } = options;
+  const { maxBatch = 1_000, maxDelayMs = 0, maxPending = 100_000, priorityLane = true } = options;
+  if (typeof priorityLane !== 'boolean') {
+    throw new ConfigError(`persist: priorityLane must be a boolean, got ${String(priorityLane)}`);
+  }
   if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) {
     throw new ConfigError(`persist: maxBatch must be a positive integer, got ${maxBatch}`);
   }
@@ -94,14 +126,23 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
 
   return (source) =>
     new Observable<Event>((subscriber) => {
+      // The NORMAL lane: every event that is not CRITICAL (all of them without the priority lane).
       const pending = new Queue<Event>();
       let inFlight = false;
+      /** NORMAL events received, and taken into writes: the pending ones are [taken, received). */
+      let received = 0;
+      let taken = 0;
+      // The CRITICAL lane; each entry knows how many NORMAL events were received before it.
+      const critical = new Queue<Critical>();
+      let criticalInFlight = false;
       let timer: Subscription | undefined;
       let due = false;
       let sourceDone = false;
       let terminal: { error: unknown } | undefined;
       let emitting = false;
       let finished = false;
+      /** The failed writes (NORMAL batch, CRITICAL batch) and the first cause, once a write failed. */
+      let failure: { cause: unknown; normal: Event[]; critical: Critical[]; size: number } | undefined;
 
       const upstream = new Subscription();
 
@@ -123,22 +164,32 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         else subscriber.complete();
       };
 
-      const fail = (batch: Event[], cause: unknown) => {
+      /** Every event not written, in the order received: the failed writes', then the waiting ones. */
+      const unwritten = (): Event[] => {
+        const normal = failure === undefined ? [] : failure.normal;
+        return merge(
+          normal.concat(pending.takeAll()),
+          taken - normal.length,
+          (failure?.critical ?? []).concat(critical.takeAll()),
+        );
+      };
+
+      const fail = () => {
         finished = true;
         cancelTimer();
-        const unwritten = batch.concat(pending.takeAll());
+        const { cause, size } = failure!;
+        const events = unwritten();
         const reason = (cause as Error)?.message ?? String(cause);
         subscriber.error(
           new StoreError(
             'STORE_WRITE_FAILED',
-            `persist: a write of ${batch.length} event(s) failed; ${unwritten.length} event(s) were not written (see .events): ${reason}`,
-            { cause, events: unwritten },
+            `persist: a write of ${size} event(s) failed; ${events.length} event(s) were not written (see .events): ${reason}`,
+            { cause, events },
           ),
         );
       };
 
       const succeed = (batch: Event[]) => {
-        inFlight = false;
         emitting = true;
         try {
           for (const event of batch) {
@@ -151,19 +202,27 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         pump();
       };
 
-      const write = (batch: Event[]) => {
-        inFlight = true;
+      /** Writes a batch of one lane; `done` is called when it settles, before the batch is emitted. */
+      const write = (batch: Event[], urgent: boolean, done: (error?: { cause: unknown }) => void) => {
         let settled = false;
         const settle = (error?: { cause: unknown }) => {
           if (settled) return;
           settled = true;
+          done(error);
           if (error === undefined) succeed(batch);
-          else fail(batch, error.cause);
+          else {
+            // The source stops; the other lane's write in flight completes first (pump fails then).
+            if (!sourceDone) {
+              sourceDone = true;
+              upstream.unsubscribe();
+            }
+            pump();
+          }
         };
         let written: Observable<unknown>;
         try {
           // from() throws too, for a writer that returns no ObservableInput (a void append).
-          written = from(store.append(batch));
+          written = from(urgent ? store.append(batch, { urgent: true }) : store.append(batch));
         } catch (cause) {
           settle({ cause });
           return;
@@ -176,23 +235,64 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         if (!settled) subscriber.add(writing);
       };
 
+      const failed = (cause: unknown, normal: Event[], criticalBatch: Critical[]) => {
+        if (failure === undefined) failure = { cause, normal, critical: criticalBatch, size: 0 };
+        else {
+          failure.normal = failure.normal.concat(normal);
+          failure.critical = failure.critical.concat(criticalBatch);
+        }
+        failure.size += normal.length + criticalBatch.length;
+      };
+
+      const writeNormal = (batch: Event[]) => {
+        inFlight = true;
+        taken += batch.length;
+        write(batch, false, (error) => {
+          inFlight = false;
+          if (error !== undefined) failed(error.cause, batch, []);
+        });
+      };
+
+      const writeCritical = (entries: Critical[]) => {
+        criticalInFlight = true;
+        write(
+          entries.map((entry) => entry.event),
+          true,
+          (error) => {
+            criticalInFlight = false;
+            if (error !== undefined) failed(error.cause, [], entries);
+          },
+        );
+      };
+
       const pump = () => {
-        if (emitting || finished || subscriber.closed) return;
-        if (!inFlight && pending.length > 0 && (pending.length >= maxBatch || due || sourceDone)) {
-          const batch = pending.take(maxBatch);
-          if (pending.length === 0) {
-            cancelTimer();
-            due = false;
+        for (;;) {
+          if (emitting || finished || subscriber.closed) return;
+          if (failure !== undefined) {
+            if (!inFlight && !criticalInFlight) fail();
+            return;
           }
-          // Settles through succeed() or fail(), which pump again. Events left over keep the timer
-          // (or the `due`) of the oldest of them.
-          write(batch);
-          return;
+          if (!criticalInFlight && critical.length > 0) {
+            // Settles through succeed() or a failure, which pump again; then this loop looks again.
+            writeCritical(critical.take(maxBatch));
+            continue;
+          }
+          if (!inFlight && pending.length > 0 && (pending.length >= maxBatch || due || sourceDone)) {
+            const batch = pending.take(maxBatch);
+            if (pending.length === 0) {
+              cancelTimer();
+              due = false;
+            }
+            // Events left over keep the timer (or the `due`) of the oldest of them.
+            writeNormal(batch);
+            continue;
+          }
+          break;
         }
         if (pending.length === 0) {
           cancelTimer();
           due = false;
-          if (sourceDone && !inFlight) finish();
+          if (sourceDone && !inFlight && !criticalInFlight && critical.length === 0) finish();
           return;
         }
         // Events are waiting. Their delay runs from the oldest one's arrival, also while a write is in
@@ -222,8 +322,13 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
                 ),
               );
             } else {
-              pending.push(event);
-              if (pending.length > maxPending) {
+              if (priorityLane && event.priority === Priority.CRITICAL) {
+                critical.push({ event, before: received });
+              } else {
+                pending.push(event);
+                received++;
+              }
+              if (pending.length + critical.length > maxPending) {
                 stopSource(
                   new StoreError(
                     'BUFFER_OVERFLOW',
@@ -252,10 +357,10 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       return () => {
         upstream.unsubscribe();
         cancelTimer();
-        if (!finished && pending.length > 0) {
+        if (!finished && (pending.length > 0 || critical.length > 0)) {
           // The subscriber left before these were written. They were received, so write them anyway
           // (fire and forget: nobody is left to tell, and a store's close() waits for queued writes).
-          const rest = pending.takeAll();
+          const rest = merge(pending.takeAll(), taken, critical.takeAll());
           try {
             from(store.append(rest)).subscribe({ error: () => {} });
           } catch {
@@ -264,6 +369,28 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         }
       };
     });
+}
+
+/** A CRITICAL event, with the number of NORMAL events received before it (its place in the source). */
+interface Critical {
+  event: Event;
+  before: number;
+}
+
+/**
+ * Merges NORMAL events (consecutive ones, the first being the `first`-th NORMAL event received) and
+ * CRITICAL ones back into the order they were received.
+ */
+function merge(normal: Event[], first: number, critical: Critical[]): Event[] {
+  if (critical.length === 0) return normal;
+  const out: Event[] = [];
+  let i = 0;
+  for (const { event, before } of critical) {
+    while (i < normal.length && first + i < before) out.push(normal[i++]!);
+    out.push(event);
+  }
+  while (i < normal.length) out.push(normal[i++]!);
+  return out;
 }
 
 /** A FIFO with O(1) amortized `push` and `take(n)`, however long it gets (a sync source can fill it). */

@@ -5,6 +5,7 @@ import {
   createEvent,
   type Event,
   type EventWriter,
+  Priority,
   persist,
   StoreError,
 } from '../../src/index.js';
@@ -18,14 +19,27 @@ const E: Record<string, Event> = Object.fromEntries(
     createEvent({ id: `id-${l}`, type: `t.${l}`, timestamp: i, sessionId: 's' }),
   ]),
 );
+// Upper-case letters are CRITICAL events.
+for (const [i, l] of [...'ABCD'].entries()) {
+  E[l] = createEvent({
+    id: `id-${l}`,
+    type: 'workflow.failed',
+    timestamp: 10 + i,
+    sessionId: 's',
+    priority: Priority.CRITICAL,
+  });
+}
 const letter = (event: Event) => event.id.slice(3);
 
-/** A writer whose n-th write takes the n-th marble (the last one for every later write). */
+/**
+ * A writer whose n-th write takes the n-th marble (the last one for every later write). It records the
+ * batches by letter, with a `!` for an urgent write.
+ */
 function writer(durations: Array<() => Observable<unknown>>) {
   const batches: string[] = [];
   const target: EventWriter = {
-    append(events) {
-      batches.push(events.map(letter).join(''));
+    append(events, options) {
+      batches.push(events.map(letter).join('') + (options?.urgent ? '!' : ''));
       return durations[Math.min(batches.length, durations.length) - 1]!();
     },
   };
@@ -303,6 +317,7 @@ describe('persist', () => {
     expect(() => persist(target, { maxDelayMs: -1 })).toThrow(ConfigError);
     expect(() => persist(target, { maxBatch: 10, maxPending: 5 })).toThrow(ConfigError);
     expect(() => persist({} as EventWriter)).toThrow(ConfigError);
+    expect(() => persist(target, { priorityLane: 'yes' as never })).toThrow(ConfigError);
   });
 
   it(
@@ -313,6 +328,144 @@ describe('persist', () => {
       m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), map(letter))).toBeObservable('-a-|', {
         a: 'a',
       });
+    }),
+  );
+});
+
+describe('persist: the priority lane', () => {
+  it(
+    'writes a CRITICAL event at once beside the batch in flight, and emits it when its own write completes',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('----|')]);
+      const source = m.cold('  -abcD---------|', E);
+      const expected = '       -----a--D(bc)-|';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }))).toBeObservable(expected, E);
+      m.flush();
+      expect(batches).toEqual(['a', 'D!', 'bc']);
+    }),
+  );
+
+  it(
+    'without it (priorityLane: false), a CRITICAL event keeps its place and waits like the others',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('----|')]);
+      const source = m.cold('  -abcD---------|', E);
+      const expected = '       -----a---(bcD)|';
+      m.expect(source.pipe(persist(target, { priorityLane: false, scheduler: m.scheduler }))).toBeObservable(
+        expected,
+        E,
+      );
+      m.flush();
+      expect(batches).toEqual(['a', 'bcD']);
+    }),
+  );
+
+  it(
+    'does not delay CRITICAL events by maxDelayMs, and groups those that arrive while its write is in flight',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('---|')]);
+      const source = m.cold('  -aA-BC-b------------|', E);
+      // A is written at 2 (until 5); B and C wait for it and share the next write (5 to 8). a and b wait
+      // maxDelayMs = 10 from a's arrival and are written at 11.
+      const expected = '       -----A--(BC)--(ab)--|';
+      m.expect(source.pipe(persist(target, { maxDelayMs: 10, scheduler: m.scheduler }))).toBeObservable(
+        expected,
+        E,
+      );
+      m.flush();
+      expect(batches).toEqual(['A!', 'BC!', 'ab']);
+    }),
+  );
+
+  it(
+    'completes only once both lanes have written everything',
+    marbles((m) => {
+      const { target } = writer([() => m.cold('-|'), () => m.cold('-----|')]);
+      const source = m.cold('  -aD|', E);
+      const expected = '       --a----(D|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }))).toBeObservable(expected, E);
+    }),
+  );
+
+  it(
+    'on a failed CRITICAL write, emits the NORMAL batch in flight once written, then errors with the rest in order',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('----|'), () => m.cold('-#')]);
+      const source = m.cold('  -abD-c-----|', E);
+      const subs = '           ^---!';
+      // D's write fails at 4: the source stops (c never arrives); a is written at 5 and emitted, then the
+      // error carries b (waiting) and D (failed), in the order received.
+      const expected = '       -----(ax|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { ...E, x: 'STORE_WRITE_FAILED:bD' },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['a', 'D!']);
+    }),
+  );
+
+  it(
+    'on a failed NORMAL write, emits the CRITICAL write in flight once written, then errors',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('--#'), () => m.cold('----|')]);
+      const source = m.cold('  -aDb-B----|', E);
+      const subs = '           ^--!';
+      const expected = '       ------(Dx|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { ...E, x: 'STORE_WRITE_FAILED:ab' },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['a', 'D!']);
+    }),
+  );
+
+  it(
+    'reports the unwritten events of both lanes in the order received when both writes fail',
+    marbles((m) => {
+      // a's write fails at 5, D's at 7; b and B were waiting.
+      const { target } = writer([() => m.cold('----#'), () => m.cold('-----#')]);
+      const source = m.cold('  -aDbB------|', E);
+      const expected = '       -------(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { x: 'STORE_WRITE_FAILED:aDbB' },
+      );
+    }),
+  );
+
+  it(
+    'counts the events waiting in both lanes against maxPending',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('----|')]);
+      const source = m.cold('  -(aAbBc)--|', E);
+      const subs = '           ^!';
+      // a and A are written at once; b, B, c wait: 3 > maxPending, so the source stops after c.
+      const expected = '       -----(aA)(bB)(cx|)';
+      m.expect(
+        source.pipe(persist(target, { maxBatch: 1, maxPending: 2, scheduler: m.scheduler }), errorAsValue),
+      ).toBeObservable(expected, { ...E, x: 'BUFFER_OVERFLOW:' });
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['a', 'A!', 'b', 'B!', 'c']);
+    }),
+  );
+
+  it(
+    'still writes the waiting events of both lanes, in the order received, when the subscriber unsubscribes',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('----|')]);
+      const source = m.cold('  -(aAbcBd)', E);
+      // a and A are written at once (maxBatch 1); b, c, B and d are waiting at 3.
+      const unsub = '          ---!';
+      m.expect(source.pipe(persist(target, { maxBatch: 1, scheduler: m.scheduler })), unsub).toBeObservable(
+        '---',
+      );
+      m.flush();
+      expect(batches).toEqual(['a', 'A!', 'bcBd']);
     }),
   );
 });

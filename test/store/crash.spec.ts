@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Event, openStore } from '../../src/index.js';
+import { type Event, openStore, Priority } from '../../src/index.js';
 import { type Child, runChild } from '../helpers/child.js';
 import { collect } from '../helpers/store.js';
 
@@ -94,7 +94,7 @@ async function checkDatabase(path: string, reports: Report[]) {
     }
     // Nothing on disk that was never handed to a write.
     expect([...stored.keys()].filter((id) => !batched.has(id))).toEqual([]);
-    return stored.size;
+    return stored;
   } finally {
     await store.close();
   }
@@ -107,6 +107,7 @@ describe('crash safety', () => {
     const path = join(dir, 'db');
     const reports: Report[] = [];
     let totalAcked = 0;
+    let ackedCritical = 0;
     let stored = 0;
     const spawn = (trial: number) =>
       runChild('crashWriter.ts', [path, String(trial), trial % 4 === 3 ? 'os' : 'process']);
@@ -128,7 +129,11 @@ describe('crash safety', () => {
       reports.push(report);
       totalAcked += report.acked.length;
       const t0 = performance.now();
-      stored = await checkDatabase(path, reports);
+      const onDisk = await checkDatabase(path, reports);
+      stored = onDisk.size;
+      // The child's CRITICAL events go through persist's priority lane: count those acknowledged (and
+      // so checked on disk above).
+      ackedCritical += report.acked.filter((id) => onDisk.get(id)?.priority === Priority.CRITICAL).length;
       if (process.env.CRASH_DEBUG) {
         process.stderr.write(
           `${trial} acked=${report.acked.length} batches=${report.batches.length} stored=${stored} check=${Math.round(performance.now() - t0)}ms at=${Math.round(performance.now())}\n`,
@@ -136,6 +141,7 @@ describe('crash safety', () => {
       }
     }
     expect(totalAcked).toBeGreaterThan(0);
+    expect(ackedCritical).toBeGreaterThan(0);
     expect(stored).toBeGreaterThanOrEqual(totalAcked);
   }, 240_000);
 });

@@ -1,6 +1,16 @@
+import fc from 'fast-check';
 import { firstValueFrom, from, lastValueFrom, Observable, Subject, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Event, persist, StoreError } from '../../src/index.js';
+import {
+  createEvent,
+  type Event,
+  type PersistOptions,
+  Priority,
+  persist,
+  type SessionInfo,
+  type SessionStore,
+  StoreError,
+} from '../../src/index.js';
 import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
 let t: TempStore;
@@ -99,5 +109,139 @@ describe('persist on a real store', () => {
     expect(error.code).toBe('STORE_INVALID_EVENT');
     expect(error.events).toEqual([bad]);
     expect(await collect(t.store.query('s1'))).toEqual(good);
+  });
+});
+
+/** Runs `events` through persist on `store` in bursts; resolves with the events in the order emitted. */
+function run(store: SessionStore, events: Event[], burst: number, options: PersistOptions): Promise<Event[]> {
+  const emitted: Event[] = [];
+  return new Promise<Event[]>((resolve, reject) => {
+    bursts(events, burst)
+      .pipe(persist(store, options))
+      .subscribe({
+        next: (event) => {
+          emitted.push(event);
+          // Acknowledged means written, whichever lane it came through.
+          expect(store.stats().eventsWritten).toBeGreaterThanOrEqual(emitted.length);
+        },
+        error: reject,
+        complete: () => resolve(emitted),
+      });
+  });
+}
+
+/** A session's metadata without its wall-clock creation time. */
+const comparable = ({ createdAt: _, ...info }: SessionInfo) => info;
+
+let counter = 0;
+function mixed(count: number, priorityOf: (i: number) => Priority, sessions: number, prefix = 'm'): Event[] {
+  return Array.from({ length: count }, (_, i) => {
+    const priority = priorityOf(i);
+    return createEvent({
+      id: `M${String(++counter).padStart(9, '0')}`,
+      type: priority === Priority.CRITICAL ? 'workflow.failed' : i % 3 === 0 ? 'file.modified' : 'tool.used',
+      timestamp: 1_000 + i,
+      sessionId: `${prefix}${i % sessions}`,
+      priority,
+      data: { i },
+    });
+  });
+}
+
+/**
+ * What must hold after a run: each event emitted once; each lane in source order; every event stored
+ * once, each session's in the order emitted, with seqs 0..n-1; metadata that agrees with the events.
+ */
+async function checkRun(store: SessionStore, events: Event[], emitted: Event[]) {
+  expect(emitted.map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
+  const critical = (e: Event) => e.priority === Priority.CRITICAL;
+  expect(emitted.filter(critical)).toEqual(events.filter(critical));
+  expect(emitted.filter((e) => !critical(e))).toEqual(events.filter((e) => !critical(e)));
+  const sessions = [...new Set(events.map((e) => e.sessionId!))];
+  for (const sessionId of sessions) {
+    const entries = await collect(store.entries(sessionId));
+    expect(entries.map((e) => e.seq)).toEqual(entries.map((_, i) => i));
+    expect(entries.map((e) => e.event)).toEqual(emitted.filter((e) => e.sessionId === sessionId));
+    const info = await store.session(sessionId);
+    const counts: Record<string, number> = {};
+    for (const { event } of entries) counts[event.type] = (counts[event.type] ?? 0) + 1;
+    expect(info).toMatchObject({ eventCount: entries.length, nextSeq: entries.length, typeCounts: counts });
+  }
+}
+
+describe('persist on a real store: the priority lane', () => {
+  it('stores the same events and metadata as a run without the lane, each session in the order emitted', async () => {
+    // Every 25th event CRITICAL, in the same sessions as the others.
+    const events = mixed(4000, (i) => (i % 25 === 7 ? Priority.CRITICAL : Priority.NORMAL), 4);
+    const emitted = await run(t.store, events, 97, { maxBatch: 250 });
+    await checkRun(t.store, events, emitted);
+    // CRITICAL events overtook NORMAL ones waiting in their burst.
+    expect(emitted).not.toEqual(events);
+
+    const plain = await tempStore();
+    try {
+      const unlaned = await run(plain.store, events, 97, { maxBatch: 250, priorityLane: false });
+      expect(unlaned).toEqual(events);
+      expect((await t.store.sessions()).map(comparable)).toEqual(
+        (await plain.store.sessions()).map(comparable),
+      );
+      for (const sessionId of ['m0', 'm1', 'm2', 'm3']) {
+        const laned = await collect(t.store.query(sessionId));
+        const without = await collect(plain.store.query(sessionId));
+        expect(laned.map((e) => e.id).sort()).toEqual(without.map((e) => e.id).sort());
+        // Replayed by type, the lanes' own orders are the same.
+        for (const type of ['workflow.failed', 'tool.used', 'file.modified']) {
+          expect(laned.filter((e) => e.type === type)).toEqual(without.filter((e) => e.type === type));
+        }
+      }
+      expect(await t.store.sessionContext('m1')).toEqual(await plain.store.sessionContext('m1'));
+    } finally {
+      await plain.cleanup();
+    }
+  });
+
+  it('CRITICAL events get writes of their own, and overtake the NORMAL batch written with them', async () => {
+    // A synchronous source: the NORMAL lane writes maxBatch at a time, the CRITICAL lane its own.
+    const events = mixed(5000, (i) => (i % 500 === 250 ? Priority.CRITICAL : Priority.NORMAL), 2);
+    const writes: Array<{ size: number; urgent: boolean }> = [];
+    const writer = {
+      append(batch: Event[], options?: { urgent?: boolean }) {
+        writes.push({ size: batch.length, urgent: options?.urgent === true });
+        return t.store.append(batch, options);
+      },
+    };
+    const emitted = await lastValueFrom(
+      from(events).pipe(persist(writer, { maxBatch: 1000, maxPending: Infinity }), toArray()),
+    );
+    await checkRun(t.store, events, emitted);
+    // The first CRITICAL event is written at once; the other 9 arrive while it is in flight and share
+    // the lane's next write.
+    expect(writes.filter((w) => w.urgent).map((w) => w.size)).toEqual([1, 9]);
+    expect(writes.filter((w) => !w.urgent).every((w) => w.size <= 1000)).toBe(true);
+    // The first CRITICAL event (the 251st received) overtakes the NORMAL batch written with it.
+    expect(emitted[0]!.priority).toBe(Priority.CRITICAL);
+  });
+
+  it('property: with random priorities, every event is emitted exactly once and stored exactly once', async () => {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom(Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL), {
+          minLength: 1,
+          maxLength: 300,
+        }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 1, max: 3 }),
+        async (priorities, burst, maxBatch, maxDelayMs, sessions) => {
+          // Fresh sessions for each run, in the same store.
+          const events = mixed(priorities.length, (i) => priorities[i]!, sessions, `p${++runs}-`);
+          const emitted = await run(t.store, events, burst, { maxBatch, maxDelayMs });
+          await checkRun(t.store, events, emitted);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });

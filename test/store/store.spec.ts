@@ -415,3 +415,105 @@ describe('SessionStore: persistence and recovery', () => {
     await expect(t.store.startSession('s', { n: 1n })).rejects.toBeInstanceOf(ConfigError);
   });
 });
+
+describe('SessionStore: urgent appends', () => {
+  it('writes an urgent append before the appends queued without it, in a batch of its own', async () => {
+    const a = [ev('tool.used', 1, 's'), ev('tool.used', 2, 's')];
+    const b = [ev('tool.used', 3, 's')];
+    const c = ev('workflow.failed', 4, 's');
+    const resolved: string[] = [];
+    const writesBefore = t.store.stats().writes;
+    // All three queue in the same tick: the urgent one overtakes a and b, which share a batch.
+    await Promise.all([
+      t.store.append(a).then((positions) => resolved.push(`a:${positions.map((p) => p.seq)}`)),
+      t.store.append(b).then((positions) => resolved.push(`b:${positions.map((p) => p.seq)}`)),
+      t.store.append([c], { urgent: true }).then((positions) => resolved.push(`c:${positions[0]!.seq}`)),
+    ]);
+    expect(resolved).toEqual(['c:0', 'a:1,2', 'b:3']);
+    expect(t.store.stats().writes - writesBefore).toBe(2);
+    // Stored in the order written, and the metadata agrees.
+    expect(await collect(t.store.query('s'))).toEqual([c, ...a, ...b]);
+    const info = await t.store.session('s');
+    expect(info).toMatchObject({
+      eventCount: 4,
+      nextSeq: 4,
+      typeCounts: { 'tool.used': 3, 'workflow.failed': 1 },
+    });
+  });
+
+  it('lets the appends waiting without urgent go first right after an urgent batch (no starvation)', async () => {
+    const a = ev('tool.used', 1, 's');
+    const u1 = ev('workflow.failed', 2, 's');
+    const u2 = ev('workflow.failed', 3, 's');
+    const u3 = ev('workflow.failed', 4, 's');
+    const resolved: string[] = [];
+    let second: Promise<unknown> = Promise.resolve();
+    let third: Promise<unknown> = Promise.resolve();
+    const first = t.store.append([u1], { urgent: true }).then(() => {
+      resolved.push('u1');
+      // Queued while a waits: a goes first now, then u2.
+      second = t.store.append([u2], { urgent: true }).then(() => {
+        resolved.push('u2');
+        third = t.store.append([u3], { urgent: true }).then(() => resolved.push('u3'));
+      });
+    });
+    const normal = t.store.append([a]).then(() => resolved.push('a'));
+    await Promise.all([first, normal]);
+    await second;
+    await third;
+    expect(resolved).toEqual(['u1', 'a', 'u2', 'u3']);
+    expect(await collect(t.store.query('s'))).toEqual([u1, a, u2, u3]);
+  });
+
+  it('never overtakes a deleteSession or startSession queued before it', async () => {
+    const old = ev('tool.used', 1, 's');
+    await t.store.append([old]);
+    const c = ev('workflow.failed', 2, 's');
+    const deleted = t.store.deleteSession('s');
+    const appended = t.store.append([c], { urgent: true });
+    expect(await deleted).toBe(true);
+    expect(await appended).toEqual([{ sessionId: 's', seq: 0 }]);
+    expect(await collect(t.store.query('s'))).toEqual([c]);
+
+    const started = t.store.startSession('u', { owner: 'me' });
+    const d = ev('workflow.failed', 3, 'u');
+    const urgent = t.store.append([d], { urgent: true });
+    expect((await started).meta).toEqual({ owner: 'me' });
+    expect(await urgent).toEqual([{ sessionId: 'u', seq: 0 }]);
+    expect(await t.store.session('u')).toMatchObject({ eventCount: 1, meta: { owner: 'me' } });
+  });
+
+  it('keeps seqs and metadata consistent over many interleaved urgent and normal appends', async () => {
+    const normal = Array.from({ length: 40 }, (_, i) => ev('tool.used', i, `s${i % 3}`));
+    const urgent = Array.from({ length: 10 }, (_, i) => ev('workflow.failed', 100 + i, `s${i % 3}`));
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 10; i++) {
+      calls.push(t.store.append(normal.slice(i * 4, i * 4 + 4)));
+      calls.push(t.store.append([urgent[i]!], { urgent: true }));
+      if (i % 3 === 0) await Promise.resolve();
+    }
+    await Promise.all(calls);
+    for (const sessionId of ['s0', 's1', 's2']) {
+      const entries = await collect(t.store.entries(sessionId));
+      expect(entries.map((e) => e.seq)).toEqual(entries.map((_, i) => i));
+      const mine = [...normal, ...urgent].filter((e) => e.sessionId === sessionId);
+      expect(entries.map((e) => e.event.id).sort()).toEqual(mine.map((e) => e.id).sort());
+      // Each kind keeps its own order.
+      for (const type of ['tool.used', 'workflow.failed']) {
+        expect(entries.filter((e) => e.event.type === type).map((e) => e.event)).toEqual(
+          mine.filter((e) => e.type === type),
+        );
+      }
+      const info = await t.store.session(sessionId);
+      expect(info?.eventCount).toBe(entries.length);
+      expect(info?.nextSeq).toBe(entries.length);
+    }
+  });
+
+  it('validates the options', async () => {
+    await expect(t.store.append([ev('a', 1)], { urgent: 'yes' as never })).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+    await expect(t.store.append([ev('a', 1)], 5 as never)).rejects.toBeInstanceOf(ConfigError);
+  });
+});

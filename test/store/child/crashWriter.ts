@@ -11,7 +11,7 @@
 import { once } from 'node:events';
 import { Subject } from 'rxjs';
 // Direct imports (not the package index) keep the start-up of each child short.
-import { createEvent, type Event } from '../../../src/event.js';
+import { createEvent, type Event, Priority } from '../../../src/event.js';
 import { type EventWriter, persist } from '../../../src/store/persist.js';
 import { type Durability, openStore } from '../../../src/store/SessionStore.js';
 
@@ -23,9 +23,9 @@ const store = await openStore({ path, durability });
 process.stdout.write('open\n');
 
 const writer: EventWriter = {
-  append(events) {
+  append(events, options) {
     process.stdout.write(`B ${events.map((e) => e.id).join(',')}\n`);
-    return store.append(events);
+    return store.append(events, options);
   },
 };
 
@@ -54,9 +54,12 @@ const produce = () => {
   // A burst of 1..32 events per timer tick (about 16 events/ms), over three sessions.
   const burst = 1 + Math.floor(Math.random() * 32);
   for (let i = 0; i < burst; i++, n++) {
+    // About one event in 20 is CRITICAL: persist writes it at once, beside the NORMAL batch in flight.
+    const critical = n % 20 === 13;
     source.next(
       createEvent({
-        type: types[n % types.length]!,
+        type: critical ? 'workflow.failed' : types[n % types.length]!,
+        ...(critical ? { priority: Priority.CRITICAL } : {}),
         timestamp: 1_795_165_200_000 + trial * 1_000_000 + n,
         sessionId: `crash-${n % 3}`,
         data: { trial, n, file_path: `/src/f${n % 17}.ts`, agent: 'tester' },
