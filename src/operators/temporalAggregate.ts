@@ -335,28 +335,17 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           if (p > priority) priority = p;
         }
         const last = events[events.length - 1]!;
-        const data: AggregatedData = {
-          source_type: k.type,
-          event_count: events.length,
-          time_span: { start: events[0]!.timestamp, end: last.timestamp },
-          window: { start, end: start + k.size },
-          part,
-        };
-        if (includeEvents) data.events = events;
         const summary = summarize(k.type, events);
-        if (summary !== undefined) data.summary = summary;
+        const data = aggregatedData(k.type, events, start, start + k.size, part, includeEvents, summary);
         // Built directly rather than through createEvent: every field is valid by construction.
-        const event: Event<AggregatedData> = {
-          id: createEventId(),
-          type: k.aggregated,
-          timestamp: last.timestamp,
+        return aggregatedEvent(
+          k.aggregated,
+          last.timestamp,
           priority,
           data,
-        };
-        const context = contextOf(last.context);
-        if (context !== undefined) event.context = context;
-        if (k.session.id !== undefined) event.sessionId = k.session.id;
-        return event;
+          contextOf(last.context),
+          k.session.id,
+        );
       };
 
       /** Emits the current window of `k`, which ends at `end`; later pending events form the next. */
@@ -511,6 +500,52 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         },
       });
     });
+}
+
+/**
+ * `data` of an aggregate, as one object literal per shape (an optional field added later would move
+ * each object through a chain of hidden classes).
+ */
+function aggregatedData(
+  type: string,
+  events: Event[],
+  start: number,
+  end: number,
+  part: number,
+  includeEvents: boolean,
+  summary: AggregatedData['summary'],
+): AggregatedData {
+  const eventCount = events.length;
+  const timeSpan = { start: events[0]!.timestamp, end: events[eventCount - 1]!.timestamp };
+  const window = { start, end };
+  if (includeEvents) {
+    return summary === undefined
+      ? { source_type: type, event_count: eventCount, time_span: timeSpan, window, part, events }
+      : { source_type: type, event_count: eventCount, time_span: timeSpan, window, part, events, summary };
+  }
+  return summary === undefined
+    ? { source_type: type, event_count: eventCount, time_span: timeSpan, window, part }
+    : { source_type: type, event_count: eventCount, time_span: timeSpan, window, part, summary };
+}
+
+/** An aggregate event, as one object literal per shape (see `aggregatedData`). */
+function aggregatedEvent(
+  type: string,
+  timestamp: number,
+  priority: Priority,
+  data: AggregatedData,
+  context: Record<string, unknown> | undefined,
+  sessionId: string | undefined,
+): Event<AggregatedData> {
+  const id = createEventId();
+  if (context === undefined) {
+    return sessionId === undefined
+      ? { id, type, timestamp, priority, data }
+      : { id, type, timestamp, priority, data, sessionId };
+  }
+  return sessionId === undefined
+    ? { id, type, timestamp, priority, data, context }
+    : { id, type, timestamp, priority, data, context, sessionId };
 }
 
 /** Start of the current window of an open key: its first event, unless a part fixed it. */
@@ -672,28 +707,38 @@ function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
   return { files, file_count: files.length, total_size: totalSize, without_path: withoutPath };
 }
 
-interface ToolTally {
-  name: string;
-  count: number;
-  failures: number;
-  durations: number[] | undefined;
-}
+type ToolEntry = ToolUsedSummary['tools'][number];
 
 function summarizeTools(events: readonly Event[]): ToolUsedSummary {
-  const tallies: ToolTally[] = [];
-  let toolsByName: Map<string, ToolTally> | undefined;
+  const tools: ToolEntry[] = [];
+  // The durations of tools[i], when it has any (an array beside the entries, not a field added later).
+  const toolDurations: Array<number[] | undefined> = [];
+  let toolsByName: Map<string, number> | undefined;
   let durations: number[] | undefined;
   let failures = 0;
   for (let i = 0; i < events.length; i++) {
     const data = dataOf(events[i]!);
     const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
-    let tool = toolsByName === undefined ? scan(tallies, 'name', name) : toolsByName.get(name);
-    if (tool === undefined) {
-      tool = { name, count: 0, failures: 0, durations: undefined };
-      tallies.push(tool);
-      if (toolsByName !== undefined) toolsByName.set(name, tool);
-      else if (tallies.length > SCAN_LIMIT) toolsByName = index(tallies, 'name');
+    let at = -1;
+    if (toolsByName === undefined) {
+      for (let j = 0; j < tools.length; j++) {
+        if (tools[j]!.name === name) {
+          at = j;
+          break;
+        }
+      }
+    } else at = toolsByName.get(name) ?? -1;
+    if (at < 0) {
+      at = tools.length;
+      tools.push({ name, count: 0, failures: 0 });
+      toolDurations.push(undefined);
+      if (toolsByName !== undefined) toolsByName.set(name, at);
+      else if (tools.length > SCAN_LIMIT) {
+        toolsByName = new Map();
+        for (let j = 0; j < tools.length; j++) toolsByName.set(tools[j]!.name, j);
+      }
     }
+    const tool = tools[at]!;
     tool.count++;
     if (data.success === false) {
       tool.failures++;
@@ -701,27 +746,21 @@ function summarizeTools(events: readonly Event[]): ToolUsedSummary {
     }
     const duration = finite(data.duration_ms);
     if (duration !== undefined) {
-      if (tool.durations === undefined) tool.durations = [duration];
-      else tool.durations.push(duration);
+      const own = toolDurations[at];
+      if (own === undefined) toolDurations[at] = [duration];
+      else own.push(duration);
       if (durations === undefined) durations = [duration];
       else durations.push(duration);
     }
   }
-  if (tallies.length > 1) tallies.sort((a, b) => byName(a.name, b.name));
-  const tools: ToolUsedSummary['tools'] = new Array(tallies.length);
-  for (let i = 0; i < tallies.length; i++) {
-    const tally = tallies[i]!;
-    const entry: ToolUsedSummary['tools'][number] = {
-      name: tally.name,
-      count: tally.count,
-      failures: tally.failures,
-    };
-    if (tally.durations !== undefined) entry.duration_ms = numericStats(tally.durations);
-    tools[i] = entry;
+  for (let i = 0; i < tools.length; i++) {
+    const own = toolDurations[i];
+    if (own !== undefined) tools[i]!.duration_ms = numericStats(own);
   }
-  const summary: ToolUsedSummary = { tools, failures };
-  if (durations !== undefined) summary.duration_ms = numericStats(durations);
-  return summary;
+  if (tools.length > 1) tools.sort((a, b) => byName(a.name, b.name));
+  return durations === undefined
+    ? { tools, failures }
+    : { tools, failures, duration_ms: numericStats(durations) };
 }
 
 function summarizeMetrics(events: readonly Event[]): PerformanceMetricSummary {
