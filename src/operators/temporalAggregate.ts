@@ -149,6 +149,12 @@ interface WindowKey {
   /** Their timestamps, in the same order: windows are cut on this flat array, not on the events. */
   times: number[];
   sorted: boolean;
+  /**
+   * The highest priority in `pending`, and in `pending` but its last event (-1 when none): read as each
+   * event arrives, so a window that closes whole (or all but the event that closed it) is not read again.
+   */
+  priority: number;
+  priorityBeforeLast: number;
   /** Least event time in `pending` (`Infinity` when empty). */
   minTs: number;
   /** Whether the current window's start is fixed (a part of it was emitted at `maxEvents`). */
@@ -306,6 +312,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           k.pending.sort(canonicalOrder);
           k.times = k.pending.map((e) => e.timestamp);
           k.sorted = true;
+          recountPriority(k);
         }
       };
 
@@ -317,6 +324,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           // The timestamps are never handed out: keep their array (and its capacity) for the next window.
           k.times.length = 0;
           k.minTs = Number.POSITIVE_INFINITY;
+          k.priority = -1;
+          k.priorityBeforeLast = -1;
           return pending;
         }
         // Shifted in place: allocating a removed part that nobody reads is most of a splice's cost.
@@ -325,15 +334,31 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         for (let i = 0; i < rest; i++) times[i] = times[i + n]!;
         times.length = rest;
         k.minTs = times[0]!;
-        return pending.splice(0, n);
+        const chunk = pending.splice(0, n);
+        recountPriority(k);
+        return chunk;
       };
 
-      const aggregate = (k: WindowKey, events: Event[], start: number, part: number): Event => {
+      /** The highest priority among the first `n` pending events of `k`. */
+      const priorityOfFirst = (k: WindowKey, n: number): Priority => {
+        const pending = k.pending;
+        if (n === pending.length) return k.priority as Priority;
+        if (n === pending.length - 1) return k.priorityBeforeLast as Priority;
         let priority: Priority = Priority.LOW;
-        for (let i = 0; i < events.length; i++) {
-          const p = priorityOf(events[i]!.priority, Priority.LOW);
+        for (let i = 0; i < n; i++) {
+          const p = priorityOf(pending[i]!.priority, Priority.LOW);
           if (p > priority) priority = p;
         }
+        return priority;
+      };
+
+      const aggregate = (
+        k: WindowKey,
+        events: Event[],
+        start: number,
+        part: number,
+        priority: Priority,
+      ): Event => {
         const last = events[events.length - 1]!;
         const summary = summarize(k.type, events);
         const data = aggregatedData(k.type, events, start, start + k.size, part, includeEvents, summary);
@@ -356,12 +381,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const times = k.times;
         let n = 0;
         while (n < times.length && times[n]! < end) n++;
+        const priority = n > 0 ? priorityOfFirst(k, n) : Priority.LOW;
         const chunk = take(k, n);
         k.horizon = end;
         k.fixed = false;
         k.part = 1;
         if (k.pending.length === 0) markClosed(k);
-        if (chunk.length > 0) emit(aggregate(k, chunk, start, part));
+        if (chunk.length > 0) emit(aggregate(k, chunk, start, part, priority));
       };
 
       /** Closes every window of `s` whose end the watermark has reached. */
@@ -401,12 +427,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             closeWindow(k, end);
             continue;
           }
+          const priority = priorityOfFirst(k, n);
           const chunk = take(k, n);
           const part = k.part++;
           k.fixed = true;
           k.fixedStart = start;
           k.horizon = start;
-          emit(aggregate(k, chunk, start, part));
+          emit(aggregate(k, chunk, start, part, priority));
         }
       };
 
@@ -433,6 +460,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
               pending: [],
               times: [],
               sorted: true,
+              priority: -1,
+              priorityBeforeLast: -1,
               minTs: Number.POSITIVE_INFINITY,
               fixed: false,
               fixedStart: 0,
@@ -455,6 +484,9 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             }
             pending.push(event);
             k.times.push(ts);
+            const p = priorityOf(event.priority, Priority.LOW);
+            k.priorityBeforeLast = k.priority;
+            if (p > k.priority) k.priority = p;
             if (ts < k.minTs) {
               k.minTs = ts;
               if (!k.fixed && ts + k.size < s.minEnd) s.minEnd = ts + k.size;
@@ -546,6 +578,20 @@ function aggregatedEvent(
   return sessionId === undefined
     ? { id, type, timestamp, priority, data, context }
     : { id, type, timestamp, priority, data, context, sessionId };
+}
+
+/** Recomputes the priorities `WindowKey` keeps of its pending events (after a sort or a partial take). */
+function recountPriority(k: WindowKey): void {
+  const pending = k.pending;
+  let priority = -1;
+  let beforeLast = -1;
+  for (let i = 0; i < pending.length; i++) {
+    beforeLast = priority;
+    const p = priorityOf(pending[i]!.priority, Priority.LOW);
+    if (p > priority) priority = p;
+  }
+  k.priority = priority;
+  k.priorityBeforeLast = beforeLast;
 }
 
 /** Start of the current window of an open key: its first event, unless a part fixed it. */
