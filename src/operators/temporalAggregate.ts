@@ -149,6 +149,12 @@ interface WindowKey {
   /** Their timestamps, in the same order: windows are cut on this flat array, not on the events. */
   times: number[];
   sorted: boolean;
+  /**
+   * The highest priority in `pending`, and in `pending` but its last event (-1 when none): read as each
+   * event arrives, so a window that closes whole (or all but the event that closed it) is not read again.
+   */
+  priority: number;
+  priorityBeforeLast: number;
   /** Least event time in `pending` (`Infinity` when empty). */
   minTs: number;
   /** Whether the current window's start is fixed (a part of it was emitted at `maxEvents`). */
@@ -306,6 +312,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           k.pending.sort(canonicalOrder);
           k.times = k.pending.map((e) => e.timestamp);
           k.sorted = true;
+          recountPriority(k);
         }
       };
 
@@ -317,6 +324,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           // The timestamps are never handed out: keep their array (and its capacity) for the next window.
           k.times.length = 0;
           k.minTs = Number.POSITIVE_INFINITY;
+          k.priority = -1;
+          k.priorityBeforeLast = -1;
           return pending;
         }
         // Shifted in place: allocating a removed part that nobody reads is most of a splice's cost.
@@ -325,38 +334,43 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         for (let i = 0; i < rest; i++) times[i] = times[i + n]!;
         times.length = rest;
         k.minTs = times[0]!;
-        return pending.splice(0, n);
+        const chunk = pending.splice(0, n);
+        recountPriority(k);
+        return chunk;
       };
 
-      const aggregate = (k: WindowKey, events: Event[], start: number, part: number): Event => {
+      /** The highest priority among the first `n` pending events of `k`. */
+      const priorityOfFirst = (k: WindowKey, n: number): Priority => {
+        const pending = k.pending;
+        if (n === pending.length) return k.priority as Priority;
+        if (n === pending.length - 1) return k.priorityBeforeLast as Priority;
         let priority: Priority = Priority.LOW;
-        for (let i = 0; i < events.length; i++) {
-          const p = priorityOf(events[i]!.priority, Priority.LOW);
+        for (let i = 0; i < n; i++) {
+          const p = priorityOf(pending[i]!.priority, Priority.LOW);
           if (p > priority) priority = p;
         }
+        return priority;
+      };
+
+      const aggregate = (
+        k: WindowKey,
+        events: Event[],
+        start: number,
+        part: number,
+        priority: Priority,
+      ): Event => {
         const last = events[events.length - 1]!;
-        const data: AggregatedData = {
-          source_type: k.type,
-          event_count: events.length,
-          time_span: { start: events[0]!.timestamp, end: last.timestamp },
-          window: { start, end: start + k.size },
-          part,
-        };
-        if (includeEvents) data.events = events;
         const summary = summarize(k.type, events);
-        if (summary !== undefined) data.summary = summary;
+        const data = aggregatedData(k.type, events, start, start + k.size, part, includeEvents, summary);
         // Built directly rather than through createEvent: every field is valid by construction.
-        const event: Event<AggregatedData> = {
-          id: createEventId(),
-          type: k.aggregated,
-          timestamp: last.timestamp,
+        return aggregatedEvent(
+          k.aggregated,
+          last.timestamp,
           priority,
           data,
-        };
-        const context = contextOf(last.context);
-        if (context !== undefined) event.context = context;
-        if (k.session.id !== undefined) event.sessionId = k.session.id;
-        return event;
+          contextOf(last.context),
+          k.session.id,
+        );
       };
 
       /** Emits the current window of `k`, which ends at `end`; later pending events form the next. */
@@ -367,12 +381,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const times = k.times;
         let n = 0;
         while (n < times.length && times[n]! < end) n++;
+        const priority = n > 0 ? priorityOfFirst(k, n) : Priority.LOW;
         const chunk = take(k, n);
         k.horizon = end;
         k.fixed = false;
         k.part = 1;
         if (k.pending.length === 0) markClosed(k);
-        if (chunk.length > 0) emit(aggregate(k, chunk, start, part));
+        if (chunk.length > 0) emit(aggregate(k, chunk, start, part, priority));
       };
 
       /** Closes every window of `s` whose end the watermark has reached. */
@@ -412,12 +427,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             closeWindow(k, end);
             continue;
           }
+          const priority = priorityOfFirst(k, n);
           const chunk = take(k, n);
           const part = k.part++;
           k.fixed = true;
           k.fixedStart = start;
           k.horizon = start;
-          emit(aggregate(k, chunk, start, part));
+          emit(aggregate(k, chunk, start, part, priority));
         }
       };
 
@@ -444,6 +460,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
               pending: [],
               times: [],
               sorted: true,
+              priority: -1,
+              priorityBeforeLast: -1,
               minTs: Number.POSITIVE_INFINITY,
               fixed: false,
               fixedStart: 0,
@@ -466,6 +484,9 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             }
             pending.push(event);
             k.times.push(ts);
+            const p = priorityOf(event.priority, Priority.LOW);
+            k.priorityBeforeLast = k.priority;
+            if (p > k.priority) k.priority = p;
             if (ts < k.minTs) {
               k.minTs = ts;
               if (!k.fixed && ts + k.size < s.minEnd) s.minEnd = ts + k.size;
@@ -511,6 +532,66 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         },
       });
     });
+}
+
+/**
+ * `data` of an aggregate, as one object literal per shape (an optional field added later would move
+ * each object through a chain of hidden classes).
+ */
+function aggregatedData(
+  type: string,
+  events: Event[],
+  start: number,
+  end: number,
+  part: number,
+  includeEvents: boolean,
+  summary: AggregatedData['summary'],
+): AggregatedData {
+  const eventCount = events.length;
+  const timeSpan = { start: events[0]!.timestamp, end: events[eventCount - 1]!.timestamp };
+  const window = { start, end };
+  if (includeEvents) {
+    return summary === undefined
+      ? { source_type: type, event_count: eventCount, time_span: timeSpan, window, part, events }
+      : { source_type: type, event_count: eventCount, time_span: timeSpan, window, part, events, summary };
+  }
+  return summary === undefined
+    ? { source_type: type, event_count: eventCount, time_span: timeSpan, window, part }
+    : { source_type: type, event_count: eventCount, time_span: timeSpan, window, part, summary };
+}
+
+/** An aggregate event, as one object literal per shape (see `aggregatedData`). */
+function aggregatedEvent(
+  type: string,
+  timestamp: number,
+  priority: Priority,
+  data: AggregatedData,
+  context: Record<string, unknown> | undefined,
+  sessionId: string | undefined,
+): Event<AggregatedData> {
+  const id = createEventId();
+  if (context === undefined) {
+    return sessionId === undefined
+      ? { id, type, timestamp, priority, data }
+      : { id, type, timestamp, priority, data, sessionId };
+  }
+  return sessionId === undefined
+    ? { id, type, timestamp, priority, data, context }
+    : { id, type, timestamp, priority, data, context, sessionId };
+}
+
+/** Recomputes the priorities `WindowKey` keeps of its pending events (after a sort or a partial take). */
+function recountPriority(k: WindowKey): void {
+  const pending = k.pending;
+  let priority = -1;
+  let beforeLast = -1;
+  for (let i = 0; i < pending.length; i++) {
+    beforeLast = priority;
+    const p = priorityOf(pending[i]!.priority, Priority.LOW);
+    if (p > priority) priority = p;
+  }
+  k.priority = priority;
+  k.priorityBeforeLast = beforeLast;
 }
 
 /** Start of the current window of an open key: its first event, unless a part fixed it. */
@@ -672,28 +753,38 @@ function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
   return { files, file_count: files.length, total_size: totalSize, without_path: withoutPath };
 }
 
-interface ToolTally {
-  name: string;
-  count: number;
-  failures: number;
-  durations: number[] | undefined;
-}
+type ToolEntry = ToolUsedSummary['tools'][number];
 
 function summarizeTools(events: readonly Event[]): ToolUsedSummary {
-  const tallies: ToolTally[] = [];
-  let toolsByName: Map<string, ToolTally> | undefined;
+  const tools: ToolEntry[] = [];
+  // The durations of tools[i], when it has any (an array beside the entries, not a field added later).
+  const toolDurations: Array<number[] | undefined> = [];
+  let toolsByName: Map<string, number> | undefined;
   let durations: number[] | undefined;
   let failures = 0;
   for (let i = 0; i < events.length; i++) {
     const data = dataOf(events[i]!);
     const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
-    let tool = toolsByName === undefined ? scan(tallies, 'name', name) : toolsByName.get(name);
-    if (tool === undefined) {
-      tool = { name, count: 0, failures: 0, durations: undefined };
-      tallies.push(tool);
-      if (toolsByName !== undefined) toolsByName.set(name, tool);
-      else if (tallies.length > SCAN_LIMIT) toolsByName = index(tallies, 'name');
+    let at = -1;
+    if (toolsByName === undefined) {
+      for (let j = 0; j < tools.length; j++) {
+        if (tools[j]!.name === name) {
+          at = j;
+          break;
+        }
+      }
+    } else at = toolsByName.get(name) ?? -1;
+    if (at < 0) {
+      at = tools.length;
+      tools.push({ name, count: 0, failures: 0 });
+      toolDurations.push(undefined);
+      if (toolsByName !== undefined) toolsByName.set(name, at);
+      else if (tools.length > SCAN_LIMIT) {
+        toolsByName = new Map();
+        for (let j = 0; j < tools.length; j++) toolsByName.set(tools[j]!.name, j);
+      }
     }
+    const tool = tools[at]!;
     tool.count++;
     if (data.success === false) {
       tool.failures++;
@@ -701,27 +792,21 @@ function summarizeTools(events: readonly Event[]): ToolUsedSummary {
     }
     const duration = finite(data.duration_ms);
     if (duration !== undefined) {
-      if (tool.durations === undefined) tool.durations = [duration];
-      else tool.durations.push(duration);
+      const own = toolDurations[at];
+      if (own === undefined) toolDurations[at] = [duration];
+      else own.push(duration);
       if (durations === undefined) durations = [duration];
       else durations.push(duration);
     }
   }
-  if (tallies.length > 1) tallies.sort((a, b) => byName(a.name, b.name));
-  const tools: ToolUsedSummary['tools'] = new Array(tallies.length);
-  for (let i = 0; i < tallies.length; i++) {
-    const tally = tallies[i]!;
-    const entry: ToolUsedSummary['tools'][number] = {
-      name: tally.name,
-      count: tally.count,
-      failures: tally.failures,
-    };
-    if (tally.durations !== undefined) entry.duration_ms = numericStats(tally.durations);
-    tools[i] = entry;
+  for (let i = 0; i < tools.length; i++) {
+    const own = toolDurations[i];
+    if (own !== undefined) tools[i]!.duration_ms = numericStats(own);
   }
-  const summary: ToolUsedSummary = { tools, failures };
-  if (durations !== undefined) summary.duration_ms = numericStats(durations);
-  return summary;
+  if (tools.length > 1) tools.sort((a, b) => byName(a.name, b.name));
+  return durations === undefined
+    ? { tools, failures }
+    : { tools, failures, duration_ms: numericStats(durations) };
 }
 
 function summarizeMetrics(events: readonly Event[]): PerformanceMetricSummary {

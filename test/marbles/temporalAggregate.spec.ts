@@ -953,6 +953,44 @@ describe('temporalAggregate properties', () => {
     );
   });
 
+  it('gives each aggregate the highest priority of its events, however its window was cut', () => {
+    // The priority is kept as events arrive; parts (maxEvents), disorder, capacity and late events must
+    // leave it equal to the maximum over the aggregate's own events.
+    const prioritized = fc.array(
+      fc.record({
+        type: fc.constantFrom(...TYPES),
+        session: fc.constantFrom('a', 'b', undefined),
+        timestamp: fc.integer({ min: 0, max: 300 }),
+        arrival: fc.integer({ min: 0, max: 300 }),
+        priority: fc.constantFrom(Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL),
+      }),
+      { maxLength: 60 },
+    );
+    fc.assert(
+      fc.property(prioritized, config, (specs, options) => {
+        const arrivals = specs.map((s) => ({
+          time: s.arrival,
+          value: ev(s.type, s.timestamp, s.session, {}, s.priority),
+        }));
+        arrivals.sort((a, b) => a.time - b.time);
+        const result = collect(
+          arrivals,
+          (scheduler) => temporalAggregate({ ...options, windows: WINDOWS, scheduler }),
+          { time: 1_000 },
+        );
+        let aggregates = 0;
+        for (const { value: out } of result.out) {
+          if (!out.type.endsWith('.aggregated')) continue;
+          aggregates++;
+          const events = (out.data as AggregatedData).events!;
+          expect(out.priority).toBe(Math.max(...events.map((e) => e.priority)));
+        }
+        expect(aggregates).toBeLessThanOrEqual(arrivals.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('gives the same aggregates live (disorder within lateness) as for the sorted events in a burst', () => {
     // Payloads the summaries read, so that summaries built from a re-sorted buffer are compared too.
     const payload = fc.record({
