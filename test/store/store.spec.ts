@@ -510,6 +510,44 @@ describe('SessionStore: urgent appends', () => {
     }
   });
 
+  it('keeps call order among urgent appends when one does not fit the batch (MAX_GROUP_EVENTS)', async () => {
+    // 9,000 + 2,000 exceeds a batch's 10,000 events: the 2,000 wait for the next batch, and so must the
+    // 500 queued after them, or they would take their seqs first.
+    const sizes = [9_000, 2_000, 500];
+    const calls = sizes.map((size, k) =>
+      t.store.append(
+        Array.from({ length: size }, (_, i) => ev('workflow.failed', k * 10_000 + i, 's')),
+        { urgent: true },
+      ),
+    );
+    const positions = await Promise.all(calls);
+    expect(positions.map((p) => p[0]!.seq)).toEqual([0, 9_000, 11_000]);
+    const entries = await collect(t.store.entries('s'));
+    expect(entries.map((e) => e.event.timestamp)).toEqual(
+      entries.map((e) => e.event.timestamp).sort((a, b) => a - b),
+    );
+  });
+
+  it('keeps call order among the normal appends taken right after an urgent batch', async () => {
+    const batch = (size: number, base: number) =>
+      Array.from({ length: size }, (_, i) => ev('tool.used', base + i, 's'));
+    const first = t.store.append([ev('workflow.failed', 0, 's')], { urgent: true });
+    // Queued while the urgent write is in flight, with another urgent one: the normal ones go first.
+    await Promise.resolve();
+    await Promise.resolve();
+    const rest = [
+      t.store.append(batch(9_000, 100_000)),
+      t.store.append(batch(2_000, 200_000)),
+      t.store.append(batch(500, 300_000)),
+      t.store.append([ev('workflow.failed', 1, 's')], { urgent: true }),
+    ];
+    await first;
+    const positions = await Promise.all(rest);
+    // u1 at 0; the 9,000 (alone: the 2,000 do not fit); the second urgent one overtakes the rest; then
+    // the 2,000 and the 500, in call order.
+    expect(positions.map((p) => p[0]!.seq)).toEqual([1, 9_002, 11_002, 9_001]);
+  });
+
   it('validates the options', async () => {
     await expect(t.store.append([ev('a', 1)], { urgent: 'yes' as never })).rejects.toBeInstanceOf(
       ConfigError,
