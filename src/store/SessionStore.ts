@@ -683,17 +683,22 @@ export class SessionStore {
       const takeUrgent = !(this.#lastUrgent && normal > 0);
       this.#lastUrgent = takeUrgent;
       const rest: Job[] = [];
+      // Once an append of the kind taken does not fit, the later ones of that kind wait too: taking a
+      // smaller one would write it (and give it seqs) before the one called earlier.
+      let full = false;
       let i = 0;
       for (; i < queue.length; i++) {
         const job = queue[i]!;
         if (job.kind !== 'append') break;
-        if (
-          job.urgent === takeUrgent &&
-          (group.length === 0 || count + job.events.length <= MAX_GROUP_EVENTS)
-        ) {
-          group.push(job);
-          count += job.events.length;
-        } else rest.push(job);
+        if (job.urgent === takeUrgent && !full) {
+          if (group.length === 0 || count + job.events.length <= MAX_GROUP_EVENTS) {
+            group.push(job);
+            count += job.events.length;
+            continue;
+          }
+          full = true;
+        }
+        rest.push(job);
       }
       this.#queue = rest.concat(queue.slice(i));
       return group;

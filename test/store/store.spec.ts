@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ConfigError,
   type CorruptRecord,
@@ -510,10 +510,128 @@ describe('SessionStore: urgent appends', () => {
     }
   });
 
+  it('keeps call order among urgent appends when one does not fit the batch (MAX_GROUP_EVENTS)', async () => {
+    // 9,000 + 2,000 exceeds a batch's 10,000 events: the 2,000 wait for the next batch, and so must the
+    // 500 queued after them, or they would take their seqs first.
+    const sizes = [9_000, 2_000, 500];
+    const calls = sizes.map((size, k) =>
+      t.store.append(
+        Array.from({ length: size }, (_, i) => ev('workflow.failed', k * 10_000 + i, 's')),
+        { urgent: true },
+      ),
+    );
+    const positions = await Promise.all(calls);
+    expect(positions.map((p) => p[0]!.seq)).toEqual([0, 9_000, 11_000]);
+    const entries = await collect(t.store.entries('s'));
+    expect(entries.map((e) => e.event.timestamp)).toEqual(
+      entries.map((e) => e.event.timestamp).sort((a, b) => a - b),
+    );
+  });
+
+  it('keeps call order among the normal appends taken right after an urgent batch', async () => {
+    const batch = (size: number, base: number) =>
+      Array.from({ length: size }, (_, i) => ev('tool.used', base + i, 's'));
+    const first = t.store.append([ev('workflow.failed', 0, 's')], { urgent: true });
+    // Queued while the urgent write is in flight, with another urgent one: the normal ones go first.
+    await Promise.resolve();
+    await Promise.resolve();
+    const rest = [
+      t.store.append(batch(9_000, 100_000)),
+      t.store.append(batch(2_000, 200_000)),
+      t.store.append(batch(500, 300_000)),
+      t.store.append([ev('workflow.failed', 1, 's')], { urgent: true }),
+    ];
+    await first;
+    const positions = await Promise.all(rest);
+    // u1 at 0; the 9,000 (alone: the 2,000 do not fit); the second urgent one overtakes the rest; then
+    // the 2,000 and the 500, in call order.
+    expect(positions.map((p) => p[0]!.seq)).toEqual([1, 9_002, 11_002, 9_001]);
+  });
+
   it('validates the options', async () => {
     await expect(t.store.append([ev('a', 1)], { urgent: 'yes' as never })).rejects.toBeInstanceOf(
       ConfigError,
     );
     await expect(t.store.append([ev('a', 1)], 5 as never)).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('SessionStore: urgent appends, failures and close (review)', () => {
+  it('never reuses a seq when a write reached LevelDB but reported a failure', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    await t.store.append([ev('tool.used', 1, 's'), ev('tool.used', 2, 's')]);
+    const original = AbstractChainedBatch.prototype.write;
+    // The urgent batch is applied, then its write reports a failure (e.g. an fsync error afterwards).
+    const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockImplementationOnce(async function (
+      this: InstanceType<typeof AbstractChainedBatch>,
+      options?: unknown,
+    ) {
+      await original.call(this, options as never);
+      throw new Error('fsync failed');
+    });
+    const u = ev('workflow.failed', 3, 's');
+    const failed = await storeError(t.store.append([u], { urgent: true }));
+    expect(failed.code).toBe('STORE_WRITE_FAILED');
+    spy.mockRestore();
+    const after = await t.store.append([ev('tool.used', 4, 's')]);
+    // u took seq 2 on disk: the next append must not take it again.
+    expect(after).toEqual([{ sessionId: 's', seq: 3 }]);
+    const entries = await collect(t.store.entries('s'));
+    expect(entries.map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+    expect(entries[2]!.event).toEqual(u);
+    expect(await t.store.session('s')).toMatchObject({ eventCount: 4, nextSeq: 4 });
+  });
+
+  it('gives the seqs of a failed urgent write to the next append (no gap) when nothing was written', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    await t.store.append([ev('tool.used', 1, 's')]);
+    const spy = vi
+      .spyOn(AbstractChainedBatch.prototype, 'write')
+      .mockRejectedValueOnce(new Error('disk full'));
+    const normal = t.store.append([ev('tool.used', 2, 's')]);
+    const urgent = t.store.append([ev('workflow.failed', 3, 's')], { urgent: true });
+    expect((await storeError(urgent)).code).toBe('STORE_WRITE_FAILED');
+    expect(await normal).toEqual([{ sessionId: 's', seq: 1 }]);
+    spy.mockRestore();
+    const entries = await collect(t.store.entries('s'));
+    expect(entries.map((e) => e.seq)).toEqual([0, 1]);
+    expect(await t.store.session('s')).toMatchObject({ eventCount: 2, nextSeq: 2 });
+  });
+
+  it('settles every queued append (urgent, normal, start, delete) before close() resolves', async () => {
+    const settled: string[] = [];
+    const track = (name: string, promise: Promise<unknown>) =>
+      promise.then(
+        () => settled.push(name),
+        () => settled.push(`${name}!`),
+      );
+    const calls = [
+      track('n1', t.store.append([ev('tool.used', 1, 's')])),
+      track('start', t.store.startSession('s2', { a: 1 })),
+      track('u1', t.store.append([ev('workflow.failed', 2, 's')], { urgent: true })),
+      track('del', t.store.deleteSession('s3')),
+      track('n2', t.store.append([ev('tool.used', 3, 's')])),
+      track('u2', t.store.append([ev('workflow.failed', 4, 's')], { urgent: true })),
+    ];
+    await t.store.close();
+    expect([...settled].sort()).toEqual(['del', 'n1', 'n2', 'start', 'u1', 'u2']);
+    await Promise.all(calls);
+  });
+
+  it('a tail sees interleaved urgent and normal appends in seq order, without gaps', async () => {
+    const { tail } = await import('../../src/index.js');
+    const seen: number[] = [];
+    const sub = tail(t.store, 's').subscribe((entry) => seen.push(entry.seq));
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 30; i++) {
+      calls.push(t.store.append([ev('tool.used', i, 's'), ev('tool.used', i, 's')]));
+      if (i % 4 === 0) calls.push(t.store.append([ev('workflow.failed', i, 's')], { urgent: true }));
+      if (i % 5 === 0) await Promise.resolve();
+    }
+    await Promise.all(calls);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    sub.unsubscribe();
+    expect(seen).toEqual(seen.map((_, i) => i));
+    expect(seen).toHaveLength(68);
   });
 });
