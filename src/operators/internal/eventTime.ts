@@ -164,14 +164,19 @@ export class IdleTimer {
     this.subscription?.unsubscribe();
     this.armedAt = now;
     this.due = at;
-    this.subscription = this.scheduler.schedule(
+    // A scheduler may run a due action at once (`queueScheduler`): keep the subscription only if its
+    // action has not run — else it would replace the one a synchronous `fire` may have armed.
+    let ran = false;
+    const subscription = this.scheduler.schedule(
       () => {
+        ran = true;
         this.subscription = undefined;
         this.due = Number.POSITIVE_INFINITY;
         this.fire();
       },
       Math.min(MAX_DELAY, Math.max(0, at - now)),
     );
+    if (!ran) this.subscription = subscription;
   }
 
   cancel(): void {
@@ -225,10 +230,15 @@ export class ArrivalClock<P extends Arriving> {
     p.arriving = true;
     this.run.push(p);
     if (this.action === undefined) {
-      this.action = this.scheduler.schedule(() => {
+      // A scheduler may run the action at once (`queueScheduler` outside another of its actions): then
+      // the run is already settled, and keeping the spent action would block every later run.
+      let ran = false;
+      const action = this.scheduler.schedule(() => {
+        ran = true;
         this.action = undefined;
         this.endOfRun();
       });
+      if (!ran) this.action = action;
     }
   }
 
