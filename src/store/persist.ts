@@ -91,7 +91,9 @@ export interface PersistOptions {
  * - a source error is forwarded after every event received before it is written and emitted;
  * - an invalid event (not matching `EventSchema`) stops the source; the events before it are written and
  *   emitted, then the stream errors with `STORE_INVALID_EVENT` carrying it;
- * - events still waiting when the subscriber unsubscribes are written anyway (not emitted).
+ * - events still waiting when the subscriber unsubscribes are written anyway (not emitted), and so are
+ *   those of a write that failed before its error was delivered (a duplicate, if it did reach the disk,
+ *   rather than a loss).
  *
  * ## Examples
  * ```ts
@@ -357,10 +359,12 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       return () => {
         upstream.unsubscribe();
         cancelTimer();
-        if (!finished && (pending.length > 0 || critical.length > 0)) {
+        if (!finished && (failure !== undefined || pending.length > 0 || critical.length > 0)) {
           // The subscriber left before these were written. They were received, so write them anyway
-          // (fire and forget: nobody is left to tell, and a store's close() waits for queued writes).
-          const rest = merge(pending.takeAll(), taken, critical.takeAll());
+          // (fire and forget: nobody is left to tell, and a store's close() waits for queued writes) —
+          // with a failed write's events too, whose failure nobody will hear of now: written twice if
+          // that write did reach the disk, rather than lost if it did not.
+          const rest = unwritten();
           try {
             from(store.append(rest)).subscribe({ error: () => {} });
           } catch {
