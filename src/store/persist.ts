@@ -40,9 +40,9 @@ export interface PersistOptions {
    */
   maxDelayMs?: number;
   /**
-   * Most events waiting for a write (beyond the one in flight). When exceeded, the source is
-   * unsubscribed, everything received is still written and emitted, and the stream errors with a
-   * `StoreError` of code `BUFFER_OVERFLOW`. Default 100,000.
+   * Most events waiting for a write, in both lanes together (beyond the writes in flight: one per lane).
+   * When exceeded, the source is unsubscribed, everything received is still written and emitted, and the
+   * stream errors with a `StoreError` of code `BUFFER_OVERFLOW`. Default 100,000.
    */
   maxPending?: number;
   /** Schedules the `maxDelayMs` timer. Default `asapScheduler` when `maxDelayMs` is 0, else `asyncScheduler`. */
