@@ -1,40 +1,11 @@
-import { catchError, type Observable, of, Subject } from 'rxjs';
+import { of, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createEvent, type Event, type EventWriter, Priority, persist, StoreError } from '../../src/index.js';
+import { type Event, persist } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
+import { E, errorAsValue, letter, writer } from '../helpers/persistWriter.js';
 
 // Both lanes in flight when the source ends or the subscriber leaves (review of the priority lane).
-// Lower-case letters are NORMAL events, upper-case ones CRITICAL.
-const E: Record<string, Event> = {};
-for (const [i, l] of [...'abcd'].entries()) {
-  E[l] = createEvent({ id: `id-${l}`, type: `t.${l}`, timestamp: i, sessionId: 's' });
-}
-for (const [i, l] of [...'ABCD'].entries()) {
-  E[l] = createEvent({
-    id: `id-${l}`,
-    type: 'workflow.failed',
-    timestamp: 10 + i,
-    sessionId: 's',
-    priority: Priority.CRITICAL,
-  });
-}
-const letter = (event: Event) => event.id.slice(3);
-
-/** A writer whose n-th write takes the n-th marble (the last one for later writes); `!` marks urgent. */
-function writer(durations: Array<() => Observable<unknown>>) {
-  const batches: string[] = [];
-  const target: EventWriter = {
-    append(events, options) {
-      batches.push(events.map(letter).join('') + (options?.urgent ? '!' : ''));
-      return durations[Math.min(batches.length, durations.length) - 1]!();
-    },
-  };
-  return { target, batches };
-}
-
-const errorAsValue = catchError((error: unknown) =>
-  of(error instanceof StoreError ? `${error.code}:${error.events.map(letter).join('')}` : String(error)),
-);
+// Lower-case letters are NORMAL events, upper-case ones CRITICAL (test/helpers/persistWriter.ts).
 
 describe('persist: both lanes in flight', () => {
   it(

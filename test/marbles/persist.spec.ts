@@ -1,59 +1,8 @@
-import { catchError, map, type Observable, of, Subject } from 'rxjs';
+import { map, of, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  createEvent,
-  type Event,
-  type EventWriter,
-  Priority,
-  persist,
-  StoreError,
-} from '../../src/index.js';
+import { ConfigError, type Event, type EventWriter, persist } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
-
-// One event per letter; the writer below records the batches it is given, by letter.
-const letters = 'abcdefgh';
-const E: Record<string, Event> = Object.fromEntries(
-  [...letters].map((l, i) => [
-    l,
-    createEvent({ id: `id-${l}`, type: `t.${l}`, timestamp: i, sessionId: 's' }),
-  ]),
-);
-// Upper-case letters are CRITICAL events.
-for (const [i, l] of [...'ABCD'].entries()) {
-  E[l] = createEvent({
-    id: `id-${l}`,
-    type: 'workflow.failed',
-    timestamp: 10 + i,
-    sessionId: 's',
-    priority: Priority.CRITICAL,
-  });
-}
-const letter = (event: Event) => event.id.slice(3);
-
-/**
- * A writer whose n-th write takes the n-th marble (the last one for every later write). It records the
- * batches by letter, with a `!` for an urgent write.
- */
-function writer(durations: Array<() => Observable<unknown>>) {
-  const batches: string[] = [];
-  const target: EventWriter = {
-    append(events, options) {
-      batches.push(events.map(letter).join('') + (options?.urgent ? '!' : ''));
-      return durations[Math.min(batches.length, durations.length) - 1]!();
-    },
-  };
-  return { target, batches };
-}
-
-/** Maps an error to `CODE:letters of its events`, so the marble can show it as a value. */
-const errorAsValue = catchError((error: unknown) =>
-  of(
-    error instanceof StoreError
-      ? `${error.code}:${error.events.map((e) => (e.id.startsWith('id-') ? letter(e) : '?')).join('')}`
-      : String(error),
-  ),
-);
+import { E, errorAsValue, letter, writer } from '../helpers/persistWriter.js';
 
 describe('persist', () => {
   it(
