@@ -100,7 +100,7 @@ async function ingest(log: string, storePath: string, follow: boolean): Promise<
           concatMap((output) => {
             line++;
             if (line <= done) return EMPTY;
-            const events = mapHookOutput(output, limits, Date.now());
+            const events = mapHookOutput(output, limits, Date);
             inFlight.push({ line, remaining: events.length });
             return from(events);
           }),

@@ -39,7 +39,7 @@ export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<Hook
     new Observable<Event>((subscriber) =>
       source.subscribe({
         next(input) {
-          const events = mapHookOutput(input, limits, scheduler.now());
+          const events = mapHookOutput(input, limits, scheduler);
           for (let i = 0; i < events.length && !subscriber.closed; i++) subscriber.next(events[i]!);
         },
         error: (error: unknown) => subscriber.error(error),

@@ -557,9 +557,9 @@ export function bridgeLimits(options: BridgeOptions | undefined): PayloadLimits 
  * @internal `toEvents` with the limits already resolved, for any input at all: never throws, even on
  * objects whose getters throw.
  */
-export function mapHookOutput(input: unknown, limits: PayloadLimits, now: number): Event[] {
+export function mapHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): Event[] {
   try {
-    return unpackHookOutput(input, limits, now);
+    return unpackHookOutput(input, limits, clock);
   } catch (error) {
     const hook = 'unknown';
     let why: string;
@@ -569,16 +569,26 @@ export function mapHookOutput(input: unknown, limits: PayloadLimits, now: number
       why = 'unprintable error'; // thrown by a hostile getter, itself hostile
     }
     return [
-      rejected({ hook, timestamp: now, sessionId: undefined }, `unreadable input: ${why}`, input, limits),
+      rejected(
+        { hook, timestamp: clock.now(), sessionId: undefined },
+        `unreadable input: ${why}`,
+        input,
+        limits,
+      ),
     ];
   }
 }
 
-function unpackHookOutput(input: unknown, limits: PayloadLimits, now: number): Event[] {
+/** Where an output without a timestamp of its own gets one: a scheduler, or `Date`. */
+export interface Clock {
+  now(): number;
+}
+
+function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): Event[] {
   if (!isRecord(input) || typeof input.hook !== 'string') {
     return [
       rejected(
-        { hook: 'unknown', timestamp: now, sessionId: undefined },
+        { hook: 'unknown', timestamp: clock.now(), sessionId: undefined },
         'input is not a HookOutput ({ hook: string, output })',
         input,
         limits,
@@ -587,7 +597,8 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, now: number): E
   }
   const hook = input.hook;
   const stamp = input.timestamp;
-  const timestamp = typeof stamp === 'number' && Number.isFinite(stamp) && stamp >= 0 ? stamp : now;
+  // The clock is read only for an output that carries no valid timestamp of its own.
+  const timestamp = typeof stamp === 'number' && Number.isFinite(stamp) && stamp >= 0 ? stamp : clock.now();
   const error = input.error;
   if (typeof error === 'string') {
     return [rejected({ hook, timestamp, sessionId: undefined }, error, input.output, limits)];
@@ -655,5 +666,5 @@ export function toEvents(
   options?: BridgeOptions,
 ): Event[] {
   const limits = bridgeLimits(options);
-  return mapHookOutput({ hook: hookName, output, timestamp }, limits, Date.now());
+  return mapHookOutput({ hook: hookName, output, timestamp }, limits, Date);
 }

@@ -143,6 +143,26 @@ describe('bridgeHooks', () => {
     }),
   );
 
+  it("reads its scheduler's clock only for outputs without a timestamp of their own", () => {
+    let reads = 0;
+    const clock = new TestScheduler(() => {});
+    const now = clock.now.bind(clock);
+    clock.now = () => {
+      reads++;
+      return now() + 1_000;
+    };
+    const source = new Subject<HookOutput>();
+    const seen: Event[] = [];
+    source.pipe(bridgeHooks({ scheduler: clock })).subscribe((e) => seen.push(e));
+    source.next({ ...end, timestamp: 42 });
+    source.next({ ...write, timestamp: 43 });
+    expect(reads).toBe(0);
+    source.next(end);
+    source.next({ ...bad, timestamp: Number.NaN });
+    expect(reads).toBe(2);
+    expect(seen.map((e) => e.timestamp)).toEqual([42, 43, 43, 1_000, 1_000]);
+  });
+
   it('handles re-entrant pushes in order', () => {
     const input = new Subject<HookOutput>();
     const seen: string[] = [];
