@@ -55,7 +55,14 @@ it('writes exactly the committed keys and values', async () => {
     Array.from({ length: 12 }, (_, i) => event(`t${i % 3}`, 3000 + i, i % 2 ? 's-a' : 's-c')),
   );
   await store.startSession('s-a', { more: true });
-  await store.close();
+  // Counters loaded back from the metadata on disk, then written again.
+  const again = await t.reopen();
+  await again.append([
+    event('tool.used', 4000, 's-a'),
+    event('__proto__', 4001, 's-b'),
+    event('t9', 4002, 's-new'),
+  ]);
+  await again.close();
 
   const db = new Level<string, string>(`${t.dir}/db`);
   await db.open();
