@@ -322,6 +322,8 @@ function parseMeta(text: string): StoredMeta | undefined {
   ) {
     return undefined;
   }
+  // Prototype-less, like the counts built here (countsOf copies own keys only from such a record).
+  value.typeCounts = Object.assign(Object.create(null) as Record<string, number>, value.typeCounts);
   return value as unknown as StoredMeta;
 }
 
@@ -330,7 +332,11 @@ function parseMeta(text: string): StoredMeta | undefined {
  * `constructor` must count like any other type.
  */
 function countsOf(from?: Record<string, number>): Record<string, number> {
-  return Object.assign(Object.create(null) as Record<string, number>, from);
+  const out = Object.create(null) as Record<string, number>;
+  // for…in rather than Object.assign: same keys in the same order, about twice as fast (a batch clones
+  // the counts of every session it touches). `from` is always prototype-less (see parseMeta).
+  for (const type in from) out[type] = from[type]!;
+  return out;
 }
 
 function freshMeta(sessionId: string, n: number): StoredMeta {
