@@ -134,6 +134,19 @@ export function dueAt(p: Partition, closeAt: number, latenessMs: number, idleFlu
 const MAX_DELAY = 2_147_483_647;
 
 /**
+ * `scheduler.schedule(work, delay)`, or `undefined` when the scheduler ran `work` at once — as
+ * `queueScheduler` does outside another of its actions — so that a caller does not keep a spent action.
+ */
+function scheduleLater(scheduler: SchedulerLike, work: () => void, delay?: number): Subscription | undefined {
+  let ran = false;
+  const subscription = scheduler.schedule(() => {
+    ran = true;
+    work();
+  }, delay);
+  return ran ? undefined : subscription;
+}
+
+/**
  * One pending scheduler action that fires at the earliest due time asked for. The owner re-arms it
  * from its `fire` callback with the next due time.
  */
@@ -164,19 +177,17 @@ export class IdleTimer {
     this.subscription?.unsubscribe();
     this.armedAt = now;
     this.due = at;
-    // A scheduler may run a due action at once (`queueScheduler`): keep the subscription only if its
-    // action has not run — else it would replace the one a synchronous `fire` may have armed.
-    let ran = false;
-    const subscription = this.scheduler.schedule(
+    // Kept only if not run already: a synchronous `fire` may have armed the next one.
+    const subscription = scheduleLater(
+      this.scheduler,
       () => {
-        ran = true;
         this.subscription = undefined;
         this.due = Number.POSITIVE_INFINITY;
         this.fire();
       },
       Math.min(MAX_DELAY, Math.max(0, at - now)),
     );
-    if (!ran) this.subscription = subscription;
+    if (subscription !== undefined) this.subscription = subscription;
   }
 
   cancel(): void {
@@ -230,15 +241,13 @@ export class ArrivalClock<P extends Arriving> {
     p.arriving = true;
     this.run.push(p);
     if (this.action === undefined) {
-      // A scheduler may run the action at once (`queueScheduler` outside another of its actions): then
-      // the run is already settled, and keeping the spent action would block every later run.
-      let ran = false;
-      const action = this.scheduler.schedule(() => {
-        ran = true;
+      // Kept only if not run already: the run is then settled, and a spent action would block every
+      // later run (while a run that `endOfRun` started may have scheduled its own).
+      const action = scheduleLater(this.scheduler, () => {
         this.action = undefined;
         this.endOfRun();
       });
-      if (!ran) this.action = action;
+      if (action !== undefined) this.action = action;
     }
   }
 
