@@ -16,6 +16,7 @@ import { ConfigError } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { describeEvent, describeInvalid, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
+import type { AppendOptions } from './SessionStore.js';
 
 /**
  * Where `persist` writes: a `SessionStore`, or anything with an `append` that settles when written. With
@@ -27,7 +28,7 @@ export interface EventWriter {
    * Writes the events atomically; the returned promise (or observable) settles when they are written.
    * `options.urgent` is set for the priority lane's writes (see `SessionStore.append`).
    */
-  append(events: Event[], options?: { urgent?: boolean }): ObservableInput<unknown>;
+  append(events: Event[], options?: AppendOptions): ObservableInput<unknown>;
 }
 
 /** Options of `persist`. */
