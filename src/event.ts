@@ -79,33 +79,21 @@ const CODES: readonly number[] = Array.from(ENCODING, (c) => c.charCodeAt(0));
 const FIRST: readonly number[] = Array.from({ length: 1024 }, (_, n) => CODES[n >> 5]!);
 const SECOND: readonly number[] = Array.from({ length: 1024 }, (_, n) => CODES[n & 31]!);
 
-/** Writes `value`'s `digits` base-32 digits into `head`, ending before `end`. */
-function writeHead(value: number, end: number, digits: number): void {
+/** Writes the character codes of `value`'s last `digits` base-32 digits into `codes`, ending before `end`. */
+function writeDigits(codes: number[], value: number, end: number, digits: number): void {
   let v = value;
   for (let i = end - 1; i >= end - digits; i--) {
     const digit = v % 32;
-    head[i] = CODES[digit]!;
+    codes[i] = CODES[digit]!;
     v = (v - digit) / 32;
   }
 }
 
-/** Two base-32 digits for every 10-bit value: a 40-bit half is four lookups, not eight divisions. */
-const PAIRS: readonly string[] = Array.from(
-  { length: 1024 },
-  (_, n) => ENCODING[n >> 5]! + ENCODING[n & 31]!,
-);
-
-function encode40(value: number): string {
-  const high = Math.floor(value / 1_048_576); // top 20 bits
-  const low = value - high * 1_048_576; // bottom 20 bits
-  return PAIRS[high >> 10]! + PAIRS[high & 1023]! + PAIRS[low >> 10]! + PAIRS[low & 1023]!;
-}
-
 /** @internal The 10-character time prefix of an id made at `ms`. */
 export function encodeTime(ms: number): string {
-  // 48 bits → 10 digits: two for the top 8 bits, eight for the low 40.
-  const top = Math.floor(ms / TWO_POW_40);
-  return PAIRS[top & 1023]! + encode40(ms - top * TWO_POW_40);
+  const codes = new Array<number>(10);
+  writeDigits(codes, ms, 10, 10);
+  return String.fromCharCode(...codes);
 }
 
 function random40(bytes: Uint8Array, offset: number): number {
@@ -122,11 +110,11 @@ function random40(bytes: Uint8Array, offset: number): number {
 export function createEventId(now: number = Date.now()): string {
   if (now > lastTime) {
     lastTime = now;
-    writeHead(now, 10, 10);
+    writeDigits(head, now, 10, 10);
     const bytes = crypto.getRandomValues(new Uint8Array(10));
     // Keep the top bit of the low half clear so a millisecond has 2^39 increments of headroom.
     randHi = random40(bytes, 0);
-    writeHead(randHi, 18, 8);
+    writeDigits(head, randHi, 18, 8);
     randLo = random40(bytes, 5) % (TWO_POW_40 / 2);
   } else {
     randLo += 1;
@@ -136,10 +124,10 @@ export function createEventId(now: number = Date.now()): string {
       if (randHi >= TWO_POW_40) {
         // 2^80 ids in one millisecond cannot happen; move the logical clock on rather than wrap.
         lastTime += 1;
-        writeHead(lastTime, 10, 10);
+        writeDigits(head, lastTime, 10, 10);
         randHi = 0;
       }
-      writeHead(randHi, 18, 8);
+      writeDigits(head, randHi, 18, 8);
     }
   }
   const high = Math.floor(randLo / 1_048_576);
