@@ -713,20 +713,22 @@ function nthSmallest(values: readonly number[], rank: number): number {
 // takes over beyond SCAN_LIMIT entries.
 const SCAN_LIMIT = 8;
 
-function scan<T, K extends keyof T>(entries: readonly T[], field: K, value: T[K]): T | undefined {
-  for (let i = 0; i < entries.length; i++) if (entries[i]![field] === value) return entries[i];
-  return undefined;
+/** The position of the entry whose `field` is `value`, -1 when none: a linear scan. */
+function scanAt<T, K extends keyof T>(entries: readonly T[], field: K, value: T[K]): number {
+  for (let i = 0; i < entries.length; i++) if (entries[i]![field] === value) return i;
+  return -1;
 }
 
-function index<T, K extends keyof T>(entries: readonly T[], field: K): Map<T[K], T> {
-  const map = new Map<T[K], T>();
-  for (const entry of entries) map.set(entry[field], entry);
+/** The positions of the entries by their `field`, once there are more than SCAN_LIMIT of them. */
+function positions<T, K extends keyof T>(entries: readonly T[], field: K): Map<T[K], number> {
+  const map = new Map<T[K], number>();
+  for (let i = 0; i < entries.length; i++) map.set(entries[i]![field], i);
   return map;
 }
 
 function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
   const files: FileModifiedSummary['files'] = [];
-  let byPath: Map<string, FileModifiedSummary['files'][number]> | undefined;
+  let byPath: Map<string, number> | undefined;
   let totalSize = 0;
   let withoutPath = 0;
   for (let i = 0; i < events.length; i++) {
@@ -738,13 +740,13 @@ function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
       withoutPath++;
       continue;
     }
-    const file = byPath === undefined ? scan(files, 'path', path) : byPath.get(path);
-    if (file === undefined) {
-      const entry = { path, count: 1, total_size: size };
-      files.push(entry);
-      if (byPath !== undefined) byPath.set(path, entry);
-      else if (files.length > SCAN_LIMIT) byPath = index(files, 'path');
+    const at = byPath === undefined ? scanAt(files, 'path', path) : (byPath.get(path) ?? -1);
+    if (at < 0) {
+      files.push({ path, count: 1, total_size: size });
+      if (byPath !== undefined) byPath.set(path, files.length - 1);
+      else if (files.length > SCAN_LIMIT) byPath = positions(files, 'path');
     } else {
+      const file = files[at]!;
       file.count++;
       file.total_size += size;
     }
@@ -765,24 +767,13 @@ function summarizeTools(events: readonly Event[]): ToolUsedSummary {
   for (let i = 0; i < events.length; i++) {
     const data = dataOf(events[i]!);
     const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
-    let at = -1;
-    if (toolsByName === undefined) {
-      for (let j = 0; j < tools.length; j++) {
-        if (tools[j]!.name === name) {
-          at = j;
-          break;
-        }
-      }
-    } else at = toolsByName.get(name) ?? -1;
+    let at = toolsByName === undefined ? scanAt(tools, 'name', name) : (toolsByName.get(name) ?? -1);
     if (at < 0) {
       at = tools.length;
       tools.push({ name, count: 0, failures: 0 });
       toolDurations.push(undefined);
       if (toolsByName !== undefined) toolsByName.set(name, at);
-      else if (tools.length > SCAN_LIMIT) {
-        toolsByName = new Map();
-        for (let j = 0; j < tools.length; j++) toolsByName.set(tools[j]!.name, j);
-      }
+      else if (tools.length > SCAN_LIMIT) toolsByName = positions(tools, 'name');
     }
     const tool = tools[at]!;
     tool.count++;
