@@ -11,7 +11,7 @@
 import { map, type OperatorFunction, Subject } from 'rxjs';
 import { bridgeHooks, type HookOutput } from '../src/index.js';
 import { checkPayload, DEFAULT_LIMITS } from '../src/streams/payload.js';
-import { type BenchRow, type BenchSuite, byLength, formatNumber, median } from './harness.js';
+import { type BenchRow, type BenchSuite, byLength, formatNumber, roundRobinRates } from './harness.js';
 import { makePayloads } from './payloads.js';
 
 /** CPU seconds to push every payload through `operator` (its output counted, then dropped). */
@@ -22,13 +22,13 @@ function cpuSeconds(
   const input = new Subject<HookOutput>();
   let outputs = 0;
   input.pipe(operator).subscribe(() => outputs++);
-  const start = process.cpuUsage();
-  for (let i = 0; i < payloads.length; i++) input.next(payloads[i]!);
-  input.complete();
-  const used = process.cpuUsage(start);
+  const seconds = cpuSecondsOf(() => {
+    for (let i = 0; i < payloads.length; i++) input.next(payloads[i]!);
+    input.complete();
+  });
   if (outputs < payloads.length)
     throw new Error(`bridge bench: ${outputs} outputs for ${payloads.length} payloads`);
-  return (used.user + used.system) / 1e6;
+  return seconds;
 }
 
 function cpuSecondsOf(fn: () => void): number {
@@ -36,21 +36,6 @@ function cpuSecondsOf(fn: () => void): number {
   fn();
   const used = process.cpuUsage(start);
   return (used.user + used.system) / 1e6;
-}
-
-/** Median rates (items/s) of `configs`, measured round-robin: one warm-up, then `runs` rounds. */
-function rates(runs: number, items: number, configs: Record<string, () => number>): Record<string, number> {
-  const seen: Record<string, number[]> = {};
-  for (const name of Object.keys(configs)) seen[name] = [];
-  for (let r = -1; r < runs; r++) {
-    for (const [name, seconds] of Object.entries(configs)) {
-      const s = seconds();
-      if (r >= 0) seen[name]!.push(items / s);
-    }
-  }
-  const out: Record<string, number> = {};
-  for (const [name, values] of Object.entries(seen)) out[name] = median(values);
-  return out;
 }
 
 const KINDS: Array<{ label: string; match: (p: HookOutput) => boolean }> = [
@@ -93,7 +78,7 @@ const suite: BenchSuite = {
         payloads,
         map((payload) => payload.output),
       );
-    const measured = rates(runs, count, {
+    const measured = await roundRobinRates(runs, count, {
       bridge: () => cpuSeconds(payloads, bridgeHooks()),
       bare,
       check: () =>
@@ -128,7 +113,7 @@ const suite: BenchSuite = {
       const some = payloads.filter(kind.match);
       if (some.length === 0) continue;
       const these = cycle(some, count);
-      const rate = rates(runs, count, {
+      const rate = await roundRobinRates(runs, count, {
         bridge: () => cpuSeconds(these, bridgeHooks()),
         bare: () =>
           cpuSeconds(

@@ -103,6 +103,29 @@ export async function compareThroughput(
   return { subject: subjectRate, baseline: baselineRate, ratio: subjectRate / baselineRate };
 }
 
+/**
+ * Median rates (items/s) of `configs` — each a function giving the seconds one run of `items` items
+ * took — measured round-robin, so that drift on a shared machine hits them all alike: one warm-up round,
+ * then `runs` rounds.
+ */
+export async function roundRobinRates(
+  runs: number,
+  items: number,
+  configs: Record<string, () => number | Promise<number>>,
+): Promise<Record<string, number>> {
+  const seen: Record<string, number[]> = {};
+  for (const name of Object.keys(configs)) seen[name] = [];
+  for (let r = -1; r < runs; r++) {
+    for (const [name, seconds] of Object.entries(configs)) {
+      const s = await seconds();
+      if (r >= 0) seen[name]!.push(items / s); // r = -1: warm-up
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const [name, values] of Object.entries(seen)) out[name] = median(values);
+  return out;
+}
+
 export function machine() {
   const cpu = cpus();
   return {

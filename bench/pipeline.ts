@@ -45,7 +45,14 @@ import {
   StoreError,
   temporalAggregate,
 } from '../src/index.js';
-import { type BenchRow, type BenchSuite, byLength, formatNumber, median } from './harness.js';
+import {
+  type BenchRow,
+  type BenchSuite,
+  byLength,
+  formatNumber,
+  median,
+  roundRobinRates,
+} from './harness.js';
 import { countSessions, makePayloads } from './payloads.js';
 
 /** `persist`'s batch size, and the baseline's. */
@@ -786,38 +793,22 @@ const suite: BenchSuite = {
     // drift on this shared machine hits them all alike. The baseline makes BARE_PASSES passes over the
     // payloads per timed run: one pass takes a few ms, too short to time on its own.
     const BARE_PASSES = 20;
-    const configs: Array<{ label: string; time: () => Promise<number> }> = [
-      { label: 'pipeline', time: async () => (await runInMemory(payloads)).seconds },
-      {
-        label: 'bare',
-        time: async () => {
-          let seconds = 0;
-          for (let i = 0; i < BARE_PASSES; i++) seconds += (await runBareRx(payloads)).seconds;
-          return seconds / BARE_PASSES;
-        },
+    const rates = await roundRobinRates(runs, count, {
+      pipeline: async () => (await runInMemory(payloads)).seconds,
+      bare: async () => {
+        let seconds = 0;
+        for (let i = 0; i < BARE_PASSES; i++) seconds += (await runBareRx(payloads)).seconds;
+        return seconds / BARE_PASSES;
       },
-      { label: 'bridgeHooks', time: async () => (await runStage(payloads, () => bridgeHooks())).seconds },
-      {
-        label: 'bridgeHooks → temporalAggregate',
-        time: async () =>
-          (await runStage(payloads, () => (s) => s.pipe(bridgeHooks(), temporalAggregate()))).seconds,
-      },
-      {
-        label: 'bridgeHooks → temporalAggregate → correlate',
-        time: async () =>
-          (await runStage(payloads, () => (s) => s.pipe(bridgeHooks(), temporalAggregate(), correlate())))
-            .seconds,
-      },
-    ];
-    const rates = new Map<string, number[]>(configs.map((c) => [c.label, []]));
-    for (let r = -1; r < runs; r++) {
-      for (const config of configs) {
-        const seconds = await config.time();
-        if (r >= 0) rates.get(config.label)!.push(count / seconds); // r = -1: warm-up
-      }
-    }
-    const inMemoryRate = median(rates.get('pipeline')!);
-    const bareRxRate = median(rates.get('bare')!);
+      bridgeHooks: async () => (await runStage(payloads, () => bridgeHooks())).seconds,
+      'bridgeHooks → temporalAggregate': async () =>
+        (await runStage(payloads, () => (s) => s.pipe(bridgeHooks(), temporalAggregate()))).seconds,
+      'bridgeHooks → temporalAggregate → correlate': async () =>
+        (await runStage(payloads, () => (s) => s.pipe(bridgeHooks(), temporalAggregate(), correlate())))
+          .seconds,
+    });
+    const inMemoryRate = rates.pipeline!;
+    const bareRxRate = rates.bare!;
     add({
       name: `in-memory pipeline (bridge → temporalAggregate → correlate → measure)`,
       value: inMemoryRate,
@@ -832,8 +823,7 @@ const suite: BenchSuite = {
         `${formatNumber(1e6 / inMemoryRate)} µs per payload); ${formatNumber(counted.outputs)} outputs; ` +
         'both count input payloads per second, pushed synchronously into a Subject',
     });
-    for (const { label } of configs.slice(2)) {
-      const rate = median(rates.get(label)!);
+    for (const [label, rate] of Object.entries(rates).slice(2)) {
       add({
         name: `stage: ${label}`,
         value: rate,
