@@ -12,6 +12,7 @@ import {
   checkConfig,
   contextOf,
   dueAt,
+  idleOffset,
   inOrder,
   type LateEventData,
   lateEvent,
@@ -420,7 +421,7 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
         // The idle tick for this key, `dueAt` from its arrival time (read when the run settles).
         if (k.windows.length > 0) {
           const closeAt = k.windows[0]!.last + gapMs;
-          shell.requestIdle(Math.max(idleFlushMs, closeAt + latenessMs - k.maxTs));
+          shell.requestIdle(idleOffset(k, closeAt, latenessMs, idleFlushMs));
         }
       };
 

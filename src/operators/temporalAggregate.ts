@@ -12,6 +12,7 @@ import {
   checkConfig,
   contextOf,
   dueAt,
+  idleOffset,
   inOrder,
   type LateEventData,
   lateEvent,
@@ -502,7 +503,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           if (k.pending.length >= maxEvents) emitParts(k);
         }
         // The idle tick for this session, `dueAt` from its arrival time (read when the run settles).
-        if (s.open > 0) shell.requestIdle(Math.max(idleFlushMs, s.minEnd + latenessMs - s.maxTs));
+        if (s.open > 0) shell.requestIdle(idleOffset(s, s.minEnd, latenessMs, idleFlushMs));
       };
 
       /**

@@ -124,7 +124,12 @@ export function estimate(p: Partition, now: number, latenessMs: number, idleFlus
 
 /** The scheduler time at which `estimate` will have moved the watermark to `closeAt`. */
 export function dueAt(p: Partition, closeAt: number, latenessMs: number, idleFlushMs: number): number {
-  return p.lastArrival + Math.max(idleFlushMs, closeAt + latenessMs - p.maxTs);
+  return p.lastArrival + idleOffset(p, closeAt, latenessMs, idleFlushMs);
+}
+
+/** `dueAt` less the last arrival time: how long after it `estimate` reaches `closeAt`. */
+export function idleOffset(p: Partition, closeAt: number, latenessMs: number, idleFlushMs: number): number {
+  return Math.max(idleFlushMs, closeAt + latenessMs - p.maxTs);
 }
 
 // ---------------------------------------------------------------------------------------------------
