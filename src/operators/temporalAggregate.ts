@@ -20,6 +20,7 @@ import {
   priorityOf,
   sessionIdOf,
 } from './internal/eventTime.js';
+import { type Summary, type Tally, tallyFor } from './internal/summaries.js';
 import { type ShellPartition, WindowShell } from './internal/windowShell.js';
 
 export type { LateEventData, LateReason } from './internal/eventTime.js';
@@ -138,6 +139,9 @@ export interface AggregatedData extends Record<string, unknown> {
 
 const OPERATOR = 'temporalAggregate';
 
+/** At most this many empty tallies are kept per type, for the next windows. */
+const POOL_LIMIT = 256;
+
 /** One (session, type) key: the events buffered for its current and any later windows. */
 interface WindowKey {
   readonly session: SessionState;
@@ -166,6 +170,18 @@ interface WindowKey {
   /** Events before this time are late: their range was emitted. */
   horizon: number;
   open: boolean;
+  /**
+   * Of a type with a summary: the pool of tallies of its type, and while it is open, the tally of its
+   * current window, which summarizes its events as they arrive (while they are in cache) rather than by
+   * reading them all again at close.
+   */
+  readonly pool: Tally[] | undefined;
+  tally: Tally | undefined;
+  /**
+   * How many of the first pending events `tally` holds: all of them while they arrive in canonical order
+   * within the current window; -1 once one came out of order (its window is then summarized at close).
+   */
+  tallied: number;
 }
 
 interface SessionState extends ShellPartition {
@@ -180,6 +196,8 @@ interface SessionState extends ShellPartition {
 
 interface TypeSpec {
   index: number;
+  /** Whether its windows have a summary. */
+  summarized: boolean;
   size: number;
   aggregated: string;
   late: string;
@@ -246,6 +264,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       const shell = new WindowShell<SessionState>(subscriber, { scheduler, latenessMs, idleFlushMs });
       const emit = (event: Event) => shell.emit(event);
       const sessions = new Map<string | undefined, SessionState>();
+      // Empty tallies by type index (`undefined` for a type without a summary), shared by its keys.
+      const pools: Array<Tally[] | undefined> = [];
+      for (const spec of types.values()) pools.push(spec.summarized ? [] : undefined);
+      const tallyOf = (k: WindowKey): Tally => {
+        if (k.tally === undefined) k.tally = k.pool!.pop() ?? tallyFor(k.type)!;
+        return k.tally;
+      };
       // Open keys in the order they opened (the capacity policy).
       const openKeys = new Set<WindowKey>();
 
@@ -302,6 +327,12 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
 
       const markClosed = (k: WindowKey) => {
         k.open = false;
+        // Its tally is empty: kept for the next window of its type, unless too many are kept already.
+        const tally = k.tally;
+        if (tally !== undefined) {
+          k.tally = undefined;
+          if (k.pool!.length < POOL_LIMIT && tally.retainable()) k.pool!.push(tally);
+        }
         openKeys.delete(k);
         const s = k.session;
         shell.catchUp(s);
@@ -322,7 +353,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const pending = k.pending;
         if (n === pending.length) {
           k.pending = [];
-          // The timestamps are never handed out: keep their array (and its capacity) for the next window.
+          // The timestamps are never handed out: their array is kept for the next window.
           k.times.length = 0;
           k.minTs = Number.POSITIVE_INFINITY;
           k.priority = -1;
@@ -353,25 +384,65 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         return priority;
       };
 
-      const aggregate = (
-        k: WindowKey,
-        events: Event[],
-        start: number,
-        part: number,
-        priority: Priority,
-      ): Event => {
-        const last = events[events.length - 1]!;
-        const summary = summarize(k.type, events);
-        const data = aggregatedData(k.type, events, start, start + k.size, part, includeEvents, summary);
-        // Built directly rather than through createEvent: every field is valid by construction.
-        return aggregatedEvent(
-          k.aggregated,
-          last.timestamp,
-          priority,
-          data,
-          contextOf(last.context),
-          k.session.id,
+      /**
+       * The summary of the first `n` pending events of `k` (sorted), which are its next aggregate: the
+       * tally's when it holds exactly them, else built from them. Leaves the tally empty.
+       */
+      const summaryOf = (k: WindowKey, n: number): Summary | undefined => {
+        if (k.pool === undefined) return undefined;
+        const tallied = k.tallied;
+        k.tallied = 0;
+        const tally = tallyOf(k);
+        if (tallied === n) return tally.finish();
+        if (tallied !== 0) tally.reset();
+        // Summarized at close, from the sorted events (by the same tally: the same code, the same result).
+        const pending = k.pending;
+        for (let i = 0; i < n; i++) tally.add(pending[i]!);
+        return tally.finish();
+      };
+
+      /**
+       * Once the current window moved on (after a cut, its tally is empty): tallies the pending events of
+       * the new one, sorted and mostly none or one.
+       */
+      const retally = (k: WindowKey) => {
+        if (k.pool === undefined) return;
+        const pending = k.pending;
+        const times = k.times;
+        const end = startOf(k) + k.size;
+        let n = 0;
+        while (n < pending.length && times[n]! < end) n++;
+        if (n === 0) return;
+        const tally = tallyOf(k);
+        for (let i = 0; i < n; i++) tally.add(pending[i]!);
+        k.tallied = n;
+      };
+
+      /**
+       * Takes the first `n` pending events of `k` (sorted) out, as part `part` of the window from `start`,
+       * and returns their aggregate.
+       */
+      const cut = (k: WindowKey, n: number, start: number, part: number) => {
+        const times = k.times;
+        const first = times[0]!;
+        const lastTs = times[n - 1]!;
+        const priority = priorityOfFirst(k, n);
+        const summary = summaryOf(k, n);
+        const events = take(k, n);
+        const last = events[n - 1]!;
+        const data = aggregatedData(
+          k.type,
+          events,
+          first,
+          lastTs,
+          start,
+          start + k.size,
+          part,
+          includeEvents,
+          summary,
         );
+        // Built directly rather than through createEvent: every field is valid by construction.
+        return aggregatedEvent(k.aggregated, lastTs, priority, data, contextOf(last.context), k.session.id);
       };
 
       /** Emits the current window of `k`, which ends at `end`; later pending events form the next. */
@@ -382,13 +453,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const times = k.times;
         let n = 0;
         while (n < times.length && times[n]! < end) n++;
-        const priority = n > 0 ? priorityOfFirst(k, n) : Priority.LOW;
-        const chunk = take(k, n);
+        const aggregate = n > 0 ? cut(k, n, start, part) : undefined;
         k.horizon = end;
         k.fixed = false;
         k.part = 1;
         if (k.pending.length === 0) markClosed(k);
-        if (chunk.length > 0) emit(aggregate(k, chunk, start, part, priority));
+        else retally(k);
+        if (aggregate !== undefined) emit(aggregate);
       };
 
       /** Closes every window of `s` whose end the watermark has reached. */
@@ -428,13 +499,12 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             closeWindow(k, end);
             continue;
           }
-          const priority = priorityOfFirst(k, n);
-          const chunk = take(k, n);
-          const part = k.part++;
+          const aggregate = cut(k, n, start, k.part++);
           k.fixed = true;
           k.fixedStart = start;
           k.horizon = start;
-          emit(aggregate(k, chunk, start, part, priority));
+          retally(k);
+          emit(aggregate);
         }
       };
 
@@ -469,6 +539,9 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
               part: 1,
               horizon: Number.NEGATIVE_INFINITY,
               open: false,
+              pool: pools[spec.index],
+              tally: undefined,
+              tallied: 0,
             };
             s.keys[spec.index] = k;
           }
@@ -481,7 +554,11 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             const last = pending.length - 1;
             if (last >= 0 && k.sorted) {
               const lastTs = k.times[last]!;
-              if (ts < lastTs || (ts === lastTs && !inOrder(pending[last]!, event))) k.sorted = false;
+              if (ts < lastTs || (ts === lastTs && !inOrder(pending[last]!, event))) {
+                // Out of order: the window's start and events may change, so it is summarized at close.
+                k.sorted = false;
+                k.tallied = -1;
+              }
             }
             pending.push(event);
             k.times.push(ts);
@@ -491,6 +568,12 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             if (ts < k.minTs) {
               k.minTs = ts;
               if (!k.fixed && ts + k.size < s.minEnd) s.minEnd = ts + k.size;
+            }
+            // Tallied while it arrives, when every pending event before it was and it is in the current
+            // window (and so are they: they are in order).
+            if (k.tallied === last + 1 && k.sorted && k.pool !== undefined && ts < startOf(k) + k.size) {
+              tallyOf(k).add(event);
+              k.tallied++;
             }
             if (!k.open) markOpen(k);
           }
@@ -542,6 +625,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
 function aggregatedData(
   type: string,
   events: Event[],
+  first: number,
+  last: number,
   start: number,
   end: number,
   part: number,
@@ -549,7 +634,7 @@ function aggregatedData(
   summary: AggregatedData['summary'],
 ): AggregatedData {
   const eventCount = events.length;
-  const timeSpan = { start: events[0]!.timestamp, end: events[eventCount - 1]!.timestamp };
+  const timeSpan = { start: first, end: last };
   const window = { start, end };
   if (includeEvents) {
     return summary === undefined
@@ -611,220 +696,11 @@ function readWindows(windows: unknown): Map<string, TypeSpec> {
     numberOption(OPERATOR, `windows['${type}']`, size, 0, { min: 0, exclusive: true });
     types.set(type, {
       index: types.size,
+      summarized: tallyFor(type) !== undefined,
       size: size as number,
       aggregated: `${type}.aggregated`,
       late: `${type}.late`,
     });
   }
   return types;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Type-specific summaries. They read `data` defensively: events from untyped sources may carry anything.
-
-function summarize(
-  type: string,
-  events: readonly Event[],
-): FileModifiedSummary | ToolUsedSummary | PerformanceMetricSummary | undefined {
-  switch (type) {
-    case 'file.modified':
-      return summarizeFiles(events);
-    case 'tool.used':
-      return summarizeTools(events);
-    case 'performance.metric':
-      return summarizeMetrics(events);
-    default:
-      return undefined;
-  }
-}
-
-function dataOf(event: Event): Record<string, unknown> {
-  const data = event.data as unknown;
-  return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
-}
-
-function finite(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** @internal Stats of `values` (not empty); p95 by nearest rank. Exported for tests. */
-export function numericStats(values: readonly number[]): NumericStats {
-  const n = values.length;
-  let min = values[0]!;
-  let max = min;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    sum += v;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  // Nearest rank: the ceil(0.95 n)-th smallest, which is the largest while n < 20.
-  const rank = Math.ceil(0.95 * n);
-  const p95 = rank >= n ? max : nthSmallest(values, rank);
-  return { count: n, min, avg: sum / n, max, p95 };
-}
-
-/**
- * The `rank`-th smallest of `values` in the order of a sorted `Float64Array` (-0 before +0), without
- * sorting them all: near the top it is the (n - rank + 1)-th largest, found by keeping that many largest
- * values in a small sorted buffer (one comparison for most values).
- */
-function nthSmallest(values: readonly number[], rank: number): number {
-  const n = values.length;
-  const k = n - rank + 1;
-  let value: number;
-  if (k > 32) value = new Float64Array(values).sort()[rank - 1]!;
-  else {
-    // top: the k largest so far, ascending.
-    const top = new Float64Array(k);
-    for (let i = 0; i < k; i++) {
-      const v = values[i]!;
-      let j = i;
-      while (j > 0 && top[j - 1]! > v) {
-        top[j] = top[j - 1]!;
-        j--;
-      }
-      top[j] = v;
-    }
-    for (let i = k; i < n; i++) {
-      const v = values[i]!;
-      if (v <= top[0]!) continue;
-      let j = 1;
-      while (j < k && top[j]! < v) {
-        top[j - 1] = top[j]!;
-        j++;
-      }
-      top[j - 1] = v;
-    }
-    value = top[0]!;
-  }
-  if (value !== 0) return value;
-  // A zero: -0 when the values sorting before +0 (negatives and -0) reach the rank.
-  let before = 0;
-  for (let i = 0; i < n; i++) if (values[i]! < 0 || Object.is(values[i], -0)) before++;
-  return before >= rank ? -0 : 0;
-}
-
-// Windows are mostly small: a linear scan finds one of a few entries faster than building a Map, which
-// takes over beyond SCAN_LIMIT entries.
-const SCAN_LIMIT = 8;
-
-/** The position of the entry whose `field` is `value`, -1 when none: a linear scan. */
-function scanAt<T, K extends keyof T>(entries: readonly T[], field: K, value: T[K]): number {
-  for (let i = 0; i < entries.length; i++) if (entries[i]![field] === value) return i;
-  return -1;
-}
-
-/** The positions of the entries by their `field`, once there are more than SCAN_LIMIT of them. */
-function positions<T, K extends keyof T>(entries: readonly T[], field: K): Map<T[K], number> {
-  const map = new Map<T[K], number>();
-  for (let i = 0; i < entries.length; i++) map.set(entries[i]![field], i);
-  return map;
-}
-
-function summarizeFiles(events: readonly Event[]): FileModifiedSummary {
-  const files: FileModifiedSummary['files'] = [];
-  let byPath: Map<string, number> | undefined;
-  let totalSize = 0;
-  let withoutPath = 0;
-  for (let i = 0; i < events.length; i++) {
-    const data = dataOf(events[i]!);
-    const size = finite(data.size) ?? 0;
-    totalSize += size;
-    const path = data.file_path;
-    if (typeof path !== 'string') {
-      withoutPath++;
-      continue;
-    }
-    const at = byPath === undefined ? scanAt(files, 'path', path) : (byPath.get(path) ?? -1);
-    if (at < 0) {
-      files.push({ path, count: 1, total_size: size });
-      if (byPath !== undefined) byPath.set(path, files.length - 1);
-      else if (files.length > SCAN_LIMIT) byPath = positions(files, 'path');
-    } else {
-      const file = files[at]!;
-      file.count++;
-      file.total_size += size;
-    }
-  }
-  if (files.length > 1) files.sort((a, b) => byName(a.path, b.path));
-  return { files, file_count: files.length, total_size: totalSize, without_path: withoutPath };
-}
-
-type ToolEntry = ToolUsedSummary['tools'][number];
-
-function summarizeTools(events: readonly Event[]): ToolUsedSummary {
-  const tools: ToolEntry[] = [];
-  // The durations of tools[i], when it has any (an array beside the entries, not a field added later).
-  const toolDurations: Array<number[] | undefined> = [];
-  let toolsByName: Map<string, number> | undefined;
-  let durations: number[] | undefined;
-  let failures = 0;
-  for (let i = 0; i < events.length; i++) {
-    const data = dataOf(events[i]!);
-    const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
-    let at = toolsByName === undefined ? scanAt(tools, 'name', name) : (toolsByName.get(name) ?? -1);
-    if (at < 0) {
-      at = tools.length;
-      tools.push({ name, count: 0, failures: 0 });
-      toolDurations.push(undefined);
-      if (toolsByName !== undefined) toolsByName.set(name, at);
-      else if (tools.length > SCAN_LIMIT) toolsByName = positions(tools, 'name');
-    }
-    const tool = tools[at]!;
-    tool.count++;
-    if (data.success === false) {
-      tool.failures++;
-      failures++;
-    }
-    const duration = finite(data.duration_ms);
-    if (duration !== undefined) {
-      const own = toolDurations[at];
-      if (own === undefined) toolDurations[at] = [duration];
-      else own.push(duration);
-      if (durations === undefined) durations = [duration];
-      else durations.push(duration);
-    }
-  }
-  for (let i = 0; i < tools.length; i++) {
-    const own = toolDurations[i];
-    if (own !== undefined) tools[i]!.duration_ms = numericStats(own);
-  }
-  if (tools.length > 1) tools.sort((a, b) => byName(a.name, b.name));
-  return durations === undefined
-    ? { tools, failures }
-    : { tools, failures, duration_ms: numericStats(durations) };
-}
-
-function summarizeMetrics(events: readonly Event[]): PerformanceMetricSummary {
-  const names: string[] = [];
-  const byMetric = new Map<string, number[]>();
-  let withoutValue = 0;
-  for (let i = 0; i < events.length; i++) {
-    const data = dataOf(events[i]!);
-    const value = finite(data.value);
-    const name = data.metric;
-    if (typeof name !== 'string' || value === undefined) {
-      withoutValue++;
-      continue;
-    }
-    const values = byMetric.get(name);
-    if (values === undefined) {
-      byMetric.set(name, [value]);
-      names.push(name);
-    } else values.push(value);
-  }
-  if (names.length > 1) names.sort(byName);
-  const metrics: PerformanceMetricSummary['metrics'] = new Array(names.length);
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    const stats = numericStats(byMetric.get(name)!);
-    metrics[i] = { name, count: stats.count, min: stats.min, avg: stats.avg, max: stats.max, p95: stats.p95 };
-  }
-  return { metrics, without_value: withoutValue };
 }

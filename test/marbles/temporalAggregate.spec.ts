@@ -14,7 +14,7 @@ import {
   type TemporalAggregateConfig,
   temporalAggregate,
 } from '../../src/index.js';
-import { numericStats } from '../../src/operators/temporalAggregate.js';
+import { numericStats } from '../../src/operators/internal/summaries.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 import { marbles } from '../helpers/marbles.js';
 import { collect, ev, idsIn, label, seeded, type Timed, withoutId } from '../helpers/windows.js';
@@ -991,6 +991,74 @@ describe('temporalAggregate properties', () => {
     );
   });
 
+  it('summarizes every aggregate exactly as a plain reference does from its own events', () => {
+    // Summaries are tallied as events arrive, and built at close after disorder: both must equal this
+    // straightforward reference over the aggregate's events (in canonical order), whatever the cuts.
+    const name = (prefix: string) =>
+      fc.oneof(
+        { weight: 8, arbitrary: fc.integer({ min: 0, max: 11 }).map((i) => `${prefix}${i}`) },
+        { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, 7, null) },
+      );
+    const number = fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: -50, max: 1_000 }) },
+      { weight: 2, arbitrary: fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((v) => (v === 0 ? 0 : v)) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom<unknown>(undefined, Number.NaN, Number.POSITIVE_INFINITY, '5'),
+      },
+    );
+    const payload = fc.record({
+      tool_name: name('tool-'),
+      duration_ms: number,
+      success: fc.constantFrom<unknown>(true, false, undefined, 'no'),
+      file_path: name('/src/f'),
+      size: number,
+      metric: name('metric-'),
+      value: number,
+    });
+    const arrivals = fc.array(
+      fc.record({
+        type: fc.constantFrom('tool.used', 'file.modified', 'performance.metric', 'git.commit'),
+        session: fc.constantFrom('a', 'b', undefined),
+        timestamp: fc.integer({ min: 0, max: 400 }),
+        disorder: fc.integer({ min: 0, max: 40 }),
+        data: payload,
+      }),
+      { maxLength: 80 },
+    );
+    const options = fc.record({
+      allowedLatenessMs: fc.integer({ min: 0, max: 60 }),
+      maxEvents: fc.integer({ min: 1, max: 40 }),
+      maxOpenWindows: fc.integer({ min: 1, max: 10 }),
+    });
+    fc.assert(
+      fc.property(arrivals, options, (specs, config) => {
+        // Arrival order: by time, each event up to `disorder` ms late.
+        const timed = specs
+          .map((s) => {
+            const data = Object.fromEntries(Object.entries(s.data).filter(([, v]) => v !== undefined));
+            return { time: s.timestamp + s.disorder, value: ev(s.type, s.timestamp, s.session, data) };
+          })
+          .sort((a, b) => a.time - b.time);
+        const result = collect(
+          timed,
+          (scheduler) =>
+            temporalAggregate({ ...config, windows: { ...WINDOWS, 'git.commit': 30 }, scheduler }),
+          { time: 1_000 },
+        );
+        let summarized = 0;
+        for (const { value: out } of result.out) {
+          if (!out.type.endsWith('.aggregated')) continue;
+          const data = out.data as AggregatedData;
+          expect(data.summary).toStrictEqual(referenceSummary(data.source_type, data.events!));
+          if (data.summary !== undefined) summarized++;
+        }
+        expect(summarized).toBeLessThanOrEqual(timed.length);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('gives the same aggregates live (disorder within lateness) as for the sorted events in a burst', () => {
     // Payloads the summaries read, so that summaries built from a re-sorted buffer are compared too.
     const payload = fc.record({
@@ -1039,3 +1107,64 @@ describe('temporalAggregate properties', () => {
     );
   });
 });
+
+/** A plain reference of the summaries, for the property above: group, sum in order, sort. */
+function referenceSummary(type: string, events: readonly Event[]): unknown {
+  const finite = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const stats = (values: number[]) => {
+    const sorted = Float64Array.from(values).sort();
+    let sum = 0;
+    for (const v of values) sum += v;
+    const n = values.length;
+    return {
+      count: n,
+      min: sorted[0]!,
+      avg: sum / n,
+      max: sorted[n - 1]!,
+      p95: sorted[Math.ceil(0.95 * n) - 1]!,
+    };
+  };
+  const groups = <T>(entries: Array<[string, T]>) => {
+    const byName = new Map<string, T[]>();
+    for (const [key, value] of entries) byName.set(key, [...(byName.get(key) ?? []), value]);
+    return [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  };
+  const data = events.map((e) => e.data as Record<string, unknown>);
+  if (type === 'file.modified') {
+    const sized = data.map((d) => ({ path: d.file_path, size: finite(d.size) ?? 0 }));
+    const files = groups(
+      sized
+        .filter((f) => typeof f.path === 'string')
+        .map((f) => [f.path as string, f.size] as [string, number]),
+    ).map(([path, sizes]) => ({ path, count: sizes.length, total_size: sizes.reduce((a, b) => a + b, 0) }));
+    return {
+      files,
+      file_count: files.length,
+      total_size: sized.reduce((a, f) => a + f.size, 0),
+      without_path: sized.filter((f) => typeof f.path !== 'string').length,
+    };
+  }
+  if (type === 'tool.used') {
+    const uses = data.map((d) => ({
+      name: typeof d.tool_name === 'string' ? d.tool_name : 'unknown',
+      failed: d.success === false,
+      duration: finite(d.duration_ms),
+    }));
+    const tools = groups(uses.map((u) => [u.name, u] as [string, typeof u])).map(([name, own]) => {
+      const durations = own.flatMap((u) => (u.duration === undefined ? [] : [u.duration]));
+      const entry = { name, count: own.length, failures: own.filter((u) => u.failed).length };
+      return durations.length === 0 ? entry : { ...entry, duration_ms: stats(durations) };
+    });
+    const durations = uses.flatMap((u) => (u.duration === undefined ? [] : [u.duration]));
+    const failures = uses.filter((u) => u.failed).length;
+    return durations.length === 0 ? { tools, failures } : { tools, failures, duration_ms: stats(durations) };
+  }
+  if (type === 'performance.metric') {
+    const valid = data.filter((d) => typeof d.metric === 'string' && finite(d.value) !== undefined);
+    const metrics = groups(valid.map((d) => [d.metric as string, d.value as number] as [string, number])).map(
+      ([name, values]) => ({ name, ...stats(values) }),
+    );
+    return { metrics, without_value: data.length - valid.length };
+  }
+  return undefined;
+}

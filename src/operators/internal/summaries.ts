@@ -1,0 +1,373 @@
+/**
+ * @internal The type-specific summaries of `temporalAggregate`, built by tallies.
+ *
+ * A tally reads each event once, as it is added: `temporalAggregate` adds the events of a window as they
+ * arrive, while each is still in cache, and reads the tally when the window closes, rather than reading
+ * every event again at close, out of cache. A tally keeps its arrays from one window to the next, so a
+ * window allocates only the summary it emits. Events are added in their canonical order (a window whose
+ * events arrived out of order is summarized at close, from its sorted events), so that floating-point
+ * sums, and so the summaries, are the same however the events arrived.
+ *
+ * `data` is read defensively: events from untyped sources may carry anything.
+ */
+import type { Event } from '../../event.js';
+import type {
+  FileModifiedSummary,
+  NumericStats,
+  PerformanceMetricSummary,
+  ToolUsedSummary,
+} from '../temporalAggregate.js';
+
+export type Summary = FileModifiedSummary | ToolUsedSummary | PerformanceMetricSummary;
+
+/** Accumulates the summary of one window: `add` each of its events in canonical order, then `finish`. */
+export interface Tally {
+  add(event: Event): void;
+  /** The summary of the events added since the last `finish` or `reset`; starts the next one. */
+  finish(): Summary;
+  /** Forgets the events added so far. */
+  reset(): void;
+  /** Whether its arrays are small enough to keep for another window (see `RETAIN_LIMIT`). */
+  retainable(): boolean;
+}
+
+/** A new tally for windows of `type`, or `undefined` for a type without a summary. */
+export function tallyFor(type: string): Tally | undefined {
+  switch (type) {
+    case 'file.modified':
+      return new FileTally();
+    case 'tool.used':
+      return new ToolTally();
+    case 'performance.metric':
+      return new MetricTally();
+    default:
+      return undefined;
+  }
+}
+
+function dataOf(event: Event): Record<string, unknown> {
+  const data = event.data as unknown;
+  return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : EMPTY;
+}
+
+const EMPTY: Record<string, unknown> = Object.freeze({});
+
+function finite(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Windows mostly have a few names: a linear scan finds one faster than a Map, which takes over beyond
+// SCAN_LIMIT names.
+const SCAN_LIMIT = 8;
+
+/**
+ * The arrays of a tally are used up to a count and overwritten from the start by the next window, not
+ * emptied: emptying an array frees its storage, which the next window would allocate again. A tally
+ * whose arrays grew beyond this is not kept for another window (see `retainable`).
+ */
+const RETAIN_LIMIT = 256;
+
+/**
+ * The distinct names of a window (`list[0 … size - 1]`) in first-seen order: `at` gives a name's
+ * position, `size - 1` for a new one.
+ */
+class Names {
+  readonly list: string[] = [];
+  size = 0;
+  private map: Map<string, number> | undefined = undefined;
+
+  at(name: string): number {
+    const list = this.list;
+    const size = this.size;
+    if (this.map === undefined) {
+      for (let i = 0; i < size; i++) if (list[i] === name) return i;
+      list[size] = name;
+      this.size = size + 1;
+      if (size + 1 > SCAN_LIMIT) {
+        this.map = new Map();
+        for (let i = 0; i <= size; i++) this.map.set(list[i]!, i);
+      }
+      return size;
+    }
+    const at = this.map.get(name);
+    if (at !== undefined) return at;
+    this.map.set(name, size);
+    list[size] = name;
+    this.size = size + 1;
+    return size;
+  }
+
+  /** Positions `0 … size - 1` ordered by name. */
+  sortedPositions(): number[] {
+    const list = this.list;
+    const order = new Array<number>(this.size);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    if (order.length > 1) order.sort((a, b) => byName(list[a]!, list[b]!));
+    return order;
+  }
+
+  clear(): void {
+    this.size = 0;
+    this.map = undefined;
+  }
+}
+
+/** Numbers `values[0 … size - 1]`, kept from window to window. */
+class Numbers {
+  readonly values: number[] = [];
+  size = 0;
+
+  push(value: number): void {
+    this.values[this.size++] = value;
+  }
+
+  stats(): NumericStats {
+    return numericStats(this.values, this.size);
+  }
+}
+
+class FileTally implements Tally {
+  private readonly paths = new Names();
+  private readonly counts: number[] = [];
+  private readonly sizes: number[] = [];
+  private totalSize = 0;
+  private withoutPath = 0;
+
+  add(event: Event): void {
+    const data = dataOf(event);
+    const size = finite(data.size) ?? 0;
+    this.totalSize += size;
+    const path = data.file_path;
+    if (typeof path !== 'string') {
+      this.withoutPath++;
+      return;
+    }
+    const known = this.paths.size;
+    const at = this.paths.at(path);
+    if (at === known) {
+      this.counts[at] = 1;
+      this.sizes[at] = size;
+    } else {
+      this.counts[at]!++;
+      this.sizes[at]! += size;
+    }
+  }
+
+  finish(): FileModifiedSummary {
+    const paths = this.paths.list;
+    const order = this.paths.sortedPositions();
+    const files: FileModifiedSummary['files'] = new Array(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const at = order[i]!;
+      files[i] = { path: paths[at]!, count: this.counts[at]!, total_size: this.sizes[at]! };
+    }
+    const summary = {
+      files,
+      file_count: files.length,
+      total_size: this.totalSize,
+      without_path: this.withoutPath,
+    };
+    this.reset();
+    return summary;
+  }
+
+  reset(): void {
+    this.paths.clear();
+    this.totalSize = 0;
+    this.withoutPath = 0;
+  }
+
+  retainable(): boolean {
+    return this.paths.list.length <= RETAIN_LIMIT;
+  }
+}
+
+type ToolEntry = ToolUsedSummary['tools'][number];
+
+class ToolTally implements Tally {
+  private readonly names = new Names();
+  private readonly counts: number[] = [];
+  private readonly failuresOf: number[] = [];
+  /** The durations of each tool, by position. */
+  private readonly durationsOf: Numbers[] = [];
+  private readonly durations = new Numbers();
+  private failures = 0;
+
+  add(event: Event): void {
+    const data = dataOf(event);
+    const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
+    const known = this.names.size;
+    const at = this.names.at(name);
+    let failed = 0;
+    if (data.success === false) {
+      failed = 1;
+      this.failures++;
+    }
+    if (at === known) {
+      this.counts[at] = 1;
+      this.failuresOf[at] = failed;
+      if (at === this.durationsOf.length) this.durationsOf.push(new Numbers());
+      else this.durationsOf[at]!.size = 0;
+    } else {
+      this.counts[at]!++;
+      this.failuresOf[at]! += failed;
+    }
+    const duration = finite(data.duration_ms);
+    if (duration !== undefined) {
+      this.durationsOf[at]!.push(duration);
+      this.durations.push(duration);
+    }
+  }
+
+  finish(): ToolUsedSummary {
+    const names = this.names.list;
+    const order = this.names.sortedPositions();
+    const tools: ToolEntry[] = new Array(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const at = order[i]!;
+      const name = names[at]!;
+      const own = this.durationsOf[at]!;
+      tools[i] =
+        own.size === 0
+          ? { name, count: this.counts[at]!, failures: this.failuresOf[at]! }
+          : { name, count: this.counts[at]!, failures: this.failuresOf[at]!, duration_ms: own.stats() };
+    }
+    const summary: ToolUsedSummary =
+      this.durations.size === 0
+        ? { tools, failures: this.failures }
+        : { tools, failures: this.failures, duration_ms: this.durations.stats() };
+    this.reset();
+    return summary;
+  }
+
+  reset(): void {
+    this.names.clear();
+    this.durations.size = 0;
+    this.failures = 0;
+  }
+
+  retainable(): boolean {
+    return this.names.list.length <= RETAIN_LIMIT && this.durations.values.length <= RETAIN_LIMIT;
+  }
+}
+
+class MetricTally implements Tally {
+  private readonly names = new Names();
+  private readonly valuesOf: Numbers[] = [];
+  private withoutValue = 0;
+
+  add(event: Event): void {
+    const data = dataOf(event);
+    const value = finite(data.value);
+    const name = data.metric;
+    if (typeof name !== 'string' || value === undefined) {
+      this.withoutValue++;
+      return;
+    }
+    const known = this.names.size;
+    const at = this.names.at(name);
+    if (at === known) {
+      if (at === this.valuesOf.length) this.valuesOf.push(new Numbers());
+      else this.valuesOf[at]!.size = 0;
+    }
+    this.valuesOf[at]!.push(value);
+  }
+
+  finish(): PerformanceMetricSummary {
+    const names = this.names.list;
+    const order = this.names.sortedPositions();
+    const metrics: PerformanceMetricSummary['metrics'] = new Array(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const at = order[i]!;
+      const stats = this.valuesOf[at]!.stats();
+      metrics[i] = {
+        name: names[at]!,
+        count: stats.count,
+        min: stats.min,
+        avg: stats.avg,
+        max: stats.max,
+        p95: stats.p95,
+      };
+    }
+    const summary = { metrics, without_value: this.withoutValue };
+    this.reset();
+    return summary;
+  }
+
+  reset(): void {
+    this.names.clear();
+    this.withoutValue = 0;
+  }
+
+  retainable(): boolean {
+    if (this.names.list.length > RETAIN_LIMIT) return false;
+    for (let i = 0; i < this.valuesOf.length; i++) {
+      if (this.valuesOf[i]!.values.length > RETAIN_LIMIT) return false;
+    }
+    return true;
+  }
+}
+
+/** Stats of `values[0 … n - 1]` (`n >= 1`, default all of them); p95 by nearest rank. */
+export function numericStats(values: readonly number[], n: number = values.length): NumericStats {
+  let min = values[0]!;
+  let max = min;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  // Nearest rank: the ceil(0.95 n)-th smallest, which is the largest while n < 20.
+  const rank = Math.ceil(0.95 * n);
+  const p95 = rank >= n ? max : nthSmallest(values, n, rank);
+  return { count: n, min, avg: sum / n, max, p95 };
+}
+
+/**
+ * The `rank`-th smallest of `values` in the order of a sorted `Float64Array` (-0 before +0), without
+ * sorting them all: near the top it is the (n - rank + 1)-th largest, found by keeping that many largest
+ * values in a small sorted buffer (one comparison for most values).
+ */
+function nthSmallest(values: readonly number[], n: number, rank: number): number {
+  const k = n - rank + 1;
+  let value: number;
+  if (k > 32) {
+    const sorted = new Float64Array(n);
+    for (let i = 0; i < n; i++) sorted[i] = values[i]!;
+    value = sorted.sort()[rank - 1]!;
+  } else {
+    // top: the k largest so far, ascending.
+    const top = new Float64Array(k);
+    for (let i = 0; i < k; i++) {
+      const v = values[i]!;
+      let j = i;
+      while (j > 0 && top[j - 1]! > v) {
+        top[j] = top[j - 1]!;
+        j--;
+      }
+      top[j] = v;
+    }
+    for (let i = k; i < n; i++) {
+      const v = values[i]!;
+      if (v <= top[0]!) continue;
+      let j = 1;
+      while (j < k && top[j]! < v) {
+        top[j - 1] = top[j]!;
+        j++;
+      }
+      top[j - 1] = v;
+    }
+    value = top[0]!;
+  }
+  if (value !== 0) return value;
+  // A zero: -0 when the values sorting before +0 (negatives and -0) reach the rank.
+  let before = 0;
+  for (let i = 0; i < n; i++) if (values[i]! < 0 || Object.is(values[i], -0)) before++;
+  return before >= rank ? -0 : 0;
+}
