@@ -508,6 +508,31 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         }
       };
 
+      const newKey = (s: SessionState, spec: TypeSpec, type: string): WindowKey => {
+        const k: WindowKey = {
+          session: s,
+          type,
+          size: spec.size,
+          aggregated: spec.aggregated,
+          pending: [],
+          times: [],
+          sorted: true,
+          priority: -1,
+          priorityBeforeLast: -1,
+          minTs: Number.POSITIVE_INFINITY,
+          fixed: false,
+          fixedStart: 0,
+          part: 1,
+          horizon: Number.NEGATIVE_INFINITY,
+          open: false,
+          pool: pools[spec.index],
+          tally: undefined,
+          tallied: 0,
+        };
+        s.keys[spec.index] = k;
+        return k;
+      };
+
       const onNext = (event: Event) => {
         const ts = event?.timestamp;
         if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
@@ -521,30 +546,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         advance(s, ts, latenessMs);
         let late: Event<LateEventData> | undefined;
         if (spec !== undefined) {
-          let k = s.keys[spec.index];
-          if (k === undefined) {
-            k = {
-              session: s,
-              type: event.type,
-              size: spec.size,
-              aggregated: spec.aggregated,
-              pending: [],
-              times: [],
-              sorted: true,
-              priority: -1,
-              priorityBeforeLast: -1,
-              minTs: Number.POSITIVE_INFINITY,
-              fixed: false,
-              fixedStart: 0,
-              part: 1,
-              horizon: Number.NEGATIVE_INFINITY,
-              open: false,
-              pool: pools[spec.index],
-              tally: undefined,
-              tallied: 0,
-            };
-            s.keys[spec.index] = k;
-          }
+          const k = s.keys[spec.index] ?? newKey(s, spec, event.type);
           if (ts < k.horizon) {
             late = lateEvent(spec.late, event, 'window_closed', s.wm);
           } else if ((!k.open || ts < startOf(k)) && ts + k.size <= s.wm) {
