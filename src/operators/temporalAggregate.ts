@@ -151,8 +151,8 @@ interface WindowKey {
   readonly aggregated: string;
   /** Not yet emitted, all with `timestamp >= horizon`. Sorted canonically when `sorted`. */
   pending: Event[];
-  /** Their timestamps, in the same order: windows are cut on this flat array, not on the events. */
-  times: number[];
+  /** The time of the last of them (so an arrival's order is checked without reading that event). */
+  lastTs: number;
   sorted: boolean;
   /**
    * The highest priority in `pending`, and in `pending` but its last event (-1 when none): read as each
@@ -341,8 +341,9 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
 
       const sortPending = (k: WindowKey) => {
         if (!k.sorted) {
-          k.pending.sort(canonicalOrder);
-          k.times = k.pending.map((e) => e.timestamp);
+          const pending = k.pending;
+          pending.sort(canonicalOrder);
+          k.lastTs = pending[pending.length - 1]!.timestamp;
           k.sorted = true;
           recountPriority(k);
         }
@@ -353,20 +354,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const pending = k.pending;
         if (n === pending.length) {
           k.pending = [];
-          // The timestamps are never handed out: their array is kept for the next window.
-          k.times.length = 0;
           k.minTs = Number.POSITIVE_INFINITY;
           k.priority = -1;
           k.priorityBeforeLast = -1;
           return pending;
         }
-        // Shifted in place: allocating a removed part that nobody reads is most of a splice's cost.
-        const times = k.times;
-        const rest = times.length - n;
-        for (let i = 0; i < rest; i++) times[i] = times[i + n]!;
-        times.length = rest;
-        k.minTs = times[0]!;
         const chunk = pending.splice(0, n);
+        k.minTs = pending[0]!.timestamp;
         recountPriority(k);
         return chunk;
       };
@@ -408,10 +402,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       const retally = (k: WindowKey) => {
         if (k.pool === undefined) return;
         const pending = k.pending;
-        const times = k.times;
-        const end = startOf(k) + k.size;
-        let n = 0;
-        while (n < pending.length && times[n]! < end) n++;
+        const n = countBefore(pending, startOf(k) + k.size);
         if (n === 0) return;
         const tally = tallyOf(k);
         for (let i = 0; i < n; i++) tally.add(pending[i]!);
@@ -423,9 +414,9 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
        * and returns their aggregate.
        */
       const cut = (k: WindowKey, n: number, start: number, part: number) => {
-        const times = k.times;
-        const first = times[0]!;
-        const lastTs = times[n - 1]!;
+        // Sorted: the least time is the first event's, read without touching it.
+        const first = k.minTs;
+        const lastTs = k.pending[n - 1]!.timestamp;
         const priority = priorityOfFirst(k, n);
         const summary = summaryOf(k, n);
         const events = take(k, n);
@@ -450,9 +441,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         const start = startOf(k);
         const part = k.part;
         sortPending(k);
-        const times = k.times;
-        let n = 0;
-        while (n < times.length && times[n]! < end) n++;
+        const n = countBefore(k.pending, end);
         const aggregate = n > 0 ? cut(k, n, start, part) : undefined;
         k.horizon = end;
         k.fixed = false;
@@ -491,9 +480,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           sortPending(k);
           const start = startOf(k);
           const end = start + k.size;
-          const times = k.times;
-          let n = 0;
-          while (n < times.length && n < maxEvents && times[n]! < end) n++;
+          const n = Math.min(countBefore(k.pending, end), maxEvents);
           if (n === 0) {
             // A continuation that got nothing more while later windows filled the buffer: close it.
             closeWindow(k, end);
@@ -515,7 +502,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
           size: spec.size,
           aggregated: spec.aggregated,
           pending: [],
-          times: [],
+          lastTs: Number.NEGATIVE_INFINITY,
           sorted: true,
           priority: -1,
           priorityBeforeLast: -1,
@@ -555,7 +542,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
             const pending = k.pending;
             const last = pending.length - 1;
             if (last >= 0 && k.sorted) {
-              const lastTs = k.times[last]!;
+              const lastTs = k.lastTs;
               if (ts < lastTs || (ts === lastTs && !inOrder(pending[last]!, event))) {
                 // Out of order: the window's start and events may change, so it is summarized at close.
                 k.sorted = false;
@@ -563,7 +550,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
               }
             }
             pending.push(event);
-            k.times.push(ts);
+            k.lastTs = ts;
             const p = priorityOf(event.priority, Priority.LOW);
             k.priorityBeforeLast = k.priority;
             if (p > k.priority) k.priority = p;
@@ -680,6 +667,16 @@ function recountPriority(k: WindowKey): void {
   }
   k.priority = priority;
   k.priorityBeforeLast = beforeLast;
+}
+
+/**
+ * How many of the (sorted) `pending` events are before `end`, counted from the last: mostly the events
+ * after a window's end are none or the one that closed it, so only the latest events, in cache, are read.
+ */
+function countBefore(pending: readonly Event[], end: number): number {
+  let n = pending.length;
+  while (n > 0 && pending[n - 1]!.timestamp >= end) n--;
+  return n;
 }
 
 /** Start of the current window of an open key: its first event, unless a part fixed it. */
