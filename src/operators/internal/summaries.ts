@@ -101,13 +101,15 @@ class Names {
     return size;
   }
 
-  /** Positions `0 … size - 1` ordered by name. */
-  sortedPositions(): number[] {
+  /** One entry per name, in name order: `entry(name, its position)`. */
+  entries<T>(entry: (name: string, at: number) => T): T[] {
     const list = this.list;
     const order = new Array<number>(this.size);
     for (let i = 0; i < order.length; i++) order[i] = i;
     if (order.length > 1) order.sort((a, b) => byName(list[a]!, list[b]!));
-    return order;
+    const entries = new Array<T>(order.length);
+    for (let i = 0; i < order.length; i++) entries[i] = entry(list[order[i]!]!, order[i]!);
+    return entries;
   }
 
   clear(): void {
@@ -158,13 +160,11 @@ class FileTally implements Tally {
   }
 
   finish(): FileModifiedSummary {
-    const paths = this.paths.list;
-    const order = this.paths.sortedPositions();
-    const files: FileModifiedSummary['files'] = new Array(order.length);
-    for (let i = 0; i < order.length; i++) {
-      const at = order[i]!;
-      files[i] = { path: paths[at]!, count: this.counts[at]!, total_size: this.sizes[at]! };
-    }
+    const files = this.paths.entries((path, at) => ({
+      path,
+      count: this.counts[at]!,
+      total_size: this.sizes[at]!,
+    }));
     const summary = {
       files,
       file_count: files.length,
@@ -224,18 +224,12 @@ class ToolTally implements Tally {
   }
 
   finish(): ToolUsedSummary {
-    const names = this.names.list;
-    const order = this.names.sortedPositions();
-    const tools: ToolEntry[] = new Array(order.length);
-    for (let i = 0; i < order.length; i++) {
-      const at = order[i]!;
-      const name = names[at]!;
+    const tools = this.names.entries((name, at): ToolEntry => {
       const own = this.durationsOf[at]!;
-      tools[i] =
-        own.size === 0
-          ? { name, count: this.counts[at]!, failures: this.failuresOf[at]! }
-          : { name, count: this.counts[at]!, failures: this.failuresOf[at]!, duration_ms: own.stats() };
-    }
+      return own.size === 0
+        ? { name, count: this.counts[at]!, failures: this.failuresOf[at]! }
+        : { name, count: this.counts[at]!, failures: this.failuresOf[at]!, duration_ms: own.stats() };
+    });
     const summary: ToolUsedSummary =
       this.durations.size === 0
         ? { tools, failures: this.failures }
@@ -278,21 +272,10 @@ class MetricTally implements Tally {
   }
 
   finish(): PerformanceMetricSummary {
-    const names = this.names.list;
-    const order = this.names.sortedPositions();
-    const metrics: PerformanceMetricSummary['metrics'] = new Array(order.length);
-    for (let i = 0; i < order.length; i++) {
-      const at = order[i]!;
+    const metrics = this.names.entries((name, at) => {
       const stats = this.valuesOf[at]!.stats();
-      metrics[i] = {
-        name: names[at]!,
-        count: stats.count,
-        min: stats.min,
-        avg: stats.avg,
-        max: stats.max,
-        p95: stats.p95,
-      };
-    }
+      return { name, count: stats.count, min: stats.min, avg: stats.avg, max: stats.max, p95: stats.p95 };
+    });
     const summary = { metrics, without_value: this.withoutValue };
     this.reset();
     return summary;
