@@ -414,8 +414,8 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
        * and returns their aggregate.
        */
       const cut = (k: WindowKey, n: number, start: number, part: number) => {
-        // Sorted: the least time is the first event's, read without touching it.
-        const first = k.minTs;
+        // Read from the first event rather than `minTs`: of equal times, -0 and 0, it has the later id's.
+        const first = k.pending[0]!.timestamp;
         const lastTs = k.pending[n - 1]!.timestamp;
         const priority = priorityOfFirst(k, n);
         const summary = summaryOf(k, n);

@@ -14,7 +14,7 @@ import {
   type TemporalAggregateConfig,
   temporalAggregate,
 } from '../../src/index.js';
-import { numericStats } from '../../src/operators/internal/summaries.js';
+import { numericStats, tallyFor } from '../../src/operators/internal/summaries.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 import { marbles } from '../helpers/marbles.js';
 import { collect, ev, idsIn, label, seeded, type Timed, withoutId } from '../helpers/windows.js';
@@ -601,6 +601,24 @@ describe('temporalAggregate', () => {
       ]);
     });
 
+    it('spans the first and last event in canonical order, also for times -0 and 0', () => {
+      // Equal times sort by id: 'a' (0) comes first although 'b' (-0) arrived first.
+      const b = { ...ev('git.commit', -0, 's1'), id: 'b' };
+      const a = { ...ev('git.commit', 0, 's1'), id: 'a' };
+      const { out } = collect(
+        [
+          { time: 0, value: b },
+          { time: 0, value: a },
+        ],
+        (scheduler) => temporalAggregate({ windows: { 'git.commit': 5 }, scheduler }),
+        { time: 10 },
+      );
+      const data = out[0]!.value.data as AggregatedData;
+      expect(data.events!.map((e) => e.id)).toEqual(['a', 'b']);
+      expect(Object.is(data.time_span.start, 0)).toBe(true);
+      expect(Object.is(data.time_span.end, -0)).toBe(true);
+    });
+
     it('leaves the events out with includeEvents: false, and aggregates events without a session', () => {
       const { out } = collect(
         [{ time: 0, value: ev('performance.metric', 0, undefined, { metric: 'heap', value: 1 }) }],
@@ -989,6 +1007,26 @@ describe('temporalAggregate properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('keeps a tally’s storage bounded by its last window, and summarizes right after freeing it', () => {
+    const metric = (name: string, value: number) => ev('performance.metric', 0, 's', { metric: name, value });
+    const tally = tallyFor('performance.metric')!;
+    // A large window: 300 one-off names, then one name with 700 values.
+    const large = [
+      ...Array.from({ length: 300 }, (_, i) => metric(`once-${i}`, i)),
+      ...Array.from({ length: 700 }, (_, i) => metric('busy', i)),
+    ];
+    for (const e of large) tally.add(e);
+    expect(tally.finish()).toStrictEqual(referenceSummary('performance.metric', large));
+    // It keeps what that window used (so it is not pooled), until a small window frees it.
+    expect(tally.retainable()).toBe(false);
+    const small = [metric('busy', 1), metric('cpu', 2)];
+    for (const e of small) tally.add(e);
+    expect(tally.finish()).toStrictEqual(referenceSummary('performance.metric', small));
+    expect(tally.retainable()).toBe(true);
+    for (const e of large) tally.add(e);
+    expect(tally.finish()).toStrictEqual(referenceSummary('performance.metric', large));
   });
 
   it('summarizes every aggregate exactly as a plain reference does from its own events', () => {

@@ -66,9 +66,13 @@ const SCAN_LIMIT = 8;
 
 /**
  * The arrays of a tally are used up to a count and overwritten from the start by the next window, not
- * emptied: emptying an array frees its storage, which the next window would allocate again. A tally
- * whose arrays grew beyond this is not kept for another window (see `retainable`).
+ * emptied: emptying an array frees its storage, which the next window would allocate again. What they
+ * keep is bounded by what a window can use, at most three entries per event (a tool's name and its
+ * duration twice): at the end of a window that added fewer than a third of them (beyond SPARE entries)
+ * the tally frees them all, so it never keeps more than SPARE + 3 × the events of its last window. A tally
+ * that keeps more than RETAIN_LIMIT entries is not pooled for another window (see `Kept`).
  */
+const SPARE = 64;
 const RETAIN_LIMIT = 256;
 
 /**
@@ -116,6 +120,45 @@ class Names {
     this.size = 0;
     this.map = undefined;
   }
+
+  /** Also frees the names' storage. */
+  release(): void {
+    this.clear();
+    this.list.length = 0;
+  }
+}
+
+/** The sum of the lengths of the `values` of `lists`. */
+function keptIn(lists: readonly Numbers[]): number {
+  let kept = 0;
+  for (let i = 0; i < lists.length; i++) kept += lists[i]!.values.length;
+  return kept;
+}
+
+/**
+ * The bounds on what a tally keeps between windows: its subclasses count what they add (`added`) and
+ * tell what their arrays keep (`kept`), how to forget a window (`clear`) and how to free their storage
+ * (`release`).
+ */
+abstract class Kept implements Tally {
+  protected added = 0;
+
+  abstract add(event: Event): void;
+  abstract finish(): Summary;
+  /** Entries the arrays keep (their lengths, names included). */
+  protected abstract kept(): number;
+  protected abstract clear(): void;
+  protected abstract release(): void;
+
+  reset(): void {
+    if (this.kept() > SPARE + 3 * this.added) this.release();
+    else this.clear();
+    this.added = 0;
+  }
+
+  retainable(): boolean {
+    return this.kept() <= RETAIN_LIMIT;
+  }
 }
 
 /** Numbers `values[0 … size - 1]`, kept from window to window. */
@@ -132,7 +175,7 @@ class Numbers {
   }
 }
 
-class FileTally implements Tally {
+class FileTally extends Kept {
   private readonly paths = new Names();
   private readonly counts: number[] = [];
   private readonly sizes: number[] = [];
@@ -140,6 +183,7 @@ class FileTally implements Tally {
   private withoutPath = 0;
 
   add(event: Event): void {
+    this.added++;
     const data = dataOf(event);
     const size = finite(data.size) ?? 0;
     this.totalSize += size;
@@ -175,20 +219,27 @@ class FileTally implements Tally {
     return summary;
   }
 
-  reset(): void {
+  protected kept(): number {
+    return this.paths.list.length;
+  }
+
+  protected clear(): void {
     this.paths.clear();
     this.totalSize = 0;
     this.withoutPath = 0;
   }
 
-  retainable(): boolean {
-    return this.paths.list.length <= RETAIN_LIMIT;
+  protected release(): void {
+    this.clear();
+    this.paths.release();
+    this.counts.length = 0;
+    this.sizes.length = 0;
   }
 }
 
 type ToolEntry = ToolUsedSummary['tools'][number];
 
-class ToolTally implements Tally {
+class ToolTally extends Kept {
   private readonly names = new Names();
   private readonly counts: number[] = [];
   private readonly failuresOf: number[] = [];
@@ -198,6 +249,7 @@ class ToolTally implements Tally {
   private failures = 0;
 
   add(event: Event): void {
+    this.added++;
     const data = dataOf(event);
     const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
     const known = this.names.size;
@@ -238,23 +290,33 @@ class ToolTally implements Tally {
     return summary;
   }
 
-  reset(): void {
+  protected kept(): number {
+    return this.names.list.length + this.durations.values.length + keptIn(this.durationsOf);
+  }
+
+  protected clear(): void {
     this.names.clear();
     this.durations.size = 0;
     this.failures = 0;
   }
 
-  retainable(): boolean {
-    return this.names.list.length <= RETAIN_LIMIT && this.durations.values.length <= RETAIN_LIMIT;
+  protected release(): void {
+    this.clear();
+    this.names.release();
+    this.counts.length = 0;
+    this.failuresOf.length = 0;
+    this.durationsOf.length = 0;
+    this.durations.values.length = 0;
   }
 }
 
-class MetricTally implements Tally {
+class MetricTally extends Kept {
   private readonly names = new Names();
   private readonly valuesOf: Numbers[] = [];
   private withoutValue = 0;
 
   add(event: Event): void {
+    this.added++;
     const data = dataOf(event);
     const value = finite(data.value);
     const name = data.metric;
@@ -281,17 +343,19 @@ class MetricTally implements Tally {
     return summary;
   }
 
-  reset(): void {
+  protected kept(): number {
+    return this.names.list.length + keptIn(this.valuesOf);
+  }
+
+  protected clear(): void {
     this.names.clear();
     this.withoutValue = 0;
   }
 
-  retainable(): boolean {
-    if (this.names.list.length > RETAIN_LIMIT) return false;
-    for (let i = 0; i < this.valuesOf.length; i++) {
-      if (this.valuesOf[i]!.values.length > RETAIN_LIMIT) return false;
-    }
-    return true;
+  protected release(): void {
+    this.clear();
+    this.names.release();
+    this.valuesOf.length = 0;
   }
 }
 
