@@ -128,13 +128,6 @@ class Names {
   }
 }
 
-/** The sum of the lengths of the `values` of `lists`. */
-function keptIn(lists: readonly Numbers[]): number {
-  let kept = 0;
-  for (let i = 0; i < lists.length; i++) kept += lists[i]!.values.length;
-  return kept;
-}
-
 /**
  * The bounds on what a tally keeps between windows: its subclasses count what they add (`added`) and
  * tell what their arrays keep (`kept`), how to forget a window (`clear`) and how to free their storage
@@ -161,17 +154,47 @@ abstract class Kept implements Tally {
   }
 }
 
-/** Numbers `values[0 … size - 1]`, kept from window to window. */
-class Numbers {
+/**
+ * Numbers in canonical order (`values[0 … size - 1]`), each with the position of its name, kept from
+ * window to window: one pair of flat arrays rather than an array per name, so adding one touches two
+ * arrays whatever the name.
+ */
+class Values {
   readonly values: number[] = [];
+  readonly owners: number[] = [];
   size = 0;
 
-  push(value: number): void {
-    this.values[this.size++] = value;
+  push(value: number, at: number): void {
+    const i = this.size++;
+    this.values[i] = value;
+    this.owners[i] = at;
   }
 
-  stats(): NumericStats {
-    return numericStats(this.values, this.size);
+  /** Stats of all of them, `undefined` when there are none. */
+  all(): NumericStats | undefined {
+    return this.size === 0 ? undefined : numericStats(this.values, this.size);
+  }
+
+  /** The values of each name position, in order (`undefined` for a name without any). */
+  byOwner(): Array<number[] | undefined> {
+    const groups: Array<number[] | undefined> = [];
+    for (let i = 0; i < this.size; i++) {
+      const at = this.owners[i]!;
+      const group = groups[at];
+      if (group === undefined) groups[at] = [this.values[i]!];
+      else group.push(this.values[i]!);
+    }
+    return groups;
+  }
+
+  kept(): number {
+    return this.values.length + this.owners.length;
+  }
+
+  release(): void {
+    this.size = 0;
+    this.values.length = 0;
+    this.owners.length = 0;
   }
 }
 
@@ -243,9 +266,7 @@ class ToolTally extends Kept {
   private readonly names = new Names();
   private readonly counts: number[] = [];
   private readonly failuresOf: number[] = [];
-  /** The durations of each tool, by position. */
-  private readonly durationsOf: Numbers[] = [];
-  private readonly durations = new Numbers();
+  private readonly durations = new Values();
   private failures = 0;
 
   add(event: Event): void {
@@ -262,36 +283,36 @@ class ToolTally extends Kept {
     if (at === known) {
       this.counts[at] = 1;
       this.failuresOf[at] = failed;
-      if (at === this.durationsOf.length) this.durationsOf.push(new Numbers());
-      else this.durationsOf[at]!.size = 0;
     } else {
       this.counts[at]!++;
       this.failuresOf[at]! += failed;
     }
     const duration = finite(data.duration_ms);
-    if (duration !== undefined) {
-      this.durationsOf[at]!.push(duration);
-      this.durations.push(duration);
-    }
+    if (duration !== undefined) this.durations.push(duration, at);
   }
 
   finish(): ToolUsedSummary {
+    const overall = this.durations.all();
+    // With one tool, its durations are all of them.
+    const single = this.names.size === 1;
+    const own = overall === undefined || single ? [] : this.durations.byOwner();
     const tools = this.names.entries((name, at): ToolEntry => {
-      const own = this.durationsOf[at]!;
-      return own.size === 0
+      const durations = own[at];
+      const stats = single && overall !== undefined ? { ...overall } : durations && numericStats(durations);
+      return stats === undefined
         ? { name, count: this.counts[at]!, failures: this.failuresOf[at]! }
-        : { name, count: this.counts[at]!, failures: this.failuresOf[at]!, duration_ms: own.stats() };
+        : { name, count: this.counts[at]!, failures: this.failuresOf[at]!, duration_ms: stats };
     });
     const summary: ToolUsedSummary =
-      this.durations.size === 0
+      overall === undefined
         ? { tools, failures: this.failures }
-        : { tools, failures: this.failures, duration_ms: this.durations.stats() };
+        : { tools, failures: this.failures, duration_ms: overall };
     this.reset();
     return summary;
   }
 
   protected kept(): number {
-    return this.names.list.length + this.durations.values.length + keptIn(this.durationsOf);
+    return this.names.list.length + this.durations.kept();
   }
 
   protected clear(): void {
@@ -305,14 +326,13 @@ class ToolTally extends Kept {
     this.names.release();
     this.counts.length = 0;
     this.failuresOf.length = 0;
-    this.durationsOf.length = 0;
-    this.durations.values.length = 0;
+    this.durations.release();
   }
 }
 
 class MetricTally extends Kept {
   private readonly names = new Names();
-  private readonly valuesOf: Numbers[] = [];
+  private readonly values = new Values();
   private withoutValue = 0;
 
   add(event: Event): void {
@@ -324,18 +344,15 @@ class MetricTally extends Kept {
       this.withoutValue++;
       return;
     }
-    const known = this.names.size;
-    const at = this.names.at(name);
-    if (at === known) {
-      if (at === this.valuesOf.length) this.valuesOf.push(new Numbers());
-      else this.valuesOf[at]!.size = 0;
-    }
-    this.valuesOf[at]!.push(value);
+    this.values.push(value, this.names.at(name));
   }
 
   finish(): PerformanceMetricSummary {
+    // With one metric, its values are all of them.
+    const single = this.names.size === 1;
+    const own = single ? [] : this.values.byOwner();
     const metrics = this.names.entries((name, at) => {
-      const stats = this.valuesOf[at]!.stats();
+      const stats = single ? this.values.all()! : numericStats(own[at]!);
       return { name, count: stats.count, min: stats.min, avg: stats.avg, max: stats.max, p95: stats.p95 };
     });
     const summary = { metrics, without_value: this.withoutValue };
@@ -344,18 +361,19 @@ class MetricTally extends Kept {
   }
 
   protected kept(): number {
-    return this.names.list.length + keptIn(this.valuesOf);
+    return this.names.list.length + this.values.kept();
   }
 
   protected clear(): void {
     this.names.clear();
+    this.values.size = 0;
     this.withoutValue = 0;
   }
 
   protected release(): void {
     this.clear();
     this.names.release();
-    this.valuesOf.length = 0;
+    this.values.release();
   }
 }
 
