@@ -129,28 +129,57 @@ class Names {
 }
 
 /**
- * The bounds on what a tally keeps between windows: its subclasses count what they add (`added`) and
- * tell what their arrays keep (`kept`), how to forget a window (`clear`) and how to free their storage
- * (`release`).
+ * What the tallies share: a window's names, with a count and a sum per name, and its numbers; and the
+ * bounds on what they keep between windows. A subclass counts the events it adds (`added`) and resets its
+ * own totals (`clearTotals`).
  */
 abstract class Kept implements Tally {
+  protected readonly names = new Names();
+  /** By name position: its events, and the sum of an amount of theirs (a size, failures). */
+  protected readonly counts: number[] = [];
+  protected readonly sums: number[] = [];
+  protected readonly values = new Values();
   protected added = 0;
 
   abstract add(event: Event): void;
   abstract finish(): Summary;
-  /** Entries the arrays keep (their lengths, names included). */
-  protected abstract kept(): number;
-  protected abstract clear(): void;
-  protected abstract release(): void;
+  protected abstract clearTotals(): void;
+
+  /** Counts an event of `name` with `amount`; returns the name's position. */
+  protected countName(name: string, amount: number): number {
+    const known = this.names.size;
+    const at = this.names.at(name);
+    if (at === known) {
+      this.counts[at] = 1;
+      this.sums[at] = amount;
+    } else {
+      this.counts[at]!++;
+      this.sums[at]! += amount;
+    }
+    return at;
+  }
 
   reset(): void {
-    if (this.kept() > SPARE + 3 * this.added) this.release();
-    else this.clear();
+    if (this.kept() > SPARE + 3 * this.added) {
+      this.names.release();
+      this.counts.length = 0;
+      this.sums.length = 0;
+      this.values.release();
+    } else {
+      this.names.clear();
+      this.values.size = 0;
+    }
+    this.clearTotals();
     this.added = 0;
   }
 
   retainable(): boolean {
     return this.kept() <= RETAIN_LIMIT;
+  }
+
+  /** Entries the arrays keep (their lengths). */
+  private kept(): number {
+    return this.names.list.length + this.values.kept();
   }
 }
 
@@ -199,9 +228,6 @@ class Values {
 }
 
 class FileTally extends Kept {
-  private readonly paths = new Names();
-  private readonly counts: number[] = [];
-  private readonly sizes: number[] = [];
   private totalSize = 0;
   private withoutPath = 0;
 
@@ -215,22 +241,14 @@ class FileTally extends Kept {
       this.withoutPath++;
       return;
     }
-    const known = this.paths.size;
-    const at = this.paths.at(path);
-    if (at === known) {
-      this.counts[at] = 1;
-      this.sizes[at] = size;
-    } else {
-      this.counts[at]!++;
-      this.sizes[at]! += size;
-    }
+    this.countName(path, size);
   }
 
   finish(): FileModifiedSummary {
-    const files = this.paths.entries((path, at) => ({
+    const files = this.names.entries((path, at) => ({
       path,
       count: this.counts[at]!,
-      total_size: this.sizes[at]!,
+      total_size: this.sums[at]!,
     }));
     const summary = {
       files,
@@ -242,66 +260,39 @@ class FileTally extends Kept {
     return summary;
   }
 
-  protected kept(): number {
-    return this.paths.list.length;
-  }
-
-  protected clear(): void {
-    this.paths.clear();
+  protected clearTotals(): void {
     this.totalSize = 0;
     this.withoutPath = 0;
-  }
-
-  protected release(): void {
-    this.clear();
-    this.paths.release();
-    this.counts.length = 0;
-    this.sizes.length = 0;
   }
 }
 
 type ToolEntry = ToolUsedSummary['tools'][number];
 
 class ToolTally extends Kept {
-  private readonly names = new Names();
-  private readonly counts: number[] = [];
-  private readonly failuresOf: number[] = [];
-  private readonly durations = new Values();
   private failures = 0;
 
   add(event: Event): void {
     this.added++;
     const data = dataOf(event);
     const name = typeof data.tool_name === 'string' ? data.tool_name : 'unknown';
-    const known = this.names.size;
-    const at = this.names.at(name);
-    let failed = 0;
-    if (data.success === false) {
-      failed = 1;
-      this.failures++;
-    }
-    if (at === known) {
-      this.counts[at] = 1;
-      this.failuresOf[at] = failed;
-    } else {
-      this.counts[at]!++;
-      this.failuresOf[at]! += failed;
-    }
+    const failed = data.success === false ? 1 : 0;
+    this.failures += failed;
+    const at = this.countName(name, failed);
     const duration = finite(data.duration_ms);
-    if (duration !== undefined) this.durations.push(duration, at);
+    if (duration !== undefined) this.values.push(duration, at);
   }
 
   finish(): ToolUsedSummary {
-    const overall = this.durations.all();
+    const overall = this.values.all();
     // With one tool, its durations are all of them.
     const single = this.names.size === 1;
-    const own = overall === undefined || single ? [] : this.durations.byOwner();
+    const own = overall === undefined || single ? [] : this.values.byOwner();
     const tools = this.names.entries((name, at): ToolEntry => {
       const durations = own[at];
       const stats = single && overall !== undefined ? { ...overall } : durations && numericStats(durations);
       return stats === undefined
-        ? { name, count: this.counts[at]!, failures: this.failuresOf[at]! }
-        : { name, count: this.counts[at]!, failures: this.failuresOf[at]!, duration_ms: stats };
+        ? { name, count: this.counts[at]!, failures: this.sums[at]! }
+        : { name, count: this.counts[at]!, failures: this.sums[at]!, duration_ms: stats };
     });
     const summary: ToolUsedSummary =
       overall === undefined
@@ -311,28 +302,12 @@ class ToolTally extends Kept {
     return summary;
   }
 
-  protected kept(): number {
-    return this.names.list.length + this.durations.kept();
-  }
-
-  protected clear(): void {
-    this.names.clear();
-    this.durations.size = 0;
+  protected clearTotals(): void {
     this.failures = 0;
-  }
-
-  protected release(): void {
-    this.clear();
-    this.names.release();
-    this.counts.length = 0;
-    this.failuresOf.length = 0;
-    this.durations.release();
   }
 }
 
 class MetricTally extends Kept {
-  private readonly names = new Names();
-  private readonly values = new Values();
   private withoutValue = 0;
 
   add(event: Event): void {
@@ -360,20 +335,8 @@ class MetricTally extends Kept {
     return summary;
   }
 
-  protected kept(): number {
-    return this.names.list.length + this.values.kept();
-  }
-
-  protected clear(): void {
-    this.names.clear();
-    this.values.size = 0;
+  protected clearTotals(): void {
     this.withoutValue = 0;
-  }
-
-  protected release(): void {
-    this.clear();
-    this.names.release();
-    this.values.release();
   }
 }
 
