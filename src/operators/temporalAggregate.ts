@@ -390,8 +390,7 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
         if (tallied === n) return tally.finish();
         if (tallied !== 0) tally.reset();
         // Summarized at close, from the sorted events (by the same tally: the same code, the same result).
-        const pending = k.pending;
-        for (let i = 0; i < n; i++) tally.add(pending[i]!);
+        addFirst(tally, k.pending, n);
         return tally.finish();
       };
 
@@ -401,11 +400,9 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
        */
       const retally = (k: WindowKey) => {
         if (k.pool === undefined) return;
-        const pending = k.pending;
-        const n = countBefore(pending, startOf(k) + k.size);
+        const n = countBefore(k.pending, startOf(k) + k.size);
         if (n === 0) return;
-        const tally = tallyOf(k);
-        for (let i = 0; i < n; i++) tally.add(pending[i]!);
+        addFirst(tallyOf(k), k.pending, n);
         k.tallied = n;
       };
 
@@ -414,26 +411,20 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
        * and returns their aggregate.
        */
       const cut = (k: WindowKey, n: number, start: number, part: number) => {
-        // Read from the first event rather than `minTs`: of equal times, -0 and 0, it has the later id's.
-        const first = k.pending[0]!.timestamp;
-        const lastTs = k.pending[n - 1]!.timestamp;
         const priority = priorityOfFirst(k, n);
         const summary = summaryOf(k, n);
         const events = take(k, n);
         const last = events[n - 1]!;
-        const data = aggregatedData(
-          k.type,
-          events,
-          first,
-          lastTs,
-          start,
-          start + k.size,
-          part,
-          includeEvents,
-          summary,
-        );
+        const data = aggregatedData(k.type, events, start, start + k.size, part, includeEvents, summary);
         // Built directly rather than through createEvent: every field is valid by construction.
-        return aggregatedEvent(k.aggregated, lastTs, priority, data, contextOf(last.context), k.session.id);
+        return aggregatedEvent(
+          k.aggregated,
+          last.timestamp,
+          priority,
+          data,
+          contextOf(last.context),
+          k.session.id,
+        );
       };
 
       /** Emits the current window of `k`, which ends at `end`; later pending events form the next. */
@@ -614,8 +605,6 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
 function aggregatedData(
   type: string,
   events: Event[],
-  first: number,
-  last: number,
   start: number,
   end: number,
   part: number,
@@ -623,7 +612,7 @@ function aggregatedData(
   summary: AggregatedData['summary'],
 ): AggregatedData {
   const eventCount = events.length;
-  const timeSpan = { start: first, end: last };
+  const timeSpan = { start: events[0]!.timestamp, end: events[eventCount - 1]!.timestamp };
   const window = { start, end };
   if (includeEvents) {
     return summary === undefined
@@ -667,6 +656,11 @@ function recountPriority(k: WindowKey): void {
   }
   k.priority = priority;
   k.priorityBeforeLast = beforeLast;
+}
+
+/** Adds the first `n` of `events` to `tally`. */
+function addFirst(tally: Tally, events: readonly Event[], n: number): void {
+  for (let i = 0; i < n; i++) tally.add(events[i]!);
 }
 
 /**
