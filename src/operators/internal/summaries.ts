@@ -67,17 +67,18 @@ const SCAN_LIMIT = 8;
 /**
  * The arrays of a tally are used up to a count and overwritten from the start by the next window, not
  * emptied: emptying an array frees its storage, which the next window would allocate again. What they
- * keep is bounded by what a window can use, at most three entries per event (a tool's name and its
- * duration twice): at the end of a window that added fewer than a third of them (beyond SPARE entries)
- * the tally frees them all, so it never keeps more than SPARE + 3 × the events of its last window. A tally
+ * keep is bounded by what a window can use, at most four entries per event (a number and its name's
+ * position, a new name's count and sum): at the end of a window that added fewer than a quarter of them
+ * (beyond SPARE entries) the tally frees them all, so it never keeps more than SPARE + 4 × the events of
+ * its last window. A tally
  * that keeps more than RETAIN_LIMIT entries is not pooled for another window (see `Kept`).
  */
 const SPARE = 64;
 const RETAIN_LIMIT = 256;
 
 /**
- * The distinct names of a window (`list[0 … size - 1]`) in first-seen order: `at` gives a name's
- * position, `size - 1` for a new one.
+ * The distinct names of a window after its first (see `Kept`), in first-seen order: `at` gives a
+ * name's index in `list[0 … size - 1]`, `size - 1` for a new one.
  */
 class Names {
   readonly list: string[] = [];
@@ -104,41 +105,34 @@ class Names {
     this.size = size + 1;
     return size;
   }
-
-  /** One entry per name, in name order: `entry(name, its position)`. */
-  entries<T>(entry: (name: string, at: number) => T): T[] {
-    const list = this.list;
-    const order = new Array<number>(this.size);
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    if (order.length > 1) order.sort((a, b) => byName(list[a]!, list[b]!));
-    const entries = new Array<T>(order.length);
-    for (let i = 0; i < order.length; i++) entries[i] = entry(list[order[i]!]!, order[i]!);
-    return entries;
-  }
-
-  clear(): void {
-    this.size = 0;
-    this.map = undefined;
-  }
-
-  /** Also frees the names' storage. */
-  release(): void {
-    this.clear();
-    this.list.length = 0;
-  }
 }
 
 /**
  * What the tallies share: a window's names, with a count and a sum per name, and its numbers; and the
  * bounds on what they keep between windows. A subclass counts the events it adds (`added`) and resets its
  * own totals (`clearTotals`).
+ *
+ * Most windows have one name (one file, one tool, one metric), so the first name of a window and its
+ * count and sum are fields of the tally, and its numbers one array: adding an event touches the tally
+ * and that array. The names after the first (`others`, at positions 1, 2, …) and the name position of
+ * each number (`owners`) are kept only once a window has a second name.
  */
 abstract class Kept implements Tally {
-  protected readonly names = new Names();
-  /** By name position: its events, and the sum of an amount of theirs (a size, failures). */
-  protected readonly counts: number[] = [];
-  protected readonly sums: number[] = [];
-  protected readonly values = new Values();
+  /** The window's first name (position 0), with its events and the sum of an amount of theirs. */
+  protected first: string | undefined = undefined;
+  protected firstCount = 0;
+  protected firstSum = 0;
+  /** The names after the first, with their counts and sums (by index in `others`, position - 1). */
+  private others: Names | undefined = undefined;
+  private readonly counts: number[] = [];
+  private readonly sums: number[] = [];
+  /** The window's numbers in canonical order (`values[0 … size - 1]`), kept from window to window. */
+  protected readonly values: number[] = [];
+  protected size = 0;
+  /** The name position of each number, while the window has several names (else `undefined`). */
+  private owners: number[] | undefined = undefined;
+  /** `owners`' storage, kept from window to window like `values`. */
+  private ownerStore: number[] | undefined = undefined;
   protected added = 0;
 
   abstract add(event: Event): void;
@@ -147,8 +141,33 @@ abstract class Kept implements Tally {
 
   /** Counts an event of `name` with `amount`; returns the name's position. */
   protected countName(name: string, amount: number): number {
-    const known = this.names.size;
-    const at = this.names.at(name);
+    if (name === this.first) {
+      this.firstCount++;
+      this.firstSum += amount;
+      return 0;
+    }
+    if (this.first === undefined) {
+      this.first = name;
+      this.firstCount = 1;
+      this.firstSum = amount;
+      return 0;
+    }
+    return this.countOther(name, amount);
+  }
+
+  private countOther(name: string, amount: number): number {
+    let others = this.others;
+    if (others === undefined) {
+      others = new Names();
+      this.others = others;
+      // The numbers so far are all of the first name.
+      this.ownerStore ??= [];
+      const owners = this.ownerStore;
+      for (let i = 0; i < this.size; i++) owners[i] = 0;
+      this.owners = owners;
+    }
+    const known = others.size;
+    const at = others.at(name);
     if (at === known) {
       this.counts[at] = 1;
       this.sums[at] = amount;
@@ -156,19 +175,76 @@ abstract class Kept implements Tally {
       this.counts[at]!++;
       this.sums[at]! += amount;
     }
-    return at;
+    return at + 1;
+  }
+
+  /** Adds a number of the name at position `at`. */
+  protected push(value: number, at: number): void {
+    const i = this.size++;
+    this.values[i] = value;
+    if (this.owners !== undefined) this.owners[i] = at;
+  }
+
+  /** Stats of all the numbers, `undefined` when there are none. */
+  protected all(): NumericStats | undefined {
+    return this.size === 0 ? undefined : numericStats(this.values, this.size);
+  }
+
+  /** Whether the window has more than one name. */
+  protected several(): boolean {
+    return this.others !== undefined;
+  }
+
+  /** The numbers of each name position, in order (`undefined` for a name without any). */
+  protected byOwner(): Array<number[] | undefined> {
+    const groups: Array<number[] | undefined> = [];
+    const owners = this.owners!;
+    for (let i = 0; i < this.size; i++) {
+      const at = owners[i]!;
+      const group = groups[at];
+      if (group === undefined) groups[at] = [this.values[i]!];
+      else group.push(this.values[i]!);
+    }
+    return groups;
+  }
+
+  /**
+   * One entry per name, in name order: `entry(name, its position, its count, its sum)`; none when the
+   * window has no name.
+   */
+  protected entries<T>(entry: (name: string, at: number, count: number, sum: number) => T): T[] {
+    const first = this.first;
+    if (first === undefined) return [];
+    const others = this.others;
+    if (others === undefined) return [entry(first, 0, this.firstCount, this.firstSum)];
+    const list = others.list;
+    const n = others.size + 1;
+    const nameOf = (at: number) => (at === 0 ? first : list[at - 1]!);
+    const order = new Array<number>(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => byName(nameOf(a), nameOf(b)));
+    const entries = new Array<T>(n);
+    for (let i = 0; i < n; i++) {
+      const at = order[i]!;
+      entries[i] =
+        at === 0
+          ? entry(first, 0, this.firstCount, this.firstSum)
+          : entry(list[at - 1]!, at, this.counts[at - 1]!, this.sums[at - 1]!);
+    }
+    return entries;
   }
 
   reset(): void {
-    if (this.kept() > SPARE + 3 * this.added) {
-      this.names.release();
+    if (this.kept() > SPARE + 4 * this.added) {
+      this.values.length = 0;
       this.counts.length = 0;
       this.sums.length = 0;
-      this.values.release();
-    } else {
-      this.names.clear();
-      this.values.size = 0;
+      this.ownerStore = undefined;
     }
+    this.first = undefined;
+    this.others = undefined;
+    this.owners = undefined;
+    this.size = 0;
     this.clearTotals();
     this.added = 0;
   }
@@ -179,51 +255,13 @@ abstract class Kept implements Tally {
 
   /** Entries the arrays keep (their lengths). */
   private kept(): number {
-    return this.names.list.length + this.values.kept();
-  }
-}
-
-/**
- * Numbers in canonical order (`values[0 … size - 1]`), each with the position of its name, kept from
- * window to window: one pair of flat arrays rather than an array per name, so adding one touches two
- * arrays whatever the name.
- */
-class Values {
-  readonly values: number[] = [];
-  readonly owners: number[] = [];
-  size = 0;
-
-  push(value: number, at: number): void {
-    const i = this.size++;
-    this.values[i] = value;
-    this.owners[i] = at;
-  }
-
-  /** Stats of all of them, `undefined` when there are none. */
-  all(): NumericStats | undefined {
-    return this.size === 0 ? undefined : numericStats(this.values, this.size);
-  }
-
-  /** The values of each name position, in order (`undefined` for a name without any). */
-  byOwner(): Array<number[] | undefined> {
-    const groups: Array<number[] | undefined> = [];
-    for (let i = 0; i < this.size; i++) {
-      const at = this.owners[i]!;
-      const group = groups[at];
-      if (group === undefined) groups[at] = [this.values[i]!];
-      else group.push(this.values[i]!);
-    }
-    return groups;
-  }
-
-  kept(): number {
-    return this.values.length + this.owners.length;
-  }
-
-  release(): void {
-    this.size = 0;
-    this.values.length = 0;
-    this.owners.length = 0;
+    return (
+      this.values.length +
+      this.counts.length +
+      this.sums.length +
+      (this.ownerStore?.length ?? 0) +
+      (this.others?.list.length ?? 0)
+    );
   }
 }
 
@@ -245,11 +283,7 @@ class FileTally extends Kept {
   }
 
   finish(): FileModifiedSummary {
-    const files = this.names.entries((path, at) => ({
-      path,
-      count: this.counts[at]!,
-      total_size: this.sums[at]!,
-    }));
+    const files = this.entries((path, _at, count, totalSize) => ({ path, count, total_size: totalSize }));
     const summary = {
       files,
       file_count: files.length,
@@ -279,20 +313,16 @@ class ToolTally extends Kept {
     this.failures += failed;
     const at = this.countName(name, failed);
     const duration = finite(data.duration_ms);
-    if (duration !== undefined) this.values.push(duration, at);
+    if (duration !== undefined) this.push(duration, at);
   }
 
   finish(): ToolUsedSummary {
-    const overall = this.values.all();
+    const overall = this.all();
     // With one tool, its durations are all of them.
-    const single = this.names.size === 1;
-    const own = overall === undefined || single ? [] : this.values.byOwner();
-    const tools = this.names.entries((name, at): ToolEntry => {
-      const durations = own[at];
-      const stats = single && overall !== undefined ? { ...overall } : durations && numericStats(durations);
-      return stats === undefined
-        ? { name, count: this.counts[at]!, failures: this.sums[at]! }
-        : { name, count: this.counts[at]!, failures: this.sums[at]!, duration_ms: stats };
+    const own = overall === undefined || !this.several() ? undefined : this.byOwner();
+    const tools = this.entries((name, at, count, failures): ToolEntry => {
+      const stats = own === undefined ? overall && { ...overall } : own[at] && numericStats(own[at]);
+      return stats === undefined ? { name, count, failures } : { name, count, failures, duration_ms: stats };
     });
     const summary: ToolUsedSummary =
       overall === undefined
@@ -319,15 +349,14 @@ class MetricTally extends Kept {
       this.withoutValue++;
       return;
     }
-    this.values.push(value, this.names.at(name));
+    this.push(value, this.countName(name, 0));
   }
 
   finish(): PerformanceMetricSummary {
     // With one metric, its values are all of them.
-    const single = this.names.size === 1;
-    const own = single ? [] : this.values.byOwner();
-    const metrics = this.names.entries((name, at) => {
-      const stats = single ? this.values.all()! : numericStats(own[at]!);
+    const own = this.several() ? this.byOwner() : undefined;
+    const metrics = this.entries((name, at) => {
+      const stats = own === undefined ? this.all()! : numericStats(own[at]!);
       return { name, count: stats.count, min: stats.min, avg: stats.avg, max: stats.max, p95: stats.p95 };
     });
     const summary = { metrics, without_value: this.withoutValue };
