@@ -413,9 +413,21 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
       const cut = (k: WindowKey, n: number, start: number, part: number) => {
         const priority = priorityOfFirst(k, n);
         const summary = summaryOf(k, n);
+        // The first event's time is the earliest pending one, kept in `minTs`: the event itself arrived a
+        // window ago and is out of cache. Its own field is read only for the sign of a zero.
+        const firstTs = k.minTs === 0 ? k.pending[0]!.timestamp : k.minTs;
         const events = take(k, n);
         const last = events[n - 1]!;
-        const data = aggregatedData(k.type, events, start, start + k.size, part, includeEvents, summary);
+        const data = aggregatedData(
+          k.type,
+          events,
+          firstTs,
+          start,
+          start + k.size,
+          part,
+          includeEvents,
+          summary,
+        );
         // Built directly rather than through createEvent: every field is valid by construction.
         return aggregatedEvent(
           k.aggregated,
@@ -599,12 +611,13 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
 }
 
 /**
- * `data` of an aggregate, as one object literal per shape (an optional field added later would move
- * each object through a chain of hidden classes).
+ * `data` of an aggregate of `events`, the first at `firstTs`, as one object literal per shape (an optional
+ * field added later would move each object through a chain of hidden classes).
  */
 function aggregatedData(
   type: string,
   events: Event[],
+  firstTs: number,
   start: number,
   end: number,
   part: number,
@@ -612,7 +625,7 @@ function aggregatedData(
   summary: AggregatedData['summary'],
 ): AggregatedData {
   const eventCount = events.length;
-  const timeSpan = { start: events[0]!.timestamp, end: events[eventCount - 1]!.timestamp };
+  const timeSpan = { start: firstTs, end: events[eventCount - 1]!.timestamp };
   const window = { start, end };
   if (includeEvents) {
     return summary === undefined
