@@ -412,31 +412,50 @@ export const SETTLE = 4;
 export type Signal = typeof NEXT | typeof ERROR | typeof COMPLETE | typeof TICK | typeof SETTLE;
 
 /**
- * Wraps `run` so that re-entrant calls are queued. An exception thrown by `run` (a user callback, a
- * bug) goes to `fail`, never out of the source's `next`.
+ * Runs signals one at a time: a signal that arrives while one is being handled is queued and handled
+ * after it. An exception thrown by a handler (a user callback, a bug) goes to `fail`, never out of the
+ * source's `next`. `next` is the hot path: an input value, handled without a signal dispatch.
  */
-export function serialize(
-  run: (signal: Signal, value: unknown) => void,
-  fail: (error: unknown) => void,
-): (signal: Signal, value?: unknown) => void {
-  let busy = false;
-  const queue: unknown[] = [];
-  return (signal, value) => {
-    if (busy) {
-      queue.push(signal, value);
-      return;
-    }
-    busy = true;
+export class Serializer {
+  private busy = false;
+  private readonly queue: unknown[] = [];
+
+  constructor(
+    private readonly onValue: (value: unknown) => void,
+    private readonly onSignal: (signal: Signal, value: unknown) => void,
+    private readonly fail: (error: unknown) => void,
+  ) {}
+
+  /** An input value (`NEXT`). */
+  next(value: unknown): void {
+    if (this.busy) this.queue.push(NEXT, value);
+    else this.enter(NEXT, value);
+  }
+
+  /** Any signal. */
+  signal(signal: Signal, value?: unknown): void {
+    if (this.busy) this.queue.push(signal, value);
+    else this.enter(signal, value);
+  }
+
+  private enter(signal: Signal, value: unknown): void {
+    this.busy = true;
+    const queue = this.queue;
     try {
-      run(signal, value);
-      for (let i = 0; i < queue.length; i += 2) run(queue[i] as Signal, queue[i + 1]);
+      this.run(signal, value);
+      for (let i = 0; i < queue.length; i += 2) this.run(queue[i] as Signal, queue[i + 1]);
     } catch (error) {
-      fail(error);
+      this.fail(error);
     } finally {
       if (queue.length > 0) queue.length = 0;
-      busy = false;
+      this.busy = false;
     }
-  };
+  }
+
+  private run(signal: Signal, value: unknown): void {
+    if (signal === NEXT) this.onValue(value);
+    else this.onSignal(signal, value);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------

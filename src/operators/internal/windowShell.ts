@@ -15,11 +15,9 @@ import {
   ERROR,
   estimate,
   IdleTimer,
-  NEXT,
   type Queued,
   SETTLE,
-  type Signal,
-  serialize,
+  Serializer,
   TICK,
 } from './eventTime.js';
 
@@ -69,7 +67,7 @@ export class WindowShell<P extends ShellPartition> {
   private readonly queue = new DueQueue<P>();
   private readonly timer: IdleTimer;
   private readonly clock: ArrivalClock<P>;
-  private readonly dispatch: (signal: Signal, value?: unknown) => void;
+  private readonly serializer: Serializer;
   private hooks!: WindowHooks<P>;
   private readonly requeueEach = (p: P) => this.requeue(p);
 
@@ -78,28 +76,30 @@ export class WindowShell<P extends ShellPartition> {
     private readonly options: ShellOptions,
   ) {
     this.idle = options.idleFlushMs !== Number.POSITIVE_INFINITY;
-    this.dispatch = serialize(
+    this.serializer = new Serializer(
+      (value) => {
+        if (!this.done) this.hooks.next(value as Event);
+      },
       (signal, value) => {
         if (this.done) return;
-        if (signal === NEXT) this.hooks.next(value as Event);
-        else if (signal === ERROR) this.finish({ value });
+        if (signal === ERROR) this.finish({ value });
         else if (signal === COMPLETE) this.finish();
         else if (signal === SETTLE) this.settle();
         else this.tick();
       },
       (error) => this.finish({ value: error }),
     );
-    this.timer = new IdleTimer(options.scheduler, options.idleFlushMs, () => this.dispatch(TICK));
-    this.clock = new ArrivalClock<P>(options.scheduler, () => this.dispatch(SETTLE));
+    this.timer = new IdleTimer(options.scheduler, options.idleFlushMs, () => this.serializer.signal(TICK));
+    this.clock = new ArrivalClock<P>(options.scheduler, () => this.serializer.signal(SETTLE));
   }
 
   /** Subscribes to `source` with `hooks`; returns the teardown of the operator's Observable. */
   connect(source: Observable<Event>, hooks: WindowHooks<P>): TeardownLogic {
     this.hooks = hooks;
     const subscription = source.subscribe({
-      next: (event) => this.dispatch(NEXT, event),
-      error: (error: unknown) => this.dispatch(ERROR, error),
-      complete: () => this.dispatch(COMPLETE),
+      next: (event) => this.serializer.next(event),
+      error: (error: unknown) => this.serializer.signal(ERROR, error),
+      complete: () => this.serializer.signal(COMPLETE),
     });
     return () => {
       this.done = true;
