@@ -188,6 +188,18 @@ describe('createEventId', () => {
     expect(counts.slice(1).map((n, i) => n - counts[i]!)).toEqual(ids.slice(1).map(() => 1n));
   });
 
+  it('draws new random bits for every millisecond, across refills of its random pool', () => {
+    // 3,000 milliseconds draw 30,000 random bytes: several refills of the 4 KiB pool.
+    const start = 1_900_000_000_000;
+    const ids = Array.from({ length: 3_000 }, (_, i) => createEventId(start + i));
+    expect(ids.map((id) => eventIdTime(id))).toEqual(ids.map((_, i) => start + i));
+    const highs = new Set(ids.map((id) => id.slice(10, 18)));
+    const lows = new Set(ids.map((id) => id.slice(18)));
+    // 40 random bits each: a repeat among 3,000 has a chance of about 4e-6.
+    expect(highs.size).toBe(ids.length);
+    expect(lows.size).toBe(ids.length);
+  });
+
   it('sorts by creation time and stays monotonic when the clock steps back', () => {
     const a = createEventId(2_000_000_000_000);
     const b = createEventId(2_000_000_000_000);
