@@ -67,9 +67,9 @@ const SCAN_LIMIT = 8;
 /**
  * The arrays of a tally are used up to a count and overwritten from the start by the next window, not
  * emptied: emptying an array frees its storage, which the next window would allocate again. What they
- * keep is bounded by what a window can use, at most four entries per event (a number and its name's
- * position, a new name's count and sum): at the end of a window that added fewer than a quarter of them
- * (beyond SPARE entries) the tally frees them all, so it never keeps more than SPARE + 4 × the events of
+ * keep is bounded by what a window can use, at most five entries per event (a number and its name's
+ * position, a new name, its count and sum): at the end of a window that added fewer than a fifth of them
+ * (beyond SPARE entries) the tally frees them all, so it never keeps more than SPARE + 5 × the events of
  * its last window. A tally
  * that keeps more than RETAIN_LIMIT entries is not pooled for another window (see `Kept`).
  */
@@ -105,6 +105,17 @@ class Names {
     this.size = size + 1;
     return size;
   }
+
+  clear(): void {
+    this.size = 0;
+    this.map = undefined;
+  }
+
+  /** Also frees the names' storage. */
+  release(): void {
+    this.clear();
+    this.list.length = 0;
+  }
 }
 
 /**
@@ -123,7 +134,7 @@ abstract class Kept implements Tally {
   protected firstCount = 0;
   protected firstSum = 0;
   /** The names after the first, with their counts and sums (by index in `others`, position - 1). */
-  private others: Names | undefined = undefined;
+  private readonly others = new Names();
   private readonly counts: number[] = [];
   private readonly sums: number[] = [];
   /** The window's numbers in canonical order (`values[0 … size - 1]`), kept from window to window. */
@@ -156,10 +167,8 @@ abstract class Kept implements Tally {
   }
 
   private countOther(name: string, amount: number): number {
-    let others = this.others;
-    if (others === undefined) {
-      others = new Names();
-      this.others = others;
+    const others = this.others;
+    if (others.size === 0) {
       // The numbers so far are all of the first name.
       this.ownerStore ??= [];
       const owners = this.ownerStore;
@@ -192,7 +201,7 @@ abstract class Kept implements Tally {
 
   /** Whether the window has more than one name. */
   protected several(): boolean {
-    return this.others !== undefined;
+    return this.others.size > 0;
   }
 
   /** The numbers of each name position, in order (`undefined` for a name without any). */
@@ -216,13 +225,12 @@ abstract class Kept implements Tally {
     const first = this.first;
     if (first === undefined) return [];
     const others = this.others;
-    if (others === undefined) return [entry(first, 0, this.firstCount, this.firstSum)];
+    if (others.size === 0) return [entry(first, 0, this.firstCount, this.firstSum)];
     const list = others.list;
     const n = others.size + 1;
-    const nameOf = (at: number) => (at === 0 ? first : list[at - 1]!);
     const order = new Array<number>(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((a, b) => byName(nameOf(a), nameOf(b)));
+    order.sort((a, b) => byName(a === 0 ? first : list[a - 1]!, b === 0 ? first : list[b - 1]!));
     const entries = new Array<T>(n);
     for (let i = 0; i < n; i++) {
       const at = order[i]!;
@@ -235,14 +243,16 @@ abstract class Kept implements Tally {
   }
 
   reset(): void {
-    if (this.kept() > SPARE + 4 * this.added) {
+    if (this.kept() > SPARE + 5 * this.added) {
       this.values.length = 0;
       this.counts.length = 0;
       this.sums.length = 0;
       this.ownerStore = undefined;
+      this.others.release();
+    } else {
+      this.others.clear();
     }
     this.first = undefined;
-    this.others = undefined;
     this.owners = undefined;
     this.size = 0;
     this.clearTotals();
@@ -260,7 +270,7 @@ abstract class Kept implements Tally {
       this.counts.length +
       this.sums.length +
       (this.ownerStore?.length ?? 0) +
-      (this.others?.list.length ?? 0)
+      this.others.list.length
     );
   }
 }
