@@ -99,16 +99,27 @@ interface SketchWindow {
   start: number;
 }
 
+interface SketchSession {
+  readonly id: string;
+  /** By type index. */
+  readonly windows: SketchWindow[];
+  /** The latest event time seen. */
+  now: number;
+}
+
 /**
  * The floor: the default windows over in-order events, closed as soon as a later event of their session
  * is past their end (or at the end of the input), each emitted as an aggregate of the operator's shape
- * with the operator's own summaries (tallied as events arrive, as the operator does). Nothing else.
+ * with the operator's own summaries (tallied as events arrive, as the operator does). Nothing else: a
+ * session's windows in an array by type, looked at only when its event time moves on.
  */
 function floorSketch(events: readonly Event[], sink: (value: unknown) => void): void {
-  const sizes = new Map(
-    Object.entries({ 'tool.used': 10_000, 'file.modified': 5_000, 'performance.metric': 30_000 }),
+  const types = new Map(
+    Object.entries({ 'tool.used': 10_000, 'file.modified': 5_000, 'performance.metric': 30_000 }).map(
+      ([type, size], index) => [type, { index, size }] as const,
+    ),
   );
-  const sessions = new Map<string, Map<string, SketchWindow>>();
+  const sessions = new Map<string, SketchSession>();
   const close = (w: SketchWindow, sessionId: string) => {
     const windowed = w.events;
     w.events = [];
@@ -134,30 +145,37 @@ function floorSketch(events: readonly Event[], sink: (value: unknown) => void): 
   };
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
+    const ts = event.timestamp;
     const sessionId = event.sessionId!;
-    let windows = sessions.get(sessionId);
-    if (windows === undefined) {
-      windows = new Map();
-      sessions.set(sessionId, windows);
+    let session = sessions.get(sessionId);
+    if (session === undefined) {
+      session = { id: sessionId, windows: [], now: Number.NEGATIVE_INFINITY };
+      sessions.set(sessionId, session);
     }
-    for (const w of windows.values())
-      if (w.events.length > 0 && w.start + w.size <= event.timestamp) close(w, sessionId);
-    const size = sizes.get(event.type);
-    if (size === undefined) {
+    if (ts > session.now) {
+      session.now = ts;
+      const windows = session.windows;
+      for (let j = 0; j < windows.length; j++) {
+        const w = windows[j];
+        if (w !== undefined && w.events.length > 0 && w.start + w.size <= ts) close(w, sessionId);
+      }
+    }
+    const spec = types.get(event.type);
+    if (spec === undefined) {
       sink(event);
       continue;
     }
-    let w = windows.get(event.type);
+    let w = session.windows[spec.index];
     if (w === undefined) {
-      w = { type: event.type, size, tally: tallyFor(event.type), events: [], start: 0 };
-      windows.set(event.type, w);
+      w = { type: event.type, size: spec.size, tally: tallyFor(event.type), events: [], start: 0 };
+      session.windows[spec.index] = w;
     }
-    if (w.events.length === 0) w.start = event.timestamp;
+    if (w.events.length === 0) w.start = ts;
     w.events.push(event);
     w.tally!.add(event);
   }
-  for (const [sessionId, windows] of sessions)
-    for (const w of windows.values()) if (w.events.length > 0) close(w, sessionId);
+  for (const session of sessions.values())
+    for (const w of session.windows) if (w !== undefined && w.events.length > 0) close(w, session.id);
 }
 
 /**
