@@ -98,7 +98,7 @@ function writeDigits(codes: number[], value: number, end: number, pairs: number)
 /** @internal The 10-character time prefix of an id made at `ms`. */
 export function encodeTime(ms: number): string {
   const codes = new Array<number>(10);
-  writeDigits(codes, ms, 10, 5);
+  writeDigits(codes, Math.floor(ms), 10, 5);
   return String.fromCharCode(...codes);
 }
 
@@ -126,11 +126,16 @@ function random40(): number {
 /**
  * A new event id: 26 characters, unique within the process and sortable by creation time.
  * Ids made within the same millisecond sort in the order they were made.
+ *
+ * @param now the creation time in ms since the epoch, `Date.now()` by default; a fraction of a ms is
+ *   dropped (so `performance.timeOrigin + performance.now()` works), and a time that is not after the
+ *   last id's (the clock stepped back, or not a number) counts as the same millisecond.
  */
 export function createEventId(now: number = Date.now()): string {
-  if (now > lastTime) {
-    lastTime = now;
-    writeDigits(head, now, 10, 5);
+  const ms = Math.floor(now);
+  if (ms > lastTime) {
+    lastTime = ms;
+    writeDigits(head, ms, 10, 5);
     // Keep the top bit of the low half clear so a millisecond has 2^39 increments of headroom.
     randHi = random40();
     writeDigits(head, randHi, 18, 4);

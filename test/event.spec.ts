@@ -211,4 +211,19 @@ describe('createEventId', () => {
     expect(eventIdTime(d)).toBe(2_000_000_000_001);
     expect(eventIdTime('not-an-id')).toBeUndefined();
   });
+
+  it('drops a fraction of a millisecond, and takes a time that is not a number as the same millisecond', () => {
+    const ids = [
+      createEventId(2_000_000_000_010.75),
+      createEventId(2_000_000_000_010.25),
+      createEventId(Number.NaN),
+      createEventId(2_000_000_000_011.5),
+    ];
+    for (const id of ids) expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(ids.map((id) => eventIdTime(id))).toEqual([
+      2_000_000_000_010, 2_000_000_000_010, 2_000_000_000_010, 2_000_000_000_011,
+    ]);
+    expect(ids.slice().sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
 });
