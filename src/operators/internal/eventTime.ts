@@ -414,7 +414,8 @@ export type Signal = typeof NEXT | typeof ERROR | typeof COMPLETE | typeof TICK 
 /**
  * Runs signals one at a time: a signal that arrives while one is being handled is queued and handled
  * after it. An exception thrown by a handler (a user callback, a bug) goes to `fail`, never out of the
- * source's `next`. `next` is the hot path: an input value, handled without a signal dispatch.
+ * source's `next`. An input value (`next`, the hot path) goes straight to `onValue`; the other signals to
+ * `onSignal`.
  */
 export class Serializer {
   private busy = false;

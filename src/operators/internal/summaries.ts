@@ -70,8 +70,8 @@ const SCAN_LIMIT = 8;
  * keep is bounded by what a window can use, at most five entries per event (a number and its name's
  * position, a new name, its count and sum): at the end of a window that added fewer than a fifth of them
  * (beyond SPARE entries) the tally frees them all, so it never keeps more than SPARE + 5 × the events of
- * its last window. A tally
- * that keeps more than RETAIN_LIMIT entries is not pooled for another window (see `Kept`).
+ * its last window. A tally that keeps more than RETAIN_LIMIT entries is not pooled for another window
+ * (see `Kept`).
  */
 const SPARE = 64;
 const RETAIN_LIMIT = 256;
