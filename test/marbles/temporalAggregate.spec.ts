@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { map, mergeMap, of, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
+import { map, mergeMap, type Observable, of, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -221,6 +221,34 @@ describe('temporalAggregate', () => {
           y: 'tool.used.aggregated s1 [1,6) n=1',
         });
       });
+    });
+    it('takes a source of another RxJS copy, which calls the operator’s subscriber as a plain observer', () => {
+      // What `subscribe` of another copy of RxJS does with the subscriber the operator passes it.
+      let unsubscribed = 0;
+      const foreign = {
+        subscribe(observer: { next(e: Event): void; complete(): void }) {
+          observer.next(ev('tool.used', 0, 's1'));
+          observer.next(ev('tool.used', 1, 's1'));
+          observer.next(ev('tool.requested', 2, 's1'));
+          observer.complete();
+          return {
+            unsubscribe: () => {
+              unsubscribed++;
+            },
+          };
+        },
+      } as unknown as Observable<Event>;
+      const seen: string[] = [];
+      let completed = false;
+      temporalAggregate({ windows: TOOL5, scheduler: new VirtualTimeScheduler() })(foreign).subscribe({
+        next: (e) => seen.push(label(e)),
+        complete: () => {
+          completed = true;
+        },
+      });
+      expect(seen).toEqual(['tool.requested@2', 'tool.used.aggregated s1 [0,5) n=2']);
+      expect(completed).toBe(true);
+      expect(unsubscribed).toBe(1);
     });
   });
 
