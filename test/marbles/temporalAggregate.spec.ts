@@ -1,5 +1,14 @@
 import fc from 'fast-check';
-import { map, mergeMap, type Observable, of, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
+import {
+  from,
+  map,
+  mergeMap,
+  type Observable,
+  of,
+  type SchedulerLike,
+  Subject,
+  VirtualTimeScheduler,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -253,6 +262,26 @@ describe('temporalAggregate', () => {
   });
 
   describe('windows', () => {
+    it('tells window types of the same length apart, and passes through the others of that length', () => {
+      const events = [
+        ev('a.b', 0, 's1'),
+        ev('c.d', 1, 's1'),
+        ev('x.y', 2, 's1'),
+        ev('a.b', 3, 's1'),
+        { ...ev('c.d', 4, 's1'), type: 42 as unknown as string },
+      ];
+      const seen: string[] = [];
+      from(events)
+        .pipe(temporalAggregate({ windows: { 'a.b': 10, 'c.d': 10, 'tool.used': 10 } }))
+        .subscribe((e) => seen.push(typeof e.type === 'string' ? label(e) : `type ${String(e.type)}`));
+      expect(seen).toEqual([
+        'x.y@2',
+        'type 42',
+        'a.b.aggregated s1 [0,10) n=2',
+        'c.d.aggregated s1 [1,11) n=1',
+      ]);
+    });
+
     it(
       'matches the diagram in its JSDoc',
       marbles((m) => {
