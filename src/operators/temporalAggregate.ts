@@ -2,7 +2,7 @@
  * `temporalAggregate`: per (session, type) tumbling windows in event time, emitted as
  * `<type>.aggregated` events. See `docs/temporalAggregate.md`.
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
@@ -21,7 +21,7 @@ import {
   sessionIdOf,
 } from './internal/eventTime.js';
 import { type Summary, type Tally, tallyFor } from './internal/summaries.js';
-import { type ShellPartition, WindowShell } from './internal/windowShell.js';
+import { type ShellPartition, type WindowHooks, WindowShell } from './internal/windowShell.js';
 
 export type { LateEventData, LateReason } from './internal/eventTime.js';
 
@@ -258,357 +258,423 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
   });
   const includeEvents = booleanOption(OPERATOR, 'includeEvents', config?.includeEvents, true);
   const scheduler = config?.scheduler ?? asyncScheduler;
-  const typeCount = types.specs.length;
+  const settings: Settings = {
+    types,
+    latenessMs,
+    idleFlushMs,
+    maxEvents,
+    maxOpenWindows,
+    maxIdleSessions,
+    includeEvents,
+    scheduler,
+  };
 
   return (source) =>
     new Observable<Event>((subscriber) => {
-      const shell = new WindowShell<SessionState>(subscriber, { scheduler, latenessMs, idleFlushMs });
-      const emit = (event: Event) => shell.emit(event);
-      const sessions = new Map<string | undefined, SessionState>();
-      // Empty tallies by type index (`undefined` for a type without a summary), shared by its keys.
-      const pools: Array<Tally[] | undefined> = [];
-      for (const spec of types.specs) pools.push(spec.summarized ? [] : undefined);
-      const tallyOf = (k: WindowKey): Tally => {
-        if (k.tally === undefined) k.tally = k.pool!.pop() ?? tallyFor(k.type)!;
-        return k.tally;
-      };
-      // Open keys in the order they opened (the capacity policy).
-      const openKeys = new Set<WindowKey>();
-
-      // Events of one session tend to come in runs: remember the last one looked up.
-      let lastSession: SessionState | undefined;
-      const sessionOf = (id: string | undefined): SessionState => {
-        if (lastSession !== undefined && lastSession.id === id) return lastSession;
-        let s = sessions.get(id);
-        if (s === undefined) {
-          s = {
-            id,
-            maxTs: Number.NEGATIVE_INFINITY,
-            wm: Number.NEGATIVE_INFINITY,
-            lastArrival: 0,
-            arriving: false,
-            due: Number.POSITIVE_INFINITY,
-            slot: -1,
-            keys: new Array(typeCount),
-            open: 0,
-            minEnd: Number.POSITIVE_INFINITY,
-            activeSince: 0,
-            caughtTick: shell.ticks,
-          };
-          sessions.set(id, s);
-          if (sessions.size - shell.activeCount > maxIdleSessions) forgetIdleSessions(s);
-        }
-        lastSession = s;
-        return s;
-      };
-
-      // Forgets the idle sessions with the oldest event time, down to 90 % of the cap so the work amortizes
-      // (event time rather than arrival order, so a replay forgets the same sessions as the live run).
-      const forgetIdleSessions = (keep: SessionState) => {
-        const target = maxIdleSessions - Math.floor(maxIdleSessions / 10);
-        const candidates: SessionState[] = [];
-        for (const s of sessions.values()) if (s.open === 0 && s !== keep) candidates.push(s);
-        candidates.sort((a, b) => a.maxTs - b.maxTs);
-        for (let i = 0; i < candidates.length && sessions.size - shell.activeCount > target; i++) {
-          sessions.delete(candidates[i]!.id);
-          if (lastSession === candidates[i]) lastSession = undefined;
-        }
-      };
-
-      const markOpen = (k: WindowKey) => {
-        k.open = true;
-        openKeys.add(k);
-        const s = k.session;
-        if (s.open++ === 0) shell.activated(s);
-        if (openKeys.size > maxOpenWindows) {
-          const oldest = openKeys.values().next().value!;
-          if (oldest !== k) flushKey(oldest);
-        }
-      };
-
-      const markClosed = (k: WindowKey) => {
-        k.open = false;
-        // Its tally is empty: kept for the next window of its type, unless too many are kept already.
-        const tally = k.tally;
-        if (tally !== undefined) {
-          k.tally = undefined;
-          if (k.pool!.length < POOL_LIMIT && tally.retainable()) k.pool!.push(tally);
-        }
-        openKeys.delete(k);
-        const s = k.session;
-        shell.catchUp(s);
-        if (--s.open === 0) shell.deactivated(s);
-      };
-
-      const sortPending = (k: WindowKey) => {
-        if (!k.sorted) {
-          const pending = k.pending;
-          pending.sort(canonicalOrder);
-          k.lastTs = pending[pending.length - 1]!.timestamp;
-          k.sorted = true;
-          recountPriority(k);
-        }
-      };
-
-      /** Takes the first `n` pending events out of `k`. */
-      const take = (k: WindowKey, n: number): Event[] => {
-        const pending = k.pending;
-        if (n === pending.length) {
-          k.pending = [];
-          k.minTs = Number.POSITIVE_INFINITY;
-          k.priority = -1;
-          k.priorityBeforeLast = -1;
-          return pending;
-        }
-        const chunk = pending.splice(0, n);
-        k.minTs = pending[0]!.timestamp;
-        recountPriority(k);
-        return chunk;
-      };
-
-      /** The highest priority among the first `n` pending events of `k`. */
-      const priorityOfFirst = (k: WindowKey, n: number): Priority => {
-        const pending = k.pending;
-        if (n === pending.length) return k.priority as Priority;
-        if (n === pending.length - 1) return k.priorityBeforeLast as Priority;
-        let priority: Priority = Priority.LOW;
-        for (let i = 0; i < n; i++) {
-          const p = priorityOf(pending[i]!.priority, Priority.LOW);
-          if (p > priority) priority = p;
-        }
-        return priority;
-      };
-
-      /**
-       * The summary of the first `n` pending events of `k` (sorted), which are its next aggregate: the
-       * tally's when it holds exactly them, else built from them. Leaves the tally empty.
-       */
-      const summaryOf = (k: WindowKey, n: number): Summary | undefined => {
-        if (k.pool === undefined) return undefined;
-        const tallied = k.tallied;
-        k.tallied = 0;
-        const tally = tallyOf(k);
-        if (tallied === n) return tally.finish();
-        if (tallied !== 0) tally.reset();
-        // Summarized at close, from the sorted events (by the same tally: the same code, the same result).
-        addFirst(tally, k.pending, n);
-        return tally.finish();
-      };
-
-      /**
-       * Once the current window moved on (after a cut, its tally is empty): tallies the pending events of
-       * the new one, sorted and mostly none or one.
-       */
-      const retally = (k: WindowKey) => {
-        if (k.pool === undefined) return;
-        const n = countBefore(k.pending, startOf(k) + k.size);
-        if (n === 0) return;
-        addFirst(tallyOf(k), k.pending, n);
-        k.tallied = n;
-      };
-
-      /**
-       * Takes the first `n` pending events of `k` (sorted) out, as part `part` of the window from `start`,
-       * and returns their aggregate.
-       */
-      const cut = (k: WindowKey, n: number, start: number, part: number) => {
-        const priority = priorityOfFirst(k, n);
-        const summary = summaryOf(k, n);
-        // The first event's time is the earliest pending one, kept in `minTs`: the event itself arrived a
-        // window ago and is out of cache. Its own field is read only for the sign of a zero.
-        const firstTs = k.minTs === 0 ? k.pending[0]!.timestamp : k.minTs;
-        const events = take(k, n);
-        const last = events[n - 1]!;
-        const data = aggregatedData(
-          k.type,
-          events,
-          firstTs,
-          start,
-          start + k.size,
-          part,
-          includeEvents,
-          summary,
-        );
-        // Built directly rather than through createEvent: every field is valid by construction.
-        return aggregatedEvent(
-          k.aggregated,
-          last.timestamp,
-          priority,
-          data,
-          contextOf(last.context),
-          k.session.id,
-        );
-      };
-
-      /** Emits the current window of `k`, which ends at `end`; later pending events form the next. */
-      const closeWindow = (k: WindowKey, end: number) => {
-        const start = startOf(k);
-        const part = k.part;
-        sortPending(k);
-        const n = countBefore(k.pending, end);
-        const aggregate = n > 0 ? cut(k, n, start, part) : undefined;
-        k.horizon = end;
-        k.fixed = false;
-        k.part = 1;
-        if (k.pending.length === 0) markClosed(k);
-        else retally(k);
-        if (aggregate !== undefined) emit(aggregate);
-      };
-
-      /** Closes every window of `s` whose end the watermark has reached. */
-      const closeDue = (s: SessionState) => {
-        let minEnd = Number.POSITIVE_INFINITY;
-        for (let i = 0; i < typeCount; i++) {
-          const k = s.keys[i];
-          while (k?.open) {
-            const end = startOf(k) + k.size;
-            if (end > s.wm) {
-              if (end < minEnd) minEnd = end;
-              break;
-            }
-            closeWindow(k, end);
-            if (shell.done) return;
-          }
-        }
-        s.minEnd = minEnd;
-      };
-
-      /** Emits every window of `k`, whatever the watermark. */
-      const flushKey = (k: WindowKey) => {
-        while (k.open && !shell.done) closeWindow(k, startOf(k) + k.size);
-      };
-
-      /** `maxEvents` reached: emits the current window's events so far as a part. */
-      const emitParts = (k: WindowKey) => {
-        while (k.pending.length >= maxEvents && !shell.done) {
-          sortPending(k);
-          const start = startOf(k);
-          const end = start + k.size;
-          const n = Math.min(countBefore(k.pending, end), maxEvents);
-          if (n === 0) {
-            // A continuation that got nothing more while later windows filled the buffer: close it.
-            closeWindow(k, end);
-            continue;
-          }
-          const aggregate = cut(k, n, start, k.part++);
-          k.fixed = true;
-          k.fixedStart = start;
-          k.horizon = start;
-          retally(k);
-          emit(aggregate);
-        }
-      };
-
-      const newKey = (s: SessionState, spec: TypeSpec): WindowKey => {
-        const k: WindowKey = {
-          session: s,
-          type: spec.type,
-          size: spec.size,
-          aggregated: spec.aggregated,
-          pending: [],
-          lastTs: Number.NEGATIVE_INFINITY,
-          sorted: true,
-          priority: -1,
-          priorityBeforeLast: -1,
-          minTs: Number.POSITIVE_INFINITY,
-          fixed: false,
-          fixedStart: 0,
-          part: 1,
-          horizon: Number.NEGATIVE_INFINITY,
-          open: false,
-          pool: pools[spec.index],
-          tally: undefined,
-          tallied: 0,
-        };
-        s.keys[spec.index] = k;
-        return k;
-      };
-
-      const onNext = (event: Event) => {
-        const ts = event?.timestamp;
-        if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
-          // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
-          emit(event);
-          return;
-        }
-        const spec = types.get(event.type);
-        const s = sessionOf(sessionIdOf(event.sessionId));
-        shell.arrive(s);
-        advance(s, ts, latenessMs);
-        let late: Event<LateEventData> | undefined;
-        if (spec !== undefined) {
-          const k = s.keys[spec.index] ?? newKey(s, spec);
-          if (ts < k.horizon) {
-            late = lateEvent(spec.late, event, 'window_closed', s.wm);
-          } else if ((!k.open || ts < startOf(k)) && ts + k.size <= s.wm) {
-            late = lateEvent(spec.late, event, 'behind_watermark', s.wm);
-          } else {
-            const pending = k.pending;
-            const last = pending.length - 1;
-            if (last >= 0 && k.sorted) {
-              const lastTs = k.lastTs;
-              if (ts < lastTs || (ts === lastTs && !inOrder(pending[last]!, event))) {
-                // Out of order: the window's start and events may change, so it is summarized at close.
-                k.sorted = false;
-                k.tallied = -1;
-              }
-            }
-            pending.push(event);
-            k.lastTs = ts;
-            const p = priorityOf(event.priority, Priority.LOW);
-            k.priorityBeforeLast = k.priority;
-            if (p > k.priority) k.priority = p;
-            if (ts < k.minTs) {
-              k.minTs = ts;
-              if (!k.fixed && ts + k.size < s.minEnd) s.minEnd = ts + k.size;
-            }
-            // Tallied while it arrives, when every pending event before it was and it is in the current
-            // window (and so are they: they are in order).
-            if (k.tallied === last + 1 && k.sorted && k.pool !== undefined && ts < startOf(k) + k.size) {
-              tallyOf(k).add(event);
-              k.tallied++;
-            }
-            if (!k.open) markOpen(k);
-          }
-        }
-        if (s.wm >= s.minEnd) closeDue(s);
-        if (spec === undefined) emit(event);
-        else if (late !== undefined) emit(late);
-        else {
-          const k = s.keys[spec.index]!;
-          if (k.pending.length >= maxEvents) emitParts(k);
-        }
-        // The idle tick for this session, `dueAt` from its arrival time (read when the run settles).
-        if (s.open > 0) shell.requestIdle(idleOffset(s, s.minEnd, latenessMs, idleFlushMs));
-      };
-
-      /**
-       * Emits every open window: keys in the order of their current window's end, each with its later
-       * windows. On complete, before an error, and on a failure.
-       */
-      const flushAll = () => {
-        const keys = [...openKeys].sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
-        for (const k of keys) {
-          flushKey(k);
-          if (shell.done) return;
-        }
-      };
-
-      return shell.connect(source, {
-        next: onNext,
-        isOpen: (s) => s.open > 0,
-        dueOf: (s) => dueAt(s, s.minEnd, latenessMs, idleFlushMs),
-        closeDue: (s) => {
-          if (s.wm >= s.minEnd) closeDue(s);
-        },
-        flushAll,
-        clear: () => {
-          sessions.clear();
-          lastSession = undefined;
-          openKeys.clear();
-        },
-      });
+      const aggregation = new Aggregation(subscriber, settings);
+      return aggregation.shell.connect(source, aggregation);
     });
+}
+
+/** What `temporalAggregate` read from its config: the same for all its subscriptions. */
+interface Settings {
+  types: TypeTable;
+  latenessMs: number;
+  idleFlushMs: number;
+  maxEvents: number;
+  maxOpenWindows: number;
+  maxIdleSessions: number;
+  includeEvents: boolean;
+  scheduler: SchedulerLike;
+}
+
+/**
+ * One subscription of `temporalAggregate`: its windows and how it handles events, plugged into a
+ * `WindowShell`. A class rather than closures made at each subscription: a method is the same function for
+ * every subscription, so the calls between them keep their targets (and what V8 inlines at them) when a
+ * new subscription starts. With closures, each new subscription's functions were new call targets for the
+ * optimized code: in-process A/B over 200,000 events, ~166 → ~154 ns per event sparse and ~131 → ~122
+ * dense, and ~203 → ~171 sparse for the copy measured first, which settles on slower code more often.
+ */
+class Aggregation implements WindowHooks<SessionState> {
+  readonly shell: WindowShell<SessionState>;
+  private readonly types: TypeTable;
+  private readonly typeCount: number;
+  private readonly latenessMs: number;
+  private readonly idleFlushMs: number;
+  private readonly maxEvents: number;
+  private readonly maxOpenWindows: number;
+  private readonly maxIdleSessions: number;
+  private readonly includeEvents: boolean;
+  private readonly sessions = new Map<string | undefined, SessionState>();
+  /** Empty tallies by type index (`undefined` for a type without a summary), shared by its keys. */
+  private readonly pools: Array<Tally[] | undefined> = [];
+  /** Open keys in the order they opened (the capacity policy). */
+  private readonly openKeys = new Set<WindowKey>();
+  /** Events of one session tend to come in runs: the last one looked up. */
+  private lastSession: SessionState | undefined = undefined;
+
+  constructor(subscriber: Subscriber<Event>, settings: Settings) {
+    this.types = settings.types;
+    this.typeCount = settings.types.specs.length;
+    this.latenessMs = settings.latenessMs;
+    this.idleFlushMs = settings.idleFlushMs;
+    this.maxEvents = settings.maxEvents;
+    this.maxOpenWindows = settings.maxOpenWindows;
+    this.maxIdleSessions = settings.maxIdleSessions;
+    this.includeEvents = settings.includeEvents;
+    this.shell = new WindowShell<SessionState>(subscriber, {
+      scheduler: settings.scheduler,
+      latenessMs: settings.latenessMs,
+      idleFlushMs: settings.idleFlushMs,
+    });
+    for (const spec of this.types.specs) this.pools.push(spec.summarized ? [] : undefined);
+  }
+
+  isOpen(s: SessionState): boolean {
+    return s.open > 0;
+  }
+
+  dueOf(s: SessionState): number {
+    return dueAt(s, s.minEnd, this.latenessMs, this.idleFlushMs);
+  }
+
+  closeDue(s: SessionState): void {
+    if (s.wm >= s.minEnd) this.closeReached(s);
+  }
+
+  clear(): void {
+    this.sessions.clear();
+    this.lastSession = undefined;
+    this.openKeys.clear();
+  }
+
+  private emit(event: Event): void {
+    this.shell.emit(event);
+  }
+
+  private tallyOf(k: WindowKey): Tally {
+    if (k.tally === undefined) k.tally = k.pool!.pop() ?? tallyFor(k.type)!;
+    return k.tally;
+  }
+
+  private sessionOf(id: string | undefined): SessionState {
+    if (this.lastSession !== undefined && this.lastSession.id === id) return this.lastSession;
+    let s = this.sessions.get(id);
+    if (s === undefined) {
+      s = {
+        id,
+        maxTs: Number.NEGATIVE_INFINITY,
+        wm: Number.NEGATIVE_INFINITY,
+        lastArrival: 0,
+        arriving: false,
+        due: Number.POSITIVE_INFINITY,
+        slot: -1,
+        keys: new Array(this.typeCount),
+        open: 0,
+        minEnd: Number.POSITIVE_INFINITY,
+        activeSince: 0,
+        caughtTick: this.shell.ticks,
+      };
+      this.sessions.set(id, s);
+      if (this.sessions.size - this.shell.activeCount > this.maxIdleSessions) this.forgetIdleSessions(s);
+    }
+    this.lastSession = s;
+    return s;
+  }
+
+  // Forgets the idle sessions with the oldest event time, down to 90 % of the cap so the work amortizes
+  // (event time rather than arrival order, so a replay forgets the same sessions as the live run).
+  private forgetIdleSessions(keep: SessionState) {
+    const target = this.maxIdleSessions - Math.floor(this.maxIdleSessions / 10);
+    const candidates: SessionState[] = [];
+    for (const s of this.sessions.values()) if (s.open === 0 && s !== keep) candidates.push(s);
+    candidates.sort((a, b) => a.maxTs - b.maxTs);
+    for (let i = 0; i < candidates.length && this.sessions.size - this.shell.activeCount > target; i++) {
+      this.sessions.delete(candidates[i]!.id);
+      if (this.lastSession === candidates[i]) this.lastSession = undefined;
+    }
+  }
+
+  private markOpen(k: WindowKey) {
+    k.open = true;
+    this.openKeys.add(k);
+    const s = k.session;
+    if (s.open++ === 0) this.shell.activated(s);
+    if (this.openKeys.size > this.maxOpenWindows) {
+      const oldest = this.openKeys.values().next().value!;
+      if (oldest !== k) this.flushKey(oldest);
+    }
+  }
+
+  private markClosed(k: WindowKey) {
+    k.open = false;
+    // Its tally is empty: kept for the next window of its type, unless too many are kept already.
+    const tally = k.tally;
+    if (tally !== undefined) {
+      k.tally = undefined;
+      if (k.pool!.length < POOL_LIMIT && tally.retainable()) k.pool!.push(tally);
+    }
+    this.openKeys.delete(k);
+    const s = k.session;
+    this.shell.catchUp(s);
+    if (--s.open === 0) this.shell.deactivated(s);
+  }
+
+  private sortPending(k: WindowKey) {
+    if (!k.sorted) {
+      const pending = k.pending;
+      pending.sort(canonicalOrder);
+      k.lastTs = pending[pending.length - 1]!.timestamp;
+      k.sorted = true;
+      recountPriority(k);
+    }
+  }
+
+  /** Takes the first `n` pending events out of `k`. */
+  private take(k: WindowKey, n: number): Event[] {
+    const pending = k.pending;
+    if (n === pending.length) {
+      k.pending = [];
+      k.minTs = Number.POSITIVE_INFINITY;
+      k.priority = -1;
+      k.priorityBeforeLast = -1;
+      return pending;
+    }
+    const chunk = pending.splice(0, n);
+    k.minTs = pending[0]!.timestamp;
+    recountPriority(k);
+    return chunk;
+  }
+
+  /** The highest priority among the first `n` pending events of `k`. */
+  private priorityOfFirst(k: WindowKey, n: number): Priority {
+    const pending = k.pending;
+    if (n === pending.length) return k.priority as Priority;
+    if (n === pending.length - 1) return k.priorityBeforeLast as Priority;
+    let priority: Priority = Priority.LOW;
+    for (let i = 0; i < n; i++) {
+      const p = priorityOf(pending[i]!.priority, Priority.LOW);
+      if (p > priority) priority = p;
+    }
+    return priority;
+  }
+
+  /**
+   * The summary of the first `n` pending events of `k` (sorted), which are its next aggregate: the
+   * tally's when it holds exactly them, else built from them. Leaves the tally empty.
+   */
+  private summaryOf(k: WindowKey, n: number): Summary | undefined {
+    if (k.pool === undefined) return undefined;
+    const tallied = k.tallied;
+    k.tallied = 0;
+    const tally = this.tallyOf(k);
+    if (tallied === n) return tally.finish();
+    if (tallied !== 0) tally.reset();
+    // Summarized at close, from the sorted events (by the same tally: the same code, the same result).
+    addFirst(tally, k.pending, n);
+    return tally.finish();
+  }
+
+  /**
+   * Once the current window moved on (after a cut, its tally is empty): tallies the pending events of
+   * the new one, sorted and mostly none or one.
+   */
+  private retally(k: WindowKey) {
+    if (k.pool === undefined) return;
+    const n = countBefore(k.pending, startOf(k) + k.size);
+    if (n === 0) return;
+    addFirst(this.tallyOf(k), k.pending, n);
+    k.tallied = n;
+  }
+
+  /**
+   * Takes the first `n` pending events of `k` (sorted) out, as part `part` of the window from `start`,
+   * and returns their aggregate.
+   */
+  private cut(k: WindowKey, n: number, start: number, part: number) {
+    const priority = this.priorityOfFirst(k, n);
+    const summary = this.summaryOf(k, n);
+    // The first event's time is the earliest pending one, kept in `minTs`: the event itself arrived a
+    // window ago and is out of cache. Its own field is read only for the sign of a zero.
+    const firstTs = k.minTs === 0 ? k.pending[0]!.timestamp : k.minTs;
+    const events = this.take(k, n);
+    const last = events[n - 1]!;
+    const data = aggregatedData(
+      k.type,
+      events,
+      firstTs,
+      start,
+      start + k.size,
+      part,
+      this.includeEvents,
+      summary,
+    );
+    // Built directly rather than through createEvent: every field is valid by construction.
+    return aggregatedEvent(
+      k.aggregated,
+      last.timestamp,
+      priority,
+      data,
+      contextOf(last.context),
+      k.session.id,
+    );
+  }
+
+  /** Emits the current window of `k`, which ends at `end`; later pending events form the next. */
+  private closeWindow(k: WindowKey, end: number) {
+    const start = startOf(k);
+    const part = k.part;
+    this.sortPending(k);
+    const n = countBefore(k.pending, end);
+    const aggregate = n > 0 ? this.cut(k, n, start, part) : undefined;
+    k.horizon = end;
+    k.fixed = false;
+    k.part = 1;
+    if (k.pending.length === 0) this.markClosed(k);
+    else this.retally(k);
+    if (aggregate !== undefined) this.emit(aggregate);
+  }
+
+  /** Closes every window of `s` whose end the watermark has reached. */
+  private closeReached(s: SessionState) {
+    let minEnd = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.typeCount; i++) {
+      const k = s.keys[i];
+      while (k?.open) {
+        const end = startOf(k) + k.size;
+        if (end > s.wm) {
+          if (end < minEnd) minEnd = end;
+          break;
+        }
+        this.closeWindow(k, end);
+        if (this.shell.done) return;
+      }
+    }
+    s.minEnd = minEnd;
+  }
+
+  /** Emits every window of `k`, whatever the watermark. */
+  private flushKey(k: WindowKey) {
+    while (k.open && !this.shell.done) this.closeWindow(k, startOf(k) + k.size);
+  }
+
+  /** `maxEvents` reached: emits the current window's events so far as a part. */
+  private emitParts(k: WindowKey) {
+    while (k.pending.length >= this.maxEvents && !this.shell.done) {
+      this.sortPending(k);
+      const start = startOf(k);
+      const end = start + k.size;
+      const n = Math.min(countBefore(k.pending, end), this.maxEvents);
+      if (n === 0) {
+        // A continuation that got nothing more while later windows filled the buffer: close it.
+        this.closeWindow(k, end);
+        continue;
+      }
+      const aggregate = this.cut(k, n, start, k.part++);
+      k.fixed = true;
+      k.fixedStart = start;
+      k.horizon = start;
+      this.retally(k);
+      this.emit(aggregate);
+    }
+  }
+
+  private newKey(s: SessionState, spec: TypeSpec): WindowKey {
+    const k: WindowKey = {
+      session: s,
+      type: spec.type,
+      size: spec.size,
+      aggregated: spec.aggregated,
+      pending: [],
+      lastTs: Number.NEGATIVE_INFINITY,
+      sorted: true,
+      priority: -1,
+      priorityBeforeLast: -1,
+      minTs: Number.POSITIVE_INFINITY,
+      fixed: false,
+      fixedStart: 0,
+      part: 1,
+      horizon: Number.NEGATIVE_INFINITY,
+      open: false,
+      pool: this.pools[spec.index],
+      tally: undefined,
+      tallied: 0,
+    };
+    s.keys[spec.index] = k;
+    return k;
+  }
+
+  /** `WindowHooks.next`: handles one input event. */
+  next(event: Event): void {
+    const ts = event?.timestamp;
+    if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
+      // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
+      this.emit(event);
+      return;
+    }
+    const spec = this.types.get(event.type);
+    const s = this.sessionOf(sessionIdOf(event.sessionId));
+    this.shell.arrive(s);
+    advance(s, ts, this.latenessMs);
+    let late: Event<LateEventData> | undefined;
+    if (spec !== undefined) {
+      const k = s.keys[spec.index] ?? this.newKey(s, spec);
+      if (ts < k.horizon) {
+        late = lateEvent(spec.late, event, 'window_closed', s.wm);
+      } else if ((!k.open || ts < startOf(k)) && ts + k.size <= s.wm) {
+        late = lateEvent(spec.late, event, 'behind_watermark', s.wm);
+      } else {
+        const pending = k.pending;
+        const last = pending.length - 1;
+        if (last >= 0 && k.sorted) {
+          const lastTs = k.lastTs;
+          if (ts < lastTs || (ts === lastTs && !inOrder(pending[last]!, event))) {
+            // Out of order: the window's start and events may change, so it is summarized at close.
+            k.sorted = false;
+            k.tallied = -1;
+          }
+        }
+        pending.push(event);
+        k.lastTs = ts;
+        const p = priorityOf(event.priority, Priority.LOW);
+        k.priorityBeforeLast = k.priority;
+        if (p > k.priority) k.priority = p;
+        if (ts < k.minTs) {
+          k.minTs = ts;
+          if (!k.fixed && ts + k.size < s.minEnd) s.minEnd = ts + k.size;
+        }
+        // Tallied while it arrives, when every pending event before it was and it is in the current
+        // window (and so are they: they are in order).
+        if (k.tallied === last + 1 && k.sorted && k.pool !== undefined && ts < startOf(k) + k.size) {
+          this.tallyOf(k).add(event);
+          k.tallied++;
+        }
+        if (!k.open) this.markOpen(k);
+      }
+    }
+    if (s.wm >= s.minEnd) this.closeReached(s);
+    if (spec === undefined) this.emit(event);
+    else if (late !== undefined) this.emit(late);
+    else {
+      const k = s.keys[spec.index]!;
+      if (k.pending.length >= this.maxEvents) this.emitParts(k);
+    }
+    // The idle tick for this session, `dueAt` from its arrival time (read when the run settles).
+    if (s.open > 0) this.shell.requestIdle(idleOffset(s, s.minEnd, this.latenessMs, this.idleFlushMs));
+  }
+
+  /**
+   * Emits every open window: keys in the order of their current window's end, each with its later
+   * windows. On complete, before an error, and on a failure.
+   */
+  flushAll(): void {
+    const keys = [...this.openKeys].sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
+    for (const k of keys) {
+      this.flushKey(k);
+      if (this.shell.done) return;
+    }
+  }
 }
 
 /**

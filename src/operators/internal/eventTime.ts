@@ -422,20 +422,29 @@ export const SETTLE = 4;
 export type Signal = typeof NEXT | typeof ERROR | typeof COMPLETE | typeof TICK | typeof SETTLE;
 
 /**
+ * What a `Serializer` hands its signals to: an object with methods rather than callbacks, so that the
+ * calls keep one target across subscriptions (see `Aggregation` in `temporalAggregate.ts`).
+ */
+export interface SerialHandler {
+  /** An input value. */
+  onValue(value: unknown): void;
+  /** Any other signal, with its value. */
+  onSignal(signal: Signal, value: unknown): void;
+  /** A handler threw `error`. */
+  onFailure(error: unknown): void;
+}
+
+/**
  * Runs signals one at a time: a signal that arrives while one is being handled is queued and handled
- * after it. An exception thrown by a handler (a user callback, a bug) goes to `fail`, never out of the
- * source's `next`. An input value (`next`, the hot path) goes straight to `onValue`; the other signals to
- * `onSignal`.
+ * after it. An exception thrown by a handler (a user callback, a bug) goes to `onFailure`, never out of
+ * the source's `next`. An input value (`next`, the hot path) goes straight to `onValue`; the other signals
+ * to `onSignal`.
  */
 export class Serializer {
   private busy = false;
   private readonly queue: unknown[] = [];
 
-  constructor(
-    private readonly onValue: (value: unknown) => void,
-    private readonly onSignal: (signal: Signal, value: unknown) => void,
-    private readonly fail: (error: unknown) => void,
-  ) {}
+  constructor(private readonly handler: SerialHandler) {}
 
   /** An input value (`NEXT`). */
   next(value: unknown): void {
@@ -456,7 +465,7 @@ export class Serializer {
       this.run(signal, value);
       for (let i = 0; i < queue.length; i += 2) this.run(queue[i] as Signal, queue[i + 1]);
     } catch (error) {
-      this.fail(error);
+      this.handler.onFailure(error);
     } finally {
       if (queue.length > 0) queue.length = 0;
       this.busy = false;
@@ -464,8 +473,8 @@ export class Serializer {
   }
 
   private run(signal: Signal, value: unknown): void {
-    if (signal === NEXT) this.onValue(value);
-    else this.onSignal(signal, value);
+    if (signal === NEXT) this.handler.onValue(value);
+    else this.handler.onSignal(signal, value);
   }
 }
 

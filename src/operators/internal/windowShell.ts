@@ -17,7 +17,9 @@ import {
   IdleTimer,
   type Queued,
   SETTLE,
+  type SerialHandler,
   Serializer,
+  type Signal,
   TICK,
 } from './eventTime.js';
 
@@ -53,7 +55,7 @@ export interface ShellOptions {
 }
 
 /** One per subscription, created inside the subscribe function. */
-export class WindowShell<P extends ShellPartition> {
+export class WindowShell<P extends ShellPartition> implements SerialHandler {
   /** Completed, errored or unsubscribed: nothing more may be emitted. */
   done = false;
   /** Idle ticks so far (a new partition starts with `caughtTick = ticks`). */
@@ -76,19 +78,7 @@ export class WindowShell<P extends ShellPartition> {
     private readonly options: ShellOptions,
   ) {
     this.idle = options.idleFlushMs !== Number.POSITIVE_INFINITY;
-    this.serializer = new Serializer(
-      (value) => {
-        if (!this.done) this.hooks.next(value as Event);
-      },
-      (signal, value) => {
-        if (this.done) return;
-        if (signal === ERROR) this.finish({ value });
-        else if (signal === COMPLETE) this.finish();
-        else if (signal === SETTLE) this.settle();
-        else this.tick();
-      },
-      (error) => this.finish({ value: error }),
-    );
+    this.serializer = new Serializer(this);
     this.timer = new IdleTimer(options.scheduler, options.idleFlushMs, () => this.serializer.signal(TICK));
     this.clock = new ArrivalClock<P>(options.scheduler, () => this.serializer.signal(SETTLE));
   }
@@ -105,6 +95,25 @@ export class WindowShell<P extends ShellPartition> {
       this.queue.clear();
       hooks.clear();
     };
+  }
+
+  /** `SerialHandler`: an input event. */
+  onValue(value: unknown): void {
+    if (!this.done) this.hooks.next(value as Event);
+  }
+
+  /** `SerialHandler`: the other signals. */
+  onSignal(signal: Signal, value: unknown): void {
+    if (this.done) return;
+    if (signal === ERROR) this.finish({ value });
+    else if (signal === COMPLETE) this.finish();
+    else if (signal === SETTLE) this.settle();
+    else this.tick();
+  }
+
+  /** `SerialHandler`: a handler threw. */
+  onFailure(error: unknown): void {
+    this.finish({ value: error });
   }
 
   emit(event: Event): void {
