@@ -2,7 +2,7 @@
  * `sessionWindows`: inactivity-gap windows per key in event time, emitted as `session.window` events.
  * See `docs/sessionWindows.md`.
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
@@ -20,7 +20,7 @@ import {
   priorityOf,
   sessionIdOf,
 } from './internal/eventTime.js';
-import { type ShellPartition, WindowShell } from './internal/windowShell.js';
+import { type ShellPartition, type WindowHooks, WindowShell } from './internal/windowShell.js';
 
 /** Options of `sessionWindows`. Every one is optional. */
 export interface SessionWindowsConfig {
@@ -184,275 +184,347 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
   });
   const scheduler = config?.scheduler ?? asyncScheduler;
 
+  const settings: Settings = {
+    gapMs,
+    keyOf,
+    latenessMs,
+    idleFlushMs,
+    includeEvents,
+    maxEvents,
+    maxOpenWindows,
+    maxIdleKeys,
+    scheduler,
+  };
+
   return (source) =>
     new Observable<Event>((subscriber) => {
-      const shell = new WindowShell<KeyState>(subscriber, { scheduler, latenessMs, idleFlushMs });
-      const emit = (event: Event) => shell.emit(event);
-      const keys = new Map<string, KeyState>();
-      // Open windows in the order they opened (the capacity policy).
-      const open = new Set<SessionWindow>();
-
-      const stateOf = (key: string): KeyState => {
-        let k = keys.get(key);
-        if (k === undefined) {
-          k = {
-            key,
-            maxTs: Number.NEGATIVE_INFINITY,
-            wm: Number.NEGATIVE_INFINITY,
-            lastArrival: 0,
-            arriving: false,
-            due: Number.POSITIVE_INFINITY,
-            slot: -1,
-            windows: [],
-            horizon: Number.NEGATIVE_INFINITY,
-            activeSince: 0,
-            caughtTick: shell.ticks,
-          };
-          keys.set(key, k);
-          if (keys.size - shell.activeCount > maxIdleKeys) forgetIdleKeys(k);
-        }
-        return k;
-      };
-
-      // Forgets the idle keys with the oldest event time, down to 90 % of the cap so the work amortizes.
-      const forgetIdleKeys = (keep: KeyState) => {
-        const target = maxIdleKeys - Math.floor(maxIdleKeys / 10);
-        const idleKeys: KeyState[] = [];
-        for (const k of keys.values()) if (k.windows.length === 0 && k !== keep) idleKeys.push(k);
-        idleKeys.sort((a, b) => a.maxTs - b.maxTs);
-        for (let i = 0; i < idleKeys.length && keys.size - shell.activeCount > target; i++)
-          keys.delete(idleKeys[i]!.key);
-      };
-
-      const newWindow = (k: KeyState, ts: number): SessionWindow => ({
-        owner: k,
-        first: ts,
-        last: ts,
-        count: 0,
-        spanStart: ts,
-        spanEnd: ts,
-        types: new Map(),
-        priority: Priority.LOW,
-        lastEvent: undefined,
-        sessionId: undefined,
-        mixedSessions: false,
-        events: includeEvents ? [] : undefined,
-        emitted: 0,
-      });
-
-      const add = (w: SessionWindow, event: Event, ts: number) => {
-        if (ts < w.first) w.first = ts;
-        if (ts > w.last) w.last = ts;
-        const sessionId = sessionIdOf(event.sessionId);
-        if (w.count === 0) {
-          w.spanStart = ts;
-          w.spanEnd = ts;
-          w.sessionId = sessionId;
-          w.mixedSessions = false;
-        } else {
-          if (ts < w.spanStart) w.spanStart = ts;
-          if (ts > w.spanEnd) w.spanEnd = ts;
-          if (sessionId !== w.sessionId) w.mixedSessions = true;
-        }
-        w.count++;
-        const type = typeof event.type === 'string' ? event.type : String(event.type);
-        w.types.set(type, (w.types.get(type) ?? 0) + 1);
-        const priority = priorityOf(event.priority, Priority.LOW);
-        if (priority > w.priority) w.priority = priority;
-        if (w.lastEvent === undefined || inOrder(w.lastEvent, event)) w.lastEvent = event;
-        w.events?.push(event);
-      };
-
-      /** Folds `b` (later) into `a`; both hold a part with fewer than `maxEvents` events together. */
-      const merge = (a: SessionWindow, b: SessionWindow) => {
-        if (b.first < a.first) a.first = b.first;
-        if (b.last > a.last) a.last = b.last;
-        a.emitted += b.emitted;
-        if (b.count === 0) return;
-        if (a.count === 0) {
-          a.spanStart = b.spanStart;
-          a.spanEnd = b.spanEnd;
-          a.sessionId = b.sessionId;
-          a.mixedSessions = b.mixedSessions;
-        } else {
-          if (b.spanStart < a.spanStart) a.spanStart = b.spanStart;
-          if (b.spanEnd > a.spanEnd) a.spanEnd = b.spanEnd;
-          if (b.mixedSessions || b.sessionId !== a.sessionId) a.mixedSessions = true;
-        }
-        a.count += b.count;
-        for (const [type, n] of b.types) a.types.set(type, (a.types.get(type) ?? 0) + n);
-        if (b.priority > a.priority) a.priority = b.priority;
-        if (a.lastEvent === undefined || (b.lastEvent !== undefined && inOrder(a.lastEvent, b.lastEvent))) {
-          a.lastEvent = b.lastEvent;
-        }
-        if (a.events !== undefined && b.events !== undefined) {
-          for (let i = 0; i < b.events.length; i++) a.events.push(b.events[i]!);
-        }
-      };
-
-      /** The current part of `w` as a `session.window` event (`w.count > 0`). */
-      const output = (w: SessionWindow): Event<SessionWindowData> => {
-        const names = [...w.types.keys()];
-        if (names.length > 1) names.sort();
-        // fromEntries defines own properties: a type named `__proto__` stays a plain key.
-        const types: Record<string, number> = Object.fromEntries(
-          names.map((name) => [name, w.types.get(name)!]),
-        );
-        const data: SessionWindowData = {
-          key: w.owner.key,
-          event_count: w.count,
-          time_span: { start: w.spanStart, end: w.spanEnd },
-          gap_ms: gapMs,
-          types,
-          part: w.emitted + 1,
-        };
-        if (w.events !== undefined) data.events = w.events.sort(canonicalOrder);
-        const last = w.lastEvent!;
-        // Built directly rather than through createEvent: every field is valid by construction.
-        const event: Event<SessionWindowData> = {
-          id: createEventId(),
-          type: WINDOW,
-          timestamp: last.timestamp,
-          priority: w.priority,
-          data,
-        };
-        const context = contextOf(last.context);
-        if (context !== undefined) event.context = context;
-        if (w.sessionId !== undefined && !w.mixedSessions) event.sessionId = w.sessionId;
-        return event;
-      };
-
-      /** Emits the current part of `w` early; `w` stays open with an empty part. */
-      const emitPart = (w: SessionWindow) => {
-        if (w.count === 0) return;
-        const event = output(w);
-        w.emitted++;
-        w.count = 0;
-        w.types = new Map();
-        w.priority = Priority.LOW;
-        w.lastEvent = undefined;
-        w.sessionId = undefined;
-        w.mixedSessions = false;
-        if (w.events !== undefined) w.events = [];
-        emit(event);
-      };
-
-      /** Emits the first open window of `k` and forgets it. */
-      const closeFirst = (k: KeyState) => {
-        shell.catchUp(k);
-        const w = k.windows.shift()!;
-        open.delete(w);
-        if (k.windows.length === 0) shell.deactivated(k);
-        // Its due time follows its first window (a key with a pending arrival is requeued as it settles).
-        else shell.requeue(k);
-        const closeAt = w.last + gapMs;
-        if (closeAt > k.horizon) k.horizon = closeAt;
-        if (w.count > 0) emit(output(w));
-      };
-
-      /** Closes the windows of `k` whose close point (last event + gap) the watermark has reached. */
-      const closeDue = (k: KeyState) => {
-        while (k.windows.length > 0 && k.windows[0]!.last + gapMs <= k.wm && !shell.done) closeFirst(k);
-      };
-
-      const onNext = (event: Event) => {
-        const ts = event?.timestamp;
-        if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
-          // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
-          emit(event);
-          return;
-        }
-        let rawKey: unknown;
-        try {
-          rawKey = keyOf(event);
-        } catch (error) {
-          // The event cannot be keyed: it passes through, as an event without a key does, so that it is
-          // not lost; then the exception ends the output (after the flush).
-          emit(event);
-          throw error;
-        }
-        if (rawKey === undefined || rawKey === null) {
-          emit(event);
-          return;
-        }
-        const k = stateOf(typeof rawKey === 'string' ? rawKey : String(rawKey));
-        shell.arrive(k);
-        advance(k, ts, latenessMs);
-        let late: Event<LateEventData> | undefined;
-        let target: SessionWindow | undefined;
-        if (ts < k.horizon) {
-          late = lateEvent(LATE, event, 'window_closed', k.wm);
-        } else {
-          const ws = k.windows;
-          let i = 0;
-          while (i < ws.length && ws[i]!.last + gapMs <= ts) i++;
-          let j = i;
-          while (j < ws.length && ws[j]!.first - gapMs < ts) j++;
-          if (j > i) {
-            // Within the gap of one window, or bridging two (out of order): merge them.
-            target = ws[i]!;
-            for (let m = i + 1; m < j; m++) {
-              const other = ws[m]!;
-              if (target.count + other.count >= maxEvents) {
-                emitPart(target);
-                emitPart(other);
-              }
-              merge(target, other);
-              open.delete(other);
-            }
-            if (j - i > 1) ws.splice(i + 1, j - i - 1);
-            add(target, event, ts);
-          } else if (ts + gapMs <= k.wm) {
-            late = lateEvent(LATE, event, 'behind_watermark', k.wm);
-          } else {
-            target = newWindow(k, ts);
-            add(target, event, ts);
-            ws.splice(i, 0, target);
-            open.add(target);
-            if (ws.length === 1) shell.activated(k);
-            if (open.size > maxOpenWindows) evictOldest(target);
-          }
-        }
-        closeDue(k);
-        if (late !== undefined) emit(late);
-        // `target` may be gone: closed by the capacity policy (as an earlier window of its key).
-        else if (target !== undefined && target.count >= maxEvents && open.has(target) && !shell.done)
-          emitPart(target);
-        // The idle tick for this key, `dueAt` from its arrival time (read when the run settles).
-        if (k.windows.length > 0) {
-          const closeAt = k.windows[0]!.last + gapMs;
-          shell.requestIdle(idleOffset(k, closeAt, latenessMs, idleFlushMs));
-        }
-      };
-
-      /** The capacity policy: emits the window opened the longest ago, with the earlier ones of its key. */
-      const evictOldest = (keep: SessionWindow) => {
-        const oldest = open.values().next().value!;
-        if (oldest === keep) return;
-        const k = oldest.owner;
-        while (k.windows.includes(oldest) && !shell.done) closeFirst(k);
-      };
-
-      /** Emits every open window, earliest close point first (per key, in order). */
-      const flushAll = () => {
-        const windows = [...open].sort((a, b) => a.last - b.last);
-        for (const w of windows) {
-          if (shell.done) return;
-          const k = w.owner;
-          while (k.windows.includes(w) && !shell.done) closeFirst(k);
-        }
-      };
-
-      return shell.connect(source, {
-        next: onNext,
-        isOpen: (k) => k.windows.length > 0,
-        dueOf: (k) => dueAt(k, k.windows[0]!.last + gapMs, latenessMs, idleFlushMs),
-        closeDue,
-        flushAll,
-        clear: () => {
-          keys.clear();
-          open.clear();
-        },
-      });
+      const windows = new Sessionizer(subscriber, settings);
+      return windows.shell.connect(source, windows);
     });
+}
+
+/** What `sessionWindows` read from its config: the same for all its subscriptions. */
+interface Settings {
+  gapMs: number;
+  keyOf: (event: Event) => string | undefined;
+  latenessMs: number;
+  idleFlushMs: number;
+  includeEvents: boolean;
+  maxEvents: number;
+  maxOpenWindows: number;
+  maxIdleKeys: number;
+  scheduler: SchedulerLike;
+}
+
+/**
+ * One subscription of `sessionWindows`: its windows and how it handles events, plugged into a
+ * `WindowShell`. A class rather than closures made at each subscription, as `temporalAggregate`'s
+ * `Aggregation` (see there): the calls between its methods keep their targets across subscriptions.
+ */
+class Sessionizer implements WindowHooks<KeyState> {
+  readonly shell: WindowShell<KeyState>;
+  private readonly gapMs: number;
+  private readonly keyOf: (event: Event) => string | undefined;
+  private readonly latenessMs: number;
+  private readonly idleFlushMs: number;
+  private readonly includeEvents: boolean;
+  private readonly maxEvents: number;
+  private readonly maxOpenWindows: number;
+  private readonly maxIdleKeys: number;
+  private readonly keys = new Map<string, KeyState>();
+  /** Open windows in the order they opened (the capacity policy). */
+  private readonly open = new Set<SessionWindow>();
+
+  constructor(subscriber: Subscriber<Event>, settings: Settings) {
+    this.gapMs = settings.gapMs;
+    this.keyOf = settings.keyOf;
+    this.latenessMs = settings.latenessMs;
+    this.idleFlushMs = settings.idleFlushMs;
+    this.includeEvents = settings.includeEvents;
+    this.maxEvents = settings.maxEvents;
+    this.maxOpenWindows = settings.maxOpenWindows;
+    this.maxIdleKeys = settings.maxIdleKeys;
+    this.shell = new WindowShell<KeyState>(subscriber, {
+      scheduler: settings.scheduler,
+      latenessMs: settings.latenessMs,
+      idleFlushMs: settings.idleFlushMs,
+    });
+  }
+
+  isOpen(k: KeyState): boolean {
+    return k.windows.length > 0;
+  }
+
+  dueOf(k: KeyState): number {
+    return dueAt(k, k.windows[0]!.last + this.gapMs, this.latenessMs, this.idleFlushMs);
+  }
+
+  clear(): void {
+    this.keys.clear();
+    this.open.clear();
+  }
+
+  private emit(event: Event): void {
+    this.shell.emit(event);
+  }
+
+  private stateOf(key: string): KeyState {
+    let k = this.keys.get(key);
+    if (k === undefined) {
+      k = {
+        key,
+        maxTs: Number.NEGATIVE_INFINITY,
+        wm: Number.NEGATIVE_INFINITY,
+        lastArrival: 0,
+        arriving: false,
+        due: Number.POSITIVE_INFINITY,
+        slot: -1,
+        windows: [],
+        horizon: Number.NEGATIVE_INFINITY,
+        activeSince: 0,
+        caughtTick: this.shell.ticks,
+      };
+      this.keys.set(key, k);
+      if (this.keys.size - this.shell.activeCount > this.maxIdleKeys) this.forgetIdleKeys(k);
+    }
+    return k;
+  }
+
+  // Forgets the idle keys with the oldest event time, down to 90 % of the cap so the work amortizes.
+  private forgetIdleKeys(keep: KeyState) {
+    const target = this.maxIdleKeys - Math.floor(this.maxIdleKeys / 10);
+    const idleKeys: KeyState[] = [];
+    for (const k of this.keys.values()) if (k.windows.length === 0 && k !== keep) idleKeys.push(k);
+    idleKeys.sort((a, b) => a.maxTs - b.maxTs);
+    for (let i = 0; i < idleKeys.length && this.keys.size - this.shell.activeCount > target; i++)
+      this.keys.delete(idleKeys[i]!.key);
+  }
+
+  private newWindow(k: KeyState, ts: number): SessionWindow {
+    return {
+      owner: k,
+      first: ts,
+      last: ts,
+      count: 0,
+      spanStart: ts,
+      spanEnd: ts,
+      types: new Map(),
+      priority: Priority.LOW,
+      lastEvent: undefined,
+      sessionId: undefined,
+      mixedSessions: false,
+      events: this.includeEvents ? [] : undefined,
+      emitted: 0,
+    };
+  }
+
+  private add(w: SessionWindow, event: Event, ts: number) {
+    if (ts < w.first) w.first = ts;
+    if (ts > w.last) w.last = ts;
+    const sessionId = sessionIdOf(event.sessionId);
+    if (w.count === 0) {
+      w.spanStart = ts;
+      w.spanEnd = ts;
+      w.sessionId = sessionId;
+      w.mixedSessions = false;
+    } else {
+      if (ts < w.spanStart) w.spanStart = ts;
+      if (ts > w.spanEnd) w.spanEnd = ts;
+      if (sessionId !== w.sessionId) w.mixedSessions = true;
+    }
+    w.count++;
+    const type = typeof event.type === 'string' ? event.type : String(event.type);
+    w.types.set(type, (w.types.get(type) ?? 0) + 1);
+    const priority = priorityOf(event.priority, Priority.LOW);
+    if (priority > w.priority) w.priority = priority;
+    if (w.lastEvent === undefined || inOrder(w.lastEvent, event)) w.lastEvent = event;
+    w.events?.push(event);
+  }
+
+  /** Folds `b` (later) into `a`; both hold a part with fewer than `maxEvents` events together. */
+  private merge(a: SessionWindow, b: SessionWindow) {
+    if (b.first < a.first) a.first = b.first;
+    if (b.last > a.last) a.last = b.last;
+    a.emitted += b.emitted;
+    if (b.count === 0) return;
+    if (a.count === 0) {
+      a.spanStart = b.spanStart;
+      a.spanEnd = b.spanEnd;
+      a.sessionId = b.sessionId;
+      a.mixedSessions = b.mixedSessions;
+    } else {
+      if (b.spanStart < a.spanStart) a.spanStart = b.spanStart;
+      if (b.spanEnd > a.spanEnd) a.spanEnd = b.spanEnd;
+      if (b.mixedSessions || b.sessionId !== a.sessionId) a.mixedSessions = true;
+    }
+    a.count += b.count;
+    for (const [type, n] of b.types) a.types.set(type, (a.types.get(type) ?? 0) + n);
+    if (b.priority > a.priority) a.priority = b.priority;
+    if (a.lastEvent === undefined || (b.lastEvent !== undefined && inOrder(a.lastEvent, b.lastEvent))) {
+      a.lastEvent = b.lastEvent;
+    }
+    if (a.events !== undefined && b.events !== undefined) {
+      for (let i = 0; i < b.events.length; i++) a.events.push(b.events[i]!);
+    }
+  }
+
+  /** The current part of `w` as a `session.window` event (`w.count > 0`). */
+  private output(w: SessionWindow): Event<SessionWindowData> {
+    const names = [...w.types.keys()];
+    if (names.length > 1) names.sort();
+    // fromEntries defines own properties: a type named `__proto__` stays a plain key.
+    const types: Record<string, number> = Object.fromEntries(names.map((name) => [name, w.types.get(name)!]));
+    const data: SessionWindowData = {
+      key: w.owner.key,
+      event_count: w.count,
+      time_span: { start: w.spanStart, end: w.spanEnd },
+      gap_ms: this.gapMs,
+      types,
+      part: w.emitted + 1,
+    };
+    if (w.events !== undefined) data.events = w.events.sort(canonicalOrder);
+    const last = w.lastEvent!;
+    // Built directly rather than through createEvent: every field is valid by construction.
+    const event: Event<SessionWindowData> = {
+      id: createEventId(),
+      type: WINDOW,
+      timestamp: last.timestamp,
+      priority: w.priority,
+      data,
+    };
+    const context = contextOf(last.context);
+    if (context !== undefined) event.context = context;
+    if (w.sessionId !== undefined && !w.mixedSessions) event.sessionId = w.sessionId;
+    return event;
+  }
+
+  /** Emits the current part of `w` early; `w` stays open with an empty part. */
+  private emitPart(w: SessionWindow) {
+    if (w.count === 0) return;
+    const event = this.output(w);
+    w.emitted++;
+    w.count = 0;
+    w.types = new Map();
+    w.priority = Priority.LOW;
+    w.lastEvent = undefined;
+    w.sessionId = undefined;
+    w.mixedSessions = false;
+    if (w.events !== undefined) w.events = [];
+    this.emit(event);
+  }
+
+  /** Emits the first open window of `k` and forgets it. */
+  private closeFirst(k: KeyState) {
+    this.shell.catchUp(k);
+    const w = k.windows.shift()!;
+    this.open.delete(w);
+    if (k.windows.length === 0) this.shell.deactivated(k);
+    // Its due time follows its first window (a key with a pending arrival is requeued as it settles).
+    else this.shell.requeue(k);
+    const closeAt = w.last + this.gapMs;
+    if (closeAt > k.horizon) k.horizon = closeAt;
+    if (w.count > 0) this.emit(this.output(w));
+  }
+
+  /** Closes the windows of `k` whose close point (last event + gap) the watermark has reached. */
+  closeDue(k: KeyState): void {
+    while (k.windows.length > 0 && k.windows[0]!.last + this.gapMs <= k.wm && !this.shell.done)
+      this.closeFirst(k);
+  }
+
+  /** `WindowHooks.next`: handles one input event. */
+  next(event: Event): void {
+    const ts = event?.timestamp;
+    if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
+      // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
+      this.emit(event);
+      return;
+    }
+    let rawKey: unknown;
+    try {
+      // Called as a plain function, without a `this`.
+      const keyOf = this.keyOf;
+      rawKey = keyOf(event);
+    } catch (error) {
+      // The event cannot be keyed: it passes through, as an event without a key does, so that it is
+      // not lost; then the exception ends the output (after the flush).
+      this.emit(event);
+      throw error;
+    }
+    if (rawKey === undefined || rawKey === null) {
+      this.emit(event);
+      return;
+    }
+    const k = this.stateOf(typeof rawKey === 'string' ? rawKey : String(rawKey));
+    this.shell.arrive(k);
+    advance(k, ts, this.latenessMs);
+    let late: Event<LateEventData> | undefined;
+    let target: SessionWindow | undefined;
+    if (ts < k.horizon) {
+      late = lateEvent(LATE, event, 'window_closed', k.wm);
+    } else {
+      const ws = k.windows;
+      let i = 0;
+      while (i < ws.length && ws[i]!.last + this.gapMs <= ts) i++;
+      let j = i;
+      while (j < ws.length && ws[j]!.first - this.gapMs < ts) j++;
+      if (j > i) {
+        // Within the gap of one window, or bridging two (out of order): merge them.
+        target = ws[i]!;
+        for (let m = i + 1; m < j; m++) {
+          const other = ws[m]!;
+          if (target.count + other.count >= this.maxEvents) {
+            this.emitPart(target);
+            this.emitPart(other);
+          }
+          this.merge(target, other);
+          this.open.delete(other);
+        }
+        if (j - i > 1) ws.splice(i + 1, j - i - 1);
+        this.add(target, event, ts);
+      } else if (ts + this.gapMs <= k.wm) {
+        late = lateEvent(LATE, event, 'behind_watermark', k.wm);
+      } else {
+        target = this.newWindow(k, ts);
+        this.add(target, event, ts);
+        ws.splice(i, 0, target);
+        this.open.add(target);
+        if (ws.length === 1) this.shell.activated(k);
+        if (this.open.size > this.maxOpenWindows) this.evictOldest(target);
+      }
+    }
+    this.closeDue(k);
+    if (late !== undefined) this.emit(late);
+    // `target` may be gone: closed by the capacity policy (as an earlier window of its key).
+    else if (
+      target !== undefined &&
+      target.count >= this.maxEvents &&
+      this.open.has(target) &&
+      !this.shell.done
+    )
+      this.emitPart(target);
+    // The idle tick for this key, `dueAt` from its arrival time (read when the run settles).
+    if (k.windows.length > 0) {
+      const closeAt = k.windows[0]!.last + this.gapMs;
+      this.shell.requestIdle(idleOffset(k, closeAt, this.latenessMs, this.idleFlushMs));
+    }
+  }
+
+  /** The capacity policy: emits the window opened the longest ago, with the earlier ones of its key. */
+  private evictOldest(keep: SessionWindow) {
+    const oldest = this.open.values().next().value!;
+    if (oldest === keep) return;
+    const k = oldest.owner;
+    while (k.windows.includes(oldest) && !this.shell.done) this.closeFirst(k);
+  }
+
+  /** Emits every open window, earliest close point first (per key, in order). */
+  flushAll(): void {
+    const windows = [...this.open].sort((a, b) => a.last - b.last);
+    for (const w of windows) {
+      if (this.shell.done) return;
+      const k = w.owner;
+      while (k.windows.includes(w) && !this.shell.done) this.closeFirst(k);
+    }
+  }
 }
