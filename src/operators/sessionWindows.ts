@@ -223,32 +223,15 @@ interface Settings {
  */
 class Sessionizer implements WindowHooks<KeyState> {
   readonly shell: WindowShell<KeyState>;
-  private readonly gapMs: number;
-  private readonly keyOf: (event: Event) => string | undefined;
-  private readonly latenessMs: number;
-  private readonly idleFlushMs: number;
-  private readonly includeEvents: boolean;
-  private readonly maxEvents: number;
-  private readonly maxOpenWindows: number;
-  private readonly maxIdleKeys: number;
   private readonly keys = new Map<string, KeyState>();
   /** Open windows in the order they opened (the capacity policy). */
   private readonly open = new Set<SessionWindow>();
 
-  constructor(subscriber: Subscriber<Event>, settings: Settings) {
-    this.gapMs = settings.gapMs;
-    this.keyOf = settings.keyOf;
-    this.latenessMs = settings.latenessMs;
-    this.idleFlushMs = settings.idleFlushMs;
-    this.includeEvents = settings.includeEvents;
-    this.maxEvents = settings.maxEvents;
-    this.maxOpenWindows = settings.maxOpenWindows;
-    this.maxIdleKeys = settings.maxIdleKeys;
-    this.shell = new WindowShell<KeyState>(subscriber, {
-      scheduler: settings.scheduler,
-      latenessMs: settings.latenessMs,
-      idleFlushMs: settings.idleFlushMs,
-    });
+  constructor(
+    subscriber: Subscriber<Event>,
+    private readonly settings: Settings,
+  ) {
+    this.shell = new WindowShell<KeyState>(subscriber, settings);
   }
 
   isOpen(k: KeyState): boolean {
@@ -256,7 +239,12 @@ class Sessionizer implements WindowHooks<KeyState> {
   }
 
   dueOf(k: KeyState): number {
-    return dueAt(k, k.windows[0]!.last + this.gapMs, this.latenessMs, this.idleFlushMs);
+    return dueAt(
+      k,
+      k.windows[0]!.last + this.settings.gapMs,
+      this.settings.latenessMs,
+      this.settings.idleFlushMs,
+    );
   }
 
   clear(): void {
@@ -285,14 +273,14 @@ class Sessionizer implements WindowHooks<KeyState> {
         caughtTick: this.shell.ticks,
       };
       this.keys.set(key, k);
-      if (this.keys.size - this.shell.activeCount > this.maxIdleKeys) this.forgetIdleKeys(k);
+      if (this.keys.size - this.shell.activeCount > this.settings.maxIdleKeys) this.forgetIdleKeys(k);
     }
     return k;
   }
 
   // Forgets the idle keys with the oldest event time, down to 90 % of the cap so the work amortizes.
   private forgetIdleKeys(keep: KeyState) {
-    const target = this.maxIdleKeys - Math.floor(this.maxIdleKeys / 10);
+    const target = this.settings.maxIdleKeys - Math.floor(this.settings.maxIdleKeys / 10);
     const idleKeys: KeyState[] = [];
     for (const k of this.keys.values()) if (k.windows.length === 0 && k !== keep) idleKeys.push(k);
     idleKeys.sort((a, b) => a.maxTs - b.maxTs);
@@ -313,7 +301,7 @@ class Sessionizer implements WindowHooks<KeyState> {
       lastEvent: undefined,
       sessionId: undefined,
       mixedSessions: false,
-      events: this.includeEvents ? [] : undefined,
+      events: this.settings.includeEvents ? [] : undefined,
       emitted: 0,
     };
   }
@@ -378,7 +366,7 @@ class Sessionizer implements WindowHooks<KeyState> {
       key: w.owner.key,
       event_count: w.count,
       time_span: { start: w.spanStart, end: w.spanEnd },
-      gap_ms: this.gapMs,
+      gap_ms: this.settings.gapMs,
       types,
       part: w.emitted + 1,
     };
@@ -421,14 +409,14 @@ class Sessionizer implements WindowHooks<KeyState> {
     if (k.windows.length === 0) this.shell.deactivated(k);
     // Its due time follows its first window (a key with a pending arrival is requeued as it settles).
     else this.shell.requeue(k);
-    const closeAt = w.last + this.gapMs;
+    const closeAt = w.last + this.settings.gapMs;
     if (closeAt > k.horizon) k.horizon = closeAt;
     if (w.count > 0) this.emit(this.output(w));
   }
 
   /** Closes the windows of `k` whose close point (last event + gap) the watermark has reached. */
   closeDue(k: KeyState): void {
-    while (k.windows.length > 0 && k.windows[0]!.last + this.gapMs <= k.wm && !this.shell.done)
+    while (k.windows.length > 0 && k.windows[0]!.last + this.settings.gapMs <= k.wm && !this.shell.done)
       this.closeFirst(k);
   }
 
@@ -443,7 +431,7 @@ class Sessionizer implements WindowHooks<KeyState> {
     let rawKey: unknown;
     try {
       // Called as a plain function, without a `this`.
-      const keyOf = this.keyOf;
+      const keyOf = this.settings.keyOf;
       rawKey = keyOf(event);
     } catch (error) {
       // The event cannot be keyed: it passes through, as an event without a key does, so that it is
@@ -457,7 +445,7 @@ class Sessionizer implements WindowHooks<KeyState> {
     }
     const k = this.stateOf(typeof rawKey === 'string' ? rawKey : String(rawKey));
     this.shell.arrive(k);
-    advance(k, ts, this.latenessMs);
+    advance(k, ts, this.settings.latenessMs);
     let late: Event<LateEventData> | undefined;
     let target: SessionWindow | undefined;
     if (ts < k.horizon) {
@@ -465,15 +453,15 @@ class Sessionizer implements WindowHooks<KeyState> {
     } else {
       const ws = k.windows;
       let i = 0;
-      while (i < ws.length && ws[i]!.last + this.gapMs <= ts) i++;
+      while (i < ws.length && ws[i]!.last + this.settings.gapMs <= ts) i++;
       let j = i;
-      while (j < ws.length && ws[j]!.first - this.gapMs < ts) j++;
+      while (j < ws.length && ws[j]!.first - this.settings.gapMs < ts) j++;
       if (j > i) {
         // Within the gap of one window, or bridging two (out of order): merge them.
         target = ws[i]!;
         for (let m = i + 1; m < j; m++) {
           const other = ws[m]!;
-          if (target.count + other.count >= this.maxEvents) {
+          if (target.count + other.count >= this.settings.maxEvents) {
             this.emitPart(target);
             this.emitPart(other);
           }
@@ -482,7 +470,7 @@ class Sessionizer implements WindowHooks<KeyState> {
         }
         if (j - i > 1) ws.splice(i + 1, j - i - 1);
         this.add(target, event, ts);
-      } else if (ts + this.gapMs <= k.wm) {
+      } else if (ts + this.settings.gapMs <= k.wm) {
         late = lateEvent(LATE, event, 'behind_watermark', k.wm);
       } else {
         target = this.newWindow(k, ts);
@@ -490,7 +478,7 @@ class Sessionizer implements WindowHooks<KeyState> {
         ws.splice(i, 0, target);
         this.open.add(target);
         if (ws.length === 1) this.shell.activated(k);
-        if (this.open.size > this.maxOpenWindows) this.evictOldest(target);
+        if (this.open.size > this.settings.maxOpenWindows) this.evictOldest(target);
       }
     }
     this.closeDue(k);
@@ -498,15 +486,15 @@ class Sessionizer implements WindowHooks<KeyState> {
     // `target` may be gone: closed by the capacity policy (as an earlier window of its key).
     else if (
       target !== undefined &&
-      target.count >= this.maxEvents &&
+      target.count >= this.settings.maxEvents &&
       this.open.has(target) &&
       !this.shell.done
     )
       this.emitPart(target);
     // The idle tick for this key, `dueAt` from its arrival time (read when the run settles).
     if (k.windows.length > 0) {
-      const closeAt = k.windows[0]!.last + this.gapMs;
-      this.shell.requestIdle(idleOffset(k, closeAt, this.latenessMs, this.idleFlushMs));
+      const closeAt = k.windows[0]!.last + this.settings.gapMs;
+      this.shell.requestIdle(idleOffset(k, closeAt, this.settings.latenessMs, this.settings.idleFlushMs));
     }
   }
 

@@ -298,14 +298,7 @@ interface Settings {
  */
 class Aggregation implements WindowHooks<SessionState> {
   readonly shell: WindowShell<SessionState>;
-  private readonly types: TypeTable;
   private readonly typeCount: number;
-  private readonly latenessMs: number;
-  private readonly idleFlushMs: number;
-  private readonly maxEvents: number;
-  private readonly maxOpenWindows: number;
-  private readonly maxIdleSessions: number;
-  private readonly includeEvents: boolean;
   private readonly sessions = new Map<string | undefined, SessionState>();
   /** Empty tallies by type index (`undefined` for a type without a summary), shared by its keys. */
   private readonly pools: Array<Tally[] | undefined> = [];
@@ -314,21 +307,13 @@ class Aggregation implements WindowHooks<SessionState> {
   /** Events of one session tend to come in runs: the last one looked up. */
   private lastSession: SessionState | undefined = undefined;
 
-  constructor(subscriber: Subscriber<Event>, settings: Settings) {
-    this.types = settings.types;
+  constructor(
+    subscriber: Subscriber<Event>,
+    private readonly settings: Settings,
+  ) {
     this.typeCount = settings.types.specs.length;
-    this.latenessMs = settings.latenessMs;
-    this.idleFlushMs = settings.idleFlushMs;
-    this.maxEvents = settings.maxEvents;
-    this.maxOpenWindows = settings.maxOpenWindows;
-    this.maxIdleSessions = settings.maxIdleSessions;
-    this.includeEvents = settings.includeEvents;
-    this.shell = new WindowShell<SessionState>(subscriber, {
-      scheduler: settings.scheduler,
-      latenessMs: settings.latenessMs,
-      idleFlushMs: settings.idleFlushMs,
-    });
-    for (const spec of this.types.specs) this.pools.push(spec.summarized ? [] : undefined);
+    this.shell = new WindowShell<SessionState>(subscriber, settings);
+    for (const spec of this.settings.types.specs) this.pools.push(spec.summarized ? [] : undefined);
   }
 
   isOpen(s: SessionState): boolean {
@@ -336,7 +321,7 @@ class Aggregation implements WindowHooks<SessionState> {
   }
 
   dueOf(s: SessionState): number {
-    return dueAt(s, s.minEnd, this.latenessMs, this.idleFlushMs);
+    return dueAt(s, s.minEnd, this.settings.latenessMs, this.settings.idleFlushMs);
   }
 
   closeDue(s: SessionState): void {
@@ -377,7 +362,8 @@ class Aggregation implements WindowHooks<SessionState> {
         caughtTick: this.shell.ticks,
       };
       this.sessions.set(id, s);
-      if (this.sessions.size - this.shell.activeCount > this.maxIdleSessions) this.forgetIdleSessions(s);
+      if (this.sessions.size - this.shell.activeCount > this.settings.maxIdleSessions)
+        this.forgetIdleSessions(s);
     }
     this.lastSession = s;
     return s;
@@ -386,7 +372,7 @@ class Aggregation implements WindowHooks<SessionState> {
   // Forgets the idle sessions with the oldest event time, down to 90 % of the cap so the work amortizes
   // (event time rather than arrival order, so a replay forgets the same sessions as the live run).
   private forgetIdleSessions(keep: SessionState) {
-    const target = this.maxIdleSessions - Math.floor(this.maxIdleSessions / 10);
+    const target = this.settings.maxIdleSessions - Math.floor(this.settings.maxIdleSessions / 10);
     const candidates: SessionState[] = [];
     for (const s of this.sessions.values()) if (s.open === 0 && s !== keep) candidates.push(s);
     candidates.sort((a, b) => a.maxTs - b.maxTs);
@@ -401,7 +387,7 @@ class Aggregation implements WindowHooks<SessionState> {
     this.openKeys.add(k);
     const s = k.session;
     if (s.open++ === 0) this.shell.activated(s);
-    if (this.openKeys.size > this.maxOpenWindows) {
+    if (this.openKeys.size > this.settings.maxOpenWindows) {
       const oldest = this.openKeys.values().next().value!;
       if (oldest !== k) this.flushKey(oldest);
     }
@@ -507,7 +493,7 @@ class Aggregation implements WindowHooks<SessionState> {
       start,
       start + k.size,
       part,
-      this.includeEvents,
+      this.settings.includeEvents,
       summary,
     );
     // Built directly rather than through createEvent: every field is valid by construction.
@@ -561,11 +547,11 @@ class Aggregation implements WindowHooks<SessionState> {
 
   /** `maxEvents` reached: emits the current window's events so far as a part. */
   private emitParts(k: WindowKey) {
-    while (k.pending.length >= this.maxEvents && !this.shell.done) {
+    while (k.pending.length >= this.settings.maxEvents && !this.shell.done) {
       this.sortPending(k);
       const start = startOf(k);
       const end = start + k.size;
-      const n = Math.min(countBefore(k.pending, end), this.maxEvents);
+      const n = Math.min(countBefore(k.pending, end), this.settings.maxEvents);
       if (n === 0) {
         // A continuation that got nothing more while later windows filled the buffer: close it.
         this.closeWindow(k, end);
@@ -613,10 +599,10 @@ class Aggregation implements WindowHooks<SessionState> {
       this.emit(event);
       return;
     }
-    const spec = this.types.get(event.type);
+    const spec = this.settings.types.get(event.type);
     const s = this.sessionOf(sessionIdOf(event.sessionId));
     this.shell.arrive(s);
-    advance(s, ts, this.latenessMs);
+    advance(s, ts, this.settings.latenessMs);
     let late: Event<LateEventData> | undefined;
     if (spec !== undefined) {
       const k = s.keys[spec.index] ?? this.newKey(s, spec);
@@ -658,10 +644,11 @@ class Aggregation implements WindowHooks<SessionState> {
     else if (late !== undefined) this.emit(late);
     else {
       const k = s.keys[spec.index]!;
-      if (k.pending.length >= this.maxEvents) this.emitParts(k);
+      if (k.pending.length >= this.settings.maxEvents) this.emitParts(k);
     }
     // The idle tick for this session, `dueAt` from its arrival time (read when the run settles).
-    if (s.open > 0) this.shell.requestIdle(idleOffset(s, s.minEnd, this.latenessMs, this.idleFlushMs));
+    if (s.open > 0)
+      this.shell.requestIdle(idleOffset(s, s.minEnd, this.settings.latenessMs, this.settings.idleFlushMs));
   }
 
   /**
