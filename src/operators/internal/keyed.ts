@@ -260,8 +260,8 @@ export class LiveTimer {
   }
 
   /**
-   * Apart from `ensure`, which runs for every input: a function that makes a closure has V8 allocate a
-   * context for it at every call, its early returns included.
+   * Starts the timer. Kept out of `ensure`, which runs for every input: a function that makes a closure
+   * has V8 allocate a context for it at every call, its early returns included.
    */
   private start(): void {
     const self = this;
