@@ -331,7 +331,7 @@ class ToolTally extends Kept {
     // With one tool, its durations are all of them.
     const own = overall === undefined || !this.several() ? undefined : this.byOwner();
     const tools = this.entries((name, at, count, failures): ToolEntry => {
-      const stats = own === undefined ? overall && { ...overall } : own[at] && numericStats(own[at]);
+      const stats = own === undefined ? overall && copyStats(overall) : own[at] && numericStats(own[at]);
       return stats === undefined ? { name, count, failures } : { name, count, failures, duration_ms: stats };
     });
     const summary: ToolUsedSummary =
@@ -377,6 +377,15 @@ class MetricTally extends Kept {
   protected clearTotals(): void {
     this.withoutValue = 0;
   }
+}
+
+/**
+ * A copy of `stats`, as a literal of its own shape: an object spread is cloned by an inline cache that
+ * goes generic once it has seen a few shapes of `NumericStats` (Smi or double fields), and then costs
+ * ~300 ns a window.
+ */
+function copyStats(stats: NumericStats): NumericStats {
+  return { count: stats.count, min: stats.min, avg: stats.avg, max: stats.max, p95: stats.p95 };
 }
 
 /** Stats of `values[0 … n - 1]` (`n >= 1`, default all of them); p95 by nearest rank. */
