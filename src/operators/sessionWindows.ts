@@ -252,10 +252,6 @@ class Sessionizer implements WindowHooks<KeyState> {
     this.open.clear();
   }
 
-  private emit(event: Event): void {
-    this.shell.emit(event);
-  }
-
   private stateOf(key: string): KeyState {
     let k = this.keys.get(key);
     if (k === undefined) {
@@ -398,7 +394,7 @@ class Sessionizer implements WindowHooks<KeyState> {
     w.sessionId = undefined;
     w.mixedSessions = false;
     if (w.events !== undefined) w.events = [];
-    this.emit(event);
+    this.shell.emit(event);
   }
 
   /** Emits the first open window of `k` and forgets it. */
@@ -411,7 +407,7 @@ class Sessionizer implements WindowHooks<KeyState> {
     else this.shell.requeue(k);
     const closeAt = w.last + this.settings.gapMs;
     if (closeAt > k.horizon) k.horizon = closeAt;
-    if (w.count > 0) this.emit(this.output(w));
+    if (w.count > 0) this.shell.emit(this.output(w));
   }
 
   /** Closes the windows of `k` whose close point (last event + gap) the watermark has reached. */
@@ -425,7 +421,7 @@ class Sessionizer implements WindowHooks<KeyState> {
     const ts = event?.timestamp;
     if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
       // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
-      this.emit(event);
+      this.shell.emit(event);
       return;
     }
     let rawKey: unknown;
@@ -436,11 +432,11 @@ class Sessionizer implements WindowHooks<KeyState> {
     } catch (error) {
       // The event cannot be keyed: it passes through, as an event without a key does, so that it is
       // not lost; then the exception ends the output (after the flush).
-      this.emit(event);
+      this.shell.emit(event);
       throw error;
     }
     if (rawKey === undefined || rawKey === null) {
-      this.emit(event);
+      this.shell.emit(event);
       return;
     }
     const k = this.stateOf(typeof rawKey === 'string' ? rawKey : String(rawKey));
@@ -482,7 +478,7 @@ class Sessionizer implements WindowHooks<KeyState> {
       }
     }
     this.closeDue(k);
-    if (late !== undefined) this.emit(late);
+    if (late !== undefined) this.shell.emit(late);
     // `target` may be gone: closed by the capacity policy (as an earlier window of its key).
     else if (
       target !== undefined &&

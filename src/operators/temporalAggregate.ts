@@ -334,10 +334,6 @@ class Aggregation implements WindowHooks<SessionState> {
     this.openKeys.clear();
   }
 
-  private emit(event: Event): void {
-    this.shell.emit(event);
-  }
-
   private tallyOf(k: WindowKey): Tally {
     if (k.tally === undefined) k.tally = k.pool!.pop() ?? tallyFor(k.type)!;
     return k.tally;
@@ -519,7 +515,7 @@ class Aggregation implements WindowHooks<SessionState> {
     k.part = 1;
     if (k.pending.length === 0) this.markClosed(k);
     else this.retally(k);
-    if (aggregate !== undefined) this.emit(aggregate);
+    if (aggregate !== undefined) this.shell.emit(aggregate);
   }
 
   /** Closes every window of `s` whose end the watermark has reached. */
@@ -562,7 +558,7 @@ class Aggregation implements WindowHooks<SessionState> {
       k.fixedStart = start;
       k.horizon = start;
       this.retally(k);
-      this.emit(aggregate);
+      this.shell.emit(aggregate);
     }
   }
 
@@ -596,7 +592,7 @@ class Aggregation implements WindowHooks<SessionState> {
     const ts = event?.timestamp;
     if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
       // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
-      this.emit(event);
+      this.shell.emit(event);
       return;
     }
     const spec = this.settings.types.get(event.type);
@@ -640,8 +636,8 @@ class Aggregation implements WindowHooks<SessionState> {
       }
     }
     if (s.wm >= s.minEnd) this.closeReached(s);
-    if (spec === undefined) this.emit(event);
-    else if (late !== undefined) this.emit(late);
+    if (spec === undefined) this.shell.emit(event);
+    else if (late !== undefined) this.shell.emit(late);
     else {
       const k = s.keys[spec.index]!;
       if (k.pending.length >= this.settings.maxEvents) this.emitParts(k);
