@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { encodeTime } from '../src/event.js';
 
 const ENCODING = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -225,5 +225,32 @@ describe('createEventId', () => {
     ]);
     expect(ids.slice().sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('reads the clock once per 16 ids of a burst, and again in the next task', async () => {
+    // Start in a fresh task, with the clock under control.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    let clock = 3_000_000_000_000;
+    const now = vi.spyOn(Date, 'now').mockImplementation(() => clock++);
+    try {
+      const burst = Array.from({ length: 40 }, () => createEventId());
+      // 40 ids read the clock 3 times: ids 0, 16 and 32. Each carries the reading of its run of 16.
+      expect(now).toHaveBeenCalledTimes(3);
+      expect(burst.map((id) => eventIdTime(id))).toEqual(
+        burst.map((_, i) => 3_000_000_000_000 + Math.floor(i / 16)),
+      );
+      expect(burst.slice().sort()).toEqual(burst);
+      // A microtask later the burst is over: the next id reads the clock, whatever the count.
+      await Promise.resolve();
+      clock = 3_000_000_001_000;
+      const next = createEventId();
+      expect(now).toHaveBeenCalledTimes(4);
+      expect(eventIdTime(next)).toBe(3_000_000_001_000);
+      // A time given is used as it is, and leaves the clock alone.
+      expect(eventIdTime(createEventId(3_000_000_002_000))).toBe(3_000_000_002_000);
+      expect(now).toHaveBeenCalledTimes(4);
+    } finally {
+      now.mockRestore();
+    }
   });
 });

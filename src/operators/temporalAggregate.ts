@@ -20,6 +20,7 @@ import {
   priorityOf,
   sessionIdOf,
 } from './internal/eventTime.js';
+import { plainConstructor } from './internal/plain.js';
 import { type Summary, type Tally, tallyFor } from './internal/summaries.js';
 import { type ShellPartition, type WindowHooks, WindowShell } from './internal/windowShell.js';
 
@@ -493,7 +494,8 @@ class Aggregation implements WindowHooks<SessionState> {
       summary,
     );
     // Built directly rather than through createEvent: every field is valid by construction.
-    return aggregatedEvent(
+    return new AggregateEvent(
+      createEventId(),
       k.aggregated,
       last.timestamp,
       priority,
@@ -660,10 +662,36 @@ class Aggregation implements WindowHooks<SessionState> {
   }
 }
 
+/** `{ start, end }` (`time_span`, `window`): see `plainConstructor`. */
+const Range = plainConstructor(function (this: { start: number; end: number }, start: number, end: number) {
+  this.start = start;
+  this.end = end;
+});
+
 /**
- * `data` of an aggregate of `events`, the first at `firstTs`, as one object literal per shape (an optional
- * field added later would move each object through a chain of hidden classes).
+ * `data` of an aggregate, fields in the documented order; `events` and `summary` only when given. Made by
+ * a constructor, not a literal: see `plainConstructor`.
  */
+const Data = plainConstructor(function (
+  this: AggregatedData,
+  type: string,
+  eventCount: number,
+  timeSpan: AggregatedData['time_span'],
+  window: AggregatedData['window'],
+  part: number,
+  events: Event[] | undefined,
+  summary: AggregatedData['summary'],
+) {
+  this.source_type = type;
+  this.event_count = eventCount;
+  this.time_span = timeSpan;
+  this.window = window;
+  this.part = part;
+  if (events !== undefined) this.events = events;
+  if (summary !== undefined) this.summary = summary;
+});
+
+/** `data` of an aggregate of `events`, the first at `firstTs`. */
 function aggregatedData(
   type: string,
   events: Event[],
@@ -675,37 +703,36 @@ function aggregatedData(
   summary: AggregatedData['summary'],
 ): AggregatedData {
   const eventCount = events.length;
-  const timeSpan = { start: firstTs, end: events[eventCount - 1]!.timestamp };
-  const window = { start, end };
-  if (includeEvents) {
-    return summary === undefined
-      ? { source_type: type, event_count: eventCount, time_span: timeSpan, window, part, events }
-      : { source_type: type, event_count: eventCount, time_span: timeSpan, window, part, events, summary };
-  }
-  return summary === undefined
-    ? { source_type: type, event_count: eventCount, time_span: timeSpan, window, part }
-    : { source_type: type, event_count: eventCount, time_span: timeSpan, window, part, summary };
+  return new Data(
+    type,
+    eventCount,
+    new Range(firstTs, events[eventCount - 1]!.timestamp),
+    new Range(start, end),
+    part,
+    includeEvents ? events : undefined,
+    summary,
+  );
 }
 
-/** An aggregate event, as one object literal per shape (see `aggregatedData`). */
-function aggregatedEvent(
+/** An aggregate event: the fields of `createEvent`'s, `context` and `sessionId` only when given. */
+const AggregateEvent = plainConstructor(function (
+  this: Event<AggregatedData>,
+  id: string,
   type: string,
   timestamp: number,
   priority: Priority,
   data: AggregatedData,
   context: Record<string, unknown> | undefined,
   sessionId: string | undefined,
-): Event<AggregatedData> {
-  const id = createEventId();
-  if (context === undefined) {
-    return sessionId === undefined
-      ? { id, type, timestamp, priority, data }
-      : { id, type, timestamp, priority, data, sessionId };
-  }
-  return sessionId === undefined
-    ? { id, type, timestamp, priority, data, context }
-    : { id, type, timestamp, priority, data, context, sessionId };
-}
+) {
+  this.id = id;
+  this.type = type;
+  this.timestamp = timestamp;
+  this.priority = priority;
+  this.data = data;
+  if (context !== undefined) this.context = context;
+  if (sessionId !== undefined) this.sessionId = sessionId;
+});
 
 /** Recomputes the priorities `WindowKey` keeps of its pending events (after a sort or a partial take). */
 function recountPriority(k: WindowKey): void {

@@ -658,6 +658,80 @@ describe('temporalAggregate', () => {
       ]);
     });
 
+    it('emits plain objects, as literals would be: their prototype, their keys in the documented order', () => {
+      // The operator makes its output with constructors (no V8 allocation site, see internal/plain.ts):
+      // nothing of that may show. Every shape: with and without events, context and session; one and
+      // several names per summary; tools with and without durations.
+      const events = [
+        ev('tool.used', 1, 's1', { tool_name: 'Bash', duration_ms: 5 }),
+        { ...ev('tool.used', 2, 's1', { tool_name: 'Edit', success: false }), context: { n: 1 } },
+        ev('tool.used', 3, 's2', { tool_name: 'Bash', duration_ms: 7 }),
+        ev('tool.used', 4, undefined, { tool_name: 'Read' }),
+        ev('file.modified', 1, 's1', { file_path: '/b', size: 2 }),
+        ev('file.modified', 2, 's1', { file_path: '/a', size: 3 }),
+        ev('performance.metric', 1, 's1', { metric: 'heap', value: 1 }),
+        ev('performance.metric', 2, 's1', { metric: 'cpu', value: 2 }),
+        ev('git.commit', 1, 's1'),
+      ];
+      const windows = { ...DEFAULT_AGGREGATE_WINDOWS, 'git.commit': 5 };
+      const outputs = [true, false].flatMap((includeEvents) =>
+        collect(
+          events.map((value) => ({ time: 0, value })),
+          (scheduler) => temporalAggregate({ windows, includeEvents, scheduler }),
+          { time: 1 },
+        ).out.map((o) => o.value),
+      );
+      expect(outputs).toHaveLength(12);
+      const seen = new Set<string>();
+      const check = (value: unknown, path: string) => {
+        if (typeof value !== 'object' || value === null) return;
+        if (Array.isArray(value)) {
+          expect(Object.getPrototypeOf(value), path).toBe(Array.prototype);
+          for (let i = 0; i < value.length; i++) check(value[i], `${path}[${i}]`);
+          return;
+        }
+        expect(Object.getPrototypeOf(value), path).toBe(Object.prototype);
+        expect(value.constructor, path).toBe(Object);
+        seen.add(`${path.replace(/\[\d+\]/g, '[]')}: ${Object.keys(value).join(',')}`);
+        // `events` and `context` are the input's own objects.
+        for (const [key, item] of Object.entries(value))
+          if (key !== 'events' && key !== 'context') check(item, `${path}.${key}`);
+      };
+      for (const output of outputs) check(output, (output.data as AggregatedData).source_type);
+      // The keys, shape by shape, in the order a literal of the documented type would have them.
+      expect([...seen].sort()).toEqual(
+        [
+          ...['file.modified', 'git.commit', 'performance.metric', 'tool.used'].flatMap((type) => [
+            `${type}: id,type,timestamp,priority,data,sessionId`,
+            `${type}.data.time_span: start,end`,
+            `${type}.data.window: start,end`,
+          ]),
+          'tool.used: id,type,timestamp,priority,data',
+          'tool.used: id,type,timestamp,priority,data,context,sessionId',
+          'file.modified.data: source_type,event_count,time_span,window,part,events,summary',
+          'file.modified.data: source_type,event_count,time_span,window,part,summary',
+          'git.commit.data: source_type,event_count,time_span,window,part',
+          'git.commit.data: source_type,event_count,time_span,window,part,events',
+          'performance.metric.data: source_type,event_count,time_span,window,part,events,summary',
+          'performance.metric.data: source_type,event_count,time_span,window,part,summary',
+          'tool.used.data: source_type,event_count,time_span,window,part,events,summary',
+          'tool.used.data: source_type,event_count,time_span,window,part,summary',
+          'file.modified.data.summary: files,file_count,total_size,without_path',
+          'file.modified.data.summary.files[]: path,count,total_size',
+          'performance.metric.data.summary: metrics,without_value',
+          'performance.metric.data.summary.metrics[]: name,count,min,avg,max,p95',
+          'tool.used.data.summary: tools,failures',
+          'tool.used.data.summary: tools,failures,duration_ms',
+          'tool.used.data.summary.duration_ms: count,min,avg,max,p95',
+          'tool.used.data.summary.tools[]: name,count,failures',
+          'tool.used.data.summary.tools[]: name,count,failures,duration_ms',
+          'tool.used.data.summary.tools[].duration_ms: count,min,avg,max,p95',
+        ].sort(),
+      );
+      // And they equal their JSON round trip, prototypes included.
+      for (const output of outputs) expect(output).toStrictEqual(JSON.parse(JSON.stringify(output)));
+    });
+
     it('spans the first and last event in canonical order, also for times -0 and 0', () => {
       // Equal times sort by id: 'a' (0) comes first although 'b' (-0) arrived first.
       const b = { ...ev('git.commit', -0, 's1'), id: 'b' };

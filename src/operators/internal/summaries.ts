@@ -17,6 +17,7 @@ import type {
   PerformanceMetricSummary,
   ToolUsedSummary,
 } from '../temporalAggregate.js';
+import { arrayOf, emptyArray, plainConstructor } from './plain.js';
 
 export type Summary = FileModifiedSummary | ToolUsedSummary | PerformanceMetricSummary;
 
@@ -206,12 +207,12 @@ abstract class Kept implements Tally {
 
   /** The numbers of each name position, in order (`undefined` for a name without any). */
   protected byOwner(): Array<number[] | undefined> {
-    const groups: Array<number[] | undefined> = [];
+    const groups = emptyArray<number[] | undefined>();
     const owners = this.owners!;
     for (let i = 0; i < this.size; i++) {
       const at = owners[i]!;
       const group = groups[at];
-      if (group === undefined) groups[at] = [this.values[i]!];
+      if (group === undefined) groups[at] = arrayOf(this.values[i]!);
       else group.push(this.values[i]!);
     }
     return groups;
@@ -223,21 +224,22 @@ abstract class Kept implements Tally {
    */
   protected entries<T>(entry: (name: string, at: number, count: number, sum: number) => T): T[] {
     const first = this.first;
-    if (first === undefined) return [];
+    if (first === undefined) return emptyArray();
     const others = this.others;
-    if (others.size === 0) return [entry(first, 0, this.firstCount, this.firstSum)];
+    if (others.size === 0) return arrayOf(entry(first, 0, this.firstCount, this.firstSum));
     const list = others.list;
     const n = others.size + 1;
-    const order = new Array<number>(n);
-    for (let i = 0; i < n; i++) order[i] = i;
+    const order = emptyArray<number>();
+    for (let i = 0; i < n; i++) order.push(i);
     order.sort((a, b) => byName(a === 0 ? first : list[a - 1]!, b === 0 ? first : list[b - 1]!));
-    const entries = new Array<T>(n);
+    const entries = emptyArray<T>();
     for (let i = 0; i < n; i++) {
       const at = order[i]!;
-      entries[i] =
+      entries.push(
         at === 0
           ? entry(first, 0, this.firstCount, this.firstSum)
-          : entry(list[at - 1]!, at, this.counts[at - 1]!, this.sums[at - 1]!);
+          : entry(list[at - 1]!, at, this.counts[at - 1]!, this.sums[at - 1]!),
+      );
     }
     return entries;
   }
@@ -275,6 +277,92 @@ abstract class Kept implements Tally {
   }
 }
 
+// The summaries' objects are made by constructors, not literals: see `plainConstructor`. Fields in the
+// documented order; an optional one only when given.
+
+type FileEntry = FileModifiedSummary['files'][number];
+const FileEntry = plainConstructor(function (
+  this: FileEntry,
+  path: string,
+  count: number,
+  totalSize: number,
+) {
+  this.path = path;
+  this.count = count;
+  this.total_size = totalSize;
+});
+
+const FileSummary = plainConstructor(function (
+  this: FileModifiedSummary,
+  files: FileEntry[],
+  totalSize: number,
+  withoutPath: number,
+) {
+  this.files = files;
+  this.file_count = files.length;
+  this.total_size = totalSize;
+  this.without_path = withoutPath;
+});
+
+type ToolEntry = ToolUsedSummary['tools'][number];
+const ToolEntry = plainConstructor(function (
+  this: ToolEntry,
+  name: string,
+  count: number,
+  failures: number,
+  durations: NumericStats | undefined,
+) {
+  this.name = name;
+  this.count = count;
+  this.failures = failures;
+  if (durations !== undefined) this.duration_ms = durations;
+});
+
+const ToolSummary = plainConstructor(function (
+  this: ToolUsedSummary,
+  tools: ToolEntry[],
+  failures: number,
+  durations: NumericStats | undefined,
+) {
+  this.tools = tools;
+  this.failures = failures;
+  if (durations !== undefined) this.duration_ms = durations;
+});
+
+type MetricEntry = PerformanceMetricSummary['metrics'][number];
+const MetricEntry = plainConstructor(function (this: MetricEntry, name: string, stats: NumericStats) {
+  this.name = name;
+  this.count = stats.count;
+  this.min = stats.min;
+  this.avg = stats.avg;
+  this.max = stats.max;
+  this.p95 = stats.p95;
+});
+
+const MetricSummary = plainConstructor(function (
+  this: PerformanceMetricSummary,
+  metrics: MetricEntry[],
+  withoutValue: number,
+) {
+  this.metrics = metrics;
+  this.without_value = withoutValue;
+});
+
+const Stats = plainConstructor(function (
+  this: NumericStats,
+  count: number,
+  min: number,
+  avg: number,
+  max: number,
+  p95: number,
+) {
+  this.count = count;
+  this.min = min;
+  this.avg = avg;
+  this.max = max;
+  this.p95 = p95;
+});
+
 class FileTally extends Kept {
   private totalSize = 0;
   private withoutPath = 0;
@@ -293,13 +381,8 @@ class FileTally extends Kept {
   }
 
   finish(): FileModifiedSummary {
-    const files = this.entries((path, _at, count, totalSize) => ({ path, count, total_size: totalSize }));
-    const summary = {
-      files,
-      file_count: files.length,
-      total_size: this.totalSize,
-      without_path: this.withoutPath,
-    };
+    const files = this.entries((path, _at, count, totalSize) => new FileEntry(path, count, totalSize));
+    const summary = new FileSummary(files, this.totalSize, this.withoutPath);
     this.reset();
     return summary;
   }
@@ -309,8 +392,6 @@ class FileTally extends Kept {
     this.withoutPath = 0;
   }
 }
-
-type ToolEntry = ToolUsedSummary['tools'][number];
 
 class ToolTally extends Kept {
   private failures = 0;
@@ -330,14 +411,11 @@ class ToolTally extends Kept {
     const overall = this.all();
     // With one tool, its durations are all of them.
     const own = overall === undefined || !this.several() ? undefined : this.byOwner();
-    const tools = this.entries((name, at, count, failures): ToolEntry => {
+    const tools = this.entries((name, at, count, failures) => {
       const stats = own === undefined ? overall && copyStats(overall) : own[at] && numericStats(own[at]);
-      return stats === undefined ? { name, count, failures } : { name, count, failures, duration_ms: stats };
+      return new ToolEntry(name, count, failures, stats);
     });
-    const summary: ToolUsedSummary =
-      overall === undefined
-        ? { tools, failures: this.failures }
-        : { tools, failures: this.failures, duration_ms: overall };
+    const summary = new ToolSummary(tools, this.failures, overall);
     this.reset();
     return summary;
   }
@@ -367,9 +445,9 @@ class MetricTally extends Kept {
     const own = this.several() ? this.byOwner() : undefined;
     const metrics = this.entries((name, at) => {
       const stats = own === undefined ? this.all()! : numericStats(own[at]!);
-      return { name, count: stats.count, min: stats.min, avg: stats.avg, max: stats.max, p95: stats.p95 };
+      return new MetricEntry(name, stats);
     });
-    const summary = { metrics, without_value: this.withoutValue };
+    const summary = new MetricSummary(metrics, this.withoutValue);
     this.reset();
     return summary;
   }
@@ -380,12 +458,11 @@ class MetricTally extends Kept {
 }
 
 /**
- * A copy of `stats`, as a literal of its own shape: an object spread is cloned by an inline cache that
- * goes generic once it has seen a few shapes of `NumericStats` (Smi or double fields), and then costs
- * ~300 ns a window.
+ * A copy of `stats`, field by field: an object spread is cloned by an inline cache that goes generic once
+ * it has seen a few shapes of `NumericStats` (Smi or double fields), and then costs ~300 ns a window.
  */
 function copyStats(stats: NumericStats): NumericStats {
-  return { count: stats.count, min: stats.min, avg: stats.avg, max: stats.max, p95: stats.p95 };
+  return new Stats(stats.count, stats.min, stats.avg, stats.max, stats.p95);
 }
 
 /** Stats of `values[0 … n - 1]` (`n >= 1`, default all of them); p95 by nearest rank. */
@@ -402,7 +479,7 @@ export function numericStats(values: readonly number[], n: number = values.lengt
   // Nearest rank: the ceil(0.95 n)-th smallest, which is the largest while n < 20.
   const rank = Math.ceil(0.95 * n);
   const p95 = rank >= n ? max : nthSmallest(values, n, rank);
-  return { count: n, min, avg: sum / n, max, p95 };
+  return new Stats(n, min, sum / n, max, p95);
 }
 
 /**
