@@ -670,7 +670,7 @@ const Range = plainConstructor(function (this: { start: number; end: number }, s
 
 /**
  * `data` of an aggregate, fields in the documented order; `events` and `summary` only when given. Made by
- * a constructor, not a literal: see `plainConstructor`.
+ * a constructor, not one literal per shape: see `plainConstructor`.
  */
 const Data = plainConstructor(function (
   this: AggregatedData,

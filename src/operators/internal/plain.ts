@@ -17,19 +17,18 @@
  * An array cloned from a constant one (`slice`) has no allocation site either.
  */
 
+/** What `plainConstructor` returns: `new` it with `A` to make a `T`. */
+export type PlainConstructor<A extends unknown[], T extends object> = new (...args: A) => T;
+
 /**
- * A constructor of plain objects: `init` assigns the fields to `this` (always in the same order, so the
- * objects share their hidden classes).
+ * A constructor of plain objects: `init` assigns the fields to `this`. Assign them in one order, optional
+ * ones last and only when given, so that the objects of one shape share a hidden class.
  */
 export function plainConstructor<A extends unknown[], T extends object>(
   init: (this: T, ...args: A) => void,
-): new (
-  ...args: A
-) => T {
+): PlainConstructor<A, T> {
   init.prototype = Object.prototype;
-  return init as unknown as new (
-    ...args: A
-  ) => T;
+  return init as unknown as PlainConstructor<A, T>;
 }
 
 const NO_ITEMS: readonly never[] = [];
