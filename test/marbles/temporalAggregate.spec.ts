@@ -19,8 +19,10 @@ import {
   type Event,
   type HookOutput,
   type LateEventData,
+  type PerformanceMetricSummary,
   Priority,
   type TemporalAggregateConfig,
+  type ToolUsedSummary,
   temporalAggregate,
 } from '../../src/index.js';
 import { numericStats, tallyFor } from '../../src/operators/internal/summaries.js';
@@ -1158,6 +1160,52 @@ describe('temporalAggregate properties', () => {
     expect(tally.retainable()).toBe(true);
     for (const e of large) tally.add(e);
     expect(tally.finish()).toStrictEqual(referenceSummary('performance.metric', large));
+  });
+
+  it('gives each name of a window the stats of its own numbers, however many names and numbers', () => {
+    // A window of up to 12 names whose names all have fewer than 20 numbers is summed per name in one
+    // pass; other windows are grouped first. Both must give, for each name, what numericStats gives on
+    // that name's numbers in order, zeros of both signs included (toStrictEqual tells -0 from 0).
+    const value = fc.oneof(
+      fc.integer({ min: -5, max: 5 }),
+      fc.constantFrom(0, -0, 0.5, -0.5, 1e-300),
+      fc.double({ min: -1e3, max: 1e3, noNaN: true }),
+    );
+    const window = fc.record({
+      names: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 16 })),
+      uses: fc.array(fc.tuple(fc.nat(), value), { minLength: 1, maxLength: 90, size: 'max' }),
+    });
+    const tool = tallyFor('tool.used')!;
+    const metric = tallyFor('performance.metric')!;
+    let crowded = 0;
+    let many = 0;
+    fc.assert(
+      fc.property(window, ({ names, uses }) => {
+        const byName = new Map<string, number[]>();
+        for (const [n, v] of uses) {
+          const name = `name-${String(n % names).padStart(2, '0')}`;
+          byName.set(name, [...(byName.get(name) ?? []), v]);
+          tool.add(ev('tool.used', 0, 's', { tool_name: name, duration_ms: v }));
+          metric.add(ev('performance.metric', 0, 's', { metric: name, value: v }));
+        }
+        const expected = [...byName.keys()].sort().map((name) => {
+          const values = byName.get(name)!;
+          return { name, stats: numericStats(values) };
+        });
+        if (expected.length > 1 && expected.some((e) => e.stats.count >= 20)) crowded++;
+        if (expected.length > 12) many++;
+        const tools = (tool.finish() as ToolUsedSummary).tools;
+        const metrics = (metric.finish() as PerformanceMetricSummary).metrics;
+        expect(tools.map((t) => [t.name, t.duration_ms])).toStrictEqual(
+          expected.map((e) => [e.name, e.stats]),
+        );
+        expect(metrics).toStrictEqual(expected.map((e) => ({ name: e.name, ...e.stats })));
+      }),
+      { numRuns: 400 },
+    );
+    // Both of the grouped cases came up.
+    expect(crowded).toBeGreaterThan(0);
+    expect(many).toBeGreaterThan(0);
   });
 
   it('summarizes every aggregate exactly as a plain reference does from its own events', () => {
