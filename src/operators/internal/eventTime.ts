@@ -438,7 +438,8 @@ export interface SerialHandler {
  * Runs signals one at a time: a signal that arrives while one is being handled is queued and handled
  * after it. An exception thrown by a handler (a user callback, a bug) goes to `onFailure`, never out of
  * the source's `next`. An input value (`next`, the hot path) goes straight to `onValue`; the other signals
- * to `onSignal`.
+ * to `onSignal`. (`correlate` and `pattern` use `TaskSerializer` in `keyed.ts`, which queues closures and
+ * lets an exception reach its caller.)
  */
 export class Serializer {
   private busy = false;

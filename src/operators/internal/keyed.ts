@@ -140,7 +140,7 @@ export interface SerialEngine<T> {
 
 /**
  * The operator shell shared by `correlate` and `pattern`: a fresh engine per subscription, inputs
- * handled one at a time through a `Serializer` (re-entrant pushes queue behind the current input),
+ * handled one at a time through a `TaskSerializer` (re-entrant pushes queue behind the current input),
  * pending state flushed before complete and before error, and a defect failing the stream rather than
  * throwing into the source.
  */
@@ -153,7 +153,7 @@ export function serializedOperator<T, R>(
         (output) => subscriber.next(output),
         (task) => serializer.task(task),
       );
-      const serializer = new Serializer<T>((event) => {
+      const serializer = new TaskSerializer<T>((event) => {
         // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
         if (!subscriber.closed) engine.handle(event);
       });
@@ -188,8 +188,12 @@ export function serializedOperator<T, R>(
  * Handles inputs one at a time. An input that arrives while another is being handled (a downstream
  * subscriber pushing into the source from its `next`) is queued and handled right after, so each
  * input's outputs leave together and in input order. The common, non-re-entrant path allocates nothing.
+ * What a handler or task throws goes to the caller (`serializedOperator` fails the stream with it).
+ *
+ * `temporalAggregate` and `sessionWindows` use another trampoline, `Serializer` in `eventTime.ts`: signal
+ * codes handed to one handler object, and a handler's exception handed to its `onFailure`.
  */
-export class Serializer<T> {
+export class TaskSerializer<T> {
   private running = false;
   private readonly queue: Array<{ item: T } | { task: () => void }> = [];
 
