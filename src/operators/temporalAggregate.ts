@@ -178,6 +178,9 @@ interface WindowKey {
    */
   readonly pool: Tally[] | undefined;
   tally: Tally | undefined;
+  /** Its neighbours in the list of open keys, in the order they opened (see `Aggregation.openFirst`). */
+  openBefore: WindowKey | undefined;
+  openAfter: WindowKey | undefined;
   /**
    * How many of the first pending events `tally` holds: all of them while they arrive in canonical order
    * within the current window; -1 once one came out of order (its window is then summarized at close).
@@ -303,8 +306,13 @@ class Aggregation implements WindowHooks<SessionState> {
   private readonly sessions = new Map<string | undefined, SessionState>();
   /** Empty tallies by type index (`undefined` for a type without a summary), shared by its keys. */
   private readonly pools: Array<Tally[] | undefined> = [];
-  /** Open keys in the order they opened (the capacity policy). */
-  private readonly openKeys = new Set<WindowKey>();
+  /**
+   * Open keys in the order they opened (the capacity policy): a list linked through the keys, since keys
+   * open and close at every window of a session's type (a `Set` costs a hash insertion and removal each).
+   */
+  private openFirst: WindowKey | undefined = undefined;
+  private openLast: WindowKey | undefined = undefined;
+  private openCount = 0;
   /** Events of one session tend to come in runs: the last one looked up. */
   private lastSession: SessionState | undefined = undefined;
 
@@ -332,7 +340,9 @@ class Aggregation implements WindowHooks<SessionState> {
   clear(): void {
     this.sessions.clear();
     this.lastSession = undefined;
-    this.openKeys.clear();
+    this.openFirst = undefined;
+    this.openLast = undefined;
+    this.openCount = 0;
   }
 
   private tallyOf(k: WindowKey): Tally {
@@ -381,11 +391,16 @@ class Aggregation implements WindowHooks<SessionState> {
 
   private markOpen(k: WindowKey) {
     k.open = true;
-    this.openKeys.add(k);
+    const last = this.openLast;
+    k.openBefore = last;
+    k.openAfter = undefined;
+    if (last === undefined) this.openFirst = k;
+    else last.openAfter = k;
+    this.openLast = k;
     const s = k.session;
     if (s.open++ === 0) this.shell.activated(s);
-    if (this.openKeys.size > this.settings.maxOpenWindows) {
-      const oldest = this.openKeys.values().next().value!;
+    if (++this.openCount > this.settings.maxOpenWindows) {
+      const oldest = this.openFirst!;
       if (oldest !== k) this.flushKey(oldest);
     }
   }
@@ -398,7 +413,15 @@ class Aggregation implements WindowHooks<SessionState> {
       k.tally = undefined;
       if (k.pool!.length < POOL_LIMIT && tally.retainable()) k.pool!.push(tally);
     }
-    this.openKeys.delete(k);
+    const before = k.openBefore;
+    const after = k.openAfter;
+    if (before === undefined) this.openFirst = after;
+    else before.openAfter = after;
+    if (after === undefined) this.openLast = before;
+    else after.openBefore = before;
+    k.openBefore = undefined;
+    k.openAfter = undefined;
+    this.openCount--;
     const s = k.session;
     this.shell.catchUp(s);
     if (--s.open === 0) this.shell.deactivated(s);
@@ -583,6 +606,8 @@ class Aggregation implements WindowHooks<SessionState> {
       open: false,
       pool: this.pools[spec.index],
       tally: undefined,
+      openBefore: undefined,
+      openAfter: undefined,
       tallied: 0,
     };
     s.keys[spec.index] = k;
@@ -654,7 +679,9 @@ class Aggregation implements WindowHooks<SessionState> {
    * windows. On complete, before an error, and on a failure.
    */
   flushAll(): void {
-    const keys = [...this.openKeys].sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
+    const keys: WindowKey[] = [];
+    for (let k = this.openFirst; k !== undefined; k = k.openAfter) keys.push(k);
+    keys.sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
     for (const k of keys) {
       this.flushKey(k);
       if (this.shell.done) return;
