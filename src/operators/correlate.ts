@@ -556,7 +556,8 @@ class Correlator implements SerialEngine<Event> {
 
   /**
    * @param emit delivers an output event downstream.
-   * @param runTask runs the live clock's sweeps in turn with the input (see `TaskSerializer` in `internal/keyed.ts`).
+   * @param runTask runs the live clock's sweeps in turn with the input (see `TaskSerializer` in
+   *   `internal/keyed.ts`).
    */
   constructor(
     private readonly config: Config,
