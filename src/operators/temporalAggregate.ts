@@ -20,7 +20,7 @@ import {
   priorityOf,
   sessionIdOf,
 } from './internal/eventTime.js';
-import { plainConstructor } from './internal/plain.js';
+import { arrayOf, plainConstructor } from './internal/plain.js';
 import { type Summary, type Tally, tallyFor } from './internal/summaries.js';
 import { type ShellPartition, type WindowHooks, WindowShell } from './internal/windowShell.js';
 
@@ -139,6 +139,9 @@ export interface AggregatedData extends Record<string, unknown> {
 }
 
 const OPERATOR = 'temporalAggregate';
+
+/** The pending events of a key with none: shared, never written (the first event replaces it). */
+const NO_EVENTS: Event[] = Object.freeze([]) as unknown as Event[];
 
 /** At most this many empty tallies are kept per type, for the next windows. */
 const POOL_LIMIT = 256;
@@ -441,7 +444,7 @@ class Aggregation implements WindowHooks<SessionState> {
   private take(k: WindowKey, n: number): Event[] {
     const pending = k.pending;
     if (n === pending.length) {
-      k.pending = [];
+      k.pending = NO_EVENTS;
       k.minTs = Number.POSITIVE_INFINITY;
       k.priority = -1;
       k.priorityBeforeLast = -1;
@@ -593,7 +596,7 @@ class Aggregation implements WindowHooks<SessionState> {
       type: spec.type,
       size: spec.size,
       aggregated: spec.aggregated,
-      pending: [],
+      pending: NO_EVENTS,
       lastTs: Number.NEGATIVE_INFINITY,
       sorted: true,
       priority: -1,
@@ -644,7 +647,10 @@ class Aggregation implements WindowHooks<SessionState> {
             k.tallied = -1;
           }
         }
-        pending.push(event);
+        // A window's first event gets an array of its own, of one: most windows of a live session hold one
+        // or two events, and a push onto an empty array reserves room for 17.
+        if (last < 0) k.pending = arrayOf(event);
+        else pending.push(event);
         k.lastTs = ts;
         const p = priorityOf(event.priority, Priority.LOW);
         k.priorityBeforeLast = k.priority;
