@@ -153,7 +153,10 @@ interface WindowKey {
   readonly size: number;
   /** `<type>.aggregated` */
   readonly aggregated: string;
-  /** Not yet emitted, all with `timestamp >= horizon`. Sorted canonically when `sorted`. */
+  /**
+   * Not yet emitted, all with `timestamp >= horizon` (`NO_EVENTS` when none). Sorted canonically when
+   * `sorted`.
+   */
   pending: Event[];
   /** The time of the last of them (so an arrival's order is checked without reading that event). */
   lastTs: number;
