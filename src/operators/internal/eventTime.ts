@@ -258,12 +258,15 @@ export class ArrivalClock<P extends Arriving> {
     if (p.arriving) return;
     p.arriving = true;
     this.run.push(p);
-    if (this.action === undefined) {
-      // Kept only if not run already: the run is then settled, and a spent action would block every
-      // later run (while a run that `endOfRun` started may have scheduled its own).
-      const action = scheduleLater(this.scheduler, this.ended);
-      if (action !== undefined) this.action = action;
-    }
+    if (this.action === undefined) this.startRun();
+  }
+
+  /** The first arrival of a run: schedules its end (out of `arrive`, which is inlined per event). */
+  private startRun(): void {
+    // Kept only if not run already: the run is then settled, and a spent action would block every later
+    // run (while a run that `endOfRun` started may have scheduled its own).
+    const action = scheduleLater(this.scheduler, this.ended);
+    if (action !== undefined) this.action = action;
   }
 
   /** Asks for an idle tick `offset` ms after the current arrival. */
