@@ -37,6 +37,8 @@ interface MapContext {
   timestamp: number;
   sessionId: string | undefined;
   context: Record<string, unknown>;
+  /** The bridge's limits, for the `raw` of a part of the payload rejected by its mapper. */
+  limits: PayloadLimits;
 }
 
 class RejectError {
@@ -95,7 +97,13 @@ function make(ctx: MapContext, type: string, data: Record<string, unknown>, prio
 function defined(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key in fields) {
-    if (fields[key] !== undefined) out[key] = fields[key];
+    const value = fields[key];
+    if (value === undefined) continue;
+    // A payload's own `__proto__` key (JSON.parse makes one) is a field like any other: an assignment
+    // would set the prototype of `data` instead, and the field would be lost.
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
   }
   return out;
 }
@@ -417,7 +425,7 @@ const fileWatcher: Mapper = (p, ctx) => {
     const path = str(c?.path) ?? str(c?.file_path);
     const action = str(c?.action);
     if (!c || path === undefined || path === '' || action === undefined) {
-      events.push(rejected(ctx, `changes[${index}] needs a "path" and an "action"`, change, DEFAULT_LIMITS));
+      events.push(rejected(ctx, `changes[${index}] needs a "path" and an "action"`, change, ctx.limits));
       return;
     }
     const normalized =
@@ -510,6 +518,7 @@ const unknownHook: Mapper = (p, ctx) => {
     timestamp: ctx.timestamp,
     sessionId: str(p.session_id) || undefined,
     context: { hook: ctx.hook },
+    limits: ctx.limits,
   };
   return [make(own, `hook.${name}`, defined(p), Priority.NORMAL)];
 };
@@ -630,7 +639,7 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
     mapper = eventName === undefined ? undefined : mapperFor(eventName);
   }
   // Every mapper of the table sets the session and the context (see `claude`, `withSession`).
-  const ctx: MapContext = { hook, timestamp, sessionId: undefined, context: { hook } };
+  const ctx: MapContext = { hook, timestamp, sessionId: undefined, context: { hook }, limits };
   try {
     const events = (mapper ?? unknownHook)(output, ctx);
     // Never silence: a known hook whose output held nothing to map still leaves a trace.

@@ -233,6 +233,13 @@ describe('toEvents mappings', () => {
     );
     expect(types(events)).toEqual(['file.created', 'hook.rejected']);
     expect(events[1]!.data.reason).toContain('changes[1]');
+    // The rejected entry's raw copy is cut to the bridge's maxRawLength, as any rejection's.
+    const [cut] = toEvents('file-watcher', { changes: [{ note: 'x'.repeat(1_000) }] }, T, {
+      maxRawLength: 100,
+    });
+    expect(cut!.type).toBe('hook.rejected');
+    expect(cut!.data).toMatchObject({ raw_truncated: true });
+    expect((cut!.data.raw as string).length).toBe(100);
   });
 
   it('maps the seed pre-commit hook, HIGH when it failed', () => {
@@ -255,6 +262,15 @@ describe('toEvents mappings', () => {
     expect(event).toMatchObject({ type: 'hook.lint-report', data: { warnings: 3 }, sessionId: 's9' });
     const [empty] = toEvents('file-watcher', { changes: [] }, T);
     expect(empty!.type).toBe('hook.file-watcher');
+  });
+
+  it("keeps an unknown hook's payload as it is, a `__proto__` key included (as a field, not a prototype)", () => {
+    const payload = JSON.parse('{"__proto__":{"polluted":true},"kept":1}') as Record<string, unknown>;
+    const [event] = toEvents('my-linter', payload, T);
+    expect(Object.keys(event!.data)).toEqual(['__proto__', 'kept']);
+    expect(Object.getPrototypeOf(event!.data)).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(event!.data))).toEqual(payload);
+    expect((event!.data as { polluted?: unknown }).polluted).toBeUndefined();
   });
 
   it('maps every spelling right however many distinct hook names it has seen (the name cache is bounded)', () => {
