@@ -1,6 +1,6 @@
 import { type Dirent, type FSWatcher, readdirSync, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, VibespecError } from '../errors.js';
 import type { HookOutput } from './toEvents.js';
@@ -37,8 +37,9 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  * Watches a directory and emits the seed's `file-watcher` hook outputs —
  * `{ hook: 'file-watcher', output: { changes: [{ action, path, type, size }] } }` — from real
  * filesystem changes (`fs.watch`). Files present when `subscribe()` returns are known (the scan is
- * synchronous), so a later write is `modified` and a new file `created`; a file removed is `deleted`. A file that appears and vanishes
- * within one debounce window leaves no change (it never existed for a reader).
+ * synchronous), so a later write is `modified` and a new file `created`; a file removed is `deleted`, and so is each
+ * file of a directory removed or moved out of the tree. A file that appears and vanishes within one
+ * debounce window leaves no change (it never existed for a reader).
  *
  * ```
  * fs:      touch a  ·  echo >> a  ·  rm a
@@ -129,6 +130,16 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
           known.add(path);
         } else if (known.delete(path)) {
           changes.push({ action: 'deleted', path, type: typeOf(path) });
+        } else {
+          // Not a file it knew: perhaps a directory, removed or moved out of the tree. Moved out, it is
+          // the only notification (none for the files in it), so the files known under it are deleted.
+          const prefix = path + sep;
+          for (const file of known) {
+            if (file.startsWith(prefix)) {
+              known.delete(file);
+              changes.push({ action: 'deleted', path: file, type: typeOf(file) });
+            }
+          }
         }
       }
       if (!stopped && changes.length > 0) {

@@ -8,9 +8,10 @@ import type { HookOutput } from './toEvents.js';
 /** Options of `fromHookFile`. */
 export interface HookFileOptions extends JsonLinesOptions {
   /**
-   * Keep reading as lines are appended (like `tail -f`) instead of completing at the end of the file.
-   * A missing file is waited for; a file that shrinks (rotated or truncated) is read again from its
-   * start. Default `false`.
+   * Keep reading as lines are appended (like `tail -F`) instead of completing at the end of the file.
+   * A missing file is waited for. A file rotated (a new file at the path), truncated, or rewritten in
+   * place (its first bytes changed) is read again from its start, once the old one's lines are all read:
+   * its last line, even without a newline, is emitted (or rejected), not dropped. Default `false`.
    */
   follow?: boolean;
   /** How often a followed file is polled, on top of `fs.watch` notifications. Default 250 ms. */
@@ -18,6 +19,12 @@ export interface HookFileOptions extends JsonLinesOptions {
 }
 
 const CHUNK = 64 * 1024;
+/**
+ * How many of a followed file's first bytes are kept and read again after each wait, to tell a rewrite
+ * in place (same inode, same or greater size: a shell's `>`, `writeFileSync`, `copytruncate` and a
+ * write) from an append, which never changes them.
+ */
+const FINGERPRINT = 256;
 
 /**
  * Emits the `HookOutput`s of a JSON Lines file of hook payloads (see `fromJsonLines` for the line
@@ -68,13 +75,39 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
       }
     };
 
+    // The first bytes of the file as read, to recognize a rewrite in place.
+    const head = Buffer.alloc(FINGERPRINT);
+    const probe = Buffer.alloc(FINGERPRINT);
+    let headLength = 0;
+
+    /** The end of the file read so far: its last line, even without a newline, is not dropped. */
+    const finishFile = () => {
+      lines.push(decoder.decode(), emit);
+      lines.end(emit);
+      decoder = new TextDecoder('utf-8');
+      position = 0;
+      headLength = 0;
+    };
+
+    /** Whether the file's first bytes are no longer those read: it was rewritten under us. */
+    const rewritten = async (file: FileHandle): Promise<boolean> => {
+      if (headLength === 0) return false;
+      const { bytesRead } = await file.read(probe, 0, headLength, 0);
+      return bytesRead < headLength || probe.compare(head, 0, headLength, 0, headLength) !== 0;
+    };
+
     (async () => {
       const buffer = Buffer.allocUnsafe(CHUNK);
       for (;;) {
         if (stopped) return;
         if (handle === undefined) {
-          handle = await openFile();
-          if (stopped) return;
+          const opened = await openFile();
+          if (stopped) {
+            // Unsubscribed while it was opening: the teardown could not close it.
+            await opened?.close();
+            return;
+          }
+          handle = opened;
           if (handle === undefined) {
             await waitForChange();
             continue;
@@ -91,6 +124,11 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
         const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
         if (stopped) return;
         if (bytesRead > 0) {
+          if (position < FINGERPRINT) {
+            const kept = Math.min(bytesRead, FINGERPRINT - position);
+            buffer.copy(head, position, 0, kept);
+            headLength = position + kept;
+          }
           position += bytesRead;
           lines.push(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }), emit);
           continue;
@@ -100,19 +138,24 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
         const replaced = current !== undefined && current.ino !== (await handle.stat()).ino;
         if (current !== undefined && (current.size < position || replaced)) {
           // Truncated, or rotated to a new file: read the file now at `path` from its start.
-          position = 0;
-          lines.reset();
-          decoder = new TextDecoder('utf-8');
+          finishFile();
           await handle.close();
           handle = undefined;
+          if (replaced) {
+            // `fs.watch` follows the old file's inode: watch the new one.
+            watcher?.close();
+            watcher = undefined;
+          }
           continue;
         }
         await waitForChange();
+        if (stopped) return;
+        // Rewritten in place, to the same size or more: not seen by its size, so by its first bytes.
+        if (await rewritten(handle)) finishFile();
       }
       await handle?.close();
       handle = undefined;
-      lines.push(decoder.decode(), emit);
-      lines.end(emit);
+      finishFile();
       subscriber.complete();
     })().catch((error: unknown) => {
       if (!stopped) {

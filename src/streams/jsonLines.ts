@@ -50,6 +50,10 @@ export class LineReader {
   private partial = '';
   private length = 0; // characters of the current line, held or not
   private tooLong = false;
+  /** Whether the current line's text so far ends with `\r` (which a `\n` after it makes a line end). */
+  private cr = false;
+  /** At the start of the input (nothing pushed since construction or `end`): a BOM there is dropped. */
+  private atStart = true;
   private lastTimestamp: number | undefined;
   private readonly hook: string;
   private readonly maxLineLength: number;
@@ -67,6 +71,11 @@ export class LineReader {
   /** Splits `chunk` into lines and calls `emit` for each complete, non-blank one. */
   push(chunk: string, emit: (output: HookOutput) => void): void {
     let start = 0;
+    if (this.atStart && chunk.length > 0) {
+      // Text decoded by the caller (a Readable with an encoding) keeps a UTF-8 BOM; `TextDecoder` drops it.
+      this.atStart = false;
+      if (chunk.charCodeAt(0) === 0xfeff) start = 1;
+    }
     for (;;) {
       const newline = chunk.indexOf('\n', start);
       if (newline < 0) {
@@ -79,22 +88,29 @@ export class LineReader {
     }
   }
 
-  /** Emits the last line if the input did not end with a newline. */
+  /**
+   * Emits the last line if the input did not end with a newline. The reader can then read another
+   * input (the next file of a followed path), from its start.
+   */
   end(emit: (output: HookOutput) => void): void {
     this.finishLine(emit);
+    this.atStart = true;
   }
 
-  /** Drops a partial line (the file was truncated under us). */
-  reset(): void {
+  private clear(): void {
     this.partial = '';
     this.length = 0;
     this.tooLong = false;
+    this.cr = false;
   }
 
   private append(text: string): void {
+    if (text.length === 0) return;
     this.length += text.length;
+    this.cr = text.charCodeAt(text.length - 1) === 13;
     if (this.tooLong) return;
-    if (this.length > this.maxLineLength) {
+    // One character more than the limit is held: a `\r` before the `\n` is not part of the line.
+    if (this.length > this.maxLineLength + 1) {
       // Keep a preview for the rejection; count, but do not hold, the rest.
       this.tooLong = true;
       this.partial = (this.partial + text.slice(0, PREVIEW)).slice(0, PREVIEW);
@@ -105,13 +121,14 @@ export class LineReader {
 
   private finishLine(emit: (output: HookOutput) => void): void {
     let line = this.partial;
-    const { length, tooLong } = this;
-    this.reset();
+    const length = this.cr ? this.length - 1 : this.length;
+    const tooLong = this.tooLong || length > this.maxLineLength;
+    this.clear();
     if (tooLong) {
       emit(
         this.stamp({
           hook: this.hook,
-          output: line,
+          output: line.slice(0, PREVIEW),
           error: `line of ${length} characters exceeds maxLineLength (${this.maxLineLength})`,
         }),
       );

@@ -1,4 +1,5 @@
-import { appendFile, mkdir, mkdtemp, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, rename, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,6 +16,12 @@ import {
 import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
 
 const collect = <T>(source: Observable<T>) => firstValueFrom(source.pipe(toArray()));
+
+/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
+const until = async (predicate: () => boolean) => {
+  const deadline = Date.now() + 30_000;
+  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+};
 
 let dir: string;
 beforeEach(async () => {
@@ -74,6 +81,42 @@ describe('fromJsonLines', () => {
     expect(outputs[1]!.error).toContain(`line of ${long.length} characters exceeds maxLineLength (100)`);
     const events = await collect(fromJsonLines(['{not json}\n']).pipe(bridgeHooks()));
     expect(events.map((e) => e.type)).toEqual(['hook.rejected']);
+  });
+
+  it('drops a byte order mark at the start of text chunks, as TextDecoder does for bytes', async () => {
+    const text = `\uFEFF{"hook":"a","output":{}}\n{"hook":"b","output":{}}\n`;
+    const path = join(dir, 'bom.jsonl');
+    await writeFile(path, text);
+    const { createReadStream } = await import('node:fs');
+    for (const input of [createReadStream(path, 'utf8'), [text], Readable.from([Buffer.from(text)])]) {
+      const outputs = await collect(fromJsonLines(input));
+      expect(outputs.map((o) => [o.hook, o.error])).toEqual([
+        ['a', undefined],
+        ['b', undefined],
+      ]);
+    }
+    // Only at the start: a BOM inside the input is the line's (and not JSON).
+    const [, inner] = await collect(
+      fromJsonLines([`{"hook":"a","output":{}}\n\uFEFF{"hook":"b","output":{}}\n`]),
+    );
+    expect(inner!.error).toContain('invalid JSON');
+  });
+
+  it("does not count a line's \\r\\n ending in its length", async () => {
+    const text = JSON.stringify({ hook: 'a', output: {} });
+    for (const ending of ['\n', '\r\n']) {
+      const outputs = await collect(fromJsonLines([`${text}${ending}`], { maxLineLength: text.length }));
+      expect(outputs.map((o) => [o.hook, o.error])).toEqual([['a', undefined]]);
+    }
+    // The \r in a chunk of its own, and one character too many with either ending.
+    const split = await collect(fromJsonLines([text, '\r', '\n'], { maxLineLength: text.length }));
+    expect(split.map((o) => o.error)).toEqual([undefined]);
+    for (const ending of ['\n', '\r\n']) {
+      const [long] = await collect(fromJsonLines([`${text} ${ending}`], { maxLineLength: text.length }));
+      expect(long!.error).toBe(
+        `line of ${text.length + 1} characters exceeds maxLineLength (${text.length})`,
+      );
+    }
   });
 
   it('reads every fixture line into events, none rejected', async () => {
@@ -154,6 +197,71 @@ describe('fromHookFile', () => {
     await appendFile(path, '{"hook":"three","output":{}}\n{"hook":"four","output":{}}\n');
     await done;
     expect(seen).toEqual(['one', 'two', 'three', 'four']);
+  });
+
+  const line = (hook: string) => `${JSON.stringify({ hook, output: {} })}\n`;
+
+  it('reads a file rewritten in place to the same size or more from its start (a shell `>`)', async () => {
+    const path = join(dir, 'live.jsonl');
+    await writeFile(path, line('a'));
+    const seen: HookOutput[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) =>
+      seen.push(o),
+    );
+    await until(() => seen.length === 1);
+    // The same inode, truncated and written again, longer than the position reached: no shrink to see.
+    await writeFile(path, line('b') + line('c'));
+    await until(() => seen.length >= 3);
+    subscription.unsubscribe();
+    expect(seen.map((o) => [o.hook, o.error])).toEqual([
+      ['a', undefined],
+      ['b', undefined],
+      ['c', undefined],
+    ]);
+  });
+
+  it("emits the old file's last line without a newline when the file is rotated, and watches the new one", async () => {
+    const path = join(dir, 'live.jsonl');
+    await writeFile(path, line('a') + line('b').trimEnd());
+    const seen: string[] = [];
+    // Polling never comes within the test: what arrives was noticed by fs.watch.
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) =>
+      seen.push(o.hook),
+    );
+    await until(() => seen.length === 1);
+    await appendFile(path, `\n${line('b2')}`);
+    await until(() => seen.length === 3);
+    await appendFile(path, line('b3').trimEnd());
+    // Rotation: the old file renamed away, a new one at the path (in one go, as logrotate's create).
+    const { renameSync, writeFileSync } = await import('node:fs');
+    renameSync(path, `${path}.1`);
+    writeFileSync(path, line('c'));
+    await until(() => seen.length === 5);
+    // The new file is watched (the old watcher followed the old inode).
+    await appendFile(path, line('d'));
+    await until(() => seen.length === 6);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'b', 'b2', 'b3', 'c', 'd']);
+  });
+
+  it('closes the file when unsubscribed while it is being opened', async () => {
+    const path = join(dir, 'open.jsonl');
+    await writeFile(path, line('a'));
+    const open = () => {
+      let n = 0;
+      for (const fd of readdirSync('/proc/self/fd')) {
+        try {
+          if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
+        } catch {
+          // closed meanwhile
+        }
+      }
+      return n;
+    };
+    for (let i = 0; i < 5; i++) fromHookFile(path).subscribe().unsubscribe();
+    for (let i = 0; i < 5; i++) fromHookFile(path, { follow: true }).subscribe().unsubscribe();
+    await until(() => open() === 0);
+    expect(open()).toBe(0);
   });
 });
 
@@ -238,6 +346,35 @@ describe('fromFileWatcher', () => {
     });
     await writeFile(join(dir, 'boom.txt'), 'x');
     await failed;
+  });
+
+  it('reports the files of a directory moved out of the tree as deleted', async () => {
+    const watched = join(dir, 'watched');
+    const outside = join(dir, 'outside');
+    await mkdir(join(watched, 'pkg', 'sub'), { recursive: true });
+    await mkdir(outside);
+    const files = [join(watched, 'pkg', 'a.ts'), join(watched, 'pkg', 'sub', 'b.ts')];
+    for (const file of files) await writeFile(file, 'x');
+    await writeFile(join(watched, 'kept.ts'), 'x');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    // Moved out, the directory's name is the only notification: none for the files in it.
+    await rename(join(watched, 'pkg'), join(outside, 'pkg'));
+    await waitFor(() => changes.length >= 2);
+    // A file created again at an old path is new.
+    await mkdir(join(watched, 'pkg'));
+    await writeFile(files[0]!, 'y');
+    await waitFor(() => changes.length >= 3);
+    subscription.unsubscribe();
+    expect(
+      changes
+        .slice(0, 2)
+        .map((c) => [c.action, c.path])
+        .sort(),
+    ).toEqual(files.map((f) => ['deleted', f]));
+    expect(changes.slice(2).map((c) => [c.action, c.path])).toEqual([['created', files[0]]]);
   });
 
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
