@@ -36,7 +36,10 @@ export type ErrorCode =
    * `decision: 'block'`.
    */
   | 'HOOK_BLOCKED'
-  /** A hook's output is not a `HookResult`: not JSON, or JSON that fails `HookResultSchema` (see `issues`). */
+  /**
+   * A hook's output is not a `HookResult`: not JSON, or JSON that fails `HookResultSchema` (see `issues`),
+   * or an answer that threw while it was read (a getter, a proxy trap; the thrown value is the `cause`).
+   */
   | 'HOOK_INVALID_OUTPUT'
   /** A command hook wrote more than `maxOutputBytes` to stdout; it was killed. */
   | 'HOOK_OUTPUT_TOO_LARGE'

@@ -16,10 +16,18 @@ export type RawOutcome =
       readonly process?: CommandDetail;
     };
 
-/** Validates a hook's answer: `undefined`/`null` is the empty result, anything else must be a `HookResult`. */
+/**
+ * Validates a hook's answer: `undefined`/`null` is the empty result, anything else must be a `HookResult`.
+ * Total: an answer that throws while it is read (a getter, a proxy trap) is `HOOK_INVALID_OUTPUT` too.
+ */
 export function parseAnswer(hook: string, value: unknown): RawOutcome {
   if (value === undefined || value === null) return { ok: true, result: {} };
-  const parsed = HookResultSchema.safeParse(value);
+  let parsed: ReturnType<typeof HookResultSchema.safeParse>;
+  try {
+    parsed = HookResultSchema.safeParse(value);
+  } catch (error) {
+    return unreadable(hook, error);
+  }
   if (parsed.success) return { ok: true, result: parsed.data };
   const issues = parsed.error.issues.map((issue) => ({
     code: issue.code,
@@ -40,9 +48,50 @@ export function parseAnswer(hook: string, value: unknown): RawOutcome {
   };
 }
 
-/** The error a hook's throw or error notification stands for. A `HookError` is kept as it is. */
+/** The outcome of an answer that threw `error` while it was read (a getter, a proxy trap). */
+export function unreadable(hook: string, error: unknown): RawOutcome {
+  return {
+    ok: false,
+    error: new HookError(
+      'HOOK_INVALID_OUTPUT',
+      `hook "${hook}" answered something that cannot be read: ${textOf(error)}`,
+      { hook, cause: error },
+    ),
+  };
+}
+
+/**
+ * The error a hook's throw or error notification stands for. A `HookError` is kept as it is. Total: a
+ * value that cannot be converted to a string (a null-prototype object, a `toString` that throws) is
+ * named by its tag instead (`[object Object]`), and is still the error's `cause`.
+ */
 export function toHookError(hook: string, error: unknown): HookError {
-  if (error instanceof HookError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new HookError('HOOK_FAILED', `hook "${hook}" failed: ${message}`, { hook, cause: error });
+  if (isHookError(error)) return error;
+  return new HookError('HOOK_FAILED', `hook "${hook}" failed: ${textOf(error)}`, { hook, cause: error });
+}
+
+function isHookError(error: unknown): error is HookError {
+  try {
+    return error instanceof HookError;
+  } catch {
+    // A proxy whose getPrototypeOf trap throws.
+    return false;
+  }
+}
+
+/**
+ * A thrown value as text, never throwing: an `Error`'s message, else `String(value)`; failing that
+ * (no `toString`, or one that throws) `Object.prototype.toString`'s tag, or a fixed placeholder.
+ */
+function textOf(value: unknown): string {
+  try {
+    return value instanceof Error ? String(value.message) : String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      // A revoked proxy, or a Symbol.toStringTag getter that throws.
+      return '(a value that cannot be converted to a string)';
+    }
+  }
 }

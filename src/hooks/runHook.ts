@@ -3,7 +3,7 @@ import { HookError } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
 import { runCommand } from './command.js';
 import { checkHook, isCommandHook, type RunDefaults, runDefaults } from './options.js';
-import { parseAnswer, type RawOutcome, toHookError } from './outcome.js';
+import { parseAnswer, type RawOutcome, toHookError, unreadable } from './outcome.js';
 import type {
   CommandDetail,
   ErrorPolicy,
@@ -88,20 +88,26 @@ function runFunction(hook: FunctionHook, context: HookContext, place: StepPlace)
       answer({ ok: false, error: toHookError(hook.name, error) });
       return;
     }
-    if (!isObservableInput(input)) {
+    let answers: Observable<unknown> | undefined;
+    try {
+      if (isObservableInput(input)) answers = from(input as Observable<unknown>);
+    } catch (error) {
+      // Looking at the answer threw (a `then` getter, a proxy trap).
+      answer(unreadable(hook.name, error));
+      return;
+    }
+    if (answers === undefined) {
       // A plain result (or undefined) returned synchronously.
       answer(parseAnswer(hook.name, input));
       return;
     }
-    const subscription = from(input as Observable<unknown>)
-      .pipe(take(1))
-      .subscribe({
-        next: (value) => answer(parseAnswer(hook.name, value)),
-        error: (error: unknown) => answer({ ok: false, error: toHookError(hook.name, error) }),
-        complete: () => {
-          if (!answered) answer({ ok: true, result: {} });
-        },
-      });
+    const subscription = answers.pipe(take(1)).subscribe({
+      next: (value) => answer(parseAnswer(hook.name, value)),
+      error: (error: unknown) => answer({ ok: false, error: toHookError(hook.name, error) }),
+      complete: () => {
+        if (!answered) answer({ ok: true, result: {} });
+      },
+    });
     return () => {
       subscription.unsubscribe();
       if (!answered) controller.abort();

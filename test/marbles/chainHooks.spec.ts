@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {
+  config,
   connect,
   defer,
   ignoreElements,
@@ -371,6 +372,98 @@ describe('runHookChain', () => {
     if (invalid.status !== 'failed') throw new Error('expected failed');
     expect(invalid.error.issues?.[0]?.path).toEqual(['score']);
     expect(invalid.error.message).toContain('score');
+  });
+
+  it('fails a hook whose thrown value cannot be converted to a string, and the chain goes on', async () => {
+    const bare = Object.assign(Object.create(null) as object, { code: 'E_ODD' });
+    const loud = {
+      toString() {
+        throw new Error('no text');
+      },
+    };
+    const chain = {
+      name: 'c',
+      hooks: [
+        fn('throws-bare', () => {
+          throw bare;
+        }),
+        fn('throws-loud', () => {
+          throw loud;
+        }),
+        fn('errors-bare', () => throwError(() => bare)),
+        fn('after', () => ({ score: 1 })),
+      ],
+    };
+    const outputs = await collect(runHookChain(chain, {}, { errorPolicy: 'fail-open' }));
+    expect(outputs.map(label)).toEqual([
+      'throws-bare:failed',
+      'throws-loud:failed',
+      'errors-bare:failed',
+      'after:completed',
+      'c:completed',
+    ]);
+    const failed = resultOf(outputs).results.slice(0, 3);
+    expect(failed.map((s) => (s.status === 'failed' ? s.error.code : s.status))).toEqual([
+      'HOOK_FAILED',
+      'HOOK_FAILED',
+      'HOOK_FAILED',
+    ]);
+    const first = failed[0]!;
+    if (first.status !== 'failed') throw new Error('expected failed');
+    // Named by its tag, and kept as the cause.
+    expect(first.error.message).toBe('hook "throws-bare" failed: [object Object]');
+    expect(first.error.cause).toBe(bare);
+    expect(first.event.data.error).toBe('hook "throws-bare" failed: [object Object]');
+  });
+
+  it('fails at once, without an unhandled error, a hook whose promise rejects with such a value', async () => {
+    const unhandled: unknown[] = [];
+    const saved = config.onUnhandledError;
+    config.onUnhandledError = (error) => unhandled.push(error);
+    try {
+      // The rejection is a microtask, the timeout a timer: the step comes from the rejection whatever
+      // the timeout (it is there only so that a run that missed the rejection ends).
+      const chain = {
+        name: 'c',
+        hooks: [fn('rejects-bare', () => Promise.reject(Object.create(null)), { timeoutMs: 1_000 })],
+      };
+      const outputs = await collect(runHookChain(chain, {}));
+      expect(outputs.map(label)).toEqual(['rejects-bare:failed', 'c:failed']);
+      expect(unhandled).toEqual([]);
+    } finally {
+      config.onUnhandledError = saved;
+    }
+  });
+
+  it('fails with HOOK_INVALID_OUTPUT a hook whose answer throws while it is read', async () => {
+    const getter = {
+      get score(): number {
+        throw new Error('getter');
+      },
+    };
+    const thenGetter = Object.defineProperty({}, 'then', {
+      get() {
+        throw new Error('then');
+      },
+    });
+    const chain = {
+      name: 'c',
+      hooks: [
+        fn('sync-getter', () => getter),
+        fn('async-getter', async () => getter),
+        fn('then-getter', () => thenGetter as unknown as HookResult),
+      ],
+    };
+    const outputs = await collect(runHookChain(chain, {}, { errorPolicy: 'fail-open' }));
+    const steps = resultOf(outputs).results;
+    expect(steps.map((s) => (s.status === 'failed' ? `${s.hook}:${s.error.code}` : s.status))).toEqual([
+      'sync-getter:HOOK_INVALID_OUTPUT',
+      'async-getter:HOOK_INVALID_OUTPUT',
+      'then-getter:HOOK_INVALID_OUTPUT',
+    ]);
+    expect(steps[0]!.status === 'failed' && steps[0]!.error.message).toBe(
+      'hook "sync-getter" answered something that cannot be read: getter',
+    );
   });
 
   it('keeps unknown result keys and drops a __proto__ in context_updates', async () => {
