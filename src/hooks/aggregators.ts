@@ -1,3 +1,4 @@
+import { textOf } from './outcome.js';
 import type { AggregatedStep, HookResult } from './types.js';
 
 /** A hook that gave nothing to aggregate, or that did not pass, and why. */
@@ -98,16 +99,28 @@ export interface ValidationResult {
   readonly reasons: readonly HookShortfall[];
 }
 
+/**
+ * A critical issue as text: a string as it is, an object's `message`, else its JSON (a `BigInt` as its
+ * digits). Total: an issue that JSON cannot hold (a cycle) or that throws while it is read is its
+ * `String()`, else its tag (`[object Object]`), so an odd issue still fails its validator.
+ */
 function describe(issue: unknown): string {
-  if (typeof issue === 'string') return issue;
-  if (
-    typeof issue === 'object' &&
-    issue !== null &&
-    typeof (issue as { message?: unknown }).message === 'string'
-  ) {
-    return (issue as { message: string }).message;
+  try {
+    if (typeof issue === 'string') return issue;
+    if (
+      typeof issue === 'object' &&
+      issue !== null &&
+      typeof (issue as { message?: unknown }).message === 'string'
+    ) {
+      return (issue as { message: string }).message;
+    }
+    return (
+      JSON.stringify(issue, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value)) ??
+      String(issue)
+    );
+  } catch {
+    return textOf(issue);
   }
-  return JSON.stringify(issue) ?? String(issue);
 }
 
 /**
@@ -115,7 +128,8 @@ function describe(issue: unknown): string {
  * completed and its result does not say otherwise: `passed: false` fails it; without `passed`, a
  * non-empty `critical_issues` fails it. A validator that blocked, failed, timed out or was not run (its
  * context was rejected because the queue was full) did NOT pass.
- * The reasons are collected: the result's `reason`, else its critical issues, else the error.
+ * The reasons are collected: the result's `reason`, else its critical issues, else the error. Any
+ * critical issue is described (a cycle or a `BigInt` too): this aggregator never throws.
  *
  * ## Example
  * ```ts

@@ -80,10 +80,11 @@ function isHookError(error: unknown): error is HookError {
 }
 
 /**
- * A thrown value as text, never throwing: an `Error`'s message, else `String(value)`; failing that
- * (no `toString`, or one that throws) `Object.prototype.toString`'s tag, or a fixed placeholder.
+ * A value (a thrown one, an odd critical issue) as text, never throwing: an `Error`'s message, else
+ * `String(value)`; failing that (no `toString`, or one that throws) `Object.prototype.toString`'s tag,
+ * or a fixed placeholder.
  */
-function textOf(value: unknown): string {
+export function textOf(value: unknown): string {
   try {
     return value instanceof Error ? String(value.message) : String(value);
   } catch {

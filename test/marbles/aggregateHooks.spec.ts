@@ -857,6 +857,47 @@ describe('validationResult', () => {
     ]);
   });
 
+  it('fails a validator on critical issues that JSON cannot hold, without erroring', async () => {
+    const cycle: Record<string, unknown> = { rule: 'cycle' };
+    cycle.self = cycle;
+    const loud = {
+      toJSON() {
+        throw new Error('no JSON');
+      },
+    };
+    const result = await aggregate(
+      {
+        big: { critical_issues: [{ line: 10n, rule: 'no-eval' }, 7n] },
+        cyclic: { critical_issues: [cycle] },
+        odd: { critical_issues: [loud, Object.create(null)] },
+      },
+      validationResult,
+    );
+    expect(result).toEqual({
+      passed: false,
+      passed_hooks: [],
+      failed_hooks: ['big', 'cyclic', 'odd'],
+      reasons: [
+        { hook: 'big', status: 'completed', reason: 'critical issues: {"line":"10","rule":"no-eval"}; "7"' },
+        { hook: 'cyclic', status: 'completed', reason: 'critical issues: [object Object]' },
+        { hook: 'odd', status: 'completed', reason: 'critical issues: [object Object]; {}' },
+      ],
+    });
+  });
+
+  it('keeps aggregateHooks running over such a validator', async () => {
+    const hooks = [fn('guard', () => ({ critical_issues: [{ line: 10n }] }))];
+    const outputs = await lastValueFrom(
+      of({ diff: 'x' }, { diff: 'y' }).pipe(aggregateHooks(hooks, validationResult), toArray()),
+    );
+    expect(outputs.map((o) => (o.kind === 'aggregate' ? o.aggregate.passed : o.status))).toEqual([
+      'completed',
+      false,
+      'completed',
+      false,
+    ]);
+  });
+
   it('does not count a blocked, failed or timed-out validator as a pass', async () => {
     const result = await aggregate(
       { a: { decision: 'block', reason: 'forbidden file' }, b: new Error('crashed'), c: 'never', d: {} },
