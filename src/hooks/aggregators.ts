@@ -44,6 +44,11 @@ function reasonOf(step: AggregatedStep): string {
   }
 }
 
+/** Appends `items` one by one: `push(...items)` overflows the stack for a long array (~150,000 items). */
+function append(target: unknown[], items: readonly unknown[]): void {
+  for (const item of items) target.push(item);
+}
+
 /**
  * The seed's review aggregation: the mean score over the hooks that gave one, their critical issues,
  * recommendations and positive findings concatenated (in hook order), and their metrics per hook.
@@ -73,9 +78,9 @@ export function reviewSummary(steps: readonly AggregatedStep[]): ReviewSummary {
       total += result.score;
       scored++;
     }
-    if (result.critical_issues) critical.push(...result.critical_issues);
-    if (result.recommendations) recommendations.push(...result.recommendations);
-    if (result.positive_findings) positive.push(...result.positive_findings);
+    if (result.critical_issues) append(critical, result.critical_issues);
+    if (result.recommendations) append(recommendations, result.recommendations);
+    if (result.positive_findings) append(positive, result.positive_findings);
     if (result.metrics !== undefined) metrics[step.hook] = result.metrics;
   }
   return {

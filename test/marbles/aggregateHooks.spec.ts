@@ -798,6 +798,22 @@ describe('reviewSummary', () => {
     });
   });
 
+  it('concatenates findings of any length (a command hook may answer up to 1 MiB of them)', async () => {
+    const many = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
+    const summary = await aggregate(
+      {
+        a: { critical_issues: many(500_000, 'c'), recommendations: many(500_000, 'r') },
+        b: { critical_issues: ['last'], positive_findings: many(500_000, 'p') },
+      },
+      reviewSummary,
+    );
+    expect(summary.critical_issues).toHaveLength(500_001);
+    expect(summary.critical_issues[0]).toBe('c0');
+    expect(summary.critical_issues.at(-1)).toBe('last');
+    expect(summary.recommendations).toHaveLength(500_000);
+    expect(summary.positive_findings).toHaveLength(500_000);
+  });
+
   it('gives a null score when no hook scored, and lists the hooks that gave nothing', async () => {
     const summary = await aggregate(
       {
