@@ -22,7 +22,10 @@ export interface ReviewSummary {
   readonly critical_issues: readonly unknown[];
   readonly recommendations: readonly unknown[];
   readonly positive_findings: readonly unknown[];
-  /** Each hook's `metrics`, under its name. */
+  /**
+   * Each hook's `metrics`, under its name: a plain object where every name is an own key (`__proto__`
+   * too, which an assignment would have taken for the prototype).
+   */
   readonly metrics: Readonly<Record<string, Record<string, unknown>>>;
   /** The hooks that gave no result (failed, timed out, blocked by exit code, or not run), and why. */
   readonly missing: readonly HookShortfall[];
@@ -81,7 +84,15 @@ export function reviewSummary(steps: readonly AggregatedStep[]): ReviewSummary {
     if (result.critical_issues) append(critical, result.critical_issues);
     if (result.recommendations) append(recommendations, result.recommendations);
     if (result.positive_findings) append(positive, result.positive_findings);
-    if (result.metrics !== undefined) metrics[step.hook] = result.metrics;
+    if (result.metrics !== undefined) {
+      // Defined, not assigned: a hook named `__proto__` would set the prototype instead of a key.
+      Object.defineProperty(metrics, step.hook, {
+        value: result.metrics,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
   }
   return {
     overall_score: scored > 0 ? total / scored : null,

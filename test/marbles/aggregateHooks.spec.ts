@@ -814,6 +814,20 @@ describe('reviewSummary', () => {
     expect(summary.positive_findings).toHaveLength(500_000);
   });
 
+  it('keeps the metrics of a hook named __proto__ as an own key of a plain object', async () => {
+    // A computed key: a literal `__proto__: …` would set the prototype of the record.
+    const summary = await aggregate(
+      { ['__proto__']: { metrics: { loc: 12 } }, b: { metrics: { loc: 3 } } },
+      reviewSummary,
+    );
+    expect(Object.keys(summary.metrics)).toEqual(['__proto__', 'b']);
+    expect(Object.getOwnPropertyDescriptor(summary.metrics, '__proto__')?.value).toEqual({ loc: 12 });
+    expect(Object.getPrototypeOf(summary.metrics)).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(summary.metrics))).toEqual(
+      JSON.parse('{"__proto__":{"loc":12},"b":{"loc":3}}'),
+    );
+  });
+
   it('gives a null score when no hook scored, and lists the hooks that gave nothing', async () => {
     const summary = await aggregate(
       {
