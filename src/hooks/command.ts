@@ -195,14 +195,17 @@ export function runCommand(
       if (code === 0) {
         const text = Buffer.concat(stdout).toString('utf8');
         // As Claude Code does: stdout is JSON only when it starts with `{`; other text is kept, not parsed.
-        if (!text.trimStart().startsWith('{')) {
+        // Leading whitespace and a UTF-8 byte-order mark (PowerShell, some Windows tools write one) are
+        // dropped once, for the check and the parse alike: JSON.parse rejects a BOM.
+        const answer = text.trimStart();
+        if (!answer.startsWith('{')) {
           if (text.length > 0) detail.stdout = text;
           finish({ ok: true, result: {}, process: detail });
           return;
         }
         let value: unknown;
         try {
-          value = JSON.parse(text);
+          value = JSON.parse(answer);
         } catch (error) {
           finish({
             ok: false,

@@ -189,6 +189,15 @@ describe('command hooks', () => {
     expect(step.error.issues?.map((issue) => issue.path)).toEqual([['stop_chain'], ['score']]);
   });
 
+  it('parses JSON after a UTF-8 byte-order mark and leading whitespace', async () => {
+    const step = await run(respond('bom', '--stdout', '\uFEFF{"score": 0.9}'));
+    if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
+    expect(step.result.score).toBe(0.9);
+    expect(step.process?.stdout).toBeUndefined();
+    const spaced = await run(respond('bom-spaced', '--stdout', '\uFEFF\r\n  {"score": 0.5}\n'));
+    expect(spaced.status === 'completed' && spaced.result.score).toBe(0.5);
+  });
+
   it('plain-text stdout is kept, not parsed, as Claude Code does', async () => {
     const step = await run(respond('text', '--stdout', 'all good\n'));
     if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
