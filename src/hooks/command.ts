@@ -7,9 +7,10 @@
  * 64 KiB is drained and dropped, so no hook can make the parent run out of memory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { Observable } from 'rxjs';
 import { HookError } from '../errors.js';
-import { parseAnswer, type RawOutcome } from './outcome.js';
+import { parseAnswer, type RawOutcome, textOf } from './outcome.js';
 import type { CommandDetail, CommandHook } from './types.js';
 
 /** Most stderr bytes kept; the rest is read and dropped. */
@@ -68,6 +69,36 @@ function quote(stderr: string): string {
 }
 
 /**
+ * The error of a hook that could not start. Node reports a missing `cwd` as `spawn <command> ENOENT`
+ * (and one that is a file as `spawn ENOTDIR`), which blames the program: when the working directory
+ * is the culprit, the message names it. The code stays `HOOK_FAILED`, the spawn error is the cause.
+ */
+function startError(hook: CommandHook, error: unknown): HookError {
+  const message = textOf(error);
+  const problem = cwdProblem(hook.cwd, (error as NodeJS.ErrnoException | undefined)?.code);
+  return new HookError(
+    'HOOK_FAILED',
+    `hook "${hook.name}" could not start: ${problem === undefined ? message : `${problem} (${message})`}`,
+    { hook: hook.name, cause: error },
+  );
+}
+
+/** What is wrong with `cwd` when a spawn failed with `code`, if the working directory is to blame. */
+function cwdProblem(cwd: string | undefined, code: unknown): string | undefined {
+  if (cwd === undefined || (code !== 'ENOENT' && code !== 'ENOTDIR')) return undefined;
+  try {
+    // Sync, but only on this rare path, and once per failed start.
+    if (statSync(cwd).isDirectory()) return undefined;
+    return `its working directory ${JSON.stringify(cwd)} is not a directory`;
+  } catch (error) {
+    const statCode = (error as NodeJS.ErrnoException).code;
+    return statCode === 'ENOENT' || statCode === 'ENOTDIR'
+      ? `its working directory ${JSON.stringify(cwd)} does not exist`
+      : undefined;
+  }
+}
+
+/**
  * Runs `hook` with `input` (the context as JSON) on stdin. Emits one outcome, then completes; never
  * errors. Unsubscribing before the outcome kills the process group. `onSpawn` is called once the
  * process runs, with a way to read its pid and stderr so far (for a step that times out).
@@ -92,13 +123,8 @@ export function runCommand(
         windowsHide: true,
       });
     } catch (error) {
-      subscriber.next({
-        ok: false,
-        error: new HookError('HOOK_FAILED', `hook "${name}" could not start: ${(error as Error).message}`, {
-          hook: name,
-          cause: error,
-        }),
-      });
+      // Some failures to start are thrown (a cwd that is a file: ENOTDIR), most are emitted (ENOENT).
+      subscriber.next({ ok: false, error: startError(hook, error) });
       subscriber.complete();
       return;
     }
@@ -156,13 +182,7 @@ export function runCommand(
     child.on('error', (error: NodeJS.ErrnoException) => {
       // Only a failure to start ends the run here; errors of a running process end in 'close'.
       if (pid !== undefined) return;
-      finish({
-        ok: false,
-        error: new HookError('HOOK_FAILED', `hook "${name}" could not start: ${error.message}`, {
-          hook: name,
-          cause: error,
-        }),
-      });
+      finish({ ok: false, error: startError(hook, error) });
     });
 
     // 'close', not 'exit': the answer is complete only when stdout and stderr are closed. A background

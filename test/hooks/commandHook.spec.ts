@@ -239,6 +239,27 @@ describe('command hooks', () => {
     expect(step.process).toBeUndefined();
   });
 
+  it('a missing working directory is named, not blamed on the program', async () => {
+    const missing = join(dir, 'no-such-dir');
+    const step = await run(script('ok', { cwd: missing }));
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.code).toBe('HOOK_FAILED');
+    expect(step.error.message).toContain('could not start');
+    expect(step.error.message).toContain(`its working directory ${JSON.stringify(missing)} does not exist`);
+    expect((step.error.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+    expect(step.process).toBeUndefined();
+    const program = await run({ name: 'missing', command: join(dir, 'no-such-program'), cwd: dir });
+    expect(program.status === 'failed' && program.error.message).not.toContain('working directory');
+  });
+
+  it('a working directory that is a file is named too', async () => {
+    const file = join(FIXTURES, 'ok.mjs');
+    const step = await run(script('ok', { cwd: file }));
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.code).toBe('HOOK_FAILED');
+    expect(step.error.message).toContain(`its working directory ${JSON.stringify(file)} is not a directory`);
+  });
+
   it('a context that is not JSON-serialisable fails without starting the hook', async () => {
     const step = await run(script('ok'), { big: 1n });
     if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
