@@ -20,6 +20,7 @@ import { createEvent, type Event, Priority } from '../event.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
+import { priorityOf } from './internal/eventTime.js';
 import type { EventFlowMetrics } from './metrics.js';
 import { createModeSelector, isProcessingMode, ProcessingMode, type SelectModeConfig } from './selectMode.js';
 
@@ -122,6 +123,7 @@ export interface EventsDroppedData extends Record<string, unknown> {
   limit: number;
   event_id: string;
   event_type: string;
+  /** The priority class it was queued in: its priority, or LOW when that is not a valid `Priority`. */
   event_priority: Priority;
   /** Events this subscription has dropped so far, this one included. */
   total: number;
@@ -218,7 +220,15 @@ interface Pending {
   arrivedAt: number;
 }
 
-/** One FIFO per priority; dequeues the most urgent first. */
+/**
+ * The queue class of an event: its priority when NORMAL, HIGH or CRITICAL, else LOW — events from untyped
+ * sources may carry anything (7, `undefined`, `NaN`, `'3'`), and such an event must still be queued.
+ */
+function classOf(event: Event): Priority {
+  return priorityOf(event.priority, Priority.LOW);
+}
+
+/** One FIFO per priority class (`classOf`); dequeues the most urgent first. */
 class PriorityQueue {
   readonly #classes = [
     new Deque<Pending>(),
@@ -229,7 +239,7 @@ class PriorityQueue {
   length = 0;
 
   push(item: Pending): void {
-    this.#classes[item.event.priority]!.push(item);
+    this.#classes[classOf(item.event)]!.push(item);
     this.length++;
   }
 
@@ -349,7 +359,8 @@ function settleLater<R>(
  * or on error: the source's error is forwarded only after every event received has its outcome.
  *
  * - IMMEDIATE: `immediate(event)` is called at once (up to `concurrency.immediate` in flight; waiting
- *   events are started most urgent first). It never waits behind a batch: the lanes are independent.
+ *   events are started most urgent first; a priority that is not a valid `Priority` counts as LOW). It
+ *   never waits behind a batch: the lanes are independent.
  * - BATCHED: events go through `adaptiveBatch`; each batch is passed to `batch(events)` (up to
  *   `concurrency.batched` batches in flight) and its processing latency is reported back to the batcher.
  * - ASYNC: `background(event)` is called individually but never inside the source's emission — it is
@@ -479,7 +490,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
             limit: maxQueued[mode],
             event_id: event.id,
             event_type: event.type,
-            event_priority: event.priority,
+            event_priority: classOf(event),
             total: droppedTotal,
           },
           ...(event.sessionId === undefined ? {} : { sessionId: event.sessionId }),
@@ -614,7 +625,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         // The victim is of the lowest priority present, the incoming event included (it is the newest of
         // its class): a full queue never drops a CRITICAL event to keep a LOW one.
         const lowest = lane.queue.lowest();
-        const priority = item.event.priority;
+        const priority = classOf(item.event);
         let victim = item;
         if (overflow === 'drop-oldest' ? lowest <= priority : lowest < priority) {
           victim = (overflow === 'drop-oldest' ? lane.queue.shiftOf(lowest) : lane.queue.popOf(lowest))!;

@@ -760,6 +760,59 @@ describe('hybridProcess', () => {
     });
 
     it(
+      'queues an event whose priority is not 0..3 as LOW, and gives it its outcome',
+      marbles((m) => {
+        // Untyped sources may carry anything: each of these counts as LOW, behind the NORMAL G.
+        const odd = (id: string, priority: unknown): Event => ({
+          ...ev(id, 'git.commit'),
+          priority: priority as Priority,
+        });
+        const values = {
+          g,
+          G: ev('G', 'git.commit'),
+          p: odd('p', 7),
+          q: odd('q', undefined),
+          r: odd('r', Number.NaN),
+          s: odd('s', 1.5),
+          t: odd('t', '3'),
+        };
+        const source = m.cold('  -(gpqrstG)|', values);
+        const result = source.pipe(
+          hybridProcess(
+            options(m.scheduler, { concurrency: { immediate: 1 }, immediate: slowImmediate(m.scheduler) }),
+          ),
+          map(show),
+        );
+        m.expect(result).toBeObservable('- 10ms a 9ms b 9ms c 9ms d 9ms e 9ms f 9ms (h|)', {
+          a: 'r:i:g',
+          b: 'r:i:G',
+          c: 'r:i:p',
+          d: 'r:i:q',
+          e: 'r:i:r',
+          f: 'r:i:s',
+          h: 'r:i:t',
+        });
+        // Under a drop policy it is the LOW victim, and events.dropped reports it as LOW.
+        const dropping = m.cold('-(gGp)|', values).pipe(
+          hybridProcess(
+            options(m.scheduler, {
+              concurrency: { immediate: 1 },
+              maxQueued: 1,
+              overflow: 'drop-newest',
+              immediate: slowImmediate(m.scheduler),
+            }),
+          ),
+          map((o) => `${show(o)}${o.kind === 'dropped' ? `#${o.dropped.data.event_priority}` : ''}`),
+        );
+        m.expect(dropping).toBeObservable('-x---------y---------(z|)', {
+          x: 'd:i:p#0',
+          y: 'r:i:g',
+          z: 'r:i:G',
+        });
+      }),
+    );
+
+    it(
       'error (and block without a pulling source): the incoming event fails with BUFFER_OVERFLOW',
       marbles((m) => {
         for (const overflow of ['error', 'block'] as const) {
