@@ -306,6 +306,8 @@ function defaultType(value: unknown): string {
  * ```
  *
  * @param metrics where the times go; its clock (`metrics.now`) times the stage.
+ * A `type` function or a clock that fails errors the stream, after the value went downstream.
+ *
  * @param options the `type` to record under.
  * @return an operator that mirrors its source.
  */
@@ -320,15 +322,16 @@ export function measure<T>(
     new Observable<T>((subscriber) =>
       source.subscribe({
         next(value) {
+          // `type` and the clock (`now`) are user callbacks: a failure errors the stream, after the value
+          // went downstream (nothing is lost), rather than being thrown at the source.
           let type: string;
           try {
             type = typeOf(value);
           } catch (error) {
+            subscriber.next(value);
             subscriber.error(error);
             return;
           }
-          // The clock is a user callback (`now`): a failure errors the stream, after the value went
-          // downstream, rather than being thrown at the source.
           let start: number;
           try {
             start = metrics.now();

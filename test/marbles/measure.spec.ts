@@ -143,7 +143,7 @@ describe('measure', () => {
   );
 
   it(
-    'errors the stream when the type callback throws',
+    'passes the value through, then errors the stream, when the type callback throws',
     marbles((m) => {
       const source = m.cold('  -a-b|', { a, b });
       const boom = new Error('type');
@@ -155,7 +155,8 @@ describe('measure', () => {
           },
         }),
       );
-      m.expect(result).toBeObservable('-a-#', { a }, boom);
+      // Nothing is lost: b goes downstream (unrecorded, it has no type), then the stream errors.
+      m.expect(result).toBeObservable('-a-(b#)', { a, b }, boom);
       m.expect(source).toHaveSubscriptions('^--!');
     }),
   );
