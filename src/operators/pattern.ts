@@ -524,9 +524,14 @@ class Matcher implements SerialEngine<Event> {
     }
   }
 
-  /** Gives up every partial match (input completed or errored). */
+  /**
+   * Gives up every partial match (input completed or errored) — after ending, as a sweep would, the ones
+   * whose deadline the watermark has already passed: sweeps run at most once per `within / 4`, and what
+   * the input has already decided must not depend on when the last one ran.
+   */
   flush(): void {
     this.timer?.stop();
+    if (this.watermark !== NO_TIME) this.sweep(this.watermark);
     for (const state of this.keys.values()) this.giveUp(state, 'flushed');
     this.keys.clear();
   }
@@ -606,7 +611,9 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   event came (found by a later event, or by the live clock).
  * - **Timeouts** (side output, `timeouts: true` by default): a partial match whose `within` passes is
  *   emitted as `pattern.timeout` (`reason: 'timeout'`), stamped at its deadline; on complete or error
- *   the partial matches left are emitted with `reason: 'flushed'`, on eviction with `'evicted'`.
+ *   those whose deadline the newest timestamp seen has passed are ended so (a trailing negation
+ *   matches), and the partial matches left are emitted with `reason: 'flushed'`; on eviction with
+ *   `'evicted'`.
  * - A predicate or key function that throws counts as no match and is reported as `pattern.error`
  *   (priority HIGH, at most one per `within`, with a count of the suppressed ones).
  *

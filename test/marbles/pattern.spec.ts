@@ -317,6 +317,18 @@ describe('pattern: matching', () => {
     ]);
   });
 
+  it('on complete, ends what the watermark already decided, whatever the phase of the sweeps', () => {
+    // within 10 min: sweeps at most every 2.5 min. x at 9 sweeps (the next one is due at 11.5); y at 11
+    // does not, yet event time has passed A's deadline (10) when the input completes.
+    const red: PatternStep[] = [isFailingTestRun, { notFollowedBy: isPassingTestRun, name: 'green' }];
+    const quiet = (first: Event) => [first, other('x', 9, 'B'), other('y', 11, 'B')];
+    expect(labels(quiet(testRun('f', 0, false, 'A')), red)).toEqual(['f', 'x', 'y', 'M[f]']);
+    expect(labels(quiet(testEdit('t', 0, 'A')))).toEqual(['t', 'x', 'y', 'T[t]>isSourceEdit:timeout']);
+    // With y at 11.6 a sweep finds the same, only earlier.
+    const swept = [testRun('f', 0, false, 'A'), other('x', 9, 'B'), other('y', 11.6, 'B')];
+    expect(labels(swept, red)).toEqual(['f', 'x', 'M[f]', 'y']);
+  });
+
   it('keeps keys apart', () => {
     const events = [
       testEdit('a1', 0, 'A'),
