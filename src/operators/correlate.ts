@@ -850,9 +850,14 @@ class Correlator implements SerialEngine<Event> {
     }
   }
 
-  /** Ends every open episode (input completed or errored). */
+  /**
+   * Ends every open episode (input completed or errored): first, as a sweep would, those already quiet
+   * by the watermark (`quiet` — sweeps run at most once per a quarter of the shortest window, and what
+   * the input has already decided must not depend on when the last one ran), then the rest (`flushed`).
+   */
   flush(): void {
     this.timer?.stop();
+    if (this.watermark !== NO_TIME) this.sweep(this.watermark);
     for (const session of this.sessions.values()) this.endEpisodes(session, 'flushed');
     this.sessions.clear();
   }

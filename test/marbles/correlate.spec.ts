@@ -469,6 +469,22 @@ describe('correlate: feature-development', () => {
       'p',
     ]);
   });
+
+  it('on complete, ends an episode already quiet by the newest timestamp as quiet, whatever the phase of the sweeps', () => {
+    // Sweeps run at most every 45 s. B's event at 6.5 min sweeps (the next one is due at 7.25); the one
+    // at 7.1 does not, yet A has then been quiet for more than 5 min (its last event is at 2).
+    const quiet = (last: number) => [
+      ...feature('A'),
+      ev('p1', 'prompt.submitted', 6.5 * MIN, {}, 'B'),
+      ev('p2', 'prompt.submitted', last, {}, 'B'),
+    ];
+    expect(labels(quiet(7.1 * MIN))).toEqual([
+      ...['f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5'],
+      ...['p1', 'p2', 'ended:feature-development:5:quiet'],
+    ]);
+    // With p2 at 7.3 min a sweep finds the same, only earlier.
+    expect(labels(quiet(7.3 * MIN)).slice(-3)).toEqual(['p1', 'ended:feature-development:5:quiet', 'p2']);
+  });
 });
 
 describe('correlate: bug-fix', () => {
