@@ -297,7 +297,8 @@ interface Controller {
  * ```
  * maxSize 3, timeoutMs 5
  * source:  -a-b-c-d----e--|
- * result:  -----x----y----(z|)     x = [a,b,c] (full), y = [d] (5 ms after d), z = [e] (complete)
+ * result:  -----x------y--(z|)     x = [a,b,c] (full), y = [d] (5 ms after d: e, arriving then, opens
+ *                                  the next batch), z = [e] (complete)
  * ```
  *
  * ## Example
@@ -388,6 +389,16 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         chunks = undefined;
       };
 
+      // Emits a batch taken out of `buffer`, in chunks when it is above maxSize (after a shrink).
+      const emitBatch = (items: T[]) => {
+        if (items.length <= controller.config$.getValue().maxSize) {
+          subscriber.next(items);
+          return;
+        }
+        chunks = { items, next: 0 };
+        emitChunks();
+      };
+
       // Swap the buffer out before emitting: a re-entrant push lands in the fresh one.
       const flush = () => {
         cancelTimer();
@@ -395,12 +406,7 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         if (buffer.length === 0) return;
         const items = buffer;
         buffer = [];
-        if (items.length <= controller.config$.getValue().maxSize) {
-          subscriber.next(items);
-          return;
-        }
-        chunks = { items, next: 0 };
-        emitChunks();
+        emitBatch(items);
       };
 
       const armTimer = () => {
@@ -420,10 +426,24 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
 
       const sourceSubscription = source.subscribe({
         next(value) {
+          // An item arriving when its batch is due (on the very frame its timer runs, before it) opens the
+          // next batch: "timeoutMs after its first item" must not depend on which of the two the scheduler
+          // happens to run first. The item is held before the due batch is emitted, so a consumer ending
+          // the source from that batch still gets it flushed.
+          let due: T[] | undefined;
+          if (buffer.length > 0 && scheduler.now() >= firstAt + controller.config$.getValue().timeoutMs) {
+            cancelTimer();
+            due = buffer;
+            buffer = [];
+          }
           buffer.push(value);
           if (buffer.length === 1) {
             firstAt = scheduler.now();
             armTimer();
+          }
+          if (due !== undefined) {
+            emitChunks();
+            emitBatch(due);
           }
           if (buffer.length >= controller.config$.getValue().maxSize) flush();
         },

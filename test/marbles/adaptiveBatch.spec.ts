@@ -54,6 +54,22 @@ describe('adaptiveBatch', () => {
   );
 
   it(
+    'puts an item arriving on the frame its batch times out into the next batch (the docs diagram)',
+    marbles((m) => {
+      // e arrives at 12, when [d] (first item at 7) is due; the source's e is scheduled before d's timer.
+      const source = m.cold('  -a-b-c-d----e--|');
+      const subs = '           ^--------------!';
+      const expected = '       -----x------y--(z|)';
+      m.expect(source.pipe(adaptiveBatch<string>(small()))).toBeObservable(expected, {
+        x: ['a', 'b', 'c'],
+        y: ['d'],
+        z: ['e'],
+      });
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it(
     'never emits an empty batch: no timer runs without items',
     marbles((m) => {
       const source = m.cold('  ----------------|');
@@ -185,6 +201,30 @@ describe('adaptiveBatch', () => {
       for (let i = 1; i <= 6; i++) input.next(i);
       batcher.setConfig({ maxSize: 2 });
       expect(seen).toEqual([[1, 2], [3, 4], [5, 6], end === 'complete' ? '|' : '#']);
+    }
+  });
+
+  it('flushes the item that arrived when its batch was due, also when the source ends from that batch', () => {
+    // b arrives at 6, when [a] is due (its push is scheduled before a's timer): [a] leaves first, and the
+    // consumer ends the source (complete, or error) on it. b is owed before the end.
+    for (const end of ['complete', 'error'] as const) {
+      const scheduler = new TestScheduler((actual, expected) => expect(actual).toStrictEqual(expected));
+      const seen: string[] = [];
+      scheduler.run(() => {
+        const input = new Subject<string>();
+        scheduler.schedule(() => input.next('a'), 1);
+        scheduler.schedule(() => input.next('b'), 6);
+        input.pipe(adaptiveBatch<string>(small({ scheduler }))).subscribe({
+          next: (batch) => {
+            seen.push(`${batch}@${scheduler.now()}`);
+            if (end === 'complete') input.complete();
+            else input.error(new Error('end'));
+          },
+          error: () => seen.push(`#@${scheduler.now()}`),
+          complete: () => seen.push(`|@${scheduler.now()}`),
+        });
+      });
+      expect(seen).toEqual(['a@6', 'b@6', end === 'complete' ? '|@6' : '#@6']);
     }
   });
 
