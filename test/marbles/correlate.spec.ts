@@ -919,6 +919,30 @@ describe('correlate: the live clock', () => {
       });
     });
   });
+
+  it('keeps its live timer when the consumer feeds an event back as a sweep drops the last session', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    const seen: string[] = [];
+    scheduler.run(() => {
+      const input = new Subject<Event>();
+      // Sweeps every 2.5 ms; an episode is quiet 10 ms after its last event.
+      const group = { name: 'g', eventTypes: ['e'], windowMs: 10, rule: () => ({ confidence: 1 }) };
+      const at = (id: string, t: number): Event => ({ ...ev(id, 'e', 0, {}, 'S'), timestamp: t });
+      input.pipe(correlate([group], { liveClock: true, scheduler, passThrough: false })).subscribe((out) => {
+        seen.push(`${label(out)}@${scheduler.now()}`);
+        // A consumer re-publishing into the same bus: a new event, stamped now, while the sweep that
+        // ended the first episode (and dropped the last session) is still running.
+        if (seen.length === 2) input.next(at('e2', scheduler.now()));
+      });
+      input.next(at('e1', 0));
+    });
+    expect(seen).toEqual([
+      'detected:g:1@0',
+      'ended:g:1:quiet@12.5',
+      'detected:g:1@12.5',
+      'ended:g:1:quiet@25',
+    ]);
+  });
 });
 
 describe('correlate: properties', () => {

@@ -549,6 +549,26 @@ describe('pattern: the live clock', () => {
       ).toBe(expected, { M: 'M[f]' });
     });
   });
+
+  it('keeps its live timer when the consumer feeds an event back as a sweep drops the last key', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    const seen: string[] = [];
+    scheduler.run(() => {
+      const input = new Subject<Event>();
+      const at = (id: string, t: number): Event => ({ ...testRun(id, 0, false), timestamp: t });
+      // within 10 ms: sweeps every 2.5 ms; a trailing negation matches once 10 ms have passed.
+      const red: PatternStep[] = [isFailingTestRun, { notFollowedBy: isPassingTestRun }];
+      input
+        .pipe(pattern(red, { within: 10, passThrough: false, liveClock: true, scheduler }))
+        .subscribe((out) => {
+          seen.push(`${label(out)}@${scheduler.now()}`);
+          // A new failing run, stamped now, while the sweep that matched f1 (and dropped its key) runs.
+          if (seen.length === 1) input.next(at('f2', scheduler.now()));
+        });
+      input.next(at('f1', 0));
+    });
+    expect(seen).toEqual(['M[f1]@12.5', 'M[f2]@25']);
+  });
 });
 
 describe('pattern: properties', () => {

@@ -270,12 +270,13 @@ export class LiveTimer {
   private start(): void {
     const self = this;
     this.timer = this.scheduler.schedule(function (this: SchedulerAction<unknown>) {
-      let again = false;
       self.runTask(() => {
-        again = self.tick(self.scheduler.now());
+        // Decided inside the task, before the inputs queued behind it run (a consumer feeding an event
+        // back from what the sweep emitted): an input that brings state back then finds no timer and
+        // starts a fresh one, instead of finding this one about to stop.
+        if (self.tick(self.scheduler.now())) this.schedule(undefined, self.periodMs);
+        else self.timer = undefined;
       });
-      if (again) this.schedule(undefined, self.periodMs);
-      else self.timer = undefined;
     }, this.periodMs);
   }
 
