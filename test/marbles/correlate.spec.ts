@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { from, lastValueFrom, map, mergeMap, Observable, of, Subject, toArray } from 'rxjs';
+import { from, lastValueFrom, map, mergeMap, Observable, of, Subject, take, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -942,6 +942,22 @@ describe('correlate: the live clock', () => {
       'detected:g:1@12.5',
       'ended:g:1:quiet@25',
     ]);
+  });
+
+  it('leaves no timer behind when the consumer unsubscribes on the pass-through of the first event', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    const group = { name: 'g', eventTypes: ['e'], windowMs: 10, rule: () => ({ confidence: 1 }) };
+    input
+      .pipe(correlate([group], { liveClock: true, scheduler }), take(1))
+      .subscribe((event) => seen.push(label(event)));
+    // A window is passed through before the events it carries are counted: take(1) unsubscribes in
+    // between.
+    input.next(ev('w', 'e.aggregated', 0, { events: [ev('e1', 'e', 0)] }));
+    expect(seen).toEqual(['w']);
+    expect(input.observed).toBe(false);
+    expect(scheduler.actions).toHaveLength(0);
   });
 });
 

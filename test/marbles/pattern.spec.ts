@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { from, map, mergeMap, Observable, of, Subject } from 'rxjs';
+import { from, map, mergeMap, Observable, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -568,6 +568,20 @@ describe('pattern: the live clock', () => {
       input.next(at('f1', 0));
     });
     expect(seen).toEqual(['M[f1]@12.5', 'M[f2]@25']);
+  });
+
+  it('leaves no timer behind when the consumer unsubscribes on the pass-through of the first event', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input
+      .pipe(pattern(TDD, { within: 100, liveClock: true, scheduler }), take(1))
+      .subscribe((event) => seen.push(label(event)));
+    // t is passed through before its partial match is made: take(1) unsubscribes in between.
+    input.next(testEdit('t', 0));
+    expect(seen).toEqual(['t']);
+    expect(input.observed).toBe(false);
+    expect(scheduler.actions).toHaveLength(0);
   });
 });
 

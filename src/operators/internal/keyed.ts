@@ -250,6 +250,8 @@ export class TaskSerializer<T> {
  */
 export class LiveTimer {
   private timer: Subscription | undefined = undefined;
+  /** Set by `stop`: the engine is done (flushed or unsubscribed), and the timer never starts again. */
+  private stopped = false;
 
   constructor(
     private readonly scheduler: SchedulerLike,
@@ -258,9 +260,12 @@ export class LiveTimer {
     private readonly runTask: (task: () => void) => void,
   ) {}
 
-  /** Starts the timer unless it runs. */
+  /**
+   * Starts the timer unless it runs or was stopped. An engine may still be handling an input when it is
+   * disposed (a consumer unsubscribing from that input's pass-through): it must not leave a timer behind.
+   */
   ensure(): void {
-    if (this.timer === undefined) this.start();
+    if (this.timer === undefined && !this.stopped) this.start();
   }
 
   /**
@@ -280,7 +285,9 @@ export class LiveTimer {
     }, this.periodMs);
   }
 
+  /** Cancels the timer for good: after it, `ensure` does nothing. */
   stop(): void {
+    this.stopped = true;
     this.timer?.unsubscribe();
     this.timer = undefined;
   }
