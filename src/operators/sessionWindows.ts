@@ -80,7 +80,11 @@ export interface SessionWindowData extends Record<string, unknown> {
   gap_ms: number;
   /** Event count per event type, keys sorted. */
   types: Record<string, number>;
-  /** 1, or 2, 3 … for the further parts of a window that reached `maxEvents`. */
+  /**
+   * 1, or 2, 3 … for the further parts of a window that reached `maxEvents`. Windows merged by a bridging
+   * event number their parts on from every part either had emitted, so the last part's number is how
+   * many parts the window went out in.
+   */
   part: number;
   /** The events, in event-time order (ties by id), when `includeEvents`. */
   events?: Event[];
@@ -325,11 +329,13 @@ class Sessionizer implements WindowHooks<KeyState> {
     w.events?.push(event);
   }
 
-  /** Folds `b` (later) into `a`; both hold a part with fewer than `maxEvents` events together. */
+  /**
+   * Folds `b` (later) into `a`; both hold a part with fewer than `maxEvents` events together. The count
+   * of parts emitted (`emitted`) is the caller's to combine.
+   */
   private merge(a: SessionWindow, b: SessionWindow) {
     if (b.first < a.first) a.first = b.first;
     if (b.last > a.last) a.last = b.last;
-    a.emitted += b.emitted;
     if (b.count === 0) return;
     if (a.count === 0) {
       a.spanStart = b.spanStart;
@@ -457,9 +463,15 @@ class Sessionizer implements WindowHooks<KeyState> {
         target = ws[i]!;
         for (let m = i + 1; m < j; m++) {
           const other = ws[m]!;
+          // The merged window's parts number on from every part either window has emitted: no number
+          // repeats from here on, and the last part's number is how many parts the window went out in.
+          target.emitted += other.emitted;
           if (target.count + other.count >= this.settings.maxEvents) {
             this.emitPart(target);
+            // Numbered after target's part, as a part of the merged window.
+            other.emitted = target.emitted;
             this.emitPart(other);
+            target.emitted = other.emitted;
           }
           this.merge(target, other);
           this.open.delete(other);

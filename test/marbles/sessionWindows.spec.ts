@@ -444,6 +444,66 @@ describe('sessionWindows', () => {
     );
 
     it(
+      'numbers on the parts of merged windows: 1, 2, 3, never a part 1 twice',
+      marbles((m) => {
+        // [0,1] and [20,21] are open with 2 events each; 10.5 bridges them into 5 events ≥ maxEvents 3:
+        // both parts go out at once, as parts 1 and 2 of the merged window, and [10.5] is its part 3.
+        const values = {
+          a: ev('x', 0, 's1'),
+          b: ev('x', 20, 's1'),
+          c: ev('x', 21, 's1'),
+          d: ev('x', 1, 's1'),
+          e: ev('x', 10.5, 's1'),
+        };
+        const source = m.cold(' -abcde----|', values);
+        const subs = '          ^---------!';
+        const expected = '      -----(PQ)-(R|)';
+        const operator = sessionWindows({
+          gapMs: 10,
+          maxEvents: 3,
+          allowedLatenessMs: 100,
+          idleFlushMs: NO_IDLE,
+          scheduler: m.scheduler,
+        });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          P: 'session.window s1 [0,1] n=2',
+          Q: 'session.window s1 [20,21] n=2 part=2',
+          R: 'session.window s1 [10.5,10.5] n=1 part=3',
+        });
+        m.expect(source).toHaveSubscriptions(subs);
+      }),
+    );
+
+    it(
+      'numbers the parts of a merge after every part both windows emitted before it',
+      marbles((m) => {
+        // maxEvents 2: [0,1] and [20,21] each went out as a part 1 while they were separate windows; 10.5
+        // merges them, and the merged window's last part is its third.
+        const values = {
+          a: ev('x', 0, 's1'),
+          b: ev('x', 1, 's1'),
+          c: ev('x', 20, 's1'),
+          d: ev('x', 21, 's1'),
+          e: ev('x', 10.5, 's1'),
+        };
+        const source = m.cold(' -abcde-|', values);
+        const expected = '      --P-Q--(R|)';
+        const operator = sessionWindows({
+          gapMs: 10,
+          maxEvents: 2,
+          allowedLatenessMs: 100,
+          idleFlushMs: NO_IDLE,
+          scheduler: m.scheduler,
+        });
+        m.expect(source.pipe(operator, map(label))).toBeObservable(expected, {
+          P: 'session.window s1 [0,1] n=2',
+          Q: 'session.window s1 [20,21] n=2',
+          R: 'session.window s1 [10.5,10.5] n=1 part=3',
+        });
+      }),
+    );
+
+    it(
       'places events that arrive out of order within allowedLatenessMs as if they had arrived in order',
       marbles((m) => {
         // Event times: 5, 1, 3, 12, 10, 2 (2 is beyond the lateness: its window is gone). 1 opens a window
