@@ -20,7 +20,7 @@ import { createEvent, type Event, Priority } from '../event.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
-import { priorityOf } from './internal/eventTime.js';
+import { MAX_TIMER_MS, priorityOf } from './internal/eventTime.js';
 import type { EventFlowMetrics } from './metrics.js';
 import { createModeSelector, isProcessingMode, ProcessingMode, type SelectModeConfig } from './selectMode.js';
 
@@ -165,8 +165,6 @@ function perLane(
   };
   return { immediate: pick('immediate'), batched: pick('batched'), async: pick('async') };
 }
-
-const MAX_TIMER_MS = 2_147_483_647;
 
 function laneTimeouts(value: PerLane<number> | undefined): Record<ProcessingMode, number> {
   const pick = (lane: 'immediate' | 'batched' | 'async'): number => {

@@ -13,6 +13,7 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { ConfigError } from '../errors.js';
+import { MAX_TIMER_MS } from './internal/eventTime.js';
 
 /** Options of `new EventFlowMetrics()`. */
 export interface EventFlowMetricsOptions {
@@ -255,9 +256,17 @@ export class EventFlowMetrics {
   /**
    * `summary()` every `intervalMs` (the first after one interval), for dashboards. Cold: each
    * subscriber gets its own timer, cancelled on unsubscribe.
+   *
+   * @throws ConfigError unless `intervalMs` is a positive number of ms up to 2,147,483,647 (setTimeout's
+   *   limit: `Infinity` is refused, not turned into a 1 ms interval).
    */
   summary$(intervalMs: number, scheduler: SchedulerLike = this.#scheduler): Observable<FlowSummary> {
-    if (!(intervalMs > 0)) throw new ConfigError(`summary$: intervalMs must be positive, got ${intervalMs}`);
+    if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs > MAX_TIMER_MS) {
+      // Node fires a longer timer at once rather than never: Infinity would be a 1 ms interval.
+      throw new ConfigError(
+        `summary$: intervalMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${intervalMs}`,
+      );
+    }
     return interval(intervalMs, scheduler).pipe(map(() => this.summary()));
   }
 

@@ -155,6 +155,14 @@ describe('EventFlowMetrics', () => {
     expect(() => metrics.summary$(0)).toThrow(ConfigError);
   });
 
+  it('refuses a summary$ interval beyond setTimeout’s limit, which Node would run every millisecond', () => {
+    const metrics = new EventFlowMetrics();
+    expect(() => metrics.summary$(Number.POSITIVE_INFINITY)).toThrow(ConfigError);
+    expect(() => metrics.summary$(2_147_483_648)).toThrow(ConfigError);
+    expect(() => metrics.summary$(Number.NaN)).toThrow(ConfigError);
+    expect(() => metrics.summary$(2_147_483_647)).not.toThrow();
+  });
+
   it('stays small: a million records keep the footprint of the histograms', () => {
     const metrics = new EventFlowMetrics();
     for (let i = 0; i < 1_000_000; i++) metrics.record('hot', (i % 1000) / 10);

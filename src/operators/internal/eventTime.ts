@@ -135,8 +135,11 @@ export function idleOffset(p: Partition, closeAt: number, latenessMs: number, id
 // ---------------------------------------------------------------------------------------------------
 // The idle timer: one scheduler action per subscription, whatever the number of partitions.
 
-// setTimeout's limit; a later due time is reached in several hops.
-const MAX_DELAY = 2_147_483_647;
+/**
+ * setTimeout's limit, in ms: Node fires a longer timer at once (after 1 ms) rather than never. A timer
+ * option above it is refused (`ConfigError`); a later due time is reached in several hops.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * `scheduler.schedule(work, delay)`, or `undefined` when the scheduler ran `work` at once — as
@@ -195,7 +198,7 @@ export class IdleTimer {
     const subscription = scheduleLater(
       this.scheduler,
       this.expire,
-      Math.min(MAX_DELAY, Math.max(0, at - now)),
+      Math.min(MAX_TIMER_MS, Math.max(0, at - now)),
     );
     if (subscription !== undefined) this.subscription = subscription;
   }
