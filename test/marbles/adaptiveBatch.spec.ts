@@ -471,8 +471,12 @@ describe('adaptiveBatch', () => {
       { timeoutMs: 100 },
       { timeoutMs: 6000 },
       { policy: {} as BatchPolicy },
+      // Beyond setTimeout's limit Node fires at once: every batch would time out after 1 ms.
+      { timeoutMs: 3_000_000_000, maxTimeoutMs: 4_000_000_000 },
+      { maxTimeoutMs: 2_147_483_648 },
     ];
     for (const options of bad) expect(() => adaptiveBatch(options)).toThrow(ConfigError);
+    expect(() => adaptiveBatch({ timeoutMs: 2_147_483_647, maxTimeoutMs: 2_147_483_647 })).not.toThrow();
     expect(() => aimdPolicy({ targetLatencyMs: 0 })).toThrow(ConfigError);
     expect(() => aimdPolicy({ targetLatencyMs: 10, decreaseFactor: 1 })).toThrow(ConfigError);
     expect(() => seedPolicy({ minSamples: 0 })).toThrow(ConfigError);
