@@ -959,6 +959,21 @@ describe('correlate: the live clock', () => {
     expect(input.observed).toBe(false);
     expect(scheduler.actions).toHaveLength(0);
   });
+
+  it('sweeps at most every 2,147,483,647 ms, setTimeout’s limit, however long the windows are', () => {
+    // A quarter of 100 days is beyond the limit: Node would run such a timer every millisecond.
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    const input = new Subject<Event>();
+    const group = {
+      name: 'g',
+      eventTypes: ['e'],
+      windowMs: 100 * 24 * 60 * MIN,
+      rule: () => ({ confidence: 1 }),
+    };
+    input.pipe(correlate([group], { liveClock: true, scheduler })).subscribe();
+    input.next(ev('e1', 'e', 0));
+    expect(scheduler.actions.map((action) => action.delay)).toEqual([2_147_483_647]);
+  });
 });
 
 describe('correlate: properties', () => {

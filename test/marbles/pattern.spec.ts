@@ -583,6 +583,15 @@ describe('pattern: the live clock', () => {
     expect(input.observed).toBe(false);
     expect(scheduler.actions).toHaveLength(0);
   });
+
+  it('sweeps at most every 2,147,483,647 ms, setTimeout’s limit, however long `within` is', () => {
+    // A quarter of 100 days is beyond the limit: Node would run such a timer every millisecond.
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    const input = new Subject<Event>();
+    input.pipe(pattern(TDD, { within: 100 * 24 * 60 * MIN, liveClock: true, scheduler })).subscribe();
+    input.next(testEdit('t', 0));
+    expect(scheduler.actions.map((action) => action.delay)).toEqual([2_147_483_647]);
+  });
 });
 
 describe('pattern: properties', () => {

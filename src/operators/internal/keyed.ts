@@ -12,6 +12,7 @@ import {
 } from 'rxjs';
 import type { z } from 'zod';
 import { ConfigError, formatIssues } from '../../errors.js';
+import { MAX_TIMER_MS } from './eventTime.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Config validation
@@ -253,12 +254,20 @@ export class LiveTimer {
   /** Set by `stop`: the engine is done (flushed or unsubscribed), and the timer never starts again. */
   private stopped = false;
 
+  private readonly periodMs: number;
+
+  /**
+   * @param periodMs the sweep period; capped at setTimeout's limit (a quarter of a window of 100 days
+   *   would otherwise fire every millisecond): a more frequent sweep only finds the same ends on time.
+   */
   constructor(
     private readonly scheduler: SchedulerLike,
-    private readonly periodMs: number,
+    periodMs: number,
     private readonly tick: (now: number) => boolean,
     private readonly runTask: (task: () => void) => void,
-  ) {}
+  ) {
+    this.periodMs = Math.min(periodMs, MAX_TIMER_MS);
+  }
 
   /**
    * Starts the timer unless it runs or was stopped. An engine may still be handling an input when it is
