@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { asyncScheduler, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError } from '../errors.js';
+import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import type { PipelineLoad } from '../operators/metrics.js';
 
 /** One load sample, as `systemLoad$` emits it. */
@@ -265,16 +266,24 @@ function startSampler(
  *
  * @param options `intervalMs`, the pipeline `metrics`, the OS `probe` and the `scheduler`.
  * @return a shared Observable of `SystemLoad`.
- * @throws ConfigError when `intervalMs` or `eventLoopResolutionMs` is not positive.
+ * @throws ConfigError when `intervalMs` or `eventLoopResolutionMs` is not positive, or longer than
+ *   setTimeout's limit (2,147,483,647 ms, which Node would turn into 1 ms).
  */
 export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemLoad> {
   const { intervalMs = 1000, eventLoopResolutionMs = 10, scheduler = asyncScheduler, metrics } = options;
-  if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
-    throw new ConfigError(`systemLoad$: intervalMs must be a positive number, got ${intervalMs}`);
-  }
-  if (!Number.isInteger(eventLoopResolutionMs) || eventLoopResolutionMs < 1) {
+  // Timers: Node fires one longer than setTimeout's limit after 1 ms, so such a period is refused.
+  if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs > MAX_TIMER_MS) {
     throw new ConfigError(
-      `systemLoad$: eventLoopResolutionMs must be a positive integer, got ${eventLoopResolutionMs}`,
+      `systemLoad$: intervalMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${String(intervalMs)}`,
+    );
+  }
+  if (
+    !Number.isInteger(eventLoopResolutionMs) ||
+    eventLoopResolutionMs < 1 ||
+    eventLoopResolutionMs > MAX_TIMER_MS
+  ) {
+    throw new ConfigError(
+      `systemLoad$: eventLoopResolutionMs must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${String(eventLoopResolutionMs)}`,
     );
   }
   const readPipeline: () => Partial<PipelineLoad> =

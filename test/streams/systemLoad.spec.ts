@@ -260,6 +260,10 @@ describe('systemLoad$', () => {
   it('validates its options', () => {
     expect(() => systemLoad$({ intervalMs: 0 })).toThrow(ConfigError);
     expect(() => systemLoad$({ intervalMs: Number.POSITIVE_INFINITY })).toThrow(ConfigError);
+    // Longer than setTimeout's limit: Node would sample every millisecond.
+    expect(() => systemLoad$({ intervalMs: 2_147_483_648 })).toThrow(/up to 2147483647/);
+    expect(() => systemLoad$({ eventLoopResolutionMs: 2_147_483_648 })).toThrow(ConfigError);
+    expect(() => systemLoad$({ intervalMs: 2_147_483_647 })).not.toThrow();
     expect(() => systemLoad$({ eventLoopResolutionMs: 0.5 })).toThrow(ConfigError);
   });
 });
