@@ -149,3 +149,23 @@ export class HookError extends VibespecError {
     if (details.issues !== undefined) this.issues = details.issues;
   }
 }
+
+/**
+ * @internal A value as text for a message, never throwing: an `Error`'s message, else `String(value)`;
+ * failing that (a null-prototype object, a `toString` that throws) `Object.prototype.toString`'s tag,
+ * or a fixed placeholder. For the values a caller passed that are not what was expected (a bad option,
+ * a thrown value): `${value}` in a template throws on a Symbol or a null-prototype object, and a
+ * `TypeError` would hide the `ConfigError` the caller should get.
+ */
+export function textOf(value: unknown): string {
+  try {
+    return value instanceof Error ? String(value.message) : String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      // A revoked proxy, or a Symbol.toStringTag getter that throws.
+      return '(a value that cannot be converted to a string)';
+    }
+  }
+}

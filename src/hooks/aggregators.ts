@@ -1,4 +1,4 @@
-import { textOf } from './outcome.js';
+import { textOf } from '../errors.js';
 import type { AggregatedStep, HookResult } from './types.js';
 
 /** A hook that gave nothing to aggregate, or that did not pass, and why. */

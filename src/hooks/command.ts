@@ -9,8 +9,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { Observable } from 'rxjs';
-import { HookError } from '../errors.js';
-import { parseAnswer, type RawOutcome, textOf } from './outcome.js';
+import { HookError, textOf } from '../errors.js';
+import { parseAnswer, type RawOutcome } from './outcome.js';
 import type { CommandDetail, CommandHook } from './types.js';
 
 /** Most stderr bytes kept; the rest is read and dropped. */

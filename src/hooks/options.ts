@@ -3,7 +3,7 @@
  * not on the first run) and resolving each hook's effective settings.
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import type { CommandHook, ErrorPolicy, FunctionHook, Hook, HookRunOptions } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -31,20 +31,20 @@ function checkTimeout(where: string, value: unknown): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
     throw new ConfigError(
-      `${where}: timeoutMs must be a positive number of ms (or Infinity), got ${String(value)}`,
+      `${where}: timeoutMs must be a positive number of ms (or Infinity), got ${textOf(value)}`,
     );
   }
 }
 
 function checkPolicy(where: string, value: unknown): void {
   if (value !== undefined && value !== 'fail-open' && value !== 'fail-closed') {
-    throw new ConfigError(`${where}: errorPolicy must be 'fail-open' or 'fail-closed', got ${String(value)}`);
+    throw new ConfigError(`${where}: errorPolicy must be 'fail-open' or 'fail-closed', got ${textOf(value)}`);
   }
 }
 
 function checkBytes(where: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)) {
-    throw new ConfigError(`${where}: maxOutputBytes must be a positive integer, got ${String(value)}`);
+    throw new ConfigError(`${where}: maxOutputBytes must be a positive integer, got ${textOf(value)}`);
   }
 }
 
@@ -144,7 +144,7 @@ export function checkPositiveInteger(where: string, field: string, value: unknow
     (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
   ) {
     throw new ConfigError(
-      `${where}: ${field} must be a positive integer (or Infinity), got ${String(value)}`,
+      `${where}: ${field} must be a positive integer (or Infinity), got ${textOf(value)}`,
     );
   }
   return value as number;
@@ -157,7 +157,7 @@ export function checkCount(where: string, field: string, value: unknown, fallbac
     (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
   ) {
     throw new ConfigError(
-      `${where}: ${field} must be a non-negative integer (or Infinity), got ${String(value)}`,
+      `${where}: ${field} must be a non-negative integer (or Infinity), got ${textOf(value)}`,
     );
   }
   return value as number;
@@ -167,7 +167,7 @@ export function checkDuration(where: string, field: string, value: unknown, fall
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
     throw new ConfigError(
-      `${where}: ${field} must be a positive number of ms (or Infinity), got ${String(value)}`,
+      `${where}: ${field} must be a positive number of ms (or Infinity), got ${textOf(value)}`,
     );
   }
   return value;

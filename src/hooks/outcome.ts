@@ -2,7 +2,7 @@
  * Internal: the raw outcome of running one hook (before it becomes a step), and reading a hook's
  * answer as a `HookResult`.
  */
-import { formatIssues, HookError } from '../errors.js';
+import { formatIssues, HookError, textOf } from '../errors.js';
 import { type CommandDetail, type HookResult, HookResultSchema } from './types.js';
 
 /** What running a hook gave: a result, or the error that stands in for one. */
@@ -76,23 +76,5 @@ function isHookError(error: unknown): error is HookError {
   } catch {
     // A proxy whose getPrototypeOf trap throws.
     return false;
-  }
-}
-
-/**
- * A value (a thrown one, an odd critical issue) as text, never throwing: an `Error`'s message, else
- * `String(value)`; failing that (no `toString`, or one that throws) `Object.prototype.toString`'s tag,
- * or a fixed placeholder.
- */
-export function textOf(value: unknown): string {
-  try {
-    return value instanceof Error ? String(value.message) : String(value);
-  } catch {
-    try {
-      return Object.prototype.toString.call(value);
-    } catch {
-      // A revoked proxy, or a Symbol.toStringTag getter that throws.
-      return '(a value that cannot be converted to a string)';
-    }
   }
 }

@@ -11,7 +11,7 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import { MAX_TIMER_MS } from './internal/eventTime.js';
 
 /** The live batching parameters. */
@@ -163,14 +163,14 @@ const HISTORY = 100;
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new ConfigError(`adaptiveBatch: ${name} must be a positive integer, got ${value}`);
+    throw new ConfigError(`adaptiveBatch: ${name} must be a positive integer, got ${textOf(value)}`);
   }
   return value;
 }
 
 function positiveNumber(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new ConfigError(`adaptiveBatch: ${name} must be a positive finite number, got ${value}`);
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new ConfigError(`adaptiveBatch: ${name} must be a positive finite number, got ${textOf(value)}`);
   }
   return value;
 }
@@ -179,7 +179,7 @@ function positiveNumber(name: string, value: number): number {
 function timerMs(name: string, value: number): number {
   if (typeof value !== 'number' || !(value > 0) || value > MAX_TIMER_MS) {
     throw new ConfigError(
-      `adaptiveBatch: ${name} must be a positive number of ms up to ${MAX_TIMER_MS}, got ${value}`,
+      `adaptiveBatch: ${name} must be a positive number of ms up to ${MAX_TIMER_MS}, got ${textOf(value)}`,
     );
   }
   return value;
@@ -224,7 +224,8 @@ export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
     growTimeoutMs = 500,
   } = options;
   positiveInteger('seedPolicy minSamples', minSamples);
-  if (!(cooldownMs >= 0)) throw new ConfigError(`seedPolicy: cooldownMs must be ≥ 0, got ${cooldownMs}`);
+  if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0))
+    throw new ConfigError(`seedPolicy: cooldownMs must be ≥ 0, got ${textOf(cooldownMs)}`);
   return {
     name: 'seed',
     adapt({ config, samples, now, lastChangeAt }) {
@@ -260,8 +261,8 @@ export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
   positiveNumber('aimdPolicy targetLatencyMs', targetLatencyMs);
   positiveInteger('aimdPolicy increase', increase);
   positiveInteger('aimdPolicy samples', window);
-  if (!(decreaseFactor > 0 && decreaseFactor < 1)) {
-    throw new ConfigError(`aimdPolicy: decreaseFactor must be in (0, 1), got ${decreaseFactor}`);
+  if (typeof decreaseFactor !== 'number' || !(decreaseFactor > 0 && decreaseFactor < 1)) {
+    throw new ConfigError(`aimdPolicy: decreaseFactor must be in (0, 1), got ${textOf(decreaseFactor)}`);
   }
   return {
     name: 'aimd',
@@ -343,12 +344,12 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
   const timeoutMs = timerMs('timeoutMs', options.timeoutMs ?? 2000);
   if (limits.minSize > maxSize || maxSize > limits.maxSizeLimit) {
     throw new ConfigError(
-      `adaptiveBatch: need minSize ≤ maxSize ≤ maxSizeLimit, got ${limits.minSize} ≤ ${maxSize} ≤ ${limits.maxSizeLimit}`,
+      `adaptiveBatch: need minSize ≤ maxSize ≤ maxSizeLimit, got ${textOf(limits.minSize)} ≤ ${maxSize} ≤ ${limits.maxSizeLimit}`,
     );
   }
   if (limits.minTimeoutMs > timeoutMs || timeoutMs > limits.maxTimeoutMs) {
     throw new ConfigError(
-      `adaptiveBatch: need minTimeoutMs ≤ timeoutMs ≤ maxTimeoutMs, got ${limits.minTimeoutMs} ≤ ${timeoutMs} ≤ ${limits.maxTimeoutMs}`,
+      `adaptiveBatch: need minTimeoutMs ≤ timeoutMs ≤ maxTimeoutMs, got ${textOf(limits.minTimeoutMs)} ≤ ${timeoutMs} ≤ ${limits.maxTimeoutMs}`,
     );
   }
   if (typeof policy?.adapt !== 'function')
@@ -484,11 +485,13 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
     report: {
       value(report: BatchReport) {
         const { latencyMs, size } = report ?? ({} as BatchReport);
-        if (!(latencyMs >= 0) || !Number.isFinite(latencyMs)) {
-          throw new RangeError(`adaptiveBatch.report: latencyMs must be finite and ≥ 0, got ${latencyMs}`);
+        if (typeof latencyMs !== 'number' || !(latencyMs >= 0) || !Number.isFinite(latencyMs)) {
+          throw new RangeError(
+            `adaptiveBatch.report: latencyMs must be finite and ≥ 0, got ${textOf(latencyMs)}`,
+          );
         }
-        if (!(size >= 0) || !Number.isFinite(size)) {
-          throw new RangeError(`adaptiveBatch.report: size must be finite and ≥ 0, got ${size}`);
+        if (typeof size !== 'number' || !(size >= 0) || !Number.isFinite(size)) {
+          throw new RangeError(`adaptiveBatch.report: size must be finite and ≥ 0, got ${textOf(size)}`);
         }
         const sample: BatchSample = Object.freeze({
           latencyMs,

@@ -15,7 +15,7 @@ import {
   Subscription,
   take,
 } from 'rxjs';
-import { ConfigError, VibespecError } from '../errors.js';
+import { ConfigError, textOf, VibespecError } from '../errors.js';
 import { createEvent, type Event, Priority } from '../event.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
@@ -149,16 +149,26 @@ const DEFAULT_MAX_QUEUED = 10_000;
 const BACKGROUND_SLICE = 64;
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['block', 'drop-oldest', 'drop-newest', 'error'];
 
+/** A per-lane option is a number or an object of lanes: anything else (a string) is not read as "no lanes". */
+function checkPerLane(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'number' && (typeof value !== 'object' || value === null)) {
+    throw new ConfigError(
+      `hybridProcess: ${name} must be a number or an object of lanes (immediate, batched, async), got ${textOf(value)}`,
+    );
+  }
+}
+
 function perLane(
   name: string,
   value: PerLane<number> | undefined,
   defaults: Record<'immediate' | 'batched' | 'async', number>,
 ): Record<ProcessingMode, number> {
+  checkPerLane(name, value);
   const pick = (lane: 'immediate' | 'batched' | 'async'): number => {
     const v = typeof value === 'number' ? value : (value?.[lane] ?? defaults[lane]);
-    if (!(v >= 1) || (!Number.isInteger(v) && v !== Number.POSITIVE_INFINITY)) {
+    if (typeof v !== 'number' || !(v >= 1) || (!Number.isInteger(v) && v !== Number.POSITIVE_INFINITY)) {
       throw new ConfigError(
-        `hybridProcess: ${name}.${lane} must be a positive integer or Infinity, got ${v}`,
+        `hybridProcess: ${name}.${lane} must be a positive integer or Infinity, got ${textOf(v)}`,
       );
     }
     return v;
@@ -167,12 +177,13 @@ function perLane(
 }
 
 function laneTimeouts(value: PerLane<number> | undefined): Record<ProcessingMode, number> {
+  checkPerLane('timeoutMs', value);
   const pick = (lane: 'immediate' | 'batched' | 'async'): number => {
     const v = typeof value === 'number' ? value : (value?.[lane] ?? Number.POSITIVE_INFINITY);
     if (typeof v !== 'number' || !(v > 0) || (v > MAX_TIMER_MS && v !== Number.POSITIVE_INFINITY)) {
       // Node fires a longer timer at once rather than never: refuse it instead of timing out everything.
       throw new ConfigError(
-        `hybridProcess: timeoutMs.${lane} must be a positive number of ms up to ${MAX_TIMER_MS}, or Infinity, got ${v}`,
+        `hybridProcess: timeoutMs.${lane} must be a positive number of ms up to ${MAX_TIMER_MS}, or Infinity, got ${textOf(v)}`,
       );
     }
     return v;
@@ -412,7 +423,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
   const overflow = options.overflow ?? 'block';
   if (!OVERFLOW_POLICIES.includes(overflow)) {
     throw new ConfigError(
-      `hybridProcess: overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${overflow}`,
+      `hybridProcess: overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${textOf(overflow)}`,
     );
   }
   // A batcher passed as an operator is the caller's to share (to watch its config$). One made from

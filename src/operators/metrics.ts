@@ -12,7 +12,7 @@ import {
   Observable,
   type SchedulerLike,
 } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import { MAX_TIMER_MS } from './internal/eventTime.js';
 
 /** Options of `new EventFlowMetrics()`. */
@@ -142,15 +142,15 @@ export class EventFlowMetrics {
   constructor(options: EventFlowMetricsOptions = {}) {
     const { scheduler, maxTypes = 256, recentSamples = 100, precision = 2 } = options;
     if (!Number.isInteger(maxTypes) || maxTypes < 1) {
-      throw new ConfigError(`EventFlowMetrics: maxTypes must be a positive integer, got ${maxTypes}`);
+      throw new ConfigError(`EventFlowMetrics: maxTypes must be a positive integer, got ${textOf(maxTypes)}`);
     }
     if (!Number.isInteger(recentSamples) || recentSamples < 1) {
       throw new ConfigError(
-        `EventFlowMetrics: recentSamples must be a positive integer, got ${recentSamples}`,
+        `EventFlowMetrics: recentSamples must be a positive integer, got ${textOf(recentSamples)}`,
       );
     }
     if (precision !== 1 && precision !== 2 && precision !== 3) {
-      throw new ConfigError(`EventFlowMetrics: precision must be 1, 2 or 3, got ${String(precision)}`);
+      throw new ConfigError(`EventFlowMetrics: precision must be 1, 2 or 3, got ${textOf(precision)}`);
     }
     this.#scheduler = scheduler ?? asyncScheduler;
     this.now = options.now ?? (scheduler ? () => scheduler.now() : () => performance.now());
@@ -180,8 +180,10 @@ export class EventFlowMetrics {
    * @throws RangeError when `ms` is negative, NaN or infinite.
    */
   record(type: string, ms: number): void {
-    if (!(ms >= 0) || ms === Number.POSITIVE_INFINITY) {
-      throw new RangeError(`EventFlowMetrics.record: ms must be a finite non-negative number, got ${ms}`);
+    if (typeof ms !== 'number' || !(ms >= 0) || ms === Number.POSITIVE_INFINITY) {
+      throw new RangeError(
+        `EventFlowMetrics.record: ms must be a finite non-negative number, got ${textOf(ms)}`,
+      );
     }
     this.#stats(type).record(ms);
     const recent = this.#recent;
@@ -264,7 +266,7 @@ export class EventFlowMetrics {
     if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs > MAX_TIMER_MS) {
       // Node fires a longer timer at once rather than never: Infinity would be a 1 ms interval.
       throw new ConfigError(
-        `summary$: intervalMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${intervalMs}`,
+        `summary$: intervalMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${textOf(intervalMs)}`,
       );
     }
     return interval(intervalMs, scheduler).pipe(map(() => this.summary()));

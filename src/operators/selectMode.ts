@@ -2,7 +2,7 @@
  * `selectMode`: the pure decision of how an event is processed — at once, in a batch, or in the
  * background. See `docs/selectMode.md`.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 
@@ -111,19 +111,19 @@ export function createModeSelector(config: SelectModeConfig = {}): ModeSelector 
     }
     if (value === undefined) continue;
     if (typeof value !== 'number' || Number.isNaN(value)) {
-      throw new ConfigError(`selectMode: threshold ${key} must be a number, got ${String(value)}`);
+      throw new ConfigError(`selectMode: threshold ${key} must be a number, got ${textOf(value)}`);
     }
     thresholds[key as keyof LoadThresholds] = value;
   }
   const minIndicators = config.minHighLoadIndicators ?? 2;
   if (!Number.isInteger(minIndicators) || minIndicators < 1) {
     throw new ConfigError(
-      `selectMode: minHighLoadIndicators must be a positive integer, got ${minIndicators}`,
+      `selectMode: minHighLoadIndicators must be a positive integer, got ${textOf(minIndicators)}`,
     );
   }
   const lowPriority = config.lowPriority ?? 'async';
   if (lowPriority !== 'async' && lowPriority !== 'batched') {
-    throw new ConfigError(`selectMode: lowPriority must be 'async' or 'batched', got ${String(lowPriority)}`);
+    throw new ConfigError(`selectMode: lowPriority must be 'async' or 'batched', got ${textOf(lowPriority)}`);
   }
   const lowMode = lowPriority === 'async' ? ProcessingMode.ASYNC : ProcessingMode.BATCHED;
   const isUserBlocking = typeMatcher(config.userBlockingTypes ?? DEFAULT_USER_BLOCKING, 'userBlockingTypes');

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
-import { ConfigError, VibespecError } from '../errors.js';
+import { ConfigError, textOf, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
 
@@ -83,7 +83,9 @@ export interface HookBridge {
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   const maxPending = options?.maxPending ?? 10_000;
   if (!Number.isInteger(maxPending) || maxPending < 0) {
-    throw new ConfigError(`createHookBridge: maxPending must be a non-negative integer, got ${maxPending}`);
+    throw new ConfigError(
+      `createHookBridge: maxPending must be a non-negative integer, got ${textOf(maxPending)}`,
+    );
   }
   const input = new Subject<HookOutput>();
   const shared$ = input.pipe(bridgeHooks(options), share());

@@ -2,7 +2,7 @@ import { type Dirent, type FSWatcher, readdirSync, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, VibespecError } from '../errors.js';
+import { ConfigError, textOf, VibespecError } from '../errors.js';
 import type { HookOutput } from './toEvents.js';
 
 /** Options of `fromFileWatcher`. */
@@ -54,8 +54,8 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
   const debounceMs = options?.debounceMs ?? 50;
   const scheduler = options?.scheduler ?? asyncScheduler;
   const ignoreOption = options?.ignore ?? DEFAULT_IGNORE;
-  if (!(debounceMs >= 0))
-    throw new ConfigError(`fromFileWatcher: debounceMs must be >= 0, got ${debounceMs}`);
+  if (typeof debounceMs !== 'number' || !(debounceMs >= 0))
+    throw new ConfigError(`fromFileWatcher: debounceMs must be >= 0, got ${textOf(debounceMs)}`);
   const ignored = (relative: string) =>
     typeof ignoreOption === 'function' ? ignoreOption(relative) : ignoreOption.test(relative);
 

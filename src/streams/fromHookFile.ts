@@ -1,7 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { Observable } from 'rxjs';
-import { ConfigError, VibespecError } from '../errors.js';
+import { ConfigError, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import type { HookOutput } from './toEvents.js';
 
@@ -43,8 +43,8 @@ const FINGERPRINT = 256;
 export function fromHookFile(path: string, options?: HookFileOptions): Observable<HookOutput> {
   const follow = options?.follow ?? false;
   const pollIntervalMs = options?.pollIntervalMs ?? 250;
-  if (!(pollIntervalMs > 0))
-    throw new ConfigError(`fromHookFile: pollIntervalMs must be > 0, got ${pollIntervalMs}`);
+  if (typeof pollIntervalMs !== 'number' || !(pollIntervalMs > 0))
+    throw new ConfigError(`fromHookFile: pollIntervalMs must be > 0, got ${textOf(pollIntervalMs)}`);
   new LineReader(options); // validate options at construction
   return new Observable<HookOutput>((subscriber) => {
     const lines = new LineReader(options);

@@ -2,7 +2,7 @@
  * Internal: splitting a byte or text stream into JSON Lines and reading each line as a `HookOutput`.
  * Shared by `fromJsonLines` and `fromHookFile`.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import { isRecord } from './payload.js';
 import type { HookOutput } from './toEvents.js';
 
@@ -63,7 +63,7 @@ export class LineReader {
     this.maxLineLength = options?.maxLineLength ?? 1_048_576;
     if (!Number.isInteger(this.maxLineLength) || this.maxLineLength <= 0) {
       throw new ConfigError(
-        `maxLineLength must be a positive integer, got ${String(options?.maxLineLength)}`,
+        `maxLineLength must be a positive integer, got ${textOf(options?.maxLineLength)}`,
       );
     }
   }

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { asyncScheduler, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import type { PipelineLoad } from '../operators/metrics.js';
 
@@ -274,7 +274,7 @@ export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemL
   // Timers: Node fires one longer than setTimeout's limit after 1 ms, so such a period is refused.
   if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs > MAX_TIMER_MS) {
     throw new ConfigError(
-      `systemLoad$: intervalMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${String(intervalMs)}`,
+      `systemLoad$: intervalMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${textOf(intervalMs)}`,
     );
   }
   if (
@@ -283,7 +283,7 @@ export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemL
     eventLoopResolutionMs > MAX_TIMER_MS
   ) {
     throw new ConfigError(
-      `systemLoad$: eventLoopResolutionMs must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${String(eventLoopResolutionMs)}`,
+      `systemLoad$: eventLoopResolutionMs must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${textOf(eventLoopResolutionMs)}`,
     );
   }
   const readPipeline: () => Partial<PipelineLoad> =

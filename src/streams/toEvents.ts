@@ -2,7 +2,7 @@
  * The hook bridge's pure mapping: one hook payload → one or more `Event`s.
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import { createEvent, createEventId, type Event, Priority } from '../event.js';
 import { checkPayload, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
 
@@ -556,7 +556,7 @@ export function bridgeLimits(options: BridgeOptions | undefined): PayloadLimits 
   const limits = resolveLimits(options);
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0) {
-      throw new ConfigError(`bridge option ${key} must be a positive integer, got ${String(value)}`);
+      throw new ConfigError(`bridge option ${key} must be a positive integer, got ${textOf(value)}`);
     }
   }
   return limits;
@@ -621,7 +621,7 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
     return [
       rejected(
         { hook, timestamp, sessionId: undefined },
-        `hook output must be a JSON object, got ${kind}`,
+        `hook output must be a JSON object, got ${textOf(kind)}`,
         output,
         limits,
       ),

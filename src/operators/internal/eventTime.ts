@@ -6,7 +6,7 @@
  * Nothing here is part of the public API.
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, textOf } from '../../errors.js';
 import { createEvent, type Event, Priority } from '../../event.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ export function numberOption(
         (rule.exclusive ? value > rule.min : value >= rule.min) &&
         (!rule.integer || Number.isInteger(value)));
   if (!ok) {
-    throw new ConfigError(`${operator}: ${name} must be ${describe(rule)}, got ${String(value)}`);
+    throw new ConfigError(`${operator}: ${name} must be ${describe(rule)}, got ${textOf(value)}`);
   }
   return value as number;
 }
