@@ -144,22 +144,24 @@ function isExecutable(path: string): boolean {
  * - `<dir>/lint-checker.mjs`, `.js` or `.cjs`: run with this Node (`process.execPath`), so the hook
  *   works on every platform.
  * The program gets the context as JSON on stdin and answers as a command hook does. A name with a
- * path separator or `..` is never resolved. `options` (timeoutMs, env, cwd …) apply to every hook.
+ * path separator or `..` is never resolved. `options` (timeoutMs, env, cwd …) apply to every hook, but
+ * `shell`: what is found is a file, run directly, and a shell would split its path at any space.
  */
 export function hookDirectory(
   dir: string,
   options?: HookDirectoryOptions,
 ): (name: string) => CommandHook | undefined {
   const base = resolve(dir);
+  const { shell: _shell, ...applied } = options ?? {};
   return (name) => {
     if (name.length === 0 || name.includes('/') || name.includes('\\') || name === '.' || name === '..') {
       return undefined;
     }
     const executable = join(base, name);
-    if (isExecutable(executable)) return { ...options, name, command: executable };
+    if (isExecutable(executable)) return { ...applied, name, command: executable };
     for (const ext of ['.mjs', '.js', '.cjs']) {
       const script = executable + ext;
-      if (isFile(script)) return { ...options, name, command: process.execPath, args: [script] };
+      if (isFile(script)) return { ...applied, name, command: process.execPath, args: [script] };
     }
     return undefined;
   };

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
@@ -157,5 +157,21 @@ describe('hookDirectory', () => {
     );
     const step = outputs[0];
     expect(step?.kind === 'step' && step.status === 'completed' && step.result.passed).toBe(true);
+  });
+
+  it('runs what it finds directly, even with shell set: a path with spaces is never split', async () => {
+    const spaced = join(dir, 'my hooks');
+    await mkdir(spaced);
+    await writeFile(join(spaced, 'lint-checker.mjs'), `process.stdout.write('{"score": 2}')`);
+    const hook = hookDirectory(spaced, { shell: true, timeoutMs: 30_000 })('lint-checker')!;
+    expect(hook).toEqual({
+      name: 'lint-checker',
+      command: process.execPath,
+      args: [join(spaced, 'lint-checker.mjs')],
+      timeoutMs: 30_000,
+    });
+    const outputs = await lastValueFrom(runHookChain({ name: 'c', hooks: [hook] }, {}).pipe(toArray()));
+    const step = outputs[0];
+    expect(step?.kind === 'step' && step.status === 'completed' && step.result.score).toBe(2);
   });
 });
