@@ -1,5 +1,6 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import { ConfigError, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
@@ -14,7 +15,10 @@ export interface HookFileOptions extends JsonLinesOptions {
    * its last line, even without a newline, is emitted (or rejected), not dropped. Default `false`.
    */
   follow?: boolean;
-  /** How often a followed file is polled, on top of `fs.watch` notifications. Default 250 ms. */
+  /**
+   * How often a followed file is polled, on top of `fs.watch` notifications (of the file, and of its
+   * directory for the file's name). Default 250 ms.
+   */
   pollIntervalMs?: number;
 }
 
@@ -52,19 +56,33 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
     let decoder = new TextDecoder('utf-8');
     let handle: FileHandle | undefined;
     let watcher: FSWatcher | undefined;
+    let dirWatcher: FSWatcher | undefined;
     let timer: NodeJS.Timeout | undefined;
     let wake: (() => void) | undefined;
+    /** A notification came while the source was not waiting (reading, or between two awaits). */
+    let changed = false;
     let stopped = false;
     let position = 0;
 
-    const waitForChange = () =>
-      new Promise<void>((resolve) => {
+    const notify = () => {
+      if (wake === undefined) changed = true;
+      else wake();
+    };
+
+    /** Until a notification (one that came since the last wait included) or the next poll. */
+    const waitForChange = (): Promise<void> => {
+      if (changed) {
+        changed = false;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
         wake = resolve;
         timer = setTimeout(resolve, pollIntervalMs);
       }).finally(() => {
         wake = undefined;
         clearTimeout(timer);
       });
+    };
 
     const openFile = async (): Promise<FileHandle | undefined> => {
       try {
@@ -96,6 +114,21 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
       return bytesRead < headLength || probe.compare(head, 0, headLength, 0, headLength) !== 0;
     };
 
+    if (follow) {
+      // The file's directory too, for the file's name only: a file created (missing at first, or the
+      // new one of a rotation) is noticed at once rather than at the next poll. The file's own watcher
+      // follows its inode, which a rotation renames away.
+      const name = basename(path);
+      try {
+        dirWatcher = watch(dirname(path), (_event, file) => {
+          if (file === null || file.toString() === name) notify();
+        });
+        dirWatcher.on('error', () => undefined); // polling still runs
+      } catch {
+        // A directory that is missing or cannot be watched: polling alone is enough.
+      }
+    }
+
     (async () => {
       const buffer = Buffer.allocUnsafe(CHUNK);
       for (;;) {
@@ -114,7 +147,7 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
           }
           if (follow && watcher === undefined) {
             try {
-              watcher = watch(path, () => wake?.());
+              watcher = watch(path, notify);
               watcher.on('error', () => undefined); // polling still runs
             } catch {
               // Some filesystems cannot be watched; polling alone is enough.
@@ -176,6 +209,7 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
       wake?.();
       clearTimeout(timer);
       watcher?.close();
+      dirWatcher?.close();
       void handle?.close().catch(() => undefined);
     };
   });

@@ -232,16 +232,29 @@ describe('fromHookFile', () => {
     await appendFile(path, `\n${line('b2')}`);
     await until(() => seen.length === 3);
     await appendFile(path, line('b3').trimEnd());
-    // Rotation: the old file renamed away, a new one at the path (in one go, as logrotate's create).
-    const { renameSync, writeFileSync } = await import('node:fs');
-    renameSync(path, `${path}.1`);
-    writeFileSync(path, line('c'));
+    // Rotation: the old file renamed away, and a new one at the path a little later.
+    await rename(path, `${path}.1`);
+    await new Promise((r) => setTimeout(r, 50));
+    await writeFile(path, line('c'));
     await until(() => seen.length === 5);
     // The new file is watched (the old watcher followed the old inode).
     await appendFile(path, line('d'));
     await until(() => seen.length === 6);
     subscription.unsubscribe();
     expect(seen).toEqual(['a', 'b', 'b2', 'b3', 'c', 'd']);
+  });
+
+  it('notices a file created after it started without waiting for a poll', async () => {
+    const path = join(dir, 'later.jsonl');
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) =>
+      seen.push(o.hook),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await writeFile(path, line('a'));
+    await until(() => seen.length === 1);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a']);
   });
 
   it('closes the file when unsubscribed while it is being opened', async () => {
