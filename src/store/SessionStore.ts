@@ -513,7 +513,9 @@ export class SessionStore {
    *
    * @returns where each event was stored, in the order given.
    * @throws StoreError `STORE_INVALID_EVENT` (nothing written) when an event does not match
-   *   `EventSchema` or cannot be serialized; `STORE_WRITE_FAILED` (nothing written, `events` attached)
+   *   `EventSchema`, cannot be serialized, or would not read back as the same event (`data` and `context`
+   *   must be plain objects, prototype `Object.prototype` or `null`, and a `toJSON` on them must return an
+   *   object, which is what is stored); `STORE_WRITE_FAILED` (nothing written, `events` attached)
    *   when LevelDB fails; `STORE_NOT_OPEN` after `close()`.
    */
   append(events: readonly Event[], options?: AppendOptions): Promise<StoredPosition[]> {
@@ -594,9 +596,10 @@ export class SessionStore {
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (!isEventShape(event)) throw invalidEvent(event, i, describeInvalid(event));
-      const stored = canonical(event);
+      let stored: Event | undefined;
       try {
-        json[i] = JSON.stringify(stored);
+        stored = canonical(event);
+        if (stored !== undefined) json[i] = JSON.stringify(stored);
       } catch (error) {
         throw invalidEvent(
           event,
@@ -605,6 +608,8 @@ export class SessionStore {
           error,
         );
       }
+      // A `toJSON` of data or context returned no object: the record would not read back as an event.
+      if (stored === undefined) throw invalidEvent(event, i, describeInvalid(event));
       canonicalEvents[i] = stored;
       sessions[i] = event.sessionId ?? DEFAULT_SESSION;
     }

@@ -23,7 +23,7 @@ export interface StoreErrorOptions {
   events?: readonly Event[];
   /** The store's location on disk. */
   path?: string;
-  /** For `STORE_INVALID_EVENT`: zod's issues, unchanged. */
+  /** For `STORE_INVALID_EVENT`: zod's issues unchanged, or ours where zod accepts an event that would not read back. */
   issues?: readonly EventIssue[];
 }
 
@@ -33,8 +33,9 @@ export interface StoreErrorOptions {
  * - `STORE_LOCKED`: another process (or another open store in this process) holds the database.
  * - `STORE_NOT_OPEN`: the store was used after `close()`, or could not be opened (`cause` says why).
  * - `STORE_WRITE_FAILED`: a write failed; `events` holds every event that was not written, in order.
- * - `STORE_INVALID_EVENT`: an event does not match `EventSchema` (or cannot be serialized);
- *   `events` holds it, `issues` says why.
+ * - `STORE_INVALID_EVENT`: an event does not match `EventSchema`, cannot be serialized, or would not
+ *   read back as the same event (`data` or `context` not a plain object, or a `toJSON` on them returning
+ *   no object); `events` holds it, `issues` says why.
  * - `STORE_READ_FAILED`: a read failed (`cause` has LevelDB's error).
  * - `BUFFER_OVERFLOW`: `persist` held more than `maxPending` unwritten events.
  */
@@ -45,7 +46,7 @@ export class StoreError extends VibespecError {
   readonly events: readonly Event[];
   /** The store's location, when known. */
   readonly path: string | undefined;
-  /** zod's issues, for `STORE_INVALID_EVENT`. */
+  /** For `STORE_INVALID_EVENT`: zod's issues, or ours where zod accepts an event that would not read back. */
   readonly issues: readonly EventIssue[];
 
   constructor(code: StoreErrorCode, message: string, options: StoreErrorOptions = {}) {

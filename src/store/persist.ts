@@ -14,7 +14,7 @@ import {
 } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { type Event, Priority } from '../event.js';
-import { describeEvent, describeInvalid, isEventShape } from './codec.js';
+import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 import type { AppendOptions } from './SessionStore.js';
 
@@ -90,8 +90,10 @@ export interface PersistOptions {
  *   been emitted, the stream errors with a `StoreError` (`STORE_WRITE_FAILED`) whose `events` are every
  *   event not written (the failed batches and all that were waiting), in the order received;
  * - a source error is forwarded after every event received before it is written and emitted;
- * - an invalid event (not matching `EventSchema`) stops the source; the events before it are written and
- *   emitted, then the stream errors with `STORE_INVALID_EVENT` carrying it;
+ * - an invalid event (one `SessionStore.append` rejects as not matching `EventSchema` or not reading back
+ *   as the same event) stops the source; the events before it are written and emitted, then the stream
+ *   errors with `STORE_INVALID_EVENT` carrying it. An event that cannot be serialized at all (a `BigInt`
+ *   or a cycle deep in `data`) is only found by the write of its batch, which fails (above);
  * - events still waiting when the subscriber unsubscribes are written anyway (not emitted), and so are
  *   those of a write that failed before its error was delivered (a duplicate, if it did reach the disk,
  *   rather than a loss).
@@ -313,7 +315,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         source.subscribe({
           next: (event) => {
             if (sourceDone) return;
-            if (!isEventShape(event)) {
+            if (!isEventShape(event) || !hasJsonObjects(event)) {
               const issues = describeInvalid(event);
               stopSource(
                 new StoreError(

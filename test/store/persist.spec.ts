@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { firstValueFrom, from, lastValueFrom, Observable, Subject, toArray } from 'rxjs';
+import { firstValueFrom, from, lastValueFrom, Observable, Subject, tap, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createEvent,
@@ -109,6 +109,34 @@ describe('persist on a real store', () => {
     expect(error.code).toBe('STORE_INVALID_EVENT');
     expect(error.events).toEqual([bad]);
     expect(await collect(t.store.query('s1'))).toEqual(good);
+  });
+
+  it('rejects, like append, an event whose data would not read back, after writing the ones before it', async () => {
+    const cases = [
+      new Date(0) as unknown as Record<string, unknown>,
+      new Map([['k', 1]]) as unknown as Record<string, unknown>,
+      { toJSON: () => 'x' },
+    ];
+    for (const [i, data] of cases.entries()) {
+      const session = `p${i}`;
+      const good = [ev('a', 1, session), ev('b', 2, session)];
+      const bad = { ...ev('c', 3, session), data };
+      const emitted: Event[] = [];
+      const error = await lastValueFrom(
+        from([...good, bad, ev('d', 4, session)]).pipe(
+          persist(t.store),
+          tap((event) => emitted.push(event)),
+        ),
+      ).catch((e) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.code).toBe('STORE_INVALID_EVENT');
+      expect(error.events).toEqual([bad]);
+      expect(error.issues[0]?.path).toEqual(['data']);
+      // Emitted ("on disk") is exactly what reads back: the events before it.
+      expect(emitted).toEqual(good);
+      expect(await collect(t.store.query(session))).toEqual(good);
+      expect((await t.store.session(session))?.eventCount).toBe(2);
+    }
   });
 });
 

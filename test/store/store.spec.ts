@@ -156,6 +156,41 @@ describe('SessionStore: invalid input', () => {
     expect(error.message).toMatch(/serializ/);
   });
 
+  it('rejects (nothing written) an event whose data or context would not read back as the same event', async () => {
+    const bad: Array<[string, Partial<Event>]> = [
+      ['data', { data: new Date(0) as unknown as Record<string, unknown> }],
+      ['data', { data: new Map([['k', 1]]) as unknown as Record<string, unknown> }],
+      ['data', { data: Object.create({ inherited: 1 }) as Record<string, unknown> }],
+      ['data', { data: { toJSON: () => 'x' } }],
+      ['data', { data: { toJSON: () => [1] } }],
+      ['context', { context: { toJSON: () => null } }],
+      ['context', { context: new Date(0) as unknown as Record<string, unknown> }],
+    ];
+    for (const [field, override] of bad) {
+      const event = { ...ev('tool.used', 1), ...override };
+      const error = await storeError(t.store.append([ev('tool.used', 0), event]));
+      expect(error.code).toBe('STORE_INVALID_EVENT');
+      expect(error.message).toContain('event 1');
+      expect(error.issues[0]?.path).toEqual([field]);
+      expect(error.events).toEqual([event]);
+    }
+    expect(await t.store.session('s1')).toBeUndefined();
+    expect(await collect(t.store.query('s1'))).toEqual([]);
+    expect(t.store.stats().eventsWritten).toBe(0);
+  });
+
+  it('stores data and context as JSON gives them back: a toJSON returning an object, no prototype', async () => {
+    const noProto = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 });
+    const withToJSON = { ...ev('tool.used', 1), data: { secret: 1, toJSON: () => ({ shown: 2 }) } };
+    await t.store.append([{ ...ev('tool.used', 2), data: noProto, context: noProto }, withToJSON]);
+    const stored = await collect(t.store.query('s1'));
+    expect(stored.map((e) => [e.data, e.context])).toEqual([
+      [{ a: 1 }, { a: 1 }],
+      [{ shown: 2 }, undefined],
+    ]);
+    expect((await t.store.session('s1'))?.eventCount).toBe(2);
+  });
+
   it('rejects non-events of every shape', async () => {
     for (const bad of [null, 1, 'x', [], {}, { ...ev('a', 1), priority: 7 }, { ...ev('a', 1), data: [] }]) {
       const error = await storeError(t.store.append([bad as Event]));
