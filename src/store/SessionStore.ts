@@ -3,6 +3,7 @@
  * `level` package), keyed by a per-session sequence number, with a (type, time) index and per-session
  * metadata written in the same atomic batch. See `docs/store.md`.
  */
+import { mkdir, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
@@ -267,8 +268,13 @@ const FETCH_CHUNK = 128;
 const SCAN_CHUNK = 256;
 const HIGH_WATER_MARK_BYTES = 256 * 1024;
 
-/** Paths opened by a store of this process: a second open fails fast and the same way as across processes. */
-const openPaths = new Set<string>();
+/**
+ * The databases opened by a store of this process, by the identity of their folder (device and inode), so
+ * that a second open fails fast and the same way as across processes — however the path is spelled: through
+ * a symlink, `..` or another case. LevelDB's lock is per process: it would let the second one open, and two
+ * stores writing one database reuse each other's sequence numbers (one overwrites the other's events).
+ */
+const openDatabases = new Set<string>();
 
 function lockedMessage(path: string): string {
   return (
@@ -449,6 +455,8 @@ export class SessionStore {
   readonly #writeOptions: { sync: boolean };
   readonly #onCorruptRecord: ((record: CorruptRecord) => void) | undefined;
   readonly #maxCachedSessions: number;
+  /** The database's entry in `openDatabases`. */
+  readonly #identity: string;
 
   #status: 'open' | 'closing' | 'closed' = 'open';
   readonly #typeParts = new Map<string, string>();
@@ -474,10 +482,11 @@ export class SessionStore {
     db: Level<string, string>,
     path: string,
     options: Required<Pick<StoreOptions, 'durability' | 'maxCachedSessions'>> &
-      Pick<StoreOptions, 'onCorruptRecord'> & { nextSession: number },
+      Pick<StoreOptions, 'onCorruptRecord'> & { nextSession: number; identity: string },
   ) {
     this.#db = db;
     this.#nextSession = options.nextSession;
+    this.#identity = options.identity;
     this.path = path;
     this.durability = options.durability;
     this.#writeOptions = { sync: options.durability === 'os' };
@@ -1423,7 +1432,7 @@ export class SessionStore {
       await this.#db.close();
     } finally {
       this.#status = 'closed';
-      openPaths.delete(this.path);
+      openDatabases.delete(this.#identity);
     }
   }
 
@@ -1505,8 +1514,8 @@ function createSessionId(): string {
  * await store.close();
  * ```
  *
- * @throws StoreError `STORE_LOCKED` when another process (or another store of this process) has the
- *   database open; `STORE_NOT_OPEN` when it cannot be opened for another reason (`cause` says why).
+ * @throws StoreError `STORE_LOCKED` when another process (or another store of this process, whatever
+ *   path it was opened by: a symlink is the same database) has the database open; `STORE_NOT_OPEN` when it cannot be opened for another reason (`cause` says why).
  * @throws ConfigError for invalid options.
  */
 export async function openStore(options: StoreOptions = {}): Promise<SessionStore> {
@@ -1529,9 +1538,23 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
     throw new ConfigError(`maxCachedSessions must be a positive integer, got ${maxCachedSessions}`);
   }
   const location = resolvePath(path);
-  if (openPaths.has(location))
+  let identity: string;
+  try {
+    // The folder must exist to have an identity; LevelDB would create it anyway (createIfMissing).
+    await mkdir(location, { recursive: true });
+    const { dev, ino } = await stat(location, { bigint: true });
+    identity = `${dev}:${ino}`;
+  } catch (error) {
+    throw new StoreError(
+      'STORE_NOT_OPEN',
+      `Could not open the event store at ${location}: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error, path: location },
+    );
+  }
+  // Checked and taken with no await in between: of two opens racing, the second is refused.
+  if (openDatabases.has(identity))
     throw new StoreError('STORE_LOCKED', lockedMessage(location), { path: location });
-  openPaths.add(location);
+  openDatabases.add(identity);
   const db = new Level<string, string>(location, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
   let nextSession = 0;
   try {
@@ -1556,7 +1579,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       }
     }
   } catch (error) {
-    openPaths.delete(location);
+    openDatabases.delete(identity);
     await db.close().catch(() => {});
     if (error instanceof StoreError) throw error;
     if (isLockError(error))
@@ -1567,5 +1590,11 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       { cause: error, path: location },
     );
   }
-  return new SessionStore(db, location, { durability, maxCachedSessions, onCorruptRecord, nextSession });
+  return new SessionStore(db, location, {
+    durability,
+    maxCachedSessions,
+    onCorruptRecord,
+    nextSession,
+    identity,
+  });
 }

@@ -1,8 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, StoreError } from '../../src/index.js';
+import { createEvent, openStore, StoreError } from '../../src/index.js';
 import { runChild } from '../helpers/child.js';
 
 let dir: string;
@@ -44,6 +44,25 @@ describe('store lock', () => {
     await expect(openStore({ path: join(dir, '.', 'db/') })).rejects.toMatchObject({ code: 'STORE_LOCKED' });
     await store.close();
     const again = await openStore({ path });
+    await again.close();
+  });
+
+  it('refuses a second open in the same process through a symlink, to the folder or to a parent', async () => {
+    const path = join(dir, 'db');
+    const store = await openStore({ path });
+    await symlink(path, join(dir, 'link'));
+    await symlink(dir, join(dir, 'parent'));
+    for (const other of [join(dir, 'link'), join(dir, 'parent', 'db')]) {
+      const error = await openStore({ path: other }).catch((e: unknown) => e);
+      // Had it opened, both stores would give seq 0 of a session to their own first event: one lost.
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ code: 'STORE_LOCKED', path: other });
+    }
+    await store.append([createEvent({ type: 'a', sessionId: 'x', timestamp: 1 })]);
+    await store.close();
+    // Closing frees the database for whichever spelling comes next.
+    const again = await openStore({ path: join(dir, 'link') });
+    expect((await again.session('x'))?.eventCount).toBe(1);
     await again.close();
   });
 });
