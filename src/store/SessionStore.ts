@@ -1079,7 +1079,10 @@ export class SessionStore {
   // -------------------------------------------------------------------------------------------------
   // Reading
 
-  /** The event stored at `seq` in a session, or undefined (also for a record that cannot be decoded). */
+  /**
+   * The event stored at `seq` in a session, or undefined (also for a record that cannot be decoded, and
+   * for a session being deleted: see `deleteSession`).
+   */
   async get(sessionId: string, seq: number): Promise<Event | undefined> {
     this.#assertOpen();
     checkSessionId(sessionId);
@@ -1087,10 +1090,13 @@ export class SessionStore {
     let text: string | undefined;
     try {
       const cached = this.#sessions.get(sessionId);
-      const n =
-        cached !== undefined && !cached.created
-          ? cached.info.n
-          : (await this.#numberOf(escapePart(sessionId), sessionId)).n;
+      let n: number | undefined;
+      if (cached !== undefined && !cached.created) n = cached.info.n;
+      else {
+        const found = await this.#numberOf(escapePart(sessionId), sessionId);
+        // Being deleted (or a delete was interrupted): the session reads as absent, as in query().
+        if (!found.deleting) n = found.n;
+      }
       if (n === undefined) return undefined;
       text = await this.#events.get(eventKey(partOf(n), seq));
     } catch (error) {

@@ -407,9 +407,14 @@ describe('SessionStore: persistence and recovery', () => {
 
     const store = await t.reopen();
     expect((await store.sessions()).map((s) => s.sessionId)).toEqual(['other']);
+    // Until a write finishes the job, the session reads as absent everywhere, get() included.
+    expect(await store.session('s1')).toBeUndefined();
     expect(await collect(store.query('s1'))).toEqual([]);
+    expect(await collect(store.query('s1', { types: ['a'] }))).toEqual([]);
+    expect(await store.get('s1', 0)).toBeUndefined();
     expect(await store.append([ev('c', 3)])).toEqual([{ sessionId: 's1', seq: 0 }]);
     expect((await collect(store.query('s1'))).map((e) => e.type)).toEqual(['c']);
+    expect((await store.get('s1', 0))?.type).toBe('c');
     expect((await collect(store.query('other'))).map((e) => e.type)).toEqual(['x']);
   });
 
