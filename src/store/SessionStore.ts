@@ -1182,7 +1182,7 @@ export class SessionStore {
       snapshot,
       highWaterMarkBytes: HIGH_WATER_MARK_BYTES,
     };
-    const iterator = this.#events.iterator(options);
+    const iterator = this.#iterator(() => this.#events.iterator(options), `querying ${sessionId}`);
     let yielded = 0;
     try {
       while (yielded < query.limit) {
@@ -1217,13 +1217,26 @@ export class SessionStore {
     query: NormalizedQuery,
     snapshot: ReturnType<Level<string, string>['snapshot']>,
   ): AsyncGenerator<StoredEvent> {
-    const sources: KeySource[] = typeParts.map((typePart) =>
-      this.#index.keys({
-        ...indexRange(part, typePart, query.start, query.end),
-        reverse: query.reverse,
-        snapshot,
-      }),
-    );
+    const sources: KeySource[] = [];
+    try {
+      for (const typePart of typeParts) {
+        sources.push(
+          this.#iterator(
+            () =>
+              this.#index.keys({
+                ...indexRange(part, typePart, query.start, query.end),
+                reverse: query.reverse,
+                snapshot,
+              }),
+            `querying ${sessionId}`,
+          ),
+        );
+      }
+    } catch (error) {
+      // The iterators made before the one that failed: the merge, which would have closed them, never runs.
+      await Promise.all(sources.map((source) => source.close().catch(() => {})));
+      throw error;
+    }
     const keys = mergeKeys(sources, indexSuffix, query.reverse, (count) => {
       this.#stats.indexEntriesRead += count;
     });
@@ -1287,7 +1300,10 @@ export class SessionStore {
     snapshot: ReturnType<Level<string, string>['snapshot']>,
   ): Promise<string[]> {
     const typeParts: string[] = [];
-    const iterator = this.#index.keys({ ...sessionRange(part), snapshot });
+    const iterator = this.#iterator(
+      () => this.#index.keys({ ...sessionRange(part), snapshot }),
+      'listing the types of a session',
+    );
     try {
       for (;;) {
         const [key] = await iterator.nextv(1);
@@ -1421,7 +1437,7 @@ export class SessionStore {
 
   /**
    * Closes the store: refuses new writes, waits for the queued ones, completes live `tail`s and closes
-   * LevelDB. Idempotent.
+   * LevelDB. Idempotent. A query still reading (or just starting) then fails with `STORE_NOT_OPEN`.
    */
   close(): Promise<void> {
     if (this.#closing === undefined) this.#closing = this.#close();
@@ -1447,6 +1463,18 @@ export class SessionStore {
       throw new StoreError('STORE_NOT_OPEN', `The event store at ${this.path} is ${this.#status}`, {
         path: this.path,
       });
+    }
+  }
+
+  /**
+   * `make()`, an iterator of LevelDB: it throws at once (`LEVEL_DATABASE_NOT_OPEN`) when `close()` began
+   * while a query was starting, which becomes a `StoreError` like any failed read.
+   */
+  #iterator<I>(make: () => I, what: string): I {
+    try {
+      return make();
+    } catch (error) {
+      throw this.#readError(error, what);
     }
   }
 

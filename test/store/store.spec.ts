@@ -1,4 +1,5 @@
 import { Level } from 'level';
+import { lastValueFrom } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ConfigError,
@@ -6,6 +7,8 @@ import {
   DEFAULT_SESSION,
   type Event,
   openStore,
+  type QueryOptions,
+  replay,
   StoreError,
 } from '../../src/index.js';
 import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
@@ -214,6 +217,37 @@ describe('SessionStore: invalid input', () => {
     expect((await storeError(collect(t.store.query('s1')))).code).toBe('STORE_NOT_OPEN');
     await t.store.close(); // idempotent
   });
+
+  const starting: Array<[string, QueryOptions | undefined, boolean]> = [
+    ['by seq', undefined, false],
+    ['by type', { types: ['a'] }, false],
+    ['by time, over every type', { start: 1 }, false],
+    ['over two types, newest first', { types: ['a', 'b'], reverse: true }, false],
+    ['by time, metadata damaged (types listed from the index)', { start: 1 }, true],
+  ];
+  for (const [name, options, damaged] of starting) {
+    it(`fails a query (or replay) starting when close() begins with STORE_NOT_OPEN, not a LevelDB error: ${name}`, async () => {
+      await t.store.append([ev('a', 1), ev('b', 2)]);
+      if (damaged) {
+        await t.store.close();
+        const raw = new Level<string, string>(t.store.path);
+        await raw.put('!s!s1', 'garbage');
+        await raw.close();
+      }
+      const store = await t.reopen();
+      // close() waits for this write to finish, then closes LevelDB: after the query has read the
+      // session's metadata (its snapshot is taken) and before it creates its iterators.
+      await store.append([ev('x', 1, 'other')]);
+      const first = store.query('s1', options)[Symbol.asyncIterator]().next();
+      const replayed = lastValueFrom(replay(store, 's1', options));
+      const closing = store.close();
+      for (const error of [await storeError(first), await storeError(replayed)]) {
+        expect(error.code).toBe('STORE_NOT_OPEN');
+        expect(error.path).toBe(store.path);
+      }
+      await closing;
+    });
+  }
 
   it('rejects bad openStore options with ConfigError', async () => {
     await expect(openStore({ path: t.dir, durability: 'disk' as 'os' })).rejects.toBeInstanceOf(ConfigError);
