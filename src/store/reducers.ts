@@ -3,6 +3,7 @@
  * functions, usable live with RxJS `scan` and offline with `reconstruct`. Time cut-offs are relative to
  * the latest event seen, never the wall clock, so replaying a session gives the same state every time.
  */
+import { ConfigError } from '../errors.js';
 import type { Event } from '../event.js';
 import type { QueryOptions, SessionStore } from './SessionStore.js';
 
@@ -59,7 +60,9 @@ function later(a: number | undefined, b: number): number {
   return a === undefined || b > a ? b : a;
 }
 
+/** `list` with `item` appended, keeping the last `max` entries (none when `max` is 0). */
 function appendBounded<T>(list: readonly T[], item: T, max: number): readonly T[] {
+  if (max === 0) return list.length === 0 ? list : [];
   const next = list.length >= max ? list.slice(list.length - max + 1) : list.slice();
   next.push(item);
   return next;
@@ -91,7 +94,7 @@ export interface FileState {
   readonly files: Readonly<Record<string, FileInfo>>;
   /**
    * File changes within `recentWindowMs` (default one hour) before the latest event seen — not before
-   * the wall clock — at most `maxRecent` (default 100), oldest first.
+   * the wall clock — at most `maxRecent` (default 100; 0 keeps none), oldest first.
    */
   readonly recentChanges: readonly FileChangeEntry[];
   /** Timestamp of the latest event seen (of any type): the reference of the recent-changes window. */
@@ -100,16 +103,26 @@ export interface FileState {
 
 /** Options of `createFileState`. */
 export interface FileStateOptions {
-  /** Width of the recent-changes window, ending at the latest event. Default one hour. */
+  /** Width of the recent-changes window, ending at the latest event, in ms ≥ 0. Default one hour. */
   recentWindowMs?: number;
-  /** Most entries in `recentChanges`. Default 100. */
+  /** Most entries in `recentChanges`: an integer ≥ 0 (0 keeps none, for `files` alone). Default 100. */
   maxRecent?: number;
 }
 
-/** A `fileState` reducer with another recent-changes window or limit. */
+/**
+ * A `fileState` reducer with another recent-changes window or limit.
+ *
+ * @throws ConfigError when `recentWindowMs` is not a number ≥ 0 or `maxRecent` not an integer ≥ 0.
+ */
 export function createFileState(options: FileStateOptions = {}): StateReducer<FileState> {
   const windowMs = options.recentWindowMs ?? HOUR_MS;
   const maxRecent = options.maxRecent ?? DEFAULT_HISTORY;
+  if (typeof windowMs !== 'number' || !(windowMs >= 0)) {
+    throw new ConfigError(`createFileState: recentWindowMs must be a number of ms ≥ 0, got ${windowMs}`);
+  }
+  if (!Number.isSafeInteger(maxRecent) || maxRecent < 0) {
+    throw new ConfigError(`createFileState: maxRecent must be an integer ≥ 0, got ${maxRecent}`);
+  }
   const prune = (changes: readonly FileChangeEntry[], latest: number) => {
     const cutoff = latest - windowMs;
     return changes.every((c) => c.timestamp > cutoff) ? changes : changes.filter((c) => c.timestamp > cutoff);

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vites
 import {
   agentState,
   bridgeHooks,
+  ConfigError,
   createEvent,
   createFileState,
   type Event,
@@ -80,6 +81,27 @@ describe('fileState', () => {
     expect(state.recentChanges.map((c) => c.filePath)).toEqual(['/f2', '/f3', '/f4']);
     expect(fold(reducer, [...changes, ev('tool.used', 1000)]).recentChanges).toEqual([]);
     expect(Object.keys(state.files)).toHaveLength(5);
+  });
+
+  it('keeps at most maxRecent recent changes, none with maxRecent 0, and refuses a bad limit', () => {
+    const changes = [
+      ev('file.modified', 1, 's1', { file_path: '/a' }),
+      ev('file.created', 2, 's1', { file_path: '/b' }),
+    ];
+    const none = fold(createFileState({ maxRecent: 0 }), changes);
+    expect(none.recentChanges).toEqual([]);
+    expect(Object.keys(none.files)).toEqual(['/a', '/b']);
+    expect(fold(createFileState({ maxRecent: 1 }), changes).recentChanges.map((c) => c.filePath)).toEqual([
+      '/b',
+    ]);
+    for (const options of [
+      { maxRecent: -1 },
+      { maxRecent: 1.5 },
+      { maxRecent: Infinity },
+      { recentWindowMs: Number.NaN },
+    ]) {
+      expect(() => createFileState(options), JSON.stringify(options)).toThrow(ConfigError);
+    }
   });
 
   it('ignores file events without a path', () => {
