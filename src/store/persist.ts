@@ -14,6 +14,7 @@ import {
 } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { type Event, Priority } from '../event.js';
+import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 import type { AppendOptions } from './SessionStore.js';
@@ -36,8 +37,9 @@ export interface PersistOptions {
   /** Most events per write. Default 1,000. */
   maxBatch?: number;
   /**
-   * Longest an event waits for more events to share its write, in ms. Default 0: it is written as soon as
-   * the current synchronous burst ends, or, when a write is in flight, as soon as that write completes.
+   * Longest an event waits for more events to share its write, in ms, from 0 up to 2,147,483,647
+   * (setTimeout's limit). Default 0: it is written as soon as the current synchronous burst ends, or, when
+   * a write is in flight, as soon as that write completes.
    */
   maxDelayMs?: number;
   /**
@@ -106,6 +108,7 @@ export interface PersistOptions {
  *
  * @param store the store (or any `EventWriter`).
  * @param options batching limits, the scheduler of the `maxDelayMs` timer, the priority lane.
+ * @throws ConfigError for invalid options (a `maxDelayMs` beyond setTimeout's 2,147,483,647 ms among them).
  * @return an operator that mirrors the source, delayed until each event is written.
  */
 export function persist(store: EventWriter, options: PersistOptions = {}): MonoTypeOperatorFunction<Event> {
@@ -119,8 +122,11 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
   if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) {
     throw new ConfigError(`persist: maxBatch must be a positive integer, got ${maxBatch}`);
   }
-  if (typeof maxDelayMs !== 'number' || !Number.isFinite(maxDelayMs) || maxDelayMs < 0) {
-    throw new ConfigError(`persist: maxDelayMs must be a finite number ≥ 0, got ${maxDelayMs}`);
+  // Node fires a timer longer than setTimeout's limit after 1 ms rather than never: refused.
+  if (typeof maxDelayMs !== 'number' || !(maxDelayMs >= 0) || maxDelayMs > MAX_TIMER_MS) {
+    throw new ConfigError(
+      `persist: maxDelayMs must be a number of ms ≥ 0 up to ${MAX_TIMER_MS}, got ${maxDelayMs}`,
+    );
   }
   if (!(maxPending === Infinity || (Number.isSafeInteger(maxPending) && maxPending >= maxBatch))) {
     throw new ConfigError(

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { firstValueFrom, from, lastValueFrom, Observable, Subject, tap, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  ConfigError,
   createEvent,
   type Event,
   type PersistOptions,
@@ -137,6 +138,19 @@ describe('persist on a real store', () => {
       expect(await collect(t.store.query(session))).toEqual(good);
       expect((await t.store.session(session))?.eventCount).toBe(2);
     }
+  });
+});
+
+describe('persist options', () => {
+  it("refuses a maxDelayMs beyond setTimeout's limit (Node would fire it after 1 ms), accepts the limit", () => {
+    for (const maxDelayMs of [2_147_483_648, 1e12, Number.POSITIVE_INFINITY, Number.NaN, -1]) {
+      expect(() => persist(t.store, { maxDelayMs }), String(maxDelayMs)).toThrow(ConfigError);
+    }
+    expect(() => persist(t.store, { maxDelayMs: 2_147_483_648 })).toThrow(
+      'persist: maxDelayMs must be a number of ms ≥ 0 up to 2147483647, got 2147483648',
+    );
+    expect(() => persist(t.store, { maxDelayMs: 2_147_483_647 })).not.toThrow();
+    expect(() => persist(t.store, { maxDelayMs: 0 })).not.toThrow();
   });
 });
 
