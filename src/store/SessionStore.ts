@@ -1548,8 +1548,9 @@ function createSessionId(): string {
  * await store.close();
  * ```
  *
- * @throws StoreError `STORE_LOCKED` when another process (or another store of this process, whatever
- *   path it was opened by: a symlink is the same database) has the database open; `STORE_NOT_OPEN` when it cannot be opened for another reason (`cause` says why).
+ * @throws StoreError `STORE_LOCKED` when another process (`cause`: LevelDB's `LEVEL_DATABASE_NOT_OPEN`
+ *   caused by `LEVEL_LOCKED`) or another store of this process (no `cause`; whatever path it was opened
+ *   by: a symlink is the same database) has the database open; `STORE_NOT_OPEN` when it cannot be opened for another reason (`cause` says why).
  * @throws ConfigError for invalid options.
  */
 export async function openStore(options: StoreOptions = {}): Promise<SessionStore> {

@@ -39,7 +39,10 @@ describe('store lock', () => {
   it('refuses a second open in the same process the same way', async () => {
     const path = join(dir, 'db');
     const store = await openStore({ path });
-    await expect(openStore({ path })).rejects.toMatchObject({ code: 'STORE_LOCKED', path });
+    const error = await openStore({ path }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'STORE_LOCKED', path });
+    // Refused before LevelDB is asked (its lock is per process): there is no LevelDB error to keep.
+    expect((error as StoreError).cause).toBeUndefined();
     // The same path spelled differently is the same database.
     await expect(openStore({ path: join(dir, '.', 'db/') })).rejects.toMatchObject({ code: 'STORE_LOCKED' });
     await store.close();
