@@ -5,6 +5,7 @@ import {
   bridgeHooks,
   ConfigError,
   correlate,
+  createFileState,
   createHookBridge,
   createModeSelector,
   EventFlowMetrics,
@@ -13,10 +14,12 @@ import {
   fromJsonLines,
   hybridProcess,
   pattern,
+  persist,
   runHook,
   seedPolicy,
   sessionWindows,
   systemLoad$,
+  tail,
   temporalAggregate,
 } from '../src/index.js';
 
@@ -80,6 +83,10 @@ const FACTORIES: ReadonlyArray<readonly [string, unknown, (value: unknown) => un
   ['fromFileWatcher debounceMs', 10, (v) => fromFileWatcher('.', { debounceMs: v as number })],
   ['bridgeHooks maxDepth', 10, (v) => bridgeHooks({ maxDepth: v as number })],
   ['createHookBridge maxPending', 10, (v) => createHookBridge({ maxPending: v as number })],
+  ['persist maxDelayMs', 10, (v) => persist({ append: async () => undefined }, { maxDelayMs: v as number })],
+  ['createFileState maxRecent', 10, (v) => createFileState({ maxRecent: v as number })],
+  ['createFileState recentWindowMs', 10, (v) => createFileState({ recentWindowMs: v as number })],
+  ['tail fromSeq', 0, (v) => tail({} as never, 's', { fromSeq: v as number })],
   ['runHook timeoutMs', 1000, (v) => runHook({ name: 'h', run: () => ({}) }, {}, { timeoutMs: v as number })],
 ];
 

@@ -7,7 +7,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
-import { ConfigError, formatIssues } from '../errors.js';
+import { ConfigError, formatIssues, textOf } from '../errors.js';
 import type { Event } from '../event.js';
 import { canonical, decodeEvent, describeEvent, describeInvalid, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
@@ -408,12 +408,13 @@ function normalizeQuery(options: QueryOptions | undefined): NormalizedQuery {
     ['end', end],
   ] as const) {
     if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
-      throw new ConfigError(`query option ${name} must be a number (ms since epoch), got ${String(value)}`);
+      throw new ConfigError(`query option ${name} must be a number (ms since epoch), got ${textOf(value)}`);
     }
   }
-  if (!isCount(fromSeq)) throw new ConfigError(`query option fromSeq must be an integer ≥ 0, got ${fromSeq}`);
+  if (!isCount(fromSeq))
+    throw new ConfigError(`query option fromSeq must be an integer ≥ 0, got ${textOf(fromSeq)}`);
   if (!(limit === Infinity || isCount(limit))) {
-    throw new ConfigError(`query option limit must be an integer ≥ 0 or Infinity, got ${limit}`);
+    throw new ConfigError(`query option limit must be an integer ≥ 0 or Infinity, got ${textOf(limit)}`);
   }
   if (typeof reverse !== 'boolean') throw new ConfigError('query option reverse must be a boolean');
   return {
@@ -1086,7 +1087,7 @@ export class SessionStore {
   async get(sessionId: string, seq: number): Promise<Event | undefined> {
     this.#assertOpen();
     checkSessionId(sessionId);
-    if (!isCount(seq)) throw new ConfigError(`seq must be an integer ≥ 0, got ${seq}`);
+    if (!isCount(seq)) throw new ConfigError(`seq must be an integer ≥ 0, got ${textOf(seq)}`);
     let text: string | undefined;
     try {
       const cached = this.#sessions.get(sessionId);
@@ -1564,13 +1565,13 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   if (typeof path !== 'string' || path.length === 0)
     throw new ConfigError('store path must be a non-empty string');
   if (durability !== 'process' && durability !== 'os') {
-    throw new ConfigError(`durability must be 'process' or 'os', got ${String(durability)}`);
+    throw new ConfigError(`durability must be 'process' or 'os', got ${textOf(durability)}`);
   }
   if (onCorruptRecord !== undefined && typeof onCorruptRecord !== 'function') {
     throw new ConfigError('onCorruptRecord must be a function');
   }
   if (!Number.isSafeInteger(maxCachedSessions) || maxCachedSessions < 1) {
-    throw new ConfigError(`maxCachedSessions must be a positive integer, got ${maxCachedSessions}`);
+    throw new ConfigError(`maxCachedSessions must be a positive integer, got ${textOf(maxCachedSessions)}`);
   }
   const location = resolvePath(path);
   let identity: string;

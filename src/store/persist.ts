@@ -12,7 +12,7 @@ import {
   type SchedulerLike,
   Subscription,
 } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
@@ -117,20 +117,20 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
   }
   const { maxBatch = 1_000, maxDelayMs = 0, maxPending = 100_000, priorityLane = true } = options;
   if (typeof priorityLane !== 'boolean') {
-    throw new ConfigError(`persist: priorityLane must be a boolean, got ${String(priorityLane)}`);
+    throw new ConfigError(`persist: priorityLane must be a boolean, got ${textOf(priorityLane)}`);
   }
   if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) {
-    throw new ConfigError(`persist: maxBatch must be a positive integer, got ${maxBatch}`);
+    throw new ConfigError(`persist: maxBatch must be a positive integer, got ${textOf(maxBatch)}`);
   }
   // Node fires a timer longer than setTimeout's limit after 1 ms rather than never: refused.
   if (typeof maxDelayMs !== 'number' || !(maxDelayMs >= 0) || maxDelayMs > MAX_TIMER_MS) {
     throw new ConfigError(
-      `persist: maxDelayMs must be a number of ms ≥ 0 up to ${MAX_TIMER_MS}, got ${maxDelayMs}`,
+      `persist: maxDelayMs must be a number of ms ≥ 0 up to ${MAX_TIMER_MS}, got ${textOf(maxDelayMs)}`,
     );
   }
   if (!(maxPending === Infinity || (Number.isSafeInteger(maxPending) && maxPending >= maxBatch))) {
     throw new ConfigError(
-      `persist: maxPending must be an integer ≥ maxBatch (or Infinity), got ${maxPending}`,
+      `persist: maxPending must be an integer ≥ maxBatch (or Infinity), got ${textOf(maxPending)}`,
     );
   }
   const scheduler = options.scheduler ?? (maxDelayMs === 0 ? asapScheduler : asyncScheduler);

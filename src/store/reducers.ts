@@ -3,7 +3,7 @@
  * functions, usable live with RxJS `scan` and offline with `reconstruct`. Time cut-offs are relative to
  * the latest event seen, never the wall clock, so replaying a session gives the same state every time.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import type { Event } from '../event.js';
 import type { QueryOptions, SessionStore } from './SessionStore.js';
 
@@ -118,10 +118,12 @@ export function createFileState(options: FileStateOptions = {}): StateReducer<Fi
   const windowMs = options.recentWindowMs ?? HOUR_MS;
   const maxRecent = options.maxRecent ?? DEFAULT_HISTORY;
   if (typeof windowMs !== 'number' || !(windowMs >= 0)) {
-    throw new ConfigError(`createFileState: recentWindowMs must be a number of ms ≥ 0, got ${windowMs}`);
+    throw new ConfigError(
+      `createFileState: recentWindowMs must be a number of ms ≥ 0, got ${textOf(windowMs)}`,
+    );
   }
   if (!Number.isSafeInteger(maxRecent) || maxRecent < 0) {
-    throw new ConfigError(`createFileState: maxRecent must be an integer ≥ 0, got ${maxRecent}`);
+    throw new ConfigError(`createFileState: maxRecent must be an integer ≥ 0, got ${textOf(maxRecent)}`);
   }
   const prune = (changes: readonly FileChangeEntry[], latest: number) => {
     const cutoff = latest - windowMs;

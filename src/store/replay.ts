@@ -3,7 +3,7 @@
  * stored, then every live append — a catch-up subscription).
  */
 import { Observable } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, textOf } from '../errors.js';
 import type { Event } from '../event.js';
 import type { QueryOptions, SessionStore, StoredEvent } from './SessionStore.js';
 
@@ -92,10 +92,10 @@ export function tail(
 ): Observable<StoredEvent> {
   const { fromSeq = 0, maxBuffer = 10_000 } = options;
   if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
-    throw new ConfigError(`tail: fromSeq must be an integer ≥ 0, got ${fromSeq}`);
+    throw new ConfigError(`tail: fromSeq must be an integer ≥ 0, got ${textOf(fromSeq)}`);
   }
   if (!Number.isSafeInteger(maxBuffer) || maxBuffer < 1) {
-    throw new ConfigError(`tail: maxBuffer must be a positive integer, got ${maxBuffer}`);
+    throw new ConfigError(`tail: maxBuffer must be a positive integer, got ${textOf(maxBuffer)}`);
   }
   if (typeof sessionId !== 'string' || sessionId.length === 0) {
     throw new ConfigError('tail: sessionId must be a non-empty string');
