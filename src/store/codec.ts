@@ -7,7 +7,7 @@
  * one, returns an object. zod's record accepts a little more (an object inheriting its properties, one with
  * such a `toJSON`), which JSON would turn into something else or into nothing.
  */
-import type { EventIssue } from '../errors.js';
+import { type EventIssue, textOf } from '../errors.js';
 import { type Event, EventSchema } from '../event.js';
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
@@ -96,7 +96,7 @@ export function describeInvalid(value: unknown): EventIssue[] {
     try {
       if (jsonObject(record) !== undefined) continue;
     } catch (error) {
-      message = `its toJSON() or its serialization throws: ${(error as Error)?.message ?? String(error)}`;
+      message = `its toJSON() or its serialization throws: ${textOf(error)}`;
     }
     issues.push({ code: 'custom', path: [field], message });
   }
