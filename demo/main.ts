@@ -3,7 +3,7 @@
  * hook payloads for a feature being built, a bug being fixed and an exploration):
  *
  *   hook payloads → bridgeHooks → persist (LevelDB, .vibespec/event-store)      write-ahead
- *   each stored session → replay → correlate → temporalAggregate → measure       derived
+ *   each stored session → replay → measure → correlate → temporalAggregate       derived
  *
  * and prints what came out: events by type, rejected inputs, each session's context, its windows and
  * activities, the reconstructed file state, and the pipeline's flow metrics.
@@ -67,11 +67,12 @@ try {
     const context = await store.sessionContext(sessionId);
     const derived: Event[] = await lastValueFrom(
       replay(store, sessionId).pipe(
+        // measure first: it times, per stored event, what the operators after it do with it.
+        measure(metrics),
         // correlate first: it reads the raw file and tool events (and passes them on), which
         // temporalAggregate then folds into windows; activities pass through the windows untouched.
         correlate(),
         temporalAggregate(),
-        measure(metrics),
         toArray(),
       ),
     );
@@ -106,7 +107,7 @@ try {
     if (touched.length > 0) console.log(`  file state:      ${touched.join(', ')}`);
   }
 
-  console.log('\nFlow metrics (derivation stage, per event type, top 5 by count)');
+  console.log('\nFlow metrics (correlate → temporalAggregate, per stored event type, top 5 by count)');
   const summary = Object.entries(metrics.summary()).sort((a, b) => b[1].count - a[1].count);
   for (const [type, s] of summary.slice(0, 5)) {
     console.log(
