@@ -425,8 +425,9 @@ class Sessionizer implements WindowHooks<KeyState> {
   /** `WindowHooks.next`: handles one input event. */
   next(event: Event): void {
     const ts = event?.timestamp;
-    if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
-      // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
+    if (typeof ts !== 'number' || !(ts >= 0) || ts > Number.MAX_SAFE_INTEGER) {
+      // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed. Beyond
+      // 2^53 (a timestamp in ns, say) the gap may add nothing to it.
       this.shell.emit(event);
       return;
     }

@@ -34,7 +34,7 @@ export const DEFAULT_AGGREGATE_WINDOWS: Readonly<Record<string, number>> = Objec
 /** Options of `temporalAggregate`. Every one is optional. */
 export interface TemporalAggregateConfig {
   /**
-   * The event types to aggregate and their window size in ms. Replaces the defaults
+   * The event types to aggregate and their window size in ms (at least 1). Replaces the defaults
    * (`DEFAULT_AGGREGATE_WINDOWS`: `file.modified` 5 s, `tool.used` 10 s, `performance.metric` 30 s);
    * spread them to extend: `{ ...DEFAULT_AGGREGATE_WINDOWS, 'git.commit': 60_000 }`.
    * Events of other types pass through at once, unchanged.
@@ -633,8 +633,9 @@ class Aggregation implements WindowHooks<SessionState> {
    */
   next(event: Event): void {
     const ts = event?.timestamp;
-    if (typeof ts !== 'number' || !(ts >= 0) || ts === Number.POSITIVE_INFINITY) {
-      // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed.
+    if (typeof ts !== 'number' || !(ts >= 0) || ts > Number.MAX_SAFE_INTEGER) {
+      // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed. Beyond
+      // 2^53 (a timestamp in ns, say) a window's size may add nothing to it: its window would be empty.
       this.shell.emit(event);
       return;
     }
@@ -857,7 +858,8 @@ function readWindows(windows: unknown): TypeTable {
   const types = new TypeTable();
   for (const [type, size] of Object.entries(source)) {
     if (type.length === 0) throw new ConfigError(`${OPERATOR}: windows has an empty event type`);
-    numberOption(OPERATOR, `windows['${type}']`, size, 0, { min: 0, exclusive: true });
+    // At least 1 ms: then `ts + size > ts` for every windowable `ts` (up to 2^53), so no window is empty.
+    numberOption(OPERATOR, `windows['${type}']`, size, 0, { min: 1 });
     types.add({
       type,
       index: types.specs.length,

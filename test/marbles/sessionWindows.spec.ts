@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { map, mergeMap, of, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
+import { from, map, mergeMap, of, type SchedulerLike, Subject, take, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -21,6 +21,40 @@ const NO_IDLE = Number.POSITIVE_INFINITY;
 
 describe('sessionWindows', () => {
   describe('standard cases', () => {
+    it('stops reading a synchronous source as soon as the consumer unsubscribes', () => {
+      let pulled = 0;
+      // Long, not endless: read to its end (the bug), the test fails rather than hangs.
+      function* events(): Generator<Event> {
+        for (let i = 0; i < 10_000; i++) {
+          pulled++;
+          yield ev('note', i, undefined);
+        }
+      }
+      const seen: string[] = [];
+      from(events())
+        .pipe(sessionWindows({ gapMs: 10, scheduler: new VirtualTimeScheduler() }), take(1))
+        .subscribe((e) => seen.push(label(e)));
+      expect(seen).toEqual(['note@0']);
+      expect(pulled).toBe(1);
+    });
+
+    it('passes an event timed beyond 2^53 ms through unchanged (a timestamp in ns)', () => {
+      const huge = ev('note', 1.7e18, 's1');
+      for (const allowedLatenessMs of [0, 1_000]) {
+        const { out, completedAt } = collect(
+          [
+            { time: 0, value: huge },
+            { time: 1, value: ev('note', 2, 's1') },
+          ],
+          (scheduler) => sessionWindows({ gapMs: 10, allowedLatenessMs, idleFlushMs: NO_IDLE, scheduler }),
+          { time: 2 },
+        );
+        expect(out[0]!.value).toBe(huge);
+        expect(out.slice(1).map((o) => o.value.type)).toEqual(['session.window']);
+        expect(completedAt).toBe(2);
+      }
+    });
+
     it(
       'completes at once on an empty source',
       marbles((m) => {

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import {
   from,
@@ -7,6 +10,7 @@ import {
   of,
   type SchedulerLike,
   Subject,
+  take,
   VirtualTimeScheduler,
 } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
@@ -32,6 +36,8 @@ import { marbles } from '../helpers/marbles.js';
 import { collect, ev, idsIn, label, seeded, type Timed, withoutId } from '../helpers/windows.js';
 
 const TOOL5 = { 'tool.used': 5 };
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
 describe('temporalAggregate', () => {
   describe('standard cases', () => {
@@ -262,9 +268,43 @@ describe('temporalAggregate', () => {
       expect(completed).toBe(true);
       expect(unsubscribed).toBe(1);
     });
+
+    it('stops reading a synchronous source as soon as the consumer unsubscribes', () => {
+      let pulled = 0;
+      // Long, not endless: read to its end (the bug), the test fails rather than hangs. An endless one
+      // would never return.
+      function* events(): Generator<Event> {
+        for (let i = 0; i < 10_000; i++) {
+          pulled++;
+          yield ev(i % 2 === 0 ? 'tool.requested' : 'tool.used', i, 's1');
+        }
+      }
+      const seen: string[] = [];
+      from(events())
+        .pipe(temporalAggregate({ windows: TOOL5, scheduler: new VirtualTimeScheduler() }), take(1))
+        .subscribe((e) => seen.push(label(e)));
+      expect(seen).toEqual(['tool.requested@0']);
+      expect(pulled).toBe(1);
+    });
   });
 
   describe('windows', () => {
+    it('closes a quiet window at its due time when another session is due less than 1 ms before it', () => {
+      // s1 [0,5) is due at 5, s2 [0.5,5.5) at 5.5: the tick at 5 must not put s2 off to 6.
+      const { out } = collect(
+        [
+          { time: 0, value: ev('tool.used', 0, 's1') },
+          { time: 0.5, value: ev('tool.used', 0.5, 's2') },
+        ],
+        (scheduler) => temporalAggregate({ windows: TOOL5, scheduler }),
+        { time: 100 },
+      );
+      expect(out.map((o) => `${label(o.value)} at ${o.time}`)).toEqual([
+        'tool.used.aggregated s1 [0,5) n=1 at 5',
+        'tool.used.aggregated s2 [0.5,5.5) n=1 at 5.5',
+      ]);
+    });
+
     it('tells window types of the same length apart, and passes through the others of that length', () => {
       const events = [
         ev('a.b', 0, 's1'),
@@ -630,6 +670,45 @@ describe('temporalAggregate', () => {
   });
 
   describe('output', () => {
+    it('orders zeros of both signs in min, max and p95 as the sorted values do (-0 before +0), in any order', () => {
+      const statsOf = (values: number[]) => {
+        const { out } = collect(
+          values.map((value, t) => ({
+            time: t,
+            value: ev('performance.metric', t, 's1', { metric: 'm', value }),
+          })),
+          (scheduler) => temporalAggregate({ scheduler }),
+          { time: 100 },
+        );
+        const [m] = ((out[0]!.value.data as AggregatedData).summary as PerformanceMetricSummary).metrics;
+        const z = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
+        return `min ${z(m!.min)} max ${z(m!.max)} p95 ${z(m!.p95)}`;
+      };
+      expect(statsOf([0, -0])).toBe('min -0 max 0 p95 0');
+      expect(statsOf([-0, 0])).toBe('min -0 max 0 p95 0');
+      expect(statsOf([-0, -0])).toBe('min -0 max -0 p95 -0');
+      // Several names (the tally's other path).
+      const two = collect(
+        // a: 0, 1, 0; b: 0, -0 (the +0 first).
+        [0, 0, 1, -0, 0].map((value, t) => ({
+          time: t,
+          value: ev('performance.metric', t, 's1', { metric: t % 2 === 0 ? 'a' : 'b', value }),
+        })),
+        (scheduler) => temporalAggregate({ scheduler }),
+        { time: 100 },
+      );
+      const metrics = ((two.out[0]!.value.data as AggregatedData).summary as PerformanceMetricSummary)
+        .metrics;
+      expect(metrics.map((m) => [m.name, Object.is(m.min, -0), Object.is(m.max, -0)])).toEqual([
+        ['a', false, false],
+        ['b', true, false],
+      ]);
+      expect(metrics.map((m) => [m.min, m.max])).toEqual([
+        [0, 1],
+        [-0, 0],
+      ]);
+    });
+
     it('carries count, spans, the highest priority, the session and the last context', () => {
       const events = [
         { ...ev('tool.used', 10, 's1', {}, Priority.LOW), context: { n: 1 } },
@@ -941,11 +1020,57 @@ describe('temporalAggregate', () => {
     });
   });
 
+  describe('timestamps it cannot window', () => {
+    it('passes an event timed beyond 2^53 ms through unchanged (a timestamp in ns), and ends', () => {
+      // 1.7e18 + any window size is 1.7e18: its window would be empty (and, within the lateness, never
+      // close). Before the fix it came out as late, or the flush on complete never ended.
+      for (const allowedLatenessMs of [0, 1_000]) {
+        const huge = ev('tool.used', 1.7e18, 's1');
+        const { out, completedAt } = collect(
+          [
+            { time: 0, value: huge },
+            { time: 1, value: ev('tool.used', 2, 's1') },
+          ],
+          (scheduler) => temporalAggregate({ windows: TOOL5, allowedLatenessMs, scheduler }),
+          { time: 2 },
+        );
+        expect(out[0]!.value).toBe(huge);
+        expect(out.slice(1).map((o) => label(o.value))).toEqual(['tool.used.aggregated s1 [2,7) n=1']);
+        expect(completedAt).toBe(2);
+      }
+      const atLimit = ev('tool.used', Number.MAX_SAFE_INTEGER - 10, 's1');
+      const { out } = collect([{ time: 0, value: atLimit }], (scheduler) =>
+        temporalAggregate({ windows: TOOL5, scheduler }),
+      );
+      expect(out.map((o) => o.value.type)).toEqual(['tool.used.aggregated']);
+    });
+
+    it('ends its flush on complete with such an event within the lateness (in a child process: a loop would hang)', () => {
+      // Before the fix its window [ts, ts) was buffered and never closed: the flush looped for ever.
+      const script = `
+        import { from } from 'rxjs';
+        import { createEvent, temporalAggregate } from './src/index.ts';
+        const e = createEvent({ type: 'tool.used', timestamp: 1.7e18, sessionId: 's1', data: {} });
+        from([e])
+          .pipe(temporalAggregate({ windows: { 'tool.used': 100 }, allowedLatenessMs: 1000, idleFlushMs: Infinity }))
+          .subscribe({ next: (o) => console.log(o.type), complete: () => console.log('complete') });`;
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: ROOT,
+        timeout: 20_000,
+        killSignal: 'SIGKILL',
+        encoding: 'utf8',
+      });
+      expect(child.signal).toBeNull();
+      expect(child.stdout).toBe('tool.used\ncomplete\n');
+    }, 40_000);
+  });
+
   describe('config', () => {
     const bad: Array<[string, TemporalAggregateConfig]> = [
       ['window size 0', { windows: { 'tool.used': 0 } }],
       ['window size NaN', { windows: { 'tool.used': Number.NaN } }],
       ['window size Infinity', { windows: { 'tool.used': Number.POSITIVE_INFINITY } }],
+      ['window size under 1 ms', { windows: { 'tool.used': 0.5 } }],
       ['empty type', { windows: { '': 5 } }],
       ['windows not an object', { windows: 5 as unknown as Record<string, number> }],
       ['negative lateness', { allowedLatenessMs: -1 }],

@@ -292,8 +292,8 @@ abstract class Kept implements Tally {
         OWN_SUM[at] = 0 + v;
       } else {
         OWN_SUM[at] = OWN_SUM[at]! + v;
-        if (v < OWN_MIN[at]!) OWN_MIN[at] = v;
-        if (v > OWN_MAX[at]!) OWN_MAX[at] = v;
+        if (v < OWN_MIN[at]! || (v === 0 && OWN_MIN[at] === 0 && Object.is(v, -0))) OWN_MIN[at] = v;
+        if (v > OWN_MAX[at]! || (v === 0 && OWN_MAX[at] === 0 && Object.is(OWN_MAX[at], -0))) OWN_MAX[at] = v;
       }
       OWN_COUNT[at] = count + 1;
       if (count + 1 > most) most = count + 1;
@@ -568,7 +568,10 @@ function copyStats(stats: NumericStats): NumericStats {
   return new Stats(stats.count, stats.min, stats.avg, stats.max, stats.p95);
 }
 
-/** Stats of `values[0 … n - 1]` (`n >= 1`, default all of them); p95 by nearest rank. */
+/**
+ * Stats of `values[0 … n - 1]` (`n >= 1`, default all of them); p95 by nearest rank. Zeros are ordered as
+ * the p95 orders them (a sorted `Float64Array`: -0 before +0), whatever order they came in.
+ */
 export function numericStats(values: readonly number[], n: number = values.length): NumericStats {
   let min = values[0]!;
   let max = min;
@@ -576,8 +579,8 @@ export function numericStats(values: readonly number[], n: number = values.lengt
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
     sum += v;
-    if (v < min) min = v;
-    if (v > max) max = v;
+    if (v < min || (v === 0 && min === 0 && Object.is(v, -0))) min = v;
+    if (v > max || (v === 0 && max === 0 && Object.is(max, -0))) max = v;
   }
   // Nearest rank: the ceil(0.95 n)-th smallest, which is the largest while n < 20.
   const rank = Math.ceil(0.95 * n);

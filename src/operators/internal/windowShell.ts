@@ -86,11 +86,19 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
   /** Subscribes to `source` with `hooks`; returns the teardown of the operator's Observable. */
   connect(source: Observable<Event>, hooks: WindowHooks<P>): TeardownLogic {
     this.hooks = hooks;
-    const subscription = source.subscribe(new SourceSubscriber(this.serializer));
+    const input = new SourceSubscriber(this.serializer);
+    // Tied to the consumer before the source starts: a synchronous source (`from(generator)`) stops as
+    // soon as the consumer unsubscribes (`take(1)`) instead of being read to its end, since the teardown
+    // below only exists once `subscribe` returns.
+    this.subscriber.add(input);
+    // A source of another copy of RxJS takes `input` as a plain observer: its own subscription is ended
+    // too (for this copy's sources it is `input`).
+    const subscription = source.subscribe(input);
     return () => {
       this.done = true;
       this.timer.cancel();
       this.clock.cancel();
+      input.unsubscribe();
       subscription.unsubscribe();
       this.queue.clear();
       hooks.clear();
@@ -187,8 +195,9 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
       this.requeue(p);
     }
     const next = this.queue.next;
-    // `now + 1` guards against a due time that rounding put at or before now.
-    if (next !== Number.POSITIVE_INFINITY) this.timer.request(Math.max(next, now + 1), now, false);
+    // At its due time, even less than 1 ms away (a partition the slack took out early and put back);
+    // `now + 1` only guards against a due time that rounding put at or before now.
+    if (next !== Number.POSITIVE_INFINITY) this.timer.request(next > now ? next : now + 1, now, false);
   }
 
   private finish(error?: { value: unknown }): void {
