@@ -91,6 +91,20 @@ describe('the vibespec-streams command', () => {
     expect(events.filter((e) => e.type === 'hook.rejected')).toEqual([]);
   });
 
+  it('ingest reports the log it cannot read, not a failure of its cleanup', async () => {
+    const log = join(dir, 'missing', 'hooks.jsonl');
+    const store = join(dir, 'store');
+    const { code, stderr } = await cli(['ingest', '--log', log, '--store', store]);
+    expect(code).toBe(1);
+    // Not the error of writing `…/missing/hooks.jsonl.offset`, which used to replace this one.
+    expect(stderr).toContain(`fromHookFile: cannot read ${log}`);
+    expect(stderr).not.toContain('.offset');
+    // Nothing was committed, so no offset file was written; the store opens again, empty.
+    await expect(readFile(`${log}.offset`)).rejects.toMatchObject({ code: 'ENOENT' });
+    const sessions = await cli(['sessions', '--store', store]);
+    expect(sessions).toMatchObject({ code: 0, stdout: '' });
+  });
+
   it('explains itself, and exits 2 on an unknown command or option', async () => {
     expect((await cli(['help'])).stdout).toContain('usage: vibespec-streams');
     expect((await cli(['frobnicate'])).code).toBe(2);

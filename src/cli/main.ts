@@ -93,6 +93,7 @@ async function ingest(log: string, storePath: string, follow: boolean): Promise<
   let written = 0;
   const saveOffset = () => writeFile(offsetFile, `${committed}\n`);
   let saving = Promise.resolve();
+  let failure: { error: unknown } | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       const subscription = fromHookFile(log, { follow })
@@ -126,11 +127,23 @@ async function ingest(log: string, storePath: string, follow: boolean): Promise<
         });
       }
     });
-  } finally {
-    await saving;
-    await saveOffset();
-    await store.close();
+  } catch (error) {
+    failure = { error };
   }
+  // Cleanup never masks the first error, and the store is always closed. Nothing committed: nothing to
+  // write (which also spares a missing folder a second, misleading error).
+  try {
+    await saving;
+    if (committed !== done) await saveOffset();
+  } catch (error) {
+    failure ??= { error };
+  }
+  try {
+    await store.close();
+  } catch (error) {
+    failure ??= { error };
+  }
+  if (failure !== undefined) throw failure.error;
   console.error(`ingested ${written} events from ${committed - done} new lines of ${log}`);
   return 0;
 }
