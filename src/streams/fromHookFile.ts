@@ -45,14 +45,78 @@ const FINGERPRINT = 256;
  *   (and, without `follow`, when it does not exist).
  */
 export function fromHookFile(path: string, options?: HookFileOptions): Observable<HookOutput> {
+  return readHookFile<HookOutput>(path, options, undefined);
+}
+
+/**
+ * Internal (not part of the package's API): where a line of a hook file ends, and which file it is in.
+ * The `vibespec-streams ingest` command saves the mark of the last line it stored and resumes there.
+ */
+export interface HookFileMark {
+  /** Byte offset just after the line: after its `\n`, or the file's end for a last line without one. */
+  end: number;
+  /**
+   * Whether the line ended with a newline. A line without one is the last of a file (at its end without
+   * `follow`, or of a rotated or truncated file with it) and may still be being appended.
+   */
+  terminated: boolean;
+  /** The file's inode. */
+  ino: number;
+  /** Hex of the file's first `min(256, end)` bytes: tells a file rewritten in place, or a reused inode. */
+  head: string;
+}
+
+/** Internal: a `HookOutput` of `fromHookFileMarked` with the mark of its line. */
+export interface MarkedHookOutput {
+  output: HookOutput;
+  mark: HookFileMark;
+}
+
+/**
+ * Internal: `fromHookFile`, each output with the mark of its line, started after the line of a saved mark
+ * when the file at `path` is still the one the mark was taken in: same inode, at least `mark.end` bytes,
+ * and the same first bytes. Otherwise (or without `resume`) it starts at the file's beginning.
+ */
+export function fromHookFileMarked(
+  path: string,
+  options?: HookFileOptions,
+  resume?: Pick<HookFileMark, 'end' | 'ino' | 'head'>,
+): Observable<MarkedHookOutput> {
+  return readHookFile<MarkedHookOutput>(path, options, { resume });
+}
+
+function readHookFile<T>(
+  path: string,
+  options: HookFileOptions | undefined,
+  // Present for `fromHookFileMarked`: only then are line ends located and marks made.
+  marked: { resume: Pick<HookFileMark, 'end' | 'ino' | 'head'> | undefined } | undefined,
+): Observable<T> {
   const follow = options?.follow ?? false;
   const pollIntervalMs = options?.pollIntervalMs ?? 250;
   if (typeof pollIntervalMs !== 'number' || !(pollIntervalMs > 0))
     throw new ConfigError(`fromHookFile: pollIntervalMs must be > 0, got ${textOf(pollIntervalMs)}`);
   new LineReader(options); // validate options at construction
-  return new Observable<HookOutput>((subscriber) => {
+  return new Observable<T>((subscriber) => {
     const lines = new LineReader(options);
-    const emit = (output: HookOutput) => subscriber.next(output);
+    /** Of the line being emitted, with `marked`: where it ends, and whether with a newline. */
+    let lineEnd = 0;
+    let terminated = false;
+    let ino = 0;
+    /** The saved mark to start at, until the first file is opened (a later one is a rotation). */
+    let resume = marked?.resume;
+    /** The hex of the file's first `min(FINGERPRINT, end)` bytes, for the last `end` asked. */
+    let headHex: { length: number; hex: string } | undefined;
+    const emit =
+      marked === undefined
+        ? (output: HookOutput) => subscriber.next(output as T)
+        : (output: HookOutput) => {
+            const length = Math.min(FINGERPRINT, lineEnd);
+            if (headHex?.length !== length) headHex = { length, hex: head.toString('hex', 0, length) };
+            subscriber.next({
+              output,
+              mark: { end: lineEnd, terminated, ino, head: headHex.hex },
+            } as T);
+          };
     let decoder = new TextDecoder('utf-8');
     let handle: FileHandle | undefined;
     let watcher: FSWatcher | undefined;
@@ -100,11 +164,48 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
 
     /** The end of the file read so far: its last line, even without a newline, is not dropped. */
     const finishFile = () => {
+      lineEnd = position;
+      terminated = false;
       lines.push(decoder.decode(), emit);
       lines.end(emit);
       decoder = new TextDecoder('utf-8');
       position = 0;
       headLength = 0;
+      headHex = undefined;
+    };
+
+    /**
+     * With `marked`: pushes a chunk read at `position` one line at a time, so that each line emitted is
+     * known to end just after its `\n` (a byte that is never part of a multi-byte UTF-8 character).
+     */
+    const pushMarked = (chunk: Buffer) => {
+      let start = 0;
+      for (;;) {
+        const newline = chunk.indexOf(10, start);
+        if (newline < 0) break;
+        lineEnd = position + newline + 1;
+        terminated = true;
+        lines.push(decoder.decode(chunk.subarray(start, newline + 1), { stream: true }), emit);
+        start = newline + 1;
+      }
+      if (start < chunk.length) lines.push(decoder.decode(chunk.subarray(start), { stream: true }), emit);
+    };
+
+    /**
+     * With a saved mark: the position to start the opened file at — the mark's end if the file is the
+     * one it was taken in (same inode, long enough, same first bytes), else 0.
+     */
+    const resumeAt = async (file: FileHandle): Promise<void> => {
+      const saved = resume;
+      resume = undefined;
+      if (saved === undefined) return;
+      const { size } = await file.stat();
+      if (ino !== saved.ino || size < saved.end) return;
+      const length = Math.min(FINGERPRINT, saved.end);
+      const { bytesRead } = await file.read(head, 0, length, 0);
+      if (bytesRead !== length || head.toString('hex', 0, length) !== saved.head) return;
+      headLength = length;
+      position = saved.end;
     };
 
     /** Whether the file's first bytes are no longer those read: it was rewritten under us. */
@@ -145,6 +246,11 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
             await waitForChange();
             continue;
           }
+          if (marked !== undefined) {
+            ino = (await handle.stat()).ino;
+            await resumeAt(handle);
+            if (stopped) return;
+          }
           if (follow && watcher === undefined) {
             try {
               watcher = watch(path, notify);
@@ -162,8 +268,12 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
             buffer.copy(head, position, 0, kept);
             headLength = position + kept;
           }
+          if (marked === undefined) {
+            lines.push(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }), emit);
+          } else {
+            pushMarked(buffer.subarray(0, bytesRead));
+          }
           position += bytesRead;
-          lines.push(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }), emit);
           continue;
         }
         if (!follow) break;

@@ -1,5 +1,5 @@
 import { readdirSync, readlinkSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, rename, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,6 +13,7 @@ import {
   fromJsonLines,
   type HookOutput,
 } from '../../src/index.js';
+import { fromHookFileMarked } from '../../src/streams/fromHookFile.js';
 import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
 
 const collect = <T>(source: Observable<T>) => firstValueFrom(source.pipe(toArray()));
@@ -275,6 +276,43 @@ describe('fromHookFile', () => {
     for (let i = 0; i < 5; i++) fromHookFile(path, { follow: true }).subscribe().unsubscribe();
     await until(() => open() === 0);
     expect(open()).toBe(0);
+  });
+});
+
+describe("fromHookFileMarked (internal, for the command's ingest)", () => {
+  const line = (hook: string) => `${JSON.stringify({ hook, output: { text: 'é😀' } })}\n`;
+
+  it('marks each line with the byte offset after it, its file, and whether it had a newline', async () => {
+    const path = join(dir, 'marked.jsonl');
+    // A BOM, a blank line, CRLF, multi-byte text and a last line without a newline.
+    const text = `\ufeff${line('a')}\n${line('b').replace('\n', '\r\n')}${line('c').trim()}`;
+    await writeFile(path, text);
+    const { ino } = await stat(path);
+    const marked = await collect(fromHookFileMarked(path));
+    const bytes = Buffer.from(text);
+    const endOf = (hook: string) =>
+      bytes.indexOf(`"${hook}"`) + bytes.subarray(bytes.indexOf(`"${hook}"`)).indexOf(10) + 1;
+    expect(marked.map(({ output, mark }) => [output.hook, mark.end, mark.terminated, mark.ino])).toEqual([
+      ['a', endOf('a'), true, ino],
+      ['b', endOf('b'), true, ino],
+      ['c', bytes.length, false, ino],
+    ]);
+    expect(marked[0]!.mark.head).toBe(bytes.subarray(0, endOf('a')).toString('hex'));
+    expect(marked[2]!.mark.head).toBe(bytes.subarray(0, 256).toString('hex'));
+    // The same outputs as fromHookFile.
+    expect(marked.map((m) => m.output)).toEqual(await collect(fromHookFile(path)));
+  });
+
+  it('resumes after a mark of the same file, and reads another file (or a changed one) from its start', async () => {
+    const path = join(dir, 'marked.jsonl');
+    await writeFile(path, line('a') + line('b'));
+    const [a] = await collect(fromHookFileMarked(path));
+    const hooks = async (resume: Parameters<typeof fromHookFileMarked>[2]) =>
+      (await collect(fromHookFileMarked(path, undefined, resume))).map((m) => m.output.hook);
+    expect(await hooks(a!.mark)).toEqual(['b']);
+    expect(await hooks({ ...a!.mark, ino: a!.mark.ino + 1 })).toEqual(['a', 'b']);
+    expect(await hooks({ ...a!.mark, head: a!.mark.head.replace(/^7b/, '20') })).toEqual(['a', 'b']);
+    expect(await hooks({ ...a!.mark, end: 10_000 })).toEqual(['a', 'b']);
   });
 });
 
