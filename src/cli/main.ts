@@ -8,7 +8,7 @@
  * then) moves the log into the store through the bridge.
  */
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
@@ -17,7 +17,7 @@ import { persist } from '../store/persist.js';
 import { replay } from '../store/replay.js';
 import { openStore } from '../store/SessionStore.js';
 import { bridgeHooks } from '../streams/bridge.js';
-import { fromHookFile } from '../streams/fromHookFile.js';
+import { fromHookFileMarked, type HookFileMark } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
 import { bridgeLimits, mapHookOutput } from '../streams/toEvents.js';
 
@@ -31,7 +31,10 @@ const USAGE = `usage: vibespec-streams <command> [options]
       to the log (default ${DEFAULT_LOG}). Always exits 0, so it never blocks Claude.
   ingest [--log FILE] [--store DIR] [--follow]
       Bridge the log's payloads into events and persist them (default store ${DEFAULT_STORE}).
-      Resumes after the last line ingested (kept in FILE.offset); --follow keeps tailing it.
+      Resumes after the last line whose events are all in the store: FILE.offset keeps where it ends
+      (in bytes) and which file it was, so a log rotated, truncated or rewritten since is read from its
+      start. A last line without a newline may still be being written: it is left for the next run.
+      --follow keeps tailing the log, across rotations.
   bridge [FILE]
       JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout.
   sessions [--store DIR]
@@ -80,29 +83,119 @@ async function record(log: string, hook: string | undefined): Promise<number> {
   return 0;
 }
 
+/** Where `ingest` got to in a log: the mark of the last line whose events are all in the store. */
+type Resume = Pick<HookFileMark, 'end' | 'ino' | 'head'>;
+
+/**
+ * Reads `FILE.offset`: nothing yet (missing), or a saved mark `{ "offset", "ino", "head" }`. A plain
+ * number, written by earlier versions, is a count of lines: it is read as they read it (the first N
+ * lines of the file at the path are skipped, so they are not stored twice) and replaced by a mark as
+ * soon as a line is committed.
+ */
+async function readOffset(offsetFile: string): Promise<{ resume?: Resume; lines?: number }> {
+  let text: string;
+  try {
+    text = await readFile(offsetFile, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  if (/^\s*\d+\s*$/.test(text)) return { lines: Number(text) };
+  let saved: unknown;
+  try {
+    saved = JSON.parse(text);
+  } catch {
+    saved = undefined;
+  }
+  const { offset, ino, head } = (saved ?? {}) as Record<string, unknown>;
+  if (
+    !Number.isSafeInteger(offset) ||
+    (offset as number) < 0 ||
+    typeof ino !== 'number' ||
+    typeof head !== 'string' ||
+    !/^(?:[0-9a-f]{2})*$/.test(head)
+  ) {
+    // Guessing could lose lines or store them twice: ask. Deleting it re-ingests the whole log.
+    throw new Error(
+      `${offsetFile} is not an offset file ({ "offset", "ino", "head" }); remove it to ingest the log from its start`,
+    );
+  }
+  return { resume: { end: offset as number, ino, head } };
+}
+
+/** Replaces `FILE.offset` whole (a crash leaves the old one or the new one, never a part of it). */
+async function writeOffset(offsetFile: string, mark: Resume): Promise<void> {
+  const temporary = `${offsetFile}.tmp`;
+  await writeFile(temporary, `${JSON.stringify({ offset: mark.end, ino: mark.ino, head: mark.head })}\n`);
+  await rename(temporary, offsetFile);
+}
+
 async function ingest(log: string, storePath: string, follow: boolean): Promise<number> {
   const offsetFile = `${log}.offset`;
-  const done = Number((await readFile(offsetFile, 'utf8').catch(() => '0')).trim()) || 0;
+  const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
   const store = await openStore({ path: storePath });
   const limits = bridgeLimits(undefined);
-  // Lines whose events are not all acknowledged yet, oldest first; the offset only moves past a line
+  // Lines whose events are not all acknowledged yet, oldest first; the saved mark only moves past a line
   // once every event it produced is in the store, so a crash re-ingests at most the lines in flight.
-  const inFlight: Array<{ line: number; remaining: number }> = [];
-  let line = 0;
-  let committed = done;
+  const inFlight: Array<{ mark: HookFileMark; remaining: number; counted: boolean }> = [];
+  let skip = legacyLines;
+  let committed: Resume | undefined;
+  let saved: Resume | undefined;
+  let newLines = 0;
   let written = 0;
-  const saveOffset = () => writeFile(offsetFile, `${committed}\n`);
-  let saving = Promise.resolve();
+  let partial = false;
+  let saving: Promise<void> | undefined;
+  let saveError: { error: unknown } | undefined;
+  let onSaveError: (() => void) | undefined;
+  /** Saves the last committed mark: one write at a time, the latest mark wins. */
+  const save = () => {
+    if (saving !== undefined || saveError !== undefined || committed === saved) return;
+    saving = (async () => {
+      try {
+        while (committed !== saved) {
+          const mark = committed!;
+          await writeOffset(offsetFile, mark);
+          saved = mark;
+        }
+      } catch (error) {
+        saveError = { error };
+        onSaveError?.();
+      } finally {
+        // In the same step as the loop's last check: a mark committed after it starts a new save.
+        saving = undefined;
+      }
+    })();
+  };
+  const settle = () => {
+    while (inFlight.length > 0 && inFlight[0]!.remaining === 0) {
+      const line = inFlight.shift()!;
+      committed = line.mark;
+      if (line.counted) newLines++;
+    }
+    if (committed !== saved) save();
+  };
   let failure: { error: unknown } | undefined;
+  let onInterrupt: (() => void) | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      const subscription = fromHookFile(log, { follow })
+      const subscription = fromHookFileMarked(log, { follow }, resume)
         .pipe(
-          concatMap((output) => {
-            line++;
-            if (line <= done) return EMPTY;
+          concatMap(({ output, mark }) => {
+            // At the end of the file, a line without a newline may still be being appended: it is left
+            // for the next run. (With --follow, such a line is the last of a rotated or truncated file.)
+            if (!mark.terminated && !follow) {
+              partial = true;
+              return EMPTY;
+            }
+            if (skip > 0) {
+              skip--;
+              inFlight.push({ mark, remaining: 0, counted: false });
+              settle();
+              return EMPTY;
+            }
             const events = mapHookOutput(output, limits, Date);
-            inFlight.push({ line, remaining: events.length });
+            inFlight.push({ mark, remaining: events.length, counted: true });
+            if (events.length === 0) settle();
             return from(events);
           }),
           persist(store),
@@ -110,41 +203,42 @@ async function ingest(log: string, storePath: string, follow: boolean): Promise<
         .subscribe({
           next: () => {
             written++;
-            const head = inFlight[0]!;
-            if (--head.remaining === 0) {
-              inFlight.shift();
-              committed = head.line;
-              if (follow) saving = saving.then(saveOffset);
-            }
+            inFlight[0]!.remaining--;
+            settle();
           },
           error: reject,
           complete: resolve,
         });
+      onSaveError = () => {
+        subscription.unsubscribe();
+        reject(saveError!.error);
+      };
       if (follow) {
-        process.once('SIGINT', () => {
+        onInterrupt = () => {
           subscription.unsubscribe();
           resolve();
-        });
+        };
+        process.once('SIGINT', onInterrupt);
       }
     });
   } catch (error) {
     failure = { error };
   }
-  // Cleanup never masks the first error, and the store is always closed. Nothing committed: nothing to
-  // write (which also spares a missing folder a second, misleading error).
-  try {
-    await saving;
-    if (committed !== done) await saveOffset();
-  } catch (error) {
-    failure ??= { error };
-  }
+  // Cleanup never masks the first error, and the store is always closed.
+  if (onInterrupt !== undefined) process.off('SIGINT', onInterrupt);
+  onSaveError = undefined;
+  // Saving runs as lines commit, so waiting for it leaves the last committed mark on disk (or an
+  // error). Nothing committed: nothing written.
+  while (saving !== undefined) await saving;
+  if (saveError !== undefined) failure ??= saveError;
   try {
     await store.close();
   } catch (error) {
     failure ??= { error };
   }
   if (failure !== undefined) throw failure.error;
-  console.error(`ingested ${written} events from ${committed - done} new lines of ${log}`);
+  const rest = partial ? ' (its last line has no newline yet: left for the next run)' : '';
+  console.error(`ingested ${written} events from ${newLines} new lines of ${log}${rest}`);
   return 0;
 }
 

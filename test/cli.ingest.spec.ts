@@ -1,0 +1,177 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'src/cli/main.ts');
+
+function start(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT });
+}
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = start(args);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin!.end();
+  });
+}
+
+/** Polls until `check` holds; the deadline only turns a hang into a failure. */
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1_500; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const S1 = 'f00dfeed-0000-4000-8000-0000000000a1';
+const S2 = 'f00dfeed-0000-4000-8000-0000000000b2';
+let clock = 1_795_165_200_000;
+/** One line as `record` writes it (each with its own time, as real hooks have). */
+const line = (session: string, hook: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    hook,
+    timestamp: clock++,
+    output: { session_id: session, hook_event_name: hook, ...extra },
+  });
+const note = (session: string) => line(session, 'Notification', { message: 'x' });
+/** Two events: tool.used and file.modified. */
+const edit = (session: string, file = '/r/a.ts') =>
+  line(session, 'PostToolUse', { tool_name: 'Edit', tool_input: { file_path: file }, tool_response: {} });
+
+let dir: string;
+let log: string;
+let store: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-ingest-'));
+  log = join(dir, 'hooks.jsonl');
+  store = join(dir, 'store');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const ingest = () => cli(['ingest', '--log', log, '--store', store]);
+const offset = async () => JSON.parse(await readFile(`${log}.offset`, 'utf8'));
+
+describe('vibespec-streams ingest resumes where it stopped', () => {
+  it('leaves a last line without a newline (still being appended) for the next run', async () => {
+    const full = edit(S1);
+    const cut = Math.floor(full.length / 2);
+    const first = `${line(S1, 'SessionStart', { source: 'startup' })}\n`;
+    await writeFile(log, `${first}${full.slice(0, cut)}`);
+    const before = await ingest();
+    expect(before.code).toBe(0);
+    expect(before.stderr).toContain('ingested 1 events from 1 new lines');
+    expect(before.stderr).toContain('left for the next run');
+    expect((await offset()).offset).toBe(Buffer.byteLength(first));
+
+    await appendFile(log, `${full.slice(cut)}\n`); // the append completes
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    expect((await ingest()).stderr).toContain('ingested 0 events from 0 new lines');
+
+    const context = JSON.parse((await cli(['context', S1, '--store', store])).stdout);
+    expect(context).toMatchObject({ eventCount: 3, filesModified: ['/r/a.ts'] });
+    const types = (await cli(['replay', S1, '--store', store])).stdout.trim().split('\n');
+    expect(types.map((text) => JSON.parse(text).type)).not.toContain('hook.rejected');
+  });
+
+  it('counts bytes, not characters: lines with multi-byte text resume exactly', async () => {
+    await writeFile(log, `${edit(S1, '/r/é–😀.ts')}\n`);
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    await appendFile(log, `${edit(S1, '/r/b.ts')}\n`);
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    const context = JSON.parse((await cli(['context', S1, '--store', store])).stdout);
+    expect(context.filesModified).toEqual(['/r/é–😀.ts', '/r/b.ts']);
+  });
+
+  it('reads a log rotated since the last run (a new, shorter file) from its start', async () => {
+    await writeFile(log, `${[1, 2, 3].map(() => note(S1)).join('\n')}\n`);
+    expect((await ingest()).stderr).toContain('from 3 new lines');
+    await rm(log);
+    await writeFile(log, `${line(S2, 'SessionStart', { source: 'startup' })}\n${edit(S2)}\n`);
+    expect((await ingest()).stderr).toContain('ingested 3 events from 2 new lines');
+    expect((await cli(['sessions', '--store', store])).stdout).toMatch(new RegExp(`^${S2}\\t3 events`, 'm'));
+  });
+
+  it('reads a log rewritten in place to a longer file (same inode, other first bytes) from its start', async () => {
+    await writeFile(log, `${[1, 2, 3].map(() => note(S1)).join('\n')}\n`);
+    const { ino } = await stat(log);
+    expect((await ingest()).stderr).toContain('from 3 new lines');
+    // `copytruncate`, or a shell's `>`: the same file, emptied, then written again past the old offset.
+    await writeFile(log, `${[1, 2, 3, 4].map(() => edit(S2)).join('\n')}\n`);
+    expect((await stat(log)).ino).toBe(ino);
+    expect((await ingest()).stderr).toContain('ingested 8 events from 4 new lines');
+  });
+
+  it('ingest --follow across a rotation saves a position in the new file', async () => {
+    await writeFile(log, `${[1, 2, 3].map(() => note(S1)).join('\n')}\n`);
+    const oldSize = (await stat(log)).size;
+    const child = start(['ingest', '--follow', '--log', log, '--store', store]);
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    try {
+      await waitFor('the 3 lines to be committed', async () => {
+        return (await offset().catch(() => undefined))?.offset === oldSize;
+      });
+      // logrotate: the log is moved away and a new one started, which the follower reads from its start.
+      await rm(log);
+      await writeFile(log, `${line(S2, 'SessionStart', { source: 'startup' })}\n`);
+      const fresh = await stat(log);
+      await waitFor('the new file to be committed', async () => {
+        const saved = await offset().catch(() => undefined);
+        return saved?.ino === fresh.ino && saved?.offset === fresh.size;
+      });
+    } finally {
+      child.kill('SIGINT');
+      await closed;
+    }
+    expect(stderr).toContain('ingested 4 events from 4 new lines');
+    await appendFile(log, `${edit(S2)}\n`);
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    expect((await cli(['sessions', '--store', store])).stdout).toMatch(new RegExp(`^${S2}\\t3 events`, 'm'));
+  });
+
+  it('reads an offset file of an earlier version (a line count) as that count, then saves a position', async () => {
+    await writeFile(log, `${note(S1)}\n${edit(S1)}\n`);
+    await writeFile(`${log}.offset`, '1\n');
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    expect(await offset()).toMatchObject({ offset: (await stat(log)).size, ino: (await stat(log)).ino });
+    expect((await ingest()).stderr).toContain('ingested 0 events from 0 new lines');
+    expect((await cli(['sessions', '--store', store])).stdout).toMatch(new RegExp(`^${S1}\\t2 events`, 'm'));
+  });
+
+  it('stops with the error when it cannot save its position', async () => {
+    await writeFile(log, `${note(S1)}\n`);
+    await mkdir(`${log}.offset.tmp`); // where the offset is written before it replaces the old one
+    const { code, stderr } = await ingest();
+    expect(code).toBe(1);
+    expect(stderr).toContain('EISDIR');
+  });
+
+  it('refuses an offset file it cannot read, rather than guessing', async () => {
+    await writeFile(log, `${note(S1)}\n`);
+    await writeFile(`${log}.offset`, '{"offset": "x"}\n');
+    const { code, stderr } = await ingest();
+    expect(code).toBe(1);
+    expect(stderr).toContain('is not an offset file');
+    expect(await readFile(`${log}.offset`, 'utf8')).toBe('{"offset": "x"}\n');
+  });
+});
