@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,6 +103,59 @@ describe('the vibespec-streams command', () => {
     await expect(readFile(`${log}.offset`)).rejects.toMatchObject({ code: 'ENOENT' });
     const sessions = await cli(['sessions', '--store', store]);
     expect(sessions).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  /** Runs the command like `… | head -1`: reads the first chunk of stdout, then closes the pipe. */
+  function head1(args: string[], stdin = ''): Promise<{ code: number | null; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+        cwd: ROOT,
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+      child.stdin.on('error', () => undefined); // the command may stop reading before the end
+      child.stdin.end(stdin);
+    });
+  }
+
+  const edits = (n: number) => {
+    const session = 'f00dfeed-0000-4000-8000-0000000000e1';
+    const payload = JSON.stringify({
+      hook: 'PostToolUse',
+      timestamp: 1_795_165_200_000,
+      output: {
+        session_id: session,
+        hook_event_name: 'PostToolUse',
+        tool_name: 'Edit',
+        tool_input: { file_path: '/r/a.ts' },
+        tool_response: {},
+      },
+    });
+    return { session, text: `${Array.from({ length: n }, () => payload).join('\n')}\n` };
+  };
+
+  it('bridge and replay end quietly when their reader closes the pipe (| head -1)', async () => {
+    // Far more than a pipe's buffer, so that writing goes on after the reader is gone.
+    const { session, text } = edits(5_000);
+    const log = join(dir, 'big.jsonl');
+    const store = join(dir, 'store');
+    await writeFile(log, text);
+    expect((await cli(['ingest', '--log', log, '--store', store])).stderr).toContain('10000 events');
+    const runs = {
+      'bridge FILE': await head1(['bridge', log]),
+      'bridge < FILE': await head1(['bridge'], text),
+      replay: await head1(['replay', session, '--store', store]),
+    };
+    expect(runs).toEqual({
+      'bridge FILE': { code: 0, stderr: '' },
+      'bridge < FILE': { code: 0, stderr: '' },
+      replay: { code: 0, stderr: '' },
+    });
   });
 
   it('explains itself, and exits 2 on an unknown command or option', async () => {

@@ -14,14 +14,16 @@ import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
 import { eventToJSON } from '../event.js';
 import { persist } from '../store/persist.js';
-import { replay } from '../store/replay.js';
 import { openStore } from '../store/SessionStore.js';
 import { bridgeHooks } from '../streams/bridge.js';
 import { fromHookFileMarked, type HookFileMark } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
 import { bridgeLimits, mapHookOutput } from '../streams/toEvents.js';
+import { Output } from './output.js';
 
 const DEFAULT_LOG = '.vibespec/hooks.jsonl';
+/** Every command's output: a reader that goes away (`| head`) ends it quietly (see `Output`). */
+const stdout = new Output(process.stdout);
 const DEFAULT_STORE = '.vibespec/event-store';
 
 const USAGE = `usage: vibespec-streams <command> [options]
@@ -250,7 +252,8 @@ async function sessions(storePath: string): Promise<number> {
         info.startTime === undefined || info.lastEventTime === undefined
           ? '-'
           : `${new Date(info.startTime).toISOString()} … ${new Date(info.lastEventTime).toISOString()}`;
-      console.log(`${info.sessionId}\t${info.eventCount} events\t${span}`);
+      stdout.write(`${info.sessionId}\t${info.eventCount} events\t${span}\n`);
+      if (!(await stdout.ready())) break;
     }
   } finally {
     await store.close();
@@ -262,7 +265,8 @@ async function context(storePath: string, id: string | undefined): Promise<numbe
   if (id === undefined) return usage('context needs a session id');
   const store = await openStore({ path: storePath });
   try {
-    console.log(JSON.stringify(await store.sessionContext(id), null, 2));
+    stdout.write(`${JSON.stringify(await store.sessionContext(id), null, 2)}\n`);
+    await stdout.ready();
   } finally {
     await store.close();
   }
@@ -278,13 +282,15 @@ async function replayCommand(
   if (id === undefined) return usage('replay needs a session id');
   const store = await openStore({ path: storePath });
   try {
-    await lastValueFrom(
-      replay(store, id, {
-        ...(types === undefined ? {} : { types: types.split(',') }),
-        ...(limit === undefined ? {} : { limit: Number(limit) }),
-      }).pipe(tap((event) => process.stdout.write(`${eventToJSON(event)}\n`))),
-      { defaultValue: undefined },
-    );
+    // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.
+    const events = store.query(id, {
+      ...(types === undefined ? {} : { types: types.split(',') }),
+      ...(limit === undefined ? {} : { limit: Number(limit) }),
+    });
+    for await (const event of events) {
+      stdout.write(`${eventToJSON(event)}\n`);
+      if (!(await stdout.ready())) break; // `| head`: the reader is gone
+    }
   } finally {
     await store.close();
   }
@@ -293,10 +299,18 @@ async function replayCommand(
 
 async function bridge(file: string | undefined): Promise<number> {
   const input = file === undefined || file === '-' ? process.stdin : createReadStream(file);
+  // fromJsonLines pushes each chunk's events synchronously, then asks for the next chunk: waiting for
+  // stdout there paces the reading to stdout's reader, and stops it once that reader is gone.
+  async function* paced(): AsyncGenerator<string | Uint8Array> {
+    for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
+      yield chunk;
+      if (!(await stdout.ready())) return; // `| head`: the reader is gone
+    }
+  }
   await lastValueFrom(
-    fromJsonLines(input).pipe(
+    fromJsonLines(paced()).pipe(
       bridgeHooks(),
-      tap((event) => process.stdout.write(`${eventToJSON(event)}\n`)),
+      tap((event) => stdout.write(`${eventToJSON(event)}\n`)),
     ),
     { defaultValue: undefined },
   );
@@ -305,7 +319,7 @@ async function bridge(file: string | undefined): Promise<number> {
 
 function usage(problem?: string): number {
   if (problem === undefined) {
-    console.log(USAGE);
+    stdout.write(`${USAGE}\n`);
     return 0;
   }
   console.error(`vibespec-streams: ${problem}\n\n${USAGE}`);
