@@ -163,5 +163,24 @@ describe('the vibespec-streams command', () => {
     expect((await cli(['frobnicate'])).code).toBe(2);
     expect((await cli(['sessions', '--nope'])).code).toBe(2);
     expect((await cli(['context'])).code).toBe(2);
+    // --help after a command is help, not an unknown option.
+    for (const args of [
+      ['ingest', '--help'],
+      ['replay', '-h'],
+    ]) {
+      const help = await cli(args);
+      expect(help).toMatchObject({ code: 0, stderr: '' });
+      expect(help.stdout).toContain('usage: vibespec-streams');
+    }
+  });
+
+  it('says there is no store where a reading command looks, rather than creating an empty one', async () => {
+    const missing = join(dir, 'typo');
+    for (const args of [['sessions'], ['context', 's1'], ['replay', 's1']]) {
+      const run = await cli([...args, '--store', missing]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`no store at ${missing}`);
+    }
+    await expect(readFile(join(missing, 'CURRENT'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -7,7 +7,7 @@
  * append is cheap and never blocks Claude — and `ingest` (one long-running process, or a run now and
  * then) moves the log into the store through the bridge.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,7 +45,7 @@ const USAGE = `usage: vibespec-streams <command> [options]
       A session's context (counts, time span, files, agents, workflows) as JSON.
   replay ID [--store DIR] [--types a,b] [--limit N]
       A session's stored events as JSON Lines.
-  help`;
+  help, or --help (-h) after any command`;
 
 const OPTIONS = {
   log: { type: 'string', default: DEFAULT_LOG },
@@ -54,7 +54,21 @@ const OPTIONS = {
   types: { type: 'string' },
   limit: { type: 'string' },
   follow: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
 } as const;
+
+/**
+ * The store of a command that only reads: a folder that is not there is a mistyped `--store` or a store
+ * never ingested into, and is said so, rather than created empty (which `openStore` would do).
+ */
+async function openExisting(path: string) {
+  if (!existsSync(path)) {
+    throw new Error(
+      `no store at ${path} (ingest a log into it first: vibespec-streams ingest --store ${path})`,
+    );
+  }
+  return openStore({ path });
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -245,7 +259,7 @@ async function ingest(log: string, storePath: string, follow: boolean): Promise<
 }
 
 async function sessions(storePath: string): Promise<number> {
-  const store = await openStore({ path: storePath });
+  const store = await openExisting(storePath);
   try {
     for (const info of await store.sessions()) {
       const span =
@@ -263,7 +277,7 @@ async function sessions(storePath: string): Promise<number> {
 
 async function context(storePath: string, id: string | undefined): Promise<number> {
   if (id === undefined) return usage('context needs a session id');
-  const store = await openStore({ path: storePath });
+  const store = await openExisting(storePath);
   try {
     stdout.write(`${JSON.stringify(await store.sessionContext(id), null, 2)}\n`);
     await stdout.ready();
@@ -280,7 +294,7 @@ async function replayCommand(
   limit: string | undefined,
 ): Promise<number> {
   if (id === undefined) return usage('replay needs a session id');
-  const store = await openStore({ path: storePath });
+  const store = await openExisting(storePath);
   try {
     // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.
     const events = store.query(id, {
@@ -335,6 +349,7 @@ export async function main(argv: string[]): Promise<number> {
     return usage((error as Error).message);
   }
   const { values, positionals } = parsed;
+  if (values.help) return usage();
   switch (command) {
     case 'record':
       return record(values.log, values.hook);
