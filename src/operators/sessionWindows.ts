@@ -78,7 +78,10 @@ export interface SessionWindowData extends Record<string, unknown> {
   time_span: { start: number; end: number };
   /** The inactivity gap the window was cut with. */
   gap_ms: number;
-  /** Event count per event type, keys sorted. */
+  /**
+   * Event count per event type, keys sorted (as object keys go: a type that is a whole number, `'10'`,
+   * would come first, in numeric order; event types have dots and never are).
+   */
   types: Record<string, number>;
   /**
    * 1, or 2, 3 … for the further parts of a window that reached `maxEvents`. Windows merged by a bridging
