@@ -125,6 +125,8 @@ function readHookFile<T>(
     let wake: (() => void) | undefined;
     /** A notification came while the source was not waiting (reading, or between two awaits). */
     let changed = false;
+    /** The rotated file was read to its end once more after the rotation was seen. */
+    let drained = false;
     let stopped = false;
     let position = 0;
 
@@ -280,6 +282,13 @@ function readHookFile<T>(
         const current = await stat(path).catch(() => undefined);
         const replaced = current !== undefined && current.ino !== (await handle.stat()).ino;
         if (current !== undefined && (current.size < position || replaced)) {
+          if (replaced && !drained) {
+            // Rotated: a line may have been appended to the old file after the read that found its end
+            // and before the rotation. Read it to its end once more before leaving it, as `tail -F` does.
+            drained = true;
+            continue;
+          }
+          drained = false;
           // Truncated, or rotated to a new file: read the file now at `path` from its start.
           finishFile();
           await handle.close();

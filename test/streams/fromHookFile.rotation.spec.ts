@@ -1,0 +1,65 @@
+/**
+ * A rotation at the worst moment: after the read that found the old file's end, before the source looks
+ * at the path. `stat` is wrapped (in this file only) so that the writer's last append and the rotation
+ * happen exactly there, every time.
+ */
+import { appendFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+const hooks = vi.hoisted(() => ({ beforeStat: undefined as undefined | ((path: string) => Promise<void>) }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const original = await importOriginal<typeof import('node:fs/promises')>();
+  const stat = (async (path: string, ...rest: unknown[]) => {
+    const hook = hooks.beforeStat;
+    if (hook !== undefined) {
+      hooks.beforeStat = undefined;
+      await hook(path);
+    }
+    return (original.stat as (...args: unknown[]) => unknown)(path, ...rest);
+  }) as typeof original.stat;
+  return { ...original, stat, default: { ...original, stat } };
+});
+
+const { fromHookFile } = await import('../../src/streams/fromHookFile.js');
+
+/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
+const until = async (predicate: () => boolean) => {
+  const deadline = Date.now() + 30_000;
+  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+};
+const line = (hook: string) => `${JSON.stringify({ hook, output: {} })}\n`;
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-rotation-'));
+});
+afterEach(async () => {
+  hooks.beforeStat = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('fromHookFile, following a file that is rotated', () => {
+  it('reads a line appended to the old file between the read that found its end and the rotation', async () => {
+    const path = join(dir, 'live.jsonl');
+    await writeFile(path, line('a'));
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) => {
+      seen.push(o.hook);
+      if (o.hook === 'a') {
+        // Its read returned 0 next; before the source's stat(path), the writer appends its last line to
+        // the old file, and the rotation puts a new file at the path.
+        hooks.beforeStat = async (statted) => {
+          expect(statted).toBe(path);
+          await appendFile(path, line('old-last'));
+          await rename(path, `${path}.1`);
+          await writeFile(path, line('new-first'));
+        };
+      }
+    });
+    await until(() => seen.includes('new-first'));
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'old-last', 'new-first']);
+  });
+});
