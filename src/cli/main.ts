@@ -214,7 +214,9 @@ async function ingest(log: string, storePath: string, follow: boolean): Promise<
             if (events.length === 0) settle();
             return from(events);
           }),
-          persist(store),
+          // In order: each event written is counted against the oldest line in flight, so none may
+          // overtake another (the priority lane lets CRITICAL ones; the bridge makes none today).
+          persist(store, { priorityLane: false }),
         )
         .subscribe({
           next: () => {
