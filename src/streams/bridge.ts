@@ -53,6 +53,7 @@ export interface HookBridgeOptions extends BridgeHooksOptions {
   /**
    * Outputs pushed while nobody subscribes to `events$` are held (not lost) up to this many, and
    * delivered to the next subscriber. Beyond it `push` throws `BRIDGE_BUFFER_FULL`. Default 10,000.
+   * (A push while someone subscribes is never refused: it is delivered once the events before it are.)
    */
   maxPending?: number;
 }
@@ -71,7 +72,9 @@ export interface HookBridge {
  * Creates a bridge fed by `push(hook, output)` calls — a Claude Code command hook reading stdin, an
  * HTTP handler — whose `events$` emits the mapped events. Outputs pushed while no one subscribes are
  * buffered (up to `maxPending`) and handed to the next subscriber, so nothing is lost between a
- * dashboard disconnecting and reconnecting.
+ * dashboard disconnecting and reconnecting. An output is mapped (and, without a timestamp, stamped)
+ * when pushed; its events go out one at a time in push order, so a push or `complete()` from a
+ * subscriber waits for the events before it, and a subscriber leaving mid-output leaves the rest.
  *
  * ## Example
  * ```ts
@@ -87,23 +90,35 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
       `createHookBridge: maxPending must be a non-negative integer, got ${textOf(maxPending)}`,
     );
   }
-  const input = new Subject<HookOutput>();
-  const shared$ = input.pipe(bridgeHooks(options), share());
-  // Outputs waiting for a subscriber, oldest first from `head` (delivered one at a time, so that a
-  // subscriber leaving mid-delivery leaves the rest here for the next one).
-  let pending: HookOutput[] = [];
+  const limits = bridgeLimits(options);
+  const scheduler = options?.scheduler ?? asyncScheduler;
+  const input = new Subject<Event>();
+  const shared$ = input.pipe(share());
+  // The events of each output not yet delivered, oldest first from `head`, of which the first `at` of
+  // `pending[head]` went out. Every event goes out from here, one at a time, live or held: a push or a
+  // `complete()` from a subscriber during a delivery queues behind it (order is kept), and a subscriber
+  // leaving in the middle of an output leaves the rest of it for the next one.
+  let pending: Event[][] = [];
   let head = 0;
+  let at = 0;
   let subscribers = 0;
   let closed = false;
   let completed = false;
   let draining = false;
 
   const drain = () => {
-    // A push from a subscriber during delivery queues behind the held outputs: order is kept.
     if (draining) return;
     draining = true;
     try {
-      while (head < pending.length && subscribers > 0) input.next(pending[head++]!);
+      while (head < pending.length && subscribers > 0) {
+        const events = pending[head]!;
+        if (at < events.length) {
+          input.next(events[at++]!);
+        } else {
+          head++;
+          at = 0;
+        }
+      }
     } finally {
       draining = false;
       if (head === pending.length) {
@@ -134,18 +149,17 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   return {
     push(hook, output, timestamp) {
       if (closed) throw new VibespecError('BRIDGE_CLOSED', 'createHookBridge: push() after complete()');
-      const item: HookOutput = timestamp === undefined ? { hook, output } : { hook, output, timestamp };
-      if (subscribers > 0 && !draining && head === pending.length) {
-        input.next(item);
-        return;
-      }
-      if (pending.length - head >= maxPending) {
+      // Only outputs that wait for a subscriber count against `maxPending`.
+      if (subscribers === 0 && pending.length - head >= maxPending) {
         throw new VibespecError(
           'BRIDGE_BUFFER_FULL',
           `createHookBridge: ${maxPending} outputs are waiting for a subscriber to events$; subscribe before pushing more, or raise maxPending`,
         );
       }
-      pending.push(item);
+      const item: HookOutput = timestamp === undefined ? { hook, output } : { hook, output, timestamp };
+      // Mapped now: an output without a timestamp is stamped with the time it was pushed, not the time a
+      // subscriber comes to take it.
+      pending.push(mapHookOutput(item, limits, scheduler));
       if (subscribers > 0) drain();
     },
     events$,

@@ -3,6 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, createHookBridge, type Event, VibespecError } from '../../src/index.js';
 
 const end = (session: string) => ({ session_id: session, reason: 'logout' });
+const write = (file: string) => ({
+  hook_event_name: 'PostToolUse',
+  session_id: 's',
+  tool_name: 'Write',
+  tool_input: { file_path: file, content: 'x' },
+  tool_response: { success: true },
+});
 
 describe('createHookBridge', () => {
   it('delivers pushed outputs as events to subscribers, in order', () => {
@@ -104,5 +111,91 @@ describe('createHookBridge', () => {
 
   it('validates maxPending', () => {
     expect(() => createHookBridge({ maxPending: -1 })).toThrow(ConfigError);
+  });
+
+  describe('delivery order, re-entrancy and timing', () => {
+    it('re-entrant push (live path) keeps per-subscriber order for a second subscriber', () => {
+      const bridge = createHookBridge();
+      const a: string[] = [];
+      const b: string[] = [];
+      bridge.events$.subscribe((e) => {
+        a.push(e.sessionId!);
+        if (e.sessionId === '1') bridge.push('SessionEnd', end('2'));
+      });
+      bridge.events$.subscribe((e) => b.push(e.sessionId!));
+      bridge.push('SessionEnd', end('1'));
+      expect(a).toEqual(['1', '2']);
+      expect(b).toEqual(['1', '2']);
+    });
+
+    it('re-entrant push (live path) does not interleave with the events of the output being delivered', () => {
+      const bridge = createHookBridge();
+      const seen: string[] = [];
+      bridge.events$.subscribe((e) => {
+        seen.push(e.type);
+        if (seen.length === 1) bridge.push('SessionEnd', end('z'));
+      });
+      bridge.push('PostToolUse', write('a.ts'));
+      expect(seen).toEqual(['tool.used', 'file.modified', 'session.ended']);
+    });
+
+    it('complete() from inside next (live path) still delivers the rest of the pushed output', () => {
+      const bridge = createHookBridge();
+      const a: string[] = [];
+      const b: string[] = [];
+      bridge.events$.subscribe((e) => {
+        a.push(e.type);
+        bridge.complete();
+      });
+      bridge.events$.subscribe((e) => b.push(e.type));
+      bridge.push('PostToolUse', write('a.ts'));
+      expect(b).toEqual(['tool.used', 'file.modified']);
+    });
+
+    it('a subscriber leaving mid-output (buffered) loses no event for the next subscriber', () => {
+      const bridge = createHookBridge();
+      bridge.push('PostToolUse', write('a.ts'));
+      const first: string[] = [];
+      bridge.events$.pipe(take(1)).subscribe((e) => first.push(e.type));
+      const second: string[] = [];
+      bridge.events$.subscribe((e) => second.push(e.type));
+      expect([...first, ...second]).toEqual(['tool.used', 'file.modified']);
+    });
+
+    it('an output pushed with no subscriber is stamped at push time, not when a subscriber comes', () => {
+      let t = 1_000;
+      const scheduler = {
+        now: () => t,
+        schedule: () => {
+          throw new Error('unused');
+        },
+      } as never;
+      const bridge = createHookBridge({ scheduler });
+      bridge.push('SessionEnd', end('1'));
+      t = 600_000; // the dashboard reconnects ten minutes later
+      const seen: number[] = [];
+      bridge.events$.subscribe((e) => seen.push(e.timestamp));
+      expect(seen).toEqual([1_000]);
+    });
+
+    it('a re-entrant push while a subscriber is listening does not throw BRIDGE_BUFFER_FULL', () => {
+      const bridge = createHookBridge({ maxPending: 1 });
+      bridge.push('SessionEnd', end('1'));
+      const seen: string[] = [];
+      let error: unknown;
+      bridge.events$.subscribe((e) => {
+        seen.push(e.sessionId!);
+        if (e.sessionId === '1') {
+          try {
+            bridge.push('SessionEnd', end('2'));
+            bridge.push('SessionEnd', end('3'));
+          } catch (err) {
+            error = err;
+          }
+        }
+      });
+      expect(error).toBeUndefined();
+      expect(seen).toEqual(['1', '2', '3']);
+    });
   });
 });
