@@ -4,7 +4,7 @@
  * and waits for a line on stdin before it opens the store (so the parent can start the next child while
  * it still checks the database).
  *
- * It reports on stdout (synchronous for pipes on Linux, so a line written before SIGKILL arrives):
+ * It reports on stdout, made blocking below, so a line written before SIGKILL arrives:
  * - `B <ids>` before each write, with the ids of that write's batch (its composition);
  * - `A <ids>` after events are acknowledged (emitted by `persist`).
  */
@@ -14,6 +14,17 @@ import { Subject } from 'rxjs';
 import { createEvent, type Event, Priority } from '../../../src/event.js';
 import { type EventWriter, persist } from '../../../src/store/persist.js';
 import { type Durability, openStore } from '../../../src/store/SessionStore.js';
+
+// A child's stdout is a socket pair (libuv), not a pipe: Node writes to it asynchronously and queues in
+// memory what the socket does not take at once (the parent did not read for a few ms: a loaded machine).
+// A line still queued at SIGKILL is lost, and a `B` line lost so leaves its batch on disk but unreported.
+// Blocking writes put each line in the socket, where the parent reads it even after the child is gone.
+const stdoutHandle = (
+  process.stdout as unknown as { _handle?: { setBlocking?: (blocking: boolean) => number } }
+)._handle;
+if (typeof stdoutHandle?.setBlocking !== 'function' || stdoutHandle.setBlocking(true) !== 0) {
+  throw new Error('crashWriter: cannot make stdout blocking');
+}
 
 const [path, trialText, durability] = process.argv.slice(2) as [string, string, Durability];
 const trial = Number(trialText);
