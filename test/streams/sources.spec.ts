@@ -183,8 +183,11 @@ describe('fromHookFile', () => {
         error: reject,
       });
     });
+    // Line `n` must be read before the file changes under it (a truncation before `two` is read loses
+    // it): wait for it, and fail rather than go on if it never comes.
     const waitFor = async (n: number) => {
-      for (let i = 0; i < 500 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+      await until(() => seen.length >= n);
+      expect(seen.length).toBeGreaterThanOrEqual(n);
     };
     await new Promise((r) => setTimeout(r, 30));
     // Long first lines: the rewritten file stays shorter than the position reached, so the truncation
