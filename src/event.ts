@@ -19,6 +19,10 @@ export const PrioritySchema = z.literal([Priority.LOW, Priority.NORMAL, Priority
 /**
  * zod schema of an `Event`; the `Event` type is inferred from it.
  * Unknown top-level keys are stripped, so a parsed event has exactly these fields.
+ *
+ * Validate with `parseEvent` / `safeParseEvent` rather than `EventSchema.parse`: zod's record drops a
+ * `__proto__` key of `data` or `context` (an own field, as `JSON.parse` and the bridge make it), and they
+ * put it back.
  */
 export const EventSchema = z.object({
   /** Unique, sortable by creation time (see `createEventId`). */
@@ -262,14 +266,45 @@ export function createEvent<D extends Record<string, unknown> = Record<string, u
 }
 
 /**
- * Validates an unknown value as an `Event`.
+ * `record` — zod's copy of the record `input` — or, when `input` has an own enumerable `__proto__` key,
+ * which zod's record drops (an assignment would set the copy's prototype instead), a copy that keeps it:
+ * every key of `input` defined, in its order.
+ */
+function withProtoKey(
+  input: Record<string, unknown>,
+  record: Record<string, unknown>,
+): Record<string, unknown> {
+  if (!Object.prototype.propertyIsEnumerable.call(input, '__proto__')) return record;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(input)) {
+    Object.defineProperty(copy, key, {
+      value: input[key],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return copy;
+}
+
+/** zod's output for `value`, a valid event, with the `__proto__` keys of `data` and `context` kept. */
+function keepProtoKeys(value: unknown, event: Event): Event {
+  const input = value as Event;
+  event.data = withProtoKey(input.data, event.data);
+  if (event.context !== undefined) event.context = withProtoKey(input.context!, event.context);
+  return event;
+}
+
+/**
+ * Validates an unknown value as an `Event`: a new object with the schema's fields, whose `data` and
+ * `context` are shallow copies of the value's (a `__proto__` key included, as an own field).
  *
  * @throws InvalidEventError carrying zod's issues when the value is not an event.
  */
 export function parseEvent(value: unknown): Event {
   const result = EventSchema.safeParse(value);
   if (!result.success) throw new InvalidEventError(result.error.issues, { cause: result.error });
-  return result.data;
+  return keepProtoKeys(value, result.data);
 }
 
 /** `parseEvent` without the throw: the event, or the issues that make it invalid. */
@@ -278,7 +313,7 @@ export function safeParseEvent(
 ): { success: true; event: Event } | { success: false; error: InvalidEventError } {
   const result = EventSchema.safeParse(value);
   return result.success
-    ? { success: true, event: result.data }
+    ? { success: true, event: keepProtoKeys(value, result.data) }
     : { success: false, error: new InvalidEventError(result.error.issues, { cause: result.error }) };
 }
 
