@@ -3,7 +3,7 @@
  * id generation and the JSON round trip.
  */
 import { z } from 'zod';
-import { InvalidEventError } from './errors.js';
+import { type EventIssue, InvalidEventError } from './errors.js';
 
 /**
  * How urgent an event is. Numeric, so `Math.max` over priorities gives the most urgent one.
@@ -226,11 +226,38 @@ function isPriority(value: unknown): value is Priority {
   return value === 0 || value === 1 || value === 2 || value === 3;
 }
 
+/** An object JSON gives back with the same properties: its prototype is `Object.prototype` or `null`. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Why `createEvent` refused `event`: zod's issues, or ours for a `data` or `context` zod accepts. */
+function invalidInit(event: Event<unknown>): InvalidEventError {
+  const result = EventSchema.safeParse(event);
+  if (!result.success) return new InvalidEventError(result.error.issues, { cause: result.error });
+  const issues: EventIssue[] = [];
+  for (const field of ['data', 'context'] as const) {
+    if (event[field] !== undefined && !isPlainObject(event[field])) {
+      issues.push({
+        code: 'custom',
+        path: [field],
+        message: 'not a plain object (prototype Object.prototype or null)',
+      });
+    }
+  }
+  return new InvalidEventError(issues);
+}
+
 /**
  * Creates an event, filling in id, timestamp, priority and data. Cheap enough for the hot path:
  * it checks the fields it is given and only falls back to the zod schema to describe a bad one.
+ * `data` and `context` must be plain objects (prototype `Object.prototype` or `null`), which JSON gives
+ * back as they are: not a `Map`, a `Date`, an array or a class instance.
  *
- * @throws InvalidEventError when a given field is invalid (an empty type, a negative timestamp …).
+ * @throws InvalidEventError when a given field is invalid (an empty type, a negative timestamp, a `Map` as
+ *   `data` …), with an issue whose path is the field.
  */
 export function createEvent<D extends Record<string, unknown> = Record<string, unknown>>(
   init: EventInit<D>,
@@ -255,13 +282,10 @@ export function createEvent<D extends Record<string, unknown> = Record<string, u
     isPriority(priority) &&
     typeof event.id === 'string' &&
     event.id.length > 0 &&
-    typeof event.data === 'object' &&
-    event.data !== null &&
-    !Array.isArray(event.data) &&
-    (event.context === undefined ||
-      (typeof event.context === 'object' && event.context !== null && !Array.isArray(event.context))) &&
+    isPlainObject(event.data) &&
+    (event.context === undefined || isPlainObject(event.context)) &&
     (event.sessionId === undefined || (typeof event.sessionId === 'string' && event.sessionId.length > 0));
-  if (!valid) parseEvent(event);
+  if (!valid) throw invalidInit(event);
   return event;
 }
 

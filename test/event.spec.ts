@@ -57,6 +57,13 @@ describe('createEvent', () => {
     expect(parseEvent(event)).toEqual(event);
   });
 
+  it('takes data and context without a prototype', () => {
+    const data = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 });
+    const event = createEvent({ type: 'x', data, context: data });
+    expect(event.data).toBe(data);
+    expect(parseEvent(event)).toEqual(event);
+  });
+
   it('keeps what it is given', () => {
     const event = createEvent({
       type: 'tool.used',
@@ -89,6 +96,16 @@ describe('createEvent', () => {
       { type: 'x', context: 5 as unknown as Record<string, unknown> },
       'context',
     ],
+    // Not plain objects: parseEvent (a Map, a Date) or JSON (an inherited field) would not give them back.
+    ['a Map as data', { type: 'x', data: new Map([['a', 1]]) as unknown as Record<string, unknown> }, 'data'],
+    ['a Date as data', { type: 'x', data: new Date(0) as unknown as Record<string, unknown> }, 'data'],
+    ['an array as data', { type: 'x', data: [1] as unknown as Record<string, unknown> }, 'data'],
+    [
+      'data inheriting its fields',
+      { type: 'x', data: Object.create({ a: 1 }) as Record<string, unknown> },
+      'data',
+    ],
+    ['a Map as context', { type: 'x', context: new Map() as unknown as Record<string, unknown> }, 'context'],
   ])('rejects %s with InvalidEventError naming the field', (_name, init, field) => {
     try {
       createEvent(init);
