@@ -66,6 +66,8 @@ export interface EventInit<D = Record<string, unknown>> {
 
 const ENCODING = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const TWO_POW_40 = 2 ** 40;
+/** The last millisecond 10 digits hold (48 bits, the year 10889). */
+const MAX_TIME = 2 ** 48 - 1;
 
 let lastTime = -1;
 // The 80 random bits as two 40-bit halves, each exactly representable in a double.
@@ -168,12 +170,14 @@ function burstNow(): number {
  * @param now the creation time in ms since the epoch; by default the clock, read once per 16 ids made in
  *   one synchronous burst (and always by the first id of a task), so an id deep in a burst may carry the
  *   time of an id a few before it. A fraction of a ms is dropped (so `performance.timeOrigin +
- *   performance.now()` works), and a time that is not after the last id's (the clock stepped back, or not
- *   a number) counts as the same millisecond.
+ *   performance.now()` works), and a time that is not after the last id's (the clock stepped back), not a
+ *   finite number, or beyond 2^48 − 1 ms (the 10 digits' limit: a time in µs by mistake) counts as the same
+ *   millisecond: the id follows the last one, and later ids are unaffected.
  */
 export function createEventId(now: number = burstNow()): string {
   const ms = Math.floor(now);
-  if (ms > lastTime) {
+  // NaN fails the first comparison, Infinity and a time past 48 bits the second.
+  if (ms > lastTime && ms <= MAX_TIME) {
     lastTime = ms;
     writeDigits(head, ms, 10, 5);
     // Keep the top bit of the low half clear so a millisecond has 2^39 increments of headroom.

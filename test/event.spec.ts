@@ -262,6 +262,28 @@ describe('createEventId', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('takes a time past 48 bits or not finite as the same millisecond, leaving later ids intact', async () => {
+    const ids = [
+      createEventId(2_000_000_000_020),
+      createEventId(2 ** 50), // a time in µs by mistake
+      createEventId(2 ** 48),
+      createEventId(Number.POSITIVE_INFINITY),
+      createEventId(Number.NEGATIVE_INFINITY),
+      createEventId(2_000_000_000_021),
+    ];
+    for (const id of ids) expect(id).toMatch(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/);
+    expect(ids.map((id) => eventIdTime(id))).toEqual([
+      2_000_000_000_020, 2_000_000_000_020, 2_000_000_000_020, 2_000_000_000_020, 2_000_000_000_020,
+      2_000_000_000_021,
+    ]);
+    expect(ids.slice().sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The largest time 10 digits hold is still a time of its own (in a fresh module: no id here may follow it).
+    vi.resetModules();
+    const fresh = await import('../src/event.js');
+    expect(fresh.eventIdTime(fresh.createEventId(2 ** 48 - 1))).toBe(2 ** 48 - 1);
+  });
+
   it('reads the clock once per 16 ids of a burst, and again in the next task', async () => {
     // Start in a fresh task, with the clock under control.
     await new Promise((resolve) => setTimeout(resolve, 0));
