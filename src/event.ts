@@ -212,15 +212,17 @@ export function createEventId(now: number = burstNow()): string {
   );
 }
 
-/** The creation time (ms since epoch) encoded in an id made by `createEventId`, or `undefined`. */
+/** What `createEventId` makes: 26 upper-case Crockford base-32 digits, a 48-bit time first (so ≤ `7`). */
+const EVENT_ID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+/**
+ * The creation time (ms since epoch) encoded in an id made by `createEventId`, or `undefined` when `id`
+ * is not one: not 26 upper-case Crockford base-32 digits, or a first digit above `7` (a time past 48 bits).
+ */
 export function eventIdTime(id: string): number | undefined {
-  if (id.length !== 26) return undefined;
+  if (typeof id !== 'string' || !EVENT_ID.test(id)) return undefined;
   let t = 0;
-  for (let i = 0; i < 10; i++) {
-    const digit = ENCODING.indexOf(id[i]!);
-    if (digit < 0) return undefined;
-    t = t * 32 + digit;
-  }
+  for (let i = 0; i < 10; i++) t = t * 32 + ENCODING.indexOf(id[i]!);
   return t;
 }
 

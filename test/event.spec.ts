@@ -247,6 +247,22 @@ describe('createEventId', () => {
     expect(eventIdTime('not-an-id')).toBeUndefined();
   });
 
+  it('reads no time from a string that is not an id', () => {
+    const id = createEventId();
+    expect(eventIdTime(id)).toBeGreaterThan(0);
+    for (const text of [
+      `${id.slice(0, 10)}!!!!!!!!!!!!!!!!`, // the random part is not base 32
+      `${id.slice(0, 25)}U`, // U is not a Crockford digit
+      id.toLowerCase(),
+      `8${id.slice(1)}`, // a time past 48 bits
+      id.slice(0, 25),
+      `${id}0`,
+    ]) {
+      expect(eventIdTime(text)).toBeUndefined();
+    }
+    expect(eventIdTime(`7${'Z'.repeat(25)}`)).toBe(2 ** 48 - 1);
+  });
+
   it('drops a fraction of a millisecond, and takes a time that is not a number as the same millisecond', () => {
     const ids = [
       createEventId(2_000_000_000_010.75),
