@@ -260,7 +260,7 @@ function invalidInit(event: Event<unknown>): InvalidEventError {
  * Creates an event, filling in id, timestamp, priority and data. Cheap enough for the hot path:
  * it checks the fields it is given and only falls back to the zod schema to describe a bad one.
  * `data` and `context` must be plain objects (prototype `Object.prototype` or `null`), which JSON gives
- * back as they are: not a `Map`, a `Date`, an array or a class instance.
+ * back as they are: not a `Map`, a `Date`, an array or a class instance. A `timestamp` of `-0` becomes `0`.
  *
  * @throws InvalidEventError when a given field is invalid (an empty type, a negative timestamp, a `Map` as
  *   `data` …), with an issue whose path is the field.
@@ -268,7 +268,9 @@ function invalidInit(event: Event<unknown>): InvalidEventError {
 export function createEvent<D extends Record<string, unknown> = Record<string, unknown>>(
   init: EventInit<D>,
 ): Event<D> {
-  const timestamp = init.timestamp ?? Date.now();
+  let timestamp = init.timestamp ?? Date.now();
+  // JSON has no -0: an event made with -0 would read back with 0, and not deep-equal itself.
+  if (timestamp === 0) timestamp = 0;
   const priority = init.priority ?? Priority.NORMAL;
   const event = {
     id: init.id ?? createEventId(),
@@ -317,9 +319,13 @@ function withProtoKey(
   return copy;
 }
 
-/** zod's output for `value`, a valid event, with the `__proto__` keys of `data` and `context` kept. */
-function keepProtoKeys(value: unknown, event: Event): Event {
+/**
+ * zod's output for `value`, a valid event, as it reads back from JSON: the `__proto__` keys of `data` and
+ * `context` kept, and a `timestamp` of `-0` made `0` (JSON has no -0).
+ */
+function asParsed(value: unknown, event: Event): Event {
   const input = value as Event;
+  if (event.timestamp === 0) event.timestamp = 0;
   event.data = withProtoKey(input.data, event.data);
   if (event.context !== undefined) event.context = withProtoKey(input.context!, event.context);
   return event;
@@ -327,14 +333,15 @@ function keepProtoKeys(value: unknown, event: Event): Event {
 
 /**
  * Validates an unknown value as an `Event`: a new object with the schema's fields, whose `data` and
- * `context` are shallow copies of the value's (a `__proto__` key included, as an own field).
+ * `context` are shallow copies of the value's (a `__proto__` key included, as an own field). A `timestamp`
+ * of `-0` becomes `0`, as JSON gives it back.
  *
  * @throws InvalidEventError carrying zod's issues when the value is not an event.
  */
 export function parseEvent(value: unknown): Event {
   const result = EventSchema.safeParse(value);
   if (!result.success) throw new InvalidEventError(result.error.issues, { cause: result.error });
-  return keepProtoKeys(value, result.data);
+  return asParsed(value, result.data);
 }
 
 /** `parseEvent` without the throw: the event, or the issues that make it invalid. */
@@ -343,7 +350,7 @@ export function safeParseEvent(
 ): { success: true; event: Event } | { success: false; error: InvalidEventError } {
   const result = EventSchema.safeParse(value);
   return result.success
-    ? { success: true, event: keepProtoKeys(value, result.data) }
+    ? { success: true, event: asParsed(value, result.data) }
     : { success: false, error: new InvalidEventError(result.error.issues, { cause: result.error }) };
 }
 

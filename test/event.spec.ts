@@ -57,6 +57,15 @@ describe('createEvent', () => {
     expect(parseEvent(event)).toEqual(event);
   });
 
+  it('makes a timestamp of -0 a 0, as JSON gives it back', () => {
+    const event = createEvent({ type: 'x', timestamp: -0 });
+    expect(Object.is(event.timestamp, 0)).toBe(true);
+    expect(eventFromJSON(eventToJSON(event))).toEqual(event);
+    expect(Object.is(parseEvent({ ...event, timestamp: -0 }).timestamp, 0)).toBe(true);
+    const parsed = safeParseEvent({ ...event, timestamp: -0 }) as { event: Event };
+    expect(Object.is(parsed.event.timestamp, 0)).toBe(true);
+  });
+
   it('takes data and context without a prototype', () => {
     const data = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 });
     const event = createEvent({ type: 'x', data, context: data });
