@@ -132,11 +132,14 @@ function random40(): number {
 /**
  * The clock of `createEventId`. A clock read costs ~40 ns on this machine, as much as the rest of an id,
  * and ids are mostly made in bursts (a payload's events, a window's aggregates, a replay): so `Date.now()`
- * is read by the first id of a burst and then again every `CLOCK_REUSE` ids, and a burst ends with the
- * task (a promise reaction forgets the reading at the next microtask checkpoint). An id made in a new task
- * always reads the clock, so a live event's id has its creation time to the millisecond; an id deep in a
- * synchronous burst may carry the time of up to `CLOCK_REUSE - 1` ids before it. The order is exact either
- * way: ids are monotonic.
+ * is read by the first id of a burst and then again every `CLOCK_REUSE` ids, and the burst ends when a
+ * promise reaction, queued by the read, forgets the reading. That reaction runs after every microtask
+ * already queued at the read: an id made in such a microtask — a promise reaction queued earlier in the
+ * same task, before its first id — still takes the reading, however long the code in between ran (up to
+ * `CLOCK_REUSE - 1` ids in all). So the first id of a task reads the clock, and an id made once the
+ * reading is forgotten (in a later task, or a microtask queued after the read) reads it again; an id deep
+ * in a synchronous burst, or made in a microtask queued before the burst began, may carry an older time.
+ * The order is exact either way: ids are monotonic.
  */
 const CLOCK_REUSE = 16;
 let clockMs = 0;
@@ -168,8 +171,9 @@ function burstNow(): number {
  * Ids made within the same millisecond sort in the order they were made.
  *
  * @param now the creation time in ms since the epoch; by default the clock, read once per 16 ids made in
- *   one synchronous burst (and always by the first id of a task), so an id deep in a burst may carry the
- *   time of an id a few before it. A fraction of a ms is dropped (so `performance.timeOrigin +
+ *   one burst (and always by the first id of a task), so an id deep in a burst may carry the time of an id
+ *   a few before it — and an id made in a promise reaction queued before the burst began (which runs before
+ *   the reading is forgotten) the time of the burst's first id, however long ago that was. A fraction of a ms is dropped (so `performance.timeOrigin +
  *   performance.now()` works), and a time that is not after the last id's (the clock stepped back), not a
  *   finite number, or beyond 2^48 − 1 ms (the 10 digits' limit: a time in µs by mistake) counts as the same
  *   millisecond: the id follows the last one, and later ids are unaffected.

@@ -335,4 +335,25 @@ describe('createEventId', () => {
       now.mockRestore();
     }
   });
+
+  it('lends the reading to a promise reaction queued before the first id of a task (documented)', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    let clock = 3_000_000_010_000;
+    const now = vi.spyOn(Date, 'now').mockImplementation(() => clock);
+    try {
+      let early = '';
+      const queued = Promise.resolve().then(() => {
+        clock += 60_000; // a minute of work in a reaction queued before the first id
+        early = createEventId();
+      });
+      const first = createEventId(); // reads the clock, queues the reaction that forgets it
+      await queued;
+      expect(eventIdTime(first)).toBe(3_000_000_010_000);
+      expect(eventIdTime(early)).toBe(3_000_000_010_000); // not the minute later: docs/event.md, Ids
+      await Promise.resolve();
+      expect(eventIdTime(createEventId())).toBe(3_000_000_070_000); // forgotten by now
+    } finally {
+      now.mockRestore();
+    }
+  });
 });
