@@ -26,7 +26,7 @@ export interface EventFlowMetricsOptions {
   scheduler?: SchedulerLike;
   /**
    * At most this many event types get their own statistics; later types are counted under `'(other)'`
-   * (nothing is dropped). Bounds memory. Default 256.
+   * (nothing is dropped), so at most `maxTypes + 1` entries are kept. Bounds memory. Default 256.
    */
   maxTypes?: number;
   /** How many of the most recent processing times (all types) `avgLatencyMs` averages. Default 100. */
@@ -114,7 +114,7 @@ class TypeStats {
  * plus the pipeline's queue depth (from registered gauges) and its recent average latency, which
  * `systemLoad$({ metrics })` merges into the load that `selectMode` decides on.
  *
- * Memory is bounded: one fixed-size HDR histogram per type (at most `maxTypes`), a ring of the last
+ * Memory is bounded: one fixed-size HDR histogram per type (at most `maxTypes`, plus `'(other)'`), a ring of the last
  * `recentSamples` times, and no per-event history. Percentiles are within 1 % (precision 2).
  *
  * ## Example
@@ -163,8 +163,9 @@ export class EventFlowMetrics {
   #stats(type: string): TypeStats {
     let stats = this.#types.get(type);
     if (stats === undefined) {
-      // One slot stays free for OTHER_TYPE, so the map never holds more than maxTypes entries.
-      const key = this.#types.size < this.#maxTypes - 1 || type === OTHER_TYPE ? type : OTHER_TYPE;
+      // maxTypes named types, plus OTHER_TYPE once a type beyond them (or OTHER_TYPE itself) is recorded.
+      const named = this.#types.size - (this.#types.has(OTHER_TYPE) ? 1 : 0);
+      const key = named < this.#maxTypes || type === OTHER_TYPE ? type : OTHER_TYPE;
       stats = this.#types.get(key);
       if (stats === undefined) {
         stats = new TypeStats(this.#precision);

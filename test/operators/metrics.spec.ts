@@ -74,10 +74,28 @@ describe('EventFlowMetrics', () => {
     const metrics = new EventFlowMetrics({ maxTypes: 3 });
     for (let i = 0; i < 10; i++) metrics.record(`type.${i}`, 1);
     const summary = metrics.summary();
-    expect(Object.keys(summary)).toEqual(['type.0', 'type.1', OTHER_TYPE]);
-    expect(summary[OTHER_TYPE]?.count).toBe(8);
+    expect(Object.keys(summary)).toEqual(['type.0', 'type.1', 'type.2', OTHER_TYPE]);
+    expect(summary[OTHER_TYPE]?.count).toBe(7);
     const total = Object.values(summary).reduce((n, s) => n + s.count, 0);
     expect(total).toBe(10);
+  });
+
+  it('gives maxTypes types their own statistics, whether (other) comes first or not', () => {
+    const exact = new EventFlowMetrics({ maxTypes: 2 });
+    exact.record('a', 1);
+    exact.record('b', 2);
+    expect(Object.keys(exact.summary())).toEqual(['a', 'b']);
+    const one = new EventFlowMetrics({ maxTypes: 1 });
+    one.record('a', 1);
+    one.record('b', 2);
+    expect(Object.keys(one.summary())).toEqual(['a', OTHER_TYPE]);
+    const otherFirst = new EventFlowMetrics({ maxTypes: 2 });
+    for (const type of ['x', OTHER_TYPE, 'y', 'z']) otherFirst.recordError(type);
+    expect(otherFirst.summary()).toEqual({
+      x: expect.objectContaining({ errors: 1 }),
+      [OTHER_TYPE]: expect.objectContaining({ errors: 2 }),
+      y: expect.objectContaining({ errors: 1 }),
+    });
   });
 
   it('counts errors and drops apart from processing times', () => {
