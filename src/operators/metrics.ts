@@ -297,6 +297,15 @@ export interface MeasureOptions<T> {
   type?: string | ((value: T) => string);
 }
 
+/** A reading of `metrics.now()`. @throws RangeError when it is not a finite number. */
+function clockTime(metrics: EventFlowMetrics): number {
+  const time = metrics.now();
+  if (typeof time !== 'number' || !Number.isFinite(time)) {
+    throw new RangeError(`measure: the clock (metrics.now) must give a finite number, got ${textOf(time)}`);
+  }
+  return time;
+}
+
 function defaultType(value: unknown): string {
   const type = (value as { type?: unknown } | null)?.type;
   return typeof type === 'string' ? type : 'value';
@@ -322,7 +331,8 @@ function defaultType(value: unknown): string {
  * ```
  *
  * @param metrics where the times go; its clock (`metrics.now`) times the stage.
- * A `type` function or a clock that fails errors the stream, after the value went downstream.
+ * A `type` function or a clock that fails (throws, or gives a time that is not a finite number: a
+ * `RangeError`) errors the stream, after the value went downstream, without recording it.
  *
  * @param options the `type` to record under.
  * @return an operator that mirrors its source.
@@ -350,7 +360,7 @@ export function measure<T>(
           }
           let start: number;
           try {
-            start = metrics.now();
+            start = clockTime(metrics);
           } catch (error) {
             subscriber.next(value);
             subscriber.error(error);
@@ -358,7 +368,8 @@ export function measure<T>(
           }
           subscriber.next(value);
           try {
-            metrics.record(type, Math.max(0, metrics.now() - start));
+            // A clock stepping back gives 0; one giving a non-finite time errors (it would record 0 too).
+            metrics.record(type, Math.max(0, clockTime(metrics) - start));
           } catch (error) {
             subscriber.error(error);
           }

@@ -174,19 +174,33 @@ describe('measure', () => {
           return 0;
         };
       };
-      const refused = new RangeError(
-        'EventFlowMetrics.record: ms must be a finite non-negative number, got NaN',
-      );
+      // A time that is not a finite number is refused as well, at either reading: Infinity - 5 used to
+      // record 0 (`Math.max(0, -Infinity)`).
+      const readings =
+        (...times: unknown[]) =>
+        () =>
+          (times.length > 0 ? times.shift() : 0) as number;
+      const refused = (time: string) =>
+        new RangeError(`measure: the clock (metrics.now) must give a finite number, got ${time}`);
       const cases: Array<[() => number, Error]> = [
-        [() => Number.NaN, refused],
+        [() => Number.NaN, refused('NaN')],
+        [readings(0, Number.POSITIVE_INFINITY, 5), refused('Infinity')],
+        [readings(0, 5, Number.POSITIVE_INFINITY), refused('Infinity')],
+        [readings(0, 5, Number.NEGATIVE_INFINITY), refused('-Infinity')],
         [failingAfter(1), new Error('clock')],
         [failingAfter(2), new Error('clock')],
       ];
+      const all: EventFlowMetrics[] = [];
       for (const [now, error] of cases) {
         const source = m.cold('-a-b|', { a, b });
-        m.expect(source.pipe(measure(new EventFlowMetrics({ now })))).toBeObservable('-(a#)', { a }, error);
+        const metrics = new EventFlowMetrics({ now });
+        if (error instanceof RangeError) all.push(metrics); // the others' clock throws in summary() too
+        m.expect(source.pipe(measure(metrics))).toBeObservable('-(a#)', { a }, error);
         m.expect(source).toHaveSubscriptions('^!');
       }
+      m.flush();
+      // Nothing recorded: a time that is not a number is no time.
+      for (const metrics of all) expect(metrics.summary()).toEqual({});
     }),
   );
 
