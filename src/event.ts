@@ -236,8 +236,11 @@ function isPriority(value: unknown): value is Priority {
   return value === 0 || value === 1 || value === 2 || value === 3;
 }
 
-/** An object JSON gives back with the same properties: its prototype is `Object.prototype` or `null`. */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/**
+ * @internal An object JSON gives back with the same properties: its prototype is `Object.prototype` or
+ * `null`. (Not exported from the package.)
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
@@ -312,15 +315,17 @@ function withProtoKey(
 ): Record<string, unknown> {
   if (!Object.prototype.propertyIsEnumerable.call(input, '__proto__')) return record;
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(input)) {
-    Object.defineProperty(copy, key, {
-      value: input[key],
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
+  for (const key of Object.keys(input)) setOwn(copy, key, input[key]);
   return copy;
+}
+
+/**
+ * @internal Sets `record[key] = value` as an own data property, whatever `key` is: an assignment of
+ * `__proto__` would set the prototype instead, and the field would be lost. (Not exported from the
+ * package.)
+ */
+export function setOwn(record: object, key: string, value: unknown): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**

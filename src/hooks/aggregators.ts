@@ -1,4 +1,5 @@
 import { textOf } from '../errors.js';
+import { setOwn } from '../event.js';
 import type { AggregatedStep, HookResult } from './types.js';
 
 /** A hook that gave nothing to aggregate, or that did not pass, and why. */
@@ -86,12 +87,7 @@ export function reviewSummary(steps: readonly AggregatedStep[]): ReviewSummary {
     if (result.positive_findings) append(positive, result.positive_findings);
     if (result.metrics !== undefined) {
       // Defined, not assigned: a hook named `__proto__` would set the prototype instead of a key.
-      Object.defineProperty(metrics, step.hook, {
-        value: result.metrics,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      setOwn(metrics, step.hook, result.metrics);
     }
   }
   return {

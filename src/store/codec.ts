@@ -8,17 +8,10 @@
  * such a `toJSON`), which JSON would turn into something else or into nothing.
  */
 import { type EventIssue, textOf } from '../errors.js';
-import { type Event, EventSchema } from '../event.js';
+import { type Event, EventSchema, isPlainObject } from '../event.js';
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** An object JSON gives back with the same properties: its prototype is `Object.prototype` or `null`. */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /**

@@ -4,7 +4,7 @@
  * the latest event seen, never the wall clock, so replaying a session gives the same state every time.
  */
 import { ConfigError, textOf } from '../errors.js';
-import type { Event } from '../event.js';
+import { type Event, setOwn } from '../event.js';
 import type { QueryOptions, SessionStore } from './SessionStore.js';
 
 /**
@@ -37,13 +37,7 @@ function own<V>(record: Readonly<Record<string, V>>, key: string): V | undefined
 function without<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
   const out: Record<string, V> = {};
   for (const k of Object.keys(record)) {
-    if (k !== key)
-      Object.defineProperty(out, k, {
-        value: record[k],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    if (k !== key) setOwn(out, k, record[k]);
   }
   return out;
 }

@@ -3,7 +3,7 @@
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
 import { ConfigError, textOf } from '../errors.js';
-import { createEvent, createEventId, type Event, Priority } from '../event.js';
+import { createEvent, createEventId, type Event, Priority, setOwn } from '../event.js';
 import { checkPayload, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
 
 /** One output of one hook run, as sources emit it and `bridgeHooks` consumes it. */
@@ -101,8 +101,7 @@ function defined(fields: Record<string, unknown>): Record<string, unknown> {
     if (value === undefined) continue;
     // A payload's own `__proto__` key (JSON.parse makes one) is a field like any other: an assignment
     // would set the prototype of `data` instead, and the field would be lost.
-    if (key === '__proto__')
-      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    if (key === '__proto__') setOwn(out, key, value);
     else out[key] = value;
   }
   return out;
