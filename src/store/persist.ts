@@ -10,6 +10,7 @@ import {
   Observable,
   type ObservableInput,
   type SchedulerLike,
+  Subscriber,
   Subscription,
 } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
@@ -317,51 +318,54 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         }
       };
 
-      upstream.add(
-        source.subscribe({
-          next: (event) => {
-            if (sourceDone) return;
-            if (!isEventShape(event) || !hasJsonObjects(event)) {
-              const issues = describeInvalid(event);
+      // Added to `upstream` before the source starts: `stopSource` then also stops a synchronous source
+      // (`from(array)`) at once, rather than after it pushed everything — events it would ignore.
+      const input = new Subscriber<Event>({
+        next: (event) => {
+          if (sourceDone) return;
+          if (!isEventShape(event) || !hasJsonObjects(event)) {
+            const issues = describeInvalid(event);
+            stopSource(
+              new StoreError(
+                'STORE_INVALID_EVENT',
+                `persist: received an invalid event (${describeEvent(event)}): ${issues
+                  .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+                  .join('; ')}. The events before it are written; the source was unsubscribed.`,
+                { events: [event as Event], issues },
+              ),
+            );
+          } else {
+            if (priorityLane && event.priority === Priority.CRITICAL) {
+              critical.push({ event, before: received });
+            } else {
+              pending.push(event);
+              received++;
+            }
+            if (pending.length + critical.length > maxPending) {
               stopSource(
                 new StoreError(
-                  'STORE_INVALID_EVENT',
-                  `persist: received an invalid event (${describeEvent(event)}): ${issues
-                    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-                    .join('; ')}. The events before it are written; the source was unsubscribed.`,
-                  { events: [event as Event], issues },
+                  'BUFFER_OVERFLOW',
+                  `persist: more than ${maxPending} events were waiting to be written (maxPending); the source ` +
+                    'was unsubscribed and every event received was written and emitted.',
                 ),
               );
-            } else {
-              if (priorityLane && event.priority === Priority.CRITICAL) {
-                critical.push({ event, before: received });
-              } else {
-                pending.push(event);
-                received++;
-              }
-              if (pending.length + critical.length > maxPending) {
-                stopSource(
-                  new StoreError(
-                    'BUFFER_OVERFLOW',
-                    `persist: more than ${maxPending} events were waiting to be written (maxPending); the source ` +
-                      'was unsubscribed and every event received was written and emitted.',
-                  ),
-                );
-              }
             }
-            pump();
-          },
-          error: (error: unknown) => {
-            sourceDone = true;
-            terminal = { error };
-            pump();
-          },
-          complete: () => {
-            sourceDone = true;
-            pump();
-          },
-        }),
-      );
+          }
+          pump();
+        },
+        error: (error: unknown) => {
+          sourceDone = true;
+          terminal = { error };
+          pump();
+        },
+        complete: () => {
+          sourceDone = true;
+          pump();
+        },
+      });
+      upstream.add(input);
+      // A source of another copy of RxJS takes `input` as a plain observer: its subscription is kept too.
+      upstream.add(source.subscribe(input));
       // A synchronous source may have been stopped before subscribe() returned.
       if (sourceDone) upstream.unsubscribe();
 

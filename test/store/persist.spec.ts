@@ -104,6 +104,27 @@ describe('persist on a real store', () => {
     expect([...acked, ...error.events]).toEqual(events.slice(0, acked.length + error.events.length));
   });
 
+  it('stops a synchronous source at maxPending: every event it handed over is written and emitted', async () => {
+    const events = Array.from({ length: 300 }, (_, i) => ev(`e${i}`, i));
+    let pulled = 0;
+    const emitted: Event[] = [];
+    const error = await new Promise<unknown>((resolve) => {
+      from(events)
+        .pipe(
+          tap(() => pulled++),
+          persist(t.store, { maxBatch: 100, maxPending: 100 }),
+        )
+        .subscribe({ next: (e) => emitted.push(e), error: resolve, complete: () => resolve(undefined) });
+    });
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).code).toBe('BUFFER_OVERFLOW');
+    // The source was stopped when it overflowed (before the fix it pushed all 300, and what came after
+    // the overflow was neither written, emitted nor in the error).
+    expect(pulled).toBeLessThan(events.length);
+    expect(emitted).toEqual(events.slice(0, pulled));
+    expect(await collect(t.store.query('s1'))).toEqual(events.slice(0, pulled));
+  });
+
   it('rejects an invalid event with STORE_INVALID_EVENT after writing the ones before it', async () => {
     const good = [ev('a', 1), ev('b', 2)];
     const bad = { ...ev('c', 3), priority: 9 } as unknown as Event;
