@@ -55,7 +55,12 @@ export type ErrorCode =
   /** A `select` callback returned something that is not a `ProcessingMode`. */
   | 'INVALID_MODE'
   /** A `hybridProcess` handler did not settle within its lane's `timeoutMs`. */
-  | 'HANDLER_TIMEOUT';
+  | 'HANDLER_TIMEOUT'
+  /**
+   * An event reached a `hybridProcess` lane that had stopped: a custom `batcher` that completed early, or
+   * a synchronous source still emitting after a failure stopped the input.
+   */
+  | 'LANE_CLOSED';
 
 /** Base class of every error this library throws or forwards. */
 export class VibespecError extends Error {

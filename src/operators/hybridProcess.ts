@@ -787,7 +787,15 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
 
       const routeToBatch = (item: Pending) => {
         if (batcherDone) {
-          fail(ProcessingMode.BATCHED, item, failure?.error ?? new Error('hybridProcess: batcher completed'));
+          fail(
+            ProcessingMode.BATCHED,
+            item,
+            failure?.error ??
+              new VibespecError(
+                'LANE_CLOSED',
+                'hybridProcess: the batcher completed; this event was not batched',
+              ),
+          );
           return;
         }
         batchArrival.push(item);
@@ -859,13 +867,21 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
             return;
           }
           if (!isProcessingMode(mode)) {
-            const error = new VibespecError('INVALID_MODE', `hybridProcess: select returned ${String(mode)}`);
+            const error = new VibespecError('INVALID_MODE', `hybridProcess: select returned ${textOf(mode)}`);
             fail(ProcessingMode.IMMEDIATE, item, error);
             return;
           }
           if (inputDone) {
             // Input stopped on a failure, but a synchronous source is still emitting: never drop silently.
-            fail(mode, item, failure?.error ?? new Error('hybridProcess: input closed'));
+            fail(
+              mode,
+              item,
+              failure?.error ??
+                new VibespecError(
+                  'LANE_CLOSED',
+                  'hybridProcess: the input was stopped by a failure; not processed',
+                ),
+            );
             return;
           }
           if (mode === ProcessingMode.IMMEDIATE) routeToLane(immediateLane, item);

@@ -912,6 +912,42 @@ describe('hybridProcess', () => {
   });
 });
 
+describe('hybridProcess: a lane that stopped', () => {
+  it('gives the events a custom batcher never took a LANE_CLOSED outcome (a VibespecError)', () => {
+    // A batcher that completes after its first batch: the events after it reach a closed lane.
+    const take1 = (source: Observable<Event>) =>
+      new Observable<Event[]>((subscriber) => {
+        const subscription = source.subscribe((event) => {
+          subscriber.next([event]);
+          subscriber.complete();
+          subscription.unsubscribe();
+        });
+        return subscription;
+      });
+    const batcher = Object.assign(take1, {
+      report() {},
+      config: { maxSize: 1, timeoutMs: 1_000 },
+      config$: of({ maxSize: 1, timeoutMs: 1_000 }),
+    });
+    const outcomes: HybridOutput<string>[] = [];
+    of(createEvent({ type: 'a' }), createEvent({ type: 'b' }))
+      .pipe(
+        hybridProcess<string>({
+          immediate: () => 'i',
+          batch: (events) => events.map(() => 'b'),
+          select: () => ProcessingMode.BATCHED,
+          batcher: batcher as unknown as HybridProcessOptions<string>['batcher'],
+        }),
+      )
+      .subscribe((outcome) => outcomes.push(outcome));
+    const failed = outcomes.filter((o) => o.kind === 'error');
+    expect(failed).toHaveLength(1);
+    const error = (failed[0] as { error: VibespecError }).error;
+    expect(error.name).toBe('VibespecError');
+    expect(error.code).toBe('LANE_CLOSED');
+  });
+});
+
 describe('hybridProcess property: nothing vanishes', () => {
   const eventArb = fc.record({
     at: fc.integer({ min: 0, max: 40 }),
