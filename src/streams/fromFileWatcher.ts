@@ -47,8 +47,13 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  * ```
  *
  * Never completes on its own; unsubscribing closes the watcher.
+ *
+ * @throws ConfigError at construction when `dir` is not a non-empty string or an option is invalid.
  */
 export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Observable<HookOutput> {
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new ConfigError(`fromFileWatcher: dir must be a non-empty path, got ${textOf(dir)}`);
+  }
   const root = resolve(dir);
   const recursive = options?.recursive ?? true;
   const debounceMs = options?.debounceMs ?? 50;

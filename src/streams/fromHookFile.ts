@@ -41,6 +41,7 @@ const FINGERPRINT = 256;
  * result:  -a-b|                                (follow: false)
  * ```
  *
+ * @throws ConfigError at construction when `path` is not a non-empty string or an option is invalid.
  * @throws (as an error notification) `VibespecError` `SOURCE_FAILED` when the file cannot be read
  *   (and, without `follow`, when it does not exist).
  */
@@ -91,6 +92,9 @@ function readHookFile<T>(
   // Present for `fromHookFileMarked`: only then are line ends located and marks made.
   marked: { resume: Pick<HookFileMark, 'end' | 'ino' | 'head'> | undefined } | undefined,
 ): Observable<T> {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new ConfigError(`fromHookFile: path must be a non-empty path, got ${textOf(path)}`);
+  }
   const follow = options?.follow ?? false;
   const pollIntervalMs = options?.pollIntervalMs ?? 250;
   if (typeof pollIntervalMs !== 'number' || !(pollIntervalMs > 0))

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
+import { ConfigError, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import type { HookOutput } from './toEvents.js';
 
@@ -17,14 +18,27 @@ import type { HookOutput } from './toEvents.js';
  * result:  ---a-----------------r-----------b----------------------------------|
  * ```
  *
- * Unsubscribing stops reading (the iterator's `return()` is called, which destroys a Readable).
+ * Unsubscribing stops reading (the iterator's `return()` is called, which destroys a Readable). An
+ * input that fails (a read error) errors the output with `VibespecError` `SOURCE_FAILED`, the input's
+ * error as `cause`.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
+ * @throws ConfigError at construction when `input` is not one, or `maxLineLength` is not a positive
+ *   integer.
  */
 export function fromJsonLines(
   input: Readable | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   options?: JsonLinesOptions,
 ): Observable<HookOutput> {
+  if (
+    input === null ||
+    typeof input !== 'object' ||
+    !(Symbol.asyncIterator in input || Symbol.iterator in input)
+  ) {
+    throw new ConfigError(
+      `fromJsonLines: input must be a Readable or an (async) iterable of strings or bytes, got ${textOf(input)}`,
+    );
+  }
   const reader = () => new LineReader(options);
   reader(); // validate options at construction
   return new Observable<HookOutput>((subscriber) => {
@@ -51,7 +65,13 @@ export function fromJsonLines(
       lines.end(emit);
       subscriber.complete();
     })().catch((error: unknown) => {
-      if (!stopped) subscriber.error(error);
+      if (!stopped) {
+        subscriber.error(
+          new VibespecError('SOURCE_FAILED', `fromJsonLines: cannot read the input: ${textOf(error)}`, {
+            cause: error,
+          }),
+        );
+      }
     });
     return () => {
       stopped = true;

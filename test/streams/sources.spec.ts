@@ -7,6 +7,7 @@ import { firstValueFrom, type Observable, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   bridgeHooks,
+  ConfigError,
   type FileChange,
   fromFileWatcher,
   fromHookFile,
@@ -144,13 +145,27 @@ describe('fromJsonLines', () => {
     expect(pulled).toBeLessThanOrEqual(after + 1);
   });
 
-  it('forwards a failing stream as an error', async () => {
+  it("errors with SOURCE_FAILED, the stream's error as cause, when the input fails", async () => {
+    const eio = new Error('EIO');
     const failing = new Readable({
       read() {
-        this.destroy(new Error('EIO'));
+        this.destroy(eio);
       },
     });
-    await expect(collect(fromJsonLines(failing))).rejects.toThrow('EIO');
+    await expect(collect(fromJsonLines(failing))).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: expect.stringContaining('EIO'),
+      cause: eio,
+    });
+  });
+
+  it('refuses at construction an input that is not a stream or an iterable (ConfigError)', () => {
+    for (const input of [null, undefined, 42, 'a line', {}]) {
+      expect(() => fromJsonLines(input as never)).toThrow(ConfigError);
+    }
+    expect(() => fromHookFile(123 as never)).toThrow(ConfigError);
+    expect(() => fromHookFile('')).toThrow(ConfigError);
+    expect(() => fromFileWatcher(5 as never)).toThrow(ConfigError);
   });
 });
 
