@@ -6,6 +6,7 @@ import {
   ConfigError,
   correlate,
   createFileState,
+  createFlowGate,
   createHookBridge,
   createModeSelector,
   EventFlowMetrics,
@@ -13,8 +14,10 @@ import {
   fromHookFile,
   fromJsonLines,
   hybridProcess,
+  measure,
   pattern,
   persist,
+  pullFrom,
   runHook,
   seedPolicy,
   sessionWindows,
@@ -89,6 +92,18 @@ const FACTORIES: ReadonlyArray<readonly [string, unknown, (value: unknown) => un
   ['tail fromSeq', 0, (v) => tail({} as never, 's', { fromSeq: v as number })],
   ['runHook timeoutMs', 1000, (v) => runHook({ name: 'h', run: () => ({}) }, {}, { timeoutMs: v as number })],
 ];
+
+describe('a bad argument is a ConfigError at construction', () => {
+  it('pullFrom and measure', () => {
+    for (const bad of [null, undefined, 42, 'text', {}]) {
+      expect(() => pullFrom(bad as never, createFlowGate())).toThrow(ConfigError);
+      expect(() => pullFrom([1], bad as never)).toThrow(ConfigError);
+      expect(() => measure(bad as never)).toThrow(ConfigError);
+    }
+    expect(() => pullFrom([1], createFlowGate())).not.toThrow();
+    expect(() => measure(new EventFlowMetrics())).not.toThrow();
+  });
+});
 
 describe('a bad option value of any kind is a ConfigError', () => {
   it('hybridProcess: a per-lane option that is neither a number nor an object of lanes', () => {

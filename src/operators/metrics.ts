@@ -336,11 +336,16 @@ function defaultType(value: unknown): string {
  *
  * @param options the `type` to record under.
  * @return an operator that mirrors its source.
+ * @throws ConfigError at construction when `metrics` is not an `EventFlowMetrics`.
  */
 export function measure<T>(
   metrics: EventFlowMetrics,
   options: MeasureOptions<T> = {},
 ): MonoTypeOperatorFunction<T> {
+  // What `measure` uses of it (not `instanceof`: a second copy of the package makes its own class).
+  if (typeof metrics?.record !== 'function' || typeof metrics.now !== 'function') {
+    throw new ConfigError(`measure: metrics must be an EventFlowMetrics, got ${textOf(metrics)}`);
+  }
   const typeOption = options.type;
   const typeOf: (value: T) => string =
     typeof typeOption === 'string' ? () => typeOption : (typeOption ?? defaultType);

@@ -4,6 +4,7 @@
  * See `docs/buffers.md`.
  */
 import { Observable } from 'rxjs';
+import { ConfigError, textOf } from '../errors.js';
 
 // Pulling an in-memory iterable (sync, or async without I/O) only awaits settled values: microtasks,
 // which run before any timer or I/O callback. After this many items the pull loop lets the event loop
@@ -79,8 +80,19 @@ export function createFlowGate(): FlowGate {
  * @param source the items; an async iterable is awaited item by item.
  * @param gate the gate to honour before each pull (`createFlowGate()`).
  * @return a cold Observable: each subscription iterates `source` afresh.
+ * @throws ConfigError at construction when `source` is not an (async) iterable or `gate` not a gate.
  */
 export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGate): Observable<T> {
+  if (
+    source === null ||
+    typeof source !== 'object' ||
+    !(Symbol.asyncIterator in source || Symbol.iterator in source)
+  ) {
+    throw new ConfigError(`pullFrom: source must be an (async) iterable, got ${textOf(source)}`);
+  }
+  if (gate === null || typeof gate !== 'object' || typeof gate.whenOpen !== 'function') {
+    throw new ConfigError(`pullFrom: gate must be a FlowGate (createFlowGate()), got ${textOf(gate)}`);
+  }
   return new Observable<T>((subscriber) => {
     let stopped = false;
     let iterator: AsyncIterator<T> | Iterator<T> | undefined;
