@@ -251,7 +251,8 @@ function startSampler(
  *
  * One sampler serves every subscriber with the same interval, probe and scheduler, across calls; it
  * starts with the first subscriber and stops (timers cleared, probe disposed) when the last one unsubscribes. A subscriber joining a running sampler gets its latest
- * sample at once. It never errors: a failed probe keeps the last good figure.
+ * sample at once. A failed probe keeps the last good figure: only a `metrics` function that throws
+ * errors the stream.
  *
  * ```
  * subscribe:  ^
