@@ -615,7 +615,15 @@ class Correlator implements SerialEngine<Event> {
       // A temporalAggregate window (`<type>.aggregated` with its `events`) counts as the events it
       // holds, and a late event (`<type>.late`) as the event it carries, so correlate works after
       // temporalAggregate as well as before it.
-      const inner = carriedEvents(type, event);
+      let inner: readonly Event[] | undefined;
+      try {
+        inner = carriedEvents(type, event);
+      } catch (error) {
+        // Its data cannot be read (a throwing getter): reported like any unreadable event; it has
+        // already passed through and takes no part.
+        this.reportReadError(error, timestamp);
+        return;
+      }
       if (inner !== undefined) for (const e of inner) this.handle(e, false);
       return;
     }

@@ -757,6 +757,30 @@ describe('correlate: user groups, errors and bounds', () => {
     expect(out.slice(2).map(label)).toContain('detected:feature-development:5');
   });
 
+  it('reports a temporalAggregate output whose data cannot be read, passes it through and keeps going', () => {
+    const hostile = {
+      id: 'bad',
+      type: 'file.modified.aggregated',
+      timestamp: T0,
+      priority: Priority.NORMAL,
+      sessionId: 'A',
+      get data(): unknown {
+        throw new Error('unreadable');
+      },
+    } as unknown as Event;
+    let error: unknown;
+    let completed = false;
+    const out: Event[] = [];
+    from([hostile, file('f', SEC)])
+      .pipe(correlate())
+      .subscribe({ next: (e) => out.push(e), error: (e) => (error = e), complete: () => (completed = true) });
+    expect(error).toBeUndefined();
+    expect(completed).toBe(true);
+    expect(out[0]).toBe(hostile);
+    expect(out.slice(1).map(label)).toEqual(['error:null', 'f']);
+    expect(out[1]!.data).toMatchObject({ group: null, error: { message: 'unreadable' } });
+  });
+
   it('emits bounded, rate-limited activity.updated events when asked', () => {
     const events = Array.from({ length: 40 }, (_, i) =>
       i % 2 ? tool(`t${i}`, i * 10 * SEC) : file(`f${i}`, i * 10 * SEC, `/r/${i}.ts`),
