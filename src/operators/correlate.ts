@@ -50,7 +50,8 @@ export interface CorrelationGroup {
   /**
    * Decides whether the window's events form the activity. Called with a fresh array, only when an
    * event of the group arrives in a session with no open episode (and at most once per
-   * `updateIntervalMs` during one when updates are on). A throw or an invalid result is reported as a
+   * `updateIntervalMs` during one when updates are on). Its result is read once, at once. A throw, an
+   * invalid result or one whose fields cannot be read (a throwing getter) is reported as a
    * `correlation.error` event and counts as no match.
    */
   rule: CorrelationRule;
@@ -675,7 +676,7 @@ class Correlator implements SerialEngine<Event> {
         const match = this.evaluate(session, group, state, id, t);
         if (match !== undefined) {
           state.confidence = match.confidence;
-          state.details = detailsOf(match);
+          state.details = match.details;
           for (const file of match.files_affected ?? []) this.addFile(state, file);
         }
         this.report(session, group, state, 'activity.updated', t);
@@ -698,28 +699,31 @@ class Correlator implements SerialEngine<Event> {
     state: GroupState,
     triggerId: string | undefined,
     t: number,
-  ): CorrelationMatch | undefined {
-    let result: unknown;
+  ): Match | undefined {
+    let match: RuleMatch;
     try {
-      result = group.rule(state.window());
+      const result: unknown = group.rule(state.window());
+      if (result === null || result === undefined) return undefined;
+      // A plain snapshot, each field read once and inside the try: a result with getters (that throw,
+      // or answer differently each time) is checked as read, and the episode keeps no reference to it.
+      match = snapshotOf(result);
     } catch (error) {
       this.reportRuleError(session, group, error, triggerId, t);
       return undefined;
     }
-    if (result === null || result === undefined) return undefined;
-    const problem = checkMatch(result);
+    const problem = checkMatch(match);
     if (problem !== undefined) {
       this.reportRuleError(session, group, new TypeError(problem), triggerId, t);
       return undefined;
     }
-    return result as CorrelationMatch;
+    return match as Match;
   }
 
   private open(
     session: SessionState,
     group: CompiledGroup,
     state: GroupState,
-    match: CorrelationMatch,
+    match: Match,
     t: number,
   ): void {
     const { config } = this;
@@ -728,7 +732,7 @@ class Correlator implements SerialEngine<Event> {
     const to = state.events.length;
     state.episode = id;
     state.confidence = match.confidence;
-    state.details = detailsOf(match);
+    state.details = match.details;
     state.start = state.times[from] ?? t;
     state.end = t;
     state.reportedAt = t;
@@ -931,12 +935,45 @@ function readPath(event: Event): string | undefined {
   }
 }
 
-/** Why a rule's result is not a `CorrelationMatch`, or `undefined` when it is one. */
-function checkMatch(result: unknown): string | undefined {
-  if (typeof result !== 'object' || Array.isArray(result)) {
-    return `rule returned ${Array.isArray(result) ? 'an array' : typeof result}, expected { confidence } or null`;
+/** A rule's result as read once: its fields, or what stands in them when it is not an object. */
+interface RuleMatch {
+  readonly shape: 'object' | 'array' | string;
+  readonly confidence: unknown;
+  readonly files_affected: unknown;
+  readonly details: Record<string, unknown>;
+}
+
+/** A `RuleMatch` that `checkMatch` accepted. */
+interface Match extends RuleMatch {
+  readonly confidence: number;
+  readonly files_affected: readonly string[] | undefined;
+}
+
+/** Reads a rule's (non-null) result once; a throwing getter throws here. */
+function snapshotOf(result: unknown): RuleMatch {
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) {
+    return {
+      shape: Array.isArray(result) ? 'array' : typeof result,
+      confidence: undefined,
+      files_affected: undefined,
+      details: {},
+    };
   }
-  const { confidence, files_affected } = result as Record<string, unknown>;
+  const { confidence, files_affected, ...details } = result as Record<string, unknown>;
+  return {
+    shape: 'object',
+    confidence,
+    files_affected: Array.isArray(files_affected) ? [...(files_affected as unknown[])] : files_affected,
+    details,
+  };
+}
+
+/** Why a rule's result is not a `CorrelationMatch`, or `undefined` when it is one. */
+function checkMatch(match: RuleMatch): string | undefined {
+  if (match.shape !== 'object') {
+    return `rule returned ${match.shape === 'array' ? 'an array' : match.shape}, expected { confidence } or null`;
+  }
+  const { confidence, files_affected } = match;
   if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 1)) {
     return `rule returned confidence ${String(confidence)}, expected a number from 0 to 1`;
   }
@@ -964,11 +1001,6 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
     return typeof inner === 'object' && inner !== null ? [inner as Event] : undefined;
   }
   return undefined;
-}
-
-function detailsOf(match: CorrelationMatch): Record<string, unknown> {
-  const { confidence: _confidence, files_affected: _files, ...details } = match;
-  return details;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -999,9 +1031,10 @@ function detailsOf(match: CorrelationMatch): Record<string, unknown> {
  * Default groups: `feature-development` and `bug-fix` (see `DEFAULT_CORRELATION_GROUPS`). The default
  * rules run incrementally (counts per window), so their cost per event does not grow with the window.
  *
- * A rule that throws or returns something other than `{ confidence: 0..1 }` / `null` does not stop the
- * stream: it is reported as a `correlation.error` event (priority HIGH; at most one per group and window
- * of event time, across sessions, with a count of the suppressed ones) and counts as no match.
+ * A rule that throws or returns something other than `{ confidence: 0..1 }` / `null` (or a result
+ * whose fields cannot be read) does not stop the stream: it is reported as a `correlation.error` event
+ * (priority HIGH; at most one per group and window of event time, across sessions, with a count of the
+ * suppressed ones) and counts as no match.
  *
  * Memory is bounded: per session and group at most `maxWindowEvents` events (older than the window are
  * dropped), at most `maxSessions` sessions (the least recently active are evicted, their episodes

@@ -744,6 +744,33 @@ describe('correlate: user groups, errors and bounds', () => {
     }
   });
 
+  it('reports a rule result whose fields cannot be read as an error and keeps going', () => {
+    const lazy = (field: string) =>
+      Object.defineProperty({ confidence: 1 }, field, {
+        enumerable: true,
+        get() {
+          throw new Error(`lazy ${field}`);
+        },
+      });
+    for (const field of ['confidence', 'files_affected', 'extra']) {
+      const bad: CorrelationGroup = { ...deploy, rule: () => lazy(field) as never };
+      let error: unknown;
+      let completed = false;
+      const out: Event[] = [];
+      from([tool('a', 0), tool('b', SEC)])
+        .pipe(correlate([bad]))
+        .subscribe({
+          next: (e) => out.push(e),
+          error: (e) => (error = e),
+          complete: () => (completed = true),
+        });
+      expect(error).toBeUndefined();
+      expect(completed).toBe(true);
+      expect(out.map(label)).toEqual(['a', 'error:deploy', 'b']);
+      expect((out[1]!.data as CorrelationErrorData).error.message).toBe(`lazy ${field}`);
+    }
+  });
+
   it('reports an unreadable event as an error and passes it through', () => {
     const hostile = {
       get type(): string {
