@@ -63,9 +63,9 @@ export interface CorrelationGroup {
 export type ActivityEndReason =
   /** No event of the group arrived in the session for `windowMs`. */
   | 'quiet'
-  /** The session's `session.ended` event arrived. */
+  /** The session's `session.ended` event arrived (the episode not yet quiet by the newest timestamp). */
   | 'session-ended'
-  /** The session was dropped to stay within `maxSessions`. */
+  /** The session was dropped to stay within `maxSessions` (the episode not yet quiet by the newest timestamp). */
   | 'evicted'
   /** The input completed or errored with the episode still open. */
   | 'flushed';
@@ -827,7 +827,7 @@ class Correlator implements SerialEngine<Event> {
     let session = this.sessions.get(key);
     if (session === undefined) {
       if (this.sessions.size >= this.config.maxSessions) {
-        evictLeastRecent(this.sessions, (_, evicted) => this.endEpisodes(evicted, 'evicted'));
+        evictLeastRecent(this.sessions, (_, evicted) => this.closeSession(evicted, 'evicted'));
       }
       session = new SessionState(key, this.config.groups.length);
       this.sessions.set(key, session);
@@ -849,8 +849,18 @@ class Correlator implements SerialEngine<Event> {
   private endSession(key: string, reason: ActivityEndReason): void {
     const session = this.sessions.get(key);
     if (session === undefined) return;
-    this.endEpisodes(session, reason);
+    this.closeSession(session, reason);
     this.sessions.delete(key);
+  }
+
+  /**
+   * Ends a session's open episodes (`session.ended`, eviction): first, as a sweep would, those already
+   * quiet by the watermark (`quiet` — what the input has already decided must not depend on when the
+   * last sweep ran, nor on the live clock's), then the rest with `reason`.
+   */
+  private closeSession(session: SessionState, reason: ActivityEndReason): void {
+    if (this.watermark !== NO_TIME) this.endEpisodes(session, 'quiet', this.watermark);
+    this.endEpisodes(session, reason);
   }
 
   /** Ends the episodes that have been quiet for their window at `now`, and drops idle sessions. */

@@ -1,7 +1,18 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { from, lastValueFrom, map, mergeMap, Observable, of, Subject, take, toArray } from 'rxjs';
+import {
+  from,
+  lastValueFrom,
+  map,
+  mergeMap,
+  Observable,
+  of,
+  Subject,
+  take,
+  toArray,
+  VirtualTimeScheduler,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -898,6 +909,35 @@ describe('correlate: user groups, errors and bounds', () => {
     ]);
   });
 
+  it('ends an episode already quiet by the event that evicts its session as quiet, not evicted', () => {
+    // Sweeps run at most every 45 s: x's at 7 min finds A (last event at 2 min) not yet quiet (exactly
+    // 5 min); B's event at 7:20 sweeps nothing, yet A has then been quiet for more than 5 min.
+    const events = [
+      ...feature('A'),
+      ev('x', 'prompt.submitted', 7 * MIN, {}, 'X'),
+      file('b', 7 * MIN + 20 * SEC, undefined, 'B'),
+    ];
+    const out = activities(run(events, undefined, { maxSessions: 1, passThrough: false }));
+    expect(out.map((e) => `${e.sessionId} ${label(e)}`)).toEqual([
+      'A detected:feature-development:5',
+      'A ended:feature-development:5:quiet',
+    ]);
+  });
+
+  it('ends an episode already quiet at its session.ended as quiet, whatever the phase of the sweeps', () => {
+    const end = ev('end', 'session.ended', 7 * MIN + 10 * SEC); // 5:10 after A's last event
+    const expected = [...['f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5']];
+    // The sweep at the session.ended itself finds the episode quiet …
+    expect(labels([...feature('A'), end])).toEqual([...expected, 'ended:feature-development:5:quiet', 'end']);
+    // … and so does the session.ended when x (at 7 min) moved the sweeps' phase and none runs at 7:10.
+    expect(labels([...feature('A'), ev('x', 'prompt.submitted', 7 * MIN, {}, 'X'), end])).toEqual([
+      ...expected,
+      'x',
+      'ended:feature-development:5:quiet',
+      'end',
+    ]);
+  });
+
   it('ends a session’s episodes at its session.ended, before passing it on', () => {
     const events = [...feature('A'), ev('end', 'session.ended', 3 * MIN), ...feature('A', 3 * MIN + 1, 'n')];
     expect(labels(events)).toEqual([
@@ -969,6 +1009,29 @@ describe('correlate: the live clock', () => {
         E: 'ended:feature-development:5:quiet',
       });
     });
+  });
+
+  it('ends an episode quiet before its session.ended the same live and replayed', () => {
+    const at = (event: Event, t: number): Event => ({ ...event, timestamp: t });
+    // Timestamps from the scheduler's clock; A's last group event at 40 s, x's sweep at 339 s finds it
+    // not yet quiet, the session.ended at 370 s comes after it has been quiet for 5 min (since 340 s).
+    const events = [
+      ...feature('A').map((e, i) => at(e, i * 10 * SEC)),
+      at(ev('x', 'prompt.submitted', 0, {}, 'B'), 339 * SEC),
+      at(ev('end', 'session.ended', 0), 370 * SEC),
+    ];
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const live: string[] = [];
+    input
+      .pipe(correlate(undefined, { passThrough: false, liveClock: true, scheduler }))
+      .subscribe((e) => live.push(label(e)));
+    for (const e of events) scheduler.schedule(() => input.next(e), e.timestamp);
+    scheduler.schedule(() => input.complete(), 370 * SEC);
+    scheduler.flush();
+    const replay = labels(events, undefined, { passThrough: false });
+    expect(replay).toEqual(['detected:feature-development:5', 'ended:feature-development:5:quiet']);
+    expect(live).toEqual(replay);
   });
 
   it('keeps its live timer when the consumer feeds an event back as a sweep drops the last session', () => {
