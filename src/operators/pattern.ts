@@ -90,7 +90,7 @@ export type PatternTimeoutReason =
   | 'timeout'
   /** The input completed or errored first. */
   | 'flushed'
-  /** Its key was evicted to stay within `maxKeys`. */
+  /** Its key was evicted to stay within `maxKeys` (its deadline not yet passed by the newest timestamp). */
   | 'evicted';
 
 /** `data` of a `pattern.timeout` event: a partial match that did not complete. */
@@ -354,7 +354,12 @@ class Matcher implements SerialEngine<Event> {
       if (run !== undefined) {
         if (state === undefined) {
           if (this.keys.size >= config.maxKeys) {
-            evictLeastRecent(this.keys, (_, evicted) => this.giveUp(evicted, 'evicted'));
+            evictLeastRecent(this.keys, (_, evicted) => {
+              // What the watermark has already decided (a deadline passed: a trailing negation matched,
+              // a run timed out) is reported so, as a sweep would, whenever the last one ran.
+              this.expire(evicted, this.watermark);
+              this.giveUp(evicted, 'evicted');
+            });
           }
           state = new KeyState(key, config.positives.length);
           state.lastTime = t;
@@ -612,8 +617,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  * - **Timeouts** (side output, `timeouts: true` by default): a partial match whose `within` passes is
  *   emitted as `pattern.timeout` (`reason: 'timeout'`), stamped at its deadline; on complete or error
  *   those whose deadline the newest timestamp seen has passed are ended so (a trailing negation
- *   matches), and the partial matches left are emitted with `reason: 'flushed'`; on eviction with
- *   `'evicted'`.
+ *   matches), and the partial matches left are emitted with `reason: 'flushed'`; on eviction likewise,
+ *   the ones left with `'evicted'`.
  * - A predicate or key function that throws counts as no match and is reported as `pattern.error`
  *   (priority HIGH, at most one per `within`, with a count of the suppressed ones).
  *

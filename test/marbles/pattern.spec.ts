@@ -526,6 +526,18 @@ describe('pattern: matching', () => {
     ]);
   });
 
+  it('on eviction, ends what the watermark already decided as a sweep would, the rest as evicted', () => {
+    const red: PatternStep[] = [isFailingTestRun, { notFollowedBy: isPassingTestRun, name: 'green' }];
+    const events = [
+      testRun('fA', 0, false, 'A'), // deadline 10 min
+      other('x', 10, 'X'), // its sweep at 10 min: not yet past (needs more than 10 min)
+      testRun('fB', 11, false, 'B'), // A's deadline has passed: a match; B evicts A (maxKeys 1)
+    ];
+    const out = run(events, red, { ...TEN, maxKeys: 1, passThrough: false });
+    expect(out.map(label)).toEqual(['M[fA]', 'T[fB]>green:flushed']);
+    expect(out[0]!.timestamp).toBe(T0 + 10 * MIN);
+  });
+
   it('treats a late event as arriving at its key’s latest time', () => {
     const out = run([testEdit('t', 5), sourceEdit('s', 6), testRun('p', 0, true)]);
     expect(out.at(-1)!.data).toMatchObject({ window: { start: T0 + 5 * MIN, end: T0 + 6 * MIN } });
