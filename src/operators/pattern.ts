@@ -287,6 +287,15 @@ const NULL_KEY = Symbol('no key');
 
 class Matcher implements SerialEngine<Event> {
   private readonly keys = new Map<string | symbol, KeyState>();
+  /**
+   * The latest time of keys without state (no partial match), so their late events are clamped as
+   * those of a key with state. Bounded: at most `maxKeys` entries (the least recently refreshed go
+   * first), and an entry more than `within` behind the watermark no longer counts (`forgottenTime`;
+   * sweeps delete such entries) — by then a late event of the key can only start a partial match
+   * already past its deadline. The rule is read against the watermark, never the live clock, so a
+   * replay clamps like the live run whenever the sweeps ran.
+   */
+  private readonly lastTimes = new Map<string | symbol, number>();
   private watermark = NO_TIME;
   private nextSweepAt = NO_TIME;
   private seq = 0;
@@ -339,7 +348,7 @@ class Matcher implements SerialEngine<Event> {
     const key = typeof rawKey === 'string' ? rawKey : typeof rawKey === 'number' ? String(rawKey) : null;
     const mapKey = key ?? NULL_KEY;
     let state = this.keys.get(mapKey);
-    const previous = state?.lastTime ?? NO_TIME;
+    const previous = state?.lastTime ?? this.forgottenTime(mapKey);
     const t = clampTime(timestamp, previous, this.watermark === NO_TIME ? 0 : this.watermark);
 
     if (state !== undefined) {
@@ -354,13 +363,15 @@ class Matcher implements SerialEngine<Event> {
       if (run !== undefined) {
         if (state === undefined) {
           if (this.keys.size >= config.maxKeys) {
-            evictLeastRecent(this.keys, (_, evicted) => {
+            evictLeastRecent(this.keys, (evictedKey, evicted) => {
               // What the watermark has already decided (a deadline passed: a trailing negation matched,
               // a run timed out) is reported so, as a sweep would, whenever the last one ran.
               this.expire(evicted, this.watermark);
               this.giveUp(evicted, 'evicted');
+              this.rememberTime(evictedKey, evicted.lastTime);
             });
           }
+          this.lastTimes.delete(mapKey);
           state = new KeyState(key, config.positives.length);
           state.lastTime = t;
           state.seen = ++this.seq;
@@ -369,10 +380,30 @@ class Matcher implements SerialEngine<Event> {
         this.place(state, run.run, run.position);
       }
     }
-    if (state === undefined) return;
-    // A key without partial matches needs no state: forget it at once.
-    if (state.live === 0) this.keys.delete(mapKey);
-    else if (this.timer !== undefined) this.timer.ensure();
+    if (state === undefined) {
+      this.rememberTime(mapKey, t);
+      return;
+    }
+    // A key without partial matches needs no state: forget it at once, but for its latest time.
+    if (state.live === 0) {
+      this.keys.delete(mapKey);
+      this.rememberTime(mapKey, t);
+    } else if (this.timer !== undefined) this.timer.ensure();
+  }
+
+  /** The latest time of a key without state, while it counts (see `lastTimes`), else `NO_TIME`. */
+  private forgottenTime(mapKey: string | symbol): number {
+    const time = this.lastTimes.get(mapKey);
+    return time !== undefined && time >= this.watermark - this.config.within ? time : NO_TIME;
+  }
+
+  /** Keeps the latest time of a key left without state (see `lastTimes`). */
+  private rememberTime(mapKey: string | symbol, time: number): void {
+    const { lastTimes } = this;
+    // Re-inserted, so the map's order is that of the latest refresh: the first entry goes first.
+    lastTimes.delete(mapKey);
+    if (lastTimes.size >= this.config.maxKeys) lastTimes.delete(lastTimes.keys().next().value!);
+    lastTimes.set(mapKey, time);
   }
 
   /** Ends the runs whose deadline has passed at `now`: trailing negations match, others time out. */
@@ -525,8 +556,14 @@ class Matcher implements SerialEngine<Event> {
   sweep(now: number): void {
     for (const [mapKey, state] of this.keys) {
       this.expire(state, now);
-      if (state.live === 0) this.keys.delete(mapKey);
+      if (state.live === 0) {
+        this.keys.delete(mapKey);
+        this.rememberTime(mapKey, state.lastTime);
+      }
     }
+    // Entries that no longer count by the watermark (not `now`, which may be the live clock's).
+    const cutoff = this.watermark - this.config.within;
+    for (const [mapKey, time] of this.lastTimes) if (time < cutoff) this.lastTimes.delete(mapKey);
   }
 
   /**
@@ -539,11 +576,13 @@ class Matcher implements SerialEngine<Event> {
     if (this.watermark !== NO_TIME) this.sweep(this.watermark);
     for (const state of this.keys.values()) this.giveUp(state, 'flushed');
     this.keys.clear();
+    this.lastTimes.clear();
   }
 
   dispose(): void {
     this.timer?.stop();
     this.keys.clear();
+    this.lastTimes.clear();
   }
 
   private reportError(step: string | null, error: unknown, event: Event, t: number): void {
@@ -604,7 +643,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *
  * Semantics:
  * - **Time** is `event.timestamp` (a replay matches like the live run); a key's late event counts as
- *   arriving at the key's latest time.
+ *   arriving at the key's latest time, also once the key has no partial match left (that time is kept
+ *   for at most `maxKeys` keys, and while at most `within` behind the newest timestamp seen).
  * - **One run per step**: per key, at most one partial match waits for each step; when an event would
  *   start or advance a partial match to a step that already has one, the later-started one is kept
  *   (its deadline is later). So `t t s p` matches `[t₂, s, p]`, and partials are bounded by the steps.

@@ -542,6 +542,39 @@ describe('pattern: matching', () => {
     const out = run([testEdit('t', 5), sourceEdit('s', 6), testRun('p', 0, true)]);
     expect(out.at(-1)!.data).toMatchObject({ window: { start: T0 + 5 * MIN, end: T0 + 6 * MIN } });
   });
+
+  it('treats a late event as arriving at its key’s latest time after a match cleared the key', () => {
+    const isA = (e: Event) => e.type === 'a';
+    const isB = (e: Event) => e.type === 'b';
+    const events = [
+      ev('a1', 'a', 0),
+      ev('b1', 'b', 5), // a match: key A has no partial match left; its latest time is 5 min
+      ev('a2', 'a', 1), // late: counts as arriving at 5 min
+      ev('b2', 'b', 12), // 7 min after a2's time: within 10 min
+    ];
+    const out = run(events, [isA, isB], { ...TEN, passThrough: false });
+    expect(out.map(label)).toEqual(['M[a1,b1]', 'M[a2,b2]']);
+    expect(out[1]!.data).toMatchObject({ window: { start: T0 + 5 * MIN, end: T0 + 12 * MIN } });
+    // So does a late event after events that started nothing.
+    expect(labels([other('x', 5), testEdit('t', 1), sourceEdit('s', 8), testRun('p', 12, true)])).toContain(
+      'M[t,s,p]',
+    );
+  });
+
+  it('remembers the latest time of at most maxKeys keys without partial matches', () => {
+    // B's event pushes A's latest time (5 min) out: A's late event then counts at its own time.
+    const events = [
+      other('x', 5, 'A'),
+      other('y', 5, 'B'),
+      testEdit('t', 1, 'A'),
+      sourceEdit('s', 8, 'A'),
+      testRun('p', 12, true, 'A'),
+    ];
+    expect(labels(events, TDD, { ...TEN, maxKeys: 1, passThrough: false })).toEqual([
+      'T[t,s]>isPassingTestRun:timeout',
+    ]);
+    expect(labels(events, TDD, { ...TEN, maxKeys: 2, passThrough: false })).toEqual(['M[t,s,p]']);
+  });
 });
 
 describe('pattern: the live clock', () => {
