@@ -154,8 +154,10 @@ interface Gate {
   /**
    * @param outOfOrder the trigger is older than an event of its session that came before it (it was
    *   held up on the way, e.g. in a `temporalAggregate` window).
+   * @param dropped the kinds of the events that left the window as the trigger came in, as a bit set
+   *   (`1 << kind`): a window that lost an event may have a different verdict, whatever the trigger.
    */
-  ready(counts: readonly number[], triggerKind: number, outOfOrder: boolean): boolean;
+  ready(counts: readonly number[], triggerKind: number, outOfOrder: boolean, dropped: number): boolean;
 }
 
 /** Gates of the built-in rules, keyed by the rule function (so spreading a default group keeps it). */
@@ -297,9 +299,11 @@ GATES.set(bugFixRule, {
   kinds: 3,
   classify: (type) => (type === 'file.modified' ? 0 : type === 'git.commit' ? 1 : 2),
   // The rule looks at the latest commit and the modifications before it (in event time), so its verdict
-  // can only turn into a match when a commit arrives, or a modification older than events already seen.
-  ready: (counts, trigger, outOfOrder) =>
-    counts[0]! > 0 && (trigger === 1 || (trigger === 0 && outOfOrder && counts[1]! > 0)),
+  // can only turn into a match when a commit arrives, a modification older than events already seen,
+  // or a commit leaves the window (an earlier one, after modifications, may then be the latest).
+  ready: (counts, trigger, outOfOrder, dropped) =>
+    counts[0]! > 0 &&
+    (trigger === 1 || (counts[1]! > 0 && ((trigger === 0 && outOfOrder) || (dropped & (1 << 1)) !== 0))),
 });
 
 /**
@@ -489,20 +493,28 @@ class GroupState {
     }
   }
 
-  /** Drops events older than `cutoff`, then the oldest beyond `max`. */
-  prune(cutoff: number, max: number): void {
+  /**
+   * Drops events older than `cutoff`, then the oldest beyond `max`.
+   * @return the kinds dropped (gated groups), as a bit set `1 << kind`.
+   */
+  prune(cutoff: number, max: number): number {
     const { times, events, counts } = this;
     const gated = counts.length > 0;
     let head = this.head;
     const length = times.length;
+    let dropped = 0;
     while (head < length && (times[head]! < cutoff || length - head > max)) {
-      if (gated) counts[this.kinds[head]!]!--;
+      if (gated) {
+        const kind = this.kinds[head]!;
+        counts[kind]!--;
+        dropped |= 1 << kind;
+      }
       events[head] = undefined;
       head++;
     }
     if (head === length) {
       this.clear();
-      return;
+      return dropped;
     }
     this.head = head;
     // Compact once the dropped prefix outweighs the window, so the arrays stay O(window).
@@ -512,6 +524,7 @@ class GroupState {
       if (gated) this.kinds = this.kinds.slice(head);
       this.head = 0;
     }
+    return dropped;
   }
 
   window(): Event[] {
@@ -685,8 +698,8 @@ class Correlator implements SerialEngine<Event> {
     }
     const kind = group.gate === undefined ? -1 : group.gate.classify(type);
     state.push(event, t, kind);
-    state.prune(t - group.windowMs, config.maxWindowEvents);
-    if (group.gate !== undefined && !group.gate.ready(state.counts, kind, outOfOrder)) return;
+    const dropped = state.prune(t - group.windowMs, config.maxWindowEvents);
+    if (group.gate !== undefined && !group.gate.ready(state.counts, kind, outOfOrder, dropped)) return;
     const match = this.evaluate(session, group, state, id, t);
     if (match === undefined) return;
     this.open(session, group, state, match, t);

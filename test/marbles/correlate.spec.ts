@@ -592,6 +592,27 @@ describe('correlate: bug-fix', () => {
     expect(activities(lateAfter).filter((e) => e.data.activity_type === 'bug-fix')).toEqual([]);
   });
 
+  it('is evaluated again when the latest commit leaves the window, whatever event prunes it', () => {
+    const bugFixOnly = DEFAULT_CORRELATION_GROUPS.filter((g) => g.name === 'bug-fix');
+    const plain = bugFixOnly.map((g) => ({ ...g, rule: (events: readonly Event[]) => g.rule(events) }));
+    const events = [
+      ev('c1', 'git.commit', 100 * SEC, { message: 'feat: add y' }),
+      ev('r1', 'test.run', 200 * SEC, { passed: true }),
+      // Held up on the way: a fix commit and its modification, both older than c1, arrive late.
+      ev('c2', 'git.commit', 50 * SEC, { message: 'fix: x' }),
+      file('m', 40 * SEC, '/r/x.ts'),
+      // c1 leaves the 3-minute window: the latest commit is now the fix, after a modification.
+      ev('r2', 'test.run', 290 * SEC, { passed: true }),
+    ];
+    const found = activities(run(events, bugFixOnly, { passThrough: false }));
+    expect(found.map(label)).toEqual(['detected:bug-fix:4', 'ended:bug-fix:4:flushed']);
+    expect(found[0]!.data.details).toStrictEqual({
+      evidence: ['modified-then-committed', 'fix-message'],
+      commit_message: 'fix: x',
+    });
+    expect(found.map(label)).toEqual(activities(run(events, plain, { passThrough: false })).map(label));
+  });
+
   it('is evaluated again at the next commit when an earlier one was not a fix', () => {
     const events = [
       file('m1', 0),
