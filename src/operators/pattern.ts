@@ -285,15 +285,22 @@ const NULL_KEY = Symbol('no key');
 // ---------------------------------------------------------------------------------------------------
 // The engine: one per subscription
 
+/** A total order of map keys (strings, then the symbol of events without a key), for ties. */
+function keyOrder(a: string | symbol, b: string | symbol): number {
+  if (typeof a === 'symbol') return typeof b === 'symbol' ? 0 : 1;
+  if (typeof b === 'symbol') return -1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 class Matcher implements SerialEngine<Event> {
   private readonly keys = new Map<string | symbol, KeyState>();
   /**
    * The latest time of keys without state (no partial match), so their late events are clamped as
-   * those of a key with state. Bounded: at most `maxKeys` entries (the least recently refreshed go
-   * first), and an entry more than `within` behind the watermark no longer counts (`forgottenTime`;
-   * sweeps delete such entries) — by then a late event of the key can only start a partial match
-   * already past its deadline. The rule is read against the watermark, never the live clock, so a
-   * replay clamps like the live run whenever the sweeps ran.
+   * those of a key with state. Bounded: at most `maxKeys` entries (when full, those that no longer count
+   * go first, then the earliest time: see `rememberTime`), and an entry more than `within` behind the
+   * watermark no longer counts (`forgottenTime`; sweeps delete such entries) — by then a late event of
+   * the key can only start a partial match already past its deadline. Both rules are read against the
+   * watermark, never the live clock, so a replay clamps like the live run whenever the sweeps ran.
    */
   private readonly lastTimes = new Map<string | symbol, number>();
   private watermark = NO_TIME;
@@ -397,12 +404,27 @@ class Matcher implements SerialEngine<Event> {
     return time !== undefined && time >= this.watermark - this.config.within ? time : NO_TIME;
   }
 
-  /** Keeps the latest time of a key left without state (see `lastTimes`). */
+  /**
+   * Keeps the latest time of a key left without state (see `lastTimes`). When `maxKeys` are kept, the
+   * ones that no longer count by the watermark go first, then the one with the earliest time (the
+   * lowest key on a tie): what is forgotten depends on event times only, never on when sweeps ran (the
+   * live clock's), so a replay clamps as the live run did. The scan runs only on a full map.
+   */
   private rememberTime(mapKey: string | symbol, time: number): void {
     const { lastTimes } = this;
-    // Re-inserted, so the map's order is that of the latest refresh: the first entry goes first.
-    lastTimes.delete(mapKey);
-    if (lastTimes.size >= this.config.maxKeys) lastTimes.delete(lastTimes.keys().next().value!);
+    if (!lastTimes.has(mapKey) && lastTimes.size >= this.config.maxKeys) {
+      const cutoff = this.watermark - this.config.within;
+      let oldest: string | symbol | undefined;
+      let oldestTime = Number.POSITIVE_INFINITY;
+      for (const [key, kept] of lastTimes) {
+        if (kept < cutoff) lastTimes.delete(key);
+        else if (kept < oldestTime || (kept === oldestTime && keyOrder(key, oldest!) < 0)) {
+          oldest = key;
+          oldestTime = kept;
+        }
+      }
+      if (lastTimes.size >= this.config.maxKeys && oldest !== undefined) lastTimes.delete(oldest);
+    }
     lastTimes.set(mapKey, time);
   }
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { from, map, mergeMap, Observable, of, Subject, take } from 'rxjs';
+import { from, map, mergeMap, Observable, of, Subject, take, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -578,6 +578,46 @@ describe('pattern: matching', () => {
 });
 
 describe('pattern: the live clock', () => {
+  it('forgets the same kept latest times whether or not a live sweep ran in between (maxKeys full)', () => {
+    // The same events and the same watermark at every step; only a live sweep between x2 and x3 differs.
+    // Which key's latest time is forgotten when maxKeys are kept must not depend on it.
+    const run = (sweepAfter: number | undefined) => {
+      const scheduler = new VirtualTimeScheduler();
+      const input = new Subject<Event>();
+      const out: string[] = [];
+      input
+        .pipe(
+          pattern([(e) => e.type === 'a', (e) => e.type === 'b'], {
+            within: 10 * MIN,
+            maxKeys: 2,
+            passThrough: false,
+            liveClock: true,
+            scheduler,
+          }),
+        )
+        .subscribe((e) => out.push(label(e)));
+      const events = [
+        ev('a0', 'a', 49, {}, 'K0'), // a partial match, which keeps the live timer going
+        ev('x1', 'x', 50, {}, 'K1'), // K1's latest time: 50
+        ev('x2', 'x', 1, {}, 'K2'), // late, and already too old to count
+        ev('x3', 'x', 50.5, {}, 'K3'), // two kept: one must go
+        ev('a4', 'a', 45, {}, 'K1'), // late: at 50 if K1's time is still kept, else at 45
+        ev('b5', 'b', 57, {}, 'K1'), // 7 min after 50 (a match) or 12 after 45 (a timeout)
+      ];
+      events.forEach((event, i) => {
+        input.next(event);
+        if (i === sweepAfter) {
+          scheduler.maxFrames = scheduler.frame + 10 * MIN;
+          scheduler.flush();
+        }
+      });
+      input.complete();
+      return out;
+    };
+    expect(run(1)).toEqual(run(undefined));
+    expect(run(undefined)).toContain('M[a4,b5]');
+  });
+
   it('emits a trailing-negation match at its deadline on the scheduler clock, without further input', () => {
     const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
     scheduler.run(({ cold, expectObservable }) => {
