@@ -36,7 +36,7 @@ export function fromJsonLines(
     !(Symbol.asyncIterator in input || Symbol.iterator in input)
   ) {
     throw new ConfigError(
-      `fromJsonLines: input must be a Readable or an (async) iterable of strings or bytes, got ${textOf(input)}`,
+      `fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes (a string: pass [text]), got ${textOf(input)}`,
     );
   }
   const reader = () => new LineReader(options);

@@ -605,8 +605,10 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): 
   }
   const hook = input.hook;
   const stamp = input.timestamp;
-  // The clock is read only for an output that carries no valid timestamp of its own.
-  const timestamp = typeof stamp === 'number' && Number.isFinite(stamp) && stamp >= 0 ? stamp : clock.now();
+  // The clock is read only for an output that carries no valid timestamp of its own. `+ 0` makes a -0 a
+  // 0, as createEvent does: JSON reads -0 back as 0, so an event must not carry one.
+  const timestamp =
+    (typeof stamp === 'number' && Number.isFinite(stamp) && stamp >= 0 ? stamp : clock.now()) + 0;
   const error = input.error;
   if (typeof error === 'string') {
     return [rejected({ hook, timestamp, sessionId: undefined }, error, input.output, limits)];

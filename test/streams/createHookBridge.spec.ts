@@ -1,6 +1,13 @@
 import { take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, createHookBridge, type Event, VibespecError } from '../../src/index.js';
+import {
+  ConfigError,
+  createHookBridge,
+  type Event,
+  eventFromJSON,
+  eventToJSON,
+  VibespecError,
+} from '../../src/index.js';
 
 const end = (session: string) => ({ session_id: session, reason: 'logout' });
 const write = (file: string) => ({
@@ -197,5 +204,14 @@ describe('createHookBridge', () => {
       expect(error).toBeUndefined();
       expect(seen).toEqual(['1', '2', '3']);
     });
+  });
+
+  it('makes a -0 timestamp a 0, so its events read back from JSON as themselves', () => {
+    const bridge = createHookBridge();
+    const seen: Event[] = [];
+    bridge.events$.subscribe((event) => seen.push(event));
+    bridge.push('SessionEnd', end('a'), -0);
+    expect(Object.is(seen[0]!.timestamp, 0)).toBe(true);
+    expect(eventFromJSON(eventToJSON(seen[0]!))).toEqual(seen[0]);
   });
 });
