@@ -889,7 +889,10 @@ export class SessionStore {
           list = [];
           bySession.set(sessionId, list);
         }
-        list.push({ seq, event: job.events[i]! });
+        // What was written, read back as a replay reads it (not the caller's object, which may hold
+        // values JSON changes — a nested Date, NaN — or be changed by the caller after append): a tail
+        // delivers live exactly what a replay gives. Paid only for watched sessions.
+        list.push({ seq, event: JSON.parse(job.json[i]!) as Event });
       }
     });
     for (const [sessionId, entries] of bySession) {

@@ -107,7 +107,8 @@ export function canonical(event: Event): Event | undefined {
   const out: Event = {
     id: event.id,
     type: event.type,
-    timestamp: event.timestamp,
+    // JSON has no -0: stored as the 0 it reads back as.
+    timestamp: event.timestamp + 0,
     priority: event.priority,
     data,
   };

@@ -113,6 +113,24 @@ describe('tail', () => {
     expect([...first, ...received].map((e) => e.seq)).toEqual(Array.from({ length: 16 }, (_, i) => i));
   });
 
+  it('delivers live exactly what a replay gives back (values JSON changes, a caller changing its object)', async () => {
+    const received: StoredEvent[] = [];
+    const subscription = tail(t.store, 's1').subscribe((entry) => received.push(entry));
+    // A nested Date and NaN, a key set to undefined, a -0 timestamp: JSON gives back a string, null, no
+    // key and 0. And a caller that changes its object once append() has it.
+    const odd = { ...ev('a', 1, 's1', { at: new Date(5), n: Number.NaN, u: undefined }), timestamp: -0 };
+    const reused = ev('b', 2, 's1', { n: 1 });
+    const written = t.store.append([odd, reused]);
+    (reused.data as { n: number }).n = 2;
+    await written;
+    await until(received, 2);
+    subscription.unsubscribe();
+    const stored = await collect(t.store.query('s1'));
+    expect(received.map((entry) => entry.event)).toStrictEqual(stored);
+    expect(stored[1]!.data).toEqual({ n: 1 });
+    expect(Object.is(stored[0]!.timestamp, 0)).toBe(true);
+  });
+
   it('follows a session that does not exist yet', async () => {
     const received: StoredEvent[] = [];
     const sub = tail(t.store, 'later').subscribe((entry) => received.push(entry));
