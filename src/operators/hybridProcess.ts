@@ -684,16 +684,20 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
                 }`,
               );
             }
-            if (error === undefined) {
-              try {
-                batcher.report({ latencyMs: Math.max(0, clock() - startedAt), size: items.length });
-              } catch (policyError) {
-                failure ??= { error: policyError };
-              }
-            }
+            // The batch's latency is the handler's, taken before its outcomes go downstream.
+            const latencyMs = Math.max(0, clock() - startedAt);
             for (let i = 0; i < items.length && !closed; i++) {
               if (error === undefined) succeed(ProcessingMode.BATCHED, items[i]!, results[i]!);
               else fail(ProcessingMode.BATCHED, items[i]!, error);
+            }
+            // Reported after its outcomes: a policy that shrinks the batch re-cuts the open one at once,
+            // and a synchronous handler would emit that newer batch's outcomes before these.
+            if (error === undefined && !closed) {
+              try {
+                batcher.report({ latencyMs, size: items.length });
+              } catch (policyError) {
+                failure ??= { error: policyError };
+              }
             }
             if (failure !== undefined) stopInput();
             drainBatches();
@@ -854,47 +858,53 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         },
       });
 
-      sourceSubscription = source.subscribe({
-        next(event) {
-          owed++;
-          const item: Pending = { event, arrivedAt: clock() };
-          let mode: unknown;
-          try {
-            mode = select(event, currentLoad());
-          } catch (error) {
-            // A throwing select fails this event (reported as IMMEDIATE, the lane that reports at once).
-            fail(ProcessingMode.IMMEDIATE, item, error);
-            return;
-          }
-          if (!isProcessingMode(mode)) {
-            const error = new VibespecError('INVALID_MODE', `hybridProcess: select returned ${textOf(mode)}`);
-            fail(ProcessingMode.IMMEDIATE, item, error);
-            return;
-          }
-          if (inputDone) {
-            // Input stopped on a failure, but a synchronous source is still emitting: never drop silently.
-            fail(
-              mode,
-              item,
-              failure?.error ??
-                new VibespecError(
-                  'LANE_CLOSED',
-                  'hybridProcess: the input was stopped by a failure; not processed',
-                ),
-            );
-            return;
-          }
-          if (mode === ProcessingMode.IMMEDIATE) routeToLane(immediateLane, item);
-          else if (mode === ProcessingMode.BATCHED) routeToBatch(item);
-          else routeToLane(asyncLane, item);
-        },
-        error(error: unknown) {
-          failure ??= { error };
-          stopInput();
-        },
-        complete: () => stopInput(),
-      });
-      if (stopSourceEarly) sourceSubscription.unsubscribe();
+      // A `load$` that failed at once stopped the input before it started: the source is not read at all
+      // (its events would come after the output ended, and get no outcome).
+      if (!stopSourceEarly)
+        sourceSubscription = source.subscribe({
+          next(event) {
+            owed++;
+            const item: Pending = { event, arrivedAt: clock() };
+            let mode: unknown;
+            try {
+              mode = select(event, currentLoad());
+            } catch (error) {
+              // A throwing select fails this event (reported as IMMEDIATE, the lane that reports at once).
+              fail(ProcessingMode.IMMEDIATE, item, error);
+              return;
+            }
+            if (!isProcessingMode(mode)) {
+              const error = new VibespecError(
+                'INVALID_MODE',
+                `hybridProcess: select returned ${textOf(mode)}`,
+              );
+              fail(ProcessingMode.IMMEDIATE, item, error);
+              return;
+            }
+            if (inputDone) {
+              // Input stopped on a failure, but a synchronous source is still emitting: never drop silently.
+              fail(
+                mode,
+                item,
+                failure?.error ??
+                  new VibespecError(
+                    'LANE_CLOSED',
+                    'hybridProcess: the input was stopped by a failure; not processed',
+                  ),
+              );
+              return;
+            }
+            if (mode === ProcessingMode.IMMEDIATE) routeToLane(immediateLane, item);
+            else if (mode === ProcessingMode.BATCHED) routeToBatch(item);
+            else routeToLane(asyncLane, item);
+          },
+          error(error: unknown) {
+            failure ??= { error };
+            stopInput();
+          },
+          complete: () => stopInput(),
+        });
+      if (stopSourceEarly) sourceSubscription?.unsubscribe();
 
       return () => {
         closed = true;

@@ -912,6 +912,73 @@ describe('hybridProcess', () => {
   });
 });
 
+describe('hybridProcess: input and order edge cases', () => {
+  it('does not read the source at all when load$ fails at once (its events would get no outcome)', () => {
+    let pulled = 0;
+    const source = new Observable<Event>((subscriber) => {
+      for (let i = 0; i < 3; i++) {
+        pulled++;
+        subscriber.next(createEvent({ id: `e${i}`, type: 'git.commit', timestamp: 0 }));
+      }
+      subscriber.complete();
+    });
+    const outcomes: HybridOutput<string>[] = [];
+    let error: unknown;
+    source
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => e.id,
+          batch: (events) => events.map((e) => e.id),
+          load$: throwError(() => new Error('load')),
+        }),
+      )
+      .subscribe({ next: (o) => outcomes.push(o), error: (e) => (error = e) });
+    expect(error).toMatchObject({ message: 'load' });
+    // Every event taken from the source has an outcome: here, none is taken.
+    expect(outcomes).toHaveLength(pulled);
+    expect(pulled).toBe(0);
+  });
+
+  it('emits a batch’s outcomes before those of a batch its report re-cut (concurrency.batched 1)', () => {
+    const scheduler = new TestScheduler(() => undefined);
+    const order: string[] = [];
+    let calls = 0;
+    const input = new Subject<Event>();
+    input
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => e.id,
+          select: () => ProcessingMode.BATCHED,
+          // The first batch is slow (5 ms, above the policy's 2 ms target): its report shrinks the size,
+          // which re-cuts the open batch at once; the second batch answers synchronously.
+          batch: (events) =>
+            calls++ === 0
+              ? timer(5, scheduler).pipe(map(() => events.map((e) => e.id)))
+              : events.map((e) => e.id),
+          batcher: {
+            minSize: 1,
+            maxSize: 2,
+            maxSizeLimit: 4,
+            timeoutMs: 50,
+            minTimeoutMs: 1,
+            maxTimeoutMs: 100,
+            policy: aimdPolicy({ targetLatencyMs: 2, samples: 1 }),
+            scheduler,
+          },
+          scheduler,
+        }),
+      )
+      .subscribe((o) => order.push(o.event.id));
+    input.next(createEvent({ id: 'a', type: 'x', timestamp: 0 }));
+    input.next(createEvent({ id: 'b', type: 'x', timestamp: 0 })); // batch [a, b] in flight for 5 ms
+    input.next(createEvent({ id: 'c', type: 'x', timestamp: 0 })); // the open batch [c]
+    scheduler.flush();
+    input.complete();
+    scheduler.flush();
+    expect(order).toEqual(['a', 'b', 'c']);
+  });
+});
+
 describe('hybridProcess: a lane that stopped', () => {
   it('gives the events a custom batcher never took a LANE_CLOSED outcome (a VibespecError)', () => {
     // A batcher that completes after its first batch: the events after it reach a closed lane.
