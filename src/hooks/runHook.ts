@@ -1,6 +1,7 @@
 import { defer, from, isObservable, map, Observable, of, take, timeout } from 'rxjs';
 import { HookError } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
+import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import { runCommand } from './command.js';
 import { checkHook, isCommandHook, type RunDefaults, runDefaults } from './options.js';
 import { parseAnswer, type RawOutcome, toHookError, unreadable } from './outcome.js';
@@ -18,10 +19,10 @@ import type {
   HookStep,
 } from './types.js';
 
-// Timers longer than this fire at once in Node (setTimeout's 32-bit limit): such a timeout means none.
-const MAX_TIMER_MS = 2_147_483_647;
-
-/** Whether `ms` is a timeout to arm (a finite delay a timer can hold), rather than "no timeout". */
+/**
+ * Whether `ms` is a timeout to arm (a finite delay a timer can hold), rather than "no timeout": a longer
+ * timer fires at once in Node (setTimeout's 32-bit limit).
+ */
 export function isTimer(ms: number): boolean {
   return Number.isFinite(ms) && ms <= MAX_TIMER_MS;
 }

@@ -12,7 +12,7 @@ import {
   type Subscription,
 } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
-import { MAX_TIMER_MS } from './internal/eventTime.js';
+import { timerOption } from './internal/eventTime.js';
 
 /** The live batching parameters. */
 export interface BatchConfig {
@@ -175,16 +175,6 @@ function positiveNumber(name: string, value: number): number {
   return value;
 }
 
-/** A timer length: Node fires a longer timer at once rather than never, so it is refused. */
-function timerMs(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0) || value > MAX_TIMER_MS) {
-    throw new ConfigError(
-      `adaptiveBatch: ${name} must be a positive number of ms up to ${MAX_TIMER_MS}, got ${textOf(value)}`,
-    );
-  }
-  return value;
-}
-
 function clamp(value: number, low: number, high: number): number {
   return Math.min(Math.max(value, low), high);
 }
@@ -337,11 +327,11 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
   const limits: BatchLimits = Object.freeze({
     minSize: positiveInteger('minSize', options.minSize ?? 5),
     maxSizeLimit: positiveInteger('maxSizeLimit', options.maxSizeLimit ?? 200),
-    minTimeoutMs: timerMs('minTimeoutMs', options.minTimeoutMs ?? 500),
-    maxTimeoutMs: timerMs('maxTimeoutMs', options.maxTimeoutMs ?? 5000),
+    minTimeoutMs: timerOption('adaptiveBatch: minTimeoutMs', options.minTimeoutMs ?? 500),
+    maxTimeoutMs: timerOption('adaptiveBatch: maxTimeoutMs', options.maxTimeoutMs ?? 5000),
   });
   const maxSize = positiveInteger('maxSize', options.maxSize ?? 50);
-  const timeoutMs = timerMs('timeoutMs', options.timeoutMs ?? 2000);
+  const timeoutMs = timerOption('adaptiveBatch: timeoutMs', options.timeoutMs ?? 2000);
   if (limits.minSize > maxSize || maxSize > limits.maxSizeLimit) {
     throw new ConfigError(
       `adaptiveBatch: need minSize ≤ maxSize ≤ maxSizeLimit, got ${textOf(limits.minSize)} ≤ ${maxSize} ≤ ${limits.maxSizeLimit}`,

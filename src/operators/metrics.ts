@@ -13,7 +13,7 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
-import { MAX_TIMER_MS } from './internal/eventTime.js';
+import { timerOption } from './internal/eventTime.js';
 
 /** Options of `new EventFlowMetrics()`. */
 export interface EventFlowMetricsOptions {
@@ -268,12 +268,8 @@ export class EventFlowMetrics {
    *   limit: `Infinity` is refused, not turned into a 1 ms interval).
    */
   summary$(intervalMs: number, scheduler: SchedulerLike = this.#scheduler): Observable<FlowSummary> {
-    if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs > MAX_TIMER_MS) {
-      // Node fires a longer timer at once rather than never: Infinity would be a 1 ms interval.
-      throw new ConfigError(
-        `summary$: intervalMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${textOf(intervalMs)}`,
-      );
-    }
+    // Node fires a longer timer at once rather than never: Infinity would be a 1 ms interval.
+    timerOption('summary$: intervalMs', intervalMs);
     return interval(intervalMs, scheduler).pipe(map(() => this.summary()));
   }
 

@@ -15,7 +15,7 @@ import {
 } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
-import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
+import { timerOption } from '../operators/internal/eventTime.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 import type { AppendOptions } from './SessionStore.js';
@@ -124,11 +124,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
     throw new ConfigError(`persist: maxBatch must be a positive integer, got ${textOf(maxBatch)}`);
   }
   // Node fires a timer longer than setTimeout's limit after 1 ms rather than never: refused.
-  if (typeof maxDelayMs !== 'number' || !(maxDelayMs >= 0) || maxDelayMs > MAX_TIMER_MS) {
-    throw new ConfigError(
-      `persist: maxDelayMs must be a number of ms ≥ 0 up to ${MAX_TIMER_MS}, got ${textOf(maxDelayMs)}`,
-    );
-  }
+  timerOption('persist: maxDelayMs', maxDelayMs, true);
   if (!(maxPending === Infinity || (Number.isSafeInteger(maxPending) && maxPending >= maxBatch))) {
     throw new ConfigError(
       `persist: maxPending must be an integer ≥ maxBatch (or Infinity), got ${textOf(maxPending)}`,

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { asyncScheduler, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
-import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
+import { MAX_TIMER_MS, timerOption } from '../operators/internal/eventTime.js';
 import type { PipelineLoad } from '../operators/metrics.js';
 
 /** One load sample, as `systemLoad$` emits it. */
@@ -273,11 +273,7 @@ function startSampler(
 export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemLoad> {
   const { intervalMs = 1000, eventLoopResolutionMs = 10, scheduler = asyncScheduler, metrics } = options;
   // Timers: Node fires one longer than setTimeout's limit after 1 ms, so such a period is refused.
-  if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs > MAX_TIMER_MS) {
-    throw new ConfigError(
-      `systemLoad$: intervalMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${textOf(intervalMs)}`,
-    );
-  }
+  timerOption('systemLoad$: intervalMs', intervalMs);
   if (
     !Number.isInteger(eventLoopResolutionMs) ||
     eventLoopResolutionMs < 1 ||

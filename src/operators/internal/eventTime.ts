@@ -142,6 +142,20 @@ export function idleOffset(p: Partition, closeAt: number, latenessMs: number, id
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
+ * Reads a timer length option: a number of ms above 0 (from 0 with `allowZero`) up to `MAX_TIMER_MS`.
+ * Anything else — `Infinity`, which Node would turn into 1 ms, included — is a `ConfigError` whose
+ * message starts with `where` (`'persist: maxDelayMs'`).
+ */
+export function timerOption(where: string, value: unknown, allowZero = false): number {
+  if (typeof value !== 'number' || !(allowZero ? value >= 0 : value > 0) || value > MAX_TIMER_MS) {
+    throw new ConfigError(
+      `${where} must be ${allowZero ? 'a number of ms ≥ 0' : 'a positive number of ms'} up to ${MAX_TIMER_MS}, got ${textOf(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
  * `scheduler.schedule(work, delay)`, or `undefined` when the scheduler ran `work` at once — as
  * `queueScheduler` does outside another of its actions — so that a caller does not keep a spent action.
  */
