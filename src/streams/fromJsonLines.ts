@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
 import { ConfigError, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
+import { isIterableObject } from './pullFrom.js';
 import type { HookOutput } from './toEvents.js';
 
 /**
@@ -30,11 +31,7 @@ export function fromJsonLines(
   input: Readable | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   options?: JsonLinesOptions,
 ): Observable<HookOutput> {
-  if (
-    input === null ||
-    typeof input !== 'object' ||
-    !(Symbol.asyncIterator in input || Symbol.iterator in input)
-  ) {
+  if (!isIterableObject(input)) {
     throw new ConfigError(
       `fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes (a string: pass [text]), got ${textOf(input)}`,
     );

@@ -13,6 +13,16 @@ const YIELD_EVERY = 256;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
+ * @internal An object that is iterable or async iterable (a `Readable` is): what `pullFrom` and
+ * `fromJsonLines` read. A string is left out: it would be read character by character.
+ */
+export function isIterableObject(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {
+  return (
+    typeof value === 'object' && value !== null && (Symbol.asyncIterator in value || Symbol.iterator in value)
+  );
+}
+
+/**
  * A gate between a pulling source and the queues downstream of it. A queue that reaches its high-water
  * mark `hold`s the gate; it opens again when every holder has `release`d it.
  */
@@ -83,11 +93,7 @@ export function createFlowGate(): FlowGate {
  * @throws ConfigError at construction when `source` is not an (async) iterable or `gate` not a gate.
  */
 export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGate): Observable<T> {
-  if (
-    source === null ||
-    typeof source !== 'object' ||
-    !(Symbol.asyncIterator in source || Symbol.iterator in source)
-  ) {
+  if (!isIterableObject(source)) {
     throw new ConfigError(`pullFrom: source must be an (async) iterable, got ${textOf(source)}`);
   }
   if (gate === null || typeof gate !== 'object' || typeof gate.whenOpen !== 'function') {
