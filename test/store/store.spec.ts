@@ -241,7 +241,9 @@ describe('SessionStore: invalid input', () => {
       const first = store.query('s1', options)[Symbol.asyncIterator]().next();
       const replayed = lastValueFrom(replay(store, 's1', options));
       const closing = store.close();
-      for (const error of [await storeError(first), await storeError(replayed)]) {
+      // Both handled at once: awaited one after the other, the second could reject while the first is
+      // awaited, with no handler yet (an unhandled rejection, which fails the run).
+      for (const error of await Promise.all([storeError(first), storeError(replayed)])) {
         expect(error.code).toBe('STORE_NOT_OPEN');
         expect(error.path).toBe(store.path);
       }
