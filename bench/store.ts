@@ -9,7 +9,9 @@
  * - the latency of a CRITICAL event every 10 ms among 10,000 NORMAL events/s, with `persist`'s priority
  *   lane and, as the baseline, without it (`priorityLane: false`), runs alternating;
  * - the ack time of a CRITICAL event received behind a backlog of 20,000 NORMAL events, with and without
- *   the lane (a measure of what it waits for, which CPU contention scales alike on both sides).
+ *   the lane (a measure of what it waits for, which CPU contention scales alike on both sides);
+ * - `reconstruct(store, session, fileState)` over a session of file events touching 1,000 distinct files,
+ *   as a ratio to reading the same events with a bare `store.query` loop (no reducer).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,8 +20,17 @@ import { performance } from 'node:perf_hooks';
 import { build } from 'hdr-histogram-js';
 import { Level } from 'level';
 import { from, lastValueFrom, Subject } from 'rxjs';
-import { createEvent, type Durability, type Event, openStore, Priority, persist } from '../src/index.js';
-import { type BenchRow, type BenchSuite, byLength, median } from './harness.js';
+import {
+  createEvent,
+  type Durability,
+  type Event,
+  fileState,
+  openStore,
+  Priority,
+  persist,
+  reconstruct,
+} from '../src/index.js';
+import { type BenchRow, type BenchSuite, byLength, compareThroughput, median } from './harness.js';
 
 const TYPES = ['tool.used', 'file.modified', 'tool.requested', 'file.created', 'agent.completed'];
 const SESSIONS = ['3b9e1c4a-7d2f-4e6b-9a1c-5f8e2d7b0c13', '8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f'];
@@ -61,6 +72,55 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 const BATCH = 1_000;
+
+const FILES = 1_000;
+
+/**
+ * `reconstruct` with `fileState` over one session of file events spread over FILES distinct paths, against
+ * the same query loop doing nothing with the events: what the fold adds to reading the session.
+ */
+async function reconstructRow(options: Parameters<BenchSuite['run']>[0], runs: number): Promise<BenchRow> {
+  const count = byLength(options, { quick: 10_000, default: 30_000, long: 100_000 });
+  const events = Array.from({ length: count }, (_, i) =>
+    createEvent({
+      type: i % 5 === 0 ? 'file.created' : 'file.modified',
+      timestamp: 1_795_165_200_000 + i,
+      sessionId: SESSIONS[0]!,
+      data: { file_path: `/home/user/acme-shop/src/module${i % FILES}/index.ts`, tool_name: 'Edit' },
+    }),
+  );
+  return withDir(async (dir) => {
+    const store = await openStore({ path: dir });
+    try {
+      for (let i = 0; i < events.length; i += BATCH) await store.append(events.slice(i, i + BATCH));
+      let files = 0;
+      const result = await compareThroughput(
+        runs,
+        count,
+        async () => {
+          files = Object.keys((await reconstruct(store, SESSIONS[0]!, fileState)).files).length;
+        },
+        async () => {
+          for await (const _ of store.query(SESSIONS[0]!)) {
+            // reading only
+          }
+        },
+      );
+      return {
+        suite: 'store',
+        name: `reconstruct(fileState), ${count.toLocaleString('en-US')} file events over ${FILES.toLocaleString('en-US')} files`,
+        value: result.subject,
+        unit: 'events/s',
+        baseline: { name: 'the same store.query loop, no reducer', value: result.baseline },
+        ratio: result.ratio,
+        runs,
+        notes: `${files.toLocaleString('en-US')} files in the state; the fold updates its own records in place (reduce copies them at each change, O(files) per event)`,
+      };
+    } finally {
+      await store.close();
+    }
+  });
+}
 
 /** The baseline: the same events, JSON-encoded, one key each, in chained batches of BATCH, written in turn. */
 async function bareChainedBatch(events: Event[]): Promise<number> {
@@ -385,6 +445,8 @@ const suite: BenchSuite = {
       runs,
       notes: 'one fsync per batch of up to 1,000 events',
     });
+
+    rows.push(await reconstructRow(options, runs));
 
     return [...rows, ...latencyRows];
   },

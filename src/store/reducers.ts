@@ -33,13 +33,78 @@ function own<V>(record: Readonly<Record<string, V>>, key: string): V | undefined
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
-/** A copy of `record` without its own property `key`. */
-function without<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
-  const out: Record<string, V> = {};
-  for (const k of Object.keys(record)) {
-    if (k !== key) setOwn(out, k, record[k]);
+/**
+ * How a reduce makes the records of its next state (`files`, `agents`, `eventTypes`…, keyed by data).
+ *
+ * `reduce` copies every record it changes, so that no state it returned ever changes: a change costs
+ * O(entries), and a fold over a session that touched F files costs O(F) per file event. A fold that owns
+ * every intermediate state and hands out only the last one (`reconstruct`) copies a record the first time
+ * it changes it and then updates its copy in place: O(1) per change. Both give the same state, key order
+ * included (a key set again keeps its place; a deleted one leaves the others in order).
+ */
+class Records {
+  /** The records this fold made, which it may change; `undefined`: copy every time. */
+  readonly #mine: WeakSet<object> | undefined;
+
+  constructor(inPlace: boolean) {
+    this.#mine = inPlace ? new WeakSet() : undefined;
   }
-  return out;
+
+  /** `record` with `key` (an own property, `__proto__` included) set to `value`. */
+  with<V>(record: Readonly<Record<string, V>>, key: string, value: V): Record<string, V> {
+    const mine = this.#mine;
+    // A computed key in a literal defines an own property, `__proto__` too.
+    if (mine === undefined) return { ...record, [key]: value };
+    const out = this.#own(mine, record);
+    setOwn(out, key, value);
+    return out;
+  }
+
+  /** `record` without its own property `key`. */
+  without<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
+    const mine = this.#mine;
+    if (mine === undefined || !mine.has(record)) {
+      const out: Record<string, V> = {};
+      for (const k of Object.keys(record)) {
+        if (k !== key) setOwn(out, k, record[k]);
+      }
+      mine?.add(out);
+      return out;
+    }
+    delete (record as Record<string, V>)[key];
+    return record as Record<string, V>;
+  }
+
+  #own<V>(mine: WeakSet<object>, record: Readonly<Record<string, V>>): Record<string, V> {
+    if (mine.has(record)) return record as Record<string, V>;
+    const out: Record<string, V> = {};
+    for (const k of Object.keys(record)) setOwn(out, k, record[k]);
+    mine.add(out);
+    return out;
+  }
+}
+
+/** The records of `reduce`: copied at every change. */
+const COPIED = new Records(false);
+
+/**
+ * A built-in reducer, which can also make a reduce for a fold that owns its intermediate states
+ * (`reconstruct`): the same states, with its records updated in place (see `Records`).
+ */
+interface Foldable<S> extends StateReducer<S> {
+  readonly [IN_PLACE]: () => (state: S, event: Event) => S;
+}
+
+const IN_PLACE: unique symbol = Symbol('vibespec.reduceInPlace');
+
+/** A `StateReducer` from `make`, its reduce made with the given records. */
+function builtIn<S>(initial: S, make: (records: Records) => (state: S, event: Event) => S): StateReducer<S> {
+  const reducer: Foldable<S> = {
+    initial,
+    reduce: make(COPIED),
+    [IN_PLACE]: () => make(new Records(true)),
+  };
+  return reducer;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -123,9 +188,9 @@ export function createFileState(options: FileStateOptions = {}): StateReducer<Fi
     const cutoff = latest - windowMs;
     return changes.every((c) => c.timestamp > cutoff) ? changes : changes.filter((c) => c.timestamp > cutoff);
   };
-  return {
-    initial: deepFreeze({ files: {}, recentChanges: [], latestEventTime: undefined }),
-    reduce: (state, event) => {
+  return builtIn<FileState>(
+    deepFreeze({ files: {}, recentChanges: [], latestEventTime: undefined }),
+    (records) => (state, event) => {
       const latest = later(state.latestEventTime, event.timestamp);
       const filePath = event.type.startsWith('file.') ? text(event.data.file_path) : undefined;
       if (filePath === undefined) {
@@ -145,12 +210,12 @@ export function createFileState(options: FileStateOptions = {}): StateReducer<Fi
         maxRecent,
       );
       return {
-        files: { ...state.files, [filePath]: info },
+        files: records.with(state.files, filePath, info),
         recentChanges: prune(recent, latest),
         latestEventTime: latest,
       };
     },
-  };
+  );
 }
 
 /** The seed's file state: per-file last action and change count, and the last hour's changes. */
@@ -185,9 +250,9 @@ function workflowIdOf(event: Event): string | undefined {
 }
 
 /** The seed's workflow state, from `workflow.started` / `workflow.completed` / `workflow.failed`. */
-export const workflowState: StateReducer<WorkflowState> = {
-  initial: deepFreeze({ activeWorkflows: {}, completedWorkflows: {}, workflowHistory: [] }),
-  reduce: (state, event) => {
+export const workflowState: StateReducer<WorkflowState> = builtIn<WorkflowState>(
+  deepFreeze({ activeWorkflows: {}, completedWorkflows: {}, workflowHistory: [] }),
+  (records) => (state, event) => {
     if (event.type.startsWith('agent.')) {
       const id = workflowIdOf(event);
       const agent = text(event.data.agent);
@@ -195,7 +260,7 @@ export const workflowState: StateReducer<WorkflowState> = {
       if (run === undefined || agent === undefined || run.agents.includes(agent)) return state;
       return {
         ...state,
-        activeWorkflows: { ...state.activeWorkflows, [id!]: { ...run, agents: [...run.agents, agent] } },
+        activeWorkflows: records.with(state.activeWorkflows, id!, { ...run, agents: [...run.agents, agent] }),
       };
     }
     if (!event.type.startsWith('workflow.')) return state;
@@ -209,18 +274,15 @@ export const workflowState: StateReducer<WorkflowState> = {
     if (event.type === 'workflow.started') {
       const rerun = own(state.completedWorkflows, id) !== undefined;
       return {
-        activeWorkflows: {
-          ...state.activeWorkflows,
-          [id]: {
-            workflowId: id,
-            workflowType: text(event.data.workflow_type),
-            startTime: event.timestamp,
-            endTime: undefined,
-            status: 'running',
-            agents: [],
-          },
-        },
-        completedWorkflows: rerun ? without(state.completedWorkflows, id) : state.completedWorkflows,
+        activeWorkflows: records.with(state.activeWorkflows, id, {
+          workflowId: id,
+          workflowType: text(event.data.workflow_type),
+          startTime: event.timestamp,
+          endTime: undefined,
+          status: 'running',
+          agents: [],
+        }),
+        completedWorkflows: rerun ? records.without(state.completedWorkflows, id) : state.completedWorkflows,
         workflowHistory: history,
       };
     }
@@ -235,14 +297,15 @@ export const workflowState: StateReducer<WorkflowState> = {
         agents: run?.agents ?? [],
       };
       return {
-        activeWorkflows: run === undefined ? state.activeWorkflows : without(state.activeWorkflows, id),
-        completedWorkflows: { ...state.completedWorkflows, [id]: finished },
+        activeWorkflows:
+          run === undefined ? state.activeWorkflows : records.without(state.activeWorkflows, id),
+        completedWorkflows: records.with(state.completedWorkflows, id, finished),
         workflowHistory: history,
       };
     }
     return { ...state, workflowHistory: history };
   },
-};
+);
 
 // ---------------------------------------------------------------------------------------------------
 // agentState
@@ -280,9 +343,9 @@ export interface AgentState {
 }
 
 /** Per-agent counts and durations, the runs in progress, and recent agent events. */
-export const agentState: StateReducer<AgentState> = {
-  initial: deepFreeze({ agents: {}, running: {}, history: [] }),
-  reduce: (state, event) => {
+export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
+  deepFreeze({ agents: {}, running: {}, history: [] }),
+  (records) => (state, event) => {
     if (!event.type.startsWith('agent.')) return state;
     const agent = text(event.data.agent);
     if (agent === undefined) return state;
@@ -304,7 +367,7 @@ export const agentState: StateReducer<AgentState> = {
     if (event.type === 'agent.started') {
       next.started++;
       if (agentId !== undefined)
-        running = { ...running, [agentId]: { agent, agentId, startTime: event.timestamp } };
+        running = records.with(running, agentId, { agent, agentId, startTime: event.timestamp });
     } else if (
       event.type === 'agent.completed' ||
       event.type === 'agent.failed' ||
@@ -314,11 +377,11 @@ export const agentState: StateReducer<AgentState> = {
       const run = agentId === undefined ? undefined : own(running, agentId);
       if (run !== undefined) {
         next.totalDurationMs += Math.max(0, event.timestamp - run.startTime);
-        running = without(running, agentId!);
+        running = records.without(running, agentId!);
       }
     }
     return {
-      agents: { ...state.agents, [agent]: next },
+      agents: records.with(state.agents, agent, next),
       running,
       history: appendBounded(
         state.history,
@@ -327,7 +390,7 @@ export const agentState: StateReducer<AgentState> = {
       ),
     };
   },
-};
+);
 
 // ---------------------------------------------------------------------------------------------------
 // sessionState
@@ -359,8 +422,8 @@ export interface SessionState {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Status, time span, counts per type and the headline numbers of a session. */
-export const sessionState: StateReducer<SessionState> = {
-  initial: deepFreeze({
+export const sessionState: StateReducer<SessionState> = builtIn<SessionState>(
+  deepFreeze({
     sessionId: undefined,
     status: 'unknown',
     startedAt: undefined,
@@ -376,7 +439,7 @@ export const sessionState: StateReducer<SessionState> = {
     testRuns: { passed: 0, failed: 0 },
     rejected: 0,
   }),
-  reduce: (state, event) => {
+  (records) => (state, event) => {
     const type = event.type;
     const next: Mutable<SessionState> = {
       ...state,
@@ -387,7 +450,7 @@ export const sessionState: StateReducer<SessionState> = {
           : state.firstEventTime,
       lastEventTime: later(state.lastEventTime, event.timestamp),
       eventCount: state.eventCount + 1,
-      eventTypes: { ...state.eventTypes, [type]: (own(state.eventTypes, type) ?? 0) + 1 },
+      eventTypes: records.with(state.eventTypes, type, (own(state.eventTypes, type) ?? 0) + 1),
     };
     if (type === 'session.started') {
       next.status = 'active';
@@ -408,7 +471,7 @@ export const sessionState: StateReducer<SessionState> = {
     }
     return next;
   },
-};
+);
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -416,6 +479,10 @@ export const sessionState: StateReducer<SessionState> = {
  * Rebuilds a state offline: folds `reducer` over the session's stored events (all of them, in seq order,
  * unless `query` narrows them). Equal to the live `scan(reducer.reduce, reducer.initial)` over the same
  * events.
+ *
+ * With a built-in reducer the fold is linear in the events: as only the last state is returned, the
+ * records of the intermediate states (`files`, `agents`, …) are copied once and then updated in place,
+ * where `reduce` copies them at every change (O(files) per file event for `fileState`).
  */
 export async function reconstruct<S>(
   store: SessionStore,
@@ -423,7 +490,17 @@ export async function reconstruct<S>(
   reducer: StateReducer<S>,
   query?: QueryOptions,
 ): Promise<S> {
+  const reduce = inPlaceReduce(reducer) ?? reducer.reduce;
   let state = reducer.initial;
-  for await (const event of store.query(sessionId, query)) state = reducer.reduce(state, event);
+  for await (const event of store.query(sessionId, query)) state = reduce(state, event);
   return state;
+}
+
+/**
+ * @internal For a built-in reducer, a reduce for one fold that owns its intermediate states: the states of
+ * `reduce`, with the records this fold made updated in place. `undefined` for any other reducer.
+ */
+export function inPlaceReduce<S>(reducer: StateReducer<S>): ((state: S, event: Event) => S) | undefined {
+  const make = (reducer as Partial<Foldable<S>>)[IN_PLACE];
+  return typeof make === 'function' ? make() : undefined;
 }

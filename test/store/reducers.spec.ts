@@ -19,6 +19,7 @@ import {
   sessionState,
   workflowState,
 } from '../../src/index.js';
+import { inPlaceReduce } from '../../src/store/reducers.js';
 import { ev, type TempStore, tempStore } from '../helpers/store.js';
 
 const DEMO = join(dirname(fileURLToPath(import.meta.url)), '../../demo/sessions.jsonl');
@@ -260,7 +261,52 @@ describe('keys that are JavaScript property names', () => {
   });
 });
 
+/** Keys of the random folds: plain ones, integer-like ones (ordered first by JavaScript) and property names. */
+const KEYS = ['/f0', '/f1', '2', '0', '__proto__', 'constructor', '/f6'];
+
 describe('reconstruct', () => {
+  it("updates its own copies of the records in place, never the caller's or the initial state's", () => {
+    const events = [
+      ev('file.modified', 1, 's1', { file_path: '/a' }),
+      ev('file.modified', 2, 's1', { file_path: '/b' }),
+      ev('file.modified', 3, 's1', { file_path: '/a' }),
+    ];
+    // reduce: every state its own files, none changed by a later event.
+    const s1 = fileState.reduce(fileState.initial, events[0]!);
+    const s2 = fileState.reduce(s1, events[1]!);
+    expect(s2.files).not.toBe(s1.files);
+    expect(Object.keys(s1.files)).toEqual(['/a']);
+    // The fold's reduce: one copy of the initial (frozen) files, then that copy updated.
+    const reduce = inPlaceReduce(fileState)!;
+    const f1 = reduce(fileState.initial, events[0]!);
+    const f2 = reduce(f1, events[1]!);
+    const f3 = reduce(f2, events[2]!);
+    expect(f1.files).not.toBe(fileState.initial.files);
+    expect(f3.files).toBe(f1.files);
+    expect(f3).toEqual(fold(fileState, events));
+    expect(fileState.initial.files).toEqual({});
+    // A state the fold did not make is copied, not changed (each fold has its own records).
+    const other = inPlaceReduce(fileState)!;
+    const g = other(f3, ev('file.modified', 4, 's1', { file_path: '/c' }));
+    expect(g.files).not.toBe(f3.files);
+    expect(Object.keys(f3.files)).toEqual(['/a', '/b']);
+    // A deleted key (an agent run that completed) leaves the others in order, as reduce's copy does.
+    const agents = inPlaceReduce(agentState)!;
+    let a = agentState.initial;
+    const agentEvents = [
+      ev('agent.started', 1, 's1', { agent: 'x', agent_id: 'r1' }),
+      ev('agent.started', 2, 's1', { agent: 'x', agent_id: 'r2' }),
+      ev('agent.started', 3, 's1', { agent: 'x', agent_id: 'r3' }),
+      ev('agent.completed', 4, 's1', { agent: 'x', agent_id: 'r2' }),
+      ev('agent.started', 5, 's1', { agent: 'x', agent_id: 'r2' }),
+    ];
+    for (const event of agentEvents) a = agents(a, event);
+    expect(Object.keys(a.running)).toEqual(['r1', 'r3', 'r2']);
+    expect(JSON.stringify(a)).toBe(JSON.stringify(fold(agentState, agentEvents)));
+    // A reducer of the caller's own has no in-place fold: reconstruct uses its reduce.
+    expect(inPlaceReduce({ initial: 0, reduce: (n: number) => n + 1 })).toBeUndefined();
+  });
+
   it('equals the live scan over the same events, for every reducer, on the bundled sessions', async () => {
     const live = await lastValueFrom(fromHookFile(DEMO).pipe(bridgeHooks(), persist(t.store), toArray()));
     const sessions = await t.store.sessions();
@@ -304,7 +350,7 @@ describe('reconstruct', () => {
           fc.record({
             type: fc.constantFrom(...types),
             timestamp: fc.integer({ min: 0, max: 3 * HOUR }),
-            n: fc.integer({ min: 0, max: 3 }),
+            n: fc.integer({ min: 0, max: KEYS.length - 1 }),
           }),
           { maxLength: 40 },
         ),
@@ -316,17 +362,21 @@ describe('reconstruct', () => {
               timestamp,
               sessionId: session,
               data: {
-                file_path: `/f${n}`,
-                agent: `agent${n}`,
-                agent_id: `id${n}`,
-                workflow_id: `w${n}`,
+                file_path: KEYS[n]!,
+                agent: `agent${KEYS[n]}`,
+                agent_id: KEYS[n]!,
+                workflow_id: KEYS[n]!,
                 passed: n > 1,
               },
             }),
           );
           await t.store.append(events);
           for (const reducer of Object.values(reducers)) {
-            expect(await reconstruct(t.store, session, reducer)).toEqual(fold(reducer, events));
+            const rebuilt = await reconstruct(t.store, session, reducer);
+            const folded = fold(reducer, events);
+            expect(rebuilt).toEqual(folded);
+            // The same keys in the same order (reconstruct updates its records in place, reduce copies).
+            expect(JSON.stringify(rebuilt)).toBe(JSON.stringify(folded));
           }
         },
       ),
