@@ -11,7 +11,9 @@
  * - the ack time of a CRITICAL event received behind a backlog of 20,000 NORMAL events, with and without
  *   the lane (a measure of what it waits for, which CPU contention scales alike on both sides);
  * - `reconstruct(store, session, fileState)` over a session of file events touching 1,000 distinct files,
- *   as a ratio to reading the same events with a bare `store.query` loop (no reducer).
+ *   as a ratio to reading the same events with a bare `store.query` loop (no reducer);
+ * - appends of one event each, all called at once (a queue of tens of thousands of jobs), as a ratio to
+ *   one append of the same events.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,6 +76,41 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 const BATCH = 1_000;
 
 const FILES = 1_000;
+
+/**
+ * `count` appends of one event each, called at once, against one append of the same events: the cost of
+ * the write queue per call (a fresh database each run, `process` durability).
+ */
+async function singleAppendsRow(options: Parameters<BenchSuite['run']>[0], runs: number): Promise<BenchRow> {
+  const count = byLength(options, { quick: 10_000, default: 30_000, long: 100_000 });
+  const events = makeEvents(count);
+  const inFreshStore = (write: (store: Awaited<ReturnType<typeof openStore>>) => Promise<unknown>) => () =>
+    withDir(async (dir) => {
+      const store = await openStore({ path: dir });
+      try {
+        await write(store);
+      } finally {
+        await store.close();
+      }
+    });
+  const result = await compareThroughput(
+    runs,
+    count,
+    inFreshStore((store) => Promise.all(events.map((event) => store.append([event])))),
+    inFreshStore((store) => store.append(events)),
+  );
+  return {
+    suite: 'store',
+    name: `${count.toLocaleString('en-US')} appends of one event each, called at once`,
+    value: result.subject,
+    unit: 'events/s',
+    baseline: { name: 'one append of the same events', value: result.baseline },
+    ratio: result.ratio,
+    runs,
+    notes:
+      'the write queue takes the waiting appends a batch (≤ 10,000 events) at a time; opening and closing the store inside both clocks',
+  };
+}
 
 /**
  * `reconstruct` with `fileState` over one session of file events spread over FILES distinct paths, against
@@ -447,6 +484,7 @@ const suite: BenchSuite = {
     });
 
     rows.push(await reconstructRow(options, runs));
+    rows.push(await singleAppendsRow(options, runs));
 
     return [...rows, ...latencyRows];
   },

@@ -725,15 +725,19 @@ export class SessionStore {
       return group;
     }
     this.#lastUrgent = false;
-    while (queue.length > 0) {
-      const next = queue[0]!;
+    let taken = 0;
+    while (taken < queue.length) {
+      const next = queue[taken]!;
       if (next.kind === 'delete') break;
       const size = next.kind === 'append' ? next.events.length : 1;
       if (group.length > 0 && count + size > MAX_GROUP_EVENTS) break;
-      queue.shift();
+      taken++;
       group.push(next);
       count += size;
     }
+    // One copy of the rest per group: a `shift` per job copies the whole queue each time once it is long
+    // (tens of thousands of small appends: quadratic).
+    this.#queue = taken === queue.length ? [] : queue.slice(taken);
     return group;
   }
 

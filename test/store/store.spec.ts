@@ -624,6 +624,33 @@ describe('SessionStore: urgent appends', () => {
     expect(positions.map((p) => p[0]!.seq)).toEqual([1, 9_002, 11_002, 9_001]);
   });
 
+  it('writes a long queue of small appends in call order, in batches of at most 10,000 events, around a delete and a start', async () => {
+    // 25,000 single-event appends queued at once (the rest of the queue is taken a batch at a time), with a
+    // deleteSession and a startSession queued between them: neither is overtaken nor overtakes.
+    await t.store.append([ev('tool.used', 0, 'gone')]);
+    const writesBefore = t.store.stats().writes;
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 25_000; i++) {
+      calls.push(t.store.append([ev('tool.used', i, i % 2 === 0 ? 'a' : 'gone')]));
+      if (i === 12_345) calls.push(t.store.deleteSession('gone'));
+      if (i === 17_000) calls.push(t.store.startSession('late', { at: i }));
+    }
+    calls.push(t.store.append([ev('tool.used', 99_999, 'late')]));
+    const results = await Promise.all(calls);
+    expect(results[12_346]).toBe(true);
+    const a = await collect(t.store.entries('a'));
+    expect(a.map((e) => e.event.timestamp)).toEqual(Array.from({ length: 12_500 }, (_, k) => 2 * k));
+    expect(a.map((e) => e.seq)).toEqual(a.map((_, k) => k));
+    // 'gone' starts over after its delete: only the appends called after it are kept, seqs from 0.
+    const gone = await collect(t.store.entries('gone'));
+    expect(gone[0]).toEqual({ seq: 0, event: expect.objectContaining({ timestamp: 12_347 }) });
+    expect(gone.map((e) => e.seq)).toEqual(gone.map((_, k) => k));
+    expect(gone).toHaveLength((25_000 - 12_347 + 1) / 2);
+    expect(await t.store.session('late')).toMatchObject({ eventCount: 1, meta: { at: 17_000 } });
+    // At most 10,000 events a batch: the 25,000 appends and the delete take at least 4 writes.
+    expect(t.store.stats().writes - writesBefore).toBeGreaterThanOrEqual(4);
+  });
+
   it('validates the options', async () => {
     await expect(t.store.append([ev('a', 1)], { urgent: 'yes' as never })).rejects.toBeInstanceOf(
       ConfigError,
