@@ -96,6 +96,23 @@ const feature = (session = 'A', at = 0, prefix = '') => [
 ];
 
 describe('correlate: the standard cases', () => {
+  it('stops reading a synchronous source as soon as the consumer unsubscribes', () => {
+    let pulled = 0;
+    // Long, not endless: read to its end (the bug), the test fails rather than hangs.
+    function* events(): Generator<Event> {
+      for (let i = 0; i < 10_000; i++) {
+        pulled++;
+        yield file(`f${i}`, i);
+      }
+    }
+    const seen: string[] = [];
+    from(events())
+      .pipe(correlate(), take(1))
+      .subscribe((event) => seen.push(label(event)));
+    expect(seen).toEqual(['f0']);
+    expect(pulled).toBe(1);
+  });
+
   it(
     'passes events through at once and adds the activity after the event that completes it',
     marbles((m) => {

@@ -75,6 +75,23 @@ const labels = (events: readonly Event[], steps?: readonly PatternStep[], option
   run(events, steps, options).map(label);
 
 describe('pattern: the standard cases', () => {
+  it('stops reading a synchronous source as soon as the consumer unsubscribes', () => {
+    let pulled = 0;
+    // Long, not endless: read to its end (the bug), the test fails rather than hangs.
+    function* events(): Generator<Event> {
+      for (let i = 0; i < 10_000; i++) {
+        pulled++;
+        yield testEdit(`t${i}`, i);
+      }
+    }
+    const seen: string[] = [];
+    from(events())
+      .pipe(pattern(TDD, TEN), take(1))
+      .subscribe((event) => seen.push(label(event)));
+    expect(seen).toEqual(['t0']);
+    expect(pulled).toBe(1);
+  });
+
   it(
     'passes events through and emits one match after the event that completes it',
     marbles((m) => {

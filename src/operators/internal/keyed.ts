@@ -13,6 +13,7 @@ import {
 import type { z } from 'zod';
 import { ConfigError, formatIssues } from '../../errors.js';
 import { MAX_TIMER_MS } from './eventTime.js';
+import { subscribeLinked } from './linked.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Config validation
@@ -158,7 +159,8 @@ export function serializedOperator<T, R>(
         // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
         if (!subscriber.closed) engine.handle(event);
       });
-      const subscription = source.subscribe({
+      // Tied to the consumer before the source starts: a synchronous source stops when the consumer leaves.
+      const subscription = subscribeLinked(source, subscriber, {
         next: (event) => {
           try {
             serializer.next(event);
