@@ -13,6 +13,7 @@ import {
 } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
 import { timerOption } from './internal/eventTime.js';
+import { subscribeLinked } from './internal/linked.js';
 
 /** The live batching parameters. */
 export interface BatchConfig {
@@ -426,7 +427,8 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         else armTimer();
       });
 
-      const sourceSubscription = source.subscribe({
+      // Tied to the consumer before the source starts: a synchronous source stops when the consumer leaves.
+      const sourceSubscription = subscribeLinked(source, subscriber, {
         next(value) {
           // An item arriving when its batch is due (on the very frame its timer runs, before it) opens the
           // next batch: "timeoutMs after its first item" must not depend on which of the two the scheduler

@@ -1,5 +1,19 @@
 import fc from 'fast-check';
-import { concat, map, merge, mergeMap, NEVER, Observable, of, Subject, tap, throwError, timer } from 'rxjs';
+import {
+  concat,
+  from,
+  map,
+  merge,
+  mergeMap,
+  NEVER,
+  Observable,
+  of,
+  Subject,
+  take,
+  tap,
+  throwError,
+  timer,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -159,6 +173,23 @@ describe('adaptiveBatch', () => {
       m.expect(source).toHaveSubscriptions(subs);
     }),
   );
+
+  it('stops reading a synchronous source as soon as the consumer unsubscribes', () => {
+    let pulled = 0;
+    // Long, not endless: read to its end (the bug), the test fails rather than hangs.
+    function* items(): Generator<number> {
+      for (let i = 0; i < 10_000; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    const batches: number[][] = [];
+    from(items())
+      .pipe(adaptiveBatch<number>(small({ maxSize: 2, timeoutMs: 50 })), take(1))
+      .subscribe((batch) => batches.push(batch));
+    expect(batches).toEqual([[0, 1]]);
+    expect(pulled).toBe(2);
+  });
 
   it('handles re-entrant items pushed while a batch is emitted', () => {
     const input = new Subject<number>();
