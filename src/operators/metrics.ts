@@ -14,6 +14,7 @@ import {
 } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
 import { timerOption } from './internal/eventTime.js';
+import { subscribeLinked } from './internal/linked.js';
 
 /** Options of `new EventFlowMetrics()`. */
 export interface EventFlowMetricsOptions {
@@ -347,7 +348,8 @@ export function measure<T>(
     typeof typeOption === 'string' ? () => typeOption : (typeOption ?? defaultType);
   return (source) =>
     new Observable<T>((subscriber) =>
-      source.subscribe({
+      // Tied to the consumer before the source starts: a synchronous source stops when the consumer leaves.
+      subscribeLinked(source, subscriber, {
         next(value) {
           // `type` and the clock (`now`) are user callbacks: a failure errors the stream, after the value
           // went downstream (nothing is lost), rather than being thrown at the source.

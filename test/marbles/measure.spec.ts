@@ -1,4 +1,4 @@
-import { map, mergeMap, of, Subject, tap } from 'rxjs';
+import { from, map, mergeMap, of, Subject, take, tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { createEvent, type Event, EventFlowMetrics, measure } from '../../src/index.js';
@@ -108,6 +108,26 @@ describe('measure', () => {
       m.expect(source).toHaveSubscriptions(subs);
     }),
   );
+
+  it('stops reading a synchronous source as soon as the consumer unsubscribes', () => {
+    const metrics = new EventFlowMetrics();
+    let pulled = 0;
+    // Long, not endless: read to its end (the bug), the test fails rather than hangs.
+    function* events(): Generator<Event> {
+      for (let i = 0; i < 10_000; i++) {
+        pulled++;
+        yield ev('file.modified');
+      }
+    }
+    const seen: Event[] = [];
+    from(events())
+      .pipe(measure(metrics), take(1))
+      .subscribe((event) => seen.push(event));
+    expect(seen).toHaveLength(1);
+    expect(pulled).toBe(1);
+    // Only what went downstream is recorded.
+    expect(metrics.summary()['file.modified']?.count).toBe(1);
+  });
 
   it('handles re-entrant values in order and records each one', () => {
     const metrics = new EventFlowMetrics();
