@@ -21,6 +21,7 @@ import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
 import { MAX_TIMER_MS, priorityOf } from './internal/eventTime.js';
+import { subscribeLinked } from './internal/linked.js';
 import type { EventFlowMetrics } from './metrics.js';
 import { createModeSelector, isProcessingMode, ProcessingMode, type SelectModeConfig } from './selectMode.js';
 
@@ -861,7 +862,9 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       // A `load$` that failed at once stopped the input before it started: the source is not read at all
       // (its events would come after the output ended, and get no outcome).
       if (!stopSourceEarly)
-        sourceSubscription = source.subscribe({
+        // Tied to the consumer before the source starts: a synchronous source stops when the consumer
+        // leaves (its later events would be processed for nobody).
+        sourceSubscription = subscribeLinked(source, subscriber, {
           next(event) {
             owed++;
             const item: Pending = { event, arrivedAt: clock() };

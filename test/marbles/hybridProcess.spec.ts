@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   asyncScheduler,
   concat,
+  from,
   map,
   merge,
   mergeMap,
@@ -10,6 +11,7 @@ import {
   of,
   type SchedulerLike,
   Subject,
+  take,
   takeUntil,
   tap,
   throwError,
@@ -229,6 +231,35 @@ describe('hybridProcess', () => {
       m.expect(source).toHaveSubscriptions(subs);
     }),
   );
+
+  it('stops reading a synchronous source as soon as the consumer unsubscribes', () => {
+    let pulled = 0;
+    let processed = 0;
+    // Long, not endless: read to its end (the bug), the test fails rather than hangs.
+    function* source(): Generator<Event> {
+      for (let i = 0; i < 10_000; i++) {
+        pulled++;
+        yield ev(`C${i}`, 'workflow.failed', Priority.CRITICAL);
+      }
+    }
+    const seen: string[] = [];
+    from(source())
+      .pipe(
+        hybridProcess({
+          immediate: (e) => {
+            processed++;
+            return e.id;
+          },
+          batch: (batch) => batch.map((e) => e.id),
+        }),
+        take(1),
+      )
+      .subscribe((outcome) => seen.push(show(outcome as HybridOutput<string>)));
+    expect(seen).toEqual(['r:i:C0']);
+    // Nothing processed for nobody.
+    expect(pulled).toBe(1);
+    expect(processed).toBe(1);
+  });
 
   it('handles events pushed re-entrantly from an outcome', () => {
     const input = new Subject<Event>();
