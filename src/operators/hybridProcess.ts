@@ -20,7 +20,7 @@ import { createEvent, type Event, Priority } from '../event.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
-import { MAX_TIMER_MS, priorityOf } from './internal/eventTime.js';
+import { checkConfig, MAX_TIMER_MS, priorityOf } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 import type { EventFlowMetrics } from './metrics.js';
 import { createModeSelector, isProcessingMode, ProcessingMode, type SelectModeConfig } from './selectMode.js';
@@ -156,6 +156,16 @@ function checkPerLane(name: string, value: unknown): void {
     throw new ConfigError(
       `hybridProcess: ${name} must be a number or an object of lanes (immediate, batched, async), got ${textOf(value)}`,
     );
+  }
+  // A misspelt lane would silently leave that lane at its default.
+  if (typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      if (key !== 'immediate' && key !== 'batched' && key !== 'async') {
+        throw new ConfigError(
+          `hybridProcess: ${name} has an unknown lane "${key}" (known: immediate, batched, async)`,
+        );
+      }
+    }
   }
 }
 
@@ -403,9 +413,12 @@ function settleLater<R>(
  * @param options the handlers, `load$`, `select`/`modes`, `batcher`, `concurrency`, `maxQueued`,
  *   `overflow`, `timeoutMs`, `gate`, `metrics` and `scheduler`.
  * @return an operator from `Event` to one `HybridOutput` per event.
- * @throws ConfigError at construction when a handler is missing or an option is out of range.
+ * @throws ConfigError at construction when a handler is missing, an option is out of range, a per-lane
+ *   option names an unknown lane, or `select`, `load$`, `metrics`, `gate` or `scheduler` is not what it
+ *   must be.
  */
 export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunction<Event, HybridOutput<R>> {
+  checkConfig('hybridProcess', options ?? null);
   const { immediate, batch, load$, metrics, gate } = options;
   if (typeof immediate !== 'function') throw new ConfigError('hybridProcess: immediate must be a function');
   if (typeof batch !== 'function') throw new ConfigError('hybridProcess: batch must be a function');
@@ -413,7 +426,29 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
   if (typeof background !== 'function') throw new ConfigError('hybridProcess: background must be a function');
   const scheduler = options.scheduler ?? asyncScheduler;
   const clock = options.scheduler ? () => scheduler.now() : () => performance.now();
+  if (options.select !== undefined && typeof options.select !== 'function') {
+    throw new ConfigError(`hybridProcess: select must be a function, got ${textOf(options.select)}`);
+  }
   const select = options.select ?? createModeSelector(options.modes);
+  // What is used of them, checked now: otherwise a TypeError at subscribe, or every event failing.
+  if (
+    load$ !== undefined &&
+    typeof (load$ as Partial<Observable<LoadSnapshot>> | null)?.subscribe !== 'function'
+  ) {
+    throw new ConfigError(`hybridProcess: load$ must be an Observable of LoadSnapshot, got ${textOf(load$)}`);
+  }
+  if (
+    metrics !== undefined &&
+    (typeof metrics?.record !== 'function' ||
+      typeof metrics.recordError !== 'function' ||
+      typeof metrics.recordDropped !== 'function' ||
+      typeof metrics.gauge !== 'function')
+  ) {
+    throw new ConfigError(`hybridProcess: metrics must be an EventFlowMetrics, got ${textOf(metrics)}`);
+  }
+  if (gate !== undefined && (typeof gate?.hold !== 'function' || typeof gate.release !== 'function')) {
+    throw new ConfigError(`hybridProcess: gate must be a FlowGate (createFlowGate()), got ${textOf(gate)}`);
+  }
   const concurrency = perLane('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
   const maxQueued = perLane('maxQueued', options.maxQueued, {
     immediate: DEFAULT_MAX_QUEUED,

@@ -941,6 +941,55 @@ describe('hybridProcess', () => {
       hybridProcess({ ...ok, timeoutMs: { immediate: 2.5, async: Number.POSITIVE_INFINITY } }),
     ).not.toThrow();
   });
+
+  it('refuses, at construction, what it would only trip on at subscribe or on every event', () => {
+    const ok = { immediate: (e: Event) => e.id, batch: (b: Event[]) => b.map((e) => e.id) };
+    const bad: Array<[string, () => unknown, RegExp]> = [
+      ['options', () => hybridProcess(null as never), /config must be an object/],
+      [
+        'scheduler',
+        () => hybridProcess({ ...ok, scheduler: {} as never }),
+        /scheduler must be a SchedulerLike/,
+      ],
+      ['select', () => hybridProcess({ ...ok, select: 'immediate' as never }), /select must be a function/],
+      [
+        'load$',
+        () => hybridProcess({ ...ok, load$: { cpuPercent: 5 } as never }),
+        /load\$ must be an Observable/,
+      ],
+      [
+        'metrics',
+        () => hybridProcess({ ...ok, metrics: {} as never }),
+        /metrics must be an EventFlowMetrics/,
+      ],
+      ['gate', () => hybridProcess({ ...ok, gate: {} as never }), /gate must be a FlowGate/],
+      [
+        'lane name',
+        () => hybridProcess({ ...ok, concurrency: { immedate: 4 } as never }),
+        /concurrency has an unknown lane "immedate"/,
+      ],
+      [
+        'lane name',
+        () => hybridProcess({ ...ok, timeoutMs: { batch: 10 } as never }),
+        /timeoutMs has an unknown lane/,
+      ],
+    ];
+    for (const [, make, message] of bad) {
+      expect(make).toThrow(ConfigError);
+      expect(make).toThrow(message);
+    }
+    expect(() =>
+      hybridProcess({
+        ...ok,
+        select: () => ProcessingMode.IMMEDIATE,
+        load$: of({ cpuPercent: 5 }),
+        metrics: new EventFlowMetrics(),
+        gate: createFlowGate(),
+        scheduler: asyncScheduler,
+        maxQueued: { immediate: 10, batched: 10, async: 10 },
+      }),
+    ).not.toThrow();
+  });
 });
 
 describe('hybridProcess: input and order edge cases', () => {
