@@ -12,7 +12,7 @@ import {
   type Subscription,
 } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
-import { timerOption } from './internal/eventTime.js';
+import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
 /** The live batching parameters. */
@@ -176,6 +176,20 @@ function positiveNumber(name: string, value: number): number {
   return value;
 }
 
+function nonNegativeNumber(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+    throw new ConfigError(`${name} must be a finite number ≥ 0, got ${textOf(value)}`);
+  }
+  return value;
+}
+
+/** The options object of a policy or of the operator: absent, or an object. */
+function optionsObject(name: string, options: unknown): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new ConfigError(`${name}: the options must be an object, got ${textOf(options)}`);
+  }
+}
+
 function clamp(value: number, low: number, high: number): number {
   return Math.min(Math.max(value, low), high);
 }
@@ -203,6 +217,7 @@ function meanOfLast(
  * kept (the seed discarded those arriving during the cooldown).
  */
 export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
+  optionsObject('seedPolicy', options);
   const {
     cooldownMs = 30_000,
     minSamples = 10,
@@ -217,6 +232,18 @@ export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
   positiveInteger('seedPolicy minSamples', minSamples);
   if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0))
     throw new ConfigError(`seedPolicy: cooldownMs must be ≥ 0, got ${textOf(cooldownMs)}`);
+  // A threshold or step that is not a number would make the policy never (or wrongly) adapt, silently.
+  for (const [name, value] of Object.entries({
+    slowLatencyMs,
+    fastLatencyMs,
+    lowCapacityPerSecond,
+    shrinkSize,
+    shrinkTimeoutMs,
+    growSize,
+    growTimeoutMs,
+  })) {
+    nonNegativeNumber(`seedPolicy: ${name}`, value);
+  }
   return {
     name: 'seed',
     adapt({ config, samples, now, lastChangeAt }) {
@@ -242,6 +269,9 @@ export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
  * `maxSize` (so a bigger one would have been used), `maxSize + increase`. `timeoutMs` is left alone.
  */
 export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ConfigError(`aimdPolicy: the options must be an object, got ${textOf(options)}`);
+  }
   const {
     targetLatencyMs,
     increase = 5,
@@ -255,6 +285,8 @@ export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
   if (typeof decreaseFactor !== 'number' || !(decreaseFactor > 0 && decreaseFactor < 1)) {
     throw new ConfigError(`aimdPolicy: decreaseFactor must be in (0, 1), got ${textOf(decreaseFactor)}`);
   }
+  if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0))
+    throw new ConfigError(`aimdPolicy: cooldownMs must be ≥ 0, got ${textOf(cooldownMs)}`);
   return {
     name: 'aimd',
     adapt({ config, samples, now, lastChangeAt }) {
@@ -323,6 +355,7 @@ interface Controller {
  * @throws ConfigError when an option is out of range or the limits do not hold the starting config.
  */
 export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBatchOperator<T> {
+  checkConfig('adaptiveBatch', options);
   const scheduler = options.scheduler ?? asyncScheduler;
   const policy = options.policy ?? seedPolicy();
   const limits: BatchLimits = Object.freeze({

@@ -513,6 +513,28 @@ describe('adaptiveBatch', () => {
     expect(() => seedPolicy({ minSamples: 0 })).toThrow(ConfigError);
   });
 
+  it('refuses, at construction, a scheduler, options or policy figures it would trip on later', () => {
+    const bad: Array<[() => unknown, RegExp]> = [
+      // A TypeError at the first item otherwise.
+      [() => adaptiveBatch({ scheduler: {} as never }), /scheduler must be a SchedulerLike/],
+      [() => adaptiveBatch(null as never), /config must be an object/],
+      // A TypeError, or a policy that silently never adapts (NaN compares false).
+      [() => seedPolicy(null as never), /options must be an object/],
+      [() => seedPolicy({ slowLatencyMs: '150' as never }), /slowLatencyMs must be a finite number ≥ 0/],
+      [() => seedPolicy({ lowCapacityPerSecond: Number.NaN }), /lowCapacityPerSecond/],
+      [() => seedPolicy({ shrinkSize: -5 }), /shrinkSize/],
+      [() => seedPolicy({ growTimeoutMs: Number.POSITIVE_INFINITY }), /growTimeoutMs/],
+      [() => aimdPolicy(null as never), /options must be an object/],
+      [() => aimdPolicy({ targetLatencyMs: 10, cooldownMs: Number.NaN }), /cooldownMs must be ≥ 0/],
+    ];
+    for (const [make, message] of bad) {
+      expect(make).toThrow(ConfigError);
+      expect(make).toThrow(message);
+    }
+    expect(() => seedPolicy({ slowLatencyMs: 100, shrinkSize: 0, growTimeoutMs: 0 })).not.toThrow();
+    expect(() => aimdPolicy({ targetLatencyMs: 10, cooldownMs: 0 })).not.toThrow();
+  });
+
   it('replays the current configuration to a late config$ subscriber', () => {
     const batcher = adaptiveBatch<number>({ maxSize: 20 });
     const seen: BatchConfig[] = [];
