@@ -13,7 +13,7 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
-import { timerOption } from './internal/eventTime.js';
+import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
 /** Options of `new EventFlowMetrics()`. */
@@ -143,8 +143,12 @@ export class EventFlowMetrics {
   #startedAt: number;
   readonly #gauges = new Set<() => number>();
 
-  /** @throws ConfigError when an option is out of range. */
+  /** @throws ConfigError when an option is out of range, `now` not a function or `scheduler` not a `SchedulerLike`. */
   constructor(options: EventFlowMetricsOptions = {}) {
+    checkConfig('EventFlowMetrics', options);
+    if (options.now !== undefined && typeof options.now !== 'function') {
+      throw new ConfigError(`EventFlowMetrics: now must be a function () => ms, got ${textOf(options.now)}`);
+    }
     const { scheduler, maxTypes = 256, recentSamples = 100, precision = 2 } = options;
     if (!Number.isInteger(maxTypes) || maxTypes < 1) {
       throw new ConfigError(`EventFlowMetrics: maxTypes must be a positive integer, got ${textOf(maxTypes)}`);
@@ -266,11 +270,13 @@ export class EventFlowMetrics {
    * subscriber gets its own timer, cancelled on unsubscribe.
    *
    * @throws ConfigError unless `intervalMs` is a positive number of ms up to 2,147,483,647 (setTimeout's
-   *   limit: `Infinity` is refused, not turned into a 1 ms interval).
+   *   limit: `Infinity` is refused, not turned into a 1 ms interval), or when `scheduler` is not a
+   *   `SchedulerLike`.
    */
   summary$(intervalMs: number, scheduler: SchedulerLike = this.#scheduler): Observable<FlowSummary> {
     // Node fires a longer timer at once rather than never: Infinity would be a 1 ms interval.
     timerOption('summary$: intervalMs', intervalMs);
+    checkConfig('summary$', { scheduler });
     return interval(intervalMs, scheduler).pipe(map(() => this.summary()));
   }
 
@@ -333,7 +339,8 @@ function defaultType(value: unknown): string {
  *
  * @param options the `type` to record under.
  * @return an operator that mirrors its source.
- * @throws ConfigError at construction when `metrics` is not an `EventFlowMetrics`.
+ * @throws ConfigError at construction when `metrics` is not an `EventFlowMetrics`, or `type` neither a
+ *   string nor a function.
  */
 export function measure<T>(
   metrics: EventFlowMetrics,
@@ -343,7 +350,12 @@ export function measure<T>(
   if (typeof metrics?.record !== 'function' || typeof metrics.now !== 'function') {
     throw new ConfigError(`measure: metrics must be an EventFlowMetrics, got ${textOf(metrics)}`);
   }
+  checkConfig('measure', options);
   const typeOption = options.type;
+  if (typeOption !== undefined && typeof typeOption !== 'string' && typeof typeOption !== 'function') {
+    // It would error the stream at the first value.
+    throw new ConfigError(`measure: type must be a string or a function, got ${textOf(typeOption)}`);
+  }
   const typeOf: (value: T) => string =
     typeof typeOption === 'string' ? () => typeOption : (typeOption ?? defaultType);
   return (source) =>

@@ -1,7 +1,7 @@
 import { from, map, mergeMap, of, Subject, take, tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { createEvent, type Event, EventFlowMetrics, measure } from '../../src/index.js';
+import { ConfigError, createEvent, type Event, EventFlowMetrics, measure } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
 
 const ev = (type: string): Event => createEvent({ type, timestamp: 0, id: type });
@@ -223,6 +223,13 @@ describe('measure', () => {
       for (const metrics of all) expect(metrics.summary()).toEqual({});
     }),
   );
+
+  it('refuses a type that is neither a string nor a function, and null options, at construction', () => {
+    // Otherwise the stream errored with a TypeError at its first value.
+    expect(() => measure(new EventFlowMetrics(), { type: 5 as never })).toThrow(ConfigError);
+    expect(() => measure(new EventFlowMetrics(), null as never)).toThrow(ConfigError);
+    expect(() => measure(new EventFlowMetrics(), { type: () => 'x' })).not.toThrow();
+  });
 
   it('can be reused on two sources', () => {
     const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));

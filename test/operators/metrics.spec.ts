@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { asyncScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EventFlowMetrics, OTHER_TYPE } from '../../src/index.js';
@@ -190,6 +191,16 @@ describe('EventFlowMetrics', () => {
     expect(() => new EventFlowMetrics({ maxTypes: 0 })).toThrow(ConfigError);
     expect(() => new EventFlowMetrics({ recentSamples: 1.5 })).toThrow(ConfigError);
     expect(() => new EventFlowMetrics({ precision: 4 as never })).toThrow(ConfigError);
+    // A TypeError otherwise: at once (now, scheduler, null) or when summary$ is subscribed.
+    for (const make of [
+      () => new EventFlowMetrics({ now: 5 as never }),
+      () => new EventFlowMetrics({ scheduler: {} as never }),
+      () => new EventFlowMetrics(null as never),
+      () => new EventFlowMetrics().summary$(1000, { now: () => 0 } as never),
+    ]) {
+      expect(make).toThrow(ConfigError);
+    }
+    expect(() => new EventFlowMetrics({ now: () => 0 }).summary$(1000, asyncScheduler)).not.toThrow();
     const metrics = new EventFlowMetrics();
     expect(() => metrics.record('a', -1)).toThrow(RangeError);
     expect(() => metrics.record('a', Number.NaN)).toThrow(RangeError);
