@@ -92,6 +92,10 @@ function typeMatcher(patterns: readonly string[], option: string): (type: string
   return (type) => exact.has(type) || globs.some((glob) => glob.test(type));
 }
 
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -100,10 +104,17 @@ function escapeRegExp(text: string): string {
  * Compiles a `SelectModeConfig` into a selector. Use it (or pass the same config object to
  * `selectMode`, which caches the compiled form) rather than re-creating configs per event.
  *
- * @throws ConfigError when a threshold is not a number, `minHighLoadIndicators` is not a positive
- *   integer, or a type list is not an array of non-empty strings.
+ * @throws ConfigError when the config or its `thresholds` is not an object, a threshold is not a
+ *   number, `minHighLoadIndicators` is not a positive integer, or a type list is not an array of
+ *   non-empty strings.
  */
 export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
+  if (!isObject(config)) {
+    throw new ConfigError(`selectMode: the config must be an object, got ${textOf(config)}`);
+  }
+  if (config.thresholds !== undefined && !isObject(config.thresholds)) {
+    throw new ConfigError(`selectMode: thresholds must be an object, got ${textOf(config.thresholds)}`);
+  }
   const thresholds: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS };
   for (const [key, value] of Object.entries(config.thresholds ?? {})) {
     if (!INDICATORS.includes(key as keyof LoadThresholds)) {

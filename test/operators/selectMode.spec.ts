@@ -158,6 +158,21 @@ describe('selectMode', () => {
     }
   });
 
+  it('rejects a config or thresholds that is not an object with a ConfigError that says so', () => {
+    const event = createEvent({ type: 'x' });
+    // null was a TypeError; a string was read as thresholds named "0", "1", …
+    const bad: Array<[unknown, RegExp]> = [
+      [null, /the config must be an object, got null/],
+      [{ thresholds: 'high' }, /thresholds must be an object/],
+      [{ thresholds: [90] }, /thresholds must be an object/],
+    ];
+    for (const [config, message] of bad) {
+      expect(() => createModeSelector(config as never)).toThrow(ConfigError);
+      expect(() => createModeSelector(config as never)).toThrow(message);
+      expect(() => selectMode(event, {}, config as never)).toThrow(ConfigError);
+    }
+  });
+
   it('matches globs whole, not as substrings, and escapes dots', () => {
     const select = createModeSelector({ backgroundTypes: ['a.*'] });
     expect(select(createEvent({ type: 'a.b' }))).toBe(ASYNC);
