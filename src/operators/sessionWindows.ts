@@ -31,8 +31,9 @@ export interface SessionWindowsConfig {
   gapMs?: number;
   /**
    * The key windows are kept per. Default: the event's `sessionId`. Events whose key is `undefined` (or
-   * `null`) pass through at once, unchanged. An exception thrown here passes the event through too, then
-   * errors the output (after the open windows are flushed).
+   * `null`) pass through at once, unchanged. An exception thrown here, or a key that cannot be made a
+   * string (`String(key)` throws), passes the event through too, then errors the output (after the open
+   * windows are flushed).
    */
   key?: (event: Event) => string | undefined;
   /**
@@ -434,22 +435,29 @@ class Sessionizer implements WindowHooks<KeyState> {
       this.shell.emit(event);
       return;
     }
-    let rawKey: unknown;
+    let key: string | undefined;
     try {
       // Called as a plain function, without a `this`.
       const keyOf = this.settings.keyOf;
-      rawKey = keyOf(event);
+      const rawKey: unknown = keyOf(event);
+      // Made a string here too: a key without one (a null-prototype object) fails like a throwing key.
+      key =
+        rawKey === undefined || rawKey === null
+          ? undefined
+          : typeof rawKey === 'string'
+            ? rawKey
+            : String(rawKey);
     } catch (error) {
       // The event cannot be keyed: it passes through, as an event without a key does, so that it is
       // not lost; then the exception ends the output (after the flush).
       this.shell.emit(event);
       throw error;
     }
-    if (rawKey === undefined || rawKey === null) {
+    if (key === undefined) {
       this.shell.emit(event);
       return;
     }
-    const k = this.stateOf(typeof rawKey === 'string' ? rawKey : String(rawKey));
+    const k = this.stateOf(key);
     this.shell.arrive(k);
     advance(k, ts, this.settings.latenessMs);
     let late: Event<LateEventData> | undefined;

@@ -318,6 +318,19 @@ describe('sessionWindows', () => {
       }),
     );
 
+    it('passes through an event whose key cannot be made a string, then errors with why', () => {
+      // A null-prototype object has no toString: the event was lost (neither emitted nor in the error).
+      const values = [ev('x', 1, 's1'), ev('odd', 2, 's1'), ev('x', 3, 's1')];
+      const key = (e: Event) => (e.type === 'odd' ? (Object.create(null) as string) : e.sessionId);
+      const out: string[] = [];
+      let error: unknown;
+      from(values)
+        .pipe(sessionWindows({ gapMs: 10, key, idleFlushMs: NO_IDLE, scheduler: new VirtualTimeScheduler() }))
+        .subscribe({ next: (e) => out.push(label(e)), error: (e: unknown) => (error = e) });
+      expect(out).toEqual([label(values[1]!), 'session.window s1 [1,1] n=1']);
+      expect(error).toBeInstanceOf(TypeError);
+    });
+
     it(
       'emits parts early at maxEvents and keeps the window open',
       marbles((m) => {
