@@ -129,6 +129,16 @@ interface SessionWindow {
 
 const sessionIdKey = (event: Event): string | undefined => event.sessionId;
 
+/** Whether `String(value)` succeeds. */
+function hasStringForm(value: unknown): boolean {
+  try {
+    String(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Groups the events of each key (by default each session) into inactivity-gap windows measured in event
  * time, and emits one `session.window` event per window: count, time span, the types seen with their
@@ -432,6 +442,12 @@ class Sessionizer implements WindowHooks<KeyState> {
     if (typeof ts !== 'number' || !(ts >= 0) || ts > Number.MAX_SAFE_INTEGER) {
       // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed. Beyond
       // 2^53 (a timestamp in ns, say) the gap may add nothing to it.
+      this.shell.emit(event);
+      return;
+    }
+    // A type that cannot be made a string (a null-prototype object) cannot be counted: the event passes
+    // through, as one without an event time does (it was counted, then lost with a TypeError).
+    if (typeof event.type !== 'string' && !hasStringForm(event.type)) {
       this.shell.emit(event);
       return;
     }

@@ -318,6 +318,19 @@ describe('sessionWindows', () => {
       }),
     );
 
+    it('passes through an event whose type cannot be made a string, and windows the others', () => {
+      // It was counted in its window, then the stream failed with a TypeError: the event was lost.
+      const odd = { ...ev('x', 2, 's1'), type: Object.create(null) as string };
+      const out: Event[] = [];
+      let error: unknown;
+      from([ev('x', 1, 's1'), odd, ev('x', 3, 's1')])
+        .pipe(sessionWindows({ gapMs: 10, idleFlushMs: NO_IDLE, scheduler: new VirtualTimeScheduler() }))
+        .subscribe({ next: (e) => out.push(e), error: (e: unknown) => (error = e) });
+      expect(error).toBeUndefined();
+      expect(out[0]).toBe(odd);
+      expect(out.slice(1).map(label)).toEqual(['session.window s1 [1,3] n=2']);
+    });
+
     it('passes through an event whose key cannot be made a string, then errors with why', () => {
       // A null-prototype object has no toString: the event was lost (neither emitted nor in the error).
       const values = [ev('x', 1, 's1'), ev('odd', 2, 's1'), ev('x', 3, 's1')];
