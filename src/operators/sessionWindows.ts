@@ -129,6 +129,17 @@ interface SessionWindow {
 
 const sessionIdKey = (event: Event): string | undefined => event.sessionId;
 
+/** Whether `value` can be compared with `<` (windows order their events by time, then id). */
+function isComparable(value: unknown): boolean {
+  try {
+    // The comparison's result does not matter, only that it can be made.
+    (value as string) < '';
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `String(value)` succeeds. */
 function hasStringForm(value: unknown): boolean {
   try {
@@ -445,9 +456,13 @@ class Sessionizer implements WindowHooks<KeyState> {
       this.shell.emit(event);
       return;
     }
-    // A type that cannot be made a string (a null-prototype object) cannot be counted: the event passes
-    // through, as one without an event time does (it was counted, then lost with a TypeError).
-    if (typeof event.type !== 'string' && !hasStringForm(event.type)) {
+    // A type that cannot be made a string (a null-prototype object) cannot be counted, nor an id that
+    // cannot be compared ordered (a Symbol too): the event passes through, as one without an event time
+    // does (it was counted, then lost with a TypeError).
+    if (
+      (typeof event.type !== 'string' && !hasStringForm(event.type)) ||
+      (typeof event.id !== 'string' && !isComparable(event.id))
+    ) {
       this.shell.emit(event);
       return;
     }

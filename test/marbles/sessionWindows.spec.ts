@@ -331,6 +331,21 @@ describe('sessionWindows', () => {
       expect(out.slice(1).map(label)).toEqual(['session.window s1 [1,3] n=2']);
     });
 
+    it('passes through an event whose id cannot be ordered, and windows the others', () => {
+      // Ordered after an event of the same time by its id: a TypeError, and the event was lost.
+      for (const id of [Object.create(null), Symbol('id')]) {
+        const odd = { ...ev('x', 1, 's1'), id: id as string };
+        const out: Event[] = [];
+        let error: unknown;
+        from([ev('x', 1, 's1'), odd, ev('x', 3, 's1')])
+          .pipe(sessionWindows({ gapMs: 10, idleFlushMs: NO_IDLE, scheduler: new VirtualTimeScheduler() }))
+          .subscribe({ next: (e) => out.push(e), error: (e: unknown) => (error = e) });
+        expect(error).toBeUndefined();
+        expect(out[0]).toBe(odd);
+        expect(out.slice(1).map(label)).toEqual(['session.window s1 [1,3] n=2']);
+      }
+    });
+
     it('passes through an event whose key cannot be made a string, then errors with why', () => {
       // A null-prototype object has no toString: the event was lost (neither emitted nor in the error).
       const values = [ev('x', 1, 's1'), ev('odd', 2, 's1'), ev('x', 3, 's1')];
