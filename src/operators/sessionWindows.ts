@@ -14,6 +14,7 @@ import {
   dueAt,
   idleOffset,
   inOrder,
+  isComparable,
   type LateEventData,
   lateEvent,
   numberOption,
@@ -128,17 +129,6 @@ interface SessionWindow {
 }
 
 const sessionIdKey = (event: Event): string | undefined => event.sessionId;
-
-/** Whether `value` can be compared with `<` (windows order their events by time, then id). */
-function isComparable(value: unknown): boolean {
-  try {
-    // The comparison's result does not matter, only that it can be made.
-    (value as string) < '';
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Whether `String(value)` succeeds. */
 function hasStringForm(value: unknown): boolean {

@@ -12,6 +12,7 @@ import {
   contextOf,
   dueAt,
   inOrder,
+  isComparable,
   type LateEventData,
   lateEvent,
   numberOption,
@@ -633,9 +634,16 @@ class Aggregation implements WindowHooks<SessionState> {
    */
   next(event: Event): void {
     const ts = event?.timestamp;
-    if (typeof ts !== 'number' || !(ts >= 0) || ts > Number.MAX_SAFE_INTEGER) {
+    if (
+      typeof ts !== 'number' ||
+      !(ts >= 0) ||
+      ts > Number.MAX_SAFE_INTEGER ||
+      (typeof event.id !== 'string' && !isComparable(event.id))
+    ) {
       // No usable event time (not an event at all, or a bad timestamp): it cannot be windowed. Beyond
       // 2^53 (a timestamp in ns, say) a window's size may add nothing to it: its window would be empty.
+      // Nor an id that cannot be ordered (a null-prototype object, a Symbol): a window orders its events
+      // by time, then id (it failed the stream with a TypeError, the event lost).
       this.shell.emit(event);
       return;
     }

@@ -957,6 +957,25 @@ describe('temporalAggregate', () => {
       expect(out.map((o) => o.value)).toEqual([noTime, weird]);
     });
 
+    it('passes through an event whose id cannot be ordered, and windows the others', () => {
+      // Ordered after an event of the same time by its id: a TypeError failed the stream, the event lost.
+      for (const id of [Object.create(null), Symbol('id')]) {
+        const odd = { ...ev('tool.used', 1, 's1'), id: id as string };
+        const { out, error } = collect(
+          [
+            { time: 0, value: ev('tool.used', 1, 's1') },
+            { time: 1, value: odd },
+            { time: 2, value: ev('tool.used', 3, 's1') },
+          ],
+          (scheduler) => temporalAggregate({ windows: TOOL5, idleFlushMs: 0, scheduler }),
+          { time: 3 },
+        );
+        expect(error).toBeUndefined();
+        expect(out[0]!.value).toBe(odd);
+        expect(out.slice(1).map((o) => label(o.value))).toEqual(['tool.used.aggregated s1 [1,6) n=2']);
+      }
+    });
+
     it('uses the default windows on a long virtual timeline', () => {
       // Times in ms; the default windows are 5 s, 10 s and 30 s.
       const arrivals: Array<Timed<Event>> = [0, 2_000, 4_999, 5_000, 6_000, 61_000].map((t) => ({

@@ -510,6 +510,20 @@ export function canonicalOrder(a: Event, b: Event): number {
   return a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+/**
+ * Whether an event `id` of `value` can be compared with `<` (windows order their events by time, then
+ * id): a null-prototype object or a Symbol cannot.
+ */
+export function isComparable(value: unknown): boolean {
+  try {
+    // The comparison's result does not matter, only that it can be made.
+    (value as string) < '';
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `b` may follow `a` in canonical order. */
 export function inOrder(a: Event, b: Event): boolean {
   return a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.id <= b.id);
