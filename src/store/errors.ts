@@ -35,7 +35,8 @@ export interface StoreErrorOptions {
  * - `STORE_WRITE_FAILED`: a write failed; `events` holds every event that was not written, in order.
  * - `STORE_INVALID_EVENT`: an event does not match `EventSchema`, cannot be serialized, or would not
  *   read back as the same event (`data` or `context` not a plain object, or a `toJSON` on them returning
- *   no object); `events` holds it, `issues` says why.
+ *   no object); `events` holds it (from `persist`, when the store refused it: followed by the events
+ *   received after it that were not written), `issues` says why.
  * - `STORE_READ_FAILED`: a read failed (`cause` has LevelDB's error).
  * - `BUFFER_OVERFLOW`: `persist` held more than `maxPending` unwritten events.
  */

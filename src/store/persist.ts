@@ -96,7 +96,12 @@ export interface PersistOptions {
  * - an invalid event (one `SessionStore.append` rejects as not matching `EventSchema` or not reading back
  *   as the same event) stops the source; the events before it are written and emitted, then the stream
  *   errors with `STORE_INVALID_EVENT` carrying it. An event that cannot be serialized at all (a `BigInt`
- *   or a cycle deep in `data`) is only found by the write of its batch, which fails (above);
+ *   or a cycle deep in `data`) is only found when the store refuses its batch (`STORE_INVALID_EVENT`
+ *   naming it; nothing of the batch is written): the source stops, the events received before it are
+ *   written (again, for those of its batch) and emitted, and the stream errors with `STORE_INVALID_EVENT`
+ *   (`cause`: the store's error) whose `events` are it, then every event received after it that is not
+ *   written, in the order received. Those written are the ones before it, and, with the priority lane,
+ *   those after it that the other lane's write in flight already held;
  * - events still waiting when the subscriber unsubscribes are written anyway (not emitted), and so are
  *   those of a write that failed before its error was delivered (a duplicate, if it did reach the disk,
  *   rather than a loss).
@@ -143,6 +148,8 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       // The CRITICAL lane; each entry knows how many NORMAL events were received before it.
       const critical = new Queue<Critical>();
       let criticalInFlight = false;
+      /** CRITICAL events taken into writes: the waiting ones are numbered from here. */
+      let criticalTaken = 0;
       let timer: Subscription | undefined;
       let due = false;
       let sourceDone = false;
@@ -151,6 +158,14 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       let finished = false;
       /** The failed writes (NORMAL batch, CRITICAL batch) and the first cause, once a write failed. */
       let failure: { cause: unknown; normal: Event[]; critical: Critical[]; size: number } | undefined;
+      /**
+       * Once a write was refused for an invalid event (see `refused`): the earliest such event and what is
+       * still written — NORMAL events numbered below `normal`, CRITICAL ones numbered below `critical` and
+       * received before NORMAL event `normal`. Everything else stays waiting, for the error's `events`.
+       */
+      let cut:
+        | { error: StoreError; event: Event; key: [number, number]; normal: number; critical: number }
+        | undefined;
 
       const upstream = new Subscription();
 
@@ -168,8 +183,59 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       const finish = () => {
         finished = true;
         cancelTimer();
-        if (terminal !== undefined) subscriber.error(terminal.error);
+        if (cut !== undefined) subscriber.error(invalidError(cut.error, cut.event));
+        else if (terminal !== undefined) subscriber.error(terminal.error);
         else subscriber.complete();
+      };
+
+      /** The error of a cut: the invalid event, then every event received after it that is not written. */
+      const invalidError = (cause: StoreError, event: Event) => {
+        const events = unwritten();
+        // The source's own invalid event, if it stopped the source before the write found this one.
+        const late = terminal?.error;
+        if (late instanceof StoreError && late.code === 'STORE_INVALID_EVENT') events.push(...late.events);
+        return new StoreError(
+          'STORE_INVALID_EVENT',
+          `persist: the store refused an event (${describeEvent(event)}): ${cause.message} The events ` +
+            `received before it are written; it and the ${events.length - 1} event(s) received after it ` +
+            'that were not already being written are not (see .events); the source was unsubscribed.',
+          { cause, events, issues: cause.issues },
+        );
+      };
+
+      /** What waits in each lane that may still be written: everything, unless a write refused an event. */
+      const normalReady = () =>
+        cut === undefined ? pending.length : Math.max(0, Math.min(pending.length, cut.normal - taken));
+      const criticalReady = () => {
+        if (cut === undefined) return critical.length;
+        const limit = Math.min(critical.length, cut.critical - criticalTaken);
+        let n = 0;
+        while (n < limit && critical.at(n).before <= cut.normal) n++;
+        return n;
+      };
+
+      /**
+       * A write refused an invalid event: its batch goes back to the head of its lane, the source stops,
+       * and from then on only the events received before the earliest refused one are written. `key`
+       * orders events across lanes: NORMAL event k is [2k + 1, 0]; a CRITICAL one received after k NORMAL
+       * ones, the r-th CRITICAL, is [2k, r].
+       */
+      const refused = (error: StoreError, event: Event, key: [number, number], limits: [number, number]) => {
+        if (!sourceDone) {
+          sourceDone = true;
+          upstream.unsubscribe();
+        }
+        if (cut === undefined) {
+          cut = { error, event, key, normal: limits[0], critical: limits[1] };
+          return;
+        }
+        if (key[0] < cut.key[0] || (key[0] === cut.key[0] && key[1] < cut.key[1])) {
+          cut.error = error;
+          cut.event = event;
+          cut.key = key;
+        }
+        cut.normal = Math.min(cut.normal, limits[0]);
+        cut.critical = Math.min(cut.critical, limits[1]);
       };
 
       /** Every event not written, in the order received: the failed writes', then the waiting ones. */
@@ -257,20 +323,39 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         taken += batch.length;
         write(batch, false, (error) => {
           inFlight = false;
-          if (error !== undefined) failed(error.cause, batch, []);
+          if (error === undefined) return;
+          const bad = refusedEvent(error.cause);
+          const at = bad === undefined ? -1 : batch.indexOf(bad);
+          if (at < 0) {
+            failed(error.cause, batch, []);
+            return;
+          }
+          taken -= batch.length;
+          pending.prepend(batch);
+          const k = taken + at;
+          refused(error.cause as StoreError, bad!, [2 * k + 1, 0], [k, Infinity]);
         });
       };
 
       const writeCritical = (entries: Critical[]) => {
         criticalInFlight = true;
-        write(
-          entries.map((entry) => entry.event),
-          true,
-          (error) => {
-            criticalInFlight = false;
-            if (error !== undefined) failed(error.cause, [], entries);
-          },
-        );
+        criticalTaken += entries.length;
+        const batch = entries.map((entry) => entry.event);
+        write(batch, true, (error) => {
+          criticalInFlight = false;
+          if (error === undefined) return;
+          const bad = refusedEvent(error.cause);
+          const at = bad === undefined ? -1 : batch.indexOf(bad);
+          if (at < 0) {
+            failed(error.cause, [], entries);
+            return;
+          }
+          criticalTaken -= entries.length;
+          critical.prepend(entries);
+          const r = criticalTaken + at;
+          const { before } = entries[at]!;
+          refused(error.cause as StoreError, bad!, [2 * before, r], [before, r]);
+        });
       };
 
       const pump = () => {
@@ -280,13 +365,15 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
             if (!inFlight && !criticalInFlight) fail();
             return;
           }
-          if (!criticalInFlight && critical.length > 0) {
+          const criticalWaiting = criticalReady();
+          if (!criticalInFlight && criticalWaiting > 0) {
             // Settles through succeed() or a failure, which pump again; then this loop looks again.
-            writeCritical(critical.take(maxBatch));
+            writeCritical(critical.take(Math.min(maxBatch, criticalWaiting)));
             continue;
           }
-          if (!inFlight && pending.length > 0 && (pending.length >= maxBatch || due || sourceDone)) {
-            const batch = pending.take(maxBatch);
+          const waiting = normalReady();
+          if (!inFlight && waiting > 0 && (waiting >= maxBatch || due || sourceDone)) {
+            const batch = pending.take(Math.min(maxBatch, waiting));
             if (pending.length === 0) {
               cancelTimer();
               due = false;
@@ -297,10 +384,10 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           }
           break;
         }
-        if (pending.length === 0) {
+        if (normalReady() === 0) {
           cancelTimer();
           due = false;
-          if (sourceDone && !inFlight && !criticalInFlight && critical.length === 0) finish();
+          if (sourceDone && !inFlight && !criticalInFlight && criticalReady() === 0) finish();
           return;
         }
         // Events are waiting. Their delay runs from the oldest one's arrival, also while a write is in
@@ -373,7 +460,9 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           // (fire and forget: nobody is left to tell, and a store's close() waits for queued writes) —
           // with a failed write's events too, whose failure nobody will hear of now: written twice if
           // that write did reach the disk, rather than lost if it did not.
-          const rest = unwritten();
+          // Without the event a write refused: it would make the store refuse the others with it.
+          const refusedOne = cut?.event;
+          const rest = unwritten().filter((event) => event !== refusedOne);
           try {
             from(store.append(rest)).subscribe({ error: () => {} });
           } catch {
@@ -382,6 +471,16 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         }
       };
     });
+}
+
+/**
+ * The event a write refused as invalid: the one event of a `STORE_INVALID_EVENT` (what `SessionStore.append`
+ * rejects with, naming the first invalid event of its batch), or undefined for any other failure.
+ */
+function refusedEvent(cause: unknown): Event | undefined {
+  return cause instanceof StoreError && cause.code === 'STORE_INVALID_EVENT' && cause.events.length === 1
+    ? cause.events[0]
+    : undefined;
 }
 
 /** A CRITICAL event, with the number of NORMAL events received before it (its place in the source). */
@@ -432,6 +531,17 @@ class Queue<T> {
       this.head = 0;
     }
     return out;
+  }
+
+  /** The item `i` places from the head. */
+  at(i: number): T {
+    return this.items[this.head + i]!;
+  }
+
+  /** Puts `items` back at the head, in their order. */
+  prepend(items: T[]): void {
+    this.items = items.concat(this.items.slice(this.head));
+    this.head = 0;
   }
 
   takeAll(): T[] {

@@ -1,6 +1,6 @@
 import { map, of, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Event, type EventWriter, persist } from '../../src/index.js';
+import { ConfigError, type Event, type EventWriter, persist, StoreError } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
 import { E, errorAsValue, letter, writer } from '../helpers/persistWriter.js';
 
@@ -415,6 +415,103 @@ describe('persist: the priority lane', () => {
       );
       m.flush();
       expect(batches).toEqual(['a', 'A!', 'bcBd']);
+    }),
+  );
+});
+
+/** What `SessionStore.append` rejects a batch with when `event` in it cannot be stored (nothing written). */
+const refusal = (event: Event) =>
+  new StoreError('STORE_INVALID_EVENT', 'append(): event 1 is not a valid event. Nothing was written.', {
+    events: [event],
+    issues: [{ code: 'custom', path: ['data'], message: 'not serializable' }],
+  });
+
+describe('persist: an event the write refuses as invalid', () => {
+  it(
+    'writes again the events of the batch before it, then errors with it and the rest, in order',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('-#', undefined, refusal(E.c!)), () => m.cold('--|')]);
+      const source = m.cold('  -(abcd)-e-|', E);
+      const subs = '           ^-!';
+      // abcd's write is refused at 2 for c: the source stops (e never arrives), ab is written again.
+      const expected = '       ----(abx|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { ...E, x: 'STORE_INVALID_EVENT:cd' },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['abcd', 'ab']);
+    }),
+  );
+
+  it(
+    'a NORMAL event refused: the CRITICAL events received before it are still written, not those after',
+    marbles((m) => {
+      const { target, batches } = writer([
+        () => m.cold('----|'),
+        () => m.cold('-#', undefined, refusal(E.b!)),
+        () => m.cold('-|'),
+      ]);
+      // A is written at once; a, b, c share the NORMAL write, refused at 2 for b. B came before b, C after.
+      const source = m.cold('  -(aABbCc)-|', E);
+      const expected = '       ---a-A(Bx|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { ...E, x: 'STORE_INVALID_EVENT:bCc' },
+      );
+      m.flush();
+      expect(batches).toEqual(['A!', 'abc', 'a', 'B!']);
+    }),
+  );
+
+  it(
+    'a CRITICAL event refused: the NORMAL events received before it are still written, not those after',
+    marbles((m) => {
+      const { target, batches } = writer([
+        () => m.cold('------|'),
+        () => m.cold('--#', undefined, refusal(E.B!)),
+        () => m.cold('-|'),
+      ]);
+      const source = m.cold('  -abBc----|', E);
+      const subs = '           ^----!';
+      // a is in flight until 7; B's write is refused at 5; b (before B) is written after a, c is not.
+      const expected = '       -------a(bx|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { ...E, x: 'STORE_INVALID_EVENT:Bc' },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['a', 'B!', 'b']);
+    }),
+  );
+
+  it(
+    'one invalid event found by persist after one refused by the write: both are in the error, in order',
+    marbles((m) => {
+      const { target } = writer([() => m.cold('------#', undefined, refusal(E.b!)), () => m.cold('-|')]);
+      const h = { ...E.h!, priority: 9 } as unknown as Event;
+      // ab's write is refused at 7 for b; h, invalid, stopped the source at 5; a is written again.
+      const source = m.cold('  -(ab)h-c|', { ...E, h });
+      const expected = '       --------(ax|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { ...E, x: 'STORE_INVALID_EVENT:bh' },
+      );
+    }),
+  );
+
+  it(
+    'an error naming no event of the batch is a failed write, as before',
+    marbles((m) => {
+      const { target } = writer([() => m.cold('-#', undefined, refusal(E.h!))]);
+      const source = m.cold('  -(ab)-|', E);
+      const expected = '       --(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { x: 'STORE_WRITE_FAILED:ab' },
+      );
     }),
   );
 });

@@ -164,6 +164,60 @@ describe('persist on a real store', () => {
       expect((await t.store.session(session))?.eventCount).toBe(2);
     }
   });
+  it('an event JSON cannot serialize (found by the write): writes the ones before it, errors with it and those after', async () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = { deep: cycle };
+    for (const [i, data] of [{ n: 1n }, { a: cycle }].entries()) {
+      const session = `j${i}`;
+      const good = [ev('a', 1, session), ev('b', 2, session)];
+      // It passes persist's own check: only JSON.stringify of the whole batch finds it.
+      const bad = ev('c', 3, session, data as Record<string, unknown>);
+      const after = [ev('d', 4, session), ev('e', 5, session)];
+      const emitted: Event[] = [];
+      // One synchronous burst: a, b, c, d and e share one batch, which the store refuses whole.
+      const error = await lastValueFrom(
+        from([...good, bad, ...after]).pipe(
+          persist(t.store),
+          tap((event) => emitted.push(event)),
+        ),
+      ).catch((e) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.code).toBe('STORE_INVALID_EVENT');
+      // Every event received is either emitted (and stored) or in error.events, in order: the invalid one first.
+      expect(error.events).toEqual([bad, ...after]);
+      expect(error.issues[0]?.path).toEqual(['data']);
+      expect((error.cause as StoreError).code).toBe('STORE_INVALID_EVENT');
+      expect(emitted).toEqual(good);
+      expect(await collect(t.store.query(session))).toEqual(good);
+    }
+  });
+
+  it('an unserializable CRITICAL event: what came before it is written, and what came after it is not unless already being written', async () => {
+    const session = 'jc';
+    const normal = (type: string, at: number) => ev(type, at, session);
+    const critical = (type: string, at: number, data: Record<string, unknown> = {}) =>
+      ({ ...ev(type, at, session, data), priority: Priority.CRITICAL }) as Event;
+    const a = normal('a', 1);
+    const B = critical('B', 2);
+    const bad = critical('C', 3, { n: 1n });
+    const d = normal('d', 4);
+    const E = critical('E', 5);
+    const emitted: Event[] = [];
+    const error = await lastValueFrom(
+      from([a, B, bad, d, E]).pipe(
+        persist(t.store),
+        tap((event) => emitted.push(event)),
+      ),
+    ).catch((e) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.code).toBe('STORE_INVALID_EVENT');
+    // d was received after the invalid event, but its NORMAL write (with a) was in flight when the
+    // CRITICAL write found it: it is written. E, waiting in the lane, is not.
+    expect(error.events).toEqual([bad, E]);
+    expect(new Set(emitted)).toEqual(new Set([a, B, d]));
+    expect(emitted).toHaveLength(3);
+    expect(new Set(await collect(t.store.query(session)))).toEqual(new Set([a, B, d]));
+  });
 });
 
 describe('persist options', () => {
