@@ -23,6 +23,7 @@ import {
   SEP,
   seqAtEnd,
   sessionRange,
+  unescapePart,
 } from './keys.js';
 import { type KeySource, mergeKeys } from './merge.js';
 
@@ -293,6 +294,11 @@ function isLockError(error: unknown): boolean {
     isLevelCode(error, 'LEVEL_LOCKED') ||
     (isLevelCode(error, 'LEVEL_DATABASE_NOT_OPEN') && isLevelCode((error as Error).cause, 'LEVEL_LOCKED'))
   );
+}
+
+/** LevelDB's order of two keys: their UTF-8 bytes' (escaped keys hold no lone surrogate). */
+function compareKeys(a: string, b: string): number {
+  return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
@@ -985,13 +991,22 @@ export class SessionStore {
   }
 
   /** Recomputes a session's metadata from its event records (after damage). */
-  async #rebuildMeta(id: string, n: number, previous: StoredMeta | undefined): Promise<StoredMeta> {
+  async #rebuildMeta(
+    id: string,
+    n: number,
+    previous: StoredMeta | undefined,
+    snapshot?: ReturnType<Level<string, string>['snapshot']>,
+  ): Promise<StoredMeta> {
     const meta = freshMeta(id, n);
     if (previous !== undefined && !previous.deleting) {
       meta.createdAt = previous.createdAt;
       meta.meta = previous.meta;
     }
-    const options = { ...sessionRange(partOf(n)), highWaterMarkBytes: HIGH_WATER_MARK_BYTES };
+    const options = {
+      ...sessionRange(partOf(n)),
+      highWaterMarkBytes: HIGH_WATER_MARK_BYTES,
+      ...(snapshot === undefined ? {} : { snapshot }),
+    };
     const iterator = this.#events.iterator(options);
     try {
       for (;;) {
@@ -1330,42 +1345,93 @@ export class SessionStore {
     return typeParts;
   }
 
-  /** Every session's metadata (deleted sessions excluded), in key order. */
+  /**
+   * Every session's metadata (deleted sessions excluded), in key order. A session whose metadata record
+   * is damaged or missing is listed with metadata rebuilt from its events (see `session`).
+   */
   async sessions(): Promise<SessionInfo[]> {
     this.#assertOpen();
     const out: SessionInfo[] = [];
+    let snapshot: ReturnType<Level<string, string>['snapshot']> | undefined;
+    type Entries = { next(): Promise<[string, string] | undefined>; close(): Promise<void> };
+    let metas: Entries | undefined;
+    let ids: Entries | undefined;
     try {
-      for await (const [key, text] of this.#meta.iterator()) {
-        const meta = parseMeta(text);
-        if (meta === undefined) {
-          this.#corrupt(key, undefined, 'session', 'session metadata cannot be decoded');
-          continue;
+      snapshot = this.#db.snapshot();
+      // Both key spaces, merged in key order: the ids record finds a session whose metadata is gone.
+      metas = this.#meta.iterator({ snapshot });
+      ids = this.#ids.iterator({ snapshot });
+      let meta = await metas.next();
+      let id = await ids.next();
+      while (meta !== undefined || id !== undefined) {
+        const order = meta === undefined ? 1 : id === undefined ? -1 : compareKeys(meta[0], id[0]);
+        if (order <= 0) {
+          const parsed = parseMeta(meta![1]);
+          if (parsed !== undefined) {
+            if (!parsed.deleting) out.push(publicInfo(parsed));
+          } else {
+            const sessionId = unescapePart(meta![0]);
+            this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
+            if (order === 0) {
+              const rebuilt = await this.#rebuiltInfo(sessionId, id![1], snapshot);
+              if (rebuilt !== undefined) out.push(rebuilt);
+            }
+          }
+          meta = await metas.next();
+          if (order === 0) id = await ids.next();
+        } else {
+          const rebuilt = await this.#rebuiltInfo(unescapePart(id![0]), id![1], snapshot);
+          if (rebuilt !== undefined) out.push(rebuilt);
+          id = await ids.next();
         }
-        if (!meta.deleting) out.push(publicInfo(meta));
       }
     } catch (error) {
       throw this.#readError(error, 'listing sessions');
+    } finally {
+      await metas?.close().catch(() => {});
+      await ids?.close().catch(() => {});
+      await snapshot?.close().catch(() => {});
     }
     return out;
   }
 
-  /** One session's metadata, or undefined if there is no such session. */
+  /**
+   * One session's metadata, or undefined if there is no such session. Metadata that is damaged (reported
+   * to `onCorruptRecord`) or missing is rebuilt from the session's events, found through its number, as
+   * the session's next write does — but only in memory: a read writes nothing, and `createdAt` and
+   * `meta`, which the events do not hold, read as the time of the read and `{}`.
+   */
   async session(sessionId: string): Promise<SessionInfo | undefined> {
     this.#assertOpen();
     checkSessionId(sessionId);
-    let text: string | undefined;
+    const key = escapePart(sessionId);
+    let snapshot: ReturnType<Level<string, string>['snapshot']> | undefined;
     try {
-      text = await this.#meta.get(escapePart(sessionId));
+      snapshot = this.#db.snapshot();
+      const text = await this.#meta.get(key, { snapshot });
+      if (text !== undefined) {
+        const meta = parseMeta(text);
+        if (meta !== undefined) return meta.deleting ? undefined : publicInfo(meta);
+        this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
+      }
+      const mapped = await this.#ids.get(key, { snapshot });
+      return mapped === undefined ? undefined : await this.#rebuiltInfo(sessionId, mapped, snapshot);
     } catch (error) {
       throw this.#readError(error, `reading session ${sessionId}`);
+    } finally {
+      await snapshot?.close().catch(() => {});
     }
-    if (text === undefined) return undefined;
-    const meta = parseMeta(text);
-    if (meta === undefined) {
-      this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
-      return undefined;
-    }
-    return meta.deleting ? undefined : publicInfo(meta);
+  }
+
+  /** For a read: the metadata of the session numbered `mapped` (its ids record), rebuilt from its events. */
+  async #rebuiltInfo(
+    sessionId: string,
+    mapped: string,
+    snapshot: ReturnType<Level<string, string>['snapshot']>,
+  ): Promise<SessionInfo | undefined> {
+    const n = Number(mapped);
+    if (!isCount(n)) return undefined;
+    return publicInfo(await this.#rebuildMeta(sessionId, n, undefined, snapshot));
   }
 
   /**

@@ -35,6 +35,16 @@ export function escapePart(value: string): string {
   return NEEDS_ESCAPE.test(value) ? value.replace(ESCAPES, escapeChar) : value;
 }
 
+/** The inverse of `escapePart`. */
+export function unescapePart(part: string): string {
+  if (!part.includes('\x01')) return part;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: \x01 is the escape by design.
+  return part.replace(/\x01(?:\x01|\x02|\x03([0-9a-f]{4}))/g, (match, code: string | undefined) => {
+    if (code !== undefined) return String.fromCharCode(Number.parseInt(code, 16));
+    return match === '\x01\x01' ? '\x00' : '\x01';
+  });
+}
+
 /** A sequence number as 16 zero-padded digits. */
 export function encodeSeq(seq: number): string {
   return String(seq).padStart(SEQ_WIDTH, '0');

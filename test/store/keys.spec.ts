@@ -9,6 +9,7 @@ import {
   indexKey,
   indexSuffix,
   seqAtEnd,
+  unescapePart,
 } from '../../src/store/keys.js';
 
 /** LevelDB compares keys as bytes: compare the UTF-8 encodings. */
@@ -48,10 +49,13 @@ describe('key encoding', () => {
         // Lone surrogates would all become U+FFFD in UTF-8: none may survive escaping.
         expect(Buffer.from(ea).toString()).toBe(ea);
         if (a !== b) expect(ea).not.toBe(escapePart(b));
+        expect(unescapePart(ea)).toBe(a);
       }),
     );
     expect(escapePart('\uD800')).not.toBe(escapePart('\uD801'));
     expect(escapePart('plain.type')).toBe('plain.type');
+    for (const value of ['\x00\x01\uD800x\uDFFF', 'a\x01\x02b', '\uD83D\uDE00\uDBFFe'])
+      expect(unescapePart(escapePart(value))).toBe(value);
   });
 
   it('ends index keys with time then seq, comparable as strings', () => {

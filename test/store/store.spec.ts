@@ -432,6 +432,48 @@ describe('SessionStore: persistence and recovery', () => {
     expect(await store.session('s1')).toMatchObject({ eventCount: 3, nextSeq: 3 });
   });
 
+  it('reads damaged or missing session metadata as rebuilt from the events, before any write', async () => {
+    // Ids that need escaping, and one sorting between them, so the listing's order is checked too.
+    const damaged = 'd\x00\uD800';
+    const missing = 'm\u{1F600}';
+    await t.store.append([
+      ev('file.modified', 1, damaged, { file_path: 'a.ts' }),
+      ev('tool.used', 2, damaged),
+      ev('tool.used', 3, damaged),
+      ev('tool.used', 5, missing),
+      ev('x', 1, 'k'),
+      ev('x', 1, 'z'),
+    ]);
+    const before = await t.store.sessions();
+    const expected = (await Promise.all([damaged, missing].map((id) => t.store.session(id)))).map((info) => ({
+      ...info!,
+      createdAt: expect.any(Number),
+      meta: {},
+    }));
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    const keys = await raw.keys({ gte: '!s!', lt: '!s"' }).all();
+    await raw.put(keys.find((k) => k.startsWith('!s!d'))!, '{"broken');
+    await raw.del(keys.find((k) => k.startsWith('!s!m'))!);
+    await raw.close();
+
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
+    expect(await store.session(damaged)).toEqual(expected[0]);
+    expect(await store.session(missing)).toEqual(expected[1]);
+    expect((await store.sessions()).map((info) => info.sessionId)).toEqual(
+      before.map((info) => info.sessionId),
+    );
+    expect((await store.sessions()).find((info) => info.sessionId === damaged)).toEqual(expected[0]);
+    const context = await store.sessionContext(damaged);
+    expect(context).toMatchObject({ eventCount: 3, timeSpan: { start: 1, end: 3 }, filesModified: ['a.ts'] });
+    expect(reports.some((r) => r.kind === 'session' && r.sessionId === damaged)).toBe(true);
+    // Reading wrote nothing: the next write still rebuilds and stores the metadata.
+    expect(await store.append([ev('tool.used', 6, damaged)])).toEqual([{ sessionId: damaged, seq: 3 }]);
+    expect(await store.session(damaged)).toMatchObject({ eventCount: 4, nextSeq: 4 });
+  });
+
   it('finishes a deleteSession interrupted by a crash (tombstone left behind)', async () => {
     await t.store.append([ev('a', 1), ev('b', 2), ev('x', 1, 'other')]);
     await t.store.close();
