@@ -560,7 +560,8 @@ export class SessionStore {
    * Creates a session (or returns an existing one), merging `meta` into its metadata. Appending to a
    * session creates it too; `startSession` is for giving it metadata up front.
    *
-   * @param sessionId defaults to a fresh, sortable id.
+   * @param sessionId defaults to a fresh id, `session-<ms>-<pid>-<counter>` in base 36: the ids one
+   *   process makes sort in the order it made them.
    */
   startSession(sessionId?: string, meta?: Record<string, unknown>): Promise<SessionInfo> {
     try {
@@ -1606,9 +1607,13 @@ function invalidEvent(
 }
 
 let sessionCounter = 0;
+/**
+ * `session-<ms>-<pid>-<counter>`, in base 36. The counter has a fixed width (4 digits, wrapping at 36⁴),
+ * so that ids made in one millisecond by one process sort in the order they were made.
+ */
 function createSessionId(): string {
-  sessionCounter = (sessionCounter + 1) % 1_000_000;
-  return `session-${Date.now().toString(36)}-${process.pid.toString(36)}-${sessionCounter.toString(36)}`;
+  sessionCounter = (sessionCounter + 1) % 36 ** 4;
+  return `session-${Date.now().toString(36)}-${process.pid.toString(36)}-${sessionCounter.toString(36).padStart(4, '0')}`;
 }
 
 /**

@@ -286,6 +286,20 @@ describe('SessionStore: sessions, metadata, context', () => {
     expect((await t.store.sessions()).length).toBe(2);
   });
 
+  it('makes up ids that sort in the order they were made, also within one millisecond', async () => {
+    // The same millisecond throughout: only the counter orders them, past 36 (two base-36 digits) too.
+    const now = vi.spyOn(Date, 'now').mockReturnValue(Date.UTC(2026, 0, 1));
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) ids.push((await t.store.startSession()).sessionId);
+      expect(new Set(ids).size).toBe(40);
+      // sessions() lists in key order: the order they were made.
+      expect((await t.store.sessions()).map((info) => info.sessionId)).toEqual(ids);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it('builds the seed context: counts, time span, files, agents, workflows — from the index only', async () => {
     const events = [
       ev('session.started', 1000),
