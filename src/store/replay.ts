@@ -5,6 +5,7 @@
 import { Observable } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
 import type { Event } from '../event.js';
+import { StoreError } from './errors.js';
 import type { QueryOptions, SessionStore, StoredEvent } from './SessionStore.js';
 
 /**
@@ -26,6 +27,10 @@ import type { QueryOptions, SessionStore, StoredEvent } from './SessionStore.js'
 export function replay(store: SessionStore, sessionId: string, query?: QueryOptions): Observable<Event> {
   const iterable = store.query(sessionId, query);
   return fromAsyncIterable(iterable);
+}
+
+function isNotOpen(error: unknown): boolean {
+  return error instanceof StoreError && error.code === 'STORE_NOT_OPEN';
 }
 
 function fromAsyncIterable<T>(iterable: AsyncIterable<T>): Observable<T> {
@@ -72,7 +77,8 @@ export interface TailOptions {
  *
  * It registers for live appends before it reads, buffers them while it reads the stored events, then
  * emits the buffered ones it has not already read and goes live. It completes when the session is
- * deleted or the store is closed, and never completes otherwise.
+ * deleted or the store is closed (also when `close()` begins as it reads again after an overflow), and
+ * never completes otherwise.
  *
  * ## Examples
  * ```ts
@@ -161,7 +167,9 @@ export function tail(
       } catch (error) {
         if (closed) return;
         // The store closed or the session was deleted while we read: that ends the tail, not an error.
-        if (ended) subscriber.complete();
+        // So does a read refused because close() began (an overflowed catch-up reading again), before
+        // the store completed the watcher: going live instead would skip the appends the buffer dropped.
+        if (ended || (isNotOpen(error) && store.status !== 'open')) subscriber.complete();
         else subscriber.error(error);
       }
     })();

@@ -152,6 +152,51 @@ describe('tail', () => {
     expect((await closed).map((e) => e.seq)).toEqual([0]);
   });
 
+  it('completes, rather than erroring, when the store closes as an overflowed catch-up starts reading again', async () => {
+    await t.store.append([ev('a', 1)]);
+    // The first catch-up read ends only when `release` is called (the store itself is real).
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const store = t.store;
+    const entries = store.entries.bind(store);
+    let reads = 0;
+    store.entries = (sessionId, options) => {
+      const real = entries(sessionId, options);
+      if (++reads > 1) return real;
+      return {
+        async *[Symbol.asyncIterator]() {
+          yield* real;
+          await gate;
+        },
+      };
+    };
+    const received: StoredEvent[] = [];
+    let outcome: unknown;
+    tail(store, 's1', { maxBuffer: 1 }).subscribe({
+      next: (entry) => received.push(entry),
+      error: (error) => {
+        outcome = error;
+      },
+      complete: () => {
+        outcome = 'complete';
+      },
+    });
+    // Two live events while the catch-up reads: beyond maxBuffer, so it must read again.
+    await store.append([ev('b', 2), ev('c', 3)]);
+    const pending = store.append([ev('d', 4)]);
+    const closing = store.close();
+    // The read ends while close() waits for d's write: the second read starts on a closing store.
+    release();
+    await closing;
+    await pending;
+    await tick();
+    expect(outcome).toBe('complete');
+    // No gap: whatever was emitted is a prefix of the session.
+    expect(received.map((entry) => entry.seq)).toEqual([0, 1, 2, 3].slice(0, received.length));
+  });
+
   it('validates its options at once', () => {
     expect(() => tail(t.store, 's1', { fromSeq: -1 })).toThrow(ConfigError);
     expect(() => tail(t.store, '', {})).toThrow(ConfigError);
