@@ -92,7 +92,8 @@ export interface PersistOptions {
  * - a failed write stops the source; once the other lane's write in flight (if any) has completed and
  *   been emitted, the stream errors with a `StoreError` (`STORE_WRITE_FAILED`) whose `events` are every
  *   event not written (the failed batches and all that were waiting), in the order received;
- * - a source error is forwarded after every event received before it is written and emitted;
+ * - a source error is forwarded after every event received before it is written and emitted (unless a
+ *   write fails or refuses an event: that error, carrying the unwritten events, is the one reported);
  * - an invalid event (one `SessionStore.append` rejects as not matching `EventSchema` or not reading back
  *   as the same event) stops the source; the events before it are written and emitted, then the stream
  *   errors with `STORE_INVALID_EVENT` carrying it. An event that cannot be serialized at all (a `BigInt`

@@ -503,6 +503,21 @@ describe('persist: an event the write refuses as invalid', () => {
   );
 
   it(
+    'reports the refusal, which carries the unwritten events, rather than the source error that followed',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('--#', undefined, refusal(E.b!)), () => m.cold('-|')]);
+      const source = m.cold('  -(ab)#', E);
+      const expected = '       ----(ax|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { ...E, x: 'STORE_INVALID_EVENT:b' },
+      );
+      m.flush();
+      expect(batches).toEqual(['ab', 'a']);
+    }),
+  );
+
+  it(
     'an error naming no event of the batch is a failed write, as before',
     marbles((m) => {
       const { target } = writer([() => m.cold('-#', undefined, refusal(E.h!))]);
