@@ -1062,9 +1062,9 @@ export class SessionStore {
     try {
       const { n, meta, deleting } = await this.#numberOf(key, job.sessionId);
       this.#sessions.delete(job.sessionId);
-      const existed =
-        meta !== undefined ||
-        (!deleting && n !== undefined && (await this.#lastSeq(partOf(n))) !== undefined);
+      // An id record is written with the session's first metadata and removed by its deletion: with one,
+      // the session exists even if its metadata is damaged or gone and it has no event (as session() says).
+      const existed = meta !== undefined || (!deleting && n !== undefined);
       const watchers = this.#watchers.get(job.sessionId);
       this.#watchers.delete(job.sessionId);
       if (n === undefined) {

@@ -488,6 +488,21 @@ describe('SessionStore: persistence and recovery', () => {
     expect(await store.session(damaged)).toMatchObject({ eventCount: 4, nextSeq: 4 });
   });
 
+  it('deleteSession says a session with damaged metadata and no events existed, as session() does', async () => {
+    await t.store.startSession('empty', { owner: 'me' });
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    await raw.put('!s!empty', '{"broken');
+    await raw.close();
+    const store = await t.reopen();
+    expect(await store.session('empty')).toMatchObject({ sessionId: 'empty', eventCount: 0 });
+    expect(await store.deleteSession('empty')).toBe(true);
+    expect(await store.session('empty')).toBeUndefined();
+    expect(await store.sessions()).toEqual([]);
+    expect(await store.deleteSession('empty')).toBe(false);
+  });
+
   it('finishes a deleteSession interrupted by a crash (tombstone left behind)', async () => {
     await t.store.append([ev('a', 1), ev('b', 2), ev('x', 1, 'other')]);
     await t.store.close();
