@@ -5,6 +5,7 @@
 import {
   asapScheduler,
   asyncScheduler,
+  config,
   from,
   type MonoTypeOperatorFunction,
   Observable,
@@ -104,8 +105,12 @@ export interface PersistOptions {
  *   written, in the order received. Those written are the ones before it, and, with the priority lane,
  *   those after it that the other lane's write in flight already held;
  * - events still waiting when the subscriber unsubscribes are written anyway (not emitted), and so are
- *   those of a write that failed before its error was delivered (a duplicate, if it did reach the disk,
- *   rather than a loss).
+ *   those of a write that failed before its error was delivered, or that was in flight and fails after
+ *   (a duplicate, if it did reach the disk, rather than a loss). With no subscriber left to tell, a write
+ *   of these that fails (a store closed first, a disk error) and an event the store refuses are reported
+ *   as RxJS reports an error nobody handles: to `config.onUnhandledError` if set, else thrown
+ *   asynchronously. The `StoreError` (`STORE_WRITE_FAILED`, or the store's `STORE_INVALID_EVENT`)
+ *   carries the events not written.
  *
  * ## Examples
  * ```ts
@@ -169,6 +174,36 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         | undefined;
 
       const upstream = new Subscription();
+      /** Whether the subscriber has gone (the teardown ran): nothing is emitted or reported to it now. */
+      let left = false;
+
+      /**
+       * After the subscriber left: writes `events` anyway, once. A failure has nobody to tell but RxJS's
+       * hook for unhandled errors; so has `refused`, an event the store refused (it is not written).
+       */
+      const writeLeftovers = (events: Event[], refused: StoreError | undefined) => {
+        const refusedOne = refused?.events[0];
+        if (refused !== undefined) reportUnhandled(refused);
+        const rest = refusedOne === undefined ? events : events.filter((event) => event !== refusedOne);
+        if (rest.length === 0) return;
+        const lost = (cause: unknown) => {
+          const refusedAgain = refusedEvent(cause);
+          reportUnhandled(
+            refusedAgain !== undefined
+              ? (cause as StoreError)
+              : new StoreError(
+                  'STORE_WRITE_FAILED',
+                  `persist: after its subscriber left, a write of ${rest.length} event(s) failed; they were not written (see .events): ${(cause as Error)?.message ?? String(cause)}`,
+                  { cause, events: rest },
+                ),
+          );
+        };
+        try {
+          from(store.append(rest)).subscribe({ error: lost });
+        } catch (cause) {
+          lost(cause);
+        }
+      };
 
       const cancelTimer = () => {
         timer?.unsubscribe();
@@ -283,6 +318,17 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         const settle = (error?: { cause: unknown }) => {
           if (settled) return;
           settled = true;
+          if (left) {
+            // In flight when the subscriber left: a failed write is made again, as the waiting events were.
+            if (error !== undefined) {
+              const bad = refusedEvent(error.cause);
+              writeLeftovers(
+                batch,
+                bad !== undefined && batch.includes(bad) ? (error.cause as StoreError) : undefined,
+              );
+            }
+            return;
+          }
           done(error);
           if (error === undefined) succeed(batch);
           else {
@@ -302,12 +348,11 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           settle({ cause });
           return;
         }
-        const writing = written.subscribe({
+        // Not ended by the teardown: unsubscribing from a write would not undo it, only hide its failure.
+        written.subscribe({
           error: (cause: unknown) => settle({ cause }),
           complete: () => settle(),
         });
-        // Unsubscribing from a write does not undo it; this only drops the callbacks on teardown.
-        if (!settled) subscriber.add(writing);
       };
 
       const failed = (cause: unknown, normal: Event[], criticalBatch: Critical[]) => {
@@ -454,24 +499,31 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       if (sourceDone) upstream.unsubscribe();
 
       return () => {
+        left = true;
         upstream.unsubscribe();
         cancelTimer();
         if (!finished && (failure !== undefined || pending.length > 0 || critical.length > 0)) {
-          // The subscriber left before these were written. They were received, so write them anyway
-          // (fire and forget: nobody is left to tell, and a store's close() waits for queued writes) —
-          // with a failed write's events too, whose failure nobody will hear of now: written twice if
-          // that write did reach the disk, rather than lost if it did not.
-          // Without the event a write refused: it would make the store refuse the others with it.
-          const refusedOne = cut?.event;
-          const rest = unwritten().filter((event) => event !== refusedOne);
-          try {
-            from(store.append(rest)).subscribe({ error: () => {} });
-          } catch {
-            // Nothing to report to: see above.
-          }
+          // The subscriber left before these were written. They were received, so write them anyway (a
+          // store's close() waits for queued writes) — with a failed write's events too, whose failure
+          // nobody will hear of now: written twice if that write did reach the disk, rather than lost if
+          // it did not. Without the event a write refused: it would make the store refuse the others.
+          const events = unwritten();
+          writeLeftovers(events, cut?.error);
         }
       };
     });
+}
+
+/**
+ * Reports an error nobody is left to handle as RxJS does (its `reportUnhandledError`): on a later task, to
+ * `config.onUnhandledError` if set, else thrown.
+ */
+function reportUnhandled(error: unknown): void {
+  setTimeout(() => {
+    const handler = config.onUnhandledError;
+    if (handler !== null && handler !== undefined) handler(error);
+    else throw error;
+  });
 }
 
 /**

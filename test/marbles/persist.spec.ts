@@ -1,4 +1,4 @@
-import { map, of, Subject } from 'rxjs';
+import { config, map, of, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, type Event, type EventWriter, persist, StoreError } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
@@ -529,4 +529,110 @@ describe('persist: an event the write refuses as invalid', () => {
       );
     }),
   );
+});
+
+describe('persist: writes that settle after the subscriber left', () => {
+  /** A writer whose every write waits for `settle(i, error?)`; records the batches by letter. */
+  function heldWriter() {
+    const batches: string[] = [];
+    const writes: Array<Subject<unknown>> = [];
+    const target: EventWriter = {
+      append(events) {
+        batches.push(events.map(letter).join(''));
+        const write = new Subject<unknown>();
+        writes.push(write);
+        return write;
+      },
+    };
+    const settle = (i: number, error?: unknown) => {
+      if (error === undefined) writes[i]!.complete();
+      else writes[i]!.error(error);
+    };
+    return { target, batches, settle };
+  }
+
+  /** Collects what RxJS's unhandled-error hook receives while `run` and the tasks it starts run. */
+  async function unhandledDuring(run: () => void): Promise<unknown[]> {
+    const seen: unknown[] = [];
+    const before = config.onUnhandledError;
+    config.onUnhandledError = (error) => seen.push(error);
+    try {
+      run();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    } finally {
+      config.onUnhandledError = before;
+    }
+    return seen;
+  }
+
+  const described = (error: unknown) =>
+    error instanceof StoreError ? `${error.code}:${error.events.map(letter).join('')}` : String(error);
+
+  it('writes again a batch in flight that fails after the subscriber left; a second failure is reported with its events', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 2 })).subscribe();
+    source.next(E.a!);
+    source.next(E.b!);
+    expect(batches).toEqual(['ab']);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => {
+      settle(0, new Error('disk full'));
+      // Written again, once: a duplicate if the first write did reach the disk, rather than a loss.
+      expect(batches).toEqual(['ab', 'ab']);
+      settle(1, new Error('disk still full'));
+    });
+    expect(seen.map(described)).toEqual(['STORE_WRITE_FAILED:ab']);
+    expect((seen[0] as StoreError).message).toContain('disk still full');
+  });
+
+  it('reports nothing when the write made again succeeds, nor for a write in flight that succeeds', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
+    source.next(E.a!);
+    source.next(E.b!);
+    subscription.unsubscribe();
+    // b was waiting: written at the teardown. a was in flight.
+    expect(batches).toEqual(['a', 'b']);
+    const seen = await unhandledDuring(() => {
+      settle(0, new Error('transient'));
+      settle(1);
+      settle(2);
+    });
+    expect(batches).toEqual(['a', 'b', 'a']);
+    expect(seen).toEqual([]);
+  });
+
+  it('reports a failed write of the events left waiting at the teardown (a store closed first)', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
+    source.next(E.a!);
+    source.next(E.b!);
+    source.next(E.c!);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => {
+      settle(0);
+      settle(1, new StoreError('STORE_NOT_OPEN', 'the store is closed'));
+    });
+    expect(batches).toEqual(['a', 'bc']);
+    expect(seen.map(described)).toEqual(['STORE_WRITE_FAILED:bc']);
+  });
+
+  it('writes a refused batch in flight again without the refused event, which is reported', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 3 })).subscribe();
+    source.next(E.a!);
+    source.next(E.b!);
+    source.next(E.c!);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => {
+      settle(0, refusal(E.b!));
+      settle(1);
+    });
+    expect(batches).toEqual(['abc', 'ac']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b']);
+  });
 });
