@@ -131,3 +131,28 @@ describe('a bad option value of any kind is a ConfigError', () => {
     }
   }
 });
+
+/**
+ * Timer lengths past `setTimeout`'s range: Node runs `Infinity` or a delay above 2,147,483,647 ms after
+ * 1 ms, so a poll or flush timer would spin. Each such option refuses them, with the shared message.
+ */
+const TIMERS: ReadonlyArray<readonly [string, (value: number) => unknown]> = [
+  ['fromHookFile: pollIntervalMs', (v) => fromHookFile('x.jsonl', { pollIntervalMs: v })],
+  ['persist: maxDelayMs', (v) => persist({ append: async () => undefined }, { maxDelayMs: v })],
+  ['systemLoad$: intervalMs', (v) => systemLoad$({ intervalMs: v })],
+  ['adaptiveBatch: maxTimeoutMs', (v) => adaptiveBatch({ maxTimeoutMs: v })],
+];
+
+describe('a timer length past setTimeout range is a ConfigError', () => {
+  for (const [where, make] of TIMERS) {
+    it(`${where}: accepts 2147483647, refuses more`, () => {
+      expect(() => make(2_147_483_647)).not.toThrow();
+      for (const value of [2_147_483_648, 1e12, Number.POSITIVE_INFINITY]) {
+        expect(() => make(value)).toThrow(ConfigError);
+        expect(() => make(value)).toThrow(
+          new RegExp(`^${where.replace('$', '\\$')} must be .* up to 2147483647, got `),
+        );
+      }
+    });
+  }
+});

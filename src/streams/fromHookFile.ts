@@ -3,6 +3,7 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import { ConfigError, textOf, VibespecError } from '../errors.js';
+import { timerOption } from '../operators/internal/eventTime.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import type { HookOutput } from './toEvents.js';
 
@@ -17,7 +18,9 @@ export interface HookFileOptions extends JsonLinesOptions {
   follow?: boolean;
   /**
    * How often a followed file is polled, on top of `fs.watch` notifications (of the file, and of its
-   * directory for the file's name). Default 250 ms.
+   * directory for the file's name). Default 250 ms. A positive number of ms up to 2,147,483,647 (the
+   * longest `setTimeout` delay; `Infinity` or a longer one, which Node would turn into 1 ms, is a
+   * `ConfigError`).
    */
   pollIntervalMs?: number;
 }
@@ -96,9 +99,7 @@ function readHookFile<T>(
     throw new ConfigError(`fromHookFile: path must be a non-empty path, got ${textOf(path)}`);
   }
   const follow = options?.follow ?? false;
-  const pollIntervalMs = options?.pollIntervalMs ?? 250;
-  if (typeof pollIntervalMs !== 'number' || !(pollIntervalMs > 0))
-    throw new ConfigError(`fromHookFile: pollIntervalMs must be > 0, got ${textOf(pollIntervalMs)}`);
+  const pollIntervalMs = timerOption('fromHookFile: pollIntervalMs', options?.pollIntervalMs ?? 250);
   new LineReader(options); // validate options at construction
   return new Observable<T>((subscriber) => {
     const lines = new LineReader(options);
