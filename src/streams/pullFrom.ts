@@ -33,8 +33,13 @@ export interface FlowGate {
   hold(owner: object): void;
   /** Withdraws `owner`'s hold; the gate opens when no hold is left. */
   release(owner: object): void;
-  /** Resolves at once when open, else when the gate next opens. */
-  whenOpen(): Promise<void>;
+  /**
+   * Resolves at once when open, else when the gate next opens. With `signal` (optional: a gate may
+   * ignore it), a wait whose signal aborts is given up: the gate forgets it and the promise rejects with
+   * the signal's reason. `pullFrom` passes one that it aborts when unsubscribed, so a gate held for long
+   * does not keep the waits of every pull that came and went meanwhile.
+   */
+  whenOpen(signal?: AbortSignal): Promise<void>;
 }
 
 /**
@@ -43,7 +48,7 @@ export interface FlowGate {
  */
 export function createFlowGate(): FlowGate {
   const holders = new Set<object>();
-  let waiters: Array<() => void> = [];
+  let waiters = new Set<() => void>();
   return {
     get isOpen() {
       return holders.size === 0;
@@ -52,15 +57,30 @@ export function createFlowGate(): FlowGate {
       holders.add(owner);
     },
     release(owner) {
-      if (!holders.delete(owner) || holders.size > 0 || waiters.length === 0) return;
+      if (!holders.delete(owner) || holders.size > 0 || waiters.size === 0) return;
       const wake = waiters;
-      waiters = [];
+      waiters = new Set();
       for (const resolve of wake) resolve();
     },
-    whenOpen() {
+    whenOpen(signal) {
       if (holders.size === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        waiters.push(resolve);
+      if (signal === undefined) {
+        return new Promise<void>((resolve) => {
+          waiters.add(resolve);
+        });
+      }
+      if (signal.aborted) return Promise.reject(signal.reason);
+      return new Promise<void>((resolve, reject) => {
+        const open = () => {
+          signal.removeEventListener('abort', abort);
+          resolve();
+        };
+        const abort = () => {
+          waiters.delete(open);
+          reject(signal.reason);
+        };
+        waiters.add(open);
+        signal.addEventListener('abort', abort, { once: true });
       });
     },
   };
@@ -104,15 +124,21 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
     let iterator: AsyncIterator<T> | Iterator<T> | undefined;
     // Ends the current wait on a held gate when the subscriber goes away. One promise per wait, not a
     // long-lived "stopped" promise raced against each wait: every race would leave a reaction on it
-    // for as long as the run lasts (memory growing with every time the gate closed).
+    // for as long as the run lasts (memory growing with every time the gate closed). The abort tells
+    // the gate to forget the wait (a gate that ignores the signal is still left at once).
     let wake: (() => void) | undefined;
-    const waitForGate = () =>
-      new Promise<void>((resolve) => {
-        wake = resolve;
-        gate.whenOpen().then(resolve, resolve);
+    const waitForGate = () => {
+      const abort = new AbortController();
+      return new Promise<void>((resolve) => {
+        wake = () => {
+          abort.abort();
+          resolve();
+        };
+        gate.whenOpen(abort.signal).then(resolve, resolve);
       }).finally(() => {
         wake = undefined;
       });
+    };
 
     const run = async () => {
       try {

@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createFlowGate, pullFrom } from '../../src/index.js';
+import { createFlowGate, type FlowGate, pullFrom } from '../../src/index.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -28,6 +28,28 @@ describe('createFlowGate', () => {
     await tick();
     expect(opened).toBe(true);
     expect(gate.isOpen).toBe(true);
+  });
+});
+
+describe('createFlowGate whenOpen(signal)', () => {
+  it('gives up an aborted wait: it rejects with the reason, and the others still open', async () => {
+    const gate = createFlowGate();
+    gate.hold(gate);
+    const abort = new AbortController();
+    const given = gate.whenOpen(abort.signal);
+    let kept = false;
+    const other = new AbortController();
+    void gate.whenOpen(other.signal).then(() => {
+      kept = true;
+    });
+    abort.abort(new Error('gone'));
+    await expect(given).rejects.toThrow('gone');
+    await expect(gate.whenOpen(abort.signal)).rejects.toThrow('gone');
+    gate.release(gate);
+    await tick();
+    expect(kept).toBe(true);
+    other.abort(); // after it opened: nothing left to give up
+    await expect(gate.whenOpen(abort.signal)).resolves.toBeUndefined();
   });
 });
 
@@ -123,6 +145,74 @@ describe('pullFrom', () => {
     });
     // The leak was ~30 MB here; what remains is noise.
     expect(during - before).toBeLessThan(8_000_000);
+  });
+
+  it('does not keep the waits of pulls unsubscribed while the gate is held; the live ones resume', async () => {
+    // A gate held for long (a stalled consumer) while pulls come and go: each one's wait used to stay in
+    // the gate until it opened. The waits are seen through a gate that hands out createFlowGate's.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const inner = createFlowGate();
+    const waits: Array<WeakRef<Promise<void>>> = [];
+    const gate: FlowGate = {
+      get isOpen() {
+        return inner.isOpen;
+      },
+      hold: (owner) => inner.hold(owner),
+      release: (owner) => inner.release(owner),
+      whenOpen(signal) {
+        const wait = inner.whenOpen(signal);
+        waits.push(new WeakRef(wait));
+        return wait;
+      },
+    };
+    gate.hold(gate);
+    for (let i = 0; i < 50; i++) {
+      const subscription = pullFrom([0], gate).subscribe();
+      subscription.unsubscribe();
+    }
+    const seen: number[] = [];
+    const live = new Promise<void>((resolve) => {
+      pullFrom([1, 2, 3], gate).subscribe({ next: (v) => seen.push(v), complete: resolve });
+    });
+    await tick(); // WeakRef targets stay alive until the current job ends.
+    gc();
+    expect(waits).toHaveLength(51);
+    // Only the live pull's wait is still held by the gate.
+    expect(waits.filter((ref) => ref.deref() !== undefined)).toHaveLength(1);
+    expect(seen).toEqual([]);
+    gate.release(gate);
+    await live;
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('works with a gate of its own that ignores the abort signal', async () => {
+    let open = false;
+    let waiting: Array<() => void> = [];
+    const gate: FlowGate = {
+      get isOpen() {
+        return open;
+      },
+      hold() {},
+      release() {},
+      whenOpen: () => new Promise<void>((resolve) => waiting.push(resolve)),
+    };
+    const left: number[] = [];
+    const subscription = pullFrom([9], gate).subscribe((v) => left.push(v));
+    await tick();
+    subscription.unsubscribe();
+    const seen: number[] = [];
+    const done = new Promise<void>((resolve) => {
+      pullFrom([1, 2], gate).subscribe({ next: (v) => seen.push(v), complete: resolve });
+    });
+    await tick();
+    expect(waiting).toHaveLength(2);
+    open = true;
+    for (const resolve of waiting) resolve();
+    waiting = [];
+    await done;
+    expect(seen).toEqual([1, 2]);
+    expect(left).toEqual([]);
   });
 
   it('lets the event loop run while it pulls a long in-memory iterable', async () => {
