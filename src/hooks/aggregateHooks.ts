@@ -32,7 +32,8 @@ export interface RunHookAggregationOptions extends Omit<HookRunOptions, 'errorPo
   /**
    * When, in ms after the run starts (on the scheduler), the hooks still running are cancelled and
    * recorded as `timed_out`, and what has arrived is aggregated. A hook's own `timeoutMs` still
-   * applies when it is shorter. Default 60,000; `Infinity` to wait for every hook.
+   * applies when it is shorter. Default 60,000; `Infinity` (or any value above 2,147,483,647 ms, the
+   * longest timer Node can hold) to wait for every hook.
    */
   deadlineMs?: number;
 }

@@ -54,7 +54,11 @@ export type ErrorPolicy = 'fail-open' | 'fail-closed';
 export interface HookOptions {
   /** The hook's name: in its step, its events, an aggregation's metrics. Non-empty. */
   readonly name: string;
-  /** Time the hook may take, in ms on the run's scheduler; `Infinity` for none. Default: the run's. */
+  /**
+   * Time the hook may take, in ms on the run's scheduler; `Infinity` for none. A value above
+   * 2,147,483,647 ms (~24.8 days, the longest timer Node can hold) also means none: it is not armed,
+   * rather than firing at once. Default: the run's.
+   */
   readonly timeoutMs?: number;
   /** What a chain does when this hook fails or times out. Default: the run's (`fail-closed`). */
   readonly errorPolicy?: ErrorPolicy;
@@ -128,7 +132,10 @@ export interface HookChain {
 export interface HookRunOptions {
   /** Clock of the timeouts, durations and event timestamps. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
-  /** Per-hook timeout in ms, `Infinity` for none. Default 60,000 (as Claude Code's). */
+  /**
+   * Per-hook timeout in ms, `Infinity` for none; a value above 2,147,483,647 ms (~24.8 days, the
+   * longest timer Node can hold) also means none. Default 60,000 (as Claude Code's).
+   */
   timeoutMs?: number;
   /** Default `fail-closed`. Not used by aggregations, where every hook runs anyway. */
   errorPolicy?: ErrorPolicy;

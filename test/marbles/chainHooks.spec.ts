@@ -208,6 +208,25 @@ describe('runHookChain', () => {
     }),
   );
 
+  it('arms no timer for a timeoutMs above 2147483647 ms (no timeout), one up to it', () => {
+    // Node fires a longer timer after 1 ms: such a timeout would time every hook out at once.
+    for (const [timeoutMs, delays] of [
+      [2_147_483_648, []],
+      [1e12, []],
+      [2_147_483_647, [2_147_483_647]],
+    ] as const) {
+      const scheduler = new TestScheduler(() => undefined);
+      const hook = fn('a', () => NEVER);
+      const subscription = runHookChain(
+        { name: 'c', hooks: [hook] },
+        {},
+        { scheduler, timeoutMs },
+      ).subscribe();
+      expect(scheduler.actions.map((action) => action.delay)).toEqual(delays);
+      subscription.unsubscribe();
+    }
+  });
+
   it(
     'fail-open: records the error and goes on with the next hook',
     marbles((m) => {
