@@ -138,6 +138,7 @@ describe('a bad option value of any kind is a ConfigError', () => {
  */
 const TIMERS: ReadonlyArray<readonly [string, (value: number) => unknown]> = [
   ['fromHookFile: pollIntervalMs', (v) => fromHookFile('x.jsonl', { pollIntervalMs: v })],
+  ['fromFileWatcher: debounceMs', (v) => fromFileWatcher('.', { debounceMs: v })],
   ['persist: maxDelayMs', (v) => persist({ append: async () => undefined }, { maxDelayMs: v })],
   ['systemLoad$: intervalMs', (v) => systemLoad$({ intervalMs: v })],
   ['adaptiveBatch: maxTimeoutMs', (v) => adaptiveBatch({ maxTimeoutMs: v })],

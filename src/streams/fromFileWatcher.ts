@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, textOf, VibespecError } from '../errors.js';
+import { timerOption } from '../operators/internal/eventTime.js';
 import type { HookOutput } from './toEvents.js';
 
 /** Options of `fromFileWatcher`. */
@@ -16,7 +17,9 @@ export interface FileWatcherOptions {
   ignore?: RegExp | ((relativePath: string) => boolean);
   /**
    * Notifications for the same path within this window are coalesced into one change, and all changes
-   * of the window go out in one `file-watcher` output. Default 50 ms.
+   * of the window go out in one `file-watcher` output. Default 50 ms. A number of ms from 0 up to
+   * 2,147,483,647 (the longest `setTimeout` delay; `Infinity` or a longer one, which Node would turn
+   * into 1 ms, is a `ConfigError`).
    */
   debounceMs?: number;
   /** Schedules the debounce and stamps outputs. Default `asyncScheduler`. */
@@ -59,8 +62,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
   const debounceMs = options?.debounceMs ?? 50;
   const scheduler = options?.scheduler ?? asyncScheduler;
   const ignoreOption = options?.ignore ?? DEFAULT_IGNORE;
-  if (typeof debounceMs !== 'number' || !(debounceMs >= 0))
-    throw new ConfigError(`fromFileWatcher: debounceMs must be >= 0, got ${textOf(debounceMs)}`);
+  timerOption('fromFileWatcher: debounceMs', debounceMs, true);
   const ignored = (relative: string) =>
     typeof ignoreOption === 'function' ? ignoreOption(relative) : ignoreOption.test(relative);
 
