@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,6 +158,47 @@ describe('the vibespec-streams command', () => {
       replay: { code: 0, stderr: '' },
     });
   });
+
+  /** Runs the command with its stdout on /dev/full: every write fails with ENOSPC. */
+  async function toFullDevice(
+    args: string[],
+    stdin: string,
+  ): Promise<{ code: number | null; stderr: string }> {
+    const full = await open('/dev/full', 'w');
+    try {
+      return await new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+          cwd: ROOT,
+          stdio: ['pipe', full.fd, 'pipe'],
+        });
+        let stderr = '';
+        child.stderr!.on('data', (chunk) => {
+          stderr += chunk;
+        });
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stderr }));
+        child.stdin!.on('error', () => undefined);
+        child.stdin!.end(stdin);
+      });
+    } finally {
+      await full.close();
+    }
+  }
+
+  it.skipIf(!existsSync('/dev/full'))(
+    'bridge fails with the error of writing its output, not as a failure to read its input',
+    async () => {
+      const { text } = edits(3);
+      // With a newline at the end, and without one (that line's events are written after the input ended).
+      for (const input of [text, text.trimEnd()]) {
+        const { code, stderr } = await toFullDevice(['bridge'], input);
+        expect({ code, stderr: stderr.trim() }).toEqual({
+          code: 1,
+          stderr: 'vibespec-streams: ENOSPC: no space left on device, write',
+        });
+      }
+    },
+  );
 
   it('explains itself, and exits 2 on an unknown command or option', async () => {
     expect((await cli(['help'])).stdout).toContain('usage: vibespec-streams');

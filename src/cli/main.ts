@@ -317,10 +317,20 @@ async function bridge(file: string | undefined): Promise<number> {
   const input = file === undefined || file === '-' ? process.stdin : createReadStream(file);
   // fromJsonLines pushes each chunk's events synchronously, then asks for the next chunk: waiting for
   // stdout there paces the reading to stdout's reader, and stops it once that reader is gone.
+  // A failed write (ENOSPC…) stops the reading too, and is thrown as itself: thrown from here, it would
+  // be reported as fromJsonLines failing to read the input.
+  let writeError: { error: unknown } | undefined;
   async function* paced(): AsyncGenerator<string | Uint8Array> {
     for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
       yield chunk;
-      if (!(await stdout.ready())) return; // `| head`: the reader is gone
+      let open: boolean;
+      try {
+        open = await stdout.ready();
+      } catch (error) {
+        writeError = { error };
+        return;
+      }
+      if (!open) return; // `| head`: the reader is gone
     }
   }
   await lastValueFrom(
@@ -330,6 +340,9 @@ async function bridge(file: string | undefined): Promise<number> {
     ),
     { defaultValue: undefined },
   );
+  if (writeError !== undefined) throw writeError.error;
+  // The events of a last line without a newline are written after the last wait: their error too.
+  await stdout.ready();
   return 0;
 }
 
