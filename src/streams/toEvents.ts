@@ -110,7 +110,12 @@ function defined(fields: Record<string, unknown>): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------------
 // Claude Code hooks.
 
-const GIT_COMMIT = /\bgit\s+(?:-[cC]\s+\S+\s+|--?[\w-]+(?:=\S+)?\s+)*commit\b/;
+// `git [options] commit`, anywhere in a command line, read one token at a time (see `isGitCommit`).
+const GIT = /\bgit\s+/g;
+// One option of git's: `-c name=value` / `-C dir` (the argument is the next token), or any other `-x`,
+// `--name`, `--name=value`. The two never match the same text, so there is one way to read a command.
+const GIT_OPTION = /-[cC]\s+\S+\s+|-(?![cC]\s)[\w-]+(?:=\S+)?\s+/y;
+const COMMIT = /commit\b/y;
 const COMMIT_MESSAGE = /\s(?:-m|--message)(?:\s+|=)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/;
 const COMMIT_SUMMARY = /^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.*)$/m;
 const TEST_COMMAND =
@@ -155,6 +160,31 @@ function durationOf(payload: Record<string, unknown>): number | undefined {
   return num(payload.duration_ms) ?? num(response?.durationMs) ?? num(response?.totalDurationMs);
 }
 
+/**
+ * Whether `command` runs `git [options] commit`. Linear in the command's length: a regular expression
+ * with a repeated group of options backtracked through every way of splitting them (`--a` read as `-`
+ * and `-a` or as `--` and `a`, a `-c` alone or with its argument), exponentially: a Bash command of a
+ * few dozen options after `git` blocked the bridge for minutes. Each `git` is read from once: one that
+ * starts inside the options already read from an earlier `git` cannot lead to a `commit` either.
+ */
+function isGitCommit(command: string): boolean {
+  let readUpTo = 0;
+  GIT.lastIndex = 0;
+  for (let git = GIT.exec(command); git !== null; git = GIT.exec(command)) {
+    if (git.index < readUpTo) continue;
+    let at = GIT.lastIndex;
+    for (;;) {
+      COMMIT.lastIndex = at;
+      if (COMMIT.test(command)) return true;
+      GIT_OPTION.lastIndex = at;
+      if (!GIT_OPTION.test(command)) break;
+      at = GIT_OPTION.lastIndex;
+    }
+    readUpTo = at;
+  }
+  return false;
+}
+
 function isTestCommand(command: string | undefined): command is string {
   return command !== undefined && TEST_COMMAND.test(command) && !NOT_A_TEST_RUN.test(command);
 }
@@ -190,7 +220,7 @@ const postToolUse: Mapper = (p, ctx) => {
     if (Array.isArray(edits)) data.edits = edits.length;
     events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
   } else if (toolName === 'Bash' && command !== undefined) {
-    if (GIT_COMMIT.test(command)) {
+    if (isGitCommit(command)) {
       const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
       const message = COMMIT_MESSAGE.exec(command);
       const summary = COMMIT_SUMMARY.exec(stdout);

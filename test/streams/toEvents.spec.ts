@@ -1,7 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, type Event, Priority, parseEvent, toEvents } from '../../src/index.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SESSION = '7f3c2a91-5d0e-4b8a-9c61-2e4f8d1b0a37';
 const T = 1_760_000_000_000;
 
@@ -129,6 +134,75 @@ describe('toEvents mappings', () => {
       T,
     );
     expect(types(events).includes('git.commit')).toBe(isCommit);
+  });
+
+  const bash = (command: string) =>
+    toEvents(
+      'PostToolUse',
+      claude('PostToolUse', { tool_name: 'Bash', tool_input: { command }, tool_response: { stdout: '' } }),
+      T,
+    );
+
+  it('recognizes a commit after any options, as the option grammar reads them', () => {
+    // The grammar of `git [options] commit`, as one regular expression: options are `-c`/`-C` with their
+    // argument, or any other `-x`, `--name`, `--name=value`. (The bridge reads it token by token.)
+    const reference = /\bgit\s+(?:-[cC]\s+\S+\s+|-(?![cC]\s)[\w-]+(?:=\S+)?\s+)*commit\b/;
+    const words = [
+      'git',
+      'commit',
+      '-c',
+      '-C',
+      'x=1',
+      '--a',
+      '-x=1',
+      '--git-dir=/r/.git',
+      'a/git',
+      '&&',
+      'log',
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...words), fc.constantFrom(' ', '  ', '\t')), { maxLength: 10 }),
+        (parts) => {
+          const command = parts.map(([word, space]) => word + space).join('');
+          expect(types(bash(command)).includes('git.commit')).toBe(reference.test(command));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('reads a command with many options after git in linear time (a regular expression took hours)', () => {
+    // Each of these took the former expression exponential (the first two) or quadratic time in the
+    // number of options: 2^40 ways to read 40 `-c --a`. Run in a child process, so that a regression
+    // fails this test instead of blocking the test run: the bound is a hang guard, not a measurement.
+    const commands = [
+      `git ${'-c --a '.repeat(40)}x`,
+      `git ${'--a '.repeat(60)}x`,
+      `git ${'-git '.repeat(150_000)}x`,
+      `git ${'--a '.repeat(60)}commit -m "ok"`,
+    ];
+    const script = `
+      import { toEvents } from './src/index.ts';
+      let text = '';
+      for await (const chunk of process.stdin) text += chunk;
+      const commands = JSON.parse(text);
+      const found = commands.map((command) => toEvents('PostToolUse', {
+        session_id: 's', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command }, tool_response: {},
+      }).some((event) => event.type === 'git.commit'));
+      process.stdout.write(JSON.stringify(found));`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      input: JSON.stringify(commands),
+      timeout: 50_000,
+    });
+    expect({ error: run.error, signal: run.signal, stderr: run.stderr, stdout: run.stdout }).toEqual({
+      error: undefined,
+      signal: null,
+      stderr: '',
+      stdout: JSON.stringify([false, false, false, true]),
+    });
   });
 
   it('turns a passing test command into test.run passed', () => {
