@@ -205,6 +205,12 @@ describe('the vibespec-streams command', () => {
     expect((await cli(['frobnicate'])).code).toBe(2);
     expect((await cli(['sessions', '--nope'])).code).toBe(2);
     expect((await cli(['context'])).code).toBe(2);
+    // A --limit that is not a whole number (an unset shell variable: '') is refused, not read as 0.
+    for (const limit of ['', '5x', '-1', '1e3']) {
+      const run = await cli(['replay', 's1', `--limit=${limit}`, '--store', join(dir, 'none')]);
+      expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(run.stderr).toContain(`--limit must be a whole number of events, got ${JSON.stringify(limit)}`);
+    }
     // --help after a command is help, not an unknown option.
     for (const args of [
       ['ingest', '--help'],

@@ -44,7 +44,7 @@ const USAGE = `usage: vibespec-streams <command> [options]
   context ID [--store DIR]
       A session's context (counts, time span, files, agents, workflows) as JSON.
   replay ID [--store DIR] [--types a,b] [--limit N]
-      A session's stored events as JSON Lines.
+      A session's stored events as JSON Lines (at most N: a whole number).
   help, or --help (-h) after any command`;
 
 const OPTIONS = {
@@ -296,6 +296,10 @@ async function replayCommand(
   limit: string | undefined,
 ): Promise<number> {
   if (id === undefined) return usage('replay needs a session id');
+  // Digits only: `Number` reads '' (an unset shell variable) as 0, and '0x10' or '1e3' as numbers.
+  if (limit !== undefined && !/^\d+$/.test(limit)) {
+    return usage(`--limit must be a whole number of events, got ${JSON.stringify(limit)}`);
+  }
   const store = await openExisting(storePath);
   try {
     // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.
