@@ -149,6 +149,29 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
     expect((await cli(['sessions', '--store', store])).stdout).toMatch(new RegExp(`^${S2}\\t3 events`, 'm'));
   });
 
+  it('ingest --follow stops as cleanly on SIGTERM (kill, a service stop) as on SIGINT', async () => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      // A line this run commits: once its position is saved, the run is following (its handlers set).
+      await appendFile(log, `${note(S1)}\n`);
+      const size = (await stat(log)).size;
+      const child = start(['ingest', '--follow', '--log', log, '--store', store]);
+      let stderr = '';
+      child.stderr!.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const closed = new Promise<[number | null, string | null]>((resolve) =>
+        child.on('close', (code, by) => resolve([code, by])),
+      );
+      await waitFor('the lines to be committed', async () => {
+        return (await offset().catch(() => undefined))?.offset === size;
+      });
+      child.kill(signal);
+      // Exits 0 with its summary (the store closed), not killed by the signal.
+      expect({ signal, closed: await closed }).toEqual({ signal, closed: [0, null] });
+      expect(stderr).toMatch(/^ingested \d+ events from \d+ new lines/m);
+    }
+  });
+
   it('reads an offset file of an earlier version (a line count) as that count, then saves a position', async () => {
     await writeFile(log, `${note(S1)}\n${edit(S1)}\n`);
     await writeFile(`${log}.offset`, '1\n');

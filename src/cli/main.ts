@@ -36,7 +36,7 @@ const USAGE = `usage: vibespec-streams <command> [options]
       Resumes after the last line whose events are all in the store: FILE.offset keeps where it ends
       (in bytes) and which file it was, so a log rotated, truncated or rewritten since is read from its
       start. A last line without a newline may still be being written: it is left for the next run.
-      --follow keeps tailing the log, across rotations.
+      --follow keeps tailing the log, across rotations, until SIGINT (Ctrl+C) or SIGTERM.
   bridge [FILE]
       JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout.
   sessions [--store DIR]
@@ -236,14 +236,20 @@ async function ingest(log: string, storePath: string, follow: boolean): Promise<
           subscription.unsubscribe();
           resolve();
         };
+        // Ctrl+C, and `kill` / a service manager's stop: both end the run as its end of input would
+        // (the store closed, the summary printed, exit 0), rather than killing it mid-write.
         process.once('SIGINT', onInterrupt);
+        process.once('SIGTERM', onInterrupt);
       }
     });
   } catch (error) {
     failure = { error };
   }
   // Cleanup never masks the first error, and the store is always closed.
-  if (onInterrupt !== undefined) process.off('SIGINT', onInterrupt);
+  if (onInterrupt !== undefined) {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+  }
   onSaveError = undefined;
   // Saving runs as lines commit, so waiting for it leaves the last committed mark on disk (or an
   // error). Nothing committed: nothing written.
