@@ -12,8 +12,9 @@ export interface HookFileOptions extends JsonLinesOptions {
   /**
    * Keep reading as lines are appended (like `tail -F`) instead of completing at the end of the file.
    * A missing file is waited for. A file rotated (a new file at the path), truncated, or rewritten in
-   * place (its first bytes changed) is read again from its start, once the old one's lines are all read:
-   * its last line, even without a newline, is emitted (or rejected), not dropped. Default `false`.
+   * place (its first bytes changed, even while it is being read) is read again from its start, once the
+   * old one's lines are all read: its last line, even without a newline, is emitted (or rejected), not
+   * dropped. Default `false`.
    */
   follow?: boolean;
   /**
@@ -268,6 +269,15 @@ function readHookFile<T>(
           }
         }
         const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
+        if (stopped) return;
+        if (bytesRead > 0 && follow && position > 0 && (await rewritten(handle))) {
+          // Rewritten in place while it was being read (reads follow one another without a wait while
+          // there is more to read): those bytes are the new content's, from the middle. Checked after
+          // the read, so that only bytes read before a rewrite are taken; the file is read from its start.
+          if (stopped) return;
+          finishFile();
+          continue;
+        }
         if (stopped) return;
         if (bytesRead > 0) {
           if (position < FINGERPRINT) {

@@ -1,4 +1,4 @@
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,6 +237,34 @@ describe('fromHookFile', () => {
       ['b', undefined],
       ['c', undefined],
     ]);
+  });
+
+  it('reads a file rewritten in place while it is being read from its start, each new line once', async () => {
+    const path = join(dir, 'live.jsonl');
+    const many = (tag: string, n: number) =>
+      Array.from({ length: n }, (_, i) => line(`${tag}${i}`.padEnd(200, '.'))).join('');
+    // More than one read (64 KiB), so that reads follow one another without a wait.
+    await writeFile(path, many('old', 1_000));
+    const seen: HookOutput[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) => {
+      // Rewritten at the first line, before the next read: longer, so no shrink tells it.
+      if (seen.length === 0) writeFileSync(path, many('new', 2_000));
+      seen.push(o);
+    });
+    await until(() => seen.some((o) => o.hook.startsWith('new1999')));
+    // Anything read again after the end of the new content comes before this line.
+    await appendFile(path, line('end'));
+    await until(() => seen.some((o) => o.hook === 'end'));
+    subscription.unsubscribe();
+    const fresh = seen.filter((o) => o.hook.startsWith('new')).map((o) => o.hook.replace(/\.+$/, ''));
+    expect(fresh).toEqual(Array.from({ length: 2_000 }, (_, i) => `new${i}`));
+    expect(seen.at(-1)?.hook).toBe('end');
+    // Before the new lines, only the old file's: its lines of the first read, and the one cut there.
+    const before = seen.slice(
+      0,
+      seen.findIndex((o) => o.hook.startsWith('new')),
+    );
+    expect(before.every((o) => o.error !== undefined || o.hook.startsWith('old'))).toBe(true);
   });
 
   it("emits the old file's last line without a newline when the file is rotated, and watches the new one", async () => {
