@@ -32,7 +32,7 @@ export interface ReviewSummary {
   readonly missing: readonly HookShortfall[];
 }
 
-/** The result a step carries: a completed step's, or a block's that answered `decision: 'block'`. */
+/** The result a step carries: a completed step's, or a block's answered in JSON (`decision: 'block'`, a `permissionDecision: 'deny'`…). */
 function resultOf(step: AggregatedStep): HookResult | undefined {
   return step.status === 'completed' || step.status === 'blocked' ? step.result : undefined;
 }

@@ -14,6 +14,7 @@ import type {
   HookEvent,
   HookEventData,
   HookEventType,
+  HookResult,
   HookRunOptions,
   HookStatus,
   HookStep,
@@ -211,6 +212,31 @@ export function runStep(
   });
 }
 
+/**
+ * Why `result` blocks, or `undefined` when it does not. Claude Code's JSON forms of a block:
+ * `decision: 'block'` (with `reason`), and in `hookSpecificOutput` a PreToolUse hook's
+ * `permissionDecision: 'deny'` (with `permissionDecisionReason`) or a PermissionRequest hook's
+ * `decision: { behavior: 'deny' }` (with `message`).
+ */
+function blockReason(result: HookResult): string | undefined {
+  if (result.decision === 'block') return result.reason ?? 'blocked';
+  const specific = result.hookSpecificOutput;
+  if (typeof specific !== 'object' || specific === null) return undefined;
+  const { permissionDecision, permissionDecisionReason, decision } = specific as Record<string, unknown>;
+  if (permissionDecision === 'deny') {
+    return typeof permissionDecisionReason === 'string' ? permissionDecisionReason : 'denied';
+  }
+  if (
+    typeof decision === 'object' &&
+    decision !== null &&
+    (decision as Record<string, unknown>).behavior === 'deny'
+  ) {
+    const message = (decision as Record<string, unknown>).message;
+    return typeof message === 'string' ? message : 'denied';
+  }
+  return undefined;
+}
+
 interface StepInput {
   readonly hook: Hook;
   readonly command: boolean;
@@ -238,9 +264,10 @@ function toStep({
   let error: HookError | undefined;
   let reason: string | undefined;
   if (outcome.ok) {
-    if (outcome.result.decision === 'block') {
+    const blocks = blockReason(outcome.result);
+    if (blocks !== undefined) {
       status = 'blocked';
-      reason = outcome.result.reason ?? 'blocked';
+      reason = blocks;
       error = new HookError('HOOK_BLOCKED', `hook "${hook.name}" blocks: ${reason}`, { hook: hook.name });
     } else {
       status = 'completed';

@@ -109,7 +109,7 @@ export function runPreparedChain(
  * chain's result `{ chain_name, outcome, results, final_context, stopped_by?, skipped }`.
  *
  * A hook ends the chain early when it answers `stop_chain: true` (or Claude Code's `continue: false`):
- * outcome `stopped`; when it blocks (exit code 2, `decision: 'block'`): outcome `blocked`; when it
+ * outcome `stopped`; when it blocks (exit code 2, `decision: 'block'`, a `permissionDecision: 'deny'`): outcome `blocked`; when it
  * fails or times out under `fail-closed` (the default): outcome `failed`. Under `fail-open` a failure
  * is recorded in its step and the next hook runs. Hooks that did not run are listed in `skipped`
  * (and never subscribed to).

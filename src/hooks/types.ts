@@ -29,7 +29,11 @@ export const HookResultSchema = z.looseObject({
   metrics: z.record(z.string(), z.unknown()).optional(),
   /** A validator's verdict, read by `validationResult`. */
   passed: z.boolean().optional(),
-  /** Claude Code: `'block'` blocks (as exit code 2 does), with `reason`. Other values are kept as they are. */
+  /**
+   * Claude Code: `'block'` blocks (as exit code 2 does), with `reason`. Other values are kept as they are.
+   * So does a `hookSpecificOutput` with `permissionDecision: 'deny'` (PreToolUse; the reason is its
+   * `permissionDecisionReason`) or `decision: { behavior: 'deny' }` (PermissionRequest; its `message`).
+   */
   decision: z.string().optional(),
   /** Claude Code: why the hook blocks or fails a validation. */
   reason: z.string().optional(),
@@ -46,7 +50,7 @@ export type HookResult = z.infer<typeof HookResultSchema>;
  * What happens to a chain when one of its hooks fails or times out:
  * - `fail-closed` (the default): the chain stops; its result has outcome `failed` and says which hook.
  * - `fail-open`: the failure is recorded in the step, and the chain goes on with the next hook.
- * A block (`exit 2`, `decision: 'block'`) always stops a chain: it is a verdict, not a malfunction.
+ * A block (`exit 2`, `decision: 'block'`, a `permissionDecision: 'deny'`) always stops a chain: it is a verdict, not a malfunction.
  */
 export type ErrorPolicy = 'fail-open' | 'fail-closed';
 
@@ -217,7 +221,10 @@ export interface CompletedStep extends HookStepBase {
   readonly result: HookResult;
 }
 
-/** The hook blocks: it exited with code 2, or answered `decision: 'block'` (then `result` is set). */
+/**
+ * The hook blocks: it exited with code 2, or answered a block in JSON — `decision: 'block'`, or in
+ * `hookSpecificOutput` a `permissionDecision: 'deny'` or `decision.behavior: 'deny'` (then `result` is set).
+ */
 export interface BlockedStep extends HookStepBase {
   readonly status: 'blocked';
   readonly reason: string;

@@ -153,6 +153,42 @@ describe('command hooks', () => {
     expect(step.result?.decision).toBe('block');
   });
 
+  it("blocks on exit 0 with a deny in hookSpecificOutput (Claude Code's PreToolUse and PermissionRequest forms)", async () => {
+    const pre = await run(
+      respond(
+        'pre-deny',
+        '--stdout',
+        '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"rm -rf is not allowed"}}',
+      ),
+    );
+    if (pre.status !== 'blocked') throw new Error(`expected blocked, got ${pre.status}`);
+    expect(pre.reason).toBe('rm -rf is not allowed');
+    expect(pre.error.code).toBe('HOOK_BLOCKED');
+    const request = await run(
+      respond(
+        'request-deny',
+        '--stdout',
+        '{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"not on main"}}}',
+      ),
+    );
+    if (request.status !== 'blocked') throw new Error(`expected blocked, got ${request.status}`);
+    expect(request.reason).toBe('not on main');
+    // allow, ask, and a deny without a reason.
+    const allow = await run(
+      respond('pre-allow', '--stdout', '{"hookSpecificOutput":{"permissionDecision":"allow"}}'),
+    );
+    expect(allow.status).toBe('completed');
+    const ask = await run(
+      respond('pre-ask', '--stdout', '{"hookSpecificOutput":{"permissionDecision":"ask"}}'),
+    );
+    expect(ask.status).toBe('completed');
+    const bare = await run(
+      respond('bare-deny', '--stdout', '{"hookSpecificOutput":{"permissionDecision":"deny"}}'),
+    );
+    if (bare.status !== 'blocked') throw new Error(`expected blocked, got ${bare.status}`);
+    expect(bare.reason).toBe('denied');
+  });
+
   it('crash: a non-zero exit fails, quoting stderr', async () => {
     const step = await run(script('crash'));
     if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
