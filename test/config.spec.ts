@@ -106,6 +106,14 @@ describe('a bad argument is a ConfigError at construction', () => {
 });
 
 describe('a bad option value of any kind is a ConfigError', () => {
+  it('hybridProcess: select and modes together (modes would be ignored)', () => {
+    expect(() => hybridProcess({ ...HANDLERS, select: () => 'immediate' as never, modes: {} })).toThrow(
+      new ConfigError('hybridProcess: give select or modes, not both (modes configures the default select)'),
+    );
+    expect(() => hybridProcess({ ...HANDLERS, modes: {} })).not.toThrow();
+    expect(() => hybridProcess({ ...HANDLERS, select: () => 'immediate' as never })).not.toThrow();
+  });
+
   it('hybridProcess: a per-lane option that is neither a number nor an object of lanes', () => {
     for (const value of ['4', Symbol('4'), null, true]) {
       expect(() => hybridProcess({ ...HANDLERS, concurrency: value as unknown as number })).toThrow(

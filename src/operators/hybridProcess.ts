@@ -59,7 +59,7 @@ export interface HybridProcessOptions<R> {
   load$?: Observable<LoadSnapshot>;
   /** Chooses the mode of an event. Default: `selectMode` with `modes`. */
   select?: (event: Event, load: LoadSnapshot) => ProcessingMode;
-  /** The `selectMode` configuration of the default `select`. */
+  /** The `selectMode` configuration of the default `select` (a `ConfigError` beside a `select`). */
   modes?: SelectModeConfig;
   /**
    * The batcher of the BATCHED lane: an `adaptiveBatch()` operator (share it to watch its `config$`; its
@@ -428,6 +428,12 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
   const clock = options.scheduler ? () => scheduler.now() : () => performance.now();
   if (options.select !== undefined && typeof options.select !== 'function') {
     throw new ConfigError(`hybridProcess: select must be a function, got ${textOf(options.select)}`);
+  }
+  if (options.select !== undefined && options.modes !== undefined) {
+    // `modes` configures the default `select` only: with both, it would be ignored.
+    throw new ConfigError(
+      'hybridProcess: give select or modes, not both (modes configures the default select)',
+    );
   }
   const select = options.select ?? createModeSelector(options.modes);
   // What is used of them, checked now: otherwise a TypeError at subscribe, or every event failing.
