@@ -124,15 +124,15 @@ const TEST_COMMAND =
 const NOT_A_TEST_RUN = /\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h)(?:\s|$)/;
 const EXIT_CODE = /^Exit code (\d+)/;
 const FILE_TOOLS_MODIFY = new Set(['Edit', 'MultiEdit', 'NotebookEdit']);
-
-function filePathOf(input: Record<string, unknown> | undefined): string | undefined {
-  if (!input) return undefined;
-  return str(input.file_path) ?? str(input.notebook_path) ?? str(input.path);
-}
+// The tools whose `tool_input.path`, without a `file_path`, is the file they write. Elsewhere a `path` is
+// where a tool looks (Grep, Glob, LS, an MCP tool's folder): mostly a directory, never taken for a file.
+const FILE_TOOLS_WRITE = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit']);
 
 /**
  * A tool event's `data`, started with the tool's fields in this order: `tool_name`, `tool_use_id`,
- * `file_path`, `command`, `mcp_server` (the defined ones). `input` is the payload's `tool_input` record.
+ * `file_path` (`tool_input.file_path` or `notebook_path`; for a file-writing tool, else `path`), `path`
+ * (`tool_input.path` when it is not the file: the folder or file Grep, Glob, LS search), `command`,
+ * `mcp_server` (the defined ones). `input` is the payload's `tool_input` record.
  */
 function toolData(
   p: Record<string, unknown>,
@@ -143,8 +143,15 @@ function toolData(
   if (typeof toolName === 'string') data.tool_name = toolName;
   const toolUseId = p.tool_use_id;
   if (typeof toolUseId === 'string') data.tool_use_id = toolUseId;
-  const filePath = filePathOf(input);
-  if (filePath !== undefined) data.file_path = filePath;
+  if (input !== undefined) {
+    const filePath = str(input.file_path) ?? str(input.notebook_path);
+    const path = str(input.path);
+    if (filePath !== undefined) data.file_path = filePath;
+    else if (path !== undefined && typeof toolName === 'string' && FILE_TOOLS_WRITE.has(toolName)) {
+      data.file_path = path;
+    }
+    if (path !== undefined && data.file_path !== path) data.path = path;
+  }
   const command = input === undefined ? undefined : input.command;
   if (typeof command === 'string') data.command = command;
   const server = p.mcp_server;

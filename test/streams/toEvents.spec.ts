@@ -218,6 +218,38 @@ describe('toEvents mappings', () => {
     expect(events[1]).toMatchObject({ type: 'test.run', data: { passed: true, command: 'npm test' } });
   });
 
+  it('keeps the folder a search tool searches (Grep, Glob, LS: tool_input.path) out of data.file_path, as data.path', () => {
+    for (const [tool, input] of [
+      ['Grep', { pattern: 'TODO', path: '/repo/src', output_mode: 'files_with_matches' }],
+      ['Glob', { pattern: '**/*.ts', path: '/repo/src' }],
+      ['LS', { path: '/repo/src' }],
+      ['mcp__fs__list_directory', { path: '/repo/src' }],
+    ] as const) {
+      for (const hook of ['PreToolUse', 'PostToolUse', 'PostToolUseFailure', 'PermissionRequest']) {
+        const [event] = toEvents(hook, claude(hook, { tool_name: tool, tool_input: input, error: 'x' }), T);
+        expect(event!.data, `${hook} ${tool}`).not.toHaveProperty('file_path');
+        expect(event!.data.path, `${hook} ${tool}`).toBe('/repo/src');
+      }
+    }
+    // A file tool's own path is still its file (and a file.modified).
+    const edit = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', { tool_name: 'Edit', tool_input: { path: '/r/a.ts' } }),
+      T,
+    );
+    expect(edit.map((event) => [event.type, event.data.file_path, event.data.path])).toEqual([
+      ['tool.used', '/r/a.ts', undefined],
+      ['file.modified', '/r/a.ts', undefined],
+    ]);
+    const read = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', { tool_name: 'Read', tool_input: { file_path: '/r/a.ts' } }),
+      T,
+    );
+    expect(read[0]!.data).toMatchObject({ file_path: '/r/a.ts' });
+    expect(read[0]!.data).not.toHaveProperty('path');
+  });
+
   it('maps Edit and MultiEdit to file.modified', () => {
     for (const tool of ['Edit', 'MultiEdit']) {
       const events = toEvents(
