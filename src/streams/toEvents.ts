@@ -204,6 +204,30 @@ const preToolUse: Mapper = (p, ctx) => {
   return [make(ctx, 'tool.requested', data, Priority.NORMAL)];
 };
 
+/**
+ * The `test.run` data of a test command Claude Code reports as a success (a PostToolUse), from its
+ * Bash response: it exited 0 (`exit_code: 0`) — or with a code Claude Code reads as no error (grep's 1
+ * is "No matches found"), which it does not give (`return_code_interpretation`, no `exit_code`); an
+ * `interrupted` run did not finish (`passed: false`). A command sent to the background
+ * (`backgroundTaskId`, or `run_in_background`) has only started: no `test.run` (its `tool.used` stays).
+ */
+function testRunOf(
+  command: string,
+  response: Record<string, unknown> | undefined,
+  input: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (response !== undefined && typeof response.backgroundTaskId === 'string') return undefined;
+  if (input !== undefined && input.run_in_background === true) return undefined;
+  if (response !== undefined && response.interrupted === true) {
+    return { command, passed: false, interrupted: true };
+  }
+  const interpretation = response === undefined ? undefined : str(response.returnCodeInterpretation);
+  if (interpretation !== undefined) {
+    return { command, passed: true, return_code_interpretation: interpretation };
+  }
+  return { command, passed: true, exit_code: 0 };
+}
+
 const postToolUse: Mapper = (p, ctx) => {
   const toolName = requireString(p, 'tool_name');
   const input = rec(p.tool_input);
@@ -242,7 +266,8 @@ const postToolUse: Mapper = (p, ctx) => {
       events.push(make(ctx, 'git.commit', data, Priority.NORMAL));
     }
     if (isTestCommand(command)) {
-      events.push(make(ctx, 'test.run', { command, passed: true, exit_code: 0 }, Priority.NORMAL));
+      const run = testRunOf(command, rec(response), input);
+      if (run !== undefined) events.push(make(ctx, 'test.run', run, Priority.NORMAL));
     }
   }
   return events;

@@ -209,6 +209,13 @@ function edgeCases(): Array<[string, unknown]> {
   bash('vitest --help', 'npx vitest --help', { stdout: 'ok' });
   bash('go test', 'go test ./...', null);
   bash('ls', 'ls -la', { stdout: 'a b' });
+  bash('npm test | grep, no match', 'npm test | grep FAIL', {
+    stdout: '',
+    interrupted: false,
+    returnCodeInterpretation: 'No matches found',
+  });
+  bash('npm test interrupted', 'npm test', { stdout: '', interrupted: true });
+  bash('npm test in the background', 'npm test', { stdout: '', backgroundTaskId: 'b4003ee' });
   hook('Bash no command', 'PostToolUse', post('Bash', { description: 'x' }, { stdout: '' }));
   hook('Bash input missing', 'PostToolUse', claude('PostToolUse', { tool_name: 'Bash' }));
   // PostToolUseFailure.

@@ -250,6 +250,34 @@ describe('toEvents mappings', () => {
     expect(read[0]!.data).not.toHaveProperty('path');
   });
 
+  it("reads a test command's test.run from what Claude Code's Bash response says, not a made-up exit code 0", () => {
+    const run = (response: unknown, input: Record<string, unknown> = {}) =>
+      toEvents(
+        'PostToolUse',
+        claude('PostToolUse', {
+          tool_name: 'Bash',
+          tool_input: { command: 'npm test 2>&1 | grep FAIL', ...input },
+          tool_response: response,
+        }),
+        T,
+      )
+        .filter((event) => event.type === 'test.run')
+        .map((event) => event.data);
+    const bash = { stdout: '', stderr: '', interrupted: false, isImage: false };
+    const command = 'npm test 2>&1 | grep FAIL';
+    // A PostToolUse: the command exited 0 …
+    expect(run(bash)).toEqual([{ command, passed: true, exit_code: 0 }]);
+    // … or with a code Claude Code reads as no error (grep's 1): which code is not said.
+    expect(run({ ...bash, returnCodeInterpretation: 'No matches found' })).toEqual([
+      { command, passed: true, return_code_interpretation: 'No matches found' },
+    ]);
+    // Interrupted: the run did not finish, so it did not pass.
+    expect(run({ ...bash, interrupted: true })).toEqual([{ command, passed: false, interrupted: true }]);
+    // Sent to the background (asked for, or by Claude Code / the user): only started, no result yet.
+    expect(run({ ...bash, backgroundTaskId: 'b4003ee' })).toEqual([]);
+    expect(run({ ...bash }, { run_in_background: true })).toEqual([]);
+  });
+
   it('maps Edit and MultiEdit to file.modified', () => {
     for (const tool of ['Edit', 'MultiEdit']) {
       const events = toEvents(
