@@ -342,7 +342,14 @@ const userPromptSubmit: Mapper = (p, ctx) => {
   return [make(ctx, 'prompt.submitted', data, Priority.NORMAL)];
 };
 
-const URGENT_NOTIFICATIONS = new Set(['permission_prompt', 'agent_needs_input', 'elicitation_dialog']);
+// The notifications that wait for the user: a permission, an input, an MCP server's elicitation (a form, or
+// a URL to open), as the Elicitation hook of either mode is HIGH.
+const URGENT_NOTIFICATIONS = new Set([
+  'permission_prompt',
+  'agent_needs_input',
+  'elicitation_dialog',
+  'elicitation_url_dialog',
+]);
 const notification: Mapper = (p, ctx) => {
   const data: Record<string, unknown> = {};
   const message = p.message;

@@ -257,6 +257,11 @@ function edgeCases(): Array<[string, unknown]> {
     'Notification',
     claude('Notification', { notification_type: 'elicitation_dialog' }),
   );
+  hook(
+    'notification elicitation url',
+    'Notification',
+    claude('Notification', { notification_type: 'elicitation_url_dialog' }),
+  );
   hook('subagent id only', 'SubagentStop', claude('SubagentStop', { agent_id: 'a-9', agent_type: '' }));
   hook('subagent start type', 'SubagentStart', claude('SubagentStart', { agent_type: 'Plan' }));
   hook('FileChanged add', 'FileChanged', claude('FileChanged', { file_path: '/r/x', event: 'add' }));

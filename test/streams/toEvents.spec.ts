@@ -278,6 +278,38 @@ describe('toEvents mappings', () => {
     expect(run({ ...bash }, { run_in_background: true })).toEqual([]);
   });
 
+  it('makes a notification HIGH when it waits for the user: a URL elicitation dialog as a form one', () => {
+    const priority = (type: string) =>
+      toEvents('Notification', claude('Notification', { message: 'm', notification_type: type }), T)[0]!
+        .priority;
+    for (const type of [
+      'permission_prompt',
+      'agent_needs_input',
+      'elicitation_dialog',
+      'elicitation_url_dialog',
+    ]) {
+      expect(priority(type), type).toBe(Priority.HIGH);
+    }
+    for (const type of [
+      'idle_prompt',
+      'auth_success',
+      'elicitation_complete',
+      'elicitation_response',
+      'agent_completed',
+    ]) {
+      expect(priority(type), type).toBe(Priority.NORMAL);
+    }
+    // As the Elicitation hook of either mode is.
+    for (const mode of ['form', 'url']) {
+      const [event] = toEvents(
+        'Elicitation',
+        claude('Elicitation', { mcp_server_name: 's', message: 'm', mode }),
+        T,
+      );
+      expect(event!.priority, mode).toBe(Priority.HIGH);
+    }
+  });
+
   it('maps Edit and MultiEdit to file.modified', () => {
     for (const tool of ['Edit', 'MultiEdit']) {
       const events = toEvents(
