@@ -12,7 +12,7 @@ export interface JsonLinesOptions {
   hook?: string;
   /**
    * Longest accepted line, in characters. A longer line is not parsed: it becomes a rejected input
-   * carrying its first 16,384 characters. Default 1 MiB (1,048,576), as the bridge's `maxPayloadBytes`.
+   * carrying its first 16,384 characters. Default 16 MiB (16,777,216), as the bridge's `maxPayloadBytes`.
    */
   maxLineLength?: number;
 }
@@ -60,7 +60,7 @@ export class LineReader {
 
   constructor(options: JsonLinesOptions | undefined) {
     this.hook = options?.hook ?? 'unknown';
-    this.maxLineLength = options?.maxLineLength ?? 1_048_576;
+    this.maxLineLength = options?.maxLineLength ?? 16_777_216;
     if (!Number.isInteger(this.maxLineLength) || this.maxLineLength <= 0) {
       throw new ConfigError(
         `maxLineLength must be a positive integer, got ${textOf(options?.maxLineLength)}`,

@@ -7,8 +7,9 @@
 export interface PayloadLimits {
   /**
    * Largest accepted payload, in characters of its JSON text (an estimate computed while walking the
-   * value: strings, keys and punctuation). Default 1 MiB (1,048,576) — ample for Claude Code's payloads,
-   * whose largest real ones (a Grep with content) are ~150 KB.
+   * value: strings, keys and punctuation). Default 16 MiB (16,777,216): an Edit's or a Write's payload
+   * carries the whole file it changed (`tool_response.originalFile`, a Write's `content` too), so a
+   * payload is about twice the file — 1 MiB rejected the edits of a 0.5 MB lockfile.
    */
   maxPayloadBytes: number;
   /** Deepest accepted nesting of objects and arrays. Default 64. */
@@ -18,7 +19,7 @@ export interface PayloadLimits {
 }
 
 export const DEFAULT_LIMITS: PayloadLimits = {
-  maxPayloadBytes: 1_048_576,
+  maxPayloadBytes: 16_777_216,
   maxDepth: 64,
   maxRawLength: 16_384,
 };

@@ -346,7 +346,7 @@ function edgeCases(): Array<[string, unknown]> {
   hook('output undefined', 'Stop', undefined);
   hook('output bigint', 'Stop', { session_id: 's', n: 10n });
   hook('output infinite', 'Stop', { session_id: 's', n: Number.POSITIVE_INFINITY });
-  hook('output too large', 'PostToolUse', post('Bash', { command: 'x'.repeat(1_100_000) }));
+  hook('output too large', 'PostToolUse', post('Bash', { command: 'x'.repeat(17_000_000) }));
   let deep: unknown = {};
   for (let i = 0; i < 70; i++) deep = { a: deep };
   hook('output too deep', 'Stop', claude('Stop', { nested: deep }));

@@ -310,6 +310,38 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it("maps the Edit of a large file (its payload carries the whole file, twice as a Write's) by default", () => {
+    // A 900 KB lockfile: tool_response.originalFile and a Write's content make payloads of ~1–2 MB,
+    // which the old 1 MiB default rejected as hook.rejected (no tool.used, no file.modified).
+    const lockfile = `{"lockfileVersion": 3, "packages": {${'"x": {"version": "1.0.0"},'.repeat(36_000)}}}`;
+    expect(lockfile.length).toBeGreaterThan(900_000);
+    const edit = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', {
+        tool_name: 'Edit',
+        tool_input: { file_path: '/repo/package-lock.json', old_string: '1.0.0', new_string: '1.0.1' },
+        tool_response: { filePath: '/repo/package-lock.json', originalFile: lockfile, structuredPatch: [] },
+      }),
+      T,
+    );
+    expect(types(edit)).toEqual(['tool.used', 'file.modified']);
+    const write = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', {
+        tool_name: 'Write',
+        tool_input: { file_path: '/repo/package-lock.json', content: lockfile },
+        tool_response: {
+          type: 'update',
+          filePath: '/repo/package-lock.json',
+          content: lockfile,
+          originalFile: lockfile,
+        },
+      }),
+      T,
+    );
+    expect(types(write)).toEqual(['tool.used', 'file.modified']);
+  });
+
   it('maps Edit and MultiEdit to file.modified', () => {
     for (const tool of ['Edit', 'MultiEdit']) {
       const events = toEvents(
@@ -498,10 +530,10 @@ describe('toEvents on invalid input', () => {
     expect(reject('FileChanged', { session_id: 's', file_path: 7 }).reason).toContain('"file_path"');
   });
 
-  it('rejects a 10 MB payload, keeping a truncated raw copy', () => {
+  it('rejects a 20 MB payload, keeping a truncated raw copy', () => {
     const data = reject(
       'PostToolUse',
-      claude('PostToolUse', { tool_name: 'Bash', blob: 'x'.repeat(10 * 1024 * 1024) }),
+      claude('PostToolUse', { tool_name: 'Bash', blob: 'x'.repeat(20 * 1024 * 1024) }),
     );
     expect(data.reason).toContain('maxPayloadBytes');
     expect(data.raw_truncated).toBe(true);
