@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'HOOK_FAILED'
   /**
    * A hook blocks: a command hook exited with code 2 (its stderr is the reason), or a hook answered
-   * `decision: 'block'`.
+   * `decision: 'block'` or a deny in `hookSpecificOutput` (`permissionDecision: 'deny'`,
+   * `decision.behavior: 'deny'`).
    */
   | 'HOOK_BLOCKED'
   /**
