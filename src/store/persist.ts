@@ -92,7 +92,8 @@ export interface PersistOptions {
  * Nothing is lost:
  * - a failed write stops the source; once the other lane's write in flight (if any) has completed and
  *   been emitted, the stream errors with a `StoreError` (`STORE_WRITE_FAILED`) whose `events` are every
- *   event not written (the failed batches and all that were waiting), in the order received;
+ *   event not written (the failed batches and all that were waiting, and last an invalid event that
+ *   stopped the source meanwhile), in the order received;
  * - a source error is forwarded after every event received before it is written and emitted (unless a
  *   write fails or refuses an event: that error, carrying the unwritten events, is the one reported);
  * - an invalid event (one `SessionStore.append` rejects as not matching `EventSchema` or not reading back
@@ -289,6 +290,9 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         cancelTimer();
         const { cause, size } = failure!;
         const events = unwritten();
+        // The source's own invalid event, if it stopped the source while the failed write was in flight.
+        const late = terminal?.error;
+        if (late instanceof StoreError && late.code === 'STORE_INVALID_EVENT') events.push(...late.events);
         const reason = (cause as Error)?.message ?? String(cause);
         subscriber.error(
           new StoreError(

@@ -518,6 +518,23 @@ describe('persist: an event the write refuses as invalid', () => {
   );
 
   it(
+    'a write failing after the source sent an invalid event hands back that event too',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('--#', undefined, new Error('disk full'))]);
+      // b is not an event (a negative timestamp): it stops the source at 2, while a's write is in flight.
+      const bad = { ...E.b!, timestamp: -1 };
+      const source = m.cold('  -ab-|', { a: E.a!, b: bad });
+      const expected = '       ---(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { x: 'STORE_WRITE_FAILED:ab' },
+      );
+      m.flush();
+      expect(batches).toEqual(['a']);
+    }),
+  );
+
+  it(
     'an error naming no event of the batch is a failed write, as before',
     marbles((m) => {
       const { target } = writer([() => m.cold('-#', undefined, refusal(E.h!))]);
