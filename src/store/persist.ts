@@ -111,7 +111,8 @@ export interface PersistOptions {
  *   of these that fails (a store closed first, a disk error) and an event the store refuses are reported
  *   as RxJS reports an error nobody handles: to `config.onUnhandledError` if set, else thrown
  *   asynchronously. The `StoreError` (`STORE_WRITE_FAILED`, or the store's `STORE_INVALID_EVENT`)
- *   carries the events not written.
+ *   carries the events not written; the others of a write the store refuses are written again without
+ *   the refused one.
  *
  * ## Examples
  * ```ts
@@ -179,8 +180,9 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       let left = false;
 
       /**
-       * After the subscriber left: writes `events` anyway, once. A failure has nobody to tell but RxJS's
-       * hook for unhandled errors; so has `refused`, an event the store refused (it is not written).
+       * After the subscriber left: writes `events` anyway, once (again without an event the store refuses).
+       * A failure has nobody to tell but RxJS's hook for unhandled errors; so has `refused`, an event the
+       * store refused (it is not written).
        */
       const writeLeftovers = (events: Event[], refused: StoreError | undefined) => {
         const refusedOne = refused?.events[0];
@@ -189,6 +191,11 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         if (rest.length === 0) return;
         const lost = (cause: unknown) => {
           const refusedAgain = refusedEvent(cause);
+          // The store refused one of them: the others are written again without it (it is reported).
+          if (refusedAgain !== undefined && rest.includes(refusedAgain)) {
+            writeLeftovers(rest, cause as StoreError);
+            return;
+          }
           reportUnhandled(
             refusedAgain !== undefined
               ? (cause as StoreError)

@@ -637,6 +637,25 @@ describe('persist: writes that settle after the subscriber left', () => {
     expect(seen.map(described)).toEqual(['STORE_WRITE_FAILED:bc']);
   });
 
+  it('writes the events left waiting at the teardown again without one the store refuses, which is reported', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 4 })).subscribe();
+    // Pushed synchronously: all three still wait (maxDelayMs 0 writes them on the next asap task).
+    source.next(E.a!);
+    source.next(E.b!);
+    source.next(E.c!);
+    subscription.unsubscribe();
+    expect(batches).toEqual(['abc']);
+    const seen = await unhandledDuring(() => {
+      settle(0, refusal(E.b!));
+      // a and c are written again, without b.
+      if (batches.length > 1) settle(1);
+    });
+    expect(batches).toEqual(['abc', 'ac']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b']);
+  });
+
   it('writes a refused batch in flight again without the refused event, which is reported', async () => {
     const { target, batches, settle } = heldWriter();
     const source = new Subject<Event>();
