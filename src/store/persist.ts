@@ -112,7 +112,8 @@ export interface PersistOptions {
  *   as RxJS reports an error nobody handles: to `config.onUnhandledError` if set, else thrown
  *   asynchronously. The `StoreError` (`STORE_WRITE_FAILED`, or the store's `STORE_INVALID_EVENT`)
  *   carries the events not written; the others of a write the store refuses are written again without
- *   the refused one.
+ *   the refused one. So is an invalid event that stopped the source while a write was in flight (its
+ *   `STORE_INVALID_EVENT`, which was waiting for that write).
  *
  * ## Examples
  * ```ts
@@ -521,6 +522,11 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           const events = unwritten();
           writeLeftovers(events, cut?.error);
         }
+        // An invalid event that stopped the source, its error waiting for a write in flight: not written
+        // either, and reported like the events the store refuses.
+        const late = terminal?.error;
+        if (!finished && late instanceof StoreError && late.code === 'STORE_INVALID_EVENT')
+          reportUnhandled(late);
       };
     });
 }

@@ -656,6 +656,19 @@ describe('persist: writes that settle after the subscriber left', () => {
     expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b']);
   });
 
+  it('reports an invalid event that stopped the source while a write was in flight, when the subscriber left before its error', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
+    source.next(E.a!);
+    // Not an event (a negative timestamp): it stops the source; its error waits for a's write.
+    source.next({ ...E.b!, timestamp: -1 });
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => settle(0));
+    expect(batches).toEqual(['a']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b']);
+  });
+
   it('writes a refused batch in flight again without the refused event, which is reported', async () => {
     const { target, batches, settle } = heldWriter();
     const source = new Subject<Event>();
