@@ -34,7 +34,8 @@ export interface SessionWindowsConfig {
    * The key windows are kept per. Default: the event's `sessionId`. Events whose key is `undefined` (or
    * `null`) pass through at once, unchanged. An exception thrown here, or a key that cannot be made a
    * string (`String(key)` throws), passes the event through too, then errors the output (after the open
-   * windows are flushed).
+   * windows are flushed): the source is left at once, and events the consumer pushed while that event
+   * went through are still windowed and flushed.
    */
   key?: (event: Event) => string | undefined;
   /**
@@ -470,9 +471,11 @@ class Sessionizer implements WindowHooks<KeyState> {
             : String(rawKey);
     } catch (error) {
       // The event cannot be keyed: it passes through, as an event without a key does, so that it is
-      // not lost; then the exception ends the output (after the flush).
+      // not lost; then the exception ends the output (after the flush), once the values received before
+      // it (pushed by the consumer as it went through) are handled.
       this.shell.emit(event);
-      throw error;
+      this.shell.fail(error);
+      return;
     }
     if (key === undefined) {
       this.shell.emit(event);

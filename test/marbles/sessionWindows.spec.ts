@@ -318,6 +318,67 @@ describe('sessionWindows', () => {
       }),
     );
 
+    it('still windows an event the consumer pushes while the event it cannot key passes through', () => {
+      // c was pushed (re-entrantly) before the key function's exception ended the output: it was lost.
+      const input = new Subject<Event>();
+      const c = ev('x', 3, 's1');
+      const out: string[] = [];
+      let error: unknown;
+      input
+        .pipe(
+          sessionWindows({
+            gapMs: 10,
+            idleFlushMs: NO_IDLE,
+            includeEvents: true,
+            key: (e) => {
+              if (e.type === 'boom') throw new Error('bad key');
+              return e.sessionId;
+            },
+            scheduler: new VirtualTimeScheduler(),
+          }),
+        )
+        .subscribe({
+          next: (e) => {
+            out.push(label(e));
+            if (e.type === 'boom') input.next(c);
+          },
+          error: (e: unknown) => (error = e),
+        });
+      input.next(ev('x', 1, 's1'));
+      input.next(ev('boom', 2, 's1'));
+      // The source was left with the error.
+      expect(input.observed).toBe(false);
+      expect(out).toEqual(['boom@2', 'session.window s1 [1,3] n=2']);
+      expect((error as Error).message).toBe('bad key');
+    });
+
+    it('errors with the key function exception also when the consumer completes the source meanwhile', () => {
+      const input = new Subject<Event>();
+      let error: unknown;
+      let completed = false;
+      input
+        .pipe(
+          sessionWindows({
+            gapMs: 10,
+            key: (e) => {
+              if (e.type === 'boom') throw new Error('bad key');
+              return e.sessionId;
+            },
+            scheduler: new VirtualTimeScheduler(),
+          }),
+        )
+        .subscribe({
+          next: (e) => {
+            if (e.type === 'boom') input.complete();
+          },
+          error: (e: unknown) => (error = e),
+          complete: () => (completed = true),
+        });
+      input.next(ev('boom', 2, 's1'));
+      expect(completed).toBe(false);
+      expect((error as Error).message).toBe('bad key');
+    });
+
     it('passes through an event whose type cannot be made a string, and windows the others', () => {
       // It was counted in its window, then the stream failed with a TypeError: the event was lost.
       const odd = { ...ev('x', 2, 's1'), type: Object.create(null) as string };

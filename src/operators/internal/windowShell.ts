@@ -71,6 +71,9 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
   private readonly clock: ArrivalClock<P>;
   private readonly serializer: Serializer;
   private hooks!: WindowHooks<P>;
+  private input?: SourceSubscriber;
+  /** `fail` was called: the source is left; this error ends the output once the queued values are handled. */
+  private failure?: { value: unknown };
   private readonly requeueEach = (p: P) => this.requeue(p);
 
   constructor(
@@ -87,6 +90,7 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
   connect(source: Observable<Event>, hooks: WindowHooks<P>): TeardownLogic {
     this.hooks = hooks;
     const input = new SourceSubscriber(this.serializer);
+    this.input = input;
     // Tied to the consumer before the source starts: a synchronous source (`from(generator)`) stops as
     // soon as the consumer unsubscribes (`take(1)`) instead of being read to its end, since the teardown
     // below only exists once `subscribe` returns.
@@ -113,8 +117,9 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
   /** `SerialHandler`: the other signals. */
   onSignal(signal: Signal, value: unknown): void {
     if (this.done) return;
-    if (signal === ERROR) this.finish({ value });
-    else if (signal === COMPLETE) this.finish();
+    // A failure the handler reported ends the output with its error, also when the source ended first.
+    if (signal === ERROR) this.finish(this.failure ?? { value });
+    else if (signal === COMPLETE) this.finish(this.failure);
     else if (signal === SETTLE) this.settle();
     else this.tick();
   }
@@ -122,6 +127,18 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
   /** `SerialHandler`: a handler threw. */
   onFailure(error: unknown): void {
     this.finish({ value: error });
+  }
+
+  /**
+   * A handler's value-level failure (a key function that threw), from inside the handler: the source is
+   * left at once, and the output errors with `error` (after the flush) once the values received before
+   * it — pushed re-entrantly, waiting in the serializer — are handled: they are not lost.
+   */
+  fail(error: unknown): void {
+    if (this.failure !== undefined || this.done) return;
+    this.failure = { value: error };
+    this.input?.unsubscribe();
+    this.serializer.signal(ERROR, error);
   }
 
   emit(event: Event): void {
