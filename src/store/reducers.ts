@@ -88,23 +88,18 @@ class Records {
 const COPIED = new Records(false);
 
 /**
- * A built-in reducer, which can also make a reduce for a fold that owns its intermediate states
- * (`reconstruct`): the same states, with its records updated in place (see `Records`).
+ * For the `reduce` of each built-in reducer: how to make a reduce for a fold that owns its intermediate
+ * states (`reconstruct`), the same states with its records updated in place (see `Records`). Keyed by the
+ * `reduce` function, not held by the reducer: a reducer spread from a built-in one (`{ ...sessionState,
+ * reduce: mine }`) has the caller's reduce, which must be the one used.
  */
-interface Foldable<S> extends StateReducer<S> {
-  readonly [IN_PLACE]: () => (state: S, event: Event) => S;
-}
-
-const IN_PLACE: unique symbol = Symbol('vibespec.reduceInPlace');
+const IN_PLACE = new WeakMap<object, () => (state: never, event: Event) => unknown>();
 
 /** A `StateReducer` from `make`, its reduce made with the given records. */
 function builtIn<S>(initial: S, make: (records: Records) => (state: S, event: Event) => S): StateReducer<S> {
-  const reducer: Foldable<S> = {
-    initial,
-    reduce: make(COPIED),
-    [IN_PLACE]: () => make(new Records(true)),
-  };
-  return reducer;
+  const reduce = make(COPIED);
+  IN_PLACE.set(reduce, () => make(new Records(true)));
+  return { initial, reduce };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -482,7 +477,9 @@ export const sessionState: StateReducer<SessionState> = builtIn<SessionState>(
  *
  * With a built-in reducer the fold is linear in the events: as only the last state is returned, the
  * records of the intermediate states (`files`, `agents`, …) are copied once and then updated in place,
- * where `reduce` copies them at every change (O(files) per file event for `fileState`).
+ * where `reduce` copies them at every change (O(files) per file event for `fileState`). That is for the
+ * built-in `reduce` functions: a reducer with a `reduce` of its own (even spread from a built-in one) is
+ * folded with it.
  */
 export async function reconstruct<S>(
   store: SessionStore,
@@ -501,6 +498,6 @@ export async function reconstruct<S>(
  * `reduce`, with the records this fold made updated in place. `undefined` for any other reducer.
  */
 export function inPlaceReduce<S>(reducer: StateReducer<S>): ((state: S, event: Event) => S) | undefined {
-  const make = (reducer as Partial<Foldable<S>>)[IN_PLACE];
-  return typeof make === 'function' ? make() : undefined;
+  const make = IN_PLACE.get(reducer.reduce) as (() => (state: S, event: Event) => S) | undefined;
+  return make?.();
 }

@@ -307,6 +307,30 @@ describe('reconstruct', () => {
     expect(inPlaceReduce({ initial: 0, reduce: (n: number) => n + 1 })).toBeUndefined();
   });
 
+  it("uses the reduce of a reducer made from a built-in one with its own reduce (spread), not the built-in's", async () => {
+    const events = [
+      ev('session.started', 1, 'w'),
+      ev('tool.used', 2, 'w'),
+      ev('tool.used', 3, 'w'),
+      ev('session.ended', 4, 'w'),
+    ];
+    await t.store.append(events);
+    // The caller's reducer: sessionState without the tool events. The spread copies the built-in's own
+    // properties (a symbol one among them): its reduce is the caller's, which reconstruct must use.
+    const withoutTools: StateReducer<typeof sessionState.initial> = {
+      ...sessionState,
+      reduce: (state, event) => (event.type === 'tool.used' ? state : sessionState.reduce(state, event)),
+    };
+    const rebuilt = await reconstruct(t.store, 'w', withoutTools);
+    expect(rebuilt).toEqual(fold(withoutTools, events));
+    expect(rebuilt.eventCount).toBe(2);
+    // Only the initial state replaced: the built-in reduce, in place, from the caller's initial (not changed).
+    const initial = deepFreeze({ ...sessionState.initial, eventTypes: { earlier: 3 } });
+    const seeded = { ...sessionState, initial };
+    expect(await reconstruct(t.store, 'w', seeded)).toEqual(fold(seeded, events));
+    expect(initial.eventTypes).toEqual({ earlier: 3 });
+  });
+
   it('equals the live scan over the same events, for every reducer, on the bundled sessions', async () => {
     const live = await lastValueFrom(fromHookFile(DEMO).pipe(bridgeHooks(), persist(t.store), toArray()));
     const sessions = await t.store.sessions();
