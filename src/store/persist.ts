@@ -111,9 +111,9 @@ export interface PersistOptions {
  *   of these that fails (a store closed first, a disk error) and an event the store refuses are reported
  *   as RxJS reports an error nobody handles: to `config.onUnhandledError` if set, else thrown
  *   asynchronously. The `StoreError` (`STORE_WRITE_FAILED`, or the store's `STORE_INVALID_EVENT`)
- *   carries the events not written; the others of a write the store refuses are written again without
- *   the refused one. So is an invalid event that stopped the source while a write was in flight (its
- *   `STORE_INVALID_EVENT`, which was waiting for that write).
+ *   carries the events not written. Each event the store refuses is reported on its own, and the others
+ *   are written again without it. So is an invalid event that stopped the source while a write was in
+ *   flight (its `STORE_INVALID_EVENT`, which was waiting for that write).
  *
  * ## Examples
  * ```ts
@@ -181,9 +181,9 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       let left = false;
 
       /**
-       * After the subscriber left: writes `events` anyway, once (again without an event the store refuses).
-       * A failure has nobody to tell but RxJS's hook for unhandled errors; so has `refused`, an event the
-       * store refused (it is not written).
+       * After the subscriber left: writes `events` anyway, once. A failure has nobody to tell but RxJS's
+       * hook for unhandled errors; so has `refused`, an event the store refused (it is not written), and
+       * each other event of `events` the store then refuses (the others are written without it).
        */
       const writeLeftovers = (events: Event[], refused: StoreError | undefined) => {
         const refusedOne = refused?.events[0];
@@ -192,19 +192,18 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         if (rest.length === 0) return;
         const lost = (cause: unknown) => {
           const refusedAgain = refusedEvent(cause);
-          // The store refused one of them: the others are written again without it (it is reported).
+          // Another event of `rest` the store refuses (it refuses the whole batch): that one is reported,
+          // the others written, as for the first.
           if (refusedAgain !== undefined && rest.includes(refusedAgain)) {
             writeLeftovers(rest, cause as StoreError);
             return;
           }
           reportUnhandled(
-            refusedAgain !== undefined
-              ? (cause as StoreError)
-              : new StoreError(
-                  'STORE_WRITE_FAILED',
-                  `persist: after its subscriber left, a write of ${rest.length} event(s) failed; they were not written (see .events): ${(cause as Error)?.message ?? String(cause)}`,
-                  { cause, events: rest },
-                ),
+            new StoreError(
+              'STORE_WRITE_FAILED',
+              `persist: after its subscriber left, a write of ${rest.length} event(s) failed; they were not written (see .events): ${(cause as Error)?.message ?? String(cause)}`,
+              { cause, events: rest },
+            ),
           );
         };
         try {

@@ -669,6 +669,27 @@ describe('persist: writes that settle after the subscriber left', () => {
     expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b']);
   });
 
+  it('a second event refused in the batch made again: it is reported too, and the others written', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 5 })).subscribe();
+    for (const l of 'abcde') source.next(E[l]!);
+    expect(batches).toEqual(['abcde']);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => {
+      // b and d cannot be stored: the store refuses the batch for b, then the one made again for d.
+      settle(0, refusal(E.b!));
+      expect(batches).toEqual(['abcde', 'acde']);
+      settle(1, refusal(E.d!));
+    });
+    // a, c and e were received: written, not lost with the batch that d made the store refuse.
+    expect(batches).toEqual(['abcde', 'acde', 'ace']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b', 'STORE_INVALID_EVENT:d']);
+    // One that names no event of the batch is a failed write, reported with the whole batch.
+    const again = await unhandledDuring(() => settle(2, refusal(E.h!)));
+    expect(again.map(described)).toEqual(['STORE_WRITE_FAILED:ace']);
+  });
+
   it('writes a refused batch in flight again without the refused event, which is reported', async () => {
     const { target, batches, settle } = heldWriter();
     const source = new Subject<Event>();
