@@ -92,8 +92,8 @@ export interface PersistOptions {
  * Nothing is lost:
  * - a failed write stops the source; once the other lane's write in flight (if any) has completed and
  *   been emitted, the stream errors with a `StoreError` (`STORE_WRITE_FAILED`) whose `events` are every
- *   event not written (the failed batches and all that were waiting, and last an invalid event that
- *   stopped the source meanwhile), in the order received;
+ *   event not written (the failed batches and all that were waiting, then the invalid event that stopped
+ *   the source if one did), in the order received;
  * - a source error is forwarded after every event received before it is written and emitted (unless a
  *   write fails or refuses an event: that error, carrying the unwritten events, is the one reported);
  * - an invalid event (one `SessionStore.append` rejects as not matching `EventSchema` or not reading back
@@ -163,6 +163,8 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       let due = false;
       let sourceDone = false;
       let terminal: { error: unknown } | undefined;
+      /** The invalid event that stopped the source (`terminal`'s), if one did: never written. */
+      let invalid: Event | undefined;
       let emitting = false;
       let finished = false;
       /** The failed writes (NORMAL batch, CRITICAL batch) and the first cause, once a write failed. */
@@ -236,8 +238,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       const invalidError = (cause: StoreError, event: Event) => {
         const events = unwritten();
         // The source's own invalid event, if it stopped the source before the write found this one.
-        const late = terminal?.error;
-        if (late instanceof StoreError && late.code === 'STORE_INVALID_EVENT') events.push(...late.events);
+        if (invalid !== undefined) events.push(invalid);
         return new StoreError(
           'STORE_INVALID_EVENT',
           `persist: the store refused an event (${describeEvent(event)}): ${cause.message} The events ` +
@@ -297,9 +298,8 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         cancelTimer();
         const { cause, size } = failure!;
         const events = unwritten();
-        // The source's own invalid event, if it stopped the source while the failed write was in flight.
-        const late = terminal?.error;
-        if (late instanceof StoreError && late.code === 'STORE_INVALID_EVENT') events.push(...late.events);
+        // The invalid event that stopped the source, received after all of them: not written either.
+        if (invalid !== undefined) events.push(invalid);
         const reason = (cause as Error)?.message ?? String(cause);
         subscriber.error(
           new StoreError(
@@ -465,6 +465,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           if (sourceDone) return;
           if (!isEventShape(event) || !hasJsonObjects(event)) {
             const issues = describeInvalid(event);
+            invalid = event as Event;
             stopSource(
               new StoreError(
                 'STORE_INVALID_EVENT',

@@ -503,10 +503,41 @@ describe('persist: an event the write refuses as invalid', () => {
   );
 
   it(
+    'one invalid event found by persist after a write that fails: it is in the STORE_WRITE_FAILED too, last',
+    marbles((m) => {
+      const { target } = writer([() => m.cold('------#', undefined, new Error('disk full'))]);
+      const h = { ...E.h!, priority: 9 } as unknown as Event;
+      // ab's write fails at 7; h, invalid, stopped the source at 5: neither written, all three in the error.
+      const source = m.cold('  -(ab)h-c|', { ...E, h });
+      const expected = '       -------(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { x: 'STORE_WRITE_FAILED:abh' },
+      );
+    }),
+  );
+
+  it(
+    "a source error that is a StoreError STORE_INVALID_EVENT (an upstream persist's) adds no event to the refusal",
+    marbles((m) => {
+      const { target } = writer([() => m.cold('--#', undefined, refusal(E.b!)), () => m.cold('-|')]);
+      // The upstream's error carries g, which this persist never received (nor is it in this error).
+      const upstream = new StoreError('STORE_INVALID_EVENT', 'upstream', { events: [E.g!], issues: [] });
+      const source = m.cold('  -(ab#)', E, upstream);
+      const expected = '       ----(ax|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { ...E, x: 'STORE_INVALID_EVENT:b' },
+      );
+    }),
+  );
+
+  it(
     'reports the refusal, which carries the unwritten events, rather than the source error that followed',
     marbles((m) => {
       const { target, batches } = writer([() => m.cold('--#', undefined, refusal(E.b!)), () => m.cold('-|')]);
-      const source = m.cold('  -(ab)#', E);
+      // The source errors right after b, before the refusal at 3 (later, it would have been unsubscribed).
+      const source = m.cold('  -(ab#)', E);
       const expected = '       ----(ax|)';
       m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
         expected,
