@@ -108,12 +108,11 @@ export interface PersistOptions {
  * - events still waiting when the subscriber unsubscribes are written anyway (not emitted), and so are
  *   those of a write that failed before its error was delivered, or that was in flight and fails after
  *   (a duplicate, if it did reach the disk, rather than a loss). With no subscriber left to tell, a write
- *   of these that fails (a store closed first, a disk error) and an event the store refuses are reported
- *   as RxJS reports an error nobody handles: to `config.onUnhandledError` if set, else thrown
- *   asynchronously. The `StoreError` (`STORE_WRITE_FAILED`, or the store's `STORE_INVALID_EVENT`)
- *   carries the events not written. Each event the store refuses is reported on its own, and the others
- *   are written again without it. So is an invalid event that stopped the source while a write was in
- *   flight (its `STORE_INVALID_EVENT`, which was waiting for that write).
+ *   of these that fails (a store closed first, a disk error), an event the store refuses, and the
+ *   invalid event that stopped the source (its `STORE_INVALID_EVENT`) are reported as RxJS reports an
+ *   error nobody handles: to `config.onUnhandledError` if set, else thrown asynchronously. The
+ *   `StoreError` (`STORE_WRITE_FAILED`, or the `STORE_INVALID_EVENT`) carries the events not written.
+ *   Each event the store refuses is reported on its own, and the others are written again without it.
  *
  * ## Examples
  * ```ts
@@ -522,11 +521,8 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           const events = unwritten();
           writeLeftovers(events, cut?.error);
         }
-        // An invalid event that stopped the source, its error waiting for a write in flight: not written
-        // either, and reported like the events the store refuses.
-        const late = terminal?.error;
-        if (!finished && late instanceof StoreError && late.code === 'STORE_INVALID_EVENT')
-          reportUnhandled(late);
+        // The invalid event that stopped the source, whose error was to follow the writes: reported too.
+        if (!finished && invalid !== undefined) reportUnhandled(terminal!.error);
       };
     });
 }

@@ -721,6 +721,20 @@ describe('persist: writes that settle after the subscriber left', () => {
     expect(again.map(described)).toEqual(['STORE_WRITE_FAILED:ace']);
   });
 
+  it('reports the invalid event that stopped the source when the subscriber left before its error', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
+    const h = { ...E.h!, priority: 9 } as unknown as Event;
+    source.next(E.a!);
+    // Invalid: the source stops; the error would follow a's write. The subscriber leaves first.
+    source.next(h);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => settle(0));
+    expect(batches).toEqual(['a']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:h']);
+  });
+
   it('writes a refused batch in flight again without the refused event, which is reported', async () => {
     const { target, batches, settle } = heldWriter();
     const source = new Subject<Event>();
