@@ -331,10 +331,9 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           if (left) {
             // In flight when the subscriber left: a failed write is made again, as the waiting events were.
             if (error !== undefined) {
-              const bad = refusedEvent(error.cause);
               writeLeftovers(
                 batch,
-                bad !== undefined && batch.includes(bad) ? (error.cause as StoreError) : undefined,
+                refusedAt(error.cause, batch) < 0 ? undefined : (error.cause as StoreError),
               );
             }
             return;
@@ -380,8 +379,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         write(batch, false, (error) => {
           inFlight = false;
           if (error === undefined) return;
-          const bad = refusedEvent(error.cause);
-          const at = bad === undefined ? -1 : batch.indexOf(bad);
+          const at = refusedAt(error.cause, batch);
           if (at < 0) {
             failed(error.cause, batch, []);
             return;
@@ -389,7 +387,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           taken -= batch.length;
           pending.prepend(batch);
           const k = taken + at;
-          refused(error.cause as StoreError, bad!, [2 * k + 1, 0], [k, Infinity]);
+          refused(error.cause as StoreError, batch[at]!, [2 * k + 1, 0], [k, Infinity]);
         });
       };
 
@@ -400,8 +398,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         write(batch, true, (error) => {
           criticalInFlight = false;
           if (error === undefined) return;
-          const bad = refusedEvent(error.cause);
-          const at = bad === undefined ? -1 : batch.indexOf(bad);
+          const at = refusedAt(error.cause, batch);
           if (at < 0) {
             failed(error.cause, [], entries);
             return;
@@ -409,8 +406,8 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           criticalTaken -= entries.length;
           critical.prepend(entries);
           const r = criticalTaken + at;
-          const { before } = entries[at]!;
-          refused(error.cause as StoreError, bad!, [2 * before, r], [before, r]);
+          const { before, event } = entries[at]!;
+          refused(error.cause as StoreError, event, [2 * before, r], [before, r]);
         });
       };
 
@@ -547,6 +544,12 @@ function refusedEvent(cause: unknown): Event | undefined {
   return cause instanceof StoreError && cause.code === 'STORE_INVALID_EVENT' && cause.events.length === 1
     ? cause.events[0]
     : undefined;
+}
+
+/** Where in `batch` the event a write refused is (see `refusedEvent`), or -1 for any other failure. */
+function refusedAt(cause: unknown, batch: readonly Event[]): number {
+  const bad = refusedEvent(cause);
+  return bad === undefined ? -1 : batch.indexOf(bad);
 }
 
 /** A CRITICAL event, with the number of NORMAL events received before it (its place in the source). */
