@@ -61,7 +61,11 @@ export interface PatternOptions {
   passThrough?: boolean;
   /** Emit `pattern.timeout` events for partial matches that expire. Default `true`. */
   timeouts?: boolean;
-  /** Keys with partial matches tracked at once; the least recently active eighth is evicted. Default 10,000. */
+  /**
+   * Keys with partial matches tracked at once. When full, a new key first drops those whose partial
+   * matches the newest timestamp seen has already ended (as a sweep would), then the least recently
+   * active eighth is evicted. Default 10,000.
+   */
   maxKeys?: number;
   /**
    * Also let the scheduler's clock expire partial matches while the input is silent (live input whose
@@ -369,6 +373,10 @@ class Matcher implements SerialEngine<Event> {
       const run = this.begin(event, t);
       if (run !== undefined) {
         if (state === undefined) {
+          // A full map first drops the keys whose partial matches the watermark has already ended, as a
+          // sweep would: which keys are evicted must not depend on when the last sweep ran (the live
+          // clock's). Only then are the least recently active evicted.
+          if (this.keys.size >= config.maxKeys) this.sweep(this.watermark);
           if (this.keys.size >= config.maxKeys) {
             evictLeastRecent(this.keys, (evictedKey, evicted) => {
               // What the watermark has already decided (a deadline passed: a trailing negation matched,

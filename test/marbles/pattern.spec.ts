@@ -635,6 +635,47 @@ describe('pattern: the live clock', () => {
     expect(run(undefined)).toContain('M[a4,b5]');
   });
 
+  it('evicts the same keys whether or not a live sweep ran in between (maxKeys full)', () => {
+    // The same events and the same watermark at every step; only a live sweep between x and a9 differs.
+    // K0's partial match has timed out by the watermark: which keys a full map evicts must not depend on
+    // whether a sweep has already dropped it.
+    const run = (sweepAfter: number | undefined) => {
+      const scheduler = new VirtualTimeScheduler();
+      const input = new Subject<Event>();
+      const out: string[] = [];
+      input
+        .pipe(
+          pattern([(e) => e.type === 'a', (e) => e.type === 'b'], {
+            within: 10 * MIN,
+            maxKeys: 9,
+            passThrough: false,
+            liveClock: true,
+            scheduler,
+          }),
+        )
+        .subscribe((e) => out.push(label(e)));
+      const events = [
+        ev('a0', 'a', 0, {}, 'K0'), // deadline 10 min
+        // K1 … K8: their sweep at 9 min finds nothing past; the next is due at 11.5 min
+        ...[1, 2, 3, 4, 5, 6, 7, 8].map((k) => ev(`a${k}`, 'a', 9, {}, `K${k}`)),
+        ev('x', 'x', 10.5, {}, 'X'), // K0's deadline has passed
+        ev('a9', 'a', 10.6, {}, 'K9'), // a tenth key, the map full
+        ev('b1', 'b', 11, {}, 'K1'), // completes K1's partial match, if K1 is still there
+      ];
+      events.forEach((event, i) => {
+        input.next(event);
+        if (i === sweepAfter) {
+          scheduler.maxFrames = scheduler.frame + 10 * MIN;
+          scheduler.flush();
+        }
+      });
+      input.complete();
+      return out;
+    };
+    expect(run(9)).toContain('M[a1,b1]');
+    expect(run(undefined)).toEqual(run(9));
+  });
+
   it('emits a trailing-negation match at its deadline on the scheduler clock, without further input', () => {
     const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
     scheduler.run(({ cold, expectObservable }) => {
