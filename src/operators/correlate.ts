@@ -119,7 +119,11 @@ export interface CorrelateOptions {
    * this many ms of event time. Default: no updates (one `activity.detected` and one `activity.ended`).
    */
   updateIntervalMs?: number;
-  /** Sessions tracked at once; when full, the least recently active eighth is evicted. Default 10,000. */
+  /**
+   * Sessions tracked at once. When full, a new session first drops those idle for the longest window
+   * by the newest timestamp seen (as a sweep would), then the least recently active eighth is evicted.
+   * Default 10,000.
+   */
   maxSessions?: number;
   /** Events held per session and group (the window); the oldest are dropped beyond it. Default 1,000. */
   maxWindowEvents?: number;
@@ -839,6 +843,12 @@ class Correlator implements SerialEngine<Event> {
   private session(key: string): SessionState {
     let session = this.sessions.get(key);
     if (session === undefined) {
+      // A full map first drops the sessions the watermark has already left idle, as a sweep would:
+      // which sessions are evicted must not depend on when the last sweep ran (the live clock's).
+      // Only then are the least recently active evicted.
+      if (this.sessions.size >= this.config.maxSessions && this.watermark !== NO_TIME) {
+        this.sweep(this.watermark);
+      }
       if (this.sessions.size >= this.config.maxSessions) {
         evictLeastRecent(this.sessions, (_, evicted) => this.closeSession(evicted, 'evicted'));
       }

@@ -1072,6 +1072,44 @@ describe('correlate: the live clock', () => {
     expect(live).toEqual(replay);
   });
 
+  it('evicts the same sessions whether or not a live sweep ran in between (maxSessions full)', () => {
+    // The same events and the same watermark at every step; only a live sweep between x and n differs.
+    // S0 has been idle for more than the longest window by the watermark: which sessions a full map
+    // evicts must not depend on whether a sweep has already dropped it.
+    const run = (sweepAfter: number | undefined) => {
+      const scheduler = new VirtualTimeScheduler();
+      const input = new Subject<Event>();
+      const out: string[] = [];
+      input
+        .pipe(correlate(undefined, { maxSessions: 9, passThrough: false, liveClock: true, scheduler }))
+        .subscribe((e) => out.push(`${e.sessionId} ${label(e)}`));
+      const events = [
+        file('s0', 0, '/r/z.ts', 'S0'),
+        // S1: 3 file events and a tool use, one tool use short of feature development. The sweep at
+        // 280 s finds S0 not yet idle; the next one is due at 325 s.
+        file('f1', 280 * SEC, '/r/a.ts', 'S1'),
+        tool('t1', 281 * SEC, 'S1'),
+        file('f2', 282 * SEC, '/r/b.ts', 'S1'),
+        file('f3', 283 * SEC, '/r/c.ts', 'S1'),
+        ...[2, 3, 4, 5, 6, 7, 8].map((s) => file(`s${s}`, 290 * SEC, '/r/z.ts', `S${s}`)),
+        ev('x', 'prompt.submitted', 301 * SEC, {}, 'X'), // S0 idle for more than 5 min
+        file('n', 302 * SEC, '/r/z.ts', 'S9'), // a tenth session, the map full
+        tool('t2', 303 * SEC, 'S1'), // S1's second tool use: feature development, if S1 is still there
+      ];
+      events.forEach((event, i) => {
+        input.next(event);
+        if (i === sweepAfter) {
+          scheduler.maxFrames = scheduler.frame + 5 * MIN;
+          scheduler.flush();
+        }
+      });
+      input.complete();
+      return out;
+    };
+    expect(run(12)).toContain('S1 detected:feature-development:5');
+    expect(run(undefined)).toEqual(run(12));
+  });
+
   it('keeps its live timer when the consumer feeds an event back as a sweep drops the last session', () => {
     const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
     const seen: string[] = [];
