@@ -78,7 +78,10 @@ export interface ActivityData extends Record<string, unknown> {
   activity_type: string;
   /** The rule's confidence, 0..1 (the latest one, for updates and the end). */
   confidence: number;
-  /** Files the episode touched, at most `maxFiles`. */
+  /**
+   * Files the episode touched, at most `maxFiles`: the rule's, then the `data.file_path` of the
+   * episode's further events (with the default groups: of their file events only, not of a Read).
+   */
   files_affected: string[];
   /** Whether more files than `maxFiles` were touched. */
   files_truncated: boolean;
@@ -154,6 +157,12 @@ export type CorrelationEvent = Event<ActivityData> | Event<CorrelationErrorData>
  */
 interface Gate {
   readonly kinds: number;
+  /**
+   * The kinds whose `data.file_path` the rule lists in `files_affected`, as a bit set (`1 << kind`): an
+   * event of the open episode adds its file only when the rule would have counted it (a file only read,
+   * a `tool.used` of Read, is no more affected after detection than before).
+   */
+  readonly fileKinds: number;
   classify(type: string): number;
   /**
    * @param outOfOrder the trigger is older than an event of its session that came before it (it was
@@ -195,6 +204,7 @@ const featureDevelopmentRule: CorrelationRule = (events) => {
 };
 GATES.set(featureDevelopmentRule, {
   kinds: 3,
+  fileKinds: 1 << 0,
   classify: (type) => (type.startsWith('file.') ? 0 : type === 'tool.used' ? 1 : 2),
   ready: (counts) => counts[0]! >= 3 && counts[1]! >= 2,
 });
@@ -301,6 +311,7 @@ const bugFixRule: CorrelationRule = (window) => {
 };
 GATES.set(bugFixRule, {
   kinds: 3,
+  fileKinds: 1 << 0,
   classify: (type) => (type === 'file.modified' ? 0 : type === 'git.commit' ? 1 : 2),
   // The rule looks at the latest commit and the modifications before it (in event time), so its verdict
   // can only turn into a match when a commit arrives, a modification older than events already seen,
@@ -684,10 +695,13 @@ class Correlator implements SerialEngine<Event> {
     }
     state.lastTime = t;
     const { config } = this;
+    const { gate } = group;
+    const kind = gate === undefined ? -1 : gate.classify(type);
     if (state.episode !== undefined) {
-      this.grow(state, id, path, t);
+      // A built-in rule's episode lists the files of the events its rule counts as files only.
+      this.grow(state, id, kind < 0 || (gate!.fileKinds & (1 << kind)) !== 0 ? path : undefined, t);
       if (config.updateIntervalMs === undefined) return;
-      state.push(event, t, group.gate === undefined ? -1 : group.gate.classify(type));
+      state.push(event, t, kind);
       state.prune(t - group.windowMs, config.maxWindowEvents);
       if (t - state.reportedAt >= config.updateIntervalMs && state.count > state.reportedCount) {
         const match = this.evaluate(session, group, state, id, t);
@@ -700,10 +714,9 @@ class Correlator implements SerialEngine<Event> {
       }
       return;
     }
-    const kind = group.gate === undefined ? -1 : group.gate.classify(type);
     state.push(event, t, kind);
     const dropped = state.prune(t - group.windowMs, config.maxWindowEvents);
-    if (group.gate !== undefined && !group.gate.ready(state.counts, kind, outOfOrder, dropped)) return;
+    if (gate !== undefined && !gate.ready(state.counts, kind, outOfOrder, dropped)) return;
     const match = this.evaluate(session, group, state, id, t);
     if (match === undefined) return;
     this.open(session, group, state, match, t);

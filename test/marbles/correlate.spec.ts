@@ -410,6 +410,28 @@ describe('correlate: feature-development', () => {
     expect([...ended(after).files_affected].sort()).toEqual([...before.files_affected].sort());
   });
 
+  it('lists the files of its file events only: a file only read is not affected, before or after detection', () => {
+    // A Read's tool.used carries the file it read (the bridge sets data.file_path).
+    const read = (id: string, at: number) =>
+      ev(id, 'tool.used', at, { tool_name: 'Read', file_path: '/r/README.md' });
+    const files = (events: Event[]) =>
+      activities(run(events)).map((e) => `${SHORT[e.type]}:${[...e.data.files_affected].sort()}`);
+    const [f1, t1, f2, t2, f3] = feature();
+    expect(files([f1!, t1!, f2!, read('r', 100 * SEC), f3!, tool('t3', 3 * MIN)])).toEqual([
+      'detected:/r/a.ts,/r/b.ts',
+      'ended:/r/a.ts,/r/b.ts',
+    ]);
+    expect(files([f1!, t1!, f2!, t2!, f3!, read('r', 3 * MIN)])).toEqual([
+      'detected:/r/a.ts,/r/b.ts',
+      'ended:/r/a.ts,/r/b.ts',
+    ]);
+    // A file event's file still counts after detection.
+    expect(files([f1!, t1!, f2!, t2!, f3!, file('f4', 3 * MIN, '/r/c.ts')])).toEqual([
+      'detected:/r/a.ts,/r/b.ts',
+      'ended:/r/a.ts,/r/b.ts,/r/c.ts',
+    ]);
+  });
+
   it('is not detected with 2 file events, however many tool uses', () => {
     const events = [
       file('f1', 0),
@@ -1291,11 +1313,14 @@ describe('correlate: properties', () => {
         let t = 0;
         return specs.map((s, i) => {
           t += s.gap;
+          // Only file events carry a file here: a built-in rule's episode lists the files of its file
+          // events only, while a plain rule's lists every event's (see the feature-development tests).
+          const path = s.type.startsWith('file.') ? { file_path: s.path } : {};
           return ev(
             `e${i}`,
             s.type,
             t,
-            { file_path: s.path, message: s.message, passed: s.passed, agent: 'debugger' },
+            { ...path, message: s.message, passed: s.passed, agent: 'debugger' },
             s.session,
           );
         });
