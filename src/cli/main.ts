@@ -8,7 +8,7 @@
  * then) moves the log into the store through the bridge.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
@@ -91,8 +91,15 @@ async function record(log: string, hook: string | undefined): Promise<number> {
         ? (output as { hook_event_name: string }).hook_event_name
         : 'unknown');
     await mkdir(dirname(log), { recursive: true });
-    // One write of one line: O_APPEND keeps concurrent hooks' lines whole on a local filesystem.
-    await appendFile(log, `${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
+    // One write of one line: O_APPEND keeps concurrent hooks' lines whole on a local filesystem. Not
+    // appendFile: it writes a long line in chunks (2 MiB), and another hook's line can land between them.
+    const line = Buffer.from(`${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
+    const file = await open(log, 'a');
+    try {
+      await file.write(line, 0, line.length);
+    } finally {
+      await file.close();
+    }
   } catch (error) {
     console.error(`vibespec-streams record: ${(error as Error).message}`);
   }
