@@ -198,3 +198,50 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
     expect(await readFile(`${log}.offset`, 'utf8')).toBe('{"offset": "x"}\n');
   });
 });
+
+describe('vibespec-streams ingest killed mid-run', () => {
+  it('loses no line after SIGKILL and a restart; only the lines past the saved offset can be stored twice', async () => {
+    // Each line one event, named by its message: m-<line number>.
+    const count = 40_000;
+    const texts = Array.from({ length: count }, (_, i) =>
+      JSON.stringify({
+        hook: 'Notification',
+        timestamp: 1_795_165_200_000 + i,
+        output: { session_id: S1, hook_event_name: 'Notification', message: `m-${i}` },
+      }),
+    );
+    await writeFile(log, `${texts.join('\n')}\n`);
+    const size = (await stat(log)).size;
+    const child = start(['ingest', '--log', log, '--store', store]);
+    const closed = new Promise<[number | null, string | null]>((resolve) =>
+      child.on('close', (code, signal) => resolve([code, signal])),
+    );
+    // Killed once some lines are committed, while it still writes.
+    await waitFor(
+      'some lines to be committed',
+      async () => ((await offset().catch(() => undefined))?.offset ?? 0) > 0,
+    );
+    child.kill('SIGKILL');
+    expect(await closed).toEqual([null, 'SIGKILL']);
+    const saved = (await offset()).offset as number;
+    expect(saved).toBeLessThan(size); // killed mid-run, not after the end
+
+    const rerun = await ingest();
+    expect(rerun.code).toBe(0);
+    expect((await offset()).offset).toBe(size);
+
+    // Lines wholly before the saved offset: exactly once. The others: at least once (twice at most).
+    let end = 0;
+    let committed = 0;
+    for (const text of texts) {
+      end += Buffer.byteLength(text) + 1;
+      if (end > saved) break;
+      committed++;
+    }
+    const replayed = (await cli(['replay', S1, '--store', store])).stdout.trim().split('\n');
+    const seen = new Array<number>(count).fill(0);
+    for (const text of replayed) seen[Number(JSON.parse(text).data.message.slice(2))]!++;
+    expect(seen.slice(0, committed).filter((n) => n !== 1)).toEqual([]);
+    expect(seen.slice(committed).filter((n) => n < 1 || n > 2)).toEqual([]);
+  }, 240_000);
+});
