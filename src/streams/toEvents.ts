@@ -116,8 +116,34 @@ const GIT = /\bgit\s+/g;
 // `--name`, `--name=value`. The two never match the same text, so there is one way to read a command.
 const GIT_OPTION = /-[cC]\s+\S+\s+|-(?![cC]\s)[\w-]+(?:=\S+)?\s+/y;
 const COMMIT = /commit\b/y;
-const COMMIT_MESSAGE = /\s(?:-m|--message)(?:\s+|=)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/;
+// `-m`, also in a group of short options (`-am`, as `git commit -am "…"`), or `--message`.
+const COMMIT_MESSAGE = /\s(?:-[A-Za-z]*m|--message)(?:\s+|=)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/;
 const COMMIT_SUMMARY = /^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.*)$/m;
+/**
+ * A message given as a here-document in a command substitution, as Claude Code writes its commits:
+ * `-m "$(cat <<'EOF'` newline, the message, newline, `EOF` newline, `)"`. Group 3 is the message. Read
+ * from the command itself (quotes inside `$(…)` do not end the `-m` argument, as they end its match).
+ */
+const HEREDOC_MESSAGE =
+  /\$\(\s*cat\s+<<-?\s*(['"]?)([A-Za-z_]\w*)\1[ \t]*\r?\n([\s\S]*?)\r?\n[ \t]*\2[ \t]*(?:\r?\n\s*)?\)/y;
+
+/**
+ * The message of a commit: the `-m` text as written, but for a command substitution (`$(…)`, which only
+ * the shell expands) the here-document's text, else the subject git printed, else the text as written.
+ */
+function commitMessage(
+  command: string,
+  message: RegExpExecArray | null,
+  summary: RegExpExecArray | null,
+): string | undefined {
+  if (message === null) return summary?.[3];
+  const written = message[1] ?? message[2] ?? message[3];
+  if (written === undefined || !written.startsWith('$(')) return written;
+  HEREDOC_MESSAGE.lastIndex = command.indexOf('$(', message.index);
+  const heredoc = HEREDOC_MESSAGE.exec(command);
+  if (heredoc) return heredoc[3];
+  return summary?.[3] ?? written;
+}
 const TEST_COMMAND =
   /\b(?:(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test\b|npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|go\s+test\b|cargo\s+test\b|make\s+test\b|python3?\s+-m\s+(?:pytest|unittest)\b|rspec\b|phpunit\b|mvn\s+test\b|gradle\w*\s+test\b|dotnet\s+test\b)/;
 // Listing or describing tests is not running them.
@@ -256,7 +282,7 @@ const postToolUse: Mapper = (p, ctx) => {
       const message = COMMIT_MESSAGE.exec(command);
       const summary = COMMIT_SUMMARY.exec(stdout);
       const data: Record<string, unknown> = { command };
-      const text = message ? (message[1] ?? message[2] ?? message[3]) : summary?.[3];
+      const text = commitMessage(command, message, summary);
       if (text !== undefined) data.message = text;
       if (summary) {
         // A match's groups 1 and 2 always matched: both are strings.

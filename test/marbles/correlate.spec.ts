@@ -664,6 +664,43 @@ describe('correlate: bug-fix', () => {
     ]);
   });
 
+  it("reads Claude Code's here-document commits by their message: a feat is no fix, a fix is", async () => {
+    // Claude Code commits with -m "$(cat <<'EOF' … EOF )": the bridge reads the message inside.
+    const hook = (timestamp: number, output: Record<string, unknown>) => ({
+      hook: 'PostToolUse',
+      timestamp,
+      output: {
+        session_id: 's-heredoc',
+        transcript_path: '/t',
+        cwd: '/r',
+        hook_event_name: 'PostToolUse',
+        ...output,
+      },
+    });
+    const session = (subject: string) => [
+      hook(1_000, { tool_name: 'Edit', tool_input: { file_path: '/r/orders.ts' }, tool_response: {} }),
+      hook(2_000, {
+        tool_name: 'Bash',
+        tool_input: {
+          command: `git commit -am "$(cat <<'EOF'\n${subject}\n\nWith a "quoted" word.\nEOF\n)"`,
+        },
+        tool_response: { stdout: '' },
+      }),
+    ];
+    const found = async (subject: string) =>
+      (
+        (await lastValueFrom(
+          from(session(subject)).pipe(bridgeHooks(), correlate(undefined, { passThrough: false }), toArray()),
+        )) as unknown as Array<Event<ActivityData>>
+      )
+        .filter((e) => e.data.activity_type === 'bug-fix')
+        .map((e) => e.data.details.commit_message);
+    expect(await found('feat(orders): add CSV export')).toEqual([]);
+    const fix = await found('fix(orders): round totals');
+    expect(fix.length).toBeGreaterThan(0);
+    expect(fix[0]).toBe('fix(orders): round totals\n\nWith a "quoted" word.');
+  });
+
   it('is found in the bundled demo session, beside feature development', async () => {
     const out = await lastValueFrom(
       fromHookFile('demo/sessions.jsonl').pipe(

@@ -121,6 +121,38 @@ describe('toEvents mappings', () => {
     });
   });
 
+  it("reads the message of Claude Code's commits, a here-document in a command substitution", () => {
+    // As Claude Code writes them: -m "$(cat <<'EOF' … EOF )". The text as written is shell, not the message.
+    const command =
+      'git add src/orders.ts && git commit -m "$(cat <<\'EOF\'\nfeat(orders): add CSV export\n\nExports the filtered orders.\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)\nEOF\n)"';
+    const commit = (cmd: string, stdout: string) =>
+      toEvents(
+        'PostToolUse',
+        claude('PostToolUse', { tool_name: 'Bash', tool_input: { command: cmd }, tool_response: { stdout } }),
+        T,
+      )[1]!.data;
+    expect(commit(command, '[feature/csv 9c1d2e3] feat(orders): add CSV export\n 1 file changed')).toEqual({
+      command,
+      message:
+        'feat(orders): add CSV export\n\nExports the filtered orders.\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)',
+      branch: 'feature/csv',
+      commit: '9c1d2e3',
+    });
+    // <<EOF, <<"EOF", <<-EOF read the same.
+    for (const quote of ['EOF', '"EOF"', '-EOF']) {
+      const other = command.replace("<<'EOF'", `<<${quote}`);
+      expect(commit(other, '').message).toMatch(/^feat\(orders\): add CSV export\n/);
+    }
+    // In a group of short options (-am), and with a quote in the message.
+    expect(
+      commit(command.replace('commit -m', 'commit -am').replace('filtered', '"filtered"'), '').message,
+    ).toMatch(/^feat\(orders\): add CSV export\n\nExports the "filtered" orders\./);
+    // Another substitution: the subject git printed, else the text as written.
+    const echo = 'git commit -m "$(echo fix: trim ids)"';
+    expect(commit(echo, '[main 1a2b3c4] fix: trim ids\n').message).toBe('fix: trim ids');
+    expect(commit(echo, '').message).toBe('$(echo fix: trim ids)');
+  });
+
   it.each([
     ['git -c user.name=x commit --amend --no-edit', true],
     ['git commit', true],
