@@ -879,6 +879,38 @@ describe('temporalAggregate', () => {
       });
     });
 
+    it('totals a file whose sizes are all -0 as 0, as the window’s total_size is (sums start at 0)', () => {
+      // A window of one file, then one of two files: the first name's sum and another name's sum.
+      const { out } = collect(
+        [
+          ev('file.modified', 0, 's', { file_path: '/r/a.ts', size: -0 }),
+          ev('file.modified', 10, 's', { file_path: '/r/a.ts', size: -0 }),
+          ev('file.modified', 11, 's', { file_path: '/r/b.ts', size: -0 }),
+          ev('file.modified', 12, 's', { file_path: '/r/b.ts', size: -0 }),
+        ].map((value) => ({ time: value.timestamp, value })),
+        (scheduler) => temporalAggregate({ windows: { 'file.modified': 5 }, scheduler }),
+        { time: 20 },
+      );
+      const summaries = out.map((o) => (o.value.data as AggregatedData).summary);
+      expect(summaries).toStrictEqual([
+        {
+          files: [{ path: '/r/a.ts', count: 1, total_size: 0 }],
+          file_count: 1,
+          total_size: 0,
+          without_path: 0,
+        },
+        {
+          files: [
+            { path: '/r/a.ts', count: 1, total_size: 0 },
+            { path: '/r/b.ts', count: 2, total_size: 0 },
+          ],
+          file_count: 2,
+          total_size: 0,
+          without_path: 0,
+        },
+      ]);
+    });
+
     it('summarizes windows with many distinct files and tools', () => {
       const paths = Array.from({ length: 12 }, (_, i) => `/r/f${String(11 - i).padStart(2, '0')}.ts`);
       const arrivals = [
@@ -1366,21 +1398,34 @@ describe('temporalAggregate properties', () => {
     // straightforward reference over the aggregate's events (in canonical order), whatever the cuts.
     const name = (prefix: string) =>
       fc.oneof(
-        { weight: 8, arbitrary: fc.integer({ min: 0, max: 11 }).map((i) => `${prefix}${i}`) },
-        { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, 7, null) },
+        // Up to 21 names: beyond the 8 a window finds by a linear scan and the 12 it sums in scratch.
+        {
+          weight: 8,
+          arbitrary: fc.constantFrom(...Array.from({ length: 21 }, (_, i) => `${prefix}${i}`)),
+        },
+        { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, 7, null, '', 'unknown', '__proto__') },
       );
     const number = fc.oneof(
       { weight: 8, arbitrary: fc.integer({ min: -50, max: 1_000 }) },
-      { weight: 2, arbitrary: fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((v) => (v === 0 ? 0 : v)) },
+      { weight: 2, arbitrary: fc.double({ min: -1e6, max: 1e6, noNaN: true }) },
       {
-        weight: 1,
-        arbitrary: fc.constantFrom<unknown>(undefined, Number.NaN, Number.POSITIVE_INFINITY, '5'),
+        weight: 2,
+        arbitrary: fc.constantFrom<unknown>(
+          undefined,
+          -0,
+          0,
+          Number.NaN,
+          Number.POSITIVE_INFINITY,
+          '5',
+          null,
+          Number.MAX_VALUE,
+        ),
       },
     );
     const payload = fc.record({
       tool_name: name('tool-'),
       duration_ms: number,
-      success: fc.constantFrom<unknown>(true, false, undefined, 'no'),
+      success: fc.constantFrom<unknown>(true, false, undefined, 'no', 0),
       file_path: name('/src/f'),
       size: number,
       metric: name('metric-'),
@@ -1389,18 +1434,20 @@ describe('temporalAggregate properties', () => {
     const arrivals = fc.array(
       fc.record({
         type: fc.constantFrom('tool.used', 'file.modified', 'performance.metric', 'git.commit'),
-        session: fc.constantFrom('a', 'b', undefined),
+        // Mostly one session, for windows of many events.
+        session: fc.constantFrom('a', 'a', 'a', 'b', undefined),
         timestamp: fc.integer({ min: 0, max: 400 }),
         disorder: fc.integer({ min: 0, max: 40 }),
         data: payload,
       }),
-      { maxLength: 80 },
+      { maxLength: 120, size: 'max' },
     );
     const options = fc.record({
       allowedLatenessMs: fc.integer({ min: 0, max: 60 }),
-      maxEvents: fc.integer({ min: 1, max: 40 }),
+      maxEvents: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constant(1_000)),
       maxOpenWindows: fc.integer({ min: 1, max: 10 }),
     });
+    let manyNames = 0;
     fc.assert(
       fc.property(arrivals, options, (specs, config) => {
         // Arrival order: by time, each event up to `disorder` ms late.
@@ -1413,7 +1460,17 @@ describe('temporalAggregate properties', () => {
         const result = collect(
           timed,
           (scheduler) =>
-            temporalAggregate({ ...config, windows: { ...WINDOWS, 'git.commit': 30 }, scheduler }),
+            temporalAggregate({
+              ...config,
+              // Wide enough for windows of many names.
+              windows: {
+                'tool.used': 200,
+                'file.modified': 100,
+                'performance.metric': 400,
+                'git.commit': 30,
+              },
+              scheduler,
+            }),
           { time: 1_000 },
         );
         let summarized = 0;
@@ -1422,11 +1479,17 @@ describe('temporalAggregate properties', () => {
           const data = out.data as AggregatedData;
           expect(data.summary).toStrictEqual(referenceSummary(data.source_type, data.events!));
           if (data.summary !== undefined) summarized++;
+          const summary = data.summary as
+            | { files?: unknown[]; tools?: unknown[]; metrics?: unknown[] }
+            | undefined;
+          if ((summary?.files ?? summary?.tools ?? summary?.metrics ?? []).length > 12) manyNames++;
         }
         expect(summarized).toBeLessThanOrEqual(timed.length);
       }),
       { numRuns: 400 },
     );
+    // Windows of more than 12 names came up.
+    expect(manyNames).toBeGreaterThan(0);
   });
 
   it('gives the same aggregates live (disorder within lateness) as for the sorted events in a burst', () => {

@@ -513,7 +513,9 @@ class FileTally extends Kept {
   }
 
   finish(): FileModifiedSummary {
-    const files = this.entries((path, _at, count, totalSize) => new FileEntry(path, count, totalSize));
+    // `+ 0`: a sum of sizes that are all -0 is 0, as the window's `total_size` (summed from 0) is; a
+    // name's sum starts at its first size instead, which keeps -0.
+    const files = this.entries((path, _at, count, totalSize) => new FileEntry(path, count, totalSize + 0));
     const summary = new FileSummary(files, this.total, this.unnamed);
     this.reset();
     return summary;
