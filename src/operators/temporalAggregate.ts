@@ -320,6 +320,8 @@ class Aggregation implements WindowHooks<SessionState> {
   private openCount = 0;
   /** Events of one session tend to come in runs: the last one looked up. */
   private lastSession: SessionState | undefined = undefined;
+  /** A pass-through or late event not emitted because emitting what its arrival closed failed. */
+  private owed: Event | undefined = undefined;
 
   constructor(
     subscriber: Subscriber<Event>,
@@ -345,6 +347,7 @@ class Aggregation implements WindowHooks<SessionState> {
   clear(): void {
     this.sessions.clear();
     this.lastSession = undefined;
+    this.owed = undefined;
     this.openFirst = undefined;
     this.openLast = undefined;
     this.openCount = 0;
@@ -552,20 +555,29 @@ class Aggregation implements WindowHooks<SessionState> {
     if (aggregate !== undefined) this.shell.emit(aggregate);
   }
 
-  /** Closes every window of `s` whose end the watermark has reached. */
-  private closeReached(s: SessionState) {
+  /**
+   * Closes every window of `s` whose end the watermark has reached. `own`: the output of the arrival that
+   * reached them (its pass-through or late event), which the caller emits after them; if emitting them
+   * fails (a consumer that throws), it is kept for the flush that follows, so that it is not lost.
+   */
+  private closeReached(s: SessionState, own?: Event) {
     let minEnd = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < this.typeCount; i++) {
-      const k = s.keys[i];
-      while (k?.open) {
-        const end = startOf(k) + k.size;
-        if (end > s.wm) {
-          if (end < minEnd) minEnd = end;
-          break;
+    try {
+      for (let i = 0; i < this.typeCount; i++) {
+        const k = s.keys[i];
+        while (k?.open) {
+          const end = startOf(k) + k.size;
+          if (end > s.wm) {
+            if (end < minEnd) minEnd = end;
+            break;
+          }
+          this.closeWindow(k, end);
+          if (this.shell.done) return;
         }
-        this.closeWindow(k, end);
-        if (this.shell.done) return;
       }
+    } catch (error) {
+      this.owed = own;
+      throw error;
     }
     s.minEnd = minEnd;
   }
@@ -697,7 +709,7 @@ class Aggregation implements WindowHooks<SessionState> {
         if (!k.open) this.markOpen(k);
       }
     }
-    if (s.wm >= s.minEnd) this.closeReached(s);
+    if (s.wm >= s.minEnd) this.closeReached(s, spec === undefined ? event : late);
     if (spec === undefined) this.shell.emit(event);
     else if (late !== undefined) this.shell.emit(late);
     else {
@@ -717,12 +729,21 @@ class Aggregation implements WindowHooks<SessionState> {
    * windows. On complete, before an error, and on a failure.
    */
   flushAll(): void {
-    const keys: WindowKey[] = [];
-    for (let k = this.openFirst; k !== undefined; k = k.openAfter) keys.push(k);
-    keys.sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
-    for (const k of keys) {
-      this.flushKey(k);
-      if (this.shell.done) return;
+    try {
+      const keys: WindowKey[] = [];
+      for (let k = this.openFirst; k !== undefined; k = k.openAfter) keys.push(k);
+      keys.sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
+      for (const k of keys) {
+        this.flushKey(k);
+        if (this.shell.done) return;
+      }
+    } finally {
+      // The own output of an arrival whose aggregates failed to go out (see `closeReached`): after them.
+      const owed = this.owed;
+      if (owed !== undefined) {
+        this.owed = undefined;
+        this.shell.emit(owed);
+      }
     }
   }
 }

@@ -10,6 +10,7 @@ import {
   of,
   type SchedulerLike,
   Subject,
+  Subscriber,
   take,
   VirtualTimeScheduler,
 } from 'rxjs';
@@ -468,6 +469,56 @@ describe('temporalAggregate', () => {
         m.expect(source).toHaveSubscriptions(subs);
       }),
     );
+
+    it('still emits the arrival’s own pass-through or late event when its consumer throws on an aggregate it closed', () => {
+      // A consumer that throws (a Subscriber of its own, used as it is): the operator flushes, then errors.
+      class Failing extends Subscriber<Event> {
+        readonly got: string[] = [];
+        /** Throws on the next aggregate. */
+        armed = true;
+        protected override _next(event: Event): void {
+          this.got.push(label(event));
+          if (this.armed && event.type.endsWith('.aggregated')) {
+            this.armed = false;
+            throw new Error('consumer');
+          }
+        }
+        protected override _error(error: unknown): void {
+          this.got.push(`error ${(error as Error).message}`);
+        }
+      }
+      // A pass-through event whose arrival closes two windows.
+      const passing = new Subject<Event>();
+      const first = new Failing();
+      passing.pipe(temporalAggregate({ windows: { 'tool.used': 5, 'file.modified': 5 } })).subscribe(first);
+      passing.next(ev('tool.used', 1, 's'));
+      passing.next(ev('file.modified', 1, 's'));
+      passing.next(ev('session.started', 8, 's'));
+      expect(first.got).toEqual([
+        'tool.used.aggregated s [1,6) n=1',
+        'file.modified.aggregated s [1,6) n=1',
+        'session.started@8',
+        'error consumer',
+      ]);
+      // A late event whose arrival closes a window: its range was emitted by the capacity policy.
+      const late = new Subject<Event>();
+      const second = new Failing();
+      second.armed = false;
+      late
+        .pipe(temporalAggregate({ windows: { 'tool.used': 10, 'file.modified': 5 }, maxOpenWindows: 1 }))
+        .subscribe(second);
+      late.next(ev('tool.used', 1, 's'));
+      late.next(ev('file.modified', 1, 't'));
+      late.next(ev('file.modified', 2, 's'));
+      second.got.length = 0;
+      second.armed = true;
+      late.next(ev('tool.used', 8, 's'));
+      expect(second.got).toEqual([
+        'file.modified.aggregated s [2,7) n=1',
+        'tool.used.late window_closed @8',
+        'error consumer',
+      ]);
+    });
 
     it(
       'emits parts early at maxEvents, keeping the window range',
