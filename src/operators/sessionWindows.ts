@@ -550,13 +550,28 @@ class Sessionizer implements WindowHooks<KeyState> {
     while (k.windows.includes(oldest) && !this.shell.done) this.closeFirst(k);
   }
 
-  /** Emits every open window, earliest close point first (per key, in order). */
+  /**
+   * Emits every open window, earliest close point first (per key, in order). A consumer that throws on
+   * one window still gets the others, and the first exception is thrown at the end (the shell then errors
+   * with it): `closeFirst` settles a window's state before emitting it. A window that failed before it was
+   * taken out (a bug) is not tried again.
+   */
   flushAll(): void {
+    let failure: { error: unknown } | undefined;
     const windows = [...this.open].sort((a, b) => a.last - b.last);
     for (const w of windows) {
-      if (this.shell.done) return;
+      if (this.shell.done) break;
       const k = w.owner;
-      while (k.windows.includes(w) && !this.shell.done) this.closeFirst(k);
+      while (k.windows.includes(w) && !this.shell.done) {
+        const before = k.windows.length;
+        try {
+          this.closeFirst(k);
+        } catch (error) {
+          failure ??= { error };
+          if (k.windows.length === before) break;
+        }
+      }
     }
+    if (failure !== undefined) throw failure.error;
   }
 }

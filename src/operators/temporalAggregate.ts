@@ -729,22 +729,36 @@ class Aggregation implements WindowHooks<SessionState> {
    * windows. On complete, before an error, and on a failure.
    */
   flushAll(): void {
-    try {
-      const keys: WindowKey[] = [];
-      for (let k = this.openFirst; k !== undefined; k = k.openAfter) keys.push(k);
-      keys.sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
-      for (const k of keys) {
-        this.flushKey(k);
-        if (this.shell.done) return;
+    // A consumer that throws on one aggregate still gets the others, and the first exception is thrown
+    // at the end (the shell then errors with it): a window's state is settled before it is emitted, so
+    // the flush goes on after it. A window that failed before it was emitted (a bug) is not tried again.
+    let failure: { error: unknown } | undefined;
+    const keys: WindowKey[] = [];
+    for (let k = this.openFirst; k !== undefined; k = k.openAfter) keys.push(k);
+    keys.sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
+    for (const k of keys) {
+      let horizon = Number.NaN;
+      while (k.open && !this.shell.done && k.horizon !== horizon) {
+        horizon = k.horizon;
+        try {
+          this.flushKey(k);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
-    } finally {
-      // The own output of an arrival whose aggregates failed to go out (see `closeReached`): after them.
-      const owed = this.owed;
-      if (owed !== undefined) {
-        this.owed = undefined;
+      if (this.shell.done) break;
+    }
+    // The own output of an arrival whose aggregates failed to go out (see `closeReached`): after them.
+    const owed = this.owed;
+    if (owed !== undefined) {
+      this.owed = undefined;
+      try {
         this.shell.emit(owed);
+      } catch (error) {
+        failure ??= { error };
       }
     }
+    if (failure !== undefined) throw failure.error;
   }
 }
 

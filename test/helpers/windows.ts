@@ -2,7 +2,7 @@
  * Helpers for the event-time window specs: event factories, readable labels for marble values, and a
  * virtual-time runner that feeds `[{ time, value }]` arrivals and collects `[{ time, value }]` outputs.
  */
-import { type OperatorFunction, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
+import { type OperatorFunction, type SchedulerLike, Subject, Subscriber, VirtualTimeScheduler } from 'rxjs';
 import { createEvent, type Event, Priority } from '../../src/index.js';
 
 /** An event at event time `timestamp`. */
@@ -113,4 +113,30 @@ export function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * A consumer that throws from `next` on the outputs `throwsOn` picks (a `Subscriber` of its own, which
+ * `subscribe` uses as it is, so the exception reaches the operator), and records every output and how the
+ * output ended, as labels.
+ */
+export class ThrowingConsumer extends Subscriber<Event> {
+  readonly got: string[] = [];
+
+  constructor(private readonly throwsOn: (event: Event) => boolean) {
+    super();
+  }
+
+  protected override _next(event: Event): void {
+    this.got.push(label(event));
+    if (this.throwsOn(event)) throw new Error(`consumer on ${label(event)}`);
+  }
+
+  protected override _error(error: unknown): void {
+    this.got.push(`error ${(error as Error).message}`);
+  }
+
+  protected override _complete(): void {
+    this.got.push('complete');
+  }
 }

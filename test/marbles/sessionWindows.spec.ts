@@ -15,7 +15,16 @@ import {
 } from '../../src/index.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 import { marbles } from '../helpers/marbles.js';
-import { collect, ev, idsIn, label, seeded, type Timed, withoutId } from '../helpers/windows.js';
+import {
+  collect,
+  ev,
+  idsIn,
+  label,
+  seeded,
+  ThrowingConsumer,
+  type Timed,
+  withoutId,
+} from '../helpers/windows.js';
 
 const NO_IDLE = Number.POSITIVE_INFINITY;
 
@@ -295,6 +304,23 @@ describe('sessionWindows', () => {
         m.expect(source).toHaveSubscriptions(subs);
       }),
     );
+
+    it('emits every open window on complete, then the error, when its consumer throws on each of them', () => {
+      const input = new Subject<Event>();
+      const consumer = new ThrowingConsumer((e) => e.type === 'session.window');
+      input.pipe(sessionWindows({ gapMs: 5 })).subscribe(consumer);
+      input.next(ev('x', 1, 'a'));
+      input.next(ev('x', 2, 'b'));
+      input.next(ev('x', 3, 'c'));
+      input.complete();
+      // The first exception is the error.
+      expect(consumer.got).toEqual([
+        'session.window a [1,1] n=1',
+        'session.window b [2,2] n=1',
+        'session.window c [3,3] n=1',
+        'error consumer on session.window a [1,1] n=1',
+      ]);
+    });
 
     it(
       'passes the event it cannot key through, then flushes before forwarding the key function exception',

@@ -34,7 +34,16 @@ import { priorityOf } from '../../src/operators/internal/eventTime.js';
 import { numericStats, tallyFor } from '../../src/operators/internal/summaries.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 import { marbles } from '../helpers/marbles.js';
-import { collect, ev, idsIn, label, seeded, type Timed, withoutId } from '../helpers/windows.js';
+import {
+  collect,
+  ev,
+  idsIn,
+  label,
+  seeded,
+  ThrowingConsumer,
+  type Timed,
+  withoutId,
+} from '../helpers/windows.js';
 
 const TOOL5 = { 'tool.used': 5 };
 
@@ -469,6 +478,25 @@ describe('temporalAggregate', () => {
         m.expect(source).toHaveSubscriptions(subs);
       }),
     );
+
+    it('emits every open window on complete, then the error, when its consumer throws on each of them', () => {
+      const input = new Subject<Event>();
+      const consumer = new ThrowingConsumer((e) => e.type.endsWith('.aggregated'));
+      input.pipe(temporalAggregate({ windows: { 'tool.used': 5, 'file.modified': 5 } })).subscribe(consumer);
+      input.next(ev('tool.used', 1, 'a'));
+      input.next(ev('tool.used', 2, 'b'));
+      input.next(ev('file.modified', 3, 'b'));
+      input.next(ev('file.modified', 4, 'a'));
+      input.complete();
+      // The first exception is the error.
+      expect(consumer.got).toEqual([
+        'tool.used.aggregated a [1,6) n=1',
+        'tool.used.aggregated b [2,7) n=1',
+        'file.modified.aggregated b [3,8) n=1',
+        'file.modified.aggregated a [4,9) n=1',
+        'error consumer on tool.used.aggregated a [1,6) n=1',
+      ]);
+    });
 
     it('still emits the arrival’s own pass-through or late event when its consumer throws on an aggregate it closed', () => {
       // A consumer that throws (a Subscriber of its own, used as it is): the operator flushes, then errors.
