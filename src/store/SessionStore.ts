@@ -3,8 +3,8 @@
  * `level` package), keyed by a per-session sequence number, with a (type, time) index and per-session
  * metadata written in the same atomic batch. See `docs/store.md`.
  */
-import { mkdir, stat } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
 import { ConfigError, formatIssues, textOf } from '../errors.js';
@@ -51,6 +51,15 @@ export interface StoreOptions {
   /**
    * Called for each stored record that cannot be decoded. The record is skipped (and counted in
    * `stats().corruptRecords`); reading goes on. Exceptions thrown by the callback are ignored.
+   *
+   * Also called by `openStore`, before it returns, with `kind: 'log'` for each part of LevelDB's log that
+   * LevelDB dropped as damaged while recovering it at open (what a crash, or a disk, can leave): LevelDB
+   * goes on without it and only writes a line to the `LOG` file of the store's folder, which `openStore`
+   * reads; the line is the `reason`. Events acknowledged before the crash may be gone with it. Every
+   * session's metadata is then rebuilt from its events (and written) before the store is returned, so
+   * counts agree with what is stored; a gap in a session's seqs stays a gap (the next seq stays past the
+   * highest one stored). Counted in `stats().corruptRecords` too. Reported at least once (again if the
+   * open dies before the rebuild is done). What this does not cover: docs/store.md, "A damaged log".
    */
   onCorruptRecord?: (record: CorruptRecord) => void;
   /**
@@ -60,13 +69,21 @@ export interface StoreOptions {
   maxCachedSessions?: number;
 }
 
-/** A stored record that could not be decoded, as reported to `onCorruptRecord`. */
+/**
+ * A stored record that could not be decoded, or a part of LevelDB's log that LevelDB dropped at open,
+ * as reported to `onCorruptRecord`.
+ */
 export interface CorruptRecord {
+  /** The record's session; `''` (never a session id) for `kind: 'log'`, which names no session. */
   sessionId: string;
-  /** The event's sequence number, for an event record; undefined for session metadata. */
+  /** The event's sequence number, for an event record; undefined for session metadata and `log`. */
   seq: number | undefined;
-  /** Which record: `event`, `index` (an index entry whose event is missing) or `session` (metadata). */
-  kind: 'event' | 'index' | 'session';
+  /**
+   * Which record: `event`, `index` (an index entry whose event is missing), `session` (metadata) or
+   * `log` (LevelDB dropped a damaged part of its log when the store was opened; `reason` is the line
+   * LevelDB wrote about it in the store folder's `LOG` file).
+   */
+  kind: 'event' | 'index' | 'session' | 'log';
   reason: string;
   /** A `STORE_READ_FAILED` error describing the record, for logging. */
   error: StoreError;
@@ -161,7 +178,10 @@ export interface StoreStats {
   eventsRead: number;
   /** Index entries read by type and time queries. */
   indexEntriesRead: number;
-  /** Records skipped because they could not be decoded. */
+  /**
+   * Records skipped because they could not be decoded, and parts of LevelDB's log dropped at open (each
+   * reported to `onCorruptRecord`).
+   */
   corruptRecords: number;
 }
 
@@ -247,11 +267,16 @@ type Sublevel = AbstractSublevel<Level<string, string>, string | Buffer | Uint8A
 
 const FORMAT_VERSION = '1';
 const NEXT_SESSION_KEY = 'nextSession';
+/**
+ * In the `store` key space while an open rebuilds every session's metadata after LevelDB dropped part of
+ * its log: the LOG lines (JSON array), so that an open that dies before finishing is finished by the next.
+ */
+const REPAIR_KEY = 'repair';
 
 /** The key spaces (see docs/store.md, "Key layout"). */
 function sublevels(db: Level<string, string>) {
   return {
-    /** `format`, `nextSession`. */
+    /** `format`, `nextSession`, `repair`. */
     store: db.sublevel<string, string>('store', {}),
     /** escaped session id → metadata (JSON). */
     meta: db.sublevel<string, string>('s', {}),
@@ -457,6 +482,7 @@ export class SessionStore {
   readonly #metaPrefix: string;
   readonly #idsPrefix: string;
   readonly #counterKey: string;
+  readonly #repairKey: string;
   /** The number the next new session gets; persisted with the batch that creates it. */
   #nextSession: number;
   readonly #writeOptions: { sync: boolean };
@@ -509,6 +535,7 @@ export class SessionStore {
     this.#metaPrefix = this.#meta.prefix;
     this.#idsPrefix = this.#ids.prefix;
     this.#counterKey = `${layout.store.prefix}${NEXT_SESSION_KEY}`;
+    this.#repairKey = `${layout.store.prefix}${REPAIR_KEY}`;
   }
 
   /** `'open'`, `'closing'` (waiting for pending writes) or `'closed'`. */
@@ -1037,6 +1064,68 @@ export class SessionStore {
     }
     if (previous !== undefined && !previous.deleting) meta.nextSeq = Math.max(meta.nextSeq, previous.nextSeq);
     return meta;
+  }
+
+  /**
+   * @internal Called by `openStore` when LevelDB dropped part of its log while opening (`lines`: what it
+   * wrote about it in `LOG`) or an earlier open did not finish this (`pending`: the `repair` record).
+   * Reports each line to `onCorruptRecord` (`kind: 'log'`), then rebuilds every session's metadata from
+   * its events and writes it, with the missing id records and the session counter: a dropped batch takes
+   * its events, index entries and metadata with it, but a later batch's metadata (cumulative counts) may
+   * have survived. The `repair` record is written first and deleted last, all with `sync`.
+   */
+  async _repairAfterOpen(lines: readonly string[], pending: string | undefined): Promise<void> {
+    const reported = [...parseLines(pending), ...lines];
+    const sync = { sync: true };
+    const repairKey = this.#repairKey;
+    await this.#db.put(repairKey, JSON.stringify(reported), sync);
+    for (const line of reported) this.#corrupt('', undefined, 'log', line);
+    let nextSession = this.#nextSession;
+    // Sessions with metadata (readable or not), then those with only an id record. The iterators read a
+    // snapshot: the records written meanwhile are not seen again.
+    for (const space of ['meta', 'ids'] as const) {
+      const iterator = (space === 'meta' ? this.#meta : this.#ids).iterator();
+      try {
+        for (;;) {
+          const entries = await iterator.nextv(SCAN_CHUNK);
+          if (entries.length === 0) break;
+          const batch = this.#db.batch();
+          for (const [key, value] of entries) {
+            const sessionId = unescapePart(key);
+            let meta: StoredMeta | undefined;
+            let n: number | undefined;
+            if (space === 'meta') {
+              meta = parseMeta(value);
+              if (meta === undefined) {
+                this.#corrupt(
+                  sessionId,
+                  undefined,
+                  'session',
+                  'session metadata cannot be decoded; rebuilding it from the events',
+                );
+              }
+              n = meta?.n;
+            } else if ((await this.#meta.get(key)) !== undefined) continue;
+            if (n === undefined) {
+              const mapped = Number(space === 'ids' ? value : await this.#ids.get(key));
+              if (isCount(mapped)) n = mapped;
+            }
+            if (n === undefined) continue;
+            nextSession = Math.max(nextSession, n + 1);
+            // A tombstone stays: the session's next load finishes the deletion.
+            if (meta?.deleting) continue;
+            const rebuilt = await this.#rebuildMeta(sessionId, n, meta);
+            batch.put(this.#metaPrefix + key, JSON.stringify(rebuilt));
+            batch.put(this.#idsPrefix + key, String(n));
+          }
+          await batch.write(sync);
+        }
+      } finally {
+        await iterator.close();
+      }
+    }
+    this.#nextSession = nextSession;
+    await this.#db.batch().put(this.#counterKey, String(nextSession)).del(repairKey).write(sync);
   }
 
   /** The number of a stored session (from its metadata, else from its id record), or undefined. */
@@ -1579,7 +1668,9 @@ export class SessionStore {
     const where = seq === undefined ? sessionId : `${sessionId}#${seq}`;
     const error = new StoreError(
       'STORE_READ_FAILED',
-      `Skipped a corrupt ${kind} record (${where}) at ${this.path}: ${reason}`,
+      kind === 'log'
+        ? `LevelDB dropped a damaged part of its log when opening the event store at ${this.path} (events written before may be lost): ${reason}`
+        : `Skipped a corrupt ${kind} record (${where}) at ${this.path}: ${reason}`,
       {
         cause,
         path: this.path,
@@ -1606,6 +1697,44 @@ function invalidEvent(
   );
 }
 
+/** The lines of a `repair` record (a JSON array of strings); none if it is missing or unreadable. */
+function parseLines(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((line): line is string => typeof line === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * What LevelDB says in a line of its `LOG` file when recovering its log at open went wrong and it went
+ * on without the damaged part (classic-level cannot set `paranoid_checks`, which would fail the open
+ * instead): `(ignoring error) <file>: dropping <n> bytes; Corruption: <why>` for a damaged part of the
+ * log, `Ignoring error <status>` for a log it could not read or a batch it could not apply.
+ */
+const RECOVERY_DAMAGE = /dropping \d+ bytes|Corruption:|ignoring error/i;
+
+/**
+ * The lines of the store folder's `LOG` that say LevelDB dropped part of its log while this open
+ * recovered it. LevelDB moves the previous `LOG` to `LOG.old` when it opens the database and writes (and
+ * flushes) each line of its recovery before `open` returns, so `LOG` holds this open's lines; later lines
+ * (compactions) may follow. A `LOG` that cannot be read (LevelDB could not create it) says nothing.
+ */
+async function recoveryDamage(location: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(join(location, 'LOG'), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((line) => RECOVERY_DAMAGE.test(line))
+    .map((line) => line.trim());
+}
+
 let sessionCounter = 0;
 /**
  * `session-<ms>-<pid>-<counter>`, in base 36. The counter has a fixed width (4 digits, wrapping at 36⁴),
@@ -1626,6 +1755,10 @@ function createSessionId(): string {
  * for await (const event of store.query(sessionId, { types: ['file.modified'] })) console.log(event);
  * await store.close();
  * ```
+ *
+ * If LevelDB dropped a damaged part of its log while opening (it only says so in the `LOG` file of the
+ * folder), each such part is reported to `onCorruptRecord` (`kind: 'log'`) and every session's metadata is
+ * rebuilt from its events before the store is returned (see docs/store.md, "A damaged log").
  *
  * @throws StoreError `STORE_LOCKED` when another process (`cause`: LevelDB's `LEVEL_DATABASE_NOT_OPEN`
  *   caused by `LEVEL_LOCKED`) or another store of this process (no `cause`; whatever path it was opened
@@ -1671,8 +1804,11 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   openDatabases.add(identity);
   const db = new Level<string, string>(location, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
   let nextSession = 0;
+  let damage: string[] = [];
+  let pendingRepair: string | undefined;
   try {
     await db.open({ createIfMissing: true });
+    damage = await recoveryDamage(location);
     const { store: meta, ids } = sublevels(db);
     const version = await meta.get('format');
     const writeOptions = { sync: durability === 'os' };
@@ -1692,6 +1828,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
         if (isCount(Number(value))) nextSession = Math.max(nextSession, Number(value) + 1);
       }
     }
+    pendingRepair = await meta.get(REPAIR_KEY);
   } catch (error) {
     openDatabases.delete(identity);
     await db.close().catch(() => {});
@@ -1704,11 +1841,24 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       { cause: error, path: location },
     );
   }
-  return new SessionStore(db, location, {
+  const store = new SessionStore(db, location, {
     durability,
     maxCachedSessions,
     onCorruptRecord,
     nextSession,
     identity,
   });
+  if (damage.length > 0 || pendingRepair !== undefined) {
+    try {
+      await store._repairAfterOpen(damage, pendingRepair);
+    } catch (error) {
+      await store.close().catch(() => {});
+      throw new StoreError(
+        'STORE_NOT_OPEN',
+        `Could not open the event store at ${location}: rebuilding the session metadata after LevelDB dropped part of its log failed: ${(error as Error)?.message ?? String(error)}`,
+        { cause: error, path: location },
+      );
+    }
+  }
+  return store;
 }
