@@ -8,13 +8,24 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'src/cli/main.ts');
 
-function start(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT });
+const FSYNC_SPY = join(ROOT, 'test/helpers/fsyncSpy.ts');
+
+/** Runs the CLI; with `fsyncLog`, preloads the spy that lists its fsyncs and renames in that file. */
+function start(args: string[], fsyncLog?: string): ChildProcess {
+  if (fsyncLog === undefined)
+    return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT });
+  return spawn(process.execPath, ['--import', 'tsx', '--import', FSYNC_SPY, CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, VIBESPEC_FSYNC_LOG: fsyncLog },
+  });
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  fsyncLog?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = start(args);
+    const child = start(args, fsyncLog);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk) => {
@@ -244,4 +255,55 @@ describe('vibespec-streams ingest killed mid-run', () => {
     expect(seen.slice(0, committed).filter((n) => n !== 1)).toEqual([]);
     expect(seen.slice(committed).filter((n) => n < 1 || n > 2)).toEqual([]);
   }, 240_000);
+});
+
+describe('vibespec-streams ingest --durability', () => {
+  /** Ingests two lines with the fsync spy; returns its lines, the offset file's among them. */
+  async function spied(extra: string[]) {
+    await writeFile(log, `${note(S1)}\n${edit(S1)}\n`);
+    const spyLog = join(dir, 'fsyncs.txt');
+    await writeFile(spyLog, '');
+    const run = await cli(['ingest', '--log', log, '--store', store, ...extra], spyLog);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('ingested 3 events from 2 new lines');
+    expect(await offset()).toMatchObject({ offset: (await stat(log)).size });
+    const types = (await cli(['replay', S1, '--store', store])).stdout.trim().split('\n');
+    expect(types.map((text) => JSON.parse(text).type)).toEqual([
+      'notification',
+      'tool.used',
+      'file.modified',
+    ]);
+    const lines = (await readFile(spyLog, 'utf8')).split('\n').filter((text) => text.length > 0);
+    return lines.filter((text) => text.includes('.offset') || text === `sync ${dir}`);
+  }
+
+  it('os: fsyncs the offset file before it replaces the old one, and its folder after', async () => {
+    const lines = await spied(['--durability', 'os']);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    // Each save, in this order (saves of later marks may follow, the same way).
+    for (let i = 0; i < lines.length; i += 3) {
+      expect(lines.slice(i, i + 3)).toEqual([
+        `sync ${log}.offset.tmp`,
+        `rename ${log}.offset.tmp ${log}.offset`,
+        `sync ${dir}`,
+      ]);
+    }
+  });
+
+  it.each([[[]], [['--durability', 'process']]])(
+    'process (the default, %j): renames the offset file without fsyncing it',
+    async (extra: string[]) => {
+      const lines = await spied(extra);
+      expect(lines.length).toBeGreaterThan(0);
+      expect(lines.every((text) => text.startsWith(`rename ${log}.offset.tmp `))).toBe(true);
+    },
+  );
+
+  it('refuses another value with exit 2, naming the option', async () => {
+    await writeFile(log, `${note(S1)}\n`);
+    const { code, stderr } = await cli(['ingest', '--log', log, '--store', store, '--durability', 'disk']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--durability must be process or os, got "disk"');
+    await expect(stat(`${log}.offset`)).rejects.toThrow();
+  });
 });

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
 import { eventToJSON } from '../event.js';
 import { persist } from '../store/persist.js';
-import { openStore } from '../store/SessionStore.js';
+import { type Durability, openStore } from '../store/SessionStore.js';
 import { bridgeHooks } from '../streams/bridge.js';
 import { fromHookFileMarked, type HookFileMark } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
@@ -31,12 +31,14 @@ const USAGE = `usage: vibespec-streams <command> [options]
   record [--log FILE] [--hook NAME]
       As a Claude Code command hook: read the payload on stdin and append it, stamped with the time,
       to the log (default ${DEFAULT_LOG}). Always exits 0, so it never blocks Claude.
-  ingest [--log FILE] [--store DIR] [--follow]
+  ingest [--log FILE] [--store DIR] [--follow] [--durability process|os]
       Bridge the log's payloads into events and persist them (default store ${DEFAULT_STORE}).
       Resumes after the last line whose events are all in the store: FILE.offset keeps where it ends
       (in bytes) and which file it was, so a log rotated, truncated or rewritten since is read from its
       start. A last line without a newline may still be being written: it is left for the next run.
       --follow keeps tailing the log, across rotations, until SIGINT (Ctrl+C) or SIGTERM.
+      --durability process (default) survives a crash of this process; os also survives a crash of
+      the machine: the store fsyncs each write, and FILE.offset is fsynced (and its folder).
   bridge [FILE]
       JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout.
   sessions [--store DIR]
@@ -54,6 +56,7 @@ const OPTIONS = {
   types: { type: 'string' },
   limit: { type: 'string' },
   follow: { type: 'boolean', default: false },
+  durability: { type: 'string', default: 'process' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -146,17 +149,48 @@ async function readOffset(offsetFile: string): Promise<{ resume?: Resume; lines?
   return { resume: { end: offset as number, ino, head } };
 }
 
-/** Replaces `FILE.offset` whole (a crash leaves the old one or the new one, never a part of it). */
-async function writeOffset(offsetFile: string, mark: Resume): Promise<void> {
+/**
+ * Replaces `FILE.offset` whole (a crash of the process leaves the old one or the new one, never a part of
+ * it). With `sync` (`--durability os`), the new file is fsynced before the rename and its folder after
+ * it, so that a crash of the machine too leaves a whole file, and never one that got to disk before the
+ * events it counts (the store fsyncs them before they are acknowledged).
+ */
+async function writeOffset(offsetFile: string, mark: Resume, sync: boolean): Promise<void> {
   const temporary = `${offsetFile}.tmp`;
-  await writeFile(temporary, `${JSON.stringify({ offset: mark.end, ino: mark.ino, head: mark.head })}\n`);
+  const text = `${JSON.stringify({ offset: mark.end, ino: mark.ino, head: mark.head })}\n`;
+  if (!sync) {
+    await writeFile(temporary, text);
+    await rename(temporary, offsetFile);
+    return;
+  }
+  const file = await open(temporary, 'w');
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
   await rename(temporary, offsetFile);
+  // The rename is in the folder's entry: fsync it too (not possible on Windows, where a folder cannot be
+  // opened as a file).
+  if (process.platform === 'win32') return;
+  const folder = await open(dirname(offsetFile), 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
 }
 
-async function ingest(log: string, storePath: string, follow: boolean): Promise<number> {
+async function ingest(
+  log: string,
+  storePath: string,
+  follow: boolean,
+  durability: Durability,
+): Promise<number> {
   const offsetFile = `${log}.offset`;
   const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
-  const store = await openStore({ path: storePath });
+  const store = await openStore({ path: storePath, durability });
   const limits = bridgeLimits(undefined);
   // Lines whose events are not all acknowledged yet, oldest first; the saved mark only moves past a line
   // once every event it produced is in the store, so a crash re-ingests at most the lines in flight.
@@ -177,7 +211,7 @@ async function ingest(log: string, storePath: string, follow: boolean): Promise<
       try {
         while (committed !== saved) {
           const mark = committed!;
-          await writeOffset(offsetFile, mark);
+          await writeOffset(offsetFile, mark, durability === 'os');
           saved = mark;
         }
       } catch (error) {
@@ -386,7 +420,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'record':
       return record(values.log, values.hook);
     case 'ingest':
-      return ingest(values.log, values.store, values.follow);
+      if (values.durability !== 'process' && values.durability !== 'os') {
+        return usage(`--durability must be process or os, got ${JSON.stringify(values.durability)}`);
+      }
+      return ingest(values.log, values.store, values.follow, values.durability);
     case 'bridge':
       return bridge(positionals[0]);
     case 'sessions':
