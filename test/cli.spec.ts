@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -230,5 +230,18 @@ describe('the vibespec-streams command', () => {
       expect(run.stderr).toContain(`no store at ${missing}`);
     }
     await expect(readFile(join(missing, 'CURRENT'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('says a folder that is not a store is not one, rather than creating a store in it', async () => {
+    // `--store .vibespec` for `.vibespec/event-store`: the folder is there, with the log in it.
+    const folder = join(dir, '.vibespec');
+    await mkdir(folder);
+    await writeFile(join(folder, 'hooks.jsonl'), '');
+    for (const args of [['sessions'], ['context', 's1'], ['replay', 's1']]) {
+      const run = await cli([...args, '--store', folder]);
+      expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 1, stdout: '' });
+      expect(run.stderr).toContain(`${folder} is not a store`);
+    }
+    expect(await readdir(folder)).toEqual(['hooks.jsonl']);
   });
 });

@@ -9,7 +9,7 @@
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
 import { eventToJSON } from '../event.js';
@@ -61,14 +61,15 @@ const OPTIONS = {
 } as const;
 
 /**
- * The store of a command that only reads: a folder that is not there is a mistyped `--store` or a store
- * never ingested into, and is said so, rather than created empty (which `openStore` would do).
+ * The store of a command that only reads: a folder that is not there, or is not a store (no LevelDB
+ * `CURRENT` file: `--store .vibespec` for `.vibespec/event-store`), is a mistyped `--store` or a store
+ * never ingested into, and is said so, rather than a new empty store created in it (which `openStore`
+ * would do).
  */
 async function openExisting(path: string) {
-  if (!existsSync(path)) {
-    throw new Error(
-      `no store at ${path} (ingest a log into it first: vibespec-streams ingest --store ${path})`,
-    );
+  if (!existsSync(join(path, 'CURRENT'))) {
+    const what = existsSync(path) ? `${path} is not a store` : `no store at ${path}`;
+    throw new Error(`${what} (ingest a log into it first: vibespec-streams ingest --store ${path})`);
   }
   return openStore({ path });
 }
