@@ -8,7 +8,8 @@
  * and prints what came out: events by type, rejected inputs, each session's context, its windows and
  * activities, the reconstructed file state, and the pipeline's flow metrics.
  *
- * `npm start -- path/to/hooks.jsonl [store-path]` runs it on your own log.
+ * `npm start -- path/to/hooks.jsonl [store-path]` runs it on your own log: it shows that log's sessions
+ * only, and replaces them in the store (use a store of its own, not the one `ingest` writes to).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,9 +62,12 @@ try {
   );
   for (const event of rejected) console.log(`  [${String(event.data.hook)}] ${String(event.data.reason)}`);
 
-  // 2. Derive, per stored session: the same operators a live dashboard would run, on a replay.
+  // 2. Derive, per session of this log (a store given on the command line may hold others: they are
+  //    neither shown nor measured): the same operators a live dashboard would run, on a replay.
   const metrics = new EventFlowMetrics();
+  const ofThisLog = new Set(sessionIds);
   for (const { sessionId } of await store.sessions()) {
+    if (!ofThisLog.has(sessionId)) continue;
     const context = await store.sessionContext(sessionId);
     const derived: Event[] = await lastValueFrom(
       replay(store, sessionId).pipe(

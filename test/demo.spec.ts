@@ -37,4 +37,27 @@ describe('the demo (npm start)', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('on your own log, shows its sessions only, not the others the store holds', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vibespec-demo-'));
+    try {
+      const store = join(dir, 'store');
+      const demo = (log: string) =>
+        run(process.execPath, ['--import', 'tsx', join(ROOT, 'demo/main.ts'), log, store], { cwd: ROOT });
+      await demo(join(ROOT, 'demo/sessions.jsonl'));
+      const { stdout } = await demo(join(ROOT, 'test/fixtures/claude-code-hooks.jsonl'));
+      const persisted = /(\d+) events from (\d+) sessions persisted/.exec(stdout);
+      expect(persisted).not.toBeNull();
+      const shown = [...stdout.matchAll(/^Session (\S+): (\d+) events/gm)];
+      expect(shown.length).toBe(Number(persisted![2]));
+      expect(shown.reduce((sum, match) => sum + Number(match[2]), 0)).toBe(Number(persisted![1]));
+      expect(stdout).not.toContain('3b9e1c4a-7d2f-4e6b-9a1c-5f8e2d7b0c13');
+      // The flow metrics count this log's events only.
+      const metrics = stdout.slice(stdout.indexOf('Flow metrics'));
+      const toolUsed = /^ {2}tool\.used +(\d+)/m.exec(stdout.slice(0, stdout.indexOf('Rejected')));
+      expect(metrics).toMatch(new RegExp(`^ {2}tool\\.used +${toolUsed![1]} `, 'm'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
