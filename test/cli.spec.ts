@@ -232,6 +232,23 @@ describe('the vibespec-streams command', () => {
     await expect(readFile(join(missing, 'CURRENT'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('says a session the store does not hold is not there, rather than an empty context or replay', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const store = join(dir, 'store');
+    const payload = { session_id: 's1', hook_event_name: 'SessionStart', source: 'startup' };
+    await cli(['record', '--log', log], JSON.stringify(payload));
+    expect((await cli(['ingest', '--log', log, '--store', store])).code).toBe(0);
+    expect((await cli(['replay', 's1', '--store', store])).stdout).toContain('session.started');
+    for (const args of [
+      ['context', 's2'],
+      ['replay', 's2'],
+    ]) {
+      const run = await cli([...args, '--store', store]);
+      expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 1, stdout: '' });
+      expect(run.stderr).toContain(`no session "s2" in ${store}`);
+    }
+  });
+
   it('says a folder that is not a store is not one, rather than creating a store in it', async () => {
     // `--store .vibespec` for `.vibespec/event-store`: the folder is there, with the log in it.
     const folder = join(dir, '.vibespec');

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
 import { eventToJSON } from '../event.js';
 import { persist } from '../store/persist.js';
-import { type Durability, openStore } from '../store/SessionStore.js';
+import { type Durability, openStore, type SessionStore } from '../store/SessionStore.js';
 import { bridgeHooks } from '../streams/bridge.js';
 import { fromHookFileMarked, type HookFileMark } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
@@ -72,6 +72,18 @@ async function openExisting(path: string) {
     throw new Error(`${what} (ingest a log into it first: vibespec-streams ingest --store ${path})`);
   }
   return openStore({ path });
+}
+
+/**
+ * A session that is not in the store is a mistyped id, and is said so (exit 1): its context would read as
+ * an empty one, its replay as nothing at all, both with exit 0.
+ */
+async function assertSession(store: SessionStore, storePath: string, id: string): Promise<void> {
+  if ((await store.session(id)) === undefined) {
+    throw new Error(
+      `no session ${JSON.stringify(id)} in ${storePath} (vibespec-streams sessions --store ${storePath} lists them)`,
+    );
+  }
 }
 
 async function readStdin(): Promise<string> {
@@ -329,6 +341,7 @@ async function context(storePath: string, id: string | undefined): Promise<numbe
   if (id === undefined) return usage('context needs a session id');
   const store = await openExisting(storePath);
   try {
+    await assertSession(store, storePath, id);
     stdout.write(`${JSON.stringify(await store.sessionContext(id), null, 2)}\n`);
     await stdout.ready();
   } finally {
@@ -350,6 +363,7 @@ async function replayCommand(
   }
   const store = await openExisting(storePath);
   try {
+    await assertSession(store, storePath, id);
     // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.
     const events = store.query(id, {
       ...(types === undefined ? {} : { types: types.split(',') }),
