@@ -2,14 +2,16 @@
  * `npm start`: the recommended composition on the bundled sessions (demo/sessions.jsonl, Claude Code
  * hook payloads for a feature being built, a bug being fixed and an exploration):
  *
- *   hook payloads → bridgeHooks → persist (LevelDB, .vibespec/event-store)      write-ahead
+ *   hook payloads → bridgeHooks → persist (LevelDB, .vibespec/demo-store)        write-ahead
  *   each stored session → replay → measure → correlate → temporalAggregate       derived
  *
  * and prints what came out: events by type, rejected inputs, each session's context, its windows and
  * activities, the reconstructed file state, and the pipeline's flow metrics.
  *
  * `npm start -- path/to/hooks.jsonl [store-path]` runs it on your own log: it shows that log's sessions
- * only, and replaces them in the store (use a store of its own, not the one `ingest` writes to).
+ * only, and replaces them in the store (use a store of its own, not the one `ingest` writes to). The
+ * default store is the demo's own, `.vibespec/demo-store`: not `ingest`'s `.vibespec/event-store`, whose
+ * sessions (and events of logs rotated since) the demo would replace with the log's.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +34,9 @@ import {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const input = process.argv[2] ?? join(here, 'sessions.jsonl');
-const storePath = process.argv[3] ?? '.vibespec/event-store';
+// Its own store: replacing the log's sessions in `ingest`'s (.vibespec/event-store) would lose what that
+// holds of them and the log no longer does (a log rotated since).
+const storePath = process.argv[3] ?? '.vibespec/demo-store';
 
 const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
 const count = <T>(items: Iterable<T>, key: (item: T) => string) => {

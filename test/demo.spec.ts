@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { openStore } from '../src/index.js';
+import { collect, ev } from './helpers/store.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -56,6 +58,34 @@ describe('the demo (npm start)', () => {
       const metrics = stdout.slice(stdout.indexOf('Flow metrics'));
       const toolUsed = /^ {2}tool\.used +(\d+)/m.exec(stdout.slice(0, stdout.indexOf('Rejected')));
       expect(metrics).toMatch(new RegExp(`^ {2}tool\\.used +${toolUsed![1]} `, 'm'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without a store path, leaves the store ingest writes to (.vibespec/event-store) as it was', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vibespec-demo-'));
+    try {
+      // What `vibespec-streams ingest` stored of a session from a log rotated since: the demo, run on the
+      // current log (or the bundled one, which has a session of the same id), must not delete it.
+      const ingested = join(dir, '.vibespec/event-store');
+      await mkdir(ingested, { recursive: true });
+      const session = '3b9e1c4a-7d2f-4e6b-9a1c-5f8e2d7b0c13';
+      let store = await openStore({ path: ingested });
+      await store.append([ev('tool.used', 1000, session, { from: 'a rotated log' })]);
+      await store.close();
+      const loader = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+      const { stdout } = await run(process.execPath, ['--import', loader, join(ROOT, 'demo/main.ts')], {
+        cwd: dir,
+      });
+      expect(stdout).toContain('302 events from 4 sessions persisted');
+      store = await openStore({ path: ingested });
+      try {
+        const events = (await collect(store.entries(session))).map((entry) => entry.event);
+        expect(events.map((event) => event.data)).toEqual([{ from: 'a rotated log' }]);
+      } finally {
+        await store.close();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
