@@ -110,14 +110,15 @@ function defined(fields: Record<string, unknown>): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------------
 // Claude Code hooks.
 
-// `git [options] commit`, anywhere in a command line, read one token at a time (see `isGitCommit`).
+// `git [options] commit`, anywhere in a command line, read one token at a time (see `gitCommitEnd`).
 const GIT = /\bgit\s+/g;
 // One option of git's: `-c name=value` / `-C dir` (the argument is the next token), or any other `-x`,
 // `--name`, `--name=value`. The two never match the same text, so there is one way to read a command.
 const GIT_OPTION = /-[cC]\s+\S+\s+|-(?![cC]\s)[\w-]+(?:=\S+)?\s+/y;
 const COMMIT = /commit\b/y;
-// `-m`, also in a group of short options (`-am`, as `git commit -am "…"`), or `--message`.
-const COMMIT_MESSAGE = /\s(?:-[A-Za-z]*m|--message)(?:\s+|=)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/;
+// `-m`, also in a group of short options (`-am`, as `git commit -am "…"`), or `--message`. Looked for
+// from the end of `commit` on (lastIndex): not the `-m` of a command before it (`python -m pytest && …`).
+const COMMIT_MESSAGE = /\s(?:-[A-Za-z]*m|--message)(?:\s+|=)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/g;
 const COMMIT_SUMMARY = /^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.*)$/m;
 /**
  * A message given as a here-document in a command substitution, as Claude Code writes its commits:
@@ -194,13 +195,13 @@ function durationOf(payload: Record<string, unknown>): number | undefined {
 }
 
 /**
- * Whether `command` runs `git [options] commit`. Linear in the command's length: a regular expression
+ * Where the `commit` of `git [options] commit` in `command` ends, or -1 if it runs none. Linear in the command's length: a regular expression
  * with a repeated group of options backtracked through every way of splitting them (`--a` read as `-`
  * and `-a` or as `--` and `a`, a `-c` alone or with its argument), exponentially: a Bash command of a
  * few dozen options after `git` blocked the bridge for minutes. Each `git` is read from once: one that
  * starts inside the options already read from an earlier `git` cannot lead to a `commit` either.
  */
-function isGitCommit(command: string): boolean {
+function gitCommitEnd(command: string): number {
   let readUpTo = 0;
   GIT.lastIndex = 0;
   for (let git = GIT.exec(command); git !== null; git = GIT.exec(command)) {
@@ -208,14 +209,14 @@ function isGitCommit(command: string): boolean {
     let at = GIT.lastIndex;
     for (;;) {
       COMMIT.lastIndex = at;
-      if (COMMIT.test(command)) return true;
+      if (COMMIT.test(command)) return COMMIT.lastIndex;
       GIT_OPTION.lastIndex = at;
       if (!GIT_OPTION.test(command)) break;
       at = GIT_OPTION.lastIndex;
     }
     readUpTo = at;
   }
-  return false;
+  return -1;
 }
 
 function isTestCommand(command: string | undefined): command is string {
@@ -277,8 +278,10 @@ const postToolUse: Mapper = (p, ctx) => {
     if (Array.isArray(edits)) data.edits = edits.length;
     events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
   } else if (toolName === 'Bash' && command !== undefined) {
-    if (isGitCommit(command)) {
+    const commitEnd = gitCommitEnd(command);
+    if (commitEnd >= 0) {
       const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
+      COMMIT_MESSAGE.lastIndex = commitEnd;
       const message = COMMIT_MESSAGE.exec(command);
       const summary = COMMIT_SUMMARY.exec(stdout);
       const data: Record<string, unknown> = { command };

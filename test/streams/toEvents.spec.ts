@@ -151,6 +151,16 @@ describe('toEvents mappings', () => {
     const echo = 'git commit -m "$(echo fix: trim ids)"';
     expect(commit(echo, '[main 1a2b3c4] fix: trim ids\n').message).toBe('fix: trim ids');
     expect(commit(echo, '').message).toBe('$(echo fix: trim ids)');
+    // The -m of the commit, not of a command before it in the same line (python -m, git stash -m).
+    expect(commit(`python -m pytest -q && ${command}`, '').message).toMatch(
+      /^feat\(orders\): add CSV export\n/,
+    );
+    expect(
+      commit('git stash push -m "wip" && git stash pop && git commit -m "fix: trim ids"', '').message,
+    ).toBe('fix: trim ids');
+    expect(
+      commit('python3 -m black . && git commit --amend --no-edit', '[main 1a2b3c4] fix: trim ids\n').message,
+    ).toBe('fix: trim ids');
   });
 
   it.each([
