@@ -59,7 +59,9 @@ export interface StoreOptions {
    * session's metadata is then rebuilt from its events (and written) before the store is returned, so
    * counts agree with what is stored; a gap in a session's seqs stays a gap (the next seq stays past the
    * highest one stored). Counted in `stats().corruptRecords` too. Reported at least once (again if the
-   * open dies before the rebuild is done). What this does not cover: docs/store.md, "A damaged log".
+   * open dies before the rebuild is done). A session whose events cannot be read for the rebuild (a
+   * damaged table file) keeps its metadata and is reported with `kind: 'session'`; the open goes on.
+   * What this does not cover: docs/store.md, "A damaged log".
    */
   onCorruptRecord?: (record: CorruptRecord) => void;
   /**
@@ -1072,7 +1074,9 @@ export class SessionStore {
    * Reports each line to `onCorruptRecord` (`kind: 'log'`), then rebuilds every session's metadata from
    * its events and writes it, with the missing id records and the session counter: a dropped batch takes
    * its events, index entries and metadata with it, but a later batch's metadata (cumulative counts) may
-   * have survived. The `repair` record is written first and deleted last, all with `sync`.
+   * have survived. A session whose events cannot be read (a damaged table file) is reported (`kind:
+   * 'session'`) and keeps its metadata. The `repair` record is written first and deleted last, all with
+   * `sync`.
    */
   async _repairAfterOpen(lines: readonly string[], pending: string | undefined): Promise<void> {
     const reported = [...parseLines(pending), ...lines];
@@ -1114,9 +1118,25 @@ export class SessionStore {
             nextSession = Math.max(nextSession, n + 1);
             // A tombstone stays: the session's next load finishes the deletion.
             if (meta?.deleting) continue;
-            const rebuilt = await this.#rebuildMeta(sessionId, n, meta);
-            batch.put(this.#metaPrefix + key, JSON.stringify(rebuilt));
             batch.put(this.#idsPrefix + key, String(n));
+            let rebuilt: StoredMeta;
+            try {
+              rebuilt = await this.#rebuildMeta(sessionId, n, meta);
+            } catch (error) {
+              if (isLevelCode(error, 'LEVEL_DATABASE_NOT_OPEN')) throw error;
+              // Its events cannot be read (a damaged table file): its metadata stays as stored and its
+              // reads fail as they did before; failing the open instead would fail every open after it
+              // (the `repair` record stays), the other sessions' events out of reach.
+              this.#corrupt(
+                sessionId,
+                undefined,
+                'session',
+                `its events cannot be read to rebuild its metadata (kept as stored): ${(error as Error)?.message ?? String(error)}`,
+                error,
+              );
+              continue;
+            }
+            batch.put(this.#metaPrefix + key, JSON.stringify(rebuilt));
           }
           await batch.write(sync);
         }

@@ -193,4 +193,58 @@ describe('SessionStore: a damaged LevelDB log', () => {
     expect(again).toEqual([]);
     await last.close();
   });
+
+  it('opens, reporting the session, when a session whose events a damaged table holds cannot be rebuilt', async () => {
+    // A disk error can damage a table file beside the log: reading that block fails. Before the log
+    // damage, the store opened and only reads of that block failed; the rebuild must not turn it into a
+    // store that no open can open (its record of the pending rebuild kept each failed open failing).
+    const path = join(dir, 'db');
+    let store = await openStore({ path });
+    const text = (b: number) => ({ pad: `batch ${b} `.repeat(40) }); // compressible: a block is snappy
+    for (let b = 0; b < 20; b++) {
+      await store.append(
+        Array.from({ length: 100 }, (_, i) => ev('tool.used', b * 100 + i, i % 2 ? 'u' : 's', text(b))),
+      );
+    }
+    await store.close();
+    // Reopened, LevelDB writes the log to a table file; the next events go to a new log.
+    store = await openStore({ path });
+    for (let b = 20; b < 60; b++) {
+      await store.append(
+        Array.from({ length: 50 }, (_, i) => ev('tool.used', b * 100 + i, i % 2 ? 'u' : 's', text(b))),
+      );
+    }
+    const copy = join(dir, 'copy');
+    await cp(path, copy, { recursive: true });
+    await store.close();
+    const flip = async (suffix: string, at: number, n: number) => {
+      const names = (await readdir(copy)).filter((name) => name.endsWith(suffix));
+      expect(names).toHaveLength(1);
+      const file = join(copy, names[0]!);
+      const bytes = await readFile(file);
+      const from = Math.floor(bytes.length * at);
+      for (let i = 0; i < n; i++) bytes[from + i]! ^= 0xff;
+      await writeFile(file, bytes);
+    };
+    await flip('.log', 0.5, 16);
+    // Early in the table: the events of `s` (session 0), which come first.
+    await flip('.ldb', 0.2, 64);
+
+    for (let run = 0; run < 2; run++) {
+      const reports: CorruptRecord[] = [];
+      const opened = await openStore({ path: copy, onCorruptRecord: (r) => reports.push(r) });
+      try {
+        if (run === 0) {
+          expect(reports.filter((r) => r.kind === 'log').length).toBeGreaterThan(0);
+          expect(reports.filter((r) => r.kind === 'session').map((r) => r.sessionId)).toEqual(['s']);
+        } else expect(reports).toEqual([]);
+        // The other session was rebuilt and reads back whole; `s` fails where its block is damaged.
+        const u = await collect(opened.entries('u'));
+        expect((await opened.session('u'))!.eventCount).toBe(u.length);
+        await expect(collect(opened.entries('s'))).rejects.toThrow(/Corruption/);
+      } finally {
+        await opened.close();
+      }
+    }
+  });
 });
