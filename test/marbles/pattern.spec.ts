@@ -594,43 +594,49 @@ describe('pattern: matching', () => {
   });
 });
 
+/**
+ * Runs `pattern([a, b])` on the live clock over `events` (labels out), with a live sweep (10 min of the
+ * scheduler) after event `sweepAfter` if given: the watermark is the same at every step either way.
+ */
+function runWithSweep(maxKeys: number, events: Event[], sweepAfter: number | undefined): string[] {
+  const scheduler = new VirtualTimeScheduler();
+  const input = new Subject<Event>();
+  const out: string[] = [];
+  input
+    .pipe(
+      pattern([(e) => e.type === 'a', (e) => e.type === 'b'], {
+        within: 10 * MIN,
+        maxKeys,
+        passThrough: false,
+        liveClock: true,
+        scheduler,
+      }),
+    )
+    .subscribe((e) => out.push(label(e)));
+  events.forEach((event, i) => {
+    input.next(event);
+    if (i === sweepAfter) {
+      scheduler.maxFrames = scheduler.frame + 10 * MIN;
+      scheduler.flush();
+    }
+  });
+  input.complete();
+  return out;
+}
+
 describe('pattern: the live clock', () => {
   it('forgets the same kept latest times whether or not a live sweep ran in between (maxKeys full)', () => {
     // The same events and the same watermark at every step; only a live sweep between x2 and x3 differs.
     // Which key's latest time is forgotten when maxKeys are kept must not depend on it.
-    const run = (sweepAfter: number | undefined) => {
-      const scheduler = new VirtualTimeScheduler();
-      const input = new Subject<Event>();
-      const out: string[] = [];
-      input
-        .pipe(
-          pattern([(e) => e.type === 'a', (e) => e.type === 'b'], {
-            within: 10 * MIN,
-            maxKeys: 2,
-            passThrough: false,
-            liveClock: true,
-            scheduler,
-          }),
-        )
-        .subscribe((e) => out.push(label(e)));
-      const events = [
-        ev('a0', 'a', 49, {}, 'K0'), // a partial match, which keeps the live timer going
-        ev('x1', 'x', 50, {}, 'K1'), // K1's latest time: 50
-        ev('x2', 'x', 1, {}, 'K2'), // late, and already too old to count
-        ev('x3', 'x', 50.5, {}, 'K3'), // two kept: one must go
-        ev('a4', 'a', 45, {}, 'K1'), // late: at 50 if K1's time is still kept, else at 45
-        ev('b5', 'b', 57, {}, 'K1'), // 7 min after 50 (a match) or 12 after 45 (a timeout)
-      ];
-      events.forEach((event, i) => {
-        input.next(event);
-        if (i === sweepAfter) {
-          scheduler.maxFrames = scheduler.frame + 10 * MIN;
-          scheduler.flush();
-        }
-      });
-      input.complete();
-      return out;
-    };
+    const events = [
+      ev('a0', 'a', 49, {}, 'K0'), // a partial match, which keeps the live timer going
+      ev('x1', 'x', 50, {}, 'K1'), // K1's latest time: 50
+      ev('x2', 'x', 1, {}, 'K2'), // late, and already too old to count
+      ev('x3', 'x', 50.5, {}, 'K3'), // two kept: one must go
+      ev('a4', 'a', 45, {}, 'K1'), // late: at 50 if K1's time is still kept, else at 45
+      ev('b5', 'b', 57, {}, 'K1'), // 7 min after 50 (a match) or 12 after 45 (a timeout)
+    ];
+    const run = (sweepAfter: number | undefined) => runWithSweep(2, events, sweepAfter);
     expect(run(1)).toEqual(run(undefined));
     expect(run(undefined)).toContain('M[a4,b5]');
   });
@@ -639,39 +645,15 @@ describe('pattern: the live clock', () => {
     // The same events and the same watermark at every step; only a live sweep between x and a9 differs.
     // K0's partial match has timed out by the watermark: which keys a full map evicts must not depend on
     // whether a sweep has already dropped it.
-    const run = (sweepAfter: number | undefined) => {
-      const scheduler = new VirtualTimeScheduler();
-      const input = new Subject<Event>();
-      const out: string[] = [];
-      input
-        .pipe(
-          pattern([(e) => e.type === 'a', (e) => e.type === 'b'], {
-            within: 10 * MIN,
-            maxKeys: 9,
-            passThrough: false,
-            liveClock: true,
-            scheduler,
-          }),
-        )
-        .subscribe((e) => out.push(label(e)));
-      const events = [
-        ev('a0', 'a', 0, {}, 'K0'), // deadline 10 min
-        // K1 … K8: their sweep at 9 min finds nothing past; the next is due at 11.5 min
-        ...[1, 2, 3, 4, 5, 6, 7, 8].map((k) => ev(`a${k}`, 'a', 9, {}, `K${k}`)),
-        ev('x', 'x', 10.5, {}, 'X'), // K0's deadline has passed
-        ev('a9', 'a', 10.6, {}, 'K9'), // a tenth key, the map full
-        ev('b1', 'b', 11, {}, 'K1'), // completes K1's partial match, if K1 is still there
-      ];
-      events.forEach((event, i) => {
-        input.next(event);
-        if (i === sweepAfter) {
-          scheduler.maxFrames = scheduler.frame + 10 * MIN;
-          scheduler.flush();
-        }
-      });
-      input.complete();
-      return out;
-    };
+    const events = [
+      ev('a0', 'a', 0, {}, 'K0'), // deadline 10 min
+      // K1 … K8: their sweep at 9 min finds nothing past; the next is due at 11.5 min
+      ...[1, 2, 3, 4, 5, 6, 7, 8].map((k) => ev(`a${k}`, 'a', 9, {}, `K${k}`)),
+      ev('x', 'x', 10.5, {}, 'X'), // K0's deadline has passed
+      ev('a9', 'a', 10.6, {}, 'K9'), // a tenth key, the map full
+      ev('b1', 'b', 11, {}, 'K1'), // completes K1's partial match, if K1 is still there
+    ];
+    const run = (sweepAfter: number | undefined) => runWithSweep(9, events, sweepAfter);
     expect(run(9)).toContain('M[a1,b1]');
     expect(run(undefined)).toEqual(run(9));
   });
