@@ -12,6 +12,7 @@ import {
   type Subscription,
 } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
+import { isRecord } from '../streams/payload.js';
 import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
@@ -183,9 +184,9 @@ function nonNegativeNumber(name: string, value: number): number {
   return value;
 }
 
-/** The options object of a policy or of the operator: absent, or an object. */
-function optionsObject(name: string, options: unknown): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+/** The options object of a policy: an object, or absent unless `required`. */
+function optionsObject(name: string, options: unknown, required = false): void {
+  if ((options !== undefined || required) && !isRecord(options)) {
     throw new ConfigError(`${name}: the options must be an object, got ${textOf(options)}`);
   }
 }
@@ -269,9 +270,7 @@ export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
  * `maxSize` (so a bigger one would have been used), `maxSize + increase`. `timeoutMs` is left alone.
  */
 export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ConfigError(`aimdPolicy: the options must be an object, got ${textOf(options)}`);
-  }
+  optionsObject('aimdPolicy', options, true);
   const {
     targetLatencyMs,
     increase = 5,

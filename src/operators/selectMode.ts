@@ -4,6 +4,7 @@
  */
 import { ConfigError, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
+import { isRecord } from '../streams/payload.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 
 /**
@@ -92,10 +93,6 @@ function typeMatcher(patterns: readonly string[], option: string): (type: string
   return (type) => exact.has(type) || globs.some((glob) => glob.test(type));
 }
 
-function isObject(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function escapeRegExp(text: string): string {
   return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -109,10 +106,10 @@ function escapeRegExp(text: string): string {
  *   non-empty strings.
  */
 export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
-  if (!isObject(config)) {
+  if (!isRecord(config as unknown)) {
     throw new ConfigError(`selectMode: the config must be an object, got ${textOf(config)}`);
   }
-  if (config.thresholds !== undefined && !isObject(config.thresholds)) {
+  if (config.thresholds !== undefined && !isRecord(config.thresholds as unknown)) {
     throw new ConfigError(`selectMode: thresholds must be an object, got ${textOf(config.thresholds)}`);
   }
   const thresholds: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS };

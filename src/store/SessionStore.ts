@@ -9,6 +9,7 @@ import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
 import { ConfigError, formatIssues, textOf } from '../errors.js';
 import type { Event } from '../event.js';
+import { isRecord } from '../streams/payload.js';
 import { canonical, decodeEvent, describeEvent, describeInvalid, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 import {
@@ -328,10 +329,6 @@ function compareKeys(a: string, b: string): number {
   return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-function isPlainRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
@@ -347,7 +344,7 @@ function parseMeta(text: string): StoredMeta | undefined {
   } catch {
     return undefined;
   }
-  if (!isPlainRecord(value) || typeof value.sessionId !== 'string' || !isCount(value.n)) return undefined;
+  if (!isRecord(value) || typeof value.sessionId !== 'string' || !isCount(value.n)) return undefined;
   if (value.deleting === true) return value as unknown as StoredMeta;
   if (
     !isCount(value.eventCount) ||
@@ -355,9 +352,9 @@ function parseMeta(text: string): StoredMeta | undefined {
     typeof value.createdAt !== 'number' ||
     !isOptionalTime(value.startTime) ||
     !isOptionalTime(value.lastEventTime) ||
-    !isPlainRecord(value.typeCounts) ||
+    !isRecord(value.typeCounts) ||
     !Object.values(value.typeCounts).every(isCount) ||
-    !isPlainRecord(value.meta)
+    !isRecord(value.meta)
   ) {
     return undefined;
   }
@@ -429,7 +426,7 @@ function normalizeQuery(options: QueryOptions | undefined): NormalizedQuery {
       reverse: false,
     };
   }
-  if (!isPlainRecord(options)) throw new ConfigError('query options must be an object');
+  if (!isRecord(options)) throw new ConfigError('query options must be an object');
   const { types, start, end, fromSeq = 0, limit = Infinity, reverse = false } = options as QueryOptions;
   if (types !== undefined) {
     if (!Array.isArray(types) || !types.every((type) => typeof type === 'string' && type.length > 0)) {
@@ -567,7 +564,7 @@ export class SessionStore {
     try {
       this.#assertOpen();
       if (!Array.isArray(events)) throw new ConfigError('append() takes an array of events');
-      if (options !== undefined && !isPlainRecord(options)) {
+      if (options !== undefined && !isRecord(options)) {
         throw new ConfigError('append() options must be an object');
       }
       const urgent = options?.urgent ?? false;
@@ -597,7 +594,7 @@ export class SessionStore {
       this.#assertOpen();
       const id = sessionId ?? createSessionId();
       checkSessionId(id);
-      if (meta !== undefined && !isPlainRecord(meta)) throw new ConfigError('session meta must be an object');
+      if (meta !== undefined && !isRecord(meta)) throw new ConfigError('session meta must be an object');
       let metaCopy: Record<string, unknown> | undefined;
       if (meta !== undefined) {
         try {
@@ -1786,7 +1783,7 @@ function createSessionId(): string {
  * @throws ConfigError for invalid options.
  */
 export async function openStore(options: StoreOptions = {}): Promise<SessionStore> {
-  if (!isPlainRecord(options)) throw new ConfigError('openStore() options must be an object');
+  if (!isRecord(options)) throw new ConfigError('openStore() options must be an object');
   const {
     path = DEFAULT_STORE_PATH,
     durability = 'process',

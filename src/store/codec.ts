@@ -9,10 +9,7 @@
  */
 import { type EventIssue, textOf } from '../errors.js';
 import { type Event, EventSchema, isPlainObject } from '../event.js';
-
-function isPlainRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isRecord } from '../streams/payload.js';
 
 /**
  * `EventSchema`, checked by hand: true when `value` is an event as zod would accept it, and whose `data`
@@ -20,7 +17,7 @@ function isPlainRecord(value: unknown): value is Record<string, unknown> {
  * `toJSON` on them is checked by `jsonObject`, which calls it.
  */
 export function isEventShape(value: unknown): value is Event {
-  if (!isPlainRecord(value)) return false;
+  if (!isRecord(value)) return false;
   const { id, type, timestamp, priority, data, context, sessionId } = value;
   return (
     typeof id === 'string' &&
@@ -123,8 +120,7 @@ export function canonical(event: Event): Event | undefined {
 
 /** Short description of a value that should have been an event, for error messages. */
 export function describeEvent(value: unknown): string {
-  if (!isPlainRecord(value))
-    return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  if (!isRecord(value)) return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
   const id = typeof value.id === 'string' ? value.id : undefined;
   const type = typeof value.type === 'string' ? value.type : undefined;
   if (id === undefined && type === undefined) return 'an object without id and type';

@@ -8,6 +8,7 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { ConfigError, textOf } from '../../errors.js';
 import { createEvent, type Event, Priority } from '../../event.js';
+import { isRecord } from '../../streams/payload.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Option checks: fail at construction, with the operator and option named.
@@ -62,7 +63,7 @@ export function booleanOption(operator: string, name: string, value: unknown, fa
 
 /** Checks the config object itself and its `scheduler`. */
 export function checkConfig(operator: string, config: unknown): void {
-  if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) {
+  if (config !== undefined && !isRecord(config)) {
     throw new ConfigError(`${operator}: the config must be an object, got ${describeValue(config)}`);
   }
   const scheduler = (config as { scheduler?: unknown } | undefined)?.scheduler;
@@ -541,9 +542,7 @@ export function sessionIdOf(value: unknown): string | undefined {
 
 /** A context `createEvent` accepts, or `undefined`. */
 export function contextOf(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 /** Why an event was judged late. */
