@@ -192,10 +192,9 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         const rest = refusedOne === undefined ? events : events.filter((event) => event !== refusedOne);
         if (rest.length === 0) return;
         const lost = (cause: unknown) => {
-          const refusedAgain = refusedEvent(cause);
           // Another event of `rest` the store refuses (it refuses the whole batch): that one is reported,
           // the others written, as for the first.
-          if (refusedAgain !== undefined && rest.includes(refusedAgain)) {
+          if (refusedAt(cause, rest) >= 0) {
             writeLeftovers(rest, cause as StoreError);
             return;
           }
