@@ -270,15 +270,15 @@ function readHookFile<T>(
         }
         const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
         if (stopped) return;
-        if (bytesRead > 0 && follow && position > 0 && (await rewritten(handle))) {
-          // Rewritten in place while it was being read (reads follow one another without a wait while
-          // there is more to read): those bytes are the new content's, from the middle. Checked after
-          // the read, so that only bytes read before a rewrite are taken; the file is read from its start.
-          if (stopped) return;
+        // Rewritten in place while it was being read (reads follow one another without a wait while there
+        // is more to read): those bytes are the new content's, from the middle. Checked after the read, so
+        // that only bytes read before a rewrite are taken; the file is then read from its start.
+        const moved = bytesRead > 0 && follow && position > 0 && (await rewritten(handle));
+        if (stopped) return;
+        if (moved) {
           finishFile();
           continue;
         }
-        if (stopped) return;
         if (bytesRead > 0) {
           if (position < FINGERPRINT) {
             const kept = Math.min(bytesRead, FINGERPRINT - position);
