@@ -8,7 +8,7 @@
  * then) moves the log into the store through the bridge.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
@@ -170,23 +170,17 @@ async function readOffset(offsetFile: string): Promise<{ resume?: Resume; lines?
  */
 async function writeOffset(offsetFile: string, mark: Resume, sync: boolean): Promise<void> {
   const temporary = `${offsetFile}.tmp`;
-  const text = `${JSON.stringify({ offset: mark.end, ino: mark.ino, head: mark.head })}\n`;
-  if (!sync) {
-    await writeFile(temporary, text);
-    await rename(temporary, offsetFile);
-    return;
-  }
   const file = await open(temporary, 'w');
   try {
-    await file.writeFile(text);
-    await file.sync();
+    await file.writeFile(`${JSON.stringify({ offset: mark.end, ino: mark.ino, head: mark.head })}\n`);
+    if (sync) await file.sync();
   } finally {
     await file.close();
   }
   await rename(temporary, offsetFile);
   // The rename is in the folder's entry: fsync it too (not possible on Windows, where a folder cannot be
   // opened as a file).
-  if (process.platform === 'win32') return;
+  if (!sync || process.platform === 'win32') return;
   const folder = await open(dirname(offsetFile), 'r');
   try {
     await folder.sync();
