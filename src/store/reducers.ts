@@ -63,23 +63,22 @@ class Records {
   /** `record` without its own property `key`. */
   without<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
     const mine = this.#mine;
-    if (mine === undefined || !mine.has(record)) {
-      const out: Record<string, V> = {};
-      for (const k of Object.keys(record)) {
-        if (k !== key) setOwn(out, k, record[k]);
-      }
-      mine?.add(out);
-      return out;
-    }
+    if (mine === undefined || !mine.has(record)) return this.#copy(record, key);
     delete (record as Record<string, V>)[key];
     return record as Record<string, V>;
   }
 
   #own<V>(mine: WeakSet<object>, record: Readonly<Record<string, V>>): Record<string, V> {
-    if (mine.has(record)) return record as Record<string, V>;
+    return mine.has(record) ? (record as Record<string, V>) : this.#copy(record);
+  }
+
+  /** A copy of `record` (but for its key `except`), which this fold then owns. */
+  #copy<V>(record: Readonly<Record<string, V>>, except?: string): Record<string, V> {
     const out: Record<string, V> = {};
-    for (const k of Object.keys(record)) setOwn(out, k, record[k]);
-    mine.add(out);
+    for (const k of Object.keys(record)) {
+      if (k !== except) setOwn(out, k, record[k]);
+    }
+    this.#mine?.add(out);
     return out;
   }
 }
