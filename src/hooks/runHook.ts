@@ -2,6 +2,7 @@ import { defer, from, isObservable, map, Observable, of, take, timeout } from 'r
 import { HookError } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
 import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
+import { isRecord } from '../streams/payload.js';
 import { runCommand } from './command.js';
 import { checkHook, isCommandHook, type RunDefaults, runDefaults } from './options.js';
 import { parseAnswer, type RawOutcome, toHookError, unreadable } from './outcome.js';
@@ -221,18 +222,15 @@ export function runStep(
 function blockReason(result: HookResult): string | undefined {
   if (result.decision === 'block') return result.reason ?? 'blocked';
   const specific = result.hookSpecificOutput;
-  if (typeof specific !== 'object' || specific === null) return undefined;
-  const { permissionDecision, permissionDecisionReason, decision } = specific as Record<string, unknown>;
-  if (permissionDecision === 'deny') {
-    return typeof permissionDecisionReason === 'string' ? permissionDecisionReason : 'denied';
+  if (!isRecord(specific)) return undefined;
+  if (specific.permissionDecision === 'deny') {
+    return typeof specific.permissionDecisionReason === 'string'
+      ? specific.permissionDecisionReason
+      : 'denied';
   }
-  if (
-    typeof decision === 'object' &&
-    decision !== null &&
-    (decision as Record<string, unknown>).behavior === 'deny'
-  ) {
-    const message = (decision as Record<string, unknown>).message;
-    return typeof message === 'string' ? message : 'denied';
+  const decision = specific.decision;
+  if (isRecord(decision) && decision.behavior === 'deny') {
+    return typeof decision.message === 'string' ? decision.message : 'denied';
   }
   return undefined;
 }
