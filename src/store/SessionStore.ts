@@ -329,6 +329,15 @@ function compareKeys(a: string, b: string): number {
   return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+/**
+ * The count a record holds as text (a session's number, the session counter), or undefined for none or
+ * another text.
+ */
+function storedCount(text: string | undefined): number | undefined {
+  const n = text === undefined ? undefined : Number(text);
+  return n !== undefined && isCount(n) ? n : undefined;
+}
+
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
@@ -963,17 +972,8 @@ export class SessionStore {
       const id = ids[i]!;
       const key = keys[i]!;
       const text = texts[i];
-      let meta = text === undefined ? undefined : parseMeta(text);
-      let repair = false;
-      if (text !== undefined && meta === undefined) {
-        this.#corrupt(
-          id,
-          undefined,
-          'session',
-          'session metadata cannot be decoded; rebuilding it from the events',
-        );
-        repair = true;
-      }
+      let meta = text === undefined ? undefined : this.#decodeMeta(id, text, true);
+      let repair = text !== undefined && meta === undefined;
       if (meta?.deleting) {
         // A deleteSession that did not finish (the process died): finish it, then start afresh.
         await this.#clearSession(key, meta.n);
@@ -981,11 +981,8 @@ export class SessionStore {
       }
       let n = meta?.n;
       if (n === undefined) {
-        const mapped = await this.#ids.get(key);
-        if (mapped !== undefined && isCount(Number(mapped))) {
-          n = Number(mapped);
-          repair = true;
-        }
+        n = storedCount(await this.#ids.get(key));
+        if (n !== undefined) repair = true;
       }
       if (n !== undefined) {
         const last = await this.#lastSeq(partOf(n));
@@ -1096,21 +1093,10 @@ export class SessionStore {
             let meta: StoredMeta | undefined;
             let n: number | undefined;
             if (space === 'meta') {
-              meta = parseMeta(value);
-              if (meta === undefined) {
-                this.#corrupt(
-                  sessionId,
-                  undefined,
-                  'session',
-                  'session metadata cannot be decoded; rebuilding it from the events',
-                );
-              }
+              meta = this.#decodeMeta(sessionId, value, true);
               n = meta?.n;
             } else if ((await this.#meta.get(key)) !== undefined) continue;
-            if (n === undefined) {
-              const mapped = Number(space === 'ids' ? value : await this.#ids.get(key));
-              if (isCount(mapped)) n = mapped;
-            }
+            n ??= storedCount(space === 'ids' ? value : await this.#ids.get(key));
             if (n === undefined) continue;
             nextSession = Math.max(nextSession, n + 1);
             // A tombstone stays: the session's next load finishes the deletion.
@@ -1153,14 +1139,10 @@ export class SessionStore {
   ): Promise<NumberLookup> {
     const options = snapshot === undefined ? {} : { snapshot };
     const text = await this.#meta.get(key, options);
-    const meta = text === undefined ? undefined : parseMeta(text);
+    const meta = text === undefined ? undefined : this.#decodeMeta(sessionId, text);
     if (meta?.deleting) return { n: meta.n, meta: undefined, deleting: true };
     if (meta !== undefined) return { n: meta.n, meta, deleting: false };
-    if (text !== undefined)
-      this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
-    const mapped = await this.#ids.get(key, options);
-    const n = mapped === undefined ? undefined : Number(mapped);
-    return { n: n !== undefined && isCount(n) ? n : undefined, meta: undefined, deleting: false };
+    return { n: storedCount(await this.#ids.get(key, options)), meta: undefined, deleting: false };
   }
 
   async #runDelete(job: DeleteJob): Promise<void> {
@@ -1473,16 +1455,13 @@ export class SessionStore {
       while (meta !== undefined || id !== undefined) {
         const order = meta === undefined ? 1 : id === undefined ? -1 : compareKeys(meta[0], id[0]);
         if (order <= 0) {
-          const parsed = parseMeta(meta![1]);
+          const sessionId = unescapePart(meta![0]);
+          const parsed = this.#decodeMeta(sessionId, meta![1]);
           if (parsed !== undefined) {
             if (!parsed.deleting) out.push(publicInfo(parsed));
-          } else {
-            const sessionId = unescapePart(meta![0]);
-            this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
-            if (order === 0) {
-              const rebuilt = await this.#rebuiltInfo(sessionId, id![1], snapshot);
-              if (rebuilt !== undefined) out.push(rebuilt);
-            }
+          } else if (order === 0) {
+            const rebuilt = await this.#rebuiltInfo(sessionId, id![1], snapshot);
+            if (rebuilt !== undefined) out.push(rebuilt);
           }
           meta = await metas.next();
           if (order === 0) id = await ids.next();
@@ -1517,9 +1496,8 @@ export class SessionStore {
       snapshot = this.#db.snapshot();
       const text = await this.#meta.get(key, { snapshot });
       if (text !== undefined) {
-        const meta = parseMeta(text);
+        const meta = this.#decodeMeta(sessionId, text);
         if (meta !== undefined) return meta.deleting ? undefined : publicInfo(meta);
-        this.#corrupt(sessionId, undefined, 'session', 'session metadata cannot be decoded');
       }
       const mapped = await this.#ids.get(key, { snapshot });
       return mapped === undefined ? undefined : await this.#rebuiltInfo(sessionId, mapped, snapshot);
@@ -1530,15 +1508,34 @@ export class SessionStore {
     }
   }
 
+  /**
+   * The metadata record `text` of `sessionId` decoded, or undefined: then reported as corrupt (saying it
+   * is rebuilt from the events when the caller does so now, `rebuilding`).
+   */
+  #decodeMeta(sessionId: string, text: string, rebuilding = false): StoredMeta | undefined {
+    const meta = parseMeta(text);
+    if (meta === undefined) {
+      const reason = 'session metadata cannot be decoded';
+      this.#corrupt(
+        sessionId,
+        undefined,
+        'session',
+        rebuilding ? `${reason}; rebuilding it from the events` : reason,
+      );
+    }
+    return meta;
+  }
+
   /** For a read: the metadata of the session numbered `mapped` (its ids record), rebuilt from its events. */
   async #rebuiltInfo(
     sessionId: string,
     mapped: string,
     snapshot: ReturnType<Level<string, string>['snapshot']>,
   ): Promise<SessionInfo | undefined> {
-    const n = Number(mapped);
-    if (!isCount(n)) return undefined;
-    return publicInfo(await this.#rebuildMeta(sessionId, n, undefined, snapshot));
+    const n = storedCount(mapped);
+    return n === undefined
+      ? undefined
+      : publicInfo(await this.#rebuildMeta(sessionId, n, undefined, snapshot));
   }
 
   /**
@@ -1837,12 +1834,13 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
         { path: location },
       );
     }
-    const counter = await meta.get(NEXT_SESSION_KEY);
-    if (counter !== undefined && isCount(Number(counter))) nextSession = Number(counter);
+    const counter = storedCount(await meta.get(NEXT_SESSION_KEY));
+    if (counter !== undefined) nextSession = counter;
     else {
       // No counter (a new store): never reuse a number that some session already has.
       for await (const value of ids.values()) {
-        if (isCount(Number(value))) nextSession = Math.max(nextSession, Number(value) + 1);
+        const n = storedCount(value);
+        if (n !== undefined) nextSession = Math.max(nextSession, n + 1);
       }
     }
     pendingRepair = await meta.get(REPAIR_KEY);
