@@ -14,12 +14,12 @@ import {
   Subscriber,
   Subscription,
 } from 'rxjs';
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, type EventIssue, formatIssues, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { timerOption } from '../operators/internal/eventTime.js';
-import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
+import { canonical, describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
-import type { AppendOptions } from './SessionStore.js';
+import { type AppendOptions, SessionStore } from './SessionStore.js';
 
 /**
  * Where `persist` writes: a `SessionStore`, or anything with an `append` that settles when written. With
@@ -112,7 +112,10 @@ export interface PersistOptions {
  *   invalid event that stopped the source (its `STORE_INVALID_EVENT`) are reported as RxJS reports an
  *   error nobody handles: to `config.onUnhandledError` if set, else thrown asynchronously. The
  *   `StoreError` (`STORE_WRITE_FAILED`, or the `STORE_INVALID_EVENT`) carries the events not written.
- *   Each event the store refuses is reported on its own, and the others are written again without it.
+ *   Each event the store refuses is reported on its own, and the others are written without it: those a
+ *   `SessionStore` would refuse are found before the write (by its own checks), so the others are written
+ *   in one write, at once (a `close()` right after the unsubscribe still writes them); another writer's
+ *   refusal is found by the write, and the others are written again without it.
  *
  * ## Examples
  * ```ts
@@ -189,7 +192,11 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       const writeLeftovers = (events: Event[], refused: StoreError | undefined) => {
         const refusedOne = refused?.events[0];
         if (refused !== undefined) reportUnhandled(refused);
-        const rest = refusedOne === undefined ? events : events.filter((event) => event !== refusedOne);
+        let rest = refusedOne === undefined ? events : events.filter((event) => event !== refusedOne);
+        // A SessionStore refuses a batch for its first invalid event, one per write, and says so only after
+        // a tick (when a close() that followed the unsubscribe refuses the write made again): the events it
+        // would refuse are found here, all at once, and the others written now, in one write.
+        if (store instanceof SessionStore) rest = storable(rest);
         if (rest.length === 0) return;
         const lost = (cause: unknown) => {
           // Another event of `rest` the store refuses (it refuses the whole batch): that one is reported,
@@ -549,6 +556,40 @@ function refusedEvent(cause: unknown): Event | undefined {
 function refusedAt(cause: unknown, batch: readonly Event[]): number {
   const bad = refusedEvent(cause);
   return bad === undefined ? -1 : batch.indexOf(bad);
+}
+
+/**
+ * `events` without those `SessionStore.append` would refuse (its own checks: the event's shape, then its
+ * serialization), each of which is reported unhandled, as the store's refusal would be.
+ */
+function storable(events: Event[]): Event[] {
+  let kept: Event[] | undefined;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    let issues: EventIssue[] | undefined;
+    let cause: unknown;
+    try {
+      const stored = isEventShape(event) ? canonical(event) : undefined;
+      if (stored === undefined) issues = describeInvalid(event);
+      else JSON.stringify(stored);
+    } catch (error) {
+      cause = error;
+      issues = [{ code: 'custom', path: ['data'], message: `not serializable: ${textOf(error)}` }];
+    }
+    if (issues === undefined) {
+      kept?.push(event);
+      continue;
+    }
+    kept ??= events.slice(0, i);
+    reportUnhandled(
+      new StoreError(
+        'STORE_INVALID_EVENT',
+        `persist: after its subscriber left, an event the store would refuse (${describeEvent(event)}): ${formatIssues(issues)}. It is not written; the others are.`,
+        { events: [event], issues, cause },
+      ),
+    );
+  }
+  return kept ?? events;
 }
 
 /** A CRITICAL event, with the number of NORMAL events received before it (its place in the source). */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { firstValueFrom, from, lastValueFrom, Observable, Subject, tap, toArray } from 'rxjs';
+import { config, firstValueFrom, from, lastValueFrom, Observable, Subject, tap, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -364,5 +364,80 @@ describe('persist on a real store: the priority lane', () => {
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('persist on a real store: writes after the subscriber left', () => {
+  const saved = config.onUnhandledError;
+  let unhandled: unknown[];
+  beforeEach(() => {
+    unhandled = [];
+    config.onUnhandledError = (error) => unhandled.push(error);
+  });
+  afterEach(() => {
+    config.onUnhandledError = saved;
+  });
+
+  /** Records each batch `store` is given (its `append` wrapped, on the instance: it is still the SessionStore). */
+  function recording(store: SessionStore) {
+    const batches: Event[][] = [];
+    const writes: Array<Promise<unknown>> = [];
+    const append = store.append.bind(store);
+    store.append = (events, options) => {
+      batches.push([...events]);
+      const write = append(events, options);
+      writes.push(write.catch(() => {}));
+      return write;
+    };
+    /** Until no write is left to settle and the unhandled-error reports (on a later task) are in. */
+    const settled = async () => {
+      for (let seen = -1; seen !== writes.length; ) {
+        seen = writes.length;
+        await Promise.all(writes);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    };
+    return { batches, settled };
+  }
+
+  const described = (error: unknown) =>
+    error instanceof StoreError
+      ? `${error.code}:${error.events.map((e) => e.type).join(',')}`
+      : String(error);
+
+  it('events the store refuses, left waiting at the teardown: each reported, the others written in order, in one write', async () => {
+    const { batches, settled } = recording(t.store);
+    // Every other event cannot be serialized: persist's own check lets it through, the store refuses it.
+    const events = Array.from({ length: 40 }, (_, i) =>
+      ev(`e${i}`, i, 'o2', i % 2 === 1 ? { n: BigInt(i) } : {}),
+    );
+    const good = events.filter((_, i) => i % 2 === 0);
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(t.store, { maxBatch: 1000 })).subscribe();
+    // One synchronous burst: all still wait (maxDelayMs 0 writes them on the next asap task).
+    for (const event of events) source.next(event);
+    subscription.unsubscribe();
+    await settled();
+    expect(unhandled.map(described)).toEqual(
+      events.filter((_, i) => i % 2 === 1).map((e) => `STORE_INVALID_EVENT:${e.type}`),
+    );
+    expect(await collect(t.store.query('o2'))).toEqual(good);
+    // One write of the events it takes, not one more write of all the others after each refusal (21
+    // writes, 630 events handed over).
+    expect(batches).toEqual([good]);
+  });
+
+  it('unsubscribe, then close: the events left waiting are written even when the store refuses one of them', async () => {
+    const { settled } = recording(t.store);
+    const [a, bad, c] = [ev('a', 1, 'o3'), ev('bad', 2, 'o3', { n: 1n }), ev('c', 3, 'o3')];
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(t.store)).subscribe();
+    for (const event of [a, bad, c]) source.next(event);
+    // As docs/store.md says: unsubscribe before close().
+    subscription.unsubscribe();
+    await t.store.close();
+    await settled();
+    expect(unhandled.map(described)).toEqual(['STORE_INVALID_EVENT:bad']);
+    expect(await collect((await t.reopen()).query('o3'))).toEqual([a, c]);
   });
 });
