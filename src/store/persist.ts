@@ -115,7 +115,9 @@ export interface PersistOptions {
  *   Each event the store refuses is reported on its own, and the others are written without it: those a
  *   `SessionStore` would refuse are found before the write (by its own checks), so the others are written
  *   in one write, at once (a `close()` right after the unsubscribe still writes them); another writer's
- *   refusal is found by the write, and the others are written again without it.
+ *   refusal is found by the write, and the others are written again without it. So too for a write in
+ *   flight that a `SessionStore` refused (it refuses at the call, nothing written, but says so a tick
+ *   later): its other events are written at the unsubscribe, with the waiting ones, in the order received.
  *
  * ## Examples
  * ```ts
@@ -183,6 +185,11 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       const upstream = new Subscription();
       /** Whether the subscriber has gone (the teardown ran): nothing is emitted or reported to it now. */
       let left = false;
+      /** The batches of the writes in flight, NORMAL and CRITICAL, for the teardown. */
+      let normalBatch: Event[] = [];
+      let criticalBatch: { entries: Critical[]; events: Event[] } = { entries: [], events: [] };
+      /** Writes in flight whose events the teardown took back (their failure is not made again). */
+      const takenBack = new Set<Event[]>();
 
       /**
        * After the subscriber left: writes `events` anyway, once. A failure has nobody to tell but RxJS's
@@ -336,7 +343,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
           settled = true;
           if (left) {
             // In flight when the subscriber left: a failed write is made again, as the waiting events were.
-            if (error !== undefined) {
+            if (error !== undefined && !takenBack.has(batch)) {
               writeLeftovers(
                 batch,
                 refusedAt(error.cause, batch) < 0 ? undefined : (error.cause as StoreError),
@@ -381,9 +388,11 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
 
       const writeNormal = (batch: Event[]) => {
         inFlight = true;
+        normalBatch = batch;
         taken += batch.length;
         write(batch, false, (error) => {
           inFlight = false;
+          normalBatch = [];
           if (error === undefined) return;
           const at = refusedAt(error.cause, batch);
           if (at < 0) {
@@ -401,8 +410,10 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         criticalInFlight = true;
         criticalTaken += entries.length;
         const batch = entries.map((entry) => entry.event);
+        criticalBatch = { entries, events: batch };
         write(batch, true, (error) => {
           criticalInFlight = false;
+          criticalBatch = { entries: [], events: [] };
           if (error === undefined) return;
           const at = refusedAt(error.cause, batch);
           if (at < 0) {
@@ -512,10 +523,30 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       // A synchronous source may have been stopped before subscribe() returned.
       if (sourceDone) upstream.unsubscribe();
 
+      /**
+       * At the teardown, on a `SessionStore`: a write in flight holding an event the store refuses was
+       * refused whole at the call (nothing written), and says so only after a tick. Its events go back to
+       * the head of their lane, to be written with the waiting ones, at once and in the order received.
+       */
+      const takeBackRefused = () => {
+        if (inFlight && normalBatch.some((event) => storeIssues(event) !== undefined)) {
+          takenBack.add(normalBatch);
+          taken -= normalBatch.length;
+          pending.prepend(normalBatch);
+        }
+        const { entries, events } = criticalBatch;
+        if (criticalInFlight && events.some((event) => storeIssues(event) !== undefined)) {
+          takenBack.add(events);
+          criticalTaken -= entries.length;
+          critical.prepend(entries);
+        }
+      };
+
       return () => {
         left = true;
         upstream.unsubscribe();
         cancelTimer();
+        if (!finished && store instanceof SessionStore) takeBackRefused();
         if (!finished && (failure !== undefined || pending.length > 0 || critical.length > 0)) {
           // The subscriber left before these were written. They were received, so write them anyway (a
           // store's close() waits for queued writes) — with a failed write's events too, whose failure
@@ -559,28 +590,38 @@ function refusedAt(cause: unknown, batch: readonly Event[]): number {
 }
 
 /**
- * `events` without those `SessionStore.append` would refuse (its own checks: the event's shape, then its
- * serialization), each of which is reported unhandled, as the store's refusal would be.
+ * Why `SessionStore.append` would refuse `event` (its own checks: the event's shape, then its
+ * serialization), or undefined when it would take it.
+ */
+function storeIssues(event: Event): { issues: EventIssue[]; cause?: unknown } | undefined {
+  try {
+    const stored = isEventShape(event) ? canonical(event) : undefined;
+    if (stored === undefined) return { issues: describeInvalid(event) };
+    JSON.stringify(stored);
+    return undefined;
+  } catch (cause) {
+    return {
+      issues: [{ code: 'custom', path: ['data'], message: `not serializable: ${textOf(cause)}` }],
+      cause,
+    };
+  }
+}
+
+/**
+ * `events` without those `SessionStore.append` would refuse (see `storeIssues`), each of which is
+ * reported unhandled, as the store's refusal would be.
  */
 function storable(events: Event[]): Event[] {
   let kept: Event[] | undefined;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
-    let issues: EventIssue[] | undefined;
-    let cause: unknown;
-    try {
-      const stored = isEventShape(event) ? canonical(event) : undefined;
-      if (stored === undefined) issues = describeInvalid(event);
-      else JSON.stringify(stored);
-    } catch (error) {
-      cause = error;
-      issues = [{ code: 'custom', path: ['data'], message: `not serializable: ${textOf(error)}` }];
-    }
-    if (issues === undefined) {
+    const refusal = storeIssues(event);
+    if (refusal === undefined) {
       kept?.push(event);
       continue;
     }
     kept ??= events.slice(0, i);
+    const { issues, cause } = refusal;
     reportUnhandled(
       new StoreError(
         'STORE_INVALID_EVENT',

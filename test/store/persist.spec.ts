@@ -427,6 +427,20 @@ describe('persist on a real store: writes after the subscriber left', () => {
     expect(batches).toEqual([good]);
   });
 
+  it('unsubscribe, then close, with a write in flight: the events left waiting are written too', async () => {
+    const { settled } = recording(t.store);
+    const [a, b] = [ev('a', 1, 'o4'), ev('b', 2, 'o4')];
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(t.store, { maxBatch: 1 })).subscribe();
+    source.next(a); // written at once (a full batch)
+    source.next(b); // waits for it
+    subscription.unsubscribe();
+    await t.store.close();
+    await settled();
+    expect(unhandled).toEqual([]);
+    expect(await collect((await t.reopen()).query('o4'))).toEqual([a, b]);
+  });
+
   it('unsubscribe, then close: the events left waiting are written even when the store refuses one of them', async () => {
     const { settled } = recording(t.store);
     const [a, bad, c] = [ev('a', 1, 'o3'), ev('bad', 2, 'o3', { n: 1n }), ev('c', 3, 'o3')];
@@ -439,5 +453,61 @@ describe('persist on a real store: writes after the subscriber left', () => {
     await settled();
     expect(unhandled.map(described)).toEqual(['STORE_INVALID_EVENT:bad']);
     expect(await collect((await t.reopen()).query('o3'))).toEqual([a, c]);
+  });
+
+  it('a write in flight that the store refused, when the subscriber left before hearing of it: its other events are written first, at once', async () => {
+    for (const close of [false, true]) {
+      const { batches, settled } = recording(t.store);
+      unhandled = [];
+      const session = `o5-${close}`;
+      const [a, bad, c] = [ev('a', 1, session), ev('bad', 2, session, { n: 1n }), ev('c', 3, session)];
+      const source = new Subject<Event>();
+      const subscription = source.pipe(persist(t.store, { maxBatch: 2 })).subscribe();
+      source.next(a);
+      source.next(bad); // a and bad: a full batch, written at once; the store refuses it (its answer comes after a tick)
+      source.next(c); // waits for it
+      subscription.unsubscribe();
+      if (close) await t.store.close();
+      await settled();
+      expect(batches.map((batch) => batch.map((e) => e.type))).toEqual([
+        ['a', 'bad'],
+        ['a', 'c'],
+      ]);
+      expect(unhandled.map(described)).toEqual(['STORE_INVALID_EVENT:bad']);
+      // In the order received (replay depends on it), and before a close() that follows the unsubscribe.
+      expect(await collect((close ? await t.reopen() : t.store).query(session))).toEqual([a, c]);
+    }
+  });
+
+  it('the same for a CRITICAL write in flight, when a close() follows the unsubscribe', async () => {
+    const { batches, settled } = recording(t.store);
+    const critical = (type: string, at: number, data: Record<string, unknown> = {}) =>
+      ({ ...ev(type, at, 'o6', data), priority: Priority.CRITICAL }) as Event;
+    const [A, B, bad, D] = [
+      critical('A', 1),
+      critical('B', 2),
+      critical('bad', 3, { n: 1n }),
+      critical('D', 4),
+    ];
+    const source = new Subject<Event>();
+    let closing: Promise<void> | undefined;
+    const subscription = source.pipe(persist(t.store)).subscribe((event) => {
+      if (event !== A) return;
+      // B and bad waited for A's write; the lane writes them next, after this emission. The subscriber
+      // leaves, and the store is closed, before the store's refusal of that write comes back.
+      queueMicrotask(() => {
+        subscription.unsubscribe();
+        closing = t.store.close();
+      });
+    });
+    source.next(A); // written at once
+    source.next(B);
+    source.next(bad);
+    source.next(D);
+    await settled();
+    await closing;
+    expect(batches.map((batch) => batch.map((e) => e.type))).toEqual([['A'], ['B', 'bad', 'D'], ['B', 'D']]);
+    expect(unhandled.map(described)).toEqual(['STORE_INVALID_EVENT:bad']);
+    expect(await collect((await t.reopen()).query('o6'))).toEqual([A, B, D]);
   });
 });
