@@ -646,23 +646,8 @@ export class SessionStore {
     const json = new Array<string>(events.length);
     const sessions = new Array<string>(events.length);
     for (let i = 0; i < events.length; i++) {
-      const event = events[i];
-      if (!isEventShape(event)) throw invalidEvent(event, i, describeInvalid(event));
-      let stored: Event | undefined;
-      try {
-        stored = canonical(event);
-        if (stored !== undefined) json[i] = JSON.stringify(stored);
-      } catch (error) {
-        throw invalidEvent(
-          event,
-          i,
-          [{ code: 'custom', path: ['data'], message: `not serializable: ${(error as Error).message}` }],
-          error,
-        );
-      }
-      // A `toJSON` of data or context returned no object: the record would not read back as an event.
-      if (stored === undefined) throw invalidEvent(event, i, describeInvalid(event));
-      canonicalEvents[i] = stored;
+      const event = events[i]!;
+      encodeEvent(event, i, canonicalEvents, json);
       sessions[i] = event.sessionId ?? DEFAULT_SESSION;
     }
     return {
@@ -1696,6 +1681,30 @@ export class SessionStore {
       // Reporting must not turn a skipped record into a failed read.
     }
   }
+}
+
+/**
+ * Checks `event` as `append` does and puts its stored form and JSON at `i` of `stored` and `json`; throws
+ * the `STORE_INVALID_EVENT` that `append` rejects with when the store would refuse it (its shape, then its
+ * serialization). Also `persist`'s check of the events it writes after its subscriber left.
+ */
+export function encodeEvent(event: Event, i: number, stored: Event[], json: string[]): void {
+  if (!isEventShape(event)) throw invalidEvent(event, i, describeInvalid(event));
+  let canonicalEvent: Event | undefined;
+  try {
+    canonicalEvent = canonical(event);
+    if (canonicalEvent !== undefined) json[i] = JSON.stringify(canonicalEvent);
+  } catch (error) {
+    throw invalidEvent(
+      event,
+      i,
+      [{ code: 'custom', path: ['data'], message: `not serializable: ${textOf(error)}` }],
+      error,
+    );
+  }
+  // A `toJSON` of data or context returned no object: the record would not read back as an event.
+  if (canonicalEvent === undefined) throw invalidEvent(event, i, describeInvalid(event));
+  stored[i] = canonicalEvent;
 }
 
 function invalidEvent(

@@ -14,12 +14,12 @@ import {
   Subscriber,
   Subscription,
 } from 'rxjs';
-import { ConfigError, type EventIssue, formatIssues, textOf } from '../errors.js';
+import { ConfigError, formatIssues, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { timerOption } from '../operators/internal/eventTime.js';
-import { canonical, describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
+import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
-import { type AppendOptions, SessionStore } from './SessionStore.js';
+import { type AppendOptions, encodeEvent, SessionStore } from './SessionStore.js';
 
 /**
  * Where `persist` writes: a `SessionStore`, or anything with an `append` that settles when written. With
@@ -529,13 +529,13 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
        * the head of their lane, to be written with the waiting ones, at once and in the order received.
        */
       const takeBackRefused = () => {
-        if (inFlight && normalBatch.some((event) => storeIssues(event) !== undefined)) {
+        if (inFlight && normalBatch.some((event) => storeRefusal(event) !== undefined)) {
           takenBack.add(normalBatch);
           taken -= normalBatch.length;
           pending.prepend(normalBatch);
         }
         const { entries, events } = criticalBatch;
-        if (criticalInFlight && events.some((event) => storeIssues(event) !== undefined)) {
+        if (criticalInFlight && events.some((event) => storeRefusal(event) !== undefined)) {
           takenBack.add(events);
           criticalTaken -= entries.length;
           critical.prepend(entries);
@@ -590,32 +590,27 @@ function refusedAt(cause: unknown, batch: readonly Event[]): number {
 }
 
 /**
- * Why `SessionStore.append` would refuse `event` (its own checks: the event's shape, then its
- * serialization), or undefined when it would take it.
+ * The `STORE_INVALID_EVENT` with which `SessionStore.append` would refuse `event` (its own check,
+ * `encodeEvent`), or undefined when it would take it.
  */
-function storeIssues(event: Event): { issues: EventIssue[]; cause?: unknown } | undefined {
+function storeRefusal(event: Event): StoreError | undefined {
   try {
-    const stored = isEventShape(event) ? canonical(event) : undefined;
-    if (stored === undefined) return { issues: describeInvalid(event) };
-    JSON.stringify(stored);
+    encodeEvent(event, 0, [], []);
     return undefined;
-  } catch (cause) {
-    return {
-      issues: [{ code: 'custom', path: ['data'], message: `not serializable: ${textOf(cause)}` }],
-      cause,
-    };
+  } catch (error) {
+    return error as StoreError;
   }
 }
 
 /**
- * `events` without those `SessionStore.append` would refuse (see `storeIssues`), each of which is
+ * `events` without those `SessionStore.append` would refuse (see `storeRefusal`), each of which is
  * reported unhandled, as the store's refusal would be.
  */
 function storable(events: Event[]): Event[] {
   let kept: Event[] | undefined;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
-    const refusal = storeIssues(event);
+    const refusal = storeRefusal(event);
     if (refusal === undefined) {
       kept?.push(event);
       continue;
