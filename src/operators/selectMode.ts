@@ -62,8 +62,11 @@ export interface SelectModeConfig {
   lowPriority?: 'async' | 'batched';
 }
 
-/** A compiled `SelectModeConfig`: `(event, load) => ProcessingMode`. */
-export type ModeSelector = (event: Event, load?: LoadSnapshot) => ProcessingMode;
+/**
+ * A compiled `SelectModeConfig`: `(event, load) => ProcessingMode`. A missing or `null` load is no
+ * load: no figure counts as high.
+ */
+export type ModeSelector = (event: Event, load?: LoadSnapshot | null) => ProcessingMode;
 
 /** The seed's four thresholds plus the two event-loop ones. */
 export const DEFAULT_LOAD_THRESHOLDS: Readonly<LoadThresholds> = Object.freeze({
@@ -155,7 +158,8 @@ export function createModeSelector(config: SelectModeConfig = {}): ModeSelector 
   return (event, load) => {
     // The seed's rules, in its order. ASYNC only ever replaces the seed's final "else BATCHED".
     if (event.priority === Priority.CRITICAL) return ProcessingMode.IMMEDIATE;
-    if (load !== undefined && loaded(load)) return ProcessingMode.BATCHED;
+    // A null load (no snapshot yet) is no load, as a missing one is: no figure counts as high.
+    if (load != null && loaded(load)) return ProcessingMode.BATCHED;
     if (isUserBlocking(event.type)) return ProcessingMode.IMMEDIATE;
     if (isHighVolume(event.type)) return ProcessingMode.BATCHED;
     if (event.priority === Priority.HIGH) return ProcessingMode.IMMEDIATE;
@@ -192,12 +196,17 @@ const compiled = new WeakMap<SelectModeConfig, ModeSelector>();
  * ```
  *
  * @param event the event to route.
- * @param load the current load (`systemLoad$` emits it); missing figures count as not high.
+ * @param load the current load (`systemLoad$` emits it); missing figures count as not high, and a
+ *   missing or `null` load as no load at all.
  * @param config thresholds and type lists; compiled once per config object and cached.
  * @return the processing mode.
  * @throws ConfigError when `config` is invalid.
  */
-export function selectMode(event: Event, load: LoadSnapshot = {}, config?: SelectModeConfig): ProcessingMode {
+export function selectMode(
+  event: Event,
+  load: LoadSnapshot | null = {},
+  config?: SelectModeConfig,
+): ProcessingMode {
   if (config === undefined) return DEFAULT_SELECTOR(event, load);
   let selector = compiled.get(config);
   if (selector === undefined) {

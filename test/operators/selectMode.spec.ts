@@ -133,6 +133,24 @@ describe('selectMode', () => {
     expect(selectMode(createEvent({ type: 'git.commit' }))).toBe(IMMEDIATE);
   });
 
+  it('reads a null load as no load, in selectMode and a compiled selector', () => {
+    // It was a TypeError (null.cpuPercent) instead of a mode.
+    const select = createModeSelector({ minHighLoadIndicators: 1 });
+    for (const [type, priority, expected] of [
+      ['git.commit', NORMAL, IMMEDIATE],
+      ['tool.used', NORMAL, BATCHED],
+      ['message.displayed', LOW, ASYNC],
+    ] as const) {
+      const event = createEvent({ type, priority });
+      expect(selectMode(event, null)).toBe(expected);
+      expect(selectMode(event, null, { minHighLoadIndicators: 1 })).toBe(expected);
+      expect(select(event, null)).toBe(expected);
+      // The same as no load, and unlike a loaded one for a user-blocking type.
+      expect(select(event, null)).toBe(select(event));
+    }
+    expect(select(createEvent({ type: 'git.commit' }), { cpuPercent: 99 })).toBe(BATCHED);
+  });
+
   it('is pure: same inputs, same mode, inputs untouched', () => {
     const event = createEvent({ type: 'tool.used' });
     const load = { ...loaded };
