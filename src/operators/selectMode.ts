@@ -19,8 +19,8 @@ export const ProcessingMode = { IMMEDIATE: 'immediate', BATCHED: 'batched', ASYN
 export type ProcessingMode = (typeof ProcessingMode)[keyof typeof ProcessingMode];
 
 /**
- * Above which value a load figure counts as a high-load indicator (strictly greater). `Infinity`
- * disables an indicator.
+ * Above which value a load figure counts as a high-load indicator (strictly greater). Each is a finite
+ * number, or `Infinity`, which disables an indicator.
  */
 export interface LoadThresholds {
   /** System CPU usage, %. Default 80 (the seed's `cpu_high`). */
@@ -105,7 +105,7 @@ function escapeRegExp(text: string): string {
  * `selectMode`, which caches the compiled form) rather than re-creating configs per event.
  *
  * @throws ConfigError when the config or its `thresholds` is not an object, a threshold is not a
- *   number, `minHighLoadIndicators` is not a positive integer, or a type list is not an array of
+ *   finite number or `Infinity` (`NaN`, `-Infinity`), `minHighLoadIndicators` is not a positive integer, or a type list is not an array of
  *   non-empty strings.
  */
 export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
@@ -121,8 +121,11 @@ export function createModeSelector(config: SelectModeConfig = {}): ModeSelector 
       throw new ConfigError(`selectMode: unknown threshold "${key}" (known: ${INDICATORS.join(', ')})`);
     }
     if (value === undefined) continue;
-    if (typeof value !== 'number' || Number.isNaN(value)) {
-      throw new ConfigError(`selectMode: threshold ${key} must be a number, got ${textOf(value)}`);
+    // Infinity disables an indicator; -Infinity would make it high on any figure, never what is meant.
+    if (typeof value !== 'number' || !(Number.isFinite(value) || value === Number.POSITIVE_INFINITY)) {
+      throw new ConfigError(
+        `selectMode: threshold ${key} must be a finite number or Infinity, got ${textOf(value)}`,
+      );
     }
     thresholds[key as keyof LoadThresholds] = value;
   }

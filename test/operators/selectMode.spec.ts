@@ -165,6 +165,7 @@ describe('selectMode', () => {
       { minHighLoadIndicators: 0 },
       { minHighLoadIndicators: 1.5 },
       { thresholds: { cpuPercent: Number.NaN } },
+      { thresholds: { queueDepth: Number.NEGATIVE_INFINITY } },
       { thresholds: { nope: 1 } as never },
       { userBlockingTypes: [''] },
       { highVolumeTypes: 'tool.used' as never },
@@ -174,6 +175,17 @@ describe('selectMode', () => {
       expect(() => createModeSelector(config)).toThrow(ConfigError);
       expect(() => selectMode(event, {}, config)).toThrow(ConfigError);
     }
+  });
+
+  it('takes Infinity as a threshold (the indicator off) and refuses -Infinity, which made it always high', () => {
+    // -Infinity was accepted: its figure counted as high whatever its value.
+    expect(() => createModeSelector({ thresholds: { cpuPercent: Number.NEGATIVE_INFINITY } })).toThrow(
+      /threshold cpuPercent must be a finite number or Infinity, got -Infinity/,
+    );
+    const off = createModeSelector({ thresholds: { cpuPercent: Number.POSITIVE_INFINITY } });
+    const event = createEvent({ type: 'git.commit' });
+    expect(off(event, { cpuPercent: 1e308, memoryPercent: 99 })).toBe(IMMEDIATE);
+    expect(off(event, { queueDepth: 5000, memoryPercent: 99 })).toBe(BATCHED);
   });
 
   it('rejects a config or thresholds that is not an object with a ConfigError that says so', () => {
