@@ -305,11 +305,11 @@ export function createEvent<D extends Record<string, unknown> = Record<string, u
 }
 
 /**
- * `record` — zod's copy of the record `input` — or, when `input` has an own enumerable `__proto__` key,
- * which zod's record drops (an assignment would set the copy's prototype instead), a copy that keeps it:
- * every key of `input` defined, in its order.
+ * @internal `record` — zod's copy of the record `input` — or, when `input` has an own enumerable
+ * `__proto__` key, which zod's record drops (an assignment would set the copy's prototype instead), a
+ * copy that keeps it: every key of `input` defined, in its order. (Not exported from the package.)
  */
-function withProtoKey(
+export function withProtoKey(
   input: Record<string, unknown>,
   record: Record<string, unknown>,
 ): Record<string, unknown> {

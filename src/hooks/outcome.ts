@@ -3,6 +3,7 @@
  * answer as a `HookResult`.
  */
 import { formatIssues, HookError, textOf } from '../errors.js';
+import { setOwn, withProtoKey } from '../event.js';
 import { type CommandDetail, type HookResult, HookResultSchema } from './types.js';
 
 /** What running a hook gave: a result, or the error that stands in for one. */
@@ -18,6 +19,8 @@ export type RawOutcome =
 
 /**
  * Validates a hook's answer: `undefined`/`null` is the empty result, anything else must be a `HookResult`.
+ * A `__proto__` key of the answer, its `context_updates` or its `metrics` (an own field, as `JSON.parse`
+ * makes it) is kept as an own field, as `parseEvent` keeps one, never applied as a prototype.
  * Total: an answer that throws while it is read (a getter, a proxy trap) is `HOOK_INVALID_OUTPUT` too.
  */
 export function parseAnswer(hook: string, value: unknown): RawOutcome {
@@ -25,10 +28,12 @@ export function parseAnswer(hook: string, value: unknown): RawOutcome {
   let parsed: ReturnType<typeof HookResultSchema.safeParse>;
   try {
     parsed = HookResultSchema.safeParse(value);
+    if (parsed.success) {
+      return { ok: true, result: withProtoKeys(value as Record<string, unknown>, parsed.data) };
+    }
   } catch (error) {
     return unreadable(hook, error);
   }
-  if (parsed.success) return { ok: true, result: parsed.data };
   const issues = parsed.error.issues.map((issue) => ({
     code: issue.code,
     path: issue.path,
@@ -46,6 +51,27 @@ export function parseAnswer(hook: string, value: unknown): RawOutcome {
       },
     ),
   };
+}
+
+/**
+ * `result`, zod's copy of the answer `input`, with the `__proto__` keys zod drops (its object and its
+ * records assign keys, and an assignment of `__proto__` sets the prototype) defined back as own fields.
+ */
+function withProtoKeys(input: Record<string, unknown>, result: HookResult): HookResult {
+  if (result.context_updates !== undefined) {
+    result.context_updates = withProtoKey(
+      input.context_updates as Record<string, unknown>,
+      result.context_updates,
+    );
+  }
+  if (result.metrics !== undefined) {
+    result.metrics = withProtoKey(input.metrics as Record<string, unknown>, result.metrics);
+  }
+  if (Object.prototype.propertyIsEnumerable.call(input, '__proto__')) {
+    // Reflect.get reads the own field (it shadows Object.prototype's accessor).
+    setOwn(result, '__proto__', Reflect.get(input, '__proto__'));
+  }
+  return result;
 }
 
 /** The outcome of an answer that threw `error` while it was read (a getter, a proxy trap). */

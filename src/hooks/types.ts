@@ -13,7 +13,9 @@ export type HookContext = Record<string, unknown>;
 /**
  * zod schema of a `HookResult`, the answer of a hook; the type is inferred from it. Every field is
  * optional and unknown keys are kept (so a Claude Code hook's `hookSpecificOutput`, `systemMessage` …
- * reach the caller). A `__proto__` key is dropped, never applied.
+ * reach the caller). A `__proto__` key (an own field, as `JSON.parse` makes it) of the answer, its
+ * `context_updates` or its `metrics` is kept as an own field, as `parseEvent` keeps one, never applied as
+ * a prototype; `HookResultSchema.parse` itself drops it, the hook runners keep it.
  */
 export const HookResultSchema = z.looseObject({
   /** Merged (shallowly, later hooks win) into the context the next hooks of a chain see. */

@@ -485,16 +485,30 @@ describe('runHookChain', () => {
     );
   });
 
-  it('keeps unknown result keys and drops a __proto__ in context_updates', async () => {
-    const answer = JSON.parse('{"systemMessage":"hi","context_updates":{"__proto__":{"polluted":1},"a":1}}');
-    const outputs = await collect(runHookChain({ name: 'c', hooks: [fn('a', () => answer)] }, {}));
+  it('keeps unknown result keys, and a __proto__ key as an own field (as parseEvent does), never applied', async () => {
+    // It was dropped, in the answer, its context_updates and its metrics, unlike in an event's data.
+    const answer = JSON.parse(
+      '{"__proto__":{"top":1},"systemMessage":"hi","context_updates":{"__proto__":{"polluted":1},"a":1},' +
+        '"metrics":{"__proto__":3,"loc":2}}',
+    );
+    const outputs = await collect(runHookChain({ name: 'c', hooks: [fn('a', () => answer)] }, { b: 0 }));
     const step = outputs[0] as HookStep;
     if (step.status !== 'completed') throw new Error('expected completed');
-    expect(step.result.systemMessage).toBe('hi');
+    const result = step.result as Record<string, unknown>;
+    expect(result.systemMessage).toBe('hi');
+    expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(result, '__proto__')?.value).toEqual({ top: 1 });
+    expect(Object.getOwnPropertyDescriptor(step.result.metrics, '__proto__')?.value).toBe(3);
+    expect(Object.keys(step.result.metrics!)).toEqual(['__proto__', 'loc']);
+    expect(Object.getPrototypeOf(step.result.context_updates)).toBe(Object.prototype);
     const final = resultOf(outputs).final_context;
-    expect(final).toEqual({ a: 1 });
+    expect(Object.keys(final)).toEqual(['b', '__proto__', 'a']);
+    expect(Object.getOwnPropertyDescriptor(final, '__proto__')?.value).toEqual({ polluted: 1 });
     expect(Object.getPrototypeOf(final)).toBe(Object.prototype);
+    expect(final.polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // As an event's data keeps it: the step's result reads back from JSON as it was answered.
+    expect(JSON.parse(JSON.stringify(step.result))).toEqual(JSON.parse(JSON.stringify(answer)));
   });
 
   it(
