@@ -1,0 +1,91 @@
+/**
+ * The package's shape, without building it (a build takes seconds): how `exports` resolves for
+ * `import` and `require`, and that the entry can be required at all (no top-level await).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import ts from 'typescript';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = promisify(execFile);
+
+interface PackageJson {
+  name: string;
+  main: string;
+  exports: Record<string, unknown>;
+}
+
+async function packageJson(): Promise<PackageJson> {
+  return JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+}
+
+describe('package', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vibespec-package-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('resolves both import and require of the package name to its ESM entry', async () => {
+    // `exports` had only an `import` condition: require() failed with ERR_PACKAGE_PATH_NOT_EXPORTED,
+    // although Node (≥ 20.19, ≥ 22.12) can require an ES module without top-level await.
+    const pkg = await packageJson();
+    const installed = join(dir, 'node_modules', pkg.name);
+    await mkdir(join(installed, 'dist'), { recursive: true });
+    await writeFile(join(installed, 'package.json'), JSON.stringify(pkg));
+    // A stand-in for the build: the resolution, not the code, is under test here.
+    await writeFile(join(installed, 'dist', 'index.js'), "export const entry = 'dist/index.js';\n");
+    await writeFile(join(installed, 'dist', 'index.d.ts'), 'export declare const entry: string;\n');
+    const node = async (...args: string[]): Promise<string> =>
+      (await run(process.execPath, args, { cwd: dir })).stdout.trim();
+
+    expect(await node('-e', `console.log(require(${JSON.stringify(pkg.name)}).entry)`)).toBe('dist/index.js');
+    expect(
+      await node(
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(pkg.name)}); console.log(m.entry)`,
+      ),
+    ).toBe('dist/index.js');
+    expect(await node('-p', `require(${JSON.stringify(`${pkg.name}/package.json`)}).name`)).toBe(pkg.name);
+  });
+
+  it('has no top-level await in src, which would make require() of the package fail', async () => {
+    const found = (path: string, text: string): string[] => {
+      const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
+      const hits: string[] = [];
+      const visit = (node: ts.Node): void => {
+        if (ts.isFunctionLike(node)) return;
+        if (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier !== undefined)) {
+          hits.push(`${path}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}`);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+      return hits;
+    };
+    // The scan itself finds one, and not one inside a function.
+    expect(found('t.ts', 'const a = await f();\nfor await (const x of y) {}\n')).toEqual([
+      't.ts:1',
+      't.ts:2',
+    ]);
+    expect(
+      found('t.ts', 'async function g() { await f(); }\nconst h = async () => { await f(); };\n'),
+    ).toEqual([]);
+
+    const files = (await readdir(join(ROOT, 'src'), { recursive: true }))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => join('src', file));
+    expect(files).toContain(join('src', 'index.ts'));
+    const hits: string[] = [];
+    for (const file of files) hits.push(...found(file, await readFile(join(ROOT, file), 'utf8')));
+    expect(hits).toEqual([]);
+  });
+});
