@@ -1,11 +1,12 @@
 /**
  * The package's shape, without building it (a build takes seconds): how `exports` resolves for
- * `import` and `require`, and that the entry can be required at all (no top-level await).
+ * `import` and `require`, that the entry can be required at all (no top-level await), and that the
+ * build's source maps point at files the package ships.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import ts from 'typescript';
@@ -17,11 +18,17 @@ const run = promisify(execFile);
 interface PackageJson {
   name: string;
   main: string;
+  files: string[];
   exports: Record<string, unknown>;
 }
 
 async function packageJson(): Promise<PackageJson> {
   return JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+}
+
+/** Whether `path` (relative to the package root, `/`-separated) is in the package's `files`. */
+function shipped(files: readonly string[], path: string): boolean {
+  return files.some((entry) => path === entry || path.startsWith(`${entry.replace(/\/$/, '')}/`));
 }
 
 describe('package', () => {
@@ -87,5 +94,43 @@ describe('package', () => {
     const hits: string[] = [];
     for (const file of files) hits.push(...found(file, await readFile(join(ROOT, file), 'utf8')));
     expect(hits).toEqual([]);
+  });
+
+  it("points the build's source maps and declaration maps at files the package ships", async () => {
+    // The maps named ../src/*.ts, and `files` did not ship src/: every mapped stack frame and "go to
+    // definition" led to a file that is not there.
+    const pkg = await packageJson();
+    const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.build.json'), undefined, {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+      },
+    });
+    if (config === undefined) throw new Error('tsconfig.build.json could not be read');
+    expect(config.options.sourceMap || config.options.declarationMap).toBe(true);
+    // One small file of src, compiled with the build's options, into memory.
+    const maps = new Map<string, string>();
+    // Without @types/node and imports to load: they change no path, and take seconds.
+    const options = { ...config.options, types: [], noResolve: true };
+    const program = ts.createProgram([join(ROOT, 'src', 'errors.ts')], options);
+    program.emit(undefined, (fileName, text) => {
+      if (fileName.endsWith('.map')) maps.set(fileName, text);
+    });
+    expect([...maps.keys()].map((file) => relative(ROOT, file).split('\\').join('/')).sort()).toEqual([
+      'dist/errors.d.ts.map',
+      'dist/errors.js.map',
+    ]);
+    for (const [file, text] of maps) {
+      const map = JSON.parse(text) as { sources: string[]; sourceRoot?: string; sourcesContent?: unknown[] };
+      const inlined = map.sources.every((_, i) => typeof map.sourcesContent?.[i] === 'string');
+      if (inlined && file.endsWith('.js.map')) continue;
+      for (const source of map.sources) {
+        const target = relative(ROOT, resolve(dirname(file), map.sourceRoot ?? '', source))
+          .split('\\')
+          .join('/');
+        expect(target).toBe('src/errors.ts');
+        expect(shipped(pkg.files, target), `${relative(ROOT, file)} → ${target}`).toBe(true);
+      }
+    }
   });
 });
