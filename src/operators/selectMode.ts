@@ -105,8 +105,8 @@ function escapeRegExp(text: string): string {
  * `selectMode`, which caches the compiled form) rather than re-creating configs per event.
  *
  * @throws ConfigError when the config or its `thresholds` is not an object, a threshold is not a
- *   finite number or `Infinity` (`NaN`, `-Infinity`), `minHighLoadIndicators` is not a positive integer, or a type list is not an array of
- *   non-empty strings.
+ *   finite number or `Infinity` (`NaN`, `-Infinity`), `minHighLoadIndicators` is not a positive
+ *   integer, or a type list is not an array of non-empty strings.
  */
 export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
   if (!isRecord(config as unknown)) {
