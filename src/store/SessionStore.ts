@@ -609,7 +609,7 @@ export class SessionStore {
         try {
           metaCopy = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
         } catch (error) {
-          throw new ConfigError(`session meta must be JSON-serializable: ${(error as Error).message}`, {
+          throw new ConfigError(`session meta must be JSON-serializable: ${textOf(error)}`, {
             cause: error,
           });
         }
@@ -1099,7 +1099,7 @@ export class SessionStore {
                 sessionId,
                 undefined,
                 'session',
-                `its events cannot be read to rebuild its metadata (kept as stored): ${(error as Error)?.message ?? String(error)}`,
+                `its events cannot be read to rebuild its metadata (kept as stored): ${textOf(error)}`,
                 error,
               );
               continue;
@@ -1158,7 +1158,7 @@ export class SessionStore {
       job.reject(
         new StoreError(
           'STORE_WRITE_FAILED',
-          `deleting session ${job.sessionId} at ${this.path} failed: ${(error as Error).message}`,
+          `deleting session ${job.sessionId} at ${this.path} failed: ${textOf(error)}`,
           { cause: error, path: this.path },
         ),
       );
@@ -1650,7 +1650,7 @@ export class SessionStore {
       isLevelCode(error, 'LEVEL_SNAPSHOT_NOT_OPEN');
     return new StoreError(
       notOpen ? 'STORE_NOT_OPEN' : 'STORE_READ_FAILED',
-      `${what} at ${this.path} failed: ${(error as Error)?.message ?? String(error)}`,
+      `${what} at ${this.path} failed: ${textOf(error)}`,
       { cause: error, path: this.path },
     );
   }
@@ -1817,7 +1817,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   } catch (error) {
     throw new StoreError(
       'STORE_NOT_OPEN',
-      `Could not open the event store at ${location}: ${(error as Error)?.message ?? String(error)}`,
+      `Could not open the event store at ${location}: ${textOf(error)}`,
       { cause: error, path: location },
     );
   }
@@ -1861,7 +1861,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       throw new StoreError('STORE_LOCKED', lockedMessage(location), { cause: error, path: location });
     throw new StoreError(
       'STORE_NOT_OPEN',
-      `Could not open the event store at ${location}: ${(error as Error)?.message ?? String(error)}`,
+      `Could not open the event store at ${location}: ${textOf(error)}`,
       { cause: error, path: location },
     );
   }
@@ -1879,7 +1879,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       await store.close().catch(() => {});
       throw new StoreError(
         'STORE_NOT_OPEN',
-        `Could not open the event store at ${location}: rebuilding the session metadata after LevelDB dropped part of its log failed: ${(error as Error)?.message ?? String(error)}`,
+        `Could not open the event store at ${location}: rebuilding the session metadata after LevelDB dropped part of its log failed: ${textOf(error)}`,
         { cause: error, path: location },
       );
     }

@@ -80,7 +80,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     const fail = (error: unknown, what = `cannot watch ${root}`) => {
       if (stopped || subscriber.closed) return;
       subscriber.error(
-        new VibespecError('SOURCE_FAILED', `fromFileWatcher: ${what}: ${(error as Error)?.message}`, {
+        new VibespecError('SOURCE_FAILED', `fromFileWatcher: ${what}: ${textOf(error)}`, {
           cause: error,
         }),
       );

@@ -445,6 +445,18 @@ describe('fromFileWatcher', () => {
     await failed;
   });
 
+  it('names what an ignore predicate threw when it is not an Error (a string), not "undefined"', async () => {
+    await writeFile(join(dir, 'present.txt'), 'x');
+    const ignore = () => {
+      throw 'no judgement today';
+    };
+    await expect(collect(fromFileWatcher(dir, { ignore }))).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: expect.stringContaining(': no judgement today'),
+      cause: 'no judgement today',
+    });
+  });
+
   it('reports the files of a directory moved out of the tree as deleted', async () => {
     const watched = join(dir, 'watched');
     const outside = join(dir, 'outside');
