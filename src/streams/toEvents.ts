@@ -121,12 +121,41 @@ const COMMIT = /commit\b/y;
 const COMMIT_MESSAGE = /\s(?:-[A-Za-z]*m|--message)(?:\s+|=)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/g;
 const COMMIT_SUMMARY = /^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.*)$/m;
 /**
- * A message given as a here-document in a command substitution, as Claude Code writes its commits:
- * `-m "$(cat <<'EOF'` newline, the message, newline, `EOF` newline, `)"`. Group 3 is the message. Read
- * from the command itself (quotes inside `$(…)` do not end the `-m` argument, as they end its match).
+ * The start of a message given as a here-document in a command substitution, as Claude Code writes its
+ * commits: `-m "$(cat <<'EOF'` newline, the message, newline, `EOF` newline, `)"` (also `<<EOF`,
+ * `<<"EOF"`, `<<-EOF`). Group 1 is the `-`, group 3 the delimiter; the body starts after the match.
  */
-const HEREDOC_MESSAGE =
-  /\$\(\s*cat\s+<<-?\s*(['"]?)([A-Za-z_]\w*)\1[ \t]*\r?\n([\s\S]*?)\r?\n[ \t]*\2[ \t]*(?:\r?\n\s*)?\)/y;
+const HEREDOC_START = /\$\(\s*cat\s+<<(-?)\s*(['"]?)([A-Za-z_]\w*)\2[ \t]*\r?\n/y;
+
+/**
+ * The here-document read by `cat` in the command substitution at `at` (`$(cat <<'EOF'` …), or
+ * `undefined`: its text, and where the substitution goes on after its delimiter's line (`end`, -1 when
+ * no line ends it: the shell reads it to the end). The delimiter's line may be indented and may hold the
+ * substitution's `)`. Reads each line of the body once.
+ */
+function readHeredoc(command: string, at: number): { text: string | undefined; end: number } | undefined {
+  HEREDOC_START.lastIndex = at;
+  const start = HEREDOC_START.exec(command);
+  if (start === null) return undefined;
+  const delimiter = start[3]!;
+  const bodyStart = HEREDOC_START.lastIndex;
+  for (let line = bodyStart; line <= command.length; ) {
+    let next = command.indexOf('\n', line);
+    if (next < 0) next = command.length;
+    let first = line;
+    while (command[first] === ' ' || command[first] === '\t') first++;
+    if (command.startsWith(delimiter, first)) {
+      let after = first + delimiter.length;
+      while (command[after] === ' ' || command[after] === '\t' || command[after] === '\r') after++;
+      if (after === next || command[after] === ')') {
+        const bodyEnd = Math.max(bodyStart, command[line - 2] === '\r' ? line - 2 : line - 1);
+        return { text: command.slice(bodyStart, bodyEnd), end: after === next ? next : after };
+      }
+    }
+    line = next + 1;
+  }
+  return { text: undefined, end: -1 };
+}
 
 /**
  * The message of a commit: the `-m` text as written, but for a command substitution (`$(…)`, which only
@@ -140,11 +169,159 @@ function commitMessage(
   if (message === null) return summary?.[3];
   const written = message[1] ?? message[2] ?? message[3];
   if (written === undefined || !written.startsWith('$(')) return written;
-  HEREDOC_MESSAGE.lastIndex = command.indexOf('$(', message.index);
-  const heredoc = HEREDOC_MESSAGE.exec(command);
-  if (heredoc) return heredoc[3];
+  const heredoc = readHeredoc(command, command.indexOf('$(', message.index));
+  if (heredoc?.text !== undefined) return heredoc.text;
   return summary?.[3] ?? written;
 }
+
+// The options after which `git commit` only shows what it would commit (`--short`, `--porcelain`,
+// `--long` and `-z` imply `--dry-run`), or its usage: it commits nothing. (`-n` is `--no-verify`.)
+const COMMIT_SHOWS_ONLY = new Set([
+  '--dry-run',
+  '--short',
+  '--porcelain',
+  '--long',
+  '-z',
+  '--null',
+  '-h',
+  '--help',
+]);
+// The options of `git commit` whose argument, when not attached (`-m msg`, `--author A`), is the next word.
+const COMMIT_OPTIONS_WITH_ARGUMENT = new Set([
+  '-m',
+  '--message',
+  '-F',
+  '--file',
+  '-C',
+  '--reuse-message',
+  '-c',
+  '--reedit-message',
+  '--author',
+  '--date',
+  '-t',
+  '--template',
+  '--fixup',
+  '--squash',
+  '--cleanup',
+  '--trailer',
+  '--pathspec-from-file',
+]);
+// The short options that take an argument: in a group (`-am`), the rest of the group or the next word.
+const SHORT_WITH_ARGUMENT = 'mFCct';
+
+/** Skips the double-quoted text at `at` (its `"`); returns the index after its closing quote. */
+function skipDoubleQuoted(command: string, at: number, substitutions: boolean): number {
+  const n = command.length;
+  let i = at + 1;
+  while (i < n) {
+    const c = command[i];
+    if (c === '"') return i + 1;
+    if (c === '\\') i += 2;
+    else if (substitutions && c === '$' && command[i + 1] === '(') i = skipSubstitution(command, i);
+    else i++;
+  }
+  return n;
+}
+
+/**
+ * Skips the command substitution at `at` (its `$(`), a here-document read by `cat` in it included;
+ * returns the index after its `)`. Without recursion: a `$(` inside is counted as a parenthesis.
+ */
+function skipSubstitution(command: string, at: number): number {
+  const n = command.length;
+  let i = at + 2;
+  const heredoc = readHeredoc(command, at);
+  if (heredoc !== undefined) {
+    if (heredoc.end < 0) return n;
+    i = heredoc.end;
+  }
+  let depth = 1;
+  while (i < n) {
+    const c = command[i];
+    if (c === '(') depth++;
+    else if (c === ')') {
+      if (--depth === 0) return i + 1;
+    } else if (c === "'") {
+      const close = command.indexOf("'", i + 1);
+      i = close < 0 ? n : close + 1;
+      continue;
+    } else if (c === '"') {
+      i = skipDoubleQuoted(command, i, false);
+      continue;
+    } else if (c === '\\') i++;
+    i++;
+  }
+  return n;
+}
+
+/**
+ * Reads the arguments of the `git commit` whose `commit` ends at `from`, word by word as the shell
+ * splits them (quotes, `$(…)`, backslashes), up to the end of its command: the first `;`, `&`, `|`
+ * (so `&&`, `||` and a pipe) or newline outside them, or a comment. Returns that end, and whether an
+ * option makes the commit show only what it would do (`--dry-run`, …: see `COMMIT_SHOWS_ONLY`). Linear
+ * in the length read.
+ */
+function readCommitArguments(command: string, from: number): { end: number; showsOnly: boolean } {
+  const n = command.length;
+  let showsOnly = false;
+  let options = true; // until `--`
+  let argumentNext = false; // the next word is an option's argument
+  let wordStart = -1;
+  let plain = true; // the word has no quotes or substitutions: it can be an option
+  const endWord = (at: number) => {
+    if (wordStart < 0) return;
+    if (argumentNext) argumentNext = false;
+    else if (plain && options) {
+      const word = command.slice(wordStart, at);
+      if (word === '--') options = false;
+      else if (COMMIT_SHOWS_ONLY.has(word)) showsOnly = true;
+      else if (COMMIT_OPTIONS_WITH_ARGUMENT.has(word)) argumentNext = true;
+      else if (word.length > 1 && word[0] === '-' && word[1] !== '-') {
+        for (let k = 1; k < word.length; k++) {
+          const letter = word[k]!;
+          if (SHORT_WITH_ARGUMENT.includes(letter)) {
+            argumentNext = k === word.length - 1;
+            break;
+          }
+          if (letter === 'z') showsOnly = true;
+        }
+      }
+    }
+    wordStart = -1;
+    plain = true;
+  };
+  let i = from;
+  while (i < n) {
+    const c = command[i];
+    if (c === ' ' || c === '\t') {
+      endWord(i);
+      i++;
+      continue;
+    }
+    if (c === '\n' || c === ';' || c === '|' || (c === '#' && wordStart < 0)) break;
+    // `&` ends the command, but not in a redirection (`2>&1`, `&>file`).
+    if (c === '&' && command[i - 1] !== '>' && command[i - 1] !== '<' && command[i + 1] !== '>') break;
+    if (wordStart < 0) wordStart = i;
+    if (c === "'") {
+      plain = false;
+      const close = command.indexOf("'", i + 1);
+      i = close < 0 ? n : close + 1;
+    } else if (c === '"') {
+      plain = false;
+      i = skipDoubleQuoted(command, i, true);
+    } else if (c === '$' && command[i + 1] === '(') {
+      plain = false;
+      i = skipSubstitution(command, i);
+    } else if (c === '\\') {
+      plain = false;
+      i += 2;
+    } else i++;
+  }
+  const end = Math.min(i, n);
+  endWord(end);
+  return { end, showsOnly };
+}
+
 const TEST_COMMAND =
   /\b(?:(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test\b|npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|go\s+test\b|cargo\s+test\b|make\s+test\b|python3?\s+-m\s+(?:pytest|unittest)\b|rspec\b|phpunit\b|mvn\s+test\b|gradle\w*\s+test\b|dotnet\s+test\b)/;
 // Listing or describing tests is not running them.
@@ -279,7 +456,7 @@ const postToolUse: Mapper = (p, ctx) => {
     events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
   } else if (toolName === 'Bash' && command !== undefined) {
     const commitEnd = gitCommitEnd(command);
-    if (commitEnd >= 0) {
+    if (commitEnd >= 0 && !readCommitArguments(command, commitEnd).showsOnly) {
       const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
       COMMIT_MESSAGE.lastIndex = commitEnd;
       const message = COMMIT_MESSAGE.exec(command);

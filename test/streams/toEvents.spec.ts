@@ -178,6 +178,33 @@ describe('toEvents mappings', () => {
     expect(types(events).includes('git.commit')).toBe(isCommit);
   });
 
+  it.each([
+    ['git commit --dry-run -m "wip"', false],
+    ['git commit -a --dry-run', false],
+    ['git add -A && git commit --short', false],
+    ['git commit --porcelain', false],
+    ['git commit --long -m x', false],
+    ['git commit -z', false],
+    ['git commit -az', false],
+    ['git commit --null', false],
+    ['git commit -h', false],
+    ['git commit --help', false],
+    // -n is --no-verify: it commits. An option of a later command, or inside the message, is not the commit's.
+    ['git commit -n -m "wip"', true],
+    ['git commit -m "wip" && git push --dry-run', true],
+    ['git commit -m "see --dry-run" --no-edit', true],
+    ["git commit -m 'try -z'", true],
+    ['git commit -m --dry-run', true],
+    ['git commit -F msg.txt; git status --short', true],
+  ])('reads %j, where git commit may only show what it would do, as a commit: %s', (command, isCommit) => {
+    const events = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', { tool_name: 'Bash', tool_input: { command }, tool_response: { stdout: '' } }),
+      T,
+    );
+    expect(types(events).includes('git.commit')).toBe(isCommit);
+  });
+
   const bash = (command: string) =>
     toEvents(
       'PostToolUse',
@@ -223,6 +250,9 @@ describe('toEvents mappings', () => {
       `git ${'--a '.repeat(60)}x`,
       `git ${'-git '.repeat(150_000)}x`,
       `git ${'--a '.repeat(60)}commit -m "ok"`,
+      // The commit's arguments are read once too: here-documents left open, substitutions, quotes.
+      `git commit ${'"$(cat <<E\n)" '.repeat(50_000)}--dry-run`,
+      `git commit -m "$(cat <<EOF\n${'x $( " \' \n'.repeat(50_000)}`,
     ];
     const script = `
       import { toEvents } from './src/index.ts';
@@ -243,7 +273,7 @@ describe('toEvents mappings', () => {
       error: undefined,
       signal: null,
       stderr: '',
-      stdout: JSON.stringify([false, false, false, true]),
+      stdout: JSON.stringify([false, false, false, true, true, true]),
     });
   });
 
