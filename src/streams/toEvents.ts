@@ -117,7 +117,8 @@ const GIT = /\bgit\s+/g;
 const GIT_OPTION = /-[cC]\s+\S+\s+|-(?![cC]\s)[\w-]+(?:=\S+)?\s+/y;
 const COMMIT = /commit\b/y;
 // `-m`, also in a group of short options (`-am`, as `git commit -am "…"`), or `--message`. Looked for
-// from the end of `commit` on (lastIndex): not the `-m` of a command before it (`python -m pytest && …`).
+// from the end of `commit` on (lastIndex): not the `-m` of a command before it (`python -m pytest && …`),
+// and taken only before the end of the commit's command: not the `-m` of one after it (`&& git tag -m`).
 const COMMIT_MESSAGE = /\s(?:-[A-Za-z]*m|--message)(?:\s+|=)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/g;
 const COMMIT_SUMMARY = /^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.*)$/m;
 /**
@@ -456,10 +457,13 @@ const postToolUse: Mapper = (p, ctx) => {
     events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
   } else if (toolName === 'Bash' && command !== undefined) {
     const commitEnd = gitCommitEnd(command);
-    if (commitEnd >= 0 && !readCommitArguments(command, commitEnd).showsOnly) {
+    const commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
+    if (commitArguments !== undefined && !commitArguments.showsOnly) {
       const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
       COMMIT_MESSAGE.lastIndex = commitEnd;
-      const message = COMMIT_MESSAGE.exec(command);
+      let message = COMMIT_MESSAGE.exec(command);
+      // The -m of a later command of the line (`git commit -F f && git tag -m v1`) is not the commit's.
+      if (message !== null && message.index >= commitArguments.end) message = null;
       const summary = COMMIT_SUMMARY.exec(stdout);
       const data: Record<string, unknown> = { command };
       const text = commitMessage(command, message, summary);

@@ -163,6 +163,24 @@ describe('toEvents mappings', () => {
     ).toBe('fix: trim ids');
   });
 
+  it("takes the message from the commit's own -m, not from a later command of the chain", () => {
+    const message = (command: string, stdout: string) =>
+      toEvents(
+        'PostToolUse',
+        claude('PostToolUse', { tool_name: 'Bash', tool_input: { command }, tool_response: { stdout } }),
+        T,
+      )[1]!.data.message;
+    const printed = '[main 1a2b3c4] fix: trim ids\n 1 file changed';
+    expect(message('git commit -F msg.txt && git tag -m "v1.2" v1.2', printed)).toBe('fix: trim ids');
+    expect(message('git commit -F msg.txt && git tag -m "v1.2" v1.2', '')).toBeUndefined();
+    expect(message('git commit --amend --no-edit; python -m pytest -q', printed)).toBe('fix: trim ids');
+    expect(message('git commit -F m.txt | tail -1 || git commit -m "retry"', printed)).toBe('fix: trim ids');
+    expect(message('git commit -F m.txt\ngit notes add -m note', printed)).toBe('fix: trim ids');
+    // Its own -m still counts, also after a quoted argument holding a separator, or a here-document.
+    expect(message('git commit --author "A && B <a@b>" -m "fix: x" && git push', '')).toBe('fix: x');
+    expect(message('git commit -F - <<EOF && git tag -m v1 v1\nfix: y\nEOF', printed)).toBe('fix: trim ids');
+  });
+
   it.each([
     ['git -c user.name=x commit --amend --no-edit', true],
     ['git commit', true],
