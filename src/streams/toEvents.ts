@@ -367,6 +367,17 @@ function toolData(
   return data;
 }
 
+/**
+ * `text` cut to 4,000 UTF-16 units, followed by `…` when it was cut, on a code point boundary: a cut
+ * that would split a surrogate pair (an emoji) is made before it, leaving no lone half of it.
+ */
+function cutText(text: string): string {
+  if (text.length <= 4_000) return text;
+  const last = text.charCodeAt(3_999);
+  const end = last >= 0xd800 && last <= 0xdbff ? 3_999 : 4_000;
+  return `${text.slice(0, end)}…`;
+}
+
 function durationOf(payload: Record<string, unknown>): number | undefined {
   const response = rec(payload.tool_response);
   return num(payload.duration_ms) ?? num(response?.durationMs) ?? num(response?.totalDurationMs);
@@ -491,7 +502,7 @@ const postToolUseFailure: Mapper = (p, ctx) => {
   const exit = error === undefined ? null : EXIT_CODE.exec(error);
   const exitCode = exit ? Number(exit[1]) : undefined;
   const interrupted = p.is_interrupt === true;
-  if (error !== undefined) data.error = error.length > 4_000 ? `${error.slice(0, 4_000)}…` : error;
+  if (error !== undefined) data.error = cutText(error);
   if (exitCode !== undefined) data.exit_code = exitCode;
   if (interrupted) data.is_interrupt = true;
   const duration = num(p.duration_ms);
@@ -542,7 +553,7 @@ const userPromptSubmit: Mapper = (p, ctx) => {
   const prompt = str(p.prompt);
   const data: Record<string, unknown> = {};
   if (prompt !== undefined) {
-    data.prompt = prompt.length > 4_000 ? `${prompt.slice(0, 4_000)}…` : prompt;
+    data.prompt = cutText(prompt);
     data.prompt_length = prompt.length;
   }
   const source = p.source;

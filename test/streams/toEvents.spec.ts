@@ -368,6 +368,25 @@ describe('toEvents mappings', () => {
     expect(run({ ...bash }, { run_in_background: true })).toEqual([]);
   });
 
+  it('cuts a long prompt or error at 4,000 characters on a code point boundary, never inside an emoji', () => {
+    const long = `${'a'.repeat(3_999)}😀${'b'.repeat(10)}`; // the emoji's two UTF-16 units at 3,999 and 4,000
+    const [prompt] = toEvents('UserPromptSubmit', claude('UserPromptSubmit', { prompt: long }), T);
+    const [failed] = toEvents(
+      'PostToolUseFailure',
+      claude('PostToolUseFailure', { tool_name: 'Bash', tool_input: { command: 'x' }, error: long }),
+      T,
+    );
+    for (const text of [prompt!.data.prompt, failed!.data.error] as string[]) {
+      expect(text).toBe(`${'a'.repeat(3_999)}…`);
+      expect(text).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/); // no lone high surrogate
+      expect(JSON.parse(JSON.stringify(text))).toBe(text);
+    }
+    expect(prompt!.data.prompt_length).toBe(long.length);
+    // A cut that falls between two code points is where it was.
+    const [whole] = toEvents('UserPromptSubmit', claude('UserPromptSubmit', { prompt: `😀${long}` }), T);
+    expect(whole!.data.prompt).toBe(`😀${'a'.repeat(3_998)}…`);
+  });
+
   it('makes a notification HIGH when it waits for the user: a URL elicitation dialog as a form one', () => {
     const priority = (type: string) =>
       toEvents('Notification', claude('Notification', { message: 'm', notification_type: type }), T)[0]!
