@@ -571,6 +571,11 @@ const URGENT_NOTIFICATIONS = new Set([
   'elicitation_dialog',
   'elicitation_url_dialog',
 ]);
+// A notification without `notification_type` (Claude Code before 2.0.37) is read from its message, as
+// Claude Code wrote the ones that wait for the user: "Claude needs your permission to use Bash" (a
+// `permission_prompt`), "Claude Code needs your approval for the plan". ("Claude is waiting for your
+// input" is an `idle_prompt`: NORMAL, as typed.)
+const URGENT_NOTIFICATION_MESSAGE = /^Claude (?:Code )?needs your (?:permission|approval)\b/;
 const notification: Mapper = (p, ctx) => {
   const data: Record<string, unknown> = {};
   const message = p.message;
@@ -579,7 +584,10 @@ const notification: Mapper = (p, ctx) => {
   if (typeof title === 'string') data.title = title;
   const kind = str(p.notification_type);
   if (kind !== undefined) data.notification_type = kind;
-  const urgent = kind !== undefined && URGENT_NOTIFICATIONS.has(kind);
+  const urgent =
+    kind !== undefined
+      ? URGENT_NOTIFICATIONS.has(kind)
+      : typeof message === 'string' && URGENT_NOTIFICATION_MESSAGE.test(message);
   return [make(ctx, 'notification', data, urgent ? Priority.HIGH : Priority.NORMAL)];
 };
 

@@ -419,6 +419,34 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it('reads an old Notification without notification_type from its message, as the typed ones', () => {
+    // Before notification_type (Claude Code 2.0.37), the message was all there was: real payloads of then.
+    const legacy = loadFixtures()
+      .filter((fixture) => fixture.hook_event_name === 'Notification')
+      .map((fixture) => fixture.payload as Record<string, unknown>)
+      .filter((payload) => payload.notification_type === undefined);
+    const priorityOf = (payload: Record<string, unknown>) =>
+      toEvents('Notification', payload, T)[0]!.priority;
+    expect(legacy.map((payload) => [payload.message, priorityOf(payload)])).toEqual([
+      ['Claude Code login successful', Priority.NORMAL],
+      ['Claude Code needs your approval for the plan', Priority.HIGH],
+      ['Claude needs your permission to use claude-flow - swarm_init (MCP)', Priority.HIGH],
+    ]);
+    const untyped = (message: string) => priorityOf(claude('Notification', { message }));
+    expect(untyped('Claude needs your permission to use Bash')).toBe(Priority.HIGH);
+    // idle_prompt, the typed form of this one, is NORMAL: Claude is idle, nothing is blocked.
+    expect(untyped('Claude is waiting for your input')).toBe(Priority.NORMAL);
+    expect(untyped('Build finished: needs your permission to use Bash?')).toBe(Priority.NORMAL);
+    // The event says what the payload said: no notification_type is made up.
+    expect(toEvents('Notification', legacy[2]!, T)[0]!.data).not.toHaveProperty('notification_type');
+    // A notification_type, when there is one, decides.
+    const typed = claude('Notification', {
+      message: 'Claude needs your permission to use Bash',
+      notification_type: 'idle_prompt',
+    });
+    expect(priorityOf(typed)).toBe(Priority.NORMAL);
+  });
+
   it("maps the Edit of a large file (its payload carries the whole file, twice as a Write's) by default", () => {
     // A 900 KB lockfile: tool_response.originalFile and a Write's content make payloads of ~1–2 MB,
     // which the old 1 MiB default rejected as hook.rejected (no tool.used, no file.modified).
