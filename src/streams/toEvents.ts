@@ -126,13 +126,15 @@ const COMMIT_SUMMARY = /^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.
  * commits: `-m "$(cat <<'EOF'` newline, the message, newline, `EOF` newline, `)"` (also `<<EOF`,
  * `<<"EOF"`, `<<-EOF`). Group 1 is the `-`, group 3 the delimiter; the body starts after the match.
  */
+const LEADING_TABS = /^\t+/gm;
 const HEREDOC_START = /\$\(\s*cat\s+<<(-?)\s*(['"]?)([A-Za-z_]\w*)\2[ \t]*\r?\n/y;
 
 /**
  * The here-document read by `cat` in the command substitution at `at` (`$(cat <<'EOF'` …), or
- * `undefined`: its text, and where the substitution goes on after its delimiter's line (`end`, -1 when
- * no line ends it: the shell reads it to the end). The delimiter's line may be indented and may hold the
- * substitution's `)`. Reads each line of the body once.
+ * `undefined`: its text (for `<<-`, without the tabs that start its lines; never expanded), and where
+ * the substitution goes on after its delimiter's line (`end`; -1, and no text, when no line ends it:
+ * the shell reads it to the end). The delimiter's line may be indented and may hold the substitution's
+ * `)`. Reads each line of the body once.
  */
 function readHeredoc(command: string, at: number): { text: string | undefined; end: number } | undefined {
   HEREDOC_START.lastIndex = at;
@@ -150,7 +152,11 @@ function readHeredoc(command: string, at: number): { text: string | undefined; e
       while (command[after] === ' ' || command[after] === '\t' || command[after] === '\r') after++;
       if (after === next || command[after] === ')') {
         const bodyEnd = Math.max(bodyStart, command[line - 2] === '\r' ? line - 2 : line - 1);
-        return { text: command.slice(bodyStart, bodyEnd), end: after === next ? next : after };
+        const body = command.slice(bodyStart, bodyEnd);
+        // `<<-` strips the leading tabs of each line, as the shell does. Nothing is expanded: an unquoted
+        // delimiter's `$VAR` or `$(…)`, which the shell would expand, stays as written.
+        const text = start[1] === '-' ? body.replace(LEADING_TABS, '') : body;
+        return { text, end: after === next ? next : after };
       }
     }
     line = next + 1;

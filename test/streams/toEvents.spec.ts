@@ -181,6 +181,23 @@ describe('toEvents mappings', () => {
     expect(message('git commit -F - <<EOF && git tag -m v1 v1\nfix: y\nEOF', printed)).toBe('fix: trim ids');
   });
 
+  it('strips the leading tabs of a <<-EOF message, as bash does, and keeps an unquoted one unexpanded', () => {
+    const message = (command: string) =>
+      toEvents(
+        'PostToolUse',
+        claude('PostToolUse', { tool_name: 'Bash', tool_input: { command }, tool_response: { stdout: '' } }),
+        T,
+      )[1]!.data.message;
+    // <<- strips the tabs (only tabs) at the start of every line of the body and of the delimiter's.
+    expect(message('git commit -m "$(cat <<-EOF\n\t\tfeat: x\n\n\t  - one\n\tEOF\n\t)"')).toBe(
+      'feat: x\n\n  - one',
+    );
+    // << keeps them.
+    expect(message('git commit -m "$(cat <<EOF\n\tfeat: x\nEOF\n)"')).toBe('\tfeat: x');
+    // The shell would expand $VAR in an unquoted <<EOF: the bridge does not run it, and keeps it as written.
+    expect(message('git commit -m "$(cat <<EOF\nfix: $TICKET\nEOF\n)"')).toBe('fix: $TICKET');
+  });
+
   it.each([
     ['git -c user.name=x commit --amend --no-edit', true],
     ['git commit', true],
