@@ -408,6 +408,7 @@ export interface SessionState {
   readonly toolUses: number;
   readonly toolFailures: number;
   readonly commits: number;
+  /** `test.run` events with `passed: true` / `passed: false` (one that claims neither counts in neither). */
   readonly testRuns: { readonly passed: number; readonly failed: number };
   /** `hook.rejected` events: inputs the bridge could not map. */
   readonly rejected: number;
@@ -458,10 +459,10 @@ export const sessionState: StateReducer<SessionState> = builtIn<SessionState>(
     else if (type === 'git.commit') next.commits++;
     else if (type === 'hook.rejected') next.rejected++;
     else if (type === 'test.run') {
-      next.testRuns =
-        event.data.passed === true
-          ? { ...state.testRuns, passed: state.testRuns.passed + 1 }
-          : { ...state.testRuns, failed: state.testRuns.failed + 1 };
+      // A run whose outcome is unknown (no `passed`: the bridge's `npm test | tail`) is neither.
+      const passed = event.data.passed;
+      if (passed === true) next.testRuns = { ...state.testRuns, passed: state.testRuns.passed + 1 };
+      else if (passed === false) next.testRuns = { ...state.testRuns, failed: state.testRuns.failed + 1 };
     }
     return next;
   },

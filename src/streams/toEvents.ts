@@ -262,46 +262,27 @@ function skipSubstitution(command: string, at: number): number {
 }
 
 /**
- * Reads the arguments of the `git commit` whose `commit` ends at `from`, word by word as the shell
- * splits them (quotes, `$(…)`, backslashes), up to the end of its command: the first `;`, `&`, `|`
- * (so `&&`, `||` and a pipe) or newline outside them, or a comment. Returns that end, and whether an
- * option makes the commit show only what it would do (`--dry-run`, …: see `COMMIT_SHOWS_ONLY`). Linear
- * in the length read.
+ * Reads the words of the command that goes on at `from`, as the shell splits them (quotes, `$(…)`,
+ * backslashes), up to its end: the first `;`, `&`, `|` (so `&&`, `||` and a pipe) or newline outside
+ * them, or a comment. Calls `onWord` with each word's start and end and whether it is plain (no quotes,
+ * substitutions or backslashes: it can be an option). Returns that end (the separator's index, or the
+ * length). Linear in the length read.
  */
-function readCommitArguments(command: string, from: number): { end: number; showsOnly: boolean } {
+function readCommand(
+  command: string,
+  from: number,
+  onWord?: (start: number, end: number, plain: boolean) => void,
+): number {
   const n = command.length;
-  let showsOnly = false;
-  let options = true; // until `--`
-  let argumentNext = false; // the next word is an option's argument
   let wordStart = -1;
-  let plain = true; // the word has no quotes or substitutions: it can be an option
-  const endWord = (at: number) => {
-    if (wordStart < 0) return;
-    if (argumentNext) argumentNext = false;
-    else if (plain && options) {
-      const word = command.slice(wordStart, at);
-      if (word === '--') options = false;
-      else if (COMMIT_SHOWS_ONLY.has(word)) showsOnly = true;
-      else if (COMMIT_OPTIONS_WITH_ARGUMENT.has(word)) argumentNext = true;
-      else if (word.length > 1 && word[0] === '-' && word[1] !== '-') {
-        for (let k = 1; k < word.length; k++) {
-          const letter = word[k]!;
-          if (SHORT_WITH_ARGUMENT.includes(letter)) {
-            argumentNext = k === word.length - 1;
-            break;
-          }
-          if (letter === 'z') showsOnly = true;
-        }
-      }
-    }
-    wordStart = -1;
-    plain = true;
-  };
+  let plain = true;
   let i = from;
   while (i < n) {
     const c = command[i];
     if (c === ' ' || c === '\t') {
-      endWord(i);
+      if (wordStart >= 0) onWord?.(wordStart, i, plain);
+      wordStart = -1;
+      plain = true;
       i++;
       continue;
     }
@@ -325,8 +306,71 @@ function readCommitArguments(command: string, from: number): { end: number; show
     } else i++;
   }
   const end = Math.min(i, n);
-  endWord(end);
+  if (wordStart >= 0) onWord?.(wordStart, end, plain);
+  return end;
+}
+
+/**
+ * Reads the arguments of the `git commit` whose `commit` ends at `from` (see `readCommand`). Returns the
+ * end of its command, and whether an option makes the commit show only what it would do (`--dry-run`,
+ * …: see `COMMIT_SHOWS_ONLY`).
+ */
+function readCommitArguments(command: string, from: number): { end: number; showsOnly: boolean } {
+  let showsOnly = false;
+  let options = true; // until `--`
+  let argumentNext = false; // the next word is an option's argument
+  const end = readCommand(command, from, (start, wordEnd, plain) => {
+    if (argumentNext) argumentNext = false;
+    else if (plain && options) {
+      const word = command.slice(start, wordEnd);
+      if (word === '--') options = false;
+      else if (COMMIT_SHOWS_ONLY.has(word)) showsOnly = true;
+      else if (COMMIT_OPTIONS_WITH_ARGUMENT.has(word)) argumentNext = true;
+      else if (word.length > 1 && word[0] === '-' && word[1] !== '-') {
+        for (let k = 1; k < word.length; k++) {
+          const letter = word[k]!;
+          if (SHORT_WITH_ARGUMENT.includes(letter)) {
+            argumentNext = k === word.length - 1;
+            break;
+          }
+          if (letter === 'z') showsOnly = true;
+        }
+      }
+    }
+  });
   return { end, showsOnly };
+}
+
+/** Whether `command` holds nothing but blanks from `from` on. */
+function blankFrom(command: string, from: number): boolean {
+  for (let i = from; i < command.length; i++) {
+    const c = command[i];
+    if (c !== ' ' && c !== '\t' && c !== '\n' && c !== '\r') return false;
+  }
+  return true;
+}
+
+/**
+ * Whether the exit status of `command` is that of its test command, whose words go on at `from`: when
+ * every command after it is joined by `&&` — or by a pipe under `set -o pipefail` (`pipefail`) — a
+ * success of the line is a success of the tests. After `|` the status is the pipe's last command's
+ * (`npm test | tail`), after `;`, `||` or a newline a later command's, after `&` the test runs on.
+ */
+function testStatusShown(command: string, from: number, pipefail: boolean): boolean {
+  let at = from;
+  for (;;) {
+    const end = readCommand(command, at);
+    if (end >= command.length) return true;
+    const c = command[end];
+    const next = command[end + 1];
+    if (c === '&' && next === '&') at = end + 2;
+    else if (c === '|' && next !== '|' && pipefail) at = end + (next === '&' ? 2 : 1);
+    else if (c === '#') {
+      const newline = command.indexOf('\n', end);
+      if (newline < 0) return true;
+      at = newline;
+    } else return (c === ';' || c === '\n') && blankFrom(command, end + 1);
+  }
 }
 
 const TEST_COMMAND =
@@ -430,7 +474,9 @@ const preToolUse: Mapper = (p, ctx) => {
  * The `test.run` data of a test command Claude Code reports as a success (a PostToolUse), from its
  * Bash response: it exited 0 (`exit_code: 0`) — or with a code Claude Code reads as no error (grep's 1
  * is "No matches found"), which it does not give (`return_code_interpretation`, no `exit_code`); an
- * `interrupted` run did not finish (`passed: false`). A command sent to the background
+ * `interrupted` run did not finish (`passed: false`). When the line's status is not the tests' — a pipe
+ * after them (`npm test | tail`, without `set -o pipefail`), a later command after `;`, `||` or a newline
+ * — whether they passed is unknown: `outcome: 'unknown'` and no `passed`. A command sent to the background
  * (`backgroundTaskId`, or `run_in_background`) has only started: no `test.run` (its `tool.used` stays).
  */
 function testRunOf(
@@ -442,6 +488,12 @@ function testRunOf(
   if (input !== undefined && input.run_in_background === true) return undefined;
   if (response !== undefined && response.interrupted === true) {
     return { command, passed: false, interrupted: true };
+  }
+  // `isTestCommand(command)` held: the expression matches.
+  const test = TEST_COMMAND.exec(command)!;
+  const pipefail = command.lastIndexOf('pipefail', test.index) >= 0;
+  if (!testStatusShown(command, test.index + test[0].length, pipefail)) {
+    return { command, outcome: 'unknown' };
   }
   const interpretation = response === undefined ? undefined : str(response.returnCodeInterpretation);
   if (interpretation !== undefined) {

@@ -219,6 +219,18 @@ describe('sessionState', () => {
     });
     expect(state.eventTypes['test.run']).toBe(2);
   });
+
+  it('counts a test run whose outcome is unknown (npm test | tail) neither passed nor failed', () => {
+    const run = (data: Record<string, unknown>, timestamp: number) =>
+      createEvent({ type: 'test.run', timestamp, sessionId: 's1', data });
+    const state = fold(sessionState, [
+      run({ command: 'npm test | tail', outcome: 'unknown' }, 1),
+      run({ command: 'npm test', passed: true, exit_code: 0 }, 2),
+      run({ command: 'npm test', passed: false, exit_code: 1 }, 3),
+    ]);
+    expect(state.testRuns).toEqual({ passed: 1, failed: 1 });
+    expect(state.eventTypes['test.run']).toBe(3);
+  });
 });
 
 /** An own property only: `record.constructor` would find Object's. */

@@ -357,13 +357,52 @@ describe('toEvents mappings', () => {
     expect(read[0]!.data).not.toHaveProperty('path');
   });
 
+  it('claims no pass for a test command whose exit status the command line hides (a pipe, a later command)', () => {
+    const run = (command: string) =>
+      toEvents(
+        'PostToolUse',
+        claude('PostToolUse', {
+          tool_name: 'Bash',
+          tool_input: { command },
+          tool_response: { stdout: '', stderr: '', interrupted: false, isImage: false },
+        }),
+        T,
+      ).find((event) => event.type === 'test.run')!.data;
+    // The status of a pipe is its last command's (tail's, grep's), of a list its last command's.
+    for (const command of [
+      'npm test | tail -20',
+      'npx vitest run 2>&1 | tail -5',
+      'pytest -q |& tee log.txt',
+      'npm test; echo done',
+      'npm test || true',
+      'cd app && go test ./... | grep -v "no test files"',
+      'npm test && echo ok; echo done',
+      'npm test\necho done',
+    ]) {
+      expect(run(command), command).toEqual({ command, outcome: 'unknown' });
+    }
+    // It is the test command's when it is last, followed by && only, or piped under pipefail.
+    for (const command of [
+      'npm test',
+      'cd app && npm test',
+      'npm run build | tail -3 && npm test',
+      'npm test && echo ok',
+      'npm test 2>&1',
+      'pytest -k "a|b; c"',
+      'set -o pipefail; npm test | tail -20',
+      'set -euo pipefail && pytest | tee log.txt',
+    ]) {
+      expect(run(command), command).toEqual({ command, passed: true, exit_code: 0 });
+    }
+  });
+
   it("reads a test command's test.run from what Claude Code's Bash response says, not a made-up exit code 0", () => {
     const run = (response: unknown, input: Record<string, unknown> = {}) =>
       toEvents(
         'PostToolUse',
         claude('PostToolUse', {
           tool_name: 'Bash',
-          tool_input: { command: 'npm test 2>&1 | grep FAIL', ...input },
+          tool_input: { command: 'npm test 2>&1', ...input },
           tool_response: response,
         }),
         T,
@@ -371,7 +410,7 @@ describe('toEvents mappings', () => {
         .filter((event) => event.type === 'test.run')
         .map((event) => event.data);
     const bash = { stdout: '', stderr: '', interrupted: false, isImage: false };
-    const command = 'npm test 2>&1 | grep FAIL';
+    const command = 'npm test 2>&1';
     // A PostToolUse: the command exited 0 …
     expect(run(bash)).toEqual([{ command, passed: true, exit_code: 0 }]);
     // … or with a code Claude Code reads as no error (grep's 1): which code is not said.
