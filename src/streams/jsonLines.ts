@@ -3,7 +3,7 @@
  * Shared by `fromJsonLines` and `fromHookFile`.
  */
 import { ConfigError, textOf } from '../errors.js';
-import { isRecord } from './payload.js';
+import { cutAt, isRecord } from './payload.js';
 import type { HookOutput } from './toEvents.js';
 
 /** Options shared by the JSON Lines sources. */
@@ -113,7 +113,7 @@ export class LineReader {
     if (this.length > this.maxLineLength + 1) {
       // Keep a preview for the rejection; count, but do not hold, the rest.
       this.tooLong = true;
-      this.partial = (this.partial + text.slice(0, PREVIEW)).slice(0, PREVIEW);
+      this.partial = cutAt(this.partial + cutAt(text, PREVIEW), PREVIEW);
       return;
     }
     this.partial += text;
@@ -128,7 +128,7 @@ export class LineReader {
       emit(
         this.stamp({
           hook: this.hook,
-          output: line.slice(0, PREVIEW),
+          output: cutAt(line, PREVIEW),
           error: `line of ${length} characters exceeds maxLineLength (${this.maxLineLength})`,
         }),
       );

@@ -158,7 +158,7 @@ export function findProblem(value: unknown, limits: PayloadLimits): string | und
 export function previewJson(value: unknown, maxLength: number): { text: string; truncated: boolean } {
   if (typeof value === 'string') {
     return value.length > maxLength
-      ? { text: value.slice(0, maxLength), truncated: true }
+      ? { text: cutAt(value, maxLength), truncated: true }
       : { text: value, truncated: false };
   }
   const parts: string[] = [];
@@ -245,8 +245,18 @@ export function previewJson(value: unknown, maxLength: number): { text: string; 
   visit(value, 0);
   const text = parts.join('');
   return text.length > maxLength || full || cut
-    ? { text: text.slice(0, maxLength), truncated: true }
+    ? { text: cutAt(text, maxLength), truncated: true }
     : { text, truncated: false };
+}
+
+/**
+ * The first `maxLength` UTF-16 units of `text`, one fewer when the last would be the first half of a
+ * surrogate pair (an emoji): a cut never leaves a lone half, which is not text (it prints as U+FFFD).
+ */
+export function cutAt(text: string, maxLength: number): string {
+  if (text.length <= maxLength) return text;
+  const last = text.charCodeAt(maxLength - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? maxLength - 1 : maxLength);
 }
 
 /** A plain JSON object (not null, not an array). */

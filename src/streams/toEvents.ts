@@ -4,7 +4,7 @@
  */
 import { ConfigError, textOf } from '../errors.js';
 import { createEvent, createEventId, type Event, Priority, setOwn } from '../event.js';
-import { checkPayload, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
+import { checkPayload, cutAt, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
 
 /** One output of one hook run, as sources emit it and `bridgeHooks` consumes it. */
 export interface HookOutput {
@@ -422,10 +422,7 @@ function toolData(
  * that would split a surrogate pair (an emoji) is made before it, leaving no lone half of it.
  */
 function cutText(text: string): string {
-  if (text.length <= 4_000) return text;
-  const last = text.charCodeAt(3_999);
-  const end = last >= 0xd800 && last <= 0xdbff ? 3_999 : 4_000;
-  return `${text.slice(0, end)}…`;
+  return text.length <= 4_000 ? text : `${cutAt(text, 4_000)}…`;
 }
 
 function durationOf(payload: Record<string, unknown>): number | undefined {

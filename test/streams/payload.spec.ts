@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkPayload, findProblem, type PayloadLimits } from '../../src/streams/payload.js';
+import { checkPayload, findProblem, type PayloadLimits, previewJson } from '../../src/streams/payload.js';
 
 function nested(depth: number): unknown {
   let value: unknown = { leaf: true };
@@ -77,5 +77,26 @@ describe('checkPayload', () => {
     };
     const limits = { maxPayloadBytes: 100, maxDepth: 4, maxRawLength: 100 };
     expect(() => checkPayload(hostile, limits)).toThrow('boom');
+  });
+});
+
+describe('previewJson', () => {
+  const emoji = '\u{1F600}'; // two UTF-16 units
+  /** Whether `text` holds half of a surrogate pair on its own. */
+  const loneHalf = (text: string) =>
+    /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+
+  it('cuts a string or JSON text on a code point boundary, never leaving half of an emoji', () => {
+    for (let at = 0; at < 6; at++) {
+      const text = `${'a'.repeat(at)}${emoji.repeat(6)}`;
+      const cut = previewJson(text, 7);
+      expect(cut.truncated).toBe(true);
+      expect(loneHalf(cut.text)).toBe(false);
+      expect(text.startsWith(cut.text)).toBe(true);
+      expect(cut.text.length).toBeGreaterThanOrEqual(6);
+      const json = previewJson({ note: text }, 12);
+      expect(loneHalf(json.text)).toBe(false);
+      expect(JSON.stringify({ note: text }).startsWith(json.text)).toBe(true);
+    }
   });
 });

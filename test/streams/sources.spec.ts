@@ -85,6 +85,16 @@ describe('fromJsonLines', () => {
     expect(events.map((e) => e.type)).toEqual(['hook.rejected']);
   });
 
+  it('cuts the preview of an over-long line on a code point boundary (no half of an emoji)', async () => {
+    // 16,383 units, then an emoji across the 16,384-unit preview cut, in chunks of any size.
+    const line = `{"hook":"h","output":"${'x'.repeat(16_383 - 22)}\u{1F600}${'y'.repeat(50_000)}"}`;
+    for (const chunks of [[`${line}\n`], [line.slice(0, 16_384), `${line.slice(16_384)}\n`]]) {
+      const [output] = await collect(fromJsonLines(chunks, { maxLineLength: 20_000 }));
+      const preview = output!.output as string;
+      expect(preview).toBe(line.slice(0, 16_383));
+    }
+  });
+
   it('drops a byte order mark at the start of text chunks, as TextDecoder does for bytes', async () => {
     const text = `\uFEFF{"hook":"a","output":{}}\n{"hook":"b","output":{}}\n`;
     const path = join(dir, 'bom.jsonl');
