@@ -31,8 +31,8 @@ export type { BridgeHooksOptions, HookBridge, HookBridgeOptions } from './stream
 export { bridgeHooks, createHookBridge } from './streams/bridge.js';
 export type { FileChange, FileWatcherOptions } from './streams/fromFileWatcher.js';
 export { fromFileWatcher } from './streams/fromFileWatcher.js';
-export type { HookFileOptions } from './streams/fromHookFile.js';
-export { fromHookFile } from './streams/fromHookFile.js';
+export type { HookFileMark, HookFileOptions, MarkedHookOutput } from './streams/fromHookFile.js';
+export { fromHookFile, fromHookFileMarked } from './streams/fromHookFile.js';
 export { fromJsonLines } from './streams/fromJsonLines.js';
 export type { JsonLinesOptions } from './streams/jsonLines.js';
 export type { BridgeOptions, HookOutput, RejectedHookData } from './streams/toEvents.js';

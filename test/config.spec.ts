@@ -82,6 +82,7 @@ const FACTORIES: ReadonlyArray<readonly [string, unknown, (value: unknown) => un
   ['createModeSelector lowPriority', 'batched', (v) => createModeSelector({ lowPriority: v as 'async' })],
   ['systemLoad$ intervalMs', 1000, (v) => systemLoad$({ intervalMs: v as number })],
   ['fromHookFile pollIntervalMs', 100, (v) => fromHookFile('x.jsonl', { pollIntervalMs: v as number })],
+  ['fromHookFile resumeFrom', 0, (v) => fromHookFile('x.jsonl', { resumeFrom: v as number })],
   ['fromJsonLines maxLineLength', 100, (v) => fromJsonLines([], { maxLineLength: v as number })],
   ['fromFileWatcher debounceMs', 10, (v) => fromFileWatcher('.', { debounceMs: v as number })],
   ['bridgeHooks maxDepth', 10, (v) => bridgeHooks({ maxDepth: v as number })],

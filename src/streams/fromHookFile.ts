@@ -5,6 +5,7 @@ import { Observable } from 'rxjs';
 import { ConfigError, textOf, VibespecError } from '../errors.js';
 import { timerOption } from '../operators/internal/eventTime.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
+import { isRecord } from './payload.js';
 import type { HookOutput } from './toEvents.js';
 
 /** Options of `fromHookFile`. */
@@ -24,6 +25,22 @@ export interface HookFileOptions extends JsonLinesOptions {
    * `ConfigError`).
    */
   pollIntervalMs?: number;
+  /**
+   * Where to start in the file, to resume a read that stopped (see `fromHookFileMarked`): the `mark` of
+   * the last line already handled (`{ end, ino, head, timestamp? }`: a whole `HookFileMark`), or a bare
+   * byte offset (that mark's `end`: the offset of the next line to read). A mark is used only if the file
+   * at `path` is still the one it was taken in — same inode, at least `end` bytes, and the same first
+   * `min(256, end)` bytes — and a bare offset only if the file has at least that many bytes (it cannot
+   * tell a file rotated and grown past it, it must be a line's end, and a bad line just after it has no
+   * time: prefer the mark). Otherwise the file (rotated, truncated or rewritten since) is read from its
+   * start, as `follow` does on a rotation or truncation: no line lost, at worst some read again. Only the
+   * first file opened resumes; with `follow`, a file that is missing at first resumes when it appears.
+   * Default: from the start (`0`).
+   *
+   * A negative, fractional or unsafe offset, or a mark whose `head` is not the hex of `min(256, end)`
+   * bytes or whose `timestamp` is not a finite number, is a `ConfigError` at construction.
+   */
+  resumeFrom?: number | Pick<HookFileMark, 'end' | 'ino' | 'head' | 'timestamp'>;
 }
 
 const CHUNK = 64 * 1024;
@@ -45,6 +62,14 @@ const FINGERPRINT = 256;
  * result:  -a-b|                                (follow: false)
  * ```
  *
+ * With `resumeFrom`, it starts after a line read before (its mark, from `fromHookFileMarked`, or its
+ * byte offset), so that an app that restarts does not handle the log's lines a second time:
+ *
+ * ```
+ * file:    a\n b\n c\n
+ * result:  -b-c|                                 (resumeFrom: the mark of a)
+ * ```
+ *
  * @throws ConfigError at construction when `path` is not a non-empty string or an option is invalid.
  * @throws (as an error notification) `VibespecError` `SOURCE_FAILED` when the file cannot be read
  *   (and, without `follow`, when it does not exist).
@@ -54,51 +79,118 @@ export function fromHookFile(path: string, options?: HookFileOptions): Observabl
 }
 
 /**
- * Internal (not part of the package's API): where a line of a hook file ends, and which file it is in.
- * The `vibespec-streams ingest` command saves the mark of the last line it stored and resumes there.
+ * Where a line of a hook file ends, and which file it is in: the mark `fromHookFileMarked` pairs with
+ * each output. Save the mark of the last line an app has fully handled (its events stored) and pass it
+ * back as `resumeFrom` to go on after it. Plain JSON data: it can be saved as `JSON.stringify(mark)`.
  */
 export interface HookFileMark {
   /** Byte offset just after the line: after its `\n`, or the file's end for a last line without one. */
   end: number;
   /**
    * Whether the line ended with a newline. A line without one is the last of a file (at its end without
-   * `follow`, or of a rotated or truncated file with it) and may still be being appended.
+   * `follow`, or of a rotated or truncated file with it) and may still be being appended: without
+   * `follow`, do not save its mark (the rest of the line, once written, would be read as a line of its
+   * own); leave the line for the next run, as `vibespec-streams ingest` does.
    */
   terminated: boolean;
   /** The file's inode. */
   ino: number;
   /** Hex of the file's first `min(256, end)` bytes: tells a file rewritten in place, or a reused inode. */
   head: string;
+  /**
+   * The `timestamp` of the last line up to this one that had one (absent if none had): a line that cannot
+   * be read takes it (see `fromJsonLines`), so that a bad line just after the mark gets, on a resumed
+   * read, the event time it gets in one read of the whole file.
+   */
+  timestamp?: number;
 }
 
-/** Internal: a `HookOutput` of `fromHookFileMarked` with the mark of its line. */
+/** An output of `fromHookFileMarked`: a `HookOutput` with the mark of its line. */
 export interface MarkedHookOutput {
   output: HookOutput;
   mark: HookFileMark;
 }
 
 /**
- * Internal: `fromHookFile`, each output with the mark of its line, started after the line of a saved mark
- * when the file at `path` is still the one the mark was taken in: same inode, at least `mark.end` bytes,
- * and the same first bytes. Otherwise (or without `resume`) it starts at the file's beginning.
+ * `fromHookFile`, each output paired with the mark of its line (`{ output, mark }`), for an app that
+ * resumes where it stopped: once every event of a line is handled (for `persist`, emitted, so on disk),
+ * save its `mark`, and pass the saved mark as `resumeFrom` at the next start. The outputs are those of
+ * `fromHookFile` with the same options. Lines are found by their `\n` bytes, so each output's mark is
+ * exact whatever the chunking and the characters; blank lines have no output and so no mark of their own.
+ *
+ * ```
+ * file:    a\n \n b\n      (bytes: a = 0..7, a blank line, b = 9..16)
+ * result:  -A---B|          A = { output: a, mark: { end: 8, … } }, B = { output: b, mark: { end: 17, … } }
+ * ```
+ *
+ * @param resume as `options.resumeFrom` (the form the command's `ingest` uses); giving both is a
+ *   `ConfigError`.
+ * @throws ConfigError at construction, as `fromHookFile`.
+ * @throws (as an error notification) `VibespecError` `SOURCE_FAILED`, as `fromHookFile`.
  */
 export function fromHookFileMarked(
   path: string,
   options?: HookFileOptions,
-  resume?: Pick<HookFileMark, 'end' | 'ino' | 'head'>,
+  resume?: Pick<HookFileMark, 'end' | 'ino' | 'head' | 'timestamp'>,
 ): Observable<MarkedHookOutput> {
+  if (resume !== undefined && options?.resumeFrom !== undefined) {
+    throw new ConfigError('fromHookFileMarked: give resumeFrom or resume, not both');
+  }
   return readHookFile<MarkedHookOutput>(path, options, { resume });
+}
+
+/** A validated `resumeFrom`: a bare offset has no `ino` or `head` to check. */
+interface Resume {
+  end: number;
+  ino?: number;
+  head?: string;
+  timestamp?: number;
+}
+
+function resumeOption(value: unknown): Resume | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value >= 0) return { end: value };
+  } else if (isRecord(value)) {
+    const { end, ino, head } = value;
+    if (
+      Number.isSafeInteger(end) &&
+      (end as number) >= 0 &&
+      // Any integer: an inode past 2^53 (some filesystems) is a number that is not a safe one.
+      Number.isInteger(ino) &&
+      (ino as number) >= 0
+    ) {
+      const digits = 2 * Math.min(FINGERPRINT, end as number);
+      if (typeof head !== 'string' || head.length !== digits || !/^[0-9a-f]*$/.test(head)) {
+        throw new ConfigError(
+          `fromHookFile: resumeFrom.head must be the lowercase hex of the file's first min(256, end) bytes (${digits} digits), got ${textOf(head)}`,
+        );
+      }
+      const { timestamp } = value;
+      if (timestamp === undefined) return { end: end as number, ino: ino as number, head };
+      if (typeof timestamp === 'number' && Number.isFinite(timestamp)) {
+        return { end: end as number, ino: ino as number, head, timestamp };
+      }
+      throw new ConfigError(
+        `fromHookFile: resumeFrom.timestamp must be a finite number or absent, got ${textOf(timestamp)}`,
+      );
+    }
+  }
+  throw new ConfigError(
+    `fromHookFile: resumeFrom must be a byte offset (a non-negative safe integer) or a mark { end, ino, head, timestamp? } of fromHookFileMarked, got ${textOf(value)}`,
+  );
 }
 
 function readHookFile<T>(
   path: string,
   options: HookFileOptions | undefined,
   // Present for `fromHookFileMarked`: only then are line ends located and marks made.
-  marked: { resume: Pick<HookFileMark, 'end' | 'ino' | 'head'> | undefined } | undefined,
+  marked: { resume: HookFileOptions['resumeFrom'] } | undefined,
 ): Observable<T> {
   if (typeof path !== 'string' || path.length === 0) {
     throw new ConfigError(`fromHookFile: path must be a non-empty path, got ${textOf(path)}`);
   }
+  const resumeFrom = resumeOption(marked?.resume ?? options?.resumeFrom);
   const follow = options?.follow ?? false;
   const pollIntervalMs = timerOption('fromHookFile: pollIntervalMs', options?.pollIntervalMs ?? 250);
   new LineReader(options); // validate options at construction
@@ -109,7 +201,7 @@ function readHookFile<T>(
     let terminated = false;
     let ino = 0;
     /** The saved mark to start at, until the first file is opened (a later one is a rotation). */
-    let resume = marked?.resume;
+    let resume = resumeFrom;
     /** The hex of the file's first `min(FINGERPRINT, end)` bytes, for the last `end` asked. */
     let headHex: { length: number; hex: string } | undefined;
     const emit =
@@ -118,10 +210,9 @@ function readHookFile<T>(
         : (output: HookOutput) => {
             const length = Math.min(FINGERPRINT, lineEnd);
             if (headHex?.length !== length) headHex = { length, hex: head.toString('hex', 0, length) };
-            subscriber.next({
-              output,
-              mark: { end: lineEnd, terminated, ino, head: headHex.hex },
-            } as T);
+            const mark: HookFileMark = { end: lineEnd, terminated, ino, head: headHex.hex };
+            if (lines.lastTimestamp !== undefined) mark.timestamp = lines.lastTimestamp;
+            subscriber.next({ output, mark } as T);
           };
     let decoder = new TextDecoder('utf-8');
     let handle: FileHandle | undefined;
@@ -200,20 +291,25 @@ function readHookFile<T>(
     };
 
     /**
-     * With a saved mark: the position to start the opened file at — the mark's end if the file is the
-     * one it was taken in (same inode, long enough, same first bytes), else 0.
+     * With `resumeFrom`: the position to start the opened file at — the mark's end if the file is the
+     * one it was taken in (same inode, long enough, same first bytes; for a bare offset, long enough),
+     * else 0. The file's first bytes are kept, to tell a rewrite in place as for a file read from 0.
      */
     const resumeAt = async (file: FileHandle): Promise<void> => {
       const saved = resume;
       resume = undefined;
-      if (saved === undefined) return;
-      const { size } = await file.stat();
-      if (ino !== saved.ino || size < saved.end) return;
+      if (saved === undefined || saved.end === 0) return;
+      const { size, ino: fileIno } = await file.stat();
+      if (size < saved.end || (saved.ino !== undefined && fileIno !== saved.ino)) return;
       const length = Math.min(FINGERPRINT, saved.end);
       const { bytesRead } = await file.read(head, 0, length, 0);
-      if (bytesRead !== length || head.toString('hex', 0, length) !== saved.head) return;
+      if (bytesRead !== length) return;
+      if (saved.head !== undefined && head.toString('hex', 0, length) !== saved.head) return;
       headLength = length;
       position = saved.end;
+      // A mark taken by an older reader may have no time; a bare offset has none: the lines before it
+      // are not read, so their time is not known.
+      lines.lastTimestamp = saved.timestamp;
     };
 
     /** Whether the file's first bytes are no longer those read: it was rewritten under us. */
@@ -254,11 +350,9 @@ function readHookFile<T>(
             await waitForChange();
             continue;
           }
-          if (marked !== undefined) {
-            ino = (await handle.stat()).ino;
-            await resumeAt(handle);
-            if (stopped) return;
-          }
+          if (marked !== undefined) ino = (await handle.stat()).ino;
+          if (resume !== undefined) await resumeAt(handle);
+          if (stopped) return;
           if (follow && watcher === undefined) {
             try {
               watcher = watch(path, notify);

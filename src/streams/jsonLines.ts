@@ -54,7 +54,11 @@ export class LineReader {
   private cr = false;
   /** At the start of the input (nothing pushed since construction or `end`): a BOM there is dropped. */
   private atStart = true;
-  private lastTimestamp: number | undefined;
+  /**
+   * The `timestamp` of the last line that had one: the time a line that cannot be read takes. Set by
+   * `fromHookFile` when it resumes in the middle of a file, to that of the lines before the mark.
+   */
+  lastTimestamp: number | undefined;
   private readonly hook: string;
   private readonly maxLineLength: number;
 
