@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bridgeHooks, fromHookFile } from '../src/index.js';
+import { bridgeHooks, DEFAULT_SESSION, type Event, fromHookFile, openStore } from '../src/index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -118,5 +118,56 @@ describe('examples/sse-dashboard.ts', () => {
     expect(afterRestart).toEqual(
       all.slice(second.length).map((type, i) => ({ id: second.length + i, type })),
     );
+  });
+});
+
+describe('examples/live-dashboard.ts', () => {
+  /** Starts the example in `dir` (its store goes there), following `log`. */
+  const startDashboard = () => {
+    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'examples/live-dashboard.ts'), log], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    servers.push(child);
+    return child;
+  };
+  /** Polls until the saved mark is at `size` bytes; the deadline only turns a hang into a failure. */
+  const markAt = async (size: number) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const mark = await readFile(`${log}.mark`, 'utf8').then(JSON.parse, () => undefined);
+      if (mark?.end === size || Date.now() > deadline) return mark?.end;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  it('stores each line of the log once across a restart: it resumes after the last line stored', {
+    timeout: 60_000,
+  }, async () => {
+    const lines = (await readFile(join(ROOT, 'demo/sessions.jsonl'), 'utf8')).split('\n').slice(0, 40);
+    const first = `${lines.slice(0, 25).join('\n')}\n`;
+    const all = `${lines.join('\n')}\n`;
+    await writeFile(log, first);
+    let child = startDashboard();
+    expect(await markAt(Buffer.byteLength(first))).toBe(Buffer.byteLength(first));
+    await stop(child);
+    await appendFile(log, `${lines.slice(25).join('\n')}\n`);
+    child = startDashboard();
+    expect(await markAt(Buffer.byteLength(all))).toBe(Buffer.byteLength(all));
+    await stop(child);
+
+    // The store holds the events of one read of the whole log, each once.
+    const expected = await lastValueFrom(fromHookFile(log).pipe(bridgeHooks(), toArray()));
+    const store = await openStore({ path: join(dir, '.vibespec/event-store') });
+    try {
+      const stored: string[] = [];
+      for (const info of await store.sessions()) {
+        for await (const event of store.query(info.sessionId)) stored.push(`${info.sessionId} ${event.type}`);
+      }
+      const key = (event: Event) => `${event.sessionId ?? DEFAULT_SESSION} ${event.type}`;
+      expect(stored.sort()).toEqual(expected.map(key).sort());
+    } finally {
+      await store.close();
+    }
   });
 });
