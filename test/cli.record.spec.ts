@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,4 +76,54 @@ describe('vibespec-streams record', () => {
     }
     expect(letters.sort().join('')).toBe('ABCDEFGHIJKL');
   }, 120_000);
+
+  it('exits 1 on a short write, and the next record still writes a whole line', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const payload = (letter: string) =>
+      JSON.stringify({
+        session_id: `s-${letter}`,
+        hook_event_name: 'Notification',
+        message: letter.repeat(300_000),
+      });
+    // Under a file size limit (ulimit -f: 128 or 256 KiB, by the shell), the kernel writes what fits and
+    // returns a short count, as on a full disk (a newline after the cut line would not fit either).
+    const limited = await run(
+      ['sh', '-c', 'ulimit -f 256 && exec "$0" "$@"', process.execPath],
+      log,
+      payload('A'),
+    );
+    expect(limited.code).toBe(1);
+    const cut = /vibespec-streams record: .+: short write: (\d+) of (\d+) bytes written/.exec(limited.stderr);
+    expect(cut, limited.stderr).not.toBeNull();
+    const [written, size] = [Number(cut![1]), Number(cut![2])];
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(size);
+    expect(limited.stderr).not.toContain('cut line');
+    expect((await stat(log)).size).toBe(written);
+    // Space again: the next hook's line is whole, on a line of its own, after the cut one.
+    const next = await run([process.execPath], log, payload('B'));
+    expect(next).toMatchObject({ code: 0, stderr: '' });
+    const lines = (await readFile(log, 'utf8')).split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toHaveLength(written - 1); // its last byte is now the newline that ends it
+    expect(() => JSON.parse(lines[0]!)).toThrow();
+    expect(JSON.parse(lines[1]!)).toMatchObject({ hook: 'Notification', output: { session_id: 's-B' } });
+    expect(lines[2]).toBe('');
+  }, 60_000);
 });
+
+/** Runs `record --log log` through `command` (node, or a shell that execs it), `payload` on stdin. */
+function run(command: string[], log: string, payload: string) {
+  const [file, ...args] = command as [string, ...string[]];
+  const child = spawn(file, [...args, '--import', 'tsx', CLI, 'record', '--log', log], { cwd: ROOT });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  child.stdout.resume();
+  child.stdin.end(payload);
+  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}

@@ -19,6 +19,7 @@ import { bridgeHooks } from '../streams/bridge.js';
 import { fromHookFileMarked, type HookFileMark } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
 import { bridgeLimits, mapHookOutput } from '../streams/toEvents.js';
+import { writeWhole } from './appendLine.js';
 import { Output } from './output.js';
 
 const DEFAULT_LOG = '.vibespec/hooks.jsonl';
@@ -30,7 +31,9 @@ const USAGE = `usage: vibespec-streams <command> [options]
 
   record [--log FILE] [--hook NAME]
       As a Claude Code command hook: read the payload on stdin and append it, stamped with the time,
-      to the log (default ${DEFAULT_LOG}). Always exits 0, so it never blocks Claude.
+      to the log (default ${DEFAULT_LOG}), in one write. Exits 0 once the whole line is written; if it
+      cannot be (a full disk, a folder it cannot create), says why and exits 1: a hook error Claude
+      shows, without blocking it (only exit 2 blocks).
   ingest [--log FILE] [--store DIR] [--follow] [--durability process|os]
       Bridge the log's payloads into events and persist them (default store ${DEFAULT_STORE}).
       Resumes after the last line whose events are all in the store: FILE.offset keeps where it ends
@@ -112,12 +115,14 @@ async function record(log: string, hook: string | undefined): Promise<number> {
     const line = Buffer.from(`${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
     const file = await open(log, 'a');
     try {
-      await file.write(line, 0, line.length);
+      await writeWhole(file, line, log);
     } finally {
       await file.close();
     }
   } catch (error) {
-    console.error(`vibespec-streams record: ${(error as Error).message}`);
+    // Not recorded: said, and exit 1, a hook error Claude Code shows without blocking (only 2 blocks).
+    console.error(`vibespec-streams record: ${log}: ${(error as Error).message}`);
+    return 1;
   }
   return 0;
 }

@@ -1,0 +1,84 @@
+import { type FileHandle, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type LogHandle, writeWhole } from '../src/cli/appendLine.js';
+
+let dir: string;
+let log: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-append-'));
+  log = join(dir, 'hooks.jsonl');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * The log opened as `record` opens it, its first write cut to `accept` bytes (what a full disk does);
+ * `after` runs after that write, as another hook appending at that moment.
+ */
+async function withShortWrite(
+  accept: number,
+  body: (file: LogHandle) => Promise<void>,
+  after?: () => Promise<void>,
+) {
+  const file = await open(log, 'a');
+  let first = true;
+  const short: LogHandle = {
+    write: (async (buffer: Uint8Array, offset: number, length: number) => {
+      if (!first) throw new Error('a second write');
+      first = false;
+      const result = await file.write(buffer, offset, Math.min(length, accept));
+      await after?.();
+      return result;
+    }) as FileHandle['write'],
+    stat: file.stat.bind(file),
+  };
+  try {
+    await body(short);
+  } finally {
+    await file.close();
+  }
+}
+
+const line = (n: number) => Buffer.from(`${JSON.stringify({ hook: 'Notification', output: { n } })}\n`);
+
+describe('writeWhole (how record appends its line)', () => {
+  it('writes the whole line in one write', async () => {
+    await writeFile(log, line(1));
+    await withShortWrite(Number.POSITIVE_INFINITY, (file) => writeWhole(file, line(2), log));
+    expect(await readFile(log, 'utf8')).toBe(`${line(1)}${line(2)}`);
+  });
+
+  it('reports a short write, and ends the cut line in place so that the next line stays whole', async () => {
+    await writeFile(log, line(1));
+    await withShortWrite(10, async (file) => {
+      await expect(writeWhole(file, line(2), log)).rejects.toThrow(
+        new Error(`short write: 10 of ${line(2).length} bytes written`),
+      );
+    });
+    // The next hook appends its line: it is a line of its own.
+    await writeFile(log, line(3), { flag: 'a' });
+    const lines = (await readFile(log, 'utf8')).split('\n');
+    expect(lines).toEqual([
+      line(1).toString().trimEnd(),
+      line(2).subarray(0, 9).toString(),
+      line(3).toString().trimEnd(),
+      '',
+    ]);
+  });
+
+  it('says when the cut line is not the end of the file any more (another line after it: not touched)', async () => {
+    await withShortWrite(
+      10,
+      async (file) => {
+        await expect(writeWhole(file, line(2), log)).rejects.toThrow(
+          `short write: 10 of ${line(2).length} bytes written: the cut line could not be ended`,
+        );
+      },
+      () => writeFile(log, line(3), { flag: 'a' }),
+    );
+    expect(await readFile(log, 'utf8')).toBe(`${line(2).subarray(0, 10)}${line(3)}`);
+  });
+});
