@@ -1,8 +1,8 @@
-import { type FileHandle, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type LogHandle, writeWhole } from '../src/cli/appendLine.js';
+import { type LogHandle, makeFolder, writeWhole } from '../src/cli/appendLine.js';
 
 let dir: string;
 let log: string;
@@ -80,5 +80,25 @@ describe('writeWhole (how record appends its line)', () => {
       () => writeFile(log, line(3), { flag: 'a' }),
     );
     expect(await readFile(log, 'utf8')).toBe(`${line(2).subarray(0, 10)}${line(3)}`);
+  });
+});
+
+describe('makeFolder (the log folder record creates)', () => {
+  it('creates the missing folders, and returns them top first', async () => {
+    const deep = join(dir, 'a', 'b', 'c');
+    expect(await makeFolder(deep)).toEqual([join(dir, 'a'), join(dir, 'a', 'b'), deep]);
+    expect((await stat(deep)).isDirectory()).toBe(true);
+    expect(await makeFolder(deep)).toEqual([]);
+    await mkdir(join(dir, 'd'));
+    expect(await makeFolder(join(dir, 'd', 'e'))).toEqual([join(dir, 'd', 'e')]);
+  });
+
+  it('fails with the folder that cannot be created, where one above it exists (/proc/x)', async () => {
+    await expect(makeFolder('/proc/x/y')).rejects.toMatchObject({ code: 'ENOENT', path: '/proc/x' });
+  });
+
+  it('fails under a file', async () => {
+    await writeFile(log, '');
+    await expect(makeFolder(join(log, 'sub'))).rejects.toMatchObject({ code: 'ENOTDIR' });
   });
 });

@@ -110,20 +110,37 @@ describe('vibespec-streams record', () => {
     expect(JSON.parse(lines[1]!)).toMatchObject({ hook: 'Notification', output: { session_id: 's-B' } });
     expect(lines[2]).toBe('');
   }, 60_000);
+
+  it('exits 1 with the reason when the log folder cannot be created (/proc/x: recursive mkdir spun)', async () => {
+    // The kill is only a guard, so that a run that never ends fails here instead of hanging the suite.
+    const result = await run([process.execPath], '/proc/x/y', '{}', 20_000);
+    expect(result).toMatchObject({ code: 1, signal: null });
+    expect(result.stderr).toContain(
+      "vibespec-streams record: /proc/x/y: ENOENT: no such file or directory, mkdir '/proc/x'",
+    );
+  }, 60_000);
 });
 
-/** Runs `record --log log` through `command` (node, or a shell that execs it), `payload` on stdin. */
-function run(command: string[], log: string, payload: string) {
+/**
+ * Runs `record --log log` through `command` (node, or a shell that execs it), `payload` on stdin; killed
+ * after `killAfter` ms if given.
+ */
+function run(command: string[], log: string, payload: string, killAfter?: number) {
   const [file, ...args] = command as [string, ...string[]];
-  const child = spawn(file, [...args, '--import', 'tsx', CLI, 'record', '--log', log], { cwd: ROOT });
+  const child = spawn(file, [...args, '--import', 'tsx', CLI, 'record', '--log', log], {
+    cwd: ROOT,
+    ...(killAfter === undefined ? {} : { timeout: killAfter }),
+  });
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
   });
   child.stdout.resume();
   child.stdin.end(payload);
-  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
+    (resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+    },
+  );
 }

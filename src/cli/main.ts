@@ -8,7 +8,7 @@
  * then) moves the log into the store through the bridge.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
@@ -19,7 +19,7 @@ import { bridgeHooks } from '../streams/bridge.js';
 import { fromHookFileMarked, type HookFileMark } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
 import { bridgeLimits, mapHookOutput } from '../streams/toEvents.js';
-import { writeWhole } from './appendLine.js';
+import { makeFolder, writeWhole } from './appendLine.js';
 import { Output } from './output.js';
 
 const DEFAULT_LOG = '.vibespec/hooks.jsonl';
@@ -109,7 +109,7 @@ async function record(log: string, hook: string | undefined): Promise<number> {
       (typeof (output as { hook_event_name?: unknown })?.hook_event_name === 'string'
         ? (output as { hook_event_name: string }).hook_event_name
         : 'unknown');
-    await mkdir(dirname(log), { recursive: true });
+    await makeFolder(dirname(log));
     // One write of one line: O_APPEND keeps concurrent hooks' lines whole on a local filesystem. Not
     // appendFile: it writes a long line in chunks (2 MiB), and another hook's line can land between them.
     const line = Buffer.from(`${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
