@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,14 +121,74 @@ describe('vibespec-streams record', () => {
   }, 60_000);
 });
 
+describe('vibespec-streams record --durability', () => {
+  const FSYNC_SPY = join(ROOT, 'test/helpers/fsyncSpy.ts');
+  /** Records one payload with the fsync spy preloaded; returns the spy's lines (fsyncs, in order). */
+  async function spied(log: string, extra: string[]) {
+    const spyLog = join(dir, 'fsyncs.txt');
+    await writeFile(spyLog, '');
+    const result = await run(
+      [process.execPath, '--import', 'tsx', '--import', FSYNC_SPY],
+      log,
+      JSON.stringify({ session_id: 's', hook_event_name: 'Stop' }),
+      undefined,
+      [...extra],
+      { VIBESPEC_FSYNC_LOG: spyLog },
+    );
+    expect(result, result.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(await readFile(log, 'utf8'))).toMatchObject({ hook: 'Stop' });
+    return (await readFile(spyLog, 'utf8')).split('\n').filter((text) => text.length > 0);
+  }
+
+  it('os: fsyncs a new log, its folder, and the folder above each folder it created', async () => {
+    const log = join(dir, 'a', 'b', 'hooks.jsonl');
+    expect(await spied(log, ['--durability', 'os'])).toEqual([
+      `sync ${log}`,
+      `sync ${join(dir, 'a', 'b')}`,
+      `sync ${join(dir, 'a')}`,
+      `sync ${dir}`,
+    ]);
+  });
+
+  it('os: fsyncs only the log when it was there', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    await writeFile(log, '');
+    expect(await spied(log, ['--durability', 'os'])).toEqual([`sync ${log}`]);
+  });
+
+  it.each([[[]], [['--durability', 'process']]])(
+    'process (the default, %j): fsyncs nothing',
+    async (extra: string[]) => {
+      expect(await spied(join(dir, 'a', 'hooks.jsonl'), extra)).toEqual([]);
+    },
+  );
+
+  it('refuses another value with exit 2, naming the option, and writes nothing', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const result = await run([process.execPath], log, '{}', undefined, ['--durability', 'sync']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--durability must be process or os, got "sync"');
+    await expect(stat(log)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
 /**
- * Runs `record --log log` through `command` (node, or a shell that execs it), `payload` on stdin; killed
- * after `killAfter` ms if given.
+ * Runs `record --log log …options` through `command` (node, or a shell that execs it; with `--import tsx`
+ * added unless there), `payload` on stdin; killed after `killAfter` ms if given.
  */
-function run(command: string[], log: string, payload: string, killAfter?: number) {
+function run(
+  command: string[],
+  log: string,
+  payload: string,
+  killAfter?: number,
+  options: string[] = [],
+  env: Record<string, string> = {},
+) {
   const [file, ...args] = command as [string, ...string[]];
-  const child = spawn(file, [...args, '--import', 'tsx', CLI, 'record', '--log', log], {
+  if (!args.includes('tsx')) args.push('--import', 'tsx');
+  const child = spawn(file, [...args, CLI, 'record', '--log', log, ...options], {
     cwd: ROOT,
+    env: { ...process.env, ...env },
     ...(killAfter === undefined ? {} : { timeout: killAfter }),
   });
   let stderr = '';

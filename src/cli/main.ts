@@ -8,7 +8,7 @@
  * then) moves the log into the store through the bridge.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { open, readFile, rename } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
@@ -29,11 +29,13 @@ const DEFAULT_STORE = '.vibespec/event-store';
 
 const USAGE = `usage: vibespec-streams <command> [options]
 
-  record [--log FILE] [--hook NAME]
+  record [--log FILE] [--hook NAME] [--durability process|os]
       As a Claude Code command hook: read the payload on stdin and append it, stamped with the time,
       to the log (default ${DEFAULT_LOG}), in one write. Exits 0 once the whole line is written; if it
       cannot be (a full disk, a folder it cannot create), says why and exits 1: a hook error Claude
       shows, without blocking it (only exit 2 blocks).
+      --durability process (default) leaves the line to the OS; os fsyncs the log after the write (and
+      its folder when it creates the file), so the line survives a crash of the machine.
   ingest [--log FILE] [--store DIR] [--follow] [--durability process|os]
       Bridge the log's payloads into events and persist them (default store ${DEFAULT_STORE}).
       Resumes after the last line whose events are all in the store: FILE.offset keeps where it ends
@@ -95,7 +97,13 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function record(log: string, hook: string | undefined): Promise<number> {
+/**
+ * Appends the payload on stdin to the log, as one line. With `durability` `'os'` the log is fsynced after
+ * the write, and so is its folder when the file was created (and the folder above each folder created
+ * for it), so that a crash of the machine does not lose a recorded line; `'process'` leaves that to the
+ * OS. Exit 1 when the line could not be written whole (see `writeWhole`).
+ */
+async function record(log: string, hook: string | undefined, durability: Durability): Promise<number> {
   try {
     const text = await readStdin();
     let output: unknown;
@@ -109,15 +117,35 @@ async function record(log: string, hook: string | undefined): Promise<number> {
       (typeof (output as { hook_event_name?: unknown })?.hook_event_name === 'string'
         ? (output as { hook_event_name: string }).hook_event_name
         : 'unknown');
-    await makeFolder(dirname(log));
+    const sync = durability === 'os';
+    const folders = await makeFolder(dirname(log));
     // One write of one line: O_APPEND keeps concurrent hooks' lines whole on a local filesystem. Not
     // appendFile: it writes a long line in chunks (2 MiB), and another hook's line can land between them.
     const line = Buffer.from(`${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
-    const file = await open(log, 'a');
+    // With sync, 'ax' first (O_EXCL) tells whether this process created the file, whose entry in its
+    // folder is then fsynced too.
+    let created = false;
+    let file: FileHandle;
+    try {
+      file = await open(log, sync ? 'ax' : 'a');
+      created = sync;
+    } catch (error) {
+      if (!sync || (error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      file = await open(log, 'a');
+    }
     try {
       await writeWhole(file, line, log);
+      if (sync) await file.sync();
     } finally {
       await file.close();
+    }
+    if (sync) {
+      // Deepest first: the file's entry, then each created folder's entry in the folder above it.
+      const entries = [
+        ...(created ? [dirname(log)] : []),
+        ...folders.reverse().map((folder) => dirname(folder)),
+      ];
+      for (const folder of new Set(entries)) await syncFolder(folder);
     }
   } catch (error) {
     // Not recorded: said, and exit 1, a hook error Claude Code shows without blocking (only 2 blocks).
@@ -183,10 +211,17 @@ async function writeOffset(offsetFile: string, mark: Resume, sync: boolean): Pro
     await file.close();
   }
   await rename(temporary, offsetFile);
-  // The rename is in the folder's entry: fsync it too (not possible on Windows, where a folder cannot be
-  // opened as a file).
-  if (!sync || process.platform === 'win32') return;
-  const folder = await open(dirname(offsetFile), 'r');
+  // The rename is in the folder's entry: fsync it too.
+  if (sync) await syncFolder(dirname(offsetFile));
+}
+
+/**
+ * Fsyncs a folder, so that its entries (a file created or renamed in it) survive a crash of the machine.
+ * Not on Windows, where a folder cannot be opened as a file.
+ */
+async function syncFolder(path: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const folder = await open(path, 'r');
   try {
     await folder.sync();
   } finally {
@@ -411,6 +446,10 @@ async function bridge(file: string | undefined): Promise<number> {
   return 0;
 }
 
+const isDurability = (value: string): value is Durability => value === 'process' || value === 'os';
+const durabilityProblem = (value: string) =>
+  `--durability must be process or os, got ${JSON.stringify(value)}`;
+
 function usage(problem?: string): number {
   if (problem === undefined) {
     stdout.write(`${USAGE}\n`);
@@ -432,11 +471,10 @@ export async function main(argv: string[]): Promise<number> {
   if (values.help) return usage();
   switch (command) {
     case 'record':
-      return record(values.log, values.hook);
+      if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability));
+      return record(values.log, values.hook, values.durability);
     case 'ingest':
-      if (values.durability !== 'process' && values.durability !== 'os') {
-        return usage(`--durability must be process or os, got ${JSON.stringify(values.durability)}`);
-      }
+      if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability));
       return ingest(values.log, values.store, values.follow, values.durability);
     case 'bridge':
       return bridge(positionals[0]);
