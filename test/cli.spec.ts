@@ -222,6 +222,15 @@ describe('the vibespec-streams command', () => {
     }
   });
 
+  it('prints its version, from package.json, with --version or -V', async () => {
+    const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    for (const args of [['--version'], ['-V'], ['sessions', '--version']]) {
+      expect(await cli(args)).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
+    expect((await cli(['help'])).stdout).toContain('--version (-V)');
+  });
+
   it('says there is no store where a reading command looks, rather than creating an empty one', async () => {
     const missing = join(dir, 'typo');
     for (const args of [['sessions'], ['context', 's1'], ['replay', 's1']]) {

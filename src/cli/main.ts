@@ -52,7 +52,8 @@ const USAGE = `usage: vibespec-streams <command> [options]
       A session's context (counts, time span, files, agents, workflows) as JSON.
   replay ID [--store DIR] [--types a,b] [--limit N]
       A session's stored events as JSON Lines (at most N: a whole number).
-  help, or --help (-h) after any command`;
+  help, or --help (-h) after any command
+  --version (-V): the version of vibespec-streams`;
 
 const OPTIONS = {
   log: { type: 'string', default: DEFAULT_LOG },
@@ -63,6 +64,7 @@ const OPTIONS = {
   follow: { type: 'boolean', default: false },
   durability: { type: 'string', default: 'process' },
   help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'V', default: false },
 } as const;
 
 /**
@@ -450,6 +452,14 @@ const isDurability = (value: string): value is Durability => value === 'process'
 const durabilityProblem = (value: string) =>
   `--durability must be process or os, got ${JSON.stringify(value)}`;
 
+/** Prints the package's version, read from its package.json (two folders up from src/cli and dist/cli). */
+async function version(): Promise<number> {
+  const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+  stdout.write(`${(manifest as { version: string }).version}\n`);
+  await stdout.ready();
+  return 0;
+}
+
 function usage(problem?: string): number {
   if (problem === undefined) {
     stdout.write(`${USAGE}\n`);
@@ -469,6 +479,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.help) return usage();
+  if (values.version) return version();
   switch (command) {
     case 'record':
       if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability));
@@ -489,6 +500,9 @@ export async function main(argv: string[]): Promise<number> {
     case '--help':
     case '-h':
       return usage();
+    case '--version':
+    case '-V':
+      return version();
     default:
       return usage(`unknown command "${command}"`);
   }
