@@ -121,6 +121,18 @@ describe('vibespec-streams record', () => {
   }, 60_000);
 });
 
+describe('vibespec-streams record, a usage error', () => {
+  it('exits 1, not 2 (for a Claude Code hook, exit 2 blocks the tool call or the prompt)', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    for (const options of [['--nope'], ['--hook']]) {
+      const result = await run([process.execPath], log, '{}', undefined, options);
+      expect(result, result.stderr).toMatchObject({ code: 1 });
+      expect(result.stderr).toMatch(/^vibespec-streams: .*'--/);
+    }
+    await expect(stat(log)).rejects.toMatchObject({ code: 'ENOENT' });
+  }, 60_000);
+});
+
 describe('vibespec-streams record --durability', () => {
   const FSYNC_SPY = join(ROOT, 'test/helpers/fsyncSpy.ts');
   /** Records one payload with the fsync spy preloaded; returns the spy's lines (fsyncs, in order). */
@@ -163,10 +175,10 @@ describe('vibespec-streams record --durability', () => {
     },
   );
 
-  it('refuses another value with exit 2, naming the option, and writes nothing', async () => {
+  it('refuses another value, naming the option, and writes nothing', async () => {
     const log = join(dir, 'hooks.jsonl');
     const result = await run([process.execPath], log, '{}', undefined, ['--durability', 'sync']);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1); // not 2: see 'exits 1, not 2, on a usage error'
     expect(result.stderr).toContain('--durability must be process or os, got "sync"');
     await expect(stat(log)).rejects.toMatchObject({ code: 'ENOENT' });
   });

@@ -33,7 +33,7 @@ const USAGE = `usage: vibespec-streams <command> [options]
       As a Claude Code command hook: read the payload on stdin and append it, stamped with the time,
       to the log (default ${DEFAULT_LOG}), in one write. Exits 0 once the whole line is written; if it
       cannot be (a full disk, a folder it cannot create), says why and exits 1: a hook error Claude
-      shows, without blocking it (only exit 2 blocks).
+      shows, without blocking it (only exit 2 blocks). A usage error exits 1 too.
       --durability process (default) leaves the line to the OS; os fsyncs the log after the write (and
       its folder when it creates the file), so the line survives a crash of the machine.
   ingest [--log FILE] [--store DIR] [--follow] [--durability process|os]
@@ -460,13 +460,18 @@ async function version(): Promise<number> {
   return 0;
 }
 
-function usage(problem?: string): number {
+/**
+ * Prints the usage: on stdout, exit 0; with a problem, on stderr, exit 2 — but 1 for `record`, which runs
+ * as a Claude Code hook, where exit 2 is a blocking error (a PreToolUse tool call is refused, a prompt
+ * dropped): a mistyped option in the hook's command would block every one of them.
+ */
+function usage(problem?: string, command?: string): number {
   if (problem === undefined) {
     stdout.write(`${USAGE}\n`);
     return 0;
   }
   console.error(`vibespec-streams: ${problem}\n\n${USAGE}`);
-  return 2;
+  return command === 'record' ? 1 : 2;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -475,14 +480,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
   } catch (error) {
-    return usage((error as Error).message);
+    return usage((error as Error).message, command);
   }
   const { values, positionals } = parsed;
   if (values.help) return usage();
   if (values.version) return version();
   switch (command) {
     case 'record':
-      if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability));
+      if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability), command);
       return record(values.log, values.hook, values.durability);
     case 'ingest':
       if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability));
