@@ -2,7 +2,8 @@ import { type FileHandle, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type LogHandle, makeFolder, writeWhole } from '../src/cli/appendLine.js';
+import { type LogHandle, writeWhole } from '../src/cli/appendLine.js';
+import { makeFolder } from '../src/folders.js';
 
 let dir: string;
 let log: string;

@@ -1,8 +1,7 @@
 /**
  * Internal to the command: how `record` appends its line to the hook log.
  */
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { type FileHandle, open } from 'node:fs/promises';
 
 /** What `writeWhole` uses of the log's handle (opened `'a'`, O_APPEND). */
 export type LogHandle = Pick<FileHandle, 'write' | 'stat'>;
@@ -47,31 +46,4 @@ async function endCutLine(file: LogHandle, written: Uint8Array, path: string): P
   } finally {
     await overwrite.close();
   }
-}
-
-/**
- * Creates the folder `path` and the missing folders above it, as `mkdir(path, { recursive: true })`, and
- * returns the ones it created, top first. Not that `mkdir`: on Node 20 it never returns for a folder that
- * cannot be created inside one that exists (`/proc/x`: ENOENT, while `/proc` is there), where this fails
- * with the first folder that cannot be created.
- */
-export async function makeFolder(path: string): Promise<string[]> {
-  try {
-    await mkdir(path);
-    return [path];
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return [];
-    const parent = dirname(path);
-    if (code !== 'ENOENT' || parent === path) throw error;
-  }
-  const created = await makeFolder(dirname(path));
-  try {
-    await mkdir(path);
-  } catch (error) {
-    // Created since (by another hook), or not possible: ENOENT again, under a parent that is there.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return created;
-  }
-  return [...created, path];
 }

@@ -13,13 +13,14 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
 import { eventToJSON } from '../event.js';
+import { makeFolder } from '../folders.js';
 import { persist } from '../store/persist.js';
 import { type Durability, openStore, type SessionStore } from '../store/SessionStore.js';
 import { bridgeHooks } from '../streams/bridge.js';
 import { fromHookFileMarked, type HookFileMark } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
 import { bridgeLimits, mapHookOutput } from '../streams/toEvents.js';
-import { makeFolder, writeWhole } from './appendLine.js';
+import { writeWhole } from './appendLine.js';
 import { Output } from './output.js';
 
 const DEFAULT_LOG = '.vibespec/hooks.jsonl';

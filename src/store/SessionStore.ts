@@ -3,12 +3,13 @@
  * `level` package), keyed by a per-session sequence number, with a (type, time) index and per-session
  * metadata written in the same atomic batch. See `docs/store.md`.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
 import { ConfigError, formatIssues, textOf } from '../errors.js';
 import type { Event } from '../event.js';
+import { makeFolder } from '../folders.js';
 import { isRecord } from '../streams/payload.js';
 import { canonical, decodeEvent, describeEvent, describeInvalid, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
@@ -1810,8 +1811,9 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   const location = resolvePath(path);
   let identity: string;
   try {
-    // The folder must exist to have an identity; LevelDB would create it anyway (createIfMissing).
-    await mkdir(location, { recursive: true });
+    // The folder must exist to have an identity; LevelDB would create it anyway (createIfMissing). Not a
+    // recursive mkdir, which never returns under /proc on Node 20.
+    await makeFolder(location);
     const { dev, ino } = await stat(location, { bigint: true });
     identity = `${dev}:${ino}`;
   } catch (error) {

@@ -50,6 +50,19 @@ describe('store lock', () => {
     await again.close();
   });
 
+  it('refuses a path whose folder cannot be created (/proc/x/y) with STORE_NOT_OPEN, rather than never returning', async () => {
+    // In a child: the recursive mkdir of Node 20 spun there forever. The kill only keeps a hang from
+    // stalling the suite; the test asserts the answer, not a time.
+    const child = runChild('openAt.ts', ['/proc/x/y']);
+    const guard = setTimeout(() => child.process.kill('SIGKILL'), 20_000);
+    const exit = await child.exited;
+    clearTimeout(guard);
+    expect(exit, child.stderr()).toEqual({ code: 0, signal: null });
+    expect(child.lines).toEqual([
+      "STORE_NOT_OPEN Could not open the event store at /proc/x/y: ENOENT: no such file or directory, mkdir '/proc/x'",
+    ]);
+  }, 60_000);
+
   it('refuses a second open in the same process through a symlink, to the folder or to a parent', async () => {
     const path = join(dir, 'db');
     const store = await openStore({ path });

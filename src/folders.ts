@@ -1,0 +1,32 @@
+/**
+ * Internal: creating folders (the store's, the hook log's). Not exported from the package.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Creates the folder `path` and the missing folders above it, as `mkdir(path, { recursive: true })`, and
+ * returns the ones it created, top first. Not that `mkdir`: on Node 20 it never returns for a folder that
+ * cannot be created inside one that exists (`/proc/x`: ENOENT, while `/proc` is there), where this fails
+ * with the first folder that cannot be created.
+ */
+export async function makeFolder(path: string): Promise<string[]> {
+  try {
+    await mkdir(path);
+    return [path];
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return [];
+    const parent = dirname(path);
+    if (code !== 'ENOENT' || parent === path) throw error;
+  }
+  const created = await makeFolder(dirname(path));
+  try {
+    await mkdir(path);
+  } catch (error) {
+    // Created since (by another process), or not possible: ENOENT again, under a parent that is there.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return created;
+  }
+  return [...created, path];
+}
