@@ -101,6 +101,21 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
     expect(types.map((text) => JSON.parse(text).type)).not.toContain('hook.rejected');
   });
 
+  it('gives a bad line just after the saved offset the time of the line before it, as one run would', async () => {
+    const first = note(S1);
+    await writeFile(log, `${first}\n`);
+    expect((await ingest()).stderr).toContain('from 1 new lines');
+    expect((await offset()).timestamp).toBe(JSON.parse(first).timestamp);
+    await appendFile(log, '{not json}\n');
+    await ingest();
+    const [rejected] = (await cli(['replay', 'default', '--store', store])).stdout.trim().split('\n');
+    // Not the bridge's clock: event time, the same in a replay of the log.
+    expect(JSON.parse(rejected!)).toMatchObject({
+      type: 'hook.rejected',
+      timestamp: JSON.parse(first).timestamp,
+    });
+  });
+
   it('counts bytes, not characters: lines with multi-byte text resume exactly', async () => {
     await writeFile(log, `${edit(S1, '/r/é–😀.ts')}\n`);
     expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');

@@ -158,11 +158,16 @@ async function record(log: string, hook: string | undefined, durability: Durabil
   return 0;
 }
 
-/** Where `ingest` got to in a log: the mark of the last line whose events are all in the store. */
-type Resume = Pick<HookFileMark, 'end' | 'ino' | 'head'>;
+/**
+ * Where `ingest` got to in a log: the mark of the last line whose events are all in the store (its
+ * `timestamp` too: a bad line just after it takes that time, as in one read of the whole log).
+ */
+type Resume = Pick<HookFileMark, 'end' | 'ino' | 'head' | 'timestamp'>;
 
 /**
- * Reads `FILE.offset`: nothing yet (missing), or a saved mark `{ "offset", "ino", "head" }`. A plain
+ * Reads `FILE.offset`: nothing yet (missing), or a saved mark `{ "offset", "ino", "head", "timestamp"? }`
+ * (`timestamp` since it is saved; a file without it resumes as before, a bad line after it stamped by the
+ * bridge's clock). A plain
  * number, written by earlier versions, is a count of lines: it is read as they read it (the first N
  * lines of the file at the path are skipped, so they are not stored twice) and replaced by a mark as
  * soon as a line is committed.
@@ -182,20 +187,23 @@ async function readOffset(offsetFile: string): Promise<{ resume?: Resume; lines?
   } catch {
     saved = undefined;
   }
-  const { offset, ino, head } = (saved ?? {}) as Record<string, unknown>;
+  const { offset, ino, head, timestamp } = (saved ?? {}) as Record<string, unknown>;
   if (
     !Number.isSafeInteger(offset) ||
     (offset as number) < 0 ||
     typeof ino !== 'number' ||
     typeof head !== 'string' ||
-    !/^(?:[0-9a-f]{2})*$/.test(head)
+    !/^(?:[0-9a-f]{2})*$/.test(head) ||
+    (timestamp !== undefined && !Number.isFinite(timestamp))
   ) {
     // Guessing could lose lines or store them twice: ask. Deleting it re-ingests the whole log.
     throw new Error(
       `${offsetFile} is not an offset file ({ "offset", "ino", "head" }); remove it to ingest the log from its start`,
     );
   }
-  return { resume: { end: offset as number, ino, head } };
+  const resume: Resume = { end: offset as number, ino, head };
+  if (timestamp !== undefined) resume.timestamp = timestamp as number;
+  return { resume };
 }
 
 /**
@@ -208,7 +216,8 @@ async function writeOffset(offsetFile: string, mark: Resume, sync: boolean): Pro
   const temporary = `${offsetFile}.tmp`;
   const file = await open(temporary, 'w');
   try {
-    await file.writeFile(`${JSON.stringify({ offset: mark.end, ino: mark.ino, head: mark.head })}\n`);
+    const { end: offset, ino, head, timestamp } = mark;
+    await file.writeFile(`${JSON.stringify({ offset, ino, head, timestamp })}\n`);
     if (sync) await file.sync();
   } finally {
     await file.close();
@@ -285,7 +294,7 @@ async function ingest(
   let onInterrupt: (() => void) | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      const subscription = fromHookFileMarked(log, { follow }, resume)
+      const subscription = fromHookFileMarked(log, { follow, resumeFrom: resume })
         .pipe(
           concatMap(({ output, mark }) => {
             // At the end of the file, a line without a newline may still be being appended: it is left

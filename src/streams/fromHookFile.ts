@@ -75,7 +75,7 @@ const FINGERPRINT = 256;
  *   (and, without `follow`, when it does not exist).
  */
 export function fromHookFile(path: string, options?: HookFileOptions): Observable<HookOutput> {
-  return readHookFile<HookOutput>(path, options, undefined);
+  return readHookFile<HookOutput>(path, options, false);
 }
 
 /**
@@ -123,20 +123,11 @@ export interface MarkedHookOutput {
  * result:  -A---B|          A = { output: a, mark: { end: 8, … } }, B = { output: b, mark: { end: 17, … } }
  * ```
  *
- * @param resume as `options.resumeFrom` (the form the command's `ingest` uses); giving both is a
- *   `ConfigError`.
  * @throws ConfigError at construction, as `fromHookFile`.
  * @throws (as an error notification) `VibespecError` `SOURCE_FAILED`, as `fromHookFile`.
  */
-export function fromHookFileMarked(
-  path: string,
-  options?: HookFileOptions,
-  resume?: Pick<HookFileMark, 'end' | 'ino' | 'head' | 'timestamp'>,
-): Observable<MarkedHookOutput> {
-  if (resume !== undefined && options?.resumeFrom !== undefined) {
-    throw new ConfigError('fromHookFileMarked: give resumeFrom or resume, not both');
-  }
-  return readHookFile<MarkedHookOutput>(path, options, { resume });
+export function fromHookFileMarked(path: string, options?: HookFileOptions): Observable<MarkedHookOutput> {
+  return readHookFile<MarkedHookOutput>(path, options, true);
 }
 
 /** A validated `resumeFrom`: a bare offset has no `ino` or `head` to check. */
@@ -184,13 +175,13 @@ function resumeOption(value: unknown): Resume | undefined {
 function readHookFile<T>(
   path: string,
   options: HookFileOptions | undefined,
-  // Present for `fromHookFileMarked`: only then are line ends located and marks made.
-  marked: { resume: HookFileOptions['resumeFrom'] } | undefined,
+  // For `fromHookFileMarked`: only then are line ends located and marks made.
+  marked: boolean,
 ): Observable<T> {
   if (typeof path !== 'string' || path.length === 0) {
     throw new ConfigError(`fromHookFile: path must be a non-empty path, got ${textOf(path)}`);
   }
-  const resumeFrom = resumeOption(marked?.resume ?? options?.resumeFrom);
+  const resumeFrom = resumeOption(options?.resumeFrom);
   const follow = options?.follow ?? false;
   const pollIntervalMs = timerOption('fromHookFile: pollIntervalMs', options?.pollIntervalMs ?? 250);
   new LineReader(options); // validate options at construction
@@ -204,16 +195,15 @@ function readHookFile<T>(
     let resume = resumeFrom;
     /** The hex of the file's first `min(FINGERPRINT, end)` bytes, for the last `end` asked. */
     let headHex: { length: number; hex: string } | undefined;
-    const emit =
-      marked === undefined
-        ? (output: HookOutput) => subscriber.next(output as T)
-        : (output: HookOutput) => {
-            const length = Math.min(FINGERPRINT, lineEnd);
-            if (headHex?.length !== length) headHex = { length, hex: head.toString('hex', 0, length) };
-            const mark: HookFileMark = { end: lineEnd, terminated, ino, head: headHex.hex };
-            if (lines.lastTimestamp !== undefined) mark.timestamp = lines.lastTimestamp;
-            subscriber.next({ output, mark } as T);
-          };
+    const emit = !marked
+      ? (output: HookOutput) => subscriber.next(output as T)
+      : (output: HookOutput) => {
+          const length = Math.min(FINGERPRINT, lineEnd);
+          if (headHex?.length !== length) headHex = { length, hex: head.toString('hex', 0, length) };
+          const mark: HookFileMark = { end: lineEnd, terminated, ino, head: headHex.hex };
+          if (lines.lastTimestamp !== undefined) mark.timestamp = lines.lastTimestamp;
+          subscriber.next({ output, mark } as T);
+        };
     let decoder = new TextDecoder('utf-8');
     let handle: FileHandle | undefined;
     let watcher: FSWatcher | undefined;
@@ -350,7 +340,7 @@ function readHookFile<T>(
             await waitForChange();
             continue;
           }
-          if (marked !== undefined) ino = (await handle.stat()).ino;
+          if (marked) ino = (await handle.stat()).ino;
           if (resume !== undefined) await resumeAt(handle);
           if (stopped) return;
           if (follow && watcher === undefined) {
@@ -379,7 +369,7 @@ function readHookFile<T>(
             buffer.copy(head, position, 0, kept);
             headLength = position + kept;
           }
-          if (marked === undefined) {
+          if (!marked) {
             lines.push(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }), emit);
           } else {
             pushMarked(buffer.subarray(0, bytesRead));

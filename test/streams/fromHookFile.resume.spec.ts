@@ -194,7 +194,6 @@ describe('fromHookFile resumeFrom', () => {
     expect(() =>
       fromHookFile(path, { resumeFrom: { end: 300, ino: 1, head: '00'.repeat(256) } }),
     ).not.toThrow();
-    // Both ways of giving a mark to fromHookFileMarked at once: which one is meant?
-    expect(() => fromHookFileMarked(path, { resumeFrom: 0 }, { end, ino: 1, head })).toThrow(ConfigError);
+    expect(() => fromHookFileMarked(path, { resumeFrom: -1 })).toThrow(ConfigError);
   });
 });

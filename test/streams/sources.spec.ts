@@ -13,6 +13,7 @@ import {
   fromHookFile,
   fromHookFileMarked,
   fromJsonLines,
+  type HookFileOptions,
   type HookOutput,
 } from '../../src/index.js';
 import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
@@ -363,8 +364,8 @@ describe('fromHookFileMarked', () => {
     const path = join(dir, 'marked.jsonl');
     await writeFile(path, line('a') + line('b'));
     const [a] = await collect(fromHookFileMarked(path));
-    const hooks = async (resume: Parameters<typeof fromHookFileMarked>[2]) =>
-      (await collect(fromHookFileMarked(path, undefined, resume))).map((m) => m.output.hook);
+    const hooks = async (resumeFrom: HookFileOptions['resumeFrom']) =>
+      (await collect(fromHookFileMarked(path, { resumeFrom }))).map((m) => m.output.hook);
     expect(await hooks(a!.mark)).toEqual(['b']);
     expect(await hooks({ ...a!.mark, ino: a!.mark.ino + 1 })).toEqual(['a', 'b']);
     expect(await hooks({ ...a!.mark, head: a!.mark.head.replace(/^7b/, '20') })).toEqual(['a', 'b']);
