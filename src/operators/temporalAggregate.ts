@@ -320,8 +320,12 @@ class Aggregation implements WindowHooks<SessionState> {
   private openCount = 0;
   /** Events of one session tend to come in runs: the last one looked up. */
   private lastSession: SessionState | undefined = undefined;
-  /** A pass-through or late event not emitted because emitting what its arrival closed failed. */
-  private owed: Event | undefined = undefined;
+  /**
+   * Pass-through and late events not emitted because emitting what their arrival closed failed, in
+   * arrival order: after a failure the values queued behind it are still handled, so a consumer that
+   * throws again can leave more than one.
+   */
+  private readonly owed: Event[] = [];
 
   constructor(
     subscriber: Subscriber<Event>,
@@ -347,7 +351,7 @@ class Aggregation implements WindowHooks<SessionState> {
   clear(): void {
     this.sessions.clear();
     this.lastSession = undefined;
-    this.owed = undefined;
+    this.owed.length = 0;
     this.openFirst = undefined;
     this.openLast = undefined;
     this.openCount = 0;
@@ -576,7 +580,7 @@ class Aggregation implements WindowHooks<SessionState> {
         }
       }
     } catch (error) {
-      this.owed = own;
+      if (own !== undefined) this.owed.push(own);
       throw error;
     }
     s.minEnd = minEnd;
@@ -748,14 +752,16 @@ class Aggregation implements WindowHooks<SessionState> {
       }
       if (this.shell.done) break;
     }
-    // The own output of an arrival whose aggregates failed to go out (see `closeReached`): after them.
-    const owed = this.owed;
-    if (owed !== undefined) {
-      this.owed = undefined;
-      try {
-        this.shell.emit(owed);
-      } catch (error) {
-        failure ??= { error };
+    // The own output of the arrivals whose aggregates failed to go out (see `closeReached`): after them.
+    if (this.owed.length > 0) {
+      const owed = this.owed.splice(0);
+      for (const event of owed) {
+        if (this.shell.done) break;
+        try {
+          this.shell.emit(event);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     }
     if (failure !== undefined) throw failure.error;

@@ -1,5 +1,18 @@
 import fc from 'fast-check';
-import { from, map, mergeMap, of, type SchedulerLike, Subject, take, VirtualTimeScheduler } from 'rxjs';
+import {
+  from,
+  map,
+  mergeMap,
+  Observable,
+  of,
+  queueScheduler,
+  type SchedulerLike,
+  Subject,
+  type Subscriber,
+  take,
+  tap,
+  VirtualTimeScheduler,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -322,6 +335,73 @@ describe('sessionWindows', () => {
       ]);
     });
 
+    describe('a consumer that pushes into the source, then throws', () => {
+      // The events it pushed were queued behind the one being handled; the exception ended the output and
+      // the queue was dropped: they were never passed through, windowed or reported late.
+      it.each([
+        ['the default scheduler', undefined],
+        ['queueScheduler (an arrival’s run settles at once, queued among the values)', queueScheduler],
+      ])('still handles every event it pushed, then errors with its exception (%s)', (_, scheduler) => {
+        const input = new Subject<Event>();
+        let fed = false;
+        const consumer = new ThrowingConsumer((e) => {
+          if (fed || e.type !== 'session.window') return false;
+          fed = true;
+          input.next(ev('x', 12, 's1'));
+          input.next(ev('x', 2, 's1'));
+          input.next(ev('note', 3));
+          return true;
+        });
+        input
+          .pipe(sessionWindows({ gapMs: 5, ...(scheduler === undefined ? {} : { scheduler }) }))
+          .subscribe(consumer);
+        input.next(ev('x', 0, 's1'));
+        input.next(ev('x', 10, 's1'));
+        expect(consumer.got).toEqual([
+          'session.window s1 [0,0] n=1',
+          'session.window.late window_closed @2',
+          'note@3',
+          'session.window s1 [10,12] n=2',
+          'error consumer on session.window s1 [0,0] n=1',
+        ]);
+        // The source was left with the exception.
+        expect(input.observed).toBe(false);
+      });
+
+      it.each([
+        ['completes', (input: Subject<Event>) => input.complete()],
+        ['errors', (input: Subject<Event>) => input.error(new Error('source'))],
+      ])(
+        'handles them, throwing again included, when it also %s the source: the first exception ends the output',
+        (_, end) => {
+          const input = new Subject<Event>();
+          let fed = false;
+          // Throws on every window; on the first one, pushes two events and ends the source first.
+          const consumer = new ThrowingConsumer((e) => {
+            if (e.type !== 'session.window') return false;
+            if (!fed) {
+              fed = true;
+              // Closes [10,10]: the consumer throws on it too.
+              input.next(ev('x', 20, 's1'));
+              input.next(ev('note', 21));
+              end(input);
+            }
+            return true;
+          });
+          input.pipe(sessionWindows({ gapMs: 5, idleFlushMs: NO_IDLE })).subscribe(consumer);
+          input.next(ev('x', 0, 's1'));
+          input.next(ev('x', 10, 's1'));
+          expect(consumer.got).toEqual([
+            'session.window s1 [0,0] n=1',
+            'session.window s1 [10,10] n=1',
+            'note@21',
+            'session.window s1 [20,20] n=1',
+            'error consumer on session.window s1 [0,0] n=1',
+          ]);
+        },
+      );
+    });
+
     it(
       'passes the event it cannot key through, then flushes before forwarding the key function exception',
       marbles((m) => {
@@ -376,6 +456,39 @@ describe('sessionWindows', () => {
       expect(input.observed).toBe(false);
       expect(out).toEqual(['boom@2', 'session.window s1 [1,3] n=2']);
       expect((error as Error).message).toBe('bad key');
+    });
+
+    it('errors with the key function exception after the flush also when leaving the source throws', () => {
+      // Leaving the source at the exception ran its teardown, whose exception cut the failure path short:
+      // the event pushed meanwhile was dropped and the output erred with the teardown's error (or, once
+      // the queue was kept, never ended).
+      let inner: Subscriber<Event> | undefined;
+      const source = new Observable<Event>((subscriber) => {
+        inner = subscriber;
+        return () => {
+          throw new Error('teardown');
+        };
+      });
+      const consumer = new ThrowingConsumer(() => false);
+      let fed = false;
+      const key = (e: Event) => {
+        if (e.type === 'boom') throw new Error('bad key');
+        return e.sessionId;
+      };
+      source
+        .pipe(
+          sessionWindows({ gapMs: 10, idleFlushMs: NO_IDLE, key }),
+          tap((e) => {
+            if (!fed && e.type === 'boom') {
+              fed = true;
+              inner!.next(ev('x', 3, 's1'));
+            }
+          }),
+        )
+        .subscribe(consumer);
+      inner!.next(ev('x', 1, 's1'));
+      inner!.next(ev('boom', 2, 's1'));
+      expect(consumer.got).toEqual(['boom@2', 'session.window s1 [1,3] n=2', 'error bad key']);
     });
 
     it('errors with the key function exception also when the consumer completes the source meanwhile', () => {

@@ -6,8 +6,9 @@ import {
   from,
   map,
   mergeMap,
-  type Observable,
+  Observable,
   of,
+  queueScheduler,
   type SchedulerLike,
   Subject,
   Subscriber,
@@ -546,6 +547,127 @@ describe('temporalAggregate', () => {
         'tool.used.late window_closed @8',
         'error consumer',
       ]);
+    });
+
+    describe('a consumer that pushes into the source, then throws', () => {
+      // The events it pushed were queued behind the one being handled; the exception ended the output and
+      // the queue was dropped: they were never passed through, windowed or reported late.
+      it.each([
+        ['the default scheduler', undefined],
+        ['queueScheduler (an arrival’s run settles at once, queued among the values)', queueScheduler],
+      ])('still handles every event it pushed, then errors with its exception (%s)', (_, scheduler) => {
+        const input = new Subject<Event>();
+        let fed = false;
+        const consumer = new ThrowingConsumer((e) => {
+          // Pushed after the exception: not read.
+          if (e.type === 'note') input.next(ev('note', 13, 's1'));
+          if (fed || !e.type.endsWith('.aggregated')) return false;
+          fed = true;
+          input.next(ev('note', 11, 's1'));
+          input.next(ev('tool.used', 12, 's1'));
+          input.next(ev('tool.used', 3, 's1'));
+          return true;
+        });
+        input
+          .pipe(temporalAggregate({ windows: TOOL5, ...(scheduler === undefined ? {} : { scheduler }) }))
+          .subscribe(consumer);
+        input.next(ev('tool.used', 0, 's1'));
+        input.next(ev('tool.used', 10, 's1'));
+        expect(consumer.got).toEqual([
+          'tool.used.aggregated s1 [0,5) n=1',
+          'note@11',
+          'tool.used.late window_closed @3',
+          'tool.used.aggregated s1 [10,15) n=2',
+          'error consumer on tool.used.aggregated s1 [0,5) n=1',
+        ]);
+        // The source was left with the exception.
+        expect(input.observed).toBe(false);
+      });
+
+      it.each([
+        ['completes', (input: Subject<Event>) => input.complete()],
+        ['errors', (input: Subject<Event>) => input.error(new Error('source'))],
+      ])(
+        'handles them, throwing again included, when it also %s the source: the first exception ends the output',
+        (_, end) => {
+          const input = new Subject<Event>();
+          let fed = false;
+          // Throws on every aggregate; on the first one, pushes three events and ends the source first.
+          const consumer = new ThrowingConsumer((e) => {
+            if (!e.type.endsWith('.aggregated')) return false;
+            if (!fed) {
+              fed = true;
+              input.next(ev('note', 11, 's1'));
+              // Closes [10,15): the consumer throws on it too.
+              input.next(ev('tool.used', 20, 's1'));
+              input.next(ev('note', 21, 's1'));
+              end(input);
+            }
+            return true;
+          });
+          input
+            .pipe(temporalAggregate({ windows: TOOL5, idleFlushMs: Number.POSITIVE_INFINITY }))
+            .subscribe(consumer);
+          input.next(ev('tool.used', 0, 's1'));
+          input.next(ev('tool.used', 10, 's1'));
+          expect(consumer.got).toEqual([
+            'tool.used.aggregated s1 [0,5) n=1',
+            'note@11',
+            'tool.used.aggregated s1 [10,15) n=1',
+            'note@21',
+            'tool.used.aggregated s1 [20,25) n=1',
+            'error consumer on tool.used.aggregated s1 [0,5) n=1',
+          ]);
+        },
+      );
+
+      it('flushes and errors also when leaving the source throws (a teardown that throws)', () => {
+        // The source is left at the exception; its teardown's exception cut the failure path short: the
+        // output never ended, the open window was never emitted.
+        let inner: Subscriber<Event> | undefined;
+        const source = new Observable<Event>((subscriber) => {
+          inner = subscriber;
+          return () => {
+            throw new Error('teardown');
+          };
+        });
+        const consumer = new ThrowingConsumer((e) => e.type === 'note');
+        source.pipe(temporalAggregate({ windows: TOOL5 })).subscribe(consumer);
+        inner!.next(ev('tool.used', 0, 's1'));
+        expect(() => inner!.next(ev('note', 1, 's1'))).not.toThrow();
+        expect(consumer.got).toEqual([
+          'note@1',
+          'tool.used.aggregated s1 [0,5) n=1',
+          'error consumer on note@1',
+        ]);
+      });
+
+      it('keeps the own output of every arrival whose aggregate it threw on, not only the last one', () => {
+        const input = new Subject<Event>();
+        let fed = false;
+        const consumer = new ThrowingConsumer((e) => {
+          if (!e.type.endsWith('.aggregated')) return false;
+          if (!fed) {
+            fed = true;
+            input.next(ev('tool.used', 11, 's1'));
+            // Its arrival closes [11,16), which the consumer throws on: its pass-through is owed too.
+            input.next(ev('note', 20, 's1'));
+          }
+          return true;
+        });
+        input
+          .pipe(temporalAggregate({ windows: TOOL5, idleFlushMs: Number.POSITIVE_INFINITY }))
+          .subscribe(consumer);
+        input.next(ev('tool.used', 0, 's1'));
+        input.next(ev('note', 10, 's1'));
+        expect(consumer.got).toEqual([
+          'tool.used.aggregated s1 [0,5) n=1',
+          'tool.used.aggregated s1 [11,16) n=1',
+          'note@10',
+          'note@20',
+          'error consumer on tool.used.aggregated s1 [0,5) n=1',
+        ]);
+      });
     });
 
     it(

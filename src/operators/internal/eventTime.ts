@@ -451,15 +451,21 @@ export interface SerialHandler {
   onValue(value: unknown): void;
   /** Any other signal, with its value. */
   onSignal(signal: Signal, value: unknown): void;
-  /** A handler threw `error`. */
+  /**
+   * A handler threw `error`. The signals queued behind the one that failed are still handled after this
+   * call, in order (an exception from one of them comes here too): what they carry is not lost. To end
+   * with the error, queue a signal for it here (`WindowShell` queues `ERROR` and leaves its source).
+   */
   onFailure(error: unknown): void;
 }
 
 /**
  * Runs signals one at a time: a signal that arrives while one is being handled is queued and handled
- * after it. An exception thrown by a handler (a user callback, a bug) goes to `onFailure`, never out of
- * the source's `next`. An input value (`next`, the hot path) goes straight to `onValue`; the other signals
- * to `onSignal`. (`correlate` and `pattern` use `TaskSerializer` in `keyed.ts`, which queues closures and
+ * after it. An exception thrown by a handler (a user callback, a bug, a consumer that throws) goes to
+ * `onFailure`, never out of the source's `next`; the signals queued behind the failed one (values a
+ * consumer pushed re-entrantly before it threw, a `COMPLETE` or `ERROR`, ticks) are then still handled,
+ * in order, each exception of theirs going to `onFailure` too: they are not dropped with the queue. An
+ * input value (`next`, the hot path) goes straight to `onValue`; the other signals to `onSignal`. (`correlate` and `pattern` use `TaskSerializer` in `keyed.ts`, which queues closures and
  * lets an exception reach its caller.)
  */
 export class Serializer {
@@ -483,14 +489,45 @@ export class Serializer {
   private enter(signal: Signal, value: unknown): void {
     this.busy = true;
     const queue = this.queue;
+    // The queue entry being handled (-2: the signal passed in), for the failure path.
+    let i = -2;
     try {
       this.run(signal, value);
-      for (let i = 0; i < queue.length; i += 2) this.run(queue[i] as Signal, queue[i + 1]);
+      for (i = 0; i < queue.length; i += 2) this.run(queue[i] as Signal, queue[i + 1]);
     } catch (error) {
-      this.handler.onFailure(error);
+      this.recover(error, i + 2);
     } finally {
       if (queue.length > 0) queue.length = 0;
       this.busy = false;
+    }
+  }
+
+  /**
+   * A handler threw `error`: reports it, then handles the signals queued behind the failed one, from
+   * `from` on (and those they queue in turn), each exception reported too. Out of `enter`, whose normal
+   * flow is per-event code.
+   */
+  private recover(error: unknown, from: number): void {
+    const queue = this.queue;
+    this.report(error);
+    for (let i = from; i < queue.length; i += 2) {
+      try {
+        this.run(queue[i] as Signal, queue[i + 1]);
+      } catch (again) {
+        this.report(again);
+      }
+    }
+  }
+
+  /**
+   * Hands `error` to `onFailure`. What `onFailure` throws (leaving a source whose teardown throws) is
+   * handed to it in turn, so that it cannot cut the queued signals off.
+   */
+  private report(error: unknown): void {
+    try {
+      this.handler.onFailure(error);
+    } catch (again) {
+      this.handler.onFailure(again);
     }
   }
 

@@ -124,21 +124,27 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
     else this.tick();
   }
 
-  /** `SerialHandler`: a handler threw. */
+  /**
+   * `SerialHandler`: a handler threw (a consumer that throws, a bug). As `fail`: the values received
+   * before the exception — pushed re-entrantly by the consumer, waiting in the serializer — are still
+   * handled, then the output is flushed and errors with the first exception.
+   */
   onFailure(error: unknown): void {
-    this.finish({ value: error });
+    this.fail(error);
   }
 
   /**
    * A handler's value-level failure (a key function that threw), from inside the handler: the source is
    * left at once, and the output errors with `error` (after the flush) once the values received before
-   * it — pushed re-entrantly, waiting in the serializer — are handled: they are not lost.
+   * it — pushed re-entrantly, waiting in the serializer — are handled: they are not lost. Only the first
+   * failure counts.
    */
   fail(error: unknown): void {
     if (this.failure !== undefined || this.done) return;
     this.failure = { value: error };
-    this.input?.unsubscribe();
+    // Queued first: leaving the source runs its teardown, which may throw.
     this.serializer.signal(ERROR, error);
+    this.input?.unsubscribe();
   }
 
   emit(event: Event): void {
