@@ -465,8 +465,9 @@ export interface SerialHandler {
  * `onFailure`, never out of the source's `next`; the signals queued behind the failed one (values a
  * consumer pushed re-entrantly before it threw, a `COMPLETE` or `ERROR`, ticks) are then still handled,
  * in order, each exception of theirs going to `onFailure` too: they are not dropped with the queue. An
- * input value (`next`, the hot path) goes straight to `onValue`; the other signals to `onSignal`. (`correlate` and `pattern` use `TaskSerializer` in `keyed.ts`, which queues closures and
- * lets an exception reach its caller.)
+ * input value (`next`, the hot path) goes straight to `onValue`; the other signals to `onSignal`.
+ * (`correlate` and `pattern` use `TaskSerializer` in `keyed.ts`, which queues closures and hands an
+ * exception to a callback the same way.)
  */
 export class Serializer {
   private busy = false;

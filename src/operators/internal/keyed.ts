@@ -143,8 +143,10 @@ export interface SerialEngine<T> {
 /**
  * The operator shell shared by `correlate` and `pattern`: a fresh engine per subscription, inputs
  * handled one at a time through a `TaskSerializer` (re-entrant pushes queue behind the current input),
- * pending state flushed before complete and before error, and a defect failing the stream rather than
- * throwing into the source.
+ * pending state flushed before complete and before error. An exception (a consumer that throws, a
+ * defect) fails the stream rather than throwing into the source: the inputs queued before it (pushed by
+ * the consumer before it threw) are still handled, then the pending state is flushed and the output
+ * errors with the first exception.
  */
 export function serializedOperator<T, R>(
   createEngine: (emit: (output: T | R) => void, schedule: (task: () => void) => void) => SerialEngine<T>,
@@ -155,30 +157,41 @@ export function serializedOperator<T, R>(
         (output) => subscriber.next(output),
         (task) => serializer.task(task),
       );
-      const serializer = new TaskSerializer<T>((event) => {
-        // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
-        if (!subscriber.closed) engine.handle(event);
-      });
+      let flushed = false;
+      /** The error the output ends with: the first exception, or the source's error if that came first. */
+      let failure: { error: unknown } | undefined;
+      let ending = false;
+      /** Flushes once, then forwards `failure`, else the completion. */
+      const end = (error?: { error: unknown }) => {
+        if (subscriber.closed) return;
+        failure ??= error;
+        if (!flushed) {
+          flushed = true;
+          // A consumer that throws here is a failure too: the output ends once this returns.
+          engine.flush();
+        }
+        if (failure === undefined) subscriber.complete();
+        else subscriber.error(failure.error);
+      };
+      const serializer = new TaskSerializer<T>(
+        (event) => {
+          // Inputs queued by a re-entrant push are dropped once the subscriber has gone.
+          if (!subscriber.closed) engine.handle(event);
+        },
+        (error) => {
+          if (subscriber.closed) return;
+          failure ??= { error };
+          if (ending) return;
+          ending = true;
+          // Behind the inputs already queued; the ones pushed from here on come after it and are dropped.
+          serializer.task(end);
+        },
+      );
       // Tied to the consumer before the source starts: a synchronous source stops when the consumer leaves.
       const subscription = subscribeLinked(source, subscriber, {
-        next: (event) => {
-          try {
-            serializer.next(event);
-          } catch (error) {
-            // Only a defect gets here (rules and predicates are guarded): fail the stream, never the source.
-            subscriber.error(error);
-          }
-        },
-        error: (error: unknown) =>
-          serializer.task(() => {
-            engine.flush();
-            subscriber.error(error);
-          }),
-        complete: () =>
-          serializer.task(() => {
-            engine.flush();
-            subscriber.complete();
-          }),
+        next: (event) => serializer.next(event),
+        error: (error: unknown) => serializer.task(() => end({ error })),
+        complete: () => serializer.task(end),
       });
       return () => {
         subscription.unsubscribe();
@@ -191,16 +204,27 @@ export function serializedOperator<T, R>(
  * Handles inputs one at a time. An input that arrives while another is being handled (a downstream
  * subscriber pushing into the source from its `next`) is queued and handled right after, so each
  * input's outputs leave together and in input order. The common, non-re-entrant path allocates nothing.
- * What a handler or task throws goes to the caller (`serializedOperator` fails the stream with it).
+ * What a handler or task throws goes to `onFailure`, never to the caller; the inputs and tasks queued
+ * behind it (values a consumer pushed before it threw, a completion) are still run after it, in order,
+ * each exception of theirs going to `onFailure` too: they are not dropped with the queue.
  *
  * `temporalAggregate` and `sessionWindows` use another trampoline, `Serializer` in `eventTime.ts`: signal
- * codes handed to one handler object, and a handler's exception handed to its `onFailure`.
+ * codes handed to one handler object.
  */
 export class TaskSerializer<T> {
   private running = false;
   private readonly queue: Array<{ item: T } | { task: () => void }> = [];
+  /** The next queue entry to run. */
+  private head = 0;
 
-  constructor(private readonly handle: (item: T) => void) {}
+  /**
+   * @param onFailure called with what a handler or task threw; to end with it, queue a task here (it
+   *   runs after the entries already queued).
+   */
+  constructor(
+    private readonly handle: (item: T) => void,
+    private readonly onFailure: (error: unknown) => void,
+  ) {}
 
   /** Handles `item` now, or after the input being handled. */
   next(item: T): void {
@@ -212,9 +236,10 @@ export class TaskSerializer<T> {
     try {
       this.handle(item);
       this.drain();
+    } catch (error) {
+      this.recover(error);
     } finally {
-      this.queue.length = 0;
-      this.running = false;
+      this.reset();
     }
   }
 
@@ -228,18 +253,41 @@ export class TaskSerializer<T> {
     try {
       task();
       this.drain();
+    } catch (error) {
+      this.recover(error);
     } finally {
-      this.queue.length = 0;
-      this.running = false;
+      this.reset();
     }
   }
 
   private drain(): void {
-    for (let i = 0; i < this.queue.length; i++) {
-      const entry = this.queue[i]!;
+    const queue = this.queue;
+    while (this.head < queue.length) {
+      const entry = queue[this.head++]!;
       if ('task' in entry) entry.task();
       else this.handle(entry.item);
     }
+  }
+
+  /** Something threw `error`: reports it, then runs what is queued behind it, reporting each exception. */
+  private recover(error: unknown): void {
+    this.onFailure(error);
+    for (;;) {
+      try {
+        this.drain();
+        return;
+      } catch (again) {
+        this.onFailure(again);
+      }
+    }
+  }
+
+  private reset(): void {
+    if (this.queue.length > 0) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    this.running = false;
   }
 }
 

@@ -1,0 +1,178 @@
+/**
+ * `correlate` and `pattern` (their shell, `serializedOperator` and `TaskSerializer` in
+ * `src/operators/internal/keyed.ts`) when a consumer pushes events into the source from its `next`
+ * (re-entrantly: they wait behind the event being handled) and then throws.
+ */
+import { type OperatorFunction, Subject, Subscriber, VirtualTimeScheduler } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { correlate, type Event, type PatternTimeoutData, Priority, pattern } from '../../src/index.js';
+
+const T0 = 1_800_000_000_000;
+
+function ev(id: string, type: string, at: number): Event {
+  return { id, type, timestamp: T0 + at, priority: Priority.NORMAL, data: {}, sessionId: 'A' };
+}
+
+/** Input events read as their id; a pattern timeout as `T[ids]:reason`; anything else as its type. */
+function label(event: Event): string {
+  if (event.type === 'pattern.timeout') {
+    const data = event.data as PatternTimeoutData;
+    return `T[${data.events.map((e) => e.id)}]:${data.reason}`;
+  }
+  return event.type.includes('.') ? event.type : event.id;
+}
+
+/**
+ * A consumer that calls `react` on each output and throws when it returns true (a `Subscriber` of its
+ * own, which `subscribe` uses as it is, so the exception reaches the operator); records every output and
+ * how the output ended, and then unsubscribes, as RxJS's subscribers do.
+ */
+class Consumer extends Subscriber<Event> {
+  readonly got: string[] = [];
+
+  constructor(private readonly react: (event: Event) => boolean) {
+    super();
+  }
+
+  protected override _next(event: Event): void {
+    this.got.push(label(event));
+    if (this.react(event)) throw new Error(`consumer on ${label(event)}`);
+  }
+
+  protected override _error(error: unknown): void {
+    this.got.push(`error ${(error as Error).message}`);
+    this.unsubscribe();
+  }
+
+  protected override _complete(): void {
+    this.got.push('complete');
+    this.unsubscribe();
+  }
+}
+
+const operators: Array<[string, () => OperatorFunction<Event, Event>]> = [
+  ['correlate', () => correlate()],
+  ['pattern', () => pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b'], { within: 60_000 })],
+];
+
+describe.each(operators)('%s: a consumer that pushes into the source, then throws', (_, operator) => {
+  it('still passes through every event it pushed, then errors with its exception', () => {
+    // They were queued behind the event being handled, and dropped with the queue by the exception.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => {
+      // Pushed after the exception: not read.
+      if (e.id === 'c') input.next(ev('d', 'note', 4));
+      if (e.id !== 'a') return false;
+      input.next(ev('b', 'note', 2));
+      input.next(ev('c', 'note', 3));
+      return true;
+    });
+    input.pipe(operator()).subscribe(consumer);
+    input.next(ev('a', 'note', 1));
+    expect(consumer.got).toEqual(['a', 'b', 'c', 'error consumer on a']);
+    // The source was left with the exception.
+    expect(input.observed).toBe(false);
+  });
+
+  it.each([
+    ['completes', (input: Subject<Event>) => input.complete()],
+    ['errors', (input: Subject<Event>) => input.error(new Error('source'))],
+  ])(
+    'handles them, throwing again included, when it also %s the source: the first exception ends the output',
+    (_, end) => {
+      const input = new Subject<Event>();
+      const consumer = new Consumer((e) => {
+        if (e.id === 'a') {
+          input.next(ev('b', 'note', 2));
+          input.next(ev('c', 'note', 3));
+          end(input);
+          return true;
+        }
+        return e.id === 'b';
+      });
+      input.pipe(operator()).subscribe(consumer);
+      input.next(ev('a', 'note', 1));
+      expect(consumer.got).toEqual(['a', 'b', 'c', 'error consumer on a']);
+    },
+  );
+});
+
+describe('pattern: a consumer that throws', () => {
+  it('still gets the partial matches flushed, an event pushed before it threw in one, before the error', () => {
+    // Flushed on complete and before a source error: on the consumer's exception too, or their events
+    // (which leave only inside a match or a timeout without passThrough) are lost.
+    const input = new Subject<Event>();
+    let fed = false;
+    const consumer = new Consumer((e) => {
+      if (fed || e.type !== 'pattern.matched') return false;
+      fed = true;
+      input.next(ev('a2', 'step.a', 3));
+      return true;
+    });
+    input
+      .pipe(
+        pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b'], {
+          within: 60_000,
+          passThrough: false,
+        }),
+      )
+      .subscribe(consumer);
+    input.next(ev('a1', 'step.a', 1));
+    input.next(ev('b1', 'step.b', 2));
+    expect(consumer.got).toEqual(['pattern.matched', 'T[a2]:flushed', 'error consumer on pattern.matched']);
+  });
+});
+
+describe('a consumer that throws during the flush before a source error', () => {
+  // The exception went out of the flush into the source's `error` call: the output never ended.
+  it.each([
+    [
+      'correlate',
+      () =>
+        correlate([
+          { name: 'g', eventTypes: ['file.created'], windowMs: 60_000, rule: () => ({ confidence: 1 }) },
+        ]),
+      'activity.ended',
+    ],
+    [
+      'pattern',
+      () => pattern([(e) => e.type === 'file.created', (e) => e.type === 'step.b'], { within: 60_000 }),
+      'pattern.timeout',
+    ],
+  ])('%s still ends with the error of the source', (_, operator, flushed) => {
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.type === flushed);
+    input.pipe(operator()).subscribe(consumer);
+    // An open episode (correlate), an open partial match (pattern).
+    for (const [i, at] of [0, 10_000, 20_000].entries()) {
+      input.next({ ...ev(`f${i}`, 'file.created', at), data: { file_path: `/r/${i}.ts` } });
+    }
+    input.error(new Error('source'));
+    expect(consumer.got.filter((label) => label === flushed || label.startsWith('T['))).toHaveLength(1);
+    expect(consumer.got.at(-1)).toBe('error source');
+  });
+});
+
+describe('a consumer that throws on what a live-clock sweep emitted', () => {
+  it('errors the output with it, instead of throwing into the scheduler', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.type === 'pattern.timeout');
+    input
+      .pipe(
+        pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b'], {
+          within: 1_000,
+          passThrough: false,
+          liveClock: true,
+          scheduler,
+        }),
+      )
+      .subscribe(consumer);
+    // Stamped by the scheduler's clock, as live input is.
+    input.next({ ...ev('a1', 'step.a', 0), timestamp: 1 });
+    // The exception reached the scheduler's action: it threw out of the scheduler (on a real clock, an
+    // uncaught exception in a timer), and the output never ended.
+    expect(() => scheduler.flush()).not.toThrow();
+    expect(consumer.got).toEqual(['T[a1]:timeout', 'error consumer on T[a1]:timeout']);
+  });
+});
