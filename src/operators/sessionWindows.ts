@@ -406,7 +406,13 @@ class Sessionizer implements WindowHooks<KeyState> {
 
   /** Emits the current part of `w` early; `w` stays open with an empty part. */
   private emitPart(w: SessionWindow) {
-    if (w.count === 0) return;
+    const event = this.cutPart(w);
+    if (event !== undefined) this.shell.emit(event);
+  }
+
+  /** Takes the current part of `w` out as its output event (none when empty); `w` stays open. */
+  private cutPart(w: SessionWindow): Event | undefined {
+    if (w.count === 0) return undefined;
     const event = this.output(w);
     w.emitted++;
     w.count = 0;
@@ -416,7 +422,52 @@ class Sessionizer implements WindowHooks<KeyState> {
     w.sessionId = undefined;
     w.mixedSessions = false;
     if (w.events !== undefined) w.events = [];
-    this.shell.emit(event);
+    return event;
+  }
+
+  /**
+   * Merges the windows `ws[i + 1 … j - 1]` into `ws[i]`, bridged by an event. Returns the parts to emit
+   * (when the merged windows together reach `maxEvents`), which the caller emits once the event is in.
+   */
+  private mergeWindows(ws: SessionWindow[], i: number, j: number): Event[] | undefined {
+    const target = ws[i]!;
+    let parts: Event[] | undefined;
+    for (let m = i + 1; m < j; m++) {
+      const other = ws[m]!;
+      // The merged window's parts number on from every part either window has emitted: no number
+      // repeats from here on, and the last part's number is how many parts the window went out in.
+      target.emitted += other.emitted;
+      if (target.count + other.count >= this.settings.maxEvents) {
+        parts ??= [];
+        const first = this.cutPart(target);
+        if (first !== undefined) parts.push(first);
+        // Numbered after target's part, as a part of the merged window.
+        other.emitted = target.emitted;
+        const second = this.cutPart(other);
+        if (second !== undefined) parts.push(second);
+        target.emitted = other.emitted;
+      }
+      this.merge(target, other);
+      this.open.delete(other);
+    }
+    ws.splice(i + 1, j - i - 1);
+    return parts;
+  }
+
+  /**
+   * Emits the parts a merge cut, once the merge is done: a consumer that throws on one still gets the
+   * others, and the first exception is thrown at the end.
+   */
+  private emitParts(parts: readonly Event[]) {
+    let failure: { error: unknown } | undefined;
+    for (const part of parts) {
+      try {
+        this.shell.emit(part);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
   }
 
   /** Emits the first open window of `k` and forgets it. */
@@ -497,23 +548,10 @@ class Sessionizer implements WindowHooks<KeyState> {
       if (j > i) {
         // Within the gap of one window, or bridging two (out of order): merge them.
         target = ws[i]!;
-        for (let m = i + 1; m < j; m++) {
-          const other = ws[m]!;
-          // The merged window's parts number on from every part either window has emitted: no number
-          // repeats from here on, and the last part's number is how many parts the window went out in.
-          target.emitted += other.emitted;
-          if (target.count + other.count >= this.settings.maxEvents) {
-            this.emitPart(target);
-            // Numbered after target's part, as a part of the merged window.
-            other.emitted = target.emitted;
-            this.emitPart(other);
-            target.emitted = other.emitted;
-          }
-          this.merge(target, other);
-          this.open.delete(other);
-        }
-        if (j - i > 1) ws.splice(i + 1, j - i - 1);
+        const parts = j - i > 1 ? this.mergeWindows(ws, i, j) : undefined;
         this.add(target, event, ts);
+        // After the event is in its window: a consumer that throws on a part loses nothing.
+        if (parts !== undefined) this.emitParts(parts);
       } else if (ts + this.settings.gapMs <= k.wm) {
         late = lateEvent(LATE, event, 'behind_watermark', k.wm);
       } else {

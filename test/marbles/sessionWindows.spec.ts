@@ -575,6 +575,33 @@ describe('sessionWindows', () => {
       }),
     );
 
+    it('keeps the bridging event when its consumer throws on a part the merge emits', () => {
+      // Two windows whose parts together reach maxEvents, then the event that bridges them: the merge
+      // emits both parts before taking the event in. The consumer threw on the first part, and the event
+      // was never added to a window: lost.
+      const run = (consumer: ThrowingConsumer) => {
+        const input = new Subject<Event>();
+        input
+          .pipe(sessionWindows({ gapMs: 10, allowedLatenessMs: 100, maxEvents: 2, idleFlushMs: NO_IDLE }))
+          .subscribe(consumer);
+        input.next(ev('x', 0, 's1'));
+        input.next(ev('x', 15, 's1'));
+        input.next(ev('x', 8, 's1'));
+        input.complete();
+        return consumer.got;
+      };
+      const windows = [
+        'session.window s1 [0,0] n=1',
+        'session.window s1 [15,15] n=1 part=2',
+        'session.window s1 [8,8] n=1 part=3',
+      ];
+      expect(run(new ThrowingConsumer(() => false))).toEqual([...windows, 'complete']);
+      expect(run(new ThrowingConsumer((e) => e.type === 'session.window' && e.data.part === 1))).toEqual([
+        ...windows,
+        'error consumer on session.window s1 [0,0] n=1',
+      ]);
+    });
+
     it(
       'keeps the windows of two interleaved sessions apart, each on its own watermark',
       marbles((m) => {
