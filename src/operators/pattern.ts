@@ -104,7 +104,10 @@ export interface PatternTimeoutData extends Record<string, unknown> {
   /** The events matched so far, in step order. */
   events: Event[];
   steps: string[];
-  /** The step it was waiting for (for a trailing `notFollowedBy`: that step's name). */
+  /**
+   * The next required step it was waiting for: an optional step it was also waiting for is not named,
+   * since the match could have completed without it. For a trailing `notFollowedBy`: that step's name.
+   */
   expected: string;
   window: { start: number; end: number };
   /** First event's time + `within`. */
@@ -199,6 +202,8 @@ interface Config {
   readonly positives: readonly Positive[];
   /** `negatives[q]`: the negations active while waiting for `positives[q]` (`q = P`: trailing). */
   readonly negatives: ReadonlyArray<readonly Negative[]>;
+  /** `expected[p]`: what a partial match waiting at `positives[p]` times out expecting (`PatternTimeoutData`). */
+  readonly expected: readonly string[];
   readonly trailing: boolean;
   readonly passThrough: boolean;
   readonly timeouts: boolean;
@@ -234,12 +239,20 @@ function compile(steps: readonly PatternStep[], options: PatternOptions): Config
       negatives.push([]);
     }
   });
+  // The next required step at or after each position (the last positive step is never optional), and
+  // at the end the trailing negation.
+  const expected: string[] = new Array<string>(positives.length + 1);
+  expected[positives.length] = negatives[positives.length]![0]?.name ?? '';
+  for (let p = positives.length - 1; p >= 0; p--) {
+    expected[p] = positives[p]!.optional ? expected[p + 1]! : positives[p]!.name;
+  }
   return {
     name: options.name ?? 'pattern',
     within: options.within,
     key: options.key ?? defaultKey,
     positives,
     negatives,
+    expected,
     trailing: negatives[positives.length]!.length > 0,
     passThrough: options.passThrough ?? true,
     timeouts: options.timeouts ?? true,
@@ -556,14 +569,12 @@ class Matcher implements SerialEngine<Event> {
     const { config } = this;
     if (!config.timeouts) return;
     const deadline = run.start + config.within;
-    const P = config.positives.length;
-    const expected = position < P ? config.positives[position]!.name : config.negatives[P]![0]!.name;
     const data: PatternTimeoutData = {
       pattern: config.name,
       key: state.key,
       events: run.events,
       steps: run.steps,
-      expected,
+      expected: config.expected[position]!,
       window: { start: run.start, end: run.times.at(-1)! },
       deadline,
       reason,
@@ -685,7 +696,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   across it, silently. As the last step, the match is emitted at first event + `within` if no such
  *   event came (found by a later event, or by the live clock).
  * - **Timeouts** (side output, `timeouts: true` by default): a partial match whose `within` passes is
- *   emitted as `pattern.timeout` (`reason: 'timeout'`), stamped at its deadline; on complete or error
+ *   emitted as `pattern.timeout` (`reason: 'timeout'`), stamped at its deadline, its `expected` naming
+ *   the next required step it lacked (not an optional one before it); on complete or error
  *   those whose deadline the newest timestamp seen has passed are ended so (a trailing negation
  *   matches), and the partial matches left are emitted with `reason: 'flushed'`; on eviction likewise,
  *   the ones left with `'evicted'`.

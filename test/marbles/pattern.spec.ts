@@ -436,6 +436,26 @@ describe('pattern: matching', () => {
     expect(out.at(-1)!.data).toMatchObject({ steps: ['isTestEdit', 'red', 'isPassingTestRun'] });
   });
 
+  it('names the next required step as expected when a partial match waiting at an optional one times out', () => {
+    const steps: PatternStep[] = [
+      isSourceEdit,
+      { match: isFailingTestRun, optional: true, name: 'red' },
+      isPassingTestRun,
+    ];
+    // s waits at the optional red run, but a passing run alone would have completed it: that is the
+    // step it lacked. After red it waits for the passing run as well.
+    expect(labels([sourceEdit('s', 0), other('x', 11)], steps)).toEqual([
+      's',
+      'T[s]>isPassingTestRun:timeout',
+      'x',
+    ]);
+    expect(labels([sourceEdit('s', 0), testRun('f', 1, false)], steps)).toEqual([
+      's',
+      'f',
+      'T[s,f]>isPassingTestRun:flushed',
+    ]);
+  });
+
   it('may start at an optional first step or after it', () => {
     const steps: PatternStep[] = [{ match: isTestEdit, optional: true }, isPassingTestRun];
     expect(labels([testRun('p', 0, true)], steps)).toEqual(['p', 'M[p]']);
