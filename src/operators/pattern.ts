@@ -51,8 +51,10 @@ export interface PatternOptions {
   /** The whole match must fit in this many ms of event time, from its first event to its last. */
   within: number;
   /**
-   * What events are matched together. Default `event.sessionId`. Events whose key is not a string or a
-   * number (no session, say) are matched together under the key `null`.
+   * What events are matched together. Default `event.sessionId`. A number key is read as its string, so
+   * `1` and `'1'` are one key (`data.key` is `'1'` for both: kept apart, they would be reported alike).
+   * Events whose key is not a string or a number (no session, say) are matched together under the key
+   * `null`.
    */
   key?: (event: Event) => unknown;
   /** Names the pattern in its output events (`data.pattern`). Default `'pattern'`. */

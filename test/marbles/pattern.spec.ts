@@ -373,6 +373,19 @@ describe('pattern: matching', () => {
     expect(labels(edits, steps, byFile)).toEqual(['a', 'b', 'c', 'M[b,c]', 'd', 'M[a,d]']);
   });
 
+  it('reads a number key as its string: 1 and "1" are one key, reported as "1"', () => {
+    // The output's key is a string: two partial matches both reported as key "1" could not be told apart.
+    const byPid = { ...TEN, key: (e: Event) => e.data.pid };
+    const events = [
+      ev('t', 'file.modified', 0, { file_path: '/r/a.test.ts', pid: 1 }),
+      ev('s', 'file.modified', 1, { file_path: '/r/a.ts', pid: '1' }),
+      ev('p', 'test.run', 2, { passed: true, pid: 1 }),
+    ];
+    const out = run(events, TDD, byPid);
+    expect(out.map(label)).toEqual(['t', 's', 'p', 'M[t,s,p]']);
+    expect(out.at(-1)!.data).toMatchObject({ key: '1' });
+  });
+
   it('matches events without a key together under the key null', () => {
     const out = run([testEdit('t', 0, ''), sourceEdit('s', 1, ''), testRun('p', 2, true, '')]);
     const match = out.at(-1)!;
