@@ -573,6 +573,22 @@ class SessionState implements Recency {
 
 const NO_TIME = Number.NEGATIVE_INFINITY;
 
+/** An episode found quiet by a sweep, to be ended in deadline order. */
+interface Quiet {
+  readonly session: SessionState;
+  readonly group: CompiledGroup;
+  readonly state: GroupState;
+  /** The episode's last event + its window: the time after which it is quiet. */
+  readonly deadline: number;
+}
+
+/** Deadline, then session id, then the group's place in the list. */
+function byDeadline(a: Quiet, b: Quiet): number {
+  if (a.deadline !== b.deadline) return a.deadline - b.deadline;
+  if (a.session.key !== b.session.key) return a.session.key < b.session.key ? -1 : 1;
+  return a.group.index - b.group.index;
+}
+
 class Correlator implements SerialEngine<Event> {
   private readonly sessions = new Map<string, SessionState>();
   private watermark = NO_TIME;
@@ -871,14 +887,12 @@ class Correlator implements SerialEngine<Event> {
     return session;
   }
 
-  private endEpisodes(session: SessionState, reason: ActivityEndReason, now?: number): void {
+  /** Ends every open episode of the session with `reason`, in the groups' order. */
+  private endEpisodes(session: SessionState, reason: ActivityEndReason): void {
     const { groups } = this.config;
     for (let i = 0; i < groups.length; i++) {
       const state = session.groups[i];
-      if (state?.episode === undefined) continue;
-      if (now === undefined || now - state.lastTime > groups[i]!.windowMs) {
-        this.endEpisode(session, groups[i]!, state, reason);
-      }
+      if (state?.episode !== undefined) this.endEpisode(session, groups[i]!, state, reason);
     }
   }
 
@@ -895,17 +909,45 @@ class Correlator implements SerialEngine<Event> {
    * last sweep ran, nor on the live clock's), then the rest with `reason`.
    */
   private closeSession(session: SessionState, reason: ActivityEndReason): void {
-    if (this.watermark !== NO_TIME) this.endEpisodes(session, 'quiet', this.watermark);
+    if (this.watermark !== NO_TIME) this.endQuiet(this.collectQuiet(session, this.watermark, undefined));
     this.endEpisodes(session, reason);
   }
 
-  /** Ends the episodes that have been quiet for their window at `now`, and drops idle sessions. */
+  /**
+   * Ends the episodes that have been quiet for their window at `now`, and drops idle sessions. The ends
+   * leave in deadline order (the episode's last event + its window), as the live clock finds them, not
+   * in the map's order: a replay's jump in event time emits what the live run did. Equal deadlines go
+   * by session id, then by the group's place in the list.
+   */
   sweep(now: number): void {
+    let quiet: Quiet[] | undefined;
     for (const [key, session] of this.sessions) {
-      this.endEpisodes(session, 'quiet', now);
+      quiet = this.collectQuiet(session, now, quiet);
       // Every window of an idle session has expired: nothing it holds can take part in a match.
       if (now - session.lastTime > this.config.maxWindowMs) this.sessions.delete(key);
     }
+    if (quiet !== undefined) this.endQuiet(quiet);
+  }
+
+  /** Adds the session's episodes quiet at `now` to `quiet` (made on the first one). */
+  private collectQuiet(session: SessionState, now: number, quiet: Quiet[] | undefined): Quiet[] | undefined {
+    const { groups } = this.config;
+    for (let i = 0; i < groups.length; i++) {
+      const state = session.groups[i];
+      if (state?.episode === undefined) continue;
+      if (now - state.lastTime > groups[i]!.windowMs) {
+        quiet ??= [];
+        quiet.push({ session, group: groups[i]!, state, deadline: state.lastTime + groups[i]!.windowMs });
+      }
+    }
+    return quiet;
+  }
+
+  /** Ends `quiet` episodes (`quiet`) by deadline, then session id, then group (see `sweep`). */
+  private endQuiet(quiet: Quiet[] | undefined): void {
+    if (quiet === undefined) return;
+    if (quiet.length > 1) quiet.sort(byDeadline);
+    for (const { session, group, state } of quiet) this.endEpisode(session, group, state, 'quiet');
   }
 
   /**
@@ -1057,7 +1099,9 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * run) are checked by the group's rule when one arrives; a match opens an *episode*, reported once as
  * `activity.detected`. Further events of the group extend the episode (a burst of 100 matching events
  * is one activity). When the session has had no event of the group for `windowMs`, the episode ends
- * with `activity.ended` (its totals and `reason`), and a new episode may begin.
+ * with `activity.ended` (its totals and `reason`), and a new episode may begin. Episodes found quiet
+ * together (a jump in event time) end in deadline order (last event + window; ties by session id, then
+ * group order), as the live clock finds them.
  *
  * Input events pass through unchanged and at once (unless `passThrough: false`); derived events follow
  * the event that caused them, except an `activity.ended` found by a later event, which precedes it.

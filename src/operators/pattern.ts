@@ -304,6 +304,23 @@ const NULL_KEY = Symbol('no key');
 // ---------------------------------------------------------------------------------------------------
 // The engine: one per subscription
 
+/** A partial match a sweep found past its deadline, to be ended in deadline order. */
+interface Expired {
+  readonly state: KeyState;
+  /** The step it waited for (`P`: a trailing negation's wait). */
+  readonly position: number;
+  readonly run: Run;
+}
+
+/** Earliest deadline (start) first, then by key (strings in order, then `null`), then by step. */
+function byDeadline(a: Expired, b: Expired): number {
+  if (a.run.start !== b.run.start) return a.run.start - b.run.start;
+  if (a.state.key !== b.state.key) {
+    return keyOrder(a.state.key ?? NULL_KEY, b.state.key ?? NULL_KEY);
+  }
+  return a.position - b.position;
+}
+
 /** A total order of map keys (strings, then the symbol of events without a key), for ties. */
 function keyOrder(a: string | symbol, b: string | symbol): number {
   if (typeof a === 'symbol') return typeof b === 'symbol' ? 0 : 1;
@@ -453,25 +470,40 @@ class Matcher implements SerialEngine<Event> {
 
   /** Ends the runs whose deadline has passed at `now`: trailing negations match, others time out. */
   private expire(state: KeyState, now: number): void {
+    this.endExpired(this.collectExpired(state, now, undefined));
+  }
+
+  /** Takes the key's runs whose deadline has passed at `now` out of it, into `expired` (made on the first). */
+  private collectExpired(
+    state: KeyState,
+    now: number,
+    expired: Expired[] | undefined,
+  ): Expired[] | undefined {
     const { runs } = state;
     const { within } = this.config;
-    let expired: Array<[number, Run]> | undefined;
     for (let p = 1; p < runs.length; p++) {
       const run = runs[p];
       if (run !== undefined && now - run.start > within) {
         expired ??= [];
-        expired.push([p, run]);
+        expired.push({ state, position: p, run });
         runs[p] = undefined;
         state.live--;
       }
     }
+    return expired;
+  }
+
+  /**
+   * Ends `expired` runs, earliest deadline first (so the output stays in event-time order, across keys
+   * as the live clock finds them), then by key (strings in order, then `null`), then by step.
+   */
+  private endExpired(expired: Expired[] | undefined): void {
     if (expired === undefined) return;
-    // Oldest deadline first, so the output stays in event-time order.
-    expired.sort((a, b) => a[1].start - b[1].start);
+    if (expired.length > 1) expired.sort(byDeadline);
     const P = this.config.positives.length;
-    for (const [p, run] of expired) {
-      if (p === P) this.matched(state, run, run.start + within);
-      else this.timedOut(state, run, p, 'timeout');
+    for (const { state, position, run } of expired) {
+      if (position === P) this.matched(state, run, run.start + this.config.within);
+      else this.timedOut(state, run, position, 'timeout');
     }
   }
 
@@ -595,15 +627,21 @@ class Matcher implements SerialEngine<Event> {
     state.live = 0;
   }
 
-  /** Expires the runs whose deadline has passed at `now` (event time), dropping keys left empty. */
+  /**
+   * Expires the runs whose deadline has passed at `now` (event time), dropping keys left empty. What it
+   * ends leaves in deadline order across keys (see `endExpired`), not in the map's: a replay's jump in
+   * event time emits what the live clock's sweeps did.
+   */
   sweep(now: number): void {
+    let expired: Expired[] | undefined;
     for (const [mapKey, state] of this.keys) {
-      this.expire(state, now);
+      expired = this.collectExpired(state, now, expired);
       if (state.live === 0) {
         this.keys.delete(mapKey);
         this.rememberTime(mapKey, state.lastTime);
       }
     }
+    this.endExpired(expired);
     // Entries that no longer count by the watermark (not `now`, which may be the live clock's).
     const cutoff = this.watermark - this.config.within;
     for (const [mapKey, time] of this.lastTimes) if (time < cutoff) this.lastTimes.delete(mapKey);
@@ -699,7 +737,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   event came (found by a later event, or by the live clock).
  * - **Timeouts** (side output, `timeouts: true` by default): a partial match whose `within` passes is
  *   emitted as `pattern.timeout` (`reason: 'timeout'`), stamped at its deadline, its `expected` naming
- *   the next required step it lacked (not an optional one before it); on complete or error
+ *   the next required step it lacked (not an optional one before it); those found together leave in
+ *   deadline order across keys (ties by key), as the live clock finds them; on complete or error
  *   those whose deadline the newest timestamp seen has passed are ended so (a trailing negation
  *   matches), and the partial matches left are emitted with `reason: 'flushed'`; on eviction likewise,
  *   the ones left with `'evicted'`.

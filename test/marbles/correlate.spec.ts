@@ -520,6 +520,37 @@ describe('correlate: feature-development', () => {
     ]);
   });
 
+  it('ends the episodes a jump in event time finds quiet in deadline order, ties by session id, as live', () => {
+    const g = { name: 'g', eventTypes: ['e'], windowMs: 10 * MIN, rule: () => ({ confidence: 1 }) };
+    // B is tracked first but quiet last: A's deadline is 11 min, B's 15; C and D (in that order) tie at 10.
+    const events = [
+      ev('b1', 'e', 0, {}, 'B'),
+      ev('d1', 'e', 0, {}, 'D'),
+      ev('c1', 'e', 0, {}, 'C'),
+      ev('a1', 'e', MIN, {}, 'A'),
+      ev('b2', 'e', 5 * MIN, {}, 'B'),
+      ev('x', 'prompt.submitted', 60 * MIN, {}, 'X'), // one sweep finds them all quiet
+    ];
+    const ends = (out: readonly Event[]) =>
+      out.filter((e) => e.type === 'activity.ended').map((e) => `${e.sessionId} ${label(e)}`);
+    const expected = ['C ended:g:1:quiet', 'D ended:g:1:quiet', 'A ended:g:1:quiet', 'B ended:g:2:quiet'];
+    expect(ends(run(events, [g], { passThrough: false }))).toEqual(expected);
+    // Live, on the scheduler's clock (timestamps from it), sweeps every 2.5 min end them as they go quiet.
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const live: Event[] = [];
+    input
+      .pipe(correlate([g], { passThrough: false, liveClock: true, scheduler }))
+      .subscribe((e) => live.push(e));
+    for (const e of events) {
+      const at = e.timestamp - T0;
+      scheduler.schedule(() => input.next({ ...e, timestamp: at }), at);
+    }
+    scheduler.schedule(() => input.complete(), 60 * MIN);
+    scheduler.flush();
+    expect(ends(live)).toEqual(expected);
+  });
+
   it('on complete, ends an episode already quiet by the newest timestamp as quiet, whatever the phase of the sweeps', () => {
     // Sweeps run at most every 45 s. B's event at 6.5 min sweeps (the next one is due at 7.25); the one
     // at 7.1 does not, yet A has then been quiet for more than 5 min (its last event is at 2).
@@ -718,8 +749,9 @@ describe('correlate: bug-fix', () => {
       '3b9e ended:feature-development:36:session-ended 0.8 csv.ts,csv.test.ts,OrdersPage.tsx,ExportButton.tsx',
       '8f2d detected:feature-development:10 0.8 total.test.ts,money.ts,total.ts',
       '8f2d detected:bug-fix:6 0.9 total.test.ts,money.ts,total.ts',
-      '8f2d ended:feature-development:12:quiet 0.8 total.test.ts,money.ts,total.ts',
+      // Both last extended by the commit: bug-fix's 3-min window makes it quiet first.
       '8f2d ended:bug-fix:6:quiet 0.9 total.test.ts,money.ts,total.ts',
+      '8f2d ended:feature-development:12:quiet 0.8 total.test.ts,money.ts,total.ts',
     ]);
   });
 });

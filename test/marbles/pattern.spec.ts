@@ -346,6 +346,42 @@ describe('pattern: matching', () => {
     expect(labels(swept, red)).toEqual(['f', 'x', 'M[f]', 'y']);
   });
 
+  it('emits the timeouts a jump in event time finds in deadline order across keys, ties by key, as live', () => {
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    // B is tracked first, but its partial match restarts at 2 (deadline 12); A's deadline is 11; D and C
+    // (tracked in that order) tie at 10.
+    const events = [
+      ev('b1', 'a', 0, {}, 'B'),
+      ev('d1', 'a', 0, {}, 'D'),
+      ev('c1', 'a', 0, {}, 'C'),
+      ev('a1', 'a', 1, {}, 'A'),
+      ev('b2', 'a', 2, {}, 'B'),
+      ev('x', 'x', 30, {}, 'X'), // one sweep finds them all timed out
+    ];
+    const expected = [
+      'T[c1]>step 2:timeout',
+      'T[d1]>step 2:timeout',
+      'T[a1]>step 2:timeout',
+      'T[b2]>step 2:timeout',
+    ];
+    const timeouts = (out: readonly Event[]) => out.filter((e) => e.type === 'pattern.timeout').map(label);
+    expect(timeouts(run(events, steps, { ...TEN, passThrough: false }))).toEqual(expected);
+    // Live, on the scheduler's clock (timestamps from it): sweeps every 2.5 min.
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const live: Event[] = [];
+    input
+      .pipe(pattern(steps, { ...TEN, passThrough: false, liveClock: true, scheduler }))
+      .subscribe((e) => live.push(e));
+    for (const e of events) {
+      const at = e.timestamp - T0;
+      scheduler.schedule(() => input.next({ ...e, timestamp: at }), at);
+    }
+    scheduler.schedule(() => input.complete(), 30 * MIN);
+    scheduler.flush();
+    expect(timeouts(live)).toEqual(expected);
+  });
+
   it('keeps keys apart', () => {
     const events = [
       testEdit('a1', 0, 'A'),
