@@ -6,6 +6,7 @@
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { createEvent, createEventId, type Event, Priority } from '../event.js';
+import { DueQueue, type Queued } from './internal/eventTime.js';
 import {
   clampTime,
   describeError,
@@ -124,8 +125,8 @@ export interface CorrelateOptions {
   updateIntervalMs?: number;
   /**
    * Sessions tracked at once. When full, a new session first drops those idle for the longest window
-   * by the newest timestamp seen (as a sweep would), then the least recently active eighth is evicted.
-   * Default 10,000.
+   * by the newest timestamp seen (as a sweep would: visiting only the sessions due, not the whole map),
+   * then the least recently active eighth is evicted. Default 10,000.
    */
   maxSessions?: number;
   /** Events held per session and group (the window); the oldest are dropped beyond it. Default 1,000. */
@@ -555,9 +556,16 @@ class GroupState {
   }
 }
 
-class SessionState implements Recency {
+class SessionState implements Recency, Queued {
   seen = 0;
   lastTime = Number.NEGATIVE_INFINITY;
+  /**
+   * In the engine's `due` queue: at most the earliest time a sweep has something to do with the session
+   * (its idle time, an open episode's quiet time). Events only push those times later, so it is set
+   * when the session is tracked and by a sweep that visits it, and lowered only when an episode opens.
+   */
+  due = Number.NEGATIVE_INFINITY;
+  slot = -1;
   readonly groups: Array<GroupState | undefined>;
 
   constructor(
@@ -591,6 +599,12 @@ function byDeadline(a: Quiet, b: Quiet): number {
 
 class Correlator implements SerialEngine<Event> {
   private readonly sessions = new Map<string, SessionState>();
+  /**
+   * The tracked sessions by `due`: a sweep visits only the sessions it may have something to do with,
+   * not the whole map — a full map sweeps for every new session, which would otherwise be a scan per
+   * new session under steady churn.
+   */
+  private readonly due = new DueQueue<SessionState>();
   private watermark = NO_TIME;
   private nextSweepAt = NO_TIME;
   private seq = 0;
@@ -801,6 +815,8 @@ class Correlator implements SerialEngine<Event> {
     // Without updates the window is not needed while the episode lasts: when it ends (after a quiet
     // window) every buffered event would have expired anyway.
     if (config.updateIntervalMs === undefined) state.clear();
+    // The episode's quiet time may come before the session's idle time: a sweep must visit it by then.
+    if (t + group.windowMs < session.due) this.due.set(session, t + group.windowMs);
     this.report(session, group, state, 'activity.detected', t, id);
   }
 
@@ -879,10 +895,15 @@ class Correlator implements SerialEngine<Event> {
         this.sweep(this.watermark);
       }
       if (this.sessions.size >= this.config.maxSessions) {
-        evictLeastRecent(this.sessions, (_, evicted) => this.closeSession(evicted, 'evicted'));
+        evictLeastRecent(this.sessions, (_, evicted) => {
+          this.closeSession(evicted, 'evicted');
+          this.due.delete(evicted);
+        });
       }
       session = new SessionState(key, this.config.groups.length);
       this.sessions.set(key, session);
+      // Its time is not known yet: the next sweep reads it.
+      this.due.set(session, NO_TIME);
     }
     return session;
   }
@@ -901,6 +922,7 @@ class Correlator implements SerialEngine<Event> {
     if (session === undefined) return;
     this.closeSession(session, reason);
     this.sessions.delete(key);
+    this.due.delete(session);
   }
 
   /**
@@ -920,13 +942,33 @@ class Correlator implements SerialEngine<Event> {
    * by session id, then by the group's place in the list.
    */
   sweep(now: number): void {
+    const { due } = this;
+    if (due.next > now) return;
+    // Only the sessions whose due time has come (see `SessionState.due`); each goes back with its exact
+    // due time once all are out (one due exactly now must not be taken out again by this sweep).
+    const visited: SessionState[] = [];
+    for (let session = due.pop(now); session !== undefined; session = due.pop(now)) visited.push(session);
     let quiet: Quiet[] | undefined;
-    for (const [key, session] of this.sessions) {
+    for (const session of visited) {
       quiet = this.collectQuiet(session, now, quiet);
       // Every window of an idle session has expired: nothing it holds can take part in a match.
-      if (now - session.lastTime > this.config.maxWindowMs) this.sessions.delete(key);
+      if (now - session.lastTime > this.config.maxWindowMs) this.sessions.delete(session.key);
     }
     if (quiet !== undefined) this.endQuiet(quiet);
+    for (const session of visited) {
+      if (this.sessions.get(session.key) === session) due.set(session, this.dueOf(session));
+    }
+  }
+
+  /** The earliest time a sweep has something to do with the session: its idle time, or an episode's end. */
+  private dueOf(session: SessionState): number {
+    const { groups } = this.config;
+    let at = session.lastTime + this.config.maxWindowMs;
+    for (let i = 0; i < groups.length; i++) {
+      const state = session.groups[i];
+      if (state?.episode !== undefined) at = Math.min(at, state.lastTime + groups[i]!.windowMs);
+    }
+    return at;
   }
 
   /** Adds the session's episodes quiet at `now` to `quiet` (made on the first one). */
@@ -960,11 +1002,13 @@ class Correlator implements SerialEngine<Event> {
     if (this.watermark !== NO_TIME) this.sweep(this.watermark);
     for (const session of this.sessions.values()) this.endEpisodes(session, 'flushed');
     this.sessions.clear();
+    this.due.clear();
   }
 
   dispose(): void {
     this.timer?.stop();
     this.sessions.clear();
+    this.due.clear();
   }
 
   private reportRuleError(

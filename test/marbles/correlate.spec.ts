@@ -1038,6 +1038,39 @@ describe('correlate: user groups, errors and bounds', () => {
     ]);
   });
 
+  it('does not scan every session for each new one when a full map frees one idle session at a time', () => {
+    // One new session per ms, a 1 s window and room for 1,001: every new session finds the map full and
+    // one session idle, so a sweep of the whole map per new session would visit ~1,000 per event.
+    const g = { name: 'g', eventTypes: ['e'], windowMs: SEC, rule: () => ({ confidence: 1 }) };
+    const events = Array.from({ length: 4_000 }, (_, i) => ev(`e${i}`, 'e', i, {}, `S${i}`));
+    const iterate = Map.prototype[Symbol.iterator];
+    let visits = 0;
+    Map.prototype[Symbol.iterator] = function (this: Map<unknown, unknown>) {
+      const inner = iterate.call(this);
+      return {
+        next: () => {
+          visits++;
+          return inner.next();
+        },
+        [Symbol.iterator]() {
+          return this;
+        },
+      } as MapIterator<[unknown, unknown]>;
+    };
+    let out: Event[];
+    try {
+      out = run(events, [g], { maxSessions: 1_001, passThrough: false });
+    } finally {
+      Map.prototype[Symbol.iterator] = iterate;
+    }
+    // Every session's episode ends quiet, none is evicted, and the maps were not scanned per session.
+    const ends = out.filter((e) => e.type === 'activity.ended') as Array<Event<ActivityData>>;
+    expect(ends).toHaveLength(4_000);
+    expect(ends.filter((e) => e.data.reason === 'quiet')).toHaveLength(4_000 - 1_001);
+    expect(ends.filter((e) => e.data.reason === 'evicted')).toHaveLength(0);
+    expect(visits).toBeLessThan(events.length);
+  });
+
   it('ends an episode already quiet by the event that evicts its session as quiet, not evicted', () => {
     // Sweeps run at most every 45 s: x's at 7 min finds A (last event at 2 min) not yet quiet (exactly
     // 5 min); B's event at 7:20 sweeps nothing, yet A has then been quiet for more than 5 min.
