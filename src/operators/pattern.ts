@@ -5,6 +5,7 @@
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { createEvent, type Event, Priority } from '../event.js';
+import { DueQueue, type Queued } from './internal/eventTime.js';
 import {
   clampTime,
   describeError,
@@ -65,8 +66,9 @@ export interface PatternOptions {
   timeouts?: boolean;
   /**
    * Keys with partial matches tracked at once. When full, a new key first drops those whose partial
-   * matches the newest timestamp seen has already ended (as a sweep would), then the least recently
-   * active eighth is evicted. Default 10,000.
+   * matches the newest timestamp seen has already ended (as a sweep would: visiting only the keys whose
+   * earliest deadline has passed, not the whole map), then the least recently active eighth is evicted.
+   * Default 10,000.
    */
   maxKeys?: number;
   /**
@@ -282,9 +284,16 @@ class Run {
   }
 }
 
-class KeyState implements Recency {
+class KeyState implements Recency, Queued {
   seen = 0;
   lastTime = Number.NEGATIVE_INFINITY;
+  /**
+   * In the engine's `due` queue: at most the earliest deadline of its partial matches. A key's new
+   * partial matches start no earlier than its older ones, so it is set when the key is tracked and by a
+   * sweep that visits it, and never needs lowering.
+   */
+  due = Number.NEGATIVE_INFINITY;
+  slot = -1;
   /** `runs[p]`: the partial match waiting for `positives[p]` (`p = P`: a trailing negation's wait). */
   readonly runs: Array<Run | undefined>;
   live = 0;
@@ -330,6 +339,12 @@ function keyOrder(a: string | symbol, b: string | symbol): number {
 
 class Matcher implements SerialEngine<Event> {
   private readonly keys = new Map<string | symbol, KeyState>();
+  /**
+   * The tracked keys by `due`: a sweep visits only the keys whose earliest deadline has come, not the
+   * whole map — a full map sweeps for every new key, which would otherwise be a scan per new key under
+   * steady churn.
+   */
+  private readonly due = new DueQueue<KeyState>();
   /**
    * The latest time of keys without state (no partial match), so their late events are clamped as
    * those of a key with state. Bounded: at most `maxKeys` entries (when full, those that no longer count
@@ -408,9 +423,11 @@ class Matcher implements SerialEngine<Event> {
           // A full map first drops the keys whose partial matches the watermark has already ended, as a
           // sweep would: which keys are evicted must not depend on when the last sweep ran (the live
           // clock's). Only then are the least recently active evicted.
-          if (this.keys.size >= config.maxKeys) this.sweep(this.watermark);
+          // (The kept latest times need no clean-up here: rememberTime drops those that no longer count.)
+          if (this.keys.size >= config.maxKeys) this.expireDue(this.watermark);
           if (this.keys.size >= config.maxKeys) {
             evictLeastRecent(this.keys, (evictedKey, evicted) => {
+              this.due.delete(evicted);
               // What the watermark has already decided (a deadline passed: a trailing negation matched,
               // a run timed out) is reported so, as a sweep would, whenever the last one ran.
               this.expire(evicted, this.watermark);
@@ -423,6 +440,8 @@ class Matcher implements SerialEngine<Event> {
           state.lastTime = t;
           state.seen = ++this.seq;
           this.keys.set(mapKey, state);
+          // Its only partial match starts now.
+          this.due.set(state, t + config.within);
         }
         this.place(state, run.run, run.position);
       }
@@ -434,6 +453,7 @@ class Matcher implements SerialEngine<Event> {
     // A key without partial matches needs no state: forget it at once, but for its latest time.
     if (state.live === 0) {
       this.keys.delete(mapKey);
+      this.due.delete(state);
       this.rememberTime(mapKey, t);
     } else if (this.timer !== undefined) this.timer.ensure();
   }
@@ -633,18 +653,40 @@ class Matcher implements SerialEngine<Event> {
    * event time emits what the live clock's sweeps did.
    */
   sweep(now: number): void {
+    this.expireDue(now);
+    // Entries that no longer count by the watermark (not `now`, which may be the live clock's).
+    const cutoff = this.watermark - this.config.within;
+    for (const [mapKey, time] of this.lastTimes) if (time < cutoff) this.lastTimes.delete(mapKey);
+  }
+
+  /**
+   * The partial matches part of `sweep`: visits only the keys whose due time has come (see
+   * `KeyState.due`); each goes back with its exact due time once all are out (one due exactly now must
+   * not be taken out again).
+   */
+  private expireDue(now: number): void {
+    const { due } = this;
+    if (due.next > now) return;
+    const visited: KeyState[] = [];
+    for (let state = due.pop(now); state !== undefined; state = due.pop(now)) visited.push(state);
     let expired: Expired[] | undefined;
-    for (const [mapKey, state] of this.keys) {
+    for (const state of visited) {
       expired = this.collectExpired(state, now, expired);
       if (state.live === 0) {
+        const mapKey = state.key ?? NULL_KEY;
         this.keys.delete(mapKey);
         this.rememberTime(mapKey, state.lastTime);
       }
     }
     this.endExpired(expired);
-    // Entries that no longer count by the watermark (not `now`, which may be the live clock's).
-    const cutoff = this.watermark - this.config.within;
-    for (const [mapKey, time] of this.lastTimes) if (time < cutoff) this.lastTimes.delete(mapKey);
+    for (const state of visited) if (state.live > 0) due.set(state, this.dueOf(state));
+  }
+
+  /** The earliest deadline of the key's partial matches. */
+  private dueOf(state: KeyState): number {
+    let start = Number.POSITIVE_INFINITY;
+    for (const run of state.runs) if (run !== undefined && run.start < start) start = run.start;
+    return start + this.config.within;
   }
 
   /**
@@ -657,12 +699,14 @@ class Matcher implements SerialEngine<Event> {
     if (this.watermark !== NO_TIME) this.sweep(this.watermark);
     for (const state of this.keys.values()) this.giveUp(state, 'flushed');
     this.keys.clear();
+    this.due.clear();
     this.lastTimes.clear();
   }
 
   dispose(): void {
     this.timer?.stop();
     this.keys.clear();
+    this.due.clear();
     this.lastTimes.clear();
   }
 

@@ -612,6 +612,41 @@ describe('pattern: matching', () => {
     ]);
   });
 
+  it('does not scan every key for each new one when a full map frees one timed-out key at a time', () => {
+    // One new key per ms, `within` 1 s and room for 1,001: every new key finds the map full and one
+    // partial match timed out, so a sweep of the whole map per new key would visit ~1,000 per event.
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const events = Array.from({ length: 4_000 }, (_, i) => ({
+      ...ev(`a${i}`, 'a', 0, {}, `K${i}`),
+      timestamp: T0 + i,
+    }));
+    const iterate = Map.prototype[Symbol.iterator];
+    let visits = 0;
+    Map.prototype[Symbol.iterator] = function (this: Map<unknown, unknown>) {
+      const inner = iterate.call(this);
+      return {
+        next: () => {
+          visits++;
+          return inner.next();
+        },
+        [Symbol.iterator]() {
+          return this;
+        },
+      } as MapIterator<[unknown, unknown]>;
+    };
+    let out: Event[];
+    try {
+      out = run(events, steps, { within: 1_000, maxKeys: 1_001, passThrough: false });
+    } finally {
+      Map.prototype[Symbol.iterator] = iterate;
+    }
+    const reasons = out.map((e) => (e.data as PatternTimeoutData).reason);
+    expect(reasons.filter((r) => r === 'timeout')).toHaveLength(4_000 - 1_001);
+    expect(reasons.filter((r) => r === 'evicted')).toHaveLength(0);
+    // The sweeps every quarter of `within` still visit the kept latest times (~250 each).
+    expect(visits).toBeLessThan(2 * events.length);
+  });
+
   it('on eviction, ends what the watermark already decided as a sweep would, the rest as evicted', () => {
     const red: PatternStep[] = [isFailingTestRun, { notFollowedBy: isPassingTestRun, name: 'green' }];
     const events = [
