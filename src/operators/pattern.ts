@@ -337,6 +337,137 @@ function keyOrder(a: string | symbol, b: string | symbol): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A kept latest time (see `KeptTimes`). */
+interface Kept {
+  readonly key: string | symbol;
+  time: number;
+  /** What the heap is ordered by: at most `time` (a later time is applied when it reaches the top). */
+  heapTime: number;
+  /** Its place in the heap. */
+  slot: number;
+}
+
+/**
+ * The latest times of keys without state (see `Matcher.lastTimes`): a map by key, and a binary min-heap
+ * by time, then key (`keyOrder`), so the entries that no longer count and the earliest one are taken
+ * from its top in O(log n), never by a scan. A key's later time (its next event, the common case) costs
+ * no sift: the heap keeps the earlier one until the entry reaches the top.
+ */
+class KeptTimes {
+  private readonly byKey = new Map<string | symbol, Kept>();
+  private readonly heap: Kept[] = [];
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  get(key: string | symbol): number | undefined {
+    return this.byKey.get(key)?.time;
+  }
+
+  has(key: string | symbol): boolean {
+    return this.byKey.has(key);
+  }
+
+  set(key: string | symbol, time: number): void {
+    const kept = this.byKey.get(key);
+    if (kept === undefined) {
+      const added: Kept = { key, time, heapTime: time, slot: this.heap.length };
+      this.byKey.set(key, added);
+      this.heap.push(added);
+      this.up(added.slot);
+      return;
+    }
+    kept.time = time;
+    // A key's time may also go back (a late event once its kept time no longer counted).
+    if (time < kept.heapTime) {
+      kept.heapTime = time;
+      this.up(kept.slot);
+    }
+  }
+
+  delete(key: string | symbol): void {
+    const kept = this.byKey.get(key);
+    if (kept !== undefined) this.remove(kept);
+  }
+
+  /** Deletes the entries with a time before `cutoff`. */
+  deleteBefore(cutoff: number): void {
+    for (let top = this.top(); top !== undefined && top.time < cutoff; top = this.top()) this.remove(top);
+  }
+
+  /** Deletes the entry with the earliest time (the lowest key on a tie). */
+  deleteEarliest(): void {
+    const top = this.top();
+    if (top !== undefined) this.remove(top);
+  }
+
+  /**
+   * The entry with the earliest time (the lowest key on a tie): the heap's top once it is ordered by its
+   * time. Every other entry's time is at least its `heapTime`, which is at least the top's.
+   */
+  private top(): Kept | undefined {
+    const { heap } = this;
+    while (heap.length > 0 && heap[0]!.heapTime !== heap[0]!.time) {
+      heap[0]!.heapTime = heap[0]!.time;
+      this.down(0);
+    }
+    return heap[0];
+  }
+
+  clear(): void {
+    this.byKey.clear();
+    this.heap.length = 0;
+  }
+
+  private remove(kept: Kept): void {
+    this.byKey.delete(kept.key);
+    const last = this.heap.pop()!;
+    if (last === kept) return;
+    this.heap[kept.slot] = last;
+    last.slot = kept.slot;
+    this.up(last.slot);
+    this.down(last.slot);
+  }
+
+  private static before(a: Kept, b: Kept): boolean {
+    return a.heapTime < b.heapTime || (a.heapTime === b.heapTime && keyOrder(a.key, b.key) < 0);
+  }
+
+  private up(slot: number): void {
+    const { heap } = this;
+    const kept = heap[slot]!;
+    while (slot > 0) {
+      const parent = (slot - 1) >> 1;
+      const above = heap[parent]!;
+      if (!KeptTimes.before(kept, above)) break;
+      heap[slot] = above;
+      above.slot = slot;
+      slot = parent;
+    }
+    heap[slot] = kept;
+    kept.slot = slot;
+  }
+
+  private down(slot: number): void {
+    const { heap } = this;
+    const n = heap.length;
+    const kept = heap[slot]!;
+    for (;;) {
+      let child = 2 * slot + 1;
+      if (child >= n) break;
+      if (child + 1 < n && KeptTimes.before(heap[child + 1]!, heap[child]!)) child++;
+      const below = heap[child]!;
+      if (!KeptTimes.before(below, kept)) break;
+      heap[slot] = below;
+      below.slot = slot;
+      slot = child;
+    }
+    heap[slot] = kept;
+    kept.slot = slot;
+  }
+}
+
 class Matcher implements SerialEngine<Event> {
   private readonly keys = new Map<string | symbol, KeyState>();
   /**
@@ -353,7 +484,7 @@ class Matcher implements SerialEngine<Event> {
    * the key can only start a partial match already past its deadline. Both rules are read against the
    * watermark, never the live clock, so a replay clamps like the live run whenever the sweeps ran.
    */
-  private readonly lastTimes = new Map<string | symbol, number>();
+  private readonly lastTimes = new KeptTimes();
   private watermark = NO_TIME;
   private nextSweepAt = NO_TIME;
   private seq = 0;
@@ -468,22 +599,14 @@ class Matcher implements SerialEngine<Event> {
    * Keeps the latest time of a key left without state (see `lastTimes`). When `maxKeys` are kept, the
    * ones that no longer count by the watermark go first, then the one with the earliest time (the
    * lowest key on a tie): what is forgotten depends on event times only, never on when sweeps ran (the
-   * live clock's), so a replay clamps as the live run did. The scan runs only on a full map.
+   * live clock's), so a replay clamps as the live run did. Both are taken from the top of a heap, in
+   * O(log n) each: no scan of the kept times.
    */
   private rememberTime(mapKey: string | symbol, time: number): void {
     const { lastTimes } = this;
     if (!lastTimes.has(mapKey) && lastTimes.size >= this.config.maxKeys) {
-      const cutoff = this.watermark - this.config.within;
-      let oldest: string | symbol | undefined;
-      let oldestTime = Number.POSITIVE_INFINITY;
-      for (const [key, kept] of lastTimes) {
-        if (kept < cutoff) lastTimes.delete(key);
-        else if (kept < oldestTime || (kept === oldestTime && keyOrder(key, oldest!) < 0)) {
-          oldest = key;
-          oldestTime = kept;
-        }
-      }
-      if (lastTimes.size >= this.config.maxKeys && oldest !== undefined) lastTimes.delete(oldest);
+      lastTimes.deleteBefore(this.watermark - this.config.within);
+      if (lastTimes.size >= this.config.maxKeys) lastTimes.deleteEarliest();
     }
     lastTimes.set(mapKey, time);
   }
@@ -655,8 +778,7 @@ class Matcher implements SerialEngine<Event> {
   sweep(now: number): void {
     this.expireDue(now);
     // Entries that no longer count by the watermark (not `now`, which may be the live clock's).
-    const cutoff = this.watermark - this.config.within;
-    for (const [mapKey, time] of this.lastTimes) if (time < cutoff) this.lastTimes.delete(mapKey);
+    this.lastTimes.deleteBefore(this.watermark - this.config.within);
   }
 
   /**

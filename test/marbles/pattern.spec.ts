@@ -74,6 +74,29 @@ function run(events: readonly Event[], steps: readonly PatternStep[] = TDD, opti
 const labels = (events: readonly Event[], steps?: readonly PatternStep[], options?: PatternOptions) =>
   run(events, steps, options).map(label);
 
+/** What `fn` returns, and how many entries were visited by iterating Maps (`for … of map`) meanwhile. */
+function countMapVisits<R>(fn: () => R): { result: R; visits: number } {
+  const iterate = Map.prototype[Symbol.iterator];
+  let visits = 0;
+  Map.prototype[Symbol.iterator] = function (this: Map<unknown, unknown>) {
+    const inner = iterate.call(this);
+    return {
+      next: () => {
+        visits++;
+        return inner.next();
+      },
+      [Symbol.iterator]() {
+        return this;
+      },
+    } as MapIterator<[unknown, unknown]>;
+  };
+  try {
+    return { result: fn(), visits };
+  } finally {
+    Map.prototype[Symbol.iterator] = iterate;
+  }
+}
+
 describe('pattern: the standard cases', () => {
   it('stops reading a synchronous source as soon as the consumer unsubscribes', () => {
     let pulled = 0;
@@ -620,31 +643,30 @@ describe('pattern: matching', () => {
       ...ev(`a${i}`, 'a', 0, {}, `K${i}`),
       timestamp: T0 + i,
     }));
-    const iterate = Map.prototype[Symbol.iterator];
-    let visits = 0;
-    Map.prototype[Symbol.iterator] = function (this: Map<unknown, unknown>) {
-      const inner = iterate.call(this);
-      return {
-        next: () => {
-          visits++;
-          return inner.next();
-        },
-        [Symbol.iterator]() {
-          return this;
-        },
-      } as MapIterator<[unknown, unknown]>;
-    };
-    let out: Event[];
-    try {
-      out = run(events, steps, { within: 1_000, maxKeys: 1_001, passThrough: false });
-    } finally {
-      Map.prototype[Symbol.iterator] = iterate;
-    }
+    const { result: out, visits } = countMapVisits(() =>
+      run(events, steps, { within: 1_000, maxKeys: 1_001, passThrough: false }),
+    );
     const reasons = out.map((e) => (e.data as PatternTimeoutData).reason);
     expect(reasons.filter((r) => r === 'timeout')).toHaveLength(4_000 - 1_001);
     expect(reasons.filter((r) => r === 'evicted')).toHaveLength(0);
     // The sweeps every quarter of `within` still visit the kept latest times (~250 each).
     expect(visits).toBeLessThan(2 * events.length);
+  });
+
+  it('does not scan every kept latest time for each new key when they are full and one stops counting at a time', () => {
+    // One new key per ms, none starting a partial match: their latest times are kept (room for 1,001,
+    // `within` 1 s), and every new one finds them full and one no longer counting.
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const events = Array.from({ length: 4_000 }, (_, i) => ({
+      ...ev(`x${i}`, 'x', 0, {}, `K${i}`),
+      timestamp: T0 + i,
+    }));
+    const { result: out, visits } = countMapVisits(() =>
+      run(events, steps, { within: 1_000, maxKeys: 1_001, passThrough: false }),
+    );
+    expect(out).toEqual([]);
+    // The sweeps every quarter of `within` still visit the kept latest times (~1,000 each).
+    expect(visits).toBeLessThan(5 * events.length);
   });
 
   it('on eviction, ends what the watermark already decided as a sweep would, the rest as evicted', () => {
