@@ -971,7 +971,7 @@ class Correlator implements SerialEngine<Event> {
     return at;
   }
 
-  /** Adds the session's episodes quiet at `now` to `quiet` (made on the first one). */
+  /** Adds the session's episodes quiet at `now` (`Infinity`: all) to `quiet` (made on the first one). */
   private collectQuiet(session: SessionState, now: number, quiet: Quiet[] | undefined): Quiet[] | undefined {
     const { groups } = this.config;
     for (let i = 0; i < groups.length; i++) {
@@ -995,12 +995,22 @@ class Correlator implements SerialEngine<Event> {
   /**
    * Ends every open episode (input completed or errored): first, as a sweep would, those already quiet
    * by the watermark (`quiet` — sweeps run at most once per a quarter of the shortest window, and what
-   * the input has already decided must not depend on when the last one ran), then the rest (`flushed`).
+   * the input has already decided must not depend on when the last one ran), then the rest (`flushed`),
+   * in the same order as a sweep's: by deadline, then session id, then group.
    */
   flush(): void {
     this.timer?.stop();
     if (this.watermark !== NO_TIME) this.sweep(this.watermark);
-    for (const session of this.sessions.values()) this.endEpisodes(session, 'flushed');
+    // In deadline order like a sweep's ends, not the map's: a live sweep may have dropped an idle
+    // session that a replay still tracks, and tracked it anew after the others when it came back.
+    let open: Quiet[] | undefined;
+    for (const session of this.sessions.values()) {
+      open = this.collectQuiet(session, Number.POSITIVE_INFINITY, open);
+    }
+    if (open !== undefined) {
+      if (open.length > 1) open.sort(byDeadline);
+      for (const { session, group, state } of open) this.endEpisode(session, group, state, 'flushed');
+    }
     this.sessions.clear();
     this.due.clear();
   }

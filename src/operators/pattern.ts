@@ -814,12 +814,20 @@ class Matcher implements SerialEngine<Event> {
   /**
    * Gives up every partial match (input completed or errored) — after ending, as a sweep would, the ones
    * whose deadline the watermark has already passed: sweeps run at most once per `within / 4`, and what
-   * the input has already decided must not depend on when the last one ran.
+   * the input has already decided must not depend on when the last one ran. Those left go in the same
+   * order as a sweep's: by deadline, then key, then step.
    */
   flush(): void {
     this.timer?.stop();
     if (this.watermark !== NO_TIME) this.sweep(this.watermark);
-    for (const state of this.keys.values()) this.giveUp(state, 'flushed');
+    // In deadline order like a sweep's, not the map's: a live sweep may have dropped a key that a replay
+    // still tracks, and tracked it anew after the others when it came back.
+    let left: Expired[] | undefined;
+    for (const state of this.keys.values()) left = this.collectExpired(state, Number.POSITIVE_INFINITY, left);
+    if (left !== undefined) {
+      if (left.length > 1) left.sort(byDeadline);
+      for (const { state, position, run } of left) this.timedOut(state, run, position, 'flushed');
+    }
     this.keys.clear();
     this.due.clear();
     this.lastTimes.clear();

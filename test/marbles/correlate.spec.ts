@@ -1234,6 +1234,44 @@ describe('correlate: the live clock', () => {
     expect(run(undefined)).toEqual(run(12));
   });
 
+  it('flushes the episodes left open in the same order live and replayed: by deadline, then session id', () => {
+    // Window 10 s, sweeps every 2.5 s. The live sweep at 12.5 s drops A (idle since 2 s); replayed, the
+    // sweeps run at 0 and 11.9 s only, so A stays tracked. A comes back at 13 s: live it is tracked anew
+    // after B, replayed it keeps its place before B. B's open episode is due first (21.9 s, A's 23 s).
+    const g = { name: 'g', eventTypes: ['e'], windowMs: 10 * SEC, rule: () => ({ confidence: 1 }) };
+    const at = (id: string, t: number, session: string): Event => ({
+      ...ev(id, 'e', 0, {}, session),
+      timestamp: t,
+    });
+    const events = [
+      at('a1', 0, 'A'),
+      at('a2', 2 * SEC, 'A'),
+      at('b1', 2100, 'B'),
+      at('b2', 11_900, 'B'),
+      at('a3', 13 * SEC, 'A'),
+    ];
+    const show = (e: Event) => `${e.sessionId} ${label(e)}`;
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const live: string[] = [];
+    input
+      .pipe(correlate([g], { passThrough: false, liveClock: true, scheduler }))
+      .subscribe((e) => live.push(show(e)));
+    for (const e of events) scheduler.schedule(() => input.next(e), e.timestamp);
+    scheduler.schedule(() => input.complete(), 13 * SEC);
+    scheduler.flush();
+    const replay = run(events, [g], { passThrough: false }).map(show);
+    expect(replay).toEqual([
+      'A detected:g:1',
+      'B detected:g:1',
+      'A ended:g:2:quiet',
+      'A detected:g:1',
+      'B ended:g:2:flushed',
+      'A ended:g:1:flushed',
+    ]);
+    expect(live).toEqual(replay);
+  });
+
   it('keeps its live timer when the consumer feeds an event back as a sweep drops the last session', () => {
     const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
     const seen: string[] = [];

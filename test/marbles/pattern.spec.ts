@@ -801,6 +801,35 @@ describe('pattern: the live clock', () => {
     });
   });
 
+  it('flushes the partial matches left in the same order live and replayed: by deadline, then key', () => {
+    // within 10 s, sweeps every 2.5 s. The live sweep at 12.5 s times A out (started at 2 s) and drops
+    // the key; replayed, the sweeps run at 0 and 11.9 s only, so A is still tracked when it comes back at
+    // 13 s: live it is tracked anew after B, replayed it keeps its place before B. B's partial match is
+    // due first (21.9 s, A's 23 s).
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const at = (id: string, t: number, key: string): Event => ({ ...ev(id, 'a', 0, {}, key), timestamp: t });
+    const events = [
+      at('a1', 0, 'A'),
+      at('a2', 2_000, 'A'),
+      at('b1', 2_100, 'B'),
+      at('b2', 11_900, 'B'),
+      at('a3', 13_000, 'A'),
+    ];
+    const options = { within: 10_000, passThrough: false };
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const live: string[] = [];
+    input
+      .pipe(pattern(steps, { ...options, liveClock: true, scheduler }))
+      .subscribe((e) => live.push(label(e)));
+    for (const e of events) scheduler.schedule(() => input.next(e), e.timestamp);
+    scheduler.schedule(() => input.complete(), 13_000);
+    scheduler.flush();
+    const replay = labels(events, steps, options);
+    expect(replay).toEqual(['T[a2]>step 2:timeout', 'T[b2]>step 2:flushed', 'T[a3]>step 2:flushed']);
+    expect(live).toEqual(replay);
+  });
+
   it('keeps its live timer when the consumer feeds an event back as a sweep drops the last key', () => {
     const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
     const seen: string[] = [];
