@@ -691,14 +691,18 @@ class Correlator implements SerialEngine<Event> {
     session.lastTime = t;
     session.seen = ++this.seq;
 
-    // Episodes this event proves quiet end before it, so the output stays in event-time order.
+    // Episodes this event proves quiet end before it, so the output stays in event-time order; in
+    // deadline order, as a sweep (a live one, say, run between) ends them.
+    let quiet: Quiet[] | undefined;
     for (let i = 0; i < groups.length; i++) {
       const group = groups[i]!;
       const state = session.groups[group.index];
       if (state?.episode !== undefined && t - state.lastTime > group.windowMs) {
-        this.endEpisode(session, group, state, 'quiet');
+        quiet ??= [];
+        quiet.push({ session, group, state, deadline: state.lastTime + group.windowMs });
       }
     }
+    if (quiet !== undefined) this.endQuiet(quiet);
     if (passThrough) this.emit(event);
     const eventId = typeof id === 'string' ? id : undefined;
     const outOfOrder = t !== timestamp;

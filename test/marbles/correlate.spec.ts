@@ -749,7 +749,7 @@ describe('correlate: bug-fix', () => {
       '3b9e ended:feature-development:36:session-ended 0.8 csv.ts,csv.test.ts,OrdersPage.tsx,ExportButton.tsx',
       '8f2d detected:feature-development:10 0.8 total.test.ts,money.ts,total.ts',
       '8f2d detected:bug-fix:6 0.9 total.test.ts,money.ts,total.ts',
-      // Both last extended by the commit: bug-fix's 3-min window makes it quiet first.
+      // Both last extended at the same time: bug-fix's 3-min window makes it quiet first.
       '8f2d ended:bug-fix:6:quiet 0.9 total.test.ts,money.ts,total.ts',
       '8f2d ended:feature-development:12:quiet 0.8 total.test.ts,money.ts,total.ts',
     ]);
@@ -1268,6 +1268,47 @@ describe('correlate: the live clock', () => {
       'A detected:g:1',
       'B ended:g:2:flushed',
       'A ended:g:1:flushed',
+    ]);
+    expect(live).toEqual(replay);
+  });
+
+  it('ends the episodes an event proves quiet in deadline order, as a live sweep between would', () => {
+    // F (10 s) and G (5 s) both take e; sweeps every 1.25 s. F is quiet after 10 s, G after 9 s. The
+    // replayed sweeps run at 0, 4 and 8.9 s: e at 10.1 s finds both quiet itself. Live, the sweep at
+    // 10 s ends G first.
+    const rule = () => ({ confidence: 1 });
+    const F = { name: 'F', eventTypes: ['e', 'f'], windowMs: 10 * SEC, rule };
+    const G = { name: 'G', eventTypes: ['e', 'g'], windowMs: 5 * SEC, rule };
+    const at = (id: string, type: string, t: number, session = 'S'): Event => ({
+      ...ev(id, type, 0, {}, session),
+      timestamp: t,
+    });
+    const events = [
+      at('x', 'x', 0, 'X'),
+      at('f', 'f', 0),
+      at('g', 'g', 4 * SEC),
+      at('y', 'x', 8_900, 'X'),
+      at('e', 'e', 10_100),
+    ];
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const live: string[] = [];
+    input
+      .pipe(correlate([F, G], { passThrough: false, liveClock: true, scheduler }))
+      .subscribe((e) => live.push(label(e)));
+    for (const e of events) scheduler.schedule(() => input.next(e), e.timestamp);
+    scheduler.schedule(() => input.complete(), 10_100);
+    scheduler.flush();
+    const replay = labels(events, [F, G], { passThrough: false });
+    expect(replay).toEqual([
+      'detected:F:1',
+      'detected:G:1',
+      'ended:G:1:quiet',
+      'ended:F:1:quiet',
+      'detected:F:1',
+      'detected:G:1',
+      'ended:G:1:flushed',
+      'ended:F:1:flushed',
     ]);
     expect(live).toEqual(replay);
   });
