@@ -206,7 +206,7 @@ interface Config {
   readonly positives: readonly Positive[];
   /** `negatives[q]`: the negations active while waiting for `positives[q]` (`q = P`: trailing). */
   readonly negatives: ReadonlyArray<readonly Negative[]>;
-  /** `expected[p]`: what a partial match waiting at `positives[p]` times out expecting (`PatternTimeoutData`). */
+  /** `expected[p]`: the `expected` of a partial match waiting at `positives[p]` that times out. */
   readonly expected: readonly string[];
   readonly trailing: boolean;
   readonly passThrough: boolean;
@@ -616,7 +616,7 @@ class Matcher implements SerialEngine<Event> {
     this.endExpired(this.collectExpired(state, now, undefined));
   }
 
-  /** Takes the key's runs whose deadline has passed at `now` out of it, into `expired` (made on the first). */
+  /** Takes the key's runs whose deadline has passed at `now` out of it, into `expired` (made if needed). */
   private collectExpired(
     state: KeyState,
     now: number,
