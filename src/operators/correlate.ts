@@ -848,6 +848,19 @@ class Correlator implements SerialEngine<Event> {
     id?: string,
     reason?: ActivityEndReason,
   ): void {
+    this.emit(this.activity(session, group, state, type, t, id, reason));
+  }
+
+  /** The `type` event reporting the episode, as of now (see `report`). */
+  private activity(
+    session: SessionState,
+    group: CompiledGroup,
+    state: GroupState,
+    type: 'activity.detected' | 'activity.updated' | 'activity.ended',
+    t: number,
+    id?: string,
+    reason?: ActivityEndReason,
+  ): Event {
     state.reportedAt = t;
     state.reportedCount = state.count;
     // The end is the episode's last report: it takes the ids instead of copying them.
@@ -865,15 +878,13 @@ class Correlator implements SerialEngine<Event> {
       details: final ? state.details : { ...state.details },
     };
     if (reason !== undefined) data.reason = reason;
-    this.emit(
-      createEvent<ActivityData>({
-        type,
-        timestamp: t,
-        data,
-        ...(id === undefined ? {} : { id }),
-        ...(session.key === '' ? {} : { sessionId: session.key }),
-      }) as Event,
-    );
+    return createEvent<ActivityData>({
+      type,
+      timestamp: t,
+      data,
+      ...(id === undefined ? {} : { id }),
+      ...(session.key === '' ? {} : { sessionId: session.key }),
+    }) as Event;
   }
 
   private endEpisode(
@@ -883,10 +894,28 @@ class Correlator implements SerialEngine<Event> {
     reason: ActivityEndReason,
   ) {
     // The episode ended with its last event: that is the activity's end in event time.
-    this.report(session, group, state, 'activity.ended', state.end, undefined, reason);
+    const ended = this.activity(session, group, state, 'activity.ended', state.end, undefined, reason);
+    // Out of the state before it goes out: a consumer that throws on it does not get it again (flush).
     state.episode = undefined;
     state.ids = [];
     state.files = undefined;
+    this.emit(ended);
+  }
+
+  /**
+   * Ends `episodes` in their order with `reason`, each even if the consumer throws on an earlier one;
+   * then throws the first exception.
+   */
+  private endAll(episodes: readonly Quiet[], reason: ActivityEndReason): void {
+    let failure: { error: unknown } | undefined;
+    for (const { session, group, state } of episodes) {
+      try {
+        this.endEpisode(session, group, state, reason);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
   }
 
   private session(key: string): SessionState {
@@ -958,9 +987,14 @@ class Correlator implements SerialEngine<Event> {
       // Every window of an idle session has expired: nothing it holds can take part in a match.
       if (now - session.lastTime > this.config.maxWindowMs) this.sessions.delete(session.key);
     }
-    if (quiet !== undefined) this.endQuiet(quiet);
-    for (const session of visited) {
-      if (this.sessions.get(session.key) === session) due.set(session, this.dueOf(session));
+    try {
+      if (quiet !== undefined) this.endQuiet(quiet);
+    } finally {
+      // Also when the consumer threw on an end (after all of them went out): the sessions still tracked
+      // stay in the queue, for the inputs handled before the output ends.
+      for (const session of visited) {
+        if (this.sessions.get(session.key) === session) due.set(session, this.dueOf(session));
+      }
     }
   }
 
@@ -989,22 +1023,32 @@ class Correlator implements SerialEngine<Event> {
     return quiet;
   }
 
-  /** Ends `quiet` episodes (`quiet`) by deadline, then session id, then group (see `sweep`). */
+  /**
+   * Ends `quiet` episodes (`quiet`) by deadline, then session id, then group (see `sweep`): each even if
+   * the consumer throws on an earlier one, then throws the first exception.
+   */
   private endQuiet(quiet: Quiet[] | undefined): void {
     if (quiet === undefined) return;
     if (quiet.length > 1) quiet.sort(byDeadline);
-    for (const { session, group, state } of quiet) this.endEpisode(session, group, state, 'quiet');
+    this.endAll(quiet, 'quiet');
   }
 
   /**
    * Ends every open episode (input completed or errored): first, as a sweep would, those already quiet
    * by the watermark (`quiet` — sweeps run at most once per a quarter of the shortest window, and what
    * the input has already decided must not depend on when the last one ran), then the rest (`flushed`),
-   * in the same order as a sweep's: by deadline, then session id, then group.
+   * in the same order as a sweep's: by deadline, then session id, then group. Each even if the consumer
+   * throws on an earlier one (each is taken out of the state before it goes out: a second flush emits
+   * nothing twice); then the first exception is thrown.
    */
   flush(): void {
     this.timer?.stop();
-    if (this.watermark !== NO_TIME) this.sweep(this.watermark);
+    let failure: { error: unknown } | undefined;
+    try {
+      if (this.watermark !== NO_TIME) this.sweep(this.watermark);
+    } catch (error) {
+      failure = { error };
+    }
     // In deadline order like a sweep's ends, not the map's: a live sweep may have dropped an idle
     // session that a replay still tracks, and tracked it anew after the others when it came back.
     let open: Quiet[] | undefined;
@@ -1013,10 +1057,15 @@ class Correlator implements SerialEngine<Event> {
     }
     if (open !== undefined) {
       if (open.length > 1) open.sort(byDeadline);
-      for (const { session, group, state } of open) this.endEpisode(session, group, state, 'flushed');
+      try {
+        this.endAll(open, 'flushed');
+      } catch (error) {
+        failure ??= { error };
+      }
     }
     this.sessions.clear();
     this.due.clear();
+    if (failure !== undefined) throw failure.error;
   }
 
   dispose(): void {
@@ -1183,6 +1232,10 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * whose fields cannot be read) does not stop the stream: it is reported as a `correlation.error` event
  * (priority HIGH; at most one per group and window of event time, across sessions, with a count of the
  * suppressed ones) and counts as no match.
+ *
+ * On complete or error the open episodes are ended (`flushed`), then the source's error is forwarded. A
+ * consumer that throws ends the output with its first exception, after the same flush. The episodes a
+ * flush or a sweep ends all go out even if the consumer throws on an earlier one, each once.
  *
  * Memory is bounded: per session and group at most `maxWindowEvents` events (older than the window are
  * dropped), at most `maxSessions` sessions (the least recently active are evicted, their episodes

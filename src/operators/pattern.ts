@@ -637,17 +637,25 @@ class Matcher implements SerialEngine<Event> {
   }
 
   /**
-   * Ends `expired` runs, earliest deadline first (so the output stays in event-time order, across keys
-   * as the live clock finds them), then by key (strings in order, then `null`), then by step.
+   * Ends `expired` runs (already out of their keys), earliest deadline first (so the output stays in
+   * event-time order, across keys as the live clock finds them), then by key (strings in order, then
+   * `null`), then by step: each even if the consumer throws on an earlier one, then throws the first
+   * exception.
    */
   private endExpired(expired: Expired[] | undefined): void {
     if (expired === undefined) return;
     if (expired.length > 1) expired.sort(byDeadline);
     const P = this.config.positives.length;
+    let failure: { error: unknown } | undefined;
     for (const { state, position, run } of expired) {
-      if (position === P) this.matched(state, run, run.start + this.config.within);
-      else this.timedOut(state, run, position, 'timeout');
+      try {
+        if (position === P) this.matched(state, run, run.start + this.config.within);
+        else this.timedOut(state, run, position, 'timeout');
+      } catch (error) {
+        failure ??= { error };
+      }
     }
+    if (failure !== undefined) throw failure.error;
   }
 
   /** Drops the runs an event matching an active `notFollowedBy` breaks. */
@@ -800,8 +808,13 @@ class Matcher implements SerialEngine<Event> {
         this.rememberTime(mapKey, state.lastTime);
       }
     }
-    this.endExpired(expired);
-    for (const state of visited) if (state.live > 0) due.set(state, this.dueOf(state));
+    try {
+      this.endExpired(expired);
+    } finally {
+      // Also when the consumer threw on one (after all of them went out): the keys left stay in the
+      // queue, for the inputs handled before the output ends.
+      for (const state of visited) if (state.live > 0) due.set(state, this.dueOf(state));
+    }
   }
 
   /** The earliest deadline of the key's partial matches. */
@@ -815,22 +828,36 @@ class Matcher implements SerialEngine<Event> {
    * Gives up every partial match (input completed or errored) — after ending, as a sweep would, the ones
    * whose deadline the watermark has already passed: sweeps run at most once per `within / 4`, and what
    * the input has already decided must not depend on when the last one ran. Those left go in the same
-   * order as a sweep's: by deadline, then key, then step.
+   * order as a sweep's: by deadline, then key, then step. Each even if the consumer throws on an earlier
+   * one (each is taken out of its key before it goes out: a second flush emits nothing twice); then the
+   * first exception is thrown.
    */
   flush(): void {
     this.timer?.stop();
-    if (this.watermark !== NO_TIME) this.sweep(this.watermark);
+    let failure: { error: unknown } | undefined;
+    try {
+      if (this.watermark !== NO_TIME) this.sweep(this.watermark);
+    } catch (error) {
+      failure = { error };
+    }
     // In deadline order like a sweep's, not the map's: a live sweep may have dropped a key that a replay
     // still tracks, and tracked it anew after the others when it came back.
     let left: Expired[] | undefined;
     for (const state of this.keys.values()) left = this.collectExpired(state, Number.POSITIVE_INFINITY, left);
     if (left !== undefined) {
       if (left.length > 1) left.sort(byDeadline);
-      for (const { state, position, run } of left) this.timedOut(state, run, position, 'flushed');
+      for (const { state, position, run } of left) {
+        try {
+          this.timedOut(state, run, position, 'flushed');
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
     }
     this.keys.clear();
     this.due.clear();
     this.lastTimes.clear();
+    if (failure !== undefined) throw failure.error;
   }
 
   dispose(): void {
@@ -918,6 +945,9 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   the ones left with `'evicted'`.
  * - A predicate or key function that throws counts as no match and is reported as `pattern.error`
  *   (priority HIGH, at most one per `within`, with a count of the suppressed ones).
+ * - **Errors**: a source error is forwarded after the flush; a consumer that throws ends the output
+ *   with its first exception, after the same flush. The partial matches a flush or a sweep ends all go
+ *   out even if the consumer throws on an earlier one, each once.
  *
  * ## Examples
  * ```ts

@@ -29,6 +29,8 @@ function label(event: Event): string {
  */
 class Consumer extends Subscriber<Event> {
   readonly got: string[] = [];
+  /** The outputs themselves. */
+  readonly events: Event[] = [];
 
   constructor(private readonly react: (event: Event) => boolean) {
     super();
@@ -36,6 +38,7 @@ class Consumer extends Subscriber<Event> {
 
   protected override _next(event: Event): void {
     this.got.push(label(event));
+    this.events.push(event);
     if (this.react(event)) throw new Error(`consumer on ${label(event)}`);
   }
 
@@ -174,5 +177,128 @@ describe('a consumer that throws on what a live-clock sweep emitted', () => {
     // uncaught exception in a timer), and the output never ended.
     expect(() => scheduler.flush()).not.toThrow();
     expect(consumer.got).toEqual(['T[a1]:timeout', 'error consumer on T[a1]:timeout']);
+  });
+});
+
+/** A flushed or swept output as `<session>:<reason>` (a correlate end, a pattern timeout), else undefined. */
+function ending(event: Event): string | undefined {
+  if (event.type !== 'activity.ended' && event.type !== 'pattern.timeout') return undefined;
+  return `${event.sessionId}:${String((event.data as { reason?: unknown }).reason)}`;
+}
+
+/** The ends a consumer got, in order (see `ending`). */
+function endingsOf(consumer: Consumer): string[] {
+  return consumer.events.map(ending).filter((e): e is string => e !== undefined);
+}
+
+/** How the consumer's output `n` (its ends counted alone) reads in `got`. */
+function endLabel(consumer: Consumer, n: number): string {
+  const at = consumer.events.map((e, i) => [e, i] as const).filter(([e]) => ending(e) !== undefined)[n]![1];
+  return consumer.got[at]!;
+}
+
+const holding: Array<
+  [
+    string,
+    (options: { passThrough: boolean; scheduler?: VirtualTimeScheduler }) => OperatorFunction<Event, Event>,
+  ]
+> = [
+  [
+    'correlate',
+    ({ passThrough, scheduler }) =>
+      correlate([{ name: 'g', eventTypes: ['step.a'], windowMs: 1_000, rule: () => ({ confidence: 1 }) }], {
+        passThrough,
+        ...(scheduler === undefined ? {} : { liveClock: true, scheduler }),
+      }),
+  ],
+  [
+    'pattern',
+    ({ passThrough, scheduler }) =>
+      pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b'], {
+        within: 1_000,
+        passThrough,
+        ...(scheduler === undefined ? {} : { liveClock: true, scheduler }),
+      }),
+  ],
+];
+
+describe.each(holding)('%s: a consumer that throws on one of the ends flushed or swept', (_, operator) => {
+  /** An open episode (correlate) or partial match (pattern) in each session. */
+  function open(input: Subject<Event>, sessions: readonly string[], at: (i: number) => number): void {
+    for (const [i, session] of sessions.entries()) {
+      input.next({ ...ev(`a${session}`, 'step.a', 0), timestamp: at(i), sessionId: session });
+    }
+  }
+
+  it.each([
+    ['completes', (input: Subject<Event>) => input.complete(), undefined],
+    ['errors', (input: Subject<Event>) => input.error(new Error('source')), 'source'],
+  ])('still gets the others when the source %s, then the first error', (_, end, sourceError) => {
+    // The flush stopped at the exception: the sessions after it were never ended, their events lost.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => ending(e) === 'A:flushed' || ending(e) === 'C:flushed');
+    input.pipe(operator({ passThrough: false })).subscribe(consumer);
+    open(input, ['A', 'B', 'C'], (i) => T0 + i * 10);
+    end(input);
+    expect(endingsOf(consumer)).toEqual(['A:flushed', 'B:flushed', 'C:flushed']);
+    expect(consumer.got.at(-1)).toBe(`error ${sourceError ?? `consumer on ${endLabel(consumer, 0)}`}`);
+    expect(consumer.got.filter((label) => label.startsWith('error') || label === 'complete')).toHaveLength(1);
+  });
+
+  it('still gets them all, once each, and the output ends, when it threw before the flush too', () => {
+    // It threw on an input passed through, then on the first end the flush emitted: the flush stopped
+    // there, the other ends were lost, and the output never ended.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.id === 'aC' || ending(e) === 'A:flushed');
+    input.pipe(operator({ passThrough: true })).subscribe(consumer);
+    open(input, ['A', 'B', 'C'], (i) => T0 + i * 10);
+    expect(endingsOf(consumer)).toEqual(['A:flushed', 'B:flushed']);
+    // Its first exception, on C's input (read as its type).
+    expect(consumer.events.filter((e) => e.type === 'step.a').map((e) => e.id)).toEqual(['aA', 'aB', 'aC']);
+    expect(consumer.got.at(-1)).toBe('error consumer on step.a');
+  });
+
+  it('still gets the others a live-clock sweep ends, once each, then the error', () => {
+    // The sweep had taken them out of its state before emitting them: the ones after the exception
+    // were lost.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => ending(e)?.startsWith('A:') === true);
+    input.pipe(operator({ passThrough: false, scheduler })).subscribe(consumer);
+    // Stamped by the scheduler's clock, as live input is: all three end in one sweep.
+    open(input, ['A', 'B', 'C'], () => 1);
+    expect(() => scheduler.flush()).not.toThrow();
+    const ends = endingsOf(consumer);
+    const reason = ends[0]!.slice(2);
+    expect(['timeout', 'quiet']).toContain(reason);
+    expect(ends).toEqual([`A:${reason}`, `B:${reason}`, `C:${reason}`]);
+    expect(consumer.got.at(-1)).toBe(`error consumer on ${endLabel(consumer, 0)}`);
+  });
+});
+
+describe('correlate: a consumer that throws on an episode a sweep ended', () => {
+  it('does not get it again from the flush', () => {
+    // The episode was still open once the end went out (it was marked ended after): the flush ended it
+    // again, `flushed`.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => ending(e) === 'A:quiet');
+    input
+      .pipe(
+        correlate(
+          [
+            { name: 'g', eventTypes: ['step.a'], windowMs: 1_000, rule: () => ({ confidence: 1 }) },
+            // A longer window: the sessions are not idle yet when g's episodes end, and stay tracked.
+            { name: 'h', eventTypes: ['note'], windowMs: 60_000, rule: () => null },
+          ],
+          { passThrough: false, liveClock: true, scheduler },
+        ),
+      )
+      .subscribe(consumer);
+    for (const session of ['A', 'B'])
+      input.next({ ...ev(`a${session}`, 'step.a', 0), timestamp: 1, sessionId: session });
+    scheduler.flush();
+    expect(endingsOf(consumer)).toEqual(['A:quiet', 'B:quiet']);
+    expect(consumer.got.at(-1)).toBe('error consumer on activity.ended');
   });
 });

@@ -134,7 +134,11 @@ export class ErrorGate {
 export interface SerialEngine<T> {
   /** Handles one input: passes it through and emits what it derives. */
   handle(event: T): void;
-  /** Emits what is still pending (open episodes, partial matches) before complete or error. */
+  /**
+   * Emits what is still pending (open episodes, partial matches) before complete or error: each item
+   * even if the consumer throws on an earlier one (each taken out of the state before it is emitted, so
+   * nothing goes out twice), then throws the first exception.
+   */
   flush(): void;
   /** Cancels timers and drops state on unsubscribe. */
   dispose(): void;
@@ -167,8 +171,14 @@ export function serializedOperator<T, R>(
         failure ??= error;
         if (!flushed) {
           flushed = true;
-          // A consumer that throws here is a failure too: the output ends once this returns.
-          engine.flush();
+          // The engine emits all it holds even if the consumer throws on some, then throws the first
+          // exception: a failure too, and the output ends here with the first one (a failure that queued
+          // this task has already set `ending`: nothing else would end it).
+          try {
+            engine.flush();
+          } catch (error) {
+            failure ??= { error };
+          }
         }
         if (failure === undefined) subscriber.complete();
         else subscriber.error(failure.error);
