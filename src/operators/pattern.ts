@@ -768,14 +768,27 @@ class Matcher implements SerialEngine<Event> {
     this.emit(createEvent({ type: 'pattern.timeout', timestamp, data, ...sessionOf(run.events) }) as Event);
   }
 
+  /**
+   * Ends every partial match of the key with `reason` (eviction), earliest start first. They leave the
+   * key before they go out, and each goes out even if the consumer throws on an earlier one (a flush
+   * after the exception finds none of them again); then the first exception is thrown.
+   */
   private giveUp(state: KeyState, reason: PatternTimeoutReason): void {
     const { runs } = state;
     const live: Array<[number, Run]> = [];
     for (let p = 1; p < runs.length; p++) if (runs[p] !== undefined) live.push([p, runs[p]!]);
     live.sort((a, b) => a[1].start - b[1].start);
-    for (const [p, run] of live) this.timedOut(state, run, p, reason);
     runs.fill(undefined);
     state.live = 0;
+    let failure: { error: unknown } | undefined;
+    for (const [p, run] of live) {
+      try {
+        this.timedOut(state, run, p, reason);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
   }
 
   /**
@@ -946,8 +959,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  * - A predicate or key function that throws counts as no match and is reported as `pattern.error`
  *   (priority HIGH, at most one per `within`, with a count of the suppressed ones).
  * - **Errors**: a source error is forwarded after the flush; a consumer that throws ends the output
- *   with its first exception, after the same flush. The partial matches a flush or a sweep ends all go
- *   out even if the consumer throws on an earlier one, each once.
+ *   with its first exception, after the same flush. The partial matches a flush, a sweep or an eviction
+ *   ends all go out even if the consumer throws on an earlier one, each once.
  *
  * ## Examples
  * ```ts

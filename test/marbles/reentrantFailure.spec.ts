@@ -302,3 +302,32 @@ describe('correlate: a consumer that throws on an episode a sweep ended', () => 
     expect(consumer.got.at(-1)).toBe('error consumer on activity.ended');
   });
 });
+
+describe('pattern: a consumer that throws on a partial match an eviction ended', () => {
+  it('gets the key’s other partial matches, and none of them again from the flush', () => {
+    // The evicted key's partial matches were still in it while they went out: the others were not sent,
+    // and the flush sent them all (`flushed`), the one the consumer threw on a second time.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => (e.data as PatternTimeoutData).reason === 'evicted');
+    input
+      .pipe(
+        pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b', (e) => e.type === 'step.c'], {
+          within: 60_000,
+          passThrough: false,
+          maxKeys: 1,
+        }),
+      )
+      .subscribe(consumer);
+    // Key A: one partial match waiting for step.c ([a1, b1]), one for step.b ([a2]).
+    input.next(ev('a1', 'step.a', 1));
+    input.next(ev('b1', 'step.b', 2));
+    input.next(ev('a2', 'step.a', 3));
+    // Key B: A is evicted.
+    input.next({ ...ev('aB', 'step.a', 4), sessionId: 'B' });
+    input.complete();
+    const timeouts = consumer.got.filter((l) => l.startsWith('T['));
+    expect(timeouts.slice(0, 2)).toEqual(['T[a1,b1]:evicted', 'T[a2]:evicted']);
+    expect(timeouts.filter((l) => /a1|a2/.test(l))).toHaveLength(2);
+    expect(consumer.got.at(-1)).toBe('error consumer on T[a1,b1]:evicted');
+  });
+});
