@@ -331,3 +331,32 @@ describe('pattern: a consumer that throws on a partial match an eviction ended',
     expect(consumer.got.at(-1)).toBe('error consumer on T[a1,b1]:evicted');
   });
 });
+
+describe('a consumer that throws, then throws again on what the flush emits', () => {
+  it.each([
+    [
+      'correlate',
+      () =>
+        correlate([
+          { name: 'g', eventTypes: ['file.created'], windowMs: 60_000, rule: () => ({ confidence: 1 }) },
+        ]),
+      'activity.ended',
+    ],
+    [
+      'pattern',
+      () => pattern([(e) => e.type === 'file.created', (e) => e.type === 'step.b'], { within: 60_000 }),
+      'pattern.timeout',
+    ],
+  ])('%s still ends the output with the first exception', (_, operator, flushed) => {
+    // The flush ran in the task queued by the first exception, and its exception went to the failure
+    // callback, which saw the output already ending: the output never ended.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.id === 'x' || e.type === flushed);
+    input.pipe(operator()).subscribe(consumer);
+    input.next({ ...ev('f0', 'file.created', 0), data: { file_path: '/r/0.ts' } });
+    input.next(ev('x', 'note', 1));
+    expect(consumer.got.filter((label) => label === flushed || label.startsWith('T['))).toHaveLength(1);
+    expect(consumer.got.at(-1)).toBe('error consumer on x');
+    expect(input.observed).toBe(false);
+  });
+});
