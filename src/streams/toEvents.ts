@@ -431,15 +431,16 @@ function durationOf(payload: Record<string, unknown>): number | undefined {
 }
 
 /**
- * Where the `commit` of `git [options] commit` in `command` ends, or -1 if it runs none. Linear in the command's length: a regular expression
+ * Where the `commit` of the first `git [options] commit` of `command` from `from` on ends, or -1 if it
+ * runs none. Linear in the command's length: a regular expression
  * with a repeated group of options backtracked through every way of splitting them (`--a` read as `-`
  * and `-a` or as `--` and `a`, a `-c` alone or with its argument), exponentially: a Bash command of a
  * few dozen options after `git` blocked the bridge for minutes. Each `git` is read from once: one that
  * starts inside the options already read from an earlier `git` cannot lead to a `commit` either.
  */
-function gitCommitEnd(command: string): number {
-  let readUpTo = 0;
-  GIT.lastIndex = 0;
+function gitCommitEnd(command: string, from = 0): number {
+  let readUpTo = from;
+  GIT.lastIndex = from;
   for (let git = GIT.exec(command); git !== null; git = GIT.exec(command)) {
     if (git.index < readUpTo) continue;
     let at = GIT.lastIndex;
@@ -522,9 +523,15 @@ const postToolUse: Mapper = (p, ctx) => {
     if (Array.isArray(edits)) data.edits = edits.length;
     events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
   } else if (toolName === 'Bash' && command !== undefined) {
-    const commitEnd = gitCommitEnd(command);
-    const commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
-    if (commitArguments !== undefined && !commitArguments.showsOnly) {
+    let commitEnd = gitCommitEnd(command);
+    let commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
+    // A commit that only shows what it would do (`git commit --dry-run && git commit -m …`): the line's
+    // next git commit, read from the end of its command on, is the one that commits, if any.
+    while (commitArguments?.showsOnly) {
+      commitEnd = gitCommitEnd(command, commitArguments.end);
+      commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
+    }
+    if (commitArguments !== undefined) {
       const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
       COMMIT_MESSAGE.lastIndex = commitEnd;
       let message = COMMIT_MESSAGE.exec(command);

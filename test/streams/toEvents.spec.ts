@@ -179,6 +179,9 @@ describe('toEvents mappings', () => {
     // Its own -m still counts, also after a quoted argument holding a separator, or a here-document.
     expect(message('git commit --author "A && B <a@b>" -m "fix: x" && git push', '')).toBe('fix: x');
     expect(message('git commit -F - <<EOF && git tag -m v1 v1\nfix: y\nEOF', printed)).toBe('fix: trim ids');
+    // After a dry run, the commit that follows it is read, with its own -m (not the dry run's).
+    expect(message('git commit --dry-run -m "wip" && git commit -m "fix: z"', '')).toBe('fix: z');
+    expect(message('git commit -a --dry-run && git commit -aF m.txt', printed)).toBe('fix: trim ids');
   });
 
   it('strips the leading tabs of a <<-EOF message, as bash does, and keeps an unquoted one unexpanded', () => {
@@ -231,6 +234,9 @@ describe('toEvents mappings', () => {
     ["git commit -m 'try -z'", true],
     ['git commit -m --dry-run', true],
     ['git commit -F msg.txt; git status --short', true],
+    // A dry run first, then the commit: the commit is the line's second git commit.
+    ['git commit --dry-run && git commit -m "wip"', true],
+    ['git commit --short; git -C /r commit -a --dry-run', false],
   ])('reads %j, where git commit may only show what it would do, as a commit: %s', (command, isCommit) => {
     const events = toEvents(
       'PostToolUse',
