@@ -223,6 +223,20 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
     expect(stderr).toContain('is not an offset file');
     expect(await readFile(`${log}.offset`, 'utf8')).toBe('{"offset": "x"}\n');
   });
+
+  it.each([
+    ['a head of another length than its offset asks', '{"offset": 3, "ino": 1, "head": ""}\n'],
+    ['a negative inode', '{"offset": 0, "ino": -1, "head": ""}\n'],
+  ])('refuses an offset file with %s as one it cannot read', async (_, text) => {
+    // It passed the command's own check, then failed the reader's, whose error named its option
+    // (resumeFrom), not the file to remove.
+    await writeFile(log, `${note(S1)}\n`);
+    await writeFile(`${log}.offset`, text);
+    const { code, stderr } = await ingest();
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${log}.offset is not an offset file`);
+    expect(await readFile(`${log}.offset`, 'utf8')).toBe(text);
+  });
 });
 
 describe('vibespec-streams ingest killed mid-run', () => {

@@ -17,7 +17,7 @@ import { makeFolder } from '../folders.js';
 import { persist } from '../store/persist.js';
 import { type Durability, openStore, type SessionStore } from '../store/SessionStore.js';
 import { bridgeHooks } from '../streams/bridge.js';
-import { fromHookFileMarked, type HookFileMark } from '../streams/fromHookFile.js';
+import { fromHookFileMarked, type HookFileMark, resumeOption } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
 import { bridgeLimits, mapHookOutput } from '../streams/toEvents.js';
 import { writeWhole } from './appendLine.js';
@@ -188,21 +188,21 @@ async function readOffset(offsetFile: string): Promise<{ resume?: Resume; lines?
     saved = undefined;
   }
   const { offset, ino, head, timestamp } = (saved ?? {}) as Record<string, unknown>;
-  if (
-    !Number.isSafeInteger(offset) ||
-    (offset as number) < 0 ||
-    typeof ino !== 'number' ||
-    typeof head !== 'string' ||
-    !/^(?:[0-9a-f]{2})*$/.test(head) ||
-    (timestamp !== undefined && !Number.isFinite(timestamp))
-  ) {
+  let resume: Resume | undefined;
+  try {
+    // The reader's own check of a mark (`resumeFrom`): one it would refuse is no offset file either.
+    const mark = resumeOption({ end: offset, ino, head, timestamp });
+    if (mark?.ino !== undefined && mark.head !== undefined)
+      resume = { ...mark, ino: mark.ino, head: mark.head };
+  } catch {
+    // Reported below.
+  }
+  if (resume === undefined) {
     // Guessing could lose lines or store them twice: ask. Deleting it re-ingests the whole log.
     throw new Error(
       `${offsetFile} is not an offset file ({ "offset", "ino", "head" }); remove it to ingest the log from its start`,
     );
   }
-  const resume: Resume = { end: offset as number, ino, head };
-  if (timestamp !== undefined) resume.timestamp = timestamp as number;
   return { resume };
 }
 

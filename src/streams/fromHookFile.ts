@@ -131,14 +131,19 @@ export function fromHookFileMarked(path: string, options?: HookFileOptions): Obs
 }
 
 /** A validated `resumeFrom`: a bare offset has no `ino` or `head` to check. */
-interface Resume {
+export interface Resume {
   end: number;
   ino?: number;
   head?: string;
   timestamp?: number;
 }
 
-function resumeOption(value: unknown): Resume | undefined {
+/**
+ * @internal Checks a `resumeFrom` (see `HookFileOptions.resumeFrom`), and returns it as a `Resume`;
+ * throws the `ConfigError` that `fromHookFile` throws for it. Also the `ingest` command's check of its
+ * offset file. (Not exported from the package.)
+ */
+export function resumeOption(value: unknown): Resume | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') {
     if (Number.isSafeInteger(value) && value >= 0) return { end: value };
