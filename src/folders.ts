@@ -16,7 +16,8 @@ export async function makeFolder(path: string): Promise<string[]> {
     return [path];
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return [];
+    // EISDIR: macOS's answer for `/`.
+    if (code === 'EEXIST' || code === 'EISDIR') return [];
     const parent = dirname(path);
     if (code !== 'ENOENT' || parent === path) throw error;
   }
