@@ -341,9 +341,9 @@ function readCommitArguments(command: string, from: number): { end: number; show
   return { end, showsOnly };
 }
 
-/** Whether `command` holds nothing but blanks from `from` on. */
-function blankFrom(command: string, from: number): boolean {
-  for (let i = from; i < command.length; i++) {
+/** Whether `command` holds nothing but blanks from `from` to `to`. */
+function blankBetween(command: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
     const c = command[i];
     if (c !== ' ' && c !== '\t' && c !== '\n' && c !== '\r') return false;
   }
@@ -351,26 +351,121 @@ function blankFrom(command: string, from: number): boolean {
 }
 
 /**
- * Whether the exit status of `command` is that of its test command, whose words go on at `from`: when
- * every command after it is joined by `&&` — or by a pipe under `set -o pipefail` (`pipefail`) — a
- * success of the line is a success of the tests. After `|` the status is the pipe's last command's
- * (`npm test | tail`), after `;`, `||` or a newline a later command's, after `&` the test runs on.
+ * What the exit status of the Bash line `command` says of its test commands (the commands holding one of
+ * `tests`, the sorted indices where a test command's words start): `passed` when a success (status 0) of
+ * the line shows every test command ran and passed, `failed` when a failure shows a test command ran and
+ * failed. Read as the shell runs the line: a list's status is its last pipeline's (`;`, a newline and `&`
+ * end a list; one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success
+ * of `a`, `a || b` only after a failure, and a pipe's status is its last command's — or, under
+ * `set -o pipefail` (`pipefail`), the last failing one's. So `npm test && npm run build` shows a pass but
+ * not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
+ * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
+ * neither (tail's status). Linear in the command's length.
  */
-function testStatusShown(command: string, from: number, pipefail: boolean): boolean {
-  let at = from;
+function testVerdict(
+  command: string,
+  tests: readonly number[],
+  pipefail: boolean,
+): { passed: boolean; failed: boolean } {
+  const n = command.length;
+  let t = 0; // the next test index not yet placed in a command
+  let anyTest = false;
+  // The current list: what its status says so far — status 0 ⇒ its test commands ran and passed (`z`),
+  // status non-zero ⇒ one of them ran and failed (`f`) — and whether it has test commands.
+  let z = true;
+  let f = false;
+  let listTests = false;
+  let testsBefore = false; // an earlier list (or a background one) had a test command
+  let ended = false; // the list ended (`;`, newline): the next command starts a new one
+  let op = ''; // the operator before the pipeline being read: '', '&&' or '||'
+  let operatorLast = false; // `&&`, `||` or `|` read, no command since: a newline goes on with it
+  // The pipeline being read: commands in it, whether its last is a test, one before it, all of them.
+  let commands = 0;
+  let lastTest = false;
+  let earlierTest = false;
+  let allTests = true;
+  const finishPipeline = (): void => {
+    if (commands === 0) return;
+    const pz = pipefail || !earlierTest; // status 0 ⇒ its tests passed
+    const pf = pipefail ? allTests : lastTest; // status non-zero ⇒ one of its tests failed
+    const has = lastTest || earlierTest;
+    if (op === '&&') {
+      z = z && pz;
+      f = f && pf;
+    } else if (op === '||') {
+      // After a success of the left side the pipeline is skipped (its tests did not run); after a
+      // failure it runs (the left side's tests did not pass).
+      z = z && pz && !has && !listTests;
+      f = f || pf;
+    } else {
+      z = pz;
+      f = pf;
+    }
+    listTests = listTests || has;
+    commands = 0;
+    lastTest = false;
+    earlierTest = false;
+    allTests = true;
+  };
+  let at = 0;
   for (;;) {
     const end = readCommand(command, at);
-    if (end >= command.length) return true;
+    let isTest = false;
+    while (t < tests.length && tests[t]! < end) {
+      if (tests[t]! >= at) isTest = true;
+      t++;
+    }
+    if (!blankBetween(command, at, end)) {
+      if (ended) {
+        testsBefore = testsBefore || listTests;
+        z = true;
+        f = false;
+        listTests = false;
+        op = '';
+        ended = false;
+      }
+      anyTest = anyTest || isTest;
+      earlierTest = earlierTest || lastTest;
+      lastTest = isTest;
+      allTests = allTests && isTest;
+      commands++;
+      operatorLast = false;
+    }
+    if (end >= n) break;
     const c = command[end];
     const next = command[end + 1];
-    if (c === '&' && next === '&') at = end + 2;
-    else if (c === '|' && next !== '|' && pipefail) at = end + (next === '&' ? 2 : 1);
-    else if (c === '#') {
+    if (c === '#') {
       const newline = command.indexOf('\n', end);
-      if (newline < 0) return true;
+      if (newline < 0) break;
       at = newline;
-    } else return (c === ';' || c === '\n') && blankFrom(command, end + 1);
+    } else if (c === '|' && next !== '|') {
+      operatorLast = true;
+      at = end + (next === '&' ? 2 : 1);
+    } else if ((c === '&' && next === '&') || c === '|') {
+      finishPipeline();
+      op = c === '&' ? '&&' : '||';
+      operatorLast = true;
+      at = end + 2;
+    } else if (c === '&') {
+      // Sent to the background: the list's status is 0, whatever its tests do.
+      finishPipeline();
+      testsBefore = testsBefore || listTests;
+      z = true;
+      f = false;
+      listTests = false;
+      op = '';
+      at = end + 1;
+    } else {
+      // `;` or a newline; a newline after `&&`, `||` or `|` goes on with it.
+      if (!operatorLast || c !== '\n') {
+        finishPipeline();
+        ended = true;
+      }
+      at = end + 1;
+    }
   }
+  finishPipeline();
+  return { passed: anyTest && z && !testsBefore, failed: anyTest && f };
 }
 
 const TEST_COMMAND =
@@ -460,6 +555,13 @@ function isTestCommand(command: string | undefined): command is string {
   return command !== undefined && TEST_COMMAND.test(command) && !NOT_A_TEST_RUN.test(command);
 }
 
+/** `testVerdict` of a test command (`isTestCommand(command)` held: the expression matches). */
+function verdictOf(command: string): { passed: boolean; failed: boolean } {
+  const test = TEST_COMMAND.exec(command)!;
+  const pipefail = command.lastIndexOf('pipefail', test.index) >= 0;
+  return testVerdict(command, [test.index], pipefail);
+}
+
 const preToolUse: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
   const data = toolData(p, rec(p.tool_input));
@@ -472,9 +574,10 @@ const preToolUse: Mapper = (p, ctx) => {
  * The `test.run` data of a test command Claude Code reports as a success (a PostToolUse), from its
  * Bash response: it exited 0 (`exit_code: 0`) — or with a code Claude Code reads as no error (grep's 1
  * is "No matches found"), which it does not give (`return_code_interpretation`, no `exit_code`); an
- * `interrupted` run did not finish (`passed: false`). When the line's status is not the tests' — a pipe
- * after them (`npm test | tail`, without `set -o pipefail`), a later command after `;`, `||` or a newline
- * — whether they passed is unknown: `outcome: 'unknown'` and no `passed`. A command sent to the background
+ * `interrupted` run did not finish (`passed: false`). When the line's success does not show the tests
+ * passed (`testVerdict`) — a pipe after them (`npm test | tail`, without `set -o pipefail`), a later
+ * command after `;`, `||` or a newline, `npm run lint || npm test` (the tests may not have run) — whether
+ * they passed is unknown: `outcome: 'unknown'` and no `passed`. A command sent to the background
  * (`backgroundTaskId`, or `run_in_background`) has only started: no `test.run` (its `tool.used` stays).
  */
 function testRunOf(
@@ -487,12 +590,7 @@ function testRunOf(
   if (response !== undefined && response.interrupted === true) {
     return { command, passed: false, interrupted: true };
   }
-  // `isTestCommand(command)` held: the expression matches.
-  const test = TEST_COMMAND.exec(command)!;
-  const pipefail = command.lastIndexOf('pipefail', test.index) >= 0;
-  if (!testStatusShown(command, test.index + test[0].length, pipefail)) {
-    return { command, outcome: 'unknown' };
-  }
+  if (!verdictOf(command).passed) return { command, outcome: 'unknown' };
   const interpretation = response === undefined ? undefined : str(response.returnCodeInterpretation);
   if (interpretation !== undefined) {
     return { command, passed: true, return_code_interpretation: interpretation };
@@ -556,6 +654,11 @@ const postToolUse: Mapper = (p, ctx) => {
   return events;
 };
 
+/**
+ * A failed tool call: `tool.failed`, and for a Bash test command a `test.run` — `passed: false` when the
+ * line's failure shows the tests failed (`testVerdict`: `npm test`, `npm run lint || npm test`) or it was
+ * interrupted, else `outcome: 'unknown'` and no `passed` (`npm test && npm run build`: the build's?).
+ */
 const postToolUseFailure: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
   const data = toolData(p, rec(p.tool_input));
@@ -573,9 +676,12 @@ const postToolUseFailure: Mapper = (p, ctx) => {
   const events = [make(ctx, 'tool.failed', data, Priority.HIGH)];
   const command = data.command as string | undefined;
   if (data.tool_name === 'Bash' && isTestCommand(command)) {
-    const run: Record<string, unknown> = { command, passed: false };
-    if (exitCode !== undefined) run.exit_code = exitCode;
-    if (interrupted) run.interrupted = true;
+    let run: Record<string, unknown>;
+    if (interrupted || verdictOf(command).failed) {
+      run = { command, passed: false };
+      if (exitCode !== undefined) run.exit_code = exitCode;
+      if (interrupted) run.interrupted = true;
+    } else run = { command, outcome: 'unknown' };
     events.push(make(ctx, 'test.run', run, Priority.NORMAL));
   }
   return events;

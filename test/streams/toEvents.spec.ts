@@ -402,6 +402,55 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it("claims a test command's pass or failure only when the line's exit status shows it (docs/bridge.md's table)", () => {
+    const runOf = (hook: string, fields: Record<string, unknown>) =>
+      toEvents(hook, claude(hook, { tool_name: 'Bash', ...fields }), T).find((e) => e.type === 'test.run')!
+        .data;
+    const onSuccess = (command: string) =>
+      runOf('PostToolUse', {
+        tool_input: { command },
+        tool_response: { stdout: '', stderr: '', interrupted: false, isImage: false },
+      });
+    const onFailure = (command: string) =>
+      runOf('PostToolUseFailure', { tool_input: { command }, error: 'Exit code 1\nfailed' });
+    const U = 'unknown';
+    // command, what a success says, what a failure says
+    const table: [string, 'passed' | typeof U, 'failed' | typeof U][] = [
+      ['npm test', 'passed', 'failed'],
+      ['echo start; npm test', 'passed', 'failed'],
+      ['npm test 2>&1', 'passed', 'failed'],
+      // A failure may be the build's.
+      ['npm test && npm run build', 'passed', U],
+      ['npm test &&\n  npm run build', 'passed', U],
+      // A failure may be the build's, the tests never run.
+      ['npm run build && npm test', 'passed', U],
+      ['cd app && npm test', 'passed', U],
+      ['git pull || true && npm test', 'passed', U],
+      // After a failure of the tests only: a failure is theirs, a success may be echo's.
+      ['npm test || echo "tests failed" >&2', U, 'failed'],
+      // After a failure of the lint only: a success may be the lint's, the tests never run.
+      ['npm run lint || npm test', U, 'failed'],
+      ['npm test || true', U, 'failed'],
+      // tail's status; under pipefail a failure may be tail's.
+      ['npm test | tail -5', U, U],
+      ['set -o pipefail; npm test | tail -5', 'passed', U],
+      // A later command's status.
+      ['npm test; echo done', U, U],
+      ['npm test\necho done', U, U],
+      ['npm test || echo failed && echo done', U, U],
+      // In the background: the line's status is not the tests'.
+      ['npm test & sleep 1', U, U],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(onSuccess(command), command).toEqual(
+        success === U ? { command, outcome: U } : { command, passed: true, exit_code: 0 },
+      );
+      expect(onFailure(command), command).toEqual(
+        failure === U ? { command, outcome: U } : { command, passed: false, exit_code: 1 },
+      );
+    }
+  });
+
   it("reads a test command's test.run from what Claude Code's Bash response says, not a made-up exit code 0", () => {
     const run = (response: unknown, input: Record<string, unknown> = {}) =>
       toEvents(
