@@ -351,23 +351,58 @@ function blankBetween(command: string, from: number, to: number): boolean {
 }
 
 /**
+ * Reads `set` options: `-o pipefail` (alone or after other letters, `-euo pipefail`) turns it on,
+ * `+o pipefail` off. `onWord` takes a command's words in turn (`readCommand`), `start` resets it for the
+ * next command; `pipefail` is the state so far.
+ */
+class SetOptions {
+  pipefail = false;
+  private word = 0;
+  private set = false; // the command is a `set`, its options not ended
+  private name = 0; // the next word is an option's name: 1 after `-o`, -1 after `+o`
+  constructor(private readonly command: string) {}
+  start(): void {
+    this.word = 0;
+    this.set = false;
+    this.name = 0;
+  }
+  readonly onWord = (start: number, end: number, plain: boolean): void => {
+    const command = this.command;
+    if (this.word++ === 0) {
+      this.set = plain && end - start === 3 && command.startsWith('set', start);
+      return;
+    }
+    if (!this.set) return;
+    if (this.name !== 0) {
+      if (plain && end - start === 8 && command.startsWith('pipefail', start)) this.pipefail = this.name > 0;
+      this.name = 0;
+    } else {
+      const sign = command[start];
+      // `--`, `-` or an argument: the options end.
+      if (!plain || end - start < 2 || (sign !== '-' && sign !== '+') || command[start + 1] === '-') {
+        this.set = false;
+        return;
+      }
+      for (let k = start + 1; k < end; k++) if (command[k] === 'o') this.name = sign === '-' ? 1 : -1;
+    }
+  };
+}
+
+/**
  * What the exit status of the Bash line `command` says of its test commands (the commands holding one of
  * `tests`, the sorted indices where a test command's words start): `passed` when a success (status 0) of
  * the line shows every test command ran and passed, `failed` when a failure shows a test command ran and
  * failed. Read as the shell runs the line: a list's status is its last pipeline's (`;`, a newline and `&`
  * end a list; one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success
- * of `a`, `a || b` only after a failure, and a pipe's status is its last command's — or, under
- * `set -o pipefail` (`pipefail`), the last failing one's. So `npm test && npm run build` shows a pass but
+ * of `a`, `a || b` only after a failure, and a pipe's status is its last command's — or, after a
+ * `set -o pipefail` (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. So `npm test && npm run build` shows a pass but
  * not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
  * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
  * neither (tail's status). Linear in the command's length.
  */
-function testVerdict(
-  command: string,
-  tests: readonly number[],
-  pipefail: boolean,
-): { passed: boolean; failed: boolean } {
+function testVerdict(command: string, tests: readonly number[]): { passed: boolean; failed: boolean } {
   const n = command.length;
+  const options = new SetOptions(command);
   let t = 0; // the next test index not yet placed in a command
   let anyTest = false;
   // The current list: what its status says so far — status 0 ⇒ its test commands ran and passed (`z`),
@@ -384,6 +419,7 @@ function testVerdict(
   let lastTest = false;
   let earlierTest = false;
   let allTests = true;
+  let pipefail = false; // at the start of the pipeline
   const finishPipeline = (): void => {
     if (commands === 0) return;
     const pz = pipefail || !earlierTest; // status 0 ⇒ its tests passed
@@ -409,7 +445,9 @@ function testVerdict(
   };
   let at = 0;
   for (;;) {
-    const end = readCommand(command, at);
+    const before = options.pipefail;
+    options.start();
+    const end = readCommand(command, at, options.onWord);
     let isTest = false;
     while (t < tests.length && tests[t]! < end) {
       if (tests[t]! >= at) isTest = true;
@@ -424,6 +462,7 @@ function testVerdict(
         op = '';
         ended = false;
       }
+      if (commands === 0) pipefail = before;
       anyTest = anyTest || isTest;
       earlierTest = earlierTest || lastTest;
       lastTest = isTest;
@@ -558,8 +597,7 @@ function isTestCommand(command: string | undefined): command is string {
 /** `testVerdict` of a test command (`isTestCommand(command)` held: the expression matches). */
 function verdictOf(command: string): { passed: boolean; failed: boolean } {
   const test = TEST_COMMAND.exec(command)!;
-  const pipefail = command.lastIndexOf('pipefail', test.index) >= 0;
-  return testVerdict(command, [test.index], pipefail);
+  return testVerdict(command, [test.index]);
 }
 
 const preToolUse: Mapper = (p, ctx) => {

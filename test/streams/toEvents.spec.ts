@@ -451,6 +451,42 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it('reads pipefail from the set commands before the pipe, not from the word anywhere in the line', () => {
+    const run = (command: string) =>
+      toEvents(
+        'PostToolUse',
+        claude('PostToolUse', {
+          tool_name: 'Bash',
+          tool_input: { command },
+          tool_response: { stdout: '', stderr: '', interrupted: false, isImage: false },
+        }),
+        T,
+      ).find((event) => event.type === 'test.run')!.data;
+    // On: the pipe's status is 0 only when every command in it exited 0.
+    for (const command of [
+      'set -o pipefail; npm test | tail -5',
+      'set -euo pipefail\nnpm test | tee log.txt',
+      'set -e -o pipefail && npm test 2>&1 | tail -5',
+      'set -oe pipefail; npm test | tail -5',
+      'set +o pipefail; set -o pipefail; npm test | tail -5',
+    ]) {
+      expect(run(command), command).toEqual({ command, passed: true, exit_code: 0 });
+    }
+    // Off, or not set before the pipe: its status is tail's.
+    for (const command of [
+      'set +o pipefail; npm test | tail -5',
+      'set -o pipefail; set +o pipefail; npm test | tail -5',
+      'set -euo pipefail; set +euo pipefail; npm test | tail -5',
+      'echo pipefail; npm test | tail -5',
+      'echo "set -o pipefail"; npm test | tail -5',
+      'set -- -o pipefail; npm test | tail -5',
+      'git commit -m pipefail && npm test | tail -5',
+      'npm test | grep -v pipefail',
+    ]) {
+      expect(run(command), command).toEqual({ command, outcome: 'unknown' });
+    }
+  });
+
   it("reads a test command's test.run from what Claude Code's Bash response says, not a made-up exit code 0", () => {
     const run = (response: unknown, input: Record<string, unknown> = {}) =>
       toEvents(
