@@ -509,6 +509,7 @@ function testVerdict(command: string, tests: readonly number[]): { passed: boole
 
 const TEST_COMMAND =
   /\b(?:(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test\b|npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|go\s+test\b|cargo\s+test\b|make\s+test\b|python3?\s+-m\s+(?:pytest|unittest)\b|rspec\b|phpunit\b|mvn\s+test\b|gradle\w*\s+test\b|dotnet\s+test\b)/;
+const TEST_COMMANDS = new RegExp(TEST_COMMAND.source, 'g');
 // Listing or describing tests is not running them.
 const NOT_A_TEST_RUN = /\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h)(?:\s|$)/;
 const EXIT_CODE = /^Exit code (\d+)/;
@@ -594,10 +595,18 @@ function isTestCommand(command: string | undefined): command is string {
   return command !== undefined && TEST_COMMAND.test(command) && !NOT_A_TEST_RUN.test(command);
 }
 
-/** `testVerdict` of a test command (`isTestCommand(command)` held: the expression matches). */
+/**
+ * `testVerdict` of a test command line, judged on all its test commands: one `test.run` per Bash call,
+ * whose success says `passed` when every test command in it ran and passed (`npm test && npm run
+ * test:e2e`), whose failure says it when one of them ran and failed (`pytest a; pytest b`: b's).
+ */
 function verdictOf(command: string): { passed: boolean; failed: boolean } {
-  const test = TEST_COMMAND.exec(command)!;
-  return testVerdict(command, [test.index]);
+  const tests: number[] = [];
+  TEST_COMMANDS.lastIndex = 0;
+  for (let test = TEST_COMMANDS.exec(command); test !== null; test = TEST_COMMANDS.exec(command)) {
+    tests.push(test.index);
+  }
+  return testVerdict(command, tests);
 }
 
 const preToolUse: Mapper = (p, ctx) => {

@@ -451,6 +451,47 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it('makes one test.run per Bash call, judged on every test command in the line, not the first only', () => {
+    const runsOf = (hook: string, command: string) =>
+      toEvents(
+        hook,
+        claude(hook, {
+          tool_name: 'Bash',
+          tool_input: { command },
+          ...(hook === 'PostToolUse'
+            ? { tool_response: { stdout: '', stderr: '', interrupted: false, isImage: false } }
+            : { error: 'Exit code 1\nfailed' }),
+        }),
+        T,
+      )
+        .filter((event) => event.type === 'test.run')
+        .map((event) => event.data);
+    const U = 'unknown';
+    // command, what a success says, what a failure says
+    const table: [string, 'passed' | typeof U, 'failed' | typeof U][] = [
+      // Either failed: the tests failed.
+      ['npm test && npm run test:e2e', 'passed', 'failed'],
+      ['pytest tests/unit && pytest tests/e2e', 'passed', 'failed'],
+      // The last one's status: a failure is its, a success says nothing of the first.
+      ['pytest tests/unit; pytest tests/e2e', U, 'failed'],
+      ['npm test\nnpx vitest run --project e2e', U, 'failed'],
+      // A retry: a failure is the second run's, a success may be either's.
+      ['npm test || npm test', U, 'failed'],
+      // The build between them may have failed.
+      ['go test ./... && npm run build && cargo test', 'passed', U],
+      // A test command in a comment is not run; the one after it is.
+      ['# npm test is slow\npytest -q', 'passed', 'failed'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(runsOf('PostToolUse', command), command).toEqual([
+        success === U ? { command, outcome: U } : { command, passed: true, exit_code: 0 },
+      ]);
+      expect(runsOf('PostToolUseFailure', command), command).toEqual([
+        failure === U ? { command, outcome: U } : { command, passed: false, exit_code: 1 },
+      ]);
+    }
+  });
+
   it('reads pipefail from the set commands before the pipe, not from the word anywhere in the line', () => {
     const run = (command: string) =>
       toEvents(
