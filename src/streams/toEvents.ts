@@ -389,14 +389,15 @@ class SetOptions {
 }
 
 /**
- * What the exit status of the Bash line `command` says of its test commands (the commands holding one of
- * `tests`, the sorted indices where a test command's words start): `passed` when a success (status 0) of
- * the line shows every test command ran and passed, `failed` when a failure shows a test command ran and
- * failed. Read as the shell runs the line: a list's status is its last pipeline's (`;`, a newline and `&`
- * end a list; one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success
- * of `a`, `a || b` only after a failure, and a pipe's status is its last command's — or, after a
- * `set -o pipefail` (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. So `npm test && npm run build` shows a pass but
- * not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
+ * What the exit status of the Bash line `command` says of its test commands (the commands in which one
+ * of `tests`, the sorted indices of the test command expression's matches, falls; one in a comment is
+ * none): `passed` when a success (status 0) of the line shows every test command ran and passed,
+ * `failed` when a failure shows a test command ran and failed. Read as the shell runs the line: a list's
+ * status is its last pipeline's (`;`, a newline and `&` end a list; one sent to the background with `&`
+ * shows nothing), `a && b` runs `b` only after a success of `a`, `a || b` only after a failure, and a
+ * pipe's status is its last command's — or, after a `set -o pipefail` (`set -euo pipefail`; until a
+ * `set +o pipefail`), the last failing one's. So `npm test && npm run build` shows a pass but not a
+ * failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
  * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
  * neither (tail's status). Linear in the command's length.
  */
