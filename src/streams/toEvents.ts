@@ -341,51 +341,90 @@ function readCommitArguments(command: string, from: number): { end: number; show
   return { end, showsOnly };
 }
 
-/** Whether `command` holds nothing but blanks from `from` to `to`. */
-function blankBetween(command: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = command[i];
-    if (c !== ' ' && c !== '\t' && c !== '\n' && c !== '\r') return false;
-  }
-  return true;
-}
-
 /**
- * Reads `set` options: `-o pipefail` (alone or after other letters, `-euo pipefail`) turns it on,
- * `+o pipefail` off. `onWord` takes a command's words in turn (`readCommand`), `start` resets it for the
- * next command; `pipefail` is the state so far.
+ * The pipefail option after the `set` command whose words (after `set`) go on at `from`, from its state
+ * `pipefail` before: `-o pipefail` (alone or after other option letters, `-euo pipefail`) turns it on,
+ * `+o pipefail` off; the options end at `--`, `-` or an argument.
  */
-class SetOptions {
-  pipefail = false;
-  private word = 0;
-  private set = false; // the command is a `set`, its options not ended
-  private name = 0; // the next word is an option's name: 1 after `-o`, -1 after `+o`
-  constructor(private readonly command: string) {}
-  start(): void {
-    this.word = 0;
-    this.set = false;
-    this.name = 0;
-  }
-  readonly onWord = (start: number, end: number, plain: boolean): void => {
-    const command = this.command;
-    if (this.word++ === 0) {
-      this.set = plain && end - start === 3 && command.startsWith('set', start);
+function pipefailAfterSet(command: string, from: number, pipefail: boolean): boolean {
+  let on = pipefail;
+  let options = true;
+  let name = 0; // the next word is an option's name: 1 after `-o`, -1 after `+o`
+  readCommand(command, from, (start, end, plain) => {
+    if (!options) return;
+    if (name !== 0) {
+      if (plain && end - start === 8 && command.startsWith('pipefail', start)) on = name > 0;
+      name = 0;
       return;
     }
-    if (!this.set) return;
-    if (this.name !== 0) {
-      if (plain && end - start === 8 && command.startsWith('pipefail', start)) this.pipefail = this.name > 0;
-      this.name = 0;
-    } else {
-      const sign = command[start];
-      // `--`, `-` or an argument: the options end.
-      if (!plain || end - start < 2 || (sign !== '-' && sign !== '+') || command[start + 1] === '-') {
-        this.set = false;
-        return;
-      }
-      for (let k = start + 1; k < end; k++) if (command[k] === 'o') this.name = sign === '-' ? 1 : -1;
+    const sign = command[start];
+    if (!plain || end - start < 2 || (sign !== '-' && sign !== '+') || command[start + 1] === '-') {
+      options = false;
+      return;
     }
-  };
+    for (let k = start + 1; k < end; k++) if (command[k] === 'o') name = sign === '-' ? 1 : -1;
+  });
+  return on;
+}
+
+/** The state of `testVerdict`'s reading of a line. */
+class LineStatus {
+  // The current list: what its status says so far — status 0 ⇒ its test commands ran and passed (`z`),
+  // status non-zero ⇒ one of them ran and failed (`f`) — and whether it has test commands.
+  z = true;
+  f = false;
+  listTests = false;
+  testsBefore = false; // an earlier list (or a background one) had a test command
+  op = ''; // the operator before the pipeline being read: '', '&&' or '||'
+  // The pipeline being read: commands in it, whether its last is a test, one before it, all of them, and
+  // whether pipefail was on when it started.
+  commands = 0;
+  lastTest = false;
+  earlierTest = false;
+  allTests = true;
+  pipefail = false;
+
+  /** Adds a command of the pipeline being read. */
+  command(isTest: boolean, pipefail: boolean): void {
+    if (this.commands++ === 0) this.pipefail = pipefail;
+    this.earlierTest = this.earlierTest || this.lastTest;
+    this.lastTest = isTest;
+    this.allTests = this.allTests && isTest;
+  }
+
+  /** Joins the pipeline read to the list, after its operator. */
+  finishPipeline(): void {
+    if (this.commands === 0) return;
+    const pz = this.pipefail || !this.earlierTest; // status 0 ⇒ its tests passed
+    const pf = this.pipefail ? this.allTests : this.lastTest; // status non-zero ⇒ one of its tests failed
+    const has = this.lastTest || this.earlierTest;
+    if (this.op === '&&') {
+      this.z = this.z && pz;
+      this.f = this.f && pf;
+    } else if (this.op === '||') {
+      // After a success of the left side the pipeline is skipped (its tests did not run); after a
+      // failure it runs (the left side's tests did not pass).
+      this.z = this.z && pz && !has && !this.listTests;
+      this.f = this.f || pf;
+    } else {
+      this.z = pz;
+      this.f = pf;
+    }
+    this.listTests = this.listTests || has;
+    this.commands = 0;
+    this.lastTest = false;
+    this.earlierTest = false;
+    this.allTests = true;
+  }
+
+  /** Starts a new list: the one read ended, or went to the background (its status is 0). */
+  newList(): void {
+    this.testsBefore = this.testsBefore || this.listTests;
+    this.z = true;
+    this.f = false;
+    this.listTests = false;
+    this.op = '';
+  }
 }
 
 /**
@@ -399,77 +438,38 @@ class SetOptions {
  * `set +o pipefail`), the last failing one's. So `npm test && npm run build` shows a pass but not a
  * failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
  * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
- * neither (tail's status). Linear in the command's length.
+ * neither (tail's status). Linear in the command's length; no closure but for a `set` command's words.
  */
 function testVerdict(command: string, tests: readonly number[]): { passed: boolean; failed: boolean } {
   const n = command.length;
-  const options = new SetOptions(command);
+  const line = new LineStatus();
   let t = 0; // the next test index not yet placed in a command
   let anyTest = false;
-  // The current list: what its status says so far — status 0 ⇒ its test commands ran and passed (`z`),
-  // status non-zero ⇒ one of them ran and failed (`f`) — and whether it has test commands.
-  let z = true;
-  let f = false;
-  let listTests = false;
-  let testsBefore = false; // an earlier list (or a background one) had a test command
+  let pipefail = false;
   let ended = false; // the list ended (`;`, newline): the next command starts a new one
-  let op = ''; // the operator before the pipeline being read: '', '&&' or '||'
   let operatorLast = false; // `&&`, `||` or `|` read, no command since: a newline goes on with it
-  // The pipeline being read: commands in it, whether its last is a test, one before it, all of them.
-  let commands = 0;
-  let lastTest = false;
-  let earlierTest = false;
-  let allTests = true;
-  let pipefail = false; // at the start of the pipeline
-  const finishPipeline = (): void => {
-    if (commands === 0) return;
-    const pz = pipefail || !earlierTest; // status 0 ⇒ its tests passed
-    const pf = pipefail ? allTests : lastTest; // status non-zero ⇒ one of its tests failed
-    const has = lastTest || earlierTest;
-    if (op === '&&') {
-      z = z && pz;
-      f = f && pf;
-    } else if (op === '||') {
-      // After a success of the left side the pipeline is skipped (its tests did not run); after a
-      // failure it runs (the left side's tests did not pass).
-      z = z && pz && !has && !listTests;
-      f = f || pf;
-    } else {
-      z = pz;
-      f = pf;
-    }
-    listTests = listTests || has;
-    commands = 0;
-    lastTest = false;
-    earlierTest = false;
-    allTests = true;
-  };
   let at = 0;
   for (;;) {
-    const before = options.pipefail;
-    options.start();
-    const end = readCommand(command, at, options.onWord);
+    const end = readCommand(command, at);
     let isTest = false;
     while (t < tests.length && tests[t]! < end) {
       if (tests[t]! >= at) isTest = true;
       t++;
     }
-    if (!blankBetween(command, at, end)) {
+    let word = at;
+    while (word < end && (command[word] === ' ' || command[word] === '\t' || command[word] === '\r')) word++;
+    if (word < end) {
       if (ended) {
-        testsBefore = testsBefore || listTests;
-        z = true;
-        f = false;
-        listTests = false;
-        op = '';
+        line.newList();
         ended = false;
       }
-      if (commands === 0) pipefail = before;
+      line.command(isTest, pipefail);
       anyTest = anyTest || isTest;
-      earlierTest = earlierTest || lastTest;
-      lastTest = isTest;
-      allTests = allTests && isTest;
-      commands++;
       operatorLast = false;
+      const after = command[word + 3];
+      if (command.startsWith('set', word) && (word + 3 === end || after === ' ' || after === '\t')) {
+        pipefail = pipefailAfterSet(command, word + 3, pipefail);
+      }
     }
     if (end >= n) break;
     const c = command[end];
@@ -482,30 +482,26 @@ function testVerdict(command: string, tests: readonly number[]): { passed: boole
       operatorLast = true;
       at = end + (next === '&' ? 2 : 1);
     } else if ((c === '&' && next === '&') || c === '|') {
-      finishPipeline();
-      op = c === '&' ? '&&' : '||';
+      line.finishPipeline();
+      line.op = c === '&' ? '&&' : '||';
       operatorLast = true;
       at = end + 2;
     } else if (c === '&') {
       // Sent to the background: the list's status is 0, whatever its tests do.
-      finishPipeline();
-      testsBefore = testsBefore || listTests;
-      z = true;
-      f = false;
-      listTests = false;
-      op = '';
+      line.finishPipeline();
+      line.newList();
       at = end + 1;
     } else {
       // `;` or a newline; a newline after `&&`, `||` or `|` goes on with it.
       if (!operatorLast || c !== '\n') {
-        finishPipeline();
+        line.finishPipeline();
         ended = true;
       }
       at = end + 1;
     }
   }
-  finishPipeline();
-  return { passed: anyTest && z && !testsBefore, failed: anyTest && f };
+  line.finishPipeline();
+  return { passed: anyTest && line.z && !line.testsBefore, failed: anyTest && line.f };
 }
 
 const TEST_COMMAND =
