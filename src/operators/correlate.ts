@@ -659,57 +659,104 @@ class Correlator implements SerialEngine<Event> {
       if (passThrough) this.emit(event);
       return;
     }
+    // A consumer that throws on an end this event's handling emits before the event itself (what the
+    // sweep its jump in event time runs ends, its session's quiet episodes, the sessions its new one
+    // evicts, its session's episodes before its session.ended) does not stop the handling there: the
+    // event still passes through and takes its part (else it would be lost: in no window, episode or
+    // output), then the first exception is thrown (the shell flushes, then errors with it). Only an
+    // exception allocates; a try/catch whose catch does not run costs nothing.
+    let failure: { error: unknown } | undefined;
     const time = finiteTime(timestamp);
     if (time !== undefined && time > this.watermark) {
       this.watermark = time;
       if (time >= this.nextSweepAt) {
-        this.sweep(time);
+        try {
+          this.sweep(time);
+        } catch (error) {
+          failure = { error };
+        }
         this.nextSweepAt = time + config.sweepEveryMs;
       }
     }
-    if (groups === undefined) {
-      // The session's open episodes end before its session.ended, in event-time order.
-      if (type === 'session.ended') this.endSession(sessionKeyOf(sessionId), 'session-ended');
-      if (passThrough) this.emit(event);
-      // A temporalAggregate window (`<type>.aggregated` with its `events`) counts as the events it
-      // holds, and a late event (`<type>.late`) as the event it carries, so correlate works after
-      // temporalAggregate as well as before it.
-      let inner: readonly Event[] | undefined;
-      try {
-        inner = carriedEvents(type, event);
-      } catch (error) {
-        // Its data cannot be read (a throwing getter): reported like any unreadable event; it has
-        // already passed through and takes no part.
-        this.reportReadError(error, timestamp);
-        return;
-      }
-      if (inner !== undefined) for (const e of inner) this.handle(e, false);
-      return;
-    }
-    const session = this.session(sessionKeyOf(sessionId));
-    const t = clampTime(timestamp, session.lastTime, this.watermark === NO_TIME ? 0 : this.watermark);
-    session.lastTime = t;
-    session.seen = ++this.seq;
+    try {
+      if (groups === undefined) {
+        // The session's open episodes end before its session.ended, in event-time order.
+        if (type === 'session.ended') {
+          try {
+            this.endSession(sessionKeyOf(sessionId), 'session-ended');
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+        if (passThrough) this.emit(event);
+        // A temporalAggregate window (`<type>.aggregated` with its `events`) counts as the events it
+        // holds, and a late event (`<type>.late`) as the event it carries, so correlate works after
+        // temporalAggregate as well as before it.
+        let inner: readonly Event[] | undefined;
+        try {
+          inner = carriedEvents(type, event);
+        } catch (error) {
+          // Its data cannot be read (a throwing getter): reported like any unreadable event; it has
+          // already passed through and takes no part.
+          this.reportReadError(error, timestamp);
+        }
+        if (inner !== undefined) {
+          // Each one, also after the consumer threw on what an earlier one emitted.
+          for (const e of inner) {
+            try {
+              this.handle(e, false);
+            } catch (error) {
+              failure ??= { error };
+            }
+          }
+        }
+      } else {
+        const key = sessionKeyOf(sessionId);
+        let session = this.sessions.get(key);
+        if (session === undefined) {
+          try {
+            this.makeRoom();
+          } catch (error) {
+            failure ??= { error };
+          }
+          session = this.track(key);
+        }
+        const t = clampTime(timestamp, session.lastTime, this.watermark === NO_TIME ? 0 : this.watermark);
+        session.lastTime = t;
+        session.seen = ++this.seq;
 
-    // Episodes this event proves quiet end before it, so the output stays in event-time order; in
-    // deadline order, as a sweep (a live one, say, run between) ends them.
-    let quiet: Quiet[] | undefined;
-    for (let i = 0; i < groups.length; i++) {
-      const group = groups[i]!;
-      const state = session.groups[group.index];
-      if (state?.episode !== undefined && t - state.lastTime > group.windowMs) {
-        quiet ??= [];
-        quiet.push({ session, group, state, deadline: state.lastTime + group.windowMs });
+        // Episodes this event proves quiet end before it, so the output stays in event-time order; in
+        // deadline order, as a sweep (a live one, say, run between) ends them.
+        let quiet: Quiet[] | undefined;
+        for (let i = 0; i < groups.length; i++) {
+          const group = groups[i]!;
+          const state = session.groups[group.index];
+          if (state?.episode !== undefined && t - state.lastTime > group.windowMs) {
+            quiet ??= [];
+            quiet.push({ session, group, state, deadline: state.lastTime + group.windowMs });
+          }
+        }
+        if (quiet !== undefined) {
+          try {
+            this.endQuiet(quiet);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+        if (passThrough) this.emit(event);
+        const eventId = typeof id === 'string' ? id : undefined;
+        const outOfOrder = t !== timestamp;
+        for (let i = 0; i < groups.length; i++)
+          this.add(session, groups[i]!, event, type as string, eventId, path, t, outOfOrder);
+        if (type === 'session.ended') this.endSession(session.key, 'session-ended');
+        if (this.timer !== undefined && this.sessions.size > 0) this.timer.ensure();
       }
+    } catch (error) {
+      // The consumer threw on the event itself or on what it derived: it stops here, as before, but an
+      // exception from before the event stays the first.
+      failure ??= { error };
     }
-    if (quiet !== undefined) this.endQuiet(quiet);
-    if (passThrough) this.emit(event);
-    const eventId = typeof id === 'string' ? id : undefined;
-    const outOfOrder = t !== timestamp;
-    for (let i = 0; i < groups.length; i++)
-      this.add(session, groups[i]!, event, type as string, eventId, path, t, outOfOrder);
-    if (type === 'session.ended') this.endSession(session.key, 'session-ended');
-    if (this.timer !== undefined && this.sessions.size > 0) this.timer.ensure();
+    if (failure !== undefined) throw failure.error;
   }
 
   private add(
@@ -918,26 +965,43 @@ class Correlator implements SerialEngine<Event> {
     if (failure !== undefined) throw failure.error;
   }
 
-  private session(key: string): SessionState {
-    let session = this.sessions.get(key);
-    if (session === undefined) {
-      // A full map first drops the sessions the watermark has already left idle, as a sweep would:
-      // which sessions are evicted must not depend on when the last sweep ran (the live clock's).
-      // Only then are the least recently active evicted.
-      if (this.sessions.size >= this.config.maxSessions && this.watermark !== NO_TIME) {
+  /**
+   * Makes room for a new session in a full map. First drops the sessions the watermark has already left
+   * idle, as a sweep would: which sessions are evicted must not depend on when the last sweep ran (the
+   * live clock's). Only then evicts the least recently active (see `closeSession`): the whole batch,
+   * each session dropped, even if the consumer throws on one of their ends; then throws the first
+   * exception.
+   */
+  private makeRoom(): void {
+    const { config } = this;
+    if (this.sessions.size < config.maxSessions) return;
+    let failure: { error: unknown } | undefined;
+    if (this.watermark !== NO_TIME) {
+      try {
         this.sweep(this.watermark);
+      } catch (error) {
+        failure = { error };
       }
-      if (this.sessions.size >= this.config.maxSessions) {
-        evictLeastRecent(this.sessions, (_, evicted) => {
-          this.closeSession(evicted, 'evicted');
-          this.due.delete(evicted);
-        });
-      }
-      session = new SessionState(key, this.config.groups.length);
-      this.sessions.set(key, session);
-      // Its time is not known yet: the next sweep reads it.
-      this.due.set(session, NO_TIME);
     }
+    if (this.sessions.size >= config.maxSessions) {
+      evictLeastRecent(this.sessions, (_, evicted) => {
+        try {
+          this.closeSession(evicted, 'evicted');
+        } catch (error) {
+          failure ??= { error };
+        }
+        this.due.delete(evicted);
+      });
+    }
+    if (failure !== undefined) throw failure.error;
+  }
+
+  /** Tracks a new session (the map has room: see `makeRoom`). */
+  private track(key: string): SessionState {
+    const session = new SessionState(key, this.config.groups.length);
+    this.sessions.set(key, session);
+    // Its time is not known yet: the next sweep reads it.
+    this.due.set(session, NO_TIME);
     return session;
   }
 
@@ -1235,7 +1299,11 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  *
  * On complete or error the open episodes are ended (`flushed`), then the source's error is forwarded. A
  * consumer that throws ends the output with its first exception, after the same flush. The episodes a
- * flush or a sweep ends all go out even if the consumer throws on an earlier one, each once.
+ * flush or a sweep ends all go out even if the consumer throws on an earlier one, each once. An input
+ * whose handling ends episodes before it (a sweep its jump in event time runs, its session's quiet
+ * episodes, an eviction its new session makes, its session's episodes before its `session.ended`) is
+ * still handled when the consumer throws on one of those ends: passed through (with `passThrough`) and
+ * added to its groups' windows, before the output ends.
  *
  * Memory is bounded: per session and group at most `maxWindowEvents` events (older than the window are
  * dropped), at most `maxSessions` sessions (the least recently active are evicted, their episodes

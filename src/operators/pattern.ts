@@ -526,11 +526,22 @@ class Matcher implements SerialEngine<Event> {
       if (config.passThrough) this.emit(event);
       return;
     }
+    // A consumer that throws on an end this event's handling emits before the event itself (what the
+    // sweep its jump in event time runs ends, its key's partial matches past their deadline) or before
+    // its partial match is kept (the keys its new key evicts) does not stop the handling there: the event
+    // still passes through and takes its part (else, without passThrough, it would be lost: in no partial
+    // match or output), then the first exception is thrown (the shell flushes, then errors with it).
+    // Only an exception allocates; a try/catch whose catch does not run costs nothing.
+    let failure: { error: unknown } | undefined;
     const time = finiteTime(timestamp);
     if (time !== undefined && time > this.watermark) {
       this.watermark = time;
       if (time >= this.nextSweepAt) {
-        this.sweep(time);
+        try {
+          this.sweep(time);
+        } catch (error) {
+          failure = { error };
+        }
         this.nextSweepAt = time + config.sweepEveryMs;
       }
     }
@@ -540,53 +551,90 @@ class Matcher implements SerialEngine<Event> {
     const previous = state?.lastTime ?? this.forgottenTime(mapKey);
     const t = clampTime(timestamp, previous, this.watermark === NO_TIME ? 0 : this.watermark);
 
-    if (state !== undefined) {
-      state.lastTime = t;
-      state.seen = ++this.seq;
-      this.expire(state, t);
-      this.negate(state, event, t);
-    }
-    if (config.passThrough) this.emit(event);
-    if (state === undefined || state.live === 0 || !this.advance(state, event, t)) {
-      const run = this.begin(event, t);
-      if (run !== undefined) {
-        if (state === undefined) {
-          // A full map first drops the keys whose partial matches the watermark has already ended, as a
-          // sweep would: which keys are evicted must not depend on when the last sweep ran (the live
-          // clock's). Only then are the least recently active evicted.
-          // (The kept latest times need no clean-up here: rememberTime drops those that no longer count.)
-          if (this.keys.size >= config.maxKeys) this.expireDue(this.watermark);
-          if (this.keys.size >= config.maxKeys) {
-            evictLeastRecent(this.keys, (evictedKey, evicted) => {
-              this.due.delete(evicted);
-              // What the watermark has already decided (a deadline passed: a trailing negation matched,
-              // a run timed out) is reported so, as a sweep would, whenever the last one ran.
-              this.expire(evicted, this.watermark);
-              this.giveUp(evicted, 'evicted');
-              this.rememberTime(evictedKey, evicted.lastTime);
-            });
-          }
-          this.lastTimes.delete(mapKey);
-          state = new KeyState(key, config.positives.length);
-          state.lastTime = t;
-          state.seen = ++this.seq;
-          this.keys.set(mapKey, state);
-          // Its only partial match starts now.
-          this.due.set(state, t + config.within);
+    try {
+      if (state !== undefined) {
+        state.lastTime = t;
+        state.seen = ++this.seq;
+        try {
+          this.expire(state, t);
+        } catch (error) {
+          failure ??= { error };
         }
-        this.place(state, run.run, run.position);
+        this.negate(state, event, t);
       }
+      if (config.passThrough) this.emit(event);
+      if (state === undefined || state.live === 0 || !this.advance(state, event, t)) {
+        const run = this.begin(event, t);
+        if (run !== undefined) {
+          if (state === undefined) {
+            try {
+              this.makeRoom();
+            } catch (error) {
+              failure ??= { error };
+            }
+            this.lastTimes.delete(mapKey);
+            state = new KeyState(key, config.positives.length);
+            state.lastTime = t;
+            state.seen = ++this.seq;
+            this.keys.set(mapKey, state);
+            // Its only partial match starts now.
+            this.due.set(state, t + config.within);
+          }
+          this.place(state, run.run, run.position);
+        }
+      }
+      if (state === undefined) {
+        this.rememberTime(mapKey, t);
+      } else if (state.live === 0) {
+        // A key without partial matches needs no state: forget it at once, but for its latest time.
+        this.keys.delete(mapKey);
+        this.due.delete(state);
+        this.rememberTime(mapKey, t);
+      } else if (this.timer !== undefined) this.timer.ensure();
+    } catch (error) {
+      // The consumer threw on the event itself or on what it derived: it stops here, as before, but an
+      // exception from before the event stays the first.
+      failure ??= { error };
     }
-    if (state === undefined) {
-      this.rememberTime(mapKey, t);
-      return;
+    if (failure !== undefined) throw failure.error;
+  }
+
+  /**
+   * Makes room for a new key in a full map. First drops the keys whose partial matches the watermark
+   * has already ended, as a sweep would: which keys are evicted must not depend on when the last sweep
+   * ran (the live clock's). Only then evicts the least recently active: the whole batch, each key's
+   * partial matches ended (those the watermark has decided as a sweep would, the rest `evicted`) and
+   * the key dropped, even if the consumer throws on one of them; then throws the first exception. (The
+   * kept latest times need no clean-up here: rememberTime drops those that no longer count.)
+   */
+  private makeRoom(): void {
+    const { config } = this;
+    if (this.keys.size < config.maxKeys) return;
+    let failure: { error: unknown } | undefined;
+    try {
+      this.expireDue(this.watermark);
+    } catch (error) {
+      failure = { error };
     }
-    // A key without partial matches needs no state: forget it at once, but for its latest time.
-    if (state.live === 0) {
-      this.keys.delete(mapKey);
-      this.due.delete(state);
-      this.rememberTime(mapKey, t);
-    } else if (this.timer !== undefined) this.timer.ensure();
+    if (this.keys.size >= config.maxKeys) {
+      evictLeastRecent(this.keys, (evictedKey, evicted) => {
+        this.due.delete(evicted);
+        // What the watermark has already decided (a deadline passed: a trailing negation matched, a
+        // run timed out) is reported so, as a sweep would, whenever the last one ran.
+        try {
+          this.expire(evicted, this.watermark);
+        } catch (error) {
+          failure ??= { error };
+        }
+        try {
+          this.giveUp(evicted, 'evicted');
+        } catch (error) {
+          failure ??= { error };
+        }
+        this.rememberTime(evictedKey, evicted.lastTime);
+      });
+    }
+    if (failure !== undefined) throw failure.error;
   }
 
   /** The latest time of a key without state, while it counts (see `lastTimes`), else `NO_TIME`. */
@@ -960,7 +1008,10 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   (priority HIGH, at most one per `within`, with a count of the suppressed ones).
  * - **Errors**: a source error is forwarded after the flush; a consumer that throws ends the output
  *   with its first exception, after the same flush. The partial matches a flush, a sweep or an eviction
- *   ends all go out even if the consumer throws on an earlier one, each once.
+ *   ends all go out even if the consumer throws on an earlier one, each once. An input whose handling
+ *   ends partial matches before it (a sweep its jump in event time runs, its key's expired ones, an
+ *   eviction its new key makes) is still handled when the consumer throws on one of those: passed
+ *   through (with `passThrough`) and kept in its partial match, before the output ends.
  *
  * ## Examples
  * ```ts

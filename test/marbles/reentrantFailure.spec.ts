@@ -360,3 +360,143 @@ describe('a consumer that throws, then throws again on what the flush emits', ()
     expect(input.observed).toBe(false);
   });
 });
+
+/**
+ * Every input (by id) the consumer got: passed through, or inside an output that holds events (a pattern
+ * match or timeout's `events`, a correlate end's `event_ids`). Fails the test if an output went out twice
+ * or an input went out twice the same way (passed through twice, or in two ends / two pattern outputs).
+ */
+function deliveredIds(consumer: Consumer, inputs: ReadonlySet<string>): Set<string> {
+  const outputIds = consumer.events.map((e) => e.id);
+  expect(new Set(outputIds).size).toBe(outputIds.length);
+  const passed = consumer.events.filter((e) => inputs.has(e.id)).map((e) => e.id);
+  expect(new Set(passed).size).toBe(passed.length);
+  const held: string[] = [];
+  for (const e of consumer.events) {
+    if (e.type === 'pattern.matched' || e.type === 'pattern.timeout') {
+      held.push(...(e.data as { events: Event[] }).events.map((x) => x.id));
+    } else if (e.type === 'activity.ended') {
+      held.push(...(e.data as { event_ids: string[] }).event_ids);
+    }
+  }
+  expect(new Set(held).size).toBe(held.length);
+  return new Set([...passed, ...held]);
+}
+
+/** The operators under test, holding a step.a (correlate: an episode of g, window 1 s; pattern: a partial match, 1 s). */
+const preEvent: Array<
+  [string, (options: { passThrough: boolean; maxSessions?: number }) => OperatorFunction<Event, Event>]
+> = [
+  [
+    'correlate',
+    ({ passThrough, maxSessions }) =>
+      correlate([{ name: 'g', eventTypes: ['step.a'], windowMs: 1_000, rule: () => ({ confidence: 1 }) }], {
+        passThrough,
+        ...(maxSessions === undefined ? {} : { maxSessions }),
+      }),
+  ],
+  [
+    'pattern',
+    ({ passThrough, maxSessions }) =>
+      pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b'], {
+        within: 1_000,
+        passThrough,
+        key: (e) => e.sessionId,
+        ...(maxSessions === undefined ? {} : { maxKeys: maxSessions }),
+      }),
+  ],
+];
+
+describe.each(preEvent)(
+  '%s: a consumer that throws on an end an event’s own handling emits before it',
+  (_, operator) => {
+    /** `[id, session, at]` each a step.a. */
+    function run(
+      passThrough: boolean,
+      inputs: ReadonlyArray<readonly [string, string, number]>,
+      maxSessions?: number,
+    ): Consumer {
+      const input = new Subject<Event>();
+      const consumer = new Consumer((e) => ending(e)?.startsWith('A:') === true);
+      input
+        .pipe(operator({ passThrough, ...(maxSessions === undefined ? {} : { maxSessions }) }))
+        .subscribe(consumer);
+      for (const [id, sessionId, at] of inputs) input.next({ ...ev(id, 'step.a', at), sessionId });
+      return consumer;
+    }
+
+    describe.each([true, false])('passThrough %s', (passThrough) => {
+      it('still handles an event whose jump in event time swept the end: passed through or in a flushed item', () => {
+        // B's event swept A's item (the consumer threw on it) and was then neither passed through nor kept.
+        const consumer = run(passThrough, [
+          ['a1', 'A', 0],
+          ['b1', 'B', 5_000],
+        ]);
+        expect(endingsOf(consumer)[0]).toMatch(/^A:(quiet|timeout)$/);
+        expect(deliveredIds(consumer, new Set(['a1', 'b1']))).toEqual(new Set(['a1', 'b1']));
+        expect(consumer.got.at(-1)).toBe(`error consumer on ${endLabel(consumer, 0)}`);
+      });
+
+      it('still handles an event that ended its own key’s item (no sweep due)', () => {
+        // A's second event found A's item past its window (a sweep not due yet: the last ran at 900).
+        const consumer = run(passThrough, [
+          ['a1', 'A', 0],
+          ['b1', 'B', 900],
+          ['a2', 'A', 1_100],
+        ]);
+        expect(endingsOf(consumer)[0]).toMatch(/^A:(quiet|timeout)$/);
+        expect(deliveredIds(consumer, new Set(['a1', 'b1', 'a2']))).toEqual(new Set(['a1', 'b1', 'a2']));
+        expect(consumer.got.at(-1)).toBe(`error consumer on ${endLabel(consumer, 0)}`);
+      });
+
+      it('still handles an event whose new key evicted another', () => {
+        // B's new session / key evicted A (maxSessions / maxKeys 1): the consumer threw on A's end.
+        const consumer = run(
+          passThrough,
+          [
+            ['a1', 'A', 0],
+            ['b1', 'B', 10],
+          ],
+          1,
+        );
+        expect(endingsOf(consumer)[0]).toBe('A:evicted');
+        expect(deliveredIds(consumer, new Set(['a1', 'b1']))).toEqual(new Set(['a1', 'b1']));
+        expect(consumer.got.at(-1)).toBe(`error consumer on ${endLabel(consumer, 0)}`);
+      });
+    });
+
+    it('passes the event through once when the consumer throws on it too, and errors with the first exception', () => {
+      const input = new Subject<Event>();
+      const consumer = new Consumer((e) => ending(e)?.startsWith('A:') === true || e.id === 'b1');
+      input.pipe(operator({ passThrough: true })).subscribe(consumer);
+      input.next({ ...ev('a1', 'step.a', 0), sessionId: 'A' });
+      input.next({ ...ev('b1', 'step.a', 5_000), sessionId: 'B' });
+      expect(consumer.events.filter((e) => e.id === 'b1')).toHaveLength(1);
+      expect(deliveredIds(consumer, new Set(['a1', 'b1']))).toEqual(new Set(['a1', 'b1']));
+      expect(consumer.got.at(-1)).toBe(`error consumer on ${endLabel(consumer, 0)}`);
+    });
+  },
+);
+
+describe('correlate: a consumer that throws on the episode a session.ended ends before it', () => {
+  it('still passes the session.ended through', () => {
+    // The session's episodes end before its session.ended: the consumer threw on the end, and the
+    // session.ended was neither passed through nor handled.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => ending(e) === 'A:session-ended');
+    input
+      .pipe(
+        correlate(
+          [{ name: 'g', eventTypes: ['step.a'], windowMs: 60_000, rule: () => ({ confidence: 1 }) }],
+          { passThrough: true },
+        ),
+      )
+      .subscribe(consumer);
+    input.next(ev('a1', 'step.a', 0));
+    input.next(ev('end', 'session.ended', 10));
+    expect(endingsOf(consumer)).toEqual(['A:session-ended']);
+    expect(consumer.events.filter((e) => e.id === 'end')).toHaveLength(1);
+    expect(deliveredIds(consumer, new Set(['a1']))).toEqual(new Set(['a1']));
+    expect(consumer.got.at(-1)).toBe('error consumer on activity.ended');
+  });
+});

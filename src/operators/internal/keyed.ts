@@ -132,7 +132,11 @@ export class ErrorGate {
 
 /** What `serializedOperator` drives: one engine per subscription (correlate's, pattern's). */
 export interface SerialEngine<T> {
-  /** Handles one input: passes it through and emits what it derives. */
+  /**
+   * Handles one input: passes it through and emits what it derives. When the consumer throws on what
+   * the input's handling emits before the input itself (the ends of a sweep it triggers, an eviction),
+   * the input is still handled (passed through, kept in its state), then the first exception is thrown.
+   */
   handle(event: T): void;
   /**
    * Emits what is still pending (open episodes, partial matches) before complete or error: each item
