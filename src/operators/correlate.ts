@@ -1005,31 +1005,59 @@ class Correlator implements SerialEngine<Event> {
     return session;
   }
 
-  /** Ends every open episode of the session with `reason`, in the groups' order. */
+  /**
+   * Ends every open episode of the session with `reason`, in the groups' order: each even if the
+   * consumer throws on an earlier one, then throws the first exception.
+   */
   private endEpisodes(session: SessionState, reason: ActivityEndReason): void {
     const { groups } = this.config;
+    let failure: { error: unknown } | undefined;
     for (let i = 0; i < groups.length; i++) {
       const state = session.groups[i];
-      if (state?.episode !== undefined) this.endEpisode(session, groups[i]!, state, reason);
+      if (state?.episode === undefined) continue;
+      try {
+        this.endEpisode(session, groups[i]!, state, reason);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
+    if (failure !== undefined) throw failure.error;
   }
 
+  /** Closes the session (see `closeSession`) and drops it, also when the consumer throws on an end. */
   private endSession(key: string, reason: ActivityEndReason): void {
     const session = this.sessions.get(key);
     if (session === undefined) return;
-    this.closeSession(session, reason);
-    this.sessions.delete(key);
-    this.due.delete(session);
+    try {
+      this.closeSession(session, reason);
+    } finally {
+      this.sessions.delete(key);
+      this.due.delete(session);
+    }
   }
 
   /**
    * Ends a session's open episodes (`session.ended`, eviction): first, as a sweep would, those already
    * quiet by the watermark (`quiet` — what the input has already decided must not depend on when the
-   * last sweep ran, nor on the live clock's), then the rest with `reason`.
+   * last sweep ran, nor on the live clock's), then the rest with `reason`. Each even if the consumer
+   * throws on an earlier one (the rest keep their reason, instead of being found by the flush), then
+   * the first exception is thrown.
    */
   private closeSession(session: SessionState, reason: ActivityEndReason): void {
-    if (this.watermark !== NO_TIME) this.endQuiet(this.collectQuiet(session, this.watermark, undefined));
-    this.endEpisodes(session, reason);
+    let failure: { error: unknown } | undefined;
+    if (this.watermark !== NO_TIME) {
+      try {
+        this.endQuiet(this.collectQuiet(session, this.watermark, undefined));
+      } catch (error) {
+        failure = { error };
+      }
+    }
+    try {
+      this.endEpisodes(session, reason);
+    } catch (error) {
+      failure ??= { error };
+    }
+    if (failure !== undefined) throw failure.error;
   }
 
   /**
@@ -1303,7 +1331,9 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * whose handling ends episodes before it (a sweep its jump in event time runs, its session's quiet
  * episodes, an eviction its new session makes, its session's episodes before its `session.ended`) is
  * still handled when the consumer throws on one of those ends: passed through (with `passThrough`) and
- * added to its groups' windows, before the output ends.
+ * added to its groups' windows, before the output ends. A `session.ended` or an eviction ends all the
+ * session's episodes with their reason (`session-ended`, `evicted`; `quiet` for those already quiet)
+ * and drops the session, an eviction its whole batch, even if the consumer throws on one of the ends.
  *
  * Memory is bounded: per session and group at most `maxWindowEvents` events (older than the window are
  * dropped), at most `maxSessions` sessions (the least recently active are evicted, their episodes

@@ -500,3 +500,47 @@ describe('correlate: a consumer that throws on the episode a session.ended ends 
     expect(consumer.got.at(-1)).toBe('error consumer on activity.ended');
   });
 });
+
+describe('correlate: a consumer that throws on an episode a session.ended or an eviction ends', () => {
+  const twoGroups = (maxSessions?: number) =>
+    correlate(
+      [
+        { name: 'g', eventTypes: ['step.a'], windowMs: 60_000, rule: () => ({ confidence: 1 }) },
+        { name: 'h', eventTypes: ['step.a'], windowMs: 60_000, rule: () => ({ confidence: 1 }) },
+      ],
+      { passThrough: true, ...(maxSessions === undefined ? {} : { maxSessions }) },
+    );
+
+  it('still passes the session.ended through, and ends the session’s other episodes with its reason', () => {
+    // The session.ended was lost (its episodes end before it), the session stayed tracked, and its other
+    // episode was flushed (`flushed`) instead of `session-ended`.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => ending(e) === 'A:session-ended');
+    input.pipe(twoGroups()).subscribe(consumer);
+    input.next(ev('a1', 'step.a', 0));
+    input.next(ev('end', 'session.ended', 10));
+    expect(endingsOf(consumer)).toEqual(['A:session-ended', 'A:session-ended']);
+    expect(consumer.events.filter((e) => e.type === 'session.ended').map((e) => e.id)).toEqual(['end']);
+    expect(consumer.got.at(-1)).toBe('error consumer on activity.ended');
+  });
+
+  it('evicts the whole batch, each session’s episodes all `evicted`', () => {
+    // The session it threw on was left with its other episode open: once flushed (`flushed`) instead of
+    // `evicted`, and, since the eviction goes on with the batch, dropped with the session unended.
+    const input = new Subject<Event>();
+    let thrown = false;
+    const consumer = new Consumer((e) => {
+      if (thrown || ending(e) !== 'S1:evicted') return false;
+      thrown = true;
+      return true;
+    });
+    // 9 sessions: the 10th evicts the least recent eighth, rounded up (S1, S2).
+    input.pipe(twoGroups(9)).subscribe(consumer);
+    for (let i = 1; i <= 10; i++) input.next({ ...ev(`a${i}`, 'step.a', i), sessionId: `S${i}` });
+    const ends = endingsOf(consumer);
+    expect(ends.slice(0, 4)).toEqual(['S1:evicted', 'S1:evicted', 'S2:evicted', 'S2:evicted']);
+    expect(ends.filter((e) => e.startsWith('S1:') || e.startsWith('S2:'))).toHaveLength(4);
+    expect(consumer.events.filter((e) => e.id === 'a10')).toHaveLength(1);
+    expect(consumer.got.at(-1)).toBe('error consumer on activity.ended');
+  });
+});
