@@ -654,9 +654,20 @@ class Correlator implements SerialEngine<Event> {
       groups = config.byType.get(type as string);
       if (groups !== undefined) path = filePathOf(event.data);
     } catch (error) {
-      // An unreadable event (a throwing getter) still passes through; it just takes no part.
-      this.reportReadError(error, timestamp);
-      if (passThrough) this.emit(event);
+      // An unreadable event (a throwing getter) still passes through, also when the consumer throws on
+      // its report (then the first exception is thrown after it); it just takes no part.
+      let failure: { error: unknown } | undefined;
+      try {
+        this.reportReadError(error, timestamp);
+      } catch (thrown) {
+        failure = { error: thrown };
+      }
+      try {
+        if (passThrough) this.emit(event);
+      } catch (thrown) {
+        failure ??= { error: thrown };
+      }
+      if (failure !== undefined) throw failure.error;
       return;
     }
     // A consumer that throws on an end this event's handling emits before the event itself (what the
@@ -1323,7 +1334,8 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * A rule that throws or returns something other than `{ confidence: 0..1 }` / `null` (or a result
  * whose fields cannot be read) does not stop the stream: it is reported as a `correlation.error` event
  * (priority HIGH; at most one per group and window of event time, across sessions, with a count of the
- * suppressed ones) and counts as no match.
+ * suppressed ones) and counts as no match. An input that cannot be read is reported the same way and
+ * passed through, also when the consumer throws on the report (the output then errors with it).
  *
  * On complete or error the open episodes are ended (`flushed`), then the source's error is forwarded. A
  * consumer that throws ends the output with its first exception, after the same flush. The episodes a

@@ -522,8 +522,20 @@ class Matcher implements SerialEngine<Event> {
       timestamp = event.timestamp;
       rawKey = config.key(event);
     } catch (error) {
-      this.reportError(null, error, event, finiteTime(timestamp) ?? Math.max(0, this.watermark));
-      if (config.passThrough) this.emit(event);
+      // The event takes no part; it still passes through, also when the consumer throws on the report
+      // (then the first exception is thrown after it).
+      let failure: { error: unknown } | undefined;
+      try {
+        this.reportError(null, error, event, finiteTime(timestamp) ?? Math.max(0, this.watermark));
+      } catch (thrown) {
+        failure = { error: thrown };
+      }
+      try {
+        if (config.passThrough) this.emit(event);
+      } catch (thrown) {
+        failure ??= { error: thrown };
+      }
+      if (failure !== undefined) throw failure.error;
       return;
     }
     // A consumer that throws on an end this event's handling emits before the event itself (what the
@@ -560,7 +572,11 @@ class Matcher implements SerialEngine<Event> {
         } catch (error) {
           failure ??= { error };
         }
-        this.negate(state, event, t);
+        try {
+          this.negate(state, event, t);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
       if (config.passThrough) this.emit(event);
       if (state === undefined || state.live === 0 || !this.advance(state, event, t)) {
@@ -706,21 +722,33 @@ class Matcher implements SerialEngine<Event> {
     if (failure !== undefined) throw failure.error;
   }
 
-  /** Drops the runs an event matching an active `notFollowedBy` breaks. */
+  /**
+   * Drops the runs an event matching an active `notFollowedBy` breaks. All of them even if the consumer
+   * throws on the report of a negation that threw (it counts as no match), then the first exception.
+   */
   private negate(state: KeyState, event: Event, t: number): void {
     const { runs } = state;
     const { negatives } = this.config;
+    let failure: { error: unknown } | undefined;
     for (let p = 1; p < runs.length; p++) {
       if (runs[p] === undefined) continue;
       const forbidden = negatives[p]!;
       for (let i = 0; i < forbidden.length; i++) {
-        if (this.test(forbidden[i]!, event, t)) {
+        let broken: boolean;
+        try {
+          broken = this.test(forbidden[i]!, event, t);
+        } catch (error) {
+          failure ??= { error };
+          broken = false;
+        }
+        if (broken) {
           runs[p] = undefined;
           state.live--;
           break;
         }
       }
     }
+    if (failure !== undefined) throw failure.error;
   }
 
   /** Advances the runs `event` matches the next step of. True when it completed a match. */
@@ -1005,7 +1033,9 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   matches), and the partial matches left are emitted with `reason: 'flushed'`; on eviction likewise,
  *   the ones left with `'evicted'`.
  * - A predicate or key function that throws counts as no match and is reported as `pattern.error`
- *   (priority HIGH, at most one per `within`, with a count of the suppressed ones).
+ *   (priority HIGH, at most one per `within`, with a count of the suppressed ones). When the consumer
+ *   throws on a report emitted before the event passes through (key function, `notFollowedBy`), the
+ *   event is still handled (passed through, its other negations run, its partial match kept).
  * - **Errors**: a source error is forwarded after the flush; a consumer that throws ends the output
  *   with its first exception, after the same flush. The partial matches a flush, a sweep or an eviction
  *   ends all go out even if the consumer throws on an earlier one, each once. An input whose handling

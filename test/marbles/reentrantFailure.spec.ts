@@ -544,3 +544,85 @@ describe('correlate: a consumer that throws on an episode a session.ended or an 
     expect(consumer.got.at(-1)).toBe('error consumer on activity.ended');
   });
 });
+
+describe('a consumer that throws on the error report an event’s handling emits before it', () => {
+  /** Passes every event through; throws on the first error report. */
+  function run(operator: OperatorFunction<Event, Event>, inputs: readonly Event[]): Consumer {
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.type.endsWith('.error'));
+    input.pipe(operator).subscribe(consumer);
+    for (const event of inputs) input.next(event);
+    return consumer;
+  }
+
+  it('correlate still passes an unreadable event through', () => {
+    // It was reported (correlation.error) before it passed through: the consumer threw, and it was lost.
+    // Unreadable once: when correlate reads it (the consumer reads it later).
+    let reads = 0;
+    const unreadable = ev('x', 'note', 1);
+    Object.defineProperty(unreadable, 'type', {
+      get() {
+        if (reads++ === 0) throw new Error('unreadable');
+        return 'note';
+      },
+    });
+    const consumer = run(correlate(), [unreadable]);
+    expect(consumer.events.map((e) => e.id).filter((id) => id === 'x')).toHaveLength(1);
+    expect(consumer.got.at(-1)).toBe('error consumer on correlation.error');
+  });
+
+  it('pattern still passes through an event its key function throws on', () => {
+    const consumer = run(
+      pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b'], {
+        within: 60_000,
+        key: (e) => {
+          if (e.id === 'x') throw new Error('no key');
+          return e.sessionId;
+        },
+      }),
+      [ev('x', 'step.a', 1)],
+    );
+    expect(consumer.events.filter((e) => e.id === 'x')).toHaveLength(1);
+    expect(consumer.got.at(-1)).toBe('error consumer on pattern.error');
+  });
+
+  /** a, then two negations (the first throws on the event `x`), then b. */
+  const negated = (passThrough: boolean) =>
+    pattern(
+      [
+        (e) => e.type === 'step.a',
+        {
+          notFollowedBy: (e) => {
+            if (e.id === 'x') throw new Error('bad negation');
+            return false;
+          },
+        },
+        { notFollowedBy: (e) => e.type === 'stop' },
+        (e) => e.type === 'step.b',
+      ],
+      { within: 60_000, passThrough },
+    );
+
+  it.each([true, false])(
+    'pattern still handles an event a notFollowedBy throws on (passThrough %s)',
+    (passThrough) => {
+      // The negations run before the event passes through: the consumer threw on the report, and the
+      // event was neither passed through nor kept (here: in the partial match it starts, which replaces
+      // a1's, the earlier one at that step).
+      const consumer = run(negated(passThrough), [ev('a1', 'step.a', 1), ev('x', 'step.a', 2)]);
+      expect(deliveredIds(consumer, new Set(['a1', 'x']))).toEqual(
+        new Set(passThrough ? ['a1', 'x'] : ['x']),
+      );
+      expect(consumer.got.at(-1)).toBe('error consumer on pattern.error');
+    },
+  );
+
+  it('pattern still runs the event’s other negations', () => {
+    // The ones after the negation that threw were not run: x did not break a1's partial match, which
+    // the flush then emitted.
+    const consumer = run(negated(true), [ev('a1', 'step.a', 1), ev('x', 'stop', 2)]);
+    expect(consumer.events.filter((e) => e.type === 'pattern.timeout')).toEqual([]);
+    expect(consumer.events.filter((e) => e.id === 'x')).toHaveLength(1);
+    expect(consumer.got.at(-1)).toBe('error consumer on pattern.error');
+  });
+});
