@@ -757,8 +757,16 @@ class Correlator implements SerialEngine<Event> {
         if (passThrough) this.emit(event);
         const eventId = typeof id === 'string' ? id : undefined;
         const outOfOrder = t !== timestamp;
-        for (let i = 0; i < groups.length; i++)
-          this.add(session, groups[i]!, event, type as string, eventId, path, t, outOfOrder);
+        for (let i = 0; i < groups.length; i++) {
+          // Each group, also after the consumer threw on what an earlier one emitted (a rule's error
+          // report, an episode's report): without passThrough, a later group's episode may be the only
+          // place the event goes out.
+          try {
+            this.add(session, groups[i]!, event, type as string, eventId, path, t, outOfOrder);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
         if (type === 'session.ended') this.endSession(session.key, 'session-ended');
         if (this.timer !== undefined && this.sessions.size > 0) this.timer.ensure();
       }
@@ -1335,7 +1343,8 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * whose fields cannot be read) does not stop the stream: it is reported as a `correlation.error` event
  * (priority HIGH; at most one per group and window of event time, across sessions, with a count of the
  * suppressed ones) and counts as no match. An input that cannot be read is reported the same way and
- * passed through, also when the consumer throws on the report (the output then errors with it).
+ * passed through, also when the consumer throws on the report (the output then errors with it); an
+ * input whose rule report (or episode report) the consumer throws on is still added to its other groups.
  *
  * On complete or error the open episodes are ended (`flushed`), then the source's error is forwarded. A
  * consumer that throws ends the output with its first exception, after the same flush. The episodes a

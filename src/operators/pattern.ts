@@ -488,6 +488,8 @@ class Matcher implements SerialEngine<Event> {
   private watermark = NO_TIME;
   private nextSweepAt = NO_TIME;
   private seq = 0;
+  /** What the consumer threw on a predicate's report (see `test`), until `handle` throws it. */
+  private reported: { error: unknown } | undefined = undefined;
   private readonly errors: ErrorGate;
   private readonly timer: LiveTimer | undefined;
 
@@ -572,10 +574,10 @@ class Matcher implements SerialEngine<Event> {
         } catch (error) {
           failure ??= { error };
         }
-        try {
-          this.negate(state, event, t);
-        } catch (error) {
-          failure ??= { error };
+        this.negate(state, event, t);
+        if (this.reported !== undefined) {
+          failure ??= this.reported;
+          this.reported = undefined;
         }
       }
       if (config.passThrough) this.emit(event);
@@ -609,8 +611,12 @@ class Matcher implements SerialEngine<Event> {
       } else if (this.timer !== undefined) this.timer.ensure();
     } catch (error) {
       // The consumer threw on the event itself or on what it derived: it stops here, as before, but an
-      // exception from before the event stays the first.
-      failure ??= { error };
+      // exception from before (an end, a report) stays the first.
+      failure ??= this.reported ?? { error };
+    }
+    if (this.reported !== undefined) {
+      failure ??= this.reported;
+      this.reported = undefined;
     }
     if (failure !== undefined) throw failure.error;
   }
@@ -722,33 +728,21 @@ class Matcher implements SerialEngine<Event> {
     if (failure !== undefined) throw failure.error;
   }
 
-  /**
-   * Drops the runs an event matching an active `notFollowedBy` breaks. All of them even if the consumer
-   * throws on the report of a negation that threw (it counts as no match), then the first exception.
-   */
+  /** Drops the runs an event matching an active `notFollowedBy` breaks. */
   private negate(state: KeyState, event: Event, t: number): void {
     const { runs } = state;
     const { negatives } = this.config;
-    let failure: { error: unknown } | undefined;
     for (let p = 1; p < runs.length; p++) {
       if (runs[p] === undefined) continue;
       const forbidden = negatives[p]!;
       for (let i = 0; i < forbidden.length; i++) {
-        let broken: boolean;
-        try {
-          broken = this.test(forbidden[i]!, event, t);
-        } catch (error) {
-          failure ??= { error };
-          broken = false;
-        }
-        if (broken) {
+        if (this.test(forbidden[i]!, event, t)) {
           runs[p] = undefined;
           state.live--;
           break;
         }
       }
     }
-    if (failure !== undefined) throw failure.error;
   }
 
   /** Advances the runs `event` matches the next step of. True when it completed a match. */
@@ -806,11 +800,20 @@ class Matcher implements SerialEngine<Event> {
     return false;
   }
 
+  /**
+   * Whether `event` matches `step`. A predicate that throws counts as no match and is reported; if the
+   * consumer throws on the report, the exception is kept in `reported` (thrown at the end of `handle`),
+   * so the event's other steps and negations are still tried and the event still kept.
+   */
   private test(step: Positive | Negative, event: Event, t: number): boolean {
     try {
       return step.match(event) === true;
     } catch (error) {
-      this.reportError(step.name, error, event, t);
+      try {
+        this.reportError(step.name, error, event, t);
+      } catch (thrown) {
+        this.reported ??= { error: thrown };
+      }
       return false;
     }
   }
@@ -1034,8 +1037,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   the ones left with `'evicted'`.
  * - A predicate or key function that throws counts as no match and is reported as `pattern.error`
  *   (priority HIGH, at most one per `within`, with a count of the suppressed ones). When the consumer
- *   throws on a report emitted before the event passes through (key function, `notFollowedBy`), the
- *   event is still handled (passed through, its other negations run, its partial match kept).
+ *   throws on such a report (key function, step, `notFollowedBy`), the event is still handled (passed
+ *   through, its other negations run and steps tried, its partial match kept).
  * - **Errors**: a source error is forwarded after the flush; a consumer that throws ends the output
  *   with its first exception, after the same flush. The partial matches a flush, a sweep or an eviction
  *   ends all go out even if the consumer throws on an earlier one, each once. An input whose handling

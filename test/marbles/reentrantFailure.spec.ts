@@ -626,3 +626,58 @@ describe('a consumer that throws on the error report an event’s handling emits
     expect(consumer.got.at(-1)).toBe('error consumer on pattern.error');
   });
 });
+
+describe('a consumer that throws on the error report of a rule or step the event is tried on', () => {
+  it('correlate still adds the event to its other groups (passThrough off)', () => {
+    // It threw on g's correlation.error: h never saw the event, which went out nowhere.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.type === 'correlation.error');
+    input
+      .pipe(
+        correlate(
+          [
+            {
+              name: 'g',
+              eventTypes: ['step.a'],
+              windowMs: 60_000,
+              rule: () => {
+                throw new Error('rule');
+              },
+            },
+            { name: 'h', eventTypes: ['step.a'], windowMs: 60_000, rule: () => ({ confidence: 1 }) },
+          ],
+          { passThrough: false },
+        ),
+      )
+      .subscribe(consumer);
+    input.next(ev('x', 'step.a', 1));
+    expect(deliveredIds(consumer, new Set(['x']))).toEqual(new Set(['x']));
+    expect(consumer.got.at(-1)).toBe('error consumer on correlation.error');
+  });
+
+  it('pattern still tries the event’s other steps and keeps it (passThrough off)', () => {
+    // It threw on the report of step b's predicate: the event did not start its partial match (it went
+    // out nowhere), and a1's was flushed instead.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.type === 'pattern.error');
+    input
+      .pipe(
+        pattern(
+          [
+            (e) => e.type === 'step.a',
+            (e) => {
+              if (e.id === 'x') throw new Error('step');
+              return e.type === 'step.b';
+            },
+          ],
+          { within: 60_000, passThrough: false },
+        ),
+      )
+      .subscribe(consumer);
+    input.next(ev('a1', 'step.a', 1));
+    input.next(ev('x', 'step.a', 2));
+    // x's partial match replaces a1's, the earlier one waiting at the same step.
+    expect(deliveredIds(consumer, new Set(['a1', 'x']))).toEqual(new Set(['x']));
+    expect(consumer.got.at(-1)).toBe('error consumer on pattern.error');
+  });
+});
