@@ -46,7 +46,10 @@ export type Durability = 'process' | 'os';
 
 /** Options of `openStore`. */
 export interface StoreOptions {
-  /** Directory of the LevelDB database; created if missing. Default `.vibespec/event-store`. */
+  /**
+   * Directory of the LevelDB database; created if missing, with the missing folders above it. Default
+   * `.vibespec/event-store`.
+   */
   path?: string;
   /** Default `process`. */
   durability?: Durability;
@@ -1786,7 +1789,9 @@ function createSessionId(): string {
  *
  * @throws StoreError `STORE_LOCKED` when another process (`cause`: LevelDB's `LEVEL_DATABASE_NOT_OPEN`
  *   caused by `LEVEL_LOCKED`) or another store of this process (no `cause`; whatever path it was opened
- *   by: a symlink is the same database) has the database open; `STORE_NOT_OPEN` when it cannot be opened for another reason (`cause` says why).
+ *   by: a symlink is the same database) has the database open; `STORE_NOT_OPEN` when it cannot be
+ *   opened for another reason (`cause` says why), a folder of `path` that cannot be created included
+ *   (the message names the first one).
  * @throws ConfigError for invalid options.
  */
 export async function openStore(options: StoreOptions = {}): Promise<SessionStore> {
