@@ -12,7 +12,8 @@ export interface JsonLinesOptions {
   hook?: string;
   /**
    * Longest accepted line, in characters. A longer line is not parsed: it becomes a rejected input
-   * carrying its first 16,384 characters. Default 16 MiB (16,777,216), as the bridge's `maxPayloadBytes`.
+   * carrying its first 16,384 characters (16,383 when the cut would split an emoji). Default 16 MiB
+   * (16,777,216), as the bridge's `maxPayloadBytes`.
    */
   maxLineLength?: number;
 }

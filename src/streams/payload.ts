@@ -14,7 +14,10 @@ export interface PayloadLimits {
   maxPayloadBytes: number;
   /** Deepest accepted nesting of objects and arrays. Default 64. */
   maxDepth: number;
-  /** A rejected input's raw value is kept as JSON text cut to this many characters. Default 16,384. */
+  /**
+   * A rejected input's raw value is kept as JSON text cut to this many characters (one fewer when the cut
+   * would split an emoji: never half of a surrogate pair). Default 16,384.
+   */
   maxRawLength: number;
 }
 
