@@ -152,7 +152,10 @@ function hasStringForm(value: unknown): boolean {
  * while the key is quiet, the watermark advances with the scheduler clock (see `idleFlushMs`). Open
  * windows are emitted on complete and before an error is forwarded. An event that would have joined an
  * emitted window is never dropped: it is emitted as a `session.window.late` event carrying it. Events
- * without a key pass through at once.
+ * without a key pass through at once. A consumer that throws ends the output the same way as an error:
+ * the events it pushed into the source before it threw are handled first, every open window is emitted
+ * (each even if it throws on another; an event that bridges two windows whose parts reach `maxEvents`
+ * joins the merged window before those parts go out), then the output errors with the first exception.
  *
  * As with `temporalAggregate`, windows depend only on event times: a replay yields the same windows as
  * the live run (ids aside).

@@ -224,7 +224,10 @@ interface TypeSpec {
  * session is quiet, the watermark advances with the scheduler clock (see `idleFlushMs`), so a live window
  * is emitted on time. Windows also close early at `maxEvents`, and every open window is emitted on
  * complete and before an error is forwarded. An event whose window was already emitted is never dropped:
- * it is emitted as a `<type>.late` event carrying it.
+ * it is emitted as a `<type>.late` event carrying it. A consumer that throws ends the output the same
+ * way: the events it pushed into the source before it threw are handled first, every open window is
+ * emitted (each even if it throws on another; an arrival whose aggregate it threw on still gets its own
+ * output, after them), then the output errors with the first exception.
  *
  * Because windows depend only on event times, a session replayed in milliseconds yields the same
  * aggregates as the live run (ids aside).
