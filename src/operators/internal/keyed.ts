@@ -85,8 +85,10 @@ export interface Recency {
 
 /**
  * Makes room in a full map by removing the least recently active eighth of its entries (at least one),
- * oldest first, calling `onEvict` for each before it is removed. Evicting a batch keeps the cost
- * amortized O(log n) per insertion instead of a scan per insertion.
+ * oldest first, calling `onEvict` for each once it is out of the map. Evicting a batch keeps the cost
+ * amortized O(log n) per insertion instead of a scan per insertion. When `onEvict` throws, the rest of
+ * the batch is still evicted (each entry leaves the map before its call, so none stays behind to be
+ * evicted or flushed again), then the first exception is thrown.
  */
 export function evictLeastRecent<K, V extends Recency>(
   map: Map<K, V>,
@@ -94,10 +96,16 @@ export function evictLeastRecent<K, V extends Recency>(
 ): void {
   const count = Math.max(1, Math.ceil(map.size / 8));
   const entries = [...map.entries()].sort((a, b) => a[1].seen - b[1].seen).slice(0, count);
+  let failure: { error: unknown } | undefined;
   for (const [key, value] of entries) {
-    onEvict(key, value);
     map.delete(key);
+    try {
+      onEvict(key, value);
+    } catch (error) {
+      failure ??= { error };
+    }
   }
+  if (failure !== undefined) throw failure.error;
 }
 
 // ---------------------------------------------------------------------------------------------------
