@@ -781,16 +781,18 @@ class Matcher implements SerialEngine<Event> {
   }
 
   /**
-   * Puts `run` at `position`: a complete run is emitted as a match and clears the key's runs (matches
-   * never share events). At most one run waits per position: the one that started later wins, since
-   * it has the later deadline. True when a match was emitted.
+   * Puts `run` at `position`: a complete run clears the key's runs (matches never share events) and is
+   * emitted as a match — cleared first, so that a consumer throwing on the match does not leave them to
+   * the flush (as `flushed`, where they are dropped silently otherwise). At most one run waits per
+   * position: the one that started later wins, since it has the later deadline. True when a match was
+   * emitted.
    */
   private place(state: KeyState, run: Run, position: number): boolean {
     const { config } = this;
     if (position === config.positives.length && !config.trailing) {
-      this.matched(state, run, run.times.at(-1)!);
       state.runs.fill(undefined);
       state.live = 0;
+      this.matched(state, run, run.times.at(-1)!);
       return true;
     }
     const existing = state.runs[position];
@@ -1022,7 +1024,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  * - **One run per step**: per key, at most one partial match waits for each step; when an event would
  *   start or advance a partial match to a step that already has one, the later-started one is kept
  *   (its deadline is later). So `t t s p` matches `[t₂, s, p]`, and partials are bounded by the steps.
- * - **Skip past the match**: a match clears the key's partial matches, so matches never share events.
+ * - **Skip past the match**: a match clears the key's partial matches (before it goes out, also when the
+ *   consumer throws on it), so matches never share events.
  * - **Optional steps** (`{ match, optional: true }`) may be skipped; an event matching the optional
  *   step is taken by it.
  * - **Negation** (`{ notFollowedBy }`): an event it matches discards the partial matches waiting

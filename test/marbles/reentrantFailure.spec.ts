@@ -126,6 +126,34 @@ describe('pattern: a consumer that throws', () => {
   });
 });
 
+describe('pattern: a consumer that throws on a match', () => {
+  it('does not get the key’s other partial matches from the flush: the match dropped them', () => {
+    // The match went out before the key's other partial matches were cleared: the consumer threw on it,
+    // and the flush emitted them as `flushed`, where a run without the exception drops them silently.
+    const outputs = (throwOnMatch: boolean) => {
+      const input = new Subject<Event>();
+      const consumer = new Consumer((e) => throwOnMatch && e.type === 'pattern.matched');
+      input
+        .pipe(
+          pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b', (e) => e.type === 'step.c'], {
+            within: 60_000,
+            passThrough: false,
+          }),
+        )
+        .subscribe(consumer);
+      // [a1, b1] waits for step.c, [a2] for step.b; c1 completes the first.
+      input.next(ev('a1', 'step.a', 1));
+      input.next(ev('b1', 'step.b', 2));
+      input.next(ev('a2', 'step.a', 3));
+      input.next(ev('c1', 'step.c', 4));
+      input.complete();
+      return consumer.got;
+    };
+    expect(outputs(false)).toEqual(['pattern.matched', 'complete']);
+    expect(outputs(true)).toEqual(['pattern.matched', 'error consumer on pattern.matched']);
+  });
+});
+
 describe('a consumer that throws during the flush before a source error', () => {
   // The exception went out of the flush into the source's `error` call: the output never ended.
   it.each([
