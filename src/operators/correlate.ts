@@ -674,8 +674,10 @@ class Correlator implements SerialEngine<Event> {
     // sweep its jump in event time runs ends, its session's quiet episodes, the sessions its new one
     // evicts, its session's episodes before its session.ended) does not stop the handling there: the
     // event still passes through and takes its part (else it would be lost: in no window, episode or
-    // output), then the first exception is thrown (the shell flushes, then errors with it). Only an
-    // exception allocates; a try/catch whose catch does not run costs nothing.
+    // output), then the first exception is thrown (the shell flushes, then errors with it). Nor does one
+    // that throws on the event's own pass-through: the event still takes its part (its groups' windows,
+    // the events an aggregate carries), so what is flushed is what a run without the exception holds.
+    // Only an exception allocates; a try/catch whose catch does not run costs nothing.
     let failure: { error: unknown } | undefined;
     const time = finiteTime(timestamp);
     if (time !== undefined && time > this.watermark) {
@@ -699,7 +701,14 @@ class Correlator implements SerialEngine<Event> {
             failure ??= { error };
           }
         }
-        if (passThrough) this.emit(event);
+        if (passThrough) {
+          // Also when the consumer throws on it: the event still takes its part (see above).
+          try {
+            this.emit(event);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
         // A temporalAggregate window (`<type>.aggregated` with its `events`) counts as the events it
         // holds, and a late event (`<type>.late`) as the event it carries, so correlate works after
         // temporalAggregate as well as before it.
@@ -754,7 +763,14 @@ class Correlator implements SerialEngine<Event> {
             failure ??= { error };
           }
         }
-        if (passThrough) this.emit(event);
+        if (passThrough) {
+          // Also when the consumer throws on it: the event still takes its part (see above).
+          try {
+            this.emit(event);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
         const eventId = typeof id === 'string' ? id : undefined;
         const outOfOrder = t !== timestamp;
         for (let i = 0; i < groups.length; i++) {
@@ -771,8 +787,8 @@ class Correlator implements SerialEngine<Event> {
         if (this.timer !== undefined && this.sessions.size > 0) this.timer.ensure();
       }
     } catch (error) {
-      // The consumer threw on the event itself or on what it derived: it stops here, as before, but an
-      // exception from before the event stays the first.
+      // The consumer threw on what the event derived: it stops here, as before, but an exception from
+      // before stays the first.
       failure ??= { error };
     }
     if (failure !== undefined) throw failure.error;
@@ -1352,9 +1368,12 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * whose handling ends episodes before it (a sweep its jump in event time runs, its session's quiet
  * episodes, an eviction its new session makes, its session's episodes before its `session.ended`) is
  * still handled when the consumer throws on one of those ends: passed through (with `passThrough`) and
- * added to its groups' windows, before the output ends. A `session.ended` or an eviction ends all the
- * session's episodes with their reason (`session-ended`, `evicted`; `quiet` for those already quiet)
- * and drops the session, an eviction its whole batch, even if the consumer throws on one of the ends.
+ * added to its groups' windows, before the output ends. So is an input the consumer throws on as it
+ * passes through: it is still added to its groups' windows (an aggregate's events too), so the episodes
+ * later ended (by the flush) hold what they would without the exception. A `session.ended` or an
+ * eviction ends all the session's episodes with their reason (`session-ended`, `evicted`; `quiet` for
+ * those already quiet) and drops the session, an eviction its whole batch, even if the consumer throws
+ * on one of the ends.
  *
  * Memory is bounded: per session and group at most `maxWindowEvents` events (older than the window are
  * dropped), at most `maxSessions` sessions (the least recently active are evicted, their episodes

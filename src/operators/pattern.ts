@@ -544,7 +544,9 @@ class Matcher implements SerialEngine<Event> {
     // sweep its jump in event time runs ends, its key's partial matches past their deadline) or before
     // its partial match is kept (the keys its new key evicts) does not stop the handling there: the event
     // still passes through and takes its part (else, without passThrough, it would be lost: in no partial
-    // match or output), then the first exception is thrown (the shell flushes, then errors with it).
+    // match or output), then the first exception is thrown (the shell flushes, then errors with it). Nor
+    // does one that throws on the event's own pass-through: the event still advances or starts its
+    // partial match, so what is matched or flushed is what a run without the exception gives.
     // Only an exception allocates; a try/catch whose catch does not run costs nothing.
     let failure: { error: unknown } | undefined;
     const time = finiteTime(timestamp);
@@ -580,7 +582,14 @@ class Matcher implements SerialEngine<Event> {
           this.reported = undefined;
         }
       }
-      if (config.passThrough) this.emit(event);
+      if (config.passThrough) {
+        // Also when the consumer throws on it: the event still takes its part (see above).
+        try {
+          this.emit(event);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
       if (state === undefined || state.live === 0 || !this.advance(state, event, t)) {
         const run = this.begin(event, t);
         if (run !== undefined) {
@@ -610,8 +619,8 @@ class Matcher implements SerialEngine<Event> {
         this.rememberTime(mapKey, t);
       } else if (this.timer !== undefined) this.timer.ensure();
     } catch (error) {
-      // The consumer threw on the event itself or on what it derived: it stops here, as before, but an
-      // exception from before (an end, a report) stays the first.
+      // The consumer threw on what the event derived: it stops here, as before, but an exception from
+      // before (an end, a report, the event's pass-through) stays the first.
       failure ??= this.reported ?? { error };
     }
     if (this.reported !== undefined) {
@@ -1047,7 +1056,9 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   ends all go out even if the consumer throws on an earlier one, each once. An input whose handling
  *   ends partial matches before it (a sweep its jump in event time runs, its key's expired ones, an
  *   eviction its new key makes) is still handled when the consumer throws on one of those: passed
- *   through (with `passThrough`) and kept in its partial match, before the output ends.
+ *   through (with `passThrough`) and kept in its partial match, before the output ends. So is an input
+ *   the consumer throws on as it passes through: it still advances or starts its partial match, so the
+ *   match or the flush emits what it would without the exception.
  *
  * ## Examples
  * ```ts

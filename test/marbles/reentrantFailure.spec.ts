@@ -280,7 +280,8 @@ describe.each(holding)('%s: a consumer that throws on one of the ends flushed or
     const consumer = new Consumer((e) => e.id === 'aC' || ending(e) === 'A:flushed');
     input.pipe(operator({ passThrough: true })).subscribe(consumer);
     open(input, ['A', 'B', 'C'], (i) => T0 + i * 10);
-    expect(endingsOf(consumer)).toEqual(['A:flushed', 'B:flushed']);
+    // C's input still took its part when the consumer threw on its pass-through.
+    expect(endingsOf(consumer)).toEqual(['A:flushed', 'B:flushed', 'C:flushed']);
     // Its first exception, on C's input (read as its type).
     expect(consumer.events.filter((e) => e.type === 'step.a').map((e) => e.id)).toEqual(['aA', 'aB', 'aC']);
     expect(consumer.got.at(-1)).toBe('error consumer on step.a');
@@ -707,5 +708,64 @@ describe('a consumer that throws on the error report of a rule or step the event
     // x's partial match replaces a1's, the earlier one waiting at the same step.
     expect(deliveredIds(consumer, new Set(['a1', 'x']))).toEqual(new Set(['x']));
     expect(consumer.got.at(-1)).toBe('error consumer on pattern.error');
+  });
+});
+
+describe('a consumer that throws on an event’s own pass-through', () => {
+  /** What the consumer got, each output that holds inputs with their ids, and how the output ended. */
+  function outputs(
+    operator: OperatorFunction<Event, Event>,
+    inputs: readonly Event[],
+    throwOn?: string,
+  ): string[] {
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.id === throwOn);
+    input.pipe(operator).subscribe(consumer);
+    for (const event of inputs) input.next(event);
+    input.complete();
+    return consumer.events
+      .map((e, i) => {
+        const data = e.data as { events?: Event[]; event_ids?: string[] };
+        const held = data.event_ids ?? data.events?.map((x) => x.id);
+        return held === undefined ? consumer.got[i]! : `${consumer.got[i]}[${held}]`;
+      })
+      .concat(consumer.got.slice(consumer.events.length));
+  }
+
+  /** The same outputs as a run where the consumer does not throw, then the error instead of complete. */
+  function expectHandledAsUsual(operator: () => OperatorFunction<Event, Event>, inputs: readonly Event[]) {
+    const usual = outputs(operator(), inputs);
+    expect(usual.at(-1)).toBe('complete');
+    const x = inputs.find((e) => e.id === 'x')!;
+    expect(outputs(operator(), inputs, 'x')).toEqual([
+      ...usual.slice(0, -1),
+      `error consumer on ${label(x)}`,
+    ]);
+  }
+
+  it('correlate still adds it to its groups’ windows (its episode, the flush, hold it)', () => {
+    // Handling stopped at the pass-through: the event opened no episode, nor was it in one's events.
+    const group = () =>
+      correlate([{ name: 'g', eventTypes: ['step.a'], windowMs: 60_000, rule: () => ({ confidence: 1 }) }]);
+    expectHandledAsUsual(group, [ev('x', 'step.a', 1)]);
+    expectHandledAsUsual(group, [ev('a1', 'step.a', 1), ev('x', 'step.a', 2)]);
+  });
+
+  it('correlate still handles the events an aggregate carries', () => {
+    const inner = [ev('a1', 'step.a', 1), ev('a2', 'step.a', 2)];
+    const aggregate: Event = { ...ev('x', 'step.a.aggregated', 2), data: { events: inner } };
+    expectHandledAsUsual(
+      () =>
+        correlate([{ name: 'g', eventTypes: ['step.a'], windowMs: 60_000, rule: () => ({ confidence: 1 }) }]),
+      [aggregate],
+    );
+  });
+
+  it('pattern still advances or starts its partial match (the match, the flush, hold it)', () => {
+    // Handling stopped at the pass-through: b did not complete the match (a1's partial match was
+    // flushed instead), a did not start one.
+    const steps = () => pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b'], { within: 60_000 });
+    expectHandledAsUsual(steps, [ev('a1', 'step.a', 1), ev('x', 'step.b', 2)]);
+    expectHandledAsUsual(steps, [ev('x', 'step.a', 1)]);
   });
 });
