@@ -597,7 +597,8 @@ class Matcher implements SerialEngine<Event> {
             try {
               this.makeRoom();
             } catch (error) {
-              failure ??= { error };
+              // A step's report the consumer threw on (`begin`'s, just before) came first.
+              failure ??= this.reported ?? { error };
             }
             this.lastTimes.delete(mapKey);
             state = new KeyState(key, config.positives.length);

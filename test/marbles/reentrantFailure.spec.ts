@@ -769,3 +769,41 @@ describe('a consumer that throws on an event’s own pass-through', () => {
     expectHandledAsUsual(steps, [ev('x', 'step.a', 1)]);
   });
 });
+
+describe('pattern: a consumer that throws on a step’s error report, then on an eviction the event’s new key makes', () => {
+  it('errors the output with the first exception (the report’s)', () => {
+    // The report's exception was kept aside (`reported`) while the event's steps were tried, and the
+    // eviction's, caught after it, was taken as the first.
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.type === 'pattern.error' || e.type === 'pattern.timeout');
+    input
+      .pipe(
+        pattern(
+          [
+            {
+              optional: true,
+              match: (e) => {
+                if (e.id === 'x') throw new Error('step');
+                return e.type === 'step.o';
+              },
+            },
+            (e) => e.type === 'step.a',
+            (e) => e.type === 'step.b',
+          ],
+          { within: 60_000, key: (e) => e.sessionId, maxKeys: 1 },
+        ),
+      )
+      .subscribe(consumer);
+    input.next(ev('a1', 'step.a', 1));
+    // A new key: its optional first step throws (reported), its second starts a partial match, A is evicted.
+    input.next({ ...ev('x', 'step.a', 2), sessionId: 'B' });
+    expect(consumer.got).toEqual([
+      'step.a',
+      'step.a',
+      'pattern.error',
+      'T[a1]:evicted',
+      'T[x]:flushed',
+      'error consumer on pattern.error',
+    ]);
+  });
+});
