@@ -611,19 +611,21 @@ class Matcher implements SerialEngine<Event> {
           this.place(state, run.run, run.position);
         }
       }
-      if (state === undefined) {
-        this.rememberTime(mapKey, t);
-      } else if (state.live === 0) {
-        // A key without partial matches needs no state: forget it at once, but for its latest time.
-        this.keys.delete(mapKey);
-        this.due.delete(state);
-        this.rememberTime(mapKey, t);
-      } else if (this.timer !== undefined) this.timer.ensure();
     } catch (error) {
-      // The consumer threw on what the event derived: it stops here, as before, but an exception from
-      // before (an end, a report, the event's pass-through) stays the first.
+      // The consumer threw on the match the event completed: it stops here, as before, but an exception
+      // from before (an end, a report, the event's pass-through) stays the first.
       failure ??= this.reported ?? { error };
     }
+    // Also after that exception (the match has already emptied the key): the inputs queued behind the
+    // event find the map as a run without it does.
+    if (state === undefined) {
+      this.rememberTime(mapKey, t);
+    } else if (state.live === 0) {
+      // A key without partial matches needs no state: forget it at once, but for its latest time.
+      this.keys.delete(mapKey);
+      this.due.delete(state);
+      this.rememberTime(mapKey, t);
+    } else if (this.timer !== undefined) this.timer.ensure();
     if (this.reported !== undefined) {
       failure ??= this.reported;
       this.reported = undefined;
@@ -1035,7 +1037,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   start or advance a partial match to a step that already has one, the later-started one is kept
  *   (its deadline is later). So `t t s p` matches `[t₂, s, p]`, and partials are bounded by the steps.
  * - **Skip past the match**: a match clears the key's partial matches (before it goes out, also when the
- *   consumer throws on it), so matches never share events.
+ *   consumer throws on it; the key, left without any, is dropped then too), so matches never share
+ *   events.
  * - **Optional steps** (`{ match, optional: true }`) may be skipped; an event matching the optional
  *   step is taken by it.
  * - **Negation** (`{ notFollowedBy }`): an event it matches discards the partial matches waiting

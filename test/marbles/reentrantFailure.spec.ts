@@ -807,3 +807,44 @@ describe('pattern: a consumer that throws on a step’s error report, then on an
     ]);
   });
 });
+
+describe('pattern: a consumer that throws on a match, after pushing an event of a new key', () => {
+  it('does not have another key evicted for it: the matched key, left without partial matches, is dropped', () => {
+    // The key the match emptied stayed in the map (the exception skipped its removal): the new key's
+    // event found the map full and evicted B's partial match (`evicted`), where a run without the
+    // exception has room for it, and the flush ends B's (`flushed`).
+    const outputs = (throwOnMatch: boolean) => {
+      const input = new Subject<Event>();
+      let pushed = false;
+      const consumer = new Consumer((e) => {
+        if (pushed || e.type !== 'pattern.matched') return false;
+        pushed = true;
+        input.next({ ...ev('aC', 'step.a', 4), sessionId: 'C' });
+        return throwOnMatch;
+      });
+      input
+        .pipe(
+          pattern([(e) => e.type === 'step.a', (e) => e.type === 'step.b'], {
+            within: 60_000,
+            passThrough: false,
+            key: (e) => e.sessionId,
+            maxKeys: 2,
+          }),
+        )
+        .subscribe(consumer);
+      input.next(ev('a1', 'step.a', 1));
+      input.next({ ...ev('aB', 'step.a', 2), sessionId: 'B' });
+      // Completes A's partial match: the consumer pushes C's event, which waits behind it.
+      input.next(ev('b1', 'step.b', 3));
+      input.complete();
+      return consumer.got;
+    };
+    expect(outputs(false)).toEqual(['pattern.matched', 'T[aB]:flushed', 'T[aC]:flushed', 'complete']);
+    expect(outputs(true)).toEqual([
+      'pattern.matched',
+      'T[aB]:flushed',
+      'T[aC]:flushed',
+      'error consumer on pattern.matched',
+    ]);
+  });
+});
