@@ -261,35 +261,22 @@ function skipSubstitution(command: string, at: number): number {
   return n;
 }
 
+/** Whether the last word `readWord` read is plain (no quotes, substitutions or backslashes). */
+let wordPlain = true;
+
 /**
- * Reads the words of the command that goes on at `from`, as the shell splits them (quotes, `$(…)`,
- * backslashes), up to its end: the first `;`, `&`, `|` (so `&&`, `||` and a pipe) or newline outside
- * them, or a comment. Calls `onWord` with each word's start and end and whether it is plain (no quotes,
- * substitutions or backslashes: it can be an option). Returns that end (the separator's index, or the
- * length). Linear in the length read.
+ * Reads the word that starts at `at` (not a blank nor a separator), as the shell splits it (quotes,
+ * `$(…)`, `<(…)`, backslashes): returns its end, the first blank, `;`, `&` (not in a redirection such as
+ * `2>&1` or `&>file`), `|`, `)` or newline outside them. Sets `wordPlain`. Linear in the length read.
  */
-function readCommand(
-  command: string,
-  from: number,
-  onWord?: (start: number, end: number, plain: boolean) => void,
-): number {
+function readWord(command: string, at: number): number {
   const n = command.length;
-  let wordStart = -1;
   let plain = true;
-  let i = from;
+  let i = at;
   while (i < n) {
     const c = command[i];
-    if (c === ' ' || c === '\t') {
-      if (wordStart >= 0) onWord?.(wordStart, i, plain);
-      wordStart = -1;
-      plain = true;
-      i++;
-      continue;
-    }
-    if (c === '\n' || c === ';' || c === '|' || (c === '#' && wordStart < 0)) break;
-    // `&` ends the command, but not in a redirection (`2>&1`, `&>file`).
+    if (c === ' ' || c === '\t' || c === '\n' || c === ';' || c === '|' || c === ')') break;
     if (c === '&' && command[i - 1] !== '>' && command[i - 1] !== '<' && command[i + 1] !== '>') break;
-    if (wordStart < 0) wordStart = i;
     if (c === "'") {
       plain = false;
       const close = command.indexOf("'", i + 1);
@@ -297,7 +284,7 @@ function readCommand(
     } else if (c === '"') {
       plain = false;
       i = skipDoubleQuoted(command, i, true);
-    } else if (c === '$' && command[i + 1] === '(') {
+    } else if ((c === '$' || c === '<' || c === '>') && command[i + 1] === '(') {
       plain = false;
       i = skipSubstitution(command, i);
     } else if (c === '\\') {
@@ -305,9 +292,36 @@ function readCommand(
       i += 2;
     } else i++;
   }
-  const end = Math.min(i, n);
-  if (wordStart >= 0) onWord?.(wordStart, end, plain);
-  return end;
+  wordPlain = plain;
+  return Math.min(i, n);
+}
+
+/**
+ * Reads the words of the command that goes on at `from` (see `readWord`) up to its end: the first `;`,
+ * `&` (so `&&`), `|` (so `||` and a pipe), `(` or `)` (a subshell's) or newline outside them, or a
+ * comment. Calls `onWord` with each word's start and end and whether it is plain (it can be an option).
+ * Returns that end (the separator's index, or the length). Linear in the length read.
+ */
+function readCommand(
+  command: string,
+  from: number,
+  onWord?: (start: number, end: number, plain: boolean) => void,
+): number {
+  const n = command.length;
+  let i = from;
+  while (i < n) {
+    const c = command[i];
+    if (c === ' ' || c === '\t') {
+      i++;
+      continue;
+    }
+    if (c === '\n' || c === ';' || c === '|' || c === '#' || c === '(' || c === ')') break;
+    if (c === '&' && command[i - 1] !== '>' && command[i - 1] !== '<' && command[i + 1] !== '>') break;
+    const end = readWord(command, i);
+    onWord?.(i, end, wordPlain);
+    i = end;
+  }
+  return i;
 }
 
 /**
@@ -341,25 +355,30 @@ function readCommitArguments(command: string, from: number): { end: number; show
   return { end, showsOnly };
 }
 
+/** `set` options a Bash line's test verdict depends on (a bit mask). */
+const PIPEFAIL = 1;
+
 /**
- * The pipefail option after the `set` command whose words (after `set`) go on at `from`, from its state
- * `pipefail` before: `-o pipefail` (alone or after other option letters, `-euo pipefail`) turns it on,
- * `+o pipefail` off; the options end at `--`, `-` or an argument.
+ * The options after the `set` command whose words (after `set`) go on at `from`, from their state
+ * `options` before: `-o pipefail` (alone or after other option letters, `-euo pipefail`) turns pipefail
+ * on, `+o pipefail` off; the options end at `--`, `-` or an argument.
  */
-function pipefailAfterSet(command: string, from: number, pipefail: boolean): boolean {
-  let on = pipefail;
-  let options = true;
+function optionsAfterSet(command: string, from: number, options: number): number {
+  let on = options;
+  let open = true;
   let name = 0; // the next word is an option's name: 1 after `-o`, -1 after `+o`
   readCommand(command, from, (start, end, plain) => {
-    if (!options) return;
+    if (!open) return;
     if (name !== 0) {
-      if (plain && end - start === 8 && command.startsWith('pipefail', start)) on = name > 0;
+      let bit = 0;
+      if (plain && end - start === 8 && command.startsWith('pipefail', start)) bit = PIPEFAIL;
+      on = name > 0 ? on | bit : on & ~bit;
       name = 0;
       return;
     }
     const sign = command[start];
     if (!plain || end - start < 2 || (sign !== '-' && sign !== '+') || command[start + 1] === '-') {
-      options = false;
+      open = false;
       return;
     }
     for (let k = start + 1; k < end; k++) if (command[k] === 'o') name = sign === '-' ? 1 : -1;
@@ -367,7 +386,7 @@ function pipefailAfterSet(command: string, from: number, pipefail: boolean): boo
   return on;
 }
 
-/** The state of `testVerdict`'s reading of a line. */
+/** The state of `testVerdict`'s reading of a list of commands (a line, or a group's). */
 class LineStatus {
   // The current list: what its status says so far — status 0 ⇒ its test commands ran and passed (`z`),
   // status non-zero ⇒ one of them ran and failed (`f`) — and whether it has test commands.
@@ -376,28 +395,38 @@ class LineStatus {
   listTests = false;
   testsBefore = false; // an earlier list (or a background one) had a test command
   op = ''; // the operator before the pipeline being read: '', '&&' or '||'
-  // The pipeline being read: commands in it, whether its last is a test, one before it, all of them, and
-  // whether pipefail was on when it started.
+  // The pipeline being read: its commands (a group's or a `bash -c`'s script's status counts as one
+  // command's, with what it says of its tests), the options when it started.
   commands = 0;
-  lastTest = false;
-  earlierTest = false;
-  allTests = true;
-  pipefail = false;
+  lastHas = false; // the last command has test commands
+  lastZ = true; // its status 0 ⇒ they passed
+  lastF = false; // its status non-zero ⇒ one of them failed
+  earlierHas = false;
+  earlierZ = true; // every earlier command's status 0 ⇒ its tests passed
+  allF = true; // every command's status non-zero ⇒ one of its tests failed
+  options = 0;
 
-  /** Adds a command of the pipeline being read. */
-  command(isTest: boolean, pipefail: boolean): void {
-    if (this.commands++ === 0) this.pipefail = pipefail;
-    this.earlierTest = this.earlierTest || this.lastTest;
-    this.lastTest = isTest;
-    this.allTests = this.allTests && isTest;
+  /** Adds a command of the pipeline being read: whether it has tests, what its status 0 and non-0 say. */
+  command(has: boolean, z: boolean, f: boolean, options: number): void {
+    if (this.commands++ === 0) this.options = options;
+    else {
+      this.earlierHas = this.earlierHas || this.lastHas;
+      this.earlierZ = this.earlierZ && this.lastZ;
+    }
+    this.lastHas = has;
+    this.lastZ = z;
+    this.lastF = f;
+    this.allF = this.allF && f;
   }
 
   /** Joins the pipeline read to the list, after its operator. */
   finishPipeline(): void {
     if (this.commands === 0) return;
-    const pz = this.pipefail || !this.earlierTest; // status 0 ⇒ its tests passed
-    const pf = this.pipefail ? this.allTests : this.lastTest; // status non-zero ⇒ one of its tests failed
-    const has = this.lastTest || this.earlierTest;
+    const pipefail = (this.options & PIPEFAIL) !== 0;
+    const has = this.lastHas || this.earlierHas;
+    // Status 0 ⇒ its tests passed; status non-zero ⇒ one of its tests failed.
+    const pz = this.lastZ && (pipefail ? this.earlierZ : !this.earlierHas);
+    const pf = pipefail ? this.allF : this.lastF;
     if (this.op === '&&') {
       this.z = this.z && pz;
       this.f = this.f && pf;
@@ -412,9 +441,12 @@ class LineStatus {
     }
     this.listTests = this.listTests || has;
     this.commands = 0;
-    this.lastTest = false;
-    this.earlierTest = false;
-    this.allTests = true;
+    this.lastHas = false;
+    this.lastZ = true;
+    this.lastF = false;
+    this.earlierHas = false;
+    this.earlierZ = true;
+    this.allF = true;
   }
 
   /** Starts a new list: the one read ended, or went to the background (its status is 0). */
@@ -427,49 +459,258 @@ class LineStatus {
   }
 }
 
+/** What a Bash line (or a part of one) says of its test commands: see `testVerdict`. */
+interface Verdict {
+  /** It has a test command (in a command's place, not listing tests). */
+  any: boolean;
+  /** A success (status 0) shows every test command ran and passed. */
+  passed: boolean;
+  /** A failure shows a test command ran and failed. */
+  failed: boolean;
+}
+
+// Words before a command that run it (`time npm test`, `sudo -u ci npm test`, `env CI=1 npm test`,
+// `timeout 600 pytest`), with their options that take an argument (the next word).
+const COMMAND_PREFIXES = new Map<string, string>([
+  ['time', ''],
+  ['nohup', ''],
+  ['command', ''],
+  ['exec', ''],
+  ['sudo', 'ugCDhprtU'],
+  ['env', 'uCS'],
+  ['nice', 'n'],
+  ['timeout', 'sk'],
+]);
+// Package runners before a tool: `npx vitest`, `uv run pytest`, `pnpm exec jest` (their `run`, `exec`,
+// `dlx`, `x` and options skipped). `npm test`, `yarn test`, … are matched as they are.
+const RUNNERS = new Set(['npx', 'bunx', 'npm', 'pnpm', 'yarn', 'bun', 'uv', 'poetry', 'pipenv', 'pdm']);
+const RUNNER_VERBS = new Set(['run', 'exec', 'dlx', 'x']);
+const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash', 'ksh']);
+
+/** Whether the word at `at` is `word` (a reserved word: `{`, `}`), a word of its own. */
+function isWord(command: string, at: number, word: string): boolean {
+  const after = command[at + word.length];
+  return (
+    command.startsWith(word, at) &&
+    (after === undefined ||
+      after === ' ' ||
+      after === '\t' ||
+      after === '\n' ||
+      after === ';' ||
+      after === '\r')
+  );
+}
+
+/** Whether the word `command[start, end)` is a variable assignment (`CI=1`, `X="a b"`). */
+function isAssignment(command: string, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) {
+    const c = command.charCodeAt(k);
+    if (c === 61 /* = */) return k > start;
+    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+    if (!letter && !(k > start && c >= 48 && c <= 57)) return false;
+  }
+  return false;
+}
+
+/** The text of the word `command[start, end)` without its quotes and backslashes (nothing expanded). */
+function unquote(command: string, start: number, end: number): string {
+  let text = '';
+  let i = start;
+  while (i < end) {
+    const c = command[i]!;
+    if (c === "'") {
+      const close = command.indexOf("'", i + 1);
+      const to = close < 0 || close > end ? end : close;
+      text += command.slice(i + 1, to);
+      i = to + 1;
+    } else if (c === '"') {
+      const to = Math.min(skipDoubleQuoted(command, i, true), end);
+      const close = command[to - 1] === '"' && to - 1 > i ? to - 1 : to;
+      for (let k = i + 1; k < close; k++) {
+        const d = command[k]!;
+        const e = command[k + 1];
+        if (d === '\\' && (e === '"' || e === '\\' || e === '$' || e === '`')) {
+          text += e;
+          k++;
+        } else text += d;
+      }
+      i = to;
+    } else if (c === '\\') {
+      text += command[i + 1] ?? '';
+      i += 2;
+    } else {
+      text += c;
+      i++;
+    }
+  }
+  return text;
+}
+
+/** A group being read: the status of the enclosing list and how it was read. */
+interface GroupFrame {
+  line: LineStatus;
+  any: boolean;
+  options: number; // the enclosing list's options: a subshell's `set` does not change them
+  subshell: boolean;
+}
+
+/** The state of `testVerdict`'s reading of a line (a class: no closure per call). */
+class LineReader {
+  line: LineStatus;
+  any = false; // a test command in the list being read (the line's, or a group's)
+  options: number;
+  groups: GroupFrame[] | undefined;
+  broken = false; // a group was left open, or closed without being opened
+  ended = false; // the list ended (`;`, newline): the next command starts a new one
+  operatorLast = false; // `&&`, `||` or `|` read, no command since: a newline goes on with it
+  heredocs: string[] | undefined; // the delimiters of the here-documents whose text starts at the next newline
+  redirections = false; // after a group's end: the words up to the next separator are its redirections
+
+  constructor() {
+    this.line = new LineStatus();
+    this.options = 0;
+  }
+
+  /** Starts reading a group, `(` (a subshell) or `{`. */
+  openGroup(subshell: boolean): void {
+    if (this.ended) {
+      this.line.newList();
+      this.ended = false;
+    }
+    this.groups ??= [];
+    this.groups.push({ line: this.line, any: this.any, options: this.options, subshell });
+    this.line = new LineStatus();
+    this.any = false;
+    this.operatorLast = false;
+  }
+
+  /** Ends the group being read: its status is a command's of the enclosing pipeline. */
+  closeGroup(): void {
+    const frame = this.groups?.pop();
+    if (frame === undefined) {
+      this.broken = true;
+      return;
+    }
+    const line = this.line;
+    line.finishPipeline();
+    const has = this.any;
+    this.line = frame.line;
+    this.any = frame.any || has;
+    if (frame.subshell) this.options = frame.options;
+    this.line.command(has, line.z && !line.testsBefore, line.f, frame.options);
+    this.ended = false;
+  }
+}
+
 /**
- * What the exit status of the Bash line `command` says of its test commands (the commands in which one
- * of `tests`, the sorted indices of the test command expression's matches, falls; one in a comment is
- * none): `passed` when a success (status 0) of the line shows every test command ran and passed,
- * `failed` when a failure shows a test command ran and failed. Read as the shell runs the line: a list's
- * status is its last pipeline's (`;`, a newline and `&` end a list; one sent to the background with `&`
- * shows nothing), `a && b` runs `b` only after a success of `a`, `a || b` only after a failure, and a
- * pipe's status is its last command's — or, after a `set -o pipefail` (`set -euo pipefail`; until a
- * `set +o pipefail`), the last failing one's. So `npm test && npm run build` shows a pass but not a
- * failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
+ * What the exit status of the Bash line `command` says of its test commands (`Verdict`). A test command
+ * is one in a command's place — the line's first word, or after `;`, `&&`, `||`, `|`, `&`, a newline,
+ * `(`, `{`, `!`, a prefix (`time`, `sudo`, `env`, `nice`, `nohup`, `timeout`, `command`, `exec`),
+ * assignments (`CI=1`) or a package runner (`npx`, `uv run`, `pnpm exec`, …), its path's folders
+ * dropped (`./node_modules/.bin/vitest`) — whose words match the test command expression and do not list
+ * or describe tests (`--collect-only`, `--co`, `--list`, `--listTests`, `--help`, `-h`): not one inside
+ * quotes (a commit message's `npm test`), an argument (`echo npm test`) or a comment. `bash -c '…'`
+ * (`sh`, `zsh`, …) is read as a line of its own, its status the command's.
+ *
+ * Read as the shell runs the line: a list's status is its last pipeline's (`;`, a newline and `&` end a
+ * list; one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success of
+ * `a`, `a || b` only after a failure, and a pipe's status is its last command's — or, after a
+ * `set -o pipefail` (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. A group,
+ * `( … )` or `{ …; }`, counts as one command whose status is its list's (a subshell's `set` options end
+ * with it). So `npm test && npm run build` shows a pass
+ * but not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
  * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
- * neither (tail's status). Linear in the command's length; no closure but for a `set` command's words.
+ * neither (tail's status). Linear in the command's length (a `bash -c` script is read once more, a
+ * group's opening word twice); no closure but for a `set` command's words.
  */
-function testVerdict(command: string, tests: readonly number[]): { passed: boolean; failed: boolean } {
+function testVerdict(command: string): Verdict {
   const n = command.length;
-  const line = new LineStatus();
-  let t = 0; // the next test index not yet placed in a command
-  let anyTest = false;
-  let pipefail = false;
-  let ended = false; // the list ended (`;`, newline): the next command starts a new one
-  let operatorLast = false; // `&&`, `||` or `|` read, no command since: a newline goes on with it
+  const r = new LineReader();
+  let here = command.indexOf('<<');
   let at = 0;
   for (;;) {
     const end = readCommand(command, at);
-    let isTest = false;
-    while (t < tests.length && tests[t]! < end) {
-      if (tests[t]! >= at) isTest = true;
-      t++;
-    }
     let word = at;
     while (word < end && (command[word] === ' ' || command[word] === '\t' || command[word] === '\r')) word++;
-    if (word < end) {
-      if (ended) {
-        line.newList();
-        ended = false;
+    if (word < end && !r.redirections && isWord(command, word, '}')) {
+      r.closeGroup();
+      r.redirections = true;
+    } else if (word < end && !r.redirections) {
+      if (r.ended) {
+        r.line.newList();
+        r.ended = false;
       }
-      line.command(isTest, pipefail);
-      anyTest = anyTest || isTest;
-      operatorLast = false;
-      const after = command[word + 3];
-      if (command.startsWith('set', word) && (word + 3 === end || after === ' ' || after === '\t')) {
-        pipefail = pipefailAfterSet(command, word + 3, pipefail);
+      r.operatorLast = false;
+      // The words before the command's name: `!`, `{`, `}`, prefixes and their options, assignments.
+      let first = true; // no word but `!` before: `{` and `}` are reserved words here
+      let prefix: string | undefined; // the prefix (or runner) whose options are being read
+      let argumentNext = false;
+      let durationNext = false; // `timeout`'s duration
+      let reopen = -1; // a `{` was read: its group's first command starts here
+      for (let w = word; w < end; ) {
+        const wEnd = readWord(command, w);
+        const plain = wordPlain;
+        const length = wEnd - w;
+        const c = command[w];
+        if (argumentNext) argumentNext = false;
+        else if (prefix !== undefined && plain && c === '-' && length > 1) {
+          const withArgument = COMMAND_PREFIXES.get(prefix);
+          argumentNext = withArgument !== undefined && length === 2 && withArgument.includes(command[w + 1]!);
+        } else if (durationNext) durationNext = false;
+        else if (first && plain && length === 1 && c === '!') {
+          // `! cmd` runs cmd.
+        } else if (first && plain && length === 1 && c === '{') {
+          reopen = wEnd;
+          break;
+        } else if (isAssignment(command, w, wEnd)) first = false;
+        else {
+          // The name without its folders (`./node_modules/.bin/vitest`); a quoted one is matched as written.
+          let nameStart = wEnd;
+          if (plain) while (nameStart > w && command[nameStart - 1] !== '/') nameStart--;
+          else nameStart = w;
+          TEST_AT.lastIndex = nameStart;
+          if (TEST_AT.test(command) && TEST_AT.lastIndex <= end) {
+            const isTest = !NOT_A_TEST_RUN.test(command.slice(w, end));
+            r.line.command(isTest, true, isTest, r.options);
+            r.any = r.any || isTest;
+            break;
+          }
+          const name = plain ? command.slice(nameStart, wEnd) : '';
+          if (COMMAND_PREFIXES.has(name)) {
+            prefix = name;
+            durationNext = name === 'timeout';
+            first = false;
+          } else if (prefix === 'runner' && RUNNER_VERBS.has(name)) {
+            // `uv run`, `pnpm exec`, …
+          } else if (RUNNERS.has(name) && prefix !== 'runner') {
+            prefix = 'runner';
+            first = false;
+          } else {
+            if (SHELLS.has(name)) {
+              r.line.command(...shellVerdict(command, wEnd, end), r.options);
+              r.any = r.any || r.line.lastHas;
+            } else {
+              r.line.command(false, true, false, r.options);
+              if (name === 'set') r.options = optionsAfterSet(command, wEnd, r.options);
+            }
+            break;
+          }
+        }
+        w = wEnd;
+        while (w < end && (command[w] === ' ' || command[w] === '\t' || command[w] === '\r')) w++;
+        if (w >= end && prefix !== undefined) r.line.command(false, true, false, r.options); // `time` alone
       }
+      if (reopen >= 0) {
+        r.openGroup(false);
+        at = reopen;
+        continue;
+      }
+    }
+    // The next `<<` of the line, looked for again only once passed: linear in the line's length.
+    if (here >= 0 && here < at) here = command.indexOf('<<', at);
+    if (here >= 0 && here < end) {
+      r.heredocs ??= [];
+      heredocsOf(command, at, end, r.heredocs);
     }
     if (end >= n) break;
     const c = command[end];
@@ -478,35 +719,144 @@ function testVerdict(command: string, tests: readonly number[]): { passed: boole
       const newline = command.indexOf('\n', end);
       if (newline < 0) break;
       at = newline;
-    } else if (c === '|' && next !== '|') {
-      operatorLast = true;
+      continue;
+    }
+    if (c === '(') {
+      r.openGroup(true);
+      at = end + 1;
+      continue;
+    }
+    if (c === ')') {
+      r.closeGroup();
+      r.redirections = true;
+      at = end + 1;
+      continue;
+    }
+    r.redirections = false;
+    if (c === '|' && next !== '|') {
+      r.operatorLast = true;
       at = end + (next === '&' ? 2 : 1);
     } else if ((c === '&' && next === '&') || c === '|') {
-      line.finishPipeline();
-      line.op = c === '&' ? '&&' : '||';
-      operatorLast = true;
+      r.line.finishPipeline();
+      r.line.op = c === '&' ? '&&' : '||';
+      r.operatorLast = true;
       at = end + 2;
     } else if (c === '&') {
       // Sent to the background: the list's status is 0, whatever its tests do.
-      line.finishPipeline();
-      line.newList();
+      r.line.finishPipeline();
+      r.line.newList();
       at = end + 1;
     } else {
       // `;` or a newline; a newline after `&&`, `||` or `|` goes on with it.
-      if (!operatorLast || c !== '\n') {
-        line.finishPipeline();
-        ended = true;
+      if (!r.operatorLast || c !== '\n') {
+        r.line.finishPipeline();
+        r.ended = true;
       }
       at = end + 1;
+      // The here-documents of the line's commands: their text is read by a command, not run.
+      if (c === '\n' && r.heredocs !== undefined && r.heredocs.length > 0) {
+        at = afterHeredocs(command, at, r.heredocs);
+      }
     }
   }
-  line.finishPipeline();
-  return { passed: anyTest && line.z && !line.testsBefore, failed: anyTest && line.f };
+  let any = r.any;
+  if (r.groups !== undefined && r.groups.length > 0) {
+    // Left open: unknown, but its test commands are the line's.
+    for (const frame of r.groups) any = any || frame.any;
+    return { any, passed: false, failed: false };
+  }
+  r.line.finishPipeline();
+  if (r.broken) return { any, passed: false, failed: false };
+  return { any, passed: any && r.line.z && !r.line.testsBefore, failed: any && r.line.f };
+}
+
+/**
+ * Adds to `delimiters` those of the here-documents (`<<EOF`, `<<'EOF'`, `<<-EOF`: a `\t` first) that the
+ * words of `command[from, end)` open; not a here-string (`<<<`), not `<<` in quotes.
+ */
+function heredocsOf(command: string, from: number, end: number, delimiters: string[]): void {
+  for (let w = from; w < end; ) {
+    const c = command[w];
+    if (c === ' ' || c === '\t' || c === '\r') {
+      w++;
+      continue;
+    }
+    let wEnd = readWord(command, w);
+    let k = w;
+    while (k < wEnd - 1 && !(command[k] === '<' && command[k + 1] === '<')) {
+      const d = command[k];
+      if (d === "'" || d === '"' || d === '\\' || d === '$') k = wEnd;
+      else k++;
+    }
+    if (k < wEnd - 1 && command[k + 2] !== '<') {
+      let at = k + 2;
+      const tabs = command[at] === '-';
+      if (tabs) at++;
+      if (at === wEnd) {
+        while (at < end && (command[at] === ' ' || command[at] === '\t')) at++;
+        wEnd = at < end ? readWord(command, at) : at;
+      }
+      if (at < wEnd) delimiters.push((tabs ? '\t' : '') + unquote(command, at, wEnd));
+    }
+    w = wEnd;
+  }
+}
+
+/**
+ * Where the line goes on after the bodies of the here-documents of `delimiters` (emptied), which start at
+ * `from`: after each one's delimiter line (for a `<<-` one, `\t` first, its tabs before it dropped).
+ */
+function afterHeredocs(command: string, from: number, delimiters: string[]): number {
+  let at = from;
+  for (const marked of delimiters) {
+    const tabs = marked[0] === '\t';
+    const delimiter = tabs ? marked.slice(1) : marked;
+    while (at < command.length) {
+      let lineEnd = command.indexOf('\n', at);
+      if (lineEnd < 0) lineEnd = command.length;
+      let first = at;
+      if (tabs) while (command[first] === '\t') first++;
+      let last = lineEnd;
+      if (command[last - 1] === '\r') last--;
+      at = lineEnd + 1;
+      if (last - first === delimiter.length && command.startsWith(delimiter, first)) break;
+    }
+  }
+  delimiters.length = 0;
+  return Math.min(at, command.length);
+}
+
+/**
+ * What the `bash` (`sh`, …) command whose options go on at `from` says of its tests: with `-c`, its
+ * script (the next word after the options, without its quotes) read as a line of its own; else
+ * nothing. Returns `LineStatus.command`'s has, z and f.
+ */
+function shellVerdict(command: string, from: number, end: number): [boolean, boolean, boolean] {
+  let script = false;
+  for (let w = from; w < end; ) {
+    const c = command[w];
+    if (c === ' ' || c === '\t' || c === '\r') {
+      w++;
+      continue;
+    }
+    const wEnd = readWord(command, w);
+    if (script) {
+      const text = unquote(command, w, wEnd);
+      if (!TEST_COMMAND.test(text)) return [false, true, false];
+      const verdict = testVerdict(text);
+      return [verdict.any, verdict.passed, verdict.failed];
+    }
+    if (!wordPlain || c !== '-' || wEnd - w < 2) break;
+    for (let k = w + 1; k < wEnd; k++) if (command[k] === 'c') script = true;
+    w = wEnd;
+  }
+  return [false, true, false];
 }
 
 const TEST_COMMAND =
   /\b(?:(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test\b|npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|go\s+test\b|cargo\s+test\b|make\s+test\b|python3?\s+-m\s+(?:pytest|unittest)\b|rspec\b|phpunit\b|mvn\s+test\b|gradle\w*\s+test\b|dotnet\s+test\b)/;
-const TEST_COMMANDS = new RegExp(TEST_COMMAND.source, 'g');
+// The expression at a command's name (sticky).
+const TEST_AT = new RegExp(TEST_COMMAND.source, 'y');
 // Listing or describing tests is not running them.
 const NOT_A_TEST_RUN = /\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h)(?:\s|$)/;
 const EXIT_CODE = /^Exit code (\d+)/;
@@ -588,22 +938,17 @@ function gitCommitEnd(command: string, from = 0): number {
   return -1;
 }
 
-function isTestCommand(command: string | undefined): command is string {
-  return command !== undefined && TEST_COMMAND.test(command) && !NOT_A_TEST_RUN.test(command);
-}
-
 /**
- * `testVerdict` of a test command line, judged on all its test commands: one `test.run` per Bash call,
- * whose success says `passed` when every test command in it ran and passed (`npm test && npm run
- * test:e2e`), whose failure says it when one of them ran and failed (`pytest a; pytest b`: b's).
+ * `testVerdict` of a Bash line, or `undefined` when no test command expression matches it anywhere (most
+ * lines: only a line mentioning one is read word by word). One `test.run` per Bash call with a test
+ * command (`any`), judged on all of them: its success says `passed` when every test command in it ran
+ * and passed (`npm test && npm run test:e2e`), its failure when one of them ran and failed
+ * (`pytest a; pytest b`: b's).
  */
-function verdictOf(command: string): { passed: boolean; failed: boolean } {
-  const tests: number[] = [];
-  TEST_COMMANDS.lastIndex = 0;
-  for (let test = TEST_COMMANDS.exec(command); test !== null; test = TEST_COMMANDS.exec(command)) {
-    tests.push(test.index);
-  }
-  return testVerdict(command, tests);
+function testCommandVerdict(command: string | undefined): Verdict | undefined {
+  if (command === undefined || !TEST_COMMAND.test(command)) return undefined;
+  const verdict = testVerdict(command);
+  return verdict.any ? verdict : undefined;
 }
 
 const preToolUse: Mapper = (p, ctx) => {
@@ -626,6 +971,7 @@ const preToolUse: Mapper = (p, ctx) => {
  */
 function testRunOf(
   command: string,
+  verdict: Verdict,
   response: Record<string, unknown> | undefined,
   input: Record<string, unknown> | undefined,
 ): Record<string, unknown> | undefined {
@@ -634,7 +980,7 @@ function testRunOf(
   if (response !== undefined && response.interrupted === true) {
     return { command, passed: false, interrupted: true };
   }
-  if (!verdictOf(command).passed) return { command, outcome: 'unknown' };
+  if (!verdict.passed) return { command, outcome: 'unknown' };
   const interpretation = response === undefined ? undefined : str(response.returnCodeInterpretation);
   if (interpretation !== undefined) {
     return { command, passed: true, return_code_interpretation: interpretation };
@@ -690,8 +1036,9 @@ const postToolUse: Mapper = (p, ctx) => {
       }
       events.push(make(ctx, 'git.commit', data, Priority.NORMAL));
     }
-    if (isTestCommand(command)) {
-      const run = testRunOf(command, rec(response), input);
+    const verdict = testCommandVerdict(command);
+    if (verdict !== undefined) {
+      const run = testRunOf(command, verdict, rec(response), input);
       if (run !== undefined) events.push(make(ctx, 'test.run', run, Priority.NORMAL));
     }
   }
@@ -719,9 +1066,10 @@ const postToolUseFailure: Mapper = (p, ctx) => {
   data.success = false;
   const events = [make(ctx, 'tool.failed', data, Priority.HIGH)];
   const command = data.command as string | undefined;
-  if (data.tool_name === 'Bash' && isTestCommand(command)) {
+  const verdict = data.tool_name === 'Bash' ? testCommandVerdict(command) : undefined;
+  if (verdict !== undefined) {
     let run: Record<string, unknown>;
-    if (interrupted || verdictOf(command).failed) {
+    if (interrupted || verdict.failed) {
       run = { command, passed: false };
       if (exitCode !== undefined) run.exit_code = exitCode;
       if (interrupted) run.interrupted = true;

@@ -18,6 +18,32 @@ function types(events: Event[]) {
   return events.map((event) => event.type);
 }
 
+/**
+ * What the bridge's `test.run` says of the Bash line `command` after a success (a PostToolUse) and after a
+ * failure (a PostToolUseFailure, exit code 1): `passed`, `failed`, `unknown`, or `none` (no test.run).
+ */
+function verdicts(command: string): [string, string] {
+  const outcome = (hook: string): string => {
+    const runs = toEvents(
+      hook,
+      claude(hook, {
+        tool_name: 'Bash',
+        tool_input: { command },
+        ...(hook === 'PostToolUse'
+          ? { tool_response: { stdout: '', stderr: '', interrupted: false, isImage: false } }
+          : { error: 'Exit code 1\nfailed' }),
+      }),
+      T,
+    ).filter((event) => event.type === 'test.run');
+    if (runs.length === 0) return 'none';
+    expect(runs).toHaveLength(1);
+    const data = runs[0]!.data;
+    if (data.outcome === 'unknown') return 'unknown';
+    return data.passed === true ? 'passed' : 'failed';
+  };
+  return [outcome('PostToolUse'), outcome('PostToolUseFailure')];
+}
+
 describe('toEvents on the Claude Code fixtures', () => {
   const fixtures = loadFixtures();
 
@@ -525,6 +551,68 @@ describe('toEvents mappings', () => {
       'npm test | grep -v pipefail',
     ]) {
       expect(run(command), command).toEqual({ command, outcome: 'unknown' });
+    }
+  });
+
+  it('finds a test command only where the shell runs it as a command, not in quotes, arguments or here-documents', () => {
+    const table: [string, string, string][] = [
+      // In a commit message, an argument, a here-document or a here-string: no test run.
+      ['git add -A && git commit -m "fix: npm test flake"', 'none', 'none'],
+      ["git commit -m 'run pytest before merging'", 'none', 'none'],
+      ['echo npm test', 'none', 'none'],
+      ['grep -rn "jest" src && echo "mocha"', 'none', 'none'],
+      ["cat > ci.yml <<'EOF'\n  - run: npm test\nEOF\necho written", 'none', 'none'],
+      ['cat <<< "npm test"', 'none', 'none'],
+      ['bash -c "echo npm test"', 'none', 'none'],
+      // After a prefix, assignments, a package runner, or with its path.
+      ['time npm test', 'passed', 'failed'],
+      ['env CI=1 npm test', 'passed', 'failed'],
+      ['CI=1 FORCE_COLOR=0 npx vitest run', 'passed', 'failed'],
+      ['sudo -u ci npm test', 'passed', 'failed'],
+      ['timeout 600 pytest -q', 'passed', 'failed'],
+      ['uv run pytest', 'passed', 'failed'],
+      ['npx -y vitest run', 'passed', 'failed'],
+      ['./node_modules/.bin/vitest run', 'passed', 'failed'],
+      // A quoted `;` or `&&` does not start a command.
+      ['echo "a; npm test" && pytest', 'passed', 'unknown'],
+      ['git commit -m "x && npm test"', 'none', 'none'],
+      // After a here-document: the command after its delimiter runs.
+      ['cat <<EOF > notes.txt\nnpm test\nEOF\npytest', 'passed', 'failed'],
+      // `bash -c` / `sh -c`: the script is read as a line of its own, its status the command's.
+      ['bash -c "npm test"', 'passed', 'failed'],
+      ["sh -c 'cd app && npm test'", 'passed', 'unknown'],
+      ['bash -lc "npm test | tail -5"', 'unknown', 'unknown'],
+      ['bash -c "npm test" && npm run build', 'passed', 'unknown'],
+      // The listing check is each test command's: `--co` lists, the second pytest runs.
+      ['pytest --co && pytest', 'passed', 'unknown'],
+      ['pytest --collect-only -q', 'none', 'none'],
+      ['npx vitest --help; npm test', 'passed', 'failed'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
+    }
+  });
+
+  it("reads a group, ( … ) or { …; }, as one command whose status is its list's", () => {
+    const table: [string, string, string][] = [
+      ['{ npm test; }', 'passed', 'failed'],
+      ['(npm test)', 'passed', 'failed'],
+      ['(cd app && npm test)', 'passed', 'unknown'],
+      ['npm run build && (cd app && npm test)', 'passed', 'unknown'],
+      ['{ npm test; echo done; }', 'unknown', 'unknown'],
+      ['(npm test) 2>&1 | tail -5', 'unknown', 'unknown'],
+      ['(npm test || true)', 'unknown', 'failed'],
+      ['(npm test) && (pytest)', 'passed', 'failed'],
+      // A subshell's set options end with it; a brace group's do not.
+      ['(set -o pipefail; npm test | tail -5)', 'passed', 'unknown'],
+      ['(set -o pipefail); npm test | tail -5', 'unknown', 'unknown'],
+      ['{ set -o pipefail; }; npm test | tail -5', 'passed', 'unknown'],
+      // Not closed, or closed without being opened: unknown.
+      ['(npm test', 'unknown', 'unknown'],
+      ['npm test)', 'unknown', 'unknown'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
     }
   });
 
