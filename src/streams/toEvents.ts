@@ -396,8 +396,9 @@ class LineStatus {
   testsBefore = false; // an earlier list (or a background one) had a test command
   op = ''; // the operator before the pipeline being read: '', '&&' or '||'
   // The pipeline being read: its commands (a group's or a `bash -c`'s script's status counts as one
-  // command's, with what it says of its tests), the options when it started.
+  // command's, with what it says of its tests), whether `!` negates it, the options when it started.
   commands = 0;
+  negated = false;
   lastHas = false; // the last command has test commands
   lastZ = true; // its status 0 ⇒ they passed
   lastF = false; // its status non-zero ⇒ one of them failed
@@ -424,9 +425,14 @@ class LineStatus {
     if (this.commands === 0) return;
     const pipefail = (this.options & PIPEFAIL) !== 0;
     const has = this.lastHas || this.earlierHas;
-    // Status 0 ⇒ its tests passed; status non-zero ⇒ one of its tests failed.
-    const pz = this.lastZ && (pipefail ? this.earlierZ : !this.earlierHas);
-    const pf = pipefail ? this.allF : this.lastF;
+    // Status 0 ⇒ its tests passed; status non-zero ⇒ one of its tests failed. A negated pipeline's
+    // status 0 is a failure of its last command (or, under pipefail, of one): conservatively neither.
+    let pz = this.lastZ && (pipefail ? this.earlierZ : !this.earlierHas);
+    let pf = pipefail ? this.allF : this.lastF;
+    if (this.negated && has) {
+      pz = false;
+      pf = false;
+    }
     if (this.op === '&&') {
       this.z = this.z && pz;
       this.f = this.f && pf;
@@ -441,6 +447,7 @@ class LineStatus {
     }
     this.listTests = this.listTests || has;
     this.commands = 0;
+    this.negated = false;
     this.lastHas = false;
     this.lastZ = true;
     this.lastF = false;
@@ -563,7 +570,7 @@ class LineReader {
   broken = false; // a group was left open, or closed without being opened
   ended = false; // the list ended (`;`, newline): the next command starts a new one
   operatorLast = false; // `&&`, `||` or `|` read, no command since: a newline goes on with it
-  heredocs: string[] | undefined; // the delimiters of the here-documents whose text starts at the next newline
+  heredocs: string[] | undefined; // the delimiters of the here-documents whose text starts at the next \n
   redirections = false; // after a group's end: the words up to the next separator are its redirections
 
   constructor() {
@@ -615,13 +622,13 @@ class LineReader {
  * Read as the shell runs the line: a list's status is its last pipeline's (`;`, a newline and `&` end a
  * list; one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success of
  * `a`, `a || b` only after a failure, and a pipe's status is its last command's — or, after a
- * `set -o pipefail` (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. A group,
- * `( … )` or `{ …; }`, counts as one command whose status is its list's (a subshell's `set` options end
- * with it). So `npm test && npm run build` shows a pass
- * but not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
- * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
- * neither (tail's status). Linear in the command's length (a `bash -c` script is read once more, a
- * group's opening word twice); no closure but for a `set` command's words.
+ * `set -o pipefail` (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. `!` negates
+ * a pipeline's status: what it says of its tests is unknown. A group, `( … )` or `{ …; }`, counts as one
+ * command whose status is its list's (a subshell's `set` options end with it). So `npm test && npm run
+ * build` shows a pass but not a failure (the build's?), `npm run build && npm test` likewise (the tests
+ * may not have run), `npm run lint || npm test` a failure but not a pass (the tests may not have run),
+ * `npm test | tail` neither (tail's status). Linear in the command's length (a `bash -c` script is
+ * read once more, a group's opening word twice); no closure but for a `set` command's words.
  */
 function testVerdict(command: string): Verdict {
   const n = command.length;
@@ -657,9 +664,8 @@ function testVerdict(command: string): Verdict {
           const withArgument = COMMAND_PREFIXES.get(prefix);
           argumentNext = withArgument !== undefined && length === 2 && withArgument.includes(command[w + 1]!);
         } else if (durationNext) durationNext = false;
-        else if (first && plain && length === 1 && c === '!') {
-          // `! cmd` runs cmd.
-        } else if (first && plain && length === 1 && c === '{') {
+        else if (first && plain && length === 1 && c === '!') r.line.negated = !r.line.negated;
+        else if (first && plain && length === 1 && c === '{') {
           reopen = wEnd;
           break;
         } else if (isAssignment(command, w, wEnd)) first = false;

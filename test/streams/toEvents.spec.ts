@@ -616,6 +616,21 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it('claims nothing of a negated test command (! npm test): bash negates its status', () => {
+    const table: [string, string, string][] = [
+      ['! npm test', 'unknown', 'unknown'],
+      ['! pytest -x && echo "expected a failure"', 'unknown', 'unknown'],
+      ['! (npm test)', 'unknown', 'unknown'],
+      ['! npm test | tail -5', 'unknown', 'unknown'],
+      // `!` negates its own pipeline only.
+      ['! git diff --quiet && npm test', 'passed', 'unknown'],
+      ['! grep -q skip list.txt; npm test', 'passed', 'failed'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
+    }
+  });
+
   it("reads a test command's test.run from what Claude Code's Bash response says, not a made-up exit code 0", () => {
     const run = (response: unknown, input: Record<string, unknown> = {}) =>
       toEvents(
