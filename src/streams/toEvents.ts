@@ -357,11 +357,13 @@ function readCommitArguments(command: string, from: number): { end: number; show
 
 /** `set` options a Bash line's test verdict depends on (a bit mask). */
 const PIPEFAIL = 1;
+const ERREXIT = 2;
 
 /**
  * The options after the `set` command whose words (after `set`) go on at `from`, from their state
  * `options` before: `-o pipefail` (alone or after other option letters, `-euo pipefail`) turns pipefail
- * on, `+o pipefail` off; the options end at `--`, `-` or an argument.
+ * on, `+o pipefail` off; `-e` (also in a group, `-eu`) or `-o errexit` turns errexit on, `+e` or
+ * `+o errexit` off; the options end at `--`, `-` or an argument.
  */
 function optionsAfterSet(command: string, from: number, options: number): number {
   let on = options;
@@ -372,6 +374,7 @@ function optionsAfterSet(command: string, from: number, options: number): number
     if (name !== 0) {
       let bit = 0;
       if (plain && end - start === 8 && command.startsWith('pipefail', start)) bit = PIPEFAIL;
+      else if (plain && end - start === 7 && command.startsWith('errexit', start)) bit = ERREXIT;
       on = name > 0 ? on | bit : on & ~bit;
       name = 0;
       return;
@@ -381,7 +384,11 @@ function optionsAfterSet(command: string, from: number, options: number): number
       open = false;
       return;
     }
-    for (let k = start + 1; k < end; k++) if (command[k] === 'o') name = sign === '-' ? 1 : -1;
+    for (let k = start + 1; k < end; k++) {
+      const letter = command[k];
+      if (letter === 'o') name = sign === '-' ? 1 : -1;
+      else if (letter === 'e') on = sign === '-' ? on | ERREXIT : on & ~ERREXIT;
+    }
   });
   return on;
 }
@@ -389,11 +396,14 @@ function optionsAfterSet(command: string, from: number, options: number): number
 /** The state of `testVerdict`'s reading of a list of commands (a line, or a group's). */
 class LineStatus {
   // The current list: what its status says so far — status 0 ⇒ its test commands ran and passed (`z`),
-  // status non-zero ⇒ one of them ran and failed (`f`) — and whether it has test commands.
+  // status non-zero ⇒ one of them ran and failed (`f`) — whether it has test commands, how many
+  // pipelines it has, and whether errexit was on at its first.
   z = true;
   f = false;
   listTests = false;
-  testsBefore = false; // an earlier list (or a background one) had a test command
+  pipelines = 0;
+  listErrexit = false;
+  testsBefore = false; // an earlier list (or a background one) had a test command its end did not show
   op = ''; // the operator before the pipeline being read: '', '&&' or '||'
   // The pipeline being read: its commands (a group's or a `bash -c`'s script's status counts as one
   // command's, with what it says of its tests), whether `!` negates it, the options when it started.
@@ -406,6 +416,12 @@ class LineStatus {
   earlierZ = true; // every earlier command's status 0 ⇒ its tests passed
   allF = true; // every command's status non-zero ⇒ one of its tests failed
   options = 0;
+
+  /**
+   * `errexitShows`: errexit, when on, takes effect in this list (a `bash -c` script's own lines; not the
+   * line Claude Code runs, nor a group: see `testVerdict`).
+   */
+  constructor(private readonly errexitShows: boolean) {}
 
   /** Adds a command of the pipeline being read: whether it has tests, what its status 0 and non-0 say. */
   command(has: boolean, z: boolean, f: boolean, options: number): void {
@@ -433,6 +449,7 @@ class LineStatus {
       pz = false;
       pf = false;
     }
+    if (this.pipelines++ === 0) this.listErrexit = (this.options & ERREXIT) !== 0 && !this.negated;
     if (this.op === '&&') {
       this.z = this.z && pz;
       this.f = this.f && pf;
@@ -456,12 +473,18 @@ class LineStatus {
     this.allF = true;
   }
 
-  /** Starts a new list: the one read ended, or went to the background (its status is 0). */
-  newList(): void {
-    this.testsBefore = this.testsBefore || this.listTests;
+  /**
+   * Starts a new list: the one read ended (`;`, newline: `goesOn`, the line went on after it; under
+   * errexit a list of one pipeline that the line went on after had status 0), or went to the background
+   * (its status is 0, whatever its tests do).
+   */
+  newList(goesOn: boolean): void {
+    const shown = goesOn && this.errexitShows && this.listErrexit && this.pipelines === 1 && this.z;
+    this.testsBefore = this.testsBefore || (this.listTests && !shown);
     this.z = true;
     this.f = false;
     this.listTests = false;
+    this.pipelines = 0;
     this.op = '';
   }
 }
@@ -573,20 +596,20 @@ class LineReader {
   heredocs: string[] | undefined; // the delimiters of the here-documents whose text starts at the next \n
   redirections = false; // after a group's end: the words up to the next separator are its redirections
 
-  constructor() {
-    this.line = new LineStatus();
-    this.options = 0;
+  constructor(script: boolean, options: number) {
+    this.line = new LineStatus(script);
+    this.options = options;
   }
 
   /** Starts reading a group, `(` (a subshell) or `{`. */
   openGroup(subshell: boolean): void {
     if (this.ended) {
-      this.line.newList();
+      this.line.newList(true);
       this.ended = false;
     }
     this.groups ??= [];
     this.groups.push({ line: this.line, any: this.any, options: this.options, subshell });
-    this.line = new LineStatus();
+    this.line = new LineStatus(false);
     this.any = false;
     this.operatorLast = false;
   }
@@ -623,16 +646,20 @@ class LineReader {
  * list; one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success of
  * `a`, `a || b` only after a failure, and a pipe's status is its last command's — or, after a
  * `set -o pipefail` (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. `!` negates
- * a pipeline's status: what it says of its tests is unknown. A group, `( … )` or `{ …; }`, counts as one
- * command whose status is its list's (a subshell's `set` options end with it). So `npm test && npm run
- * build` shows a pass but not a failure (the build's?), `npm run build && npm test` likewise (the tests
- * may not have run), `npm run lint || npm test` a failure but not a pass (the tests may not have run),
- * `npm test | tail` neither (tail's status). Linear in the command's length (a `bash -c` script is
- * read once more, a group's opening word twice); no closure but for a `set` command's words.
+ * a pipeline's status: what it says of its tests is unknown. Under errexit (`set -e`, `set -o errexit`,
+ * `bash -ec`; until a `set +e`), a `bash -c` script (`script`) that went on after a list of one pipeline
+ * (`npm test; echo done`) shows that pipeline's status was 0 — not the line Claude Code runs: it evals it
+ * on the left of `&&` (`eval '…' < /dev/null && pwd -P >| …`), where bash ignores errexit, nor a group
+ * (it may be on the left of `&&` or `||`). A group, `( … )` or `{ …; }`, counts as one command whose
+ * status is its list's (a subshell's `set` options end with it). So `npm test && npm run build` shows a pass
+ * but not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
+ * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
+ * neither (tail's status). Linear in the command's length (a `bash -c` script is read once more, a
+ * group's opening word twice); no closure but for a `set` command's words.
  */
-function testVerdict(command: string): Verdict {
+function testVerdict(command: string, initialOptions: number, script: boolean): Verdict {
   const n = command.length;
-  const r = new LineReader();
+  const r = new LineReader(script, initialOptions);
   let here = command.indexOf('<<');
   let at = 0;
   for (;;) {
@@ -644,7 +671,7 @@ function testVerdict(command: string): Verdict {
       r.redirections = true;
     } else if (word < end && !r.redirections) {
       if (r.ended) {
-        r.line.newList();
+        r.line.newList(true);
         r.ended = false;
       }
       r.operatorLast = false;
@@ -750,7 +777,7 @@ function testVerdict(command: string): Verdict {
     } else if (c === '&') {
       // Sent to the background: the list's status is 0, whatever its tests do.
       r.line.finishPipeline();
-      r.line.newList();
+      r.line.newList(false);
       at = end + 1;
     } else {
       // `;` or a newline; a newline after `&&`, `||` or `|` goes on with it.
@@ -834,11 +861,12 @@ function afterHeredocs(command: string, from: number, delimiters: string[]): num
 
 /**
  * What the `bash` (`sh`, …) command whose options go on at `from` says of its tests: with `-c`, its
- * script (the next word after the options, without its quotes) read as a line of its own; else
- * nothing. Returns `LineStatus.command`'s has, z and f.
+ * script (the next word after the options, without its quotes) read as a line of its own (`-e` sets
+ * errexit in it); else nothing. Returns `LineStatus.command`'s has, z and f.
  */
 function shellVerdict(command: string, from: number, end: number): [boolean, boolean, boolean] {
   let script = false;
+  let options = 0;
   for (let w = from; w < end; ) {
     const c = command[w];
     if (c === ' ' || c === '\t' || c === '\r') {
@@ -849,11 +877,14 @@ function shellVerdict(command: string, from: number, end: number): [boolean, boo
     if (script) {
       const text = unquote(command, w, wEnd);
       if (!TEST_COMMAND.test(text)) return [false, true, false];
-      const verdict = testVerdict(text);
+      const verdict = testVerdict(text, options, true);
       return [verdict.any, verdict.passed, verdict.failed];
     }
     if (!wordPlain || c !== '-' || wEnd - w < 2) break;
-    for (let k = w + 1; k < wEnd; k++) if (command[k] === 'c') script = true;
+    for (let k = w + 1; k < wEnd; k++) {
+      if (command[k] === 'c') script = true;
+      else if (command[k] === 'e') options |= ERREXIT;
+    }
     w = wEnd;
   }
   return [false, true, false];
@@ -953,7 +984,7 @@ function gitCommitEnd(command: string, from = 0): number {
  */
 function testCommandVerdict(command: string | undefined): Verdict | undefined {
   if (command === undefined || !TEST_COMMAND.test(command)) return undefined;
-  const verdict = testVerdict(command);
+  const verdict = testVerdict(command, 0, false);
   return verdict.any ? verdict : undefined;
 }
 

@@ -631,6 +631,31 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it("reads set -e where it takes effect: in a bash -c script, not the line Claude Code runs in eval '…' && …", () => {
+    const table: [string, string, string][] = [
+      // A bash -c script under errexit exits at the first failing command: reaching its end shows the
+      // tests passed.
+      ['bash -c "set -e; npm test; echo done"', 'passed', 'unknown'],
+      ["bash -ec 'npm test\necho done'", 'passed', 'unknown'],
+      ['bash -c "set -o errexit; pytest; echo done"', 'passed', 'unknown'],
+      ['bash -c "set -euo pipefail; npm test | tail -5; echo done"', 'passed', 'unknown'],
+      ['bash -c "set -e; pytest a; pytest b"', 'passed', 'failed'],
+      // Off again, not a whole list (a failure on the left of && does not exit), a pipe's status is tail's.
+      ['bash -c "set -e; set +e; npm test; echo done"', 'unknown', 'unknown'],
+      ['bash -c "set -e; cd app && npm test; echo done"', 'unknown', 'unknown'],
+      ['bash -c "set -e; npm test | tail -5; echo done"', 'unknown', 'unknown'],
+      // In a group errexit may be ignored (a group on the left of && or ||): not read.
+      ['bash -c "(set -e; npm test; echo done)"', 'unknown', 'unknown'],
+      // Claude Code runs the line as eval '…' && pwd -P >| …: on the left of &&, bash ignores set -e, so a
+      // failed npm test does not stop the line.
+      ['set -e; npm test; echo done', 'unknown', 'unknown'],
+      ['set -euo pipefail\nnpm test\necho done', 'unknown', 'unknown'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
+    }
+  });
+
   it("reads a test command's test.run from what Claude Code's Bash response says, not a made-up exit code 0", () => {
     const run = (response: unknown, input: Record<string, unknown> = {}) =>
       toEvents(
