@@ -13,8 +13,10 @@ import {
   ErrorGate,
   evictLeastRecent,
   finiteTime,
+  forEachThenThrow,
   LiveTimer,
   type Recency,
+  reportThenPass,
   type SerialEngine,
   serializedOperator,
   sessionKeyOf,
@@ -656,18 +658,11 @@ class Correlator implements SerialEngine<Event> {
     } catch (error) {
       // An unreadable event (a throwing getter) still passes through, also when the consumer throws on
       // its report (then the first exception is thrown after it); it just takes no part.
-      let failure: { error: unknown } | undefined;
-      try {
-        this.reportReadError(error, timestamp);
-      } catch (thrown) {
-        failure = { error: thrown };
-      }
-      try {
-        if (passThrough) this.emit(event);
-      } catch (thrown) {
-        failure ??= { error: thrown };
-      }
-      if (failure !== undefined) throw failure.error;
+      reportThenPass(
+        this.reportReadError.bind(this, error, timestamp),
+        passThrough ? this.emit : undefined,
+        event,
+      );
       return;
     }
     // A consumer that throws on an end this event's handling emits before the event itself (what the
@@ -989,15 +984,7 @@ class Correlator implements SerialEngine<Event> {
    * then throws the first exception.
    */
   private endAll(episodes: readonly Quiet[], reason: ActivityEndReason): void {
-    let failure: { error: unknown } | undefined;
-    for (const { session, group, state } of episodes) {
-      try {
-        this.endEpisode(session, group, state, reason);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure !== undefined) throw failure.error;
+    forEachThenThrow(episodes, ({ session, group, state }) => this.endEpisode(session, group, state, reason));
   }
 
   /**
@@ -1045,18 +1032,10 @@ class Correlator implements SerialEngine<Event> {
    * consumer throws on an earlier one, then throws the first exception.
    */
   private endEpisodes(session: SessionState, reason: ActivityEndReason): void {
-    const { groups } = this.config;
-    let failure: { error: unknown } | undefined;
-    for (let i = 0; i < groups.length; i++) {
+    forEachThenThrow(this.config.groups, (group, i) => {
       const state = session.groups[i];
-      if (state?.episode === undefined) continue;
-      try {
-        this.endEpisode(session, groups[i]!, state, reason);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure !== undefined) throw failure.error;
+      if (state?.episode !== undefined) this.endEpisode(session, group, state, reason);
+    });
   }
 
   /** Closes the session (see `closeSession`) and drops it, also when the consumer throws on an end. */

@@ -12,8 +12,10 @@ import {
   ErrorGate,
   evictLeastRecent,
   finiteTime,
+  forEachThenThrow,
   LiveTimer,
   type Recency,
+  reportThenPass,
   type SerialEngine,
   serializedOperator,
   validateConfig,
@@ -526,18 +528,12 @@ class Matcher implements SerialEngine<Event> {
     } catch (error) {
       // The event takes no part; it still passes through, also when the consumer throws on the report
       // (then the first exception is thrown after it).
-      let failure: { error: unknown } | undefined;
-      try {
-        this.reportError(null, error, event, finiteTime(timestamp) ?? Math.max(0, this.watermark));
-      } catch (thrown) {
-        failure = { error: thrown };
-      }
-      try {
-        if (config.passThrough) this.emit(event);
-      } catch (thrown) {
-        failure ??= { error: thrown };
-      }
-      if (failure !== undefined) throw failure.error;
+      const at = finiteTime(timestamp) ?? Math.max(0, this.watermark);
+      reportThenPass(
+        this.reportError.bind(this, null, error, event, at),
+        config.passThrough ? this.emit : undefined,
+        event,
+      );
       return;
     }
     // A consumer that throws on an end this event's handling emits before the event itself (what the
@@ -695,7 +691,8 @@ class Matcher implements SerialEngine<Event> {
 
   /** Ends the runs whose deadline has passed at `now`: trailing negations match, others time out. */
   private expire(state: KeyState, now: number): void {
-    this.endExpired(this.collectExpired(state, now, undefined));
+    const expired = this.collectExpired(state, now, undefined);
+    if (expired !== undefined) this.endExpired(expired);
   }
 
   /** Takes the key's runs whose deadline has passed at `now` out of it, into `expired` (made if needed). */
@@ -722,22 +719,15 @@ class Matcher implements SerialEngine<Event> {
    * Ends `expired` runs (already out of their keys), earliest deadline first (so the output stays in
    * event-time order, across keys as the live clock finds them), then by key (strings in order, then
    * `null`), then by step: each even if the consumer throws on an earlier one, then throws the first
-   * exception.
+   * exception. Called only with runs to end: its closure is not made per input.
    */
-  private endExpired(expired: Expired[] | undefined): void {
-    if (expired === undefined) return;
+  private endExpired(expired: Expired[]): void {
     if (expired.length > 1) expired.sort(byDeadline);
-    const P = this.config.positives.length;
-    let failure: { error: unknown } | undefined;
-    for (const { state, position, run } of expired) {
-      try {
-        if (position === P) this.matched(state, run, run.start + this.config.within);
-        else this.timedOut(state, run, position, 'timeout');
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure !== undefined) throw failure.error;
+    const { positives, within } = this.config;
+    forEachThenThrow(expired, ({ state, position, run }) => {
+      if (position === positives.length) this.matched(state, run, run.start + within);
+      else this.timedOut(state, run, position, 'timeout');
+    });
   }
 
   /** Drops the runs an event matching an active `notFollowedBy` breaks. */
@@ -873,15 +863,7 @@ class Matcher implements SerialEngine<Event> {
     live.sort((a, b) => a[1].start - b[1].start);
     runs.fill(undefined);
     state.live = 0;
-    let failure: { error: unknown } | undefined;
-    for (const [p, run] of live) {
-      try {
-        this.timedOut(state, run, p, reason);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure !== undefined) throw failure.error;
+    forEachThenThrow(live, ([p, run]) => this.timedOut(state, run, p, reason));
   }
 
   /**
@@ -915,7 +897,7 @@ class Matcher implements SerialEngine<Event> {
       }
     }
     try {
-      this.endExpired(expired);
+      if (expired !== undefined) this.endExpired(expired);
     } finally {
       // Also when the consumer threw on one (after all of them went out): the keys left stay in the
       // queue, for the inputs handled before the output ends.
@@ -952,12 +934,10 @@ class Matcher implements SerialEngine<Event> {
     for (const state of this.keys.values()) left = this.collectExpired(state, Number.POSITIVE_INFINITY, left);
     if (left !== undefined) {
       if (left.length > 1) left.sort(byDeadline);
-      for (const { state, position, run } of left) {
-        try {
-          this.timedOut(state, run, position, 'flushed');
-        } catch (error) {
-          failure ??= { error };
-        }
+      try {
+        forEachThenThrow(left, ({ state, position, run }) => this.timedOut(state, run, position, 'flushed'));
+      } catch (error) {
+        failure ??= { error };
       }
     }
     this.keys.clear();

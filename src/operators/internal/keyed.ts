@@ -76,6 +76,50 @@ export function describeError(error: unknown): { name: string; message: string; 
 }
 
 // ---------------------------------------------------------------------------------------------------
+// The first exception: a consumer that throws on one output does not stop the others
+
+/**
+ * Calls `each` on every item in order, also after it throws on an earlier one, then throws the first
+ * exception. For the rare paths (a batch of ends, an eviction, a flush), never per input: the caller
+ * makes `each`, a closure, at every call.
+ */
+export function forEachThenThrow<T>(items: readonly T[], each: (item: T, index: number) => void): void {
+  let failure: { error: unknown } | undefined;
+  for (let i = 0; i < items.length; i++) {
+    try {
+      each(items[i]!, i);
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure !== undefined) throw failure.error;
+}
+
+/**
+ * Handles an input that cannot be read (a throwing getter): calls `report` (its error report), then
+ * passes it through (`emit`; none without it), also when the consumer throws on the report; then throws
+ * the first exception. For the rare path only: `report` is made (bound) at every call.
+ */
+export function reportThenPass<T>(
+  report: () => void,
+  emit: ((input: T) => void) | undefined,
+  input: T,
+): void {
+  let failure: { error: unknown } | undefined;
+  try {
+    report();
+  } catch (error) {
+    failure = { error };
+  }
+  try {
+    emit?.(input);
+  } catch (error) {
+    failure ??= { error };
+  }
+  if (failure !== undefined) throw failure.error;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Bounded key maps
 
 /** Per-key state that records when its key was last active (a sequence number, not a clock). */
@@ -96,16 +140,10 @@ export function evictLeastRecent<K, V extends Recency>(
 ): void {
   const count = Math.max(1, Math.ceil(map.size / 8));
   const entries = [...map.entries()].sort((a, b) => a[1].seen - b[1].seen).slice(0, count);
-  let failure: { error: unknown } | undefined;
-  for (const [key, value] of entries) {
+  forEachThenThrow(entries, ([key, value]) => {
     map.delete(key);
-    try {
-      onEvict(key, value);
-    } catch (error) {
-      failure ??= { error };
-    }
-  }
-  if (failure !== undefined) throw failure.error;
+    onEvict(key, value);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
