@@ -821,7 +821,7 @@ class Correlator implements SerialEngine<Event> {
           state.details = match.details;
           for (const file of match.files_affected ?? []) this.addFile(state, file);
         }
-        this.report(session, group, state, 'activity.updated', t);
+        this.emit(this.activity(session, group, state, 'activity.updated', t));
       }
       return;
     }
@@ -898,7 +898,7 @@ class Correlator implements SerialEngine<Event> {
     if (config.updateIntervalMs === undefined) state.clear();
     // The episode's quiet time may come before the session's idle time: a sweep must visit it by then.
     if (t + group.windowMs < session.due) this.due.set(session, t + group.windowMs);
-    this.report(session, group, state, 'activity.detected', t, id);
+    this.emit(this.activity(session, group, state, 'activity.detected', t, id));
   }
 
   private grow(state: GroupState, id: string | undefined, path: string | undefined, t: number): void {
@@ -916,19 +916,7 @@ class Correlator implements SerialEngine<Event> {
     else if (!files.has(file)) state.filesTruncated = true;
   }
 
-  private report(
-    session: SessionState,
-    group: CompiledGroup,
-    state: GroupState,
-    type: 'activity.detected' | 'activity.updated' | 'activity.ended',
-    t: number,
-    id?: string,
-    reason?: ActivityEndReason,
-  ): void {
-    this.emit(this.activity(session, group, state, type, t, id, reason));
-  }
-
-  /** The `type` event reporting the episode, as of now (see `report`). */
+  /** The `type` event reporting the episode, as of now: what it reports is marked as reported. */
   private activity(
     session: SessionState,
     group: CompiledGroup,
