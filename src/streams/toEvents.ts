@@ -25,7 +25,10 @@ export interface BridgeOptions extends Partial<PayloadLimits> {}
 export interface RejectedHookData extends Record<string, unknown> {
   hook: string;
   reason: string;
-  /** The raw input as JSON text (or the raw line), cut to `maxRawLength` characters. */
+  /**
+   * The raw input as JSON text (or the raw line), cut to `maxRawLength` characters (one fewer when the
+   * cut would split an emoji).
+   */
   raw: string;
   raw_truncated: boolean;
 }
@@ -1541,8 +1544,7 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
     // Never silence: a known hook whose output held nothing to map still leaves a trace.
     return events.length > 0 ? events : unknownHook(output, ctx);
   } catch (error) {
-    const reason =
-      error instanceof RejectError ? error.reason : `mapping failed: ${(error as Error)?.message}`;
+    const reason = error instanceof RejectError ? error.reason : `mapping failed: ${textOf(error)}`;
     const sessionId = str(output.session_id) || undefined;
     return [rejected({ hook, timestamp, sessionId }, reason, output, limits)];
   }
@@ -1551,7 +1553,8 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
 /**
  * Maps one hook output to events. Pure apart from the fresh ids; never throws and never returns an
  * empty array: input it cannot map becomes one `hook.rejected` event (priority HIGH) carrying the hook
- * name, the reason and the raw input (cut to `maxRawLength` characters).
+ * name, the reason and the raw input (cut to `maxRawLength` characters, one fewer when the cut would
+ * split an emoji).
  *
  * - Claude Code payloads (keyed by the hook name, or by `hook_event_name` when the name is not one of
  *   them; `PostToolUse`, `post-tool-use` and `post_tool_use` are the same hook) become `tool.*`, `file.*`,

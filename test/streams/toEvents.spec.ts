@@ -977,6 +977,21 @@ describe('toEvents on invalid input', () => {
     expect(data.raw).toBe(typeof output === 'string' ? output : JSON.stringify(output));
   });
 
+  it('names what a payload threw while it was mapped when it is not an Error (a string), not "undefined"', () => {
+    let reads = 0;
+    const payload = claude('PreToolUse', {});
+    Object.defineProperty(payload, 'tool_name', {
+      enumerable: true,
+      get() {
+        reads++;
+        // The size check reads it first; the mapping reads it again.
+        if (reads > 1) throw 'tool name withheld';
+        return 'Read';
+      },
+    });
+    expect(reject('PreToolUse', payload).reason).toBe('mapping failed: tool name withheld');
+  });
+
   it('rejects a Claude Code payload without session_id or tool_name', () => {
     expect(reject('PostToolUse', { tool_name: 'Bash' }).reason).toBe('missing required field "session_id"');
     expect(reject('PreToolUse', { session_id: 's' }).reason).toBe('missing required field "tool_name"');
