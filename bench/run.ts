@@ -20,6 +20,7 @@ import { type BenchRow, type BenchSuite, formatNumber, machine } from './harness
 const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [
   () => import('./temporalAggregate.js'),
   () => import('./correlate.js'),
+  () => import('./pattern.js'),
   () => import('./flow.js'),
   () => import('./store.js'),
   () => import('./pipeline.js'),
