@@ -328,6 +328,12 @@ interface Controller {
  *
  * The only buffer is the open batch, bounded by `maxSize`: items are never queued beyond it.
  *
+ * A consumer that throws on a batch ends the output with that exception, whichever call emitted the
+ * batch (the source's, the timer's, a configuration change's), instead of throwing it at the source or
+ * the scheduler: the source is left, the batches still held (the items it pushed before it threw
+ * included) are emitted, then the error. On the batch flushed before a source error, the source's error
+ * ends the output.
+ *
  * ```
  * maxSize 3, timeoutMs 5
  * source:  -a-b-c-d----e--|
@@ -419,15 +425,35 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         while (chunks !== undefined && chunks.next < chunks.items.length && !subscriber.closed) {
           const start = chunks.next;
           chunks.next += controller.config$.getValue().maxSize;
-          subscriber.next(chunks.items.slice(start, chunks.next));
+          deliver(chunks.items.slice(start, chunks.next));
         }
         chunks = undefined;
+      };
+
+      // Set once the output is ending with an error (the source's, or the consumer's first exception).
+      let failed = false;
+      let sourceSubscription: Subscription | undefined;
+
+      // What the consumer throws on a batch ends the output, whichever call emitted it (the source's, a
+      // timer's, a configuration change's): the source is left (what the consumer pushes after it is not
+      // read), the batches still held — older chunks, the items it pushed before it threw — are emitted,
+      // then the output errors with that first exception. Not thrown at the source or the scheduler.
+      const deliver = (items: T[]) => {
+        try {
+          subscriber.next(items);
+        } catch (error) {
+          if (failed) return;
+          failed = true;
+          sourceSubscription?.unsubscribe();
+          flush();
+          subscriber.error(error);
+        }
       };
 
       // Emits a batch taken out of `buffer`, in chunks when it is above maxSize (after a shrink).
       const emitBatch = (items: T[]) => {
         if (items.length <= controller.config$.getValue().maxSize) {
-          subscriber.next(items);
+          deliver(items);
           return;
         }
         chunks = { items, next: 0 };
@@ -460,8 +486,10 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
       });
 
       // Tied to the consumer before the source starts: a synchronous source stops when the consumer leaves.
-      const sourceSubscription = subscribeLinked(source, subscriber, {
+      sourceSubscription = subscribeLinked(source, subscriber, {
         next(value) {
+          // A synchronous source still emitting after the consumer's exception (before it could be left).
+          if (failed) return;
           // An item arriving when its batch is due (on the very frame its timer runs, before it) opens the
           // next batch: "timeoutMs after its first item" must not depend on which of the two the scheduler
           // happens to run first. The item is held before the due batch is emitted, so a consumer ending
@@ -484,6 +512,8 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
           if (buffer.length >= controller.config$.getValue().maxSize) flush();
         },
         error(error: unknown) {
+          // It ends the output, also when the consumer throws on the batch flushed before it.
+          failed = true;
           flush();
           subscriber.error(error);
         },
@@ -496,7 +526,7 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
       return () => {
         cancelTimer();
         configSubscription.unsubscribe();
-        sourceSubscription.unsubscribe();
+        sourceSubscription?.unsubscribe();
       };
     })) as AdaptiveBatchOperator<T>;
 

@@ -1,0 +1,99 @@
+/**
+ * The operators other than the window ones, correlate and pattern, when their consumer (the subscriber of
+ * their output) throws, and pushes more input into the source before it throws (re-entrant): what it
+ * pushed still comes out, then the output errors with its first exception — not thrown at the source,
+ * nor at the scheduler that ran a timer.
+ */
+import { Subject, VirtualTimeScheduler } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { adaptiveBatch, fixedPolicy } from '../../src/index.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
+
+const batcher = (scheduler: VirtualTimeScheduler) =>
+  adaptiveBatch<number>({
+    minSize: 1,
+    maxSize: 2,
+    maxSizeLimit: 4,
+    timeoutMs: 5,
+    minTimeoutMs: 1,
+    maxTimeoutMs: 10,
+    policy: fixedPolicy,
+    scheduler,
+  });
+
+describe('adaptiveBatch: a consumer that throws', () => {
+  it('on a full batch, after pushing an item: the item comes out, then the error; the source is left', () => {
+    // The exception went out at the source's next; the pushed item waited for its timer.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<number>();
+    const consumer = new ThrowingConsumer<number[]>((batch) => {
+      if (batch[0] !== 1) return false;
+      input.next(10);
+      return true;
+    });
+    input.pipe(batcher(scheduler)).subscribe(consumer);
+    input.next(1);
+    expect(() => input.next(2)).not.toThrow();
+    expect(consumer.got).toEqual([[1, 2], [10], 'error consumer on [1,2]']);
+    expect(input.observed).toBe(false);
+  });
+
+  it('on a batch its timer emitted: the output errors, the scheduler is not thrown at', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<number>();
+    const consumer = new ThrowingConsumer<number[]>((batch) => batch[0] === 1);
+    input.pipe(batcher(scheduler)).subscribe(consumer);
+    input.next(1);
+    expect(() => scheduler.flush()).not.toThrow();
+    expect(consumer.got).toEqual([[1], 'error consumer on [1]']);
+    expect(input.observed).toBe(false);
+  });
+
+  it('on a batch a configuration change re-cut: the output errors, setConfig is not thrown at', () => {
+    // The exception went into the config subscription's observer, which RxJS reports asynchronously.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<number>();
+    const operator = adaptiveBatch<number>({
+      minSize: 1,
+      maxSize: 3,
+      maxSizeLimit: 4,
+      timeoutMs: 5,
+      minTimeoutMs: 1,
+      maxTimeoutMs: 10,
+      policy: fixedPolicy,
+      scheduler,
+    });
+    const consumer = new ThrowingConsumer<number[]>((batch) => batch[0] === 1);
+    input.pipe(operator).subscribe(consumer);
+    input.next(1);
+    input.next(2);
+    expect(() => operator.setConfig({ maxSize: 1 })).not.toThrow();
+    expect(consumer.got).toEqual([[1], [2], 'error consumer on [1]']);
+    expect(input.observed).toBe(false);
+  });
+
+  it('on the batch flushed at complete, after pushing an item: the item comes out, then the error', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<number>();
+    const consumer = new ThrowingConsumer<number[]>((batch) => {
+      if (batch[0] !== 1) return false;
+      input.next(10);
+      return true;
+    });
+    input.pipe(batcher(scheduler)).subscribe(consumer);
+    input.next(1);
+    expect(() => input.complete()).not.toThrow();
+    // 10 was pushed into a completed Subject: not read (RxJS drops it).
+    expect(consumer.got).toEqual([[1], 'error consumer on [1]']);
+  });
+
+  it('on the batch flushed before a source error: the source’s error ends the output', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<number>();
+    const consumer = new ThrowingConsumer<number[]>((batch) => batch[0] === 1);
+    input.pipe(batcher(scheduler)).subscribe(consumer);
+    input.next(1);
+    expect(() => input.error(new Error('source'))).not.toThrow();
+    expect(consumer.got).toEqual([[1], 'error source']);
+  });
+});
