@@ -376,7 +376,10 @@ function settleLater<R>(
 /**
  * Processes each event in the lane `selectMode` chooses for it, and emits exactly one outcome per event:
  * its result, an error, or — under a drop policy — a `dropped` outcome. Nothing vanishes, on complete
- * or on error: the source's error is forwarded only after every event received has its outcome.
+ * or on error: the source's error is forwarded only after every event received has its outcome. A
+ * consumer that throws on an outcome ends the output the same way: the input stops, every event received
+ * still gets its outcome, then the first failure errors the output (not thrown at the source, a timer or a
+ * handler's promise).
  *
  * - IMMEDIATE: `immediate(event)` is called at once (up to `concurrency.immediate` in flight; waiting
  *   events are started most urgent first; a priority that is not a valid `Priority` counts as LOW). It
@@ -510,7 +513,16 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           else if (outcome.kind === 'error') metrics.recordError(outcome.event.type);
           else metrics.recordDropped(outcome.event.type);
         }
-        subscriber.next(outcome);
+        try {
+          subscriber.next(outcome);
+        } catch (error) {
+          // A consumer that throws on an outcome ends the output as a source error does: the input stops
+          // (what it pushes afterwards is not read), every event received still gets its outcome, then
+          // the first failure errors the output. Thrown on, it would skip the lane's bookkeeping (the next
+          // queued event never started) and reach whoever settled the handler (a promise: unhandled).
+          failure ??= { error };
+          stopInput();
+        }
       };
       const succeed = (mode: ProcessingMode, item: Pending, result: R) =>
         emit({

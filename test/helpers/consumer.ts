@@ -9,13 +9,17 @@ import { Subscriber } from 'rxjs';
 export class ThrowingConsumer<T> extends Subscriber<T> {
   readonly got: Array<T | string> = [];
 
-  constructor(private readonly react: (value: T) => boolean) {
+  /** `label` names an output in the exception's message; default its JSON. */
+  constructor(
+    private readonly react: (value: T) => boolean,
+    private readonly label: (value: T) => string = (value) => JSON.stringify(value),
+  ) {
     super();
   }
 
   protected override _next(value: T): void {
     this.got.push(value);
-    if (this.react(value)) throw new Error(`consumer on ${JSON.stringify(value)}`);
+    if (this.react(value)) throw new Error(`consumer on ${this.label(value)}`);
   }
 
   protected override _error(error: unknown): void {

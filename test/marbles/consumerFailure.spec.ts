@@ -6,7 +6,15 @@
  */
 import { Subject, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { adaptiveBatch, fixedPolicy } from '../../src/index.js';
+import {
+  adaptiveBatch,
+  createEvent,
+  type Event,
+  fixedPolicy,
+  type HybridOutput,
+  hybridProcess,
+  Priority,
+} from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
 
 const batcher = (scheduler: VirtualTimeScheduler) =>
@@ -95,5 +103,80 @@ describe('adaptiveBatch: a consumer that throws', () => {
     input.next(1);
     expect(() => input.error(new Error('source'))).not.toThrow();
     expect(consumer.got).toEqual([[1], 'error source']);
+  });
+});
+
+describe('hybridProcess: a consumer that throws on an outcome', () => {
+  const critical = (id: string) => createEvent({ id, type: 'git.commit', priority: Priority.CRITICAL });
+  const bulk = (id: string) => createEvent({ id, type: 'tool.used' });
+  /** Outcomes as `kind:id`, the end as it came. */
+  const labels = (got: Array<HybridOutput<string> | string>) =>
+    got.map((o) => (typeof o === 'string' ? o : `${o.kind}:${o.event.id}`));
+  const consumerOn = (id: string, react?: () => void) =>
+    new ThrowingConsumer<HybridOutput<string>>(
+      (o) => {
+        if (o.event.id !== id) return false;
+        react?.();
+        return true;
+      },
+      (o) => o.event.id,
+    );
+
+  it('of a synchronous handler, after pushing an event: its outcome, then the error; the source is left', () => {
+    // The exception went out at the source's next and the output went on.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<Event>();
+    const consumer = consumerOn('a', () => input.next(critical('b')));
+    input
+      .pipe(hybridProcess<string>({ immediate: (e) => e.id, batch: (es) => es.map((e) => e.id), scheduler }))
+      .subscribe(consumer);
+    expect(() => input.next(critical('a'))).not.toThrow();
+    expect(labels(consumer.got)).toEqual(['result:a', 'result:b', 'error consumer on a']);
+    expect(input.observed).toBe(false);
+  });
+
+  it('of a promise handler: the events queued behind it still get theirs, then the error', async () => {
+    // The exception rejected the handler's promise chain (unhandled); the slot was freed but the queue
+    // not drained: b never got an outcome and the output never ended.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<Event>();
+    const consumer = consumerOn('a');
+    input
+      .pipe(
+        hybridProcess<string>({
+          immediate: async (e) => e.id,
+          batch: (es) => es.map((e) => e.id),
+          concurrency: { immediate: 1 },
+          scheduler,
+        }),
+      )
+      .subscribe(consumer);
+    input.next(critical('a'));
+    input.next(critical('b'));
+    input.complete();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(labels(consumer.got)).toEqual(['result:a', 'result:b', 'error consumer on a']);
+  });
+
+  it('of a batch: the batch’s other events still get theirs, then the error', () => {
+    // The loop over the batch's outcomes stopped at the exception: b got none, and the output never ended.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<Event>();
+    const consumer = consumerOn('a');
+    input
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => e.id,
+          batch: (es) => es.map((e) => e.id),
+          batcher: { minSize: 1, maxSize: 2, minTimeoutMs: 1, timeoutMs: 5 },
+          scheduler,
+        }),
+      )
+      .subscribe(consumer);
+    input.next(bulk('a'));
+    expect(() => input.next(bulk('b'))).not.toThrow();
+    scheduler.flush();
+    expect(labels(consumer.got)).toEqual(['result:a', 'result:b', 'error consumer on a']);
+    expect(input.observed).toBe(false);
   });
 });
