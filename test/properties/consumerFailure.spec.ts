@@ -1,0 +1,167 @@
+/**
+ * adaptiveBatch and hybridProcess, property: a consumer (a `Subscriber`, so its exception reaches the
+ * operator) that pushes more input re-entrantly and throws on random outputs, on virtual time with
+ * configuration changes (adaptiveBatch) and mixed lanes (hybridProcess): every input the operator received
+ * comes out exactly once, in order (adaptiveBatch) or as exactly one outcome (hybridProcess), and the
+ * output ends with the first failure — the consumer's first exception, or the source's error before it.
+ * Nothing is thrown at the source or the scheduler.
+ */
+import fc from 'fast-check';
+import { map, Subject, tap, timer, VirtualTimeScheduler } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import {
+  adaptiveBatch,
+  createEvent,
+  type Event,
+  fixedPolicy,
+  type HybridOutput,
+  hybridProcess,
+  Priority,
+} from '../../src/index.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
+
+const arrival = fc.record({ at: fc.integer({ min: 0, max: 40 }) });
+/** What the consumer does on its n-th output: push this many more inputs, then throw or not. */
+const reaction = fc.record({ push: fc.integer({ min: 0, max: 3 }), raise: fc.boolean() });
+const ending = fc.constantFrom('complete', 'error', 'none');
+/** At most this many inputs pushed by the consumer in a run (else it would feed itself forever). */
+const PUSHES = 15;
+
+describe('adaptiveBatch property: a consumer that throws', () => {
+  it('gets every received item exactly once, in order, then its first exception', () => {
+    fc.assert(
+      fc.property(
+        fc.array(arrival, { maxLength: 25 }),
+        fc.array(reaction, { minLength: 1, maxLength: 12 }),
+        fc.array(
+          fc.record({ at: fc.integer({ min: 0, max: 40 }), maxSize: fc.integer({ min: 1, max: 4 }) }),
+          {
+            maxLength: 3,
+          },
+        ),
+        ending,
+        (arrivals, reactions, changes, end) => {
+          const scheduler = new VirtualTimeScheduler();
+          const input = new Subject<number>();
+          const operator = adaptiveBatch<number>({
+            minSize: 1,
+            maxSize: 3,
+            maxSizeLimit: 4,
+            timeoutMs: 5,
+            minTimeoutMs: 1,
+            maxTimeoutMs: 10,
+            policy: fixedPolicy,
+            scheduler,
+          });
+          const received: number[] = [];
+          let next = 0;
+          let outputs = 0;
+          let pushed = 0;
+          let first: string | undefined;
+          const consumer = new ThrowingConsumer<number[]>((batch) => {
+            const r = reactions[outputs++ % reactions.length]!;
+            // Counted before the push: it may come back here re-entrantly.
+            for (let i = 0; i < r.push && pushed++ < PUSHES; i++) input.next(next++);
+            if (r.raise) first ??= `error consumer on ${JSON.stringify(batch)}`;
+            return r.raise;
+          });
+          input
+            .pipe(
+              tap((item) => received.push(item)),
+              operator,
+            )
+            .subscribe(consumer);
+          for (const a of arrivals) scheduler.schedule(() => input.next(next++), a.at);
+          for (const c of changes) scheduler.schedule(() => operator.setConfig({ maxSize: c.maxSize }), c.at);
+          scheduler.schedule(() => {
+            if (end === 'error') {
+              first ??= 'error source';
+              input.error(new Error('source'));
+            } else if (end === 'complete') input.complete();
+          }, 50);
+          expect(() => scheduler.flush()).not.toThrow();
+          const batches = consumer.got.filter((o): o is number[] => Array.isArray(o));
+          expect(batches.flat()).toEqual(received);
+          expect(batches.every((b) => b.length > 0)).toBe(true);
+          const last = consumer.got.at(-1);
+          if (first !== undefined) expect(last).toBe(first);
+          else if (end === 'complete') expect(last).toBe('complete');
+          else expect(typeof last).not.toBe('string');
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+const spec = fc.record({
+  at: fc.integer({ min: 0, max: 40 }),
+  type: fc.constantFrom('git.commit', 'tool.used', 'note.aggregated', 'note'),
+  priority: fc.constantFrom(Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL),
+});
+
+describe('hybridProcess property: a consumer that throws', () => {
+  it('gets exactly one outcome per event received, then the first failure', () => {
+    fc.assert(
+      fc.property(
+        fc.array(spec, { maxLength: 25 }),
+        fc.array(reaction, { minLength: 1, maxLength: 12 }),
+        ending,
+        fc.constantFrom('sync', 'observable'),
+        (specs, reactions, end, kind) => {
+          const scheduler = new VirtualTimeScheduler();
+          const input = new Subject<Event>();
+          let made = 0;
+          const make = (s: { type: string; priority: Priority }) =>
+            createEvent({ id: `e${made++}`, type: s.type, priority: s.priority });
+          const received: string[] = [];
+          let outputs = 0;
+          let pushed = 0;
+          let first: string | undefined;
+          const consumer = new ThrowingConsumer<HybridOutput<string>>(
+            (o) => {
+              const r = reactions[outputs++ % reactions.length]!;
+              for (let i = 0; i < r.push && pushed++ < PUSHES; i++)
+                input.next(
+                  make(specs[(outputs + i) % specs.length] ?? { type: 'note', priority: Priority.NORMAL }),
+                );
+              if (r.raise) first ??= `error consumer on ${o.event.id}`;
+              return r.raise;
+            },
+            (o) => o.event.id,
+          );
+          // A synchronous handler, or one answering on the scheduler 1 ms later.
+          const later = <R>(value: R) =>
+            kind === 'sync' ? value : timer(1, scheduler).pipe(map(() => value));
+          input
+            .pipe(
+              tap((e) => received.push(e.id)),
+              hybridProcess<string>({
+                immediate: (e) => later(e.id),
+                batch: (es) => later(es.map((e) => e.id)),
+                batcher: { minSize: 1, maxSize: 3, minTimeoutMs: 1, timeoutMs: 5 },
+                concurrency: { immediate: 2 },
+                scheduler,
+              }),
+            )
+            .subscribe(consumer);
+          for (const s of specs) scheduler.schedule(() => input.next(make(s)), s.at);
+          scheduler.schedule(() => {
+            if (end === 'error') {
+              first ??= 'error source';
+              input.error(new Error('source'));
+            } else if (end === 'complete') input.complete();
+          }, 50);
+          expect(() => scheduler.flush()).not.toThrow();
+          const outcomes = consumer.got.filter((o): o is HybridOutput<string> => typeof o !== 'string');
+          expect(outcomes.map((o) => o.event.id).sort()).toEqual([...received].sort());
+          const last = consumer.got.at(-1);
+          if (first !== undefined) expect(last).toBe(first);
+          else if (end === 'complete') expect(last).toBe('complete');
+          else expect(typeof last).not.toBe('string');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
