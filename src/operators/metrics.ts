@@ -335,7 +335,9 @@ function defaultType(value: unknown): string {
  *
  * @param metrics where the times go; its clock (`metrics.now`) times the stage.
  * A `type` function or a clock that fails (throws, or gives a time that is not a finite number: a
- * `RangeError`) errors the stream, after the value went downstream, without recording it.
+ * `RangeError`) errors the stream, after the value went downstream, without recording it. A consumer that
+ * throws on a value errors the stream with its exception (not thrown at the source); the value is
+ * counted with `recordError`, not timed.
  *
  * @param options the `type` to record under.
  * @return an operator that mirrors its source.
@@ -381,7 +383,19 @@ export function measure<T>(
             subscriber.error(error);
             return;
           }
-          subscriber.next(value);
+          try {
+            subscriber.next(value);
+          } catch (error) {
+            // The stage failed on it (a consumer that throws): counted as an error, not timed, and the
+            // output ends with the exception rather than it being thrown at the source.
+            try {
+              metrics.recordError(type);
+            } catch {
+              // The consumer's exception, the first failure, ends the output.
+            }
+            subscriber.error(error);
+            return;
+          }
           try {
             // A clock stepping back gives 0; one giving a non-finite time errors (it would record 0 too).
             metrics.record(type, Math.max(0, clockTime(metrics) - start));

@@ -10,9 +10,11 @@ import {
   adaptiveBatch,
   createEvent,
   type Event,
+  EventFlowMetrics,
   fixedPolicy,
   type HybridOutput,
   hybridProcess,
+  measure,
   Priority,
 } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
@@ -178,5 +180,33 @@ describe('hybridProcess: a consumer that throws on an outcome', () => {
     scheduler.flush();
     expect(labels(consumer.got)).toEqual(['result:a', 'result:b', 'error consumer on a']);
     expect(input.observed).toBe(false);
+  });
+});
+
+describe('measure: a consumer that throws on a value', () => {
+  it('after pushing one: that one passes and is timed, then the error; the value is counted as an error', () => {
+    // The exception went out at the source's next, the output went on, and the value was neither timed
+    // nor counted.
+    const metrics = new EventFlowMetrics({ now: () => 0 });
+    const input = new Subject<Event>();
+    const consumer = new ThrowingConsumer<Event>(
+      (e) => {
+        if (e.id !== 'a') return false;
+        input.next(createEvent({ id: 'b', type: 'tool.used' }));
+        return true;
+      },
+      (e) => e.id,
+    );
+    input.pipe(measure(metrics)).subscribe(consumer);
+    expect(() => input.next(createEvent({ id: 'a', type: 'file.modified' }))).not.toThrow();
+    expect(consumer.got.map((o) => (typeof o === 'string' ? o : o.id))).toEqual([
+      'a',
+      'b',
+      'error consumer on a',
+    ]);
+    expect(input.observed).toBe(false);
+    const summary = metrics.summary();
+    expect([summary['file.modified']?.count, summary['file.modified']?.errors]).toEqual([0, 1]);
+    expect([summary['tool.used']?.count, summary['tool.used']?.errors]).toEqual([1, 0]);
   });
 });
