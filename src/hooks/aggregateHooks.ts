@@ -216,7 +216,9 @@ export function runHookAggregation<R>(
  * taken after it, the running and waiting ones are aggregated (deadlines and timeouts still apply),
  * and then the error is forwarded — at once if none runs or waits. Unsubscribing cancels everything at
  * once instead (killing running command hooks). An aggregator that throws meanwhile errors the stream
- * at once with its own error, as it always does.
+ * at once with its own error, as it always does. A consumer that throws on an output ends the input as
+ * the source's error does: every context taken is still aggregated, then its exception (the source's
+ * error if that came first) errors the stream.
  *
  * ```
  * hooks:     a (answers after 1 frame), b (after 3 frames); deadlineMs = 2

@@ -57,7 +57,9 @@ function rejectedChain(chain: PreparedChain, context: HookContext, rejection: Re
  * The source's completion waits for the active and queued runs, and so does its error: no context is
  * taken after it, the running and waiting ones run to their results (each hook's timeout still
  * applies), and then the error is forwarded — at once if none runs or waits. Unsubscribing cancels
- * everything at once instead (killing running command hooks): the queued contexts never run.
+ * everything at once instead (killing running command hooks): the queued contexts never run. A consumer
+ * that throws on an output ends the input as the source's error does: every context taken still runs to
+ * its result, then its exception (the source's error if that came first) errors the stream.
  *
  * ```
  * chain:    [h], h answers after 4 frames

@@ -7,7 +7,8 @@
  *
  * The source's error, like its completion, ends the input but not the runs: the running and waiting
  * values all run to their final records (timeouts and deadlines still apply), and only then is the
- * error forwarded (invariant 1, as `hybridProcess` does). Unsubscribing still cancels everything at once.
+ * error forwarded (invariant 1, as `hybridProcess` does). A consumer that throws on a record ends the
+ * input the same way, then its exception is forwarded. Unsubscribing still cancels everything at once.
  */
 import {
   catchError,
@@ -19,6 +20,7 @@ import {
   map,
   merge,
   mergeMap,
+  Observable,
   type ObservableInput,
   type OperatorFunction,
   type SchedulerLike,
@@ -63,9 +65,16 @@ export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunc
       let waiting = 0;
       let active = 0;
       let rejected = 0;
-      // The source's error, held until every admitted value has yielded its final record.
+      // The source's error (or the consumer's first exception), held until every admitted value has
+      // yielded its final record.
       let failure: { readonly error: unknown } | undefined;
-      const records = source.pipe(
+      // Ends the input as its completion does (the source unsubscribed): the consumer threw.
+      let stopInput: (() => void) | undefined;
+      const input = new Observable<T>((subscriber) => {
+        stopInput = () => subscriber.complete();
+        return source.subscribe(subscriber);
+      });
+      const records = input.pipe(
         // An error ends the input as a completion does (the source is unsubscribed, nothing more is
         // admitted), so mergeMap drains the runs and the queue before the error is forwarded (`end`).
         catchError((error: unknown) => {
@@ -123,7 +132,25 @@ export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunc
         const held = failure;
         return held === undefined ? EMPTY : throwError(() => held.error);
       });
-      return concat(records, end);
+      const all = concat(records, end);
+      // A consumer that throws on a record ends the input as the source's error does: every value
+      // received (those it pushed before it threw included) still yields its final record, then its
+      // exception — the first failure: a source error held before it wins — errors the stream.
+      // (Thrown on, RxJS would error the stream at once, cancelling the running and waiting values.)
+      return new Observable<R>((subscriber) =>
+        all.subscribe({
+          next(record) {
+            try {
+              subscriber.next(record);
+            } catch (error) {
+              failure ??= { error };
+              stopInput?.();
+            }
+          },
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        }),
+      );
     });
 }
 

@@ -8,6 +8,9 @@ import { Subscriber } from 'rxjs';
  */
 export class ThrowingConsumer<T> extends Subscriber<T> {
   readonly got: Array<T | string> = [];
+  /** Resolves when the output ends (error or complete). */
+  readonly ended: Promise<void>;
+  #end!: () => void;
 
   /** `label` names an output in the exception's message; default its JSON. */
   constructor(
@@ -15,6 +18,9 @@ export class ThrowingConsumer<T> extends Subscriber<T> {
     private readonly label: (value: T) => string = (value) => JSON.stringify(value),
   ) {
     super();
+    this.ended = new Promise((resolve) => {
+      this.#end = resolve;
+    });
   }
 
   protected override _next(value: T): void {
@@ -24,11 +30,13 @@ export class ThrowingConsumer<T> extends Subscriber<T> {
 
   protected override _error(error: unknown): void {
     this.got.push(`error ${(error as Error).message}`);
+    this.#end();
     this.unsubscribe();
   }
 
   protected override _complete(): void {
     this.got.push('complete');
+    this.#end();
     this.unsubscribe();
   }
 }

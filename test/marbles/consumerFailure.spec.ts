@@ -8,10 +8,16 @@ import { Subject, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
+  aggregateHooks,
+  chainHooks,
   createEvent,
   type Event,
   EventFlowMetrics,
+  type FunctionHook,
   fixedPolicy,
+  type HookAggregationOutput,
+  type HookChainOutput,
+  type HookContext,
   type HybridOutput,
   hybridProcess,
   measure,
@@ -156,7 +162,7 @@ describe('hybridProcess: a consumer that throws on an outcome', () => {
     input.next(critical('a'));
     input.next(critical('b'));
     input.complete();
-    await new Promise((resolve) => setImmediate(resolve));
+    await consumer.ended;
     expect(labels(consumer.got)).toEqual(['result:a', 'result:b', 'error consumer on a']);
   });
 
@@ -208,5 +214,98 @@ describe('measure: a consumer that throws on a value', () => {
     const summary = metrics.summary();
     expect([summary['file.modified']?.count, summary['file.modified']?.errors]).toEqual([0, 1]);
     expect([summary['tool.used']?.count, summary['tool.used']?.errors]).toEqual([1, 0]);
+  });
+});
+
+describe('chainHooks, aggregateHooks: a consumer that throws on an output', () => {
+  /** A chain's result as `result:n` (its context's n), a step as `step`; an aggregate as `aggregate:count`. */
+  const label = (o: HookChainOutput | HookAggregationOutput<number> | string) => {
+    if (typeof o === 'string') return o;
+    if (o.kind === 'result') return `result:${o.final_context.n}`;
+    if (o.kind === 'aggregate') return `aggregate:${o.aggregate}`;
+    return 'step';
+  };
+  const chain = (run: FunctionHook['run']) => chainHooks({ name: 'c', hooks: [{ name: 'h', run }] });
+
+  it('chainHooks: a context it pushed before it threw still runs to its result, then the error', async () => {
+    // RxJS errored the stream at once: the pushed context was cancelled, with no result.
+    const input = new Subject<HookContext>();
+    const consumer = new ThrowingConsumer<HookChainOutput>(
+      (o) => {
+        if (o.kind !== 'result' || o.final_context.n !== 1) return false;
+        input.next({ n: 2 });
+        return true;
+      },
+      () => 'result 1',
+    );
+    input.pipe(chain(() => ({}))).subscribe(consumer);
+    expect(() => input.next({ n: 1 })).not.toThrow();
+    await consumer.ended;
+    expect(consumer.got.map(label)).toEqual([
+      'step',
+      'result:1',
+      'step',
+      'result:2',
+      'error consumer on result 1',
+    ]);
+    expect(input.observed).toBe(false);
+  });
+
+  it('chainHooks: the waiting contexts still run to their results, then the error', async () => {
+    const input = new Subject<HookContext>();
+    const consumer = new ThrowingConsumer<HookChainOutput>(
+      (o) => o.kind === 'result' && o.final_context.n === 1,
+      () => 'result 1',
+    );
+    input.pipe(chain(async () => ({}))).subscribe(consumer);
+    input.next({ n: 1 });
+    input.next({ n: 2 });
+    input.next({ n: 3 });
+    await consumer.ended;
+    expect(consumer.got.map(label)).toEqual([
+      'step',
+      'result:1',
+      'step',
+      'result:2',
+      'step',
+      'result:3',
+      'error consumer on result 1',
+    ]);
+    expect(input.observed).toBe(false);
+  });
+
+  it('chainHooks: a source error held before the exception still ends the stream', async () => {
+    const input = new Subject<HookContext>();
+    const consumer = new ThrowingConsumer<HookChainOutput>(
+      (o) => o.kind === 'result' && o.final_context.n === 1,
+      () => 'result 1',
+    );
+    input.pipe(chain(async () => ({}))).subscribe(consumer);
+    input.next({ n: 1 });
+    input.next({ n: 2 });
+    input.error(new Error('source'));
+    await consumer.ended;
+    expect(consumer.got.map(label)).toEqual(['step', 'result:1', 'step', 'result:2', 'error source']);
+  });
+
+  it('aggregateHooks: the waiting contexts still get their aggregates, then the error', async () => {
+    const input = new Subject<HookContext>();
+    let made = 0;
+    const consumer = new ThrowingConsumer<HookAggregationOutput<number>>(
+      (o) => o.kind === 'aggregate' && o.aggregate === 1,
+      () => 'aggregate 1',
+    );
+    input.pipe(aggregateHooks([{ name: 'h', run: async () => ({}) }], () => ++made)).subscribe(consumer);
+    input.next({ n: 1 });
+    input.next({ n: 2 });
+    input.complete();
+    await consumer.ended;
+    expect(consumer.got.map(label)).toEqual([
+      'step',
+      'aggregate:1',
+      'step',
+      'aggregate:2',
+      'error consumer on aggregate 1',
+    ]);
   });
 });
