@@ -96,6 +96,10 @@ export interface PersistOptions {
  *   the source if one did), in the order received;
  * - a source error is forwarded after every event received before it is written and emitted (unless a
  *   write fails or refuses an event: that error, carrying the unwritten events, is the one reported);
+ * - a consumer that throws on an emitted event stops the source as a source error would: the rest of
+ *   that written batch is still emitted, every event received (those it pushed before it threw
+ *   included) is written and emitted, then its exception — the source's error if that came first, or a
+ *   store error as above — errors the stream;
  * - an invalid event (one `SessionStore.append` rejects as not matching `EventSchema` or not reading back
  *   as the same event) stops the source; the events before it are written and emitted, then the stream
  *   errors with `STORE_INVALID_EVENT` carrying it. An event that cannot be serialized at all (a `BigInt`
@@ -327,7 +331,19 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         try {
           for (const event of batch) {
             if (subscriber.closed) break;
-            subscriber.next(event);
+            try {
+              subscriber.next(event);
+            } catch (error) {
+              // A consumer that throws on an event ends the input, as a source error does: the rest of
+              // the batch (written) still goes out, what was received is written and emitted, then the
+              // first failure errors the output. Thrown on, it would reach the write's observer (reported
+              // asynchronously by RxJS), and the rest of the batch would never go out.
+              terminal ??= { error };
+              if (!sourceDone) {
+                sourceDone = true;
+                upstream.unsubscribe();
+              }
+            }
           }
         } finally {
           emitting = false;

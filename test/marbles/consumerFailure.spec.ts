@@ -4,7 +4,7 @@
  * pushed still comes out, then the output errors with its first exception — not thrown at the source,
  * nor at the scheduler that ran a timer.
  */
-import { Subject, VirtualTimeScheduler } from 'rxjs';
+import { map, Subject, timer, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
@@ -22,8 +22,10 @@ import {
   hybridProcess,
   measure,
   Priority,
+  persist,
 } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
+import { E, letter } from '../helpers/persistWriter.js';
 
 const batcher = (scheduler: VirtualTimeScheduler) =>
   adaptiveBatch<number>({
@@ -307,5 +309,52 @@ describe('chainHooks, aggregateHooks: a consumer that throws on an output', () =
       'aggregate:2',
       'error consumer on aggregate 1',
     ]);
+  });
+});
+
+describe('persist: a consumer that throws on a written event', () => {
+  /** A writer whose writes take 1 ms on `scheduler`; records the batches by letter. */
+  const slowWriter = (scheduler: VirtualTimeScheduler) => {
+    const batches: string[] = [];
+    const append = (events: Event[]) => {
+      batches.push(events.map(letter).join(''));
+      return timer(1, scheduler).pipe(map(() => undefined));
+    };
+    return { target: { append }, batches };
+  };
+  const letters = (got: Array<Event | string>) => got.map((o) => (typeof o === 'string' ? o : letter(o)));
+
+  it('still emits the rest of its batch and writes what it pushed, then errors with its exception', () => {
+    // The exception went into the write's observer (reported asynchronously by RxJS): b and c, written,
+    // never went out, and the output completed as if nothing had happened.
+    const scheduler = new VirtualTimeScheduler();
+    const { target, batches } = slowWriter(scheduler);
+    const input = new Subject<Event>();
+    const consumer = new ThrowingConsumer<Event>((e) => {
+      if (letter(e) !== 'a') return false;
+      input.next(E.d!);
+      return true;
+    }, letter);
+    input.pipe(persist(target, { scheduler, maxDelayMs: 0 })).subscribe(consumer);
+    input.next(E.a!);
+    input.next(E.b!);
+    input.next(E.c!);
+    expect(() => scheduler.flush()).not.toThrow();
+    expect(batches).toEqual(['abc', 'd']);
+    expect(letters(consumer.got)).toEqual(['a', 'b', 'c', 'd', 'error consumer on a']);
+    expect(input.observed).toBe(false);
+  });
+
+  it('ends with the source’s error when it came first', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const { target } = slowWriter(scheduler);
+    const input = new Subject<Event>();
+    const consumer = new ThrowingConsumer<Event>((e) => letter(e) === 'a', letter);
+    input.pipe(persist(target, { scheduler, maxDelayMs: 0 })).subscribe(consumer);
+    input.next(E.a!);
+    input.next(E.b!);
+    input.error(new Error('source'));
+    expect(() => scheduler.flush()).not.toThrow();
+    expect(letters(consumer.got)).toEqual(['a', 'b', 'error source']);
   });
 });
