@@ -78,7 +78,8 @@ export interface TailOptions {
  * It registers for live appends before it reads, buffers them while it reads the stored events, then
  * emits the buffered ones it has not already read and goes live. It completes when the session is
  * deleted or the store is closed (also when `close()` begins as it reads again after an overflow), and
- * never completes otherwise.
+ * never completes otherwise. A consumer that throws on an entry ends it with that exception: the entry
+ * was its last (resume from its seq + 1).
  *
  * ## Examples
  * ```ts
@@ -118,7 +119,14 @@ export function tail(
     const emit = (entry: StoredEvent) => {
       if (entry.seq < next) return;
       next = entry.seq + 1;
-      subscriber.next(entry);
+      try {
+        subscriber.next(entry);
+      } catch (error) {
+        // A consumer that throws ends the tail with its exception (its last seq is this entry's). Thrown
+        // on, a live one went to the store, which ignores a watcher's failure: the rest of the append was
+        // skipped and the tail went on after it, a gap; one catching up could turn into a completion.
+        subscriber.error(error);
+      }
     };
 
     let unwatch: () => void;

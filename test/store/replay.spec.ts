@@ -1,6 +1,7 @@
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, type Event, replay, type StoredEvent, tail } from '../../src/index.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
 import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
 let t: TempStore;
@@ -201,5 +202,36 @@ describe('tail', () => {
     expect(() => tail(t.store, 's1', { fromSeq: -1 })).toThrow(ConfigError);
     expect(() => tail(t.store, '', {})).toThrow(ConfigError);
     expect(() => tail(t.store, 's1', { maxBuffer: 0 })).toThrow(ConfigError);
+  });
+});
+
+describe('tail: a consumer that throws on an entry', () => {
+  /** Records the entries as `seq:type` and how the tail ended; throws on the entry of type `bad`. */
+  const throwingOn = (bad: string) =>
+    new ThrowingConsumer<StoredEvent>(
+      (entry) => entry.event.type === bad,
+      (entry) => `${entry.seq}`,
+    );
+  const labels = (got: Array<StoredEvent | string>) =>
+    got.map((o) => (typeof o === 'string' ? o : `${o.seq}:${o.event.type}`));
+
+  it('live: errors with its exception (it was swallowed, and the rest of the append skipped: a gap)', async () => {
+    // The store ignores a watcher's exception: the tail went on after the entries of the batch it skipped.
+    await t.store.append([ev('a', 1)]);
+    const consumer = throwingOn('c');
+    tail(t.store, 's1').subscribe(consumer);
+    await until(consumer.got, 1);
+    await t.store.append([ev('b', 2), ev('c', 3), ev('d', 4)]);
+    await t.store.append([ev('e', 5)]);
+    // Live entries arrive synchronously with the write's acknowledgement.
+    expect(labels(consumer.got)).toEqual(['0:a', '1:b', '2:c', 'error consumer on 2']);
+  });
+
+  it('catching up: errors with its exception, the read stopped', async () => {
+    await t.store.append([ev('a', 1), ev('b', 2), ev('c', 3)]);
+    const consumer = throwingOn('b');
+    tail(t.store, 's1').subscribe(consumer);
+    await consumer.ended;
+    expect(labels(consumer.got)).toEqual(['0:a', '1:b', 'error consumer on 1']);
   });
 });
