@@ -1,13 +1,14 @@
 /**
- * adaptiveBatch and hybridProcess, property: a consumer (a `Subscriber`, so its exception reaches the
+ * adaptiveBatch, hybridProcess and persist, property: a consumer (a `Subscriber`, so its exception reaches the
  * operator) that pushes more input re-entrantly and throws on random outputs, on virtual time with
- * configuration changes (adaptiveBatch) and mixed lanes (hybridProcess): every input the operator received
- * comes out exactly once, in order (adaptiveBatch) or as exactly one outcome (hybridProcess), and the
+ * configuration changes (adaptiveBatch), mixed lanes (hybridProcess) and writes settling at random
+ * (persist): every input the operator received comes out exactly once, in order (adaptiveBatch), as
+ * exactly one outcome (hybridProcess) or written and emitted (persist), and the
  * output ends with the first failure — the consumer's first exception, or the source's error before it.
  * Nothing is thrown at the source or the scheduler.
  */
 import fc from 'fast-check';
-import { map, Subject, tap, timer, VirtualTimeScheduler } from 'rxjs';
+import { map, of, Subject, tap, timer, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
@@ -17,6 +18,7 @@ import {
   type HybridOutput,
   hybridProcess,
   Priority,
+  persist,
 } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
 
@@ -155,6 +157,78 @@ describe('hybridProcess property: a consumer that throws', () => {
           expect(() => scheduler.flush()).not.toThrow();
           const outcomes = consumer.got.filter((o): o is HybridOutput<string> => typeof o !== 'string');
           expect(outcomes.map((o) => o.event.id).sort()).toEqual([...received].sort());
+          const last = consumer.got.at(-1);
+          if (first !== undefined) expect(last).toBe(first);
+          else if (end === 'complete') expect(last).toBe('complete');
+          else expect(typeof last).not.toBe('string');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('persist property: a consumer that throws', () => {
+  it('gets every received event written and emitted exactly once, then the first failure', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ at: fc.integer({ min: 0, max: 30 }), critical: fc.boolean() }), {
+          maxLength: 20,
+        }),
+        fc.array(reaction, { minLength: 1, maxLength: 12 }),
+        /** Each write: settles synchronously (-1) or after this many ms. */
+        fc.array(fc.integer({ min: -1, max: 3 }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        ending,
+        (arrivals, reactions, delays, maxBatch, end) => {
+          const scheduler = new VirtualTimeScheduler();
+          const input = new Subject<Event>();
+          const written: string[] = [];
+          let writes = 0;
+          const append = (events: Event[]) => {
+            for (const e of events) written.push(e.id);
+            const delay = delays[writes++ % delays.length]!;
+            return delay < 0 ? of(undefined) : timer(delay, scheduler).pipe(map(() => undefined));
+          };
+          let made = 0;
+          const make = (critical: boolean) =>
+            createEvent({
+              id: `e${made++}`,
+              type: 'note',
+              timestamp: 0,
+              sessionId: 's',
+              priority: critical ? Priority.CRITICAL : Priority.NORMAL,
+            });
+          const received: string[] = [];
+          let outputs = 0;
+          let pushed = 0;
+          let first: string | undefined;
+          const consumer = new ThrowingConsumer<Event>(
+            (e) => {
+              const r = reactions[outputs++ % reactions.length]!;
+              for (let i = 0; i < r.push && pushed++ < PUSHES; i++) input.next(make(i % 2 === 0));
+              if (r.raise) first ??= `error consumer on ${e.id}`;
+              return r.raise;
+            },
+            (e) => e.id,
+          );
+          input
+            .pipe(
+              tap((e) => received.push(e.id)),
+              persist({ append }, { scheduler, maxBatch, maxDelayMs: 2 }),
+            )
+            .subscribe(consumer);
+          for (const a of arrivals) scheduler.schedule(() => input.next(make(a.critical)), a.at);
+          scheduler.schedule(() => {
+            if (end === 'error') {
+              first ??= 'error source';
+              input.error(new Error('source'));
+            } else if (end === 'complete') input.complete();
+          }, 40);
+          expect(() => scheduler.flush()).not.toThrow();
+          const emitted = consumer.got.filter((o): o is Event => typeof o !== 'string').map((e) => e.id);
+          expect([...emitted].sort()).toEqual([...received].sort());
+          expect([...written].sort()).toEqual([...received].sort());
           const last = consumer.got.at(-1);
           if (first !== undefined) expect(last).toBe(first);
           else if (end === 'complete') expect(last).toBe('complete');
