@@ -12,9 +12,12 @@ import { map, of, Subject, tap, timer, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
+  chainHooks,
   createEvent,
   type Event,
   fixedPolicy,
+  type HookChainOutput,
+  type HookContext,
   type HybridOutput,
   hybridProcess,
   Priority,
@@ -229,6 +232,81 @@ describe('persist property: a consumer that throws', () => {
           const emitted = consumer.got.filter((o): o is Event => typeof o !== 'string').map((e) => e.id);
           expect([...emitted].sort()).toEqual([...received].sort());
           expect([...written].sort()).toEqual([...received].sort());
+          const last = consumer.got.at(-1);
+          if (first !== undefined) expect(last).toBe(first);
+          else if (end === 'complete') expect(last).toBe('complete');
+          else expect(typeof last).not.toBe('string');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('chainHooks property: a consumer that throws', () => {
+  it('gets exactly one result per context received, then the first failure', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 15 }),
+        fc.array(reaction, { minLength: 1, maxLength: 12 }),
+        /** Each run of the hook: answers synchronously (-1) or after this many ms. */
+        fc.array(fc.integer({ min: -1, max: 3 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 4 }),
+        ending,
+        (arrivals, reactions, delays, concurrency, maxQueued, end) => {
+          const scheduler = new VirtualTimeScheduler();
+          const input = new Subject<HookContext>();
+          let runs = 0;
+          const operator = chainHooks(
+            {
+              name: 'c',
+              hooks: [
+                {
+                  name: 'h',
+                  run: () => {
+                    const delay = delays[runs++ % delays.length]!;
+                    return delay < 0 ? {} : timer(delay, scheduler).pipe(map(() => ({})));
+                  },
+                },
+              ],
+            },
+            { scheduler, concurrency, maxQueued },
+          );
+          let made = 0;
+          const received: number[] = [];
+          let outputs = 0;
+          let pushed = 0;
+          let first: string | undefined;
+          const consumer = new ThrowingConsumer<HookChainOutput>(
+            () => {
+              const r = reactions[outputs++ % reactions.length]!;
+              for (let i = 0; i < r.push && pushed++ < PUSHES; i++) input.next({ n: made++ });
+              if (r.raise) first ??= `error consumer on ${outputs}`;
+              return r.raise;
+            },
+            () => `${outputs}`,
+          );
+          input
+            .pipe(
+              tap((c) => received.push(c.n as number)),
+              operator,
+            )
+            .subscribe(consumer);
+          for (const at of arrivals) scheduler.schedule(() => input.next({ n: made++ }), at);
+          scheduler.schedule(() => {
+            if (end === 'error') {
+              first ??= 'error source';
+              input.error(new Error('source'));
+            } else if (end === 'complete') input.complete();
+          }, 40);
+          expect(() => scheduler.flush()).not.toThrow();
+          const results = consumer.got.filter(
+            (o): o is HookChainOutput => typeof o !== 'string' && o.kind === 'result',
+          );
+          expect(results.map((r) => (r.kind === 'result' ? r.final_context.n : -1)).sort()).toEqual(
+            [...received].sort(),
+          );
           const last = consumer.got.at(-1);
           if (first !== undefined) expect(last).toBe(first);
           else if (end === 'complete') expect(last).toBe('complete');
