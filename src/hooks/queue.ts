@@ -29,6 +29,7 @@ import {
 } from 'rxjs';
 import { VibespecError } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
+import { subscribeLinked } from '../operators/internal/linked.js';
 import type { HookOverflowData, HookOverflowEvent } from './types.js';
 
 /** Why a value was not run, given to `reject`. */
@@ -137,8 +138,11 @@ export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunc
       // received (those it pushed before it threw included) still yields its final record, then its
       // exception — the first failure: a source error held before it wins — errors the stream.
       // (Thrown on, RxJS would error the stream at once, cancelling the running and waiting values.)
+      // Linked to the subscriber before `all` starts, as RxJS's operators are: a subscriber leaving from
+      // inside a record (take(1)) stops a synchronous source at once, rather than after it was read to
+      // its end (every later value run for nobody).
       return new Observable<R>((subscriber) =>
-        all.subscribe({
+        subscribeLinked(all, subscriber, {
           next(record) {
             try {
               subscriber.next(record);

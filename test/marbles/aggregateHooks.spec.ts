@@ -1,5 +1,17 @@
 import fc from 'fast-check';
-import { lastValueFrom, map, mergeMap, NEVER, type Observable, of, Subject, tap, toArray } from 'rxjs';
+import {
+  from,
+  lastValueFrom,
+  map,
+  mergeMap,
+  NEVER,
+  type Observable,
+  of,
+  Subject,
+  take,
+  tap,
+  toArray,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -491,6 +503,25 @@ describe('aggregateHooks', () => {
     });
     input.next({ n: 1 });
     expect(seen).toEqual(['step completed', 'aggregate 1', 'step completed', 'aggregate 2', 'error source']);
+  });
+
+  it('stops a synchronous source when the subscriber leaves from inside an output (take)', () => {
+    // The subscriber left during the source's emission, yet the source was read to its end: every
+    // context after the first ran its hook for nobody.
+    const ran: unknown[] = [];
+    const hook = fn('h', (context) => {
+      ran.push(context.n);
+      return {};
+    });
+    const seen: string[] = [];
+    from([{ n: 1 }, { n: 2 }, { n: 3 }])
+      .pipe(
+        aggregateHooks([hook], () => null),
+        take(1),
+      )
+      .subscribe((o) => seen.push(label(o)));
+    expect(seen).toEqual(['h:completed']);
+    expect(ran).toEqual([1]);
   });
 
   it(

@@ -3,6 +3,7 @@ import {
   config,
   connect,
   defer,
+  from,
   ignoreElements,
   map,
   mergeMap,
@@ -10,6 +11,7 @@ import {
   type Observable,
   of,
   Subject,
+  take,
   takeUntil,
   tap,
   throwError,
@@ -1074,6 +1076,23 @@ describe('chainHooks', () => {
       m.expect(a).toHaveSubscriptions(['-^-!', '-----^-!']);
     }),
   );
+
+  it('stops a synchronous source when the subscriber leaves from inside an output (take)', () => {
+    // The subscriber left during the source's emission, yet the source was read to its end: every
+    // context after the first ran its hooks for nobody.
+    const ran: unknown[] = [];
+    const hook = fn('h', (context) => {
+      ran.push(context.n);
+      return ok;
+    });
+    const chain = { name: 'c', hooks: [hook] };
+    const seen: string[] = [];
+    from([{ n: 1 }, { n: 2 }, { n: 3 }])
+      .pipe(chainHooks(chain), take(1))
+      .subscribe((o) => seen.push(label(o)));
+    expect(seen).toEqual(['h:completed']);
+    expect(ran).toEqual([1]);
+  });
 
   it('handles contexts pushed re-entrantly from a result, in order', () => {
     const input = new Subject<HookContext>();
