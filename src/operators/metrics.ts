@@ -335,7 +335,8 @@ function defaultType(value: unknown): string {
  *
  * @param metrics where the times go; its clock (`metrics.now`) times the stage.
  * A `type` function or a clock that fails (throws, or gives a time that is not a finite number: a
- * `RangeError`) errors the stream, after the value went downstream, without recording it. A consumer that
+ * `RangeError`) errors the stream, after the value went downstream, without recording it (a consumer
+ * that throws on that value does not change this: the first failure ends the stream). A consumer that
  * throws on a value errors the stream with its exception (not thrown at the source); the value is
  * counted with `recordError`, not timed.
  *
@@ -361,9 +362,19 @@ export function measure<T>(
   const typeOf: (value: T) => string =
     typeof typeOption === 'string' ? () => typeOption : (typeOption ?? defaultType);
   return (source) =>
-    new Observable<T>((subscriber) =>
+    new Observable<T>((subscriber) => {
+      // `type` or the clock failed on `value`: it still goes downstream, then that failure (the first)
+      // errors the stream — also when the consumer throws on it, whose exception is not thrown at the source.
+      const passThenFail = (value: T, failure: unknown) => {
+        try {
+          subscriber.next(value);
+        } catch {
+          // The stage's failure came first: it ends the output.
+        }
+        subscriber.error(failure);
+      };
       // Tied to the consumer before the source starts: a synchronous source stops when the consumer leaves.
-      subscribeLinked(source, subscriber, {
+      return subscribeLinked(source, subscriber, {
         next(value) {
           // `type` and the clock (`now`) are user callbacks: a failure errors the stream, after the value
           // went downstream (nothing is lost), rather than being thrown at the source.
@@ -371,16 +382,14 @@ export function measure<T>(
           try {
             type = typeOf(value);
           } catch (error) {
-            subscriber.next(value);
-            subscriber.error(error);
+            passThenFail(value, error);
             return;
           }
           let start: number;
           try {
             start = clockTime(metrics);
           } catch (error) {
-            subscriber.next(value);
-            subscriber.error(error);
+            passThenFail(value, error);
             return;
           }
           try {
@@ -405,6 +414,6 @@ export function measure<T>(
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),
-      }),
-    );
+      });
+    });
 }

@@ -217,6 +217,36 @@ describe('measure: a consumer that throws on a value', () => {
     expect([summary['file.modified']?.count, summary['file.modified']?.errors]).toEqual([0, 1]);
     expect([summary['tool.used']?.count, summary['tool.used']?.errors]).toEqual([1, 0]);
   });
+
+  const typeFailing = (e: Event) => {
+    if (e.id === 'a') throw new Error('type a');
+    return e.type;
+  };
+  it.each([
+    ['its type function', () => 0, typeFailing, 'type a'],
+    [
+      'the clock',
+      () => Number.NaN,
+      undefined,
+      'measure: the clock (metrics.now) must give a finite number, got NaN',
+    ],
+  ])(
+    'after %s failed on it: the output errors with that first failure, the source is not thrown at',
+    (_, now, type, message) => {
+      // The value went downstream unguarded: the exception went out at the source's next, the output went
+      // on, and the failure of the type function or the clock was lost.
+      const metrics = new EventFlowMetrics({ now });
+      const input = new Subject<Event>();
+      const consumer = new ThrowingConsumer<Event>(
+        (e) => e.id === 'a',
+        (e) => e.id,
+      );
+      input.pipe(measure(metrics, { type })).subscribe(consumer);
+      expect(() => input.next(createEvent({ id: 'a', type: 'file.modified' }))).not.toThrow();
+      expect(consumer.got.map((o) => (typeof o === 'string' ? o : o.id))).toEqual(['a', `error ${message}`]);
+      expect(input.observed).toBe(false);
+    },
+  );
 });
 
 describe('chainHooks, aggregateHooks: a consumer that throws on an output', () => {
