@@ -460,10 +460,21 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         emitChunks();
       };
 
+      // Batches an arriving item found due (taken out of `buffer`), waiting behind the older chunks: newer
+      // than the chunks, older than anything in `buffer`. Held here rather than by that item's call, so
+      // whatever flushes meanwhile — a consumer's exception on a chunk, which ends the output — emits them
+      // in order (else lost, emitted after the error; or overtaken by a later one found due re-entrantly).
+      const dueBatches: T[][] = [];
+      const emitDue = () => {
+        while (dueBatches.length > 0 && !subscriber.closed) emitBatch(dueBatches.shift()!);
+        dueBatches.length = 0;
+      };
+
       // Swap the buffer out before emitting: a re-entrant push lands in the fresh one.
       const flush = () => {
         cancelTimer();
         emitChunks();
+        if (dueBatches.length > 0) emitDue();
         if (buffer.length === 0) return;
         const items = buffer;
         buffer = [];
@@ -494,20 +505,21 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
           // next batch: "timeoutMs after its first item" must not depend on which of the two the scheduler
           // happens to run first. The item is held before the due batch is emitted, so a consumer ending
           // the source from that batch still gets it flushed.
-          let due: T[] | undefined;
+          let due = false;
           if (buffer.length > 0 && scheduler.now() >= firstAt + controller.config$.getValue().timeoutMs) {
             cancelTimer();
-            due = buffer;
+            dueBatches.push(buffer);
             buffer = [];
+            due = true;
           }
           buffer.push(value);
           if (buffer.length === 1) {
             firstAt = scheduler.now();
             armTimer();
           }
-          if (due !== undefined) {
+          if (due) {
             emitChunks();
-            emitBatch(due);
+            emitDue();
           }
           if (buffer.length >= controller.config$.getValue().maxSize) flush();
         },

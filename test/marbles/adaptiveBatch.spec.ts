@@ -13,6 +13,7 @@ import {
   tap,
   throwError,
   timer,
+  VirtualTimeScheduler,
 } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
@@ -209,6 +210,29 @@ describe('adaptiveBatch', () => {
       [1, 2],
       [3, 4],
     ]);
+  });
+
+  it('keeps a batch found due while re-cut chunks go out ahead of the items pushed after it', () => {
+    // A shrink re-cuts [1,2,3] into [1,2] [3]. On [1,2] the consumer pushes 10, takes 5 ms, pushes 11:
+    // [10] is due. On [3] it pushes 12, filling [11,12]. The due [10] was held by 11's call until the
+    // chunks were out, so [11,12] overtook it.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<number>();
+    const batches: number[][] = [];
+    const batcher = adaptiveBatch<number>(small({ maxSize: 4, scheduler }));
+    input.pipe(batcher).subscribe((batch) => {
+      batches.push(batch);
+      if (batch[0] === 1) {
+        input.next(10);
+        scheduler.frame += 5;
+        input.next(11);
+      } else if (batch[0] === 3) input.next(12);
+    });
+    input.next(1);
+    input.next(2);
+    input.next(3);
+    batcher.setConfig({ maxSize: 2 });
+    expect(batches).toEqual([[1, 2], [3], [10], [11, 12]]);
   });
 
   it('emits every chunk of a re-cut batch when the source ends from one of them', () => {

@@ -90,6 +90,40 @@ describe('adaptiveBatch: a consumer that throws', () => {
     expect(input.observed).toBe(false);
   });
 
+  it('on a re-cut chunk, while an item it pushed held a due batch: that batch still comes out, in order', () => {
+    // The due batch was held by the push that found it due while the older chunks went out: the exception
+    // on a chunk flushed the newer item and ended the output, and the due batch was emitted after the
+    // error, to nobody — lost.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<number>();
+    const operator = adaptiveBatch<number>({
+      minSize: 1,
+      maxSize: 4,
+      maxSizeLimit: 4,
+      timeoutMs: 5,
+      minTimeoutMs: 1,
+      maxTimeoutMs: 10,
+      policy: fixedPolicy,
+      scheduler,
+    });
+    const consumer = new ThrowingConsumer<number[]>((batch) => {
+      if (batch[0] === 1) {
+        input.next(10);
+        // The consumer takes its time: 10's batch is due when 11 arrives.
+        scheduler.frame += 5;
+        input.next(11);
+      }
+      return batch[0] === 3;
+    });
+    input.pipe(operator).subscribe(consumer);
+    input.next(1);
+    input.next(2);
+    input.next(3);
+    expect(() => operator.setConfig({ maxSize: 2 })).not.toThrow();
+    expect(consumer.got).toEqual([[1, 2], [3], [10], [11], 'error consumer on [3]']);
+    expect(input.observed).toBe(false);
+  });
+
   it('on the batch flushed at complete, after pushing an item: the item comes out, then the error', () => {
     const scheduler = new VirtualTimeScheduler();
     const input = new Subject<number>();
