@@ -742,18 +742,10 @@ class Correlator implements SerialEngine<Event> {
 
         // Episodes this event proves quiet end before it, so the output stays in event-time order; in
         // deadline order, as a sweep (a live one, say, run between) ends them.
-        let quiet: Quiet[] | undefined;
-        for (let i = 0; i < groups.length; i++) {
-          const group = groups[i]!;
-          const state = session.groups[group.index];
-          if (state?.episode !== undefined && t - state.lastTime > group.windowMs) {
-            quiet ??= [];
-            quiet.push({ session, group, state, deadline: state.lastTime + group.windowMs });
-          }
-        }
+        const quiet = this.collectQuiet(session, t, undefined, groups);
         if (quiet !== undefined) {
           try {
-            this.endQuiet(quiet);
+            this.endInOrder(quiet, 'quiet');
           } catch (error) {
             failure ??= { error };
           }
@@ -968,14 +960,6 @@ class Correlator implements SerialEngine<Event> {
   }
 
   /**
-   * Ends `episodes` in their order with `reason`, each even if the consumer throws on an earlier one;
-   * then throws the first exception.
-   */
-  private endAll(episodes: readonly Quiet[], reason: ActivityEndReason): void {
-    forEachThenThrow(episodes, ({ session, group, state }) => this.endEpisode(session, group, state, reason));
-  }
-
-  /**
    * Makes room for a new session in a full map. First drops the sessions the watermark has already left
    * idle, as a sweep would: which sessions are evicted must not depend on when the last sweep ran (the
    * live clock's). Only then evicts the least recently active (see `closeSession`): the whole batch,
@@ -1049,7 +1033,7 @@ class Correlator implements SerialEngine<Event> {
     let failure: { error: unknown } | undefined;
     if (this.watermark !== NO_TIME) {
       try {
-        this.endQuiet(this.collectQuiet(session, this.watermark, undefined));
+        this.endInOrder(this.collectQuiet(session, this.watermark, undefined), 'quiet');
       } catch (error) {
         failure = { error };
       }
@@ -1082,7 +1066,7 @@ class Correlator implements SerialEngine<Event> {
       if (now - session.lastTime > this.config.maxWindowMs) this.sessions.delete(session.key);
     }
     try {
-      if (quiet !== undefined) this.endQuiet(quiet);
+      this.endInOrder(quiet, 'quiet');
     } finally {
       // Also when the consumer threw on an end (after all of them went out): the sessions still tracked
       // stay in the queue, for the inputs handled before the output ends.
@@ -1103,28 +1087,35 @@ class Correlator implements SerialEngine<Event> {
     return at;
   }
 
-  /** Adds the session's episodes quiet at `now` (`Infinity`: all) to `quiet` (made on the first one). */
-  private collectQuiet(session: SessionState, now: number, quiet: Quiet[] | undefined): Quiet[] | undefined {
-    const { groups } = this.config;
+  /**
+   * Adds the session's episodes of `groups` (default: all) quiet at `now` (`Infinity`: all of them) to
+   * `quiet` (made on the first one).
+   */
+  private collectQuiet(
+    session: SessionState,
+    now: number,
+    quiet: Quiet[] | undefined,
+    groups: readonly CompiledGroup[] = this.config.groups,
+  ): Quiet[] | undefined {
     for (let i = 0; i < groups.length; i++) {
-      const state = session.groups[i];
-      if (state?.episode === undefined) continue;
-      if (now - state.lastTime > groups[i]!.windowMs) {
+      const group = groups[i]!;
+      const state = session.groups[group.index];
+      if (state?.episode !== undefined && now - state.lastTime > group.windowMs) {
         quiet ??= [];
-        quiet.push({ session, group: groups[i]!, state, deadline: state.lastTime + groups[i]!.windowMs });
+        quiet.push({ session, group, state, deadline: state.lastTime + group.windowMs });
       }
     }
     return quiet;
   }
 
   /**
-   * Ends `quiet` episodes (`quiet`) by deadline, then session id, then group (see `sweep`): each even if
-   * the consumer throws on an earlier one, then throws the first exception.
+   * Ends `episodes` (none when undefined) with `reason`, by deadline, then session id, then group (see
+   * `sweep`): each even if the consumer throws on an earlier one, then throws the first exception.
    */
-  private endQuiet(quiet: Quiet[] | undefined): void {
-    if (quiet === undefined) return;
-    if (quiet.length > 1) quiet.sort(byDeadline);
-    this.endAll(quiet, 'quiet');
+  private endInOrder(episodes: Quiet[] | undefined, reason: ActivityEndReason): void {
+    if (episodes === undefined) return;
+    if (episodes.length > 1) episodes.sort(byDeadline);
+    forEachThenThrow(episodes, ({ session, group, state }) => this.endEpisode(session, group, state, reason));
   }
 
   /**
@@ -1149,13 +1140,10 @@ class Correlator implements SerialEngine<Event> {
     for (const session of this.sessions.values()) {
       open = this.collectQuiet(session, Number.POSITIVE_INFINITY, open);
     }
-    if (open !== undefined) {
-      if (open.length > 1) open.sort(byDeadline);
-      try {
-        this.endAll(open, 'flushed');
-      } catch (error) {
-        failure ??= { error };
-      }
+    try {
+      this.endInOrder(open, 'flushed');
+    } catch (error) {
+      failure ??= { error };
     }
     this.sessions.clear();
     this.due.clear();
