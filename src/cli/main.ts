@@ -12,6 +12,7 @@ import { type FileHandle, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
+import { textOf } from '../errors.js';
 import { eventToJSON } from '../event.js';
 import { makeFolder } from '../folders.js';
 import { persist } from '../store/persist.js';
@@ -152,7 +153,7 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     }
   } catch (error) {
     // Not recorded: said, and exit 1, a hook error Claude Code shows without blocking (only 2 blocks).
-    console.error(`vibespec-streams record: ${log}: ${(error as Error).message}`);
+    console.error(`vibespec-streams record: ${log}: ${textOf(error)}`);
     return 1;
   }
   return 0;
@@ -490,7 +491,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
   } catch (error) {
-    return usage((error as Error).message, command);
+    return usage(textOf(error), command);
   }
   const { values, positionals } = parsed;
   if (values.help) return usage();
@@ -528,7 +529,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(`vibespec-streams: ${(error as Error).message}`);
+    console.error(`vibespec-streams: ${textOf(error)}`);
     process.exitCode = 1;
   },
 );
