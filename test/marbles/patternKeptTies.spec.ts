@@ -1,0 +1,143 @@
+import fc from 'fast-check';
+import { from } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import {
+  type Event,
+  type PatternMatchData,
+  type PatternTimeoutData,
+  Priority,
+  pattern,
+} from '../../src/index.js';
+
+// Which kept latest time `pattern` forgets when `maxKeys` are kept: the earliest, the lowest key on a tie
+// (strings in order, then the keyless `null`). Seen only through the outputs: a late event of a key whose
+// time is still kept counts at that time, one whose time was forgotten counts at its own.
+
+const T0 = 1_800_000_000_000;
+const MIN = 60_000;
+const WITHIN = 10 * MIN;
+
+/** An event of `key` (`null`: no session) at `minutes`. */
+function ev(id: string, type: 'a' | 'b' | 'x', minutes: number, key: string | null): Event {
+  return {
+    id,
+    type,
+    timestamp: T0 + minutes * MIN,
+    priority: Priority.NORMAL,
+    data: {},
+    ...(key === null ? {} : { sessionId: key }),
+  };
+}
+
+/** Matches as `M[ids]`, timeouts as `T[ids]:reason`. */
+function label(event: Event): string {
+  if (event.type === 'pattern.matched')
+    return `M[${(event.data as PatternMatchData).events.map((e) => e.id)}]`;
+  const data = event.data as PatternTimeoutData;
+  return `T[${data.events.map((e) => e.id)}]:${data.reason}`;
+}
+
+/** `pattern([a, b])` within 10 min over `events`, derived events only, as labels. */
+function run(events: readonly Event[], maxKeys: number): string[] {
+  const out: string[] = [];
+  from(events)
+    .pipe(
+      pattern([(e) => e.type === 'a', (e) => e.type === 'b'], {
+        within: WITHIN,
+        maxKeys,
+        passThrough: false,
+      }),
+    )
+    .subscribe((event) => out.push(label(event)));
+  return out;
+}
+
+/**
+ * The probe of each key, in key order: a late `a` at 40 min, then a `b` at 55 min. The `a` counts at
+ * the key's kept time (48 or 50 min) if it is still kept: a match (7 or 5 min). Forgotten, it counts at
+ * 40 min: its partial match times out (15 min).
+ */
+function probes(keys: ReadonlyArray<string | null>): Event[] {
+  return [
+    ...keys.map((key, i) => ev(`a${i}`, 'a', 40, key)),
+    ...keys.map((key, i) => ev(`b${i}`, 'b', 55, key)),
+  ];
+}
+
+describe('pattern: which kept latest time is forgotten on a tie', () => {
+  it('forgets the lowest key of two with the same time, whichever arrived first', () => {
+    // K1 and K2 without partial matches, both kept at 50 min; K3 (51 min) finds maxKeys (2) kept: one
+    // must go. K1 goes in both orders: K1's late event counts at 40 min, K2's at 50 min.
+    const k1 = ev('x1', 'x', 50, 'K1');
+    const k2 = ev('x2', 'x', 50, 'K2');
+    const rest = [ev('x3', 'x', 51, 'K3'), ...probes(['K1', 'K2'])];
+    const expected = ['T[a0]:timeout', 'M[a1,b1]'];
+    expect(run([k1, k2, ...rest], 2)).toEqual(expected);
+    expect(run([k2, k1, ...rest], 2)).toEqual(expected);
+  });
+
+  it('forgets the string key before the keyless one (null) on a tie, whichever arrived first', () => {
+    const keyless = ev('x0', 'x', 50, null);
+    const k = ev('x1', 'x', 50, 'K');
+    const rest = [ev('x2', 'x', 51, 'L'), ...probes([null, 'K'])];
+    // K is forgotten: its late event (a1) counts at 40 min; the keyless one's (a0) at 50 min.
+    const expected = ['T[a1]:timeout', 'M[a0,b0]'];
+    expect(run([keyless, k, ...rest], 2)).toEqual(expected);
+    expect(run([k, keyless, ...rest], 2)).toEqual(expected);
+  });
+
+  it('gives the same outputs whatever the arrival order among equal timestamps (property)', () => {
+    // n keys kept at 48 or 50 min (many ties), arriving in time order, equal times in any order (a live
+    // run, or a replay merging sessions by timestamp then id). maxKeys = n, so all are kept; then
+    // `forget` keys at distinct later times each push one out: the earliest, the lowest key on a tie.
+    // (The tied keys are all kept before one goes: the key being kept is never the one forgotten.)
+    const scenario = fc
+      .record({
+        times: fc.array(fc.constantFrom(48, 50), { minLength: 2, maxLength: 6 }),
+        keyless: fc.boolean(),
+        forget: fc.nat(),
+        order: fc.array(fc.nat(), { minLength: 6, maxLength: 6 }),
+      })
+      .map(({ times, keyless, forget, order }) => ({
+        // Keys named so that their order is not their index order; the last one keyless if `keyless`.
+        keys: times.map((_, i) => (keyless && i === times.length - 1 ? null : `K${(i * 7) % 10}-${i}`)),
+        times,
+        forget: 1 + (forget % (times.length - 1)),
+        order,
+      }));
+    fc.assert(
+      fc.property(scenario, ({ keys, times, forget, order }) => {
+        const n = keys.length;
+        const arrivals = (tieBreak: (i: number) => number) =>
+          keys
+            .map((key, i) => ({ i, event: ev(`x${i}`, 'x', times[i]!, key) }))
+            .sort((p, q) => times[p.i]! - times[q.i]! || tieBreak(p.i) - tieBreak(q.i))
+            .map(({ event }) => event);
+        const fillers = Array.from({ length: forget }, (_, j) =>
+          ev(`f${j}`, 'x', 50 + (j + 1) / 10, `F${j}`),
+        );
+        const tail = [...fillers, ...probes(keys)];
+        const outputs = run([...arrivals((i) => order[i]!), ...tail], n);
+
+        // The same as in index order, and as in reverse index order.
+        expect(outputs).toEqual(run([...arrivals((i) => i), ...tail], n));
+        expect(outputs).toEqual(run([...arrivals((i) => -i), ...tail], n));
+
+        // The rule itself: the `forget` lowest by (time, key) time out, the others match.
+        const rank = (i: number) => [times[i]!, keys[i] === null ? 1 : 0, keys[i] ?? ''] as const;
+        const byRule = keys
+          .map((_, i) => i)
+          .sort((p, q) => {
+            const [tp, np, kp] = rank(p);
+            const [tq, nq, kq] = rank(q);
+            return tp - tq || np - nq || (kp < kq ? -1 : kp > kq ? 1 : 0);
+          });
+        const forgotten = new Set(byRule.slice(0, forget));
+        const expected = keys.map((_, i) => (forgotten.has(i) ? `T[a${i}]:timeout` : `M[a${i},b${i}]`));
+        expect([...outputs].sort()).toEqual([...expected].sort());
+        expect(outputs).toHaveLength(n);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
