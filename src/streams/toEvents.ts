@@ -991,6 +991,52 @@ function testCommandVerdict(command: string | undefined): Verdict | undefined {
   return verdict.any ? verdict : undefined;
 }
 
+/**
+ * Where the line `command` goes on after the `cd DIR &&` or `pushd DIR &&` it starts with at `from`
+ * (blanks first), or -1 if it does not start with one. A cd with a redirection (`cd app 2>/dev/null`),
+ * which could hide the shell's error, is none.
+ */
+function afterLeadingCd(command: string, from: number): number {
+  const n = command.length;
+  let at = from;
+  while (
+    at < n &&
+    (command[at] === ' ' || command[at] === '\t' || command[at] === '\r' || command[at] === '\n')
+  ) {
+    at++;
+  }
+  if (at >= n) return -1;
+  const nameEnd = readWord(command, at);
+  const length = nameEnd - at;
+  const cd = length === 2 && command.startsWith('cd', at);
+  if (!wordPlain || !(cd || (length === 5 && command.startsWith('pushd', at)))) return -1;
+  const end = readCommand(command, nameEnd);
+  if (command[end] !== '&' || command[end + 1] !== '&') return -1;
+  for (let k = nameEnd; k < end; k++) if (command[k] === '>' || command[k] === '<') return -1;
+  return end + 2;
+}
+
+// The shell's own error of a failed `cd` or `pushd`, in any shell's words: `bash: line 1: cd: app: No such
+// file or directory`, `bash: cd: too many arguments`, `zsh:cd:1: no such file or directory: app`,
+// `sh: 1: cd: can't cd to app`.
+const SHELL_CD_ERROR = /(?:^|[\s:])(?:cd|pushd):/m;
+const NOT_BLANK = /\S/;
+
+/**
+ * Whether the failure of the Bash line `command`, whose output (Claude Code's `error` after its
+ * `Exit code N` line) is `output`, shows that a test command ran and failed, though the line starts with
+ * `cd DIR &&` (`pushd`; one or more): when the output is not blank and carries no `cd` (`pushd`) error of
+ * the shell, the cds succeeded and the line's status is that of the rest of it (`testVerdict`). With such
+ * an error the tests did not run (or a cd in them failed): unknown.
+ */
+function failedAfterCd(command: string, output: string): boolean {
+  let rest = afterLeadingCd(command, 0);
+  if (rest < 0) return false;
+  for (let next = afterLeadingCd(command, rest); next >= 0; next = afterLeadingCd(command, rest)) rest = next;
+  if (!NOT_BLANK.test(output) || SHELL_CD_ERROR.test(output)) return false;
+  return testVerdict(command.slice(rest), 0, false).failed;
+}
+
 const preToolUse: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
   const data = toolData(p, rec(p.tool_input));
@@ -1087,8 +1133,11 @@ const postToolUse: Mapper = (p, ctx) => {
 
 /**
  * A failed tool call: `tool.failed`, and for a Bash test command a `test.run` — `passed: false` when the
- * line's failure shows the tests failed (`testVerdict`: `npm test`, `npm run lint || npm test`) or it was
- * interrupted, else `outcome: 'unknown'` and no `passed` (`npm test && npm run build`: the build's?).
+ * line's failure shows the tests failed (`testVerdict`: `npm test`, `npm run lint || npm test`), or the
+ * line starts with `cd DIR &&` (`pushd`) and its output, not blank, has no `cd` error of the shell, the rest
+ * of it showing the tests failed (`failedAfterCd`: `cd app && npm test`), or it was interrupted; else
+ * `outcome: 'unknown'` and no `passed` (`npm test && npm run build`: the build's?; `cd app && npm test`
+ * after `bash: line 1: cd: app: No such file or directory`: the tests did not run).
  */
 const postToolUseFailure: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
@@ -1109,7 +1158,11 @@ const postToolUseFailure: Mapper = (p, ctx) => {
   const verdict = data.tool_name === 'Bash' ? testCommandVerdict(command) : undefined;
   if (verdict !== undefined) {
     let run: Record<string, unknown>;
-    if (interrupted || verdict.failed) {
+    if (
+      interrupted ||
+      verdict.failed ||
+      (exit !== null && failedAfterCd(command!, error!.slice(exit[0].length)))
+    ) {
       run = { command, passed: false };
       if (exitCode !== undefined) run.exit_code = exitCode;
       if (interrupted) run.interrupted = true;

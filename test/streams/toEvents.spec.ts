@@ -450,7 +450,8 @@ describe('toEvents mappings', () => {
       ['npm test &&\n  npm run build', 'passed', U],
       // A failure may be the build's, the tests never run.
       ['npm run build && npm test', 'passed', U],
-      ['cd app && npm test', 'passed', U],
+      // A leading cd, and no cd error of the shell in the output ('failed'): the tests ran and failed.
+      ['cd app && npm test', 'passed', 'failed'],
       ['git pull || true && npm test', 'passed', U],
       // After a failure of the tests only: a failure is theirs, a success may be echo's.
       ['npm test || echo "tests failed" >&2', U, 'failed'],
@@ -474,6 +475,77 @@ describe('toEvents mappings', () => {
       expect(onFailure(command), command).toEqual(
         failure === U ? { command, outcome: U } : { command, passed: false, exit_code: 1 },
       );
+    }
+  });
+
+  it("reads a failed `cd DIR && <tests>` as the tests' failure unless its output has the shell's cd error", () => {
+    // Claude Code's PostToolUseFailure of Bash (as in the fixtures): `error` is `Exit code N`, then the
+    // command's output.
+    const failure = (command: string, error: string) =>
+      toEvents(
+        'PostToolUseFailure',
+        claude('PostToolUseFailure', {
+          permission_mode: 'acceptEdits',
+          tool_name: 'Bash',
+          tool_input: { command, description: 'Run the tests' },
+          tool_use_id: 'toolu_01Zx9Cv8Bn7Mm6Ll5Kk4Jj3H',
+          error,
+          is_interrupt: false,
+        }),
+        T,
+      ).filter((event) => event.type === 'test.run')[0]!.data;
+    const vitest =
+      'Exit code 1\n\n> app@1.0.0 test\n> vitest run\n\n FAIL  src/sum.test.ts > adds\n' +
+      'AssertionError: expected 3 to be 4\n Test Files  1 failed (1)';
+    const pytest =
+      'Exit code 1\n============================= test session starts ==============================\n' +
+      '... [48211 characters truncated] ...\nFAILED tests/test_orders.py::test_list_orders_paginates - AssertionError';
+    // The cd succeeded (no error of its own): the line's status is its test command's.
+    const ran: [string, string, number][] = [
+      ['cd app && npm test', vitest, 1],
+      ['cd /home/user/acme-api && pytest -x tests/', pytest, 1],
+      ['cd "/home/user/my app" && CI=1 npx vitest run', vitest, 1],
+      ["cd '/home/user/acme-api' && python -m pytest -q", pytest.replace('Exit code 1', 'Exit code 2'), 2],
+      ['cd ~/acme-api &&\n  npm test 2>&1', vitest, 1],
+      ['pushd app && npm test', vitest, 1],
+      ['cd app && cd server && npm test', vitest, 1],
+      ['cd app && npm test && npm run test:e2e', vitest, 1],
+      ['cd app && npm test || echo "tests failed" >&2', `${vitest}\ntests failed`, 1],
+    ];
+    for (const [command, error, code] of ran) {
+      expect(failure(command, error), command).toEqual({ command, passed: false, exit_code: code });
+    }
+    // The shell's own cd (pushd) error, in any shell's words: the tests did not run.
+    const cdErrors: [string, string][] = [
+      ['cd app && npm test', 'bash: line 1: cd: app: No such file or directory'],
+      ['cd app && npm test', '/bin/bash: line 3: cd: app: Not a directory'],
+      ['cd app && npm test', 'bash: cd: app: Permission denied'],
+      ['cd app test && npm test', 'bash: line 1: cd: too many arguments'],
+      ['cd app && npm test', 'zsh:cd:1: no such file or directory: app'],
+      ['cd app && npm test', "sh: 1: cd: can't cd to app"],
+      ['pushd app && npm test', 'bash: line 1: pushd: app: No such file or directory'],
+      ['pushd app && npm test', 'zsh:pushd:1: no such file or directory: app'],
+      ['cd app && cd server && npm test', 'bash: line 1: cd: server: No such file or directory'],
+    ];
+    for (const [command, output] of cdErrors) {
+      expect(failure(command, `Exit code 1\n${output}`), output).toEqual({ command, outcome: 'unknown' });
+    }
+    // Everything else as before: a later command may have failed, the cd's error may be hidden, the
+    // output is missing, the cd is not the line's first command.
+    const otherwise: [string, string][] = [
+      ['cd app && npm run build && npm test', vitest],
+      ['cd app && npm test && npm run build', vitest],
+      ['cd app && npm test | tail -5', vitest],
+      ['cd app && npm test; echo done', vitest],
+      ['cd app 2>/dev/null && npm test', vitest],
+      ['cd app && npm test', 'Exit code 1'],
+      ['cd app && npm test', 'Exit code 1\n  \n'],
+      ['cd app && npm test', 'Command failed to start'],
+      ['git pull && cd app && npm test', vitest],
+      ['(cd app && npm test)', vitest],
+    ];
+    for (const [command, error] of otherwise) {
+      expect(failure(command, error), `${command} / ${error}`).toEqual({ command, outcome: 'unknown' });
     }
   });
 
