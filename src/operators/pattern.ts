@@ -674,19 +674,21 @@ class Matcher implements SerialEngine<Event> {
   }
 
   /**
-   * Keeps the latest time of a key left without state (see `lastTimes`). When `maxKeys` are kept, the
-   * ones that no longer count by the watermark go first, then the one with the earliest time (the
-   * lowest key on a tie): what is forgotten depends on event times only, never on when sweeps ran (the
-   * live clock's), so a replay clamps as the live run did. Both are taken from the top of a heap, in
-   * O(log n) each: no scan of the kept times.
+   * Keeps the latest time of a key left without state (see `lastTimes`). A new key past `maxKeys` is
+   * kept first, then the ones that no longer count by the watermark go, then the one with the earliest
+   * time (the lowest key on a tie), which may be the new key itself: what is forgotten depends on event
+   * times only, never on the order the keys came in nor on when sweeps ran (the live clock's), so a
+   * replay clamps as the live run did. Both are taken from the top of a heap, in O(log n) each: no scan
+   * of the kept times.
    */
   private rememberTime(mapKey: string | symbol, time: number): void {
     const { lastTimes } = this;
-    if (!lastTimes.has(mapKey) && lastTimes.size >= this.config.maxKeys) {
-      lastTimes.deleteBefore(this.watermark - this.config.within);
-      if (lastTimes.size >= this.config.maxKeys) lastTimes.deleteEarliest();
-    }
+    const added = !lastTimes.has(mapKey);
     lastTimes.set(mapKey, time);
+    if (added && lastTimes.size > this.config.maxKeys) {
+      lastTimes.deleteBefore(this.watermark - this.config.within);
+      if (lastTimes.size > this.config.maxKeys) lastTimes.deleteEarliest();
+    }
   }
 
   /** Ends the runs whose deadline has passed at `now`: trailing negations match, others time out. */

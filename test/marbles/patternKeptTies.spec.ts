@@ -86,6 +86,31 @@ describe('pattern: which kept latest time is forgotten on a tie', () => {
     expect(run([k, keyless, ...rest], 2)).toEqual(expected);
   });
 
+  it('may forget the key being kept itself: a tied new key that is the lowest goes, whichever came last', () => {
+    // K1, K2 and K0 all at 50 min, maxKeys 2: the lowest, K0, is forgotten in every arrival order (it
+    // used to be the lowest of the two kept before the last arrival: K1 when K0 came last).
+    const at50 = { K0: ev('x0', 'x', 50, 'K0'), K1: ev('x1', 'x', 50, 'K1'), K2: ev('x2', 'x', 50, 'K2') };
+    const expected = ['T[a0]:timeout', 'M[a1,b1]'];
+    for (const order of [
+      ['K0', 'K1', 'K2'],
+      ['K1', 'K2', 'K0'],
+      ['K2', 'K0', 'K1'],
+    ] as const) {
+      expect(run([...order.map((key) => at50[key]), ...probes(['K0', 'K1'])], 2)).toEqual(expected);
+    }
+  });
+
+  it('forgets a new key earlier than the kept ones, as a replay in timestamp order does', () => {
+    // A at 50, B at 51, C at 48 (late), maxKeys 2. In time order (a replay: C, A, B) C is forgotten when
+    // B comes; live (A, B, C) C must go too, not A, or A's late event counts at 40 min there only.
+    const a = ev('xa', 'x', 50, 'A');
+    const b = ev('xb', 'x', 51, 'B');
+    const c = ev('xc', 'x', 48, 'C');
+    const expected = ['T[a1]:timeout', 'M[a0,b0]'];
+    expect(run([c, a, b, ...probes(['A', 'C'])], 2)).toEqual(expected);
+    expect(run([a, b, c, ...probes(['A', 'C'])], 2)).toEqual(expected);
+  });
+
   it('gives the same outputs whatever the arrival order among equal timestamps (property)', () => {
     // n keys kept at 48 or 50 min (many ties), arriving in time order, equal times in any order (a live
     // run, or a replay merging sessions by timestamp then id). maxKeys = n, so all are kept; then
