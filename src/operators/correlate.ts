@@ -807,13 +807,27 @@ class Correlator implements SerialEngine<Event> {
       state.push(event, t, kind);
       state.prune(t - group.windowMs, config.maxWindowEvents);
       if (t - state.reportedAt >= config.updateIntervalMs && state.count > state.reportedCount) {
-        const match = this.evaluate(session, group, state, id, t);
+        // A consumer that throws on the rule's error report (the rule threw or gave a bad result) does
+        // not cost the event its update: it still goes out (the previous confidence kept), then the first
+        // exception is thrown. At most once per `updateIntervalMs`, not on every event.
+        let failure: { error: unknown } | undefined;
+        let match: Match | undefined;
+        try {
+          match = this.evaluate(session, group, state, id, t);
+        } catch (error) {
+          failure = { error };
+        }
         if (match !== undefined) {
           state.confidence = match.confidence;
           state.details = match.details;
           for (const file of match.files_affected ?? []) this.addFile(state, file);
         }
-        this.emit(this.activity(session, group, state, 'activity.updated', t));
+        try {
+          this.emit(this.activity(session, group, state, 'activity.updated', t));
+        } catch (error) {
+          failure ??= { error };
+        }
+        if (failure !== undefined) throw failure.error;
       }
       return;
     }
@@ -1315,7 +1329,8 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * (priority HIGH; at most one per group and window of event time, across sessions, with a count of the
  * suppressed ones) and counts as no match. An input that cannot be read is reported the same way and
  * passed through, also when the consumer throws on the report (the output then errors with it); an
- * input whose rule report (or episode report) the consumer throws on is still added to its other groups.
+ * input whose rule report (or episode report) the consumer throws on is still added to its other groups,
+ * and the `activity.updated` it is due (the rule called again for it) still goes out.
  *
  * On complete or error the open episodes are ended (`flushed`), then the source's error is forwarded. A
  * consumer that throws ends the output with its first exception, after the same flush. The episodes a

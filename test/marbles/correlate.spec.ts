@@ -9,6 +9,7 @@ import {
   Observable,
   of,
   Subject,
+  Subscriber,
   take,
   toArray,
   VirtualTimeScheduler,
@@ -961,6 +962,58 @@ describe('correlate: user groups, errors and bounds', () => {
     ]);
     expect(new Set(out.map((e) => e.data.activity_id)).size).toBe(1);
     expect(out[1]!.data.files_affected).toHaveLength(9);
+  });
+
+  it('still emits the activity.updated of an event whose rule error report the consumer throws on', () => {
+    // The rule is called again for the update; it throws, and the consumer throws on that report: the
+    // update the event was due was skipped (the flush's end followed), its report mark left behind.
+    let calls = 0;
+    const g: CorrelationGroup = {
+      name: 'g',
+      eventTypes: ['step.a'],
+      windowMs: MIN,
+      rule: () => {
+        if (++calls > 1) throw new Error('rule');
+        return { confidence: 1 };
+      },
+    };
+    const events = [ev('a1', 'step.a', 0), ev('a2', 'step.a', 10 * SEC)];
+    /** What a consumer gets, and how the output ends, when it throws on the outputs labelled `throwOn`. */
+    const outputs = (...throwOn: string[]) => {
+      calls = 0;
+      const got: string[] = [];
+      const input = new Subject<Event>();
+      input.pipe(correlate([g], { updateIntervalMs: SEC })).subscribe(
+        new (class extends Subscriber<Event> {
+          protected override _next(event: Event): void {
+            got.push(label(event));
+            if (throwOn.includes(label(event))) throw new Error(`consumer on ${label(event)}`);
+          }
+          protected override _error(error: unknown): void {
+            got.push(`error ${(error as Error).message}`);
+          }
+          protected override _complete(): void {
+            got.push('complete');
+          }
+        })(),
+      );
+      for (const event of events) input.next(event);
+      input.complete();
+      return got;
+    };
+    const calm = outputs();
+    expect(calm).toEqual([
+      'a1',
+      'detected:g:1',
+      'a2',
+      'error:g',
+      'updated:g:2',
+      'ended:g:2:flushed',
+      'complete',
+    ]);
+    expect(outputs('error:g')).toEqual([...calm.slice(0, -1), 'error consumer on error:g']);
+    // Also when it throws on the update too: the first exception ends the output.
+    expect(outputs('error:g', 'updated:g:2')).toEqual([...calm.slice(0, -1), 'error consumer on error:g']);
   });
 
   it('bounds event ids and files per activity', () => {
