@@ -112,9 +112,16 @@ export interface PatternTimeoutData extends Record<string, unknown> {
   steps: string[];
   /**
    * The next required step it was waiting for: an optional step it was also waiting for is not named,
-   * since the match could have completed without it. For a trailing `notFollowedBy`: that step's name.
+   * since the match could have completed without it. For a trailing `notFollowedBy`: that step's name
+   * (with several trailing ones, the first: all of them are in `forbidden`).
    */
   expected: string;
+  /**
+   * Only for a partial match cut short (`flushed`, `evicted`) while it waited out the trailing
+   * `notFollowedBy` steps: the names of all of them, in step order (the wait ends as a match at the
+   * deadline if none of them occurs). Absent for a partial match waiting for a required step.
+   */
+  forbidden?: string[];
   window: { start: number; end: number };
   /** First event's time + `within`. */
   deadline: number;
@@ -210,6 +217,8 @@ interface Config {
   readonly negatives: ReadonlyArray<readonly Negative[]>;
   /** `expected[p]`: the `expected` of a partial match waiting at `positives[p]` that times out. */
   readonly expected: readonly string[];
+  /** The names of the trailing negations (`forbidden` of a trailing wait cut short), in step order. */
+  readonly forbidden: readonly string[];
   readonly trailing: boolean;
   readonly passThrough: boolean;
   readonly timeouts: boolean;
@@ -259,6 +268,7 @@ function compile(steps: readonly PatternStep[], options: PatternOptions): Config
     positives,
     negatives,
     expected,
+    forbidden: negatives[positives.length]!.map((negative) => negative.name),
     trailing: negatives[positives.length]!.length > 0,
     passThrough: options.passThrough ?? true,
     timeouts: options.timeouts ?? true,
@@ -849,6 +859,8 @@ class Matcher implements SerialEngine<Event> {
       deadline,
       reason,
     };
+    // A copy each: what one consumer does to its list is not the next timeout's.
+    if (position === config.positives.length) data.forbidden = [...config.forbidden];
     const timestamp = reason === 'timeout' ? deadline : run.times.at(-1)!;
     this.emit(createEvent({ type: 'pattern.timeout', timestamp, data, ...sessionOf(run.events) }) as Event);
   }
@@ -1028,7 +1040,8 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   event came (found by a later event, or by the live clock).
  * - **Timeouts** (side output, `timeouts: true` by default): a partial match whose `within` passes is
  *   emitted as `pattern.timeout` (`reason: 'timeout'`), stamped at its deadline, its `expected` naming
- *   the next required step it lacked (not an optional one before it); those found together leave in
+ *   the next required step it lacked (not an optional one before it; for a trailing negation's wait cut
+ *   short, the first negation, and `forbidden` lists every trailing one); those found together leave in
  *   deadline order across keys (ties by key), as the live clock finds them; on complete or error
  *   those whose deadline the newest timestamp seen has passed are ended so (a trailing negation
  *   matches), and the partial matches left are emitted with `reason: 'flushed'`; on eviction likewise,

@@ -570,6 +570,56 @@ describe('pattern: matching', () => {
     expect(labels([testRun('f', 0, false)], red, options)).toEqual(['f', 'T[f]>green:flushed']);
   });
 
+  it('names every trailing notFollowedBy a partial match still waited out when it is flushed or evicted', () => {
+    // Left red and untouched: no passing run and no source edit for 15 minutes. A wait cut short waits
+    // out both, not only the first: `expected` names that one, as for a single trailing negation, and
+    // `forbidden` lists them all.
+    const steps: PatternStep[] = [
+      isFailingTestRun,
+      { notFollowedBy: isPassingTestRun, name: 'green' },
+      { notFollowedBy: isSourceEdit, name: 'untouched' },
+    ];
+    const options = { within: 15 * MIN, maxKeys: 1 };
+    const timeouts = (events: readonly Event[]) =>
+      run(events, steps, options)
+        .filter((e) => e.type === 'pattern.timeout')
+        .map((e) => e.data as PatternTimeoutData);
+    const [flushed] = timeouts([testRun('f', 0, false)]);
+    expect(flushed).toMatchObject({
+      reason: 'flushed',
+      expected: 'green',
+      forbidden: ['green', 'untouched'],
+    });
+    const [evicted] = timeouts([testRun('f', 0, false, 'A'), testRun('g', 1, false, 'B')]);
+    expect(evicted).toMatchObject({
+      reason: 'evicted',
+      expected: 'green',
+      forbidden: ['green', 'untouched'],
+    });
+    // Either one still breaks the wait; neither: a match at the deadline.
+    expect(timeouts([testRun('f', 0, false), sourceEdit('s', 1)])).toEqual([]);
+    expect(timeouts([testRun('f', 0, false), testRun('p', 1, true)])).toEqual([]);
+    expect(labels([testRun('f', 0, false), other('x', 16)], steps, options)).toEqual(['f', 'M[f]', 'x']);
+    // Each timeout its own list: one the consumer changes is not the next one's.
+    const lists: string[][] = [];
+    from([testRun('f', 0, false, 'A'), testRun('g', 1, false, 'B')])
+      .pipe(pattern(steps, { within: 15 * MIN }))
+      .subscribe((e) => {
+        if (e.type !== 'pattern.timeout') return;
+        const { forbidden } = e.data as PatternTimeoutData;
+        lists.push([...forbidden!]);
+        forbidden!.pop();
+      });
+    expect(lists).toEqual([
+      ['green', 'untouched'],
+      ['green', 'untouched'],
+    ]);
+    // A partial match waiting for a required step is not waiting out a trailing negation.
+    const waiting = run([testEdit('t', 0)]).find((e) => e.type === 'pattern.timeout')!.data;
+    expect(waiting).toMatchObject({ reason: 'flushed', expected: 'isSourceEdit' });
+    expect(waiting).not.toHaveProperty('forbidden');
+  });
+
   it('reports a throwing predicate as pattern.error, at most once per `within`, and keeps matching', () => {
     const fragile = (e: Event) => {
       if (e.id.startsWith('bad')) throw new Error('fragile');
