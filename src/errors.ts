@@ -58,8 +58,7 @@ export type ErrorCode =
   /** A `hybridProcess` handler did not settle within its lane's `timeoutMs`. */
   | 'HANDLER_TIMEOUT'
   /**
-   * An event reached a `hybridProcess` lane that had stopped: a custom `batcher` that completed early, or
-   * a synchronous source still emitting after a failure stopped the input.
+   * An event reached a `hybridProcess` lane that had stopped: a custom `batcher` that completed early.
    */
   | 'LANE_CLOSED';
 

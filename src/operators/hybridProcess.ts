@@ -21,7 +21,7 @@ import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
 import { checkConfig, MAX_TIMER_MS, priorityOf } from './internal/eventTime.js';
-import { subscribeLinked } from './internal/linked.js';
+import { linkedInput, startLinked } from './internal/linked.js';
 import type { EventFlowMetrics } from './metrics.js';
 import { createModeSelector, isProcessingMode, ProcessingMode, type SelectModeConfig } from './selectMode.js';
 
@@ -377,9 +377,10 @@ function settleLater<R>(
  * Processes each event in the lane `selectMode` chooses for it, and emits exactly one outcome per event:
  * its result, an error, or — under a drop policy — a `dropped` outcome. Nothing vanishes, on complete
  * or on error: the source's error is forwarded only after every event received has its outcome. A
- * consumer that throws on an outcome ends the output the same way: the input stops, every event received
- * still gets its outcome, then the first failure errors the output (not thrown at the source, a timer or a
- * handler's promise).
+ * consumer that throws on an outcome ends the output the same way: the input stops (the source is left; a
+ * synchronous source still inside `subscribe` is not read further), every event received still gets its
+ * outcome, then the first failure errors the output (not thrown at the source, a timer or a handler's
+ * promise).
  *
  * - IMMEDIATE: `immediate(event)` is called at once (up to `concurrency.immediate` in flight; waiting
  *   events are started most urgent first; a priority that is not a valid `Priority` counts as LOW). It
@@ -891,7 +892,11 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
 
       let sourceSubscription: Subscription | undefined;
       let stopSourceEarly = false;
-      /** No more input: flush the batcher; outcomes of what was received still come. */
+      /**
+       * No more input: the source is left (held from before it started, so a synchronous source still
+       * inside `subscribe` is not read further), the batcher flushed; outcomes of what was received
+       * still come.
+       */
       const stopInput = () => {
         if (inputDone) return;
         inputDone = true;
@@ -914,10 +919,12 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
 
       // A `load$` that failed at once stopped the input before it started: the source is not read at all
       // (its events would come after the output ended, and get no outcome).
-      if (!stopSourceEarly)
+      if (!stopSourceEarly) {
         // Tied to the consumer before the source starts: a synchronous source stops when the consumer
-        // leaves (its later events would be processed for nobody).
-        sourceSubscription = subscribeLinked(source, subscriber, {
+        // leaves (its later events would be processed for nobody), and when a failure stops the input
+        // while the consumer stays for the outcomes still owed (the consumer's exception, a load$ or
+        // batcher error): its later events would get error outcomes for that failure.
+        const input = linkedInput<Event>(subscriber, {
           next(event) {
             owed++;
             const item: Pending = { event, arrivedAt: clock() };
@@ -937,19 +944,6 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
               fail(ProcessingMode.IMMEDIATE, item, error);
               return;
             }
-            if (inputDone) {
-              // Input stopped on a failure, but a synchronous source is still emitting: never drop silently.
-              fail(
-                mode,
-                item,
-                failure?.error ??
-                  new VibespecError(
-                    'LANE_CLOSED',
-                    'hybridProcess: the input was stopped by a failure; not processed',
-                  ),
-              );
-              return;
-            }
             if (mode === ProcessingMode.IMMEDIATE) routeToLane(immediateLane, item);
             else if (mode === ProcessingMode.BATCHED) routeToBatch(item);
             else routeToLane(asyncLane, item);
@@ -960,7 +954,9 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           },
           complete: () => stopInput(),
         });
-      if (stopSourceEarly) sourceSubscription?.unsubscribe();
+        sourceSubscription = input;
+        startLinked(source, input);
+      }
 
       return () => {
         closed = true;

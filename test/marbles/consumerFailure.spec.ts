@@ -4,7 +4,7 @@
  * pushed still comes out, then the output errors with its first exception — not thrown at the source,
  * nor at the scheduler that ran a timer.
  */
-import { map, Subject, timer, VirtualTimeScheduler } from 'rxjs';
+import { from, map, Subject, timer, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
@@ -22,6 +22,7 @@ import {
   hybridProcess,
   measure,
   Priority,
+  ProcessingMode,
   persist,
 } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
@@ -222,6 +223,69 @@ describe('hybridProcess: a consumer that throws on an outcome', () => {
     scheduler.flush();
     expect(labels(consumer.got)).toEqual(['result:a', 'result:b', 'error consumer on a']);
     expect(input.observed).toBe(false);
+  });
+
+  /**
+   * A synchronous source: `q` (ASYNC, so an outcome is still owed when the consumer throws and the
+   * output cannot end at once), then `ids`; counts the events pulled from it.
+   */
+  const counted = (ids: string[], make: (id: string) => Event) => {
+    const source = {
+      pulled: [] as string[],
+      *events(): Generator<Event> {
+        for (const id of ['q', ...ids]) {
+          source.pulled.push(id);
+          yield id === 'q' ? bulk(id) : make(id);
+        }
+      },
+    };
+    return source;
+  };
+  const select = (e: Event) =>
+    e.id === 'q'
+      ? ProcessingMode.ASYNC
+      : e.type === 'tool.used'
+        ? ProcessingMode.BATCHED
+        : ProcessingMode.IMMEDIATE;
+
+  it('of a synchronous handler, the source still inside subscribe: it is not read further', () => {
+    // The source was read to its end: every later event got an error outcome carrying the exception.
+    const scheduler = new VirtualTimeScheduler();
+    const source = counted(['a', 'b', 'c', 'd'], critical);
+    const consumer = consumerOn('a');
+    from(source.events())
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => e.id,
+          batch: (es) => es.map((e) => e.id),
+          select,
+          scheduler,
+        }),
+      )
+      .subscribe(consumer);
+    scheduler.flush();
+    expect(source.pulled).toEqual(['q', 'a']);
+    expect(labels(consumer.got)).toEqual(['result:a', 'result:q', 'error consumer on a']);
+  });
+
+  it('of a batch, the source still inside subscribe: the batch’s other events get theirs, the source is not read further', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const source = counted(['a', 'b', 'c', 'd', 'e'], bulk);
+    const consumer = consumerOn('a');
+    from(source.events())
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => e.id,
+          batch: (es) => es.map((e) => e.id),
+          select,
+          batcher: { minSize: 1, maxSize: 2, minTimeoutMs: 1, timeoutMs: 5 },
+          scheduler,
+        }),
+      )
+      .subscribe(consumer);
+    scheduler.flush();
+    expect(source.pulled).toEqual(['q', 'a', 'b']);
+    expect(labels(consumer.got)).toEqual(['result:a', 'result:b', 'result:q', 'error consumer on a']);
   });
 });
 

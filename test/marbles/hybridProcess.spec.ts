@@ -16,6 +16,7 @@ import {
   tap,
   throwError,
   timer,
+  VirtualTimeScheduler,
 } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
@@ -1017,6 +1018,52 @@ describe('hybridProcess: input and order edge cases', () => {
     // Every event taken from the source has an outcome: here, none is taken.
     expect(outcomes).toHaveLength(pulled);
     expect(pulled).toBe(0);
+  });
+
+  it('stops reading a synchronous source when the batcher fails while outcomes are still owed', () => {
+    // The source was read to its end, every later event getting an error outcome for the batcher's failure.
+    const boom = new Error('batcher');
+    // A batcher that fails on the second event it is given.
+    const failing = (source: Observable<Event>) =>
+      new Observable<Event[]>((subscriber) => {
+        let n = 0;
+        return source.subscribe({
+          next: (event) => (++n === 2 ? subscriber.error(boom) : subscriber.next([event])),
+          complete: () => subscriber.complete(),
+        });
+      });
+    const batcher = Object.assign(failing, {
+      report() {},
+      config: { maxSize: 1, timeoutMs: 1_000 },
+      config$: of({ maxSize: 1, timeoutMs: 1_000 }),
+    });
+    const scheduler = new VirtualTimeScheduler();
+    const pulled: string[] = [];
+    function* source(): Generator<Event> {
+      // q ASYNC: its outcome is owed when the batcher fails, so the output cannot end at once.
+      for (const id of ['q', 'a', 'b', 'c', 'd']) {
+        pulled.push(id);
+        yield createEvent({ id, type: 'x', timestamp: 0 });
+      }
+    }
+    const got: string[] = [];
+    from(source())
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => e.id,
+          batch: (events) => events.map((e) => e.id),
+          select: (e) => (e.id === 'q' ? ProcessingMode.ASYNC : ProcessingMode.BATCHED),
+          batcher: batcher as unknown as HybridProcessOptions<string>['batcher'],
+          scheduler,
+        }),
+      )
+      .subscribe({
+        next: (o) => got.push(`${o.kind}:${o.event.id}`),
+        error: (e) => got.push(`error ${(e as Error).message}`),
+      });
+    scheduler.flush();
+    expect(pulled).toEqual(['q', 'a', 'b']);
+    expect(got).toEqual(['result:a', 'error:b', 'result:q', 'error batcher']);
   });
 
   it('emits a batch’s outcomes before those of a batch its report re-cut (concurrency.batched 1)', () => {

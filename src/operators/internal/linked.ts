@@ -53,8 +53,24 @@ export function subscribeLinked<T>(
   consumer: Subscriber<unknown>,
   observer: Observer<T>,
 ): Subscription {
+  return startLinked(source, linkedInput(consumer, observer));
+}
+
+/**
+ * The first half of `subscribeLinked`: the source's subscriber, held by `consumer`, not subscribed yet.
+ * For an operator that ends its input itself while its consumer stays (outcomes still owed): holding it
+ * before the source starts, it can leave a synchronous source still inside `subscribe` (unsubscribing it
+ * stops the source's loop), which the subscription `subscribeLinked` returns only afterwards cannot do.
+ * Start it with `startLinked`.
+ */
+export function linkedInput<T>(consumer: Subscriber<unknown>, observer: Observer<T>): Subscriber<T> {
   const input = new LinkedSubscriber(observer);
   consumer.add(input);
+  return input;
+}
+
+/** The second half of `subscribeLinked`: subscribes `input` (from `linkedInput`) to `source`; returns it. */
+export function startLinked<T>(source: Observable<T>, input: Subscriber<T>): Subscription {
   // A source of another copy of RxJS takes `input` as a plain observer: its own subscription is ended
   // with `input` (for this copy's sources it is `input`).
   const subscription = source.subscribe(input);
