@@ -499,7 +499,8 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
       // Tied to the consumer before the source starts: a synchronous source stops when the consumer leaves.
       sourceSubscription = subscribeLinked(source, subscriber, {
         next(value) {
-          // A synchronous source still emitting after the consumer's exception (before it could be left).
+          // An item the consumer pushes into the source while the batches are flushed after its exception
+          // (the input has stopped; the subscriber's error, which leaves the source, comes after the flush).
           if (failed) return;
           // An item arriving when its batch is due (on the very frame its timer runs, before it) opens the
           // next batch: "timeoutMs after its first item" must not depend on which of the two the scheduler
