@@ -241,11 +241,15 @@ interface CachedSession {
 interface AppendJob {
   kind: 'append';
   urgent: boolean;
+  /** The array given to `append` (what `_appendAgain` is given to find the job). */
+  given: readonly Event[];
   events: Event[];
   json: string[];
   sessions: string[];
   resolve(positions: StoredPosition[]): void;
   reject(error: unknown): void;
+  /** Set by `_appendAgain`: on a failure, the job is made again at the head of the queue, settling these. */
+  again?: { resolve(positions: StoredPosition[]): void; reject(error: unknown): void };
 }
 
 interface StartJob {
@@ -511,6 +515,10 @@ export class SessionStore {
   readonly #sessions = new Map<string, CachedSession>();
   #queue: Job[] = [];
   #draining: Promise<void> | undefined;
+  /** The group being written (taken from the queue, its outcome not known yet). */
+  #writing: Array<AppendJob | StartJob> | undefined;
+  /** The appends of failed writes (by the array given), whose callers may not have heard yet (see `_appendAgain`). */
+  readonly #failedAppends = new WeakMap<readonly Event[], AppendJob>();
   /** Whether the last group taken was urgent appends (see #takeGroup). */
   #lastUrgent = false;
   readonly #watchers = new Map<string, Set<StoreWatcher>>();
@@ -657,6 +665,7 @@ export class SessionStore {
     return {
       kind: 'append',
       urgent: false,
+      given: events,
       events: canonicalEvents,
       json,
       sessions,
@@ -692,13 +701,15 @@ export class SessionStore {
           continue;
         }
         const group = this.#takeGroup();
+        this.#writing = group;
         // #runGroup settles its jobs itself (through the function it returns); the catch is a last line
         // of defence that keeps the queue alive.
-        const running = this.#runGroup(group).catch(
-          (error: unknown) => () => this.#failGroup(group, error, 'unexpected failure'),
+        const running = this.#runGroup(group).catch((error: unknown) =>
+          this.#failed(group, error, 'unexpected failure'),
         );
         settle?.();
         settle = await running;
+        this.#writing = undefined;
         if (group[0]!.kind === 'append' && group[0]!.urgent) {
           // An urgent group is urgent appends only (#takeGroup). Let their callers run first: building the
           // next batch (up to MAX_GROUP_EVENTS events) takes a while.
@@ -787,7 +798,7 @@ export class SessionStore {
     try {
       if (missing.length > 0) await this.#loadSessions(missing);
     } catch (error) {
-      return () => this.#failGroup(group, error, 'could not read session metadata');
+      return this.#failed(group, error, 'could not read session metadata');
     }
 
     // Copies of the counters of the sessions this batch touches: committed to the cache only if it is written.
@@ -854,7 +865,7 @@ export class SessionStore {
       // The write may or may not have reached the log: reload these sessions' counters from disk
       // before their next write, so a sequence number is never reused.
       for (const id of working.keys()) this.#sessions.delete(id);
-      return () => this.#failGroup(group, error, 'LevelDB write failed');
+      return this.#failed(group, error, 'LevelDB write failed');
     }
 
     for (const [id, { meta, cached }] of working) {
@@ -894,6 +905,26 @@ export class SessionStore {
       this.#lastTimeText = encodeTime(timestamp);
     }
     return this.#lastTimeText;
+  }
+
+  /**
+   * A group's write failed: returns the function that rejects its jobs (#drain calls it once the next
+   * write is started). The appends `_appendAgain` marked go back to the head of the queue now, before the
+   * next group is taken: ahead of every job queued since they were.
+   */
+  #failed(group: Array<AppendJob | StartJob>, cause: unknown, what: string): () => void {
+    const again: Job[] = [];
+    for (const job of group) {
+      if (job.kind !== 'append') continue;
+      if (job.again === undefined) {
+        this.#failedAppends.set(job.given, job);
+        continue;
+      }
+      const { resolve, reject } = job.again;
+      again.push({ ...job, urgent: false, resolve, reject, again: undefined });
+    }
+    if (again.length > 0) this.#queue = again.concat(this.#queue);
+    return () => this.#failGroup(group, cause, what);
   }
 
   #failGroup(group: Array<AppendJob | StartJob>, cause: unknown, what: string): void {
@@ -1580,6 +1611,40 @@ export class SessionStore {
 
   // -------------------------------------------------------------------------------------------------
   // Live appends and closing
+
+  /**
+   * @internal For `persist`, whose subscriber left while its `append(events)` was pending: if that append
+   * fails (a LevelDB error), it is made again, once, in its place in the queue — before the appends called
+   * after this call — rather than after them, as a caller hearing of the failure could only do. Its first
+   * failure is still reported to the `append`'s caller. `events` is the very array given to `append`.
+   *
+   * @returns a promise that resolves once the events are written (the first time or again) and rejects
+   *   with the second failure (which `close()` waits for, as for any queued write); or undefined when no
+   *   such append is pending here (written already, or refused at the call) or the store is closed.
+   */
+  _appendAgain(events: readonly Event[]): Promise<StoredPosition[]> | undefined {
+    const failed = this.#failedAppends.get(events);
+    if (failed !== undefined) {
+      // Failed already; its caller has not heard yet. Queued now: before the appends called after this.
+      if (this.#status !== 'open' && this.#draining === undefined) return undefined;
+      this.#failedAppends.delete(events);
+      return new Promise<StoredPosition[]>((resolve, reject) => {
+        this.#enqueue({ ...failed, urgent: false, resolve, reject });
+      });
+    }
+    const find = (jobs: readonly Job[] | undefined) =>
+      jobs?.find((job): job is AppendJob => job.kind === 'append' && job.given === events);
+    const job = find(this.#writing) ?? find(this.#queue);
+    if (job === undefined || job.again !== undefined) return undefined;
+    return new Promise<StoredPosition[]>((resolve, reject) => {
+      job.again = { resolve, reject };
+      const settle = job.resolve;
+      job.resolve = (positions) => {
+        settle(positions);
+        resolve(positions);
+      };
+    });
+  }
 
   /**
    * @internal Calls `watcher.next` with every batch of events appended to `sessionId` from now on,

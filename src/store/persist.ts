@@ -111,7 +111,11 @@ export interface PersistOptions {
  *   those after it that the other lane's write in flight already held;
  * - events still waiting when the subscriber unsubscribes are written anyway (not emitted), and so are
  *   those of a write that failed before its error was delivered, or that was in flight and fails after
- *   (a duplicate, if it did reach the disk, rather than a loss). With no subscriber left to tell, a write
+ *   (a duplicate, if it did reach the disk, rather than a loss). On a `SessionStore`, such a write in
+ *   flight is made again by the store, in its place in its queue: before the events left waiting, so they
+ *   are stored in the order received (a `close()` right after the unsubscribe waits for it). Another
+ *   writer is given it again only once its failure is heard of: after the events left waiting (their
+ *   order slips; nothing is lost). With no subscriber left to tell, a write
  *   of these that fails (a store closed first, a disk error), an event the store refuses, and the
  *   invalid event that stopped the source (its `STORE_INVALID_EVENT`) are reported as RxJS reports an
  *   error nobody handles: to `config.onUnhandledError` if set, else thrown asynchronously. The
@@ -216,13 +220,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
             writeLeftovers(rest, cause as StoreError);
             return;
           }
-          reportUnhandled(
-            new StoreError(
-              'STORE_WRITE_FAILED',
-              `persist: after its subscriber left, a write of ${rest.length} event(s) failed; they were not written (see .events): ${(cause as Error)?.message ?? String(cause)}`,
-              { cause, events: rest },
-            ),
-          );
+          reportUnhandled(lostError(rest, cause));
         };
         try {
           from(store.append(rest)).subscribe({ error: lost });
@@ -558,11 +556,29 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         }
       };
 
+      /**
+       * At the teardown, on a `SessionStore`: a write in flight that fails (a LevelDB error) would be made
+       * again only once persist hears of it — after the events left waiting, written below: out of the
+       * order received. The store makes it again instead, in its place in its queue (before them).
+       */
+      const appendAgainInPlace = (sessionStore: SessionStore) => {
+        for (const batch of [inFlight ? normalBatch : [], criticalInFlight ? criticalBatch.events : []]) {
+          if (batch.length === 0 || takenBack.has(batch)) continue;
+          const again = sessionStore._appendAgain(batch);
+          if (again === undefined) continue;
+          takenBack.add(batch);
+          again.catch((cause: unknown) => reportUnhandled(lostError(batch, cause)));
+        }
+      };
+
       return () => {
         left = true;
         upstream.unsubscribe();
         cancelTimer();
-        if (!finished && store instanceof SessionStore) takeBackRefused();
+        if (!finished && store instanceof SessionStore) {
+          takeBackRefused();
+          appendAgainInPlace(store);
+        }
         if (!finished && (failure !== undefined || pending.length > 0 || critical.length > 0)) {
           // The subscriber left before these were written. They were received, so write them anyway (a
           // store's close() waits for queued writes) — with a failed write's events too, whose failure
@@ -587,6 +603,15 @@ function reportUnhandled(error: unknown): void {
     if (handler !== null && handler !== undefined) handler(error);
     else throw error;
   });
+}
+
+/** What is reported when a write made after the subscriber left fails: `events` were not written. */
+function lostError(events: Event[], cause: unknown): StoreError {
+  return new StoreError(
+    'STORE_WRITE_FAILED',
+    `persist: after its subscriber left, a write of ${events.length} event(s) failed; they were not written (see .events): ${(cause as Error)?.message ?? String(cause)}`,
+    { cause, events },
+  );
 }
 
 /**

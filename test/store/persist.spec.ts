@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { config, firstValueFrom, from, lastValueFrom, Observable, Subject, tap, toArray } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ConfigError,
   createEvent,
@@ -477,6 +477,114 @@ describe('persist on a real store: writes after the subscriber left', () => {
       // In the order received (replay depends on it), and before a close() that follows the unsubscribe.
       expect(await collect((close ? await t.reopen() : t.store).query(session))).toEqual([a, c]);
     }
+  });
+
+  it('a write in flight that fails (a LevelDB error) after the subscriber left: made again before the events left waiting', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    for (const [i, { close, lane }] of [
+      { close: false, lane: Priority.NORMAL },
+      { close: true, lane: Priority.NORMAL },
+      { close: true, lane: Priority.CRITICAL },
+    ].entries()) {
+      const { batches, settled } = recording(t.store);
+      unhandled = [];
+      const session = `o7-${i}`;
+      const [a, b, c] = [ev('a', 1, session), ev('b', 2, session), ev('c', 3, session)].map(
+        (event) => ({ ...event, priority: lane }) as Event,
+      );
+      // The first LevelDB write (a's) fails, once its caller has moved on: nothing of it is written.
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let started = false;
+      const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockImplementationOnce(async () => {
+        started = true;
+        await gate;
+        throw new Error('disk error');
+      });
+      const source = new Subject<Event>();
+      const subscription = source.pipe(persist(t.store, { maxBatch: 1 })).subscribe();
+      source.next(a); // written at once (a full batch)
+      while (!started) await new Promise((resolve) => setTimeout(resolve, 0));
+      source.next(b); // b and c wait for a's write
+      source.next(c);
+      // The documented (and the CLI's) order: unsubscribe, then close.
+      subscription.unsubscribe();
+      const closing = close ? t.store.close() : undefined;
+      release();
+      await closing;
+      await settled();
+      spy.mockRestore();
+      const store = close ? await t.reopen() : t.store;
+      // In the order received (seq order is what a replay gives), each once, nothing reported.
+      expect(await collect(store.query(session))).toEqual([a, b, c]);
+      expect((await collect(store.entries(session))).map((entry) => entry.seq)).toEqual([0, 1, 2]);
+      expect(unhandled.map(described)).toEqual([]);
+      // persist handed a to the store once: the store makes it again, in its place in the queue.
+      expect(batches.map((batch) => batch.map((e) => e.type))).toEqual([['a'], ['b', 'c']]);
+    }
+  });
+
+  it('the same when the subscriber leaves after the store failed the write in flight, before persist heard of it', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    const spy = vi
+      .spyOn(AbstractChainedBatch.prototype, 'write')
+      .mockRejectedValueOnce(new Error('disk error'));
+    const { batches, settled } = recording(t.store);
+    const [x, a, b, c] = [ev('x', 0, 'o8'), ev('a', 1, 'o8'), ev('b', 2, 'o8'), ev('c', 3, 'o8')];
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(t.store, { maxBatch: 1 })).subscribe();
+    // x and a share the store's first LevelDB write, which fails. x's caller hears of it first, and has
+    // the subscriber leave then: a's failure is still on its way to persist.
+    const xWrite = t.store.append([x]).catch(() => subscription.unsubscribe());
+    source.next(a); // written at once (a full batch)
+    source.next(b); // b and c wait for a's write
+    source.next(c);
+    await xWrite;
+    expect(subscription.closed).toBe(true);
+    await t.store.close();
+    await settled();
+    spy.mockRestore();
+    const store = await t.reopen();
+    expect(await collect(store.query('o8'))).toEqual([a, b, c]);
+    expect(unhandled.map(described)).toEqual([]);
+    expect(batches.map((batch) => batch.map((e) => e.type))).toEqual([['x'], ['a'], ['b', 'c']]);
+  });
+
+  it('a write in flight made again by the store that fails again: reported with its events, as the others', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = false;
+    // a's write fails once its caller has moved on; the next one (a made again, with b and c) fails too.
+    const spy = vi
+      .spyOn(AbstractChainedBatch.prototype, 'write')
+      .mockImplementationOnce(async () => {
+        started = true;
+        await gate;
+        throw new Error('disk error');
+      })
+      .mockRejectedValueOnce(new Error('disk error again'));
+    const { settled } = recording(t.store);
+    const [a, b, c] = [ev('a', 1, 'o9'), ev('b', 2, 'o9'), ev('c', 3, 'o9')];
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(t.store, { maxBatch: 1 })).subscribe();
+    source.next(a);
+    while (!started) await new Promise((resolve) => setTimeout(resolve, 0));
+    source.next(b);
+    source.next(c);
+    subscription.unsubscribe();
+    const closing = t.store.close();
+    release();
+    await closing;
+    await settled();
+    spy.mockRestore();
+    expect(unhandled.map(described)).toEqual(['STORE_WRITE_FAILED:a', 'STORE_WRITE_FAILED:b,c']);
+    expect((unhandled[0] as StoreError).events).toEqual([a]);
+    expect(await collect((await t.reopen()).query('o9'))).toEqual([]);
   });
 
   it('the same for a CRITICAL write in flight, when a close() follows the unsubscribe', async () => {
