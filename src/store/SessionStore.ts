@@ -934,7 +934,7 @@ export class SessionStore {
       job.reject(
         new StoreError(
           'STORE_WRITE_FAILED',
-          `${what} at ${this.path}; ${events.length} event(s) were not written: ${(cause as Error)?.message ?? String(cause)}` +
+          `${what} at ${this.path}; ${events.length} event(s) were not written: ${textOf(cause)}` +
             (closed ? ' (the database is not open)' : ''),
           { cause, events, path: this.path },
         ),

@@ -314,7 +314,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         const events = unwritten();
         // The invalid event that stopped the source, received after all of them: not written either.
         if (invalid !== undefined) events.push(invalid);
-        const reason = (cause as Error)?.message ?? String(cause);
+        const reason = textOf(cause);
         subscriber.error(
           new StoreError(
             'STORE_WRITE_FAILED',
@@ -609,7 +609,7 @@ function reportUnhandled(error: unknown): void {
 function lostError(events: Event[], cause: unknown): StoreError {
   return new StoreError(
     'STORE_WRITE_FAILED',
-    `persist: after its subscriber left, a write of ${events.length} event(s) failed; they were not written (see .events): ${(cause as Error)?.message ?? String(cause)}`,
+    `persist: after its subscriber left, a write of ${events.length} event(s) failed; they were not written (see .events): ${textOf(cause)}`,
     { cause, events },
   );
 }

@@ -142,6 +142,31 @@ describe('persist', () => {
   );
 
   it(
+    'treats a writer that throws a value with no string form (a null-prototype object) like a failed write',
+    marbles((m) => {
+      const thrown = Object.create(null) as object;
+      const target: EventWriter = {
+        append() {
+          throw thrown;
+        },
+      };
+      const source = m.cold('  -a-|', E);
+      const expected = '       -(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { x: 'STORE_WRITE_FAILED:a' },
+      );
+      m.flush();
+      const errors: unknown[] = [];
+      source.pipe(persist(target, { scheduler: m.scheduler })).subscribe({ error: (e) => errors.push(e) });
+      m.flush();
+      expect(errors).toHaveLength(1);
+      expect((errors[0] as StoreError).cause).toBe(thrown);
+      expect((errors[0] as StoreError).message).toContain('[object Object]');
+    }),
+  );
+
+  it(
     'treats a writer that returns no ObservableInput like a failed write (nothing thrown out of next)',
     marbles((m) => {
       const target = { append: () => undefined } as unknown as EventWriter;
