@@ -1,14 +1,15 @@
 /**
- * adaptiveBatch, hybridProcess and persist, property: a consumer (a `Subscriber`, so its exception reaches the
- * operator) that pushes more input re-entrantly and throws on random outputs, on virtual time with
- * configuration changes (adaptiveBatch), mixed lanes (hybridProcess) and writes settling at random
- * (persist): every input the operator received comes out exactly once, in order (adaptiveBatch), as
- * exactly one outcome (hybridProcess) or written and emitted (persist), and the
- * output ends with the first failure — the consumer's first exception, or the source's error before it.
- * Nothing is thrown at the source or the scheduler.
+ * adaptiveBatch, hybridProcess, persist and chainHooks, property: a consumer (a `Subscriber`, so its
+ * exception reaches the operator) that pushes more input re-entrantly and throws on random outputs, on
+ * virtual time with configuration changes and a consumer that takes its time (adaptiveBatch), mixed lanes
+ * (hybridProcess) and writes settling at random (persist): every input the operator received comes out
+ * exactly once, in order (adaptiveBatch), as exactly one outcome (hybridProcess), written then emitted in
+ * each lane's order (persist), and the output ends with the first failure — the consumer's first
+ * exception, or the source's error before it. Once the consumer threw, the source is left: nothing it
+ * pushes afterwards, nor any later arrival, is read. Nothing is thrown at the source or the scheduler.
  */
 import fc from 'fast-check';
-import { map, of, Subject, tap, timer, VirtualTimeScheduler } from 'rxjs';
+import { defer, map, of, Subject, tap, timer, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
@@ -32,12 +33,59 @@ const ending = fc.constantFrom('complete', 'error', 'none');
 /** At most this many inputs pushed by the consumer in a run (else it would feed itself forever). */
 const PUSHES = 15;
 
+/**
+ * A `VirtualTimeScheduler` whose clock never goes back. A consumer may advance `frame` (it takes its
+ * time); the actions that fell due meanwhile then run late, at the current frame, as a real timer
+ * does — `VirtualTimeScheduler.flush` would set the clock back to each one's due frame.
+ */
+class MonotonicScheduler extends VirtualTimeScheduler {
+  override flush(): void {
+    for (let action = this.actions.shift(); action !== undefined; action = this.actions.shift()) {
+      this.frame = Math.max(this.frame, action.delay);
+      const error: unknown = action.execute(action.state, action.delay);
+      if (error) {
+        for (let rest = this.actions.shift(); rest !== undefined; rest = this.actions.shift())
+          rest.unsubscribe();
+        throw error;
+      }
+    }
+  }
+}
+
+/**
+ * Once the consumer threw (at `receivedAtThrow` inputs received), the source is left: unsubscribed,
+ * nothing read after the throw. Until then, a source that did not end is still read.
+ */
+function expectSourceLeft(
+  input: { readonly observed: boolean },
+  received: readonly unknown[],
+  receivedAtThrow: number | undefined,
+  end: string,
+): void {
+  if (receivedAtThrow !== undefined) {
+    expect(received.length).toBe(receivedAtThrow);
+    expect(input.observed).toBe(false);
+  } else if (end === 'none') expect(input.observed).toBe(true);
+}
+
+/**
+ * adaptiveBatch's consumer also re-configures the operator and takes its time: it first sets maxSize (a
+ * change re-cuts the open batch, from inside an output), then the clock advances `wait` ms before each
+ * push and after the last.
+ */
+const slowReaction = fc.record({
+  push: fc.integer({ min: 0, max: 3 }),
+  raise: fc.boolean(),
+  wait: fc.constantFrom(0, 2, 5, 8),
+  setMaxSize: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+});
+
 describe('adaptiveBatch property: a consumer that throws', () => {
-  it('gets every received item exactly once, in order, then its first exception', () => {
+  it('gets every received item exactly once, in order, then its first exception, also when it takes its time; the source is left', () => {
     fc.assert(
       fc.property(
         fc.array(arrival, { maxLength: 25 }),
-        fc.array(reaction, { minLength: 1, maxLength: 12 }),
+        fc.array(slowReaction, { minLength: 1, maxLength: 12 }),
         fc.array(
           fc.record({ at: fc.integer({ min: 0, max: 40 }), maxSize: fc.integer({ min: 1, max: 4 }) }),
           {
@@ -46,11 +94,11 @@ describe('adaptiveBatch property: a consumer that throws', () => {
         ),
         ending,
         (arrivals, reactions, changes, end) => {
-          const scheduler = new VirtualTimeScheduler();
+          const scheduler = new MonotonicScheduler();
           const input = new Subject<number>();
           const operator = adaptiveBatch<number>({
             minSize: 1,
-            maxSize: 3,
+            maxSize: 4,
             maxSizeLimit: 4,
             timeoutMs: 5,
             minTimeoutMs: 1,
@@ -63,11 +111,20 @@ describe('adaptiveBatch property: a consumer that throws', () => {
           let outputs = 0;
           let pushed = 0;
           let first: string | undefined;
+          let receivedAtThrow: number | undefined;
           const consumer = new ThrowingConsumer<number[]>((batch) => {
             const r = reactions[outputs++ % reactions.length]!;
+            if (r.setMaxSize !== undefined) operator.setConfig({ maxSize: r.setMaxSize });
             // Counted before the push: it may come back here re-entrantly.
-            for (let i = 0; i < r.push && pushed++ < PUSHES; i++) input.next(next++);
-            if (r.raise) first ??= `error consumer on ${JSON.stringify(batch)}`;
+            for (let i = 0; i < r.push && pushed++ < PUSHES; i++) {
+              scheduler.frame += r.wait;
+              input.next(next++);
+            }
+            scheduler.frame += r.wait;
+            if (r.raise) {
+              receivedAtThrow ??= received.length;
+              first ??= `error consumer on ${JSON.stringify(batch)}`;
+            }
             return r.raise;
           });
           input
@@ -88,6 +145,7 @@ describe('adaptiveBatch property: a consumer that throws', () => {
           const batches = consumer.got.filter((o): o is number[] => Array.isArray(o));
           expect(batches.flat()).toEqual(received);
           expect(batches.every((b) => b.length > 0)).toBe(true);
+          expectSourceLeft(input, received, receivedAtThrow, end);
           const last = consumer.got.at(-1);
           if (first !== undefined) expect(last).toBe(first);
           else if (end === 'complete') expect(last).toBe('complete');
@@ -106,7 +164,7 @@ const spec = fc.record({
 });
 
 describe('hybridProcess property: a consumer that throws', () => {
-  it('gets exactly one outcome per event received, then the first failure', () => {
+  it('gets exactly one outcome per event received, then the first failure; the source is left', () => {
     fc.assert(
       fc.property(
         fc.array(spec, { maxLength: 25 }),
@@ -123,6 +181,7 @@ describe('hybridProcess property: a consumer that throws', () => {
           let outputs = 0;
           let pushed = 0;
           let first: string | undefined;
+          let receivedAtThrow: number | undefined;
           const consumer = new ThrowingConsumer<HybridOutput<string>>(
             (o) => {
               const r = reactions[outputs++ % reactions.length]!;
@@ -130,7 +189,10 @@ describe('hybridProcess property: a consumer that throws', () => {
                 input.next(
                   make(specs[(outputs + i) % specs.length] ?? { type: 'note', priority: Priority.NORMAL }),
                 );
-              if (r.raise) first ??= `error consumer on ${o.event.id}`;
+              if (r.raise) {
+                receivedAtThrow ??= received.length;
+                first ??= `error consumer on ${o.event.id}`;
+              }
               return r.raise;
             },
             (o) => o.event.id,
@@ -160,6 +222,7 @@ describe('hybridProcess property: a consumer that throws', () => {
           expect(() => scheduler.flush()).not.toThrow();
           const outcomes = consumer.got.filter((o): o is HybridOutput<string> => typeof o !== 'string');
           expect(outcomes.map((o) => o.event.id).sort()).toEqual([...received].sort());
+          expectSourceLeft(input, received, receivedAtThrow, end);
           const last = consumer.got.at(-1);
           if (first !== undefined) expect(last).toBe(first);
           else if (end === 'complete') expect(last).toBe('complete');
@@ -172,7 +235,7 @@ describe('hybridProcess property: a consumer that throws', () => {
 });
 
 describe('persist property: a consumer that throws', () => {
-  it('gets every received event written and emitted exactly once, then the first failure', () => {
+  it('gets every received event written, then emitted, exactly once in its lane’s order, then the first failure; the source is left', () => {
     fc.assert(
       fc.property(
         fc.array(fc.record({ at: fc.integer({ min: 0, max: 30 }), critical: fc.boolean() }), {
@@ -187,30 +250,46 @@ describe('persist property: a consumer that throws', () => {
           const scheduler = new VirtualTimeScheduler();
           const input = new Subject<Event>();
           const written: string[] = [];
+          /** The events whose write has settled (on disk). */
+          const done = new Set<string>();
           let writes = 0;
           const append = (events: Event[]) => {
             for (const e of events) written.push(e.id);
             const delay = delays[writes++ % delays.length]!;
-            return delay < 0 ? of(undefined) : timer(delay, scheduler).pipe(map(() => undefined));
+            const settle = () => {
+              for (const e of events) done.add(e.id);
+              return undefined;
+            };
+            return delay < 0 ? defer(() => of(settle())) : timer(delay, scheduler).pipe(map(settle));
           };
           let made = 0;
-          const make = (critical: boolean) =>
-            createEvent({
-              id: `e${made++}`,
+          const isCritical = new Set<string>();
+          const make = (critical: boolean) => {
+            const id = `e${made++}`;
+            if (critical) isCritical.add(id);
+            return createEvent({
+              id,
               type: 'note',
               timestamp: 0,
               sessionId: 's',
               priority: critical ? Priority.CRITICAL : Priority.NORMAL,
             });
+          };
           const received: string[] = [];
           let outputs = 0;
           let pushed = 0;
           let first: string | undefined;
+          let receivedAtThrow: number | undefined;
+          const emittedUnwritten: string[] = [];
           const consumer = new ThrowingConsumer<Event>(
             (e) => {
+              if (!done.has(e.id)) emittedUnwritten.push(e.id);
               const r = reactions[outputs++ % reactions.length]!;
               for (let i = 0; i < r.push && pushed++ < PUSHES; i++) input.next(make(i % 2 === 0));
-              if (r.raise) first ??= `error consumer on ${e.id}`;
+              if (r.raise) {
+                receivedAtThrow ??= received.length;
+                first ??= `error consumer on ${e.id}`;
+              }
               return r.raise;
             },
             (e) => e.id,
@@ -230,8 +309,16 @@ describe('persist property: a consumer that throws', () => {
           }, 40);
           expect(() => scheduler.flush()).not.toThrow();
           const emitted = consumer.got.filter((o): o is Event => typeof o !== 'string').map((e) => e.id);
-          expect([...emitted].sort()).toEqual([...received].sort());
-          expect([...written].sort()).toEqual([...received].sort());
+          // Each lane keeps the order received; a CRITICAL event may overtake NORMAL ones (and, writes
+          // settling out of order, come after NORMAL ones received later).
+          const lane = (ids: string[], critical: boolean) =>
+            ids.filter((id) => isCritical.has(id) === critical);
+          for (const critical of [false, true]) {
+            expect(lane(emitted, critical)).toEqual(lane(received, critical));
+            expect(lane(written, critical)).toEqual(lane(received, critical));
+          }
+          expect(emittedUnwritten).toEqual([]);
+          expectSourceLeft(input, received, receivedAtThrow, end);
           const last = consumer.got.at(-1);
           if (first !== undefined) expect(last).toBe(first);
           else if (end === 'complete') expect(last).toBe('complete');
@@ -244,7 +331,7 @@ describe('persist property: a consumer that throws', () => {
 });
 
 describe('chainHooks property: a consumer that throws', () => {
-  it('gets exactly one result per context received, then the first failure', () => {
+  it('gets exactly one result per context received, then the first failure; the source is left', () => {
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 15 }),
@@ -278,11 +365,15 @@ describe('chainHooks property: a consumer that throws', () => {
           let outputs = 0;
           let pushed = 0;
           let first: string | undefined;
+          let receivedAtThrow: number | undefined;
           const consumer = new ThrowingConsumer<HookChainOutput>(
             () => {
               const r = reactions[outputs++ % reactions.length]!;
               for (let i = 0; i < r.push && pushed++ < PUSHES; i++) input.next({ n: made++ });
-              if (r.raise) first ??= `error consumer on ${outputs}`;
+              if (r.raise) {
+                receivedAtThrow ??= received.length;
+                first ??= `error consumer on ${outputs}`;
+              }
               return r.raise;
             },
             () => `${outputs}`,
@@ -307,6 +398,7 @@ describe('chainHooks property: a consumer that throws', () => {
           expect(results.map((r) => (r.kind === 'result' ? r.final_context.n : -1)).sort()).toEqual(
             [...received].sort(),
           );
+          expectSourceLeft(input, received, receivedAtThrow, end);
           const last = consumer.got.at(-1);
           if (first !== undefined) expect(last).toBe(first);
           else if (end === 'complete') expect(last).toBe('complete');
