@@ -1,12 +1,13 @@
 /**
  * adaptiveBatch, hybridProcess, persist and chainHooks, property: a consumer (a `Subscriber`, so its
- * exception reaches the operator) that pushes more input re-entrantly and throws on random outputs, on
- * virtual time with configuration changes and a consumer that takes its time (adaptiveBatch), mixed lanes
- * (hybridProcess) and writes settling at random (persist): every input the operator received comes out
- * exactly once, in order (adaptiveBatch), as exactly one outcome (hybridProcess), written then emitted in
- * each lane's order (persist), and the output ends with the first failure — the consumer's first
- * exception, or the source's error before it. Once the consumer threw, the source is left: nothing it
- * pushes afterwards, nor any later arrival, is read. Nothing is thrown at the source or the scheduler.
+ * exception reaches the operator) that pushes more input re-entrantly, takes its time (the clock advances
+ * while it reacts) and throws on random outputs, on virtual time with configuration changes, some made by
+ * the consumer (adaptiveBatch), mixed lanes (hybridProcess) and writes settling at random (persist):
+ * every input the operator received comes out exactly once, in order (adaptiveBatch), as exactly one
+ * outcome (hybridProcess), written then emitted in each lane's order (persist), and the output ends with
+ * the first failure — the consumer's first exception, or the source's error before it. Once the consumer
+ * threw, the source is left: nothing it pushes afterwards, nor any later arrival, is read. Nothing is
+ * thrown at the source or the scheduler.
  */
 import fc from 'fast-check';
 import { defer, map, of, Subject, tap, timer, VirtualTimeScheduler } from 'rxjs';
@@ -27,8 +28,15 @@ import {
 import { ThrowingConsumer } from '../helpers/consumer.js';
 
 const arrival = fc.record({ at: fc.integer({ min: 0, max: 40 }) });
-/** What the consumer does on its n-th output: push this many more inputs, then throw or not. */
-const reaction = fc.record({ push: fc.integer({ min: 0, max: 3 }), raise: fc.boolean() });
+/**
+ * What the consumer does on its n-th output: push this many more inputs, the clock advancing `wait` ms
+ * before each push and after the last (it takes its time), then throw or not.
+ */
+const reaction = fc.record({
+  push: fc.integer({ min: 0, max: 3 }),
+  raise: fc.boolean(),
+  wait: fc.constantFrom(0, 1, 2, 5),
+});
 const ending = fc.constantFrom('complete', 'error', 'none');
 /** At most this many inputs pushed by the consumer in a run (else it would feed itself forever). */
 const PUSHES = 15;
@@ -69,11 +77,10 @@ function expectSourceLeft(
 }
 
 /**
- * adaptiveBatch's consumer also re-configures the operator and takes its time: it first sets maxSize (a
- * change re-cuts the open batch, from inside an output), then the clock advances `wait` ms before each
- * push and after the last.
+ * adaptiveBatch's consumer also re-configures the operator: it first sets maxSize (a change re-cuts the
+ * open batch, from inside an output), then reacts as `reaction` does (longer waits: past `timeoutMs`).
  */
-const slowReaction = fc.record({
+const batchReaction = fc.record({
   push: fc.integer({ min: 0, max: 3 }),
   raise: fc.boolean(),
   wait: fc.constantFrom(0, 2, 5, 8),
@@ -85,7 +92,7 @@ describe('adaptiveBatch property: a consumer that throws', () => {
     fc.assert(
       fc.property(
         fc.array(arrival, { maxLength: 25 }),
-        fc.array(slowReaction, { minLength: 1, maxLength: 12 }),
+        fc.array(batchReaction, { minLength: 1, maxLength: 12 }),
         fc.array(
           fc.record({ at: fc.integer({ min: 0, max: 40 }), maxSize: fc.integer({ min: 1, max: 4 }) }),
           {
@@ -172,7 +179,7 @@ describe('hybridProcess property: a consumer that throws', () => {
         ending,
         fc.constantFrom('sync', 'observable'),
         (specs, reactions, end, kind) => {
-          const scheduler = new VirtualTimeScheduler();
+          const scheduler = new MonotonicScheduler();
           const input = new Subject<Event>();
           let made = 0;
           const make = (s: { type: string; priority: Priority }) =>
@@ -185,10 +192,13 @@ describe('hybridProcess property: a consumer that throws', () => {
           const consumer = new ThrowingConsumer<HybridOutput<string>>(
             (o) => {
               const r = reactions[outputs++ % reactions.length]!;
-              for (let i = 0; i < r.push && pushed++ < PUSHES; i++)
+              for (let i = 0; i < r.push && pushed++ < PUSHES; i++) {
+                scheduler.frame += r.wait;
                 input.next(
                   make(specs[(outputs + i) % specs.length] ?? { type: 'note', priority: Priority.NORMAL }),
                 );
+              }
+              scheduler.frame += r.wait;
               if (r.raise) {
                 receivedAtThrow ??= received.length;
                 first ??= `error consumer on ${o.event.id}`;
@@ -247,7 +257,7 @@ describe('persist property: a consumer that throws', () => {
         fc.integer({ min: 1, max: 4 }),
         ending,
         (arrivals, reactions, delays, maxBatch, end) => {
-          const scheduler = new VirtualTimeScheduler();
+          const scheduler = new MonotonicScheduler();
           const input = new Subject<Event>();
           const written: string[] = [];
           /** The events whose write has settled (on disk). */
@@ -285,7 +295,11 @@ describe('persist property: a consumer that throws', () => {
             (e) => {
               if (!done.has(e.id)) emittedUnwritten.push(e.id);
               const r = reactions[outputs++ % reactions.length]!;
-              for (let i = 0; i < r.push && pushed++ < PUSHES; i++) input.next(make(i % 2 === 0));
+              for (let i = 0; i < r.push && pushed++ < PUSHES; i++) {
+                scheduler.frame += r.wait;
+                input.next(make(i % 2 === 0));
+              }
+              scheduler.frame += r.wait;
               if (r.raise) {
                 receivedAtThrow ??= received.length;
                 first ??= `error consumer on ${e.id}`;
@@ -342,7 +356,7 @@ describe('chainHooks property: a consumer that throws', () => {
         fc.integer({ min: 1, max: 4 }),
         ending,
         (arrivals, reactions, delays, concurrency, maxQueued, end) => {
-          const scheduler = new VirtualTimeScheduler();
+          const scheduler = new MonotonicScheduler();
           const input = new Subject<HookContext>();
           let runs = 0;
           const operator = chainHooks(
@@ -369,7 +383,11 @@ describe('chainHooks property: a consumer that throws', () => {
           const consumer = new ThrowingConsumer<HookChainOutput>(
             () => {
               const r = reactions[outputs++ % reactions.length]!;
-              for (let i = 0; i < r.push && pushed++ < PUSHES; i++) input.next({ n: made++ });
+              for (let i = 0; i < r.push && pushed++ < PUSHES; i++) {
+                scheduler.frame += r.wait;
+                input.next({ n: made++ });
+              }
+              scheduler.frame += r.wait;
               if (r.raise) {
                 receivedAtThrow ??= received.length;
                 first ??= `error consumer on ${outputs}`;
