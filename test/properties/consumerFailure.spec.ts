@@ -263,10 +263,20 @@ describe('persist property: a consumer that throws', () => {
           /** The events whose write has settled (on disk). */
           const done = new Set<string>();
           let writes = 0;
-          const append = (events: Event[]) => {
+          /** Writes in flight, per lane (NORMAL, CRITICAL); what broke the one-write-per-lane rule. */
+          const inFlight = [0, 0];
+          const laneSlips: string[] = [];
+          const append = (events: Event[], options?: { urgent?: boolean }) => {
             for (const e of events) written.push(e.id);
+            // One lane per write, `urgent` for the CRITICAL one, one write in flight per lane.
+            const urgent = options?.urgent === true;
+            const ids = events.map((e) => e.id).join();
+            if (events.some((e) => (e.priority === Priority.CRITICAL) !== urgent))
+              laneSlips.push(`${ids} urgent ${urgent}`);
+            if (inFlight[Number(urgent)]!++ > 0) laneSlips.push(`${ids} while one was in flight`);
             const delay = delays[writes++ % delays.length]!;
             const settle = () => {
+              inFlight[Number(urgent)]!--;
               for (const e of events) done.add(e.id);
               return undefined;
             };
@@ -332,6 +342,7 @@ describe('persist property: a consumer that throws', () => {
             expect(lane(written, critical)).toEqual(lane(received, critical));
           }
           expect(emittedUnwritten).toEqual([]);
+          expect(laneSlips).toEqual([]);
           expectSourceLeft(input, received, receivedAtThrow, end);
           const last = consumer.got.at(-1);
           if (first !== undefined) expect(last).toBe(first);
