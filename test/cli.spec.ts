@@ -77,6 +77,33 @@ describe('the vibespec-streams command', () => {
       .split('\n')
       .map((line) => JSON.parse(line));
     expect(replayed.map((e) => [e.type, e.data.file_path])).toEqual([['file.modified', '/r/a.ts']]);
+
+    // A list typed with spaces after its commas (`--types 'a, b'`) selects every type it names: ' b'
+    // selected nothing, so b's events were left out without a word.
+    const spaced = await cli([
+      'replay',
+      session,
+      '--store',
+      store,
+      '--types',
+      'session.started, file.modified',
+    ]);
+    expect(spaced.code).toBe(0);
+    expect(
+      spaced.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).type),
+    ).toEqual(['session.started', 'file.modified']);
+    // An empty name in the list (a trailing comma, an unset shell variable) is a usage error, not the
+    // store's message about its query options.
+    for (const types of ['', 'file.modified,', 'a,,b', ' ']) {
+      const run = await cli(['replay', session, '--store', store, `--types=${types}`]);
+      expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(run.stderr).toContain(
+        `--types must be a comma-separated list of event types, got ${JSON.stringify(types)}`,
+      );
+    }
   });
 
   it('bridges JSON Lines on stdin to events on stdout', async () => {

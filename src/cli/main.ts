@@ -408,12 +408,17 @@ async function replayCommand(
   if (limit !== undefined && !/^\d+$/.test(limit)) {
     return usage(`--limit must be a whole number of events, got ${JSON.stringify(limit)}`);
   }
+  // `--types 'a, b'`: the names without the spaces around them (' b' would select nothing, silently).
+  const typeList = types?.split(',').map((type) => type.trim());
+  if (typeList?.includes('')) {
+    return usage(`--types must be a comma-separated list of event types, got ${JSON.stringify(types)}`);
+  }
   const store = await openExisting(storePath);
   try {
     await assertSession(store, storePath, id);
     // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.
     const events = store.query(id, {
-      ...(types === undefined ? {} : { types: types.split(',') }),
+      ...(typeList === undefined ? {} : { types: typeList }),
       ...(limit === undefined ? {} : { limit: Number(limit) }),
     });
     for await (const event of events) {
