@@ -4,7 +4,7 @@
  * build's source maps point at files the package ships.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,28 @@ describe('package', () => {
     expect(files.size).toBeGreaterThan(20);
     expect(files).toContain(join('src', 'operators', 'selectMode.ts'));
     expect(hits).toEqual([]);
+  });
+
+  it('ships every file its README and docs link to', async () => {
+    // The README's composition is examples/live-dashboard.ts, and the README and docs/store.md send a
+    // browser dashboard to examples/sse-dashboard.ts: neither was in `files`, the links led nowhere.
+    const pkg = await packageJson();
+    const pages = ['README.md', ...(await readdir(join(ROOT, 'docs'))).map((name) => `docs/${name}`)];
+    const linked: string[] = [];
+    for (const page of pages.filter((path) => path.endsWith('.md'))) {
+      expect(shipped(pkg.files, page), page).toBe(true);
+      const text = await readFile(join(ROOT, page), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/i.test(target!)) continue; // https:, mailto:
+        const path = relative(ROOT, resolve(ROOT, dirname(page), target!))
+          .split('\\')
+          .join('/');
+        linked.push(path);
+        await expect(stat(join(ROOT, path)), `${page} → ${path}`).resolves.toBeDefined();
+      }
+    }
+    expect(linked).toContain('examples/sse-dashboard.ts');
+    expect(linked.filter((path) => !shipped(pkg.files, path))).toEqual([]);
   });
 
   it("points the build's source maps and declaration maps at files the package ships", async () => {
