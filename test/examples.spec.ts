@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { lastValueFrom, toArray } from 'rxjs';
+import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bridgeHooks, DEFAULT_SESSION, type Event, fromHookFile, openStore } from '../src/index.js';
 
@@ -122,6 +123,25 @@ describe('examples/sse-dashboard.ts', () => {
 });
 
 describe('examples/live-dashboard.ts', () => {
+  it("is the README's composition, which is type-checked and run only as this file", async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Composing the operators'));
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    const example = await readFile(join(ROOT, 'examples/live-dashboard.ts'), 'utf8');
+    // The file's header comment and its import path aside (the README imports the package by name),
+    // the code is the same, token for token (formatting may differ).
+    const tokens = (code: string) => {
+      const scanner = ts.createScanner(ts.ScriptTarget.Latest, true, ts.LanguageVariant.Standard, code);
+      const out: string[] = [];
+      for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; kind = scanner.scan()) {
+        out.push(scanner.getTokenText());
+      }
+      return out;
+    };
+    expect(block).toBeDefined();
+    expect(tokens(block!.replace("'vibespec-streams'", "'../src/index.js'"))).toEqual(tokens(example));
+  });
+
   /** Starts the example in `dir` (its store goes there), following `log`. */
   const startDashboard = () => {
     const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'examples/live-dashboard.ts'), log], {
