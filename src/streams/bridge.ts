@@ -80,7 +80,13 @@ export interface HookBridge {
  * ```ts
  * const bridge = createHookBridge();
  * bridge.events$.pipe(temporalAggregate()).subscribe(render);
- * bridge.push('PostToolUse', JSON.parse(stdin));
+ * let output: unknown;
+ * try {
+ *   output = JSON.parse(stdin);
+ * } catch {
+ *   output = stdin; // not JSON: pushed as the raw text, it becomes a `hook.rejected` event carrying it
+ * }
+ * bridge.push('PostToolUse', output);
  * ```
  */
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
