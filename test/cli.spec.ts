@@ -67,7 +67,7 @@ describe('the vibespec-streams command', () => {
 
     const sessions = await cli(['sessions', '--store', store]);
     expect(sessions.stdout).toMatch(new RegExp(`^${session}\\t3 events`, 'm'));
-    expect(sessions.stdout).toMatch(/^default\t1 events/m);
+    expect(sessions.stdout).toMatch(/^default\t1 event\t/m);
 
     const context = JSON.parse((await cli(['context', session, '--store', store])).stdout);
     expect(context).toMatchObject({ sessionId: session, eventCount: 3, filesModified: ['/r/a.ts'] });
@@ -247,6 +247,29 @@ describe('the vibespec-streams command', () => {
       expect(help).toMatchObject({ code: 0, stderr: '' });
       expect(help.stdout).toContain('usage: vibespec-streams');
     }
+  });
+
+  it('refuses an empty --store or --log, and an argument a command does not take', async () => {
+    // Exit 2, but 1 for record (exit 2 blocks the tool call of the hook that runs it).
+    for (const [args, problem, code] of [
+      [['sessions', '--store='], '--store must not be empty', 2],
+      [['replay', 's1', '--store', ''], '--store must not be empty', 2],
+      [['ingest', '--log='], '--log must not be empty', 2],
+      [['record', '--log='], '--log must not be empty', 1],
+      [['replay', 's1', 's2', '--store', join(dir, 'none')], 'unexpected argument "s2" for replay', 2],
+      [['context', 's1', 'extra'], 'unexpected argument "extra" for context', 2],
+      [['sessions', 'now'], 'unexpected argument "now" for sessions', 2],
+      [
+        ['record', 'PostToolUse', '--log', join(dir, 'h.jsonl')],
+        'unexpected argument "PostToolUse" for record',
+        1,
+      ],
+    ] as const) {
+      const run = await cli([...args]);
+      expect({ args, code: run.code, stdout: run.stdout }).toEqual({ args, code, stdout: '' });
+      expect(run.stderr).toContain(`vibespec-streams: ${problem}`);
+    }
+    expect(existsSync(join(dir, 'h.jsonl'))).toBe(false);
   });
 
   it('prints its version, from package.json, with --version or -V', async () => {

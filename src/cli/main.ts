@@ -69,6 +69,9 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'V', default: false },
 } as const;
 
+/** How many arguments each command takes besides its options (a session id, a file). */
+const POSITIONALS = { record: 0, ingest: 0, bridge: 1, sessions: 0, context: 1, replay: 1 } as const;
+
 /**
  * The store of a command that only reads: a folder that is not there, or is not a store (no LevelDB
  * `CURRENT` file: `--store .vibespec` for `.vibespec/event-store`), is a mistyped `--store` or a store
@@ -375,7 +378,9 @@ async function sessions(storePath: string): Promise<number> {
         info.startTime === undefined || info.lastEventTime === undefined
           ? '-'
           : `${new Date(info.startTime).toISOString()} … ${new Date(info.lastEventTime).toISOString()}`;
-      stdout.write(`${info.sessionId}\t${info.eventCount} events\t${span}\n`);
+      stdout.write(
+        `${info.sessionId}\t${info.eventCount} event${info.eventCount === 1 ? '' : 's'}\t${span}\n`,
+      );
       if (!(await stdout.ready())) break;
     }
   } finally {
@@ -501,6 +506,13 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (values.help) return usage();
   if (values.version) return version();
+  // An empty folder or file name (an unset shell variable) would name the current folder, or nothing.
+  for (const option of ['log', 'store'] as const) {
+    if (values[option] === '') return usage(`--${option} must not be empty`, command);
+  }
+  const extra = positionals[POSITIONALS[command as keyof typeof POSITIONALS] ?? positionals.length];
+  if (extra !== undefined)
+    return usage(`unexpected argument ${JSON.stringify(extra)} for ${command}`, command);
   switch (command) {
     case 'record':
       if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability), command);
