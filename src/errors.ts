@@ -174,3 +174,71 @@ export function textOf(value: unknown): string {
     }
   }
 }
+
+/**
+ * @internal Throws a `ConfigError` when `options`, an options object, has an own key not in `known`:
+ * a mistyped option (`windowMS`, `dir`) would otherwise be ignored without a word and its default used.
+ * The message names `where` (the function), the unknown key, the known ones, and the nearest known
+ * name when one is close (the same but for case, or at most 2 edits away). A key whose value is
+ * `undefined` counts too (TypeScript allows `undefined` for known keys only). Does nothing when
+ * `options` is not an object: the callers check that themselves, with their own message. For
+ * construction only, never per event.
+ */
+export function rejectUnknownKeys(
+  where: string,
+  options: unknown,
+  known: readonly string[],
+  what = 'option',
+): void {
+  if (typeof options !== 'object' || options === null) return;
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = nearestName(key, known);
+    throw new ConfigError(
+      `${where}: unknown ${what} "${key}"${near === undefined ? '' : ` (did you mean "${near}"?)`}; known: ${known.join(', ')}`,
+    );
+  }
+}
+
+/** The known name closest to `key`: one equal but for case, else one at most 2 edits away. */
+function nearestName(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const sameCase = known.find((name) => name.toLowerCase() === lower);
+  if (sameCase !== undefined) return sameCase;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of known) {
+    const distance = editDistance(lower, name.toLowerCase());
+    if (distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions); short option names only. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * @internal The keys of an options type `T`, as a list for `rejectUnknownKeys`, from a record naming
+ * each once: the compiler refuses a record that misses a key of `T` or names one `T` does not have, so
+ * the list cannot drift from the interface (inherited keys included).
+ */
+export function optionKeys<T>(keys: Record<keyof T & string, true>): readonly string[] {
+  return Object.freeze(Object.keys(keys));
+}

@@ -1,30 +1,51 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { asyncScheduler, NEVER } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
+  aggregateHooks,
   aimdPolicy,
   bridgeHooks,
   ConfigError,
+  chainHooks,
   correlate,
+  createEvent,
   createFileState,
   createFlowGate,
   createHookBridge,
   createModeSelector,
   EventFlowMetrics,
+  fileState,
+  fixedPolicy,
   fromFileWatcher,
   fromHookFile,
+  fromHookFileMarked,
   fromJsonLines,
+  hookDirectory,
   hybridProcess,
   measure,
+  openStore,
   pattern,
   persist,
   pullFrom,
+  reconstruct,
+  replay,
   runHook,
+  runHookAggregation,
+  runHookChain,
+  type SessionStore,
   seedPolicy,
+  selectMode,
   sessionWindows,
   systemLoad$,
   tail,
   temporalAggregate,
+  toEvents,
 } from '../src/index.js';
+import { type TempStore, tempStore } from './helpers/store.js';
 
 /**
  * Values no option accepts, including two that cannot be put in a message with a template literal or
@@ -165,4 +186,518 @@ describe('a timer length past setTimeout range is a ConfigError', () => {
       }
     });
   }
+});
+
+/**
+ * Unknown option names. Each public function that takes an options object refuses a key it does not
+ * know, at construction, with a `ConfigError` naming the function, the key, the known keys and the
+ * nearest one: before, `openStore({ dir })` opened the default store without a word, and so on.
+ */
+describe('an unknown option is a ConfigError naming it, the known ones and the nearest', () => {
+  let temp: TempStore;
+  const folder = mkdtempSync(join(tmpdir(), 'vibespec-options-'));
+  const store = (): SessionStore => temp.store;
+  beforeAll(async () => {
+    temp = await tempStore();
+    await temp.store.append([createEvent({ type: 'a', sessionId: 's', timestamp: 1 })]);
+  });
+  afterAll(async () => {
+    await temp.cleanup();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  const hook = { name: 'h', run: () => ({}) };
+  const probe = { cpuPercent: async () => 1, memoryPercent: async () => 1 };
+  type Options = Record<string, unknown>;
+
+  interface Case {
+    /** The function, as its messages name it. */
+    fn: string;
+    make: (options: Options) => unknown;
+    /** Its option names as its docs page lists them (not the code's list: a key it forgot fails). */
+    documented: readonly string[];
+    /** Option objects that together use every documented key, each accepted. */
+    accepts: readonly Options[];
+    /** A mistyped key, and the name the message suggests (`undefined`: none is close). */
+    typo: readonly [string, string | undefined];
+    /** Settles its checks in a promise (an async function). */
+    async?: boolean;
+  }
+
+  const RUN = ['scheduler', 'timeoutMs', 'errorPolicy', 'maxOutputBytes', 'sessionId'];
+  const RUN_VALUES = { scheduler: asyncScheduler, timeoutMs: 1000, maxOutputBytes: 1000, sessionId: 's' };
+  const QUERY = ['types', 'start', 'end', 'fromSeq', 'limit', 'reverse'];
+  const QUERY_VALUES = { types: ['a'], start: 0, end: 10, fromSeq: 0, limit: 5, reverse: true };
+  const LIMITS = { maxPayloadBytes: 1000, maxDepth: 8, maxRawLength: 100 };
+
+  const CASES: readonly Case[] = [
+    {
+      fn: 'temporalAggregate', // docs/temporalAggregate.md, Options
+      make: (o) => temporalAggregate(o),
+      documented: ['windows', 'allowedLatenessMs', 'idleFlushMs', 'maxEvents', 'maxOpenWindows'].concat([
+        'maxIdleSessions',
+        'includeEvents',
+        'scheduler',
+      ]),
+      accepts: [
+        {
+          windows: { a: 10 },
+          allowedLatenessMs: 0,
+          idleFlushMs: 0,
+          maxEvents: 5,
+          maxOpenWindows: 5,
+          maxIdleSessions: 5,
+          includeEvents: false,
+          scheduler: asyncScheduler,
+        },
+      ],
+      typo: ['windowz', 'windows'],
+    },
+    {
+      fn: 'sessionWindows', // docs/sessionWindows.md
+      make: (o) => sessionWindows(o),
+      documented: ['gapMs', 'key', 'allowedLatenessMs', 'idleFlushMs', 'maxEvents', 'maxOpenWindows'].concat([
+        'maxIdleKeys',
+        'includeEvents',
+        'scheduler',
+      ]),
+      accepts: [
+        {
+          gapMs: 10,
+          key: () => 'k',
+          allowedLatenessMs: 0,
+          idleFlushMs: 0,
+          maxEvents: 5,
+          maxOpenWindows: 5,
+          maxIdleKeys: 5,
+          includeEvents: true,
+          scheduler: asyncScheduler,
+        },
+      ],
+      typo: ['GapMS', 'gapMs'],
+    },
+    {
+      fn: 'adaptiveBatch', // docs/adaptiveBatch.md, Options
+      make: (o) => adaptiveBatch(o),
+      documented: ['maxSize', 'timeoutMs', 'minSize', 'maxSizeLimit', 'minTimeoutMs', 'maxTimeoutMs'].concat([
+        'policy',
+        'scheduler',
+      ]),
+      accepts: [
+        {
+          maxSize: 10,
+          timeoutMs: 1000,
+          minSize: 1,
+          maxSizeLimit: 20,
+          minTimeoutMs: 10,
+          maxTimeoutMs: 2000,
+          policy: fixedPolicy,
+          scheduler: asyncScheduler,
+        },
+      ],
+      typo: ['maxsize', 'maxSize'],
+    },
+    {
+      fn: 'adaptiveBatch: setConfig', // docs/adaptiveBatch.md: setConfig({ maxSize?, timeoutMs? })
+      make: (o) => adaptiveBatch().setConfig(o),
+      documented: ['maxSize', 'timeoutMs'],
+      accepts: [{ maxSize: 10, timeoutMs: 1000 }],
+      typo: ['timeout', 'timeoutMs'],
+    },
+    {
+      fn: 'seedPolicy', // docs/adaptiveBatch.md, seedPolicy
+      make: (o) => seedPolicy(o),
+      documented: ['cooldownMs', 'minSamples', 'slowLatencyMs', 'shrinkSize', 'shrinkTimeoutMs'].concat([
+        'fastLatencyMs',
+        'lowCapacityPerSecond',
+        'growSize',
+        'growTimeoutMs',
+      ]),
+      accepts: [
+        {
+          cooldownMs: 0,
+          minSamples: 1,
+          slowLatencyMs: 100,
+          shrinkSize: 1,
+          shrinkTimeoutMs: 10,
+          fastLatencyMs: 10,
+          lowCapacityPerSecond: 10,
+          growSize: 1,
+          growTimeoutMs: 10,
+        },
+      ],
+      typo: ['coolDownMs', 'cooldownMs'],
+    },
+    {
+      fn: 'aimdPolicy', // docs/adaptiveBatch.md, aimdPolicy
+      make: (o) => aimdPolicy({ targetLatencyMs: 10, ...o }),
+      documented: ['targetLatencyMs', 'increase', 'decreaseFactor', 'samples', 'cooldownMs'],
+      accepts: [{ targetLatencyMs: 10, increase: 1, decreaseFactor: 0.5, samples: 2, cooldownMs: 0 }],
+      typo: ['sample', 'samples'],
+    },
+    {
+      fn: 'hybridProcess', // docs/hybridProcess.md, Options
+      make: (o) => hybridProcess({ ...HANDLERS, ...o }),
+      documented: ['immediate', 'batch', 'background', 'load$', 'select', 'modes', 'batcher'].concat([
+        'concurrency',
+        'maxQueued',
+        'overflow',
+        'timeoutMs',
+        'gate',
+        'metrics',
+        'scheduler',
+      ]),
+      accepts: [
+        {
+          ...HANDLERS,
+          background: () => 1,
+          load$: NEVER,
+          select: () => 'immediate',
+          batcher: { maxSize: 10 },
+          concurrency: 2,
+          maxQueued: 10,
+          overflow: 'error',
+          timeoutMs: 1000,
+          gate: createFlowGate(),
+          metrics: new EventFlowMetrics(),
+          scheduler: asyncScheduler,
+        },
+        { modes: { lowPriority: 'batched' } },
+      ],
+      typo: ['overflowPolicy', undefined],
+    },
+    {
+      fn: 'EventFlowMetrics', // docs/metrics.md, options of new EventFlowMetrics()
+      make: (o) => new EventFlowMetrics(o),
+      documented: ['now', 'scheduler', 'maxTypes', 'recentSamples', 'precision'],
+      accepts: [{ now: () => 0, scheduler: asyncScheduler, maxTypes: 2, recentSamples: 2, precision: 3 }],
+      typo: ['maxType', 'maxTypes'],
+    },
+    {
+      fn: 'measure', // docs/metrics.md: measure(metrics, { type })
+      make: (o) => measure(new EventFlowMetrics(), o),
+      documented: ['type'],
+      accepts: [{ type: 'stage' }],
+      typo: ['Type', 'type'],
+    },
+    {
+      fn: 'selectMode', // docs/selectMode.md, the config (createModeSelector)
+      make: (o) => createModeSelector(o),
+      documented: ['thresholds', 'minHighLoadIndicators', 'userBlockingTypes', 'highVolumeTypes'].concat([
+        'backgroundTypes',
+        'lowPriority',
+      ]),
+      accepts: [
+        {
+          thresholds: {
+            cpuPercent: 1,
+            memoryPercent: 1,
+            queueDepth: 1,
+            avgLatencyMs: 1,
+            eventLoopDelayMs: 1,
+            eventLoopUtilization: 0.5,
+          },
+          minHighLoadIndicators: 1,
+          userBlockingTypes: ['a'],
+          highVolumeTypes: ['b'],
+          backgroundTypes: [],
+          lowPriority: 'batched',
+        },
+      ],
+      typo: ['lowPriorty', 'lowPriority'],
+    },
+    {
+      fn: 'selectMode', // the same config passed to selectMode, compiled and cached per object
+      make: (o) => selectMode(createEvent({ type: 'a' }), {}, o),
+      documented: ['thresholds', 'minHighLoadIndicators', 'userBlockingTypes', 'highVolumeTypes'].concat([
+        'backgroundTypes',
+        'lowPriority',
+      ]),
+      accepts: [
+        {
+          thresholds: { cpuPercent: 1 },
+          minHighLoadIndicators: 1,
+          userBlockingTypes: ['a'],
+          highVolumeTypes: ['b'],
+          backgroundTypes: [],
+          lowPriority: 'async',
+        },
+      ],
+      typo: ['minHighLoadIndicator', 'minHighLoadIndicators'],
+    },
+    {
+      fn: 'systemLoad$', // docs/systemLoad.md, Options
+      make: (o) => systemLoad$(o),
+      documented: ['intervalMs', 'metrics', 'probe', 'eventLoopResolutionMs', 'scheduler'],
+      accepts: [
+        {
+          intervalMs: 1000,
+          metrics: () => ({}),
+          probe,
+          eventLoopResolutionMs: 10,
+          scheduler: asyncScheduler,
+        },
+      ],
+      typo: ['interval', 'intervalMs'],
+    },
+    {
+      fn: 'bridgeHooks', // docs/bridge.md, options of the bridge
+      make: (o) => bridgeHooks(o),
+      documented: ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'scheduler'],
+      accepts: [{ ...LIMITS, scheduler: asyncScheduler }],
+      typo: ['maxdepth', 'maxDepth'],
+    },
+    {
+      fn: 'createHookBridge', // docs/bridge.md: the bridge's options and maxPending
+      make: (o) => createHookBridge(o),
+      documented: ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'scheduler', 'maxPending'],
+      accepts: [{ ...LIMITS, scheduler: asyncScheduler, maxPending: 5 }],
+      typo: ['maxPendng', 'maxPending'],
+    },
+    {
+      fn: 'toEvents', // docs/bridge.md: the limits
+      make: (o) => toEvents('PostToolUse', {}, 1, o),
+      documented: ['maxPayloadBytes', 'maxDepth', 'maxRawLength'],
+      accepts: [LIMITS],
+      typo: ['maxPayloadByte', 'maxPayloadBytes'],
+    },
+    {
+      fn: 'fromHookFile', // docs/bridge.md: fromHookFile(path, { follow?, pollIntervalMs?, resumeFrom?, hook?, maxLineLength? })
+      make: (o) => fromHookFile('x.jsonl', o),
+      documented: ['follow', 'pollIntervalMs', 'resumeFrom', 'hook', 'maxLineLength'],
+      accepts: [{ follow: true, pollIntervalMs: 10, resumeFrom: 0, hook: 'h', maxLineLength: 100 }],
+      typo: ['pollIntervalMS', 'pollIntervalMs'],
+    },
+    {
+      fn: 'fromHookFileMarked', // docs/bridge.md: the same options as fromHookFile
+      make: (o) => fromHookFileMarked('x.jsonl', o),
+      documented: ['follow', 'pollIntervalMs', 'resumeFrom', 'hook', 'maxLineLength'],
+      accepts: [{ follow: true, pollIntervalMs: 10, resumeFrom: 0, hook: 'h', maxLineLength: 100 }],
+      typo: ['resumeForm', 'resumeFrom'],
+    },
+    {
+      fn: 'fromJsonLines', // docs/bridge.md: options.hook, maxLineLength
+      make: (o) => fromJsonLines([], o),
+      documented: ['hook', 'maxLineLength'],
+      accepts: [{ hook: 'h', maxLineLength: 100 }],
+      typo: ['maxLineLenght', 'maxLineLength'],
+    },
+    {
+      fn: 'fromFileWatcher', // docs/bridge.md: fromFileWatcher(dir, { recursive?, ignore?, debounceMs?, scheduler? })
+      make: (o) => fromFileWatcher('.', o),
+      documented: ['recursive', 'ignore', 'debounceMs', 'scheduler'],
+      accepts: [{ recursive: false, ignore: /x/, debounceMs: 10, scheduler: asyncScheduler }],
+      typo: ['debounce', 'debounceMs'],
+    },
+    {
+      fn: 'runHook', // docs/hooks.md: the run's options
+      make: (o) => runHook(hook, {}, o),
+      documented: RUN,
+      accepts: [{ ...RUN_VALUES, errorPolicy: 'fail-open' }],
+      typo: ['timeout', 'timeoutMs'],
+    },
+    {
+      fn: 'runHookChain', // docs/hooks.md
+      make: (o) => runHookChain({ name: 'c', hooks: [hook] }, {}, o),
+      documented: RUN,
+      accepts: [{ ...RUN_VALUES, errorPolicy: 'fail-open' }],
+      typo: ['errorpolicy', 'errorPolicy'],
+    },
+    {
+      fn: 'chainHooks', // docs/hooks.md: the run's options, concurrency and maxQueued
+      make: (o) => chainHooks({ name: 'c', hooks: [hook] }, o),
+      documented: [...RUN, 'concurrency', 'maxQueued'],
+      accepts: [{ ...RUN_VALUES, errorPolicy: 'fail-open', concurrency: 2, maxQueued: 5 }],
+      typo: ['maxQueue', 'maxQueued'],
+    },
+    {
+      fn: 'runHookAggregation', // docs/hooks.md: { name?, deadlineMs?, scheduler?, … } (no errorPolicy)
+      make: (o) => runHookAggregation([hook], {}, () => 1, o),
+      documented: ['name', 'deadlineMs', 'scheduler', 'timeoutMs', 'maxOutputBytes', 'sessionId'],
+      accepts: [{ ...RUN_VALUES, name: 'agg', deadlineMs: 1000 }],
+      typo: ['deadline', 'deadlineMs'],
+    },
+    {
+      fn: 'aggregateHooks', // docs/hooks.md: those, concurrency and maxQueued
+      make: (o) => aggregateHooks([hook], () => 1, o),
+      documented: ['name', 'deadlineMs', 'scheduler', 'timeoutMs', 'maxOutputBytes', 'sessionId'].concat([
+        'concurrency',
+        'maxQueued',
+      ]),
+      accepts: [{ ...RUN_VALUES, name: 'agg', deadlineMs: 1000, concurrency: 2, maxQueued: 5 }],
+      typo: ['Concurrency', 'concurrency'],
+    },
+    {
+      fn: 'runHook: hook "c"', // docs/hooks.md, Command hooks: a command hook's fields
+      make: (o) => runHook({ name: 'c', command: 'true', ...o } as never, {}),
+      documented: ['name', 'command', 'args', 'env', 'cwd', 'shell', 'timeoutMs', 'maxOutputBytes'].concat([
+        'errorPolicy',
+      ]),
+      accepts: [
+        {
+          name: 'c',
+          command: 'true',
+          args: ['x'],
+          env: { A: 'b' },
+          cwd: '.',
+          shell: false,
+          timeoutMs: 1000,
+          maxOutputBytes: 100,
+          errorPolicy: 'fail-open',
+        },
+      ],
+      typo: ['arg', 'args'],
+    },
+    {
+      fn: 'hookDirectory', // docs/hooks.md: options (timeoutMs, env, cwd, maxOutputBytes, errorPolicy), shell
+      make: (o) => hookDirectory('.', o),
+      documented: ['timeoutMs', 'env', 'cwd', 'maxOutputBytes', 'errorPolicy', 'shell'],
+      accepts: [
+        { timeoutMs: 1000, env: { A: 'b' }, cwd: '.', maxOutputBytes: 100, errorPolicy: 'fail-open' },
+        { shell: true },
+      ],
+      typo: ['enV', 'env'],
+    },
+    {
+      fn: 'persist', // docs/store.md, persist
+      make: (o) => persist({ append: async () => undefined }, o),
+      documented: ['maxBatch', 'maxDelayMs', 'maxPending', 'scheduler', 'priorityLane'],
+      accepts: [
+        { maxBatch: 5, maxDelayMs: 10, maxPending: 10, scheduler: asyncScheduler, priorityLane: false },
+      ],
+      typo: ['maxbatch', 'maxBatch'],
+    },
+    {
+      fn: 'createFileState', // docs/store.md: createFileState({ recentWindowMs, maxRecent })
+      make: (o) => createFileState(o),
+      documented: ['recentWindowMs', 'maxRecent'],
+      accepts: [{ recentWindowMs: 10, maxRecent: 5 }],
+      typo: ['maxRecents', 'maxRecent'],
+    },
+    {
+      fn: 'tail', // docs/store.md: tail(store, sessionId, { fromSeq, maxBuffer })
+      make: (o) => tail(store(), 's', o),
+      documented: ['fromSeq', 'maxBuffer'],
+      accepts: [{ fromSeq: 1, maxBuffer: 5 }],
+      typo: ['fromseq', 'fromSeq'],
+    },
+    {
+      fn: 'replay', // docs/store.md: the query options
+      make: (o) => replay(store(), 's', o),
+      documented: QUERY,
+      accepts: [QUERY_VALUES],
+      typo: ['type', 'types'],
+    },
+    {
+      fn: 'reconstruct', // docs/store.md: the query options
+      make: (o) => reconstruct(store(), 's', fileState, o),
+      documented: QUERY,
+      accepts: [QUERY_VALUES],
+      typo: ['limt', 'limit'],
+      async: true,
+    },
+    {
+      fn: 'openStore', // docs/store.md, openStore(options?)
+      // A path of its own: before this check, the typo opened the default store in the working folder.
+      make: async (o) => (await openStore({ path: join(folder, 'typo'), ...o })).close(),
+      documented: ['path', 'durability', 'onCorruptRecord', 'maxCachedSessions'],
+      accepts: [
+        {
+          path: join(folder, 'store'),
+          durability: 'os',
+          onCorruptRecord: () => undefined,
+          maxCachedSessions: 5,
+        },
+      ],
+      typo: ['dir', undefined],
+      async: true,
+    },
+  ];
+
+  /** Runs `make(options)`: a sync one must throw at once, an async one reject. */
+  async function refusal(c: Case, options: Options): Promise<unknown> {
+    if (c.async) {
+      return (c.make(options) as Promise<unknown>).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    }
+    try {
+      c.make(options);
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  }
+
+  const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  for (const c of CASES) {
+    it(`${c.fn}: a mistyped ${c.typo[0]} is refused${c.typo[1] ? `, suggesting ${c.typo[1]}` : ''}`, async () => {
+      const [typo, near] = c.typo;
+      const error = await refusal(c, { [typo]: 1 });
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).code).toBe('INVALID_CONFIG');
+      const message = (error as Error).message;
+      expect(message).toMatch(
+        new RegExp(`^${escapeRegExp(c.fn)}: unknown (option|field) "${escapeRegExp(typo)}"`),
+      );
+      if (near === undefined) expect(message).not.toContain('did you mean');
+      else expect(message).toContain(`(did you mean "${near}"?)`);
+      // Every documented key is named among the known ones.
+      const known = message.slice(message.indexOf('known: ') + 'known: '.length).split(', ');
+      expect(known).toEqual(expect.arrayContaining([...c.documented]));
+      // A key whose value is undefined is still a typo (TypeScript allows undefined for known keys only).
+      expect(await refusal(c, { [typo]: undefined })).toBeInstanceOf(ConfigError);
+    });
+
+    it(`${c.fn}: accepts every documented option`, async () => {
+      const used = new Set(c.accepts.flatMap((options) => Object.keys(options)));
+      expect([...used].sort()).toEqual([...new Set(c.documented)].sort());
+      for (const options of c.accepts) {
+        expect(await refusal(c, options)).toBeUndefined();
+      }
+    });
+  }
+
+  it('keeps undefined options, and known keys set to undefined, working', () => {
+    expect(() => temporalAggregate(undefined)).not.toThrow();
+    expect(() => bridgeHooks(undefined)).not.toThrow();
+    expect(() => toEvents('Stop', {}, 1, undefined)).not.toThrow();
+    expect(() => replay(store(), 's', undefined)).not.toThrow();
+    expect(() => sessionWindows({ gapMs: undefined, key: undefined })).not.toThrow();
+    expect(() => persist({ append: async () => undefined }, { maxBatch: undefined })).not.toThrow();
+  });
+
+  it('reads options spread from a bigger object as their own keys (the case TypeScript misses)', () => {
+    const settings = { gapMs: 1000, logLevel: 'debug' };
+    expect(() => sessionWindows({ ...settings })).toThrow(
+      /^sessionWindows: unknown option "logLevel"; known: gapMs, key, /,
+    );
+  });
+
+  it('selectMode: a config is compiled once per object; a frozen config works, a bad one is refused each time', () => {
+    const event = createEvent({ type: 'git.commit' });
+    const config = Object.freeze({ lowPriority: 'batched' as const });
+    expect(selectMode(event, {}, config)).toBe('immediate');
+    expect(selectMode(event, {}, config)).toBe('immediate');
+    const bad = { lowpriority: 'batched' } as never;
+    expect(() => selectMode(event, {}, bad)).toThrow(/did you mean "lowPriority"/);
+    expect(() => selectMode(event, {}, bad)).toThrow(/did you mean "lowPriority"/);
+  });
+
+  it('selectMode: an unknown threshold is named with the nearest one, as an unknown option is', () => {
+    expect(() => createModeSelector({ thresholds: { cpuPercnt: 50 } as never })).toThrow(
+      /^selectMode: unknown threshold "cpuPercnt" \(did you mean "cpuPercent"\?\); known: cpuPercent, /,
+    );
+  });
+
+  it('hybridProcess: checks the options of its batcher and modes too', () => {
+    expect(() => hybridProcess({ ...HANDLERS, batcher: { maxsize: 5 } as never })).toThrow(
+      /^adaptiveBatch: unknown option "maxsize" \(did you mean "maxSize"\?\)/,
+    );
+    expect(() => hybridProcess({ ...HANDLERS, modes: { lowpriority: 'async' } as never })).toThrow(
+      /^selectMode: unknown option "lowpriority"/,
+    );
+  });
 });

@@ -1,5 +1,5 @@
 import { concat, defer, merge, type Observable, type OperatorFunction, of, tap } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys } from '../errors.js';
 import {
   checkCount,
   checkDuration,
@@ -49,6 +49,25 @@ export interface AggregateHooksOptions extends RunHookAggregationOptions {
    */
   maxQueued?: number;
 }
+
+const RUN_AGGREGATION_KEYS = optionKeys<RunHookAggregationOptions>({
+  scheduler: true,
+  timeoutMs: true,
+  maxOutputBytes: true,
+  sessionId: true,
+  name: true,
+  deadlineMs: true,
+});
+const AGGREGATE_HOOKS_KEYS = optionKeys<AggregateHooksOptions>({
+  scheduler: true,
+  timeoutMs: true,
+  maxOutputBytes: true,
+  sessionId: true,
+  name: true,
+  deadlineMs: true,
+  concurrency: true,
+  maxQueued: true,
+});
 
 interface PreparedAggregation<R> {
   readonly name: string;
@@ -185,7 +204,8 @@ function rejectedAggregation<R>(
  * @param options `name`, `deadlineMs` (60,000), `scheduler`, and the hook defaults `timeoutMs`,
  *   `maxOutputBytes`, `sessionId`.
  * @return an Observable of `HookStep`s then one `HookAggregationResult`, then complete.
- * @throws ConfigError at once when a hook or an option is malformed, or two hooks share a name.
+ * @throws ConfigError at once when a hook or an option is malformed, or two hooks share a name, or
+ *   an option's name is unknown (named with the nearest known one).
  */
 export function runHookAggregation<R>(
   hooks: readonly Hook[],
@@ -193,6 +213,7 @@ export function runHookAggregation<R>(
   aggregator: HookAggregator<R>,
   options?: RunHookAggregationOptions,
 ): Observable<HookAggregationOutput<R>> {
+  rejectUnknownKeys('runHookAggregation', options, RUN_AGGREGATION_KEYS);
   return runPreparedAggregation(
     prepareAggregation('runHookAggregation', hooks, aggregator, options),
     context as HookContext,
@@ -247,13 +268,15 @@ export function runHookAggregation<R>(
  * @param aggregator combines the steps (in hook order) into the aggregate.
  * @param options those of `runHookAggregation`, plus `concurrency` (1) and `maxQueued` (10,000).
  * @return an operator from contexts to `HookAggregationOutput`s.
- * @throws ConfigError at once when a hook or an option is malformed, or two hooks share a name.
+ * @throws ConfigError at once when a hook or an option is malformed, or two hooks share a name, or
+ *   an option's name is unknown (named with the nearest known one).
  */
 export function aggregateHooks<R, C extends object = HookContext>(
   hooks: readonly Hook[],
   aggregator: HookAggregator<R>,
   options?: AggregateHooksOptions,
 ): OperatorFunction<C, HookAggregationOutput<R>> {
+  rejectUnknownKeys('aggregateHooks', options, AGGREGATE_HOOKS_KEYS);
   const prepared = prepareAggregation('aggregateHooks', hooks, aggregator, options);
   const concurrency = checkPositiveInteger('aggregateHooks', 'concurrency', options?.concurrency, 1);
   const maxQueued = checkCount('aggregateHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);

@@ -1,4 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
+import { optionKeys, rejectUnknownKeys } from '../errors.js';
 import { checkCount, checkPositiveInteger, DEFAULT_MAX_QUEUED } from './options.js';
 import { boundedRuns, overflowEvent, type Rejection } from './queue.js';
 import { sessionIdOf } from './runHook.js';
@@ -21,6 +22,16 @@ export interface ChainHooksOptions extends HookRunOptions {
    */
   maxQueued?: number;
 }
+
+const OPTION_KEYS = optionKeys<ChainHooksOptions>({
+  scheduler: true,
+  timeoutMs: true,
+  errorPolicy: true,
+  maxOutputBytes: true,
+  sessionId: true,
+  concurrency: true,
+  maxQueued: true,
+});
 
 /** The final record of a context the queue had no room for: no hook ran. */
 function rejectedChain(chain: PreparedChain, context: HookContext, rejection: Rejection): HookChainResult {
@@ -90,12 +101,14 @@ function rejectedChain(chain: PreparedChain, context: HookContext, rejection: Re
  * @param chain `{ name, hooks }`.
  * @param options the run defaults of `runHookChain`, plus `concurrency` (1) and `maxQueued` (10,000).
  * @return an operator from contexts to `HookChainOutput`s.
- * @throws ConfigError at once when the chain, a hook or an option is malformed.
+ * @throws ConfigError at once when the chain, a hook or an option is malformed, a command hook has an
+ *   unknown field, or an option's name is unknown (named with the nearest known one).
  */
 export function chainHooks<C extends object = HookContext>(
   chain: HookChain,
   options?: ChainHooksOptions,
 ): OperatorFunction<C, HookChainOutput> {
+  rejectUnknownKeys('chainHooks', options, OPTION_KEYS);
   const prepared = prepareChain('chainHooks', chain, options);
   const concurrency = checkPositiveInteger('chainHooks', 'concurrency', options?.concurrency, 1);
   const maxQueued = checkCount('chainHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);

@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys } from '../errors.js';
 import { reviewSummary, validationResult } from './aggregators.js';
 import { checkHook, isCommandHook } from './options.js';
 import type { CommandHook, FunctionHook, Hook, HookAggregator, HookChain } from './types.js';
@@ -118,6 +118,15 @@ export function resolveChain(definition: HookChainDefinition, resolver: HookReso
 /** What `hookDirectory` applies to every hook it finds. */
 export type HookDirectoryOptions = Omit<CommandHook, 'name' | 'command' | 'args'>;
 
+const DIRECTORY_OPTION_KEYS = optionKeys<HookDirectoryOptions>({
+  timeoutMs: true,
+  errorPolicy: true,
+  env: true,
+  cwd: true,
+  shell: true,
+  maxOutputBytes: true,
+});
+
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
@@ -146,11 +155,14 @@ function isExecutable(path: string): boolean {
  * The program gets the context as JSON on stdin and answers as a command hook does. A name with a
  * path separator or `..` is never resolved. `options` (timeoutMs, env, cwd …) apply to every hook, but
  * `shell`: what is found is a file, run directly, and a shell would split its path at any space.
+ *
+ * @throws ConfigError when an option's name is unknown (named with the nearest known one).
  */
 export function hookDirectory(
   dir: string,
   options?: HookDirectoryOptions,
 ): (name: string) => CommandHook | undefined {
+  rejectUnknownKeys('hookDirectory', options, DIRECTORY_OPTION_KEYS);
   const base = resolve(dir);
   const { shell: _shell, ...applied } = options ?? {};
   return (name) => {

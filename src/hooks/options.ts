@@ -3,12 +3,37 @@
  * not on the first run) and resolving each hook's effective settings.
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import type { CommandHook, ErrorPolicy, FunctionHook, Hook, HookRunOptions } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_OUTPUT_BYTES = 1_048_576;
 export const DEFAULT_MAX_QUEUED = 10_000;
+
+/** The keys of `HookRunOptions` (`runHook`, `runHookChain`; the others add theirs). */
+export const RUN_OPTION_KEYS = optionKeys<HookRunOptions>({
+  scheduler: true,
+  timeoutMs: true,
+  errorPolicy: true,
+  maxOutputBytes: true,
+  sessionId: true,
+});
+
+/**
+ * The keys of a `CommandHook`. A function hook's are not checked: it may be a class instance, with
+ * fields of its own beside its `run` method.
+ */
+export const COMMAND_HOOK_KEYS = optionKeys<CommandHook>({
+  name: true,
+  timeoutMs: true,
+  errorPolicy: true,
+  command: true,
+  args: true,
+  env: true,
+  cwd: true,
+  shell: true,
+  maxOutputBytes: true,
+});
 
 /** The run's defaults, checked and filled in. */
 export interface RunDefaults {
@@ -110,6 +135,7 @@ export function checkHook(where: string, hook: unknown, index: number, name?: st
       throw new ConfigError(`${label}: shell must be a boolean or a shell's path`);
     }
     checkBytes(label, h.maxOutputBytes);
+    rejectUnknownKeys(label, h, COMMAND_HOOK_KEYS, 'field');
   }
   checkTimeout(label, h.timeoutMs);
   checkPolicy(label, h.errorPolicy);

@@ -1,10 +1,10 @@
 import { defer, from, isObservable, map, Observable, of, take, timeout } from 'rxjs';
-import { HookError } from '../errors.js';
+import { HookError, rejectUnknownKeys } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
 import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import { isRecord } from '../streams/payload.js';
 import { runCommand } from './command.js';
-import { checkHook, isCommandHook, type RunDefaults, runDefaults } from './options.js';
+import { checkHook, isCommandHook, RUN_OPTION_KEYS, type RunDefaults, runDefaults } from './options.js';
 import { parseAnswer, type RawOutcome, toHookError, unreadable } from './outcome.js';
 import type {
   CommandDetail,
@@ -348,10 +348,12 @@ function toStep({
  * @param context what the hook is given (as JSON on stdin for a command hook).
  * @param options scheduler, default timeout, output cap, session id of the event.
  * @return an Observable of exactly one `HookStep`; it never errors.
- * @throws ConfigError at once when the hook or an option is malformed.
+ * @throws ConfigError at once when the hook or an option is malformed, a command hook has an unknown
+ *   field, or an option's name is unknown (named with the nearest known one).
  */
 export function runHook(hook: Hook, context: object, options?: HookRunOptions): Observable<HookStep> {
   checkHook('runHook', hook, 0);
+  rejectUnknownKeys('runHook', options, RUN_OPTION_KEYS);
   const defaults = runDefaults('runHook', options);
   return runStep(hook, context as HookContext, { index: 0 }, defaults);
 }

@@ -1,6 +1,6 @@
 import { concat, concatMap, defer, from, type Observable, of, takeWhile, tap } from 'rxjs';
-import { ConfigError } from '../errors.js';
-import { checkHooks, checkName, runDefaults } from './options.js';
+import { ConfigError, rejectUnknownKeys } from '../errors.js';
+import { checkHooks, checkName, RUN_OPTION_KEYS, runDefaults } from './options.js';
 import { runStep } from './runHook.js';
 import type {
   ChainOutcome,
@@ -139,12 +139,14 @@ export function runPreparedChain(
  * @param options defaults for every hook: `scheduler`, `timeoutMs` (60,000), `errorPolicy`
  *   (`fail-closed`), `maxOutputBytes` (1 MiB), `sessionId` of the events.
  * @return an Observable of `HookStep`s then one `HookChainResult`, then complete.
- * @throws ConfigError at once when the chain, a hook or an option is malformed.
+ * @throws ConfigError at once when the chain, a hook or an option is malformed, a command hook has an
+ *   unknown field, or an option's name is unknown (named with the nearest known one).
  */
 export function runHookChain(
   chain: HookChain,
   initialContext: object,
   options?: RunHookChainOptions,
 ): Observable<HookChainOutput> {
+  rejectUnknownKeys('runHookChain', options, RUN_OPTION_KEYS);
   return runPreparedChain(prepareChain('runHookChain', chain, options), initialContext as HookContext);
 }

@@ -11,7 +11,7 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { isRecord } from '../streams/payload.js';
 import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
@@ -157,11 +157,45 @@ export interface AdaptiveBatchOperator<T> extends OperatorFunction<T, T[]> {
    * @throws RangeError on a negative or non-finite latency or size; whatever the policy throws.
    */
   report(report: BatchReport): void;
-  /** Sets the configuration by hand (clamped to the limits); counts as a change for the policy. */
+  /**
+   * Sets the configuration by hand (clamped to the limits); counts as a change for the policy.
+   *
+   * @throws ConfigError when a key is neither `maxSize` nor `timeoutMs` (named with the nearest one).
+   */
   setConfig(config: Partial<BatchConfig>): void;
 }
 
 const HISTORY = 100;
+
+const SEED_POLICY_KEYS = optionKeys<SeedPolicyOptions>({
+  cooldownMs: true,
+  minSamples: true,
+  slowLatencyMs: true,
+  fastLatencyMs: true,
+  lowCapacityPerSecond: true,
+  shrinkSize: true,
+  shrinkTimeoutMs: true,
+  growSize: true,
+  growTimeoutMs: true,
+});
+const AIMD_POLICY_KEYS = optionKeys<AimdPolicyOptions>({
+  targetLatencyMs: true,
+  increase: true,
+  decreaseFactor: true,
+  samples: true,
+  cooldownMs: true,
+});
+const ADAPTIVE_BATCH_KEYS = optionKeys<AdaptiveBatchOptions>({
+  minSize: true,
+  maxSize: true,
+  maxSizeLimit: true,
+  timeoutMs: true,
+  minTimeoutMs: true,
+  maxTimeoutMs: true,
+  policy: true,
+  scheduler: true,
+});
+const BATCH_CONFIG_KEYS = optionKeys<BatchConfig>({ maxSize: true, timeoutMs: true });
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
@@ -184,11 +218,12 @@ function nonNegativeNumber(name: string, value: number): number {
   return value;
 }
 
-/** The options object of a policy: an object, or absent unless `required`. */
-function optionsObject(name: string, options: unknown, required = false): void {
+/** The options object of a policy: an object of `known` keys only, or absent unless `required`. */
+function optionsObject(name: string, options: unknown, known: readonly string[], required = false): void {
   if ((options !== undefined || required) && !isRecord(options)) {
     throw new ConfigError(`${name}: the options must be an object, got ${textOf(options)}`);
   }
+  rejectUnknownKeys(name, options, known);
 }
 
 function clamp(value: number, low: number, high: number): number {
@@ -218,7 +253,7 @@ function meanOfLast(
  * kept (the seed discarded those arriving during the cooldown).
  */
 export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
-  optionsObject('seedPolicy', options);
+  optionsObject('seedPolicy', options, SEED_POLICY_KEYS);
   const {
     cooldownMs = 30_000,
     minSamples = 10,
@@ -270,7 +305,7 @@ export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
  * `maxSize` (so a bigger one would have been used), `maxSize + increase`. `timeoutMs` is left alone.
  */
 export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
-  optionsObject('aimdPolicy', options, true);
+  optionsObject('aimdPolicy', options, AIMD_POLICY_KEYS, true);
   const {
     targetLatencyMs,
     increase = 5,
@@ -357,10 +392,11 @@ interface Controller {
  *
  * @param options starting configuration, limits, `policy` and `scheduler`.
  * @return the operator, carrying `config`, `config$`, `report` and `setConfig`.
- * @throws ConfigError when an option is out of range or the limits do not hold the starting config.
+ * @throws ConfigError when an option is out of range, the limits do not hold the starting config, or
+ *   an option's name is unknown (named with the nearest known one).
  */
 export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBatchOperator<T> {
-  checkConfig('adaptiveBatch', options);
+  checkConfig('adaptiveBatch', options, ADAPTIVE_BATCH_KEYS);
   const scheduler = options.scheduler ?? asyncScheduler;
   const policy = options.policy ?? seedPolicy();
   const limits: BatchLimits = Object.freeze({
@@ -588,7 +624,12 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         );
       },
     },
-    setConfig: { value: (config: Partial<BatchConfig>) => apply(config) },
+    setConfig: {
+      value: (config: Partial<BatchConfig>) => {
+        rejectUnknownKeys('adaptiveBatch: setConfig', config, BATCH_CONFIG_KEYS);
+        apply(config);
+      },
+    },
   });
   return operator;
 }

@@ -15,7 +15,7 @@ import {
   Subscription,
   take,
 } from 'rxjs';
-import { ConfigError, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, textOf, VibespecError } from '../errors.js';
 import { createEvent, type Event, Priority } from '../event.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
@@ -91,6 +91,23 @@ export interface HybridProcessOptions<R> {
    */
   scheduler?: SchedulerLike;
 }
+
+const OPTION_KEYS = optionKeys<HybridProcessOptions<unknown>>({
+  immediate: true,
+  batch: true,
+  background: true,
+  load$: true,
+  select: true,
+  modes: true,
+  batcher: true,
+  concurrency: true,
+  maxQueued: true,
+  overflow: true,
+  timeoutMs: true,
+  gate: true,
+  metrics: true,
+  scheduler: true,
+});
 
 interface OutcomeBase {
   /** The input event. */
@@ -418,11 +435,11 @@ function settleLater<R>(
  *   `overflow`, `timeoutMs`, `gate`, `metrics` and `scheduler`.
  * @return an operator from `Event` to one `HybridOutput` per event.
  * @throws ConfigError at construction when a handler is missing, an option is out of range, a per-lane
- *   option names an unknown lane, or `select`, `load$`, `metrics`, `gate` or `scheduler` is not what it
- *   must be.
+ *   option names an unknown lane, `select`, `load$`, `metrics`, `gate` or `scheduler` is not what it
+ *   must be, or an option's name is unknown (named with the nearest known one) (of `batcher` options and `modes` too).
  */
 export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunction<Event, HybridOutput<R>> {
-  checkConfig('hybridProcess', options ?? null);
+  checkConfig('hybridProcess', options ?? null, OPTION_KEYS);
   const { immediate, batch, load$, metrics, gate } = options;
   if (typeof immediate !== 'function') throw new ConfigError('hybridProcess: immediate must be a function');
   if (typeof batch !== 'function') throw new ConfigError('hybridProcess: batch must be a function');

@@ -12,7 +12,7 @@ import {
   Observable,
   type SchedulerLike,
 } from 'rxjs';
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, optionKeys, textOf } from '../errors.js';
 import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
@@ -39,6 +39,14 @@ export interface EventFlowMetricsOptions {
    */
   precision?: 1 | 2 | 3;
 }
+
+const METRICS_KEYS = optionKeys<EventFlowMetricsOptions>({
+  now: true,
+  scheduler: true,
+  maxTypes: true,
+  recentSamples: true,
+  precision: true,
+});
 
 /** The statistics of one event type, in the seed's shape (snake_case keys, times in ms). */
 export interface TypeFlowSummary {
@@ -143,9 +151,12 @@ export class EventFlowMetrics {
   #startedAt: number;
   readonly #gauges = new Set<() => number>();
 
-  /** @throws ConfigError when an option is out of range, `now` not a function or `scheduler` not a `SchedulerLike`. */
+  /**
+   * @throws ConfigError when an option is out of range, `now` not a function, `scheduler` not a
+   *   `SchedulerLike`, or an option's name is unknown (named with the nearest known one).
+   */
   constructor(options: EventFlowMetricsOptions = {}) {
-    checkConfig('EventFlowMetrics', options);
+    checkConfig('EventFlowMetrics', options, METRICS_KEYS);
     if (options.now !== undefined && typeof options.now !== 'function') {
       throw new ConfigError(`EventFlowMetrics: now must be a function () => ms, got ${textOf(options.now)}`);
     }
@@ -300,6 +311,8 @@ export interface MeasureOptions<T> {
   type?: string | ((value: T) => string);
 }
 
+const MEASURE_KEYS = optionKeys<MeasureOptions<unknown>>({ type: true });
+
 /** A reading of `metrics.now()`. @throws RangeError when it is not a finite number. */
 function clockTime(metrics: EventFlowMetrics): number {
   const time = metrics.now();
@@ -342,8 +355,8 @@ function defaultType(value: unknown): string {
  *
  * @param options the `type` to record under.
  * @return an operator that mirrors its source.
- * @throws ConfigError at construction when `metrics` is not an `EventFlowMetrics`, or `type` neither a
- *   string nor a function.
+ * @throws ConfigError at construction when `metrics` is not an `EventFlowMetrics`, `type` neither a
+ *   string nor a function, or an option's name is unknown (named with the nearest known one).
  */
 export function measure<T>(
   metrics: EventFlowMetrics,
@@ -353,7 +366,7 @@ export function measure<T>(
   if (typeof metrics?.record !== 'function' || typeof metrics.now !== 'function') {
     throw new ConfigError(`measure: metrics must be an EventFlowMetrics, got ${textOf(metrics)}`);
   }
-  checkConfig('measure', options);
+  checkConfig('measure', options, MEASURE_KEYS);
   const typeOption = options.type;
   if (typeOption !== undefined && typeof typeOption !== 'string' && typeof typeOption !== 'function') {
     // It would error the stream at the first value.

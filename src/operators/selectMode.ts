@@ -2,7 +2,7 @@
  * `selectMode`: the pure decision of how an event is processed — at once, in a batch, or in the
  * background. See `docs/selectMode.md`.
  */
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { isRecord } from '../streams/payload.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
@@ -82,6 +82,14 @@ const DEFAULT_USER_BLOCKING = ['git.commit', 'agent.completed', 'workflow.failed
 const DEFAULT_HIGH_VOLUME = ['file.modified', 'tool.used', 'performance.metric'] as const;
 const DEFAULT_BACKGROUND = ['*.aggregated'] as const;
 const INDICATORS = Object.keys(DEFAULT_LOAD_THRESHOLDS) as Array<keyof LoadThresholds>;
+const CONFIG_KEYS = optionKeys<SelectModeConfig>({
+  thresholds: true,
+  minHighLoadIndicators: true,
+  userBlockingTypes: true,
+  highVolumeTypes: true,
+  backgroundTypes: true,
+  lowPriority: true,
+});
 
 /** Matches an event type against exact names (a Set lookup) and `*` globs (compiled once). */
 function typeMatcher(patterns: readonly string[], option: string): (type: string) => boolean {
@@ -106,20 +114,20 @@ function escapeRegExp(text: string): string {
  *
  * @throws ConfigError when the config or its `thresholds` is not an object, a threshold is not a
  *   finite number or `Infinity` (`NaN`, `-Infinity`), `minHighLoadIndicators` is not a positive
- *   integer, or a type list is not an array of non-empty strings.
+ *   integer, a type list is not an array of non-empty strings, or the name of an option or a threshold
+ *   is unknown (named with the nearest known one).
  */
 export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
   if (!isRecord(config as unknown)) {
     throw new ConfigError(`selectMode: the config must be an object, got ${textOf(config)}`);
   }
+  rejectUnknownKeys('selectMode', config, CONFIG_KEYS);
   if (config.thresholds !== undefined && !isRecord(config.thresholds as unknown)) {
     throw new ConfigError(`selectMode: thresholds must be an object, got ${textOf(config.thresholds)}`);
   }
+  rejectUnknownKeys('selectMode', config.thresholds, INDICATORS, 'threshold');
   const thresholds: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS };
   for (const [key, value] of Object.entries(config.thresholds ?? {})) {
-    if (!INDICATORS.includes(key as keyof LoadThresholds)) {
-      throw new ConfigError(`selectMode: unknown threshold "${key}" (known: ${INDICATORS.join(', ')})`);
-    }
     if (value === undefined) continue;
     // Infinity disables an indicator; -Infinity would make it high on any figure, never what is meant.
     if (typeof value !== 'number' || !(Number.isFinite(value) || value === Number.POSITIVE_INFINITY)) {
@@ -203,7 +211,8 @@ const compiled = new WeakMap<SelectModeConfig, ModeSelector>();
  *   missing or `null` load as no load at all.
  * @param config thresholds and type lists; compiled once per config object and cached.
  * @return the processing mode.
- * @throws ConfigError when `config` is invalid.
+ * @throws ConfigError when `config` is invalid (see `createModeSelector`); an invalid config is not
+ *   cached, so it throws at each call.
  */
 export function selectMode(
   event: Event,

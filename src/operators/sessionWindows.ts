@@ -3,7 +3,7 @@
  * See `docs/sessionWindows.md`.
  */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, optionKeys } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
   advance,
@@ -97,6 +97,17 @@ export interface SessionWindowData extends Record<string, unknown> {
 }
 
 const OPERATOR = 'sessionWindows';
+const CONFIG_KEYS = optionKeys<SessionWindowsConfig>({
+  gapMs: true,
+  key: true,
+  allowedLatenessMs: true,
+  idleFlushMs: true,
+  maxEvents: true,
+  maxOpenWindows: true,
+  maxIdleKeys: true,
+  includeEvents: true,
+  scheduler: true,
+});
 const WINDOW = 'session.window';
 const LATE = 'session.window.late';
 
@@ -177,10 +188,11 @@ function hasStringForm(value: unknown): boolean {
  * @param config gap, key, lateness, idle rule, limits and scheduler; see `SessionWindowsConfig`.
  * @return an operator that replaces keyed events by `session.window` events (and late ones by
  *   `session.window.late` events) and passes events without a key through.
- * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid.
+ * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid or its name
+ *   unknown (the message names the nearest known one).
  */
 export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<Event, Event> {
-  checkConfig(OPERATOR, config);
+  checkConfig(OPERATOR, config, CONFIG_KEYS);
   const gapMs = numberOption(OPERATOR, 'gapMs', config?.gapMs, 300_000, { min: 0, exclusive: true });
   const keyOf = config?.key ?? sessionIdKey;
   if (typeof keyOf !== 'function') throw new ConfigError(`${OPERATOR}: key must be a function`);

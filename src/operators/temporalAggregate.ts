@@ -3,7 +3,7 @@
  * `<type>.aggregated` events. See `docs/temporalAggregate.md`.
  */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, optionKeys } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
 import {
   booleanOption,
@@ -138,6 +138,16 @@ export interface AggregatedData extends Record<string, unknown> {
 }
 
 const OPERATOR = 'temporalAggregate';
+const CONFIG_KEYS = optionKeys<TemporalAggregateConfig>({
+  windows: true,
+  allowedLatenessMs: true,
+  idleFlushMs: true,
+  maxEvents: true,
+  maxOpenWindows: true,
+  maxIdleSessions: true,
+  includeEvents: true,
+  scheduler: true,
+});
 
 /** The pending events of a key with none: shared, never written (the first event replaces it). */
 const NO_EVENTS: Event[] = Object.freeze([]) as unknown as Event[];
@@ -249,10 +259,11 @@ interface TypeSpec {
  * @param config windows, lateness, idle rule, limits and scheduler; see `TemporalAggregateConfig`.
  * @return an operator that replaces windowed events by their aggregates (and late events by
  *   `<type>.late` events) and passes every other event through.
- * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid.
+ * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid or its name
+ *   unknown (the message names the nearest known one).
  */
 export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFunction<Event, Event> {
-  checkConfig(OPERATOR, config);
+  checkConfig(OPERATOR, config, CONFIG_KEYS);
   const types = readWindows(config?.windows);
   const latenessMs = numberOption(OPERATOR, 'allowedLatenessMs', config?.allowedLatenessMs, 0, { min: 0 });
   const idleFlushMs = numberOption(OPERATOR, 'idleFlushMs', config?.idleFlushMs, 0, {

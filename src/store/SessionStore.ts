@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
-import { ConfigError, formatIssues, textOf } from '../errors.js';
+import { ConfigError, formatIssues, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import type { Event } from '../event.js';
 import { makeFolder } from '../folders.js';
 import { isRecord } from '../streams/payload.js';
@@ -1857,10 +1857,21 @@ function createSessionId(): string {
  *   by: a symlink is the same database) has the database open; `STORE_NOT_OPEN` when it cannot be
  *   opened for another reason (`cause` says why), a folder of `path` that cannot be created included
  *   (the message names the first one).
- * @throws ConfigError for invalid options.
+ * @throws ConfigError for invalid options, an unknown one included (`dir` for `path`: named, with the
+ *   known ones).
  */
 export async function openStore(options: StoreOptions = {}): Promise<SessionStore> {
   if (!isRecord(options)) throw new ConfigError('openStore() options must be an object');
+  rejectUnknownKeys(
+    'openStore',
+    options,
+    optionKeys<StoreOptions>({
+      path: true,
+      durability: true,
+      onCorruptRecord: true,
+      maxCachedSessions: true,
+    }),
+  );
   const {
     path = DEFAULT_STORE_PATH,
     durability = 'process',

@@ -14,7 +14,7 @@ import {
   Subscriber,
   Subscription,
 } from 'rxjs';
-import { ConfigError, formatIssues, textOf } from '../errors.js';
+import { ConfigError, formatIssues, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { timerOption } from '../operators/internal/eventTime.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
@@ -59,6 +59,14 @@ export interface PersistOptions {
    */
   priorityLane?: boolean;
 }
+
+const OPTION_KEYS = optionKeys<PersistOptions>({
+  maxBatch: true,
+  maxDelayMs: true,
+  maxPending: true,
+  scheduler: true,
+  priorityLane: true,
+});
 
 /**
  * Writes events to a store with group commit, and emits each one only once the batch holding it is
@@ -135,13 +143,15 @@ export interface PersistOptions {
  *
  * @param store the store (or any `EventWriter`).
  * @param options batching limits, the scheduler of the `maxDelayMs` timer, the priority lane.
- * @throws ConfigError for invalid options (a `maxDelayMs` beyond setTimeout's 2,147,483,647 ms among them).
+ * @throws ConfigError for invalid options (a `maxDelayMs` beyond setTimeout's 2,147,483,647 ms among them)
+ *   and unknown ones (named with the nearest known one).
  * @return an operator that mirrors the source, delayed until each event is written.
  */
 export function persist(store: EventWriter, options: PersistOptions = {}): MonoTypeOperatorFunction<Event> {
   if (store === null || typeof store !== 'object' || typeof store.append !== 'function') {
     throw new ConfigError('persist() needs a store (an object with an append(events) method)');
   }
+  rejectUnknownKeys('persist', options, OPTION_KEYS);
   const { maxBatch = 1_000, maxDelayMs = 0, maxPending = 100_000, priorityLane = true } = options;
   if (typeof priorityLane !== 'boolean') {
     throw new ConfigError(`persist: priorityLane must be a boolean, got ${textOf(priorityLane)}`);

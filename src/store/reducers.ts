@@ -3,8 +3,9 @@
  * functions, usable live with RxJS `scan` and offline with `reconstruct`. Time cut-offs are relative to
  * the latest event seen, never the wall clock, so replaying a session gives the same state every time.
  */
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { type Event, setOwn } from '../event.js';
+import { QUERY_KEYS } from './replay.js';
 import type { QueryOptions, SessionStore } from './SessionStore.js';
 
 /**
@@ -162,12 +163,16 @@ export interface FileStateOptions {
   maxRecent?: number;
 }
 
+const FILE_STATE_KEYS = optionKeys<FileStateOptions>({ recentWindowMs: true, maxRecent: true });
+
 /**
  * A `fileState` reducer with another recent-changes window or limit.
  *
- * @throws ConfigError when `recentWindowMs` is not a number ≥ 0 or `maxRecent` not an integer ≥ 0.
+ * @throws ConfigError when `recentWindowMs` is not a number ≥ 0, `maxRecent` not an integer ≥ 0, or
+ *   an option's name is unknown (named with the nearest known one).
  */
 export function createFileState(options: FileStateOptions = {}): StateReducer<FileState> {
+  rejectUnknownKeys('createFileState', options, FILE_STATE_KEYS);
   const windowMs = options.recentWindowMs ?? HOUR_MS;
   const maxRecent = options.maxRecent ?? DEFAULT_HISTORY;
   if (typeof windowMs !== 'number' || !(windowMs >= 0)) {
@@ -480,6 +485,8 @@ export const sessionState: StateReducer<SessionState> = builtIn<SessionState>(
  * where `reduce` copies them at every change (O(files) per file event for `fileState`). That is for the
  * built-in `reduce` functions: a reducer with a `reduce` of its own (even spread from a built-in one) is
  * folded with it.
+ *
+ * @throws ConfigError (as a rejection) for invalid query options, an unknown one included.
  */
 export async function reconstruct<S>(
   store: SessionStore,
@@ -487,6 +494,7 @@ export async function reconstruct<S>(
   reducer: StateReducer<S>,
   query?: QueryOptions,
 ): Promise<S> {
+  rejectUnknownKeys('reconstruct', query, QUERY_KEYS);
   const reduce = inPlaceReduce(reducer) ?? reducer.reduce;
   let state = reducer.initial;
   for await (const event of store.query(sessionId, query)) state = reduce(state, event);

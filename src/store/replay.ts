@@ -3,7 +3,7 @@
  * stored, then every live append — a catch-up subscription).
  */
 import { Observable } from 'rxjs';
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import type { Event } from '../event.js';
 import { StoreError } from './errors.js';
 import type { QueryOptions, SessionStore, StoredEvent } from './SessionStore.js';
@@ -22,12 +22,24 @@ import type { QueryOptions, SessionStore, StoredEvent } from './SessionStore.js'
  * replay(store, sessionId, { types: ['git.commit'], reverse: true, limit: 5 }).subscribe(console.log);
  * ```
  *
- * @throws ConfigError (synchronously) for invalid query options.
+ * @throws ConfigError (synchronously) for invalid query options, an unknown one included (named with the
+ *   nearest known one).
  */
 export function replay(store: SessionStore, sessionId: string, query?: QueryOptions): Observable<Event> {
+  rejectUnknownKeys('replay', query, QUERY_KEYS);
   const iterable = store.query(sessionId, query);
   return fromAsyncIterable(iterable);
 }
+
+/** @internal The keys of `QueryOptions`: `replay` and `reconstruct` refuse others. */
+export const QUERY_KEYS = optionKeys<QueryOptions>({
+  types: true,
+  start: true,
+  end: true,
+  fromSeq: true,
+  limit: true,
+  reverse: true,
+});
 
 function isNotOpen(error: unknown): boolean {
   return error instanceof StoreError && error.code === 'STORE_NOT_OPEN';
@@ -70,6 +82,8 @@ export interface TailOptions {
   maxBuffer?: number;
 }
 
+const TAIL_KEYS = optionKeys<TailOptions>({ fromSeq: true, maxBuffer: true });
+
 /**
  * A catch-up subscription: a session's stored events from `fromSeq`, then every event appended to it
  * from then on, each as `{ seq, event }`, in seq order — with no gap and no duplicate at the hand-over.
@@ -90,13 +104,14 @@ export interface TailOptions {
  * });
  * ```
  *
- * @throws ConfigError (synchronously) for invalid options.
+ * @throws ConfigError (synchronously) for invalid options, an unknown one included.
  */
 export function tail(
   store: SessionStore,
   sessionId: string,
   options: TailOptions = {},
 ): Observable<StoredEvent> {
+  rejectUnknownKeys('tail', options, TAIL_KEYS);
   const { fromSeq = 0, maxBuffer = 10_000 } = options;
   if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
     throw new ConfigError(`tail: fromSeq must be an integer ≥ 0, got ${textOf(fromSeq)}`);

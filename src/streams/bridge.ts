@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
-import { ConfigError, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
 
@@ -30,9 +30,10 @@ export interface BridgeHooksOptions extends BridgeOptions {
  * @param options payload limits (`maxPayloadBytes`, `maxDepth`, `maxRawLength`) and the `scheduler`
  *   whose clock stamps outputs that carry no timestamp.
  * @return an operator from `HookOutput` to `Event`.
- * @throws ConfigError at construction when a limit is not a positive integer.
+ * @throws ConfigError at construction when a limit is not a positive integer, or an option's name is unknown (named with the nearest known one).
  */
 export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
+  rejectUnknownKeys('bridgeHooks', options, BRIDGE_HOOKS_KEYS);
   const limits = bridgeLimits(options);
   const scheduler = options?.scheduler ?? asyncScheduler;
   return (source) =>
@@ -57,6 +58,20 @@ export interface HookBridgeOptions extends BridgeHooksOptions {
    */
   maxPending?: number;
 }
+
+const BRIDGE_HOOKS_KEYS = optionKeys<BridgeHooksOptions>({
+  maxPayloadBytes: true,
+  maxDepth: true,
+  maxRawLength: true,
+  scheduler: true,
+});
+const HOOK_BRIDGE_KEYS = optionKeys<HookBridgeOptions>({
+  maxPayloadBytes: true,
+  maxDepth: true,
+  maxRawLength: true,
+  scheduler: true,
+  maxPending: true,
+});
 
 /** An imperative entry point to the bridge, for producers that are not Observables. */
 export interface HookBridge {
@@ -88,8 +103,12 @@ export interface HookBridge {
  * }
  * bridge.push('PostToolUse', output);
  * ```
+ *
+ * @throws ConfigError at construction when `maxPending` is not an integer ≥ 0, a limit is not a positive
+ *   integer, or an option's name is unknown (named with the nearest known one).
  */
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
+  rejectUnknownKeys('createHookBridge', options, HOOK_BRIDGE_KEYS);
   const maxPending = options?.maxPending ?? 10_000;
   if (!Number.isInteger(maxPending) || maxPending < 0) {
     throw new ConfigError(

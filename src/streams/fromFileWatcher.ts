@@ -2,7 +2,7 @@ import { type Dirent, type FSWatcher, readdirSync, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
 import { timerOption } from '../operators/internal/eventTime.js';
 import type { HookOutput } from './toEvents.js';
 
@@ -34,6 +34,13 @@ export interface FileChange {
   size?: number;
 }
 
+const OPTION_KEYS = optionKeys<FileWatcherOptions>({
+  recursive: true,
+  ignore: true,
+  debounceMs: true,
+  scheduler: true,
+});
+
 const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
 
 /**
@@ -51,12 +58,14 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  *
  * Never completes on its own; unsubscribing closes the watcher.
  *
- * @throws ConfigError at construction when `dir` is not a non-empty string or an option is invalid.
+ * @throws ConfigError at construction when `dir` is not a non-empty string, an option is invalid, or its
+ *   name unknown (named with the nearest known one).
  */
 export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Observable<HookOutput> {
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new ConfigError(`fromFileWatcher: dir must be a non-empty path, got ${textOf(dir)}`);
   }
+  rejectUnknownKeys('fromFileWatcher', options, OPTION_KEYS);
   const root = resolve(dir);
   const recursive = options?.recursive ?? true;
   const debounceMs = options?.debounceMs ?? 50;

@@ -2,7 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
-import { ConfigError, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
 import { timerOption } from '../operators/internal/eventTime.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import { isRecord } from './payload.js';
@@ -43,6 +43,14 @@ export interface HookFileOptions extends JsonLinesOptions {
   resumeFrom?: number | Pick<HookFileMark, 'end' | 'ino' | 'head' | 'timestamp'>;
 }
 
+const OPTION_KEYS = optionKeys<HookFileOptions>({
+  hook: true,
+  maxLineLength: true,
+  follow: true,
+  pollIntervalMs: true,
+  resumeFrom: true,
+});
+
 const CHUNK = 64 * 1024;
 /**
  * How many of a followed file's first bytes are kept and read again after each wait, to tell a rewrite
@@ -70,7 +78,8 @@ const FINGERPRINT = 256;
  * result:  -b-c|                                 (resumeFrom: the mark of a)
  * ```
  *
- * @throws ConfigError at construction when `path` is not a non-empty string or an option is invalid.
+ * @throws ConfigError at construction when `path` is not a non-empty string, an option is invalid, or its
+ *   name unknown (named with the nearest known one).
  * @throws (as an error notification) `VibespecError` `SOURCE_FAILED` when the file cannot be read
  *   (and, without `follow`, when it does not exist).
  */
@@ -186,6 +195,7 @@ function readHookFile<T>(
   if (typeof path !== 'string' || path.length === 0) {
     throw new ConfigError(`fromHookFile: path must be a non-empty path, got ${textOf(path)}`);
   }
+  rejectUnknownKeys(marked ? 'fromHookFileMarked' : 'fromHookFile', options, OPTION_KEYS);
   const resumeFrom = resumeOption(options?.resumeFrom);
   const follow = options?.follow ?? false;
   const pollIntervalMs = timerOption('fromHookFile: pollIntervalMs', options?.pollIntervalMs ?? 250);

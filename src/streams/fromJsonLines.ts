@@ -1,9 +1,11 @@
 import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
-import { ConfigError, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import { isIterableObject } from './pullFrom.js';
 import type { HookOutput } from './toEvents.js';
+
+const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: true });
 
 /**
  * Emits one `HookOutput` per line of a JSON Lines stream — a log of hook payloads, a pipe from a
@@ -24,8 +26,8 @@ import type { HookOutput } from './toEvents.js';
  * error as `cause`.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
- * @throws ConfigError at construction when `input` is not one, or `maxLineLength` is not a positive
- *   integer.
+ * @throws ConfigError at construction when `input` is not one, `maxLineLength` is not a positive
+ *   integer, or an option's name is unknown (named with the nearest known one).
  */
 export function fromJsonLines(
   input: Readable | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
@@ -36,6 +38,7 @@ export function fromJsonLines(
       `fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes (a string: pass [text]), got ${textOf(input)}`,
     );
   }
+  rejectUnknownKeys('fromJsonLines', options, OPTION_KEYS);
   const reader = () => new LineReader(options);
   reader(); // validate options at construction
   return new Observable<HookOutput>((subscriber) => {

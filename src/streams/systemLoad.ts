@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { asyncScheduler, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { MAX_TIMER_MS, timerOption } from '../operators/internal/eventTime.js';
 import type { PipelineLoad } from '../operators/metrics.js';
 
@@ -65,6 +65,14 @@ export interface SystemLoadOptions {
   /** The scheduler of the sampling timer and of `timestamp`. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
+
+const OPTION_KEYS = optionKeys<SystemLoadOptions>({
+  intervalMs: true,
+  metrics: true,
+  probe: true,
+  eventLoopResolutionMs: true,
+  scheduler: true,
+});
 
 /** The part of a sample that one sampler shares between all its subscribers. */
 type MachineSample = Omit<SystemLoad, 'queueDepth' | 'avgLatencyMs'>;
@@ -268,9 +276,10 @@ function startSampler(
  * @param options `intervalMs`, the pipeline `metrics`, the OS `probe` and the `scheduler`.
  * @return a shared Observable of `SystemLoad`.
  * @throws ConfigError when `intervalMs` or `eventLoopResolutionMs` is not positive, or longer than
- *   setTimeout's limit (2,147,483,647 ms, which Node would turn into 1 ms).
+ *   setTimeout's limit (2,147,483,647 ms, which Node would turn into 1 ms), or an option's name is unknown (named with the nearest known one).
  */
 export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemLoad> {
+  rejectUnknownKeys('systemLoad$', options, OPTION_KEYS);
   const { intervalMs = 1000, eventLoopResolutionMs = 10, scheduler = asyncScheduler, metrics } = options;
   // Timers: Node fires one longer than setTimeout's limit after 1 ms, so such a period is refused.
   timerOption('systemLoad$: intervalMs', intervalMs);

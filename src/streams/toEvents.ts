@@ -2,7 +2,7 @@
  * The hook bridge's pure mapping: one hook payload → one or more `Event`s.
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { createEvent, createEventId, type Event, Priority, setOwn } from '../event.js';
 import { checkPayload, cutAt, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
 
@@ -1501,6 +1501,12 @@ function resolveLimits(options: BridgeOptions | undefined): PayloadLimits {
   };
 }
 
+const BRIDGE_OPTION_KEYS = optionKeys<BridgeOptions>({
+  maxPayloadBytes: true,
+  maxDepth: true,
+  maxRawLength: true,
+});
+
 /** @internal Resolved limits for a bridge, validated once at construction. */
 export function bridgeLimits(options: BridgeOptions | undefined): PayloadLimits {
   const limits = resolveLimits(options);
@@ -1619,6 +1625,8 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
  * @param hookName the hook that produced `output`.
  * @param output the hook's output (for Claude Code, the stdin payload).
  * @param timestamp event time; defaults to `Date.now()`.
+ * @param options the payload limits.
+ * @throws ConfigError when a limit is not a positive integer, or an option's name is unknown (named with the nearest known one).
  */
 export function toEvents(
   hookName: string,
@@ -1626,6 +1634,7 @@ export function toEvents(
   timestamp?: number,
   options?: BridgeOptions,
 ): Event[] {
+  if (options !== undefined) rejectUnknownKeys('toEvents', options, BRIDGE_OPTION_KEYS);
   const limits = bridgeLimits(options);
   return mapHookOutput({ hook: hookName, output, timestamp }, limits, Date);
 }

@@ -6,7 +6,7 @@
  * Nothing here is part of the public API.
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
-import { ConfigError, textOf } from '../../errors.js';
+import { ConfigError, rejectUnknownKeys, textOf } from '../../errors.js';
 import { createEvent, type Event, Priority } from '../../event.js';
 import { isRecord } from '../../streams/payload.js';
 
@@ -61,11 +61,15 @@ export function booleanOption(operator: string, name: string, value: unknown, fa
   return value;
 }
 
-/** Checks the config object itself and its `scheduler`. */
-export function checkConfig(operator: string, config: unknown): void {
+/**
+ * Checks the config object itself, its keys (when `known` is given: an unknown one is a `ConfigError`,
+ * see `rejectUnknownKeys`) and its `scheduler`.
+ */
+export function checkConfig(operator: string, config: unknown, known?: readonly string[]): void {
   if (config !== undefined && !isRecord(config)) {
     throw new ConfigError(`${operator}: the config must be an object, got ${describeValue(config)}`);
   }
+  if (known !== undefined) rejectUnknownKeys(operator, config, known);
   const scheduler = (config as { scheduler?: unknown } | undefined)?.scheduler;
   if (
     scheduler !== undefined &&
