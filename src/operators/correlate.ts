@@ -454,7 +454,8 @@ function compile(groups: readonly CorrelationGroup[], options: CorrelateOptions)
     maxEventIds: options.maxEventIds ?? 100,
     maxFiles: options.maxFiles ?? 100,
     maxWindowMs: Math.max(...windows),
-    // Quiet episodes and idle sessions are looked for a few times per (shortest) window of event time.
+    // The live clock's period: it looks for quiet episodes and idle sessions a few times per (shortest)
+    // window while the input is silent (event time sweeps at each advance of the watermark).
     sweepEveryMs: Math.max(1, Math.min(...windows) / 4),
     liveClock: options.liveClock ?? false,
     scheduler: options.scheduler ?? asyncScheduler,
@@ -608,7 +609,6 @@ class Correlator implements SerialEngine<Event> {
    */
   private readonly due = new DueQueue<SessionState>();
   private watermark = NO_TIME;
-  private nextSweepAt = NO_TIME;
   private seq = 0;
   private readonly timer: LiveTimer | undefined;
   private readonly readErrors = new ErrorGate(60_000);
@@ -677,13 +677,16 @@ class Correlator implements SerialEngine<Event> {
     const time = finiteTime(timestamp);
     if (time !== undefined && time > this.watermark) {
       this.watermark = time;
-      if (time >= this.nextSweepAt) {
+      // A sweep on every advance of the watermark, when a session is due (one comparison here, so the
+      // call is made only then): an episode whose deadline has passed ends before the first event after
+      // it, whatever its session, as live (where a clock tick may end it first, still before that event):
+      // a replay keeps the live run's order.
+      if (this.due.next <= time) {
         try {
           this.sweep(time);
         } catch (error) {
           failure = { error };
         }
-        this.nextSweepAt = time + config.sweepEveryMs;
       }
     }
     try {
@@ -1134,7 +1137,7 @@ class Correlator implements SerialEngine<Event> {
 
   /**
    * Ends every open episode (input completed or errored): first, as a sweep would, those already quiet
-   * by the watermark (`quiet` — sweeps run at most once per a quarter of the shortest window, and what
+   * by the watermark (`quiet` — the sweep at each advance of the watermark has ended them already; what
    * the input has already decided must not depend on when the last one ran), then the rest (`flushed`),
    * in the same order as a sweep's: by deadline, then session id, then group. Each even if the consumer
    * throws on an earlier one (each is taken out of the state before it goes out: a second flush emits
@@ -1302,9 +1305,11 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * run) are checked by the group's rule when one arrives; a match opens an *episode*, reported once as
  * `activity.detected`. Further events of the group extend the episode (a burst of 100 matching events
  * is one activity). When the session has had no event of the group for `windowMs`, the episode ends
- * with `activity.ended` (its totals and `reason`), and a new episode may begin. Episodes found quiet
- * together (a jump in event time) end in deadline order (last event + window; ties by session id, then
- * group order), as the live clock finds them.
+ * with `activity.ended` (its totals and `reason`), and a new episode may begin. Each advance of event
+ * time (the newest timestamp seen) first ends the episodes quiet by then, whatever their session, so an
+ * end goes out before the first event after its deadline, where the live clock (which may find it first)
+ * puts it too. Episodes found quiet together (a jump in event time) end in deadline order (last event +
+ * window; ties by session id, then group order), as the live clock finds them.
  *
  * Input events pass through unchanged and at once (unless `passThrough: false`); derived events follow
  * the event that caused them, except an `activity.ended` found by a later event, which precedes it.

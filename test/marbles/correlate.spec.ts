@@ -552,20 +552,20 @@ describe('correlate: feature-development', () => {
     expect(ends(live)).toEqual(expected);
   });
 
-  it('on complete, ends an episode already quiet by the newest timestamp as quiet, whatever the phase of the sweeps', () => {
-    // Sweeps run at most every 45 s. B's event at 6.5 min sweeps (the next one is due at 7.25); the one
-    // at 7.1 does not, yet A has then been quiet for more than 5 min (its last event is at 2).
+  it('ends an episode quiet by the newest timestamp before the first event after its deadline, whatever came just before', () => {
+    // A's last event is at 2 min: its episode is quiet after 7. B's event at 6.5 min sweeps and finds it
+    // not quiet yet; the next one (p2) finds it quiet, however soon after p1 it comes (as the live clock's
+    // tick at 7.25 min or p2's own sweep would end it, whichever first: before p2).
     const quiet = (last: number) => [
       ...feature('A'),
       ev('p1', 'prompt.submitted', 6.5 * MIN, {}, 'B'),
       ev('p2', 'prompt.submitted', last, {}, 'B'),
     ];
-    expect(labels(quiet(7.1 * MIN))).toEqual([
-      ...['f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5'],
-      ...['p1', 'p2', 'ended:feature-development:5:quiet'],
-    ]);
-    // With p2 at 7.3 min a sweep finds the same, only earlier.
-    expect(labels(quiet(7.3 * MIN)).slice(-3)).toEqual(['p1', 'ended:feature-development:5:quiet', 'p2']);
+    const before = ['f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5', 'p1'];
+    expect(labels(quiet(7.1 * MIN))).toEqual([...before, 'ended:feature-development:5:quiet', 'p2']);
+    expect(labels(quiet(7.3 * MIN))).toEqual([...before, 'ended:feature-development:5:quiet', 'p2']);
+    // At its deadline exactly it is not quiet yet: the flush ends it.
+    expect(labels(quiet(7 * MIN))).toEqual([...before, 'p2', 'ended:feature-development:5:flushed']);
   });
 });
 
@@ -1125,8 +1125,8 @@ describe('correlate: user groups, errors and bounds', () => {
   });
 
   it('ends an episode already quiet by the event that evicts its session as quiet, not evicted', () => {
-    // Sweeps run at most every 45 s: x's at 7 min finds A (last event at 2 min) not yet quiet (exactly
-    // 5 min); B's event at 7:20 sweeps nothing, yet A has then been quiet for more than 5 min.
+    // x's sweep at 7 min finds A (last event at 2 min) not yet quiet (exactly 5 min); B's event at 7:20,
+    // which evicts A, comes when A has been quiet for more than 5 min.
     const events = [
       ...feature('A'),
       ev('x', 'prompt.submitted', 7 * MIN, {}, 'X'),
@@ -1139,12 +1139,12 @@ describe('correlate: user groups, errors and bounds', () => {
     ]);
   });
 
-  it('ends an episode already quiet at its session.ended as quiet, whatever the phase of the sweeps', () => {
+  it('ends an episode already quiet at its session.ended as quiet, whatever came just before', () => {
     const end = ev('end', 'session.ended', 7 * MIN + 10 * SEC); // 5:10 after A's last event
     const expected = [...['f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5']];
     // The sweep at the session.ended itself finds the episode quiet …
     expect(labels([...feature('A'), end])).toEqual([...expected, 'ended:feature-development:5:quiet', 'end']);
-    // … and so does the session.ended when x (at 7 min) moved the sweeps' phase and none runs at 7:10.
+    // … and so does it after x (at 7 min), whose sweep found the episode not yet quiet.
     expect(labels([...feature('A'), ev('x', 'prompt.submitted', 7 * MIN, {}, 'X'), end])).toEqual([
       ...expected,
       'x',
@@ -1262,8 +1262,8 @@ describe('correlate: the live clock', () => {
         .subscribe((e) => out.push(`${e.sessionId} ${label(e)}`));
       const events = [
         file('s0', 0, '/r/z.ts', 'S0'),
-        // S1: 3 file events and a tool use, one tool use short of feature development. The sweep at
-        // 280 s finds S0 not yet idle; the next one is due at 325 s.
+        // S1: 3 file events and a tool use, one tool use short of feature development. The sweeps at
+        // 280 … 290 s find S0 not yet idle.
         file('f1', 280 * SEC, '/r/a.ts', 'S1'),
         tool('t1', 281 * SEC, 'S1'),
         file('f2', 282 * SEC, '/r/b.ts', 'S1'),
@@ -1288,9 +1288,9 @@ describe('correlate: the live clock', () => {
   });
 
   it('flushes the episodes left open in the same order live and replayed: by deadline, then session id', () => {
-    // Window 10 s, sweeps every 2.5 s. The live sweep at 12.5 s drops A (idle since 2 s); replayed, the
-    // sweeps run at 0 and 11.9 s only, so A stays tracked. A comes back at 13 s: live it is tracked anew
-    // after B, replayed it keeps its place before B. B's open episode is due first (21.9 s, A's 23 s).
+    // Window 10 s, live sweeps every 2.5 s. The live sweep at 12.5 s drops A (idle since 2 s); replayed,
+    // a3's own sweep at 13 s does. A comes back at 13 s and is tracked anew after B, either way. B's open
+    // episode is due first (21.9 s, A's 23 s): the flush ends it first, whatever the map's order.
     const g = { name: 'g', eventTypes: ['e'], windowMs: 10 * SEC, rule: () => ({ confidence: 1 }) };
     const at = (id: string, t: number, session: string): Event => ({
       ...ev(id, 'e', 0, {}, session),
@@ -1326,8 +1326,8 @@ describe('correlate: the live clock', () => {
   });
 
   it('ends the episodes an event proves quiet in deadline order, as a live sweep between would', () => {
-    // F (10 s) and G (5 s) both take e; sweeps every 1.25 s. F is quiet after 10 s, G after 9 s. The
-    // replayed sweeps run at 0, 4 and 8.9 s: e at 10.1 s finds both quiet itself. Live, the sweep at
+    // F (10 s) and G (5 s) both take e; live sweeps every 1.25 s. F is quiet after 10 s, G after 9 s.
+    // Replayed, e's sweep at 10.1 s finds both quiet, and ends them in deadline order. Live, the sweep at
     // 10 s ends G first.
     const rule = () => ({ confidence: 1 });
     const F = { name: 'F', eventTypes: ['e', 'f'], windowMs: 10 * SEC, rule };
@@ -1362,6 +1362,47 @@ describe('correlate: the live clock', () => {
       'detected:G:1',
       'ended:G:1:flushed',
       'ended:F:1:flushed',
+    ]);
+    expect(live).toEqual(replay);
+  });
+
+  it('ends an episode quiet between two events at the same place among the outputs live and replayed', () => {
+    // Window 100 s: the live clock ticks every 25 s from C's event at 0 (25, 50 … 125 s). A's episode is
+    // quiet after 105 s. Live, the tick at 125 s ends it, before b6 at 126 s. Replayed, every event after
+    // 105 s finds it quiet: the first one, b6 (b4 at 104 s and b5 at 105 s come before its deadline
+    // passes), must end it before itself too, whenever the previous sweep ran (at b4, 22 s earlier).
+    const g = { name: 'g', eventTypes: ['x'], windowMs: 100 * SEC, rule: () => ({ confidence: 1 }) };
+    const at = (id: string, type: string, t: number, session: string): Event => ({
+      ...ev(id, type, 0, {}, session),
+      timestamp: t * SEC,
+    });
+    const events = [
+      at('c', 'x', 0, 'C'),
+      at('a', 'x', 5, 'A'),
+      ...[10, 40, 70, 104, 105, 126].map((t, i) => at(`b${i + 1}`, 'y', t, 'B')),
+    ];
+    const show = (e: Event) => (e.type.startsWith('activity.') ? `${e.sessionId} ${label(e)}` : e.id);
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const live: string[] = [];
+    input.pipe(correlate([g], { liveClock: true, scheduler })).subscribe((e) => live.push(show(e)));
+    for (const e of events) scheduler.schedule(() => input.next(e), e.timestamp);
+    scheduler.schedule(() => input.complete(), 126 * SEC);
+    scheduler.flush();
+    const replay = run(events, [g]).map(show);
+    expect(replay).toEqual([
+      'c',
+      'C detected:g:1',
+      'a',
+      'A detected:g:1',
+      'b1',
+      'b2',
+      'b3',
+      'C ended:g:1:quiet',
+      'b4',
+      'b5',
+      'A ended:g:1:quiet',
+      'b6',
     ]);
     expect(live).toEqual(replay);
   });
