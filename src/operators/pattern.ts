@@ -273,6 +273,7 @@ function compile(steps: readonly PatternStep[], options: PatternOptions): Config
     passThrough: options.passThrough ?? true,
     timeouts: options.timeouts ?? true,
     maxKeys: options.maxKeys ?? 10_000,
+    // The live clock's period (event time sweeps at each advance of the watermark).
     sweepEveryMs: Math.max(1, options.within / 4),
     liveClock: options.liveClock ?? false,
     scheduler: options.scheduler ?? asyncScheduler,
@@ -405,6 +406,8 @@ class KeptTimes {
 
   /** Deletes the entries with a time before `cutoff`. */
   deleteBefore(cutoff: number): void {
+    // Every entry's time is at least the top's `heapTime`: nothing to delete (a sweep per event).
+    if (this.heap.length === 0 || this.heap[0]!.heapTime >= cutoff) return;
     for (let top = this.top(); top !== undefined && top.time < cutoff; top = this.top()) this.remove(top);
   }
 
@@ -558,6 +561,11 @@ class Matcher implements SerialEngine<Event> {
     const time = finiteTime(timestamp);
     if (time !== undefined && time > this.watermark) {
       this.watermark = time;
+      // The partial matches due end on every advance of the watermark (one comparison here when none
+      // is): one whose deadline has passed ends before the first event after it, whatever its key, as
+      // live (where a clock tick may end it first, still before that event): a replay keeps the live
+      // order. The kept latest times, which decide no output (see `forgottenTime`), are cleaned up at
+      // most once per `within / 4`.
       if (time >= this.nextSweepAt) {
         try {
           this.sweep(time);
@@ -565,6 +573,12 @@ class Matcher implements SerialEngine<Event> {
           failure = { error };
         }
         this.nextSweepAt = time + config.sweepEveryMs;
+      } else if (this.due.next <= time) {
+        try {
+          this.expireDue(time);
+        } catch (error) {
+          failure = { error };
+        }
       }
     }
     const key = typeof rawKey === 'string' ? rawKey : typeof rawKey === 'number' ? String(rawKey) : null;
@@ -928,11 +942,11 @@ class Matcher implements SerialEngine<Event> {
 
   /**
    * Gives up every partial match (input completed or errored) — after ending, as a sweep would, the ones
-   * whose deadline the watermark has already passed: sweeps run at most once per `within / 4`, and what
-   * the input has already decided must not depend on when the last one ran. Those left go in the same
-   * order as a sweep's: by deadline, then key, then step. Each even if the consumer throws on an earlier
-   * one (each is taken out of its key before it goes out: a second flush emits nothing twice); then the
-   * first exception is thrown.
+   * whose deadline the watermark has already passed (the sweep at each advance of the watermark has
+   * ended them already; what the input has already decided must not depend on when the last one ran).
+   * Those left go in the same order as a sweep's: by deadline, then key, then step. Each even if the
+   * consumer throws on an earlier one (each is taken out of its key before it goes out: a second flush
+   * emits nothing twice); then the first exception is thrown.
    */
   flush(): void {
     this.timer?.stop();
@@ -1041,8 +1055,11 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  * - **Timeouts** (side output, `timeouts: true` by default): a partial match whose `within` passes is
  *   emitted as `pattern.timeout` (`reason: 'timeout'`), stamped at its deadline, its `expected` naming
  *   the next required step it lacked (not an optional one before it; for a trailing negation's wait cut
- *   short, the first negation, and `forbidden` lists every trailing one); those found together leave in
- *   deadline order across keys (ties by key), as the live clock finds them; on complete or error
+ *   short, the first negation, and `forbidden` lists every trailing one); each advance of event time
+ *   (the newest timestamp seen) first ends those past their deadline by then, whatever their key, so one
+ *   goes out before the first event after its deadline, where the live clock (which may find it first)
+ *   puts it too; those found together leave in deadline order across keys (ties by key), as the live
+ *   clock finds them; on complete or error
  *   those whose deadline the newest timestamp seen has passed are ended so (a trailing negation
  *   matches), and the partial matches left are emitted with `reason: 'flushed'`; on eviction likewise,
  *   the ones left with `'evicted'`.

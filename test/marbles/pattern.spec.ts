@@ -357,16 +357,17 @@ describe('pattern: matching', () => {
     ]);
   });
 
-  it('on complete, ends what the watermark already decided, whatever the phase of the sweeps', () => {
-    // within 10 min: sweeps at most every 2.5 min. x at 9 sweeps (the next one is due at 11.5); y at 11
-    // does not, yet event time has passed A's deadline (10) when the input completes.
+  it('ends what the watermark decided before the first event after the deadline, whatever came just before', () => {
+    // within 10 min. x at 9 finds A's partial match (from 0) before its deadline (10); the next event,
+    // y, finds it past, however soon after x it comes (as the live clock's tick at 10.x or y's own sweep
+    // would end it, whichever first: before y).
     const red: PatternStep[] = [isFailingTestRun, { notFollowedBy: isPassingTestRun, name: 'green' }];
-    const quiet = (first: Event) => [first, other('x', 9, 'B'), other('y', 11, 'B')];
-    expect(labels(quiet(testRun('f', 0, false, 'A')), red)).toEqual(['f', 'x', 'y', 'M[f]']);
-    expect(labels(quiet(testEdit('t', 0, 'A')))).toEqual(['t', 'x', 'y', 'T[t]>isSourceEdit:timeout']);
-    // With y at 11.6 a sweep finds the same, only earlier.
-    const swept = [testRun('f', 0, false, 'A'), other('x', 9, 'B'), other('y', 11.6, 'B')];
-    expect(labels(swept, red)).toEqual(['f', 'x', 'M[f]', 'y']);
+    const quiet = (first: Event, last = 11) => [first, other('x', 9, 'B'), other('y', last, 'B')];
+    expect(labels(quiet(testRun('f', 0, false, 'A')), red)).toEqual(['f', 'x', 'M[f]', 'y']);
+    expect(labels(quiet(testEdit('t', 0, 'A')))).toEqual(['t', 'x', 'T[t]>isSourceEdit:timeout', 'y']);
+    expect(labels(quiet(testRun('f', 0, false, 'A'), 11.6), red)).toEqual(['f', 'x', 'M[f]', 'y']);
+    // At its deadline exactly it has not passed yet: the flush ends it.
+    expect(labels(quiet(testEdit('t', 0, 'A'), 10))).toEqual(['t', 'x', 'y', 'T[t]>isSourceEdit:flushed']);
   });
 
   it('emits the timeouts a jump in event time finds in deadline order across keys, ties by key, as live', () => {
@@ -699,7 +700,7 @@ describe('pattern: matching', () => {
     const reasons = out.map((e) => (e.data as PatternTimeoutData).reason);
     expect(reasons.filter((r) => r === 'timeout')).toHaveLength(4_000 - 1_001);
     expect(reasons.filter((r) => r === 'evicted')).toHaveLength(0);
-    // The sweeps every quarter of `within` still visit the kept latest times (~250 each).
+    // The sweeps (one per advance of event time) take what is due from the queue: no scan of the map.
     expect(visits).toBeLessThan(2 * events.length);
   });
 
@@ -715,7 +716,8 @@ describe('pattern: matching', () => {
       run(events, steps, { within: 1_000, maxKeys: 1_001, passThrough: false }),
     );
     expect(out).toEqual([]);
-    // The sweeps every quarter of `within` still visit the kept latest times (~1,000 each).
+    // The sweeps (one per advance of event time) take the kept latest times that stop counting from the
+    // top of their heap: no scan.
     expect(visits).toBeLessThan(5 * events.length);
   });
 
@@ -823,7 +825,7 @@ describe('pattern: the live clock', () => {
     // whether a sweep has already dropped it.
     const events = [
       ev('a0', 'a', 0, {}, 'K0'), // deadline 10 min
-      // K1 … K8: their sweep at 9 min finds nothing past; the next is due at 11.5 min
+      // K1 … K8: their sweep at 9 min finds nothing past
       ...[1, 2, 3, 4, 5, 6, 7, 8].map((k) => ev(`a${k}`, 'a', 9, {}, `K${k}`)),
       ev('x', 'x', 10.5, {}, 'X'), // K0's deadline has passed
       ev('a9', 'a', 10.6, {}, 'K9'), // a tenth key, the map full
@@ -852,10 +854,9 @@ describe('pattern: the live clock', () => {
   });
 
   it('flushes the partial matches left in the same order live and replayed: by deadline, then key', () => {
-    // within 10 s, sweeps every 2.5 s. The live sweep at 12.5 s times A out (started at 2 s) and drops
-    // the key; replayed, the sweeps run at 0 and 11.9 s only, so A is still tracked when it comes back at
-    // 13 s: live it is tracked anew after B, replayed it keeps its place before B. B's partial match is
-    // due first (21.9 s, A's 23 s).
+    // within 10 s, live sweeps every 2.5 s. The live sweep at 12.5 s times A out (started at 2 s) and
+    // drops the key; replayed, a3's own sweep at 13 s does. A comes back at 13 s and is tracked anew after
+    // B, either way. B's partial match is due first (21.9 s, A's 23 s): the flush ends it first.
     const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
     const at = (id: string, t: number, key: string): Event => ({ ...ev(id, 'a', 0, {}, key), timestamp: t });
     const events = [
@@ -877,6 +878,39 @@ describe('pattern: the live clock', () => {
     scheduler.flush();
     const replay = labels(events, steps, options);
     expect(replay).toEqual(['T[a2]>step 2:timeout', 'T[b2]>step 2:flushed', 'T[a3]>step 2:flushed']);
+    expect(live).toEqual(replay);
+  });
+
+  it('times out a partial match between two events at the same place among the outputs live and replayed', () => {
+    // within 100 s: the live clock ticks every 25 s from C's x at 0 (25, 50 … 125 s). A's partial match
+    // (x at 5 s) times out after 105 s. Live, the tick at 125 s ends it, before b6 at 126 s. Replayed,
+    // every event after 105 s finds it past its deadline: the first one, b6 (b4 at 104 s and b5 at 105 s
+    // come before it passes), must end it before itself too, whenever the previous sweep ran (at b4).
+    const steps = [(e: Event) => e.type === 'x', (e: Event) => e.type === 'z'];
+    const at = (id: string, type: string, t: number, key: string): Event => ({
+      ...ev(id, type, 0, {}, key),
+      timestamp: t * 1_000,
+    });
+    const events = [
+      at('c', 'x', 0, 'C'),
+      at('a', 'x', 5, 'A'),
+      ...[10, 40, 70, 104, 105, 126].map((t, i) => at(`b${i + 1}`, 'y', t, 'B')),
+    ];
+    const options = { within: 100_000 };
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const live: string[] = [];
+    input
+      .pipe(pattern(steps, { ...options, liveClock: true, scheduler }))
+      .subscribe((e) => live.push(label(e)));
+    for (const e of events) scheduler.schedule(() => input.next(e), e.timestamp);
+    scheduler.schedule(() => input.complete(), 126_000);
+    scheduler.flush();
+    const replay = labels(events, steps, options);
+    expect(replay).toEqual([
+      ...['c', 'a', 'b1', 'b2', 'b3', 'T[c]>step 2:timeout', 'b4', 'b5'],
+      ...['T[a]>step 2:timeout', 'b6'],
+    ]);
     expect(live).toEqual(replay);
   });
 

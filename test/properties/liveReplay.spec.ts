@@ -14,7 +14,11 @@ import {
   type CorrelationGroup,
   correlate,
   type Event,
+  type PatternMatchData,
+  type PatternStep,
+  type PatternTimeoutData,
   Priority,
+  pattern,
 } from '../../src/index.js';
 
 const spec = fc.record({
@@ -46,6 +50,11 @@ function label(event: Event): string {
   if (event.type.startsWith('activity.')) {
     const d = data as ActivityData;
     return `${event.type}:${event.sessionId}:${d.activity_type}:${d.event_ids}:${d.reason ?? ''}`;
+  }
+  if (event.type === 'pattern.matched') return `M:${(data as PatternMatchData).events.map((e) => e.id)}`;
+  if (event.type === 'pattern.timeout') {
+    const d = data as PatternTimeoutData;
+    return `T:${d.events.map((e) => e.id)}:${d.expected}:${d.reason}`;
   }
   return event.id;
 }
@@ -94,6 +103,34 @@ describe('live run and replay property: the same outputs in the same order', () 
           const expected = replay(events, correlate<Event>(groups, options));
           expect(
             live(events, (scheduler) => correlate<Event>(groups, { ...options, liveClock: true, scheduler })),
+          ).toEqual(expected);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('pattern', () => {
+    const is = (type: string) => (e: Event) => e.type === type;
+    const shapes: PatternStep[][] = [
+      [is('x'), is('y'), is('z')],
+      [is('x'), { match: is('y'), optional: true }, is('z')],
+      [is('x'), { notFollowedBy: is('z') }],
+      [is('x'), { notFollowedBy: is('y') }, is('z')],
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(spec, { maxLength: 30 }),
+        fc.constantFrom(...shapes),
+        fc.integer({ min: 40, max: 120 }),
+        fc.integer({ min: 1, max: 4 }),
+        (specs, steps, within, maxKeys) => {
+          const events = eventsOf(specs);
+          const expected = replay(events, pattern<Event>(steps, { within, maxKeys }));
+          expect(
+            live(events, (scheduler) =>
+              pattern<Event>(steps, { within, maxKeys, liveClock: true, scheduler }),
+            ),
           ).toEqual(expected);
         },
       ),
