@@ -125,8 +125,9 @@ export interface AppendOptions {
   /**
    * Write this append before the appends queued without `urgent` (never before an earlier
    * `startSession` or `deleteSession`), in a batch of urgent appends only: it waits for the LevelDB write
-   * in progress, not for the queue — except right after another urgent batch, when the appends waiting
-   * without `urgent` go first (so urgent appends cannot hold them back). `persist`'s CRITICAL lane uses it.
+   * in progress, not for the queue — except right after another urgent batch, when the appends without
+   * `urgent` still waiting once it is written go first (so urgent appends cannot hold them back; with none
+   * waiting then, it overtakes as usual). `persist`'s CRITICAL lane uses it.
    * Its events take their sequence numbers when written, so they come before the events of the appends it
    * overtook. Default false.
    */
@@ -711,6 +712,10 @@ export class SessionStore {
         settle = await running;
         this.#writing = undefined;
         if (group[0]!.kind === 'append' && group[0]!.urgent) {
+          // The fairness rule of #takeGroup is for the appends kept waiting by this urgent batch: with none
+          // waiting now, an urgent append queued later (by these callers, say) overtakes the normal ones
+          // queued with it, as on a store that never wrote an urgent batch.
+          if (!this.#normalWaiting()) this.#lastUrgent = false;
           // An urgent group is urgent appends only (#takeGroup). Let their callers run first: building the
           // next batch (up to MAX_GROUP_EVENTS events) takes a while.
           settle();
@@ -722,6 +727,15 @@ export class SessionStore {
       this.#draining = undefined;
       settle?.();
     }
+  }
+
+  /** Whether an append without `urgent` is queued before the first `start` or `delete` job. */
+  #normalWaiting(): boolean {
+    for (const job of this.#queue) {
+      if (job.kind !== 'append') return false;
+      if (!job.urgent) return true;
+    }
+    return false;
   }
 
   /**

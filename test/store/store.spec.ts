@@ -612,6 +612,23 @@ describe('SessionStore: urgent appends', () => {
     expect(await collect(t.store.query('s'))).toEqual([u1, a, u2, u3]);
   });
 
+  it('overtakes the queued appends again once the store went idle after an urgent batch', async () => {
+    // An urgent batch, then nothing queued: the store is idle, no append waited behind it.
+    const u1 = ev('workflow.failed', 1, 's');
+    await t.store.append([u1], { urgent: true });
+    // Later, a normal append and an urgent one queue in the same tick: the urgent one goes first, as on a
+    // store that never wrote an urgent batch (the fairness rule is for appends kept waiting by one).
+    const a = [ev('tool.used', 2, 's'), ev('tool.used', 3, 's')];
+    const u2 = ev('workflow.failed', 4, 's');
+    const resolved: string[] = [];
+    await Promise.all([
+      t.store.append(a).then((positions) => resolved.push(`a:${positions.map((p) => p.seq)}`)),
+      t.store.append([u2], { urgent: true }).then((positions) => resolved.push(`u2:${positions[0]!.seq}`)),
+    ]);
+    expect(resolved).toEqual(['u2:1', 'a:2,3']);
+    expect(await collect(t.store.query('s'))).toEqual([u1, u2, ...a]);
+  });
+
   it('never overtakes a deleteSession or startSession queued before it', async () => {
     const old = ev('tool.used', 1, 's');
     await t.store.append([old]);
