@@ -608,6 +608,9 @@ export class SessionStore {
    * Creates a session (or returns an existing one), merging `meta` into its metadata. Appending to a
    * session creates it too; `startSession` is for giving it metadata up front.
    *
+   * @returns the session as of this call's place among the writes: what was called before it, not the
+   *   appends (or starts) called after it, even when they share its batch.
+   *
    * @param sessionId defaults to a fresh id, `session-<ms>-<pid>-<counter>` in base 36: the ids one
    *   process makes sort in the order it made them.
    */
@@ -827,6 +830,8 @@ export class SessionStore {
       return entry;
     };
     const positions: StoredPosition[][] = [];
+    /** What each start job resolves with: the session as of its place in the group (by job index). */
+    const started = new Map<number, SessionInfo>();
     let batch: ReturnType<Level<string, string>['batch']> | undefined;
     let eventCount = 0;
     try {
@@ -835,6 +840,7 @@ export class SessionStore {
         if (job.kind === 'start') {
           const { meta } = workingOf(job.sessionId);
           if (job.meta !== undefined) meta.meta = { ...meta.meta, ...job.meta };
+          started.set(positions.length, publicInfo(meta));
           positions.push([]);
           continue;
         }
@@ -895,7 +901,7 @@ export class SessionStore {
     return () => {
       if (this.#watchers.size > 0) this.#notify(group, positions);
       group.forEach((job, i) => {
-        if (job.kind === 'start') job.resolve(publicInfo(working.get(job.sessionId)!.meta));
+        if (job.kind === 'start') job.resolve(started.get(i)!);
         else job.resolve(positions[i]!);
       });
     };

@@ -279,6 +279,25 @@ describe('SessionStore: sessions, metadata, context', () => {
     expect(await t.store.session('nope')).toBeUndefined();
   });
 
+  it('startSession returns the session as of its place in the queue, not after the writes called later', async () => {
+    // Called in one tick, written in one batch: each start sees only what was called before it.
+    const first = t.store.startSession('s', { x: 1 });
+    const second = t.store.startSession('s', { x: 2, y: 2 });
+    const appended = t.store.append([ev('tool.used', 5, 's')]);
+    const third = t.store.startSession('s', { z: 3 });
+    expect(await first).toMatchObject({ meta: { x: 1 }, eventCount: 0, nextSeq: 0, startTime: undefined });
+    expect(await second).toMatchObject({ meta: { x: 2, y: 2 }, eventCount: 0, nextSeq: 0 });
+    expect(await appended).toEqual([{ sessionId: 's', seq: 0 }]);
+    expect(await third).toMatchObject({
+      meta: { x: 2, y: 2, z: 3 },
+      eventCount: 1,
+      nextSeq: 1,
+      startTime: 5,
+      typeCounts: { 'tool.used': 1 },
+    });
+    expect(await t.store.session('s')).toMatchObject({ meta: { x: 2, y: 2, z: 3 }, eventCount: 1 });
+  });
+
   it('makes up a session id when none is given', async () => {
     const a = await t.store.startSession();
     const b = await t.store.startSession();
