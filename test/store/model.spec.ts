@@ -41,12 +41,23 @@ import { collect } from '../helpers/store.js';
 // --- generated operations ------------------------------------------------------------------------
 
 /** Session ids: `undefined` goes to DEFAULT_SESSION; one id needs escaping, one is a prefix of another. */
-const SESSIONS = ['s1', 's1x', 'a\x00b', undefined, 'default'] as const;
-const SESSION_IDS = ['s1', 's1x', 'a\x00b', 'default'] as const;
+const SESSIONS = ['s1', 's1x', 'a\x00b', undefined, 'default', 'constructor'] as const;
+const SESSION_IDS = ['s1', 's1x', 'a\x00b', 'default', 'constructor'] as const;
 type SessionId = (typeof SESSION_IDS)[number];
 const idOf = (s: (typeof SESSIONS)[number]): SessionId => s ?? 'default';
 
-const TYPES = ['a', 'b', 'file.modified', 'agent.started', 'workflow.started', 'test.run', 'session.started'];
+// Types that are property names of Object.prototype, and one with a lone surrogate (escaped in keys).
+const TYPES = [
+  'a',
+  '__proto__',
+  'constructor',
+  'x\uD800',
+  'file.modified',
+  'agent.started',
+  'workflow.started',
+  'test.run',
+  'session.started',
+];
 
 interface EventSpec {
   session: (typeof SESSIONS)[number];
@@ -72,7 +83,10 @@ type Op =
   | { kind: 'tail'; session: SessionId; fromSeq: number; maxBuffer: number | undefined; wait: boolean };
 
 // Few distinct times, so that equal timestamps (ordered by seq) are common; a fraction, -0 and a far future.
-const timestamp = fc.oneof(fc.integer({ min: 0, max: 20 }), fc.constantFrom(-0, 7.25, 1_795_165_200_000.5));
+const timestamp = fc.oneof(
+  fc.integer({ min: 0, max: 20 }),
+  fc.constantFrom(-0, 7.25, 1_795_165_200_000.5, Number.MIN_VALUE, Number.MAX_VALUE),
+);
 
 const eventSpec: fc.Arbitrary<EventSpec> = fc.record({
   session: fc.constantFrom(...SESSIONS),
@@ -221,7 +235,7 @@ function expectedQuery(events: readonly Event[], q: QueryOptions): StoredEvent[]
 }
 
 function expectedInfo(id: string, s: ModelSession): Omit<SessionInfo, 'createdAt'> {
-  const typeCounts: Record<string, number> = {};
+  const typeCounts = Object.create(null) as Record<string, number>;
   for (const event of s.events) typeCounts[event.type] = (typeCounts[event.type] ?? 0) + 1;
   const times = s.events.map((event) => event.timestamp);
   return {
