@@ -33,6 +33,7 @@ import {
   type SessionStore,
   type StoredEvent,
   type StoredPosition,
+  StoreError,
   sessionState,
   tail,
 } from '../../src/index.js';
@@ -76,7 +77,8 @@ type Call =
 
 type Op =
   /** `gaps[i]`: let the store work (a macrotask) before call i, so a write may be in flight. */
-  | { kind: 'burst'; calls: Call[]; gaps: boolean[]; readDuring: boolean }
+  /** `thenClose`: close() right after the last call, not awaiting the calls (then reopen). */
+  | { kind: 'burst'; calls: Call[]; gaps: boolean[]; readDuring: boolean; thenClose: boolean }
   | { kind: 'reopen'; maxCachedSessions: number | undefined; durability: 'process' | 'os' }
   | { kind: 'read'; session: SessionId; query: QueryOptions; seq: number }
   /** `wait`: until it caught up, before the next operation; else the next ones run while it reads. */
@@ -141,6 +143,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       calls: fc.array(call, { minLength: 1, maxLength: 4 }),
       gaps: fc.array(fc.boolean(), { maxLength: 4 }),
       readDuring: fc.boolean(),
+      thenClose: fc.boolean(),
     }),
   },
   {
@@ -189,7 +192,12 @@ interface TailRecord {
   /** Ended by a deletion or a close: it must complete, owed what `expected` says now. */
   freeze(): void;
   frozen: boolean;
-  /** It had emitted every event stored before it was frozen (else a prefix is all it owes). */
+  /**
+   * It had emitted every event of its session, none appended since, when it was frozen. Else a prefix is
+   * all it owes: one still reading the stored events when the store closes, or that dropped its buffer
+   * (more than `maxBuffer` live events) when the store closes or the session is deleted, completes with
+   * what it emitted (docs: tail; resume from its last seq + 1).
+   */
   caughtUp: boolean;
   done: boolean;
   checked: boolean;
@@ -272,7 +280,12 @@ class Run {
 
   constructor(readonly path: string) {}
 
-  async burst(calls: readonly Call[], gaps: readonly boolean[] = [], readDuring = false): Promise<void> {
+  async burst(
+    calls: readonly Call[],
+    gaps: readonly boolean[] = [],
+    readDuring = false,
+    thenClose = false,
+  ): Promise<void> {
     // None awaited before the next is made: the store's queue orders them. Without gaps, all are made in
     // one tick, on an idle store (the previous burst was awaited).
     const promises: Array<Promise<unknown>> = [];
@@ -288,10 +301,20 @@ class Run {
       else promises.push(this.store.startSession(c.session, c.meta));
     }
     // Reads made while the burst is written: each reads a consistent snapshot (docs: query, session).
+    // A read that close() catches still reading fails with STORE_NOT_OPEN (docs: close), never another.
     const during =
       readDuring && !calls.some((c) => c.kind === 'delete')
-        ? SESSION_IDS.map((id) => Promise.all([collect(this.store.entries(id)), this.store.session(id)]))
+        ? SESSION_IDS.map((id) =>
+            Promise.all([collect(this.store.entries(id)), this.store.session(id)]).catch((error: unknown) => {
+              expect(thenClose).toBe(true);
+              expect(error).toBeInstanceOf(StoreError);
+              expect((error as StoreError).code).toBe('STORE_NOT_OPEN');
+              return undefined;
+            }),
+          )
         : [];
+    // close() waits for the queued writes (docs: close): every call made before it still succeeds.
+    const closing = thenClose ? this.store.close() : undefined;
     const results = await Promise.all(promises);
     // stats(): every event appended is counted once as written (docs: stats).
     const appended = calls.reduce((sum, c) => sum + (c.kind === 'append' ? c.events.length : 0), 0);
@@ -348,10 +371,19 @@ class Run {
       }
     });
     closeSegment();
+    if (closing !== undefined) {
+      // Its tails complete, each with everything stored (a prefix for one still reading).
+      for (const t of this.tails) if (!t.frozen) t.freeze();
+      await closing;
+      await this.checkTails();
+      this.store = await openStore({ path: this.path });
+    }
     // Seqs follow the writes, so a snapshot holds a prefix of each session's events, and metadata that
     // counts exactly such a prefix.
     const seen = await Promise.all(during);
-    seen.forEach(([entries, info], k) => {
+    seen.forEach((read, k) => {
+      if (read === undefined) return;
+      const [entries, info] = read;
       const id = SESSION_IDS[k]!;
       const events = this.model.get(id)?.events ?? [];
       expect(entries).toEqual(events.slice(0, entries.length).map((event, seq) => ({ seq, event })));
@@ -426,6 +458,7 @@ class Run {
       }
     }
     for (const [id, map] of placed) {
+      for (const t of this.tails) if (t.session === id && !t.frozen) t.caughtUp = false;
       const s = this.sessionOf(id);
       for (const seq of [...map.keys()].sort((a, b) => a - b)) s.events.push(map.get(seq)!);
     }
@@ -497,8 +530,7 @@ class Run {
   checkTail(t: TailRecord): void {
     expect(t.error).toBeUndefined();
     let expected = t.expected();
-    // Deleted while it still read the stored events: it completes with what it emitted, a prefix (resume
-    // from its last seq + 1), never with a gap or a duplicate.
+    // Never a gap or a duplicate, even when a prefix is all it owes.
     if (t.frozen && !t.caughtUp) expected = expected.slice(0, t.received.length);
     expect(t.received.map((entry) => entry.seq)).toEqual(expected.map((_, k) => t.fromSeq + k));
     expect(t.received.map((entry) => entry.event)).toEqual(expected);
@@ -602,7 +634,7 @@ describe('SessionStore against an in-memory model (real LevelDB)', () => {
           run.store = await openStore({ path: run.path });
           try {
             for (const o of ops) {
-              if (o.kind === 'burst') await run.burst(o.calls, o.gaps, o.readDuring);
+              if (o.kind === 'burst') await run.burst(o.calls, o.gaps, o.readDuring, o.thenClose);
               else if (o.kind === 'reopen') await run.reopen(o.maxCachedSessions, o.durability);
               else if (o.kind === 'read') await run.read(o.session, o.query, o.seq);
               else await run.startTail(o.session, o.fromSeq, o.maxBuffer, o.wait);
