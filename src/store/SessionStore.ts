@@ -732,6 +732,17 @@ export class SessionStore {
     }
   }
 
+  /** Whether an urgent append is queued at `from` or after it, before the next `start` or `delete` job. */
+  #urgentAfter(from: number): boolean {
+    const queue = this.#queue;
+    for (let i = from; i < queue.length; i++) {
+      const job = queue[i]!;
+      if (job.kind !== 'append') return false;
+      if (job.urgent) return true;
+    }
+    return false;
+  }
+
   /** Whether an append without `urgent` is queued before the first `start` or `delete` job. */
   #normalWaiting(): boolean {
     for (const job of this.#queue) {
@@ -744,7 +755,8 @@ export class SessionStore {
   /**
    * Takes the next group of jobs to write in one batch: the urgent appends queued before any `start` or
    * `delete` job if there are some (but after an urgent group, the other appends queued there), else the
-   * jobs up to the next `delete`; at most MAX_GROUP_EVENTS events (or one job, if it is bigger).
+   * jobs up to the next `delete` (or up to a `start` an urgent append is queued behind); at most
+   * MAX_GROUP_EVENTS events (or one job, if it is bigger).
    */
   #takeGroup(): Array<AppendJob | StartJob> {
     const queue = this.#queue;
@@ -793,6 +805,9 @@ export class SessionStore {
       taken++;
       group.push(next);
       count += size;
+      // An urgent append queued behind a start goes right after it, in a batch of its own: ahead of the
+      // appends queued after the start without `urgent` (rather than after them, in this batch).
+      if (next.kind === 'start' && this.#urgentAfter(taken)) break;
     }
     // One copy of the rest per group: a `shift` per job copies the whole queue each time once it is long
     // (tens of thousands of small appends: quadratic).

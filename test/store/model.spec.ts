@@ -7,12 +7,12 @@
  * in-memory model of what the docs promise.
  *
  * Only documented behaviour is asserted. Left out as undocumented: the order of `sessions()` (compared
- * sorted by id), `createdAt` (wall clock), how an urgent append and a non-urgent one are ordered when a
- * start or delete sits before them in the burst or a write may be in flight (each kind keeping its own
- * call order is asserted there), and whether a tail of a session deleted while it still read the stored
- * events emitted all of them (a prefix is asserted). No wall-clock assertion: waits on a tail have no
- * timeout of their own (the test's bounds them). `MODEL_RUNS=3000 npx vitest run test/store/model.spec.ts`
- * hunts longer (each run then fails after 15 s, a hang).
+ * sorted by id), `createdAt` (wall clock), and how an urgent append and a non-urgent one are ordered when
+ * a write may be in flight (each kind keeping its own call order is asserted there). A tail that the
+ * store's close or its session's deletion catches still reading, or with its buffer dropped, owes a
+ * prefix only (docs: tail). No wall-clock assertion: waits on a tail have no timeout of their own (the
+ * test's bounds them). `MODEL_RUNS=3000 npx vitest run test/store/model.spec.ts` hunts longer (each run
+ * then fails after 15 s, a hang).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -319,17 +319,17 @@ class Run {
     // stats(): every event appended is counted once as written (docs: stats).
     const appended = calls.reduce((sum, c) => sum + (c.kind === 'append' ? c.events.length : 0), 0);
     expect(this.store.stats().eventsWritten - writtenBefore).toBe(appended);
-    const firstBarrier = calls.findIndex((c) => c.kind !== 'append');
-    const firstSegment = firstBarrier === -1 ? calls.length : firstBarrier;
-    // Queued together on an idle store, before any start or delete: the urgent appends overtake the
-    // others (docs: an urgent append waits for the write in progress, not for the queue).
-    if (!gaps.slice(1, firstSegment).includes(true)) {
-      for (let u = 0; u < firstSegment; u++) {
+    // Queued together on an idle store: between two starts or deletes, the urgent appends overtake the
+    // others (docs: an urgent append waits for the write in progress, not for the queue, and never
+    // overtakes a start or delete queued before it).
+    const segmentOf = calls.map((_, i) => calls.slice(0, i + 1).filter((c) => c.kind !== 'append').length);
+    if (!gaps.slice(1).includes(true)) {
+      for (let u = 0; u < calls.length; u++) {
         const urgentCall = calls[u]!;
         if (urgentCall.kind !== 'append' || !urgentCall.urgent) continue;
-        for (let k = 0; k < firstSegment; k++) {
+        for (let k = 0; k < calls.length; k++) {
           const other = calls[k]!;
-          if (other.kind !== 'append' || other.urgent) continue;
+          if (other.kind !== 'append' || other.urgent || segmentOf[k] !== segmentOf[u]) continue;
           const { positions: up } = results[u] as { positions: StoredPosition[] };
           const { positions: op } = results[k] as { positions: StoredPosition[] };
           for (const a of up) {

@@ -666,6 +666,26 @@ describe('SessionStore: urgent appends', () => {
     expect(await t.store.session('u')).toMatchObject({ eventCount: 1, meta: { owner: 'me' } });
   });
 
+  it('overtakes the appends queued after a startSession it cannot overtake, in a batch of its own', async () => {
+    const n1 = ev('tool.used', 1, 's');
+    const n2 = ev('tool.used', 2, 's');
+    const u = ev('workflow.failed', 3, 's');
+    const writesBefore = t.store.stats().writes;
+    // Queued in one tick: n1, then a start (u never overtakes it), then n2 and the urgent u.
+    const [p1, started, p2, pu] = await Promise.all([
+      t.store.append([n1]),
+      t.store.startSession('other', { owner: 'me' }),
+      t.store.append([n2]),
+      t.store.append([u], { urgent: true }),
+    ]);
+    expect(started.meta).toEqual({ owner: 'me' });
+    // u goes after the start (and n1, written with it), before n2, queued before u without urgent.
+    expect([p1[0]!.seq, pu[0]!.seq, p2[0]!.seq]).toEqual([0, 1, 2]);
+    expect(await collect(t.store.query('s'))).toEqual([n1, u, n2]);
+    // n1 and the start; u alone; n2.
+    expect(t.store.stats().writes - writesBefore).toBe(3);
+  });
+
   it('keeps seqs and metadata consistent over many interleaved urgent and normal appends', async () => {
     const normal = Array.from({ length: 40 }, (_, i) => ev('tool.used', i, `s${i % 3}`));
     const urgent = Array.from({ length: 10 }, (_, i) => ev('workflow.failed', 100 + i, `s${i % 3}`));
