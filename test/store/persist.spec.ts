@@ -343,6 +343,39 @@ describe('persist on a real store: the priority lane', () => {
     expect(emitted[0]!.priority).toBe(Priority.CRITICAL);
   });
 
+  it('a CRITICAL event overtakes the NORMAL batch of its burst also after an earlier CRITICAL write', async () => {
+    const mk = (i: number, priority: Priority) =>
+      createEvent({ type: 'tool.used', timestamp: i, id: `e${i}`, sessionId: 's', priority });
+    const source = new Subject<Event>();
+    const emitted: string[] = [];
+    let first: () => void = () => {};
+    const firstEmitted = new Promise<void>((resolve) => {
+      first = resolve;
+    });
+    const done = lastValueFrom(
+      source.pipe(
+        persist(t.store),
+        tap((event) => {
+          emitted.push(event.id);
+          first();
+        }),
+        toArray(),
+      ),
+    );
+    // A CRITICAL write, then the store idle again (nothing waited behind it).
+    source.next(mk(0, Priority.CRITICAL));
+    await firstEmitted;
+    await new Promise((resolve) => setImmediate(resolve));
+    // One burst: two NORMAL events, then a CRITICAL one. It is written at once, not after their batch.
+    source.next(mk(1, Priority.NORMAL));
+    source.next(mk(2, Priority.NORMAL));
+    source.next(mk(3, Priority.CRITICAL));
+    source.complete();
+    await done;
+    expect(emitted).toEqual(['e0', 'e3', 'e1', 'e2']);
+    expect((await collect(t.store.query('s'))).map((event) => event.id)).toEqual(['e0', 'e3', 'e1', 'e2']);
+  });
+
   it('property: with random priorities, every event is emitted exactly once and stored exactly once', async () => {
     let runs = 0;
     await fc.assert(
