@@ -1018,22 +1018,27 @@ function afterLeadingCd(command: string, from: number): number {
 
 // The shell's own error of a failed `cd` or `pushd`, in any shell's words: `bash: line 1: cd: app: No such
 // file or directory`, `bash: cd: too many arguments`, `zsh:cd:1: no such file or directory: app`,
-// `sh: 1: cd: can't cd to app`.
-const SHELL_CD_ERROR = /(?:^|[\s:])(?:cd|pushd):/m;
+// `sh: 1: cd: can't cd to app`; or zoxide's (`zoxide: no match found`), whose `cd` (`zoxide init --cmd
+// cd`, `alias cd=z`) Claude Code's snapshot of the user's shell carries.
+const SHELL_CD_ERROR = /(?:^|[\s:])(?:cd|pushd):|^zoxide:/m;
+/** The shell's "command not found": a `cd` aliased to a function the shell lacks (`z`), or the tests'. */
+const COMMAND_NOT_FOUND = 127;
 const NOT_BLANK = /\S/;
 
 /**
  * Whether the failure of the Bash line `command`, whose output (Claude Code's `error` after its
- * `Exit code N` line) is `output`, shows that a test command ran and failed, though the line starts with
- * `cd DIR &&` (`pushd`; one or more): when the output is not blank and carries no `cd` (`pushd`) error of
- * the shell, the cds succeeded and the line's status is that of the rest of it (`testVerdict`). With such
- * an error the tests did not run (or a cd in them failed): unknown.
+ * `Exit code N` line) is `output` and exit code `exitCode`, shows that a test command ran and failed,
+ * though the line starts with `cd DIR &&` (`pushd`; one or more): when the output is not blank and
+ * carries no `cd` (`pushd`) error of the shell or of zoxide, and the exit code is not 127 (command not
+ * found: a `cd` aliased to a missing function, or the test command itself), the cds succeeded and the
+ * line's status is that of the rest of it (`testVerdict`). Otherwise the tests did not run (or a cd in
+ * them failed): unknown.
  */
-function failedAfterCd(command: string, output: string): boolean {
+function failedAfterCd(command: string, output: string, exitCode: number): boolean {
   let rest = afterLeadingCd(command, 0);
   if (rest < 0) return false;
   for (let next = afterLeadingCd(command, rest); next >= 0; next = afterLeadingCd(command, rest)) rest = next;
-  if (!NOT_BLANK.test(output) || SHELL_CD_ERROR.test(output)) return false;
+  if (exitCode === COMMAND_NOT_FOUND || !NOT_BLANK.test(output) || SHELL_CD_ERROR.test(output)) return false;
   return testVerdict(command.slice(rest), 0, false).failed;
 }
 
@@ -1134,10 +1139,11 @@ const postToolUse: Mapper = (p, ctx) => {
 /**
  * A failed tool call: `tool.failed`, and for a Bash test command a `test.run` — `passed: false` when the
  * line's failure shows the tests failed (`testVerdict`: `npm test`, `npm run lint || npm test`), or the
- * line starts with `cd DIR &&` (`pushd`) and its output, not blank, has no `cd` error of the shell, the rest
- * of it showing the tests failed (`failedAfterCd`: `cd app && npm test`), or it was interrupted; else
- * `outcome: 'unknown'` and no `passed` (`npm test && npm run build`: the build's?; `cd app && npm test`
- * after `bash: line 1: cd: app: No such file or directory`: the tests did not run).
+ * line starts with `cd DIR &&` (`pushd`) and its output, not blank, has no `cd` error of the shell (nor
+ * zoxide's, nor exit code 127), the rest of it showing the tests failed (`failedAfterCd`: `cd app && npm
+ * test`), or it was interrupted; else `outcome: 'unknown'` and no `passed` (`npm test && npm run build`:
+ * the build's?; `cd app && npm test` after `bash: line 1: cd: app: No such file or directory` or
+ * `zoxide: no match found`: the tests did not run).
  */
 const postToolUseFailure: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
@@ -1161,7 +1167,7 @@ const postToolUseFailure: Mapper = (p, ctx) => {
     if (
       interrupted ||
       verdict.failed ||
-      (exit !== null && failedAfterCd(command!, error!.slice(exit[0].length)))
+      (exit !== null && failedAfterCd(command!, error!.slice(exit[0].length), exitCode!))
     ) {
       run = { command, passed: false };
       if (exitCode !== undefined) run.exit_code = exitCode;

@@ -549,6 +549,40 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it('reads a failed `cd DIR && <tests>` as unknown when the cd is a replacement (zoxide) that failed', () => {
+    // Claude Code runs Bash in a snapshot of the user's shell, functions and aliases included: with
+    // zoxide's `cd` (`zoxide init --cmd cd`, or `alias cd=z`) a failed cd prints zoxide's words or, the
+    // function missing from the snapshot, the shell's "command not found" (exit 127), never `cd:`
+    // (anthropics/claude-code#1799, #2216, #2632). The tests did not run.
+    const failure = (command: string, error: string) =>
+      toEvents(
+        'PostToolUseFailure',
+        claude('PostToolUseFailure', {
+          tool_name: 'Bash',
+          tool_input: { command },
+          error,
+          is_interrupt: false,
+        }),
+        T,
+      ).filter((event) => event.type === 'test.run')[0]!.data;
+    const replaced: [string, string][] = [
+      ['cd app && npm test', 'Exit code 1\nzoxide: no match found'],
+      ['cd somedir && uv run pytest', 'Exit code 127\nz:1: command not found: __zoxide_z'],
+      ['cd app && npm test', 'Exit code 127\nbash: line 1: z: command not found'],
+      ['cd app && cd api && pytest', 'Exit code 1\nzoxide: no match found'],
+    ];
+    for (const [command, error] of replaced) {
+      expect(failure(command, error), error).toEqual({ command, outcome: 'unknown' });
+    }
+    // The tests ran and failed: as before.
+    const vitest = 'Exit code 1\n FAIL  src/sum.test.ts > adds\n Test Files  1 failed (1)';
+    expect(failure('cd app && npm test', vitest)).toEqual({
+      command: 'cd app && npm test',
+      passed: false,
+      exit_code: 1,
+    });
+  });
+
   it('makes one test.run per Bash call, judged on every test command in the line, not the first only', () => {
     const runsOf = (hook: string, command: string) =>
       toEvents(
