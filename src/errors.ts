@@ -181,8 +181,9 @@ export function textOf(value: unknown): string {
  * The message names `where` (the function), the unknown key, the known ones, and the nearest known
  * name when one is close (the same but for case, or at most 2 edits away). A key whose value is
  * `undefined` counts too (TypeScript allows `undefined` for known keys only). Does nothing when
- * `options` is not an object: the callers check that themselves, with their own message. For
- * construction only, never per event.
+ * `options` is not an object: the callers check that themselves, with their own message. Where the
+ * options are read: at construction, never per event (`toEvents`, which takes options at each call,
+ * checks them at each call that passes some).
  */
 export function rejectUnknownKeys(
   where: string,
