@@ -92,7 +92,8 @@ const TAIL_KEYS = optionKeys<TailOptions>({ fromSeq: true, maxBuffer: true });
  * It registers for live appends before it reads, buffers them while it reads the stored events, then
  * emits the buffered ones it has not already read and goes live. It completes when the session is
  * deleted or the store is closed (also when `close()` begins as it reads again after an overflow), and
- * never completes otherwise. A consumer that throws on an entry ends it with that exception: the entry
+ * never completes otherwise. Caught by `close()` still reading the stored events, it emits what it read,
+ * then the buffered live events that follow straight on (a prefix of the session, never a gap). A consumer that throws on an entry ends it with that exception: the entry
  * was its last (resume from its seq + 1).
  *
  * ## Examples
@@ -192,8 +193,15 @@ export function tail(
         // The store closed or the session was deleted while we read: that ends the tail, not an error.
         // So does a read refused because close() began (an overflowed catch-up reading again), before
         // the store completed the watcher: going live instead would skip the appends the buffer dropped.
-        if (ended || (isNotOpen(error) && store.status !== 'open')) subscriber.complete();
-        else subscriber.error(error);
+        if (ended || (isNotOpen(error) && store.status !== 'open')) {
+          // The live events buffered that follow straight on what was read (the read had got to the end of
+          // its snapshot) go out first: no gap, and the tail ends with all it can give.
+          for (const entry of buffer) {
+            if (entry.seq > next || closed) break;
+            emit(entry);
+          }
+          subscriber.complete();
+        } else subscriber.error(error);
       }
     })();
 

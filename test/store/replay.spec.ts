@@ -198,6 +198,58 @@ describe('tail', () => {
     expect(received.map((entry) => entry.seq)).toEqual([0, 1, 2, 3].slice(0, received.length));
   });
 
+  it('caught by close() at the end of its read, emits the live events that follow straight on before completing', async () => {
+    // `stored` events, of which the catch-up read yields `read` before close() catches it: all of them
+    // (the end of its read), or the first (the rest of its first chunk of 256 is in memory and goes out;
+    // the buffered event then does not follow on).
+    const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+    for (const [stored, read, session, expected] of [
+      [2, 2, 's1', range(3)],
+      [300, 1, 's2', range(256)],
+    ] as const) {
+      const store = session === 's1' ? t.store : await t.reopen();
+      await store.append(range(stored).map((i) => ev('a', i, session)));
+      // The catch-up read yields `read` stored events, then goes on only once `release` is called: by
+      // then close() has closed LevelDB, and the read fails (the store itself is real).
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const entries = store.entries.bind(store);
+      store.entries = (sessionId, options) => {
+        const real = entries(sessionId, options)[Symbol.asyncIterator]();
+        return {
+          async *[Symbol.asyncIterator]() {
+            for (let i = 0; i < read; i++) yield (await real.next()).value as StoredEvent;
+            await gate;
+            for (let r = await real.next(); r.done !== true; r = await real.next()) yield r.value;
+          },
+        };
+      };
+      const received: StoredEvent[] = [];
+      let outcome: unknown;
+      tail(store, session).subscribe({
+        next: (entry) => received.push(entry),
+        error: (error) => {
+          outcome = error;
+        },
+        complete: () => {
+          outcome = 'complete';
+        },
+      });
+      await until(received, read);
+      // Written while the tail reads: buffered, seq `stored`.
+      await store.append([ev('b', stored, session)]);
+      await store.close();
+      release();
+      for (let i = 0; outcome === undefined && i < 1000; i++) await tick();
+      expect(outcome).toBe('complete');
+      // At the end of its read: every event of the session, as a live tail closed by close() gives (it
+      // gave the stored ones only). In the middle: a prefix, never a gap.
+      expect(received.map((entry) => entry.seq)).toEqual(expected);
+    }
+  });
+
   it('validates its options at once', () => {
     expect(() => tail(t.store, 's1', { fromSeq: -1 })).toThrow(ConfigError);
     expect(() => tail(t.store, '', {})).toThrow(ConfigError);
