@@ -1,6 +1,6 @@
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, type Event, replay, type StoredEvent, tail } from '../../src/index.js';
+import { ConfigError, type Event, replay, type StoredEvent, StoreError, tail } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
 import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
@@ -247,6 +247,32 @@ describe('tail', () => {
       // At the end of its read: every event of the session, as a live tail closed by close() gives (it
       // gave the stored ones only). In the middle: a prefix, never a gap.
       expect(received.map((entry) => entry.seq)).toEqual(expected);
+    }
+  });
+
+  it('subscribed while the store closes, or once it is closed, errors with STORE_NOT_OPEN (nothing emitted)', async () => {
+    await t.store.append([ev('a', 1)]);
+    const outcome = (subscribed: ReturnType<typeof tail>) =>
+      new Promise<{ received: number; error: unknown }>((resolve) => {
+        let received = 0;
+        subscribed.subscribe({
+          next: () => received++,
+          error: (error) => resolve({ received, error }),
+          complete: () => resolve({ received, error: 'completed' }),
+        });
+      });
+    // close() waits for this write: the store is closing, not closed, when the first tail subscribes.
+    const pending = t.store.append([ev('b', 2)]);
+    const closing = t.store.close();
+    expect(t.store.status).toBe('closing');
+    const whileClosing = outcome(tail(t.store, 's1'));
+    await closing;
+    await pending;
+    const whenClosed = outcome(tail(t.store, 's1'));
+    for (const result of [await whileClosing, await whenClosed]) {
+      expect(result.received).toBe(0);
+      expect(result.error).toBeInstanceOf(StoreError);
+      expect((result.error as StoreError).code).toBe('STORE_NOT_OPEN');
     }
   });
 
