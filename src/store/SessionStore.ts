@@ -1649,8 +1649,9 @@ export class SessionStore {
 
   /**
    * @internal For `persist`, whose subscriber left while its `append(events)` was pending: if that append
-   * fails (a LevelDB error), it is made again, once, in its place in the queue — before the appends called
-   * after this call — rather than after them, as a caller hearing of the failure could only do. Its first
+   * fails (a LevelDB error), it is made again, once, in its place in the queue — at its head, before the
+   * jobs still queued (those called after it: appends, a `deleteSession` of its session) and the appends
+   * called after this call — rather than after them, as a caller hearing of the failure could only do. Its first
    * failure is still reported to the `append`'s caller. `events` is the very array given to `append`.
    *
    * @returns a promise that resolves once the events are written (the first time or again) and rejects
@@ -1660,11 +1661,13 @@ export class SessionStore {
   _appendAgain(events: readonly Event[]): Promise<StoredPosition[]> | undefined {
     const failed = this.#failedAppends.get(events);
     if (failed !== undefined) {
-      // Failed already; its caller has not heard yet. Queued now: before the appends called after this.
+      // Failed already; its caller has not heard yet. At the head of the queue, as #failed puts the ones
+      // marked in time: before the jobs queued since it was (a deleteSession of its session among them).
       if (this.#status !== 'open' && this.#draining === undefined) return undefined;
       this.#failedAppends.delete(events);
       return new Promise<StoredPosition[]>((resolve, reject) => {
-        this.#enqueue({ ...failed, urgent: false, resolve, reject });
+        this.#queue.unshift({ ...failed, urgent: false, resolve, reject });
+        this.#draining ??= Promise.resolve().then(() => this.#drain());
       });
     }
     const find = (jobs: readonly Job[] | undefined) =>

@@ -585,6 +585,47 @@ describe('persist on a real store: writes after the subscriber left', () => {
     expect(batches.map((batch) => batch.map((e) => e.type))).toEqual([['x'], ['a'], ['b', 'c']]);
   });
 
+  it('the same when a deleteSession of its session was queued meanwhile: made again in its place, before it', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = false;
+    // The store's first LevelDB write (x and a) fails, once the next jobs are queued.
+    const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockImplementationOnce(async () => {
+      started = true;
+      await gate;
+      throw new Error('disk error');
+    });
+    const { settled } = recording(t.store);
+    const [x, a, b, c] = [ev('x', 0, 'o11'), ev('a', 1, 'o11'), ev('b', 2, 'o11'), ev('c', 3, 'o11')];
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(t.store, { maxBatch: 1 })).subscribe();
+    // x's caller hears of the failure first and has the subscriber leave: a's is still on its way.
+    const xWrite = t.store.append([x]).catch(() => subscription.unsubscribe());
+    source.next(a); // with x, in the failing write
+    while (!started) await new Promise((resolve) => setTimeout(resolve, 0));
+    source.next(b); // b and c wait for a's write
+    source.next(c);
+    // Called after a's append, before b's and c's (appended at the teardown): y's write is taken next
+    // (the queue stops at the delete), then the deletion.
+    const y = t.store.append([ev('y', 4, 'o11-other')]);
+    const deleted = t.store.deleteSession('o11');
+    release();
+    await xWrite;
+    expect(subscription.closed).toBe(true);
+    await y;
+    await deleted;
+    await t.store.close();
+    await settled();
+    spy.mockRestore();
+    expect(unhandled.map(described)).toEqual([]);
+    // a, made again in its place (called before the deletion), is deleted with the session; b and c,
+    // appended after it, start the session again. Queued behind the deletion, a outlived it: [a, b, c].
+    expect(await collect((await t.reopen()).query('o11'))).toEqual([b, c]);
+  });
+
   it('a write in flight made again by the store that fails again: reported with its events, as the others', async () => {
     const { AbstractChainedBatch } = await import('abstract-level');
     let release = () => {};
