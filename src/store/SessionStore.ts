@@ -518,7 +518,10 @@ export class SessionStore {
   #draining: Promise<void> | undefined;
   /** The group being written (taken from the queue, its outcome not known yet). */
   #writing: Array<AppendJob | StartJob> | undefined;
-  /** The appends of failed writes (by the array given), whose callers may not have heard yet (see `_appendAgain`). */
+  /**
+   * The appends of failed writes (by the array given), whose callers may not have heard yet (see
+   * `_appendAgain`); each is forgotten a task after its rejection.
+   */
   readonly #failedAppends = new WeakMap<readonly Event[], AppendJob>();
   /** Whether the last group taken was urgent appends (see #takeGroup). */
   #lastUrgent = false;
@@ -949,17 +952,29 @@ export class SessionStore {
    */
   #failed(group: Array<AppendJob | StartJob>, cause: unknown, what: string): () => void {
     const again: Job[] = [];
+    const remembered: AppendJob[] = [];
     for (const job of group) {
       if (job.kind !== 'append') continue;
       if (job.again === undefined) {
         this.#failedAppends.set(job.given, job);
+        remembered.push(job);
         continue;
       }
       const { resolve, reject } = job.again;
       again.push({ ...job, urgent: false, resolve, reject, again: undefined });
     }
     if (again.length > 0) this.#queue = again.concat(this.#queue);
-    return () => this.#failGroup(group, cause, what);
+    return () => {
+      this.#failGroup(group, cause, what);
+      // Their callers hear of the failure within microtasks (persist, then, no longer holds them as in
+      // flight): forgotten on the next task, rather than kept (events, JSON) while a caller keeps its array.
+      if (remembered.length === 0) return;
+      setTimeout(() => {
+        for (const job of remembered) {
+          if (this.#failedAppends.get(job.given) === job) this.#failedAppends.delete(job.given);
+        }
+      }, 0);
+    };
   }
 
   #failGroup(group: Array<AppendJob | StartJob>, cause: unknown, what: string): void {

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Level } from 'level';
 import { lastValueFrom } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -826,6 +828,32 @@ describe('SessionStore: urgent appends, failures and close (review)', () => {
     const entries = await collect(t.store.entries('s'));
     expect(entries.map((e) => e.seq)).toEqual([0, 1]);
     expect(await t.store.session('s')).toMatchObject({ eventCount: 2, nextSeq: 2 });
+  });
+
+  it('lets go of a failed append once its caller has heard, though the caller keeps its array', async () => {
+    // A caller that keeps its events to try again later: the store kept its own copies of them (and
+    // their JSON), for persist's _appendAgain, as long as the caller kept its array.
+    const { AbstractChainedBatch } = await import('abstract-level');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const spy = vi
+      .spyOn(AbstractChainedBatch.prototype, 'write')
+      .mockRejectedValueOnce(new Error('disk full'));
+    const kept = [ev('tool.used', 1, 's'), ev('tool.used', 2, 's')];
+    // In a function of its own, so that no local variable keeps the error (and its events) alive.
+    const fail = async () => new WeakRef((await storeError(t.store.append(kept))).events);
+    const copies = await fail();
+    spy.mockRestore();
+    // WeakRef targets stay alive until the current job ends.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(copies.deref()).toBeUndefined();
+    // The caller tries again: written once.
+    expect(await t.store.append(kept)).toEqual([
+      { sessionId: 's', seq: 0 },
+      { sessionId: 's', seq: 1 },
+    ]);
+    expect(await collect(t.store.query('s'))).toEqual(kept);
   });
 
   it('settles every queued append (urgent, normal, start, delete) before close() resolves', async () => {
