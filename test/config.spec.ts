@@ -660,6 +660,20 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
     });
   }
 
+  it('persist, tail and createFileState: options that are not an object are a ConfigError (null was a TypeError, a number ignored)', () => {
+    const writer = { append: async () => undefined };
+    for (const bad of [null, 5, 'fast', [1]]) {
+      for (const [fn, make] of [
+        ['persist', () => persist(writer, bad as never)],
+        ['tail', () => tail(store(), 's', bad as never)],
+        ['createFileState', () => createFileState(bad as never)],
+      ] as const) {
+        expect(make).toThrow(ConfigError);
+        expect(make).toThrow(new RegExp(`^${fn}: the options must be an object, got `));
+      }
+    }
+  });
+
   it('keeps undefined options, and known keys set to undefined, working', () => {
     expect(() => temporalAggregate(undefined)).not.toThrow();
     expect(() => bridgeHooks(undefined)).not.toThrow();

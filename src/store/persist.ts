@@ -17,6 +17,7 @@ import {
 import { ConfigError, formatIssues, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { timerOption } from '../operators/internal/eventTime.js';
+import { isRecord } from '../streams/payload.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 import { type AppendOptions, encodeEvent, SessionStore } from './SessionStore.js';
@@ -144,13 +145,15 @@ const OPTION_KEYS = optionKeys<PersistOptions>({
  * @param store the store (or any `EventWriter`).
  * @param options batching limits, the scheduler of the `maxDelayMs` timer, the priority lane.
  * @throws ConfigError for invalid options (a `maxDelayMs` beyond setTimeout's 2,147,483,647 ms among them)
- *   and unknown ones (named with the nearest known one).
+ *   and unknown ones (named with the nearest known one), and for options that are not an object.
  * @return an operator that mirrors the source, delayed until each event is written.
  */
 export function persist(store: EventWriter, options: PersistOptions = {}): MonoTypeOperatorFunction<Event> {
   if (store === null || typeof store !== 'object' || typeof store.append !== 'function') {
     throw new ConfigError('persist() needs a store (an object with an append(events) method)');
   }
+  if (!isRecord(options as unknown))
+    throw new ConfigError(`persist: the options must be an object, got ${textOf(options)}`);
   rejectUnknownKeys('persist', options, OPTION_KEYS);
   const { maxBatch = 1_000, maxDelayMs = 0, maxPending = 100_000, priorityLane = true } = options;
   if (typeof priorityLane !== 'boolean') {

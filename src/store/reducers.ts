@@ -5,6 +5,7 @@
  */
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { type Event, setOwn } from '../event.js';
+import { isRecord } from '../streams/payload.js';
 import { QUERY_KEYS } from './replay.js';
 import type { QueryOptions, SessionStore } from './SessionStore.js';
 
@@ -168,10 +169,13 @@ const FILE_STATE_KEYS = optionKeys<FileStateOptions>({ recentWindowMs: true, max
 /**
  * A `fileState` reducer with another recent-changes window or limit.
  *
- * @throws ConfigError when `recentWindowMs` is not a number ≥ 0, `maxRecent` not an integer ≥ 0, or
- *   an option's name is unknown (named with the nearest known one).
+ * @throws ConfigError when `recentWindowMs` is not a number ≥ 0, `maxRecent` not an integer ≥ 0, an
+ *   option's name is unknown (named with the nearest known one), or the options are not an object.
  */
 export function createFileState(options: FileStateOptions = {}): StateReducer<FileState> {
+  if (!isRecord(options as unknown)) {
+    throw new ConfigError(`createFileState: the options must be an object, got ${textOf(options)}`);
+  }
   rejectUnknownKeys('createFileState', options, FILE_STATE_KEYS);
   const windowMs = options.recentWindowMs ?? HOUR_MS;
   const maxRecent = options.maxRecent ?? DEFAULT_HISTORY;

@@ -5,6 +5,7 @@
 import { Observable } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import type { Event } from '../event.js';
+import { isRecord } from '../streams/payload.js';
 import { StoreError } from './errors.js';
 import type { QueryOptions, SessionStore, StoredEvent } from './SessionStore.js';
 
@@ -107,13 +108,16 @@ const TAIL_KEYS = optionKeys<TailOptions>({ fromSeq: true, maxBuffer: true });
  * });
  * ```
  *
- * @throws ConfigError (synchronously) for invalid options, an unknown one included.
+ * @throws ConfigError (synchronously) for invalid options, an unknown one included, and for options that
+ *   are not an object.
  */
 export function tail(
   store: SessionStore,
   sessionId: string,
   options: TailOptions = {},
 ): Observable<StoredEvent> {
+  if (!isRecord(options as unknown))
+    throw new ConfigError(`tail: the options must be an object, got ${textOf(options)}`);
   rejectUnknownKeys('tail', options, TAIL_KEYS);
   const { fromSeq = 0, maxBuffer = 10_000 } = options;
   if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
