@@ -323,7 +323,13 @@ function lockedMessage(path: string): string {
 }
 
 function isLevelCode(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+  try {
+    return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+  } catch {
+    // A value that throws when read (a revoked proxy, a getter): not LevelDB's. Thrown on, it stopped
+    // #failGroup before it rejected its jobs, whose callers then waited forever.
+    return false;
+  }
 }
 
 function isLockError(error: unknown): boolean {

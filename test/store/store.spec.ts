@@ -856,6 +856,24 @@ describe('SessionStore: urgent appends, failures and close (review)', () => {
     expect(await collect(t.store.query('s'))).toEqual(kept);
   });
 
+  it('rejects the appends of a write that failed with a value that throws when read (a revoked proxy), as with any cause', async () => {
+    // textOf names such a value; the check for LevelDB's "not open" code read its `code` and threw:
+    // the batch's appends never settled (an unhandled rejection instead), close() did not wait for them.
+    const { AbstractChainedBatch } = await import('abstract-level');
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockRejectedValueOnce(proxy);
+    const first = t.store.append([ev('tool.used', 1, 's')]);
+    const second = t.store.append([ev('tool.used', 2, 's')]);
+    const error = await storeError(first);
+    spy.mockRestore();
+    expect(error.code).toBe('STORE_WRITE_FAILED');
+    expect(error.message).toContain('1 event(s) were not written');
+    expect((await storeError(second)).code).toBe('STORE_WRITE_FAILED');
+    // The store goes on.
+    expect(await t.store.append([ev('tool.used', 3, 's')])).toEqual([{ sessionId: 's', seq: 0 }]);
+  });
+
   it('settles every queued append (urgent, normal, start, delete) before close() resolves', async () => {
     const settled: string[] = [];
     const track = (name: string, promise: Promise<unknown>) =>
