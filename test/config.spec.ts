@@ -589,6 +589,28 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
       typo: ['type', 'types'],
     },
     {
+      fn: 'query', // docs/store.md: the query options (store.query and store.entries)
+      make: (o) => store().query('s', o),
+      documented: QUERY,
+      accepts: [QUERY_VALUES],
+      typo: ['typs', 'types'],
+    },
+    {
+      fn: 'query', // store.entries reads the same options
+      make: (o) => store().entries('s', o),
+      documented: QUERY,
+      accepts: [QUERY_VALUES],
+      typo: ['Reverse', 'reverse'],
+    },
+    {
+      fn: 'append()', // docs/store.md: append(events, { urgent })
+      make: (o) => store().append([createEvent({ type: 'a', sessionId: 'appended', timestamp: 2 })], o),
+      documented: ['urgent'],
+      accepts: [{ urgent: true }],
+      typo: ['urgnet', 'urgent'],
+      async: true,
+    },
+    {
       fn: 'reconstruct', // docs/store.md: the query options
       make: (o) => reconstruct(store(), 's', fileState, o),
       documented: QUERY,

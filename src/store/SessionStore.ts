@@ -438,6 +438,18 @@ function checkSessionId(sessionId: unknown, what = 'sessionId'): asserts session
   }
 }
 
+/** @internal The keys of `QueryOptions`: a query (and `replay`, `reconstruct`) refuses others. */
+export const QUERY_KEYS = optionKeys<QueryOptions>({
+  types: true,
+  start: true,
+  end: true,
+  fromSeq: true,
+  limit: true,
+  reverse: true,
+});
+
+const APPEND_KEYS = optionKeys<AppendOptions>({ urgent: true });
+
 function normalizeQuery(options: QueryOptions | undefined): NormalizedQuery {
   if (options === undefined) {
     return {
@@ -451,6 +463,7 @@ function normalizeQuery(options: QueryOptions | undefined): NormalizedQuery {
     };
   }
   if (!isRecord(options)) throw new ConfigError('query options must be an object');
+  rejectUnknownKeys('query', options, QUERY_KEYS);
   const { types, start, end, fromSeq = 0, limit = Infinity, reverse = false } = options as QueryOptions;
   if (types !== undefined) {
     if (!Array.isArray(types) || !types.every((type) => typeof type === 'string' && type.length > 0)) {
@@ -595,8 +608,9 @@ export class SessionStore {
     try {
       this.#assertOpen();
       if (!Array.isArray(events)) throw new ConfigError('append() takes an array of events');
-      if (options !== undefined && !isRecord(options)) {
-        throw new ConfigError('append() options must be an object');
+      if (options !== undefined) {
+        if (!isRecord(options)) throw new ConfigError('append() options must be an object');
+        rejectUnknownKeys('append()', options, APPEND_KEYS);
       }
       const urgent = options?.urgent ?? false;
       if (typeof urgent !== 'boolean') throw new ConfigError('append() option urgent must be a boolean');

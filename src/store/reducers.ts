@@ -6,8 +6,8 @@
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { type Event, setOwn } from '../event.js';
 import { isRecord } from '../streams/payload.js';
-import { QUERY_KEYS } from './replay.js';
 import type { QueryOptions, SessionStore } from './SessionStore.js';
+import { QUERY_KEYS } from './SessionStore.js';
 
 /**
  * A pure reducer over events. `reduce` never mutates its `state` argument (it returns a new state that

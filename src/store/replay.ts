@@ -7,7 +7,7 @@ import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js
 import type { Event } from '../event.js';
 import { isRecord } from '../streams/payload.js';
 import { StoreError } from './errors.js';
-import type { QueryOptions, SessionStore, StoredEvent } from './SessionStore.js';
+import { QUERY_KEYS, type QueryOptions, type SessionStore, type StoredEvent } from './SessionStore.js';
 
 /**
  * The stored events of a session, as an Observable that completes after the last one. Each subscription
@@ -31,16 +31,6 @@ export function replay(store: SessionStore, sessionId: string, query?: QueryOpti
   const iterable = store.query(sessionId, query);
   return fromAsyncIterable(iterable);
 }
-
-/** @internal The keys of `QueryOptions`: `replay` and `reconstruct` refuse others. */
-export const QUERY_KEYS = optionKeys<QueryOptions>({
-  types: true,
-  start: true,
-  end: true,
-  fromSeq: true,
-  limit: true,
-  reverse: true,
-});
 
 function isNotOpen(error: unknown): boolean {
   return error instanceof StoreError && error.code === 'STORE_NOT_OPEN';
