@@ -1,0 +1,1275 @@
+/**
+ * Hooks, model-based: random function hooks (answering at once or after a few frames, with a result,
+ * nothing, a block, a stop, a malformed or unreadable answer; throwing, erroring, never answering)
+ * run through `runHookChain` / `chainHooks` and `runHookAggregation` / `aggregateHooks`, with contexts
+ * arriving at random frames on a TestScheduler, are checked against a plain model of what
+ * docs/hooks.md promises: each hook's step (status, code, reason, timing, event), a chain's fold
+ * (outcome, final context, stopped_by, skipped), an aggregation's deadline and hook-order results,
+ * the bounded queue (exactly one final record per context, at the frame it is due, rejections at
+ * once), the concurrency limit (never more hooks running than it allows), the source's end (held
+ * until the last record), and cancellation on unsubscribe (nothing left running, every unanswered
+ * hook's signal aborted, what came out a prefix of the full run). A last property runs hooks that
+ * answer through Promises and async iterables (microtasks, no timers) through the operators.
+ *
+ * Undocumented, so not asserted: the order of two outputs due at the same frame from different runs
+ * (concurrency > 1) or from different hooks of an aggregation; which run a step belongs to is told by
+ * its event's sessionId (the contexts' `session_id`).
+ */
+import fc from 'fast-check';
+import {
+  from,
+  lastValueFrom,
+  NEVER,
+  Observable,
+  type ObservableInput,
+  type OperatorFunction,
+  Subject,
+  type Subscription,
+  toArray,
+} from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  type AggregatedStep,
+  aggregateHooks,
+  chainHooks,
+  type FunctionHook,
+  type HookAggregationOutput,
+  type HookChainOutput,
+  HookError,
+  type HookResult,
+  Priority,
+  runHookAggregation,
+  runHookChain,
+  validationResult,
+} from '../../src/index.js';
+import { type Arrival, arriving, type Ending, endOf, SOURCE_ERROR } from '../helpers/hookQueue.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Hooks and what the docs say becomes of them
+// ---------------------------------------------------------------------------------------------------
+
+type Kind =
+  | 'value' // a HookResult (see `answer`)
+  | 'nothing' // undefined / null, or an Observable that completes without a value: {}
+  | 'throw' // run() throws: failed HOOK_FAILED
+  | 'error' // an error notification: failed HOOK_FAILED
+  | 'blockError' // throws / errors a HookError HOOK_BLOCKED: blocked, reason = its message
+  | 'never' // never answers: timed out
+  | 'invalid' // not a HookResult: failed HOOK_INVALID_OUTPUT
+  | 'unreadable'; // a getter that throws while it is read: failed HOOK_INVALID_OUTPUT
+
+type Answer = 'plain' | 'stop' | 'continueFalse' | 'block' | 'deny';
+type Thrown = 'error' | 'string' | 'nullProto';
+
+interface HookSpec {
+  readonly kind: Kind;
+  /** Answered from run() itself (frame 0), or through an Observable after `delay` frames (0: at once). */
+  readonly sync: boolean;
+  readonly delay: number;
+  readonly answer: Answer;
+  readonly updates: Readonly<Record<string, number>>;
+  readonly score: number | undefined;
+  readonly passed: boolean | undefined;
+  readonly withReason: boolean;
+  readonly thrown: Thrown;
+  readonly invalid: 0 | 1 | 2 | 3;
+  /** 'array': the answer as the first item of an array, `from()`'s first value. */
+  readonly wrap: 'none' | 'array';
+  readonly timeoutMs: number | undefined;
+  readonly policy: 'fail-open' | 'fail-closed' | undefined;
+}
+
+const hookSpec: fc.Arbitrary<HookSpec> = fc.record({
+  kind: fc.constantFrom<Kind>(
+    'value',
+    'value',
+    'value',
+    'value',
+    'nothing',
+    'throw',
+    'error',
+    'blockError',
+    'never',
+    'invalid',
+    'unreadable',
+  ),
+  sync: fc.boolean(),
+  delay: fc.integer({ min: 0, max: 5 }),
+  answer: fc.constantFrom<Answer>('plain', 'plain', 'plain', 'stop', 'continueFalse', 'block', 'deny'),
+  updates: fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 9 }), { maxKeys: 2 }),
+  score: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }),
+  passed: fc.option(fc.boolean(), { nil: undefined }),
+  withReason: fc.boolean(),
+  thrown: fc.constantFrom<Thrown>('error', 'string', 'nullProto'),
+  invalid: fc.constantFrom<0 | 1 | 2 | 3>(0, 1, 2, 3),
+  wrap: fc.constantFrom<'none' | 'array'>('none', 'none', 'array'),
+  timeoutMs: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
+  policy: fc.constantFrom<'fail-open' | 'fail-closed' | undefined>('fail-open', 'fail-closed', undefined),
+});
+
+function resultOf(spec: HookSpec): HookResult {
+  const result: Record<string, unknown> = { context_updates: { ...spec.updates } };
+  if (spec.score !== undefined) result.score = spec.score;
+  if (spec.passed !== undefined) result.passed = spec.passed;
+  switch (spec.answer) {
+    case 'stop':
+      result.stop_chain = true;
+      break;
+    case 'continueFalse':
+      result.continue = false;
+      if (spec.withReason) result.stopReason = 'enough';
+      break;
+    case 'block':
+      result.decision = 'block';
+      if (spec.withReason) result.reason = 'no way';
+      break;
+    case 'deny':
+      result.hookSpecificOutput = {
+        permissionDecision: 'deny',
+        ...(spec.withReason ? { permissionDecisionReason: 'denied here' } : {}),
+      };
+      break;
+    default:
+  }
+  return result as HookResult;
+}
+
+function thrownOf(spec: HookSpec): { value: unknown; text: string } {
+  switch (spec.thrown) {
+    case 'error':
+      return { value: new Error('boom'), text: 'boom' };
+    case 'string':
+      return { value: 'bad string', text: 'bad string' };
+    default:
+      return { value: Object.create(null), text: '[object Object]' };
+  }
+}
+
+function invalidOf(spec: HookSpec): unknown {
+  return [{ score: 'high' }, { context_updates: 5 }, 42, { stop_chain: 'yes', score: Number.NaN }][
+    spec.invalid
+  ];
+}
+
+function unreadableAnswer(): unknown {
+  return {
+    get score(): number {
+      throw new Error('getter trap');
+    },
+  };
+}
+
+/** What the docs say the hook's step is. */
+interface ExpectedStep {
+  readonly status: 'completed' | 'blocked' | 'failed' | 'timed_out';
+  /** Frames from the hook's start to its step. */
+  readonly after: number;
+  readonly code?: string;
+  readonly reason?: string;
+  readonly result?: HookResult;
+  /** A text the error's message contains. */
+  readonly message?: string;
+  readonly policy: 'fail-open' | 'fail-closed';
+}
+
+/**
+ * The step the docs promise for `spec`, started with the run's `timeoutMs` and (aggregation) deadline.
+ * `answerAt` is when the answer is due; the timeout is min(own timeoutMs, deadline); an answer due at
+ * the very time of the timeout counts as an answer.
+ */
+function expectedStep(
+  spec: HookSpec,
+  name: string,
+  runTimeoutMs: number,
+  runPolicy: 'fail-open' | 'fail-closed',
+  deadlineMs?: number,
+): ExpectedStep {
+  const policy = spec.policy ?? runPolicy;
+  const own = spec.timeoutMs ?? runTimeoutMs;
+  const byDeadline = deadlineMs !== undefined && deadlineMs < own;
+  const limit = byDeadline ? deadlineMs : own;
+  const answerAt = immediate(spec) ? 0 : spec.kind === 'never' ? Number.POSITIVE_INFINITY : spec.delay;
+  if (answerAt > limit) {
+    return {
+      status: 'timed_out',
+      after: limit,
+      code: 'HOOK_TIMEOUT',
+      message: byDeadline ? 'deadline' : `within ${limit} ms`,
+      policy,
+    };
+  }
+  const at = { after: answerAt, policy };
+  switch (spec.kind) {
+    case 'value': {
+      const result = resultOf(spec);
+      if (spec.answer === 'block') {
+        const reason = spec.withReason ? 'no way' : 'blocked';
+        return { ...at, status: 'blocked', code: 'HOOK_BLOCKED', reason, result, message: reason };
+      }
+      if (spec.answer === 'deny') {
+        const reason = spec.withReason ? 'denied here' : 'denied';
+        return { ...at, status: 'blocked', code: 'HOOK_BLOCKED', reason, result, message: reason };
+      }
+      return { ...at, status: 'completed', result };
+    }
+    case 'nothing':
+      return { ...at, status: 'completed', result: {} };
+    case 'throw':
+    case 'error':
+      return {
+        ...at,
+        status: 'failed',
+        code: 'HOOK_FAILED',
+        message: `hook "${name}" failed: ${thrownOf(spec).text}`,
+      };
+    case 'blockError':
+      return { ...at, status: 'blocked', code: 'HOOK_BLOCKED', reason: 'not on my watch' };
+    case 'invalid':
+    case 'unreadable':
+      return { ...at, status: 'failed', code: 'HOOK_INVALID_OUTPUT', message: `hook "${name}"` };
+    default:
+      throw new Error('unreachable: a hook that never answers always times out here');
+  }
+}
+
+/** Whether the hook answers within its call to run() (no Observable, or one that emits at once). */
+function immediate(spec: HookSpec): boolean {
+  return spec.kind === 'throw' || spec.kind === 'unreadable' || (spec.sync && spec.kind !== 'never');
+}
+
+/** One call of a hook's run(): which context, when, and whether its signal was aborted. */
+interface Call {
+  readonly ctx: number;
+  readonly hook: string;
+  readonly at: number;
+  readonly signal: AbortSignal;
+  answered: boolean;
+}
+
+/** Counts the hooks running (subscribed, not yet answered or cancelled), and the most at once. */
+class Probe {
+  running = 0;
+  maxRunning = 0;
+  readonly calls: Call[] = [];
+  constructor(readonly scheduler: TestScheduler) {}
+
+  /** `answers` wrapped to count it as running while subscribed. */
+  track<T>(call: Call, answers: Observable<T>): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      this.running++;
+      this.maxRunning = Math.max(this.maxRunning, this.running);
+      const subscription = answers.subscribe({
+        next: (value) => {
+          call.answered = true;
+          subscriber.next(value);
+        },
+        error: (error: unknown) => {
+          call.answered = true;
+          subscriber.error(error);
+        },
+        complete: () => {
+          call.answered = true;
+          subscriber.complete();
+        },
+      });
+      return () => {
+        this.running--;
+        subscription.unsubscribe();
+      };
+    });
+  }
+}
+
+/** The function hook `name` that behaves, for the context `{ i }`, as `specs[i]` says. */
+function makeHook(
+  name: string,
+  specs: readonly HookSpec[],
+  probe: Probe,
+  cold: TestScheduler['createColdObservable'],
+): FunctionHook {
+  // A hook's own timeoutMs and policy cannot depend on the context: take the first context's.
+  const first = specs[0]!;
+  return {
+    name,
+    ...(first.timeoutMs === undefined ? {} : { timeoutMs: first.timeoutMs }),
+    ...(first.policy === undefined ? {} : { errorPolicy: first.policy }),
+    run: (context, info) => {
+      const ctx = context.i as number;
+      const spec = specs[ctx]!;
+      const call: Call = { ctx, hook: name, at: probe.scheduler.now(), signal: info.signal, answered: false };
+      probe.calls.push(call);
+      const wrap = (value: unknown): unknown => (spec.wrap === 'array' ? [value, { score: 99 }] : value);
+      const later = (marble: string, value?: unknown, error?: unknown): Observable<unknown> =>
+        probe.track(
+          call,
+          cold(`${'-'.repeat(spec.delay)}${marble}`, value === undefined ? undefined : { x: value }, error),
+        );
+      switch (spec.kind) {
+        case 'value':
+          if (spec.sync) {
+            call.answered = true;
+            return wrap(resultOf(spec)) as HookResult;
+          }
+          return later('x|', resultOf(spec)) as Observable<HookResult>;
+        case 'nothing':
+          if (spec.sync) {
+            call.answered = true;
+            return spec.delay % 2 === 0 ? undefined : null;
+          }
+          return later('|') as Observable<HookResult>;
+        case 'throw':
+          call.answered = true;
+          throw thrownOf(spec).value;
+        case 'error':
+          if (spec.sync) {
+            call.answered = true;
+            throw thrownOf(spec).value;
+          }
+          return later('#', undefined, thrownOf(spec).value) as Observable<HookResult>;
+        case 'blockError': {
+          const error = new HookError('HOOK_BLOCKED', 'not on my watch', { hook: name });
+          if (spec.sync) {
+            call.answered = true;
+            throw error;
+          }
+          return later('#', undefined, error) as Observable<HookResult>;
+        }
+        case 'never':
+          return probe.track(call, NEVER) as Observable<HookResult>;
+        case 'invalid':
+          if (spec.sync) {
+            call.answered = true;
+            return wrap(invalidOf(spec)) as HookResult;
+          }
+          return later('x|', invalidOf(spec)) as Observable<HookResult>;
+        default:
+          call.answered = true;
+          return unreadableAnswer() as HookResult;
+      }
+    },
+  };
+}
+
+/** The specs with every hook's own timeoutMs and policy those of its first context's spec. */
+function normalise(matrix: HookSpec[][]): HookSpec[][] {
+  if (matrix.length === 0) return matrix;
+  const hooks = matrix[0]!.length;
+  return matrix.map((row) =>
+    row.slice(0, hooks).map((spec, h) => ({
+      ...spec,
+      timeoutMs: matrix[0]![h]!.timeoutMs,
+      policy: matrix[0]![h]!.policy,
+    })),
+  );
+}
+
+/** A matrix of specs: `contexts` rows of the same number of hooks. */
+const specMatrix = (contexts: fc.Arbitrary<number>, minHooks: number, maxHooks: number) =>
+  fc
+    .tuple(contexts, fc.integer({ min: minHooks, max: maxHooks }))
+    .chain(([n, h]) =>
+      fc.array(fc.array(hookSpec, { minLength: h, maxLength: h }), { minLength: n, maxLength: n }),
+    )
+    .map(normalise);
+
+// ---------------------------------------------------------------------------------------------------
+// Chain and aggregation models
+// ---------------------------------------------------------------------------------------------------
+
+interface ChainModel {
+  readonly steps: Array<ExpectedStep & { hook: string; index: number; at: number }>;
+  readonly outcome: string;
+  readonly final: Record<string, unknown>;
+  readonly stoppedBy?: { hook: string; index: number; reason: string };
+  readonly skipped: string[];
+  readonly duration: number;
+  /** Every hook that ran answered within its call: the run ends within its start. */
+  readonly sync: boolean;
+}
+
+/** The chain as docs/hooks.md describes it: a sequential fold, ending early on a stop, block or fail-closed failure. */
+function chainModel(
+  row: readonly HookSpec[],
+  names: readonly string[],
+  initial: Record<string, unknown>,
+  runTimeoutMs: number,
+  runPolicy: 'fail-open' | 'fail-closed',
+): ChainModel {
+  let context = { ...initial };
+  let t = 0;
+  const steps: ChainModel['steps'] = [];
+  let outcome = 'completed';
+  let stoppedBy: ChainModel['stoppedBy'];
+  for (let index = 0; index < row.length; index++) {
+    const name = names[index]!;
+    const step = expectedStep(row[index]!, name, runTimeoutMs, runPolicy);
+    t += step.after;
+    steps.push({ ...step, hook: name, index, at: t });
+    const updates = step.result?.context_updates;
+    if (updates !== undefined) context = { ...context, ...updates };
+    let reason: string | undefined;
+    if (step.status === 'completed') {
+      if (step.result?.stop_chain === true) [outcome, reason] = ['stopped', 'stop_chain'];
+      else if (step.result?.continue === false)
+        [outcome, reason] = ['stopped', step.result.stopReason ?? 'continue: false'];
+    } else if (step.status === 'blocked') {
+      [outcome, reason] = ['blocked', step.reason];
+    } else if (step.policy === 'fail-closed') {
+      outcome = 'failed';
+    }
+    if (outcome !== 'completed') {
+      stoppedBy = { hook: name, index, reason: reason ?? '' };
+      break;
+    }
+  }
+  return {
+    steps,
+    outcome,
+    final: context,
+    ...(stoppedBy === undefined ? {} : { stoppedBy }),
+    skipped: names.slice(steps.length),
+    duration: t,
+    sync: row.slice(0, steps.length).every(immediate),
+  };
+}
+
+/** The bounded queue, with runs that may take no time (all their hooks answer at once). */
+interface Fate {
+  readonly rejected: boolean;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * A context finding fewer than `concurrency` runs active starts at once; else it waits if fewer than
+ * `maxQueued` wait; else it is rejected at once. At a frame the arrivals come first (a run that takes
+ * no time ends within its arrival), then the runs due then end, each starting the longest-waiting
+ * context (which may end at once too). Also the most runs active at once.
+ */
+function queueModel(
+  arrivals: readonly number[],
+  durations: readonly number[],
+  syncs: readonly boolean[],
+  concurrency: number,
+  maxQueued: number,
+): { fates: Fate[]; maxActive: number } {
+  const fates = new Array<Fate>(arrivals.length);
+  const active: Array<{ i: number; end: number }> = [];
+  const queue: number[] = [];
+  let maxActive = 0;
+  const start = (i: number, t: number) => {
+    const end = t + durations[i]!;
+    fates[i] = { rejected: false, start: t, end };
+    if (syncs[i]) {
+      // Every hook answered within its call: the run is over before the next value arrives.
+      maxActive = Math.max(maxActive, active.length + 1);
+      return;
+    }
+    active.push({ i, end });
+    maxActive = Math.max(maxActive, active.length);
+  };
+  let next = 0;
+  while (next < arrivals.length || active.length > 0) {
+    const t = Math.min(...(next < arrivals.length ? [arrivals[next]!] : []), ...active.map((run) => run.end));
+    while (next < arrivals.length && arrivals[next] === t) {
+      const i = next++;
+      if (active.length < concurrency) start(i, t);
+      else if (queue.length < maxQueued) queue.push(i);
+      else fates[i] = { rejected: true, start: t, end: t };
+    }
+    // Then the runs due now end, each starting the longest-waiting context (which may end now too).
+    for (
+      let due = active.find((r) => r.end === t);
+      due !== undefined;
+      due = active.find((r) => r.end === t)
+    ) {
+      active.splice(active.indexOf(due), 1);
+      while (active.length < concurrency && queue.length > 0) start(queue.shift()!, t);
+    }
+  }
+  return { fates, maxActive };
+}
+
+const arrivalTimes = fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 0, maxLength: 7 }).map((gaps) => {
+  let at = 0;
+  return gaps.map((gap) => (at += gap));
+});
+
+const ending: fc.Arbitrary<Ending> = fc.record({ gap: fc.integer({ min: 0, max: 3 }), error: fc.boolean() });
+
+interface Recorded<O> {
+  readonly outputs: Array<readonly [number, O]>;
+  ended: readonly [number, unknown] | undefined;
+}
+
+/**
+ * Runs the contexts `{ i, session_id: 's<i>' }` arriving at `times` through `operator`, on a
+ * TestScheduler; unsubscribes at `cutAt` when given. Returns the outputs with their frames.
+ */
+function runContexts<O>(
+  times: readonly number[],
+  end: Ending,
+  cutAt: number | undefined,
+  build: (
+    scheduler: TestScheduler,
+    probe: Probe,
+    cold: TestScheduler['createColdObservable'],
+  ) => OperatorFunction<Record<string, unknown>, O>,
+): { run: Recorded<O>; probe: Probe; cutProbe: { running: number } } {
+  const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+  const probe = new Probe(scheduler);
+  const run: Recorded<O> = { outputs: [], ended: undefined };
+  const cutProbe = { running: -1 };
+  scheduler.run(({ cold }) => {
+    const arrivals: Arrival[] = times.map((at) => ({ at, duration: 1 }));
+    const source = arriving(arrivals, scheduler, end);
+    const contexts = new Observable<Record<string, unknown>>((subscriber) =>
+      source.subscribe({
+        next: ({ i }) => subscriber.next({ i, session_id: `s${i}` }),
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
+    const subscription: Subscription = contexts
+      .pipe(build(scheduler, probe, cold as TestScheduler['createColdObservable']))
+      .subscribe({
+        next: (o) => run.outputs.push([scheduler.now(), o]),
+        error: (error: unknown) => (run.ended = [scheduler.now(), error]),
+        complete: () => (run.ended = [scheduler.now(), undefined]),
+      });
+    if (cutAt !== undefined) {
+      scheduler.schedule(() => {
+        subscription.unsubscribe();
+        cutProbe.running = probe.running;
+      }, cutAt);
+    }
+  });
+  return { run, probe, cutProbe };
+}
+
+/** The context of a step: its event's sessionId, `s<i>`. */
+const ctxOfStep = (step: { event: { sessionId?: string } }): number => Number(step.event.sessionId!.slice(1));
+
+function expectStepAsModelled(
+  step: Extract<HookChainOutput, { kind: 'step' }>,
+  expected: ExpectedStep & { hook: string; index: number },
+  startFrame: number,
+  frame: number,
+  place: { chain?: string; aggregation?: string },
+): void {
+  expect(step.hook).toBe(expected.hook);
+  expect(step.index).toBe(expected.index);
+  expect(step.hook_kind).toBe('function');
+  expect(step.status).toBe(expected.status);
+  expect(step.duration_ms).toBe(expected.after);
+  expect(frame).toBe(startFrame + expected.after);
+  if (place.chain !== undefined) expect(step.chain).toBe(place.chain);
+  if (place.aggregation !== undefined) expect(step.aggregation).toBe(place.aggregation);
+  // Its event: type by status, priority, time of the end, duration, code, reason, score.
+  const { event } = step;
+  expect(event.type).toBe(
+    {
+      completed: 'hook.completed',
+      blocked: 'hook.failed',
+      failed: 'hook.failed',
+      timed_out: 'hook.timed_out',
+    }[expected.status],
+  );
+  expect(event.priority).toBe(expected.status === 'completed' ? Priority.NORMAL : Priority.HIGH);
+  expect(event.timestamp).toBe(frame);
+  expect(event.data).toMatchObject({
+    hook: expected.hook,
+    index: expected.index,
+    hook_kind: 'function',
+    status: expected.status,
+    duration_ms: expected.after,
+    ...place,
+  });
+  expect(event.data.code).toBe(expected.code);
+  if (step.status === 'completed') {
+    expect(step.result).toEqual(expected.result);
+    expect(event.data.score).toBe(expected.result?.score);
+    expect(event.data.error).toBeUndefined();
+    return;
+  }
+  expect(step.error).toBeInstanceOf(HookError);
+  expect(step.error.code).toBe(expected.code);
+  expect(step.error.hook).toBe(expected.hook);
+  expect(event.data.error).toBe(step.error.message);
+  if (expected.message !== undefined) expect(step.error.message).toContain(expected.message);
+  if (step.status === 'blocked') {
+    expect(step.reason).toBe(expected.reason);
+    expect(event.data.reason).toBe(expected.reason);
+    if (expected.result !== undefined) expect(step.result).toEqual(expected.result);
+  } else {
+    expect(step.policy).toBe(expected.policy);
+  }
+}
+
+/** Every hook call that had not answered when it was cancelled has its signal aborted; no other. */
+function expectSignals(probe: Probe): void {
+  for (const call of probe.calls) expect(call.signal.aborted).toBe(!call.answered);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Chains
+// ---------------------------------------------------------------------------------------------------
+
+describe('chainHooks / runHookChain property: a model of the docs', () => {
+  const scenario = fc.record({
+    times: arrivalTimes,
+    matrixSeed: specMatrix(fc.constant(7), 0, 4),
+    concurrency: fc.integer({ min: 1, max: 3 }),
+    maxQueued: fc.integer({ min: 0, max: 3 }),
+    runTimeoutMs: fc.integer({ min: 1, max: 7 }),
+    runPolicy: fc.constantFrom<'fail-open' | 'fail-closed'>('fail-open', 'fail-closed'),
+    end: ending,
+    cut: fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined }),
+  });
+
+  it('steps, results, queue, concurrency, source end and cancellation as docs/hooks.md says', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const { times, concurrency, maxQueued, runTimeoutMs, runPolicy, end } = s;
+        const matrix = s.matrixSeed;
+        const names = matrix[0]!.map((_, h) => `h${h}`);
+        const options = { concurrency, maxQueued, timeoutMs: runTimeoutMs, errorPolicy: runPolicy };
+        const build =
+          (chainName: string) =>
+          (scheduler: TestScheduler, probe: Probe, cold: TestScheduler['createColdObservable']) =>
+            chainHooks(
+              {
+                name: chainName,
+                hooks: names.map((name, h) =>
+                  makeHook(
+                    name,
+                    matrix.map((row) => row[h]!),
+                    probe,
+                    cold,
+                  ),
+                ),
+              },
+              { ...options, scheduler },
+            );
+        const { run, probe } = runContexts(times, end, undefined, build('c'));
+
+        const models = times.map((_, i) =>
+          chainModel(matrix[i]!, names, { i, session_id: `s${i}` }, runTimeoutMs, runPolicy),
+        );
+        const { fates, maxActive } = queueModel(
+          times,
+          models.map((m) => m.duration),
+          models.map((m) => m.sync),
+          concurrency,
+          maxQueued,
+        );
+
+        // Exactly one result per context, none invented; each at its frame, with its outcome.
+        const results = run.outputs.flatMap(([at, o]) => (o.kind === 'result' ? [{ at, o }] : []));
+        expect(results.map(({ o }) => o.final_context.i).sort()).toEqual(times.map((_, i) => i).sort());
+        for (const { at, o } of results) {
+          const i = o.final_context.i as number;
+          const fate = fates[i]!;
+          const model = models[i]!;
+          expect(at).toBe(fate.end);
+          expect(o.chain_name).toBe('c');
+          if (fate.rejected) {
+            expect(o.outcome).toBe('rejected');
+            expect(o.results).toEqual([]);
+            expect(o.skipped).toEqual(names);
+            expect(o.final_context).toEqual({ i, session_id: `s${i}` });
+            expect(o.duration_ms).toBe(0);
+            expect(o.error?.code).toBe('BUFFER_OVERFLOW');
+            expect(o.event?.type).toBe('hooks.overflow');
+            expect(o.event?.timestamp).toBe(at);
+            expect(o.event?.sessionId).toBe(`s${i}`);
+            expect(o.event?.data).toMatchObject({ chain: 'c', hooks: names, code: 'BUFFER_OVERFLOW' });
+            continue;
+          }
+          expect(o.outcome).toBe(model.outcome);
+          expect(o.final_context).toEqual(model.final);
+          expect(o.stopped_by?.hook).toBe(model.stoppedBy?.hook);
+          expect(o.stopped_by?.index).toBe(model.stoppedBy?.index);
+          if (model.stoppedBy !== undefined && model.outcome !== 'failed') {
+            expect(o.stopped_by?.reason).toBe(model.stoppedBy.reason);
+          }
+          if (model.outcome === 'failed') {
+            expect(o.stopped_by?.reason).toBe((o.results.at(-1) as { error: HookError }).error.message);
+          }
+          expect(o.skipped).toEqual(model.skipped);
+          expect(o.duration_ms).toBe(model.duration);
+          expect(o.error).toBeUndefined();
+          expect(o.event).toBeUndefined();
+          expect(o.results.length).toBe(model.steps.length);
+        }
+
+        // Every step: its context's, in chain order, before its result, as the model says.
+        const seen = new Map<number, number>();
+        for (const [at, o] of run.outputs) {
+          if (o.kind === 'result') {
+            const i = o.final_context.i as number;
+            expect(seen.get(i) ?? 0).toBe(fates[i]!.rejected ? 0 : models[i]!.steps.length);
+            seen.set(i, -1);
+            continue;
+          }
+          const i = ctxOfStep(o);
+          const k = seen.get(i) ?? 0;
+          expect(k).toBeGreaterThanOrEqual(0); // no step after its result
+          const model = models[i]!;
+          expectStepAsModelled(
+            o,
+            model.steps[k]!,
+            fates[i]!.start + model.steps[k]!.at - model.steps[k]!.after,
+            at,
+            {
+              chain: 'c',
+            },
+          );
+          seen.set(i, k + 1);
+          // The result's results are these very steps.
+        }
+        for (const { o } of results) {
+          const i = o.final_context.i as number;
+          expect(o.results).toEqual(
+            run.outputs.flatMap(([, x]) => (x.kind === 'step' && ctxOfStep(x) === i ? [x] : [])),
+          );
+        }
+        // With concurrency 1 the runs do not overlap: a run's outputs are contiguous but for rejections.
+        if (concurrency === 1) {
+          const order = run.outputs.flatMap(([, o]) =>
+            o.kind === 'result' && o.outcome === 'rejected'
+              ? []
+              : [o.kind === 'step' ? ctxOfStep(o) : (o.final_context.i as number)],
+          );
+          const runs = order.filter((i, k) => k === 0 || order[k - 1] !== i);
+          expect(new Set(runs).size).toBe(runs.length);
+        }
+
+        // Hooks called: exactly the steps the model runs, each at its start; skipped hooks never.
+        const expectedCalls = times.flatMap((_, i) =>
+          fates[i]!.rejected
+            ? []
+            : models[i]!.steps.map((step) => `${i}:${step.hook}@${fates[i]!.start + step.at - step.after}`),
+        );
+        expect(probe.calls.map((c) => `${c.ctx}:${c.hook}@${c.at}`).sort()).toEqual(expectedCalls.sort());
+        // Never more hooks running than runs allowed (a chain runs one hook at a time).
+        expect(probe.maxRunning).toBeLessThanOrEqual(concurrency);
+        expect(maxActive).toBeLessThanOrEqual(concurrency);
+        expect(probe.running).toBe(0);
+        expectSignals(probe);
+
+        // The source's end, completion or error alike, after the last record.
+        expect(run.ended).toEqual([
+          Math.max(
+            endOf(
+              times.map((at) => ({ at, duration: 1 })),
+              end,
+            ),
+            ...fates.map((f) => f.end),
+          ),
+          end.error ? SOURCE_ERROR : undefined,
+        ]);
+
+        // Cancellation: unsubscribing at a frame leaves nothing running, aborts every unanswered hook,
+        // and what came out is a prefix of the full run's outputs (all those due before that frame).
+        if (s.cut !== undefined) {
+          const cutAt = s.cut;
+          const cut = runContexts(times, end, cutAt, build('c'));
+          const label = ([at, o]: readonly [number, HookChainOutput]) =>
+            `${at}:${o.kind === 'step' ? `${ctxOfStep(o)}:${o.hook}:${o.status}` : `${o.final_context.i}:${o.outcome}`}`;
+          const full = run.outputs.map(label);
+          const part = cut.run.outputs.map(label);
+          expect(full.slice(0, part.length)).toEqual(part);
+          expect(part.length).toBeGreaterThanOrEqual(run.outputs.filter(([at]) => at < cutAt).length);
+          expect(cut.run.outputs.every(([at]) => at <= cutAt)).toBe(true);
+          if (run.ended![0] > cutAt) expect(cut.run.ended).toBeUndefined();
+          expect(cut.probe.running).toBe(0);
+          if (cut.cutProbe.running >= 0) expect(cut.cutProbe.running).toBe(0);
+          expect(cut.probe.calls.every((c) => c.at <= cutAt)).toBe(true);
+          expectSignals(cut.probe);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('runHookChain: one chain run is the same fold, each step at its frame', () => {
+    fc.assert(
+      fc.property(
+        specMatrix(fc.constant(1), 0, 5),
+        fc.integer({ min: 1, max: 7 }),
+        fc.constantFrom<'fail-open' | 'fail-closed'>('fail-open', 'fail-closed'),
+        (matrix, runTimeoutMs, runPolicy) => {
+          const names = matrix[0]!.map((_, h) => `h${h}`);
+          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+          const probe = new Probe(scheduler);
+          const outputs: Array<[number, HookChainOutput]> = [];
+          let completedAt: number | undefined;
+          const initial = { i: 0, session_id: 's0', a: -1 };
+          scheduler.run(({ cold }) => {
+            const hooks = names.map((name, h) =>
+              makeHook(name, [matrix[0]![h]!], probe, cold as TestScheduler['createColdObservable']),
+            );
+            runHookChain({ name: 'one', hooks }, initial, {
+              scheduler,
+              timeoutMs: runTimeoutMs,
+              errorPolicy: runPolicy,
+            }).subscribe({
+              next: (o) => outputs.push([scheduler.now(), o]),
+              complete: () => (completedAt = scheduler.now()),
+            });
+          });
+          const model = chainModel(matrix[0]!, names, initial, runTimeoutMs, runPolicy);
+          expect(outputs.length).toBe(model.steps.length + 1);
+          model.steps.forEach((step, k) => {
+            const [at, o] = outputs[k]!;
+            if (o.kind !== 'step') throw new Error('expected a step');
+            expectStepAsModelled(o, step, step.at - step.after, at, { chain: 'one' });
+          });
+          const [at, result] = outputs.at(-1)!;
+          if (result.kind !== 'result') throw new Error('expected the result last');
+          expect(at).toBe(model.duration);
+          expect(completedAt).toBe(model.duration);
+          expect(result.outcome).toBe(model.outcome);
+          expect(result.final_context).toEqual(model.final);
+          expect(result.skipped).toEqual(model.skipped);
+          expect(initial).toEqual({ i: 0, session_id: 's0', a: -1 }); // never mutated
+          expect(probe.running).toBe(0);
+          expectSignals(probe);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Aggregations
+// ---------------------------------------------------------------------------------------------------
+
+interface AggregationModel {
+  readonly steps: Array<ExpectedStep & { hook: string; index: number }>;
+  readonly duration: number;
+  readonly timedOut: string[];
+  readonly passed: boolean;
+  readonly sync: boolean;
+}
+
+function aggregationModel(
+  row: readonly HookSpec[],
+  names: readonly string[],
+  runTimeoutMs: number,
+  deadlineMs: number,
+): AggregationModel {
+  const steps = row.map((spec, index) => ({
+    ...expectedStep(spec, names[index]!, runTimeoutMs, 'fail-closed', deadlineMs),
+    hook: names[index]!,
+    index,
+  }));
+  return {
+    steps,
+    duration: Math.max(0, ...steps.map((step) => step.after)),
+    timedOut: steps.filter((step) => step.status === 'timed_out').map((step) => step.hook),
+    // validationResult: a validator passes when it completed and does not say `passed: false`.
+    passed: steps.every((step) => step.status === 'completed' && step.result?.passed !== false),
+    sync: row.every(immediate),
+  };
+}
+
+describe('aggregateHooks / runHookAggregation property: a model of the docs', () => {
+  const scenario = fc.record({
+    times: arrivalTimes,
+    matrix: specMatrix(fc.constant(7), 1, 4),
+    concurrency: fc.integer({ min: 1, max: 3 }),
+    maxQueued: fc.integer({ min: 0, max: 3 }),
+    runTimeoutMs: fc.integer({ min: 1, max: 7 }),
+    deadlineMs: fc.oneof(fc.integer({ min: 1, max: 7 }), fc.constant(Number.POSITIVE_INFINITY)),
+    end: ending,
+    cut: fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined }),
+  });
+
+  it('steps, aggregates, queue, concurrency, source end and cancellation as docs/hooks.md says', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const { times, matrix, concurrency, maxQueued, runTimeoutMs, deadlineMs, end } = s;
+        const names = matrix[0]!.map((_, h) => `h${h}`);
+        let aggregatorCalls = 0;
+        const aggregator = (steps: readonly AggregatedStep[]) => {
+          aggregatorCalls++;
+          return { verdict: validationResult(steps), statuses: steps.map((step) => step.status) };
+        };
+        const build = (scheduler: TestScheduler, probe: Probe, cold: TestScheduler['createColdObservable']) =>
+          aggregateHooks(
+            names.map((name, h) =>
+              makeHook(
+                name,
+                matrix.map((row) => row[h]!),
+                probe,
+                cold,
+              ),
+            ),
+            aggregator,
+            { name: 'agg', concurrency, maxQueued, timeoutMs: runTimeoutMs, deadlineMs, scheduler },
+          );
+        const { run, probe } = runContexts(times, end, undefined, build);
+
+        const models = times.map((_, i) => aggregationModel(matrix[i]!, names, runTimeoutMs, deadlineMs));
+        const { fates } = queueModel(
+          times,
+          models.map((m) => m.duration),
+          models.map((m) => m.sync),
+          concurrency,
+          maxQueued,
+        );
+        type Aggregate = Extract<HookAggregationOutput<ReturnType<typeof aggregator>>, { kind: 'aggregate' }>;
+        const aggregates: Array<{ at: number; o: Aggregate; i: number }> = [];
+        const stepsOf = new Map<
+          number,
+          Array<[number, Extract<HookAggregationOutput<unknown>, { kind: 'step' }>]>
+        >();
+        for (const [at, o] of run.outputs) {
+          if (o.kind === 'step') {
+            const i = ctxOfStep(o);
+            expect(aggregates.some((a) => a.i === i)).toBe(false); // no step after its aggregate
+            stepsOf.set(i, [...(stepsOf.get(i) ?? []), [at, o]]);
+            continue;
+          }
+          const first = o.results[0]!;
+          const i =
+            o.context !== undefined
+              ? (o.context.i as number)
+              : first.status === 'not_run'
+                ? -1
+                : ctxOfStep(first);
+          aggregates.push({ at, o, i });
+        }
+        // Exactly one aggregate per context; the aggregator called once for each.
+        expect(aggregates.map((a) => a.i).sort()).toEqual(times.map((_, i) => i).sort());
+        expect(aggregatorCalls).toBe(times.length);
+        for (const { at, o, i } of aggregates) {
+          const fate = fates[i]!;
+          const model = models[i]!;
+          expect(at).toBe(fate.end);
+          expect(o.aggregation).toBe('agg');
+          if (fate.rejected) {
+            expect(o.results.map((step) => step.status)).toEqual(names.map(() => 'not_run'));
+            expect(o.results.map((step) => step.hook)).toEqual(names);
+            expect(o.aggregate.verdict.passed).toBe(false);
+            expect(o.timed_out).toEqual([]);
+            expect(o.duration_ms).toBe(0);
+            expect(o.error?.code).toBe('BUFFER_OVERFLOW');
+            expect(o.context).toEqual({ i, session_id: `s${i}` });
+            expect(o.event?.type).toBe('hooks.overflow');
+            expect(o.event?.data).toMatchObject({
+              aggregation: 'agg',
+              hooks: names,
+              code: 'BUFFER_OVERFLOW',
+            });
+            expect(stepsOf.get(i)).toBeUndefined();
+            continue;
+          }
+          // The steps in hook order, each as modelled; emitted in the order they ended.
+          const emitted = stepsOf.get(i) ?? [];
+          expect(emitted.length).toBe(names.length);
+          const frames = emitted.map(([frame]) => frame);
+          expect(frames).toEqual([...frames].sort((a, b) => a - b));
+          expect(o.results.map((step) => step.hook)).toEqual(names);
+          expect(new Set(o.results)).toEqual(new Set(emitted.map(([, step]) => step)));
+          for (const [frame, step] of emitted) {
+            expectStepAsModelled(
+              step as Extract<HookChainOutput, { kind: 'step' }>,
+              {
+                ...model.steps[step.index]!,
+                policy: (step as { policy?: 'fail-open' }).policy ?? 'fail-closed',
+              },
+              fate.start,
+              frame,
+              { aggregation: 'agg' },
+            );
+          }
+          expect(o.aggregate.statuses).toEqual(model.steps.map((step) => step.status));
+          expect(o.aggregate.verdict.passed).toBe(model.passed);
+          expect(o.timed_out).toEqual(model.timedOut);
+          expect(o.duration_ms).toBe(model.duration);
+          expect(o.error).toBeUndefined();
+          expect(o.context).toBeUndefined();
+          expect(o.event).toBeUndefined();
+        }
+        // Every hook of every run context called once, at its start; at most concurrency × hooks running.
+        const expectedCalls = times.flatMap((_, i) =>
+          fates[i]!.rejected ? [] : names.map((name) => `${i}:${name}@${fates[i]!.start}`),
+        );
+        expect(probe.calls.map((c) => `${c.ctx}:${c.hook}@${c.at}`).sort()).toEqual(expectedCalls.sort());
+        expect(probe.maxRunning).toBeLessThanOrEqual(concurrency * names.length);
+        expect(probe.running).toBe(0);
+        expectSignals(probe);
+        expect(run.ended).toEqual([
+          Math.max(
+            endOf(
+              times.map((at) => ({ at, duration: 1 })),
+              end,
+            ),
+            ...fates.map((f) => f.end),
+          ),
+          end.error ? SOURCE_ERROR : undefined,
+        ]);
+
+        if (s.cut !== undefined) {
+          const cutAt = s.cut;
+          const cut = runContexts(times, end, cutAt, build);
+          const label = ([at, o]: readonly [number, HookAggregationOutput<unknown>]) =>
+            `${at}:${o.kind === 'step' ? `${ctxOfStep(o)}:${o.hook}:${o.status}` : `agg:${o.results.map((r) => r.status)}`}`;
+          const full = run.outputs.map(label);
+          const part = cut.run.outputs.map(label);
+          expect(full.slice(0, part.length)).toEqual(part);
+          expect(part.length).toBeGreaterThanOrEqual(run.outputs.filter(([at]) => at < cutAt).length);
+          if (run.ended![0] > cutAt) expect(cut.run.ended).toBeUndefined();
+          expect(cut.probe.running).toBe(0);
+          if (cut.cutProbe.running >= 0) expect(cut.cutProbe.running).toBe(0);
+          expect(cut.probe.calls.every((c) => c.at <= cutAt)).toBe(true);
+          expectSignals(cut.probe);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('runHookAggregation property: one aggregation, cut or not', () => {
+  it('every hook its modelled step at its frame, the aggregate when the last one ends; an unsubscribe leaves nothing running', () => {
+    fc.assert(
+      fc.property(
+        specMatrix(fc.constant(1), 1, 5),
+        fc.integer({ min: 1, max: 7 }),
+        fc.oneof(fc.integer({ min: 1, max: 7 }), fc.constant(Number.POSITIVE_INFINITY)),
+        fc.option(fc.integer({ min: 0, max: 8 }), { nil: undefined }),
+        (matrix, runTimeoutMs, deadlineMs, cutAt) => {
+          const names = matrix[0]!.map((_, h) => `h${h}`);
+          const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+          const probe = new Probe(scheduler);
+          const outputs: Array<[number, HookAggregationOutput<string[]>]> = [];
+          let completedAt: number | undefined;
+          let runningAtCut = -1;
+          scheduler.run(({ cold }) => {
+            const hooks = names.map((name, h) =>
+              makeHook(name, [matrix[0]![h]!], probe, cold as TestScheduler['createColdObservable']),
+            );
+            const subscription = runHookAggregation(
+              hooks,
+              { i: 0, session_id: 's0' },
+              (steps) => steps.map((step) => step.status),
+              { name: 'one', scheduler, timeoutMs: runTimeoutMs, deadlineMs },
+            ).subscribe({
+              next: (o) => outputs.push([scheduler.now(), o]),
+              complete: () => (completedAt = scheduler.now()),
+            });
+            if (cutAt !== undefined) {
+              scheduler.schedule(() => {
+                subscription.unsubscribe();
+                runningAtCut = probe.running;
+              }, cutAt);
+            }
+          });
+          const model = aggregationModel(matrix[0]!, names, runTimeoutMs, deadlineMs);
+          expect(probe.running).toBe(0);
+          if (runningAtCut >= 0) expect(runningAtCut).toBe(0);
+          expectSignals(probe);
+          expect(probe.calls.map((c) => `${c.hook}@${c.at}`)).toEqual(names.map((name) => `${name}@0`));
+          // Cut before the end: the steps due before the cut came out, no aggregate, no completion.
+          const cut = cutAt !== undefined && cutAt < model.duration;
+          for (const [at, o] of outputs) {
+            if (o.kind !== 'step') continue;
+            const step = model.steps[o.index]!;
+            expectStepAsModelled(
+              o as Extract<HookChainOutput, { kind: 'step' }>,
+              { ...step, policy: (o as { policy?: 'fail-open' }).policy ?? 'fail-closed' },
+              0,
+              at,
+              { aggregation: 'one' },
+            );
+          }
+          const stepCount = outputs.filter(([, o]) => o.kind === 'step').length;
+          if (cut) {
+            expect(completedAt).toBeUndefined();
+            expect(outputs.some(([, o]) => o.kind === 'aggregate')).toBe(false);
+            expect(stepCount).toBeGreaterThanOrEqual(model.steps.filter((step) => step.after < cutAt).length);
+            expect(stepCount).toBeLessThanOrEqual(model.steps.filter((step) => step.after <= cutAt).length);
+            return;
+          }
+          expect(stepCount).toBe(names.length);
+          const [at, last] = outputs.at(-1)!;
+          if (last.kind !== 'aggregate') throw new Error('expected the aggregate last');
+          expect(at).toBe(model.duration);
+          expect(completedAt).toBe(model.duration);
+          expect(last.aggregate).toEqual(model.steps.map((step) => step.status));
+          expect(last.results).toEqual(
+            names.map((name) => outputs.find(([, o]) => o.kind === 'step' && o.hook === name)![1]),
+          );
+          expect(last.timed_out).toEqual(model.timedOut);
+          expect(last.duration_ms).toBe(model.duration);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Hooks answering through Promises and async iterables
+// ---------------------------------------------------------------------------------------------------
+
+type AsyncKind = 'resolve' | 'reject' | 'asyncThrow' | 'iterable' | 'emptyIterable' | 'sync' | 'syncThrow';
+
+describe('chainHooks / aggregateHooks property: Promise and async-iterable answers', () => {
+  const asyncHook = fc.record({
+    kind: fc.constantFrom<AsyncKind>(
+      'resolve',
+      'resolve',
+      'reject',
+      'asyncThrow',
+      'iterable',
+      'emptyIterable',
+      'sync',
+      'syncThrow',
+    ),
+    updates: fc.dictionary(fc.constantFrom('a', 'b'), fc.integer({ min: 0, max: 9 }), { maxKeys: 2 }),
+    stop: fc.boolean(),
+    policy: fc.constantFrom<'fail-open' | 'fail-closed'>('fail-open', 'fail-closed'),
+  });
+  type AsyncSpec = typeof asyncHook extends fc.Arbitrary<infer S> ? S : never;
+
+  const answerOf = (spec: AsyncSpec): HookResult => ({
+    context_updates: spec.updates,
+    ...(spec.stop ? { stop_chain: true } : {}),
+  });
+  const hooksOf = (specs: readonly AsyncSpec[]): FunctionHook[] =>
+    specs.map((spec, h) => ({
+      name: `h${h}`,
+      errorPolicy: spec.policy,
+      run: (): HookResult | ObservableInput<HookResult> => {
+        switch (spec.kind) {
+          case 'resolve':
+            return Promise.resolve(answerOf(spec));
+          case 'reject':
+            return Promise.reject(new Error('rejected'));
+          case 'asyncThrow':
+            return (async () => {
+              await null;
+              throw new Error('async throw');
+            })();
+          case 'iterable':
+            return (async function* () {
+              yield answerOf(spec);
+              yield { score: 99 };
+            })();
+          case 'emptyIterable':
+            return (async function* (): AsyncGenerator<HookResult> {})();
+          case 'sync':
+            return answerOf(spec);
+          default:
+            throw new Error('sync throw');
+        }
+      },
+    }));
+  const statusOf = (spec: AsyncSpec) =>
+    spec.kind === 'reject' || spec.kind === 'asyncThrow' || spec.kind === 'syncThrow'
+      ? 'failed'
+      : 'completed';
+  const updatesOf = (spec: AsyncSpec) =>
+    spec.kind === 'emptyIterable' || statusOf(spec) === 'failed' ? {} : spec.updates;
+
+  it('chains: every context one result, the fold as modelled, steps before their result', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(asyncHook, { maxLength: 4 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom(0, 1, 2, Number.POSITIVE_INFINITY),
+        async (specs, n, concurrency, maxQueued) => {
+          const contexts = Array.from({ length: n }, (_, i) => ({ i, session_id: `s${i}` }));
+          // No timer is armed (timeoutMs Infinity): nothing here depends on the wall clock.
+          const outputs = await lastValueFrom(
+            from(contexts).pipe(
+              chainHooks(
+                { name: 'async', hooks: hooksOf(specs) },
+                { concurrency, maxQueued, timeoutMs: Infinity },
+              ),
+              toArray(),
+            ),
+          );
+          // The model: fold, and which contexts the synchronous burst rejects.
+          let context: Record<string, unknown> = {};
+          const statuses: string[] = [];
+          let outcome = 'completed';
+          for (const spec of specs) {
+            const status = statusOf(spec);
+            statuses.push(status);
+            context = { ...context, ...updatesOf(spec) };
+            if (status === 'failed' && spec.policy === 'fail-closed') outcome = 'failed';
+            else if (status === 'completed' && spec.stop && spec.kind !== 'emptyIterable')
+              outcome = 'stopped';
+            if (outcome !== 'completed') break;
+          }
+          const takesTime = specs.slice(0, statuses.length).some((spec) => !spec.kind.startsWith('sync'));
+          const rejected = contexts.map((_, i) => takesTime && i >= concurrency + maxQueued);
+          const results = outputs.flatMap((o) => (o.kind === 'result' ? [o] : []));
+          expect(results.map((r) => r.final_context.i).sort()).toEqual(contexts.map((c) => c.i));
+          for (const r of results) {
+            const i = r.final_context.i as number;
+            if (rejected[i]) {
+              expect(r.outcome).toBe('rejected');
+              continue;
+            }
+            expect(r.outcome).toBe(outcome);
+            expect(r.results.map((step) => step.status)).toEqual(statuses);
+            expect(r.final_context).toEqual({ i, session_id: `s${i}`, ...context });
+            // Its steps came out before it.
+            const at = outputs.indexOf(r);
+            for (const step of r.results) expect(outputs.indexOf(step)).toBeLessThan(at);
+          }
+          expect(outputs.length).toBe(
+            results.length + contexts.filter((_, i) => !rejected[i]).length * statuses.length,
+          );
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('aggregations: every context one aggregate, each hook its status, in hook order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(asyncHook, { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        async (specs, n, concurrency) => {
+          const contexts = Array.from({ length: n }, (_, i) => ({ i }));
+          const source = new Subject<{ i: number }>();
+          const done = lastValueFrom(
+            source.pipe(
+              aggregateHooks(hooksOf(specs), (steps) => steps.map((step) => step.status), {
+                concurrency,
+                timeoutMs: Infinity,
+                deadlineMs: Infinity,
+              }),
+              toArray(),
+            ),
+          );
+          for (const context of contexts) source.next(context);
+          source.complete();
+          const outputs = await done;
+          const aggregates = outputs.flatMap((o) => (o.kind === 'aggregate' ? [o] : []));
+          expect(aggregates.length).toBe(n);
+          for (const a of aggregates) {
+            expect(a.aggregate).toEqual(specs.map(statusOf));
+            expect(a.results.map((step) => step.hook)).toEqual(specs.map((_, h) => `h${h}`));
+            expect(a.timed_out).toEqual([]);
+          }
+          expect(outputs.length).toBe(n * (specs.length + 1));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
