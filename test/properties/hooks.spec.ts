@@ -7,9 +7,12 @@
  * (outcome, final context, stopped_by, skipped), an aggregation's deadline and hook-order results,
  * the bounded queue (exactly one final record per context, at the frame it is due, rejections at
  * once), the concurrency limit (never more hooks running than it allows), the source's end (held
- * until the last record), and cancellation on unsubscribe (nothing left running, every unanswered
- * hook's signal aborted, what came out a prefix of the full run). A last property runs hooks that
- * answer through Promises and async iterables (microtasks, no timers) through the operators.
+ * until the last record), the context each hook is given (and that mutating it changes nothing),
+ * `hookEvents()`, the overflow events' running total, an aggregator that throws (the stream errors
+ * there, the other runs cancelled), and cancellation on unsubscribe — at a frame or from inside next
+ * (nothing left running, every unanswered hook's signal aborted, what came out a prefix of the full
+ * run, no hook called after). A last property runs hooks that answer through Promises and async
+ * iterables (microtasks, no timers) through the operators.
  *
  * Undocumented, so not asserted: the order of two outputs due at the same frame from different runs
  * (concurrency > 1) or from different hooks of an aggregation; which run a step belongs to is told by
@@ -37,7 +40,9 @@ import {
   type HookAggregationOutput,
   type HookChainOutput,
   HookError,
+  type HookOverflowEvent,
   type HookResult,
+  hookEvents,
   Priority,
   runHookAggregation,
   runHookChain,
@@ -78,6 +83,7 @@ interface HookSpec {
   readonly wrap: 'none' | 'array';
   readonly timeoutMs: number | undefined;
   readonly policy: 'fail-open' | 'fail-closed' | undefined;
+  readonly mutate: boolean;
 }
 
 const hookSpec: fc.Arbitrary<HookSpec> = fc.record({
@@ -106,6 +112,7 @@ const hookSpec: fc.Arbitrary<HookSpec> = fc.record({
   wrap: fc.constantFrom<'none' | 'array'>('none', 'none', 'array'),
   timeoutMs: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
   policy: fc.constantFrom<'fail-open' | 'fail-closed' | undefined>('fail-open', 'fail-closed', undefined),
+  mutate: fc.boolean(),
 });
 
 function resultOf(spec: HookSpec): HookResult {
@@ -244,6 +251,9 @@ interface Call {
   readonly hook: string;
   readonly at: number;
   readonly signal: AbortSignal;
+  /** The context it was given (a copy taken before the hook mutates it), and its info's place. */
+  readonly seen: Record<string, unknown>;
+  readonly place: { chain?: string; index: number };
   answered: boolean;
 }
 
@@ -297,8 +307,18 @@ function makeHook(
     run: (context, info) => {
       const ctx = context.i as number;
       const spec = specs[ctx]!;
-      const call: Call = { ctx, hook: name, at: probe.scheduler.now(), signal: info.signal, answered: false };
+      const call: Call = {
+        ctx,
+        hook: name,
+        at: probe.scheduler.now(),
+        signal: info.signal,
+        seen: { ...context },
+        place: { ...(info.chain === undefined ? {} : { chain: info.chain }), index: info.index },
+        answered: false,
+      };
       probe.calls.push(call);
+      // Mutating the context given changes nothing for the next hooks (it is a shallow copy).
+      if (spec.mutate) Object.assign(context, { a: 'mutated', z: true });
       const wrap = (value: unknown): unknown => (spec.wrap === 'array' ? [value, { score: 99 }] : value);
       const later = (marble: string, value?: unknown, error?: unknown): Observable<unknown> =>
         probe.track(
@@ -378,7 +398,9 @@ const specMatrix = (contexts: fc.Arbitrary<number>, minHooks: number, maxHooks: 
 // ---------------------------------------------------------------------------------------------------
 
 interface ChainModel {
-  readonly steps: Array<ExpectedStep & { hook: string; index: number; at: number }>;
+  readonly steps: Array<
+    ExpectedStep & { hook: string; index: number; at: number; before: Record<string, unknown> }
+  >;
   readonly outcome: string;
   readonly final: Record<string, unknown>;
   readonly stoppedBy?: { hook: string; index: number; reason: string };
@@ -405,7 +427,7 @@ function chainModel(
     const name = names[index]!;
     const step = expectedStep(row[index]!, name, runTimeoutMs, runPolicy);
     t += step.after;
-    steps.push({ ...step, hook: name, index, at: t });
+    steps.push({ ...step, hook: name, index, at: t, before: context });
     const updates = step.result?.context_updates;
     if (updates !== undefined) context = { ...context, ...updates };
     let reason: string | undefined;
@@ -516,11 +538,14 @@ function runContexts<O>(
     probe: Probe,
     cold: TestScheduler['createColdObservable'],
   ) => OperatorFunction<Record<string, unknown>, O>,
-): { run: Recorded<O>; probe: Probe; cutProbe: { running: number } } {
+  leaveAfter?: number,
+): { run: Recorded<O>; probe: Probe; cutProbe: { running: number }; callsAt: number[] } {
+  const callsAt: number[] = [];
   const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
   const probe = new Probe(scheduler);
   const run: Recorded<O> = { outputs: [], ended: undefined };
   const cutProbe = { running: -1 };
+  let left = false;
   scheduler.run(({ cold }) => {
     const arrivals: Arrival[] = times.map((at) => ({ at, duration: 1 }));
     const source = arriving(arrivals, scheduler, end);
@@ -531,21 +556,32 @@ function runContexts<O>(
         complete: () => subscriber.complete(),
       }),
     );
-    const subscription: Subscription = contexts
+    let subscription: Subscription | undefined;
+    subscription = contexts
       .pipe(build(scheduler, probe, cold as TestScheduler['createColdObservable']))
       .subscribe({
-        next: (o) => run.outputs.push([scheduler.now(), o]),
+        next: (o) => {
+          run.outputs.push([scheduler.now(), o]);
+          callsAt.push(probe.calls.length);
+          // Unsubscribing from inside next, reacting to an output (never synchronous at subscription).
+          if (run.outputs.length === leaveAfter) {
+            left = true;
+            subscription!.unsubscribe();
+            cutProbe.running = probe.running;
+          }
+        },
         error: (error: unknown) => (run.ended = [scheduler.now(), error]),
         complete: () => (run.ended = [scheduler.now(), undefined]),
       });
     if (cutAt !== undefined) {
       scheduler.schedule(() => {
-        subscription.unsubscribe();
+        subscription!.unsubscribe();
         cutProbe.running = probe.running;
       }, cutAt);
     }
   });
-  return { run, probe, cutProbe };
+  expect(left).toBe(leaveAfter !== undefined && leaveAfter <= run.outputs.length);
+  return { run, probe, cutProbe, callsAt };
 }
 
 /** The context of a step: its event's sessionId, `s<i>`. */
@@ -612,6 +648,45 @@ function expectSignals(probe: Probe): void {
   for (const call of probe.calls) expect(call.signal.aborted).toBe(!call.answered);
 }
 
+/**
+ * What holds for both operators: `hookEvents()` keeps the steps' events and the rejections' overflow
+ * events, in order; the overflow events count this subscription's rejections; and a subscriber that
+ * unsubscribes from its next, on its `leave`-th output, got exactly the full run's first outputs, and
+ * left nothing running, every unanswered hook aborted, no hook called after it left.
+ */
+function expectCommon<O extends HookChainOutput | HookAggregationOutput<unknown>>(
+  full: ReturnType<typeof runContexts<O>>,
+  leave: number | undefined,
+  rerun: (leaveAfter: number) => ReturnType<typeof runContexts<O>>,
+): void {
+  const outputs = full.run.outputs.map(([, o]) => o);
+  const events: unknown[] = [];
+  from(outputs)
+    .pipe(hookEvents())
+    .subscribe((event) => events.push(event));
+  expect(events).toEqual(outputs.flatMap((o) => (o.event === undefined ? [] : [o.event])));
+  const totals = outputs.flatMap((o) =>
+    o.kind !== 'step' && o.event !== undefined ? [(o.event as HookOverflowEvent).data.total] : [],
+  );
+  expect(totals).toEqual(totals.map((_, k) => k + 1));
+  if (leave === undefined || leave > outputs.length) return;
+  const cut = rerun(leave);
+  expect(cut.run.outputs.map(([at, o]) => [at, labelOf(o)])).toEqual(
+    full.run.outputs.slice(0, leave).map(([at, o]) => [at, labelOf(o)]),
+  );
+  expect(cut.run.ended).toBeUndefined();
+  expect(cut.cutProbe.running).toBe(0);
+  expect(cut.probe.running).toBe(0);
+  expect(cut.probe.calls.length).toBe(full.callsAt[leave - 1]);
+  expectSignals(cut.probe);
+}
+
+function labelOf(o: HookChainOutput | HookAggregationOutput<unknown>): string {
+  if (o.kind === 'step') return `${ctxOfStep(o)}:${o.hook}:${o.status}`;
+  if (o.kind === 'result') return `${o.final_context.i}:${o.outcome}`;
+  return `agg:${o.results.map((r) => r.status)}`;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Chains
 // ---------------------------------------------------------------------------------------------------
@@ -620,12 +695,13 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
   const scenario = fc.record({
     times: arrivalTimes,
     matrixSeed: specMatrix(fc.constant(7), 0, 4),
-    concurrency: fc.integer({ min: 1, max: 3 }),
+    concurrency: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.constant(Number.POSITIVE_INFINITY)),
     maxQueued: fc.integer({ min: 0, max: 3 }),
     runTimeoutMs: fc.integer({ min: 1, max: 7 }),
     runPolicy: fc.constantFrom<'fail-open' | 'fail-closed'>('fail-open', 'fail-closed'),
     end: ending,
     cut: fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined }),
+    leave: fc.option(fc.integer({ min: 1, max: 12 }), { nil: undefined }),
   });
 
   it('steps, results, queue, concurrency, source end and cancellation as docs/hooks.md says', () => {
@@ -652,7 +728,8 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
               },
               { ...options, scheduler },
             );
-        const { run, probe } = runContexts(times, end, undefined, build('c'));
+        const full = runContexts(times, end, undefined, build('c'));
+        const { run, probe } = full;
 
         const models = times.map((_, i) =>
           chainModel(matrix[i]!, names, { i, session_id: `s${i}` }, runTimeoutMs, runPolicy),
@@ -771,6 +848,16 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
           end.error ? SOURCE_ERROR : undefined,
         ]);
 
+        // Each hook saw its context as the hooks before it left it (a hook's own mutation changes nothing).
+        for (const call of probe.calls) {
+          const step = models[call.ctx]!.steps.find((x) => x.hook === call.hook)!;
+          expect(call.seen).toEqual(step.before);
+          expect(call.place).toEqual({ chain: 'c', index: step.index });
+        }
+        expectCommon(full, s.leave, (leaveAfter) =>
+          runContexts(times, end, undefined, build('c'), leaveAfter),
+        );
+
         // Cancellation: unsubscribing at a frame leaves nothing running, aborts every unanswered hook,
         // and what came out is a prefix of the full run's outputs (all those due before that frame).
         if (s.cut !== undefined) {
@@ -800,13 +887,20 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
         specMatrix(fc.constant(1), 0, 5),
         fc.integer({ min: 1, max: 7 }),
         fc.constantFrom<'fail-open' | 'fail-closed'>('fail-open', 'fail-closed'),
-        (matrix, runTimeoutMs, runPolicy) => {
+        fc.constantFrom<unknown>('s0', '', undefined, 7),
+        fc.option(fc.constant('run-session'), { nil: undefined }),
+        (matrix, runTimeoutMs, runPolicy, sessionField, sessionOption) => {
           const names = matrix[0]!.map((_, h) => `h${h}`);
           const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
           const probe = new Probe(scheduler);
           const outputs: Array<[number, HookChainOutput]> = [];
           let completedAt: number | undefined;
-          const initial = { i: 0, session_id: 's0', a: -1 };
+          const initial: Record<string, unknown> = {
+            i: 0,
+            a: -1,
+            ...(sessionField === undefined ? {} : { session_id: sessionField }),
+          };
+          const before = { ...initial };
           scheduler.run(({ cold }) => {
             const hooks = names.map((name, h) =>
               makeHook(name, [matrix[0]![h]!], probe, cold as TestScheduler['createColdObservable']),
@@ -815,6 +909,7 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
               scheduler,
               timeoutMs: runTimeoutMs,
               errorPolicy: runPolicy,
+              ...(sessionOption === undefined ? {} : { sessionId: sessionOption }),
             }).subscribe({
               next: (o) => outputs.push([scheduler.now(), o]),
               complete: () => (completedAt = scheduler.now()),
@@ -834,7 +929,10 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
           expect(result.outcome).toBe(model.outcome);
           expect(result.final_context).toEqual(model.final);
           expect(result.skipped).toEqual(model.skipped);
-          expect(initial).toEqual({ i: 0, session_id: 's0', a: -1 }); // never mutated
+          expect(initial).toEqual(before); // never mutated
+          // The events' sessionId: the run's option, else the context's session_id if a non-empty string.
+          const sessionId = sessionOption ?? (sessionField === 's0' ? 's0' : undefined);
+          for (const [, o] of outputs) if (o.kind === 'step') expect(o.event.sessionId).toBe(sessionId);
           expect(probe.running).toBe(0);
           expectSignals(probe);
         },
@@ -877,16 +975,20 @@ function aggregationModel(
   };
 }
 
+const AGGREGATOR_ERROR = new Error('the aggregator failed');
+
 describe('aggregateHooks / runHookAggregation property: a model of the docs', () => {
   const scenario = fc.record({
     times: arrivalTimes,
     matrix: specMatrix(fc.constant(7), 1, 4),
-    concurrency: fc.integer({ min: 1, max: 3 }),
+    concurrency: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.constant(Number.POSITIVE_INFINITY)),
     maxQueued: fc.integer({ min: 0, max: 3 }),
     runTimeoutMs: fc.integer({ min: 1, max: 7 }),
     deadlineMs: fc.oneof(fc.integer({ min: 1, max: 7 }), fc.constant(Number.POSITIVE_INFINITY)),
     end: ending,
     cut: fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined }),
+    leave: fc.option(fc.integer({ min: 1, max: 12 }), { nil: undefined }),
+    throwAt: fc.option(fc.integer({ min: 1, max: 7 }), { nil: undefined }),
   });
 
   it('steps, aggregates, queue, concurrency, source end and cancellation as docs/hooks.md says', () => {
@@ -895,24 +997,38 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
         const { times, matrix, concurrency, maxQueued, runTimeoutMs, deadlineMs, end } = s;
         const names = matrix[0]!.map((_, h) => `h${h}`);
         let aggregatorCalls = 0;
-        const aggregator = (steps: readonly AggregatedStep[]) => {
-          aggregatorCalls++;
-          return { verdict: validationResult(steps), statuses: steps.map((step) => step.status) };
-        };
-        const build = (scheduler: TestScheduler, probe: Probe, cold: TestScheduler['createColdObservable']) =>
-          aggregateHooks(
-            names.map((name, h) =>
-              makeHook(
-                name,
-                matrix.map((row) => row[h]!),
-                probe,
-                cold,
+        /** Makes the operator; its aggregator throws on its `throwAt`-th call when given. */
+        const buildThrowing =
+          (throwAt?: number) =>
+          (scheduler: TestScheduler, probe: Probe, cold: TestScheduler['createColdObservable']) => {
+            let calls = 0;
+            const aggregator = (steps: readonly AggregatedStep[]) => {
+              aggregatorCalls++;
+              if (++calls === throwAt) throw AGGREGATOR_ERROR;
+              return { verdict: validationResult(steps), statuses: steps.map((step) => step.status) };
+            };
+            return aggregateHooks(
+              names.map((name, h) =>
+                makeHook(
+                  name,
+                  matrix.map((row) => row[h]!),
+                  probe,
+                  cold,
+                ),
               ),
-            ),
-            aggregator,
-            { name: 'agg', concurrency, maxQueued, timeoutMs: runTimeoutMs, deadlineMs, scheduler },
-          );
-        const { run, probe } = runContexts(times, end, undefined, build);
+              aggregator,
+              { name: 'agg', concurrency, maxQueued, timeoutMs: runTimeoutMs, deadlineMs, scheduler },
+            );
+          };
+        const build = buildThrowing();
+        const full = runContexts(times, end, undefined, build);
+        const aggregated = aggregatorCalls;
+        const { run, probe } = full;
+        for (const call of probe.calls) {
+          expect(call.seen).toEqual({ i: call.ctx, session_id: `s${call.ctx}` });
+          expect(call.place).toEqual({ chain: 'agg', index: names.indexOf(call.hook) });
+        }
+        expectCommon(full, s.leave, (leaveAfter) => runContexts(times, end, undefined, build, leaveAfter));
 
         const models = times.map((_, i) => aggregationModel(matrix[i]!, names, runTimeoutMs, deadlineMs));
         const { fates } = queueModel(
@@ -922,7 +1038,10 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
           concurrency,
           maxQueued,
         );
-        type Aggregate = Extract<HookAggregationOutput<ReturnType<typeof aggregator>>, { kind: 'aggregate' }>;
+        type Aggregate = Extract<
+          HookAggregationOutput<{ verdict: ReturnType<typeof validationResult>; statuses: string[] }>,
+          { kind: 'aggregate' }
+        >;
         const aggregates: Array<{ at: number; o: Aggregate; i: number }> = [];
         const stepsOf = new Map<
           number,
@@ -946,7 +1065,7 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
         }
         // Exactly one aggregate per context; the aggregator called once for each.
         expect(aggregates.map((a) => a.i).sort()).toEqual(times.map((_, i) => i).sort());
-        expect(aggregatorCalls).toBe(times.length);
+        expect(aggregated).toBe(times.length);
         for (const { at, o, i } of aggregates) {
           const fate = fates[i]!;
           const model = models[i]!;
@@ -1014,6 +1133,21 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
           ),
           end.error ? SOURCE_ERROR : undefined,
         ]);
+
+        // An aggregator that throws errors the stream at once, with its error, where that aggregate was
+        // due; every other context is cancelled: nothing left running, the unanswered hooks aborted.
+        const aggregateAt = run.outputs.flatMap(([, o], k) => (o.kind === 'aggregate' ? [k] : []));
+        if (s.throwAt !== undefined && s.throwAt <= aggregateAt.length) {
+          const k = aggregateAt[s.throwAt - 1]!;
+          const failed = runContexts(times, end, undefined, buildThrowing(s.throwAt));
+          expect(failed.run.outputs.map(([at, o]) => [at, labelOf(o)])).toEqual(
+            run.outputs.slice(0, k).map(([at, o]) => [at, labelOf(o)]),
+          );
+          expect(failed.run.ended).toEqual([run.outputs[k]![0], AGGREGATOR_ERROR]);
+          expect(failed.probe.running).toBe(0);
+          expectSignals(failed.probe);
+          expect(failed.probe.calls.length).toBe(full.callsAt[k]);
+        }
 
         if (s.cut !== undefined) {
           const cutAt = s.cut;
