@@ -1,8 +1,8 @@
 /**
  * Hooks, model-based: random function hooks (answering at once or after a few frames, with a result,
  * nothing, a block, a stop, a malformed or unreadable answer; throwing, erroring, never answering)
- * run through `runHookChain` / `chainHooks` and `runHookAggregation` / `aggregateHooks`, with contexts
- * arriving at random frames on a TestScheduler, are checked against a plain model of what
+ * run through `runHook`, `runHookChain` / `chainHooks` and `runHookAggregation` / `aggregateHooks`,
+ * with contexts arriving at random frames on a TestScheduler, are checked against a plain model of what
  * docs/hooks.md promises: each hook's step (status, code, reason, timing, event), a chain's fold
  * (outcome, final context, stopped_by, skipped), an aggregation's deadline and hook-order results,
  * the bounded queue (exactly one final record per context, at the frame it is due, rejections at
@@ -42,8 +42,10 @@ import {
   HookError,
   type HookOverflowEvent,
   type HookResult,
+  type HookStep,
   hookEvents,
   Priority,
+  runHook,
   runHookAggregation,
   runHookChain,
   validationResult,
@@ -410,7 +412,10 @@ interface ChainModel {
   readonly sync: boolean;
 }
 
-/** The chain as docs/hooks.md describes it: a sequential fold, ending early on a stop, block or fail-closed failure. */
+/**
+ * The chain as docs/hooks.md describes it: a sequential fold, ending early on a stop, a block or a
+ * fail-closed failure.
+ */
 function chainModel(
   row: readonly HookSpec[],
   names: readonly string[],
@@ -863,8 +868,7 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
         if (s.cut !== undefined) {
           const cutAt = s.cut;
           const cut = runContexts(times, end, cutAt, build('c'));
-          const label = ([at, o]: readonly [number, HookChainOutput]) =>
-            `${at}:${o.kind === 'step' ? `${ctxOfStep(o)}:${o.hook}:${o.status}` : `${o.final_context.i}:${o.outcome}`}`;
+          const label = ([at, o]: readonly [number, HookChainOutput]) => `${at}:${labelOf(o)}`;
           const full = run.outputs.map(label);
           const part = cut.run.outputs.map(label);
           expect(full.slice(0, part.length)).toEqual(part);
@@ -937,6 +941,39 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
           expectSignals(probe);
         },
       ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('runHook property: one hook, one step', () => {
+  it('emits the modelled step (index 0, no chain or aggregation) at its frame, then completes', () => {
+    fc.assert(
+      fc.property(hookSpec, fc.integer({ min: 1, max: 7 }), (spec, runTimeoutMs) => {
+        const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+        const probe = new Probe(scheduler);
+        const outputs: Array<[number, HookStep]> = [];
+        let completedAt: number | undefined;
+        scheduler.run(({ cold }) => {
+          const hook = makeHook('solo', [spec], probe, cold as TestScheduler['createColdObservable']);
+          runHook(hook, { i: 0, session_id: 's0' }, { scheduler, timeoutMs: runTimeoutMs }).subscribe({
+            next: (step) => outputs.push([scheduler.now(), step]),
+            complete: () => (completedAt = scheduler.now()),
+          });
+        });
+        const expected = expectedStep(spec, 'solo', runTimeoutMs, 'fail-closed');
+        expect(outputs.length).toBe(1);
+        const [at, step] = outputs[0]!;
+        expectStepAsModelled(step, { ...expected, hook: 'solo', index: 0 }, 0, at, {});
+        expect(completedAt).toBe(at);
+        expect(step.chain).toBeUndefined();
+        expect(step.aggregation).toBeUndefined();
+        expect(step.event.data.chain).toBeUndefined();
+        expect(step.event.data.aggregation).toBeUndefined();
+        expect(probe.calls.map((call) => call.place)).toEqual([{ index: 0 }]);
+        expect(probe.running).toBe(0);
+        expectSignals(probe);
+      }),
       { numRuns: 150 },
     );
   });
@@ -1152,8 +1189,7 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
         if (s.cut !== undefined) {
           const cutAt = s.cut;
           const cut = runContexts(times, end, cutAt, build);
-          const label = ([at, o]: readonly [number, HookAggregationOutput<unknown>]) =>
-            `${at}:${o.kind === 'step' ? `${ctxOfStep(o)}:${o.hook}:${o.status}` : `agg:${o.results.map((r) => r.status)}`}`;
+          const label = ([at, o]: readonly [number, HookAggregationOutput<unknown>]) => `${at}:${labelOf(o)}`;
           const full = run.outputs.map(label);
           const part = cut.run.outputs.map(label);
           expect(full.slice(0, part.length)).toEqual(part);
@@ -1171,7 +1207,7 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
 });
 
 describe('runHookAggregation property: one aggregation, cut or not', () => {
-  it('every hook its modelled step at its frame, the aggregate when the last one ends; an unsubscribe leaves nothing running', () => {
+  it('each step at its frame, the aggregate after the last; an unsubscribe leaves none running', () => {
     fc.assert(
       fc.property(
         specMatrix(fc.constant(1), 1, 5),
