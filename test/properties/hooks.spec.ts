@@ -45,6 +45,8 @@ import {
   type HookStep,
   hookEvents,
   Priority,
+  type ReviewSummary,
+  reviewSummary,
   runHook,
   runHookAggregation,
   runHookChain,
@@ -86,6 +88,9 @@ interface HookSpec {
   readonly timeoutMs: number | undefined;
   readonly policy: 'fail-open' | 'fail-closed' | undefined;
   readonly mutate: boolean;
+  /** The answer's critical_issues (also its recommendations, reversed), and whether it has metrics. */
+  readonly issues: readonly string[] | undefined;
+  readonly metrics: boolean;
 }
 
 const hookSpec: fc.Arbitrary<HookSpec> = fc.record({
@@ -115,12 +120,19 @@ const hookSpec: fc.Arbitrary<HookSpec> = fc.record({
   timeoutMs: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
   policy: fc.constantFrom<'fail-open' | 'fail-closed' | undefined>('fail-open', 'fail-closed', undefined),
   mutate: fc.boolean(),
+  issues: fc.option(fc.array(fc.constantFrom('x', 'y', 'z'), { maxLength: 2 }), { nil: undefined }),
+  metrics: fc.boolean(),
 });
 
 function resultOf(spec: HookSpec): HookResult {
   const result: Record<string, unknown> = { context_updates: { ...spec.updates } };
   if (spec.score !== undefined) result.score = spec.score;
   if (spec.passed !== undefined) result.passed = spec.passed;
+  if (spec.issues !== undefined) {
+    result.critical_issues = [...spec.issues];
+    result.recommendations = [...spec.issues].reverse();
+  }
+  if (spec.metrics) result.metrics = { delay: spec.delay, updates: Object.keys(spec.updates).length };
   switch (spec.answer) {
     case 'stop':
       result.stop_chain = true;
@@ -1006,13 +1018,43 @@ function aggregationModel(
     steps,
     duration: Math.max(0, ...steps.map((step) => step.after)),
     timedOut: steps.filter((step) => step.status === 'timed_out').map((step) => step.hook),
-    // validationResult: a validator passes when it completed and does not say `passed: false`.
-    passed: steps.every((step) => step.status === 'completed' && step.result?.passed !== false),
+    // validationResult: a validator passes when it completed and its result does not say otherwise:
+    // `passed: false` fails it; without `passed`, a non-empty `critical_issues` fails it.
+    passed: steps.every(
+      (step) =>
+        step.status === 'completed' &&
+        step.result?.passed !== false &&
+        (step.result?.passed !== undefined || (step.result?.critical_issues ?? []).length === 0),
+    ),
     sync: row.every(immediate),
   };
 }
 
 const AGGREGATOR_ERROR = new Error('the aggregator failed');
+
+/**
+ * `reviewSummary` as docs/hooks.md says: over the hooks that gave a result (completed, or blocked with a
+ * JSON result), the mean score (null without any), the issues and recommendations concatenated in hook
+ * order, the metrics per hook; the others listed in `missing` with their status.
+ */
+function expectReview(review: ReviewSummary, steps: ReadonlyArray<ExpectedStep & { hook: string }>): void {
+  const gave = steps.filter((step) => step.status !== 'failed' && step.status !== 'timed_out' && step.result);
+  const scores = gave.flatMap((step) => (step.result!.score === undefined ? [] : [step.result!.score]));
+  expect(review.scored_hooks).toBe(scores.length);
+  if (scores.length === 0) expect(review.overall_score).toBeNull();
+  else expect(review.overall_score).toBeCloseTo(scores.reduce((a, b) => a + b, 0) / scores.length, 9);
+  expect(review.critical_issues).toEqual(gave.flatMap((step) => step.result!.critical_issues ?? []));
+  expect(review.recommendations).toEqual(gave.flatMap((step) => step.result!.recommendations ?? []));
+  expect(review.positive_findings).toEqual([]);
+  expect(review.metrics).toEqual(
+    Object.fromEntries(
+      gave.flatMap((step) => (step.result!.metrics === undefined ? [] : [[step.hook, step.result!.metrics]])),
+    ),
+  );
+  expect(review.missing.map((m) => [m.hook, m.status])).toEqual(
+    steps.filter((step) => !gave.includes(step)).map((step) => [step.hook, step.status]),
+  );
+}
 
 describe('aggregateHooks / runHookAggregation property: a model of the docs', () => {
   const scenario = fc.record({
@@ -1042,7 +1084,11 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
             const aggregator = (steps: readonly AggregatedStep[]) => {
               aggregatorCalls++;
               if (++calls === throwAt) throw AGGREGATOR_ERROR;
-              return { verdict: validationResult(steps), statuses: steps.map((step) => step.status) };
+              return {
+                verdict: validationResult(steps),
+                review: reviewSummary(steps),
+                statuses: steps.map((step) => step.status),
+              };
             };
             return aggregateHooks(
               names.map((name, h) =>
@@ -1076,7 +1122,11 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
           maxQueued,
         );
         type Aggregate = Extract<
-          HookAggregationOutput<{ verdict: ReturnType<typeof validationResult>; statuses: string[] }>,
+          HookAggregationOutput<{
+            verdict: ReturnType<typeof validationResult>;
+            review: ReviewSummary;
+            statuses: string[];
+          }>,
           { kind: 'aggregate' }
         >;
         const aggregates: Array<{ at: number; o: Aggregate; i: number }> = [];
@@ -1112,6 +1162,10 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
             expect(o.results.map((step) => step.status)).toEqual(names.map(() => 'not_run'));
             expect(o.results.map((step) => step.hook)).toEqual(names);
             expect(o.aggregate.verdict.passed).toBe(false);
+            expect(o.aggregate.review.missing.map((m) => [m.hook, m.status])).toEqual(
+              names.map((name) => [name, 'not_run']),
+            );
+            expect(o.aggregate.review.overall_score).toBeNull();
             expect(o.timed_out).toEqual([]);
             expect(o.duration_ms).toBe(0);
             expect(o.error?.code).toBe('BUFFER_OVERFLOW');
@@ -1146,6 +1200,7 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
           }
           expect(o.aggregate.statuses).toEqual(model.steps.map((step) => step.status));
           expect(o.aggregate.verdict.passed).toBe(model.passed);
+          expectReview(o.aggregate.review, model.steps);
           expect(o.timed_out).toEqual(model.timedOut);
           expect(o.duration_ms).toBe(model.duration);
           expect(o.error).toBeUndefined();
