@@ -276,6 +276,8 @@ class Probe {
   running = 0;
   maxRunning = 0;
   readonly calls: Call[] = [];
+  /** Called at every call of a hook's run(), when set. */
+  onCall: ((call: Call) => void) | undefined;
   constructor(readonly scheduler: TestScheduler) {}
 
   /** `answers` wrapped to count it as running while subscribed. */
@@ -331,6 +333,7 @@ function makeHook(
         answered: false,
       };
       probe.calls.push(call);
+      probe.onCall?.(call);
       // Mutating the context given changes nothing for the next hooks (it is a shallow copy).
       if (spec.mutate) Object.assign(context, { a: 'mutated', z: true });
       const wrap = (value: unknown): unknown => (spec.wrap === 'array' ? [value, { score: 99 }] : value);
@@ -953,6 +956,171 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
           expectSignals(probe);
         },
       ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+type LogEntry =
+  | { readonly type: 'in'; readonly i: number }
+  | { readonly type: 'call'; readonly call: Call }
+  | {
+      readonly type: 'out';
+      readonly o: HookChainOutput | HookAggregationOutput<unknown>;
+      readonly at: number;
+    }
+  | { readonly type: 'done'; readonly o: HookChainOutput | HookAggregationOutput<unknown> };
+
+/** The context a final record is for (a rejected aggregate carries it; a run's steps tell it). */
+function ctxOfRecord(o: HookChainOutput | HookAggregationOutput<unknown>): number {
+  if (o.kind === 'result') return o.final_context.i as number;
+  if (o.kind === 'aggregate') {
+    if (o.context !== undefined) return o.context.i as number;
+    return ctxOfStep(o.results[0] as { event: { sessionId?: string } });
+  }
+  return ctxOfStep(o);
+}
+
+/**
+ * A subscriber that pushes contexts re-entrantly, on some of its outputs (ids after the arrivals', up
+ * to 7 contexts in all): docs/hooks.md says it is served in order — the run that emitted the output
+ * still counts as active, so the pushed context waits behind those already waiting, or is rejected if
+ * there is no room. Checked by replaying the log of arrivals, hook calls and outputs: each context is
+ * admitted or rejected as the counts then say, the runs start in admission order (never more than
+ * `concurrency` at once), each context gets one record, and a run's steps are its model's.
+ */
+describe('chainHooks / aggregateHooks property: contexts pushed re-entrantly', () => {
+  const scenario = fc.record({
+    times: arrivalTimes,
+    matrix: specMatrix(fc.constant(7), 1, 3),
+    concurrency: fc.integer({ min: 1, max: 3 }),
+    maxQueued: fc.integer({ min: 0, max: 2 }),
+    runTimeoutMs: fc.integer({ min: 1, max: 7 }),
+    pushOn: fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+    aggregate: fc.boolean(),
+  });
+
+  it('admits, rejects and starts them in order, each context one record', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const { times, matrix, concurrency, maxQueued, runTimeoutMs } = s;
+        const names = matrix[0]!.map((_, h) => `h${h}`);
+        const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+        const probe = new Probe(scheduler);
+        const log: LogEntry[] = [];
+        probe.onCall = (call) => log.push({ type: 'call', call });
+        let next = times.length;
+        scheduler.run(({ cold }) => {
+          const hooks = names.map((name, h) =>
+            makeHook(
+              name,
+              matrix.map((row) => row[h]!),
+              probe,
+              cold as TestScheduler['createColdObservable'],
+            ),
+          );
+          const pushed = new Subject<{ i: number }>();
+          const contexts = new Observable<Record<string, unknown>>((subscriber) => {
+            const forward = ({ i }: { i: number }) => {
+              log.push({ type: 'in', i });
+              subscriber.next({ i, session_id: `s${i}` });
+            };
+            const arrivals = arriving(
+              times.map((at) => ({ at, duration: 1 })),
+              scheduler,
+            ).subscribe(forward);
+            const more = pushed.subscribe(forward);
+            return () => {
+              arrivals.unsubscribe();
+              more.unsubscribe();
+            };
+          });
+          const options = { concurrency, maxQueued, timeoutMs: runTimeoutMs, scheduler };
+          const operator: OperatorFunction<
+            Record<string, unknown>,
+            HookChainOutput | HookAggregationOutput<unknown>
+          > = s.aggregate
+            ? aggregateHooks(hooks, (steps) => steps.length, { ...options, name: 'agg' })
+            : chainHooks({ name: 'c', hooks }, { ...options, errorPolicy: 'fail-closed' });
+          let outputs = 0;
+          contexts.pipe(operator).subscribe((o) => {
+            log.push({ type: 'out', o, at: scheduler.now() });
+            if (s.pushOn[outputs++] === true && next < 7) pushed.next({ i: next++ });
+            log.push({ type: 'done', o });
+          });
+        });
+
+        // Replay the log against the rule.
+        const waiting: number[] = [];
+        const active = new Set<number>();
+        const rejected = new Set<number>();
+        const startedAt = new Map<number, number>();
+        const records = new Map<number, HookChainOutput | HookAggregationOutput<unknown>>();
+        const steps = new Map<number, Array<[number, HookChainOutput | HookAggregationOutput<unknown>]>>();
+        for (const entry of log) {
+          if (entry.type === 'in') {
+            if (active.size < concurrency || waiting.length < maxQueued) waiting.push(entry.i);
+            else rejected.add(entry.i);
+          } else if (entry.type === 'call') {
+            const { ctx, at } = entry.call;
+            if (startedAt.has(ctx)) continue;
+            // A run starts the longest-waiting context, and only when one is free.
+            expect(waiting[0]).toBe(ctx);
+            waiting.shift();
+            active.add(ctx);
+            expect(active.size).toBeLessThanOrEqual(concurrency);
+            startedAt.set(ctx, at);
+          } else if (entry.o.kind === 'step') {
+            if (entry.type === 'out') {
+              const i = ctxOfRecord(entry.o);
+              steps.set(i, [...(steps.get(i) ?? []), [entry.at, entry.o]]);
+            }
+          } else {
+            const i = ctxOfRecord(entry.o);
+            if (entry.type === 'out') {
+              expect(records.has(i)).toBe(false);
+              records.set(i, entry.o);
+            } else if (!rejected.has(i)) {
+              // The run ends once its record is handled (pushes made meanwhile saw it active).
+              active.delete(i);
+            }
+          }
+        }
+        // Every context, arrived or pushed, has exactly one record; rejected exactly as the rule says.
+        expect([...records.keys()].sort()).toEqual(Array.from({ length: next }, (_, i) => i).sort());
+        expect(waiting).toEqual([]);
+        for (const [i, o] of records) {
+          const isRejected =
+            o.kind === 'result' ? o.outcome === 'rejected' : o.kind === 'aggregate' && o.error !== undefined;
+          expect(isRejected).toBe(rejected.has(i));
+          if (isRejected) {
+            expect(steps.get(i)).toBeUndefined();
+            continue;
+          }
+          const start = startedAt.get(i)!;
+          const emitted = steps.get(i) ?? [];
+          if (o.kind === 'result') {
+            const model = chainModel(
+              matrix[i]!,
+              names,
+              { i, session_id: `s${i}` },
+              runTimeoutMs,
+              'fail-closed',
+            );
+            expect(o.outcome).toBe(model.outcome);
+            expect(
+              emitted.map(([at, step]) => [at, (step as HookStep).hook, (step as HookStep).status]),
+            ).toEqual(model.steps.map((step) => [start + step.at, step.hook, step.status]));
+          } else {
+            const model = aggregationModel(matrix[i]!, names, runTimeoutMs, 60_000);
+            expect(o.kind === 'aggregate' && o.results.map((step) => step.status)).toEqual(
+              model.steps.map((step) => step.status),
+            );
+            expect(emitted.length).toBe(names.length);
+          }
+        }
+        expect(probe.running).toBe(0);
+      }),
       { numRuns: 150 },
     );
   });
