@@ -29,6 +29,7 @@ import {
   Subject,
   type Subscription,
   toArray,
+  VirtualTimeScheduler,
 } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
@@ -1660,6 +1661,120 @@ describe('chainHooks / aggregateHooks property: Promise and async-iterable answe
             expect(a.timed_out).toEqual([]);
           }
           expect(outputs.length).toBe(n * (specs.length + 1));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
+
+/**
+ * Runs `scheduler`'s actions one at a time, letting Promises settle before each (their answers come in
+ * microtasks, before the clock moves on), until `done()`.
+ */
+async function stepUntil(scheduler: VirtualTimeScheduler, done: () => boolean): Promise<void> {
+  for (let idle = 0; !done(); ) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (done()) return;
+    const action = scheduler.actions.shift();
+    if (action === undefined) {
+      if (++idle > 20) throw new Error('nothing scheduled, and not done');
+      continue;
+    }
+    scheduler.frame = action.delay;
+    const error: unknown = action.execute(action.state, action.delay);
+    if (error) throw error;
+  }
+}
+
+type ClockKind = 'resolve' | 'reject' | 'hang' | 'late' | 'iterable' | 'sync';
+
+describe('chainHooks property: Promise answers and timeouts on a virtual clock', () => {
+  const clockHook = fc.record({
+    kind: fc.constantFrom<ClockKind>('resolve', 'resolve', 'reject', 'hang', 'late', 'iterable', 'sync'),
+    updates: fc.dictionary(fc.constantFrom('a', 'b'), fc.integer({ min: 0, max: 9 }), { maxKeys: 2 }),
+    policy: fc.constantFrom<'fail-open' | 'fail-closed'>('fail-open', 'fail-closed'),
+  });
+
+  it('a Promise never settled, or settled once aborted, times out at its timeoutMs', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(clockHook, { maxLength: 4 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        async (specs, n, concurrency) => {
+          const scheduler = new VirtualTimeScheduler();
+          const calls: Array<{ kind: ClockKind; signal: AbortSignal }> = [];
+          const hooks: FunctionHook[] = specs.map((spec, h) => ({
+            name: `h${h}`,
+            errorPolicy: spec.policy,
+            run: (_context, { signal }): HookResult | ObservableInput<HookResult> => {
+              calls.push({ kind: spec.kind, signal });
+              const answer: HookResult = { context_updates: spec.updates };
+              switch (spec.kind) {
+                case 'resolve':
+                  return Promise.resolve(answer);
+                case 'reject':
+                  return Promise.reject(new Error('rejected'));
+                case 'hang':
+                  return new Promise<HookResult>(() => {});
+                case 'late':
+                  // Answers once cancelled: too late, the step is already timed out.
+                  return new Promise<HookResult>((resolve) =>
+                    signal.addEventListener('abort', () => resolve({ stop_chain: true, ...answer })),
+                  );
+                case 'iterable':
+                  return (async function* () {
+                    await null;
+                    yield answer;
+                  })();
+                default:
+                  return answer;
+              }
+            },
+          }));
+          const outputs: HookChainOutput[] = [];
+          let done = false;
+          from(Array.from({ length: n }, (_, i) => ({ i })))
+            .pipe(chainHooks({ name: 'clock', hooks }, { concurrency, timeoutMs: 5, scheduler }))
+            .subscribe({ next: (o) => outputs.push(o), complete: () => (done = true) });
+          await stepUntil(scheduler, () => done);
+
+          let context: Record<string, unknown> = {};
+          const statuses: string[] = [];
+          let outcome = 'completed';
+          for (const spec of specs) {
+            const status =
+              spec.kind === 'reject'
+                ? 'failed'
+                : spec.kind === 'hang' || spec.kind === 'late'
+                  ? 'timed_out'
+                  : 'completed';
+            statuses.push(status);
+            if (status === 'completed') context = { ...context, ...spec.updates };
+            else if (spec.policy === 'fail-closed') outcome = 'failed';
+            if (outcome !== 'completed') break;
+          }
+          const duration = 5 * statuses.filter((status) => status === 'timed_out').length;
+          const results = outputs.flatMap((o) => (o.kind === 'result' ? [o] : []));
+          expect(results.map((r) => r.final_context.i).sort()).toEqual(
+            Array.from({ length: n }, (_, i) => i),
+          );
+          for (const r of results) {
+            expect(r.outcome).toBe(outcome);
+            expect(r.results.map((step) => step.status)).toEqual(statuses);
+            expect(r.final_context).toEqual({ i: r.final_context.i, ...context });
+            expect(r.duration_ms).toBe(duration);
+            for (const step of r.results) {
+              if (step.status === 'timed_out') expect(step.error.code).toBe('HOOK_TIMEOUT');
+              if (step.status === 'failed') expect(step.error.code).toBe('HOOK_FAILED');
+            }
+          }
+          expect(outputs.length).toBe(n * (statuses.length + 1));
+          // The signal is aborted for the hooks cancelled by their timeout, and for no other.
+          for (const call of calls)
+            expect(call.signal.aborted).toBe(call.kind === 'hang' || call.kind === 'late');
+          expect(calls.length).toBe(n * statuses.length);
         },
       ),
       { numRuns: 100 },
