@@ -28,6 +28,7 @@ import {
   type OperatorFunction,
   Subject,
   type Subscription,
+  take,
   toArray,
   VirtualTimeScheduler,
 } from 'rxjs';
@@ -1778,6 +1779,67 @@ describe('chainHooks property: Promise answers and timeouts on a virtual clock',
         },
       ),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('chainHooks / aggregateHooks property: take(k) on a synchronous source', () => {
+  it('stops the source at once: the outputs before, no hook called after, nothing left running', () => {
+    fc.assert(
+      fc.property(
+        specMatrix(fc.constant(7), 1, 3).map((matrix) =>
+          // Every hook answers within its call: the whole run is synchronous.
+          matrix.map((row) =>
+            row.map((spec) => ({ ...spec, sync: true, kind: spec.kind === 'never' ? 'value' : spec.kind })),
+          ),
+        ),
+        fc.integer({ min: 0, max: 7 }),
+        fc.oneof(fc.integer({ min: 1, max: 3 }), fc.constant(Number.POSITIVE_INFINITY)),
+        fc.integer({ min: 0, max: 2 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 20 }),
+        (matrix, n, concurrency, maxQueued, aggregate, leave) => {
+          const names = matrix[0]!.map((_, h) => `h${h}`);
+          const run = (leaveAfter: number | undefined) => {
+            const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+            const probe = new Probe(scheduler);
+            const outputs: string[] = [];
+            const callsAt: number[] = [];
+            const hooks = names.map((name, h) =>
+              makeHook(
+                name,
+                matrix.map((row) => row[h]!),
+                probe,
+                scheduler.createColdObservable.bind(scheduler) as TestScheduler['createColdObservable'],
+              ),
+            );
+            const options = { concurrency, maxQueued, scheduler };
+            const operator: OperatorFunction<
+              Record<string, unknown>,
+              HookChainOutput | HookAggregationOutput<unknown>
+            > = aggregate
+              ? aggregateHooks(hooks, (steps) => steps.length, { ...options, name: 'agg' })
+              : chainHooks({ name: 'c', hooks }, options);
+            // take(k): leaves from inside the k-th output, as a subscriber's own unsubscribe would.
+            from(Array.from({ length: n }, (_, i) => ({ i, session_id: `s${i}` })))
+              .pipe(operator, take(leaveAfter ?? Number.POSITIVE_INFINITY))
+              .subscribe((o) => {
+                outputs.push(labelOf(o));
+                callsAt.push(probe.calls.length);
+              });
+            return { outputs, callsAt, probe };
+          };
+          const full = run(undefined);
+          // Without leaving: every context one record (a synchronous run never leaves one waiting).
+          expect(full.outputs.filter((label) => !/^\d+:h\d+:/.test(label)).length).toBe(n);
+          if (leave > full.outputs.length) return;
+          const cut = run(leave);
+          expect(cut.outputs).toEqual(full.outputs.slice(0, leave));
+          expect(cut.probe.calls.length).toBe(full.callsAt[leave - 1]);
+          expect(cut.probe.running).toBe(0);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });
