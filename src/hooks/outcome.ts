@@ -87,12 +87,19 @@ export function unreadable(hook: string, error: unknown): RawOutcome {
 }
 
 /**
- * The error a hook's throw or error notification stands for. A `HookError` is kept as it is. Total: a
- * value that cannot be converted to a string (a null-prototype object, a `toString` that throws) is
- * named by its tag instead (`[object Object]`), and is still the error's `cause`.
+ * The error a hook's throw or error notification stands for: `HOOK_FAILED`, the thrown value its cause.
+ * A `HookError` of `HOOK_BLOCKED` (a function hook blocking) is kept as it is, and so is one of
+ * `HOOK_FAILED` for this hook; one of another code (`HOOK_TIMEOUT` when nothing timed out) or another
+ * hook's (an inner hook's error rethrown) would pass for what did not happen here, so it is a failure
+ * whose cause it is. Total: a value that cannot be converted to a string (a null-prototype object, a
+ * `toString` that throws) is named by its tag instead (`[object Object]`), and is still the `cause`.
  */
 export function toHookError(hook: string, error: unknown): HookError {
-  if (isHookError(error)) return error;
+  if (
+    isHookError(error) &&
+    (error.code === 'HOOK_BLOCKED' || (error.code === 'HOOK_FAILED' && error.hook === hook))
+  )
+    return error;
   return new HookError('HOOK_FAILED', `hook "${hook}" failed: ${textOf(error)}`, { hook, cause: error });
 }
 

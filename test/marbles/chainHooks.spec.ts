@@ -54,6 +54,13 @@ const fn = (name: string, run: FunctionHook['run'], extra: Partial<FunctionHook>
 
 const ok: HookResult = {};
 
+/** The step of hook `name`, with its error if it has one. */
+function stepOf(outputs: HookChainOutput[], name: string): HookStep & { error?: HookError } {
+  const step = outputs.find((o) => o.kind === 'step' && o.hook === name);
+  if (step?.kind !== 'step') throw new Error(`no step of ${name}`);
+  return step;
+}
+
 function resultOf(outputs: HookChainOutput[]): HookChainResult {
   const last = outputs.at(-1);
   if (last?.kind !== 'result') throw new Error('no chain result');
@@ -345,6 +352,38 @@ describe('runHookChain', () => {
     };
     const outputs = await collect(runHookChain(chain, {}));
     expect(outputs.map(label)).toEqual(['a:blocked', 'c:blocked']);
+  });
+
+  it('a HookError of another code that a function hook throws is a failure (HOOK_FAILED, the error its cause)', async () => {
+    // Not a timeout (nothing timed out: no hook.timed_out), nor a step that names the inner hook.
+    const thrown = [
+      new HookError('HOOK_TIMEOUT', 'slow inside', { hook: 'inner' }),
+      new HookError('HOOK_INVALID_OUTPUT', 'bad inside', { hook: 'inner' }),
+      new HookError('HOOK_FAILED', 'inner failed', { hook: 'inner' }),
+    ];
+    for (const error of thrown) {
+      const chain = {
+        name: 'c',
+        errorPolicy: 'fail-open' as const,
+        hooks: [
+          fn('a', () => {
+            throw error;
+          }),
+        ],
+      };
+      const outputs = await collect(runHookChain(chain, {}));
+      expect(outputs.map(label)).toEqual(['a:failed', 'c:failed']);
+      const step = stepOf(outputs, 'a');
+      expect(step.error?.code).toBe('HOOK_FAILED');
+      expect(step.error?.hook).toBe('a');
+      expect(step.error?.cause).toBe(error);
+      expect(step.event.type).toBe('hook.failed');
+    }
+    // Thrown from a Promise (a rejection) alike.
+    const rejected = await collect(
+      runHookChain({ name: 'c', hooks: [fn('a', async () => Promise.reject(thrown[0]))] }, {}),
+    );
+    expect(stepOf(rejected, 'a').error?.code).toBe('HOOK_FAILED');
   });
 
   it('accepts every kind of answer, and validates it', async () => {

@@ -16,9 +16,9 @@
  *
  * Undocumented, so not asserted: the order of two outputs due at the same frame from different runs
  * (concurrency > 1) or from different hooks of an aggregation; the `reason` of reviewSummary's
- * `missing`; a thrown `HookError` of a code other than `HOOK_BLOCKED` (kept as it is by the code, while
- * the docs say a throw is `HOOK_FAILED`). Which run a step belongs to is told by its event's sessionId
- * (the contexts' `session_id`).
+ * `missing`. (A thrown `HookError` of a code other than `HOOK_BLOCKED` is a `HOOK_FAILED` failure, as
+ * docs/hooks.md says: test/marbles/chainHooks.spec.ts.) Which run a step belongs to is told by its
+ * event's sessionId (the contexts' `session_id`).
  */
 import fc from 'fast-check';
 import {
