@@ -67,7 +67,6 @@ declare const testScheduler: import('rxjs/testing').TestScheduler;
 // pattern.md's predicates
 declare function isSourceEdit(event: import('vibespec-streams').Event): boolean;
 declare function isPassingTestRun(event: import('vibespec-streams').Event): boolean;
-declare function isFailingTestRun(event: import('vibespec-streams').Event): boolean;
 `;
 
 interface Snippet {
