@@ -1081,6 +1081,7 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  * const isTestEdit = (e: Event) => e.type === 'file.modified' && /\.test\./.test(String(e.data.file_path));
  * const isSourceEdit = (e: Event) => e.type === 'file.modified' && !/\.test\./.test(String(e.data.file_path));
  * const isPassingTestRun = (e: Event) => e.type === 'test.run' && e.data.passed === true;
+ * const isFailingTestRun = (e: Event) => e.type === 'test.run' && e.data.passed === false;
  * events$.pipe(pattern([isTestEdit, isSourceEdit, isPassingTestRun], { within: 10 * 60_000, name: 'tdd' }));
  *
  * // Tests left red: a failing run not followed by a passing one within 15 minutes.
