@@ -201,8 +201,8 @@ export function rejectUnknownKeys(
   }
 }
 
-/** The known name closest to `key`: one equal but for case, else one at most 2 edits away. */
-function nearestName(key: string, known: readonly string[]): string | undefined {
+/** @internal The known name closest to `key`: one equal but for case, else one at most 2 edits away. */
+export function nearestName(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   const sameCase = known.find((name) => name.toLowerCase() === lower);
   if (sameCase !== undefined) return sameCase;

@@ -3,7 +3,7 @@
  * id generation and the JSON round trip.
  */
 import { z } from 'zod';
-import { type EventIssue, InvalidEventError } from './errors.js';
+import { type EventIssue, InvalidEventError, nearestName } from './errors.js';
 
 /**
  * How urgent an event is. Numeric, so `Math.max` over priorities gives the most urgent one.
@@ -268,11 +268,62 @@ function invalidInit(event: Event<unknown>): InvalidEventError {
  * it checks the fields it is given and only falls back to the zod schema to describe a bad one.
  * `data` and `context` must be plain objects (prototype `Object.prototype` or `null`), which JSON gives
  * back as they are: not a `Map`, a `Date`, an array or a class instance. A `timestamp` of `-0` becomes `0`.
+ * A field it does not know (`sessionID` for `sessionId`) is refused, not dropped.
  *
  * @throws InvalidEventError when a given field is invalid (an empty type, a negative timestamp, a `Map` as
- *   `data` …), with an issue whose path is the field.
+ *   `data` …) or unknown (named with the nearest known one), with an issue whose path is the field.
  */
 export function createEvent<D extends Record<string, unknown> = Record<string, unknown>>(
+  init: EventInit<D>,
+): Event<D> {
+  const event = makeEvent(init);
+  // After makeEvent, which reads init's fields first (a missing init is its TypeError, as before).
+  for (const key in init) if (!isInitKey(key)) throw unknownInitField(key);
+  return event;
+}
+
+/** The fields of `EventInit` (a switch: a few pointer comparisons per field, no hashing). */
+function isInitKey(key: string): boolean {
+  switch (key) {
+    case 'type':
+    case 'data':
+    case 'priority':
+    case 'timestamp':
+    case 'id':
+    case 'context':
+    case 'sessionId':
+      return true;
+    default:
+      return false;
+  }
+}
+
+const INIT_KEYS: ReadonlyArray<keyof EventInit> = [
+  'type',
+  'data',
+  'priority',
+  'timestamp',
+  'id',
+  'context',
+  'sessionId',
+];
+
+function unknownInitField(key: string): InvalidEventError {
+  const near = nearestName(key, INIT_KEYS);
+  return new InvalidEventError([
+    {
+      code: 'unrecognized_keys',
+      path: [key],
+      message: `unknown field${near === undefined ? '' : ` (did you mean "${near}"?)`}; known: ${INIT_KEYS.join(', ')}`,
+    },
+  ]);
+}
+
+/**
+ * @internal `createEvent` without its check of unknown fields, for the library's own callers (the
+ * bridge, per event), whose inits have only known ones. (Not exported from the package.)
+ */
+export function makeEvent<D extends Record<string, unknown> = Record<string, unknown>>(
   init: EventInit<D>,
 ): Event<D> {
   let timestamp = init.timestamp ?? Date.now();

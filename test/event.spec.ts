@@ -8,6 +8,7 @@ import {
   createEvent,
   createEventId,
   type Event,
+  type EventInit,
   type EventSchema,
   eventFromJSON,
   eventIdTime,
@@ -125,6 +126,38 @@ describe('createEvent', () => {
       expect(invalid.code).toBe('INVALID_EVENT');
       expect(invalid.issues.map((issue) => issue.path[0])).toContain(field);
     }
+  });
+});
+
+describe('createEvent: unknown fields', () => {
+  it('refuses a mistyped field, named with the nearest known one, rather than dropping it', () => {
+    for (const [key, near] of [
+      ['sessionID', 'sessionId'],
+      ['timeStamp', 'timestamp'],
+      ['payload', undefined],
+    ] as const) {
+      const init = { type: 'x', [key]: 's1' } as unknown as EventInit;
+      try {
+        createEvent(init);
+        expect.unreachable('createEvent should have thrown');
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidEventError);
+        const [issue] = (error as InvalidEventError).issues;
+        expect(issue).toMatchObject({ code: 'unrecognized_keys', path: [key] });
+        if (near === undefined) expect(issue!.message).not.toContain('did you mean');
+        else expect(issue!.message).toContain(`(did you mean "${near}"?)`);
+        expect(issue!.message).toContain('known: type, data, priority, timestamp, id, context, sessionId');
+      }
+    }
+  });
+
+  it('takes every known field, an event spread into it, and known fields set to undefined', () => {
+    const event = createEvent({ type: 'x', sessionId: 's', context: { a: 1 }, data: { b: 2 } });
+    expect(createEvent({ ...event })).toEqual(event);
+    expect(createEvent({ type: 'x', sessionId: undefined, context: undefined, id: 'i' })).toMatchObject({
+      id: 'i',
+      type: 'x',
+    });
   });
 });
 

@@ -3,7 +3,7 @@
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
-import { createEvent, createEventId, type Event, Priority, setOwn } from '../event.js';
+import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
 import { checkPayload, cutAt, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
 
 /** One output of one hook run, as sources emit it and `bridgeHooks` consumes it. */
@@ -84,12 +84,12 @@ function requireString(payload: Record<string, unknown>, field: string): string 
  * An event of the bridge. Its fields need no validation — the mappers give a non-empty type, a known
  * priority, an object `data` and `context`, a non-empty or absent `sessionId`, and the timestamp was
  * checked when the output was unpacked — except the clock's `now()`, which is only checked here: a
- * clock that is not a time goes through `createEvent`, which rejects it as before.
+ * clock that is not a time goes through `makeEvent`, which rejects it as before.
  */
 function make(ctx: MapContext, type: string, data: Record<string, unknown>, priority: Priority): Event {
   const timestamp = ctx.timestamp;
   if (!(timestamp >= 0 && timestamp !== Number.POSITIVE_INFINITY)) {
-    return createEvent({ type, data, priority, timestamp, context: ctx.context, sessionId: ctx.sessionId });
+    return makeEvent({ type, data, priority, timestamp, context: ctx.context, sessionId: ctx.sessionId });
   }
   const event: Event = { id: createEventId(), type, timestamp, priority, data, context: ctx.context };
   if (ctx.sessionId !== undefined) event.sessionId = ctx.sessionId;
@@ -1488,7 +1488,7 @@ function rejected(
   limits: PayloadLimits,
 ): Event {
   const preview = previewJson(raw, limits.maxRawLength);
-  return createEvent<RejectedHookData>({
+  return makeEvent<RejectedHookData>({
     type: 'hook.rejected',
     priority: Priority.HIGH,
     timestamp: ctx.timestamp,
