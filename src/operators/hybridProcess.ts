@@ -436,7 +436,8 @@ function settleLater<R>(
  * @return an operator from `Event` to one `HybridOutput` per event.
  * @throws ConfigError at construction when a handler is missing, an option is out of range, a per-lane
  *   option names an unknown lane, `select`, `load$`, `metrics`, `gate` or `scheduler` is not what it
- *   must be, or an option's name is unknown (named with the nearest known one) (of `batcher` options and `modes` too).
+ *   must be, or an option's name is unknown (named with the nearest known one; in the `batcher` options
+ *   and `modes` too).
  */
 export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunction<Event, HybridOutput<R>> {
   checkConfig('hybridProcess', options ?? null, OPTION_KEYS);

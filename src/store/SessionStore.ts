@@ -1686,8 +1686,9 @@ export class SessionStore {
    * @internal For `persist`, whose subscriber left while its `append(events)` was pending: if that append
    * fails (a LevelDB error), it is made again, once, in its place in the queue — at its head, before the
    * jobs still queued (those called after it: appends, a `deleteSession` of its session) and the appends
-   * called after this call — rather than after them, as a caller hearing of the failure could only do. Its first
-   * failure is still reported to the `append`'s caller. `events` is the very array given to `append`.
+   * called after this call — rather than after them, as a caller hearing of the failure could only do.
+   * Its first failure is still reported to the `append`'s caller. `events` is the very array given to
+   * `append`.
    *
    * @returns a promise that resolves once the events are written (the first time or again) and rejects
    *   with the second failure (which `close()` waits for, as for any queued write); or undefined when no

@@ -86,8 +86,8 @@ const TAIL_KEYS = optionKeys<TailOptions>({ fromSeq: true, maxBuffer: true });
  * never completes otherwise. Caught by `close()` still reading the stored events, it emits what it read,
  * then the buffered live events that follow straight on (a prefix of the session, never a gap).
  * Subscribed while the store is closing, or once it is closed, it errors at once with `StoreError`
- * `STORE_NOT_OPEN` (nothing emitted), as a query just starting does. A consumer that throws on an entry ends it with that exception: the entry
- * was its last (resume from its seq + 1).
+ * `STORE_NOT_OPEN` (nothing emitted), as a query just starting does. A consumer that throws on an entry
+ * ends it with that exception: the entry was its last (resume from its seq + 1).
  *
  * ## Examples
  * ```ts

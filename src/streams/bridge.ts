@@ -30,7 +30,8 @@ export interface BridgeHooksOptions extends BridgeOptions {
  * @param options payload limits (`maxPayloadBytes`, `maxDepth`, `maxRawLength`) and the `scheduler`
  *   whose clock stamps outputs that carry no timestamp.
  * @return an operator from `HookOutput` to `Event`.
- * @throws ConfigError at construction when a limit is not a positive integer, or an option's name is unknown (named with the nearest known one).
+ * @throws ConfigError at construction when a limit is not a positive integer, or an option's name is
+ *   unknown (named with the nearest known one).
  */
 export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
   rejectUnknownKeys('bridgeHooks', options, BRIDGE_HOOKS_KEYS);

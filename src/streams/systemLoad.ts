@@ -276,7 +276,8 @@ function startSampler(
  * @param options `intervalMs`, the pipeline `metrics`, the OS `probe` and the `scheduler`.
  * @return a shared Observable of `SystemLoad`.
  * @throws ConfigError when `intervalMs` or `eventLoopResolutionMs` is not positive, or longer than
- *   setTimeout's limit (2,147,483,647 ms, which Node would turn into 1 ms), or an option's name is unknown (named with the nearest known one).
+ *   setTimeout's limit (2,147,483,647 ms, which Node would turn into 1 ms), or an option's name is
+ *   unknown (named with the nearest known one).
  */
 export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemLoad> {
   rejectUnknownKeys('systemLoad$', options, OPTION_KEYS);

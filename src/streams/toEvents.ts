@@ -1632,7 +1632,8 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
  * @param output the hook's output (for Claude Code, the stdin payload).
  * @param timestamp event time; defaults to `Date.now()`.
  * @param options the payload limits.
- * @throws ConfigError when a limit is not a positive integer, or an option's name is unknown (named with the nearest known one).
+ * @throws ConfigError when a limit is not a positive integer, or an option's name is unknown (named
+ *   with the nearest known one).
  */
 export function toEvents(
   hookName: string,
