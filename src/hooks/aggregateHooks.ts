@@ -50,21 +50,17 @@ export interface AggregateHooksOptions extends RunHookAggregationOptions {
   maxQueued?: number;
 }
 
-const RUN_AGGREGATION_KEYS = optionKeys<RunHookAggregationOptions>({
+const RUN_AGGREGATION_FIELDS = {
   scheduler: true,
   timeoutMs: true,
   maxOutputBytes: true,
   sessionId: true,
   name: true,
   deadlineMs: true,
-});
+} as const;
+const RUN_AGGREGATION_KEYS = optionKeys<RunHookAggregationOptions>(RUN_AGGREGATION_FIELDS);
 const AGGREGATE_HOOKS_KEYS = optionKeys<AggregateHooksOptions>({
-  scheduler: true,
-  timeoutMs: true,
-  maxOutputBytes: true,
-  sessionId: true,
-  name: true,
-  deadlineMs: true,
+  ...RUN_AGGREGATION_FIELDS,
   concurrency: true,
   maxQueued: true,
 });

@@ -550,6 +550,28 @@ interface Recorded<O> {
 }
 
 /**
+ * The source's end, completion or error alike, went out after the last record: at the later of the
+ * source's end and the last run's end.
+ */
+function expectEndedAfterLastRecord(
+  run: Recorded<unknown>,
+  times: readonly number[],
+  end: Ending,
+  fates: readonly Fate[],
+): void {
+  expect(run.ended).toEqual([
+    Math.max(
+      endOf(
+        times.map((at) => ({ at, duration: 1 })),
+        end,
+      ),
+      ...fates.map((f) => f.end),
+    ),
+    end.error ? SOURCE_ERROR : undefined,
+  ]);
+}
+
+/**
  * Runs the contexts `{ i, session_id: 's<i>' }` arriving at `times` through `operator`, on a
  * TestScheduler; unsubscribes at `cutAt` when given. Returns the outputs with their frames.
  */
@@ -861,16 +883,7 @@ describe('chainHooks / runHookChain property: a model of the docs', () => {
         expectSignals(probe);
 
         // The source's end, completion or error alike, after the last record.
-        expect(run.ended).toEqual([
-          Math.max(
-            endOf(
-              times.map((at) => ({ at, duration: 1 })),
-              end,
-            ),
-            ...fates.map((f) => f.end),
-          ),
-          end.error ? SOURCE_ERROR : undefined,
-        ]);
+        expectEndedAfterLastRecord(run, times, end, fates);
 
         // Each hook saw its context as the hooks before it left it (a hook's own mutation changes nothing).
         for (const call of probe.calls) {
@@ -1387,16 +1400,7 @@ describe('aggregateHooks / runHookAggregation property: a model of the docs', ()
         expect(probe.maxRunning).toBeLessThanOrEqual(concurrency * names.length);
         expect(probe.running).toBe(0);
         expectSignals(probe);
-        expect(run.ended).toEqual([
-          Math.max(
-            endOf(
-              times.map((at) => ({ at, duration: 1 })),
-              end,
-            ),
-            ...fates.map((f) => f.end),
-          ),
-          end.error ? SOURCE_ERROR : undefined,
-        ]);
+        expectEndedAfterLastRecord(run, times, end, fates);
 
         // An aggregator that throws errors the stream at once, with its error, where that aggregate was
         // due; every other context is cancelled: nothing left running, the unanswered hooks aborted.
