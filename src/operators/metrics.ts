@@ -252,26 +252,35 @@ export class EventFlowMetrics {
     return { queueDepth: this.queueDepth, avgLatencyMs: this.avgLatencyMs };
   }
 
-  /** A snapshot of the statistics of every type seen since creation or `reset()`. */
+  /**
+   * A snapshot of the statistics of every type seen since creation or `reset()`: one own key per type,
+   * whatever its name (`__proto__` included).
+   */
   summary(): FlowSummary {
     const seconds = Math.max(this.now() - this.#startedAt, 1) / 1000;
     const summary: FlowSummary = {};
     for (const [type, stats] of this.#types) {
       const count = stats.count;
-      summary[type] = {
-        count,
-        avg_processing_time_ms: count === 0 ? 0 : stats.sumMs / count,
-        min_processing_time_ms: count === 0 ? 0 : stats.minMs,
-        max_processing_time_ms: stats.maxMs,
-        p50_processing_time_ms: stats.percentile(50),
-        p95_processing_time_ms: stats.percentile(95),
-        p99_processing_time_ms: stats.percentile(99),
-        // The seed's max(total, 1 ms) guard keeps an all-zero stage finite.
-        events_per_second: count / Math.max(stats.sumMs / 1000, 0.001),
-        wall_clock_events_per_second: count / seconds,
-        errors: stats.errors,
-        dropped: stats.dropped,
-      };
+      // Defined, not assigned: a type named `__proto__` would set the summary's prototype instead.
+      Object.defineProperty(summary, type, {
+        enumerable: true,
+        writable: true,
+        configurable: true,
+        value: {
+          count,
+          avg_processing_time_ms: count === 0 ? 0 : stats.sumMs / count,
+          min_processing_time_ms: count === 0 ? 0 : stats.minMs,
+          max_processing_time_ms: stats.maxMs,
+          p50_processing_time_ms: stats.percentile(50),
+          p95_processing_time_ms: stats.percentile(95),
+          p99_processing_time_ms: stats.percentile(99),
+          // The seed's max(total, 1 ms) guard keeps an all-zero stage finite.
+          events_per_second: count / Math.max(stats.sumMs / 1000, 0.001),
+          wall_clock_events_per_second: count / seconds,
+          errors: stats.errors,
+          dropped: stats.dropped,
+        } satisfies TypeFlowSummary,
+      });
     }
     return summary;
   }

@@ -123,6 +123,33 @@ describe('EventFlowMetrics', () => {
     });
   });
 
+  it('reports every type as its own key of the summary, __proto__ and constructor included', () => {
+    // The summary was a plain object filled by assignment: a type named __proto__ set its prototype
+    // (its statistics vanished from Object.keys, and the summary inherited them) instead of a key.
+    const metrics = new EventFlowMetrics();
+    metrics.record('__proto__', 5);
+    metrics.record('__proto__', 7);
+    metrics.recordError('constructor');
+    metrics.record('toString', 1);
+    const summary = metrics.summary();
+    expect(Object.getPrototypeOf(summary)).toBe(Object.prototype);
+    expect(Object.keys(summary)).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(Object.getOwnPropertyDescriptor(summary, '__proto__')?.value).toMatchObject({
+      count: 2,
+      max_processing_time_ms: 7,
+    });
+    expect(Object.entries(summary).map(([type, s]) => [type, s.count, s.errors])).toEqual([
+      ['__proto__', 2, 0],
+      ['constructor', 0, 1],
+      ['toString', 1, 0],
+    ]);
+    expect(Object.keys(JSON.parse(JSON.stringify(summary)))).toEqual([
+      '__proto__',
+      'constructor',
+      'toString',
+    ]);
+  });
+
   it('counts errors and drops apart from processing times', () => {
     const metrics = new EventFlowMetrics();
     metrics.recordError('x');
