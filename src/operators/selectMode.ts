@@ -20,7 +20,7 @@ export type ProcessingMode = (typeof ProcessingMode)[keyof typeof ProcessingMode
 
 /**
  * Above which value a load figure counts as a high-load indicator (strictly greater). Each is a finite
- * number, or `Infinity`, which disables an indicator.
+ * number ≥ 0 (every figure is), or `Infinity`, which disables an indicator.
  */
 export interface LoadThresholds {
   /** System CPU usage, %. Default 80 (the seed's `cpu_high`). */
@@ -113,9 +113,9 @@ function escapeRegExp(text: string): string {
  * `selectMode`, which caches the compiled form) rather than re-creating configs per event.
  *
  * @throws ConfigError when the config or its `thresholds` is not an object, a threshold is not a
- *   finite number or `Infinity` (`NaN`, `-Infinity`), `minHighLoadIndicators` is not a positive
- *   integer, a type list is not an array of non-empty strings, or the name of an option or a threshold
- *   is unknown (named with the nearest known one).
+ *   finite number ≥ 0 or `Infinity` (`NaN`, a negative one: its indicator would be high on any figure),
+ *   `minHighLoadIndicators` is not a positive integer, a type list is not an array of non-empty
+ *   strings, or the name of an option or a threshold is unknown (named with the nearest known one).
  */
 export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
   if (!isRecord(config as unknown)) {
@@ -129,10 +129,11 @@ export function createModeSelector(config: SelectModeConfig = {}): ModeSelector 
   const thresholds: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS };
   for (const [key, value] of Object.entries(config.thresholds ?? {})) {
     if (value === undefined) continue;
-    // Infinity disables an indicator; -Infinity would make it high on any figure, never what is meant.
-    if (typeof value !== 'number' || !(Number.isFinite(value) || value === Number.POSITIVE_INFINITY)) {
+    // Infinity disables an indicator. Every figure is >= 0 (%, a depth, ms, a share), so a negative
+    // threshold (-Infinity too) would make its indicator high on any figure, an idle 0 included.
+    if (typeof value !== 'number' || !(value >= 0)) {
       throw new ConfigError(
-        `selectMode: threshold ${key} must be a finite number or Infinity, got ${textOf(value)}`,
+        `selectMode: threshold ${key} must be a non-negative number or Infinity, got ${textOf(value)}`,
       );
     }
     thresholds[key as keyof LoadThresholds] = value;

@@ -180,12 +180,37 @@ describe('selectMode', () => {
   it('takes Infinity as a threshold (the indicator off) and refuses -Infinity, which made it always high', () => {
     // -Infinity was accepted: its figure counted as high whatever its value.
     expect(() => createModeSelector({ thresholds: { cpuPercent: Number.NEGATIVE_INFINITY } })).toThrow(
-      /threshold cpuPercent must be a finite number or Infinity, got -Infinity/,
+      /threshold cpuPercent must be a non-negative number or Infinity, got -Infinity/,
     );
     const off = createModeSelector({ thresholds: { cpuPercent: Number.POSITIVE_INFINITY } });
     const event = createEvent({ type: 'git.commit' });
     expect(off(event, { cpuPercent: 1e308, memoryPercent: 99 })).toBe(IMMEDIATE);
     expect(off(event, { queueDepth: 5000, memoryPercent: 99 })).toBe(BATCHED);
+  });
+
+  it('refuses a negative threshold: every figure is >= 0, so the indicator would always be high', () => {
+    // A negative threshold was accepted: cpuPercent: -1 made a 0 % CPU a high-load indicator.
+    for (const key of [
+      'cpuPercent',
+      'memoryPercent',
+      'queueDepth',
+      'avgLatencyMs',
+      'eventLoopDelayMs',
+      'eventLoopUtilization',
+    ] as const) {
+      expect(() => createModeSelector({ thresholds: { [key]: -1 } })).toThrow(ConfigError);
+      expect(() => createModeSelector({ thresholds: { [key]: -0.001 } })).toThrow(
+        new RegExp(`threshold ${key} must be a non-negative number or Infinity, got -0.001`),
+      );
+      expect(() => selectMode(createEvent({ type: 'x' }), {}, { thresholds: { [key]: -5 } })).toThrow(
+        ConfigError,
+      );
+    }
+    // 0 is a threshold: any figure above it counts, an idle 0 does not.
+    const zero = createModeSelector({ thresholds: { cpuPercent: 0, queueDepth: 0 } });
+    const event = createEvent({ type: 'git.commit' });
+    expect(zero(event, { cpuPercent: 0, queueDepth: 0 })).toBe(IMMEDIATE);
+    expect(zero(event, { cpuPercent: 0.5, queueDepth: 1 })).toBe(BATCHED);
   });
 
   it('rejects a config or thresholds that is not an object with a ConfigError that says so', () => {
