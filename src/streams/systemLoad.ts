@@ -4,8 +4,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { asyncScheduler, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
-import { MAX_TIMER_MS, timerOption } from '../operators/internal/eventTime.js';
+import { ConfigError, optionKeys, textOf } from '../errors.js';
+import { checkConfig, MAX_TIMER_MS, timerOption } from '../operators/internal/eventTime.js';
 import type { PipelineLoad } from '../operators/metrics.js';
 
 /** One load sample, as `systemLoad$` emits it. */
@@ -276,12 +276,21 @@ function startSampler(
  * @param options `intervalMs`, the pipeline `metrics`, the OS `probe` and the `scheduler`.
  * @return a shared Observable of `SystemLoad`.
  * @throws ConfigError when `intervalMs` or `eventLoopResolutionMs` is not positive, or longer than
- *   setTimeout's limit (2,147,483,647 ms, which Node would turn into 1 ms), or an option's name is
- *   unknown (named with the nearest known one).
+ *   setTimeout's limit (2,147,483,647 ms, which Node would turn into 1 ms), `scheduler` is not a
+ *   `SchedulerLike`, `probe` lacks `cpuPercent()` or `memoryPercent()` (or has a `dispose` that is not a
+ *   function), `metrics` is neither a function nor has `load()`, or an option's name is unknown (named
+ *   with the nearest known one).
  */
 export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemLoad> {
-  rejectUnknownKeys('systemLoad$', options, OPTION_KEYS);
-  const { intervalMs = 1000, eventLoopResolutionMs = 10, scheduler = asyncScheduler, metrics } = options;
+  // The scheduler too: one without schedule() failed at subscription, with the delay monitor started.
+  checkConfig('systemLoad$', options, OPTION_KEYS);
+  const {
+    intervalMs = 1000,
+    eventLoopResolutionMs = 10,
+    scheduler = asyncScheduler,
+    metrics,
+    probe,
+  } = options;
   // Timers: Node fires one longer than setTimeout's limit after 1 ms, so such a period is refused.
   timerOption('systemLoad$: intervalMs', intervalMs);
   if (
@@ -293,20 +302,37 @@ export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemL
       `systemLoad$: eventLoopResolutionMs must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${textOf(eventLoopResolutionMs)}`,
     );
   }
+  if (
+    probe !== undefined &&
+    (typeof probe?.cpuPercent !== 'function' || typeof probe.memoryPercent !== 'function')
+  ) {
+    // Its calls fail inside a promise, which keeps the last good figure: 0 % forever, without a word.
+    throw new ConfigError(
+      `systemLoad$: probe must have cpuPercent() and memoryPercent() functions, got ${textOf(probe)}`,
+    );
+  }
+  if (probe?.dispose !== undefined && typeof probe.dispose !== 'function') {
+    throw new ConfigError(
+      `systemLoad$: the probe's dispose must be a function, got ${textOf(probe.dispose)}`,
+    );
+  }
+  if (
+    metrics !== undefined &&
+    typeof metrics !== 'function' &&
+    typeof (metrics as { load?: unknown } | null)?.load !== 'function'
+  ) {
+    throw new ConfigError(
+      `systemLoad$: metrics must be an EventFlowMetrics (anything with load()) or a function, got ${textOf(metrics)}`,
+    );
+  }
   const readPipeline: () => Partial<PipelineLoad> =
     metrics === undefined ? () => ({}) : typeof metrics === 'function' ? metrics : () => metrics.load();
-  const key = `${intervalMs}/${eventLoopResolutionMs}/${idOf(options.probe ?? DEFAULT_PROBE_KEY)}/${idOf(scheduler)}`;
+  const key = `${intervalMs}/${eventLoopResolutionMs}/${idOf(probe ?? DEFAULT_PROBE_KEY)}/${idOf(scheduler)}`;
 
   return new Observable<SystemLoad>((subscriber) => {
     let sampler = samplers.get(key);
     if (sampler === undefined) {
-      sampler = startSampler(
-        key,
-        intervalMs,
-        eventLoopResolutionMs,
-        options.probe ?? nodeOsUtilsProbe(),
-        scheduler,
-      );
+      sampler = startSampler(key, intervalMs, eventLoopResolutionMs, probe ?? nodeOsUtilsProbe(), scheduler);
       samplers.set(key, sampler);
     }
     const owner = sampler;

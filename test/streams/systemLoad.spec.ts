@@ -266,4 +266,32 @@ describe('systemLoad$', () => {
     expect(() => systemLoad$({ intervalMs: 2_147_483_647 })).not.toThrow();
     expect(() => systemLoad$({ eventLoopResolutionMs: 0.5 })).toThrow(ConfigError);
   });
+
+  it('refuses a scheduler, probe or metrics of the wrong shape at the call, before any timer starts', () => {
+    // They were taken as given: a scheduler without schedule() threw a TypeError at subscription, after
+    // the delay monitor's interval had started (never cleared) and the probe been called (never
+    // disposed); a probe without cpuPercent() gave 0 % forever; metrics without load() errored the
+    // stream at the first sample, though only a throwing metrics function is documented to.
+    const probe = countingProbe();
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ scheduler: {} }, /scheduler must be a SchedulerLike/],
+      [{ scheduler: { now: () => 0 } }, /scheduler must be a SchedulerLike/],
+      [{ probe: {} }, /probe must have cpuPercent\(\) and memoryPercent\(\)/],
+      [{ probe: { cpuPercent: async () => 1, memoryPercent: 5 } }, /probe must have/],
+      [{ probe: { ...probe, dispose: 'yes' } }, /probe's dispose must be a function/],
+      [{ probe: null }, /probe must have/],
+      [{ metrics: {} }, /metrics must be an EventFlowMetrics/],
+      [{ metrics: 7 }, /metrics must be an EventFlowMetrics/],
+    ];
+    for (const [options, message] of bad) {
+      expect(() => systemLoad$({ probe, ...options } as never)).toThrow(ConfigError);
+      expect(() => systemLoad$({ probe, ...options } as never)).toThrow(message);
+    }
+    expect(probe.cpuCalls + probe.memoryCalls).toBe(0);
+    expect(runningSamplers()).toBe(0);
+    // The shapes the docs name are accepted.
+    expect(() => systemLoad$({ probe: countingProbe(), metrics: new EventFlowMetrics() })).not.toThrow();
+    expect(() => systemLoad$({ probe: countingProbe(), metrics: () => ({}) })).not.toThrow();
+    expect(() => systemLoad$({ probe: { ...countingProbe(), dispose: undefined } })).not.toThrow();
+  });
 });
