@@ -89,6 +89,12 @@ export const OTHER_TYPE = '(other)';
 const NS_PER_MS = 1_000_000;
 const INITIAL_HIGHEST_NS = 3_600_000_000_000;
 
+function sumOf(values: Float64Array): number {
+  let sum = 0;
+  for (const value of values) sum += value;
+  return sum;
+}
+
 class TypeStats {
   count = 0;
   sumMs = 0;
@@ -208,8 +214,13 @@ export class EventFlowMetrics {
     }
     this.#stats(type).record(ms);
     const recent = this.#recent;
-    this.#recentSum += ms - (this.#recentCount === recent.length ? recent[this.#recentNext]! : 0);
+    const evicted = this.#recentCount === recent.length ? recent[this.#recentNext]! : 0;
     recent[this.#recentNext] = ms;
+    this.#recentSum += ms - evicted;
+    // Times added while a far larger one was in the sum were rounded off it: when that one leaves (it
+    // is larger than all that remains), the sum is taken again from the ring, else the error would
+    // stay for good. Rare (an outlier leaving), so the running sum stays O(1) per record.
+    if (evicted > this.#recentSum) this.#recentSum = sumOf(recent);
     this.#recentNext = (this.#recentNext + 1) % recent.length;
     if (this.#recentCount < recent.length) this.#recentCount++;
   }

@@ -176,6 +176,25 @@ describe('EventFlowMetrics', () => {
     expect(metrics.avgLatencyMs).toBeCloseTo(3, 9);
   });
 
+  it('keeps avgLatencyMs the average of the window once a huge time has left it', () => {
+    // A running sum: the small times added while a huge one was in it were rounded away, and once
+    // it left, the window's average stayed off for good (0 here, for a window of 1 ms times).
+    const metrics = new EventFlowMetrics({ recentSamples: 4 });
+    metrics.record('a', 1e16);
+    for (let i = 0; i < 4; i++) metrics.record('a', 1);
+    expect(metrics.avgLatencyMs).toBe(1);
+    for (let i = 0; i < 7; i++) metrics.record('a', 0.25 * i);
+    // The last four: 0.75, 1, 1.25, 1.5.
+    expect(metrics.avgLatencyMs).toBe(1.125);
+    // A huge time among smaller ones, and again after it left.
+    const many = new EventFlowMetrics({ recentSamples: 100 });
+    many.record('b', 3e15);
+    for (let i = 0; i < 99; i++) many.record('b', 0.1);
+    expect(many.avgLatencyMs).toBeCloseTo(3e13, -1);
+    for (let i = 0; i < 100; i++) many.record('b', 0.3);
+    expect(many.avgLatencyMs).toBeCloseTo(0.3, 12);
+  });
+
   it('sums its gauges into queueDepth, and unregisters them', () => {
     const metrics = new EventFlowMetrics();
     let depth = 5;
