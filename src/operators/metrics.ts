@@ -132,9 +132,10 @@ class TypeStats {
  * plus the pipeline's queue depth (from registered gauges) and its recent average latency, which
  * `systemLoad$({ metrics })` merges into the load that `selectMode` decides on.
  *
- * Memory is bounded: one fixed-size HDR histogram per type (at most `maxTypes`, plus `'(other)'`), a ring of the last
- * `recentSamples` times, and no per-event history. Percentiles are within 1 % (precision 2), or 0.5 ns
- * for times under 50 ns.
+ * Memory is bounded: one HDR histogram per type, at most `maxTypes` plus `'(other)'` (~19 KB at
+ * precision 2, up to ~25 KB once a time over an hour is recorded), a ring of the last `recentSamples`
+ * times, and no per-event history. Percentiles are within 1 % (precision 2), or 0.5 ns for times under
+ * 50 ns; a time over 2^53 ns (~104 days) counts as that in them.
  *
  * ## Example
  * ```ts

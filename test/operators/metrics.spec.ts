@@ -95,6 +95,18 @@ describe('EventFlowMetrics', () => {
     expect(metrics.summary().fast?.events_per_second).toBe(2000);
   });
 
+  it('counts the wall-clock seconds as at least 1 ms: at creation, and on a clock that went back', () => {
+    const clock = { t: 1000 };
+    const metrics = new EventFlowMetrics({ now: () => clock.t });
+    metrics.record('a', 2);
+    metrics.record('a', 2);
+    expect(metrics.summary().a?.wall_clock_events_per_second).toBe(2000);
+    clock.t = 1500;
+    expect(metrics.summary().a?.wall_clock_events_per_second).toBe(4);
+    clock.t = 0;
+    expect(metrics.summary().a?.wall_clock_events_per_second).toBe(2000);
+  });
+
   it('bounds memory: types beyond maxTypes are counted under (other), nothing dropped', () => {
     const metrics = new EventFlowMetrics({ maxTypes: 3 });
     for (let i = 0; i < 10; i++) metrics.record(`type.${i}`, 1);
