@@ -38,14 +38,16 @@ export type LoadSnapshot = Partial<SystemLoad>;
 
 /**
  * Reads the operating system's CPU and memory usage. The default uses `node-os-utils`; pass your own to
- * run where it is unavailable, or in tests. Calls never overlap: the next starts after the last settled.
+ * run where it is unavailable, or in tests. Calls never overlap: the next starts after the last settled,
+ * also when several samplers use one probe object (other intervals, or a sampler started again while a
+ * call of the one before is in flight).
  */
 export interface OsProbe {
   /** System CPU usage in %. May take a while (node-os-utils samples for ~200 ms); runs in the background. */
   cpuPercent(): Promise<number>;
   /** System memory usage in %. */
   memoryPercent(): Promise<number>;
-  /** Releases the probe's resources when its sampler stops. */
+  /** Releases the probe's resources when the last sampler using it stops. */
   dispose?(): void;
 }
 
@@ -97,6 +99,19 @@ function idOf(value: object): number {
 }
 
 const DEFAULT_PROBE_KEY = {};
+
+/**
+ * A probe object across the samplers that use it (other intervals or schedulers, or a sampler started
+ * again while its predecessor's call is in flight): its calls never overlap, and it is disposed when
+ * the last of them stops.
+ */
+interface ProbeState {
+  users: number;
+  /** Settles once the call in flight (by any sampler) has, and the probe is free again. */
+  inFlight: Promise<void> | undefined;
+}
+
+const probeStates = new WeakMap<OsProbe, ProbeState>();
 
 /** node-os-utils, imported on first use so that importing the library does not load it. */
 function nodeOsUtilsProbe(): OsProbe {
@@ -178,12 +193,31 @@ function startSampler(
   let cpuPercent = 0;
   let memoryPercent = 0;
   let probing = false;
+  let queued = false;
   let stopped = false;
+  let state = probeStates.get(probe);
+  if (state === undefined) {
+    state = { users: 0, inFlight: undefined };
+    probeStates.set(probe, state);
+  }
+  const probeState = state;
+  probeState.users++;
 
   // The probe runs in the background; a tick only reads the figures of the last finished probe, so
   // a slow `cpu.usage()` never delays a sample (or anything else on the hot path).
   const probeOnce = () => {
     if (probing || stopped) return;
+    if (probeState.inFlight !== undefined) {
+      // Another sampler's call: this one calls once it settled (calls of a probe never overlap).
+      if (!queued) {
+        queued = true;
+        void probeState.inFlight.then(() => {
+          queued = false;
+          probeOnce();
+        });
+      }
+      return;
+    }
     probing = true;
     // Each figure lands as soon as it is read (memory takes milliseconds, CPU ~200 ms). A failed read
     // keeps the last good figure: load sampling must never break the pipeline.
@@ -199,8 +233,9 @@ function startSampler(
       .then((value) => {
         memoryPercent = finiteOr(value, memoryPercent);
       });
-    Promise.allSettled([cpu, memory]).finally(() => {
+    probeState.inFlight = Promise.allSettled([cpu, memory]).then(() => {
       probing = false;
+      probeState.inFlight = undefined;
     });
   };
 
@@ -241,6 +276,9 @@ function startSampler(
       delay.stop();
       samples.complete();
       samplers.delete(key);
+      // Another sampler may still use the probe: the last one disposes it.
+      probeState.users--;
+      if (probeState.users > 0) return;
       try {
         probe.dispose?.();
       } catch {

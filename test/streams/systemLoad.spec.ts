@@ -1,4 +1,4 @@
-import { firstValueFrom, map, take, takeWhile, toArray } from 'rxjs';
+import { firstValueFrom, map, take, takeWhile, toArray, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -167,6 +167,57 @@ describe('systemLoad$', () => {
     expect(b.map((s) => s.timestamp)).toEqual(a.map((s) => s.timestamp));
     expect(probe.cpuCalls).toBeLessThanOrEqual(a.length + 1);
     expect(a[0]).toMatchObject({ cpuPercent: 42, memoryPercent: 64 });
+  });
+
+  it('never overlaps calls of one probe, nor disposes it, while another sampler uses it', async () => {
+    // Calls of a probe never overlap, as documented, also between two samplers of one probe (other
+    // intervals) and a sampler restarted while its predecessor's call is in flight; it is disposed when
+    // the last sampler using it stops. Each sampler started its own calls and disposed it on its stop.
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let calls = 0;
+    let disposed = 0;
+    const pending: Array<() => void> = [];
+    const probe: OsProbe = {
+      cpuPercent() {
+        calls++;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        return new Promise((resolve) =>
+          pending.push(() => {
+            inFlight--;
+            resolve(10);
+          }),
+        );
+      },
+      memoryPercent: async () => 20,
+      dispose() {
+        disposed++;
+      },
+    };
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    // Its ticks never run: only the calls at the samplers' start are made.
+    const scheduler = new VirtualTimeScheduler();
+    const fast = systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe();
+    const slow = systemLoad$({ intervalMs: 25, probe, scheduler }).subscribe();
+    await settle();
+    expect(runningSamplers()).toBe(2);
+    expect([calls, maxInFlight]).toEqual([1, 1]);
+    fast.unsubscribe();
+    expect(disposed).toBe(0);
+    const again = systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe();
+    await settle();
+    expect(calls).toBe(1);
+    // Each waiting sampler calls once the call before it settled: one at a time.
+    while (pending.length > 0) {
+      pending.shift()!();
+      await settle();
+    }
+    expect([calls, maxInFlight]).toEqual([3, 1]);
+    slow.unsubscribe();
+    expect(disposed).toBe(0);
+    again.unsubscribe();
+    expect(disposed).toBe(1);
   });
 
   it('gives a late subscriber the latest sample at once', async () => {
