@@ -189,21 +189,24 @@ export class EventFlowMetrics {
 
   #stats(type: string): TypeStats {
     let stats = this.#types.get(type);
+    if (stats !== undefined) return stats;
+    // Keyed by its text, as the summary is: a type that is not a string (a JavaScript caller's, or a
+    // `type` function's) is one with its text, not a second entry under the same summary key.
+    const name = typeof type === 'string' ? type : String(type);
+    // maxTypes named types, plus OTHER_TYPE once a type beyond them (or OTHER_TYPE itself) is recorded.
+    const named = this.#types.size - (this.#types.has(OTHER_TYPE) ? 1 : 0);
+    const key = this.#types.has(name) || named < this.#maxTypes || name === OTHER_TYPE ? name : OTHER_TYPE;
+    stats = this.#types.get(key);
     if (stats === undefined) {
-      // maxTypes named types, plus OTHER_TYPE once a type beyond them (or OTHER_TYPE itself) is recorded.
-      const named = this.#types.size - (this.#types.has(OTHER_TYPE) ? 1 : 0);
-      const key = named < this.#maxTypes || type === OTHER_TYPE ? type : OTHER_TYPE;
-      stats = this.#types.get(key);
-      if (stats === undefined) {
-        stats = new TypeStats(this.#precision);
-        this.#types.set(key, stats);
-      }
+      stats = new TypeStats(this.#precision);
+      this.#types.set(key, stats);
     }
     return stats;
   }
 
   /**
-   * Records that one event of `type` took `ms` to process.
+   * Records that one event of `type` took `ms` to process. A `type` that is not a string counts under
+   * its text (`String(type)`), the summary's key, here and in `recordError` / `recordDropped`.
    *
    * @throws RangeError when `ms` is negative, NaN or infinite.
    */

@@ -162,6 +162,22 @@ describe('EventFlowMetrics', () => {
     ]);
   });
 
+  it('counts a type that is not a string under its text, as the summary keys it', () => {
+    // The map kept 1 and '1' apart while the summary has one key for both: one's statistics were lost
+    // (and a type beyond maxTypes got a slot of its own under a key it shared).
+    const metrics = new EventFlowMetrics({ maxTypes: 2 });
+    metrics.record(1 as never, 5);
+    metrics.record('1', 7);
+    metrics.recordError(1 as never);
+    metrics.recordDropped(undefined as never);
+    metrics.record('b', 1);
+    const summary = metrics.summary();
+    expect(Object.keys(summary)).toEqual(['1', 'undefined', OTHER_TYPE]);
+    expect(summary['1']).toMatchObject({ count: 2, max_processing_time_ms: 7, errors: 1 });
+    expect(summary.undefined?.dropped).toBe(1);
+    expect(summary[OTHER_TYPE]?.count).toBe(1);
+  });
+
   it('counts errors and drops apart from processing times', () => {
     const metrics = new EventFlowMetrics();
     metrics.recordError('x');
