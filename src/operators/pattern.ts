@@ -913,16 +913,18 @@ class Matcher implements SerialEngine<Event> {
   private expireDue(now: number): void {
     const { due } = this;
     if (due.next > now) return;
-    const visited: KeyState[] = [];
+    const first = due.pop(now)!;
+    // One key due (the common case at an advance of the watermark): no batch to gather.
+    if (due.next > now) {
+      this.expireKey(first, now);
+      return;
+    }
+    const visited: KeyState[] = [first];
     for (let state = due.pop(now); state !== undefined; state = due.pop(now)) visited.push(state);
     let expired: Expired[] | undefined;
     for (const state of visited) {
       expired = this.collectExpired(state, now, expired);
-      if (state.live === 0) {
-        const mapKey = state.key ?? NULL_KEY;
-        this.keys.delete(mapKey);
-        this.rememberTime(mapKey, state.lastTime);
-      }
+      this.dropIfEmpty(state);
     }
     try {
       if (expired !== undefined) this.endExpired(expired);
@@ -931,6 +933,54 @@ class Matcher implements SerialEngine<Event> {
       // queue, for the inputs handled before the output ends.
       for (const state of visited) if (state.live > 0) due.set(state, this.dueOf(state));
     }
+  }
+
+  /**
+   * `expireDue` for one key due alone: the same ends in the same order (one key's by deadline, then
+   * step), its one partial match (the common case) ended without a batch. Taken out of the queue by the
+   * caller; it goes back, if it keeps partial matches, also when the consumer throws on one.
+   */
+  private expireKey(state: KeyState, now: number): void {
+    const { runs } = state;
+    const { within, positives } = this.config;
+    let position = -1;
+    let count = 0;
+    for (let p = 1; p < runs.length; p++) {
+      const run = runs[p];
+      if (run !== undefined && now - run.start > within) {
+        position = p;
+        count++;
+      }
+    }
+    if (count !== 1) {
+      // None (a due time already past no run's deadline) or several: the batch path.
+      const expired = this.collectExpired(state, now, undefined);
+      this.dropIfEmpty(state);
+      try {
+        if (expired !== undefined) this.endExpired(expired);
+      } finally {
+        if (state.live > 0) this.due.set(state, this.dueOf(state));
+      }
+      return;
+    }
+    const run = runs[position]!;
+    runs[position] = undefined;
+    state.live--;
+    this.dropIfEmpty(state);
+    try {
+      if (position === positives.length) this.matched(state, run, run.start + within);
+      else this.timedOut(state, run, position, 'timeout');
+    } finally {
+      if (state.live > 0) this.due.set(state, this.dueOf(state));
+    }
+  }
+
+  /** Drops a key a sweep left without partial matches, keeping its latest time. */
+  private dropIfEmpty(state: KeyState): void {
+    if (state.live !== 0) return;
+    const mapKey = state.key ?? NULL_KEY;
+    this.keys.delete(mapKey);
+    this.rememberTime(mapKey, state.lastTime);
   }
 
   /** The earliest deadline of the key's partial matches. */

@@ -370,6 +370,23 @@ describe('pattern: matching', () => {
     expect(labels(quiet(testEdit('t', 0, 'A'), 10))).toEqual(['t', 'x', 'y', 'T[t]>isSourceEdit:flushed']);
   });
 
+  it("ends a key's due partial match and keeps its later one due, to end before the first event after it", () => {
+    // within 10 min. A waits for a passing run (t1, s from 0) and for a source edit (t2 from 5). x at 11
+    // finds only the first past its deadline (10): the key keeps the second, due at 15, which y at 16
+    // then finds past (not the flush: x and y are another key's).
+    const events = [
+      testEdit('t1', 0, 'A'),
+      sourceEdit('s', 2, 'A'),
+      testEdit('t2', 5, 'A'),
+      other('x', 11, 'B'),
+      other('y', 16, 'B'),
+    ];
+    expect(labels(events)).toEqual([
+      ...['t1', 's', 't2', 'T[t1,s]>isPassingTestRun:timeout', 'x'],
+      ...['T[t2]>isSourceEdit:timeout', 'y'],
+    ]);
+  });
+
   it('emits the timeouts a jump in event time finds in deadline order across keys, ties by key, as live', () => {
     const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
     // B is tracked first, but its partial match restarts at 2 (deadline 12); A's deadline is 11; D and C
