@@ -749,11 +749,13 @@ class Matcher implements SerialEngine<Event> {
    */
   private endExpired(expired: Expired[]): void {
     if (expired.length > 1) expired.sort(byDeadline);
-    const { positives, within } = this.config;
-    forEachThenThrow(expired, ({ state, position, run }) => {
-      if (position === positives.length) this.matched(state, run, run.start + within);
-      else this.timedOut(state, run, position, 'timeout');
-    });
+    forEachThenThrow(expired, ({ state, position, run }) => this.endRun(state, position, run));
+  }
+
+  /** Ends a run (out of its key) whose deadline has passed: a trailing negation matches, others time out. */
+  private endRun(state: KeyState, position: number, run: Run): void {
+    if (position === this.config.positives.length) this.matched(state, run, run.start + this.config.within);
+    else this.timedOut(state, run, position, 'timeout');
   }
 
   /** Drops the runs an event matching an active `notFollowedBy` breaks. */
@@ -942,7 +944,7 @@ class Matcher implements SerialEngine<Event> {
    */
   private expireKey(state: KeyState, now: number): void {
     const { runs } = state;
-    const { within, positives } = this.config;
+    const { within } = this.config;
     let position = -1;
     let count = 0;
     for (let p = 1; p < runs.length; p++) {
@@ -968,8 +970,7 @@ class Matcher implements SerialEngine<Event> {
     state.live--;
     this.dropIfEmpty(state);
     try {
-      if (position === positives.length) this.matched(state, run, run.start + within);
-      else this.timedOut(state, run, position, 'timeout');
+      this.endRun(state, position, run);
     } finally {
       if (state.live > 0) this.due.set(state, this.dueOf(state));
     }
