@@ -113,15 +113,29 @@ export class LineReader {
     if (text.length === 0) return;
     this.length += text.length;
     this.cr = text.charCodeAt(text.length - 1) === 13;
-    if (this.tooLong) return;
+    if (this.tooLong) {
+      this.holdPreview(text);
+      return;
+    }
     // One character more than the limit is held: a `\r` before the `\n` is not part of the line.
     if (this.length > this.maxLineLength + 1) {
       // Keep a preview for the rejection; count, but do not hold, the rest.
       this.tooLong = true;
-      this.partial = cutAt(this.partial + cutAt(text, PREVIEW), PREVIEW);
+      this.partial = this.partial.slice(0, PREVIEW + 1);
+      this.holdPreview(text);
       return;
     }
     this.partial += text;
+  }
+
+  /**
+   * Holds the over-long line's first `PREVIEW` + 1 characters, from every chunk until there are that
+   * many (not only those held when the limit was crossed: the preview is the same however the line
+   * was split). `finishLine` cuts them to the preview; the one more tells it whether an emoji is cut.
+   */
+  private holdPreview(text: string): void {
+    const room = PREVIEW + 1 - this.partial.length;
+    if (room > 0) this.partial += text.slice(0, room);
   }
 
   private finishLine(emit: (output: HookOutput) => void): void {

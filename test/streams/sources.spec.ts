@@ -3,6 +3,7 @@ import { appendFile, mkdir, mkdtemp, rename, rm, stat, truncate, unlink, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import fc from 'fast-check';
 import { firstValueFrom, type Observable, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -94,6 +95,65 @@ describe('fromJsonLines', () => {
       const preview = output!.output as string;
       expect(preview).toBe(line.slice(0, 16_383));
     }
+  });
+
+  it('keeps the first characters of an over-long line as its preview, however the line was split', async () => {
+    const line = `{"hook":"h","output":"${'x'.repeat(200)}"}`;
+    const chunks = Array.from({ length: Math.ceil(line.length / 50) }, (_, i) =>
+      line.slice(i * 50, i * 50 + 50),
+    );
+    const [output] = await collect(fromJsonLines([...chunks, '\n'], { maxLineLength: 100 }));
+    // The whole line (shorter than the 16,384-character preview), not the 150 characters held when
+    // the limit was crossed.
+    expect(output!.output).toBe(line);
+  });
+
+  it('emits the same outputs for any split of the input into byte or text chunks (property)', async () => {
+    const line = fc.oneof(
+      fc
+        .record({
+          hook: fc.constantFrom('a', 'ü', '📝'),
+          output: fc.record({ s: fc.string({ unit: 'grapheme', maxLength: 12 }) }),
+        })
+        .map((value) => JSON.stringify(value)),
+      fc.constantFrom(
+        '',
+        ' ',
+        'not json',
+        '{"x":',
+        'ノート📝',
+        `{"hook":"h","output":"${'é📝'.repeat(12)}"}`,
+      ),
+    );
+    const text = fc
+      .tuple(
+        fc.boolean(),
+        fc.array(fc.tuple(line, fc.constantFrom('\n', '\r\n')), { maxLength: 8 }),
+        fc.boolean(),
+      )
+      .map(
+        ([bom, lines, unterminated]) =>
+          `${bom ? '\uFEFF' : ''}${lines.map(([l, end]) => l + end).join('')}${unterminated ? '{"hook":"z","output":1}' : ''}`,
+      );
+    const split = <T extends string | Uint8Array>(whole: T, cuts: number[]): T[] => {
+      const at = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+      return [...at, whole.length].map((end, i) => whole.slice(i === 0 ? 0 : at[i - 1], end) as T);
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        text,
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.integer({ min: 5, max: 40 }),
+        async (t, cuts, max) => {
+          const options = { maxLineLength: max };
+          const expected = await collect(fromJsonLines([t], options));
+          const bytes = new Uint8Array(Buffer.from(t));
+          expect(await collect(fromJsonLines(split(bytes, cuts), options))).toEqual(expected);
+          expect(await collect(fromJsonLines(split(t, cuts), options))).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('drops a byte order mark at the start of text chunks, as TextDecoder does for bytes', async () => {
