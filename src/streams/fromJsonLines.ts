@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
-import { isIterableObject } from './pullFrom.js';
+import { destroyIfReadable, isIterableObject } from './pullFrom.js';
 import type { HookOutput } from './toEvents.js';
 
 const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: true });
@@ -21,7 +21,8 @@ const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: tr
  * result:  ---a-----------------r-----------b----------------------------------|
  * ```
  *
- * Unsubscribing stops reading (the iterator's `return()` is called, which destroys a Readable). An
+ * Unsubscribing stops reading: the iterator's `return()` is called, and a Readable is destroyed at
+ * once, even while it waits for data (a pipe, a socket, stdin: its `return()` alone would wait for it). An
  * input that fails (a read error) errors the output with `VibespecError` `SOURCE_FAILED`, the input's
  * error as `cause`.
  *
@@ -76,6 +77,7 @@ export function fromJsonLines(
     return () => {
       stopped = true;
       void Promise.resolve(iterator?.return?.()).catch(() => undefined);
+      destroyIfReadable(input); // at once, even while its iterator waits for data
     };
   });
 }

@@ -3,6 +3,7 @@
  * `pullFrom`, a source that pulls the next item of an (async) iterable only while the gate is open.
  * See `docs/buffers.md`.
  */
+import { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
 import { ConfigError, textOf } from '../errors.js';
 
@@ -20,6 +21,16 @@ export function isIterableObject(value: unknown): value is AsyncIterable<unknown
   return (
     typeof value === 'object' && value !== null && (Symbol.asyncIterator in value || Symbol.iterator in value)
   );
+}
+
+/**
+ * @internal Destroys `value` if it is a Node `Readable`: what its reader does when unsubscribed, after
+ * calling its iterator's `return()`. That iterator is an async generator, whose `return()` waits for a
+ * pending `next()`; on an idle stream (a pipe, a socket, stdin) that may be never, and the stream would
+ * stay open, its file descriptor with it.
+ */
+export function destroyIfReadable(value: unknown): void {
+  if (value instanceof Readable) value.destroy();
 }
 
 /**

@@ -1,8 +1,9 @@
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import fc from 'fast-check';
 import { firstValueFrom, type Observable, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -160,7 +161,6 @@ describe('fromJsonLines', () => {
     const text = `\uFEFF{"hook":"a","output":{}}\n{"hook":"b","output":{}}\n`;
     const path = join(dir, 'bom.jsonl');
     await writeFile(path, text);
-    const { createReadStream } = await import('node:fs');
     for (const input of [createReadStream(path, 'utf8'), [text], Readable.from([Buffer.from(text)])]) {
       const outputs = await collect(fromJsonLines(input));
       expect(outputs.map((o) => [o.hook, o.error])).toEqual([
@@ -193,7 +193,6 @@ describe('fromJsonLines', () => {
   });
 
   it('reads every fixture line into events, none rejected', async () => {
-    const { createReadStream } = await import('node:fs');
     const events = await collect(fromJsonLines(createReadStream(FIXTURES_PATH)).pipe(bridgeHooks()));
     expect(events.filter((e) => e.type === 'hook.rejected')).toEqual([]);
     expect(new Set(events.map((e) => e.sessionId)).size).toBeGreaterThan(10);
@@ -214,6 +213,33 @@ describe('fromJsonLines', () => {
     const after = pulled;
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(pulled).toBeLessThanOrEqual(after + 1);
+  });
+
+  it('destroys a Readable when unsubscribed while it waits for data (a pipe, a socket, stdin)', async () => {
+    // Idle: nothing written, so the iterator's next() is pending, and its return() would wait for it.
+    const idle = new PassThrough();
+    const subscription = fromJsonLines(idle).subscribe();
+    idle.write('{"hook":"a","output":{}}\n');
+    await until(() => idle.readableLength === 0);
+    subscription.unsubscribe();
+    await until(() => idle.destroyed);
+    expect(idle.destroyed).toBe(true);
+    // A socket whose peer stays and sends nothing: it is closed, and the peer sees it.
+    const server = createServer();
+    const peerClosed = new Promise<void>((resolve) =>
+      server.on('connection', (peer) => peer.on('close', resolve)),
+    );
+    await new Promise<void>((resolve) => server.listen(join(dir, 'socket'), resolve));
+    try {
+      const socket = connect(join(dir, 'socket'));
+      const reading = fromJsonLines(socket).subscribe();
+      await new Promise((resolve) => socket.once('connect', resolve));
+      reading.unsubscribe();
+      await peerClosed;
+      expect(socket.destroyed).toBe(true);
+    } finally {
+      server.close();
+    }
   });
 
   it("errors with SOURCE_FAILED, the stream's error as cause, when the input fails", async () => {
