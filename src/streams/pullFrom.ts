@@ -103,7 +103,9 @@ export function createFlowGate(): FlowGate {
  * pulling — the producer (a file, a socket, a generator) is paused rather than buffered. This is how a
  * push-based RxJS pipeline gets real backpressure.
  *
- * Unsubscribing stops the pull loop and calls the iterator's `return()`. Iterator errors are forwarded.
+ * Unsubscribing stops the pull loop and calls the iterator's `return()`; a Node `Readable` source is
+ * also destroyed at once, even while it waits for data (its iterator's `return()` alone waits for the
+ * next chunk). Iterator errors are forwarded.
  * Every 256 items the loop lets the event loop run once (`setImmediate`), so pulling a long in-memory
  * iterable never holds up timers and I/O until it is exhausted.
  *
@@ -188,6 +190,7 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
       } catch {
         // A throwing return() must not break the unsubscription chain.
       }
+      destroyIfReadable(source); // at once, even while its iterator waits for data
     };
   });
 }

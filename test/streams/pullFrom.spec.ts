@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { firstValueFrom, take, toArray } from 'rxjs';
@@ -114,6 +115,19 @@ describe('pullFrom', () => {
     await tick();
     // The generator never started, so there is nothing to finish; and nothing was pulled after.
     expect(returned).toBe(1);
+  });
+
+  it('destroys a Readable when unsubscribed while it waits for data', async () => {
+    // Idle after one chunk: the iterator's next() is pending, and its return() would wait for it.
+    const idle = new PassThrough();
+    const seen: unknown[] = [];
+    const subscription = pullFrom(idle, createFlowGate()).subscribe((chunk) => seen.push(chunk));
+    idle.write('a');
+    for (let i = 0; i < 100 && seen.length === 0; i++) await tick();
+    expect(seen).toHaveLength(1);
+    subscription.unsubscribe();
+    for (let i = 0; i < 100 && !idle.destroyed; i++) await tick();
+    expect(idle.destroyed).toBe(true);
   });
 
   it('keeps its memory bounded however often the gate closes during a run', async () => {
