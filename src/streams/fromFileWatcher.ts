@@ -47,9 +47,10 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  * Watches a directory and emits the seed's `file-watcher` hook outputs —
  * `{ hook: 'file-watcher', output: { changes: [{ action, path, type, size }] } }` — from real
  * filesystem changes (`fs.watch`). Files present when `subscribe()` returns are known (the scan is
- * synchronous), so a later write is `modified` and a new file `created`; a file removed is `deleted`, and so is each
- * file of a directory removed or moved out of the tree. A file that appears and vanishes within one
- * debounce window leaves no change (it never existed for a reader).
+ * synchronous), so a later write is `modified` and a new file `created`; a file removed is `deleted`,
+ * and so is each file of a directory removed or moved out of the tree, and a file replaced by a
+ * directory of the same name. A file that appears and vanishes within one debounce window leaves no
+ * change (it never existed for a reader).
  *
  * ```
  * fs:      touch a  ·  echo >> a  ·  rm a
@@ -135,7 +136,11 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       const changes: FileChange[] = [];
       for (const path of paths) {
         const info = await stat(path).catch(() => undefined);
-        if (info?.isDirectory()) continue;
+        if (info?.isDirectory()) {
+          // A file it knew, replaced by a directory of the same name within the window: the file is gone.
+          if (known.delete(path)) changes.push({ action: 'deleted', path, type: typeOf(path) });
+          continue;
+        }
         if (info !== undefined) {
           changes.push({
             action: known.has(path) ? 'modified' : 'created',

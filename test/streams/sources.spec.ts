@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import fc from 'fast-check';
-import { firstValueFrom, type Observable, take, toArray } from 'rxjs';
+import { firstValueFrom, type Observable, take, toArray, VirtualTimeScheduler } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   bridgeHooks,
@@ -581,6 +581,37 @@ describe('fromFileWatcher', () => {
         .sort(),
     ).toEqual(files.map((f) => ['deleted', f]));
     expect(changes.slice(2).map((c) => [c.action, c.path])).toEqual([['created', files[0]]]);
+  });
+
+  it('reports a known file replaced by a directory of the same name as deleted', async () => {
+    const path = join(dir, 'a');
+    const sentinel = join(dir, 'b');
+    await writeFile(path, 'x');
+    // The window closes when the test flushes the virtual scheduler; `ignore` tells when a notification came.
+    const scheduler = new VirtualTimeScheduler();
+    const notified = { a: 0, b: 0 };
+    const ignore = (relative: string) => {
+      if (relative === 'a' || relative === 'b') notified[relative]++;
+      return false;
+    };
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    const scanned = notified.a;
+    await unlink(path);
+    await waitFor(() => notified.a > scanned);
+    // In the same window, a directory at the path, and a file so that the window has an output anyway.
+    await mkdir(path);
+    await writeFile(sentinel, 'y');
+    await waitFor(() => notified.b > 0);
+    scheduler.flush();
+    await waitFor(() => changes.length > 0);
+    subscription.unsubscribe();
+    expect(changes.map((c) => [c.action, c.path]).sort()).toEqual([
+      ['created', sentinel],
+      ['deleted', path],
+    ]);
   });
 
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
