@@ -140,14 +140,18 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
     // for as long as the run lasts (memory growing with every time the gate closed). The abort tells
     // the gate to forget the wait (a gate that ignores the signal is still left at once).
     let wake: (() => void) | undefined;
+    /** Resolves `true` when the gate opened, `false` when woken or when `whenOpen` rejected. */
     const waitForGate = () => {
       const abort = new AbortController();
-      return new Promise<void>((resolve) => {
+      return new Promise<boolean>((resolve) => {
         wake = () => {
           abort.abort();
-          resolve();
+          resolve(false);
         };
-        gate.whenOpen(abort.signal).then(resolve, resolve);
+        gate.whenOpen(abort.signal).then(
+          () => resolve(true),
+          () => resolve(false),
+        );
       }).finally(() => {
         wake = undefined;
       });
@@ -166,7 +170,12 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
             await yieldToEventLoop();
             if (stopped) return;
           }
-          if (!gate.isOpen) await waitForGate();
+          // Opened, the gate may be held again (another queue) before this resumes: wait again then. A
+          // gate that says it opened while it is still held is polled once per turn of the event loop.
+          for (let round = 0; !gate.isOpen; round++) {
+            if (round > 0) await yieldToEventLoop();
+            if (stopped || !(await waitForGate())) break;
+          }
           if (stopped) return;
           const step = await iterator.next();
           if (stopped) return;

@@ -93,6 +93,25 @@ describe('pullFrom', () => {
     expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  it('does not pull when the gate it waited for closed again before the pull (another holder)', async () => {
+    const gate = createFlowGate();
+    const [a, b] = [{}, {}];
+    gate.hold(a);
+    const seen: number[] = [];
+    const subscription = pullFrom([1, 2, 3], gate).subscribe((v) => seen.push(v));
+    await tick();
+    // Opened, and held again by another queue in the same turn: still held when the pull would resume.
+    gate.release(a);
+    gate.hold(b);
+    await tick();
+    await tick();
+    expect(seen).toEqual([]);
+    gate.release(b);
+    await tick();
+    expect(seen).toEqual([1, 2, 3]);
+    subscription.unsubscribe();
+  });
+
   it('calls return() on unsubscribe, also while waiting on a held gate', async () => {
     const gate = createFlowGate();
     let returned = 0;
