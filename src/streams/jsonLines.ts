@@ -140,6 +140,9 @@ export class LineReader {
 
   private finishLine(emit: (output: HookOutput) => void): void {
     let line = this.partial;
+    // A `\r` before the `\n` is not the line's: not in its length, nor in an over-long line's preview
+    // when the preview holds the whole line (it then ends with it).
+    if (this.cr && line.length === this.length) line = line.slice(0, -1);
     const length = this.cr ? this.length - 1 : this.length;
     const tooLong = this.tooLong || length > this.maxLineLength;
     this.clear();
@@ -153,7 +156,6 @@ export class LineReader {
       );
       return;
     }
-    if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.trim() === '') return;
     let value: unknown;
     try {

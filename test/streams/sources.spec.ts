@@ -192,6 +192,17 @@ describe('fromJsonLines', () => {
     }
   });
 
+  it("keeps a line's \\r\\n ending out of an over-long line's preview", async () => {
+    const line = `{"hook":"h","output":"${'x'.repeat(200)}"}`;
+    for (const chunks of [[`${line}\r\n`], [line, '\r', '\n'], [`${line}\r`]]) {
+      const [output] = await collect(fromJsonLines(chunks, { maxLineLength: 100 }));
+      expect(output).toMatchObject({
+        output: line,
+        error: expect.stringContaining(`line of ${line.length} `),
+      });
+    }
+  });
+
   it('reads every fixture line into events, none rejected', async () => {
     const events = await collect(fromJsonLines(createReadStream(FIXTURES_PATH)).pipe(bridgeHooks()));
     expect(events.filter((e) => e.type === 'hook.rejected')).toEqual([]);
