@@ -24,7 +24,8 @@ const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: tr
  * Unsubscribing stops reading: the iterator's `return()` is called, and a Readable is destroyed at
  * once, even while it waits for data (a pipe, a socket, stdin: its `return()` alone would wait for it). An
  * input that fails (a read error) errors the output with `VibespecError` `SOURCE_FAILED`, the input's
- * error as `cause`.
+ * error as `cause`, after the lines read before it: its last one, even without a newline, is emitted
+ * (or rejected, when the failure cut it) first.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
  * @throws ConfigError at construction when `input` is not one, `maxLineLength` is not a positive
@@ -67,6 +68,9 @@ export function fromJsonLines(
       subscriber.complete();
     })().catch((error: unknown) => {
       if (!stopped) {
+        // What was read is not dropped: the last line, cut or not, goes out (or is rejected) first.
+        lines.push(decoder.decode(), emit);
+        lines.end(emit);
         subscriber.error(
           new VibespecError('SOURCE_FAILED', `fromJsonLines: cannot read the input: ${textOf(error)}`, {
             cause: error,

@@ -267,6 +267,24 @@ describe('fromJsonLines', () => {
     });
   });
 
+  it('emits what it read before the input failed, its last line without a newline too, then errors', async () => {
+    const eio = new Error('ECONNRESET');
+    async function* failing() {
+      yield '{"hook":"a","output":{}}\n{"hook":"b","output":{}}';
+      yield new Uint8Array([0xc3]); // the first byte of an é
+      throw eio;
+    }
+    const seen: HookOutput[] = [];
+    const error = await new Promise<unknown>((resolve) =>
+      fromJsonLines(failing()).subscribe({ next: (o) => seen.push(o), error: resolve }),
+    );
+    expect(error).toMatchObject({ code: 'SOURCE_FAILED', cause: eio });
+    expect(seen.map((o) => [o.hook, o.output, o.error === undefined])).toEqual([
+      ['a', {}, true],
+      ['unknown', '{"hook":"b","output":{}}\uFFFD', false],
+    ]);
+  });
+
   it('refuses at construction an input that is not a stream or an iterable (ConfigError)', () => {
     for (const input of [null, undefined, 42, 'a line', {}]) {
       expect(() => fromJsonLines(input as never)).toThrow(ConfigError);
