@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
-import { destroyIfReadable, isIterableObject } from './pullFrom.js';
+import { destroyIfReadable, isIterableObject, YIELD_EVERY, yieldToEventLoop } from './pullFrom.js';
 import type { HookOutput } from './toEvents.js';
 
 const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: true });
@@ -14,7 +14,8 @@ const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: tr
  *
  * A line that is not JSON, or is longer than `maxLineLength`, is not an exception: it is emitted as a
  * `HookOutput` with `error` set, which `bridgeHooks` turns into a `hook.rejected` event. Blank lines
- * are skipped. Bytes are decoded as UTF-8, across chunk boundaries.
+ * are skipped. Bytes are decoded as UTF-8, across chunk boundaries. Every 256 chunks it lets the event
+ * loop run once (`setImmediate`), so a long in-memory input never holds up timers and I/O until it ends.
  *
  * ```
  * input:   {"hook":"Stop",…}\n  not json\n  {"hook_event_name":"SessionEnd",…}\n|
@@ -55,7 +56,14 @@ export function fromJsonLines(
         typeof iterable[Symbol.asyncIterator] === 'function'
           ? iterable[Symbol.asyncIterator]()
           : iterable[Symbol.iterator]();
+      let readSinceYield = 0;
       for (;;) {
+        // An in-memory input only awaits microtasks: let timers and I/O run now and then, as pullFrom does.
+        if (++readSinceYield > YIELD_EVERY) {
+          readSinceYield = 1;
+          await yieldToEventLoop();
+          if (stopped) return;
+        }
         const step = await iterator.next();
         if (stopped) return;
         if (step.done) break;

@@ -10,8 +10,10 @@ import { ConfigError, textOf } from '../errors.js';
 // Pulling an in-memory iterable (sync, or async without I/O) only awaits settled values: microtasks,
 // which run before any timer or I/O callback. After this many items the pull loop lets the event loop
 // run once, so a long iterable does not hold up timers, I/O and other work until it is exhausted.
-const YIELD_EVERY = 256;
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** @internal How many items `pullFrom` and `fromJsonLines` take between two turns of the event loop. */
+export const YIELD_EVERY = 256;
+/** @internal Resolves once the event loop has run (`setImmediate`). */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * @internal An object that is iterable or async iterable (a `Readable` is): what `pullFrom` and

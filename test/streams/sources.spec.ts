@@ -253,6 +253,22 @@ describe('fromJsonLines', () => {
     }
   });
 
+  it('lets the event loop run while it reads a long in-memory input', async () => {
+    // Chunks of an array are awaited as microtasks only: without a yield, nothing else would run until the end.
+    const chunks = Array.from({ length: 5_000 }, () => '{"hook":"a","output":{}}\n');
+    let emitted = 0;
+    let emittedWhenTheLoopRan = -1;
+    setImmediate(() => {
+      emittedWhenTheLoopRan = emitted;
+    });
+    await new Promise<void>((resolve) =>
+      fromJsonLines(chunks).subscribe({ next: () => emitted++, complete: resolve }),
+    );
+    expect(emitted).toBe(5_000);
+    expect(emittedWhenTheLoopRan).toBeGreaterThanOrEqual(0);
+    expect(emittedWhenTheLoopRan).toBeLessThan(5_000);
+  });
+
   it("errors with SOURCE_FAILED, the stream's error as cause, when the input fails", async () => {
     const eio = new Error('EIO');
     const failing = new Readable({
