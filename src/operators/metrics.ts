@@ -89,6 +89,9 @@ export const OTHER_TYPE = '(other)';
 const NS_PER_MS = 1_000_000;
 const INITIAL_HIGHEST_NS = 3_600_000_000_000;
 
+/** `avgLatencyMs`'s running sum is taken again from its ring once it falls below this share of its peak. */
+const RECOUNT_BELOW_PEAK = 1 / 1024;
+
 function sumOf(values: Float64Array): number {
   let sum = 0;
   for (const value of values) sum += value;
@@ -155,6 +158,8 @@ export class EventFlowMetrics {
   #recentNext = 0;
   #recentCount = 0;
   #recentSum = 0;
+  /** The largest `#recentSum` since it was last taken from the ring (the scale of its rounding error). */
+  #recentPeak = 0;
   #startedAt: number;
   readonly #gauges = new Set<() => number>();
 
@@ -220,11 +225,19 @@ export class EventFlowMetrics {
     const recent = this.#recent;
     const evicted = this.#recentCount === recent.length ? recent[this.#recentNext]! : 0;
     recent[this.#recentNext] = ms;
-    this.#recentSum += ms - evicted;
-    // Times added while a far larger one was in the sum were rounded off it: when that one leaves (it
-    // is larger than all that remains), the sum is taken again from the ring, else the error would
-    // stay for good. Rare (an outlier leaving), so the running sum stays O(1) per record.
-    if (evicted > this.#recentSum) this.#recentSum = sumOf(recent);
+    const sum = this.#recentSum + (ms - evicted);
+    // Times added while far larger ones were in the sum were rounded off it: once the sum has fallen
+    // far below its peak (an outlier left, or large times left one by one, none larger than what
+    // remained), it is taken again from the ring, else the error would stay for good. Rare (the sum
+    // must have grown 1,024-fold first), so the running sum stays O(1) per record; the error it keeps
+    // is at most ~recentSamples x 2^-43 of the sum.
+    if (sum > this.#recentPeak) {
+      this.#recentSum = this.#recentPeak = sum;
+    } else if (sum < this.#recentPeak * RECOUNT_BELOW_PEAK) {
+      this.#recentSum = this.#recentPeak = sumOf(recent);
+    } else {
+      this.#recentSum = sum;
+    }
     this.#recentNext = (this.#recentNext + 1) % recent.length;
     if (this.#recentCount < recent.length) this.#recentCount++;
   }
@@ -257,7 +270,11 @@ export class EventFlowMetrics {
     return depth;
   }
 
-  /** Average of the last `recentSamples` processing times (all types), ms; 0 before any. */
+  /**
+   * Average of the last `recentSamples` processing times (all types), ms; 0 before any. A running sum,
+   * taken again from the window once it falls 1,024-fold below its peak (huge times that left, at once
+   * or one by one), so it stays within ~`recentSamples` x 2^-43 of the window's own sum.
+   */
   get avgLatencyMs(): number {
     return this.#recentCount === 0 ? 0 : Math.max(0, this.#recentSum / this.#recentCount);
   }
@@ -322,6 +339,7 @@ export class EventFlowMetrics {
     this.#recentNext = 0;
     this.#recentCount = 0;
     this.#recentSum = 0;
+    this.#recentPeak = 0;
     this.#startedAt = this.now();
   }
 }

@@ -223,6 +223,17 @@ describe('EventFlowMetrics', () => {
     expect(many.avgLatencyMs).toBeCloseTo(0.3, 12);
   });
 
+  it('keeps avgLatencyMs the average of the window after huge times left it one by one', () => {
+    // Times falling by a factor 1.5 from 1e16: none leaves larger than what remains, yet the sum
+    // drops from ~3e16 to a few ms, keeping the rounding of the huge times (0.5 instead of 1 after).
+    for (const recentSamples of [4, 100]) {
+      const metrics = new EventFlowMetrics({ recentSamples });
+      for (let v = 1e16; v >= 1; v /= 1.5) metrics.record('a', Math.round(v) + 1);
+      for (let i = 0; i < recentSamples; i++) metrics.record('a', 1);
+      expect(metrics.avgLatencyMs).toBeCloseTo(1, 9);
+    }
+  });
+
   it('sums its gauges into queueDepth, and unregisters them', () => {
     const metrics = new EventFlowMetrics();
     let depth = 5;
