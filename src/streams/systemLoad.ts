@@ -261,11 +261,32 @@ function startSampler(
     samples.next(sample);
   };
 
+  /** Lets go of the probe: another sampler may still use it, the last one disposes it. */
+  const release = () => {
+    probeState.users--;
+    if (probeState.users > 0) return;
+    try {
+      probe.dispose?.();
+    } catch {
+      // A probe that fails to clean up must not break the unsubscription chain.
+    }
+  };
+
   probeOnce();
-  const timer: Subscription = scheduler.schedule(function repeat() {
-    tick();
-    this.schedule(undefined, intervalMs);
-  }, intervalMs);
+  let timer: Subscription;
+  try {
+    timer = scheduler.schedule(function repeat() {
+      tick();
+      this.schedule(undefined, intervalMs);
+    }, intervalMs);
+  } catch (error) {
+    // A scheduler that throws (the subscriber gets its error): nothing of this sampler may stay, not
+    // its delay monitor, nor its count among the probe's users (the probe would never be disposed).
+    stopped = true;
+    delay.stop();
+    release();
+    throw error;
+  }
 
   return {
     samples,
@@ -276,14 +297,7 @@ function startSampler(
       delay.stop();
       samples.complete();
       samplers.delete(key);
-      // Another sampler may still use the probe: the last one disposes it.
-      probeState.users--;
-      if (probeState.users > 0) return;
-      try {
-        probe.dispose?.();
-      } catch {
-        // A probe that fails to clean up must not break the unsubscription chain.
-      }
+      release();
     },
   };
 }
@@ -298,7 +312,8 @@ function startSampler(
  * One sampler serves every subscriber with the same interval, probe and scheduler, across calls; it
  * starts with the first subscriber and stops (timers cleared, probe disposed) when the last one unsubscribes. A subscriber joining a running sampler gets its latest
  * sample at once. A failed probe keeps the last good figure: only a `metrics` function that throws
- * errors the stream.
+ * errors the stream, and a `scheduler` whose `schedule()` throws at the start (its sampler then leaves
+ * nothing running, and lets go of the probe).
  *
  * ```
  * subscribe:  ^

@@ -220,6 +220,28 @@ describe('systemLoad$', () => {
     expect(disposed).toBe(1);
   });
 
+  it('lets go of the probe when its scheduler throws at the start, so the last sampler disposes it', async () => {
+    // A sampler whose scheduler threw in schedule() still counted as a user of the probe: the samplers
+    // after it never disposed it (and its delay monitor kept running).
+    const probe = countingProbe();
+    const broken = {
+      now: () => 0,
+      schedule(): never {
+        throw new Error('scheduler closed');
+      },
+    };
+    const errors: unknown[] = [];
+    systemLoad$({ intervalMs: 10, probe, scheduler: broken }).subscribe({ error: (e) => errors.push(e) });
+    expect(errors).toEqual([new Error('scheduler closed')]);
+    expect(runningSamplers()).toBe(0);
+    expect(probe.disposed).toBe(1);
+    const working = systemLoad$({ intervalMs: 10, probe, scheduler: new VirtualTimeScheduler() }).subscribe();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(probe.cpuCalls).toBe(2);
+    working.unsubscribe();
+    expect(probe.disposed).toBe(2);
+  });
+
   it('gives a late subscriber the latest sample at once', async () => {
     const probe = countingProbe();
     const first = systemLoad$({ intervalMs: 20, probe }).subscribe();
