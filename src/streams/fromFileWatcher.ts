@@ -48,8 +48,8 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  * `{ hook: 'file-watcher', output: { changes: [{ action, path, type, size }] } }` — from real
  * filesystem changes (`fs.watch`). Files present when `subscribe()` returns are known (the scan is
  * synchronous), so a later write is `modified` and a new file `created`; a file removed is `deleted`,
- * and so is each file of a directory removed or moved out of the tree, and a file replaced by a
- * directory of the same name. A file that appears and vanishes within one debounce window leaves no
+ * and so is each file of a directory removed or moved out of the tree (also when a file of its name
+ * takes its place), and a file replaced by a directory of the same name. A file that appears and vanishes within one debounce window leaves no
  * change (it never existed for a reader).
  *
  * ```
@@ -78,6 +78,9 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
 
   return new Observable<HookOutput>((subscriber) => {
     const known = new Set<string>();
+    // The directories seen (by the scan, or a notification): a file where one was means the files
+    // known under it are gone (the directory moved out, its name the only notification).
+    const knownDirs = new Set<string>();
     const dirty = new Set<string>();
     let watcher: FSWatcher | undefined;
     let flush: Subscription | undefined;
@@ -123,11 +126,24 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
         const skipped = skip(full);
         if (skipped !== false) continue;
         if (entry.isDirectory()) {
+          knownDirs.add(full);
           if (recursive && depth < 64) scan(full, depth + 1);
         } else {
           known.add(full);
         }
       }
+    };
+
+    /** Deletes the files known under the directory `path`, and forgets the directories under it. */
+    const deleteUnder = (path: string, changes: FileChange[]) => {
+      const prefix = path + sep;
+      for (const file of known) {
+        if (file.startsWith(prefix)) {
+          known.delete(file);
+          changes.push({ action: 'deleted', path: file, type: typeOf(file) });
+        }
+      }
+      for (const directory of knownDirs) if (directory.startsWith(prefix)) knownDirs.delete(directory);
     };
 
     const emitChanges = async () => {
@@ -137,10 +153,14 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       for (const path of paths) {
         const info = await stat(path).catch(() => undefined);
         if (info?.isDirectory()) {
+          knownDirs.add(path);
           // A file it knew, replaced by a directory of the same name within the window: the file is gone.
           if (known.delete(path)) changes.push({ action: 'deleted', path, type: typeOf(path) });
           continue;
         }
+        // A directory it knew, now a file of the same name (moved out, then the file, within the window):
+        // the files known under it are gone.
+        if (info !== undefined && knownDirs.delete(path)) deleteUnder(path, changes);
         if (info !== undefined) {
           changes.push({
             action: known.has(path) ? 'modified' : 'created',
@@ -154,13 +174,8 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
         } else {
           // Not a file it knew: perhaps a directory, removed or moved out of the tree. Moved out, it is
           // the only notification (none for the files in it), so the files known under it are deleted.
-          const prefix = path + sep;
-          for (const file of known) {
-            if (file.startsWith(prefix)) {
-              known.delete(file);
-              changes.push({ action: 'deleted', path: file, type: typeOf(file) });
-            }
-          }
+          knownDirs.delete(path);
+          deleteUnder(path, changes);
         }
       }
       if (!stopped && changes.length > 0) {

@@ -599,6 +599,41 @@ describe('fromFileWatcher', () => {
     });
   });
 
+  it('reports the files of a directory moved out and replaced by a file of its name as deleted', async () => {
+    const watched = join(dir, 'watched');
+    const outside = join(dir, 'outside');
+    const pkg = join(watched, 'pkg');
+    const inner = join(pkg, 'a.ts');
+    await mkdir(pkg, { recursive: true });
+    await mkdir(outside);
+    await writeFile(inner, 'x');
+    // The window closes when the test flushes the virtual scheduler; `ignore` tells when a notification came.
+    const scheduler = new VirtualTimeScheduler();
+    let notified = 0;
+    const ignore = (relative: string) => {
+      if (relative === 'pkg') notified++;
+      return false;
+    };
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    const scanned = notified;
+    // Moved out (its name the only notification), then a file of the same name, in one window.
+    await rename(pkg, join(outside, 'pkg'));
+    await waitFor(() => notified > scanned);
+    const moved = notified;
+    await writeFile(pkg, 'y');
+    await waitFor(() => notified > moved);
+    scheduler.flush();
+    await waitFor(() => changes.length > 0);
+    subscription.unsubscribe();
+    expect(changes.map((c) => [c.action, c.path]).sort()).toEqual([
+      ['created', pkg],
+      ['deleted', inner],
+    ]);
+  });
+
   it('reports the files of a directory moved out of the tree as deleted', async () => {
     const watched = join(dir, 'watched');
     const outside = join(dir, 'outside');
