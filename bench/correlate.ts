@@ -9,6 +9,7 @@
 import { from, map, type OperatorFunction } from 'rxjs';
 import { type CorrelationGroup, correlate, createEvent, type Event } from '../src/index.js';
 import { type BenchRow, type BenchSuite, byLength, compareThroughput } from './harness.js';
+import { prng } from './payloads.js';
 
 const SESSIONS = 1_000;
 const STEP_MS = 3; // one event every 3 ms overall: each session sees one every ~3 s
@@ -24,17 +25,6 @@ const ACTIVE_MIX: ReadonlyArray<[type: string, weight: number]> = [
   ['git.commit', 2],
 ];
 const IDLE_TYPES = ['prompt.submitted', 'notification', 'message.displayed'];
-
-/** A small deterministic PRNG (mulberry32), so every run sees the same events. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 export function generateEvents(count: number, sessions = SESSIONS): Event[] {
   const random = prng(42);

@@ -25,20 +25,10 @@
 import { from, map, type OperatorFunction } from 'rxjs';
 import { createEvent, type Event, pattern } from '../src/index.js';
 import { type BenchRow, type BenchSuite, byLength, compareThroughput } from './harness.js';
+import { prng } from './payloads.js';
 
 export const SESSIONS = 1_000;
 const STEP_MS = 3;
-
-/** A small deterministic PRNG (mulberry32), so every run sees the same events. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** `count` events of `sessions` interleaved sessions, one every 3 ms of event time, deterministic. */
 export function generateEvents(count: number, sessions = SESSIONS): Event[] {
