@@ -77,6 +77,17 @@ function expectSourceLeft(
 }
 
 /**
+ * The output's last notification: the first failure the consumer threw (`first`), else the source's
+ * completion, else (a source error or none) a value, not a notification's string.
+ */
+function expectEndedWith(got: readonly unknown[], first: unknown, end: string): void {
+  const last = got.at(-1);
+  if (first !== undefined) expect(last).toBe(first);
+  else if (end === 'complete') expect(last).toBe('complete');
+  else expect(typeof last).not.toBe('string');
+}
+
+/**
  * adaptiveBatch's consumer also re-configures the operator: it first sets maxSize (a change re-cuts the
  * open batch, from inside an output), then reacts as `reaction` does (longer waits: past `timeoutMs`).
  */
@@ -153,10 +164,7 @@ describe('adaptiveBatch property: a consumer that throws', () => {
           expect(batches.flat()).toEqual(received);
           expect(batches.every((b) => b.length > 0)).toBe(true);
           expectSourceLeft(input, received, receivedAtThrow, end);
-          const last = consumer.got.at(-1);
-          if (first !== undefined) expect(last).toBe(first);
-          else if (end === 'complete') expect(last).toBe('complete');
-          else expect(typeof last).not.toBe('string');
+          expectEndedWith(consumer.got, first, end);
         },
       ),
       { numRuns: 500 },
@@ -233,10 +241,7 @@ describe('hybridProcess property: a consumer that throws', () => {
           const outcomes = consumer.got.filter((o): o is HybridOutput<string> => typeof o !== 'string');
           expect(outcomes.map((o) => o.event.id).sort()).toEqual([...received].sort());
           expectSourceLeft(input, received, receivedAtThrow, end);
-          const last = consumer.got.at(-1);
-          if (first !== undefined) expect(last).toBe(first);
-          else if (end === 'complete') expect(last).toBe('complete');
-          else expect(typeof last).not.toBe('string');
+          expectEndedWith(consumer.got, first, end);
         },
       ),
       { numRuns: 300 },
@@ -344,10 +349,7 @@ describe('persist property: a consumer that throws', () => {
           expect(emittedUnwritten).toEqual([]);
           expect(laneSlips).toEqual([]);
           expectSourceLeft(input, received, receivedAtThrow, end);
-          const last = consumer.got.at(-1);
-          if (first !== undefined) expect(last).toBe(first);
-          else if (end === 'complete') expect(last).toBe('complete');
-          else expect(typeof last).not.toBe('string');
+          expectEndedWith(consumer.got, first, end);
         },
       ),
       { numRuns: 300 },
@@ -428,10 +430,7 @@ describe('chainHooks property: a consumer that throws', () => {
             [...received].sort(),
           );
           expectSourceLeft(input, received, receivedAtThrow, end);
-          const last = consumer.got.at(-1);
-          if (first !== undefined) expect(last).toBe(first);
-          else if (end === 'complete') expect(last).toBe('complete');
-          else expect(typeof last).not.toBe('string');
+          expectEndedWith(consumer.got, first, end);
         },
       ),
       { numRuns: 300 },
