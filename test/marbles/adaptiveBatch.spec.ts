@@ -514,6 +514,158 @@ describe('adaptiveBatch', () => {
       expect(() => batcher.report({ latencyMs: Number.NaN, size: 1 })).toThrow(RangeError);
       expect(() => batcher.report({ latencyMs: 1, size: Number.POSITIVE_INFINITY })).toThrow(RangeError);
     });
+
+    it('rejects a negative size in a report with RangeError, keeping no sample of it', () => {
+      const batcher = adaptiveBatch<number>({ policy: fixedPolicy });
+      expect(() => batcher.report({ latencyMs: 1, size: -1 })).toThrow(RangeError);
+      expect(batcher.samples).toEqual([]);
+    });
+
+    it('keeps each report as a sample with its capacity in items per second of processing', () => {
+      const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+      scheduler.run(() => {
+        const batcher = adaptiveBatch<number>({ scheduler, policy: fixedPolicy });
+        scheduler.schedule(() => batcher.report({ latencyMs: 20, size: 1 }), 7);
+        scheduler.schedule(() => batcher.report({ latencyMs: 250, size: 10 }), 9);
+        scheduler.flush();
+        expect(batcher.samples).toEqual([
+          { latencyMs: 20, size: 1, at: 7, capacityPerSecond: 50 },
+          { latencyMs: 250, size: 10, at: 9, capacityPerSecond: 40 },
+        ]);
+      });
+    });
+
+    it('keeps the last 100 samples, oldest first, and hands out a copy of them', () => {
+      const batcher = adaptiveBatch<number>({ policy: fixedPolicy });
+      for (let size = 1; size <= 150; size++) batcher.report({ latencyMs: 1, size });
+      const samples = batcher.samples;
+      expect(samples.map((sample) => sample.size)).toEqual(Array.from({ length: 100 }, (_, i) => 51 + i));
+      // A copy: later reports do not change what was read, nor does the reader's array change the controller's.
+      batcher.report({ latencyMs: 1, size: 151 });
+      expect(samples).toHaveLength(100);
+      expect(samples[0]!.size).toBe(51);
+      (samples as unknown as unknown[]).length = 0;
+      expect(batcher.samples.map((sample) => sample.size).slice(-2)).toEqual([150, 151]);
+    });
+
+    it('carries its limits', () => {
+      expect(adaptiveBatch<number>().limits).toEqual({
+        minSize: 5,
+        maxSizeLimit: 200,
+        minTimeoutMs: 500,
+        maxTimeoutMs: 5000,
+      });
+      expect(adaptiveBatch<number>(small()).limits).toEqual({
+        minSize: 1,
+        maxSizeLimit: 10,
+        minTimeoutMs: 1,
+        maxTimeoutMs: 100,
+      });
+    });
+
+    it('keeps the configuration when a policy returns nothing to change (undefined or null)', () => {
+      for (const proposal of [undefined, null]) {
+        const policy: BatchPolicy = { name: 'idle', adapt: () => proposal as never };
+        const batcher = adaptiveBatch<number>({ policy });
+        batcher.report({ latencyMs: 1, size: 1 });
+        expect(batcher.config).toEqual({ maxSize: 50, timeoutMs: 2000 });
+        expect(batcher.samples).toHaveLength(1);
+      }
+    });
+
+    it('gives a policy the throughput between the first and the last sample, not from time 0', () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const seen: Array<number | undefined> = [];
+      const policy: BatchPolicy = {
+        name: 'spy',
+        adapt(context) {
+          seen.push(context.throughputPerSecond);
+          return undefined;
+        },
+      };
+      scheduler.run(() => {
+        const batcher = adaptiveBatch<number>({ scheduler, policy });
+        scheduler.schedule(() => batcher.report({ latencyMs: 1, size: 10 }), 100);
+        scheduler.schedule(() => batcher.report({ latencyMs: 1, size: 20 }), 200);
+        scheduler.schedule(() => batcher.report({ latencyMs: 1, size: 30 }), 600);
+      });
+      // 20 items in the 100 ms after the first report, then 50 in 500 ms.
+      expect(seen).toEqual([undefined, 200, 100]);
+    });
+
+    it('changes nothing, under the seed policy, on averages at its thresholds or between them', () => {
+      const unchanged: Array<[string, { latencyMs: number; size: number }]> = [
+        ['latency exactly slowLatencyMs (150 ms)', { latencyMs: 150, size: 50 }],
+        ['latency exactly fastLatencyMs (50 ms), low capacity (20/s)', { latencyMs: 50, size: 1 }],
+        ['fast (20 ms), capacity exactly lowCapacityPerSecond (100/s)', { latencyMs: 20, size: 2 }],
+        ['fast (20 ms), high capacity (500/s)', { latencyMs: 20, size: 10 }],
+        ['between the thresholds (100 ms), low capacity (10/s)', { latencyMs: 100, size: 1 }],
+      ];
+      for (const [why, report] of unchanged) {
+        const batcher = adaptiveBatch<number>({ policy: seedPolicy({ cooldownMs: 0, minSamples: 2 }) });
+        batcher.report(report);
+        batcher.report(report);
+        expect(batcher.config, why).toEqual({ maxSize: 50, timeoutMs: 2000 });
+      }
+      // Just past the thresholds, it does change.
+      const shrink = adaptiveBatch<number>({ policy: seedPolicy({ cooldownMs: 0, minSamples: 2 }) });
+      shrink.report({ latencyMs: 151, size: 50 });
+      shrink.report({ latencyMs: 151, size: 50 });
+      expect(shrink.config).toEqual({ maxSize: 45, timeoutMs: 1800 });
+      const grow = adaptiveBatch<number>({ policy: seedPolicy({ cooldownMs: 0, minSamples: 2 }) });
+      grow.report({ latencyMs: 49, size: 1 });
+      grow.report({ latencyMs: 49, size: 1 });
+      expect(grow.config).toEqual({ maxSize: 60, timeoutMs: 2500 });
+    });
+
+    it('averages only the last minSamples (seed) or samples (AIMD) reports since the last change', () => {
+      // Three 100 ms reports change nothing; a 300 ms one makes the last two average 200 ms (all four: 150).
+      const seed = adaptiveBatch<number>({ policy: seedPolicy({ cooldownMs: 0, minSamples: 2 }) });
+      for (const latencyMs of [100, 100, 100]) seed.report({ latencyMs, size: 1 });
+      expect(seed.config.maxSize).toBe(50);
+      seed.report({ latencyMs: 300, size: 1 });
+      expect(seed.config).toEqual({ maxSize: 45, timeoutMs: 1800 });
+      // AIMD, target 10: three 1 ms reports (batches not full), then 30 ms: the last two average 15.5 (all four: 8.25).
+      const aimd = adaptiveBatch<number>({ policy: aimdPolicy({ targetLatencyMs: 10, samples: 2 }) });
+      for (const latencyMs of [1, 1, 1]) aimd.report({ latencyMs, size: 1 });
+      expect(aimd.config.maxSize).toBe(50);
+      aimd.report({ latencyMs: 30, size: 1 });
+      expect(aimd.config.maxSize).toBe(25);
+    });
+
+    it('decreases by AIMD only above the target latency, not at it', () => {
+      const batcher = adaptiveBatch<number>({ policy: aimdPolicy({ targetLatencyMs: 10, samples: 1 }) });
+      batcher.report({ latencyMs: 10, size: 1 });
+      expect(batcher.config.maxSize).toBe(50);
+      batcher.report({ latencyMs: 10.5, size: 1 });
+      expect(batcher.config.maxSize).toBe(25);
+    });
+
+    it('makes no AIMD change within cooldownMs of the last one, on the scheduler clock', () => {
+      const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+      scheduler.run(({ expectObservable }) => {
+        const batcher = adaptiveBatch<number>({
+          scheduler,
+          maxSize: 40,
+          policy: aimdPolicy({ targetLatencyMs: 10, samples: 1, cooldownMs: 100 }),
+        });
+        const slow = { latencyMs: 20, size: 1 };
+        // A change at 10; at 109 it is still cooling down; at 110 (exactly cooldownMs later) it changes again.
+        for (const at of [10, 60, 109, 110]) scheduler.schedule(() => batcher.report(slow), at);
+        expectObservable(batcher.config$).toBe('a 9ms b 99ms c', {
+          a: { maxSize: 40, timeoutMs: 2000 },
+          b: { maxSize: 20, timeoutMs: 2000 },
+          c: { maxSize: 10, timeoutMs: 2000 },
+        });
+      });
+    });
+
+    it('refuses AIMD options it would misread: none, a decreaseFactor of 0, a cooldownMs that is not a number', () => {
+      expect(() => aimdPolicy(undefined as never)).toThrow(ConfigError);
+      expect(() => aimdPolicy({ targetLatencyMs: 10, decreaseFactor: 0 })).toThrow(ConfigError);
+      expect(() => aimdPolicy({ targetLatencyMs: 10, cooldownMs: '5' as never })).toThrow(ConfigError);
+      expect(() => aimdPolicy({ targetLatencyMs: 10, decreaseFactor: 0.01, cooldownMs: 5 })).not.toThrow();
+    });
   });
 
   it('validates its options at construction', () => {
