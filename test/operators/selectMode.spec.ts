@@ -228,6 +228,48 @@ describe('selectMode', () => {
     }
   });
 
+  it('counts every indicator only strictly above its threshold', () => {
+    // One figure clearly high, the other exactly at its threshold: one indicator, not loaded.
+    const event = createEvent({ type: 'git.commit' });
+    const atThreshold: LoadSnapshot[] = [
+      { cpuPercent: 99, memoryPercent: 85 },
+      { cpuPercent: 99, queueDepth: 1000 },
+      { cpuPercent: 99, avgLatencyMs: 200 },
+      { cpuPercent: 99, eventLoopDelayMs: 100 },
+      { cpuPercent: 99, eventLoopUtilization: 0.9 },
+      { memoryPercent: 99, cpuPercent: 80 },
+    ];
+    for (const load of atThreshold) expect(selectMode(event, load), JSON.stringify(load)).toBe(IMMEDIATE);
+    // Just above it, two indicators: loaded.
+    const above: LoadSnapshot[] = [
+      { cpuPercent: 99, memoryPercent: 85.1 },
+      { cpuPercent: 99, queueDepth: 1001 },
+      { cpuPercent: 99, avgLatencyMs: 200.1 },
+      { cpuPercent: 99, eventLoopDelayMs: 100.1 },
+      { cpuPercent: 99, eventLoopUtilization: 0.91 },
+      { memoryPercent: 99, cpuPercent: 80.1 },
+    ];
+    for (const load of above) expect(selectMode(event, load), JSON.stringify(load)).toBe(BATCHED);
+  });
+
+  it('refuses a threshold that is not a number, and keeps the default of one given as undefined', () => {
+    // A string was compared by coercion ('90' accepted as 90); undefined is a missing key.
+    expect(() => createModeSelector({ thresholds: { cpuPercent: '90' as never } })).toThrow(ConfigError);
+    expect(() => createModeSelector({ thresholds: { queueDepth: null as never } })).toThrow(ConfigError);
+    const select = createModeSelector({ thresholds: { cpuPercent: undefined, memoryPercent: 50 } });
+    const event = createEvent({ type: 'git.commit' });
+    expect(select(event, { cpuPercent: 80, memoryPercent: 60 })).toBe(IMMEDIATE);
+    expect(select(event, { cpuPercent: 81, memoryPercent: 60 })).toBe(BATCHED);
+  });
+
+  it('matches a type against every glob of a list, any one of them sufficing', () => {
+    const select = createModeSelector({ backgroundTypes: ['audit.*', '*.aggregated', 'trace.seen'] });
+    expect(select(createEvent({ type: 'audit.logged' }))).toBe(ASYNC);
+    expect(select(createEvent({ type: 'x.aggregated' }))).toBe(ASYNC);
+    expect(select(createEvent({ type: 'trace.seen' }))).toBe(ASYNC);
+    expect(select(createEvent({ type: 'trace.other' }))).toBe(BATCHED);
+  });
+
   it('matches globs whole, not as substrings, and escapes dots', () => {
     const select = createModeSelector({ backgroundTypes: ['a.*'] });
     expect(select(createEvent({ type: 'a.b' }))).toBe(ASYNC);
