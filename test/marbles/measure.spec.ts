@@ -231,6 +231,27 @@ describe('measure', () => {
     expect(() => measure(new EventFlowMetrics(), { type: () => 'x' })).not.toThrow();
   });
 
+  it('refuses, at construction, metrics without a clock', () => {
+    // Otherwise a TypeError at the first value.
+    expect(() => measure({ record: () => undefined } as never)).toThrow(ConfigError);
+    expect(() => measure({ record: () => undefined, now: () => 0 } as never)).not.toThrow();
+  });
+
+  it('records a value without a string type (null and undefined included) under "value"', () => {
+    const metrics = new EventFlowMetrics();
+    const seen: unknown[] = [];
+    let completed = false;
+    of(null, undefined, 5, { type: 7 }, { type: 'x' })
+      .pipe(measure<unknown>(metrics))
+      .subscribe({ next: (value) => seen.push(value), complete: () => (completed = true) });
+    expect(seen).toEqual([null, undefined, 5, { type: 7 }, { type: 'x' }]);
+    expect(completed).toBe(true);
+    expect(Object.entries(metrics.summary()).map(([type, s]) => [type, s.count])).toEqual([
+      ['value', 4],
+      ['x', 1],
+    ]);
+  });
+
   it('can be reused on two sources', () => {
     const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
     const metrics = new EventFlowMetrics({ scheduler });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { asyncScheduler } from 'rxjs';
+import { asyncScheduler, take, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EventFlowMetrics, OTHER_TYPE } from '../../src/index.js';
@@ -113,6 +113,7 @@ describe('EventFlowMetrics', () => {
     const summary = metrics.summary();
     expect(Object.keys(summary)).toEqual(['type.0', 'type.1', 'type.2', OTHER_TYPE]);
     expect(summary[OTHER_TYPE]?.count).toBe(7);
+    expect(summary['(other)']?.count).toBe(7);
     const total = Object.values(summary).reduce((n, s) => n + s.count, 0);
     expect(total).toBe(10);
   });
@@ -189,6 +190,9 @@ describe('EventFlowMetrics', () => {
       dropped: 2,
       avg_processing_time_ms: 0,
       p95_processing_time_ms: 0,
+      // No time recorded: 0, not the running minimum's starting value (Infinity, null in JSON).
+      min_processing_time_ms: 0,
+      max_processing_time_ms: 0,
     });
   });
 
@@ -232,6 +236,40 @@ describe('EventFlowMetrics', () => {
       for (let i = 0; i < recentSamples; i++) metrics.record('a', 1);
       expect(metrics.avgLatencyMs).toBeCloseTo(1, 9);
     }
+  });
+
+  it('averages over a window of one time with recentSamples 1', () => {
+    const metrics = new EventFlowMetrics({ recentSamples: 1 });
+    metrics.record('a', 10);
+    metrics.record('a', 4);
+    expect(metrics.avgLatencyMs).toBe(4);
+    expect(() => new EventFlowMetrics({ recentSamples: 0 })).toThrow(ConfigError);
+  });
+
+  it('takes each of the precisions 1, 2 and 3', () => {
+    for (const precision of [1, 2, 3] as const) {
+      const metrics = new EventFlowMetrics({ precision });
+      for (let ms = 1; ms <= 100; ms++) metrics.record('a', ms);
+      // Within 10 % at precision 1.
+      expect(metrics.summary().a?.p50_processing_time_ms).toBeGreaterThanOrEqual(45);
+      expect(metrics.summary().a?.p50_processing_time_ms).toBeLessThanOrEqual(55);
+    }
+  });
+
+  it('runs summary$ on the scheduler given to the constructor by default', () => {
+    // Outside TestScheduler.run: asyncScheduler is real time there, so only the given scheduler emits.
+    const scheduler = new VirtualTimeScheduler();
+    const metrics = new EventFlowMetrics({ scheduler });
+    metrics.record('x', 1);
+    const counts: number[] = [];
+    const subscription = metrics
+      .summary$(10)
+      .pipe(take(2))
+      .subscribe((summary) => counts.push(summary.x?.count ?? -1));
+    scheduler.flush();
+    subscription.unsubscribe();
+    expect(counts).toEqual([1, 1]);
+    expect(scheduler.now()).toBe(20);
   });
 
   it('sums its gauges into queueDepth, and unregisters them', () => {
@@ -290,6 +328,8 @@ describe('EventFlowMetrics', () => {
     expect(() => metrics.record('a', -1)).toThrow(RangeError);
     expect(() => metrics.record('a', Number.NaN)).toThrow(RangeError);
     expect(() => metrics.record('a', Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(() => metrics.record('a', '5' as never)).toThrow(RangeError);
+    expect(metrics.summary()).toEqual({});
     expect(() => metrics.summary$(0)).toThrow(ConfigError);
   });
 
