@@ -168,6 +168,8 @@ describe('selectMode', () => {
       { thresholds: { queueDepth: Number.NEGATIVE_INFINITY } },
       { thresholds: { nope: 1 } as never },
       { userBlockingTypes: [''] },
+      // A TypeError (p.includes) otherwise.
+      { backgroundTypes: [5 as never] },
       { highVolumeTypes: 'tool.used' as never },
       { lowPriority: 'later' as never },
     ];
