@@ -1148,3 +1148,210 @@ describe('sessionWindows properties', () => {
     );
   });
 });
+
+describe('sessionWindows edges', () => {
+  const labels = (out: ReadonlyArray<Timed<Event>>) => out.map((o) => label(o.value));
+  /** Arrivals one ms apart, in the order given, then complete. */
+  const run = (events: readonly Event[], config: SessionWindowsConfig) =>
+    collect(
+      events.map((value, time) => ({ time, value })),
+      (scheduler) => sessionWindows({ idleFlushMs: NO_IDLE, ...config, scheduler }),
+      { time: events.length },
+    ).out;
+
+  it('works without a config, with the documented defaults (a 5-minute gap, no events in the output)', () => {
+    const out: Event[] = [];
+    of(ev('x', 0, 's1'), ev('x', 299_999, 's1'), ev('x', 599_999, 's1'))
+      .pipe(sessionWindows())
+      .subscribe((e) => out.push(e));
+    expect(out.map(label)).toEqual([
+      'session.window s1 [0,299999] n=2',
+      'session.window s1 [599999,599999] n=1',
+    ]);
+    expect((out[0]!.data as SessionWindowData).events).toBeUndefined();
+  });
+
+  it('rejects a maxEvents or maxIdleKeys that is not an integer, and accepts maxEvents Infinity', () => {
+    expect(() => sessionWindows({ maxEvents: 2.5 })).toThrow(ConfigError);
+    expect(() => sessionWindows({ maxIdleKeys: 1.5 })).toThrow(ConfigError);
+    expect(() => sessionWindows({ maxEvents: Number.POSITIVE_INFINITY, includeEvents: true })).not.toThrow();
+  });
+
+  it('windows an event whose type or id is not a string but can be made one (or compared)', () => {
+    const numericType = { ...ev('x', 1, 's1'), type: 42 as unknown as string };
+    const numericId = { ...ev('y', 2, 's1'), id: 7 as unknown as string };
+    const out = run([numericType, numericId], { gapMs: 10, includeEvents: true });
+    expect(out).toHaveLength(1);
+    const data = out[0]!.value.data as SessionWindowData;
+    expect(data.types).toEqual({ '42': 1, y: 1 });
+    expect(data.events).toEqual([numericType, numericId]);
+  });
+
+  it('passes through an event whose timestamp is a numeric string, and windows one at Number.MAX_SAFE_INTEGER', () => {
+    const text = { ...ev('x', 0, 's1'), timestamp: '5' as unknown as number };
+    const max = ev('x', Number.MAX_SAFE_INTEGER, 's1');
+    const out = run([text, max], { gapMs: 10 });
+    expect(out[0]!.value).toBe(text);
+    expect(labels(out.slice(1))).toEqual([
+      `session.window s1 [${Number.MAX_SAFE_INTEGER},${Number.MAX_SAFE_INTEGER}] n=1`,
+    ]);
+  });
+
+  it('passes through an event whose key is null', () => {
+    const a = ev('x', 1, 's1');
+    const out = run([a], { key: () => null as unknown as undefined });
+    expect(out.map((o) => o.value)).toEqual([a]);
+  });
+
+  it('keeps a later open window of the key when an event bridges the two before it', () => {
+    // [1], [7] and [20] open (gap 4); 4 merges [1] and [7]: [20] stays a window of its own.
+    const out = run([ev('x', 1, 's1'), ev('x', 7, 's1'), ev('x', 20, 's1'), ev('x', 4, 's1')], {
+      gapMs: 4,
+      allowedLatenessMs: 100,
+    });
+    expect(labels(out)).toEqual(['session.window s1 [1,7] n=3', 'session.window s1 [20,20] n=1']);
+  });
+
+  it('gives a merged window the events and types of both, the highest priority, and the time and context of its last event', () => {
+    for (const [first, second] of [
+      [Priority.HIGH, Priority.LOW],
+      [Priority.LOW, Priority.HIGH],
+    ] as const) {
+      const a = { ...ev('x', 1, 's1', {}, first), context: { n: 1 } };
+      const b = { ...ev('x', 7, 's1', {}, second), context: { n: 7 } };
+      const c = { ...ev('y', 4, 's1', {}, Priority.NORMAL), context: { n: 4 } };
+      const out = run([a, b, c], { gapMs: 4, allowedLatenessMs: 10, includeEvents: true });
+      expect(out.map((o) => withoutId(o.value))).toStrictEqual([
+        {
+          type: 'session.window',
+          timestamp: 7,
+          priority: Priority.HIGH,
+          data: {
+            key: 's1',
+            event_count: 3,
+            time_span: { start: 1, end: 7 },
+            gap_ms: 4,
+            types: { x: 2, y: 1 },
+            part: 1,
+            events: [a, c, b],
+          },
+          context: { n: 7 },
+          sessionId: 's1',
+        },
+      ]);
+    }
+  });
+
+  it('lets an earlier event join a window that an out-of-order event extended backwards', () => {
+    // 7 extends [10] back to 7; 4 is within the gap of 7.
+    const out = run([ev('x', 10, 's1'), ev('x', 7, 's1'), ev('x', 4, 's1')], {
+      gapMs: 4,
+      allowedLatenessMs: 100,
+    });
+    expect(labels(out)).toEqual(['session.window s1 [4,10] n=3']);
+  });
+
+  it('keeps the whole extent of a merged window: events within the gap of either end still join it', () => {
+    // 14 merges [11] and [17]: 8 joins by its start (11), 20 by its end (17).
+    const out = run(
+      [ev('x', 11, 's1'), ev('x', 17, 's1'), ev('x', 14, 's1'), ev('x', 8, 's1'), ev('x', 20, 's1')],
+      { gapMs: 4, allowedLatenessMs: 100 },
+    );
+    expect(labels(out)).toEqual(['session.window s1 [8,20] n=5']);
+  });
+
+  it('merges a window whose part went out at maxEvents: the span and session are of the events since', () => {
+    const config = { gapMs: 11, allowedLatenessMs: 100, maxEvents: 2 };
+    // The later window's part went out ([20,21]); 10 bridges [0] and it.
+    const later = run([ev('x', 20, 's1'), ev('x', 21, 's1'), ev('x', 0, 's1'), ev('x', 10, 's1')], config);
+    expect(labels(later)).toEqual(['session.window s1 [20,21] n=2', 'session.window s1 [0,10] n=2 part=2']);
+    expect(later[1]!.value.sessionId).toBe('s1');
+    // The earlier window's part went out ([0,1]); 10 bridges it and [20].
+    const earlier = run([ev('x', 0, 's1'), ev('x', 1, 's1'), ev('x', 20, 's1'), ev('x', 10, 's1')], config);
+    expect(labels(earlier)).toEqual(['session.window s1 [0,1] n=2', 'session.window s1 [10,20] n=2 part=2']);
+    expect(earlier[1]!.value.sessionId).toBe('s1');
+  });
+
+  it('starts a new window for an event exactly a gap after an emitted window (not late)', () => {
+    // gap 3: [1] closes at 4 when 5 arrives; 4 is a gap after 1, within the gap of 5.
+    const out = run([ev('x', 1, 's1'), ev('x', 5, 's1'), ev('x', 4, 's1')], { gapMs: 3 });
+    expect(labels(out)).toEqual(['session.window s1 [1,1] n=1', 'session.window s1 [4,5] n=2']);
+  });
+
+  it('reports as behind the watermark an event whose own window would close exactly at the watermark', () => {
+    const out = run([ev('x', 20, 's1'), ev('x', 17, 's1')], { gapMs: 3 });
+    expect(labels(out)).toEqual([
+      'session.window.late behind_watermark @17',
+      'session.window s1 [20,20] n=1',
+    ]);
+  });
+
+  it('keeps maxOpenWindows windows open without emitting any early', () => {
+    const out = run([ev('x', 1, 's1'), ev('x', 2, 's2'), ev('x', 3, 's1')], { gapMs: 5, maxOpenWindows: 2 });
+    expect(labels(out)).toEqual(['session.window s2 [2,2] n=1', 'session.window s1 [1,3] n=2']);
+  });
+
+  it('sorts the keys of data.types', () => {
+    const out = run([ev('tool.used', 1, 's1'), ev('file.modified', 2, 's1'), ev('agent.note', 3, 's1')], {
+      gapMs: 10,
+    });
+    expect(Object.keys((out[0]!.value.data as SessionWindowData).types)).toEqual([
+      'agent.note',
+      'file.modified',
+      'tool.used',
+    ]);
+  });
+
+  it('leaves the events out of every part without includeEvents', () => {
+    const out = run([ev('x', 1, 's1'), ev('x', 2, 's1'), ev('x', 3, 's1')], { gapMs: 10, maxEvents: 2 });
+    expect(labels(out)).toEqual(['session.window s1 [1,2] n=2', 'session.window s1 [3,3] n=1 part=2']);
+    for (const o of out) expect((o.value.data as SessionWindowData).events).toBeUndefined();
+  });
+
+  it('remembers maxIdleKeys idle keys, then forgets those with the oldest event time down to 90 % of the cap', () => {
+    // k0 … k9 at event times 1000, 990 … 910, each window closed (idle rule) before the next key comes.
+    const arrivals: Array<Timed<Event>> = [];
+    for (let i = 0; i < 10; i++) arrivals.push({ time: 100 * i, value: ev('x', 1000 - 10 * i, `k${i}`) });
+    const at = (time: number, ts: number, key: string) => arrivals.push({ time, value: ev('x', ts, key) });
+    // Ten idle keys, the cap: all remembered (k8, oldest but one, still takes late events).
+    at(1000, 921, 'k8');
+    // k0 has an open window when k10 comes: ten idle keys again, nothing forgotten.
+    at(1100, 1010, 'k0');
+    at(1100, 500, 'k10');
+    at(1200, 911, 'k9');
+    // k0 open again when k11 comes: eleven idle keys, the two oldest (k10, k9) are forgotten, down to 9.
+    at(1300, 1030, 'k0');
+    at(1300, 400, 'k11');
+    at(1400, 922, 'k8');
+    at(1400, 991, 'k1');
+    at(1400, 912, 'k9');
+    const { out } = collect(
+      arrivals,
+      (scheduler) => sessionWindows({ gapMs: 5, maxIdleKeys: 10, scheduler }),
+      {
+        time: 2_000,
+      },
+    );
+    const late = (ts: number) => `session.window.late window_closed @${ts}`;
+    expect(out.filter((o) => o.time >= 1000).map((o) => label(o.value))).toEqual([
+      late(921),
+      'session.window k0 [1010,1010] n=1',
+      'session.window k10 [500,500] n=1',
+      late(911),
+      'session.window k0 [1030,1030] n=1',
+      'session.window k11 [400,400] n=1',
+      late(922),
+      late(991),
+      'session.window k9 [912,912] n=1',
+    ]);
+  });
+
+  it('emits the open windows on complete earliest last event first, whatever order they opened in', () => {
+    const out = run([ev('x', 10, 's1'), ev('x', 2, 's2'), ev('x', 6, 's3')], { gapMs: 5 });
+    expect(labels(out)).toEqual([
+      'session.window s2 [2,2] n=1',
+      'session.window s3 [6,6] n=1',
+      'session.window s1 [10,10] n=1',
+    ]);
+  });
+});
