@@ -1346,6 +1346,76 @@ describe('sessionWindows edges', () => {
     ]);
   });
 
+  it('uses no scheduler at all with idleFlushMs Infinity (no idle timer, no arrival time read)', () => {
+    const clock = new VirtualTimeScheduler();
+    let scheduled = 0;
+    const scheduler = {
+      now: () => clock.now(),
+      schedule: (work: () => void, delay?: number) => {
+        scheduled++;
+        return clock.schedule(work, delay);
+      },
+    } as SchedulerLike;
+    const out: Event[] = [];
+    from([ev('x', 1, 's1'), ev('x', 2, 's2'), ev('x', 30, 's1')])
+      .pipe(sessionWindows({ gapMs: 5, idleFlushMs: NO_IDLE, scheduler }))
+      .subscribe((e) => out.push(e));
+    expect(out.map(label)).toEqual([
+      'session.window s1 [1,1] n=1',
+      'session.window s2 [2,2] n=1',
+      'session.window s1 [30,30] n=1',
+    ]);
+    expect(scheduled).toBe(0);
+  });
+
+  it('applies the idle estimate of a tick to a key that was not due at it, before its next event', () => {
+    // gap 10, lateness 20. B (event time 0, at 0) is due at 30; A (100, at 10) at 40. At the tick of 30, A's
+    // estimate is 100 - 20 + 20 = 100: 85 arriving at 31 would open a window closed by then (95 <= 100).
+    // (Its arrival restarts A's quiet: A is due 30 after it.)
+    const { out } = collect(
+      [
+        { time: 0, value: ev('x', 0, 'B') },
+        { time: 10, value: ev('x', 100, 'A') },
+        { time: 31, value: ev('x', 85, 'A') },
+      ],
+      (scheduler) => sessionWindows({ gapMs: 10, allowedLatenessMs: 20, scheduler }),
+      { time: 100 },
+    );
+    expect(out.map((o) => `${o.time} ${label(o.value)}`)).toEqual([
+      '30 session.window B [0,0] n=1',
+      '31 session.window.late behind_watermark @85',
+      '61 session.window A [100,100] n=1',
+    ]);
+  });
+
+  it('leaves no scheduled work behind when the consumer unsubscribes on a window an idle tick emitted', () => {
+    const clock = new VirtualTimeScheduler();
+    let fired = 0;
+    const scheduler = {
+      now: () => clock.now(),
+      schedule: (work: () => void, delay?: number) =>
+        clock.schedule(() => {
+          fired++;
+          work();
+        }, delay),
+    } as SchedulerLike;
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    let firedAtLeave = 0;
+    input.pipe(sessionWindows({ gapMs: 10, allowedLatenessMs: 100, scheduler }), take(1)).subscribe((e) => {
+      seen.push(label(e));
+      firedAtLeave = fired;
+    });
+    // Two windows of s1 ([0] and [50]): the tick at 60 emits the first, and the consumer leaves.
+    input.next(ev('x', 0, 's1'));
+    input.next(ev('x', 50, 's1'));
+    clock.flush();
+    expect(seen).toEqual(['session.window s1 [0,0] n=1']);
+    // Nothing ran after the consumer left (s1's window [50] is still open in the operator's state).
+    expect(firedAtLeave).toBeGreaterThan(0);
+    expect(fired).toBe(firedAtLeave);
+  });
+
   it('emits the open windows on complete earliest last event first, whatever order they opened in', () => {
     const out = run([ev('x', 10, 's1'), ev('x', 2, 's2'), ev('x', 6, 's3')], { gapMs: 5 });
     expect(labels(out)).toEqual([
