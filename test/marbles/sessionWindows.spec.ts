@@ -1346,6 +1346,28 @@ describe('sessionWindows edges', () => {
     ]);
   });
 
+  it('counts a key with several windows as one key, idle again once they are all closed (maxIdleKeys)', () => {
+    // s0 has two windows ([0], [50]), both closed by 200; then s1 comes, then s0 again at 5.
+    const arrivals = [
+      { time: 0, value: ev('x', 0, 's0') },
+      { time: 0, value: ev('x', 50, 's0') },
+      { time: 200, value: ev('x', 0, 's1') },
+      { time: 300, value: ev('x', 5, 's0') },
+    ];
+    const run = (maxIdleKeys: number) =>
+      collect(
+        arrivals,
+        (scheduler) => sessionWindows({ gapMs: 10, allowedLatenessMs: 100, maxIdleKeys, scheduler }),
+        {
+          time: 400,
+        },
+      ).out.map((o) => label(o.value));
+    // Two idle keys fit in 2: s0 is remembered, and 5 is late.
+    expect(run(2)).toContain('session.window.late window_closed @5');
+    // One does not: s0, the oldest, is forgotten when s1 comes, and 5 opens a window.
+    expect(run(1)).toContain('session.window s0 [5,5] n=1');
+  });
+
   it('uses no scheduler at all with idleFlushMs Infinity (no idle timer, no arrival time read)', () => {
     const clock = new VirtualTimeScheduler();
     let scheduled = 0;
