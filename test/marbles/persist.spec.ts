@@ -1,4 +1,4 @@
-import { config, map, of, Subject } from 'rxjs';
+import { catchError, config, map, of, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, type Event, type EventWriter, persist, StoreError } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
@@ -509,6 +509,55 @@ describe('persist: an event the write refuses as invalid', () => {
       m.expect(source).toHaveSubscriptions(subs);
       m.flush();
       expect(batches).toEqual(['a', 'B!', 'b']);
+    }),
+  );
+
+  it(
+    'both lanes refused: only the events received before the earliest refused one are written',
+    marbles((m) => {
+      const { target, batches } = writer([
+        () => m.cold('-#', undefined, refusal(E.B!)),
+        () => m.cold('---#', undefined, refusal(E.c!)),
+        () => m.cold('-|'),
+      ]);
+      // B (after a, before b) is written at once, refused at 2; abc's write is refused later, at 4, for
+      // c. B is the earliest refused event: a alone is written again, neither b nor B.
+      const source = m.cold('  -(aBbc)-|', E);
+      const subs = '           ^-!';
+      const expected = '       -----(ax|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        expected,
+        { ...E, x: 'STORE_INVALID_EVENT:Bbc' },
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+      m.flush();
+      expect(batches).toEqual(['B!', 'abc', 'a']);
+    }),
+  );
+
+  it(
+    'both lanes refused, the earlier event last: the error names it (its cause) and starts with it',
+    marbles((m) => {
+      const { target, batches } = writer([
+        () => m.cold('-------#', undefined, refusal(E.B!)),
+        () => m.cold('-#', undefined, refusal(E.c!)),
+        () => m.cold('-|'),
+      ]);
+      // abc's write is refused at 2 for c: a and b are written again (B's write is still in flight). B's
+      // is refused at 8: B, received before b, is the earliest refused event.
+      const source = m.cold('  -(aBbc)-|', E);
+      const causeOf = catchError((error: StoreError) =>
+        of(
+          `${error.code}:${error.events.map(letter).join('')}:${(error.cause as StoreError).events.map(letter)}`,
+        ),
+      );
+      const expected = '       ---(ab)-(x|)';
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), causeOf)).toBeObservable(expected, {
+        ...E,
+        x: 'STORE_INVALID_EVENT:Bc:B',
+      });
+      m.flush();
+      expect(batches).toEqual(['B!', 'abc', 'ab']);
     }),
   );
 
