@@ -285,6 +285,24 @@ describe('persist', () => {
     expect([...seen].sort().join('')).toBe('abcde');
   });
 
+  it(
+    'with a synchronous writer, an event the subscriber pushes as a batch is emitted waits maxDelayMs too',
+    marbles((m) => {
+      const { target, batches } = writer([() => of(true)]);
+      const subject = new Subject<Event>();
+      const seen: string[] = [];
+      subject.pipe(persist(target, { maxDelayMs: 3, scheduler: m.scheduler })).subscribe((event) => {
+        seen.push(`${letter(event)}@${m.scheduler.now()}`);
+        if (letter(event) === 'a') subject.next(E.b!);
+      });
+      m.scheduler.schedule(() => subject.next(E.a!), 1);
+      m.flush();
+      // a has waited 3 at 4; b, pushed then, has waited nothing: it is written 3 later, not with a's timer.
+      expect(seen).toEqual(['a@4', 'b@7']);
+      expect(batches).toEqual(['a', 'b']);
+    }),
+  );
+
   it('validates its options at construction with ConfigError', () => {
     const target: EventWriter = { append: () => of(true) };
     expect(() => persist(target, { maxBatch: 0 })).toThrow(ConfigError);
