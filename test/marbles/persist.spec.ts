@@ -309,6 +309,9 @@ describe('persist', () => {
     expect(() => persist(target, { maxDelayMs: -1 })).toThrow(ConfigError);
     expect(() => persist(target, { maxBatch: 10, maxPending: 5 })).toThrow(ConfigError);
     expect(() => persist({} as EventWriter)).toThrow(ConfigError);
+    // Not a TypeError reading `append` of null or undefined (JavaScript callers), nor one at subscribe.
+    for (const bad of [null, undefined, 42, 'store', { append: 'yes' }])
+      expect(() => persist(bad as never)).toThrow(/^persist\(\) needs a store/);
     expect(() => persist(target, { priorityLane: 'yes' as never })).toThrow(ConfigError);
   });
 
