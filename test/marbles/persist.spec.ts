@@ -286,6 +286,22 @@ describe('persist', () => {
   });
 
   it(
+    'events left over when a batch is cut at maxBatch keep the delay of the oldest of them',
+    marbles((m) => {
+      // a is written at 6 (until 8). b, c and d arrive at 7, so their delay ends at 12. At 8 b and c
+      // fill a batch (maxBatch 2); d, left over, keeps b's delay: written at 12, not 5 after 8 (13).
+      const { target, batches } = writer([() => m.cold('--|')]);
+      const source = m.cold('  -a-----(bcd)-----------------|', E);
+      const expected = '       --------a-(bc)d--------------|';
+      m.expect(
+        source.pipe(persist(target, { maxBatch: 2, maxDelayMs: 5, scheduler: m.scheduler })),
+      ).toBeObservable(expected, E);
+      m.flush();
+      expect(batches).toEqual(['a', 'bc', 'd']);
+    }),
+  );
+
+  it(
     'with a synchronous writer, an event the subscriber pushes as a batch is emitted waits maxDelayMs too',
     marbles((m) => {
       const { target, batches } = writer([() => of(true)]);
