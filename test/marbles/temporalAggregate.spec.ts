@@ -1230,6 +1230,159 @@ describe('temporalAggregate', () => {
     });
   });
 
+  describe('boundaries and paths (found by mutation testing)', () => {
+    const labels = (out: ReadonlyArray<Timed<Event>>) => out.map((o) => `${o.time} ${label(o.value)}`);
+
+    it('emits every window an arrival closes, of every type and each window of a key, before its own output', () => {
+      // Two types due at one pass-through arrival; and, within the lateness, two windows of one key.
+      const { out } = collect(
+        [
+          { time: 0, value: ev('tool.used', 0, 's') },
+          { time: 1, value: ev('file.modified', 1, 's') },
+          { time: 2, value: ev('tool.used', 8, 's') },
+          { time: 3, value: ev('session.started', 40, 's') },
+        ],
+        (scheduler) =>
+          temporalAggregate({
+            windows: { 'tool.used': 5, 'file.modified': 5 },
+            allowedLatenessMs: 10,
+            idleFlushMs: Number.POSITIVE_INFINITY,
+            scheduler,
+          }),
+        { time: 100 },
+      );
+      expect(labels(out)).toEqual([
+        '3 tool.used.aggregated s [0,5) n=1',
+        '3 tool.used.aggregated s [8,13) n=1',
+        '3 file.modified.aggregated s [1,6) n=1',
+        '3 session.started@40',
+      ]);
+    });
+
+    it('emits nothing but the aggregates when its consumer throws on one a windowed arrival closed', () => {
+      // The arrival at 6 closes [0,5) and joins a window of its own: it has no output of its own to keep.
+      const got: unknown[] = [];
+      const input = new Subject<Event>();
+      input.pipe(temporalAggregate({ windows: TOOL5 })).subscribe(
+        new (class extends Subscriber<Event> {
+          protected override _next(event: Event): void {
+            got.push(event === undefined ? event : label(event));
+            if (got.length === 1) throw new Error('consumer');
+          }
+          protected override _error(error: unknown): void {
+            got.push(`error ${(error as Error).message}`);
+          }
+        })(),
+      );
+      input.next(ev('tool.used', 0, 's'));
+      input.next(ev('tool.used', 6, 's'));
+      expect(got).toEqual([
+        'tool.used.aggregated s [0,5) n=1',
+        'tool.used.aggregated s [6,11) n=1',
+        'error consumer',
+      ]);
+    });
+
+    it('gives a window the highest priority of its own events, not of later ones buffered within the lateness', () => {
+      const { out } = collect(
+        [
+          ev('tool.used', 0, 's', {}, Priority.HIGH),
+          ev('tool.used', 1, 's', {}, Priority.LOW),
+          ev('tool.used', 6, 's', {}, Priority.CRITICAL),
+          ev('tool.used', 7, 's', {}, Priority.CRITICAL),
+          ev('session.started', 15, 's'),
+        ].map((value, time) => ({ time, value })),
+        (scheduler) =>
+          temporalAggregate({ windows: TOOL5, allowedLatenessMs: 10, idleFlushMs: 1_000, scheduler }),
+        { time: 10 },
+      );
+      expect(out.map((o) => [label(o.value), o.value.priority])).toEqual([
+        ['tool.used.aggregated s [0,5) n=2', Priority.HIGH],
+        ['session.started@15', Priority.NORMAL],
+        ['tool.used.aggregated s [6,11) n=2', Priority.CRITICAL],
+      ]);
+    });
+
+    it('cuts a part at maxEvents from the current window only, never with events of a later one', () => {
+      // 3 events buffered (maxEvents 3), the one at 6 of the next window, kept open by the lateness.
+      const { out } = collect(
+        [ev('tool.used', 0, 's'), ev('tool.used', 1, 's'), ev('tool.used', 6, 's')].map((value, time) => ({
+          time,
+          value,
+        })),
+        (scheduler) =>
+          temporalAggregate({
+            windows: TOOL5,
+            allowedLatenessMs: 10,
+            maxEvents: 3,
+            idleFlushMs: 1_000,
+            scheduler,
+          }),
+        { time: 10 },
+      );
+      expect(labels(out)).toEqual([
+        '2 tool.used.aggregated s [0,5) n=2',
+        '10 tool.used.aggregated s [6,11) n=1',
+      ]);
+    });
+
+    it('takes an event at the end of an emitted range into the next window, not as late', () => {
+      // [0,5) closed by the pass-through event at 5: an event at 5 is the first of [5,10).
+      const { out } = collect(
+        [ev('tool.used', 0, 's'), ev('session.started', 5, 's'), ev('tool.used', 5, 's')].map(
+          (value, time) => ({
+            time,
+            value,
+          }),
+        ),
+        (scheduler) =>
+          temporalAggregate({ windows: TOOL5, idleFlushMs: Number.POSITIVE_INFINITY, scheduler }),
+        { time: 10 },
+      );
+      expect(labels(out)).toEqual([
+        '1 tool.used.aggregated s [0,5) n=1',
+        '1 session.started@5',
+        '10 tool.used.aggregated s [5,10) n=1',
+      ]);
+    });
+
+    it('reports as late (behind_watermark) an event whose window would end exactly at the watermark', () => {
+      // The watermark 10 has reached the end of [5,10): that window would be due at once. [6,11) is not.
+      const { out } = collect(
+        [ev('session.started', 10, 's'), ev('tool.used', 5, 's'), ev('tool.used', 6, 's')].map(
+          (value, time) => ({
+            time,
+            value,
+          }),
+        ),
+        (scheduler) =>
+          temporalAggregate({ windows: TOOL5, idleFlushMs: Number.POSITIVE_INFINITY, scheduler }),
+        { time: 10 },
+      );
+      expect(labels(out)).toEqual([
+        '0 session.started@10',
+        '1 tool.used.late behind_watermark @5',
+        '10 tool.used.aggregated s [6,11) n=1',
+      ]);
+    });
+
+    it('closes an idle window at lastArrival + (end + lateness - the highest event time), not the latest one', () => {
+      // Highest event time 8 (a pass-through event); the event at 2 arrives after it, within the lateness.
+      // [0,5) closes at 2 + max(0, 5 + 10 - 8) = 9.
+      const { out } = collect(
+        [ev('tool.used', 0, 's'), ev('session.started', 8, 's'), ev('tool.used', 2, 's')].map(
+          (value, time) => ({
+            time,
+            value,
+          }),
+        ),
+        (scheduler) => temporalAggregate({ windows: TOOL5, allowedLatenessMs: 10, scheduler }),
+        { time: 100 },
+      );
+      expect(labels(out)).toEqual(['1 session.started@8', '9 tool.used.aggregated s [0,5) n=2']);
+    });
+  });
+
   describe('memory bounds', () => {
     it(
       'flushes the oldest open window when maxOpenWindows is reached (its range then takes late events)',
