@@ -1190,6 +1190,25 @@ describe('temporalAggregate', () => {
       expect(out.map((o) => o.value)).toEqual([noTime, weird]);
     });
 
+    it('passes through a timestamp that is a numeric string; windows one at 2^53 - 1 and a numeric id', () => {
+      const text = { ...ev('tool.used', 0, 's'), timestamp: '5' as unknown as number };
+      const atLimit = ev('tool.used', Number.MAX_SAFE_INTEGER, 'limit');
+      const numbered = { ...ev('tool.used', 1, 'n'), id: 42 as unknown as string };
+      const { out } = collect(
+        [text, atLimit, numbered].map((value, time) => ({ time, value })),
+        (scheduler) =>
+          temporalAggregate({ windows: TOOL5, idleFlushMs: Number.POSITIVE_INFINITY, scheduler }),
+        { time: 3 },
+      );
+      expect(out[0]!.value).toBe(text);
+      // Flushed on complete in the order of their windows' ends.
+      expect(out.slice(1).map((o) => label(o.value))).toEqual([
+        'tool.used.aggregated n [1,6) n=1',
+        `tool.used.aggregated limit [${Number.MAX_SAFE_INTEGER},${Number.MAX_SAFE_INTEGER + 5}) n=1`,
+      ]);
+      expect((out[1]!.value.data as AggregatedData).events).toEqual([numbered]);
+    });
+
     it('passes through an event whose id cannot be ordered, and windows the others', () => {
       // Ordered after an event of the same time by its id: a TypeError failed the stream, the event lost.
       for (const id of [Object.create(null), Symbol('id')]) {
@@ -1424,6 +1443,63 @@ describe('temporalAggregate', () => {
       expect(run(2)).toContain('tool.used.aggregated s1 [1,6) n=1');
       expect(run(2)).not.toContain('tool.used.late window_closed @1');
     });
+    it('flushes at window maxOpenWindows + 1, not before, counting only the windows still open', () => {
+      // maxOpenWindows 2: s1's [0,5) closes (no window open), s1 opens [11,16), s2 opens a second: nothing
+      // flushed; s3 opens a third: s1's, opened the longest ago, is emitted first.
+      const { out } = collect(
+        [
+          ev('tool.used', 0, 's1'),
+          ev('session.started', 10, 's1'),
+          ev('tool.used', 11, 's1'),
+          ev('tool.used', 12, 's2'),
+          ev('tool.used', 13, 's3'),
+        ].map((value, time) => ({ time, value })),
+        (scheduler) =>
+          temporalAggregate({
+            windows: TOOL5,
+            maxOpenWindows: 2,
+            idleFlushMs: Number.POSITIVE_INFINITY,
+            scheduler,
+          }),
+        { time: 10 },
+      );
+      expect(out.map((o) => `${o.time} ${label(o.value)}`)).toEqual([
+        '1 tool.used.aggregated s1 [0,5) n=1',
+        '1 session.started@10',
+        '4 tool.used.aggregated s1 [11,16) n=1',
+        '10 tool.used.aggregated s2 [12,17) n=1',
+        '10 tool.used.aggregated s3 [13,18) n=1',
+      ]);
+    });
+
+    it('remembers exactly maxIdleSessions idle sessions, then forgets those of oldest event time down to 90 %', () => {
+      // 10 idle sessions with maxIdleSessions 10: all remembered (s1's old event is late). An 11th forgets
+      // down to 9: s1 and s2, the oldest by event time, not s0, which came first but has the latest time.
+      const times: Record<string, number> = { s0: 500 };
+      for (let i = 1; i <= 10; i++) times[`s${i}`] = i * 10;
+      const sessions = [...Array.from({ length: 10 }, (_, i) => `s${i}`)];
+      const arrivals = [
+        ...sessions.map((s) => ev('tool.used', times[s]!, s)),
+        ev('tool.used', 11, 's1'),
+        ev('tool.used', 100, 's10'),
+        ev('tool.used', 501, 's0'),
+        ev('tool.used', 31, 's3'),
+        ev('tool.used', 21, 's2'),
+      ].map((value, i) => ({ time: i * 100, value }));
+      const { out } = collect(
+        arrivals,
+        (scheduler) => temporalAggregate({ windows: TOOL5, maxIdleSessions: 10, scheduler }),
+        { time: 10_000 },
+      );
+      const after = out.filter((o) => o.time >= 1_000).map((o) => label(o.value));
+      expect(after).toEqual([
+        'tool.used.late window_closed @11',
+        'tool.used.aggregated s10 [100,105) n=1',
+        'tool.used.late window_closed @501',
+        'tool.used.late window_closed @31',
+        'tool.used.aggregated s2 [21,26) n=1',
+      ]);
+    });
   });
 
   describe('timestamps it cannot window', () => {
@@ -1484,7 +1560,10 @@ describe('temporalAggregate', () => {
       ['maxEvents 0', { maxEvents: 0 }],
       ['maxEvents 1.5', { maxEvents: 1.5 }],
       ['maxOpenWindows 0', { maxOpenWindows: 0 }],
+      ['maxOpenWindows 1.5', { maxOpenWindows: 1.5 }],
       ['maxIdleSessions -1', { maxIdleSessions: -1 }],
+      ['maxIdleSessions 1.5', { maxIdleSessions: 1.5 }],
+      ['windows an array', { windows: [] as unknown as Record<string, number> }],
       ['includeEvents "yes"', { includeEvents: 'yes' as unknown as boolean }],
       ['scheduler {}', { scheduler: {} as SchedulerLike }],
     ];
