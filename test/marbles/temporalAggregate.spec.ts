@@ -1400,6 +1400,41 @@ describe('temporalAggregate', () => {
       );
       expect(labels(out)).toEqual(['1 session.started@8', '9 tool.used.aggregated s [0,5) n=2']);
     });
+
+    it('summarizes events whose data is not an object (null, a number, a string, missing) as data-less', () => {
+      // Untyped sources may send anything as `data`: the summaries count such events apart, never throw.
+      const bad: unknown[] = [null, 7, 'text', undefined];
+      const input = ['tool.used', 'file.modified', 'performance.metric'].flatMap((type, t) =>
+        bad.map((data, i) => ({ ...ev(type, i, 's'), id: `e${t}${i}`, data }) as Event),
+      );
+      const out: Event<AggregatedData>[] = [];
+      let failure: unknown;
+      from(input)
+        .pipe(temporalAggregate())
+        .subscribe({ next: (e) => out.push(e as Event<AggregatedData>), error: (e) => (failure = e) });
+      expect(failure).toBeUndefined();
+      const byType = Object.fromEntries(out.map((e) => [e.type, e.data]));
+      expect(Object.keys(byType).sort()).toEqual([
+        'file.modified.aggregated',
+        'performance.metric.aggregated',
+        'tool.used.aggregated',
+      ]);
+      for (const data of Object.values(byType)) expect(data.event_count).toBe(bad.length);
+      expect(byType['tool.used.aggregated']!.summary).toEqual({
+        tools: [{ name: 'unknown', count: bad.length, failures: 0 }],
+        failures: 0,
+      });
+      expect(byType['file.modified.aggregated']!.summary).toEqual({
+        files: [],
+        file_count: 0,
+        total_size: 0,
+        without_path: bad.length,
+      });
+      expect(byType['performance.metric.aggregated']!.summary).toEqual({
+        metrics: [],
+        without_value: bad.length,
+      });
+    });
   });
 
   describe('memory bounds', () => {
