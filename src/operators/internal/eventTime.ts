@@ -596,7 +596,7 @@ export interface LateEventData extends Record<string, unknown> {
   event: Event;
   /**
    * `window_closed`: the window its time falls in was already emitted. `behind_watermark`: it would
-   * open a window whose close point the watermark had already passed.
+   * open a window whose close point the watermark had already reached.
    */
   reason: LateReason;
   /** The watermark of its partition when it arrived. */
