@@ -1401,6 +1401,25 @@ describe('temporalAggregate', () => {
       expect(labels(out)).toEqual(['1 session.started@8', '9 tool.used.aggregated s [0,5) n=2']);
     });
 
+    it('orders the events of one time by id, whatever their arrival order, and takes the last one’s context', () => {
+      // Ties at one event time are broken by id: the same window, events and context for every arrival
+      // order (in order or not), so a live run and a replay agree.
+      const at = (id: string, ts: number) => ({ ...ev('tool.used', ts, 's'), id, context: { id } }) as Event;
+      const events = [at('b', 1), at('a', 1), at('c', 1), at('d', 0)];
+      const [b, a, c, d] = events as [Event, Event, Event, Event];
+      const orders = [events, [d, a, b, c], [d, c, b, a], [c, d, a, b]];
+      for (const order of orders) {
+        const out: Event<AggregatedData>[] = [];
+        from(order)
+          .pipe(temporalAggregate({ windows: TOOL5, allowedLatenessMs: 5 }))
+          .subscribe((e) => out.push(e as Event<AggregatedData>));
+        expect(out).toHaveLength(1);
+        expect(out[0]!.data.events!.map((e) => e.id)).toEqual(['d', 'a', 'b', 'c']);
+        expect(out[0]!.context).toEqual({ id: 'c' });
+        expect(out[0]!.data.time_span).toEqual({ start: 0, end: 1 });
+      }
+    });
+
     it('summarizes events whose data is not an object (null, a number, a string, missing) as data-less', () => {
       // Untyped sources may send anything as `data`: the summaries count such events apart, never throw.
       const bad: unknown[] = [null, 7, 'text', undefined];
