@@ -1710,6 +1710,32 @@ describe('temporalAggregate properties', () => {
       }),
       { numRuns: 300 },
     );
+    // Long windows (over 32 values above the rank: sorted rather than kept in a small buffer) and
+    // windows mostly of zeros (a p95 of zero, whose sign depends on how many values sort before +0).
+    // No shrinking: a failing array of hundreds of values is shown as found.
+    const zeroish = fc.constantFrom(0, -0, -0, -1);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.array(value, { minLength: 640, maxLength: 800 }),
+          fc.array(zeroish, { minLength: 20, maxLength: 800 }),
+        ),
+        (values) => {
+          const sorted = Float64Array.from(values).sort();
+          const rank = Math.ceil(0.95 * values.length);
+          expect(Object.is(numericStats(values).p95, sorted[rank - 1])).toBe(true);
+        },
+      ),
+      { numRuns: 200, endOnFailure: true },
+    );
+    // The boundary of the sign: exactly `rank` values sort before +0, so the rank-th is the last -0.
+    for (const values of [
+      [0, ...Array<number>(19).fill(-0)],
+      [...Array<number>(18).fill(-1), 0, -0],
+    ]) {
+      expect(Object.is(numericStats(values).p95, -0)).toBe(true);
+      expect(Object.is(numericStats([...values, 0]).p95, 0)).toBe(true);
+    }
   });
 
   const TYPES = ['tool.used', 'file.modified', 'performance.metric', 'session.started', 'git.commit'];
