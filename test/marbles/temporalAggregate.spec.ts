@@ -1401,6 +1401,26 @@ describe('temporalAggregate', () => {
       expect(labels(out)).toEqual(['1 session.started@8', '9 tool.used.aggregated s [0,5) n=2']);
     });
 
+    it('gives a session the idle estimate of a past tick only if it was quiet for idleFlushMs at that tick', () => {
+      // A's window closes on the tick at 10. S, quiet for 5 at that tick (< idleFlushMs), gets no estimate
+      // from it when its next event arrives at 12: its watermark stays 100, so x@101 opens a window of its
+      // own (with the estimate, 105: x@101 behind the watermark, late, and S's [100,105) closed at 12).
+      const { out } = collect(
+        [
+          { time: 0, value: ev('tool.used', 0, 'A') },
+          { time: 5, value: ev('tool.used', 100, 'S') },
+          { time: 12, value: ev('x', 101, 'S') },
+        ],
+        (scheduler) => temporalAggregate({ windows: { 'tool.used': 5, x: 2 }, idleFlushMs: 10, scheduler }),
+        { time: 50 },
+      );
+      expect(labels(out)).toEqual([
+        '10 tool.used.aggregated A [0,5) n=1',
+        '22 tool.used.aggregated S [100,105) n=1',
+        '22 x.aggregated S [101,103) n=1',
+      ]);
+    });
+
     it('orders the events of one time by id, whatever their arrival order, and takes the last one’s context', () => {
       // Ties at one event time are broken by id: the same window, events and context for every arrival
       // order (in order or not), so a live run and a replay agree.
