@@ -395,6 +395,77 @@ describe('hybridProcess', () => {
       input.complete();
     });
 
+    it('starts ASYNC work in slices of 64 per scheduler task', () => {
+      // A scheduler that marks where each of its tasks starts in the log of outcomes.
+      const virtual = new VirtualTimeScheduler();
+      const seen: string[] = [];
+      const scheduler: SchedulerLike = {
+        now: () => virtual.now(),
+        schedule: ((work: () => void, delay?: number) =>
+          virtual.schedule(() => {
+            seen.push('|');
+            work();
+          }, delay)) as SchedulerLike['schedule'],
+      };
+      const input = new Subject<Event>();
+      input
+        .pipe(hybridProcess<string>({ ...options(scheduler), background: (e) => e.id }))
+        .subscribe((o) => seen.push(o.event.id));
+      const lows = Array.from({ length: 130 }, (_, i) => ev(`l${i}`, 'message.displayed', Priority.LOW));
+      for (const e of lows) input.next(e);
+      virtual.flush();
+      const slices = seen
+        .join(' ')
+        .split('|')
+        .map((slice) => slice.trim().split(' ').filter(Boolean).length);
+      expect(slices.filter((n) => n > 0)).toEqual([64, 64, 2]);
+      expect(seen.filter((x) => x !== '|')).toEqual(lows.map((e) => e.id));
+    });
+
+    it('keeps a long queue whole and in order (thousands of waiting events, each lane)', () => {
+      const n = 3_000;
+      const ids = Array.from({ length: n }, (_, i) => `x${i}`);
+      for (const [type, priority] of [
+        ['git.commit', Priority.NORMAL], // IMMEDIATE, one slot, held by x0: the others wait in its queue
+        ['message.displayed', Priority.LOW], // ASYNC: all queued before the first scheduler task
+        ['tool.used', Priority.NORMAL], // BATCHED: one batch of n, cut on complete
+      ] as const) {
+        const scheduler = new VirtualTimeScheduler();
+        const input = new Subject<Event>();
+        const release = new Subject<string>();
+        const seen: string[] = [];
+        let completed = false;
+        input
+          .pipe(
+            hybridProcess<string>({
+              immediate: (e) => (e.id === 'x0' ? release : e.id),
+              background: (e) => e.id,
+              batch: (batch) => batch.map((e) => e.id),
+              batcher: {
+                minSize: 1,
+                maxSize: n,
+                maxSizeLimit: n,
+                timeoutMs: 500,
+                policy: fixedPolicy,
+                scheduler,
+              },
+              concurrency: { immediate: 1 },
+              scheduler,
+            }),
+          )
+          .subscribe({
+            next: (o) => seen.push(o.kind === 'result' ? o.result : o.kind),
+            complete: () => (completed = true),
+          });
+        for (const id of ids) input.next(ev(id, type, priority));
+        release.next('x0');
+        input.complete();
+        scheduler.flush();
+        expect(seen).toEqual(ids);
+        expect(completed).toBe(true);
+      }
+    });
+
     it(
       'processes ASYNC events with the background handler, one at a time by default',
       marbles((m) => {
@@ -1103,6 +1174,29 @@ describe('hybridProcess: input and order edge cases', () => {
     input.complete();
     scheduler.flush();
     expect(order).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('hybridProcess: leaving the source', () => {
+  it('ends the subscription of a source of another RxJS copy (a plain observer) when the consumer leaves', () => {
+    // What `subscribe` of another copy of RxJS does with the subscriber the operator passes it: it is
+    // called as a plain observer, and the subscription returned is that copy's own.
+    let unsubscribed = 0;
+    let observer: { next(e: Event): void } | undefined;
+    const foreign = {
+      subscribe(o: { next(e: Event): void }) {
+        observer = o;
+        return { unsubscribe: () => unsubscribed++ };
+      },
+    } as unknown as Observable<Event>;
+    const seen: string[] = [];
+    const operator = hybridProcess<string>({ immediate: (e) => e.id, batch: (es) => es.map((e) => e.id) });
+    const subscription = operator(foreign).subscribe((o) => seen.push(show(o)));
+    observer!.next(g);
+    expect(seen).toEqual(['r:i:g']);
+    expect(unsubscribed).toBe(0);
+    subscription.unsubscribe();
+    expect(unsubscribed).toBe(1);
   });
 });
 
