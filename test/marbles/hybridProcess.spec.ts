@@ -940,6 +940,69 @@ describe('hybridProcess', () => {
       }),
     );
 
+    it('drops the oldest (drop-oldest) or the incoming (drop-newest) event of a full queue of its own priority', () => {
+      for (const overflow of ['drop-oldest', 'drop-newest'] as const) {
+        const input = new Subject<Event>();
+        const outcomes: HybridOutput<string>[] = [];
+        input
+          .pipe(
+            hybridProcess({
+              immediate: () => NEVER,
+              batch: (batch) => batch.map(() => 'x'),
+              concurrency: { immediate: 1 },
+              maxQueued: 2,
+              overflow,
+            }),
+          )
+          .subscribe((o) => outcomes.push(o));
+        // g0 runs; g1 and g2 fill the queue; g3, of the same priority, arrives at the full queue.
+        for (let i = 0; i < 4; i++) input.next(ev(`g${i}`, 'git.commit'));
+        expect(outcomes.map(show)).toEqual([overflow === 'drop-oldest' ? 'd:i:g1' : 'd:i:g3']);
+      }
+    });
+
+    it('block: holds the gate from half the limit (the high-water mark) in each lane, and releases it', () => {
+      for (const [lane, type, priority] of [
+        ['immediate', 'git.commit', Priority.NORMAL],
+        ['async', 'message.displayed', Priority.LOW],
+        ['batched', 'tool.used', Priority.NORMAL],
+      ] as const) {
+        const scheduler = new VirtualTimeScheduler();
+        const gate = createFlowGate();
+        const release = new Subject<string>();
+        const input = new Subject<Event>();
+        const seen: string[] = [];
+        input
+          .pipe(
+            hybridProcess<string>({
+              immediate: () => release,
+              batch: (batch) => release.pipe(map(() => batch.map((e) => e.id))),
+              batcher: { minSize: 1, maxSize: 1, policy: fixedPolicy, scheduler },
+              concurrency: 1,
+              maxQueued: { [lane]: 4 },
+              gate,
+              scheduler,
+            }),
+          )
+          .subscribe((o) => seen.push(o.event.id));
+        // The first event runs (ASYNC: none runs inside the emission, all three wait).
+        const open: boolean[] = [];
+        for (let i = 0; i < 3; i++) {
+          input.next(ev(`${lane}${i}`, type, priority));
+          open.push(gate.isOpen);
+        }
+        expect(open).toEqual(lane === 'async' ? [true, false, false] : [true, true, false]);
+        // The held handler settles, and the next ones at once: the queue empties, the gate opens.
+        for (let i = 0; i < 3; i++) {
+          scheduler.flush();
+          release.next('done');
+        }
+        scheduler.flush();
+        expect(seen).toHaveLength(3);
+        expect(gate.isOpen).toBe(true);
+      }
+    });
+
     it('bounds the batched lane too: queued batches count against maxQueued', () => {
       const input = new Subject<Event>();
       const outcomes: HybridOutput<string>[] = [];
