@@ -30,6 +30,7 @@ import {
   type Event,
   EventFlowMetrics,
   fixedPolicy,
+  type HybridDropped,
   type HybridOutput,
   type HybridProcessOptions,
   hybridProcess,
@@ -260,6 +261,52 @@ describe('hybridProcess', () => {
     // Nothing processed for nobody.
     expect(pulled).toBe(1);
     expect(processed).toBe(1);
+  });
+
+  it('starts a re-entrant event behind the waiting ones, most urgent first (IMMEDIATE and BATCHED)', () => {
+    // One slot, held by g0; C waits. g0 settles and the consumer pushes g9 from its outcome: the slot is
+    // free, but C waits longer and is more urgent.
+    const release = new Subject<string>();
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    const g9 = ev('g9', 'git.commit');
+    input
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => (e.id === 'g0' ? release : e.id),
+          batch: (batch) => batch.map((e) => e.id),
+          concurrency: { immediate: 1 },
+        }),
+      )
+      .subscribe((o) => {
+        seen.push(o.event.id);
+        if (o.event.id === 'g0') input.next(g9);
+      });
+    input.next(ev('g0', 'git.commit'));
+    input.next(C);
+    release.next('g0');
+    expect(seen).toEqual(['g0', 'C', 'g9']);
+
+    // BATCHED, one batch at a time: [a] held, [b] and [c] queued; d, pushed from a's outcome, runs last.
+    const releaseBatch = new Subject<string[]>();
+    const batchInput = new Subject<Event>();
+    const order: string[] = [];
+    batchInput
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => e.id,
+          batch: (batch) => (batch[0] === a ? releaseBatch : batch.map((e) => e.id)),
+          batcher: { minSize: 1, maxSize: 1, policy: fixedPolicy },
+          select: () => ProcessingMode.BATCHED,
+        }),
+      )
+      .subscribe((o) => {
+        order.push(o.event.id);
+        if (o.event === a) batchInput.next(d);
+      });
+    for (const e of [a, b, c]) batchInput.next(e);
+    releaseBatch.next(['a']);
+    expect(order).toEqual(['a', 'b', 'c', 'd']);
   });
 
   it('handles events pushed re-entrantly from an outcome', () => {
@@ -745,6 +792,39 @@ describe('hybridProcess', () => {
       expect(depths).toEqual([0, 0, 1, 2]);
     });
 
+    it('gives select the larger of load$ figures and its own (queue depth, average latency)', () => {
+      const metrics = new EventFlowMetrics();
+      for (let i = 0; i < 4; i++) metrics.record('x', 20);
+      const seen: Array<[number | undefined, number | undefined, number | undefined]> = [];
+      const load$ = new Subject<LoadSnapshot>();
+      const input = new Subject<Event>();
+      input
+        .pipe(
+          hybridProcess({
+            immediate: () => NEVER,
+            batch: (batch) => batch.map(() => 'x'),
+            concurrency: { immediate: 1 },
+            load$,
+            metrics,
+            select: (_e, load) => {
+              seen.push([load.queueDepth, load.avgLatencyMs, load.cpuPercent]);
+              return ProcessingMode.IMMEDIATE;
+            },
+          }),
+        )
+        .subscribe();
+      load$.next({ queueDepth: 7, avgLatencyMs: 5, cpuPercent: 30 });
+      input.next(ev('e0', 'git.commit')); // runs
+      load$.next({ queueDepth: 0, avgLatencyMs: 50, cpuPercent: 40 });
+      input.next(ev('e1', 'git.commit')); // queued: depth 1
+      input.next(ev('e2', 'git.commit'));
+      expect(seen).toEqual([
+        [7, 20, 30],
+        [0, 50, 40],
+        [1, 50, 40],
+      ]);
+    });
+
     it('reports each batch latency to the batcher, which adapts', () => {
       const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
       const batcher = adaptiveBatch<Event>(
@@ -1001,6 +1081,40 @@ describe('hybridProcess', () => {
         expect(seen).toHaveLength(3);
         expect(gate.isOpen).toBe(true);
       }
+    });
+
+    it('describes a drop fully: events.dropped carries the type, the session, the scheduler time; metrics count it', () => {
+      const scheduler = new VirtualTimeScheduler();
+      scheduler.schedule(() => undefined, 42);
+      scheduler.flush(); // now() is 42
+      const metrics = new EventFlowMetrics({ scheduler });
+      const input = new Subject<Event>();
+      const outcomes: HybridOutput<string>[] = [];
+      input
+        .pipe(
+          hybridProcess<string>({
+            immediate: () => NEVER,
+            batch: (batch) => batch.map(() => 'x'),
+            concurrency: { immediate: 1 },
+            maxQueued: 1,
+            overflow: 'drop-newest',
+            metrics,
+            scheduler,
+          }),
+        )
+        .subscribe((o) => outcomes.push(o));
+      input.next(g);
+      input.next(ev('g1', 'git.commit'));
+      input.next(createEvent({ id: 'g2', type: 'git.commit', sessionId: 's7', timestamp: 0 }));
+      expect(outcomes.map(show)).toEqual(['d:i:g2']);
+      const dropped = outcomes[0] as HybridDropped;
+      expect(dropped.dropped).toMatchObject({
+        type: 'events.dropped',
+        timestamp: 42,
+        sessionId: 's7',
+        data: { event_id: 'g2', event_type: 'git.commit', event_priority: Priority.NORMAL, limit: 1 },
+      });
+      expect(metrics.summary()['git.commit']).toMatchObject({ dropped: 1, errors: 0, count: 0 });
     });
 
     it('bounds the batched lane too: queued batches count against maxQueued', () => {
