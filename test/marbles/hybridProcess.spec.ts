@@ -859,6 +859,61 @@ describe('hybridProcess', () => {
       expect(batcher.samples.map((sample) => sample.latencyMs)).toEqual([20]);
     });
 
+    it('reports only processed batches: a failed or timed-out batch is not reported to the batcher', () => {
+      const scheduler = new VirtualTimeScheduler();
+      const batcher = adaptiveBatch<Event>(batching(scheduler, { maxSize: 1 }));
+      const input = new Subject<Event>();
+      const seen: string[] = [];
+      let call = 0;
+      input
+        .pipe(
+          hybridProcess<string>({
+            immediate: (e) => e.id,
+            batch: (batch) => {
+              call++;
+              if (call === 1) throw new Error('disk full');
+              if (call === 2) return NEVER;
+              return batch.map((e) => e.id);
+            },
+            batcher,
+            timeoutMs: { batched: 5 },
+            scheduler,
+          }),
+        )
+        .subscribe((o) => seen.push(show(o)));
+      for (const e of [a, b, c]) input.next(e);
+      scheduler.flush();
+      expect(seen).toEqual(['e:b:a', 'e:b:b', 'r:b:c']);
+      expect(batcher.samples.map((sample) => sample.size)).toEqual([1]);
+    });
+
+    it("errors the output with what the batcher's report threw, after every outcome", () => {
+      const boom = new Error('policy');
+      const batcher = Object.assign((source: Observable<Event>) => source.pipe(map((e) => [e])), {
+        report() {
+          throw boom;
+        },
+        config: { maxSize: 1, timeoutMs: 1_000 },
+        config$: of({ maxSize: 1, timeoutMs: 1_000 }),
+      });
+      const seen: string[] = [];
+      of(a, b)
+        .pipe(
+          hybridProcess<string>({
+            immediate: (e) => e.id,
+            batch: (batch) => batch.map((e) => e.id),
+            batcher: batcher as unknown as HybridProcessOptions<string>['batcher'],
+          }),
+        )
+        .subscribe({
+          next: (o) => seen.push(show(o)),
+          error: (e) => seen.push(`# ${(e as Error).message}`),
+          complete: () => seen.push('|'),
+        });
+      // The input stops at the first report: b is not read.
+      expect(seen).toEqual(['r:b:a', '# policy']);
+    });
+
     it('records latencies, errors and a queue gauge into metrics, and unregisters the gauge', () => {
       const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
       const metrics = new EventFlowMetrics({ scheduler });
@@ -1186,6 +1241,9 @@ describe('hybridProcess', () => {
     expect(() => hybridProcess({ ...ok, timeoutMs: 0 })).toThrow(ConfigError);
     expect(() => hybridProcess({ ...ok, timeoutMs: { batched: Number.NaN } })).toThrow(ConfigError);
     expect(() => hybridProcess({ ...ok, timeoutMs: 3_000_000_000 })).toThrow(ConfigError);
+    // Up to Node's longest timer (2^31 - 1 ms) included.
+    expect(() => hybridProcess({ ...ok, timeoutMs: 2_147_483_647 })).not.toThrow();
+    expect(() => hybridProcess({ ...ok, timeoutMs: 2_147_483_648 })).toThrow(ConfigError);
     expect(() =>
       hybridProcess({ ...ok, timeoutMs: { immediate: 2.5, async: Number.POSITIVE_INFINITY } }),
     ).not.toThrow();
