@@ -142,6 +142,21 @@ describe('hybridProcess', () => {
     }),
   );
 
+  it('settles a synchronous result of any kind synchronously: an object, null, undefined, a number', () => {
+    const results: unknown[] = [{ n: 1 }, null, undefined, 0, ['x']];
+    const input = new Subject<Event>();
+    const seen: unknown[] = [];
+    let i = 0;
+    input
+      .pipe(hybridProcess<unknown>({ immediate: () => results[i++], batch: (batch) => batch.map(() => 'b') }))
+      .subscribe((o) => seen.push(o.kind === 'result' ? o.result : o.kind));
+    for (let k = 0; k < results.length; k++) {
+      input.next(g);
+      // Done before next returns.
+      expect(seen).toEqual(results.slice(0, k + 1));
+    }
+  });
+
   it('awaits promise results', async () => {
     const outcomes = await new Promise<HybridOutput<string>[]>((resolve) => {
       const seen: HybridOutput<string>[] = [];
