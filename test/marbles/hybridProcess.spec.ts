@@ -807,6 +807,38 @@ describe('hybridProcess', () => {
       expect(depths).toEqual([0, 0, 1, 2]);
     });
 
+    it('counts in its queue depth the events waiting in every lane: queued, in the open batch, in queued batches', () => {
+      const scheduler = new VirtualTimeScheduler(); // never flushed: ASYNC events stay queued
+      const metrics = new EventFlowMetrics({ scheduler });
+      const depths: number[] = [];
+      const input = new Subject<Event>();
+      input
+        .pipe(
+          hybridProcess({
+            immediate: () => NEVER,
+            batch: () => NEVER,
+            batcher: { minSize: 1, maxSize: 2, policy: fixedPolicy, scheduler },
+            concurrency: 1,
+            metrics,
+            scheduler,
+            select: (e, load) => {
+              depths.push(load.queueDepth ?? -1);
+              const lane = e.id[0];
+              return lane === 'i'
+                ? ProcessingMode.IMMEDIATE
+                : lane === 'l'
+                  ? ProcessingMode.ASYNC
+                  : ProcessingMode.BATCHED;
+            },
+          }),
+        )
+        .subscribe();
+      // i0 runs, i1 waits; l0 waits; [b0, b1] runs; [b2, b3] waits for the batch slot.
+      for (const id of ['i0', 'i1', 'l0', 'b0', 'b1', 'b2', 'b3', 'i2']) input.next(ev(id));
+      expect(depths).toEqual([0, 0, 1, 2, 3, 2, 3, 4]);
+      expect(metrics.queueDepth).toBe(5);
+    });
+
     it('gives select the larger of load$ figures and its own (queue depth, average latency)', () => {
       const metrics = new EventFlowMetrics();
       for (let i = 0; i < 4; i++) metrics.record('x', 20);
