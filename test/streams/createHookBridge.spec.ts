@@ -116,6 +116,26 @@ describe('createHookBridge', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('hands over the rest of a backlog of thousands of outputs once, in order, after a subscriber left in it', () => {
+    // Large enough that the delivered part of the buffer is dropped when the subscriber leaves.
+    const n = 3_000;
+    const bridge = createHookBridge();
+    for (let i = 0; i < n; i++) bridge.push('PostToolUse', write(`f${i}.ts`));
+    const ids: string[] = [];
+    // Leaves in the middle of output 1,600 (between its tool.used and its file event).
+    bridge.events$.pipe(take(3_201)).subscribe((e) => ids.push(e.id));
+    expect(ids).toHaveLength(3_201);
+    bridge.push('PostToolUse', write('last.ts'));
+    const rest: Event[] = [];
+    bridge.events$.subscribe((e) => rest.push(e));
+    ids.push(...rest.map((e) => e.id));
+    expect(ids).toHaveLength(2 * (n + 1));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(rest[0]!.type).toBe('file.modified');
+    expect(rest[0]!.data.file_path).toBe('f1600.ts');
+    expect(rest.at(-1)!.data.file_path).toBe('last.ts');
+  });
+
   it('validates maxPending', () => {
     expect(() => createHookBridge({ maxPending: -1 })).toThrow(ConfigError);
   });
