@@ -55,7 +55,8 @@ export interface HookBridgeOptions extends BridgeHooksOptions {
   /**
    * Outputs pushed while nobody subscribes to `events$` are held (not lost) up to this many, and
    * delivered to the next subscriber. Beyond it `push` throws `BRIDGE_BUFFER_FULL`. Default 10,000.
-   * (A push while someone subscribes is never refused: it is delivered once the events before it are.)
+   * (A push while someone subscribes is never refused: it is delivered once the events before it are.
+   * An output whose last event went out, even to a subscriber that then left, no longer counts.)
    */
   maxPending?: number;
 }
@@ -138,9 +139,10 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
     try {
       while (head < pending.length && subscribers > 0) {
         const events = pending[head]!;
-        if (at < events.length) {
-          input.next(events[at++]!);
-        } else {
+        if (at < events.length) input.next(events[at++]!);
+        // An output is done once its last event went out, even if the subscriber left at that event:
+        // it no longer waits, nor counts against maxPending.
+        if (at >= events.length) {
           head++;
           at = 0;
         }

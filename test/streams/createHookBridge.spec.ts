@@ -116,6 +116,44 @@ describe('createHookBridge', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('counts only the outputs still waiting against maxPending once a subscriber left mid-delivery', () => {
+    const bridge = createHookBridge({ maxPending: 2 });
+    for (const id of ['1', '2', '3']) {
+      if (id === '3') {
+        // '1' was delivered in full before its subscriber left: only '2' waits, so '3' is held too.
+        const first: string[] = [];
+        bridge.events$.pipe(take(1)).subscribe((e) => first.push(e.sessionId!));
+        expect(first).toEqual(['1']);
+      }
+      bridge.push('SessionEnd', end(id));
+    }
+    expect(() => bridge.push('SessionEnd', end('4'))).toThrow(
+      expect.objectContaining({ code: 'BRIDGE_BUFFER_FULL' }),
+    );
+    const second: string[] = [];
+    bridge.events$.subscribe((e) => second.push(e.sessionId!));
+    expect(second).toEqual(['2', '3']);
+  });
+
+  it('keeps maxPending outputs waiting after a subscriber took some of a long backlog and left', () => {
+    const bridge = createHookBridge({ maxPending: 3 });
+    bridge.push('SessionEnd', end('a'));
+    bridge.push('SessionEnd', end('b'));
+    bridge.push('SessionEnd', end('c'));
+    const first: string[] = [];
+    bridge.events$.pipe(take(2)).subscribe((e) => first.push(e.sessionId!));
+    expect(first).toEqual(['a', 'b']);
+    // Only 'c' waits: two more fit, a third does not.
+    bridge.push('SessionEnd', end('d'));
+    bridge.push('SessionEnd', end('e'));
+    expect(() => bridge.push('SessionEnd', end('f'))).toThrow(
+      expect.objectContaining({ code: 'BRIDGE_BUFFER_FULL' }),
+    );
+    const second: string[] = [];
+    bridge.events$.subscribe((e) => second.push(e.sessionId!));
+    expect(second).toEqual(['c', 'd', 'e']);
+  });
+
   it('hands over the rest of a backlog of thousands of outputs once, in order, after a subscriber left in it', () => {
     // Large enough that the delivered part of the buffer is dropped when the subscriber leaves.
     const n = 3_000;
