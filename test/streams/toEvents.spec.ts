@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Event, Priority, parseEvent, toEvents } from '../../src/index.js';
+import { ConfigError, type Event, KNOWN_HOOKS, Priority, parseEvent, toEvents } from '../../src/index.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -959,6 +959,49 @@ describe('toEvents mappings', () => {
     expect(events[0]!.data.size).toBe(10);
   });
 
+  it('maps every alias of a file-watcher action to its type, whatever its case', () => {
+    const aliases: [string, string][] = [
+      ['create', 'created'],
+      ['add', 'created'],
+      ['Added', 'created'],
+      ['modify', 'modified'],
+      ['change', 'modified'],
+      ['CHANGED', 'modified'],
+      ['update', 'modified'],
+      ['updated', 'modified'],
+      ['delete', 'deleted'],
+      ['unlink', 'deleted'],
+      ['remove', 'deleted'],
+      ['removed', 'deleted'],
+      ['rename', 'renamed'],
+    ];
+    const events = toEvents(
+      'file-watcher',
+      { changes: aliases.map(([action]) => ({ action, path: '/r/a' })) },
+      T,
+    );
+    expect(types(events)).toEqual(aliases.map(([, type]) => `file.${type}`));
+  });
+
+  it("takes a file-watcher change's file_type from the extension of its last path segment, either separator", () => {
+    const files = ['/r.v2/Makefile', 'C:\\proj.x\\Makefile', 'x\\y.z/Makefile', 'a.b/c\\D.TS', '/r/.env'];
+    const events = toEvents('file-watcher', { changes: files.map((path) => ({ action: 'add', path })) }, T);
+    expect(events.map((e) => e.data.file_type)).toEqual(['unknown', 'unknown', 'unknown', 'ts', 'unknown']);
+  });
+
+  it('lists in KNOWN_HOOKS every hook it maps to events of their own, the seed ones included', () => {
+    expect(KNOWN_HOOKS).toContain('file-watcher');
+    expect(KNOWN_HOOKS).toContain('pre-commit');
+    for (const hook of KNOWN_HOOKS) {
+      const [event] = toEvents(
+        hook,
+        claude(hook, { tool_name: 'Read', file_path: '/r/a', changes: [{ action: 'add', path: '/r/a' }] }),
+        T,
+      );
+      expect(event!.type).not.toBe(`hook.${hook}`);
+    }
+  });
+
   it('never takes an action name from Object.prototype (constructor, __proto__, toString)', () => {
     const actions = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
     const watched = toEvents(
@@ -985,11 +1028,34 @@ describe('toEvents mappings', () => {
   it('rejects the bad entries of a file-watcher output and keeps the good ones', () => {
     const events = toEvents(
       'file-watcher',
-      { changes: [{ action: 'created', path: '/r/a' }, { path: 42 }] },
+      {
+        changes: [
+          { action: 'created', path: '/r/a' },
+          { path: 42 },
+          { path: '/r/b' },
+          { action: 'add', path: '' },
+          null,
+          { action: 'unlink', file_path: '/r/c' },
+        ],
+      },
       T,
     );
-    expect(types(events)).toEqual(['file.created', 'hook.rejected']);
-    expect(events[1]!.data.reason).toContain('changes[1]');
+    expect(types(events)).toEqual([
+      'file.created',
+      'hook.rejected',
+      'hook.rejected',
+      'hook.rejected',
+      'hook.rejected',
+      'file.deleted',
+    ]);
+    expect(events.map((e) => e.data.reason)).toEqual([
+      undefined,
+      'changes[1] needs a "path" and an "action"',
+      'changes[2] needs a "path" and an "action"',
+      'changes[3] needs a "path" and an "action"',
+      'changes[4] needs a "path" and an "action"',
+      undefined,
+    ]);
     // The rejected entry's raw copy is cut to the bridge's maxRawLength, as any rejection's.
     const [cut] = toEvents('file-watcher', { changes: [{ note: 'x'.repeat(1_000) }] }, T, {
       maxRawLength: 100,
