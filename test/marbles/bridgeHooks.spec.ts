@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { map, mergeMap, Observable, of, Subject, throwError } from 'rxjs';
+import { map, mergeMap, Observable, of, type SchedulerLike, Subject, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { bridgeHooks, ConfigError, type Event, type HookOutput, Priority } from '../../src/index.js';
@@ -161,6 +161,26 @@ describe('bridgeHooks', () => {
     source.next({ ...bad, timestamp: Number.NaN });
     expect(reads).toBe(2);
     expect(seen.map((e) => e.timestamp)).toEqual([42, 43, 43, 1_000, 1_000]);
+  });
+
+  it('stamps with its clock an output whose timestamp is not a finite number ≥ 0, and makes a -0 a 0', () => {
+    const clock = { now: () => 7, schedule: () => ({ unsubscribe() {} }) } as unknown as SchedulerLike;
+    const source = new Subject<HookOutput>();
+    const seen: Event[] = [];
+    source.pipe(bridgeHooks({ scheduler: clock })).subscribe((e) => seen.push(e));
+    for (const timestamp of [Number.POSITIVE_INFINITY, '5', -1, -0, 0, 5]) {
+      source.next({ ...end, timestamp } as unknown as HookOutput);
+    }
+    // Mapped as they are (not rejected): only the time is the clock's.
+    expect(seen.map((e) => [e.type, e.timestamp])).toEqual([
+      ['session.ended', 7],
+      ['session.ended', 7],
+      ['session.ended', 7],
+      ['session.ended', 0],
+      ['session.ended', 0],
+      ['session.ended', 5],
+    ]);
+    expect(Object.is(seen[3]!.timestamp, 0)).toBe(true);
   });
 
   it('handles re-entrant pushes in order', () => {
