@@ -1080,6 +1080,17 @@ describe('toEvents mappings', () => {
     });
   });
 
+  it("reads a pre-commit's passed from every check, a check that is not an object counting as no failure", () => {
+    const [ok] = toEvents('pre-commit', { checks: ['lint', null, { name: 'types', passed: true }] }, T);
+    const [failed] = toEvents('pre-commit', { checks: ['lint', { name: 'types', passed: false }] }, T);
+    expect(ok).toMatchObject({ type: 'git.pre_commit', priority: Priority.NORMAL, data: { passed: true } });
+    expect(failed).toMatchObject({
+      type: 'git.pre_commit',
+      priority: Priority.HIGH,
+      data: { passed: false },
+    });
+  });
+
   it('turns an unknown hook into hook.<name>, never silence', () => {
     const [event] = toEvents('lint-report', { warnings: 3, session_id: 's9' }, T);
     expect(event).toMatchObject({ type: 'hook.lint-report', data: { warnings: 3 }, sessionId: 's9' });
