@@ -300,6 +300,8 @@ describe('command hooks', () => {
     const step = await run(script('ok'), { big: 1n });
     if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
     expect(step.error.message).toContain('not JSON-serialisable');
+    expect(step.error.hook).toBe('ok');
+    expect(step.error.cause).toBeInstanceOf(TypeError); // JSON.stringify's own error
     expect(step.process).toBeUndefined();
   });
 

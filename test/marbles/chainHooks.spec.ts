@@ -434,6 +434,60 @@ describe('runHookChain', () => {
     expect(invalid.error.message).toContain('score');
   });
 
+  it("takes the first value of any answer from() accepts: an async iterable, an iterable, a ReadableStream, an '@@observable' interop", async () => {
+    // Objects that are nothing else: read as a plain result, each would be an empty answer ({}).
+    const asyncIterable = {
+      async *[Symbol.asyncIterator]() {
+        yield { score: 6 };
+        yield { score: 0 };
+      },
+    };
+    const iterable = {
+      *[Symbol.iterator]() {
+        yield { score: 9 };
+        yield { score: 0 };
+      },
+    };
+    const stream = new ReadableStream<HookResult>({
+      start(controller) {
+        controller.enqueue({ score: 7 });
+        controller.enqueue({ score: 0 });
+        controller.close();
+      },
+    });
+    const interop = { '@@observable': () => of({ score: 8 }, { score: 0 }) };
+    const chain = {
+      name: 'c',
+      hooks: [
+        fn('async-iterable', () => asyncIterable as unknown as HookResult),
+        fn('iterable', () => iterable as unknown as HookResult),
+        fn('readable-stream', () => stream as unknown as HookResult),
+        fn('interop', () => interop as unknown as HookResult),
+      ],
+    };
+    const steps = resultOf(await collect(runHookChain(chain, {}))).results;
+    expect(steps.map((s) => (s.status === 'completed' ? s.result.score : s.status))).toEqual([6, 9, 7, 8]);
+  });
+
+  it("reads a PermissionRequest deny as Claude Code does: reason 'denied' without a string message, no block without a decision object", async () => {
+    // One chain each: a block ends its chain.
+    const hooks = [
+      fn('numeric-message', () => ({ hookSpecificOutput: { decision: { behavior: 'deny', message: 42 } } })),
+      fn('null-decision', () => ({ hookSpecificOutput: { decision: null } })),
+      fn('string-decision', () => ({ hookSpecificOutput: { decision: 'deny' } })),
+    ];
+    const steps = await Promise.all(
+      hooks.map(
+        async (hook) => resultOf(await collect(runHookChain({ name: 'c', hooks: [hook] }, {}))).results[0]!,
+      ),
+    );
+    expect(steps.map((s) => (s.status === 'blocked' ? `blocked:${s.reason}` : s.status))).toEqual([
+      'blocked:denied',
+      'completed',
+      'completed',
+    ]);
+  });
+
   it('fails a hook whose thrown value cannot be converted to a string, and the chain goes on', async () => {
     const bare = Object.assign(Object.create(null) as object, { code: 'E_ODD' });
     const loud = {
