@@ -469,10 +469,11 @@ describe('runHookChain', () => {
     expect(steps.map((s) => (s.status === 'completed' ? s.result.score : s.status))).toEqual([6, 9, 7, 8]);
   });
 
-  it("reads a PermissionRequest deny as Claude Code does: reason 'denied' without a string message, no block without a decision object", async () => {
+  it("reads a PermissionRequest deny as Claude Code does: reason 'denied' without a string message, no block for an allow or without a decision object", async () => {
     // One chain each: a block ends its chain.
     const hooks = [
       fn('numeric-message', () => ({ hookSpecificOutput: { decision: { behavior: 'deny', message: 42 } } })),
+      fn('allow', () => ({ hookSpecificOutput: { decision: { behavior: 'allow', message: 'fine' } } })),
       fn('null-decision', () => ({ hookSpecificOutput: { decision: null } })),
       fn('string-decision', () => ({ hookSpecificOutput: { decision: 'deny' } })),
     ];
@@ -483,6 +484,7 @@ describe('runHookChain', () => {
     );
     expect(steps.map((s) => (s.status === 'blocked' ? `blocked:${s.reason}` : s.status))).toEqual([
       'blocked:denied',
+      'completed',
       'completed',
       'completed',
     ]);
