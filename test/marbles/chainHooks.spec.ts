@@ -685,6 +685,14 @@ describe('runHookChain', () => {
     }),
   );
 
+  it('runs two hooks of the same name one after the other (only an aggregation needs distinct names)', async () => {
+    const twice = fn('a', (ctx) => ({ context_updates: { n: ((ctx.n as number | undefined) ?? 0) + 1 } }));
+    const result = resultOf(await collect(runHookChain({ name: 'c', hooks: [twice, twice] }, {})));
+    expect(result.outcome).toBe('completed');
+    expect(result.results.map((s) => `${s.hook}#${s.index}`)).toEqual(['a#0', 'a#1']);
+    expect(result.final_context).toEqual({ n: 2 });
+  });
+
   it('takes the events sessionId from the options first', async () => {
     const outputs = await collect(
       runHookChain(
@@ -840,6 +848,7 @@ describe('runHookChain', () => {
       [{ name: 'c', hooks: [good] }, { maxOutputBytes: 1.5 }],
       [{ name: 'c', hooks: [good] }, { sessionId: '' }],
       [null, {}],
+      [undefined, {}],
     ];
     for (const [chain, options] of bad as Array<[never, never]>) {
       expect(() => runHookChain(chain, {}, options)).toThrow(ConfigError);
