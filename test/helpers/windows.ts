@@ -49,6 +49,11 @@ export interface Timed<T> {
   value: T;
 }
 
+/** For `arrivals.map(inTurn)`: the i-th event arrives at scheduler time i. */
+export function inTurn<T>(value: T, time: number): Timed<T> {
+  return { time, value };
+}
+
 export interface Collected {
   out: Array<Timed<Event>>;
   /** When the output completed, if it did. */

@@ -32,6 +32,7 @@ import {
   collect,
   ev,
   idsIn,
+  inTurn,
   label,
   seeded,
   ThrowingConsumer,
@@ -652,7 +653,7 @@ describe('sessionWindows', () => {
           { ...ev('x', 0, 's1'), context: { cwd: '/a' } },
           { ...ev('x', 1, 's2'), context: { cwd: '/a' } },
           { ...ev('x', 2, 's1'), context: { cwd: '/b' } },
-        ].map((value, time) => ({ time, value })),
+        ].map(inTurn),
         (scheduler) => sessionWindows({ gapMs: 10, key: byCwd, scheduler }),
         { time: 5 },
       );
@@ -669,7 +670,7 @@ describe('sessionWindows', () => {
       const inRepo = (e: Event) => e.context?.cwd as string | undefined;
       const at = (ts: number, session: string) => ({ ...ev('x', ts, session), context: { cwd: '/a' } });
       const { out } = collect(
-        [at(1, 's1'), at(7, 's2'), at(4, 's1')].map((value, time) => ({ time, value })),
+        [at(1, 's1'), at(7, 's2'), at(4, 's1')].map(inTurn),
         (scheduler) => sessionWindows({ gapMs: 4, allowedLatenessMs: 10, key: inRepo, scheduler }),
         { time: 5 },
       );
@@ -845,7 +846,7 @@ describe('sessionWindows', () => {
         { ...ev('tool.used', 13, 's1', {}, Priority.NORMAL), context: { n: 3 } },
       ];
       const { out } = collect(
-        events.map((value, time) => ({ time, value })),
+        events.map(inTurn),
         (scheduler) => sessionWindows({ gapMs: 5, allowedLatenessMs: 5, includeEvents: true, scheduler }),
         { time: 3 },
       );
@@ -1154,7 +1155,7 @@ describe('sessionWindows edges', () => {
   /** Arrivals one ms apart, in the order given, then complete. */
   const run = (events: readonly Event[], config: SessionWindowsConfig) =>
     collect(
-      events.map((value, time) => ({ time, value })),
+      events.map(inTurn),
       (scheduler) => sessionWindows({ idleFlushMs: NO_IDLE, ...config, scheduler }),
       { time: events.length },
     ).out;

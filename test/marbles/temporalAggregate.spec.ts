@@ -39,6 +39,7 @@ import {
   collect,
   ev,
   idsIn,
+  inTurn,
   label,
   seeded,
   ThrowingConsumer,
@@ -917,7 +918,7 @@ describe('temporalAggregate', () => {
         { ...ev('tool.used', 13, 's1', {}, Priority.NORMAL), context: { n: 3 } },
       ];
       const { out } = collect(
-        events.map((value, time) => ({ time, value })),
+        events.map(inTurn),
         (scheduler) => temporalAggregate({ windows: TOOL5, allowedLatenessMs: 100, scheduler }),
         { time: 10 },
       );
@@ -1065,7 +1066,7 @@ describe('temporalAggregate', () => {
           ev('file.modified', 1, 's', { file_path: '/r/a.ts', edits: 2 }),
           ev('file.modified', 2, 's', { file_path: '/r/b.ts', size: 5 }),
           ev('file.modified', 3, 's', { size: 7 }),
-        ].map((value, time) => ({ time, value })),
+        ].map(inTurn),
         (scheduler) => temporalAggregate({ scheduler }),
         { time: 4 },
       );
@@ -1120,7 +1121,7 @@ describe('temporalAggregate', () => {
           ev('file.modified', 1, 's', { file_path: path, size: 2 }),
         ]),
         ...paths.map((path) => ev('tool.used', 2, 's', { tool_name: path })),
-      ].map((value, time) => ({ time, value }));
+      ].map(inTurn);
       const { out } = collect(arrivals, (scheduler) => temporalAggregate({ scheduler }), { time: 100 });
       const files = (out[0]!.value.data as AggregatedData).summary as {
         files: unknown[];
@@ -1140,7 +1141,7 @@ describe('temporalAggregate', () => {
             ev('tool.used', d, 's', { tool_name: 'Bash', duration_ms: d, success: d !== 7 }),
           ),
           ev('tool.used', 30, 's', { tool_name: 'Edit', success: true }),
-        ].map((value, time) => ({ time, value })),
+        ].map(inTurn),
         (scheduler) => temporalAggregate({ scheduler }),
         { time: 40 },
       );
@@ -1163,7 +1164,7 @@ describe('temporalAggregate', () => {
           ev('performance.metric', 2, 's', { metric: 'cpu', value: 0.5 }),
           ev('performance.metric', 3, 's', { metric: 'latency', value: 20 }),
           ev('performance.metric', 4, 's', { metric: 'latency', value: 'n/a' }),
-        ].map((value, time) => ({ time, value })),
+        ].map(inTurn),
         (scheduler) => temporalAggregate({ scheduler }),
         { time: 5 },
       );
@@ -1195,7 +1196,7 @@ describe('temporalAggregate', () => {
       const atLimit = ev('tool.used', Number.MAX_SAFE_INTEGER, 'limit');
       const numbered = { ...ev('tool.used', 1, 'n'), id: 42 as unknown as string };
       const { out } = collect(
-        [text, atLimit, numbered].map((value, time) => ({ time, value })),
+        [text, atLimit, numbered].map(inTurn),
         (scheduler) =>
           temporalAggregate({ windows: TOOL5, idleFlushMs: Number.POSITIVE_INFINITY, scheduler }),
         { time: 3 },
@@ -1310,7 +1311,7 @@ describe('temporalAggregate', () => {
           ev('tool.used', 6, 's', {}, Priority.CRITICAL),
           ev('tool.used', 7, 's', {}, Priority.CRITICAL),
           ev('session.started', 15, 's'),
-        ].map((value, time) => ({ time, value })),
+        ].map(inTurn),
         (scheduler) =>
           temporalAggregate({ windows: TOOL5, allowedLatenessMs: 10, idleFlushMs: 1_000, scheduler }),
         { time: 10 },
@@ -1325,10 +1326,7 @@ describe('temporalAggregate', () => {
     it('cuts a part at maxEvents from the current window only, never with events of a later one', () => {
       // 3 events buffered (maxEvents 3), the one at 6 of the next window, kept open by the lateness.
       const { out } = collect(
-        [ev('tool.used', 0, 's'), ev('tool.used', 1, 's'), ev('tool.used', 6, 's')].map((value, time) => ({
-          time,
-          value,
-        })),
+        [ev('tool.used', 0, 's'), ev('tool.used', 1, 's'), ev('tool.used', 6, 's')].map(inTurn),
         (scheduler) =>
           temporalAggregate({
             windows: TOOL5,
@@ -1348,12 +1346,7 @@ describe('temporalAggregate', () => {
     it('takes an event at the end of an emitted range into the next window, not as late', () => {
       // [0,5) closed by the pass-through event at 5: an event at 5 is the first of [5,10).
       const { out } = collect(
-        [ev('tool.used', 0, 's'), ev('session.started', 5, 's'), ev('tool.used', 5, 's')].map(
-          (value, time) => ({
-            time,
-            value,
-          }),
-        ),
+        [ev('tool.used', 0, 's'), ev('session.started', 5, 's'), ev('tool.used', 5, 's')].map(inTurn),
         (scheduler) =>
           temporalAggregate({ windows: TOOL5, idleFlushMs: Number.POSITIVE_INFINITY, scheduler }),
         { time: 10 },
@@ -1368,12 +1361,7 @@ describe('temporalAggregate', () => {
     it('reports as late (behind_watermark) an event whose window would end exactly at the watermark', () => {
       // The watermark 10 has reached the end of [5,10): that window would be due at once. [6,11) is not.
       const { out } = collect(
-        [ev('session.started', 10, 's'), ev('tool.used', 5, 's'), ev('tool.used', 6, 's')].map(
-          (value, time) => ({
-            time,
-            value,
-          }),
-        ),
+        [ev('session.started', 10, 's'), ev('tool.used', 5, 's'), ev('tool.used', 6, 's')].map(inTurn),
         (scheduler) =>
           temporalAggregate({ windows: TOOL5, idleFlushMs: Number.POSITIVE_INFINITY, scheduler }),
         { time: 10 },
@@ -1389,12 +1377,7 @@ describe('temporalAggregate', () => {
       // Highest event time 8 (a pass-through event); the event at 2 arrives after it, within the lateness.
       // [0,5) closes at 2 + max(0, 5 + 10 - 8) = 9.
       const { out } = collect(
-        [ev('tool.used', 0, 's'), ev('session.started', 8, 's'), ev('tool.used', 2, 's')].map(
-          (value, time) => ({
-            time,
-            value,
-          }),
-        ),
+        [ev('tool.used', 0, 's'), ev('session.started', 8, 's'), ev('tool.used', 2, 's')].map(inTurn),
         (scheduler) => temporalAggregate({ windows: TOOL5, allowedLatenessMs: 10, scheduler }),
         { time: 100 },
       );
@@ -1527,7 +1510,7 @@ describe('temporalAggregate', () => {
           ev('tool.used', 11, 's1'),
           ev('tool.used', 12, 's2'),
           ev('tool.used', 13, 's3'),
-        ].map((value, time) => ({ time, value })),
+        ].map(inTurn),
         (scheduler) =>
           temporalAggregate({
             windows: TOOL5,
