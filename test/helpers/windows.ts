@@ -49,6 +49,23 @@ export interface Timed<T> {
   value: T;
 }
 
+/** A scheduler on `clock` that counts the actions it runs (`fired()`): to check none is left behind. */
+export function countingScheduler(clock: VirtualTimeScheduler): {
+  scheduler: SchedulerLike;
+  fired: () => number;
+} {
+  let fired = 0;
+  const scheduler = {
+    now: () => clock.now(),
+    schedule: (work: () => void, delay?: number) =>
+      clock.schedule(() => {
+        fired++;
+        work();
+      }, delay),
+  } as SchedulerLike;
+  return { scheduler, fired: () => fired };
+}
+
 /** For `arrivals.map(inTurn)`: the i-th event arrives at scheduler time i. */
 export function inTurn<T>(value: T, time: number): Timed<T> {
   return { time, value };

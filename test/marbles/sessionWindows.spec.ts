@@ -30,6 +30,7 @@ import { loadFixtures } from '../helpers/fixtures.js';
 import { marbles } from '../helpers/marbles.js';
 import {
   collect,
+  countingScheduler,
   ev,
   idsIn,
   inTurn,
@@ -129,22 +130,14 @@ describe('sessionWindows', () => {
 
     it('leaves no scheduled work behind after unsubscribe', () => {
       const clock = new VirtualTimeScheduler();
-      let fired = 0;
-      const scheduler: SchedulerLike = {
-        now: () => clock.now(),
-        schedule: (work: () => void, delay?: number) =>
-          clock.schedule(() => {
-            fired++;
-            work();
-          }, delay),
-      } as SchedulerLike;
+      const { scheduler, fired } = countingScheduler(clock);
       const input = new Subject<Event>();
       const seen: Event[] = [];
       const subscription = input.pipe(sessionWindows({ gapMs: 5, scheduler })).subscribe((e) => seen.push(e));
       input.next(ev('tool.used', 0, 's1'));
       subscription.unsubscribe();
       clock.flush();
-      expect(fired).toBe(0);
+      expect(fired()).toBe(0);
       expect(seen).toEqual([]);
     });
 
@@ -1413,21 +1406,13 @@ describe('sessionWindows edges', () => {
 
   it('leaves no scheduled work behind when the consumer unsubscribes on a window an idle tick emitted', () => {
     const clock = new VirtualTimeScheduler();
-    let fired = 0;
-    const scheduler = {
-      now: () => clock.now(),
-      schedule: (work: () => void, delay?: number) =>
-        clock.schedule(() => {
-          fired++;
-          work();
-        }, delay),
-    } as SchedulerLike;
+    const { scheduler, fired } = countingScheduler(clock);
     const input = new Subject<Event>();
     const seen: string[] = [];
     let firedAtLeave = 0;
     input.pipe(sessionWindows({ gapMs: 10, allowedLatenessMs: 100, scheduler }), take(1)).subscribe((e) => {
       seen.push(label(e));
-      firedAtLeave = fired;
+      firedAtLeave = fired();
     });
     // Two windows of s1 ([0] and [50]): the tick at 60 emits the first, and the consumer leaves.
     input.next(ev('x', 0, 's1'));
@@ -1436,7 +1421,7 @@ describe('sessionWindows edges', () => {
     expect(seen).toEqual(['session.window s1 [0,0] n=1']);
     // Nothing ran after the consumer left (s1's window [50] is still open in the operator's state).
     expect(firedAtLeave).toBeGreaterThan(0);
-    expect(fired).toBe(firedAtLeave);
+    expect(fired()).toBe(firedAtLeave);
   });
 
   it('emits the open windows on complete earliest last event first, whatever order they opened in', () => {

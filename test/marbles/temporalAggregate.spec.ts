@@ -37,6 +37,7 @@ import { loadFixtures } from '../helpers/fixtures.js';
 import { marbles } from '../helpers/marbles.js';
 import {
   collect,
+  countingScheduler,
   ev,
   idsIn,
   inTurn,
@@ -102,15 +103,7 @@ describe('temporalAggregate', () => {
 
     it('leaves no scheduled work behind after unsubscribe', () => {
       const clock = new VirtualTimeScheduler();
-      let fired = 0;
-      const scheduler: SchedulerLike = {
-        now: () => clock.now(),
-        schedule: (work: () => void, delay?: number) =>
-          clock.schedule(() => {
-            fired++;
-            work();
-          }, delay),
-      } as SchedulerLike;
+      const { scheduler, fired } = countingScheduler(clock);
       const input = new Subject<Event>();
       const seen: Event[] = [];
       const subscription = input
@@ -119,7 +112,7 @@ describe('temporalAggregate', () => {
       input.next(ev('tool.used', 0, 's1'));
       subscription.unsubscribe();
       clock.flush();
-      expect(fired).toBe(0);
+      expect(fired()).toBe(0);
       expect(seen).toEqual([]);
     });
 
