@@ -386,6 +386,73 @@ describe('runHookChain', () => {
     expect(stepOf(rejected, 'a').error?.code).toBe('HOOK_FAILED');
   });
 
+  it('a HOOK_FAILED HookError for the hook itself is kept as it is; one of another code for that hook is wrapped', async () => {
+    // Documented (toHookError): HOOK_FAILED of this hook kept; another code (HOOK_TIMEOUT when nothing
+    // timed out) would pass for what did not happen, even when it names this hook.
+    const own = new HookError('HOOK_FAILED', 'a failed its own way', { hook: 'a' });
+    for (const run of [
+      () => {
+        throw own;
+      },
+      () => throwError(() => own),
+    ] as const) {
+      const outputs = await collect(runHookChain({ name: 'c', hooks: [fn('a', run)] }, {}));
+      expect(outputs.map(label)).toEqual(['a:failed', 'c:failed']);
+      expect(stepOf(outputs, 'a').error).toBe(own);
+    }
+    for (const code of ['HOOK_TIMEOUT', 'HOOK_INVALID_OUTPUT'] as const) {
+      const thrown = new HookError(code, 'named after a', { hook: 'a' });
+      const outputs = await collect(
+        runHookChain(
+          {
+            name: 'c',
+            hooks: [
+              fn('a', () => {
+                throw thrown;
+              }),
+            ],
+          },
+          {},
+        ),
+      );
+      expect(outputs.map(label)).toEqual(['a:failed', 'c:failed']);
+      const step = stepOf(outputs, 'a');
+      expect(step.error?.code).toBe('HOOK_FAILED');
+      expect(step.error?.cause).toBe(thrown);
+      expect(step.event.type).toBe('hook.failed');
+    }
+  });
+
+  it('a thrown proxy whose getPrototypeOf trap throws is a HOOK_FAILED failure, its cause the proxy (toHookError is total)', async () => {
+    // It looks like a HOOK_BLOCKED HookError by its fields, but is not one.
+    const thrown = new Proxy(
+      { code: 'HOOK_BLOCKED', hook: 'a', message: 'fake' },
+      {
+        getPrototypeOf() {
+          throw new Error('no prototype');
+        },
+      },
+    );
+    const outputs = await collect(
+      runHookChain(
+        {
+          name: 'c',
+          hooks: [
+            fn('a', () => {
+              throw thrown;
+            }),
+          ],
+        },
+        {},
+      ),
+    );
+    expect(outputs.map(label)).toEqual(['a:failed', 'c:failed']);
+    const step = stepOf(outputs, 'a');
+    expect(step.error).toBeInstanceOf(HookError);
+    expect(step.error?.code).toBe('HOOK_FAILED');
+    expect(step.error?.cause).toBe(thrown);
+  });
+
   it('accepts every kind of answer, and validates it', async () => {
     const chain = {
       name: 'c',
