@@ -415,6 +415,28 @@ describe('command hooks', () => {
   });
 });
 
+describe('aggregateHooks: a context rejected for a full queue', () => {
+  it("records a command hook's not_run step with hook_kind 'command' (docs/hooks.md: every step has hook_kind)", async () => {
+    const input = new Subject<HookContext>();
+    const hooks = [script('ok'), { name: 'f', run: () => ({}) }];
+    const done = collect(input.pipe(aggregateHooks(hooks, validationResult, { maxQueued: 0 })));
+    input.next({ id: 'runs' });
+    input.next({ id: 'rejected' }); // the first one runs, and none may wait
+    input.complete();
+    const outputs = await done;
+    const aggregates = outputs.filter((o) => o.kind === 'aggregate');
+    expect(aggregates.map((o) => o.error?.code)).toEqual(['BUFFER_OVERFLOW', undefined]);
+    for (const aggregate of aggregates) {
+      expect(aggregate.results.map((step) => [step.hook, step.hook_kind])).toEqual([
+        ['ok', 'command'],
+        ['f', 'function'],
+      ]);
+    }
+    expect(aggregates[0]!.results.map((step) => step.status)).toEqual(['not_run', 'not_run']);
+    expect(aggregates[1]!.results.map((step) => step.status)).toEqual(['completed', 'completed']);
+  });
+});
+
 describe('command hooks when the source of chainHooks / aggregateHooks errors', () => {
   it('the running hook goes on to its end (here its timeout), and only then is the error forwarded', async () => {
     // The timeout runs on a virtual clock, fired once the error has come and the script runs.
