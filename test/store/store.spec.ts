@@ -203,6 +203,33 @@ describe('SessionStore: invalid input', () => {
     }
   });
 
+  it('rejects an event with any one field wrong, naming that field (the hand check agrees with the schema)', async () => {
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['id', { id: '' }],
+      ['id', { id: 7 }],
+      ['type', { type: '' }],
+      ['type', { type: 7 }],
+      ['timestamp', { timestamp: '5' }],
+      ['timestamp', { timestamp: Number.NaN }],
+      ['timestamp', { timestamp: Number.POSITIVE_INFINITY }],
+      ['priority', { priority: 1.5 }],
+      ['priority', { priority: '1' }],
+      ['priority', { priority: -1 }],
+      ['sessionId', { sessionId: '' }],
+      ['sessionId', { sessionId: 5 }],
+      ['context', { context: [1] }],
+      ['data', { data: null }],
+    ];
+    for (const [field, override] of bad) {
+      const event = { ...ev('tool.used', 1), ...override } as Event;
+      const error = await storeError(t.store.append([ev('tool.used', 0), event]));
+      expect(error.code, field).toBe('STORE_INVALID_EVENT');
+      expect(error.issues[0]?.path, JSON.stringify(override)).toEqual([field]);
+      expect(error.events).toEqual([event]);
+    }
+    expect(t.store.stats().eventsWritten).toBe(0);
+  });
+
   it('validates query options and ids synchronously with ConfigError', () => {
     expect(() => t.store.query('')).toThrow(ConfigError);
     expect(() => t.store.query('s', { limit: -1 })).toThrow(ConfigError);
