@@ -61,6 +61,23 @@ function stepOf(outputs: HookChainOutput[], name: string): HookStep & { error?: 
   return step;
 }
 
+/** The outputs of chain `c` whose one hook `a` throws `thrown`. */
+function throwingChain(thrown: unknown): Promise<HookChainOutput[]> {
+  return collect(
+    runHookChain(
+      {
+        name: 'c',
+        hooks: [
+          fn('a', () => {
+            throw thrown;
+          }),
+        ],
+      },
+      {},
+    ),
+  );
+}
+
 function resultOf(outputs: HookChainOutput[]): HookChainResult {
   const last = outputs.at(-1);
   if (last?.kind !== 'result') throw new Error('no chain result');
@@ -402,19 +419,7 @@ describe('runHookChain', () => {
     }
     for (const code of ['HOOK_TIMEOUT', 'HOOK_INVALID_OUTPUT'] as const) {
       const thrown = new HookError(code, 'named after a', { hook: 'a' });
-      const outputs = await collect(
-        runHookChain(
-          {
-            name: 'c',
-            hooks: [
-              fn('a', () => {
-                throw thrown;
-              }),
-            ],
-          },
-          {},
-        ),
-      );
+      const outputs = await throwingChain(thrown);
       expect(outputs.map(label)).toEqual(['a:failed', 'c:failed']);
       const step = stepOf(outputs, 'a');
       expect(step.error?.code).toBe('HOOK_FAILED');
@@ -433,19 +438,7 @@ describe('runHookChain', () => {
         },
       },
     );
-    const outputs = await collect(
-      runHookChain(
-        {
-          name: 'c',
-          hooks: [
-            fn('a', () => {
-              throw thrown;
-            }),
-          ],
-        },
-        {},
-      ),
-    );
+    const outputs = await throwingChain(thrown);
     expect(outputs.map(label)).toEqual(['a:failed', 'c:failed']);
     const step = stepOf(outputs, 'a');
     expect(step.error).toBeInstanceOf(HookError);
