@@ -4,6 +4,7 @@
  *
  * See `docs/errors.md` for the list of codes and what to do about each.
  */
+import { isRecord } from './streams/payload.js';
 
 /** Every code an error of this library can carry. */
 export type ErrorCode =
@@ -199,6 +200,22 @@ export function rejectUnknownKeys(
       `${where}: unknown ${what} "${key}"${near === undefined ? '' : ` (did you mean "${near}"?)`}; known: ${known.join(', ')}`,
     );
   }
+}
+
+/**
+ * @internal The check of a function's options object: it must be an object (absent is fine unless
+ * `required`), and every key in it known (`rejectUnknownKeys`). Throws a `ConfigError` naming `where`.
+ */
+export function checkOptions(
+  where: string,
+  options: unknown,
+  known: readonly string[],
+  required = false,
+): void {
+  if ((options !== undefined || required) && !isRecord(options)) {
+    throw new ConfigError(`${where}: the options must be an object, got ${textOf(options)}`);
+  }
+  rejectUnknownKeys(where, options, known);
 }
 
 /** @internal The known name closest to `key`: one equal but for case, else one at most 2 edits away. */

@@ -11,8 +11,7 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
-import { isRecord } from '../streams/payload.js';
+import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
@@ -218,14 +217,6 @@ function nonNegativeNumber(name: string, value: number): number {
   return value;
 }
 
-/** The options object of a policy: an object of `known` keys only, or absent unless `required`. */
-function optionsObject(name: string, options: unknown, known: readonly string[], required = false): void {
-  if ((options !== undefined || required) && !isRecord(options)) {
-    throw new ConfigError(`${name}: the options must be an object, got ${textOf(options)}`);
-  }
-  rejectUnknownKeys(name, options, known);
-}
-
 function clamp(value: number, low: number, high: number): number {
   return Math.min(Math.max(value, low), high);
 }
@@ -253,7 +244,7 @@ function meanOfLast(
  * kept (the seed discarded those arriving during the cooldown).
  */
 export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
-  optionsObject('seedPolicy', options, SEED_POLICY_KEYS);
+  checkOptions('seedPolicy', options, SEED_POLICY_KEYS);
   const {
     cooldownMs = 30_000,
     minSamples = 10,
@@ -305,7 +296,7 @@ export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
  * `maxSize` (so a bigger one would have been used), `maxSize + increase`. `timeoutMs` is left alone.
  */
 export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
-  optionsObject('aimdPolicy', options, AIMD_POLICY_KEYS, true);
+  checkOptions('aimdPolicy', options, AIMD_POLICY_KEYS, true);
   const {
     targetLatencyMs,
     increase = 5,

@@ -14,10 +14,9 @@ import {
   Subscriber,
   Subscription,
 } from 'rxjs';
-import { ConfigError, formatIssues, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, checkOptions, formatIssues, optionKeys, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { timerOption } from '../operators/internal/eventTime.js';
-import { isRecord } from '../streams/payload.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 import { type AppendOptions, encodeEvent, SessionStore } from './SessionStore.js';
@@ -152,9 +151,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
   if (store === null || typeof store !== 'object' || typeof store.append !== 'function') {
     throw new ConfigError('persist() needs a store (an object with an append(events) method)');
   }
-  if (!isRecord(options as unknown))
-    throw new ConfigError(`persist: the options must be an object, got ${textOf(options)}`);
-  rejectUnknownKeys('persist', options, OPTION_KEYS);
+  checkOptions('persist', options, OPTION_KEYS);
   const { maxBatch = 1_000, maxDelayMs = 0, maxPending = 100_000, priorityLane = true } = options;
   if (typeof priorityLane !== 'boolean') {
     throw new ConfigError(`persist: priorityLane must be a boolean, got ${textOf(priorityLane)}`);

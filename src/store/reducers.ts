@@ -3,9 +3,8 @@
  * functions, usable live with RxJS `scan` and offline with `reconstruct`. Time cut-offs are relative to
  * the latest event seen, never the wall clock, so replaying a session gives the same state every time.
  */
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { type Event, setOwn } from '../event.js';
-import { isRecord } from '../streams/payload.js';
 import type { QueryOptions, SessionStore } from './SessionStore.js';
 import { QUERY_KEYS } from './SessionStore.js';
 
@@ -173,10 +172,7 @@ const FILE_STATE_KEYS = optionKeys<FileStateOptions>({ recentWindowMs: true, max
  *   option's name is unknown (named with the nearest known one), or the options are not an object.
  */
 export function createFileState(options: FileStateOptions = {}): StateReducer<FileState> {
-  if (!isRecord(options as unknown)) {
-    throw new ConfigError(`createFileState: the options must be an object, got ${textOf(options)}`);
-  }
-  rejectUnknownKeys('createFileState', options, FILE_STATE_KEYS);
+  checkOptions('createFileState', options, FILE_STATE_KEYS);
   const windowMs = options.recentWindowMs ?? HOUR_MS;
   const maxRecent = options.maxRecent ?? DEFAULT_HISTORY;
   if (typeof windowMs !== 'number' || !(windowMs >= 0)) {

@@ -3,9 +3,8 @@
  * stored, then every live append — a catch-up subscription).
  */
 import { Observable } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import type { Event } from '../event.js';
-import { isRecord } from '../streams/payload.js';
 import { StoreError } from './errors.js';
 import { QUERY_KEYS, type QueryOptions, type SessionStore, type StoredEvent } from './SessionStore.js';
 
@@ -106,9 +105,7 @@ export function tail(
   sessionId: string,
   options: TailOptions = {},
 ): Observable<StoredEvent> {
-  if (!isRecord(options as unknown))
-    throw new ConfigError(`tail: the options must be an object, got ${textOf(options)}`);
-  rejectUnknownKeys('tail', options, TAIL_KEYS);
+  checkOptions('tail', options, TAIL_KEYS);
   const { fromSeq = 0, maxBuffer = 10_000 } = options;
   if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
     throw new ConfigError(`tail: fromSeq must be an integer ≥ 0, got ${textOf(fromSeq)}`);
