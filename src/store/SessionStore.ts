@@ -701,8 +701,10 @@ export class SessionStore {
     };
   }
 
-  #enqueue(job: Job): void {
-    this.#queue.push(job);
+  /** Queues `job` (at the head: before every job queued) and starts the drain if it is not running. */
+  #enqueue(job: Job, atHead = false): void {
+    if (atHead) this.#queue.unshift(job);
+    else this.#queue.push(job);
     if (this.#draining === undefined) {
       // Start on a microtask, so appends made in the same tick share one batch.
       this.#draining = Promise.resolve().then(() => this.#drain());
@@ -741,7 +743,7 @@ export class SessionStore {
           // The fairness rule of #takeGroup is for the appends kept waiting by this urgent batch: with none
           // waiting now, an urgent append queued later (by these callers, say) overtakes the normal ones
           // queued with it, as on a store that never wrote an urgent batch.
-          if (!this.#normalWaiting()) this.#lastUrgent = false;
+          if (!this.#appendQueued(false)) this.#lastUrgent = false;
           // An urgent group is urgent appends only (#takeGroup). Let their callers run first: building the
           // next batch (up to MAX_GROUP_EVENTS events) takes a while.
           settle();
@@ -755,22 +757,16 @@ export class SessionStore {
     }
   }
 
-  /** Whether an urgent append is queued at `from` or after it, before the next `start` or `delete` job. */
-  #urgentAfter(from: number): boolean {
+  /**
+   * Whether an append with `urgent` as given is queued at `from` or after it, before the next `start` or
+   * `delete` job.
+   */
+  #appendQueued(urgent: boolean, from = 0): boolean {
     const queue = this.#queue;
     for (let i = from; i < queue.length; i++) {
       const job = queue[i]!;
       if (job.kind !== 'append') return false;
-      if (job.urgent) return true;
-    }
-    return false;
-  }
-
-  /** Whether an append without `urgent` is queued before the first `start` or `delete` job. */
-  #normalWaiting(): boolean {
-    for (const job of this.#queue) {
-      if (job.kind !== 'append') return false;
-      if (!job.urgent) return true;
+      if (job.urgent === urgent) return true;
     }
     return false;
   }
@@ -830,7 +826,7 @@ export class SessionStore {
       count += size;
       // An urgent append queued behind a start goes right after it, in a batch of its own: ahead of the
       // appends queued after the start without `urgent` (rather than after them, in this batch).
-      if (next.kind === 'start' && this.#urgentAfter(taken)) break;
+      if (next.kind === 'start' && this.#appendQueued(true, taken)) break;
     }
     // One copy of the rest per group: a `shift` per job copies the whole queue each time once it is long
     // (tens of thousands of small appends: quadratic).
@@ -1702,8 +1698,7 @@ export class SessionStore {
       if (this.#status !== 'open' && this.#draining === undefined) return undefined;
       this.#failedAppends.delete(events);
       return new Promise<StoredPosition[]>((resolve, reject) => {
-        this.#queue.unshift({ ...failed, urgent: false, resolve, reject });
-        this.#draining ??= Promise.resolve().then(() => this.#drain());
+        this.#enqueue({ ...failed, urgent: false, resolve, reject }, true);
       });
     }
     const find = (jobs: readonly Job[] | undefined) =>
