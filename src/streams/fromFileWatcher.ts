@@ -49,8 +49,8 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  * filesystem changes (`fs.watch`). Files present when `subscribe()` returns are known (the scan is
  * synchronous), so a later write is `modified` and a new file `created`; a file removed is `deleted`,
  * and so is each file of a directory removed or moved out of the tree (also when a file of its name
- * takes its place), and a file replaced by a directory of the same name. A file that appears and vanishes within one debounce window leaves no
- * change (it never existed for a reader).
+ * takes its place), and a file replaced by a directory of the same name. A file that appears and
+ * vanishes within one debounce window leaves no change (it never existed for a reader).
  *
  * ```
  * fs:      touch a  ·  echo >> a  ·  rm a
@@ -158,10 +158,10 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
           if (known.delete(path)) changes.push({ action: 'deleted', path, type: typeOf(path) });
           continue;
         }
-        // A directory it knew, now a file of the same name (moved out, then the file, within the window):
-        // the files known under it are gone.
-        if (info !== undefined && knownDirs.delete(path)) deleteUnder(path, changes);
         if (info !== undefined) {
+          // A directory it knew, now a file of the same name (moved out, then the file, within the
+          // window): the files known under it are gone.
+          if (knownDirs.delete(path)) deleteUnder(path, changes);
           changes.push({
             action: known.has(path) ? 'modified' : 'created',
             path,
