@@ -5,7 +5,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEvent, type Event, openStore, type SessionStore, type StoreOptions } from '../../src/index.js';
+import {
+  createEvent,
+  type Event,
+  openStore,
+  type QueryOptions,
+  type SessionStore,
+  type StoredEvent,
+  type StoreOptions,
+} from '../../src/index.js';
 
 export interface TempStore {
   dir: string;
@@ -58,4 +66,23 @@ export function ev(
     id: `E${String(counter).padStart(10, '0')}`,
     ...(sessionId === null ? {} : { sessionId }),
   });
+}
+
+/**
+ * What a query must return (docs/store.md, `query`), by brute force over a session's stored events in
+ * seq order: filtered, by time (then seq) when a filter of types or times is given, reversed, limited.
+ */
+export function expectedQuery(stored: readonly StoredEvent[], q: QueryOptions): StoredEvent[] {
+  let out = stored.filter(
+    ({ seq, event }) =>
+      (q.types === undefined || q.types.includes(event.type)) &&
+      (q.start === undefined || event.timestamp >= q.start) &&
+      (q.end === undefined || event.timestamp <= q.end) &&
+      seq >= (q.fromSeq ?? 0),
+  );
+  if (q.types !== undefined || q.start !== undefined || q.end !== undefined) {
+    out = out.sort((x, y) => x.event.timestamp - y.event.timestamp || x.seq - y.seq);
+  }
+  if (q.reverse) out.reverse();
+  return q.limit === undefined ? out : out.slice(0, q.limit);
 }

@@ -38,7 +38,7 @@ import {
   sessionState,
   tail,
 } from '../../src/index.js';
-import { collect } from '../helpers/store.js';
+import { collect, expectedQuery } from '../helpers/store.js';
 
 // --- generated operations ------------------------------------------------------------------------
 
@@ -225,22 +225,9 @@ function toEvent(spec: EventSpec): Event {
   });
 }
 
-/** What a query must return, by brute force over the session's events (docs/store.md, `query`). */
-function expectedQuery(events: readonly Event[], q: QueryOptions): StoredEvent[] {
-  let out = events
-    .map((event, seq) => ({ seq, event }))
-    .filter(
-      ({ seq, event }) =>
-        (q.types === undefined || q.types.includes(event.type)) &&
-        (q.start === undefined || event.timestamp >= q.start) &&
-        (q.end === undefined || event.timestamp <= q.end) &&
-        seq >= (q.fromSeq ?? 0),
-    );
-  if (q.types !== undefined || q.start !== undefined || q.end !== undefined) {
-    out = out.sort((x, y) => x.event.timestamp - y.event.timestamp || x.seq - y.seq);
-  }
-  if (q.reverse) out.reverse();
-  return q.limit === undefined ? out : out.slice(0, q.limit);
+/** A session's events as stored: each with its seq, in append order. */
+function storedOf(events: readonly Event[]): StoredEvent[] {
+  return events.map((event, seq) => ({ seq, event }));
 }
 
 function expectedInfo(id: string, s: ModelSession): Omit<SessionInfo, 'createdAt'> {
@@ -586,7 +573,7 @@ class Run {
   async read(id: SessionId, q: QueryOptions, seq: number): Promise<void> {
     const s = this.model.get(id);
     const events = s?.events ?? [];
-    const want = expectedQuery(events, q);
+    const want = expectedQuery(storedOf(events), q);
     expect(await collect(this.store.entries(id, q))).toEqual(want);
     expect(await collect(this.store.query(id, q))).toEqual(want.map((e) => e.event));
     expect(await firstValueFrom(replay(this.store, id, q).pipe(toArray()))).toEqual(want.map((e) => e.event));
@@ -606,7 +593,7 @@ class Run {
     );
     // sessionContext: counts and span from the metadata; files, agents, workflows in time order of first
     // appearance.
-    const byTime = expectedQuery(events, { types: TYPES });
+    const byTime = expectedQuery(storedOf(events), { types: TYPES });
     const firsts = (prefix: string, field: string) => [
       ...new Set(
         byTime.filter((e) => e.event.type.startsWith(prefix)).map((e) => e.event.data[field] as string),
