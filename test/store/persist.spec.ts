@@ -400,6 +400,28 @@ describe('persist on a real store: the priority lane', () => {
   });
 });
 
+/**
+ * Makes the store's next LevelDB write wait for `release()`, then fail ('disk error'). `started()`
+ * resolves once that write has begun; `spy` takes further mocks and is restored by the caller.
+ */
+async function holdNextWriteThenFail() {
+  const { AbstractChainedBatch } = await import('abstract-level');
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let begun = false;
+  const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockImplementationOnce(async () => {
+    begun = true;
+    await gate;
+    throw new Error('disk error');
+  });
+  const started = async () => {
+    while (!begun) await new Promise((resolve) => setTimeout(resolve, 0));
+  };
+  return { spy, release: () => release(), started };
+}
+
 describe('persist on a real store: writes after the subscriber left', () => {
   const saved = config.onUnhandledError;
   let unhandled: unknown[];
@@ -513,7 +535,6 @@ describe('persist on a real store: writes after the subscriber left', () => {
   });
 
   it('a write in flight that fails (a LevelDB error) after the subscriber left: made again before the events left waiting', async () => {
-    const { AbstractChainedBatch } = await import('abstract-level');
     for (const [i, { close, lane }] of [
       { close: false, lane: Priority.NORMAL },
       { close: true, lane: Priority.NORMAL },
@@ -526,20 +547,11 @@ describe('persist on a real store: writes after the subscriber left', () => {
         (event) => ({ ...event, priority: lane }) as Event,
       );
       // The first LevelDB write (a's) fails, once its caller has moved on: nothing of it is written.
-      let release = () => {};
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let started = false;
-      const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockImplementationOnce(async () => {
-        started = true;
-        await gate;
-        throw new Error('disk error');
-      });
+      const { spy, release, started } = await holdNextWriteThenFail();
       const source = new Subject<Event>();
       const subscription = source.pipe(persist(t.store, { maxBatch: 1 })).subscribe();
       source.next(a); // written at once (a full batch)
-      while (!started) await new Promise((resolve) => setTimeout(resolve, 0));
+      await started();
       source.next(b); // b and c wait for a's write
       source.next(c);
       // The documented (and the CLI's) order: unsubscribe, then close.
@@ -586,18 +598,8 @@ describe('persist on a real store: writes after the subscriber left', () => {
   });
 
   it('the same when a deleteSession of its session was queued meanwhile: made again in its place, before it', async () => {
-    const { AbstractChainedBatch } = await import('abstract-level');
-    let release = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let started = false;
     // The store's first LevelDB write (x and a) fails, once the next jobs are queued.
-    const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockImplementationOnce(async () => {
-      started = true;
-      await gate;
-      throw new Error('disk error');
-    });
+    const { spy, release, started } = await holdNextWriteThenFail();
     const { settled } = recording(t.store);
     const [x, a, b, c] = [ev('x', 0, 'o11'), ev('a', 1, 'o11'), ev('b', 2, 'o11'), ev('c', 3, 'o11')];
     const source = new Subject<Event>();
@@ -605,7 +607,7 @@ describe('persist on a real store: writes after the subscriber left', () => {
     // x's caller hears of the failure first and has the subscriber leave: a's is still on its way.
     const xWrite = t.store.append([x]).catch(() => subscription.unsubscribe());
     source.next(a); // with x, in the failing write
-    while (!started) await new Promise((resolve) => setTimeout(resolve, 0));
+    await started();
     source.next(b); // b and c wait for a's write
     source.next(c);
     // Called after a's append, before b's and c's (appended at the teardown): y's write is taken next
@@ -627,27 +629,15 @@ describe('persist on a real store: writes after the subscriber left', () => {
   });
 
   it('a write in flight made again by the store that fails again: reported with its events, as the others', async () => {
-    const { AbstractChainedBatch } = await import('abstract-level');
-    let release = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let started = false;
     // a's write fails once its caller has moved on; the next one (a made again, with b and c) fails too.
-    const spy = vi
-      .spyOn(AbstractChainedBatch.prototype, 'write')
-      .mockImplementationOnce(async () => {
-        started = true;
-        await gate;
-        throw new Error('disk error');
-      })
-      .mockRejectedValueOnce(new Error('disk error again'));
+    const { spy, release, started } = await holdNextWriteThenFail();
+    spy.mockRejectedValueOnce(new Error('disk error again'));
     const { settled } = recording(t.store);
     const [a, b, c] = [ev('a', 1, 'o9'), ev('b', 2, 'o9'), ev('c', 3, 'o9')];
     const source = new Subject<Event>();
     const subscription = source.pipe(persist(t.store, { maxBatch: 1 })).subscribe();
     source.next(a);
-    while (!started) await new Promise((resolve) => setTimeout(resolve, 0));
+    await started();
     source.next(b);
     source.next(c);
     subscription.unsubscribe();
