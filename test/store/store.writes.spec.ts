@@ -1,0 +1,303 @@
+/**
+ * The store's write queue (docs/store.md, "Writes"): group commit up to 10,000 events a batch, when the
+ * appends of a write are resolved relative to the next write, urgent appends. Tests added where a
+ * mutation of the write path went unnoticed.
+ */
+import { Level } from 'level';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError, type CorruptRecord, type Event, StoreError, tail } from '../../src/index.js';
+import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
+
+let t: TempStore;
+beforeEach(async () => {
+  t = await tempStore();
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await t.cleanup();
+});
+
+/** `size` events of session `s` at times base, base + 1, ... */
+function run(size: number, base: number, type = 'tool.used'): Event[] {
+  return Array.from({ length: size }, (_, i) => ev(type, base + i, 's'));
+}
+
+describe('SessionStore writes: at most 10,000 events a batch', () => {
+  for (const urgent of [false, true]) {
+    const options = urgent ? { urgent: true } : undefined;
+    const kind = urgent ? 'urgent' : 'normal';
+
+    it(`merges ${kind} appends queued together that make exactly 10,000 events into one write; one more event takes two`, async () => {
+      let before = t.store.stats().writes;
+      const full = await Promise.all([
+        t.store.append(run(9_000, 0), options),
+        t.store.append(run(1_000, 9_000), options),
+      ]);
+      expect(t.store.stats().writes - before).toBe(1);
+      expect(full.map((p) => p[0]!.seq)).toEqual([0, 9_000]);
+
+      before = t.store.stats().writes;
+      const over = await Promise.all([
+        t.store.append(run(9_000, 10_000), options),
+        t.store.append(run(1_001, 19_000), options),
+      ]);
+      expect(t.store.stats().writes - before).toBe(2);
+      expect(over.map((p) => p[0]!.seq)).toEqual([10_000, 19_000]);
+      expect(await t.store.session('s')).toMatchObject({ eventCount: 20_001, nextSeq: 20_001 });
+    });
+
+    it(`writes a single ${kind} append of more than 10,000 events as one batch`, async () => {
+      const before = t.store.stats().writes;
+      const positions = await t.store.append(run(10_001, 0), options);
+      expect(t.store.stats().writes - before).toBe(1);
+      expect(positions.map((p) => p.seq)).toEqual(positions.map((_, i) => i));
+      expect(await t.store.session('s')).toMatchObject({ eventCount: 10_001, nextSeq: 10_001 });
+    });
+  }
+});
+
+describe('SessionStore writes: when appends are resolved', () => {
+  /** Counts the LevelDB batch writes started from now on (each still written). */
+  async function countWrites(onWrite?: (n: number) => void): Promise<() => number> {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    const original = AbstractChainedBatch.prototype.write;
+    let started = 0;
+    vi.spyOn(AbstractChainedBatch.prototype, 'write').mockImplementation(function (
+      this: InstanceType<typeof AbstractChainedBatch>,
+      options?: unknown,
+    ) {
+      started++;
+      onWrite?.(started);
+      return original.call(this, options as never);
+    });
+    return () => started;
+  }
+
+  it('starts the next write before resolving the appends just written (their callers run meanwhile)', async () => {
+    await t.store.append(run(1, 0));
+    let second: Promise<unknown> | undefined;
+    // b is queued while a's write is in flight.
+    const writes = await countWrites((n) => {
+      if (n === 1) second = t.store.append(run(1, 2));
+    });
+    let seenByA = -1;
+    const first = t.store.append(run(1, 1)).then(() => {
+      seenByA = writes();
+    });
+    await first;
+    await second;
+    expect(seenByA).toBe(2);
+    expect((await collect(t.store.entries('s'))).map((e) => e.seq)).toEqual([0, 1, 2]);
+  });
+
+  it('resolves an urgent append before building the next batch: its caller runs first', async () => {
+    await t.store.append(run(1, 0));
+    const writes = await countWrites();
+    let seenByU = -1;
+    // In one tick: u overtakes a, which waits for the next write.
+    const urgent = t.store.append(run(1, 1, 'workflow.failed'), { urgent: true }).then(() => {
+      seenByU = writes();
+    });
+    const normal = t.store.append(run(1, 2));
+    await Promise.all([urgent, normal]);
+    expect(seenByU).toBe(1);
+    expect(writes()).toBe(2);
+  });
+});
+
+describe('SessionStore writes: damaged session metadata', () => {
+  // Each field of a metadata record made wrong in turn (docs/store.md, "Errors": damaged metadata is
+  // rebuilt from the session's events, and reported): none may be taken as it is.
+  const damage: Array<[string, (meta: Record<string, unknown>) => unknown]> = [
+    ['not an object', () => [1]],
+    ['sessionId a number', (m) => ({ ...m, sessionId: 5 })],
+    ['n negative', (m) => ({ ...m, n: -1 })],
+    ['n a string', (m) => ({ ...m, n: String(m.n) })],
+    ['eventCount negative', (m) => ({ ...m, eventCount: -1 })],
+    ['nextSeq 1.5', (m) => ({ ...m, nextSeq: 1.5 })],
+    ['createdAt a string', (m) => ({ ...m, createdAt: '2026' })],
+    ['startTime null', (m) => ({ ...m, startTime: null })],
+    ['lastEventTime a string', (m) => ({ ...m, lastEventTime: '2' })],
+    ['typeCounts an array', (m) => ({ ...m, typeCounts: [] })],
+    ['a type count negative', (m) => ({ ...m, typeCounts: { a: 1, b: -1 } })],
+    ['meta null', (m) => ({ ...m, meta: null })],
+  ];
+
+  it('reads and appends to a session whose metadata has any one field wrong as rebuilt from its events, reporting it', async () => {
+    // Session i gets the damage i.
+    const ids = damage.map((_, i) => `s${i}`);
+    for (const id of ids) {
+      await t.store.startSession(id, { owner: 'me' });
+      // Not in time order: the earliest and latest events are neither the first nor the last.
+      await t.store.append([ev('a', 1, id), ev('b', 3, id), ev('a', 2, id)]);
+    }
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    for (const [i, id] of ids.entries()) {
+      const good = JSON.parse((await raw.get(`!s!${id}`))!) as Record<string, unknown>;
+      await raw.put(`!s!${id}`, JSON.stringify(damage[i]![1](good)));
+    }
+    await raw.close();
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
+    const rebuilt = (sessionId: string) => ({
+      sessionId,
+      createdAt: expect.any(Number),
+      startTime: 1,
+      lastEventTime: 3,
+      eventCount: 3,
+      nextSeq: 3,
+      typeCounts: { a: 2, b: 1 },
+      // The events do not hold it: a rebuilt session has none.
+      meta: {},
+    });
+    for (const [i, id] of ids.entries()) {
+      const name = damage[i]![0];
+      expect({ name, info: await store.session(id) }).toEqual({ name, info: rebuilt(id) });
+      expect({ name, reports: reports.filter((r) => r.sessionId === id).map((r) => r.kind) }).toEqual({
+        name,
+        reports: ['session'],
+      });
+      // The next write rebuilds it too (its seqs go on), and stores it.
+      expect(await store.append([ev('c', 0, id), ev('c', 2, id)])).toEqual([
+        { sessionId: id, seq: 3 },
+        { sessionId: id, seq: 4 },
+      ]);
+      expect({ name, info: await store.session(id) }).toEqual({
+        name,
+        info: { ...rebuilt(id), startTime: 0, eventCount: 5, nextSeq: 5, typeCounts: { a: 2, b: 1, c: 2 } },
+      });
+    }
+  });
+
+  it('never reuses a seq when the metadata is one write behind the events (its nextSeq is the last seq stored)', async () => {
+    // What a crash between two writes cannot leave, but a damaged or restored disk can: the session's
+    // next seq is checked against its last stored key, and the metadata rebuilt, keeping its meta.
+    await t.store.startSession('s', { owner: 'me' });
+    await t.store.append([ev('a', 1, 's'), ev('a', 2, 's')]);
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    const behind = (await raw.get('!s!s'))!;
+    await raw.close();
+    let store = await t.reopen();
+    const third = ev('b', 3, 's');
+    expect(await store.append([third])).toEqual([{ sessionId: 's', seq: 2 }]);
+    await store.close();
+    await raw.open();
+    await raw.put('!s!s', behind);
+    await raw.close();
+
+    store = await t.reopen();
+    const fourth = ev('c', 4, 's');
+    expect(await store.append([fourth])).toEqual([{ sessionId: 's', seq: 3 }]);
+    expect((await collect(store.entries('s'))).map((e) => e.event)).toEqual([
+      expect.objectContaining({ type: 'a' }),
+      expect.objectContaining({ type: 'a' }),
+      third,
+      fourth,
+    ]);
+    expect(await store.session('s')).toMatchObject({
+      eventCount: 4,
+      nextSeq: 4,
+      typeCounts: { a: 2, b: 1, c: 1 },
+      startTime: 1,
+      lastEventTime: 4,
+      meta: { owner: 'me' },
+    });
+  });
+});
+
+describe('SessionStore writes: a batch with a startSession in it', () => {
+  it('rejects every job of a failed write, a startSession among them, with STORE_WRITE_FAILED and its unwritten events', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    vi.spyOn(AbstractChainedBatch.prototype, 'write').mockRejectedValueOnce(new Error('disk full'));
+    const events = [ev('a', 1, 's'), ev('b', 2, 's')];
+    // Queued in one tick: one batch, which fails.
+    const outcomes = await Promise.allSettled([
+      t.store.startSession('s', { owner: 'me' }),
+      t.store.append(events),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    const [started, appended] = outcomes.map((o) => (o as PromiseRejectedResult).reason as StoreError);
+    expect(started).toBeInstanceOf(StoreError);
+    expect(started!.code).toBe('STORE_WRITE_FAILED');
+    expect(started!.events).toEqual([]);
+    expect(appended!.code).toBe('STORE_WRITE_FAILED');
+    expect(appended!.events).toEqual(events);
+    // Nothing was written; the store goes on.
+    expect(await t.store.session('s')).toBeUndefined();
+    expect(await t.store.append(events)).toEqual([
+      { sessionId: 's', seq: 0 },
+      { sessionId: 's', seq: 1 },
+    ]);
+  });
+
+  it('a tail sees the events of a batch that also holds a startSession of its session', async () => {
+    const seen: number[] = [];
+    const sub = tail(t.store, 's').subscribe((entry) => seen.push(entry.event.timestamp));
+    const [info, positions] = await Promise.all([
+      t.store.startSession('s', { owner: 'me' }),
+      t.store.append([ev('a', 1, 's'), ev('a', 2, 's')]),
+      t.store.startSession('s', { more: 1 }),
+    ]);
+    expect(info).toMatchObject({ eventCount: 0, meta: { owner: 'me' } });
+    expect(positions).toEqual([
+      { sessionId: 's', seq: 0 },
+      { sessionId: 's', seq: 1 },
+    ]);
+    for (const deadline = Date.now() + 30_000; seen.length < 2 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    sub.unsubscribe();
+    expect(seen).toEqual([1, 2]);
+  });
+});
+
+describe('SessionStore writes: bad arguments', () => {
+  it('refuses what is not an array of events, a bad session id or meta with ConfigError, writing nothing', async () => {
+    const refused = [
+      t.store.append('abc' as never),
+      t.store.append({ length: 1, 0: ev('a', 1, 's') } as never),
+      t.store.append([ev('a', 1, 's')], null as never),
+      t.store.append([ev('a', 1, 's')], [] as never),
+      t.store.startSession(''),
+      t.store.startSession(5 as never),
+      t.store.startSession('s', null as never),
+      t.store.startSession('s', [1] as never),
+      t.store.startSession('s', 'meta' as never),
+      t.store.deleteSession(''),
+      t.store.deleteSession(undefined as never),
+    ];
+    for (const [i, call] of refused.entries()) {
+      expect({ i, error: await call.catch((e: unknown) => e) }).toEqual({
+        i,
+        error: expect.any(ConfigError),
+      });
+    }
+    expect(await t.store.sessions()).toEqual([]);
+    expect(t.store.stats().writes).toBe(0);
+  });
+
+  it('refuses startSession and deleteSession after close() with STORE_NOT_OPEN', async () => {
+    await t.store.close();
+    for (const call of [t.store.startSession('s'), t.store.deleteSession('s'), t.store.startSession()]) {
+      expect(await call.catch((e: unknown) => e)).toMatchObject({ code: 'STORE_NOT_OPEN' });
+    }
+  });
+});
+
+describe('SessionStore writes: urgent appends', () => {
+  it('lets an urgent append overtake again once the appends an urgent batch kept waiting are written', async () => {
+    const [u1, a] = [ev('workflow.failed', 1, 's'), ev('tool.used', 2, 's')];
+    // u1 overtakes a; a, kept waiting by it, is written next.
+    const first = await Promise.all([t.store.append([u1], { urgent: true }), t.store.append([a])]);
+    expect(first.map((p) => p[0]!.seq)).toEqual([0, 1]);
+    // The fairness rule was for a, written now: u2 overtakes b, queued with it.
+    const [b, u2] = [ev('tool.used', 3, 's'), ev('workflow.failed', 4, 's')];
+    const second = await Promise.all([t.store.append([b]), t.store.append([u2], { urgent: true })]);
+    expect(second.map((p) => p[0]!.seq)).toEqual([3, 2]);
+    expect(await collect(t.store.query('s'))).toEqual([u1, a, u2, b]);
+  });
+});
