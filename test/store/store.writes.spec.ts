@@ -255,6 +255,36 @@ describe('SessionStore writes: a batch with a startSession in it', () => {
   });
 });
 
+describe('SessionStore writes: reading the metadata of a session not in memory fails', () => {
+  it('rejects the appends of that batch with STORE_WRITE_FAILED, their events and the read error, and goes on', async () => {
+    const { AbstractLevel } = await import('abstract-level');
+    const readError = new Error('read error');
+    vi.spyOn(AbstractLevel.prototype, 'getMany').mockRejectedValueOnce(readError);
+    const events = [ev('a', 1, 'new'), ev('b', 2, 'new')];
+    const [first, second] = await Promise.allSettled([
+      t.store.append(events.slice(0, 1)),
+      t.store.append(events.slice(1)),
+    ]);
+    for (const [outcome, written] of [
+      [first, events.slice(0, 1)],
+      [second, events.slice(1)],
+    ] as const) {
+      expect(outcome.status).toBe('rejected');
+      const error = (outcome as PromiseRejectedResult).reason as StoreError;
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.code).toBe('STORE_WRITE_FAILED');
+      expect(error.events).toEqual(written);
+      // LevelDB's failure, not one of the store's own that followed from it.
+      expect(error.cause).toBe(readError);
+    }
+    expect(t.store.stats().writes).toBe(0);
+    expect(await t.store.append(events)).toEqual([
+      { sessionId: 'new', seq: 0 },
+      { sessionId: 'new', seq: 1 },
+    ]);
+  });
+});
+
 describe('SessionStore writes: bad arguments', () => {
   it('refuses what is not an array of events, a bad session id or meta with ConfigError, writing nothing', async () => {
     const refused = [
