@@ -171,6 +171,32 @@ describe('SessionStore writes: damaged session metadata', () => {
     }
   });
 
+  it('rebuilds over an event record that cannot be decoded: reported, not counted, its seq never reused', async () => {
+    await t.store.append([ev('a', 1, 's'), ev('b', 2, 's'), ev('a', 3, 's')]);
+    await t.store.close();
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    const last = (await raw.keys({ gte: '!e!', lt: '!e"' }).all()).at(-1)!;
+    await raw.put(last, '{"broken');
+    await raw.put('!s!s', 'garbage');
+    await raw.close();
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
+    expect(await store.session('s')).toMatchObject({
+      eventCount: 2,
+      nextSeq: 3,
+      typeCounts: { a: 1, b: 1 },
+      startTime: 1,
+      lastEventTime: 2,
+    });
+    expect(reports.map((r) => [r.kind, r.seq])).toEqual([
+      ['session', undefined],
+      ['event', 2],
+    ]);
+    expect(await store.append([ev('c', 4, 's')])).toEqual([{ sessionId: 's', seq: 3 }]);
+    expect(await store.session('s')).toMatchObject({ eventCount: 3, nextSeq: 4 });
+  });
+
   it('never reuses a seq when the metadata is one write behind the events (its nextSeq is the last seq stored)', async () => {
     // What a crash between two writes cannot leave, but a damaged or restored disk can: the session's
     // next seq is checked against its last stored key, and the metadata rebuilt, keeping its meta.
