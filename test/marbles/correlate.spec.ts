@@ -20,6 +20,7 @@ import {
   type ActivityData,
   bridgeHooks,
   ConfigError,
+  type CorrelateOptions,
   type CorrelationErrorData,
   type CorrelationEvent,
   type CorrelationGroup,
@@ -1620,5 +1621,174 @@ describe('correlate: properties', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+/**
+ * What a consumer gets (as `show` reads it) and how the output ends (`complete`, `error <message>`) when
+ * it throws on the outputs labelled `throwOn`.
+ */
+function consume(
+  events: readonly Event[],
+  groups: readonly CorrelationGroup[] | undefined,
+  options: CorrelateOptions,
+  throwOn: readonly string[] = [],
+  show: (event: Event) => string = label,
+): string[] {
+  const got: string[] = [];
+  from(events)
+    .pipe(correlate(groups, options))
+    .subscribe(
+      new (class extends Subscriber<Event> {
+        protected override _next(event: Event): void {
+          got.push(show(event));
+          if (throwOn.includes(label(event))) throw new Error(`consumer on ${label(event)}`);
+        }
+        protected override _error(error: unknown): void {
+          got.push(`error ${(error as Error).message}`);
+        }
+        protected override _complete(): void {
+          got.push('complete');
+        }
+      })(),
+    );
+  return got;
+}
+
+/** A group on `types` (window 1 min by default) whose rule is `rule`. */
+const group = (
+  name: string,
+  types: readonly string[],
+  rule: CorrelationGroup['rule'],
+  windowMs = MIN,
+): CorrelationGroup => ({ name, eventTypes: types, windowMs, rule });
+const always: CorrelationGroup['rule'] = () => ({ confidence: 1 });
+const atLeast =
+  (n: number): CorrelationGroup['rule'] =>
+  (events) =>
+    events.length >= n ? { confidence: 1 } : null;
+
+describe('correlate: a session whose clock lags the newest timestamp seen', () => {
+  // B moves event time to 10 min; A's events come after it, stamped 0 to 2 min. A's episode is quiet by
+  // the newest timestamp (last event at 2 min, window 5 min), though no advance of event time ran a
+  // sweep after it opened: what comes next must still find it quiet.
+  const lagging = [ev('b', 'prompt.submitted', 10 * MIN, {}, 'B'), ...feature('A')];
+  const opened = ['b', 'f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5'];
+  const quiet = 'ended:feature-development:5:quiet';
+  const cases: Array<[string, Event[], string[]]> = [
+    ['its next event of the group', [file('f4', 8 * MIN)], [quiet, 'f4']],
+    ['its session.ended', [ev('end', 'session.ended', 3 * MIN)], [quiet, 'end']],
+    ['the completion', [], [quiet]],
+  ];
+
+  it.each(cases)(
+    'ends its quiet episode as quiet at %s, also when the consumer throws on that end',
+    (_, then, after) => {
+      const events = [...lagging, ...then];
+      expect(consume(events, undefined, {})).toEqual([...opened, ...after, 'complete']);
+      // The rest of the input is still handled, then the output errors with the consumer's exception.
+      expect(consume(events, undefined, {}, [quiet])).toEqual([
+        ...opened,
+        ...after,
+        `error consumer on ${quiet}`,
+      ]);
+    },
+  );
+
+  it('drops it, rather than evicting another session, when a new session finds the map full', () => {
+    // B's episode (8 to 10 min) is still open; A, quiet and idle by 10 min, is what a sweep drops.
+    const events = [...feature('B', 8 * MIN, 'b'), ...feature('A'), file('c', 10 * MIN, undefined, 'C')];
+    const show = (e: Event) => `${e.sessionId} ${label(e)}`;
+    const options = { maxSessions: 2, passThrough: false };
+    const before = ['B detected:feature-development:5', 'A detected:feature-development:5'];
+    expect(consume(events, undefined, options, [], show)).toEqual([
+      ...before,
+      `A ${quiet}`,
+      'B ended:feature-development:5:flushed',
+      'complete',
+    ]);
+    // C is still tracked (its file counts in the flush's episodes: none here), then the output errors.
+    expect(consume(events, undefined, options, [quiet], show)).toEqual([
+      ...before,
+      `A ${quiet}`,
+      'B ended:feature-development:5:flushed',
+      `error consumer on ${quiet}`,
+    ]);
+  });
+});
+
+describe('correlate: event time', () => {
+  it('keeps sweeping after an event without a usable timestamp', () => {
+    const undated = { ...ev('x', 'prompt.submitted', 0, {}, 'X'), timestamp: Number.NaN };
+    expect(labels([...feature('A'), undated, ev('y', 'prompt.submitted', 10 * MIN, {}, 'Y')])).toEqual([
+      ...['f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5'],
+      'x',
+      'ended:feature-development:5:quiet',
+      'y',
+    ]);
+  });
+
+  it('puts a new session’s event without a usable timestamp at the newest timestamp seen, an older event after it', () => {
+    const events = [
+      ev('b', 'prompt.submitted', 10 * MIN, {}, 'B'),
+      ev('c', 'prompt.submitted', 0, {}, 'C'),
+      { ...ev('a', 'e', 0, {}, 'A'), timestamp: Number.NaN },
+    ];
+    const [detected] = activities(run(events, [group('g', ['e'], always)]));
+    expect(detected!.timestamp).toBe(T0 + 10 * MIN);
+    expect(detected!.data.window).toStrictEqual({ start: T0 + 10 * MIN, end: T0 + 10 * MIN });
+  });
+
+  it('ends a short group’s episode at the first event after its quiet time, beside a longer one of its session', () => {
+    // Two groups, windows 1 and 10 min: the short episode opens after a sweep read the session's idle
+    // time (10 min on), the long one opens after it. x, 3 min on, is after the short one's quiet time.
+    const groups = [group('short', ['s'], atLeast(2)), group('long', ['l'], always, 10 * MIN)];
+    const events = [
+      ev('s1', 's', 0),
+      ev('s2', 's', SEC),
+      ev('l1', 'l', 2 * SEC),
+      ev('x', 'p', 3 * MIN, {}, 'B'),
+    ];
+    expect(labels(events, groups)).toEqual([
+      's1',
+      's2',
+      'detected:short:2',
+      'l1',
+      'detected:long:1',
+      'ended:short:2:quiet',
+      'x',
+      'ended:long:1:flushed',
+    ]);
+  });
+
+  it('ends equal deadlines by session id, then group, whatever order the sessions came in', () => {
+    const groups = [group('g1', ['e'], always), group('g2', ['e'], always)];
+    const show = (e: Event) => `${e.sessionId} ${label(e)}`;
+    const events = [ev('b', 'e', 0, {}, 'B'), ev('a', 'e', 0, {}, 'A')];
+    const detected = ['B detected:g1:1', 'B detected:g2:1', 'A detected:g1:1', 'A detected:g2:1'];
+    const ends = (reason: string) => [
+      `A ended:g1:1:${reason}`,
+      `A ended:g2:1:${reason}`,
+      `B ended:g1:1:${reason}`,
+      `B ended:g2:1:${reason}`,
+    ];
+    // Found quiet by a jump in event time, and flushed.
+    const x = ev('x', 'p', 2 * MIN, {}, 'X');
+    expect(run([...events, x], groups, { passThrough: false }).map(show)).toEqual([
+      ...detected,
+      ...ends('quiet'),
+    ]);
+    expect(run(events, groups, { passThrough: false }).map(show)).toEqual([...detected, ...ends('flushed')]);
+  });
+
+  it('leaves the scheduler alone without liveClock, even given one', () => {
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input.pipe(correlate([group('g', ['e'], always)], { scheduler })).subscribe((e) => seen.push(label(e)));
+    input.next({ ...ev('e1', 'e', 0), timestamp: 0 });
+    expect(scheduler.actions).toHaveLength(0);
+    scheduler.flush();
+    expect(seen).toEqual(['e1', 'detected:g:1']);
   });
 });
