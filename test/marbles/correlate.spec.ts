@@ -1792,3 +1792,196 @@ describe('correlate: event time', () => {
     expect(seen).toEqual(['e1', 'detected:g:1']);
   });
 });
+
+describe('correlate: what an episode lists', () => {
+  it('lists the files of the window’s events when the rule names none, each once, and [] when none', () => {
+    const g = group('g', ['e'], atLeast(3));
+    const events = [
+      ev('e1', 'e', 0, { file_path: '/a.ts' }),
+      ev('e2', 'e', SEC),
+      ev('e3', 'e', 2 * SEC, { file_path: '/b.ts' }),
+      ev('e4', 'e', 3 * SEC, { file_path: '/a.ts' }),
+    ];
+    const [detected, ended] = activities(run(events, [g], { maxFiles: 2 }));
+    expect(detected!.data).toMatchObject({ files_affected: ['/a.ts', '/b.ts'], files_truncated: false });
+    // /a.ts again: already listed, so nothing was left out.
+    expect(ended!.data).toMatchObject({ files_affected: ['/a.ts', '/b.ts'], files_truncated: false });
+    const [bare] = activities(run([ev('e1', 'e', 0)], [group('g', ['e'], always)]));
+    expect(bare!.data.files_affected).toStrictEqual([]);
+  });
+
+  it('lists only string ids, and names no trigger for an event without one', () => {
+    const groups = [
+      group('g', ['e'], atLeast(2)),
+      group('broken', ['e'], () => {
+        throw new Error('rule');
+      }),
+    ];
+    const events = [
+      { ...ev('x', 'e', 0), id: 7 as unknown as string },
+      ev('a', 'e', SEC),
+      { ...ev('y', 'e', 2 * SEC), id: 8 as unknown as string },
+      ev('b', 'e', 3 * SEC),
+    ];
+    const out = run(events, groups, { passThrough: false });
+    const [detected, ended] = activities(out);
+    expect(detected!.data).toMatchObject({ event_count: 2, event_ids: ['a'] });
+    expect(ended!.data).toMatchObject({ event_count: 4, event_ids: ['a', 'b'], event_ids_truncated: true });
+    const error = out.find((e) => e.type === 'correlation.error') as Event<CorrelationErrorData>;
+    expect(error.data.trigger_event_id).toBeNull();
+  });
+
+  it('calls the rule again for an update on the window of the last windowMs, events before the detection included', () => {
+    // Confidence: a tenth per event in the window; no files named, so the events' files are listed.
+    const g = group('g', ['e'], (events) => (events.length >= 2 ? { confidence: events.length / 10 } : null));
+    const events = [
+      ev('e1', 'e', 0, { file_path: '/a.ts' }),
+      ev('e2', 'e', 10 * SEC, { file_path: '/b.ts' }),
+      ev('e3', 'e', 20 * SEC, { file_path: '/c.ts' }),
+      ev('e4', 'e', 30 * SEC),
+      ev('e5', 'e', 80 * SEC), // the window: e3 (80 s - 1 min exactly), e4, e5
+    ];
+    const out = activities(run(events, [g], { updateIntervalMs: 15 * SEC }));
+    expect(out.map((e) => [label(e), e.data.confidence, e.data.files_affected])).toEqual([
+      ['detected:g:2', 0.2, ['/a.ts', '/b.ts']],
+      ['updated:g:4', 0.4, ['/a.ts', '/b.ts', '/c.ts']],
+      ['updated:g:5', 0.3, ['/a.ts', '/b.ts', '/c.ts']],
+      ['ended:g:5:flushed', 0.3, ['/a.ts', '/b.ts', '/c.ts']],
+    ]);
+    // A consumer that throws on an update ends the output with its exception, after the flush.
+    expect(consume(events, [g], { updateIntervalMs: 15 * SEC, passThrough: false }, ['updated:g:4'])).toEqual(
+      ['detected:g:2', 'updated:g:4', 'ended:g:4:flushed', 'error consumer on updated:g:4'],
+    );
+  });
+
+  it('keeps its window right when many events leave it at once (the buffer compacted)', () => {
+    // 34 events within 34 ms; all leave the 10 s window at 10.5 s, while e9 keeps the session going.
+    const burst = Array.from({ length: 34 }, (_, i) => ev(`b${i}`, 'e', i));
+    const later = [9_000, 10_500, 12_000, 19_600].map((t) => ev(`e${t}`, 'e', t));
+    const windows: string[][] = [];
+    const g = group(
+      'g',
+      ['e'],
+      (events) => {
+        windows.push(events.map((e) => e.id));
+        return null;
+      },
+      10 * SEC,
+    );
+    run([...burst, ...later], [g]);
+    expect(windows.slice(-3)).toEqual([
+      ['e9000', 'e10500'],
+      ['e9000', 'e10500', 'e12000'],
+      ['e10500', 'e12000', 'e19600'],
+    ]);
+    // A default rule's counts too: 34 tool uses leave at f2, then f1 and u1 at u2; f2 … f4 and u2, u3 match.
+    const shorter = { ...DEFAULT_CORRELATION_GROUPS[0]!, windowMs: 10 * SEC };
+    const tools = Array.from({ length: 34 }, (_, i) => tool(`u${i}-`, i));
+    const rest = [
+      file('f1', 9_000),
+      tool('u1', 9_500),
+      file('f2', 10_500),
+      tool('u2', 19_600),
+      file('f3', 19_700),
+      tool('u3', 19_800),
+      file('f4', 19_900),
+    ];
+    expect(activities(run([...tools, ...rest], [shorter])).map(label)).toEqual([
+      'detected:feature-development:5',
+      'ended:feature-development:5:flushed',
+    ]);
+  });
+});
+
+describe('correlate: groups that watch session.ended', () => {
+  it('ends the session’s episodes after its session.ended joins them, and drops the session', () => {
+    const g = group('g', ['step', 'session.ended'], always);
+    const events = [ev('s1', 'step', 0), ev('end', 'session.ended', SEC), ev('s2', 'step', 2 * SEC)];
+    expect(labels(events, [g])).toEqual([
+      's1',
+      'detected:g:1',
+      'end',
+      'ended:g:2:session-ended',
+      // A new session: a new episode.
+      's2',
+      'detected:g:1',
+      'ended:g:1:flushed',
+    ]);
+  });
+
+  it('leaves no live timer when a session.ended is all its session had', () => {
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const g = group('g', ['step', 'session.ended'], always);
+    input.pipe(correlate([g], { liveClock: true, scheduler })).subscribe();
+    input.next({ ...ev('end', 'session.ended', 0), timestamp: 0 });
+    expect(scheduler.actions).toHaveLength(0);
+  });
+});
+
+describe('correlate: results, inputs and reports at their edges', () => {
+  it('accepts confidences 0 and 1 and a rule giving undefined, refuses a numeric string, -0.1 and files not all strings', () => {
+    const outcome = (result: unknown) =>
+      labels([ev('a', 'e', 0)], [group('g', ['e'], () => result as never)], { passThrough: false });
+    expect(outcome({ confidence: 0 })).toEqual(['detected:g:1', 'ended:g:1:flushed']);
+    expect(outcome({ confidence: 1 })).toEqual(['detected:g:1', 'ended:g:1:flushed']);
+    expect(outcome(undefined)).toEqual([]);
+    for (const bad of [
+      { confidence: '0.5' },
+      { confidence: -0.1 },
+      { confidence: 1, files_affected: ['/a.ts', 1] },
+    ]) {
+      expect(outcome(bad)).toEqual(['error:g']);
+    }
+  });
+
+  it('stamps an unreadable event’s report with the newest timestamp seen, and reports it once per window like a rule', () => {
+    const hostile = (): Event =>
+      ({
+        get type(): string {
+          throw new Error('getter');
+        },
+      }) as unknown as Event;
+    const [h1, h2] = [hostile(), hostile()];
+    const out = run([ev('a', 'p', 10 * MIN), h1, h2]);
+    expect(out.map((e) => (e === h1 ? 'h1' : e === h2 ? 'h2' : label(e)))).toEqual([
+      'a',
+      'error:null',
+      'h1',
+      'h2',
+    ]);
+    expect(out[1]!.timestamp).toBe(T0 + 10 * MIN);
+  });
+
+  it('emits a value that is not an event only with passThrough', () => {
+    const values = [null, 5, 'x'] as unknown as Event[];
+    expect(run(values)).toEqual(values);
+    expect(run(values, undefined, { passThrough: false })).toEqual([]);
+  });
+
+  it('passes on once, and counts, the events a temporalAggregate window carries', () => {
+    const w = ev('w', 'file.modified.aggregated', 2 * MIN, { events: feature() });
+    expect(labels([w])).toEqual([
+      'w',
+      'detected:feature-development:5',
+      'ended:feature-development:5:flushed',
+    ]);
+    // A consumer that throws on what one of them derives ends the output with its exception.
+    expect(consume([w], undefined, {}, ['detected:feature-development:5'])).toEqual([
+      'w',
+      'detected:feature-development:5',
+      'ended:feature-development:5:flushed',
+      'error consumer on detected:feature-development:5',
+    ]);
+  });
+
+  it('reads only .aggregated and .late events as carrying events, and one without them as carrying none', () => {
+    const g = group('g', ['e'], always);
+    const events = [
+      ev('p', 'prompt.submitted', 0, { event: ev('inner', 'e', 0), events: [ev('inner2', 'e', 0)] }),
+      { ...ev('w', 'e.aggregated', 0), data: undefined as never },
+      { ...ev('l', 'e.late', 0), data: undefined as never },
+    ];
+    expect(labels(events, [g])).toEqual(['p', 'w', 'l']);
+  });
+});
