@@ -343,6 +343,10 @@ describe('correlate: configuration', () => {
   });
 
   it('names the operator and the field in the message', () => {
+    expect(() => correlate([group, { ...group }])).toThrow(/^correlate: invalid configuration: 1\.name/);
+    expect(() => correlate([group], { scheduler: null as never })).toThrow(
+      /^correlate: invalid configuration: scheduler/,
+    );
     expect(() => correlate([{ ...group, windowMs: -5 }])).toThrow(
       /^correlate: invalid configuration: 0\.windowMs/,
     );
@@ -432,6 +436,24 @@ describe('correlate: feature-development', () => {
       'detected:/r/a.ts,/r/b.ts',
       'ended:/r/a.ts,/r/b.ts,/r/c.ts',
     ]);
+  });
+
+  it('counts file events whatever their data, and lists their string paths only', () => {
+    const events = [
+      { ...ev('f1', 'file.created', 0), data: null as never },
+      tool('t1', SEC),
+      ev('f2', 'file.modified', 2 * SEC, { file_path: 42 }),
+      tool('t2', 3 * SEC),
+      ev('f3', 'file.modified', 4 * SEC, { file_path: '' }),
+      file('f4', 5 * SEC, '/r/a.ts'),
+    ];
+    const out = run(events, undefined, { passThrough: false });
+    expect(out.map(label)).toEqual(['detected:feature-development:5', 'ended:feature-development:6:flushed']);
+    expect((out[1]!.data as ActivityData).files_affected).toEqual(['/r/a.ts']);
+    // The rule itself: tool uses are tool.used events only.
+    const rule = DEFAULT_CORRELATION_GROUPS[0]!.rule;
+    const prompts = [ev('p1', 'prompt.submitted', 0), ev('p2', 'prompt.submitted', 0)];
+    expect(rule([file('a', 0), file('b', 0), file('c', 0), tool('t', 0), ...prompts])).toBeNull();
   });
 
   it('is not detected with 2 file events, however many tool uses', () => {
@@ -623,6 +645,85 @@ describe('correlate: bug-fix', () => {
     expect(bugFix([ev('c', 'git.commit', 0, { message: 'fix: x' }), file('m', SEC)])).toEqual([]);
     // The modification must be within the 3-minute window before the commit.
     expect(bugFix([file('m', 0), ev('c', 'git.commit', 3 * MIN + 1, { message: 'fix: x' })])).toEqual([]);
+  });
+
+  /** What a commit with `message` after a modification is: no match, a match with fix evidence, or a plain one. */
+  const verdict = (message: unknown) => {
+    const [detected] = bugFix([file('m', 0), ev('c', 'git.commit', SEC, { message })]);
+    if (detected === undefined) return 'none';
+    return (detected.data.details.evidence as string[]).includes('fix-message') ? 'fix' : 'plain';
+  };
+
+  it('reads fix words in all their forms in a message that is not a conventional commit', () => {
+    const fixes = [
+      ...['fix the parser', 'Fixes #12', 'fixed it', 'a bug in totals', 'two bugs', 'bugfix for totals'],
+      ...['hotfix', 'a regression', 'resolve the overflow', 'resolves #3', 'resolved', 'repair the cache'],
+      ...['repaired', 'repairs the cache', 'crash on load', 'crashes on load'],
+      // Not conventional: the colon does not follow the first word.
+      'Fix crash: on load',
+    ];
+    expect(fixes.filter((message) => verdict(message) !== 'fix')).toEqual([]);
+    expect(['tidy', 'prefix the ids', 'debugging'].map(verdict)).toEqual(['plain', 'plain', 'plain']);
+    // A message that is not a string says nothing.
+    expect(verdict(['fix: x'])).toBe('plain');
+  });
+
+  it('reads a conventional commit by its type: fix, bugfix and hotfix are fixes, the other known types no match', () => {
+    expect(['fix: x', 'bugfix: x', 'hotfix(cart): x', 'Fix!: x'].map(verdict)).toEqual([
+      'fix',
+      'fix',
+      'fix',
+      'fix',
+    ]);
+    const others = ['feat', 'feature', 'docs', 'doc', 'chore', 'refactor', 'style', 'test', 'tests', 'build'];
+    others.push('ci', 'perf', 'revert', 'release', 'wip');
+    expect(others.filter((type) => verdict(`${type}: fix the crash`) !== 'none')).toEqual([]);
+    // Another type's fix words do not make it a fix.
+    expect(verdict('security: fix the overflow')).not.toBe('fix');
+  });
+
+  it('counts a passing run as green only after a failing one, and only a debugging agent', () => {
+    const evidence = (...between: Event[]) =>
+      bugFix([file('m', 0), ...between, ev('c', 'git.commit', MIN, { message: 'tidy' })])[0]!.data.details
+        .evidence;
+    expect(evidence(ev('g', 'test.run', SEC, { passed: true }))).toEqual(['modified-then-committed']);
+    // A run of unknown outcome is neither red nor green.
+    expect(
+      evidence(
+        ev('r', 'test.run', SEC, { passed: false }),
+        ev('u', 'test.run', 2 * SEC, { outcome: 'unknown' }),
+      ),
+    ).toEqual(['modified-then-committed']);
+    expect(evidence(ev('a', 'agent.completed', SEC, { agent: 'Explore' }))).toEqual([
+      'modified-then-committed',
+    ]);
+    expect(evidence(ev('a', 'agent.completed', SEC, { agent_type: 'bug-hunter' }))).toEqual([
+      'modified-then-committed',
+      'debug-agent',
+    ]);
+  });
+
+  it('lists the modifications with a file path only, and a commit without a message as null', () => {
+    const events = [
+      { ...ev('m0', 'file.modified', 0), data: null as never },
+      ev('m1', 'file.modified', SEC, { file_path: 42 }),
+      ev('m2', 'file.modified', 2 * SEC, { file_path: '' }),
+      file('m3', 3 * SEC, '/r/a.ts'),
+      { ...ev('c', 'git.commit', 4 * SEC), data: null as never },
+    ];
+    const out = run(events, DEFAULT_CORRELATION_GROUPS, { passThrough: false });
+    expect(out.map(label)).toEqual(['detected:bug-fix:5', 'ended:bug-fix:5:flushed']);
+    expect(out[0]!.data).toMatchObject({ files_affected: ['/r/a.ts'], confidence: 0.5 });
+    expect((out[0]!.data as ActivityData).details.commit_message).toBeNull();
+  });
+
+  it('judges by event time a commit that came before an older modification', () => {
+    const events = [ev('c', 'git.commit', 2 * MIN, { message: 'fix: x' }), file('m', MIN)];
+    expect(bugFix(events).map(label)).toEqual(['detected:bug-fix:2']);
+    // The rule itself, on the window as it arrived: a modification before the commit is required.
+    const rule = DEFAULT_CORRELATION_GROUPS[1]!.rule;
+    expect(rule([ev('c', 'git.commit', 0, { message: 'fix: x' }), file('m', SEC)])).toBeNull();
+    expect(rule(events)).toMatchObject({ confidence: 0.75 });
   });
 
   it('finds the fix after temporalAggregate too, when the commit overtakes modifications held in a window', () => {
