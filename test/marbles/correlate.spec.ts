@@ -1180,6 +1180,31 @@ describe('correlate: user groups, errors and bounds', () => {
     expect(dropped.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
   });
 
+  it('holds no event of an open episode without updates: its window goes when it opens', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const input = new Subject<Event>();
+    const out: string[] = [];
+    input
+      .pipe(correlate([{ ...deploy, rule: () => ({ confidence: 1 }) }]))
+      .subscribe((e) => out.push(label(e)));
+    const held: Array<WeakRef<Event>> = [];
+    // Pushed from a function of its own so that no local variable keeps an event alive.
+    const push = (id: string, at: number) => {
+      const event = tool(id, at);
+      held.push(new WeakRef(event));
+      input.next(event);
+    };
+    for (let i = 0; i < 5; i++) push(`t${i}`, i * SEC);
+    // The episode is still open: it lists the ids, not the events.
+    expect(out).toEqual(['t0', 'detected:deploy:1', 't1', 't2', 't3', 't4']);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(held.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+    input.complete();
+    expect(out.at(-1)).toBe('ended:deploy:5:flushed');
+  });
+
   it('evicts the least recently active sessions beyond maxSessions, ending their episodes', () => {
     const events = [...feature('A', 0, 'a'), ...feature('B', 0, 'b'), ...feature('C', 0, 'c')];
     const out = activities(run(events, undefined, { maxSessions: 2, passThrough: false }));
@@ -1239,6 +1264,20 @@ describe('correlate: user groups, errors and bounds', () => {
       'A detected:feature-development:5',
       'A ended:feature-development:5:quiet',
     ]);
+  });
+
+  it('forgets at its session.ended the events its windows held, not only its episodes', () => {
+    // f1 … t2 are one file event short of a feature; after the session.ended, f3 starts afresh.
+    const [f1, t1, f2, t2, f3] = feature('A');
+    const events = [
+      f1!,
+      t1!,
+      f2!,
+      t2!,
+      ev('end', 'session.ended', 2 * MIN),
+      { ...f3!, timestamp: T0 + 2 * MIN },
+    ];
+    expect(labels(events)).toEqual(['f1', 't1', 'f2', 't2', 'end', 'f3']);
   });
 
   it('ends an episode already quiet at its session.ended as quiet, whatever came just before', () => {
