@@ -238,19 +238,34 @@ const DEBUG_AGENT = /debug|fix|bug/i;
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
-/** A usable event time, else Infinity (such an event counts as arriving last, as in `clampTime`). */
-function timeOf(event: Event): number {
-  return finiteTime(event.timestamp) ?? Number.POSITIVE_INFINITY;
-}
-
-/** `events` in event-time order; ties (and the usual, already ordered window) keep arrival order. */
+/**
+ * `events` in event-time order; ties (and the usual, already ordered window) keep arrival order. An event
+ * without a usable time counts as made at the latest time before it in the window, as `clampTime` puts
+ * it at its session's latest time: after what arrived before it, not after what arrives later.
+ */
 function byEventTime(events: readonly Event[]): readonly Event[] {
-  for (let i = 1; i < events.length; i++) {
-    if (timeOf(events[i]!) < timeOf(events[i - 1]!)) {
-      return [...events].sort((a, b) => timeOf(a) - timeOf(b));
-    }
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const event of events) {
+    const time = finiteTime(event.timestamp);
+    if (time === undefined) continue;
+    if (time < latest) return sortedByEventTime(events);
+    latest = time;
   }
   return events;
+}
+
+function sortedByEventTime(events: readonly Event[]): readonly Event[] {
+  const times: number[] = [];
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const event of events) {
+    const time = finiteTime(event.timestamp) ?? latest;
+    times.push(time);
+    if (time > latest) latest = time;
+  }
+  const order = events.map((_, i) => i);
+  // Stable: equal times (two undated events at the start: -Infinity both) keep arrival order.
+  order.sort((a, b) => (times[a] === times[b] ? a - b : times[a]! - times[b]!));
+  return order.map((i) => events[i]!);
 }
 
 const bugFixRule: CorrelationRule = (window) => {

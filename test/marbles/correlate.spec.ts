@@ -717,6 +717,33 @@ describe('correlate: bug-fix', () => {
     expect((out[0]!.data as ActivityData).details.commit_message).toBeNull();
   });
 
+  it('counts a modification without a usable timestamp as made when it arrived: before a later commit, not an earlier one', () => {
+    const undated = (event: Event) => ({ ...event, timestamp: Number.NaN });
+    const before = [
+      ev('p', 'test.run', 0, { passed: false }),
+      undated(file('m', 0)),
+      ev('c', 'git.commit', SEC),
+    ];
+    expect(bugFix(before).map(label)).toEqual(['detected:bug-fix:3']);
+    // The session's first event: it counts as made at the newest timestamp seen (x's).
+    const first = [
+      ev('x', 'prompt.submitted', 0, {}, 'X'),
+      undated(file('m', 0)),
+      ev('c', 'git.commit', SEC),
+    ];
+    expect(bugFix(first).map(label)).toEqual(['detected:bug-fix:2']);
+    expect(bugFix([ev('c', 'git.commit', 0, { message: 'fix: x' }), undated(file('m', SEC))])).toEqual([]);
+    // Also in a window out of order (a late test run, held up on the way): the modification stays after
+    // what arrived before it, before the commit.
+    const late = [
+      ev('a', 'agent.completed', MIN, { agent: 'Explore' }),
+      ev('r', 'test.run', 30 * SEC, { passed: true }),
+      undated(file('m', 0)),
+      ev('c', 'git.commit', 2 * MIN),
+    ];
+    expect(bugFix(late).map(label)).toEqual(['detected:bug-fix:4']);
+  });
+
   it('judges by event time a commit that came before an older modification', () => {
     const events = [ev('c', 'git.commit', 2 * MIN, { message: 'fix: x' }), file('m', MIN)];
     expect(bugFix(events).map(label)).toEqual(['detected:bug-fix:2']);
