@@ -1846,6 +1846,8 @@ describe('correlate: a session whose clock lags the newest timestamp seen', () =
     ['its next event of the group', [file('f4', 8 * MIN)], [quiet, 'f4']],
     ['its session.ended', [ev('end', 'session.ended', 3 * MIN)], [quiet, 'end']],
     ['the completion', [], [quiet]],
+    // A new session's event moves no event time on: it runs no sweep (the map has room).
+    ['the completion, not at a new session’s event', [file('c', 10 * MIN, undefined, 'C')], ['c', quiet]],
   ];
 
   it.each(cases)(
@@ -2073,6 +2075,14 @@ describe('correlate: groups that watch session.ended', () => {
       's2',
       'detected:g:1',
       'ended:g:1:flushed',
+    ]);
+    // A consumer that throws on that end ends the output with its exception.
+    expect(consume(events, [g], {}, ['ended:g:2:session-ended'])).toEqual([
+      's1',
+      'detected:g:1',
+      'end',
+      'ended:g:2:session-ended',
+      'error consumer on ended:g:2:session-ended',
     ]);
   });
 
