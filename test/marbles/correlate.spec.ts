@@ -742,6 +742,13 @@ describe('correlate: bug-fix', () => {
       ev('c', 'git.commit', 2 * MIN),
     ];
     expect(bugFix(late).map(label)).toEqual(['detected:bug-fix:4']);
+    // Nor before a commit that arrived before it, a late event between them.
+    const after = [
+      ev('c', 'git.commit', MIN, { message: 'fix: x' }),
+      ev('r', 'test.run', 30 * SEC, { passed: true }),
+      undated(file('m', 0)),
+    ];
+    expect(bugFix(after)).toEqual([]);
   });
 
   it('judges by event time a commit that came before an older modification', () => {
