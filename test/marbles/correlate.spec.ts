@@ -2135,6 +2135,14 @@ describe('correlate: results, inputs and reports at their edges', () => {
       'h2',
     ]);
     expect(out[1]!.timestamp).toBe(T0 + 10 * MIN);
+    // Before any event time is known too: the first is reported (at 0), the second within its window.
+    const first = run([h1, h2]);
+    expect(first.map((e) => (e === h1 ? 'h1' : e === h2 ? 'h2' : label(e)))).toEqual([
+      'error:null',
+      'h1',
+      'h2',
+    ]);
+    expect(first[0]!.timestamp).toBe(0);
   });
 
   it('emits a value that is not an event only with passThrough', () => {
