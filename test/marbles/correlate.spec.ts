@@ -749,6 +749,13 @@ describe('correlate: bug-fix', () => {
       undated(file('m', 0)),
     ];
     expect(bugFix(after)).toEqual([]);
+    // And a modification held up on the way still counts before its commit after an undated event.
+    const held = [
+      ev('c', 'git.commit', 2 * MIN, { message: 'fix: x' }),
+      undated(ev('r', 'test.run', 0, { passed: true })),
+      file('m', 90 * SEC),
+    ];
+    expect(bugFix(held).map(label)).toEqual(['detected:bug-fix:3']);
   });
 
   it('judges by event time a commit that came before an older modification', () => {
