@@ -509,7 +509,13 @@ describe('toEvents mappings', () => {
       ['cd ~/acme-api &&\n  npm test 2>&1', vitest, 1],
       ['pushd app && npm test', vitest, 1],
       ['cd app && cd server && npm test', vitest, 1],
+      // The cds may be separated by any blanks: a newline, a tab, a CRLF.
+      ['cd app &&\n  cd server && npm test', vitest, 1],
+      ['cd app && \tcd server && npm test', vitest, 1],
+      ['cd app &&\r\ncd server && npm test', vitest, 1],
       ['cd app && npm test && npm run test:e2e', vitest, 1],
+      // zoxide's error starts a line: a test of the tests' own that names it is no cd error.
+      ['cd app && npm test', `${vitest}\n FAIL  src/jump.test.ts > zoxide: picks the best match`, 1],
       ['cd app && npm test || echo "tests failed" >&2', `${vitest}\ntests failed`, 1],
     ];
     for (const [command, error, code] of ran) {
@@ -538,6 +544,11 @@ describe('toEvents mappings', () => {
       ['cd app && npm test | tail -5', vitest],
       ['cd app && npm test; echo done', vitest],
       ['cd app 2>/dev/null && npm test', vitest],
+      ['cd app 2<&- && npm test', vitest],
+      // A first command that is not cd (pushd), however short or alike, may have failed.
+      ['ls dist && npm test', vitest],
+      ['cdk synth && npm test', vitest],
+      ['mkdir -p reports && pytest', vitest],
       ['cd app && npm test', 'Exit code 1'],
       ['cd app && npm test', 'Exit code 1\n  \n'],
       ['cd app && npm test', 'Command failed to start'],
