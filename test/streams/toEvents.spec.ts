@@ -703,6 +703,7 @@ describe('toEvents mappings', () => {
       // The listing check is each test command's: `--co` lists, the second pytest runs.
       ['pytest --co && pytest', 'passed', 'unknown'],
       ['pytest --collect-only -q', 'none', 'none'],
+      ['cargo test -- --list', 'none', 'none'],
       ['npx vitest --help; npm test', 'passed', 'failed'],
     ];
     for (const [command, success, failure] of table) {
@@ -930,6 +931,83 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it("takes a file tool's tool_input.path as its file_path when it has no file_path (Write, MultiEdit, NotebookEdit)", () => {
+    const post = (tool: string, input: Record<string, unknown>) =>
+      toEvents(
+        'PostToolUse',
+        claude('PostToolUse', { tool_name: tool, tool_input: input, tool_response: {} }),
+        T,
+      );
+    for (const tool of ['Write', 'MultiEdit', 'NotebookEdit']) {
+      const events = post(tool, { path: '/r/a.ts', content: 'x', edits: [] });
+      expect(
+        events.map((event) => [event.type, event.data.file_path, 'path' in event.data]),
+        tool,
+      ).toEqual([
+        ['tool.used', '/r/a.ts', false],
+        ['file.modified', '/r/a.ts', false],
+      ]);
+    }
+  });
+
+  it("makes no git.commit nor test.run of a command that is not Bash's (an MCP tool's tool_input.command)", () => {
+    const command = 'git commit -m "fix: trim ids" && npm test';
+    const input = { command };
+    const used = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', {
+        tool_name: 'mcp__ci__run',
+        tool_input: input,
+        tool_response: '[main 1a2b3c4] fix: trim ids\n',
+      }),
+      T,
+    );
+    expect(used.map((event) => [event.type, event.data.command])).toEqual([['tool.used', command]]);
+    const failed = toEvents(
+      'PostToolUseFailure',
+      claude('PostToolUseFailure', {
+        tool_name: 'mcp__ci__run',
+        tool_input: input,
+        error: 'Exit code 1\nfailed',
+      }),
+      T,
+    );
+    expect(failed.map((event) => [event.type, event.data.command])).toEqual([['tool.failed', command]]);
+    // The same line, run by Bash, makes both.
+    const bash = toEvents(
+      'PostToolUse',
+      claude('PostToolUse', {
+        tool_name: 'Bash',
+        tool_input: input,
+        tool_response: '[main 1a2b3c4] fix: trim ids\n',
+      }),
+      T,
+    );
+    expect(types(bash)).toEqual(['tool.used', 'git.commit', 'test.run']);
+  });
+
+  it('maps a failed Bash call without a command to its tool.failed, not a rejection', () => {
+    const events = toEvents(
+      'PostToolUseFailure',
+      claude('PostToolUseFailure', { tool_name: 'Bash', tool_input: {}, error: 'Exit code 1\nfailed' }),
+      T,
+    );
+    expect(events.map((event) => [event.type, event.data])).toEqual([
+      ['tool.failed', { tool_name: 'Bash', error: 'Exit code 1\nfailed', exit_code: 1, success: false }],
+    ]);
+  });
+
+  it("reads exit_code only from an error that starts with Claude Code's `Exit code N`, not from its text", () => {
+    // An Edit that failed on a file whose text has the words: its error quotes them.
+    const error = 'String to replace not found in file.\nString: expect(stderr).toContain("Exit code 2")';
+    const [failed] = toEvents(
+      'PostToolUseFailure',
+      claude('PostToolUseFailure', { tool_name: 'Edit', tool_input: { file_path: '/r/a.ts' }, error }),
+      T,
+    );
+    expect(failed!.data).toEqual({ tool_name: 'Edit', file_path: '/r/a.ts', error, success: false });
+  });
+
   it('accepts the seed names and any spelling of a Claude Code hook', () => {
     const payload = claude('SubagentStop', {
       agent_id: 'a1',
@@ -1145,6 +1223,10 @@ describe('toEvents mappings', () => {
     expect(events[0]!.context).toEqual({ hook: 'PostToolUse', cwd: '/repo', transcript_path: '/t.jsonl' });
     expect(Object.keys(events[0]!.data)).toEqual(['tool_name', 'file_path', 'success']);
     expect(Object.keys(events[1]!.data)).toEqual(['file_path', 'tool_name']);
+    // A PreToolUse without tool_input: no tool_input field.
+    const [requested] = toEvents('PreToolUse', claude('PreToolUse', { tool_name: 'ExitPlanMode' }), T);
+    expect(requested!.data).toEqual({ tool_name: 'ExitPlanMode' });
+    expect(Object.keys(requested!.data)).toEqual(['tool_name']);
   });
 });
 
