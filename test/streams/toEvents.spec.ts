@@ -711,6 +711,39 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it('splits a line into commands as the shell does: substitutions, quotes, escapes, redirections, comments', () => {
+    const table: [string, string, string][] = [
+      // A `$(…)` is part of its word, in double quotes or not, its quotes and here-documents included: the
+      // command after it is read (an apostrophe in a commit message's here-document opens no quote).
+      ['now=$(date +%s); npm test', 'passed', 'failed'],
+      ['echo "start: $(date)" && npm test', 'passed', 'unknown'],
+      ["sha=$(git log -1 --format='%h'); npm test", 'passed', 'failed'],
+      ['sha=$(git log -1 --format="%h"); npm test', 'passed', 'failed'],
+      ["git commit -m \"$(cat <<'EOF'\nfix: don't drop events\nEOF\n)\" && npm test", 'passed', 'unknown'],
+      ['git commit -m "$(cat <<\'EOF\'\nfix: x\nEOF)" && npm test', 'passed', 'unknown'],
+      // Nested, and a `)` quoted or escaped in it, does not end it.
+      ['dir=$(basename $(pwd)); npm test', 'passed', 'failed'],
+      ["n=$(grep -c ')' src/a.ts); npm test", 'passed', 'failed'],
+      ['n=$(grep -c ")" src/a.ts); npm test', 'passed', 'failed'],
+      ['n=$(grep -c \\) src/a.ts); npm test', 'passed', 'failed'],
+      // A process substitution too.
+      ['npm test 2> >(tee err.log >&2)', 'passed', 'failed'],
+      ['pytest -c <(echo "[pytest]")', 'passed', 'failed'],
+      // An escaped quote stays in its string; an escaped `;` is a word (find's).
+      ['echo "say \\"hi\\"; npm test"', 'none', 'none'],
+      ['find . -name "*.snap" -exec rm {} \\; && npm test', 'passed', 'unknown'],
+      // Operators without blanks around them; `&>` is a redirection, not `&`.
+      ['npm test|tail -5', 'unknown', 'unknown'],
+      ['npm test&&npm run build', 'passed', 'unknown'],
+      ['npm test &> test.log', 'passed', 'failed'],
+      // A comment ends the command: its `||` is not an operator.
+      ['npm test # || true', 'passed', 'failed'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
+    }
+  });
+
   it("reads a group, ( … ) or { …; }, as one command whose status is its list's", () => {
     const table: [string, string, string][] = [
       ['{ npm test; }', 'passed', 'failed'],
@@ -725,6 +758,8 @@ describe('toEvents mappings', () => {
       ['(set -o pipefail; npm test | tail -5)', 'passed', 'unknown'],
       ['(set -o pipefail); npm test | tail -5', 'unknown', 'unknown'],
       ['{ set -o pipefail; }; npm test | tail -5', 'passed', 'unknown'],
+      // Under pipefail, a group whose success shows nothing of its tests shows nothing in a pipe either.
+      ['set -o pipefail; { npm test; echo done; } | tail -5', 'unknown', 'unknown'],
       // Not closed, or closed without being opened: unknown.
       ['(npm test', 'unknown', 'unknown'],
       ['npm test)', 'unknown', 'unknown'],
@@ -760,6 +795,9 @@ describe('toEvents mappings', () => {
       ['bash -c "set -e; pytest a; pytest b"', 'passed', 'failed'],
       // Off again, not a whole list (a failure on the left of && does not exit), a pipe's status is tail's.
       ['bash -c "set -e; set +e; npm test; echo done"', 'unknown', 'unknown'],
+      // Other options are not errexit.
+      ['bash -c "set -u; npm test; echo done"', 'unknown', 'unknown'],
+      ['bash -c "set -o nounset; npm test; echo done"', 'unknown', 'unknown'],
       ['bash -c "set -e; cd app && npm test; echo done"', 'unknown', 'unknown'],
       ['bash -c "set -e; npm test | tail -5; echo done"', 'unknown', 'unknown'],
       // In a group errexit may be ignored (a group on the left of && or ||): not read.
