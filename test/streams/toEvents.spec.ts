@@ -227,11 +227,39 @@ describe('toEvents mappings', () => {
     expect(message('git commit -m "$(cat <<EOF\nfix: $TICKET\nEOF\n)"')).toBe('fix: $TICKET');
   });
 
+  it('reads a here-document message as the shell delimits it: blanks, CRLF, an indented or unclosed delimiter', () => {
+    const message = (command: string, stdout = '') =>
+      toEvents(
+        'PostToolUse',
+        claude('PostToolUse', { tool_name: 'Bash', tool_input: { command }, tool_response: { stdout } }),
+        T,
+      )[1]!.data.message;
+    // A line as long as the delimiter, or starting with it, is not it.
+    const body = 'fix: x\n\n- a\nEOFs are handled';
+    expect(message(`git commit -m "$(cat <<'EOF'\n${body}\nEOF\n)"`)).toBe(body);
+    // Blanks around cat and <<, after the delimiter; a delimiter line indented.
+    expect(message(`git commit -m "$( cat  <<'EOF' \nfix: x\nEOF \t\n)"`)).toBe('fix: x');
+    expect(message(`git commit -m "$(cat <<'EOF'\nfix: x\n  EOF\n  )"`)).toBe('fix: x');
+    // CRLF line ends: the last one is not part of the message.
+    expect(message(`git commit -m "$(cat <<'EOF'\r\nfix: x\r\nEOF\r\n)"`)).toBe('fix: x');
+    // <<- strips the tabs that start a line, not the others.
+    expect(message('git commit -m "$(cat <<-EOF\n\tfix: a\tb\n\tEOF\n\t)"')).toBe('fix: a\tb');
+    // -m followed by two blanks.
+    expect(message('git commit -m  "fix: two blanks"')).toBe('fix: two blanks');
+    // Never closed: the shell reads it to the end. The summary git printed, else the text as written.
+    const open = `git commit -m "$(cat <<'EOF'\nfix: x\n)"`;
+    expect(message(open, '[main 1a2b3c4] fix: x\n')).toBe('fix: x');
+    expect(message(open)).toBe(`$(cat <<'EOF'\nfix: x\n)`);
+  });
+
   it.each([
     ['git -c user.name=x commit --amend --no-edit', true],
     ['git commit', true],
     ['git status', false],
     ['git log --oneline', false],
+    // A one-letter option (-P, --no-pager) and --name=value options before commit.
+    ['git -P commit -m "x"', true],
+    ['git --git-dir=/r/.git --work-tree=/r commit -m x', true],
     ['echo commit', false],
   ])('recognizes %j as a commit: %s', (command, isCommit) => {
     const events = toEvents(
@@ -263,6 +291,7 @@ describe('toEvents mappings', () => {
     // A dry run first, then the commit: the commit is the line's second git commit.
     ['git commit --dry-run && git commit -m "wip"', true],
     ['git commit --short; git -C /r commit -a --dry-run', false],
+    ['git commit --dry-run\t-a', false],
   ])('reads %j, where git commit may only show what it would do, as a commit: %s', (command, isCommit) => {
     const events = toEvents(
       'PostToolUse',
