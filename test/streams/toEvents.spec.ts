@@ -740,6 +740,73 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it('recognizes every documented test command, after every documented prefix, runner, shell and assignment', () => {
+    const run = ['passed', 'failed'];
+    const none = ['none', 'none'];
+    const commands = [
+      // docs/bridge.md's test commands.
+      'go test ./...',
+      'cargo test',
+      'make test',
+      'mvn test',
+      'gradle test',
+      './gradlew test',
+      'dotnet test',
+      'python -m pytest -q',
+      'python3 -m unittest',
+      'rspec',
+      'phpunit',
+      'npx jest',
+      'npx mocha',
+      // Its prefixes, with their options that take an argument.
+      'nohup npm test',
+      'command npm test',
+      'exec npm test',
+      'nice -n 10 npm test',
+      'env -u HOME npm test',
+      'timeout -s KILL 600 pytest',
+      'timeout -k 5 600 pytest',
+      // Its package runners and their verbs.
+      'bunx vitest run',
+      'npm exec vitest',
+      'pnpm exec jest',
+      'pnpm dlx vitest run',
+      'bun x vitest',
+      'yarn jest',
+      'poetry run pytest',
+      'pipenv run pytest',
+      'pdm run pytest',
+      // Its shells' -c scripts.
+      'zsh -c "npm test"',
+      'dash -c "npm test"',
+      'ksh -c "npm test"',
+      // Assignments: a name of letters, digits (not first) and _.
+      'AZaz_09=1 npm test',
+    ];
+    for (const command of commands) expect(verdicts(command), command).toEqual(run);
+    // Not an assignment (a digit first): a command of its own, and npm its argument.
+    expect(verdicts('1X=2 npm test')).toEqual(none);
+  });
+
+  it("ends a brace group at its `}` followed by a blank, a newline or a `;`; a group's commands are a list's", () => {
+    const table: [string, string, string][] = [
+      ['{ npm run build; } 2>&1 && npm test', 'passed', 'unknown'],
+      ['{ npm run build; }\t&& npm test', 'passed', 'unknown'],
+      ['{ npm run build; }\nnpm test', 'passed', 'failed'],
+      ['{ npm run build; }\r\nnpm test', 'passed', 'failed'],
+      // A group after a `;` starts a list of its own: its status is the line's.
+      ['npm test; (cd .. && ls)', 'unknown', 'unknown'],
+      // A group without test commands gives the line none.
+      ['(cd docs && make html) && echo "now run npm test"', 'none', 'none'],
+      // A bash -c script's escaped quotes are its quotes; -l is not -e.
+      ['bash -c "echo \\"a; npm test\\""', 'none', 'none'],
+      ['bash -lc "npm test; echo done"', 'unknown', 'unknown'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
+    }
+  });
+
   it('splits a line into commands as the shell does: substitutions, quotes, escapes, redirections, comments', () => {
     const table: [string, string, string][] = [
       // A `$(…)` is part of its word, in double quotes or not, its quotes and here-documents included: the
