@@ -254,6 +254,7 @@ function byEventTime(events: readonly Event[]): readonly Event[] {
   return events;
 }
 
+/** `byEventTime` of a window out of order: a stable sort by each event's time (an undated one's as above). */
 function sortedByEventTime(events: readonly Event[]): readonly Event[] {
   const times: number[] = [];
   let latest = Number.NEGATIVE_INFINITY;
