@@ -1,6 +1,15 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
+import {
+  asyncScheduler,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  Subject,
+  Subscriber,
+  share,
+} from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
+import type { PayloadLimits } from './payload.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
 
 /** Options of `bridgeHooks`. */
@@ -32,22 +41,63 @@ export interface BridgeHooksOptions extends BridgeOptions {
  * @return an operator from `HookOutput` to `Event`.
  * @throws ConfigError at construction when a limit is not a positive integer, or an option's name is
  *   unknown (named with the nearest known one).
+ * @throws (as an error notification) `InvalidEventError` when an output without a timestamp is stamped
+ *   with a `scheduler.now()` that is not a time (a finite number ≥ 0); the source is left.
  */
 export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
   rejectUnknownKeys('bridgeHooks', options, BRIDGE_HOOKS_KEYS);
   const limits = bridgeLimits(options);
   const scheduler = options?.scheduler ?? asyncScheduler;
   return (source) =>
-    new Observable<Event>((subscriber) =>
-      source.subscribe({
-        next(input) {
-          const events = mapHookOutput(input, limits, scheduler);
-          for (let i = 0; i < events.length && !subscriber.closed; i++) subscriber.next(events[i]!);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    );
+    new Observable<Event>((subscriber) => {
+      const input = new BridgeInput(subscriber, limits, scheduler);
+      // Tied to the output before the source starts, so that a synchronous source stops when the output
+      // ends (an error, a `take(n)` downstream) rather than being read to its end.
+      subscriber.add(input);
+      return source.subscribe(input);
+    });
+}
+
+/**
+ * The subscription of `bridgeHooks` to its source. Mapping never throws but for a clock whose `now()` is
+ * not a time: the output then errors with the `InvalidEventError` (with a plain observer, RxJS reported
+ * it as unhandled and the output went on without the output's events, or completed).
+ */
+class BridgeInput extends Subscriber<HookOutput> {
+  constructor(
+    private readonly output: Subscriber<Event>,
+    private readonly limits: PayloadLimits,
+    private readonly clock: SchedulerLike,
+  ) {
+    super();
+  }
+
+  protected override _next(input: HookOutput): void {
+    let events: Event[];
+    try {
+      events = mapHookOutput(input, this.limits, this.clock);
+    } catch (error) {
+      this.output.error(error);
+      return;
+    }
+    for (let i = 0; i < events.length && !this.output.closed; i++) this.output.next(events[i]!);
+  }
+
+  protected override _error(error: unknown): void {
+    try {
+      this.output.error(error);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+
+  protected override _complete(): void {
+    try {
+      this.output.complete();
+    } finally {
+      this.unsubscribe();
+    }
+  }
 }
 
 /** Options of `createHookBridge`. */
@@ -77,7 +127,11 @@ const HOOK_BRIDGE_KEYS = optionKeys<HookBridgeOptions>({
 
 /** An imperative entry point to the bridge, for producers that are not Observables. */
 export interface HookBridge {
-  /** Feeds one hook output. Throws `BRIDGE_CLOSED` after `complete()`. */
+  /**
+   * Feeds one hook output. Throws `BRIDGE_CLOSED` after `complete()`, `BRIDGE_BUFFER_FULL` (see
+   * `maxPending`), and `InvalidEventError` when it must stamp the output with a `scheduler.now()` that is
+   * not a time (the output is then not queued).
+   */
   push(hook: string, output: unknown, timestamp?: number): void;
   /** The bridged events, hot and shared: every subscriber sees the events pushed while it listens. */
   readonly events$: Observable<Event>;

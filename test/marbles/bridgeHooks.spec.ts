@@ -1,5 +1,16 @@
 import fc from 'fast-check';
-import { map, mergeMap, Observable, of, type SchedulerLike, Subject, throwError } from 'rxjs';
+import {
+  asyncScheduler,
+  config,
+  from,
+  map,
+  mergeMap,
+  Observable,
+  of,
+  type SchedulerLike,
+  Subject,
+  throwError,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { bridgeHooks, ConfigError, type Event, type HookOutput, Priority } from '../../src/index.js';
@@ -50,6 +61,62 @@ describe('bridgeHooks', () => {
       ).toBeObservable(expected, { x: 3, y: 42 });
     }),
   );
+
+  it(
+    'errors with INVALID_EVENT when its clock is not a time, at the first output it must stamp (an output with a timestamp is not stamped)',
+    marbles((m) => {
+      // A clock gone wrong: the scheduler's time from 5 on is NaN.
+      const clock: SchedulerLike = {
+        now: () => (m.scheduler.now() < 5 ? m.scheduler.now() : Number.NaN),
+        schedule: m.scheduler.schedule.bind(m.scheduler),
+      };
+      const source = m.cold('  -a---b-c-a|', { a: write, b: { ...end, timestamp: 42 }, c: end });
+      const subs = '           ^------!';
+      const expected = '       -(uf)b-#';
+      m.expect(source.pipe(bridgeHooks({ scheduler: clock }), map(typeOf))).toBeObservable(
+        expected,
+        { u: 'tool.used', f: 'file.created', b: 'session.ended' },
+        // The marble matcher compares an error by its name and message (its code: the next test).
+        expect.objectContaining({
+          name: 'InvalidEventError',
+          message: expect.stringMatching(/^Invalid event: timestamp/),
+        }),
+      );
+      m.expect(source).toHaveSubscriptions(subs);
+    }),
+  );
+
+  it('stops a synchronous source at that error, and reports nothing as unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const previous = config.onUnhandledError;
+    config.onUnhandledError = (error) => unhandled.push(error);
+    try {
+      let pulled = 0;
+      function* outputs(): Generator<HookOutput> {
+        for (let i = 0; i < 1_000; i++) {
+          pulled++;
+          yield write;
+        }
+      }
+      const clock: SchedulerLike = {
+        now: () => Number.NaN,
+        schedule: asyncScheduler.schedule.bind(asyncScheduler),
+      };
+      const seen: string[] = [];
+      let failure: unknown;
+      from(outputs())
+        .pipe(bridgeHooks({ scheduler: clock }))
+        .subscribe({ next: (e) => seen.push(e.type), error: (error) => (failure = error) });
+      expect(seen).toEqual([]);
+      expect(failure).toMatchObject({ code: 'INVALID_EVENT' });
+      expect(pulled).toBe(1);
+      // RxJS reports an unhandled error on a timer.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(unhandled).toEqual([]);
+    } finally {
+      config.onUnhandledError = previous;
+    }
+  });
 
   it(
     'turns bad input into HIGH hook.rejected events and keeps going',

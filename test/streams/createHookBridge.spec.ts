@@ -1,4 +1,4 @@
-import { take, toArray } from 'rxjs';
+import { asyncScheduler, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -97,6 +97,25 @@ describe('createHookBridge', () => {
     expect(() => bridge.push('Stop', {})).toThrow(expect.objectContaining({ code: 'BRIDGE_CLOSED' }));
     bridge.events$.subscribe({ complete: () => completed++ });
     expect(completed).toBe(2);
+  });
+
+  it('throws INVALID_EVENT from a push its clock cannot stamp, queues nothing for it, and goes on', () => {
+    let now = Number.NaN;
+    const scheduler = { now: () => now, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
+    const bridge = createHookBridge({ scheduler, maxPending: 1 });
+    expect(() => bridge.push('SessionEnd', end('a'))).toThrow(
+      expect.objectContaining({ code: 'INVALID_EVENT' }),
+    );
+    // Given its own time, an output needs no clock; and the refused push took no room.
+    bridge.push('SessionEnd', end('b'), 7);
+    now = 9;
+    const seen: Array<[string | undefined, number]> = [];
+    bridge.events$.subscribe((e) => seen.push([e.sessionId, e.timestamp]));
+    bridge.push('SessionEnd', end('c'));
+    expect(seen).toEqual([
+      ['b', 7],
+      ['c', 9],
+    ]);
   });
 
   it('throws BRIDGE_BUFFER_FULL rather than dropping when the buffer is full', () => {
