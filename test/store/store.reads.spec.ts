@@ -4,13 +4,14 @@
  * one, a session listed twice or left out.
  */
 import { Level } from 'level';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type CorruptRecord,
   createEvent,
   type Event,
   openStore,
   type QueryOptions,
+  StoreError,
 } from '../../src/index.js';
 import { collect, ev, expectedQuery, type TempStore, tempStore } from '../helpers/store.js';
 
@@ -584,5 +585,42 @@ describe('nothing to report', () => {
     expect(await store.deleteSession('nope')).toBe(false);
     expect(reports).toEqual([]);
     expect(store.stats().corruptRecords).toBe(0);
+  });
+});
+
+describe('deleteSession writes', () => {
+  for (const durability of ['os', 'process'] as const) {
+    it(`writes its tombstone with sync: ${durability === 'os'} under durability '${durability}'`, async () => {
+      const { AbstractLevel } = await import('abstract-level');
+      const store = await t.reopen({ durability });
+      await store.append(events('s', ['a'], 2));
+      const put = vi.spyOn(AbstractLevel.prototype, 'put');
+      try {
+        expect(await store.deleteSession('s')).toBe(true);
+        const tombstones = put.mock.calls.filter(([, value]) => String(value).includes('"deleting":true'));
+        expect(tombstones).toHaveLength(1);
+        expect(tombstones[0]![2]).toEqual({ sync: durability === 'os' });
+      } finally {
+        put.mockRestore();
+      }
+    });
+  }
+
+  it('rejects with STORE_WRITE_FAILED (cause, path) when its write fails, the session left as it was', async () => {
+    const { AbstractLevel } = await import('abstract-level');
+    const stored = events('s', ['a'], 2);
+    await t.store.append(stored);
+    const disk = new Error('disk error');
+    const put = vi.spyOn(AbstractLevel.prototype, 'put').mockRejectedValueOnce(disk);
+    try {
+      const error = await t.store.deleteSession('s').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ code: 'STORE_WRITE_FAILED', cause: disk, path: t.store.path });
+    } finally {
+      put.mockRestore();
+    }
+    expect(await collect(t.store.query('s'))).toEqual(stored);
+    expect(await t.store.deleteSession('s')).toBe(true);
+    expect(await t.store.session('s')).toBeUndefined();
   });
 });
