@@ -624,3 +624,48 @@ describe('deleteSession writes', () => {
     expect(await t.store.session('s')).toBeUndefined();
   });
 });
+
+describe('reporting corrupt records', () => {
+  it('counts a skipped record without an onCorruptRecord, and an onCorruptRecord that throws fails no read', async () => {
+    const stored = events('s', ['a'], 3);
+    await t.store.append(stored);
+    await behindItsBack(async (raw) => {
+      const keys = (await raw.keys({ gte: '!e!', lt: '!e"' }).all()).sort();
+      await raw.put(keys[1]!, '{"broken');
+    });
+    let store = await t.reopen();
+    expect(await collect(store.query('s'))).toEqual([stored[0], stored[2]]);
+    expect(store.stats().corruptRecords).toBe(1);
+    let calls = 0;
+    store = await t.reopen({
+      onCorruptRecord: () => {
+        calls++;
+        throw new Error('reporter failed');
+      },
+    });
+    expect(await collect(store.query('s'))).toEqual([stored[0], stored[2]]);
+    expect(await collect(store.query('s', { types: ['a'] }))).toEqual([stored[0], stored[2]]);
+    expect(await store.get('s', 1)).toBeUndefined();
+    expect(calls).toBe(3);
+    expect(store.stats().corruptRecords).toBe(3);
+  });
+});
+
+describe('openStore: the session counter', () => {
+  it('gives a new session a number no stored session has when the counter record is gone', async () => {
+    await t.store.append([...events('a', ['x'], 2), ...events('b', ['x'], 3)]);
+    await behindItsBack(async (raw) => {
+      await raw.del('!store!nextSession');
+    });
+    const store = await t.reopen();
+    const fresh = ev('y', 1, 'c');
+    expect(await store.append([fresh])).toEqual([{ sessionId: 'c', seq: 0 }]);
+    expect(await collect(store.query('c'))).toEqual([fresh]);
+    expect(await collect(store.query('b'))).toHaveLength(3);
+    expect((await store.sessions()).map((info) => [info.sessionId, info.eventCount])).toEqual([
+      ['a', 2],
+      ['b', 3],
+      ['c', 1],
+    ]);
+  });
+});
