@@ -470,6 +470,9 @@ describe('sessions', () => {
       expect(await store.session(info.sessionId)).toEqual({ ...info, createdAt: expect.any(Number) });
     }
     for (const id of lost) expect(await store.session(id), id).toBeUndefined();
+    // The last key is now an id record (of `j-no-meta`), no longer a metadata record (of `k-no-id`).
+    expect(await store.deleteSession('k-no-id')).toBe(true);
+    expect((await store.sessions()).map((info) => info.sessionId)).toEqual(expected.slice(0, -1));
   });
 });
 
@@ -667,5 +670,17 @@ describe('openStore: the session counter', () => {
       ['b', 3],
       ['c', 1],
     ]);
+  });
+});
+
+describe('close during a get', () => {
+  it('fails a get that close() overtook with STORE_NOT_OPEN, not with undefined', async () => {
+    await t.store.append(events('s', ['a'], 2));
+    // Reopened: the session is not cached, so the get reads its metadata before its event.
+    const store = await t.reopen();
+    const got = store.get('s', 1);
+    const closing = store.close();
+    await expect(got).rejects.toMatchObject({ name: 'StoreError', code: 'STORE_NOT_OPEN', path: store.path });
+    await closing;
   });
 });
