@@ -414,6 +414,8 @@ describe('close during a read', () => {
         for (;;) if ((await iterator.next()).done) return;
       };
       await expect(rest()).rejects.toMatchObject({ name: 'StoreError', code: 'STORE_NOT_OPEN' });
+      // And every call after it, naming the store.
+      await expect(t.store.get('s', 0)).rejects.toMatchObject({ code: 'STORE_NOT_OPEN', path: t.store.path });
     });
   }
 });
@@ -498,6 +500,9 @@ describe('get', () => {
     expect(await read(0, store)).toEqual([stored[0], 1]);
     expect(await read(2, store)).toEqual([undefined, 1]);
     expect(reports).toMatchObject([{ sessionId: 's', seq: 2, kind: 'event' }]);
+    // The error reported names the store and keeps why the record could not be decoded.
+    expect(reports[0]!.error).toMatchObject({ code: 'STORE_READ_FAILED', path: store.path });
+    expect(reports[0]!.error.cause).toBeInstanceOf(Error);
     expect(await store.get('nope', 0)).toBeUndefined();
     for (const bad of [-1, 1.5, Number.NaN, '1']) {
       await expect(store.get('s', bad as number), String(bad)).rejects.toMatchObject({ name: 'ConfigError' });
