@@ -515,10 +515,6 @@ class GroupState {
     this.counts = gate === undefined ? [] : new Array<number>(gate.kinds).fill(0);
   }
 
-  get size(): number {
-    return this.times.length - this.head;
-  }
-
   push(event: Event, time: number, kind: number): void {
     this.times.push(time);
     this.events.push(event);
