@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Level } from 'level';
 import {
   createEvent,
   type Event,
@@ -21,6 +22,24 @@ export interface TempStore {
   /** Closes the store (if open) and opens it again at the same path. */
   reopen(options?: Omit<StoreOptions, 'path'>): Promise<SessionStore>;
   cleanup(): Promise<void>;
+}
+
+/**
+ * Closes `store`, runs `edit` on its LevelDB database behind its back (to damage or rewind records), and
+ * leaves the store closed (reopen it with `TempStore.reopen`).
+ */
+export async function behindItsBack(
+  store: SessionStore,
+  edit: (raw: Level<string, string>) => Promise<void>,
+): Promise<void> {
+  await store.close();
+  const raw = new Level<string, string>(store.path);
+  await raw.open();
+  try {
+    await edit(raw);
+  } finally {
+    await raw.close();
+  }
 }
 
 /** Opens a store in a fresh temp folder. Call `cleanup()` in afterEach. */

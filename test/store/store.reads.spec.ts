@@ -3,7 +3,7 @@
  * checked where a mutation of the code went unnoticed: an event skipped or returned twice, a bound off by
  * one, a session listed twice or left out.
  */
-import { Level } from 'level';
+import type { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type CorruptRecord,
@@ -13,7 +13,14 @@ import {
   type QueryOptions,
   StoreError,
 } from '../../src/index.js';
-import { collect, ev, expectedQuery, type TempStore, tempStore } from '../helpers/store.js';
+import {
+  collect,
+  behindItsBack as editBehind,
+  ev,
+  expectedQuery,
+  type TempStore,
+  tempStore,
+} from '../helpers/store.js';
 
 let t: TempStore;
 beforeEach(async () => {
@@ -23,17 +30,8 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-/** Closes the store, runs `edit` on its LevelDB database behind its back, and leaves the store closed. */
-async function behindItsBack(edit: (raw: Level<string, string>) => Promise<void>): Promise<void> {
-  await t.store.close();
-  const raw = new Level<string, string>(t.store.path);
-  await raw.open();
-  try {
-    await edit(raw);
-  } finally {
-    await raw.close();
-  }
-}
+/** `behindItsBack` of the test's store. */
+const behindItsBack = (edit: (raw: Level<string, string>) => Promise<void>) => editBehind(t.store, edit);
 
 /** `count` events of `sessionId`, types taken in turn from `types`, at times from `t0` on (one per ms). */
 function events(sessionId: string, types: readonly string[], count: number, t0 = 100): Event[] {

@@ -6,7 +6,7 @@
 import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, type CorruptRecord, type Event, StoreError, tail } from '../../src/index.js';
-import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
+import { behindItsBack, collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
 let t: TempStore;
 beforeEach(async () => {
@@ -131,14 +131,12 @@ describe('SessionStore writes: damaged session metadata', () => {
       // Not in time order: the earliest and latest events are neither the first nor the last.
       await t.store.append([ev('a', 1, id), ev('b', 3, id), ev('a', 2, id)]);
     }
-    await t.store.close();
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    for (const [i, id] of ids.entries()) {
-      const good = JSON.parse((await raw.get(`!s!${id}`))!) as Record<string, unknown>;
-      await raw.put(`!s!${id}`, JSON.stringify(damage[i]![1](good)));
-    }
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      for (const [i, id] of ids.entries()) {
+        const good = JSON.parse((await raw.get(`!s!${id}`))!) as Record<string, unknown>;
+        await raw.put(`!s!${id}`, JSON.stringify(damage[i]![1](good)));
+      }
+    });
     const reports: CorruptRecord[] = [];
     const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
     const rebuilt = (sessionId: string) => ({
@@ -173,13 +171,11 @@ describe('SessionStore writes: damaged session metadata', () => {
 
   it('rebuilds over an event record that cannot be decoded: reported, not counted, its seq never reused', async () => {
     await t.store.append([ev('a', 1, 's'), ev('b', 2, 's'), ev('a', 3, 's')]);
-    await t.store.close();
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    const last = (await raw.keys({ gte: '!e!', lt: '!e"' }).all()).at(-1)!;
-    await raw.put(last, '{"broken');
-    await raw.put('!s!s', 'garbage');
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      const last = (await raw.keys({ gte: '!e!', lt: '!e"' }).all()).at(-1)!;
+      await raw.put(last, '{"broken');
+      await raw.put('!s!s', 'garbage');
+    });
     const reports: CorruptRecord[] = [];
     const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
     expect(await store.session('s')).toMatchObject({
