@@ -60,8 +60,8 @@ export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<Hook
 
 /**
  * The subscription of `bridgeHooks` to its source. Mapping never throws but for a clock whose `now()` is
- * not a time: the output then errors with the `InvalidEventError` (with a plain observer, RxJS reported
- * it as unhandled and the output went on without the output's events, or completed).
+ * not a time: the stream then errors with the `InvalidEventError` (with a plain observer, RxJS reported
+ * it as unhandled, and the stream went on, or completed, without that hook output's events).
  */
 class BridgeInput extends Subscriber<HookOutput> {
   constructor(
