@@ -370,6 +370,19 @@ describe('pattern: matching', () => {
     expect(labels(quiet(testEdit('t', 0, 'A'), 10))).toEqual(['t', 'x', 'y', 'T[t]>isSourceEdit:flushed']);
   });
 
+  it("ends on complete, as a sweep, a partial match that started past its deadline (a new key's late event)", () => {
+    // x moves event time to 100; t (key C, new: no latest time) starts a partial match at 5, its deadline
+    // (15) long passed, and no later event sweeps. The flush still ends it as the watermark decides: a
+    // timeout at its deadline (a trailing negation: a match), not `flushed` at its last event.
+    const late = (first: Event, steps?: PatternStep[]) => {
+      const outs = run([other('x', 100, 'A'), first], steps);
+      return outs.map((e) => `${label(e)}@${(e.timestamp - T0) / MIN}`);
+    };
+    expect(late(testEdit('t', 5, 'C'))).toEqual(['x@100', 't@5', 'T[t]>isSourceEdit:timeout@15']);
+    const red: PatternStep[] = [isFailingTestRun, { notFollowedBy: isPassingTestRun, name: 'green' }];
+    expect(late(testRun('f', 5, false, 'C'), red)).toEqual(['x@100', 'f@5', 'M[f]@15']);
+  });
+
   it("ends a key's due partial match and keeps its later one due, to end before the first event after it", () => {
     // within 10 min. A waits for a passing run (t1, s from 0) and for a source edit (t2 from 5). x at 11
     // finds only the first past its deadline (10): the key keeps the second, due at 15, which y at 16
