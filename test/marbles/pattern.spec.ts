@@ -911,6 +911,16 @@ describe('pattern: the live clock', () => {
     expect(live).toEqual(replay);
   });
 
+  it('flushes by deadline, not in the order the keys were first seen', () => {
+    // B's late event comes after A's but starts the partial match due first (at 10 min; A's at 15).
+    expect(labels([testEdit('a', 5, 'A'), testEdit('b', 0, 'B')])).toEqual([
+      'a',
+      'b',
+      'T[b]>isSourceEdit:flushed',
+      'T[a]>isSourceEdit:flushed',
+    ]);
+  });
+
   it('times out a partial match between two events at the same place among the outputs live and replayed', () => {
     // within 100 s: the live clock ticks every 25 s from C's x at 0 (25, 50 … 125 s). A's partial match
     // (x at 5 s) times out after 105 s. Live, the tick at 125 s ends it, before b6 at 126 s. Replayed,
