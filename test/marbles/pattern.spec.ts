@@ -383,6 +383,27 @@ describe('pattern: matching', () => {
     expect(late(testRun('f', 5, false, 'C'), red)).toEqual(['x@100', 'f@5', 'M[f]@15']);
   });
 
+  it("keeps a later partial match due when a negation dropped the key's earliest one", () => {
+    // within 10 min. t1, s wait at `no red` (due at 10); t2 waits for a source edit (from 3). f drops the
+    // first, not the second: the key's due time (10) is then before any deadline left. x at 11 finds
+    // nothing past it and puts the key back due at 13; y at 14 finds t2's partial match past it.
+    const steps: PatternStep[] = [
+      isTestEdit,
+      isSourceEdit,
+      { notFollowedBy: isFailingTestRun, name: 'no red' },
+      isPassingTestRun,
+    ];
+    const events = [
+      testEdit('t1', 0, 'A'),
+      sourceEdit('s', 1, 'A'),
+      testEdit('t2', 3, 'A'),
+      testRun('f', 4, false, 'A'),
+      other('x', 11, 'B'),
+      other('y', 14, 'B'),
+    ];
+    expect(labels(events, steps)).toEqual(['t1', 's', 't2', 'f', 'x', 'T[t2]>isSourceEdit:timeout', 'y']);
+  });
+
   it("ends a key's due partial match and keeps its later one due, to end before the first event after it", () => {
     // within 10 min. A waits for a passing run (t1, s from 0) and for a source edit (t2 from 5). x at 11
     // finds only the first past its deadline (10): the key keeps the second, due at 15, which y at 16
