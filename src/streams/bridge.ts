@@ -1,15 +1,7 @@
-import {
-  asyncScheduler,
-  Observable,
-  type OperatorFunction,
-  type SchedulerLike,
-  Subject,
-  Subscriber,
-  share,
-} from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
-import type { PayloadLimits } from './payload.js';
+import { subscribeLinked } from '../operators/internal/linked.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
 
 /** Options of `bridgeHooks`. */
@@ -49,55 +41,26 @@ export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<Hook
   const limits = bridgeLimits(options);
   const scheduler = options?.scheduler ?? asyncScheduler;
   return (source) =>
-    new Observable<Event>((subscriber) => {
-      const input = new BridgeInput(subscriber, limits, scheduler);
-      // Tied to the output before the source starts, so that a synchronous source stops when the output
-      // ends (an error, a `take(n)` downstream) rather than being read to its end.
-      subscriber.add(input);
-      return source.subscribe(input);
-    });
-}
-
-/**
- * The subscription of `bridgeHooks` to its source. Mapping never throws but for a clock whose `now()` is
- * not a time: the stream then errors with the `InvalidEventError` (with a plain observer, RxJS reported
- * it as unhandled, and the stream went on, or completed, without that hook output's events).
- */
-class BridgeInput extends Subscriber<HookOutput> {
-  constructor(
-    private readonly output: Subscriber<Event>,
-    private readonly limits: PayloadLimits,
-    private readonly clock: SchedulerLike,
-  ) {
-    super();
-  }
-
-  protected override _next(input: HookOutput): void {
-    let events: Event[];
-    try {
-      events = mapHookOutput(input, this.limits, this.clock);
-    } catch (error) {
-      this.output.error(error);
-      return;
-    }
-    for (let i = 0; i < events.length && !this.output.closed; i++) this.output.next(events[i]!);
-  }
-
-  protected override _error(error: unknown): void {
-    try {
-      this.output.error(error);
-    } finally {
-      this.unsubscribe();
-    }
-  }
-
-  protected override _complete(): void {
-    try {
-      this.output.complete();
-    } finally {
-      this.unsubscribe();
-    }
-  }
+    new Observable<Event>((subscriber) =>
+      // Linked: a synchronous source stops when the output ends (an error below, a `take(n)` downstream).
+      subscribeLinked(source, subscriber, {
+        next(input) {
+          // Mapping never throws but for a clock whose `now()` is not a time: the output then errors
+          // (from a plain observer, RxJS reported it as unhandled and the stream went on without that
+          // hook output's events).
+          let events: Event[];
+          try {
+            events = mapHookOutput(input, limits, scheduler);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          for (let i = 0; i < events.length && !subscriber.closed; i++) subscriber.next(events[i]!);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
 }
 
 /** Options of `createHookBridge`. */
