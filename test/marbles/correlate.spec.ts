@@ -9,7 +9,6 @@ import {
   Observable,
   of,
   Subject,
-  Subscriber,
   take,
   toArray,
   VirtualTimeScheduler,
@@ -31,6 +30,7 @@ import {
   Priority,
   temporalAggregate,
 } from '../../src/index.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
 import { marbles } from '../helpers/marbles.js';
 
 const T0 = 1_800_000_000_000;
@@ -1124,25 +1124,12 @@ describe('correlate: user groups, errors and bounds', () => {
     /** What a consumer gets, and how the output ends, when it throws on the outputs labelled `throwOn`. */
     const outputs = (...throwOn: string[]) => {
       calls = 0;
-      const got: string[] = [];
+      const consumer = new ThrowingConsumer<Event>((event) => throwOn.includes(label(event)), label);
       const input = new Subject<Event>();
-      input.pipe(correlate([g], { updateIntervalMs: SEC })).subscribe(
-        new (class extends Subscriber<Event> {
-          protected override _next(event: Event): void {
-            got.push(label(event));
-            if (throwOn.includes(label(event))) throw new Error(`consumer on ${label(event)}`);
-          }
-          protected override _error(error: unknown): void {
-            got.push(`error ${(error as Error).message}`);
-          }
-          protected override _complete(): void {
-            got.push('complete');
-          }
-        })(),
-      );
+      input.pipe(correlate([g], { updateIntervalMs: SEC })).subscribe(consumer);
       for (const event of events) input.next(event);
       input.complete();
-      return got;
+      return consumer.got.map((value) => (typeof value === 'string' ? value : label(value)));
     };
     const calm = outputs();
     expect(calm).toEqual([
@@ -1816,24 +1803,9 @@ function consume(
   throwOn: readonly string[] = [],
   show: (event: Event) => string = label,
 ): string[] {
-  const got: string[] = [];
-  from(events)
-    .pipe(correlate(groups, options))
-    .subscribe(
-      new (class extends Subscriber<Event> {
-        protected override _next(event: Event): void {
-          got.push(show(event));
-          if (throwOn.includes(label(event))) throw new Error(`consumer on ${label(event)}`);
-        }
-        protected override _error(error: unknown): void {
-          got.push(`error ${(error as Error).message}`);
-        }
-        protected override _complete(): void {
-          got.push('complete');
-        }
-      })(),
-    );
-  return got;
+  const consumer = new ThrowingConsumer<Event>((event) => throwOn.includes(label(event)), label);
+  from(events).pipe(correlate(groups, options)).subscribe(consumer);
+  return consumer.got.map((value) => (typeof value === 'string' ? value : show(value)));
 }
 
 /** A group on `types` (window 1 min by default) whose rule is `rule`. */
