@@ -300,6 +300,47 @@ function sublevels(db: Level<string, string>) {
     index: db.sublevel<string, string>('i', {}),
   };
 }
+/**
+ * One past the highest session number that any record holds: an id record, a session's metadata (a
+ * deletion's tombstone too: the session's next load clears that number's events) or an event or index
+ * key (with no record naming its session left, after damage). Read at open when the counter record is
+ * missing or unreadable, so that a new session never gets a number whose records are still there. The
+ * keys are read one per number (a seek past each).
+ */
+async function numberAfterStored(spaces: ReturnType<typeof sublevels>): Promise<number> {
+  let next = 0;
+  const take = (n: number | undefined) => {
+    if (n !== undefined && n >= next) next = n + 1;
+  };
+  for await (const value of spaces.ids.values()) take(storedCount(value));
+  for await (const value of spaces.meta.values()) take(numberInMeta(value));
+  for (const space of [spaces.events, spaces.index]) {
+    const iterator = space.keys();
+    try {
+      for (let key = await iterator.next(); key !== undefined; key = await iterator.next()) {
+        const end = key.indexOf(SEP);
+        const part = end < 0 ? key : key.slice(0, end);
+        const n = Number.parseInt(part, 36);
+        if (isCount(n) && part === partOf(n)) take(n);
+        iterator.seek(part + AFTER_SEP);
+      }
+    } finally {
+      await iterator.close();
+    }
+  }
+  return next;
+}
+
+/** The number in a session's metadata (JSON), or undefined when it has none or cannot be read. */
+function numberInMeta(text: string): number | undefined {
+  try {
+    const n = (JSON.parse(text) as { n?: unknown } | null)?.n;
+    return isCount(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Appends queued while a write is in flight are merged into one batch of at most this many events. */
 const MAX_GROUP_EVENTS = 10_000;
 const FETCH_CHUNK = 128;
@@ -1984,7 +2025,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   try {
     await db.open({ createIfMissing: true });
     damage = await recoveryDamage(location);
-    const { store: meta, ids } = sublevels(db);
+    const { store: meta } = sublevels(db);
     const version = await meta.get('format');
     const writeOptions = { sync: durability === 'os' };
     if (version === undefined) await db.put(`${meta.prefix}format`, FORMAT_VERSION, writeOptions);
@@ -1996,14 +2037,8 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       );
     }
     const counter = storedCount(await meta.get(NEXT_SESSION_KEY));
-    if (counter !== undefined) nextSession = counter;
-    else {
-      // No counter (a new store): never reuse a number that some session already has.
-      for await (const value of ids.values()) {
-        const n = storedCount(value);
-        if (n !== undefined) nextSession = Math.max(nextSession, n + 1);
-      }
-    }
+    // No counter (a new store) or a damaged one: never reuse a number that some record still holds.
+    nextSession = counter ?? (await numberAfterStored(sublevels(db)));
     pendingRepair = await meta.get(REPAIR_KEY);
   } catch (error) {
     openDatabases.delete(identity);

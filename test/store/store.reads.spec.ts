@@ -674,6 +674,48 @@ describe('openStore: the session counter', () => {
       ['c', 1],
     ]);
   });
+
+  // Numbers are read from every record that holds one when the counter is gone or unreadable: the id
+  // records, the metadata (a deletion's tombstone too) and the event keys.
+  const cases: Array<[string, (raw: Level<string, string>, n: string) => Promise<void>]> = [
+    [
+      // A deleteSession that died after removing the events and the id record: only the tombstone is
+      // left, and the next load of 'b' clears number n's events, whoever has it by then.
+      'a deletion interrupted after its id record went (only its tombstone holds the number)',
+      async (raw, n) => {
+        await raw.put('!s!b', JSON.stringify({ sessionId: 'b', n: Number.parseInt(n, 36), deleting: true }));
+        await raw.del('!n!b');
+        for await (const key of raw.keys({ gte: `!e!${n}\x00`, lt: `!e!${n}\x01` })) await raw.del(key);
+        for await (const key of raw.keys({ gte: `!i!${n}\x00`, lt: `!i!${n}\x01` })) await raw.del(key);
+      },
+    ],
+    [
+      // Events left with no record naming their session (a damaged table file took both).
+      'events whose metadata and id record are gone',
+      async (raw) => {
+        await raw.del('!s!b');
+        await raw.del('!n!b');
+      },
+    ],
+  ];
+  for (const [what, edit] of cases) {
+    it(`never gives a new session the number of ${what}`, async () => {
+      await t.store.append([...events('a', ['x'], 2), ...events('b', ['x'], 3)]);
+      await behindItsBack(async (raw) => {
+        const { n } = JSON.parse((await raw.get('!s!b'))!) as { n: number };
+        await raw.put('!store!nextSession', 'garbage');
+        await edit(raw, n.toString(36));
+      });
+      const store = await t.reopen();
+      const fresh = ev('y', 1, 'c');
+      expect(await store.append([fresh])).toEqual([{ sessionId: 'c', seq: 0 }]);
+      // A write to 'b' finishes its deletion (the tombstone) or starts it afresh: 'c' keeps its event.
+      await store.append([ev('w', 5, 'b')]);
+      const reopened = await t.reopen();
+      expect(await collect(reopened.query('c'))).toEqual([fresh]);
+      expect(await reopened.session('c')).toMatchObject({ eventCount: 1, nextSeq: 1 });
+    });
+  }
 });
 
 describe('close during a get', () => {
