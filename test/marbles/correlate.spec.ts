@@ -290,6 +290,34 @@ describe('correlate: the standard cases', () => {
       expectObservable(cold('-cde|', { c, d, e }).pipe(operator, map(label))).toBe('----|');
     });
   });
+
+  it('passes a value that is not an event, or has no group type, through unreported (not at all without passThrough)', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ cold, expectObservable }) => {
+      // Between the events of an episode, which goes on as if they were not there.
+      const [a, b, c, d, e] = feature();
+      const n = null as unknown as Event;
+      const s = 'file.modified' as unknown as Event;
+      const t = { ...c!, id: 'odd', type: 42 } as unknown as Event;
+      const input = cold('anbsctde---|', { a, b, c, d, e, n, s, t });
+      expectObservable(input.pipe(correlate())).toBe('anbsctd(eD)(E|)', {
+        a,
+        b,
+        c,
+        d,
+        e,
+        n,
+        s,
+        t,
+        D: expect.objectContaining({ type: 'activity.detected' }),
+        E: expect.objectContaining({ type: 'activity.ended' }),
+      });
+      expectObservable(input.pipe(correlate(undefined, { passThrough: false }), map(label))).toBe(
+        '-------D---(E|)',
+        { D: 'detected:feature-development:5', E: 'ended:feature-development:5:flushed' },
+      );
+    });
+  });
 });
 
 describe('correlate: configuration', () => {
