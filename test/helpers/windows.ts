@@ -2,8 +2,9 @@
  * Helpers for the event-time window specs: event factories, readable labels for marble values, and a
  * virtual-time runner that feeds `[{ time, value }]` arrivals and collects `[{ time, value }]` outputs.
  */
-import { type OperatorFunction, type SchedulerLike, Subject, Subscriber, VirtualTimeScheduler } from 'rxjs';
+import { type OperatorFunction, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
 import { createEvent, type Event, Priority } from '../../src/index.js';
+import { ThrowingConsumer } from './consumer.js';
 
 /** An event at event time `timestamp`. */
 export function ev(
@@ -138,27 +139,16 @@ export function seeded(seed: number): () => number {
 }
 
 /**
- * A consumer that throws from `next` on the outputs `throwsOn` picks (a `Subscriber` of its own, which
- * `subscribe` uses as it is, so the exception reaches the operator), and records every output and how the
- * output ended, as labels.
+ * A `ThrowingConsumer` (test/helpers/consumer.ts) of events, each named by its `label` (also in the
+ * exception's message: `consumer on <label>`).
  */
-export class ThrowingConsumer extends Subscriber<Event> {
-  readonly got: string[] = [];
-
-  constructor(private readonly throwsOn: (event: Event) => boolean) {
-    super();
+export class LabelledConsumer extends ThrowingConsumer<Event> {
+  constructor(throwsOn: (event: Event) => boolean) {
+    super(throwsOn, label);
   }
 
-  protected override _next(event: Event): void {
-    this.got.push(label(event));
-    if (this.throwsOn(event)) throw new Error(`consumer on ${label(event)}`);
-  }
-
-  protected override _error(error: unknown): void {
-    this.got.push(`error ${(error as Error).message}`);
-  }
-
-  protected override _complete(): void {
-    this.got.push('complete');
+  /** Every output as its label, then how the output ended (`error <message>` or `complete`). */
+  get labels(): string[] {
+    return this.got.map((value) => (typeof value === 'string' ? value : label(value)));
   }
 }

@@ -34,9 +34,9 @@ import {
   ev,
   idsIn,
   inTurn,
+  LabelledConsumer,
   label,
   seeded,
-  ThrowingConsumer,
   type Timed,
   withoutId,
 } from '../helpers/windows.js';
@@ -314,14 +314,14 @@ describe('sessionWindows', () => {
 
     it('emits every open window on complete, then the error, when its consumer throws on each of them', () => {
       const input = new Subject<Event>();
-      const consumer = new ThrowingConsumer((e) => e.type === 'session.window');
+      const consumer = new LabelledConsumer((e) => e.type === 'session.window');
       input.pipe(sessionWindows({ gapMs: 5 })).subscribe(consumer);
       input.next(ev('x', 1, 'a'));
       input.next(ev('x', 2, 'b'));
       input.next(ev('x', 3, 'c'));
       input.complete();
       // The first exception is the error.
-      expect(consumer.got).toEqual([
+      expect(consumer.labels).toEqual([
         'session.window a [1,1] n=1',
         'session.window b [2,2] n=1',
         'session.window c [3,3] n=1',
@@ -338,7 +338,7 @@ describe('sessionWindows', () => {
       ])('still handles every event it pushed, then errors with its exception (%s)', (_, scheduler) => {
         const input = new Subject<Event>();
         let fed = false;
-        const consumer = new ThrowingConsumer((e) => {
+        const consumer = new LabelledConsumer((e) => {
           if (fed || e.type !== 'session.window') return false;
           fed = true;
           input.next(ev('x', 12, 's1'));
@@ -351,7 +351,7 @@ describe('sessionWindows', () => {
           .subscribe(consumer);
         input.next(ev('x', 0, 's1'));
         input.next(ev('x', 10, 's1'));
-        expect(consumer.got).toEqual([
+        expect(consumer.labels).toEqual([
           'session.window s1 [0,0] n=1',
           'session.window.late window_closed @2',
           'note@3',
@@ -371,7 +371,7 @@ describe('sessionWindows', () => {
           const input = new Subject<Event>();
           let fed = false;
           // Throws on every window; on the first one, pushes two events and ends the source first.
-          const consumer = new ThrowingConsumer((e) => {
+          const consumer = new LabelledConsumer((e) => {
             if (e.type !== 'session.window') return false;
             if (!fed) {
               fed = true;
@@ -385,7 +385,7 @@ describe('sessionWindows', () => {
           input.pipe(sessionWindows({ gapMs: 5, idleFlushMs: NO_IDLE })).subscribe(consumer);
           input.next(ev('x', 0, 's1'));
           input.next(ev('x', 10, 's1'));
-          expect(consumer.got).toEqual([
+          expect(consumer.labels).toEqual([
             'session.window s1 [0,0] n=1',
             'session.window s1 [10,10] n=1',
             'note@21',
@@ -463,7 +463,7 @@ describe('sessionWindows', () => {
           throw new Error('teardown');
         };
       });
-      const consumer = new ThrowingConsumer(() => false);
+      const consumer = new LabelledConsumer(() => false);
       let fed = false;
       const key = (e: Event) => {
         if (e.type === 'boom') throw new Error('bad key');
@@ -482,7 +482,7 @@ describe('sessionWindows', () => {
         .subscribe(consumer);
       inner!.next(ev('x', 1, 's1'));
       inner!.next(ev('boom', 2, 's1'));
-      expect(consumer.got).toEqual(['boom@2', 'session.window s1 [1,3] n=2', 'error bad key']);
+      expect(consumer.labels).toEqual(['boom@2', 'session.window s1 [1,3] n=2', 'error bad key']);
     });
 
     it('errors with the key function exception also when the consumer completes the source meanwhile', () => {
@@ -573,7 +573,7 @@ describe('sessionWindows', () => {
       // Two windows whose parts together reach maxEvents, then the event that bridges them: the merge
       // emits both parts before taking the event in. The consumer threw on the first part, and the event
       // was never added to a window: lost.
-      const run = (consumer: ThrowingConsumer) => {
+      const run = (consumer: LabelledConsumer) => {
         const input = new Subject<Event>();
         input
           .pipe(sessionWindows({ gapMs: 10, allowedLatenessMs: 100, maxEvents: 2, idleFlushMs: NO_IDLE }))
@@ -582,15 +582,15 @@ describe('sessionWindows', () => {
         input.next(ev('x', 15, 's1'));
         input.next(ev('x', 8, 's1'));
         input.complete();
-        return consumer.got;
+        return consumer.labels;
       };
       const windows = [
         'session.window s1 [0,0] n=1',
         'session.window s1 [15,15] n=1 part=2',
         'session.window s1 [8,8] n=1 part=3',
       ];
-      expect(run(new ThrowingConsumer(() => false))).toEqual([...windows, 'complete']);
-      expect(run(new ThrowingConsumer((e) => e.type === 'session.window' && e.data.part === 1))).toEqual([
+      expect(run(new LabelledConsumer(() => false))).toEqual([...windows, 'complete']);
+      expect(run(new LabelledConsumer((e) => e.type === 'session.window' && e.data.part === 1))).toEqual([
         ...windows,
         'error consumer on session.window s1 [0,0] n=1',
       ]);

@@ -41,9 +41,9 @@ import {
   ev,
   idsIn,
   inTurn,
+  LabelledConsumer,
   label,
   seeded,
-  ThrowingConsumer,
   type Timed,
   withoutId,
 } from '../helpers/windows.js';
@@ -476,7 +476,7 @@ describe('temporalAggregate', () => {
 
     it('emits every open window on complete, then the error, when its consumer throws on each of them', () => {
       const input = new Subject<Event>();
-      const consumer = new ThrowingConsumer((e) => e.type.endsWith('.aggregated'));
+      const consumer = new LabelledConsumer((e) => e.type.endsWith('.aggregated'));
       input.pipe(temporalAggregate({ windows: { 'tool.used': 5, 'file.modified': 5 } })).subscribe(consumer);
       input.next(ev('tool.used', 1, 'a'));
       input.next(ev('tool.used', 2, 'b'));
@@ -484,7 +484,7 @@ describe('temporalAggregate', () => {
       input.next(ev('file.modified', 4, 'a'));
       input.complete();
       // The first exception is the error.
-      expect(consumer.got).toEqual([
+      expect(consumer.labels).toEqual([
         'tool.used.aggregated a [1,6) n=1',
         'tool.used.aggregated b [2,7) n=1',
         'file.modified.aggregated b [3,8) n=1',
@@ -494,39 +494,29 @@ describe('temporalAggregate', () => {
     });
 
     it('still emits the arrival’s own pass-through or late event when its consumer throws on an aggregate it closed', () => {
-      // A consumer that throws (a Subscriber of its own, used as it is): the operator flushes, then errors.
-      class Failing extends Subscriber<Event> {
-        readonly got: string[] = [];
-        /** Throws on the next aggregate. */
-        armed = true;
-        protected override _next(event: Event): void {
-          this.got.push(label(event));
-          if (this.armed && event.type.endsWith('.aggregated')) {
-            this.armed = false;
-            throw new Error('consumer');
-          }
-        }
-        protected override _error(error: unknown): void {
-          this.got.push(`error ${(error as Error).message}`);
-        }
-      }
+      // A consumer that throws on the next aggregate while armed: the operator flushes, then errors.
+      let armed = true;
+      const onArmed = (event: Event) => {
+        if (!armed || !event.type.endsWith('.aggregated')) return false;
+        armed = false;
+        return true;
+      };
       // A pass-through event whose arrival closes two windows.
       const passing = new Subject<Event>();
-      const first = new Failing();
+      const first = new LabelledConsumer(onArmed);
       passing.pipe(temporalAggregate({ windows: { 'tool.used': 5, 'file.modified': 5 } })).subscribe(first);
       passing.next(ev('tool.used', 1, 's'));
       passing.next(ev('file.modified', 1, 's'));
       passing.next(ev('session.started', 8, 's'));
-      expect(first.got).toEqual([
+      expect(first.labels).toEqual([
         'tool.used.aggregated s [1,6) n=1',
         'file.modified.aggregated s [1,6) n=1',
         'session.started@8',
-        'error consumer',
+        'error consumer on tool.used.aggregated s [1,6) n=1',
       ]);
       // A late event whose arrival closes a window: its range was emitted by the capacity policy.
       const late = new Subject<Event>();
-      const second = new Failing();
-      second.armed = false;
+      const second = new LabelledConsumer(onArmed);
       late
         .pipe(temporalAggregate({ windows: { 'tool.used': 10, 'file.modified': 5 }, maxOpenWindows: 1 }))
         .subscribe(second);
@@ -534,12 +524,12 @@ describe('temporalAggregate', () => {
       late.next(ev('file.modified', 1, 't'));
       late.next(ev('file.modified', 2, 's'));
       second.got.length = 0;
-      second.armed = true;
+      armed = true;
       late.next(ev('tool.used', 8, 's'));
-      expect(second.got).toEqual([
+      expect(second.labels).toEqual([
         'file.modified.aggregated s [2,7) n=1',
         'tool.used.late window_closed @8',
-        'error consumer',
+        'error consumer on file.modified.aggregated s [2,7) n=1',
       ]);
     });
 
@@ -552,7 +542,7 @@ describe('temporalAggregate', () => {
       ])('still handles every event it pushed, then errors with its exception (%s)', (_, scheduler) => {
         const input = new Subject<Event>();
         let fed = false;
-        const consumer = new ThrowingConsumer((e) => {
+        const consumer = new LabelledConsumer((e) => {
           // Pushed after the exception: not read.
           if (e.type === 'note') input.next(ev('note', 13, 's1'));
           if (fed || !e.type.endsWith('.aggregated')) return false;
@@ -567,7 +557,7 @@ describe('temporalAggregate', () => {
           .subscribe(consumer);
         input.next(ev('tool.used', 0, 's1'));
         input.next(ev('tool.used', 10, 's1'));
-        expect(consumer.got).toEqual([
+        expect(consumer.labels).toEqual([
           'tool.used.aggregated s1 [0,5) n=1',
           'note@11',
           'tool.used.late window_closed @3',
@@ -587,7 +577,7 @@ describe('temporalAggregate', () => {
           const input = new Subject<Event>();
           let fed = false;
           // Throws on every aggregate; on the first one, pushes three events and ends the source first.
-          const consumer = new ThrowingConsumer((e) => {
+          const consumer = new LabelledConsumer((e) => {
             if (!e.type.endsWith('.aggregated')) return false;
             if (!fed) {
               fed = true;
@@ -604,7 +594,7 @@ describe('temporalAggregate', () => {
             .subscribe(consumer);
           input.next(ev('tool.used', 0, 's1'));
           input.next(ev('tool.used', 10, 's1'));
-          expect(consumer.got).toEqual([
+          expect(consumer.labels).toEqual([
             'tool.used.aggregated s1 [0,5) n=1',
             'note@11',
             'tool.used.aggregated s1 [10,15) n=1',
@@ -625,11 +615,11 @@ describe('temporalAggregate', () => {
             throw new Error('teardown');
           };
         });
-        const consumer = new ThrowingConsumer((e) => e.type === 'note');
+        const consumer = new LabelledConsumer((e) => e.type === 'note');
         source.pipe(temporalAggregate({ windows: TOOL5 })).subscribe(consumer);
         inner!.next(ev('tool.used', 0, 's1'));
         expect(() => inner!.next(ev('note', 1, 's1'))).not.toThrow();
-        expect(consumer.got).toEqual([
+        expect(consumer.labels).toEqual([
           'note@1',
           'tool.used.aggregated s1 [0,5) n=1',
           'error consumer on note@1',
@@ -639,7 +629,7 @@ describe('temporalAggregate', () => {
       it('keeps the own output of every arrival whose aggregate it threw on, not only the last one', () => {
         const input = new Subject<Event>();
         let fed = false;
-        const consumer = new ThrowingConsumer((e) => {
+        const consumer = new LabelledConsumer((e) => {
           if (!e.type.endsWith('.aggregated')) return false;
           if (!fed) {
             fed = true;
@@ -654,7 +644,7 @@ describe('temporalAggregate', () => {
           .subscribe(consumer);
         input.next(ev('tool.used', 0, 's1'));
         input.next(ev('note', 10, 's1'));
-        expect(consumer.got).toEqual([
+        expect(consumer.labels).toEqual([
           'tool.used.aggregated s1 [0,5) n=1',
           'tool.used.aggregated s1 [11,16) n=1',
           'note@10',
