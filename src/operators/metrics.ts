@@ -98,14 +98,22 @@ function sumOf(values: Float64Array): number {
   return sum;
 }
 
-class TypeStats {
+/**
+ * The most times an `Int32Histogram` can hold: its counts are a `Uint32Array`, and a bucket past 2^32 − 1
+ * wraps to 0 (hdr-histogram-js does not check), its percentiles then wrong. No bucket holds more than the
+ * histogram's total.
+ */
+const INT32_COUNTS = 2 ** 32 - 1;
+
+/** @internal Exported for tests. */
+export class TypeStats {
   count = 0;
   sumMs = 0;
   minMs = Number.POSITIVE_INFINITY;
   maxMs = 0;
   errors = 0;
   dropped = 0;
-  readonly histogram: hdr.JsHistogram;
+  histogram: hdr.JsHistogram;
 
   constructor(precision: 1 | 2 | 3) {
     this.histogram = new hdr.Int32Histogram(1, INITIAL_HIGHEST_NS, precision);
@@ -117,7 +125,24 @@ class TypeStats {
     this.sumMs += ms;
     if (ms < this.minMs) this.minMs = ms;
     if (ms > this.maxMs) this.maxMs = ms;
+    if (this.histogram.totalCount >= INT32_COUNTS && this.histogram instanceof hdr.Int32Histogram)
+      this.#widen();
     this.histogram.recordValue(Math.min(Math.round(ms * NS_PER_MS), Number.MAX_SAFE_INTEGER));
+  }
+
+  /**
+   * Copies the histogram into one with 64-bit float counts (exact up to 2^53): a type past 2^32 − 1 times
+   * (a day and more at 50,000 events/s) takes twice the memory, the others keep 32-bit counts.
+   */
+  #widen(): void {
+    const wide = new hdr.Float64Histogram(
+      1,
+      this.histogram.highestTrackableValue,
+      this.histogram.numberOfSignificantValueDigits,
+    );
+    wide.autoResize = true;
+    wide.add(this.histogram);
+    this.histogram = wide;
   }
 
   percentile(p: number): number {
@@ -136,7 +161,8 @@ class TypeStats {
  * `systemLoad$({ metrics })` merges into the load that `selectMode` decides on.
  *
  * Memory is bounded: one HDR histogram per type, at most `maxTypes` plus `'(other)'` (~19 KB at
- * precision 2, up to ~25 KB once a time over an hour is recorded), a ring of the last `recentSamples`
+ * precision 2, up to ~25 KB once a time over an hour is recorded, twice that once a type is recorded more
+ * than 2^32 − 1 times: its counts are widened to 64 bits), a ring of the last `recentSamples`
  * times, and no per-event history. Percentiles are within 1 % (precision 2), or 0.5 ns for times under
  * 50 ns; a time over 2^53 ns (~104 days) counts as that in them.
  *

@@ -3,6 +3,7 @@ import { asyncScheduler, take, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EventFlowMetrics, OTHER_TYPE } from '../../src/index.js';
+import { TypeStats } from '../../src/operators/metrics.js';
 
 /** Nearest-rank percentile: the smallest value with at least p % of the values at or below it. */
 function nearestRank(values: number[], p: number): number {
@@ -347,5 +348,30 @@ describe('EventFlowMetrics', () => {
     const summary = metrics.summary().hot!;
     expect(summary.count).toBe(1_000_000);
     expect(summary.p95_processing_time_ms).toBeCloseTo(95, 0);
+  });
+});
+
+describe('TypeStats (the statistics of one type): more than 2^32 − 1 times', () => {
+  it('widens its histogram to 64-bit counts before a bucket can wrap past 2^32 − 1, keeping every count', () => {
+    const stats = new TypeStats(2);
+    const MS = 1_000_000; // 1 ms in the histogram's ns
+    stats.record(1);
+    stats.record(1);
+    // 2^32 − 3 more times of 1 ms (a day of a busy pipeline, in one call): the histogram is then full.
+    stats.histogram.recordValueWithCount(MS, 2 ** 32 - 3);
+    stats.count += 2 ** 32 - 3;
+    stats.sumMs += 2 ** 32 - 3;
+    for (let i = 0; i < 3; i++) stats.record(1);
+    stats.record(5);
+    // In 32-bit counts the bucket of 1 ms would read 1 (wrapped): p50 and p99 would be 5 ms.
+    expect(stats.histogram.getCountAtIndex(stats.histogram.countsArrayIndex(MS))).toBe(2 ** 32 + 2);
+    expect(stats.histogram.totalCount).toBe(2 ** 32 + 3);
+    // Within the precision: the highest time of the bucket of 1 ms.
+    expect(stats.percentile(50)).toBeCloseTo(1, 1);
+    expect(stats.percentile(99.9999999)).toBeCloseTo(1, 1);
+    expect(stats.percentile(100)).toBe(5);
+    // And it goes on counting.
+    stats.record(5);
+    expect(stats.histogram.getCountAtIndex(stats.histogram.countsArrayIndex(5 * MS))).toBe(2);
   });
 });
