@@ -294,6 +294,36 @@ describe('pattern: configuration', () => {
     expect(() => pattern(TDD, {} as never)).toThrow(ConfigError);
     expect(() => pattern(TDD, { within: 1, key: 'sessionId' as never })).toThrow(ConfigError);
     expect(() => pattern(TDD, { within: 1, keys: () => 'x' } as never)).toThrow(ConfigError);
+    expect(() => pattern(TDD, { within: 1, scheduler: {} as never })).toThrow(ConfigError);
+    expect(() => pattern(TDD, { within: 1, scheduler: null as never })).toThrow(ConfigError);
+  });
+
+  it('points a misplaced step out by its index', () => {
+    const issues = (steps: PatternStep[]) => {
+      try {
+        pattern(steps, TEN);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        const { issues } = (error as ConfigError).cause as {
+          issues: Array<{ code: string; path: unknown[] }>;
+        };
+        return issues.map(({ code, path }) => ({ code, path }));
+      }
+      throw new Error('accepted');
+    };
+    expect(issues([{ notFollowedBy: isTestEdit }, isSourceEdit])).toEqual([{ code: 'custom', path: [0] }]);
+    expect(issues([isTestEdit, isSourceEdit, { match: isPassingTestRun, optional: true }])).toEqual([
+      { code: 'custom', path: [2] },
+    ]);
+    // An optional step after a notFollowedBy, as well as before it.
+    expect(
+      issues([
+        isTestEdit,
+        { notFollowedBy: isFailingTestRun },
+        { match: isSourceEdit, optional: true },
+        isPassingTestRun,
+      ]),
+    ).toEqual([{ code: 'custom', path: [1] }]);
   });
 
   it('rejects values out of range with a ConfigError', () => {
@@ -457,6 +487,43 @@ describe('pattern: matching', () => {
     expect(timeouts(live)).toEqual(expected);
   });
 
+  it("ends a key's partial match past its deadline before the key's next event, a late one too", () => {
+    // a (late, at 0 min once event time is at 20) starts a partial match already past its deadline; b,
+    // late as well, counts at 12 min: more than `within` after a.
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const events = [ev('x', 'x', 20, {}, 'X'), ev('a', 'a', 0), ev('b', 'b', 12)];
+    expect(labels(events, steps)).toEqual(['x', 'a', 'T[a]>step 2:timeout', 'b']);
+  });
+
+  it('ends a partial match started past its deadline at the next newer timestamp, not at one equal to the newest', () => {
+    // a (late) starts a partial match whose deadline (10 min) event time (20 min) has passed: the
+    // events at 20 min (one of them a new key) do not advance event time, z at 21 min does.
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const events = [
+      ev('x', 'x', 20, {}, 'X'),
+      ev('a', 'a', 0),
+      ev('aB', 'a', 20, {}, 'B'),
+      ev('y', 'x', 20, {}, 'Y'),
+      ev('z', 'x', 21, {}, 'Z'),
+    ];
+    expect(labels(events, steps)).toEqual([
+      ...['x', 'a', 'aB', 'y', 'T[a]>step 2:timeout', 'z'],
+      'T[aB]>step 2:flushed',
+    ]);
+  });
+
+  it('counts an event without a valid timestamp at its key’s latest time, else at the newest timestamp seen', () => {
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const events = [
+      ev('x', 'x', 10, {}, 'X'),
+      { ...ev('a', 'a', 0), timestamp: Number.NaN },
+      ev('b', 'b', 15),
+    ];
+    const out = run(events, steps, { ...TEN, passThrough: false });
+    expect(out.map(label)).toEqual(['M[a,b]']);
+    expect(out[0]!.data).toMatchObject({ window: { start: T0 + 10 * MIN, end: T0 + 15 * MIN } });
+  });
+
   it('keeps keys apart', () => {
     const events = [
       testEdit('a1', 0, 'A'),
@@ -495,6 +562,28 @@ describe('pattern: matching', () => {
     const out = run(events, TDD, byPid);
     expect(out.map(label)).toEqual(['t', 's', 'p', 'M[t,s,p]']);
     expect(out.at(-1)!.data).toMatchObject({ key: '1' });
+  });
+
+  it('gives a match the session of its events only when they all have the same one', () => {
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const byPid = { ...TEN, key: (e: Event) => e.data.pid, passThrough: false };
+    const [sameA, across] = [
+      [ev('a1', 'a', 0, { pid: 1 }, 'A'), ev('b1', 'b', 1, { pid: 1 }, 'A')],
+      [ev('a2', 'a', 0, { pid: 2 }, 'A'), ev('b2', 'b', 1, { pid: 2 }, 'B')],
+    ].map((events) => run(events, steps, byPid));
+    expect(sameA!.map(label)).toEqual(['M[a1,b1]']);
+    expect(sameA![0]!.sessionId).toBe('A');
+    expect(across!.map(label)).toEqual(['M[a2,b2]']);
+    expect('sessionId' in across![0]!).toBe(false);
+    // Nor when reading one throws.
+    const hostile = Object.defineProperty(ev('b3', 'b', 1, { pid: 3 }), 'sessionId', {
+      get: () => {
+        throw new Error('no session');
+      },
+    });
+    const out = run([ev('a3', 'a', 0, { pid: 3 }), hostile], steps, byPid);
+    expect(out.map(label)).toEqual(['M[a3,b3]']);
+    expect('sessionId' in out[0]!).toBe(false);
   });
 
   it('matches events without a key together under the key null', () => {
@@ -578,6 +667,36 @@ describe('pattern: matching', () => {
       'f',
       'T[s,f]>isPassingTestRun:flushed',
     ]);
+  });
+
+  it("names a step by its name, else its predicate's function name, else `step <n>`", () => {
+    const isA = (e: Event) => e.type === 'a';
+    const unnamed = (predicate: (e: Event) => boolean) => predicate;
+    const steps: PatternStep[] = [
+      unnamed((e) => e.type === 'x'),
+      isA,
+      { match: unnamed((e) => e.type === 'b') },
+      { match: isA },
+      { match: isA, name: 'again' },
+    ];
+    const events = ['x', 'a', 'b', 'a', 'a'].map((type, i) => ev(`${type}${i}`, type, i));
+    const out = run(events, steps, { ...TEN, passThrough: false });
+    expect(out.map((e) => e.data.steps)).toEqual([['step 1', 'isA', 'step 3', 'isA', 'again']]);
+    // A notFollowedBy: `not <function name>`, else `step <n>`.
+    const waits: PatternStep[] = [
+      isA,
+      { notFollowedBy: isA },
+      { notFollowedBy: unnamed((e) => e.type === 'b') },
+    ];
+    const flushed = run([ev('a', 'a', 0)], waits, { ...TEN, passThrough: false });
+    expect(flushed.map((e) => e.data.forbidden)).toEqual([['not isA', 'step 3']]);
+  });
+
+  it('completes a match at once on a last step given as { match }', () => {
+    const steps: PatternStep[] = [isTestEdit, { match: isPassingTestRun }];
+    const out = run([testEdit('t', 0), testRun('p', 1, true), other('x', 2)], steps);
+    expect(out.map(label)).toEqual(['t', 'p', 'M[t,p]', 'x']);
+    expect(out[2]!.timestamp).toBe(T0 + MIN);
   });
 
   it('may start at an optional first step or after it', () => {
@@ -718,6 +837,27 @@ describe('pattern: matching', () => {
     ]);
   });
 
+  it("stamps a key function's error report at the event's time, else at the newest timestamp seen", () => {
+    const key = (e: Event) => {
+      if (e.type === 'bad') throw new Error('no key');
+      return e.sessionId;
+    };
+    const errorAt = (bad: Event) =>
+      run([other('x', 10), bad], TDD, { ...TEN, key }).find((e) => e.type === 'pattern.error')!.timestamp;
+    expect(errorAt(ev('late', 'bad', 5))).toBe(T0 + 5 * MIN);
+    expect(errorAt({ ...ev('untimed', 'bad', 0), timestamp: Number.NaN })).toBe(T0 + 10 * MIN);
+  });
+
+  it('passes an input that is not an object through untouched (with passThrough), and takes no part', () => {
+    // Steps that read `data`: given a number or null, they would throw (and be reported).
+    const steps = [(e: Event) => e.data.step === 1, (e: Event) => e.data.step === 2];
+    const inputs = [null, 7, ev('a', 'x', 0, { step: 1 }), ev('b', 'x', 1, { step: 2 })] as Event[];
+    const out = run(inputs, steps);
+    expect(out.slice(0, 2)).toEqual([null, 7]);
+    expect(out.slice(2).map(label)).toEqual(['a', 'b', 'M[a,b]']);
+    expect(run(inputs, steps, { ...TEN, passThrough: false }).map(label)).toEqual(['M[a,b]']);
+  });
+
   it('emits no timeouts with timeouts: false, and derived events only with passThrough: false', () => {
     expect(labels([testEdit('t', 0), other('x', 30)], TDD, { ...TEN, timeouts: false })).toEqual(['t', 'x']);
     expect(
@@ -734,6 +874,28 @@ describe('pattern: matching', () => {
       'T[a]>isSourceEdit:evicted',
       'T[b]>isSourceEdit:flushed',
       'T[c]>isSourceEdit:flushed',
+    ]);
+  });
+
+  it('evicts the key least recently active, counting every event of a key with partial matches', () => {
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const events = [ev('aA', 'a', 0, {}, 'A'), ev('aB', 'a', 1, {}, 'B'), ev('xA', 'x', 2, {}, 'A')];
+    events.push(ev('aC', 'a', 3, {}, 'C'));
+    expect(labels(events, steps, { ...TEN, maxKeys: 2, passThrough: false })).toEqual([
+      'T[aB]>step 2:evicted',
+      'T[aA]>step 2:flushed',
+      'T[aC]>step 2:flushed',
+    ]);
+  });
+
+  it('makes room for a new key by ending the partial matches event time has passed, before evicting', () => {
+    // aB (late) starts a partial match past its deadline; aC finds the map full: that one ends, and A stays.
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const events = [ev('aA', 'a', 20, {}, 'A'), ev('aB', 'a', 0, {}, 'B'), ev('aC', 'a', 20, {}, 'C')];
+    expect(labels(events, steps, { ...TEN, maxKeys: 2, passThrough: false })).toEqual([
+      'T[aB]>step 2:timeout',
+      'T[aA]>step 2:flushed',
+      'T[aC]>step 2:flushed',
     ]);
   });
 
@@ -805,6 +967,23 @@ describe('pattern: matching', () => {
     expect(labels([other('x', 5), testEdit('t', 1), sourceEdit('s', 8), testRun('p', 12, true)])).toContain(
       'M[t,s,p]',
     );
+  });
+
+  it('stops counting a key’s kept latest time once it is more than `within` behind the newest timestamp', () => {
+    const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
+    const options = { ...TEN, passThrough: false };
+    // Exactly `within` behind (20 − 10 min): A's late a counts at 10 min, b at 20 is within 10 of it.
+    const atBound = [ev('x', 'x', 10), ev('y', 'x', 20, {}, 'B'), ev('a', 'a', 5), ev('b', 'b', 20)];
+    expect(labels(atBound, steps, options)).toEqual(['M[a,b]']);
+    // More than `within` behind (21 − 10 min), though no sweep has dropped it yet: a counts at its own 8 min.
+    const beyond = [
+      ev('x', 'x', 10),
+      ev('y', 'x', 19.9, {}, 'B'),
+      ev('z', 'x', 21, {}, 'C'),
+      ev('a', 'a', 8),
+      ev('b', 'b', 18.5),
+    ];
+    expect(labels(beyond, steps, options)).toEqual(['T[a]>step 2:timeout']);
   });
 
   it('remembers the latest time of at most maxKeys keys without partial matches', () => {
@@ -940,6 +1119,25 @@ describe('pattern: the live clock', () => {
       'T[b]>isSourceEdit:flushed',
       'T[a]>isSourceEdit:flushed',
     ]);
+  });
+
+  it('flushes partial matches with the same deadline by key: strings in order, then null', () => {
+    const events = [testEdit('n', 0, ''), testEdit('d', 0, 'D'), testEdit('c', 0, 'C')];
+    expect(labels(events, TDD, { ...TEN, passThrough: false })).toEqual([
+      'T[c]>isSourceEdit:flushed',
+      'T[d]>isSourceEdit:flushed',
+      'T[n]>isSourceEdit:flushed',
+    ]);
+  });
+
+  it('lets the scheduler end nothing without liveClock: only event time does', () => {
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const out: string[] = [];
+    input.pipe(pattern(TDD, { within: 100, scheduler })).subscribe((e) => out.push(label(e)));
+    input.next({ ...testEdit('t', 0), timestamp: 0 });
+    scheduler.flush();
+    expect(out).toEqual(['t']);
   });
 
   it('times out a partial match between two events at the same place among the outputs live and replayed', () => {
