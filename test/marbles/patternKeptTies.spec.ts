@@ -111,6 +111,40 @@ describe('pattern: which kept latest time is forgotten on a tie', () => {
     expect(run([a, b, c, ...probes(['A', 'C'])], 2)).toEqual(expected);
   });
 
+  it('forgets the key whose latest time is the earliest, counting each key’s later events', () => {
+    // maxKeys 3; D (50 min) pushes one out. A came back at 49 min: B (47) goes.
+    const x = (key: string, minutes: number) => ev(`x${key}${minutes}`, 'x', minutes, key);
+    expect(
+      run([x('A', 46), x('B', 47), x('C', 48), x('A', 49), x('D', 50), ...probes(['A', 'B'])], 3),
+    ).toEqual(['T[a1]:timeout', 'M[a0,b0]']);
+    // A came back at 47 min, still the earliest: A goes.
+    expect(
+      run([x('A', 46), x('A', 47), x('B', 48), x('C', 49), x('D', 50), ...probes(['A', 'B'])], 3),
+    ).toEqual(['T[a0]:timeout', 'M[a1,b1]']);
+  });
+
+  it('keeps through a sweep a key’s later time that still counts', () => {
+    // A kept at 39, then 41 min; B at 51 sweeps the kept times more than 10 min behind: not A's 41. A's
+    // late a counts at 41 min, and b at 51 is within 10 min of it.
+    const events = [ev('x1', 'x', 39, 'A'), ev('x2', 'x', 41, 'A'), ev('x3', 'x', 51, 'B')];
+    expect(run([...events, ev('a', 'a', 40, 'A'), ev('b', 'b', 51, 'A')], 10)).toEqual(['M[a,b]']);
+  });
+
+  it('gives a key with a partial match no place among the kept latest times', () => {
+    // maxKeys 2: A's kept time goes when A starts a partial match, so C's finds room and B's stays kept:
+    // B's late a counts at 46 min.
+    const events = [
+      ev('x1', 'x', 46, 'B'),
+      ev('x2', 'x', 47, 'A'),
+      ev('aA', 'a', 48, 'A'),
+      ev('x3', 'x', 49, 'C'),
+    ];
+    expect(run([...events, ev('aB', 'a', 40, 'B'), ev('bB', 'b', 55, 'B')], 2)).toEqual([
+      'M[aB,bB]',
+      'T[aA]:flushed',
+    ]);
+  });
+
   it('gives the same outputs whatever the arrival order among equal timestamps (property)', () => {
     // n keys kept at 48 or 50 min (many ties), arriving in time order, equal times in any order (a live
     // run, or a replay merging sessions by timestamp then id). maxKeys = n, so all are kept; then
