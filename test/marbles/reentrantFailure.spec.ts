@@ -126,6 +126,64 @@ describe('pattern: a consumer that throws', () => {
   });
 });
 
+describe('pattern: a consumer that throws on a timeout found before an input', () => {
+  const steps = [(e: Event) => e.type === 'step.a', (e: Event) => e.type === 'step.b'];
+
+  it('by the key’s own late event: that event still passes through, then the output errors', () => {
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.type === 'pattern.timeout');
+    input.pipe(pattern(steps, { within: 60_000 })).subscribe(consumer);
+    input.next({ ...ev('x', 'note', 120_000), sessionId: 'X' });
+    // Late: a's partial match is past its deadline, found by b (late too, 70 s after a).
+    input.next(ev('a', 'step.a', 0));
+    input.next(ev('b', 'step.b', 70_000));
+    expect(consumer.got).toEqual(['x', 'step.a', 'T[a]:timeout', 'step.b', 'error consumer on T[a]:timeout']);
+  });
+
+  it('by a new key making room: that key still starts its partial match, then the output errors', () => {
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => (e.data as PatternTimeoutData).reason === 'timeout');
+    input.pipe(pattern(steps, { within: 60_000, passThrough: false, maxKeys: 2 })).subscribe(consumer);
+    input.next(ev('aA', 'step.a', 120_000));
+    // Late: its partial match is past its deadline; C finds the map full and ends it.
+    input.next({ ...ev('aB', 'step.a', 0), sessionId: 'B' });
+    input.next({ ...ev('aC', 'step.a', 120_000), sessionId: 'C' });
+    expect(consumer.got).toEqual([
+      'T[aB]:timeout',
+      'T[aA]:flushed',
+      'T[aC]:flushed',
+      'error consumer on T[aB]:timeout',
+    ]);
+  });
+});
+
+describe("pattern: a consumer that throws on a notFollowedBy's error report and on the event", () => {
+  it('errors the output with the report’s exception, the first', () => {
+    const input = new Subject<Event>();
+    const consumer = new Consumer((e) => e.type === 'pattern.error' || e.type === 'step.x');
+    const throwing = (e: Event) => {
+      if (e.type === 'step.x') throw new Error('predicate');
+      return false;
+    };
+    input
+      .pipe(
+        pattern([(e) => e.type === 'step.a', { notFollowedBy: throwing }, (e) => e.type === 'step.b'], {
+          within: 60_000,
+        }),
+      )
+      .subscribe(consumer);
+    input.next(ev('a', 'step.a', 0));
+    input.next(ev('x', 'step.x', 1));
+    expect(consumer.got).toEqual([
+      'step.a',
+      'pattern.error',
+      'step.x',
+      'T[a]:flushed',
+      'error consumer on pattern.error',
+    ]);
+  });
+});
+
 describe('pattern: a consumer that throws on a match', () => {
   it('does not get the key’s other partial matches from the flush: the match dropped them', () => {
     // The match went out before the key's other partial matches were cleared: the consumer threw on it,
