@@ -1021,24 +1021,23 @@ function afterLeadingCd(command: string, from: number): number {
 // `sh: 1: cd: can't cd to app`; or zoxide's (`zoxide: no match found`), whose `cd` (`zoxide init --cmd
 // cd`, `alias cd=z`) Claude Code's snapshot of the user's shell carries.
 const SHELL_CD_ERROR = /(?:^|[\s:])(?:cd|pushd):|^zoxide:/m;
-/** The shell's "command not found": a `cd` aliased to a function the shell lacks (`z`), or the tests'. */
+/** The shell's "command not found": the test runner (`sh: 1: vitest: not found`), or a `cd` aliased to a missing function (`z`). */
 const COMMAND_NOT_FOUND = 127;
 const NOT_BLANK = /\S/;
 
 /**
  * Whether the failure of the Bash line `command`, whose output (Claude Code's `error` after its
- * `Exit code N` line) is `output` and exit code `exitCode`, shows that a test command ran and failed,
- * though the line starts with `cd DIR &&` (`pushd`; one or more): when the output is not blank and
- * carries no `cd` (`pushd`) error of the shell or of zoxide, and the exit code is not 127 (command not
- * found: a `cd` aliased to a missing function, or the test command itself), the cds succeeded and the
- * line's status is that of the rest of it (`testVerdict`). Otherwise the tests did not run (or a cd in
- * them failed): unknown.
+ * `Exit code N` line) is `output`, shows that a test command ran and failed, though the line starts with
+ * `cd DIR &&` (`pushd`; one or more): when the output is not blank and carries no `cd` (`pushd`) error of
+ * the shell or of zoxide, the cds succeeded and the line's status is that of the rest of it
+ * (`testVerdict`). Otherwise the tests did not run (or a cd in them failed): unknown. (Exit code 127 is
+ * unknown before this is asked: `postToolUseFailure`.)
  */
-function failedAfterCd(command: string, output: string, exitCode: number): boolean {
+function failedAfterCd(command: string, output: string): boolean {
   let rest = afterLeadingCd(command, 0);
   if (rest < 0) return false;
   for (let next = afterLeadingCd(command, rest); next >= 0; next = afterLeadingCd(command, rest)) rest = next;
-  if (exitCode === COMMAND_NOT_FOUND || !NOT_BLANK.test(output) || SHELL_CD_ERROR.test(output)) return false;
+  if (!NOT_BLANK.test(output) || SHELL_CD_ERROR.test(output)) return false;
   return testVerdict(command.slice(rest), 0, false).failed;
 }
 
@@ -1140,10 +1139,11 @@ const postToolUse: Mapper = (p, ctx) => {
  * A failed tool call: `tool.failed`, and for a Bash test command a `test.run` — `passed: false` when the
  * line's failure shows the tests failed (`testVerdict`: `npm test`, `npm run lint || npm test`), or the
  * line starts with `cd DIR &&` (`pushd`) and its output, not blank, has no `cd` error of the shell (nor
- * zoxide's, nor exit code 127), the rest of it showing the tests failed (`failedAfterCd`: `cd app && npm
- * test`), or it was interrupted; else `outcome: 'unknown'` and no `passed` (`npm test && npm run build`:
- * the build's?; `cd app && npm test` after `bash: line 1: cd: app: No such file or directory` or
- * `zoxide: no match found`: the tests did not run).
+ * zoxide's), the rest of it showing the tests failed (`failedAfterCd`: `cd app && npm test`), and the exit
+ * code is not 127 (command not found: the test runner missing, `sh: 1: vitest: not found`, or a `cd`
+ * aliased to a missing function), or it was interrupted; else `outcome: 'unknown'` and no `passed` (`npm
+ * test && npm run build`: the build's?; `cd app && npm test` after `bash: line 1: cd: app: No such file
+ * or directory` or `zoxide: no match found`; exit code 127: the tests did not run).
  */
 const postToolUseFailure: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
@@ -1166,8 +1166,8 @@ const postToolUseFailure: Mapper = (p, ctx) => {
     let run: Record<string, unknown>;
     if (
       interrupted ||
-      verdict.failed ||
-      (exit !== null && failedAfterCd(command!, error!.slice(exit[0].length), exitCode!))
+      (exitCode !== COMMAND_NOT_FOUND &&
+        (verdict.failed || (exit !== null && failedAfterCd(command!, error!.slice(exit[0].length)))))
     ) {
       run = { command, passed: false };
       if (exitCode !== undefined) run.exit_code = exitCode;

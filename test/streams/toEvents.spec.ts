@@ -623,6 +623,38 @@ describe('toEvents mappings', () => {
     });
   });
 
+  it('reads a failed test line whose exit code is 127 (command not found) as unknown: the tests did not run', () => {
+    // `npm test` whose script's runner is not installed (npm passes on the shell's 127), a runner that is
+    // not on the PATH: not a red run, which a later green one would make look like a fix.
+    const failure = (command: string, error: string, is_interrupt = false) =>
+      toEvents(
+        'PostToolUseFailure',
+        claude('PostToolUseFailure', { tool_name: 'Bash', tool_input: { command }, error, is_interrupt }),
+        T,
+      ).filter((event) => event.type === 'test.run')[0]!.data;
+    const notFound: [string, string][] = [
+      ['npm test', 'Exit code 127\n> app@1.0.0 test\n> vitest run\n\nsh: 1: vitest: not found'],
+      ['pytest', 'Exit code 127\n/bin/bash: line 1: pytest: command not found'],
+      ['npm run lint || npm test', 'Exit code 127\nsh: 1: vitest: not found'],
+      ['cd app && npm test', 'Exit code 127\nsh: 1: vitest: not found'],
+    ];
+    for (const [command, error] of notFound) {
+      expect(failure(command, error), command).toEqual({ command, outcome: 'unknown' });
+    }
+    // Any other code is a failed run, as before; so is an interrupted one, whatever its code.
+    expect(failure('npm test', 'Exit code 1\n Test Files  1 failed (1)')).toEqual({
+      command: 'npm test',
+      passed: false,
+      exit_code: 1,
+    });
+    expect(failure('npm test', 'Exit code 127\nsh: 1: vitest: not found', true)).toEqual({
+      command: 'npm test',
+      passed: false,
+      exit_code: 127,
+      interrupted: true,
+    });
+  });
+
   it('makes one test.run per Bash call, judged on every test command in the line, not the first only', () => {
     const runsOf = (hook: string, command: string) =>
       toEvents(
