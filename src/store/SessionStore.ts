@@ -300,6 +300,7 @@ function sublevels(db: Level<string, string>) {
     index: db.sublevel<string, string>('i', {}),
   };
 }
+
 /**
  * One past the highest session number that any record holds: an id record, a session's metadata (a
  * deletion's tombstone too: the session's next load clears that number's events) or an event or index

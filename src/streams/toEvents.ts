@@ -1021,7 +1021,10 @@ function afterLeadingCd(command: string, from: number): number {
 // `sh: 1: cd: can't cd to app`; or zoxide's (`zoxide: no match found`), whose `cd` (`zoxide init --cmd
 // cd`, `alias cd=z`) Claude Code's snapshot of the user's shell carries.
 const SHELL_CD_ERROR = /(?:^|[\s:])(?:cd|pushd):|^zoxide:/m;
-/** The shell's "command not found": the test runner (`sh: 1: vitest: not found`), or a `cd` aliased to a missing function (`z`). */
+/**
+ * The shell's "command not found": the test runner (`sh: 1: vitest: not found`), or a `cd` aliased to a
+ * function the shell lacks (`z`).
+ */
 const COMMAND_NOT_FOUND = 127;
 const NOT_BLANK = /\S/;
 
