@@ -99,6 +99,18 @@ describe('fromHookFile resumeFrom', () => {
     expect(await hooksOf(fromHookFile(path, { resumeFrom: mark.end }))).toEqual(['n']);
   });
 
+  it('reads a file truncated since to past its first 256 bytes, shorter than the mark, from its start', async () => {
+    const long = (hook: string) => line(hook.padEnd(300, '.'));
+    await writeFile(path, long('a') + long('b') + long('c'));
+    const mark = (await marks()).get(long('b').match(/"hook":"([^"]*)"/)![1]!)!;
+    // The same first 256 bytes, the same inode: only its size tells that the mark is past its end.
+    await writeFile(path, long('a') + line('n'));
+    const names = async (resumeFrom: number | HookFileMark) =>
+      (await hooksOf(fromHookFile(path, { resumeFrom }))).map((hook) => hook.replace(/\.+$/, ''));
+    expect(await names(mark)).toEqual(['a', 'n']);
+    expect(await names(mark.end)).toEqual(['a', 'n']);
+  });
+
   it('follows the file from the mark: the remaining lines, then the appended ones, none twice', async () => {
     await writeFile(path, line('a') + line('b') + line('c'));
     const mark = (await marks()).get('a')!;
@@ -170,7 +182,12 @@ describe('fromHookFile resumeFrom', () => {
       null,
       { end },
       { end: -1, ino: 1, head: '' },
+      { end: 2 ** 53, ino: 1, head: '00'.repeat(256) }, // an unsafe end, with a head of the right length
+      { end: 300.5, ino: 1, head: '00'.repeat(256) },
       { end, ino: 1.5, head },
+      { end, ino: -1, head },
+      { end, ino: 1 }, // no head
+      { end: 0, ino: 1, head: [] }, // a head that is no string, even of length 0
       { end, ino: 1, head: head.slice(2) }, // not min(256, end) bytes
       { end, ino: 1, head: head.toUpperCase() },
       { end, ino: 1, head, timestamp: '5' },
@@ -189,6 +206,9 @@ describe('fromHookFile resumeFrom', () => {
     // Accepted: an offset, a mark, a whole mark (with `terminated`), and the 256-byte head of a longer line.
     expect(() => fromHookFile(path, { resumeFrom: 0 })).not.toThrow();
     expect(() => fromHookFile(path, { resumeFrom: { end, ino: 1, head } })).not.toThrow();
+    // The least end and inode accepted: 0 for both.
+    expect(() => fromHookFile(path, { resumeFrom: { end, ino: 0, head } })).not.toThrow();
+    expect(() => fromHookFile(path, { resumeFrom: { end: 0, ino: 1, head: '' } })).not.toThrow();
     const whole: HookFileMark = { end, ino: 1, head, terminated: true };
     expect(() => fromHookFile(path, { resumeFrom: whole })).not.toThrow();
     expect(() =>

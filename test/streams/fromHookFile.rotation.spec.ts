@@ -62,4 +62,26 @@ describe('fromHookFile, following a file that is rotated', () => {
     subscription.unsubscribe();
     expect(seen).toEqual(['a', 'old-last', 'new-first']);
   });
+
+  it('does so at each rotation, not only the first', async () => {
+    const path = join(dir, 'live.jsonl');
+    await writeFile(path, line('a'));
+    /** Before the stat after the read that found the end: a last line, then a new file at the path. */
+    const rotateAfter = (last: string, first: string) => {
+      hooks.beforeStat = async () => {
+        await appendFile(path, line(last));
+        await rename(path, `${path}.${last}`);
+        await writeFile(path, line(first));
+      };
+    };
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) => {
+      seen.push(o.hook);
+      if (o.hook === 'a') rotateAfter('a-last', 'b');
+      if (o.hook === 'b') rotateAfter('b-last', 'c');
+    });
+    await until(() => seen.includes('c'));
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'a-last', 'b', 'b-last', 'c']);
+  });
 });

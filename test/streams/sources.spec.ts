@@ -322,6 +322,17 @@ describe('fromHookFile', () => {
   it('errors with SOURCE_FAILED for a missing file when not following', async () => {
     await expect(collect(fromHookFile(join(dir, 'missing.jsonl')))).rejects.toMatchObject({
       code: 'SOURCE_FAILED',
+      cause: { code: 'ENOENT' },
+    });
+  });
+
+  it('errors with SOURCE_FAILED, following too, for a path that cannot be opened for another reason than missing', async () => {
+    // Under a regular file: ENOTDIR, which no wait cures (only a missing file is waited for).
+    const file = join(dir, 'plain');
+    await writeFile(file, '');
+    await expect(collect(fromHookFile(join(file, 'hooks.jsonl'), { follow: true }))).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      cause: { code: 'ENOTDIR' },
     });
   });
 
@@ -379,6 +390,54 @@ describe('fromHookFile', () => {
       ['b', undefined],
       ['c', undefined],
     ]);
+  });
+
+  it('reads a file rewritten in place to exactly the same size from its start', async () => {
+    const path = join(dir, 'live.jsonl');
+    await writeFile(path, line('a'));
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) =>
+      seen.push(o.hook),
+    );
+    await until(() => seen.length === 1);
+    // No byte past the position reached, and no shrink: only the first bytes tell it.
+    await writeFile(path, line('b'));
+    await until(() => seen.length >= 2);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'b']);
+  });
+
+  it('reads a file truncated to more than its 256 first bytes (the same ones) from its start', async () => {
+    const path = join(dir, 'live.jsonl');
+    const long = (hook: string) => line(hook.padEnd(300, '.'));
+    await writeFile(path, long('a') + long('b'));
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) =>
+      seen.push(o.hook.replace(/\.+$/, '')),
+    );
+    await until(() => seen.length === 2);
+    // Shorter than the position reached, its first 256 bytes unchanged, then grown past it again.
+    await truncate(path, Buffer.byteLength(long('a')));
+    await until(() => seen.length >= 3);
+    await appendFile(path, long('c') + long('d'));
+    await until(() => seen.length >= 5);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'b', 'a', 'c', 'd']);
+  });
+
+  it('reads a file rotated to a longer one from its start (told by its inode, not its size)', async () => {
+    const path = join(dir, 'live.jsonl');
+    await writeFile(path, line('a'));
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) =>
+      seen.push(o.hook),
+    );
+    await until(() => seen.length === 1);
+    await writeFile(`${path}.new`, line('b') + line('c'));
+    await rename(`${path}.new`, path);
+    await until(() => seen.length >= 3);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'b', 'c']);
   });
 
   it('reads a file rewritten in place while it is being read from its start, each new line once', async () => {
@@ -460,10 +519,22 @@ describe('fromHookFile', () => {
       }
       return n;
     };
-    for (let i = 0; i < 5; i++) fromHookFile(path).subscribe().unsubscribe();
-    for (let i = 0; i < 5; i++) fromHookFile(path, { follow: true }).subscribe().unsubscribe();
-    await until(() => open() === 0);
+    // A file handle left open is closed in the end by the garbage collector, with this warning: closed
+    // by it, the files would be closed, but not by the source.
+    const collected: string[] = [];
+    const onWarning = (warning: Error) => {
+      if (warning.message.includes('on garbage collection')) collected.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 5; i++) fromHookFile(path).subscribe().unsubscribe();
+      for (let i = 0; i < 5; i++) fromHookFile(path, { follow: true }).subscribe().unsubscribe();
+      await until(() => open() === 0);
+    } finally {
+      process.off('warning', onWarning);
+    }
     expect(open()).toBe(0);
+    expect(collected).toEqual([]);
   });
 });
 
@@ -487,6 +558,8 @@ describe('fromHookFileMarked', () => {
     ]);
     expect(marked[0]!.mark.head).toBe(bytes.subarray(0, endOf('a')).toString('hex'));
     expect(marked[2]!.mark.head).toBe(bytes.subarray(0, 256).toString('hex'));
+    // No line has a time: the marks have no `timestamp` at all (not one that is undefined).
+    for (const { mark } of marked) expect(mark).not.toHaveProperty('timestamp');
     // The same outputs as fromHookFile.
     expect(marked.map((m) => m.output)).toEqual(await collect(fromHookFile(path)));
   });
@@ -501,6 +574,17 @@ describe('fromHookFileMarked', () => {
     expect(await hooks({ ...a!.mark, ino: a!.mark.ino + 1 })).toEqual(['a', 'b']);
     expect(await hooks({ ...a!.mark, head: a!.mark.head.replace(/^7b/, '20') })).toEqual(['a', 'b']);
     expect(await hooks({ ...a!.mark, end: 10_000, head: a!.mark.head.padEnd(512, '0') })).toEqual(['a', 'b']);
+  });
+
+  it('marks the lines of a file that starts with a blank line', async () => {
+    const path = join(dir, 'marked.jsonl');
+    await writeFile(path, `\n${line('a')}\n${line('b')}`);
+    const marked = await collect(fromHookFileMarked(path));
+    const a = Buffer.byteLength(`\n${line('a')}`);
+    expect(marked.map(({ output, mark }) => [output.hook, mark.end, mark.terminated])).toEqual([
+      ['a', a, true],
+      ['b', a + 1 + Buffer.byteLength(line('b')), true],
+    ]);
   });
 });
 
