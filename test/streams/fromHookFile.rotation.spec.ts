@@ -1,17 +1,22 @@
 /**
  * A rotation at the worst moment: after the read that found the old file's end, before the source looks
  * at the path. `stat` is wrapped (in this file only) so that the writer's last append and the rotation
- * happen exactly there, every time.
+ * happen exactly there, every time; and counted, to see that a file that does not change is not looked at
+ * again and again.
  */
 import { appendFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-const hooks = vi.hoisted(() => ({ beforeStat: undefined as undefined | ((path: string) => Promise<void>) }));
+const hooks = vi.hoisted(() => ({
+  beforeStat: undefined as undefined | ((path: string) => Promise<void>),
+  stats: 0,
+}));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const original = await importOriginal<typeof import('node:fs/promises')>();
   const stat = (async (path: string, ...rest: unknown[]) => {
+    hooks.stats++;
     const hook = hooks.beforeStat;
     if (hook !== undefined) {
       hooks.beforeStat = undefined;
@@ -83,5 +88,24 @@ describe('fromHookFile, following a file that is rotated', () => {
     await until(() => seen.includes('c'));
     subscription.unsubscribe();
     expect(seen).toEqual(['a', 'a-last', 'b', 'b-last', 'c']);
+  });
+});
+
+describe('fromHookFile, following a file that does not change', () => {
+  it('waits for a notification or a poll at its end: it does not read the file again and again', async () => {
+    const path = join(dir, 'quiet.jsonl');
+    await writeFile(path, line('a'));
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) =>
+      seen.push(o.hook),
+    );
+    await until(() => seen.length === 1);
+    const before = hooks.stats;
+    // Some turns of the event loop, in which a source that does not wait would look at the path many times.
+    await new Promise((r) => setTimeout(r, 50));
+    subscription.unsubscribe();
+    // Once, at the end found after the line (it may not have looked yet when the line came).
+    expect(hooks.stats - before).toBeLessThanOrEqual(1);
+    expect(seen).toEqual(['a']);
   });
 });
