@@ -1,9 +1,10 @@
 /**
  * A rotation at the worst moment: after the read that found the old file's end, before the source looks
  * at the path. `stat` is wrapped (in this file only) so that the writer's last append and the rotation
- * happen exactly there, every time; and counted, to see that a file that does not change is not looked at
- * again and again.
+ * happen exactly there, every time (a rotation, or an append whose notification comes while the source
+ * is not waiting); and counted, to see that a file that does not change is not looked at again and again.
  */
+import { watch } from 'node:fs';
 import { appendFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,5 +108,33 @@ describe('fromHookFile, following a file that does not change', () => {
     // Once, at the end found after the line (it may not have looked yet when the line came).
     expect(hooks.stats - before).toBeLessThanOrEqual(1);
     expect(seen).toEqual(['a']);
+  });
+
+  it('reads a line whose notification came while it was not waiting (between its read and its stat)', async () => {
+    const path = join(dir, 'quiet.jsonl');
+    await writeFile(path, line('a'));
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) => {
+      seen.push(o.hook);
+      if (o.hook === 'a') {
+        // After the read that found the end, before the source's stat: an append, and its fs.watch
+        // notification (delivered to every watcher of the file at once) handled before the stat returns.
+        hooks.beforeStat = async () => {
+          const notified = new Promise<void>((resolve) => {
+            const watcher = watch(path, () => {
+              watcher.close();
+              resolve();
+            });
+          });
+          await appendFile(path, line('b'));
+          await notified;
+          await new Promise((r) => setImmediate(r));
+        };
+      }
+    });
+    // Polling never comes within the test: only that notification, kept until the source waits, tells it.
+    await until(() => seen.length === 2);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'b']);
   });
 });
