@@ -864,12 +864,17 @@ function afterHeredocs(command: string, from: number, delimiters: string[]): num
 
 /**
  * What the `bash` (`sh`, …) command whose options go on at `from` says of its tests: with `-c`, its
- * script (the next word after the options, without its quotes) read as a line of its own (`-e` sets
- * errexit in it); else nothing. Returns `LineStatus.command`'s has, z and f.
+ * script (the first word after the options, wherever the `-c` is, without its quotes) read as a line of
+ * its own; else nothing. Its options are read as bash reads them: `-e` (`+e`) and `-o errexit` turn errexit
+ * on (off) in the script, `-o pipefail` pipefail; `-o` and `-O` take the next word, as `--rcfile` and
+ * `--init-file` do; another long option (`--noprofile`, `--norc`) sets nothing; `-` or `--` ends them.
+ * Returns `LineStatus.command`'s has, z and f.
  */
 function shellVerdict(command: string, from: number, end: number): [boolean, boolean, boolean] {
   let script = false;
   let options = 0;
+  let operand = false; // the options ended (`-`, `--`): the next word is the script
+  let named = ''; // a sign per `-o` or `+o` whose option name comes next, ' ' per other option's argument
   for (let w = from; w < end; ) {
     const c = command[w];
     if (c === ' ' || c === '\t' || c === '\r') {
@@ -877,16 +882,31 @@ function shellVerdict(command: string, from: number, end: number): [boolean, boo
       continue;
     }
     const wEnd = readWord(command, w);
-    if (script) {
+    const length = wEnd - w;
+    if (named.length > 0) {
+      const sign = named[0];
+      named = named.slice(1);
+      const name = wordPlain ? command.slice(w, wEnd) : '';
+      const bit = name === 'pipefail' ? PIPEFAIL : name === 'errexit' ? ERREXIT : 0;
+      if (sign === '-') options |= bit;
+      else if (sign === '+') options &= ~bit;
+    } else if (operand || !wordPlain || (c !== '-' && c !== '+')) {
+      if (!script) break;
       const text = unquote(command, w, wEnd);
-      if (!TEST_COMMAND.test(text)) return [false, true, false];
+      if (!TEST_COMMAND.test(text)) break;
       const verdict = testVerdict(text, options, true);
       return [verdict.any, verdict.passed, verdict.failed];
-    }
-    if (!wordPlain || c !== '-' || wEnd - w < 2) break;
-    for (let k = w + 1; k < wEnd; k++) {
-      if (command[k] === 'c') script = true;
-      else if (command[k] === 'e') options |= ERREXIT;
+    } else if (c === '-' && (length === 1 || (length === 2 && command[w + 1] === '-'))) operand = true;
+    else if (c === '-' && command[w + 1] === '-') {
+      if (command.startsWith('--rcfile', w) || command.startsWith('--init-file', w)) named += ' ';
+    } else {
+      for (let k = w + 1; k < wEnd; k++) {
+        const letter = command[k];
+        if (letter === 'c') script = true;
+        else if (letter === 'e') options = c === '-' ? options | ERREXIT : options & ~ERREXIT;
+        else if (letter === 'o') named += c;
+        else if (letter === 'O') named += ' ';
+      }
     }
     w = wEnd;
   }

@@ -940,6 +940,35 @@ describe('toEvents mappings', () => {
     }
   });
 
+  // A bash -c script's options are read as bash reads them: the script is the first word after them,
+  // `--noprofile` sets nothing (its letters are not -e's, nor -c's), -o takes the next word.
+  it.each([
+    ['bash --noprofile -c "npm test; echo done"', 'unknown', 'unknown'],
+    ['bash --rcfile ci.rc -c "npm test; echo done"', 'unknown', 'unknown'],
+    ['bash --init-file ci.rc -c "npm test"', 'passed', 'failed'],
+    ['bash --login -c "npm test"', 'passed', 'failed'],
+    ['bash --noprofile --norc -eo pipefail -c "npm test | tail -5"', 'passed', 'unknown'],
+    ['bash -o pipefail -c "npm test | tail -5"', 'passed', 'unknown'],
+    ['bash -eo pipefail +o pipefail -c "npm test | tail -5"', 'unknown', 'unknown'],
+    ['bash -o errexit -c "npm test; echo done"', 'passed', 'unknown'],
+    ['bash -e +e -c "npm test; echo done"', 'unknown', 'unknown'],
+    ['bash -c -e "npm test; echo done"', 'passed', 'unknown'],
+    ['bash -c -x "npm test"', 'passed', 'failed'],
+    ['bash -c -- "npm test"', 'passed', 'failed'],
+    ['bash -O extglob -c "npm test"', 'passed', 'failed'],
+    ['bash +c "npm test"', 'passed', 'failed'],
+    // After -, the first word is a script file's name, not -c; without -c the word is a file.
+    ['bash - -c "npm test"', 'none', 'none'],
+    ['bash ci.sh -c "npm test"', 'none', 'none'],
+    // After the script, a word is $0: its -e is not errexit.
+    ['bash -c "npm test; echo done" -e', 'unknown', 'unknown'],
+  ])(
+    "reads `%s`'s script with the options bash reads: a success %s, a failure %s",
+    (command, success, failure) => {
+      expect(verdicts(command)).toEqual([success, failure]);
+    },
+  );
+
   it("reads a test command's test.run from what Claude Code's Bash response says, not a made-up exit code 0", () => {
     const run = (response: unknown, input: Record<string, unknown> = {}) =>
       toEvents(
