@@ -820,8 +820,17 @@ describe('toEvents mappings', () => {
     expect(verdicts('1X=2 npm test')).toEqual(none);
   });
 
-  it("ends a brace group at its `}` followed by a blank, a newline or a `;`; a group's commands are a list's", () => {
+  it("ends a brace group at its `}` followed by a blank, a newline or a metacharacter; a group's commands are a list's", () => {
     const table: [string, string, string][] = [
+      // The shell's metacharacters end the word `}` as a blank does.
+      ['{ npm test; }>test.log', 'passed', 'failed'],
+      ['{ npm test; }&& npm run build', 'passed', 'unknown'],
+      ['{ npm test; }|| echo failed', 'unknown', 'failed'],
+      ['{ npm test; }| tail -5', 'unknown', 'unknown'],
+      ['(cd app && { npm test; })', 'passed', 'unknown'],
+      // Other characters make it a word (`}x`, `}2>&1`): the group is not closed.
+      ['{ npm test; }x', 'unknown', 'unknown'],
+      ['{ npm test; }2>&1', 'unknown', 'unknown'],
       ['{ npm run build; } 2>&1 && npm test', 'passed', 'unknown'],
       ['{ npm run build; }\t&& npm test', 'passed', 'unknown'],
       ['{ npm run build; }\nnpm test', 'passed', 'failed'],
