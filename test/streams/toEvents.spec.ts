@@ -949,6 +949,62 @@ describe('toEvents mappings', () => {
     }
   });
 
+  // docs/bridge.md's reading of a line, shape by shape: what a success (PostToolUse) and a failure
+  // (PostToolUseFailure) of the line say of its tests.
+  it.each([
+    // A list's status is its last pipeline's: a hidden pipeline before `&&` hides its tests' status.
+    ['npm test | tail -5 && npm run build', 'unknown', 'unknown'],
+    ['npm run build | tail -3 && npm test', 'passed', 'unknown'],
+    ['npm test || npm run a && npm test', 'unknown', 'failed'],
+    ['npm run a || npm run b && npm test', 'passed', 'unknown'],
+    ['npm test && npm test || echo flaky', 'unknown', 'failed'],
+    ['npm test || npm test && echo ok', 'unknown', 'unknown'],
+    ['! env && npm test', 'passed', 'unknown'],
+    ['[ -d app ] && npm test', 'passed', 'unknown'],
+    // A pipe's status is its last command's; under pipefail the last failing one's.
+    ['npm run lint | npm test', 'passed', 'failed'],
+    ['npm test | npm test', 'unknown', 'failed'],
+    ['set -o pipefail; npm test | npm test', 'passed', 'failed'],
+    ['set -o pipefail; npm test |& tail -5', 'passed', 'unknown'],
+    ['set -o pipefail; npm test |\ntail -5', 'passed', 'unknown'],
+    // In the background: the list's status is 0; the next list's is the line's.
+    ['npm test &', 'unknown', 'unknown'],
+    ['npm test & npm test', 'unknown', 'failed'],
+    ['sleep 1 & npm test', 'passed', 'failed'],
+    ['bash -c "set -e; npm test & echo done"', 'unknown', 'unknown'],
+    // A group's redirections are its words, not a command.
+    ['(npm test) >test.log', 'passed', 'failed'],
+    // Assignments: a name of letters, digits (not first) and _, then `=`; anything else is a command.
+    ['=1 npm test', 'none', 'none'],
+    ['X-Y=1 npm test', 'none', 'none'],
+    ['x.y=1 npm test', 'none', 'none'],
+    ['x^=1 npm test', 'none', 'none'],
+    ['x~=1 npm test', 'none', 'none'],
+    // A prefix's option with its argument in the same word.
+    ['env -uHOME npm test', 'passed', 'failed'],
+    // A bash -c script without its quotes and escapes.
+    ['bash -c \'\'"npm test"', 'passed', 'failed'],
+    ['bash -c ""\'npm test\'', 'passed', 'failed'],
+    ['bash -ec "npm test\n"', 'passed', 'failed'],
+    ['bash -c "bash -c \\"npm test\\""', 'passed', 'failed'],
+    ['bash -c "echo \\\\; npm test"', 'none', 'none'],
+    ['bash -c "echo \\$(date); npm test"', 'passed', 'failed'],
+    // Here-documents: their text is not run; a here-string (`<<<`) or a quoted `<<` is none.
+    ['cat >notes.txt<<EOF\nnpm test\nEOF\npytest', 'passed', 'failed'],
+    ['cat << EOF\nnpm test\nEOF\npytest', 'passed', 'failed'],
+    ['cat <<\tEOF\nnpm test\nEOF\npytest', 'passed', 'failed'],
+    ['cat <<\\EOF\nnpm test\nEOF\npytest', 'passed', 'failed'],
+    ['cat <<-EOF\n\tnpm test\n\tEOF\npytest', 'passed', 'failed'],
+    ['cat <<-EOF\nnpm test\n\t\tEOF\npytest', 'passed', 'failed'],
+    ['cat <<A; cat <<B\nx\nA\nnpm test\nB\npytest', 'passed', 'failed'],
+    ['cat <<<x\nnpm test', 'passed', 'failed'],
+    ['echo "<<EOF"\nnpm test', 'passed', 'failed'],
+    ["echo '<<EOF'\nnpm test", 'passed', 'failed'],
+    ['echo \\<<EOF\nnpm test', 'passed', 'failed'],
+  ])('reads `%j`: a success %s, a failure %s', (command, success, failure) => {
+    expect(verdicts(command)).toEqual([success, failure]);
+  });
+
   // A bash -c script's options are read as bash reads them: the script is the first word after them,
   // `--noprofile` sets nothing (its letters are not -e's, nor -c's), -o takes the next word.
   it.each([
