@@ -1025,6 +1025,15 @@ describe('toEvents mappings', () => {
     // After -, the first word is a script file's name, not -c; without -c the word is a file.
     ['bash - -c "npm test"', 'none', 'none'],
     ['bash ci.sh -c "npm test"', 'none', 'none'],
+    ['bash -c\t"npm test"', 'passed', 'failed'],
+    ['bash + -c "npm test"', 'passed', 'failed'],
+    ['bash -o nounset -c "npm test; echo done"', 'unknown', 'unknown'],
+    // After --, -c is a script file's name; a script file (even one named like a test command) is none.
+    ['bash -- -c "npm test"', 'none', 'none'],
+    ['bash ./pytest.sh', 'none', 'none'],
+    // A shell that runs no -c script is a command whose status says nothing of tests.
+    ['bash scripts/setup.sh && npm test', 'passed', 'unknown'],
+    ['npm test && bash scripts/deploy.sh', 'passed', 'unknown'],
     // After the script, a word is $0: its -e is not errexit.
     ['bash -c "npm test; echo done" -e', 'unknown', 'unknown'],
   ])(
