@@ -1,6 +1,6 @@
 import { firstValueFrom, map, take, takeWhile, toArray, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ConfigError,
   EventFlowMetrics,
@@ -330,6 +330,269 @@ describe('systemLoad$', () => {
     expect(sample.avgLatencyMs).toBe(0);
   });
 
+  it('keeps one sampler per probe and per scheduler, also at the same interval', async () => {
+    // Every probe and every scheduler counts in the sampler's identity: a second probe at the same
+    // interval reads its own figures, and a second scheduler keeps its own clock.
+    const scheduler = new VirtualTimeScheduler(undefined, 10);
+    const other = new VirtualTimeScheduler(undefined, 30);
+    const probe = countingProbe(1);
+    const seen: Record<string, Array<Pick<SystemLoad, 'cpuPercent' | 'timestamp'>>> = { a: [], b: [], c: [] };
+    const record = (name: string) => (s: SystemLoad) =>
+      seen[name]!.push({ cpuPercent: s.cpuPercent, timestamp: s.timestamp });
+    const a = systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe(record('a'));
+    const b = systemLoad$({ intervalMs: 10, probe: countingProbe(2), scheduler }).subscribe(record('b'));
+    const c = systemLoad$({ intervalMs: 10, probe, scheduler: other }).subscribe(record('c'));
+    const running = runningSamplers();
+    await new Promise((resolve) => setImmediate(resolve));
+    scheduler.flush();
+    other.flush();
+    a.unsubscribe();
+    b.unsubscribe();
+    c.unsubscribe();
+    expect(running).toBe(3);
+    expect(seen).toEqual({
+      a: [{ cpuPercent: 1, timestamp: 10 }],
+      b: [{ cpuPercent: 2, timestamp: 10 }],
+      c: [10, 20, 30].map((timestamp) => ({ cpuPercent: 1, timestamp })),
+    });
+  });
+
+  it('measures event-loop delay as the lateness of its monitor timer, per sample window', () => {
+    // The monitor's timer (resolution 10 ms) and the clock it reads are faked: it runs once on time and
+    // once 60 ms late, then not at all before the second sample.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let clock = 1_000;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      const scheduler = new VirtualTimeScheduler(undefined, 100);
+      const samples: SystemLoad[] = [];
+      const subscription = systemLoad$({
+        intervalMs: 100,
+        eventLoopResolutionMs: 10,
+        probe: countingProbe(),
+        scheduler,
+      }).subscribe((s) => samples.push(s));
+      expect(vi.getTimerCount()).toBe(1);
+      clock += 10;
+      vi.advanceTimersByTime(10);
+      clock += 70;
+      vi.advanceTimersByTime(10);
+      scheduler.flush();
+      scheduler.maxFrames = 200;
+      scheduler.flush();
+      subscription.unsubscribe();
+      // Stopped with the sampler: no timer of the monitor is left running.
+      expect(vi.getTimerCount()).toBe(0);
+      expect(samples.map((s) => [s.eventLoopDelayMs, s.eventLoopDelayMaxMs])).toEqual([
+        [30, 60],
+        [0, 0],
+      ]);
+    } finally {
+      now.mockRestore();
+      vi.useRealTimers();
+    }
+  });
+
+  it('skips a tick while its own probe call is in flight, and calls no more once stopped', async () => {
+    // "Started at subscription and at every tick unless one is still running": a tick during a call
+    // adds no call after it; and a sampler that stopped while waiting for another's call makes none.
+    let calls = 0;
+    const pending: Array<() => void> = [];
+    const probe: OsProbe = {
+      cpuPercent() {
+        calls++;
+        return new Promise((resolve) => pending.push(() => resolve(10)));
+      },
+      memoryPercent: async () => 20,
+    };
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const scheduler = new VirtualTimeScheduler(undefined, 30);
+    const own = systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe();
+    scheduler.flush();
+    await settle();
+    const callsDuringTicks = calls;
+    pending.shift()!();
+    await settle();
+    const callsAfterSettled = calls;
+    // Another sampler waits for the call of this one's next tick, and stops before it settled.
+    scheduler.maxFrames = 40;
+    scheduler.flush();
+    await settle();
+    const callsAtNextTick = calls;
+    const waiting = systemLoad$({ intervalMs: 25, probe, scheduler }).subscribe();
+    waiting.unsubscribe();
+    own.unsubscribe();
+    pending.shift()!();
+    await settle();
+    expect([callsDuringTicks, callsAfterSettled, callsAtNextTick, calls]).toEqual([1, 1, 2, 2]);
+  });
+
+  it('reads node-os-utils by default, afresh at each probe, keeps the last good figure of a failed read and destroys it on stop', async () => {
+    // A stand-in for node-os-utils with its documented contract: each read answers { success, data } or
+    // { success: false, error }; its cache is on unless `cacheEnabled: false` (a cached read answers the
+    // previous result again); `destroy()` releases its timers.
+    const instances: Array<{ destroyed: number }> = [];
+    let reads = 0;
+    let onRead: () => void = () => undefined;
+    class FakeOsUtils {
+      destroyed = 0;
+      constructor(config: { cacheEnabled?: boolean } = {}) {
+        instances.push(this);
+        // Per monitor: a good read, a failed one, a good one.
+        const monitor = <T>(readings: Array<T | undefined>) => {
+          let next = 0;
+          let last: { success: true; data: T } | { success: false; error: Error } | undefined;
+          return async () => {
+            reads++;
+            onRead();
+            if (last !== undefined && config.cacheEnabled !== false) return last;
+            const data = readings[next++];
+            last =
+              data === undefined ? { success: false, error: new Error('no /proc') } : { success: true, data };
+            return last;
+          };
+        };
+        this.cpu = { usage: monitor([30, undefined, 50]) };
+        this.memory = { info: monitor([{ usagePercentage: 40 }, undefined, { usagePercentage: 60 }]) };
+      }
+      cpu: { usage(): Promise<unknown> };
+      memory: { info(): Promise<unknown> };
+      destroy() {
+        this.destroyed++;
+      }
+    }
+    vi.doMock('node-os-utils', () => ({ OSUtils: FakeOsUtils }));
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    // The module is imported on first use: waits until both reads of a probe were made, then for their figures.
+    const readsLanded = async (count: number) => {
+      if (reads < count) {
+        await new Promise<void>((resolve) => {
+          onRead = () => {
+            if (reads >= count) resolve();
+          };
+        });
+      }
+      await settle();
+    };
+    try {
+      const scheduler = new VirtualTimeScheduler(undefined, 0);
+      const samples: SystemLoad[] = [];
+      const subscription = systemLoad$({ intervalMs: 10, scheduler }).subscribe((s) => samples.push(s));
+      for (const frame of [10, 20, 30]) {
+        await readsLanded(frame / 5);
+        scheduler.maxFrames = frame;
+        scheduler.flush();
+      }
+      subscription.unsubscribe();
+      await settle();
+      expect(samples.map((s) => [s.cpuPercent, s.memoryPercent])).toEqual([
+        [30, 40],
+        [30, 40],
+        [50, 60],
+      ]);
+      expect(instances.map((i) => i.destroyed)).toEqual([1]);
+    } finally {
+      vi.doUnmock('node-os-utils');
+    }
+  });
+
+  it("a sampler that waited for another sampler's call waits again the next time it finds the probe busy", async () => {
+    // Each time a tick finds the probe in another sampler's call, this sampler calls once that one settled.
+    let calls = 0;
+    const pending: Array<() => void> = [];
+    const probe: OsProbe = {
+      cpuPercent() {
+        calls++;
+        return new Promise((resolve) => pending.push(() => resolve(10)));
+      },
+      memoryPercent: async () => 20,
+    };
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const scheduler = new VirtualTimeScheduler(undefined, 0);
+    const calledAfter = async (resolveOne: boolean, frame?: number) => {
+      if (resolveOne) pending.shift()?.();
+      if (frame !== undefined) {
+        scheduler.maxFrames = frame;
+        scheduler.flush();
+      }
+      await settle();
+      return calls;
+    };
+    const fast = systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe();
+    const slow = systemLoad$({ intervalMs: 25, probe, scheduler }).subscribe();
+    const counts = [
+      await calledAfter(false), // fast's call at start; slow waits for it
+      await calledAfter(true), // slow's deferred call
+      await calledAfter(false, 10), // fast's tick finds slow's call in flight: waits
+      await calledAfter(true), // fast's deferred call
+      await calledAfter(false, 25), // slow's tick finds fast's call in flight: waits (fast's tick at 20 skipped)
+      await calledAfter(true), // slow's deferred call, again
+    ];
+    fast.unsubscribe();
+    slow.unsubscribe();
+    expect(counts).toEqual([1, 2, 2, 3, 3, 4]);
+  });
+
+  it('a sampler whose scheduler threw makes no call later, not even one it was waiting for', async () => {
+    let calls = 0;
+    const pending: Array<() => void> = [];
+    const probe: OsProbe = {
+      cpuPercent() {
+        calls++;
+        return new Promise((resolve) => pending.push(() => resolve(10)));
+      },
+      memoryPercent: async () => 20,
+    };
+    const broken = {
+      now: () => 0,
+      schedule(): never {
+        throw new Error('scheduler closed');
+      },
+    };
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const working = systemLoad$({ intervalMs: 10, probe, scheduler: new VirtualTimeScheduler() }).subscribe();
+    await settle();
+    const errors: unknown[] = [];
+    systemLoad$({ intervalMs: 10, probe, scheduler: broken }).subscribe({ error: (e) => errors.push(e) });
+    pending.shift()!();
+    await settle();
+    working.unsubscribe();
+    expect(errors).toEqual([new Error('scheduler closed')]);
+    expect(calls).toBe(1);
+  });
+
+  it('keeps sampling for the other subscribers when one unsubscribes (virtual time)', () => {
+    const probe = countingProbe();
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    scheduler.run(({ expectObservable }) => {
+      const load$ = systemLoad$({ intervalMs: 10, probe, scheduler }).pipe(map((s) => s.timestamp));
+      expectObservable(load$, '15ms !').toBe('10ms a', { a: 10 });
+      expectObservable(load$, '35ms !').toBe('10ms a 9ms b 9ms c', { a: 10, b: 20, c: 30 });
+    });
+    expect(probe.disposed).toBe(1);
+  });
+
+  it('errors with the error of a metrics function that throws, and stops sampling', () => {
+    const probe = countingProbe();
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    const failure = new Error('metrics broken');
+    let reads = 0;
+    scheduler.run(({ expectObservable }) => {
+      const load$ = systemLoad$({
+        intervalMs: 10,
+        probe,
+        scheduler,
+        metrics: () => {
+          reads++;
+          if (reads === 2) throw failure;
+          return { queueDepth: reads };
+        },
+      });
+      expectObservable(load$.pipe(map((s) => s.queueDepth))).toBe('10ms a 9ms #', { a: 1 }, failure);
+    });
+    expect(probe.disposed).toBe(1);
+  });
+
   it('validates its options', () => {
     expect(() => systemLoad$({ intervalMs: 0 })).toThrow(ConfigError);
     expect(() => systemLoad$({ intervalMs: Number.POSITIVE_INFINITY })).toThrow(ConfigError);
@@ -338,6 +601,12 @@ describe('systemLoad$', () => {
     expect(() => systemLoad$({ eventLoopResolutionMs: 2_147_483_648 })).toThrow(ConfigError);
     expect(() => systemLoad$({ intervalMs: 2_147_483_647 })).not.toThrow();
     expect(() => systemLoad$({ eventLoopResolutionMs: 0.5 })).toThrow(ConfigError);
+    expect(() => systemLoad$({ eventLoopResolutionMs: 0 })).toThrow(
+      /eventLoopResolutionMs must be a positive integer/,
+    );
+    expect(() => systemLoad$({ eventLoopResolutionMs: -1 })).toThrow(ConfigError);
+    expect(() => systemLoad$({ eventLoopResolutionMs: 1 })).not.toThrow();
+    expect(() => systemLoad$({ eventLoopResolutionMs: 2_147_483_647 })).not.toThrow();
   });
 
   it('refuses a scheduler, probe or metrics of the wrong shape at the call, before any timer starts', () => {
@@ -355,6 +624,7 @@ describe('systemLoad$', () => {
       [{ probe: null }, /probe must have/],
       [{ metrics: {} }, /metrics must be an EventFlowMetrics/],
       [{ metrics: 7 }, /metrics must be an EventFlowMetrics/],
+      [{ metrics: null }, /metrics must be an EventFlowMetrics/],
     ];
     for (const [options, message] of bad) {
       expect(() => systemLoad$({ probe, ...options } as never)).toThrow(ConfigError);
