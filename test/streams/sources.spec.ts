@@ -373,6 +373,15 @@ describe('fromHookFile', () => {
 
   const line = (hook: string) => `${JSON.stringify({ hook, output: {} })}\n`;
 
+  /** Follows `path` (polling every 10 ms), collecting each output's hook (as `name` gives it). */
+  const follow = (path: string, name = (hook: string) => hook) => {
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) =>
+      seen.push(name(o.hook)),
+    );
+    return { seen, subscription };
+  };
+
   it('reads a file rewritten in place to the same size or more from its start (a shell `>`)', async () => {
     const path = join(dir, 'live.jsonl');
     await writeFile(path, line('a'));
@@ -395,10 +404,7 @@ describe('fromHookFile', () => {
   it('reads a file rewritten in place to exactly the same size from its start', async () => {
     const path = join(dir, 'live.jsonl');
     await writeFile(path, line('a'));
-    const seen: string[] = [];
-    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) =>
-      seen.push(o.hook),
-    );
+    const { seen, subscription } = follow(path);
     await until(() => seen.length === 1);
     // No byte past the position reached, and no shrink: only the first bytes tell it.
     await writeFile(path, line('b'));
@@ -411,10 +417,7 @@ describe('fromHookFile', () => {
     const path = join(dir, 'live.jsonl');
     const long = (hook: string) => line(hook.padEnd(300, '.'));
     await writeFile(path, long('a') + long('b'));
-    const seen: string[] = [];
-    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) =>
-      seen.push(o.hook.replace(/\.+$/, '')),
-    );
+    const { seen, subscription } = follow(path, (hook) => hook.replace(/\.+$/, ''));
     await until(() => seen.length === 2);
     // Shorter than the position reached, its first 256 bytes unchanged, then grown past it again.
     await truncate(path, Buffer.byteLength(long('a')));
@@ -428,10 +431,7 @@ describe('fromHookFile', () => {
   it('reads a file rotated to a longer one from its start (told by its inode, not its size)', async () => {
     const path = join(dir, 'live.jsonl');
     await writeFile(path, line('a'));
-    const seen: string[] = [];
-    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) =>
-      seen.push(o.hook),
-    );
+    const { seen, subscription } = follow(path);
     await until(() => seen.length === 1);
     await writeFile(`${path}.new`, line('b') + line('c'));
     await rename(`${path}.new`, path);

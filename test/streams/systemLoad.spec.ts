@@ -31,6 +31,25 @@ function countingProbe(cpu = 42, memory = 64) {
   return probe;
 }
 
+/** A probe whose CPU reads wait until released (`pending.shift()?.()`), counting them. */
+function heldProbe() {
+  const held = {
+    calls: 0,
+    pending: [] as Array<() => void>,
+    probe: {
+      cpuPercent() {
+        held.calls++;
+        return new Promise<number>((resolve) => held.pending.push(() => resolve(10)));
+      },
+      memoryPercent: async () => 20,
+    } satisfies OsProbe,
+  };
+  return held;
+}
+
+/** Lets the promise callbacks queued so far run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Keeps the event loop busy for `ms`. */
@@ -195,7 +214,6 @@ describe('systemLoad$', () => {
         disposed++;
       },
     };
-    const settle = () => new Promise((resolve) => setImmediate(resolve));
     // Its ticks never run: only the calls at the samplers' start are made.
     const scheduler = new VirtualTimeScheduler();
     const fast = systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe();
@@ -396,35 +414,27 @@ describe('systemLoad$', () => {
   it('skips a tick while its own probe call is in flight, and calls no more once stopped', async () => {
     // "Started at subscription and at every tick unless one is still running": a tick during a call
     // adds no call after it; and a sampler that stopped while waiting for another's call makes none.
-    let calls = 0;
-    const pending: Array<() => void> = [];
-    const probe: OsProbe = {
-      cpuPercent() {
-        calls++;
-        return new Promise((resolve) => pending.push(() => resolve(10)));
-      },
-      memoryPercent: async () => 20,
-    };
-    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const held = heldProbe();
+    const { probe, pending } = held;
     const scheduler = new VirtualTimeScheduler(undefined, 30);
     const own = systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe();
     scheduler.flush();
     await settle();
-    const callsDuringTicks = calls;
+    const callsDuringTicks = held.calls;
     pending.shift()!();
     await settle();
-    const callsAfterSettled = calls;
+    const callsAfterSettled = held.calls;
     // Another sampler waits for the call of this one's next tick, and stops before it settled.
     scheduler.maxFrames = 40;
     scheduler.flush();
     await settle();
-    const callsAtNextTick = calls;
+    const callsAtNextTick = held.calls;
     const waiting = systemLoad$({ intervalMs: 25, probe, scheduler }).subscribe();
     waiting.unsubscribe();
     own.unsubscribe();
     pending.shift()!();
     await settle();
-    expect([callsDuringTicks, callsAfterSettled, callsAtNextTick, calls]).toEqual([1, 1, 2, 2]);
+    expect([callsDuringTicks, callsAfterSettled, callsAtNextTick, held.calls]).toEqual([1, 1, 2, 2]);
   });
 
   it('reads node-os-utils by default, afresh at each probe, keeps the last good figure of a failed read and destroys it on stop', async () => {
@@ -462,7 +472,6 @@ describe('systemLoad$', () => {
       }
     }
     vi.doMock('node-os-utils', () => ({ OSUtils: FakeOsUtils }));
-    const settle = () => new Promise((resolve) => setImmediate(resolve));
     // The module is imported on first use: waits until both reads of a probe were made, then for their figures.
     const readsLanded = async (count: number) => {
       if (reads < count) {
@@ -498,16 +507,8 @@ describe('systemLoad$', () => {
 
   it("a sampler that waited for another sampler's call waits again the next time it finds the probe busy", async () => {
     // Each time a tick finds the probe in another sampler's call, this sampler calls once that one settled.
-    let calls = 0;
-    const pending: Array<() => void> = [];
-    const probe: OsProbe = {
-      cpuPercent() {
-        calls++;
-        return new Promise((resolve) => pending.push(() => resolve(10)));
-      },
-      memoryPercent: async () => 20,
-    };
-    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const held = heldProbe();
+    const { probe, pending } = held;
     const scheduler = new VirtualTimeScheduler(undefined, 0);
     const calledAfter = async (resolveOne: boolean, frame?: number) => {
       if (resolveOne) pending.shift()?.();
@@ -516,7 +517,7 @@ describe('systemLoad$', () => {
         scheduler.flush();
       }
       await settle();
-      return calls;
+      return held.calls;
     };
     const fast = systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe();
     const slow = systemLoad$({ intervalMs: 25, probe, scheduler }).subscribe();
@@ -534,22 +535,14 @@ describe('systemLoad$', () => {
   });
 
   it('a sampler whose scheduler threw makes no call later, not even one it was waiting for', async () => {
-    let calls = 0;
-    const pending: Array<() => void> = [];
-    const probe: OsProbe = {
-      cpuPercent() {
-        calls++;
-        return new Promise((resolve) => pending.push(() => resolve(10)));
-      },
-      memoryPercent: async () => 20,
-    };
+    const held = heldProbe();
+    const { probe, pending } = held;
     const broken = {
       now: () => 0,
       schedule(): never {
         throw new Error('scheduler closed');
       },
     };
-    const settle = () => new Promise((resolve) => setImmediate(resolve));
     const working = systemLoad$({ intervalMs: 10, probe, scheduler: new VirtualTimeScheduler() }).subscribe();
     await settle();
     const errors: unknown[] = [];
@@ -558,7 +551,7 @@ describe('systemLoad$', () => {
     await settle();
     working.unsubscribe();
     expect(errors).toEqual([new Error('scheduler closed')]);
-    expect(calls).toBe(1);
+    expect(held.calls).toBe(1);
   });
 
   it('keeps sampling for the other subscribers when one unsubscribes (virtual time)', () => {

@@ -19,6 +19,25 @@ function types(events: Event[]) {
 }
 
 /**
+ * The `test.run` data of Claude Code's PostToolUseFailure of a Bash `command` (as in the fixtures: `error`
+ * is `Exit code N`, then the command's output).
+ */
+function failedTestRun(command: string, error: string, is_interrupt = false) {
+  return toEvents(
+    'PostToolUseFailure',
+    claude('PostToolUseFailure', {
+      permission_mode: 'acceptEdits',
+      tool_name: 'Bash',
+      tool_input: { command, description: 'Run the tests' },
+      tool_use_id: 'toolu_01Zx9Cv8Bn7Mm6Ll5Kk4Jj3H',
+      error,
+      is_interrupt,
+    }),
+    T,
+  ).filter((event) => event.type === 'test.run')[0]!.data;
+}
+
+/**
  * What the bridge's `test.run` says of the Bash line `command` after a success (a PostToolUse) and after a
  * failure (a PostToolUseFailure, exit code 1): `passed`, `failed`, `unknown`, or `none` (no test.run).
  */
@@ -508,21 +527,6 @@ describe('toEvents mappings', () => {
   });
 
   it("reads a failed `cd DIR && <tests>` as the tests' failure unless its output has the shell's cd error", () => {
-    // Claude Code's PostToolUseFailure of Bash (as in the fixtures): `error` is `Exit code N`, then the
-    // command's output.
-    const failure = (command: string, error: string) =>
-      toEvents(
-        'PostToolUseFailure',
-        claude('PostToolUseFailure', {
-          permission_mode: 'acceptEdits',
-          tool_name: 'Bash',
-          tool_input: { command, description: 'Run the tests' },
-          tool_use_id: 'toolu_01Zx9Cv8Bn7Mm6Ll5Kk4Jj3H',
-          error,
-          is_interrupt: false,
-        }),
-        T,
-      ).filter((event) => event.type === 'test.run')[0]!.data;
     const vitest =
       'Exit code 1\n\n> app@1.0.0 test\n> vitest run\n\n FAIL  src/sum.test.ts > adds\n' +
       'AssertionError: expected 3 to be 4\n Test Files  1 failed (1)';
@@ -548,7 +552,7 @@ describe('toEvents mappings', () => {
       ['cd app && npm test || echo "tests failed" >&2', `${vitest}\ntests failed`, 1],
     ];
     for (const [command, error, code] of ran) {
-      expect(failure(command, error), command).toEqual({ command, passed: false, exit_code: code });
+      expect(failedTestRun(command, error), command).toEqual({ command, passed: false, exit_code: code });
     }
     // The shell's own cd (pushd) error, in any shell's words: the tests did not run.
     const cdErrors: [string, string][] = [
@@ -563,7 +567,10 @@ describe('toEvents mappings', () => {
       ['cd app && cd server && npm test', 'bash: line 1: cd: server: No such file or directory'],
     ];
     for (const [command, output] of cdErrors) {
-      expect(failure(command, `Exit code 1\n${output}`), output).toEqual({ command, outcome: 'unknown' });
+      expect(failedTestRun(command, `Exit code 1\n${output}`), output).toEqual({
+        command,
+        outcome: 'unknown',
+      });
     }
     // Everything else as before: a later command may have failed, the cd's error may be hidden, the
     // output is missing, the cd is not the line's first command.
@@ -585,7 +592,7 @@ describe('toEvents mappings', () => {
       ['(cd app && npm test)', vitest],
     ];
     for (const [command, error] of otherwise) {
-      expect(failure(command, error), `${command} / ${error}`).toEqual({ command, outcome: 'unknown' });
+      expect(failedTestRun(command, error), `${command} / ${error}`).toEqual({ command, outcome: 'unknown' });
     }
   });
 
@@ -594,17 +601,6 @@ describe('toEvents mappings', () => {
     // zoxide's `cd` (`zoxide init --cmd cd`, or `alias cd=z`) a failed cd prints zoxide's words or, the
     // function missing from the snapshot, the shell's "command not found" (exit 127), never `cd:`
     // (anthropics/claude-code#1799, #2216, #2632). The tests did not run.
-    const failure = (command: string, error: string) =>
-      toEvents(
-        'PostToolUseFailure',
-        claude('PostToolUseFailure', {
-          tool_name: 'Bash',
-          tool_input: { command },
-          error,
-          is_interrupt: false,
-        }),
-        T,
-      ).filter((event) => event.type === 'test.run')[0]!.data;
     const replaced: [string, string][] = [
       ['cd app && npm test', 'Exit code 1\nzoxide: no match found'],
       ['cd somedir && uv run pytest', 'Exit code 127\nz:1: command not found: __zoxide_z'],
@@ -612,11 +608,11 @@ describe('toEvents mappings', () => {
       ['cd app && cd api && pytest', 'Exit code 1\nzoxide: no match found'],
     ];
     for (const [command, error] of replaced) {
-      expect(failure(command, error), error).toEqual({ command, outcome: 'unknown' });
+      expect(failedTestRun(command, error), error).toEqual({ command, outcome: 'unknown' });
     }
     // The tests ran and failed: as before.
     const vitest = 'Exit code 1\n FAIL  src/sum.test.ts > adds\n Test Files  1 failed (1)';
-    expect(failure('cd app && npm test', vitest)).toEqual({
+    expect(failedTestRun('cd app && npm test', vitest)).toEqual({
       command: 'cd app && npm test',
       passed: false,
       exit_code: 1,
@@ -626,12 +622,6 @@ describe('toEvents mappings', () => {
   it('reads a failed test line whose exit code is 127 (command not found) as unknown: the tests did not run', () => {
     // `npm test` whose script's runner is not installed (npm passes on the shell's 127), a runner that is
     // not on the PATH: not a red run, which a later green one would make look like a fix.
-    const failure = (command: string, error: string, is_interrupt = false) =>
-      toEvents(
-        'PostToolUseFailure',
-        claude('PostToolUseFailure', { tool_name: 'Bash', tool_input: { command }, error, is_interrupt }),
-        T,
-      ).filter((event) => event.type === 'test.run')[0]!.data;
     const notFound: [string, string][] = [
       ['npm test', 'Exit code 127\n> app@1.0.0 test\n> vitest run\n\nsh: 1: vitest: not found'],
       ['pytest', 'Exit code 127\n/bin/bash: line 1: pytest: command not found'],
@@ -639,15 +629,15 @@ describe('toEvents mappings', () => {
       ['cd app && npm test', 'Exit code 127\nsh: 1: vitest: not found'],
     ];
     for (const [command, error] of notFound) {
-      expect(failure(command, error), command).toEqual({ command, outcome: 'unknown' });
+      expect(failedTestRun(command, error), command).toEqual({ command, outcome: 'unknown' });
     }
     // Any other code is a failed run, as before; so is an interrupted one, whatever its code.
-    expect(failure('npm test', 'Exit code 1\n Test Files  1 failed (1)')).toEqual({
+    expect(failedTestRun('npm test', 'Exit code 1\n Test Files  1 failed (1)')).toEqual({
       command: 'npm test',
       passed: false,
       exit_code: 1,
     });
-    expect(failure('npm test', 'Exit code 127\nsh: 1: vitest: not found', true)).toEqual({
+    expect(failedTestRun('npm test', 'Exit code 127\nsh: 1: vitest: not found', true)).toEqual({
       command: 'npm test',
       passed: false,
       exit_code: 127,
