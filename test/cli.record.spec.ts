@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'src/cli/main.ts');
+const CLI = join(ROOT, 'src/cli/bin.ts');
 
 let dir: string;
 beforeEach(async () => {

@@ -4,14 +4,14 @@ import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadFixtures } from './helpers/fixtures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), ...args], {
       cwd: ROOT,
     });
     let stdout = '';
@@ -136,7 +136,7 @@ describe('the vibespec-streams command', () => {
   /** Runs the command like `… | head -1`: reads the first chunk of stdout, then closes the pipe. */
   function head1(args: string[], stdin = ''): Promise<{ code: number | null; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), ...args], {
         cwd: ROOT,
       });
       let stderr = '';
@@ -194,7 +194,7 @@ describe('the vibespec-streams command', () => {
     const full = await open('/dev/full', 'w');
     try {
       return await new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+        const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), ...args], {
           cwd: ROOT,
           stdio: ['pipe', full.fd, 'pipe'],
         });
@@ -319,5 +319,26 @@ describe('the vibespec-streams command', () => {
       expect(run.stderr).toContain(`${folder} is not a store`);
     }
     expect(await readdir(folder)).toEqual(['hooks.jsonl']);
+  });
+});
+
+describe('main (src/cli/main.ts) in process', () => {
+  it('runs nothing when imported, and resolves each command line to its exit code', async () => {
+    // bin.ts is the executable: importing main.ts (in tests, or a program of one's own) runs no command.
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const { main } = await import('../src/cli/main.js');
+      expect(out).not.toHaveBeenCalled();
+      expect(err).not.toHaveBeenCalled();
+      const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+      expect(await main(['--version'])).toBe(0);
+      expect(out.mock.calls.map(([text]) => String(text))).toEqual([`${manifest.version}\n`]);
+      expect(await main(['nosuch'])).toBe(2);
+      expect(String(err.mock.calls[0]?.[0])).toMatch(/^vibespec-streams: unknown command "nosuch"/);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
   });
 });

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The `vibespec-streams` command. See `vibespec-streams help`.
  *
@@ -6,6 +5,9 @@
  * be open in only one process. So `record` (the hook) only appends a line to a JSON Lines log — an
  * append is cheap and never blocks Claude — and `ingest` (one long-running process, or a run now and
  * then) moves the log into the store through the bridge.
+ *
+ * `main` runs a command line and resolves to its exit code; `bin.ts` is the executable that calls it, so
+ * that this module can be imported (by tests) without running anything.
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { type FileHandle, open, readFile, rename } from 'node:fs/promises';
@@ -540,13 +542,3 @@ export async function main(argv: string[]): Promise<number> {
       return usage(`unknown command "${command}"`);
   }
 }
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(`vibespec-streams: ${textOf(error)}`);
-    process.exitCode = 1;
-  },
-);
