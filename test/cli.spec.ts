@@ -323,6 +323,97 @@ describe('the vibespec-streams command', () => {
 });
 
 describe('main (src/cli/main.ts) in process', () => {
+  /** Runs `main(argv)` in process: its exit code and what it wrote on stdout and stderr. */
+  async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const { main } = await import('../src/cli/main.js');
+      const code = await main(argv);
+      return {
+        code,
+        stdout: out.mock.calls.map(([text]) => String(text)).join(''),
+        stderr: err.mock.calls.map(([text]) => String(text)).join('\n'),
+      };
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  it.each([
+    [[], 0, 'usage'],
+    [['help'], 0, 'usage'],
+    [['--help'], 0, 'usage'],
+    [['-h'], 0, 'usage'],
+    [['sessions', '--help'], 0, 'usage'],
+    [['replay', 'abc', '-h'], 0, 'usage'],
+    [['-V'], 0, 'version'],
+    [['context', 'abc', '--version'], 0, 'version'],
+  ] as const)('%j exits %i, the %s on stdout', async (argv, code, what) => {
+    const result = await run([...argv]);
+    expect(result.code).toBe(code);
+    expect(result.stderr).toBe('');
+    const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    if (what === 'usage')
+      expect(result.stdout).toMatch(/^usage: vibespec-streams <command> \[options\]\n[\s\S]*\n$/);
+    else expect(result.stdout).toBe(`${manifest.version}\n`);
+  });
+
+  it.each([
+    [['nosuch'], 2, 'unknown command "nosuch"'],
+    [['nosuch', 'x'], 2, 'unknown command "nosuch"'],
+    [['sessions', '--bogus'], 2, "Unknown option '--bogus'"],
+    [['sessions', 'extra'], 2, 'unexpected argument "extra" for sessions'],
+    [['context', 'a', 'b'], 2, 'unexpected argument "b" for context'],
+    [['bridge', 'a', 'b'], 2, 'unexpected argument "b" for bridge'],
+    [['ingest', '--log', ''], 2, '--log must not be empty'],
+    [['replay', 'a', '--store', ''], 2, '--store must not be empty'],
+    [['ingest', '--durability', 'disk'], 2, '--durability must be process or os, got "disk"'],
+    // record runs as a Claude Code hook, where exit 2 blocks: its usage errors exit 1.
+    [['record', '--bogus'], 1, "Unknown option '--bogus'"],
+    [['record', 'extra'], 1, 'unexpected argument "extra" for record'],
+    [['record', '--log', ''], 1, '--log must not be empty'],
+    [['record', '--durability', 'disk'], 1, '--durability must be process or os, got "disk"'],
+  ] as const)(
+    '%j is a usage error: exit %i, the problem and the usage on stderr',
+    async (argv, code, problem) => {
+      const result = await run([...argv]);
+      expect(result.code).toBe(code);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.startsWith(`vibespec-streams: ${problem}`)).toBe(true);
+      expect(result.stderr).toContain('\n\nusage: vibespec-streams <command> [options]');
+    },
+  );
+
+  it.each([[['sessions']], [['context', 'abc']], [['replay', 'abc']]])(
+    '%j runs its command: on a folder that is no store, it rejects, saying so, and creates nothing',
+    async (argv) => {
+      const dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-'));
+      try {
+        const store = join(dir, 'nothing-here');
+        await expect(run([...argv, '--store', store])).rejects.toThrow(`no store at ${store}`);
+        expect(existsSync(store)).toBe(false);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('runs bridge and ingest (with either durability): a log that is not there rejects, as no usage error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-'));
+    try {
+      const log = join(dir, 'missing.jsonl');
+      await expect(run(['bridge', log])).rejects.toThrow('cannot read the input');
+      for (const durability of ['process', 'os'])
+        await expect(
+          run(['ingest', '--log', log, '--store', join(dir, durability), '--durability', durability]),
+        ).rejects.toThrow(`cannot read ${log}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs nothing when imported, and resolves each command line to its exit code', async () => {
     // bin.ts is the executable: importing main.ts (in tests, or a program of one's own) runs no command.
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
