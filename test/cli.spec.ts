@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createEvent, eventToJSON, openStore } from '../src/index.js';
 import { loadFixtures } from './helpers/fixtures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -431,5 +432,94 @@ describe('main (src/cli/main.ts) in process', () => {
       out.mockRestore();
       err.mockRestore();
     }
+  });
+
+  describe('the commands that read a store', () => {
+    let dir: string;
+    let store: string;
+    const T = Date.UTC(2026, 0, 2, 3, 4, 5);
+    const events = [
+      createEvent({ type: 'session.started', timestamp: T, sessionId: 's1', data: {} }),
+      createEvent({
+        type: 'file.modified',
+        timestamp: T + 1_000,
+        sessionId: 's1',
+        data: { file_path: '/r/a.ts' },
+      }),
+      createEvent({ type: 'tool.used', timestamp: T + 2_000, sessionId: 's1', data: { tool_name: 'Edit' } }),
+      createEvent({ type: 'tool.used', timestamp: T + 3_000, sessionId: 's2', data: { tool_name: 'Bash' } }),
+    ];
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-'));
+      store = join(dir, 'store');
+      const opened = await openStore({ path: store });
+      await opened.append(events);
+      await opened.startSession('empty');
+      await opened.close();
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('sessions: a line per session, its events (1 event, n events) and time span (- when none)', async () => {
+      const result = await run(['sessions', '--store', store]);
+      expect(result).toEqual({
+        code: 0,
+        stderr: '',
+        stdout: [
+          'empty\t0 events\t-\n',
+          `s1\t3 events\t${new Date(T).toISOString()} … ${new Date(T + 2_000).toISOString()}\n`,
+          `s2\t1 event\t${new Date(T + 3_000).toISOString()} … ${new Date(T + 3_000).toISOString()}\n`,
+        ].join(''),
+      });
+    });
+
+    it('context: the session context as JSON', async () => {
+      const result = await run(['context', 's1', '--store', store]);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        sessionId: 's1',
+        eventCount: 3,
+        filesModified: ['/r/a.ts'],
+      });
+    });
+
+    it('replay: the events as JSON Lines, of the types asked (spaces trimmed), at most --limit', async () => {
+      const lines = (result: { stdout: string }) => result.stdout.split('\n').filter((line) => line !== '');
+      expect(lines(await run(['replay', 's1', '--store', store]))).toEqual(
+        events.slice(0, 3).map(eventToJSON),
+      );
+      expect(
+        lines(await run(['replay', 's1', '--store', store, '--types', 'tool.used, file.modified'])),
+      ).toEqual(events.slice(1, 3).map(eventToJSON));
+      expect(lines(await run(['replay', 's1', '--store', store, '--limit', '2']))).toEqual(
+        events.slice(0, 2).map(eventToJSON),
+      );
+      expect(lines(await run(['replay', 's1', '--store', store, '--limit', '0']))).toEqual([]);
+    });
+
+    it.each([
+      [['context'], 'context needs a session id'],
+      [['replay'], 'replay needs a session id'],
+      [['replay', 's1', '--limit', '1e3'], '--limit must be a whole number of events, got "1e3"'],
+      [['replay', 's1', '--limit', ''], '--limit must be a whole number of events, got ""'],
+      [
+        ['replay', 's1', '--types', 'a,,b'],
+        '--types must be a comma-separated list of event types, got "a,,b"',
+      ],
+    ])('%j is a usage error (exit 2)', async (argv, problem) => {
+      const result = await run([...argv, '--store', store]);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.startsWith(`vibespec-streams: ${problem}`)).toBe(true);
+    });
+
+    it('rejects a session the store does not hold, and a folder that is not a store, saying so', async () => {
+      for (const command of ['context', 'replay']) {
+        await expect(run([command, 's9', '--store', store])).rejects.toThrow(`no session "s9" in ${store}`);
+        await expect(run([command, 's1', '--store', dir])).rejects.toThrow(`${dir} is not a store`);
+      }
+      await expect(run(['sessions', '--store', dir])).rejects.toThrow(`${dir} is not a store`);
+    });
   });
 });
