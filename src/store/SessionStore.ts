@@ -2026,7 +2026,8 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   try {
     await db.open({ createIfMissing: true });
     damage = await recoveryDamage(location);
-    const { store: meta } = sublevels(db);
+    const spaces = sublevels(db);
+    const meta = spaces.store;
     const version = await meta.get('format');
     const writeOptions = { sync: durability === 'os' };
     if (version === undefined) await db.put(`${meta.prefix}format`, FORMAT_VERSION, writeOptions);
@@ -2039,7 +2040,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
     }
     const counter = storedCount(await meta.get(NEXT_SESSION_KEY));
     // No counter (a new store) or a damaged one: never reuse a number that some record still holds.
-    nextSession = counter ?? (await numberAfterStored(sublevels(db)));
+    nextSession = counter ?? (await numberAfterStored(spaces));
     pendingRepair = await meta.get(REPAIR_KEY);
   } catch (error) {
     openDatabases.delete(identity);

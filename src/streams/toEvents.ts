@@ -520,6 +520,9 @@ const RUNNERS = new Set(['npx', 'bunx', 'npm', 'pnpm', 'yarn', 'bun', 'uv', 'poe
 const RUNNER_VERBS = new Set(['run', 'exec', 'dlx', 'x']);
 const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash', 'ksh']);
 
+/** What ends a word in the shell: a blank, or a metacharacter. */
+const WORD_ENDS = ' \t\n\r;&|()<>';
+
 /**
  * Whether the word at `at` is `word` (a reserved word: `{`, `}`), a word of its own: the shell's
  * metacharacters end it (a blank, `;`, `&`, `|`, `(`, `)`, `<`, `>`: `{ npm test; }>log`, `}&& …`).
@@ -528,7 +531,6 @@ function isWord(command: string, at: number, word: string): boolean {
   const after = command[at + word.length];
   return command.startsWith(word, at) && (after === undefined || WORD_ENDS.includes(after));
 }
-const WORD_ENDS = ' \t\n\r;&|()<>';
 
 /** Whether the word `command[start, end)` is a variable assignment (`CI=1`, `X="a b"`). */
 function isAssignment(command: string, start: number, end: number): boolean {
