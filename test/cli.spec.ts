@@ -324,6 +324,36 @@ describe('the vibespec-streams command', () => {
 });
 
 describe('main (src/cli/main.ts) in process', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const version = async () =>
+    (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+  // First: main.ts is imported here for the first time in this file (later imports are cached).
+  it('runs nothing when imported, and resolves each command line to its exit code', async () => {
+    // bin.ts is the executable: importing main.ts (in tests, or a program of one's own) runs no command.
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      await import('../src/cli/main.js');
+      expect(out).not.toHaveBeenCalled();
+      expect(err).not.toHaveBeenCalled();
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+    expect(await run(['--version'])).toEqual({ code: 0, stdout: `${await version()}\n`, stderr: '' });
+    const unknown = await run(['nosuch']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^vibespec-streams: unknown command "nosuch"/);
+  });
+
   /** Runs `main(argv)` in process: its exit code and what it wrote on stdout and stderr. */
   async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
@@ -355,10 +385,9 @@ describe('main (src/cli/main.ts) in process', () => {
     const result = await run([...argv]);
     expect(result.code).toBe(code);
     expect(result.stderr).toBe('');
-    const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     if (what === 'usage')
       expect(result.stdout).toMatch(/^usage: vibespec-streams <command> \[options\]\n[\s\S]*\n$/);
-    else expect(result.stdout).toBe(`${manifest.version}\n`);
+    else expect(result.stdout).toBe(`${await version()}\n`);
   });
 
   it.each([
@@ -390,52 +419,22 @@ describe('main (src/cli/main.ts) in process', () => {
   it.each([[['sessions']], [['context', 'abc']], [['replay', 'abc']]])(
     '%j runs its command: on a folder that is no store, it rejects, saying so, and creates nothing',
     async (argv) => {
-      const dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-'));
-      try {
-        const store = join(dir, 'nothing-here');
-        await expect(run([...argv, '--store', store])).rejects.toThrow(`no store at ${store}`);
-        expect(existsSync(store)).toBe(false);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+      const store = join(dir, 'nothing-here');
+      await expect(run([...argv, '--store', store])).rejects.toThrow(`no store at ${store}`);
+      expect(existsSync(store)).toBe(false);
     },
   );
 
   it('runs bridge and ingest (with either durability): a log that is not there rejects, as no usage error', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-'));
-    try {
-      const log = join(dir, 'missing.jsonl');
-      await expect(run(['bridge', log])).rejects.toThrow('cannot read the input');
-      for (const durability of ['process', 'os'])
-        await expect(
-          run(['ingest', '--log', log, '--store', join(dir, durability), '--durability', durability]),
-        ).rejects.toThrow(`cannot read ${log}`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('runs nothing when imported, and resolves each command line to its exit code', async () => {
-    // bin.ts is the executable: importing main.ts (in tests, or a program of one's own) runs no command.
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    const err = vi.spyOn(console, 'error').mockImplementation(() => {});
-    try {
-      const { main } = await import('../src/cli/main.js');
-      expect(out).not.toHaveBeenCalled();
-      expect(err).not.toHaveBeenCalled();
-      const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-      expect(await main(['--version'])).toBe(0);
-      expect(out.mock.calls.map(([text]) => String(text))).toEqual([`${manifest.version}\n`]);
-      expect(await main(['nosuch'])).toBe(2);
-      expect(String(err.mock.calls[0]?.[0])).toMatch(/^vibespec-streams: unknown command "nosuch"/);
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
+    const log = join(dir, 'missing.jsonl');
+    await expect(run(['bridge', log])).rejects.toThrow('cannot read the input');
+    for (const durability of ['process', 'os'])
+      await expect(
+        run(['ingest', '--log', log, '--store', join(dir, durability), '--durability', durability]),
+      ).rejects.toThrow(`cannot read ${log}`);
   });
 
   describe('the commands that read a store', () => {
-    let dir: string;
     let store: string;
     const T = Date.UTC(2026, 0, 2, 3, 4, 5);
     const events = [
@@ -450,15 +449,11 @@ describe('main (src/cli/main.ts) in process', () => {
       createEvent({ type: 'tool.used', timestamp: T + 3_000, sessionId: 's2', data: { tool_name: 'Bash' } }),
     ];
     beforeEach(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-'));
       store = join(dir, 'store');
       const opened = await openStore({ path: store });
       await opened.append(events);
       await opened.startSession('empty');
       await opened.close();
-    });
-    afterEach(async () => {
-      await rm(dir, { recursive: true, force: true });
     });
 
     it('sessions: a line per session, its events (1 event, n events) and time span (- when none)', async () => {
