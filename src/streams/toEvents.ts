@@ -508,7 +508,7 @@ const COMMAND_PREFIXES = new Map<string, string>([
   ['time', ''],
   ['nohup', ''],
   ['command', ''],
-  ['exec', ''],
+  ['exec', 'a'],
   ['sudo', 'ugCDhprtU'],
   ['env', 'uCS'],
   ['nice', 'n'],
@@ -638,7 +638,8 @@ class LineReader {
  * is one in a command's place — the line's first word, or after `;`, `&&`, `||`, `|`, `&`, a newline,
  * `(`, `{`, `!`, a prefix (`time`, `sudo`, `env`, `nice`, `nohup`, `timeout`, `command`, `exec`),
  * assignments (`CI=1`) or a package runner (`npx`, `uv run`, `pnpm exec`, …), its path's folders
- * dropped (`./node_modules/.bin/vitest`) — whose words match the test command expression and do not list
+ * dropped (`./node_modules/.bin/vitest`) and its quotes (`"$HOME/My Project/.venv/bin/pytest"`, unless a
+ * blank is left in the name: `"npm test"`) — whose words match the test command expression and do not list
  * or describe tests (`--collect-only`, `--co`, `--list`, `--listTests`, `--help`, `-h`): not one inside
  * quotes (a commit message's `npm test`), an argument (`echo npm test`) or a comment. `bash -c '…'`
  * (`sh`, `zsh`, …) is read as a line of its own, its status the command's.
@@ -647,7 +648,8 @@ class LineReader {
  * list; one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success of
  * `a`, `a || b` only after a failure, and a pipe's status is its last command's — or, after a
  * `set -o pipefail` (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. `!` negates
- * a pipeline's status: what it says of its tests is unknown. Under errexit (`set -e`, `set -o errexit`,
+ * a pipeline's status: what it says of its tests is unknown. `time` (unquoted) is the reserved word
+ * before a pipeline: `!` or a group may follow it (`time { npm test; }`). Under errexit (`set -e`, `set -o errexit`,
  * `bash -ec`; until a `set +e`), a `bash -c` script (`script`) that went on after a list of one pipeline
  * (`npm test; echo done`) shows that pipeline's status was 0 — not the line Claude Code runs: it evals it
  * on the left of `&&` (`eval '…' < /dev/null && pwd -P >| …`), where bash ignores errexit, nor a group
@@ -688,7 +690,8 @@ function testVerdict(command: string, initialOptions: number, script: boolean): 
         const length = wEnd - w;
         const c = command[w];
         if (argumentNext) argumentNext = false;
-        else if (prefix !== undefined && plain && c === '-' && length > 1) {
+        else if (prefix !== undefined && plain && c === '-' && (length > 1 || prefix === 'env')) {
+          // (`env -` is `env -i`.)
           const withArgument = COMMAND_PREFIXES.get(prefix);
           argumentNext = withArgument !== undefined && length === 2 && withArgument.includes(command[w + 1]!);
         } else if (durationNext) durationNext = false;
@@ -698,22 +701,34 @@ function testVerdict(command: string, initialOptions: number, script: boolean): 
           break;
         } else if (isAssignment(command, w, wEnd)) first = false;
         else {
-          // The name without its folders (`./node_modules/.bin/vitest`); a quoted one is matched as written.
+          // The name without its folders (`./node_modules/.bin/vitest`); a quoted one (or one with a `\`)
+          // without its quotes, as the shell runs it (`"$HOME/My Project/.venv/bin/pytest"`), but not one
+          // with a blank left in it (`"npm test"` is a command of that name).
           let nameStart = wEnd;
-          if (plain) while (nameStart > w && command[nameStart - 1] !== '/') nameStart--;
-          else nameStart = w;
-          TEST_AT.lastIndex = nameStart;
-          if (TEST_AT.test(command) && TEST_AT.lastIndex <= end) {
+          let name: string;
+          let isRun: boolean;
+          if (plain) {
+            while (nameStart > w && command[nameStart - 1] !== '/') nameStart--;
+            TEST_AT.lastIndex = nameStart;
+            isRun = TEST_AT.test(command) && TEST_AT.lastIndex <= end;
+            name = isRun ? '' : command.slice(nameStart, wEnd);
+          } else {
+            const text = unquote(command, w, wEnd);
+            name = text.slice(text.lastIndexOf('/') + 1);
+            if (BLANK.test(name)) name = '';
+            isRun = name !== '' && TEST_START.test(name + command.slice(wEnd, end));
+          }
+          if (isRun) {
             const isTest = !NOT_A_TEST_RUN.test(command.slice(w, end));
             r.line.command(isTest, true, isTest, r.options);
             r.any = r.any || isTest;
             break;
           }
-          const name = plain ? command.slice(nameStart, wEnd) : '';
           if (COMMAND_PREFIXES.has(name)) {
             prefix = name;
             durationNext = name === 'timeout';
-            first = false;
+            // `time` (unquoted) is a reserved word of the pipeline, as `!` is: `time { …; }`, `time ! …`.
+            first = first && plain && name === 'time';
           } else if (prefix === 'runner' && RUNNER_VERBS.has(name)) {
             // `uv run`, `pnpm exec`, …
           } else if (RUNNERS.has(name) && prefix !== 'runner') {
@@ -891,7 +906,7 @@ function shellVerdict(command: string, from: number, end: number): [boolean, boo
     } else if (operand || !wordPlain || (c !== '-' && c !== '+')) {
       if (!script) break;
       const text = unquote(command, w, wEnd);
-      if (!TEST_COMMAND.test(text)) break;
+      if (!MAY_RUN_TESTS.test(text)) break;
       const verdict = testVerdict(text, options, true);
       return [verdict.any, verdict.passed, verdict.failed];
     } else if (c === '-' && (length === 1 || (length === 2 && command[w + 1] === '-'))) operand = true;
@@ -913,8 +928,14 @@ function shellVerdict(command: string, from: number, end: number): [boolean, boo
 
 const TEST_COMMAND =
   /\b(?:(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test\b|npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|go\s+test\b|cargo\s+test\b|make\s+test\b|python3?\s+-m\s+(?:pytest|unittest)\b|rspec\b|phpunit\b|mvn\s+test\b|gradle\w*\s+test\b|dotnet\s+test\b)/;
-// The expression at a command's name (sticky).
+// The expression at a command's name (sticky), and at the start of a name unquoted.
 const TEST_AT = new RegExp(TEST_COMMAND.source, 'y');
+const TEST_START = new RegExp(`^(?:${TEST_COMMAND.source})`);
+// A word of every test command of `TEST_COMMAND` (`test` in `vitest`, `pytest`, `unittest`): a line
+// without one runs none. Not `TEST_COMMAND` itself, which quotes and `\`s in a name or between its words
+// (`'npm' test`, `npm\ test` in a `bash -c` script) would hide.
+const MAY_RUN_TESTS = /test|jest|mocha|rspec|phpunit/;
+const BLANK = /\s/;
 // Listing or describing tests is not running them.
 const NOT_A_TEST_RUN = /\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h)(?:\s|$)/;
 const EXIT_CODE = /^Exit code (\d+)/;
@@ -1004,7 +1025,7 @@ function gitCommitEnd(command: string, from = 0): number {
  * (`pytest a; pytest b`: b's).
  */
 function testCommandVerdict(command: string | undefined): Verdict | undefined {
-  if (command === undefined || !TEST_COMMAND.test(command)) return undefined;
+  if (command === undefined || !MAY_RUN_TESTS.test(command)) return undefined;
   const verdict = testVerdict(command, 0, false);
   return verdict.any ? verdict : undefined;
 }

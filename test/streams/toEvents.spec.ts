@@ -810,6 +810,52 @@ describe('toEvents mappings', () => {
     expect(verdicts('1X=2 npm test')).toEqual(none);
   });
 
+  it('reads a quoted or escaped command name without its quotes and folders, as the shell runs it', () => {
+    const table: [string, string, string][] = [
+      // A path with a blank in it is quoted or escaped: the name is its last part.
+      ['"/Users/me/My Project/node_modules/.bin/vitest" run', 'passed', 'failed'],
+      ['"$HOME/work dir/.venv/bin/pytest" -q', 'passed', 'failed'],
+      ['/Users/me/My\\ Project/node_modules/.bin/vitest run', 'passed', 'failed'],
+      ["'npm' test", 'passed', 'failed'],
+      ['"./vitest" run && npm run build', 'passed', 'unknown'],
+      ['"sudo" npm test', 'passed', 'failed'],
+      // In a `bash -c` script: `npm\ test` is the script `npm test`.
+      ['bash -c npm\\ test', 'passed', 'failed'],
+      // A blank left in the name: a command of that name, not a test command.
+      ['"npm test"', 'none', 'none'],
+      ["'vitest run' --coverage", 'none', 'none'],
+      // Quoted, `time` is a program, not the reserved word: `{` is its argument.
+      ["'time' { npm test; }", 'none', 'none'],
+      // Quoted names that are not test commands, quoted arguments.
+      ["echo 'npm' test", 'none', 'none'],
+      ["cd 'test dir' && npm test", 'passed', 'failed'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
+    }
+  });
+
+  it('reads `time` as the reserved word it is before a pipeline, and the options of `exec` and `env`', () => {
+    const table: [string, string, string][] = [
+      // `time` may be followed by `!` or a group, as a pipeline's start may.
+      ['time { npm test; }', 'passed', 'failed'],
+      ['time -p { npm run build && npm test; }', 'passed', 'unknown'],
+      ['time (npm test)', 'passed', 'failed'],
+      ['time ! npm test', 'unknown', 'unknown'],
+      ['! time npm test', 'unknown', 'unknown'],
+      ['time -p npm test', 'passed', 'failed'],
+      // Another prefix before `{` runs a command named `{` (and the `}` is a syntax error): no tests run.
+      ['sudo { npm test; }', 'none', 'none'],
+      // `exec -a NAME` takes an argument; `env -` is `env -i`.
+      ['exec -a runner npm test', 'passed', 'failed'],
+      ['env - PATH=/usr/bin npm test', 'passed', 'failed'],
+      ['env -i npm test', 'passed', 'failed'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
+    }
+  });
+
   it("ends a brace group at its `}` followed by a blank, a newline or a metacharacter; a group's commands are a list's", () => {
     const table: [string, string, string][] = [
       // The shell's metacharacters end the word `}` as a blank does.
