@@ -514,9 +514,21 @@ const COMMAND_PREFIXES = new Map<string, string>([
   ['nice', 'n'],
   ['timeout', 'sk'],
 ]);
-// Package runners before a tool: `npx vitest`, `uv run pytest`, `pnpm exec jest` (their `run`, `exec`,
-// `dlx`, `x` and options skipped). `npm test`, `yarn test`, … are matched as they are.
-const RUNNERS = new Set(['npx', 'bunx', 'npm', 'pnpm', 'yarn', 'bun', 'uv', 'poetry', 'pipenv', 'pdm']);
+// Package runners before a tool: `npx vitest`, `uv run pytest`, `pnpm exec jest`, `bundle exec rspec`
+// (their `run`, `exec`, `dlx`, `x` and options skipped). `npm test`, `yarn test`, … are matched as they are.
+const RUNNERS = new Set([
+  'npx',
+  'bunx',
+  'npm',
+  'pnpm',
+  'yarn',
+  'bun',
+  'uv',
+  'poetry',
+  'pipenv',
+  'pdm',
+  'bundle',
+]);
 const RUNNER_VERBS = new Set(['run', 'exec', 'dlx', 'x']);
 const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash', 'ksh']);
 
@@ -927,7 +939,7 @@ function shellVerdict(command: string, from: number, end: number): [boolean, boo
 }
 
 const TEST_COMMAND =
-  /\b(?:(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test\b|npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|go\s+test\b|cargo\s+test\b|make\s+test\b|python3?\s+-m\s+(?:pytest|unittest)\b|rspec\b|phpunit\b|mvn\s+test\b|gradle\w*\s+test\b|dotnet\s+test\b)/;
+  /\b(?:(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test\b|npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|(?:go|cargo|make|deno|swift|mix|bazel|playwright)\s+test\b|cargo\s+nextest\s+run\b|node\s+--test(?=\s|$)|python3?\s+-m\s+(?:pytest|unittest)\b|rspec\b|phpunit\b|ctest\b|mvn\s+test\b|gradle\w*\s+test\b|dotnet\s+test\b)/;
 // The expression at a command's name (sticky), and at the start of a name unquoted.
 const TEST_AT = new RegExp(TEST_COMMAND.source, 'y');
 const TEST_START = new RegExp(`^(?:${TEST_COMMAND.source})`);
@@ -1018,8 +1030,8 @@ function gitCommitEnd(command: string, from = 0): number {
 }
 
 /**
- * `testVerdict` of a Bash line, or `undefined` when no test command expression matches it anywhere (most
- * lines: only a line mentioning one is read word by word). One `test.run` per Bash call with a test
+ * `testVerdict` of a Bash line, or `undefined` when it has no test command: most lines have no word of
+ * one (`MAY_RUN_TESTS`) and are not read word by word. One `test.run` per Bash call with a test
  * command (`any`), judged on all of them: its success says `passed` when every test command in it ran
  * and passed (`npm test && npm run test:e2e`), its failure when one of them ran and failed
  * (`pytest a; pytest b`: b's).

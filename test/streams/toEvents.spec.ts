@@ -780,6 +780,14 @@ describe('toEvents mappings', () => {
       'phpunit',
       'npx jest',
       'npx mocha',
+      'npx playwright test',
+      'deno test -A',
+      'node --test',
+      'swift test',
+      'mix test',
+      'bazel test //...',
+      'ctest --output-on-failure',
+      'cargo nextest run',
       // Its prefixes, with their options that take an argument.
       'nohup npm test',
       'command npm test',
@@ -798,6 +806,7 @@ describe('toEvents mappings', () => {
       'poetry run pytest',
       'pipenv run pytest',
       'pdm run pytest',
+      'bundle exec rspec spec/models',
       // Its shells' -c scripts.
       'zsh -c "npm test"',
       'dash -c "npm test"',
@@ -808,6 +817,10 @@ describe('toEvents mappings', () => {
     for (const command of commands) expect(verdicts(command), command).toEqual(run);
     // Not an assignment (a digit first): a command of its own, and npm its argument.
     expect(verdicts('1X=2 npm test')).toEqual(none);
+    // Node's runner only as its first option (`--test-reporter` alone runs a script); listing is none.
+    expect(verdicts('node --test-reporter=spec build.js')).toEqual(none);
+    expect(verdicts('npx playwright test --list')).toEqual(none);
+    expect(verdicts('bundle install && bundle exec rake db:migrate')).toEqual(none);
   });
 
   it('reads a quoted or escaped command name without its quotes and folders, as the shell runs it', () => {
