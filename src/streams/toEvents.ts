@@ -1073,10 +1073,13 @@ function afterLeadingCd(command: string, from: number): number {
 // cd`, `alias cd=z`) Claude Code's snapshot of the user's shell carries.
 const SHELL_CD_ERROR = /(?:^|[\s:])(?:cd|pushd):|^zoxide:/m;
 /**
- * The shell's "command not found": the test runner (`sh: 1: vitest: not found`), or a `cd` aliased to a
- * function the shell lacks (`z`).
+ * The shell's "command not found" (127): the test runner (`sh: 1: vitest: not found`), or a `cd` aliased
+ * to a function the shell lacks (`z`); and its "permission denied" (126: found, not executable,
+ * `sh: 1: vitest: Permission denied`). Either way the command did not run.
  */
-const COMMAND_NOT_FOUND = 127;
+function notRun(exitCode: number | undefined): boolean {
+  return exitCode === 127 || exitCode === 126;
+}
 const NOT_BLANK = /\S/;
 
 /**
@@ -1084,8 +1087,8 @@ const NOT_BLANK = /\S/;
  * `Exit code N` line) is `output`, shows that a test command ran and failed, though the line starts with
  * `cd DIR &&` (`pushd`; one or more): when the output is not blank and carries no `cd` (`pushd`) error of
  * the shell or of zoxide, the cds succeeded and the line's status is that of the rest of it
- * (`testVerdict`). Otherwise the tests did not run (or a cd in them failed): unknown. (Exit code 127 is
- * unknown before this is asked: `postToolUseFailure`.)
+ * (`testVerdict`). Otherwise the tests did not run (or a cd in them failed): unknown. (Exit codes 126 and
+ * 127 are unknown before this is asked: `postToolUseFailure`.)
  */
 function failedAfterCd(command: string, output: string): boolean {
   let rest = afterLeadingCd(command, 0);
@@ -1195,9 +1198,10 @@ const postToolUse: Mapper = (p, ctx) => {
  * line starts with `cd DIR &&` (`pushd`) and its output, not blank, has no `cd` error of the shell (nor
  * zoxide's), the rest of it showing the tests failed (`failedAfterCd`: `cd app && npm test`), and the exit
  * code is not 127 (command not found: the test runner missing, `sh: 1: vitest: not found`, or a `cd`
- * aliased to a missing function), or it was interrupted; else `outcome: 'unknown'` and no `passed` (`npm
- * test && npm run build`: the build's?; `cd app && npm test` after `bash: line 1: cd: app: No such file
- * or directory` or `zoxide: no match found`; exit code 127: the tests did not run).
+ * aliased to a missing function) nor 126 (not executable: `sh: 1: vitest: Permission denied`), or it was
+ * interrupted; else `outcome: 'unknown'` and no `passed` (`npm test && npm run build`: the build's?;
+ * `cd app && npm test` after `bash: line 1: cd: app: No such file or directory` or `zoxide: no match
+ * found`; exit code 127 or 126: the tests did not run).
  */
 const postToolUseFailure: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
@@ -1220,7 +1224,7 @@ const postToolUseFailure: Mapper = (p, ctx) => {
     let run: Record<string, unknown>;
     if (
       interrupted ||
-      (exitCode !== COMMAND_NOT_FOUND &&
+      (!notRun(exitCode) &&
         (verdict.failed || (exit !== null && failedAfterCd(command!, error!.slice(exit[0].length)))))
     ) {
       run = { command, passed: false };

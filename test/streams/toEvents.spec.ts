@@ -619,7 +619,7 @@ describe('toEvents mappings', () => {
     });
   });
 
-  it('reads a failed test line whose exit code is 127 (command not found) as unknown: the tests did not run', () => {
+  it('reads a failed test line whose exit code is 127 (command not found) or 126 (not executable) as unknown: the tests did not run', () => {
     // `npm test` whose script's runner is not installed (npm passes on the shell's 127), a runner that is
     // not on the PATH: not a red run, which a later green one would make look like a fix.
     const notFound: [string, string][] = [
@@ -627,16 +627,24 @@ describe('toEvents mappings', () => {
       ['pytest', 'Exit code 127\n/bin/bash: line 1: pytest: command not found'],
       ['npm run lint || npm test', 'Exit code 127\nsh: 1: vitest: not found'],
       ['cd app && npm test', 'Exit code 127\nsh: 1: vitest: not found'],
+      // Found, but not executable (a runner unpacked without its mode bits).
+      ['npm test', 'Exit code 126\n> app@1.0.0 test\n> vitest run\n\nsh: 1: vitest: Permission denied'],
+      [
+        './node_modules/.bin/vitest run',
+        'Exit code 126\n/bin/bash: line 1: ./node_modules/.bin/vitest: Permission denied',
+      ],
     ];
     for (const [command, error] of notFound) {
       expect(failedTestRun(command, error), command).toEqual({ command, outcome: 'unknown' });
     }
     // Any other code is a failed run, as before; so is an interrupted one, whatever its code.
-    expect(failedTestRun('npm test', 'Exit code 1\n Test Files  1 failed (1)')).toEqual({
-      command: 'npm test',
-      passed: false,
-      exit_code: 1,
-    });
+    for (const code of [1, 2, 125, 128, 130]) {
+      expect(failedTestRun('npm test', `Exit code ${code}\n Test Files  1 failed (1)`)).toEqual({
+        command: 'npm test',
+        passed: false,
+        exit_code: code,
+      });
+    }
     expect(failedTestRun('npm test', 'Exit code 127\nsh: 1: vitest: not found', true)).toEqual({
       command: 'npm test',
       passed: false,
