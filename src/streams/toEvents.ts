@@ -396,6 +396,28 @@ function optionsAfterSet(command: string, from: number, options: number): number
   return on;
 }
 
+/**
+ * The status `exit` ends the shell with, its words (after `exit`) going on at `from` up to `end`: its
+ * argument's number (mod 256) when it is one, else -1 (`exit` alone, `exit $?`: the last status).
+ */
+function exitCodeAt(command: string, from: number, end: number): number {
+  let at = from;
+  while (at < end && (command[at] === ' ' || command[at] === '\t')) at++;
+  const wordEnd = readWord(command, at);
+  const word = command.slice(at, Math.min(wordEnd, end));
+  return wordPlain && DIGITS.test(word) ? Number(word) % 256 : -1;
+}
+
+const DIGITS = /^[0-9]{1,9}$/;
+
+/** Whether the `set` command whose words (after `set`) go on at `from` turns pipefail on or off. */
+function namesPipefail(command: string, from: number): boolean {
+  return (
+    (optionsAfterSet(command, from, PIPEFAIL) & PIPEFAIL) === 0 ||
+    (optionsAfterSet(command, from, 0) & PIPEFAIL) !== 0
+  );
+}
+
 /** The state of `testVerdict`'s reading of a list of commands (a line, or a group's). */
 class LineStatus {
   // The current list: what its status says so far — status 0 ⇒ its test commands ran and passed (`z`),
@@ -419,15 +441,36 @@ class LineStatus {
   earlierZ = true; // every earlier command's status 0 ⇒ its tests passed
   allF = true; // every command's status non-zero ⇒ one of its tests failed
   options = 0;
+  safe = true; // every command of the pipeline being read exits 0 (a `set`)
+  // Whether the shell may have ended before the line's end, its status an earlier command's:
+  mayExit = false; // errexit may end it after the current list (if its last pipeline fails)
+  groupMayExit = false; // a brace group in the pipeline being read may end it so (its errexit)
+  // An earlier list (or a `set` sh rejects) may have ended it with a non-zero status that does not show
+  // a test failed.
+  failsEarly = false;
+  endsEarly = false; // a command of it may end it, with any status (`exit`, `exec`), before others
+  endPending = false; // the last command read may end it so: the next one makes that `endsEarly`
+  failPending = false; // it may end it with a non-zero status (`exit 1`): the next one, `failsEarly`
 
   /**
    * `errexitShows`: errexit, when on, takes effect in this list (a `bash -c` script's own lines; not the
-   * line Claude Code runs, nor a group: see `testVerdict`).
+   * line Claude Code runs, nor a group: see `testVerdict`). `errexitMay`: it may take effect (a
+   * script's lines and its groups'; the line Claude Code runs is on the left of `&&`, where bash ignores
+   * errexit, in its groups too).
    */
-  constructor(private readonly errexitShows: boolean) {}
+  constructor(
+    private readonly errexitShows: boolean,
+    readonly errexitMay: boolean,
+  ) {}
 
-  /** Adds a command of the pipeline being read: whether it has tests, what its status 0 and non-0 say. */
-  command(has: boolean, z: boolean, f: boolean, options: number): void {
+  /**
+   * Adds a command of the pipeline being read: whether it has tests, what its status 0 and non-0 say;
+   * `safe`: it exits 0.
+   */
+  command(has: boolean, z: boolean, f: boolean, options: number, safe = false): void {
+    this.endsEarly = this.endsEarly || this.endPending;
+    this.failsEarly = this.failsEarly || this.failPending;
+    this.safe = this.safe && safe;
     if (this.commands++ === 0) this.options = options;
     else {
       this.earlierHas = this.earlierHas || this.lastHas;
@@ -453,6 +496,11 @@ class LineStatus {
       pf = false;
     }
     if (this.pipelines++ === 0) this.listErrexit = (this.options & ERREXIT) !== 0 && !this.negated;
+    // Errexit acts on the last pipeline of an and-or list (not on a negated one): the one read last.
+    this.mayExit =
+      (this.errexitMay && (this.options & ERREXIT) !== 0 && !this.negated && !this.safe) || this.groupMayExit;
+    this.safe = true;
+    this.groupMayExit = false;
     if (this.op === '&&') {
       this.z = this.z && pz;
       this.f = this.f && pf;
@@ -483,6 +531,13 @@ class LineStatus {
    */
   newList(goesOn: boolean): void {
     const shown = goesOn && this.errexitShows && this.listErrexit && this.pipelines === 1 && this.z;
+    // (A list sent to the background has status 0: errexit does not end the shell after it.)
+    // The list ended the shell only if its status was non-zero: when that shows a test failed, so does
+    // the line's (`set -e; pytest a; pytest b`).
+    this.failsEarly = this.failsEarly || (goesOn && (this.mayExit || this.failPending) && !this.f);
+    this.mayExit = false;
+    this.failPending = false;
+    if (!goesOn) this.endPending = false;
     this.testsBefore = this.testsBefore || (this.listTests && !shown);
     this.z = true;
     this.f = false;
@@ -610,7 +665,7 @@ class LineReader {
   redirections = false; // after a group's end: the words up to the next separator are its redirections
 
   constructor(script: boolean, options: number) {
-    this.line = new LineStatus(script);
+    this.line = new LineStatus(script, script);
     this.options = options;
   }
 
@@ -622,7 +677,7 @@ class LineReader {
     }
     this.groups ??= [];
     this.groups.push({ line: this.line, any: this.any, options: this.options, subshell });
-    this.line = new LineStatus(false);
+    this.line = new LineStatus(false, this.line.errexitMay);
     this.any = false;
     this.operatorLast = false;
   }
@@ -637,10 +692,28 @@ class LineReader {
     const line = this.line;
     line.finishPipeline();
     const has = this.any;
-    this.line = frame.line;
+    const outer = frame.line;
+    this.line = outer;
     this.any = frame.any || has;
     if (frame.subshell) this.options = frame.options;
-    this.line.command(has, line.z && !line.testsBefore, line.f, frame.options);
+    else {
+      // A brace group's `exit` or errexit ends the enclosing shell: what comes after it may not run.
+      outer.failsEarly = outer.failsEarly || line.failsEarly;
+      outer.endsEarly = outer.endsEarly || line.endsEarly;
+      outer.groupMayExit = outer.groupMayExit || line.mayExit;
+    }
+    const endsEarly = line.endsEarly;
+    outer.command(
+      has,
+      line.z && !line.testsBefore && !endsEarly,
+      line.f && !line.failsEarly && !endsEarly,
+      frame.options,
+    );
+    // (After the group's own command: its last `exit` ends the enclosing shell before the next one.)
+    if (!frame.subshell) {
+      outer.endPending = outer.endPending || line.endPending;
+      outer.failPending = outer.failPending || line.failPending;
+    }
     this.ended = false;
   }
 }
@@ -665,14 +738,19 @@ class LineReader {
  * `bash -ec`; until a `set +e`), a `bash -c` script (`script`) that went on after a list of one pipeline
  * (`npm test; echo done`) shows that pipeline's status was 0 — not the line Claude Code runs: it evals it
  * on the left of `&&` (`eval '…' < /dev/null && pwd -P >| …`), where bash ignores errexit, nor a group
- * (it may be on the left of `&&` or `||`). A group, `( … )` or `{ …; }`, counts as one command whose
+ * (it may be on the left of `&&` or `||`); and in such a script a failure may be that of an earlier list,
+ * which ended it (`bash -ec 'npm run build; npm test'`), unless that list's failure shows a test failed
+ * too. The shell may end before the line does: after `exit 1` (`npm run lint || exit 1; npm test`) a
+ * failure may be the exit's, after `exit`, `exit 0` or the builtin `exec` any status may be. `posix`: the
+ * line is an `sh` or `dash` script, where `set -o pipefail` may be an error that ends it (dash has no
+ * pipefail). A group, `( … )` or `{ …; }`, counts as one command whose
  * status is its list's (a subshell's `set` options end with it). So `npm test && npm run build` shows a pass
  * but not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
  * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
  * neither (tail's status). Linear in the command's length (a `bash -c` script is read once more, a
  * group's opening word twice); no closure but for a `set` command's words.
  */
-function testVerdict(command: string, initialOptions: number, script: boolean): Verdict {
+function testVerdict(command: string, initialOptions: number, script: boolean, posix = false): Verdict {
   const n = command.length;
   const r = new LineReader(script, initialOptions);
   let here = command.indexOf('<<');
@@ -696,6 +774,7 @@ function testVerdict(command: string, initialOptions: number, script: boolean): 
       let argumentNext = false;
       let durationNext = false; // `timeout`'s duration
       let reopen = -1; // a `{` was read: its group's first command starts here
+      let execs = false; // the builtin `exec` was read
       for (let w = word; w < end; ) {
         const wEnd = readWord(command, w);
         const plain = wordPlain;
@@ -737,6 +816,8 @@ function testVerdict(command: string, initialOptions: number, script: boolean): 
             break;
           }
           if (COMMAND_PREFIXES.has(name)) {
+            // The builtin `exec` (not a runner's verb, `pnpm exec`) replaces the shell: nothing after it runs.
+            if (name === 'exec' && plain && prefix !== 'runner') execs = true;
             prefix = name;
             durationNext = name === 'timeout';
             // `time` (unquoted) is a reserved word of the pipeline, as `!` is: `time { …; }`, `time ! …`.
@@ -748,11 +829,22 @@ function testVerdict(command: string, initialOptions: number, script: boolean): 
             first = false;
           } else {
             if (SHELLS.has(name)) {
-              r.line.command(...shellVerdict(command, wEnd, end), r.options);
+              const posix = name === 'sh' || name === 'dash';
+              r.line.command(...shellVerdict(command, wEnd, end, posix), r.options);
               r.any = r.any || r.line.lastHas;
+            } else if (name === 'set') {
+              r.line.command(false, true, false, r.options, true);
+              const options = optionsAfterSet(command, wEnd, r.options);
+              // dash (`sh` on Debian and Ubuntu) has no pipefail: it rejects the option and exits.
+              if (posix && namesPipefail(command, wEnd)) r.line.failsEarly = true;
+              r.options = options;
             } else {
               r.line.command(false, true, false, r.options);
-              if (name === 'set') r.options = optionsAfterSet(command, wEnd, r.options);
+              if (name === 'exit') {
+                // `exit 1` ends the shell with a failure; `exit`, `exit 0`, `exit $?` with any status.
+                if (exitCodeAt(command, wEnd, end) > 0) r.line.failPending = true;
+                else r.line.endPending = true;
+              }
             }
             break;
           }
@@ -761,6 +853,7 @@ function testVerdict(command: string, initialOptions: number, script: boolean): 
         while (w < end && (command[w] === ' ' || command[w] === '\t' || command[w] === '\r')) w++;
         if (w >= end && prefix !== undefined) r.line.command(false, true, false, r.options); // `time` alone
       }
+      if (execs) r.line.endPending = true;
       if (reopen >= 0) {
         r.openGroup(false);
         at = reopen;
@@ -826,9 +919,14 @@ function testVerdict(command: string, initialOptions: number, script: boolean): 
     for (const frame of r.groups) any = any || frame.any;
     return { any, passed: false, failed: false };
   }
-  r.line.finishPipeline();
+  const line = r.line;
+  line.finishPipeline();
   if (r.broken) return { any, passed: false, failed: false };
-  return { any, passed: any && r.line.z && !r.line.testsBefore, failed: any && r.line.f };
+  return {
+    any,
+    passed: any && line.z && !line.testsBefore && !line.endsEarly,
+    failed: any && line.f && !line.failsEarly && !line.endsEarly,
+  };
 }
 
 /**
@@ -895,7 +993,12 @@ function afterHeredocs(command: string, from: number, delimiters: string[]): num
  * `--init-file` do; another long option (`--noprofile`, `--norc`) sets nothing; `-` or `--` ends them.
  * Returns `LineStatus.command`'s has, z and f.
  */
-function shellVerdict(command: string, from: number, end: number): [boolean, boolean, boolean] {
+function shellVerdict(
+  command: string,
+  from: number,
+  end: number,
+  posix: boolean,
+): [boolean, boolean, boolean] {
   let script = false;
   let options = 0;
   let operand = false; // the options ended (`-`, `--`): the next word is the script
@@ -919,7 +1022,7 @@ function shellVerdict(command: string, from: number, end: number): [boolean, boo
       if (!script) break;
       const text = unquote(command, w, wEnd);
       if (!MAY_RUN_TESTS.test(text)) break;
-      const verdict = testVerdict(text, options, true);
+      const verdict = testVerdict(text, options, true, posix);
       return [verdict.any, verdict.passed, verdict.failed];
     } else if (c === '-' && (length === 1 || (length === 2 && command[w + 1] === '-'))) operand = true;
     else if (c === '-' && command[w + 1] === '-') {

@@ -978,6 +978,36 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it('reads `exit` and `exec` as the end of the shell, and dash rejecting `set -o pipefail`', () => {
+    const table: [string, string, string][] = [
+      // `exit 1` after a failure: the line's failure may be that exit's (the tests never ran).
+      ['npm run lint || exit 1; npm test', 'passed', 'unknown'],
+      ['cd app || exit 1\nnpm test', 'passed', 'unknown'],
+      ['{ npm run lint || exit 1; }; npm test', 'passed', 'unknown'],
+      // … unless the failure it follows is a test's.
+      ['pytest || exit 1; npm test', 'unknown', 'failed'],
+      ['npm test || exit 1', 'unknown', 'failed'],
+      // `exit`, `exit 0`, `exit $?` may end it with status 0: neither says anything of what follows.
+      ['npm run lint || exit; npm test', 'unknown', 'unknown'],
+      ['npm run lint || exit 0; npm test', 'unknown', 'unknown'],
+      ['{ exit 0; } && npm test', 'unknown', 'unknown'],
+      // `exit` in a subshell ends the subshell only; in a pipe it is in one too.
+      ['(npm run lint || exit 0); npm test', 'passed', 'failed'],
+      // The builtin `exec` replaces the shell: nothing after it runs, its status is the command's.
+      ['exec npm run lint; npm test', 'unknown', 'unknown'],
+      ['exec npm test', 'passed', 'failed'],
+      ['pnpm exec jest && npm run build', 'passed', 'unknown'],
+      // `sh` is dash on Debian and Ubuntu: `set -o pipefail` is an error that ends it (status 2).
+      ["sh -c 'set -o pipefail; npm test'", 'passed', 'unknown'],
+      ["dash -c 'set -eo pipefail; npm test'", 'passed', 'unknown'],
+      ["bash -c 'set -o pipefail; npm test'", 'passed', 'failed'],
+      ["sh -c 'set -e; npm test'", 'passed', 'failed'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
+    }
+  });
+
   it("reads set -e where it takes effect: in a bash -c script, not the line Claude Code runs in eval '…' && …", () => {
     const table: [string, string, string][] = [
       // A bash -c script under errexit exits at the first failing command: reaching its end shows the
@@ -987,6 +1017,15 @@ describe('toEvents mappings', () => {
       ['bash -c "set -o errexit; pytest; echo done"', 'passed', 'unknown'],
       ['bash -c "set -euo pipefail; npm test | tail -5; echo done"', 'passed', 'unknown'],
       ['bash -c "set -e; pytest a; pytest b"', 'passed', 'failed'],
+      // A failure may be an earlier list's, which ended the script: not the tests'.
+      ["bash -ec 'npm run build; npm test'", 'passed', 'unknown'],
+      ['bash -c "set -e; npm run lint\nnpm test"', 'passed', 'unknown'],
+      ["bash -ec '{ npm run build; }; npm test'", 'passed', 'unknown'],
+      ["bash -c '{ set -e; npm run build; }; npm test'", 'passed', 'unknown'],
+      ["bash -ec '( npm run build; npm test )'", 'passed', 'unknown'],
+      // Unless nothing before can fail (`set`), or the list before is a test command too.
+      ["bash -c 'set -e; set -o pipefail; npm test'", 'passed', 'failed'],
+      ["bash -ec 'pytest a || pytest b; npm test'", 'unknown', 'failed'],
       // Off again, not a whole list (a failure on the left of && does not exit), a pipe's status is tail's.
       ['bash -c "set -e; set +e; npm test; echo done"', 'unknown', 'unknown'],
       // Other options are not errexit.
