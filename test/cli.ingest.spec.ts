@@ -4,6 +4,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore } from '../src/index.js';
+import { loadFixtures } from './helpers/fixtures.js';
+import { spyOnFsyncs } from './helpers/fsyncSpy.js';
+import { runMain } from './helpers/main.js';
+import { collect } from './helpers/store.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'src/cli/bin.ts');
@@ -334,5 +339,248 @@ describe('vibespec-streams ingest --durability', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('--durability must be process or os, got "disk"');
     await expect(stat(`${log}.offset`)).rejects.toThrow();
+  });
+});
+
+describe('vibespec-streams ingest, run in process (main)', () => {
+  const T = Date.UTC(2026, 5, 1, 12, 0, 0);
+  const ingestHere = (...extra: string[]) => runMain(['ingest', '--log', log, '--store', store, ...extra]);
+  const summary = (events: number, lines: number, rest = '') =>
+    `ingested ${events} events from ${lines} new lines of ${log}${rest}`;
+  const LEFT = ' (its last line has no newline yet: left for the next run)';
+  /** The stored events' types, by session. */
+  async function stored(): Promise<Record<string, string[]>> {
+    const opened = await openStore({ path: store });
+    try {
+      const out: Record<string, string[]> = {};
+      for (const { sessionId } of await opened.sessions()) {
+        out[sessionId] = (await collect(opened.query(sessionId))).map((event) => event.type);
+      }
+      return out;
+    } finally {
+      await opened.close();
+    }
+  }
+  const count = (bySession: Record<string, string[]>) =>
+    Object.values(bySession).reduce((sum, types) => sum + types.length, 0);
+  /** The mark `ingest` saves after the last whole line of the log as it is now. */
+  async function markAtEnd(timestamp?: number) {
+    const bytes = await readFile(log);
+    return {
+      offset: bytes.length,
+      ino: (await stat(log)).ino,
+      head: bytes.subarray(0, 256).toString('hex'),
+      ...(timestamp === undefined ? {} : { timestamp }),
+    };
+  }
+
+  it('stores the events of every real payload, saves the mark of the last line, and stores nothing twice', async () => {
+    const fixtures = loadFixtures();
+    const texts = fixtures.map(({ hook_event_name, payload }, i) =>
+      JSON.stringify({ hook: hook_event_name, timestamp: T + i * 1_000, output: payload }),
+    );
+    await writeFile(log, `${texts.join('\n')}\n`);
+    const first = await ingestHere();
+    const events = await stored();
+    const total = count(events);
+    expect(total).toBeGreaterThanOrEqual(fixtures.length);
+    expect(first).toEqual({ code: 0, stdout: '', stderr: summary(total, fixtures.length) });
+    expect(Object.values(events).flat()).not.toContain('hook.rejected');
+    expect(await offset()).toEqual(await markAtEnd(T + (fixtures.length - 1) * 1_000));
+
+    expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(0, 0) });
+    expect(count(await stored())).toBe(total);
+  });
+
+  it('leaves a last line without a newline for the next run, and says so', async () => {
+    const whole = `${note(S1)}\n`;
+    const cut = edit(S1);
+    await writeFile(log, `${whole}${cut.slice(0, 20)}`);
+    expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(1, 1, LEFT) });
+    expect((await offset()).offset).toBe(Buffer.byteLength(whole));
+    await appendFile(log, `${cut.slice(20)}\n`);
+    expect((await ingestHere()).stderr).toBe(summary(2, 1));
+    expect(await stored()).toEqual({ [S1]: ['notification', 'tool.used', 'file.modified'] });
+  });
+
+  it('skips the lines an offset file of an earlier version counts (a line count), then saves a mark', async () => {
+    // Ten lines and more: a count of two digits, with spaces around it.
+    const last = edit(S2);
+    await writeFile(log, `${Array.from({ length: 12 }, () => note(S1)).join('\n')}\n${last}\n`);
+    await writeFile(`${log}.offset`, ' 12 \n');
+    expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(2, 1) });
+    expect(await stored()).toEqual({ [S2]: ['tool.used', 'file.modified'] });
+    expect(await offset()).toEqual(await markAtEnd(JSON.parse(last).timestamp));
+  });
+
+  it('resumes after a saved mark without a timestamp (of an earlier version)', async () => {
+    await writeFile(log, `${note(S1)}\n`);
+    const { offset: end, ino, head } = await markAtEnd();
+    await writeFile(`${log}.offset`, JSON.stringify({ offset: end, ino, head }));
+    await appendFile(log, `${edit(S2)}\n`);
+    expect((await ingestHere()).stderr).toBe(summary(2, 1));
+    expect(Object.keys(await stored())).toEqual([S2]);
+  });
+
+  it('gives a bad line just after the saved mark the time of the line before it, as one run would', async () => {
+    const first = note(S1);
+    await writeFile(log, `${first}\n`);
+    await ingestHere();
+    await appendFile(log, '{not json}\n');
+    expect((await ingestHere()).stderr).toBe(summary(1, 1));
+    const opened = await openStore({ path: store });
+    try {
+      expect(await collect(opened.query('default'))).toMatchObject([
+        { type: 'hook.rejected', timestamp: JSON.parse(first).timestamp },
+      ]);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('reads a log rotated since the last run (a new file) from its start', async () => {
+    await writeFile(log, `${[1, 2, 3].map(() => note(S1)).join('\n')}\n`);
+    await ingestHere();
+    await rm(log);
+    const rotated = edit(S2);
+    await writeFile(log, `${rotated}\n`);
+    expect((await ingestHere()).stderr).toBe(summary(2, 1));
+    expect(await offset()).toEqual(await markAtEnd(JSON.parse(rotated).timestamp));
+  });
+
+  it.each([
+    ['a line count after a word', 'lines: 2\n'],
+    ['a line count before a word', '2 lines\n'],
+    ['an offset that is no number', '{"offset": "x"}\n'],
+    ['a mark without its head', '{"offset": 0, "ino": 1}\n'],
+    ['JSON null', 'null\n'],
+    ['nothing', ''],
+  ])('refuses an offset file that holds %s, before it opens the store', async (_, text) => {
+    await writeFile(log, `${note(S1)}\n`);
+    await writeFile(`${log}.offset`, text);
+    await expect(ingestHere()).rejects.toThrow(
+      `${log}.offset is not an offset file ({ "offset", "ino", "head" }); remove it to ingest the log from its start`,
+    );
+    expect(await readFile(`${log}.offset`, 'utf8')).toBe(text);
+    await expect(stat(store)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('fails on an offset file it cannot read (a folder), rather than reading the log from its start', async () => {
+    await writeFile(log, `${note(S1)}\n`);
+    await mkdir(`${log}.offset`);
+    await expect(ingestHere()).rejects.toMatchObject({ code: 'EISDIR' });
+    await expect(stat(store)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it.each([[[]], [['--follow']]])(
+    'stops with the error when it cannot save its mark (%j), and closes the store',
+    async (extra: string[]) => {
+      await writeFile(log, `${note(S1)}\n`);
+      await mkdir(`${log}.offset.tmp`); // where the mark is written before it replaces the old one
+      await expect(ingestHere(...extra)).rejects.toMatchObject({ code: 'EISDIR' });
+      await expect(stat(`${log}.offset`)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await stored()).toEqual({ [S1]: ['notification'] }); // opens: closed by the failed run
+    },
+  );
+
+  describe('--durability', () => {
+    /** Ingests two lines; returns the fsyncs and renames of the offset file and of its folder. */
+    async function spied(extra: string[]) {
+      const last = edit(S1);
+      await writeFile(log, `${note(S1)}\n${last}\n`);
+      const made: string[] = [];
+      const restore = await spyOnFsyncs((line) => made.push(line));
+      try {
+        expect(await ingestHere(...extra)).toEqual({ code: 0, stdout: '', stderr: summary(3, 2) });
+      } finally {
+        restore();
+      }
+      expect(await offset()).toEqual(await markAtEnd(JSON.parse(last).timestamp));
+      return made.filter((text) => text.includes('.offset') || text === `sync ${dir}`);
+    }
+
+    it('os: fsyncs each new offset file before it replaces the old one, and its folder after', async () => {
+      const made = await spied(['--durability', 'os']);
+      expect(made.length).toBeGreaterThanOrEqual(3);
+      expect(made.length % 3).toBe(0);
+      for (let i = 0; i < made.length; i += 3) {
+        expect(made.slice(i, i + 3)).toEqual([
+          `sync ${log}.offset.tmp`,
+          `rename ${log}.offset.tmp ${log}.offset`,
+          `sync ${dir}`,
+        ]);
+      }
+    });
+
+    it.each([[[]], [['--durability', 'process']]])(
+      'process (the default, %j): replaces the offset file without an fsync',
+      async (extra: string[]) => {
+        const made = await spied(extra);
+        expect(made.length).toBeGreaterThan(0);
+        expect(made.filter((text) => text !== `rename ${log}.offset.tmp ${log}.offset`)).toEqual([]);
+      },
+    );
+  });
+
+  describe('--follow', () => {
+    const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+    /**
+     * Starts `ingest --follow` in process. `stop` emits the signal to it alone (the listeners the test
+     * process had before, if any, are set aside for that moment) and resolves to its run.
+     */
+    function follow() {
+      const before = Object.fromEntries(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+      const running = ingestHere('--follow');
+      running.catch(() => undefined); // awaited by stop; a failure before it is not unhandled
+      return {
+        before,
+        async stop(signal: (typeof SIGNALS)[number]) {
+          for (const listener of before[signal]!) process.off(signal, listener);
+          try {
+            process.emit(signal);
+          } finally {
+            for (const listener of before[signal]!) process.on(signal, listener);
+          }
+          return running;
+        },
+      };
+    }
+    const committed = (end: number, ino?: number) =>
+      waitFor(`a mark at ${end}`, async () => {
+        const saved = await offset().catch(() => undefined);
+        return saved?.offset === end && (ino === undefined || saved?.ino === ino);
+      });
+
+    it.each(SIGNALS)(
+      'ingests the lines appended while it runs, until %s: then exits 0 with its summary, its handlers removed',
+      async (signal) => {
+        await writeFile(log, `${note(S1)}\n${note(S1)}\n`);
+        const run = follow();
+        await committed((await stat(log)).size);
+        await appendFile(log, `${edit(S2)}\n`);
+        await committed((await stat(log)).size);
+        expect(await run.stop(signal)).toEqual({ code: 0, stdout: '', stderr: summary(4, 3) });
+        for (const other of SIGNALS) expect(process.listeners(other)).toEqual(run.before[other]);
+        expect(await stored()).toEqual({
+          [S1]: ['notification', 'notification'],
+          [S2]: ['tool.used', 'file.modified'],
+        });
+      },
+    );
+
+    it('ingests the last line of a rotated log, even without a newline, then the new log', async () => {
+      const whole = `${note(S1)}\n`;
+      await writeFile(log, `${whole}${edit(S1)}`);
+      const run = follow();
+      await committed(Buffer.byteLength(whole));
+      await rm(log);
+      await writeFile(log, `${note(S2)}\n`);
+      await committed((await stat(log)).size, (await stat(log)).ino);
+      expect(await run.stop('SIGINT')).toEqual({ code: 0, stdout: '', stderr: summary(4, 3) });
+      expect(await stored()).toEqual({
+        [S1]: ['notification', 'tool.used', 'file.modified'],
+        [S2]: ['notification'],
+      });
+    });
   });
 });

@@ -1,9 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { loadFixtures } from './helpers/fixtures.js';
+import { spyOnFsyncs } from './helpers/fsyncSpy.js';
+import { runMain } from './helpers/main.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'src/cli/bin.ts');
@@ -181,6 +184,145 @@ describe('vibespec-streams record --durability', () => {
     expect(result.code).toBe(1); // not 2: see 'exits 1, not 2, on a usage error'
     expect(result.stderr).toContain('--durability must be process or os, got "sync"');
     await expect(stat(log)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('vibespec-streams record, run in process (main)', () => {
+  const T = Date.UTC(2026, 5, 1, 12, 0, 0);
+  /** `text` as a pipe may hand it over: in chunks of 7 bytes, which cut multi-byte characters. */
+  const piped = (text: string) => {
+    const bytes = Buffer.from(text);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += 7) chunks.push(bytes.subarray(at, at + 7));
+    return chunks;
+  };
+  const lines = async (log: string) =>
+    (await readFile(log, 'utf8'))
+      .split('\n')
+      .filter((text) => text !== '')
+      .map((text) => JSON.parse(text) as unknown);
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('appends each real payload as one line { hook, timestamp, output }, named by its hook_event_name', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const fixtures = loadFixtures();
+    expect(fixtures.some(({ payload }) => payload.hook_event_name === undefined)).toBe(true);
+    let now = T;
+    vi.spyOn(Date, 'now').mockImplementation(() => now);
+    for (const [i, { payload }] of fixtures.entries()) {
+      now = T + i;
+      expect(await runMain(['record', '--log', log], piped(JSON.stringify(payload)))).toEqual({
+        code: 0,
+        stdout: '',
+        stderr: '',
+      });
+    }
+    // Legacy payloads without hook_event_name are recorded under 'unknown'; the bridge reads them anyway.
+    expect(await lines(log)).toEqual(
+      fixtures.map(({ payload }, i) => ({
+        hook: payload.hook_event_name ?? 'unknown',
+        timestamp: T + i,
+        output: payload,
+      })),
+    );
+  });
+
+  it('names the line after --hook, whatever the payload says', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const payload = { session_id: 's', hook_event_name: 'Stop' };
+    const run = await runMain(['record', '--log', log, '--hook', 'SubagentStop'], [JSON.stringify(payload)]);
+    expect(run.code).toBe(0);
+    expect(await lines(log)).toEqual([
+      { hook: 'SubagentStop', timestamp: expect.any(Number), output: payload },
+    ]);
+  });
+
+  it.each([
+    ['text that is not JSON, as its text', '{"session_id": ', '{"session_id": '],
+    ['no input at all, as an empty text', '', ''],
+    ['null', 'null', null],
+    ['a hook_event_name that is no string', '{"hook_event_name": 7}', { hook_event_name: 7 }],
+    ['an array', '["Stop"]', ['Stop']],
+  ])('records %s under the hook unknown, and exits 0 (never blocks Claude)', async (_, stdin, output) => {
+    const log = join(dir, 'hooks.jsonl');
+    expect(await runMain(['record', '--log', log], [stdin])).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await lines(log)).toEqual([{ hook: 'unknown', timestamp: expect.any(Number), output }]);
+  });
+
+  it('creates the folders of the log, and appends to a log that is there', async () => {
+    const log = join(dir, 'a', 'b', 'hooks.jsonl');
+    for (const event of ['SessionStart', 'Stop'])
+      expect(
+        (await runMain(['record', '--log', log], [JSON.stringify({ hook_event_name: event })])).code,
+      ).toBe(0);
+    expect((await lines(log)).map((line) => (line as { hook: string }).hook)).toEqual([
+      'SessionStart',
+      'Stop',
+    ]);
+  });
+
+  it.each(['process', 'os'])(
+    'exits 1 saying why when the log cannot be written (a folder at its path), with durability %s',
+    async (durability) => {
+      const log = join(dir, 'hooks.jsonl');
+      await mkdir(log);
+      const run = await runMain(['record', '--log', log, '--durability', durability], ['{}']);
+      expect(run).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `vibespec-streams record: ${log}: EISDIR: illegal operation on a directory, open '${log}'`,
+      });
+      expect(await readdir(log)).toEqual([]);
+    },
+  );
+
+  describe('--durability', () => {
+    /** Records one payload; returns the fsyncs and renames it made, in order. */
+    async function spied(log: string, extra: string[]) {
+      const made: string[] = [];
+      const restore = await spyOnFsyncs((line) => made.push(line));
+      try {
+        const run = await runMain(['record', '--log', log, ...extra], ['{"hook_event_name": "Stop"}']);
+        expect(run).toEqual({ code: 0, stdout: '', stderr: '' });
+      } finally {
+        restore();
+      }
+      expect(await lines(log)).toEqual([
+        { hook: 'Stop', timestamp: expect.any(Number), output: { hook_event_name: 'Stop' } },
+      ]);
+      return made;
+    }
+
+    it('os: fsyncs a new log, its folder, and the folder above each folder it created, deepest first', async () => {
+      const log = join(dir, 'a', 'b', 'hooks.jsonl');
+      expect(await spied(log, ['--durability', 'os'])).toEqual([
+        `sync ${log}`,
+        `sync ${join(dir, 'a', 'b')}`,
+        `sync ${join(dir, 'a')}`,
+        `sync ${dir}`,
+      ]);
+    });
+
+    it('os: fsyncs a new log and its folder, which was there', async () => {
+      const log = join(dir, 'hooks.jsonl');
+      expect(await spied(log, ['--durability', 'os'])).toEqual([`sync ${log}`, `sync ${dir}`]);
+    });
+
+    it('os: fsyncs only the log when it was there', async () => {
+      const log = join(dir, 'hooks.jsonl');
+      await writeFile(log, '');
+      expect(await spied(log, ['--durability', 'os'])).toEqual([`sync ${log}`]);
+    });
+
+    it.each([[[]], [['--durability', 'process']]])(
+      'process (the default, %j): fsyncs nothing, even a new log in new folders',
+      async (extra: string[]) => {
+        expect(await spied(join(dir, 'a', 'b', 'hooks.jsonl'), extra)).toEqual([]);
+      },
+    );
   });
 });
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createEvent, eventToJSON, openStore } from '../src/index.js';
 import { loadFixtures } from './helpers/fixtures.js';
+import { runMain } from './helpers/main.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -348,29 +349,11 @@ describe('main (src/cli/main.ts) in process', () => {
       out.mockRestore();
       err.mockRestore();
     }
-    expect(await run(['--version'])).toEqual({ code: 0, stdout: `${await version()}\n`, stderr: '' });
-    const unknown = await run(['nosuch']);
+    expect(await runMain(['--version'])).toEqual({ code: 0, stdout: `${await version()}\n`, stderr: '' });
+    const unknown = await runMain(['nosuch']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^vibespec-streams: unknown command "nosuch"/);
   });
-
-  /** Runs `main(argv)` in process: its exit code and what it wrote on stdout and stderr. */
-  async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    const err = vi.spyOn(console, 'error').mockImplementation(() => {});
-    try {
-      const { main } = await import('../src/cli/main.js');
-      const code = await main(argv);
-      return {
-        code,
-        stdout: out.mock.calls.map(([text]) => String(text)).join(''),
-        stderr: err.mock.calls.map(([text]) => String(text)).join('\n'),
-      };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
-  }
 
   it.each([
     [[], 0, 'usage'],
@@ -382,7 +365,7 @@ describe('main (src/cli/main.ts) in process', () => {
     [['-V'], 0, 'version'],
     [['context', 'abc', '--version'], 0, 'version'],
   ] as const)('%j exits %i, the %s on stdout', async (argv, code, what) => {
-    const result = await run([...argv]);
+    const result = await runMain([...argv]);
     expect(result.code).toBe(code);
     expect(result.stderr).toBe('');
     if (what === 'usage')
@@ -408,7 +391,7 @@ describe('main (src/cli/main.ts) in process', () => {
   ] as const)(
     '%j is a usage error: exit %i, the problem and the usage on stderr',
     async (argv, code, problem) => {
-      const result = await run([...argv]);
+      const result = await runMain([...argv]);
       expect(result.code).toBe(code);
       expect(result.stdout).toBe('');
       expect(result.stderr.startsWith(`vibespec-streams: ${problem}`)).toBe(true);
@@ -420,17 +403,17 @@ describe('main (src/cli/main.ts) in process', () => {
     '%j runs its command: on a folder that is no store, it rejects, saying so, and creates nothing',
     async (argv) => {
       const store = join(dir, 'nothing-here');
-      await expect(run([...argv, '--store', store])).rejects.toThrow(`no store at ${store}`);
+      await expect(runMain([...argv, '--store', store])).rejects.toThrow(`no store at ${store}`);
       expect(existsSync(store)).toBe(false);
     },
   );
 
   it('runs bridge and ingest (with either durability): a log that is not there rejects, as no usage error', async () => {
     const log = join(dir, 'missing.jsonl');
-    await expect(run(['bridge', log])).rejects.toThrow('cannot read the input');
+    await expect(runMain(['bridge', log])).rejects.toThrow('cannot read the input');
     for (const durability of ['process', 'os'])
       await expect(
-        run(['ingest', '--log', log, '--store', join(dir, durability), '--durability', durability]),
+        runMain(['ingest', '--log', log, '--store', join(dir, durability), '--durability', durability]),
       ).rejects.toThrow(`cannot read ${log}`);
   });
 
@@ -457,7 +440,7 @@ describe('main (src/cli/main.ts) in process', () => {
     });
 
     it('sessions: a line per session, its events (1 event, n events) and time span (- when none)', async () => {
-      const result = await run(['sessions', '--store', store]);
+      const result = await runMain(['sessions', '--store', store]);
       expect(result).toEqual({
         code: 0,
         stderr: '',
@@ -470,7 +453,7 @@ describe('main (src/cli/main.ts) in process', () => {
     });
 
     it('context: the session context as JSON', async () => {
-      const result = await run(['context', 's1', '--store', store]);
+      const result = await runMain(['context', 's1', '--store', store]);
       expect(result.code).toBe(0);
       expect(JSON.parse(result.stdout)).toMatchObject({
         sessionId: 's1',
@@ -481,16 +464,16 @@ describe('main (src/cli/main.ts) in process', () => {
 
     it('replay: the events as JSON Lines, of the types asked (spaces trimmed), at most --limit', async () => {
       const lines = (result: { stdout: string }) => result.stdout.split('\n').filter((line) => line !== '');
-      expect(lines(await run(['replay', 's1', '--store', store]))).toEqual(
+      expect(lines(await runMain(['replay', 's1', '--store', store]))).toEqual(
         events.slice(0, 3).map(eventToJSON),
       );
       expect(
-        lines(await run(['replay', 's1', '--store', store, '--types', 'tool.used, file.modified'])),
+        lines(await runMain(['replay', 's1', '--store', store, '--types', 'tool.used, file.modified'])),
       ).toEqual(events.slice(1, 3).map(eventToJSON));
-      expect(lines(await run(['replay', 's1', '--store', store, '--limit', '2']))).toEqual(
+      expect(lines(await runMain(['replay', 's1', '--store', store, '--limit', '2']))).toEqual(
         events.slice(0, 2).map(eventToJSON),
       );
-      expect(lines(await run(['replay', 's1', '--store', store, '--limit', '0']))).toEqual([]);
+      expect(lines(await runMain(['replay', 's1', '--store', store, '--limit', '0']))).toEqual([]);
     });
 
     it.each([
@@ -503,7 +486,7 @@ describe('main (src/cli/main.ts) in process', () => {
         '--types must be a comma-separated list of event types, got "a,,b"',
       ],
     ])('%j is a usage error (exit 2)', async (argv, problem) => {
-      const result = await run([...argv, '--store', store]);
+      const result = await runMain([...argv, '--store', store]);
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
       expect(result.stderr.startsWith(`vibespec-streams: ${problem}`)).toBe(true);
@@ -511,10 +494,12 @@ describe('main (src/cli/main.ts) in process', () => {
 
     it('rejects a session the store does not hold, and a folder that is not a store, saying so', async () => {
       for (const command of ['context', 'replay']) {
-        await expect(run([command, 's9', '--store', store])).rejects.toThrow(`no session "s9" in ${store}`);
-        await expect(run([command, 's1', '--store', dir])).rejects.toThrow(`${dir} is not a store`);
+        await expect(runMain([command, 's9', '--store', store])).rejects.toThrow(
+          `no session "s9" in ${store}`,
+        );
+        await expect(runMain([command, 's1', '--store', dir])).rejects.toThrow(`${dir} is not a store`);
       }
-      await expect(run(['sessions', '--store', dir])).rejects.toThrow(`${dir} is not a store`);
+      await expect(runMain(['sessions', '--store', dir])).rejects.toThrow(`${dir} is not a store`);
     });
   });
 });
