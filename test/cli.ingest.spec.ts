@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -413,6 +414,14 @@ describe('vibespec-streams ingest, run in process (main)', () => {
     expect(await offset()).toEqual(await markAtEnd(JSON.parse(last).timestamp));
   });
 
+  it('replaces a line count that skips every line by the mark of the last line', async () => {
+    const last = note(S1);
+    await writeFile(log, `${note(S1)}\n${last}\n`);
+    await writeFile(`${log}.offset`, '2\n');
+    expect((await ingestHere()).stderr).toBe(summary(0, 0));
+    expect(await offset()).toEqual(await markAtEnd(JSON.parse(last).timestamp));
+  });
+
   it('resumes after a saved mark without a timestamp (of an earlier version)', async () => {
     await writeFile(log, `${note(S1)}\n`);
     const { offset: end, ino, head } = await markAtEnd();
@@ -521,6 +530,17 @@ describe('vibespec-streams ingest, run in process (main)', () => {
       },
     );
   });
+
+  it.skipIf(!existsSync('/proc/self/fd'))(
+    'closes every file it opens (the offset file and its folder, each save): --follow runs for days',
+    async () => {
+      await writeFile(log, `${Array.from({ length: 50 }, () => note(S1)).join('\n')}\n`);
+      const open = () => readdirSync('/proc/self/fd').length;
+      const before = open();
+      expect((await ingestHere('--durability', 'os')).stderr).toBe(summary(50, 50));
+      expect(open()).toBe(before);
+    },
+  );
 
   describe('--follow', () => {
     const SIGNALS = ['SIGINT', 'SIGTERM'] as const;

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -276,6 +277,19 @@ describe('vibespec-streams record, run in process (main)', () => {
         stderr: `vibespec-streams record: ${log}: EISDIR: illegal operation on a directory, open '${log}'`,
       });
       expect(await readdir(log)).toEqual([]);
+    },
+  );
+
+  it.skipIf(!existsSync('/proc/self/fd'))(
+    'closes every file it opens (the log, and with os each folder it fsyncs)',
+    async () => {
+      const open = () => readdirSync('/proc/self/fd').length;
+      const before = open();
+      for (const durability of ['process', 'os']) {
+        const log = join(dir, durability, 'hooks.jsonl');
+        expect((await runMain(['record', '--log', log, '--durability', durability], ['{}'])).code).toBe(0);
+      }
+      expect(open()).toBe(before);
     },
   );
 
