@@ -586,6 +586,11 @@ const RUNNERS = new Set([
 ]);
 const RUNNER_VERBS = new Set(['run', 'exec', 'dlx', 'x']);
 const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash', 'ksh']);
+// Reserved words of the compound commands a command follows (`if [ -f x ]; then npm test; fi`,
+// `while ! npm test; do …; done`), and those that end one: their test commands are found, but what their
+// status says of them is not read (a loop may run them again, `if` takes a failure as a branch).
+const COMPOUND_OPENERS = new Set(['if', 'then', 'elif', 'else', 'while', 'until', 'do']);
+const COMPOUND_CLOSERS = new Set(['fi', 'done', 'esac']);
 
 /** What ends a word in the shell: a blank, or a metacharacter. */
 const WORD_ENDS = ' \t\n\r;&|()<>';
@@ -663,6 +668,7 @@ class LineReader {
   operatorLast = false; // `&&`, `||` or `|` read, no command since: a newline goes on with it
   heredocs: string[] | undefined; // the delimiters of the here-documents whose text starts at the next \n
   redirections = false; // after a group's end: the words up to the next separator are its redirections
+  compound = false; // a compound command's reserved word was read (`if`, `while`, `for`, `case`, …)
 
   constructor(script: boolean, options: number) {
     this.line = new LineStatus(script, script);
@@ -743,7 +749,8 @@ class LineReader {
  * too. The shell may end before the line does: after `exit 1` (`npm run lint || exit 1; npm test`) a
  * failure may be the exit's, after `exit`, `exit 0` or the builtin `exec` any status may be. `posix`: the
  * line is an `sh` or `dash` script, where `set -o pipefail` may be an error that ends it (dash has no
- * pipefail). A group, `( … )` or `{ …; }`, counts as one command whose
+ * pipefail). A compound command's tests are found (a command follows `if`, `then`, `else`, `while`,
+ * `do`, …), but the line's outcome is then unknown. A group, `( … )` or `{ …; }`, counts as one command whose
  * status is its list's (a subshell's `set` options end with it). So `npm test && npm run build` shows a pass
  * but not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
  * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
@@ -815,7 +822,14 @@ function testVerdict(command: string, initialOptions: number, script: boolean, p
             r.any = r.any || isTest;
             break;
           }
-          if (COMMAND_PREFIXES.has(name)) {
+          const reserved = first && plain && nameStart === w;
+          if (reserved && COMPOUND_OPENERS.has(name)) {
+            r.compound = true; // a command follows, as at the start of a pipeline
+          } else if (reserved && (COMPOUND_CLOSERS.has(name) || name === 'for' || name === 'case')) {
+            r.compound = true;
+            r.line.command(false, true, false, r.options);
+            break;
+          } else if (COMMAND_PREFIXES.has(name)) {
             // The builtin `exec` (not a runner's verb, `pnpm exec`) replaces the shell: nothing after it runs.
             if (name === 'exec' && plain && prefix !== 'runner') execs = true;
             prefix = name;
@@ -921,7 +935,7 @@ function testVerdict(command: string, initialOptions: number, script: boolean, p
   }
   const line = r.line;
   line.finishPipeline();
-  if (r.broken) return { any, passed: false, failed: false };
+  if (r.broken || r.compound) return { any, passed: false, failed: false };
   return {
     any,
     passed: any && line.z && !line.testsBefore && !line.endsEarly,

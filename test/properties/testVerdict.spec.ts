@@ -70,6 +70,19 @@ function lineOf(depth: number, script: boolean): fc.Arbitrary<Piece> {
       weight: 1,
       arbitrary: line.map((l) => ({ text: `{ ${l.text}; }`, tests: l.tests })),
     })),
+    // Compound commands: their tests are found; what their status says of them is not read.
+    ...nested.map((line) => ({
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom('if', 'while', 'until', 'for'), line, line)
+        .map(([word, a, b]): Piece => {
+          const tests = word === 'for' ? b.tests : a.tests + b.tests;
+          if (word === 'if') return { text: `if ${a.text}; then ${b.text}; else true; fi`, tests };
+          if (word === 'for') return { text: `for i in 1 2; do ${b.text}; done`, tests };
+          // At most one pass of the loop: its body ends it.
+          return { text: `${word} ${a.text}; do ${b.text}; break; done`, tests };
+        }),
+    })),
     ...(script || depth === 0
       ? []
       : [

@@ -978,6 +978,27 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it('finds the test commands of compound commands (if, while, until, for) and says nothing of their outcome', () => {
+    const table: [string, string, string][] = [
+      ['if [ -f package.json ]; then npm test; fi', 'unknown', 'unknown'],
+      ['if npm test; then echo ok; else echo failed; fi', 'unknown', 'unknown'],
+      ['while ! npm test; do sleep 1; done', 'unknown', 'unknown'],
+      ['until pytest -x; do sleep 1; done', 'unknown', 'unknown'],
+      ['for d in api web; do (cd $d && npm test); done', 'unknown', 'unknown'],
+      ["bash -c 'if true; then pytest; fi'", 'unknown', 'unknown'],
+      // A reserved word only in a command's place, unquoted and without folders.
+      ['echo if; npm test', 'passed', 'failed'],
+      ['"if" npm test', 'none', 'none'],
+      ['./if npm test', 'none', 'none'],
+      ['X=1 if npm test', 'none', 'none'],
+      // Without a test command: none.
+      ['if [ -d dist ]; then rm -rf dist; fi', 'none', 'none'],
+    ];
+    for (const [command, success, failure] of table) {
+      expect(verdicts(command), command).toEqual([success, failure]);
+    }
+  });
+
   it('reads `exit` and `exec` as the end of the shell, and dash rejecting `set -o pipefail`', () => {
     const table: [string, string, string][] = [
       // `exit 1` after a failure: the line's failure may be that exit's (the tests never ran).
