@@ -117,8 +117,19 @@ function lineOf(depth: number, script: boolean): fc.Arbitrary<Piece> {
       ),
     )
     .map(([first, rest]) => rest.reduce((a, [op, b]) => join2(a, b, op), first));
-  // Often with `set` options first, so that they apply to the pipes and lists after them.
-  const options = fc.constantFrom('', '', 'set -e; ', 'set -o pipefail; ', 'set -eo pipefail\n');
+  // Often with `set` options first, so that they apply to the pipes and lists after them; or a
+  // here-document or a comment whose text is not run.
+  const options = fc.constantFrom(
+    '',
+    '',
+    'set -e; ',
+    'set -o pipefail; ',
+    'set -eo pipefail\n',
+    'cat <<EOF >/dev/null\nnpm test -- x1\nEOF\n',
+    'cat <<-EOF | filter x0\n\tpytest -q x1\n\tEOF\n',
+    '# npm test -- x1\n',
+    'echo "npm test -- x1" >/dev/null; ',
+  );
   return fc
     .tuple(
       options,
