@@ -670,7 +670,12 @@ class LineReader {
   redirections = false; // after a group's end: the words up to the next separator are its redirections
   compound = false; // a compound command's reserved word was read (`if`, `while`, `for`, `case`, …)
 
-  constructor(script: boolean, options: number) {
+  /** `gits`: where to add where the arguments of each `git` command go on (see `gitCommands`). */
+  constructor(
+    script: boolean,
+    options: number,
+    readonly gits: number[] | undefined,
+  ) {
     this.line = new LineStatus(script, script);
     this.options = options;
   }
@@ -757,9 +762,15 @@ class LineReader {
  * neither (tail's status). Linear in the command's length (a `bash -c` script is read once more, a
  * group's opening word twice); no closure but for a `set` command's words.
  */
-function testVerdict(command: string, initialOptions: number, script: boolean, posix = false): Verdict {
+function testVerdict(
+  command: string,
+  initialOptions: number,
+  script: boolean,
+  posix = false,
+  gits?: number[],
+): Verdict {
   const n = command.length;
-  const r = new LineReader(script, initialOptions);
+  const r = new LineReader(script, initialOptions, gits);
   let here = command.indexOf('<<');
   let at = 0;
   for (;;) {
@@ -844,7 +855,7 @@ function testVerdict(command: string, initialOptions: number, script: boolean, p
           } else {
             if (SHELLS.has(name)) {
               const posix = name === 'sh' || name === 'dash';
-              r.line.command(...shellVerdict(command, wEnd, end, posix), r.options);
+              r.line.command(...shellVerdict(command, wEnd, end, posix, r.gits), r.options);
               r.any = r.any || r.line.lastHas;
             } else if (name === 'set') {
               r.line.command(false, true, false, r.options, true);
@@ -854,7 +865,8 @@ function testVerdict(command: string, initialOptions: number, script: boolean, p
               r.options = options;
             } else {
               r.line.command(false, true, false, r.options);
-              if (name === 'exit') {
+              if (name === 'git') r.gits?.push(wEnd, end);
+              else if (name === 'exit') {
                 // `exit 1` ends the shell with a failure; `exit`, `exit 0`, `exit $?` with any status.
                 if (exitCodeAt(command, wEnd, end) > 0) r.line.failPending = true;
                 else r.line.endPending = true;
@@ -1012,6 +1024,7 @@ function shellVerdict(
   from: number,
   end: number,
   posix: boolean,
+  gits: number[] | undefined,
 ): [boolean, boolean, boolean] {
   let script = false;
   let options = 0;
@@ -1034,6 +1047,13 @@ function shellVerdict(
       else if (sign === '+') options &= ~bit;
     } else if (operand || !wordPlain || (c !== '-' && c !== '+')) {
       if (!script) break;
+      // Its `git` commands: any `git` in the script's word (it is not read word by word for them).
+      if (gits !== undefined) {
+        GIT.lastIndex = w;
+        for (let git = GIT.exec(command); git !== null && git.index < wEnd; git = GIT.exec(command)) {
+          gits.push(git.index + 3, wEnd);
+        }
+      }
       const text = unquote(command, w, wEnd);
       if (!MAY_RUN_TESTS.test(text)) break;
       const verdict = testVerdict(text, options, true, posix);
@@ -1122,21 +1142,28 @@ function durationOf(payload: Record<string, unknown>): number | undefined {
 
 /**
  * Where the `commit` of the first `git [options] commit` of `command` from `from` on ends, or -1 if it
- * runs none. Linear in the command's length: a regular expression
+ * runs none: of the `git` commands `gits` (`gitCommands`), each read up to the end of its command. Linear
+ * in the command's length: a regular expression
  * with a repeated group of options backtracked through every way of splitting them (`--a` read as `-`
  * and `-a` or as `--` and `a`, a `-c` alone or with its argument), exponentially: a Bash command of a
  * few dozen options after `git` blocked the bridge for minutes. Each `git` is read from once: one that
  * starts inside the options already read from an earlier `git` cannot lead to a `commit` either.
  */
-function gitCommitEnd(command: string, from = 0): number {
+function gitCommitEnd(command: string, gits: readonly number[], from = 0): number {
   let readUpTo = from;
-  GIT.lastIndex = from;
-  for (let git = GIT.exec(command); git !== null; git = GIT.exec(command)) {
-    if (git.index < readUpTo) continue;
-    let at = GIT.lastIndex;
-    for (;;) {
+  for (let i = 0; i < gits.length; i += 2) {
+    const git = gits[i]!;
+    const end = gits[i + 1]!;
+    if (git < readUpTo) continue;
+    BLANKS.lastIndex = git;
+    if (!BLANKS.test(command)) continue;
+    let at = BLANKS.lastIndex;
+    while (at < end) {
       COMMIT.lastIndex = at;
-      if (COMMIT.test(command)) return COMMIT.lastIndex;
+      if (COMMIT.test(command)) {
+        if (COMMIT.lastIndex <= end) return COMMIT.lastIndex;
+        break;
+      }
       GIT_OPTION.lastIndex = at;
       if (!GIT_OPTION.test(command)) break;
       at = GIT_OPTION.lastIndex;
@@ -1144,6 +1171,21 @@ function gitCommitEnd(command: string, from = 0): number {
     readUpTo = at;
   }
   return -1;
+}
+
+const NO_GITS: readonly number[] = [];
+const BLANKS = /\s+/y;
+
+/**
+ * Where the arguments of each `git` command of the Bash line `command` go on (after the word `git`) and
+ * where its command ends (two numbers each), in order: each `git` in a command's place, as `testVerdict` finds test commands (after `&&`, `sudo`, `cd
+ * repo &&`, in a group; not in quotes, an argument, a comment or a here-document: `echo "git commit"`,
+ * `git log --grep "git commit"`), and any `git` in a `bash -c` script.
+ */
+function gitCommands(command: string): number[] {
+  const gits: number[] = [];
+  testVerdict(command, 0, false, false, gits);
+  return gits;
 }
 
 /**
@@ -1275,12 +1317,13 @@ const postToolUse: Mapper = (p, ctx) => {
     if (Array.isArray(edits)) data.edits = edits.length;
     events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
   } else if (toolName === 'Bash' && command !== undefined) {
-    let commitEnd = gitCommitEnd(command);
+    const gits = command.includes('commit') ? gitCommands(command) : NO_GITS;
+    let commitEnd = gitCommitEnd(command, gits);
     let commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
     // A commit that only shows what it would do (`git commit --dry-run && git commit -m …`): the line's
     // next git commit, read from the end of its command on, is the one that commits, if any.
     while (commitArguments?.showsOnly) {
-      commitEnd = gitCommitEnd(command, commitArguments.end);
+      commitEnd = gitCommitEnd(command, gits, commitArguments.end);
       commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
     }
     if (commitArguments !== undefined) {

@@ -280,6 +280,24 @@ describe('toEvents mappings', () => {
     ['git -P commit -m "x"', true],
     ['git --git-dir=/r/.git --work-tree=/r commit -m x', true],
     ['echo commit', false],
+    // Git where the shell runs it: after a cd, a prefix, in a group, a compound command or a bash -c script.
+    ['cd api && git add -A && git commit -m "fix"', true],
+    ['sudo -u deploy git commit -am "x"', true],
+    ['(cd api && git commit -m x)', true],
+    ['if git diff --quiet; then :; else git commit -am x; fi', true],
+    ["bash -c 'git add -A && git commit -m x'", true],
+    ['/usr/bin/git commit -m x', true],
+    // Not in quotes, an argument, a comment or a here-document: nothing committed.
+    ['echo "git commit -m x"', false],
+    ['echo git commit', false],
+    ['git log --grep "git commit"', false],
+    ['grep -rn "git commit" docs/', false],
+    ['git status # then git commit -m x', false],
+    ["cat > CONTRIBUTING.md <<'EOF'\nRun git commit -s to sign.\nEOF", false],
+    ['gh pr create --title "x" --body "Ran git commit hooks"', false],
+    // Git's options end with its command: `-C &&` takes no argument from the next command.
+    ['git -C && commit -m x', false],
+    ['git git commit', false],
   ])('recognizes %j as a commit: %s', (command, isCommit) => {
     const events = toEvents(
       'PostToolUse',
@@ -329,8 +347,12 @@ describe('toEvents mappings', () => {
 
   it('recognizes a commit after any options, as the option grammar reads them', () => {
     // The grammar of `git [options] commit`, as one regular expression: options are `-c`/`-C` with their
-    // argument, or any other `-x`, `--name`, `--name=value`. (The bridge reads it token by token.)
-    const reference = /\bgit\s+(?:-[cC]\s+\S+\s+|-(?![cC]\s)[\w-]+(?:=\S+)?\s+)*commit\b/;
+    // argument, or any other `-x`, `--name`, `--name=value`. (The bridge reads it token by token.) Git in
+    // a command's place: the first word of a command (after `&&`), but for assignments, its folders
+    // dropped (`a/git`); not an argument (`git git commit` runs git's `git`, `log git commit` log).
+    const grammar =
+      /^\s*(?:[A-Za-z_]\w*=\S*\s+)*(?:\S*\/)?git\s+(?:-[cC]\s+\S+\s+|-(?![cC]\s)[\w-]+(?:=\S+)?\s+)*commit\b/;
+    const reference = { test: (command: string) => command.split('&&').some((part) => grammar.test(part)) };
     const words = [
       'git',
       'commit',
