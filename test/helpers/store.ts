@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { vi } from 'vitest';
 import {
   createEvent,
   type Event,
@@ -60,6 +61,30 @@ export async function tempStore(options: Omit<StoreOptions, 'path'> = {}): Promi
     },
   };
   return temp;
+}
+
+/**
+ * Runs `run` and counts what it opened of LevelDB: the snapshots it took, and its snapshots and iterators
+ * still open when it has returned (a leak: each holds LevelDB's old versions until the store closes).
+ */
+export async function resourcesOf(run: () => Promise<unknown>): Promise<{ snapshots: number; open: number }> {
+  const { AbstractIterator, AbstractLevel, AbstractSnapshot } = await import('abstract-level');
+  const attach = vi.spyOn(AbstractLevel.prototype, 'attachResource');
+  const detach = vi.spyOn(AbstractLevel.prototype, 'detachResource');
+  try {
+    await run();
+    const opened = attach.mock.calls
+      .map(([resource]) => resource as unknown)
+      .filter((resource) => resource instanceof AbstractSnapshot || resource instanceof AbstractIterator);
+    const closed = new Set(detach.mock.calls.map(([resource]) => resource as unknown));
+    return {
+      snapshots: opened.filter((resource) => resource instanceof AbstractSnapshot).length,
+      open: opened.filter((resource) => !closed.has(resource)).length,
+    };
+  } finally {
+    attach.mockRestore();
+    detach.mockRestore();
+  }
 }
 
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {

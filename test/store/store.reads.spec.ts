@@ -18,6 +18,7 @@ import {
   behindItsBack as editBehind,
   ev,
   expectedQuery,
+  resourcesOf,
   type TempStore,
   tempStore,
 } from '../helpers/store.js';
@@ -222,6 +223,49 @@ describe('the repair at open (a damaged log reported by LevelDB, or a rebuild le
     ] as const) {
       expect(await collect(store.query(id)), id).toHaveLength(count);
     }
+  });
+
+  it('gives a new session a number past every session it rebuilt, when the session counter is behind them', async () => {
+    // The batch that created `b` (its id record and the counter past it) was lost; a later one of `b`
+    // (its metadata, holding its number) was not.
+    const stored = events('b', ['x'], 3);
+    await t.store.append([...events('a', ['x'], 2), ...stored]);
+    await behindItsBack(async (raw) => {
+      const { n } = JSON.parse((await raw.get('!s!b'))!) as { n: number };
+      await raw.put('!store!nextSession', String(n));
+      await raw.del('!n!b');
+      await pendingRepair(['(ignoring error) x/000003.log: dropping 10 bytes'])(raw);
+    });
+    const store = await t.reopen({ onCorruptRecord: () => {} });
+    const fresh = ev('y', 1, 'c');
+    await store.append([fresh]);
+    expect(await collect(store.query('c'))).toEqual([fresh]);
+    expect(await collect(store.query('b'))).toEqual(stored);
+  });
+
+  it('writes the record of its rebuild, the rebuilt records and its end with sync (durability process), and leaves no iterator open', async () => {
+    const { AbstractChainedBatch, AbstractLevel } = await import('abstract-level');
+    await t.store.append([...events('a', ['x'], 2), ...events('b', ['x'], 3)]);
+    await behindItsBack(async (raw) => {
+      await raw.del('!n!b');
+      await pendingRepair(['(ignoring error) x/000003.log: dropping 10 bytes'])(raw);
+    });
+    const put = vi.spyOn(AbstractLevel.prototype, 'put');
+    const write = vi.spyOn(AbstractChainedBatch.prototype, 'write');
+    try {
+      const used = await resourcesOf(() => t.reopen({ durability: 'process', onCorruptRecord: () => {} }));
+      expect(used.open).toBe(0);
+      // The record of the rebuild, then a batch per chunk of sessions (two key spaces), then its end.
+      expect(put.mock.calls.map(([key, , options]) => [key, options])).toEqual([
+        ['!store!repair', { sync: true }],
+      ]);
+      expect(write.mock.calls.length).toBeGreaterThanOrEqual(2);
+      for (const [options] of write.mock.calls) expect(options).toEqual({ sync: true });
+    } finally {
+      put.mockRestore();
+      write.mockRestore();
+    }
+    expect(await t.store.session('b')).toMatchObject({ eventCount: 3 });
   });
 
   it('reports the lines of an unfinished rebuild that are strings, and rebuilds whatever its record holds', async () => {
@@ -476,6 +520,36 @@ describe('sessions', () => {
   });
 });
 
+describe('metadata rebuilt from the events', () => {
+  it('takes the earliest and latest times whatever their seq order, counts the events read, and leaves nothing open', async () => {
+    const stored = [50, 10, 70, 30, 60].map((time, i) => ev(['a', 'b'][i % 2]!, time, 's'));
+    await t.store.append(stored);
+    const expected = await t.store.session('s');
+    expect(expected).toMatchObject({ startTime: 10, lastEventTime: 70, eventCount: 5 });
+    await behindItsBack(async (raw) => {
+      await raw.del('!s!s');
+    });
+    const store = await t.reopen();
+    const before = store.stats().eventsRead;
+    let info: Awaited<ReturnType<typeof store.session>>;
+    expect(
+      await resourcesOf(async () => {
+        info = await store.session('s');
+      }),
+    ).toEqual({ snapshots: 1, open: 0 });
+    expect(info).toEqual({ ...expected!, createdAt: expect.any(Number), meta: {} });
+    expect(store.stats().eventsRead - before).toBe(5);
+    // Rebuilt for the next write too.
+    await store.append([ev('a', 20, 's')]);
+    expect(await store.session('s')).toMatchObject({
+      startTime: 10,
+      lastEventTime: 70,
+      eventCount: 6,
+      nextSeq: 6,
+    });
+  });
+});
+
 describe('get', () => {
   it('reads the event at a seq, counting each record read (a corrupt one too), refusing a seq that is not a count', async () => {
     const stored = events('s', ['a'], 3);
@@ -540,6 +614,17 @@ describe('query bounds and limits', () => {
     }
   });
 
+  it('a time range ending at 0 (or -0) returns the events at time 0', async () => {
+    const stored = [ev('a', 0, 's'), ev('b', 0, 's'), ev('a', 1, 's')].map((event, seq) => ({ seq, event }));
+    await t.store.append(stored.map(({ event }) => event));
+    for (const q of [{ end: 0 }, { end: -0 }, { start: 0, end: 0 }, { types: ['a'], end: 0 }]) {
+      expect(await collect(t.store.entries('s', q)), JSON.stringify(q)).toEqual(
+        expectedQuery(stored, { ...q, end: 0 }),
+      );
+    }
+    expect(expectedQuery(stored, { end: 0 })).toHaveLength(2);
+  });
+
   it('a limited type query stops reading the index too', async () => {
     await t.store.append(events('s', ['a'], 1000));
     const before = t.store.stats();
@@ -549,6 +634,27 @@ describe('query bounds and limits', () => {
     expect(after.indexEntriesRead - before.indexEntriesRead).toBeLessThan(1000);
   });
 });
+
+/**
+ * Holds the first LevelDB `get` made from now on until `gate` resolves, then makes it. Armed just before a
+ * query's first `next()`, that `get` is the query's read of the session's metadata, made right after its
+ * snapshot is taken: what is written meanwhile lands between the snapshot and every read of the query.
+ */
+async function holdFirstGet(gate: Promise<unknown>) {
+  const { AbstractLevel } = await import('abstract-level');
+  const get = AbstractLevel.prototype.get;
+  let held = false;
+  return vi.spyOn(AbstractLevel.prototype, 'get').mockImplementation(async function (
+    this: unknown,
+    ...args: unknown[]
+  ) {
+    if (!held) {
+      held = true;
+      await gate;
+    }
+    return (get as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+  } as never);
+}
 
 describe('a consistent snapshot per iteration', () => {
   for (const [name, q] of [
@@ -568,6 +674,139 @@ describe('a consistent snapshot per iteration', () => {
       expect(got).toEqual(stored);
       expect(reports).toEqual([]);
       expect(await collect(store.query('s', q))).toEqual([]);
+    });
+
+    it(`a query reads none of the events appended after it began: ${name}`, async () => {
+      const stored = events('s', ['a', 'b'], 700);
+      await t.store.append(stored);
+      const store = await t.reopen();
+      const iterator = store.query('s', q)[Symbol.asyncIterator]();
+      const got: Event[] = [(await iterator.next()).value as Event];
+      const later = events('s', ['a', 'b'], 300, 5_000);
+      await store.append(later);
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) got.push(next.value);
+      expect(got).toEqual(stored);
+      expect(await collect(store.query('s', q))).toEqual([...stored, ...later]);
+    });
+  }
+
+  // The metadata is read through the snapshot, and so are the index (the list of types too, when the
+  // metadata is gone) and the event records: a write landing after the snapshot changes none of them.
+  for (const [name, q, metadata] of [
+    ['by seq', undefined, 'kept'],
+    ['by type', { types: ['a', 'b'] }, 'kept'],
+    ['by time', { start: 0 }, 'kept'],
+    ['by time, types read from the index', { start: 0 }, 'missing'],
+  ] as const) {
+    for (const write of ['an append', 'a deleteSession'] as const) {
+      it(`a query reads the session as it was when it began, ${write} landing before its first read: ${name} (metadata ${metadata})`, async () => {
+        const stored = events('s', ['a', 'b'], 5);
+        await t.store.append(stored);
+        if (metadata === 'missing') {
+          await behindItsBack(async (raw) => {
+            await raw.del('!s!s');
+          });
+        }
+        const store = await t.reopen();
+        const later = events('s', ['a', 'b'], 3, 5_000);
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const spy = await holdFirstGet(gate);
+        let got: Promise<Event[]>;
+        try {
+          got = collect(store.query('s', q));
+          if (write === 'an append') await store.append(later);
+          else expect(await store.deleteSession('s')).toBe(true);
+        } finally {
+          release();
+          spy.mockRestore();
+        }
+        expect(await got).toEqual(stored);
+        expect(await collect(store.query('s', q))).toEqual(
+          write === 'an append' ? [...stored, ...later] : [],
+        );
+      });
+    }
+  }
+});
+
+describe('session(): metadata rebuilt from a consistent snapshot', () => {
+  for (const write of ['an append', 'a deleteSession'] as const) {
+    it(`rebuilds missing metadata as the session was when the read began, ${write} landing before its first read`, async () => {
+      const stored = events('s', ['a', 'b'], 5);
+      await t.store.append(stored);
+      const expected = await t.store.session('s');
+      await behindItsBack(async (raw) => {
+        await raw.del('!s!s');
+      });
+      const store = await t.reopen();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const spy = await holdFirstGet(gate);
+      let info: ReturnType<typeof store.session>;
+      try {
+        info = store.session('s');
+        if (write === 'an append') await store.append(events('s', ['c'], 3, 5_000));
+        else expect(await store.deleteSession('s')).toBe(true);
+      } finally {
+        release();
+        spy.mockRestore();
+      }
+      expect(await info).toEqual({ ...expected!, createdAt: expect.any(Number), meta: {} });
+    });
+  }
+});
+
+describe('a query closes its snapshot (and iterators)', () => {
+  const endings: Array<[string, QueryOptions, (events: AsyncIterable<Event>) => Promise<unknown>]> = [
+    ['when it reaches the end', {}, collect],
+    ['when it reaches its limit', { limit: 2 }, collect],
+    [
+      'when its consumer breaks',
+      {},
+      async (events) => {
+        for await (const _ of events) break;
+      },
+    ],
+    [
+      'when its consumer throws',
+      {},
+      async (events) => {
+        const error = new Error('consumer failed');
+        await expect(
+          (async () => {
+            for await (const _ of events) throw error;
+          })(),
+        ).rejects.toBe(error);
+      },
+    ],
+  ];
+  for (const [name, q, metadata] of [
+    ['by seq', {}, 'kept'],
+    ['by type', { types: ['a', 'b'] }, 'kept'],
+    ['by time', { start: 0 }, 'kept'],
+    ['by time, types read from the index', { start: 0 }, 'missing'],
+  ] as const) {
+    it(`${name} (metadata ${metadata}): at its end, its limit, a break or a throw, and for a session not stored`, async () => {
+      await t.store.append(events('s', ['a', 'b'], 300));
+      if (metadata === 'missing') {
+        await behindItsBack(async (raw) => {
+          await raw.del('!s!s');
+        });
+      }
+      const store = await t.reopen();
+      for (const [ending, options, read] of endings) {
+        const used = await resourcesOf(() => read(store.query('s', { ...q, ...options })));
+        expect({ ending, ...used }).toEqual({ ending, snapshots: 1, open: 0 });
+      }
+      expect(await resourcesOf(() => collect(store.query('nope', q)))).toEqual({ snapshots: 1, open: 0 });
+      // The store closes and opens again.
+      await t.reopen();
+      expect(await collect(t.store.query('s', q))).toHaveLength(300);
     });
   }
 });
