@@ -418,6 +418,15 @@ describe('SessionStore: persistence and recovery', () => {
     expect(await collect(t.store.query('s1', { types: ['tool.used'] }))).toEqual([first[0], next]);
   });
 
+  it('appends from seq 0 to a session started without events, after a reopen', async () => {
+    await t.store.startSession('empty', { note: 'kept' });
+    const store = await t.reopen();
+    const first = ev('a', 1, 'empty');
+    expect(await store.append([first])).toEqual([{ sessionId: 'empty', seq: 0 }]);
+    expect(await collect(store.query('empty'))).toEqual([first]);
+    expect(await store.session('empty')).toMatchObject({ eventCount: 1, nextSeq: 1, meta: { note: 'kept' } });
+  });
+
   it('works with durability "os" (sync writes) the same way', async () => {
     const store = await t.reopen({ durability: 'os' });
     expect(store.durability).toBe('os');
