@@ -3,6 +3,8 @@
  * checked where a mutation of the code went unnoticed: an event skipped or returned twice, a bound off by
  * one, a session listed twice or left out.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -268,6 +270,30 @@ describe('the repair at open (a damaged log reported by LevelDB, or a rebuild le
     expect(await t.store.session('b')).toMatchObject({ eventCount: 3 });
   });
 
+  it('fails the open with STORE_NOT_OPEN when the rebuild fails, and the next open finishes it', async () => {
+    const { AbstractLevel } = await import('abstract-level');
+    await t.store.append(events('s', ['a'], 2));
+    await behindItsBack(async (raw) => {
+      await raw.del('!s!s');
+      await pendingRepair(['(ignoring error) x/000003.log: dropping 10 bytes'])(raw);
+    });
+    const disk = new Error('disk error');
+    const put = vi.spyOn(AbstractLevel.prototype, 'put').mockRejectedValueOnce(disk);
+    let error: unknown;
+    try {
+      error = await openStore({ path: t.store.path }).catch((e: unknown) => e);
+    } finally {
+      put.mockRestore();
+    }
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'STORE_NOT_OPEN', path: t.store.path, cause: disk });
+    // The failed open let go of the folder; the next one reports the line again and rebuilds.
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
+    expect(reports.map((r) => r.kind)).toEqual(['log']);
+    expect(await store.session('s')).toMatchObject({ eventCount: 2 });
+  });
+
   it('reports the lines of an unfinished rebuild that are strings, and rebuilds whatever its record holds', async () => {
     for (const [record, reported] of [
       [
@@ -438,6 +464,51 @@ describe('openStore options', () => {
         name: 'ConfigError',
         message: expect.stringMatching(/path/),
       });
+    }
+  });
+});
+
+describe('openStore: a store that cannot be opened', () => {
+  it('fails with STORE_NOT_OPEN naming the folder that cannot be created, with the mkdir error as cause', async () => {
+    const file = join(t.dir, 'a-file');
+    await writeFile(file, '');
+    const error = await openStore({ path: join(file, 'db', 'deeper') }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({
+      code: 'STORE_NOT_OPEN',
+      path: join(file, 'db', 'deeper'),
+      cause: { code: 'ENOTDIR' },
+      message: expect.stringContaining(join(file, 'db')),
+    });
+  });
+
+  it('fails with STORE_NOT_OPEN (not STORE_LOCKED), LevelDB error as cause, when LevelDB refuses the folder; opens once it is mended', async () => {
+    const stored = events('s', ['a'], 2);
+    await t.store.append(stored);
+    await t.store.close();
+    const current = join(t.store.path, 'CURRENT');
+    const text = await readFile(current, 'utf8');
+    await writeFile(current, 'garbage');
+    const error = await openStore({ path: t.store.path }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'STORE_NOT_OPEN', path: t.store.path, cause: expect.any(Error) });
+    // Neither this process nor LevelDB holds the folder after the failure.
+    await writeFile(current, text);
+    const store = await t.reopen();
+    expect(await collect(store.query('s'))).toEqual(stored);
+  });
+
+  it('writes the format record of a new store with sync under durability os only', async () => {
+    const { AbstractLevel } = await import('abstract-level');
+    for (const durability of ['os', 'process'] as const) {
+      const put = vi.spyOn(AbstractLevel.prototype, 'put');
+      try {
+        const store = await openStore({ path: join(t.dir, durability), durability });
+        await store.close();
+        expect(put.mock.calls).toEqual([['!store!format', '1', { sync: durability === 'os' }]]);
+      } finally {
+        put.mockRestore();
+      }
     }
   });
 });
@@ -632,6 +703,11 @@ describe('query bounds and limits', () => {
     const after = t.store.stats();
     expect(after.eventsRead - before.eventsRead).toBe(3);
     expect(after.indexEntriesRead - before.indexEntriesRead).toBeLessThan(1000);
+    // A limit that the read-ahead of one type covers (256 keys: docs/store.md, "Limits") reads no more.
+    expect(await collect(t.store.query('s', { types: ['a'], limit: 256 }))).toHaveLength(256);
+    const last = t.store.stats();
+    expect(last.indexEntriesRead - after.indexEntriesRead).toBe(256);
+    expect(last.eventsRead - after.eventsRead).toBe(256);
   });
 });
 
@@ -912,6 +988,21 @@ describe('openStore: the session counter', () => {
       ['b', 3],
       ['c', 1],
     ]);
+  });
+
+  it('gives a new session a number of its own when the counter record is gone and the only session has number 0, leaving no iterator open', async () => {
+    const stored = events('a', ['x'], 2);
+    await t.store.append(stored);
+    await behindItsBack(async (raw) => {
+      expect(await raw.get('!n!a')).toBe('0');
+      await raw.del('!store!nextSession');
+    });
+    let store = t.store;
+    expect((await resourcesOf(async () => (store = await t.reopen()))).open).toBe(0);
+    const fresh = ev('y', 1, 'c');
+    await store.append([fresh]);
+    expect(await collect(store.query('c'))).toEqual([fresh]);
+    expect(await collect(store.query('a'))).toEqual(stored);
   });
 
   // Numbers are read from every record that holds one when the counter is gone or unreadable: the id

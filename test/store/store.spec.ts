@@ -608,7 +608,7 @@ describe('SessionStore: persistence and recovery', () => {
     await raw.put('!store!format', '99');
     await raw.close();
     const error = await openStore({ path: t.store.path }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'STORE_NOT_OPEN' });
+    expect(error).toMatchObject({ code: 'STORE_NOT_OPEN', path: t.store.path });
     expect((error as Error).message).toContain('format 99');
     await raw.open();
     await raw.put('!store!format', '1');
