@@ -177,12 +177,22 @@ function commitMessage(
   summary: RegExpExecArray | null,
 ): string | undefined {
   if (message === null) return summary?.[3];
-  const written = message[1] ?? message[2] ?? message[3];
+  // An unquoted message ends where the shell ends its word: `-m wip;` (`-m wip'` ending a `bash -c` script).
+  const bare = message[3] === undefined ? undefined : message[3].slice(0, wordLength(message[3]));
+  const written = message[1] ?? message[2] ?? (bare === '' ? summary?.[3] : bare);
   if (written === undefined || !written.startsWith('$(')) return written;
   const heredoc = readHeredoc(command, command.indexOf('$(', message.index));
   if (heredoc?.text !== undefined) return heredoc.text;
   return summary?.[3] ?? written;
 }
+
+/** The length of the unquoted word `text` starts with: up to a metacharacter or a quote. */
+function wordLength(text: string): number {
+  const at = text.search(BARE_WORD_END);
+  return at < 0 ? text.length : at;
+}
+
+const BARE_WORD_END = /[;&|()<>'"`]/;
 
 // The options after which `git commit` only shows what it would commit (`--short`, `--porcelain`,
 // `--long` and `-z` imply `--dry-run`), or its usage: it commits nothing. (`-n` is `--no-verify`.)

@@ -227,6 +227,12 @@ describe('toEvents mappings', () => {
     // After a dry run, the commit that follows it is read, with its own -m (not the dry run's).
     expect(message('git commit --dry-run -m "wip" && git commit -m "fix: z"', '')).toBe('fix: z');
     expect(message('git commit -a --dry-run && git commit -aF m.txt', printed)).toBe('fix: trim ids');
+    // An unquoted message ends where the shell ends the word: at a separator, or the quote of a script.
+    expect(message('git commit -m wip; git push', '')).toBe('wip');
+    expect(message('git commit -am wip&& git push', '')).toBe('wip');
+    expect(message('if true; then git commit -m wip; fi', '')).toBe('wip');
+    expect(message("bash -c 'git commit -m wip'", '')).toBe('wip');
+    expect(message('git commit -m fix:ids', '')).toBe('fix:ids');
   });
 
   it('strips the leading tabs of a <<-EOF message, as bash does, and keeps an unquoted one unexpanded', () => {
