@@ -1304,6 +1304,39 @@ function testRunOf(
   return { command, passed: true, exit_code: 0 };
 }
 
+/**
+ * The `git.commit` data of the Bash line `command` whose output is `output`, or `undefined` when it runs
+ * no `git commit` that commits (or, `printed`, when the output has no commit summary, `[main abc1234] …`:
+ * the line failed, and only the summary shows its commit was made).
+ */
+function commitData(command: string, output: string, printed: boolean): Record<string, unknown> | undefined {
+  const gits = command.includes('commit') ? gitCommands(command) : NO_GITS;
+  let commitEnd = gitCommitEnd(command, gits);
+  let commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
+  // A commit that only shows what it would do (`git commit --dry-run && git commit -m …`): the line's
+  // next git commit, read from the end of its command on, is the one that commits, if any.
+  while (commitArguments?.showsOnly) {
+    commitEnd = gitCommitEnd(command, gits, commitArguments.end);
+    commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
+  }
+  if (commitArguments === undefined) return undefined;
+  const summary = COMMIT_SUMMARY.exec(output);
+  if (printed && summary === null) return undefined;
+  COMMIT_MESSAGE.lastIndex = commitEnd;
+  let message = COMMIT_MESSAGE.exec(command);
+  // The -m of a later command of the line (`git commit -F f && git tag -m v1`) is not the commit's.
+  if (message !== null && message.index >= commitArguments.end) message = null;
+  const data: Record<string, unknown> = { command };
+  const text = commitMessage(command, message, summary);
+  if (text !== undefined) data.message = text;
+  if (summary) {
+    // A match's groups 1 and 2 always matched: both are strings.
+    data.branch = summary[1];
+    data.commit = summary[2];
+  }
+  return data;
+}
+
 const postToolUse: Mapper = (p, ctx) => {
   const toolName = requireString(p, 'tool_name');
   const input = rec(p.tool_input);
@@ -1327,32 +1360,9 @@ const postToolUse: Mapper = (p, ctx) => {
     if (Array.isArray(edits)) data.edits = edits.length;
     events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
   } else if (toolName === 'Bash' && command !== undefined) {
-    const gits = command.includes('commit') ? gitCommands(command) : NO_GITS;
-    let commitEnd = gitCommitEnd(command, gits);
-    let commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
-    // A commit that only shows what it would do (`git commit --dry-run && git commit -m …`): the line's
-    // next git commit, read from the end of its command on, is the one that commits, if any.
-    while (commitArguments?.showsOnly) {
-      commitEnd = gitCommitEnd(command, gits, commitArguments.end);
-      commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
-    }
-    if (commitArguments !== undefined) {
-      const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
-      COMMIT_MESSAGE.lastIndex = commitEnd;
-      let message = COMMIT_MESSAGE.exec(command);
-      // The -m of a later command of the line (`git commit -F f && git tag -m v1`) is not the commit's.
-      if (message !== null && message.index >= commitArguments.end) message = null;
-      const summary = COMMIT_SUMMARY.exec(stdout);
-      const data: Record<string, unknown> = { command };
-      const text = commitMessage(command, message, summary);
-      if (text !== undefined) data.message = text;
-      if (summary) {
-        // A match's groups 1 and 2 always matched: both are strings.
-        data.branch = summary[1];
-        data.commit = summary[2];
-      }
-      events.push(make(ctx, 'git.commit', data, Priority.NORMAL));
-    }
+    const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
+    const commit = commitData(command, stdout, false);
+    if (commit !== undefined) events.push(make(ctx, 'git.commit', commit, Priority.NORMAL));
     const verdict = testCommandVerdict(command);
     if (verdict !== undefined) {
       const run = testRunOf(command, verdict, rec(response), input);
@@ -1363,7 +1373,8 @@ const postToolUse: Mapper = (p, ctx) => {
 };
 
 /**
- * A failed tool call: `tool.failed`, and for a Bash test command a `test.run` — `passed: false` when the
+ * A failed tool call: `tool.failed`; for a Bash line that committed before it failed (its output has the
+ * commit's summary, `[main abc1234] …`), a `git.commit`; and for a Bash test command a `test.run` — `passed: false` when the
  * line's failure shows the tests failed (`testVerdict`: `npm test`, `npm run lint || npm test`), or the
  * line starts with `cd DIR &&` (`pushd`) and its output, not blank, has no `cd` error of the shell (nor
  * zoxide's), the rest of it showing the tests failed (`failedAfterCd`: `cd app && npm test`), and the exit
@@ -1389,6 +1400,12 @@ const postToolUseFailure: Mapper = (p, ctx) => {
   data.success = false;
   const events = [make(ctx, 'tool.failed', data, Priority.HIGH)];
   const command = data.command as string | undefined;
+  // A line that committed and then failed (`git commit -m … && npm test`): its output shows the commit.
+  const commit =
+    data.tool_name === 'Bash' && command !== undefined && error !== undefined
+      ? commitData(command, error, true)
+      : undefined;
+  if (commit !== undefined) events.push(make(ctx, 'git.commit', commit, Priority.NORMAL));
   const verdict = data.tool_name === 'Bash' ? testCommandVerdict(command) : undefined;
   if (verdict !== undefined) {
     let run: Record<string, unknown>;

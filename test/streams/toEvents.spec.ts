@@ -208,6 +208,35 @@ describe('toEvents mappings', () => {
     ).toBe('fix: trim ids');
   });
 
+  it('reads a commit made by a line that then failed from its output, and none where the output shows none', () => {
+    const failure = (command: string, error: string) =>
+      toEvents(
+        'PostToolUseFailure',
+        claude('PostToolUseFailure', { tool_name: 'Bash', tool_input: { command }, error }),
+        T,
+      );
+    const command = 'git add -A && git commit -m "feat: export" && npm test';
+    const events = failure(
+      command,
+      'Exit code 1\n[main 9c1d2e3] feat: export\n 2 files changed\n\n FAIL src/a.test.ts',
+    );
+    expect(types(events)).toEqual(['tool.failed', 'git.commit', 'test.run']);
+    expect(events[1]!.data).toEqual({ command, message: 'feat: export', branch: 'main', commit: '9c1d2e3' });
+    expect(events[1]!.priority).toBe(Priority.NORMAL);
+    // A commit a hook refused, or that had nothing to commit: no summary, no commit.
+    expect(types(failure(command, 'Exit code 1\nprettier....Failed\n- hook id: prettier'))).toEqual([
+      'tool.failed',
+      'test.run',
+    ]);
+    expect(
+      types(failure('git commit -m "wip"', 'Exit code 1\nnothing to commit, working tree clean')),
+    ).toEqual(['tool.failed']);
+    // A summary with no git commit in the line (a `git log`-like output) is not a commit either.
+    expect(types(failure('./release.sh', 'Exit code 1\n[main 9c1d2e3] feat: export'))).toEqual([
+      'tool.failed',
+    ]);
+  });
+
   it("takes the message from the commit's own -m, not from a later command of the chain", () => {
     const message = (command: string, stdout: string) =>
       toEvents(
