@@ -1184,6 +1184,7 @@ function gitCommitEnd(command: string, gits: readonly number[], from = 0): numbe
 }
 
 const NO_GITS: readonly number[] = [];
+const MAY_RUN_GIT = /\bgit['"]?\s/;
 const BLANKS = /\s+/y;
 
 /**
@@ -1310,7 +1311,8 @@ function testRunOf(
  * the line failed, and only the summary shows its commit was made).
  */
 function commitData(command: string, output: string, printed: boolean): Record<string, unknown> | undefined {
-  const gits = command.includes('commit') ? gitCommands(command) : NO_GITS;
+  // Read word by word only when it may commit (most lines have no `git` and `commit`).
+  const gits = command.includes('commit') && MAY_RUN_GIT.test(command) ? gitCommands(command) : NO_GITS;
   let commitEnd = gitCommitEnd(command, gits);
   let commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
   // A commit that only shows what it would do (`git commit --dry-run && git commit -m …`): the line's
