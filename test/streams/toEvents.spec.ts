@@ -41,6 +41,13 @@ function failedTestRun(command: string, error: string, is_interrupt = false) {
  * What the bridge's `test.run` says of the Bash line `command` after a success (a PostToolUse) and after a
  * failure (a PostToolUseFailure, exit code 1): `passed`, `failed`, `unknown`, or `none` (no test.run).
  */
+/** Checks `verdicts` of each command of `table`: [command, after a success, after a failure]. */
+function expectVerdicts(table: readonly (readonly [string, string, string])[]): void {
+  for (const [command, success, failure] of table) {
+    expect(verdicts(command), command).toEqual([success, failure]);
+  }
+}
+
 function verdicts(command: string): [string, string] {
   const outcome = (hook: string): string => {
     const runs = toEvents(
@@ -822,9 +829,7 @@ describe('toEvents mappings', () => {
       ['cargo test -- --list', 'none', 'none'],
       ['npx vitest --help; npm test', 'passed', 'failed'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   it('recognizes every documented test command, after every documented prefix, runner, shell and assignment', () => {
@@ -908,9 +913,7 @@ describe('toEvents mappings', () => {
       ["echo 'npm' test", 'none', 'none'],
       ["cd 'test dir' && npm test", 'passed', 'failed'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   it('reads `time` as the reserved word it is before a pipeline, and the options of `exec` and `env`', () => {
@@ -929,9 +932,7 @@ describe('toEvents mappings', () => {
       ['env - PATH=/usr/bin npm test', 'passed', 'failed'],
       ['env -i npm test', 'passed', 'failed'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   it("ends a brace group at its `}` followed by a blank, a newline or a metacharacter; a group's commands are a list's", () => {
@@ -957,9 +958,7 @@ describe('toEvents mappings', () => {
       ['bash -c "echo \\"a; npm test\\""', 'none', 'none'],
       ['bash -lc "npm test; echo done"', 'unknown', 'unknown'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   it('splits a line into commands as the shell does: substitutions, quotes, escapes, redirections, comments', () => {
@@ -990,9 +989,7 @@ describe('toEvents mappings', () => {
       // A comment ends the command: its `||` is not an operator.
       ['npm test # || true', 'passed', 'failed'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   it("reads a group, ( … ) or { …; }, as one command whose status is its list's", () => {
@@ -1015,9 +1012,7 @@ describe('toEvents mappings', () => {
       ['(npm test', 'unknown', 'unknown'],
       ['npm test)', 'unknown', 'unknown'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   it('claims nothing of a negated test command (! npm test): bash negates its status', () => {
@@ -1030,9 +1025,7 @@ describe('toEvents mappings', () => {
       ['! git diff --quiet && npm test', 'passed', 'unknown'],
       ['! grep -q skip list.txt; npm test', 'passed', 'failed'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   it('finds the test commands of compound commands (if, while, until, for) and says nothing of their outcome', () => {
@@ -1051,9 +1044,7 @@ describe('toEvents mappings', () => {
       // Without a test command: none.
       ['if [ -d dist ]; then rm -rf dist; fi', 'none', 'none'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   it('reads `exit` and `exec` as the end of the shell, and dash rejecting `set -o pipefail`', () => {
@@ -1081,9 +1072,7 @@ describe('toEvents mappings', () => {
       ["bash -c 'set -o pipefail; npm test'", 'passed', 'failed'],
       ["sh -c 'set -e; npm test'", 'passed', 'failed'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   it("reads set -e where it takes effect: in a bash -c script, not the line Claude Code runs in eval '…' && …", () => {
@@ -1118,9 +1107,7 @@ describe('toEvents mappings', () => {
       ['set -e; npm test; echo done', 'unknown', 'unknown'],
       ['set -euo pipefail\nnpm test\necho done', 'unknown', 'unknown'],
     ];
-    for (const [command, success, failure] of table) {
-      expect(verdicts(command), command).toEqual([success, failure]);
-    }
+    expectVerdicts(table);
   });
 
   // docs/bridge.md's reading of a line, shape by shape: what a success (PostToolUse) and a failure
