@@ -234,6 +234,78 @@ describe('hybridProcess', () => {
   );
 
   it(
+    'cancels a batch in flight on early unsubscribe',
+    marbles((m) => {
+      const source = m.hot('   -a-b---|', events);
+      const unsub = '          ---!';
+      const work = m.cold<string[]>('----x|');
+      const workSubs = '       -^-!';
+      const result = source.pipe(
+        hybridProcess(
+          options(m.scheduler, { batcher: batching(m.scheduler, { maxSize: 1 }), batch: () => work }),
+        ),
+      );
+      m.expect(result, unsub).toBeObservable('----');
+      m.expect(work).toHaveSubscriptions(workSubs);
+    }),
+  );
+
+  it('ignores a handler that settles after the unsubscribe: no outcome, nothing recorded into metrics', async () => {
+    const metrics = new EventFlowMetrics();
+    const settle: Array<() => void> = [];
+    const late = <T>(value: T) => new Promise<T>((resolve) => settle.push(() => resolve(value)));
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    const subscription = input
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => late(e.id),
+          batch: (batch) => late(batch.map((e) => e.id)),
+          batcher: { minSize: 1, maxSize: 1, policy: fixedPolicy },
+          metrics,
+        }),
+      )
+      .subscribe((o) => seen.push(show(o)));
+    input.next(g); // IMMEDIATE, in flight
+    input.next(a); // a batch of one, in flight
+    subscription.unsubscribe();
+    for (const resolve of settle) resolve();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(settle).toHaveLength(2);
+    expect(seen).toEqual([]);
+    expect(metrics.summary()).toEqual({});
+  });
+
+  it('ends cleanly on unsubscribe after synchronous handlers: nothing thrown, the gate and the gauge released', () => {
+    for (const lane of [ProcessingMode.IMMEDIATE, ProcessingMode.BATCHED]) {
+      const gate = createFlowGate();
+      const metrics = new EventFlowMetrics();
+      const input = new Subject<Event>();
+      // e0 settles synchronously; e1 is held; e2 and e3 wait (the high-water mark of maxQueued 4).
+      const subscription = input
+        .pipe(
+          hybridProcess<string>({
+            immediate: (e) => (e.id === 'e0' ? e.id : NEVER),
+            batch: (batch) => (batch[0]!.id === 'e0' ? batch.map((e) => e.id) : NEVER),
+            batcher: { minSize: 1, maxSize: 1, policy: fixedPolicy },
+            select: () => lane,
+            concurrency: 1,
+            maxQueued: 4,
+            gate,
+            metrics,
+          }),
+        )
+        .subscribe();
+      for (let i = 0; i < 4; i++) input.next(ev(`e${i}`));
+      expect(gate.isOpen).toBe(false);
+      expect(metrics.queueDepth).toBe(2);
+      expect(() => subscription.unsubscribe()).not.toThrow();
+      expect(gate.isOpen).toBe(true);
+      expect(metrics.queueDepth).toBe(0);
+    }
+  });
+
+  it(
     'keeps unsubscription chains unbroken through mergeMap',
     marbles((m) => {
       const source = m.hot('   -g-C-a-g-|', events);
@@ -484,6 +556,42 @@ describe('hybridProcess', () => {
       expect(seen.filter((x) => x !== '|')).toEqual(lows.map((e) => e.id));
     });
 
+    it('starts the next ASYNC work from a scheduler task also when a handler settles outside one', () => {
+      const virtual = new VirtualTimeScheduler();
+      const seen: string[] = [];
+      const scheduler: SchedulerLike = {
+        now: () => virtual.now(),
+        schedule: ((work: () => void, delay?: number) =>
+          virtual.schedule(() => {
+            seen.push('|');
+            work();
+          }, delay)) as SchedulerLike['schedule'],
+      };
+      const release = new Subject<string>();
+      const input = new Subject<Event>();
+      input
+        .pipe(
+          hybridProcess<string>({
+            ...options(scheduler),
+            background: (e) => (e.id === 'l0' ? release : e.id),
+          }),
+        )
+        .subscribe((o) => seen.push(o.event.id));
+      const lows = Array.from({ length: 130 }, (_, i) => ev(`l${i}`, 'message.displayed', Priority.LOW));
+      for (const e of lows) input.next(e);
+      virtual.flush(); // l0 starts and is held
+      expect(seen).toEqual(['|']);
+      release.next('done');
+      // l0's outcome; the others wait for the next task rather than start inside the settling call.
+      expect(seen).toEqual(['|', 'l0']);
+      virtual.flush();
+      const slices = seen
+        .join(' ')
+        .split('|')
+        .map((slice) => slice.trim().split(' ').filter(Boolean).length);
+      expect(slices).toEqual([0, 1, 64, 64, 1]);
+    });
+
     it('keeps a long queue whole and in order (thousands of waiting events, each lane)', () => {
       const n = 3_000;
       const ids = Array.from({ length: n }, (_, i) => `x${i}`);
@@ -525,6 +633,38 @@ describe('hybridProcess', () => {
         scheduler.flush();
         expect(seen).toEqual(ids);
         expect(completed).toBe(true);
+      }
+    });
+
+    it('drains a long queue of synchronous work one by one, not by recursion (IMMEDIATE and BATCHED)', () => {
+      // Each start settling at once must not start the next from inside it: 50,000 nested calls would
+      // overflow the stack.
+      const n = 50_000;
+      for (const lane of [ProcessingMode.IMMEDIATE, ProcessingMode.BATCHED]) {
+        const release = new Subject<string[]>();
+        const input = new Subject<Event>();
+        let results = 0;
+        let failure: unknown;
+        input
+          .pipe(
+            hybridProcess<string>({
+              // x0 is held (its slot busy): the others queue, then run one after another on its release.
+              immediate: (e) => (e.id === 'x0' ? release.pipe(map(() => e.id)) : e.id),
+              batch: (batch) => (batch[0]!.id === 'x0' ? release : batch.map((e) => e.id)),
+              batcher: { minSize: 1, maxSize: 1, policy: fixedPolicy },
+              select: () => lane,
+              concurrency: 1,
+              maxQueued: n,
+            }),
+          )
+          .subscribe({
+            next: (o) => (results += o.kind === 'result' ? 1 : 0),
+            error: (error) => (failure = error),
+          });
+        for (let i = 0; i < n; i++) input.next(ev(`x${i}`));
+        release.next(['x0']);
+        expect(failure).toBeUndefined();
+        expect(results).toBe(n);
       }
     });
 
@@ -629,18 +769,21 @@ describe('hybridProcess', () => {
     });
 
     it('fails an event whose select throws or returns no mode, and keeps going', async () => {
+      const thrown = new Error('select');
       const outcomes = await collect(
         of(a, b, c),
         hybridProcess({
           immediate: (e) => e.id,
           batch: (batch) => batch.map((e) => e.id),
           select: (e) => {
-            if (e === a) throw new Error('select');
+            if (e === a) throw thrown;
             return e === b ? ('later' as ProcessingMode) : ProcessingMode.IMMEDIATE;
           },
         }),
       );
       expect(outcomes.map(show)).toEqual(['e:i:a', 'e:i:b', 'r:i:c']);
+      // The error select threw is the outcome's.
+      expect((outcomes[0] as { error: unknown }).error).toBe(thrown);
       expect(((outcomes[1] as { error: VibespecError }).error as VibespecError).code).toBe('INVALID_MODE');
     });
 
@@ -1143,6 +1286,55 @@ describe('hybridProcess', () => {
       }
     });
 
+    it('drop-oldest drops an incoming event less urgent than every queued one; drop-newest evicts the newest of the lowest', () => {
+      const run = (overflow: 'drop-oldest' | 'drop-newest', queued: Event[], incoming: Event): string[] => {
+        const input = new Subject<Event>();
+        const dropped: string[] = [];
+        input
+          .pipe(
+            hybridProcess({
+              immediate: () => NEVER,
+              batch: (batch) => batch.map(() => 'x'),
+              select: () => ProcessingMode.IMMEDIATE,
+              concurrency: { immediate: 1 },
+              maxQueued: 2,
+              overflow,
+            }),
+          )
+          .subscribe((o) => dropped.push(show(o)));
+        for (const e of [g, ...queued, incoming]) input.next(e);
+        return dropped;
+      };
+      const low = ev('low', 'workflow.failed', Priority.LOW);
+      // A full queue of CRITICAL events keeps them: the LOW newcomer is the oldest of the lowest class.
+      expect(run('drop-oldest', [C, D], low)).toEqual(['d:i:low']);
+      // drop-newest: of the two queued NORMAL events, the newer one goes, for the more urgent C.
+      expect(run('drop-newest', [ev('g1', 'git.commit'), ev('g2', 'git.commit')], C)).toEqual(['d:i:g2']);
+    });
+
+    it('holds the gate only under block: a drop policy never holds it', () => {
+      const gate = createFlowGate();
+      const input = new Subject<Event>();
+      const seen: string[] = [];
+      input
+        .pipe(
+          hybridProcess({
+            immediate: () => NEVER,
+            batch: (batch) => batch.map(() => 'x'),
+            concurrency: { immediate: 1 },
+            maxQueued: 2,
+            overflow: 'drop-newest',
+            gate,
+          }),
+        )
+        .subscribe((o) => seen.push(show(o)));
+      for (let i = 0; i < 4; i++) {
+        input.next(ev(`g${i}`, 'git.commit'));
+        expect(gate.isOpen).toBe(true);
+      }
+      expect(seen).toEqual(['d:i:g3']);
+    });
+
     it('block: holds the gate from half the limit (the high-water mark) in each lane, and releases it', () => {
       for (const [lane, type, priority] of [
         ['immediate', 'git.commit', Priority.NORMAL],
@@ -1237,6 +1429,98 @@ describe('hybridProcess', () => {
       for (const e of batch) input.next(e);
       // [b1,b2] in flight; [b3,b4] and [b5,b6] queue (4 > 3: b3 evicted); [b7,b8] evicts b4 and b5.
       expect(outcomes.map(show)).toEqual(['d:b:b3', 'd:b:b4', 'd:b:b5']);
+    });
+
+    it('drop-oldest in the batched lane evicts only the excess, oldest first, and keeps the queue depth exact', () => {
+      const metrics = new EventFlowMetrics();
+      const release = new Subject<void>();
+      const input = new Subject<Event>();
+      const outcomes: string[] = [];
+      input
+        .pipe(
+          hybridProcess({
+            immediate: (e) => e.id,
+            // The first batch is held; the others answer at once.
+            batch: (batch) =>
+              batch[0]!.id === 'b1'
+                ? release.pipe(map(() => batch.map((e) => e.id)))
+                : batch.map((e) => e.id),
+            batcher: { minSize: 1, maxSize: 2, policy: fixedPolicy },
+            maxQueued: { batched: 5 },
+            overflow: 'drop-oldest',
+            metrics,
+          }),
+        )
+        .subscribe((o) => outcomes.push(show(o)));
+      const ids = ['b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7', 'b8'];
+      for (const id of ids) input.next(ev(id));
+      // [b1,b2] in flight; [b3,b4] and [b5,b6] fit (4 of 5); [b7,b8] is one too many: b3 alone is evicted.
+      expect(outcomes).toEqual(['d:b:b3']);
+      expect(metrics.queueDepth).toBe(5);
+      release.next();
+      expect(outcomes).toEqual([
+        'd:b:b3',
+        ...['b1', 'b2', 'b4', 'b5', 'b6', 'b7', 'b8'].map((id) => `r:b:${id}`),
+      ]);
+      expect(metrics.queueDepth).toBe(0);
+    });
+
+    it('drop-oldest in the batched lane: a batch larger than the queue keeps its newest events, each once', () => {
+      const release = new Subject<void>();
+      const input = new Subject<Event>();
+      const outcomes: string[] = [];
+      input
+        .pipe(
+          hybridProcess({
+            immediate: (e) => e.id,
+            batch: (batch) => release.pipe(map(() => batch.map((e) => e.id))),
+            batcher: { minSize: 1, maxSize: 3, policy: fixedPolicy },
+            maxQueued: { batched: 1 },
+            overflow: 'drop-oldest',
+          }),
+        )
+        .subscribe((o) => outcomes.push(show(o)));
+      for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) input.next(ev(id));
+      // [a, b, c] in flight; of [d, e, f] only one fits: d and e are dropped, f waits.
+      expect(outcomes).toEqual(['d:b:d', 'd:b:e']);
+      release.next();
+      release.next();
+      expect(outcomes).toEqual(['d:b:d', 'd:b:e', 'r:b:a', 'r:b:b', 'r:b:c', 'r:b:f']);
+    });
+
+    it('error (and block) in the batched lane: what does not fit fails with BUFFER_OVERFLOW; no empty batch runs', () => {
+      for (const overflow of ['error', 'block'] as const) {
+        const release = new Subject<void>();
+        const input = new Subject<Event>();
+        const outcomes: string[] = [];
+        const batches: string[][] = [];
+        input
+          .pipe(
+            hybridProcess<string>({
+              immediate: (e) => e.id,
+              batch: (batch) => {
+                batches.push(batch.map((e) => e.id));
+                return release.pipe(map(() => batch.map((e) => e.id)));
+              },
+              batcher: { minSize: 1, maxSize: 2, policy: fixedPolicy },
+              maxQueued: { batched: 2 },
+              overflow,
+            }),
+          )
+          .subscribe((o) =>
+            outcomes.push(`${show(o)}${o.kind === 'error' ? `:${(o.error as VibespecError).code}` : ''}`),
+          );
+        for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) input.next(ev(id));
+        // [a, b] in flight, [c, d] queued (the queue is full), [e, f] refused.
+        expect(outcomes).toEqual(['e:b:e:BUFFER_OVERFLOW', 'e:b:f:BUFFER_OVERFLOW']);
+        release.next();
+        release.next();
+        expect(batches).toEqual([
+          ['a', 'b'],
+          ['c', 'd'],
+        ]);
+        expect(outcomes.slice(2)).toEqual(['r:b:a', 'r:b:b', 'r:b:c', 'r:b:d']);
+      }
     });
 
     it('block: holds the gate so a pullFrom source pauses, and loses nothing', async () => {
