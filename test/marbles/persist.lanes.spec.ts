@@ -92,6 +92,18 @@ describe('persist: the subscriber leaves after a write failed, while the other l
       expect(batches).toEqual(['a', 'D!', 'ab']);
     }),
   );
+
+  it(
+    'writes the failed batch again also when no event waits',
+    marbles((m) => {
+      const { target, batches } = writer([() => m.cold('---#'), () => m.cold('-----|'), () => m.cold('|')]);
+      // a's write fails at 4; D's is in flight until 7; the subscriber leaves at 5.
+      const source = m.cold('  -aD', E);
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler })), '-----!').toBeObservable('-----');
+      m.flush();
+      expect(batches).toEqual(['a', 'D!', 'a']);
+    }),
+  );
 });
 
 describe('persist: re-entrancy with a synchronous writer', () => {

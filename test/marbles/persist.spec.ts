@@ -1,5 +1,5 @@
 import { catchError, config, map, of, Subject } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, type Event, type EventWriter, persist, StoreError } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
 import { E, errorAsValue, letter, writer } from '../helpers/persistWriter.js';
@@ -316,6 +316,23 @@ describe('persist', () => {
       // a has waited 3 at 4; b, pushed then, has waited nothing: it is written 3 later, not with a's timer.
       expect(seen).toEqual(['a@4', 'b@7']);
       expect(batches).toEqual(['a', 'b']);
+    }),
+  );
+
+  it(
+    'waits maxDelayMs from the oldest waiting event: an earlier batch’s delay does not cut the next one short',
+    marbles((m) => {
+      // a (1) and b (3) are written together at 6, when a has waited 5. c arrives at 7: its own delay ends
+      // at 12, not at 8, when b's would have.
+      const { target, batches } = writer([() => m.cold('-|')]);
+      const source = m.cold('  -a-b---c---------|', E);
+      const expected = '       -------(ab)--c---|';
+      m.expect(source.pipe(persist(target, { maxDelayMs: 5, scheduler: m.scheduler }))).toBeObservable(
+        expected,
+        E,
+      );
+      m.flush();
+      expect(batches).toEqual(['ab', 'c']);
     }),
   );
 
@@ -690,6 +707,59 @@ describe('persist: an event the write refuses as invalid', () => {
   );
 });
 
+describe('persist: what a write refusal is', () => {
+  it(
+    'reads any other rejection as a failed write: a StoreError of another code, or naming more than one event',
+    marbles((m) => {
+      const written: string[][] = [];
+      for (const rejection of [
+        new StoreError('STORE_WRITE_FAILED', 'disk full', { events: [E.b!] }),
+        new StoreError('STORE_INVALID_EVENT', 'two bad', { events: [E.b!, E.c!] }),
+      ]) {
+        const { target, batches } = writer([() => m.cold('-#', undefined, rejection)]);
+        written.push(batches);
+        const source = m.cold('  -(abc)-d-|', E);
+        const expected = '       --(x|)';
+        m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+          expected,
+          { x: 'STORE_WRITE_FAILED:abc' },
+        );
+      }
+      m.flush();
+      // Nothing written again without the named event, as for a refusal.
+      expect(written).toEqual([['abc'], ['abc']]);
+    }),
+  );
+
+  it(
+    'reports the earliest event received of those refused in both lanes, whichever write was refused first',
+    marbles((m) => {
+      // A (CRITICAL) comes before a. a's write is refused first (at 2), A's later (at 5): A is the one
+      // reported, the store's error for it the cause.
+      const refusedA = refusal(E.A!);
+      const { target, batches } = writer([
+        () => m.cold('----#', undefined, refusedA),
+        () => m.cold('-#', undefined, refusal(E.a!)),
+      ]);
+      let error: StoreError | undefined;
+      const source = m.cold('  -(Aa)-|', E);
+      const result = source.pipe(
+        persist(target, { scheduler: m.scheduler }),
+        catchError((e: StoreError) => {
+          error = e;
+          return of('error');
+        }),
+      );
+      m.expect(result).toBeObservable('-----(x|)', { x: 'error' });
+      m.flush();
+      expect(batches).toEqual(['A!', 'a']);
+      expect(error?.code).toBe('STORE_INVALID_EVENT');
+      expect(error?.cause).toBe(refusedA);
+      expect(error?.events.map(letter)).toEqual(['A', 'a']);
+    }),
+  );
+});
+
 describe('persist: writes that settle after the subscriber left', () => {
   /** A writer whose every write waits for `settle(i, error?)`; records the batches by letter. */
   function heldWriter() {
@@ -844,6 +914,32 @@ describe('persist: writes that settle after the subscriber left', () => {
     const seen = await unhandledDuring(() => settle(0));
     expect(batches).toEqual(['a']);
     expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:h']);
+  });
+
+  it('without an onUnhandledError hook, throws the StoreError itself on a later task, as RxJS does', () => {
+    const { target, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
+    const h = { ...E.h!, priority: 9 } as unknown as Event;
+    const before = config.onUnhandledError;
+    config.onUnhandledError = null;
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      source.next(E.a!);
+      source.next(h); // invalid: its error would follow a's write, but the subscriber leaves first
+      subscription.unsubscribe();
+      settle(0);
+      let thrown: unknown;
+      try {
+        vi.runAllTimers();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(described(thrown)).toBe('STORE_INVALID_EVENT:h');
+    } finally {
+      vi.useRealTimers();
+      config.onUnhandledError = before;
+    }
   });
 
   it('writes a refused batch in flight again without the refused event, which is reported', async () => {

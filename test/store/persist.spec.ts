@@ -1,5 +1,15 @@
 import fc from 'fast-check';
-import { config, firstValueFrom, from, lastValueFrom, Observable, Subject, tap, toArray } from 'rxjs';
+import {
+  config,
+  firstValueFrom,
+  from,
+  lastValueFrom,
+  Observable,
+  Subject,
+  type Subscription,
+  tap,
+  toArray,
+} from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ConfigError,
@@ -532,6 +542,69 @@ describe('persist on a real store: writes after the subscriber left', () => {
       // In the order received (replay depends on it), and before a close() that follows the unsubscribe.
       expect(await collect((close ? await t.reopen() : t.store).query(session))).toEqual([a, c]);
     }
+  });
+
+  it('the same with a CRITICAL event waiting: it keeps its place among the NORMAL ones written at the unsubscribe', async () => {
+    const { batches, settled } = recording(t.store);
+    const critical = (type: string, at: number): Event => ({
+      ...ev(type, at, 'o7'),
+      priority: Priority.CRITICAL,
+    });
+    const [Y, a, bad, X, c] = [
+      critical('Y', 0),
+      ev('a', 1, 'o7'),
+      ev('bad', 2, 'o7', { n: 1n }),
+      critical('X', 3),
+      ev('c', 4, 'o7'),
+    ];
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(t.store, { maxBatch: 2 })).subscribe();
+    source.next(Y); // the CRITICAL write in flight
+    source.next(a);
+    source.next(bad); // a full batch, written at once; the store refuses it (its answer comes after a tick)
+    source.next(X); // waits for Y's write
+    source.next(c);
+    subscription.unsubscribe();
+    await settled();
+    expect(batches.map((batch) => batch.map((e) => e.type))).toEqual([['Y'], ['a', 'bad'], ['a', 'X', 'c']]);
+    expect(unhandled.map(described)).toEqual(['STORE_INVALID_EVENT:bad']);
+    expect(await collect(t.store.query('o7'))).toEqual([Y, a, X, c]);
+  });
+
+  it('the subscriber leaves as the write in flight completes, before persist heard of it: the events left waiting are written', async () => {
+    const [a, b] = [ev('a', 1, 'o8'), ev('b', 2, 'o8')];
+    const source = new Subject<Event>();
+    let subscription: Subscription | undefined;
+    let thrown: unknown;
+    const writes: Array<Promise<unknown>> = [];
+    let left: () => void = () => undefined;
+    const gone = new Promise<void>((resolve) => (left = resolve));
+    const append = t.store.append.bind(t.store);
+    // Leaves on the first write's completion, heard before persist hears of it (a callback registered first).
+    t.store.append = (events, options) => {
+      const write = append(events, options);
+      writes.push(write.catch(() => {}));
+      if (writes.length === 1) {
+        void write.then(() => {
+          try {
+            subscription?.unsubscribe();
+          } catch (error) {
+            thrown = error;
+          }
+          left();
+        });
+      }
+      return write;
+    };
+    subscription = source.pipe(persist(t.store, { maxBatch: 1 })).subscribe();
+    source.next(a); // written at once (a full batch)
+    source.next(b); // waits for it
+    await gone;
+    await Promise.all(writes);
+    expect(thrown).toBeUndefined();
+    expect(writes).toHaveLength(2);
+    expect(unhandled).toEqual([]);
+    expect(await collect(t.store.query('o8'))).toEqual([a, b]);
   });
 
   it('a write in flight that fails (a LevelDB error) after the subscriber left: made again before the events left waiting', async () => {
