@@ -529,8 +529,8 @@ describe('hybridProcess', () => {
       input.complete();
     });
 
-    it('starts ASYNC work in slices of 64 per scheduler task', () => {
-      // A scheduler that marks where each of its tasks starts in the log of outcomes.
+    /** A virtual scheduler that marks, with `|` in `seen` (the log of outcomes), where each of its tasks starts. */
+    function markingTasks() {
       const virtual = new VirtualTimeScheduler();
       const seen: string[] = [];
       const scheduler: SchedulerLike = {
@@ -541,6 +541,19 @@ describe('hybridProcess', () => {
             work();
           }, delay)) as SchedulerLike['schedule'],
       };
+      return { virtual, scheduler, seen };
+    }
+
+    /** How many outcomes each scheduler task of `markingTasks` produced. */
+    function slicesOf(seen: string[]): number[] {
+      return seen
+        .join(' ')
+        .split('|')
+        .map((slice) => slice.trim().split(' ').filter(Boolean).length);
+    }
+
+    it('starts ASYNC work in slices of 64 per scheduler task', () => {
+      const { virtual, scheduler, seen } = markingTasks();
       const input = new Subject<Event>();
       input
         .pipe(hybridProcess<string>({ ...options(scheduler), background: (e) => e.id }))
@@ -548,25 +561,13 @@ describe('hybridProcess', () => {
       const lows = Array.from({ length: 130 }, (_, i) => ev(`l${i}`, 'message.displayed', Priority.LOW));
       for (const e of lows) input.next(e);
       virtual.flush();
-      const slices = seen
-        .join(' ')
-        .split('|')
-        .map((slice) => slice.trim().split(' ').filter(Boolean).length);
+      const slices = slicesOf(seen);
       expect(slices.filter((n) => n > 0)).toEqual([64, 64, 2]);
       expect(seen.filter((x) => x !== '|')).toEqual(lows.map((e) => e.id));
     });
 
     it('starts the next ASYNC work from a scheduler task also when a handler settles outside one', () => {
-      const virtual = new VirtualTimeScheduler();
-      const seen: string[] = [];
-      const scheduler: SchedulerLike = {
-        now: () => virtual.now(),
-        schedule: ((work: () => void, delay?: number) =>
-          virtual.schedule(() => {
-            seen.push('|');
-            work();
-          }, delay)) as SchedulerLike['schedule'],
-      };
+      const { virtual, scheduler, seen } = markingTasks();
       const release = new Subject<string>();
       const input = new Subject<Event>();
       input
@@ -585,10 +586,7 @@ describe('hybridProcess', () => {
       // l0's outcome; the others wait for the next task rather than start inside the settling call.
       expect(seen).toEqual(['|', 'l0']);
       virtual.flush();
-      const slices = seen
-        .join(' ')
-        .split('|')
-        .map((slice) => slice.trim().split(' ').filter(Boolean).length);
+      const slices = slicesOf(seen);
       expect(slices).toEqual([0, 1, 64, 64, 1]);
     });
 
