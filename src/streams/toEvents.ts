@@ -1187,29 +1187,35 @@ const NO_GITS: readonly number[] = [];
 const MAY_RUN_GIT = /\bgit['"]?\s/;
 const BLANKS = /\s+/y;
 
-/**
- * Where the arguments of each `git` command of the Bash line `command` go on (after the word `git`) and
- * where its command ends (two numbers each), in order: each `git` in a command's place, as `testVerdict` finds test commands (after `&&`, `sudo`, `cd
- * repo &&`, in a group; not in quotes, an argument, a comment or a here-document: `echo "git commit"`,
- * `git log --grep "git commit"`), and any `git` in a `bash -c` script.
- */
-function gitCommands(command: string): number[] {
-  const gits: number[] = [];
-  testVerdict(command, 0, false, false, gits);
-  return gits;
+/** A Bash line as `readBashLine` reads it. */
+interface BashLine {
+  /** `testVerdict` of the line, or `undefined` when it has no test command. */
+  verdict: Verdict | undefined;
+  /**
+   * Where the arguments of each `git` command go on (after the word `git`) and where its command ends
+   * (two numbers each), in order: each `git` in a command's place, as test commands are found (after
+   * `&&`, `sudo`, `cd repo &&`, in a group; not in quotes, an argument, a comment or a here-document:
+   * `echo "git commit"`, `git log --grep "git commit"`), and any `git` in a `bash -c` script.
+   */
+  gits: readonly number[];
 }
 
+const NOTHING_RUN: BashLine = { verdict: undefined, gits: NO_GITS };
+
 /**
- * `testVerdict` of a Bash line, or `undefined` when it has no test command: most lines have no word of
- * one (`MAY_RUN_TESTS`) and are not read word by word. One `test.run` per Bash call with a test
- * command (`any`), judged on all of them: its success says `passed` when every test command in it ran
- * and passed (`npm test && npm run test:e2e`), its failure when one of them ran and failed
- * (`pytest a; pytest b`: b's).
+ * The Bash line `command` read once, word by word, for its test commands and its `git` commands — only
+ * when it may have some: most lines have no word of a test command (`MAY_RUN_TESTS`), nor `git` and
+ * `commit`. One `test.run` per Bash call with a test command (`any`), judged on all of them: its success
+ * says `passed` when every test command in it ran and passed (`npm test && npm run test:e2e`), its
+ * failure when one of them ran and failed (`pytest a; pytest b`: b's).
  */
-function testCommandVerdict(command: string | undefined): Verdict | undefined {
-  if (command === undefined || !MAY_RUN_TESTS.test(command)) return undefined;
-  const verdict = testVerdict(command, 0, false);
-  return verdict.any ? verdict : undefined;
+function readBashLine(command: string): BashLine {
+  const mayTest = MAY_RUN_TESTS.test(command);
+  const mayCommit = command.includes('commit') && MAY_RUN_GIT.test(command);
+  if (!mayTest && !mayCommit) return NOTHING_RUN;
+  const gits = mayCommit ? [] : undefined;
+  const verdict = testVerdict(command, 0, false, false, gits);
+  return { verdict: mayTest && verdict.any ? verdict : undefined, gits: gits ?? NO_GITS };
 }
 
 /**
@@ -1306,13 +1312,17 @@ function testRunOf(
 }
 
 /**
- * The `git.commit` data of the Bash line `command` whose output is `output`, or `undefined` when it runs
+ * The `git.commit` data of the Bash line `command`, whose `git` commands are `gits` (`readBashLine`) and
+ * whose output is `output`, or `undefined` when it runs
  * no `git commit` that commits (or, `printed`, when the output has no commit summary, `[main abc1234] …`:
  * the line failed, and only the summary shows its commit was made).
  */
-function commitData(command: string, output: string, printed: boolean): Record<string, unknown> | undefined {
-  // Read word by word only when it may commit (most lines have no `git` and `commit`).
-  const gits = command.includes('commit') && MAY_RUN_GIT.test(command) ? gitCommands(command) : NO_GITS;
+function commitData(
+  command: string,
+  gits: readonly number[],
+  output: string,
+  printed: boolean,
+): Record<string, unknown> | undefined {
   let commitEnd = gitCommitEnd(command, gits);
   let commitArguments = commitEnd < 0 ? undefined : readCommitArguments(command, commitEnd);
   // A commit that only shows what it would do (`git commit --dry-run && git commit -m …`): the line's
@@ -1363,9 +1373,9 @@ const postToolUse: Mapper = (p, ctx) => {
     events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
   } else if (toolName === 'Bash' && command !== undefined) {
     const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
-    const commit = commitData(command, stdout, false);
+    const { verdict, gits } = readBashLine(command);
+    const commit = commitData(command, gits, stdout, false);
     if (commit !== undefined) events.push(make(ctx, 'git.commit', commit, Priority.NORMAL));
-    const verdict = testCommandVerdict(command);
     if (verdict !== undefined) {
       const run = testRunOf(command, verdict, rec(response), input);
       if (run !== undefined) events.push(make(ctx, 'test.run', run, Priority.NORMAL));
@@ -1402,13 +1412,12 @@ const postToolUseFailure: Mapper = (p, ctx) => {
   data.success = false;
   const events = [make(ctx, 'tool.failed', data, Priority.HIGH)];
   const command = data.command as string | undefined;
+  const { verdict, gits } =
+    data.tool_name === 'Bash' && command !== undefined ? readBashLine(command) : NOTHING_RUN;
   // A line that committed and then failed (`git commit -m … && npm test`): its output shows the commit.
   const commit =
-    data.tool_name === 'Bash' && command !== undefined && error !== undefined
-      ? commitData(command, error, true)
-      : undefined;
+    error === undefined || gits.length === 0 ? undefined : commitData(command!, gits, error, true);
   if (commit !== undefined) events.push(make(ctx, 'git.commit', commit, Priority.NORMAL));
-  const verdict = data.tool_name === 'Bash' ? testCommandVerdict(command) : undefined;
   if (verdict !== undefined) {
     let run: Record<string, unknown>;
     if (
