@@ -5,6 +5,7 @@
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
 import { checkPayload, cutAt, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
+import { readTestSummary, type SummaryReading } from './testSummary.js';
 
 /** One output of one hook run, as sources emit it and `bridgeHooks` consumes it. */
 export interface HookOutput {
@@ -1289,7 +1290,8 @@ const preToolUse: Mapper = (p, ctx) => {
  * `interrupted` run did not finish (`passed: false`). When the line's success does not show the tests
  * passed (`testVerdict`) — a pipe after them (`npm test | tail`, without `set -o pipefail`), a later
  * command after `;`, `||` or a newline, `npm run lint || npm test` (the tests may not have run) — whether
- * they passed is unknown: `outcome: 'unknown'` and no `passed`. A command sent to the background
+ * they passed is unknown: `outcome: 'unknown'` and no `passed` — unless the runner's summary in its
+ * output shows it (`readTestSummary`: `passed`, `from_summary`). A command sent to the background
  * (`backgroundTaskId`, or `run_in_background`) has only started: no `test.run` (its `tool.used` stays).
  */
 function testRunOf(
@@ -1303,12 +1305,48 @@ function testRunOf(
   if (response !== undefined && response.interrupted === true) {
     return { command, passed: false, interrupted: true };
   }
-  if (!verdict.passed) return { command, outcome: 'unknown' };
+  if (!verdict.passed) {
+    // What the runner's summary shows, if the output has one (`npm test 2>&1 | tail -20`).
+    const outputs = typeof response === 'object' ? [str(response.stdout), str(response.stderr)] : [];
+    return summaryRun(command, readTestSummary(outputs, testsPipedToTail(command)));
+  }
   const interpretation = response === undefined ? undefined : str(response.returnCodeInterpretation);
   if (interpretation !== undefined) {
     return { command, passed: true, return_code_interpretation: interpretation };
   }
   return { command, passed: true, exit_code: 0 };
+}
+
+/**
+ * The `test.run` data of a test command whose line's status does not show its outcome: what `reading`, the
+ * runner's summary in the output, shows (`passed`, `from_summary`: the runner), or `outcome: 'unknown'`.
+ */
+function summaryRun(command: string, reading: SummaryReading | undefined): Record<string, unknown> {
+  if (reading === undefined) return { command, outcome: 'unknown' };
+  return { command, passed: reading.passed, from_summary: reading.runner };
+}
+
+// A line that is one test command piped to `tail` (after `cd DIR &&`s): `npm test 2>&1 | tail -20`. Its
+// output is the end of the tests' output, so a summary at its end is the run's last word (`| head` or
+// `| grep` could cut off what followed it). Assignments first, then a command without an operator, a
+// redirection but `2>&1`, or a substitution, then tail with its count options only.
+const ASSIGNMENTS = /(?:[A-Za-z_]\w*=[^\s;&|<>()`$'"\\]*\s+)*/y;
+const PIPED_TO_TAIL =
+  /(?:[^;&|<>()`$'"\\\n]|'[^'\n]*'|"[^"`$\\\n]*")+?(?:2>&1\s*)?\|\s*tail(?:\s+(?:-[nc]\s*\+?\d+|-\d+|--(?:lines|bytes)=\+?\d+|-q))*\s*$/y;
+
+/** Whether the Bash line `command` is one test command piped to `tail` (see `PIPED_TO_TAIL`). */
+function testsPipedToTail(command: string): boolean {
+  let rest = 0;
+  for (let next = afterLeadingCd(command, 0); next >= 0; next = afterLeadingCd(command, rest)) rest = next;
+  BLANKS.lastIndex = rest;
+  if (BLANKS.test(command)) rest = BLANKS.lastIndex;
+  ASSIGNMENTS.lastIndex = rest;
+  ASSIGNMENTS.test(command);
+  const start = ASSIGNMENTS.lastIndex;
+  TEST_AT.lastIndex = start;
+  if (!TEST_AT.test(command)) return false;
+  PIPED_TO_TAIL.lastIndex = start;
+  return PIPED_TO_TAIL.test(command);
 }
 
 /**
@@ -1392,7 +1430,8 @@ const postToolUse: Mapper = (p, ctx) => {
  * zoxide's), the rest of it showing the tests failed (`failedAfterCd`: `cd app && npm test`), and the exit
  * code is not 127 (command not found: the test runner missing, `sh: 1: vitest: not found`, or a `cd`
  * aliased to a missing function) nor 126 (not executable: `sh: 1: vitest: Permission denied`), or it was
- * interrupted; else `outcome: 'unknown'` and no `passed` (`npm test && npm run build`: the build's?;
+ * interrupted; else what the runner's summary in the output shows (`readTestSummary`: a failure only,
+ * `passed: false` and `from_summary`), or `outcome: 'unknown'` and no `passed` (`npm test && npm run build`: the build's?;
  * `cd app && npm test` after `bash: line 1: cd: app: No such file or directory` or `zoxide: no match
  * found`; exit code 127 or 126: the tests did not run).
  */
@@ -1428,7 +1467,11 @@ const postToolUseFailure: Mapper = (p, ctx) => {
       run = { command, passed: false };
       if (exitCode !== undefined) run.exit_code = exitCode;
       if (interrupted) run.interrupted = true;
-    } else run = { command, outcome: 'unknown' };
+    } else {
+      // A failure whose status does not show the tests': what the runner's summary shows, if any.
+      const output = exit === null ? error : error!.slice(exit[0].length);
+      run = summaryRun(command!, readTestSummary([output], false));
+    }
     events.push(make(ctx, 'test.run', run, Priority.NORMAL));
   }
   return events;

@@ -637,7 +637,8 @@ describe('toEvents mappings', () => {
       });
     }
     // Everything else as before: a later command may have failed, the cd's error may be hidden, the
-    // output is missing, the cd is not the line's first command.
+    // output is missing, the cd is not the line's first command. The status then shows nothing (no
+    // `exit_code`), but vitest's summary in the output (`Test Files  1 failed`) shows a test failed.
     const otherwise: [string, string][] = [
       ['cd app && npm run build && npm test', vitest],
       ['cd app && npm test && npm run build', vitest],
@@ -656,7 +657,15 @@ describe('toEvents mappings', () => {
       ['(cd app && npm test)', vitest],
     ];
     for (const [command, error] of otherwise) {
-      expect(failedTestRun(command, error), `${command} / ${error}`).toEqual({ command, outcome: 'unknown' });
+      expect(failedTestRun(command, error), `${command} / ${error}`).toEqual(
+        error === vitest
+          ? { command, passed: false, from_summary: 'vitest' }
+          : { command, outcome: 'unknown' },
+      );
+      expect(failedTestRun(command, error.replace('1 failed', '1 passed')), command).toEqual({
+        command,
+        outcome: 'unknown',
+      });
     }
   });
 

@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { toEvents } from '../../src/index.js';
+
+// What a test runner's summary in a Bash line's output says of a `test.run` whose line status does not show
+// its outcome (docs/bridge.md, "Test runs"), on the real output of five runners (test/fixtures/test-output).
+
+const OUTPUTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'test-output');
+const SESSION = '7f3c2a91-5d0e-4b8a-9c61-2e4f8d1b0a37';
+const T = 1_760_000_000_000;
+
+function output(name: string): string {
+  return readFileSync(join(OUTPUTS, `${name}.txt`), 'utf8');
+}
+
+function testRun(hook: string, fields: Record<string, unknown>): Record<string, unknown> | undefined {
+  const payload = {
+    session_id: SESSION,
+    transcript_path: '/t.jsonl',
+    cwd: '/home/user/app',
+    hook_event_name: hook,
+    tool_name: 'Bash',
+    ...fields,
+  };
+  return toEvents(hook, payload, T).find((event) => event.type === 'test.run')?.data;
+}
+
+/** The `test.run` of a Bash `command` Claude Code reports as a success, with its `stdout` (and `stderr`). */
+function onSuccess(command: string, stdout: string, stderr = '') {
+  return testRun('PostToolUse', {
+    tool_input: { command },
+    tool_response: { stdout, stderr, interrupted: false, isImage: false },
+  });
+}
+
+/** The `test.run` of a Bash `command` that failed with exit code 1 and `output`. */
+function onFailure(command: string, output: string) {
+  return testRun('PostToolUseFailure', { tool_input: { command }, error: `Exit code 1\n${output}` });
+}
+
+/** The last `n` lines of `text`, as `tail -n` prints them. */
+function tail(text: string, n: number): string {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return `${lines.slice(-n).join('\n')}\n`;
+}
+
+/**
+ * Each real output: the command that printed it, and the lines (colours removed, blanks trimmed) that
+ * show its outcome — a failure (any of them), or the pass (the one summary line that counts the run's
+ * tests) — or none for an output that shows neither.
+ */
+const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[] = [
+  { name: 'vitest-pass', command: 'npx vitest run', pass: /^Tests {2}2 passed \(2\)$/ },
+  { name: 'vitest-fail', command: 'npx vitest run', failure: /^(?:Test Files|Tests) {2}1 failed \|/ },
+  { name: 'vitest-fail-nocolor', command: 'npx vitest run', failure: /^(?:Test Files|Tests) {2}1 failed \|/ },
+  { name: 'vitest-unhandled', command: 'npx vitest run', failure: /^Errors {2}1 error$/ },
+  { name: 'vitest-broken', command: 'npx vitest run', failure: /^Test Files {2}1 failed \(1\)$/ },
+  { name: 'jest-pass', command: 'npx jest', pass: /^Tests: +2 passed, 2 total$/ },
+  { name: 'jest-fail', command: 'npx jest', failure: /^(?:Test Suites|Tests): +1 failed, / },
+  { name: 'mocha-pass', command: 'npx mocha' },
+  { name: 'mocha-fail', command: 'npx mocha', failure: /^1 failing$/ },
+  { name: 'pytest-pass', command: 'pytest', pass: /^=+ 2 passed in [\d.]+s =+$/ },
+  { name: 'pytest-q-pass', command: 'pytest -q', pass: /^2 passed in [\d.]+s$/ },
+  { name: 'pytest-fail', command: 'pytest', failure: /^=+ 1 failed, 3 passed, 1 skipped in/ },
+  { name: 'pytest-q-fail', command: 'pytest -q', failure: /^1 failed, 3 passed, 1 skipped in/ },
+  { name: 'pytest-error', command: 'pytest', failure: /^=+ 1 error in/ },
+  { name: 'pytest-none', command: 'pytest -q -k nothing' },
+  { name: 'cargo-pass', command: 'cargo test' },
+  { name: 'cargo-fail', command: 'cargo test', failure: /^test result: FAILED\./ },
+];
+
+function shows(text: string, line: RegExp | undefined): boolean {
+  return line !== undefined && text.split('\n').some((l) => line.test(stripVTControlCharacters(l).trim()));
+}
+
+function runnerOf(name: string): string {
+  return name.slice(0, name.indexOf('-'));
+}
+
+describe('test.run from the test runner summary in the output', () => {
+  it.each(RUNS.map((run) => [run.name, run] as const))(
+    '%s piped to tail: passed or failed exactly when the lines kept show it, else unknown',
+    (name, run) => {
+      const text = output(name);
+      const lines = text.trimEnd().split('\n').length;
+      let read = 0;
+      for (let n = 1; n <= lines + 1; n++) {
+        const command = `${run.command} 2>&1 | tail -${n}`;
+        const kept = tail(text, n);
+        const expected = shows(kept, run.failure)
+          ? { command, passed: false, from_summary: runnerOf(name) }
+          : shows(kept, run.pass)
+            ? { command, passed: true, from_summary: runnerOf(name) }
+            : { command, outcome: 'unknown' };
+        if (!('outcome' in expected)) read++;
+        expect(onSuccess(command, kept), `${name}, tail -${n}`).toEqual(expected);
+      }
+      // Each output with a summary is read once its summary is kept, and then at every longer cut.
+      const evidence = run.failure ?? run.pass;
+      if (evidence !== undefined) expect(read).toBeGreaterThan(0);
+      else expect(read).toBe(0);
+    },
+  );
+
+  it('reads a failure from a failed line whose status is not the tests (a later command, a cd), never a pass', () => {
+    for (const run of RUNS) {
+      const text = output(run.name);
+      for (const command of [
+        `npm run build && ${run.command}`,
+        `${run.command} && npm run build`,
+        `cd app 2>/dev/null && ${run.command} | tail -5`,
+      ]) {
+        expect(onFailure(command, text), `${run.name}: ${command}`).toEqual(
+          run.failure === undefined
+            ? { command, outcome: 'unknown' }
+            : { command, passed: false, from_summary: runnerOf(run.name) },
+        );
+      }
+    }
+  });
+
+  it('keeps what the status shows: the summary is read only when the status does not show the outcome', () => {
+    // The test command's own status: its exit code decides, whatever the output says.
+    expect(onSuccess('npx vitest run', output('vitest-fail'))).toEqual({
+      command: 'npx vitest run',
+      passed: true,
+      exit_code: 0,
+    });
+    expect(onFailure('pytest', output('pytest-pass'))).toEqual({
+      command: 'pytest',
+      passed: false,
+      exit_code: 1,
+    });
+    // Not run: no test.run at all in the background.
+    expect(
+      testRun('PostToolUse', {
+        tool_input: { command: 'npx vitest run 2>&1 | tail -5', run_in_background: true },
+        tool_response: { stdout: output('vitest-fail'), stderr: '', backgroundTaskId: 'b1' },
+      }),
+    ).toBeUndefined();
+  });
+
+  it('reads a pass only from one test command piped to tail, its summary the end of the output', () => {
+    const pass = output('vitest-pass');
+    const passed = (command: string) => ({ command, passed: true, from_summary: 'vitest' });
+    const unknown = (command: string) => ({ command, outcome: 'unknown' });
+    for (const command of [
+      'npx vitest run 2>&1 | tail -20',
+      'npx vitest run|tail -20',
+      'cd app && npm test 2>&1 | tail -n 20',
+      'cd "/home/user/my app" && cd api && npm test 2>&1 | tail -n20',
+      'CI=1 FORCE_COLOR=0 npx vitest run --reporter=default 2>&1 | tail -n +1',
+      "npx vitest run -t 'adds two' 2>&1 | tail --lines=30",
+      'npm run test 2>&1 | tail -q -n 12',
+    ]) {
+      expect(onSuccess(command, pass), command).toEqual(passed(command));
+    }
+    // head and grep may cut off what followed the summary; anything else after the tests, or before them
+    // but a cd, is not read for a pass; nor a line with two test commands, or a test command after a prefix.
+    for (const command of [
+      'npx vitest run 2>&1 | head -40',
+      'npx vitest run 2>&1 | grep -E "Tests|passed"',
+      'npx vitest run 2>&1 | tail -20 | cat',
+      'npx vitest run 2>&1 | tail -f',
+      'npx vitest run > log.txt; tail -20 log.txt',
+      'npx vitest run 2>&1 | tail -20; echo $?',
+      'npm run build && npx vitest run 2>&1 | tail -20',
+      'npm test | tail -5 && pytest | tail -3',
+      'timeout 600 npx vitest run 2>&1 | tail -20',
+      'npx vitest run $(cat files.txt) 2>&1 | tail -20',
+      'npx vitest run 2>&1 | tail -20 &',
+    ]) {
+      expect(onSuccess(command, pass), command).toEqual(unknown(command));
+    }
+  });
+
+  it('reads no pass when something follows the summary, or the output has another run summary', () => {
+    const command = 'npm test 2>&1 | tail -40';
+    const read = (stdout: string, stderr?: string) => onSuccess(command, stdout, stderr);
+    const pass = output('vitest-pass');
+    // `npm test` = `vitest run && playwright test`: the second runner's output, a failure in words this
+    // reader does not know, follows vitest's summary.
+    expect(
+      read(`${pass}\nRunning 3 tests using 2 workers\n  1 failed\n    [chromium] › a.spec.ts:3:1 › opens\n`),
+    ).toEqual({
+      command,
+      outcome: 'unknown',
+    });
+    expect(read(`${pass}done\n`)).toEqual({ command, outcome: 'unknown' });
+    // Two runs' summaries (a workspace's two packages, a second runner's): one may be cut off.
+    expect(read(`${pass}${pass}`)).toEqual({ command, outcome: 'unknown' });
+    expect(read(pass, output('pytest-q-pass'))).toEqual({ command, outcome: 'unknown' });
+    expect(read(`${output('cargo-pass')}${output('jest-pass')}`)).toEqual({ command, outcome: 'unknown' });
+    expect(read(`${output('mocha-pass')}${output('pytest-q-pass')}`)).toEqual({
+      command,
+      outcome: 'unknown',
+    });
+    // Only a summary that counts passed tests: every test deselected is no pass.
+    expect(read(output('pytest-none'))).toEqual({ command, outcome: 'unknown' });
+    // jest prints to stderr, which the pipe does not take: stderr is then all of jest's output.
+    expect(onSuccess('npx jest | tail -5', '', output('jest-pass'))).toEqual({
+      command: 'npx jest | tail -5',
+      passed: true,
+      from_summary: 'jest',
+    });
+    // A failure anywhere, in either stream, is a failure.
+    expect(read(pass, output('jest-fail'))).toEqual({ command, passed: false, from_summary: 'jest' });
+    expect(read(`${output('cargo-fail')}${output('cargo-pass')}`)).toEqual({
+      command,
+      passed: false,
+      from_summary: 'cargo',
+    });
+  });
+
+  it('does not take a line that merely looks like a summary', () => {
+    const command = 'pytest -q 2>&1 | tail -5';
+    for (const stdout of [
+      'Tests  are flaky today\n',
+      'Tests: 3 failed\n',
+      'downloaded 2 packages in 1.2s\n',
+      '2 passed and 1 failed in 3s\n',
+      'test result: failed. 1 passed; 1 failed;\n',
+      '  1 failing test fixed\n',
+      '==== 2 passed in 1.2 seconds ====\n',
+    ]) {
+      expect(onSuccess(command, stdout), stdout).toEqual({ command, outcome: 'unknown' });
+    }
+  });
+});
