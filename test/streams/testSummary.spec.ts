@@ -2,8 +2,15 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
+import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { toEvents } from '../../src/index.js';
+import {
+  bridgeHooks,
+  correlate,
+  DEFAULT_CORRELATION_GROUPS,
+  type HookOutput,
+  toEvents,
+} from '../../src/index.js';
 
 // What a test runner's summary in a Bash line's output says of a `test.run` whose line status does not show
 // its outcome (docs/bridge.md, "Test runs"), on the real output of five runners (test/fixtures/test-output).
@@ -229,5 +236,59 @@ describe('test.run from the test runner summary in the output', () => {
     ]) {
       expect(onSuccess(command, stdout), stdout).toEqual({ command, outcome: 'unknown' });
     }
+  });
+
+  it("lets correlate see red-then-green tests that Claude Code ran through tail (a bug fix's evidence)", async () => {
+    const bash = (at: number, command: string, stdout: string): HookOutput => ({
+      hook: 'PostToolUse',
+      timestamp: T + at,
+      output: {
+        session_id: SESSION,
+        transcript_path: '/t.jsonl',
+        cwd: '/home/user/app',
+        hook_event_name: 'PostToolUse',
+        tool_name: 'Bash',
+        tool_input: { command },
+        tool_response: { stdout, stderr: '', interrupted: false, isImage: false },
+      },
+    });
+    const edit: HookOutput = {
+      hook: 'PostToolUse',
+      timestamp: T + 20_000,
+      output: {
+        session_id: SESSION,
+        transcript_path: '/t.jsonl',
+        cwd: '/home/user/app',
+        hook_event_name: 'PostToolUse',
+        tool_name: 'Edit',
+        tool_input: { file_path: '/home/user/app/src/sum.ts', old_string: 'a - b', new_string: 'a + b' },
+        tool_response: { filePath: '/home/user/app/src/sum.ts' },
+      },
+    };
+    const tests = 'npx vitest run 2>&1 | tail -12';
+    const session = (red: string, green: string) => [
+      bash(0, tests, tail(red, 12)),
+      edit,
+      bash(40_000, tests, tail(green, 12)),
+      bash(60_000, 'git commit -am "add the numbers"', '[main 1a2b3c4] add the numbers\n 1 file changed\n'),
+    ];
+    const evidence = async (outputs: HookOutput[]) => {
+      const events = await lastValueFrom(
+        from(outputs).pipe(
+          bridgeHooks(),
+          correlate(DEFAULT_CORRELATION_GROUPS.filter((group) => group.name === 'bug-fix')),
+          toArray(),
+        ),
+      );
+      const detected = events.filter((event) => event.type === 'activity.detected');
+      expect(detected).toHaveLength(1);
+      return (detected[0]!.data.details as { evidence?: unknown }).evidence;
+    };
+    expect(await evidence(session(output('vitest-fail'), output('vitest-pass')))).toEqual([
+      'modified-then-committed',
+      'tests-red-then-green',
+    ]);
+    // The same session without the summaries (the runs' outcome unknown): no such evidence.
+    expect(await evidence(session('', ''))).toEqual(['modified-then-committed']);
   });
 });
