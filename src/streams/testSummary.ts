@@ -7,7 +7,7 @@
  * test ran and failed, wherever it is in the output. A summary that shows tests passed is read as such
  * only where nothing can follow it unseen: the caller says when the output is all of it or its end
  * (`mayPass`), and the summary must be the output's only one and its end, with nothing after it but its
- * runner's own closing lines (a later command's output, or a second runner's, would follow it). cargo's
+ * runner's own closing lines (and yarn's `Done in …`) (a later command's output, or a second runner's, would follow it). cargo's
  * and mocha's summaries are read for failures only: cargo prints one per test binary (a failed one may be
  * cut off above a passing one), and mocha counts its failures on a line of their own after its passes.
  */
@@ -175,9 +175,18 @@ export function readTestSummary(
   return mayPass && deciding === 1 ? passing : undefined;
 }
 
-/** Whether only lines of `trailer` and blank ones follow line `at` of `lines`. */
+// What yarn (v1) prints after a script that succeeded: `Done in 1.15s.` (`✨  Done in …` on a terminal).
+const YARN_DONE = /^(?:✨\s+)?Done in \d+(?:\.\d+)?m?s\.$/;
+
+/**
+ * Whether only lines of `trailer`, blank ones, and a package manager's closing line (yarn's `Done in …`,
+ * the last) follow line `at` of `lines`.
+ */
 function endsOutput(lines: readonly string[], at: number, trailer: RegExp | undefined): boolean {
-  for (let i = at + 1; i < lines.length; i++) {
+  let end = lines.length;
+  while (end > at + 1 && lines[end - 1]!.trim() === '') end--;
+  if (end > at + 1 && YARN_DONE.test(lines[end - 1]!.trim())) end--;
+  for (let i = at + 1; i < end; i++) {
     const line = lines[i]!;
     if (line.trim() === '') continue;
     if (trailer === undefined || !trailer.test(line)) return false;

@@ -68,6 +68,7 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   { name: 'vitest-broken', command: 'npx vitest run', failure: /^Test Files {2}1 failed \(1\)$/ },
   { name: 'jest-pass', command: 'npx jest', pass: /^Tests: +2 passed, 2 total$/ },
   { name: 'jest-fail', command: 'npx jest', failure: /^(?:Test Suites|Tests): +1 failed, / },
+  { name: 'yarn-jest-pass', command: 'yarn test', pass: /^Tests: +2 passed, 2 total$/ },
   { name: 'mocha-pass', command: 'npx mocha' },
   { name: 'mocha-fail', command: 'npx mocha', failure: /^1 failing$/ },
   { name: 'pytest-pass', command: 'pytest', pass: /^=+ 2 passed in [\d.]+s =+$/ },
@@ -85,7 +86,7 @@ function shows(text: string, line: RegExp | undefined): boolean {
 }
 
 function runnerOf(name: string): string {
-  return name.slice(0, name.indexOf('-'));
+  return name.replace(/^yarn-/, '').replace(/-.*/, '');
 }
 
 describe('test.run from the test runner summary in the output', () => {
@@ -198,6 +199,11 @@ describe('test.run from the test runner summary in the output', () => {
       outcome: 'unknown',
     });
     expect(read(`${pass}done\n`)).toEqual({ command, outcome: 'unknown' });
+    // yarn's closing line may end it, once, last; not another line in its words before it.
+    expect(read(`${pass}Done in 1.15s.\n\n`)).toEqual({ command, passed: true, from_summary: 'vitest' });
+    expect(read(`${pass}✨  Done in 3.02s.\n`)).toEqual({ command, passed: true, from_summary: 'vitest' });
+    expect(read(`${pass}Done in 1.15s.\nDone in 1.15s.\n`)).toEqual({ command, outcome: 'unknown' });
+    expect(read(`${pass}Done in 1.15s.\ndone\n`)).toEqual({ command, outcome: 'unknown' });
     // Two runs' summaries (a workspace's two packages, a second runner's): one may be cut off.
     expect(read(`${pass}${pass}`)).toEqual({ command, outcome: 'unknown' });
     expect(read(pass, output('pytest-q-pass'))).toEqual({ command, outcome: 'unknown' });
