@@ -2,7 +2,7 @@
  * @internal What a test runner's summary in a Bash line's output shows, for a `test.run` whose line
  * status does not (`npm test 2>&1 | tail -20`: the status is tail's). See docs/bridge.md, "Test runs".
  *
- * The summaries read are those of vitest, jest, pytest, cargo test and mocha, as they print them (colours
+ * The summaries read are those of vitest, jest, pytest, cargo test, mocha and `node --test`, as they print them (colours
  * removed). A summary that counts a failed test (or a test file, suite or error that failed) shows that a
  * test ran and failed, wherever it is in the output. A summary that shows tests passed is read as such
  * only where nothing can follow it unseen: the caller says when the output is all of it or its end
@@ -13,7 +13,7 @@
  */
 
 /** A runner whose summary is read. */
-export type SummaryRunner = 'vitest' | 'jest' | 'pytest' | 'cargo' | 'mocha';
+export type SummaryRunner = 'vitest' | 'jest' | 'pytest' | 'cargo' | 'mocha' | 'node';
 
 /** What a summary showed: a test that failed (`passed: false`), or tests that all passed. */
 export interface SummaryReading {
@@ -25,7 +25,7 @@ export interface SummaryReading {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character starts the sequences
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
-const MAY_SUMMARIZE = /passed|failed|failing|error/;
+const MAY_SUMMARIZE = /passed|failed|failing|error|[#ℹ] (?:fail|cancelled) /;
 const LINE_BREAK = /\r?\n/;
 
 // vitest: ` Test Files  1 failed | 1 passed (2)`, `      Tests  1 failed | 3 passed | 1 skipped (5)`,
@@ -42,6 +42,11 @@ const JEST_TRAILER = /^(?:Snapshots:|Time:|Ran all test suites)/;
 // pytest: `==== 1 failed, 3 passed, 1 skipped in 1.14s ====`, or with -q `1 failed, 3 passed in 1.22s`.
 const PYTEST = /^(?:=+ )?((?:\d+ \w+)(?:, \d+ \w+)*) in \d+(?:\.\d+)?s(?: \(\d+:\d\d:\d\d\))?(?: =+)?$/;
 const PYTEST_PART = /^\d+ (?:passed|failed|skipped|deselected|xfailed|xpassed|errors?|warnings?|rerun)$/;
+// node --test (its tap and spec reporters): `# pass 2` then `# fail 1` (`ℹ pass 2`, `ℹ fail 1`), then
+// `cancelled`, `skipped`, `todo` and `duration_ms` lines (a cancelled test fails the run too).
+const NODE_FAIL = /^(?:#|ℹ) (fail|cancelled) (\d+)$/;
+const NODE_PASS = /^(?:#|ℹ) pass ([1-9]\d*)$/;
+const NODE_TRAILER = /^(?:#|ℹ) (?:cancelled|skipped|todo|duration_ms) /;
 // cargo: `test result: FAILED. 1 passed; 1 failed; …`; mocha: `  1 failing`.
 const CARGO = /^test result: (ok|FAILED)\. \d+ passed; \d+ failed;/;
 const MOCHA = /^\s*(\d+) (passing \(|failing$)/;
@@ -86,8 +91,8 @@ const VITEST_FAILURES = ['failed'];
 const JEST_FAILURES = ['failed'];
 const PYTEST_FAILURES = ['failed', 'error', 'errors'];
 
-/** The summary on `line` (colours removed), if it is one. */
-function summaryOf(line: string): SummaryLine | undefined {
+/** The summary on `line` (colours removed; `previous`, the line before it), if it is one. */
+function summaryOf(line: string, previous: string | undefined): SummaryLine | undefined {
   let match = VITEST_TESTS.exec(line);
   if (match !== null) {
     // `Tests  no tests` (a file that failed to load) counts nothing: its `Test Files` line fails.
@@ -131,6 +136,16 @@ function summaryOf(line: string): SummaryLine | undefined {
       trailer: undefined,
     };
   }
+  match = NODE_FAIL.exec(line);
+  if (match !== null) {
+    const count = Number(match[2]);
+    if (match[1] === 'cancelled') {
+      return { runner: 'node', fails: count > 0, decides: false, passes: false, trailer: undefined };
+    }
+    // `fail 0` right after `pass N`: the run's count of tests that passed and failed.
+    const passes = count === 0 && previous !== undefined && NODE_PASS.test(previous);
+    return { runner: 'node', fails: count > 0, decides: true, passes, trailer: NODE_TRAILER };
+  }
   match = MOCHA.exec(line);
   if (match !== null) {
     const fails = match[2] === 'failing' && Number(match[1]) > 0;
@@ -144,7 +159,7 @@ function summaryOf(line: string): SummaryLine | undefined {
  * What the test runners' summaries in `outputs` (a Bash line's streams: its output, or stdout and
  * stderr) show: a test that failed, wherever its summary is; or, when `mayPass` (each output is all
  * that its stream printed, or its end), tests that passed, when exactly one summary that decides it
- * (vitest's or jest's `Tests` line, pytest's) is in the outputs, with no other that counts a run's
+ * (vitest's or jest's `Tests` line, pytest's, node's `fail`) is in the outputs, with no other that counts a run's
  * tests (a second run's, cargo's, mocha's), and ends its output (only its runner's closing lines and blank ones after it). Else `undefined`.
  */
 export function readTestSummary(
@@ -160,7 +175,7 @@ export function readTestSummary(
     let last: SummaryLine | undefined;
     let lastAt = -1;
     for (let i = 0; i < lines.length; i++) {
-      const summary = summaryOf(lines[i]!);
+      const summary = summaryOf(lines[i]!, i > 0 ? lines[i - 1] : undefined);
       if (summary === undefined) continue;
       if (summary.fails) return { runner: summary.runner, passed: false };
       if (!summary.decides) continue;

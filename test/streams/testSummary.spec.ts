@@ -77,6 +77,10 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   { name: 'pytest-q-fail', command: 'pytest -q', failure: /^1 failed, 3 passed, 1 skipped in/ },
   { name: 'pytest-error', command: 'pytest', failure: /^=+ 1 error in/ },
   { name: 'pytest-none', command: 'pytest -q -k nothing' },
+  { name: 'node-test-tap-pass', command: 'node --test', pass: /^# pass 2$/ },
+  { name: 'node-test-tap-fail', command: 'node --test', failure: /^# fail 1$/ },
+  { name: 'node-test-spec-pass', command: 'node --test --test-reporter=spec', pass: /^ℹ pass 2$/ },
+  { name: 'node-test-spec-fail', command: 'node --test --test-reporter=spec', failure: /^ℹ fail 1$/ },
   { name: 'cargo-pass', command: 'cargo test' },
   { name: 'cargo-fail', command: 'cargo test', failure: /^test result: FAILED\./ },
 ];
@@ -239,6 +243,10 @@ describe('test.run from the test runner summary in the output', () => {
       'test result: failed. 1 passed; 1 failed;\n',
       '  1 failing test fixed\n',
       '==== 2 passed in 1.2 seconds ====\n',
+      '# fail 0\n',
+      '# pass 0\n# fail 0\n',
+      '# pass 2\n\n# fail 0\n',
+      '# fail 1 of them\n',
     ]) {
       expect(onSuccess(command, stdout), stdout).toEqual({ command, outcome: 'unknown' });
     }
