@@ -27,6 +27,8 @@ const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
 const MAY_SUMMARIZE = /passed|failed|failing|error|[#ℹ] (?:fail|cancelled) /;
 const LINE_BREAK = /\r?\n/;
+/** A summary line is short: a longer line is not read (nor matched, whatever it holds). */
+const LONGEST = 300;
 
 // vitest: ` Test Files  1 failed | 1 passed (2)`, `      Tests  1 failed | 3 passed | 1 skipped (5)`,
 // `     Errors  1 error` (unhandled errors: the run fails), then `   Start at  …` and `   Duration  …`.
@@ -66,7 +68,10 @@ function countsOf(parts: string, separator: string): Map<string, number> | undef
 interface SummaryLine {
   runner: SummaryRunner;
   fails: boolean;
-  /** The line that counts a run's tests (vitest's and jest's `Tests` line, pytest's line). */
+  /**
+   * It counts a run's tests (vitest's and jest's `Tests` line, pytest's line, node's `fail`, cargo's and
+   * mocha's lines): a pass is read only where the outputs have one such line.
+   */
   decides: boolean;
   /** It decides, counts no failure and some passed tests. */
   passes: boolean;
@@ -158,9 +163,10 @@ function summaryOf(line: string, previous: string | undefined): SummaryLine | un
 /**
  * What the test runners' summaries in `outputs` (a Bash line's streams: its output, or stdout and
  * stderr) show: a test that failed, wherever its summary is; or, when `mayPass` (each output is all
- * that its stream printed, or its end), tests that passed, when exactly one summary that decides it
- * (vitest's or jest's `Tests` line, pytest's, node's `fail`) is in the outputs, with no other that counts a run's
- * tests (a second run's, cargo's, mocha's), and ends its output (only its runner's closing lines and blank ones after it). Else `undefined`.
+ * that its stream printed, or its end), tests that passed, when exactly one summary that counts a run's
+ * tests is in the outputs (a second run's, cargo's or mocha's counts too), it is one that can show a
+ * pass (vitest's or jest's `Tests` line, pytest's, node's `fail 0`), and it ends its output (see
+ * `endsOutput`). Else `undefined`. Lines longer than `LONGEST` are no summary.
  */
 export function readTestSummary(
   outputs: ReadonlyArray<string | undefined>,
@@ -175,6 +181,7 @@ export function readTestSummary(
     let last: SummaryLine | undefined;
     let lastAt = -1;
     for (let i = 0; i < lines.length; i++) {
+      if (lines[i]!.length > LONGEST) continue;
       const summary = summaryOf(lines[i]!, i > 0 ? lines[i - 1] : undefined);
       if (summary === undefined) continue;
       if (summary.fails) return { runner: summary.runner, passed: false };

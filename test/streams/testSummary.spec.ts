@@ -247,6 +247,9 @@ describe('test.run from the test runner summary in the output', () => {
       '# pass 0\n# fail 0\n',
       '# pass 2\n\n# fail 0\n',
       '# fail 1 of them\n',
+      // A summary line is short: a long line that reads like one is none.
+      `Tests:       1 failed, ${'1 skipped, '.repeat(40)}2 total\n`,
+      `2 passed${', 1 warning'.repeat(40)} in 0.52s\n`,
     ]) {
       expect(onSuccess(command, stdout), stdout).toEqual({ command, outcome: 'unknown' });
     }
