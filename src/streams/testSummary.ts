@@ -1,15 +1,29 @@
 /**
  * @internal What a test runner's summary in a Bash line's output shows, for a `test.run` whose line
- * status does not (`npm test 2>&1 | tail -20`: the status is tail's). See docs/bridge.md, "Test runs".
+ * status does not (`npm test 2>&1 | tail -20`: the status is tail's). See docs/bridge.md, "The runner's
+ * summary".
  *
- * The summaries read are those of vitest, jest, pytest, cargo test, mocha and `node --test`, as they print them (colours
- * removed). A summary that counts a failed test (or a test file, suite or error that failed) shows that a
- * test ran and failed, wherever it is in the output. A summary that shows tests passed is read as such
- * only where nothing can follow it unseen: the caller says when the output is all of it or its end
- * (`mayPass`), and the summary must be the output's only one and its end, with nothing after it but its
- * runner's own closing lines (and yarn's `Done in …`) (a later command's output, or a second runner's, would follow it). cargo's
- * and mocha's summaries are read for failures only: cargo prints one per test binary (a failed one may be
- * cut off above a passing one), and mocha counts its failures on a line of their own after its passes.
+ * The summaries read are those of vitest, jest, pytest, cargo test, mocha and `node --test`, as they
+ * print them (colours removed), each line by itself:
+ *
+ * | runner | a failure                                        | a pass (the run's count of its tests)  | may follow a pass           |
+ * | ------ | ------------------------------------------------ | -------------------------------------- | --------------------------- |
+ * | vitest | `Test Files`, `Tests`, `Type Errors` `N failed`; `Errors  N error` | `Tests  N passed` right after `Test Files  N passed` | `Start at`, `Duration` |
+ * | jest   | `Test Suites:`, `Tests:` `N failed`              | `Tests: N passed, N total` right after `Test Suites: N passed, …` | `Snapshots:`, `Time:`, `Ran all test suites` |
+ * | pytest | `N failed`, `N error` (its last line)            | `N passed in 1.2s`, without `!!! … !!!` (a session cut short) | —            |
+ * | node   | `# fail N`, `# cancelled N` (`ℹ …`)              | `# fail 0` right after `# pass N`      | `# cancelled`, `# skipped`, `# todo`, `# duration_ms` |
+ * | cargo  | `test result: FAILED.`                           | never (one per test binary)            |                             |
+ * | mocha  | `N failing`                                      | never (its failures follow its passes) |                             |
+ *
+ * A failure shows a test ran and failed, unless a later run of the same runner in the same output
+ * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
+ * after a failure): the line's last word on its tests is then no failure, and its outcome unknown. A pass is read only
+ * from an output that is all its stream printed (`whole`: the caller knows, say, that `tail -20` kept
+ * fewer than 20 lines), where it is the only line of its kind (one run: a second run's failure, or a
+ * first package's in a workspace, would be cut off above a passing one), with nothing after it but the
+ * lines that may follow it, blank ones, and yarn's `Done in 1.15s.` (a later command's or runner's
+ * output would). Only the last `LAST_LINES` lines of an output are read, and lines shorter than
+ * `LONGEST` characters.
  */
 
 /** A runner whose summary is read. */
@@ -21,39 +35,48 @@ export interface SummaryReading {
   passed: boolean;
 }
 
+/** One of a Bash line's streams (its output, or its stdout or stderr) as Claude Code reported it. */
+export interface TestOutput {
+  text: string | undefined;
+  /** It is all that its stream printed: nothing cut off above (a pass can be read from it). */
+  whole: boolean;
+}
+
 // Colours and other SGR / cursor sequences, which vitest and jest print even into a pipe when asked to.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character starts the sequences
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
 const MAY_SUMMARIZE = /passed|failed|failing|error|[#ℹ] (?:fail|cancelled) /;
 const LINE_BREAK = /\r?\n/;
+/** How many of an output's last lines are read: a run's summary is at its end. */
+const LAST_LINES = 1_000;
 /** A summary line is short: a longer line is not read (nor matched, whatever it holds). */
 const LONGEST = 300;
+/** Claude Code's mark where it cut the middle of a long output out. */
+const TRUNCATED = /\[\d+ characters truncated\]/;
 
-// vitest: ` Test Files  1 failed | 1 passed (2)`, `      Tests  1 failed | 3 passed | 1 skipped (5)`,
-// `     Errors  1 error` (unhandled errors: the run fails), then `   Start at  …` and `   Duration  …`.
 const VITEST_FILES = /^\s*Test Files {2,}(.+)$/;
 const VITEST_TESTS = /^\s*Tests {2,}(.+)$/;
+const VITEST_TYPE_ERRORS = /^\s*Type Errors {2,}(.+)$/;
 const VITEST_ERRORS = /^\s*Errors {2,}(\d+) errors?\s*$/;
-const VITEST_TRAILER = /^\s*(?:Start at|Duration) {2,}/;
-// jest: `Test Suites: 1 failed, 1 passed, 2 total`, `Tests:       1 failed, 1 skipped, 2 passed, 4 total`,
-// then `Snapshots:`, `Time:` and `Ran all test suites….`
+const VITEST_TOTAL = /\s*\(\d+\)\s*$/;
+const VITEST_AFTER = /^\s*(?:Start at|Duration) {2,}/;
 const JEST_SUITES = /^Test Suites:\s+(.+), (?:\d+ of )?\d+ total$/;
 const JEST_TESTS = /^Tests:\s+(.+), (?:\d+ of )?\d+ total$/;
-const JEST_TRAILER = /^(?:Snapshots:|Time:|Ran all test suites)/;
-// pytest: `==== 1 failed, 3 passed, 1 skipped in 1.14s ====`, or with -q `1 failed, 3 passed in 1.22s`.
+const JEST_AFTER = /^(?:Snapshots:|Time:|Ran all test suites)/;
 const PYTEST = /^(?:=+ )?((?:\d+ \w+)(?:, \d+ \w+)*) in \d+(?:\.\d+)?s(?: \(\d+:\d\d:\d\d\))?(?: =+)?$/;
 const PYTEST_PART = /^\d+ (?:passed|failed|skipped|deselected|xfailed|xpassed|errors?|warnings?|rerun)$/;
-// node --test (its tap and spec reporters): `# pass 2` then `# fail 1` (`ℹ pass 2`, `ℹ fail 1`), then
-// `cancelled`, `skipped`, `todo` and `duration_ms` lines (a cancelled test fails the run too).
+/** pytest's banner of a session cut short: `!!! Interrupted: … !!!`, `!!! _pytest.outcomes.Exit: … !!!`. */
+const PYTEST_CUT_SHORT = /^!{3,} .* !{3,}$/;
 const NODE_FAIL = /^(?:#|ℹ) (fail|cancelled) (\d+)$/;
-const NODE_PASS = /^(?:#|ℹ) pass ([1-9]\d*)$/;
-const NODE_TRAILER = /^(?:#|ℹ) (?:cancelled|skipped|todo|duration_ms) /;
-// cargo: `test result: FAILED. 1 passed; 1 failed; …`; mocha: `  1 failing`.
+const NODE_PASS = /^(?:#|ℹ) pass [1-9]\d*$/;
+const NODE_AFTER = /^(?:#|ℹ) (?:cancelled|skipped|todo|duration_ms) /;
 const CARGO = /^test result: (ok|FAILED)\. \d+ passed; \d+ failed;/;
 const MOCHA = /^\s*(\d+) (passing \(|failing$)/;
+/** What yarn (v1) prints after a script that succeeded (`✨  Done in …` on a terminal). */
+const YARN_DONE = /^(?:✨\s+)?Done in \d+(?:\.\d+)?m?s\.$/;
 
-/** The counts of a summary's parts (`1 failed | 3 passed`, `1 failed, 3 passed`): by word. */
+/** The counts of a summary's parts (`1 failed | 3 passed`, `1 failed, 3 passed`), by word. */
 function countsOf(parts: string, separator: string): Map<string, number> | undefined {
   const counts = new Map<string, number>();
   for (const part of parts.split(separator)) {
@@ -64,154 +87,176 @@ function countsOf(parts: string, separator: string): Map<string, number> | undef
   return counts;
 }
 
-/** A line's summary: a failure it counts, or the tests it counts as passed (`passes`). */
+function counted(counts: Map<string, number> | undefined, word: string): number {
+  return counts?.get(word) ?? 0;
+}
+
+/** What one line of an output says (see the table above). */
 interface SummaryLine {
   runner: SummaryRunner;
   fails: boolean;
-  /**
-   * It counts a run's tests (vitest's and jest's `Tests` line, pytest's line, node's `fail`, cargo's and
-   * mocha's lines): a pass is read only where the outputs have one such line.
-   */
-  decides: boolean;
-  /** It decides, counts no failure and some passed tests. */
+  /** The run's count of its tests: a pass is read only from an output with one such line. */
+  countsRun: boolean;
+  /** A count of the run's tests that shows a pass. */
   passes: boolean;
-  /** Lines that may follow it at the end of a run. */
-  trailer: RegExp | undefined;
+  /** The lines that may follow it at the end of its run. */
+  after: RegExp | undefined;
 }
 
-function failsOrPasses(
+function line(
   runner: SummaryRunner,
-  counts: Map<string, number> | undefined,
-  failures: readonly string[],
-  decides: boolean,
-  trailer: RegExp | undefined,
-): SummaryLine | undefined {
-  if (counts === undefined) return undefined;
-  const fails = failures.some((word) => (counts.get(word) ?? 0) > 0);
-  const passes = decides && !fails && (counts.get('passed') ?? 0) > 0;
-  return { runner, fails, decides, passes, trailer };
+  fails: boolean,
+  countsRun: boolean,
+  passes: boolean,
+  after?: RegExp,
+): SummaryLine {
+  return { runner, fails, countsRun, passes, after };
 }
 
-const VITEST_FAILURES = ['failed'];
-const JEST_FAILURES = ['failed'];
-const PYTEST_FAILURES = ['failed', 'error', 'errors'];
+/** Whether `text` (a line) is a count of the run's files or suites (`regex`'s) with none failed. */
+function nonePrior(text: string | undefined, regex: RegExp, separator: string): boolean {
+  const match = text === undefined ? null : regex.exec(text);
+  if (match === null) return false;
+  const counts = countsOf(match[1]!.replace(VITEST_TOTAL, ''), separator);
+  return counts !== undefined && counted(counts, 'failed') === 0 && counted(counts, 'passed') > 0;
+}
 
-/** The summary on `line` (colours removed; `previous`, the line before it), if it is one. */
-function summaryOf(line: string, previous: string | undefined): SummaryLine | undefined {
-  let match = VITEST_TESTS.exec(line);
+/** The summary on `text` (a line, colours removed; `previous`: the line before it), if it is one. */
+function summaryOf(text: string, previous: string | undefined): SummaryLine | undefined {
+  let match = VITEST_TESTS.exec(text);
   if (match !== null) {
     // `Tests  no tests` (a file that failed to load) counts nothing: its `Test Files` line fails.
-    const counts = countsOf(match[1]!.replace(/\s*\(\d+\)\s*$/, ''), '|');
-    return failsOrPasses('vitest', counts, VITEST_FAILURES, true, VITEST_TRAILER);
+    const counts = countsOf(match[1]!.replace(VITEST_TOTAL, ''), '|');
+    if (counts === undefined) return undefined;
+    const fails = counted(counts, 'failed') > 0;
+    // A file that failed to load (or whose hook threw) shows only on the `Test Files` line just above.
+    const passes = !fails && counted(counts, 'passed') > 0 && nonePrior(previous, VITEST_FILES, '|');
+    return line('vitest', fails, true, passes, VITEST_AFTER);
   }
-  match = VITEST_FILES.exec(line);
+  match = VITEST_FILES.exec(text) ?? VITEST_TYPE_ERRORS.exec(text);
   if (match !== null) {
-    const counts = countsOf(match[1]!.replace(/\s*\(\d+\)\s*$/, ''), '|');
-    return failsOrPasses('vitest', counts, VITEST_FAILURES, false, undefined);
+    const counts = countsOf(match[1]!.replace(VITEST_TOTAL, ''), '|');
+    return counts === undefined ? undefined : line('vitest', counted(counts, 'failed') > 0, false, false);
   }
-  match = VITEST_ERRORS.exec(line);
+  match = VITEST_ERRORS.exec(text);
+  if (match !== null) return line('vitest', Number(match[1]) > 0, false, false);
+  match = JEST_TESTS.exec(text);
   if (match !== null) {
-    return {
-      runner: 'vitest',
-      fails: Number(match[1]) > 0,
-      decides: false,
-      passes: false,
-      trailer: undefined,
-    };
+    const counts = countsOf(match[1]!, ',');
+    if (counts === undefined) return undefined;
+    const fails = counted(counts, 'failed') > 0;
+    // Likewise a suite that failed to run shows only on the `Test Suites:` line just above.
+    const passes = !fails && counted(counts, 'passed') > 0 && nonePrior(previous, JEST_SUITES, ',');
+    return line('jest', fails, true, passes, JEST_AFTER);
   }
-  match = JEST_TESTS.exec(line);
-  if (match !== null)
-    return failsOrPasses('jest', countsOf(match[1]!, ','), JEST_FAILURES, true, JEST_TRAILER);
-  match = JEST_SUITES.exec(line);
-  if (match !== null) return failsOrPasses('jest', countsOf(match[1]!, ','), JEST_FAILURES, false, undefined);
-  match = PYTEST.exec(line);
+  match = JEST_SUITES.exec(text);
   if (match !== null) {
-    const parts = match[1]!.split(', ');
-    if (!parts.every((part) => PYTEST_PART.test(part))) return undefined;
-    return failsOrPasses('pytest', countsOf(match[1]!, ','), PYTEST_FAILURES, true, undefined);
+    const counts = countsOf(match[1]!, ',');
+    return counts === undefined ? undefined : line('jest', counted(counts, 'failed') > 0, false, false);
   }
-  match = CARGO.exec(line);
+  match = PYTEST.exec(text);
   if (match !== null) {
-    // A binary's `ok` may follow another's failure cut off above it: it never shows a pass.
-    return {
-      runner: 'cargo',
-      fails: match[1] === 'FAILED',
-      decides: true,
-      passes: false,
-      trailer: undefined,
-    };
+    if (!match[1]!.split(', ').every((part) => PYTEST_PART.test(part))) return undefined;
+    const counts = countsOf(match[1]!, ',');
+    const fails = counted(counts, 'failed') + counted(counts, 'error') + counted(counts, 'errors') > 0;
+    const passes = !fails && counted(counts, 'passed') > 0;
+    return line('pytest', fails, true, passes);
   }
-  match = NODE_FAIL.exec(line);
+  match = NODE_FAIL.exec(text);
   if (match !== null) {
     const count = Number(match[2]);
-    if (match[1] === 'cancelled') {
-      return { runner: 'node', fails: count > 0, decides: false, passes: false, trailer: undefined };
-    }
-    // `fail 0` right after `pass N`: the run's count of tests that passed and failed.
+    if (match[1] === 'cancelled') return line('node', count > 0, false, false);
     const passes = count === 0 && previous !== undefined && NODE_PASS.test(previous);
-    return { runner: 'node', fails: count > 0, decides: true, passes, trailer: NODE_TRAILER };
+    return line('node', count > 0, true, passes, NODE_AFTER);
   }
-  match = MOCHA.exec(line);
-  if (match !== null) {
-    const fails = match[2] === 'failing' && Number(match[1]) > 0;
-    // `N passing` comes before `N failing`, on a line of its own: it never shows a pass.
-    return { runner: 'mocha', fails, decides: true, passes: false, trailer: undefined };
-  }
+  match = CARGO.exec(text);
+  if (match !== null) return line('cargo', match[1] === 'FAILED', true, false);
+  match = MOCHA.exec(text);
+  if (match !== null) return line('mocha', match[2] === 'failing' && Number(match[1]) > 0, true, false);
   return undefined;
 }
 
-/**
- * What the test runners' summaries in `outputs` (a Bash line's streams: its output, or stdout and
- * stderr) show: a test that failed, wherever its summary is; or, when `mayPass` (each output is all
- * that its stream printed, or its end), tests that passed, when exactly one summary that counts a run's
- * tests is in the outputs (a second run's, cargo's or mocha's counts too), it is one that can show a
- * pass (vitest's or jest's `Tests` line, pytest's, node's `fail 0`), and it ends its output (see
- * `endsOutput`). Else `undefined`. Lines longer than `LONGEST` are no summary.
- */
-export function readTestSummary(
-  outputs: ReadonlyArray<string | undefined>,
-  mayPass: boolean,
-): SummaryReading | undefined {
-  let passing: SummaryReading | undefined;
-  /** Summaries that count a run's tests: a passing one decides only if it is the only one. */
-  let deciding = 0;
-  for (const output of outputs) {
-    if (output === undefined || !MAY_SUMMARIZE.test(output)) continue;
-    const lines = output.replace(ANSI, '').split(LINE_BREAK);
-    let last: SummaryLine | undefined;
-    let lastAt = -1;
-    for (let i = 0; i < lines.length; i++) {
-      if (lines[i]!.length > LONGEST) continue;
-      const summary = summaryOf(lines[i]!, i > 0 ? lines[i - 1] : undefined);
-      if (summary === undefined) continue;
-      if (summary.fails) return { runner: summary.runner, passed: false };
-      if (!summary.decides) continue;
-      deciding++;
-      last = summary;
-      lastAt = i;
-    }
-    if (last?.passes && endsOutput(lines, lastAt, last.trailer)) {
-      passing = { runner: last.runner, passed: true };
-    }
-  }
-  return mayPass && deciding === 1 ? passing : undefined;
+/** What one output's summaries show. */
+interface OutputReading {
+  /** A failure that no later passing run of its runner in the output settled. */
+  failure: SummaryLine | undefined;
+  /** The lines that count a run's tests. */
+  runs: number;
+  /** The last of them, when it passes and ends the output (only what may follow it after it). */
+  pass: SummaryLine | undefined;
 }
 
-// What yarn (v1) prints after a script that succeeded: `Done in 1.15s.` (`✨  Done in …` on a terminal).
-const YARN_DONE = /^(?:✨\s+)?Done in \d+(?:\.\d+)?m?s\.$/;
+/** The last `LAST_LINES` lines of `text`, colours removed, and whether they are all of it. */
+function lastLines(text: string): { lines: string[]; all: boolean } {
+  let start = text.length;
+  for (let n = 0; n < LAST_LINES; n++) {
+    const newline = start > 0 ? text.lastIndexOf('\n', start - 1) : -1;
+    if (newline < 0) return { lines: text.replace(ANSI, '').split(LINE_BREAK), all: true };
+    start = newline;
+  }
+  return {
+    lines: text
+      .slice(start + 1)
+      .replace(ANSI, '')
+      .split(LINE_BREAK),
+    all: false,
+  };
+}
+
+function readOutput(text: string): OutputReading & { all: boolean } {
+  const { lines, all } = lastLines(text);
+  let failure: SummaryLine | undefined;
+  let runs = 0;
+  let last: SummaryLine | undefined;
+  let lastAt = -1;
+  let cutShort = false;
+  for (let i = 0; i < lines.length; i++) {
+    const text = lines[i]!;
+    if (text.length > LONGEST) continue;
+    if (PYTEST_CUT_SHORT.test(text)) cutShort = true;
+    const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined);
+    if (summary === undefined) continue;
+    if (summary.fails) failure = summary;
+    else if (summary.passes && summary.runner === failure?.runner) failure = undefined;
+    if (!summary.countsRun) continue;
+    runs++;
+    last = summary;
+    lastAt = i;
+  }
+  const pass = last?.passes && !cutShort && endsOutput(lines, lastAt, last.after) ? last : undefined;
+  return { failure, runs, pass, all };
+}
 
 /**
- * Whether only lines of `trailer`, blank ones, and a package manager's closing line (yarn's `Done in …`,
- * the last) follow line `at` of `lines`.
+ * What the test runners' summaries in `outputs` show (see the module's comment): a failure, if one
+ * output has one that no later passing run of its runner settled; else a pass, when the outputs have exactly one count
+ * of a run's tests, and it passes and ends an output that is `whole`; else `undefined`.
  */
-function endsOutput(lines: readonly string[], at: number, trailer: RegExp | undefined): boolean {
+export function readTestSummary(outputs: readonly TestOutput[]): SummaryReading | undefined {
+  let runs = 0;
+  let pass: SummaryLine | undefined;
+  for (const { text, whole } of outputs) {
+    if (text === undefined || !MAY_SUMMARIZE.test(text)) continue;
+    const reading = readOutput(text);
+    if (reading.failure !== undefined) return { runner: reading.failure.runner, passed: false };
+    runs += reading.runs;
+    if (reading.pass !== undefined && whole && reading.all && !TRUNCATED.test(text)) pass = reading.pass;
+  }
+  return runs === 1 && pass !== undefined ? { runner: pass.runner, passed: true } : undefined;
+}
+
+/**
+ * Whether only lines of `after`, blank ones, and yarn's `Done in …` (the last) follow line `at` of
+ * `lines`.
+ */
+function endsOutput(lines: readonly string[], at: number, after: RegExp | undefined): boolean {
   let end = lines.length;
   while (end > at + 1 && lines[end - 1]!.trim() === '') end--;
   if (end > at + 1 && YARN_DONE.test(lines[end - 1]!.trim())) end--;
   for (let i = at + 1; i < end; i++) {
-    const line = lines[i]!;
-    if (line.trim() === '') continue;
-    if (trailer === undefined || !trailer.test(line)) return false;
+    const text = lines[i]!;
+    if (text.trim() === '') continue;
+    if (after === undefined || !after.test(text)) return false;
   }
   return true;
 }

@@ -5,7 +5,7 @@
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
 import { checkPayload, cutAt, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
-import { readTestSummary, type SummaryReading } from './testSummary.js';
+import { readTestSummary, type SummaryReading, type TestOutput } from './testSummary.js';
 
 /** One output of one hook run, as sources emit it and `bridgeHooks` consumes it. */
 export interface HookOutput {
@@ -1307,8 +1307,8 @@ function testRunOf(
   }
   if (!verdict.passed) {
     // What the runner's summary shows, if the output has one (`npm test 2>&1 | tail -20`).
-    const outputs = typeof response === 'object' ? [str(response.stdout), str(response.stderr)] : [];
-    return summaryRun(command, readTestSummary(outputs, testsPipedToTail(command)));
+    if (response === undefined) return { command, outcome: 'unknown' };
+    return summaryRun(command, readTestSummary(bashOutputs(command, response)));
   }
   const interpretation = response === undefined ? undefined : str(response.returnCodeInterpretation);
   if (interpretation !== undefined) {
@@ -1332,10 +1332,20 @@ function summaryRun(command: string, reading: SummaryReading | undefined): Recor
 // redirection but `2>&1`, or a substitution, then tail with its count options only.
 const ASSIGNMENTS = /(?:[A-Za-z_]\w*=[^\s;&|<>()`$'"\\]*\s+)*/y;
 const PIPED_TO_TAIL =
-  /(?:[^;&|<>()`$'"\\\n]|'[^'\n]*'|"[^"`$\\\n]*")+?(?:2>&1\s*)?\|\s*tail(?:\s+(?:-[nc]\s*\+?\d+|-\d+|--(?:lines|bytes)=\+?\d+|-q))*\s*$/y;
+  /(?:[^;&|<>()`$'"\\\n]|'[^'\n]*'|"[^"`$\\\n]*")+?(?:2>&1\s*)?\|\s*tail((?:\s+(?:-[nc]\s*\+?\d+|-\d+|--(?:lines|bytes)(?:=|\s+)\+?\d+|-q))*)\s*$/y;
+const TAIL_COUNT = /(?:^|\s)(?:-n\s*|--lines(?:=|\s+)|-)(\+?)(\d+)/;
+/**
+ * Claude Code reports an output without the blank lines that end it (and maybe those that start it):
+ * `tail -20` that kept 20 lines may show a few fewer.
+ */
+const TRIMMED_LINES = 4;
 
-/** Whether the Bash line `command` is one test command piped to `tail` (see `PIPED_TO_TAIL`). */
-function testsPipedToTail(command: string): boolean {
+/**
+ * How many lines the `tail` of the Bash line `command` keeps, when the line is one test command piped
+ * to tail (see `PIPED_TO_TAIL`): its count (10 by default), `Infinity` for `-n +1`, 0 when it may cut
+ * the top whatever the count (`-n +5`, or a count of bytes, `-c`); else `undefined`.
+ */
+function tailKeeps(command: string): number | undefined {
   let rest = 0;
   for (let next = afterLeadingCd(command, 0); next >= 0; next = afterLeadingCd(command, rest)) rest = next;
   BLANKS.lastIndex = rest;
@@ -1344,9 +1354,42 @@ function testsPipedToTail(command: string): boolean {
   ASSIGNMENTS.test(command);
   const start = ASSIGNMENTS.lastIndex;
   TEST_AT.lastIndex = start;
-  if (!TEST_AT.test(command)) return false;
+  if (!TEST_AT.test(command)) return undefined;
   PIPED_TO_TAIL.lastIndex = start;
-  return PIPED_TO_TAIL.test(command);
+  const tail = PIPED_TO_TAIL.exec(command);
+  if (tail === null) return undefined;
+  const options = tail[1]!;
+  if (/-c|--bytes/.test(options)) return 0;
+  const count = TAIL_COUNT.exec(options);
+  if (count === null) return 10;
+  const n = Number(count[2]);
+  if (count[1] === '+') return n <= 1 ? Number.POSITIVE_INFINITY : 0;
+  return n;
+}
+
+/** The number of lines of `text` (a last one without a newline counts). */
+function lineCount(text: string): number {
+  let lines = text.length > 0 && !text.endsWith('\n') ? 1 : 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
+  return lines;
+}
+
+/**
+ * The streams of a Bash `command` that succeeded, for `readTestSummary`: stdout, whole when it is one
+ * test command piped to a `tail` that kept fewer lines than it may (so nothing was cut off above:
+ * `tailKeeps`, less the blank lines Claude Code may have trimmed), and stderr, whole then too (the pipe
+ * does not take it; with `2>&1` it is empty).
+ */
+function bashOutputs(command: string, response: Record<string, unknown>): TestOutput[] {
+  const stdout = str(response.stdout);
+  const keeps = tailKeeps(command);
+  return [
+    {
+      text: stdout,
+      whole: keeps !== undefined && lineCount(stdout ?? '') + TRIMMED_LINES < keeps,
+    },
+    { text: str(response.stderr), whole: keeps !== undefined },
+  ];
 }
 
 /**
@@ -1470,7 +1513,7 @@ const postToolUseFailure: Mapper = (p, ctx) => {
     } else {
       // A failure whose status does not show the tests': what the runner's summary shows, if any.
       const output = exit === null ? error : error!.slice(exit[0].length);
-      run = summaryRun(command!, readTestSummary([output], false));
+      run = summaryRun(command!, readTestSummary([{ text: output, whole: false }]));
     }
     events.push(make(ctx, 'test.run', run, Priority.NORMAL));
   }

@@ -95,23 +95,26 @@ function runnerOf(name: string): string {
 
 describe('test.run from the test runner summary in the output', () => {
   it.each(RUNS.map((run) => [run.name, run] as const))(
-    '%s piped to tail: passed or failed exactly when the lines kept show it, else unknown',
+    '%s piped to tail: failed when the lines kept show it, passed when they show it and are all of it',
     (name, run) => {
       const text = output(name);
       const lines = text.trimEnd().split('\n').length;
       let read = 0;
-      for (let n = 1; n <= lines + 1; n++) {
+      for (let n = 1; n <= lines + 8; n++) {
         const command = `${run.command} 2>&1 | tail -${n}`;
         const kept = tail(text, n);
+        // All of it: tail kept fewer lines than it may, by more than the blank lines Claude Code trims.
+        const all = kept.split('\n').length - 1 + 4 < n;
         const expected = shows(kept, run.failure)
           ? { command, passed: false, from_summary: runnerOf(name) }
-          : shows(kept, run.pass)
+          : all && shows(kept, run.pass)
             ? { command, passed: true, from_summary: runnerOf(name) }
             : { command, outcome: 'unknown' };
         if (!('outcome' in expected)) read++;
         expect(onSuccess(command, kept), `${name}, tail -${n}`).toEqual(expected);
       }
-      // Each output with a summary is read once its summary is kept, and then at every longer cut.
+      // Each output with a summary is read once its summary is kept (a pass: all of it), and then at every
+      // longer cut.
       const evidence = run.failure ?? run.pass;
       if (evidence !== undefined) expect(read).toBeGreaterThan(0);
       else expect(read).toBe(0);
@@ -167,7 +170,9 @@ describe('test.run from the test runner summary in the output', () => {
       'cd "/home/user/my app" && cd api && npm test 2>&1 | tail -n20',
       'CI=1 FORCE_COLOR=0 npx vitest run --reporter=default 2>&1 | tail -n +1',
       "npx vitest run -t 'adds two' 2>&1 | tail --lines=30",
-      'npm run test 2>&1 | tail -q -n 12',
+      'npx vitest run 2>&1 | tail --lines 30',
+      'npm run test 2>&1 | tail -q -n 15',
+      // The 10 lines of the output: fewer than tail keeps by default (10), less 4, they are not.
     ]) {
       expect(onSuccess(command, pass), command).toEqual(passed(command));
     }
@@ -185,6 +190,12 @@ describe('test.run from the test runner summary in the output', () => {
       'timeout 600 npx vitest run 2>&1 | tail -20',
       'npx vitest run $(cat files.txt) 2>&1 | tail -20',
       'npx vitest run 2>&1 | tail -20 &',
+      // tail may have cut the top: from line 5 on, a count of bytes, 10 lines by default, 14 (the output's
+      // 10 lines and the 4 blank ones Claude Code may have trimmed).
+      'npx vitest run 2>&1 | tail -n +5',
+      'npx vitest run 2>&1 | tail -c 4000',
+      'npx vitest run 2>&1 | tail',
+      'npx vitest run 2>&1 | tail -14',
     ]) {
       expect(onSuccess(command, pass), command).toEqual(unknown(command));
     }
@@ -282,11 +293,11 @@ describe('test.run from the test runner summary in the output', () => {
         tool_response: { filePath: '/home/user/app/src/sum.ts' },
       },
     };
-    const tests = 'npx vitest run 2>&1 | tail -12';
+    const tests = 'npx vitest run 2>&1 | tail -30';
     const session = (red: string, green: string) => [
-      bash(0, tests, tail(red, 12)),
+      bash(0, tests, tail(red, 30)),
       edit,
-      bash(40_000, tests, tail(green, 12)),
+      bash(40_000, tests, tail(green, 30)),
       bash(60_000, 'git commit -am "add the numbers"', '[main 1a2b3c4] add the numbers\n 1 file changed\n'),
     ];
     const evidence = async (outputs: HookOutput[]) => {
@@ -307,5 +318,89 @@ describe('test.run from the test runner summary in the output', () => {
     ]);
     // The same session without the summaries (the runs' outcome unknown): no such evidence.
     expect(await evidence(session('', ''))).toEqual(['modified-then-committed']);
+  });
+
+  it('reads no pass where tail may have cut a failure off above the summary (real runs)', () => {
+    // vitest: a test file that failed to load, jest: a suite that did; each counted only on the line above
+    // the passing `Tests` line. Four lines kept: unknown; the line above kept too: the failure.
+    for (const [name, command, runner] of [
+      ['vitest-file-failed', 'npx vitest run', 'vitest'],
+      ['jest-suite-failed', 'npx jest', 'jest'],
+    ] as const) {
+      const text = output(name);
+      const four = `${command} 2>&1 | tail -4`;
+      expect(onSuccess(four, tail(text, 4)), name).toEqual({ command: four, outcome: 'unknown' });
+      const all = `${command} 2>&1 | tail -500`;
+      expect(onSuccess(all, tail(text, 500)), name).toEqual({
+        command: all,
+        passed: false,
+        from_summary: runner,
+      });
+    }
+    // npm workspaces go on after a package fails: the first package's failure, cut off, leaves the
+    // second's pass at the end. Any cut is no pass; all of it is unknown too (the second package's pass
+    // reads as a retry's, which settles the failure before it: see below).
+    const workspaces = output('npm-workspaces');
+    const lines = workspaces.trimEnd().split('\n').length;
+    for (let n = 1; n <= lines; n++) {
+      const command = `npm test --workspaces 2>&1 | tail -${n}`;
+      const read = onSuccess(command, tail(workspaces, n));
+      expect(read?.passed, `tail -${n}`).not.toBe(true);
+    }
+    const all = 'npm test --workspaces 2>&1 | tail -200';
+    expect(onSuccess(all, tail(workspaces, 200))).toEqual({ command: all, outcome: 'unknown' });
+    // pytest cut short by pytest.exit(): `1 passed`, but the other tests did not run.
+    const exited = output('pytest-exit');
+    expect(onSuccess('pytest 2>&1 | tail -100', exited)).toEqual({
+      command: 'pytest 2>&1 | tail -100',
+      outcome: 'unknown',
+    });
+  });
+
+  it('reads the last run of a retry: a failure that a later passing run settled is no failure', () => {
+    const fail = output('vitest-fail-nocolor');
+    const pass = output('vitest-pass');
+    const command = 'npx vitest run || npx vitest run';
+    expect(onSuccess(command, `${fail}${pass}`)).toEqual({ command, outcome: 'unknown' });
+    expect(onSuccess(command, `${pass}${fail}`)).toEqual({ command, passed: false, from_summary: 'vitest' });
+    const pytest = 'pytest -q || pytest -q --lf';
+    expect(onSuccess(pytest, `${output('pytest-q-fail')}${output('pytest-q-pass')}`)).toEqual({
+      command: pytest,
+      outcome: 'unknown',
+    });
+    // A pass of another runner settles nothing; nor does a vitest pass whose files line failed.
+    expect(onSuccess(command, `${fail}${output('jest-pass')}`)).toEqual({
+      command,
+      passed: false,
+      from_summary: 'vitest',
+    });
+    expect(onSuccess(command, `${fail}${output('vitest-file-failed')}`)).toEqual({
+      command,
+      passed: false,
+      from_summary: 'vitest',
+    });
+  });
+
+  it('reads no pass from an output Claude Code cut in the middle, nor past the last 1,000 lines', () => {
+    const command = 'npx vitest run 2>&1 | tail -5000';
+    const pass = output('vitest-pass');
+    expect(onSuccess(command, `x\n... [48211 characters truncated] ...\n${pass}`)).toEqual({
+      command,
+      outcome: 'unknown',
+    });
+    expect(onSuccess(command, `${'.\n'.repeat(1_200)}${pass}`)).toEqual({ command, outcome: 'unknown' });
+    expect(onSuccess(command, `${'.\n'.repeat(900)}${pass}`)).toEqual({
+      command,
+      passed: true,
+      from_summary: 'vitest',
+    });
+    // A failure is read in the last 1,000 lines only.
+    const fail = output('vitest-fail-nocolor');
+    expect(onSuccess(command, `${fail}${'.\n'.repeat(1_000)}`)).toEqual({ command, outcome: 'unknown' });
+    expect(onSuccess(command, `${fail}${'.\n'.repeat(900)}`)).toEqual({
+      command,
+      passed: false,
+      from_summary: 'vitest',
+    });
   });
 });
