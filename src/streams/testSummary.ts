@@ -48,8 +48,11 @@ const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
 const MAY_SUMMARIZE = /passed|failed|failing|error|[#ℹ] (?:fail|cancelled) /;
 const LINE_BREAK = /\r?\n/;
-/** How many of an output's last lines are read: a run's summary is at its end. */
-const LAST_LINES = 1_000;
+/**
+ * How many of an output's last lines are read: a run's summary is at its end. A pass is read only from
+ * an output that has no more.
+ */
+export const LAST_LINES = 1_000;
 /** A summary line is short: a longer line is not read (nor matched, whatever it holds). */
 const LONGEST = 300;
 /** Claude Code's mark where it cut the middle of a long output out. */
@@ -186,25 +189,18 @@ interface OutputReading {
   pass: SummaryLine | undefined;
 }
 
-/** The last `LAST_LINES` lines of `text`, colours removed, and whether they are all of it. */
-function lastLines(text: string): { lines: string[]; all: boolean } {
+/** Where the last `LAST_LINES` lines of `text` start (0: it has no more). */
+function lastLinesStart(text: string): number {
   let start = text.length;
   for (let n = 0; n < LAST_LINES; n++) {
     const newline = start > 0 ? text.lastIndexOf('\n', start - 1) : -1;
-    if (newline < 0) return { lines: text.replace(ANSI, '').split(LINE_BREAK), all: true };
+    if (newline < 0) return 0;
     start = newline;
   }
-  return {
-    lines: text
-      .slice(start + 1)
-      .replace(ANSI, '')
-      .split(LINE_BREAK),
-    all: false,
-  };
+  return start + 1;
 }
 
-function readOutput(text: string): OutputReading & { all: boolean } {
-  const { lines, all } = lastLines(text);
+function readOutput(lines: readonly string[]): OutputReading {
   let failure: SummaryLine | undefined;
   let runs = 0;
   let last: SummaryLine | undefined;
@@ -224,7 +220,7 @@ function readOutput(text: string): OutputReading & { all: boolean } {
     lastAt = i;
   }
   const pass = last?.passes && !cutShort && endsOutput(lines, lastAt, last.after) ? last : undefined;
-  return { failure, runs, pass, all };
+  return { failure, runs, pass };
 }
 
 /**
@@ -236,11 +232,14 @@ export function readTestSummary(outputs: readonly TestOutput[]): SummaryReading 
   let runs = 0;
   let pass: SummaryLine | undefined;
   for (const { text, whole } of outputs) {
-    if (text === undefined || !MAY_SUMMARIZE.test(text)) continue;
-    const reading = readOutput(text);
+    if (text === undefined) continue;
+    const start = lastLinesStart(text);
+    const last = start === 0 ? text : text.slice(start);
+    if (!MAY_SUMMARIZE.test(last)) continue;
+    const reading = readOutput(last.replace(ANSI, '').split(LINE_BREAK));
     if (reading.failure !== undefined) return { runner: reading.failure.runner, passed: false };
     runs += reading.runs;
-    if (reading.pass !== undefined && whole && reading.all && !TRUNCATED.test(text)) pass = reading.pass;
+    if (reading.pass !== undefined && whole && start === 0 && !TRUNCATED.test(text)) pass = reading.pass;
   }
   return runs === 1 && pass !== undefined ? { runner: pass.runner, passed: true } : undefined;
 }

@@ -5,7 +5,7 @@
 import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
 import { checkPayload, cutAt, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
-import { readTestSummary, type SummaryReading, type TestOutput } from './testSummary.js';
+import { LAST_LINES, readTestSummary, type SummaryReading, type TestOutput } from './testSummary.js';
 
 /** One output of one hook run, as sources emit it and `bridgeHooks` consumes it. */
 export interface HookOutput {
@@ -1367,11 +1367,11 @@ function tailKeeps(command: string): number | undefined {
   return n;
 }
 
-/** The number of lines of `text` (a last one without a newline counts). */
-function lineCount(text: string): number {
+/** Whether `text` has fewer than `limit` lines (a last one without a newline counts). */
+function fewerLines(text: string, limit: number): boolean {
   let lines = text.length > 0 && !text.endsWith('\n') ? 1 : 0;
-  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
-  return lines;
+  for (let at = text.indexOf('\n'); at >= 0 && lines < limit; at = text.indexOf('\n', at + 1)) lines++;
+  return lines < limit;
 }
 
 /**
@@ -1386,7 +1386,8 @@ function bashOutputs(command: string, response: Record<string, unknown>): TestOu
   return [
     {
       text: stdout,
-      whole: keeps !== undefined && lineCount(stdout ?? '') + TRIMMED_LINES < keeps,
+      // Counted only up to what `readTestSummary` would read a pass from (`LAST_LINES`).
+      whole: keeps !== undefined && fewerLines(stdout ?? '', Math.min(keeps - TRIMMED_LINES, LAST_LINES + 1)),
     },
     { text: str(response.stderr), whole: keeps !== undefined },
   ];
