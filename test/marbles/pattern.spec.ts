@@ -324,6 +324,14 @@ describe('pattern: configuration', () => {
         isPassingTestRun,
       ]),
     ).toEqual([{ code: 'custom', path: [1] }]);
+    // The last required step is the last step that is not a notFollowedBy: an optional one before a
+    // trailing notFollowedBy is both the last (optional) step and next to the notFollowedBy.
+    expect(
+      issues([isTestEdit, { match: isSourceEdit, optional: true }, { notFollowedBy: isFailingTestRun }]),
+    ).toEqual([
+      { code: 'custom', path: [1] },
+      { code: 'custom', path: [2] },
+    ]);
   });
 
   it('rejects values out of range with a ConfigError', () => {
