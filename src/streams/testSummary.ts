@@ -17,12 +17,12 @@
  *
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
- * after a failure): the line's last word on its tests is then no failure, and its outcome unknown. A pass is read only
- * from an output that is all its stream printed (`whole`: the caller knows, say, that `tail -20` kept
- * fewer than 20 lines), where it is the only line of its kind (one run: a second run's failure, or a
- * first package's in a workspace, would be cut off above a passing one), with nothing after it but the
+ * after a failure): the line's last word on its tests is then no failure, and its outcome unknown.
+ * A pass is read only from an output that is all its stream printed (`whole`: the caller knows, say,
+ * that `tail -20` kept so few lines that it cut nothing off), where it is the only count of a run's
+ * tests (a second run, a first package of a workspace, may have failed), with nothing after it but the
  * lines that may follow it, blank ones, and yarn's `Done in 1.15s.` (a later command's or runner's
- * output would). Only the last `LAST_LINES` lines of an output are read, and lines shorter than
+ * output would). Only the last `LAST_LINES` lines of an output are read, and only lines of at most
  * `LONGEST` characters.
  */
 
@@ -208,8 +208,9 @@ function readOutput(lines: readonly string[]): OutputReading {
   let cutShort = false;
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i]!;
-    if (text.length > LONGEST) continue;
+    // Its message may make the banner of a session cut short a long line.
     if (PYTEST_CUT_SHORT.test(text)) cutShort = true;
+    if (text.length > LONGEST) continue;
     const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined);
     if (summary === undefined) continue;
     if (summary.fails) failure = summary;

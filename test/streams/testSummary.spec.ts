@@ -349,11 +349,22 @@ describe('test.run from the test runner summary in the output', () => {
     }
     const all = 'npm test --workspaces 2>&1 | tail -200';
     expect(onSuccess(all, tail(workspaces, 200))).toEqual({ command: all, outcome: 'unknown' });
-    // pytest cut short by pytest.exit(): `1 passed`, but the other tests did not run.
+    // pytest cut short by pytest.exit(): `1 passed`, but the other tests did not run; its banner is a long
+    // line when the exit's message is long.
     const exited = output('pytest-exit');
     expect(onSuccess('pytest 2>&1 | tail -100', exited)).toEqual({
       command: 'pytest 2>&1 | tail -100',
       outcome: 'unknown',
+    });
+    const long = exited.replace('database not available', `database not available: ${'x'.repeat(400)}`);
+    expect(onSuccess('pytest 2>&1 | tail -100', long)).toEqual({
+      command: 'pytest 2>&1 | tail -100',
+      outcome: 'unknown',
+    });
+    expect(onSuccess('pytest 2>&1 | tail -100', exited.replace(/^!.*\n/m, ''))).toEqual({
+      command: 'pytest 2>&1 | tail -100',
+      passed: true,
+      from_summary: 'pytest',
     });
   });
 
