@@ -464,7 +464,8 @@ export const sessionState: StateReducer<SessionState> = builtIn<SessionState>(
     else if (type === 'git.commit') next.commits++;
     else if (type === 'hook.rejected') next.rejected++;
     else if (type === 'test.run') {
-      // A run whose outcome is unknown (no `passed`: the bridge's `npm test | tail`) is neither.
+      // A run whose outcome is unknown (no `passed`: the bridge's `npm test; echo done`, or `npm test | tail`
+      // without the runner's summary) is neither.
       const passed = event.data.passed;
       if (passed === true) next.testRuns = { ...state.testRuns, passed: state.testRuns.passed + 1 };
       else if (passed === false) next.testRuns = { ...state.testRuns, failed: state.testRuns.failed + 1 };
