@@ -793,6 +793,12 @@ describe('toEvents mappings', () => {
       'set +o pipefail; npm test | tail -5',
       'set -o pipefail; set +o pipefail; npm test | tail -5',
       'set -euo pipefail; set +euo pipefail; npm test | tail -5',
+      // Another option's name, or a word that is more than the name (bash: invalid option name).
+      'set -o errtrace; npm test | tail -5',
+      'set -o pipefails; npm test | tail -5',
+      // An argument or `-` ends the options: the `-o` after it is a positional parameter.
+      'set build -o pipefail; npm test | tail -5',
+      'set - -o pipefail; npm test | tail -5',
       'echo pipefail; npm test | tail -5',
       'echo "set -o pipefail"; npm test | tail -5',
       'set -- -o pipefail; npm test | tail -5',
@@ -837,6 +843,8 @@ describe('toEvents mappings', () => {
       ['pytest --collect-only -q', 'none', 'none'],
       ['cargo test -- --list', 'none', 'none'],
       ['npx vitest --help; npm test', 'passed', 'failed'],
+      // A test command's words are one command's: `make` then `test -f …` on the next line is none.
+      ['make\ntest -f dist/index.js', 'none', 'none'],
     ];
     expectVerdicts(table);
   });
@@ -993,6 +1001,8 @@ describe('toEvents mappings', () => {
       ['find . -name "*.snap" -exec rm {} \\; && npm test', 'passed', 'unknown'],
       // Operators without blanks around them; `&>` is a redirection, not `&`.
       ['npm test|tail -5', 'unknown', 'unknown'],
+      ['yes|npx vitest run', 'passed', 'failed'],
+      ['npm ci &&\n\tnpm test', 'passed', 'unknown'],
       ['npm test&&npm run build', 'passed', 'unknown'],
       ['npm test &> test.log', 'passed', 'failed'],
       // A comment ends the command: its `||` is not an operator.
@@ -1020,6 +1030,8 @@ describe('toEvents mappings', () => {
       // Not closed, or closed without being opened: unknown.
       ['(npm test', 'unknown', 'unknown'],
       ['npm test)', 'unknown', 'unknown'],
+      // … but a group left open without a test command gives the line none.
+      ['(cd test && ls', 'none', 'none'],
     ];
     expectVerdicts(table);
   });
@@ -1044,6 +1056,8 @@ describe('toEvents mappings', () => {
       ['while ! npm test; do sleep 1; done', 'unknown', 'unknown'],
       ['until pytest -x; do sleep 1; done', 'unknown', 'unknown'],
       ['for d in api web; do (cd $d && npm test); done', 'unknown', 'unknown'],
+      ['for f in a.test.ts b.test.ts; do npx vitest run $f; done', 'unknown', 'unknown'],
+      ['if [ -f Makefile ]; then make check; elif pytest -q; then echo passed; fi', 'unknown', 'unknown'],
       ["bash -c 'if true; then pytest; fi'", 'unknown', 'unknown'],
       // A reserved word only in a command's place, unquoted and without folders.
       ['echo if; npm test', 'passed', 'failed'],
@@ -1060,14 +1074,20 @@ describe('toEvents mappings', () => {
     const table: [string, string, string][] = [
       // `exit 1` after a failure: the line's failure may be that exit's (the tests never ran).
       ['npm run lint || exit 1; npm test', 'passed', 'unknown'],
+      ['npm run lint || exit 42; npm test', 'passed', 'unknown'],
       ['cd app || exit 1\nnpm test', 'passed', 'unknown'],
       ['{ npm run lint || exit 1; }; npm test', 'passed', 'unknown'],
+      ['npm ci || exit 1; (cd app; npm test)', 'passed', 'unknown'],
+      // A brace group's exit ends the line even when the group goes on after it.
+      ['{ npm run lint || exit 1; npm run build; }; npm test', 'passed', 'unknown'],
       // … unless the failure it follows is a test's.
       ['pytest || exit 1; npm test', 'unknown', 'failed'],
       ['npm test || exit 1', 'unknown', 'failed'],
       // `exit`, `exit 0`, `exit $?` may end it with status 0: neither says anything of what follows.
       ['npm run lint || exit; npm test', 'unknown', 'unknown'],
       ['npm run lint || exit 0; npm test', 'unknown', 'unknown'],
+      // (The status is the code mod 256: `exit 256` is `exit 0`.)
+      ['npm run lint || exit 256; npm test', 'unknown', 'unknown'],
       ['{ exit 0; } && npm test', 'unknown', 'unknown'],
       // `exit` in a subshell ends the subshell only; in a pipe it is in one too.
       ['(npm run lint || exit 0); npm test', 'passed', 'failed'],
@@ -1078,6 +1098,7 @@ describe('toEvents mappings', () => {
       // `sh` is dash on Debian and Ubuntu: `set -o pipefail` is an error that ends it (status 2).
       ["sh -c 'set -o pipefail; npm test'", 'passed', 'unknown'],
       ["dash -c 'set -eo pipefail; npm test'", 'passed', 'unknown'],
+      ["sh -c 'set +o pipefail; npm test'", 'passed', 'unknown'],
       ["bash -c 'set -o pipefail; npm test'", 'passed', 'failed'],
       ["sh -c 'set -e; npm test'", 'passed', 'failed'],
     ];
@@ -1101,12 +1122,14 @@ describe('toEvents mappings', () => {
       ["bash -ec '( npm run build; npm test )'", 'passed', 'unknown'],
       // Unless nothing before can fail (`set`), or the list before is a test command too.
       ["bash -c 'set -e; set -o pipefail; npm test'", 'passed', 'failed'],
+      ["bash -ec 'set -x; npm test'", 'passed', 'failed'],
       ["bash -ec 'pytest a || pytest b; npm test'", 'unknown', 'failed'],
       // Off again, not a whole list (a failure on the left of && does not exit), a pipe's status is tail's.
       ['bash -c "set -e; set +e; npm test; echo done"', 'unknown', 'unknown'],
       // Other options are not errexit.
       ['bash -c "set -u; npm test; echo done"', 'unknown', 'unknown'],
       ['bash -c "set -o nounset; npm test; echo done"', 'unknown', 'unknown'],
+      ['bash -c "set -o errexits; npm test; echo done"', 'unknown', 'unknown'],
       ['bash -c "set -e; cd app && npm test; echo done"', 'unknown', 'unknown'],
       ['bash -c "set -e; npm test | tail -5; echo done"', 'unknown', 'unknown'],
       // In a group errexit may be ignored (a group on the left of && or ||): not read.
@@ -1141,6 +1164,9 @@ describe('toEvents mappings', () => {
     ['npm test &', 'unknown', 'unknown'],
     ['npm test & npm test', 'unknown', 'failed'],
     ['sleep 1 & npm test', 'passed', 'failed'],
+    ['npm run dev &\nnpm test', 'passed', 'failed'],
+    // An `exec` in the background replaces the background shell only.
+    ['exec npm run dev & npm test', 'passed', 'failed'],
     ['bash -c "set -e; npm test & echo done"', 'unknown', 'unknown'],
     // A group's redirections are its words, not a command.
     ['(npm test) >test.log', 'passed', 'failed'],
@@ -1184,6 +1210,7 @@ describe('toEvents mappings', () => {
     ['bash --login -c "npm test"', 'passed', 'failed'],
     ['bash --noprofile --norc -eo pipefail -c "npm test | tail -5"', 'passed', 'unknown'],
     ['bash -o pipefail -c "npm test | tail -5"', 'passed', 'unknown'],
+    ['bash -o pipefail -c "npm test"', 'passed', 'failed'],
     ['bash -eo pipefail +o pipefail -c "npm test | tail -5"', 'unknown', 'unknown'],
     ['bash -o errexit -c "npm test; echo done"', 'passed', 'unknown'],
     ['bash -e +e -c "npm test; echo done"', 'unknown', 'unknown'],
