@@ -753,7 +753,8 @@ class LineReader {
  *
  * Read as the shell runs the line: a list's status is its last pipeline's (`;`, a newline and `&` end a
  * list; one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success of
- * `a`, `a || b` only after a failure, and a pipe's status is its last command's — or, after a
+ * `a`, `a || b` only after a failure (assignments alone are a command whose status is 0: `npm test ||
+ * rc=$?` succeeds whatever the tests did), and a pipe's status is its last command's — or, after a
  * `set -o pipefail` (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. `!` negates
  * a pipeline's status: what it says of its tests is unknown. `time` (unquoted) is the reserved word
  * before a pipeline: `!` or a group may follow it (`time { npm test; }`). Under errexit (`set -e`, `set -o errexit`,
@@ -888,7 +889,9 @@ function testVerdict(
         }
         w = wEnd;
         while (w < end && (command[w] === ' ' || command[w] === '\t' || command[w] === '\r')) w++;
-        if (w >= end && prefix !== undefined) r.line.command(false, true, false, r.options); // `time` alone
+        // Prefixes or assignments alone (`time`, `rc=$?`): a command without tests, whose status is 0 (or
+        // that of a substitution in it) whatever the tests before did.
+        if (w >= end) r.line.command(false, true, false, r.options);
       }
       if (execs) r.line.endPending = true;
       if (reopen >= 0) {

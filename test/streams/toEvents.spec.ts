@@ -1176,6 +1176,15 @@ describe('toEvents mappings', () => {
     ['x.y=1 npm test', 'none', 'none'],
     ['x^=1 npm test', 'none', 'none'],
     ['x~=1 npm test', 'none', 'none'],
+    // Assignments alone are a command, whose status is 0: after `||` or in a pipe the line succeeds
+    // whatever the tests did.
+    ['npm test || rc=$?', 'unknown', 'failed'],
+    ['pytest -x || failed=1', 'unknown', 'failed'],
+    ['npm test | RESULT=ignored', 'unknown', 'unknown'],
+    ['npm test && status=ok', 'passed', 'unknown'],
+    // … and with a command, the words before it: under pipefail the pipe has that one command.
+    ['set -o pipefail; CI=1 npm test', 'passed', 'failed'],
+    ['set -o pipefail; time npm test', 'passed', 'failed'],
     // A prefix's option with its argument in the same word.
     ['env -uHOME npm test', 'passed', 'failed'],
     // A bash -c script without its quotes and escapes.
