@@ -230,6 +230,12 @@ const COMMIT_OPTIONS_WITH_ARGUMENT = new Set([
 // The short options that take an argument: in a group (`-am`), the rest of the group or the next word.
 const SHORT_WITH_ARGUMENT = 'mFCct';
 
+/**
+ * Whether a quote or a `$(…)` that `skipDoubleQuoted` or `skipSubstitution` skipped was left open: the
+ * command ended inside it (a syntax error of the shell). Set, not cleared: `readWord` clears it.
+ */
+let leftOpen = false;
+
 /** Skips the double-quoted text at `at` (its `"`); returns the index after its closing quote. */
 function skipDoubleQuoted(command: string, at: number, substitutions: boolean): number {
   const n = command.length;
@@ -241,6 +247,7 @@ function skipDoubleQuoted(command: string, at: number, substitutions: boolean): 
     else if (substitutions && c === '$' && command[i + 1] === '(') i = skipSubstitution(command, i);
     else i++;
   }
+  leftOpen = true;
   return n;
 }
 
@@ -253,7 +260,10 @@ function skipSubstitution(command: string, at: number): number {
   let i = at + 2;
   const heredoc = readHeredoc(command, at);
   if (heredoc !== undefined) {
-    if (heredoc.end < 0) return n;
+    if (heredoc.end < 0) {
+      leftOpen = true;
+      return n;
+    }
     i = heredoc.end;
   }
   let depth = 1;
@@ -272,21 +282,26 @@ function skipSubstitution(command: string, at: number): number {
     } else if (c === '\\') i++;
     i++;
   }
+  leftOpen = true;
   return n;
 }
 
 /** Whether the last word `readWord` read is plain (no quotes, substitutions or backslashes). */
 let wordPlain = true;
+/** Whether the last word `readWord` read left a quote or a `$(…)` open (see `leftOpen`). */
+let wordOpen = false;
 
 /**
  * Reads the word that starts at `at` (not a blank nor a separator), as the shell splits it (quotes,
  * `$(…)`, `<(…)`, backslashes): returns its end, the first blank, `;`, `&` (not in a redirection such as
- * `2>&1` or `&>file`), `|`, `)` or newline outside them. Sets `wordPlain`. Linear in the length read.
+ * `2>&1` or `&>file`), `|`, `)` or newline outside them. Sets `wordPlain` and `wordOpen`. Linear in the
+ * length read.
  */
 function readWord(command: string, at: number): number {
   const n = command.length;
   let plain = true;
   let i = at;
+  leftOpen = false;
   while (i < n) {
     const c = command[i];
     if (c === ' ' || c === '\t' || c === '\n' || c === ';' || c === '|' || c === ')') break;
@@ -294,6 +309,7 @@ function readWord(command: string, at: number): number {
     if (c === "'") {
       plain = false;
       const close = command.indexOf("'", i + 1);
+      if (close < 0) leftOpen = true;
       i = close < 0 ? n : close + 1;
     } else if (c === '"') {
       plain = false;
@@ -307,6 +323,7 @@ function readWord(command: string, at: number): number {
     } else i++;
   }
   wordPlain = plain;
+  wordOpen = leftOpen;
   return Math.min(i, n);
 }
 
@@ -314,7 +331,8 @@ function readWord(command: string, at: number): number {
  * Reads the words of the command that goes on at `from` (see `readWord`) up to its end: the first `;`,
  * `&` (so `&&`), `|` (so `||` and a pipe), `(` or `)` (a subshell's) or newline outside them, or a
  * comment. Calls `onWord` with each word's start and end and whether it is plain (it can be an option).
- * Returns that end (the separator's index, or the length). Linear in the length read.
+ * Returns that end (the separator's index, or the length). Sets `wordOpen` as its last word left it (false
+ * without a word). Linear in the length read.
  */
 function readCommand(
   command: string,
@@ -323,6 +341,7 @@ function readCommand(
 ): number {
   const n = command.length;
   let i = from;
+  wordOpen = false;
   while (i < n) {
     const c = command[i];
     if (c === ' ' || c === '\t') {
@@ -674,7 +693,7 @@ class LineReader {
   any = false; // a test command in the list being read (the line's, or a group's)
   options: number;
   groups: GroupFrame[] | undefined;
-  broken = false; // a group was left open, or closed without being opened
+  broken = false; // a group or a quote was left open, or a group closed without being opened
   ended = false; // the list ended (`;`, newline): the next command starts a new one
   operatorLast = false; // `&&`, `||` or `|` read, no command since: a newline goes on with it
   heredocs: string[] | undefined; // the delimiters of the here-documents whose text starts at the next \n
@@ -768,7 +787,8 @@ class LineReader {
  * line is an `sh` or `dash` script, where `set -o pipefail` may be an error that ends it (dash has no
  * pipefail). A compound command's tests are found (a command follows `if`, `then`, `else`, `while`,
  * `do`, …), but the line's outcome is then unknown. A group, `( … )` or `{ …; }`, counts as one command whose
- * status is its list's (a subshell's `set` options end with it). So `npm test && npm run build` shows a pass
+ * status is its list's (a subshell's `set` options end with it); a group, a quote or a `$(…)` left open (a
+ * syntax error: the shell runs nothing of the line) makes the outcome unknown. So `npm test && npm run build` shows a pass
  * but not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
  * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
  * neither (tail's status). Linear in the command's length (a `bash -c` script is read once more, a
@@ -787,6 +807,9 @@ function testVerdict(
   let at = 0;
   for (;;) {
     const end = readCommand(command, at);
+    // A quote or a `$(…)` left open (its last word's, which runs to the end): the shell rejects the line
+    // and runs nothing of it (`npx vitest -t 'doesn't drop events'` fails with status 2).
+    if (wordOpen) r.broken = true;
     let word = at;
     while (word < end && (command[word] === ' ' || command[word] === '\t' || command[word] === '\r')) word++;
     if (word < end && !r.redirections && isWord(command, word, '}')) {

@@ -1036,6 +1036,22 @@ describe('toEvents mappings', () => {
     expectVerdicts(table);
   });
 
+  it('claims nothing of a line with a quote or a $( left open: the shell rejects it and runs none of it', () => {
+    const table: [string, string, string][] = [
+      // An apostrophe in a single-quoted test name: bash fails with status 2 before running a command.
+      ["npx vitest run -t 'doesn't drop events'", 'unknown', 'unknown'],
+      ['npm test -- --grep "flaky', 'unknown', 'unknown'],
+      ['pytest -k "$(cat failing.txt"', 'unknown', 'unknown'],
+      ['npm test -- $(cat <<EOF\nflaky\n', 'unknown', 'unknown'],
+      // In a bash -c script: its shell rejects the script (status 2).
+      ["bash -c \"npx vitest -t 'it's ok'\"", 'unknown', 'unknown'],
+      // A quote that goes on over lines is closed; an apostrophe in a here-document's text is no quote.
+      ["npm test -- -t 'drops\nevents'", 'passed', 'failed'],
+      ["git commit -m \"$(cat <<'EOF'\nfix: don't drop events\nEOF\n)\" && npm test", 'passed', 'unknown'],
+    ];
+    expectVerdicts(table);
+  });
+
   it('claims nothing of a negated test command (! npm test): bash negates its status', () => {
     const table: [string, string, string][] = [
       ['! npm test', 'unknown', 'unknown'],
