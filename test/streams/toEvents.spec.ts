@@ -902,6 +902,19 @@ describe('toEvents mappings', () => {
       'AZaz_09=1 npm test',
     ];
     for (const command of commands) expect(verdicts(command), command).toEqual(run);
+    // Its words may be apart by more than one blank.
+    for (const command of [
+      'npm  run  test',
+      'go  test',
+      'cargo  nextest  run',
+      'node  --test',
+      'python3  -m  unittest',
+      'mvn  test',
+      'gradle  test',
+      'dotnet  test',
+    ]) {
+      expect(verdicts(command), command).toEqual(run);
+    }
     // Not an assignment (a digit first): a command of its own, and npm its argument.
     expect(verdicts('1X=2 npm test')).toEqual(none);
     // Node's runner only as its first option (`--test-reporter` alone runs a script); listing is none.
@@ -1222,6 +1235,11 @@ describe('toEvents mappings', () => {
     ['echo "<<EOF"\nnpm test', 'passed', 'failed'],
     ["echo '<<EOF'\nnpm test", 'passed', 'failed'],
     ['echo \\<<EOF\nnpm test', 'passed', 'failed'],
+    // A `<<` in a `$(…)` is the substitution's; a delimiter line is the delimiter alone (tabs first only
+    // after `<<-`).
+    ['notes=$(cat <<EOF\nrun npm test\nEOF\n)\npytest', 'passed', 'failed'],
+    ['cat > run.sh <<END\nENDPOINT=http://localhost:3000\nnpm test\nEND\nchmod +x run.sh', 'none', 'none'],
+    ['cat <<EOF\n\tEOF\nnpm test\nEOF\npytest', 'passed', 'failed'],
   ])('reads `%j`: a success %s, a failure %s', (command, success, failure) => {
     expect(verdicts(command)).toEqual([success, failure]);
   });
@@ -1255,6 +1273,9 @@ describe('toEvents mappings', () => {
     ['bash ./pytest.sh', 'none', 'none'],
     // A shell that runs no -c script is a command whose status says nothing of tests.
     ['bash scripts/setup.sh && npm test', 'passed', 'unknown'],
+    // A script without a test command succeeds as any command does; one with git is read for tests too.
+    ['bash -c "npm ci" && npm test', 'passed', 'unknown'],
+    ['bash -c "git pull && npm test"', 'passed', 'unknown'],
     ['npm test && bash scripts/deploy.sh', 'passed', 'unknown'],
     // After the script, a word is $0: its -e is not errexit.
     ['bash -c "npm test; echo done" -e', 'unknown', 'unknown'],
