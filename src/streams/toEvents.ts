@@ -1018,7 +1018,12 @@ function heredocsOf(command: string, from: number, end: number, delimiters: stri
         while (at < end && (command[at] === ' ' || command[at] === '\t')) at++;
         wEnd = at < end ? readWord(command, at) : at;
       }
-      if (at < wEnd) delimiters.push((tabs ? '\t' : '') + unquote(command, at, wEnd));
+      if (at < wEnd) {
+        // A CRLF line's delimiter ends in `\r`, as its lines do, which `afterHeredocs` compares without it.
+        let delimiter = unquote(command, at, wEnd);
+        if (delimiter.endsWith('\r')) delimiter = delimiter.slice(0, -1);
+        delimiters.push((tabs ? '\t' : '') + delimiter);
+      }
     }
     w = wEnd;
   }

@@ -833,6 +833,10 @@ describe('toEvents mappings', () => {
       ['git commit -m "x && npm test"', 'none', 'none'],
       // After a here-document: the command after its delimiter runs.
       ['cat <<EOF > notes.txt\nnpm test\nEOF\npytest', 'passed', 'failed'],
+      // With CRLF line ends too (its delimiter word `EOF\r`, its lines `EOF\r`), quoted or not.
+      ['cat > notes.txt <<EOF\r\nnpm test\r\nEOF\r\npytest', 'passed', 'failed'],
+      ["cat > notes.txt <<'EOF'\r\nnpm test\r\nEOF\r\npytest", 'passed', 'failed'],
+      ['cat > notes.txt <<-EOF\r\n\tnpm test\r\n\tEOF\r\npytest', 'passed', 'failed'],
       // `bash -c` / `sh -c`: the script is read as a line of its own, its status the command's.
       ['bash -c "npm test"', 'passed', 'failed'],
       ["sh -c 'cd app && npm test'", 'passed', 'unknown'],
