@@ -245,7 +245,8 @@ describe('test.run from the test runner summary in the output', () => {
   });
 
   it('does not take a line that merely looks like a summary', () => {
-    const command = 'pytest -q 2>&1 | tail -5';
+    // tail kept all of each output: a pass would be read too.
+    const command = 'pytest -q 2>&1 | tail -40';
     for (const stdout of [
       'Tests  are flaky today\n',
       'Tests: 3 failed\n',
@@ -258,12 +259,149 @@ describe('test.run from the test runner summary in the output', () => {
       '# pass 0\n# fail 0\n',
       '# pass 2\n\n# fail 0\n',
       '# fail 1 of them\n',
+      // Each runner's words where its summary has them: at the start of the line (but vitest's blanks),
+      // with vitest's two blanks after the title, up to the line's end.
+      'Unit Tests  1 failed (1)\n',
+      'e2e Test Files  1 failed (1)\n',
+      'Found Type Errors  2 failed\n',
+      'Unhandled Errors  1 error\n',
+      'Tests 2 failed, retrying\n',
+      'Test Files 1 failed\n',
+      'Type Errors 1 failed\n',
+      '     Errors  1 error in the config, ignored\n',
+      'Tests  retried 2 failed ones\n',
+      'previous Test Suites: 1 failed, 2 total\n',
+      'previous Tests: 1 failed, 2 total\n',
+      'Test Suites: 1 failed, 2 total, retrying\n',
+      'Tests: 1 failed, 2 total (flaky)\n',
+      '2 failed in 3.1s; retrying\n',
+      '5 checked, 1 failed in 0.8s\n',
+      'expected # fail 1\n',
+      'ok 1 - # pass 2\n# fail 0\n',
+      '# pass 2 of 3\n# fail 0\n',
+      'log: test result: FAILED. 1 passed; 1 failed;\n',
+      'fixed: 2 failing\n',
       // A summary line is short: a long line that reads like one is none.
       `Tests:       1 failed, ${'1 skipped, '.repeat(40)}2 total\n`,
       `2 passed${', 1 warning'.repeat(40)} in 0.52s\n`,
     ]) {
       expect(onSuccess(command, stdout), stdout).toEqual({ command, outcome: 'unknown' });
     }
+  });
+
+  it("reads each runner's summary lines as it prints them, whatever the counts (two digits, a long run)", () => {
+    const command = 'npm test 2>&1 | tail -40';
+    const failed = (runner: string) => ({ command, passed: false, from_summary: runner });
+    const passed = (runner: string) => ({ command, passed: true, from_summary: runner });
+    const unknown = { command, outcome: 'unknown' };
+    const table: [string, Record<string, unknown>][] = [
+      // Failures.
+      [' Test Files  12 failed | 3 passed (15)\n      Tests  20 failed | 31 passed (51)\n', failed('vitest')],
+      // vitest --typecheck: its title fills the column, no blank before it; its tests passed.
+      [' Test Files  1 passed (1)\n      Tests  2 passed (2)\nType Errors  1 failed\n', failed('vitest')],
+      ['     Errors  12 errors\n', failed('vitest')],
+      ['==== 2 errors in 0.12s ====\n', failed('pytest')],
+      ['12 failed in 0.52s\n', failed('pytest')],
+      ['1 failed, 12 passed in 75.51s (0:01:15)\n', failed('pytest')],
+      ['1 failed, 1 warning in 0.50s\n', failed('pytest')],
+      [
+        'Test Suites: 1 failed, 11 passed, 12 of 14 total\nTests:       1 failed, 40 passed, 41 of 50 total\n',
+        failed('jest'),
+      ],
+      [
+        'test result: FAILED. 10 passed; 12 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n',
+        failed('cargo'),
+      ],
+      ['  12 failing\n', failed('mocha')],
+      ['# pass 1\n# fail 12\n', failed('node')],
+      // A test cancelled (its timeout, its parent's failure) did not pass.
+      ['# pass 1\n# fail 0\n# cancelled 1\n', failed('node')],
+      // Passes.
+      [' Test Files  12 passed (12)\n      Tests  140 passed (140)\n', passed('vitest')],
+      ['Test Suites: 12 passed, 12 total\nTests:       140 passed, 140 total\n', passed('jest')],
+      ['===== 140 passed in 75.51s (0:01:15) =====\n', passed('pytest')],
+      ['# pass 12\n# fail 0\n', passed('node')],
+      [`${output('vitest-pass')}✨  Done in 12.05s.\n`, passed('vitest')],
+      // No pass: no test passed (all skipped), or the files line above is not there.
+      ['2 skipped in 0.01s\n', unknown],
+      [' Test Files  1 passed (1)\n      Tests  2 skipped (2)\n', unknown],
+      ['Test Suites: 1 passed, 1 total\nTests:       2 skipped, 2 total\n', unknown],
+      ['      Tests  2 passed (2)\n', unknown],
+      // mocha's pass is never read, though its output has a summary word (a test's name).
+      [output('mocha-pass').replace('✔ a', '✔ reports an error'), unknown],
+      // Another tool's line after the summary is none of the runner's own closing lines.
+      [`${output('pytest-q-pass')}app.py:1:1: F401 'os' imported but unused\n`, unknown],
+      [`${output('vitest-pass')}Build Duration  3s\n`, unknown],
+      [`${output('vitest-pass')}Duration 3s\n`, unknown],
+      [`${output('jest-pass')}Build Time: 3s\n`, unknown],
+      [`${output('node-test-tap-pass')}lint: # todo comments found\n`, unknown],
+      [`${output('vitest-pass')}Build Done in 2.0s.\n`, unknown],
+      [`${output('vitest-pass')}Done in 1.15s. Running e2e\n`, unknown],
+    ];
+    for (const [stdout, expected] of table) {
+      expect(onSuccess(command, stdout), stdout).toEqual(expected);
+    }
+    // A summary line of up to 300 characters is read (pytest's, long with its warnings), a longer one not.
+    const long = (banner: number) =>
+      `${'='.repeat(3)} 2 passed${', 1 warning'.repeat(25)} in 0.52s ${'='.repeat(banner)}\n`;
+    expect(long(3).trimEnd()).toHaveLength(300);
+    expect(onSuccess(command, long(3))).toEqual(passed('pytest'));
+    expect(onSuccess(command, long(4))).toEqual(unknown);
+  });
+
+  it('reads a pass only when tail kept fewer lines than it may, counting a last line without a newline', () => {
+    const pass = output('vitest-pass').trimEnd();
+    const lines = pass.split('\n').length;
+    // Claude Code drops the newline that ends an output. tail -20 kept 16 lines: 4 blank ones may be gone.
+    const command = 'npx vitest run 2>&1 | tail -20';
+    expect(onSuccess(command, `${'.\n'.repeat(16 - lines)}${pass}`)).toEqual({ command, outcome: 'unknown' });
+    expect(onSuccess(command, `${'.\n'.repeat(15 - lines)}${pass}`)).toEqual({
+      command,
+      passed: true,
+      from_summary: 'vitest',
+    });
+    // The longest output read for a pass: 999 lines, with its newline.
+    const big = 'npx vitest run 2>&1 | tail -5000';
+    expect(onSuccess(big, `${'.\n'.repeat(999 - lines)}${pass}\n`)).toEqual({
+      command: big,
+      passed: true,
+      from_summary: 'vitest',
+    });
+    // A count of bytes may cut a line off above, however few lines it kept.
+    for (const bytes of ['pytest -q 2>&1 | tail -c 2000', 'pytest -q 2>&1 | tail --bytes=2000']) {
+      expect(onSuccess(bytes, output('pytest-q-pass')), bytes).toEqual({
+        command: bytes,
+        outcome: 'unknown',
+      });
+    }
+  });
+
+  it('reads the streams Claude Code reported: a response without stderr, or one that is only text', () => {
+    const command = 'npx vitest run 2>&1 | tail -20';
+    const pass = output('vitest-pass');
+    expect(testRun('PostToolUse', { tool_input: { command }, tool_response: { stdout: pass } })).toEqual({
+      command,
+      passed: true,
+      from_summary: 'vitest',
+    });
+    // An older Claude Code's response, its output as a string: not read.
+    expect(testRun('PostToolUse', { tool_input: { command }, tool_response: pass })).toEqual({
+      command,
+      outcome: 'unknown',
+    });
+    // stderr with a summary word but no summary takes nothing from stdout's pass.
+    expect(onSuccess(command, pass, 'Warning: failed to load .env, using defaults\n')).toEqual({
+      command,
+      passed: true,
+      from_summary: 'vitest',
+    });
+    // stderr is all a line's test command printed only when the line is that command piped to tail: here
+    // it is the second jest's, while tail may have cut the first one's failure off.
+    const two = 'npx jest src/a 2>&1 | tail -3; npx jest src/b';
+    expect(onSuccess(two, tail(output('jest-fail'), 3), output('jest-pass'))).toEqual({
+      command: two,
+      outcome: 'unknown',
+    });
   });
 
   it("lets correlate see red-then-green tests that Claude Code ran through tail (a bug fix's evidence)", async () => {

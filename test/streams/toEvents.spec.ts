@@ -626,6 +626,8 @@ describe('toEvents mappings', () => {
       ['cd app test && npm test', 'bash: line 1: cd: too many arguments'],
       ['cd app && npm test', 'zsh:cd:1: no such file or directory: app'],
       ['cd app && npm test', "sh: 1: cd: can't cd to app"],
+      // zsh's words when it names no shell first: `cd:` starts the line.
+      ['cd app && npm test', 'cd: no such file or directory: app'],
       ['pushd app && npm test', 'bash: line 1: pushd: app: No such file or directory'],
       ['pushd app && npm test', 'zsh:pushd:1: no such file or directory: app'],
       ['cd app && cd server && npm test', 'bash: line 1: cd: server: No such file or directory'],
