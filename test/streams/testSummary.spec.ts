@@ -172,6 +172,10 @@ describe('test.run from the test runner summary in the output', () => {
       "npx vitest run -t 'adds two' 2>&1 | tail --lines=30",
       'npx vitest run 2>&1 | tail --lines 30',
       'npm run test 2>&1 | tail -q -n 15',
+      'NODE_ENV=test  npx vitest run 2>&1 | tail -20',
+      'npx vitest run -t "adds two" 2>&1 | tail -20',
+      'npx vitest run 2>&1|tail -20',
+      'npx vitest run 2>&1 | tail  -n 30',
       // The 10 lines of the output: fewer than tail keeps by default (10), less 4, they are not.
     ]) {
       expect(onSuccess(command, pass), command).toEqual(passed(command));
@@ -538,6 +542,15 @@ describe('test.run from the test runner summary in the output', () => {
       outcome: 'unknown',
     });
     expect(onSuccess(command, `${'.\n'.repeat(1_200)}${pass}`)).toEqual({ command, outcome: 'unknown' });
+    // Claude Code's output ends without a newline: a failure on the 1,000th line from the end is read, one on
+    // the 1,001st is not.
+    const failed = ' Test Files  1 failed (1)\n';
+    expect(onSuccess(command, `${failed}${'.\n'.repeat(998)}.`)).toEqual({
+      command,
+      passed: false,
+      from_summary: 'vitest',
+    });
+    expect(onSuccess(command, `${failed}${'.\n'.repeat(999)}.`)).toEqual({ command, outcome: 'unknown' });
     expect(onSuccess(command, `${'.\n'.repeat(900)}${pass}`)).toEqual({
       command,
       passed: true,
