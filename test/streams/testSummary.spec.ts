@@ -176,6 +176,7 @@ describe('test.run from the test runner summary in the output', () => {
       'npx vitest run -t "adds two" 2>&1 | tail -20',
       'npx vitest run 2>&1|tail -20',
       'npx vitest run 2>&1 | tail  -n 30',
+      'npx vitest run 2>&1 | tail -n 30 ',
       // The 10 lines of the output: fewer than tail keeps by default (10), less 4, they are not.
     ]) {
       expect(onSuccess(command, pass), command).toEqual(passed(command));
@@ -309,7 +310,8 @@ describe('test.run from the test runner summary in the output', () => {
       ['1 failed, 12 passed in 75.51s (0:01:15)\n', failed('pytest')],
       ['1 failed, 1 warning in 0.50s\n', failed('pytest')],
       [
-        'Test Suites: 1 failed, 11 passed, 12 of 14 total\nTests:       1 failed, 40 passed, 41 of 50 total\n',
+        // --bail: the run stopped after the failed suite; only that line shows the failure.
+        'Test Suites: 1 failed, 11 passed, 12 of 14 total\nTests:       40 passed, 40 total\n',
         failed('jest'),
       ],
       [
@@ -328,6 +330,7 @@ describe('test.run from the test runner summary in the output', () => {
       [`${output('vitest-pass')}✨  Done in 12.05s.\n`, passed('vitest')],
       // No pass: no test passed (all skipped), or the files line above is not there.
       ['2 skipped in 0.01s\n', unknown],
+      ['test_app.py::test_error_pages SKIPPED (needs a database)\n\n==== 1 skipped in 0.01s ====\n', unknown],
       [' Test Files  1 passed (1)\n      Tests  2 skipped (2)\n', unknown],
       ['Test Suites: 1 passed, 1 total\nTests:       2 skipped, 2 total\n', unknown],
       ['      Tests  2 passed (2)\n', unknown],
