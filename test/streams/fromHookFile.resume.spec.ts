@@ -149,6 +149,25 @@ describe('fromHookFile resumeFrom', () => {
     expect(seen).toEqual(['b', 'c', 'n']);
   });
 
+  it('following from the mark of the last line, a file rewritten in place since is read from its start', async () => {
+    await writeFile(path, line('a') + line('b'));
+    const mark = (await marks()).get('b')!;
+    for (const resumeFrom of [mark, mark.end]) {
+      await writeFile(path, line('a') + line('b'));
+      const seen: string[] = [];
+      const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10, resumeFrom }).subscribe(
+        (o) => seen.push(o.hook),
+      );
+      // Nothing to read after the mark: only the first bytes kept when resuming tell the rewrite.
+      await polls(5);
+      await writeFile(path, line('x') + line('y') + line('z'));
+      await until(() => seen.length >= 3);
+      await polls(5);
+      subscription.unsubscribe();
+      expect(seen).toEqual(['x', 'y', 'z']);
+    }
+  });
+
   it('following a missing file, resumes once it appears', async () => {
     await writeFile(path, line('a') + line('b'));
     const mark = (await marks()).get('a')!;
