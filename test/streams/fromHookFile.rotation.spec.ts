@@ -110,6 +110,31 @@ describe('fromHookFile, following a file that does not change', () => {
     expect(seen).toEqual(['a']);
   });
 
+  it('is not woken by changes to the other files of its directory', async () => {
+    const path = join(dir, 'quiet.jsonl');
+    await writeFile(path, line('a'));
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) =>
+      seen.push(o.hook),
+    );
+    await until(() => seen.length === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const before = hooks.stats;
+    // Another log of the same directory, written again and again (each write notifies the directory).
+    for (let i = 0; i < 10; i++) {
+      await appendFile(join(dir, 'other.jsonl'), line(`o${i}`));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // Its own file still wakes it.
+    await appendFile(path, line('b'));
+    await until(() => seen.length === 2);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'b']);
+    // Only for `b`: once after reading it, and once more if both its file's watcher and its
+    // directory's told it.
+    expect(hooks.stats - before).toBeLessThanOrEqual(2);
+  });
+
   it('reads a line whose notification came while it was not waiting (between its read and its stat)', async () => {
     const path = join(dir, 'quiet.jsonl');
     await writeFile(path, line('a'));

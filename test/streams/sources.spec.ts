@@ -17,6 +17,7 @@ import {
   fromJsonLines,
   type HookFileOptions,
   type HookOutput,
+  type MarkedHookOutput,
 } from '../../src/index.js';
 import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
 
@@ -505,20 +506,72 @@ describe('fromHookFile', () => {
     expect(seen).toEqual(['a']);
   });
 
+  it('finds a missing file in a missing directory by polling alone (no directory to watch)', async () => {
+    const sub = join(dir, 'later');
+    const path = join(sub, 'hooks.jsonl');
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe((o) =>
+      seen.push(o.hook),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    await mkdir(sub);
+    await writeFile(path, line('a'));
+    await until(() => seen.length === 1);
+    await appendFile(path, line('b'));
+    await until(() => seen.length === 2);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'b']);
+  });
+
+  /** How many of this process's file descriptors are open on `path`. */
+  const descriptorsOf = (path: string) => {
+    let n = 0;
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
+      } catch {
+        // closed meanwhile
+      }
+    }
+    return n;
+  };
+  /** How many `fs.watch` watchers this process has open. */
+  const watchers = () => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+
+  it('closes the file once it has read it to its end and completed', async () => {
+    const path = join(dir, 'done.jsonl');
+    await writeFile(path, line('a') + line('b'));
+    expect((await collect(fromHookFile(path))).map((o) => o.hook)).toEqual(['a', 'b']);
+    expect(descriptorsOf(path)).toBe(0);
+    expect((await collect(fromHookFileMarked(path))).map((m) => m.output.hook)).toEqual(['a', 'b']);
+    // Closed before it completes (not later, by the garbage collector).
+    expect(descriptorsOf(path)).toBe(0);
+  });
+
+  it('closes every watcher it opened when unsubscribed, also after a rotation and a truncation', async () => {
+    const path = join(dir, 'live.jsonl');
+    const long = (hook: string) => line(hook.padEnd(300, '.'));
+    const before = watchers();
+    await writeFile(path, long('a'));
+    const { seen, subscription } = follow(path, (hook) => hook.replace(/\.+$/, ''));
+    await until(() => seen.length === 1);
+    // Rotated: the new file is watched in place of the old one.
+    await writeFile(`${path}.new`, long('b') + long('c'));
+    await rename(`${path}.new`, path);
+    await until(() => seen.length === 3);
+    // Truncated, its first 256 bytes kept (so told by its size): the same file, opened again.
+    await truncate(path, Buffer.byteLength(long('b')));
+    await until(() => seen.length === 4);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'b', 'c', 'b']);
+    await until(() => watchers() === before);
+    expect(watchers()).toBe(before);
+  });
+
   it('closes the file when unsubscribed while it is being opened', async () => {
     const path = join(dir, 'open.jsonl');
     await writeFile(path, line('a'));
-    const open = () => {
-      let n = 0;
-      for (const fd of readdirSync('/proc/self/fd')) {
-        try {
-          if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
-        } catch {
-          // closed meanwhile
-        }
-      }
-      return n;
-    };
+    const open = () => descriptorsOf(path);
     // A file handle left open is closed in the end by the garbage collector, with this warning: closed
     // by it, the files would be closed, but not by the source.
     const collected: string[] = [];
@@ -574,6 +627,36 @@ describe('fromHookFileMarked', () => {
     expect(await hooks({ ...a!.mark, ino: a!.mark.ino + 1 })).toEqual(['a', 'b']);
     expect(await hooks({ ...a!.mark, head: a!.mark.head.replace(/^7b/, '20') })).toEqual(['a', 'b']);
     expect(await hooks({ ...a!.mark, end: 10_000, head: a!.mark.head.padEnd(512, '0') })).toEqual(['a', 'b']);
+  });
+
+  it("marks the lines of a file that replaced another with the new file's first bytes and inode", async () => {
+    const path = join(dir, 'marked.jsonl');
+    // Lines longer than the 256 bytes of a head: each mark's head is a file's first 256 bytes.
+    const long = (hook: string) => line(hook.padEnd(300, '.'));
+    await writeFile(path, long('a'));
+    const seen: MarkedHookOutput[] = [];
+    const subscription = fromHookFileMarked(path, { follow: true, pollIntervalMs: 10 }).subscribe((m) =>
+      seen.push(m),
+    );
+    await until(() => seen.length === 1);
+    await writeFile(`${path}.new`, long('b') + long('c'));
+    await rename(`${path}.new`, path);
+    await until(() => seen.length === 3);
+    // Rewritten in place too (same inode, other first bytes).
+    await writeFile(path, long('d') + long('e') + long('f'));
+    await until(() => seen.length === 6);
+    subscription.unsubscribe();
+    const bytes = Buffer.from(long('d') + long('e') + long('f'));
+    const { ino } = await stat(path);
+    const rotated = Buffer.from(long('b') + long('c'));
+    expect(seen.map(({ output, mark }) => [output.hook[0], mark.head, mark.ino === ino])).toEqual([
+      ['a', Buffer.from(long('a')).subarray(0, 256).toString('hex'), false],
+      ['b', rotated.subarray(0, 256).toString('hex'), true],
+      ['c', rotated.subarray(0, 256).toString('hex'), true],
+      ['d', bytes.subarray(0, 256).toString('hex'), true],
+      ['e', bytes.subarray(0, 256).toString('hex'), true],
+      ['f', bytes.subarray(0, 256).toString('hex'), true],
+    ]);
   });
 
   it('marks the lines of a file that starts with a blank line', async () => {
