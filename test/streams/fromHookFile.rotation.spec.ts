@@ -162,4 +162,34 @@ describe('fromHookFile, following a file that does not change', () => {
     subscription.unsubscribe();
     expect(seen).toEqual(['a', 'b']);
   });
+
+  it('does so after it has waited before: a notification ends only the wait it came in', async () => {
+    const path = join(dir, 'quiet.jsonl');
+    await writeFile(path, line('a'));
+    const seen: string[] = [];
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) => {
+      seen.push(o.hook);
+      if (o.hook === 'b') {
+        // As above, but after a wait that a notification ended (the one of `b`).
+        hooks.beforeStat = async () => {
+          const notified = new Promise<void>((resolve) => {
+            const watcher = watch(path, () => {
+              watcher.close();
+              resolve();
+            });
+          });
+          await appendFile(path, line('c'));
+          await notified;
+          await new Promise((r) => setImmediate(r));
+        };
+      }
+    });
+    await until(() => seen.length === 1);
+    // Waiting at the end of the file (for a notification: polling never comes within the test).
+    await new Promise((r) => setTimeout(r, 50));
+    await appendFile(path, line('b'));
+    await until(() => seen.length === 3);
+    subscription.unsubscribe();
+    expect(seen).toEqual(['a', 'b', 'c']);
+  });
 });
