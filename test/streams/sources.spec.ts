@@ -659,6 +659,19 @@ describe('fromHookFileMarked', () => {
     ]);
   });
 
+  it('reads a byte order mark inside the file as fromHookFile does (only the first one is dropped)', async () => {
+    const path = join(dir, 'marked.jsonl');
+    await writeFile(path, `\ufeff${line('a')}\ufeff${line('b')}${line('c')}`);
+    const plain = await collect(fromHookFile(path));
+    // The second mark is part of its line, which is no JSON then.
+    expect(plain.map((o) => [o.hook, o.error === undefined])).toEqual([
+      ['a', true],
+      ['unknown', false],
+      ['c', true],
+    ]);
+    expect((await collect(fromHookFileMarked(path))).map((m) => m.output)).toEqual(plain);
+  });
+
   it('marks the lines of a file that starts with a blank line', async () => {
     const path = join(dir, 'marked.jsonl');
     await writeFile(path, `\n${line('a')}\n${line('b')}`);
