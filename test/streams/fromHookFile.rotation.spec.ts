@@ -46,6 +46,24 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * A `beforeStat` hook that appends `text` to `path` and returns once the append's `fs.watch` notification
+ * (delivered to every watcher of the file at once) has been handled.
+ */
+function appendNotified(path: string, text: string): () => Promise<void> {
+  return async () => {
+    const notified = new Promise<void>((resolve) => {
+      const watcher = watch(path, () => {
+        watcher.close();
+        resolve();
+      });
+    });
+    await appendFile(path, text);
+    await notified;
+    await new Promise((r) => setImmediate(r));
+  };
+}
+
 describe('fromHookFile, following a file that is rotated', () => {
   it('reads a line appended to the old file between the read that found its end and the rotation', async () => {
     const path = join(dir, 'live.jsonl');
@@ -144,17 +162,7 @@ describe('fromHookFile, following a file that does not change', () => {
       if (o.hook === 'a') {
         // After the read that found the end, before the source's stat: an append, and its fs.watch
         // notification (delivered to every watcher of the file at once) handled before the stat returns.
-        hooks.beforeStat = async () => {
-          const notified = new Promise<void>((resolve) => {
-            const watcher = watch(path, () => {
-              watcher.close();
-              resolve();
-            });
-          });
-          await appendFile(path, line('b'));
-          await notified;
-          await new Promise((r) => setImmediate(r));
-        };
+        hooks.beforeStat = appendNotified(path, line('b'));
       }
     });
     // Polling never comes within the test: only that notification, kept until the source waits, tells it.
@@ -171,17 +179,7 @@ describe('fromHookFile, following a file that does not change', () => {
       seen.push(o.hook);
       if (o.hook === 'b') {
         // As above, but after a wait that a notification ended (the one of `b`).
-        hooks.beforeStat = async () => {
-          const notified = new Promise<void>((resolve) => {
-            const watcher = watch(path, () => {
-              watcher.close();
-              resolve();
-            });
-          });
-          await appendFile(path, line('c'));
-          await notified;
-          await new Promise((r) => setImmediate(r));
-        };
+        hooks.beforeStat = appendNotified(path, line('c'));
       }
     });
     await until(() => seen.length === 1);
