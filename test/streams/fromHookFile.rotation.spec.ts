@@ -46,6 +46,18 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Follows a new file of one line `a`, never polled within a test; `each` is told each line's hook. */
+async function followQuiet(each?: (hook: string, path: string) => void) {
+  const path = join(dir, 'quiet.jsonl');
+  await writeFile(path, line('a'));
+  const seen: string[] = [];
+  const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) => {
+    seen.push(o.hook);
+    each?.(o.hook, path);
+  });
+  return { path, seen, subscription };
+}
+
 /**
  * A `beforeStat` hook that appends `text` to `path` and returns once the append's `fs.watch` notification
  * (delivered to every watcher of the file at once) has been handled.
@@ -112,12 +124,7 @@ describe('fromHookFile, following a file that is rotated', () => {
 
 describe('fromHookFile, following a file that does not change', () => {
   it('waits for a notification or a poll at its end: it does not read the file again and again', async () => {
-    const path = join(dir, 'quiet.jsonl');
-    await writeFile(path, line('a'));
-    const seen: string[] = [];
-    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) =>
-      seen.push(o.hook),
-    );
+    const { seen, subscription } = await followQuiet();
     await until(() => seen.length === 1);
     const before = hooks.stats;
     // Some turns of the event loop, in which a source that does not wait would look at the path many times.
@@ -129,12 +136,7 @@ describe('fromHookFile, following a file that does not change', () => {
   });
 
   it('is not woken by changes to the other files of its directory', async () => {
-    const path = join(dir, 'quiet.jsonl');
-    await writeFile(path, line('a'));
-    const seen: string[] = [];
-    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) =>
-      seen.push(o.hook),
-    );
+    const { path, seen, subscription } = await followQuiet();
     await until(() => seen.length === 1);
     await new Promise((r) => setTimeout(r, 20));
     const before = hooks.stats;
@@ -154,16 +156,10 @@ describe('fromHookFile, following a file that does not change', () => {
   });
 
   it('reads a line whose notification came while it was not waiting (between its read and its stat)', async () => {
-    const path = join(dir, 'quiet.jsonl');
-    await writeFile(path, line('a'));
-    const seen: string[] = [];
-    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) => {
-      seen.push(o.hook);
-      if (o.hook === 'a') {
-        // After the read that found the end, before the source's stat: an append, and its fs.watch
-        // notification (delivered to every watcher of the file at once) handled before the stat returns.
-        hooks.beforeStat = appendNotified(path, line('b'));
-      }
+    // After the read that found the end, before the source's stat: an append, and its fs.watch
+    // notification (delivered to every watcher of the file at once) handled before the stat returns.
+    const { seen, subscription } = await followQuiet((hook, path) => {
+      if (hook === 'a') hooks.beforeStat = appendNotified(path, line('b'));
     });
     // Polling never comes within the test: only that notification, kept until the source waits, tells it.
     await until(() => seen.length === 2);
@@ -172,15 +168,9 @@ describe('fromHookFile, following a file that does not change', () => {
   });
 
   it('does so after it has waited before: a notification ends only the wait it came in', async () => {
-    const path = join(dir, 'quiet.jsonl');
-    await writeFile(path, line('a'));
-    const seen: string[] = [];
-    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 3_600_000 }).subscribe((o) => {
-      seen.push(o.hook);
-      if (o.hook === 'b') {
-        // As above, but after a wait that a notification ended (the one of `b`).
-        hooks.beforeStat = appendNotified(path, line('c'));
-      }
+    // As above, but after a wait that a notification ended (the one of `b`).
+    const { path, seen, subscription } = await followQuiet((hook, file) => {
+      if (hook === 'b') hooks.beforeStat = appendNotified(file, line('c'));
     });
     await until(() => seen.length === 1);
     // Waiting at the end of the file (for a notification: polling never comes within the test).
