@@ -6,14 +6,18 @@
  * The summaries read are those of vitest, jest, pytest, cargo test, mocha and `node --test`, as they
  * print them (colours removed), each line by itself:
  *
- * | runner | a failure                                        | a pass (the run's count of its tests)  | may follow a pass           |
- * | ------ | ------------------------------------------------ | -------------------------------------- | --------------------------- |
- * | vitest | `Test Files`, `Tests`, `Type Errors` `N failed`; `Errors  N error` | `Tests  N passed` right after `Test Files  N passed` | `Start at`, `Duration` |
- * | jest   | `Test Suites:`, `Tests:` `N failed`              | `Tests: N passed, N total` right after `Test Suites: N passed, …` | `Snapshots:`, `Time:`, `Ran all test suites` |
- * | pytest | `N failed`, `N error` (its last line)            | `N passed in 1.2s`, without `!!! … !!!` (a session cut short) | —            |
- * | node   | `# fail N`, `# cancelled N` (`ℹ …`)              | `# fail 0` right after `# pass N`      | `# cancelled`, `# skipped`, `# todo`, `# duration_ms` |
- * | cargo  | `test result: FAILED.`                           | never (one per test binary)            |                             |
- * | mocha  | `N failing`                                      | never (its failures follow its passes) |                             |
+ * - vitest: a failure is `N failed` on its `Test Files`, `Tests` or `Type Errors` line, or
+ *   `Errors  N error`; a pass `Tests  N passed` right after `Test Files  N passed`, then only `Start at`
+ *   and `Duration`;
+ * - jest: a failure is `N failed` on its `Test Suites:` or `Tests:` line; a pass
+ *   `Tests: N passed, N total` right after `Test Suites: N passed, …`, then only `Snapshots:`, `Time:`
+ *   and `Ran all test suites`;
+ * - pytest: a failure is `N failed` or `N error` on its last line; a pass `N passed in 1.2s` without a
+ *   `!!! … !!!` line (a session cut short) before it;
+ * - node --test: a failure is `# fail N` or `# cancelled N` (`ℹ …` with the spec reporter); a pass
+ *   `# fail 0` right after `# pass N`, then only `# cancelled`, `# skipped`, `# todo`, `# duration_ms`;
+ * - cargo: a failure is `test result: FAILED.`; never a pass (it prints one line per test binary);
+ * - mocha: a failure is `N failing`; never a pass (its failures come on a line after its passes).
  *
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
@@ -94,7 +98,7 @@ function counted(counts: Map<string, number> | undefined, word: string): number 
   return counts?.get(word) ?? 0;
 }
 
-/** What one line of an output says (see the table above). */
+/** What one line of an output says (see the list above). */
 interface SummaryLine {
   runner: SummaryRunner;
   fails: boolean;
@@ -225,8 +229,8 @@ function readOutput(lines: readonly string[]): OutputReading {
 }
 
 /**
- * What the test runners' summaries in `outputs` show (see the module's comment): a failure, if one
- * output has one that no later passing run of its runner settled; else a pass, when the outputs have exactly one count
+ * What the test runners' summaries in `outputs` show (see the module's comment): a failure, if one output has
+ * one that no later passing run of its runner settled; else a pass, when the outputs have exactly one count
  * of a run's tests, and it passes and ends an output that is `whole`; else `undefined`.
  */
 export function readTestSummary(outputs: readonly TestOutput[]): SummaryReading | undefined {

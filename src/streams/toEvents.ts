@@ -770,29 +770,29 @@ class LineReader {
  * quotes (a commit message's `npm test`), an argument (`echo npm test`) or a comment. `bash -c '…'`
  * (`sh`, `zsh`, …) is read as a line of its own, its status the command's.
  *
- * Read as the shell runs the line: a list's status is its last pipeline's (`;`, a newline and `&` end a
- * list; one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success of
- * `a`, `a || b` only after a failure (assignments alone are a command whose status is 0: `npm test ||
- * rc=$?` succeeds whatever the tests did), and a pipe's status is its last command's — or, after a
- * `set -o pipefail` (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. `!` negates
- * a pipeline's status: what it says of its tests is unknown. `time` (unquoted) is the reserved word
- * before a pipeline: `!` or a group may follow it (`time { npm test; }`). Under errexit (`set -e`, `set -o errexit`,
- * `bash -ec`; until a `set +e`), a `bash -c` script (`script`) that went on after a list of one pipeline
- * (`npm test; echo done`) shows that pipeline's status was 0 — not the line Claude Code runs: it evals it
- * on the left of `&&` (`eval '…' < /dev/null && pwd -P >| …`), where bash ignores errexit, nor a group
- * (it may be on the left of `&&` or `||`); and in such a script a failure may be that of an earlier list,
- * which ended it (`bash -ec 'npm run build; npm test'`), unless that list's failure shows a test failed
- * too. The shell may end before the line does: after `exit 1` (`npm run lint || exit 1; npm test`) a
- * failure may be the exit's, after `exit`, `exit 0` or the builtin `exec` any status may be. `posix`: the
- * line is an `sh` or `dash` script, where `set -o pipefail` may be an error that ends it (dash has no
- * pipefail). A compound command's tests are found (a command follows `if`, `then`, `else`, `while`,
- * `do`, …), but the line's outcome is then unknown. A group, `( … )` or `{ …; }`, counts as one command whose
- * status is its list's (a subshell's `set` options end with it); a group, a quote or a `$(…)` left open (a
- * syntax error: the shell runs nothing of the line) makes the outcome unknown. So `npm test && npm run build` shows a pass
- * but not a failure (the build's?), `npm run build && npm test` likewise (the tests may not have run),
- * `npm run lint || npm test` a failure but not a pass (the tests may not have run), `npm test | tail`
- * neither (tail's status). Linear in the command's length (a `bash -c` script is read once more, a
- * group's opening word twice); no closure but for a `set` command's words.
+ * Read as the shell runs the line: a list's status is its last pipeline's (`;`, a newline and `&` end a list;
+ * one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success of `a`, `a || b`
+ * only after a failure (assignments alone are a command whose status is 0: `npm test || rc=$?` succeeds
+ * whatever the tests did), and a pipe's status is its last command's — or, after a `set -o pipefail`
+ * (`set -euo pipefail`; until a `set +o pipefail`), the last failing one's. `!` negates a pipeline's status:
+ * what it says of its tests is unknown. `time` (unquoted) is the reserved word before a pipeline: `!` or a
+ * group may follow it (`time { npm test; }`). Under errexit (`set -e`, `set -o errexit`, `bash -ec`; until a
+ * `set +e`), a `bash -c` script (`script`) that went on after a list of one pipeline (`npm test; echo done`)
+ * shows that pipeline's status was 0 — not the line Claude Code runs: it evals it on the left of `&&`
+ * (`eval '…' < /dev/null && pwd -P >| …`), where bash ignores errexit, nor a group (it may be on the left of
+ * `&&` or `||`); and in such a script a failure may be that of an earlier list, which ended it
+ * (`bash -ec 'npm run build; npm test'`), unless that list's failure shows a test failed too. The shell may
+ * end before the line does: after `exit 1` (`npm run lint || exit 1; npm test`) a failure may be the exit's,
+ * after `exit`, `exit 0` or the builtin `exec` any status may be. `posix`: the line is an `sh` or `dash`
+ * script, where `set -o pipefail` may be an error that ends it (dash has no pipefail). A compound command's
+ * tests are found (a command follows `if`, `then`, `else`, `while`, `do`, …), but the line's outcome is then
+ * unknown. A group, `( … )` or `{ …; }`, counts as one command whose status is its list's (a subshell's `set`
+ * options end with it); a group, a quote or a `$(…)` left open (a syntax error: the shell runs nothing of the
+ * line) makes the outcome unknown. So `npm test && npm run build` shows a pass but not a failure (the
+ * build's?), `npm run build && npm test` likewise (the tests may not have run), `npm run lint || npm test` a
+ * failure but not a pass (the tests may not have run), `npm test | tail` neither (tail's status). Linear in
+ * the command's length (a `bash -c` script is read once more, a group's opening word twice); no closure but
+ * for a `set` command's words.
  */
 function testVerdict(
   command: string,
@@ -1275,6 +1275,14 @@ function afterLeadingCd(command: string, from: number): number {
   return end + 2;
 }
 
+/** Where the line `command` goes on after the `cd DIR &&`s (`pushd`) it starts with, or -1 if none. */
+function afterLeadingCds(command: string): number {
+  let rest = afterLeadingCd(command, 0);
+  if (rest < 0) return -1;
+  for (let next = afterLeadingCd(command, rest); next >= 0; next = afterLeadingCd(command, rest)) rest = next;
+  return rest;
+}
+
 // The shell's own error of a failed `cd` or `pushd`, in any shell's words: `bash: line 1: cd: app: No such
 // file or directory`, `bash: cd: too many arguments`, `zsh:cd:1: no such file or directory: app`,
 // `sh: 1: cd: can't cd to app`; or zoxide's (`zoxide: no match found`), whose `cd` (`zoxide init --cmd
@@ -1299,9 +1307,8 @@ const NOT_BLANK = /\S/;
  * 127 are unknown before this is asked: `postToolUseFailure`.)
  */
 function failedAfterCd(command: string, output: string): boolean {
-  let rest = afterLeadingCd(command, 0);
+  const rest = afterLeadingCds(command);
   if (rest < 0) return false;
-  for (let next = afterLeadingCd(command, rest); next >= 0; next = afterLeadingCd(command, rest)) rest = next;
   if (!NOT_BLANK.test(output) || SHELL_CD_ERROR.test(output)) return false;
   return testVerdict(command.slice(rest), 0, false).failed;
 }
@@ -1377,8 +1384,7 @@ const TRIMMED_LINES = 4;
  * the top whatever the count (`-n +5`, or a count of bytes, `-c`); else `undefined`.
  */
 function tailKeeps(command: string): number | undefined {
-  let rest = 0;
-  for (let next = afterLeadingCd(command, 0); next >= 0; next = afterLeadingCd(command, rest)) rest = next;
+  let rest = Math.max(afterLeadingCds(command), 0);
   BLANKS.lastIndex = rest;
   if (BLANKS.test(command)) rest = BLANKS.lastIndex;
   ASSIGNMENTS.lastIndex = rest;
@@ -1499,16 +1505,17 @@ const postToolUse: Mapper = (p, ctx) => {
 
 /**
  * A failed tool call: `tool.failed`; for a Bash line that committed before it failed (its output has the
- * commit's summary, `[main abc1234] …`), a `git.commit`; and for a Bash test command a `test.run` — `passed: false` when the
- * line's failure shows the tests failed (`testVerdict`: `npm test`, `npm run lint || npm test`), or the
- * line starts with `cd DIR &&` (`pushd`) and its output, not blank, has no `cd` error of the shell (nor
- * zoxide's), the rest of it showing the tests failed (`failedAfterCd`: `cd app && npm test`), and the exit
- * code is not 127 (command not found: the test runner missing, `sh: 1: vitest: not found`, or a `cd`
- * aliased to a missing function) nor 126 (not executable: `sh: 1: vitest: Permission denied`), or it was
- * interrupted; else what the runner's summary in the output shows (`readTestSummary`: a failure only,
- * `passed: false` and `from_summary`), or `outcome: 'unknown'` and no `passed` (`npm test && npm run build`: the build's?;
- * `cd app && npm test` after `bash: line 1: cd: app: No such file or directory` or `zoxide: no match
- * found`; exit code 127 or 126: the tests did not run).
+ * commit's summary, `[main abc1234] …`), a `git.commit`; and for a Bash test command a `test.run` —
+ * `passed: false` when the line's failure shows the tests failed (`testVerdict`: `npm test`,
+ * `npm run lint || npm test`), or the line starts with `cd DIR &&` (`pushd`) and its output, not blank, has
+ * no `cd` error of the shell (nor zoxide's), the rest of it showing the tests failed (`failedAfterCd`:
+ * `cd app && npm test`), and the exit code is not 127 (command not found: the test runner missing,
+ * `sh: 1: vitest: not found`, or a `cd` aliased to a missing function) nor 126 (not executable:
+ * `sh: 1: vitest: Permission denied`), or it was interrupted; else what the runner's summary in the output
+ * shows (`readTestSummary`: a failure only, `passed: false` and `from_summary`), or `outcome: 'unknown'` and
+ * no `passed` (`npm test && npm run build`: the build's?; `cd app && npm test` after
+ * `bash: line 1: cd: app: No such file or directory` or `zoxide: no match found`; exit code 127 or 126: the
+ * tests did not run).
  */
 const postToolUseFailure: Mapper = (p, ctx) => {
   requireString(p, 'tool_name');
