@@ -3,8 +3,8 @@
  * status does not (`npm test 2>&1 | tail -20`: the status is tail's). See docs/bridge.md, "The runner's
  * summary".
  *
- * The summaries read are those of vitest, jest, pytest, cargo test, mocha and `node --test`, as they
- * print them (colours removed), each line by itself:
+ * The summaries read are those of vitest, jest, pytest, cargo test, mocha, `node --test` and `go test`, as
+ * they print them (colours removed), each line by itself but go's:
  *
  * - vitest: a failure is `N failed` on its `Test Files`, `Tests` or `Type Errors` line, or
  *   `Errors  N error`; a pass `Tests  N passed` right after `Test Files  N passed`, then only `Start at`
@@ -17,7 +17,12 @@
  * - node --test: a failure is `# fail N` or `# cancelled N` (`ℹ …` with the spec reporter); a pass
  *   `# fail 0` right after `# pass N`, then only `# cancelled`, `# skipped`, `# todo`, `# duration_ms`;
  * - cargo: a failure is `test result: FAILED.`; never a pass (it prints one line per test binary);
- * - mocha: a failure is `N failing`; never a pass (its failures come on a line after its passes).
+ * - mocha: a failure is `N failing`; never a pass (its failures come on a line after its passes);
+ * - go test: a failure is `--- FAIL: Test…`, `FAIL` alone (the end of a run with a package that failed)
+ *   or `FAIL⇥pkg…`; it prints no count, so a pass is an output of go's lines alone, at least one of them
+ *   `ok⇥pkg⇥0.01s` for a package whose tests ran (not `[no tests to run]`): `?⇥pkg⇥[no test files]`,
+ *   `PASS`, `coverage: …`, `go: downloading …` and, with `-v`, `=== RUN …`, `--- PASS: …`, `--- SKIP: …`
+ *   and indented lines (a test's log). A line of anything else (a test's own print, a panic) is none.
  *
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
@@ -31,7 +36,7 @@
  */
 
 /** A runner whose summary is read. */
-export type SummaryRunner = 'vitest' | 'jest' | 'pytest' | 'cargo' | 'mocha' | 'node';
+export type SummaryRunner = 'vitest' | 'jest' | 'pytest' | 'cargo' | 'mocha' | 'node' | 'go';
 
 /** What a summary showed: a test that failed (`passed: false`), or tests that all passed. */
 export interface SummaryReading {
@@ -50,7 +55,8 @@ export interface TestOutput {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character starts the sequences
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
-const MAY_SUMMARIZE = /passed|failed|failing|error|[#ℹ] (?:fail|cancelled) /;
+const MAY_SUMMARIZE =
+  /passed|failed|failing|error|[#ℹ] (?:fail|cancelled) |^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
 const LINE_BREAK = /\r?\n/;
 /**
  * How many of an output's last lines are read: a run's summary is at its end. A pass is read only from
@@ -80,6 +86,13 @@ const NODE_PASS = /^(?:#|ℹ) pass [1-9]\d*$/;
 const NODE_AFTER = /^(?:#|ℹ) (?:cancelled|skipped|todo|duration_ms) /;
 const CARGO = /^test result: (ok|FAILED)\. \d+ passed; \d+ failed;/;
 const MOCHA = /^\s*(\d+) (passing \(|failing$)/;
+/** go's line of a package whose tests passed; group 1 when none ran. */
+const GO_OK =
+  /^ok {2}\t\S+\t(?:\(cached\)|\d+(?:\.\d+)?s)(?:\tcoverage: \d+(?:\.\d+)?% of statements(?: in \S+)?)?( \[no tests to run\])?$/;
+const GO_FAIL = /^(?:FAIL(?:$|\t)|\s*--- FAIL: )/;
+/** The other lines of a go run that passed (see the module's comment). */
+const GO_PASSING =
+  /^(?:\? {3}\t\S+\t\[no test files\]|PASS|coverage: .*|go: downloading .*|=== (?:RUN|PAUSE|CONT|NAME) .*|\s*--- (?:PASS|SKIP): .*| {4}.*|\s*)$/;
 /** What yarn (v1) prints after a script that succeeded (`✨  Done in …` on a terminal). */
 const YARN_DONE = /^(?:✨\s+)?Done in \d+(?:\.\d+)?m?s\.$/;
 
@@ -180,8 +193,14 @@ function summaryOf(text: string, previous: string | undefined): SummaryLine | un
   if (match !== null) return line('cargo', match[1] === 'FAILED', true, false);
   match = MOCHA.exec(text);
   if (match !== null) return line('mocha', match[2] === 'failing' && Number(match[1]) > 0, true, false);
+  // A package's `ok` settles an earlier failure (a retry); a run with a failed package ends in `FAIL`.
+  if (GO_FAIL.test(text)) return line('go', true, false, false);
+  if (GO_OK.test(text)) return line('go', false, false, true);
   return undefined;
 }
+
+/** A go run that passed. */
+const GO_RUN = line('go', false, true, true);
 
 /** What one output's summaries show. */
 interface OutputReading {
@@ -210,11 +229,22 @@ function readOutput(lines: readonly string[]): OutputReading {
   let last: SummaryLine | undefined;
   let lastAt = -1;
   let cutShort = false;
+  // Whether every line is one of a go run that passed, and one of them an `ok` of a package whose tests ran.
+  let goLines = true;
+  let goTests = false;
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i]!;
     // Its message may make the banner of a session cut short a long line.
     if (PYTEST_CUT_SHORT.test(text)) cutShort = true;
-    if (text.length > LONGEST) continue;
+    if (text.length > LONGEST) {
+      goLines = false;
+      continue;
+    }
+    if (goLines) {
+      const ok = GO_OK.exec(text);
+      if (ok !== null) goTests ||= ok[1] === undefined;
+      else goLines = GO_PASSING.test(text) && !GO_FAIL.test(text);
+    }
     const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined);
     if (summary === undefined) continue;
     if (summary.fails) failure = summary;
@@ -224,6 +254,8 @@ function readOutput(lines: readonly string[]): OutputReading {
     last = summary;
     lastAt = i;
   }
+  // go counts no tests: its run is the whole output (no other runner's line is one of go's).
+  if (goLines && goTests) return { failure, runs: 1, pass: failure === undefined ? GO_RUN : undefined };
   const pass = last?.passes && !cutShort && endsOutput(lines, lastAt, last.after) ? last : undefined;
   return { failure, runs, pass };
 }

@@ -13,7 +13,7 @@ import {
 } from '../../src/index.js';
 
 // What a test runner's summary in a Bash line's output says of a `test.run` whose line status does not show
-// its outcome (docs/bridge.md, "Test runs"), on the real output of five runners (test/fixtures/test-output).
+// its outcome (docs/bridge.md, "Test runs"), on the real output of seven runners (test/fixtures/test-output).
 
 const OUTPUTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'test-output');
 const SESSION = '7f3c2a91-5d0e-4b8a-9c61-2e4f8d1b0a37';
@@ -83,6 +83,17 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   { name: 'node-test-spec-fail', command: 'node --test --test-reporter=spec', failure: /^ℹ fail 1$/ },
   { name: 'cargo-pass', command: 'cargo test' },
   { name: 'cargo-fail', command: 'cargo test', failure: /^test result: FAILED\./ },
+  { name: 'go-pass', command: 'go test ./...', pass: /^ok\s+\S+\s+[\d.]+s$/ },
+  { name: 'go-v-pass', command: 'go test -v ./...', pass: /^ok\s+\S+\s+[\d.]+s$/ },
+  { name: 'go-v-skip', command: 'go test -v ./strs', pass: /^ok\s+\S+\s+[\d.]+s$/ },
+  { name: 'go-dir-pass', command: 'go test', pass: /^ok\s+\S+\s+[\d.]+s$/ },
+  { name: 'go-cover-pass', command: 'go test -cover ./...', pass: /^ok\s+\S+\s+[\d.]+s\s+coverage: / },
+  { name: 'go-none', command: 'go test -run Nothing ./calc' },
+  { name: 'go-fail', command: 'go test ./...', failure: /^(?:FAIL|--- FAIL: .*|FAIL\s.*)$/ },
+  { name: 'go-v-fail', command: 'go test -v ./...', failure: /^(?:FAIL|--- FAIL: .*|FAIL\s.*)$/ },
+  { name: 'go-dir-fail', command: 'go test', failure: /^(?:FAIL|--- FAIL: .*|FAIL\s.*)$/ },
+  { name: 'go-build-failed', command: 'go test ./...', failure: /^(?:FAIL|FAIL\s.*)$/ },
+  { name: 'go-panic', command: 'go test ./...', failure: /^(?:FAIL|--- FAIL: .*|FAIL\s.*)$/ },
 ];
 
 function shows(text: string, line: RegExp | undefined): boolean {
@@ -535,6 +546,45 @@ describe('test.run from the test runner summary in the output', () => {
       passed: false,
       from_summary: 'vitest',
     });
+  });
+
+  it("reads go's run as a whole: a pass only from go's own lines, a failure from its FAIL lines", () => {
+    const command = 'go test ./... 2>&1 | tail -40';
+    const read = (stdout: string) => onSuccess(command, stdout);
+    const passed = { command, passed: true, from_summary: 'go' };
+    const failed = { command, passed: false, from_summary: 'go' };
+    const unknown = { command, outcome: 'unknown' };
+    const pass = output('go-pass');
+    const verbose = output('go-v-pass');
+    // go downloads modules first; blank lines anywhere are nothing.
+    expect(read(`go: downloading github.com/stretchr/testify v1.9.0\n\n${pass}\n`)).toEqual(passed);
+    // A line of anything else is not go's: a test's own print, another command's output, a panic.
+    expect(read(verbose.replace('--- PASS: TestUp', 'hello from TestUp\n--- PASS: TestUp'))).toEqual(unknown);
+    expect(read(`${pass}done\n`)).toEqual(unknown);
+    expect(read(`${output('vitest-pass')}${pass}`)).toEqual(unknown);
+    // No package whose tests ran: no pass; nor a package line too long to be read.
+    expect(read(`${output('go-none')}?   \texample.com/app/cmd\t[no test files]\n`)).toEqual(unknown);
+    expect(read(`${pass}ok  \texample.com/${'a'.repeat(300)}\t0.002s\n`)).toEqual(unknown);
+    // An `ok` that says no tests ran beside one whose tests ran is a pass.
+    expect(read(`${output('go-none')}${pass}`)).toEqual(passed);
+    // A subtest's failure (indented) is not a line of a run that passed, whatever follows it.
+    const subtest = verbose.replace(
+      '--- PASS: TestUp',
+      '    --- FAIL: TestUp/empty (0.00s)\n--- PASS: TestUp',
+    );
+    expect(read(subtest)).toEqual(unknown);
+    // Without its package's last line (here `ok`; go prints `FAIL`), the failure stands.
+    expect(read(subtest.slice(0, subtest.lastIndexOf('ok  ')))).toEqual(failed);
+    // A retry: a later run's `ok` settles a failure before it; `FAIL`, the end of a failed run, does not.
+    const retry = 'go test ./... || go test ./...';
+    expect(onSuccess(retry, `${output('go-fail')}${pass}`)).toEqual({ command: retry, outcome: 'unknown' });
+    expect(onSuccess(retry, `${pass}${output('go-fail')}`)).toEqual({
+      command: retry,
+      passed: false,
+      from_summary: 'go',
+    });
+    // Other runners' lines in go's words are not go's: jest's `FAIL path`, unittest's `FAIL: test_x`.
+    expect(read('FAIL src/a.test.js\nFAIL: test_add (test_calc.TestCalc)\n')).toEqual(unknown);
   });
 
   it('reads no pass from an output Claude Code cut in the middle, nor past the last 1,000 lines', () => {
