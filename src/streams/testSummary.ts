@@ -3,8 +3,8 @@
  * status does not (`npm test 2>&1 | tail -20`: the status is tail's). See docs/bridge.md, "The runner's
  * summary".
  *
- * The summaries read are those of vitest, jest, pytest, cargo test, mocha, `node --test` and `go test`, as
- * they print them (colours removed), each line by itself but go's:
+ * The summaries read are those of vitest, jest, pytest, cargo test, mocha, `node --test`, `go test` and
+ * rspec, as they print them (colours removed), each line by itself but go's:
  *
  * - vitest: a failure is `N failed` on its `Test Files`, `Tests` or `Type Errors` line, or
  *   `Errors  N error`; a pass `Tests  N passed` right after `Test Files  N passed`, then only `Start at`
@@ -22,7 +22,10 @@
  *   or `FAIL⇥pkg…`; it prints no count, so a pass is an output of go's lines alone, at least one of them
  *   `ok⇥pkg⇥0.01s` for a package whose tests ran (not `[no tests to run]`): `?⇥pkg⇥[no test files]`,
  *   `PASS`, `coverage: …`, `go: downloading …` and, with `-v`, `=== RUN …`, `--- PASS: …`, `--- SKIP: …`
- *   and indented lines (a test's log). A line of anything else (a test's own print, a panic) is none.
+ *   and indented lines (a test's log). A line of anything else (a test's own print, a panic) is none;
+ * - rspec: a failure is `N examples, N failures` with failures, or `N errors occurred outside of
+ *   examples` (a spec file that failed to load); a pass `N examples, 0 failures` (and `, N pending`, fewer
+ *   than the examples), then only `Randomized with seed N`.
  *
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
@@ -36,7 +39,7 @@
  */
 
 /** A runner whose summary is read. */
-export type SummaryRunner = 'vitest' | 'jest' | 'pytest' | 'cargo' | 'mocha' | 'node' | 'go';
+export type SummaryRunner = 'vitest' | 'jest' | 'pytest' | 'cargo' | 'mocha' | 'node' | 'go' | 'rspec';
 
 /** What a summary showed: a test that failed (`passed: false`), or tests that all passed. */
 export interface SummaryReading {
@@ -56,7 +59,7 @@ export interface TestOutput {
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
 const MAY_SUMMARIZE =
-  /passed|failed|failing|error|[#ℹ] (?:fail|cancelled) |^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
+  /passed|failed|failing|error|[#ℹ] (?:fail|cancelled) |examples?, \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
 const LINE_BREAK = /\r?\n/;
 /**
  * How many of an output's last lines are read: a run's summary is at its end. A pass is read only from
@@ -86,6 +89,9 @@ const NODE_PASS = /^(?:#|ℹ) pass [1-9]\d*$/;
 const NODE_AFTER = /^(?:#|ℹ) (?:cancelled|skipped|todo|duration_ms) /;
 const CARGO = /^test result: (ok|FAILED)\. \d+ passed; \d+ failed;/;
 const MOCHA = /^\s*(\d+) (passing \(|failing$)/;
+const RSPEC =
+  /^(\d+) examples?, (\d+) failures?(?:, (\d+) pending)?(?:, (\d+) errors? occurred outside of examples)?$/;
+const RSPEC_AFTER = /^Randomized with seed \d+$/;
 /** go's line of a package whose tests passed; group 1 when none ran. */
 const GO_OK =
   /^ok {2}\t\S+\t(?:\(cached\)|\d+(?:\.\d+)?s)(?:\tcoverage: \d+(?:\.\d+)?% of statements(?: in \S+)?)?( \[no tests to run\])?$/;
@@ -193,6 +199,13 @@ function summaryOf(text: string, previous: string | undefined): SummaryLine | un
   if (match !== null) return line('cargo', match[1] === 'FAILED', true, false);
   match = MOCHA.exec(text);
   if (match !== null) return line('mocha', match[2] === 'failing' && Number(match[1]) > 0, true, false);
+  match = RSPEC.exec(text);
+  if (match !== null) {
+    const fails = Number(match[2]) > 0 || Number(match[4] ?? 0) > 0;
+    // Pending examples did not run (or ran expecting to fail): at least one other must have.
+    const passes = !fails && Number(match[1]) > Number(match[3] ?? 0);
+    return line('rspec', fails, true, passes, RSPEC_AFTER);
+  }
   // A package's `ok` settles an earlier failure (a retry); a run with a failed package ends in `FAIL`.
   if (GO_FAIL.test(text)) return line('go', true, false, false);
   if (GO_OK.test(text)) return line('go', false, false, true);

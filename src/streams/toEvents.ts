@@ -1366,9 +1366,13 @@ function summaryRun(command: string, reading: SummaryReading | undefined): Recor
 
 // A line that is one test command piped to `tail` (after `cd DIR &&`s): `npm test 2>&1 | tail -20`. Its
 // output is the end of the tests' output, so a summary at its end is the run's last word (`| head` or
-// `| grep` could cut off what followed it). Assignments first, then a command without an operator, a
-// redirection but `2>&1`, or a substitution, then tail with its count options only.
+// `| grep` could cut off what followed it). Assignments first, then a command (maybe run by `bundle exec`,
+// `uv run` …) without an operator, a redirection but `2>&1`, or a substitution, then tail with its count
+// options only.
 const ASSIGNMENTS = /(?:[A-Za-z_]\w*=[^\s;&|<>()`$'"\\]*\s+)*/y;
+// A tool that runs the command in the project's environment and prints nothing of its own after it:
+// `bundle exec rspec`, `uv run pytest` (without options of its own).
+const RUNS_IN_ENVIRONMENT = /(?:(?:bundle\s+exec|(?:poetry|uv|pipenv)\s+run)\s+)?/y;
 const PIPED_TO_TAIL =
   /(?:[^;&|<>()`$'"\\\n]|'[^'\n]*'|"[^"`$\\\n]*")+?(?:2>&1\s*)?\|\s*tail((?:\s+(?:-[nc]\s*\+?\d+|-\d+|--(?:lines|bytes)(?:=|\s+)\+?\d+|-q))*)\s*$/y;
 const TAIL_COUNT = /(?:^|\s)(?:-n\s*|--lines(?:=|\s+)|-)(\+?)(\d+)/;
@@ -1389,7 +1393,9 @@ function tailKeeps(command: string): number | undefined {
   if (BLANKS.test(command)) rest = BLANKS.lastIndex;
   ASSIGNMENTS.lastIndex = rest;
   ASSIGNMENTS.test(command);
-  const start = ASSIGNMENTS.lastIndex;
+  RUNS_IN_ENVIRONMENT.lastIndex = ASSIGNMENTS.lastIndex;
+  RUNS_IN_ENVIRONMENT.test(command);
+  const start = RUNS_IN_ENVIRONMENT.lastIndex;
   TEST_AT.lastIndex = start;
   if (!TEST_AT.test(command)) return undefined;
   PIPED_TO_TAIL.lastIndex = start;

@@ -13,7 +13,7 @@ import {
 } from '../../src/index.js';
 
 // What a test runner's summary in a Bash line's output says of a `test.run` whose line status does not show
-// its outcome (docs/bridge.md, "Test runs"), on the real output of seven runners (test/fixtures/test-output).
+// its outcome (docs/bridge.md, "Test runs"), on the real output of eight runners (test/fixtures/test-output).
 
 const OUTPUTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'test-output');
 const SESSION = '7f3c2a91-5d0e-4b8a-9c61-2e4f8d1b0a37';
@@ -83,6 +83,20 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   { name: 'node-test-spec-fail', command: 'node --test --test-reporter=spec', failure: /^ℹ fail 1$/ },
   { name: 'cargo-pass', command: 'cargo test' },
   { name: 'cargo-fail', command: 'cargo test', failure: /^test result: FAILED\./ },
+  { name: 'rspec-pass', command: 'rspec', pass: /^2 examples, 0 failures$/ },
+  {
+    name: 'rspec-doc-pass',
+    command: 'bundle exec rspec --format documentation',
+    pass: /^2 examples, 0 failures$/,
+  },
+  { name: 'rspec-pending-pass', command: 'rspec --seed 1234', pass: /^3 examples, 0 failures, 1 pending$/ },
+  { name: 'rspec-none', command: 'rspec -e nothing' },
+  { name: 'rspec-fail', command: 'rspec', failure: /^4 examples, 1 failure, 1 pending$/ },
+  {
+    name: 'rspec-load-error',
+    command: 'rspec',
+    failure: /^0 examples, 0 failures, 1 error occurred outside of examples$/,
+  },
   { name: 'go-pass', command: 'go test ./...', pass: /^ok\s+\S+\s+[\d.]+s$/ },
   { name: 'go-v-pass', command: 'go test -v ./...', pass: /^ok\s+\S+\s+[\d.]+s$/ },
   { name: 'go-v-skip', command: 'go test -v ./strs', pass: /^ok\s+\S+\s+[\d.]+s$/ },
@@ -188,6 +202,9 @@ describe('test.run from the test runner summary in the output', () => {
       'npx vitest run 2>&1|tail -20',
       'npx vitest run 2>&1 | tail  -n 30',
       'npx vitest run 2>&1 | tail -n 30 ',
+      // Run in the project's environment.
+      'bundle exec npx vitest run 2>&1 | tail -20',
+      'uv run npx vitest run 2>&1 | tail -20',
       // The 10 lines of the output: fewer than tail keeps by default (10), less 4, they are not.
     ]) {
       expect(onSuccess(command, pass), command).toEqual(passed(command));
@@ -204,6 +221,8 @@ describe('test.run from the test runner summary in the output', () => {
       'npm run build && npx vitest run 2>&1 | tail -20',
       'npm test | tail -5 && pytest | tail -3',
       'timeout 600 npx vitest run 2>&1 | tail -20',
+      'uv run --with pytest-xdist npx vitest run 2>&1 | tail -20',
+      'bundle exec --keep-file-descriptors npx vitest run 2>&1 | tail -20',
       'npx vitest run $(cat files.txt) 2>&1 | tail -20',
       'npx vitest run 2>&1 | tail -20 &',
       // tail may have cut the top: from line 5 on, a count of bytes, 10 lines by default, 14 (the output's
@@ -585,6 +604,41 @@ describe('test.run from the test runner summary in the output', () => {
     });
     // Other runners' lines in go's words are not go's: jest's `FAIL path`, unittest's `FAIL: test_x`.
     expect(read('FAIL src/a.test.js\nFAIL: test_add (test_calc.TestCalc)\n')).toEqual(unknown);
+  });
+
+  it("reads rspec's summary: its pending examples are no pass, what follows it only the seed", () => {
+    const command = 'bundle exec rspec 2>&1 | tail -40';
+    const read = (stdout: string) => onSuccess(command, stdout);
+    const unknown = { command, outcome: 'unknown' };
+    const pass = output('rspec-pass');
+    expect(read(pass)).toEqual({ command, passed: true, from_summary: 'rspec' });
+    // Every example pending ran none that passed (nor one filtered out).
+    expect(read(pass.replace('2 examples, 0 failures', '2 examples, 0 failures, 2 pending'))).toEqual(
+      unknown,
+    );
+    expect(read(pass.replace('2 examples, 0 failures', '1 example, 0 failures'))).toEqual({
+      command,
+      passed: true,
+      from_summary: 'rspec',
+    });
+    // After the summary: the seed, once or more; not another line.
+    expect(read(`${pass}\nRandomized with seed 42\n\n`)).toEqual({
+      command,
+      passed: true,
+      from_summary: 'rspec',
+    });
+    expect(read(`${pass}Coverage report generated for RSpec to /home/user/app/coverage.\n`)).toEqual(unknown);
+    // A failure or an error outside of examples, however many examples passed; a retry's pass settles it.
+    expect(read(pass.replace('0 failures', '0 failures, 2 errors occurred outside of examples'))).toEqual({
+      command,
+      passed: false,
+      from_summary: 'rspec',
+    });
+    const retry = 'rspec || rspec --only-failures';
+    expect(onSuccess(retry, `${output('rspec-fail')}${pass}`)).toEqual({
+      command: retry,
+      outcome: 'unknown',
+    });
   });
 
   it('reads no pass from an output Claude Code cut in the middle, nor past the last 1,000 lines', () => {
