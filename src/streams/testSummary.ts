@@ -3,8 +3,8 @@
  * status does not (`npm test 2>&1 | tail -20`: the status is tail's). See docs/bridge.md, "The runner's
  * summary".
  *
- * The summaries read are those of vitest, jest, pytest, cargo test, mocha, `node --test`, `go test` and
- * rspec, as they print them (colours removed), each line by itself but go's:
+ * The summaries read are those of vitest, jest, pytest, cargo test, mocha, `node --test`, `go test`, rspec
+ * and playwright test, as they print them (colours removed), each line by itself but go's:
  *
  * - vitest: a failure is `N failed` on its `Test Files`, `Tests` or `Type Errors` line, or
  *   `Errors  N error`; a pass `Tests  N passed` right after `Test Files  N passed`, then only `Start at`
@@ -25,7 +25,10 @@
  *   and indented lines (a test's log). A line of anything else (a test's own print, a panic) is none;
  * - rspec: a failure is `N examples, N failures` with failures, or `N errors occurred outside of
  *   examples` (a spec file that failed to load); a pass `N examples, 0 failures` (and `, N pending`, fewer
- *   than the examples), then only `Randomized with seed N`.
+ *   than the examples), then only `Randomized with seed N`;
+ * - playwright: a failure is `  N failed`, `  N interrupted` or `  N error(s) was/were not a part of any
+ *   test` (after its `passed` line); a pass `  N passed (1.2s)`, its last line of counts (`flaky` and
+ *   `skipped` tests come before it; not with `did not run`), then only the html reporter's lines.
  *
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
@@ -39,7 +42,16 @@
  */
 
 /** A runner whose summary is read. */
-export type SummaryRunner = 'vitest' | 'jest' | 'pytest' | 'cargo' | 'mocha' | 'node' | 'go' | 'rspec';
+export type SummaryRunner =
+  | 'vitest'
+  | 'jest'
+  | 'pytest'
+  | 'cargo'
+  | 'mocha'
+  | 'node'
+  | 'go'
+  | 'rspec'
+  | 'playwright';
 
 /** What a summary showed: a test that failed (`passed: false`), or tests that all passed. */
 export interface SummaryReading {
@@ -59,7 +71,7 @@ export interface TestOutput {
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
 const MAY_SUMMARIZE =
-  /passed|failed|failing|error|[#ℹ] (?:fail|cancelled) |examples?, \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
+  /passed|failed|failing|error|interrupted|[#ℹ] (?:fail|cancelled) |examples?, \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
 const LINE_BREAK = /\r?\n/;
 /**
  * How many of an output's last lines are read: a run's summary is at its end. A pass is read only from
@@ -92,6 +104,14 @@ const MOCHA = /^\s*(\d+) (passing \(|failing$)/;
 const RSPEC =
   /^(\d+) examples?, (\d+) failures?(?:, (\d+) pending)?(?:, (\d+) errors? occurred outside of examples)?$/;
 const RSPEC_AFTER = /^Randomized with seed \d+$/;
+const PLAYWRIGHT_RUNNING = /^Running \d+ tests? using \d+ workers?\b/;
+const PLAYWRIGHT_FAILED = /^ {2}(\d+) (?:failed|interrupted)$/;
+/** Tests a run left out (after a failure, at `--max-failures`): a count that leaves a pass unread. */
+const PLAYWRIGHT_NOT_RUN = /^ {2}\d+ did not run$/;
+const PLAYWRIGHT_ERRORS = /^ {2}(\d+) errors? (?:was|were) not a part of any test\b/;
+const PLAYWRIGHT_PASSED = /^ {2}(\d+) passed \(\d+(?:\.\d+)?(?:ms|s|m|h)\)$/;
+/** What the html reporter prints after a run (when it does not open the report). */
+const PLAYWRIGHT_AFTER = /^\s*(?:To open last HTML report run:|npx playwright show-report\b.*)$/;
 /** go's line of a package whose tests passed; group 1 when none ran. */
 const GO_OK =
   /^ok {2}\t\S+\t(?:\(cached\)|\d+(?:\.\d+)?s)(?:\tcoverage: \d+(?:\.\d+)?% of statements(?: in \S+)?)?( \[no tests to run\])?$/;
@@ -127,7 +147,16 @@ interface SummaryLine {
   passes: boolean;
   /** The lines that may follow it at the end of its run. */
   after: RegExp | undefined;
+  /** The first line of a run (of a runner in `STARTS_RUNS`). */
+  opens?: boolean;
 }
+
+/**
+ * Runners whose summary has its failures and its pass on lines of their own (playwright's `2 failed`, then
+ * `3 passed (1.2s)`), and that print a line at the start of a run: a pass settles a failure only in a run
+ * that started after it.
+ */
+const STARTS_RUNS: ReadonlySet<SummaryRunner> = new Set(['playwright']);
 
 function line(
   runner: SummaryRunner,
@@ -206,6 +235,12 @@ function summaryOf(text: string, previous: string | undefined): SummaryLine | un
     const passes = !fails && Number(match[1]) > Number(match[3] ?? 0);
     return line('rspec', fails, true, passes, RSPEC_AFTER);
   }
+  if (PLAYWRIGHT_RUNNING.test(text)) return { ...line('playwright', false, false, false), opens: true };
+  match = PLAYWRIGHT_FAILED.exec(text) ?? PLAYWRIGHT_ERRORS.exec(text);
+  if (match !== null) return line('playwright', Number(match[1]) > 0, false, false);
+  if (PLAYWRIGHT_NOT_RUN.test(text)) return line('playwright', false, true, false);
+  match = PLAYWRIGHT_PASSED.exec(text);
+  if (match !== null) return line('playwright', false, true, Number(match[1]) > 0, PLAYWRIGHT_AFTER);
   // A package's `ok` settles an earlier failure (a retry); a run with a failed package ends in `FAIL`.
   if (GO_FAIL.test(text)) return line('go', true, false, false);
   if (GO_OK.test(text)) return line('go', false, false, true);
@@ -242,6 +277,8 @@ function readOutput(lines: readonly string[]): OutputReading {
   let last: SummaryLine | undefined;
   let lastAt = -1;
   let cutShort = false;
+  // Whether a run of the failure's runner started after it (see `STARTS_RUNS`).
+  let reopened = false;
   // Whether every line is one of a go run that passed, and one of them an `ok` of a package whose tests ran.
   let goLines = true;
   let goTests = false;
@@ -260,8 +297,13 @@ function readOutput(lines: readonly string[]): OutputReading {
     }
     const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined);
     if (summary === undefined) continue;
-    if (summary.fails) failure = summary;
-    else if (summary.passes && summary.runner === failure?.runner) failure = undefined;
+    if (summary.fails) {
+      failure = summary;
+      reopened = false;
+    } else if (summary.runner === failure?.runner) {
+      if (summary.opens) reopened = true;
+      else if (summary.passes && (reopened || !STARTS_RUNS.has(summary.runner))) failure = undefined;
+    }
     if (!summary.countsRun) continue;
     runs++;
     last = summary;

@@ -1366,13 +1366,14 @@ function summaryRun(command: string, reading: SummaryReading | undefined): Recor
 
 // A line that is one test command piped to `tail` (after `cd DIR &&`s): `npm test 2>&1 | tail -20`. Its
 // output is the end of the tests' output, so a summary at its end is the run's last word (`| head` or
-// `| grep` could cut off what followed it). Assignments first, then a command (maybe run by `bundle exec`,
-// `uv run` …) without an operator, a redirection but `2>&1`, or a substitution, then tail with its count
+// `| grep` could cut off what followed it). Assignments first, then a command (maybe after a package
+// runner) without an operator, a redirection but `2>&1`, or a substitution, then tail with its count
 // options only.
 const ASSIGNMENTS = /(?:[A-Za-z_]\w*=[^\s;&|<>()`$'"\\]*\s+)*/y;
-// A tool that runs the command in the project's environment and prints nothing of its own after it:
-// `bundle exec rspec`, `uv run pytest` (without options of its own).
-const RUNS_IN_ENVIRONMENT = /(?:(?:bundle\s+exec|(?:poetry|uv|pipenv)\s+run)\s+)?/y;
+// A package runner before the test command (`npx playwright test`, `bundle exec rspec`, `uv run pytest`),
+// without options of its own: it prints nothing after the command's output.
+const PACKAGE_RUNNER =
+  /(?:npx|bunx|yarn|pnpm\s+(?:exec|dlx)|bundle\s+exec|(?:uv|poetry|pipenv|pdm)\s+run)\s+/y;
 const PIPED_TO_TAIL =
   /(?:[^;&|<>()`$'"\\\n]|'[^'\n]*'|"[^"`$\\\n]*")+?(?:2>&1\s*)?\|\s*tail((?:\s+(?:-[nc]\s*\+?\d+|-\d+|--(?:lines|bytes)(?:=|\s+)\+?\d+|-q))*)\s*$/y;
 const TAIL_COUNT = /(?:^|\s)(?:-n\s*|--lines(?:=|\s+)|-)(\+?)(\d+)/;
@@ -1393,11 +1394,14 @@ function tailKeeps(command: string): number | undefined {
   if (BLANKS.test(command)) rest = BLANKS.lastIndex;
   ASSIGNMENTS.lastIndex = rest;
   ASSIGNMENTS.test(command);
-  RUNS_IN_ENVIRONMENT.lastIndex = ASSIGNMENTS.lastIndex;
-  RUNS_IN_ENVIRONMENT.test(command);
-  const start = RUNS_IN_ENVIRONMENT.lastIndex;
+  const start = ASSIGNMENTS.lastIndex;
   TEST_AT.lastIndex = start;
-  if (!TEST_AT.test(command)) return undefined;
+  if (!TEST_AT.test(command)) {
+    PACKAGE_RUNNER.lastIndex = start;
+    if (!PACKAGE_RUNNER.test(command)) return undefined;
+    TEST_AT.lastIndex = PACKAGE_RUNNER.lastIndex;
+    if (!TEST_AT.test(command)) return undefined;
+  }
   PIPED_TO_TAIL.lastIndex = start;
   const tail = PIPED_TO_TAIL.exec(command);
   if (tail === null) return undefined;

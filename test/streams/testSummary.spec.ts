@@ -13,7 +13,7 @@ import {
 } from '../../src/index.js';
 
 // What a test runner's summary in a Bash line's output says of a `test.run` whose line status does not show
-// its outcome (docs/bridge.md, "Test runs"), on the real output of eight runners (test/fixtures/test-output).
+// its outcome (docs/bridge.md, "Test runs"), on the real output of nine runners (test/fixtures/test-output).
 
 const OUTPUTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'test-output');
 const SESSION = '7f3c2a91-5d0e-4b8a-9c61-2e4f8d1b0a37';
@@ -97,6 +97,19 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
     command: 'rspec',
     failure: /^0 examples, 0 failures, 1 error occurred outside of examples$/,
   },
+  { name: 'playwright-pass', command: 'npx playwright test', pass: /^2 passed \(/ },
+  { name: 'playwright-dot-pass', command: 'npx playwright test --reporter=dot', pass: /^2 passed \(/ },
+  { name: 'playwright-flaky-pass', command: 'npx playwright test --retries=1', pass: /^2 passed \(/ },
+  { name: 'playwright-fail', command: 'npx playwright test', failure: /^2 failed$/ },
+  { name: 'playwright-retries-fail', command: 'npx playwright test --retries=1', failure: /^1 failed$/ },
+  {
+    name: 'playwright-max-failures',
+    command: 'npx playwright test --max-failures=1',
+    failure: /^1 failed$|^1 error was not a part of any test/,
+  },
+  { name: 'playwright-late-error', command: 'npx playwright test', failure: /^1 failed$/ },
+  { name: 'playwright-none', command: 'npx playwright test -g nothing' },
+  { name: 'playwright-load-error', command: 'npx playwright test' },
   { name: 'go-pass', command: 'go test ./...', pass: /^ok\s+\S+\s+[\d.]+s$/ },
   { name: 'go-v-pass', command: 'go test -v ./...', pass: /^ok\s+\S+\s+[\d.]+s$/ },
   { name: 'go-v-skip', command: 'go test -v ./strs', pass: /^ok\s+\S+\s+[\d.]+s$/ },
@@ -202,9 +215,12 @@ describe('test.run from the test runner summary in the output', () => {
       'npx vitest run 2>&1|tail -20',
       'npx vitest run 2>&1 | tail  -n 30',
       'npx vitest run 2>&1 | tail -n 30 ',
-      // Run in the project's environment.
+      // Run by a package runner.
       'bundle exec npx vitest run 2>&1 | tail -20',
       'uv run npx vitest run 2>&1 | tail -20',
+      'pnpm exec vitest run 2>&1 | tail -20',
+      'yarn vitest run 2>&1 | tail -20',
+      'bunx vitest run 2>&1 | tail -20',
       // The 10 lines of the output: fewer than tail keeps by default (10), less 4, they are not.
     ]) {
       expect(onSuccess(command, pass), command).toEqual(passed(command));
@@ -222,6 +238,7 @@ describe('test.run from the test runner summary in the output', () => {
       'npm test | tail -5 && pytest | tail -3',
       'timeout 600 npx vitest run 2>&1 | tail -20',
       'uv run --with pytest-xdist npx vitest run 2>&1 | tail -20',
+      'npx -y vitest run 2>&1 | tail -20',
       'bundle exec --keep-file-descriptors npx vitest run 2>&1 | tail -20',
       'npx vitest run $(cat files.txt) 2>&1 | tail -20',
       'npx vitest run 2>&1 | tail -20 &',
@@ -240,11 +257,12 @@ describe('test.run from the test runner summary in the output', () => {
     const command = 'npm test 2>&1 | tail -40';
     const read = (stdout: string, stderr?: string) => onSuccess(command, stdout, stderr);
     const pass = output('vitest-pass');
-    // `npm test` = `vitest run && playwright test`: the second runner's output, a failure in words this
-    // reader does not know, follows vitest's summary.
+    // `npm test` = `vitest run && playwright test`: the second runner's output follows vitest's summary,
+    // a failure (read), or a run in words this reader does not know.
     expect(
       read(`${pass}\nRunning 3 tests using 2 workers\n  1 failed\n    [chromium] › a.spec.ts:3:1 › opens\n`),
-    ).toEqual({
+    ).toEqual({ command, passed: false, from_summary: 'playwright' });
+    expect(read(`${pass}\nRunning 3 specs\n  1 of 3 specs failed\n`)).toEqual({
       command,
       outcome: 'unknown',
     });
@@ -638,6 +656,36 @@ describe('test.run from the test runner summary in the output', () => {
     expect(onSuccess(retry, `${output('rspec-fail')}${pass}`)).toEqual({
       command: retry,
       outcome: 'unknown',
+    });
+  });
+
+  it("reads playwright's counts as one summary: its passed line settles no failure of its own run", () => {
+    const command = 'npx playwright test 2>&1 | tail -40';
+    const read = (stdout: string) => onSuccess(command, stdout);
+    const pass = output('playwright-pass');
+    const fail = output('playwright-fail');
+    // The html reporter's lines may follow the pass; tests that did not run leave it unknown.
+    expect(read(`${pass}\n  To open last HTML report run:\n\n    npx playwright show-report\n\n`)).toEqual({
+      command,
+      passed: true,
+      from_summary: 'playwright',
+    });
+    expect(read(pass.replace('  2 passed', '  1 did not run\n  2 passed'))).toEqual({
+      command,
+      outcome: 'unknown',
+    });
+    // A retry: a run started after the failure settles it with its pass; the failed run's own pass does not.
+    const retry = 'npx playwright test || npx playwright test --last-failed';
+    expect(onSuccess(retry, `${fail}${pass}`)).toEqual({ command: retry, outcome: 'unknown' });
+    expect(onSuccess(retry, `${pass}${fail}`)).toEqual({
+      command: retry,
+      passed: false,
+      from_summary: 'playwright',
+    });
+    expect(onSuccess(retry, `${fail}  3 passed (1.1s)\n`)).toEqual({
+      command: retry,
+      passed: false,
+      from_summary: 'playwright',
     });
   });
 
