@@ -657,8 +657,8 @@ class Matcher implements SerialEngine<Event> {
    * Makes room for a new key in a full map. First drops the keys whose partial matches the watermark
    * has already ended, as a sweep would: which keys are evicted must not depend on when the last sweep
    * ran (the live clock's). Only then evicts the least recently active: the whole batch, each key's
-   * partial matches ended (those the watermark has decided as a sweep would, the rest `evicted`) and
-   * the key dropped, even if the consumer throws on one of them; then throws the first exception. (The
+   * partial matches ended `evicted` (the sweep has ended those the watermark decided) and the key
+   * dropped, even if the consumer throws on one of them; then throws the first exception. (The
    * kept latest times need no clean-up here: rememberTime drops those that no longer count.)
    */
   private makeRoom(): void {
@@ -673,13 +673,9 @@ class Matcher implements SerialEngine<Event> {
     if (this.keys.size >= config.maxKeys) {
       evictLeastRecent(this.keys, (evictedKey, evicted) => {
         this.due.delete(evicted);
-        // What the watermark has already decided (a deadline passed: a trailing negation matched, a
-        // run timed out) is reported so, as a sweep would, whenever the last one ran.
-        try {
-          this.expire(evicted, this.watermark);
-        } catch (error) {
-          failure ??= { error };
-        }
+        // What the watermark had decided of it (a deadline passed: a trailing negation matched, a run
+        // timed out) the sweep above reported, also if the consumer threw there (a key's runs are taken
+        // out before their ends go out): the rest ends `evicted`.
         try {
           this.giveUp(evicted, 'evicted');
         } catch (error) {
