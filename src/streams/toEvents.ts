@@ -125,6 +125,9 @@ const COMMIT = /commit\b/y;
 // and taken only before the end of the commit's command: not the `-m` of one after it (`&& git tag -m`).
 const COMMIT_MESSAGE = /\s(?:-[A-Za-z]*m|--message)(?:\s+|=)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/g;
 const COMMIT_SUMMARY = /^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.*)$/m;
+// What git prints for a `git commit` that made no commit (to stdout; the empty message's, to stderr).
+const NOT_COMMITTED =
+  /^(?:nothing to commit\b|nothing added to commit\b|no changes added to commit\b|Aborting commit due to empty commit message)/m;
 /**
  * The start of a message given as a here-document in a command substitution, as Claude Code writes its
  * commits: `-m "$(cat <<'EOF'` newline, the message, newline, `EOF` newline, `)"` (also `<<EOF`,
@@ -1503,7 +1506,14 @@ const postToolUse: Mapper = (p, ctx) => {
   } else if (toolName === 'Bash' && command !== undefined) {
     const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
     const { verdict, gits } = readBashLine(command);
-    const commit = commitData(command, gits, stdout, false);
+    // A line that went on after its commit failed (`git commit -m … || true`, `git commit …; git push`):
+    // git's message that it made none, and no commit's summary, is no commit.
+    const stderr = str(rec(response)?.stderr) ?? '';
+    const none =
+      gits.length > 0 &&
+      (NOT_COMMITTED.test(stdout) || NOT_COMMITTED.test(stderr)) &&
+      !COMMIT_SUMMARY.test(stdout);
+    const commit = none ? undefined : commitData(command, gits, stdout, false);
     if (commit !== undefined) events.push(make(ctx, 'git.commit', commit, Priority.NORMAL));
     if (verdict !== undefined) {
       const run = testRunOf(command, verdict, rec(response), input);

@@ -244,6 +244,45 @@ describe('toEvents mappings', () => {
     ]);
   });
 
+  it('makes no commit of a line that went on after git made none (git said so, and printed no summary)', () => {
+    const success = (command: string, stdout: string, stderr = '') =>
+      types(
+        toEvents(
+          'PostToolUse',
+          claude('PostToolUse', {
+            tool_name: 'Bash',
+            tool_input: { command },
+            tool_response: { stdout, stderr, interrupted: false, isImage: false },
+          }),
+          T,
+        ),
+      );
+    // What git 2.39 printed for each (its exit code 1, which `|| true` or `;` hid from the line's status).
+    const clean = 'On branch master\nnothing to commit, working tree clean\n';
+    const untracked =
+      'On branch master\nUntracked files:\n  (use "git add <file>..." to include in what will be committed)\n\tf\n\n' +
+      'nothing added to commit but untracked files present (use "git add" to track)\n';
+    const unstaged =
+      'On branch master\nChanges not staged for commit:\n\tmodified:   f\n\n' +
+      'no changes added to commit (use "git add" and/or "git commit -a")\n';
+    for (const stdout of [clean, untracked, unstaged]) {
+      expect(success('git commit -m "wip" || true', stdout)).toEqual(['tool.used']);
+      expect(
+        success('git add -A; git commit -m "wip"; git push', `${stdout}Everything up-to-date\n`),
+      ).toEqual(['tool.used']);
+    }
+    expect(success('git commit -m "" || true', '', 'Aborting commit due to empty commit message.\n')).toEqual(
+      ['tool.used'],
+    );
+    // A commit's summary beside it (a second commit of the line that did commit) is a commit; so is a
+    // quiet commit's silence, and a line without its own git commit is none.
+    expect(
+      success('git commit -m a || true; git commit --allow-empty -m b', `${clean}[master 1a2b3c4] b\n`),
+    ).toEqual(['tool.used', 'git.commit']);
+    expect(success('git commit -q -m "wip"', '')).toEqual(['tool.used', 'git.commit']);
+    expect(success('cat notes.txt', clean)).toEqual(['tool.used']);
+  });
+
   it("takes the message from the commit's own -m, not from a later command of the chain", () => {
     const message = (command: string, stdout: string) =>
       toEvents(
