@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import {
+  finalize,
   from,
   lastValueFrom,
   map,
@@ -274,6 +275,41 @@ describe('correlate: the standard cases', () => {
       't3',
       'ended:feature-development:6:flushed',
       '|',
+    ]);
+  });
+
+  // As RxJS's operators do (mergeMap whose source completes while inners run): the source is left when
+  // it ends, not when the output ends after the outputs still owed.
+  it.each([
+    ['completes', (input: Subject<Event>) => input.complete(), '|'],
+    ['errors', (input: Subject<Event>) => input.error(new Error('source')), 'error source'],
+  ])('leaves the source as soon as it %s re-entrantly, before the outputs still owed', (_, end, last) => {
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input
+      .pipe(
+        finalize(() => seen.push('source left')),
+        correlate(),
+      )
+      .subscribe({
+        next: (event) => {
+          seen.push(label(event));
+          if (event.id === 'f3') end(input);
+        },
+        error: (error: Error) => seen.push(`error ${error.message}`),
+        complete: () => seen.push('|'),
+      });
+    for (const event of feature()) input.next(event);
+    expect(seen).toEqual([
+      'f1',
+      't1',
+      'f2',
+      't2',
+      'f3',
+      'source left',
+      'detected:feature-development:5',
+      'ended:feature-development:5:flushed',
+      last,
     ]);
   });
 
