@@ -9,6 +9,7 @@ import {
   mergeMap,
   Observable,
   of,
+  type SchedulerLike,
   Subject,
   take,
   toArray,
@@ -353,6 +354,46 @@ describe('correlate: the standard cases', () => {
         { D: 'detected:feature-development:5', E: 'ended:feature-development:5:flushed' },
       );
     });
+  });
+
+  it('drops an event pushed re-entrantly once the consumer has left', () => {
+    const input = new Subject<Event>();
+    const ruled: string[] = [];
+    const spy = group('g', ['e'], (events) => {
+      ruled.push(events.at(-1)!.id);
+      return null;
+    });
+    const seen: string[] = [];
+    input.pipe(correlate([spy]), take(1)).subscribe((e) => {
+      seen.push(label(e));
+      input.next(ev('late', 'e', SEC));
+    });
+    input.next(ev('a', 'e', 0));
+    expect(seen).toEqual(['a']);
+    expect(ruled).toEqual(['a']);
+  });
+
+  it('lets go of an event pushed re-entrantly once it is handled', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const input = new Subject<Event>();
+    const held: Array<WeakRef<Event>> = [];
+    // Pushed from a function of its own so that no local variable keeps the event alive.
+    const push = () => {
+      const event = ev('inner', 'p', SEC);
+      held.push(new WeakRef(event));
+      input.next(event);
+    };
+    const seen: string[] = [];
+    input.pipe(correlate([group('g', ['e'], always)])).subscribe((e) => {
+      seen.push(label(e));
+      if (e.id === 'a') push();
+    });
+    input.next(ev('a', 'p', 0));
+    expect(seen).toEqual(['a', 'inner']);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(held[0]!.deref()).toBeUndefined();
   });
 });
 
@@ -1694,6 +1735,54 @@ describe('correlate: the live clock', () => {
     input.next(ev('e1', 'e', 0));
     expect(scheduler.actions.map((action) => action.delay)).toEqual([2_147_483_647]);
   });
+
+  it('queues an event pushed from a sweep’s output behind the rest of that sweep', () => {
+    const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    // An event older than the newest time seen: it runs no sweep of its own, it only passes through.
+    const x = { ...ev('x', 'p', 0, {}, 'C'), timestamp: 0 };
+    input.pipe(correlate([group('g', ['e'], always)], { liveClock: true, scheduler })).subscribe((e) => {
+      seen.push(`${e.sessionId} ${label(e)}`);
+      if (e.type === 'activity.ended' && e.sessionId === 'A') input.next(x);
+    });
+    scheduler.schedule(() => {
+      input.next({ ...ev('a', 'e', 0, {}, 'A'), timestamp: 0 });
+      input.next({ ...ev('b', 'e', 0, {}, 'B'), timestamp: 0 });
+    }, 0);
+    scheduler.schedule(() => input.complete(), 10 * MIN);
+    scheduler.flush();
+    expect(seen).toEqual([
+      'A a',
+      'A detected:g:1',
+      'B b',
+      'B detected:g:1',
+      'A ended:g:1:quiet',
+      'B ended:g:1:quiet',
+      'C x',
+    ]);
+  });
+
+  it('keeps one sweep timer, however many inputs arrive', () => {
+    const virtual = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    let timers = 0;
+    const scheduler: SchedulerLike = {
+      now: () => virtual.now(),
+      schedule: (work: never, delay?: number, state?: never) => {
+        timers++;
+        return virtual.schedule(work, delay, state);
+      },
+    };
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input
+      .pipe(correlate([group('g', ['e'], always)], { passThrough: false, liveClock: true, scheduler }))
+      .subscribe((e) => seen.push(label(e)));
+    for (const id of ['a', 'b', 'c']) input.next({ ...ev(id, 'e', 0), timestamp: 0 });
+    virtual.flush();
+    expect(seen).toEqual(['detected:g:1', 'ended:g:3:quiet']);
+    expect(timers).toBe(1);
+  });
 });
 
 describe('correlate: properties', () => {
@@ -2010,6 +2099,39 @@ describe('correlate: event time', () => {
     scheduler.flush();
     expect(seen).toEqual(['e1', 'detected:g:1']);
   });
+
+  it('takes 0 as an event time, an infinite timestamp as none, and a session’s own time for a later one without', () => {
+    const b = ev('b', 'p', 10 * MIN, {}, 'B');
+    const g = [group('g', ['e'], always)];
+    const window = (events: Event[]) => activities(run(events, g, { passThrough: false }))[0]!.data.window;
+    // Session A lags B's 10 min: its events keep their own times, not the newest seen.
+    expect(window([b, { ...ev('a', 'e', 0), timestamp: 0 }])).toStrictEqual({ start: 0, end: 0 });
+    expect(window([b, { ...ev('a', 'e', 0), timestamp: Number.POSITIVE_INFINITY }])).toStrictEqual({
+      start: T0 + 10 * MIN,
+      end: T0 + 10 * MIN,
+    });
+    // Without a usable timestamp, at its session's latest time (0 here), not at B's: in a1's episode.
+    const undated = { ...ev('a2', 'e', 0), timestamp: Number.NaN };
+    expect(labels([b, ev('a1', 'e', 0), undated], g, { passThrough: false })).toEqual([
+      'detected:g:1',
+      'ended:g:2:quiet',
+    ]);
+  });
+
+  it('stamps an unreadable event’s report with its own timestamp when that one could be read', () => {
+    const hostile = (timestamp: number): Event =>
+      ({
+        type: 'p',
+        timestamp,
+        get id(): string {
+          throw new Error('getter');
+        },
+      }) as unknown as Event;
+    const report = (timestamp: number) =>
+      run([ev('b', 'p', 10 * MIN, {}, 'B'), hostile(timestamp)], undefined, { passThrough: false })[0]!;
+    expect(report(0).timestamp).toBe(0);
+    expect(report(Number.POSITIVE_INFINITY).timestamp).toBe(T0 + 10 * MIN);
+  });
 });
 
 describe('correlate: what an episode lists', () => {
@@ -2218,5 +2340,84 @@ describe('correlate: results, inputs and reports at their edges', () => {
       { ...ev('l', 'e.late', 0), data: undefined as never },
     ];
     expect(labels(events, [g])).toEqual(['p', 'w', 'l']);
+  });
+
+  it('describes what a rule throws: its string code, a value that is not an Error, one that cannot be printed', () => {
+    const unprintable = {
+      toString(): string {
+        throw new Error('no text');
+      },
+    };
+    const cases: Array<[unknown, object]> = [
+      [
+        Object.assign(new Error('coded'), { code: 'E_RULE' }),
+        { name: 'Error', message: 'coded', code: 'E_RULE' },
+      ],
+      [Object.assign(new TypeError('numbered'), { code: 42 }), { name: 'TypeError', message: 'numbered' }],
+      ['plain', { name: 'Error', message: 'plain' }],
+      [unprintable, { name: 'Error', message: 'unprintable error' }],
+    ];
+    for (const [thrown, described] of cases) {
+      const rule = () => {
+        throw thrown;
+      };
+      const out = run([ev('a', 'e', 0)], [group('g', ['e'], rule)], { passThrough: false });
+      expect(out.map(label)).toEqual(['error:g']);
+      expect((out[0]!.data as CorrelationErrorData).error).toStrictEqual(described);
+    }
+  });
+
+  it('passes an unreadable event on only with passThrough, and ends with the consumer’s exception on it', () => {
+    const hostile = {
+      get type(): string {
+        throw new Error('getter');
+      },
+    } as unknown as Event;
+    const show = (e: Event) => (e === hostile ? 'hostile' : label(e));
+    expect(run([hostile, ...feature()], undefined, { passThrough: false }).map(show)).toEqual([
+      'error:null',
+      'detected:feature-development:5',
+      'ended:feature-development:5:flushed',
+    ]);
+    // The report went out, then the event: the consumer's exception on it ends the output.
+    const consumer = new ThrowingConsumer<Event>((e) => e === hostile, show);
+    from([hostile, ...feature()])
+      .pipe(correlate())
+      .subscribe(consumer);
+    expect(consumer.got.map((e) => (typeof e === 'string' ? e : show(e)))).toEqual([
+      'error:null',
+      'hostile',
+      'error consumer on hostile',
+    ]);
+  });
+
+  it('reports a rule error again exactly one window after the last report', () => {
+    const broken = group('g', ['e'], () => {
+      throw new Error('always');
+    });
+    const out = run([ev('a', 'e', 0), ev('b', 'e', MIN - 1), ev('c', 'e', MIN)], [broken], {
+      passThrough: false,
+    });
+    expect(
+      out.map((e) => [
+        (e.data as CorrelationErrorData).trigger_event_id,
+        (e.data as CorrelationErrorData).suppressed,
+      ]),
+    ).toEqual([
+      ['a', 0],
+      ['c', 1],
+    ]);
+  });
+
+  it('groups the events without a string session id under one key, and reports theirs without one', () => {
+    const events = [
+      { ...ev('a', 'e', 0), sessionId: undefined },
+      { ...ev('b', 'e', SEC), sessionId: null },
+      { ...ev('c', 'e', 2 * SEC), sessionId: 7 },
+      ev('d', 'e', 3 * SEC, {}, ''),
+    ] as unknown as Event[];
+    const out = activities(run(events, [group('g', ['e'], atLeast(2))], { passThrough: false }));
+    expect(out.map(label)).toEqual(['detected:g:2', 'ended:g:4:flushed']);
+    expect(out.map((e) => 'sessionId' in e)).toEqual([false, false]);
   });
 });
