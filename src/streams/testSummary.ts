@@ -25,7 +25,9 @@
  *   and indented lines (a test's log). A line of anything else (a test's own print, a panic) is none;
  * - rspec: a failure is `N examples, N failures` with failures, or `N errors occurred outside of
  *   examples` (a spec file that failed to load); a pass `N examples, 0 failures` (and `, N pending`, fewer
- *   than the examples), then only `Randomized with seed N`;
+ *   than the examples), then only `Randomized with seed N`, and not in a run an interrupt cut short
+ *   (`RSpec is shutting down and will print the summary report…`, on stderr: the examples left out are not
+ *   counted);
  * - playwright: a failure is `  N failed`, `  N interrupted` or `  N error(s) was/were not a part of any
  *   test` (after its `passed` line); a pass `  N passed (1.2s)`, its last line of counts (`flaky` and
  *   `skipped` tests come before it; not with `did not run`), then only the html reporter's lines.
@@ -96,6 +98,11 @@ const PYTEST = /^(?:=+ )?((?:\d+ \w+)(?:, \d+ \w+)*) in \d+(?:\.\d+)?s(?: \(\d+:
 const PYTEST_PART = /^\d+ (?:passed|failed|skipped|deselected|xfailed|xpassed|errors?|warnings?|rerun)$/;
 /** pytest's banner of a session cut short: `!!! Interrupted: … !!!`, `!!! _pytest.outcomes.Exit: … !!!`. */
 const PYTEST_CUT_SHORT = /^!{3,} .* !{3,}$/;
+/**
+ * rspec's word that an interrupt (SIGINT) stopped its run: the summary it prints then counts only the
+ * examples that ran, `0 failures` when none of them failed. It prints it on stderr, its summary on stdout.
+ */
+const RSPEC_CUT_SHORT = /^RSpec is shutting down and will print the summary report\b/m;
 const NODE_FAIL = /^(?:#|ℹ) (fail|cancelled) (\d+)$/;
 const NODE_PASS = /^(?:#|ℹ) pass [1-9]\d*$/;
 const NODE_AFTER = /^(?:#|ℹ) (?:cancelled|skipped|todo|duration_ms) /;
@@ -323,17 +330,20 @@ function readOutput(lines: readonly string[]): OutputReading {
 export function readTestSummary(outputs: readonly TestOutput[]): SummaryReading | undefined {
   let runs = 0;
   let pass: SummaryLine | undefined;
+  let cutShort = false;
   for (const { text, whole } of outputs) {
     if (text === undefined) continue;
     const start = lastLinesStart(text);
     const last = start === 0 ? text : text.slice(start);
+    // In any output: rspec's is on stderr, apart from its summary.
+    if (RSPEC_CUT_SHORT.test(last)) cutShort = true;
     if (!MAY_SUMMARIZE.test(last)) continue;
     const reading = readOutput(last.replace(ANSI, '').split(LINE_BREAK));
     if (reading.failure !== undefined) return { runner: reading.failure.runner, passed: false };
     runs += reading.runs;
     if (reading.pass !== undefined && whole && start === 0 && !TRUNCATED.test(text)) pass = reading.pass;
   }
-  return runs === 1 && pass !== undefined ? { runner: pass.runner, passed: true } : undefined;
+  return runs === 1 && pass !== undefined && !cutShort ? { runner: pass.runner, passed: true } : undefined;
 }
 
 /**

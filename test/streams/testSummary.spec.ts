@@ -91,6 +91,7 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   },
   { name: 'rspec-pending-pass', command: 'rspec --seed 1234', pass: /^3 examples, 0 failures, 1 pending$/ },
   { name: 'rspec-none', command: 'rspec -e nothing' },
+  { name: 'rspec-interrupt', command: 'rspec --order defined' },
   { name: 'rspec-fail', command: 'rspec', failure: /^4 examples, 1 failure, 1 pending$/ },
   {
     name: 'rspec-load-error',
@@ -656,6 +657,25 @@ describe('test.run from the test runner summary in the output', () => {
     expect(onSuccess(retry, `${output('rspec-fail')}${pass}`)).toEqual({
       command: retry,
       outcome: 'unknown',
+    });
+  });
+
+  it('reads no pass from rspec cut short by an interrupt (its word on stderr, not by its summary)', () => {
+    // An example sent SIGINT to rspec: it ran no more examples (the one that would fail), yet counts
+    // `0 failures` (and exits 1). It prints its word on stderr: without `2>&1`, apart from the summary.
+    const interrupted = output('rspec-interrupt');
+    const banner = /^RSpec is shutting down.*\n/m;
+    const command = 'rspec 2>&1 | tail -20';
+    expect(onSuccess(command, interrupted)).toEqual({ command, outcome: 'unknown' });
+    const alone = 'rspec | tail -20';
+    expect(onSuccess(alone, interrupted.replace(banner, ''), `\n${banner.exec(interrupted)![0]}`)).toEqual({
+      command: alone,
+      outcome: 'unknown',
+    });
+    expect(onSuccess(alone, interrupted.replace(banner, ''))).toEqual({
+      command: alone,
+      passed: true,
+      from_summary: 'rspec',
     });
   });
 
