@@ -27,7 +27,7 @@
  *   examples` (a spec file that failed to load); a pass `N examples, 0 failures` (and `, N pending`, fewer
  *   than the examples), then only `Randomized with seed N`, and not in a run an interrupt cut short
  *   (`RSpec is shutting down and will print the summary report…`, on stderr: the examples left out are not
- *   counted);
+ *   counted). `rspec --dry-run`, which counts examples it does not run, is no test run (`toEvents`);
  * - playwright: a failure is `  N failed`, `  N interrupted` or `  N error(s) was/were not a part of any
  *   test` (after its `passed` line); a pass `  N passed (1.2s)`, its last line of counts (`flaky` and
  *   `skipped` tests come before it; not with `did not run`), then only the html reporter's lines.

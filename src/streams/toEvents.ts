@@ -769,7 +769,8 @@ class LineReader {
  * assignments (`CI=1`) or a package runner (`npx`, `uv run`, `pnpm exec`, …), its path's folders
  * dropped (`./node_modules/.bin/vitest`) and its quotes (`"$HOME/My Project/.venv/bin/pytest"`, unless a
  * blank is left in the name: `"npm test"`) — whose words match the test command expression and do not list
- * or describe tests (`--collect-only`, `--co`, `--list`, `--listTests`, `--help`, `-h`): not one inside
+ * or describe tests (`--collect-only`, `--co`, `--list`, `--listTests`, `--help`, `-h`, `-list REGEXP`,
+ * `--dry-run`): not one inside
  * quotes (a commit message's `npm test`), an argument (`echo npm test`) or a comment. `bash -c '…'`
  * (`sh`, `zsh`, …) is read as a line of its own, its status the command's.
  *
@@ -1130,8 +1131,10 @@ const TEST_START = new RegExp(`^(?:${TEST_COMMAND.source})`);
 // (`'npm' test`, `npm\ test` in a `bash -c` script) would hide.
 const MAY_RUN_TESTS = /test|jest|mocha|rspec|phpunit/;
 const BLANK = /\s/;
-// Listing or describing tests is not running them.
-const NOT_A_TEST_RUN = /\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h)(?:\s|$)/;
+// Listing or describing tests is not running them; nor is rspec's `--dry-run` (its summary counts every
+// example, `0 failures`), nor go's `-list REGEXP` (`ok` for each package, when no test matches).
+const NOT_A_TEST_RUN =
+  /\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--dry-run|-{1,2}list(?:=\S*)?)(?:\s|$)/;
 const EXIT_CODE = /^Exit code (\d+)/;
 const FILE_TOOLS_MODIFY = new Set(['Edit', 'MultiEdit', 'NotebookEdit']);
 // The tools whose `tool_input.path`, without a `file_path`, is the file they write. Elsewhere a `path` is

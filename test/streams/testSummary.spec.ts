@@ -679,6 +679,27 @@ describe('test.run from the test runner summary in the output', () => {
     });
   });
 
+  it('reads no test run from rspec --dry-run or go test -list, whatever their summary says', () => {
+    // `--dry-run` counts every example, the failing one too, as `0 failures`; `-list` prints an `ok` for
+    // each package when no test matches. Neither runs a test: no test.run, whatever their output says.
+    for (const [name, line] of [
+      ['rspec-dry-run', 'rspec --dry-run'],
+      ['go-list-none', 'go test -list Nothing ./...'],
+      ['go-list-none', 'go test -list=Nothing ./...'],
+      ['go-list-none', 'go test ./... --list Nothing'],
+    ] as const) {
+      for (const command of [`${line} 2>&1 | tail -20`, line]) {
+        expect(onSuccess(command, output(name)), command).toBeUndefined();
+      }
+    }
+    // The same output of a run is read as it reads (`rspec` prints no more with `--dry-run`).
+    expect(onSuccess('rspec 2>&1 | tail -20', output('rspec-dry-run'))).toEqual({
+      command: 'rspec 2>&1 | tail -20',
+      passed: true,
+      from_summary: 'rspec',
+    });
+  });
+
   it("reads playwright's counts as one summary: its passed line settles no failure of its own run", () => {
     const command = 'npx playwright test 2>&1 | tail -40';
     const read = (stdout: string) => onSuccess(command, stdout);
