@@ -22,7 +22,8 @@
  *   or `FAIL⇥pkg…`; it prints no count, so a pass is an output of go's lines alone, at least one of them
  *   `ok⇥pkg⇥0.01s` for a package whose tests ran (not `[no tests to run]`): `?⇥pkg⇥[no test files]`,
  *   `PASS`, `coverage: …`, `go: downloading …` and, with `-v`, `=== RUN …`, `--- PASS: …`, `--- SKIP: …`
- *   and indented lines (a test's log). A line of anything else (a test's own print, a panic) is none;
+ *   and indented lines (a test's log). A line of anything else (a test's own print, a panic) is none. With
+ *   `-bench`, `ok` may be a package none of whose tests ran: the caller reads no pass then (`toEvents`);
  * - rspec: a failure is `N examples, N failures` with failures, or `N errors occurred outside of
  *   examples` (a spec file that failed to load); a pass `N examples, 0 failures` (and `, N pending`, fewer
  *   than the examples), then only `Randomized with seed N`, and not in a run an interrupt cut short

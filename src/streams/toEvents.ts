@@ -1382,6 +1382,12 @@ const PACKAGE_RUNNER =
   /(?:npx|bunx|yarn|pnpm\s+(?:exec|dlx)|bundle\s+exec|(?:uv|poetry|pipenv|pdm)\s+run)\s+/y;
 const PIPED_TO_TAIL =
   /(?:[^;&|<>()`$'"\\\n]|'[^'\n]*'|"[^"`$\\\n]*")+?(?:2>&1\s*)?\|\s*tail((?:\s+(?:-[nc]\s*\+?\d+|-\d+|--(?:lines|bytes)(?:=|\s+)\+?\d+|-q))*)\s*$/y;
+/**
+ * go test with `-bench` prints `ok` for a package whose benchmarks matched none, without the `[no tests
+ * to run]` of one whose tests `-run` left out (`go test -run '^$' -bench Nothing ./...`): no pass is read
+ * from it.
+ */
+const GO_BENCH = /^go\s+test\b.*\s-{1,2}bench(?:=|\s)/;
 const TAIL_COUNT = /(?:^|\s)(?:-n\s*|--lines(?:=|\s+)|-)(\+?)(\d+)/;
 /**
  * Claude Code reports an output without the blank lines that end it (and maybe those that start it):
@@ -1402,15 +1408,17 @@ function tailKeeps(command: string): number | undefined {
   ASSIGNMENTS.test(command);
   const start = ASSIGNMENTS.lastIndex;
   TEST_AT.lastIndex = start;
+  let at = start;
   if (!TEST_AT.test(command)) {
     PACKAGE_RUNNER.lastIndex = start;
     if (!PACKAGE_RUNNER.test(command)) return undefined;
-    TEST_AT.lastIndex = PACKAGE_RUNNER.lastIndex;
+    at = PACKAGE_RUNNER.lastIndex;
+    TEST_AT.lastIndex = at;
     if (!TEST_AT.test(command)) return undefined;
   }
   PIPED_TO_TAIL.lastIndex = start;
   const tail = PIPED_TO_TAIL.exec(command);
-  if (tail === null) return undefined;
+  if (tail === null || GO_BENCH.test(command.slice(at, PIPED_TO_TAIL.lastIndex))) return undefined;
   const options = tail[1]!;
   if (/-c|--bytes/.test(options)) return 0;
   const count = TAIL_COUNT.exec(options);

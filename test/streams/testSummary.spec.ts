@@ -625,6 +625,29 @@ describe('test.run from the test runner summary in the output', () => {
     expect(read('FAIL src/a.test.js\nFAIL: test_add (test_calc.TestCalc)\n')).toEqual(unknown);
   });
 
+  it('reads no pass from go test -bench: its ok is also that of a package whose tests -run left out', () => {
+    // No test ran (`-run '^$'`), nor a benchmark (none matched): go prints `PASS` and `ok` without
+    // `[no tests to run]`. Its failures are still read.
+    const none = output('go-bench-none');
+    for (const command of [
+      "go test -run '^$' -bench Nothing ./... 2>&1 | tail -20",
+      'go test -run=^TestX -bench=BenchmarkY ./... | tail -20',
+      'cd app && go test -v --bench . 2>&1 | tail',
+    ]) {
+      expect(onSuccess(command, none), command).toEqual({ command, outcome: 'unknown' });
+      expect(onSuccess(command, output('go-fail')), command).toEqual({
+        command,
+        passed: false,
+        from_summary: 'go',
+      });
+    }
+    // Without `-bench` the same output is a pass (as `go test` in a package's folder prints it); `-benchmem`
+    // alone runs no benchmark.
+    for (const command of ['go test ./... 2>&1 | tail -20', 'go test -benchmem ./... 2>&1 | tail -20']) {
+      expect(onSuccess(command, none), command).toEqual({ command, passed: true, from_summary: 'go' });
+    }
+  });
+
   it("reads rspec's summary: its pending examples are no pass, what follows it only the seed", () => {
     const command = 'bundle exec rspec 2>&1 | tail -40';
     const read = (stdout: string) => onSuccess(command, stdout);
