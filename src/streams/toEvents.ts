@@ -1132,9 +1132,10 @@ const TEST_START = new RegExp(`^(?:${TEST_COMMAND.source})`);
 const MAY_RUN_TESTS = /test|jest|mocha|rspec|phpunit/;
 const BLANK = /\s/;
 // Listing or describing tests is not running them; nor is rspec's `--dry-run` (its summary counts every
-// example, `0 failures`), nor go's `-list REGEXP` (`ok` for each package, when no test matches).
+// example, `0 failures`), nor go's `-list REGEXP` (`ok` for each package, when no test matches), nor
+// building them only (`cargo test --no-run`, `deno test --no-run`, `go test -c`: exit 0, no test ran).
 const NOT_A_TEST_RUN =
-  /\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--dry-run|-{1,2}list(?:=\S*)?)(?:\s|$)/;
+  /\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--dry-run|--no-run|-{1,2}list(?:=\S*)?)(?:\s|$)|(?:^|[/\s])go\s+test\s(?:.*\s)?-c(?:\s|$)/;
 const EXIT_CODE = /^Exit code (\d+)/;
 const FILE_TOOLS_MODIFY = new Set(['Edit', 'MultiEdit', 'NotebookEdit']);
 // The tools whose `tool_input.path`, without a `file_path`, is the file they write. Elsewhere a `path` is

@@ -887,6 +887,13 @@ describe('toEvents mappings', () => {
       ['pytest --co && pytest', 'passed', 'unknown'],
       ['pytest --collect-only -q', 'none', 'none'],
       ['cargo test -- --list', 'none', 'none'],
+      // Built, not run; go's -c only, not another option that starts with it, nor another runner's -c.
+      ['cargo test --no-run', 'none', 'none'],
+      ['deno test --no-run && deno test', 'passed', 'unknown'],
+      ['go test -c ./calc', 'none', 'none'],
+      ['/usr/lib/go/bin/go test -race -c -o calc.test ./calc', 'none', 'none'],
+      ['go test -count=1 -cover ./...', 'passed', 'failed'],
+      ['pytest -c ci.ini', 'passed', 'failed'],
       ['npx vitest --help; npm test', 'passed', 'failed'],
       // A test command's words are one command's: `make` then `test -f …` on the next line is none.
       ['make\ntest -f dist/index.js', 'none', 'none'],
