@@ -238,6 +238,10 @@ describe('toEvents mappings', () => {
     expect(
       types(failure('git commit -m "wip"', 'Exit code 1\nnothing to commit, working tree clean')),
     ).toEqual(['tool.failed']);
+    // Nor is one that does not start its line (a test's output quoting it).
+    expect(
+      types(failure(command, 'Exit code 1\n FAIL src/log.test.ts > prints [main 9c1d2e3] feat: export')),
+    ).toEqual(['tool.failed', 'test.run']);
     // A summary with no git commit in the line (a `git log`-like output) is not a commit either.
     expect(types(failure('./release.sh', 'Exit code 1\n[main 9c1d2e3] feat: export'))).toEqual([
       'tool.failed',
@@ -308,6 +312,10 @@ describe('toEvents mappings', () => {
     expect(message('if true; then git commit -m wip; fi', '')).toBe('wip');
     expect(message("bash -c 'git commit -m wip'", '')).toBe('wip');
     expect(message('git commit -m fix:ids', '')).toBe('fix:ids');
+    // A backquoted substitution, which only the shell expands, is no message as written: the subject git
+    // printed, else none.
+    expect(message('git commit -m `cat msg.txt`', printed)).toBe('fix: trim ids');
+    expect(message('git commit -m `cat msg.txt`', '')).toBeUndefined();
   });
 
   it('strips the leading tabs of a <<-EOF message, as bash does, and keeps an unquoted one unexpanded', () => {
@@ -410,6 +418,10 @@ describe('toEvents mappings', () => {
     ['git commit --dry-run && git commit -m "wip"', true],
     ['git commit --short; git -C /r commit -a --dry-run', false],
     ['git commit --dry-run\t-a', false],
+    // Read up to the last option, not only the first; after `--` a word is a path, not an option.
+    ['git commit -m wip --dry-run', false],
+    ['git commit -- --dry-run', true],
+    ['git commit -a -- -z', true],
   ])('reads %j, where git commit may only show what it would do, as a commit: %s', (command, isCommit) => {
     const events = toEvents(
       'PostToolUse',
@@ -425,6 +437,33 @@ describe('toEvents mappings', () => {
       claude('PostToolUse', { tool_name: 'Bash', tool_input: { command }, tool_response: { stdout: '' } }),
       T,
     );
+
+  it.each([
+    '--message',
+    '--file',
+    '--reuse-message',
+    '--reedit-message',
+    '--author',
+    '--date',
+    '--template',
+    '--fixup',
+    '--squash',
+    '--cleanup',
+    '--trailer',
+    '--pathspec-from-file',
+    '-am',
+    '-aF',
+  ])(
+    'takes the word after %s as its argument, not as an option that makes the commit a dry run',
+    (option) => {
+      for (const [command, isCommit] of [
+        [`git commit ${option} --dry-run`, true],
+        [`git commit ${option} x --dry-run`, false],
+      ] as const) {
+        expect(types(bash(command)).includes('git.commit'), command).toBe(isCommit);
+      }
+    },
+  );
 
   it('recognizes a commit after any options, as the option grammar reads them', () => {
     // The grammar of `git [options] commit`, as one regular expression: options are `-c`/`-C` with their
@@ -1108,6 +1147,8 @@ describe('toEvents mappings', () => {
       ['npm test -- --grep "flaky', 'unknown', 'unknown'],
       ['pytest -k "$(cat failing.txt"', 'unknown', 'unknown'],
       ['npm test -- $(cat <<EOF\nflaky\n', 'unknown', 'unknown'],
+      ['npm test -- $(cat failing.txt', 'unknown', 'unknown'],
+      ["npm test -- -t $(echo 'drops)", 'unknown', 'unknown'],
       // In a bash -c script: its shell rejects the script (status 2).
       ["bash -c \"npx vitest -t 'it's ok'\"", 'unknown', 'unknown'],
       // A quote that goes on over lines is closed; an apostrophe in a here-document's text is no quote.
