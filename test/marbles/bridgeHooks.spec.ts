@@ -118,6 +118,26 @@ describe('bridgeHooks', () => {
     }
   });
 
+  it.each([Number.POSITIVE_INFINITY, -1])(
+    'errors with INVALID_EVENT when its clock says %s (not a time), as when it says NaN',
+    (time) => {
+      const clock: SchedulerLike = {
+        now: () => time,
+        schedule: asyncScheduler.schedule.bind(asyncScheduler),
+      };
+      const seen: string[] = [];
+      let failure: unknown;
+      from([end, { ...end, timestamp: 42 }])
+        .pipe(bridgeHooks({ scheduler: clock }))
+        .subscribe({ next: (e) => seen.push(e.type), error: (error) => (failure = error) });
+      expect(seen).toEqual([]);
+      expect(failure).toMatchObject({
+        code: 'INVALID_EVENT',
+        message: expect.stringMatching(/^Invalid event: timestamp/),
+      });
+    },
+  );
+
   it(
     'turns bad input into HIGH hook.rejected events and keeps going',
     marbles((m) => {
