@@ -1021,6 +1021,8 @@ describe('toEvents mappings', () => {
       ['"$HOME/work dir/.venv/bin/pytest" -q', 'passed', 'failed'],
       ['/Users/me/My\\ Project/node_modules/.bin/vitest run', 'passed', 'failed'],
       ["'npm' test", 'passed', 'failed'],
+      // A backslash that skips an alias (`\\pytest`) is dropped.
+      ['\\pytest -q', 'passed', 'failed'],
       ['"./vitest" run && npm run build', 'passed', 'unknown'],
       ['"sudo" npm test', 'passed', 'failed'],
       // In a `bash -c` script: `npm\ test` is the script `npm test`.
@@ -1149,6 +1151,8 @@ describe('toEvents mappings', () => {
       ['npm test -- $(cat <<EOF\nflaky\n', 'unknown', 'unknown'],
       ['npm test -- $(cat failing.txt', 'unknown', 'unknown'],
       ["npm test -- -t $(echo 'drops)", 'unknown', 'unknown'],
+      // A here-document left open in a `$(…)` leaves it open, whatever the `)` before it (in a comment).
+      ['npm test # done :)\nmsg=$(cat <<EOF\nflaky\n', 'unknown', 'unknown'],
       // In a bash -c script: its shell rejects the script (status 2).
       ["bash -c \"npx vitest -t 'it's ok'\"", 'unknown', 'unknown'],
       // A quote that goes on over lines is closed; an apostrophe in a here-document's text is no quote.
