@@ -422,6 +422,8 @@ describe('toEvents mappings', () => {
     ['git commit -m wip --dry-run', false],
     ['git commit -- --dry-run', true],
     ['git commit -a -- -z', true],
+    // A redirection `&>` does not end the commit's command.
+    ['git commit &>/dev/null --dry-run', false],
   ])('reads %j, where git commit may only show what it would do, as a commit: %s', (command, isCommit) => {
     const events = toEvents(
       'PostToolUse',
