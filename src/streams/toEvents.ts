@@ -120,10 +120,11 @@ const GIT = /\bgit\s+/g;
 // `--name`, `--name=value`. The two never match the same text, so there is one way to read a command.
 const GIT_OPTION = /-[cC]\s+\S+\s+|-(?![cC]\s)[\w-]+(?:=\S+)?\s+/y;
 const COMMIT = /commit\b/y;
-// `-m`, also in a group of short options (`-am`, as `git commit -am "…"`), or `--message`. Looked for
-// from the end of `commit` on (lastIndex): not the `-m` of a command before it (`python -m pytest && …`),
-// and taken only before the end of the commit's command: not the `-m` of one after it (`&& git tag -m`).
-const COMMIT_MESSAGE = /\s(?:-[A-Za-z]*m|--message)(?:\s+|=)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/g;
+// `-m`, also in a group of short options (`-am`, as `git commit -am "…"`), its message the next word or
+// the rest of its own (`-m"fix: …"`, `-mwip`), or `--message`. Looked for from the end of `commit` on
+// (lastIndex): not the `-m` of a command before it (`python -m pytest && …`), and taken only before the
+// end of the commit's command: not the `-m` of one after it (`&& git tag -m`).
+const COMMIT_MESSAGE = /\s(?:-[A-Za-z]*m\s*|--message(?:\s+|=))(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/g;
 const COMMIT_SUMMARY = /^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.*)$/m;
 // What git prints for a `git commit` that made no commit (to stdout; the empty message's, to stderr).
 const NOT_COMMITTED =
@@ -184,6 +185,8 @@ function commitMessage(
   // An unquoted message ends where the shell ends its word: `-m wip;` (`-m wip'` ending a `bash -c` script).
   const bare = message[3] === undefined ? undefined : message[3].slice(0, wordLength(message[3]));
   const written = message[1] ?? message[2] ?? (bare === '' ? summary?.[3] : bare);
+  // In double quotes a backquoted command is run (`-m "fix: \`cat msg\`"`): git got its output.
+  if (message[1]?.includes('`')) return summary?.[3] ?? written;
   if (written === undefined || !written.startsWith('$(')) return written;
   const heredoc = readHeredoc(command, command.indexOf('$(', message.index));
   if (heredoc?.text !== undefined) return heredoc.text;

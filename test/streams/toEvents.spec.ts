@@ -316,6 +316,15 @@ describe('toEvents mappings', () => {
     // printed, else none.
     expect(message('git commit -m `cat msg.txt`', printed)).toBe('fix: trim ids');
     expect(message('git commit -m `cat msg.txt`', '')).toBeUndefined();
+    // Likewise inside double quotes, where the shell runs it too.
+    expect(message('git commit -m "fix: `git rev-parse --short HEAD`"', printed)).toBe('fix: trim ids');
+    // The message attached to its -m, as git reads it: the rest of the word, quoted or not.
+    expect(message('git commit -m"fix: x\n\nWhy it matters." && git push', printed)).toBe(
+      'fix: x\n\nWhy it matters.',
+    );
+    expect(message("git commit -am'fix: y'", printed)).toBe('fix: y');
+    expect(message('git commit -mwip', printed)).toBe('wip');
+    expect(message('git commit -m=wip', printed)).toBe('=wip');
   });
 
   it('strips the leading tabs of a <<-EOF message, as bash does, and keeps an unquoted one unexpanded', () => {
