@@ -773,9 +773,9 @@ class LineReader {
  * dropped (`./node_modules/.bin/vitest`) and its quotes (`"$HOME/My Project/.venv/bin/pytest"`, unless a
  * blank is left in the name: `"npm test"`) — whose words match the test command expression and do not list
  * or describe tests (`--collect-only`, `--co`, `--list`, `--listTests`, `--help`, `-h`, `-list REGEXP`,
- * `--dry-run`): not one inside
- * quotes (a commit message's `npm test`), an argument (`echo npm test`) or a comment. `bash -c '…'`
- * (`sh`, `zsh`, …) is read as a line of its own, its status the command's.
+ * `--dry-run`) or only build them (`--no-run`, `go test -c`): not one inside quotes (a commit message's
+ * `npm test`), an argument (`echo npm test`) or a comment. `bash -c '…'` (`sh`, `zsh`, …) is read as a line
+ * of its own, its status the command's.
  *
  * Read as the shell runs the line: a list's status is its last pipeline's (`;`, a newline and `&` end a list;
  * one sent to the background with `&` shows nothing), `a && b` runs `b` only after a success of `a`, `a || b`
