@@ -299,7 +299,7 @@ let wordOpen = false;
 
 /**
  * Reads the word that starts at `at` (not a blank nor a separator), as the shell splits it (quotes,
- * `$(…)`, `<(…)`, backslashes): returns its end, the first blank, `;`, `&` (not in a redirection such as
+ * `$(…)`, `<(…)`, an array assignment's `(…)`, backslashes): returns its end, the first blank, `;`, `&` (not in a redirection such as
  * `2>&1` or `&>file`), `|`, `)` or newline outside them. Sets `wordPlain` and `wordOpen`. Linear in the
  * length read.
  */
@@ -323,6 +323,10 @@ function readWord(command: string, at: number): number {
     } else if ((c === '$' || c === '<' || c === '>') && command[i + 1] === '(') {
       plain = false;
       i = skipSubstitution(command, i);
+    } else if (c === '(' && command[i - 1] === '=' && isAssignment(command, at, i)) {
+      // An array assignment (`files=(src/*.ts)`): its words, up to its `)`, are the assignment's.
+      plain = false;
+      i = skipSubstitution(command, i - 1);
     } else if (c === '\\') {
       plain = false;
       i += 2;

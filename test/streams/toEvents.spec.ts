@@ -930,6 +930,11 @@ describe('toEvents mappings', () => {
       ['cat > notes.txt <<-EOF\r\n\tnpm test\r\n\tEOF\r\npytest', 'passed', 'failed'],
       // `bash -c` / `sh -c`: the script is read as a line of its own, its status the command's.
       ['bash -c "npm test"', 'passed', 'failed'],
+      // An array assignment's words and parentheses are its own (no subshell): read as `CI=1 && npm test`.
+      ['files=(src/*.test.ts "a b.ts") && npx vitest run "${files[@]}"', 'passed', 'unknown'],
+      ['args=(--reporter=dot\n  --bail); npm test -- "${args[@]}"', 'passed', 'failed'],
+      ['x=(npm test)', 'none', 'none'],
+      ['x=(a; npm test', 'none', 'none'],
       ["sh -c 'cd app && npm test'", 'passed', 'unknown'],
       ['bash -lc "npm test | tail -5"', 'unknown', 'unknown'],
       ['bash -c "npm test" && npm run build', 'passed', 'unknown'],
