@@ -35,7 +35,8 @@
  *
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
- * after a failure): the line's last word on its tests is then no failure, and its outcome unknown.
+ * after a failure): the line's last word on its tests is then no failure, and its outcome unknown (never a
+ * pass: the failed run counts as a run, whatever its lines counted).
  * A pass is read only from an output that is all its stream printed (`whole`: the caller knows, say,
  * that `tail -20` kept so few lines that it cut nothing off), where it is the only count of a run's
  * tests (a second run, a first package of a workspace, may have failed), with nothing after it but the
@@ -310,7 +311,12 @@ function readOutput(lines: readonly string[]): OutputReading {
       reopened = false;
     } else if (summary.runner === failure?.runner) {
       if (summary.opens) reopened = true;
-      else if (summary.passes && (reopened || !STARTS_RUNS.has(summary.runner))) failure = undefined;
+      else if (summary.passes && (reopened || !STARTS_RUNS.has(summary.runner))) {
+        // The failed run is a run too, though no line of it may have counted its tests (playwright's
+        // `1 failed` without a `passed` line, vitest's `Tests  no tests`): a pass is then never read.
+        failure = undefined;
+        runs++;
+      }
     }
     if (!summary.countsRun) continue;
     runs++;

@@ -562,6 +562,38 @@ describe('test.run from the test runner summary in the output', () => {
     });
   });
 
+  it('reads no pass from npm workspaces whose failed package printed no count of passed tests', () => {
+    // The first package failed with a summary that counts no run of its own (playwright's `1 failed` alone,
+    // every test failed; vitest's `Tests  no tests`, its only file failed to load), the second passed: the
+    // second's pass settles the failure as a retry's would, yet the first run still counts, so no pass.
+    const workspaces = output('npm-workspaces');
+    // npm's lines after the first package's output, up to the second package's header.
+    const between = workspaces.slice(
+      workspaces.indexOf('npm error Lifecycle'),
+      workspaces.indexOf('> b@1.0.0'),
+    );
+    const playwrightFailed = output('playwright-fail').replace(/^ {2}1 skipped\n {2}2 passed \(.*\)\n/m, '');
+    expect(playwrightFailed).not.toMatch(/passed/);
+    for (const [first, next, runner] of [
+      [output('vitest-broken'), `${between}> b@1.0.0 test\n> vitest run\n${output('vitest-pass')}`, 'vitest'],
+      [
+        playwrightFailed,
+        `${between}> b@1.0.0 test\n> playwright test\n${output('playwright-pass')}`,
+        'playwright',
+      ],
+    ] as const) {
+      const command = 'npm test --workspaces 2>&1 | tail -200';
+      const stdout = `\n> a@1.0.0 test\n> ${runner === 'vitest' ? 'vitest run' : 'playwright test'}\n${first}${next}`;
+      expect(onSuccess(command, stdout), runner).toEqual({ command, outcome: 'unknown' });
+      // The failure alone is read.
+      expect(onSuccess(command, stdout.slice(0, stdout.indexOf('npm error'))), runner).toEqual({
+        command,
+        passed: false,
+        from_summary: runner,
+      });
+    }
+  });
+
   it('reads the last run of a retry: a failure that a later passing run settled is no failure', () => {
     const fail = output('vitest-fail-nocolor');
     const pass = output('vitest-pass');
