@@ -335,6 +335,9 @@ describe('test.run from the test runner summary in the output', () => {
       '# pass 2 of 3\n# fail 0\n',
       'log: test result: FAILED. 1 passed; 1 failed;\n',
       'fixed: 2 failing\n',
+      'retried: 4 examples, 1 failure\n',
+      '4 examples, 1 failure expected\n',
+      '  1 failed to connect, retrying\n',
       // A summary line is short: a long line that reads like one is none.
       `Tests:       1 failed, ${'1 skipped, '.repeat(40)}2 total\n`,
       `2 passed${', 1 warning'.repeat(40)} in 0.52s\n`,
@@ -635,6 +638,17 @@ describe('test.run from the test runner summary in the output', () => {
     // No package whose tests ran: no pass; nor a package line too long to be read.
     expect(read(`${output('go-none')}?   \texample.com/app/cmd\t[no test files]\n`)).toEqual(unknown);
     expect(read(`${pass}ok  \texample.com/${'a'.repeat(300)}\t0.002s\n`)).toEqual(unknown);
+    // A long test run, -cover with -v (go's own `coverage:` line) and -coverpkg (`… of statements in ./...`).
+    expect(read(pass.replace('0.005s', '12.005s'))).toEqual(passed);
+    const coverVerbose = verbose.replace(
+      /^PASS\nok {2}\t(\S+)\t([\d.]+s)$/gm,
+      'PASS\ncoverage: 100.0% of statements\nok  \t$1\t$2\tcoverage: 100.0% of statements',
+    );
+    expect(coverVerbose).toMatch(/^coverage: 100\.0% of statements$/m);
+    expect(read(coverVerbose)).toEqual(passed);
+    expect(read(output('go-cover-pass').replaceAll('of statements', 'of statements in ./...'))).toEqual(
+      passed,
+    );
     // An `ok` that says no tests ran beside one whose tests ran is a pass.
     expect(read(`${output('go-none')}${pass}`)).toEqual(passed);
     // A subtest's failure (indented) is not a line of a run that passed, whatever follows it.
@@ -695,6 +709,18 @@ describe('test.run from the test runner summary in the output', () => {
       passed: true,
       from_summary: 'rspec',
     });
+    // Counts of two digits.
+    for (const [summary, expected] of [
+      ['12 examples, 0 failures', { command, passed: true, from_summary: 'rspec' }],
+      ['12 examples, 0 failures, 10 pending', { command, passed: true, from_summary: 'rspec' }],
+      ['12 examples, 10 failures', { command, passed: false, from_summary: 'rspec' }],
+      [
+        '0 examples, 0 failures, 10 errors occurred outside of examples',
+        { command, passed: false, from_summary: 'rspec' },
+      ],
+    ] as const) {
+      expect(read(pass.replace('2 examples, 0 failures', summary)), summary).toEqual(expected);
+    }
     // After the summary: the seed, once or more; not another line.
     expect(read(`${pass}\nRandomized with seed 42\n\n`)).toEqual({
       command,
@@ -702,6 +728,8 @@ describe('test.run from the test runner summary in the output', () => {
       from_summary: 'rspec',
     });
     expect(read(`${pass}Coverage report generated for RSpec to /home/user/app/coverage.\n`)).toEqual(unknown);
+    expect(read(`${pass}Randomized with seed 42, rerun with --seed 42\n`)).toEqual(unknown);
+    expect(read(`${pass}Not Randomized with seed 42\n`)).toEqual(unknown);
     // A failure or an error outside of examples, however many examples passed; a retry's pass settles it.
     expect(read(pass.replace('0 failures', '0 failures, 2 errors occurred outside of examples'))).toEqual({
       command,
@@ -770,9 +798,32 @@ describe('test.run from the test runner summary in the output', () => {
       command,
       outcome: 'unknown',
     });
+    // Counts of two digits, a run shorter than a second.
+    const passed = { command, passed: true, from_summary: 'playwright' };
+    expect(read(pass.replace('  2 passed (1.4s)', '  12 passed (12.3s)'))).toEqual(passed);
+    expect(read(pass.replace('  2 passed (1.4s)', '  2 passed (950ms)'))).toEqual(passed);
+    expect(read(pass.replace('  2 passed', '  12 did not run\n  2 passed'))).toEqual({
+      command,
+      outcome: 'unknown',
+    });
+    expect(read(fail.replace('  2 failed', '  12 failed'))).toEqual({
+      command,
+      passed: false,
+      from_summary: 'playwright',
+    });
+    expect(read(`${pass}  12 errors were not a part of any test, see above for details\n`)).toEqual({
+      command,
+      passed: false,
+      from_summary: 'playwright',
+    });
     // A retry: a run started after the failure settles it with its pass; the failed run's own pass does not.
     const retry = 'npx playwright test || npx playwright test --last-failed';
     expect(onSuccess(retry, `${fail}${pass}`)).toEqual({ command: retry, outcome: 'unknown' });
+    // The retry of the failed test alone (`--last-failed`), or a run of many tests on many workers.
+    for (const running of ['Running 1 test using 1 worker', 'Running 12 tests using 10 workers']) {
+      const rerun = pass.replace('Running 2 tests using 1 worker', running);
+      expect(onSuccess(retry, `${fail}${rerun}`), running).toEqual({ command: retry, outcome: 'unknown' });
+    }
     expect(onSuccess(retry, `${pass}${fail}`)).toEqual({
       command: retry,
       passed: false,
@@ -793,6 +844,17 @@ describe('test.run from the test runner summary in the output', () => {
       outcome: 'unknown',
     });
     expect(onSuccess(command, `${'.\n'.repeat(1_200)}${pass}`)).toEqual({ command, outcome: 'unknown' });
+    // stderr, all of which the pipe leaves to Claude Code (jest's), likewise.
+    const jest = 'npx jest | tail -5';
+    expect(onSuccess(jest, '', `${'.\n'.repeat(1_200)}${output('jest-pass')}`)).toEqual({
+      command: jest,
+      outcome: 'unknown',
+    });
+    expect(onSuccess(jest, '', `${'.\n'.repeat(900)}${output('jest-pass')}`)).toEqual({
+      command: jest,
+      passed: true,
+      from_summary: 'jest',
+    });
     // Claude Code's output ends without a newline: a failure on the 1,000th line from the end is read, one on
     // the 1,001st is not.
     const failed = ' Test Files  1 failed (1)\n';
