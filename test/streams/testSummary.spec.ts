@@ -638,6 +638,10 @@ describe('test.run from the test runner summary in the output', () => {
     // No package whose tests ran: no pass; nor a package line too long to be read.
     expect(read(`${output('go-none')}?   \texample.com/app/cmd\t[no test files]\n`)).toEqual(unknown);
     expect(read(`${pass}ok  \texample.com/${'a'.repeat(300)}\t0.002s\n`)).toEqual(unknown);
+    // A test's log (indented) that ends in go's word is no failure.
+    expect(
+      read(verbose.replace('--- PASS: TestUp', '    strs_test.go:9: status FAIL\n--- PASS: TestUp')),
+    ).toEqual(passed);
     // A long test run, -cover with -v (go's own `coverage:` line) and -coverpkg (`… of statements in ./...`).
     expect(read(pass.replace('0.005s', '12.005s'))).toEqual(passed);
     const coverVerbose = verbose.replace(
