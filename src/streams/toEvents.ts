@@ -299,9 +299,9 @@ let wordOpen = false;
 
 /**
  * Reads the word that starts at `at` (not a blank nor a separator), as the shell splits it (quotes,
- * `$(…)`, `<(…)`, an array assignment's `(…)`, backslashes): returns its end, the first blank, `;`, `&` (not in a redirection such as
- * `2>&1` or `&>file`), `|`, `)` or newline outside them. Sets `wordPlain` and `wordOpen`. Linear in the
- * length read.
+ * `$(…)`, `<(…)`, an array assignment's `(…)`, backslashes): returns its end, the first blank, `;`, `&`
+ * (not in a redirection such as `2>&1` or `&>file`), `|`, `)` or newline outside them. Sets `wordPlain`
+ * and `wordOpen`. Linear in the length read.
  */
 function readWord(command: string, at: number): number {
   const n = command.length;
