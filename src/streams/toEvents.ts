@@ -370,7 +370,7 @@ function readCommand(
 /**
  * Reads the arguments of the `git commit` whose `commit` ends at `from` (see `readCommand`). Returns the
  * end of its command, and whether an option makes the commit show only what it would do (`--dry-run`,
- * …: see `COMMIT_SHOWS_ONLY`).
+ * …: see `COMMIT_SHOWS_ONLY`), its words read as git gets them, without their quotes.
  */
 function readCommitArguments(command: string, from: number): { end: number; showsOnly: boolean } {
   let showsOnly = false;
@@ -378,8 +378,9 @@ function readCommitArguments(command: string, from: number): { end: number; show
   let argumentNext = false; // the next word is an option's argument
   const end = readCommand(command, from, (start, wordEnd, plain) => {
     if (argumentNext) argumentNext = false;
-    else if (plain && options) {
-      const word = command.slice(start, wordEnd);
+    else if (options) {
+      // As git gets it: without its quotes (`git commit "--dry-run"` shows only).
+      const word = plain ? command.slice(start, wordEnd) : unquote(command, start, wordEnd);
       if (word === '--') options = false;
       else if (COMMIT_SHOWS_ONLY.has(word)) showsOnly = true;
       else if (COMMIT_OPTIONS_WITH_ARGUMENT.has(word)) argumentNext = true;

@@ -433,6 +433,11 @@ describe('toEvents mappings', () => {
     ['git commit -a -- -z', true],
     // A redirection `&>` does not end the commit's command.
     ['git commit &>/dev/null --dry-run', false],
+    // A quoted option is the option git gets; a quoted message, or a quoted `--` then a path, is none.
+    ['git commit "--dry-run"', false],
+    ["git commit -a'z'", false],
+    ['git commit "-m" "--dry-run"', true],
+    ['git commit "--" --dry-run', true],
   ])('reads %j, where git commit may only show what it would do, as a commit: %s', (command, isCommit) => {
     const events = toEvents(
       'PostToolUse',
