@@ -126,9 +126,11 @@ const COMMIT = /commit\b/y;
 // end of the commit's command: not the `-m` of one after it (`&& git tag -m`).
 const COMMIT_MESSAGE = /\s(?:-[A-Za-z]*m\s*|--message(?:\s+|=))(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/g;
 const COMMIT_SUMMARY = /^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.*)$/m;
-// What git prints for a `git commit` that made no commit (to stdout; the empty message's, to stderr).
+// What git prints for a `git commit` that made no commit (to stdout; the empty message's, to stderr), and
+// what husky prints on stderr when a hook refused it (husky 9: `husky - pre-commit script failed (code 1)`;
+// 4: `husky > pre-commit hook failed (add --no-verify to bypass)`).
 const NOT_COMMITTED =
-  /^(?:nothing to commit\b|nothing added to commit\b|no changes added to commit\b|Aborting commit due to empty commit message)/m;
+  /^(?:nothing to commit\b|nothing added to commit\b|no changes added to commit\b|Aborting commit due to empty commit message|husky (?:-|>) (?:pre-commit|commit-msg|prepare-commit-msg) (?:script|hook) failed\b)/m;
 /**
  * The start of a message given as a here-document in a command substitution, as Claude Code writes its
  * commits: `-m "$(cat <<'EOF'` newline, the message, newline, `EOF` newline, `)"` (also `<<EOF`,

@@ -278,6 +278,14 @@ describe('toEvents mappings', () => {
     expect(success('git commit -m "" || true', '', 'Aborting commit due to empty commit message.\n')).toEqual(
       ['tool.used'],
     );
+    // A commit a hook refused: what husky 9 and husky 4 printed (on stderr; git itself prints nothing).
+    for (const stderr of [
+      'lint failed: src/a.ts\nhusky - pre-commit script failed (code 1)\n',
+      'husky > pre-commit (node v20.20.2)\nlint failed\nhusky > pre-commit hook failed (add --no-verify to bypass)\n',
+      'husky - commit-msg script failed (code 1)\n',
+    ]) {
+      expect(success('git add -A && git commit -m "feat: x" || true', '', stderr)).toEqual(['tool.used']);
+    }
     // A commit's summary beside it (a second commit of the line that did commit) is a commit; so is a
     // quiet commit's silence, and a line without its own git commit is none.
     expect(
@@ -936,7 +944,9 @@ describe('toEvents mappings', () => {
       // `bash -c` / `sh -c`: the script is read as a line of its own, its status the command's.
       ['bash -c "npm test"', 'passed', 'failed'],
       // An array assignment's words and parentheses are its own (no subshell): read as `CI=1 && npm test`.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's expansion of the array, not a template
       ['files=(src/*.test.ts "a b.ts") && npx vitest run "${files[@]}"', 'passed', 'unknown'],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's expansion of the array, not a template
       ['args=(--reporter=dot\n  --bail); npm test -- "${args[@]}"', 'passed', 'failed'],
       ['x=(npm test)', 'none', 'none'],
       ['x=(a; npm test', 'none', 'none'],
