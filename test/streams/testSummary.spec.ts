@@ -271,6 +271,13 @@ describe('test.run from the test runner summary in the output', () => {
     // yarn's closing line may end it, once, last; not another line in its words before it.
     expect(read(`${pass}Done in 1.15s.\n\n`)).toEqual({ command, passed: true, from_summary: 'vitest' });
     expect(read(`${pass}✨  Done in 3.02s.\n`)).toEqual({ command, passed: true, from_summary: 'vitest' });
+    // Lines of blanks alone (a runner's indentation) are blank lines too, after yarn's line or before it.
+    expect(read(`${pass}Done in 1.15s.\n  \n`)).toEqual({ command, passed: true, from_summary: 'vitest' });
+    expect(read(pass.replace('   Start at', '  \n   Start at'))).toEqual({
+      command,
+      passed: true,
+      from_summary: 'vitest',
+    });
     expect(read(`${pass}Done in 1.15s.\nDone in 1.15s.\n`)).toEqual({ command, outcome: 'unknown' });
     expect(read(`${pass}Done in 1.15s.\ndone\n`)).toEqual({ command, outcome: 'unknown' });
     // Two runs' summaries (a workspace's two packages, a second runner's): one may be cut off.
@@ -354,6 +361,8 @@ describe('test.run from the test runner summary in the output', () => {
     const table: [string, Record<string, unknown>][] = [
       // Failures.
       [' Test Files  12 failed | 3 passed (15)\n      Tests  20 failed | 31 passed (51)\n', failed('vitest')],
+      // vitest's titles without the blanks before them (an output whose start was trimmed).
+      ['Test Files  1 failed (1)\n      Tests  no tests\n', failed('vitest')],
       // vitest --typecheck: its title fills the column, no blank before it; its tests passed.
       [' Test Files  1 passed (1)\n      Tests  2 passed (2)\nType Errors  1 failed\n', failed('vitest')],
       ['     Errors  12 errors\n', failed('vitest')],
@@ -868,6 +877,22 @@ describe('test.run from the test runner summary in the output', () => {
       from_summary: 'vitest',
     });
     expect(onSuccess(command, `${failed}${'.\n'.repeat(999)}.`)).toEqual({ command, outcome: 'unknown' });
+    // An output of 1,001 lines, its first one blank: its last 1,000 lines are read, a failure in them; no pass.
+    expect(onSuccess(command, `\n${failed}${'.\n'.repeat(998)}.`)).toEqual({
+      command,
+      passed: false,
+      from_summary: 'vitest',
+    });
+    const passLines = pass.trimEnd().split('\n').length;
+    expect(onSuccess(command, `\n${'.\n'.repeat(999 - passLines)}${pass.trimEnd()}\n`)).toEqual({
+      command,
+      outcome: 'unknown',
+    });
+    expect(onSuccess(command, `${'.\n'.repeat(999 - passLines)}${pass.trimEnd()}\n`)).toEqual({
+      command,
+      passed: true,
+      from_summary: 'vitest',
+    });
     expect(onSuccess(command, `${'.\n'.repeat(900)}${pass}`)).toEqual({
       command,
       passed: true,
