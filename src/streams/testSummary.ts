@@ -91,7 +91,6 @@ const VITEST_FILES = /^\s*Test Files {2,}(.+)$/;
 const VITEST_TESTS = /^\s*Tests {2,}(.+)$/;
 const VITEST_TYPE_ERRORS = /^\s*Type Errors {2,}(.+)$/;
 const VITEST_ERRORS = /^\s*Errors {2,}(\d+) errors?\s*$/;
-const VITEST_TOTAL = /\s*\(\d+\)\s*$/;
 const VITEST_AFTER = /^\s*(?:Start at|Duration) {2,}/;
 const JEST_SUITES = /^Test Suites:\s+(.+), (?:\d+ of )?\d+ total$/;
 const JEST_TESTS = /^Tests:\s+(.+), (?:\d+ of )?\d+ total$/;
@@ -131,7 +130,10 @@ const GO_PASSING =
 /** What yarn (v1) prints after a script that succeeded (`✨  Done in …` on a terminal). */
 const YARN_DONE = /^(?:✨\s+)?Done in \d+(?:\.\d+)?m?s\.$/;
 
-/** The counts of a summary's parts (`1 failed | 3 passed`, `1 failed, 3 passed`), by word. */
+/**
+ * The counts of a summary's parts (`1 failed | 3 passed`, `1 failed, 3 passed`), by word: each part's
+ * number and the word after it (what follows, vitest's total `(4)`, is not read).
+ */
 function countsOf(parts: string, separator: string): Map<string, number> | undefined {
   const counts = new Map<string, number>();
   for (const part of parts.split(separator)) {
@@ -181,7 +183,7 @@ function line(
 function nonePrior(text: string | undefined, regex: RegExp, separator: string): boolean {
   const match = text === undefined ? null : regex.exec(text);
   if (match === null) return false;
-  const counts = countsOf(match[1]!.replace(VITEST_TOTAL, ''), separator);
+  const counts = countsOf(match[1]!, separator);
   return counts !== undefined && counted(counts, 'failed') === 0 && counted(counts, 'passed') > 0;
 }
 
@@ -190,7 +192,7 @@ function summaryOf(text: string, previous: string | undefined): SummaryLine | un
   let match = VITEST_TESTS.exec(text);
   if (match !== null) {
     // `Tests  no tests` (a file that failed to load) counts nothing: its `Test Files` line fails.
-    const counts = countsOf(match[1]!.replace(VITEST_TOTAL, ''), '|');
+    const counts = countsOf(match[1]!, '|');
     if (counts === undefined) return undefined;
     const fails = counted(counts, 'failed') > 0;
     // A file that failed to load (or whose hook threw) shows only on the `Test Files` line just above.
@@ -199,7 +201,7 @@ function summaryOf(text: string, previous: string | undefined): SummaryLine | un
   }
   match = VITEST_FILES.exec(text) ?? VITEST_TYPE_ERRORS.exec(text);
   if (match !== null) {
-    const counts = countsOf(match[1]!.replace(VITEST_TOTAL, ''), '|');
+    const counts = countsOf(match[1]!, '|');
     return counts === undefined ? undefined : line('vitest', counted(counts, 'failed') > 0, false, false);
   }
   match = VITEST_ERRORS.exec(text);
