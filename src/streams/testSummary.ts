@@ -246,7 +246,7 @@ function summaryOf(text: string, previous: string | undefined): SummaryLine | un
     const passes = !fails && Number(match[1]) > Number(match[3] ?? 0);
     return line('rspec', fails, true, passes, RSPEC_AFTER);
   }
-  if (PLAYWRIGHT_RUNNING.test(text)) return { ...line('playwright', false, false, false), opens: true };
+  if (PLAYWRIGHT_RUNNING.test(text)) return PLAYWRIGHT_START;
   match = PLAYWRIGHT_FAILED.exec(text) ?? PLAYWRIGHT_ERRORS.exec(text);
   if (match !== null) return line('playwright', Number(match[1]) > 0, false, false);
   if (PLAYWRIGHT_NOT_RUN.test(text)) return line('playwright', false, true, false);
@@ -260,6 +260,8 @@ function summaryOf(text: string, previous: string | undefined): SummaryLine | un
 
 /** A go run that passed. */
 const GO_RUN = line('go', false, true, true);
+/** The start of a playwright run (`Running 3 tests using 2 workers`). */
+const PLAYWRIGHT_START: SummaryLine = { ...line('playwright', false, false, false), opens: true };
 
 /** What one output's summaries show. */
 interface OutputReading {
