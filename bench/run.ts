@@ -9,12 +9,16 @@
  *   `--long`); a `--quick` run or a run of some suites writes `bench/.tmp/results.json` instead
  *   (git-ignored), so a smoke run never replaces the committed figures. `--out FILE` chooses the file.
  * - A suite that throws is reported (and the exit code is 1), and the others still run.
+ * - The results record the commit measured; writing a file that docs/benchmarks.md shows (the committed
+ *   results) rewrites the page's tables of it (`bench/report.ts`).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchRow, type BenchSuite, formatNumber, machine } from './harness.js';
+import { type BenchResults, writePage } from './report.js';
 
 // Each suite is a module in bench/ whose default export is a BenchSuite.
 const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [
@@ -75,6 +79,16 @@ const file =
       ? join(here, long ? 'results-long.json' : 'results.json')
       : join(here, '.tmp/results.json');
 
+/** The commit measured, `-dirty` when the tree had changes; undefined outside a git checkout. */
+function commit(): string | undefined {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: here, encoding: 'utf8' }).trim();
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') === '' ? '' : '-dirty'}`;
+  } catch {
+    return undefined;
+  }
+}
+
 const round2 = (n: number) => Math.round(n * 100) / 100;
 const load = () => loadavg().map(round2) as [number, number, number];
 
@@ -88,6 +102,7 @@ const timings: Array<{
 }> = [];
 const loadStart = load();
 const started = Date.now();
+const measured = commit();
 let failed = false;
 for (const suite of selected) {
   console.error(`… ${suite.name} (load average ${load().join(' ')})`);
@@ -156,24 +171,21 @@ for (const cells of table) console.log(line(cells));
 if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
 console.log(`\nper suite: ${timings.map((t) => `${t.suite} ${t.seconds.toFixed(0)} s`).join(', ')}`);
 
+const results: BenchResults = {
+  date: new Date(started).toISOString(),
+  machine: info,
+  load: { start: loadStart, end: loadEnd },
+  runs,
+  quick,
+  long,
+  commit: measured,
+  suites: timings,
+  seconds,
+  rows,
+};
 mkdirSync(dirname(file), { recursive: true });
-writeFileSync(
-  file,
-  `${JSON.stringify(
-    {
-      date: new Date(started).toISOString(),
-      machine: info,
-      load: { start: loadStart, end: loadEnd },
-      runs,
-      quick,
-      long,
-      suites: timings,
-      seconds,
-      rows,
-    },
-    null,
-    2,
-  )}\n`,
-);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`wrote ${file}`);
+// The page's tables of this file, if it shows it (a smoke run's file is not shown).
+if (writePage(relative(join(here, '..'), file))) console.log('rewrote its tables in docs/benchmarks.md');
 if (failed) process.exitCode = 1;
