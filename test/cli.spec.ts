@@ -452,6 +452,23 @@ describe('main (src/cli/main.ts) in process', () => {
       });
     });
 
+    it('sessions: an event time no date can show (a time in ns) is given in ms, and the other sessions still listed', async () => {
+      const ns = 1_796_542_218_536_000_000; // beyond new Date()'s ±8.64e15 ms
+      const opened = await openStore({ path: store });
+      await opened.append([createEvent({ type: 'tool.used', timestamp: ns, sessionId: 'ns', data: {} })]);
+      await opened.close();
+      const result = await runMain(['sessions', '--store', store]);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(result.stdout.split('\n')).toEqual([
+        'empty\t0 events\t-',
+        `ns\t1 event\t${ns} ms … ${ns} ms`,
+        `s1\t3 events\t${new Date(T).toISOString()} … ${new Date(T + 2_000).toISOString()}`,
+        `s2\t1 event\t${new Date(T + 3_000).toISOString()} … ${new Date(T + 3_000).toISOString()}`,
+        '',
+      ]);
+    });
+
     it('context: the session context as JSON', async () => {
       const result = await runMain(['context', 's1', '--store', store]);
       expect(result.code).toBe(0);

@@ -372,6 +372,15 @@ async function ingest(
   return 0;
 }
 
+/**
+ * An event time as ISO 8601, or as the number of ms when no date has it (beyond ±8.64e15 ms: a time in ns,
+ * say, which the store keeps as it is): one such session must not hide the others.
+ */
+function timeText(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms` : date.toISOString();
+}
+
 async function sessions(storePath: string): Promise<number> {
   const store = await openExisting(storePath);
   try {
@@ -379,7 +388,7 @@ async function sessions(storePath: string): Promise<number> {
       const span =
         info.startTime === undefined || info.lastEventTime === undefined
           ? '-'
-          : `${new Date(info.startTime).toISOString()} … ${new Date(info.lastEventTime).toISOString()}`;
+          : `${timeText(info.startTime)} … ${timeText(info.lastEventTime)}`;
       stdout.write(
         `${info.sessionId}\t${info.eventCount} event${info.eventCount === 1 ? '' : 's'}\t${span}\n`,
       );
