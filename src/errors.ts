@@ -156,6 +156,23 @@ export class HookError extends VibespecError {
   }
 }
 
+/** At most this many characters of a value are shown after "got" in a message. */
+const SHOWN_LENGTH = 200;
+
+/**
+ * @internal `textOf`, cut to its first 200 characters (and its length) when longer: for "…, got X" in a
+ * message, where X is what the caller passed: a 1.6 MB string given where an iterable was expected must
+ * not make a 1.6 MB message.
+ */
+export function shownText(value: unknown): string {
+  const text = textOf(value);
+  if (text.length <= SHOWN_LENGTH) return text;
+  // Not between the two halves of a surrogate pair.
+  const code = text.charCodeAt(SHOWN_LENGTH - 1);
+  const cut = code >= 0xd800 && code <= 0xdbff ? SHOWN_LENGTH - 1 : SHOWN_LENGTH;
+  return `${text.slice(0, cut)}… (${text.length.toLocaleString('en-US')} characters)`;
+}
+
 /**
  * @internal A value as text for a message, never throwing: an `Error`'s message, else `String(value)`;
  * failing that (a null-prototype object, a `toString` that throws) `Object.prototype.toString`'s tag,
@@ -213,7 +230,7 @@ export function checkOptions(
   required = false,
 ): void {
   if ((options !== undefined || required) && !isRecord(options)) {
-    throw new ConfigError(`${where}: the options must be an object, got ${textOf(options)}`);
+    throw new ConfigError(`${where}: the options must be an object, got ${shownText(options)}`);
   }
   rejectUnknownKeys(where, options, known);
 }

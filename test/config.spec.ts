@@ -127,6 +127,36 @@ describe('a bad argument is a ConfigError at construction', () => {
   });
 });
 
+describe('a message shows at most the first 200 characters of a bad value', () => {
+  const caught = (make: () => unknown): string => {
+    try {
+      make();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error('no error');
+  };
+
+  it('fromJsonLines given the text itself (not [text]): its start and its length, not 1 MB of it', () => {
+    const text = `{"hook":"Stop"}\n${'x'.repeat(1_000_000)}`;
+    const message = caught(() => fromJsonLines(text as never));
+    expect(message).toBe(
+      'fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes ' +
+        `(a string: pass [text]), got ${text.slice(0, 200)}… (1,000,016 characters)`,
+    );
+  });
+
+  it('a value of exactly 200 characters is shown whole; a surrogate pair is never cut in half', () => {
+    const exact = 'y'.repeat(200);
+    expect(caught(() => adaptiveBatch({ minSize: exact as never }))).toMatch(new RegExp(`got ${exact}$`));
+    const emoji = `${'z'.repeat(199)}😀 and more`; // the pair at 199–200: cut before it
+    expect(caught(() => adaptiveBatch({ minSize: emoji as never }))).toMatch(
+      new RegExp(`got ${'z'.repeat(199)}… \\(210 characters\\)$`),
+    );
+  });
+});
+
 describe('a bad option value of any kind is a ConfigError', () => {
   it('hybridProcess: select and modes together (modes would be ignored)', () => {
     expect(() => hybridProcess({ ...HANDLERS, select: () => 'immediate' as never, modes: {} })).toThrow(

@@ -3,7 +3,7 @@
  * not on the first run) and resolving each hook's effective settings.
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import type { CommandHook, ErrorPolicy, FunctionHook, Hook, HookRunOptions } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -56,20 +56,22 @@ function checkTimeout(where: string, value: unknown): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
     throw new ConfigError(
-      `${where}: timeoutMs must be a positive number of ms (or Infinity), got ${textOf(value)}`,
+      `${where}: timeoutMs must be a positive number of ms (or Infinity), got ${shownText(value)}`,
     );
   }
 }
 
 function checkPolicy(where: string, value: unknown): void {
   if (value !== undefined && value !== 'fail-open' && value !== 'fail-closed') {
-    throw new ConfigError(`${where}: errorPolicy must be 'fail-open' or 'fail-closed', got ${textOf(value)}`);
+    throw new ConfigError(
+      `${where}: errorPolicy must be 'fail-open' or 'fail-closed', got ${shownText(value)}`,
+    );
   }
 }
 
 function checkBytes(where: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)) {
-    throw new ConfigError(`${where}: maxOutputBytes must be a positive integer, got ${textOf(value)}`);
+    throw new ConfigError(`${where}: maxOutputBytes must be a positive integer, got ${shownText(value)}`);
   }
 }
 
@@ -170,7 +172,7 @@ export function checkPositiveInteger(where: string, field: string, value: unknow
     (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
   ) {
     throw new ConfigError(
-      `${where}: ${field} must be a positive integer (or Infinity), got ${textOf(value)}`,
+      `${where}: ${field} must be a positive integer (or Infinity), got ${shownText(value)}`,
     );
   }
   return value as number;
@@ -183,7 +185,7 @@ export function checkCount(where: string, field: string, value: unknown, fallbac
     (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
   ) {
     throw new ConfigError(
-      `${where}: ${field} must be a non-negative integer (or Infinity), got ${textOf(value)}`,
+      `${where}: ${field} must be a non-negative integer (or Infinity), got ${shownText(value)}`,
     );
   }
   return value as number;
@@ -193,7 +195,7 @@ export function checkDuration(where: string, field: string, value: unknown, fall
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
     throw new ConfigError(
-      `${where}: ${field} must be a positive number of ms (or Infinity), got ${textOf(value)}`,
+      `${where}: ${field} must be a positive number of ms (or Infinity), got ${shownText(value)}`,
     );
   }
   return value;

@@ -11,7 +11,7 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
@@ -198,21 +198,21 @@ const BATCH_CONFIG_KEYS = optionKeys<BatchConfig>({ maxSize: true, timeoutMs: tr
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new ConfigError(`adaptiveBatch: ${name} must be a positive integer, got ${textOf(value)}`);
+    throw new ConfigError(`adaptiveBatch: ${name} must be a positive integer, got ${shownText(value)}`);
   }
   return value;
 }
 
 function positiveNumber(name: string, value: number): number {
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new ConfigError(`adaptiveBatch: ${name} must be a positive finite number, got ${textOf(value)}`);
+    throw new ConfigError(`adaptiveBatch: ${name} must be a positive finite number, got ${shownText(value)}`);
   }
   return value;
 }
 
 function nonNegativeNumber(name: string, value: number): number {
   if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
-    throw new ConfigError(`${name} must be a finite number ≥ 0, got ${textOf(value)}`);
+    throw new ConfigError(`${name} must be a finite number ≥ 0, got ${shownText(value)}`);
   }
   return value;
 }
@@ -258,7 +258,7 @@ export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
   } = options;
   positiveInteger('seedPolicy minSamples', minSamples);
   if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0))
-    throw new ConfigError(`seedPolicy: cooldownMs must be ≥ 0, got ${textOf(cooldownMs)}`);
+    throw new ConfigError(`seedPolicy: cooldownMs must be ≥ 0, got ${shownText(cooldownMs)}`);
   // A threshold or step that is not a number would make the policy never (or wrongly) adapt, silently.
   for (const [name, value] of Object.entries({
     slowLatencyMs,
@@ -308,10 +308,10 @@ export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
   positiveInteger('aimdPolicy increase', increase);
   positiveInteger('aimdPolicy samples', window);
   if (typeof decreaseFactor !== 'number' || !(decreaseFactor > 0 && decreaseFactor < 1)) {
-    throw new ConfigError(`aimdPolicy: decreaseFactor must be in (0, 1), got ${textOf(decreaseFactor)}`);
+    throw new ConfigError(`aimdPolicy: decreaseFactor must be in (0, 1), got ${shownText(decreaseFactor)}`);
   }
   if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0))
-    throw new ConfigError(`aimdPolicy: cooldownMs must be ≥ 0, got ${textOf(cooldownMs)}`);
+    throw new ConfigError(`aimdPolicy: cooldownMs must be ≥ 0, got ${shownText(cooldownMs)}`);
   return {
     name: 'aimd',
     adapt({ config, samples, now, lastChangeAt }) {
@@ -400,12 +400,12 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
   const timeoutMs = timerOption('adaptiveBatch: timeoutMs', options.timeoutMs ?? 2000);
   if (limits.minSize > maxSize || maxSize > limits.maxSizeLimit) {
     throw new ConfigError(
-      `adaptiveBatch: need minSize ≤ maxSize ≤ maxSizeLimit, got ${textOf(limits.minSize)} ≤ ${maxSize} ≤ ${limits.maxSizeLimit}`,
+      `adaptiveBatch: need minSize ≤ maxSize ≤ maxSizeLimit, got ${shownText(limits.minSize)} ≤ ${maxSize} ≤ ${limits.maxSizeLimit}`,
     );
   }
   if (limits.minTimeoutMs > timeoutMs || timeoutMs > limits.maxTimeoutMs) {
     throw new ConfigError(
-      `adaptiveBatch: need minTimeoutMs ≤ timeoutMs ≤ maxTimeoutMs, got ${textOf(limits.minTimeoutMs)} ≤ ${timeoutMs} ≤ ${limits.maxTimeoutMs}`,
+      `adaptiveBatch: need minTimeoutMs ≤ timeoutMs ≤ maxTimeoutMs, got ${shownText(limits.minTimeoutMs)} ≤ ${timeoutMs} ≤ ${limits.maxTimeoutMs}`,
     );
   }
   if (typeof policy?.adapt !== 'function')
@@ -581,11 +581,11 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         const { latencyMs, size } = report ?? ({} as BatchReport);
         if (typeof latencyMs !== 'number' || !(latencyMs >= 0) || !Number.isFinite(latencyMs)) {
           throw new RangeError(
-            `adaptiveBatch.report: latencyMs must be finite and ≥ 0, got ${textOf(latencyMs)}`,
+            `adaptiveBatch.report: latencyMs must be finite and ≥ 0, got ${shownText(latencyMs)}`,
           );
         }
         if (typeof size !== 'number' || !(size >= 0) || !Number.isFinite(size)) {
-          throw new RangeError(`adaptiveBatch.report: size must be finite and ≥ 0, got ${textOf(size)}`);
+          throw new RangeError(`adaptiveBatch.report: size must be finite and ≥ 0, got ${shownText(size)}`);
         }
         const sample: BatchSample = Object.freeze({
           latencyMs,

@@ -15,7 +15,7 @@ import {
   Subscription,
   take,
 } from 'rxjs';
-import { ConfigError, optionKeys, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
 import { createEvent, type Event, Priority } from '../event.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
@@ -171,7 +171,7 @@ const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['block', 'drop-oldest', 'd
 function checkPerLane(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'number' && (typeof value !== 'object' || value === null)) {
     throw new ConfigError(
-      `hybridProcess: ${name} must be a number or an object of lanes (immediate, batched, async), got ${textOf(value)}`,
+      `hybridProcess: ${name} must be a number or an object of lanes (immediate, batched, async), got ${shownText(value)}`,
     );
   }
   // A misspelt lane would silently leave that lane at its default.
@@ -196,7 +196,7 @@ function perLane(
     const v = typeof value === 'number' ? value : (value?.[lane] ?? defaults[lane]);
     if (typeof v !== 'number' || !(v >= 1) || (!Number.isInteger(v) && v !== Number.POSITIVE_INFINITY)) {
       throw new ConfigError(
-        `hybridProcess: ${name}.${lane} must be a positive integer or Infinity, got ${textOf(v)}`,
+        `hybridProcess: ${name}.${lane} must be a positive integer or Infinity, got ${shownText(v)}`,
       );
     }
     return v;
@@ -211,7 +211,7 @@ function laneTimeouts(value: PerLane<number> | undefined): Record<ProcessingMode
     if (typeof v !== 'number' || !(v > 0) || (v > MAX_TIMER_MS && v !== Number.POSITIVE_INFINITY)) {
       // Node fires a longer timer at once rather than never: refuse it instead of timing out everything.
       throw new ConfigError(
-        `hybridProcess: timeoutMs.${lane} must be a positive number of ms up to ${MAX_TIMER_MS}, or Infinity, got ${textOf(v)}`,
+        `hybridProcess: timeoutMs.${lane} must be a positive number of ms up to ${MAX_TIMER_MS}, or Infinity, got ${shownText(v)}`,
       );
     }
     return v;
@@ -449,7 +449,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
   const scheduler = options.scheduler ?? asyncScheduler;
   const clock = options.scheduler ? () => scheduler.now() : () => performance.now();
   if (options.select !== undefined && typeof options.select !== 'function') {
-    throw new ConfigError(`hybridProcess: select must be a function, got ${textOf(options.select)}`);
+    throw new ConfigError(`hybridProcess: select must be a function, got ${shownText(options.select)}`);
   }
   if (options.select !== undefined && options.modes !== undefined) {
     // `modes` configures the default `select` only: with both, it would be ignored.
@@ -463,7 +463,9 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
     load$ !== undefined &&
     typeof (load$ as Partial<Observable<LoadSnapshot>> | null)?.subscribe !== 'function'
   ) {
-    throw new ConfigError(`hybridProcess: load$ must be an Observable of LoadSnapshot, got ${textOf(load$)}`);
+    throw new ConfigError(
+      `hybridProcess: load$ must be an Observable of LoadSnapshot, got ${shownText(load$)}`,
+    );
   }
   if (
     metrics !== undefined &&
@@ -472,10 +474,12 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       typeof metrics.recordDropped !== 'function' ||
       typeof metrics.gauge !== 'function')
   ) {
-    throw new ConfigError(`hybridProcess: metrics must be an EventFlowMetrics, got ${textOf(metrics)}`);
+    throw new ConfigError(`hybridProcess: metrics must be an EventFlowMetrics, got ${shownText(metrics)}`);
   }
   if (gate !== undefined && (typeof gate?.hold !== 'function' || typeof gate.release !== 'function')) {
-    throw new ConfigError(`hybridProcess: gate must be a FlowGate (createFlowGate()), got ${textOf(gate)}`);
+    throw new ConfigError(
+      `hybridProcess: gate must be a FlowGate (createFlowGate()), got ${shownText(gate)}`,
+    );
   }
   const concurrency = perLane('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
   const maxQueued = perLane('maxQueued', options.maxQueued, {
@@ -487,7 +491,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
   const overflow = options.overflow ?? 'block';
   if (!OVERFLOW_POLICIES.includes(overflow)) {
     throw new ConfigError(
-      `hybridProcess: overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${textOf(overflow)}`,
+      `hybridProcess: overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${shownText(overflow)}`,
     );
   }
   // A batcher passed as an operator is the caller's to share (to watch its config$). One made from

@@ -12,7 +12,7 @@ import {
   Observable,
   type SchedulerLike,
 } from 'rxjs';
-import { ConfigError, optionKeys, textOf } from '../errors.js';
+import { ConfigError, optionKeys, shownText } from '../errors.js';
 import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
@@ -196,19 +196,23 @@ export class EventFlowMetrics {
   constructor(options: EventFlowMetricsOptions = {}) {
     checkConfig('EventFlowMetrics', options, METRICS_KEYS);
     if (options.now !== undefined && typeof options.now !== 'function') {
-      throw new ConfigError(`EventFlowMetrics: now must be a function () => ms, got ${textOf(options.now)}`);
+      throw new ConfigError(
+        `EventFlowMetrics: now must be a function () => ms, got ${shownText(options.now)}`,
+      );
     }
     const { scheduler, maxTypes = 256, recentSamples = 100, precision = 2 } = options;
     if (!Number.isInteger(maxTypes) || maxTypes < 1) {
-      throw new ConfigError(`EventFlowMetrics: maxTypes must be a positive integer, got ${textOf(maxTypes)}`);
+      throw new ConfigError(
+        `EventFlowMetrics: maxTypes must be a positive integer, got ${shownText(maxTypes)}`,
+      );
     }
     if (!Number.isInteger(recentSamples) || recentSamples < 1) {
       throw new ConfigError(
-        `EventFlowMetrics: recentSamples must be a positive integer, got ${textOf(recentSamples)}`,
+        `EventFlowMetrics: recentSamples must be a positive integer, got ${shownText(recentSamples)}`,
       );
     }
     if (precision !== 1 && precision !== 2 && precision !== 3) {
-      throw new ConfigError(`EventFlowMetrics: precision must be 1, 2 or 3, got ${textOf(precision)}`);
+      throw new ConfigError(`EventFlowMetrics: precision must be 1, 2 or 3, got ${shownText(precision)}`);
     }
     this.#scheduler = scheduler ?? asyncScheduler;
     this.now = options.now ?? (scheduler ? () => scheduler.now() : () => performance.now());
@@ -244,7 +248,7 @@ export class EventFlowMetrics {
   record(type: string, ms: number): void {
     if (typeof ms !== 'number' || !(ms >= 0) || ms === Number.POSITIVE_INFINITY) {
       throw new RangeError(
-        `EventFlowMetrics.record: ms must be a finite non-negative number, got ${textOf(ms)}`,
+        `EventFlowMetrics.record: ms must be a finite non-negative number, got ${shownText(ms)}`,
       );
     }
     this.#stats(type).record(ms);
@@ -385,7 +389,9 @@ const MEASURE_KEYS = optionKeys<MeasureOptions<unknown>>({ type: true });
 function clockTime(metrics: EventFlowMetrics): number {
   const time = metrics.now();
   if (typeof time !== 'number' || !Number.isFinite(time)) {
-    throw new RangeError(`measure: the clock (metrics.now) must give a finite number, got ${textOf(time)}`);
+    throw new RangeError(
+      `measure: the clock (metrics.now) must give a finite number, got ${shownText(time)}`,
+    );
   }
   return time;
 }
@@ -432,13 +438,13 @@ export function measure<T>(
 ): MonoTypeOperatorFunction<T> {
   // What `measure` uses of it (not `instanceof`: a second copy of the package makes its own class).
   if (typeof metrics?.record !== 'function' || typeof metrics.now !== 'function') {
-    throw new ConfigError(`measure: metrics must be an EventFlowMetrics, got ${textOf(metrics)}`);
+    throw new ConfigError(`measure: metrics must be an EventFlowMetrics, got ${shownText(metrics)}`);
   }
   checkConfig('measure', options, MEASURE_KEYS);
   const typeOption = options.type;
   if (typeOption !== undefined && typeof typeOption !== 'string' && typeof typeOption !== 'function') {
     // It would error the stream at the first value.
-    throw new ConfigError(`measure: type must be a string or a function, got ${textOf(typeOption)}`);
+    throw new ConfigError(`measure: type must be a string or a function, got ${shownText(typeOption)}`);
   }
   const typeOf: (value: T) => string =
     typeof typeOption === 'string' ? () => typeOption : (typeOption ?? defaultType);

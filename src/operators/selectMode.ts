@@ -2,7 +2,7 @@
  * `selectMode`: the pure decision of how an event is processed — at once, in a batch, or in the
  * background. See `docs/selectMode.md`.
  */
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { isRecord } from '../streams/payload.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
@@ -119,11 +119,11 @@ function escapeRegExp(text: string): string {
  */
 export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
   if (!isRecord(config as unknown)) {
-    throw new ConfigError(`selectMode: the config must be an object, got ${textOf(config)}`);
+    throw new ConfigError(`selectMode: the config must be an object, got ${shownText(config)}`);
   }
   rejectUnknownKeys('selectMode', config, CONFIG_KEYS);
   if (config.thresholds !== undefined && !isRecord(config.thresholds as unknown)) {
-    throw new ConfigError(`selectMode: thresholds must be an object, got ${textOf(config.thresholds)}`);
+    throw new ConfigError(`selectMode: thresholds must be an object, got ${shownText(config.thresholds)}`);
   }
   rejectUnknownKeys('selectMode', config.thresholds, INDICATORS, 'threshold');
   const thresholds: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS };
@@ -133,7 +133,7 @@ export function createModeSelector(config: SelectModeConfig = {}): ModeSelector 
     // threshold (-Infinity too) would make its indicator high on any figure, an idle 0 included.
     if (typeof value !== 'number' || !(value >= 0)) {
       throw new ConfigError(
-        `selectMode: threshold ${key} must be a non-negative number or Infinity, got ${textOf(value)}`,
+        `selectMode: threshold ${key} must be a non-negative number or Infinity, got ${shownText(value)}`,
       );
     }
     thresholds[key as keyof LoadThresholds] = value;
@@ -141,12 +141,14 @@ export function createModeSelector(config: SelectModeConfig = {}): ModeSelector 
   const minIndicators = config.minHighLoadIndicators ?? 2;
   if (!Number.isInteger(minIndicators) || minIndicators < 1) {
     throw new ConfigError(
-      `selectMode: minHighLoadIndicators must be a positive integer, got ${textOf(minIndicators)}`,
+      `selectMode: minHighLoadIndicators must be a positive integer, got ${shownText(minIndicators)}`,
     );
   }
   const lowPriority = config.lowPriority ?? 'async';
   if (lowPriority !== 'async' && lowPriority !== 'batched') {
-    throw new ConfigError(`selectMode: lowPriority must be 'async' or 'batched', got ${textOf(lowPriority)}`);
+    throw new ConfigError(
+      `selectMode: lowPriority must be 'async' or 'batched', got ${shownText(lowPriority)}`,
+    );
   }
   const lowMode = lowPriority === 'async' ? ProcessingMode.ASYNC : ProcessingMode.BATCHED;
   const isUserBlocking = typeMatcher(config.userBlockingTypes ?? DEFAULT_USER_BLOCKING, 'userBlockingTypes');

@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
-import { ConfigError, formatIssues, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, formatIssues, optionKeys, rejectUnknownKeys, shownText, textOf } from '../errors.js';
 import type { Event } from '../event.js';
 import { makeFolder } from '../folders.js';
 import { isRecord } from '../streams/payload.js';
@@ -517,13 +517,15 @@ function normalizeQuery(options: QueryOptions | undefined): NormalizedQuery {
     ['end', end],
   ] as const) {
     if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
-      throw new ConfigError(`query option ${name} must be a number (ms since epoch), got ${textOf(value)}`);
+      throw new ConfigError(
+        `query option ${name} must be a number (ms since epoch), got ${shownText(value)}`,
+      );
     }
   }
   if (!isCount(fromSeq))
-    throw new ConfigError(`query option fromSeq must be an integer ≥ 0, got ${textOf(fromSeq)}`);
+    throw new ConfigError(`query option fromSeq must be an integer ≥ 0, got ${shownText(fromSeq)}`);
   if (!(limit === Infinity || isCount(limit))) {
-    throw new ConfigError(`query option limit must be an integer ≥ 0 or Infinity, got ${textOf(limit)}`);
+    throw new ConfigError(`query option limit must be an integer ≥ 0 or Infinity, got ${shownText(limit)}`);
   }
   if (typeof reverse !== 'boolean') throw new ConfigError('query option reverse must be a boolean');
   return {
@@ -1326,7 +1328,7 @@ export class SessionStore {
   async get(sessionId: string, seq: number): Promise<Event | undefined> {
     this.#assertOpen();
     checkSessionId(sessionId);
-    if (!isCount(seq)) throw new ConfigError(`seq must be an integer ≥ 0, got ${textOf(seq)}`);
+    if (!isCount(seq)) throw new ConfigError(`seq must be an integer ≥ 0, got ${shownText(seq)}`);
     let text: string | undefined;
     try {
       const cached = this.#sessions.get(sessionId);
@@ -1992,13 +1994,15 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   if (typeof path !== 'string' || path.length === 0)
     throw new ConfigError('store path must be a non-empty string');
   if (durability !== 'process' && durability !== 'os') {
-    throw new ConfigError(`durability must be 'process' or 'os', got ${textOf(durability)}`);
+    throw new ConfigError(`durability must be 'process' or 'os', got ${shownText(durability)}`);
   }
   if (onCorruptRecord !== undefined && typeof onCorruptRecord !== 'function') {
     throw new ConfigError('onCorruptRecord must be a function');
   }
   if (!Number.isSafeInteger(maxCachedSessions) || maxCachedSessions < 1) {
-    throw new ConfigError(`maxCachedSessions must be a positive integer, got ${textOf(maxCachedSessions)}`);
+    throw new ConfigError(
+      `maxCachedSessions must be a positive integer, got ${shownText(maxCachedSessions)}`,
+    );
   }
   const location = resolvePath(path);
   let identity: string;

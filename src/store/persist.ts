@@ -14,7 +14,7 @@ import {
   Subscriber,
   Subscription,
 } from 'rxjs';
-import { ConfigError, checkOptions, formatIssues, optionKeys, textOf } from '../errors.js';
+import { ConfigError, checkOptions, formatIssues, optionKeys, shownText, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { timerOption } from '../operators/internal/eventTime.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
@@ -154,16 +154,16 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
   checkOptions('persist', options, OPTION_KEYS);
   const { maxBatch = 1_000, maxDelayMs = 0, maxPending = 100_000, priorityLane = true } = options;
   if (typeof priorityLane !== 'boolean') {
-    throw new ConfigError(`persist: priorityLane must be a boolean, got ${textOf(priorityLane)}`);
+    throw new ConfigError(`persist: priorityLane must be a boolean, got ${shownText(priorityLane)}`);
   }
   if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) {
-    throw new ConfigError(`persist: maxBatch must be a positive integer, got ${textOf(maxBatch)}`);
+    throw new ConfigError(`persist: maxBatch must be a positive integer, got ${shownText(maxBatch)}`);
   }
   // Node fires a timer longer than setTimeout's limit after 1 ms rather than never: refused.
   timerOption('persist: maxDelayMs', maxDelayMs, true);
   if (!(maxPending === Infinity || (Number.isSafeInteger(maxPending) && maxPending >= maxBatch))) {
     throw new ConfigError(
-      `persist: maxPending must be an integer ≥ maxBatch (or Infinity), got ${textOf(maxPending)}`,
+      `persist: maxPending must be an integer ≥ maxBatch (or Infinity), got ${shownText(maxPending)}`,
     );
   }
   const scheduler = options.scheduler ?? (maxDelayMs === 0 ? asapScheduler : asyncScheduler);

@@ -3,7 +3,7 @@
  * functions, usable live with RxJS `scan` and offline with `reconstruct`. Time cut-offs are relative to
  * the latest event seen, never the wall clock, so replaying a session gives the same state every time.
  */
-import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import { type Event, setOwn } from '../event.js';
 import type { QueryOptions, SessionStore } from './SessionStore.js';
 import { QUERY_KEYS } from './SessionStore.js';
@@ -177,11 +177,11 @@ export function createFileState(options: FileStateOptions = {}): StateReducer<Fi
   const maxRecent = options.maxRecent ?? DEFAULT_HISTORY;
   if (typeof windowMs !== 'number' || !(windowMs >= 0)) {
     throw new ConfigError(
-      `createFileState: recentWindowMs must be a number of ms ≥ 0, got ${textOf(windowMs)}`,
+      `createFileState: recentWindowMs must be a number of ms ≥ 0, got ${shownText(windowMs)}`,
     );
   }
   if (!Number.isSafeInteger(maxRecent) || maxRecent < 0) {
-    throw new ConfigError(`createFileState: maxRecent must be an integer ≥ 0, got ${textOf(maxRecent)}`);
+    throw new ConfigError(`createFileState: maxRecent must be an integer ≥ 0, got ${shownText(maxRecent)}`);
   }
   const prune = (changes: readonly FileChangeEntry[], latest: number) => {
     const cutoff = latest - windowMs;

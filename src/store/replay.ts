@@ -3,7 +3,7 @@
  * stored, then every live append — a catch-up subscription).
  */
 import { Observable } from 'rxjs';
-import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import type { Event } from '../event.js';
 import { StoreError } from './errors.js';
 import { QUERY_KEYS, type QueryOptions, type SessionStore, type StoredEvent } from './SessionStore.js';
@@ -108,10 +108,10 @@ export function tail(
   checkOptions('tail', options, TAIL_KEYS);
   const { fromSeq = 0, maxBuffer = 10_000 } = options;
   if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
-    throw new ConfigError(`tail: fromSeq must be an integer ≥ 0, got ${textOf(fromSeq)}`);
+    throw new ConfigError(`tail: fromSeq must be an integer ≥ 0, got ${shownText(fromSeq)}`);
   }
   if (!Number.isSafeInteger(maxBuffer) || maxBuffer < 1) {
-    throw new ConfigError(`tail: maxBuffer must be a positive integer, got ${textOf(maxBuffer)}`);
+    throw new ConfigError(`tail: maxBuffer must be a positive integer, got ${shownText(maxBuffer)}`);
   }
   if (typeof sessionId !== 'string' || sessionId.length === 0) {
     throw new ConfigError('tail: sessionId must be a non-empty string');

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, shownText, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
 import { subscribeLinked } from '../operators/internal/linked.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
@@ -131,7 +131,7 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   const maxPending = options?.maxPending ?? 10_000;
   if (!Number.isInteger(maxPending) || maxPending < 0) {
     throw new ConfigError(
-      `createHookBridge: maxPending must be a non-negative integer, got ${textOf(maxPending)}`,
+      `createHookBridge: maxPending must be a non-negative integer, got ${shownText(maxPending)}`,
     );
   }
   const limits = bridgeLimits(options);

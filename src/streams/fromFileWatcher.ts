@@ -2,7 +2,7 @@ import { type Dirent, type FSWatcher, readdirSync, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf, VibespecError } from '../errors.js';
 import { timerOption } from '../operators/internal/eventTime.js';
 import type { HookOutput } from './toEvents.js';
 
@@ -64,7 +64,7 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  */
 export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Observable<HookOutput> {
   if (typeof dir !== 'string' || dir.length === 0) {
-    throw new ConfigError(`fromFileWatcher: dir must be a non-empty path, got ${textOf(dir)}`);
+    throw new ConfigError(`fromFileWatcher: dir must be a non-empty path, got ${shownText(dir)}`);
   }
   rejectUnknownKeys('fromFileWatcher', options, OPTION_KEYS);
   const root = resolve(dir);

@@ -2,7 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, shownText, VibespecError } from '../errors.js';
 import { timerOption } from '../operators/internal/eventTime.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import { isRecord } from './payload.js';
@@ -168,7 +168,7 @@ export function resumeOption(value: unknown): Resume | undefined {
       const digits = 2 * Math.min(FINGERPRINT, end as number);
       if (typeof head !== 'string' || head.length !== digits || !/^[0-9a-f]*$/.test(head)) {
         throw new ConfigError(
-          `fromHookFile: resumeFrom.head must be the lowercase hex of the file's first min(256, end) bytes (${digits} digits), got ${textOf(head)}`,
+          `fromHookFile: resumeFrom.head must be the lowercase hex of the file's first min(256, end) bytes (${digits} digits), got ${shownText(head)}`,
         );
       }
       const { timestamp } = value;
@@ -177,12 +177,12 @@ export function resumeOption(value: unknown): Resume | undefined {
         return { end: end as number, ino: ino as number, head, timestamp };
       }
       throw new ConfigError(
-        `fromHookFile: resumeFrom.timestamp must be a finite number or absent, got ${textOf(timestamp)}`,
+        `fromHookFile: resumeFrom.timestamp must be a finite number or absent, got ${shownText(timestamp)}`,
       );
     }
   }
   throw new ConfigError(
-    `fromHookFile: resumeFrom must be a byte offset (a non-negative safe integer) or a mark { end, ino, head, timestamp? } of fromHookFileMarked, got ${textOf(value)}`,
+    `fromHookFile: resumeFrom must be a byte offset (a non-negative safe integer) or a mark { end, ino, head, timestamp? } of fromHookFileMarked, got ${shownText(value)}`,
   );
 }
 
@@ -193,7 +193,7 @@ function readHookFile<T>(
   marked: boolean,
 ): Observable<T> {
   if (typeof path !== 'string' || path.length === 0) {
-    throw new ConfigError(`fromHookFile: path must be a non-empty path, got ${textOf(path)}`);
+    throw new ConfigError(`fromHookFile: path must be a non-empty path, got ${shownText(path)}`);
   }
   rejectUnknownKeys(marked ? 'fromHookFileMarked' : 'fromHookFile', options, OPTION_KEYS);
   const resumeFrom = resumeOption(options?.resumeFrom);

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import { destroyIfReadable, isIterableObject, YIELD_EVERY, yieldToEventLoop } from './pullFrom.js';
 import type { HookOutput } from './toEvents.js';
@@ -38,7 +38,7 @@ export function fromJsonLines(
 ): Observable<HookOutput> {
   if (!isIterableObject(input)) {
     throw new ConfigError(
-      `fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes (a string: pass [text]), got ${textOf(input)}`,
+      `fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes (a string: pass [text]), got ${shownText(input)}`,
     );
   }
   rejectUnknownKeys('fromJsonLines', options, OPTION_KEYS);

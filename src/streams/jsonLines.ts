@@ -2,7 +2,7 @@
  * Internal: splitting a byte or text stream into JSON Lines and reading each line as a `HookOutput`.
  * Shared by `fromJsonLines` and `fromHookFile`.
  */
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, shownText } from '../errors.js';
 import { cutAt, isRecord } from './payload.js';
 import type { HookOutput } from './toEvents.js';
 
@@ -68,7 +68,7 @@ export class LineReader {
     this.maxLineLength = options?.maxLineLength ?? 16_777_216;
     if (!Number.isInteger(this.maxLineLength) || this.maxLineLength <= 0) {
       throw new ConfigError(
-        `maxLineLength must be a positive integer, got ${textOf(options?.maxLineLength)}`,
+        `maxLineLength must be a positive integer, got ${shownText(options?.maxLineLength)}`,
       );
     }
   }

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
-import { ConfigError, textOf } from '../errors.js';
+import { ConfigError, shownText } from '../errors.js';
 
 // Pulling an in-memory iterable (sync, or async without I/O) only awaits settled values: microtasks,
 // which run before any timer or I/O callback. After this many items the pull loop lets the event loop
@@ -129,10 +129,10 @@ export function createFlowGate(): FlowGate {
  */
 export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGate): Observable<T> {
   if (!isIterableObject(source)) {
-    throw new ConfigError(`pullFrom: source must be an (async) iterable, got ${textOf(source)}`);
+    throw new ConfigError(`pullFrom: source must be an (async) iterable, got ${shownText(source)}`);
   }
   if (gate === null || typeof gate !== 'object' || typeof gate.whenOpen !== 'function') {
-    throw new ConfigError(`pullFrom: gate must be a FlowGate (createFlowGate()), got ${textOf(gate)}`);
+    throw new ConfigError(`pullFrom: gate must be a FlowGate (createFlowGate()), got ${shownText(gate)}`);
   }
   return new Observable<T>((subscriber) => {
     let stopped = false;

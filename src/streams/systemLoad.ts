@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { asyncScheduler, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, optionKeys, textOf } from '../errors.js';
+import { ConfigError, optionKeys, shownText } from '../errors.js';
 import { checkConfig, MAX_TIMER_MS, timerOption } from '../operators/internal/eventTime.js';
 import type { PipelineLoad } from '../operators/metrics.js';
 
@@ -352,7 +352,7 @@ export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemL
     eventLoopResolutionMs > MAX_TIMER_MS
   ) {
     throw new ConfigError(
-      `systemLoad$: eventLoopResolutionMs must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${textOf(eventLoopResolutionMs)}`,
+      `systemLoad$: eventLoopResolutionMs must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${shownText(eventLoopResolutionMs)}`,
     );
   }
   if (
@@ -361,12 +361,12 @@ export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemL
   ) {
     // Its calls fail inside a promise, which keeps the last good figure: 0 % forever, without a word.
     throw new ConfigError(
-      `systemLoad$: probe must have cpuPercent() and memoryPercent() functions, got ${textOf(probe)}`,
+      `systemLoad$: probe must have cpuPercent() and memoryPercent() functions, got ${shownText(probe)}`,
     );
   }
   if (probe?.dispose !== undefined && typeof probe.dispose !== 'function') {
     throw new ConfigError(
-      `systemLoad$: the probe's dispose must be a function, got ${textOf(probe.dispose)}`,
+      `systemLoad$: the probe's dispose must be a function, got ${shownText(probe.dispose)}`,
     );
   }
   if (
@@ -375,7 +375,7 @@ export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemL
     typeof (metrics as { load?: unknown } | null)?.load !== 'function'
   ) {
     throw new ConfigError(
-      `systemLoad$: metrics must be an EventFlowMetrics (anything with load()) or a function, got ${textOf(metrics)}`,
+      `systemLoad$: metrics must be an EventFlowMetrics (anything with load()) or a function, got ${shownText(metrics)}`,
     );
   }
   const readPipeline: () => Partial<PipelineLoad> =

@@ -2,7 +2,7 @@
  * The hook bridge's pure mapping: one hook payload → one or more `Event`s.
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
-import { ConfigError, optionKeys, rejectUnknownKeys, textOf } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
 import { checkPayload, cutAt, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
 import { LAST_LINES, readTestSummary, type SummaryReading, type TestOutput } from './testSummary.js';
@@ -1941,7 +1941,7 @@ export function bridgeLimits(options: BridgeOptions | undefined): PayloadLimits 
   const limits = resolveLimits(options);
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0) {
-      throw new ConfigError(`bridge option ${key} must be a positive integer, got ${textOf(value)}`);
+      throw new ConfigError(`bridge option ${key} must be a positive integer, got ${shownText(value)}`);
     }
   }
   return limits;
@@ -2008,7 +2008,7 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
     return [
       rejected(
         { hook, timestamp, sessionId: undefined },
-        `hook output must be a JSON object, got ${textOf(kind)}`,
+        `hook output must be a JSON object, got ${shownText(kind)}`,
         output,
         limits,
       ),

@@ -6,7 +6,7 @@
  * Nothing here is part of the public API.
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
-import { ConfigError, rejectUnknownKeys, textOf } from '../../errors.js';
+import { ConfigError, rejectUnknownKeys, shownText } from '../../errors.js';
 import { createEvent, type Event, Priority } from '../../event.js';
 import { isRecord } from '../../streams/payload.js';
 
@@ -47,7 +47,7 @@ export function numberOption(
         (rule.exclusive ? value > rule.min : value >= rule.min) &&
         (!rule.integer || Number.isInteger(value)));
   if (!ok) {
-    throw new ConfigError(`${operator}: ${name} must be ${describe(rule)}, got ${textOf(value)}`);
+    throw new ConfigError(`${operator}: ${name} must be ${describe(rule)}, got ${shownText(value)}`);
   }
   return value as number;
 }
@@ -154,7 +154,7 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export function timerOption(where: string, value: unknown, allowZero = false): number {
   if (typeof value !== 'number' || !(allowZero ? value >= 0 : value > 0) || value > MAX_TIMER_MS) {
     throw new ConfigError(
-      `${where} must be ${allowZero ? 'a number of ms ≥ 0' : 'a positive number of ms'} up to ${MAX_TIMER_MS}, got ${textOf(value)}`,
+      `${where} must be ${allowZero ? 'a number of ms ≥ 0' : 'a positive number of ms'} up to ${MAX_TIMER_MS}, got ${shownText(value)}`,
     );
   }
   return value;
