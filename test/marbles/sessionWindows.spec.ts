@@ -1174,11 +1174,13 @@ describe('sessionWindows edges', () => {
   it('windows an event whose type or id is not a string but can be made one (or compared)', () => {
     const numericType = { ...ev('x', 1, 's1'), type: 42 as unknown as string };
     const numericId = { ...ev('y', 2, 's1'), id: 7 as unknown as string };
-    const out = run([numericType, numericId], { gapMs: 10, includeEvents: true });
+    // Counted under its string form: one count with the events whose type is that string.
+    const textType = ev('42', 3, 's1');
+    const out = run([numericType, numericId, textType], { gapMs: 10, includeEvents: true });
     expect(out).toHaveLength(1);
     const data = out[0]!.value.data as SessionWindowData;
-    expect(data.types).toEqual({ '42': 1, y: 1 });
-    expect(data.events).toEqual([numericType, numericId]);
+    expect(data.types).toEqual({ '42': 2, y: 1 });
+    expect(data.events).toEqual([numericType, numericId, textType]);
   });
 
   it('passes through an event whose timestamp is a numeric string, and windows one at Number.MAX_SAFE_INTEGER', () => {
@@ -1431,5 +1433,77 @@ describe('sessionWindows edges', () => {
       'session.window s3 [6,6] n=1',
       'session.window s1 [10,10] n=1',
     ]);
+  });
+
+  it('keeps the later open windows of the key when an event bridges two windows after the first', () => {
+    // [0], [10], [16] and [30] open (gap 4); 13 merges [10] and [16]: [0] and [30] stay windows of their own.
+    const out = run(
+      [ev('x', 0, 's1'), ev('x', 10, 's1'), ev('x', 16, 's1'), ev('x', 30, 's1'), ev('x', 13, 's1')],
+      {
+        gapMs: 4,
+        allowedLatenessMs: 100,
+      },
+    );
+    expect(labels(out)).toEqual([
+      'session.window s1 [0,0] n=1',
+      'session.window s1 [10,16] n=3',
+      'session.window s1 [30,30] n=1',
+    ]);
+  });
+
+  it('never forgets a key with an open window when it forgets idle keys (maxIdleKeys)', () => {
+    // maxIdleKeys 1, gap 5, each key quiet: B closes at 5, C at 11. A opens [0] at 8, the oldest event
+    // time of all; D at 12 makes two idle keys (C, D): C is forgotten, not A, so A's next event joins [0].
+    const { out } = collect(
+      [
+        { time: 0, value: ev('x', 100, 'B') },
+        { time: 6, value: ev('x', 200, 'C') },
+        { time: 8, value: ev('x', 0, 'A') },
+        { time: 12, value: ev('x', 300, 'D') },
+        { time: 12, value: ev('x', 2, 'A') },
+      ],
+      (scheduler) => sessionWindows({ gapMs: 5, maxIdleKeys: 1, scheduler }),
+      { time: 100 },
+    );
+    expect(out.map((o) => `${o.time} ${label(o.value)}`)).toEqual([
+      '5 session.window B [100,100] n=1',
+      '11 session.window C [200,200] n=1',
+      '17 session.window A [0,2] n=2',
+      '17 session.window D [300,300] n=1',
+    ]);
+  });
+
+  it('leaves context and sessionId out of a window whose events have none (no undefined fields)', () => {
+    const out = run([ev('x', 1), ev('y', 2)], { gapMs: 10, key: () => 'k' });
+    expect(out.map((o) => withoutId(o.value))).toStrictEqual([
+      {
+        type: 'session.window',
+        timestamp: 2,
+        priority: Priority.NORMAL,
+        data: {
+          key: 'k',
+          event_count: 2,
+          time_span: { start: 1, end: 2 },
+          gap_ms: 10,
+          types: { x: 1, y: 1 },
+          part: 1,
+        },
+      },
+    ]);
+  });
+
+  it('wakes the idle timer only when a window is due, not before', () => {
+    const clock = new VirtualTimeScheduler();
+    const { scheduler, fired } = countingScheduler(clock);
+    const seen: string[] = [];
+    const input = new Subject<Event>();
+    input
+      .pipe(sessionWindows({ gapMs: 10, scheduler }))
+      .subscribe((e) => seen.push(`${clock.now()} ${label(e)}`));
+    input.next(ev('x', 0, 's1'));
+    clock.flush();
+    expect(seen).toEqual(['10 session.window s1 [0,0] n=1']);
+    // One action to read the arrival time, one idle tick at 10.
+    expect(fired()).toBe(2);
   });
 });
