@@ -1506,4 +1506,59 @@ describe('sessionWindows edges', () => {
     // One action to read the arrival time, one idle tick at 10.
     expect(fired()).toBe(2);
   });
+
+  it('closes by an arrival only the windows its event time reaches, also after an idle tick of another key', () => {
+    // gap 10, lateness 100. B's tick at 35 closes B [0]; s1 (quiet since 0) gets 115 at 50: the watermark,
+    // 15, closes [0] but not [40], which closes once s1 is quiet long enough (50 + 50 + 100 - 115 = 85).
+    const { out } = collect(
+      [
+        { time: 0, value: ev('x', 0, 's1') },
+        { time: 0, value: ev('x', 40, 's1') },
+        { time: 30, value: ev('x', 0, 'B') },
+        { time: 30, value: ev('x', 105, 'B') },
+        { time: 50, value: ev('x', 115, 's1') },
+      ],
+      (scheduler) => sessionWindows({ gapMs: 10, allowedLatenessMs: 100, scheduler }),
+      { time: 200 },
+    );
+    expect(out.map((o) => `${o.time} ${label(o.value)}`)).toEqual([
+      '35 session.window B [0,0] n=1',
+      '50 session.window s1 [0,0] n=1',
+      '85 session.window s1 [40,40] n=1',
+      '140 session.window B [105,105] n=1',
+      '160 session.window s1 [115,115] n=1',
+    ]);
+  });
+
+  it('counts quiet from an event that arrives at the instant its key was due, not from the one before', () => {
+    // [0] is due at 10; 5 arrives at 10 and joins it: quiet since 10, it closes at 10 + (0 + 10 + 5 - 5) = 20.
+    const { out } = collect(
+      [
+        { time: 0, value: ev('x', 0, 's1') },
+        { time: 10, value: ev('x', 5, 's1') },
+      ],
+      (scheduler) => sessionWindows({ gapMs: 10, scheduler }),
+      { time: 100 },
+    );
+    expect(out.map((o) => `${o.time} ${label(o.value)}`)).toEqual(['20 session.window s1 [0,5] n=2']);
+  });
+
+  it('leaves no scheduled work behind when the consumer pushes an event into the source, then unsubscribes', () => {
+    const clock = new VirtualTimeScheduler();
+    const { scheduler, fired } = countingScheduler(clock);
+    const input = new Subject<Event>();
+    const seen: string[] = [];
+    input
+      .pipe(
+        sessionWindows({ gapMs: 10, scheduler }),
+        tap(() => input.next(ev('x', 1, 's1'))),
+        take(1),
+      )
+      .subscribe((e) => seen.push(label(e)));
+    // Passes through (no key); the consumer pushes a keyed event, then leaves before it is handled.
+    input.next(ev('note', 0));
+    clock.flush();
+    expect(seen).toEqual(['note@0']);
+    expect(fired()).toBe(0);
+  });
 });
