@@ -35,6 +35,7 @@ export type { HookFileMark, HookFileOptions, MarkedHookOutput } from './streams/
 export { fromHookFile, fromHookFileMarked } from './streams/fromHookFile.js';
 export { fromJsonLines } from './streams/fromJsonLines.js';
 export type { JsonLinesOptions } from './streams/jsonLines.js';
+export type { PayloadLimits } from './streams/payload.js';
 export type { BridgeOptions, HookOutput, RejectedHookData } from './streams/toEvents.js';
 export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';
 
@@ -168,6 +169,7 @@ export type {
   HookAggregationOutput,
   HookAggregationResult,
   HookAggregator,
+  HookAnswer,
   HookChain,
   HookChainOutput,
   HookChainResult,
