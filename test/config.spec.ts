@@ -157,6 +157,58 @@ describe('a message shows at most the first 200 characters of a bad value', () =
   });
 });
 
+describe("a message starts with the name of the function given the bad option, and names a mark's wrong field", () => {
+  it.each([
+    [
+      () => fromHookFileMarked('x.jsonl', { resumeFrom: -1 }),
+      'fromHookFileMarked: resumeFrom must be a byte offset (a non-negative safe integer) or a mark',
+    ],
+    [
+      () => fromHookFileMarked('x.jsonl', { resumeFrom: { ino: 1, head: '' } as never }),
+      'fromHookFileMarked: resumeFrom.end must be a byte offset (a non-negative safe integer), got undefined',
+    ],
+    [
+      () => fromHookFile('x.jsonl', { resumeFrom: { end: 0, ino: -1, head: '' } }),
+      "fromHookFile: resumeFrom.ino must be the file's inode number (a non-negative integer), got -1",
+    ],
+    [
+      () => fromHookFileMarked('x.jsonl', { resumeFrom: { end: 1, ino: 7, head: 'zz' } }),
+      "fromHookFileMarked: resumeFrom.head must be the lowercase hex of the file's first min(256, end) bytes (2 digits), got zz",
+    ],
+    [() => fromHookFileMarked('', {}), 'fromHookFileMarked: path must be a non-empty path, got '],
+    [() => fromHookFileMarked('x.jsonl', { maxLineLength: 0 }), 'fromHookFileMarked: maxLineLength must be'],
+    [() => fromHookFile('x.jsonl', { maxLineLength: 0 }), 'fromHookFile: maxLineLength must be'],
+    [() => fromJsonLines([], { maxLineLength: 1.5 }), 'fromJsonLines: maxLineLength must be'],
+    [() => bridgeHooks({ maxDepth: 0 }), 'bridgeHooks: maxDepth must be a positive integer, got 0'],
+    [
+      () => createHookBridge({ maxRawLength: 1.5 }),
+      'createHookBridge: maxRawLength must be a positive integer',
+    ],
+    [
+      () => toEvents('Stop', {}, 0, { maxPayloadBytes: -1 }),
+      'toEvents: maxPayloadBytes must be a positive integer',
+    ],
+  ] as const)('%#: %s', (make, start) => {
+    let thrown: unknown;
+    try {
+      make();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as Error).message.startsWith(start)).toBe(true);
+  });
+
+  it.each([
+    [{ path: '' }, 'openStore: path must be a non-empty string, got '],
+    [{ durability: 'fast' }, "openStore: durability must be 'process' or 'os', got fast"],
+    [{ onCorruptRecord: 1 }, 'openStore: onCorruptRecord must be a function, got 1'],
+    [{ maxCachedSessions: 0 }, 'openStore: maxCachedSessions must be a positive integer, got 0'],
+  ])('openStore(%j) rejects: %s', async (options, message) => {
+    await expect(openStore(options as never)).rejects.toThrow(new ConfigError(message));
+  });
+});
+
 describe('a bad option value of any kind is a ConfigError', () => {
   it('hybridProcess: select and modes together (modes would be ignored)', () => {
     expect(() => hybridProcess({ ...HANDLERS, select: () => 'immediate' as never, modes: {} })).toThrow(

@@ -256,7 +256,7 @@ async function ingest(
   const offsetFile = `${log}.offset`;
   const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
   const store = await openStore({ path: storePath, durability });
-  const limits = bridgeLimits(undefined);
+  const limits = bridgeLimits(undefined, 'bridge');
   // Lines whose events are not all acknowledged yet, oldest first; the saved mark only moves past a line
   // once every event it produced is in the store, so a crash re-ingests at most the lines in flight.
   const inFlight: Array<{ mark: HookFileMark; remaining: number; counted: boolean }> = [];

@@ -1992,16 +1992,16 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
     maxCachedSessions = 10_000,
   } = options as StoreOptions;
   if (typeof path !== 'string' || path.length === 0)
-    throw new ConfigError('store path must be a non-empty string');
+    throw new ConfigError(`openStore: path must be a non-empty string, got ${shownText(path)}`);
   if (durability !== 'process' && durability !== 'os') {
-    throw new ConfigError(`durability must be 'process' or 'os', got ${shownText(durability)}`);
+    throw new ConfigError(`openStore: durability must be 'process' or 'os', got ${shownText(durability)}`);
   }
   if (onCorruptRecord !== undefined && typeof onCorruptRecord !== 'function') {
-    throw new ConfigError('onCorruptRecord must be a function');
+    throw new ConfigError(`openStore: onCorruptRecord must be a function, got ${shownText(onCorruptRecord)}`);
   }
   if (!Number.isSafeInteger(maxCachedSessions) || maxCachedSessions < 1) {
     throw new ConfigError(
-      `maxCachedSessions must be a positive integer, got ${shownText(maxCachedSessions)}`,
+      `openStore: maxCachedSessions must be a positive integer, got ${shownText(maxCachedSessions)}`,
     );
   }
   const location = resolvePath(path);

@@ -38,7 +38,7 @@ export interface BridgeHooksOptions extends BridgeOptions {
  */
 export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
   rejectUnknownKeys('bridgeHooks', options, BRIDGE_HOOKS_KEYS);
-  const limits = bridgeLimits(options);
+  const limits = bridgeLimits(options, 'bridgeHooks');
   const scheduler = options?.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<Event>((subscriber) =>
@@ -134,7 +134,7 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
       `createHookBridge: maxPending must be a non-negative integer, got ${shownText(maxPending)}`,
     );
   }
-  const limits = bridgeLimits(options);
+  const limits = bridgeLimits(options, 'createHookBridge');
   const scheduler = options?.scheduler ?? asyncScheduler;
   const input = new Subject<Event>();
   const shared$ = input.pipe(share());

@@ -149,40 +149,44 @@ export interface Resume {
 
 /**
  * @internal Checks a `resumeFrom` (see `HookFileOptions.resumeFrom`), and returns it as a `Resume`;
- * throws the `ConfigError` that `fromHookFile` throws for it. Also the `ingest` command's check of its
- * offset file. (Not exported from the package.)
+ * throws the `ConfigError` that `where` (`fromHookFile`, `fromHookFileMarked`) throws for it, naming the
+ * field of a mark that is wrong. Also the `ingest` command's check of its offset file. (Not exported
+ * from the package.)
  */
-export function resumeOption(value: unknown): Resume | undefined {
+export function resumeOption(value: unknown, where = 'fromHookFile'): Resume | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') {
     if (Number.isSafeInteger(value) && value >= 0) return { end: value };
   } else if (isRecord(value)) {
     const { end, ino, head } = value;
-    if (
-      Number.isSafeInteger(end) &&
-      (end as number) >= 0 &&
-      // Any integer: an inode past 2^53 (some filesystems) is a number that is not a safe one.
-      Number.isInteger(ino) &&
-      (ino as number) >= 0
-    ) {
-      const digits = 2 * Math.min(FINGERPRINT, end as number);
-      if (typeof head !== 'string' || head.length !== digits || !/^[0-9a-f]*$/.test(head)) {
-        throw new ConfigError(
-          `fromHookFile: resumeFrom.head must be the lowercase hex of the file's first min(256, end) bytes (${digits} digits), got ${shownText(head)}`,
-        );
-      }
-      const { timestamp } = value;
-      if (timestamp === undefined) return { end: end as number, ino: ino as number, head };
-      if (typeof timestamp === 'number' && Number.isFinite(timestamp)) {
-        return { end: end as number, ino: ino as number, head, timestamp };
-      }
+    if (!Number.isSafeInteger(end) || (end as number) < 0) {
       throw new ConfigError(
-        `fromHookFile: resumeFrom.timestamp must be a finite number or absent, got ${shownText(timestamp)}`,
+        `${where}: resumeFrom.end must be a byte offset (a non-negative safe integer), got ${shownText(end)}`,
       );
     }
+    // Any integer: an inode past 2^53 (some filesystems) is a number that is not a safe one.
+    if (!Number.isInteger(ino) || (ino as number) < 0) {
+      throw new ConfigError(
+        `${where}: resumeFrom.ino must be the file's inode number (a non-negative integer), got ${shownText(ino)}`,
+      );
+    }
+    const digits = 2 * Math.min(FINGERPRINT, end as number);
+    if (typeof head !== 'string' || head.length !== digits || !/^[0-9a-f]*$/.test(head)) {
+      throw new ConfigError(
+        `${where}: resumeFrom.head must be the lowercase hex of the file's first min(256, end) bytes (${digits} digits), got ${shownText(head)}`,
+      );
+    }
+    const { timestamp } = value;
+    if (timestamp === undefined) return { end: end as number, ino: ino as number, head };
+    if (typeof timestamp === 'number' && Number.isFinite(timestamp)) {
+      return { end: end as number, ino: ino as number, head, timestamp };
+    }
+    throw new ConfigError(
+      `${where}: resumeFrom.timestamp must be a finite number or absent, got ${shownText(timestamp)}`,
+    );
   }
   throw new ConfigError(
-    `fromHookFile: resumeFrom must be a byte offset (a non-negative safe integer) or a mark { end, ino, head, timestamp? } of fromHookFileMarked, got ${shownText(value)}`,
+    `${where}: resumeFrom must be a byte offset (a non-negative safe integer) or a mark { end, ino, head, timestamp? } of fromHookFileMarked, got ${shownText(value)}`,
   );
 }
 
@@ -192,16 +196,17 @@ function readHookFile<T>(
   // For `fromHookFileMarked`: only then are line ends located and marks made.
   marked: boolean,
 ): Observable<T> {
+  const where = marked ? 'fromHookFileMarked' : 'fromHookFile';
   if (typeof path !== 'string' || path.length === 0) {
-    throw new ConfigError(`fromHookFile: path must be a non-empty path, got ${shownText(path)}`);
+    throw new ConfigError(`${where}: path must be a non-empty path, got ${shownText(path)}`);
   }
-  rejectUnknownKeys(marked ? 'fromHookFileMarked' : 'fromHookFile', options, OPTION_KEYS);
-  const resumeFrom = resumeOption(options?.resumeFrom);
+  rejectUnknownKeys(where, options, OPTION_KEYS);
+  const resumeFrom = resumeOption(options?.resumeFrom, where);
   const follow = options?.follow ?? false;
-  const pollIntervalMs = timerOption('fromHookFile: pollIntervalMs', options?.pollIntervalMs ?? 250);
-  new LineReader(options); // validate options at construction
+  const pollIntervalMs = timerOption(`${where}: pollIntervalMs`, options?.pollIntervalMs ?? 250);
+  new LineReader(options, where); // validate options at construction
   return new Observable<T>((subscriber) => {
-    const lines = new LineReader(options);
+    const lines = new LineReader(options, where);
     /** Of the line being emitted, with `marked`: where it ends, and whether with a newline. */
     let lineEnd = 0;
     let terminated = false;

@@ -42,7 +42,7 @@ export function fromJsonLines(
     );
   }
   rejectUnknownKeys('fromJsonLines', options, OPTION_KEYS);
-  const reader = () => new LineReader(options);
+  const reader = () => new LineReader(options, 'fromJsonLines');
   reader(); // validate options at construction
   return new Observable<HookOutput>((subscriber) => {
     const lines = reader();

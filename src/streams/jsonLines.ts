@@ -63,12 +63,13 @@ export class LineReader {
   private readonly hook: string;
   private readonly maxLineLength: number;
 
-  constructor(options: JsonLinesOptions | undefined) {
+  /** `where`: the function whose options these are, named in the `ConfigError` for a bad one. */
+  constructor(options: JsonLinesOptions | undefined, where: string) {
     this.hook = options?.hook ?? 'unknown';
     this.maxLineLength = options?.maxLineLength ?? 16_777_216;
     if (!Number.isInteger(this.maxLineLength) || this.maxLineLength <= 0) {
       throw new ConfigError(
-        `maxLineLength must be a positive integer, got ${shownText(options?.maxLineLength)}`,
+        `${where}: maxLineLength must be a positive integer, got ${shownText(options?.maxLineLength)}`,
       );
     }
   }

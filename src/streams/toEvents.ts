@@ -1936,12 +1936,12 @@ const BRIDGE_OPTION_KEYS = optionKeys<BridgeOptions>({
   maxRawLength: true,
 });
 
-/** @internal Resolved limits for a bridge, validated once at construction. */
-export function bridgeLimits(options: BridgeOptions | undefined): PayloadLimits {
+/** @internal Resolved limits for a bridge, validated once at construction; `where` names the function. */
+export function bridgeLimits(options: BridgeOptions | undefined, where: string): PayloadLimits {
   const limits = resolveLimits(options);
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0) {
-      throw new ConfigError(`bridge option ${key} must be a positive integer, got ${shownText(value)}`);
+      throw new ConfigError(`${where}: ${key} must be a positive integer, got ${shownText(value)}`);
     }
   }
   return limits;
@@ -2065,6 +2065,6 @@ export function toEvents(
   options?: BridgeOptions,
 ): Event[] {
   if (options !== undefined) rejectUnknownKeys('toEvents', options, BRIDGE_OPTION_KEYS);
-  const limits = bridgeLimits(options);
+  const limits = bridgeLimits(options, 'toEvents');
   return mapHookOutput({ hook: hookName, output, timestamp }, limits, Date);
 }
