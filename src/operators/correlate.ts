@@ -440,8 +440,8 @@ interface Config {
 }
 
 function compile(groups: readonly CorrelationGroup[], options: CorrelateOptions): Config {
-  validateConfig('correlate', GroupsSchema, groups);
-  validateConfig('correlate', OptionsSchema, options);
+  validateConfig('correlate', GroupsSchema, groups, 'groups (the first argument: an array)');
+  validateConfig('correlate', OptionsSchema, options, 'options (the second argument)');
   const compiled = groups.map(
     (group, index): CompiledGroup => ({
       index,

@@ -231,8 +231,8 @@ interface Config {
 const defaultKey = (event: Event): unknown => event.sessionId;
 
 function compile(steps: readonly PatternStep[], options: PatternOptions): Config {
-  validateConfig('pattern', StepsSchema, steps);
-  validateConfig('pattern', OptionsSchema, options);
+  validateConfig('pattern', StepsSchema, steps, 'steps (the first argument: an array)');
+  validateConfig('pattern', OptionsSchema, options, 'options (the second argument)');
   const positives: Positive[] = [];
   const negatives: Negative[][] = [[]];
   steps.forEach((step, index) => {

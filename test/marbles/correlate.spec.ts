@@ -456,6 +456,17 @@ describe('correlate: configuration', () => {
       /^correlate: invalid configuration: 0\.windowMs/,
     );
   });
+
+  it('names the argument when it is the wrong thing as a whole: options given first, groups not an array', () => {
+    expect(() => correlate({ passThrough: false } as never)).toThrow(
+      new ConfigError(
+        'correlate: invalid configuration: groups (the first argument: an array): Invalid input: expected array, received object',
+      ),
+    );
+    expect(() => correlate([group], 'all' as never)).toThrow(
+      /^correlate: invalid configuration: options \(the second argument\): Invalid input: expected object/,
+    );
+  });
 });
 
 describe('correlate: feature-development', () => {

@@ -262,6 +262,15 @@ describe('pattern: configuration', () => {
     ).not.toThrow();
   });
 
+  it('names the argument when it is the wrong thing as a whole', () => {
+    expect(() => pattern({ withinMs: 10 } as never, TEN)).toThrow(
+      /^pattern: invalid configuration: steps \(the first argument: an array\): Invalid input: expected array/,
+    );
+    expect(() => pattern([isTestEdit, isSourceEdit], undefined as never)).toThrow(
+      /^pattern: invalid configuration: options \(the second argument\): /,
+    );
+  });
+
   it('rejects steps and options of the wrong shape with a ConfigError', () => {
     expect(() => pattern([], TEN)).toThrow(ConfigError);
     expect(() => pattern(['x' as never], TEN)).toThrow(ConfigError);

@@ -24,10 +24,12 @@ import { subscribeLinked } from './linked.js';
  * type, an unknown option. Returns nothing: callers keep their own values (zod would copy them, and rules
  * are compared by identity).
  */
-export function validateConfig(operator: string, schema: z.ZodType, value: unknown): void {
+export function validateConfig(operator: string, schema: z.ZodType, value: unknown, argument: string): void {
   const result = schema.safeParse(value);
   if (result.success) return;
-  throw new ConfigError(`${operator}: invalid configuration: ${formatIssues(result.error.issues)}`, {
+  // An issue of the argument as a whole (not one of its fields) names the argument, not "(root)".
+  const issues = formatIssues(result.error.issues).replace(/(^|; )\(root\):/g, `$1${argument}:`);
+  throw new ConfigError(`${operator}: invalid configuration: ${issues}`, {
     cause: result.error,
   });
 }
