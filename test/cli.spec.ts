@@ -469,6 +469,28 @@ describe('main (src/cli/main.ts) in process', () => {
       ]);
     });
 
+    it('a store another has open: said in the words of the CLI (--store, ingest, bridge), not of openStore', async () => {
+      const holder = await openStore({ path: store });
+      try {
+        for (const argv of [
+          ['sessions'],
+          ['context', 's1'],
+          ['replay', 's1'],
+          ['ingest', '--log', join(dir, 'x')],
+        ]) {
+          const failure = runMain([...argv, '--store', store]);
+          await expect(failure).rejects.toThrow(
+            `the store at ${store} is locked: another process has it open (an ingest --follow, say). Stop it and ` +
+              'run this again (an ingest resumes where it stopped), read the log itself with vibespec-streams ' +
+              'bridge, or use another store (--store)',
+          );
+          await expect(failure).rejects.toHaveProperty('cause.code', 'STORE_LOCKED');
+        }
+      } finally {
+        await holder.close();
+      }
+    });
+
     it('context: the session context as JSON', async () => {
       const result = await runMain(['context', 's1', '--store', store]);
       expect(result.code).toBe(0);

@@ -14,7 +14,7 @@ import { type FileHandle, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
-import { textOf } from '../errors.js';
+import { textOf, VibespecError } from '../errors.js';
 import { eventToJSON } from '../event.js';
 import { makeFolder } from '../folders.js';
 import { persist } from '../store/persist.js';
@@ -85,7 +85,27 @@ async function openExisting(path: string) {
     const what = existsSync(path) ? `${path} is not a store` : `no store at ${path}`;
     throw new Error(`${what} (ingest a log into it first: vibespec-streams ingest --store ${path})`);
   }
-  return openStore({ path });
+  return openCli({ path });
+}
+
+/**
+ * `openStore`, with the CLI's words for a store another process has open (the library's message speaks of
+ * `openStore`'s `path` option).
+ */
+async function openCli(options: { path: string; durability?: Durability }): Promise<SessionStore> {
+  try {
+    return await openStore(options);
+  } catch (error) {
+    if (error instanceof VibespecError && error.code === 'STORE_LOCKED') {
+      throw new Error(
+        `the store at ${options.path} is locked: another process has it open (an ingest --follow, say). ` +
+          'Stop it and run this again (an ingest resumes where it stopped), read the log itself with ' +
+          'vibespec-streams bridge, or use another store (--store)',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
 }
 
 /**
@@ -255,7 +275,7 @@ async function ingest(
 ): Promise<number> {
   const offsetFile = `${log}.offset`;
   const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
-  const store = await openStore({ path: storePath, durability });
+  const store = await openCli({ path: storePath, durability });
   const limits = bridgeLimits(undefined, 'bridge');
   // Lines whose events are not all acknowledged yet, oldest first; the saved mark only moves past a line
   // once every event it produced is in the store, so a crash re-ingests at most the lines in flight.
