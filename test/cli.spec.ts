@@ -377,6 +377,18 @@ describe('main (src/cli/main.ts) in process', () => {
     [['nosuch'], 2, 'unknown command "nosuch"'],
     [['nosuch', 'x'], 2, 'unknown command "nosuch"'],
     [['sessions', '--bogus'], 2, "Unknown option '--bogus'"],
+    [['replay', 'a', '--type', 'x'], 2, "Unknown option '--type' (did you mean --types?)"],
+    [['sessions', '--STORE', 'x'], 2, "Unknown option '--STORE' (did you mean --store?)"],
+    [
+      ['sessions', '-x'],
+      2,
+      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --durability, --help, --version",
+    ],
+    [
+      ['replay', 'a', '--limit', '-1'],
+      2,
+      '--limit needs a value: one that starts with - is written --limit=-1',
+    ],
     [['sessions', 'extra'], 2, 'unexpected argument "extra" for sessions'],
     [['context', 'a', 'b'], 2, 'unexpected argument "b" for context'],
     [['bridge', 'a', 'b'], 2, 'unexpected argument "b" for bridge'],

@@ -14,7 +14,7 @@ import { type FileHandle, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
-import { textOf, VibespecError } from '../errors.js';
+import { nearestName, textOf, VibespecError } from '../errors.js';
 import { eventToJSON } from '../event.js';
 import { makeFolder } from '../folders.js';
 import { persist } from '../store/persist.js';
@@ -526,13 +526,34 @@ function usage(problem?: string, command?: string): number {
   return command === 'record' ? 1 : 2;
 }
 
+/**
+ * `parseArgs`' error in the CLI's words: an unknown option with the nearest known one (`--type`: did you
+ * mean `--types`?) rather than advice on positionals; a value that starts with `-` (`--limit -1`) with
+ * how to give it.
+ */
+function parseProblem(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = textOf(error);
+  const option = /^(?:Unknown option|Option) '(-[^' ]*)/.exec(message)?.[1];
+  if (option === undefined) return message;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const names = Object.keys(OPTIONS);
+    const near = option.startsWith('--') ? nearestName(option.slice(2), names) : undefined;
+    return `Unknown option '${option}'${near === undefined ? `; known: --${names.join(', --')}` : ` (did you mean --${near}?)`}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(message)) {
+    return `${option} needs a value: one that starts with - is written ${option}=-1`;
+  }
+  return message;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
   } catch (error) {
-    return usage(textOf(error), command);
+    return usage(parseProblem(error), command);
   }
   const { values, positionals } = parsed;
   if (values.help) return usage();
