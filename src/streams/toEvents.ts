@@ -13,7 +13,10 @@ export interface HookOutput {
   hook: string;
   /** What the hook produced (for Claude Code, the JSON payload it sends on stdin). */
   output: unknown;
-  /** Event time in ms since epoch. When absent, the bridge stamps the time it saw the output. */
+  /**
+   * Event time in ms since epoch. When absent, or not a finite number ≥ 0 (a negative number, a string), the
+   * bridge stamps the time it saw the output: `scheduler.now()` (`Date.now()` for `toEvents`).
+   */
   timestamp?: number;
   /** Set by a source that could not parse the input (then `output` is the raw text): it is rejected. */
   error?: string;
