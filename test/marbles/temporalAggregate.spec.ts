@@ -1306,6 +1306,28 @@ describe('temporalAggregate', () => {
       ]);
     });
 
+    it('never lets another session’s idle tick make late an event of a session without an open window', () => {
+      // A's window closes on the tick at 5. S, with no open window then, keeps its watermark 100 (its own
+      // highest event time): its tool.used at 100, arriving at 12, opens [100,105) as it does without A
+      // (and as in a replay), instead of being late behind an estimate of 105 taken from A's tick.
+      const run = (withA: boolean) =>
+        collect(
+          [
+            { time: 0, value: ev('session.started', 100, 'S') },
+            ...(withA ? [{ time: 0, value: ev('tool.used', 0, 'A') }] : []),
+            { time: 12, value: ev('tool.used', 100, 'S') },
+          ],
+          (scheduler) => temporalAggregate({ windows: TOOL5, scheduler }),
+          { time: 50 },
+        ).out.map((o) => `${o.time} ${label(o.value)}`);
+      expect(run(true)).toEqual([
+        '0 session.started@100',
+        '5 tool.used.aggregated A [0,5) n=1',
+        '17 tool.used.aggregated S [100,105) n=1',
+      ]);
+      expect(run(false)).toEqual(run(true).filter((line) => !line.includes(' A ')));
+    });
+
     it('cuts a part at maxEvents from the current window only, never with events of a later one', () => {
       // 3 events buffered (maxEvents 3), the one at 6 of the next window, kept open by the lateness.
       const { out } = collect(
@@ -1540,6 +1562,42 @@ describe('temporalAggregate', () => {
         'tool.used.aggregated s2 [21,26) n=1',
       ]);
     });
+    it('counts only the sessions without an open window against maxIdleSessions, and forgets only those', () => {
+      // A keeps a window open (no idle rule) while 10 idle sessions come: s1…s9 and the events without a
+      // session. All 10 are remembered (s1's old event is late). An 11th idle session forgets down to 9:
+      // s1 and s2, the oldest idle ones by event time; not A, whose event time is older but whose window is
+      // open, nor s3, nor the events without a session.
+      const idle = [...Array.from({ length: 9 }, (_, i) => ev('session.started', 101 + i, `s${i + 1}`))];
+      const { out } = collect(
+        [
+          ev('tool.used', 0, 'A'),
+          ...idle,
+          ev('session.started', 1_000),
+          ev('tool.used', 50, 's1'),
+          ev('session.started', 200, 's11'),
+          ev('tool.used', 1, 'A'),
+          ev('tool.used', 70, 's3'),
+          ev('tool.used', 990),
+          ev('tool.used', 60, 's2'),
+        ].map(inTurn),
+        (scheduler) =>
+          temporalAggregate({
+            windows: TOOL5,
+            maxIdleSessions: 10,
+            idleFlushMs: Number.POSITIVE_INFINITY,
+            scheduler,
+          }),
+        { time: 100 },
+      );
+      expect(out.filter((o) => o.time > 10).map((o) => `${o.time} ${label(o.value)}`)).toEqual([
+        '11 tool.used.late behind_watermark @50',
+        '12 session.started@200',
+        '14 tool.used.late behind_watermark @70',
+        '15 tool.used.late behind_watermark @990',
+        '100 tool.used.aggregated A [0,5) n=2',
+        '100 tool.used.aggregated s2 [60,65) n=1',
+      ]);
+    });
   });
 
   describe('timestamps it cannot window', () => {
@@ -1614,6 +1672,20 @@ describe('temporalAggregate', () => {
       } catch (error) {
         expect((error as ConfigError).code).toBe('INVALID_CONFIG');
       }
+    });
+
+    // docs/temporalAggregate.md, Options: the message names the option it refuses.
+    const named: Array<[string, TemporalAggregateConfig]> = [
+      ['allowedLatenessMs', { allowedLatenessMs: -1 }],
+      ['idleFlushMs', { idleFlushMs: -1 }],
+      ['maxEvents', { maxEvents: 0 }],
+      ['maxOpenWindows', { maxOpenWindows: 0 }],
+      ['maxIdleSessions', { maxIdleSessions: -1 }],
+      ['includeEvents', { includeEvents: 'yes' as unknown as boolean }],
+      ["windows['tool.used']", { windows: { 'tool.used': 0 } }],
+    ];
+    it.each(named)('names %s in the ConfigError when it refuses it', (name, config) => {
+      expect(() => temporalAggregate(config)).toThrow(`temporalAggregate: ${name} must be `);
     });
 
     it('accepts Infinity for idleFlushMs and exposes the default windows', () => {
