@@ -1174,6 +1174,17 @@ describe('temporalAggregate', () => {
       expect(out.map((o) => o.value)).toEqual([noTime, weird]);
     });
 
+    it('passes through an event whose type is not a string (null, missing, a number)', () => {
+      const odd = [null, undefined, 5].map(
+        (type, i) => ({ ...ev('tool.used', i, 's'), type }) as unknown as Event,
+      );
+      const { out, error } = collect(odd.map(inTurn), (scheduler) => temporalAggregate({ scheduler }), {
+        time: 10,
+      });
+      expect(error).toBeUndefined();
+      expect(out.map((o) => o.value)).toEqual(odd);
+    });
+
     it('passes through a timestamp that is a numeric string; windows one at 2^53 - 1 and a numeric id', () => {
       const text = { ...ev('tool.used', 0, 's'), timestamp: '5' as unknown as number };
       const atLimit = ev('tool.used', Number.MAX_SAFE_INTEGER, 'limit');
@@ -1304,6 +1315,82 @@ describe('temporalAggregate', () => {
         ['session.started@15', Priority.NORMAL],
         ['tool.used.aggregated s [6,11) n=2', Priority.CRITICAL],
       ]);
+    });
+
+    it('never moves a session’s watermark back: a new highest event time below the idle estimate keeps it', () => {
+      // The tick at 10 estimates the watermark 10 and closes [0,5). The pass-through event at 1 raises the
+      // highest event time to 1 but leaves the watermark at 10, so the event at 5 is behind it.
+      const { out } = collect(
+        [
+          { time: 0, value: ev('tool.used', 0, 's') },
+          { time: 11, value: ev('session.started', 1, 's') },
+          { time: 12, value: ev('tool.used', 5, 's') },
+        ],
+        (scheduler) => temporalAggregate({ windows: TOOL5, idleFlushMs: 10, scheduler }),
+        { time: 50 },
+      );
+      expect(out.map((o) => `${o.time} ${label(o.value)}`)).toEqual([
+        '10 tool.used.aggregated s [0,5) n=1',
+        '11 session.started@1',
+        '12 tool.used.late behind_watermark @5',
+      ]);
+      expect((out[2]!.value.data as LateEventData).watermark).toBe(10);
+    });
+
+    it('reports as late an event before an open window’s start whose own window would end at the watermark', () => {
+      // [20,25) is open with the watermark 10 (lateness 10): an event at 5 would make [5,10), already due.
+      const { out } = collect(
+        [ev('tool.used', 20, 's'), ev('tool.used', 5, 's'), ev('tool.used', 11, 's')].map(inTurn),
+        (scheduler) =>
+          temporalAggregate({
+            windows: TOOL5,
+            allowedLatenessMs: 10,
+            idleFlushMs: Number.POSITIVE_INFINITY,
+            scheduler,
+          }),
+        { time: 10 },
+      );
+      expect(labels(out)).toEqual([
+        '1 tool.used.late behind_watermark @5',
+        '10 tool.used.aggregated s [11,16) n=1',
+        '10 tool.used.aggregated s [20,25) n=1',
+      ]);
+    });
+
+    it('takes an event of the same time as the last of a part into the next part', () => {
+      // maxEvents 2: the events at 0 and 1 are part 1; the second event at 1 (a greater id) is part 2.
+      const at = (id: string, ts: number) => ({ ...ev('tool.used', ts, 's'), id }) as Event;
+      const { out, error } = collect(
+        [at('a', 0), at('b', 1), at('c', 1)].map(inTurn),
+        (scheduler) =>
+          temporalAggregate({
+            windows: TOOL5,
+            maxEvents: 2,
+            idleFlushMs: Number.POSITIVE_INFINITY,
+            scheduler,
+          }),
+        { time: 10 },
+      );
+      expect(error).toBeUndefined();
+      expect(labels(out)).toEqual([
+        '1 tool.used.aggregated s [0,5) n=2',
+        '10 tool.used.aggregated s [0,5) n=1 part=2',
+      ]);
+    });
+
+    it('fires its idle timer once, at the window’s due time, with a lateness', () => {
+      // [0,5) with lateness 10 is due at 15: one action reads the arrival time, one tick closes the window.
+      const clock = new VirtualTimeScheduler();
+      const { scheduler, fired } = countingScheduler(clock);
+      const seen: string[] = [];
+      const input = new Subject<Event>();
+      input
+        .pipe(temporalAggregate({ windows: TOOL5, allowedLatenessMs: 10, scheduler }))
+        .subscribe((e) => seen.push(`${clock.now()} ${label(e)}`));
+      input.next(ev('tool.used', 0, 's'));
+      clock.flush();
+      expect(seen).toEqual(['15 tool.used.aggregated s [0,5) n=1']);
+      expect(fired()).toBe(2);
     });
 
     it('never lets another session’s idle tick make late an event of a session without an open window', () => {
@@ -1662,6 +1749,7 @@ describe('temporalAggregate', () => {
       ['maxIdleSessions -1', { maxIdleSessions: -1 }],
       ['maxIdleSessions 1.5', { maxIdleSessions: 1.5 }],
       ['windows an array', { windows: [] as unknown as Record<string, number> }],
+      ['windows null', { windows: null as unknown as Record<string, number> }],
       ['includeEvents "yes"', { includeEvents: 'yes' as unknown as boolean }],
       ['scheduler {}', { scheduler: {} as SchedulerLike }],
     ];
@@ -1684,6 +1772,14 @@ describe('temporalAggregate', () => {
       ['includeEvents', { includeEvents: 'yes' as unknown as boolean }],
       ["windows['tool.used']", { windows: { 'tool.used': 0 } }],
     ];
+    it.each([
+      ['windows must be an object', 5],
+      ['windows has an empty event type', { '': 5 }],
+    ])('says “%s” in the ConfigError when windows is not a map of types to sizes', (text, windows) => {
+      expect(() => temporalAggregate({ windows: windows as Record<string, number> })).toThrow(
+        `temporalAggregate: ${text}`,
+      );
+    });
     it.each(named)('names %s in the ConfigError when it refuses it', (name, config) => {
       expect(() => temporalAggregate(config)).toThrow(`temporalAggregate: ${name} must be `);
     });
