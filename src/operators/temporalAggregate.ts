@@ -124,7 +124,10 @@ export interface AggregatedData extends Record<string, unknown> {
   event_count: number;
   /** Event times of the first and last event in the aggregate. */
   time_span: { start: number; end: number };
-  /** The window's range `[start, end)` in event time: start is the time of its first event. */
+  /**
+   * The window's range `[start, end)` in event time: start is the time of its first event in canonical
+   * order (of events at -0 and 0, the first by id gives the sign, whatever their arrival order).
+   */
   window: { start: number; end: number };
   /**
    * 1, or 2, 3 … for the further parts of a window that reached `maxEvents` (the parts of one window
@@ -560,9 +563,9 @@ class Aggregation implements WindowHooks<SessionState> {
 
   /** Emits the current window of `k`, which ends at `end`; later pending events form the next. */
   private closeWindow(k: WindowKey, end: number) {
-    const start = startOf(k);
     const part = k.part;
     this.sortPending(k);
+    const start = sortedStartOf(k);
     const n = countBefore(k.pending, end);
     const aggregate = n > 0 ? this.cut(k, n, start, part) : undefined;
     k.horizon = end;
@@ -609,7 +612,7 @@ class Aggregation implements WindowHooks<SessionState> {
   private emitParts(k: WindowKey) {
     while (k.pending.length >= this.settings.maxEvents && !this.shell.done) {
       this.sortPending(k);
-      const start = startOf(k);
+      const start = sortedStartOf(k);
       const end = start + k.size;
       const n = Math.min(countBefore(k.pending, end), this.settings.maxEvents);
       if (n === 0) {
@@ -886,6 +889,15 @@ function countBefore(pending: readonly Event[], end: number): number {
 /** Start of the current window of an open key: its first event, unless a part fixed it. */
 function startOf(k: WindowKey): number {
   return k.fixed ? k.fixedStart : k.minTs;
+}
+
+/**
+ * `startOf` once `k` is sorted, with the sign of its first event's time: `minTs` keeps the first zero that
+ * arrived, but of events at -0 and 0 the first in canonical order (by id) starts the window, as in a replay.
+ */
+function sortedStartOf(k: WindowKey): number {
+  const start = startOf(k);
+  return start === 0 && !k.fixed ? k.pending[0]!.timestamp : start;
 }
 
 /**

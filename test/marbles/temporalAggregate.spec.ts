@@ -1018,6 +1018,33 @@ describe('temporalAggregate', () => {
       expect(Object.is(data.time_span.end, -0)).toBe(true);
     });
 
+    it('starts a window at its first event’s time in canonical order, also for times -0 and 0, in any arrival order', () => {
+      // 'a' (0) is first by id: the window starts at 0 whether 'b' (-0) arrives before or after it, as in a
+      // replay; with maxEvents 2, part 1 is 'a' and 'b', and part 2 ('c') keeps the window's start.
+      const b = { ...ev('git.commit', 0, 's1'), id: 'b', timestamp: -0 };
+      const a = { ...ev('git.commit', 0, 's1'), id: 'a' };
+      const c = { ...ev('git.commit', 1, 's1'), id: 'c' };
+      for (const order of [
+        [b, a, c],
+        [a, b, c],
+      ]) {
+        for (const maxEvents of [1_000, 2]) {
+          const { out } = collect(
+            order.map((value) => ({ time: 0, value })),
+            (scheduler) => temporalAggregate({ windows: { 'git.commit': 5 }, maxEvents, scheduler }),
+            { time: 10 },
+          );
+          expect(out).toHaveLength(maxEvents === 2 ? 2 : 1);
+          for (const { value } of out) {
+            const { window, time_span } = value.data as AggregatedData;
+            expect(Object.is(window.start, 0)).toBe(true);
+            expect(window.end).toBe(5);
+            if ((value.data as AggregatedData).part === 1) expect(Object.is(time_span.start, 0)).toBe(true);
+          }
+        }
+      }
+    });
+
     it('leaves the events out with includeEvents: false, and aggregates events without a session', () => {
       const { out } = collect(
         [{ time: 0, value: ev('performance.metric', 0, undefined, { metric: 'heap', value: 1 }) }],
