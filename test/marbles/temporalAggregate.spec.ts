@@ -1405,6 +1405,26 @@ describe('temporalAggregate', () => {
       ]);
     });
 
+    it('closes a window of a type without a summary while the next one is buffered within the lateness', () => {
+      const { out, error } = collect(
+        [ev('git.commit', 0, 's'), ev('git.commit', 6, 's'), ev('session.started', 20, 's')].map(inTurn),
+        (scheduler) =>
+          temporalAggregate({
+            windows: { 'git.commit': 5 },
+            allowedLatenessMs: 10,
+            idleFlushMs: Number.POSITIVE_INFINITY,
+            scheduler,
+          }),
+        { time: 10 },
+      );
+      expect(error).toBeUndefined();
+      expect(labels(out)).toEqual([
+        '2 git.commit.aggregated s [0,5) n=1',
+        '2 session.started@20',
+        '10 git.commit.aggregated s [6,11) n=1',
+      ]);
+    });
+
     it('fires its idle timer once, at the window’s due time, with a lateness', () => {
       // [0,5) with lateness 10 is due at 15: one action reads the arrival time, one tick closes the window.
       const clock = new VirtualTimeScheduler();
