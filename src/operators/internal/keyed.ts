@@ -28,8 +28,10 @@ export function validateConfig(operator: string, schema: z.ZodType, value: unkno
   const result = schema.safeParse(value);
   if (result.success) return;
   // An issue of the argument as a whole (not one of its fields) names the argument, not "(root)".
-  const issues = formatIssues(result.error.issues).replace(/(^|; )\(root\):/g, `$1${argument}:`);
-  throw new ConfigError(`${operator}: invalid configuration: ${issues}`, {
+  const issues = result.error.issues.map((issue) =>
+    issue.path.length > 0 ? issue : { ...issue, path: [argument] },
+  );
+  throw new ConfigError(`${operator}: invalid configuration: ${formatIssues(issues)}`, {
     cause: result.error,
   });
 }
