@@ -24,6 +24,7 @@ import {
   EventFlowMetrics,
   fileState,
   fromHookFile,
+  isAggregated,
   measure,
   openStore,
   persist,
@@ -89,16 +90,14 @@ try {
     console.log(`  files modified:  ${context.filesModified.map(short).join(', ') || '-'}`);
     console.log(`  agents used:     ${context.agentsUsed.join(', ') || '-'}`);
 
-    const windows = derived.filter((e) => e.type.endsWith('.aggregated'));
+    const windows = derived.filter(isAggregated);
     if (windows.length > 0) {
       const summary = count(windows, (e) => e.type)
         .map(([type, n]) => `${n} × ${type}`)
         .join(', ');
-      const largest = windows.reduce((a, b) =>
-        (b.data.event_count as number) > (a.data.event_count as number) ? b : a,
-      );
+      const largest = windows.reduce((a, b) => (b.data.event_count > a.data.event_count ? b : a));
       console.log(
-        `  windows:         ${summary}; largest holds ${String(largest.data.event_count)} ${largest.type.replace('.aggregated', '')} events`,
+        `  windows:         ${summary}; largest holds ${largest.data.event_count} ${largest.data.source_type} events`,
       );
     }
     for (const activity of derived.filter((e) => e.type === 'activity.detected')) {

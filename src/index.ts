@@ -42,7 +42,7 @@ export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';
 // Operators: event-time windows
 
 export type { SessionWindowData, SessionWindowsConfig } from './operators/sessionWindows.js';
-export { sessionWindows } from './operators/sessionWindows.js';
+export { isSessionWindow, sessionWindows } from './operators/sessionWindows.js';
 export type {
   AggregatedData,
   FileModifiedSummary,
@@ -53,7 +53,12 @@ export type {
   TemporalAggregateConfig,
   ToolUsedSummary,
 } from './operators/temporalAggregate.js';
-export { DEFAULT_AGGREGATE_WINDOWS, temporalAggregate } from './operators/temporalAggregate.js';
+export {
+  DEFAULT_AGGREGATE_WINDOWS,
+  isAggregated,
+  isLateEvent,
+  temporalAggregate,
+} from './operators/temporalAggregate.js';
 
 // Operators: correlation and patterns
 

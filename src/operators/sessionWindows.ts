@@ -11,10 +11,12 @@ import {
   canonicalOrder,
   checkConfig,
   contextOf,
+  dataOf,
   dueAt,
   idleOffset,
   inOrder,
   isComparable,
+  isRange,
   type LateEventData,
   lateEvent,
   numberOption,
@@ -94,6 +96,29 @@ export interface SessionWindowData extends Record<string, unknown> {
   part: number;
   /** The events, in event-time order (ties by id), when `includeEvents`. */
   events?: Event[];
+}
+
+/**
+ * Whether `event` is a window of `sessionWindows` (`session.window`), narrowing its `data` to
+ * `SessionWindowData`. Checks the shape too (`key`, `event_count`, `time_span`, `gap_ms`, `types`, `part`).
+ *
+ * ```ts
+ * events$.pipe(sessionWindows(), filter(isSessionWindow)).subscribe((w) => show(w.data.key, w.data.types));
+ * ```
+ */
+export function isSessionWindow(event: Event): event is Event<SessionWindowData> {
+  const data = dataOf(event);
+  return (
+    data !== undefined &&
+    event.type === 'session.window' &&
+    typeof data.key === 'string' &&
+    typeof data.event_count === 'number' &&
+    typeof data.gap_ms === 'number' &&
+    typeof data.part === 'number' &&
+    typeof data.types === 'object' &&
+    data.types !== null &&
+    isRange(data.time_span)
+  );
 }
 
 const OPERATOR = 'sessionWindows';

@@ -10,9 +10,11 @@ import {
   canonicalOrder,
   checkConfig,
   contextOf,
+  dataOf,
   dueAt,
   inOrder,
   isComparable,
+  isRange,
   type LateEventData,
   lateEvent,
   numberOption,
@@ -24,6 +26,29 @@ import { type Summary, type Tally, tallyFor } from './internal/summaries.js';
 import { type ShellPartition, type WindowHooks, WindowShell } from './internal/windowShell.js';
 
 export type { LateEventData, LateReason } from './internal/eventTime.js';
+export { isLateEvent } from './internal/eventTime.js';
+
+/**
+ * Whether `event` is an aggregate of `temporalAggregate` (`<type>.aggregated`), narrowing its `data` to
+ * `AggregatedData`. Checks the shape too (`source_type` matching the type, `event_count`, `part`,
+ * `time_span`, `window`), so an event of another producer that only shares the name is not taken for one.
+ *
+ * ```ts
+ * events$.pipe(temporalAggregate(), filter(isAggregated)).subscribe((a) => gauge(a.data.source_type, a.data.event_count));
+ * ```
+ */
+export function isAggregated(event: Event): event is Event<AggregatedData> {
+  const data = dataOf(event);
+  return (
+    data !== undefined &&
+    typeof data.source_type === 'string' &&
+    event.type === `${data.source_type}.aggregated` &&
+    typeof data.event_count === 'number' &&
+    typeof data.part === 'number' &&
+    isRange(data.time_span) &&
+    isRange(data.window)
+  );
+}
 
 /** The windows `temporalAggregate` uses when given none: the seed's sizes, in ms. */
 export const DEFAULT_AGGREGATE_WINDOWS: Readonly<Record<string, number>> = Object.freeze({

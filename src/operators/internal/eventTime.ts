@@ -603,6 +603,42 @@ export interface LateEventData extends Record<string, unknown> {
   watermark: number;
 }
 
+/** `event.data` when `event` is an object with an object `data` (a guard's first check), else undefined. */
+export function dataOf(event: unknown): Record<string, unknown> | undefined {
+  if (typeof event !== 'object' || event === null) return undefined;
+  const data = (event as { data?: unknown }).data;
+  return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : undefined;
+}
+
+/** Whether `value` is a `{ start, end }` of numbers (`time_span`, `window`). */
+export function isRange(value: unknown): value is { start: number; end: number } {
+  if (typeof value !== 'object' || value === null) return false;
+  const { start, end } = value as { start?: unknown; end?: unknown };
+  return typeof start === 'number' && typeof end === 'number';
+}
+
+/**
+ * Whether `event` is a late event of `temporalAggregate` (`<type>.late`) or `sessionWindows`
+ * (`session.window.late`), narrowing its `data` to `LateEventData`: the input event it carries, why it
+ * was late and the watermark. Checks the type's suffix and the shape of `data`.
+ *
+ * ```ts
+ * events$.pipe(temporalAggregate(), filter(isLateEvent)).subscribe((late) => log(late.data.event));
+ * ```
+ */
+export function isLateEvent(event: Event): event is Event<LateEventData> {
+  const data = dataOf(event);
+  if (data === undefined || typeof event.type !== 'string' || !event.type.endsWith('.late')) return false;
+  const inner = data.event;
+  return (
+    (data.reason === 'window_closed' || data.reason === 'behind_watermark') &&
+    typeof data.watermark === 'number' &&
+    typeof inner === 'object' &&
+    inner !== null &&
+    (event.type === 'session.window.late' || `${(inner as { type?: unknown }).type}.late` === event.type)
+  );
+}
+
 /** Wraps a late input event as a new event of type `type`, keeping its time, priority and session. */
 export function lateEvent(
   type: string,
