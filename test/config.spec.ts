@@ -147,6 +147,27 @@ describe('a message shows at most the first 200 characters of a bad value', () =
     );
   });
 
+  it('a store method given a session id that is no string: a ConfigError, its value cut too (never a TypeError)', async () => {
+    const temp = await tempStore();
+    const store = temp.store;
+    try {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      for (const [id, shown] of [
+        [['x'.repeat(1_000_000)], `${'x'.repeat(200)}… (1,000,000 characters)`],
+        [10n, '10'],
+        [cyclic, '[object Object]'],
+        ['', '""'],
+      ] as const) {
+        await expect(store.get(id as never, 0)).rejects.toThrow(
+          new ConfigError(`sessionId must be a non-empty string, got ${shown}`),
+        );
+      }
+    } finally {
+      await temp.cleanup();
+    }
+  });
+
   it('a value of exactly 200 characters is shown whole; a surrogate pair is never cut in half', () => {
     const exact = 'y'.repeat(200);
     expect(caught(() => adaptiveBatch({ minSize: exact as never }))).toMatch(new RegExp(`got ${exact}$`));

@@ -15,7 +15,7 @@ import {
   Subscription,
   take,
 } from 'rxjs';
-import { ConfigError, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, shownText, VibespecError } from '../errors.js';
 import { createEvent, type Event, Priority } from '../event.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
@@ -961,7 +961,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
             if (!isProcessingMode(mode)) {
               const error = new VibespecError(
                 'INVALID_MODE',
-                `hybridProcess: select returned ${textOf(mode)}`,
+                `hybridProcess: select returned ${shownText(mode)}`,
               );
               fail(ProcessingMode.IMMEDIATE, item, error);
               return;

@@ -117,6 +117,11 @@ describe('isAggregated, isSessionWindow, isLateEvent', () => {
     expect(isLateEvent(named('session.window.late', late))).toBe(true); // sessionWindows': any type
     expect(isLateEvent(named('tool.used.late', { ...late, reason: 'late' }))).toBe(false);
     expect(isLateEvent(named('tool.used.late', { ...late, event: null }))).toBe(false);
+    // An inner type that is no string: never a throw (a Symbol would throw in a template).
+    for (const type of [Symbol('tool.used'), Object.create(null), 7]) {
+      expect(isLateEvent(named('tool.used.late', { ...late, event: { type } }))).toBe(false);
+      expect(isLateEvent(named('session.window.late', { ...late, event: { type } }))).toBe(true); // any type
+    }
     for (const value of [null, undefined, 42, 'tool.used.aggregated', { type: 'session.window' }]) {
       expect([
         isAggregated(value as never),

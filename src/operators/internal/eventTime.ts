@@ -630,12 +630,14 @@ export function isLateEvent(event: Event): event is Event<LateEventData> {
   const data = dataOf(event);
   if (data === undefined || typeof event.type !== 'string' || !event.type.endsWith('.late')) return false;
   const inner = data.event;
+  if (typeof inner !== 'object' || inner === null) return false;
+  const innerType = (inner as { type?: unknown }).type;
   return (
     (data.reason === 'window_closed' || data.reason === 'behind_watermark') &&
     typeof data.watermark === 'number' &&
-    typeof inner === 'object' &&
-    inner !== null &&
-    (event.type === 'session.window.late' || `${(inner as { type?: unknown }).type}.late` === event.type)
+    // sessionWindows' carries an event of any type; temporalAggregate's, one of the type it names.
+    (event.type === 'session.window.late' ||
+      (typeof innerType === 'string' && event.type === `${innerType}.late`))
   );
 }
 
