@@ -528,10 +528,11 @@ function usage(problem?: string, command?: string): number {
 
 /**
  * `parseArgs`' error in the CLI's words: an unknown option with the nearest known one (`--type`: did you
- * mean `--types`?) rather than advice on positionals; a value that starts with `-` (`--limit -1`) with
- * how to give it.
+ * mean `--types`?) rather than advice on positionals. An option followed by an argument that starts with
+ * `-` ("ambiguous"): its value is missing when that argument is an option (`--store --follow`), else how
+ * to give a value that starts with `-` (`--log -x.jsonl`).
  */
-function parseProblem(error: unknown): string {
+function parseProblem(error: unknown, args: readonly string[]): string {
   const code = (error as { code?: unknown } | null)?.code;
   const message = textOf(error);
   const option = /^(?:Unknown option|Option) '(-[^' ]*)/.exec(message)?.[1];
@@ -542,7 +543,12 @@ function parseProblem(error: unknown): string {
     return `Unknown option '${option}'${near === undefined ? `; known: --${names.join(', --')}` : ` (did you mean --${near}?)`}`;
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(message)) {
-    return `${option} needs a value: one that starts with - is written ${option}=-1`;
+    const next = args[args.indexOf(option) + 1] ?? '';
+    const name = next.replace(/^--?/, '').split('=')[0]!;
+    const isOption = next.startsWith('--') ? Object.hasOwn(OPTIONS, name) : next === '-h' || next === '-V';
+    return isOption
+      ? `${option} needs a value (${next} is an option)`
+      : `${option} needs a value: if it is ${JSON.stringify(next)}, write ${option}=${next}`;
   }
   return message;
 }
@@ -553,7 +559,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
   } catch (error) {
-    return usage(parseProblem(error), command);
+    return usage(parseProblem(error, rest), command);
   }
   const { values, positionals } = parsed;
   if (values.help) return usage();
