@@ -39,7 +39,8 @@ export interface BenchResults {
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DOCS_PAGE = join(ROOT, 'docs', 'benchmarks.md');
 
-const BLOCK = /<!-- results: (\S+) -->\n[\s\S]*?<!-- \/results -->/g;
+// A page checked out with CRLF line ends (git's autocrlf) has them in its blocks too.
+const BLOCK = /<!-- results: (\S+) -->(\r?\n)[\s\S]*?<!-- \/results -->/g;
 const OPENING = /<!-- results: (\S+) -->/g;
 
 /** A table cell: pipes escaped, so a measure's name cannot split its row. */
@@ -107,10 +108,15 @@ function goalsTable(rows: readonly BenchRow[]): string {
 export function renderResults(results: BenchResults): string {
   const goals = results.rows.filter((row) => row.goal !== undefined);
   const missed = goals.filter((row) => row.met === false).length;
+  const failed = results.suites.filter((s) => s.error !== undefined).map((s) => s.suite);
+  const unmeasured =
+    failed.length === 0
+      ? ''
+      : ` The ${failed.join(', ')} suite${failed.length === 1 ? '' : 's'} failed: ${failed.length === 1 ? 'its' : 'their'} goals are not in the count.`;
   return [
     runLine(results),
     '',
-    `Goals in this run: ${goals.length - missed} of ${goals.length} met.`,
+    `Goals in this run: ${goals.length - missed} of ${goals.length} met.${unmeasured}`,
     '',
     goalsTable(results.rows),
     '',
@@ -130,9 +136,8 @@ export function updatePage(page: string, read: (file: string) => BenchResults): 
   if (openings !== blocks) {
     throw new Error(`docs/benchmarks.md: a "<!-- results: … -->" marker has no "<!-- /results -->" after it`);
   }
-  return page.replace(
-    BLOCK,
-    (_, file: string) => `<!-- results: ${file} -->\n${renderResults(read(file))}\n<!-- /results -->`,
+  return page.replace(BLOCK, (_, file: string, eol: string) =>
+    [`<!-- results: ${file} -->`, ...renderResults(read(file)).split('\n'), '<!-- /results -->'].join(eol),
   );
 }
 

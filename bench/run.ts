@@ -79,11 +79,25 @@ const file =
       ? join(here, long ? 'results-long.json' : 'results.json')
       : join(here, '.tmp/results.json');
 
-/** The commit measured, `-dirty` when the tree had changes; undefined outside a git checkout. */
+/**
+ * The commit measured, `-dirty` when tracked files had changes (but the results files and the page a run
+ * rewrites, so a second run on the same code is not dirty); undefined outside a git checkout.
+ */
 function commit(): string | undefined {
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: here, encoding: 'utf8' }).trim();
-    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') === '' ? '' : '-dirty'}`;
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: join(here, '..'), encoding: 'utf8' }).trim();
+    const changed = git(
+      'status',
+      '--porcelain',
+      '--untracked-files=no',
+      '--',
+      '.',
+      ':!bench/results.json',
+      ':!bench/results-long.json',
+      ':!docs/benchmarks.md',
+    );
+    return `${git('rev-parse', '--short', 'HEAD')}${changed === '' ? '' : '-dirty'}`;
   } catch {
     return undefined;
   }

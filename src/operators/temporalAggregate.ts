@@ -151,7 +151,8 @@ export interface AggregatedData extends Record<string, unknown> {
   time_span: { start: number; end: number };
   /**
    * The window's range `[start, end)` in event time: start is the time of its first event in canonical
-   * order (of events at -0 and 0, the first by id gives the sign, whatever their arrival order).
+   * order (of events at -0 and 0 buffered when it is cut, the first by id gives the sign, whatever their
+   * arrival order; the parts after a first one cut at `maxEvents` keep its start).
    */
   window: { start: number; end: number };
   /**

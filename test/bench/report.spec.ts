@@ -98,6 +98,21 @@ describe('renderResults', () => {
     expect(text).toContain('| p99 < 5 ms | demo: latency p99 | 7.13 ms | 0.2 (1.43 ms: bare) | **no** |');
   });
 
+  it('says which suites failed, whose goals are then not in the count', () => {
+    const text = renderResults(
+      results([rate], {
+        suites: [
+          { suite: 'demo', seconds: 1 },
+          { suite: 'store', seconds: 2, error: 'Error: boom' },
+        ],
+      }),
+    );
+    expect(text).toContain(
+      'Goals in this run: 1 of 1 met. The store suite failed: its goals are not in the count.',
+    );
+    expect(renderResults(results([rate]))).toContain('Goals in this run: 1 of 1 met.\n');
+  });
+
   it('lists every row in the order of the run, a pipe in a name escaped', () => {
     const rows = renderResults(results([missed, context, rate]))
       .split('\n')
@@ -124,6 +139,20 @@ describe('updatePage', () => {
       `before\n<!-- results: bench/a.json -->\n${renderResults(results([rate]))}\n<!-- /results -->\nafter\n`,
     );
     expect(updatePage(updated, read)).toBe(updated);
+  });
+
+  it('keeps the line ends of a page checked out with CRLF', () => {
+    const page = 'before\r\n<!-- results: bench/a.json -->\r\nold table\r\n<!-- /results -->\r\nafter\r\n';
+    const updated = updatePage(page, read);
+    expect(updated).toBe(
+      page.replace(
+        'old table\r\n',
+        `${renderResults(results([rate]))
+          .split('\n')
+          .join('\r\n')}\r\n`,
+      ),
+    );
+    expect(updated.replaceAll('\r\n', '')).not.toContain('\n');
   });
 
   it('refuses an opening marker without its closing one', () => {
