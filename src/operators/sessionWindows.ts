@@ -5,6 +5,7 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import { ConfigError, optionKeys } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
+import { isRecord } from '../streams/payload.js';
 import {
   advance,
   booleanOption,
@@ -115,8 +116,7 @@ export function isSessionWindow(event: Event): event is Event<SessionWindowData>
     typeof data.event_count === 'number' &&
     typeof data.gap_ms === 'number' &&
     typeof data.part === 'number' &&
-    typeof data.types === 'object' &&
-    data.types !== null &&
+    isRecord(data.types) &&
     isRange(data.time_span)
   );
 }

@@ -605,16 +605,14 @@ export interface LateEventData extends Record<string, unknown> {
 
 /** `event.data` when `event` is an object with an object `data` (a guard's first check), else undefined. */
 export function dataOf(event: unknown): Record<string, unknown> | undefined {
-  if (typeof event !== 'object' || event === null) return undefined;
-  const data = (event as { data?: unknown }).data;
-  return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : undefined;
+  if (!isRecord(event)) return undefined;
+  const data = event.data;
+  return isRecord(data) ? data : undefined;
 }
 
 /** Whether `value` is a `{ start, end }` of numbers (`time_span`, `window`). */
 export function isRange(value: unknown): value is { start: number; end: number } {
-  if (typeof value !== 'object' || value === null) return false;
-  const { start, end } = value as { start?: unknown; end?: unknown };
-  return typeof start === 'number' && typeof end === 'number';
+  return isRecord(value) && typeof value.start === 'number' && typeof value.end === 'number';
 }
 
 /**
@@ -630,8 +628,8 @@ export function isLateEvent(event: Event): event is Event<LateEventData> {
   const data = dataOf(event);
   if (data === undefined || typeof event.type !== 'string' || !event.type.endsWith('.late')) return false;
   const inner = data.event;
-  if (typeof inner !== 'object' || inner === null) return false;
-  const innerType = (inner as { type?: unknown }).type;
+  if (!isRecord(inner)) return false;
+  const innerType = inner.type;
   return (
     (data.reason === 'window_closed' || data.reason === 'behind_watermark') &&
     typeof data.watermark === 'number' &&
