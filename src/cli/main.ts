@@ -545,7 +545,9 @@ function parseProblem(error: unknown, args: readonly string[]): string {
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(message)) {
     const next = args[args.indexOf(option) + 1] ?? '';
     const name = next.replace(/^--?/, '').split('=')[0]!;
-    const isOption = next.startsWith('--') ? Object.hasOwn(OPTIONS, name) : next === '-h' || next === '-V';
+    const isOption = next.startsWith('--')
+      ? Object.hasOwn(OPTIONS, name)
+      : Object.values(OPTIONS).some((spec) => 'short' in spec && `-${spec.short}` === next);
     return isOption
       ? `${option} needs a value (${next} is an option)`
       : `${option} needs a value: if it is ${JSON.stringify(next)}, write ${option}=${next}`;
