@@ -689,7 +689,7 @@ class Aggregation implements WindowHooks<SessionState> {
    * inlined costs a few ns: so the small helpers of the watermark, the idle offset and the priority are
    * written out here (`advance`, `idleOffset`, `priorityOf`), the rare work of the functions this one
    * calls is in functions of its own (`newSession`, `tallyOf`), and the tally's `add` has a single target
-   * (`Kept`). Together, ~2–6 ns per event on the sparse bench (docs/temporalAggregate.md, "Performance").
+   * (`Kept`). Together, ~2–6 ns per event on the sparse bench (docs/temporalAggregate-performance.md).
    */
   next(event: Event): void {
     const ts = event?.timestamp;

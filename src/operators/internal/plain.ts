@@ -9,7 +9,7 @@
  * `window`, the summaries and their arrays) ended up pretenured, although an aggregate dies as soon as its
  * consumer is done with it. Every aggregate then died in the old generation: the heap grew by megabytes a
  * run, scavenges took 3–4 ms instead of ~1, and the whole process ran 20–30 % slower, RxJS's own
- * `bufferTime` included. docs/temporalAggregate.md ("The slow mode") has the measurements.
+ * `bufferTime` included. docs/temporalAggregate-performance.md ("The slow mode") has the measurements.
  *
  * `new` on a function has no allocation site, so its objects are allocated young, always. With the
  * function's `prototype` set to `Object.prototype`, what it makes is a plain object, as a literal makes:

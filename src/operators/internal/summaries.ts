@@ -146,7 +146,7 @@ type Kind = typeof FILE | typeof TOOL | typeof METRIC;
  * One `add` serves the three kinds, switching on `kind`, rather than one per subclass: the call in
  * `temporalAggregate`'s handler then has a single target, which V8 inlines there (three targets, with
  * what each calls, did not fit V8's inlining budget: a call per event, ~2–6 ns on the bench's sparse
- * input, see docs/temporalAggregate.md).
+ * input, see docs/temporalAggregate-performance.md).
  *
  * Most windows have one name (one file, one tool, one metric), so the first name of a window and its
  * count and sum are fields of the tally, and its numbers one array: adding an event touches the tally
