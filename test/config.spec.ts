@@ -209,6 +209,22 @@ describe("a message starts with the name of the function given the bad option, a
       () => toEvents('Stop', {}, 0, { maxPayloadBytes: -1 }),
       'toEvents: maxPayloadBytes must be a positive integer',
     ],
+    [() => runHookAggregation([], {}, 'x' as never), 'runHookAggregation: aggregator must be a function'],
+    [
+      () => runHookAggregation([], {}, () => 1, { name: '' }),
+      'runHookAggregation: name must be a non-empty string',
+    ],
+    [
+      () => runHookAggregation([{ name: 'x' } as never], {}, () => 1, { name: 'review' }),
+      'runHookAggregation "review": ',
+    ],
+    [
+      () => runHookAggregation([], {}, () => 1, { deadlineMs: 0 }),
+      'runHookAggregation: deadlineMs must be a positive number of ms (or Infinity), got 0',
+    ],
+    [() => aggregateHooks([], 'x' as never), 'aggregateHooks: aggregator must be a function'],
+    [() => aggregateHooks([], () => 1, { concurrency: 0 }), 'aggregateHooks: concurrency must be'],
+    [() => aggregateHooks([], () => 1, { maxQueued: -1 }), 'aggregateHooks: maxQueued must be'],
   ] as const)('%#: %s', (make, start) => {
     let thrown: unknown;
     try {
