@@ -299,6 +299,7 @@ describe('command hooks', () => {
   it('a context that is not JSON-serialisable fails without starting the hook', async () => {
     const step = await run(script('ok'), { big: 1n });
     if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.code).toBe('HOOK_FAILED');
     expect(step.error.message).toContain('not JSON-serialisable');
     expect(step.error.hook).toBe('ok');
     expect(step.error.cause).toBeInstanceOf(TypeError); // JSON.stringify's own error

@@ -27,9 +27,11 @@ import {
   type HookContext,
   HookError,
   type HookResult,
+  type HookRunInfo,
   type HookStep,
   hookEvents,
   Priority,
+  runHook,
   runHookChain,
   VibespecError,
 } from '../../src/index.js';
@@ -153,6 +155,22 @@ describe('runHookChain', () => {
     };
     const outputs = await collect(runHookChain(chain, {}));
     expect(resultOf(outputs).final_context).toEqual({ sawInjected: false });
+  });
+
+  it('tells a function hook its name and place: the chain and index in a chain, no chain key in a single run', async () => {
+    const infos: HookRunInfo[] = [];
+    const record = (name: string) =>
+      fn(name, (_context, info) => {
+        infos.push(info);
+        return ok;
+      });
+    await collect(runHookChain({ name: 'c', hooks: [record('a'), record('b')] }, {}));
+    await collect(runHook(record('alone'), {}));
+    expect(infos.map(({ signal, ...place }) => [signal instanceof AbortSignal, place])).toStrictEqual([
+      [true, { hook: 'a', index: 0, chain: 'c' }],
+      [true, { hook: 'b', index: 1, chain: 'c' }],
+      [true, { hook: 'alone', index: 0 }],
+    ]);
   });
 
   it(
@@ -494,7 +512,7 @@ describe('runHookChain', () => {
     expect(invalid.error.message).toContain('score');
   });
 
-  it("takes the first value of any answer from() accepts: an async iterable, an iterable, a ReadableStream, an '@@observable' interop", async () => {
+  it("takes the first value of any answer from() accepts: an async iterable, an iterable, a ReadableStream, an '@@observable' interop, a stream-like with only getReader", async () => {
     // Objects that are nothing else: read as a plain result, each would be an empty answer ({}).
     const asyncIterable = {
       async *[Symbol.asyncIterator]() {
@@ -516,6 +534,15 @@ describe('runHookChain', () => {
       },
     });
     const interop = { '@@observable': () => of({ score: 8 }, { score: 0 }) };
+    // What from() also reads as a stream: an object with only getReader (a polyfill's stream, with no
+    // async iterator).
+    const inner = new ReadableStream<HookResult>({
+      start(controller) {
+        controller.enqueue({ score: 5 });
+        controller.close();
+      },
+    });
+    const streamLike = { getReader: () => inner.getReader() };
     const chain = {
       name: 'c',
       hooks: [
@@ -523,10 +550,11 @@ describe('runHookChain', () => {
         fn('iterable', () => iterable as unknown as HookResult),
         fn('readable-stream', () => stream as unknown as HookResult),
         fn('interop', () => interop as unknown as HookResult),
+        fn('stream-like', () => streamLike as unknown as HookResult),
       ],
     };
     const steps = resultOf(await collect(runHookChain(chain, {}))).results;
-    expect(steps.map((s) => (s.status === 'completed' ? s.result.score : s.status))).toEqual([6, 9, 7, 8]);
+    expect(steps.map((s) => (s.status === 'completed' ? s.result.score : s.status))).toEqual([6, 9, 7, 8, 5]);
   });
 
   it("reads a PermissionRequest deny as Claude Code does: reason 'denied' without a string message, no block for an allow or without a decision object", async () => {
