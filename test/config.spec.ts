@@ -225,6 +225,10 @@ describe("a message starts with the name of the function given the bad option, a
     [() => aggregateHooks([], 'x' as never), 'aggregateHooks: aggregator must be a function'],
     [() => aggregateHooks([], () => 1, { concurrency: 0 }), 'aggregateHooks: concurrency must be'],
     [() => aggregateHooks([], () => 1, { maxQueued: -1 }), 'aggregateHooks: maxQueued must be'],
+    [() => runHook({ name: 'h', run: () => ({}) }, {}, { timeoutMs: 0 }), 'runHook: timeoutMs must be'],
+    [() => runHookChain(null as never, {}), 'runHookChain: chain must be { name, hooks }'],
+    [() => runHookChain({ name: '', hooks: [] }, {}), 'runHookChain: chain.name must be a non-empty string'],
+    [() => runHookChain({ name: 'c', hooks: [{ name: 'x' } as never] }, {}), 'runHookChain "c": '],
   ] as const)('%#: %s', (make, start) => {
     let thrown: unknown;
     try {
