@@ -108,6 +108,47 @@ describe('fileState', () => {
   it('ignores file events without a path', () => {
     expect(fold(fileState, [ev('file.modified.aggregated', 5, 's1', { count: 3 })]).files).toEqual({});
   });
+
+  it('counts only file.* events whose file_path is a non-empty string', () => {
+    const state = fold(fileState, [
+      // A tool event about a file (an Edit hook) is not a file change.
+      ev('tool.used', 1, 's1', { file_path: '/a.ts' }),
+      ev('file.modified', 2, 's1', { file_path: '' }),
+      ev('file.modified', 3, 's1', { file_path: 42 }),
+    ]);
+    expect(state.files).toEqual({});
+    expect(state.recentChanges).toEqual([]);
+    expect(state.latestEventTime).toBe(3);
+  });
+
+  it('keeps by default the changes of the hour before the latest event; one exactly a window old is out', () => {
+    const state = fold(fileState, [
+      ev('file.modified', 0, 's1', { file_path: '/a' }),
+      ev('file.modified', 1, 's1', { file_path: '/b' }),
+      ev('file.modified', HOUR / 2, 's1', { file_path: '/c' }),
+      ev('tool.used', HOUR),
+    ]);
+    // The cut-off is HOUR - HOUR = 0: /a, at it, is out; /b, a millisecond later, is in.
+    expect(state.recentChanges.map((c) => c.filePath)).toEqual(['/b', '/c']);
+    // A window of 0 keeps no change, not even one at the latest event's time.
+    const none = fold(createFileState({ recentWindowMs: 0 }), [
+      ev('file.modified', 5, 's1', { file_path: '/a' }),
+    ]);
+    expect(none.recentChanges).toEqual([]);
+    expect(Object.keys(none.files)).toEqual(['/a']);
+  });
+
+  it('cuts at the latest event seen, not the last one folded, when events come out of order', () => {
+    const reducer = createFileState({ recentWindowMs: 10 });
+    const state = fold(reducer, [
+      ev('file.modified', 100, 's1', { file_path: '/a' }),
+      ev('file.modified', 50, 's1', { file_path: '/late' }),
+      ev('tool.used', 60),
+    ]);
+    expect(state.latestEventTime).toBe(100);
+    expect(state.recentChanges.map((c) => c.filePath)).toEqual(['/a']);
+    expect(Object.keys(state.files)).toEqual(['/a', '/late']);
+  });
 });
 
 describe('workflowState', () => {
@@ -154,6 +195,35 @@ describe('workflowState', () => {
       'w1:workflow.completed',
       'w3:workflow.failed',
     ]);
+  });
+
+  it('ignores events without a workflow_id, agent events without an agent, and events of other types', () => {
+    const state = fold(workflowState, [
+      ev('workflow.started', 1, 's1', { workflow_id: 'w1' }),
+      ev('workflow.started', 2, 's1', { workflow_type: 'feature' }),
+      ev('agent.started', 3, 's1', { workflow_id: 'w1' }),
+      ev('tool.used', 4, 's1', { workflow_id: 'w1' }),
+      // Another workflow transition is history; the run stays active.
+      ev('workflow.step', 5, 's1', { workflow_id: 'w1' }),
+    ]);
+    expect(Object.keys(state.activeWorkflows)).toEqual(['w1']);
+    expect(state.activeWorkflows.w1?.agents).toEqual([]);
+    expect(state.activeWorkflows.w1?.status).toBe('running');
+    expect(state.completedWorkflows).toEqual({});
+    expect(state.workflowHistory.map((h) => `${h.workflowId}:${h.type}`)).toEqual([
+      'w1:workflow.started',
+      'w1:workflow.step',
+    ]);
+  });
+
+  it('moves a workflow started again after it finished back to active, out of completed', () => {
+    const state = fold(workflowState, [
+      ev('workflow.started', 1, 's1', { workflow_id: 'w1' }),
+      ev('workflow.failed', 2, 's1', { workflow_id: 'w1' }),
+      ev('workflow.started', 3, 's1', { workflow_id: 'w1' }),
+    ]);
+    expect(state.completedWorkflows).toEqual({});
+    expect(state.activeWorkflows.w1).toMatchObject({ startTime: 3, endTime: undefined, status: 'running' });
   });
 });
 
@@ -218,6 +288,11 @@ describe('sessionState', () => {
       rejected: 1,
     });
     expect(state.eventTypes['test.run']).toBe(2);
+  });
+
+  it('keeps the earliest and the latest timestamps when events come out of order', () => {
+    const state = fold(sessionState, [ev('tool.used', 100), ev('tool.used', 50), ev('tool.used', 70)]);
+    expect(state).toMatchObject({ firstEventTime: 50, lastEventTime: 100, eventCount: 3 });
   });
 
   it('counts a test run whose outcome is unknown (npm test | tail) neither passed nor failed', () => {
@@ -312,7 +387,13 @@ describe('reconstruct', () => {
       ev('agent.completed', 4, 's1', { agent: 'x', agent_id: 'r2' }),
       ev('agent.started', 5, 's1', { agent: 'x', agent_id: 'r2' }),
     ];
-    for (const event of agentEvents) a = agents(a, event);
+    const runnings = new Set<object>();
+    for (const event of agentEvents) {
+      a = agents(a, event);
+      runnings.add(a.running);
+    }
+    // One copy of the initial running, then that copy updated: the deletion included.
+    expect(runnings.size).toBe(1);
     expect(Object.keys(a.running)).toEqual(['r1', 'r3', 'r2']);
     expect(JSON.stringify(a)).toBe(JSON.stringify(fold(agentState, agentEvents)));
     // A reducer of the caller's own has no in-place fold: reconstruct uses its reduce.
@@ -341,6 +422,30 @@ describe('reconstruct', () => {
     const seeded = { ...sessionState, initial };
     expect(await reconstruct(t.store, 'w', seeded)).toEqual(fold(seeded, events));
     expect(initial.eventTypes).toEqual({ earlier: 3 });
+    // A run of the caller's initial that completes: deleted from the fold's copy, not from the initial.
+    await t.store.append([ev('agent.completed', 5, 'w', { agent: 'x', agent_id: 'r1' })]);
+    const running = { r1: { agent: 'x', agentId: 'r1', startTime: 0 } };
+    const agents = { ...agentState, initial: { ...agentState.initial, running } };
+    expect((await reconstruct(t.store, 'w', agents)).running).toEqual({});
+    expect(running).toEqual({ r1: { agent: 'x', agentId: 'r1', startTime: 0 } });
+  });
+
+  it('rebuilds a session without events to the initial state, which is empty and frozen throughout', async () => {
+    expect(fileState.initial).toEqual({ files: {}, recentChanges: [], latestEventTime: undefined });
+    expect(createFileState({ maxRecent: 5 }).initial.recentChanges).toEqual([]);
+    const frozenThroughout = (value: unknown): boolean =>
+      typeof value !== 'object' ||
+      value === null ||
+      (Object.isFrozen(value) && Object.values(value).every(frozenThroughout));
+    for (const [name, reducer] of Object.entries(reducers)) {
+      expect(await reconstruct(t.store, 'none', reducer), name).toBe(reducer.initial);
+      expect(frozenThroughout(reducer.initial), name).toBe(true);
+    }
+    // Shared by every fold: a caller that writes to it is refused.
+    expect(() => {
+      (fileState.initial.files as Record<string, unknown>)['/a'] = {};
+    }).toThrow(TypeError);
+    expect(() => (sessionState.initial.testRuns as { passed: number }).passed++).toThrow(TypeError);
   });
 
   it('equals the live scan over the same events, for every reducer, on the bundled sessions', async () => {
