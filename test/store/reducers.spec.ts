@@ -256,6 +256,39 @@ describe('agentState', () => {
     });
     expect(state.running).toEqual({ t1: { agent: 'tester', agentId: 't1', startTime: 12 } });
     expect(state.history).toHaveLength(4);
+    expect(state.history[0]).toEqual({
+      agent: 'reviewer',
+      agentId: 'r1',
+      type: 'agent.started',
+      timestamp: 10,
+    });
+  });
+
+  it('ends a run on agent.failed and agent.stopped too, and counts no other agent event as one', () => {
+    const state = fold(agentState, [
+      ev('agent.started', 1, 's1', { agent: 'a', agent_id: 'a1' }),
+      ev('agent.started', 2, 's1', { agent: 'b', agent_id: 'b1' }),
+      ev('agent.started', 3, 's1', { agent: 'c', agent_id: 'c1' }),
+      ev('agent.failed', 11, 's1', { agent: 'a', agent_id: 'a1' }),
+      ev('agent.stopped', 22, 's1', { agent: 'b', agent_id: 'b1' }),
+      ev('agent.progress', 30, 's1', { agent: 'c', agent_id: 'c1' }),
+    ]);
+    expect(Object.keys(state.running)).toEqual(['c1']);
+    expect(state.agents.a).toMatchObject({ started: 1, completed: 1, totalDurationMs: 10 });
+    expect(state.agents.b).toMatchObject({ started: 1, completed: 1, totalDurationMs: 20 });
+    expect(state.agents.c).toMatchObject({ started: 1, completed: 0, totalDurationMs: 0, lastSeen: 30 });
+  });
+
+  it('ignores agent events without an agent, other events naming one, and keeps no run without an agent_id', () => {
+    const state = fold(agentState, [
+      ev('agent.started', 1, 's1', { agent_id: 'x1' }),
+      ev('tool.used', 2, 's1', { agent: 'reviewer' }),
+      ev('agent.started', 3, 's1', { agent: 'tester' }),
+    ]);
+    expect(Object.keys(state.agents)).toEqual(['tester']);
+    expect(state.agents.tester).toMatchObject({ started: 1 });
+    expect(state.running).toEqual({});
+    expect(state.history.map((h) => h.type)).toEqual(['agent.started']);
   });
 });
 
@@ -288,6 +321,17 @@ describe('sessionState', () => {
       rejected: 1,
     });
     expect(state.eventTypes['test.run']).toBe(2);
+  });
+
+  it("is 'unknown' before session.started, 'active' after it, and counts test results of test.run events only", () => {
+    expect(fold(sessionState, [ev('tool.used', 1)]).status).toBe('unknown');
+    const state = fold(sessionState, [
+      ev('session.started', 1),
+      createEvent({ type: 'tool.used', timestamp: 2, sessionId: 's1', data: { passed: true } }),
+      createEvent({ type: 'ci.build', timestamp: 3, sessionId: 's1', data: { passed: false } }),
+    ]);
+    expect(state).toMatchObject({ status: 'active', startedAt: 1, endedAt: undefined, toolUses: 1 });
+    expect(state.testRuns).toEqual({ passed: 0, failed: 0 });
   });
 
   it('keeps the earliest and the latest timestamps when events come out of order', () => {
