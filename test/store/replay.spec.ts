@@ -46,6 +46,33 @@ describe('replay', () => {
     expect(await lastValueFrom(replay$.pipe(toArray()))).toHaveLength(1001);
   });
 
+  it("returns the query's iterator on unsubscribe (its finally closes the LevelDB iterators), and reads no further", async () => {
+    await t.store.append(Array.from({ length: 1000 }, (_, i) => ev('a', i)));
+    const store = t.store;
+    const query = store.query.bind(store);
+    let nexts = 0;
+    let returned = 0;
+    store.query = (sessionId, options) => {
+      const real = query(sessionId, options)[Symbol.asyncIterator]();
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () => {
+            nexts++;
+            return real.next();
+          },
+          return: (value?: unknown) => {
+            returned++;
+            return real.return!(value);
+          },
+        }),
+      } as ReturnType<typeof query>;
+    };
+    expect(await lastValueFrom(replay(store, 's1').pipe(take(3), toArray()))).toHaveLength(3);
+    expect(returned).toBe(1);
+    for (let i = 0; i < 10; i++) await tick();
+    expect(nexts).toBeLessThanOrEqual(4);
+  });
+
   it('throws ConfigError for bad options at once, and errors with STORE_NOT_OPEN on a closed store', async () => {
     expect(() => replay(t.store, 's1', { limit: -1 })).toThrow(ConfigError);
     await t.store.close();
@@ -198,6 +225,45 @@ describe('tail', () => {
     expect(received.map((entry) => entry.seq)).toEqual([0, 1, 2, 3].slice(0, received.length));
   });
 
+  it('errors with a read that fails for another reason while the store closes (not a completion)', async () => {
+    await t.store.append([ev('a', 1)]);
+    // The catch-up read yields the stored event, then fails with STORE_READ_FAILED once `release` is called.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const store = t.store;
+    const entries = store.entries.bind(store);
+    const failure = new StoreError('STORE_READ_FAILED', 'the disk failed');
+    store.entries = (sessionId, options) => ({
+      async *[Symbol.asyncIterator]() {
+        yield* entries(sessionId, options);
+        await gate;
+        throw failure;
+      },
+    });
+    const received: StoredEvent[] = [];
+    let outcome: unknown;
+    tail(store, 's1').subscribe({
+      next: (entry) => received.push(entry),
+      error: (error) => {
+        outcome = error;
+      },
+      complete: () => {
+        outcome = 'complete';
+      },
+    });
+    await until(received, 1);
+    // close() waits for this write: the read fails while the store is closing, its watchers not yet ended.
+    const pending = store.append([ev('b', 2)]);
+    const closing = store.close();
+    release();
+    await closing;
+    await pending;
+    await tick();
+    expect(outcome).toBe(failure);
+  });
+
   it('caught by close() at the end of its read, emits the live events that follow straight on before completing', async () => {
     // `stored` events, of which the catch-up read yields `read` before close() catches it: all of them
     // (the end of its read), or the first (the rest of its first chunk of 256 is in memory and goes out;
@@ -276,9 +342,102 @@ describe('tail', () => {
     }
   });
 
+  it('emits nothing before fromSeq, live appends included (a client resuming ahead of the session)', async () => {
+    await t.store.append([ev('a', 1)]);
+    const received: StoredEvent[] = [];
+    const sub = tail(t.store, 's1', { fromSeq: 2 }).subscribe((entry) => received.push(entry));
+    await tick();
+    await t.store.append([ev('b', 2), ev('c', 3)]);
+    await t.store.append([ev('d', 4)]);
+    sub.unsubscribe();
+    expect(received.map((e) => [e.seq, e.event.type])).toEqual([
+      [2, 'c'],
+      [3, 'd'],
+    ]);
+  });
+
+  it('stops watching the session on unsubscribe', async () => {
+    const store = t.store;
+    const watch = store._watch.bind(store);
+    let watching = 0;
+    store._watch = (sessionId, watcher) => {
+      watching++;
+      const stop = watch(sessionId, watcher);
+      return () => {
+        watching--;
+        stop();
+      };
+    };
+    const sub = tail(store, 's1').subscribe();
+    expect(watching).toBe(1);
+    sub.unsubscribe();
+    expect(watching).toBe(0);
+  });
+
+  /** Makes the first catch-up read of `store` end only when the returned `release` is called; counts the reads. */
+  function gateFirstRead(store: typeof t.store): { release: () => void; reads: () => number } {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const entries = store.entries.bind(store);
+    let reads = 0;
+    store.entries = (sessionId, options) => {
+      const real = entries(sessionId, options);
+      if (++reads > 1) return real;
+      return {
+        async *[Symbol.asyncIterator]() {
+          yield* real;
+          await gate;
+        },
+      };
+    };
+    return { release, reads: () => reads };
+  }
+
+  it('completes when the session is deleted while it catches up', async () => {
+    await t.store.append([ev('a', 1)]);
+    const { release } = gateFirstRead(t.store);
+    const received: StoredEvent[] = [];
+    let completed = false;
+    tail(t.store, 's1').subscribe({
+      next: (entry) => received.push(entry),
+      complete: () => {
+        completed = true;
+      },
+    });
+    await until(received, 1);
+    await t.store.deleteSession('s1');
+    release();
+    for (let i = 0; !completed && i < 1000; i++) await tick();
+    expect(completed).toBe(true);
+    expect(received.map((e) => e.seq)).toEqual([0]);
+  });
+
+  it('reads the store again only when more than maxBuffer appends arrive while it catches up', async () => {
+    for (const [appends, reads] of [
+      [2, 1],
+      [3, 2],
+    ] as const) {
+      const session = `buffered-${appends}`;
+      await t.store.append([ev('a', 0, session)]);
+      const gated = gateFirstRead(t.store);
+      const received: StoredEvent[] = [];
+      const sub = tail(t.store, session, { maxBuffer: 2 }).subscribe((entry) => received.push(entry));
+      await until(received, 1);
+      for (let i = 1; i <= appends; i++) await t.store.append([ev('b', i, session)]);
+      gated.release();
+      await until(received, 1 + appends);
+      sub.unsubscribe();
+      expect(received.map((e) => e.seq)).toEqual(Array.from({ length: 1 + appends }, (_, i) => i));
+      expect(gated.reads(), `${appends} appends`).toBe(reads);
+    }
+  });
+
   it('validates its options at once', () => {
     expect(() => tail(t.store, 's1', { fromSeq: -1 })).toThrow(ConfigError);
     expect(() => tail(t.store, '', {})).toThrow(ConfigError);
+    expect(() => tail(t.store, 42 as never)).toThrow(ConfigError);
     expect(() => tail(t.store, 's1', { maxBuffer: 0 })).toThrow(ConfigError);
   });
 });
