@@ -53,6 +53,12 @@ describe('key encoding', () => {
       }),
     );
     expect(escapePart('\uD800')).not.toBe(escapePart('\uD801'));
+    // A lone surrogate beside another character (not its pair) is escaped too.
+    for (const value of ['x\uDFFF', '\uD800x', '\uDBFF\uD800']) {
+      const escaped = escapePart(value);
+      expect(Buffer.from(escaped).toString(), JSON.stringify(value)).toBe(escaped);
+      expect(unescapePart(escapePart(value))).toBe(value);
+    }
     expect(escapePart('plain.type')).toBe('plain.type');
     for (const value of ['\x00\x01\uD800x\uDFFF', 'a\x01\x02b', '\uD83D\uDE00\uDBFFe'])
       expect(unescapePart(escapePart(value))).toBe(value);
