@@ -30,6 +30,7 @@ const valueArb = fc.letrec((tie) => ({
     fc.constant(undefined),
     fc.bigInt(),
     fc.array(tie('value'), { maxLength: 5 }),
+    fc.sparseArray(tie('value'), { maxLength: 5 }),
     fc.dictionary(fc.string({ maxLength: 6 }), tie('value'), { maxKeys: 5 }),
   ),
 })).value;
@@ -54,6 +55,50 @@ describe('checkPayload', () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     expect(checkPayload(circular, limits)).toContain('maxDepth');
+  });
+
+  it('counts strings with their quotes, keys, scalars and punctuation: accepts a payload at exactly its size, rejects it one under', () => {
+    // Each key counts its length + 4 (quotes, colon, comma), a string its length + 2, a number 8,
+    // a boolean 5, null 4, an object or array 2 for its brackets plus 1 per element (its comma).
+    const cases: [unknown, number][] = [
+      [{}, 2],
+      [{ k: 'abc' }, 2 + 5 + 5],
+      [{ k: 12 }, 2 + 5 + 8],
+      [{ k: true }, 2 + 5 + 5],
+      [{ k: null }, 2 + 5 + 4],
+      [{ k: {} }, 2 + 5 + 2],
+      [{ k: [] }, 2 + 5 + 2],
+      [{ k: ['ab', 1] }, 2 + 5 + 2 + 2 + 4 + 8],
+      [{ k: [{}, null, false] }, 2 + 5 + 2 + 3 + 2 + 4 + 5],
+      [{ k: new Array(3) }, 2 + 5 + 2 + 3], // holes, which JSON writes as null, count their commas
+    ];
+    for (const [value, size] of cases) {
+      for (const maxDepth of [8, 1_000]) {
+        // maxDepth 1,000 skips the fast walk: the stack-based walk alone must count the same.
+        expect(checkPayload(value, { maxPayloadBytes: size, maxDepth, maxRawLength: 100 })).toBeUndefined();
+        expect(checkPayload(value, { maxPayloadBytes: size - 1, maxDepth, maxRawLength: 100 })).toBe(
+          `larger than maxPayloadBytes (${size - 1} characters of JSON)`,
+        );
+      }
+    }
+  });
+
+  it('counts nested arrays toward the depth, as nested objects', () => {
+    for (const maxDepth of [3, 1_000]) {
+      const limits = { maxPayloadBytes: 100_000, maxDepth, maxRawLength: 100 };
+      let deep: unknown = [1];
+      for (let depth = 1; depth < maxDepth; depth++) deep = [deep];
+      // The object is level 0, the outermost array level 1, the innermost array level maxDepth.
+      expect(checkPayload({ a: deep }, limits)).toBe(`nested deeper than maxDepth (${maxDepth})`);
+      expect(checkPayload({ a: (deep as unknown[])[0] }, limits)).toBeUndefined();
+    }
+  });
+
+  it('ignores inherited properties, as JSON does', () => {
+    const value = Object.assign(Object.create({ inherited: 'x'.repeat(1_000), n: 1n }) as object, { own: 1 });
+    for (const maxDepth of [8, 1_000]) {
+      expect(checkPayload(value, { maxPayloadBytes: 100, maxDepth, maxRawLength: 100 })).toBeUndefined();
+    }
   });
 
   it('walks without recursion when maxDepth allows more nesting than the fast walk takes', () => {
@@ -81,22 +126,86 @@ describe('checkPayload', () => {
 });
 
 describe('previewJson', () => {
-  const emoji = '\u{1F600}'; // two UTF-16 units
+  // Two UTF-16 units each: an emoji, and the first and last code points that need a surrogate pair.
+  const pairs = ['\u{1F600}', '\u{10000}', '\u{10FFFF}'];
   /** Whether `text` holds half of a surrogate pair on its own. */
   const loneHalf = (text: string) =>
     /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 
   it('cuts a string or JSON text on a code point boundary, never leaving half of an emoji', () => {
-    for (let at = 0; at < 6; at++) {
-      const text = `${'a'.repeat(at)}${emoji.repeat(6)}`;
-      const cut = previewJson(text, 7);
-      expect(cut.truncated).toBe(true);
-      expect(loneHalf(cut.text)).toBe(false);
-      expect(text.startsWith(cut.text)).toBe(true);
-      expect(cut.text.length).toBeGreaterThanOrEqual(6);
-      const json = previewJson({ note: text }, 12);
-      expect(loneHalf(json.text)).toBe(false);
-      expect(JSON.stringify({ note: text }).startsWith(json.text)).toBe(true);
+    for (const emoji of pairs)
+      for (let at = 0; at < 6; at++) {
+        const text = `${'a'.repeat(at)}${emoji.repeat(6)}`;
+        const cut = previewJson(text, 7);
+        expect(cut.truncated).toBe(true);
+        expect(loneHalf(cut.text)).toBe(false);
+        expect(text.startsWith(cut.text)).toBe(true);
+        expect(cut.text.length).toBeGreaterThanOrEqual(6);
+        const json = previewJson({ note: text }, 12);
+        expect(loneHalf(json.text)).toBe(false);
+        expect(JSON.stringify({ note: text }).startsWith(json.text)).toBe(true);
+      }
+  });
+
+  it('keeps a string or JSON text of exactly maxLength characters whole, and says it was not truncated', () => {
+    expect(previewJson('abc', 3)).toEqual({ text: 'abc', truncated: false });
+    expect(previewJson('abcd', 3)).toEqual({ text: 'abc', truncated: true });
+    expect(previewJson({ a: 1 }, 7)).toEqual({ text: '{"a":1}', truncated: false });
+    expect(previewJson({ a: 1 }, 6)).toEqual({ text: '{"a":1', truncated: true });
+  });
+
+  it('writes booleans and null as JSON does, a bigint and a non-finite number as JSON can hold them', () => {
+    const value = { t: true, f: false, n: null, list: [false, null], big: 12n, nan: Number.NaN };
+    expect(previewJson(value, 1_000)).toEqual({
+      text: '{"t":true,"f":false,"n":null,"list":[false,null],"big":"12n","nan":null}',
+      truncated: false,
+    });
+  });
+
+  it('leaves out inherited properties, as JSON.stringify does', () => {
+    const value = Object.assign(Object.create({ inherited: 1 }) as object, { own: 2 });
+    expect(previewJson(value, 100)).toEqual({ text: JSON.stringify(value), truncated: false });
+    expect(JSON.stringify(value)).toBe('{"own":2}');
+  });
+
+  it('replaces what is nested deeper than 32 levels, in arrays as in objects, with "[…]"', () => {
+    let deep: unknown = [1];
+    for (let i = 0; i < 40; i++) deep = [deep];
+    expect(previewJson(deep, 1_000)).toEqual({
+      text: `${'['.repeat(32)}"[…]"${']'.repeat(32)}`,
+      truncated: true,
+    });
+  });
+
+  it('stops reading a large object or array once maxLength characters are written', () => {
+    const object = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, i]));
+    const array = Array.from({ length: 10_000 }, (_, i) => i);
+    for (const target of [object, array]) {
+      let reads = 0;
+      const proxy = new Proxy(target, {
+        get(t, key, receiver) {
+          if (typeof key === 'string' && key !== 'length') reads++;
+          return Reflect.get(t, key, receiver);
+        },
+      });
+      const preview = previewJson(proxy, 20);
+      expect(preview).toEqual({ text: JSON.stringify(target).slice(0, 20), truncated: true });
+      expect(reads).toBeLessThan(20);
     }
+  });
+
+  it('writes a part it cannot read (a Proxy whose traps throw) as "[unreadable]", and the rest as it is', () => {
+    const unlisted = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+      },
+    );
+    expect(previewJson({ ok: 1, bad: unlisted, after: [true] }, 100)).toEqual({
+      text: '{"ok":1,"bad":"[unreadable]","after":[true]}',
+      truncated: true,
+    });
   });
 });
