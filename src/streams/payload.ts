@@ -32,7 +32,8 @@ const FAST_CHECK_MAX_DEPTH = 512;
 
 /**
  * Checks a payload against the limits. Returns the reason it is unacceptable, or `undefined`.
- * Cycles are caught by the depth limit (a cycle is infinitely deep).
+ * Cycles are caught by the depth limit (a cycle is infinitely deep). Throws what a getter or a Proxy
+ * trap of `value` throws (the bridge rejects such a payload as `payload unreadable: …`).
  *
  * Almost every payload is acceptable, so a fast recursive walk (`fits`) answers first; only when it
  * finds a problem (or cannot answer) does the stack-based walk, which never recurses, name it — so the

@@ -1924,6 +1924,15 @@ function rejected(
   });
 }
 
+/** The payload's `session_id` for its rejection, or `undefined` when it has none or it cannot be read. */
+function sessionOf(output: Record<string, unknown>): string | undefined {
+  try {
+    return str(output.session_id) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function resolveLimits(options: BridgeOptions | undefined): PayloadLimits {
   if (options === undefined) return DEFAULT_LIMITS;
   return {
@@ -2017,10 +2026,18 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
       ),
     ];
   }
-  const problem = checkPayload(output, limits);
+  let problem: string | undefined;
+  try {
+    problem = checkPayload(output, limits);
+  } catch (error) {
+    // A getter or a Proxy trap of the payload threw: the hook and the time are known, so the rejection
+    // keeps them (the catch of `mapHookOutput` knows neither, and would stamp the clock's time).
+    problem = `unreadable: ${textOf(error)}`;
+  }
   if (problem !== undefined) {
-    const sessionId = str(output.session_id) || undefined;
-    return [rejected({ hook, timestamp, sessionId }, `payload ${problem}`, output, limits)];
+    return [
+      rejected({ hook, timestamp, sessionId: sessionOf(output) }, `payload ${problem}`, output, limits),
+    ];
   }
   let mapper = mapperFor(hook);
   if (mapper === undefined) {
@@ -2045,7 +2062,7 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
  * Maps one hook output to events. Pure apart from the fresh ids; never throws and never returns an
  * empty array: input it cannot map becomes one `hook.rejected` event (priority HIGH) carrying the hook
  * name, the reason and the raw input (cut to `maxRawLength` characters, one fewer when the cut would
- * split an emoji).
+ * split an emoji) — a payload whose getter throws too, under its hook name and `timestamp`.
  *
  * - Claude Code payloads (keyed by the hook name, or by `hook_event_name` when the name is not one of
  *   them; `PostToolUse`, `post-tool-use` and `post_tool_use` are the same hook) become `tool.*`, `file.*`,

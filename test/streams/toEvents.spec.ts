@@ -1908,6 +1908,32 @@ describe('toEvents on invalid input', () => {
     expect(reject('PreToolUse', payload).reason).toBe('mapping failed: tool name withheld');
   });
 
+  it('rejects a payload whose getter throws during the size check under its hook, its time and its session', () => {
+    const payload = claude('PreToolUse', { tool_name: 'Read' });
+    Object.defineProperty(payload, 'tool_input', {
+      enumerable: true,
+      get() {
+        throw new Error('input withheld');
+      },
+    });
+    const events = toEvents('PreToolUse', payload, T);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      type: 'hook.rejected',
+      priority: Priority.HIGH,
+      timestamp: T,
+      sessionId: SESSION,
+      context: { hook: 'PreToolUse' },
+      data: {
+        hook: 'PreToolUse',
+        reason: 'payload unreadable: input withheld',
+        raw: JSON.stringify({ ...claude('PreToolUse', { tool_name: 'Read' }), tool_input: '[unreadable]' }),
+        raw_truncated: false,
+      },
+    });
+    expect(parseEvent(events[0])).toEqual(events[0]);
+  });
+
   it('rejects a Claude Code payload without session_id or tool_name', () => {
     expect(reject('PostToolUse', { tool_name: 'Bash' }).reason).toBe('missing required field "session_id"');
     expect(reject('PreToolUse', { session_id: 's' }).reason).toBe('missing required field "tool_name"');
