@@ -54,6 +54,63 @@ describe('fromJsonLines', () => {
     ]);
   });
 
+  it('reads a line that is no envelope, capture or payload as the output of the default hook', async () => {
+    const lines = ['null', '"text"', '5', '[1,2]', '{"hook":"h"}', '{"output":{}}', '{"hook":7,"output":{}}'];
+    const outputs = await collect(fromJsonLines([`${lines.join('\n')}\n`], { hook: 'custom' }));
+    expect(outputs).toStrictEqual([
+      { hook: 'custom', output: null },
+      { hook: 'custom', output: 'text' },
+      { hook: 'custom', output: 5 },
+      { hook: 'custom', output: [1, 2] },
+      { hook: 'custom', output: { hook: 'h' } },
+      { hook: 'custom', output: { output: {} } },
+      { hook: 'custom', output: { hook: 7, output: {} } },
+    ]);
+  });
+
+  it("keeps an envelope's or a capture's timestamp when it is a number, and no other", async () => {
+    const lines = [
+      '{bad',
+      JSON.stringify({ hook: 'h', output: {}, timestamp: 'soon' }),
+      JSON.stringify({ hook_event_name: 'Stop', payload: { session_id: 's' }, timestamp: 'late' }),
+      '{bad',
+      JSON.stringify({ hook_event_name: 'Stop', payload: { session_id: 's' }, timestamp: 9 }),
+      '{bad',
+    ];
+    const outputs = await collect(fromJsonLines([`${lines.join('\n')}\n`]));
+    const invalid = (line: string, timestamp?: number) => ({
+      hook: 'unknown',
+      output: line,
+      error: expect.stringContaining('invalid JSON'),
+      ...(timestamp === undefined ? {} : { timestamp }),
+    });
+    // No own `timestamp` key at all when there is no time: strict equality.
+    expect(outputs).toStrictEqual([
+      invalid('{bad'),
+      { hook: 'h', output: {} },
+      { hook: 'Stop', output: { session_id: 's' } },
+      invalid('{bad'),
+      { hook: 'Stop', output: { session_id: 's' }, timestamp: 9 },
+      invalid('{bad', 9),
+    ]);
+  });
+
+  it('reads the lines after an over-long one as they are', async () => {
+    const long = `{"hook":"h","output":"${'x'.repeat(200)}"}`;
+    const outputs = await collect(
+      fromJsonLines([`${long}\n{"hook":"a","output":{}}\n`, long, '\n{"hook":"b","output":{}}'], {
+        maxLineLength: 100,
+      }),
+    );
+    const tooLong = `line of ${long.length} characters exceeds maxLineLength (100)`;
+    expect(outputs.map((o) => [o.hook, o.error])).toEqual([
+      ['unknown', tooLong],
+      ['a', undefined],
+      ['unknown', tooLong],
+      ['b', undefined],
+    ]);
+  });
+
   it('splits lines across chunks and decodes UTF-8 split mid-character', async () => {
     const text = `${JSON.stringify({ hook: 'h', output: { note: 'ノート 📝' } })}\n{"hook":"h","output":{}}`;
     const bytes = Buffer.from(text);
@@ -92,11 +149,12 @@ describe('fromJsonLines', () => {
   it('cuts the preview of an over-long line on a code point boundary (no half of an emoji)', async () => {
     // 16,383 units, then an emoji across the 16,384-unit preview cut, in chunks of any size.
     const line = `{"hook":"h","output":"${'x'.repeat(16_383 - 22)}\u{1F600}${'y'.repeat(50_000)}"}`;
-    for (const chunks of [[`${line}\n`], [line.slice(0, 16_384), `${line.slice(16_384)}\n`]]) {
-      const [output] = await collect(fromJsonLines(chunks, { maxLineLength: 20_000 }));
-      const preview = output!.output as string;
-      expect(preview).toBe(line.slice(0, 16_383));
-    }
+    for (const end of ['\n', '\r\n'])
+      for (const chunks of [[`${line}${end}`], [line.slice(0, 16_384), `${line.slice(16_384)}${end}`]]) {
+        const [output] = await collect(fromJsonLines(chunks, { maxLineLength: 20_000 }));
+        const preview = output!.output as string;
+        expect(preview).toBe(line.slice(0, 16_383));
+      }
   });
 
   it('keeps the first characters of an over-long line as its preview, however the line was split', async () => {
