@@ -285,6 +285,24 @@ describe('fromJsonLines', () => {
     expect(pulled).toBeLessThanOrEqual(after + 1);
   });
 
+  it('stops reading when unsubscribed from an iterator that has no return() to stop it', async () => {
+    let pulled = 0;
+    const endless: Iterable<string> = {
+      [Symbol.iterator]: () => ({
+        next: () => {
+          pulled++;
+          return { done: false, value: '{"hook":"h","output":{}}\n' };
+        },
+      }),
+    };
+    const outputs = await collect(fromJsonLines(endless).pipe(take(3)));
+    expect(outputs).toHaveLength(3);
+    const after = pulled;
+    // Long enough for a reader that went on to pull thousands more (it lets the event loop run every 256).
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(pulled).toBe(after);
+  });
+
   it('destroys a Readable when unsubscribed while it waits for data (a pipe, a socket, stdin)', async () => {
     // Idle: nothing written, so the iterator's next() is pending, and its return() would wait for it.
     const idle = new PassThrough();
