@@ -302,6 +302,8 @@ describe('createEventId', () => {
     ]) {
       expect(eventIdTime(text)).toBeUndefined();
     }
+    // Not a string, though its string is an id.
+    expect(eventIdTime([id] as unknown as string)).toBeUndefined();
     expect(eventIdTime(`7${'Z'.repeat(25)}`)).toBe(2 ** 48 - 1);
   });
 
@@ -340,6 +342,42 @@ describe('createEventId', () => {
     vi.resetModules();
     const fresh = await import('../src/event.js');
     expect(fresh.eventIdTime(fresh.createEventId(2 ** 48 - 1))).toBe(2 ** 48 - 1);
+  });
+
+  it("gives a process's first id the millisecond it is given, however early, and one without a usable time the time 0", async () => {
+    vi.resetModules();
+    const early = await import('../src/event.js');
+    expect(early.eventIdTime(early.createEventId(1))).toBe(1);
+    // No id before it to follow: it follows the time 0, and is still an id.
+    vi.resetModules();
+    const noTime = await import('../src/event.js');
+    const id = noTime.createEventId(Number.NaN);
+    expect(id).toMatch(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/);
+    expect(noTime.eventIdTime(id)).toBe(0);
+    expect(noTime.createEventId(1) > id).toBe(true);
+  });
+
+  it('starts the low half of the random part below 2^39, so a millisecond has room to count up', async () => {
+    // A fresh module draws its first random bytes from the system; all of them 0xFF here.
+    vi.resetModules();
+    const fresh = await import('../src/event.js');
+    const random = vi.spyOn(crypto, 'getRandomValues').mockImplementation((array) => {
+      new Uint8Array(array.buffer).fill(255);
+      return array;
+    });
+    try {
+      const ids = [fresh.createEventId(5_000), fresh.createEventId(5_000), fresh.createEventId(4_000)];
+      expect(random).toHaveBeenCalled();
+      // The high half all ones; the low half 2^39 − 1, then counting up in the same millisecond.
+      expect(ids.map((id) => id.slice(10))).toEqual([
+        'ZZZZZZZZFZZZZZZZ',
+        'ZZZZZZZZG0000000',
+        'ZZZZZZZZG0000001',
+      ]);
+      expect(ids.map((id) => fresh.eventIdTime(id))).toEqual([5_000, 5_000, 5_000]);
+    } finally {
+      random.mockRestore();
+    }
   });
 
   it('reads the clock once per 16 ids of a burst, and again in the next task', async () => {
