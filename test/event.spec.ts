@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { encodeTime } from '../src/event.js';
+import { ZodError } from 'zod';
+import { encodeTime, isPlainObject } from '../src/event.js';
 
 const ENCODING = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -55,7 +56,14 @@ describe('createEvent', () => {
     expect(event.timestamp).toBeLessThanOrEqual(Date.now());
     expect(event.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
     expect('sessionId' in event).toBe(false);
+    expect('context' in event).toBe(false);
     expect(parseEvent(event)).toEqual(event);
+  });
+
+  it('takes every priority', () => {
+    for (const priority of [Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL]) {
+      expect(createEvent({ type: 'x', priority }).priority).toBe(priority);
+    }
   });
 
   it('makes a timestamp of -0 a 0, as JSON gives it back', () => {
@@ -101,6 +109,11 @@ describe('createEvent', () => {
     ['a NaN timestamp', { type: 'x', timestamp: Number.NaN }, 'timestamp'],
     ['a priority out of range', { type: 'x', priority: 7 as Priority }, 'priority'],
     ['an empty sessionId', { type: 'x', sessionId: '' }, 'sessionId'],
+    ['a sessionId that is not a string', { type: 'x', sessionId: ['s'] as unknown as string }, 'sessionId'],
+    ['a type that is not a string', { type: ['x'] as unknown as string }, 'type'],
+    ['an empty id', { type: 'x', id: '' }, 'id'],
+    ['an id that is not a string', { type: 'x', id: ['a'] as unknown as string }, 'id'],
+    ['a null context', { type: 'x', context: null as unknown as Record<string, unknown> }, 'context'],
     [
       'a context that is not an object',
       { type: 'x', context: 5 as unknown as Record<string, unknown> },
@@ -124,7 +137,42 @@ describe('createEvent', () => {
       expect(error).toBeInstanceOf(InvalidEventError);
       const invalid = error as InvalidEventError;
       expect(invalid.code).toBe('INVALID_EVENT');
-      expect(invalid.issues.map((issue) => issue.path[0])).toContain(field);
+      expect(invalid.issues.map((issue) => issue.path)).toEqual([[field]]);
+    }
+  });
+
+  it("carries zod's error as the cause of a field zod refuses", () => {
+    try {
+      createEvent({ type: '' });
+      expect.unreachable('createEvent should have thrown');
+    } catch (error) {
+      expect((error as InvalidEventError).cause).toBeInstanceOf(ZodError);
+      expect(((error as InvalidEventError).cause as ZodError).issues).toEqual(
+        (error as InvalidEventError).issues,
+      );
+    }
+  });
+
+  it('describes data or context that zod accepts but JSON would not give back as a custom issue on that field', () => {
+    for (const field of ['data', 'context'] as const) {
+      try {
+        createEvent({ type: 'x', [field]: Object.create({ a: 1 }) as Record<string, unknown> });
+        expect.unreachable('createEvent should have thrown');
+      } catch (error) {
+        expect((error as InvalidEventError).issues).toEqual([
+          { code: 'custom', path: [field], message: expect.stringContaining('not a plain object') },
+        ]);
+      }
+    }
+  });
+});
+
+describe('isPlainObject', () => {
+  it('is true only for an object whose prototype is Object.prototype or null', () => {
+    expect(isPlainObject({ a: 1 })).toBe(true);
+    expect(isPlainObject(Object.create(null))).toBe(true);
+    for (const value of [undefined, null, 0, 'x', true, [], new Date(0), new Map(), () => ({})]) {
+      expect(isPlainObject(value)).toBe(false);
     }
   });
 });
@@ -174,6 +222,15 @@ describe('parseEvent', () => {
       expect.objectContaining({ code: 'invalid_type', path: ['timestamp'] }),
     ]);
     expect((caught as InvalidEventError).message).toContain('timestamp');
+    expect((caught as InvalidEventError).cause).toBeInstanceOf(ZodError);
+    const result = safeParseEvent({ id: 'a', type: 'x', timestamp: 'yesterday', priority: 1, data: {} });
+    expect(result.success).toBe(false);
+    expect((result as { error: InvalidEventError }).error.cause).toBeInstanceOf(ZodError);
+  });
+
+  it('gives a valid value back as a success', () => {
+    const value = { id: 'a', type: 'x', timestamp: 1, priority: 2, data: { a: 1 } };
+    expect(safeParseEvent(value)).toEqual({ success: true, event: value });
   });
 
   it.each([null, 'event', [], 42, {}])('rejects %j', (value) => {
@@ -198,6 +255,11 @@ describe('parseEvent', () => {
       expect(Object.keys(event.context!)).toEqual(['__proto__']);
       expect(event.data).not.toBe(value.data);
       expect(event).toEqual(value);
+      // Its fields are ordinary ones: the copy can be changed like the value it was made from.
+      event.data.a = 2;
+      delete event.data.b;
+      expect(Object.keys(event.data)).toEqual(['a', '__proto__']);
+      expect(event.data.a).toBe(2);
     }
     expect(JSON.parse(eventToJSON(eventFromJSON(JSON.stringify(value))))).toEqual(value);
   });
@@ -221,6 +283,21 @@ describe('JSON round trip', () => {
 
   it('reports bad JSON as InvalidEventError', () => {
     expect(() => eventFromJSON('{nope')).toThrow(InvalidEventError);
+    let syntaxError: unknown;
+    try {
+      JSON.parse('{nope');
+    } catch (error) {
+      syntaxError = error;
+    }
+    try {
+      eventFromJSON('{nope');
+      expect.unreachable('eventFromJSON should have thrown');
+    } catch (error) {
+      expect((error as InvalidEventError).issues).toEqual([
+        { code: 'invalid_json', path: [], message: (syntaxError as Error).message },
+      ]);
+      expect((error as InvalidEventError).cause).toBeInstanceOf(SyntaxError);
+    }
   });
 });
 
