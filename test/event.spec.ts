@@ -484,6 +484,33 @@ describe('createEventId', () => {
     }
   });
 
+  it('forgets the reading once per read, not again at a later read of the same burst (documented)', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    let clock = 3_000_000_005_000;
+    const now = vi.spyOn(Date, 'now').mockImplementation(() => clock++);
+    try {
+      let inner = '';
+      let later = '';
+      const first = createEventId(); // reads the clock, queues the reaction that forgets the reading
+      // Runs once the reading is forgotten: reads the clock again, and queues a new forgetting.
+      const queued = Promise.resolve().then(() => {
+        inner = createEventId();
+      });
+      const burst = Array.from({ length: 16 }, () => createEventId()); // the last reads the clock
+      // Queued before the new forgetting: takes the reading of `inner`, as any reaction queued before it.
+      const queuedLater = Promise.resolve().then(() => {
+        later = createEventId();
+      });
+      await Promise.all([queued, queuedLater]);
+      expect([first, burst[14]!, burst[15]!, inner, later].map((id) => eventIdTime(id))).toEqual([
+        3_000_000_005_000, 3_000_000_005_000, 3_000_000_005_001, 3_000_000_005_002, 3_000_000_005_002,
+      ]);
+      expect(now).toHaveBeenCalledTimes(3);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it('lends the reading to a promise reaction queued before the first id of a task (documented)', async () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     let clock = 3_000_000_010_000;
