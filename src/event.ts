@@ -173,13 +173,18 @@ function burstNow(): number {
  * @param now the creation time in ms since the epoch; by default the clock, read once per 16 ids made in
  *   one burst (and always by the first id of a task), so an id deep in a burst may carry the time of an id
  *   a few before it — and an id made in a promise reaction queued before the burst began (which runs before
- *   the reading is forgotten) the time of the burst's first id, however long ago that was. A fraction of a ms is dropped (so `performance.timeOrigin +
- *   performance.now()` works), and a time that is not after the last id's (the clock stepped back), not a
- *   finite number, or beyond 2^48 − 1 ms (the 10 digits' limit: a time in µs by mistake) counts as the same
- *   millisecond: the id follows the last one, and later ids are unaffected.
+ *   the reading is forgotten) the time of the burst's first id, however long ago that was. A fraction of a
+ *   ms is dropped (so `performance.timeOrigin + performance.now()` works), and a time that is not after the
+ *   last id's (the clock stepped back), not a finite number, or beyond 2^48 − 1 ms (the 10 digits' limit: a
+ *   time in µs by mistake) counts as the same millisecond: the id follows the last one, and later ids are
+ *   unaffected. The process's first id, with no id to follow, takes the time 0 for such a time, and a
+ *   random part as any other.
  */
 export function createEventId(now: number = burstNow()): string {
-  const ms = Math.floor(now);
+  let ms = Math.floor(now);
+  // The first id has no id to follow: without a usable time it takes the time 0 and a random part (it
+  // would otherwise count up from zero, the same id in every process that starts so).
+  if (lastTime < 0 && !(ms >= 0 && ms <= MAX_TIME)) ms = 0;
   // NaN fails the first comparison, Infinity and a time past 48 bits the second.
   if (ms > lastTime && ms <= MAX_TIME) {
     lastTime = ms;

@@ -432,6 +432,16 @@ describe('createEventId', () => {
     expect(id).toMatch(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/);
     expect(noTime.eventIdTime(id)).toBe(0);
     expect(noTime.createEventId(1) > id).toBe(true);
+    // With a random part, as any other first id: not the same id in every process that starts so.
+    const firsts = new Set([id]);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -5, 2 ** 48]) {
+      vi.resetModules();
+      const fresh = await import('../src/event.js');
+      const first = fresh.createEventId(bad);
+      expect(fresh.eventIdTime(first)).toBe(0);
+      firsts.add(first);
+    }
+    expect(firsts.size).toBe(5);
   });
 
   it('starts the low half of the random part below 2^39, so a millisecond has room to count up', async () => {
