@@ -1,4 +1,4 @@
-import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, type Observable, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, type Event, replay, type StoredEvent, StoreError, tail } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
@@ -20,6 +20,48 @@ async function until(received: unknown[], count: number): Promise<void> {
     if (i > 20_000) throw new Error(`only ${received.length} of ${count} received`);
     await tick();
   }
+}
+
+/** A promise and the function that resolves it. */
+function gate(): { opened: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { opened, release };
+}
+
+/** Makes the first catch-up read of `store` end only when the returned `release` is called; counts the reads. */
+function gateFirstRead(store: TempStore['store']): { release: () => void; reads: () => number } {
+  const { opened, release } = gate();
+  const entries = store.entries.bind(store);
+  let reads = 0;
+  store.entries = (sessionId, options) => {
+    const real = entries(sessionId, options);
+    if (++reads > 1) return real;
+    return {
+      async *[Symbol.asyncIterator]() {
+        yield* real;
+        await opened;
+      },
+    };
+  };
+  return { release, reads: () => reads };
+}
+
+/** Subscribes to a tail: what it emitted so far, and how it ended ('complete' or its error) once it has. */
+function watch(tail$: Observable<StoredEvent>): { received: StoredEvent[]; outcome: unknown } {
+  const watched: { received: StoredEvent[]; outcome: unknown } = { received: [], outcome: undefined };
+  tail$.subscribe({
+    next: (entry) => watched.received.push(entry),
+    error: (error) => {
+      watched.outcome = error;
+    },
+    complete: () => {
+      watched.outcome = 'complete';
+    },
+  });
+  return watched;
 }
 
 describe('replay', () => {
@@ -183,34 +225,9 @@ describe('tail', () => {
   it('completes, rather than erroring, when the store closes as an overflowed catch-up starts reading again', async () => {
     await t.store.append([ev('a', 1)]);
     // The first catch-up read ends only when `release` is called (the store itself is real).
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
     const store = t.store;
-    const entries = store.entries.bind(store);
-    let reads = 0;
-    store.entries = (sessionId, options) => {
-      const real = entries(sessionId, options);
-      if (++reads > 1) return real;
-      return {
-        async *[Symbol.asyncIterator]() {
-          yield* real;
-          await gate;
-        },
-      };
-    };
-    const received: StoredEvent[] = [];
-    let outcome: unknown;
-    tail(store, 's1', { maxBuffer: 1 }).subscribe({
-      next: (entry) => received.push(entry),
-      error: (error) => {
-        outcome = error;
-      },
-      complete: () => {
-        outcome = 'complete';
-      },
-    });
+    const { release } = gateFirstRead(store);
+    const watched = watch(tail(store, 's1', { maxBuffer: 1 }));
     // Two live events while the catch-up reads: beyond maxBuffer, so it must read again.
     await store.append([ev('b', 2), ev('c', 3)]);
     const pending = store.append([ev('d', 4)]);
@@ -220,40 +237,29 @@ describe('tail', () => {
     await closing;
     await pending;
     await tick();
-    expect(outcome).toBe('complete');
+    expect(watched.outcome).toBe('complete');
     // No gap: whatever was emitted is a prefix of the session.
-    expect(received.map((entry) => entry.seq)).toEqual([0, 1, 2, 3].slice(0, received.length));
+    expect(watched.received.map((entry) => entry.seq)).toEqual(
+      [0, 1, 2, 3].slice(0, watched.received.length),
+    );
   });
 
   it('errors with a read that fails for another reason while the store closes (not a completion)', async () => {
     await t.store.append([ev('a', 1)]);
     // The catch-up read yields the stored event, then fails with STORE_READ_FAILED once `release` is called.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { opened, release } = gate();
     const store = t.store;
     const entries = store.entries.bind(store);
     const failure = new StoreError('STORE_READ_FAILED', 'the disk failed');
     store.entries = (sessionId, options) => ({
       async *[Symbol.asyncIterator]() {
         yield* entries(sessionId, options);
-        await gate;
+        await opened;
         throw failure;
       },
     });
-    const received: StoredEvent[] = [];
-    let outcome: unknown;
-    tail(store, 's1').subscribe({
-      next: (entry) => received.push(entry),
-      error: (error) => {
-        outcome = error;
-      },
-      complete: () => {
-        outcome = 'complete';
-      },
-    });
-    await until(received, 1);
+    const watched = watch(tail(store, 's1'));
+    await until(watched.received, 1);
     // close() waits for this write: the read fails while the store is closing, its watchers not yet ended.
     const pending = store.append([ev('b', 2)]);
     const closing = store.close();
@@ -261,7 +267,7 @@ describe('tail', () => {
     await closing;
     await pending;
     await tick();
-    expect(outcome).toBe(failure);
+    expect(watched.outcome).toBe(failure);
   });
 
   it('caught by close() at the end of its read, emits the live events that follow straight on before completing', async () => {
@@ -277,42 +283,29 @@ describe('tail', () => {
       await store.append(range(stored).map((i) => ev('a', i, session)));
       // The catch-up read yields `read` stored events, then goes on only once `release` is called: by
       // then close() has closed LevelDB, and the read fails (the store itself is real).
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const { opened, release } = gate();
       const entries = store.entries.bind(store);
       store.entries = (sessionId, options) => {
         const real = entries(sessionId, options)[Symbol.asyncIterator]();
         return {
           async *[Symbol.asyncIterator]() {
             for (let i = 0; i < read; i++) yield (await real.next()).value as StoredEvent;
-            await gate;
+            await opened;
             for (let r = await real.next(); r.done !== true; r = await real.next()) yield r.value;
           },
         };
       };
-      const received: StoredEvent[] = [];
-      let outcome: unknown;
-      tail(store, session).subscribe({
-        next: (entry) => received.push(entry),
-        error: (error) => {
-          outcome = error;
-        },
-        complete: () => {
-          outcome = 'complete';
-        },
-      });
-      await until(received, read);
+      const watched = watch(tail(store, session));
+      await until(watched.received, read);
       // Written while the tail reads: buffered, seq `stored`.
       await store.append([ev('b', stored, session)]);
       await store.close();
       release();
-      for (let i = 0; outcome === undefined && i < 1000; i++) await tick();
-      expect(outcome).toBe('complete');
+      for (let i = 0; watched.outcome === undefined && i < 1000; i++) await tick();
+      expect(watched.outcome).toBe('complete');
       // At the end of its read: every event of the session, as a live tail closed by close() gives (it
       // gave the stored ones only). In the middle: a prefix, never a gap.
-      expect(received.map((entry) => entry.seq)).toEqual(expected);
+      expect(watched.received.map((entry) => entry.seq)).toEqual(expected);
     }
   });
 
@@ -373,27 +366,6 @@ describe('tail', () => {
     sub.unsubscribe();
     expect(watching).toBe(0);
   });
-
-  /** Makes the first catch-up read of `store` end only when the returned `release` is called; counts the reads. */
-  function gateFirstRead(store: typeof t.store): { release: () => void; reads: () => number } {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const entries = store.entries.bind(store);
-    let reads = 0;
-    store.entries = (sessionId, options) => {
-      const real = entries(sessionId, options);
-      if (++reads > 1) return real;
-      return {
-        async *[Symbol.asyncIterator]() {
-          yield* real;
-          await gate;
-        },
-      };
-    };
-    return { release, reads: () => reads };
-  }
 
   it('completes when the session is deleted while it catches up', async () => {
     await t.store.append([ev('a', 1)]);
