@@ -615,8 +615,11 @@ describe('SessionStore: persistence and recovery', () => {
     await raw.close();
   });
 
-  it('rejects session metadata that is not JSON-serializable', async () => {
-    await expect(t.store.startSession('s', { n: 1n })).rejects.toBeInstanceOf(ConfigError);
+  it('rejects session metadata that is not JSON-serializable, with the JSON error as its cause', async () => {
+    const error = await t.store.startSession('s', { n: 1n }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).cause).toBeInstanceOf(TypeError);
+    expect(await t.store.session('s')).toBeUndefined();
   });
 });
 
@@ -722,6 +725,24 @@ describe('SessionStore: urgent appends', () => {
     expect(await collect(t.store.query('s'))).toEqual([n1, u, n2]);
     // n1 and the start; u alone; n2.
     expect(t.store.stats().writes - writesBefore).toBe(3);
+  });
+
+  it('writes the appends and starts queued between two startSessions in one batch, an urgent append behind them in the next', async () => {
+    const n1 = ev('tool.used', 1, 's');
+    const u = ev('workflow.failed', 2, 's');
+    const writesBefore = t.store.stats().writes;
+    // Queued in one tick: u cannot overtake either start, so the first batch runs up to the second start.
+    const [first, p1, second, pu] = await Promise.all([
+      t.store.startSession('a', { owner: 'me' }),
+      t.store.append([n1]),
+      t.store.startSession('b'),
+      t.store.append([u], { urgent: true }),
+    ]);
+    expect([first.sessionId, second.sessionId]).toEqual(['a', 'b']);
+    expect([p1[0]!.seq, pu[0]!.seq]).toEqual([0, 1]);
+    expect(await collect(t.store.query('s'))).toEqual([n1, u]);
+    // The start of a, n1 and the start of b; then u.
+    expect(t.store.stats().writes - writesBefore).toBe(2);
   });
 
   it('keeps seqs and metadata consistent over many interleaved urgent and normal appends', async () => {
