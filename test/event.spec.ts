@@ -21,6 +21,12 @@ import {
 } from '../src/index.js';
 
 // JSON has no -0: a JSON value is what survives JSON.stringify.
+/** A new copy of the event module: its id state (last time, random part, clock) as in a new process. */
+async function freshEventModule(): Promise<typeof import('../src/event.js')> {
+  vi.resetModules();
+  return import('../src/event.js');
+}
+
 const jsonValue = fc.jsonValue().map((value) => JSON.parse(JSON.stringify(value)) as unknown);
 // `__proto__` often: JSON.parse makes it an own key, and a record must keep it.
 const recordKey = fc.oneof(fc.string(), fc.constant('__proto__'));
@@ -416,18 +422,15 @@ describe('createEventId', () => {
     expect(ids.slice().sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
     // The largest time 10 digits hold is still a time of its own (in a fresh module: no id here may follow it).
-    vi.resetModules();
-    const fresh = await import('../src/event.js');
+    const fresh = await freshEventModule();
     expect(fresh.eventIdTime(fresh.createEventId(2 ** 48 - 1))).toBe(2 ** 48 - 1);
   });
 
   it("gives a process's first id the millisecond it is given, however early, and one without a usable time the time 0", async () => {
-    vi.resetModules();
-    const early = await import('../src/event.js');
+    const early = await freshEventModule();
     expect(early.eventIdTime(early.createEventId(1))).toBe(1);
     // No id before it to follow: it follows the time 0, and is still an id.
-    vi.resetModules();
-    const noTime = await import('../src/event.js');
+    const noTime = await freshEventModule();
     const id = noTime.createEventId(Number.NaN);
     expect(id).toMatch(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/);
     expect(noTime.eventIdTime(id)).toBe(0);
@@ -435,8 +438,7 @@ describe('createEventId', () => {
     // With a random part, as any other first id: not the same id in every process that starts so.
     const firsts = new Set([id]);
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -5, 2 ** 48]) {
-      vi.resetModules();
-      const fresh = await import('../src/event.js');
+      const fresh = await freshEventModule();
       const first = fresh.createEventId(bad);
       expect(fresh.eventIdTime(first)).toBe(0);
       firsts.add(first);
@@ -446,8 +448,7 @@ describe('createEventId', () => {
 
   it('starts the low half of the random part below 2^39, so a millisecond has room to count up', async () => {
     // A fresh module draws its first random bytes from the system; all of them 0xFF here.
-    vi.resetModules();
-    const fresh = await import('../src/event.js');
+    const fresh = await freshEventModule();
     const random = vi.spyOn(crypto, 'getRandomValues').mockImplementation((array) => {
       new Uint8Array(array.buffer).fill(255);
       return array;
