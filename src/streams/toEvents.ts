@@ -2053,8 +2053,7 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
     return events.length > 0 ? events : unknownHook(output, ctx);
   } catch (error) {
     const reason = error instanceof RejectError ? error.reason : `mapping failed: ${textOf(error)}`;
-    const sessionId = str(output.session_id) || undefined;
-    return [rejected({ hook, timestamp, sessionId }, reason, output, limits)];
+    return [rejected({ hook, timestamp, sessionId: sessionOf(output) }, reason, output, limits)];
   }
 }
 

@@ -1934,6 +1934,29 @@ describe('toEvents on invalid input', () => {
     expect(parseEvent(events[0])).toEqual(events[0]);
   });
 
+  it('rejects a payload whose session_id getter throws once the size check has read it, under its hook and time', () => {
+    // Readable while the limits are checked, then throwing: the mapper fails, and so does the rejection's
+    // own read of the session, which must not take the hook and the time away with it.
+    const payload = claude('PreToolUse', { tool_name: 'Read' });
+    let reads = 0;
+    Object.defineProperty(payload, 'session_id', {
+      enumerable: true,
+      get() {
+        if (++reads > 1) throw new Error('session withheld');
+        return SESSION;
+      },
+    });
+    const events = toEvents('PreToolUse', payload, T);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      type: 'hook.rejected',
+      timestamp: T,
+      context: { hook: 'PreToolUse' },
+      data: { hook: 'PreToolUse', reason: 'mapping failed: session withheld' },
+    });
+    expect(events[0]!.sessionId).toBeUndefined();
+  });
+
   it('rejects a Claude Code payload without session_id or tool_name', () => {
     expect(reject('PostToolUse', { tool_name: 'Bash' }).reason).toBe('missing required field "session_id"');
     expect(reject('PreToolUse', { session_id: 's' }).reason).toBe('missing required field "tool_name"');
