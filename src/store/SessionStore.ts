@@ -1670,7 +1670,9 @@ export class SessionStore {
 
   /**
    * The seed's session context. Counts and time span come from the session's metadata; files, agents
-   * and workflows from an index query over the `file.*`, `agent.*` and `workflow.*` types only.
+   * and workflows from an index query over the `file.*`, `agent.*` and `workflow.*` types only. A session
+   * the store does not hold gives an empty context (`eventCount` 0, no `timeSpan`), as the seed does:
+   * `session(id)` tells the two apart.
    */
   async sessionContext(sessionId: string): Promise<SessionContext> {
     const info = await this.session(sessionId);
