@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Level } from 'level';
 import { lastValueFrom } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   ConfigError,
   type CorruptRecord,
@@ -30,6 +30,21 @@ async function storeError(promise: Promise<unknown>): Promise<StoreError> {
   );
   expect(error).toBeInstanceOf(StoreError);
   return error as StoreError;
+}
+
+/**
+ * Records, from now on to the end of the test, the sessions whose metadata record the store reads (it
+ * loads a session not in memory from it): returns the function that gives their ids so far, in order.
+ */
+async function metadataReads(): Promise<() => string[]> {
+  const { AbstractLevel, AbstractSublevel } = await import('abstract-level');
+  const spy = vi.spyOn(AbstractLevel.prototype, 'getMany');
+  onTestFinished(() => spy.mockRestore());
+  // The metadata sublevel's own calls (it passes them on to the database with its prefix added).
+  return () =>
+    spy.mock.calls
+      .filter((_, i) => spy.mock.contexts[i] instanceof AbstractSublevel)
+      .flatMap(([keys]) => keys as string[]);
 }
 
 describe('SessionStore: append, get, query', () => {
@@ -601,6 +616,40 @@ describe('SessionStore: persistence and recovery', () => {
         typeCounts: { x: 4, y: 4 },
       });
     }
+  });
+
+  it('keeps the maxCachedSessions sessions written last in memory: only a write to another reads its metadata', async () => {
+    const store = await t.reopen({ maxCachedSessions: 2 });
+    const reads = await metadataReads();
+    for (const id of ['a', 'b', 'c']) await store.append([ev('x', 1, id)]);
+    expect(reads()).toEqual(['a', 'b', 'c']);
+    // b and c are in memory, a was dropped; a write to a drops b, written least recently.
+    const positions = [];
+    for (const id of ['b', 'c', 'a', 'b']) positions.push(...(await store.append([ev('x', 2, id)])));
+    expect(reads()).toEqual(['a', 'b', 'c', 'a', 'b']);
+    expect(positions.map((p) => p.seq)).toEqual([1, 1, 1, 2]);
+  });
+
+  it('drops as many sessions as needed after a batch that writes more new ones than maxCachedSessions', async () => {
+    const store = await t.reopen({ maxCachedSessions: 2 });
+    const ids = ['p', 'q', 'r', 's'];
+    const reads = await metadataReads();
+    await store.append(ids.map((id) => ev('x', 1, id)));
+    expect(reads()).toEqual(ids);
+    // The first two written are dropped: the next write reads their metadata again, not the others'.
+    expect(await store.append(ids.map((id) => ev('x', 2, id)))).toEqual(
+      ids.map((sessionId) => ({ sessionId, seq: 1 })),
+    );
+    expect(reads()).toEqual([...ids, 'p', 'q']);
+  });
+
+  it('reports no damaged metadata for sessions it has no metadata of yet, nor for reloaded ones', async () => {
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ maxCachedSessions: 1, onCorruptRecord: (r) => reports.push(r) });
+    for (const id of ['a', 'b', 'a', 'b']) await store.append([ev('x', 1, id)]);
+    expect(await store.session('a')).toMatchObject({ eventCount: 2, nextSeq: 2 });
+    expect(reports).toEqual([]);
+    expect(store.stats().corruptRecords).toBe(0);
   });
 
   it('refuses a database of another format with STORE_NOT_OPEN', async () => {
