@@ -28,20 +28,22 @@ describe('SessionStore writes: at most 10,000 events a batch', () => {
     const kind = urgent ? 'urgent' : 'normal';
 
     it(`merges ${kind} appends queued together that make exactly 10,000 events into one write; one more event takes two`, async () => {
-      let before = t.store.stats().writes;
+      let before = t.store.stats();
       const full = await Promise.all([
         t.store.append(run(9_000, 0), options),
         t.store.append(run(1_000, 9_000), options),
       ]);
-      expect(t.store.stats().writes - before).toBe(1);
+      expect(t.store.stats().writes - before.writes).toBe(1);
+      expect(t.store.stats().eventsWritten - before.eventsWritten).toBe(10_000);
       expect(full.map((p) => p[0]!.seq)).toEqual([0, 9_000]);
 
-      before = t.store.stats().writes;
+      before = t.store.stats();
       const over = await Promise.all([
         t.store.append(run(9_000, 10_000), options),
         t.store.append(run(1_001, 19_000), options),
       ]);
-      expect(t.store.stats().writes - before).toBe(2);
+      expect(t.store.stats().writes - before.writes).toBe(2);
+      expect(t.store.stats().eventsWritten - before.eventsWritten).toBe(10_001);
       expect(over.map((p) => p[0]!.seq)).toEqual([10_000, 19_000]);
       expect(await t.store.session('s')).toMatchObject({ eventCount: 20_001, nextSeq: 20_001 });
     });
@@ -307,6 +309,28 @@ describe('SessionStore writes: reading the metadata of a session not in memory f
   });
 });
 
+describe('SessionStore writes: LevelDB refuses to begin a batch', () => {
+  it('rejects the appends of that batch with STORE_WRITE_FAILED caused by the LevelDB error, and goes on', async () => {
+    const { AbstractLevel } = await import('abstract-level');
+    expect(await t.store.append([ev('a', 1, 's')])).toEqual([{ sessionId: 's', seq: 0 }]);
+    const refused = Object.assign(new Error('Database is not open'), { code: 'LEVEL_DATABASE_NOT_OPEN' });
+    vi.spyOn(AbstractLevel.prototype, 'batch').mockImplementationOnce(() => {
+      throw refused;
+    });
+    const events = [ev('b', 2, 's'), ev('c', 3, 's')];
+    const error = await t.store.append(events).catch((e: unknown) => e as StoreError);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'STORE_WRITE_FAILED', events });
+    // LevelDB's failure, not one of the store's own that followed from it.
+    expect((error as StoreError).cause).toBe(refused);
+    // Nothing was written, no seq taken.
+    expect(await t.store.append(events)).toEqual([
+      { sessionId: 's', seq: 1 },
+      { sessionId: 's', seq: 2 },
+    ]);
+  });
+});
+
 describe('SessionStore writes: bad arguments', () => {
   it('refuses what is not an array of events, a bad session id or meta with ConfigError, writing nothing', async () => {
     const refused = [
@@ -352,4 +376,5 @@ describe('SessionStore writes: urgent appends', () => {
     expect(second.map((p) => p[0]!.seq)).toEqual([3, 2]);
     expect(await collect(t.store.query('s'))).toEqual([u1, a, u2, b]);
   });
+
 });
