@@ -377,4 +377,24 @@ describe('SessionStore writes: urgent appends', () => {
     expect(await collect(t.store.query('s'))).toEqual([u1, a, u2, b]);
   });
 
+  it('never overtakes a deleteSession or startSession queued behind the urgent append written first', async () => {
+    await t.store.append([ev('tool.used', 0, 's')]);
+    const [u1, u2, u3] = [1, 2, 3].map((time) => ev('workflow.failed', time, 's'));
+    // Queued in one tick: u1 goes alone (the delete stops its batch); u2 and u3, though urgent like u1,
+    // wait for the delete and the start called before them.
+    const [p1, deleted, p2, started, p3] = await Promise.all([
+      t.store.append([u1], { urgent: true }),
+      t.store.deleteSession('s'),
+      t.store.append([u2], { urgent: true }),
+      t.store.startSession('s', { owner: 'me' }),
+      t.store.append([u3], { urgent: true }),
+    ]);
+    expect(p1).toEqual([{ sessionId: 's', seq: 1 }]);
+    expect(deleted).toBe(true);
+    // s starts over after the delete: u2 first, then the start (which sees u2 only), then u3.
+    expect(p2).toEqual([{ sessionId: 's', seq: 0 }]);
+    expect(started).toMatchObject({ eventCount: 1, nextSeq: 1, meta: { owner: 'me' } });
+    expect(p3).toEqual([{ sessionId: 's', seq: 1 }]);
+    expect(await collect(t.store.query('s'))).toEqual([u2, u3]);
+  });
 });
