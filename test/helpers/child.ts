@@ -1,9 +1,9 @@
 /**
- * Runs a TypeScript file of test/store/child/ in a child process (`node --import tsx`) and reads its
+ * Runs a TypeScript file of test/store/child/ (or at an absolute path) in a child process (`node --import tsx`) and reads its
  * stdout line by line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -20,10 +20,14 @@ export interface Child {
 }
 
 export function runChild(file: string, args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/store/child', file), ...args], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', isAbsolute(file) ? file : join(ROOT, 'test/store/child', file), ...args],
+    {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   let partial = '';
   let stderr = '';

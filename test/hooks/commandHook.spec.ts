@@ -25,6 +25,7 @@ import {
   type ValidationResult,
   validationResult,
 } from '../../src/index.js';
+import { runChild } from '../helpers/child.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/hooks');
 
@@ -209,6 +210,33 @@ describe('command hooks', () => {
     expect(killed.error.message).toBe('hook "killed" was killed by SIGTERM');
     expect(killed.error.signal).toBe('SIGTERM');
     expect(killed.process?.signal).toBe('SIGTERM');
+    expect(killed.error.exitCode).toBeUndefined();
+    expect(killed.process).not.toHaveProperty('exit_code');
+  });
+
+  it('quotes at most 1,000 characters of stderr in the message, and keeps it all in the error', async () => {
+    const noise = `\n ${'a'.repeat(1_000)}${'b'.repeat(500)}\n`;
+    const step = await run(respond('long-stderr', '--stderr', noise, '--exit', '1'));
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    // stderr is quoted trimmed, and cut.
+    expect(step.error.message).toBe(`hook "long-stderr" exited with code 1: ${'a'.repeat(1_000)}…`);
+    expect(step.error.stderr).toBe(noise);
+    expect(step.error.exitCode).toBe(1);
+    expect(step.error.signal).toBeUndefined();
+    expect(step.process).toMatchObject({ exit_code: 1, stderr: noise, stderr_truncated: false });
+    expect(step.process?.signal).toBeUndefined();
+    const exact = await run(respond('exact-stderr', '--stderr', 'c'.repeat(1_000), '--exit', '1'));
+    expect(exact.status === 'failed' && exact.error.message).toBe(
+      `hook "exact-stderr" exited with code 1: ${'c'.repeat(1_000)}`,
+    );
+  });
+
+  it('exit code 2 with nothing on stderr blocks with a reason that says so', async () => {
+    const step = await run(respond('silent-block', '--stderr', '  \n', '--exit', '2'));
+    if (step.status !== 'blocked') throw new Error(`expected blocked, got ${step.status}`);
+    expect(step.reason).toBe('blocked (exit code 2)');
+    expect(step.error.message).toBe('hook "silent-block" blocks: blocked (exit code 2)');
+    expect(step.error.stderr).toBe('  \n');
   });
 
   it('invalid JSON output: a clear HOOK_INVALID_OUTPUT failure', async () => {
@@ -216,6 +244,10 @@ describe('command hooks', () => {
     if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
     expect(step.error.code).toBe('HOOK_INVALID_OUTPUT');
     expect(step.error.message).toMatch(/^hook "invalid-json" wrote invalid JSON to stdout: /);
+    expect(step.error.hook).toBe('invalid-json');
+    expect(step.error.exitCode).toBe(0);
+    expect(step.error.cause).toBeInstanceOf(SyntaxError);
+    expect(step.process).toMatchObject({ exit_code: 0 });
   });
 
   it('JSON that is not a HookResult: HOOK_INVALID_OUTPUT with the zod issues', async () => {
@@ -254,6 +286,28 @@ describe('command hooks', () => {
     expect(noSuchProcess(step.process!.pid!)).toBe(true);
   });
 
+  it('accepts stdout of exactly maxOutputBytes', async () => {
+    const answer = `{"reason":"${'r'.repeat(100)}"}`;
+    const step = await run(
+      respond('at-cap', '--stdout', answer, '--exit', '0'),
+      {},
+      {
+        maxOutputBytes: answer.length,
+      },
+    );
+    expect(step.status === 'completed' && step.result.reason).toBe('r'.repeat(100));
+    const over = await run(
+      respond('over-cap', '--stdout', answer),
+      {},
+      { maxOutputBytes: answer.length - 1 },
+    );
+    if (over.status !== 'failed') throw new Error(`expected failed, got ${over.status}`);
+    expect(over.error.code).toBe('HOOK_OUTPUT_TOO_LARGE');
+    expect(over.error.message).toBe(
+      `hook "over-cap" wrote more than ${answer.length - 1} bytes to stdout and was killed (maxOutputBytes)`,
+    );
+  });
+
   it('uses the run default output cap', async () => {
     const step = await run(script('huge'), {}, { maxOutputBytes: 100_000 });
     expect(step.status === 'failed' && step.error.code).toBe('HOOK_OUTPUT_TOO_LARGE');
@@ -266,12 +320,28 @@ describe('command hooks', () => {
     expect(step.process?.stderr_truncated).toBe(true);
   });
 
+  it('keeps stderr of exactly the cap without marking it truncated', async () => {
+    const step = await run(respond('full', '--stderr', 'e'.repeat(65_536), '--exit', '2'));
+    if (step.status !== 'blocked') throw new Error(`expected blocked, got ${step.status}`);
+    expect(step.process?.stderr.length).toBe(65_536);
+    expect(step.process?.stderr_truncated).toBe(false);
+  });
+
+  it('cuts stderr at the cap in the middle of a chunk', async () => {
+    // Two writes a moment apart: whatever the reads, one chunk runs past the cap.
+    const writer = `process.stderr.write('a'.repeat(60000)); setTimeout(() => { process.stderr.write('b'.repeat(10000)); process.exitCode = 2; }, 100);`;
+    const step = await run({ name: 'straddle', command: process.execPath, args: ['-e', writer] });
+    if (step.status !== 'blocked') throw new Error(`expected blocked, got ${step.status}`);
+    expect(step.process?.stderr).toBe(`${'a'.repeat(60_000)}${'b'.repeat(5_536)}`);
+    expect(step.process?.stderr_truncated).toBe(true);
+  });
+
   it('a command that cannot start fails with HOOK_FAILED', async () => {
-    const step = await run({ name: 'missing', command: join(dir, 'no-such-program') });
+    const program = join(dir, 'no-such-program');
+    const step = await run({ name: 'missing', command: program });
     if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
     expect(step.error.code).toBe('HOOK_FAILED');
-    expect(step.error.message).toContain('could not start');
-    expect(step.error.message).toContain('ENOENT');
+    expect(step.error.message).toBe(`hook "missing" could not start: spawn ${program} ENOENT`);
     expect(step.process).toBeUndefined();
   });
 
@@ -294,6 +364,12 @@ describe('command hooks', () => {
     if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
     expect(step.error.code).toBe('HOOK_FAILED');
     expect(step.error.message).toContain(`its working directory ${JSON.stringify(file)} is not a directory`);
+    // Below a file: no such directory (stat says ENOTDIR).
+    const below = join(file, 'sub');
+    const under = await run(script('ok', { cwd: below }));
+    expect(under.status === 'failed' && under.error.message).toContain(
+      `its working directory ${JSON.stringify(below)} does not exist`,
+    );
   });
 
   it('a context that is not JSON-serialisable fails without starting the hook', async () => {
@@ -361,6 +437,21 @@ describe('command hooks', () => {
     await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
     expect(steps).toEqual([]);
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'a parent that exits (process.exit) while a hook runs kills its process group',
+    async () => {
+      const pidFile = join(dir, 'pids.json');
+      const parent = runChild(join(dirname(fileURLToPath(import.meta.url)), 'child/exitWhileRunning.ts'), [
+        pidFile,
+      ]);
+      await parent.waitFor((line) => line === 'running');
+      expect(await parent.exited).toEqual({ code: 0, signal: null });
+      const { child, grandchild } = await readPids(pidFile);
+      await until(() => terminated(child), `child ${child} to terminate`);
+      await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+    },
+  );
 
   it('an aggregation deadline kills the hooks still running', async () => {
     // The deadline runs on a virtual clock, reached once ok has answered and hang is running.
