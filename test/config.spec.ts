@@ -229,6 +229,128 @@ describe("a message starts with the name of the function given the bad option, a
     [() => runHookChain(null as never, {}), 'runHookChain: chain must be { name, hooks }'],
     [() => runHookChain({ name: '', hooks: [] }, {}), 'runHookChain: chain.name must be a non-empty string'],
     [() => runHookChain({ name: 'c', hooks: [{ name: 'x' } as never] }, {}), 'runHookChain "c": '],
+    [
+      () => runHookChain({ name: 'c', hooks: [null] as never }, {}),
+      'runHookChain "c": hook #0 must be an object, got null',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'a', run: () => ({}) }, 5] as never }, {}),
+      'runHookChain "c": hook #1 must be an object, got number',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ run: () => ({}) }] as never }, {}),
+      'runHookChain "c": hook #0 needs a non-empty string name',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: '', run: () => ({}) }] as never }, {}),
+      'runHookChain "c": hook #0 needs a non-empty string name',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', run: () => ({}), command: 'x' }] as never }, {}),
+      'runHookChain "c": hook "h" must have either a run function or a command, not both',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h' }] as never }, {}),
+      'runHookChain "c": hook "h" must have either a run function or a command, not neither',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 5 }] as never }, {}),
+      'runHookChain "c": hook "h": command must be a non-empty string',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: '' }] as never }, {}),
+      'runHookChain "c": hook "h": command must be a non-empty string',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', args: ['a', 1] }] as never }, {}),
+      'runHookChain "c": hook "h": args must be an array of strings',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', args: 'a' }] as never }, {}),
+      'runHookChain "c": hook "h": args must be an array of strings',
+    ],
+    [
+      () =>
+        runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: { A: 'x', B: 1 } }] as never }, {}),
+      'runHookChain "c": hook "h": env must be a record of strings',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: 'A=1' }] as never }, {}),
+      'runHookChain "c": hook "h": env must be a record of strings',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: null }] as never }, {}),
+      'runHookChain "c": hook "h": env must be a record of strings',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', cwd: 1 }] as never }, {}),
+      'runHookChain "c": hook "h": cwd must be a string',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', shell: 1 }] as never }, {}),
+      'runHookChain "c": hook "h": shell must be a boolean or a shell\'s path',
+    ],
+    [
+      () =>
+        runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', maxOutputBytes: 1.5 }] as never }, {}),
+      'runHookChain "c": hook "h": maxOutputBytes must be a positive integer, got 1.5',
+    ],
+    [
+      () =>
+        runHookChain(
+          { name: 'c', hooks: [{ name: 'h', run: () => ({}), timeoutMs: Number.NaN }] as never },
+          {},
+        ),
+      'runHookChain "c": hook "h": timeoutMs must be a positive number of ms (or Infinity), got NaN',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', run: () => ({}), timeoutMs: '5' }] as never }, {}),
+      'runHookChain "c": hook "h": timeoutMs must be a positive number of ms (or Infinity), got 5',
+    ],
+    [
+      () =>
+        runHookChain(
+          { name: 'c', hooks: [{ name: 'h', run: () => ({}), errorPolicy: 'open' }] as never },
+          {},
+        ),
+      'runHookChain "c": hook "h": errorPolicy must be \'fail-open\' or \'fail-closed\', got open',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [] }, {}, { errorPolicy: 'closed' as never }),
+      "runHookChain: errorPolicy must be 'fail-open' or 'fail-closed', got closed",
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [] }, {}, { maxOutputBytes: 0 }),
+      'runHookChain: maxOutputBytes must be a positive integer, got 0',
+    ],
+    [
+      () =>
+        runHookAggregation(
+          [
+            { name: 'a', run: () => ({}) },
+            { name: 'a', command: 'x' },
+          ],
+          {},
+          () => 1,
+        ),
+      'runHookAggregation "aggregation": two hooks are named "a"; names must be unique',
+    ],
+    [
+      () => runHookAggregation('a' as never, {}, () => 1),
+      'runHookAggregation "aggregation": hooks must be an array',
+    ],
+    [
+      () => runHookChain({ name: 'c', hooks: [] }, {}, { sessionId: 5 as never }),
+      'runHookChain: sessionId must be a non-empty string',
+    ],
+    [
+      () => runHookAggregation([], {}, () => 1, { name: 5 as never }),
+      'runHookAggregation: name must be a non-empty string',
+    ],
+    [
+      () => runHookAggregation([], {}, () => 1, { deadlineMs: 'soon' as never }),
+      'runHookAggregation: deadlineMs must be a positive number of ms (or Infinity), got soon',
+    ],
   ] as const)('%#: %s', (make, start) => {
     let thrown: unknown;
     try {

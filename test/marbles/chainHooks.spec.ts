@@ -668,6 +668,27 @@ describe('runHookChain', () => {
     expect(steps[0]!.status === 'failed' && steps[0]!.error.message).toBe(
       'hook "sync-getter" answered something that cannot be read: getter',
     );
+    const first = steps[0]!;
+    if (first.status !== 'failed') throw new Error('expected failed');
+    expect(first.error.hook).toBe('sync-getter');
+    expect((first.error.cause as Error).message).toBe('getter');
+  });
+
+  it('reads a null answer as the empty result, and gives a plain answer no __proto__ key of its own', async () => {
+    const chain = {
+      name: 'c',
+      hooks: [
+        fn('null', () => null as unknown as HookResult),
+        fn('plain', () => ({ score: 1, metrics: { loc: 2 } })),
+      ],
+    };
+    const steps = resultOf(await collect(runHookChain(chain, {}))).results;
+    expect(steps.map((s) => s.status)).toEqual(['completed', 'completed']);
+    expect(steps[0]!.status === 'completed' && steps[0]!.result).toEqual({});
+    const plain = steps[1]!;
+    if (plain.status !== 'completed') throw new Error('expected completed');
+    expect(Object.keys(plain.result)).toEqual(['score', 'metrics']);
+    expect(Object.hasOwn(plain.result, '__proto__')).toBe(false);
   });
 
   it('keeps unknown result keys, and a __proto__ key as an own field (as parseEvent does), never applied', async () => {
