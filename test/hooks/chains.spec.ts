@@ -78,6 +78,29 @@ describe('resolveChain / resolveHooks', () => {
     expect(first?.kind === 'step' && first.status === 'completed' && first.result.score).toBe(2);
   });
 
+  it("keeps a renamed function hook's timeoutMs and errorPolicy, and a renamed command hook's fields", () => {
+    const run = () => ({});
+    const [fn, bare, command] = resolveHooks(['a', 'b', 'c'], (name) =>
+      name === 'a'
+        ? { name: 'other', run, timeoutMs: 5, errorPolicy: 'fail-open' }
+        : name === 'b'
+          ? { name: 'other', run }
+          : { name: 'other', command: 'lint', args: ['--fix'], timeoutMs: 7 },
+    );
+    expect(fn).toMatchObject({ name: 'a', timeoutMs: 5, errorPolicy: 'fail-open' });
+    expect(Object.keys(bare!).sort()).toEqual(['name', 'run']);
+    expect(command).toEqual({ name: 'c', command: 'lint', args: ['--fix'], timeoutMs: 7 });
+  });
+
+  it('checks what the resolver gives, naming the hook and its place in the list', () => {
+    expect(() =>
+      resolveHooks(['a', 'b'], (name) => (name === 'a' ? answer('a') : ({ command: '' } as unknown as Hook))),
+    ).toThrow(new ConfigError('resolveHooks: hook "b": command must be a non-empty string'));
+    expect(() => resolveHooks(['a', 'b'], (name) => (name === 'a' ? answer('a') : (1 as never)))).toThrow(
+      new ConfigError('resolveHooks: hook #1 must be an object, got number'),
+    );
+  });
+
   it('names every hook the resolver does not know, at set-up', () => {
     const resolver = { 'lint-checker': answer('lint-checker') };
     expect(() => resolveChain(BUILTIN_CHAINS['pre-commit'], resolver)).toThrow(
@@ -85,11 +108,17 @@ describe('resolveChain / resolveHooks', () => {
     );
     // Keys of Object.prototype are not hooks.
     expect(() => resolveHooks(['constructor'], {})).toThrow(ConfigError);
-    expect(() =>
+    const bug = new Error('resolver bug');
+    let thrown: unknown;
+    try {
       resolveHooks(['a'], () => {
-        throw new Error('resolver bug');
-      }),
-    ).toThrow(ConfigError);
+        throw bug;
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toEqual(new ConfigError('resolveHooks: the resolver threw for hook "a"'));
+    expect((thrown as ConfigError).cause).toBe(bug);
     expect(() => resolveHooks(['a'], { a: { name: 'a' } as Hook })).toThrow(ConfigError);
   });
 
@@ -141,6 +170,48 @@ describe('hookDirectory', () => {
     if (result?.kind !== 'result') throw new Error('expected the chain result');
     expect(result.outcome).toBe('completed');
     expect(result.final_context).toEqual({ files: ['a.ts'], linted: ['a.ts'] });
+  });
+
+  it('never resolves an empty name, ".", ".." or a name with a backslash to a file beside the directory', async () => {
+    // The hook directory is dir/a/b: "." would look for dir/a/b.mjs, ".." for dir/a.mjs.
+    const hooks = join(dir, 'a', 'b');
+    await mkdir(hooks, { recursive: true });
+    await writeFile(join(dir, 'a', 'b.mjs'), '');
+    await writeFile(join(dir, 'a.mjs'), '');
+    await writeFile(join(hooks, 'x\\y.mjs'), '');
+    const resolve = hookDirectory(hooks);
+    expect(resolve('')).toBeUndefined();
+    expect(resolve('.')).toBeUndefined();
+    expect(resolve('..')).toBeUndefined();
+    expect(resolve('x\\y')).toBeUndefined();
+  });
+
+  it('looks for .mjs, then .js, then .cjs, and takes only files', async () => {
+    await writeFile(join(dir, 'both.js'), '');
+    await writeFile(join(dir, 'both.cjs'), '');
+    await writeFile(join(dir, 'all.mjs'), '');
+    await writeFile(join(dir, 'all.js'), '');
+    await mkdir(join(dir, 'folder'));
+    await writeFile(join(dir, 'folder.cjs'), '');
+    await mkdir(join(dir, 'dir-script.mjs'));
+    const resolve = hookDirectory(dir);
+    expect(resolve('both')?.args).toEqual([join(dir, 'both.js')]);
+    expect(resolve('all')?.args).toEqual([join(dir, 'all.mjs')]);
+    // A directory is not an executable (though its x bit is set), nor a script.
+    expect(resolve('folder')).toEqual({
+      name: 'folder',
+      command: process.execPath,
+      args: [join(dir, 'folder.cjs')],
+    });
+    expect(resolve('dir-script')).toBeUndefined();
+  });
+
+  it('rejects an unknown option, naming the nearest known one', () => {
+    expect(() => hookDirectory(dir, { timeout: 5 } as never)).toThrow(
+      new ConfigError(
+        'hookDirectory: unknown option "timeout" (did you mean "timeoutMs"?); known: timeoutMs, errorPolicy, env, cwd, shell, maxOutputBytes',
+      ),
+    );
   });
 
   it.skipIf(process.platform === 'win32')('prefers an executable named exactly as the hook', async () => {

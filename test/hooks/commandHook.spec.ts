@@ -385,6 +385,8 @@ describe('command hooks', () => {
   it.skipIf(process.platform === 'win32')('runs through a shell only when asked', async () => {
     const step = await run({ name: 'sh', command: `echo '{"score": 3}' | cat`, shell: true });
     expect(step.status === 'completed' && step.result.score).toBe(3);
+    const path = await run({ name: 'sh-path', command: `echo '{"score": 4}' | cat`, shell: '/bin/sh' });
+    expect(path.status === 'completed' && path.result.score).toBe(4);
     const noShell = await run({ name: 'no-sh', command: `echo '{"score": 3}' | cat` });
     expect(noShell.status).toBe('failed');
   });
