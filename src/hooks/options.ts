@@ -4,7 +4,7 @@
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
-import type { CommandHook, ErrorPolicy, FunctionHook, Hook, HookRunOptions } from './types.js';
+import type { CommandHook, ErrorPolicy, Hook, HookRunOptions } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_OUTPUT_BYTES = 1_048_576;
@@ -46,10 +46,6 @@ export interface RunDefaults {
 
 export function isCommandHook(hook: Hook): hook is CommandHook {
   return typeof (hook as CommandHook).command === 'string';
-}
-
-export function isFunctionHook(hook: Hook): hook is FunctionHook {
-  return typeof (hook as FunctionHook).run === 'function';
 }
 
 function checkTimeout(where: string, value: unknown): void {
