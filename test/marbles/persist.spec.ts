@@ -336,6 +336,34 @@ describe('persist', () => {
     }),
   );
 
+  it(
+    'a batch cut at maxBatch that takes every waiting event drops their timer: the next event waits its own maxDelayMs',
+    marbles((m) => {
+      // a and b fill a batch at 1, written at once; c, at 5, waits 5 from its arrival (until 10), not until
+      // 6, when a's timer would have fired.
+      const { target, batches } = writer([() => m.cold('-|')]);
+      const source = m.cold('  -(ab)c-----------|', E);
+      const expected = '       --(ab)-----c-----|';
+      m.expect(
+        source.pipe(persist(target, { maxBatch: 2, maxDelayMs: 5, scheduler: m.scheduler })),
+      ).toBeObservable(expected, E);
+      m.flush();
+      expect(batches).toEqual(['ab', 'c']);
+    }),
+  );
+
+  it('with maxDelayMs 0 and no scheduler, writes once the synchronous burst ends, before any timer task', async () => {
+    const { target, batches } = writer([() => of(true)]);
+    const source = new Subject<Event>();
+    source.pipe(persist(target)).subscribe();
+    source.next(E.a!);
+    source.next(E.b!);
+    expect(batches).toEqual([]);
+    // asapScheduler: a microtask, not a setTimeout/setInterval task.
+    await Promise.resolve();
+    expect(batches).toEqual(['ab']);
+  });
+
   it('validates its options at construction with ConfigError', () => {
     const target: EventWriter = { append: () => of(true) };
     expect(() => persist(target, { maxBatch: 0 })).toThrow(ConfigError);
@@ -612,6 +640,61 @@ describe('persist: an event the write refuses as invalid', () => {
       });
       m.flush();
       expect(batches).toEqual(['B!', 'abc', 'ab']);
+    }),
+  );
+
+  it(
+    'both lanes refused, the earlier event first: the later refusal does not replace it as the cause',
+    marbles((m) => {
+      const refusedB = refusal(E.B!);
+      const { target, batches } = writer([
+        () => m.cold('-#', undefined, refusedB),
+        () => m.cold('---#', undefined, refusal(E.c!)),
+        () => m.cold('-|'),
+      ]);
+      // B's write is refused at 2, abc's later (at 4) for c, received after B: B stays the one reported.
+      const source = m.cold('  -(aBbc)-|', E);
+      let cause: unknown;
+      const result = source.pipe(
+        persist(target, { scheduler: m.scheduler }),
+        catchError((error: StoreError) => {
+          cause = error.cause;
+          return of(`${error.code}:${error.events.map(letter).join('')}`);
+        }),
+      );
+      m.expect(result).toBeObservable('-----(ax|)', { ...E, x: 'STORE_INVALID_EVENT:Bbc' });
+      m.flush();
+      expect(batches).toEqual(['B!', 'abc', 'a']);
+      expect(cause).toBe(refusedB);
+    }),
+  );
+
+  it(
+    'two CRITICAL events refused in turn, the earlier one last: it is the cause, and both are in the error',
+    marbles((m) => {
+      // C is written alone at 1 (until 2); A and B wait and share the next write, refused at 3 for B. A is
+      // written again (3 to 4) and refused for A: the earlier of the two, received before it.
+      const refusedA = refusal(E.A!);
+      const { target, batches } = writer([
+        () => m.cold('-|'),
+        () => m.cold('-#', undefined, refusal(E.B!)),
+        () => m.cold('-#', undefined, refusedA),
+      ]);
+      const source = m.cold('  -(CAB)-|', E);
+      let error: StoreError | undefined;
+      const result = source.pipe(
+        persist(target, { scheduler: m.scheduler }),
+        catchError((e: StoreError) => {
+          error = e;
+          return of('error');
+        }),
+      );
+      m.expect(result).toBeObservable('--C-(x|)', { ...E, x: 'error' });
+      m.flush();
+      expect(batches).toEqual(['C!', 'AB!', 'A!']);
+      expect(error?.code).toBe('STORE_INVALID_EVENT');
+      expect(error?.cause).toBe(refusedA);
+      expect(error?.events.map(letter)).toEqual(['A', 'B']);
     }),
   );
 
@@ -956,5 +1039,84 @@ describe('persist: writes that settle after the subscriber left', () => {
     });
     expect(batches).toEqual(['abc', 'ac']);
     expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b']);
+  });
+
+  it('another writer is given every event left waiting at the teardown, one a SessionStore would refuse too', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
+    // Not serializable: a SessionStore would refuse it; this writer is left to say so itself.
+    const c = { ...E.c!, data: { n: 1n } } as Event;
+    source.next(E.a!);
+    source.next(E.b!);
+    source.next(c);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => {
+      settle(0);
+      settle(1);
+    });
+    expect(batches).toEqual(['a', 'bc']);
+    expect(seen).toEqual([]);
+  });
+
+  it('a write in flight of one event, refused after the subscriber left: reported, and no write made again', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
+    source.next(E.a!);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => settle(0, refusal(E.a!)));
+    // Not an empty write, nor a again.
+    expect(batches).toEqual(['a']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:a']);
+  });
+
+  it('a write in flight refused for its first event after the subscriber left: the others written again without it', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 3 })).subscribe();
+    for (const l of 'abc') source.next(E[l]!);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => {
+      settle(0, refusal(E.a!));
+      settle(1);
+    });
+    expect(batches).toEqual(['abc', 'bc']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:a']);
+  });
+
+  it('the batch made again refused for its first event: it is reported too, and the rest written', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 3 })).subscribe();
+    for (const l of 'abc') source.next(E[l]!);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => {
+      settle(0, refusal(E.b!));
+      settle(1, refusal(E.a!));
+      settle(2);
+    });
+    expect(batches).toEqual(['abc', 'ac', 'c']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b', 'STORE_INVALID_EVENT:a']);
+  });
+
+  it('reports a writer that throws on the write made at the teardown, with its events (nothing thrown at the unsubscribe)', async () => {
+    const batches: string[] = [];
+    const target: EventWriter = {
+      append(events) {
+        batches.push(events.map(letter).join(''));
+        if (batches.length > 1) throw new Error('closed');
+        return new Subject<unknown>();
+      },
+    };
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
+    source.next(E.a!);
+    source.next(E.b!);
+    source.next(E.c!);
+    const seen = await unhandledDuring(() => subscription.unsubscribe());
+    expect(batches).toEqual(['a', 'bc']);
+    expect(seen.map(described)).toEqual(['STORE_WRITE_FAILED:bc']);
+    expect((seen[0] as StoreError).message).toContain('closed');
   });
 });
