@@ -1,4 +1,4 @@
-import { catchError, config, map, of, Subject } from 'rxjs';
+import { catchError, config, map, of, Subject, take } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, type Event, type EventWriter, persist, StoreError } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
@@ -364,6 +364,29 @@ describe('persist', () => {
     expect(batches).toEqual(['ab']);
   });
 
+  it('stops emitting a written batch once the subscriber has gone (no event sent to a closed subscriber)', async () => {
+    const { target } = writer([() => of(true)]);
+    const source = new Subject<Event>();
+    const seen: string[] = [];
+    const stopped: unknown[] = [];
+    const before = config.onStoppedNotification;
+    config.onStoppedNotification = (notification) => stopped.push(notification);
+    try {
+      source.pipe(persist(target), take(1)).subscribe((event) => seen.push(letter(event)));
+      source.next(E.a!);
+      source.next(E.b!);
+      // The batch ab is written and emitted on a microtask; take(1) leaves after a. A stopped notification
+      // would be reported on a timer set then, which fires before this later one.
+      await Promise.resolve();
+      expect(seen).toEqual(['a']);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    } finally {
+      config.onStoppedNotification = before;
+    }
+    expect(seen).toEqual(['a']);
+    expect(stopped).toEqual([]);
+  });
+
   it('validates its options at construction with ConfigError', () => {
     const target: EventWriter = { append: () => of(true) };
     expect(() => persist(target, { maxBatch: 0 })).toThrow(ConfigError);
@@ -699,6 +722,45 @@ describe('persist: an event the write refuses as invalid', () => {
   );
 
   it(
+    'a CRITICAL write refused for its second event: the first is written again and emitted, the refused one not',
+    marbles((m) => {
+      // C is written alone at 1 (until 2); A and B wait and share the next write, refused at 3 for B. A
+      // alone is written again (3 to 4); B, never written, is the error's.
+      const { target, batches } = writer([
+        () => m.cold('-|'),
+        () => m.cold('-#', undefined, refusal(E.B!)),
+        () => m.cold('-|'),
+      ]);
+      const source = m.cold('  -(CAB)-|', E);
+      m.expect(source.pipe(persist(target, { scheduler: m.scheduler }), errorAsValue)).toBeObservable(
+        '--C-(Ax|)',
+        { ...E, x: 'STORE_INVALID_EVENT:B' },
+      );
+      m.flush();
+      expect(batches).toEqual(['C!', 'AB!', 'A!']);
+    }),
+  );
+
+  it(
+    'a refused batch cut at maxBatch from a longer queue: the waiting events keep their place, none twice',
+    marbles((m) => {
+      // a is in flight until 3; b, c, d, e wait. At 3 bc is taken (maxBatch 2) and refused at 4 for c: b is
+      // written again; c, d and e are the error's, once each.
+      const { target, batches } = writer([
+        () => m.cold('--|'),
+        () => m.cold('-#', undefined, refusal(E.c!)),
+        () => m.cold('-|'),
+      ]);
+      const source = m.cold('  -a(bcde)-|', E);
+      m.expect(
+        source.pipe(persist(target, { maxBatch: 2, scheduler: m.scheduler }), errorAsValue),
+      ).toBeObservable('---a-(bx|)', { ...E, x: 'STORE_INVALID_EVENT:cde' });
+      m.flush();
+      expect(batches).toEqual(['a', 'bc', 'b']);
+    }),
+  );
+
+  it(
     'one invalid event found by persist after one refused by the write: both are in the error, in order',
     marbles((m) => {
       const { target } = writer([() => m.cold('------#', undefined, refusal(E.b!)), () => m.cold('-|')]);
@@ -999,31 +1061,34 @@ describe('persist: writes that settle after the subscriber left', () => {
     expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:h']);
   });
 
-  it('without an onUnhandledError hook, throws the StoreError itself on a later task, as RxJS does', () => {
-    const { target, settle } = heldWriter();
-    const source = new Subject<Event>();
-    const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
-    const h = { ...E.h!, priority: 9 } as unknown as Event;
-    const before = config.onUnhandledError;
-    config.onUnhandledError = null;
-    vi.useFakeTimers({ toFake: ['setTimeout'] });
-    try {
-      source.next(E.a!);
-      source.next(h); // invalid: its error would follow a's write, but the subscriber leaves first
-      subscription.unsubscribe();
-      settle(0);
-      let thrown: unknown;
+  it.each([null, undefined])(
+    'without an onUnhandledError hook (%s), throws the StoreError itself on a later task, as RxJS does',
+    (hook) => {
+      const { target, settle } = heldWriter();
+      const source = new Subject<Event>();
+      const subscription = source.pipe(persist(target, { maxBatch: 1 })).subscribe();
+      const h = { ...E.h!, priority: 9 } as unknown as Event;
+      const before = config.onUnhandledError;
+      config.onUnhandledError = hook as null;
+      vi.useFakeTimers({ toFake: ['setTimeout'] });
       try {
-        vi.runAllTimers();
-      } catch (error) {
-        thrown = error;
+        source.next(E.a!);
+        source.next(h); // invalid: its error would follow a's write, but the subscriber leaves first
+        subscription.unsubscribe();
+        settle(0);
+        let thrown: unknown;
+        try {
+          vi.runAllTimers();
+        } catch (error) {
+          thrown = error;
+        }
+        expect(described(thrown)).toBe('STORE_INVALID_EVENT:h');
+      } finally {
+        vi.useRealTimers();
+        config.onUnhandledError = before;
       }
-      expect(described(thrown)).toBe('STORE_INVALID_EVENT:h');
-    } finally {
-      vi.useRealTimers();
-      config.onUnhandledError = before;
-    }
-  });
+    },
+  );
 
   it('writes a refused batch in flight again without the refused event, which is reported', async () => {
     const { target, batches, settle } = heldWriter();
