@@ -693,6 +693,34 @@ describe('persist: an event the write refuses as invalid', () => {
   );
 
   it(
+    'a NORMAL event refused after a later CRITICAL one: the CRITICAL one, received first, stays the cause',
+    marbles((m) => {
+      // A is written at 1 (until 2), abc from 1 (refused at 4 for c). B waits for A and is written at 2,
+      // refused at 3: B, the second CRITICAL event, came before b and c. a alone is written again.
+      const refusedB = refusal(E.B!);
+      const { target, batches } = writer([
+        () => m.cold('-|'),
+        () => m.cold('---#', undefined, refusal(E.c!)),
+        () => m.cold('-#', undefined, refusedB),
+        () => m.cold('-|'),
+      ]);
+      const source = m.cold('  -(AaBbc)-|', E);
+      let cause: unknown;
+      const result = source.pipe(
+        persist(target, { scheduler: m.scheduler }),
+        catchError((error: StoreError) => {
+          cause = error.cause;
+          return of(`${error.code}:${error.events.map(letter).join('')}`);
+        }),
+      );
+      m.expect(result).toBeObservable('--A--(ax|)', { ...E, x: 'STORE_INVALID_EVENT:Bbc' });
+      m.flush();
+      expect(batches).toEqual(['A!', 'abc', 'B!', 'a']);
+      expect(cause).toBe(refusedB);
+    }),
+  );
+
+  it(
     'two CRITICAL events refused in turn, the earlier one last: it is the cause, and both are in the error',
     marbles((m) => {
       // C is written alone at 1 (until 2); A and B wait and share the next write, refused at 3 for B. A is
