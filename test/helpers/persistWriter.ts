@@ -40,11 +40,18 @@ export function writer(durations: Array<() => Observable<unknown>>) {
   return { target, batches };
 }
 
+/** `CODE:letters of its events` for a `StoreError`, else its text. */
+const errorText = (error: unknown) =>
+  error instanceof StoreError
+    ? `${error.code}:${error.events.map((e) => (e.id.startsWith('id-') ? letter(e) : '?')).join('')}`
+    : String(error);
+
 /** Maps an error to `CODE:letters of its events`, so the marble can show it as a value. */
-export const errorAsValue = catchError((error: unknown) =>
-  of(
-    error instanceof StoreError
-      ? `${error.code}:${error.events.map((e) => (e.id.startsWith('id-') ? letter(e) : '?')).join('')}`
-      : String(error),
-  ),
-);
+export const errorAsValue = catchError((error: unknown) => of(errorText(error)));
+
+/** `errorAsValue`, also keeping the error in `seen.error`, for the test to read its cause after the flush. */
+export const keepError = (seen: { error?: StoreError }) =>
+  catchError((error: unknown) => {
+    seen.error = error as StoreError;
+    return of(errorText(error));
+  });
