@@ -162,15 +162,17 @@ const SHOWN_LENGTH = 200;
 /**
  * @internal `textOf`, cut to its first 200 characters (and its length) when longer: for "…, got X" in a
  * message, where X is what the caller passed: a 1.6 MB string given where an iterable was expected must
- * not make a 1.6 MB message.
+ * not make a 1.6 MB message. A string is shown between single quotes, so that `'5'` given for a number
+ * does not read as the number 5, nor `''` as nothing.
  */
 export function shownText(value: unknown): string {
   const text = textOf(value);
-  if (text.length <= SHOWN_LENGTH) return text;
+  const quote = typeof value === 'string' ? "'" : '';
+  if (text.length <= SHOWN_LENGTH) return `${quote}${text}${quote}`;
   // Not between the two halves of a surrogate pair.
   const code = text.charCodeAt(SHOWN_LENGTH - 1);
   const cut = code >= 0xd800 && code <= 0xdbff ? SHOWN_LENGTH - 1 : SHOWN_LENGTH;
-  return `${text.slice(0, cut)}… (${text.length.toLocaleString('en-US')} characters)`;
+  return `${quote}${text.slice(0, cut)}…${quote} (${text.length.toLocaleString('en-US')} characters)`;
 }
 
 /**

@@ -143,7 +143,7 @@ describe('a message shows at most the first 200 characters of a bad value', () =
     const message = caught(() => fromJsonLines(text as never));
     expect(message).toBe(
       'fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes ' +
-        `(a string: pass [text]), got ${text.slice(0, 200)}… (1,000,016 characters)`,
+        `(a string: pass [text]), got '${text.slice(0, 200)}…' (1,000,016 characters)`,
     );
   });
 
@@ -157,7 +157,7 @@ describe('a message shows at most the first 200 characters of a bad value', () =
         [['x'.repeat(1_000_000)], `${'x'.repeat(200)}… (1,000,000 characters)`],
         [10n, '10'],
         [cyclic, '[object Object]'],
-        ['', '""'],
+        ['', "''"],
       ] as const) {
         await expect(store.get(id as never, 0)).rejects.toThrow(
           new ConfigError(`sessionId must be a non-empty string, got ${shown}`),
@@ -170,10 +170,10 @@ describe('a message shows at most the first 200 characters of a bad value', () =
 
   it('a value of exactly 200 characters is shown whole; a surrogate pair is never cut in half', () => {
     const exact = 'y'.repeat(200);
-    expect(caught(() => adaptiveBatch({ minSize: exact as never }))).toMatch(new RegExp(`got ${exact}$`));
+    expect(caught(() => adaptiveBatch({ minSize: exact as never }))).toMatch(new RegExp(`got '${exact}'$`));
     const emoji = `${'z'.repeat(199)}😀 and more`; // the pair at 199–200: cut before it
     expect(caught(() => adaptiveBatch({ minSize: emoji as never }))).toMatch(
-      new RegExp(`got ${'z'.repeat(199)}… \\(210 characters\\)$`),
+      new RegExp(`got '${'z'.repeat(199)}…' \\(210 characters\\)$`),
     );
   });
 });
@@ -194,7 +194,7 @@ describe("a message starts with the name of the function given the bad option, a
     ],
     [
       () => fromHookFileMarked('x.jsonl', { resumeFrom: { end: 1, ino: 7, head: 'zz' } }),
-      "fromHookFileMarked: resumeFrom.head must be the lowercase hex of the file's first min(256, end) bytes (2 digits), got zz",
+      "fromHookFileMarked: resumeFrom.head must be the lowercase hex of the file's first min(256, end) bytes (2 digits), got 'zz'",
     ],
     [() => fromHookFileMarked('', {}), 'fromHookFileMarked: path must be a non-empty path, got '],
     [() => fromHookFileMarked('x.jsonl', { maxLineLength: 0 }), 'fromHookFileMarked: maxLineLength must be'],
@@ -305,7 +305,7 @@ describe("a message starts with the name of the function given the bad option, a
     ],
     [
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', run: () => ({}), timeoutMs: '5' }] as never }, {}),
-      'runHookChain "c": hook "h": timeoutMs must be a positive number of ms (or Infinity), got 5',
+      'runHookChain "c": hook "h": timeoutMs must be a positive number of ms (or Infinity), got \'5\'',
     ],
     [
       () =>
@@ -313,11 +313,11 @@ describe("a message starts with the name of the function given the bad option, a
           { name: 'c', hooks: [{ name: 'h', run: () => ({}), errorPolicy: 'open' }] as never },
           {},
         ),
-      'runHookChain "c": hook "h": errorPolicy must be \'fail-open\' or \'fail-closed\', got open',
+      "runHookChain \"c\": hook \"h\": errorPolicy must be 'fail-open' or 'fail-closed', got 'open'",
     ],
     [
       () => runHookChain({ name: 'c', hooks: [] }, {}, { errorPolicy: 'closed' as never }),
-      "runHookChain: errorPolicy must be 'fail-open' or 'fail-closed', got closed",
+      "runHookChain: errorPolicy must be 'fail-open' or 'fail-closed', got 'closed'",
     ],
     [
       () => runHookChain({ name: 'c', hooks: [] }, {}, { maxOutputBytes: 0 }),
@@ -349,7 +349,7 @@ describe("a message starts with the name of the function given the bad option, a
     ],
     [
       () => runHookAggregation([], {}, () => 1, { deadlineMs: 'soon' as never }),
-      'runHookAggregation: deadlineMs must be a positive number of ms (or Infinity), got soon',
+      "runHookAggregation: deadlineMs must be a positive number of ms (or Infinity), got 'soon'",
     ],
   ] as const)('%#: %s', (make, start) => {
     let thrown: unknown;
@@ -363,8 +363,8 @@ describe("a message starts with the name of the function given the bad option, a
   });
 
   it.each([
-    [{ path: '' }, 'openStore: path must be a non-empty string, got '],
-    [{ durability: 'fast' }, "openStore: durability must be 'process' or 'os', got fast"],
+    [{ path: '' }, "openStore: path must be a non-empty string, got ''"],
+    [{ durability: 'fast' }, "openStore: durability must be 'process' or 'os', got 'fast'"],
     [{ onCorruptRecord: 1 }, 'openStore: onCorruptRecord must be a function, got 1'],
     [{ maxCachedSessions: 0 }, 'openStore: maxCachedSessions must be a positive integer, got 0'],
   ])('openStore(%j) rejects: %s', async (options, message) => {

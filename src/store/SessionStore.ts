@@ -474,9 +474,7 @@ function cloneMeta(meta: StoredMeta): StoredMeta {
 
 function checkSessionId(sessionId: unknown, what = 'sessionId'): asserts sessionId is string {
   if (typeof sessionId !== 'string' || sessionId.length === 0) {
-    throw new ConfigError(
-      `${what} must be a non-empty string, got ${typeof sessionId === 'string' ? '""' : shownText(sessionId)}`,
-    );
+    throw new ConfigError(`${what} must be a non-empty string, got ${shownText(sessionId)}`);
   }
 }
 

@@ -2020,7 +2020,7 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
     return [
       rejected(
         { hook, timestamp, sessionId: undefined },
-        `hook output must be a JSON object, got ${shownText(kind)}`,
+        `hook output must be a JSON object, got ${kind}`,
         output,
         limits,
       ),

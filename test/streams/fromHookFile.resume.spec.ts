@@ -217,7 +217,7 @@ describe('fromHookFile resumeFrom', () => {
       expect(() => fromHookFileMarked(path, { resumeFrom: bad as never })).toThrow(ConfigError);
     }
     expect(() => fromHookFile(path, { resumeFrom: { end: 2, ino: 1, head: 'zz' } })).toThrow(
-      /resumeFrom\.head must be the lowercase hex of the file's first min\(256, end\) bytes \(4 digits\), got zz/,
+      /resumeFrom\.head must be the lowercase hex of the file's first min\(256, end\) bytes \(4 digits\), got 'zz'/,
     );
     expect(() => fromHookFile(path, { resumeFrom: -1 })).toThrow(
       /^fromHookFile: resumeFrom must be a byte offset \(a non-negative safe integer\) or a mark/,
