@@ -1,6 +1,6 @@
 /**
- * Runs a TypeScript file of test/store/child/ (or at an absolute path) in a child process (`node --import tsx`) and reads its
- * stdout line by line.
+ * Runs a TypeScript file of test/store/child/ (or at an absolute path) in a child process
+ * (`node --import tsx`) and reads its stdout line by line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, isAbsolute, join } from 'node:path';
