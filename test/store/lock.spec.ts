@@ -25,7 +25,7 @@ describe('store lock', () => {
     expect(storeError.code).toBe('STORE_LOCKED');
     expect(storeError.path).toBe(path);
     expect(storeError.message).toContain(path);
-    expect(storeError.message).toMatch(/close the other store/i);
+    expect(storeError.message).toMatch(/close the other store first, or open a different `path`\.$/);
     // LevelDB's own report is kept as the cause: LEVEL_DATABASE_NOT_OPEN caused by LEVEL_LOCKED.
     expect((storeError.cause as { code?: string }).code).toBe('LEVEL_DATABASE_NOT_OPEN');
     expect(((storeError.cause as Error).cause as { code?: string }).code).toBe('LEVEL_LOCKED');

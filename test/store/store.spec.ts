@@ -253,6 +253,35 @@ describe('SessionStore: invalid input', () => {
     expect(() => t.store.query('s', { start: Number.NaN })).toThrow(ConfigError);
   });
 
+  it('names the bad query option or id in its ConfigError and shows the value given (a string quoted)', () => {
+    const cases: Array<[unknown, string]> = [
+      [5, 'query options must be an object'],
+      [null, 'query options must be an object'],
+      [{ types: 'a' }, 'query option types must be an array of non-empty strings'],
+      // Not a string, though it has a length (and reads as 'a' in a key).
+      [{ types: [['a']] }, 'query option types must be an array of non-empty strings'],
+      [{ start: '5' }, "query option start must be a number (ms since epoch), got '5'"],
+      [{ end: Number.NaN }, 'query option end must be a number (ms since epoch), got NaN'],
+      [{ fromSeq: 1.5 }, 'query option fromSeq must be an integer ≥ 0, got 1.5'],
+      [{ fromSeq: '1' }, "query option fromSeq must be an integer ≥ 0, got '1'"],
+      [{ limit: -1 }, 'query option limit must be an integer ≥ 0 or Infinity, got -1'],
+      [{ reverse: 'yes' }, 'query option reverse must be a boolean'],
+    ];
+    for (const [options, message] of cases) {
+      expect(() => t.store.query('s', options as QueryOptions), message).toThrow(
+        expect.objectContaining({ name: 'ConfigError', code: 'INVALID_CONFIG', message }),
+      );
+    }
+    for (const [id, message] of [
+      ['', "sessionId must be a non-empty string, got ''"],
+      [5, 'sessionId must be a non-empty string, got 5'],
+    ] as const) {
+      expect(() => t.store.query(id as string), message).toThrow(
+        expect.objectContaining({ name: 'ConfigError', message }),
+      );
+    }
+  });
+
   it('refuses to work after close with STORE_NOT_OPEN', async () => {
     await t.store.close();
     expect(t.store.status).toBe('closed');
@@ -977,6 +1006,8 @@ describe('SessionStore: urgent appends, failures and close (review)', () => {
     spy.mockRestore();
     expect(error.code).toBe('STORE_WRITE_FAILED');
     expect(error.message).toContain('1 event(s) were not written');
+    // Not taken for LevelDB's "not open" code, which the message would then claim.
+    expect(error.message).not.toContain('the database is not open');
     expect((await storeError(second)).code).toBe('STORE_WRITE_FAILED');
     // The store goes on.
     expect(await t.store.append([ev('tool.used', 3, 's')])).toEqual([{ sessionId: 's', seq: 0 }]);
