@@ -13,7 +13,7 @@ import {
   replay,
   StoreError,
 } from '../../src/index.js';
-import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
+import { behindItsBack, collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
 let t: TempStore;
 beforeEach(async () => {
@@ -587,6 +587,77 @@ describe('SessionStore: persistence and recovery', () => {
     // Reading wrote nothing: the next write still rebuilds and stores the metadata.
     expect(await store.append([ev('tool.used', 6, damaged)])).toEqual([{ sessionId: damaged, seq: 3 }]);
     expect(await store.session(damaged)).toMatchObject({ eventCount: 4, nextSeq: 4 });
+  });
+
+  it('takes metadata that is JSON of the wrong shape for damaged: any one field missing or of the wrong type', async () => {
+    type Fields = { [key: string]: unknown };
+    // Each applied to a session's good record; `1e400` (read back as Infinity) is no finite time.
+    const damages: Array<[string, (meta: Fields) => string]> = [
+      ['null', () => 'null'],
+      ['an array', (meta) => JSON.stringify([meta])],
+      ['a number', () => '5'],
+      ['no sessionId', ({ sessionId: _, ...meta }) => JSON.stringify(meta)],
+      ['sessionId not a string', (meta) => JSON.stringify({ ...meta, sessionId: 5 })],
+      ['no n', ({ n: _, ...meta }) => JSON.stringify(meta)],
+      ['n negative', (meta) => JSON.stringify({ ...meta, n: -1 })],
+      ['n a string', (meta) => JSON.stringify({ ...meta, n: String(meta.n) })],
+      ['n a fraction', (meta) => JSON.stringify({ ...meta, n: 0.5 })],
+      ['eventCount a string', (meta) => JSON.stringify({ ...meta, eventCount: '2' })],
+      ['eventCount negative', (meta) => JSON.stringify({ ...meta, eventCount: -2 })],
+      ['no nextSeq', ({ nextSeq: _, ...meta }) => JSON.stringify(meta)],
+      ['nextSeq a string', (meta) => JSON.stringify({ ...meta, nextSeq: '2' })],
+      ['createdAt a string', (meta) => JSON.stringify({ ...meta, createdAt: '2026-01-01' })],
+      ['no createdAt', ({ createdAt: _, ...meta }) => JSON.stringify(meta)],
+      ['startTime a string', (meta) => JSON.stringify({ ...meta, startTime: '1' })],
+      ['startTime null', (meta) => JSON.stringify({ ...meta, startTime: null })],
+      [
+        'startTime infinite',
+        (meta) => JSON.stringify({ ...meta, startTime: 0 }).replace(/"startTime":0/, '"startTime":1e400'),
+      ],
+      ['lastEventTime a string', (meta) => JSON.stringify({ ...meta, lastEventTime: '2' })],
+      [
+        'lastEventTime infinite',
+        (meta) =>
+          JSON.stringify({ ...meta, lastEventTime: 0 }).replace(/"lastEventTime":0/, '"lastEventTime":1e400'),
+      ],
+      ['no typeCounts', ({ typeCounts: _, ...meta }) => JSON.stringify(meta)],
+      ['typeCounts an array', (meta) => JSON.stringify({ ...meta, typeCounts: [1, 1] })],
+      ['a count a string', (meta) => JSON.stringify({ ...meta, typeCounts: { x: '1', y: 1 } })],
+      ['a count negative', (meta) => JSON.stringify({ ...meta, typeCounts: { x: 1, y: -1 } })],
+      ['no meta', ({ meta: _, ...meta }) => JSON.stringify(meta)],
+      ['meta null', (meta) => JSON.stringify({ ...meta, meta: null })],
+      ['meta a string', (meta) => JSON.stringify({ ...meta, meta: 'ab' })],
+      [
+        'a tombstone whose n is a string',
+        (meta) => JSON.stringify({ sessionId: meta.sessionId, n: String(meta.n), deleting: true }),
+      ],
+    ];
+    const ids = damages.map((_, i) => `v${String(i).padStart(2, '0')}`);
+    for (const [i, id] of ids.entries()) await t.store.append([ev('x', i + 1, id), ev('y', i + 2, id)]);
+    const expected = new Map<string, unknown>();
+    for (const id of ids)
+      expected.set(id, { ...(await t.store.session(id))!, createdAt: expect.any(Number) });
+    await behindItsBack(t.store, async (raw) => {
+      for (const [i, [, damage]] of damages.entries()) {
+        const key = `!s!${ids[i]}`;
+        await raw.put(key, damage(JSON.parse((await raw.get(key))!) as Fields));
+      }
+    });
+
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
+    for (const [i, id] of ids.entries()) {
+      const what = damages[i]![0];
+      // Read as rebuilt from its 2 events, and reported: not taken as it is stored.
+      expect(await store.session(id), what).toEqual(expected.get(id));
+      expect(
+        reports.some((r) => r.kind === 'session' && r.sessionId === id),
+        what,
+      ).toBe(true);
+    }
+    expect(await store.sessions()).toEqual(ids.map((id) => expected.get(id)));
+    // A write to one (its record had no number) goes on after its 2 events.
+    expect(await store.append([ev('z', 99, ids[5]!)])).toEqual([{ sessionId: ids[5], seq: 2 }]);
   });
 
   it('deleteSession says a session with damaged metadata and no events existed, as session() does', async () => {
