@@ -660,6 +660,22 @@ describe('SessionStore: persistence and recovery', () => {
     expect(await store.append([ev('z', 99, ids[5]!)])).toEqual([{ sessionId: ids[5], seq: 2 }]);
   });
 
+  it('ignores an event key whose number is past the safe integers (damage) when the counter record is gone', async () => {
+    await t.store.append([ev('x', 1, 'a')]);
+    await behindItsBack(t.store, async (raw) => {
+      // 2^60 in base 36 reads back as exactly 2^60, but 2^60 + 1 is 2^60 again: taken, it would give every
+      // new session the same number.
+      await raw.put(`!e!${(2 ** 60).toString(36)}\x00${'0'.repeat(16)}`, '{}');
+      await raw.del('!store!nextSession');
+    });
+    const store = await t.reopen();
+    const [c, d] = [ev('y', 2, 'c'), ev('z', 3, 'd')];
+    await store.append([c]);
+    await store.append([d]);
+    expect(await collect(store.query('c'))).toEqual([c]);
+    expect(await collect(store.query('d'))).toEqual([d]);
+  });
+
   it('deleteSession says a session with damaged metadata and no events existed, as session() does', async () => {
     await t.store.startSession('empty', { owner: 'me' });
     await t.store.close();
