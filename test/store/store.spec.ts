@@ -257,6 +257,10 @@ describe('SessionStore: invalid input', () => {
     const cases: Array<[unknown, string]> = [
       [5, 'query options must be an object'],
       [null, 'query options must be an object'],
+      [
+        { revers: true },
+        'query: unknown option "revers" (did you mean "reverse"?); known: types, start, end, fromSeq, limit, reverse',
+      ],
       [{ types: 'a' }, 'query option types must be an array of non-empty strings'],
       // Not a string, though it has a length (and reads as 'a' in a key).
       [{ types: [['a']] }, 'query option types must be an array of non-empty strings'],
