@@ -600,7 +600,12 @@ export class SessionStore {
     db: Level<string, string>,
     path: string,
     options: Required<Pick<StoreOptions, 'durability' | 'maxCachedSessions'>> &
-      Pick<StoreOptions, 'onCorruptRecord'> & { nextSession: number; identity: string },
+      Pick<StoreOptions, 'onCorruptRecord'> & {
+        nextSession: number;
+        identity: string;
+        /** The database's key spaces, open (see `openStore`). */
+        layout: ReturnType<typeof sublevels>;
+      },
   ) {
     this.#db = db;
     this.#nextSession = options.nextSession;
@@ -610,7 +615,7 @@ export class SessionStore {
     this.#writeOptions = { sync: options.durability === 'os' };
     this.#onCorruptRecord = options.onCorruptRecord;
     this.#maxCachedSessions = options.maxCachedSessions;
-    const layout = sublevels(db);
+    const layout = options.layout;
     this.#events = layout.events;
     this.#index = layout.index;
     this.#meta = layout.meta;
@@ -1782,7 +1787,8 @@ export class SessionStore {
 
   /**
    * Closes the store: refuses new writes, waits for the queued ones, completes live `tail`s and closes
-   * LevelDB. Idempotent. A query still reading (or just starting) then fails with `STORE_NOT_OPEN`.
+   * LevelDB. Idempotent. A query, `sessions()` or `session()` still reading (or just starting) then fails
+   * with `STORE_NOT_OPEN` — also one called right after `openStore` returned.
    */
   close(): Promise<void> {
     if (this.#closing === undefined) this.#closing = this.#close();
@@ -2027,10 +2033,15 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   let nextSession = 0;
   let damage: string[] = [];
   let pendingRepair: string | undefined;
+  let spaces: ReturnType<typeof sublevels>;
   try {
     await db.open({ createIfMissing: true });
     damage = await recoveryDamage(location);
-    const spaces = sublevels(db);
+    spaces = sublevels(db);
+    // A sublevel opens itself a few ticks after it is made, and an iterator made before that waits for
+    // it: a close() begun meanwhile (which waits for that iterator's snapshot) and the iterator's first
+    // read then waited for each other forever — a sessions() called right after openStore, then close().
+    await Promise.all(Object.values(spaces).map((space) => space.open()));
     const meta = spaces.store;
     const version = await meta.get('format');
     const writeOptions = { sync: durability === 'os' };
@@ -2064,6 +2075,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
     onCorruptRecord,
     nextSession,
     identity,
+    layout: spaces,
   });
   if (damage.length > 0 || pendingRepair !== undefined) {
     try {

@@ -1059,3 +1059,35 @@ describe('close during a get', () => {
     await closing;
   });
 });
+
+describe('close during sessions() or session()', () => {
+  for (const when of ['right after the open', 'once the store has read'] as const) {
+    it(`fails a listing or a session read that close() overtook with STORE_NOT_OPEN, not a partial answer: ${when}`, async () => {
+      // Right after the open, the store's key spaces had not finished opening: a listing's first read
+      // waited for them and close() for the listing's snapshot, each for the other, forever.
+      // Session `a` has no metadata: session('a') reads again (its id record) once close() began.
+      await t.store.append([...events('a', ['x'], 2), ...events('b', ['x'], 2)]);
+      await behindItsBack(async (raw) => {
+        await raw.del('!s!a');
+      });
+      for (const read of ['sessions', 'session'] as const) {
+        const store = await t.reopen();
+        if (when === 'once the store has read') expect(await store.session('b')).toBeDefined();
+        const reading = read === 'sessions' ? store.sessions() : store.session('a');
+        const closing = store.close();
+        const error = await reading.then(
+          () => undefined,
+          (failure: unknown) => failure,
+        );
+        expect({ read, error }).toMatchObject({
+          read,
+          error: { name: 'StoreError', code: 'STORE_NOT_OPEN', path: store.path },
+        });
+        // LevelDB's own error is the cause, not another StoreError around it.
+        expect((error as StoreError).cause).not.toBeInstanceOf(StoreError);
+        expect((error as StoreError).cause).toMatchObject({ code: expect.stringMatching(/^LEVEL_/) });
+        await closing;
+      }
+    });
+  }
+});
