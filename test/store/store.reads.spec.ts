@@ -526,7 +526,14 @@ describe('close during a read', () => {
       const rest = async () => {
         for (;;) if ((await iterator.next()).done) return;
       };
-      await expect(rest()).rejects.toMatchObject({ name: 'StoreError', code: 'STORE_NOT_OPEN' });
+      const error = await rest().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toMatchObject({ name: 'StoreError', code: 'STORE_NOT_OPEN' });
+      // LevelDB's own error is the cause, not another StoreError around it.
+      expect((error as StoreError).cause).not.toBeInstanceOf(StoreError);
+      expect((error as StoreError).cause).toMatchObject({ code: expect.stringMatching(/^LEVEL_/) });
       // And every call after it, naming the store.
       await expect(t.store.get('s', 0)).rejects.toMatchObject({ code: 'STORE_NOT_OPEN', path: t.store.path });
     });
@@ -588,6 +595,25 @@ describe('sessions', () => {
     // The last key is now an id record (of `j-no-meta`), no longer a metadata record (of `k-no-id`).
     expect(await store.deleteSession('k-no-id')).toBe(true);
     expect((await store.sessions()).map((info) => info.sessionId)).toEqual(expected.slice(0, -1));
+  });
+
+  it('takes one snapshot and leaves nothing open, a session rebuilt from its events among those it lists', async () => {
+    await t.store.append([...events('a', ['x'], 2), ...events('b', ['x'], 3), ...events('c', ['x'], 1)]);
+    await behindItsBack(async (raw) => {
+      await raw.del('!s!b');
+    });
+    const store = await t.reopen();
+    let listed: Awaited<ReturnType<typeof store.sessions>> = [];
+    expect(
+      await resourcesOf(async () => {
+        listed = await store.sessions();
+      }),
+    ).toEqual({ snapshots: 1, open: 0 });
+    expect(listed.map((info) => [info.sessionId, info.eventCount])).toEqual([
+      ['a', 2],
+      ['b', 3],
+      ['c', 1],
+    ]);
   });
 });
 
@@ -970,6 +996,33 @@ describe('reporting corrupt records', () => {
     expect(calls).toBe(3);
     expect(store.stats().corruptRecords).toBe(3);
   });
+
+  it('reports a record with its session, seq, kind and reason, and an error naming the record and the store', async () => {
+    await t.store.append(events('s', ['a'], 3));
+    await behindItsBack(async (raw) => {
+      const keys = (await raw.keys({ gte: '!e!', lt: '!e"' }).all()).sort();
+      await raw.put(keys[1]!, '{"broken');
+      await raw.put('!s!s', '{"broken');
+    });
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
+    // The metadata first (read to find the session), then the event, rebuilding it.
+    expect(await store.session('s')).toMatchObject({ eventCount: 2, nextSeq: 3 });
+    expect(reports).toMatchObject([
+      { sessionId: 's', seq: undefined, kind: 'session', reason: expect.stringMatching(/cannot be decoded/) },
+      { sessionId: 's', seq: 1, kind: 'event', reason: expect.stringMatching(/not JSON/) },
+    ]);
+    for (const [report, record] of [
+      [reports[0]!, '(s)'],
+      [reports[1]!, '(s#1)'],
+    ] as const) {
+      expect(report.error).toBeInstanceOf(StoreError);
+      expect(report.error.code).toBe('STORE_READ_FAILED');
+      expect(report.error.path).toBe(store.path);
+      for (const part of [record, store.path, report.reason]) expect(report.error.message).toContain(part);
+    }
+    expect(store.stats().corruptRecords).toBe(2);
+  });
 });
 
 describe('openStore: the session counter', () => {
@@ -1090,4 +1143,27 @@ describe('close during sessions() or session()', () => {
       }
     });
   }
+});
+
+describe('close, called again', () => {
+  it('does nothing: not even once the store was opened again at its path, whose new store keeps it', async () => {
+    const first = t.store;
+    await Promise.all([first.close(), first.close()]);
+    const second = await openStore({ path: first.path });
+    try {
+      await first.close();
+      // The second store still holds the path: another open of this process is refused before LevelDB is
+      // asked (no cause), and the second store goes on.
+      const error = await openStore({ path: first.path }).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toMatchObject({ name: 'StoreError', code: 'STORE_LOCKED' });
+      expect((error as StoreError).cause).toBeUndefined();
+      await second.append([ev('a', 1, 's')]);
+      expect(await collect(second.query('s'))).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
+  });
 });
