@@ -367,6 +367,51 @@ describe('tail', () => {
     expect(watching).toBe(0);
   });
 
+  it('two tails of one session each receive every live append, the one left too once the other unsubscribed', async () => {
+    await t.store.append([ev('a', 1)]);
+    const first = watch(tail(t.store, 's1'));
+    const second: StoredEvent[] = [];
+    const sub = tail(t.store, 's1').subscribe((entry) => second.push(entry));
+    await until(first.received, 1);
+    await until(second, 1);
+    await t.store.append([ev('b', 2)]);
+    expect(first.received.map((e) => e.seq)).toEqual([0, 1]);
+    expect(second.map((e) => e.seq)).toEqual([0, 1]);
+    sub.unsubscribe();
+    await t.store.append([ev('c', 3)]);
+    expect(first.received.map((e) => e.seq)).toEqual([0, 1, 2]);
+    expect(second.map((e) => e.seq)).toEqual([0, 1]);
+    await t.store.close();
+    expect(first.outcome).toBe('complete');
+  });
+
+  it('a watcher stopped hears no later append nor the close, the other watchers of its session still do', async () => {
+    const heard: Array<[string, number[] | 'complete']> = [];
+    const watcher = (name: string) => ({
+      next: (entries: readonly StoredEvent[]) => heard.push([name, entries.map((e) => e.seq)]),
+      complete: () => heard.push([name, 'complete']),
+    });
+    const stopA = t.store._watch('s1', watcher('a'));
+    const stopB = t.store._watch('s1', watcher('b'));
+    await t.store.append([ev('x', 1)]);
+    stopA();
+    stopA();
+    await t.store.append([ev('x', 2)]);
+    stopB();
+    await t.store.append([ev('x', 3)]);
+    // Watching again after all stopped.
+    t.store._watch('s1', watcher('c'));
+    await t.store.append([ev('x', 4)]);
+    await t.store.close();
+    expect(heard).toEqual([
+      ['a', [0]],
+      ['b', [0]],
+      ['b', [1]],
+      ['c', [3]],
+      ['c', 'complete'],
+    ]);
+  });
+
   it('completes when the session is deleted while it catches up', async () => {
     await t.store.append([ev('a', 1)]);
     const { release } = gateFirstRead(t.store);
