@@ -398,3 +398,70 @@ describe('SessionStore writes: urgent appends', () => {
     expect(await collect(t.store.query('s'))).toEqual([u2, u3]);
   });
 });
+
+describe('SessionStore writes: an append made again (_appendAgain, for persist at its teardown)', () => {
+  it('takes only the pending append given that very array, once; not one written already or never made', async () => {
+    const a = run(2, 0);
+    const b = run(2, 10);
+    const appendedA = t.store.append(a);
+    const appendedB = t.store.append(b);
+    // Events like b's, in another array: not b's append.
+    expect(t.store._appendAgain(run(2, 10))).toBeUndefined();
+    const againB = t.store._appendAgain(b);
+    expect(againB).toBeInstanceOf(Promise);
+    expect(t.store._appendAgain(b)).toBeUndefined();
+    const positions = await appendedB;
+    expect(await againB).toEqual(positions);
+    expect(await appendedA).toEqual([
+      { sessionId: 's', seq: 0 },
+      { sessionId: 's', seq: 1 },
+    ]);
+    expect(t.store._appendAgain(a)).toBeUndefined();
+    expect((await collect(t.store.query('s'))).map((event) => event.timestamp)).toEqual([0, 1, 10, 11]);
+  });
+
+  it('makes a failed append again while close() drains the queue, and close() waits for it', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    const a = run(2, 0);
+    const c = run(1, 20);
+    let appendedC!: Promise<unknown>;
+    let closing!: Promise<void>;
+    // While a's write is in flight: c is appended and close() called; then a's write fails.
+    vi.spyOn(AbstractChainedBatch.prototype, 'write').mockImplementationOnce(async () => {
+      appendedC = t.store.append(c);
+      closing = t.store.close();
+      throw new Error('disk full');
+    });
+    let again: Promise<unknown> | undefined;
+    // Its caller hears of the failure once c's write has started, and asks for it again while close()
+    // waits for that write.
+    const failed = await t.store.append(a).catch((error: unknown) => {
+      again = t.store._appendAgain(a);
+      return error;
+    });
+    expect(failed).toMatchObject({ code: 'STORE_WRITE_FAILED' });
+    expect(again).toBeInstanceOf(Promise);
+    await closing;
+    expect(await appendedC).toEqual([{ sessionId: 's', seq: 0 }]);
+    expect(await again).toEqual([
+      { sessionId: 's', seq: 1 },
+      { sessionId: 's', seq: 2 },
+    ]);
+    const store = await t.reopen();
+    expect(await collect(store.query('s'))).toEqual([...c, ...a]);
+    // Once the store is closed, there is nothing to make again, though the failed append is still
+    // remembered (its caller may ask within the task it heard in; held here by stopping the timers).
+    vi.spyOn(AbstractChainedBatch.prototype, 'write').mockRejectedValueOnce(new Error('disk full'));
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const lateEvents = run(1, 30);
+      const late = store.append(lateEvents).catch(async () => {
+        await store.close();
+        return store._appendAgain(lateEvents);
+      });
+      expect(await late).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
