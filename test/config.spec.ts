@@ -206,6 +206,10 @@ describe("a message starts with the name of the function given the bad option, a
       'createHookBridge: maxRawLength must be a positive integer',
     ],
     [
+      () => createHookBridge({ maxPending: 2.5 }),
+      'createHookBridge: maxPending must be a non-negative integer, got 2.5',
+    ],
+    [
       () => toEvents('Stop', {}, 0, { maxPayloadBytes: -1 }),
       'toEvents: maxPayloadBytes must be a positive integer',
     ],

@@ -88,13 +88,18 @@ describe('createHookBridge', () => {
     expect(seen).toEqual(['1', '2', '3']);
   });
 
-  it('throws BRIDGE_CLOSED on push after complete, and completes late subscribers', () => {
+  it('throws BRIDGE_CLOSED on push after complete, naming the bridge, and completes late subscribers', () => {
     const bridge = createHookBridge();
     let completed = 0;
     bridge.events$.subscribe({ complete: () => completed++ });
     bridge.complete();
     expect(completed).toBe(1);
-    expect(() => bridge.push('Stop', {})).toThrow(expect.objectContaining({ code: 'BRIDGE_CLOSED' }));
+    expect(() => bridge.push('Stop', {})).toThrow(
+      expect.objectContaining({
+        code: 'BRIDGE_CLOSED',
+        message: 'createHookBridge: push() after complete()',
+      }),
+    );
     bridge.events$.subscribe({ complete: () => completed++ });
     expect(completed).toBe(2);
   });
@@ -118,7 +123,7 @@ describe('createHookBridge', () => {
     ]);
   });
 
-  it('throws BRIDGE_BUFFER_FULL rather than dropping when the buffer is full', () => {
+  it('throws BRIDGE_BUFFER_FULL rather than dropping when the buffer is full, saying its limit and the way out', () => {
     const bridge = createHookBridge({ maxPending: 2 });
     bridge.push('Stop', {});
     bridge.push('Stop', {});
@@ -130,6 +135,9 @@ describe('createHookBridge', () => {
     }
     expect(error).toBeInstanceOf(VibespecError);
     expect((error as VibespecError).code).toBe('BRIDGE_BUFFER_FULL');
+    expect((error as VibespecError).message).toBe(
+      'createHookBridge: 2 outputs are waiting for a subscriber to events$; subscribe before pushing more, or raise maxPending',
+    );
     const seen: string[] = [];
     bridge.events$.subscribe((e) => seen.push(e.type));
     expect(seen).toHaveLength(2);
