@@ -186,8 +186,9 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
     subscription.add(() => {
       subscribers--;
     });
+    // After the input completed, `share()` subscribes this subscriber to the completed Subject, which
+    // completes it at once.
     drain();
-    if (completed && !subscriber.closed) subscriber.complete();
     return subscription;
   });
 
