@@ -174,6 +174,43 @@ describe('persist on a real store', () => {
       expect((await t.store.session(session))?.eventCount).toBe(2);
     }
   });
+  it('refuses itself (the source stopped, no write refused) an event whose context would not read back or whose toJSON throws', async () => {
+    const boom = () => {
+      throw new Error('boom');
+    };
+    const cases: Array<[Partial<Event>, string, RegExp]> = [
+      [{ context: { toJSON: () => null } }, 'context', /toJSON\(\) does not return an object/],
+      [{ data: { toJSON: boom } }, 'data', /toJSON\(\) or its serialization throws: .*boom/],
+      [{ context: { toJSON: boom } }, 'context', /toJSON\(\) or its serialization throws: .*boom/],
+    ];
+    for (const [i, [override, field, message]] of cases.entries()) {
+      const session = `c${i}`;
+      // Events with a context that reads back are taken as any other.
+      const good = [1, 2].map((n) => ({
+        ...ev('a', n, session),
+        context: { cwd: '/', toJSON: () => ({ n }) },
+      }));
+      const bad = { ...ev('c', 3, session), ...override };
+      const emitted: Event[] = [];
+      const error = await lastValueFrom(
+        from([...good, bad, ev('d', 4, session)]).pipe(
+          persist(t.store),
+          tap((event) => emitted.push(event)),
+        ),
+      ).catch((e) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.code).toBe('STORE_INVALID_EVENT');
+      // Found by persist: only that event, no store error as its cause.
+      expect(error.events).toEqual([bad]);
+      expect(error.cause).toBeUndefined();
+      expect(error.issues).toEqual([
+        { code: 'custom', path: [field], message: expect.stringMatching(message) },
+      ]);
+      expect(emitted).toEqual(good);
+      expect((await collect(t.store.query(session))).map((e) => e.context)).toEqual([{ n: 1 }, { n: 2 }]);
+    }
+  });
+
   it('an event JSON cannot serialize (found by the write): writes the ones before it, errors with it and those after', async () => {
     const cycle: Record<string, unknown> = {};
     cycle.self = { deep: cycle };

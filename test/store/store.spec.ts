@@ -184,6 +184,8 @@ describe('SessionStore: invalid input', () => {
       ['data', { data: { toJSON: () => 'x' } }],
       ['data', { data: { toJSON: () => [1] } }],
       ['context', { context: { toJSON: () => null } }],
+      // JSON.stringify gives no text at all: still context's issue, not a serialization failure of data.
+      ['context', { context: { toJSON: () => undefined } }],
       ['context', { context: new Date(0) as unknown as Record<string, unknown> }],
     ];
     for (const [field, override] of bad) {
@@ -197,6 +199,32 @@ describe('SessionStore: invalid input', () => {
     expect(await t.store.session('s1')).toBeUndefined();
     expect(await collect(t.store.query('s1'))).toEqual([]);
     expect(t.store.stats().eventsWritten).toBe(0);
+  });
+
+  it('gives one issue per field that would not read back, saying why (zod accepts these events)', async () => {
+    // Zod's record takes an object that inherits its properties (not a Date or a Map: those are its issues).
+    const inherits = Object.create({ inherited: 1 }) as Record<string, unknown>;
+    const notPlain = expect.stringContaining('not a plain object');
+    const noObject = expect.stringContaining('toJSON() does not return an object');
+    const cases: Array<[Partial<Event>, Array<[string, unknown]>]> = [
+      // A valid context (or none) adds no issue.
+      [{ data: inherits }, [['data', notPlain]]],
+      [{ data: inherits, context: { cwd: '/' } }, [['data', notPlain]]],
+      [{ context: { toJSON: () => 'x' } }, [['context', noObject]]],
+      [
+        { data: { toJSON: () => 1 }, context: inherits },
+        [
+          ['data', noObject],
+          ['context', notPlain],
+        ],
+      ],
+    ];
+    for (const [override, issues] of cases) {
+      const error = await storeError(t.store.append([{ ...ev('tool.used', 1), ...override }]));
+      expect(error.issues).toEqual(
+        issues.map(([field, message]) => ({ code: 'custom', path: [field], message })),
+      );
+    }
   });
 
   it('stores data and context as JSON gives them back: a toJSON returning an object, no prototype', async () => {
@@ -218,10 +246,44 @@ describe('SessionStore: invalid input', () => {
     }
   });
 
+  it('names a non-event in its message by what it is, or by its type and id where it has them', async () => {
+    const cases: Array<[unknown, string]> = [
+      [null, '(null)'],
+      [[], '(an array)'],
+      [5, '(number)'],
+      ['x', '(string)'],
+      [{}, '(an object without id and type)'],
+      [{ id: 7, type: 8 }, '(an object without id and type)'],
+      [{ type: 'tool.used' }, '(tool.used (no id))'],
+      [{ type: 'tool.used', id: 7 }, '(tool.used (no id))'],
+      [{ id: 'E1' }, '((no type) E1)'],
+      [{ id: 'E1', type: 7 }, '((no type) E1)'],
+      [{ ...ev('tool.used', 1), id: 'E2', timestamp: -1 }, '(tool.used E2)'],
+    ];
+    for (const [bad, named] of cases) {
+      const error = await storeError(t.store.append([ev('a', 0), bad as Event]));
+      expect(error.message, JSON.stringify(bad)).toContain(
+        `append(): event 1 ${named} is not a valid event: `,
+      );
+    }
+  });
+
+  it('says what is wrong with the whole value at the root for a non-object', async () => {
+    for (const bad of [null, 5, []]) {
+      const error = await storeError(t.store.append([bad as unknown as Event]));
+      expect(error.issues[0]?.path, JSON.stringify(bad)).toEqual([]);
+      expect(error.message).toContain('is not a valid event: (root): ');
+    }
+  });
+
   it('rejects an event with any one field wrong, naming that field (the hand check agrees with the schema)', async () => {
     const bad: Array<[string, Record<string, unknown>]> = [
       ['id', { id: '' }],
       ['id', { id: 7 }],
+      // Not strings, though they have a length.
+      ['id', { id: ['a'] }],
+      ['type', { type: ['a'] }],
+      ['sessionId', { sessionId: ['s'] }],
       ['type', { type: '' }],
       ['type', { type: 7 }],
       ['timestamp', { timestamp: '5' }],
@@ -511,6 +573,34 @@ describe('SessionStore: persistence and recovery', () => {
     expect(reports[0]).toMatchObject({ sessionId: 's1', seq: 1, kind: 'event' });
     expect(reports[0]!.error.code).toBe('STORE_READ_FAILED');
     expect(reports[0]!.reason).toMatch(/not JSON/);
+  });
+
+  it('skips and reports stored records that are JSON but not an event, saying what is wrong', async () => {
+    const events = [ev('a', 1), ev('a', 2), ev('a', 3), ev('a', 4), ev('a', 5)];
+    await t.store.append(events);
+    await t.store.close();
+    const { priority: _, ...noPriority } = events[4]!;
+    const records = ['5', 'null', '[1]', JSON.stringify(noPriority)];
+    const raw = new Level<string, string>(t.store.path);
+    await raw.open();
+    const keys = (await raw.keys().all()).filter((k) => k.startsWith('!e!'));
+    expect(keys).toHaveLength(5);
+    // Seqs 1 to 4 replaced.
+    for (const [i, record] of records.entries()) await raw.put(keys[i + 1]!, record);
+    await raw.close();
+
+    const reports: CorruptRecord[] = [];
+    const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
+    expect(await collect(store.query('s1'))).toEqual([events[0]]);
+    expect(reports.map((r) => [r.seq, r.kind])).toEqual([
+      [1, 'event'],
+      [2, 'event'],
+      [3, 'event'],
+      [4, 'event'],
+    ]);
+    for (const r of reports.slice(0, 3)) expect(r.reason).toMatch(/^not an event: \(root\): /);
+    expect(reports[3]!.reason).toMatch(/^not an event: priority: /);
+    expect(reports[3]!.reason).not.toContain('(root)');
   });
 
   it('rebuilds damaged session metadata from the events and never reuses a seq', async () => {
@@ -1082,6 +1172,21 @@ describe('SessionStore: urgent appends, failures and close (review)', () => {
       { sessionId: 's', seq: 1 },
     ]);
     expect(await collect(t.store.query('s'))).toEqual(kept);
+  });
+
+  it('hands back the events of a failed write as they were to be stored: schema fields only, 0 for -0', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    const spy = vi
+      .spyOn(AbstractChainedBatch.prototype, 'write')
+      .mockRejectedValueOnce(new Error('disk full'));
+    const given = { ...ev('tool.used', 0, null), timestamp: -0, extra: 1 };
+    const error = await storeError(t.store.append([given]));
+    spy.mockRestore();
+    expect(error.code).toBe('STORE_WRITE_FAILED');
+    // No sessionId key for the default session, as a replay gives it back; JSON has no -0.
+    const { extra: _, ...stored } = { ...given, timestamp: 0 };
+    expect(error.events).toStrictEqual([stored]);
+    expect(Object.keys(error.events[0]!)).not.toContain('sessionId');
   });
 
   it('rejects the appends of a write that failed with a value that throws when read (a revoked proxy), as with any cause', async () => {
