@@ -1874,7 +1874,8 @@ export class SessionStore {
 /**
  * Checks `event` as `append` does and puts its stored form and JSON at `i` of `stored` and `json`; throws
  * the `STORE_INVALID_EVENT` that `append` rejects with when the store would refuse it (its shape, then its
- * serialization). Also `persist`'s check of the events it writes after its subscriber left.
+ * serialization: the issue names the field, `data` or `context`, that cannot be serialized). Also
+ * `persist`'s check of the events it writes after its subscriber left.
  */
 export function encodeEvent(event: Event, i: number, stored: Event[], json: string[]): void {
   if (!isEventShape(event)) throw invalidEvent(event, i, describeInvalid(event));
@@ -1886,13 +1887,27 @@ export function encodeEvent(event: Event, i: number, stored: Event[], json: stri
     throw invalidEvent(
       event,
       i,
-      [{ code: 'custom', path: ['data'], message: `not serializable: ${textOf(error)}` }],
+      [{ code: 'custom', path: [unserializableField(event)], message: `not serializable: ${textOf(error)}` }],
       error,
     );
   }
   // A `toJSON` of data or context returned no object: the record would not read back as an event.
   if (canonicalEvent === undefined) throw invalidEvent(event, i, describeInvalid(event));
   stored[i] = canonicalEvent;
+}
+
+/**
+ * The field of `event` (whose serialization threw) that cannot be serialized: `data`, serialized first,
+ * unless it can be and `context` cannot (its other fields are strings and numbers).
+ */
+function unserializableField(event: Event): 'data' | 'context' {
+  if (event.context === undefined) return 'data';
+  try {
+    JSON.stringify(event.data);
+  } catch {
+    return 'data';
+  }
+  return 'context';
 }
 
 function invalidEvent(

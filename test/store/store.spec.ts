@@ -176,6 +176,39 @@ describe('SessionStore: invalid input', () => {
     expect(error.message).toMatch(/serializ/);
   });
 
+  it('names the field that cannot be serialized, data or context, with the error as cause', async () => {
+    const boom = new Error('boom');
+    const throwing = {
+      toJSON() {
+        throw boom;
+      },
+    };
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    // JSON's TypeError (a BigInt, a cycle), or what a toJSON threw.
+    const cases: Array<[Partial<Event>, string, (cause: unknown) => void]> = [
+      [{ data: { n: 1n } }, 'data', (cause) => expect(cause).toBeInstanceOf(TypeError)],
+      [{ data: throwing }, 'data', (cause) => expect(cause).toBe(boom)],
+      [{ context: { n: 1n } }, 'context', (cause) => expect(cause).toBeInstanceOf(TypeError)],
+      [{ context: throwing }, 'context', (cause) => expect(cause).toBe(boom)],
+      [{ context: { a: cycle } }, 'context', (cause) => expect(cause).toBeInstanceOf(TypeError)],
+      // Both: data's, the first one serialized.
+      [{ data: throwing, context: { n: 1n } }, 'data', (cause) => expect(cause).toBe(boom)],
+    ];
+    for (const [override, field, checkCause] of cases) {
+      const error = await storeError(
+        t.store.append([ev('tool.used', 0), { ...ev('tool.used', 1), ...override }]),
+      );
+      expect(error.code).toBe('STORE_INVALID_EVENT');
+      expect(error.issues).toEqual([
+        { code: 'custom', path: [field], message: expect.stringMatching(/^not serializable: /) },
+      ]);
+      expect(error.message).toContain(`is not a valid event: ${field}: not serializable: `);
+      checkCause(error.cause);
+    }
+    expect(t.store.stats().eventsWritten).toBe(0);
+  });
+
   it('rejects (nothing written) an event whose data or context would not read back as the same event', async () => {
     const bad: Array<[string, Partial<Event>]> = [
       ['data', { data: new Date(0) as unknown as Record<string, unknown> }],
