@@ -1,4 +1,4 @@
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -62,6 +62,36 @@ describe('store lock', () => {
       "STORE_NOT_OPEN Could not open the event store at /proc/x/y: ENOENT: no such file or directory, mkdir '/proc/x'",
     ]);
   }, 60_000);
+
+  it('refuses a path under a file with STORE_NOT_OPEN naming it, the mkdir error as cause', async () => {
+    await writeFile(join(dir, 'file'), 'x');
+    const path = join(dir, 'file', 'db');
+    const error = await openStore({ path }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'STORE_NOT_OPEN', path });
+    expect((error as StoreError).message).toMatch(
+      new RegExp(`^Could not open the event store at ${path}: ENOTDIR: not a directory, mkdir '${path}'`),
+    );
+    expect((error as StoreError).cause).toMatchObject({ code: 'ENOTDIR' });
+  });
+
+  it('refuses a database LevelDB cannot open with STORE_NOT_OPEN (not STORE_LOCKED), its error as cause, each time', async () => {
+    const path = join(dir, 'db');
+    const store = await openStore({ path });
+    await store.close();
+    // CURRENT names the manifest to read: one that is not there.
+    await writeFile(join(path, 'CURRENT'), 'MANIFEST-999999\n');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // The second time too: the failed open let go of the folder (not STORE_LOCKED by itself).
+      const error = await openStore({ path }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ code: 'STORE_NOT_OPEN', path });
+      expect((error as StoreError).message).toMatch(
+        new RegExp(`^Could not open the event store at ${path}: `),
+      );
+      expect((error as StoreError).cause).toMatchObject({ code: 'LEVEL_DATABASE_NOT_OPEN' });
+    }
+  });
 
   it('refuses a second open in the same process through a symlink, to the folder or to a parent', async () => {
     const path = join(dir, 'db');

@@ -4,12 +4,12 @@
  * `paranoid_checks`) drops the damaged part of the log at open and only says so in the folder's `LOG`
  * file; the store must report it and rebuild the metadata so that it agrees with the events.
  */
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CorruptRecord, openStore, type SessionStore } from '../../src/index.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type CorruptRecord, openStore, type SessionStore, StoreError } from '../../src/index.js';
 import { collect, ev } from '../helpers/store.js';
 
 let dir: string;
@@ -192,6 +192,92 @@ describe('SessionStore: a damaged LevelDB log', () => {
     const last = await openStore({ path, onCorruptRecord: (r) => again.push(r) });
     expect(again).toEqual([]);
     await last.close();
+  });
+
+  /**
+   * A store with sessions `s` (2 events) and `u` (1) whose metadata of `s` is wrong (7 events), and a
+   * `repair` record holding `record`: what an open that died during its rebuild leaves.
+   */
+  async function pendingRepair(record: string): Promise<string> {
+    const path = join(dir, 'db');
+    const store = await openStore({ path });
+    await store.append([ev('a', 1, 's'), ev('b', 2, 's'), ev('a', 3, 'u')]);
+    await store.close();
+    const raw = new Level<string, string>(path);
+    await raw.open();
+    const meta = JSON.parse((await raw.get('!s!s'))!);
+    await raw.put('!s!s', JSON.stringify({ ...meta, eventCount: 7, nextSeq: 9, typeCounts: { a: 7 } }));
+    await raw.put('!store!repair', record);
+    await raw.close();
+    return path;
+  }
+
+  it('finishes a rebuild whose record is damaged, reporting only the lines it can read of it', async () => {
+    const cases: Array<[string, string[]]> = [
+      ['{"broken', []],
+      ['"a line"', []],
+      ['{"0":"a line"}', []],
+      [JSON.stringify(['first', 5, null, ['x'], 'second']), ['first', 'second']],
+    ];
+    for (const [record, lines] of cases) {
+      const path = await pendingRepair(record);
+      const reports: CorruptRecord[] = [];
+      const store = await openStore({ path, onCorruptRecord: (r) => reports.push(r) });
+      try {
+        expect(
+          reports.map((r) => [r.kind, r.reason]),
+          record,
+        ).toEqual(lines.map((line) => ['log', line]));
+        expect(await store.session('s')).toMatchObject({ eventCount: 2, typeCounts: { a: 1, b: 1 } });
+      } finally {
+        await store.close();
+      }
+      await rm(path, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses the open (STORE_NOT_OPEN) when writing the rebuild fails, and lets a later open finish it', async () => {
+    const path = await pendingRepair(JSON.stringify(['(ignoring error) x/000003.log: dropping 10 bytes']));
+    const { AbstractChainedBatch } = await import('abstract-level');
+    const failure = new Error('disk full');
+    const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockRejectedValueOnce(failure);
+    const error = await openStore({ path }).catch((e: unknown) => e);
+    spy.mockRestore();
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'STORE_NOT_OPEN', path, cause: failure });
+    expect((error as StoreError).message).toBe(
+      `Could not open the event store at ${path}: rebuilding the session metadata after LevelDB dropped part of its log failed: disk full`,
+    );
+    // Closed: the next open is not refused as locked; the rebuild's record is still there, so it finishes it.
+    const reports: CorruptRecord[] = [];
+    const store = await openStore({ path, onCorruptRecord: (r) => reports.push(r) });
+    try {
+      expect(reports.map((r) => r.reason)).toEqual(['(ignoring error) x/000003.log: dropping 10 bytes']);
+      expect(await store.session('s')).toMatchObject({ eventCount: 2, typeCounts: { a: 1, b: 1 } });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('opens and reports nothing when LevelDB could not create its LOG (a folder in its place)', async () => {
+    const path = join(dir, 'db');
+    const store = await openStore({ path });
+    await store.append([ev('a', 1, 's')]);
+    await store.close();
+    // LevelDB moves LOG to LOG.old (here it cannot: a folder that is not empty) and then cannot create it.
+    await rm(join(path, 'LOG'), { force: true });
+    await rm(join(path, 'LOG.old'), { force: true });
+    await mkdir(join(path, 'LOG'));
+    await mkdir(join(path, 'LOG.old', 'x'), { recursive: true });
+    const reports: CorruptRecord[] = [];
+    const reopened = await openStore({ path, onCorruptRecord: (r) => reports.push(r) });
+    try {
+      expect(reports).toEqual([]);
+      expect((await collect(reopened.query('s'))).map((e) => e.timestamp)).toEqual([1]);
+      expect(await reopened.append([ev('a', 2, 's')])).toEqual([{ sessionId: 's', seq: 1 }]);
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('opens, reporting the session, when a session whose events a damaged table holds cannot be rebuilt', async () => {

@@ -427,6 +427,23 @@ describe('SessionStore: invalid input', () => {
     await expect(openStore({ path: t.dir, durability: 'disk' as 'os' })).rejects.toBeInstanceOf(ConfigError);
     await expect(openStore({ path: '' })).rejects.toBeInstanceOf(ConfigError);
   });
+
+  it('rejects openStore options that are not an object, and a path that is not a string, with ConfigError', async () => {
+    // Not taken for no options (a number would have opened the default store).
+    for (const options of [5, 'x', null, [], true]) {
+      await expect(openStore(options as never), JSON.stringify(options)).rejects.toThrow(
+        new ConfigError('openStore() options must be an object'),
+      );
+    }
+    for (const [path, shown] of [
+      [5, '5'],
+      [null, 'null'],
+    ] as const) {
+      await expect(openStore({ path: path as never })).rejects.toThrow(
+        new ConfigError(`openStore: path must be a non-empty string, got ${shown}`),
+      );
+    }
+  });
 });
 
 describe('SessionStore: sessions, metadata, context', () => {
@@ -903,7 +920,11 @@ describe('SessionStore: persistence and recovery', () => {
     await raw.close();
     const error = await openStore({ path: t.store.path }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'STORE_NOT_OPEN', path: t.store.path });
-    expect((error as Error).message).toContain('format 99');
+    // Said as it is: not wrapped in a "could not open" around a cause.
+    expect((error as Error).message).toBe(
+      `The event store at ${t.store.path} has format 99; this version of vibespec-streams reads format 1.`,
+    );
+    expect((error as StoreError).cause).toBeUndefined();
     await raw.open();
     await raw.put('!store!format', '1');
     await raw.close();
