@@ -244,6 +244,8 @@ describe('SessionStore: invalid input', () => {
       [{ data: inherits }, [['data', notPlain]]],
       [{ data: inherits, context: { cwd: '/' } }, [['data', notPlain]]],
       [{ context: { toJSON: () => 'x' } }, [['context', noObject]]],
+      // JSON.stringify gives no text at all.
+      [{ context: { toJSON: () => undefined } }, [['context', noObject]]],
       [
         { data: { toJSON: () => 1 }, context: inherits },
         [
@@ -626,16 +628,16 @@ describe('SessionStore: persistence and recovery', () => {
   });
 
   it('skips and reports stored records that are JSON but not an event, saying what is wrong', async () => {
-    const events = [ev('a', 1), ev('a', 2), ev('a', 3), ev('a', 4), ev('a', 5)];
+    const events = [ev('a', 1), ev('a', 2), ev('a', 3), ev('a', 4), ev('a', 5), ev('a', 6)];
     await t.store.append(events);
     await t.store.close();
     const { priority: _, ...noPriority } = events[4]!;
-    const records = ['5', 'null', '[1]', JSON.stringify(noPriority)];
+    const records = ['5', 'null', '[1]', JSON.stringify(noPriority), '{"id":"x"}'];
     const raw = new Level<string, string>(t.store.path);
     await raw.open();
     const keys = (await raw.keys().all()).filter((k) => k.startsWith('!e!'));
-    expect(keys).toHaveLength(5);
-    // Seqs 1 to 4 replaced.
+    expect(keys).toHaveLength(6);
+    // Seqs 1 to 5 replaced.
     for (const [i, record] of records.entries()) await raw.put(keys[i + 1]!, record);
     await raw.close();
 
@@ -647,10 +649,15 @@ describe('SessionStore: persistence and recovery', () => {
       [2, 'event'],
       [3, 'event'],
       [4, 'event'],
+      [5, 'event'],
     ]);
     for (const r of reports.slice(0, 3)) expect(r.reason).toMatch(/^not an event: \(root\): /);
     expect(reports[3]!.reason).toMatch(/^not an event: priority: /);
     expect(reports[3]!.reason).not.toContain('(root)');
+    // Every issue, one after the other.
+    expect(reports[4]!.reason).toMatch(
+      /^not an event: type: [^;]+; timestamp: [^;]+; priority: [^;]+; data: /,
+    );
   });
 
   it('rebuilds damaged session metadata from the events and never reuses a seq', async () => {
