@@ -163,16 +163,54 @@ const SHOWN_LENGTH = 200;
  * @internal `textOf`, cut to its first 200 characters (and its length) when longer: for "…, got X" in a
  * message, where X is what the caller passed: a 1.6 MB string given where an iterable was expected must
  * not make a 1.6 MB message. A string is shown between single quotes, so that `'5'` given for a number
- * does not read as the number 5, nor `''` as nothing.
+ * does not read as the number 5, nor `''` as nothing; an array between brackets, its strings quoted, so
+ * that `['db']` given for a path does not read as the string `db`.
  */
 export function shownText(value: unknown): string {
-  const text = textOf(value);
+  const items = arrayOrUndefined(value);
+  if (items !== undefined) return shownArray(items);
   const quote = typeof value === 'string' ? "'" : '';
-  if (text.length <= SHOWN_LENGTH) return `${quote}${text}${quote}`;
+  const text = textOf(value);
+  return cutText(text, quote, quote, `${text.length.toLocaleString('en-US')} characters`);
+}
+
+/** `value` when it is an array; undefined when not, or when asking throws (a revoked proxy). */
+function arrayOrUndefined(value: unknown): readonly unknown[] | undefined {
+  try {
+    return Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `['a', 1, […]]`: its items until the text is long enough to be cut, a string quoted, an array inside
+ * as `[…]` (no recursion: an array may hold itself); cut, with its number of items, when longer.
+ */
+function shownArray(items: readonly unknown[]): string {
+  let text = '';
+  let length = 0;
+  try {
+    length = items.length;
+    for (let i = 0; i < length && text.length <= SHOWN_LENGTH; i++) {
+      const item = items[i];
+      if (i > 0) text += ', ';
+      text += typeof item === 'string' ? `'${item}'` : arrayOrUndefined(item) ? '[…]' : textOf(item);
+    }
+  } catch {
+    // Reading the array threw (a proxy's getter): shown as far as it was read.
+    text += '…';
+  }
+  return cutText(text, '[', ']', `${length.toLocaleString('en-US')} ${length === 1 ? 'item' : 'items'}`);
+}
+
+/** `text` between `open` and `close`, or its first 200 characters and then its size when longer. */
+function cutText(text: string, open: string, close: string, size: string): string {
+  if (text.length <= SHOWN_LENGTH) return `${open}${text}${close}`;
   // Not between the two halves of a surrogate pair.
   const code = text.charCodeAt(SHOWN_LENGTH - 1);
   const cut = code >= 0xd800 && code <= 0xdbff ? SHOWN_LENGTH - 1 : SHOWN_LENGTH;
-  return `${quote}${text.slice(0, cut)}…${quote} (${text.length.toLocaleString('en-US')} characters)`;
+  return `${open}${text.slice(0, cut)}…${close} (${size})`;
 }
 
 /**

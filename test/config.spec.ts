@@ -154,7 +154,7 @@ describe('a message shows at most the first 200 characters of a bad value', () =
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
       for (const [id, shown] of [
-        [['x'.repeat(1_000_000)], `${'x'.repeat(200)}… (1,000,000 characters)`],
+        [['x'.repeat(1_000_000)], `['${'x'.repeat(199)}…] (1 item)`],
         [10n, '10'],
         [cyclic, '[object Object]'],
         ['', "''"],
@@ -174,6 +174,40 @@ describe('a message shows at most the first 200 characters of a bad value', () =
     const emoji = `${'z'.repeat(199)}😀 and more`; // the pair at 199–200: cut before it
     expect(caught(() => adaptiveBatch({ minSize: emoji as never }))).toMatch(
       new RegExp(`got '${'z'.repeat(199)}…' \\(210 characters\\)$`),
+    );
+  });
+
+  it('an array is shown between brackets, its strings quoted: never as the text of its items', async () => {
+    expect(caught(() => adaptiveBatch({ minSize: ['5'] as never }))).toMatch(/got \['5'\]$/);
+    expect(caught(() => adaptiveBatch({ minSize: [] as never }))).toMatch(/got \[\]$/);
+    // An array inside is not opened (an array may hold itself); other items as `textOf` shows them.
+    const cyclic: unknown[] = [1, null];
+    cyclic.push(cyclic, { a: 1 }, 2n, '');
+    expect(caught(() => adaptiveBatch({ minSize: cyclic as never }))).toMatch(
+      /got \[1, null, \[…\], \[object Object\], 2, ''\]$/,
+    );
+    // A long array: its first items, cut at 200 characters, and how many it holds; never all of them.
+    const long = Array.from({ length: 1_000_000 }, (_, i) => i);
+    const shown = caught(() => adaptiveBatch({ minSize: long as never }));
+    expect(shown).toMatch(/got \[0, 1, 2, 3, .*…\] \(1,000,000 items\)$/);
+    expect(shown.slice(shown.indexOf('got [') + 4)).toHaveLength(
+      '['.length + 200 + '…]'.length + ' (1,000,000 items)'.length,
+    );
+    // An array whose items cannot be read: as far as they were, never a TypeError.
+    const throwing = new Proxy(['a', 'b'], {
+      get: (target, key) => {
+        if (key === '1') throw new Error('no');
+        return Reflect.get(target, key);
+      },
+    });
+    expect(caught(() => adaptiveBatch({ minSize: throwing as never }))).toMatch(/got \['a'…\]$/);
+    // A revoked proxy (Array.isArray throws on it) is shown as textOf shows it.
+    const { proxy, revoke } = Proxy.revocable([], {});
+    revoke();
+    expect(caught(() => adaptiveBatch({ minSize: proxy as never }))).toMatch(/got \(a value that cannot/);
+    // openStore({ path: ['db'] }): the case that read `got db`, as if a string had been given.
+    await expect(openStore({ path: ['db'] as never })).rejects.toThrow(
+      "openStore: path must be a non-empty string, got ['db']",
     );
   });
 });
