@@ -160,19 +160,7 @@ describe('SessionStore: a damaged LevelDB log', () => {
   });
 
   it('finishes a rebuild that an earlier open began and did not finish (reporting its lines again)', async () => {
-    const path = join(dir, 'db');
-    const store = await openStore({ path });
-    await store.append([ev('a', 1, 's'), ev('b', 2, 's'), ev('a', 3, 'u')]);
-    await store.close();
-    // What an open that died during its rebuild leaves: the pending rebuild's record, and metadata that
-    // does not agree with the events (as after a dropped log block).
-    const raw = new Level<string, string>(path);
-    await raw.open();
-    const meta = JSON.parse((await raw.get('!s!s'))!);
-    await raw.put('!s!s', JSON.stringify({ ...meta, eventCount: 7, nextSeq: 9, typeCounts: { a: 7 } }));
-    await raw.put('!store!repair', JSON.stringify(['(ignoring error) x/000003.log: dropping 10 bytes']));
-    await raw.close();
-
+    const path = await pendingRepair(JSON.stringify(['(ignoring error) x/000003.log: dropping 10 bytes']));
     const reports: CorruptRecord[] = [];
     const reopened = await openStore({ path, onCorruptRecord: (r) => reports.push(r) });
     try {
@@ -196,7 +184,8 @@ describe('SessionStore: a damaged LevelDB log', () => {
 
   /**
    * A store with sessions `s` (2 events) and `u` (1) whose metadata of `s` is wrong (7 events), and a
-   * `repair` record holding `record`: what an open that died during its rebuild leaves.
+   * `repair` record holding `record`: what an open that died during its rebuild leaves (the metadata
+   * does not agree with the events, as after a dropped log block).
    */
   async function pendingRepair(record: string): Promise<string> {
     const path = join(dir, 'db');

@@ -47,6 +47,23 @@ function bursts(events: Event[], burst: number): Observable<Event> {
   });
 }
 
+/**
+ * Runs `events` (one synchronous burst) through `persist(t.store)`: what it emitted, and the
+ * `STORE_INVALID_EVENT` its stream ended with.
+ */
+async function persistInvalid(events: Event[]): Promise<{ emitted: Event[]; error: StoreError }> {
+  const emitted: Event[] = [];
+  const error = await lastValueFrom(
+    from(events).pipe(
+      persist(t.store),
+      tap((event) => emitted.push(event)),
+    ),
+  ).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(StoreError);
+  expect((error as StoreError).code).toBe('STORE_INVALID_EVENT');
+  return { emitted, error: error as StoreError };
+}
+
 describe('persist on a real store', () => {
   it('emits every event, in order, only after it is written', async () => {
     const events = Array.from({ length: 3000 }, (_, i) =>
@@ -157,15 +174,7 @@ describe('persist on a real store', () => {
       const session = `p${i}`;
       const good = [ev('a', 1, session), ev('b', 2, session)];
       const bad = { ...ev('c', 3, session), data };
-      const emitted: Event[] = [];
-      const error = await lastValueFrom(
-        from([...good, bad, ev('d', 4, session)]).pipe(
-          persist(t.store),
-          tap((event) => emitted.push(event)),
-        ),
-      ).catch((e) => e);
-      expect(error).toBeInstanceOf(StoreError);
-      expect(error.code).toBe('STORE_INVALID_EVENT');
+      const { emitted, error } = await persistInvalid([...good, bad, ev('d', 4, session)]);
       expect(error.events).toEqual([bad]);
       expect(error.issues[0]?.path).toEqual(['data']);
       // Emitted ("on disk") is exactly what reads back: the events before it.
@@ -191,15 +200,7 @@ describe('persist on a real store', () => {
         context: { cwd: '/', toJSON: () => ({ n }) },
       }));
       const bad = { ...ev('c', 3, session), ...override };
-      const emitted: Event[] = [];
-      const error = await lastValueFrom(
-        from([...good, bad, ev('d', 4, session)]).pipe(
-          persist(t.store),
-          tap((event) => emitted.push(event)),
-        ),
-      ).catch((e) => e);
-      expect(error).toBeInstanceOf(StoreError);
-      expect(error.code).toBe('STORE_INVALID_EVENT');
+      const { emitted, error } = await persistInvalid([...good, bad, ev('d', 4, session)]);
       // Found by persist: only that event, no store error as its cause.
       expect(error.events).toEqual([bad]);
       expect(error.cause).toBeUndefined();
@@ -220,16 +221,8 @@ describe('persist on a real store', () => {
       // It passes persist's own check: only JSON.stringify of the whole batch finds it.
       const bad = ev('c', 3, session, data as Record<string, unknown>);
       const after = [ev('d', 4, session), ev('e', 5, session)];
-      const emitted: Event[] = [];
       // One synchronous burst: a, b, c, d and e share one batch, which the store refuses whole.
-      const error = await lastValueFrom(
-        from([...good, bad, ...after]).pipe(
-          persist(t.store),
-          tap((event) => emitted.push(event)),
-        ),
-      ).catch((e) => e);
-      expect(error).toBeInstanceOf(StoreError);
-      expect(error.code).toBe('STORE_INVALID_EVENT');
+      const { emitted, error } = await persistInvalid([...good, bad, ...after]);
       // Every event received is either emitted (and stored) or in error.events, in order: the invalid one first.
       expect(error.events).toEqual([bad, ...after]);
       expect(error.issues[0]?.path).toEqual(['data']);
@@ -249,15 +242,7 @@ describe('persist on a real store', () => {
     const bad = critical('C', 3, { n: 1n });
     const d = normal('d', 4);
     const E = critical('E', 5);
-    const emitted: Event[] = [];
-    const error = await lastValueFrom(
-      from([a, B, bad, d, E]).pipe(
-        persist(t.store),
-        tap((event) => emitted.push(event)),
-      ),
-    ).catch((e) => e);
-    expect(error).toBeInstanceOf(StoreError);
-    expect(error.code).toBe('STORE_INVALID_EVENT');
+    const { emitted, error } = await persistInvalid([a, B, bad, d, E]);
     // d was received after the invalid event, but its NORMAL write (with a) was in flight when the
     // CRITICAL write found it: it is written. E, waiting in the lane, is not.
     expect(error.events).toEqual([bad, E]);
