@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lastValueFrom, type Observable, Subject, toArray, VirtualTimeScheduler } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   aggregateHooks,
   type CommandHook,
@@ -382,6 +382,25 @@ describe('command hooks', () => {
     expect(step.process).toBeUndefined();
   });
 
+  it.skipIf(process.platform === 'win32')(
+    'a background job with its output redirected outlives the hook that started it, once the hook has answered',
+    async () => {
+      // The job stays in the hook's process group: only a kill of the group (a timeout, an unsubscribe)
+      // would reach it, and a run that ended with an answer sends none (docs/hooks.md).
+      const starter = `const job = require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }); job.unref(); process.stdout.write(JSON.stringify({ context_updates: { job: job.pid } }));`;
+      const step = await run({ name: 'background', command: process.execPath, args: ['-e', starter] });
+      if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
+      const job = step.result.context_updates?.job as number;
+      try {
+        // Time for a SIGKILL to land, had the end of the run sent one.
+        await sleep(100);
+        expect(terminated(job)).toBe(false);
+      } finally {
+        if (!noSuchProcess(job)) process.kill(job, 'SIGKILL');
+      }
+    },
+  );
+
   it.skipIf(process.platform === 'win32')('runs through a shell only when asked', async () => {
     const step = await run({ name: 'sh', command: `echo '{"score": 3}' | cat`, shell: true });
     expect(step.status === 'completed' && step.result.score).toBe(3);
@@ -507,6 +526,39 @@ describe('command hooks', () => {
     });
     expect(result.skipped).toEqual(['never-run']);
   });
+});
+
+describe('command hooks when the parent exits', () => {
+  it.skipIf(process.platform === 'win32')(
+    'the first hook adds one exit listener, which kills the process groups of the hooks still running',
+    async () => {
+      // The child-process test above exits for real; this one runs in-process, on a fresh copy of the
+      // modules, so that the listener can be counted and called as process.exit would call it.
+      vi.resetModules();
+      const fresh = await import('../../src/index.js');
+      const before = process.listeners('exit');
+      const added = () => process.listeners('exit').filter((listener) => !before.includes(listener));
+      const done = await lastValueFrom(fresh.runHook(script('ok'), {}));
+      expect(done.status).toBe('completed');
+      expect(added()).toHaveLength(1);
+      const pidFile = join(dir, 'pids.json');
+      const subscription = fresh
+        .runHook(script('hang', { timeoutMs: Number.POSITIVE_INFINITY }), { pid_file: pidFile })
+        .subscribe();
+      const onExit = added()[0]!;
+      try {
+        const { child, grandchild } = await readPids(pidFile);
+        // Not one more listener per hook (11 would make Node warn of a leak).
+        expect(added()).toEqual([onExit]);
+        onExit(0);
+        await until(() => terminated(child), `child ${child} to terminate`);
+        await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+      } finally {
+        subscription.unsubscribe();
+        process.removeListener('exit', onExit);
+      }
+    },
+  );
 });
 
 describe('aggregateHooks: a context rejected for a full queue', () => {
