@@ -431,7 +431,7 @@ describe('SessionStore: invalid input', () => {
   });
 
   it('rejects openStore options that are not an object, and a path that is not a string, with ConfigError', async () => {
-    // Not taken for no options (a number would have opened the default store).
+    // Not taken for no options: without the check, a number would open the default store.
     for (const options of [5, 'x', null, [], true]) {
       await expect(openStore(options as never), JSON.stringify(options)).rejects.toThrow(
         new ConfigError('openStore() options must be an object'),
@@ -608,13 +608,11 @@ describe('SessionStore: persistence and recovery', () => {
 
   it('skips, counts and reports records that cannot be decoded', async () => {
     await t.store.append([ev('a', 1), ev('b', 2), ev('a', 3)]);
-    await t.store.close();
     // Damage seq 1 behind the store's back.
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    const key = (await raw.keys().all()).find((k) => k.startsWith('!e!') && k.endsWith('1'))!;
-    await raw.put(key, '{"broken');
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      const key = (await raw.keys().all()).find((k) => k.startsWith('!e!') && k.endsWith('1'))!;
+      await raw.put(key, '{"broken');
+    });
 
     const reports: CorruptRecord[] = [];
     const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
@@ -630,16 +628,14 @@ describe('SessionStore: persistence and recovery', () => {
   it('skips and reports stored records that are JSON but not an event, saying what is wrong', async () => {
     const events = [ev('a', 1), ev('a', 2), ev('a', 3), ev('a', 4), ev('a', 5), ev('a', 6)];
     await t.store.append(events);
-    await t.store.close();
     const { priority: _, ...noPriority } = events[4]!;
     const records = ['5', 'null', '[1]', JSON.stringify(noPriority), '{"id":"x"}'];
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    const keys = (await raw.keys().all()).filter((k) => k.startsWith('!e!'));
-    expect(keys).toHaveLength(6);
-    // Seqs 1 to 5 replaced.
-    for (const [i, record] of records.entries()) await raw.put(keys[i + 1]!, record);
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      const keys = (await raw.keys().all()).filter((k) => k.startsWith('!e!'));
+      expect(keys).toHaveLength(6);
+      // Seqs 1 to 5 replaced.
+      for (const [i, record] of records.entries()) await raw.put(keys[i + 1]!, record);
+    });
 
     const reports: CorruptRecord[] = [];
     const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
@@ -662,11 +658,9 @@ describe('SessionStore: persistence and recovery', () => {
 
   it('rebuilds damaged session metadata from the events and never reuses a seq', async () => {
     await t.store.append([ev('a', 1), ev('b', 2)]);
-    await t.store.close();
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    await raw.put('!s!s1', 'garbage');
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      await raw.put('!s!s1', 'garbage');
+    });
 
     const reports: CorruptRecord[] = [];
     const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
@@ -685,11 +679,9 @@ describe('SessionStore: persistence and recovery', () => {
 
   it('finds a session whose metadata record is missing through its number, and rebuilds the metadata', async () => {
     await t.store.append([ev('a', 1), ev('b', 2)]);
-    await t.store.close();
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    await raw.del('!s!s1');
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      await raw.del('!s!s1');
+    });
 
     const store = await t.reopen();
     expect((await collect(store.query('s1'))).map((e) => e.type)).toEqual(['a', 'b']);
@@ -716,13 +708,11 @@ describe('SessionStore: persistence and recovery', () => {
       createdAt: expect.any(Number),
       meta: {},
     }));
-    await t.store.close();
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    const keys = await raw.keys({ gte: '!s!', lt: '!s"' }).all();
-    await raw.put(keys.find((k) => k.startsWith('!s!d'))!, '{"broken');
-    await raw.del(keys.find((k) => k.startsWith('!s!m'))!);
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      const keys = await raw.keys({ gte: '!s!', lt: '!s"' }).all();
+      await raw.put(keys.find((k) => k.startsWith('!s!d'))!, '{"broken');
+      await raw.del(keys.find((k) => k.startsWith('!s!m'))!);
+    });
 
     const reports: CorruptRecord[] = [];
     const store = await t.reopen({ onCorruptRecord: (r) => reports.push(r) });
@@ -829,11 +819,9 @@ describe('SessionStore: persistence and recovery', () => {
 
   it('deleteSession says a session with damaged metadata and no events existed, as session() does', async () => {
     await t.store.startSession('empty', { owner: 'me' });
-    await t.store.close();
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    await raw.put('!s!empty', '{"broken');
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      await raw.put('!s!empty', '{"broken');
+    });
     const store = await t.reopen();
     expect(await store.session('empty')).toMatchObject({ sessionId: 'empty', eventCount: 0 });
     expect(await store.deleteSession('empty')).toBe(true);
@@ -844,12 +832,10 @@ describe('SessionStore: persistence and recovery', () => {
 
   it('finishes a deleteSession interrupted by a crash (tombstone left behind)', async () => {
     await t.store.append([ev('a', 1), ev('b', 2), ev('x', 1, 'other')]);
-    await t.store.close();
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    const meta = JSON.parse((await raw.get('!s!s1'))!) as { n: number };
-    await raw.put('!s!s1', JSON.stringify({ sessionId: 's1', n: meta.n, deleting: true }));
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      const meta = JSON.parse((await raw.get('!s!s1'))!) as { n: number };
+      await raw.put('!s!s1', JSON.stringify({ sessionId: 's1', n: meta.n, deleting: true }));
+    });
 
     const store = await t.reopen();
     expect((await store.sessions()).map((s) => s.sessionId)).toEqual(['other']);
@@ -920,11 +906,9 @@ describe('SessionStore: persistence and recovery', () => {
   });
 
   it('refuses a database of another format with STORE_NOT_OPEN', async () => {
-    await t.store.close();
-    const raw = new Level<string, string>(t.store.path);
-    await raw.open();
-    await raw.put('!store!format', '99');
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      await raw.put('!store!format', '99');
+    });
     const error = await openStore({ path: t.store.path }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'STORE_NOT_OPEN', path: t.store.path });
     // Said as it is: not wrapped in a "could not open" around a cause.
@@ -932,9 +916,9 @@ describe('SessionStore: persistence and recovery', () => {
       `The event store at ${t.store.path} has format 99; this version of vibespec-streams reads format 1.`,
     );
     expect((error as StoreError).cause).toBeUndefined();
-    await raw.open();
-    await raw.put('!store!format', '1');
-    await raw.close();
+    await behindItsBack(t.store, async (raw) => {
+      await raw.put('!store!format', '1');
+    });
   });
 
   it('rejects session metadata that is not JSON-serializable, with the JSON error as its cause', async () => {
