@@ -7,10 +7,9 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type CorruptRecord, openStore, type SessionStore, StoreError } from '../../src/index.js';
-import { collect, ev } from '../helpers/store.js';
+import { behindItsBack, collect, ev } from '../helpers/store.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -191,13 +190,11 @@ describe('SessionStore: a damaged LevelDB log', () => {
     const path = join(dir, 'db');
     const store = await openStore({ path });
     await store.append([ev('a', 1, 's'), ev('b', 2, 's'), ev('a', 3, 'u')]);
-    await store.close();
-    const raw = new Level<string, string>(path);
-    await raw.open();
-    const meta = JSON.parse((await raw.get('!s!s'))!);
-    await raw.put('!s!s', JSON.stringify({ ...meta, eventCount: 7, nextSeq: 9, typeCounts: { a: 7 } }));
-    await raw.put('!store!repair', record);
-    await raw.close();
+    await behindItsBack(store, async (raw) => {
+      const meta = JSON.parse((await raw.get('!s!s'))!);
+      await raw.put('!s!s', JSON.stringify({ ...meta, eventCount: 7, nextSeq: 9, typeCounts: { a: 7 } }));
+      await raw.put('!store!repair', record);
+    });
     return path;
   }
 
