@@ -306,7 +306,9 @@ function sublevels(db: Level<string, string>) {
  * deletion's tombstone too: the session's next load clears that number's events) or an event or index
  * key (with no record naming its session left, after damage). Read at open when the counter record is
  * missing or unreadable, so that a new session never gets a number whose records are still there. The
- * keys are read one per number (a seek past each).
+ * keys are read one per number (a seek past each). At most 2 ** 53, exact (numbers are safe integers): one
+ * past the last number, Number.MAX_SAFE_INTEGER, when a record holds it — then no new session gets one
+ * (see #loadSessions).
  */
 async function numberAfterStored(spaces: ReturnType<typeof sublevels>): Promise<number> {
   let next = 0;
@@ -561,7 +563,10 @@ export class SessionStore {
   readonly #idsPrefix: string;
   readonly #counterKey: string;
   readonly #repairKey: string;
-  /** The number the next new session gets; persisted with the batch that creates it. */
+  /**
+   * The number the next new session gets; persisted with the batch that creates it. 2 ** 53 (one past
+   * Number.MAX_SAFE_INTEGER) when none is left: a new session is then refused (see #loadSessions).
+   */
   #nextSession: number;
   readonly #writeOptions: { sync: boolean };
   readonly #onCorruptRecord: ((record: CorruptRecord) => void) | undefined;
@@ -649,7 +654,9 @@ export class SessionStore {
    *   `EventSchema`, cannot be serialized, or would not read back as the same event (`data` and `context`
    *   must be plain objects, prototype `Object.prototype` or `null`, and a `toJSON` on them must return an
    *   object, which is what is stored); `STORE_WRITE_FAILED` (nothing written, `events` attached)
-   *   when LevelDB fails; `STORE_NOT_OPEN` after `close()`.
+   *   when LevelDB fails, or when an event needs a new session and no session number is left (a record
+   *   holds the last one, `Number.MAX_SAFE_INTEGER`; see docs/store.md: the other appends of the same
+   *   write go on); `STORE_NOT_OPEN` after `close()`.
    */
   append(events: readonly Event[], options?: AppendOptions): Promise<StoredPosition[]> {
     try {
@@ -683,6 +690,8 @@ export class SessionStore {
    *
    * @param sessionId defaults to a fresh id, `session-<ms>-<pid>-<counter>` in base 36: the ids one
    *   process makes sort in the order it made them.
+   * @throws StoreError `STORE_WRITE_FAILED` when LevelDB fails, or when the session is new and no session
+   *   number is left (see `append`); `STORE_NOT_OPEN` after `close()`.
    */
   startSession(sessionId?: string, meta?: Record<string, unknown>): Promise<SessionInfo> {
     try {
@@ -886,18 +895,33 @@ export class SessionStore {
    * resolves (or rejects) its jobs and notifies `tail`s: #drain calls it once the next write is started.
    * Until its first write, this runs synchronously when every session is cached.
    */
-  async #runGroup(group: Array<AppendJob | StartJob>): Promise<() => void> {
+  async #runGroup(taken: Array<AppendJob | StartJob>): Promise<() => void> {
     const ids = new Set<string>();
-    for (const job of group) {
+    for (const job of taken) {
       if (job.kind === 'start') ids.add(job.sessionId);
       else for (const id of job.sessions) ids.add(id);
     }
     const missing = [...ids].filter((id) => !this.#sessions.has(id));
+    let refused: Set<string> | undefined;
     try {
-      if (missing.length > 0) await this.#loadSessions(missing);
+      if (missing.length > 0) refused = await this.#loadSessions(missing);
     } catch (error) {
-      return this.#failed(group, error, 'could not read session metadata');
+      return this.#failed(taken, error, 'could not read session metadata');
     }
+    // The jobs that need a new session no number is left for are refused; the others are written.
+    let group = taken;
+    let refusals: (() => void) | undefined;
+    if (refused !== undefined) {
+      ({ group, refusals } = this.#refuseNew(taken, refused));
+      if (group.length === 0) return refusals;
+    }
+    const withRefusals = (settle: () => void) =>
+      refusals === undefined
+        ? settle
+        : () => {
+            settle();
+            refusals();
+          };
 
     // Copies of the counters of the sessions this batch touches: committed to the cache only if it is written.
     const working = new Map<string, { meta: StoredMeta; cached: CachedSession }>();
@@ -966,7 +990,7 @@ export class SessionStore {
       // The write may or may not have reached the log: reload these sessions' counters from disk
       // before their next write, so a sequence number is never reused.
       for (const id of working.keys()) this.#sessions.delete(id);
-      return this.#failed(group, error, 'LevelDB write failed');
+      return withRefusals(this.#failed(group, error, 'LevelDB write failed'));
     }
 
     for (const [id, { meta, cached }] of working) {
@@ -979,12 +1003,54 @@ export class SessionStore {
     this.#stats.writes++;
     this.#stats.eventsWritten += eventCount;
     this.#evict();
-    return () => {
+    return withRefusals(() => {
       if (this.#watchers.size > 0) this.#notify(group, positions);
       group.forEach((job, i) => {
         if (job.kind === 'start') job.resolve(started.get(i)!);
         else job.resolve(positions[i]!);
       });
+    });
+  }
+
+  /**
+   * Splits a group some of whose new sessions (`refused`) got no number: the jobs that write none of them,
+   * and the function that rejects the others (and the second try `_appendAgain` asked of one: it would be
+   * refused the same way).
+   */
+  #refuseNew(
+    group: Array<AppendJob | StartJob>,
+    refused: ReadonlySet<string>,
+  ): { group: Array<AppendJob | StartJob>; refusals: () => void } {
+    const kept: Array<AppendJob | StartJob> = [];
+    const rejected: Array<{ job: AppendJob | StartJob; sessionId: string }> = [];
+    for (const job of group) {
+      const sessionId =
+        job.kind === 'start'
+          ? refused.has(job.sessionId)
+            ? job.sessionId
+            : undefined
+          : job.sessions.find((id) => refused.has(id));
+      if (sessionId === undefined) kept.push(job);
+      else rejected.push({ job, sessionId });
+    }
+    return {
+      group: kept,
+      refusals: () => {
+        for (const { job, sessionId } of rejected) {
+          const events = job.kind === 'append' ? job.events : [];
+          const error = new StoreError(
+            'STORE_WRITE_FAILED',
+            `could not create session ${shownText(sessionId)} in the event store at ${this.path}: no session ` +
+              `number is left. Numbers run from 0 to Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) ` +
+              'and a record of the store holds that last one (a damaged or forged record: numbers are given ' +
+              `in order from 0); ${events.length} event(s) were not written. The sessions that have a ` +
+              'number still take events.',
+            { events, path: this.path },
+          );
+          job.reject(error);
+          if (job.kind === 'append') job.again?.reject(error);
+        }
+      },
     };
   }
 
@@ -1095,10 +1161,11 @@ export class SessionStore {
 
   /**
    * Loads the counters of sessions not in memory: from their metadata, checked against their last event
-   * key; rebuilt from the events if the metadata is damaged. A session never seen gets a new number.
+   * key; rebuilt from the events if the metadata is damaged. A session never seen gets a new number, if one
+   * is left: returns the ids of the sessions that got none (not loaded), or undefined when every one did.
    */
-  async #loadSessions(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
+  async #loadSessions(ids: string[]): Promise<Set<string> | undefined> {
+    let refused: Set<string> | undefined;
     const keys = ids.map(escapePart);
     const texts = await this.#meta.getMany(keys);
     for (let i = 0; i < ids.length; i++) {
@@ -1125,6 +1192,13 @@ export class SessionStore {
       let created = false;
       if (meta === undefined) {
         if (n === undefined) {
+          // Past Number.MAX_SAFE_INTEGER, `++` would give every later session the same number
+          // (2 ** 53 + 1 === 2 ** 53): one key space, their events mixed. Counts never go past 2 ** 53.
+          if (this.#nextSession > Number.MAX_SAFE_INTEGER) {
+            refused ??= new Set();
+            refused.add(id);
+            continue;
+          }
           n = this.#nextSession++;
           created = true;
         }
@@ -1140,6 +1214,7 @@ export class SessionStore {
         created,
       });
     }
+    return refused;
   }
 
   async #lastSeq(part: string): Promise<number | undefined> {
@@ -1231,6 +1306,7 @@ export class SessionStore {
             } else if ((await this.#meta.get(key)) !== undefined) continue;
             n ??= storedCount(space === 'ids' ? value : await this.#ids.get(key));
             if (n === undefined) continue;
+            // At most 2 ** 53 (n is a safe integer): then new sessions are refused (see #loadSessions).
             nextSession = Math.max(nextSession, n + 1);
             // A tombstone stays: the session's next load finishes the deletion.
             if (meta?.deleting) continue;
@@ -2069,7 +2145,9 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       );
     }
     const counter = storedCount(await meta.get(NEXT_SESSION_KEY));
-    // No counter (a new store) or a damaged one: never reuse a number that some record still holds.
+    // No counter (a new store) or a damaged one: never reuse a number that some record still holds. A
+    // counter past Number.MAX_SAFE_INTEGER (2 ** 53, written once the last number was given) is counted
+    // again too: as long as a record holds that last number, new sessions are refused.
     nextSession = counter ?? (await numberAfterStored(spaces));
     pendingRepair = await meta.get(REPAIR_KEY);
   } catch (error) {

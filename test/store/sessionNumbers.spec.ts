@@ -1,0 +1,241 @@
+/**
+ * Session numbers at the end of their range: a store whose counter reaches past Number.MAX_SAFE_INTEGER
+ * (a damaged or forged record holds that number) refuses new sessions rather than give two of them the
+ * same number (2 ** 53 + 1 === 2 ** 53: one key space, their events mixed), and goes on for the others.
+ */
+import type { Level } from 'level';
+import { from, lastValueFrom } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Event, persist, type SessionStore, StoreError } from '../../src/index.js';
+import { behindItsBack, collect, ev, type TempStore, tempStore } from '../helpers/store.js';
+
+const LAST = Number.MAX_SAFE_INTEGER;
+
+let t: TempStore;
+beforeEach(async () => {
+  t = await tempStore();
+});
+afterEach(async () => {
+  await t.cleanup();
+});
+
+/**
+ * Gives session `sessionId` number `n` behind the store's back, as a forged or garbled record would: its
+ * metadata and id record hold `n`, and its events and index entries move to `n`'s key space.
+ */
+async function renumber(raw: Level<string, string>, sessionId: string, n: number): Promise<void> {
+  const meta = JSON.parse((await raw.get(`!s!${sessionId}`))!) as { n: number };
+  const from = meta.n.toString(36);
+  const to = n.toString(36);
+  for (const space of ['e', 'i']) {
+    const prefix = `!${space}!${from}\x00`;
+    for await (const [key, value] of raw.iterator({ gte: prefix, lt: `!${space}!${from}\x01` })) {
+      await raw.del(key);
+      await raw.put(`!${space}!${to}\x00${key.slice(prefix.length)}`, value);
+    }
+  }
+  await raw.put(`!s!${sessionId}`, JSON.stringify({ ...meta, n }));
+  await raw.put(`!n!${sessionId}`, String(n));
+}
+
+/** What `promise` rejected with (fails the test if it resolved). */
+async function refusal(promise: Promise<unknown>): Promise<StoreError> {
+  const error = await promise.then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  expect(error).toBeInstanceOf(StoreError);
+  return error as StoreError;
+}
+
+/** Checks a refusal of new session `sessionId`: its code, what it carries, what its message names. */
+function expectRefused(error: StoreError, store: SessionStore, sessionId: string, events: Event[]): void {
+  expect(error).toMatchObject({ code: 'STORE_WRITE_FAILED', path: store.path, events });
+  for (const part of [store.path, `'${sessionId}'`, 'no session number is left', String(LAST)]) {
+    expect(error.message).toContain(part);
+  }
+}
+
+/** Every session's events, read back one session at a time. */
+async function eventsOf(store: SessionStore, ids: readonly string[]): Promise<Record<string, Event[]>> {
+  const out: Record<string, Event[]> = {};
+  for (const id of ids) out[id] = await collect(store.query(id));
+  return out;
+}
+
+/** Stores `a` (session 'a') and `b` (session 'b', renumbered to the last number), with no counter record. */
+async function exhausted(a: Event[], b: Event[]): Promise<SessionStore> {
+  await t.store.append([...a, ...b]);
+  await behindItsBack(t.store, async (raw) => {
+    await renumber(raw, 'b', LAST);
+    await raw.del('!store!nextSession');
+  });
+  return t.reopen();
+}
+
+describe('session numbers past Number.MAX_SAFE_INTEGER', () => {
+  it('refuses a new session when the counter record is gone and a record holds the last number; the stored sessions go on', async () => {
+    const a = [ev('x', 1, 'a'), ev('x', 2, 'a')];
+    const b = [ev('x', 1, 'b'), ev('x', 2, 'b'), ev('x', 3, 'b')];
+    await t.store.append([...a, ...b]);
+    await behindItsBack(t.store, async (raw) => {
+      await renumber(raw, 'b', LAST);
+      await raw.del('!store!nextSession');
+    });
+    const store = await t.reopen();
+    const c = [ev('y', 4, 'c')];
+    expectRefused(await refusal(store.append(c)), store, 'c', c);
+    expectRefused(await refusal(store.startSession('d', { k: 1 })), store, 'd', []);
+    // Refused again, not given a number on a second try.
+    const e = [ev('y', 5, 'e'), ev('y', 6, 'a')];
+    expectRefused(await refusal(store.append(e)), store, 'e', e);
+    // The session holding the last number, and the others, still take events.
+    const more = [ev('z', 7, 'a'), ev('z', 8, 'b')];
+    expect(await store.append(more)).toEqual([
+      { sessionId: 'a', seq: 2 },
+      { sessionId: 'b', seq: 3 },
+    ]);
+    const expected = { a: [...a, more[0]!], b: [...b, more[1]!], c: [], d: [], e: [] };
+    expect(await eventsOf(store, Object.keys(expected))).toEqual(expected);
+    expect((await store.sessions()).map((info) => info.sessionId)).toEqual(['a', 'b']);
+    // Still so once reopened: the counter the store wrote is past the range, so it is counted again.
+    const reopened = await t.reopen();
+    expectRefused(await refusal(reopened.append(c)), reopened, 'c', c);
+    expect(await eventsOf(reopened, Object.keys(expected))).toEqual(expected);
+  });
+
+  it('refuses a new session when only event keys hold the last number (no record names their session)', async () => {
+    const stored = [ev('x', 1, 'a'), ev('x', 2, 'b')];
+    await t.store.append(stored);
+    await behindItsBack(t.store, async (raw) => {
+      await renumber(raw, 'b', LAST);
+      await raw.del('!s!b');
+      await raw.del('!n!b');
+      await raw.put('!store!nextSession', 'garbage');
+    });
+    const store = await t.reopen();
+    const c = [ev('y', 3, 'c')];
+    expectRefused(await refusal(store.append(c)), store, 'c', c);
+    const more = ev('y', 4, 'a');
+    expect(await store.append([more])).toEqual([{ sessionId: 'a', seq: 1 }]);
+    expect(await eventsOf(store, ['a', 'c'])).toEqual({ a: [stored[0]!, more], c: [] });
+  });
+
+  it('gives the last number once when the counter holds it, then refuses: no two sessions share a number', async () => {
+    const a = [ev('x', 1, 'a')];
+    await t.store.append(a);
+    await behindItsBack(t.store, async (raw) => {
+      await raw.put('!store!nextSession', String(LAST));
+    });
+    const store = await t.reopen();
+    const c = [ev('y', 2, 'c')];
+    expect(await store.append(c)).toEqual([{ sessionId: 'c', seq: 0 }]);
+    const d = [ev('y', 3, 'd')];
+    const e = [ev('y', 4, 'e')];
+    expectRefused(await refusal(store.append(d)), store, 'd', d);
+    expectRefused(await refusal(store.append(e)), store, 'e', e);
+    expect(await store.session('c')).toMatchObject({ eventCount: 1, nextSeq: 1 });
+    const expected = { a, c, d: [], e: [] };
+    expect(await eventsOf(store, Object.keys(expected))).toEqual(expected);
+    const reopened = await t.reopen();
+    expectRefused(await refusal(reopened.append(d)), reopened, 'd', d);
+    expect(await eventsOf(reopened, Object.keys(expected))).toEqual(expected);
+  });
+
+  it('refuses only the jobs that need a new session in a batch shared with others', async () => {
+    const a = [ev('x', 1, 'a')];
+    const b = [ev('x', 2, 'b')];
+    await t.store.append([...a, ...b]);
+    await behindItsBack(t.store, async (raw) => {
+      await renumber(raw, 'b', LAST);
+      await raw.del('!store!nextSession');
+    });
+    const store = await t.reopen();
+    // Called in one tick: one group, written as one batch.
+    const first = [ev('y', 3, 'a')];
+    const refused = [ev('y', 4, 'new'), ev('y', 5, 'b')];
+    const last = [ev('y', 6, 'b')];
+    const results = await Promise.allSettled([
+      store.append(first),
+      store.startSession('other'),
+      store.append(refused),
+      store.startSession('a', { kept: true }),
+      store.append(last),
+    ]);
+    expect(results.map((result) => result.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expectRefused((results[1] as PromiseRejectedResult).reason as StoreError, store, 'other', []);
+    expectRefused((results[2] as PromiseRejectedResult).reason as StoreError, store, 'new', refused);
+    expect(results[4]).toEqual({ status: 'fulfilled', value: [{ sessionId: 'b', seq: 1 }] });
+    expect(await store.session('a')).toMatchObject({ eventCount: 2, meta: { kept: true } });
+    const expected = { a: [...a, ...first], b: [...b, ...last], new: [], other: [] };
+    expect(await eventsOf(store, Object.keys(expected))).toEqual(expected);
+  });
+
+  it('refuses a new session after the repair at open found a session holding the last number', async () => {
+    const a = [ev('x', 1, 'a')];
+    const b = [ev('x', 2, 'b')];
+    await t.store.append([...a, ...b]);
+    await behindItsBack(t.store, async (raw) => {
+      // The batch that wrote the counter past `b` was lost, `b`'s metadata survived.
+      await renumber(raw, 'b', LAST);
+      await raw.put('!store!nextSession', '2');
+      await raw.put('!store!repair', JSON.stringify(['(ignoring error) x/000003.log: dropping 10 bytes']));
+    });
+    const store = await t.reopen({ onCorruptRecord: () => {} });
+    const c = [ev('y', 3, 'c')];
+    const d = [ev('y', 4, 'd')];
+    expectRefused(await refusal(store.append(c)), store, 'c', c);
+    expectRefused(await refusal(store.append(d)), store, 'd', d);
+    const more = ev('z', 5, 'a');
+    expect(await store.append([more])).toEqual([{ sessionId: 'a', seq: 1 }]);
+    const expected = { a: [...a, more], b, c: [], d: [] };
+    expect(await eventsOf(store, Object.keys(expected))).toEqual(expected);
+  });
+
+  it('refuses the second try persist asks for (_appendAgain) as it refused the first', async () => {
+    const store = await exhausted([ev('x', 1, 'a')], [ev('x', 2, 'b')]);
+    const c = [ev('y', 3, 'c')];
+    const appended = store.append(c);
+    const again = store._appendAgain(c);
+    expect(again).toBeInstanceOf(Promise);
+    const [first, second] = await Promise.all([refusal(appended), refusal(again!)]);
+    expectRefused(first, store, 'c', c);
+    expect(second).toBe(first);
+    expect(await collect(store.query('c'))).toEqual([]);
+  });
+
+  it('fails persist with STORE_WRITE_FAILED, the events not written attached, when its batch needs a new session', async () => {
+    const a = [ev('x', 1, 'a')];
+    const store = await exhausted(a, [ev('x', 2, 'b')]);
+    const batch = [ev('y', 3, 'a'), ev('y', 4, 'c'), ev('y', 5, 'a')];
+    const error = await refusal(lastValueFrom(from(batch).pipe(persist(store))));
+    expect(error).toMatchObject({ code: 'STORE_WRITE_FAILED', events: batch });
+    expectRefused(error.cause as StoreError, store, 'c', batch);
+    // Nothing of the batch was written; a pipeline of the stored sessions' events goes on.
+    const more = [ev('z', 6, 'a'), ev('z', 7, 'b')];
+    expect(await lastValueFrom(from(more).pipe(persist(store)))).toEqual(more[1]);
+    expect(await eventsOf(store, ['a', 'c'])).toEqual({ a: [...a, more[0]!], c: [] });
+  });
+
+  it('takes new sessions again once the session holding the last number is deleted and the store reopened', async () => {
+    const a = [ev('x', 1, 'a')];
+    let store = await exhausted(a, [ev('x', 2, 'b')]);
+    const c = [ev('y', 3, 'c')];
+    expectRefused(await refusal(store.append(c)), store, 'c', c);
+    expect(await store.deleteSession('b')).toBe(true);
+    store = await t.reopen();
+    const d = [ev('y', 4, 'd')];
+    expect(await store.append([...c, ...d])).toEqual([
+      { sessionId: 'c', seq: 0 },
+      { sessionId: 'd', seq: 0 },
+    ]);
+    const expected = { a, b: [], c, d };
+    expect(await eventsOf(store, Object.keys(expected))).toEqual(expected);
+  });
+});
