@@ -22,7 +22,7 @@ export type ErrorCode =
   | 'STORE_LOCKED'
   /** The store was used after `close()`, or could not be opened. */
   | 'STORE_NOT_OPEN'
-  /** A write to the store failed (or needed a new session and no session number was left); the unwritten events are attached. */
+  /** A write to the store failed (or needed a session number or a seq past the last one); the unwritten events are attached. */
   | 'STORE_WRITE_FAILED'
   /** An event passed to `append` does not match `EventSchema`. */
   | 'STORE_INVALID_EVENT'

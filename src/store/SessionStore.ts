@@ -270,6 +270,27 @@ interface DeleteJob {
 
 type Job = AppendJob | StartJob | DeleteJob;
 
+/** Calls `first`, then `then` if there is one. */
+function inTurn(first: () => void, then: (() => void) | undefined): () => void {
+  return then === undefined
+    ? first
+    : () => {
+        first();
+        then();
+      };
+}
+
+/**
+ * Thrown while a batch is built when an event of `job` would need a seq of `sessionId` past
+ * Number.MAX_SAFE_INTEGER: the job is refused, the batch built again without it.
+ */
+class SeqsUsedUp {
+  constructor(
+    readonly job: AppendJob,
+    readonly sessionId: string,
+  ) {}
+}
+
 /** The session number as it appears in keys. */
 function partOf(n: number): string {
   return n.toString(36);
@@ -416,7 +437,8 @@ function parseMeta(text: string): StoredMeta | undefined {
   if (value.deleting === true) return value as unknown as StoredMeta;
   if (
     !isCount(value.eventCount) ||
-    !isCount(value.nextSeq) ||
+    // 2 ** 53 once an event took the last seq: then the session takes no more (see #runGroup).
+    !(isCount(value.nextSeq) || value.nextSeq === Number.MAX_SAFE_INTEGER + 1) ||
     typeof value.createdAt !== 'number' ||
     !isOptionalTime(value.startTime) ||
     !isOptionalTime(value.lastEventTime) ||
@@ -654,9 +676,9 @@ export class SessionStore {
    *   `EventSchema`, cannot be serialized, or would not read back as the same event (`data` and `context`
    *   must be plain objects, prototype `Object.prototype` or `null`, and a `toJSON` on them must return an
    *   object, which is what is stored); `STORE_WRITE_FAILED` (nothing written, `events` attached)
-   *   when LevelDB fails, or when an event needs a new session and no session number is left (a record
-   *   holds the last one, `Number.MAX_SAFE_INTEGER`; see docs/store.md: the other appends of the same
-   *   write go on); `STORE_NOT_OPEN` after `close()`.
+   *   when LevelDB fails, or when an event needs a new session and no session number is left, or a seq
+   *   past the last one (a record holds the last one, `Number.MAX_SAFE_INTEGER`; see docs/store.md: the
+   *   other appends of the same write go on); `STORE_NOT_OPEN` after `close()`.
    */
   append(events: readonly Event[], options?: AppendOptions): Promise<StoredPosition[]> {
     try {
@@ -893,9 +915,10 @@ export class SessionStore {
   /**
    * Writes a group as one LevelDB batch and updates the cached counters. Returns the function that
    * resolves (or rejects) its jobs and notifies `tail`s: #drain calls it once the next write is started.
-   * Until its first write, this runs synchronously when every session is cached.
+   * Until its first write, this runs synchronously when every session is cached. `refusedBefore` rejects the
+   * jobs refused already (see #refuseSeqs), called with the others' outcome.
    */
-  async #runGroup(taken: Array<AppendJob | StartJob>): Promise<() => void> {
+  async #runGroup(taken: Array<AppendJob | StartJob>, refusedBefore?: () => void): Promise<() => void> {
     const ids = new Set<string>();
     for (const job of taken) {
       if (job.kind === 'start') ids.add(job.sessionId);
@@ -906,22 +929,18 @@ export class SessionStore {
     try {
       if (missing.length > 0) refused = await this.#loadSessions(missing);
     } catch (error) {
-      return this.#failed(taken, error, 'could not read session metadata');
+      return inTurn(this.#failed(taken, error, 'could not read session metadata'), refusedBefore);
     }
     // The jobs that need a new session no number is left for are refused; the others are written.
     let group = taken;
-    let refusals: (() => void) | undefined;
+    let refusals = refusedBefore;
     if (refused !== undefined) {
-      ({ group, refusals } = this.#refuseNew(taken, refused));
+      const split = this.#refuseNew(taken, refused);
+      group = split.group;
+      refusals = refusedBefore === undefined ? split.refusals : inTurn(refusedBefore, split.refusals);
       if (group.length === 0) return refusals;
     }
-    const withRefusals = (settle: () => void) =>
-      refusals === undefined
-        ? settle
-        : () => {
-            settle();
-            refusals();
-          };
+    const withRefusals = (settle: () => void) => inTurn(settle, refusals);
 
     // Copies of the counters of the sessions this batch touches: committed to the cache only if it is written.
     const working = new Map<string, { meta: StoredMeta; cached: CachedSession }>();
@@ -955,6 +974,9 @@ export class SessionStore {
           const event = job.events[i]!;
           const { meta, cached } = workingOf(sessionId);
           const seq = meta.nextSeq++;
+          // Past Number.MAX_SAFE_INTEGER, `++` would give the next events the same seq (2 ** 53 + 1 ===
+          // 2 ** 53): each overwriting the last, all acknowledged. Only a damaged or forged record gets here.
+          if (seq > Number.MAX_SAFE_INTEGER) throw new SeqsUsedUp(job, sessionId);
           // The keys of eventKey() and indexKey(), built from cached prefixes: this is the hot path.
           const seqText = encodeSeq(seq);
           batch.put(cached.eventPrefix + seqText, job.json[i]!);
@@ -987,6 +1009,13 @@ export class SessionStore {
       await batch.write(this.#writeOptions);
     } catch (error) {
       await batch?.close().catch(() => {});
+      if (error instanceof SeqsUsedUp) {
+        // Nothing was written, the cached counters are untouched (the batch used copies): built again
+        // without that job.
+        const rest = group.filter((job) => job !== error.job);
+        const refuse = withRefusals(() => this.#refuseSeqs(error));
+        return rest.length === 0 ? refuse : this.#runGroup(rest, refuse);
+      }
       // The write may or may not have reached the log: reload these sessions' counters from disk
       // before their next write, so a sequence number is never reused.
       for (const id of working.keys()) this.#sessions.delete(id);
@@ -1010,6 +1039,21 @@ export class SessionStore {
         else job.resolve(positions[i]!);
       });
     });
+  }
+
+  /** Rejects an append one of whose sessions has no seq left for it (see `SeqsUsedUp`). */
+  #refuseSeqs({ job, sessionId }: SeqsUsedUp): void {
+    const error = new StoreError(
+      'STORE_WRITE_FAILED',
+      `could not append to session ${shownText(sessionId)} in the event store at ${this.path}: its sequence ` +
+        `numbers are used up. They run from 0 to Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) and a ` +
+        'record of the session holds the last one or a seq past it (a damaged or forged record: seqs are ' +
+        `given in order from 0); ${job.events.length} event(s) were not written. The other sessions still ` +
+        'take events.',
+      { events: job.events, path: this.path },
+    );
+    job.reject(error);
+    job.again?.reject(error);
   }
 
   /**

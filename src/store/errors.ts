@@ -33,8 +33,8 @@ export interface StoreErrorOptions {
  * - `STORE_LOCKED`: another process (or another open store in this process) holds the database.
  * - `STORE_NOT_OPEN`: the store was used after `close()`, or could not be opened (`cause` says why).
  * - `STORE_WRITE_FAILED`: a write failed, or was refused because it needs a new session and no session
- *   number is left (a record holds the last one, `Number.MAX_SAFE_INTEGER`: see docs/store.md); `events`
- *   holds every event that was not written, in order.
+ *   number is left, or a seq past the last one (a record holds the last one, `Number.MAX_SAFE_INTEGER`:
+ *   see docs/store.md); `events` holds every event that was not written, in order.
  * - `STORE_INVALID_EVENT`: an event does not match `EventSchema`, cannot be serialized, or would not
  *   read back as the same event (`data` or `context` not a plain object, or a `toJSON` on them returning
  *   no object); `events` holds it (from `persist`, when the store refused it: followed by the events

@@ -1,7 +1,9 @@
 /**
- * Session numbers at the end of their range: a store whose counter reaches past Number.MAX_SAFE_INTEGER
- * (a damaged or forged record holds that number) refuses new sessions rather than give two of them the
- * same number (2 ** 53 + 1 === 2 ** 53: one key space, their events mixed), and goes on for the others.
+ * Session numbers and seqs at the end of their range: a store whose counter reaches past
+ * Number.MAX_SAFE_INTEGER (a damaged or forged record holds that number) refuses new sessions rather than
+ * give two of them the same number (2 ** 53 + 1 === 2 ** 53: one key space, their events mixed), and goes
+ * on for the others; a session whose seqs reach past it refuses appends rather than give two events the
+ * same seq (the second overwriting the first, both acknowledged).
  */
 import type { Level } from 'level';
 import { from, lastValueFrom } from 'rxjs';
@@ -237,5 +239,85 @@ describe('session numbers past Number.MAX_SAFE_INTEGER', () => {
     ]);
     const expected = { a, b: [], c, d };
     expect(await eventsOf(store, Object.keys(expected))).toEqual(expected);
+  });
+});
+
+/** Checks a refusal of an append to `sessionId`, whose seqs are used up. */
+function expectSeqsRefused(error: StoreError, store: SessionStore, sessionId: string, events: Event[]): void {
+  expect(error).toMatchObject({ code: 'STORE_WRITE_FAILED', path: store.path, events });
+  for (const part of [store.path, `'${sessionId}'`, 'sequence numbers are used up', String(LAST)]) {
+    expect(error.message).toContain(part);
+  }
+}
+
+/** A session's stored entries as [seq, type]. */
+async function entriesOf(store: SessionStore, sessionId: string): Promise<Array<[number, string]>> {
+  return (await collect(store.entries(sessionId))).map(({ seq, event }) => [seq, event.type]);
+}
+
+/** The key of event `seq` of session number 0 (the store's first session). */
+const firstSessionKey = (seq: string) => `!e!0\x00${seq.padStart(16, '0')}`;
+
+describe('sequence numbers past Number.MAX_SAFE_INTEGER', () => {
+  for (const forged of [String(LAST), '9999999999999999']) {
+    it(`refuses appends to a session one of whose event keys holds seq ${forged}; no event overwrites another`, async () => {
+      await t.store.append([ev('x', 1, 'a'), ev('x', 2, 'b')]);
+      await behindItsBack(t.store, async (raw) => {
+        await raw.put(firstSessionKey(forged), (await raw.get(firstSessionKey('0')))!);
+      });
+      const store = await t.reopen({ onCorruptRecord: () => {} });
+      const before = await entriesOf(store, 'a');
+      expect(before).toHaveLength(2);
+      const y = [ev('y', 3, 'a')];
+      const z = [ev('z', 4, 'b'), ev('z', 5, 'a')];
+      expectSeqsRefused(await refusal(store.append(y)), store, 'a', y);
+      expectSeqsRefused(await refusal(store.append(z)), store, 'a', z);
+      // The other sessions, a new one included, still take events.
+      expect(await store.append([ev('w', 6, 'b'), ev('w', 7, 'c')])).toEqual([
+        { sessionId: 'b', seq: 1 },
+        { sessionId: 'c', seq: 0 },
+      ]);
+      expect(await entriesOf(store, 'a')).toEqual(before);
+      expect(await entriesOf(store, 'b')).toEqual([
+        [0, 'x'],
+        [1, 'w'],
+      ]);
+    });
+  }
+
+  it('gives the last seq once when the metadata holds it, then refuses; a reopen reads that metadata as sound', async () => {
+    await t.store.append([ev('x', 1, 'a'), ev('x', 2, 'b')]);
+    await behindItsBack(t.store, async (raw) => {
+      const meta = JSON.parse((await raw.get('!s!a'))!) as Record<string, unknown>;
+      await raw.put('!s!a', JSON.stringify({ ...meta, nextSeq: LAST }));
+    });
+    let store = await t.reopen();
+    // Two events where one seq is left: refused whole.
+    const two = [ev('y', 3, 'a'), ev('y', 4, 'a')];
+    expectSeqsRefused(await refusal(store.append(two)), store, 'a', two);
+    expect(await store.append([ev('y', 5, 'a')])).toEqual([{ sessionId: 'a', seq: LAST }]);
+    // Called in one tick (one batch): only the append to 'a' is refused.
+    const z = [ev('z', 6, 'a')];
+    const results = await Promise.allSettled([
+      store.append([ev('w', 7, 'b')]),
+      store.append(z),
+      store.append([ev('w', 8, 'b')]),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expectSeqsRefused((results[1] as PromiseRejectedResult).reason as StoreError, store, 'a', z);
+    const reports: unknown[] = [];
+    store = await t.reopen({ onCorruptRecord: (record) => reports.push(record) });
+    expectSeqsRefused(await refusal(store.append(z)), store, 'a', z);
+    expect(reports).toEqual([]);
+    expect(await store.session('a')).toMatchObject({ eventCount: 2, nextSeq: LAST + 1 });
+    expect(await entriesOf(store, 'a')).toEqual([
+      [0, 'x'],
+      [LAST, 'y'],
+    ]);
+    expect(await entriesOf(store, 'b')).toEqual([
+      [0, 'x'],
+      [1, 'w'],
+      [2, 'w'],
+    ]);
   });
 });
