@@ -29,6 +29,7 @@ const SUITES: Array<() => Promise<{ default: BenchSuite }>> = [
   () => import('./store.js'),
   () => import('./pipeline.js'),
   () => import('./bridge.js'),
+  () => import('./live.js'),
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
