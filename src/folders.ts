@@ -1,7 +1,7 @@
 /**
- * Internal: creating folders (the store's, the hook log's). Not exported from the package.
+ * Internal: creating folders (the store's, the hook log's) and fsyncing them. Not exported from the package.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -30,4 +30,18 @@ export async function makeFolder(path: string): Promise<string[]> {
     return created;
   }
   return [...created, path];
+}
+
+/**
+ * Fsyncs a folder, so that its entries (a file created or renamed in it) survive a crash of the machine.
+ * Not on Windows, where a folder cannot be opened as a file.
+ */
+export async function syncFolder(path: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const folder = await open(path, 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
 }

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createEvent, eventToJSON, openStore } from '../src/index.js';
 import { loadFixtures } from './helpers/fixtures.js';
@@ -550,5 +551,60 @@ describe('main (src/cli/main.ts) in process', () => {
       }
       await expect(runMain(['sessions', '--store', dir])).rejects.toThrow(`${dir} is not a store`);
     });
+  });
+});
+
+/**
+ * The modules a module loads when it is imported: its static imports (not `import type`, which
+ * `verbatimModuleSyntax` erases), followed through the package's own files; an `import()` is not followed.
+ * Packages (`rxjs`, `zod`, `level` …) and `node:` modules are listed by their specifier.
+ */
+function staticImports(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+    for (const statement of source.statements) {
+      const declaration =
+        ts.isImportDeclaration(statement) && statement.importClause?.isTypeOnly !== true
+          ? statement
+          : ts.isExportDeclaration(statement) && !statement.isTypeOnly
+            ? statement
+            : undefined;
+      const specifier = declaration?.moduleSpecifier;
+      if (specifier === undefined || !ts.isStringLiteral(specifier)) continue;
+      const name = specifier.text.startsWith('.')
+        ? relative(ROOT, resolve(dirname(file), specifier.text.replace(/\.js$/, '.ts')))
+        : specifier.text;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      if (specifier.text.startsWith('.')) visit(join(ROOT, name));
+    }
+  };
+  visit(join(ROOT, entry));
+  return seen;
+}
+
+describe('what `record` loads', () => {
+  // Claude Code waits for the hook at every event: loading RxJS, zod, LevelDB, the store and the bridge
+  // took ~150 ms of each run (bench/live.ts, record's row). They are loaded when another command runs.
+  it('the executable imports none of the packages or modules of the store, the bridge or the operators', () => {
+    const loaded = staticImports('src/cli/bin.ts');
+    expect(loaded).toContain('src/cli/main.ts');
+    expect(loaded).toContain('src/cli/appendLine.ts');
+    const heavy = [...loaded].filter(
+      (name) =>
+        !name.startsWith('node:') &&
+        !['src/cli/', 'src/errors.ts', 'src/folders.ts', 'src/streams/payload.ts'].some(
+          (light) => name === light || (light.endsWith('/') && name.startsWith(light)),
+        ),
+    );
+    expect(heavy).toEqual([]);
+    expect(loaded).not.toContain('src/cli/commands.ts');
+  });
+
+  it('the other commands’ module does import them (the walk follows what it should)', () => {
+    const loaded = staticImports('src/cli/commands.ts');
+    for (const name of ['rxjs', 'zod', 'level', 'src/store/SessionStore.ts', 'src/streams/bridge.ts'])
+      expect(loaded).toContain(name);
   });
 });

@@ -55,3 +55,11 @@ export class Output {
     return !this.gone;
   }
 }
+
+let standard: Output | undefined;
+
+/** The process's stdout as an `Output`: one for all the commands a process runs. */
+export function standardOutput(): Output {
+  standard ??= new Output(process.stdout);
+  return standard;
+}
