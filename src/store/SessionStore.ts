@@ -270,14 +270,13 @@ interface DeleteJob {
 
 type Job = AppendJob | StartJob | DeleteJob;
 
-/** Calls `first`, then `then` if there is one. */
-function inTurn(first: () => void, then: (() => void) | undefined): () => void {
-  return then === undefined
-    ? first
-    : () => {
-        first();
-        then();
-      };
+/** The jobs of a group the store refused, each with its error (see #runGroup). */
+type Refusals = Map<AppendJob | StartJob, StoreError>;
+
+/** Rejects a job the store refused, and the second try `_appendAgain` asked of it: it would be refused the same way. */
+function rejectRefused(job: AppendJob | StartJob, error: StoreError): void {
+  job.reject(error);
+  if (job.kind === 'append') job.again?.reject(error);
 }
 
 /**
@@ -392,7 +391,7 @@ function isLevelCode(error: unknown, code: string): boolean {
     return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
   } catch {
     // A value that throws when read (a revoked proxy, a getter): not LevelDB's. Thrown on, it stopped
-    // #failGroup before it rejected its jobs, whose callers then waited forever.
+    // #failed before it rejected its jobs, whose callers then waited forever.
     return false;
   }
 }
@@ -914,13 +913,17 @@ export class SessionStore {
 
   /**
    * Writes a group as one LevelDB batch and updates the cached counters. Returns the function that
-   * resolves (or rejects) its jobs and notifies `tail`s: #drain calls it once the next write is started.
-   * Until its first write, this runs synchronously when every session is cached. `refusedBefore` rejects the
-   * jobs refused already (see #refuseSeqs), called with the others' outcome.
+   * notifies `tail`s and settles the group's jobs, in the order they were queued: #drain calls it once the
+   * next write is started. Until its first write, this runs synchronously when every session is cached.
+   *
+   * A job that needs a new session no number is left for, or a seq past Number.MAX_SAFE_INTEGER, is
+   * refused: left out of the batch, and rejected in its turn among the others. A seq found used up while
+   * the batch is built leaves that job out, and the batch is built again: this is called again with `jobs`,
+   * the group's jobs but those, and `usedUp`, their refusals.
    */
-  async #runGroup(taken: Array<AppendJob | StartJob>, refusedBefore?: () => void): Promise<() => void> {
+  async #runGroup(group: Array<AppendJob | StartJob>, jobs = group, usedUp?: Refusals): Promise<() => void> {
     const ids = new Set<string>();
-    for (const job of taken) {
+    for (const job of jobs) {
       if (job.kind === 'start') ids.add(job.sessionId);
       else for (const id of job.sessions) ids.add(id);
     }
@@ -929,18 +932,15 @@ export class SessionStore {
     try {
       if (missing.length > 0) refused = await this.#loadSessions(missing);
     } catch (error) {
-      return inTurn(this.#failed(taken, error, 'could not read session metadata'), refusedBefore);
+      return this.#failed(group, error, 'could not read session metadata', usedUp);
     }
-    // The jobs that need a new session no number is left for are refused; the others are written.
-    let group = taken;
-    let refusals = refusedBefore;
+    let written = jobs;
+    let noNumber: Refusals | undefined;
     if (refused !== undefined) {
-      const split = this.#refuseNew(taken, refused);
-      group = split.group;
-      refusals = refusedBefore === undefined ? split.refusals : inTurn(refusedBefore, split.refusals);
-      if (group.length === 0) return refusals;
+      noNumber = new Map();
+      written = this.#refuseNew(jobs, refused, noNumber);
     }
-    const withRefusals = (settle: () => void) => inTurn(settle, refusals);
+    if (written.length === 0) return () => this.#settle(group, [], new Map(), usedUp, noNumber);
 
     // Copies of the counters of the sessions this batch touches: committed to the cache only if it is written.
     const working = new Map<string, { meta: StoredMeta; cached: CachedSession }>();
@@ -960,7 +960,7 @@ export class SessionStore {
     let eventCount = 0;
     try {
       batch = this.#db.batch();
-      for (const job of group) {
+      for (const job of written) {
         if (job.kind === 'start') {
           const { meta } = workingOf(job.sessionId);
           if (job.meta !== undefined) meta.meta = { ...meta.meta, ...job.meta };
@@ -1012,14 +1012,18 @@ export class SessionStore {
       if (error instanceof SeqsUsedUp) {
         // Nothing was written, the cached counters are untouched (the batch used copies): built again
         // without that job.
-        const rest = group.filter((job) => job !== error.job);
-        const refuse = withRefusals(() => this.#refuseSeqs(error));
-        return rest.length === 0 ? refuse : this.#runGroup(rest, refuse);
+        const refusals = usedUp ?? new Map();
+        refusals.set(error.job, this.#seqsUsedUp(error));
+        return this.#runGroup(
+          group,
+          jobs.filter((job) => job !== error.job),
+          refusals,
+        );
       }
       // The write may or may not have reached the log: reload these sessions' counters from disk
       // before their next write, so a sequence number is never reused.
       for (const id of working.keys()) this.#sessions.delete(id);
-      return withRefusals(this.#failed(group, error, 'LevelDB write failed'));
+      return this.#failed(group, error, 'LevelDB write failed', usedUp, noNumber);
     }
 
     for (const [id, { meta, cached }] of working) {
@@ -1032,18 +1036,37 @@ export class SessionStore {
     this.#stats.writes++;
     this.#stats.eventsWritten += eventCount;
     this.#evict();
-    return withRefusals(() => {
-      if (this.#watchers.size > 0) this.#notify(group, positions);
-      group.forEach((job, i) => {
-        if (job.kind === 'start') job.resolve(started.get(i)!);
-        else job.resolve(positions[i]!);
-      });
-    });
+    return () => {
+      if (this.#watchers.size > 0) this.#notify(written, positions);
+      this.#settle(group, positions, started, usedUp, noNumber);
+    };
   }
 
-  /** Rejects an append one of whose sessions has no seq left for it (see `SeqsUsedUp`). */
-  #refuseSeqs({ job, sessionId }: SeqsUsedUp): void {
-    const error = new StoreError(
+  /**
+   * Settles a group's jobs in the order queued: each written one resolves with its positions (a start,
+   * with its session as `started` holds it; both by index among the jobs written), each refused one
+   * rejects with its refusal.
+   */
+  #settle(
+    group: Array<AppendJob | StartJob>,
+    positions: StoredPosition[][],
+    started: ReadonlyMap<number, SessionInfo>,
+    usedUp: Refusals | undefined,
+    noNumber: Refusals | undefined,
+  ): void {
+    let i = 0;
+    for (let j = 0; j < group.length; j++) {
+      const job = group[j]!;
+      const refusal = usedUp?.get(job) ?? noNumber?.get(job);
+      if (refusal !== undefined) rejectRefused(job, refusal);
+      else if (job.kind === 'start') job.resolve(started.get(i++)!);
+      else job.resolve(positions[i++]!);
+    }
+  }
+
+  /** The refusal of an append one of whose sessions has no seq left for it (see `SeqsUsedUp`). */
+  #seqsUsedUp({ job, sessionId }: SeqsUsedUp): StoreError {
+    return new StoreError(
       'STORE_WRITE_FAILED',
       `could not append to session ${shownText(sessionId)} in the event store at ${this.path}: its sequence ` +
         `numbers are used up. They run from 0 to Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) and a ` +
@@ -1052,50 +1075,44 @@ export class SessionStore {
         'take events.',
       { events: job.events, path: this.path },
     );
-    job.reject(error);
-    job.again?.reject(error);
   }
 
   /**
-   * Splits a group some of whose new sessions (`refused`) got no number: the jobs that write none of them,
-   * and the function that rejects the others (and the second try `_appendAgain` asked of one: it would be
-   * refused the same way).
+   * The jobs of `jobs` that write none of the new sessions that got no number (`refused`); each of the
+   * others goes in `refusals`, with its error.
    */
   #refuseNew(
-    group: Array<AppendJob | StartJob>,
+    jobs: Array<AppendJob | StartJob>,
     refused: ReadonlySet<string>,
-  ): { group: Array<AppendJob | StartJob>; refusals: () => void } {
+    refusals: Refusals,
+  ): Array<AppendJob | StartJob> {
     const kept: Array<AppendJob | StartJob> = [];
-    const rejected: Array<{ job: AppendJob | StartJob; sessionId: string }> = [];
-    for (const job of group) {
+    for (const job of jobs) {
       const sessionId =
         job.kind === 'start'
           ? refused.has(job.sessionId)
             ? job.sessionId
             : undefined
           : job.sessions.find((id) => refused.has(id));
-      if (sessionId === undefined) kept.push(job);
-      else rejected.push({ job, sessionId });
+      if (sessionId === undefined) {
+        kept.push(job);
+        continue;
+      }
+      const events = job.kind === 'append' ? job.events : [];
+      refusals.set(
+        job,
+        new StoreError(
+          'STORE_WRITE_FAILED',
+          `could not create session ${shownText(sessionId)} in the event store at ${this.path}: no session ` +
+            `number is left. Numbers run from 0 to Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) ` +
+            'and a record of the store holds that last one (a damaged or forged record: numbers are given ' +
+            `in order from 0); ${events.length} event(s) were not written. The sessions that have a ` +
+            'number still take events.',
+          { events, path: this.path },
+        ),
+      );
     }
-    return {
-      group: kept,
-      refusals: () => {
-        for (const { job, sessionId } of rejected) {
-          const events = job.kind === 'append' ? job.events : [];
-          const error = new StoreError(
-            'STORE_WRITE_FAILED',
-            `could not create session ${shownText(sessionId)} in the event store at ${this.path}: no session ` +
-              `number is left. Numbers run from 0 to Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) ` +
-              'and a record of the store holds that last one (a damaged or forged record: numbers are given ' +
-              `in order from 0); ${events.length} event(s) were not written. The sessions that have a ` +
-              'number still take events.',
-            { events, path: this.path },
-          );
-          job.reject(error);
-          if (job.kind === 'append') job.again?.reject(error);
-        }
-      },
-    };
+    return kept;
   }
 
   /** `escapePart(type)`, memoized (a session has few types); the memo is bounded. */
@@ -1119,15 +1136,22 @@ export class SessionStore {
   }
 
   /**
-   * A group's write failed: returns the function that rejects its jobs (#drain calls it once the next
-   * write is started). The appends `_appendAgain` marked go back to the head of the queue now, before the
-   * next group is taken: ahead of every job queued since they were.
+   * A group's write failed: returns the function that rejects its jobs in the order queued (#drain calls
+   * it once the next write is started) — those refused already (`usedUp`, `noNumber`: see #runGroup) with
+   * their refusals, the others with the failure. The appends `_appendAgain` marked go back to the head of
+   * the queue now, before the next group is taken: ahead of every job queued since they were.
    */
-  #failed(group: Array<AppendJob | StartJob>, cause: unknown, what: string): () => void {
+  #failed(
+    group: Array<AppendJob | StartJob>,
+    cause: unknown,
+    what: string,
+    usedUp?: Refusals,
+    noNumber?: Refusals,
+  ): () => void {
     const again: Job[] = [];
     const remembered: AppendJob[] = [];
     for (const job of group) {
-      if (job.kind !== 'append') continue;
+      if (job.kind !== 'append' || usedUp?.has(job) || noNumber?.has(job)) continue;
       if (job.again === undefined) {
         this.#failedAppends.set(job.given, job);
         remembered.push(job);
@@ -1138,7 +1162,23 @@ export class SessionStore {
     }
     if (again.length > 0) this.#queue = again.concat(this.#queue);
     return () => {
-      this.#failGroup(group, cause, what);
+      const closed = isLevelCode(cause, 'LEVEL_DATABASE_NOT_OPEN');
+      for (const job of group) {
+        const refusal = usedUp?.get(job) ?? noNumber?.get(job);
+        if (refusal !== undefined) {
+          rejectRefused(job, refusal);
+          continue;
+        }
+        const events = job.kind === 'append' ? job.events : [];
+        job.reject(
+          new StoreError(
+            'STORE_WRITE_FAILED',
+            `${what} at ${this.path}; ${events.length} event(s) were not written: ${textOf(cause)}` +
+              (closed ? ' (the database is not open)' : ''),
+            { cause, events, path: this.path },
+          ),
+        );
+      }
       // Their callers hear of the failure within microtasks (persist, then, no longer holds them as in
       // flight): forgotten on the next task, rather than kept (events, JSON) while a caller keeps its array.
       if (remembered.length === 0) return;
@@ -1148,21 +1188,6 @@ export class SessionStore {
         }
       }, 0);
     };
-  }
-
-  #failGroup(group: Array<AppendJob | StartJob>, cause: unknown, what: string): void {
-    for (const job of group) {
-      const events = job.kind === 'append' ? job.events : [];
-      const closed = isLevelCode(cause, 'LEVEL_DATABASE_NOT_OPEN');
-      job.reject(
-        new StoreError(
-          'STORE_WRITE_FAILED',
-          `${what} at ${this.path}; ${events.length} event(s) were not written: ${textOf(cause)}` +
-            (closed ? ' (the database is not open)' : ''),
-          { cause, events, path: this.path },
-        ),
-      );
-    }
   }
 
   #notify(group: Array<AppendJob | StartJob>, positions: StoredPosition[][]): void {
@@ -1350,7 +1375,7 @@ export class SessionStore {
             } else if ((await this.#meta.get(key)) !== undefined) continue;
             n ??= storedCount(space === 'ids' ? value : await this.#ids.get(key));
             if (n === undefined) continue;
-            // At most 2 ** 53 (n is a safe integer): then new sessions are refused (see #loadSessions).
+            // At most 2 ** 53 (n is a safe integer): then new sessions are refused (see #runGroup).
             nextSession = Math.max(nextSession, n + 1);
             // A tombstone stays: the session's next load finishes the deletion.
             if (meta?.deleting) continue;

@@ -7,7 +7,7 @@
  */
 import type { Level } from 'level';
 import { from, lastValueFrom } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Event, persist, type SessionStore, StoreError } from '../../src/index.js';
 import { behindItsBack, collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
@@ -18,6 +18,7 @@ beforeEach(async () => {
   t = await tempStore();
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   await t.cleanup();
 });
 
@@ -319,5 +320,86 @@ describe('sequence numbers past Number.MAX_SAFE_INTEGER', () => {
       [1, 'w'],
       [2, 'w'],
     ]);
+  });
+});
+
+/**
+ * Stores sessions 'a', 'b' and 'c' (numbers 0, 1, 2), then behind the store's back: an event key of 'a' at
+ * the last seq (its seqs used up), 'c' renumbered to the last number and no counter record (no number
+ * left). Reopens.
+ */
+async function usedUpAndExhausted(): Promise<SessionStore> {
+  await t.store.append([ev('x', 1, 'a'), ev('x', 2, 'b'), ev('x', 3, 'c')]);
+  await behindItsBack(t.store, async (raw) => {
+    await raw.put(firstSessionKey(String(LAST)), (await raw.get(firstSessionKey('0')))!);
+    await renumber(raw, 'c', LAST);
+    await raw.del('!store!nextSession');
+  });
+  return t.reopen({ onCorruptRecord: () => {} });
+}
+
+/** Pushes to `log` how `promise` settled: `label` and 'ok', or the kind of its refusal or failure. */
+function settled(log: string[], label: string, promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => log.push(`${label} ok`),
+    (error: StoreError) => {
+      const kind = error.message.includes('sequence numbers are used up')
+        ? 'seqs used up'
+        : error.message.includes('no session number is left')
+          ? 'no number'
+          : `${error.code} ${String(error.cause)}`;
+      log.push(`${label} ${kind}`);
+    },
+  );
+}
+
+describe('a batch with refused jobs', () => {
+  it('settles its jobs in the order queued, after notifying tails of the events written', async () => {
+    const store = await usedUpAndExhausted();
+    const log: string[] = [];
+    store._watch('b', {
+      next: (entries) =>
+        log.push(`tail ${entries.map(({ seq, event }) => `${seq}:${event.type}`).join(' ')}`),
+      complete: () => {},
+    });
+    // Called in one tick: one group.
+    await Promise.all([
+      settled(log, 'A', store.append([ev('y', 4, 'a')])),
+      settled(log, 'B', store.append([ev('B', 5, 'b')])),
+      settled(log, 'C', store.append([ev('y', 6, 'b'), ev('y', 7, 'a')])),
+      settled(log, 'D', store.startSession('d')),
+      settled(log, 'E', store.append([ev('E', 8, 'b')])),
+    ]);
+    expect(log).toEqual(['tail 1:B 2:E', 'A seqs used up', 'B ok', 'C seqs used up', 'D no number', 'E ok']);
+  });
+
+  it('rejects its jobs in the order queued when its write fails, each refused one with its refusal', async () => {
+    const store = await usedUpAndExhausted();
+    const { AbstractChainedBatch } = await import('abstract-level');
+    vi.spyOn(AbstractChainedBatch.prototype, 'write').mockRejectedValueOnce(new Error('disk full'));
+    const log: string[] = [];
+    const first = store.append([ev('y', 4, 'a')]);
+    const b = [ev('B', 5, 'b')];
+    const appended = store.append(b);
+    // Made again once, in its place, as persist asks when its subscriber left: written then.
+    const again = store._appendAgain(b)!;
+    await Promise.all([
+      settled(log, 'A', first),
+      settled(log, 'B', appended),
+      settled(log, 'C', store.append([ev('y', 6, 'new')])),
+      settled(log, 'D', store.append([ev('D', 7, 'b')])),
+    ]);
+    expect(log).toEqual([
+      'A seqs used up',
+      'B STORE_WRITE_FAILED Error: disk full',
+      'C no number',
+      'D STORE_WRITE_FAILED Error: disk full',
+    ]);
+    expect(await again).toEqual([{ sessionId: 'b', seq: 1 }]);
+    expect(await entriesOf(store, 'b')).toEqual([
+      [0, 'x'],
+      [1, 'B'],
+    ]);
+    await store.close();
   });
 });
