@@ -328,7 +328,7 @@ function sublevels(db: Level<string, string>) {
  * missing or unreadable, so that a new session never gets a number whose records are still there. The
  * keys are read one per number (a seek past each). At most 2 ** 53, exact (numbers are safe integers): one
  * past the last number, Number.MAX_SAFE_INTEGER, when a record holds it — then no new session gets one
- * (see #loadSessions).
+ * (see #runGroup).
  */
 async function numberAfterStored(spaces: ReturnType<typeof sublevels>): Promise<number> {
   let next = 0;
@@ -586,7 +586,7 @@ export class SessionStore {
   readonly #repairKey: string;
   /**
    * The number the next new session gets; persisted with the batch that creates it. 2 ** 53 (one past
-   * Number.MAX_SAFE_INTEGER) when none is left: a new session is then refused (see #loadSessions).
+   * Number.MAX_SAFE_INTEGER) when none is left: a new session is then refused (see #runGroup).
    */
   #nextSession: number;
   readonly #writeOptions: { sync: boolean };
@@ -918,27 +918,34 @@ export class SessionStore {
    *
    * A job that needs a new session no number is left for, or a seq past Number.MAX_SAFE_INTEGER, is
    * refused: left out of the batch, and rejected in its turn among the others. A seq found used up while
-   * the batch is built leaves that job out, and the batch is built again: this is called again with `jobs`,
-   * the group's jobs but those, and `usedUp`, their refusals.
+   * the batch is built leaves that job out, and the batch is built again (this is called again with `jobs`,
+   * the group's jobs but those, and `usedUp`, their refusals); the session numbers given for the build are
+   * taken back first, and given again in order: a refused job changes no cached counter.
    */
   async #runGroup(group: Array<AppendJob | StartJob>, jobs = group, usedUp?: Refusals): Promise<() => void> {
+    const firstNumber = this.#nextSession;
     const ids = new Set<string>();
     for (const job of jobs) {
       if (job.kind === 'start') ids.add(job.sessionId);
       else for (const id of job.sessions) ids.add(id);
     }
     const missing = [...ids].filter((id) => !this.#sessions.has(id));
-    let refused: Set<string> | undefined;
+    let fresh: string[] | undefined;
     try {
-      if (missing.length > 0) refused = await this.#loadSessions(missing);
+      if (missing.length > 0) fresh = await this.#loadSessions(missing);
     } catch (error) {
       return this.#failed(group, error, 'could not read session metadata', usedUp);
     }
     let written = jobs;
     let noNumber: Refusals | undefined;
-    if (refused !== undefined) {
-      noNumber = new Map();
-      written = this.#refuseNew(jobs, refused, noNumber);
+    if (fresh !== undefined) {
+      // Exact: the counter is at most 2 ** 53.
+      if (fresh.length <= Number.MAX_SAFE_INTEGER + 1 - this.#nextSession) {
+        for (const id of fresh) this.#giveNumber(id);
+      } else {
+        noNumber = new Map();
+        written = this.#giveNumbersInTurn(jobs, fresh, noNumber);
+      }
     }
     if (written.length === 0) return () => this.#settle(group, [], new Map(), usedUp, noNumber);
 
@@ -1010,8 +1017,11 @@ export class SessionStore {
     } catch (error) {
       await batch?.close().catch(() => {});
       if (error instanceof SeqsUsedUp) {
-        // Nothing was written, the cached counters are untouched (the batch used copies): built again
-        // without that job.
+        // Nothing was written, and the cached counters are untouched (the batch used copies) but for the
+        // numbers this build gave new sessions: taken back, so that the job refused keeps none (the last
+        // one among them), and given again in order by the next build, which leaves that job out.
+        for (const id of fresh ?? []) this.#sessions.delete(id);
+        this.#nextSession = firstNumber;
         const refusals = usedUp ?? new Map();
         refusals.set(error.job, this.#seqsUsedUp(error));
         return this.#runGroup(
@@ -1075,44 +1085,6 @@ export class SessionStore {
         'take events.',
       { events: job.events, path: this.path },
     );
-  }
-
-  /**
-   * The jobs of `jobs` that write none of the new sessions that got no number (`refused`); each of the
-   * others goes in `refusals`, with its error.
-   */
-  #refuseNew(
-    jobs: Array<AppendJob | StartJob>,
-    refused: ReadonlySet<string>,
-    refusals: Refusals,
-  ): Array<AppendJob | StartJob> {
-    const kept: Array<AppendJob | StartJob> = [];
-    for (const job of jobs) {
-      const sessionId =
-        job.kind === 'start'
-          ? refused.has(job.sessionId)
-            ? job.sessionId
-            : undefined
-          : job.sessions.find((id) => refused.has(id));
-      if (sessionId === undefined) {
-        kept.push(job);
-        continue;
-      }
-      const events = job.kind === 'append' ? job.events : [];
-      refusals.set(
-        job,
-        new StoreError(
-          'STORE_WRITE_FAILED',
-          `could not create session ${shownText(sessionId)} in the event store at ${this.path}: no session ` +
-            `number is left. Numbers run from 0 to Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) ` +
-            'and a record of the store holds that last one (a damaged or forged record: numbers are given ' +
-            `in order from 0); ${events.length} event(s) were not written. The sessions that have a ` +
-            'number still take events.',
-          { events, path: this.path },
-        ),
-      );
-    }
-    return kept;
   }
 
   /** `escapePart(type)`, memoized (a session has few types); the memo is bounded. */
@@ -1230,11 +1202,11 @@ export class SessionStore {
 
   /**
    * Loads the counters of sessions not in memory: from their metadata, checked against their last event
-   * key; rebuilt from the events if the metadata is damaged. A session never seen gets a new number, if one
-   * is left: returns the ids of the sessions that got none (not loaded), or undefined when every one did.
+   * key; rebuilt from the events if the metadata is damaged. Returns the ids of the sessions never seen
+   * (not cached: #runGroup gives them numbers), in the order given, or undefined if there is none.
    */
-  async #loadSessions(ids: string[]): Promise<Set<string> | undefined> {
-    let refused: Set<string> | undefined;
+  async #loadSessions(ids: string[]): Promise<string[] | undefined> {
+    let fresh: string[] | undefined;
     const keys = ids.map(escapePart);
     const texts = await this.#meta.getMany(keys);
     for (let i = 0; i < ids.length; i++) {
@@ -1258,32 +1230,79 @@ export class SessionStore {
         if (last !== undefined && (meta === undefined || meta.nextSeq <= last)) repair = true;
         if (repair) meta = await this.#rebuildMeta(id, n, meta);
       }
-      let created = false;
       if (meta === undefined) {
         if (n === undefined) {
-          // Past Number.MAX_SAFE_INTEGER, `++` would give every later session the same number
-          // (2 ** 53 + 1 === 2 ** 53): one key space, their events mixed. Counts never go past 2 ** 53.
-          if (this.#nextSession > Number.MAX_SAFE_INTEGER) {
-            refused ??= new Set();
-            refused.add(id);
-            continue;
-          }
-          n = this.#nextSession++;
-          created = true;
+          fresh ??= [];
+          fresh.push(id);
+          continue;
         }
         meta = freshMeta(id, n);
       }
-      const part = partOf(meta.n);
-      this.#sessions.set(id, {
-        key,
-        part,
-        eventPrefix: this.#eventsPrefix + part + SEP,
-        indexPrefix: this.#indexPrefix + part + SEP,
-        info: meta,
-        created,
-      });
+      this.#cache(id, key, meta, false);
     }
-    return refused;
+    return fresh;
+  }
+
+  /**
+   * Gives the new sessions of `jobs` (`fresh`: none has a number yet) numbers when fewer are left than
+   * `fresh` needs, and returns the jobs that can be written. Past Number.MAX_SAFE_INTEGER, `++` would give
+   * every later session the same number (2 ** 53 + 1 === 2 ** 53: one key space, their events mixed). So
+   * the jobs take the numbers left in the order queued; a job that needs more than are left gets none (it
+   * is refused whole: it goes in `refusals`, with its error), and the jobs after it may still take them.
+   */
+  #giveNumbersInTurn(
+    jobs: Array<AppendJob | StartJob>,
+    fresh: readonly string[],
+    refusals: Refusals,
+  ): Array<AppendJob | StartJob> {
+    const isFresh = new Set(fresh);
+    const kept: Array<AppendJob | StartJob> = [];
+    for (const job of jobs) {
+      const needed = new Set<string>();
+      for (const id of job.kind === 'start' ? [job.sessionId] : job.sessions) {
+        if (isFresh.has(id) && !this.#sessions.has(id)) needed.add(id);
+      }
+      const left = Number.MAX_SAFE_INTEGER + 1 - this.#nextSession;
+      if (needed.size <= left) {
+        for (const id of needed) this.#giveNumber(id);
+        kept.push(job);
+        continue;
+      }
+      const sessionId = [...needed][left]!;
+      const events = job.kind === 'append' ? job.events : [];
+      refusals.set(
+        job,
+        new StoreError(
+          'STORE_WRITE_FAILED',
+          `could not create session ${shownText(sessionId)} in the event store at ${this.path}: no session ` +
+            `number is left for it. Numbers run from 0 to Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) ` +
+            'and a record of the store holds the last one, or one close to it (a damaged or forged record: ' +
+            `numbers are given in order from 0); ${events.length} event(s) were not written. The sessions ` +
+            'that have a number still take events.',
+          { events, path: this.path },
+        ),
+      );
+    }
+    return kept;
+  }
+
+  /** Gives new session `id` the next number (one is left), in memory: written with its first batch. */
+  #giveNumber(id: string): void {
+    const n = this.#nextSession++;
+    this.#cache(id, escapePart(id), freshMeta(id, n), true);
+  }
+
+  /** Caches the counters of session `id` (`key`: its escaped id); `created`: its number is not written yet. */
+  #cache(id: string, key: string, meta: StoredMeta, created: boolean): void {
+    const part = partOf(meta.n);
+    this.#sessions.set(id, {
+      key,
+      part,
+      eventPrefix: this.#eventsPrefix + part + SEP,
+      indexPrefix: this.#indexPrefix + part + SEP,
+      info: meta,
+      created,
+    });
   }
 
   async #lastSeq(part: string): Promise<number | undefined> {

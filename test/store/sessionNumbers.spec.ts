@@ -402,4 +402,48 @@ describe('a batch with refused jobs', () => {
     ]);
     await store.close();
   });
+
+  it('gives no session number to a job it refuses for its seqs: the next new session takes the last one', async () => {
+    const a = [ev('x', 1, 'a')];
+    await t.store.append(a);
+    await behindItsBack(t.store, async (raw) => {
+      await raw.put(firstSessionKey(String(LAST)), (await raw.get(firstSessionKey('0')))!);
+      await raw.put('!store!nextSession', String(LAST));
+    });
+    let store = await t.reopen({ onCorruptRecord: () => {} });
+    // 'c' is new: it would take the last number, but the append is refused for the seqs of 'a'.
+    const refused = [ev('y', 2, 'c'), ev('y', 3, 'a')];
+    expectSeqsRefused(await refusal(store.append(refused)), store, 'a', refused);
+    const d = [ev('y', 4, 'd')];
+    expect(await store.append(d)).toEqual([{ sessionId: 'd', seq: 0 }]);
+    const e = [ev('y', 5, 'e')];
+    expectRefused(await refusal(store.append(e)), store, 'e', e);
+    store = await t.reopen({ onCorruptRecord: () => {} });
+    expectRefused(await refusal(store.append(refused.slice(0, 1))), store, 'c', refused.slice(0, 1));
+    expect(await eventsOf(store, ['c', 'd', 'e'])).toEqual({ c: [], d, e: [] });
+  });
+
+  it('gives the numbers left to the jobs in the order queued: one needing more than are left gets none', async () => {
+    await t.store.append([ev('x', 1, 'a')]);
+    await behindItsBack(t.store, async (raw) => {
+      await raw.put('!store!nextSession', String(LAST - 1));
+    });
+    const store = await t.reopen();
+    // Two numbers left. Called in one tick: one group.
+    const first = [ev('y', 2, 'c')];
+    const tooMany = [ev('y', 3, 'd'), ev('y', 4, 'c'), ev('y', 5, 'e')];
+    const last = [ev('y', 6, 'f')];
+    const results = await Promise.allSettled([
+      store.append(first),
+      store.append(tooMany),
+      store.append(last),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // 'c' has its number: 'd' takes the one left, 'e' gets none.
+    expectRefused((results[1] as PromiseRejectedResult).reason as StoreError, store, 'e', tooMany);
+    expect(await store.append([ev('z', 7, 'd')]).catch((error: StoreError) => error.message)).toContain(
+      'no session number is left',
+    );
+    expect(await eventsOf(store, ['c', 'd', 'e', 'f'])).toEqual({ c: first, d: [], e: [], f: last });
+  });
 });
