@@ -330,7 +330,7 @@ interface Consumer {
 }
 
 /**
- * `ingest --follow`'s composition (src/cli/main.ts), from the library's public functions: the log tailed
+ * `ingest --follow`'s composition (src/cli/commands.ts), from the library's public functions: the log tailed
  * with `fromHookFileMarked(log, { follow: true })`, each line's payload bridged with `toEvents` (what the
  * command's bridge does per line), `persist(store, { priorityLane: false })` into a store of `process`
  * durability, and each line's mark saved to `log.offset` (write and rename, one at a time, the latest
