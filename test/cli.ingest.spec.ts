@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import fs, { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openStore } from '../src/index.js';
 import { loadFixtures } from './helpers/fixtures.js';
 import { spyOnFsyncs } from './helpers/fsyncSpy.js';
@@ -548,9 +549,9 @@ describe('vibespec-streams ingest, run in process (main)', () => {
      * Starts `ingest --follow` in process. `stop` emits the signal to it alone (the listeners the test
      * process had before, if any, are set aside for that moment) and resolves to its run.
      */
-    function follow() {
+    function follow(...extra: string[]) {
       const before = Object.fromEntries(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
-      const running = ingestHere('--follow');
+      const running = ingestHere('--follow', ...extra);
       running.catch(() => undefined); // awaited by stop; a failure before it is not unhandled
       return {
         before,
@@ -600,6 +601,73 @@ describe('vibespec-streams ingest, run in process (main)', () => {
       expect(await stored()).toEqual({
         [S1]: ['notification', 'tool.used', 'file.modified'],
         [S2]: ['notification'],
+      });
+    });
+
+    describe('--poll-ms', () => {
+      /** Runs `fn` with `fs.watch` throwing, as on a filesystem that cannot be watched: the poll alone finds appends. */
+      async function withoutWatch<T>(fn: () => Promise<T>): Promise<T> {
+        const real = fs.watch;
+        fs.watch = (() => {
+          throw new Error('test: fs.watch made to fail');
+        }) as typeof fs.watch;
+        syncBuiltinESMExports(); // the named export `watch` the library imported follows
+        try {
+          return await fn();
+        } finally {
+          fs.watch = real;
+          syncBuiltinESMExports();
+        }
+      }
+      /** The delays of the timers set while `fn` runs. */
+      async function delaysWhile(fn: () => Promise<void>): Promise<number[]> {
+        const timers = vi.spyOn(globalThis, 'setTimeout');
+        try {
+          await fn();
+          return timers.mock.calls.map(([, ms]) => Number(ms));
+        } finally {
+          timers.mockRestore();
+        }
+      }
+
+      it.each([
+        [['--poll-ms', '15'], 15],
+        [[], 250],
+      ])('%j: where fs.watch fails, finds the appends by a poll every %i ms', async (extra, ms) => {
+        await writeFile(log, `${note(S1)}\n`);
+        const delays = await delaysWhile(() =>
+          withoutWatch(async () => {
+            const run = follow(...extra);
+            await committed((await stat(log)).size);
+            await appendFile(log, `${edit(S2)}\n`);
+            await committed((await stat(log)).size);
+            expect(await run.stop('SIGINT')).toEqual({ code: 0, stdout: '', stderr: summary(3, 2) });
+          }),
+        );
+        expect(delays).toContain(ms);
+        expect(delays).not.toContain(ms === 250 ? 15 : 250);
+        expect(await stored()).toEqual({ [S1]: ['notification'], [S2]: ['tool.used', 'file.modified'] });
+      });
+
+      it.each([['abc'], ['0'], ['1.5'], ['1e3'], [''], ['2147483648']])(
+        'refuses --poll-ms %j with exit 2, naming the option, before it reads anything',
+        async (value) => {
+          await writeFile(log, `${note(S1)}\n`);
+          const run = await ingestHere('--follow', `--poll-ms=${value}`);
+          expect(run.code).toBe(2);
+          expect(run.stderr).toContain(
+            `--poll-ms must be a whole number of ms from 1 to 2147483647, got ${JSON.stringify(value)}`,
+          );
+          expect(existsSync(store)).toBe(false);
+        },
+      );
+
+      it('refuses --poll-ms without --follow (ingest reads the log once), with exit 2', async () => {
+        await writeFile(log, `${note(S1)}\n`);
+        const run = await ingestHere('--poll-ms', '50');
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain('--poll-ms is for --follow');
+        expect(existsSync(store)).toBe(false);
       });
     });
   });

@@ -383,7 +383,7 @@ describe('main (src/cli/main.ts) in process', () => {
     [
       ['sessions', '-x'],
       2,
-      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --durability, --help, --version",
+      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --durability, --help, --version",
     ],
     [['ingest', '--log', '-x.jsonl'], 2, '--log needs a value: if it is "-x.jsonl", write --log=-x.jsonl'],
     [['sessions', '--store', '--follow'], 2, '--store needs a value (--follow is an option)'],

@@ -136,11 +136,16 @@ async function writeOffset(offsetFile: string, mark: Resume, sync: boolean): Pro
   if (sync) await syncFolder(dirname(offsetFile));
 }
 
+/**
+ * Bridges the log's new lines into the store (see the usage); with `follow`, tails it until SIGINT or
+ * SIGTERM, looking for appends every `pollIntervalMs` too (`fromHookFileMarked`'s default when not given).
+ */
 export async function ingest(
   log: string,
   storePath: string,
   follow: boolean,
   durability: Durability,
+  { pollIntervalMs }: { pollIntervalMs?: number } = {},
 ): Promise<number> {
   const offsetFile = `${log}.offset`;
   const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
@@ -189,7 +194,11 @@ export async function ingest(
   let onInterrupt: (() => void) | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      const subscription = fromHookFileMarked(log, { follow, resumeFrom: resume })
+      const subscription = fromHookFileMarked(log, {
+        follow,
+        resumeFrom: resume,
+        ...(pollIntervalMs === undefined ? {} : { pollIntervalMs }),
+      })
         .pipe(
           concatMap(({ output, mark }) => {
             // At the end of the file, a line without a newline may still be being appended: it is left

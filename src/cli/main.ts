@@ -34,12 +34,14 @@ const USAGE = `usage: vibespec-streams <command> [options]
       shows, without blocking it (only exit 2 blocks). A usage error exits 1 too.
       --durability process (default) leaves the line to the OS; os fsyncs the log after the write (and
       its folder when it creates the file), so the line survives a crash of the machine.
-  ingest [--log FILE] [--store DIR] [--follow] [--durability process|os]
+  ingest [--log FILE] [--store DIR] [--follow [--poll-ms N]] [--durability process|os]
       Bridge the log's payloads into events and persist them (default store ${DEFAULT_STORE}).
       Resumes after the last line whose events are all in the store: FILE.offset keeps where it ends
       (in bytes) and which file it was, so a log rotated, truncated or rewritten since is read from its
       start. A last line without a newline may still be being written: it is left for the next run.
-      --follow keeps tailing the log, across rotations, until SIGINT (Ctrl+C) or SIGTERM.
+      --follow keeps tailing the log, across rotations, until SIGINT (Ctrl+C) or SIGTERM. It is told
+      of appends by the filesystem, and also looks every 250 ms: where no notice comes (some network
+      and container mounts), --poll-ms N looks every N ms instead (1 to 2147483647).
       --durability process (default) survives a crash of this process; os also survives a crash of
       the machine: the store fsyncs each write, and FILE.offset is fsynced (and its folder).
   bridge [FILE]
@@ -60,10 +62,14 @@ const OPTIONS = {
   types: { type: 'string' },
   limit: { type: 'string' },
   follow: { type: 'boolean', default: false },
+  'poll-ms': { type: 'string' },
   durability: { type: 'string', default: 'process' },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'V', default: false },
 } as const;
+
+/** The longest delay of a Node timer, in ms: the longest `--poll-ms`. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** How many arguments each command takes besides its options (a session id, a file). */
 const POSITIONALS = { record: 0, ingest: 0, bridge: 1, sessions: 0, context: 1, replay: 1 } as const;
@@ -212,9 +218,22 @@ export async function main(argv: string[]): Promise<number> {
     case 'record':
       if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability), command);
       return record(values.log, values.hook, values.durability);
-    case 'ingest':
+    case 'ingest': {
       if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability));
-      return (await commands()).ingest(values.log, values.store, values.follow, values.durability);
+      const poll = values['poll-ms'];
+      if (poll !== undefined) {
+        if (!values.follow) return usage('--poll-ms is for --follow: without it, ingest reads the log once');
+        // Digits only, as --limit; at most the longest delay of a Node timer.
+        if (!/^\d+$/.test(poll) || Number(poll) < 1 || Number(poll) > MAX_TIMER_MS) {
+          return usage(
+            `--poll-ms must be a whole number of ms from 1 to ${MAX_TIMER_MS}, got ${JSON.stringify(poll)}`,
+          );
+        }
+      }
+      return (await commands()).ingest(values.log, values.store, values.follow, values.durability, {
+        ...(poll === undefined ? {} : { pollIntervalMs: Number(poll) }),
+      });
+    }
     case 'bridge':
       return (await commands()).bridge(positionals[0]);
     case 'sessions':
