@@ -380,6 +380,10 @@ describe('main (src/cli/main.ts) in process', () => {
     [['sessions', '--bogus'], 2, "Unknown option '--bogus'"],
     [['replay', 'a', '--type', 'x'], 2, "Unknown option '--type' (did you mean --types?)"],
     [['sessions', '--STORE', 'x'], 2, "Unknown option '--STORE' (did you mean --store?)"],
+    // An option cut short (parseArgs takes no abbreviation): the one option it begins.
+    [['ingest', '--follow', '--poll', '50'], 2, "Unknown option '--poll' (did you mean --poll-ms?)"],
+    [['ingest', '--dur', 'os'], 2, "Unknown option '--dur' (did you mean --durability?)"],
+    [['sessions', '--h'], 2, "Unknown option '--h'; known: --log"],
     [
       ['sessions', '-x'],
       2,

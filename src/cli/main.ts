@@ -166,7 +166,7 @@ function usage(problem?: string, command?: string): number {
 
 /**
  * `parseArgs`' error in the CLI's words: an unknown option with the nearest known one (`--type`: did you
- * mean `--types`?) rather than advice on positionals. An option followed by an argument that starts with
+ * mean `--types`?), or the one option it begins (`--poll`: `--poll-ms`), rather than advice on positionals. An option followed by an argument that starts with
  * `-` ("ambiguous"): its value is missing when that argument is an option (`--store --follow`), else how
  * to give a value that starts with `-` (`--log -x.jsonl`).
  */
@@ -177,7 +177,12 @@ function parseProblem(error: unknown, args: readonly string[]): string {
   if (option === undefined) return message;
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const names = Object.keys(OPTIONS);
-    const near = option.startsWith('--') ? nearestName(option.slice(2), names) : undefined;
+    const typed = option.slice(2);
+    // parseArgs takes no abbreviation: `--poll` for `--poll-ms`, too far from it for `nearestName`.
+    const begun = names.filter((name) => typed.length >= 2 && name.startsWith(typed));
+    const near = option.startsWith('--')
+      ? (nearestName(typed, names) ?? (begun.length === 1 ? begun[0] : undefined))
+      : undefined;
     return `Unknown option '${option}'${near === undefined ? `; known: --${names.join(', --')}` : ` (did you mean --${near}?)`}`;
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(message)) {
