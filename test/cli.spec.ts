@@ -560,13 +560,17 @@ describe('main (src/cli/main.ts) in process', () => {
 
 /**
  * The modules a module loads when it is imported: its static imports (not `import type`, which
- * `verbatimModuleSyntax` erases), followed through the package's own files; an `import()` is not followed.
- * Packages (`rxjs`, `zod`, `level` …) and `node:` modules are listed by their specifier.
+ * `verbatimModuleSyntax` erases; `import { type T }` is kept, as `import {}`), side-effect imports,
+ * `export … from`, and an `import()` that runs as the module loads (outside any function: `await
+ * import(…)`, `const x = import(…)`), followed through the package's own files; an `import()` inside a
+ * function runs when it is called, and is not followed. Packages (`rxjs`, `zod`, `level` …) and `node:`
+ * modules are listed by their specifier.
  */
-function staticImports(entry: string): Set<string> {
+function staticImports(entry: string, root = ROOT): Set<string> {
   const seen = new Set<string>();
   const visit = (file: string) => {
     const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+    const specifiers: ts.Expression[] = [];
     for (const statement of source.statements) {
       const declaration =
         ts.isImportDeclaration(statement) && statement.importClause?.isTypeOnly !== true
@@ -574,17 +578,29 @@ function staticImports(entry: string): Set<string> {
           : ts.isExportDeclaration(statement) && !statement.isTypeOnly
             ? statement
             : undefined;
-      const specifier = declaration?.moduleSpecifier;
-      if (specifier === undefined || !ts.isStringLiteral(specifier)) continue;
+      if (declaration?.moduleSpecifier !== undefined) specifiers.push(declaration.moduleSpecifier);
+    }
+    const eager = (node: ts.Node): void => {
+      if (ts.isFunctionLike(node)) return; // runs when called, not when the module loads
+      if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+        specifiers.push(node.arguments[0]!);
+      }
+      ts.forEachChild(node, eager);
+    };
+    eager(source);
+    for (const specifier of specifiers) {
+      // A computed specifier cannot be followed: it fails the test, to be looked at by hand.
+      if (!ts.isStringLiteralLike(specifier))
+        throw new Error(`${file}: import of ${specifier.getText(source)}`);
       const name = specifier.text.startsWith('.')
-        ? relative(ROOT, resolve(dirname(file), specifier.text.replace(/\.js$/, '.ts')))
+        ? relative(root, resolve(dirname(file), specifier.text.replace(/\.js$/, '.ts')))
         : specifier.text;
       if (seen.has(name)) continue;
       seen.add(name);
-      if (specifier.text.startsWith('.')) visit(join(ROOT, name));
+      if (specifier.text.startsWith('.')) visit(join(root, name));
     }
   };
-  visit(join(ROOT, entry));
+  visit(join(root, entry));
   return seen;
 }
 
@@ -604,6 +620,43 @@ describe('what `record` loads', () => {
     );
     expect(heavy).toEqual([]);
     expect(loaded).not.toContain('src/cli/commands.ts');
+  });
+
+  it('the walk follows every kind of import that loads a module, and not an import() left for later', async () => {
+    const files = {
+      'entry.ts': [
+        "import type { T } from './typeOnly.js';",
+        "import { type U } from './inlineType.js';", // kept by verbatimModuleSyntax, as `import {} from`
+        "import './side.js';",
+        "export { a } from './reexported.js';",
+        "export * from './star.js';",
+        "const eager = import('./eager.js');", // runs at import: loads it
+        "await import('./awaited.js');",
+        "const later = () => import('./lazy.js');",
+        'async function alsoLater() { return import("./lazyToo.js"); }',
+        'export type { T, U };',
+        'export { eager, later, alsoLater };',
+      ].join('\n'),
+      'side.ts': "import 'heavy-side';",
+      'reexported.ts': "export { b } from 'heavy-reexported';",
+      'eager.ts': "import 'heavy-eager';",
+    };
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+    for (const name of ['typeOnly', 'inlineType', 'star', 'awaited', 'lazy', 'lazyToo'])
+      await writeFile(join(dir, `${name}.ts`), '');
+    expect([...staticImports('entry.ts', dir)].sort()).toEqual(
+      [
+        'inlineType.ts',
+        'side.ts',
+        'heavy-side',
+        'reexported.ts',
+        'heavy-reexported',
+        'star.ts',
+        'eager.ts',
+        'heavy-eager',
+        'awaited.ts',
+      ].sort(),
+    );
   });
 
   it('the other commands’ module does import them (the walk follows what it should)', () => {
