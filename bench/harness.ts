@@ -3,7 +3,9 @@
  * baseline in the same run, repeats both, and reports medians as a ratio — never a bare wall-clock
  * figure, since this machine is shared and noisy.
  */
-import { cpus, totalmem } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 /** One line of the report. */
@@ -71,6 +73,19 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[Math.min(rank, sorted.length) - 1]!;
+}
+
+/**
+ * Runs `fn` in a fresh folder of the OS's temp folder (`vibespec-bench-<suite>-…`), removed after it,
+ * whether `fn` resolves or rejects.
+ */
+export async function withTempDir<T>(suite: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), `vibespec-bench-${suite}-`));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Times `fn` once, in ms. */

@@ -22,14 +22,21 @@ import { createHash } from 'node:crypto';
 import fs, { existsSync, type FSWatcher, readFileSync, watch } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { concatMap, from } from 'rxjs';
 import { fromHookFileMarked, type HookFileMark, openStore, persist, toEvents } from '../src/index.js';
-import { type BenchRow, type BenchSuite, byLength, formatNumber, median, percentile } from './harness.js';
+import {
+  type BenchRow,
+  type BenchSuite,
+  byLength,
+  formatNumber,
+  median,
+  percentile,
+  withTempDir,
+} from './harness.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the CLI is compiled for the `record` rows (git-ignored). */
@@ -472,15 +479,6 @@ async function startTail(dir: string): Promise<Consumer> {
   return consumer;
 }
 
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'vibespec-bench-live-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 /**
  * Runs `fn` with `fs.watch` throwing, as it does on a filesystem that cannot be watched (some network
  * and container mounts): `fromHookFileMarked` then finds new lines by its poll alone.
@@ -518,7 +516,7 @@ export async function runTail(
   warmupSeconds: number,
 ): Promise<TailRun> {
   if (target === 'poll') return withoutWatch(() => runTail(writer, 'pipeline', rate, seconds, warmupSeconds));
-  return withTempDir(async (dir) => {
+  return withTempDir('live', async (dir) => {
     await writeFile(join(dir, 'hooks.jsonl'), '');
     const consumer = await (target === 'pipeline' ? startIngest(dir) : startTail(dir));
     let written: WriterRun;
@@ -748,7 +746,7 @@ const suite: BenchSuite = {
       });
     } else {
       const times = { record: [] as number[], node: [] as number[], bare: [] as number[] };
-      await withTempDir(async (dir) => {
+      await withTempDir('live', async (dir) => {
         const log = join(dir, '.vibespec/hooks.jsonl');
         const bareLog = join(dir, 'bare/hooks.jsonl');
         // One warm-up of each (the files in the page cache), then round-robin.

@@ -19,8 +19,6 @@
  * 5. Durability cost: `os` against `process` durability, throughput and p99 latency.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +50,7 @@ import {
   formatNumber,
   median,
   roundRobinRates,
+  withTempDir,
 } from './harness.js';
 import { countSessions, makePayloads } from './payloads.js';
 
@@ -188,15 +187,6 @@ export function runBareRx(payloads: readonly HookOutput[]): Promise<RunCounts> {
   return drive(payloads, () => map((payload) => payload.output));
 }
 
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'vibespec-bench-pipeline-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 /**
  * The persisted pipeline over `payloads` into `store` (or a fresh store in a temp dir). The source is
  * synchronous, like a replay of a hook log, so `persist` may hold everything: `maxPending` is unbounded
@@ -210,7 +200,7 @@ export async function runPersisted(
   const run = (store: SessionStore) =>
     drive(payloads, (taps) => persistedPipeline(store, metrics, taps, { maxPending: Infinity }), options);
   if (options.store) return run(options.store);
-  return withTempDir(async (dir) => {
+  return withTempDir('pipeline', async (dir) => {
     const store = await openStore({ path: join(dir, 'db'), durability: options.durability ?? 'process' });
     try {
       return await run(store);
@@ -243,7 +233,7 @@ export async function bareChainedBatch(events: readonly Event[]): Promise<number
     seqs.set(session, seq + 1);
     return [`${session}\x00${String(seq).padStart(16, '0')}`, JSON.stringify(event)] as const;
   });
-  return withTempDir(async (dir) => {
+  return withTempDir('pipeline', async (dir) => {
     const db = new Level<string, string>(join(dir, 'db'));
     await db.open();
     const start = performance.now();
@@ -383,7 +373,7 @@ class BareGroupCommit {
 /** Offers `options.rate` payloads/s for `options.seconds`, open-loop. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { rate, seconds, warmupSeconds, pool, criticalEveryMs, durability, target } = options;
-  return withTempDir(async (dir) => {
+  return withTempDir('pipeline', async (dir) => {
     const latency = histogram();
     const critical = histogram();
     const waiting = new Map<unknown, number>(); // record → intended send time (performance.now() ms)

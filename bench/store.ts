@@ -15,8 +15,6 @@
  * - appends of one event each, all called at once (a queue of tens of thousands of jobs), as a ratio to
  *   one append of the same events.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'hdr-histogram-js';
@@ -32,7 +30,14 @@ import {
   persist,
   reconstruct,
 } from '../src/index.js';
-import { type BenchRow, type BenchSuite, byLength, compareThroughput, median } from './harness.js';
+import {
+  type BenchRow,
+  type BenchSuite,
+  byLength,
+  compareThroughput,
+  median,
+  withTempDir,
+} from './harness.js';
 
 const TYPES = ['tool.used', 'file.modified', 'tool.requested', 'file.created', 'agent.completed'];
 const SESSIONS = ['3b9e1c4a-7d2f-4e6b-9a1c-5f8e2d7b0c13', '8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f'];
@@ -64,15 +69,6 @@ function makeEvent(i: number, t0 = 1_795_165_200_000): Event {
   });
 }
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'vibespec-bench-store-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 const BATCH = 1_000;
 
 const FILES = 1_000;
@@ -85,7 +81,7 @@ async function singleAppendsRow(options: Parameters<BenchSuite['run']>[0], runs:
   const count = byLength(options, { quick: 10_000, default: 30_000, long: 100_000 });
   const events = makeEvents(count);
   const inFreshStore = (write: (store: Awaited<ReturnType<typeof openStore>>) => Promise<unknown>) => () =>
-    withDir(async (dir) => {
+    withTempDir('store', async (dir) => {
       const store = await openStore({ path: dir });
       try {
         await write(store);
@@ -126,7 +122,7 @@ async function reconstructRow(options: Parameters<BenchSuite['run']>[0], runs: n
       data: { file_path: `/home/user/acme-shop/src/module${i % FILES}/index.ts`, tool_name: 'Edit' },
     }),
   );
-  return withDir(async (dir) => {
+  return withTempDir('store', async (dir) => {
     const store = await openStore({ path: dir });
     try {
       for (let i = 0; i < events.length; i += BATCH) await store.append(events.slice(i, i + BATCH));
@@ -161,7 +157,7 @@ async function reconstructRow(options: Parameters<BenchSuite['run']>[0], runs: n
 
 /** The baseline: the same events, JSON-encoded, one key each, in chained batches of BATCH, written in turn. */
 async function bareChainedBatch(events: Event[]): Promise<number> {
-  return withDir(async (dir) => {
+  return withTempDir('store', async (dir) => {
     const db = new Level<string, string>(dir);
     await db.open();
     const start = performance.now();
@@ -184,7 +180,7 @@ async function bareChainedBatch(events: Event[]): Promise<number> {
 }
 
 async function persistThroughput(events: Event[], durability: Durability): Promise<number> {
-  return withDir(async (dir) => {
+  return withTempDir('store', async (dir) => {
     const store = await openStore({ path: join(dir, 'db'), durability });
     const start = performance.now();
     await lastValueFrom(from(events).pipe(persist(store, { maxBatch: BATCH, maxPending: Infinity })));
@@ -205,7 +201,7 @@ async function ackLatency(
   warmupSeconds: number,
   critical?: { everyMs: number; priorityLane: boolean },
 ) {
-  return withDir(async (dir) => {
+  return withTempDir('store', async (dir) => {
     const store = await openStore({ path: join(dir, 'db'), durability });
     const total = Math.round(rate * seconds);
     const histogram = build({
@@ -314,7 +310,7 @@ async function ackLatency(
  * from the CRITICAL event's push to its emission by persist, and to the completion (everything written).
  */
 async function criticalBehindBacklog(backlog: Event[], priorityLane: boolean) {
-  return withDir(async (dir) => {
+  return withTempDir('store', async (dir) => {
     const store = await openStore({ path: join(dir, 'db') });
     const critical = createEvent({
       type: 'workflow.failed',

@@ -3,7 +3,10 @@
  * figures rest on — every input event accounted for exactly once, counts that add up, a deterministic
  * payload stream — and never a timing (DESIGN: no timed assertions in tests).
  */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { withTempDir } from '../../bench/harness.js';
 import { makePayloads, payloadStream } from '../../bench/payloads.js';
 import {
   bareChainedBatch,
@@ -13,7 +16,6 @@ import {
   runInMemory,
   runLoad,
   runPersisted,
-  withTempDir,
 } from '../../bench/pipeline.js';
 import { type Event, openStore } from '../../src/index.js';
 import { collect } from '../helpers/store.js';
@@ -42,6 +44,29 @@ function expectEachOnce(seen: Map<string, number>, ids: readonly string[]) {
   expect(seen.size).toBe(ids.length);
   for (const id of ids) expect(seen.get(id)).toBe(1);
 }
+
+describe("the harness's temp folder (withTempDir, every suite's)", () => {
+  it('gives a fresh folder named for the suite, removed after fn resolves or rejects', async () => {
+    let kept = '';
+    expect(
+      await withTempDir('pipeline', async (dir) => {
+        kept = dir;
+        expect(basename(dir)).toMatch(/^vibespec-bench-pipeline-/);
+        expect(existsSync(dir)).toBe(true);
+        return 42;
+      }),
+    ).toBe(42);
+    expect(existsSync(kept)).toBe(false);
+    await expect(
+      withTempDir('live', async (dir) => {
+        kept = dir;
+        throw new Error('failed run');
+      }),
+    ).rejects.toThrow('failed run');
+    expect(basename(kept)).toMatch(/^vibespec-bench-live-/);
+    expect(existsSync(kept)).toBe(false);
+  });
+});
 
 describe('the benchmark payload stream', () => {
   it('is deterministic, in event-time order, and has the realistic mix', () => {
@@ -99,7 +124,7 @@ describe('the pipelines the benchmark times', () => {
   });
 
   it('persisted: every bridged event is acked exactly once, stored exactly once, and leaves the pipeline once', async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir('pipeline', async (dir) => {
       const store = await openStore({ path: `${dir}/db` });
       try {
         const bridged: Event[] = [];
