@@ -280,8 +280,16 @@ export class Writer {
     return writer;
   }
 
+  /**
+   * Sends `message` and resolves to the reply of type `answer`; rejects on another reply, on the writer's
+   * exit, and at once when it has exited already (its exit would never come, and the send would fail).
+   */
   private ask<T>(message: object, answer: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (!this.running) {
+        reject(new Error(`bench/liveWriter.ts exited with ${this.child.exitCode ?? this.child.signalCode}`));
+        return;
+      }
       const onMessage = (reply: { type: string; message?: string }) => {
         done();
         if (reply.type === answer) resolve(reply as T);
@@ -297,7 +305,12 @@ export class Writer {
       };
       this.child.on('message', onMessage);
       this.child.on('exit', onExit);
-      this.child.send(message);
+      // A failed send (the channel closed as the writer exits) is reported here, not as an 'error' event.
+      this.child.send(message, (error) => {
+        if (error === null) return;
+        done();
+        reject(error);
+      });
     });
   }
 

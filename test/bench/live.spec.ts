@@ -183,6 +183,14 @@ describe('the runs', () => {
     expect((await leftovers()).filter((name) => !before.has(name))).toEqual([]);
   });
 
+  it('a run asked of a writer that has exited rejects, saying so (no uncaught error, no wait forever)', async () => {
+    const writer = await Writer.start(fixturePayloads().slice(0, 2));
+    await writer.close();
+    await expect(writer.run(join(tmpdir(), 'never-written.jsonl'), 10, 0.1)).rejects.toThrow(
+      'bench/liveWriter.ts exited',
+    );
+  });
+
   it('npm run bench -- --quick live: rows for each rate, polling only, and record', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vibespec-test-live-'));
     try {
