@@ -3,7 +3,9 @@
  * baseline in the same run, repeats both, and reports medians as a ratio — never a bare wall-clock
  * figure, since this machine is shared and noisy.
  */
+import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -164,4 +166,23 @@ export function formatNumber(n: number | undefined): string {
   if (abs >= 100) return Math.round(n).toLocaleString('en-US');
   if (abs < 1e-4) return n.toExponential(2);
   return String(Number(n.toPrecision(3)));
+}
+
+/**
+ * Runs `fn` with `fs.watch` throwing, as it does on a filesystem that cannot be watched (some network
+ * and container mounts): `fromHookFileMarked` then finds new lines by its poll alone. Used by the live
+ * suite's polling row and by the CLI's `--poll-ms` tests.
+ */
+export async function withoutWatch<T>(fn: () => Promise<T>): Promise<T> {
+  const real = fs.watch;
+  fs.watch = (() => {
+    throw new Error('fs.watch made to fail');
+  }) as typeof fs.watch;
+  syncBuiltinESMExports(); // the named export `watch` the library imported follows
+  try {
+    return await fn();
+  } finally {
+    fs.watch = real;
+    syncBuiltinESMExports();
+  }
 }

@@ -19,9 +19,9 @@
  */
 import { type ChildProcess, execFile, fork, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import fs, { existsSync, type FSWatcher, readFileSync, watch } from 'node:fs';
+import { existsSync, type FSWatcher, readFileSync, watch } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +35,7 @@ import {
   formatNumber,
   median,
   percentile,
+  withoutWatch,
   withTempDir,
 } from './harness.js';
 
@@ -490,24 +491,6 @@ async function startTail(dir: string): Promise<Consumer> {
     await handle.close();
   };
   return consumer;
-}
-
-/**
- * Runs `fn` with `fs.watch` throwing, as it does on a filesystem that cannot be watched (some network
- * and container mounts): `fromHookFileMarked` then finds new lines by its poll alone.
- */
-async function withoutWatch<T>(fn: () => Promise<T>): Promise<T> {
-  const real = fs.watch;
-  fs.watch = (() => {
-    throw new Error('bench: fs.watch made to fail');
-  }) as typeof fs.watch;
-  syncBuiltinESMExports(); // the named export `watch` the library imported follows
-  try {
-    return await fn();
-  } finally {
-    fs.watch = real;
-    syncBuiltinESMExports();
-  }
 }
 
 /**

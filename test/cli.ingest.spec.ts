@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import fs, { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { withoutWatch } from '../bench/harness.js';
 import { openStore } from '../src/index.js';
 import { loadFixtures } from './helpers/fixtures.js';
 import { spyOnFsyncs } from './helpers/fsyncSpy.js';
@@ -605,20 +605,6 @@ describe('vibespec-streams ingest, run in process (main)', () => {
     });
 
     describe('--poll-ms', () => {
-      /** Runs `fn` with `fs.watch` throwing, as on a filesystem that cannot be watched: the poll alone finds appends. */
-      async function withoutWatch<T>(fn: () => Promise<T>): Promise<T> {
-        const real = fs.watch;
-        fs.watch = (() => {
-          throw new Error('test: fs.watch made to fail');
-        }) as typeof fs.watch;
-        syncBuiltinESMExports(); // the named export `watch` the library imported follows
-        try {
-          return await fn();
-        } finally {
-          fs.watch = real;
-          syncBuiltinESMExports();
-        }
-      }
       /** The delays of the timers set while `fn` runs. */
       async function delaysWhile(fn: () => Promise<void>): Promise<number[]> {
         const timers = vi.spyOn(globalThis, 'setTimeout');
