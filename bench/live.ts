@@ -177,6 +177,18 @@ const perRun = (runs: readonly TailRun[]) =>
     ...(readDelays.length > 0 ? { read: latencyStats(readDelays) } : {}),
   }));
 
+/** A row of a time (ms) against its baseline: the ratio is baseline ÷ value. */
+function latencyRow(name: string, baselineName: string, value: number, baseline: number, runs: number) {
+  return {
+    name,
+    value,
+    unit: 'ms',
+    baseline: { name: baselineName, value: baseline },
+    ratio: baseline / value,
+    runs,
+  };
+}
+
 /**
  * The rows of one rate: p50, p95, p99 (against the goal when `goal`), max, of the runs' lines pooled
  * (at 10 lines/s a run has only a few), each against the bare tail's.
@@ -193,14 +205,14 @@ export function latencyRows(
   const stores = latencyStats(
     subject.flatMap((run) => run.latencies.map((latency, i) => latency - run.readDelays[i]!)),
   );
-  const row = (label: string, key: keyof LatencyStats) => ({
-    name: `latency ${label}, line written → persisted ack, ${formatNumber(rate)} lines/s offered`,
-    value: s[key],
-    unit: 'ms',
-    baseline: { name: 'bare tail: fs.watch → read → JSON.parse', value: b[key] },
-    ratio: b[key] / s[key],
-    runs: subject.length,
-  });
+  const row = (label: string, key: keyof LatencyStats) =>
+    latencyRow(
+      `latency ${label}, line written → persisted ack, ${formatNumber(rate)} lines/s offered`,
+      'bare tail: fs.watch → read → JSON.parse',
+      s[key],
+      b[key],
+      subject.length,
+    );
   return [
     row('p50', 'p50'),
     row('p95', 'p95'),
@@ -234,14 +246,14 @@ export function pollRows(
 ): Array<Omit<BenchRow, 'suite'>> {
   const s = pooled(poll);
   const b = pooled(watched);
-  const row = (label: string, key: keyof LatencyStats) => ({
-    name: `latency ${label} without fs.watch (polling only), ${formatNumber(rate)} lines/s offered`,
-    value: s[key],
-    unit: 'ms',
-    baseline: { name: 'the same with fs.watch', value: b[key] },
-    ratio: b[key] / s[key],
-    runs: poll.length,
-  });
+  const row = (label: string, key: keyof LatencyStats) =>
+    latencyRow(
+      `latency ${label} without fs.watch (polling only), ${formatNumber(rate)} lines/s offered`,
+      'the same with fs.watch',
+      s[key],
+      b[key],
+      poll.length,
+    );
   return [
     row('p50', 'p50'),
     {
@@ -249,7 +261,7 @@ export function pollRows(
       notes:
         'fs.watch made to throw, as on a filesystem that cannot be watched (some network and container ' +
         `mounts): fromHookFileMarked finds new lines by its poll alone, every ${formatNumber(pollIntervalMs)} ms ` +
-        `(its default pollIntervalMs, which ingest --follow uses), so a line waits up to that long: p99 ` +
+        `(its default pollIntervalMs, which ingest --follow uses unless given --poll-ms), so a line waits up to that long: p99 ` +
         `${s.p99 < GOAL_MS ? 'under' : 'over'} the ${GOAL_MS} ms goal (not a goal row: the goal is read with ` +
         `fs.watch, above); ${describeRuns(poll)}`,
       detail: { poll: perRun(poll) },
@@ -765,13 +777,9 @@ const suite: BenchSuite = {
       const node = stats(times.node);
       const bare = stats(times.bare);
       const n = spawns * runs;
+      const NODE = "node -e '' with the same stdin";
       add({
-        name: 'record: hook run time, spawn → exit (median)',
-        value: record.median,
-        unit: 'ms',
-        baseline: { name: "node -e '' with the same stdin", value: node.median },
-        ratio: node.median / record.median,
-        runs: n,
+        ...latencyRow('record: hook run time, spawn → exit (median)', NODE, record.median, node.median, n),
         notes:
           `${what}; ${n} runs of each, round-robin, after one warm-up; p95 ${formatNumber(record.p95)} ms ` +
           `(node -e '' ${formatNumber(node.p95)} ms); Claude Code waits this long for the hook; the line is in ` +
@@ -779,12 +787,13 @@ const suite: BenchSuite = {
         detail: { record: times.record, node: times.node },
       });
       add({
-        name: "context: record's append in a bare Node script, spawn → exit (median)",
-        value: bare.median,
-        unit: 'ms',
-        baseline: { name: "node -e '' with the same stdin", value: node.median },
-        ratio: node.median / bare.median,
-        runs: n,
+        ...latencyRow(
+          "context: record's append in a bare Node script, spawn → exit (median)",
+          NODE,
+          bare.median,
+          node.median,
+          n,
+        ),
         notes:
           "what record does (read stdin, parse, make the log's folder, open 'a', one write, close) without " +
           `loading the library: p95 ${formatNumber(bare.p95)} ms; record's time beyond it is the loading of ` +
