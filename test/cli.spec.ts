@@ -392,6 +392,13 @@ describe('main (src/cli/main.ts) in process', () => {
     [['ingest', '--log', '-x.jsonl'], 2, '--log needs a value: if it is "-x.jsonl", write --log=-x.jsonl'],
     [['sessions', '--store', '--follow'], 2, '--store needs a value (--follow is an option)'],
     [['replay', 'a', '--limit', '-h'], 2, '--limit needs a value (-h is an option)'],
+    // An option given twice: the occurrence whose value is missing, not the first one.
+    [
+      ['ingest', '--log', 'a.jsonl', '--log', '-x.jsonl'],
+      2,
+      '--log needs a value: if it is "-x.jsonl", write --log=-x.jsonl',
+    ],
+    [['sessions', '--store', 'a', '--store', '--follow'], 2, '--store needs a value (--follow is an option)'],
     [['sessions', 'extra'], 2, 'unexpected argument "extra" for sessions'],
     [['context', 'a', 'b'], 2, 'unexpected argument "b" for context'],
     [['bridge', 'a', 'b'], 2, 'unexpected argument "b" for bridge'],

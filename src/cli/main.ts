@@ -168,7 +168,8 @@ function usage(problem?: string, command?: string): number {
  * `parseArgs`' error in the CLI's words: an unknown option with the nearest known one (`--type`: did you
  * mean `--types`?), or the one option it begins (`--poll`: `--poll-ms`), rather than advice on positionals. An option followed by an argument that starts with
  * `-` ("ambiguous"): its value is missing when that argument is an option (`--store --follow`), else how
- * to give a value that starts with `-` (`--log -x.jsonl`).
+ * to give a value that starts with `-` (`--log -x.jsonl`). An option given twice is told about the
+ * occurrence that has the problem (`--log a.jsonl --log -x.jsonl`: `-x.jsonl`).
  */
 function parseProblem(error: unknown, args: readonly string[]): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -186,7 +187,10 @@ function parseProblem(error: unknown, args: readonly string[]): string {
     return `Unknown option '${option}'${near === undefined ? `; known: --${names.join(', --')}` : ` (did you mean --${near}?)`}`;
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(message)) {
-    const next = args[args.indexOf(option) + 1] ?? '';
+    // The occurrence parseArgs stopped at: the first one followed by an argument that looks like an option
+    // (`--log a.jsonl --log -x.jsonl` is about `-x.jsonl`, not `a.jsonl`).
+    const at = args.findIndex((arg, i) => arg === option && /^-./.test(args[i + 1] ?? ''));
+    const next = args[at + 1] ?? '';
     const name = next.replace(/^--?/, '').split('=')[0]!;
     const isOption = next.startsWith('--')
       ? Object.hasOwn(OPTIONS, name)
