@@ -383,6 +383,11 @@ describe('main (src/cli/main.ts) in process', () => {
     // An option cut short (parseArgs takes no abbreviation): the one option it begins.
     [['ingest', '--follow', '--poll', '50'], 2, "Unknown option '--poll' (did you mean --poll-ms?)"],
     [['ingest', '--dur', 'os'], 2, "Unknown option '--dur' (did you mean --durability?)"],
+    // The option begun, before a nearer name (--log is 2 edits from each of these).
+    [['replay', 'a', '--lim', '5'], 2, "Unknown option '--lim' (did you mean --limit?)"],
+    [['ingest', '--fol'], 2, "Unknown option '--fol' (did you mean --follow?)"],
+    [['ingest', '--follow', '--pol', '50'], 2, "Unknown option '--pol' (did you mean --poll-ms?)"],
+    [['record', '--ho', 'x'], 1, "Unknown option '--ho' (did you mean --hook?)"],
     [['sessions', '--h'], 2, "Unknown option '--h'; known: --log"],
     [
       ['sessions', '-x'],

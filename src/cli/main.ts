@@ -165,8 +165,9 @@ function usage(problem?: string, command?: string): number {
 }
 
 /**
- * `parseArgs`' error in the CLI's words: an unknown option with the nearest known one (`--type`: did you
- * mean `--types`?), or the one option it begins (`--poll`: `--poll-ms`), rather than advice on positionals. An option followed by an argument that starts with
+ * `parseArgs`' error in the CLI's words: an unknown option with the one option it begins (`--poll`:
+ * `--poll-ms`; `--lim`: `--limit`, not the nearer `--log`), else the nearest known one (`--STORE`: did you
+ * mean `--store`?), rather than advice on positionals. An option followed by an argument that starts with
  * `-` ("ambiguous"): its value is missing when that argument is an option (`--store --follow`), else how
  * to give a value that starts with `-` (`--log -x.jsonl`). An option given twice is told about the
  * occurrence that has the problem (`--log a.jsonl --log -x.jsonl`: `-x.jsonl`).
@@ -179,10 +180,13 @@ function parseProblem(error: unknown, args: readonly string[]): string {
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const names = Object.keys(OPTIONS);
     const typed = option.slice(2);
-    // parseArgs takes no abbreviation: `--poll` for `--poll-ms`, too far from it for `nearestName`.
+    // parseArgs takes no abbreviation: `--poll` for `--poll-ms`, too far from it for `nearestName`. The
+    // option begun comes first: `nearestName` takes `--lim` for `--log` (2 edits), not `--limit`.
     const begun = names.filter((name) => typed.length >= 2 && name.startsWith(typed));
     const near = option.startsWith('--')
-      ? (nearestName(typed, names) ?? (begun.length === 1 ? begun[0] : undefined))
+      ? begun.length === 1
+        ? begun[0]
+        : nearestName(typed, names)
       : undefined;
     return `Unknown option '${option}'${near === undefined ? `; known: --${names.join(', --')}` : ` (did you mean --${near}?)`}`;
   }
