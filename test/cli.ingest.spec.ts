@@ -618,6 +618,7 @@ describe('vibespec-streams ingest, run in process (main)', () => {
 
       it.each([
         [['--poll-ms', '15'], 15],
+        [['--poll-ms', '1'], 1],
         [[], 250],
       ])('%j: where fs.watch fails, finds the appends by a poll every %i ms', async (extra, ms) => {
         await writeFile(log, `${note(S1)}\n`);
@@ -633,6 +634,19 @@ describe('vibespec-streams ingest, run in process (main)', () => {
         expect(delays).toContain(ms);
         expect(delays).not.toContain(ms === 250 ? 15 : 250);
         expect(await stored()).toEqual({ [S1]: ['notification'], [S2]: ['tool.used', 'file.modified'] });
+      });
+
+      it('takes --poll-ms 2147483647, the longest delay of a Node timer, and finds appends by fs.watch', async () => {
+        await writeFile(log, `${note(S1)}\n`);
+        const delays = await delaysWhile(async () => {
+          const run = follow('--poll-ms', '2147483647');
+          await committed((await stat(log)).size);
+          await appendFile(log, `${edit(S2)}\n`);
+          await committed((await stat(log)).size);
+          expect(await run.stop('SIGINT')).toEqual({ code: 0, stdout: '', stderr: summary(3, 2) });
+        });
+        expect(delays).toContain(2_147_483_647);
+        expect(delays).not.toContain(250);
       });
 
       it.each([['abc'], ['0'], ['1.5'], ['1e3'], [''], ['2147483648']])(

@@ -389,6 +389,11 @@ describe('main (src/cli/main.ts) in process', () => {
     [['ingest', '--follow', '--pol', '50'], 2, "Unknown option '--pol' (did you mean --poll-ms?)"],
     [['record', '--ho', 'x'], 1, "Unknown option '--ho' (did you mean --hook?)"],
     [['sessions', '--h'], 2, "Unknown option '--h'; known: --log"],
+    // One letter begins too many options to name one (--d would be --durability).
+    [['sessions', '--d'], 2, "Unknown option '--d'; known: --log"],
+    // parseArgs' other problems with an option's value, in its words.
+    [['sessions', '--store'], 2, "Option '--store <value>' argument missing"],
+    [['ingest', '--follow=yes'], 2, "Option '--follow' does not take an argument"],
     [
       ['sessions', '-x'],
       2,
@@ -540,6 +545,10 @@ describe('main (src/cli/main.ts) in process', () => {
         events.slice(0, 2).map(eventToJSON),
       );
       expect(lines(await runMain(['replay', 's1', '--store', store, '--limit', '0']))).toEqual([]);
+      // More than one digit: a limit above the events there is no limit.
+      expect(lines(await runMain(['replay', 's1', '--store', store, '--limit', '10']))).toEqual(
+        events.slice(0, 3).map(eventToJSON),
+      );
     });
 
     it.each([
