@@ -94,6 +94,13 @@ describe('makeFolder (the log folder record creates)', () => {
     expect(await makeFolder(join(dir, 'd', 'e'))).toEqual([join(dir, 'd', 'e')]);
   });
 
+  it('two at once (two hooks): both succeed, and each folder is returned by the one that created it', async () => {
+    const deep = join(dir, 'a', 'b', 'c');
+    const [one, two] = await Promise.all([makeFolder(deep), makeFolder(deep)]);
+    expect([...one!, ...two!].sort()).toEqual([join(dir, 'a'), join(dir, 'a', 'b'), deep]);
+    expect((await stat(deep)).isDirectory()).toBe(true);
+  });
+
   it('fails with the folder that cannot be created, where one above it exists (/proc/x)', async () => {
     await expect(makeFolder('/proc/x/y')).rejects.toMatchObject({ code: 'ENOENT', path: '/proc/x' });
   });
