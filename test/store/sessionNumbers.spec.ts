@@ -101,6 +101,8 @@ describe('session numbers past Number.MAX_SAFE_INTEGER', () => {
     const expected = { a: [...a, more[0]!], b: [...b, more[1]!], c: [], d: [], e: [] };
     expect(await eventsOf(store, Object.keys(expected))).toEqual(expected);
     expect((await store.sessions()).map((info) => info.sessionId)).toEqual(['a', 'b']);
+    // A group whose jobs are all refused writes no batch: only the last append was written.
+    expect(store.stats()).toMatchObject({ writes: 1, eventsWritten: 2 });
     // Still so once reopened: the counter the store wrote is past the range, so it is counted again.
     const reopened = await t.reopen();
     expectRefused(await refusal(reopened.append(c)), reopened, 'c', c);
@@ -306,6 +308,8 @@ describe('sequence numbers past Number.MAX_SAFE_INTEGER', () => {
     ]);
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expectSeqsRefused((results[1] as PromiseRejectedResult).reason as StoreError, store, 'a', z);
+    // The refused events are not counted as written: one append before, one batch of two here.
+    expect(store.stats()).toMatchObject({ writes: 2, eventsWritten: 3 });
     const reports: unknown[] = [];
     store = await t.reopen({ onCorruptRecord: (record) => reports.push(record) });
     expectSeqsRefused(await refusal(store.append(z)), store, 'a', z);
@@ -400,6 +404,28 @@ describe('a batch with refused jobs', () => {
       [0, 'x'],
       [1, 'B'],
     ]);
+    await store.close();
+  });
+
+  it('keeps no refused job of a failed write for a second try: _appendAgain after the failure makes only the failed one again', async () => {
+    const store = await usedUpAndExhausted();
+    const { AbstractChainedBatch } = await import('abstract-level');
+    vi.spyOn(AbstractChainedBatch.prototype, 'write').mockRejectedValueOnce(new Error('disk full'));
+    const usedUp = [ev('y', 4, 'a')];
+    const failed = [ev('B', 5, 'b')];
+    const noNumber = [ev('y', 6, 'new')];
+    const results = await Promise.allSettled([
+      store.append(usedUp),
+      store.append(failed),
+      store.append(noNumber),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    // Asked in the task that heard of the failure, as persist does: the refused ones would be refused again.
+    expect(store._appendAgain(usedUp)).toBeUndefined();
+    expect(store._appendAgain(noNumber)).toBeUndefined();
+    const again = store._appendAgain(failed);
+    expect(again).toBeInstanceOf(Promise);
+    expect(await again).toEqual([{ sessionId: 'b', seq: 1 }]);
     await store.close();
   });
 
