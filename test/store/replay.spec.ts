@@ -385,6 +385,22 @@ describe('tail', () => {
     expect(first.outcome).toBe('complete');
   });
 
+  it('a watcher that throws fails neither the write nor the other watchers, and the appends after it are written', async () => {
+    const heard: number[][] = [];
+    t.store._watch('s1', {
+      next: () => {
+        throw new Error('watcher failed');
+      },
+      complete: () => {},
+    });
+    t.store._watch('s1', { next: (entries) => heard.push(entries.map((e) => e.seq)), complete: () => {} });
+    // Called in one tick: one batch, then the next.
+    const [first, second] = await Promise.all([t.store.append([ev('x', 1)]), t.store.append([ev('x', 2)])]);
+    expect([first, second]).toEqual([[{ sessionId: 's1', seq: 0 }], [{ sessionId: 's1', seq: 1 }]]);
+    expect(await t.store.append([ev('x', 3)])).toEqual([{ sessionId: 's1', seq: 2 }]);
+    expect(heard.flat()).toEqual([0, 1, 2]);
+  });
+
   it('a watcher stopped hears no later append nor the close, the other watchers of its session still do', async () => {
     const heard: Array<[string, number[] | 'complete']> = [];
     const watcher = (name: string) => ({
