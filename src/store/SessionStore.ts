@@ -939,8 +939,7 @@ export class SessionStore {
     let written = jobs;
     let noNumber: Refusals | undefined;
     if (fresh !== undefined) {
-      // Exact: the counter is at most 2 ** 53.
-      if (fresh.length <= Number.MAX_SAFE_INTEGER + 1 - this.#nextSession) {
+      if (fresh.length <= this.#numbersLeft()) {
         for (const id of fresh) this.#giveNumber(id);
       } else {
         noNumber = new Map();
@@ -1262,7 +1261,7 @@ export class SessionStore {
       for (const id of job.kind === 'start' ? [job.sessionId] : job.sessions) {
         if (isFresh.has(id) && !this.#sessions.has(id)) needed.add(id);
       }
-      const left = Number.MAX_SAFE_INTEGER + 1 - this.#nextSession;
+      const left = this.#numbersLeft();
       if (needed.size <= left) {
         for (const id of needed) this.#giveNumber(id);
         kept.push(job);
@@ -1284,6 +1283,11 @@ export class SessionStore {
       );
     }
     return kept;
+  }
+
+  /** How many session numbers are left for new sessions (exact: the counter is at most 2 ** 53). */
+  #numbersLeft(): number {
+    return Number.MAX_SAFE_INTEGER + 1 - this.#nextSession;
   }
 
   /** Gives new session `id` the next number (one is left), in memory: written with its first batch. */
