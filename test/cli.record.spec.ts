@@ -241,6 +241,16 @@ describe('vibespec-streams record, run in process (main)', () => {
     ]);
   });
 
+  it('records with its options before the command (a hook written --log x record), as after it', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const payload = { session_id: 's', hook_event_name: 'Stop' };
+    const run = await runMain(['--log', log, '--hook', 'SubagentStop', 'record'], [JSON.stringify(payload)]);
+    expect(run).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await lines(log)).toEqual([
+      { hook: 'SubagentStop', timestamp: expect.any(Number), output: payload },
+    ]);
+  });
+
   it.each([
     ['text that is not JSON, as its text', '{"session_id": ', '{"session_id": '],
     ['no input at all, as an empty text', '', ''],

@@ -377,6 +377,22 @@ describe('main (src/cli/main.ts) in process', () => {
   it.each([
     [['nosuch'], 2, 'unknown command "nosuch"'],
     [['nosuch', 'x'], 2, 'unknown command "nosuch"'],
+    // The options are read first, then the command.
+    [['nosuch', '--bogus'], 2, "Unknown option '--bogus'"],
+    [['nosuch', '--help'], 2, 'unknown command "nosuch"'],
+    [['sesions'], 2, 'unknown command "sesions" (did you mean sessions?)'],
+    [['Replay', 'a'], 2, 'unknown command "Replay" (did you mean replay?)'],
+    // record mistyped in a hook's command line: exit 1, as record's own usage errors (2 would block).
+    [['recrod'], 1, 'unknown command "recrod" (did you mean record?)'],
+    // The command is the first argument that is no option nor an option's value, wherever it is.
+    [['--store', 'x', 'nosuch'], 2, 'unknown command "nosuch"'],
+    [
+      ['--store', 'sessions'],
+      2,
+      'no command given: one of record, ingest, bridge, sessions, context, replay',
+    ],
+    [['--log', 'hooks.jsonl'], 2, 'no command given'],
+    [['--follow', '--', '-x'], 2, 'unknown command "-x"'],
     [['sessions', '--bogus'], 2, "Unknown option '--bogus'"],
     [['replay', 'a', '--type', 'x'], 2, "Unknown option '--type' (did you mean --types?)"],
     [['sessions', '--STORE', 'x'], 2, "Unknown option '--STORE' (did you mean --store?)"],
@@ -420,6 +436,10 @@ describe('main (src/cli/main.ts) in process', () => {
     [['record', 'extra'], 1, 'unexpected argument "extra" for record'],
     [['record', '--log', ''], 1, '--log must not be empty'],
     [['record', '--durability', 'disk'], 1, '--durability must be process or os, got "disk"'],
+    // ... and wherever the command is among its options.
+    [['--bogus', 'record'], 1, "Unknown option '--bogus'"],
+    [['--durability', 'disk', 'record'], 1, '--durability must be process or os, got "disk"'],
+    [['--log', 'x', 'record', 'extra'], 1, 'unexpected argument "extra" for record'],
   ] as const)(
     '%j is a usage error: exit %i, the problem and the usage on stderr',
     async (argv, code, problem) => {
@@ -482,6 +502,22 @@ describe('main (src/cli/main.ts) in process', () => {
           `s2\t1 event\t${new Date(T + 3_000).toISOString()} … ${new Date(T + 3_000).toISOString()}\n`,
         ].join(''),
       });
+    });
+
+    it('reads the options before the command as after it (--store x sessions, --store x replay s1)', async () => {
+      const sessions = await runMain(['--store', store, 'sessions']);
+      expect(sessions).toEqual(await runMain(['sessions', '--store', store]));
+      expect(sessions.stdout).toContain('s1\t3 events');
+      const replay = await runMain(['--store', store, '--limit', '2', 'replay', '--types=tool.used', 's1']);
+      expect(replay).toEqual(
+        await runMain(['replay', 's1', '--store', store, '--limit', '2', '--types=tool.used']),
+      );
+      expect(
+        replay.stdout
+          .trimEnd()
+          .split('\n')
+          .map((line) => JSON.parse(line).id),
+      ).toEqual([events[2]!.id]);
     });
 
     it('sessions: an event time no date can show (a time in ns) is given in ms, and the other sessions still listed', async () => {

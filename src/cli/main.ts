@@ -53,7 +53,8 @@ const USAGE = `usage: vibespec-streams <command> [options]
   replay ID [--store DIR] [--types a,b] [--limit N]
       A session's stored events as JSON Lines (at most N: a whole number).
   help, or --help (-h) after any command
-  --version (-V): the version of vibespec-streams`;
+  --version (-V): the version of vibespec-streams
+Options may come before the command as well as after it.`;
 
 const OPTIONS = {
   log: { type: 'string', default: DEFAULT_LOG },
@@ -206,20 +207,43 @@ function parseProblem(error: unknown, args: readonly string[]): string {
   return message;
 }
 
+/**
+ * The usage error of a command that is none: with the nearest command, if one is near (`sesions`:
+ * sessions). Exit 1 when that is `record`, as for its own usage errors (see `usage`): `record` mistyped in a
+ * hook's command line must not block Claude Code at every event.
+ */
+function unknownCommand(command: string): number {
+  const near = nearestName(command, Object.keys(POSITIONALS));
+  return usage(
+    `unknown command ${JSON.stringify(command)}${near === undefined ? '' : ` (did you mean ${near}?)`}`,
+    near,
+  );
+}
+
 /** The commands other than `record`, loaded when one of them runs (see the module's comment). */
 const commands = () => import('./commands.js');
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  // The command is the first argument that is neither an option nor an option's value: options may come
+  // before it (`--store x sessions`, a hook's `--log x record`) as well as after. Found without checking
+  // the options, so that a usage error of `record` exits 1 wherever its options are.
+  const command = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false })
+    .positionals[0];
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
-    parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   } catch (error) {
-    return usage(parseProblem(error, rest), command);
+    return usage(parseProblem(error, argv), command);
   }
-  const { values, positionals } = parsed;
+  if (command !== undefined && command !== 'help' && !Object.hasOwn(POSITIONALS, command))
+    return unknownCommand(command);
+  const { values } = parsed;
+  const positionals = parsed.positionals.slice(1); // the command's own arguments
   if (values.help) return usage();
   if (values.version) return version();
+  // Options and no command (`--log x`, record left out of a hook's command line): not the usage's exit 0.
+  if (command === undefined && argv.length > 0)
+    return usage(`no command given: one of ${Object.keys(POSITIONALS).join(', ')}`);
   // An empty folder or file name (an unset shell variable) would name the current folder, or nothing.
   for (const option of ['log', 'store'] as const) {
     if (values[option] === '') return usage(`--${option} must not be empty`, command);
@@ -276,15 +300,7 @@ export async function main(argv: string[]): Promise<number> {
         limit === undefined ? undefined : Number(limit),
       );
     }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
+    default: // none, or help: every other command was refused above
       return usage();
-    case '--version':
-    case '-V':
-      return version();
-    default:
-      return usage(`unknown command "${command}"`);
   }
 }
