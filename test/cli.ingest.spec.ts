@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -392,6 +392,37 @@ describe('vibespec-streams ingest, run in process (main)', () => {
 
     expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(0, 0) });
     expect(count(await stored())).toBe(total);
+  });
+
+  it('a log rotated by hand as the README says (log and offset file renamed, the old one ingested under its new name): no line lost, none stored twice', async () => {
+    const before = [note(S1), edit(S1)];
+    const tail = edit(S2); // appended after the last run: in the rotated file only
+    const after = note(S2); // a hook's line after the rotation: in the new log
+    await writeFile(log, `${before.join('\n')}\n`);
+    expect((await ingestHere()).code).toBe(0);
+    await appendFile(log, `${tail}\n`);
+    const rotated = `${log}.1`;
+    await rename(log, rotated);
+    await rename(`${log}.offset`, `${rotated}.offset`);
+    await writeFile(log, `${after}\n`);
+
+    // The offset file's mark names the file (inode, first bytes), not its path: the old log resumes.
+    expect(await runMain(['ingest', '--log', rotated, '--store', store])).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: `ingested 2 events from 1 new lines of ${rotated}`,
+    });
+    expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(1, 1) });
+    const got = await stored();
+
+    // The same lines in one log, ingested in one run.
+    store = join(dir, 'reference');
+    await writeFile(log, `${[...before, tail, after].join('\n')}\n`);
+    await rm(`${log}.offset`);
+    expect((await ingestHere()).code).toBe(0);
+    const expected = await stored();
+    expect(count(expected)).toBe(6);
+    expect(got).toEqual(expected);
   });
 
   it('leaves a last line without a newline for the next run, and says so', async () => {
