@@ -1343,14 +1343,20 @@ const preToolUse: Mapper = (p, ctx) => {
 
 /**
  * The `test.run` data of a test command Claude Code reports as a success (a PostToolUse), from its
- * Bash response: it exited 0 (`exit_code: 0`) — or with a code Claude Code reads as no error (grep's 1
- * is "No matches found"), which it does not give (`return_code_interpretation`, no `exit_code`); an
- * `interrupted` run did not finish (`passed: false`). When the line's success does not show the tests
- * passed (`testVerdict`) — a pipe after them (`npm test | tail`, without `set -o pipefail`), a later
- * command after `;`, `||` or a newline, `npm run lint || npm test` (the tests may not have run) — whether
- * they passed is unknown: `outcome: 'unknown'` and no `passed` — unless the runner's summary in its
- * output shows it (`readTestSummary`: `passed`, `from_summary`). A command sent to the background
- * (`backgroundTaskId`, or `run_in_background`) has only started: no `test.run` (its `tool.used` stays).
+ * Bash response: it exited 0 (`exit_code: 0`); an `interrupted` run did not finish (`passed: false`).
+ * When the line's success does not show the tests passed (`testVerdict`) — a pipe after them
+ * (`npm test | tail`, without `set -o pipefail`), a later command after `;`, `||` or a newline,
+ * `npm run lint || npm test` (the tests may not have run) — whether they passed is unknown:
+ * `outcome: 'unknown'` and no `passed` — unless the runner's summary in its output shows it
+ * (`readTestSummary`: `passed`, `from_summary`). A command sent to the background (`backgroundTaskId`,
+ * or `run_in_background`) has only started: no `test.run` (its `tool.used` stays).
+ *
+ * A `returnCodeInterpretation` says the line exited with a code Claude Code reads as no error from the
+ * line's last command (grep's or rg's 1 is "No matches found"; diff, find, test and `[` have theirs): the
+ * line failed as the shell runs it, with a code it does not give. It is read as that failure
+ * (`return_code_interpretation`, no `exit_code`): `passed: false` when it shows a test failed
+ * (`npm test || grep -c FAIL log`), else what the runner's summary shows, or unknown — never a pass: the
+ * 1 of `npm test && grep -q ok log`, or of `set -o pipefail; npm test | grep Tests`, may be the tests'.
  */
 function testRunOf(
   command: string,
@@ -1363,14 +1369,18 @@ function testRunOf(
   if (response !== undefined && response.interrupted === true) {
     return { command, passed: false, interrupted: true };
   }
+  const interpretation = response === undefined ? undefined : str(response.returnCodeInterpretation);
+  if (interpretation !== undefined) {
+    // A failure of the line (its code is not given): what a PostToolUseFailure of it would show.
+    const run = verdict.failed
+      ? { command, passed: false }
+      : summaryRun(command, readTestSummary(bashOutputs(command, response!)));
+    return { ...run, return_code_interpretation: interpretation };
+  }
   if (!verdict.passed) {
     // What the runner's summary shows, if the output has one (`npm test 2>&1 | tail -20`).
     if (response === undefined) return { command, outcome: 'unknown' };
     return summaryRun(command, readTestSummary(bashOutputs(command, response)));
-  }
-  const interpretation = response === undefined ? undefined : str(response.returnCodeInterpretation);
-  if (interpretation !== undefined) {
-    return { command, passed: true, return_code_interpretation: interpretation };
   }
   return { command, passed: true, exit_code: 0 };
 }

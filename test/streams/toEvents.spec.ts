@@ -1431,15 +1431,55 @@ describe('toEvents mappings', () => {
     const command = 'npm test 2>&1';
     // A PostToolUse: the command exited 0 …
     expect(run(bash)).toEqual([{ command, passed: true, exit_code: 0 }]);
-    // … or with a code Claude Code reads as no error (grep's 1): which code is not said.
+    // … or with a code Claude Code reads as no error (grep's 1, by the line's last command): the line
+    // exited 1, a failure as the shell runs it — here the tests'.
     expect(run({ ...bash, returnCodeInterpretation: 'No matches found' })).toEqual([
-      { command, passed: true, return_code_interpretation: 'No matches found' },
+      { command, passed: false, return_code_interpretation: 'No matches found' },
     ]);
     // Interrupted: the run did not finish, so it did not pass.
     expect(run({ ...bash, interrupted: true })).toEqual([{ command, passed: false, interrupted: true }]);
     // Sent to the background (asked for, or by Claude Code / the user): only started, no result yet.
     expect(run({ ...bash, backgroundTaskId: 'b4003ee' })).toEqual([]);
     expect(run({ ...bash }, { run_in_background: true })).toEqual([]);
+  });
+
+  it("reads a PostToolUse with a returnCodeInterpretation as the failure it is: the line exited 1, which Claude Code read as its last command's no-error (grep's 'No matches found'), not as the tests'", () => {
+    const run = (command: string, stdout = '') =>
+      toEvents(
+        'PostToolUse',
+        claude('PostToolUse', {
+          tool_name: 'Bash',
+          tool_input: { command },
+          tool_response: {
+            stdout,
+            stderr: '',
+            interrupted: false,
+            isImage: false,
+            returnCodeInterpretation: 'No matches found',
+          },
+        }),
+        T,
+      )
+        .filter((event) => event.type === 'test.run')
+        .map((event) => event.data);
+    const said = { return_code_interpretation: 'No matches found' };
+    // Status 1: the tests' (grep never ran), or grep's after they passed. Not a pass.
+    for (const command of [
+      'npm test && grep -q ok coverage/summary.txt',
+      'set -o pipefail; npx vitest run 2>&1 | grep -E "Tests"',
+      'pytest && [ -f report.xml ]',
+    ]) {
+      expect(run(command)).toEqual([{ command, outcome: 'unknown', ...said }]);
+    }
+    // grep ran after the tests failed: they ran and failed.
+    expect(run('npm test || grep -c FAIL log')).toEqual([
+      { command: 'npm test || grep -c FAIL log', passed: false, ...said },
+    ]);
+    // The runner's summary still shows a failure.
+    const command = 'set -o pipefail; npx vitest run 2>&1 | grep -E "Test Files|Tests"';
+    expect(
+      run(command, ' Test Files  1 failed | 2 passed (3)\n      Tests  1 failed | 9 passed (10)'),
+    ).toEqual([{ command, passed: false, from_summary: 'vitest', ...said }]);
   });
 
   it('cuts a long prompt or error at 4,000 characters on a code point boundary, never inside an emoji', () => {
