@@ -251,6 +251,15 @@ describe('vibespec-streams record, run in process (main)', () => {
     ]);
   });
 
+  it("records whatever other commands' options its command line carries (--store '', --poll-ms, --follow): it ignores them", async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const payload = { session_id: 's', hook_event_name: 'Stop' };
+    const extra = ['--store', '', '--poll-ms', 'x', '--follow', '--limit=-1', '--types', ''];
+    const run = await runMain(['record', '--log', log, ...extra], [JSON.stringify(payload)]);
+    expect(run).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await lines(log)).toEqual([{ hook: 'Stop', timestamp: expect.any(Number), output: payload }]);
+  });
+
   it.each([
     ['text that is not JSON, as its text', '{"session_id": ', '{"session_id": '],
     ['no input at all, as an empty text', '', ''],

@@ -365,6 +365,8 @@ describe('main (src/cli/main.ts) in process', () => {
     [['replay', 'abc', '-h'], 0, 'usage'],
     [['-V'], 0, 'version'],
     [['context', 'abc', '--version'], 0, 'version'],
+    // Help before the check of the command's options.
+    [['sessions', '--durability', 'os', '--help'], 0, 'usage'],
   ] as const)('%j exits %i, the %s on stdout', async (argv, code, what) => {
     const result = await runMain([...argv]);
     expect(result.code).toBe(code);
@@ -426,6 +428,22 @@ describe('main (src/cli/main.ts) in process', () => {
     ],
     [['sessions', '--store', 'a', '--store', '--follow'], 2, '--store needs a value (--follow is an option)'],
     [['sessions', 'extra'], 2, 'unexpected argument "extra" for sessions'],
+    // Another command's option is refused, not ignored (but by record: below).
+    [['sessions', '--durability', 'os'], 2, 'sessions does not take --durability (its options: --store)'],
+    [['context', 'a', '--poll-ms=5'], 2, 'context does not take --poll-ms (its options: --store)'],
+    [['bridge', '--store', 'x'], 2, 'bridge does not take --store (it takes none)'],
+    [
+      ['replay', 'a', '--follow'],
+      2,
+      'replay does not take --follow (its options: --store, --types, --limit)',
+    ],
+    [
+      ['ingest', '--hook', 'Stop'],
+      2,
+      'ingest does not take --hook (its options: --log, --store, --follow, --poll-ms, --durability)',
+    ],
+    [['sessions', '--log', ''], 2, 'sessions does not take --log (its options: --store)'],
+    [['--durability', 'os', 'sessions'], 2, 'sessions does not take --durability'],
     [['context', 'a', 'b'], 2, 'unexpected argument "b" for context'],
     [['bridge', 'a', 'b'], 2, 'unexpected argument "b" for bridge'],
     [['ingest', '--log', ''], 2, '--log must not be empty'],

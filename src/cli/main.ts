@@ -54,7 +54,7 @@ const USAGE = `usage: vibespec-streams <command> [options]
       A session's stored events as JSON Lines (at most N: a whole number).
   help, or --help (-h) after any command
   --version (-V): the version of vibespec-streams
-Options may come before the command as well as after it.`;
+A command takes the options listed with it (record ignores the others'), before or after it.`;
 
 const OPTIONS = {
   log: { type: 'string', default: DEFAULT_LOG },
@@ -72,8 +72,20 @@ const OPTIONS = {
 /** The longest delay of a Node timer, in ms: the longest `--poll-ms`. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-/** How many arguments each command takes besides its options (a session id, a file). */
-const POSITIONALS = { record: 0, ingest: 0, bridge: 1, sessions: 0, context: 1, replay: 1 } as const;
+type OptionName = keyof typeof OPTIONS;
+
+/**
+ * What each command takes: how many arguments besides its options (a session id, a file), and which
+ * options (every command takes `--help` and `--version` too).
+ */
+const COMMANDS: Record<string, { readonly positionals: number; readonly options: readonly OptionName[] }> = {
+  record: { positionals: 0, options: ['log', 'hook', 'durability'] },
+  ingest: { positionals: 0, options: ['log', 'store', 'follow', 'poll-ms', 'durability'] },
+  bridge: { positionals: 1, options: [] },
+  sessions: { positionals: 0, options: ['store'] },
+  context: { positionals: 1, options: ['store'] },
+  replay: { positionals: 1, options: ['store', 'types', 'limit'] },
+};
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -213,7 +225,7 @@ function parseProblem(error: unknown, args: readonly string[]): string {
  * hook's command line must not block Claude Code at every event.
  */
 function unknownCommand(command: string): number {
-  const near = nearestName(command, Object.keys(POSITIONALS));
+  const near = nearestName(command, Object.keys(COMMANDS));
   return usage(
     `unknown command ${JSON.stringify(command)}${near === undefined ? '' : ` (did you mean ${near}?)`}`,
     near,
@@ -229,26 +241,47 @@ export async function main(argv: string[]): Promise<number> {
   // the options, so that a usage error of `record` exits 1 wherever its options are.
   const command = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false })
     .positionals[0];
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; tokens: true }>>;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, tokens: true });
   } catch (error) {
     return usage(parseProblem(error, argv), command);
   }
-  if (command !== undefined && command !== 'help' && !Object.hasOwn(POSITIONALS, command))
-    return unknownCommand(command);
+  const takes =
+    command === undefined ? undefined : Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (command !== undefined && command !== 'help' && takes === undefined) return unknownCommand(command);
   const { values } = parsed;
   const positionals = parsed.positionals.slice(1); // the command's own arguments
   if (values.help) return usage();
   if (values.version) return version();
-  // Options and no command (`--log x`, record left out of a hook's command line): not the usage's exit 0.
-  if (command === undefined && argv.length > 0)
-    return usage(`no command given: one of ${Object.keys(POSITIONALS).join(', ')}`);
+  if (takes === undefined) {
+    // Options and no command (`--log x`, record left out of a hook's command line): not the usage's exit 0.
+    if (command === undefined && argv.length > 0)
+      return usage(`no command given: one of ${Object.keys(COMMANDS).join(', ')}`);
+    return usage(); // none, or help
+  }
+  // Another command's option (`sessions --durability os`), but for record: the event of a hook whose
+  // command line carries one must not be lost, nor Claude Code blocked, and ignoring it does no harm.
+  const foreign =
+    command === 'record'
+      ? undefined
+      : parsed.tokens.find(
+          (token) =>
+            token.kind === 'option' &&
+            token.name !== 'help' &&
+            token.name !== 'version' &&
+            !takes.options.includes(token.name as OptionName),
+        );
+  if (foreign?.kind === 'option') {
+    const its = takes.options.length === 0 ? 'it takes none' : `its options: --${takes.options.join(', --')}`;
+    return usage(`${command} does not take ${foreign.rawName} (${its})`);
+  }
   // An empty folder or file name (an unset shell variable) would name the current folder, or nothing.
   for (const option of ['log', 'store'] as const) {
-    if (values[option] === '') return usage(`--${option} must not be empty`, command);
+    if (takes.options.includes(option) && values[option] === '')
+      return usage(`--${option} must not be empty`, command);
   }
-  const extra = positionals[POSITIONALS[command as keyof typeof POSITIONALS] ?? positionals.length];
+  const extra = positionals[takes.positionals];
   if (extra !== undefined)
     return usage(`unexpected argument ${JSON.stringify(extra)} for ${command}`, command);
   switch (command) {
@@ -300,7 +333,7 @@ export async function main(argv: string[]): Promise<number> {
         limit === undefined ? undefined : Number(limit),
       );
     }
-    default: // none, or help: every other command was refused above
-      return usage();
+    default:
+      throw new Error(`main: no case for the command ${command}`); // every name of COMMANDS has one
   }
 }
