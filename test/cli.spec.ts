@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,13 +122,25 @@ describe('the vibespec-streams command', () => {
     expect(events.filter((e) => e.type === 'hook.rejected')).toEqual([]);
   });
 
-  it('ingest reports the log it cannot read, not a failure of its cleanup', async () => {
+  it('ingest says there is no log, in its words, and makes no store', async () => {
     const log = join(dir, 'missing', 'hooks.jsonl');
     const store = join(dir, 'store');
     const { code, stderr } = await cli(['ingest', '--log', log, '--store', store]);
+    expect({ code, stderr }).toEqual({
+      code: 1,
+      stderr: `vibespec-streams: no log at ${log}: nothing to ingest (no hook has recorded there yet, or --log names another file)\n`,
+    });
+    await expect(stat(store)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('ingest reports the log it cannot read, not a failure of its cleanup', async () => {
+    const log = join(dir, 'folder.jsonl');
+    await mkdir(log); // a log that is there but cannot be read as a file: EISDIR
+    const store = join(dir, 'store');
+    const { code, stderr } = await cli(['ingest', '--log', log, '--store', store]);
     expect(code).toBe(1);
-    // Not the error of writing `…/missing/hooks.jsonl.offset`, which used to replace this one.
-    expect(stderr).toContain(`fromHookFile: cannot read ${log}`);
+    // Not the error of writing `…/folder.jsonl.offset`, which used to replace this one.
+    expect(stderr).toContain(`fromHookFileMarked: cannot read ${log}: EISDIR`);
     expect(stderr).not.toContain('.offset');
     // Nothing was committed, so no offset file was written; the store opens again, empty.
     await expect(readFile(`${log}.offset`)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -481,10 +493,12 @@ describe('main (src/cli/main.ts) in process', () => {
   it('runs bridge and ingest (with either durability): a log that is not there rejects, as no usage error', async () => {
     const log = join(dir, 'missing.jsonl');
     await expect(runMain(['bridge', log])).rejects.toThrow('cannot read the input');
-    for (const durability of ['process', 'os'])
+    for (const durability of ['process', 'os']) {
       await expect(
         runMain(['ingest', '--log', log, '--store', join(dir, durability), '--durability', durability]),
-      ).rejects.toThrow(`cannot read ${log}`);
+      ).rejects.toThrow(`no log at ${log}: nothing to ingest`);
+      expect(existsSync(join(dir, durability))).toBe(false);
+    }
   });
 
   describe('the commands that read a store', () => {
@@ -557,6 +571,7 @@ describe('main (src/cli/main.ts) in process', () => {
 
     it('a store another has open: said in the words of the CLI (--store, ingest, bridge), not of openStore', async () => {
       const holder = await openStore({ path: store });
+      await writeFile(join(dir, 'x'), '');
       try {
         for (const argv of [
           ['sessions'],

@@ -149,6 +149,12 @@ export async function ingest(
 ): Promise<number> {
   const offsetFile = `${log}.offset`;
   const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
+  // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log).
+  if (!follow && !existsSync(log)) {
+    throw new Error(
+      `no log at ${log}: nothing to ingest (no hook has recorded there yet, or --log names another file)`,
+    );
+  }
   const store = await openCli({ path: storePath, durability });
   const limits = bridgeLimits(undefined, 'bridge');
   // Lines whose events are not all acknowledged yet, oldest first; the saved mark only moves past a line

@@ -2,7 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, shownText, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf, VibespecError } from '../errors.js';
 import { timerOption } from '../operators/internal/eventTime.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import { isRecord } from './payload.js';
@@ -431,13 +431,9 @@ function readHookFile<T>(
     })().catch((error: unknown) => {
       if (!stopped) {
         subscriber.error(
-          new VibespecError(
-            'SOURCE_FAILED',
-            `fromHookFile: cannot read ${path}: ${(error as Error).message}`,
-            {
-              cause: error,
-            },
-          ),
+          new VibespecError('SOURCE_FAILED', `${where}: cannot read ${path}: ${textOf(error)}`, {
+            cause: error,
+          }),
         );
       }
     });

@@ -396,10 +396,17 @@ describe('fromHookFile', () => {
     expect(outputs.map((o) => o.hook)).toEqual(['a', 'b']);
   });
 
-  it('errors with SOURCE_FAILED for a missing file when not following', async () => {
-    await expect(collect(fromHookFile(join(dir, 'missing.jsonl')))).rejects.toMatchObject({
+  it('errors with SOURCE_FAILED for a missing file when not following, named by the function given it', async () => {
+    const path = join(dir, 'missing.jsonl');
+    await expect(collect(fromHookFile(path))).rejects.toMatchObject({
       code: 'SOURCE_FAILED',
       cause: { code: 'ENOENT' },
+      message: expect.stringMatching(new RegExp(`^fromHookFile: cannot read ${path}: ENOENT`)),
+    });
+    await expect(collect(fromHookFileMarked(path))).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      cause: { code: 'ENOENT' },
+      message: expect.stringMatching(new RegExp(`^fromHookFileMarked: cannot read ${path}: ENOENT`)),
     });
   });
 
