@@ -250,6 +250,11 @@ describe('SessionStore writes: a batch with a startSession in it', () => {
     expect(started!.events).toEqual([]);
     expect(appended!.code).toBe('STORE_WRITE_FAILED');
     expect(appended!.events).toEqual(events);
+    // The message says which failure it was (docs/errors.md): the write, not a refusal.
+    expect(appended!.message).toContain(
+      `LevelDB write failed at ${t.store.path}; 2 event(s) were not written`,
+    );
+    expect(started!.message).toContain('0 event(s) were not written');
     // Nothing was written; the store goes on.
     expect(await t.store.session('s')).toBeUndefined();
     expect(await t.store.append(events)).toEqual([
@@ -298,8 +303,9 @@ describe('SessionStore writes: reading the metadata of a session not in memory f
       expect(error).toBeInstanceOf(StoreError);
       expect(error.code).toBe('STORE_WRITE_FAILED');
       expect(error.events).toEqual(written);
-      // LevelDB's failure, not one of the store's own that followed from it.
+      // LevelDB's failure, not one of the store's own that followed from it; the message says which.
       expect(error.cause).toBe(readError);
+      expect(error.message).toContain(`could not read session metadata at ${t.store.path}`);
     }
     expect(t.store.stats().writes).toBe(0);
     expect(await t.store.append(events)).toEqual([
