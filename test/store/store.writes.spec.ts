@@ -252,8 +252,10 @@ describe('SessionStore writes: a batch with a startSession in it', () => {
     expect(appended!.events).toEqual(events);
     // The message says which failure it was (docs/errors.md): the write, not a refusal.
     expect(appended!.message).toContain(
-      `LevelDB write failed at ${t.store.path}; 2 event(s) were not written`,
+      `LevelDB write failed at ${t.store.path}; 2 event(s) were not written: `,
     );
+    // The database was open: the message ends with LevelDB's error, and claims nothing more.
+    expect(appended!.message.endsWith('disk full')).toBe(true);
     expect(started!.message).toContain('0 event(s) were not written');
     // Nothing was written; the store goes on.
     expect(await t.store.session('s')).toBeUndefined();
@@ -327,8 +329,9 @@ describe('SessionStore writes: LevelDB refuses to begin a batch', () => {
     const error = await t.store.append(events).catch((e: unknown) => e as StoreError);
     expect(error).toBeInstanceOf(StoreError);
     expect(error).toMatchObject({ code: 'STORE_WRITE_FAILED', events });
-    // LevelDB's failure, not one of the store's own that followed from it.
+    // LevelDB's failure, not one of the store's own that followed from it; the message reads its code.
     expect((error as StoreError).cause).toBe(refused);
+    expect((error as StoreError).message).toContain('(the database is not open)');
     // Nothing was written, no seq taken.
     expect(await t.store.append(events)).toEqual([
       { sessionId: 's', seq: 1 },
