@@ -400,11 +400,6 @@ describe('main (src/cli/main.ts) in process', () => {
     [['recrod'], 1, 'unknown command "recrod" (did you mean record?)'],
     // The command is the first argument that is no option nor an option's value, wherever it is.
     [['--store', 'x', 'nosuch'], 2, 'unknown command "nosuch"'],
-    [
-      ['--store', 'sessions'],
-      2,
-      'no command given: one of record, ingest, bridge, sessions, context, replay',
-    ],
     [['--log', 'hooks.jsonl'], 2, 'no command given'],
     [['--follow', '--', '-x'], 2, 'unknown command "-x"'],
     [['sessions', '--bogus'], 2, "Unknown option '--bogus'"],
@@ -470,6 +465,25 @@ describe('main (src/cli/main.ts) in process', () => {
     [['--bogus', 'record'], 1, "Unknown option '--bogus'"],
     [['--durability', 'disk', 'record'], 1, '--durability must be process or os, got "disk"'],
     [['--log', 'x', 'record', 'extra'], 1, 'unexpected argument "extra" for record'],
+    // A hook's command line whose command is not found (2 would block Claude Code at every event): record
+    // taken for the value of an option whose value is left out (`--log $UNSET record`), or after an unknown
+    // option's value, taken for the command.
+    [
+      ['--log', 'record'],
+      1,
+      'no command given: one of record, ingest, bridge, sessions, context, replay (--log took "record" as its value: is its value missing?)',
+    ],
+    [['--hook', 'Stop', '--log', 'record'], 1, 'no command given: one of record'],
+    [['--hok', 'Stop', 'record'], 1, "Unknown option '--hok' (did you mean --hook?)"],
+    [['Stop', 'record'], 1, 'unknown command "Stop"'],
+    // Not a hook's: exit 2, the value taken said.
+    [
+      ['--store', 'sessions'],
+      2,
+      'no command given: one of record, ingest, bridge, sessions, context, replay (--store took "sessions" as its value: is its value missing?)',
+    ],
+    [['--bogus', 'x', 'sessions'], 2, "Unknown option '--bogus'"],
+    [['replay', 'record', '--bogus'], 2, "Unknown option '--bogus'"],
   ] as const)(
     '%j is a usage error: exit %i, the problem and the usage on stderr',
     async (argv, code, problem) => {

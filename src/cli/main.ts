@@ -222,13 +222,14 @@ function parseProblem(error: unknown, args: readonly string[]): string {
 /**
  * The usage error of a command that is none: with the nearest command, if one is near (`sesions`:
  * sessions). Exit 1 when that is `record`, as for its own usage errors (see `usage`): `record` mistyped in a
- * hook's command line must not block Claude Code at every event.
+ * hook's command line must not block Claude Code at every event. So too when the command line has `record`
+ * in it (`hook`: `X record`, after an unknown option's value).
  */
-function unknownCommand(command: string): number {
+function unknownCommand(command: string, hook: boolean): number {
   const near = nearestName(command, Object.keys(COMMANDS));
   return usage(
     `unknown command ${JSON.stringify(command)}${near === undefined ? '' : ` (did you mean ${near}?)`}`,
-    near,
+    hook ? 'record' : near,
   );
 }
 
@@ -238,26 +239,47 @@ const commands = () => import('./commands.js');
 export async function main(argv: string[]): Promise<number> {
   // The command is the first argument that is neither an option nor an option's value: options may come
   // before it (`--store x sessions`, a hook's `--log x record`) as well as after. Found without checking
-  // the options, so that a usage error of `record` exits 1 wherever its options are.
+  // the options, so that a usage error of `record` exits 1 wherever its options are (and see `hook`).
   const command = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false })
     .positionals[0];
+  const takes =
+    command === undefined ? undefined : Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  // No command found, or none that is one, in a command line that has `record` in it: a hook's, whose
+  // command was taken for an option's value (`--log $UNSET record`) or came after an unknown option's value
+  // (`--hok X record`: X). Its usage error exits 1 as record's do: 2 would block Claude Code at every event.
+  const hook = takes === undefined && argv.includes('record');
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; tokens: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, tokens: true });
   } catch (error) {
-    return usage(parseProblem(error, argv), command);
+    return usage(parseProblem(error, argv), hook ? 'record' : command);
   }
-  const takes =
-    command === undefined ? undefined : Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-  if (command !== undefined && command !== 'help' && takes === undefined) return unknownCommand(command);
+  if (command !== undefined && command !== 'help' && takes === undefined)
+    return unknownCommand(command, hook);
   const { values } = parsed;
   const positionals = parsed.positionals.slice(1); // the command's own arguments
   if (values.help) return usage();
   if (values.version) return version();
   if (takes === undefined) {
     // Options and no command (`--log x`, record left out of a hook's command line): not the usage's exit 0.
-    if (command === undefined && argv.length > 0)
-      return usage(`no command given: one of ${Object.keys(COMMANDS).join(', ')}`);
+    if (command === undefined && argv.length > 0) {
+      // A command taken for an option's value: its value left out (`--log $UNSET record`).
+      const taken = parsed.tokens.find(
+        (token) =>
+          token.kind === 'option' &&
+          token.inlineValue === false &&
+          token.value !== undefined &&
+          Object.hasOwn(COMMANDS, token.value),
+      );
+      const why =
+        taken?.kind === 'option'
+          ? ` (${taken.rawName} took ${JSON.stringify(taken.value)} as its value: is its value missing?)`
+          : '';
+      return usage(
+        `no command given: one of ${Object.keys(COMMANDS).join(', ')}${why}`,
+        hook ? 'record' : undefined,
+      );
+    }
     return usage(); // none, or help
   }
   // Another command's option (`sessions --durability os`), but for record: the event of a hook whose
