@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -513,6 +513,17 @@ describe('main (src/cli/main.ts) in process', () => {
       ).rejects.toThrow(`no log at ${log}: nothing to ingest`);
       expect(existsSync(join(dir, durability))).toBe(false);
     }
+  });
+
+  it('ingest says "no log" only of a log that is not there: one it cannot reach (a symlink loop: ELOOP) is said as itself', async () => {
+    const log = join(dir, 'loop.jsonl');
+    await symlink(log, log);
+    const error = await runMain(['ingest', '--log', log, '--store', join(dir, 'store')]).then(
+      () => undefined,
+      (thrown: unknown) => thrown as Error,
+    );
+    expect(error?.message).toMatch(`cannot read ${log}: ELOOP`);
+    expect(error?.message).not.toMatch('no log');
   });
 
   describe('the commands that read a store', () => {

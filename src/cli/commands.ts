@@ -5,7 +5,7 @@
  * the bridge (~150 ms of a run on this machine). `main` checks their arguments before.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
 import { VibespecError } from '../errors.js';
@@ -136,6 +136,16 @@ async function writeOffset(offsetFile: string, mark: Resume, sync: boolean): Pro
   if (sync) await syncFolder(dirname(offsetFile));
 }
 
+/** Whether nothing is at `path` (ENOENT); not `existsSync`, which says false for a path it cannot reach. */
+async function isMissing(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
 /**
  * Bridges the log's new lines into the store (see the usage); with `follow`, tails it until SIGINT or
  * SIGTERM, looking for appends every `pollIntervalMs` too (`fromHookFileMarked`'s default when not given).
@@ -149,8 +159,9 @@ export async function ingest(
 ): Promise<number> {
   const offsetFile = `${log}.offset`;
   const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
-  // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log).
-  if (!follow && !existsSync(log)) {
+  // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log). Only a log
+  // that is not there (ENOENT): one that cannot be reached (EACCES, ELOOP…) is said as itself, by the read.
+  if (!follow && (await isMissing(log))) {
     throw new Error(
       `no log at ${log}: nothing to ingest (no hook has recorded there yet, or --log names another file)`,
     );
