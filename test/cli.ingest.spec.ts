@@ -425,6 +425,28 @@ describe('vibespec-streams ingest, run in process (main)', () => {
     expect(got).toEqual(expected);
   });
 
+  it('an ingest run between the two moves of the rotation (why the README says to stop every ingest): both logs are read again from their start', async () => {
+    const before = [note(S1), edit(S1)];
+    const after = note(S2); // a hook's line between the two moves: in the new log
+    await writeFile(log, `${before.join('\n')}\n`);
+    expect((await ingestHere()).code).toBe(0);
+    const rotated = `${log}.1`;
+    await rename(log, rotated);
+    await writeFile(log, `${after}\n`);
+    // The new log read with the old log's offset file, whose mark names another file: from its start; the
+    // new log's mark saved in its place, then moved with it to the old log's name.
+    expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(1, 1) });
+    await rename(`${log}.offset`, `${rotated}.offset`);
+    expect(await runMain(['ingest', '--log', rotated, '--store', store])).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: `ingested 3 events from 2 new lines of ${rotated}`,
+    });
+    expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(1, 1) });
+    // 3 lines of 4 events, each event stored twice.
+    expect(count(await stored())).toBe(8);
+  });
+
   it('leaves a last line without a newline for the next run, and says so', async () => {
     const whole = `${note(S1)}\n`;
     const cut = edit(S1);
