@@ -1334,8 +1334,9 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * source:  -f-t-f-t-f-----t-t-t-------------------x-----|      (one session; f file.*, t tool.used)
  *           0 1 2 3 4     5 6 7                   13 min
  * result:  -f-t-f-t-(fD)--t-t-t-------------------(Ex)--|
- *             D = activity.detected (feature-development, 3 files, 5 events)
- *             E = activity.ended (8 events, reason quiet) — found by x, 5 min after the last t
+ *             D = activity.detected (feature-development, 5 events: 3 file events, 2 tool uses)
+ *             E = activity.ended (8 events, reason quiet, stamped 7) — found by x: no event of the
+ *                 group for more than its 5 min window since the last t
  * ```
  *
  * Default groups: `feature-development` and `bug-fix` (see `DEFAULT_CORRELATION_GROUPS`). The default
