@@ -361,7 +361,7 @@ interface Controller {
  * ends the output.
  *
  * ```
- * maxSize 3, timeoutMs 5
+ * maxSize 3, timeoutMs 5 (minSize 1, minTimeoutMs 1: the defaults' bounds are 5 and 500)
  * source:  -a-b-c-d----e--|
  * result:  -----x------y--(z|)     x = [a,b,c] (full), y = [d] (5 ms after d: e, arriving then, opens
  *                                  the next batch), z = [e] (complete)

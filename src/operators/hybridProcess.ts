@@ -413,7 +413,8 @@ function settleLater<R>(
  * outcomes (`HANDLER_TIMEOUT`); without it, a handler that never settles holds its events forever.
  *
  * ```
- * maxSize 10, timeoutMs 5; a, b NORMAL tool.used (BATCHED); C CRITICAL (IMMEDIATE)
+ * batcher maxSize 10, timeoutMs 5 (minSize 1, minTimeoutMs 1); a, b NORMAL tool.used (BATCHED); C CRITICAL
+ * (IMMEDIATE)
  * source:  -a-b-C----|
  * result:  -----C(ab)|       C overtakes the pending batch [a, b], emitted 5 ms after a
  * ```
