@@ -317,7 +317,8 @@ function startSampler(
  *
  * ```
  * subscribe:  ^
- * samples:    ----s----s----s----s--   (s every intervalMs; c = cpu %, m = memory %, …)
+ * samples:    ----s----s----s----s--   one SystemLoad every intervalMs
+ * late sub:          ^s---s----s--     a joining subscriber gets the latest sample at once
  * ```
  *
  * ## Example
