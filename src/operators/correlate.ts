@@ -230,7 +230,6 @@ const NOT_A_FIX = new Set([
   'release',
   'wip',
 ]);
-const FIX_TYPES = new Set(['fix', 'bugfix', 'hotfix']);
 const CONVENTIONAL = /^\s*([A-Za-z]+)(?:\([^)]*\))?!?:/;
 const FIX_WORDS =
   /\b(?:fix(?:e[sd])?|bug(?:fix)?s?|hotfix|regression|resolve[sd]?|repair(?:ed|s)?|crash(?:es)?)\b/i;
@@ -306,7 +305,9 @@ const bugFixRule: CorrelationRule = (window) => {
     }
   }
   if (!modified) return null;
-  const fixMessage = conventional !== undefined ? FIX_TYPES.has(conventional) : FIX_WORDS.test(text);
+  // A conventional commit says it by its type alone (`fix:`, `hotfix(cart):`, `Bug:`, `Fixes:`; not
+  // `security: fix the overflow`), another message by its words.
+  const fixMessage = FIX_WORDS.test(conventional ?? text);
   const evidence = ['modified-then-committed'];
   let confidence = 0.5;
   if (fixMessage) {

@@ -784,13 +784,19 @@ describe('correlate: bug-fix', () => {
     expect(verdict(['fix: x'])).toBe('plain');
   });
 
-  it('reads a conventional commit by its type: fix, bugfix and hotfix are fixes, the other known types no match', () => {
+  it('reads a conventional commit by its type: fix, bugfix, hotfix and the fix words are fixes, the other known types no match', () => {
     expect(['fix: x', 'bugfix: x', 'hotfix(cart): x', 'Fix!: x'].map(verdict)).toEqual([
       'fix',
       'fix',
       'fix',
       'fix',
     ]);
+    // A type that is a fix word (`Bug: …`, `Fixes: #12`) says so as the words of another message do.
+    const fixTypes = ['Bug: totals off by one', 'Fixes: #12', 'bugs: x', 'Crash(cart): on load'];
+    fixTypes.push('regression: x', 'Resolves: #3', 'repair: cache');
+    expect(fixTypes.filter((message) => verdict(message) !== 'fix')).toEqual([]);
+    // A type that only contains one is not one.
+    expect(['prefix: ids', 'debug: x', 'fixture: x'].map(verdict)).toEqual(['plain', 'plain', 'plain']);
     const others = ['feat', 'feature', 'docs', 'doc', 'chore', 'refactor', 'style', 'test', 'tests', 'build'];
     others.push('ci', 'perf', 'revert', 'release', 'wip');
     expect(others.filter((type) => verdict(`${type}: fix the crash`) !== 'none')).toEqual([]);
