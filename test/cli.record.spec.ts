@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, renameSync } from 'node:fs';
+import fsp, { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -342,6 +343,46 @@ describe('vibespec-streams record, run in process (main)', () => {
     it('os: fsyncs a new log and its folder, which was there', async () => {
       const log = join(dir, 'hooks.jsonl');
       expect(await spied(log, ['--durability', 'os'])).toEqual([`sync ${log}`, `sync ${dir}`]);
+    });
+
+    it('os: a log moved away between its two opens (a rotation) is made again, and fsynced with its folder', async () => {
+      const log = join(dir, 'hooks.jsonl');
+      await writeFile(log, 'old\n');
+      const made: string[] = [];
+      const restore = await spyOnFsyncs((line) => made.push(line));
+      const spiedOpen = fsp.open;
+      let moved = false;
+      // The rotation lands just after `open(log, 'ax')` found the log there.
+      fsp.open = (async (...args: Parameters<typeof fsp.open>) => {
+        try {
+          return await spiedOpen(...args);
+        } catch (error) {
+          if (!moved && args[1] === 'ax' && (error as NodeJS.ErrnoException).code === 'EEXIST') {
+            moved = true;
+            renameSync(log, `${log}.1`);
+          }
+          throw error;
+        }
+      }) as typeof fsp.open;
+      syncBuiltinESMExports();
+      try {
+        const run = await runMain(
+          ['record', '--log', log, '--durability', 'os'],
+          ['{"hook_event_name": "Stop"}'],
+        );
+        expect(run).toEqual({ code: 0, stdout: '', stderr: '' });
+      } finally {
+        fsp.open = spiedOpen;
+        syncBuiltinESMExports();
+        restore();
+      }
+      expect(moved).toBe(true);
+      expect(await readFile(`${log}.1`, 'utf8')).toBe('old\n');
+      expect(await lines(log)).toEqual([
+        { hook: 'Stop', timestamp: expect.any(Number), output: { hook_event_name: 'Stop' } },
+      ]);
+      // The new log's entry in its folder is on disk too: the line survives a crash of the machine.
+      expect(made).toEqual([`sync ${log}`, `sync ${dir}`]);
     });
 
     it('os: fsyncs only the log when it was there', async () => {

@@ -11,6 +11,7 @@
  * `record` needs: Claude Code waits for the hook at every event. The other commands are in `commands.ts`,
  * imported when one of them runs, after their arguments are checked here.
  */
+import { constants } from 'node:fs';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -118,17 +119,9 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     // One write of one line: O_APPEND keeps concurrent hooks' lines whole on a local filesystem. Not
     // appendFile: it writes a long line in chunks (2 MiB), and another hook's line can land between them.
     const line = Buffer.from(`${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
-    // With sync, 'ax' first (O_EXCL) tells whether this process created the file, whose entry in its
-    // folder is then fsynced too.
-    let created = false;
-    let file: FileHandle;
-    try {
-      file = await open(log, sync ? 'ax' : 'a');
-      created = sync;
-    } catch (error) {
-      if (!sync || (error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      file = await open(log, 'a');
-    }
+    const { file, created } = sync
+      ? await openTellingCreated(log)
+      : { file: await open(log, 'a'), created: false };
     try {
       await writeWhole(file, line, log);
       if (sync) await file.sync();
@@ -149,6 +142,26 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     return 1;
   }
   return 0;
+}
+
+/**
+ * Opens `log` to append, and tells whether this call created it (its entry in its folder is then fsynced
+ * too). 'ax' (O_EXCL) creates it; a log that is there is opened without O_CREAT, so that one moved away
+ * between the two opens (a rotation) is not made again unseen by the second: the first is tried again.
+ */
+async function openTellingCreated(log: string): Promise<{ file: FileHandle; created: boolean }> {
+  for (;;) {
+    try {
+      return { file: await open(log, 'ax'), created: true };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    try {
+      return { file: await open(log, constants.O_WRONLY | constants.O_APPEND), created: false };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
 }
 
 const isDurability = (value: string): value is Durability => value === 'process' || value === 'os';
