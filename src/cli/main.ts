@@ -246,27 +246,35 @@ function unknownCommand(command: string, hook: boolean): number {
   );
 }
 
+/**
+ * The command whose exit code a usage error of `argv` takes (see `usage`): `command`, or `record` when no
+ * command is found, or none that is one, in a command line that has `record` in it — a hook's, whose
+ * command was taken for an option's value (`--log $UNSET record`) or came after an unknown option's value
+ * (`--hok X record`: X). 2 would block Claude Code at every event.
+ */
+function exitAs(command: string | undefined, argv: readonly string[]): string | undefined {
+  const known = command !== undefined && Object.hasOwn(COMMANDS, command);
+  return !known && argv.includes('record') ? 'record' : command;
+}
+
 /** The commands other than `record`, loaded when one of them runs (see the module's comment). */
 const commands = () => import('./commands.js');
 
 export async function main(argv: string[]): Promise<number> {
   // The command is the first argument that is neither an option nor an option's value: options may come
-  // before it (`--store x sessions`, a hook's `--log x record`) as well as after. Found without checking
-  // the options, so that a usage error of `record` exits 1 wherever its options are (and see `hook`).
-  const command = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false })
-    .positionals[0];
-  const takes =
-    command === undefined ? undefined : Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-  // No command found, or none that is one, in a command line that has `record` in it: a hook's, whose
-  // command was taken for an option's value (`--log $UNSET record`) or came after an unknown option's value
-  // (`--hok X record`: X). Its usage error exits 1 as record's do: 2 would block Claude Code at every event.
-  const hook = takes === undefined && argv.includes('record');
+  // before it (`--store x sessions`, a hook's `--log x record`) as well as after.
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; tokens: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, tokens: true });
   } catch (error) {
-    return usage(parseProblem(error, argv), hook ? 'record' : command);
+    // Found without checking the options, so that a usage error of `record` exits 1 wherever they are.
+    const found = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false });
+    return usage(parseProblem(error, argv), exitAs(found.positionals[0], argv));
   }
+  const command = parsed.positionals[0];
+  const takes =
+    command === undefined ? undefined : Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  const hook = exitAs(command, argv) === 'record';
   if (command !== undefined && command !== 'help' && takes === undefined)
     return unknownCommand(command, hook);
   const { values } = parsed;
