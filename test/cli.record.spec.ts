@@ -1,6 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, renameSync } from 'node:fs';
-import fsp, { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import fsp, {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -383,6 +393,35 @@ describe('vibespec-streams record, run in process (main)', () => {
       ]);
       // The new log's entry in its folder is on disk too: the line survives a crash of the machine.
       expect(made).toEqual([`sync ${log}`, `sync ${dir}`]);
+    });
+
+    it('os: a log that is a symlink to a file not there yet makes that file, fsynced with its own folder', async () => {
+      const log = join(dir, 'hooks.jsonl');
+      const target = join(dir, 'logs', 'hooks.jsonl');
+      await mkdir(dirname(target));
+      await symlink(target, log);
+      // O_EXCL finds the symlink there, the open that follows it finds no file: tried again forever, the
+      // hook would hang. Stopped here after 20 opens, so that such a loop fails the test, not hangs it.
+      const spiedOpen = fsp.open;
+      let opens = 0;
+      fsp.open = (async (...args: Parameters<typeof fsp.open>) => {
+        if (++opens > 20) throw new Error('opened 20 times');
+        return spiedOpen(...args);
+      }) as typeof fsp.open;
+      syncBuiltinESMExports();
+      let made: string[];
+      try {
+        made = await spied(log, ['--durability', 'os']);
+      } finally {
+        fsp.open = spiedOpen;
+        syncBuiltinESMExports();
+      }
+      expect(await lines(target)).toEqual([
+        { hook: 'Stop', timestamp: expect.any(Number), output: { hook_event_name: 'Stop' } },
+      ]);
+      expect((await lstat(log)).isSymbolicLink()).toBe(true);
+      // The new file's entry is in the symlink's target's folder: that one is fsynced.
+      expect(made).toEqual([`sync ${log}`, `sync ${dirname(target)}`]);
     });
 
     it('os: fsyncs only the log when it was there', async () => {

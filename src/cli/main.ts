@@ -12,7 +12,7 @@
  * imported when one of them runs, after their arguments are checked here.
  */
 import { constants } from 'node:fs';
-import { type FileHandle, open, readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile, realpath } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nearestName, textOf } from '../errors.js';
@@ -119,9 +119,9 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     // One write of one line: O_APPEND keeps concurrent hooks' lines whole on a local filesystem. Not
     // appendFile: it writes a long line in chunks (2 MiB), and another hook's line can land between them.
     const line = Buffer.from(`${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
-    const { file, created } = sync
+    const { file, made } = sync
       ? await openTellingCreated(log)
-      : { file: await open(log, 'a'), created: false };
+      : { file: await open(log, 'a'), made: undefined };
     try {
       await writeWhole(file, line, log);
       if (sync) await file.sync();
@@ -131,7 +131,7 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     if (sync) {
       // Deepest first: the file's entry, then each created folder's entry in the folder above it.
       const entries = [
-        ...(created ? [dirname(log)] : []),
+        ...(made === undefined ? [] : [made]),
         ...folders.reverse().map((folder) => dirname(folder)),
       ];
       for (const folder of new Set(entries)) await syncFolder(folder);
@@ -145,22 +145,32 @@ async function record(log: string, hook: string | undefined, durability: Durabil
 }
 
 /**
- * Opens `log` to append, and tells whether this call created it (its entry in its folder is then fsynced
- * too). 'ax' (O_EXCL) creates it; a log that is there is opened without O_CREAT, so that one moved away
- * between the two opens (a rotation) is not made again unseen by the second: the first is tried again.
+ * Opens `log` to append, and tells which folder's entry for it is new (this call created it: that folder is
+ * then fsynced too). 'ax' (O_EXCL) creates it; a log that is there is opened without O_CREAT, so that one
+ * moved away between the two opens (a rotation) is not made again unseen by the second: the first is tried
+ * again, once. Found there by 'ax' and not there for the other open a second time, the log is a symlink to
+ * a file that is not there (O_EXCL does not follow a symlink; the other open does): 'a' makes that file, as
+ * with `process`, in its own folder, which is the one fsynced (was tried again forever: the hook hung).
  */
-async function openTellingCreated(log: string): Promise<{ file: FileHandle; created: boolean }> {
-  for (;;) {
+async function openTellingCreated(log: string): Promise<{ file: FileHandle; made: string | undefined }> {
+  for (let tries = 0; tries < 2; tries++) {
     try {
-      return { file: await open(log, 'ax'), created: true };
+      return { file: await open(log, 'ax'), made: dirname(log) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     try {
-      return { file: await open(log, constants.O_WRONLY | constants.O_APPEND), created: false };
+      return { file: await open(log, constants.O_WRONLY | constants.O_APPEND), made: undefined };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
+  }
+  const file = await open(log, 'a');
+  try {
+    return { file, made: dirname(await realpath(log)) };
+  } catch (error) {
+    await file.close();
+    throw error;
   }
 }
 
