@@ -347,10 +347,11 @@ GATES.set(bugFixRule, {
  * - `feature-development` — `file.created`, `file.modified`, `tool.used` within 5 min: at least 3 file
  *   events and 2 tool uses → confidence 0.8, with the files affected.
  * - `bug-fix` — `file.modified`, `git.commit`, `agent.completed`, `test.run` within 3 min: a file
- *   modification followed by a commit (0.5); + 0.25 when the commit message says fix (`fix:`/`fix(…):`,
- *   or words like "fix", "bug", "regression" in a non-conventional message); + 0.15 when a failing
- *   `test.run` was followed by a passing one before the commit; + 0.05 when a debugging agent
- *   completed. A conventional commit of another type (`feat:`, `docs:`, `refactor:` …) is not a bug fix.
+ *   modification followed by a commit (0.5); + 0.25 when the commit message says fix (a conventional
+ *   commit whose type is a fix word: `fix:`/`fix(…):`, `hotfix:`, `Bug:`, `Fixes:`; or words like "fix",
+ *   "bug", "regression" in a non-conventional message); + 0.15 when a failing `test.run` was followed
+ *   by a passing one before the commit; + 0.05 when a debugging agent completed. A conventional commit
+ *   of another type (`feat:`, `docs:`, `refactor:` …) is not a bug fix.
  */
 export const DEFAULT_CORRELATION_GROUPS: readonly CorrelationGroup[] = Object.freeze([
   Object.freeze({
