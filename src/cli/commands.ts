@@ -146,27 +146,47 @@ async function isMissing(path: string): Promise<boolean> {
   }
 }
 
+/** What one pass of `ingestInto` did: for the summary, and where the log was left. */
+interface Ingested {
+  /** Events written. */
+  written: number;
+  /** Lines whose events were written (not those skipped by an earlier version's line count). */
+  lines: number;
+  /** The log's last line had no newline yet: left for the next run. */
+  partial: boolean;
+  /** Where the log now resumes: the last line committed, or the saved mark when none was. */
+  mark: Resume | undefined;
+}
+
 /**
- * Bridges the log's new lines into the store (see the usage); with `follow`, tails it until SIGINT or
- * SIGTERM, looking for appends every `pollIntervalMs` too (`fromHookFileMarked`'s default when not given).
+ * Checks what `ingest` can check before the store is opened, so that no store is made for
+ * nothing: an offset file it cannot read, and (`mustExist`) a log that is not there. Only a log that is not
+ * there (ENOENT): one that cannot be reached (EACCES, ELOOP…) is said as itself, by the read.
  */
-export async function ingest(
-  log: string,
-  storePath: string,
-  follow: boolean,
-  durability: Durability,
-  { pollIntervalMs }: { pollIntervalMs?: number } = {},
-): Promise<number> {
-  const offsetFile = `${log}.offset`;
-  const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
-  // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log). Only a log
-  // that is not there (ENOENT): one that cannot be reached (EACCES, ELOOP…) is said as itself, by the read.
-  if (!follow && (await isMissing(log))) {
+async function checkLog(log: string, mustExist: boolean, nothing: string): Promise<void> {
+  await readOffset(`${log}.offset`);
+  if (mustExist && (await isMissing(log))) {
     throw new Error(
-      `no log at ${log}: nothing to ingest (no hook has recorded there yet, or --log names another file)`,
+      `no log at ${log}: nothing to ${nothing} (no hook has recorded there yet, or --log names another file)`,
     );
   }
-  const store = await openCli({ path: storePath, durability });
+}
+
+/**
+ * Bridges the new lines of `log` into `store`, which the caller has open (and so holds its lock) and
+ * closes, and saves where it got to in `offsetFile`; with `follow`, tails the log until SIGINT or SIGTERM.
+ * The offset file is read here, with the lock held: read before, it could be an earlier one than another
+ * `ingest`, which had the store until then, left; the lines that one stored would be stored again.
+ */
+async function ingestInto(
+  store: SessionStore,
+  log: string,
+  offsetFile: string,
+  follow: boolean,
+  durability: Durability,
+  pollIntervalMs: number | undefined,
+): Promise<Ingested> {
+  const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
   const limits = bridgeLimits(undefined, 'bridge');
   // Lines whose events are not all acknowledged yet, oldest first; the saved mark only moves past a line
   // once every event it produced is in the store, so a crash re-ingests at most the lines in flight.
@@ -266,7 +286,7 @@ export async function ingest(
   } catch (error) {
     failure = { error };
   }
-  // Cleanup never masks the first error, and the store is always closed.
+  // Cleanup never masks the first error.
   if (onInterrupt !== undefined) {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
@@ -276,14 +296,45 @@ export async function ingest(
   // error). Nothing committed: nothing written.
   while (saving !== undefined) await saving;
   if (saveError !== undefined) failure ??= saveError;
+  if (failure !== undefined) throw failure.error;
+  return { written, lines: newLines, partial, mark: committed ?? resume };
+}
+
+/** The summary line of a pass over `log`. */
+function ingestedText({ written, lines, partial }: Ingested, log: string): string {
+  const rest = partial ? ' (its last line has no newline yet: left for the next run)' : '';
+  return `ingested ${written} events from ${lines} new lines of ${log}${rest}`;
+}
+
+/**
+ * Bridges the log's new lines into the store (see the usage); with `follow`, tails it until SIGINT or
+ * SIGTERM, looking for appends every `pollIntervalMs` too (`fromHookFileMarked`'s default when not given).
+ */
+export async function ingest(
+  log: string,
+  storePath: string,
+  follow: boolean,
+  durability: Durability,
+  { pollIntervalMs }: { pollIntervalMs?: number } = {},
+): Promise<number> {
+  // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log).
+  await checkLog(log, !follow, 'ingest');
+  const store = await openCli({ path: storePath, durability });
+  let failure: { error: unknown } | undefined;
+  let done: Ingested | undefined;
+  try {
+    done = await ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs);
+  } catch (error) {
+    failure = { error };
+  }
+  // Cleanup never masks the first error, and the store is always closed.
   try {
     await store.close();
   } catch (error) {
     failure ??= { error };
   }
   if (failure !== undefined) throw failure.error;
-  const rest = partial ? ' (its last line has no newline yet: left for the next run)' : '';
-  console.error(`ingested ${written} events from ${newLines} new lines of ${log}${rest}`);
+  console.error(ingestedText(done!, log));
   return 0;
 }
 
