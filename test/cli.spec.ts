@@ -422,7 +422,7 @@ describe('main (src/cli/main.ts) in process', () => {
     [
       ['sessions', '-x'],
       2,
-      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --durability, --help, --version",
+      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version",
     ],
     [['ingest', '--log', '-x.jsonl'], 2, '--log needs a value: if it is "-x.jsonl", write --log=-x.jsonl'],
     [['sessions', '--store', '--follow'], 2, '--store needs a value (--follow is an option)'],
@@ -471,7 +471,7 @@ describe('main (src/cli/main.ts) in process', () => {
     [
       ['--log', 'record'],
       1,
-      'no command given: one of record, ingest, bridge, sessions, context, replay (--log took "record" as its value: is its value missing?)',
+      'no command given: one of record, ingest, rotate, bridge, sessions, context, replay (--log took "record" as its value: is its value missing?)',
     ],
     [['--hook', 'Stop', '--log', 'record'], 1, 'no command given: one of record'],
     [['--hok', 'Stop', 'record'], 1, "Unknown option '--hok' (did you mean --hook?)"],
@@ -480,7 +480,7 @@ describe('main (src/cli/main.ts) in process', () => {
     [
       ['--store', 'sessions'],
       2,
-      'no command given: one of record, ingest, bridge, sessions, context, replay (--store took "sessions" as its value: is its value missing?)',
+      'no command given: one of record, ingest, rotate, bridge, sessions, context, replay (--store took "sessions" as its value: is its value missing?)',
     ],
     [['--bogus', 'x', 'sessions'], 2, "Unknown option '--bogus'"],
     [['replay', 'record', '--bogus'], 2, "Unknown option '--bogus'"],

@@ -5,10 +5,10 @@
  * the bridge (~150 ms of a run on this machine). `main` checks their arguments before.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { open, readFile, rename, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
-import { VibespecError } from '../errors.js';
+import { textOf, VibespecError } from '../errors.js';
 import { eventToJSON } from '../event.js';
 import { syncFolder } from '../folders.js';
 import { persist } from '../store/persist.js';
@@ -39,15 +39,17 @@ async function openExisting(path: string) {
  * `openStore`, with the CLI's words for a store another process has open (the library's message speaks of
  * `openStore`'s `path` option).
  */
-async function openCli(options: { path: string; durability?: Durability }): Promise<SessionStore> {
+async function openCli(
+  options: { path: string; durability?: Durability },
+  advice = 'Stop it and run this again (an ingest resumes where it stopped), read the log itself with ' +
+    'vibespec-streams bridge, or use another store (--store)',
+): Promise<SessionStore> {
   try {
     return await openStore(options);
   } catch (error) {
     if (error instanceof VibespecError && error.code === 'STORE_LOCKED') {
       throw new Error(
-        `the store at ${options.path} is locked: another process has it open (an ingest --follow, say). ` +
-          'Stop it and run this again (an ingest resumes where it stopped), read the log itself with ' +
-          'vibespec-streams bridge, or use another store (--store)',
+        `the store at ${options.path} is locked: another process has it open (an ingest --follow, say). ${advice}`,
         { cause: error },
       );
     }
@@ -159,7 +161,7 @@ interface Ingested {
 }
 
 /**
- * Checks what `ingest` can check before the store is opened, so that no store is made for
+ * Checks what `ingest` and `rotate` can check before the store is opened, so that no store is made for
  * nothing: an offset file it cannot read, and (`mustExist`) a log that is not there. Only a log that is not
  * there (ENOENT): one that cannot be reached (EACCES, ELOOP…) is said as itself, by the read.
  */
@@ -335,6 +337,91 @@ export async function ingest(
   }
   if (failure !== undefined) throw failure.error;
   console.error(ingestedText(done!, log));
+  return 0;
+}
+
+/**
+ * The name `rotate` moves `log` to: `log.N`, N one more than any number a file of the folder has after
+ * `log.` (`hooks.jsonl.3`, `hooks.jsonl.3.offset`, a compressed `hooks.jsonl.3.gz`), so that the numbers
+ * go up with time and no earlier file is overwritten.
+ */
+async function rotatedName(log: string): Promise<string> {
+  const prefix = `${basename(log)}.`;
+  let last = 0;
+  for (const name of await readdir(dirname(log))) {
+    if (!name.startsWith(prefix)) continue;
+    const digits = /^\d+(?=\.|$)/.exec(name.slice(prefix.length))?.[0];
+    if (digits !== undefined) last = Math.max(last, Number(digits));
+  }
+  return `${log}.${last + 1}`;
+}
+
+/** How long `rotate` waits, by default, for the hooks that opened the log just before it was moved. */
+export const DEFAULT_SETTLE_MS = 2_000;
+
+/**
+ * Starts a new log without losing a line or storing one twice, with the store's lock held all along, so
+ * that no `ingest` runs in between (see the usage and the README): ingests the log, writes its mark as
+ * the offset file of `log.N`, moves the log to `log.N`, waits (`settle`: `settleMs` by default) for a hook
+ * that opened the log just before the move and writes its line there, ingests `log.N`'s new lines, and
+ * removes `log.offset`, whose mark names the moved file. Each step leaves the files right for the next
+ * `ingest` if the process stops there: the offset file of `log.N` is written before the move, and names
+ * it by inode, not by path.
+ */
+export async function rotate(
+  log: string,
+  storePath: string,
+  durability: Durability,
+  { settleMs = DEFAULT_SETTLE_MS, settle }: { settleMs?: number; settle?: () => Promise<void> } = {},
+): Promise<number> {
+  await checkLog(log, true, 'rotate');
+  // Not another store: the log's lines would be stored there, not in the store its offset file counts.
+  const store = await openCli(
+    { path: storePath, durability },
+    'Stop it, rotate, then start it again: it reads the new log from its start (nothing was moved)',
+  );
+  const sync = durability === 'os';
+  let failure: { error: unknown } | undefined;
+  let moved: string | undefined;
+  try {
+    const before = await ingestInto(store, log, `${log}.offset`, false, durability, undefined);
+    console.error(ingestedText(before, log));
+    if ((await stat(log)).size === 0) {
+      console.error(`${log} is empty: not moved`);
+    } else {
+      const rotated = await rotatedName(log);
+      if (before.mark !== undefined) await writeOffset(`${rotated}.offset`, before.mark, sync);
+      await rename(log, rotated);
+      moved = rotated;
+      if (sync) await syncFolder(dirname(log));
+      console.error(`moved ${log} to ${rotated}: the hooks record to a new ${log}`);
+      await (settle?.() ?? new Promise<void>((resolve) => setTimeout(resolve, settleMs)));
+      const after = await ingestInto(store, rotated, `${rotated}.offset`, false, durability, undefined);
+      console.error(ingestedText(after, rotated));
+      await rm(`${log}.offset`, { force: true });
+      console.error(
+        after.partial
+          ? `${rotated} is in the store but for its last line, which has no newline (a torn write?)`
+          : `${rotated} is wholly in the store: it may be deleted or compressed`,
+      );
+    }
+  } catch (error) {
+    failure = { error };
+  }
+  try {
+    await store.close();
+  } catch (error) {
+    failure ??= { error };
+  }
+  if (failure !== undefined) {
+    if (moved === undefined) throw failure.error;
+    // The move is done: what is left is the moved log's lines, which `ingest` resumes from its offset file.
+    throw new Error(
+      `${log} was moved to ${moved}, whose last lines may not all be in the store: ` +
+        `${textOf(failure.error)} (run vibespec-streams ingest --log ${moved} --store ${storePath} to finish)`,
+      { cause: failure.error },
+    );
+  }
   return 0;
 }
 

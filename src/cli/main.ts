@@ -45,6 +45,11 @@ const USAGE = `usage: vibespec-streams <command> [options]
       and container mounts), --poll-ms N looks every N ms instead (1 to 2147483647).
       --durability process (default) survives a crash of this process; os also survives a crash of
       the machine: the store fsyncs each write, and FILE.offset is fsynced (and its folder).
+  rotate [--log FILE] [--store DIR] [--settle-ms N] [--durability process|os]
+      Start a new log, losing no line and storing none twice: ingest the log, move it to FILE.N (the
+      next free number) with its offset file, wait N ms (default 2000, 0 to 2147483647) for a hook that
+      opened it just before the move, and ingest what such a hook wrote there. FILE.N can then be
+      deleted. Like ingest, it needs the store: stop an ingest --follow first.
   bridge [FILE]
       JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout.
   sessions [--store DIR]
@@ -65,12 +70,13 @@ const OPTIONS = {
   limit: { type: 'string' },
   follow: { type: 'boolean', default: false },
   'poll-ms': { type: 'string' },
+  'settle-ms': { type: 'string' },
   durability: { type: 'string', default: 'process' },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'V', default: false },
 } as const;
 
-/** The longest delay of a Node timer, in ms: the longest `--poll-ms`. */
+/** The longest delay of a Node timer, in ms: the longest `--poll-ms` and `--settle-ms`. */
 const MAX_TIMER_MS = 2_147_483_647;
 
 type OptionName = keyof typeof OPTIONS;
@@ -82,6 +88,7 @@ type OptionName = keyof typeof OPTIONS;
 const COMMANDS: Record<string, { readonly positionals: number; readonly options: readonly OptionName[] }> = {
   record: { positionals: 0, options: ['log', 'hook', 'durability'] },
   ingest: { positionals: 0, options: ['log', 'store', 'follow', 'poll-ms', 'durability'] },
+  rotate: { positionals: 0, options: ['log', 'store', 'durability', 'settle-ms'] },
   bridge: { positionals: 1, options: [] },
   sessions: { positionals: 0, options: ['store'] },
   context: { positionals: 1, options: ['store'] },
@@ -355,6 +362,18 @@ export async function main(argv: string[]): Promise<number> {
       }
       return (await commands()).ingest(values.log, values.store, values.follow, values.durability, {
         ...(poll === undefined ? {} : { pollIntervalMs: Number(poll) }),
+      });
+    }
+    case 'rotate': {
+      if (!isDurability(values.durability)) return usage(durabilityProblem(values.durability));
+      const settle = values['settle-ms'];
+      if (settle !== undefined && (!/^\d+$/.test(settle) || Number(settle) > MAX_TIMER_MS)) {
+        return usage(
+          `--settle-ms must be a whole number of ms from 0 to ${MAX_TIMER_MS}, got ${JSON.stringify(settle)}`,
+        );
+      }
+      return (await commands()).rotate(values.log, values.store, values.durability, {
+        ...(settle === undefined ? {} : { settleMs: Number(settle) }),
       });
     }
     case 'bridge':

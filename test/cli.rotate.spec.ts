@@ -1,0 +1,279 @@
+/**
+ * `vibespec-streams rotate`: a new log, with no line lost and none stored twice, whatever the hooks write
+ * around the move and wherever the command stops.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { rotate } from '../src/cli/commands.js';
+import { openStore } from '../src/index.js';
+import { spyOnFsyncs } from './helpers/fsyncSpy.js';
+import { runMain } from './helpers/main.js';
+import { collect } from './helpers/store.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'src/cli/bin.ts');
+
+const S1 = 'f00dfeed-0000-4000-8000-0000000000d1';
+const S2 = 'f00dfeed-0000-4000-8000-0000000000d2';
+let clock = 1_795_165_200_000;
+/** One line as `record` writes it: a notification, one event, told apart by its message. */
+const line = (session: string, message: string) =>
+  `${JSON.stringify({
+    hook: 'Notification',
+    timestamp: clock++,
+    output: { session_id: session, hook_event_name: 'Notification', message },
+  })}\n`;
+
+let dir: string;
+let log: string;
+let store: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-rotate-'));
+  log = join(dir, 'hooks.jsonl');
+  store = join(dir, 'store');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The messages of the stored notifications, by session, in order. */
+async function stored(): Promise<Record<string, string[]>> {
+  const opened = await openStore({ path: store });
+  try {
+    const out: Record<string, string[]> = {};
+    for (const { sessionId } of await opened.sessions()) {
+      const events = await collect(opened.query(sessionId));
+      out[sessionId] = events.map((event) => String((event.data as { message?: unknown }).message));
+    }
+    return out;
+  } finally {
+    await opened.close();
+  }
+}
+
+/** `rotate` in process, its stderr lines returned; `settle` runs in place of the wait. */
+async function rotateHere(
+  settle: () => Promise<void> = async () => {},
+  durability: 'process' | 'os' = 'process',
+) {
+  const said = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    const code = await rotate(log, store, durability, { settle });
+    return { code, stderr: said.mock.calls.map(([text]) => String(text)) };
+  } finally {
+    said.mockRestore();
+  }
+}
+
+const ingestHere = (file = log) => runMain(['ingest', '--log', file, '--store', store]);
+
+describe('vibespec-streams rotate', () => {
+  it('moves the log to log.1 and stores every line once: those before, those a hook writes to the moved log, those after', async () => {
+    await writeFile(log, line(S1, 'a') + line(S1, 'b'));
+    expect((await ingestHere()).code).toBe(0); // a and b are in the store already
+    await appendFile(log, line(S1, 'c')); // not yet
+    // A hook that opened the log just before the move, and writes its line after it.
+    const straggler = await open(log, 'a');
+    const after = line(S2, 'e');
+    const result = await rotateHere(async () => {
+      await straggler.write(line(S2, 'd'));
+      await straggler.close();
+      await appendFile(log, after); // a hook after the move: the new log
+    });
+    const rotated = `${log}.1`;
+    expect(result).toEqual({
+      code: 0,
+      stderr: [
+        `ingested 1 events from 1 new lines of ${log}`,
+        `moved ${log} to ${rotated}: the hooks record to a new ${log}`,
+        `ingested 1 events from 1 new lines of ${rotated}`,
+        `${rotated} is wholly in the store: it may be deleted or compressed`,
+      ],
+    });
+    // The moved log's offset file is at its end; the new log's is gone (it is read from its start).
+    const bytes = await readFile(rotated);
+    expect(JSON.parse(await readFile(`${rotated}.offset`, 'utf8'))).toMatchObject({
+      offset: bytes.length,
+      ino: (await stat(rotated)).ino,
+    });
+    expect(existsSync(`${log}.offset`)).toBe(false);
+    expect(await readFile(log, 'utf8')).toBe(after);
+    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'], [S2]: ['d', 'e'] });
+    // Again: nothing new anywhere, nothing stored twice.
+    expect((await ingestHere(rotated)).stderr).toBe(`ingested 0 events from 0 new lines of ${rotated}`);
+    expect((await ingestHere()).stderr).toBe(`ingested 0 events from 0 new lines of ${log}`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'], [S2]: ['d', 'e'] });
+  });
+
+  it('takes the number after the highest one the folder has (a compressed log.3.gz, a stray log.4.offset)', async () => {
+    await writeFile(`${log}.1`, '');
+    await writeFile(`${log}.3.gz`, '');
+    await writeFile(`${log}.4.offset`, '{}');
+    await writeFile(`${log}.x`, '');
+    await writeFile(join(dir, 'other.jsonl.9'), '');
+    await writeFile(log, line(S1, 'a'));
+    const { code, stderr } = await rotateHere();
+    expect(code).toBe(0);
+    expect(stderr[1]).toBe(`moved ${log} to ${log}.5: the hooks record to a new ${log}`);
+    expect(existsSync(log)).toBe(false);
+    expect(await stored()).toEqual({ [S1]: ['a'] });
+    expect(JSON.parse(await readFile(`${log}.4.offset`, 'utf8'))).toEqual({}); // not touched
+  });
+
+  it('moves a log whose lines were never ingested, and stores them once', async () => {
+    await writeFile(log, line(S1, 'a') + line(S1, 'b'));
+    expect((await rotateHere()).stderr.slice(0, 2)).toEqual([
+      `ingested 2 events from 2 new lines of ${log}`,
+      `moved ${log} to ${log}.1: the hooks record to a new ${log}`,
+    ]);
+    await writeFile(log, line(S1, 'c'));
+    expect((await rotateHere()).stderr[1]).toBe(`moved ${log} to ${log}.2: the hooks record to a new ${log}`);
+    expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 0 events from 0 new lines of ${log}.1`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
+  });
+
+  it('leaves an empty log where it is', async () => {
+    await writeFile(log, '');
+    expect(await rotateHere()).toEqual({
+      code: 0,
+      stderr: [`ingested 0 events from 0 new lines of ${log}`, `${log} is empty: not moved`],
+    });
+    expect(existsSync(`${log}.1`)).toBe(false);
+    expect(existsSync(log)).toBe(true);
+  });
+
+  it('says so of a moved log whose last line has no newline (a torn write), and leaves that line', async () => {
+    await writeFile(log, line(S1, 'a'));
+    const result = await rotateHere(async () => {
+      await appendFile(`${log}.1`, '{"hook":"Notification","outp');
+    });
+    expect(result.stderr.slice(2)).toEqual([
+      `ingested 0 events from 0 new lines of ${log}.1 (its last line has no newline yet: left for the next run)`,
+      `${log}.1 is in the store but for its last line, which has no newline (a torn write?)`,
+    ]);
+    expect(await stored()).toEqual({ [S1]: ['a'] });
+  });
+
+  it('fails on a store another process has open, and moves nothing', async () => {
+    await writeFile(log, line(S1, 'a'));
+    const other = await openStore({ path: store });
+    try {
+      // Thrown out of main: the executable says it and exits 1.
+      await expect(runMain(['rotate', '--log', log, '--store', store])).rejects.toThrow(
+        `the store at ${store} is locked: another process has it open (an ingest --follow, say). ` +
+          'Stop it, rotate, then start it again: it reads the new log from its start (nothing was moved)',
+      );
+    } finally {
+      await other.close();
+    }
+    expect(existsSync(`${log}.1`)).toBe(false);
+    expect(existsSync(`${log}.offset`)).toBe(false);
+    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+  });
+
+  it('fails on a log that is not there, and makes no store', async () => {
+    await expect(runMain(['rotate', '--log', log, '--store', store])).rejects.toThrow(
+      `no log at ${log}: nothing to rotate`,
+    );
+    expect(existsSync(store)).toBe(false);
+  });
+
+  it('failing after the move, says how to finish; ingest --log log.1 does, and nothing is stored twice', async () => {
+    await writeFile(log, line(S1, 'a'));
+    const straggler = await open(log, 'a');
+    await expect(
+      rotate(log, store, 'process', {
+        settle: async () => {
+          await straggler.write(line(S1, 'b'));
+          await straggler.close();
+          throw new Error('interrupted');
+        },
+      }),
+    ).rejects.toThrow(
+      `${log} was moved to ${log}.1, whose last lines may not all be in the store: interrupted ` +
+        `(run vibespec-streams ingest --log ${log}.1 --store ${store} to finish)`,
+    );
+    expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 events from 1 new lines of ${log}.1`);
+    await writeFile(log, line(S1, 'c'));
+    // log.offset still names the moved file: the new log is read from its start.
+    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
+  });
+
+  it('killed while it waits after the move (SIGKILL): ingest --log log.1 finishes, nothing lost or stored twice', async () => {
+    await writeFile(log, line(S1, 'a') + line(S1, 'b'));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'rotate', '--log', log, '--store', store, '--settle-ms', '600000'],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', () => reject(new Error(`rotate ended before the move: ${stderr}`)));
+      child.stderr!.on('data', (chunk) => {
+        stderr += chunk;
+        if (stderr.includes('moved ')) resolve();
+      });
+    });
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    child.kill('SIGKILL');
+    await closed;
+    await appendFile(`${log}.1`, line(S1, 'c')); // a hook that opened the log before the move
+    await appendFile(log, line(S1, 'd'));
+    expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 events from 1 new lines of ${log}.1`);
+    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c', 'd'] });
+  });
+
+  it("os: fsyncs the moved log's offset file and its folder before the move, and the folder after it", async () => {
+    await writeFile(log, line(S1, 'a'));
+    const seen: string[] = [];
+    const stop = await spyOnFsyncs((text) => seen.push(text));
+    try {
+      expect((await rotateHere(undefined, 'os')).code).toBe(0);
+    } finally {
+      stop();
+    }
+    const rotated = `${log}.1`;
+    const at = seen.indexOf(`rename ${log} ${rotated}`);
+    expect(seen.slice(at - 3, at + 2)).toEqual([
+      `sync ${rotated}.offset.tmp`,
+      `rename ${rotated}.offset.tmp ${rotated}.offset`,
+      `sync ${dir}`,
+      `rename ${log} ${rotated}`,
+      `sync ${dir}`,
+    ]);
+  });
+});
+
+describe('vibespec-streams rotate: usage', () => {
+  it.each([
+    [['--settle-ms', 'x'], '--settle-ms must be a whole number of ms from 0 to 2147483647, got "x"'],
+    [['--settle-ms', '2147483648'], '--settle-ms must be a whole number of ms from 0 to 2147483647'],
+    [['--durability', 'disk'], '--durability must be process or os, got "disk"'],
+    [['--follow'], 'rotate does not take --follow'],
+    [['extra'], 'unexpected argument "extra" for rotate'],
+    [['--log', ''], '--log must not be empty'],
+  ])('rotate %j: exit 2, %s', async (extra, message) => {
+    await writeFile(log, line(S1, 'a'));
+    const run = await runMain(['rotate', '--log', log, '--store', store, ...extra]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(existsSync(`${log}.1`)).toBe(false);
+  });
+
+  it('takes --settle-ms 0 and the options before the command', async () => {
+    await writeFile(log, line(S1, 'a'));
+    const run = await runMain(['--log', log, '--store', store, 'rotate', '--settle-ms', '0']);
+    expect(run.code).toBe(0);
+    expect(existsSync(`${log}.1`)).toBe(true);
+    expect(await stored()).toEqual({ [S1]: ['a'] });
+  });
+});
