@@ -302,6 +302,19 @@ async function ingestInto(
   return { written, lines: newLines, partial, mark: committed ?? resume };
 }
 
+/** Runs `work`, then closes `store` whatever happened: the first error is the one thrown. */
+async function thenClose<T>(store: SessionStore, work: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await store.close().catch(() => {}); // the error of the work is the one said
+    throw error;
+  }
+  await store.close();
+  return result;
+}
+
 /** The summary line of a pass over `log`. */
 function ingestedText({ written, lines, partial }: Ingested, log: string): string {
   const rest = partial ? ' (its last line has no newline yet: left for the next run)' : '';
@@ -322,21 +335,10 @@ export async function ingest(
   // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log).
   await checkLog(log, !follow, 'ingest');
   const store = await openCli({ path: storePath, durability });
-  let failure: { error: unknown } | undefined;
-  let done: Ingested | undefined;
-  try {
-    done = await ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs);
-  } catch (error) {
-    failure = { error };
-  }
-  // Cleanup never masks the first error, and the store is always closed.
-  try {
-    await store.close();
-  } catch (error) {
-    failure ??= { error };
-  }
-  if (failure !== undefined) throw failure.error;
-  console.error(ingestedText(done!, log));
+  const done = await thenClose(store, () =>
+    ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs),
+  );
+  console.error(ingestedText(done, log));
   return 0;
 }
 
@@ -381,14 +383,15 @@ export async function rotate(
     'Stop it, rotate, then start it again: it reads the new log from its start (nothing was moved)',
   );
   const sync = durability === 'os';
-  let failure: { error: unknown } | undefined;
   let moved: string | undefined;
   try {
-    const before = await ingestInto(store, log, `${log}.offset`, false, durability, undefined);
-    console.error(ingestedText(before, log));
-    if ((await stat(log)).size === 0) {
-      console.error(`${log} is empty: not moved`);
-    } else {
+    await thenClose(store, async () => {
+      const before = await ingestInto(store, log, `${log}.offset`, false, durability, undefined);
+      console.error(ingestedText(before, log));
+      if ((await stat(log)).size === 0) {
+        console.error(`${log} is empty: not moved`);
+        return;
+      }
       const rotated = await rotatedName(log);
       if (before.mark !== undefined) await writeOffset(`${rotated}.offset`, before.mark, sync);
       await rename(log, rotated);
@@ -404,22 +407,14 @@ export async function rotate(
           ? `${rotated} is in the store but for its last line, which has no newline (a torn write?)`
           : `${rotated} is wholly in the store: it may be deleted or compressed`,
       );
-    }
+    });
   } catch (error) {
-    failure = { error };
-  }
-  try {
-    await store.close();
-  } catch (error) {
-    failure ??= { error };
-  }
-  if (failure !== undefined) {
-    if (moved === undefined) throw failure.error;
+    if (moved === undefined) throw error;
     // The move is done: what is left is the moved log's lines, which `ingest` resumes from its offset file.
     throw new Error(
       `${log} was moved to ${moved}, whose last lines may not all be in the store: ` +
-        `${textOf(failure.error)} (run vibespec-streams ingest --log ${moved} --store ${storePath} to finish)`,
-      { cause: failure.error },
+        `${textOf(error)} (run vibespec-streams ingest --log ${moved} --store ${storePath} to finish)`,
+      { cause: error },
     );
   }
   return 0;
