@@ -1,0 +1,89 @@
+/**
+ * Defects of `ingest` (src/cli/commands.ts) found by an adversarial review of the hook log → store path.
+ * Each test is marked `it.fails` while the defect is there: remove the mark with the fix.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { openStore } from '../src/index.js';
+import { SessionStore } from '../src/store/SessionStore.js';
+import { runMain } from './helpers/main.js';
+import { collect } from './helpers/store.js';
+
+const S1 = 'f00dfeed-0000-4000-8000-0000000000a1';
+let clock = 1_795_165_200_000;
+/** One line as `record` writes it: one notification event, with its own time. */
+const note = (i: number) =>
+  JSON.stringify({
+    hook: 'Notification',
+    timestamp: clock++,
+    output: { session_id: S1, hook_event_name: 'Notification', message: `m${i}` },
+  });
+
+let dir: string;
+let log: string;
+let store: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-cli-review159-'));
+  log = join(dir, 'hooks.jsonl');
+  store = join(dir, 'store');
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The stored events' messages, in the order stored. */
+async function storedMessages(): Promise<string[]> {
+  const opened = await openStore({ path: store });
+  try {
+    return (await collect(opened.query(S1))).map((event) => String(event.data.message));
+  } finally {
+    await opened.close();
+  }
+}
+
+describe('ingest --follow stopped by a signal while a write is in flight', () => {
+  // Defect: on SIGINT/SIGTERM, `ingest` unsubscribes the whole pipeline. `persist` still writes the batch
+  // in flight (and those waiting) but no longer emits them, so their lines are never committed and their
+  // mark never saved: the next `ingest` stores them a second time. Measured with the CLI: 100,000 lines,
+  // SIGTERM during the backlog, then `ingest`: 100,464 / 100,465 / 100,943 events stored. The fix (in
+  // commands.ts): on the signal, complete the source (takeUntil before concatMap) rather than unsubscribe,
+  // so that persist writes and emits every event received, the lines commit, and the run ends.
+  it.fails('stores each line once across the stop and the next run', async () => {
+    const lines = [0, 1, 2].map(note);
+    await writeFile(log, `${lines.join('\n')}\n`);
+    // The signal comes while the first write is on its way: on disk, not yet acknowledged to persist. The
+    // test process's own listeners are set aside for that moment, so the signal reaches the ingest alone.
+    const append = SessionStore.prototype.append;
+    const others = process.listeners('SIGTERM');
+    let signalled = false;
+    vi.spyOn(SessionStore.prototype, 'append').mockImplementation(async function (
+      this: SessionStore,
+      ...args: Parameters<SessionStore['append']>
+    ) {
+      const positions = await append.apply(this, args);
+      if (!signalled) {
+        signalled = true;
+        for (const listener of others) process.off('SIGTERM', listener);
+        try {
+          process.emit('SIGTERM');
+        } finally {
+          for (const listener of others) process.on('SIGTERM', listener);
+        }
+      }
+      return positions;
+    });
+    const stopped = await runMain(['ingest', '--follow', '--log', log, '--store', store]);
+    expect(signalled).toBe(true);
+    expect(stopped.code).toBe(0);
+    vi.restoreAllMocks();
+
+    const next = await runMain(['ingest', '--log', log, '--store', store]);
+    expect(next.code).toBe(0);
+    expect(await storedMessages()).toEqual(['m0', 'm1', 'm2']);
+    // The lines stored before the stop are counted by the stop's summary, not by the next run's.
+    expect(JSON.parse(await readFile(`${log}.offset`, 'utf8')).offset).toBe((await readFile(log)).length);
+  });
+});
