@@ -1,6 +1,6 @@
 /**
- * Defects of `ingest` (src/cli/commands.ts) found by an adversarial review of the hook log → store path.
- * Each test is marked `it.fails` while the defect is there: remove the mark with the fix.
+ * Defects of `ingest` (src/cli/commands.ts) found by an adversarial review of the hook log → store path,
+ * fixed: each test fails on the code before its fix.
  */
 import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,13 +45,13 @@ async function storedMessages(): Promise<string[]> {
 }
 
 describe('ingest --follow stopped by a signal while a write is in flight', () => {
-  // Defect: on SIGINT/SIGTERM, `ingest` unsubscribes the whole pipeline. `persist` still writes the batch
-  // in flight (and those waiting) but no longer emits them, so their lines are never committed and their
-  // mark never saved: the next `ingest` stores them a second time. Measured with the CLI: 100,000 lines,
-  // SIGTERM during the backlog, then `ingest`: 100,464 / 100,465 / 100,943 events stored. The fix (in
-  // commands.ts): on the signal, complete the source (takeUntil before concatMap) rather than unsubscribe,
-  // so that persist writes and emits every event received, the lines commit, and the run ends.
-  it.fails('stores each line once across the stop and the next run', async () => {
+  // Was: on SIGINT/SIGTERM, `ingest` unsubscribed the whole pipeline. `persist` still writes the batch
+  // in flight (and those waiting) but no longer emitted them, so their lines were never committed and their
+  // mark never saved: the next `ingest` stored them a second time. Measured with the CLI: 100,000 lines,
+  // SIGTERM during the backlog, then `ingest`: 100,464 / 100,465 / 100,943 events stored. Now the signal
+  // completes the source (takeUntil before concatMap) rather than unsubscribing, so that persist writes
+  // and emits every event received, the lines commit, and the run ends.
+  it('stores each line once across the stop and the next run', async () => {
     const lines = [0, 1, 2].map(note);
     await writeFile(log, `${lines.join('\n')}\n`);
     // The signal comes while the first write is on its way: on disk, not yet acknowledged to persist. The
@@ -89,13 +89,12 @@ describe('ingest --follow stopped by a signal while a write is in flight', () =>
 });
 
 describe('ingest that cannot save its mark', () => {
-  // Defect: `ingest` finds that it cannot write FILE.offset (a folder it cannot write in, a read-only
+  // Was: `ingest` found that it could not write FILE.offset (a folder it cannot write in, a read-only
   // mount, here a folder in the way of FILE.offset.tmp) only at its first save, after the first write to
-  // the store: it exits 1, the events of that write stored and their mark not saved. Once the user has
-  // fixed the cause, the next `ingest` stores them a second time. The fix (in commands.ts): find it before
-  // the store is opened, e.g. by writing FILE.offset.tmp (and removing it) before `openCli`, as the offset
-  // file is read before it.
-  it.fails('stores nothing that the run after the failure stores again', async () => {
+  // the store: it exited 1, the events of that write stored and their mark not saved. Once the user had
+  // fixed the cause, the next `ingest` stored them a second time. The fix (in commands.ts) finds it before
+  // the store is written to: it writes FILE.offset.tmp (and removes it) once it has the store's lock.
+  it('stores nothing that the run after the failure stores again', async () => {
     await writeFile(log, `${[0, 1, 2].map(note).join('\n')}\n`);
     await mkdir(`${log}.offset.tmp`); // where the mark is written before it replaces the old one
     await expect(runMain(['ingest', '--log', log, '--store', store])).rejects.toMatchObject({

@@ -7,7 +7,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { concatMap, EMPTY, from, lastValueFrom, tap } from 'rxjs';
+import { concatMap, EMPTY, from, lastValueFrom, Subject, takeUntil, tap } from 'rxjs';
 import { textOf, VibespecError } from '../errors.js';
 import { eventToJSON } from '../event.js';
 import { syncFolder } from '../folders.js';
@@ -138,6 +138,18 @@ async function writeOffset(offsetFile: string, mark: Resume, sync: boolean): Pro
   if (sync) await syncFolder(dirname(offsetFile));
 }
 
+/**
+ * Fails unless `FILE.offset` can be written: nothing in the way of the file it is written to first, a folder
+ * `ingest` can write in. Found at the first save instead, after a write to the store, the run's lines would
+ * be stored but their mark not saved, and stored again by the run after. Called with the store's lock held:
+ * another `ingest` may be writing that file until then.
+ */
+async function checkWritable(offsetFile: string): Promise<void> {
+  const temporary = `${offsetFile}.tmp`;
+  await (await open(temporary, 'w')).close();
+  await rm(temporary);
+}
+
 /** Whether nothing is at `path` (ENOENT); not `existsSync`, which says false for a path it cannot reach. */
 async function isMissing(path: string): Promise<boolean> {
   try {
@@ -189,6 +201,7 @@ async function ingestInto(
   pollIntervalMs: number | undefined,
 ): Promise<Ingested> {
   const { resume, lines: legacyLines = 0 } = await readOffset(offsetFile);
+  await checkWritable(offsetFile);
   const limits = bridgeLimits(undefined, 'bridge');
   // Lines whose events are not all acknowledged yet, oldest first; the saved mark only moves past a line
   // once every event it produced is in the store, so a crash re-ingests at most the lines in flight.
@@ -231,6 +244,7 @@ async function ingestInto(
   };
   let failure: { error: unknown } | undefined;
   let onInterrupt: (() => void) | undefined;
+  const interrupted = new Subject<void>();
   try {
     await new Promise<void>((resolve, reject) => {
       const subscription = fromHookFileMarked(log, {
@@ -239,6 +253,10 @@ async function ingestInto(
         ...(pollIntervalMs === undefined ? {} : { pollIntervalMs }),
       })
         .pipe(
+          // A signal ends the reading, not the run: what was read is written and acknowledged, so that
+          // its lines are committed and their mark saved. (Unsubscribed, persist would write the batch in
+          // flight without acknowledging it: the next run would store its lines again.)
+          takeUntil(interrupted),
           concatMap(({ output, mark }) => {
             // At the end of the file, a line without a newline may still be being appended: it is left
             // for the next run. (With --follow, such a line is the last of a rotated or truncated file.)
@@ -275,12 +293,10 @@ async function ingestInto(
         reject(saveError!.error);
       };
       if (follow) {
-        onInterrupt = () => {
-          subscription.unsubscribe();
-          resolve();
-        };
+        onInterrupt = () => interrupted.next();
         // Ctrl+C, and `kill` / a service manager's stop: both end the run as its end of input would
-        // (the store closed, the summary printed, exit 0), rather than killing it mid-write.
+        // (the lines read stored, the store closed, the summary printed, exit 0), rather than killing it
+        // mid-write. Listened to once: a second one, if the store hangs, kills the process.
         process.once('SIGINT', onInterrupt);
         process.once('SIGTERM', onInterrupt);
       }
