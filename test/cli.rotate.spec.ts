@@ -126,6 +126,25 @@ describe('vibespec-streams rotate', () => {
     expect(JSON.parse(await readFile(`${log}.4.offset`, 'utf8'))).toEqual({}); // not touched
   });
 
+  it('counts on past 2^53 and 1e21: never moves the log over an earlier one', async () => {
+    await writeFile(`${log}.9007199254740992`, 'earlier');
+    await writeFile(log, line(S1, 'a'));
+    expect((await rotateHere()).stderr[1]).toBe(
+      `moved ${log} to ${log}.9007199254740993: the hooks record to a new ${log}`,
+    );
+    expect(await readFile(`${log}.9007199254740992`, 'utf8')).toBe('earlier');
+    await writeFile(`${log}.999999999999999999999`, 'earlier');
+    await writeFile(log, line(S1, 'b'));
+    expect((await rotateHere()).stderr[1]).toBe(
+      `moved ${log} to ${log}.1000000000000000000000: the hooks record to a new ${log}`,
+    );
+    await writeFile(log, line(S1, 'c'));
+    expect((await rotateHere()).stderr[1]).toBe(
+      `moved ${log} to ${log}.1000000000000000000001: the hooks record to a new ${log}`,
+    );
+    expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
+  });
+
   it('moves a log whose lines were never ingested, and stores them once', async () => {
     await writeFile(log, line(S1, 'a') + line(S1, 'b'));
     expect((await rotateHere()).stderr.slice(0, 2)).toEqual([

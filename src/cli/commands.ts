@@ -365,13 +365,15 @@ export async function ingest(
  */
 async function rotatedName(log: string): Promise<string> {
   const prefix = `${basename(log)}.`;
-  let last = 0;
+  // A BigInt: past 2^53 a Number + 1 is the same number (`log.9007199254740992` again, moved over), and
+  // past 1e21 its text is `1e+21`, which the next run would not read as a number.
+  let last = 0n;
   for (const name of await readdir(dirname(log))) {
     if (!name.startsWith(prefix)) continue;
     const digits = /^\d+(?=\.|$)/.exec(name.slice(prefix.length))?.[0];
-    if (digits !== undefined) last = Math.max(last, Number(digits));
+    if (digits !== undefined && BigInt(digits) > last) last = BigInt(digits);
   }
-  return `${log}.${last + 1}`;
+  return `${log}.${last + 1n}`;
 }
 
 /** How long `rotate` waits, by default, for the hooks that opened the log just before it was moved. */
