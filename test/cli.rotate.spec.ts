@@ -196,6 +196,21 @@ describe('vibespec-streams rotate', () => {
     expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
   });
 
+  it('fails on a store that is not there when the log was ingested before (a --store left out), and moves nothing', async () => {
+    await writeFile(log, line(S1, 'a'));
+    expect((await ingestHere()).code).toBe(0);
+    await appendFile(log, line(S1, 'b'));
+    const other = join(dir, 'other');
+    await expect(runMain(['rotate', '--log', log, '--store', other])).rejects.toThrow(
+      `no store at ${other}, yet ${log}.offset says the log was ingested into one: give its --store ` +
+        `(nothing was moved), or remove ${log}.offset to store the whole log in a new one`,
+    );
+    expect(existsSync(other)).toBe(false);
+    expect(existsSync(`${log}.1`)).toBe(false);
+    expect((await runMain(['rotate', '--log', log, '--store', store, '--settle-ms', '0'])).code).toBe(0);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
+  });
+
   it('fails on a log that is not there, and makes no store', async () => {
     await expect(runMain(['rotate', '--log', log, '--store', store])).rejects.toThrow(
       `no log at ${log}: nothing to rotate`,

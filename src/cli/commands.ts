@@ -395,6 +395,16 @@ export async function rotate(
   { settleMs = DEFAULT_SETTLE_MS, settle }: { settleMs?: number; settle?: () => Promise<void> } = {},
 ): Promise<number> {
   await checkLog(log, true, 'rotate');
+  // A log ingested before went into a store: one not there is a mistyped or forgotten --store. Made here,
+  // it would get only the lines after the offset file's mark, and the log would be moved and its offset
+  // file removed, so that no later ingest into the right store reads those lines.
+  if (existsSync(`${log}.offset`) && !existsSync(join(storePath, 'CURRENT'))) {
+    const what = existsSync(storePath) ? `${storePath} is not a store` : `no store at ${storePath}`;
+    throw new Error(
+      `${what}, yet ${log}.offset says the log was ingested into one: give its --store ` +
+        `(nothing was moved), or remove ${log}.offset to store the whole log in a new one`,
+    );
+  }
   // Not another store: the log's lines would be stored there, not in the store its offset file counts.
   const store = await openCli(
     { path: storePath, durability },
