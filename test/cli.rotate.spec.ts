@@ -4,7 +4,19 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  realpath,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +167,28 @@ describe('vibespec-streams rotate', () => {
     expect((await rotateHere()).stderr[1]).toBe(`moved ${log} to ${log}.2: the hooks record to a new ${log}`);
     expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 0 events from 0 new lines of ${log}.1`);
     expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
+  });
+
+  it('keeps a log that is a symbolic link one: moves the file it names, beside itself', async () => {
+    const disk = join(dir, 'disk');
+    await mkdir(disk);
+    const file = join(await realpath(disk), 'hooks.jsonl'); // as rotate names it
+    await writeFile(file, line(S1, 'a'));
+    await symlink(file, log);
+    const after = line(S1, 'b');
+    const { code, stderr } = await rotateHere(async () => {
+      await appendFile(log, after); // a hook after the move, through the link
+    });
+    expect(code).toBe(0);
+    expect(stderr[1]).toBe(
+      `moved ${file} (the file ${log} links to) to ${file}.1: the hooks record to a new ${file}`,
+    );
+    expect((await lstat(log)).isSymbolicLink()).toBe(true);
+    expect(await readFile(file, 'utf8')).toBe(after); // made again, through the link
+    expect(existsSync(`${file}.1.offset`)).toBe(true);
+    expect(existsSync(`${log}.1`)).toBe(false);
+    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
   });
 
   it('leaves an empty log where it is', async () => {

@@ -5,7 +5,7 @@
  * the bridge (~150 ms of a run on this machine). `main` checks their arguments before.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { concatMap, EMPTY, from, lastValueFrom, Subject, takeUntil, tap } from 'rxjs';
 import { textOf, VibespecError } from '../errors.js';
@@ -411,7 +411,7 @@ export async function rotate(
     'Stop it, rotate, then start it again: it reads the new log from its start (nothing was moved)',
   );
   const sync = durability === 'os';
-  let moved: string | undefined;
+  let moved: { from: string; to: string } | undefined;
   try {
     await thenClose(store, async () => {
       const before = await ingestInto(store, log, `${log}.offset`, false, durability, undefined);
@@ -420,12 +420,16 @@ export async function rotate(
         console.error(`${log} is empty: not moved`);
         return;
       }
-      const rotated = await rotatedName(log);
+      // A log that is a symbolic link (to a log on another disk, say) stays one: the file it names is
+      // moved, beside itself, and the hooks make it again through the link. The link moved instead, the
+      // hooks would make a new log at its place, and deleting log.N would free nothing.
+      const file = (await lstat(log)).isSymbolicLink() ? await realpath(log) : log;
+      const rotated = await rotatedName(file);
       if (before.mark !== undefined) await writeOffset(`${rotated}.offset`, before.mark, sync);
-      await rename(log, rotated);
-      moved = rotated;
-      if (sync) await syncFolder(dirname(log));
-      console.error(`moved ${log} to ${rotated}: the hooks record to a new ${log}`);
+      await rename(file, rotated);
+      moved = { from: file === log ? log : `${file} (the file ${log} links to)`, to: rotated };
+      if (sync) await syncFolder(dirname(file));
+      console.error(`moved ${moved.from} to ${rotated}: the hooks record to a new ${file}`);
       await (settle?.() ?? new Promise<void>((resolve) => setTimeout(resolve, settleMs)));
       const after = await ingestInto(store, rotated, `${rotated}.offset`, false, durability, undefined);
       console.error(ingestedText(after, rotated));
@@ -440,8 +444,8 @@ export async function rotate(
     if (moved === undefined) throw error;
     // The move is done: what is left is the moved log's lines, which `ingest` resumes from its offset file.
     throw new Error(
-      `${log} was moved to ${moved}, whose last lines may not all be in the store: ` +
-        `${textOf(error)} (run vibespec-streams ingest --log ${moved} --store ${storePath} to finish)`,
+      `${moved.from} was moved to ${moved.to}, whose last lines may not all be in the store: ` +
+        `${textOf(error)} (run vibespec-streams ingest --log ${moved.to} --store ${storePath} to finish)`,
       { cause: error },
     );
   }
