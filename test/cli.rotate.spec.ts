@@ -300,6 +300,39 @@ describe('vibespec-streams rotate', () => {
     expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c', 'd'] });
   });
 
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'stopped by %s while it waits: exits 1 and says how to finish, which ingest --log log.1 does',
+    async (signal) => {
+      await writeFile(log, line(S1, 'a'));
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', CLI, 'rotate', '--log', log, '--store', store, '--settle-ms', '600000'],
+        { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      const closed = new Promise<[number | null, string | null]>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code, killedBy) => resolve([code, killedBy]));
+      });
+      await new Promise<void>((resolve) => {
+        child.stderr!.on('data', (chunk) => {
+          stderr += chunk;
+          if (stderr.includes('moved ')) resolve();
+        });
+        void closed.then(() => resolve());
+      });
+      await appendFile(`${log}.1`, line(S1, 'b')); // a hook that opened the log before the move
+      child.kill(signal);
+      expect(await closed).toEqual([1, null]);
+      expect(stderr).toContain(
+        `${log} was moved to ${log}.1, whose last lines may not all be in the store: stopped by ${signal} ` +
+          `while it waited for the hooks (run vibespec-streams ingest --log ${log}.1 --store ${store} to finish)`,
+      );
+      expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 events from 1 new lines of ${log}.1`);
+      expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
+    },
+  );
+
   it("os: fsyncs the moved log's offset file and its folder before the move, and the folder after it", async () => {
     await writeFile(log, line(S1, 'a'));
     const seen: string[] = [];

@@ -376,6 +376,30 @@ async function rotatedName(log: string): Promise<string> {
   return `${log}.${last + 1n}`;
 }
 
+/**
+ * Waits `ms`; SIGINT (Ctrl+C) or SIGTERM ends the wait as a failure, so that `rotate` closes the store and
+ * says how to finish (its lines may not all be in the store), where the signal killed it with no word.
+ */
+function waitUnlessStopped(ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const stop = (signal: NodeJS.Signals) => {
+      end();
+      reject(new Error(`stopped by ${signal} while it waited for the hooks`));
+    };
+    const timer = setTimeout(() => {
+      end();
+      resolve();
+    }, ms);
+    const end = () => {
+      clearTimeout(timer);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
 /** How long `rotate` waits, by default, for the hooks that opened the log just before it was moved. */
 export const DEFAULT_SETTLE_MS = 2_000;
 
@@ -429,8 +453,10 @@ export async function rotate(
       await rename(file, rotated);
       moved = { from: file === log ? log : `${file} (the file ${log} links to)`, to: rotated };
       if (sync) await syncFolder(dirname(file));
+      // The wait takes SIGINT and SIGTERM from before it says the move: one sent on seeing it is taken.
+      const waited = settle?.() ?? waitUnlessStopped(settleMs);
       console.error(`moved ${moved.from} to ${rotated}: the hooks record to a new ${file}`);
-      await (settle?.() ?? new Promise<void>((resolve) => setTimeout(resolve, settleMs)));
+      await waited;
       const after = await ingestInto(store, rotated, `${rotated}.offset`, false, durability, undefined);
       console.error(ingestedText(after, rotated));
       await rm(`${log}.offset`, { force: true });
