@@ -46,10 +46,10 @@ const USAGE = `usage: vibespec-streams <command> [options]
       --durability process (default) survives a crash of this process; os also survives a crash of
       the machine: the store fsyncs each write, and FILE.offset is fsynced (and its folder).
   rotate [--log FILE] [--store DIR] [--settle-ms N] [--durability process|os]
-      Start a new log, losing no line and storing none twice: ingest the log, move it to FILE.N (the
-      next free number) with its offset file, wait N ms (default 2000, 0 to 2147483647) for a hook that
-      opened it just before the move, and ingest what such a hook wrote there. FILE.N can then be
-      deleted. Like ingest, it needs the store: stop an ingest --follow first.
+      Start a new log, losing no line and storing none twice: ingest the log, move it to FILE.N (one
+      more than the highest number after FILE.) with its offset file, wait --settle-ms (default 2000 ms,
+      0 to 2147483647) for a hook that opened it just before the move, and ingest what such a hook wrote
+      there. FILE.N can then be deleted. Like ingest, it needs the store: stop an ingest --follow first.
   bridge [FILE]
       JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout.
   sessions [--store DIR]
