@@ -128,6 +128,7 @@ describe('vibespec-streams rotate', () => {
     await writeFile(`${log}.3.gz`, '');
     await writeFile(`${log}.4.offset`, '{}');
     await writeFile(`${log}.x`, '');
+    await writeFile(`${log}.old9`, ''); // digits, but not a number after the dot
     await writeFile(join(dir, 'other.jsonl.9'), '');
     await writeFile(log, line(S1, 'a'));
     const { code, stderr } = await rotateHere();
@@ -201,6 +202,25 @@ describe('vibespec-streams rotate', () => {
     expect(existsSync(log)).toBe(true);
   });
 
+  it('moves a log that is one line without its newline yet, never ingested, and stores that line once it is whole', async () => {
+    const whole = line(S1, 'a');
+    await writeFile(log, whole.slice(0, 20));
+    const result = await rotateHere(async () => {
+      await appendFile(`${log}.1`, whole.slice(20)); // the hook's write ends after the move
+    });
+    expect(result).toEqual({
+      code: 0,
+      stderr: [
+        `ingested 0 events from 0 new lines of ${log} (its last line has no newline yet: left for the next run)`,
+        `moved ${log} to ${log}.1: the hooks record to a new ${log}`,
+        `ingested 1 events from 1 new lines of ${log}.1`,
+        `${log}.1 is wholly in the store: it may be deleted or compressed`,
+      ],
+    });
+    expect(existsSync(`${log}.offset`)).toBe(false);
+    expect(await stored()).toEqual({ [S1]: ['a'] });
+  });
+
   it('says so of a moved log whose last line has no newline (a torn write), and leaves that line', async () => {
     await writeFile(log, line(S1, 'a'));
     const result = await rotateHere(async () => {
@@ -245,6 +265,16 @@ describe('vibespec-streams rotate', () => {
     expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
   });
 
+  it('fails on a folder that is not a store when the log was ingested before (--store .vibespec), and writes nothing there', async () => {
+    await writeFile(log, line(S1, 'a'));
+    expect((await ingestHere()).code).toBe(0);
+    await expect(runMain(['rotate', '--log', log, '--store', dir])).rejects.toThrow(
+      `${dir} is not a store, yet ${log}.offset says the log was ingested into one`,
+    );
+    expect(existsSync(join(dir, 'CURRENT'))).toBe(false);
+    expect(existsSync(`${log}.1`)).toBe(false);
+  });
+
   it('fails on a log that is not there, and makes no store', async () => {
     await expect(runMain(['rotate', '--log', log, '--store', store])).rejects.toThrow(
       `no log at ${log}: nothing to rotate`,
@@ -252,21 +282,32 @@ describe('vibespec-streams rotate', () => {
     expect(existsSync(store)).toBe(false);
   });
 
+  it('failing before the move (its offset file cannot be written), says the error as itself and moves nothing', async () => {
+    await writeFile(log, line(S1, 'a'));
+    await mkdir(`${log}.offset.tmp`); // where the offset file is written before it replaces the old one
+    const failed = await rotateHere().catch((error: unknown) => error);
+    expect(String(failed)).toMatch(/^Error: EISDIR/);
+    expect(existsSync(`${log}.1`)).toBe(false);
+    expect(existsSync(log)).toBe(true);
+  });
+
   it('failing after the move, says how to finish; ingest --log log.1 does, and nothing is stored twice', async () => {
     await writeFile(log, line(S1, 'a'));
     const straggler = await open(log, 'a');
-    await expect(
-      rotate(log, store, 'process', {
-        settle: async () => {
-          await straggler.write(line(S1, 'b'));
-          await straggler.close();
-          throw new Error('interrupted');
-        },
-      }),
-    ).rejects.toThrow(
+    const interrupted = new Error('interrupted');
+    const failed = await rotate(log, store, 'process', {
+      settle: async () => {
+        await straggler.write(line(S1, 'b'));
+        await straggler.close();
+        throw interrupted;
+      },
+    }).catch((error: unknown) => error as Error);
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as Error).message).toBe(
       `${log} was moved to ${log}.1, whose last lines may not all be in the store: interrupted ` +
         `(run vibespec-streams ingest --log ${log}.1 --store ${store} to finish)`,
     );
+    expect((failed as Error).cause).toBe(interrupted);
     expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 events from 1 new lines of ${log}.1`);
     await writeFile(log, line(S1, 'c'));
     // log.offset still names the moved file: the new log is read from its start.
@@ -301,6 +342,42 @@ describe('vibespec-streams rotate', () => {
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)(
+    'in process: its wait listens for %s, which fails the run; no listener is left',
+    async (signal) => {
+      await writeFile(log, line(S1, 'a'));
+      const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+      let moved!: () => void;
+      const said = new Promise<void>((resolve) => {
+        moved = resolve;
+      });
+      const spy = vi.spyOn(console, 'error').mockImplementation((text) => {
+        if (String(text).startsWith('moved ')) moved();
+      });
+      try {
+        const run = rotate(log, store, 'process', { settleMs: 600_000 }).catch((error: unknown) => error);
+        await said;
+        const added = process.listeners(signal).filter((listener) => !before[signal].includes(listener));
+        expect(added).toHaveLength(1);
+        added[0]!(signal);
+        expect(String(await run)).toContain(
+          `whose last lines may not all be in the store: stopped by ${signal}`,
+        );
+      } finally {
+        spy.mockRestore();
+      }
+      expect(process.listeners('SIGINT')).toEqual(before.SIGINT);
+      expect(process.listeners('SIGTERM')).toEqual(before.SIGTERM);
+    },
+  );
+
+  it('in process: its wait leaves no listener once it has waited', async () => {
+    await writeFile(log, line(S1, 'a'));
+    const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+    expect((await runMain(['rotate', '--log', log, '--store', store, '--settle-ms', '0'])).code).toBe(0);
+    expect([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')]).toEqual(before);
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)(
     'stopped by %s while it waits: exits 1 and says how to finish, which ingest --log log.1 does',
     async (signal) => {
       await writeFile(log, line(S1, 'a'));
@@ -332,6 +409,19 @@ describe('vibespec-streams rotate', () => {
       expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
     },
   );
+
+  it('process: fsyncs nothing', async () => {
+    await writeFile(log, line(S1, 'a'));
+    const seen: string[] = [];
+    const stop = await spyOnFsyncs((text) => seen.push(text));
+    try {
+      expect((await rotateHere(undefined, 'process')).code).toBe(0);
+    } finally {
+      stop();
+    }
+    expect(seen.filter((text) => text.startsWith('sync '))).toEqual([]);
+    expect(seen).toContain(`rename ${log} ${log}.1`);
+  });
 
   it("os: fsyncs the moved log's offset file and its folder before the move, and the folder after it", async () => {
     await writeFile(log, line(S1, 'a'));
