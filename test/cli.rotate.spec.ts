@@ -423,6 +423,25 @@ describe('vibespec-streams rotate', () => {
     expect(seen).toContain(`rename ${log} ${log}.1`);
   });
 
+  it('goes on when the reader of its stderr is gone (2>&1 | head -1): exits 0, every line stored once', async () => {
+    await writeFile(log, line(S1, 'a'));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'rotate', '--log', log, '--store', store, '--settle-ms', '0'],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr!.destroy(); // before it writes anything: each of its lines is an EPIPE
+    const closed = await new Promise<[number | null, string | null]>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve([code, signal]));
+    });
+    expect(closed).toEqual([0, null]);
+    expect(existsSync(`${log}.1`)).toBe(true);
+    expect(existsSync(`${log}.offset`)).toBe(false);
+    expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 0 events from 0 new lines of ${log}.1`);
+    expect(await stored()).toEqual({ [S1]: ['a'] });
+  });
+
   it("os: fsyncs the moved log's offset file and its folder before the move, and the folder after it", async () => {
     await writeFile(log, line(S1, 'a'));
     const seen: string[] = [];

@@ -400,6 +400,18 @@ function waitUnlessStopped(ms: number): Promise<void> {
   });
 }
 
+/** The listener that keeps stderr's errors from being unhandled (see `ignoreStderrErrors`). */
+const ignoreError = () => {};
+
+/**
+ * Keeps a stderr whose reader went away (`rotate 2>&1 | head -1`, a pager quit) from ending the process:
+ * its EPIPE was an unhandled `'error'`, which stopped `rotate` at its next line, after the move say, with
+ * the moved log's last lines not stored and no word of it. What is said is lost, not what is done.
+ */
+function ignoreStderrErrors(): void {
+  if (!process.stderr.listeners('error').includes(ignoreError)) process.stderr.on('error', ignoreError);
+}
+
 /** How long `rotate` waits, by default, for the hooks that opened the log just before it was moved. */
 export const DEFAULT_SETTLE_MS = 2_000;
 
@@ -418,6 +430,7 @@ export async function rotate(
   durability: Durability,
   { settleMs = DEFAULT_SETTLE_MS, settle }: { settleMs?: number; settle?: () => Promise<void> } = {},
 ): Promise<number> {
+  ignoreStderrErrors();
   await checkLog(log, true, 'rotate');
   // A log ingested before went into a store: one not there is a mistyped or forgotten --store. Made here,
   // it would get only the lines after the offset file's mark, and the log would be moved and its offset
