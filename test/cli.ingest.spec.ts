@@ -84,6 +84,8 @@ afterEach(async () => {
 });
 
 const ingest = () => cli(['ingest', '--log', log, '--store', store]);
+/** The store an offset file's lines went into (ingest refuses an offset file with no store: see below). */
+const makeStore = async () => (await openStore({ path: store })).close();
 const offset = async () => JSON.parse(await readFile(`${log}.offset`, 'utf8'));
 
 describe('vibespec-streams ingest resumes where it stopped', () => {
@@ -207,6 +209,7 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
 
   it('reads an offset file of an earlier version (a line count) as that count, then saves a position', async () => {
     await writeFile(log, `${note(S1)}\n${edit(S1)}\n`);
+    await makeStore();
     await writeFile(`${log}.offset`, '1\n');
     expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
     expect(await offset()).toMatchObject({ offset: (await stat(log)).size, ino: (await stat(log)).ino });
@@ -462,6 +465,7 @@ describe('vibespec-streams ingest, run in process (main)', () => {
     // Ten lines and more: a count of two digits, with spaces around it.
     const last = edit(S2);
     await writeFile(log, `${Array.from({ length: 12 }, () => note(S1)).join('\n')}\n${last}\n`);
+    await makeStore();
     await writeFile(`${log}.offset`, ' 12 \n');
     expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(2, 1) });
     expect(await stored()).toEqual({ [S2]: ['tool.used', 'file.modified'] });
@@ -471,6 +475,7 @@ describe('vibespec-streams ingest, run in process (main)', () => {
   it('replaces a line count that skips every line by the mark of the last line', async () => {
     const last = note(S1);
     await writeFile(log, `${note(S1)}\n${last}\n`);
+    await makeStore();
     await writeFile(`${log}.offset`, '2\n');
     expect((await ingestHere()).stderr).toBe(summary(0, 0));
     expect(await offset()).toEqual(await markAtEnd(JSON.parse(last).timestamp));
@@ -479,6 +484,7 @@ describe('vibespec-streams ingest, run in process (main)', () => {
   it('resumes after a saved mark without a timestamp (of an earlier version)', async () => {
     await writeFile(log, `${note(S1)}\n`);
     const { offset: end, ino, head } = await markAtEnd();
+    await makeStore();
     await writeFile(`${log}.offset`, JSON.stringify({ offset: end, ino, head }));
     await appendFile(log, `${edit(S2)}\n`);
     expect((await ingestHere()).stderr).toBe(summary(2, 1));
@@ -526,6 +532,34 @@ describe('vibespec-streams ingest, run in process (main)', () => {
     );
     expect(await readFile(`${log}.offset`, 'utf8')).toBe(text);
     await expect(stat(store)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it.each([[[]], [['--follow']]])(
+    'fails on an offset file with no store at --store (%j: a --store left out or mistyped), and makes none',
+    async (extra: string[]) => {
+      await writeFile(log, `${note(S1)}\n`);
+      expect((await ingestHere()).code).toBe(0);
+      await appendFile(log, `${edit(S1)}\n`);
+      const saved = await readFile(`${log}.offset`, 'utf8');
+      const other = join(dir, 'other');
+      // Made there, the store would get only the line after the mark, and the right one never would.
+      await expect(runMain(['ingest', '--log', log, '--store', other, ...extra])).rejects.toThrow(
+        `no store at ${other}, yet ${log}.offset says the log was ingested into one: give its --store, ` +
+          `or remove ${log}.offset to store the whole log in a new one`,
+      );
+      expect(existsSync(other)).toBe(false);
+      expect(await readFile(`${log}.offset`, 'utf8')).toBe(saved);
+      expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(2, 1) });
+    },
+  );
+
+  it('fails on an offset file with a folder that is not a store at --store (--store .vibespec)', async () => {
+    await writeFile(log, `${note(S1)}\n`);
+    expect((await ingestHere()).code).toBe(0);
+    await expect(runMain(['ingest', '--log', log, '--store', dir])).rejects.toThrow(
+      `${dir} is not a store, yet ${log}.offset says the log was ingested into one`,
+    );
+    expect(existsSync(join(dir, 'CURRENT'))).toBe(false);
   });
 
   it('fails on an offset file it cannot read (a folder), rather than reading the log from its start', async () => {

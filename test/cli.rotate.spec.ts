@@ -3,7 +3,7 @@
  * around the move and wherever the command stops.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import {
   appendFile,
   lstat,
@@ -280,6 +280,33 @@ describe('vibespec-streams rotate', () => {
       `no log at ${log}: nothing to rotate`,
     );
     expect(existsSync(store)).toBe(false);
+  });
+
+  it('fails on a log that is not there in a folder that is not there either, as a log not there', async () => {
+    const nowhere = join(dir, 'nowhere', 'hooks.jsonl');
+    await expect(runMain(['rotate', '--log', nowhere, '--store', store])).rejects.toThrow(
+      `no log at ${nowhere}: nothing to rotate`,
+    );
+  });
+
+  it('with no log since the last rotation (no hook ran since: an idle day), exits 0 and moves nothing', async () => {
+    await writeFile(log, line(S1, 'a'));
+    expect((await rotateHere()).code).toBe(0);
+    const again = await runMain(['rotate', '--log', log, '--store', store]);
+    expect(again).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: `no log at ${log} since the last rotation (to hooks.jsonl.1): nothing to rotate`,
+    });
+    expect(
+      readdirSync(dir)
+        .filter((name) => name.startsWith('hooks.jsonl'))
+        .sort(),
+    ).toEqual(['hooks.jsonl.1', 'hooks.jsonl.1.offset']);
+    // A hook since: rotated as usual, to the next number.
+    await writeFile(log, line(S1, 'b'));
+    expect((await rotateHere()).stderr[1]).toBe(`moved ${log} to ${log}.2: the hooks record to a new ${log}`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
   });
 
   it('failing before the move (its offset file cannot be written), says the error as itself and moves nothing', async () => {

@@ -5,8 +5,8 @@
  * the bridge (~150 ms of a run on this machine). `main` checks their arguments before.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { lstat, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, open, readdir, readFile, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { concatMap, EMPTY, from, lastValueFrom, Subject, takeUntil, tap } from 'rxjs';
 import { textOf, VibespecError } from '../errors.js';
 import { eventToJSON } from '../event.js';
@@ -174,11 +174,26 @@ interface Ingested {
 
 /**
  * Checks what `ingest` and `rotate` can check before the store is opened, so that no store is made for
- * nothing: an offset file it cannot read, and (`mustExist`) a log that is not there. Only a log that is not
- * there (ENOENT): one that cannot be reached (EACCES, ELOOP…) is said as itself, by the read.
+ * nothing: an offset file it cannot read; an offset file with no store at `storePath` (a `--store` left out
+ * or mistyped: made there, the store would get only the lines after the offset file's mark, and the right
+ * store would never get them); and (`mustExist`) a log that is not there. Only a log that is not there
+ * (ENOENT): one that cannot be reached (EACCES, ELOOP…) is said as itself, by the read.
  */
-async function checkLog(log: string, mustExist: boolean, nothing: string): Promise<void> {
-  await readOffset(`${log}.offset`);
+async function checkLog(
+  log: string,
+  storePath: string,
+  mustExist: boolean,
+  nothing: string,
+  unchanged = '',
+): Promise<void> {
+  const { resume, lines } = await readOffset(`${log}.offset`);
+  if ((resume !== undefined || lines !== undefined) && !existsSync(join(storePath, 'CURRENT'))) {
+    const what = existsSync(storePath) ? `${storePath} is not a store` : `no store at ${storePath}`;
+    throw new Error(
+      `${what}, yet ${log}.offset says the log was ingested into one: give its --store${unchanged}, ` +
+        `or remove ${log}.offset to store the whole log in a new one`,
+    );
+  }
   if (mustExist && (await isMissing(log))) {
     throw new Error(
       `no log at ${log}: nothing to ${nothing} (no hook has recorded there yet, or --log names another file)`,
@@ -349,7 +364,7 @@ export async function ingest(
   { pollIntervalMs }: { pollIntervalMs?: number } = {},
 ): Promise<number> {
   // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log).
-  await checkLog(log, !follow, 'ingest');
+  await checkLog(log, storePath, !follow, 'ingest');
   const store = await openCli({ path: storePath, durability });
   const done = await thenClose(store, () =>
     ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs),
@@ -359,21 +374,38 @@ export async function ingest(
 }
 
 /**
- * The name `rotate` moves `log` to: `log.N`, N one more than any number a file of the folder has after
- * `log.` (`hooks.jsonl.3`, `hooks.jsonl.3.offset`, a compressed `hooks.jsonl.3.gz`), so that the numbers
- * go up with time and no earlier file is overwritten.
+ * The highest number a file of the folder has after `log.` (`hooks.jsonl.3`, `hooks.jsonl.3.offset`, a
+ * compressed `hooks.jsonl.3.gz`); 0 for none. A BigInt: past 2^53 a Number + 1 is the same number
+ * (`log.9007199254740992` again, moved over), and past 1e21 its text is `1e+21`, which the next run would
+ * not read as a number.
  */
-async function rotatedName(log: string): Promise<string> {
+async function lastRotated(log: string): Promise<bigint> {
   const prefix = `${basename(log)}.`;
-  // A BigInt: past 2^53 a Number + 1 is the same number (`log.9007199254740992` again, moved over), and
-  // past 1e21 its text is `1e+21`, which the next run would not read as a number.
   let last = 0n;
   for (const name of await readdir(dirname(log))) {
     if (!name.startsWith(prefix)) continue;
     const digits = /^\d+(?=\.|$)/.exec(name.slice(prefix.length))?.[0];
     if (digits !== undefined && BigInt(digits) > last) last = BigInt(digits);
   }
-  return `${log}.${last + 1n}`;
+  return last;
+}
+
+/**
+ * The name `rotate` moves `log` to: `log.N`, N one more than `lastRotated`, so that the numbers go up with
+ * time and no earlier file is overwritten.
+ */
+async function rotatedName(log: string): Promise<string> {
+  return `${log}.${(await lastRotated(log)) + 1n}`;
+}
+
+/**
+ * The file a log is: itself, or the file it links to, when it is a symbolic link (made by the hooks through
+ * the link, and moved by `rotate`, beside itself); that file may not be there (a link left dangling by the
+ * last rotation).
+ */
+async function logFile(log: string): Promise<string> {
+  const link = await lstat(log).catch(() => undefined);
+  return link?.isSymbolicLink() ? resolve(dirname(log), await readlink(log)) : log;
 }
 
 /**
@@ -431,17 +463,17 @@ export async function rotate(
   { settleMs = DEFAULT_SETTLE_MS, settle }: { settleMs?: number; settle?: () => Promise<void> } = {},
 ): Promise<number> {
   ignoreStderrErrors();
-  await checkLog(log, true, 'rotate');
-  // A log ingested before went into a store: one not there is a mistyped or forgotten --store. Made here,
-  // it would get only the lines after the offset file's mark, and the log would be moved and its offset
-  // file removed, so that no later ingest into the right store reads those lines.
-  if (existsSync(`${log}.offset`) && !existsSync(join(storePath, 'CURRENT'))) {
-    const what = existsSync(storePath) ? `${storePath} is not a store` : `no store at ${storePath}`;
-    throw new Error(
-      `${what}, yet ${log}.offset says the log was ingested into one: give its --store ` +
-        `(nothing was moved), or remove ${log}.offset to store the whole log in a new one`,
+  // No log since the last rotation (no hook has run since: a daily rotate on an idle day) is nothing to do,
+  // not a failure; with no log.N either, the log is not there at all (a mistyped --log, say).
+  const last = (await isMissing(log)) ? await lastRotated(await logFile(log)).catch(() => 0n) : 0n;
+  if (last > 0n) {
+    await checkLog(log, storePath, false, 'rotate', ' (nothing was moved)');
+    console.error(
+      `no log at ${log} since the last rotation (to ${basename(log)}.${last}): nothing to rotate`,
     );
+    return 0;
   }
+  await checkLog(log, storePath, true, 'rotate', ' (nothing was moved)');
   // Not another store: the log's lines would be stored there, not in the store its offset file counts.
   const store = await openCli(
     { path: storePath, durability },
