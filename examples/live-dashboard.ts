@@ -5,7 +5,7 @@
  * Run: npx tsx examples/live-dashboard.ts path/to/hooks.jsonl
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { concatMap, filter, of, tap, toArray } from 'rxjs';
+import { concatMap, filter, of, Subject, takeUntil, tap, toArray } from 'rxjs';
 import {
   bridgeHooks,
   correlate,
@@ -32,7 +32,14 @@ const resumeFrom = await readFile(markFile, 'utf8').then(
   () => undefined, // no mark yet: from the start
 );
 
+// Ctrl+C or SIGTERM ends the reading, not the process: what was read is stored and its mark saved (then
+// the windows are flushed and the store closed). Unsubscribed, persist would write it without saying so,
+// and the next start would store it again. The same signal again kills the process.
+const stop$ = new Subject<void>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop$.next());
+
 const events$ = fromHookFileMarked(log, { follow: true, resumeFrom }).pipe(
+  takeUntil(stop$),
   concatMap(({ output, mark }) =>
     of(output).pipe(
       bridge,
@@ -55,8 +62,14 @@ const events$ = fromHookFileMarked(log, { follow: true, resumeFrom }).pipe(
   temporalAggregate(), // file.modified / tool.used / performance.metric → *.aggregated windows
 );
 
-events$.pipe(filter((e) => e.type === 'activity.detected')).subscribe((e) => console.log(e.data));
-metrics.summary$(5_000).subscribe((summary) => console.table(summary));
+events$.pipe(filter((e) => e.type === 'activity.detected')).subscribe({
+  next: (e) => console.log(e.data),
+  complete: () => void store.close(),
+});
+metrics
+  .summary$(5_000)
+  .pipe(takeUntil(stop$))
+  .subscribe((summary) => console.table(summary));
 
 /** Saves the latest mark, whole (a new file renamed over the old one), one write at a time. */
 let latest: HookFileMark | undefined;

@@ -161,6 +161,24 @@ describe('examples/live-dashboard.ts', () => {
     }
   };
 
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'ends on %s once what it read is stored, its mark saved and its store closed (exit 0)',
+    { timeout: 60_000 },
+    async (signal) => {
+      const lines = (await readFile(join(ROOT, 'demo/sessions.jsonl'), 'utf8')).split('\n').slice(0, 10);
+      const text = `${lines.join('\n')}\n`;
+      await writeFile(log, text);
+      const child = startDashboard();
+      expect(await markAt(Buffer.byteLength(text))).toBe(Buffer.byteLength(text));
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      expect(await exited).toEqual([0, null]); // ended by itself, not killed by the signal
+      // Closed: another process can open it.
+      const store = await openStore({ path: join(dir, '.vibespec/event-store') });
+      await store.close();
+    },
+  );
+
   it('stores each line of the log once across a restart: it resumes after the last line stored', {
     timeout: 60_000,
   }, async () => {
