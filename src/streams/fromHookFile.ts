@@ -236,6 +236,14 @@ function readHookFile<T>(
     let drained = false;
     let stopped = false;
     let position = 0;
+    /**
+     * With `follow`: the last byte of a read that ended inside a line, kept back (not decoded; `position`
+     * is at it) and read again with the next read, so that a change of it in place is seen. `record` ends
+     * a line cut by a short write by overwriting its last byte with a newline (see `writeWhole`): read
+     * before that, the cut line would take the next line with it (both lost in one line that is not JSON),
+     * and, in the file's first bytes, the change would look like a rewrite (the file read again).
+     */
+    let held: number | undefined;
 
     const notify = () => {
       if (wake === undefined) changed = true;
@@ -273,9 +281,15 @@ function readHookFile<T>(
 
     /** The end of the file read so far: its last line, even without a newline, is not dropped. */
     const finishFile = () => {
+      let rest = '';
+      if (held !== undefined) {
+        rest = decoder.decode(Uint8Array.of(held), { stream: true });
+        position++;
+        held = undefined;
+      }
       lineEnd = position;
       terminated = false;
-      lines.push(decoder.decode(), emit);
+      lines.push(rest + decoder.decode(), emit);
       lines.end(emit);
       decoder = new TextDecoder('utf-8');
       position = 0;
@@ -376,31 +390,39 @@ function readHookFile<T>(
         if (stopped) return;
         // Rewritten in place while it was being read (reads follow one another without a wait while there
         // is more to read): those bytes are the new content's, from the middle. Checked after the read, so
-        // that only bytes read before a rewrite are taken; the file is then read from its start.
-        const moved = bytesRead > 0 && follow && position > 0 && (await rewritten(handle));
+        // that only bytes read before a rewrite are taken; the file is then read from its start. A read of
+        // only the byte kept back (see `held`), unchanged, is nothing new.
+        const fresh = bytesRead > (held !== undefined && buffer[0] === held ? 1 : 0);
+        const moved = fresh && follow && position > 0 && (await rewritten(handle));
         if (stopped) return;
         if (moved) {
           finishFile();
           continue;
         }
-        if (bytesRead > 0) {
+        if (fresh) {
+          // Up to the end of the read, but its last byte when it is not a newline (see `held`).
+          const ends = !follow || buffer[bytesRead - 1] === 10;
+          held = ends ? undefined : buffer[bytesRead - 1];
+          const taken = ends ? bytesRead : bytesRead - 1;
           if (position < FINGERPRINT) {
-            const kept = Math.min(bytesRead, FINGERPRINT - position);
+            const kept = Math.min(taken, FINGERPRINT - position);
             buffer.copy(head, position, 0, kept);
             headLength = position + kept;
           }
           if (!marked) {
-            lines.push(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }), emit);
+            lines.push(decoder.decode(buffer.subarray(0, taken), { stream: true }), emit);
           } else {
-            pushMarked(buffer.subarray(0, bytesRead));
+            pushMarked(buffer.subarray(0, taken));
           }
-          position += bytesRead;
+          position += taken;
           continue;
         }
         if (!follow) break;
         const current = await stat(path).catch(() => undefined);
         const replaced = current !== undefined && current.ino !== (await handle.stat()).ino;
-        if (current !== undefined && (current.size < position || replaced)) {
+        // Shorter than what was read (the byte kept back included): truncated.
+        const read = held === undefined ? position : position + 1;
+        if (current !== undefined && (current.size < read || replaced)) {
           if (replaced && !drained) {
             // Rotated: a line may have been appended to the old file after the read that found its end
             // and before the rotation. Read it to its end once more before leaving it, as `tail -F` does.

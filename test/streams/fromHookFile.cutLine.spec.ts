@@ -1,0 +1,70 @@
+/**
+ * A line cut by a short write, whose last byte `record` then replaces by a newline (see `writeWhole`), while
+ * the file is followed: the follower may have read the cut line's bytes before that overwrite.
+ */
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fromHookFileMarked, type HookFileMark, type HookOutput } from '../../src/index.js';
+
+/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
+const until = async (predicate: () => boolean) => {
+  const deadline = Date.now() + 30_000;
+  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+};
+const line = (hook: string) => `${JSON.stringify({ hook, output: { text: 'é😀' } })}\n`;
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-cut-line-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** As `writeWhole` ends a cut line: its last byte, at the end of the file, overwritten by a newline. */
+async function endCutLine(path: string): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    const { size } = await file.stat();
+    await file.write(Buffer.from('\n'), 0, 1, size - 1);
+  } finally {
+    await file.close();
+  }
+}
+
+describe('fromHookFileMarked, following a file whose cut last line is ended in place', () => {
+  it.each([
+    ['past its first 256 bytes', 300],
+    ['in its first 256 bytes', 0],
+  ])('reads the cut line alone, and the next lines whole and once (%s)', async (_, padding) => {
+    const path = join(dir, 'hooks.jsonl');
+    const first = line(`a${'a'.repeat(padding)}`);
+    const next = line('b');
+    // The cut line is read with the first one, in the follower's first read (both are there before it).
+    const cut = next.slice(0, 20);
+    await writeFile(path, `${first}${cut}`);
+    const seen: Array<{ output: HookOutput; mark: HookFileMark }> = [];
+    const subscription = fromHookFileMarked(path, { follow: true, pollIntervalMs: 20 }).subscribe((o) =>
+      seen.push(o),
+    );
+    try {
+      await until(() => seen.length > 0);
+      await endCutLine(path);
+      await writeFile(path, `${next}${line('c')}`, { flag: 'a' });
+      await until(() => seen.some(({ output }) => output.hook === 'c'));
+    } finally {
+      subscription.unsubscribe();
+    }
+    const firstEnd = Buffer.byteLength(first);
+    const cutEnd = firstEnd + cut.length;
+    expect(seen.map(({ output, mark }) => [output.hook, output.error === undefined, mark.end])).toEqual([
+      [`a${'a'.repeat(padding)}`, true, firstEnd],
+      ['unknown', false, cutEnd], // the cut line: not JSON
+      ['b', true, cutEnd + Buffer.byteLength(next)],
+      ['c', true, cutEnd + Buffer.byteLength(next) + Buffer.byteLength(line('c'))],
+    ]);
+    expect(seen[1]!.output.output).toBe(cut.slice(0, -1));
+  });
+});
