@@ -284,6 +284,11 @@ function readHookFile<T>(
       let rest = '';
       if (held !== undefined) {
         rest = decoder.decode(Uint8Array.of(held), { stream: true });
+        // In the first bytes too, for the mark of the line it ends.
+        if (position < FINGERPRINT) {
+          head[position] = held;
+          headLength = position + 1;
+        }
         position++;
         held = undefined;
       }

@@ -2,7 +2,7 @@
  * A line cut by a short write, whose last byte `record` then replaces by a newline (see `writeWhole`), while
  * the file is followed: the follower may have read the cut line's bytes before that overwrite.
  */
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -66,5 +66,28 @@ describe('fromHookFileMarked, following a file whose cut last line is ended in p
       ['c', true, cutEnd + Buffer.byteLength(next) + Buffer.byteLength(line('c'))],
     ]);
     expect(seen[1]!.output.output).toBe(cut.slice(0, -1));
+  });
+
+  it('gives the last line of a rotated file, without a newline, the mark of the file read', async () => {
+    const path = join(dir, 'hooks.jsonl');
+    // Its last byte is kept back by the read (not a newline), and taken when the file is left.
+    await writeFile(path, `${line('a')}{"cut`);
+    const bytes = await readFile(path);
+    const seen: Array<{ output: HookOutput; mark: HookFileMark }> = [];
+    const subscription = fromHookFileMarked(path, { follow: true, pollIntervalMs: 20 }).subscribe((o) =>
+      seen.push(o),
+    );
+    try {
+      await until(() => seen.length > 0);
+      await rename(path, `${path}.1`);
+      await writeFile(path, line('b'));
+      await until(() => seen.some(({ output }) => output.hook === 'b'));
+    } finally {
+      subscription.unsubscribe();
+    }
+    expect(seen[1]).toMatchObject({
+      output: { hook: 'unknown', output: '{"cut' },
+      mark: { end: bytes.length, terminated: false, head: bytes.toString('hex') },
+    });
   });
 });
