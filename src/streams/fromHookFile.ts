@@ -285,10 +285,7 @@ function readHookFile<T>(
       if (held !== undefined) {
         rest = decoder.decode(Uint8Array.of(held), { stream: true });
         // In the first bytes too, for the mark of the line it ends.
-        if (position < FINGERPRINT) {
-          head[position] = held;
-          headLength = position + 1;
-        }
+        if (position < FINGERPRINT) head[position] = held;
         position++;
         held = undefined;
       }

@@ -2,7 +2,7 @@
  * A line cut by a short write, whose last byte `record` then replaces by a newline (see `writeWhole`), while
  * the file is followed: the follower may have read the cut line's bytes before that overwrite.
  */
-import { mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -52,6 +52,9 @@ describe('fromHookFileMarked, following a file whose cut last line is ended in p
     try {
       await until(() => seen.length > 0);
       await endCutLine(path);
+      // Read as soon as it is ended, not with the next line: its newline is the one byte there is to read.
+      await until(() => seen.length > 1);
+      expect(seen).toHaveLength(2);
       await writeFile(path, `${next}${line('c')}`, { flag: 'a' });
       await until(() => seen.some(({ output }) => output.hook === 'c'));
     } finally {
@@ -89,5 +92,44 @@ describe('fromHookFileMarked, following a file whose cut last line is ended in p
       output: { hook: 'unknown', output: '{"cut' },
       mark: { end: bytes.length, terminated: false, head: bytes.toString('hex') },
     });
+  });
+
+  it('reads a line whose newline comes alone, in a write of one byte', async () => {
+    const path = join(dir, 'hooks.jsonl');
+    const whole = line('a');
+    await writeFile(path, whole.slice(0, -1));
+    const seen: HookOutput[] = [];
+    const subscription = fromHookFileMarked(path, { follow: true, pollIntervalMs: 20 }).subscribe((o) =>
+      seen.push(o.output),
+    );
+    try {
+      await appendFile(path, '\n');
+      await until(() => seen.length > 0);
+    } finally {
+      subscription.unsubscribe();
+    }
+    expect(seen).toEqual([{ hook: 'a', output: { text: 'é😀' } }]);
+  });
+
+  it('reads a file truncated by the one byte kept back from its start', async () => {
+    const path = join(dir, 'hooks.jsonl');
+    await writeFile(path, `${line('a')}{"cut`);
+    const seen: HookOutput[] = [];
+    const subscription = fromHookFileMarked(path, { follow: true, pollIntervalMs: 20 }).subscribe((o) =>
+      seen.push(o.output),
+    );
+    try {
+      await until(() => seen.length > 0);
+      // Shorter than what was read, by the last byte read (kept back): truncated, so read again.
+      await truncate(path, Buffer.byteLength(line('a')) + 4);
+      await until(() => seen.length > 2);
+    } finally {
+      subscription.unsubscribe();
+    }
+    expect(seen.map((output) => [output.hook, output.output])).toEqual([
+      ['a', { text: 'é😀' }],
+      ['unknown', '{"cut'], // the end of the file as read, before the truncation
+      ['a', { text: 'é😀' }],
+    ]);
   });
 });
