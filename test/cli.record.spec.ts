@@ -76,8 +76,11 @@ describe('vibespec-streams record', () => {
       for (const { child } of hooks) child.stdin!.end();
       expect(await Promise.all(hooks.map((hook) => hook.closed))).toEqual(hooks.map(() => 0));
     }
-    const lines = (await readFile(log, 'utf8')).split('\n');
-    expect(lines.pop()).toBe('');
+    const text = await readFile(log, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    // A hook that finds another's line still being written takes it for a torn one and starts its own on a
+    // line of its own: a blank line, which the reader skips.
+    const lines = text.split('\n').filter((line) => line !== '');
     expect(lines).toHaveLength(writers * rounds);
     const letters: string[] = [];
     for (const text of lines) {
@@ -295,6 +298,44 @@ describe('vibespec-streams record, run in process (main)', () => {
     ]);
   });
 
+  it.each([
+    ['process', 'a part of a line', '{"hook":"Stop","timest'],
+    ['os', 'a part of a line', '{"hook":"Stop","timest'],
+    ['process', 'NULs (a block allocated, its data never written)', '\0\0\0\0'],
+  ])(
+    'starts its line on a line of its own after a torn last line (%s; %s: a crash mid-write), so that it stays readable',
+    async (durability, _, torn) => {
+      const log = join(dir, 'hooks.jsonl');
+      const before = JSON.stringify({ hook: 'SessionStart', timestamp: T, output: {} });
+      await writeFile(log, `${before}\n${torn}`);
+      const payload = { session_id: 's', hook_event_name: 'Stop' };
+      const run = await runMain(
+        ['record', '--log', log, '--durability', durability],
+        [JSON.stringify(payload)],
+      );
+      expect(run).toEqual({ code: 0, stdout: '', stderr: '' });
+      const text = await readFile(log, 'utf8');
+      const [first, cut, line, end] = text.split('\n');
+      expect([first, cut, end]).toEqual([before, torn, '']);
+      expect(JSON.parse(line!)).toEqual({ hook: 'Stop', timestamp: expect.any(Number), output: payload });
+    },
+  );
+
+  it('adds no blank line to a log that ends with its newline, nor to an empty one', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    await writeFile(log, '');
+    for (const event of ['SessionStart', 'Stop'])
+      expect(
+        (await runMain(['record', '--log', log], [JSON.stringify({ hook_event_name: event })])).code,
+      ).toBe(0);
+    const text = await readFile(log, 'utf8');
+    expect(text.split('\n').map((line) => (line === '' ? '' : JSON.parse(line).hook))).toEqual([
+      'SessionStart',
+      'Stop',
+      '',
+    ]);
+  });
+
   it.each(['process', 'os'])(
     'exits 1 saying why when the log cannot be written (a folder at its path), with durability %s',
     async (durability) => {
@@ -362,12 +403,12 @@ describe('vibespec-streams record, run in process (main)', () => {
       const restore = await spyOnFsyncs((line) => made.push(line));
       const spiedOpen = fsp.open;
       let moved = false;
-      // The rotation lands just after `open(log, 'ax')` found the log there.
+      // The rotation lands just after `open(log, 'ax+')` found the log there.
       fsp.open = (async (...args: Parameters<typeof fsp.open>) => {
         try {
           return await spiedOpen(...args);
         } catch (error) {
-          if (!moved && args[1] === 'ax' && (error as NodeJS.ErrnoException).code === 'EEXIST') {
+          if (!moved && args[1] === 'ax+' && (error as NodeJS.ErrnoException).code === 'EEXIST') {
             moved = true;
             renameSync(log, `${log}.1`);
           }

@@ -6,6 +6,24 @@ import { type FileHandle, open } from 'node:fs/promises';
 /** What `writeWhole` uses of the log's handle (opened `'a'`, O_APPEND). */
 export type LogHandle = Pick<FileHandle, 'write' | 'stat'>;
 
+const NEWLINE = 0x0a;
+
+/**
+ * `line`, or `line` after a newline when the log does not end with one: a log whose last line was torn (a
+ * crash of the machine in the middle of a write, which can leave a part of a line, or NULs) would take this
+ * line with it, the reader seeing one line of both, not JSON, and this hook's event lost with the torn one.
+ * `file` is the log opened to append and read (`'a+'`, O_APPEND | O_RDWR). Another hook's line still being
+ * written when its last byte is read may be taken for a torn one: the blank line that then comes between the
+ * two is skipped by the reader. Only a regular file is looked at (a FIFO or a terminal has no last byte).
+ */
+export async function afterLastLine(file: Pick<FileHandle, 'stat' | 'read'>, line: Buffer): Promise<Buffer> {
+  const info = await file.stat();
+  if (!info.isFile() || info.size === 0) return line;
+  const last = Buffer.alloc(1);
+  const { bytesRead } = await file.read(last, 0, 1, info.size - 1);
+  return bytesRead === 1 && last[0] !== NEWLINE ? Buffer.concat([Buffer.of(NEWLINE), line]) : line;
+}
+
 /**
  * Writes `line` (one JSON line, ending with its newline) to `file`, the log at `path` opened with
  * O_APPEND, in one `write` (so that concurrent hooks' lines stay whole), and checks that all of it was

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { nearestName, textOf } from '../errors.js';
 import { makeFolder, syncFolder } from '../folders.js';
 import type { Durability } from '../store/SessionStore.js';
-import { writeWhole } from './appendLine.js';
+import { afterLastLine, writeWhole } from './appendLine.js';
 import { standardOutput } from './output.js';
 
 const DEFAULT_LOG = '.vibespec/hooks.jsonl';
@@ -128,9 +128,9 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     const line = Buffer.from(`${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
     const { file, made } = sync
       ? await openTellingCreated(log)
-      : { file: await open(log, 'a'), made: undefined };
+      : { file: await open(log, 'a+'), made: undefined };
     try {
-      await writeWhole(file, line, log);
+      await writeWhole(file, await afterLastLine(file, line), log);
       if (sync) await file.sync();
     } finally {
       await file.close();
@@ -152,8 +152,8 @@ async function record(log: string, hook: string | undefined, durability: Durabil
 }
 
 /**
- * Opens `log` to append, and tells which folder's entry for it is new (this call created it: that folder is
- * then fsynced too). 'ax' (O_EXCL) creates it; a log that is there is opened without O_CREAT, so that one
+ * Opens `log` to append (and read: see `afterLastLine`), and tells which folder's entry for it is new (this
+ * call created it: that folder is then fsynced too). 'ax' (O_EXCL) creates it; a log that is there is opened without O_CREAT, so that one
  * moved away between the two opens (a rotation) is not made again unseen by the second: the first is tried
  * again, once. Found there by 'ax' and not there for the other open a second time, the log is a symlink to
  * a file that is not there (O_EXCL does not follow a symlink; the other open does): 'a' makes that file, as
@@ -162,17 +162,17 @@ async function record(log: string, hook: string | undefined, durability: Durabil
 async function openTellingCreated(log: string): Promise<{ file: FileHandle; made: string | undefined }> {
   for (let tries = 0; tries < 2; tries++) {
     try {
-      return { file: await open(log, 'ax'), made: dirname(log) };
+      return { file: await open(log, 'ax+'), made: dirname(log) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     try {
-      return { file: await open(log, constants.O_WRONLY | constants.O_APPEND), made: undefined };
+      return { file: await open(log, constants.O_RDWR | constants.O_APPEND), made: undefined };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
-  const file = await open(log, 'a');
+  const file = await open(log, 'a+');
   try {
     return { file, made: dirname(await realpath(log)) };
   } catch (error) {
