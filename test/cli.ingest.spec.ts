@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import fsp, { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -580,6 +581,66 @@ describe('vibespec-streams ingest, run in process (main)', () => {
       expect(await stored()).toEqual({}); // opens: closed by the failed run
     },
   );
+
+  /**
+   * Runs `fn` with `rename` onto `${log}.offset` failing as on a full disk (ENOSPC), after a wait that lets a
+   * run without --follow finish its reading first (the save then fails after it, not during it). The
+   * offset file's temporary is written and removed as before: the check before the first write passes.
+   */
+  async function withSaveFailing<T>(fn: () => Promise<T>): Promise<T> {
+    const realRename = fsp.rename;
+    fsp.rename = (async (from, to) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (String(to) === `${log}.offset`) {
+        throw Object.assign(new Error(`ENOSPC: no space left on device, rename '${String(from)}'`), {
+          code: 'ENOSPC',
+        });
+      }
+      return realRename(from, to);
+    }) as typeof fsp.rename;
+    syncBuiltinESMExports();
+    try {
+      return await fn();
+    } finally {
+      fsp.rename = realRename;
+      syncBuiltinESMExports();
+    }
+  }
+
+  it.each([[[]], [['--follow']]])(
+    'stops with the error of a save that fails after the check (%j: a full disk), saves no mark, closes the store',
+    async (extra: string[]) => {
+      await writeFile(log, `${note(S1)}\n`);
+      const before = process.listeners('SIGINT');
+      // Without --follow the save fails once the log is read: exit 0 there would leave the line stored and
+      // its mark unsaved, stored again by the next run with no word. With --follow it ends the run (no hang
+      // until a signal), its handlers removed.
+      await expect(withSaveFailing(() => ingestHere(...extra))).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect(process.listeners('SIGINT')).toEqual(before);
+      await expect(stat(`${log}.offset`)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await stored()).toEqual({ [S1]: ['notification'] }); // opens: closed by the failed run
+    },
+  );
+
+  it('fails on an offset file of an earlier version (a line count) with no store at --store, and makes none', async () => {
+    await writeFile(log, `${note(S1)}\n${edit(S1)}\n`);
+    await writeFile(`${log}.offset`, '1\n');
+    await expect(ingestHere()).rejects.toThrow(
+      `no store at ${store}, yet ${log}.offset says the log was ingested into one`,
+    );
+    expect(existsSync(store)).toBe(false);
+  });
+
+  it('says a store that cannot be opened (a file at --store) as itself, not as a store locked by another process', async () => {
+    await writeFile(log, `${note(S1)}\n`);
+    await writeFile(store, 'not a store');
+    const error = await ingestHere().then(
+      () => undefined,
+      (thrown: unknown) => thrown as Error,
+    );
+    expect(error?.message).toMatch(`Could not open the event store at ${store}`);
+    expect(error?.message).not.toMatch('locked');
+  });
 
   describe('--durability', () => {
     /** Ingests two lines; returns the fsyncs and renames of the offset file and of its folder. */
