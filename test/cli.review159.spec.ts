@@ -2,6 +2,7 @@
  * Defects of `ingest` (src/cli/commands.ts) found by an adversarial review of the hook log → store path,
  * fixed: each test fails on the code before its fix.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,34 @@ async function storedMessages(): Promise<string[]> {
   }
 }
 
+/**
+ * Sends `signal` to this process once the store's first write is done but not yet acknowledged to
+ * `persist` (on disk, its events not emitted): the test process's own listeners are set aside for that
+ * moment, so that the signal reaches the command alone. Returns whether it was sent.
+ */
+function signalAtFirstWrite(signal: NodeJS.Signals): () => boolean {
+  const append = SessionStore.prototype.append;
+  const others = process.listeners(signal);
+  let signalled = false;
+  vi.spyOn(SessionStore.prototype, 'append').mockImplementation(async function (
+    this: SessionStore,
+    ...args: Parameters<SessionStore['append']>
+  ) {
+    const positions = await append.apply(this, args);
+    if (!signalled) {
+      signalled = true;
+      for (const listener of others) process.off(signal, listener);
+      try {
+        process.emit(signal, signal);
+      } finally {
+        for (const listener of others) process.on(signal, listener);
+      }
+    }
+    return positions;
+  });
+  return () => signalled;
+}
+
 describe('ingest --follow stopped by a signal while a write is in flight', () => {
   // Was: on SIGINT/SIGTERM, `ingest` unsubscribed the whole pipeline. `persist` still writes the batch
   // in flight (and those waiting) but no longer emitted them, so their lines were never committed and their
@@ -54,29 +83,9 @@ describe('ingest --follow stopped by a signal while a write is in flight', () =>
   it('stores each line once across the stop and the next run', async () => {
     const lines = [0, 1, 2].map(note);
     await writeFile(log, `${lines.join('\n')}\n`);
-    // The signal comes while the first write is on its way: on disk, not yet acknowledged to persist. The
-    // test process's own listeners are set aside for that moment, so the signal reaches the ingest alone.
-    const append = SessionStore.prototype.append;
-    const others = process.listeners('SIGTERM');
-    let signalled = false;
-    vi.spyOn(SessionStore.prototype, 'append').mockImplementation(async function (
-      this: SessionStore,
-      ...args: Parameters<SessionStore['append']>
-    ) {
-      const positions = await append.apply(this, args);
-      if (!signalled) {
-        signalled = true;
-        for (const listener of others) process.off('SIGTERM', listener);
-        try {
-          process.emit('SIGTERM');
-        } finally {
-          for (const listener of others) process.on('SIGTERM', listener);
-        }
-      }
-      return positions;
-    });
+    const signalled = signalAtFirstWrite('SIGTERM');
     const stopped = await runMain(['ingest', '--follow', '--log', log, '--store', store]);
-    expect(signalled).toBe(true);
+    expect(signalled()).toBe(true);
     expect(stopped.code).toBe(0);
     vi.restoreAllMocks();
 
@@ -103,5 +112,38 @@ describe('ingest that cannot save its mark', () => {
     await rmdir(`${log}.offset.tmp`); // the user removes the cause, and runs it again
     expect((await runMain(['ingest', '--log', log, '--store', store])).code).toBe(0);
     expect(await storedMessages()).toEqual(['m0', 'm1', 'm2']);
+  });
+});
+
+describe('ingest and rotate stopped by a signal, without --follow', () => {
+  /** Lines enough that the reader has not reached the log's end at the first write. */
+  const many = Array.from({ length: 3_000 }, (_, i) => i);
+
+  it('ingest: the lines read are stored and marked, the run says it stopped, and the next run stores the rest', async () => {
+    await writeFile(log, `${many.map(note).join('\n')}\n`);
+    const signalled = signalAtFirstWrite('SIGINT');
+    const stopped = await runMain(['ingest', '--log', log, '--store', store]);
+    expect(signalled()).toBe(true);
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).toMatch(
+      /^ingested \d+ events from \d+ new lines of .* \(stopped by SIGINT: the lines after are left for the next run\)$/,
+    );
+    vi.restoreAllMocks();
+    expect((await runMain(['ingest', '--log', log, '--store', store])).code).toBe(0);
+    expect(await storedMessages()).toEqual(many.map((i) => `m${i}`));
+  });
+
+  it('rotate: stopped before the move, moves nothing and says so; the next rotate stores the rest, none twice', async () => {
+    await writeFile(log, `${many.map(note).join('\n')}\n`);
+    const signalled = signalAtFirstWrite('SIGTERM');
+    await expect(runMain(['rotate', '--log', log, '--store', store, '--settle-ms', '0'])).rejects.toThrow(
+      'stopped by SIGTERM before the move: nothing was moved',
+    );
+    expect(signalled()).toBe(true);
+    vi.restoreAllMocks();
+    expect(existsSync(`${log}.1`)).toBe(false);
+    expect((await runMain(['rotate', '--log', log, '--store', store, '--settle-ms', '0'])).code).toBe(0);
+    expect(existsSync(`${log}.1`)).toBe(true);
+    expect(await storedMessages()).toEqual(many.map((i) => `m${i}`));
   });
 });

@@ -170,6 +170,8 @@ interface Ingested {
   partial: boolean;
   /** Where the log now resumes: the last line committed, or the saved mark when none was. */
   mark: Resume | undefined;
+  /** The signal that ended the reading, if one did (SIGINT or SIGTERM). */
+  stopped: NodeJS.Signals | undefined;
 }
 
 /**
@@ -203,8 +205,8 @@ async function checkLog(
 
 /**
  * Bridges the new lines of `log` into `store`, which the caller has open (and so holds its lock) and
- * closes, and saves where it got to in `offsetFile`; with `follow`, tails the log until SIGINT or SIGTERM.
- * The offset file is read here, with the lock held: read before, it could be an earlier one than another
+ * closes, and saves where it got to in `offsetFile`: to its end, or with `follow` on and on, until SIGINT
+ * or SIGTERM, which ends the reading (`stopped`). The offset file is read here, with the lock held: read before, it could be an earlier one than another
  * `ingest`, which had the store until then, left; the lines that one stored would be stored again.
  */
 async function ingestInto(
@@ -258,8 +260,16 @@ async function ingestInto(
     if (committed !== saved) save();
   };
   let failure: { error: unknown } | undefined;
-  let onInterrupt: (() => void) | undefined;
   const interrupted = new Subject<void>();
+  let stopped: NodeJS.Signals | undefined;
+  // Ctrl+C, and `kill` / a service manager's stop: both end the run as its end of input would (the lines
+  // read stored and their mark saved, the store closed, the summary said), rather than killing it mid-write,
+  // which would leave the lines in flight to be stored again. Listened to once: a second one, should the
+  // store hang, kills the process.
+  const onInterrupt = (signal: NodeJS.Signals) => {
+    stopped ??= signal;
+    interrupted.next();
+  };
   try {
     await new Promise<void>((resolve, reject) => {
       const subscription = fromHookFileMarked(log, {
@@ -307,30 +317,22 @@ async function ingestInto(
         subscription.unsubscribe();
         reject(saveError!.error);
       };
-      if (follow) {
-        onInterrupt = () => interrupted.next();
-        // Ctrl+C, and `kill` / a service manager's stop: both end the run as its end of input would
-        // (the lines read stored, the store closed, the summary printed, exit 0), rather than killing it
-        // mid-write. Listened to once: a second one, if the store hangs, kills the process.
-        process.once('SIGINT', onInterrupt);
-        process.once('SIGTERM', onInterrupt);
-      }
+      process.once('SIGINT', onInterrupt);
+      process.once('SIGTERM', onInterrupt);
     });
   } catch (error) {
     failure = { error };
   }
   // Cleanup never masks the first error.
-  if (onInterrupt !== undefined) {
-    process.off('SIGINT', onInterrupt);
-    process.off('SIGTERM', onInterrupt);
-  }
+  process.off('SIGINT', onInterrupt);
+  process.off('SIGTERM', onInterrupt);
   onSaveError = undefined;
   // Saving runs as lines commit, so waiting for it leaves the last committed mark on disk (or an
   // error). Nothing committed: nothing written.
   while (saving !== undefined) await saving;
   if (saveError !== undefined) failure ??= saveError;
   if (failure !== undefined) throw failure.error;
-  return { written, lines: newLines, partial, mark: committed ?? resume };
+  return { written, lines: newLines, partial, mark: committed ?? resume, stopped };
 }
 
 /** Runs `work`, then closes `store` whatever happened: the first error is the one thrown. */
@@ -346,9 +348,17 @@ async function thenClose<T>(store: SessionStore, work: () => Promise<T>): Promis
   return result;
 }
 
-/** The summary line of a pass over `log`. */
-function ingestedText({ written, lines, partial }: Ingested, log: string): string {
-  const rest = partial ? ' (its last line has no newline yet: left for the next run)' : '';
+/**
+ * The summary line of a pass over `log`; `toEnd`: a pass that reads the log to its end, for which a signal
+ * is said (one ends `--follow`, which never reaches an end, as it should).
+ */
+function ingestedText({ written, lines, partial, stopped }: Ingested, log: string, toEnd = true): string {
+  const rest =
+    stopped !== undefined && toEnd
+      ? ` (stopped by ${stopped}: the lines after are left for the next run)`
+      : partial
+        ? ' (its last line has no newline yet: left for the next run)'
+        : '';
   return `ingested ${written} events from ${lines} new lines of ${log}${rest}`;
 }
 
@@ -369,7 +379,7 @@ export async function ingest(
   const done = await thenClose(store, () =>
     ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs),
   );
-  console.error(ingestedText(done, log));
+  console.error(ingestedText(done, log, !follow));
   return 0;
 }
 
@@ -485,6 +495,9 @@ export async function rotate(
     await thenClose(store, async () => {
       const before = await ingestInto(store, log, `${log}.offset`, false, durability, undefined);
       console.error(ingestedText(before, log));
+      if (before.stopped !== undefined) {
+        throw new Error(`stopped by ${before.stopped} before the move: nothing was moved`);
+      }
       if ((await stat(log)).size === 0) {
         console.error(`${log} is empty: not moved`);
         return;
@@ -504,6 +517,7 @@ export async function rotate(
       await waited;
       const after = await ingestInto(store, rotated, `${rotated}.offset`, false, durability, undefined);
       console.error(ingestedText(after, rotated));
+      if (after.stopped !== undefined) throw new Error(`stopped by ${after.stopped}`);
       await rm(`${log}.offset`, { force: true });
       console.error(
         after.partial
