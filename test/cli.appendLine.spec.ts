@@ -1,4 +1,15 @@
-import { type FileHandle, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  type FileHandle,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  rename,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -81,6 +92,56 @@ describe('writeWhole (how record appends its line)', () => {
       () => writeFile(log, line(3), { flag: 'a' }),
     );
     expect(await readFile(log, 'utf8')).toBe(`${line(2).subarray(0, 10)}${line(3)}`);
+  });
+
+  it('ends a cut line that is the whole log (the log was empty)', async () => {
+    await withShortWrite(10, async (file) => {
+      await expect(writeWhole(file, line(2), log)).rejects.toThrow(
+        new Error(`short write: 10 of ${line(2).length} bytes written`),
+      );
+    });
+    expect(await readFile(log, 'utf8')).toBe(`${line(2).subarray(0, 9)}\n`);
+  });
+
+  it('reports a write that wrote nothing, and leaves the log as it was (no line to end)', async () => {
+    await withShortWrite(0, async (file) => {
+      await expect(writeWhole(file, line(2), log)).rejects.toThrow(
+        new Error(`short write: 0 of ${line(2).length} bytes written`),
+      );
+    });
+    expect(await readFile(log, 'utf8')).toBe('');
+  });
+
+  it('says so when the log was truncated after the cut line (copytruncate): nothing written to it', async () => {
+    await writeFile(log, line(1));
+    await withShortWrite(
+      10,
+      async (file) => {
+        await expect(writeWhole(file, line(2), log)).rejects.toThrow(
+          `short write: 10 of ${line(2).length} bytes written: the cut line could not be ended`,
+        );
+      },
+      () => truncate(log, 0),
+    );
+    expect(await readFile(log, 'utf8')).toBe('');
+  });
+
+  it('leaves alone the file now at the path (a rotation), even one ending with the cut bytes', async () => {
+    const cut = line(2).subarray(0, 10);
+    await withShortWrite(
+      10,
+      async (file) => {
+        await expect(writeWhole(file, line(2), log)).rejects.toThrow(
+          `short write: 10 of ${line(2).length} bytes written: the cut line could not be ended`,
+        );
+      },
+      async () => {
+        await rename(log, `${log}.1`);
+        await writeFile(log, Buffer.concat([line(1), cut]));
+      },
+    );
+    expect(await readFile(log)).toEqual(Buffer.concat([line(1), cut]));
+    expect(await readFile(`${log}.1`)).toEqual(cut);
   });
 });
 
