@@ -35,6 +35,33 @@ describe('the command output', () => {
     expect(sink.mostBuffered()).toBeLessThanOrEqual(100 + lines[0]!.length);
   });
 
+  it('leaves no listener behind after waiting for drain (a long output would warn of a leak)', async () => {
+    const sink = slowSink(10);
+    const output = new Output(sink.stream);
+    const events = ['drain', 'close', 'error'] as const;
+    const before = events.map((event) => sink.stream.listenerCount(event));
+    for (let i = 0; i < 20; i++) {
+      output.write(`line ${i} is longer than the buffer\n`);
+      expect(sink.stream.writableNeedDrain).toBe(true);
+      expect(await output.ready()).toBe(true);
+    }
+    expect(events.map((event) => sink.stream.listenerCount(event))).toEqual(before);
+  });
+
+  it('stops waiting for drain when the stream is closed meanwhile, and says the reader is gone', async () => {
+    const held = new Writable({
+      highWaterMark: 10,
+      write() {
+        // Never done: the reader takes nothing.
+      },
+    });
+    const output = new Output(held);
+    output.write('more than ten bytes\n');
+    const ready = output.ready();
+    held.destroy();
+    expect(await ready).toBe(false);
+  });
+
   it('is gone, quietly, once the reader closed the pipe (EPIPE); other errors are thrown', async () => {
     const epipe = new Writable({
       write(_chunk, _encoding, callback) {
