@@ -1,9 +1,10 @@
+import { getEventListeners } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createFlowGate, type FlowGate, pullFrom } from '../../src/index.js';
+import { ConfigError, createFlowGate, type FlowGate, pullFrom } from '../../src/index.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -52,9 +53,90 @@ describe('createFlowGate whenOpen(signal)', () => {
     other.abort(); // after it opened: nothing left to give up
     await expect(gate.whenOpen(abort.signal)).resolves.toBeUndefined();
   });
+
+  it('leaves no listener on the signal of a wait that opened (one signal may serve many waits)', async () => {
+    const gate = createFlowGate();
+    const abort = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      gate.hold(gate);
+      const wait = gate.whenOpen(abort.signal);
+      gate.release(gate);
+      await wait;
+    }
+    expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
+  });
 });
 
 describe('pullFrom', () => {
+  it('says which argument is wrong, and what it got', () => {
+    expect(() => pullFrom('abc' as never, createFlowGate())).toThrow(
+      new ConfigError("pullFrom: source must be an (async) iterable, got 'abc'"),
+    );
+    expect(() => pullFrom([1], {} as never)).toThrow(
+      new ConfigError('pullFrom: gate must be a FlowGate (createFlowGate()), got [object Object]'),
+    );
+  });
+
+  it('does not pull after it was unsubscribed while waiting on a held gate (an iterator without return())', async () => {
+    const gate = createFlowGate();
+    let pulls = 0;
+    const iterable: Iterable<number> = {
+      [Symbol.iterator]: () => ({ next: () => ({ done: false, value: ++pulls }) }),
+    };
+    gate.hold(gate);
+    const seen: number[] = [];
+    const subscription = pullFrom(iterable, gate).subscribe((v) => seen.push(v));
+    await tick();
+    subscription.unsubscribe();
+    gate.release(gate);
+    await tick();
+    await tick();
+    expect(pulls).toBe(0);
+    expect(seen).toEqual([]);
+  });
+
+  it('polls a gate that says it opened while still held once per turn of the event loop, not in a loop', async () => {
+    let open = false;
+    let asked = 0;
+    const gate: FlowGate = {
+      get isOpen() {
+        return open;
+      },
+      hold() {},
+      release() {},
+      whenOpen: () => {
+        // Polled in a microtask loop, the turn below would never come: opened here instead, so that
+        // the test fails rather than hangs.
+        if (++asked > 1_000) open = true;
+        return Promise.resolve();
+      },
+    };
+    const done = firstValueFrom(pullFrom([1, 2], gate).pipe(toArray()));
+    await tick();
+    await tick();
+    expect(open).toBe(false);
+    open = true;
+    expect(await done).toEqual([1, 2]);
+    expect(asked).toBeLessThan(10);
+  });
+
+  it('does not stall on a gate whose whenOpen rejects: every item is still pulled', async () => {
+    let open = false;
+    const gate: FlowGate = {
+      get isOpen() {
+        return open;
+      },
+      hold() {},
+      release() {},
+      whenOpen: () => Promise.reject(new Error('gate broken')),
+    };
+    const done = firstValueFrom(pullFrom([1, 2, 3], gate).pipe(toArray()));
+    setTimeout(() => {
+      open = true;
+    }, 10);
+    expect(await done).toEqual([1, 2, 3]);
+  });
+
   it('emits the items of a sync or async iterable, then completes', async () => {
     const gate = createFlowGate();
     async function* numbers() {
