@@ -960,6 +960,132 @@ describe('fromFileWatcher', () => {
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
     await expect(collect(fromFileWatcher(join(dir, 'nope')))).rejects.toMatchObject({
       code: 'SOURCE_FAILED',
+      message: expect.stringMatching(`^fromFileWatcher: cannot watch ${join(dir, 'nope')}: .*ENOENT`),
     });
+  });
+
+  it('refuses an empty dir (it would watch the working directory), and takes a debounceMs of 0', () => {
+    expect(() => fromFileWatcher('')).toThrow(
+      new ConfigError("fromFileWatcher: dir must be a non-empty path, got ''"),
+    );
+    expect(() => fromFileWatcher(dir, { debounceMs: 0 })).not.toThrow();
+  });
+
+  it('asks the ignore predicate nothing more once it threw during the scan', async () => {
+    for (const name of ['a.txt', 'b.txt', 'c.txt']) await writeFile(join(dir, name), 'x');
+    let asked = 0;
+    const ignore = (relative: string) => {
+      asked++;
+      throw new Error(`cannot judge ${relative}`);
+    };
+    await expect(collect(fromFileWatcher(dir, { ignore }))).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: expect.stringMatching(
+        /^fromFileWatcher: the ignore option threw for [abc]\.txt: cannot judge/,
+      ),
+    });
+    expect(asked).toBe(1);
+  });
+
+  it('never reports an ignored file, even when the folder holding it moves out of the tree', async () => {
+    const watched = join(dir, 'watched');
+    const outside = join(dir, 'outside');
+    const pkg = join(watched, 'pkg');
+    await mkdir(join(pkg, 'node_modules'), { recursive: true });
+    await mkdir(outside);
+    await writeFile(join(pkg, 'a.ts'), 'x');
+    await writeFile(join(pkg, 'node_modules', 'x.js'), 'x');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    await rename(pkg, join(outside, 'pkg'));
+    await waitFor(() => changes.length > 0);
+    const sentinel = join(watched, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    subscription.unsubscribe();
+    expect(changes.map((c) => [c.action, c.path])).toEqual([
+      ['deleted', join(pkg, 'a.ts')],
+      ['created', sentinel],
+    ]);
+  });
+
+  it('with recursive: false, knows nothing under a subfolder: its files are not deleted when it moves out', async () => {
+    const watched = join(dir, 'watched');
+    const outside = join(dir, 'outside');
+    await mkdir(join(watched, 'sub'), { recursive: true });
+    await mkdir(outside);
+    await writeFile(join(watched, 'sub', 'b.ts'), 'x');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10, recursive: false }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    await rename(join(watched, 'sub'), join(outside, 'sub'));
+    const sentinel = join(watched, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    subscription.unsubscribe();
+    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+  });
+
+  it('sends no output for a window whose only file appeared and vanished in it', async () => {
+    // The windows close when the test flushes the virtual scheduler; `ignore` tells when a notification
+    // came (`marker`, ignored, written after the file is gone).
+    const scheduler = new VirtualTimeScheduler();
+    const notified = { marker: 0, sentinel: 0 };
+    const ignore = (relative: string) => {
+      if (relative === 'marker' || relative === 'sentinel') notified[relative]++;
+      return relative === 'marker';
+    };
+    const outputs: HookOutput[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
+      outputs.push(o),
+    );
+    const brief = join(dir, 'brief.txt');
+    await writeFile(brief, 'x');
+    await unlink(brief);
+    await writeFile(join(dir, 'marker'), '');
+    await waitFor(() => notified.marker > 0);
+    scheduler.flush();
+    const sentinel = join(dir, 'sentinel');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => notified.sentinel > 0);
+    scheduler.flush();
+    await waitFor(() => outputs.length > 0);
+    subscription.unsubscribe();
+    expect(outputs.map((o) => changesOf(o).map((c) => [c.action, c.path]))).toEqual([
+      [['created', sentinel]],
+    ]);
+  });
+
+  it('closes its watchers when unsubscribed (nothing left to keep the process alive)', async () => {
+    await mkdir(join(dir, 'sub'));
+    const watchers = () => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+    const before = watchers();
+    const subscription = fromFileWatcher(dir).subscribe();
+    await waitFor(() => watchers() > before);
+    expect(watchers()).toBeGreaterThan(before);
+    subscription.unsubscribe();
+    await waitFor(() => watchers() === before);
+    expect(watchers()).toBe(before);
+  });
+
+  it("gives a change the type of its file name's extension, lower-cased, else 'unknown'", async () => {
+    await mkdir(join(dir, 'conf.d'));
+    const files = ['A.TS', 'Makefile', '.env', join('conf.d', 'README')].map((name) => join(dir, name));
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    for (const file of files) await writeFile(file, 'x');
+    await waitFor(() => files.every((file) => changes.some((c) => c.path === file)));
+    subscription.unsubscribe();
+    expect(files.map((file) => changes.find((c) => c.path === file)?.type)).toEqual([
+      'ts',
+      'unknown',
+      'unknown',
+      'unknown',
+    ]);
   });
 });
