@@ -1071,6 +1071,21 @@ describe('fromFileWatcher', () => {
     expect(watchers()).toBe(before);
   });
 
+  it('ignores by default a .git that is a file (a git worktree or submodule), not only a folder', async () => {
+    const git = join(dir, '.git');
+    await writeFile(git, 'gitdir: /elsewhere\n');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    await appendFile(git, 'x');
+    const sentinel = join(dir, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    subscription.unsubscribe();
+    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+  });
+
   it("gives a change the type of its file name's extension, lower-cased, else 'unknown'", async () => {
     await mkdir(join(dir, 'conf.d'));
     const files = ['A.TS', 'Makefile', '.env', join('conf.d', 'README')].map((name) => join(dir, name));
