@@ -82,6 +82,19 @@ async function rotateHere(
   }
 }
 
+/** Rotates a log of one line with `durability`; returns the fsyncs and renames it made, in order. */
+async function fsyncsOfRotate(durability: 'process' | 'os'): Promise<string[]> {
+  await writeFile(log, line(S1, 'a'));
+  const seen: string[] = [];
+  const stop = await spyOnFsyncs((text) => seen.push(text));
+  try {
+    expect((await rotateHere(undefined, durability)).code).toBe(0);
+  } finally {
+    stop();
+  }
+  return seen;
+}
+
 const ingestHere = (file = log) => runMain(['ingest', '--log', file, '--store', store]);
 
 describe('vibespec-streams rotate', () => {
@@ -438,14 +451,7 @@ describe('vibespec-streams rotate', () => {
   );
 
   it('process: fsyncs nothing', async () => {
-    await writeFile(log, line(S1, 'a'));
-    const seen: string[] = [];
-    const stop = await spyOnFsyncs((text) => seen.push(text));
-    try {
-      expect((await rotateHere(undefined, 'process')).code).toBe(0);
-    } finally {
-      stop();
-    }
+    const seen = await fsyncsOfRotate('process');
     expect(seen.filter((text) => text.startsWith('sync '))).toEqual([]);
     expect(seen).toContain(`rename ${log} ${log}.1`);
   });
@@ -470,14 +476,7 @@ describe('vibespec-streams rotate', () => {
   });
 
   it("os: fsyncs the moved log's offset file and its folder before the move, and the folder after it", async () => {
-    await writeFile(log, line(S1, 'a'));
-    const seen: string[] = [];
-    const stop = await spyOnFsyncs((text) => seen.push(text));
-    try {
-      expect((await rotateHere(undefined, 'os')).code).toBe(0);
-    } finally {
-      stop();
-    }
+    const seen = await fsyncsOfRotate('os');
     const rotated = `${log}.1`;
     const at = seen.indexOf(`rename ${log} ${rotated}`);
     expect(seen.slice(at - 3, at + 2)).toEqual([
