@@ -1,6 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, renameSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { constants, existsSync, readdirSync, renameSync } from 'node:fs';
 import fsp, {
+  chmod,
+  chown,
   lstat,
   mkdir,
   mkdtemp,
@@ -128,6 +130,42 @@ describe('vibespec-streams record', () => {
     expect(JSON.parse(lines[1]!)).toMatchObject({ hook: 'Notification', output: { session_id: 's-B' } });
     expect(lines[2]).toBe('');
   }, 60_000);
+
+  it.each(['process', 'os'])(
+    'appends to a log it may write but not read (mode 0200), with durability %s: opened O_RDWR, it failed (EACCES)',
+    async (durability) => {
+      const log = join(dir, 'hooks.jsonl');
+      await writeFile(log, 'before\n', { mode: 0o200 });
+      await chmod(log, 0o200);
+      // Root reads it whatever its mode: run as nobody then, owning it.
+      const root = process.getuid?.() === 0;
+      if (root) {
+        await chmod(dir, 0o755);
+        await chown(log, 65534, 65534);
+      }
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', CLI, 'record', '--log', log, '--durability', durability],
+        { cwd: ROOT, ...(root ? { uid: 65534, gid: 65534 } : {}) },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      child.stdout.resume();
+      child.stdin.end(JSON.stringify({ hook_event_name: 'Stop' }));
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', resolve);
+      });
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      await chmod(log, 0o600);
+      const [first, line, end] = (await readFile(log, 'utf8')).split('\n');
+      expect([first, end]).toEqual(['before', '']);
+      expect(JSON.parse(line!)).toMatchObject({ hook: 'Stop', output: { hook_event_name: 'Stop' } });
+    },
+    60_000,
+  );
 
   it('exits 1 with the reason when the log folder cannot be created (/proc/x: recursive mkdir spun)', async () => {
     // The kill is only a guard, so that a run that never ends fails here instead of hanging the suite.
@@ -320,6 +358,37 @@ describe('vibespec-streams record, run in process (main)', () => {
       expect(JSON.parse(line!)).toEqual({ hook: 'Stop', timestamp: expect.any(Number), output: payload });
     },
   );
+
+  it('opens a log that is a FIFO to write only, as before its last byte was looked at: opened O_RDWR, it never waits for a reader, and a line written with none is lost at its close (exit 0)', async () => {
+    const log = join(dir, 'hooks.fifo');
+    execFileSync('mkfifo', [log]);
+    // A reader there first, so that the write-only open does not wait for one.
+    const reader = await fsp.open(log, constants.O_RDONLY | constants.O_NONBLOCK);
+    const modes: number[] = [];
+    const spiedOpen = fsp.open;
+    fsp.open = (async (...args: Parameters<typeof fsp.open>) => {
+      if (args[0] === log) {
+        const flags = args[1];
+        modes.push(typeof flags === 'number' ? flags & 3 : flags?.includes('+') ? constants.O_RDWR : 0);
+      }
+      return spiedOpen(...args);
+    }) as typeof fsp.open;
+    syncBuiltinESMExports();
+    try {
+      const run = await runMain(['record', '--log', log], [JSON.stringify({ hook_event_name: 'Stop' })]);
+      expect(run).toEqual({ code: 0, stdout: '', stderr: '' });
+    } finally {
+      fsp.open = spiedOpen;
+      syncBuiltinESMExports();
+    }
+    expect(modes).toEqual([constants.O_WRONLY]);
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await reader.read(buffer, 0, buffer.length, null);
+    await reader.close();
+    const [line, end] = buffer.subarray(0, bytesRead).toString().split('\n');
+    expect(end).toBe('');
+    expect(JSON.parse(line!)).toMatchObject({ hook: 'Stop', output: { hook_event_name: 'Stop' } });
+  });
 
   it('adds no blank line to a log that ends with its newline, nor to an empty one', async () => {
     const log = join(dir, 'hooks.jsonl');

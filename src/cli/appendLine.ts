@@ -1,7 +1,8 @@
 /**
  * Internal to the command: how `record` appends its line to the hook log.
  */
-import { type FileHandle, open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 
 /** What `writeWhole` uses of the log's handle (opened `'a'`, O_APPEND). */
 export type LogHandle = Pick<FileHandle, 'write' | 'stat'>;
@@ -9,10 +10,29 @@ export type LogHandle = Pick<FileHandle, 'write' | 'stat'>;
 const NEWLINE = 0x0a;
 
 /**
+ * Opens `path` to append with `flags` (O_APPEND, maybe O_CREAT or O_EXCL), and to read too when it can, for
+ * `afterLastLine`: a log that is not a regular file (a FIFO: opened O_RDWR, it never waits for a reader, and
+ * a line written with none is lost when it is closed), or one that cannot be read (mode 0200: O_RDWR fails
+ * with EACCES, where the hook recorded before), is opened to write only, as before that check, and its last
+ * byte is not looked at.
+ */
+export async function openToAppend(path: string, flags: number): Promise<FileHandle> {
+  const info = await stat(path).catch(() => undefined);
+  if (info !== undefined && !info.isFile()) return open(path, flags | constants.O_WRONLY);
+  try {
+    return await open(path, flags | constants.O_RDWR);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw error;
+    return open(path, flags | constants.O_WRONLY);
+  }
+}
+
+/**
  * `line`, or `line` after a newline when the log does not end with one: a log whose last line was torn (a
  * crash of the machine in the middle of a write, which can leave a part of a line, or NULs) would take this
  * line with it, the reader seeing one line of both, not JSON, and this hook's event lost with the torn one.
- * `file` is the log opened to append and read (`'a+'`, O_APPEND | O_RDWR). Another hook's line still being
+ * `file` is the log opened to append and read (`openToAppend`), or to append only (then `line` as it is). Another hook's line still being
  * written when its last byte is read may be taken for a torn one: the blank line that then comes between the
  * two is skipped by the reader. Only a regular file is looked at (a FIFO or a terminal has no last byte).
  */
@@ -20,7 +40,14 @@ export async function afterLastLine(file: Pick<FileHandle, 'stat' | 'read'>, lin
   const info = await file.stat();
   if (!info.isFile() || info.size === 0) return line;
   const last = Buffer.alloc(1);
-  const { bytesRead } = await file.read(last, 0, 1, info.size - 1);
+  let bytesRead: number;
+  try {
+    ({ bytesRead } = await file.read(last, 0, 1, info.size - 1));
+  } catch (error) {
+    // Opened to write only (see `openToAppend`): its last byte is not known.
+    if ((error as NodeJS.ErrnoException).code === 'EBADF') return line;
+    throw error;
+  }
   return bytesRead === 1 && last[0] !== NEWLINE ? Buffer.concat([Buffer.of(NEWLINE), line]) : line;
 }
 

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { nearestName, textOf } from '../errors.js';
 import { makeFolder, syncFolder } from '../folders.js';
 import type { Durability } from '../store/SessionStore.js';
-import { afterLastLine, writeWhole } from './appendLine.js';
+import { afterLastLine, openToAppend, writeWhole } from './appendLine.js';
 import { standardOutput } from './output.js';
 
 const DEFAULT_LOG = '.vibespec/hooks.jsonl';
@@ -128,7 +128,7 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     const line = Buffer.from(`${JSON.stringify({ hook: name, timestamp: Date.now(), output })}\n`);
     const { file, made } = sync
       ? await openTellingCreated(log)
-      : { file: await open(log, 'a+'), made: undefined };
+      : { file: await openToAppend(log, constants.O_CREAT | constants.O_APPEND), made: undefined };
     try {
       await writeWhole(file, await afterLastLine(file, line), log);
       if (sync) await file.sync();
@@ -167,12 +167,12 @@ async function openTellingCreated(log: string): Promise<{ file: FileHandle; made
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     try {
-      return { file: await open(log, constants.O_RDWR | constants.O_APPEND), made: undefined };
+      return { file: await openToAppend(log, constants.O_APPEND), made: undefined };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
-  const file = await open(log, 'a+');
+  const file = await openToAppend(log, constants.O_CREAT | constants.O_APPEND);
   try {
     return { file, made: dirname(await realpath(log)) };
   } catch (error) {
