@@ -185,8 +185,8 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
     expect((await cli(['sessions', '--store', store])).stdout).toMatch(new RegExp(`^${S2}\\t3 events`, 'm'));
   });
 
-  it('ingest --follow stops as cleanly on SIGTERM (kill, a service stop) as on SIGINT', async () => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  it('ingest --follow stops as cleanly on SIGTERM (kill, a service stop) and SIGHUP (its terminal closed) as on SIGINT', async () => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       // A line this run commits: once its position is saved, the run is following (its handlers set).
       await appendFile(log, `${note(S1)}\n`);
       const size = (await stat(log)).size;

@@ -80,21 +80,25 @@ describe('ingest --follow stopped by a signal while a write is in flight', () =>
   // SIGTERM during the backlog, then `ingest`: 100,464 / 100,465 / 100,943 events stored. Now the signal
   // completes the source (takeUntil before concatMap) rather than unsubscribing, so that persist writes
   // and emits every event received, the lines commit, and the run ends.
-  it('stores each line once across the stop and the next run', async () => {
-    const lines = [0, 1, 2].map(note);
-    await writeFile(log, `${lines.join('\n')}\n`);
-    const signalled = signalAtFirstWrite('SIGTERM');
-    const stopped = await runMain(['ingest', '--follow', '--log', log, '--store', store]);
-    expect(signalled()).toBe(true);
-    expect(stopped.code).toBe(0);
-    vi.restoreAllMocks();
+  // SIGHUP (its terminal closed) too: not listened to, it killed the run (helper-162).
+  it.each(['SIGTERM', 'SIGHUP'] as const)(
+    'stores each line once across the stop (%s) and the next run',
+    async (signal) => {
+      const lines = [0, 1, 2].map(note);
+      await writeFile(log, `${lines.join('\n')}\n`);
+      const signalled = signalAtFirstWrite(signal);
+      const stopped = await runMain(['ingest', '--follow', '--log', log, '--store', store]);
+      expect(signalled()).toBe(true);
+      expect(stopped.code).toBe(0);
+      vi.restoreAllMocks();
 
-    const next = await runMain(['ingest', '--log', log, '--store', store]);
-    expect(next.code).toBe(0);
-    expect(await storedMessages()).toEqual(['m0', 'm1', 'm2']);
-    // The lines stored before the stop are counted by the stop's summary, not by the next run's.
-    expect(JSON.parse(await readFile(`${log}.offset`, 'utf8')).offset).toBe((await readFile(log)).length);
-  });
+      const next = await runMain(['ingest', '--log', log, '--store', store]);
+      expect(next.code).toBe(0);
+      expect(await storedMessages()).toEqual(['m0', 'm1', 'm2']);
+      // The lines stored before the stop are counted by the stop's summary, not by the next run's.
+      expect(JSON.parse(await readFile(`${log}.offset`, 'utf8')).offset).toBe((await readFile(log)).length);
+    },
+  );
 });
 
 describe('ingest that cannot save its mark', () => {

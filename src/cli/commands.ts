@@ -160,6 +160,14 @@ async function isMissing(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * The signals that stop `ingest` and `rotate` cleanly (the reading ended, what was read stored and marked,
+ * the store closed): Ctrl+C, `kill` or a service manager's stop, and SIGHUP, which a terminal closed sends to
+ * an `ingest --follow` run in it. Not listened to, SIGHUP killed it mid-write: the lines in flight were
+ * stored again by the next run.
+ */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /** What one pass of `ingestInto` did: for the summary, and where the log was left. */
 interface Ingested {
   /** Events written. */
@@ -170,7 +178,7 @@ interface Ingested {
   partial: boolean;
   /** Where the log now resumes: the last line committed, or the saved mark when none was. */
   mark: Resume | undefined;
-  /** The signal that ended the reading, if one did (SIGINT or SIGTERM). */
+  /** The signal that ended the reading, if one did (one of `STOP_SIGNALS`). */
   stopped: NodeJS.Signals | undefined;
 }
 
@@ -206,7 +214,7 @@ async function checkLog(
 /**
  * Bridges the new lines of `log` into `store`, which the caller has open (and so holds its lock) and
  * closes, and saves where it got to in `offsetFile`: to its end, or with `follow` on and on, until SIGINT
- * or SIGTERM, which ends the reading (`stopped`). The offset file is read here, with the lock held: read before, it could be an earlier one than another
+ * or SIGTERM (or SIGHUP: see `STOP_SIGNALS`), which ends the reading (`stopped`). The offset file is read here, with the lock held: read before, it could be an earlier one than another
  * `ingest`, which had the store until then, left; the lines that one stored would be stored again.
  */
 async function ingestInto(
@@ -317,15 +325,13 @@ async function ingestInto(
         subscription.unsubscribe();
         reject(saveError!.error);
       };
-      process.once('SIGINT', onInterrupt);
-      process.once('SIGTERM', onInterrupt);
+      for (const signal of STOP_SIGNALS) process.once(signal, onInterrupt);
     });
   } catch (error) {
     failure = { error };
   }
   // Cleanup never masks the first error.
-  process.off('SIGINT', onInterrupt);
-  process.off('SIGTERM', onInterrupt);
+  for (const signal of STOP_SIGNALS) process.off(signal, onInterrupt);
   onSaveError = undefined;
   // Saving runs as lines commit, so waiting for it leaves the last committed mark on disk (or an
   // error). Nothing committed: nothing written.
@@ -364,7 +370,7 @@ function ingestedText({ written, lines, partial, stopped }: Ingested, log: strin
 
 /**
  * Bridges the log's new lines into the store (see the usage); with `follow`, tails it until SIGINT or
- * SIGTERM, looking for appends every `pollIntervalMs` too (`fromHookFileMarked`'s default when not given).
+ * SIGTERM (or SIGHUP), looking for appends every `pollIntervalMs` too (`fromHookFileMarked`'s default when not given).
  */
 export async function ingest(
   log: string,
@@ -373,6 +379,8 @@ export async function ingest(
   durability: Durability,
   { pollIntervalMs }: { pollIntervalMs?: number } = {},
 ): Promise<number> {
+  // Its terminal gone (SIGHUP), or its stderr's reader, the summary's write error must not end it.
+  ignoreStderrErrors();
   // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log).
   await checkLog(log, storePath, !follow, 'ingest');
   const store = await openCli({ path: storePath, durability });
@@ -419,7 +427,7 @@ async function logFile(log: string): Promise<string> {
 }
 
 /**
- * Waits `ms`; SIGINT (Ctrl+C) or SIGTERM ends the wait as a failure, so that `rotate` closes the store and
+ * Waits `ms`; SIGINT (Ctrl+C), SIGTERM or SIGHUP ends the wait as a failure, so that `rotate` closes the store and
  * says how to finish (its lines may not all be in the store), where the signal killed it with no word.
  */
 function waitUnlessStopped(ms: number): Promise<void> {
@@ -434,11 +442,9 @@ function waitUnlessStopped(ms: number): Promise<void> {
     }, ms);
     const end = () => {
       clearTimeout(timer);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      for (const signal of STOP_SIGNALS) process.off(signal, stop);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    for (const signal of STOP_SIGNALS) process.once(signal, stop);
   });
 }
 

@@ -40,7 +40,7 @@ const USAGE = `usage: vibespec-streams <command> [options]
       Resumes after the last line whose events are all in the store: FILE.offset keeps where it ends
       (in bytes) and which file it was, so a log rotated, truncated or rewritten since is read from its
       start. A last line without a newline may still be being written: it is left for the next run.
-      --follow keeps tailing the log, across rotations, until SIGINT (Ctrl+C) or SIGTERM. It is told
+      --follow keeps tailing the log, across rotations, until SIGINT (Ctrl+C), SIGTERM or SIGHUP. It is told
       of appends by the filesystem, and also looks every 250 ms: where no notice comes (some network
       and container mounts), --poll-ms N looks every N ms instead (1 to 2147483647).
       --durability process (default) survives a crash of this process; os also survives a crash of
