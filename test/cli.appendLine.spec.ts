@@ -1,4 +1,6 @@
-import {
+import { execFileSync } from 'node:child_process';
+import { constants } from 'node:fs';
+import fsp, {
   type FileHandle,
   mkdir,
   mkdtemp,
@@ -10,10 +12,11 @@ import {
   truncate,
   writeFile,
 } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type LogHandle, writeWhole } from '../src/cli/appendLine.js';
+import { afterLastLine, type LogHandle, openToAppend, writeWhole } from '../src/cli/appendLine.js';
 import { makeFolder } from '../src/folders.js';
 
 let dir: string;
@@ -142,6 +145,106 @@ describe('writeWhole (how record appends its line)', () => {
     );
     expect(await readFile(log)).toEqual(Buffer.concat([line(1), cut]));
     expect(await readFile(`${log}.1`)).toEqual(cut);
+  });
+});
+
+describe('openToAppend and afterLastLine (the newline before a line after a torn one)', () => {
+  const LINE = Buffer.from('{"hook":"Stop"}\n');
+  /** Whether `file` can be read: a handle opened to write only cannot (EBADF). */
+  const readable = (file: FileHandle) =>
+    file.read(Buffer.alloc(1), 0, 1, null).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => (error.code === 'EBADF' ? false : Promise.reject(error)),
+    );
+  /** `fsp.open` made to fail with `code` when asked for O_RDWR, as for a log of mode 0200 (not as root). */
+  async function withReadRefused<T>(code: string, body: () => Promise<T>): Promise<T> {
+    const real = fsp.open;
+    fsp.open = (async (...args: Parameters<typeof fsp.open>) => {
+      const flags = args[1];
+      if (typeof flags === 'number' && (flags & 3) === constants.O_RDWR) {
+        throw Object.assign(new Error(`${code}: refused, open '${String(args[0])}'`), { code });
+      }
+      return real(...args);
+    }) as typeof fsp.open;
+    syncBuiltinESMExports();
+    try {
+      return await body();
+    } finally {
+      fsp.open = real;
+      syncBuiltinESMExports();
+    }
+  }
+
+  it('opens a file to append and read, creating it with O_CREAT, and puts a newline before a line after a torn one', async () => {
+    const file = await openToAppend(log, constants.O_CREAT | constants.O_APPEND);
+    try {
+      expect(await readable(file)).toBe(true);
+      expect(await afterLastLine(file, LINE)).toBe(LINE); // empty
+      await file.write('{"hook":"Sto');
+      expect((await afterLastLine(file, LINE)).toString()).toBe(`\n${LINE}`);
+      await file.write('p"}\n');
+      expect(await afterLastLine(file, LINE)).toBe(LINE);
+    } finally {
+      await file.close();
+    }
+    await expect(openToAppend(join(dir, 'missing'), constants.O_APPEND)).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+  });
+
+  it.each(['EACCES', 'EPERM'])(
+    'opens a log it may not read (%s for O_RDWR) to write only, and leaves its line as it is after a torn one',
+    async (code) => {
+      await writeFile(log, '{"hook":"Sto');
+      const file = await withReadRefused(code, () => openToAppend(log, constants.O_APPEND));
+      try {
+        expect(await readable(file)).toBe(false);
+        expect(await afterLastLine(file, LINE)).toBe(LINE);
+        await file.write(LINE);
+      } finally {
+        await file.close();
+      }
+      expect(await readFile(log, 'utf8')).toBe(`{"hook":"Sto${LINE}`);
+    },
+  );
+
+  it('fails with any other error of the O_RDWR open', async () => {
+    await writeFile(log, '');
+    await expect(withReadRefused('EIO', () => openToAppend(log, constants.O_APPEND))).rejects.toMatchObject({
+      code: 'EIO',
+    });
+  });
+
+  it('fails with a read error of the last byte other than EBADF', async () => {
+    await writeFile(log, 'torn');
+    const file = await open(log, 'r');
+    try {
+      const failing = {
+        stat: () => file.stat(),
+        read: () => Promise.reject(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })),
+      } as unknown as Pick<FileHandle, 'stat' | 'read'>;
+      await expect(afterLastLine(failing, LINE)).rejects.toMatchObject({ code: 'EIO' });
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('opens a FIFO to write only, and looks at no last byte of it', async () => {
+    const fifo = join(dir, 'hooks.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // A reader first, so that the write-only open does not wait for one.
+    const reader = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const file = await openToAppend(fifo, constants.O_APPEND);
+      try {
+        expect(await readable(file)).toBe(false);
+        expect(await afterLastLine(file, LINE)).toBe(LINE);
+      } finally {
+        await file.close();
+      }
+    } finally {
+      await reader.close();
+    }
   });
 });
 
