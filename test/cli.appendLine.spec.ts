@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import fsp, {
   type FileHandle,
   mkdir,
@@ -224,6 +224,34 @@ describe('openToAppend and afterLastLine (the newline before a line after a torn
         read: () => Promise.reject(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })),
       } as unknown as Pick<FileHandle, 'stat' | 'read'>;
       await expect(afterLastLine(failing, LINE)).rejects.toMatchObject({ code: 'EIO' });
+    } finally {
+      await file.close();
+    }
+  });
+
+  it.skipIf(!existsSync('/dev/zero'))(
+    'reads no last byte of a file that is not a regular one (/dev/zero, opened to read: a NUL at each read)',
+    async () => {
+      const file = await open('/dev/zero', 'r');
+      try {
+        expect(await afterLastLine(file, LINE)).toBe(LINE);
+      } finally {
+        await file.close();
+      }
+    },
+  );
+
+  it('adds no newline when the last byte is gone by the time it is read (truncated in between: copytruncate)', async () => {
+    await writeFile(log, '');
+    const file = await open(log, 'r');
+    try {
+      const before = await file.stat();
+      // The log had 5 bytes when looked at; emptied before the read.
+      const racing = {
+        stat: async () => Object.assign(before, { size: 5 }),
+        read: file.read.bind(file),
+      } as unknown as Pick<FileHandle, 'stat' | 'read'>;
+      expect(await afterLastLine(racing, LINE)).toBe(LINE);
     } finally {
       await file.close();
     }
