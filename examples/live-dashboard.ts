@@ -32,11 +32,12 @@ const resumeFrom = await readFile(markFile, 'utf8').then(
   () => undefined, // no mark yet: from the start
 );
 
-// Ctrl+C or SIGTERM ends the reading, not the process: what was read is stored and its mark saved (then
-// the windows are flushed and the store closed). Unsubscribed, persist would write it without saying so,
-// and the next start would store it again. The same signal again kills the process.
+// Ctrl+C, SIGTERM or SIGHUP (its terminal closed) ends the reading, not the process: what was read is
+// stored and its mark saved (then the windows are flushed and the store closed). Unsubscribed, persist
+// would write it without saying so, and the next start would store it again. The same signal again kills
+// the process.
 const stop$ = new Subject<void>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop$.next());
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => stop$.next());
 
 const events$ = fromHookFileMarked(log, { follow: true, resumeFrom }).pipe(
   takeUntil(stop$),

@@ -161,7 +161,7 @@ describe('examples/live-dashboard.ts', () => {
     }
   };
 
-  it.each(['SIGINT', 'SIGTERM'] as const)(
+  it.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)(
     'ends on %s once what it read is stored, its mark saved and its store closed (exit 0)',
     { timeout: 60_000 },
     async (signal) => {
