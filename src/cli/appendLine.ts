@@ -34,7 +34,8 @@ export async function openToAppend(path: string, flags: number): Promise<FileHan
  * line with it, the reader seeing one line of both, not JSON, and this hook's event lost with the torn one.
  * `file` is the log opened to append and read (`openToAppend`), or to append only (then `line` as it is).
  * Another hook's line still being written when its last byte is read may be taken for a torn one: the
- * blank line that then comes between the two is skipped by the reader. Only a regular file is looked at (a FIFO or a terminal has no last byte).
+ * blank line that then comes between the two is skipped by the reader. Only a regular file is looked at (a
+ * FIFO or a terminal has no last byte).
  */
 export async function afterLastLine(file: Pick<FileHandle, 'stat' | 'read'>, line: Buffer): Promise<Buffer> {
   const info = await file.stat();

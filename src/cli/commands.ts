@@ -214,8 +214,9 @@ async function checkLog(
 /**
  * Bridges the new lines of `log` into `store`, which the caller has open (and so holds its lock) and
  * closes, and saves where it got to in `offsetFile`: to its end, or with `follow` on and on, until SIGINT
- * or SIGTERM (or SIGHUP: see `STOP_SIGNALS`), which ends the reading (`stopped`). The offset file is read here, with the lock held: read before, it could be an earlier one than another
- * `ingest`, which had the store until then, left; the lines that one stored would be stored again.
+ * or SIGTERM (or SIGHUP: see `STOP_SIGNALS`), which ends the reading (`stopped`). The offset file is read
+ * here, with the lock held: read before, it could be an earlier one than another `ingest`, which had the
+ * store until then, left; the lines that one stored would be stored again.
  */
 async function ingestInto(
   store: SessionStore,
@@ -370,7 +371,8 @@ function ingestedText({ written, lines, partial, stopped }: Ingested, log: strin
 
 /**
  * Bridges the log's new lines into the store (see the usage); with `follow`, tails it until SIGINT or
- * SIGTERM (or SIGHUP), looking for appends every `pollIntervalMs` too (`fromHookFileMarked`'s default when not given).
+ * SIGTERM (or SIGHUP), looking for appends every `pollIntervalMs` too (`fromHookFileMarked`'s default when
+ * not given).
  */
 export async function ingest(
   log: string,
@@ -427,8 +429,9 @@ async function logFile(log: string): Promise<string> {
 }
 
 /**
- * Waits `ms`; SIGINT (Ctrl+C), SIGTERM or SIGHUP ends the wait as a failure, so that `rotate` closes the store and
- * says how to finish (its lines may not all be in the store), where the signal killed it with no word.
+ * Waits `ms`; SIGINT (Ctrl+C), SIGTERM or SIGHUP ends the wait as a failure, so that `rotate` closes the
+ * store and says how to finish (its lines may not all be in the store), where the signal killed it with no
+ * word.
  */
 function waitUnlessStopped(ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {

@@ -155,9 +155,10 @@ async function record(log: string, hook: string | undefined, durability: Durabil
  * Opens `log` to append (and read: see `openToAppend`), and tells which folder's entry for it is new (this
  * call created it: that folder is then fsynced too). 'ax' (O_EXCL) creates it; a log that is there is
  * opened without O_CREAT, so that one moved away between the two opens (a rotation) is not made again
- * unseen by the second: the first is tried again, once. Found there by 'ax' and not there for the other open a second time, the log is a symlink to
- * a file that is not there (O_EXCL does not follow a symlink; the other open does): 'a' makes that file, as
- * with `process`, in its own folder, which is the one fsynced (was tried again forever: the hook hung).
+ * unseen by the second: the first is tried again, once. Found there by 'ax' and not there for the other
+ * open a second time, the log is a symlink to a file that is not there (O_EXCL does not follow a symlink;
+ * the other open does): 'a' makes that file, as with `process`, in its own folder, which is the one
+ * fsynced (was tried again forever: the hook hung).
  */
 async function openTellingCreated(log: string): Promise<{ file: FileHandle; made: string | undefined }> {
   for (let tries = 0; tries < 2; tries++) {
