@@ -420,12 +420,17 @@ async function rotatedName(log: string): Promise<string> {
 
 /**
  * The file a log is: itself, or the file it links to, when it is a symbolic link (made by the hooks through
- * the link, and moved by `rotate`, beside itself); that file may not be there (a link left dangling by the
- * last rotation).
+ * the link, and moved by `rotate`, beside itself). A link left dangling by the last rotation names a file
+ * not there yet: the one its target names.
  */
 async function logFile(log: string): Promise<string> {
   const link = await lstat(log).catch(() => undefined);
-  return link?.isSymbolicLink() ? resolve(dirname(log), await readlink(log)) : log;
+  if (!link?.isSymbolicLink()) return log;
+  try {
+    return await realpath(log);
+  } catch {
+    return resolve(dirname(log), await readlink(log));
+  }
 }
 
 /**
@@ -514,7 +519,7 @@ export async function rotate(
       // A log that is a symbolic link (to a log on another disk, say) stays one: the file it names is
       // moved, beside itself, and the hooks make it again through the link. The link moved instead, the
       // hooks would make a new log at its place, and deleting log.N would free nothing.
-      const file = (await lstat(log)).isSymbolicLink() ? await realpath(log) : log;
+      const file = await logFile(log);
       const rotated = await rotatedName(file);
       if (before.mark !== undefined) await writeOffset(`${rotated}.offset`, before.mark, sync);
       await rename(file, rotated);
