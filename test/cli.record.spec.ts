@@ -390,6 +390,47 @@ describe('vibespec-streams record, run in process (main)', () => {
     expect(JSON.parse(line!)).toMatchObject({ hook: 'Stop', output: { hook_event_name: 'Stop' } });
   });
 
+  it('exits 0 with --durability os on a log that is a FIFO, which fsync refuses (EINVAL) once the line is handed over whole', async () => {
+    const log = join(dir, 'hooks.fifo');
+    execFileSync('mkfifo', [log]);
+    const reader = await fsp.open(log, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const payload = { session_id: 's', hook_event_name: 'Stop' };
+      const run = await runMain(['record', '--log', log, '--durability', 'os'], [JSON.stringify(payload)]);
+      expect(run).toEqual({ code: 0, stdout: '', stderr: '' });
+      const buffer = Buffer.alloc(4096);
+      const { bytesRead } = await reader.read(buffer, 0, buffer.length, null);
+      const [line, end] = buffer.subarray(0, bytesRead).toString().split('\n');
+      expect(end).toBe('');
+      expect(JSON.parse(line!)).toMatchObject({ hook: 'Stop', output: payload });
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('exits 0 with --durability os on /dev/null (EINVAL from fsync), and still 1 when a regular file cannot be fsynced', async () => {
+    expect(
+      await runMain(['record', '--log', '/dev/null', '--durability', 'os'], ['{"hook_event_name":"Stop"}']),
+    ).toEqual({ code: 0, stdout: '', stderr: '' });
+    const log = join(dir, 'hooks.jsonl');
+    const probe = await fsp.open(fileURLToPath(import.meta.url), 'r');
+    const proto = Object.getPrototypeOf(probe) as fsp.FileHandle;
+    await probe.close();
+    const sync = vi
+      .spyOn(proto, 'sync')
+      .mockRejectedValue(Object.assign(new Error('EINVAL: invalid argument, fsync'), { code: 'EINVAL' }));
+    try {
+      const run = await runMain(['record', '--log', log, '--durability', 'os'], ['{}']);
+      expect(run).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `vibespec-streams record: ${log}: EINVAL: invalid argument, fsync`,
+      });
+    } finally {
+      sync.mockRestore();
+    }
+  });
+
   it('adds no blank line to a log that ends with its newline, nor to an empty one', async () => {
     const log = join(dir, 'hooks.jsonl');
     await writeFile(log, '');

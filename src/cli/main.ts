@@ -131,7 +131,7 @@ async function record(log: string, hook: string | undefined, durability: Durabil
       : { file: await openToAppend(log, constants.O_CREAT | constants.O_APPEND), made: undefined };
     try {
       await writeWhole(file, await afterLastLine(file, line), log);
-      if (sync) await file.sync();
+      if (sync) await syncLog(file);
     } finally {
       await file.close();
     }
@@ -149,6 +149,20 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     return 1;
   }
   return 0;
+}
+
+/**
+ * fsyncs the log. A FIFO, a socket or a character device (`/dev/null`) has nothing on a disk for fsync to
+ * write down, and Linux says EINVAL for it: the line was handed over whole all the same, so that is not a
+ * failure to record it (it was: exit 1, for every hook, on a log that is a FIFO or `/dev/null`).
+ */
+async function syncLog(file: FileHandle): Promise<void> {
+  try {
+    await file.sync();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EINVAL' && !(await file.stat()).isFile()) return;
+    throw error;
+  }
 }
 
 /**
