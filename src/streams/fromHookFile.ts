@@ -333,6 +333,10 @@ function readHookFile<T>(
       if (saved.head !== undefined && head.toString('hex', 0, length) !== saved.head) return;
       headLength = length;
       position = saved.end;
+      // Only the file's first BOM is dropped: one at the mark is its line's, as in a read from the start
+      // (where that line is no JSON). Dropped here, a resumed read gave an event the whole read rejects.
+      decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+      lines.resumeInside();
       // A mark taken by an older reader may have no time; a bare offset has none: the lines before it
       // are not read, so their time is not known.
       lines.lastTimestamp = saved.timestamp;

@@ -95,6 +95,14 @@ export class LineReader {
   }
 
   /**
+   * The input goes on from inside a text read before (`fromHookFile` resuming at a mark): a BOM at the
+   * start of what is pushed next is its line's, as it is in a read from the start.
+   */
+  resumeInside(): void {
+    this.atStart = false;
+  }
+
+  /**
    * Emits the last line if the input did not end with a newline. The reader can then read another
    * input (the next file of a followed path), from its start.
    */

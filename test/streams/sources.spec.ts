@@ -755,6 +755,23 @@ describe('fromHookFileMarked', () => {
     expect((await collect(fromHookFileMarked(path))).map((m) => m.output)).toEqual(plain);
   });
 
+  it('keeps a byte order mark at the line it resumes at, as the whole read does: the same outputs after each mark', async () => {
+    const path = join(dir, 'marked.jsonl');
+    await writeFile(path, `\ufeff${line('a')}\ufeff${line('b')}${line('c')}\ufeff${line('d')}`);
+    const whole = await collect(fromHookFileMarked(path));
+    expect(whole.map((m) => [m.output.hook, m.output.error === undefined])).toEqual([
+      ['a', true],
+      ['unknown', false],
+      ['c', true],
+      ['unknown', false],
+    ]);
+    for (const [i, { mark }] of whole.entries()) {
+      const rest = whole.slice(i + 1);
+      expect(await collect(fromHookFileMarked(path, { resumeFrom: mark }))).toEqual(rest);
+      expect(await collect(fromHookFile(path, { resumeFrom: mark.end }))).toEqual(rest.map((m) => m.output));
+    }
+  });
+
   it('marks the lines of a file that starts with a blank line', async () => {
     const path = join(dir, 'marked.jsonl');
     await writeFile(path, `\n${line('a')}\n${line('b')}`);
