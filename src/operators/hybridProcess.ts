@@ -682,12 +682,17 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         if (asyncLane.task !== undefined || closed || asyncLane.queue.length === 0) return;
         // No free slot: the settling handler reschedules.
         if (asyncLane.active >= concurrency.async) return;
-        asyncLane.task = scheduler.schedule(() => {
+        let ran = false;
+        const task = scheduler.schedule(() => {
+          ran = true;
           asyncLane.task = undefined;
           drainLane(asyncLane, BACKGROUND_SLICE);
           scheduleAsync();
           checkDone();
         });
+        // A scheduler may run the task at once (queueScheduler outside another of its actions): kept, the
+        // spent task would stand for a pending one and no later task would ever be scheduled.
+        if (!ran) asyncLane.task = task;
       };
 
       const afterSettle = (lane: EventLane) => {

@@ -9,6 +9,7 @@ import {
   NEVER,
   Observable,
   of,
+  queueScheduler,
   type SchedulerLike,
   Subject,
   take,
@@ -588,6 +589,21 @@ describe('hybridProcess', () => {
       virtual.flush();
       const slices = slicesOf(seen);
       expect(slices).toEqual([0, 1, 64, 64, 1]);
+    });
+
+    it('keeps starting ASYNC work on a scheduler that runs a task at once (queueScheduler)', () => {
+      // queueScheduler runs a zero-delay task inside schedule() when none of its tasks is running.
+      const input = new Subject<Event>();
+      const seen: string[] = [];
+      let completed = false;
+      input
+        .pipe(hybridProcess<string>({ ...options(queueScheduler), background: (e) => e.id }))
+        .subscribe({ next: (o) => seen.push(show(o)), complete: () => (completed = true) });
+      const lows = ['l0', 'l1', 'l2'].map((id) => ev(id, 'message.displayed', Priority.LOW));
+      for (const e of lows) input.next(e);
+      input.complete();
+      expect(seen).toEqual(['r:a:l0', 'r:a:l1', 'r:a:l2']);
+      expect(completed).toBe(true);
     });
 
     it('keeps a long queue whole and in order (thousands of waiting events, each lane)', () => {
