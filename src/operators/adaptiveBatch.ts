@@ -12,6 +12,7 @@ import {
   type Subscription,
 } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
+import { isRecord } from '../streams/payload.js';
 import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
@@ -73,7 +74,8 @@ export interface BatchPolicyContext {
 
 /**
  * Decides the next configuration after each report. Return the fields to change (the controller clamps
- * them to the limits) or `undefined` to keep the configuration. An exception is thrown out of `report`.
+ * them to the limits, `Infinity` included; a field that is not a number, `NaN` included, is ignored) or
+ * `undefined` to keep the configuration. An exception is thrown out of `report`.
  */
 export interface BatchPolicy {
   readonly name: string;
@@ -157,9 +159,11 @@ export interface AdaptiveBatchOperator<T> extends OperatorFunction<T, T[]> {
    */
   report(report: BatchReport): void;
   /**
-   * Sets the configuration by hand (clamped to the limits); counts as a change for the policy.
+   * Sets the configuration by hand (clamped to the limits: `Infinity` is the upper one); counts as a
+   * change for the policy.
    *
-   * @throws ConfigError when a key is neither `maxSize` nor `timeoutMs` (named with the nearest one).
+   * @throws ConfigError when `config` is not an object, a key is neither `maxSize` nor `timeoutMs` (named
+   *   with the nearest one), or a value is not a number (`NaN`, `'80'`, `null`).
    */
   setConfig(config: Partial<BatchConfig>): void;
 }
@@ -215,6 +219,11 @@ function nonNegativeNumber(name: string, value: number): number {
     throw new ConfigError(`${name} must be a finite number ≥ 0, got ${shownText(value)}`);
   }
   return value;
+}
+
+/** A number, ±Infinity included (it is clamped); not `NaN`. */
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && !Number.isNaN(value);
 }
 
 function clamp(value: number, low: number, high: number): number {
@@ -421,11 +430,12 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
   const apply = (proposal: Partial<BatchConfig> | undefined) => {
     if (proposal === undefined || proposal === null) return;
     const current = controller.config$.getValue();
-    const nextSize = Number.isFinite(proposal.maxSize)
-      ? Math.round(clamp(proposal.maxSize!, limits.minSize, limits.maxSizeLimit))
+    // ±Infinity is clamped like any number out of the limits ("as large as allowed").
+    const nextSize = isNumber(proposal.maxSize)
+      ? Math.round(clamp(proposal.maxSize, limits.minSize, limits.maxSizeLimit))
       : current.maxSize;
-    const nextTimeout = Number.isFinite(proposal.timeoutMs)
-      ? clamp(proposal.timeoutMs!, limits.minTimeoutMs, limits.maxTimeoutMs)
+    const nextTimeout = isNumber(proposal.timeoutMs)
+      ? clamp(proposal.timeoutMs, limits.minTimeoutMs, limits.maxTimeoutMs)
       : current.timeoutMs;
     if (nextSize === current.maxSize && nextTimeout === current.timeoutMs) return;
     controller.samples = [];
@@ -617,7 +627,19 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
     },
     setConfig: {
       value: (config: Partial<BatchConfig>) => {
+        // What apply() would pass over (NaN, '80', null) must not leave the configuration silently as it was.
+        if (!isRecord(config as unknown)) {
+          throw new ConfigError(`adaptiveBatch: setConfig takes an object, got ${shownText(config)}`);
+        }
         rejectUnknownKeys('adaptiveBatch: setConfig', config, BATCH_CONFIG_KEYS);
+        for (const key of BATCH_CONFIG_KEYS) {
+          const value = config[key as keyof BatchConfig];
+          if (value !== undefined && !isNumber(value)) {
+            throw new ConfigError(
+              `adaptiveBatch: setConfig ${key} must be a number (clamped to the limits), got ${shownText(value)}`,
+            );
+          }
+        }
         apply(config);
       },
     },

@@ -694,6 +694,49 @@ describe('adaptiveBatch', () => {
     expect(() => aimdPolicy({ targetLatencyMs: 10, cooldownMs: 0 })).not.toThrow();
   });
 
+  it('refuses a setConfig it would pass over (not an object, NaN, a string, null), leaving the configuration', () => {
+    const batcher = adaptiveBatch<number>(small());
+    const bad: Array<[unknown, RegExp]> = [
+      [{ maxSize: Number.NaN }, /setConfig maxSize must be a number \(clamped to the limits\), got NaN/],
+      [{ maxSize: '8' }, /setConfig maxSize must be a number/],
+      [{ timeoutMs: null }, /setConfig timeoutMs must be a number/],
+      [{ maxSize: 4, timeoutMs: Number.NaN }, /setConfig timeoutMs must be a number/],
+      [null, /setConfig takes an object, got null/],
+      [5, /setConfig takes an object, got 5/],
+    ];
+    for (const [config, message] of bad) {
+      expect(() => batcher.setConfig(config as never)).toThrow(ConfigError);
+      expect(() => batcher.setConfig(config as never)).toThrow(message);
+    }
+    expect(batcher.config).toEqual({ maxSize: 3, timeoutMs: 5 });
+    batcher.setConfig({ maxSize: undefined, timeoutMs: 7 });
+    expect(batcher.config).toEqual({ maxSize: 3, timeoutMs: 7 });
+  });
+
+  it('clamps an Infinity, set by hand or proposed by a policy, to the limit (it was passed over)', () => {
+    const batcher = adaptiveBatch<number>(small());
+    batcher.setConfig({ maxSize: Number.POSITIVE_INFINITY, timeoutMs: Number.POSITIVE_INFINITY });
+    expect(batcher.config).toEqual({ maxSize: 10, timeoutMs: 100 });
+    batcher.setConfig({ maxSize: Number.NEGATIVE_INFINITY, timeoutMs: Number.NEGATIVE_INFINITY });
+    expect(batcher.config).toEqual({ maxSize: 1, timeoutMs: 1 });
+    const proposals: Array<Partial<BatchConfig>> = [
+      { maxSize: Number.POSITIVE_INFINITY },
+      { maxSize: Number.NaN, timeoutMs: Number.POSITIVE_INFINITY },
+      { maxSize: '2' as never, timeoutMs: Number.NaN },
+    ];
+    const policy: BatchPolicy = { name: 'unbounded', adapt: () => proposals.shift() };
+    const adapting = adaptiveBatch<number>(small({ policy }));
+    const seen: BatchConfig[] = [];
+    adapting.config$.subscribe((config) => seen.push(config));
+    for (let i = 0; i < 3; i++) adapting.report({ latencyMs: 1, size: 1 });
+    // What is not a number (NaN, a string) is left as it was.
+    expect(seen).toEqual([
+      { maxSize: 3, timeoutMs: 5 },
+      { maxSize: 10, timeoutMs: 5 },
+      { maxSize: 10, timeoutMs: 100 },
+    ]);
+  });
+
   it('replays the current configuration to a late config$ subscriber', () => {
     const batcher = adaptiveBatch<number>({ maxSize: 20 });
     const seen: BatchConfig[] = [];
