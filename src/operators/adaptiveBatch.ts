@@ -200,16 +200,17 @@ const ADAPTIVE_BATCH_KEYS = optionKeys<AdaptiveBatchOptions>({
 });
 const BATCH_CONFIG_KEYS = optionKeys<BatchConfig>({ maxSize: true, timeoutMs: true });
 
-function positiveInteger(name: string, value: number): number {
+/** `where` names the function and the option (`seedPolicy: minSamples`), as the error shows it. */
+function positiveInteger(where: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new ConfigError(`adaptiveBatch: ${name} must be a positive integer, got ${shownText(value)}`);
+    throw new ConfigError(`${where} must be a positive integer, got ${shownText(value)}`);
   }
   return value;
 }
 
-function positiveNumber(name: string, value: number): number {
+function positiveNumber(where: string, value: number): number {
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new ConfigError(`adaptiveBatch: ${name} must be a positive finite number, got ${shownText(value)}`);
+    throw new ConfigError(`${where} must be a positive finite number, got ${shownText(value)}`);
   }
   return value;
 }
@@ -265,7 +266,7 @@ export function seedPolicy(options: SeedPolicyOptions = {}): BatchPolicy {
     growSize = 10,
     growTimeoutMs = 500,
   } = options;
-  positiveInteger('seedPolicy minSamples', minSamples);
+  positiveInteger('seedPolicy: minSamples', minSamples);
   if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0))
     throw new ConfigError(`seedPolicy: cooldownMs must be ≥ 0, got ${shownText(cooldownMs)}`);
   // A threshold or step that is not a number would make the policy never (or wrongly) adapt, silently.
@@ -313,9 +314,9 @@ export function aimdPolicy(options: AimdPolicyOptions): BatchPolicy {
     samples: window = 5,
     cooldownMs = 0,
   } = options;
-  positiveNumber('aimdPolicy targetLatencyMs', targetLatencyMs);
-  positiveInteger('aimdPolicy increase', increase);
-  positiveInteger('aimdPolicy samples', window);
+  positiveNumber('aimdPolicy: targetLatencyMs', targetLatencyMs);
+  positiveInteger('aimdPolicy: increase', increase);
+  positiveInteger('aimdPolicy: samples', window);
   if (typeof decreaseFactor !== 'number' || !(decreaseFactor > 0 && decreaseFactor < 1)) {
     throw new ConfigError(`aimdPolicy: decreaseFactor must be in (0, 1), got ${shownText(decreaseFactor)}`);
   }
@@ -400,12 +401,12 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
   const scheduler = options.scheduler ?? asyncScheduler;
   const policy = options.policy ?? seedPolicy();
   const limits: BatchLimits = Object.freeze({
-    minSize: positiveInteger('minSize', options.minSize ?? 5),
-    maxSizeLimit: positiveInteger('maxSizeLimit', options.maxSizeLimit ?? 200),
+    minSize: positiveInteger('adaptiveBatch: minSize', options.minSize ?? 5),
+    maxSizeLimit: positiveInteger('adaptiveBatch: maxSizeLimit', options.maxSizeLimit ?? 200),
     minTimeoutMs: timerOption('adaptiveBatch: minTimeoutMs', options.minTimeoutMs ?? 500),
     maxTimeoutMs: timerOption('adaptiveBatch: maxTimeoutMs', options.maxTimeoutMs ?? 5000),
   });
-  const maxSize = positiveInteger('maxSize', options.maxSize ?? 50);
+  const maxSize = positiveInteger('adaptiveBatch: maxSize', options.maxSize ?? 50);
   const timeoutMs = timerOption('adaptiveBatch: timeoutMs', options.timeoutMs ?? 2000);
   if (limits.minSize > maxSize || maxSize > limits.maxSizeLimit) {
     throw new ConfigError(

@@ -694,6 +694,105 @@ describe('adaptiveBatch', () => {
     expect(() => aimdPolicy({ targetLatencyMs: 10, cooldownMs: 0 })).not.toThrow();
   });
 
+  it('says, for each bad option or report, which function and option it is and what it got', () => {
+    const bad: Array<[() => unknown, string]> = [
+      [() => adaptiveBatch({ minSize: 0 }), 'adaptiveBatch: minSize must be a positive integer, got 0'],
+      [
+        () => adaptiveBatch({ maxSizeLimit: 1.5 }),
+        'adaptiveBatch: maxSizeLimit must be a positive integer, got 1.5',
+      ],
+      [() => adaptiveBatch({ maxSize: 0 }), 'adaptiveBatch: maxSize must be a positive integer, got 0'],
+      [
+        () => adaptiveBatch({ minTimeoutMs: 0 }),
+        'adaptiveBatch: minTimeoutMs must be a positive number of ms',
+      ],
+      [
+        () => adaptiveBatch({ maxTimeoutMs: -1 }),
+        'adaptiveBatch: maxTimeoutMs must be a positive number of ms',
+      ],
+      [
+        () => adaptiveBatch({ timeoutMs: Number.NaN }),
+        'adaptiveBatch: timeoutMs must be a positive number of ms',
+      ],
+      [
+        () => adaptiveBatch({ minSize: 10, maxSize: 5 }),
+        'adaptiveBatch: need minSize ≤ maxSize ≤ maxSizeLimit, got 10 ≤ 5 ≤ 200',
+      ],
+      [
+        () => adaptiveBatch({ timeoutMs: 100 }),
+        'adaptiveBatch: need minTimeoutMs ≤ timeoutMs ≤ maxTimeoutMs, got 500 ≤ 100 ≤ 5000',
+      ],
+      [() => adaptiveBatch({ policy: {} as BatchPolicy }), 'adaptiveBatch: policy must have an adapt()'],
+      [
+        () => adaptiveBatch({ maxsize: 5 } as never),
+        'adaptiveBatch: unknown option "maxsize" (did you mean "maxSize"?)',
+      ],
+      [() => seedPolicy({ minSamples: 0 }), 'seedPolicy: minSamples must be a positive integer, got 0'],
+      [() => seedPolicy({ coolDownMs: 5 } as never), 'seedPolicy: unknown option "coolDownMs"'],
+      [
+        () => aimdPolicy({ targetLatencyMs: 0 }),
+        'aimdPolicy: targetLatencyMs must be a positive finite number, got 0',
+      ],
+      [
+        () => aimdPolicy({ targetLatencyMs: 10, increase: 0 }),
+        'aimdPolicy: increase must be a positive integer, got 0',
+      ],
+      [
+        () => aimdPolicy({ targetLatencyMs: 10, samples: 2.5 }),
+        'aimdPolicy: samples must be a positive integer, got 2.5',
+      ],
+      [
+        () => aimdPolicy({ targetLatencyMs: 10, decreaseFactor: 1 }),
+        'aimdPolicy: decreaseFactor must be in (0, 1), got 1',
+      ],
+      [() => aimdPolicy({ targetLatency: 10 } as never), 'aimdPolicy: unknown option "targetLatency"'],
+      [
+        () => adaptiveBatch(small()).setConfig({ maxsize: 1 } as never),
+        'adaptiveBatch: setConfig: unknown option "maxsize"',
+      ],
+    ];
+    for (const [make, message] of bad) {
+      expect(make).toThrow(ConfigError);
+      expect(make).toThrow(message);
+    }
+    const batcher = adaptiveBatch<number>(small());
+    expect(() => batcher.report({ latencyMs: Number.NaN, size: 1 })).toThrow(
+      'adaptiveBatch.report: latencyMs must be finite and ≥ 0, got NaN',
+    );
+    expect(() => batcher.report({ latencyMs: 1, size: -1 })).toThrow(
+      'adaptiveBatch.report: size must be finite and ≥ 0, got -1',
+    );
+  });
+
+  it('refuses a seedPolicy cooldownMs below 0 or not a number, and an aimdPolicy decreaseFactor that is a string', () => {
+    const bad: Array<[() => unknown, string]> = [
+      [() => seedPolicy({ cooldownMs: -5 }), 'seedPolicy: cooldownMs must be ≥ 0, got -5'],
+      [() => seedPolicy({ cooldownMs: '5' as never }), "seedPolicy: cooldownMs must be ≥ 0, got '5'"],
+      // '0.5' compares inside (0, 1) and multiplies as 0.5: it would be taken as a number.
+      [
+        () => aimdPolicy({ targetLatencyMs: 10, decreaseFactor: '0.5' as never }),
+        "aimdPolicy: decreaseFactor must be in (0, 1), got '0.5'",
+      ],
+    ];
+    for (const [make, message] of bad) {
+      expect(make).toThrow(ConfigError);
+      expect(make).toThrow(message);
+    }
+    expect(() => seedPolicy({ cooldownMs: 0 })).not.toThrow();
+  });
+
+  it('names its policies, and shows its controller’s members (config, config$, limits, samples) as own keys', () => {
+    expect([seedPolicy().name, aimdPolicy({ targetLatencyMs: 1 }).name, fixedPolicy.name]).toEqual([
+      'seed',
+      'aimd',
+      'fixed',
+    ]);
+    // Enumerable: what console.log, a spread or Object.keys shows of the operator.
+    const batcher = adaptiveBatch<number>(small());
+    expect(Object.keys(batcher)).toEqual(['config', 'config$', 'limits', 'samples']);
+    expect({ ...batcher }.config).toEqual({ maxSize: 3, timeoutMs: 5 });
+  });
+
   it('refuses a setConfig it would pass over (not an object, NaN, a string, null), leaving the configuration', () => {
     const batcher = adaptiveBatch<number>(small());
     const bad: Array<[unknown, RegExp]> = [
