@@ -522,7 +522,15 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
       const armTimer = () => {
         cancelTimer();
         const delay = Math.max(0, firstAt + controller.config$.getValue().timeoutMs - scheduler.now());
-        timer = scheduler.schedule(flush, delay);
+        // A batch already due (a change shortened its timeout) is a zero delay, which a scheduler may run at
+        // once (queueScheduler): the spent action is not kept, as it would stand in for the timer a push
+        // re-entrant from that flush armed, which then could be neither cancelled nor re-armed.
+        let ran = false;
+        const action = scheduler.schedule(() => {
+          ran = true;
+          flush();
+        }, delay);
+        if (!ran) timer = action;
       };
 
       // On a change, re-cut by the *current* configuration, not the value delivered: when a change is

@@ -8,7 +8,9 @@ import {
   NEVER,
   Observable,
   of,
+  type SchedulerLike,
   Subject,
+  Subscription,
   take,
   tap,
   throwError,
@@ -692,6 +694,33 @@ describe('adaptiveBatch', () => {
     }
     expect(() => seedPolicy({ slowLatencyMs: 100, shrinkSize: 0, growTimeoutMs: 0 })).not.toThrow();
     expect(() => aimdPolicy({ targetLatencyMs: 10, cooldownMs: 0 })).not.toThrow();
+  });
+
+  it('re-arms the timer of a batch pushed from a flush that a scheduler ran at once (zero delay, as queueScheduler)', () => {
+    const virtual = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    // Like queueScheduler outside its own actions: a zero-delay action runs inside schedule().
+    const scheduler: SchedulerLike = {
+      now: () => virtual.now(),
+      schedule: ((work: () => void, delay = 0) => {
+        if (delay > 0) return virtual.schedule(work, delay);
+        work();
+        return Subscription.EMPTY;
+      }) as SchedulerLike['schedule'],
+    };
+    const batcher = adaptiveBatch<string>(small({ maxSize: 10, timeoutMs: 10, scheduler }));
+    const input = new Subject<string>();
+    const seen: string[] = [];
+    input.pipe(batcher).subscribe((batch) => {
+      seen.push(`${virtual.now()}:${batch.join('')}`);
+      if (batch[0] === 'a') input.next('b'); // b opens a batch at 7, from inside a's flush
+    });
+    input.next('a');
+    // At 7, a is past a 5 ms timeout: its flush runs at once. At 9 b's batch is re-armed to 7 + 8.
+    virtual.schedule(() => batcher.setConfig({ timeoutMs: 5 }), 7);
+    virtual.schedule(() => batcher.setConfig({ timeoutMs: 8 }), 9);
+    virtual.flush();
+    // b's first timer (7 + 5) was lost behind the spent action: not cancelled, it cut b's batch at 12.
+    expect(seen).toEqual(['7:a', '15:b']);
   });
 
   it('says, for each bad option or report, which function and option it is and what it got', () => {
