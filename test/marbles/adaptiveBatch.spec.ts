@@ -696,6 +696,35 @@ describe('adaptiveBatch', () => {
     expect(() => aimdPolicy({ targetLatencyMs: 10, cooldownMs: 0 })).not.toThrow();
   });
 
+  it('emits an open batch at once when a change makes maxSize exactly its size', () => {
+    const virtual = new VirtualTimeScheduler();
+    const batcher = adaptiveBatch<string>(small({ maxSize: 5, scheduler: virtual }));
+    const input = new Subject<string>();
+    const seen: string[] = [];
+    input.pipe(batcher).subscribe((batch) => seen.push(`${virtual.now()}:${batch.join('')}`));
+    input.next('a');
+    input.next('b');
+    virtual.schedule(() => batcher.setConfig({ maxSize: 2 }), 1);
+    virtual.flush();
+    expect(seen).toEqual(['1:ab']); // full at the change, not 5 ms after a
+  });
+
+  it('schedules no timer for a change with nothing open, and leaves none behind on unsubscribe', () => {
+    const virtual = new VirtualTimeScheduler();
+    const batcher = adaptiveBatch<string>(small({ scheduler: virtual }));
+    const input = new Subject<string>();
+    const subscription = input.pipe(batcher).subscribe();
+    batcher.setConfig({ timeoutMs: 7 });
+    expect(virtual.actions).toHaveLength(0);
+    input.next('a');
+    expect(virtual.actions).toHaveLength(1); // a's timer
+    subscription.unsubscribe();
+    expect(virtual.actions.filter((action) => !action.closed)).toHaveLength(0);
+    // Nor is the configuration of a subscription that left still followed: a change arms nothing.
+    batcher.setConfig({ timeoutMs: 9 });
+    expect(virtual.actions.filter((action) => !action.closed)).toHaveLength(0);
+  });
+
   it('re-arms the timer of a batch pushed from a flush that a scheduler ran at once (zero delay, as queueScheduler)', () => {
     const virtual = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
     // Like queueScheduler outside its own actions: a zero-delay action runs inside schedule().
