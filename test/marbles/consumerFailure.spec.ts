@@ -4,7 +4,7 @@
  * pushed still comes out, then the output errors with its first exception — not thrown at the source,
  * nor at the scheduler that ran a timer.
  */
-import { from, map, Subject, timer, VirtualTimeScheduler } from 'rxjs';
+import { from, map, Observable, Subject, timer, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
@@ -53,6 +53,33 @@ describe('adaptiveBatch: a consumer that throws', () => {
     input.pipe(batcher(scheduler)).subscribe(consumer);
     input.next(1);
     expect(() => input.next(2)).not.toThrow();
+    expect(consumer.got).toEqual([[1, 2], [10], 'error consumer on [1,2]']);
+    expect(input.observed).toBe(false);
+  });
+
+  it('on a batch of a source still inside subscribe: its error ends the output; what it pushes after is not read', () => {
+    // The source's subscription is not returned yet when the consumer throws; it is left by the error.
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<number>();
+    const source = new Observable<number>((subscriber) => {
+      const subscription = input.subscribe(subscriber);
+      input.next(1);
+      input.next(2);
+      input.next(3);
+      return subscription;
+    });
+    const consumer = new ThrowingConsumer<number[]>((batch) => {
+      if (batch[0] === 1) {
+        input.next(10); // before it throws: comes out
+        return true;
+      }
+      if (batch[0] === 10) {
+        input.next(20); // after: not read, though they would fill a batch
+        input.next(21);
+      }
+      return false;
+    });
+    source.pipe(batcher(scheduler)).subscribe(consumer);
     expect(consumer.got).toEqual([[1, 2], [10], 'error consumer on [1,2]']);
     expect(input.observed).toBe(false);
   });
