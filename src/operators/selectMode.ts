@@ -94,7 +94,9 @@ const CONFIG_KEYS = optionKeys<SelectModeConfig>({
 /** Matches an event type against exact names (a Set lookup) and `*` globs (compiled once). */
 function typeMatcher(patterns: readonly string[], option: string): (type: string) => boolean {
   if (!Array.isArray(patterns) || patterns.some((p) => typeof p !== 'string' || p.length === 0)) {
-    throw new ConfigError(`selectMode: ${option} must be an array of non-empty strings`);
+    throw new ConfigError(
+      `selectMode: ${option} must be an array of non-empty strings, got ${shownText(patterns)}`,
+    );
   }
   const exact = new Set(patterns.filter((p) => !p.includes('*')));
   const globs = patterns
@@ -114,8 +116,9 @@ function escapeRegExp(text: string): string {
  *
  * @throws ConfigError when the config or its `thresholds` is not an object, a threshold is not a
  *   finite number ≥ 0 or `Infinity` (`NaN`, a negative one: its indicator would be high on any figure),
- *   `minHighLoadIndicators` is not a positive integer, a type list is not an array of non-empty
- *   strings, or the name of an option or a threshold is unknown (named with the nearest known one).
+ *   `minHighLoadIndicators` is not an integer from 1 to 6 (the number of indicators), a type list is
+ *   not an array of non-empty strings, or the name of an option or a threshold is unknown (named with
+ *   the nearest known one).
  */
 export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
   if (!isRecord(config as unknown)) {
@@ -139,9 +142,11 @@ export function createModeSelector(config: SelectModeConfig = {}): ModeSelector 
     thresholds[key as keyof LoadThresholds] = value;
   }
   const minIndicators = config.minHighLoadIndicators ?? 2;
-  if (!Number.isInteger(minIndicators) || minIndicators < 1) {
+  // More than there are indicators would never count the system as loaded, without a word (20 for 2):
+  // the load rule is turned off with Infinity thresholds instead.
+  if (!Number.isInteger(minIndicators) || minIndicators < 1 || minIndicators > INDICATORS.length) {
     throw new ConfigError(
-      `selectMode: minHighLoadIndicators must be a positive integer, got ${shownText(minIndicators)}`,
+      `selectMode: minHighLoadIndicators must be an integer from 1 to ${INDICATORS.length} (the number of indicators), got ${shownText(minIndicators)}; to turn the load rule off, set the thresholds to Infinity`,
     );
   }
   const lowPriority = config.lowPriority ?? 'async';

@@ -179,6 +179,29 @@ describe('selectMode', () => {
     }
   });
 
+  it('refuses more minHighLoadIndicators than there are indicators (the system never loaded), and names a bad type list', () => {
+    // 7 was taken: no load could reach it, so the load rule was off without a word.
+    expect(createModeSelector({ minHighLoadIndicators: 6 })).toBeTypeOf('function');
+    expect(() => createModeSelector({ minHighLoadIndicators: 7 })).toThrow(
+      /minHighLoadIndicators must be an integer from 1 to 6 \(the number of indicators\), got 7; to turn the load rule off, set the thresholds to Infinity/,
+    );
+    const all = createModeSelector({ minHighLoadIndicators: 6 });
+    const high = {
+      cpuPercent: 99,
+      memoryPercent: 99,
+      queueDepth: 1e6,
+      avgLatencyMs: 1e6,
+      eventLoopDelayMs: 1e6,
+      eventLoopUtilization: 1,
+    };
+    const event = createEvent({ type: 'git.commit' });
+    expect(all(event, high)).toBe(BATCHED);
+    expect(all(event, { ...high, eventLoopUtilization: 0 })).toBe(IMMEDIATE);
+    expect(() => createModeSelector({ highVolumeTypes: 'tool.used' as never })).toThrow(
+      /highVolumeTypes must be an array of non-empty strings, got 'tool.used'/,
+    );
+  });
+
   it('takes Infinity as a threshold (the indicator off) and refuses -Infinity, which made it always high', () => {
     // -Infinity was accepted: its figure counted as high whatever its value.
     expect(() => createModeSelector({ thresholds: { cpuPercent: Number.NEGATIVE_INFINITY } })).toThrow(
