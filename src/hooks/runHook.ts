@@ -112,7 +112,13 @@ function runFunction(hook: FunctionHook, context: HookContext, place: StepPlace)
       },
     });
     return () => {
-      subscription.unsubscribe();
+      try {
+        subscription.unsubscribe();
+      } catch {
+        // The answer's own teardown threw (an UnsubscriptionError). The step is already decided
+        // (answered, timed out, cut by the deadline or cancelled): thrown on, it would error the whole
+        // run (a chain, every context of chainHooks) or reach the caller of unsubscribe().
+      }
       if (!answered) controller.abort();
     };
   });

@@ -1,17 +1,5 @@
 import fc from 'fast-check';
-import {
-  from,
-  lastValueFrom,
-  map,
-  mergeMap,
-  NEVER,
-  type Observable,
-  of,
-  Subject,
-  take,
-  tap,
-  toArray,
-} from 'rxjs';
+import { from, lastValueFrom, map, mergeMap, NEVER, Observable, of, Subject, take, tap, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -95,6 +83,31 @@ describe('runHookAggregation', () => {
       expect(result.aggregate.missing).toEqual([
         { hook: 'c', status: 'timed_out', reason: timedOut.error.message },
       ]);
+    }),
+  );
+
+  it(
+    'cuts at the deadline a hook whose answer throws as it is unsubscribed, and aggregates',
+    marbles((m) => {
+      // The deadline's unsubscribe raised the answer's UnsubscriptionError, which errored the run.
+      const signals: AbortSignal[] = [];
+      const a = fn('a', (_context, { signal }) => {
+        signals.push(signal);
+        return new Observable<HookResult>(() => () => {
+          throw new Error('teardown failed');
+        });
+      });
+      const b = fn('b', () => m.cold('-y|', { y: { score: 1 } }));
+      const run = runHookAggregation([a, b], {}, (steps) => names(steps), {
+        deadlineMs: 3,
+        scheduler: m.scheduler,
+      });
+      m.expect(run.pipe(map((o) => (o.kind === 'step' ? label(o) : o.aggregate.join())))).toBeObservable(
+        '-b-(ar|)',
+        { a: 'a:timed_out', b: 'b:completed', r: 'a:timed_out,b:completed' },
+      );
+      m.flush();
+      expect(signals.map((signal) => signal.aborted)).toEqual([true]);
     }),
   );
 

@@ -8,7 +8,7 @@ import {
   map,
   mergeMap,
   NEVER,
-  type Observable,
+  Observable,
   of,
   Subject,
   take,
@@ -236,6 +236,53 @@ describe('runHookChain', () => {
       expect(resultOf(outputs).stopped_by).toEqual({ hook: 'a', index: 0, reason: step.error.message });
     }),
   );
+
+  it(
+    'times out a hook whose answer throws as it is unsubscribed: its signal aborted, the chain goes on',
+    marbles((m) => {
+      // An answer whose teardown throws: the timeout's unsubscribe raised an UnsubscriptionError, which
+      // errored the run (and, in chainHooks, every context running or waiting with it).
+      const signals: AbortSignal[] = [];
+      const throwsOnTeardown: FunctionHook['run'] = (_context, { signal }) => {
+        signals.push(signal);
+        return new Observable<HookResult>(() => () => {
+          throw new Error('teardown failed');
+        });
+      };
+      const chain = {
+        name: 'c',
+        hooks: [fn('a', throwsOnTeardown, { timeoutMs: 3, errorPolicy: 'fail-open' }), fn('b', () => of(ok))],
+      };
+      m.expect(runHookChain(chain, {}, { scheduler: m.scheduler }).pipe(map(label))).toBeObservable(
+        '---(tbr|)',
+        { t: 'a:timed_out', b: 'b:completed', r: 'c:completed' },
+      );
+      const runs = m
+        .hot('-xy|')
+        .pipe(
+          chainHooks(
+            { name: 'c', hooks: [fn('a', throwsOnTeardown, { timeoutMs: 4 })] },
+            { scheduler: m.scheduler },
+          ),
+        );
+      m.expect(runs.pipe(map(label))).toBeObservable('-----(tr)(tr|)', { t: 'a:timed_out', r: 'c:failed' });
+      m.flush();
+      expect(signals.map((signal) => signal.aborted)).toEqual([true, true, true]);
+    }),
+  );
+
+  it('unsubscribes without throwing from a running hook whose answer throws as it is unsubscribed', () => {
+    const signals: AbortSignal[] = [];
+    const hook = fn('a', (_context, { signal }) => {
+      signals.push(signal);
+      return new Observable<HookResult>(() => () => {
+        throw new Error('teardown failed');
+      });
+    });
+    const subscription = runHookChain({ name: 'c', hooks: [hook] }, {}).subscribe();
+    expect(() => subscription.unsubscribe()).not.toThrow();
+    expect(signals.map((signal) => signal.aborted)).toEqual([true]);
+  });
 
   it(
     'uses the run default timeout when the hook has none, and no timeout for Infinity',
