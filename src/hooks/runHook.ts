@@ -132,10 +132,17 @@ function defined<T extends Record<string, unknown>>(fields: T): T {
   return out as T;
 }
 
-/** Internal: the `sessionId` of a run's events: the run's option, or else the context's `session_id`. */
-export function sessionIdOf(defaults: RunDefaults, context: HookContext): string | undefined {
+/**
+ * Internal: the `sessionId` of a run's events: the run's option, or else the context's `session_id`.
+ * A context of `null` or `undefined` (from untyped code) has none: read as a record, it threw, erroring
+ * an aggregation's run and a rejection (a runHookChain copies its context, so it ran as `{}`).
+ */
+export function sessionIdOf(
+  defaults: RunDefaults,
+  context: HookContext | null | undefined,
+): string | undefined {
   if (defaults.sessionId !== undefined) return defaults.sessionId;
-  const id = context.session_id;
+  const id = context?.session_id;
   return typeof id === 'string' && id.length > 0 ? id : undefined;
 }
 

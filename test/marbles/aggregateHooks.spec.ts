@@ -572,6 +572,48 @@ describe('aggregateHooks', () => {
     }),
   );
 
+  it('runs and rejects a null or undefined context (untyped code) as any other, and goes on', () => {
+    // Reading its session_id for the steps' events threw: the stream errored, every context lost.
+    const input = new Subject<HookContext>();
+    const hooks = [fn('a', (context) => ({ score: Object.keys(context).length }))];
+    const outputs: HookAggregationOutput<ReviewSummary>[] = [];
+    let error: unknown;
+    input.pipe(aggregateHooks(hooks, reviewSummary, { maxQueued: 0 })).subscribe({
+      next: (o) => outputs.push(o),
+      error: (e) => (error = e),
+    });
+    input.next(null as unknown as HookContext);
+    input.next(undefined as unknown as HookContext);
+    input.next({ session_id: 's', n: 1 });
+    expect(error).toBeUndefined();
+    const aggregates = outputs.filter((o) => o.kind === 'aggregate');
+    expect(aggregates.map((o) => o.aggregate.overall_score)).toEqual([0, 0, 2]);
+    expect(outputs.map((o) => (o.kind === 'step' ? o.event.sessionId : 'aggregate'))).toEqual([
+      undefined,
+      'aggregate',
+      undefined,
+      'aggregate',
+      's',
+      'aggregate',
+    ]);
+    // A rejection too: a context that finds the one run slot taken.
+    const slow = new Subject<HookContext>();
+    const never = [fn('a', () => NEVER, { timeoutMs: Number.POSITIVE_INFINITY })];
+    const rejected: HookAggregationOutput<ReviewSummary>[] = [];
+    slow
+      .pipe(aggregateHooks(never, reviewSummary, { maxQueued: 0, deadlineMs: Number.POSITIVE_INFINITY }))
+      .subscribe({
+        next: (o) => rejected.push(o),
+        error: (e) => (error = e),
+      });
+    slow.next({});
+    slow.next(null as unknown as HookContext);
+    expect(error).toBeUndefined();
+    expect(rejected.map((o) => (o.kind === 'aggregate' ? [o.error?.code, o.context] : o.kind))).toEqual([
+      ['BUFFER_OVERFLOW', {}],
+    ]);
+  });
+
   it('handles contexts pushed re-entrantly from an aggregate, in order', () => {
     const input = new Subject<HookContext>();
     const seen: unknown[] = [];

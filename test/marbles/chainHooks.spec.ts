@@ -1541,6 +1541,30 @@ describe('chainHooks', () => {
     expect(results).toEqual(['a:completed', 'c:completed', 'a:completed', 'c:completed']);
   });
 
+  it('rejects a null or undefined context (untyped code) as any other, and goes on', () => {
+    // Reading its session_id for the overflow event threw: the stream errored, the running context lost.
+    const input = new Subject<HookContext>();
+    const chain = { name: 'c', hooks: [fn('a', () => NEVER, { timeoutMs: Number.POSITIVE_INFINITY })] };
+    const outputs: HookChainOutput[] = [];
+    let error: unknown;
+    input.pipe(chainHooks(chain, { maxQueued: 0 })).subscribe({
+      next: (o) => outputs.push(o),
+      error: (e) => (error = e),
+    });
+    input.next({ session_id: 's1' });
+    input.next(null as unknown as HookContext);
+    input.next(undefined as unknown as HookContext);
+    input.next({ session_id: 's2' });
+    expect(error).toBeUndefined();
+    expect(
+      outputs.map((o) => (o.kind === 'result' ? [o.outcome, o.final_context, o.event?.sessionId] : o)),
+    ).toEqual([
+      ['rejected', {}, undefined],
+      ['rejected', {}, undefined],
+      ['rejected', { session_id: 's2' }, 's2'],
+    ]);
+  });
+
   it('can be reused on two sources without sharing state', () => {
     const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
     scheduler.run(({ cold, expectObservable }) => {
