@@ -92,6 +92,25 @@ describe('resolveChain / resolveHooks', () => {
     expect(command).toEqual({ name: 'c', command: 'lint', args: ['--fix'], timeoutMs: 7 });
   });
 
+  it('takes a hook already under its name as it is: a class instance keeps its prototype and fields', () => {
+    class Lint {
+      readonly name = 'lint-checker';
+      readonly strict = true;
+      run() {
+        return { score: this.strict ? 1 : 0 };
+      }
+    }
+    const lint = new Lint();
+    const command = { name: 'test-runner', command: 'npm', args: ['test'] };
+    const [resolvedLint, resolvedCommand] = resolveHooks(['lint-checker', 'test-runner'], {
+      'lint-checker': lint,
+      'test-runner': command,
+    });
+    expect(resolvedLint).toBe(lint);
+    expect(resolvedLint).toBeInstanceOf(Lint);
+    expect(resolvedCommand).toBe(command);
+  });
+
   it('checks what the resolver gives, naming the hook and its place in the list', () => {
     expect(() =>
       resolveHooks(['a', 'b'], (name) => (name === 'a' ? answer('a') : ({ command: '' } as unknown as Hook))),
