@@ -54,6 +54,17 @@ function append(target: unknown[], items: readonly unknown[]): void {
 }
 
 /**
+ * The mean of `scores`, whose sum is `total`. Finite scores whose sum overflows (two of 1e308) are
+ * averaged as the sum of their shares, which cannot overflow: their mean is finite, never `Infinity`.
+ */
+function mean(total: number, scores: readonly number[]): number {
+  if (Number.isFinite(total)) return total / scores.length;
+  let sum = 0;
+  for (const score of scores) sum += score / scores.length;
+  return sum;
+}
+
+/**
  * The seed's review aggregation: the mean score over the hooks that gave one, their critical issues,
  * recommendations and positive findings concatenated (in hook order), and their metrics per hook.
  * Hooks that gave no result are listed in `missing` (every hook, with status `not_run`, when the context
@@ -66,7 +77,7 @@ function append(target: unknown[], items: readonly unknown[]): void {
  */
 export function reviewSummary(steps: readonly AggregatedStep[]): ReviewSummary {
   let total = 0;
-  let scored = 0;
+  const scores: number[] = [];
   const critical: unknown[] = [];
   const recommendations: unknown[] = [];
   const positive: unknown[] = [];
@@ -80,7 +91,7 @@ export function reviewSummary(steps: readonly AggregatedStep[]): ReviewSummary {
     }
     if (result.score !== undefined) {
       total += result.score;
-      scored++;
+      scores.push(result.score);
     }
     if (result.critical_issues) append(critical, result.critical_issues);
     if (result.recommendations) append(recommendations, result.recommendations);
@@ -91,8 +102,8 @@ export function reviewSummary(steps: readonly AggregatedStep[]): ReviewSummary {
     }
   }
   return {
-    overall_score: scored > 0 ? total / scored : null,
-    scored_hooks: scored,
+    overall_score: scores.length > 0 ? mean(total, scores) : null,
+    scored_hooks: scores.length,
     critical_issues: critical,
     recommendations,
     positive_findings: positive,

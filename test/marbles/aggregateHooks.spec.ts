@@ -915,6 +915,22 @@ describe('reviewSummary', () => {
     );
   });
 
+  it('gives a finite mean of finite scores whose sum overflows', async () => {
+    // The sum of two scores of Number.MAX_VALUE is Infinity: the mean was Infinity (null in JSON).
+    const max = Number.MAX_VALUE;
+    const high = await aggregate({ a: { score: max }, b: { score: max }, c: {} }, reviewSummary);
+    expect(high.overall_score).toBe(max);
+    expect(high.scored_hooks).toBe(2);
+    const low = await aggregate({ a: { score: -max }, b: { score: -max } }, reviewSummary);
+    expect(low.overall_score).toBe(-max);
+    const three = await aggregate({ a: { score: max }, b: { score: max }, c: { score: 0 } }, reviewSummary);
+    expect(three.overall_score! / max).toBeCloseTo(2 / 3, 12);
+    // Ordinary scores keep their plain mean.
+    expect((await aggregate({ a: { score: 0.1 }, b: { score: 0.2 } }, reviewSummary)).overall_score).toBe(
+      (0.1 + 0.2) / 2,
+    );
+  });
+
   it('gives a null score when no hook scored, and lists the hooks that gave nothing', async () => {
     const summary = await aggregate(
       {
