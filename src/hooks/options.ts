@@ -143,13 +143,16 @@ export function checkHook(where: string, hook: unknown, index: number, name?: st
 export function checkHooks(where: string, hooks: unknown, unique: boolean): readonly Hook[] {
   if (!Array.isArray(hooks)) throw new ConfigError(`${where}: hooks must be an array`);
   const names = new Set<string>();
-  hooks.forEach((hook, index) => {
+  // By index, not forEach: forEach skips the holes of a sparse array (`[lint, , test]`), which then ran
+  // as undefined hooks and errored the run with a TypeError instead of failing here.
+  for (let index = 0; index < hooks.length; index++) {
+    const hook: unknown = hooks[index];
     checkHook(where, hook, index);
     if (unique && names.has(hook.name)) {
       throw new ConfigError(`${where}: two hooks are named "${hook.name}"; names must be unique`);
     }
     names.add(hook.name);
-  });
+  }
   // A copy, so that changing the caller's array later does not change runs already set up.
   return [...hooks];
 }

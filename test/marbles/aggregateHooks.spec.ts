@@ -270,6 +270,15 @@ describe('runHookAggregation', () => {
     expect(() => runHookAggregation([a], {}, () => null, { name: '' })).toThrow(ConfigError);
     expect(() => runHookAggregation([a], {}, 'x' as never)).toThrow(ConfigError);
     expect(() => runHookAggregation([{ name: 'x' } as never], {}, () => null)).toThrow(ConfigError);
+    // A hole of a sparse array was skipped by the check and ran as an undefined hook (a TypeError).
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    const sparse = [a, , fn('b', () => ({}))] as never;
+    expect(() => runHookAggregation(sparse, {}, () => null)).toThrow(
+      new ConfigError('runHookAggregation "aggregation": hook #1 must be an object, got undefined'),
+    );
+    expect(() => aggregateHooks(sparse, () => null)).toThrow(
+      new ConfigError('aggregateHooks "aggregation": hook #1 must be an object, got undefined'),
+    );
   });
 });
 

@@ -1009,6 +1009,16 @@ describe('runHookChain', () => {
     for (const [chain, options] of bad as Array<[never, never]>) {
       expect(() => runHookChain(chain, {}, options)).toThrow(ConfigError);
     }
+    // A hole of a sparse array (`[a, , b]`) was skipped by the check and ran as an undefined hook,
+    // erroring the run with a TypeError.
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    const sparse = [good, , good] as never;
+    expect(() => runHookChain({ name: 'c', hooks: sparse }, {})).toThrow(
+      new ConfigError('runHookChain "c": hook #1 must be an object, got undefined'),
+    );
+    expect(() => chainHooks({ name: 'c', hooks: sparse })).toThrow(
+      new ConfigError('chainHooks "c": hook #1 must be an object, got undefined'),
+    );
     try {
       runHookChain({ name: 'c', hooks: [{ ...good, timeoutMs: 0 }] }, {});
     } catch (error) {
