@@ -262,6 +262,66 @@ describe('runHookAggregation', () => {
     expect(seen).toEqual([{ x: 1 }, { x: 1 }]);
   });
 
+  it('names the function, the aggregation and the field in its ConfigError messages', () => {
+    const a = fn('a', () => ({}));
+    const cases: Array<[() => unknown, string]> = [
+      [() => runHookAggregation([a], {}, 'x' as never), 'runHookAggregation: aggregator must be a function'],
+      [
+        () => runHookAggregation([a], {}, () => 1, { name: '' }),
+        'runHookAggregation: name must be a non-empty string',
+      ],
+      [
+        () => runHookAggregation([{ name: 'a' } as never], {}, () => 1, { name: 'r' }),
+        'runHookAggregation "r": hook "a" must have either a run function or a command, not neither',
+      ],
+      [
+        () => runHookAggregation([a], {}, () => 1, { deadlineMs: 0 }),
+        'runHookAggregation: deadlineMs must be a positive number of ms (or Infinity), got 0',
+      ],
+      [
+        () => runHookAggregation([a], {}, () => 1, { deadline: 1 } as never),
+        'runHookAggregation: unknown option "deadline" (did you mean "deadlineMs"?); known: scheduler, timeoutMs, maxOutputBytes, sessionId, name, deadlineMs',
+      ],
+      [() => aggregateHooks([a], 'x' as never), 'aggregateHooks: aggregator must be a function'],
+      [
+        () => aggregateHooks([{ name: 'a' } as never], () => 1),
+        'aggregateHooks "aggregation": hook "a" must have either a run function or a command, not neither',
+      ],
+      [
+        () => aggregateHooks([a], () => 1, { maxQueue: 1 } as never),
+        'aggregateHooks: unknown option "maxQueue" (did you mean "maxQueued"?); known: scheduler, timeoutMs, maxOutputBytes, sessionId, name, deadlineMs, concurrency, maxQueued',
+      ],
+      [
+        () => aggregateHooks([a], () => 1, { concurrency: 1.5 }),
+        'aggregateHooks: concurrency must be a positive integer (or Infinity), got 1.5',
+      ],
+      [
+        () => aggregateHooks([a], () => 1, { maxQueued: 0.5 }),
+        'aggregateHooks: maxQueued must be a non-negative integer (or Infinity), got 0.5',
+      ],
+    ];
+    for (const [call, message] of cases) expect(call).toThrow(new ConfigError(message));
+  });
+
+  it('gives a rejected context a not_run step of the kind of each hook', () => {
+    // The context of the run is not JSON: its command hook fails without a process being started, and
+    // the function hook keeps the run active, so the next context is rejected.
+    const hooks = [fn('wait', () => NEVER), { name: 'scan', command: 'scan-hook' }];
+    const input = new Subject<HookContext>();
+    const outputs: HookAggregationOutput<readonly AggregatedStep[]>[] = [];
+    const subscription = input
+      .pipe(aggregateHooks(hooks, (steps) => steps, { maxQueued: 0 }))
+      .subscribe((o) => outputs.push(o));
+    input.next({ n: 1n });
+    input.next({ n: 2 });
+    subscription.unsubscribe();
+    const rejected = aggregateOf(outputs);
+    expect(rejected.results.map((step) => [step.hook, step.status, step.hook_kind])).toEqual([
+      ['wait', 'not_run', 'function'],
+      ['scan', 'not_run', 'command'],
+    ]);
+  });
+
   it('checks its arguments at construction', () => {
     const a = fn('a', () => ({}));
     expect(() => runHookAggregation([a, fn('a', () => ({}))], {}, () => null)).toThrow(ConfigError);

@@ -984,6 +984,43 @@ describe('runHookChain', () => {
     ]);
   });
 
+  it('names the function, the chain and the field in its ConfigError messages', () => {
+    const good = fn('a', () => ok);
+    const cases: Array<[() => unknown, string]> = [
+      [() => runHookChain(null as never, {}), 'runHookChain: chain must be { name, hooks }'],
+      [
+        () => runHookChain({ name: '', hooks: [] }, {}),
+        'runHookChain: chain.name must be a non-empty string',
+      ],
+      [
+        () => runHookChain({ name: 'c', hooks: [{ name: 'a' } as never] }, {}),
+        'runHookChain "c": hook "a" must have either a run function or a command, not neither',
+      ],
+      [
+        () => runHookChain({ name: 'c', hooks: [good] }, {}, { timeOutMs: 1 } as never),
+        'runHookChain: unknown option "timeOutMs" (did you mean "timeoutMs"?); known: scheduler, timeoutMs, errorPolicy, maxOutputBytes, sessionId',
+      ],
+      [() => chainHooks(null as never), 'chainHooks: chain must be { name, hooks }'],
+      [
+        () => chainHooks({ name: 'c', hooks: [{ name: 'a' } as never] }),
+        'chainHooks "c": hook "a" must have either a run function or a command, not neither',
+      ],
+      [
+        () => chainHooks({ name: 'c', hooks: [good] }, { concurency: 2 } as never),
+        'chainHooks: unknown option "concurency" (did you mean "concurrency"?); known: scheduler, timeoutMs, errorPolicy, maxOutputBytes, sessionId, concurrency, maxQueued',
+      ],
+      [
+        () => chainHooks({ name: 'c', hooks: [good] }, { concurrency: 0 }),
+        'chainHooks: concurrency must be a positive integer (or Infinity), got 0',
+      ],
+      [
+        () => chainHooks({ name: 'c', hooks: [good] }, { maxQueued: -1 }),
+        'chainHooks: maxQueued must be a non-negative integer (or Infinity), got -1',
+      ],
+    ];
+    for (const [call, message] of cases) expect(call).toThrow(new ConfigError(message));
+  });
+
   it('checks the chain and options at construction', () => {
     const good = fn('a', () => ok);
     const bad: unknown[] = [
