@@ -994,10 +994,11 @@ describe('reviewSummary', () => {
     expect(low.overall_score).toBe(-max);
     const three = await aggregate({ a: { score: max }, b: { score: max }, c: { score: 0 } }, reviewSummary);
     expect(three.overall_score! / max).toBeCloseTo(2 / 3, 12);
-    // Ordinary scores keep their plain mean.
-    expect((await aggregate({ a: { score: 0.1 }, b: { score: 0.2 } }, reviewSummary)).overall_score).toBe(
-      (0.1 + 0.2) / 2,
-    );
+    // Ordinary scores keep their plain mean, the sum over the count, to the last bit (the sum of the
+    // shares would give 2.333333333333333).
+    expect(
+      (await aggregate({ a: { score: 1 }, b: { score: 2 }, c: { score: 4 } }, reviewSummary)).overall_score,
+    ).toBe(7 / 3);
   });
 
   it('gives a null score when no hook scored, and lists the hooks that gave nothing', async () => {
