@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, optionKeys, rejectUnknownKeys } from '../errors.js';
+import { ConfigError, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import { reviewSummary, validationResult } from './aggregators.js';
 import { checkHook, isCommandHook } from './options.js';
 import type { CommandHook, FunctionHook, Hook, HookAggregator, HookChain } from './types.js';
@@ -86,7 +86,15 @@ export function resolveHooks(names: readonly string[], resolver: HookResolver): 
       : (name: string) => (Object.hasOwn(resolver, name) ? resolver[name] : undefined);
   const missing: string[] = [];
   const hooks: Hook[] = [];
-  names.forEach((name, index) => {
+  // By index, not forEach: forEach skips the holes of a sparse list (`['lint', , 'test']`), and the
+  // chain was resolved without a word with a hook fewer than its definition names.
+  for (let index = 0; index < names.length; index++) {
+    const name: unknown = names[index];
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new ConfigError(
+        `resolveHooks: hook name #${index} must be a non-empty string, got ${shownText(name)}`,
+      );
+    }
     let hook: Hook | undefined;
     try {
       hook = lookup(name);
@@ -95,11 +103,11 @@ export function resolveHooks(names: readonly string[], resolver: HookResolver): 
     }
     if (hook === undefined) {
       missing.push(name);
-      return;
+      continue;
     }
     checkHook('resolveHooks', hook, index, name);
     hooks.push(rename(hook, name));
-  });
+  }
   if (missing.length > 0) {
     throw new ConfigError(`resolveHooks: no hook for ${missing.map((name) => `"${name}"`).join(', ')}`);
   }

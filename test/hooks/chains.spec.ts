@@ -120,6 +120,25 @@ describe('resolveChain / resolveHooks', () => {
     );
   });
 
+  it('refuses a hole or a name that is not a non-empty string in the list, naming its place', () => {
+    // A hole of a sparse list was skipped: the chain was resolved with a hook fewer, without a word.
+    const hooks = { a: answer('a'), b: answer('b') };
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    const sparse = ['a', , 'b'] as never;
+    expect(() => resolveHooks(sparse, hooks)).toThrow(
+      new ConfigError('resolveHooks: hook name #1 must be a non-empty string, got undefined'),
+    );
+    expect(() => resolveChain({ name: 'c', hooks: sparse }, () => answer('x'))).toThrow(
+      new ConfigError('resolveHooks: hook name #1 must be a non-empty string, got undefined'),
+    );
+    expect(() => resolveHooks(['a', 7] as never, hooks)).toThrow(
+      new ConfigError('resolveHooks: hook name #1 must be a non-empty string, got 7'),
+    );
+    expect(() => resolveHooks([''], () => answer('x'))).toThrow(
+      new ConfigError("resolveHooks: hook name #0 must be a non-empty string, got ''"),
+    );
+  });
+
   it('names every hook the resolver does not know, at set-up', () => {
     const resolver = { 'lint-checker': answer('lint-checker') };
     expect(() => resolveChain(BUILTIN_CHAINS['pre-commit'], resolver)).toThrow(
