@@ -18,14 +18,15 @@ export const STDERR_CAP = 65_536;
 /** Most characters of stderr quoted in an error message. */
 const MESSAGE_STDERR = 1_000;
 
-// Every live hook process, so that they can be killed if the parent exits (normally or via
-// `process.exit`) while they run: as leaders of their own process groups they would outlive it.
+// Every hook still running, so that its group can be killed if the parent exits (normally or via
+// `process.exit`): as leaders of their own process groups they would outlive it. A hook runs until its
+// run ends (stdout and stderr closed, or an unsubscribe), not until its process exits: a background
+// process it started that keeps its output open keeps it running, and is killed with the group.
 const live = new Set<ChildProcess>();
 let exitHandlerInstalled = false;
 
 function track(child: ChildProcess): void {
   live.add(child);
-  child.once('exit', () => live.delete(child));
   if (!exitHandlerInstalled) {
     exitHandlerInstalled = true;
     process.on('exit', () => {
@@ -188,6 +189,7 @@ export function runCommand(
     // 'close', not 'exit': the answer is complete only when stdout and stderr are closed. A background
     // process that keeps them open keeps the hook running (until its timeout kills the group).
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      live.delete(child);
       if (finished || pid === undefined) return;
       const errText = Buffer.concat(stderr).toString('utf8');
       const detail: CommandDetail = { pid, stderr: errText, stderr_truncated: stderrTruncated };
@@ -265,6 +267,7 @@ export function runCommand(
       if (finished) return;
       finished = true;
       killGroup(child);
+      live.delete(child);
       // Release our ends of the pipes even if a process that escaped the group still holds theirs.
       child.stdin?.destroy();
       child.stdout?.destroy();

@@ -559,6 +559,38 @@ describe('command hooks when the parent exits', () => {
       }
     },
   );
+
+  it.skipIf(process.platform === 'win32')(
+    'a hook whose process has exited but whose background job keeps its output open still runs: the exit kills that job',
+    async () => {
+      vi.resetModules();
+      const fresh = await import('../../src/index.js');
+      const before = process.listeners('exit');
+      const pidFile = join(dir, 'pids.json');
+      // The hook starts a job that shares its stdout and stderr, writes both pids, and exits.
+      const starter = `const { spawn } = require('node:child_process'); const fs = require('node:fs'); const job = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['ignore', 'inherit', 'inherit'] }); job.unref(); fs.writeFileSync(process.argv[1] + '.tmp', JSON.stringify({ child: process.pid, grandchild: job.pid })); fs.renameSync(process.argv[1] + '.tmp', process.argv[1]);`;
+      const steps: HookStep[] = [];
+      const subscription = fresh
+        .runHook(
+          { name: 'job', command: process.execPath, args: ['-e', starter, pidFile], timeoutMs: Infinity },
+          {},
+        )
+        .subscribe((s) => steps.push(s));
+      const onExit = process.listeners('exit').find((listener) => !before.includes(listener))!;
+      const { child, grandchild } = await readPids(pidFile);
+      try {
+        // Its process is gone (reaped: Node has seen it exit), its run is not: the job holds its output.
+        await until(() => noSuchProcess(child), `child ${child} to exit`);
+        expect(steps).toEqual([]);
+        onExit(0);
+        await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+      } finally {
+        subscription.unsubscribe();
+        process.removeListener('exit', onExit);
+        if (!noSuchProcess(grandchild)) process.kill(grandchild, 'SIGKILL');
+      }
+    },
+  );
 });
 
 describe('aggregateHooks: a context rejected for a full queue', () => {
