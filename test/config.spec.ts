@@ -322,11 +322,21 @@ describe("a message starts with the name of the function given the bad option, a
     ],
     [
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', cwd: 1 }] as never }, {}),
-      'runHookChain "c": hook "h": cwd must be a string',
+      'runHookChain "c": hook "h": cwd must be a non-empty string',
+    ],
+    [
+      // Node would run the hook in the parent's directory.
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', cwd: '' }] }, {}),
+      'runHookChain "c": hook "h": cwd must be a non-empty string',
     ],
     [
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', shell: 1 }] as never }, {}),
-      'runHookChain "c": hook "h": shell must be a boolean or a shell\'s path',
+      'runHookChain "c": hook "h": shell must be a boolean or a shell\'s path (a non-empty string)',
+    ],
+    [
+      // Node would run no shell, taking the command line for a program's name.
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'echo {} | cat', shell: '' }] }, {}),
+      'runHookChain "c": hook "h": shell must be a boolean or a shell\'s path (a non-empty string)',
     ],
     [
       () =>

@@ -127,10 +127,16 @@ export function checkHook(where: string, hook: unknown, index: number, name?: st
     ) {
       throw new ConfigError(`${label}: env must be a record of strings`);
     }
-    if (h.cwd !== undefined && typeof h.cwd !== 'string')
-      throw new ConfigError(`${label}: cwd must be a string`);
-    if (h.shell !== undefined && typeof h.shell !== 'boolean' && typeof h.shell !== 'string') {
-      throw new ConfigError(`${label}: shell must be a boolean or a shell's path`);
+    // An empty cwd or shell would not be an error at spawn: Node would ignore it, running the hook in
+    // the parent's directory, or without a shell (its command line then taken for a program's name).
+    if (h.cwd !== undefined && (typeof h.cwd !== 'string' || h.cwd.length === 0))
+      throw new ConfigError(`${label}: cwd must be a non-empty string`);
+    if (
+      h.shell !== undefined &&
+      typeof h.shell !== 'boolean' &&
+      (typeof h.shell !== 'string' || h.shell.length === 0)
+    ) {
+      throw new ConfigError(`${label}: shell must be a boolean or a shell's path (a non-empty string)`);
     }
     checkBytes(label, h.maxOutputBytes);
     rejectUnknownKeys(label, h, COMMAND_HOOK_KEYS, 'field');

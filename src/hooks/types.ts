@@ -117,7 +117,7 @@ export interface CommandHook extends HookOptions {
   readonly args?: readonly string[];
   /** Added to (and overriding) the parent's environment. */
   readonly env?: Readonly<Record<string, string>>;
-  /** Working directory. Default: the parent's. */
+  /** Working directory, non-empty (an empty one is a `ConfigError`). Default: the parent's. */
   readonly cwd?: string;
   /** Run `command` through a shell (`true` for the default shell, or a shell's path). Default `false`. */
   readonly shell?: boolean | string;
