@@ -66,7 +66,32 @@ function killGroup(child: ChildProcess): void {
 function quote(stderr: string): string {
   const text = stderr.trim();
   if (text.length === 0) return '';
-  return `: ${text.length > MESSAGE_STDERR ? `${text.slice(0, MESSAGE_STDERR)}…` : text}`;
+  if (text.length <= MESSAGE_STDERR) return `: ${text}`;
+  // Not between the two halves of a surrogate pair (an emoji): a lone half is no character.
+  const high = text.charCodeAt(MESSAGE_STDERR - 1);
+  const cut = high >= 0xd800 && high <= 0xdbff ? MESSAGE_STDERR - 1 : MESSAGE_STDERR;
+  return `: ${text.slice(0, cut)}…`;
+}
+
+/**
+ * The stderr kept, as text. When it was cut at the cap, a character the cut split (1 to 3 of its
+ * bytes kept) is left out, rather than decoded as U+FFFD.
+ */
+function stderrText(chunks: readonly Buffer[], truncated: boolean): string {
+  const bytes = Buffer.concat(chunks);
+  return bytes.toString('utf8', 0, truncated ? completeEnd(bytes) : bytes.length);
+}
+
+/** Where the last whole UTF-8 character of `bytes` ends: their length, less a character cut short. */
+function completeEnd(bytes: Buffer): number {
+  // The last lead byte (any but 10xxxxxx) among the last 3, and the length it announces.
+  for (let i = bytes.length - 1; i >= 0 && i >= bytes.length - 3; i--) {
+    const byte = bytes[i]!;
+    if ((byte & 0xc0) === 0x80) continue;
+    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return i + size > bytes.length ? i : bytes.length;
+  }
+  return bytes.length;
 }
 
 /**
@@ -168,7 +193,7 @@ export function runCommand(
     if (pid !== undefined) {
       onSpawn(() => ({
         pid,
-        stderr: Buffer.concat(stderr).toString('utf8'),
+        stderr: stderrText(stderr, stderrTruncated),
         stderr_truncated: stderrTruncated,
       }));
     }
@@ -191,7 +216,7 @@ export function runCommand(
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
       live.delete(child);
       if (finished || pid === undefined) return;
-      const errText = Buffer.concat(stderr).toString('utf8');
+      const errText = stderrText(stderr, stderrTruncated);
       const detail: CommandDetail = { pid, stderr: errText, stderr_truncated: stderrTruncated };
       if (code !== null) detail.exit_code = code;
       if (signal !== null) detail.signal = signal;

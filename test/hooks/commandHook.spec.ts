@@ -336,6 +336,35 @@ describe('command hooks', () => {
     expect(step.process?.stderr_truncated).toBe(true);
   });
 
+  it('cuts stderr at the cap before a character the cap splits, not into a U+FFFD', async () => {
+    // 65,536 bytes end 3, 2 or 1 bytes into a 4-byte emoji, 1 byte into a 2-byte é, or just after an é.
+    const cases: [string, string, string][] = [
+      ['a', '😀'.repeat(20_000), `a${'😀'.repeat(16_383)}`],
+      ['ab', '😀'.repeat(20_000), `ab${'😀'.repeat(16_383)}`],
+      ['abc', '😀'.repeat(20_000), `abc${'😀'.repeat(16_383)}`],
+      ['a', 'é'.repeat(40_000), `a${'é'.repeat(32_767)}`],
+      ['', 'é'.repeat(40_000), 'é'.repeat(32_768)],
+    ];
+    for (const [prefix, body, kept] of cases) {
+      const step = await run(respond('utf8-cut', '--stderr', prefix + body, '--exit', '1'));
+      expect(step.process?.stderr_truncated).toBe(true);
+      expect(step.process?.stderr).toBe(kept);
+    }
+  });
+
+  it('quotes no half of a surrogate pair when it cuts stderr for the message', async () => {
+    // The 1,000th UTF-16 unit is the first half of an emoji: the emoji is left out.
+    const split = await run(respond('emoji', '--stderr', `a${'😀'.repeat(600)}`, '--exit', '1'));
+    expect(split.status === 'failed' && split.error.message).toBe(
+      `hook "emoji" exited with code 1: a${'😀'.repeat(499)}…`,
+    );
+    // The 1,000th is the second half: the cut falls between two emoji.
+    const whole = await run(respond('emoji', '--stderr', '😀'.repeat(600), '--exit', '1'));
+    expect(whole.status === 'failed' && whole.error.message).toBe(
+      `hook "emoji" exited with code 1: ${'😀'.repeat(500)}…`,
+    );
+  });
+
   it('a command that cannot start fails with HOOK_FAILED', async () => {
     const program = join(dir, 'no-such-program');
     const step = await run({ name: 'missing', command: program });
