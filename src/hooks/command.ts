@@ -173,6 +173,9 @@ export function runCommand(
         tooLarge = true;
         stdout.length = 0;
         killGroup(child);
+        // Nothing more of it is read: a writer the kill did not reach (one that left the group with its
+        // own session) would otherwise keep the run open, its output read and dropped, until the timeout.
+        child.stdout!.destroy();
         return;
       }
       stdout.push(chunk);

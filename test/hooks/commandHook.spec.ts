@@ -308,6 +308,36 @@ describe('command hooks', () => {
     );
   });
 
+  it.skipIf(process.platform === 'win32')(
+    'too much output from a writer the kill cannot reach (its own session) ends the run at once, not at the timeout',
+    async () => {
+      // The timeout runs on a virtual clock that is never advanced: only the cap can end the run.
+      const scheduler = new VirtualTimeScheduler();
+      const pidFile = join(dir, 'writer.pid');
+      const starter = `const { spawn } = require('node:child_process'); const w = spawn(process.execPath, ['-e', "setInterval(() => process.stdout.write('x'.repeat(65536)), 1)"], { stdio: ['ignore', 'inherit', 'ignore'], detached: true }); w.unref(); require('node:fs').writeFileSync(process.argv[1], String(w.pid)); setInterval(() => {}, 1000);`;
+      const steps: HookStep[] = [];
+      const subscription = runHook(
+        {
+          name: 'escaped',
+          command: process.execPath,
+          args: ['-e', starter, pidFile],
+          maxOutputBytes: 100_000,
+          timeoutMs: 5_000,
+        },
+        {},
+        { scheduler },
+      ).subscribe((s) => steps.push(s));
+      try {
+        await until(() => steps.length === 1, 'the step');
+        expect(steps[0]!.status === 'failed' && steps[0]!.error.code).toBe('HOOK_OUTPUT_TOO_LARGE');
+      } finally {
+        subscription.unsubscribe();
+        const writer = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined;
+        if (writer !== undefined && !noSuchProcess(writer)) process.kill(writer, 'SIGKILL');
+      }
+    },
+  );
+
   it('uses the run default output cap', async () => {
     const step = await run(script('huge'), {}, { maxOutputBytes: 100_000 });
     expect(step.status === 'failed' && step.error.code).toBe('HOOK_OUTPUT_TOO_LARGE');
