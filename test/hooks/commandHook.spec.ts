@@ -3,7 +3,7 @@
  * (`process.execPath script.mjs`), so the tests work anywhere Node does. They assert outcomes, never
  * durations; waits are bounded generously and only poll for a state to be reached.
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -403,6 +403,24 @@ describe('command hooks', () => {
     expect(step.error.message).toBe(`hook "missing" could not start: spawn ${program} ENOENT`);
     expect(step.process).toBeUndefined();
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'a program that is not executable, or a directory, fails with HOOK_FAILED (EACCES)',
+    async () => {
+      const program = join(dir, 'not-executable.sh');
+      writeFileSync(program, '#!/bin/sh\necho "{}"\n', { mode: 0o644 });
+      const step = await run({ name: 'no-x', command: program });
+      if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+      expect(step.error.message).toBe(`hook "no-x" could not start: spawn ${program} EACCES`);
+      expect((step.error.cause as NodeJS.ErrnoException).code).toBe('EACCES');
+      expect(step.process).toBeUndefined();
+      // Not blamed on a working directory that is there.
+      const folder = await run({ name: 'folder', command: dir, cwd: dir });
+      expect(folder.status === 'failed' && folder.error.message).toBe(
+        `hook "folder" could not start: spawn ${dir} EACCES`,
+      );
+    },
+  );
 
   it('a missing working directory is named, not blamed on the program', async () => {
     const missing = join(dir, 'no-such-dir');
