@@ -358,7 +358,8 @@ function toStep({
  * ```
  *
  * @param hook a function hook (`{ name, run }`) or a command hook (`{ name, command, args? … }`).
- * @param context what the hook is given (as JSON on stdin for a command hook).
+ * @param context what the hook is given (as JSON on stdin for a command hook); `null` or `undefined`
+ *   is the empty context `{}`.
  * @param options scheduler, default timeout, output cap, session id of the event.
  * @return an Observable of exactly one `HookStep`; it never errors.
  * @throws ConfigError at once when the hook or an option is malformed, a command hook has an unknown
@@ -368,5 +369,7 @@ export function runHook(hook: Hook, context: object, options?: HookRunOptions): 
   checkHook('runHook', hook, 0);
   rejectUnknownKeys('runHook', options, RUN_OPTION_KEYS);
   const defaults = runDefaults('runHook', options);
-  return runStep(hook, context as HookContext, { index: 0 }, defaults);
+  // No context (null or undefined, from JavaScript) is the empty one, as runHookChain takes it; it made
+  // the run error (its session id read from it) once the hook had run, and a command hook read `null`.
+  return runStep(hook, (context ?? {}) as HookContext, { index: 0 }, defaults);
 }

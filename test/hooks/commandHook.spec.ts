@@ -670,6 +670,23 @@ describe('command hooks when the parent exits', () => {
   );
 });
 
+describe('runHook without a context (null or undefined, from JavaScript)', () => {
+  it('runs the hook on the empty context, as runHookChain does, and emits its step without erroring', async () => {
+    for (const context of [null, undefined]) {
+      const command = await run(script('ok'), context as never);
+      if (command.status !== 'completed') throw new Error(`expected completed, got ${command.status}`);
+      expect(command.result.context_updates?.ok_input_length).toBe(2); // "{}" on stdin
+      const seen: unknown[] = [];
+      const fn = await lastValueFrom(
+        runHook({ name: 'f', run: (ctx) => (seen.push(ctx), {}) }, context as never),
+      );
+      expect(fn.status).toBe('completed');
+      expect(fn.event.sessionId).toBeUndefined();
+      expect(seen).toEqual([{}]);
+    }
+  });
+});
+
 describe('aggregateHooks: a context rejected for a full queue', () => {
   it("records a command hook's not_run step with hook_kind 'command' (docs/hooks.md: every step has hook_kind)", async () => {
     const input = new Subject<HookContext>();
