@@ -677,9 +677,11 @@ describe('runHook without a context (null or undefined, from JavaScript)', () =>
       if (command.status !== 'completed') throw new Error(`expected completed, got ${command.status}`);
       expect(command.result.context_updates?.ok_input_length).toBe(2); // "{}" on stdin
       const seen: unknown[] = [];
-      const fn = await lastValueFrom(
-        runHook({ name: 'f', run: (ctx) => (seen.push(ctx), {}) }, context as never),
-      );
+      const record = (ctx: HookContext) => {
+        seen.push(ctx);
+        return {};
+      };
+      const fn = await lastValueFrom(runHook({ name: 'f', run: record }, context as never));
       expect(fn.status).toBe('completed');
       expect(fn.event.sessionId).toBeUndefined();
       expect(seen).toEqual([{}]);
