@@ -310,15 +310,29 @@ describe("a message starts with the name of the function given the bad option, a
     [
       () =>
         runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: { A: 'x', B: 1 } }] as never }, {}),
-      'runHookChain "c": hook "h": env must be a record of strings',
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
     ],
     [
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: 'A=1' }] as never }, {}),
-      'runHookChain "c": hook "h": env must be a record of strings',
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
     ],
     [
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: null }] as never }, {}),
-      'runHookChain "c": hook "h": env must be a record of strings',
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
+    ],
+    [
+      // Spread into the environment, it would set a variable named "0".
+      () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: ['A=1'] }] as never }, {}),
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
+    ],
+    [
+      // Spread into the environment, it would set nothing.
+      () =>
+        runHookChain(
+          { name: 'c', hooks: [{ name: 'h', command: 'x', env: new Map([['A', '1']]) }] as never },
+          {},
+        ),
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
     ],
     [
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', cwd: 1 }] as never }, {}),

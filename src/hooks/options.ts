@@ -123,9 +123,12 @@ export function checkHook(where: string, hook: unknown, index: number, name?: st
       h.env !== undefined &&
       (typeof h.env !== 'object' ||
         h.env === null ||
+        // Spread into the environment, an array (['A=1']) would set "0", a Map nothing at all.
+        Array.isArray(h.env) ||
+        h.env instanceof Map ||
         !Object.values(h.env).every((v) => typeof v === 'string'))
     ) {
-      throw new ConfigError(`${label}: env must be a record of strings`);
+      throw new ConfigError(`${label}: env must be a record of strings (an object, not an array or a Map)`);
     }
     // An empty cwd or shell would not be an error at spawn: Node would ignore it, running the hook in
     // the parent's directory, or without a shell (its command line then taken for a program's name).
