@@ -435,6 +435,15 @@ describe('command hooks', () => {
     expect(program.status === 'failed' && program.error.message).not.toContain('working directory');
   });
 
+  it('a failure to start that is not about the working directory does not blame a missing one', async () => {
+    // Node throws for a NUL byte in the program's name before it looks at cwd.
+    const missing = join(dir, 'no-such-dir');
+    const step = await run({ name: 'nul', command: 'no\0such', cwd: missing });
+    if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
+    expect(step.error.message).toMatch(/^hook "nul" could not start: The argument 'file' must be a string/);
+    expect(step.error.message).not.toContain('working directory');
+  });
+
   it('a working directory that is a file is named too', async () => {
     const file = join(FIXTURES, 'ok.mjs');
     const step = await run(script('ok', { cwd: file }));
@@ -633,6 +642,31 @@ describe('command hooks when the parent exits', () => {
       } finally {
         subscription.unsubscribe();
         process.removeListener('exit', onExit);
+      }
+    },
+  );
+
+  it.skipIf(process.platform === 'win32')(
+    'a hook whose run has ended is not killed at the exit: its background job with its output redirected lives on',
+    async () => {
+      vi.resetModules();
+      const fresh = await import('../../src/index.js');
+      const before = process.listeners('exit');
+      const starter = `const job = require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }); job.unref(); process.stdout.write(JSON.stringify({ context_updates: { job: job.pid } }));`;
+      const step = await lastValueFrom(
+        fresh.runHook({ name: 'background', command: process.execPath, args: ['-e', starter] }, {}),
+      );
+      if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
+      const job = step.result.context_updates?.job as number;
+      const onExit = process.listeners('exit').find((listener) => !before.includes(listener))!;
+      try {
+        onExit(0);
+        // Time for a SIGKILL to land, had the exit sent one.
+        await sleep(100);
+        expect(terminated(job)).toBe(false);
+      } finally {
+        process.removeListener('exit', onExit);
+        if (!noSuchProcess(job)) process.kill(job, 'SIGKILL');
       }
     },
   );
