@@ -374,6 +374,8 @@ describe('command hooks', () => {
       ['abc', '😀'.repeat(20_000), `abc${'😀'.repeat(16_383)}`],
       ['a', 'é'.repeat(40_000), `a${'é'.repeat(32_767)}`],
       ['', 'é'.repeat(40_000), 'é'.repeat(32_768)],
+      // 2 bytes into a 3-byte character, whose lead byte is the lowest of its kind (E0).
+      ['ab', '\u0800'.repeat(30_000), `ab${'\u0800'.repeat(21_844)}`],
     ];
     for (const [prefix, body, kept] of cases) {
       const step = await run(respond('utf8-cut', '--stderr', prefix + body, '--exit', '1'));
@@ -383,11 +385,16 @@ describe('command hooks', () => {
   });
 
   it('quotes no half of a surrogate pair when it cuts stderr for the message', async () => {
-    // The 1,000th UTF-16 unit is the first half of an emoji: the emoji is left out.
-    const split = await run(respond('emoji', '--stderr', `a${'😀'.repeat(600)}`, '--exit', '1'));
-    expect(split.status === 'failed' && split.error.message).toBe(
-      `hook "emoji" exited with code 1: a${'😀'.repeat(499)}…`,
-    );
+    // The 1,000th UTF-16 unit is the first half of a pair: the character is left out. U+10000 and
+    // U+10FFFF have the lowest and the highest first half (D800, DBFF).
+    for (const pair of ['😀', '\u{10000}', '\u{10FFFF}']) {
+      const split = await run(
+        respond('emoji', '--stderr', `a${pair.repeat(500)}${'b'.repeat(100)}`, '--exit', '1'),
+      );
+      expect(split.status === 'failed' && split.error.message).toBe(
+        `hook "emoji" exited with code 1: a${pair.repeat(499)}…`,
+      );
+    }
     // The 1,000th is the second half: the cut falls between two emoji.
     const whole = await run(respond('emoji', '--stderr', '😀'.repeat(600), '--exit', '1'));
     expect(whole.status === 'failed' && whole.error.message).toBe(
