@@ -341,6 +341,8 @@ describe('command hooks', () => {
   it('uses the run default output cap', async () => {
     const step = await run(script('huge'), {}, { maxOutputBytes: 100_000 });
     expect(step.status === 'failed' && step.error.code).toBe('HOOK_OUTPUT_TOO_LARGE');
+    // The run's cap, not the default (huge.mjs passes both).
+    expect(step.status === 'failed' && step.error.message).toContain('more than 100000 bytes');
   });
 
   it('caps the stderr it keeps', async () => {
