@@ -10,13 +10,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { Observable } from 'rxjs';
 import { HookError, textOf } from '../errors.js';
-import { parseAnswer, type RawOutcome } from './outcome.js';
+import { forMessage, parseAnswer, type RawOutcome } from './outcome.js';
 import type { CommandDetail, CommandHook } from './types.js';
 
 /** Most stderr bytes kept; the rest is read and dropped. */
 export const STDERR_CAP = 65_536;
-/** Most characters of stderr quoted in an error message. */
-const MESSAGE_STDERR = 1_000;
 
 // Every hook still running, so that its group can be killed if the parent exits (normally or via
 // `process.exit`): as leaders of their own process groups they would outlive it. A hook runs until its
@@ -65,12 +63,7 @@ function killGroup(child: ChildProcess): void {
 
 function quote(stderr: string): string {
   const text = stderr.trim();
-  if (text.length === 0) return '';
-  if (text.length <= MESSAGE_STDERR) return `: ${text}`;
-  // Not between the two halves of a surrogate pair (an emoji): a lone half is no character.
-  const high = text.charCodeAt(MESSAGE_STDERR - 1);
-  const cut = high >= 0xd800 && high <= 0xdbff ? MESSAGE_STDERR - 1 : MESSAGE_STDERR;
-  return `: ${text.slice(0, cut)}…`;
+  return text.length === 0 ? '' : `: ${forMessage(text)}`;
 }
 
 /**
@@ -277,7 +270,7 @@ export function runCommand(
           ok: false,
           reason,
           process: detail,
-          error: new HookError('HOOK_BLOCKED', `hook "${name}" blocks: ${reason}`, errorDetails),
+          error: new HookError('HOOK_BLOCKED', `hook "${name}" blocks: ${forMessage(reason)}`, errorDetails),
         });
         return;
       }

@@ -6,6 +6,20 @@ import { formatIssues, HookError, textOf } from '../errors.js';
 import { setOwn, withProtoKey } from '../event.js';
 import { type CommandDetail, type HookResult, HookResultSchema } from './types.js';
 
+/** Most characters of a hook's own text (its stderr, a block's reason) quoted in an error message. */
+export const MESSAGE_QUOTE = 1_000;
+
+/**
+ * `text` for a message: whole, or its first 1,000 characters and `…` when longer (never ending in half
+ * of a surrogate pair). The text itself stays whole where the step keeps it (`stderr`, `reason`).
+ */
+export function forMessage(text: string): string {
+  if (text.length <= MESSAGE_QUOTE) return text;
+  const high = text.charCodeAt(MESSAGE_QUOTE - 1);
+  const cut = high >= 0xd800 && high <= 0xdbff ? MESSAGE_QUOTE - 1 : MESSAGE_QUOTE;
+  return `${text.slice(0, cut)}…`;
+}
+
 /** What running a hook gave: a result, or the error that stands in for one. */
 export type RawOutcome =
   | { readonly ok: true; readonly result: HookResult; readonly process?: CommandDetail }

@@ -5,7 +5,7 @@ import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import { isRecord } from '../streams/payload.js';
 import { runCommand } from './command.js';
 import { checkHook, isCommandHook, RUN_OPTION_KEYS, type RunDefaults, runDefaults } from './options.js';
-import { parseAnswer, type RawOutcome, toHookError, unreadable } from './outcome.js';
+import { forMessage, parseAnswer, type RawOutcome, toHookError, unreadable } from './outcome.js';
 import type {
   CommandDetail,
   ErrorPolicy,
@@ -279,7 +279,9 @@ function toStep({
     if (blocks !== undefined) {
       status = 'blocked';
       reason = blocks;
-      error = new HookError('HOOK_BLOCKED', `hook "${hook.name}" blocks: ${reason}`, { hook: hook.name });
+      error = new HookError('HOOK_BLOCKED', `hook "${hook.name}" blocks: ${forMessage(reason)}`, {
+        hook: hook.name,
+      });
     } else {
       status = 'completed';
     }

@@ -239,6 +239,27 @@ describe('command hooks', () => {
     expect(step.error.stderr).toBe('  \n');
   });
 
+  it('a block quotes at most 1,000 characters of its reason in the message, and keeps it all in reason', async () => {
+    const long = `${'r'.repeat(1_000)}${'s'.repeat(1_500)}`;
+    const cut = `${'r'.repeat(1_000)}…`;
+    const exit2 = await run(respond('long-block', '--stderr', long, '--exit', '2'));
+    if (exit2.status !== 'blocked') throw new Error(`expected blocked, got ${exit2.status}`);
+    expect(exit2.reason).toBe(long);
+    expect(exit2.error.message).toBe(`hook "long-block" blocks: ${cut}`);
+    expect(exit2.event.data).toMatchObject({ reason: long, error: `hook "long-block" blocks: ${cut}` });
+    const json = await run(
+      respond('long-json-block', '--stdout', JSON.stringify({ decision: 'block', reason: long })),
+    );
+    if (json.status !== 'blocked') throw new Error(`expected blocked, got ${json.status}`);
+    expect(json.reason).toBe(long);
+    expect(json.error.message).toBe(`hook "long-json-block" blocks: ${cut}`);
+    expect(json.event.data).toMatchObject({ reason: long, error: `hook "long-json-block" blocks: ${cut}` });
+    const exact = await run(respond('exact-block', '--stderr', 'q'.repeat(1_000), '--exit', '2'));
+    expect(exact.status === 'blocked' && exact.error.message).toBe(
+      `hook "exact-block" blocks: ${'q'.repeat(1_000)}`,
+    );
+  });
+
   it('invalid JSON output: a clear HOOK_INVALID_OUTPUT failure', async () => {
     const step = await run(script('invalid-json'));
     if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
