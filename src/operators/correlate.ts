@@ -966,13 +966,14 @@ class Correlator implements SerialEngine<Event> {
       details: final ? state.details : { ...state.details },
     };
     if (reason !== undefined) data.reason = reason;
-    return createEvent<ActivityData>({
+    const event = createEvent<ActivityData>({
       type,
       timestamp: t,
       data,
       ...(id === undefined ? {} : { id }),
       ...(session.key === '' ? {} : { sessionId: session.key }),
-    }) as Event;
+    });
+    return event as Event;
   }
 
   private endEpisode(
@@ -1196,34 +1197,32 @@ class Correlator implements SerialEngine<Event> {
   ): void {
     const suppressed = this.ruleErrors[group.index]!.admit(t);
     if (suppressed < 0) return;
-    this.emit(
-      createEvent<CorrelationErrorData>({
-        type: 'correlation.error',
-        priority: Priority.HIGH,
-        timestamp: t,
-        data: {
-          group: group.name,
-          error: describeError(error),
-          trigger_event_id: triggerId ?? null,
-          suppressed,
-        },
-        ...(session.key === '' ? {} : { sessionId: session.key }),
-      }) as Event,
-    );
+    const event = createEvent<CorrelationErrorData>({
+      type: 'correlation.error',
+      priority: Priority.HIGH,
+      timestamp: t,
+      data: {
+        group: group.name,
+        error: describeError(error),
+        trigger_event_id: triggerId ?? null,
+        suppressed,
+      },
+      ...(session.key === '' ? {} : { sessionId: session.key }),
+    });
+    this.emit(event as Event);
   }
 
   private reportReadError(error: unknown, timestamp: unknown): void {
     const t = finiteTime(timestamp) ?? (this.watermark === NO_TIME ? 0 : this.watermark);
     const suppressed = this.readErrors.admit(t);
     if (suppressed < 0) return;
-    this.emit(
-      createEvent<CorrelationErrorData>({
-        type: 'correlation.error',
-        priority: Priority.HIGH,
-        timestamp: Math.max(0, t),
-        data: { group: null, error: describeError(error), trigger_event_id: null, suppressed },
-      }) as Event,
-    );
+    const event = createEvent<CorrelationErrorData>({
+      type: 'correlation.error',
+      priority: Priority.HIGH,
+      timestamp: Math.max(0, t),
+      data: { group: null, error: describeError(error), trigger_event_id: null, suppressed },
+    });
+    this.emit(event as Event);
   }
 }
 

@@ -1044,14 +1044,13 @@ class Matcher implements SerialEngine<Event> {
       trigger_event_id: typeof id === 'string' ? id : null,
       suppressed,
     };
-    this.emit(
-      createEvent({
-        type: 'pattern.error',
-        priority: Priority.HIGH,
-        timestamp: Math.max(0, t),
-        data,
-      }) as Event,
-    );
+    const report = createEvent({
+      type: 'pattern.error',
+      priority: Priority.HIGH,
+      timestamp: Math.max(0, t),
+      data,
+    });
+    this.emit(report as Event);
   }
 }
 
