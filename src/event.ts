@@ -335,13 +335,13 @@ export function makeEvent<D extends Record<string, unknown> = Record<string, unk
   // JSON has no -0: an event made with -0 would read back with 0, and not deep-equal itself.
   if (timestamp === 0) timestamp = 0;
   const priority = init.priority ?? Priority.NORMAL;
-  const event = {
+  const event: Event<D> = {
     id: init.id ?? createEventId(),
     type: init.type,
     timestamp,
     priority,
     data: init.data ?? ({} as D),
-  } as Event<D>;
+  };
   if (init.context !== undefined) event.context = init.context;
   if (init.sessionId !== undefined) event.sessionId = init.sessionId;
   const valid =
