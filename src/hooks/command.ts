@@ -261,7 +261,7 @@ export function runCommand(
           });
           return;
         }
-        finish({ ...parseAnswer(name, value), process: detail });
+        finish({ ...parseAnswer(name, value, errorDetails), process: detail });
         return;
       }
       if (code === 2) {

@@ -2,7 +2,7 @@
  * Internal: the raw outcome of running one hook (before it becomes a step), and reading a hook's
  * answer as a `HookResult`.
  */
-import { formatIssues, HookError, textOf } from '../errors.js';
+import { formatIssues, HookError, type HookErrorDetails, textOf } from '../errors.js';
 import { setOwn, withProtoKey } from '../event.js';
 import { type CommandDetail, type HookResult, HookResultSchema } from './types.js';
 
@@ -36,8 +36,14 @@ export type RawOutcome =
  * A `__proto__` key of the answer, its `context_updates` or its `metrics` (an own field, as `JSON.parse`
  * makes it) is kept as an own field, as `parseEvent` keeps one, never applied as a prototype.
  * Total: an answer that throws while it is read (a getter, a proxy trap) is `HOOK_INVALID_OUTPUT` too.
+ * `run`: what a command hook's error carries about its process (exit code, signal, stderr), as its other
+ * errors do.
  */
-export function parseAnswer(hook: string, value: unknown): RawOutcome {
+export function parseAnswer(
+  hook: string,
+  value: unknown,
+  run?: Pick<HookErrorDetails, 'exitCode' | 'signal' | 'stderr'>,
+): RawOutcome {
   if (value === undefined || value === null) return { ok: true, result: {} };
   let parsed: ReturnType<typeof HookResultSchema.safeParse>;
   try {
@@ -58,11 +64,7 @@ export function parseAnswer(hook: string, value: unknown): RawOutcome {
     error: new HookError(
       'HOOK_INVALID_OUTPUT',
       `hook "${hook}" answered something that is not a HookResult: ${formatIssues(issues)}`,
-      {
-        hook,
-        issues,
-        cause: parsed.error,
-      },
+      { ...run, hook, issues, cause: parsed.error },
     ),
   };
 }

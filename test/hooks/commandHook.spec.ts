@@ -271,11 +271,18 @@ describe('command hooks', () => {
     expect(step.process).toMatchObject({ exit_code: 0 });
   });
 
-  it('JSON that is not a HookResult: HOOK_INVALID_OUTPUT with the zod issues', async () => {
-    const step = await run(respond('bad-shape', '--stdout', '{"score":"high","stop_chain":1}'));
+  it('JSON that is not a HookResult: HOOK_INVALID_OUTPUT with the zod issues, and the exit code and stderr as for invalid JSON', async () => {
+    const step = await run(
+      respond('bad-shape', '--stdout', '{"score":"high","stop_chain":1}', '--stderr', 'checked 3 files'),
+    );
     if (step.status !== 'failed') throw new Error(`expected failed, got ${step.status}`);
     expect(step.error.code).toBe('HOOK_INVALID_OUTPUT');
     expect(step.error.issues?.map((issue) => issue.path)).toEqual([['stop_chain'], ['score']]);
+    // They were left out of this error alone of a command hook's.
+    expect(step.error.exitCode).toBe(0);
+    expect(step.error.stderr).toBe('checked 3 files');
+    expect(step.error.hook).toBe('bad-shape');
+    expect(step.process).toMatchObject({ exit_code: 0, stderr: 'checked 3 files' });
   });
 
   it('parses JSON after a UTF-8 byte-order mark and leading whitespace', async () => {
