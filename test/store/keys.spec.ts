@@ -6,9 +6,12 @@ import {
   encodeTime,
   escapePart,
   eventKey,
+  eventRange,
   indexKey,
+  indexRange,
   indexSuffix,
   seqAtEnd,
+  sessionRange,
   unescapePart,
 } from '../../src/store/keys.js';
 
@@ -72,6 +75,44 @@ describe('key encoding', () => {
         expect(Math.sign(byteCompare(k1, k2))).toBe(Math.sign(t1 - t2 || s1 - s2));
         expect(seqAtEnd(k1)).toBe(s1);
       }),
+    );
+  });
+
+  it('puts a key in the ranges of its own session, type, times and seqs, and in no other', () => {
+    const within = (key: string, range: { gte: string; lt: string }) =>
+      byteCompare(key, range.gte) >= 0 && byteCompare(key, range.lt) < 0;
+    // Parts as the store makes them: session numbers in base 36, escaped types (some prefixes of others).
+    const session = fc.constantFrom('0', '1', '10', 'a');
+    const type = fc.constantFrom('a', 'a.b', 'ab', 'a\x00b', '\uD800', 'b').map(escapePart);
+    const bound = fc.option(time, { nil: undefined });
+    fc.assert(
+      fc.property(
+        fc.record({ s: session, type, t: time, seq: fc.nat({ max: Number.MAX_SAFE_INTEGER }) }),
+        fc.record({
+          s: session,
+          type,
+          start: bound,
+          end: bound,
+          fromSeq: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+        }),
+        (key, range) => {
+          const index = indexKey(key.s, key.type, key.t, key.seq);
+          const sameType = key.s === range.s && key.type === range.type;
+          const inTime =
+            (range.start === undefined || key.t >= range.start) &&
+            (range.end === undefined || key.t <= range.end);
+          expect(within(index, indexRange(range.s, range.type, range.start, range.end))).toBe(
+            sameType && inTime,
+          );
+          expect(within(index, sessionRange(range.s))).toBe(key.s === range.s);
+          const event = eventKey(key.s, key.seq);
+          expect(within(event, eventRange(range.s, range.fromSeq))).toBe(
+            key.s === range.s && key.seq >= range.fromSeq,
+          );
+          expect(within(event, sessionRange(range.s))).toBe(key.s === range.s);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

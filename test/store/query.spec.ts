@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEvent, type Event, type QueryOptions } from '../../src/index.js';
+import { createEvent, type Event, Priority, type QueryOptions } from '../../src/index.js';
 import { collect, ev, expectedQuery, type TempStore, tempStore } from '../helpers/store.js';
 
 let t: TempStore;
@@ -38,6 +38,20 @@ const query: fc.Arbitrary<QueryOptions> = fc.record(
 );
 
 let run = 0;
+
+describe('query: each event read back as appended', () => {
+  it('takes and gives back an event of every priority, LOW (0) included, by seq, by type and by get', async () => {
+    const session = 'priorities';
+    const events = Object.values(Priority).map((priority, i) =>
+      createEvent({ type: `p${priority}`, timestamp: i, priority, sessionId: session, data: { i } }),
+    );
+    expect(events.map((event) => event.priority)).toEqual([0, 1, 2, 3]);
+    await t.store.append(events);
+    expect(await collect(t.store.query(session))).toEqual(events);
+    expect(await collect(t.store.query(session, { types: ['p0', 'p3'] }))).toEqual([events[0], events[3]]);
+    expect(await t.store.get(session, 0)).toEqual(events[0]);
+  });
+});
 
 describe('query: checked against a brute-force filter on random data', () => {
   it('returns exactly what the brute-force filter returns, in order', async () => {
