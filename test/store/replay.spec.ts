@@ -115,7 +115,39 @@ describe('replay', () => {
     expect(nexts).toBeLessThanOrEqual(4);
   });
 
+  it('unsubscribed while its first read is pending, asks the query for nothing more and returns its iterator', async () => {
+    await t.store.append(Array.from({ length: 10 }, (_, i) => ev('a', i)));
+    const store = t.store;
+    const query = store.query.bind(store);
+    let nexts = 0;
+    let returned = 0;
+    store.query = (sessionId, options) => {
+      const real = query(sessionId, options)[Symbol.asyncIterator]();
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () => {
+            nexts++;
+            return real.next();
+          },
+          return: (value?: unknown) => {
+            returned++;
+            return real.return!(value);
+          },
+        }),
+      } as ReturnType<typeof query>;
+    };
+    const received: Event[] = [];
+    replay(store, 's1')
+      .subscribe((event) => received.push(event))
+      .unsubscribe();
+    for (let i = 0; i < 10; i++) await tick();
+    expect({ nexts, returned, received }).toEqual({ nexts: 1, returned: 1, received: [] });
+  });
+
   it('throws ConfigError for bad options at once, and errors with STORE_NOT_OPEN on a closed store', async () => {
+    expect(() => replay(t.store, 's1', { revers: true } as never)).toThrow(
+      'replay: unknown option "revers" (did you mean "reverse"?)',
+    );
     expect(() => replay(t.store, 's1', { limit: -1 })).toThrow(ConfigError);
     await t.store.close();
     await expect(lastValueFrom(replay(t.store, 's1'))).rejects.toMatchObject({ code: 'STORE_NOT_OPEN' });
@@ -454,6 +486,7 @@ describe('tail', () => {
     ] as const) {
       const session = `buffered-${appends}`;
       await t.store.append([ev('a', 0, session)]);
+      const before = t.store.stats().eventsRead;
       const gated = gateFirstRead(t.store);
       const received: StoredEvent[] = [];
       const sub = tail(t.store, session, { maxBuffer: 2 }).subscribe((entry) => received.push(entry));
@@ -464,14 +497,37 @@ describe('tail', () => {
       sub.unsubscribe();
       expect(received.map((e) => e.seq)).toEqual(Array.from({ length: 1 + appends }, (_, i) => i));
       expect(gated.reads(), `${appends} appends`).toBe(reads);
+      // The second read starts where the first got to (seq 1): the first event is read once.
+      expect(t.store.stats().eventsRead - before, `${appends} appends`).toBe(reads === 1 ? 1 : 1 + appends);
     }
   });
 
-  it('validates its options at once', () => {
-    expect(() => tail(t.store, 's1', { fromSeq: -1 })).toThrow(ConfigError);
-    expect(() => tail(t.store, '', {})).toThrow(ConfigError);
-    expect(() => tail(t.store, 42 as never)).toThrow(ConfigError);
-    expect(() => tail(t.store, 's1', { maxBuffer: 0 })).toThrow(ConfigError);
+  it('validates its options at once, saying which and what it got', () => {
+    const cases: Array<[() => unknown, string]> = [
+      [() => tail(t.store, 's1', { fromSeq: -1 }), 'tail: fromSeq must be an integer ≥ 0, got -1'],
+      [() => tail(t.store, 's1', { fromSeq: 1.5 }), 'tail: fromSeq must be an integer ≥ 0, got 1.5'],
+      [() => tail(t.store, '', {}), 'tail: sessionId must be a non-empty string'],
+      [() => tail(t.store, 42 as never), 'tail: sessionId must be a non-empty string'],
+      [() => tail(t.store, 's1', { maxBuffer: 0 }), 'tail: maxBuffer must be a positive integer, got 0'],
+      [
+        () => tail(t.store, 's1', { maxBufer: 5 } as never),
+        'tail: unknown option "maxBufer" (did you mean "maxBuffer"?)',
+      ],
+    ];
+    for (const [call, message] of cases) {
+      expect(call).toThrow(ConfigError);
+      expect(call).toThrow(message);
+    }
+  });
+
+  it('unsubscribed while it catches up, reads the stored events no further', async () => {
+    await t.store.append(Array.from({ length: 2000 }, (_, i) => ev('a', i)));
+    const before = t.store.stats().eventsRead;
+    const first = await firstValueFrom(tail(t.store, 's1'));
+    expect(first.seq).toBe(0);
+    for (let i = 0; i < 20; i++) await tick();
+    // One read-ahead chunk (256 records) at most, not the 2,000.
+    expect(t.store.stats().eventsRead - before).toBeLessThanOrEqual(256);
   });
 });
 
