@@ -276,6 +276,22 @@ describe('tail', () => {
     );
   });
 
+  it('completes with what it read when the store closed while an overflowed catch-up was reading', async () => {
+    await t.store.append([ev('a', 1)]);
+    const store = t.store;
+    const { release } = gateFirstRead(store);
+    const watched = watch(tail(store, 's1', { maxBuffer: 1 }));
+    await until(watched.received, 1);
+    // Beyond maxBuffer while the catch-up reads: the buffer is dropped; then the store closes.
+    await store.append([ev('b', 2), ev('c', 3)]);
+    await store.close();
+    release();
+    for (let i = 0; watched.outcome === undefined && i < 100; i++) await tick();
+    expect(watched.outcome).toBe('complete');
+    // The dropped appends are not made up: only what the read gave (a prefix of the session).
+    expect(watched.received).toEqual([{ seq: 0, event: expect.objectContaining({ type: 'a' }) }]);
+  });
+
   it('errors with a read that fails for another reason while the store closes (not a completion)', async () => {
     await t.store.append([ev('a', 1)]);
     // The catch-up read yields the stored event, then fails with STORE_READ_FAILED once `release` is called.
