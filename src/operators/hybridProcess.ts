@@ -83,7 +83,12 @@ export interface HybridProcessOptions<R> {
   timeoutMs?: PerLane<number>;
   /** The gate `block` holds at the high-water mark; pass the one your `pullFrom` source honours. */
   gate?: FlowGate;
-  /** Receives every event's latency (by type), errors, drops, and a queue-depth gauge. */
+  /**
+   * Receives every event's processing time (by type), errors, drops, and a queue-depth gauge. The time
+   * recorded runs from when the event could be processed — its arrival, or for a BATCHED event the cut of
+   * its batch — to its outcome: a wait for a free slot counts, the batcher's own wait does not (it would
+   * keep `avgLatencyMs`, a load figure, high on a trickle of events). An outcome's `latencyMs` counts it.
+   */
   metrics?: EventFlowMetrics;
   /**
    * Timers, `events.dropped` timestamps, and — when given — the clock of latencies (without one,
@@ -255,6 +260,12 @@ class Deque<T> {
 interface Pending {
   event: Event;
   arrivedAt: number;
+  /**
+   * When it was ready to be processed: its arrival, or for a BATCHED event the cut of its batch. What
+   * `metrics` records is the time from here to the outcome: the batcher's deliberate wait is not a sign of
+   * load, and counted in `metrics.avgLatencyMs` it kept the load figure high on a trickle of events.
+   */
+  readyAt: number;
 }
 
 /**
@@ -530,10 +541,12 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       };
 
       // ---- outcomes -------------------------------------------------------------------------------
+      /** Of the outcome being emitted: from its event's `readyAt` to now (see `Pending.readyAt`). */
+      let processingMs = 0;
       const emit = (outcome: HybridOutput<R>) => {
         owed--;
         if (metrics !== undefined) {
-          if (outcome.kind === 'result') metrics.record(outcome.event.type, outcome.latencyMs);
+          if (outcome.kind === 'result') metrics.record(outcome.event.type, processingMs);
           else if (outcome.kind === 'error') metrics.recordError(outcome.event.type);
           else metrics.recordDropped(outcome.event.type);
         }
@@ -548,14 +561,17 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           stopInput();
         }
       };
-      const succeed = (mode: ProcessingMode, item: Pending, result: R) =>
+      const succeed = (mode: ProcessingMode, item: Pending, result: R) => {
+        const now = clock();
+        processingMs = Math.max(0, now - item.readyAt);
         emit({
           kind: 'result',
           event: item.event,
           mode,
           result,
-          latencyMs: Math.max(0, clock() - item.arrivedAt),
+          latencyMs: Math.max(0, now - item.arrivedAt),
         });
+      };
       const fail = (mode: ProcessingMode, item: Pending, error: unknown) =>
         emit({
           kind: 'error',
@@ -815,7 +831,12 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       const onBatch = (events: Event[]) => {
         // The batcher keeps order, so its batches are the oldest routed events, in order.
         const items: Pending[] = [];
-        for (let i = 0; i < events.length; i++) items.push(batchArrival.shift()!);
+        const cutAt = clock();
+        for (let i = 0; i < events.length; i++) {
+          const item = batchArrival.shift()!;
+          item.readyAt = cutAt;
+          items.push(item);
+        }
         openBatch -= events.length;
         if (batchActive < concurrency.batched && batchQueue.length === 0) {
           runBatch(items);
@@ -955,7 +976,8 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         const input = linkedInput<Event>(subscriber, {
           next(event) {
             owed++;
-            const item: Pending = { event, arrivedAt: clock() };
+            const arrivedAt = clock();
+            const item: Pending = { event, arrivedAt, readyAt: arrivedAt };
             let mode: unknown;
             try {
               mode = select(event, currentLoad());

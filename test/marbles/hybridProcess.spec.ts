@@ -1138,8 +1138,46 @@ describe('hybridProcess', () => {
       const summary = metrics.summary();
       expect(summary['git.commit']).toMatchObject({ count: 1, max_processing_time_ms: 2 });
       expect(summary['workflow.failed']).toMatchObject({ count: 0, errors: 1 });
-      expect(summary['tool.used']).toMatchObject({ count: 1, max_processing_time_ms: 4 });
+      // a's batch was cut at 11 and handled at once: its 4 ms in the batcher are its latency, not its
+      // processing time.
+      expect(summary['tool.used']).toMatchObject({ count: 1, max_processing_time_ms: 0 });
       expect(metrics.queueDepth).toBe(0);
+    });
+
+    it("records a BATCHED event's time from its batch's cut, not its wait in the batcher: a trickle of them does not make the load high and send user-blocking events to the batch", () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const metrics = new EventFlowMetrics({ scheduler });
+      const seen: string[] = [];
+      scheduler.run(({ cold, expectObservable }) => {
+        // One tool.used a second, each cut after 500 ms in the batcher; CPU at 90 % all along. The
+        // batcher's wait counted as latency (avgLatencyMs 500 > 200) made a second high indicator: g
+        // went to the batch lane (r:b:g, once the last batch was handled) rather than at once.
+        const load$ = cold('l', { l: { cpuPercent: 90 } as LoadSnapshot });
+        const result = cold('a 999ms b 999ms c 999ms g|', events).pipe(
+          hybridProcess(
+            options(scheduler, {
+              metrics,
+              load$,
+              batcher: batching(scheduler, { timeoutMs: 500, maxTimeoutMs: 1000 }),
+              batch: (batch) => timer(3, scheduler).pipe(map(() => batch.map((e) => `bat:${e.id}`))),
+            }),
+          ),
+          map((outcome) => {
+            seen.push(`${show(outcome)} ${outcome.latencyMs}`);
+            return show(outcome);
+          }),
+        );
+        expectObservable(result).toBe('503ms x 999ms y 999ms z 496ms g|', {
+          x: 'r:b:a',
+          y: 'r:b:b',
+          z: 'r:b:c',
+          g: 'r:i:g',
+        });
+      });
+      // The outcomes' latency still counts the batcher's wait; the recorded time is the handler's 3 ms.
+      expect(seen).toEqual(['r:b:a 503', 'r:b:b 503', 'r:b:c 503', 'r:i:g 0']);
+      expect(metrics.summary()['tool.used']).toMatchObject({ count: 3, max_processing_time_ms: 3 });
+      expect(metrics.avgLatencyMs).toBeLessThan(200);
     });
   });
 
