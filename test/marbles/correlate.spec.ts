@@ -1119,6 +1119,27 @@ describe('correlate: user groups, errors and bounds', () => {
     });
   });
 
+  it('reports a throwing rule on events without a session with no sessionId, and keeps going', () => {
+    const broken: CorrelationGroup = {
+      ...deploy,
+      rule: () => {
+        throw new Error('always');
+      },
+    };
+    const events = [tool('a', 0, ''), tool('b', SEC, '')];
+    const out = run(events, [broken]);
+    expect(out.map(label)).toEqual(['a', 'error:deploy', 'b']);
+    const error = out[1] as Event<CorrelationErrorData>;
+    expect('sessionId' in error).toBe(false);
+    expect(error.priority).toBe(Priority.HIGH);
+    expect(error.data).toStrictEqual({
+      group: 'deploy',
+      error: { name: 'Error', message: 'always' },
+      trigger_event_id: 'a',
+      suppressed: 0,
+    });
+  });
+
   it('counts the suppressed errors in the next report', () => {
     const broken: CorrelationGroup = {
       ...deploy,

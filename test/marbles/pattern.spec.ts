@@ -842,6 +842,27 @@ describe('pattern: matching', () => {
     expect(errors[0]!.data).toMatchObject({ error: { message: 'fragile' }, trigger_event_id: 'bad1' });
   });
 
+  it("gives trigger_event_id null when the failing event's id is not a string or cannot be read", () => {
+    const fragile = (e: Event) => {
+      if (e.type === 'bad') throw new Error('fragile');
+      return isSourceEdit(e);
+    };
+    const numbered = { ...ev('n', 'bad', 1), id: 7 } as unknown as Event;
+    const unreadable = { ...ev('u', 'bad', 20) } as Event;
+    Object.defineProperty(unreadable, 'id', {
+      enumerable: true,
+      get() {
+        throw new Error('no id');
+      },
+    });
+    const out = run([testEdit('t', 0), numbered, testEdit('t2', 19), unreadable], [isTestEdit, fragile]);
+    const errors = out.filter((e) => e.type === 'pattern.error') as Array<Event<PatternErrorData>>;
+    expect(errors.map((e) => [e.data.step, e.data.trigger_event_id, e.data.suppressed])).toEqual([
+      ['fragile', null, 0],
+      ['fragile', null, 0],
+    ]);
+  });
+
   it('reports a throwing key function as pattern.error with step null, and passes the event on', () => {
     const key = (e: Event) => {
       if (e.id === 'bad') throw new Error('no key');
