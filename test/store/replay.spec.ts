@@ -22,6 +22,28 @@ async function until(received: unknown[], count: number): Promise<void> {
   }
 }
 
+/** Counts the `next` and `return` calls made on the iterators of `store.query` from now on. */
+function countQueryCalls(store: TempStore['store']): { nexts: number; returned: number } {
+  const query = store.query.bind(store);
+  const calls = { nexts: 0, returned: 0 };
+  store.query = (sessionId, options) => {
+    const real = query(sessionId, options)[Symbol.asyncIterator]();
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          calls.nexts++;
+          return real.next();
+        },
+        return: (value?: unknown) => {
+          calls.returned++;
+          return real.return!(value);
+        },
+      }),
+    } as ReturnType<typeof query>;
+  };
+  return calls;
+}
+
 /** A promise and the function that resolves it. */
 function gate(): { opened: Promise<void>; release: () => void } {
   let release!: () => void;
@@ -100,57 +122,23 @@ describe('replay', () => {
   it("returns the query's iterator on unsubscribe (its finally closes the LevelDB iterators), and reads no further", async () => {
     await t.store.append(Array.from({ length: 1000 }, (_, i) => ev('a', i)));
     const store = t.store;
-    const query = store.query.bind(store);
-    let nexts = 0;
-    let returned = 0;
-    store.query = (sessionId, options) => {
-      const real = query(sessionId, options)[Symbol.asyncIterator]();
-      return {
-        [Symbol.asyncIterator]: () => ({
-          next: () => {
-            nexts++;
-            return real.next();
-          },
-          return: (value?: unknown) => {
-            returned++;
-            return real.return!(value);
-          },
-        }),
-      } as ReturnType<typeof query>;
-    };
+    const calls = countQueryCalls(store);
     expect(await lastValueFrom(replay(store, 's1').pipe(take(3), toArray()))).toHaveLength(3);
-    expect(returned).toBe(1);
+    expect(calls.returned).toBe(1);
     for (let i = 0; i < 10; i++) await tick();
-    expect(nexts).toBeLessThanOrEqual(4);
+    expect(calls.nexts).toBeLessThanOrEqual(4);
   });
 
   it('unsubscribed while its first read is pending, asks the query for nothing more and returns its iterator', async () => {
     await t.store.append(Array.from({ length: 10 }, (_, i) => ev('a', i)));
     const store = t.store;
-    const query = store.query.bind(store);
-    let nexts = 0;
-    let returned = 0;
-    store.query = (sessionId, options) => {
-      const real = query(sessionId, options)[Symbol.asyncIterator]();
-      return {
-        [Symbol.asyncIterator]: () => ({
-          next: () => {
-            nexts++;
-            return real.next();
-          },
-          return: (value?: unknown) => {
-            returned++;
-            return real.return!(value);
-          },
-        }),
-      } as ReturnType<typeof query>;
-    };
+    const calls = countQueryCalls(store);
     const received: Event[] = [];
     replay(store, 's1')
       .subscribe((event) => received.push(event))
       .unsubscribe();
     for (let i = 0; i < 10; i++) await tick();
-    expect({ nexts, returned, received }).toEqual({ nexts: 1, returned: 1, received: [] });
+    expect({ ...calls, received }).toEqual({ nexts: 1, returned: 1, received: [] });
   });
 
   it('throws ConfigError for bad options at once, and errors with STORE_NOT_OPEN on a closed store', async () => {
