@@ -55,13 +55,20 @@ function append(target: unknown[], items: readonly unknown[]): void {
 
 /**
  * The mean of `scores`, whose sum is `total`. Finite scores whose sum overflows (two of 1e308) are
- * averaged as the sum of their shares, which cannot overflow: their mean is finite, never `Infinity`.
+ * averaged as the sum of their shares, held between the least and the greatest score, where a mean lies:
+ * each share rounded up, the sum itself could overflow (three of Number.MAX_VALUE gave `Infinity`).
  */
 function mean(total: number, scores: readonly number[]): number {
   if (Number.isFinite(total)) return total / scores.length;
   let sum = 0;
-  for (const score of scores) sum += score / scores.length;
-  return sum;
+  let least = Number.POSITIVE_INFINITY;
+  let greatest = Number.NEGATIVE_INFINITY;
+  for (const score of scores) {
+    sum += score / scores.length;
+    least = Math.min(least, score);
+    greatest = Math.max(greatest, score);
+  }
+  return Math.min(Math.max(sum, least), greatest);
 }
 
 /**

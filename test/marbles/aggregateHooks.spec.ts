@@ -994,6 +994,15 @@ describe('reviewSummary', () => {
     expect(low.overall_score).toBe(-max);
     const three = await aggregate({ a: { score: max }, b: { score: max }, c: { score: 0 } }, reviewSummary);
     expect(three.overall_score! / max).toBeCloseTo(2 / 3, 12);
+    // Each share of three (or 9, 11, 12 …) scores of Number.MAX_VALUE is rounded up: their sum overflowed.
+    for (const n of [3, 9, 11, 12]) {
+      const scores = Object.fromEntries(Array.from({ length: n }, (_, i) => [`h${i}`, { score: max }]));
+      const all = await aggregate(scores, reviewSummary);
+      expect(all.overall_score).toBe(max);
+      expect(all.scored_hooks).toBe(n);
+      const negative = Object.fromEntries(Array.from({ length: n }, (_, i) => [`h${i}`, { score: -max }]));
+      expect((await aggregate(negative, reviewSummary)).overall_score).toBe(-max);
+    }
     // Ordinary scores keep their plain mean, the sum over the count, to the last bit (the sum of the
     // shares would give 2.333333333333333).
     expect(
