@@ -224,7 +224,10 @@ function readHookFile<T>(
           if (lines.lastTimestamp !== undefined) mark.timestamp = lines.lastTimestamp;
           subscriber.next({ output, mark } as T);
         };
-    let decoder = new TextDecoder('utf-8');
+    // Keeps every BOM (ignoreBOM): the LineReader drops the one at the start of a file, as for text. A
+    // decoder that dropped it too would drop a second one, the first line's (two for a file, one for text).
+    const newDecoder = () => new TextDecoder('utf-8', { ignoreBOM: true });
+    let decoder = newDecoder();
     let handle: FileHandle | undefined;
     let watcher: FSWatcher | undefined;
     let dirWatcher: FSWatcher | undefined;
@@ -293,7 +296,7 @@ function readHookFile<T>(
       terminated = false;
       lines.push(rest + decoder.decode(), emit);
       lines.end(emit);
-      decoder = new TextDecoder('utf-8');
+      decoder = newDecoder();
       position = 0;
       headLength = 0;
       headHex = undefined;
@@ -335,7 +338,6 @@ function readHookFile<T>(
       position = saved.end;
       // Only the file's first BOM is dropped: one at the mark is its line's, as in a read from the start
       // (where that line is no JSON). Dropped here, a resumed read gave an event the whole read rejects.
-      decoder = new TextDecoder('utf-8', { ignoreBOM: true });
       lines.resumeInside();
       // A mark taken by an older reader may have no time; a bare offset has none: the lines before it
       // are not read, so their time is not known.

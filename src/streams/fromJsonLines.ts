@@ -46,7 +46,9 @@ export function fromJsonLines(
   reader(); // validate options at construction
   return new Observable<HookOutput>((subscriber) => {
     const lines = reader();
-    const decoder = new TextDecoder('utf-8');
+    // Keeps every BOM: the LineReader drops the one at the start, bytes or text alike (a decoder that
+    // dropped it too would drop two from bytes, the first line's own, and one from text).
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     const emit = (output: HookOutput) => subscriber.next(output);
     let iterator: AsyncIterator<string | Uint8Array> | Iterator<string | Uint8Array> | undefined;
     let stopped = false;

@@ -78,7 +78,7 @@ export class LineReader {
   push(chunk: string, emit: (output: HookOutput) => void): void {
     let start = 0;
     if (this.atStart && chunk.length > 0) {
-      // Text decoded by the caller (a Readable with an encoding) keeps a UTF-8 BOM; `TextDecoder` drops it.
+      // Here for bytes and text alike: the callers' decoders keep it (ignoreBOM), as a Readable's encoding does.
       this.atStart = false;
       if (chunk.charCodeAt(0) === 0xfeff) start = 1;
     }

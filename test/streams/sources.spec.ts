@@ -227,6 +227,16 @@ describe('fromJsonLines', () => {
         ['b', undefined],
       ]);
     }
+    // One BOM only: a second is the first line's (not JSON), in bytes as in text (from bytes, the decoder
+    // dropped one and the reader the other).
+    const twice = `\uFEFF${text}`;
+    await writeFile(path, twice);
+    for (const input of [createReadStream(path, 'utf8'), [twice], Readable.from([Buffer.from(twice)])]) {
+      const [first] = await collect(fromJsonLines(input));
+      expect(first!.error).toContain('invalid JSON');
+    }
+    const [fromFile] = await collect(fromHookFile(path));
+    expect(fromFile!.error).toContain('invalid JSON');
     // Only at the start: a BOM inside the input is the line's (and not JSON).
     const [, inner] = await collect(
       fromJsonLines([`{"hook":"a","output":{}}\n\uFEFF{"hook":"b","output":{}}\n`]),
