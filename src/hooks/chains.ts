@@ -77,9 +77,20 @@ function rename(hook: Hook, name: string): Hook {
 
 /**
  * Resolves hook names into hooks, each renamed to its name in the list. Throws `ConfigError` naming
- * every name the resolver does not know, so a misconfigured chain fails at set-up, not mid-run.
+ * every name the resolver does not know, so a misconfigured chain fails at set-up, not mid-run, and when
+ * `names` is not an array or `resolver` is neither a record nor a function.
  */
 export function resolveHooks(names: readonly string[], resolver: HookResolver): Hook[] {
+  // Read by index, a string ('lint', a definition's `hooks` not put in a list) would be resolved letter by
+  // letter: a hook for each of "l", "i", "n", "t" from a resolver that makes one for any name.
+  if (!Array.isArray(names)) {
+    throw new ConfigError(`resolveHooks: the hook names must be an array, got ${shownText(names)}`);
+  }
+  if (typeof resolver !== 'function' && (typeof resolver !== 'object' || resolver === null)) {
+    throw new ConfigError(
+      `resolveHooks: the resolver must be a record of hooks or a function, got ${shownText(resolver)}`,
+    );
+  }
   const lookup =
     typeof resolver === 'function'
       ? resolver

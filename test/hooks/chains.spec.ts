@@ -139,6 +139,27 @@ describe('resolveChain / resolveHooks', () => {
     );
   });
 
+  it('refuses names that are not a list: a string was resolved letter by letter', () => {
+    const made: string[] = [];
+    const anyName = (name: string) => {
+      made.push(name);
+      return answer(name);
+    };
+    expect(() => resolveHooks('lint' as never, anyName)).toThrow(
+      new ConfigError("resolveHooks: the hook names must be an array, got 'lint'"),
+    );
+    expect(() => resolveChain({ name: 'c', hooks: 'lint' as never }, anyName)).toThrow(
+      new ConfigError("resolveHooks: the hook names must be an array, got 'lint'"),
+    );
+    expect(() => resolveHooks(undefined as never, anyName)).toThrow(
+      new ConfigError('resolveHooks: the hook names must be an array, got undefined'),
+    );
+    expect(made).toEqual([]);
+    expect(() => resolveHooks(['a'], null as never)).toThrow(
+      new ConfigError('resolveHooks: the resolver must be a record of hooks or a function, got null'),
+    );
+  });
+
   it('names every hook the resolver does not know, at set-up', () => {
     const resolver = { 'lint-checker': answer('lint-checker') };
     expect(() => resolveChain(BUILTIN_CHAINS['pre-commit'], resolver)).toThrow(
