@@ -101,10 +101,13 @@ function runPreparedAggregation<R>(
     const steps = new Array<HookStep>(hooks.length);
     // Every hook starts now, with the same deadline: each one still running then times out (and is
     // cancelled) at the deadline, so the aggregate follows at once.
+    // No context (null or undefined, from JavaScript) is the empty one, as runHook and runHookChain take
+    // it: a command hook read 'null' on stdin, or was not started (undefined is no JSON).
+    const given = context ?? {};
     const runs = hooks.map((hook, index) =>
       runStep(
         hook,
-        context,
+        given,
         { aggregation: name, index, ...(deadlineMs === undefined ? {} : { deadlineMs }) },
         defaults,
       ).pipe(

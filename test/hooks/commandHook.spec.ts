@@ -760,6 +760,28 @@ describe('runHook without a context (null or undefined, from JavaScript)', () =>
   });
 });
 
+describe('runHookAggregation and aggregateHooks without a context (null or undefined, from JavaScript)', () => {
+  it('run a command hook on the empty context, as runHook and runHookChain do', async () => {
+    const ok = script('ok');
+    for (const context of [null, undefined]) {
+      const outputs = await lastValueFrom(
+        runHookAggregation([ok], context as never, validationResult).pipe(toArray()),
+      );
+      // The hook read 'null' on stdin (ok.mjs crashed: exit 1), or, for undefined, was not started (its
+      // context not JSON-serialisable).
+      const step = outputs.find((o) => o.kind === 'step') as HookStep | undefined;
+      if (step?.status !== 'completed') throw new Error(`expected completed, got ${step?.status}`);
+      expect(step.result.context_updates?.ok_input_length).toBe(2); // "{}" on stdin
+      const input = new Subject<HookContext>();
+      const done = lastValueFrom(input.pipe(aggregateHooks([ok], validationResult), toArray()));
+      input.next(context as never);
+      input.complete();
+      const operated = (await done).find((o) => o.kind === 'step') as HookStep | undefined;
+      expect(operated?.status).toBe('completed');
+    }
+  });
+});
+
 describe('aggregateHooks: a context rejected for a full queue', () => {
   it("records a command hook's not_run step with hook_kind 'command' (docs/hooks.md: every step has hook_kind)", async () => {
     const input = new Subject<HookContext>();
