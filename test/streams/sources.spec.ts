@@ -237,6 +237,8 @@ describe('fromJsonLines', () => {
     }
     const [fromFile] = await collect(fromHookFile(path));
     expect(fromFile!.error).toContain('invalid JSON');
+    const [marked] = await collect(fromHookFileMarked(path));
+    expect(marked!.output).toEqual(fromFile);
     // Only at the start: a BOM inside the input is the line's (and not JSON).
     const [, inner] = await collect(
       fromJsonLines([`{"hook":"a","output":{}}\n\uFEFF{"hook":"b","output":{}}\n`]),
