@@ -312,7 +312,7 @@ function startSampler(
  * One sampler serves every subscriber with the same interval, probe and scheduler, across calls; it
  * starts with the first subscriber and stops (timers cleared, probe disposed) when the last one unsubscribes. A subscriber joining a running sampler gets its latest
  * sample at once. A failed probe keeps the last good figure: only a `metrics` function that throws
- * errors the stream, and a `scheduler` whose `schedule()` throws at the start (its sampler then leaves
+ * (or whose answer's getter does; an answer that is no object has no figures: 0) errors the stream, and a `scheduler` whose `schedule()` throws at the start (its sampler then leaves
  * nothing running, and lets go of the probe).
  *
  * ```
@@ -393,18 +393,22 @@ export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemL
     owner.refCount++;
     const subscription = owner.samples.subscribe({
       next(sample) {
-        let pipeline: Partial<PipelineLoad>;
+        let queueDepth: number;
+        let avgLatencyMs: number;
         try {
-          pipeline = readPipeline();
+          // An answer that is no object (a function without `return`: undefined) has no figures; its
+          // fields are read here, so that a throwing getter errors the stream as a throwing function does
+          // (thrown from this callback, either went unhandled and crashed the process).
+          const pipeline: Partial<PipelineLoad> | null | undefined = readPipeline();
+          const figures: Partial<PipelineLoad> =
+            typeof pipeline === 'object' && pipeline !== null ? pipeline : {};
+          queueDepth = finiteOr(figures.queueDepth, 0);
+          avgLatencyMs = finiteOr(figures.avgLatencyMs, 0);
         } catch (error) {
           subscriber.error(error);
           return;
         }
-        subscriber.next({
-          ...sample,
-          queueDepth: finiteOr(pipeline.queueDepth, 0),
-          avgLatencyMs: finiteOr(pipeline.avgLatencyMs, 0),
-        });
+        subscriber.next({ ...sample, queueDepth, avgLatencyMs });
       },
     });
     return () => {

@@ -586,6 +586,40 @@ describe('systemLoad$', () => {
     expect(probe.disposed).toBe(1);
   });
 
+  it('takes a metrics answer that is no object as no figures, and errors with the error of a throwing getter', () => {
+    // Read outside the try, a null or undefined answer (a function without `return`) threw a TypeError
+    // from the sample's callback, unhandled: the process crashed; a throwing getter likewise.
+    const probe = countingProbe();
+    const scheduler = new TestScheduler((a, e) => expect(a).toStrictEqual(e));
+    const failure = new Error('getter broken');
+    const answers: unknown[] = [
+      undefined,
+      null,
+      5,
+      { queueDepth: 3, avgLatencyMs: Number.NaN },
+      {
+        get queueDepth(): number {
+          throw failure;
+        },
+      },
+    ];
+    let reads = 0;
+    scheduler.run(({ expectObservable }) => {
+      const load$ = systemLoad$({
+        intervalMs: 10,
+        probe,
+        scheduler,
+        metrics: (() => answers[reads++]) as never,
+      });
+      expectObservable(load$.pipe(map((s) => [s.queueDepth, s.avgLatencyMs]))).toBe(
+        '10ms a 9ms a 9ms a 9ms b 9ms #',
+        { a: [0, 0], b: [3, 0] },
+        failure,
+      );
+    });
+    expect(probe.disposed).toBe(1);
+  });
+
   it('validates its options', () => {
     expect(() => systemLoad$({ intervalMs: 0 })).toThrow(ConfigError);
     expect(() => systemLoad$({ intervalMs: Number.POSITIVE_INFINITY })).toThrow(ConfigError);
