@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { readTestSummary } from '../../src/streams/testSummary.js';
+
+// readTestSummary on one whole output: the line forms each runner's regex takes, and look-alikes it does not
+// (each case kills a Stryker survivor of testSummary.ts: an anchor, a count compared with 0, an optional part).
+
+const read = (text: string) => readTestSummary([{ text, whole: true }]);
+const pass = (runner: string) => ({ runner, passed: true });
+const fail = (runner: string) => ({ runner, passed: false });
+const VITEST_PASS = ' Test Files  1 passed (1)\n      Tests  3 passed (3)\n';
+
+describe('readTestSummary, line by line', () => {
+  it('reads counts of 0 as no failure and no pass', () => {
+    expect(read(' Test Files  1 passed (1)\n      Tests  3 skipped (3)\n')).toBeUndefined();
+    expect(read(` Errors  0 errors\n${VITEST_PASS}`)).toStrictEqual(pass('vitest'));
+    expect(read('# pass 2\n# fail 0\n# cancelled 0\n')).toStrictEqual(pass('node'));
+    expect(read('# fail 0\n')).toBeUndefined();
+    expect(read('  0 failed\n  3 passed (1.2s)\n')).toStrictEqual(pass('playwright'));
+    expect(read('  0 passed (1.2s)\n')).toBeUndefined();
+    expect(read('  1 did not run\n  3 passed (1.2s)\n')).toBeUndefined();
+  });
+
+  it("reads vitest's error lines with their blanks, and jest's N of M total", () => {
+    expect(read(' Type Errors  1 failed\n')).toStrictEqual(fail('vitest'));
+    expect(read(' Errors  1 error  \n')).toStrictEqual(fail('vitest'));
+    expect(read('Test Suites: 1 passed, 1 total\nTests:       2 failed, 12 of 20 total\n')).toStrictEqual(
+      fail('jest'),
+    );
+    expect(read('    --- FAIL: TestA/sub (0.00s)\n')).toStrictEqual(fail('go'));
+  });
+
+  it("reads pytest's whole parts and durations, and its banner of a session cut short only as a whole line", () => {
+    expect(read('3 passedfoo in 0.1s\n')).toBeUndefined();
+    expect(read('==== 3 passed in 2s ====\n')).toStrictEqual(pass('pytest'));
+    expect(read('see !!! warning !!!\n==== 3 passed in 0.5s ====\n')).toStrictEqual(pass('pytest'));
+    expect(read('!!! warning !!! tail\n==== 3 passed in 0.5s ====\n')).toStrictEqual(pass('pytest'));
+    expect(read('!!! Interrupted: stop !!!\n==== 3 passed in 0.5s ====\n')).toBeUndefined();
+  });
+
+  it("reads playwright's lines only as they start and end", () => {
+    expect(read('    3 passed (1s)\n')).toBeUndefined();
+    expect(read('  3 passed (1.25s)\n')).toStrictEqual(pass('playwright'));
+    expect(read('  3 passed (1s)\nfoo To open last HTML report run:\n')).toBeUndefined();
+    expect(read('  3 passed (1s)\n  To open last HTML report run: now\n')).toBeUndefined();
+    expect(read('  3 passed (1s)\n  To open last HTML report run:\n')).toStrictEqual(pass('playwright'));
+    expect(
+      read('Running 2 tests using 1 worker\n  1 failed\nx Running 1 test using 1 worker\n  1 passed (1s)\n'),
+    ).toStrictEqual(fail('playwright'));
+    expect(read('x  1 did not run\n  3 passed (1s)\n')).toStrictEqual(pass('playwright'));
+    expect(read('  1 did not run yet\n  3 passed (1s)\n')).toStrictEqual(pass('playwright'));
+    expect(read('x  1 error was not a part of any test\n  3 passed (1s)\n')).toStrictEqual(
+      pass('playwright'),
+    );
+  });
+
+  it("reads go's ok lines with whole seconds and coverage, and yarn's Done in whole seconds", () => {
+    expect(read('ok  \texample.com/x\t2s\n')).toStrictEqual(pass('go'));
+    expect(read('ok  \texample.com/x\t0.2s\tcoverage: 80% of statements\n')).toStrictEqual(pass('go'));
+    expect(read('ok  \texample.com/x\t0.2s\tcoverage: 80.25% of statements\n')).toStrictEqual(pass('go'));
+    expect(read(`${VITEST_PASS}Done in 2s.\n`)).toStrictEqual(pass('vitest'));
+  });
+
+  it("blocks a pass only on rspec's interrupt word at the start of a line", () => {
+    expect(
+      readTestSummary([
+        { text: VITEST_PASS, whole: true },
+        { text: 'x RSpec is shutting down and will print the summary report', whole: true },
+      ]),
+    ).toStrictEqual(pass('vitest'));
+  });
+});
