@@ -310,10 +310,11 @@ function startSampler(
  * `load$`, or to `selectMode`.
  *
  * One sampler serves every subscriber with the same interval, probe and scheduler, across calls; it
- * starts with the first subscriber and stops (timers cleared, probe disposed) when the last one unsubscribes. A subscriber joining a running sampler gets its latest
- * sample at once. A failed probe keeps the last good figure: only a `metrics` function that throws
- * (or whose answer's getter does; an answer that is no object has no figures: 0) errors the stream, and a `scheduler` whose `schedule()` throws at the start (its sampler then leaves
- * nothing running, and lets go of the probe).
+ * starts with the first subscriber and stops (timers cleared, probe disposed) when the last one
+ * unsubscribes. A subscriber joining a running sampler gets its latest sample at once. A failed probe
+ * keeps the last good figure: only a `metrics` function that throws (or whose answer's getter does; an
+ * answer that is no object has no figures: 0) errors the stream, and a `scheduler` whose `schedule()`
+ * throws at the start (its sampler then leaves nothing running, and lets go of the probe).
  *
  * ```
  * subscribe:  ^
