@@ -310,20 +310,20 @@ describe("a message starts with the name of the function given the bad option, a
     [
       () =>
         runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: { A: 'x', B: 1 } }] as never }, {}),
-      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array, a Map or a Set)',
     ],
     [
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: 'A=1' }] as never }, {}),
-      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array, a Map or a Set)',
     ],
     [
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: null }] as never }, {}),
-      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array, a Map or a Set)',
     ],
     [
       // Spread into the environment, it would set a variable named "0".
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: ['A=1'] }] as never }, {}),
-      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array, a Map or a Set)',
     ],
     [
       // Spread into the environment, it would set nothing.
@@ -332,7 +332,13 @@ describe("a message starts with the name of the function given the bad option, a
           { name: 'c', hooks: [{ name: 'h', command: 'x', env: new Map([['A', '1']]) }] as never },
           {},
         ),
-      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array or a Map)',
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array, a Map or a Set)',
+    ],
+    [
+      // Nor a Set: its entries are no own fields, so it set no variables.
+      () =>
+        runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', env: new Set(['A=1']) }] as never }, {}),
+      'runHookChain "c": hook "h": env must be a record of strings (an object, not an array, a Map or a Set)',
     ],
     [
       () => runHookChain({ name: 'c', hooks: [{ name: 'h', command: 'x', cwd: 1 }] as never }, {}),

@@ -4,6 +4,7 @@
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
+import { isFieldRecord } from '../streams/payload.js';
 import type { CommandHook, ErrorPolicy, Hook, HookRunOptions } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -121,14 +122,12 @@ export function checkHook(where: string, hook: unknown, index: number, name?: st
     }
     if (
       h.env !== undefined &&
-      (typeof h.env !== 'object' ||
-        h.env === null ||
-        // Spread into the environment, an array (['A=1']) would set "0", a Map nothing at all.
-        Array.isArray(h.env) ||
-        h.env instanceof Map ||
-        !Object.values(h.env).every((v) => typeof v === 'string'))
+      // Spread into the environment, an array (['A=1']) would set "0", a Map or a Set nothing at all.
+      (!isFieldRecord(h.env) || !Object.values(h.env).every((v) => typeof v === 'string'))
     ) {
-      throw new ConfigError(`${label}: env must be a record of strings (an object, not an array or a Map)`);
+      throw new ConfigError(
+        `${label}: env must be a record of strings (an object, not an array, a Map or a Set)`,
+      );
     }
     // An empty cwd or shell would not be an error at spawn: Node would ignore it, running the hook in
     // the parent's directory, or without a shell (its command line then taken for a program's name).

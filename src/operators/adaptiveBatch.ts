@@ -12,7 +12,7 @@ import {
   type Subscription,
 } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
-import { isRecord } from '../streams/payload.js';
+import { isFieldRecord } from '../streams/payload.js';
 import { checkConfig, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
@@ -639,8 +639,9 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
     },
     setConfig: {
       value: (config: Partial<BatchConfig>) => {
-        // What apply() would pass over (NaN, '80', null) must not leave the configuration silently as it was.
-        if (!isRecord(config as unknown)) {
+        // What apply() would pass over (NaN, '80', null, a Map: no own fields) must not leave the
+        // configuration silently as it was.
+        if (!isFieldRecord(config as unknown)) {
           throw new ConfigError(`adaptiveBatch: setConfig takes an object, got ${shownText(config)}`);
         }
         rejectUnknownKeys('adaptiveBatch: setConfig', config, BATCH_CONFIG_KEYS);

@@ -267,3 +267,12 @@ export function cutAt(text: string, maxLength: number): string {
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/**
+ * @internal A record whose entries are its own fields: not null, an array, a `Map` or a `Set` (their
+ * entries are no own fields: read as a record, a Map or a Set has none). `process.env`, whose prototype is
+ * not `Object.prototype`, is one.
+ */
+export function isFieldRecord(value: unknown): value is Record<string, unknown> {
+  return isRecord(value) && !(value instanceof Map) && !(value instanceof Set);
+}

@@ -116,6 +116,17 @@ describe('command hooks', () => {
     expect(step.result.context_updates).toMatchObject({ ok_cwd: realpathSync(dir), ok_env: 'from-env' });
   });
 
+  it('takes process.env itself as env (its prototype is not Object.prototype, but its variables are its own fields)', async () => {
+    process.env.VIBESPEC_TEST_VAR = 'from-process-env';
+    try {
+      const step = await run(script('ok', { env: process.env as Record<string, string> }));
+      if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
+      expect(step.result.context_updates).toMatchObject({ ok_env: 'from-process-env' });
+    } finally {
+      delete process.env.VIBESPEC_TEST_VAR;
+    }
+  });
+
   it('writes a large context to stdin in full', async () => {
     const context = { value: 1, padding: 'x'.repeat(2_000_000) };
     const step = await run(script('ok'), context);

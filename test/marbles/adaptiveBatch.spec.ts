@@ -860,6 +860,8 @@ describe('adaptiveBatch', () => {
       [{ maxSize: 4, timeoutMs: Number.NaN }, /setConfig timeoutMs must be a number/],
       [null, /setConfig takes an object, got null/],
       [5, /setConfig takes an object, got 5/],
+      // Its entries are no own fields: read as a record, it set nothing.
+      [new Map([['maxSize', 8]]), /setConfig takes an object, got \[object Map\]/],
     ];
     for (const [config, message] of bad) {
       expect(() => batcher.setConfig(config as never)).toThrow(ConfigError);
