@@ -13,7 +13,7 @@ import {
 } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import { isFieldRecord } from '../streams/payload.js';
-import { checkConfig, timerOption } from './internal/eventTime.js';
+import { checkConfig, scheduleLater, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
 /** The live batching parameters. */
@@ -527,12 +527,8 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         // A batch already due (a change shortened its timeout) is a zero delay, which a scheduler may run at
         // once (queueScheduler): the spent action is not kept, as it would stand in for the timer a push
         // re-entrant from that flush armed, which then could be neither cancelled nor re-armed.
-        let ran = false;
-        const action = scheduler.schedule(() => {
-          ran = true;
-          flush();
-        }, delay);
-        if (!ran) timer = action;
+        const action = scheduleLater(scheduler, flush, delay);
+        if (action !== undefined) timer = action;
       };
 
       // On a change, re-cut by the *current* configuration, not the value delivered: when a change is

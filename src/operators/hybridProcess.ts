@@ -20,7 +20,7 @@ import { createEvent, type Event, Priority } from '../event.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
-import { checkConfig, MAX_TIMER_MS, priorityOf } from './internal/eventTime.js';
+import { checkConfig, MAX_TIMER_MS, priorityOf, scheduleLater } from './internal/eventTime.js';
 import { linkedInput, startLinked } from './internal/linked.js';
 import type { EventFlowMetrics } from './metrics.js';
 import { createModeSelector, isProcessingMode, ProcessingMode, type SelectModeConfig } from './selectMode.js';
@@ -698,17 +698,16 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         if (asyncLane.task !== undefined || closed || asyncLane.queue.length === 0) return;
         // No free slot: the settling handler reschedules.
         if (asyncLane.active >= concurrency.async) return;
-        let ran = false;
-        const task = scheduler.schedule(() => {
-          ran = true;
+        // A scheduler may run the task at once (queueScheduler outside another of its actions): kept, the
+        // spent task would stand for a pending one (over the one it scheduled itself) and no later task
+        // would ever be scheduled.
+        const task = scheduleLater(scheduler, () => {
           asyncLane.task = undefined;
           drainLane(asyncLane, BACKGROUND_SLICE);
           scheduleAsync();
           checkDone();
         });
-        // A scheduler may run the task at once (queueScheduler outside another of its actions): kept, the
-        // spent task would stand for a pending one and no later task would ever be scheduled.
-        if (!ran) asyncLane.task = task;
+        if (task !== undefined) asyncLane.task = task;
       };
 
       const afterSettle = (lane: EventLane) => {

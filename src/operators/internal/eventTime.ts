@@ -161,10 +161,14 @@ export function timerOption(where: string, value: unknown, allowZero = false): n
 }
 
 /**
- * `scheduler.schedule(work, delay)`, or `undefined` when the scheduler ran `work` at once — as
+ * @internal `scheduler.schedule(work, delay)`, or `undefined` when the scheduler ran `work` at once — as
  * `queueScheduler` does outside another of its actions — so that a caller does not keep a spent action.
  */
-function scheduleLater(scheduler: SchedulerLike, work: () => void, delay?: number): Subscription | undefined {
+export function scheduleLater(
+  scheduler: SchedulerLike,
+  work: () => void,
+  delay?: number,
+): Subscription | undefined {
   let ran = false;
   const subscription = scheduler.schedule(() => {
     ran = true;
