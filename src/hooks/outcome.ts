@@ -4,6 +4,7 @@
  */
 import { formatIssues, HookError, type HookErrorDetails, textOf } from '../errors.js';
 import { setOwn, withProtoKey } from '../event.js';
+import { cutAt } from '../streams/payload.js';
 import { type CommandDetail, type HookResult, HookResultSchema } from './types.js';
 
 /** Most characters of a hook's own text (its stderr, a block's reason) quoted in an error message. */
@@ -14,10 +15,7 @@ export const MESSAGE_QUOTE = 1_000;
  * of a surrogate pair). The text itself stays whole where the step keeps it (`stderr`, `reason`).
  */
 export function forMessage(text: string): string {
-  if (text.length <= MESSAGE_QUOTE) return text;
-  const high = text.charCodeAt(MESSAGE_QUOTE - 1);
-  const cut = high >= 0xd800 && high <= 0xdbff ? MESSAGE_QUOTE - 1 : MESSAGE_QUOTE;
-  return `${text.slice(0, cut)}…`;
+  return text.length <= MESSAGE_QUOTE ? text : `${cutAt(text, MESSAGE_QUOTE)}…`;
 }
 
 /** What running a hook gave: a result, or the error that stands in for one. */
