@@ -67,12 +67,13 @@ function quote(stderr: string): string {
 }
 
 /**
- * The stderr kept, as text. When it was cut at the cap, a character the cut split (1 to 3 of its
- * bytes kept) is left out, rather than decoded as U+FFFD.
+ * The stderr kept, as text. When `cut` (the bytes were cut at the cap, or are read while the hook still
+ * runs, its next write maybe the rest of a character), a character cut short (1 to 3 of its bytes
+ * kept) is left out, rather than decoded as U+FFFD.
  */
-function stderrText(chunks: readonly Buffer[], truncated: boolean): string {
+function stderrText(chunks: readonly Buffer[], cut: boolean): string {
   const bytes = Buffer.concat(chunks);
-  return bytes.toString('utf8', 0, truncated ? completeEnd(bytes) : bytes.length);
+  return bytes.toString('utf8', 0, cut ? completeEnd(bytes) : bytes.length);
 }
 
 /** Where the last whole UTF-8 character of `bytes` ends: their length, less a character cut short. */
@@ -189,7 +190,8 @@ export function runCommand(
     if (pid !== undefined) {
       onSpawn(() => ({
         pid,
-        stderr: stderrText(stderr, stderrTruncated),
+        // Read while it runs: the last character may be only partly written yet.
+        stderr: stderrText(stderr, true),
         stderr_truncated: stderrTruncated,
       }));
     }
