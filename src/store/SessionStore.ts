@@ -478,6 +478,11 @@ function freshMeta(sessionId: string, n: number): StoredMeta {
   };
 }
 
+/**
+ * What a caller is given of a session's metadata: a copy sharing nothing with the store's, whose `meta`
+ * (JSON, held as given) is copied whole: for a session a write loaded, a value nested in it is the
+ * store's own, which its next write stores.
+ */
 function publicInfo(meta: StoredMeta): SessionInfo {
   return {
     sessionId: meta.sessionId,
@@ -487,7 +492,7 @@ function publicInfo(meta: StoredMeta): SessionInfo {
     eventCount: meta.eventCount,
     nextSeq: meta.nextSeq,
     typeCounts: countsOf(meta.typeCounts),
-    meta: { ...meta.meta },
+    meta: JSON.parse(JSON.stringify(meta.meta)) as Record<string, unknown>,
   };
 }
 

@@ -489,6 +489,20 @@ describe('SessionStore: sessions, metadata, context', () => {
     expect(await t.store.session('s')).toMatchObject({ meta: { x: 2, y: 2, z: 3 }, eventCount: 1 });
   });
 
+  it('startSession resolves with a copy: changing a value nested in its meta changes nothing stored', async () => {
+    const first = await t.store.startSession('s', { project: { name: 'acme' }, tags: ['a'] });
+    (first.meta.project as { name: string }).name = 'changed';
+    (first.meta.tags as string[]).push('b');
+    await t.store.append([ev('tool.used', 1, 's')]);
+    const again = await t.store.startSession('s', { branch: 'main' });
+    (again.meta.project as { name: string }).name = 'changed again';
+    await t.store.startSession('s', { x: 1 });
+    const stored = { project: { name: 'acme' }, tags: ['a'], branch: 'main', x: 1 };
+    expect((await t.store.session('s'))?.meta).toEqual(stored);
+    await t.reopen();
+    expect((await t.store.session('s'))?.meta).toEqual(stored);
+  });
+
   it('makes up a session id when none is given', async () => {
     const a = await t.store.startSession();
     const b = await t.store.startSession();
