@@ -10,7 +10,7 @@ import { Level } from 'level';
 import { ConfigError, formatIssues, optionKeys, rejectUnknownKeys, shownText, textOf } from '../errors.js';
 import type { Event } from '../event.js';
 import { makeFolder } from '../folders.js';
-import { isRecord } from '../streams/payload.js';
+import { isFieldRecord, isRecord } from '../streams/payload.js';
 import { canonical, decodeEvent, describeEvent, describeInvalid, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 import {
@@ -718,22 +718,38 @@ export class SessionStore {
    *   process makes sort in the order it made them.
    * @throws StoreError `STORE_WRITE_FAILED` when LevelDB fails, or when the session is new and no session
    *   number is left (see `append`); `STORE_NOT_OPEN` after `close()`.
+   * @throws ConfigError (as a rejection) when `meta` is not an object whose JSON is an object (an array, a
+   *   `Map`, a `Set`, a `Date`, a `toJSON` returning anything else) or cannot be serialized.
    */
   startSession(sessionId?: string, meta?: Record<string, unknown>): Promise<SessionInfo> {
     try {
       this.#assertOpen();
       const id = sessionId ?? createSessionId();
       checkSessionId(id);
-      if (meta !== undefined && !isRecord(meta)) throw new ConfigError('session meta must be an object');
+      // A Map or a Set has no own fields: JSON (and the merge) would take nothing of it.
+      if (meta !== undefined && !isFieldRecord(meta)) {
+        throw new ConfigError(
+          `session meta must be an object (not an array, a Map or a Set), got ${shownText(meta)}`,
+        );
+      }
       let metaCopy: Record<string, unknown> | undefined;
       if (meta !== undefined) {
+        let copy: unknown;
         try {
-          metaCopy = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
+          copy = JSON.parse(JSON.stringify(meta));
         } catch (error) {
           throw new ConfigError(`session meta must be JSON-serializable: ${textOf(error)}`, {
             cause: error,
           });
         }
+        // What JSON gives back is what is merged: a Date's string, or what a toJSON returns, spread into
+        // the metadata, put one field per character (or per element) there.
+        if (!isRecord(copy)) {
+          throw new ConfigError(
+            `session meta must read back from JSON as an object, got ${shownText(meta)} (JSON: ${shownText(copy)})`,
+          );
+        }
+        metaCopy = copy;
       }
       return new Promise<SessionInfo>((resolve, reject) => {
         this.#enqueue({ kind: 'start', sessionId: id, meta: metaCopy, resolve, reject });

@@ -941,6 +941,40 @@ describe('SessionStore: persistence and recovery', () => {
     expect((error as ConfigError).cause).toBeInstanceOf(TypeError);
     expect(await t.store.session('s')).toBeUndefined();
   });
+
+  it('rejects session metadata that JSON would not give back as the object given: nothing stored', async () => {
+    // A Map or a Set: no own fields (JSON gives {}); a Date: a string; a toJSON: whatever it returns,
+    // which the merge spread into the metadata one field per character or element.
+    const metas: Array<[unknown, string]> = [
+      [new Map([['project', 'acme']]), 'must be an object (not an array, a Map or a Set)'],
+      [new Set(['acme']), 'must be an object (not an array, a Map or a Set)'],
+      [['acme'], 'must be an object (not an array, a Map or a Set)'],
+      // (The Date as text depends on the time zone: only its JSON is checked.)
+      [new Date(0), 'must read back from JSON as an object, got '],
+      [new Date(0), "(JSON: '1970-01-01T00:00:00.000Z')"],
+      [{ toJSON: () => 'acme' }, "(JSON: 'acme')"],
+      [{ toJSON: () => ['a', 'b'] }, "(JSON: ['a', 'b'])"],
+      [{ toJSON: () => null }, '(JSON: null)'],
+    ];
+    for (const [meta, message] of metas) {
+      const error = await t.store.startSession('s', meta as Record<string, unknown>).catch((e: unknown) => e);
+      expect(error, String(meta)).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toContain(message);
+    }
+    expect(await t.store.session('s')).toBeUndefined();
+    // An object whose JSON is an object is taken as JSON gives it back: a class instance's own fields,
+    // a toJSON's object.
+    class Owner {
+      name = 'me';
+    }
+    expect((await t.store.startSession('s', { owner: new Owner(), when: new Date(0) })).meta).toEqual({
+      owner: { name: 'me' },
+      when: '1970-01-01T00:00:00.000Z',
+    });
+    expect((await t.store.startSession('s', { toJSON: () => ({ kind: 'json' }) })).meta).toMatchObject({
+      kind: 'json',
+    });
+  });
 });
 
 describe('SessionStore: urgent appends', () => {
