@@ -1183,7 +1183,7 @@ export class SessionStore {
   }
 
   #notify(group: Array<AppendJob | StartJob>, positions: StoredPosition[][]): void {
-    const bySession = new Map<string, StoredEvent[]>();
+    const bySession = new Map<string, Array<{ seq: number; json: string }>>();
     group.forEach((job, j) => {
       if (job.kind !== 'append') return;
       const jobPositions = positions[j]!;
@@ -1195,14 +1195,19 @@ export class SessionStore {
           list = [];
           bySession.set(sessionId, list);
         }
-        // What was written, read back as a replay reads it (not the caller's object, which may hold
-        // values JSON changes — a nested Date, NaN — or be changed by the caller after append): a tail
-        // delivers live exactly what a replay gives. Paid only for watched sessions.
-        list.push({ seq, event: JSON.parse(job.json[i]!) as Event });
+        list.push({ seq, json: job.json[i]! });
       }
     });
-    for (const [sessionId, entries] of bySession) {
+    for (const [sessionId, written] of bySession) {
       for (const watcher of [...(this.#watchers.get(sessionId) ?? [])]) {
+        // What was written, read back as a replay reads it (not the caller's object, which may hold
+        // values JSON changes — a nested Date, NaN — or be changed by the caller after append): a tail
+        // delivers live exactly what a replay gives. Read back for each watcher, as each replay reads its
+        // own: a tail whose consumer changes an event (data.seen = true) changes no other tail's. Paid
+        // only for watched sessions.
+        const entries = written.map(
+          ({ seq, json }): StoredEvent => ({ seq, event: JSON.parse(json) as Event }),
+        );
         try {
           watcher.next(entries);
         } catch {

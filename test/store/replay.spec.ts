@@ -431,6 +431,22 @@ describe('tail', () => {
     expect(first.outcome).toBe('complete');
   });
 
+  it('two tails of one session are given live events of their own: a consumer changing one changes not the other', async () => {
+    const changer = tail(t.store, 's1').subscribe((entry) => {
+      entry.event.data.seen = 'by the first tail';
+      entry.seq = -1;
+    });
+    const other = watch(tail(t.store, 's1'));
+    await tick();
+    await t.store.append([ev('a', 1, 's1', { n: 1 }), ev('b', 2, 's1', { n: 2 })]);
+    changer.unsubscribe();
+    expect(other.received.map((entry) => [entry.seq, entry.event.data])).toEqual([
+      [0, { n: 1 }],
+      [1, { n: 2 }],
+    ]);
+    expect(other.received).toEqual(await collect(t.store.entries('s1')));
+  });
+
   it('a watcher that throws fails neither the write nor the other watchers, and the appends after it are written', async () => {
     const heard: number[][] = [];
     t.store._watch('s1', {
