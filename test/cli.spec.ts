@@ -643,6 +643,12 @@ describe('main (src/cli/main.ts) in process', () => {
       expect(lines(await runMain(['replay', 's1', '--store', store, '--limit', '10']))).toEqual(
         events.slice(0, 3).map(eventToJSON),
       );
+      // Past the safe integers (no session holds that many): all of them, not the query's ConfigError.
+      for (const limit of ['9007199254740992', '99999999999999999999']) {
+        expect(lines(await runMain(['replay', 's1', '--store', store, '--limit', limit]))).toEqual(
+          events.slice(0, 3).map(eventToJSON),
+        );
+      }
     });
 
     it.each([

@@ -413,11 +413,13 @@ export async function main(argv: string[]): Promise<number> {
       if (typeList?.includes('')) {
         return usage(`--types must be a comma-separated list of event types, got ${JSON.stringify(types)}`);
       }
+      // A limit past the safe integers (which the query refuses) is more than a session can hold: no limit.
+      const most = limit === undefined ? undefined : Number(limit);
       return (await commands()).replayCommand(
         values.store,
         id,
         typeList,
-        limit === undefined ? undefined : Number(limit),
+        most === undefined || Number.isSafeInteger(most) ? most : Infinity,
       );
     }
     default:
