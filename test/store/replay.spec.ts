@@ -432,17 +432,24 @@ describe('tail', () => {
   });
 
   it('two tails of one session are given live events of their own: a consumer changing one changes not the other', async () => {
+    await t.store.append([ev('a', 1, 's1', { n: 0 })]);
+    const changed: StoredEvent[] = [];
     const changer = tail(t.store, 's1').subscribe((entry) => {
+      changed.push(entry);
       entry.event.data.seen = 'by the first tail';
       entry.seq = -1;
     });
     const other = watch(tail(t.store, 's1'));
-    await tick();
-    await t.store.append([ev('a', 1, 's1', { n: 1 }), ev('b', 2, 's1', { n: 2 })]);
+    // Both live (past their catch-up read), the first one called first on each append.
+    await until(changed, 1);
+    await until(other.received, 1);
+    await t.store.append([ev('b', 2, 's1', { n: 1 }), ev('c', 3, 's1', { n: 2 })]);
     changer.unsubscribe();
+    expect(changed).toHaveLength(3);
     expect(other.received.map((entry) => [entry.seq, entry.event.data])).toEqual([
-      [0, { n: 1 }],
-      [1, { n: 2 }],
+      [0, { n: 0 }],
+      [1, { n: 1 }],
+      [2, { n: 2 }],
     ]);
     expect(other.received).toEqual(await collect(t.store.entries('s1')));
   });
