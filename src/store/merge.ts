@@ -15,7 +15,6 @@ const CHUNK = 256;
 class Reader {
   private buffer: string[] = [];
   private index = 0;
-  private done = false;
   /** The current key's sort part; valid while `head !== undefined`. */
   head: string | undefined;
   key: string | undefined;
@@ -26,13 +25,15 @@ class Reader {
     private readonly onRead: (count: number) => void,
   ) {}
 
-  /** Moves to the next key; `head` is undefined at the end. */
+  /**
+   * Moves to the next key; `head` is undefined at the end. Not called again once at the end: the merge
+   * then drops the reader.
+   */
   async advance(): Promise<void> {
-    if (this.index >= this.buffer.length && !this.done) {
+    if (this.index >= this.buffer.length) {
       this.buffer = await this.source.nextv(CHUNK);
       this.index = 0;
       this.onRead(this.buffer.length);
-      if (this.buffer.length === 0) this.done = true;
     }
     if (this.index < this.buffer.length) {
       this.key = this.buffer[this.index++]!;
@@ -85,8 +86,9 @@ export async function* mergeKeys(
       yield top.key!;
       await top.advance();
       if (top.head === undefined) {
+        // The last reader takes the top's place; when the top was the only one, the heap is now empty.
         const last = heap.pop()!;
-        if (heap.length > 0 && last !== top) heap[0] = last;
+        if (heap.length > 0) heap[0] = last;
       }
       down(0);
     }

@@ -2,15 +2,22 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type KeySource, mergeKeys } from '../../src/store/merge.js';
 
-/** A key source over `keys` (already sorted), recording whether it was closed. */
+/**
+ * A key source over `keys` (already sorted), recording whether it was closed and how often it was read
+ * again after a read that gave nothing (its end).
+ */
 function source(keys: string[], failAt?: number) {
   let at = 0;
+  let ended = false;
   const s = {
     closed: 0,
+    readsPastEnd: 0,
     async nextv(size: number) {
       if (failAt !== undefined && at >= failAt) throw new Error('read failed');
+      if (ended) s.readsPastEnd++;
       const out = keys.slice(at, at + size);
       at += out.length;
+      ended = out.length === 0;
       return out;
     },
     async close() {
@@ -48,6 +55,8 @@ describe('mergeKeys', () => {
           expect(out).toEqual([...keys].sort(order));
           expect(read).toBe(keys.length);
           expect(sources.map((s) => s.closed)).toEqual([1, 1, 1, 1, 1]);
+          // A source that gave nothing is at its end: the merge reads it no more.
+          expect(sources.map((s) => s.readsPastEnd)).toEqual([0, 0, 0, 0, 0]);
         },
       ),
       { numRuns: 50 },
