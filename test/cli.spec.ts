@@ -594,6 +594,39 @@ describe('main (src/cli/main.ts) in process', () => {
       ]);
     });
 
+    it('sessions: an id that would break its line or columns (a tab, a newline) is shown as JSON', async () => {
+      const ids = ['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f', 'plain é'];
+      const opened = await openStore({ path: store });
+      await opened.append(
+        ids.map((sessionId, i) => createEvent({ type: 'tool.used', timestamp: T + i, sessionId, data: {} })),
+      );
+      await opened.close();
+      const result = await runMain(['sessions', '--store', store]);
+      expect(result.code).toBe(0);
+      const lines = result.stdout.trimEnd().split('\n');
+      // One line of three columns per session: 3 before, 6 added.
+      expect(lines.map((line) => line.split('\t').length)).toEqual(Array(9).fill(3));
+      const shown = lines.map((line) => line.split('\t')[0]);
+      expect(shown).toEqual(
+        expect.arrayContaining([
+          '"a\\tb"',
+          '"c\\nd"',
+          '"a\\u0000"',
+          '"\\"q\\""',
+          '"e\u2028f"',
+          'plain é',
+          's1',
+        ]),
+      );
+      // What is quoted reads back as the id.
+      expect(
+        shown
+          .filter((text) => text.startsWith('"'))
+          .map((text) => JSON.parse(text))
+          .sort(),
+      ).toEqual(['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f'].sort());
+    });
+
     it('a store another has open: said in the words of the CLI (--store, ingest, bridge), not of openStore', async () => {
       const holder = await openStore({ path: store });
       await writeFile(join(dir, 'x'), '');

@@ -560,6 +560,15 @@ function timeText(ms: number): string {
   return Number.isNaN(date.getTime()) ? `${ms} ms` : date.toISOString();
 }
 
+/**
+ * A session id as `sessions` lists it: as it is, or as a JSON string when it has a character
+ * that would break the line or its columns (a tab, a newline: any control character, U+2028/U+2029),
+ * or begins with `"` (so that a quoted id is never taken for one of those).
+ */
+function idText(id: string): string {
+  return id.startsWith('"') || /[\p{Cc}\u2028\u2029]/u.test(id) ? JSON.stringify(id) : id;
+}
+
 export async function sessions(storePath: string): Promise<number> {
   const store = await openExisting(storePath);
   try {
@@ -569,7 +578,7 @@ export async function sessions(storePath: string): Promise<number> {
           ? '-'
           : `${timeText(info.startTime)} … ${timeText(info.lastEventTime)}`;
       stdout.write(
-        `${info.sessionId}\t${info.eventCount} event${info.eventCount === 1 ? '' : 's'}\t${span}\n`,
+        `${idText(info.sessionId)}\t${info.eventCount} event${info.eventCount === 1 ? '' : 's'}\t${span}\n`,
       );
       if (!(await stdout.ready())) break;
     }
