@@ -67,10 +67,10 @@ export interface PatternOptions {
   /** Emit `pattern.timeout` events for partial matches that expire. Default `true`. */
   timeouts?: boolean;
   /**
-   * Keys with partial matches tracked at once. When full, a new key first drops those whose partial
-   * matches the newest timestamp seen has already ended (as a sweep would: visiting only the keys whose
-   * earliest deadline has passed, not the whole map), then the least recently active eighth is evicted.
-   * Default 10,000.
+   * Keys with partial matches tracked at once. When full, a new key that starts a partial match (not
+   * one whose event is a whole match at once) first drops those whose partial matches the newest
+   * timestamp seen has already ended (as a sweep would: visiting only the keys whose earliest deadline
+   * has passed, not the whole map), then the least recently active eighth is evicted. Default 10,000.
    */
   maxKeys?: number;
   /**
@@ -614,19 +614,23 @@ class Matcher implements SerialEngine<Event> {
         const run = this.begin(event, t);
         if (run !== undefined) {
           if (state === undefined) {
-            try {
-              this.makeRoom();
-            } catch (error) {
-              // A step's report the consumer threw on (`begin`'s, just before) came first.
-              failure ??= this.reported ?? { error };
-            }
-            this.lastTimes.delete(mapKey);
             state = new KeyState(key, config.positives.length);
             state.lastTime = t;
-            state.seen = ++this.seq;
-            this.keys.set(mapKey, state);
-            // Its only partial match starts now.
-            this.due.set(state, t + config.within);
+            // A new key's event that completes a match at once (a single step, or the last one after
+            // optional first steps) leaves no partial match: it needs no room, and evicts no other key.
+            if (run.position < config.positives.length || config.trailing) {
+              try {
+                this.makeRoom();
+              } catch (error) {
+                // A step's report the consumer threw on (`begin`'s, just before) came first.
+                failure ??= this.reported ?? { error };
+              }
+              this.lastTimes.delete(mapKey);
+              state.seen = ++this.seq;
+              this.keys.set(mapKey, state);
+              // Its only partial match starts now.
+              this.due.set(state, t + config.within);
+            }
           }
           this.place(state, run.run, run.position);
         }

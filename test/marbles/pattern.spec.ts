@@ -926,6 +926,20 @@ describe('pattern: matching', () => {
     ]);
   });
 
+  it('evicts no key for a new key whose event completes a match at once (it keeps no partial match)', () => {
+    // maxKeys 1, A waits at the optional red run; B's pass is a whole match by itself (red skipped).
+    const steps: PatternStep[] = [{ match: isFailingTestRun, optional: true, name: 'red' }, isPassingTestRun];
+    const events = [testRun('fA', 0, false, 'A'), testRun('pB', 1, true, 'B'), testRun('pA', 2, true, 'A')];
+    expect(labels(events, steps, { ...TEN, maxKeys: 1, passThrough: false })).toEqual(['M[pB]', 'M[fA,pA]']);
+    // A single step followed by a notFollowedBy waits out the negation: the new key needs room then.
+    const red: PatternStep[] = [isFailingTestRun, { notFollowedBy: isPassingTestRun, name: 'green' }];
+    const single = [testRun('fA', 0, false, 'A'), testRun('fB', 1, false, 'B')];
+    expect(labels(single, red, { ...TEN, maxKeys: 1, passThrough: false })).toEqual([
+      'T[fA]>green:evicted',
+      'T[fB]>green:flushed',
+    ]);
+  });
+
   it('makes room for a new key by ending the partial matches event time has passed, before evicting', () => {
     // aB (late) starts a partial match past its deadline; aC finds the map full: that one ends, and A stays.
     const steps = [(e: Event) => e.type === 'a', (e: Event) => e.type === 'b'];
