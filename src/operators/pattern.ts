@@ -148,19 +148,41 @@ export type PatternEvent = Event<PatternMatchData> | Event<PatternTimeoutData> |
 const isFunction = (value: unknown) => typeof value === 'function';
 const predicate = z.custom<EventPredicate>(isFunction, { message: 'expected a function (event) => boolean' });
 
-const StepSchema = z.union([
-  predicate,
-  z.strictObject({ name: z.string().min(1).optional(), match: predicate, optional: z.boolean().optional() }),
-  z.strictObject({ name: z.string().min(1).optional(), notFollowedBy: predicate }),
-]);
+const MatchStepSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  match: predicate,
+  optional: z.boolean().optional(),
+});
+const NegatedStepSchema = z.strictObject({ name: z.string().min(1).optional(), notFollowedBy: predicate });
+
+const negated = (step: unknown) => typeof step === 'object' && step !== null && 'notFollowedBy' in step;
+const optional = (step: unknown) =>
+  typeof step === 'object' && step !== null && (step as MatchStep).optional === true;
+
+/**
+ * A step is checked against the one shape it has the look of (a function; an object with
+ * `notFollowedBy`; any other object, a `MatchStep`), not against a union of the three: a union's issue
+ * is zod's bare "Invalid input", which names no field (a misspelt `optinal`, an empty `name`).
+ */
+const StepSchema = z.unknown().superRefine((step, ctx) => {
+  if (typeof step === 'function') return;
+  if (typeof step !== 'object' || step === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'expected a function (event) => boolean, { match, name?, optional? } or { notFollowedBy, name? }',
+      continue: false,
+    });
+    return;
+  }
+  const result = (negated(step) ? NegatedStepSchema : MatchStepSchema).safeParse(step);
+  if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ ...issue, continue: false });
+});
 
 const StepsSchema = z
   .array(StepSchema)
   .min(1)
   .superRefine((steps, ctx) => {
-    const negated = (step: unknown) => typeof step === 'object' && step !== null && 'notFollowedBy' in step;
-    const optional = (step: unknown) =>
-      typeof step === 'object' && step !== null && (step as MatchStep).optional === true;
     if (negated(steps[0])) {
       ctx.addIssue({ code: 'custom', path: [0], message: 'a pattern cannot start with notFollowedBy' });
     }

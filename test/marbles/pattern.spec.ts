@@ -307,6 +307,35 @@ describe('pattern: configuration', () => {
     expect(() => pattern(TDD, { within: 1, scheduler: null as never })).toThrow(ConfigError);
   });
 
+  it('says what is wrong with a step of the wrong shape: the field, not only the index', () => {
+    const message = (steps: unknown[]) => {
+      try {
+        pattern(steps as PatternStep[], TEN);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).message.replace('pattern: invalid configuration: ', '');
+      }
+      throw new Error('accepted');
+    };
+    expect(message([isTestEdit, { match: isSourceEdit, optinal: true }])).toBe(
+      '1: Unrecognized key: "optinal"',
+    );
+    expect(message([isTestEdit, { match: 'isSourceEdit' }])).toBe(
+      '1.match: expected a function (event) => boolean',
+    );
+    expect(message([isTestEdit, { notFollowedBy: isSourceEdit, name: '' }])).toMatch(/^1\.name: Too small/);
+    expect(message([{ match: isTestEdit, optional: 'yes' }, isSourceEdit])).toMatch(
+      /^0\.optional: Invalid input: expected boolean/,
+    );
+    // Both shapes at once: the notFollowedBy step has no `match`.
+    expect(message([isTestEdit, { match: isSourceEdit, notFollowedBy: isTestEdit }])).toBe(
+      '1: Unrecognized key: "match"',
+    );
+    expect(message([isTestEdit, null])).toBe(
+      '1: expected a function (event) => boolean, { match, name?, optional? } or { notFollowedBy, name? }',
+    );
+  });
+
   it('points a misplaced step out by its index', () => {
     const issues = (steps: PatternStep[]) => {
       try {
