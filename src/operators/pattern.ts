@@ -24,7 +24,7 @@ import {
 // ---------------------------------------------------------------------------------------------------
 // Public types
 
-/** Whether an event is the one a step waits for. */
+/** Whether an event is the one a step waits for: only `true` is a match (not another truthy value). */
 export type EventPredicate = (event: Event) => boolean;
 
 /** A step that an event must match, in order after the previous one (other events may come between). */

@@ -738,6 +738,19 @@ describe('pattern: matching', () => {
     expect(flushed.map((e) => e.data.forbidden)).toEqual([['not isA', 'step 3']]);
   });
 
+  it('takes only `true` from a predicate as a match, not another truthy value', () => {
+    const truthy = (e: Event) => (e.type === 'tool.used' ? 1 : 0) as unknown as boolean;
+    expect(labels([other('x', 0)], [truthy])).toEqual(['x']);
+    // Nor does a truthy notFollowedBy break a partial match.
+    const steps: PatternStep[] = [isTestEdit, { notFollowedBy: truthy }, isPassingTestRun];
+    expect(labels([testEdit('t', 0), other('x', 1), testRun('p', 2, true)], steps)).toEqual([
+      't',
+      'x',
+      'p',
+      'M[t,p]',
+    ]);
+  });
+
   it('completes a match at once on a last step given as { match }', () => {
     const steps: PatternStep[] = [isTestEdit, { match: isPassingTestRun }];
     const out = run([testEdit('t', 0), testRun('p', 1, true), other('x', 2)], steps);
