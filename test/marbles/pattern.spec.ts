@@ -327,12 +327,37 @@ describe('pattern: configuration', () => {
     expect(message([{ match: isTestEdit, optional: 'yes' }, isSourceEdit])).toMatch(
       /^0\.optional: Invalid input: expected boolean/,
     );
-    // Both shapes at once: the notFollowedBy step has no `match`.
+    // Both shapes at once: the notFollowedBy step has no `match`. The order rules are not checked on a
+    // step of no known shape (first, it would read as a pattern starting with notFollowedBy).
     expect(message([isTestEdit, { match: isSourceEdit, notFollowedBy: isTestEdit }])).toBe(
       '1: Unrecognized key: "match"',
     );
-    expect(message([isTestEdit, null])).toBe(
-      '1: expected a function (event) => boolean, { match, name?, optional? } or { notFollowedBy, name? }',
+    expect(message([{ match: isTestEdit, notFollowedBy: isSourceEdit }, isPassingTestRun])).toBe(
+      '0: Unrecognized key: "match"',
+    );
+    // Neither a function nor an object (a predicate's name given as a string, say): the three shapes.
+    const shapes =
+      'expected a function (event) => boolean, { match, name?, optional? } or { notFollowedBy, name? }';
+    expect(message([isTestEdit, null])).toBe(`1: ${shapes}`);
+    expect(message(['isTestEdit', isSourceEdit])).toBe(`0: ${shapes}`);
+    const thrown = (() => {
+      try {
+        pattern([isTestEdit, 7 as never], TEN);
+      } catch (error) {
+        return error as ConfigError;
+      }
+      throw new Error('accepted');
+    })();
+    const { issues } = thrown.cause as { issues: Array<{ code: string; path: unknown[] }> };
+    expect(issues.map(({ code, path }) => ({ code, path }))).toEqual([{ code: 'custom', path: [1] }]);
+  });
+
+  it('says what is wrong with a key function or a scheduler of the wrong type', () => {
+    expect(() => pattern(TDD, { within: 1, key: 'sessionId' as never })).toThrow(
+      'pattern: invalid configuration: key: expected a function',
+    );
+    expect(() => pattern(TDD, { within: 1, scheduler: {} as never })).toThrow(
+      'pattern: invalid configuration: scheduler: expected a SchedulerLike',
     );
   });
 
