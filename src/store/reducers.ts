@@ -349,9 +349,15 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
   deepFreeze({ agents: {}, running: {}, history: [] }),
   (records) => (state, event) => {
     if (!event.type.startsWith('agent.')) return state;
-    const agent = text(event.data.agent);
-    if (agent === undefined) return state;
+    const named = text(event.data.agent);
+    if (named === undefined) return state;
     const agentId = text(event.data.agent_id);
+    const ends =
+      event.type === 'agent.completed' || event.type === 'agent.failed' || event.type === 'agent.stopped';
+    const run = ends && agentId !== undefined ? own(state.running, agentId) : undefined;
+    // A run ends under the name its start gave it: Claude Code's SubagentStop says `agent_type: ""`, so
+    // the bridge names the agent by its id there, while its SubagentStart gave the type (`Explore`).
+    const agent = run === undefined ? named : run.agent;
     const info = own(state.agents, agent) ?? {
       agent,
       started: 0,
@@ -370,13 +376,8 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
       next.started++;
       if (agentId !== undefined)
         running = records.with(running, agentId, { agent, agentId, startTime: event.timestamp });
-    } else if (
-      event.type === 'agent.completed' ||
-      event.type === 'agent.failed' ||
-      event.type === 'agent.stopped'
-    ) {
+    } else if (ends) {
       next.completed++;
-      const run = agentId === undefined ? undefined : own(running, agentId);
       if (run !== undefined) {
         next.totalDurationMs += Math.max(0, event.timestamp - run.startTime);
         running = records.without(running, agentId!);

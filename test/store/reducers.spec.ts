@@ -17,6 +17,7 @@ import {
   reconstruct,
   type StateReducer,
   sessionState,
+  toEvents,
   workflowState,
 } from '../../src/index.js';
 import { inPlaceReduce } from '../../src/store/reducers.js';
@@ -277,6 +278,60 @@ describe('agentState', () => {
     expect(state.agents.a).toMatchObject({ started: 1, completed: 1, totalDurationMs: 10 });
     expect(state.agents.b).toMatchObject({ started: 1, completed: 1, totalDurationMs: 20 });
     expect(state.agents.c).toMatchObject({ started: 1, completed: 0, totalDurationMs: 0, lastSeen: 30 });
+  });
+
+  it("counts a Claude Code subagent's end under its start's type, though its SubagentStop says agent_type ''", () => {
+    // As Claude Code sends them (test/fixtures: SubagentStart with the type, SubagentStop with "").
+    const base = { session_id: 's1', cwd: '/w', transcript_path: '/w/s1.jsonl' };
+    const events = [
+      ...toEvents('SubagentStart', { ...base, agent_id: 'acad711', agent_type: 'general-purpose' }, 1_000),
+      ...toEvents('SubagentStart', { ...base, agent_id: 'a8c1e6f', agent_type: 'Explore' }, 2_000),
+      ...toEvents(
+        'SubagentStop',
+        { ...base, stop_hook_active: false, agent_id: 'acad711', agent_type: '' },
+        5_000,
+      ),
+      ...toEvents(
+        'SubagentStop',
+        { ...base, stop_hook_active: false, agent_id: 'b0b0b0b', agent_type: '' },
+        6_000,
+      ),
+    ];
+    const state = fold(agentState, events);
+    expect(state.agents).toEqual({
+      'general-purpose': {
+        agent: 'general-purpose',
+        started: 1,
+        completed: 1,
+        totalDurationMs: 4_000,
+        firstSeen: 1_000,
+        lastSeen: 5_000,
+      },
+      Explore: {
+        agent: 'Explore',
+        started: 1,
+        completed: 0,
+        totalDurationMs: 0,
+        firstSeen: 2_000,
+        lastSeen: 2_000,
+      },
+      // An end whose start was not seen: named by its id, as the bridge names it.
+      b0b0b0b: {
+        agent: 'b0b0b0b',
+        started: 0,
+        completed: 1,
+        totalDurationMs: 0,
+        firstSeen: 6_000,
+        lastSeen: 6_000,
+      },
+    });
+    expect(state.running).toEqual({ a8c1e6f: { agent: 'Explore', agentId: 'a8c1e6f', startTime: 2_000 } });
+    expect(state.history.map((h) => h.agent)).toEqual([
+      'general-purpose',
+      'Explore',
+      'general-purpose',
+      'b0b0b0b',
+    ]);
   });
 
   it('ignores agent events without an agent, other events naming one, and keeps no run without an agent_id', () => {
