@@ -170,7 +170,10 @@ export interface SessionContext {
   activitySummary: Record<string, number>;
   /** `data.file_path` of `file.*` events, in order of first appearance (time order). */
   filesModified: string[];
-  /** `data.agent` of `agent.*` events. */
+  /**
+   * `data.agent` of `agent.*` events, in order of first appearance; an event of a run whose `agent.started`
+   * came before it (the same `agent_id`) goes by that start's `agent`.
+   */
   agentsUsed: string[];
   /** `data.workflow` (or `workflow_type`, `workflow_id`) of `workflow.*` events. */
   workflowsExecuted: string[];
@@ -1893,6 +1896,7 @@ export class SessionStore {
     const files = new Set<string>();
     const agents = new Set<string>();
     const workflows = new Set<string>();
+    const startedAs = new Map<string, string>(); // agent_id → the agent of its agent.started
     const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
     for await (const event of this.query(sessionId, { types })) {
       if (event.type.startsWith('file.')) {
@@ -1900,7 +1904,14 @@ export class SessionStore {
         if (path !== undefined) files.add(path);
       } else if (event.type.startsWith('agent.')) {
         const agent = text(event.data.agent);
-        if (agent !== undefined) agents.add(agent);
+        const agentId = text(event.data.agent_id);
+        if (agent === undefined) continue;
+        // A run goes by the name its start gave it: Claude Code's SubagentStop says `agent_type: ""`, and the
+        // bridge names that agent by its id (as `agentState` counts it).
+        if (event.type === 'agent.started') {
+          if (agentId !== undefined) startedAs.set(agentId, agent);
+          agents.add(agent);
+        } else agents.add((agentId === undefined ? undefined : startedAs.get(agentId)) ?? agent);
       } else {
         const workflow =
           text(event.data.workflow) ?? text(event.data.workflow_type) ?? text(event.data.workflow_id);

@@ -12,6 +12,7 @@ import {
   type QueryOptions,
   replay,
   StoreError,
+  toEvents,
 } from '../../src/index.js';
 import { behindItsBack, collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
@@ -565,6 +566,30 @@ describe('SessionStore: sessions, metadata, context', () => {
       agentsUsed: [],
       workflowsExecuted: [],
     });
+  });
+
+  it("lists a Claude Code subagent's run under its start's type, though its SubagentStop says agent_type ''", async () => {
+    const base = { session_id: 's1', cwd: '/w', transcript_path: '/w/s1.jsonl' };
+    await t.store.append([
+      ...toEvents('SubagentStart', { ...base, agent_id: 'acad711', agent_type: 'general-purpose' }, 1_000),
+      ...toEvents(
+        'SubagentStop',
+        { ...base, stop_hook_active: false, agent_id: 'acad711', agent_type: '' },
+        2_000,
+      ),
+      // An end whose start was not seen goes by the bridge's name: its id.
+      ...toEvents(
+        'SubagentStop',
+        { ...base, stop_hook_active: false, agent_id: 'b0b0b0b', agent_type: '' },
+        3_000,
+      ),
+      ...toEvents('SubagentStart', { ...base, agent_id: 'c1c1c1c', agent_type: 'Explore' }, 4_000),
+    ]);
+    expect((await t.store.sessionContext('s1')).agentsUsed).toEqual([
+      'general-purpose',
+      'b0b0b0b',
+      'Explore',
+    ]);
   });
 
   it('deletes a session: events, index and metadata; a new session of that id starts at seq 0', async () => {
