@@ -1723,6 +1723,20 @@ const fileChanged: Mapper = (p, ctx) => {
   return [make(ctx, `file.${action}`, { file_path: path, source: 'FileChanged' }, Priority.NORMAL)];
 };
 
+// The documented fields of these events, all of them: `elicitation_id` pairs an elicitation with its result.
+const TASK_FIELDS = ['task_id', 'task_subject', 'teammate_name', 'task_description', 'team_name'];
+const MODEL_SWITCH_FIELDS = [
+  'from_model',
+  'to_model',
+  'source',
+  'requested_model',
+  'context_tokens',
+  'prompt_cache_warm',
+  'cache_ttl',
+  'estimated_cache_write_usd',
+  'pricing',
+];
+
 /** Claude Code hook events, keyed by `hook_event_name`. */
 const CLAUDE_HOOKS: Record<string, Mapper> = {
   PreToolUse: preToolUse,
@@ -1743,21 +1757,42 @@ const CLAUDE_HOOKS: Record<string, Mapper> = {
   SessionStart: simple('session.started', ['source', 'model', 'agent_type', 'session_title']),
   SessionEnd: simple('session.ended', ['reason']),
   Setup: simple('session.setup', ['trigger']),
-  InstructionsLoaded: simple('instructions.loaded', ['file_path', 'memory_type', 'load_reason']),
-  MessageDisplay: simple('message.displayed', ['turn_id', 'message_id', 'index', 'final'], Priority.LOW),
-  TaskCreated: simple('task.created', ['task_id', 'task_subject', 'teammate_name']),
-  TaskCompleted: simple('task.completed', ['task_id', 'task_subject', 'teammate_name']),
-  TeammateIdle: simple('teammate.idle', ['teammate_name']),
+  InstructionsLoaded: simple('instructions.loaded', [
+    'file_path',
+    'memory_type',
+    'load_reason',
+    'globs',
+    'trigger_file_path',
+    'parent_file_path',
+  ]),
+  MessageDisplay: simple(
+    'message.displayed',
+    ['turn_id', 'message_id', 'index', 'final', 'delta'],
+    Priority.LOW,
+  ),
+  TaskCreated: simple('task.created', TASK_FIELDS),
+  TaskCompleted: simple('task.completed', TASK_FIELDS),
+  TeammateIdle: simple('teammate.idle', ['teammate_name', 'team_name']),
   ConfigChange: simple('config.changed', ['source', 'file_path']),
   CwdChanged: simple('cwd.changed', ['old_cwd', 'new_cwd']),
   DirectoryAdded: simple('directory.added', ['directory', 'source']),
   FileChanged: fileChanged,
   WorktreeCreate: simple('worktree.created', ['name']),
   WorktreeRemove: simple('worktree.removed', ['worktree_path']),
-  Elicitation: simple('elicitation.requested', ['mcp_server_name', 'message', 'mode', 'url'], Priority.HIGH),
-  ElicitationResult: simple('elicitation.resolved', ['mcp_server_name', 'action', 'mode']),
-  PreModelSwitch: simple('model.switching', ['from_model', 'to_model', 'source']),
-  PostModelSwitch: simple('model.switched', ['from_model', 'to_model', 'source']),
+  Elicitation: simple(
+    'elicitation.requested',
+    ['mcp_server_name', 'message', 'mode', 'url', 'elicitation_id', 'requested_schema'],
+    Priority.HIGH,
+  ),
+  ElicitationResult: simple('elicitation.resolved', [
+    'mcp_server_name',
+    'action',
+    'mode',
+    'elicitation_id',
+    'content',
+  ]),
+  PreModelSwitch: simple('model.switching', MODEL_SWITCH_FIELDS),
+  PostModelSwitch: simple('model.switched', MODEL_SWITCH_FIELDS),
 };
 
 /** The `context` of a Claude Code payload's events (one object, shared by the events of the payload). */

@@ -130,6 +130,83 @@ describe('toEvents on the Claude Code fixtures', () => {
     expect(types(toEvents('PostToolUse', updated.payload, T))).toEqual(['tool.used', 'file.modified']);
   });
 
+  it('keeps every documented field of the events whose data bridge.md says is all of them (elicitation_id, task_description, …)', () => {
+    // The fields of the fixtures README's table (from the hooks reference and the SDK's types).
+    const documented: Record<string, readonly string[]> = {
+      InstructionsLoaded: [
+        'file_path',
+        'memory_type',
+        'load_reason',
+        'globs',
+        'trigger_file_path',
+        'parent_file_path',
+      ],
+      MessageDisplay: ['turn_id', 'message_id', 'index', 'final', 'delta'],
+      TaskCreated: ['task_id', 'task_subject', 'task_description', 'teammate_name', 'team_name'],
+      TaskCompleted: ['task_id', 'task_subject', 'task_description', 'teammate_name', 'team_name'],
+      TeammateIdle: ['teammate_name', 'team_name'],
+      ConfigChange: ['source', 'file_path'],
+      CwdChanged: ['old_cwd', 'new_cwd'],
+      DirectoryAdded: ['directory', 'source'],
+      WorktreeCreate: ['name'],
+      WorktreeRemove: ['worktree_path'],
+      Elicitation: ['mcp_server_name', 'message', 'mode', 'url', 'elicitation_id', 'requested_schema'],
+      ElicitationResult: ['mcp_server_name', 'action', 'mode', 'elicitation_id', 'content'],
+      PreModelSwitch: [
+        'from_model',
+        'to_model',
+        'requested_model',
+        'source',
+        'context_tokens',
+        'prompt_cache_warm',
+        'cache_ttl',
+        'estimated_cache_write_usd',
+        'pricing',
+      ],
+      PostModelSwitch: [
+        'from_model',
+        'to_model',
+        'requested_model',
+        'source',
+        'context_tokens',
+        'prompt_cache_warm',
+        'cache_ttl',
+        'estimated_cache_write_usd',
+        'pricing',
+      ],
+    };
+    let read = 0;
+    for (const { hook_event_name: hook, payload } of fixtures) {
+      const fields = documented[hook];
+      if (fields === undefined) continue;
+      const [event] = toEvents(hook, payload, T);
+      const expected = Object.fromEntries(
+        fields.filter((f) => payload[f] !== undefined).map((f) => [f, payload[f]]),
+      );
+      expect(event!.data, hook).toEqual(expected);
+      read += Object.keys(expected).length;
+    }
+    expect(read).toBeGreaterThan(40);
+    // An elicitation and its result pair up by their id.
+    const [requested] = toEvents(
+      'Elicitation',
+      claude('Elicitation', {
+        mcp_server_name: 's',
+        message: 'm',
+        mode: 'url',
+        url: 'https://x',
+        elicitation_id: 'e1',
+      }),
+      T,
+    );
+    const [resolved] = toEvents(
+      'ElicitationResult',
+      claude('ElicitationResult', { mcp_server_name: 's', action: 'accept', elicitation_id: 'e1' }),
+      T,
+    );
+    expect([requested!.data.elicitation_id, resolved!.data.elicitation_id]).toEqual(['e1', 'e1']);
+  });
+
   it('keeps duration_ms where the payload has it', () => {
     const timed = fixtures.find(
       (f) => f.hook_event_name === 'PostToolUse' && typeof f.payload.duration_ms === 'number',
