@@ -276,3 +276,99 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 export function isFieldRecord(value: unknown): value is Record<string, unknown> {
   return isRecord(value) && !(value instanceof Map) && !(value instanceof Set);
 }
+
+/** What `leadingFields` finds at the start of a JSON text that could not be parsed. */
+export interface LeadingFields {
+  /** The top-level `hook` (a `record` envelope's). */
+  hook?: string;
+  /** The top-level `timestamp`, a number (a `record` envelope's). */
+  timestamp?: number;
+  /** `hook_event_name`, top-level or in the `output` / `payload` object. */
+  hookEventName?: string;
+  /** `session_id`, top-level (a bare payload) or in the `output` / `payload` object (an envelope, a capture). */
+  sessionId?: string;
+}
+
+/** How far into a text `leadingFields` reads: the fields it looks for come first in what Claude Code sends. */
+const LEADING_SCAN = 65_536;
+const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * @internal The fields of the JSON object text `text` that a line that could not be parsed (cut short, torn
+ * by a crash, or longer than `maxLineLength`) still shows at its start, up to its first 65,536 characters:
+ * the top-level `hook`, `timestamp`, `hook_event_name` and `session_id`, and `hook_event_name` and
+ * `session_id` of the object under its top-level `output` or `payload` key (as `record` and the captures
+ * write a payload) — the first value of each, read as the JSON says, not a key's name inside a string nor a
+ * field of a deeper object (a `tool_input`'s `session_id`). Linear; never throws.
+ */
+export function leadingFields(text: string): LeadingFields {
+  const found: LeadingFields = {};
+  const end = Math.min(text.length, LEADING_SCAN);
+  let depth = 0;
+  let inner = false; // the object being read at depth 2 is the one under `output` or `payload`
+  let key: string | undefined; // the key whose value comes next, at the current depth
+  let i = 0;
+  while (i < end) {
+    const c = text[i];
+    if (c === '"') {
+      let close = i + 1;
+      while (close < end && text[close] !== '"') close += text[close] === '\\' ? 2 : 1;
+      if (close >= end) break;
+      let value: string;
+      try {
+        value = JSON.parse(text.slice(i, close + 1)) as string;
+      } catch {
+        break;
+      }
+      i = close + 1;
+      while (i < end && (text[i] === ' ' || text[i] === '\t' || text[i] === '\r' || text[i] === '\n')) i++;
+      if (text[i] === ':') {
+        key = value;
+        i++;
+      } else {
+        if (key !== undefined) take(found, depth, inner, key, value);
+        key = undefined;
+      }
+    } else if (c === '{' || c === '[') {
+      if (depth === 0 && c !== '{') break;
+      if (depth === 1) inner = c === '{' && (key === 'output' || key === 'payload');
+      depth++;
+      key = undefined;
+      i++;
+    } else if (c === '}' || c === ']') {
+      depth--;
+      if (depth <= 1) inner = false;
+      if (depth <= 0) break;
+      key = undefined;
+      i++;
+    } else if (key !== undefined && (c === '-' || (c! >= '0' && c! <= '9'))) {
+      NUMBER.lastIndex = i;
+      // A number the text ends in may be cut short.
+      if (!NUMBER.test(text) || NUMBER.lastIndex >= end) break;
+      take(found, depth, inner, key, Number(text.slice(i, NUMBER.lastIndex)));
+      key = undefined;
+      i = NUMBER.lastIndex;
+    } else {
+      if (c === ',') key = undefined;
+      i++;
+    }
+  }
+  return found;
+}
+
+function take(
+  found: LeadingFields,
+  depth: number,
+  inner: boolean,
+  key: string,
+  value: string | number,
+): void {
+  if (depth !== 1 && !(depth === 2 && inner)) return;
+  if (typeof value === 'number') {
+    if (depth === 1 && key === 'timestamp' && found.timestamp === undefined) found.timestamp = value;
+    return;
+  }
+  if (key === 'session_id') found.sessionId ??= value;
+  else if (key === 'hook_event_name') found.hookEventName ??= value;
+  else if (depth === 1 && key === 'hook') found.hook ??= value;
+}

@@ -4,7 +4,15 @@
  */
 import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
-import { checkPayload, cutAt, DEFAULT_LIMITS, isRecord, type PayloadLimits, previewJson } from './payload.js';
+import {
+  checkPayload,
+  cutAt,
+  DEFAULT_LIMITS,
+  isRecord,
+  leadingFields,
+  type PayloadLimits,
+  previewJson,
+} from './payload.js';
 import { LAST_LINES, readTestSummary, type SummaryReading, type TestOutput } from './testSummary.js';
 
 /** One output of one hook run, as sources emit it and `bridgeHooks` consumes it. */
@@ -2054,7 +2062,11 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): 
     (typeof stamp === 'number' && Number.isFinite(stamp) && stamp >= 0 ? stamp : clock.now()) + 0;
   const error = input.error;
   if (typeof error === 'string') {
-    return [rejected({ hook, timestamp, sessionId: undefined }, error, input.output, limits)];
+    // A line a source could not parse (cut, torn, too long) still shows its session at its start: its
+    // rejection belongs to that session, not to none.
+    const raw = input.output;
+    const sessionId = typeof raw === 'string' ? leadingFields(raw).sessionId || undefined : undefined;
+    return [rejected({ hook, timestamp, sessionId }, error, raw, limits)];
   }
   return mapPayload(hook, input.output, timestamp, limits);
 }

@@ -4,7 +4,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkPayload, findProblem, type PayloadLimits, previewJson } from '../../src/streams/payload.js';
+import {
+  checkPayload,
+  findProblem,
+  leadingFields,
+  type PayloadLimits,
+  previewJson,
+} from '../../src/streams/payload.js';
 
 function nested(depth: number): unknown {
   let value: unknown = { leaf: true };
@@ -207,5 +213,57 @@ describe('previewJson', () => {
       text: '{"ok":1,"bad":"[unreadable]","after":[true]}',
       truncated: true,
     });
+  });
+});
+
+describe('leadingFields', () => {
+  it("reads the top level's and the output's or payload's fields of a JSON text cut anywhere", () => {
+    const envelope = JSON.stringify({
+      hook: 'PostToolUse',
+      timestamp: 1.5e12,
+      output: {
+        session_id: 's1',
+        tool_input: { session_id: 'no', n: [1, { a: 2 }] },
+        hook_event_name: 'Stop',
+      },
+    });
+    expect(leadingFields(envelope)).toEqual({
+      hook: 'PostToolUse',
+      timestamp: 1.5e12,
+      sessionId: 's1',
+      hookEventName: 'Stop',
+    });
+    // Cut inside a string or a number: what came before it.
+    expect(leadingFields(envelope.slice(0, 48))).toEqual({ hook: 'PostToolUse', timestamp: 1.5e12 });
+    expect(leadingFields(envelope.slice(0, 47))).toEqual({ hook: 'PostToolUse' });
+    expect(leadingFields(envelope.slice(0, 30))).toEqual({ hook: 'PostToolUse' });
+    // A capture, blanks and escapes as JSON has them; the first value of a field is kept.
+    expect(
+      leadingFields(
+        ' \uFEFF{ "hook_event_name" : "Stop" ,\n "payload" : { "session_id" : "s\\"2", "session_id": "x" }',
+      ),
+    ).toEqual({ hookEventName: 'Stop', sessionId: 's"2' });
+    // Not a field of a deeper object, of an array, nor the top level's after the output's; a later
+    // top-level session after the output object closed is read.
+    expect(
+      leadingFields('{"output":[{"session_id":"no"}],"x":{"session_id":"no"},"session_id":"top"}'),
+    ).toEqual({
+      sessionId: 'top',
+    });
+    expect(leadingFields('{"other":{"session_id":"no","hook":"no"},"hook":"h"}')).toEqual({ hook: 'h' });
+    // A number is taken only as the top level's timestamp; a string timestamp or numbered hook is none.
+    expect(leadingFields('{"timestamp":"5","hook":7,"output":{"timestamp":3,"session_id":4}}')).toEqual({});
+    expect(leadingFields('{"timestamp":-2.5e-3}')).toEqual({ timestamp: -2.5e-3 });
+    // Not an object: nothing.
+    for (const text of ['[{"hook":"h"}]', '"hook"', '5', '', '{"hook"', '{"hook":"h', '{"timestamp":12']) {
+      expect(leadingFields(text), text).toEqual({});
+    }
+    expect(leadingFields('{"a":1}{"hook":"h"}')).toEqual({});
+  });
+
+  it('reads only the first 65,536 characters', () => {
+    expect(leadingFields(`{"pad":"${'x'.repeat(65_536)}","hook":"h"}`)).toEqual({});
+    expect(leadingFields(`{"pad":"${'x'.repeat(65_500)}","hook":"h"}`)).toEqual({ hook: 'h' });
+    expect(leadingFields(`{"pad":"${'x'.repeat(65_525)}","hook":"h"}`)).toEqual({});
   });
 });

@@ -111,6 +111,47 @@ describe('fromJsonLines', () => {
     ]);
   });
 
+  it("files the rejection of a line it cannot parse (cut, torn, too long) under the session the line's start shows", async () => {
+    const payload = {
+      session_id: 's-42',
+      cwd: '/w',
+      hook_event_name: 'PostToolUse',
+      tool_name: 'Write',
+      tool_input: { file_path: '/w/a.json', content: 'x'.repeat(300) },
+    };
+    // As `record` writes it (an envelope), and as Claude Code sends it (a bare payload).
+    const envelope = JSON.stringify({ hook: 'PostToolUse', timestamp: 5, output: payload });
+    const bare = JSON.stringify(payload);
+    // A session_id only in a deeper object (a tool's input), or only as text, is none.
+    const nested = JSON.stringify({
+      hook: 'h',
+      output: { tool_input: { session_id: 'no' }, x: 'y'.repeat(300) },
+    });
+    const quoted = JSON.stringify({
+      hook: 'h',
+      output: { command: '"session_id":"no"', x: 'y'.repeat(500) },
+    });
+    const lines = [
+      envelope.slice(0, 200),
+      bare.slice(0, 150),
+      envelope,
+      nested.slice(0, 100),
+      quoted,
+      '{bad',
+    ];
+    const events = await firstValueFrom(
+      fromJsonLines([`${lines.join('\n')}\n`], { maxLineLength: 400 }).pipe(bridgeHooks(), toArray()),
+    );
+    expect(events.map((e) => [e.type, e.sessionId, String(e.data.reason).split(':')[0]])).toEqual([
+      ['hook.rejected', 's-42', 'invalid JSON'],
+      ['hook.rejected', 's-42', 'invalid JSON'],
+      ['hook.rejected', 's-42', `line of ${envelope.length} characters exceeds maxLineLength (400)`],
+      ['hook.rejected', undefined, 'invalid JSON'],
+      ['hook.rejected', undefined, `line of ${quoted.length} characters exceeds maxLineLength (400)`],
+      ['hook.rejected', undefined, 'invalid JSON'],
+    ]);
+  });
+
   it('splits lines across chunks and decodes UTF-8 split mid-character', async () => {
     const text = `${JSON.stringify({ hook: 'h', output: { note: 'ノート 📝' } })}\n{"hook":"h","output":{}}`;
     const bytes = Buffer.from(text);
