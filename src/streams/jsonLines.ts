@@ -3,7 +3,7 @@
  * Shared by `fromJsonLines` and `fromHookFile`.
  */
 import { ConfigError, shownText } from '../errors.js';
-import { cutAt, isRecord } from './payload.js';
+import { cutAt, isRecord, leadingFields } from './payload.js';
 import type { HookOutput } from './toEvents.js';
 
 /** Options shared by the JSON Lines sources. */
@@ -156,12 +156,9 @@ export class LineReader {
     const tooLong = this.tooLong || length > this.maxLineLength;
     this.clear();
     if (tooLong) {
+      const preview = cutAt(line, PREVIEW);
       emit(
-        this.stamp({
-          hook: this.hook,
-          output: cutAt(line, PREVIEW),
-          error: `line of ${length} characters exceeds maxLineLength (${this.maxLineLength})`,
-        }),
+        this.unread(preview, `line of ${length} characters exceeds maxLineLength (${this.maxLineLength})`),
       );
       return;
     }
@@ -170,7 +167,7 @@ export class LineReader {
     try {
       value = JSON.parse(line);
     } catch (error) {
-      emit(this.stamp({ hook: this.hook, output: line, error: `invalid JSON: ${(error as Error).message}` }));
+      emit(this.unread(line, `invalid JSON: ${(error as Error).message}`));
       return;
     }
     const output = lineToHookOutput(value, this.hook);
@@ -179,11 +176,22 @@ export class LineReader {
   }
 
   /**
-   * A line that cannot be read has no time of its own: it takes the time of the last line that had
-   * one, so a replayed log stays in event time (the bridge stamps the clock only when no line had one).
+   * The output of a line that cannot be read (`text`, or its preview), rejected for `error`. What its start
+   * still shows is taken (see `leadingFields`): the hook (`record`'s `hook`, else a `hook_event_name`) and
+   * the time (`record`'s `timestamp`) of a line cut short, torn or too long. Without a time of its own it
+   * takes the time of the last line that had one, so a replayed log stays in event time (the bridge stamps
+   * the clock only when no line had one).
    */
-  private stamp(output: HookOutput): HookOutput {
-    if (this.lastTimestamp !== undefined) output.timestamp = this.lastTimestamp;
+  private unread(text: string, error: string): HookOutput {
+    const fields = leadingFields(text);
+    const output: HookOutput = {
+      hook: fields.hook ?? fields.hookEventName ?? this.hook,
+      output: text,
+      error,
+    };
+    const own = fields.timestamp;
+    if (own !== undefined && Number.isFinite(own) && own >= 0) output.timestamp = own;
+    else if (this.lastTimestamp !== undefined) output.timestamp = this.lastTimestamp;
     return output;
   }
 }

@@ -64,7 +64,7 @@ describe('fromHookFileMarked, following a file whose cut last line is ended in p
     const cutEnd = firstEnd + cut.length;
     expect(seen.map(({ output, mark }) => [output.hook, output.error === undefined, mark.end])).toEqual([
       [`a${'a'.repeat(padding)}`, true, firstEnd],
-      ['unknown', false, cutEnd], // the cut line: not JSON
+      ['b', false, cutEnd], // the cut line: not JSON, its hook read from its start
       ['b', true, cutEnd + Buffer.byteLength(next)],
       ['c', true, cutEnd + Buffer.byteLength(next) + Buffer.byteLength(line('c'))],
     ]);

@@ -104,9 +104,9 @@ describe('fromJsonLines', () => {
     );
     const tooLong = `line of ${long.length} characters exceeds maxLineLength (100)`;
     expect(outputs.map((o) => [o.hook, o.error])).toEqual([
-      ['unknown', tooLong],
+      ['h', tooLong],
       ['a', undefined],
-      ['unknown', tooLong],
+      ['h', tooLong],
       ['b', undefined],
     ]);
   });
@@ -170,6 +170,34 @@ describe('fromJsonLines', () => {
       ]),
     );
     expect(outputs.map((o) => o.timestamp)).toEqual([undefined, 7, 7, undefined, 7]);
+  });
+
+  it("gives a line that cannot be read the hook and the time its start shows (record's envelope cut, torn or too long)", async () => {
+    const envelope = (hook: string, timestamp: number) =>
+      JSON.stringify({ hook, timestamp, output: { session_id: 's', pad: 'x'.repeat(200) } });
+    const outputs = await collect(
+      fromJsonLines(
+        [
+          `${envelope('PostToolUse', 3)}\n`, // too long, and the first line: no time before it
+          `${envelope('Stop', 9).slice(0, 50)}\n`, // torn
+          `${envelope('Stop', 11).slice(0, 28)}\n`, // torn inside its time: none (no line before had one)
+          '{"hook_event_name":"SessionEnd","session_id"\n', // a bare payload's name
+          '{"hook":"PreToolUse","timestamp":-4,"x\n', // a time that is none
+        ],
+        { maxLineLength: 100, hook: 'custom' },
+      ),
+    );
+    expect(outputs.map((o) => [o.hook, o.timestamp, o.error?.split(':')[0]])).toEqual([
+      [
+        'PostToolUse',
+        3,
+        `line of ${envelope('PostToolUse', 3).length} characters exceeds maxLineLength (100)`,
+      ],
+      ['Stop', 9, 'invalid JSON'],
+      ['Stop', undefined, 'invalid JSON'],
+      ['SessionEnd', undefined, 'invalid JSON'],
+      ['PreToolUse', undefined, 'invalid JSON'],
+    ]);
   });
 
   it('emits bad and over-long lines as rejected inputs, skips blank lines', async () => {
@@ -427,7 +455,7 @@ describe('fromJsonLines', () => {
     expect(error).toMatchObject({ code: 'SOURCE_FAILED', cause: eio });
     expect(seen.map((o) => [o.hook, o.output, o.error === undefined])).toEqual([
       ['a', {}, true],
-      ['unknown', '{"hook":"b","output":{}}\uFFFD', false],
+      ['b', '{"hook":"b","output":{}}\uFFFD', false],
     ]);
   });
 
@@ -802,7 +830,7 @@ describe('fromHookFileMarked', () => {
     // The second mark is part of its line, which is no JSON then.
     expect(plain.map((o) => [o.hook, o.error === undefined])).toEqual([
       ['a', true],
-      ['unknown', false],
+      ['b', false],
       ['c', true],
     ]);
     expect((await collect(fromHookFileMarked(path))).map((m) => m.output)).toEqual(plain);
@@ -814,9 +842,9 @@ describe('fromHookFileMarked', () => {
     const whole = await collect(fromHookFileMarked(path));
     expect(whole.map((m) => [m.output.hook, m.output.error === undefined])).toEqual([
       ['a', true],
-      ['unknown', false],
+      ['b', false],
       ['c', true],
-      ['unknown', false],
+      ['d', false],
     ]);
     for (const [i, { mark }] of whole.entries()) {
       const rest = whole.slice(i + 1);
