@@ -26,7 +26,10 @@ export interface HookOutput {
    * bridge stamps the time it saw the output: `scheduler.now()` (`Date.now()` for `toEvents`).
    */
   timestamp?: number;
-  /** Set by a source that could not parse the input (then `output` is the raw text): it is rejected. */
+  /**
+   * Set by a source that could not parse the input (then `output` is the raw text): it is rejected, under
+   * the `session_id` the text's start shows (a payload's, or an envelope's payload's), if any.
+   */
   error?: string;
 }
 
