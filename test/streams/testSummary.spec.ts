@@ -222,6 +222,14 @@ describe('test.run from the test runner summary in the output', () => {
       'pnpm exec vitest run 2>&1 | tail -20',
       'yarn vitest run 2>&1 | tail -20',
       'bunx vitest run 2>&1 | tail -20',
+      // Blanks as the shell splits words: more than one anywhere.
+      'pnpm  exec vitest run 2>&1 | tail -20',
+      'pnpm exec  vitest run 2>&1 | tail -20',
+      'bundle  exec npx vitest run 2>&1 | tail -20',
+      'uv  run npx vitest run 2>&1 | tail -20',
+      'npx vitest run 2>&1 | tail --lines  30',
+      // go test's -bench in a test name is no benchmark run.
+      "npx vitest run -t 'go test -bench=x' 2>&1 | tail -20",
       // The 10 lines of the output: fewer than tail keeps by default (10), less 4, they are not.
     ]) {
       expect(onSuccess(command, pass), command).toEqual(passed(command));
@@ -692,6 +700,7 @@ describe('test.run from the test runner summary in the output', () => {
       "go test -run '^$' -bench Nothing ./... 2>&1 | tail -20",
       'go test -run=^TestX -bench=BenchmarkY ./... | tail -20',
       'cd app && go test -v --bench . 2>&1 | tail',
+      "go  test -run '^$' -bench Nothing ./... 2>&1 | tail -20",
     ]) {
       expect(onSuccess(command, none), command).toEqual({ command, outcome: 'unknown' });
       expect(onSuccess(command, output('go-fail')), command).toEqual({

@@ -385,6 +385,8 @@ describe('toEvents mappings', () => {
     expect(message('git commit --amend --no-edit; python -m pytest -q', printed)).toBe('fix: trim ids');
     expect(message('git commit -F m.txt | tail -1 || git commit -m "retry"', printed)).toBe('fix: trim ids');
     expect(message('git commit -F m.txt\ngit notes add -m note', printed)).toBe('fix: trim ids');
+    // A -m that starts the next line is a command of its own (named -m), right where the commit's ends.
+    expect(message('git commit -F m.txt\n-m wip', printed)).toBe('fix: trim ids');
     // Its own -m still counts, also after a quoted argument holding a separator, or a here-document.
     expect(message('git commit --author "A && B <a@b>" -m "fix: x" && git push', '')).toBe('fix: x');
     expect(message('git commit -F - <<EOF && git tag -m v1 v1\nfix: y\nEOF', printed)).toBe('fix: trim ids');
