@@ -688,20 +688,28 @@ class Correlator implements SerialEngine<Event> {
     // the events an aggregate carries), so what is flushed is what a run without the exception holds.
     // Only an exception allocates; a try/catch whose catch does not run costs nothing.
     let failure: { error: unknown } | undefined;
-    const time = finiteTime(timestamp);
-    if (time !== undefined && time > this.watermark) {
-      this.watermark = time;
-      // A sweep on every advance of the watermark, when a session is due (one comparison here, so the
-      // call is made only then): an episode whose deadline has passed ends before the first event after
-      // it, whatever its session, as live (where a clock tick may end it first, still before that event):
-      // a replay keeps the live run's order.
-      if (this.due.next <= time) {
-        try {
-          this.sweep(time);
-        } catch (error) {
-          failure = { error };
-        }
+    // A temporalAggregate window (`<type>.aggregated` with its `events`) counts as the events it holds,
+    // and a late event (`<type>.late`) as the event it carries, so correlate works after temporalAggregate
+    // as well as before it. Read before event time moves on: see `advanceTo`.
+    let inner: readonly Event[] | undefined;
+    let unreadable: { error: unknown } | undefined;
+    if (groups === undefined) {
+      try {
+        inner = carriedEvents(type, event);
+      } catch (error) {
+        // Its data cannot be read (a throwing getter): reported like any unreadable event, once it has
+        // passed through; it takes no part.
+        unreadable = { error };
       }
+    }
+    const time = finiteTime(timestamp);
+    // An aggregate is stamped with its last event: event time moves on only to its first event before it
+    // passes, and on with each of its events as they are handled. A sweep at its own stamp would end an
+    // episode quiet before the events it holds that extend it (made before its quiet time) were counted.
+    try {
+      this.advanceTo(inner === undefined || time === undefined ? time : Math.min(time, earliestOf(inner)));
+    } catch (error) {
+      failure = { error };
     }
     try {
       if (groups === undefined) {
@@ -721,17 +729,7 @@ class Correlator implements SerialEngine<Event> {
             failure ??= { error };
           }
         }
-        // A temporalAggregate window (`<type>.aggregated` with its `events`) counts as the events it
-        // holds, and a late event (`<type>.late`) as the event it carries, so correlate works after
-        // temporalAggregate as well as before it.
-        let inner: readonly Event[] | undefined;
-        try {
-          inner = carriedEvents(type, event);
-        } catch (error) {
-          // Its data cannot be read (a throwing getter): reported like any unreadable event; it has
-          // already passed through and takes no part.
-          this.reportReadError(error, timestamp);
-        }
+        if (unreadable !== undefined) this.reportReadError(unreadable.error, timestamp);
         if (inner !== undefined) {
           // Each one, also after the consumer threw on what an earlier one emitted.
           for (const e of inner) {
@@ -740,6 +738,12 @@ class Correlator implements SerialEngine<Event> {
             } catch (error) {
               failure ??= { error };
             }
+          }
+          // Then on to its own stamp, should it be later than its events.
+          try {
+            this.advanceTo(time);
+          } catch (error) {
+            failure ??= { error };
           }
         }
       } else {
@@ -796,6 +800,18 @@ class Correlator implements SerialEngine<Event> {
       failure ??= { error };
     }
     if (failure !== undefined) throw failure.error;
+  }
+
+  /**
+   * Moves the watermark on to `time` (nothing when it is undefined or not later), first sweeping when a
+   * session is due (one comparison here, so the call is made only then): an episode whose deadline has
+   * passed ends before the first event after it, whatever its session, as live (where a clock tick may
+   * end it first, still before that event): a replay keeps the live run's order.
+   */
+  private advanceTo(time: number | undefined): void {
+    if (time === undefined || !(time > this.watermark)) return;
+    this.watermark = time;
+    if (this.due.next <= time) this.sweep(time);
   }
 
   private add(
@@ -1291,6 +1307,23 @@ function checkMatch(match: RuleMatch): string | undefined {
     return 'rule returned files_affected that is not an array of strings';
   }
   return undefined;
+}
+
+/**
+ * The earliest usable timestamp of `events` (`Infinity` when none has one). One that cannot be read is
+ * passed over: its own handling reports it.
+ */
+function earliestOf(events: readonly Event[]): number {
+  let earliest = Number.POSITIVE_INFINITY;
+  for (const event of events) {
+    try {
+      const time = typeof event === 'object' && event !== null ? finiteTime(event.timestamp) : undefined;
+      if (time !== undefined && time < earliest) earliest = time;
+    } catch {
+      // Reported when the event is handled.
+    }
+  }
+  return earliest;
 }
 
 /**

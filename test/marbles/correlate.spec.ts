@@ -1044,6 +1044,45 @@ describe('correlate: after temporalAggregate', () => {
     expect(before).toHaveLength(3);
     expect(await episodes(false)).toEqual(before);
   });
+
+  it('lets the events of a window that straddles an episode’s quiet time extend it, as before temporalAggregate', () => {
+    // f4 comes 4:58 after f3, within the 5 min window; f5 2 s after the quiet time. One 5 s
+    // file.modified window holds both, stamped with f5: event time must not reach f5 before f4 is counted.
+    const events = [
+      ...feature(),
+      file('f4', 2 * MIN + 4 * MIN + 58 * SEC, '/r/c.ts'),
+      file('f5', 2 * MIN + 5 * MIN + 2 * SEC, '/r/d.ts'),
+    ];
+    const ended = (out: Event[]) =>
+      activities(out)
+        .filter((e) => e.type === 'activity.ended')
+        .map((e) => `${label(e)} ${[...e.data.event_ids].sort()}`);
+    const before = ended(run(events));
+    expect(before).toEqual(['ended:feature-development:7:flushed f1,f2,f3,f4,f5,t1,t2']);
+    const after: Event[] = [];
+    from(events)
+      .pipe(temporalAggregate(), correlate())
+      .subscribe((event) => after.push(event));
+    expect(ended(after)).toEqual(before);
+  });
+
+  it('ends the episodes quiet before a window’s first event before the window, those quiet within it as its events come', () => {
+    const windowOf = (id: string, session: string, ats: number[]) =>
+      ev(id, 'file.modified.aggregated', ats[ats.length - 1]!, {
+        events: ats.map((at, i) => file(`${id}${i}`, at, `/r/${id}${i}.ts`, session)),
+      });
+    const out = run([
+      ...feature('A', 0, 'a'), // quiet after 7 min
+      ...feature('B', 3 * MIN, 'b'), // quiet after 10 min
+      windowOf('w', 'C', [8 * MIN, 11 * MIN]),
+    ]).map((e) => (e.type === 'activity.ended' ? `${label(e)}:${e.sessionId}` : label(e)));
+    // A's end (quiet after 7 min) before the window from 8 min, B's (after 10 min) at its event of 11 min.
+    expect(out.slice(12)).toEqual([
+      'ended:feature-development:5:quiet:A',
+      'w',
+      'ended:feature-development:5:quiet:B',
+    ]);
+  });
 });
 
 describe('correlate: user groups, errors and bounds', () => {
