@@ -1004,6 +1004,10 @@ class Correlator implements SerialEngine<Event> {
     state.episode = undefined;
     state.ids = [];
     state.files = undefined;
+    // Nor does the next episode get its events: with updates its window still holds them, which a session
+    // whose clock lags the newest timestamp (its episode ended by a sweep) would count again. Without
+    // updates the window went when the episode opened: either way the next episode starts from none.
+    state.clear();
     this.emit(ended);
   }
 

@@ -2080,6 +2080,20 @@ describe('correlate: a session whose clock lags the newest timestamp seen', () =
     },
   );
 
+  it('counts none of the events of an episode a sweep ended in its next one, with updates or without', () => {
+    // A's test.run (4 min) keeps it tracked; B's event at 7:30 ends A's episode (last event 2 min) by a
+    // sweep; A's tool use stamped 4:30 comes after. Its window holds no event of the ended episode.
+    const events = [
+      ...feature('A'),
+      ev('r', 'test.run', 4 * MIN, { passed: false }),
+      ev('b', 'prompt.submitted', 7 * MIN + 30 * SEC, {}, 'B'),
+      tool('t3', 4 * MIN + 30 * SEC),
+    ];
+    const expected = ['f1', 't1', 'f2', 't2', 'f3', 'detected:feature-development:5', 'r', quiet, 'b', 't3'];
+    expect(labels(events)).toEqual(expected);
+    expect(labels(events, undefined, { updateIntervalMs: 30 * SEC })).toEqual(expected);
+  });
+
   it('drops it, rather than evicting another session, when a new session finds the map full', () => {
     // B's episode (8 to 10 min) is still open; A, quiet and idle by 10 min, is what a sweep drops.
     const events = [...feature('B', 8 * MIN, 'b'), ...feature('A'), file('c', 10 * MIN, undefined, 'C')];
