@@ -1066,6 +1066,64 @@ describe('correlate: after temporalAggregate', () => {
     expect(ended(after)).toEqual(before);
   });
 
+  it('moves event time to the first event of a window it can read, past one that cannot be read or has no time', () => {
+    const unreadable = {
+      id: 'u',
+      type: 'file.modified',
+      sessionId: 'C',
+      get timestamp(): number {
+        throw new Error('no time');
+      },
+    } as unknown as Event;
+    const window = ev('w', 'file.modified.aggregated', 11 * MIN, {
+      events: [
+        null,
+        unreadable,
+        { ...file('n', 0, '/r/n.ts', 'C'), timestamp: Number.NaN },
+        file('w1', 9 * MIN, '/r/w1.ts', 'C'),
+        file('w0', 8 * MIN, '/r/w0.ts', 'C'),
+        file('w2', 11 * MIN, '/r/w2.ts', 'C'),
+      ],
+    });
+    const out = run([...feature('A', 0, 'a'), ...feature('B', 3 * MIN, 'b'), window]).map((e) =>
+      e.type === 'activity.ended' ? `${label(e)}:${e.sessionId}` : label(e),
+    );
+    // Only A is quiet (after 7 min) by the earliest time among the window's events (8 min); B (after
+    // 10 min) ends at w2, the window's unreadable event reported as its events are counted.
+    expect(out.slice(12)).toEqual([
+      'ended:feature-development:5:quiet:A',
+      'w',
+      'error:null',
+      'ended:feature-development:5:quiet:B',
+    ]);
+  });
+
+  it('moves event time on to the stamp of a window that is later than its events, after them', () => {
+    const window = ev('w', 'file.modified.aggregated', 11 * MIN, {
+      events: [file('w0', 8 * MIN, '/r/w0.ts', 'C')],
+    });
+    const out = run([...feature('A', 0, 'a'), ...feature('B', 3 * MIN, 'b'), window]).map((e) =>
+      e.type === 'activity.ended' ? `${label(e)}:${e.sessionId}` : label(e),
+    );
+    expect(out.slice(12)).toEqual([
+      'ended:feature-development:5:quiet:A',
+      'w',
+      'ended:feature-development:5:quiet:B',
+    ]);
+    // A window of no event with a time moves it on to its own stamp before it passes.
+    const undated = ev('u', 'file.modified.aggregated', 11 * MIN, {
+      events: [{ ...file('n', 0, '/r/n.ts', 'C'), timestamp: -1 }],
+    });
+    const both = run([...feature('A', 0, 'a'), ...feature('B', 3 * MIN, 'b'), undated]).map((e) =>
+      e.type === 'activity.ended' ? `${label(e)}:${e.sessionId}` : label(e),
+    );
+    expect(both.slice(12)).toEqual([
+      'ended:feature-development:5:quiet:A',
+      'ended:feature-development:5:quiet:B',
+      'u',
+    ]);
+  });
+
   it('ends the episodes quiet before a window’s first event before the window, those quiet within it as its events come', () => {
     const windowOf = (id: string, session: string, ats: number[]) =>
       ev(id, 'file.modified.aggregated', ats[ats.length - 1]!, {
