@@ -511,7 +511,7 @@ class GroupState {
   reportedAt = 0;
   reportedCount = 0;
   confidence = 0;
-  details: Record<string, unknown> = {};
+  details: Record<string, unknown> = NO_DETAILS;
 
   constructor(gate: Gate | undefined) {
     this.counts = gate === undefined ? [] : new Array<number>(gate.kinds).fill(0);
@@ -597,6 +597,9 @@ class SessionState implements Recency, Queued {
 // The engine: one per subscription
 
 const NO_TIME = Number.NEGATIVE_INFINITY;
+
+/** The details of no episode (a group's state between two): never reported, so never handed out. */
+const NO_DETAILS: Record<string, unknown> = Object.freeze({});
 
 /** An episode found quiet by a sweep, to be ended in deadline order. */
 interface Quiet {
@@ -1004,6 +1007,8 @@ class Correlator implements SerialEngine<Event> {
     state.episode = undefined;
     state.ids = [];
     state.files = undefined;
+    // What the rule reported (the events it matched, say) goes with the end, not kept till the next one.
+    state.details = NO_DETAILS;
     // Nor does the next episode get its events: with updates its window still holds them, which a session
     // whose clock lags the newest timestamp (its episode ended by a sweep) would count again. Without
     // updates the window went when the episode opened: either way the next episode starts from none.

@@ -1473,6 +1473,32 @@ describe('correlate: user groups, errors and bounds', () => {
     expect(out.at(-1)).toBe('ended:deploy:5:flushed');
   });
 
+  it('lets go of what a rule reported once its episode has ended, while its session goes on', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const input = new Subject<Event>();
+    const out: string[] = [];
+    // deploy reports the events it matched; a 10-minute group keeps the session tracked after its end.
+    const groups = [
+      { ...deploy, rule: (events: readonly Event[]) => ({ confidence: 1, matched: [...events] }) },
+      { name: 'slow', eventTypes: ['prompt.submitted'], windowMs: 10 * MIN, rule: () => null },
+    ];
+    input.pipe(correlate(groups)).subscribe((e) => out.push(label(e)));
+    const held: Array<WeakRef<Event>> = [];
+    // Pushed from a function of its own so that no local variable keeps an event alive.
+    const push = (event: Event, track: boolean) => {
+      if (track) held.push(new WeakRef(event));
+      input.next(event);
+    };
+    push(ev('p', 'prompt.submitted', 0), false);
+    push(tool('t0', 0), true);
+    push(ev('p2', 'prompt.submitted', 2 * MIN), false);
+    expect(out).toEqual(['p', 't0', 'detected:deploy:1', 'ended:deploy:1:quiet', 'p2']);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(held.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+  });
+
   it('evicts the least recently active sessions beyond maxSessions, ending their episodes', () => {
     const events = [...feature('A', 0, 'a'), ...feature('B', 0, 'b'), ...feature('C', 0, 'c')];
     const out = activities(run(events, undefined, { maxSessions: 2, passThrough: false }));
