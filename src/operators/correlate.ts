@@ -55,7 +55,8 @@ export interface CorrelationGroup {
    * event of the group arrives in a session with no open episode (and at most once per
    * `updateIntervalMs` during one when updates are on). Its result is read once, at once. A throw, an
    * invalid result or one whose fields cannot be read (a throwing getter) is reported as a
-   * `correlation.error` event and counts as no match.
+   * `correlation.error` event and counts as no match; so is a Promise (a rule is synchronous), whose
+   * rejection is handled.
    */
   rule: CorrelationRule;
   /** What the group detects, for humans. */
@@ -1281,11 +1282,25 @@ interface Match extends RuleMatch {
   readonly files_affected: readonly string[] | undefined;
 }
 
+const ignore = () => undefined;
+
 /** Reads a rule's (non-null) result once; a throwing getter throws here. */
 function snapshotOf(result: unknown): RuleMatch {
   if (typeof result !== 'object' || result === null || Array.isArray(result)) {
     return {
       shape: Array.isArray(result) ? 'array' : typeof result,
+      confidence: undefined,
+      files_affected: undefined,
+      details: {},
+    };
+  }
+  const { then } = result as { then?: unknown };
+  if (typeof then === 'function') {
+    // An async rule: what it settles with comes too late to be read. A rejection nobody handles would
+    // end the process (Node's default for an unhandled rejection), not just count as no match.
+    then.call(result, undefined, ignore);
+    return {
+      shape: 'a Promise (a rule is synchronous)',
       confidence: undefined,
       files_affected: undefined,
       details: {},

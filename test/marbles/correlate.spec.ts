@@ -2444,6 +2444,31 @@ describe('correlate: groups that watch session.ended', () => {
 });
 
 describe('correlate: results, inputs and reports at their edges', () => {
+  it('reports an async rule as one, and leaves no rejection of it unhandled to end the process', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      for (const rule of [
+        async () => ({ confidence: 1 }),
+        async () => {
+          throw new Error('rejected');
+        },
+      ]) {
+        const out = run([ev('a', 'e', 0)], [group('g', ['e'], rule as never)], { passThrough: false });
+        expect(out.map(label)).toEqual(['error:g']);
+        expect((out[0]!.data as CorrelationErrorData).error.message).toBe(
+          'rule returned a Promise (a rule is synchronous), expected { confidence } or null',
+        );
+      }
+      // Unhandled rejections are told after the microtasks have run.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('accepts confidences 0 and 1 and a rule giving undefined, refuses a numeric string, -0.1 and files not all strings', () => {
     const outcome = (result: unknown) =>
       labels([ev('a', 'e', 0)], [group('g', ['e'], () => result as never)], { passThrough: false });
