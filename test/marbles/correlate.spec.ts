@@ -356,6 +356,12 @@ describe('correlate: the standard cases', () => {
     });
   });
 
+  it('passes undefined and a number through as they are, unreported', () => {
+    const odd = [undefined, 5] as unknown as Event[];
+    expect(run(odd)).toEqual([undefined, 5]);
+    expect(run(odd, undefined, { passThrough: false })).toEqual([]);
+  });
+
   it('drops an event pushed re-entrantly once the consumer has left', () => {
     const input = new Subject<Event>();
     const ruled: string[] = [];
@@ -1121,6 +1127,45 @@ describe('correlate: after temporalAggregate', () => {
       'ended:feature-development:5:quiet:A',
       'ended:feature-development:5:quiet:B',
       'u',
+    ]);
+  });
+
+  it('ends the output with the consumer’s exception on an end found at a window’s stamp, after its events', () => {
+    const window = ev('w', 'file.modified.aggregated', 11 * MIN, {
+      events: [file('w0', 8 * MIN, '/r/w0.ts', 'C')],
+    });
+    const consumer = new ThrowingConsumer<Event>(
+      (e) => e.type === 'activity.ended' && e.sessionId === 'B',
+      (e) => `${label(e)}:${e.sessionId}`,
+    );
+    from([...feature('A', 0, 'a'), ...feature('B', 3 * MIN, 'b'), window])
+      .pipe(correlate())
+      .subscribe(consumer);
+    const got = consumer.got.map((e) =>
+      typeof e === 'string' ? e : e.type === 'activity.ended' ? `${label(e)}:${e.sessionId}` : label(e),
+    );
+    expect(got.slice(12)).toEqual([
+      'ended:feature-development:5:quiet:A',
+      'w',
+      'ended:feature-development:5:quiet:B',
+      'error consumer on ended:feature-development:5:quiet:B',
+    ]);
+  });
+
+  it('counts an aggregate a group watches as itself, moving event time to its own stamp', () => {
+    const watcher = group('windows', ['file.modified.aggregated'], () => null);
+    const window = ev('w', 'file.modified.aggregated', 11 * MIN, {
+      events: [file('w0', 8 * MIN, '/r/w0.ts', 'C')],
+    });
+    const out = run(
+      [...feature('A', 0, 'a'), ...feature('B', 3 * MIN, 'b'), window],
+      [...DEFAULT_CORRELATION_GROUPS, watcher],
+    ).map((e) => (e.type === 'activity.ended' ? `${label(e)}:${e.sessionId}` : label(e)));
+    // Both A (quiet after 7 min) and B (after 10 min) end before it; its events are not counted.
+    expect(out.slice(12)).toEqual([
+      'ended:feature-development:5:quiet:A',
+      'ended:feature-development:5:quiet:B',
+      'w',
     ]);
   });
 
