@@ -24,7 +24,10 @@ import {
 // ---------------------------------------------------------------------------------------------------
 // Public types
 
-/** Whether an event is the one a step waits for: only `true` is a match (not another truthy value). */
+/**
+ * Whether an event is the one a step waits for: only `true` is a match (not another truthy value).
+ * Synchronous: a Promise (an `async` predicate) is reported as `pattern.error` and is no match.
+ */
 export type EventPredicate = (event: Event) => boolean;
 
 /** A step that an event must match, in order after the previous one (other events may come between). */
@@ -861,7 +864,10 @@ class Matcher implements SerialEngine<Event> {
    */
   private test(step: Positive | Negative, event: Event, t: number): boolean {
     try {
-      return step.match(event) === true;
+      const result: unknown = step.match(event);
+      if (result === true) return true;
+      if (typeof result === 'object' && result !== null) asyncPredicate(result);
+      return false;
     } catch (error) {
       try {
         this.reportError(step.name, error, event, t);
@@ -1078,6 +1084,20 @@ class Matcher implements SerialEngine<Event> {
     });
     this.emit(report as Event);
   }
+}
+
+const ignore = () => undefined;
+
+/**
+ * Throws when a predicate's answer is a Promise (an async predicate, whose answer would come too late):
+ * reported then as a throw is, rather than taken for no match without a word. Its rejection is handled:
+ * left unhandled, it would end the process (Node's default), not just count as no match.
+ */
+function asyncPredicate(result: object): void {
+  const { then } = result as { then?: unknown };
+  if (typeof then !== 'function') return;
+  then.call(result, undefined, ignore);
+  throw new TypeError('predicate returned a Promise (a predicate is synchronous: it returns true or false)');
 }
 
 /** `{ sessionId }` when every event has the same session, else nothing. */

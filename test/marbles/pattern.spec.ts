@@ -909,6 +909,44 @@ describe('pattern: matching', () => {
     expect(errors[0]!.data).toMatchObject({ error: { message: 'fragile' }, trigger_event_id: 'bad1' });
   });
 
+  it('reports an async predicate as pattern.error, and leaves no rejection of it unhandled to end the process', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      for (const isSourceEditLater of [
+        async (e: Event) => isSourceEdit(e),
+        async () => {
+          throw new Error('rejected');
+        },
+      ]) {
+        const out = run([testEdit('t', 0), sourceEdit('s', 1)], [isTestEdit, isSourceEditLater as never]);
+        expect(out.map(label)).toEqual(['t', 's', 'E:step 2', 'T[t]>step 2:flushed']);
+        const error = out.find((e) => e.type === 'pattern.error')!.data as PatternErrorData;
+        expect(error).toMatchObject({
+          error: {
+            message: 'predicate returned a Promise (a predicate is synchronous: it returns true or false)',
+          },
+          trigger_event_id: 's',
+        });
+      }
+      // Unhandled rejections are told after the microtasks have run.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
+  it('takes an object answer that is no Promise (a thenable without then, a plain object) for no match, without a report', () => {
+    const objects = (e: Event) => (e.type === 'file.modified' ? ({ then: 1 } as never) : ({} as never));
+    expect(labels([testEdit('t', 0), sourceEdit('s', 1)], [isTestEdit, objects])).toEqual([
+      't',
+      's',
+      'T[t]>objects:flushed',
+    ]);
+  });
+
   it("gives trigger_event_id null when the failing event's id is not a string or cannot be read", () => {
     const fragile = (e: Event) => {
       if (e.type === 'bad') throw new Error('fragile');
