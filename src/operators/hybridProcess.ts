@@ -88,6 +88,7 @@ export interface HybridProcessOptions<R> {
    * recorded runs from when the event could be processed — its arrival, or for a BATCHED event the cut of
    * its batch — to its outcome: a wait for a free slot counts, the batcher's own wait does not (it would
    * keep `avgLatencyMs`, a load figure, high on a trickle of events). An outcome's `latencyMs` counts it.
+   * Its busy time (`events_per_second`'s) is its handler's time alone, for a BATCHED event its share.
    */
   metrics?: EventFlowMetrics;
   /**
@@ -543,10 +544,12 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       // ---- outcomes -------------------------------------------------------------------------------
       /** Of the outcome being emitted: from its event's `readyAt` to now (see `Pending.readyAt`). */
       let processingMs = 0;
+      /** Of the outcome being emitted: its handler's time, its share of it for a batch (see `succeed`). */
+      let busyMs = 0;
       const emit = (outcome: HybridOutput<R>) => {
         owed--;
         if (metrics !== undefined) {
-          if (outcome.kind === 'result') metrics.record(outcome.event.type, processingMs);
+          if (outcome.kind === 'result') metrics.record(outcome.event.type, processingMs, busyMs);
           else if (outcome.kind === 'error') metrics.recordError(outcome.event.type);
           else metrics.recordDropped(outcome.event.type);
         }
@@ -561,9 +564,13 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           stopInput();
         }
       };
-      const succeed = (mode: ProcessingMode, item: Pending, result: R) => {
-        const now = clock();
+      /**
+       * `busy` is what `metrics` counts as the stage's work on the event (`events_per_second`): its
+       * handler's time, without its wait for a free slot; for a BATCHED event, its share of its batch's.
+       */
+      const succeed = (mode: ProcessingMode, item: Pending, result: R, busy: number, now = clock()) => {
         processingMs = Math.max(0, now - item.readyAt);
+        busyMs = busy;
         emit({
           kind: 'result',
           event: item.event,
@@ -662,6 +669,8 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
 
       const start = (lane: EventLane, item: Pending) => {
         lane.active++;
+        // Read only for metrics: the clock is the costliest part of the hot path.
+        const startedAt = metrics === undefined ? 0 : clock();
         let settled = false;
         let subscription: Subscription | undefined;
         subscription = invoke(
@@ -672,7 +681,10 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
             lane.active--;
             if (subscription !== undefined) inFlight.delete(subscription);
             if (failed) fail(lane.mode, item, value);
-            else succeed(lane.mode, item, value as R);
+            else {
+              const now = clock();
+              succeed(lane.mode, item, value as R, Math.max(0, now - startedAt), now);
+            }
             afterSettle(lane);
           },
           limits[lane.mode],
@@ -785,7 +797,8 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
             // The batch's latency is the handler's, taken before its outcomes go downstream.
             const latencyMs = Math.max(0, clock() - startedAt);
             for (let i = 0; i < items.length && !closed; i++) {
-              if (error === undefined) succeed(ProcessingMode.BATCHED, items[i]!, results[i]!);
+              if (error === undefined)
+                succeed(ProcessingMode.BATCHED, items[i]!, results[i]!, latencyMs / items.length);
               else fail(ProcessingMode.BATCHED, items[i]!, error);
             }
             // Reported after its outcomes: a policy that shrinks the batch re-cuts the open one at once,

@@ -59,8 +59,9 @@ export interface TypeFlowSummary {
   p95_processing_time_ms: number;
   p99_processing_time_ms: number;
   /**
-   * The seed's figure: `count / total processing seconds` — the capacity of the stage if it did nothing
-   * else, not the rate events actually arrived at.
+   * The seed's figure: `count / total busy seconds` — the capacity of one slot of the stage if it did
+   * nothing else, not the rate events actually arrived at. An event's busy time is its processing time
+   * unless `record` was given a share of it (an event of a batch of N handled in T ms: T / N).
    */
   events_per_second: number;
   /** True throughput: `count` over the wall-clock seconds since the metrics were created or `reset()`. */
@@ -92,6 +93,10 @@ const INITIAL_HIGHEST_NS = 3_600_000_000_000;
 /** `avgLatencyMs`'s running sum is taken again from its ring once it falls below this share of its peak. */
 const RECOUNT_BELOW_PEAK = 1 / 1024;
 
+function isDuration(ms: unknown): ms is number {
+  return typeof ms === 'number' && ms >= 0 && ms !== Number.POSITIVE_INFINITY;
+}
+
 function sumOf(values: Float64Array): number {
   let sum = 0;
   for (const value of values) sum += value;
@@ -109,6 +114,8 @@ const INT32_COUNTS = 2 ** 32 - 1;
 export class TypeStats {
   count = 0;
   sumMs = 0;
+  /** The sum of the busy times (`events_per_second`'s seconds). */
+  busyMs = 0;
   minMs = Number.POSITIVE_INFINITY;
   maxMs = 0;
   errors = 0;
@@ -120,9 +127,10 @@ export class TypeStats {
     this.histogram.autoResize = true;
   }
 
-  record(ms: number): void {
+  record(ms: number, busyMs = ms): void {
     this.count++;
     this.sumMs += ms;
+    this.busyMs += busyMs;
     if (ms < this.minMs) this.minMs = ms;
     if (ms > this.maxMs) this.maxMs = ms;
     if (this.histogram.totalCount >= INT32_COUNTS && this.histogram instanceof hdr.Int32Histogram)
@@ -243,15 +251,24 @@ export class EventFlowMetrics {
    * Records that one event of `type` took `ms` to process. A `type` that is not a string counts under
    * its text (`String(type)`), the summary's key, here and in `recordError` / `recordDropped`.
    *
-   * @throws RangeError when `ms` is negative, NaN or infinite.
+   * `busyMs` (default `ms`) is the part of that time the stage spent on this event alone, which
+   * `events_per_second` counts: for each event of a batch of N handled in one call of T ms, T / N (its
+   * `ms` is T); without a wait for a free slot, which is in `ms` but is no work.
+   *
+   * @throws RangeError when `ms` or `busyMs` is negative, NaN or infinite.
    */
-  record(type: string, ms: number): void {
-    if (typeof ms !== 'number' || !(ms >= 0) || ms === Number.POSITIVE_INFINITY) {
+  record(type: string, ms: number, busyMs: number = ms): void {
+    if (!isDuration(ms)) {
       throw new RangeError(
         `EventFlowMetrics.record: ms must be a finite non-negative number, got ${shownText(ms)}`,
       );
     }
-    this.#stats(type).record(ms);
+    if (!isDuration(busyMs)) {
+      throw new RangeError(
+        `EventFlowMetrics.record: busyMs must be a finite non-negative number, got ${shownText(busyMs)}`,
+      );
+    }
+    this.#stats(type).record(ms, busyMs);
     const recent = this.#recent;
     const evicted = this.#recentCount === recent.length ? recent[this.#recentNext]! : 0;
     recent[this.#recentNext] = ms;
@@ -337,7 +354,7 @@ export class EventFlowMetrics {
           p95_processing_time_ms: stats.percentile(95),
           p99_processing_time_ms: stats.percentile(99),
           // The seed's max(total, 1 ms) guard keeps an all-zero stage finite.
-          events_per_second: count / Math.max(stats.sumMs / 1000, 0.001),
+          events_per_second: count / Math.max(stats.busyMs / 1000, 0.001),
           wall_clock_events_per_second: count / seconds,
           errors: stats.errors,
           dropped: stats.dropped,

@@ -1179,6 +1179,56 @@ describe('hybridProcess', () => {
       expect(metrics.summary()['tool.used']).toMatchObject({ count: 3, max_processing_time_ms: 3 });
       expect(metrics.avgLatencyMs).toBeLessThan(200);
     });
+
+    it("gives events_per_second a batch's capacity: 4 events handled in one 8 ms call are 500/s, not 125/s", () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const metrics = new EventFlowMetrics({ scheduler });
+      scheduler.run(({ cold, expectObservable }) => {
+        const result = cold('(abcd)|', events).pipe(
+          hybridProcess(
+            options(scheduler, {
+              metrics,
+              batcher: batching(scheduler, { maxSize: 4 }),
+              batch: (batch) => timer(8, scheduler).pipe(map(() => batch.map((e) => `bat:${e.id}`))),
+            }),
+          ),
+          map(show),
+        );
+        expectObservable(result).toBe('8ms (wxyz|)', { w: 'r:b:a', x: 'r:b:b', y: 'r:b:c', z: 'r:b:d' });
+      });
+      // Each event's processing time is the batch's 8 ms; the stage did 4 events in those 8 ms.
+      expect(metrics.summary()['tool.used']).toMatchObject({
+        count: 4,
+        avg_processing_time_ms: 8,
+        events_per_second: 500,
+      });
+    });
+
+    it("counts an IMMEDIATE event's wait for a free slot in its processing time, not in events_per_second", () => {
+      const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
+      const metrics = new EventFlowMetrics({ scheduler });
+      const g2 = ev('G', 'git.commit');
+      scheduler.run(({ cold, expectObservable }) => {
+        // One slot, 10 ms a commit: g waits 0, G 10 ms; the stage does 100 commits a second.
+        const result = cold('(gG)|', { g, G: g2 }).pipe(
+          hybridProcess(
+            options(scheduler, {
+              metrics,
+              concurrency: { immediate: 1 },
+              immediate: (e) => timer(10, scheduler).pipe(map(() => `imm:${e.id}`)),
+            }),
+          ),
+          map(show),
+        );
+        expectObservable(result).toBe('10ms x 9ms (y|)', { x: 'r:i:g', y: 'r:i:G' });
+      });
+      expect(metrics.summary()['git.commit']).toMatchObject({
+        count: 2,
+        avg_processing_time_ms: 15,
+        max_processing_time_ms: 20,
+        events_per_second: 100,
+      });
+    });
   });
 
   describe('bounded queues', () => {

@@ -96,6 +96,24 @@ describe('EventFlowMetrics', () => {
     expect(metrics.summary().fast?.events_per_second).toBe(2000);
   });
 
+  it('counts busyMs, not the processing time, in events_per_second: a batch of 4 handled in 8 ms is 500/s', () => {
+    const metrics = new EventFlowMetrics();
+    for (let i = 0; i < 4; i++) metrics.record('batched', 8, 2);
+    metrics.record('alone', 8);
+    metrics.record('alone', 2, 2);
+    expect(metrics.summary().batched).toMatchObject({
+      count: 4,
+      avg_processing_time_ms: 8,
+      events_per_second: 500,
+    });
+    expect(metrics.summary().alone).toMatchObject({ avg_processing_time_ms: 5, events_per_second: 200 });
+    expect(metrics.avgLatencyMs).toBe(7);
+    for (const busy of [-1, Number.NaN, Number.POSITIVE_INFINITY, '2' as never]) {
+      expect(() => metrics.record('batched', 8, busy)).toThrow(/busyMs must be a finite non-negative number/);
+    }
+    expect(metrics.summary().batched?.count).toBe(4);
+  });
+
   it('counts the wall-clock seconds as at least 1 ms: at creation, and on a clock that went back', () => {
     const clock = { t: 1000 };
     const metrics = new EventFlowMetrics({ now: () => clock.t });
