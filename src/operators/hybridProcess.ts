@@ -89,6 +89,7 @@ export interface HybridProcessOptions<R> {
    * its batch — to its outcome: a wait for a free slot counts, the batcher's own wait does not (it would
    * keep `avgLatencyMs`, a load figure, high on a trickle of events). An outcome's `latencyMs` counts it.
    * Its busy time (`events_per_second`'s) is its handler's time alone, for a BATCHED event its share.
+   * A `record` (or `recordError`, `recordDropped`) that throws ends the output as a consumer's exception.
    */
   metrics?: EventFlowMetrics;
   /**
@@ -548,10 +549,17 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       let busyMs = 0;
       const emit = (outcome: HybridOutput<R>) => {
         owed--;
+        let metricsFailed = false;
         if (metrics !== undefined) {
-          if (outcome.kind === 'result') metrics.record(outcome.event.type, processingMs, busyMs);
-          else if (outcome.kind === 'error') metrics.recordError(outcome.event.type);
-          else metrics.recordDropped(outcome.event.type);
+          try {
+            if (outcome.kind === 'result') metrics.record(outcome.event.type, processingMs, busyMs);
+            else if (outcome.kind === 'error') metrics.recordError(outcome.event.type);
+            else metrics.recordDropped(outcome.event.type);
+          } catch (error) {
+            // As a consumer's exception (below), after the outcome: thrown on, it lost the outcome.
+            failure ??= { error };
+            metricsFailed = true;
+          }
         }
         try {
           subscriber.next(outcome);
@@ -562,7 +570,9 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           // queued event never started) and reach whoever settled the handler (a promise: unhandled).
           failure ??= { error };
           stopInput();
+          return;
         }
+        if (metricsFailed) stopInput();
       };
       /**
        * `busy` is what `metrics` counts as the stage's work on the event (`events_per_second`): its

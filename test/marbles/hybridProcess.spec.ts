@@ -1204,6 +1204,62 @@ describe('hybridProcess', () => {
       });
     });
 
+    it('gives every outcome when metrics throws, then errors with its exception: a synchronous handler', () => {
+      const metrics = new EventFlowMetrics();
+      metrics.record = () => {
+        throw new Error('metrics down');
+      };
+      const seen: string[] = [];
+      from([g, h, a])
+        .pipe(hybridProcess({ immediate: (e) => `imm:${e.id}`, batch: (b) => b.map((e) => e.id), metrics }))
+        .subscribe({
+          next: (o) => seen.push(show(o)),
+          error: (e) => seen.push(`# ${(e as Error).message}`),
+          complete: () => seen.push('|'),
+        });
+      // Before, g had no outcome: the exception went out at the source, which errored the output.
+      // The input stops at the failure (as at a consumer's exception): h and a are not read.
+      expect(seen).toEqual(['r:i:g', '# metrics down']);
+    });
+
+    it('gives every outcome when metrics throws, then errors with its exception: a promise, not an unhandled rejection', async () => {
+      const metrics = new EventFlowMetrics();
+      metrics.recordError = () => {
+        throw new Error('metrics down');
+      };
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const seen: string[] = [];
+        await new Promise<void>((resolve) => {
+          from([g, h])
+            .pipe(
+              hybridProcess({
+                immediate: (e) =>
+                  e === g ? Promise.reject(new Error('no')) : Promise.resolve(`imm:${e.id}`),
+                batch: (b) => b.map((e) => e.id),
+                metrics,
+              }),
+            )
+            .subscribe({
+              next: (o) => seen.push(show(o)),
+              error: (e) => {
+                seen.push(`# ${(e as Error).message}`);
+                resolve();
+              },
+              complete: () => resolve(),
+            });
+        });
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        // Both were read before either settled: h's outcome still comes, then the error.
+        expect(seen).toEqual(['e:i:g', 'r:i:h', '# metrics down']);
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
     it("counts an IMMEDIATE event's wait for a free slot in its processing time, not in events_per_second", () => {
       const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
       const metrics = new EventFlowMetrics({ scheduler });
