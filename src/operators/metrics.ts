@@ -277,10 +277,11 @@ export class EventFlowMetrics {
     // far below its peak (an outlier left, or large times left one by one, none larger than what
     // remained), it is taken again from the ring, else the error would stay for good. Rare (the sum
     // must have grown 1,024-fold first), so the running sum stays O(1) per record; the error it keeps
-    // is at most ~recentSamples x 2^-43 of the sum.
+    // is at most ~recentSamples x 2^-43 of the sum. A sum that overflowed (times near Number.MAX_VALUE)
+    // is taken again too: Infinity minus the times leaving it would stay Infinity for good.
     if (sum > this.#recentPeak) {
       this.#recentSum = this.#recentPeak = sum;
-    } else if (sum < this.#recentPeak * RECOUNT_BELOW_PEAK) {
+    } else if (sum < this.#recentPeak * RECOUNT_BELOW_PEAK || sum === Number.POSITIVE_INFINITY) {
       this.#recentSum = this.#recentPeak = sumOf(recent);
     } else {
       this.#recentSum = sum;

@@ -246,6 +246,18 @@ describe('EventFlowMetrics', () => {
     expect(many.avgLatencyMs).toBeCloseTo(0.3, 12);
   });
 
+  it('keeps avgLatencyMs the average of the window once times whose sum overflowed have left it', () => {
+    // Each finite, their sum Infinity: the running sum stayed Infinity (Infinity minus a time), for good.
+    const metrics = new EventFlowMetrics({ recentSamples: 2 });
+    metrics.record('a', Number.MAX_VALUE);
+    metrics.record('a', Number.MAX_VALUE);
+    expect(metrics.avgLatencyMs).toBe(Number.POSITIVE_INFINITY);
+    metrics.record('a', 1);
+    expect(metrics.avgLatencyMs).toBe(Number.MAX_VALUE / 2);
+    metrics.record('a', 3);
+    expect(metrics.avgLatencyMs).toBe(2);
+  });
+
   it('keeps avgLatencyMs the average of the window after huge times left it one by one', () => {
     // Times falling by a factor 1.5 from 1e16: none leaves larger than what remains, yet the sum
     // drops from ~3e16 to a few ms, keeping the rounding of the huge times (0.5 instead of 1 after).
