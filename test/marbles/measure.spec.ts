@@ -227,7 +227,13 @@ describe('measure', () => {
   it('refuses a type that is neither a string nor a function, and null options, at construction', () => {
     // Otherwise the stream errored with a TypeError at its first value.
     expect(() => measure(new EventFlowMetrics(), { type: 5 as never })).toThrow(ConfigError);
+    expect(() => measure(new EventFlowMetrics(), { type: 5 as never })).toThrow(
+      'measure: type must be a string or a function, got 5',
+    );
     expect(() => measure(new EventFlowMetrics(), null as never)).toThrow(ConfigError);
+    expect(() => measure(new EventFlowMetrics(), null as never)).toThrow(
+      'measure: the config must be an object',
+    );
     expect(() => measure(new EventFlowMetrics(), { type: () => 'x' })).not.toThrow();
   });
 

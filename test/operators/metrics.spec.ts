@@ -342,9 +342,37 @@ describe('EventFlowMetrics', () => {
   });
 
   it('rejects bad options and bad samples', () => {
-    expect(() => new EventFlowMetrics({ maxTypes: 0 })).toThrow(ConfigError);
-    expect(() => new EventFlowMetrics({ recentSamples: 1.5 })).toThrow(ConfigError);
-    expect(() => new EventFlowMetrics({ precision: 4 as never })).toThrow(ConfigError);
+    // Each error names its operator, its option and the value given.
+    for (const [make, message] of [
+      [
+        () => new EventFlowMetrics({ maxTypes: 0 }),
+        'EventFlowMetrics: maxTypes must be a positive integer, got 0',
+      ],
+      [
+        () => new EventFlowMetrics({ recentSamples: 1.5 }),
+        'EventFlowMetrics: recentSamples must be a positive integer, got 1.5',
+      ],
+      [
+        () => new EventFlowMetrics({ precision: 4 as never }),
+        'EventFlowMetrics: precision must be 1, 2 or 3, got 4',
+      ],
+      [
+        () => new EventFlowMetrics({ now: 5 as never }),
+        'EventFlowMetrics: now must be a function () => ms, got 5',
+      ],
+      [
+        () => new EventFlowMetrics({ scheduler: {} as never }),
+        'EventFlowMetrics: scheduler must be a SchedulerLike',
+      ],
+      [() => new EventFlowMetrics().summary$(0), 'summary$: intervalMs must be a positive number of ms'],
+      [
+        () => new EventFlowMetrics().summary$(1000, {} as never),
+        'summary$: scheduler must be a SchedulerLike',
+      ],
+    ] as const) {
+      expect(make).toThrow(ConfigError);
+      expect(make).toThrow(message);
+    }
     // A TypeError otherwise: at once (now, scheduler, null) or when summary$ is subscribed.
     for (const make of [
       () => new EventFlowMetrics({ now: 5 as never }),
@@ -360,6 +388,11 @@ describe('EventFlowMetrics', () => {
     expect(() => metrics.record('a', Number.NaN)).toThrow(RangeError);
     expect(() => metrics.record('a', Number.POSITIVE_INFINITY)).toThrow(RangeError);
     expect(() => metrics.record('a', '5' as never)).toThrow(RangeError);
+    // Named as what it is, also beside a good busyMs.
+    expect(() => metrics.record('a', -1, 1)).toThrow(
+      /record: ms must be a finite non-negative number, got -1/,
+    );
+    expect(() => metrics.record('a', Number.NaN, 1)).toThrow(/record: ms must be/);
     expect(metrics.summary()).toEqual({});
     expect(() => metrics.summary$(0)).toThrow(ConfigError);
   });
@@ -400,8 +433,19 @@ describe('TypeStats (the statistics of one type): more than 2^32 − 1 times', (
     expect(stats.percentile(50)).toBeCloseTo(1, 1);
     expect(stats.percentile(99.9999999)).toBeCloseTo(1, 1);
     expect(stats.percentile(100)).toBe(5);
-    // And it goes on counting.
+    // And it goes on counting, a time beyond its first hour too (it still grows to hold it).
     stats.record(5);
     expect(stats.histogram.getCountAtIndex(stats.histogram.countsArrayIndex(5 * MS))).toBe(2);
+    stats.record(10_000_000);
+    expect(stats.percentile(100)).toBe(10_000_000);
+    expect(stats.histogram.constructor.name).toBe('Float64Histogram');
+  });
+
+  it('keeps 32-bit counts while no bucket can wrap, whatever the times', () => {
+    // Twice the memory otherwise, for every type.
+    const stats = new TypeStats(2);
+    for (const ms of [0, 1, 5, 10_000_000]) stats.record(ms);
+    expect(stats.histogram.constructor.name).toBe('Int32Histogram');
+    expect(stats.percentile(100)).toBe(10_000_000);
   });
 });
