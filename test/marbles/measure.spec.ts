@@ -240,6 +240,9 @@ describe('measure', () => {
   it('refuses, at construction, metrics without a clock', () => {
     // Otherwise a TypeError at the first value.
     expect(() => measure({ record: () => undefined } as never)).toThrow(ConfigError);
+    // Nor without record, or none at all (a TypeError at the first value, or at once for null).
+    expect(() => measure({ now: () => 0 } as never)).toThrow(ConfigError);
+    expect(() => measure(null as never)).toThrow('measure: metrics must be an EventFlowMetrics, got null');
     expect(() => measure({ record: () => undefined, now: () => 0 } as never)).not.toThrow();
   });
 
