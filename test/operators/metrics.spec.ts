@@ -182,6 +182,19 @@ describe('EventFlowMetrics', () => {
     ]);
   });
 
+  it('gives a summary that is the caller’s to edit, as an assigned record would be', () => {
+    // Its keys are defined (for __proto__), yet writable and deletable: a dashboard that drops or
+    // replaces an entry before rendering must not get a TypeError (strict mode) or a silent no-op.
+    const metrics = new EventFlowMetrics();
+    metrics.record('a', 1);
+    metrics.record('b', 1);
+    const summary = metrics.summary();
+    const b = summary.b!;
+    summary.a = b;
+    delete summary.b;
+    expect(summary).toEqual({ a: b });
+  });
+
   it('counts a type that is not a string under its text, as the summary keys it', () => {
     // The map kept 1 and '1' apart while the summary has one key for both: one's statistics were lost
     // (and a type beyond maxTypes got a slot of its own under a key it shared).
