@@ -16,7 +16,7 @@ import {
 } from 'rxjs';
 import { ConfigError, checkOptions, formatIssues, optionKeys, shownText, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
-import { timerOption } from '../operators/internal/eventTime.js';
+import { scheduleLater, timerOption } from '../operators/internal/eventTime.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 import { type AppendOptions, encodeEvent, SessionStore } from './SessionStore.js';
@@ -452,6 +452,12 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         });
       };
 
+      const onTimer = () => {
+        timer = undefined;
+        due = true;
+        pump();
+      };
+
       const pump = () => {
         for (;;) {
           if (emitting || finished || subscriber.closed) return;
@@ -487,11 +493,10 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         // Events are waiting. Their delay runs from the oldest one's arrival, also while a write is in
         // flight: if it has passed when that write completes, the next batch is written at once.
         if (timer === undefined && !due) {
-          timer = scheduler.schedule(() => {
-            timer = undefined;
-            due = true;
-            pump();
-          }, maxDelayMs);
+          // Kept only if not run already: on a scheduler that runs it at once (queueScheduler), the spent
+          // action would stand for a pending timer, and the events after it would wait for the complete.
+          const scheduled = scheduleLater(scheduler, onTimer, maxDelayMs);
+          if (scheduled !== undefined) timer = scheduled;
         }
       };
 

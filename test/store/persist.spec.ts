@@ -5,6 +5,7 @@ import {
   from,
   lastValueFrom,
   Observable,
+  queueScheduler,
   Subject,
   type Subscription,
   tap,
@@ -23,6 +24,12 @@ import {
   StoreError,
 } from '../../src/index.js';
 import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
+
+/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
+async function waitFor(predicate: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
 
 let t: TempStore;
 beforeEach(async () => {
@@ -262,6 +269,26 @@ describe('persist options', () => {
     );
     expect(() => persist(t.store, { maxDelayMs: 2_147_483_647 })).not.toThrow();
     expect(() => persist(t.store, { maxDelayMs: 0 })).not.toThrow();
+  });
+
+  it('keeps writing on a scheduler that runs its timer at once (queueScheduler): events that came during a write too', async () => {
+    // queueScheduler runs a zero-delay task inside schedule() when none of its tasks is running.
+    const input = new Subject<Event>();
+    const emitted: Event[] = [];
+    const subscription = input
+      .pipe(persist(t.store, { scheduler: queueScheduler }))
+      .subscribe((event) => emitted.push(event));
+    const events = [ev('tool.used', 1, 'q'), ev('tool.used', 2, 'q'), ev('tool.used', 3, 'q')];
+    // The first is written at once; the second comes while that write is in flight, and is written
+    // after it; the third comes alone.
+    input.next(events[0]!);
+    input.next(events[1]!);
+    await waitFor(() => emitted.length >= 2);
+    input.next(events[2]!);
+    await waitFor(() => emitted.length >= 3);
+    subscription.unsubscribe();
+    expect(emitted).toEqual(events);
+    expect((await collect(t.store.entries('q'))).map((e) => e.event)).toEqual(events);
   });
 });
 
