@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf, VibespecError } from '../errors.js';
-import { timerOption } from '../operators/internal/eventTime.js';
+import { scheduleLater, timerOption } from '../operators/internal/eventTime.js';
 import type { HookOutput } from './toEvents.js';
 
 /** Options of `fromFileWatcher`. */
@@ -183,15 +183,21 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       }
     };
 
+    const closeWindow = () => {
+      flush = undefined;
+      emitting = emitting.then(emitChanges).catch(fail);
+    };
+
     const onChange = (filename: string | Buffer | null) => {
       if (stopped || filename === null) return;
       const full = join(root, filename.toString());
       if (skip(full) !== false) return;
       dirty.add(full);
-      flush ??= scheduler.schedule(() => {
-        flush = undefined;
-        emitting = emitting.then(emitChanges).catch(fail);
-      }, debounceMs);
+      if (flush !== undefined) return;
+      // Kept only if not run already: on a scheduler that runs it at once (queueScheduler with a
+      // debounceMs of 0), the spent action would stand for a pending window, and no later change be sent.
+      const scheduled = scheduleLater(scheduler, closeWindow, debounceMs);
+      if (scheduled !== undefined) flush = scheduled;
     };
 
     // Watch first, then scan: a change made while the scan runs is caught. Neither yields to the event

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import fc from 'fast-check';
-import { firstValueFrom, type Observable, take, toArray, VirtualTimeScheduler } from 'rxjs';
+import { firstValueFrom, type Observable, queueScheduler, take, toArray, VirtualTimeScheduler } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   bridgeHooks,
@@ -1052,6 +1052,26 @@ describe('fromFileWatcher', () => {
     expect(changes.map((c) => [c.action, c.path]).sort()).toEqual([
       ['created', sentinel],
       ['deleted', path],
+    ]);
+  });
+
+  it('keeps emitting on a scheduler that runs its debounce at once (queueScheduler, debounceMs 0)', async () => {
+    // queueScheduler runs a zero-delay task inside schedule() when none of its tasks is running.
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 0, scheduler: queueScheduler }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    const files = ['a.ts', 'b.ts', 'c.ts'].map((name) => join(dir, name));
+    for (const file of files) {
+      await writeFile(file, 'x');
+      await waitFor(() => changes.some((c) => c.path === file));
+      if (!changes.some((c) => c.path === file)) break;
+    }
+    subscription.unsubscribe();
+    expect(files.map((file) => changes.find((c) => c.path === file)?.action)).toEqual([
+      'created',
+      'created',
+      'created',
     ]);
   });
 
