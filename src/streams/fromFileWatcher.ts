@@ -1,4 +1,4 @@
-import { type Dirent, type FSWatcher, readdirSync, watch } from 'node:fs';
+import { type Dirent, type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
@@ -128,6 +128,13 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
         if (entry.isDirectory()) {
           knownDirs.add(full);
           if (recursive && depth < 64) scan(full, depth + 1);
+        } else if (entry.isSymbolicLink()) {
+          // Seen as a notification sees it, through the link (Node renotifies a link at changes beside
+          // it or in its target): one to a folder is a folder (not entered: it may loop), a dangling one
+          // is nothing. Known as a file, either was reported deleted at its first notification.
+          const kind = linkKind(full);
+          if (kind === 'folder') knownDirs.add(full);
+          else if (kind === 'file') known.add(full);
         } else {
           known.add(full);
         }
@@ -218,6 +225,15 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       watcher?.close();
     };
   });
+}
+
+/** What a symbolic link leads to, followed as `stat` follows it: nothing when it dangles or loops. */
+function linkKind(path: string): 'file' | 'folder' | undefined {
+  try {
+    return statSync(path).isDirectory() ? 'folder' : 'file';
+  } catch {
+    return undefined;
+  }
 }
 
 function toRelative(root: string, full: string): string {

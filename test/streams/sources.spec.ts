@@ -1,5 +1,16 @@
 import { createReadStream, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  mkdtemp,
+  rename,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -1072,6 +1083,31 @@ describe('fromFileWatcher', () => {
       'created',
       'created',
       'created',
+    ]);
+  });
+
+  it('reports no change for the symbolic links present at subscribe (to a folder, to itself, dangling) that Node notifies again', async () => {
+    const real = join(dir, 'real');
+    await mkdir(real);
+    await writeFile(join(real, 'r.ts'), 'x');
+    await symlink('real', join(dir, 'dirlink'));
+    await symlink('.', join(dir, 'loop'));
+    await symlink('nowhere', join(dir, 'dangling'));
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    // A change in the linked folder, then one beside the links: Node 20 notifies each link again.
+    const inner = join(real, 'q.ts');
+    await writeFile(inner, 'y');
+    await waitFor(() => changes.some((c) => c.path === inner));
+    const sentinel = join(dir, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    subscription.unsubscribe();
+    expect(changes.map((c) => [c.action, c.path])).toEqual([
+      ['created', inner],
+      ['created', sentinel],
     ]);
   });
 
