@@ -77,11 +77,13 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     typeof ignoreOption === 'function' ? ignoreOption(relative) : ignoreOption.test(relative);
 
   return new Observable<HookOutput>((subscriber) => {
-    const known = new Set<string>();
+    // The files known, each with what its last stat showed of it (none for those the scan found).
+    const known = new Map<string, string | undefined>();
     // The directories seen (by the scan, or a notification): a file where one was means the files
     // known under it are gone (the directory moved out, its name the only notification).
     const knownDirs = new Set<string>();
-    const dirty = new Set<string>();
+    // The paths notified in the window, each with whether a 'change' (content or attributes) was one.
+    const dirty = new Map<string, boolean>();
     let watcher: FSWatcher | undefined;
     let flush: Subscription | undefined;
     let stopped = false;
@@ -134,9 +136,9 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
           // is nothing. Known as a file, either was reported deleted at its first notification.
           const kind = linkKind(full);
           if (kind === 'folder') knownDirs.add(full);
-          else if (kind === 'file') known.add(full);
+          else if (kind === 'file') known.set(full, undefined);
         } else {
-          known.add(full);
+          known.set(full, undefined);
         }
       }
     };
@@ -144,7 +146,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     /** Deletes the files known under the directory `path`, and forgets the directories under it. */
     const deleteUnder = (path: string, changes: FileChange[]) => {
       const prefix = path + sep;
-      for (const file of known) {
+      for (const file of known.keys()) {
         if (file.startsWith(prefix)) {
           known.delete(file);
           changes.push({ action: 'deleted', path: file, type: typeOf(file) });
@@ -157,7 +159,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       const paths = [...dirty];
       dirty.clear();
       const changes: FileChange[] = [];
-      for (const path of paths) {
+      for (const [path, changed] of paths) {
         const info = await stat(path).catch(() => undefined);
         if (info?.isDirectory()) {
           knownDirs.add(path);
@@ -169,13 +171,18 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
           // A directory it knew, now a file of the same name (moved out, then the file, within the
           // window): the files known under it are gone.
           if (knownDirs.delete(path)) deleteUnder(path, changes);
+          const seen = `${info.ino}/${info.size}/${info.mtimeMs}/${info.ctimeMs}`;
+          const wasKnown = known.has(path);
+          // Only renamed (Node 20 notifies the files of a folder renamed in the tree again, as renamed,
+          // at the next change beside it), the same file as its last stat showed: no change.
+          if (wasKnown && !changed && known.get(path) === seen) continue;
           changes.push({
-            action: known.has(path) ? 'modified' : 'created',
+            action: wasKnown ? 'modified' : 'created',
             path,
             type: typeOf(path),
             size: info.size,
           });
-          known.add(path);
+          known.set(path, seen);
         } else if (known.delete(path)) {
           changes.push({ action: 'deleted', path, type: typeOf(path) });
         } else {
@@ -195,11 +202,11 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       emitting = emitting.then(emitChanges).catch(fail);
     };
 
-    const onChange = (filename: string | Buffer | null) => {
+    const onChange = (event: string, filename: string | Buffer | null) => {
       if (stopped || filename === null) return;
       const full = join(root, filename.toString());
       if (skip(full) !== false) return;
-      dirty.add(full);
+      dirty.set(full, dirty.get(full) === true || event === 'change');
       if (flush !== undefined) return;
       // Kept only if not run already: on a scheduler that runs it at once (queueScheduler with a
       // debounceMs of 0), the spent action would stand for a pending window, and no later change be sent.
@@ -210,7 +217,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     // Watch first, then scan: a change made while the scan runs is caught. Neither yields to the event
     // loop, so no notification is handled before the scan has finished.
     try {
-      watcher = watch(root, { recursive }, (_event, filename) => onChange(filename));
+      watcher = watch(root, { recursive }, (event, filename) => onChange(event, filename));
       watcher.on('error', fail);
     } catch (error) {
       fail(error);

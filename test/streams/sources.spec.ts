@@ -1111,6 +1111,39 @@ describe('fromFileWatcher', () => {
     ]);
   });
 
+  it('reports no change for the files of a folder renamed in the tree when Node notifies them again', async () => {
+    const watched = join(dir, 'watched');
+    const outside = join(dir, 'outside');
+    const file = join(watched, 'pkg', 'a.ts');
+    const moved = join(watched, 'pkg2', 'a.ts');
+    await mkdir(join(watched, 'pkg'), { recursive: true });
+    await mkdir(outside);
+    await writeFile(file, 'x');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    const shown = (list: FileChange[]) => list.map((c) => [c.action, c.path, c.size]);
+    await rename(join(watched, 'pkg'), join(watched, 'pkg2'));
+    await waitFor(() => changes.length >= 2);
+    // Node 20 notifies pkg2/a.ts again (as renamed) with the next change in the folder above it.
+    const sentinel = join(watched, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    const upToSentinel = changes.findIndex((c) => c.path === sentinel) + 1;
+    expect(shown(changes.slice(0, upToSentinel)).sort()).toEqual([
+      ['created', moved, 1],
+      ['created', sentinel, 1],
+      ['deleted', file, undefined],
+    ]);
+    // A file saved over it (renamed onto it, no write to it) is still a change.
+    await writeFile(join(outside, 'a.tmp'), 'zzz');
+    await rename(join(outside, 'a.tmp'), moved);
+    await waitFor(() => changes.length > upToSentinel);
+    subscription.unsubscribe();
+    expect(shown(changes.slice(upToSentinel))).toEqual([['modified', moved, 3]]);
+  });
+
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
     await expect(collect(fromFileWatcher(join(dir, 'nope')))).rejects.toMatchObject({
       code: 'SOURCE_FAILED',
