@@ -1,5 +1,5 @@
 import { type Dirent, type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf, VibespecError } from '../errors.js';
@@ -11,8 +11,8 @@ export interface FileWatcherOptions {
   /** Watch subdirectories too. Default `true`. */
   recursive?: boolean;
   /**
-   * Paths (relative to `dir`, `/`-separated) to leave out. Default: anything under `node_modules`,
-   * `.git` or `.vibespec`.
+   * Paths (relative to `dir`, `/`-separated) to leave out; a folder left out is neither read nor watched.
+   * Default: anything under `node_modules`, `.git` or `.vibespec`.
    */
   ignore?: RegExp | ((relativePath: string) => boolean);
   /**
@@ -50,14 +50,17 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  * synchronous), so a later write is `modified` and a new file `created`; a file removed is `deleted`,
  * and so is each file of a directory removed or moved out of the tree (also when a file of its name
  * takes its place), and a file replaced by a directory of the same name. A file that appears and
- * vanishes within one debounce window leaves no change (it never existed for a reader).
+ * vanishes within one debounce window leaves no change (it never existed for a reader). On Linux each
+ * folder has a watcher of its own, so a file saved by renaming a copy over it is `modified` at every
+ * save; a folder `ignore` leaves out is not watched.
  *
  * ```
  * fs:      touch a  ·  echo >> a  ·  rm a
  * result:  ---c-----------m-------------d---    c/m/d = created/modified/deleted outputs
  * ```
  *
- * Never completes on its own; unsubscribing closes the watcher.
+ * Never completes on its own; unsubscribing closes the watchers. A folder that cannot be watched (the
+ * system's limit of watches reached) errors with `SOURCE_FAILED`.
  *
  * @throws ConfigError at construction when `dir` is not a non-empty string, an option is invalid, or its
  *   name unknown (named with the nearest known one).
@@ -76,6 +79,12 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
   const ignored = (relative: string) =>
     typeof ignoreOption === 'function' ? ignoreOption(relative) : ignoreOption.test(relative);
 
+  // Node 20's recursive watch on Linux (and other platforms without a native one) is a watcher per file
+  // and folder kept in JavaScript, which loses a file replaced by a rename — an editor's atomic save —
+  // for good: no notification for it ever after. One watcher per folder instead, told of its entries
+  // by name, replaced with the folder.
+  const perFolder = recursive && process.platform !== 'darwin' && process.platform !== 'win32';
+
   return new Observable<HookOutput>((subscriber) => {
     // The files known, each with what its last stat showed of it (none for those the scan found).
     const known = new Map<string, string | undefined>();
@@ -84,7 +93,8 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     const knownDirs = new Set<string>();
     // The paths notified in the window, each with whether a 'change' (content or attributes) was one.
     const dirty = new Map<string, boolean>();
-    let watcher: FSWatcher | undefined;
+    // The folders watched, the root and (watched per folder) those under it.
+    const watchers = new Map<string, FSWatcher>();
     let flush: Subscription | undefined;
     let stopped = false;
     // One emitChanges at a time: two overlapping runs (a debounce window closing while the previous
@@ -112,10 +122,51 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       }
     };
 
+    /**
+     * Watches the folder `path`: false when it cannot be. A folder that vanished or cannot be read is
+     * left alone (its parent's notification or a later change of its mode brings it back); any other
+     * failure (the system's limit of watches reached) fails the source, since its changes would be lost.
+     */
+    const watchFolder = (path: string): boolean => {
+      if (stopped || subscriber.closed) return false;
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(path, { recursive: recursive && !perFolder }, (event, name) =>
+          onChange(event, path, name),
+        );
+      } catch (error) {
+        if (path === root) fail(error);
+        else if (!isGone(error)) fail(error, `cannot watch ${path}`);
+        return false;
+      }
+      watchers.set(path, watcher);
+      watcher.on('error', (error: unknown) => {
+        if (path === root || !isGone(error)) {
+          fail(error, `cannot watch ${path}`);
+          return;
+        }
+        // Removed under its watcher (EPERM on Windows): looked at again in the next window.
+        unwatch(path);
+        notify(path, false);
+      });
+      return true;
+    };
+
+    /** Closes the watchers of the folder `path` and of the folders under it. */
+    const unwatch = (path: string) => {
+      const prefix = path + sep;
+      for (const [folder, watcher] of watchers) {
+        if (folder === path || folder.startsWith(prefix)) {
+          watcher.close();
+          watchers.delete(folder);
+        }
+      }
+    };
+
     // Synchronous, like Node's own recursive watcher on Linux: the files known are exactly those present
     // when subscribe() returns, so a file created after it is `created`, never mistaken for one the scan
     // found (an asynchronous scan still running when the file appears would list it as existing).
-    const scan = (path: string, depth: number): void => {
+    const scan = (path: string): void => {
       let entries: Dirent[];
       try {
         entries = readdirSync(path, { withFileTypes: true });
@@ -123,13 +174,16 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
         return; // vanished or unreadable: nothing to know there
       }
       for (const entry of entries) {
-        if (subscriber.closed) return; // the ignore option threw
+        if (subscriber.closed) return; // the ignore option threw, or a folder could not be watched
         const full = join(path, entry.name);
         const skipped = skip(full);
         if (skipped !== false) continue;
         if (entry.isDirectory()) {
           knownDirs.add(full);
-          if (recursive && depth < 64) scan(full, depth + 1);
+          if (!recursive) continue;
+          // Watched first, then read: a change made in between is caught.
+          if (perFolder) watchFolder(full);
+          scan(full);
         } else if (entry.isSymbolicLink()) {
           // Seen as a notification sees it, through the link (Node renotifies a link at changes beside
           // it or in its target): one to a folder is a folder (not entered: it may loop), a dangling one
@@ -153,18 +207,58 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
         }
       }
       for (const directory of knownDirs) if (directory.startsWith(prefix)) knownDirs.delete(directory);
+      unwatch(path);
+    };
+
+    /**
+     * A folder that a notification found made, moved in or replacing another (its inode may be the old
+     * one's, reused): watched afresh, and its entries and what was known under it are looked at in the
+     * same window (`list`) — a folder moved in brings no notification for its files.
+     */
+    const adopt = async (path: string, isNew: boolean, list: (path: string) => void) => {
+      const own = await lstat(path).catch(() => undefined);
+      // A link to a folder is not entered (it may loop back).
+      if (own === undefined || !own.isDirectory()) return;
+      if (perFolder) {
+        unwatch(path);
+        if (!watchFolder(path)) return;
+      }
+      const names = await readdir(path).catch(() => [] as string[]);
+      for (const name of names) {
+        const full = join(path, name);
+        if (skip(full) === false) list(full);
+      }
+      // Nothing is known under a folder that was not (a tree moved in is not matched against every file).
+      if (isNew) return;
+      const prefix = path + sep;
+      for (const file of known.keys()) if (file.startsWith(prefix)) list(file);
+      for (const folder of knownDirs) if (folder.startsWith(prefix)) list(folder);
     };
 
     const emitChanges = async () => {
-      const paths = [...dirty];
+      // The paths notified, then those the folders found list: each looked at once.
+      const queue: Array<[path: string, changed: boolean, listed: boolean]> = [];
+      for (const [path, changed] of dirty) queue.push([path, changed, false]);
       dirty.clear();
+      const queued = new Set(queue.map(([path]) => path));
+      const list = (path: string) => {
+        if (queued.has(path)) return;
+        queued.add(path);
+        queue.push([path, false, true]);
+      };
       const changes: FileChange[] = [];
-      for (const [path, changed] of paths) {
+      for (let i = 0; i < queue.length; i++) {
+        if (stopped) return;
+        const [path, changed, listed] = queue[i]!;
         const info = await stat(path).catch(() => undefined);
         if (info?.isDirectory()) {
+          const isNew = !knownDirs.has(path);
           knownDirs.add(path);
           // A file it knew, replaced by a directory of the same name within the window: the file is gone.
           if (known.delete(path)) changes.push({ action: 'deleted', path, type: typeOf(path) });
+          // Only changed (its mode: on Windows, its entries too) a folder known and watched stays as it is.
+          if (recursive && (!changed || isNew || (perFolder && !watchers.has(path))))
+            await adopt(path, isNew, list);
           continue;
         }
         if (info !== undefined) {
@@ -173,9 +267,16 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
           if (knownDirs.delete(path)) deleteUnder(path, changes);
           const seen = `${info.ino}/${info.size}/${info.mtimeMs}/${info.ctimeMs}`;
           const wasKnown = known.has(path);
-          // Only renamed (Node 20 notifies the files of a folder renamed in the tree again, as renamed,
-          // at the next change beside it), the same file as its last stat showed: no change.
-          if (wasKnown && !changed && known.get(path) === seen) continue;
+          if (wasKnown && !changed) {
+            // Only renamed (Node 20 notifies the files of a folder renamed in the tree again, as renamed,
+            // at the next change beside it), or listed with its folder, and the same file as its last
+            // stat showed (or, listed, one the scan found): no change.
+            const last = known.get(path);
+            if (last === seen || (listed && last === undefined)) {
+              known.set(path, seen);
+              continue;
+            }
+          }
           changes.push({
             action: wasKnown ? 'modified' : 'created',
             path,
@@ -202,11 +303,9 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       emitting = emitting.then(emitChanges).catch(fail);
     };
 
-    const onChange = (event: string, filename: string | Buffer | null) => {
-      if (stopped || filename === null) return;
-      const full = join(root, filename.toString());
-      if (skip(full) !== false) return;
-      dirty.set(full, dirty.get(full) === true || event === 'change');
+    /** Marks `full` for the window, opening one if none is. */
+    const notify = (full: string, changed: boolean) => {
+      dirty.set(full, dirty.get(full) === true || changed);
       if (flush !== undefined) return;
       // Kept only if not run already: on a scheduler that runs it at once (queueScheduler with a
       // debounceMs of 0), the spent action would stand for a pending window, and no later change be sent.
@@ -214,24 +313,31 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       if (scheduled !== undefined) flush = scheduled;
     };
 
+    const onChange = (event: string, folder: string, filename: string | Buffer | null) => {
+      if (stopped || filename === null) return;
+      const full = join(folder, filename.toString());
+      if (skip(full) !== false) return;
+      notify(full, event === 'change');
+    };
+
     // Watch first, then scan: a change made while the scan runs is caught. Neither yields to the event
     // loop, so no notification is handled before the scan has finished.
-    try {
-      watcher = watch(root, { recursive }, (event, filename) => onChange(event, filename));
-      watcher.on('error', fail);
-    } catch (error) {
-      fail(error);
-      return;
-    }
-    scan(root, 0);
+    if (!watchFolder(root)) return;
+    scan(root);
 
-    // Returned even when the scan failed the source: RxJS runs it at once then, closing the watcher.
+    // Returned even when the scan failed the source: RxJS runs it at once then, closing the watchers.
     return () => {
       stopped = true;
       flush?.unsubscribe();
-      watcher?.close();
+      unwatch(root);
     };
   });
+}
+
+/** A folder that vanished, or cannot be read: nothing to watch there. */
+function isGone(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM';
 }
 
 /** What a symbolic link leads to, followed as `stat` follows it: nothing when it dangles or loops. */

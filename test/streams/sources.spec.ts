@@ -1144,6 +1144,73 @@ describe('fromFileWatcher', () => {
     expect(shown(changes.slice(upToSentinel))).toEqual([['modified', moved, 3]]);
   });
 
+  it('reports every save of a file saved by renaming a new copy over it (an atomic save), and writes after', async () => {
+    const file = join(dir, 'sub', 'a.ts');
+    await mkdir(join(dir, 'sub'));
+    await writeFile(file, 'x');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    const sizes = () => changes.filter((c) => c.path === file && c.action === 'modified').map((c) => c.size);
+    // Saved three times (2, 3 then 4 bytes), then appended to (7 bytes). Node 20's recursive watcher
+    // saw the first save only.
+    for (const size of [2, 3, 4, 7]) {
+      if (size < 7) {
+        await writeFile(`${file}.tmp`, 'y'.repeat(size));
+        await rename(`${file}.tmp`, file);
+      } else {
+        await appendFile(file, 'zzz');
+      }
+      await waitFor(() => sizes().includes(size));
+      if (!sizes().includes(size)) break;
+    }
+    subscription.unsubscribe();
+    expect(sizes().filter((size, i, all) => all.indexOf(size) === i)).toEqual([2, 3, 4, 7]);
+    // The copy, made and renamed within a window or not, leaves no trace but its own creation and deletion.
+    expect(changes.filter((c) => c.path !== file).every((c) => c.path === `${file}.tmp`)).toBe(true);
+  });
+
+  it('reports the files of a folder made again at its path, and the changes to them after', async () => {
+    const sub = join(dir, 'sub');
+    await mkdir(sub);
+    await writeFile(join(sub, 'old.ts'), 'x');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    const fresh = join(sub, 'new.ts');
+    await rm(sub, { recursive: true });
+    await mkdir(sub);
+    await writeFile(fresh, 'yy');
+    await waitFor(() => changes.some((c) => c.path === fresh));
+    await appendFile(fresh, 'z');
+    await waitFor(() => changes.some((c) => c.path === fresh && c.size === 3));
+    subscription.unsubscribe();
+    expect(changes.filter((c) => c.path === join(sub, 'old.ts')).map((c) => c.action)).toEqual(['deleted']);
+    expect(changes.filter((c) => c.path === fresh).map((c) => [c.action, c.size])).toEqual([
+      ['created', 2],
+      ['modified', 3],
+    ]);
+  });
+
+  it('watches no folder that ignore leaves out (a large node_modules cannot reach the system limit of watches)', async () => {
+    await mkdir(join(dir, 'src'));
+    await writeFile(join(dir, 'src', 'a.ts'), 'x');
+    for (let i = 0; i < 20; i++) {
+      await mkdir(join(dir, 'node_modules', `p${i}`), { recursive: true });
+      await writeFile(join(dir, 'node_modules', `p${i}`, 'index.js'), 'x');
+    }
+    const watchers = () => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+    const before = watchers();
+    const subscription = fromFileWatcher(dir).subscribe();
+    // One for the root and one for src, made inside subscribe().
+    const during = watchers() - before;
+    subscription.unsubscribe();
+    await waitFor(() => watchers() === before);
+    expect(during).toBe(2);
+  });
+
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
     await expect(collect(fromFileWatcher(join(dir, 'nope')))).rejects.toMatchObject({
       code: 'SOURCE_FAILED',

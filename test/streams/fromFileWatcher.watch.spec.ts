@@ -1,0 +1,135 @@
+/**
+ * fromFileWatcher when a folder cannot be watched: `fs.watch` is wrapped so that a test can make it
+ * throw for a folder, or have a folder's watcher report an error. Everything else is the real watcher.
+ */
+import type { FSWatcher } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type FileChange, fromFileWatcher, type HookOutput } from '../../src/index.js';
+
+const state = vi.hoisted(() => ({
+  /** The error `watch` throws for a folder. */
+  refuse: new Map<string, Error>(),
+  /** The watchers made, by folder. */
+  made: new Map<string, FSWatcher>(),
+}));
+
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const watch = (path: string, ...rest: unknown[]) => {
+    const refused = state.refuse.get(String(path));
+    if (refused !== undefined) throw refused;
+    const watcher = (fs.watch as (...args: unknown[]) => FSWatcher)(path, ...rest);
+    state.made.set(String(path), watcher);
+    return watcher;
+  };
+  return { ...fs, default: { ...fs, watch }, watch };
+});
+
+const codeError = (code: string) => Object.assign(new Error(`${code}: as the system says`), { code });
+const changesOf = (output: HookOutput) => (output.output as { changes: FileChange[] }).changes;
+const watchers = () => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+
+/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
+const waitFor = async (predicate: () => boolean) => {
+  const deadline = Date.now() + 30_000;
+  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+};
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-watch-'));
+  state.refuse.clear();
+  state.made.clear();
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe.runIf(process.platform === 'linux')('fromFileWatcher: folders that cannot be watched', () => {
+  it('fails with SOURCE_FAILED, naming the folder, when the system refuses a watch (its limit reached)', async () => {
+    const sub = join(dir, 'sub');
+    await mkdir(sub);
+    state.refuse.set(sub, codeError('ENOSPC'));
+    const before = watchers();
+    let failure: unknown;
+    fromFileWatcher(dir).subscribe({ error: (e: unknown) => (failure = e) });
+    expect(failure).toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: `fromFileWatcher: cannot watch ${sub}: ENOSPC: as the system says`,
+    });
+    // The root's watcher, made first, is closed.
+    await waitFor(() => watchers() === before);
+    expect(watchers()).toBe(before);
+  });
+
+  it('the same for a folder made later', async () => {
+    const sub = join(dir, 'sub');
+    state.refuse.set(sub, codeError('ENOSPC'));
+    let failure: unknown;
+    fromFileWatcher(dir, { debounceMs: 5 }).subscribe({ error: (e: unknown) => (failure = e) });
+    await mkdir(sub);
+    await waitFor(() => failure !== undefined);
+    expect(failure).toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: expect.stringContaining(`watch ${sub}:`),
+    });
+  });
+
+  it('leaves alone a folder it may not read (EACCES), and reports what it can', async () => {
+    const locked = join(dir, 'locked');
+    await mkdir(locked);
+    state.refuse.set(locked, codeError('EACCES'));
+    const changes: FileChange[] = [];
+    let failure: unknown;
+    const subscription = fromFileWatcher(dir, { debounceMs: 5 }).subscribe({
+      next: (o) => changes.push(...changesOf(o)),
+      error: (e: unknown) => (failure = e),
+    });
+    const file = join(dir, 'a.ts');
+    await writeFile(file, 'x');
+    await waitFor(() => changes.length > 0);
+    subscription.unsubscribe();
+    expect(failure).toBeUndefined();
+    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', file]]);
+  });
+
+  it("fails on an error of the root's watcher, or of a folder's other than its removal", async () => {
+    const sub = join(dir, 'sub');
+    await mkdir(sub);
+    for (const [folder, code] of [
+      [dir, 'ENOENT'],
+      [sub, 'EMFILE'],
+    ] as const) {
+      let failure: unknown;
+      fromFileWatcher(dir).subscribe({ error: (e: unknown) => (failure = e) });
+      state.made.get(folder)!.emit('error', codeError(code));
+      expect(failure, folder).toMatchObject({
+        code: 'SOURCE_FAILED',
+        message: `fromFileWatcher: cannot watch ${folder}: ${code}: as the system says`,
+      });
+    }
+  });
+
+  it("takes a folder's watcher erring as removed (EPERM, as Windows says) for a notification: its files deleted if gone", async () => {
+    const sub = join(dir, 'sub');
+    const file = join(sub, 'a.ts');
+    await mkdir(sub);
+    await writeFile(file, 'x');
+    const changes: FileChange[] = [];
+    let failure: unknown;
+    const subscription = fromFileWatcher(dir, { debounceMs: 5 }).subscribe({
+      next: (o) => changes.push(...changesOf(o)),
+      error: (e: unknown) => (failure = e),
+    });
+    const erring = state.made.get(sub)!;
+    await rm(sub, { recursive: true });
+    erring.emit('error', codeError('EPERM'));
+    await waitFor(() => changes.length > 0);
+    subscription.unsubscribe();
+    expect(failure).toBeUndefined();
+    expect(changes.map((c) => [c.action, c.path])).toEqual([['deleted', file]]);
+  });
+});
