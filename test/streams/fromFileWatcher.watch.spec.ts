@@ -14,7 +14,21 @@ const state = vi.hoisted(() => ({
   refuse: new Map<string, Error>(),
   /** The watchers made, by folder. */
   made: new Map<string, FSWatcher>(),
+  /** While set, `lstat` (which a folder found by a notification is read with) waits for it. */
+  lstatGate: undefined as Promise<void> | undefined,
+  /** The paths `lstat` was called with. */
+  lstatCalls: [] as string[],
 }));
+
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const lstat = async (path: string) => {
+    state.lstatCalls.push(String(path));
+    await state.lstatGate;
+    return fs.lstat(path);
+  };
+  return { ...fs, default: { ...fs, lstat }, lstat };
+});
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
@@ -43,6 +57,8 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vibespec-watch-'));
   state.refuse.clear();
   state.made.clear();
+  state.lstatGate = undefined;
+  state.lstatCalls = [];
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -131,5 +147,27 @@ describe.runIf(process.platform === 'linux')('fromFileWatcher: folders that cann
     subscription.unsubscribe();
     expect(failure).toBeUndefined();
     expect(changes.map((c) => [c.action, c.path])).toEqual([['deleted', file]]);
+  });
+
+  it('makes no watcher for a folder found in a window still running at the unsubscribe', async () => {
+    const sub = join(dir, 'sub');
+    let open: () => void = () => {};
+    state.lstatGate = new Promise((resolve) => (open = resolve));
+    const before = watchers();
+    const outputs: HookOutput[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 5 }).subscribe((o) => outputs.push(o));
+    await mkdir(sub);
+    await writeFile(join(sub, 'a.ts'), 'x');
+    // The window reads the new folder: held at its lstat, then the subscriber leaves.
+    await waitFor(() => state.lstatCalls.includes(sub));
+    subscription.unsubscribe();
+    const read = Promise.resolve(state.lstatGate);
+    open();
+    await read;
+    await new Promise((r) => setImmediate(r));
+    expect(state.made.has(sub)).toBe(false);
+    await waitFor(() => watchers() === before);
+    expect(watchers()).toBe(before);
+    expect(outputs).toEqual([]);
   });
 });
