@@ -170,8 +170,11 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       let entries: Dirent[];
       try {
         entries = readdirSync(path, { withFileTypes: true });
-      } catch {
-        return; // vanished or unreadable: nothing to know there
+      } catch (error) {
+        // `dir` a file (watched as one, its notifications name no path under it): nothing would ever
+        // be reported. A folder under it vanished or unreadable: nothing to know there.
+        if (path === root) fail(error);
+        return;
       }
       for (const entry of entries) {
         if (subscriber.closed) return; // the ignore option threw, or a folder could not be watched

@@ -1218,6 +1218,17 @@ describe('fromFileWatcher', () => {
     });
   });
 
+  it('errors with SOURCE_FAILED for a dir that is a file, rather than watching it and reporting nothing', async () => {
+    const file = join(dir, 'log.txt');
+    await writeFile(file, 'x');
+    for (const recursive of [true, false]) {
+      await expect(collect(fromFileWatcher(file, { recursive }))).rejects.toMatchObject({
+        code: 'SOURCE_FAILED',
+        message: expect.stringMatching(`^fromFileWatcher: cannot watch ${file}: ENOTDIR`),
+      });
+    }
+  });
+
   it('refuses an empty dir (it would watch the working directory), and takes a debounceMs of 0', () => {
     expect(() => fromFileWatcher('')).toThrow(
       new ConfigError("fromFileWatcher: dir must be a non-empty path, got ''"),
