@@ -76,8 +76,14 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
   const scheduler = options?.scheduler ?? asyncScheduler;
   const ignoreOption = options?.ignore ?? DEFAULT_IGNORE;
   timerOption('fromFileWatcher: debounceMs', debounceMs, true);
+  // A RegExp with the g or y flag keeps its lastIndex from one test to the next: a path was ignored or
+  // not depending on the one tested before it. A copy without them tests every path from its start.
+  const ignoreRule =
+    ignoreOption instanceof RegExp && (ignoreOption.global || ignoreOption.sticky)
+      ? new RegExp(ignoreOption.source, ignoreOption.flags.replace(/[gy]/g, ''))
+      : ignoreOption;
   const ignored = (relative: string) =>
-    typeof ignoreOption === 'function' ? ignoreOption(relative) : ignoreOption.test(relative);
+    typeof ignoreRule === 'function' ? ignoreRule(relative) : ignoreRule.test(relative);
 
   // Node 20's recursive watch on Linux (and other platforms without a native one) is a watcher per file
   // and folder kept in JavaScript, which loses a file replaced by a rename — an editor's atomic save —

@@ -1211,6 +1211,19 @@ describe('fromFileWatcher', () => {
     expect(during).toBe(2);
   });
 
+  it('ignores every path an ignore RegExp with the g flag matches, not one in two', async () => {
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10, ignore: /\.log$/g }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    for (const name of ['a.log', 'b.log', 'c.log', 'd.log']) await writeFile(join(dir, name), 'x');
+    const sentinel = join(dir, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    subscription.unsubscribe();
+    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+  });
+
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
     await expect(collect(fromFileWatcher(join(dir, 'nope')))).rejects.toMatchObject({
       code: 'SOURCE_FAILED',
