@@ -2,8 +2,8 @@ import { type Dirent, type FSWatcher, readdirSync, statSync, watch } from 'node:
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf, VibespecError } from '../errors.js';
-import { scheduleLater, timerOption } from '../operators/internal/eventTime.js';
+import { ConfigError, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
+import { checkConfig, scheduleLater, timerOption } from '../operators/internal/eventTime.js';
 import type { HookOutput } from './toEvents.js';
 
 /** Options of `fromFileWatcher`. */
@@ -62,14 +62,28 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  * Never completes on its own; unsubscribing closes the watchers. A folder that cannot be watched (the
  * system's limit of watches reached) errors with `SOURCE_FAILED`.
  *
- * @throws ConfigError at construction when `dir` is not a non-empty string, an option is invalid, or its
- *   name unknown (named with the nearest known one).
+ * @throws ConfigError at construction when `dir` is not a non-empty string, an option is invalid (a
+ *   `scheduler` without `now()` and `schedule()`, an `ignore` neither a RegExp nor a function, a
+ *   `recursive` not a boolean among them), or its name unknown (named with the nearest known one).
  */
 export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Observable<HookOutput> {
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new ConfigError(`fromFileWatcher: dir must be a non-empty path, got ${shownText(dir)}`);
   }
-  rejectUnknownKeys('fromFileWatcher', options, OPTION_KEYS);
+  // The scheduler too: one without schedule() threw out of the watcher's callback, crashing the process.
+  checkConfig('fromFileWatcher', options, OPTION_KEYS);
+  const ignoreGiven: unknown = options?.ignore;
+  if (ignoreGiven !== undefined && !(ignoreGiven instanceof RegExp) && typeof ignoreGiven !== 'function') {
+    // A string (a folder's name) was called as a RegExp's test at the first path: the source failed then.
+    throw new ConfigError(
+      `fromFileWatcher: ignore must be a RegExp or a function, got ${shownText(ignoreGiven)}`,
+    );
+  }
+  const recursiveGiven: unknown = options?.recursive;
+  if (recursiveGiven !== undefined && typeof recursiveGiven !== 'boolean') {
+    // 'false' or 0 would be taken by truth: the opposite of what was meant, for the string.
+    throw new ConfigError(`fromFileWatcher: recursive must be a boolean, got ${shownText(recursiveGiven)}`);
+  }
   const root = resolve(dir);
   const recursive = options?.recursive ?? true;
   const debounceMs = options?.debounceMs ?? 50;

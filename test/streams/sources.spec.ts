@@ -1242,6 +1242,25 @@ describe('fromFileWatcher', () => {
     }
   });
 
+  it('refuses a scheduler without schedule(), an ignore that is a string and a recursive that is no boolean', () => {
+    // The scheduler threw out of the watcher's callback at the first change (the process crashed),
+    // the string failed the source at the first path, and 'false' watched recursively.
+    for (const [options, message] of [
+      [
+        { scheduler: { now: () => 0 } },
+        'fromFileWatcher: scheduler must be a SchedulerLike (now() and schedule())',
+      ],
+      [
+        { ignore: 'node_modules' },
+        "fromFileWatcher: ignore must be a RegExp or a function, got 'node_modules'",
+      ],
+      [{ recursive: 'false' }, "fromFileWatcher: recursive must be a boolean, got 'false'"],
+    ] as const) {
+      expect(() => fromFileWatcher(dir, options as never), message).toThrow(new ConfigError(message));
+    }
+    expect(() => fromFileWatcher(dir, { ignore: () => false, recursive: false })).not.toThrow();
+  });
+
   it('refuses an empty dir (it would watch the working directory), and takes a debounceMs of 0', () => {
     expect(() => fromFileWatcher('')).toThrow(
       new ConfigError("fromFileWatcher: dir must be a non-empty path, got ''"),
