@@ -1224,6 +1224,38 @@ describe('fromFileWatcher', () => {
     expect(changes.map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
   });
 
+  it('reports the files of a folder moved in as created, at every depth, and a later write deep in it', async () => {
+    const watched = join(dir, 'watched');
+    const outside = join(dir, 'outside');
+    await mkdir(watched);
+    await mkdir(join(outside, 'ext', 'deep', 'node_modules'), { recursive: true });
+    await writeFile(join(outside, 'ext', 'b.ts'), 'x');
+    await writeFile(join(outside, 'ext', 'deep', 'c.ts'), 'x');
+    await writeFile(join(outside, 'ext', 'deep', 'node_modules', 'i.js'), 'x');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    await rename(join(outside, 'ext'), join(watched, 'ext'));
+    const [b, c] = [join(watched, 'ext', 'b.ts'), join(watched, 'ext', 'deep', 'c.ts')];
+    await waitFor(() => changes.length >= 2);
+    await appendFile(c, 'yy');
+    await waitFor(() => changes.some((change) => change.path === c && change.size === 3));
+    subscription.unsubscribe();
+    expect(
+      changes
+        .slice(0, 2)
+        .map((change) => [change.action, change.path, change.size])
+        .sort(),
+    ).toEqual([
+      ['created', b, 1],
+      ['created', c, 1],
+    ]);
+    expect(changes.slice(2).map((change) => [change.action, change.path, change.size])).toEqual([
+      ['modified', c, 3],
+    ]);
+  });
+
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
     await expect(collect(fromFileWatcher(join(dir, 'nope')))).rejects.toMatchObject({
       code: 'SOURCE_FAILED',
