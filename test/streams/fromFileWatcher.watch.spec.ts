@@ -3,7 +3,7 @@
  * throw for a folder, or have a folder's watcher report an error. Everything else is the real watcher.
  */
 import type { FSWatcher } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -94,21 +94,42 @@ describe.runIf(process.platform === 'linux')('fromFileWatcher: folders that cann
     });
   });
 
-  it('leaves alone a folder it may not read (EACCES), and reports what it can', async () => {
+  it('leaves alone a folder vanished or unreadable (ENOENT, ENOTDIR, EACCES), and reports what it can', async () => {
+    const locked = join(dir, 'locked');
+    await mkdir(locked);
+    for (const code of ['ENOENT', 'ENOTDIR', 'EACCES']) {
+      state.refuse.set(locked, codeError(code));
+      const changes: FileChange[] = [];
+      let failure: unknown;
+      const subscription = fromFileWatcher(dir, { debounceMs: 5 }).subscribe({
+        next: (o) => changes.push(...changesOf(o)),
+        error: (e: unknown) => (failure = e),
+      });
+      const file = join(dir, `${code}.ts`);
+      await writeFile(file, 'x');
+      await waitFor(() => changes.length > 0);
+      subscription.unsubscribe();
+      expect(failure, code).toBeUndefined();
+      expect(changes.map((c) => [c.action, c.path])).toEqual([['created', file]]);
+    }
+  });
+
+  it('watches a folder it could not, once a change of its mode is notified', async () => {
     const locked = join(dir, 'locked');
     await mkdir(locked);
     state.refuse.set(locked, codeError('EACCES'));
     const changes: FileChange[] = [];
-    let failure: unknown;
-    const subscription = fromFileWatcher(dir, { debounceMs: 5 }).subscribe({
-      next: (o) => changes.push(...changesOf(o)),
-      error: (e: unknown) => (failure = e),
-    });
-    const file = join(dir, 'a.ts');
+    const subscription = fromFileWatcher(dir, { debounceMs: 5 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    expect(state.made.has(locked)).toBe(false);
+    state.refuse.delete(locked);
+    await chmod(locked, 0o755);
+    await waitFor(() => state.made.has(locked));
+    const file = join(locked, 'a.ts');
     await writeFile(file, 'x');
     await waitFor(() => changes.length > 0);
     subscription.unsubscribe();
-    expect(failure).toBeUndefined();
     expect(changes.map((c) => [c.action, c.path])).toEqual([['created', file]]);
   });
 
@@ -169,5 +190,22 @@ describe.runIf(process.platform === 'linux')('fromFileWatcher: folders that cann
     await waitFor(() => watchers() === before);
     expect(watchers()).toBe(before);
     expect(outputs).toEqual([]);
+  });
+
+  it('watches a folder again after its watcher erred as removed (EPERM) while it is still there', async () => {
+    const sub = join(dir, 'sub');
+    await mkdir(sub);
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 5 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    const erring = state.made.get(sub)!;
+    erring.emit('error', codeError('EPERM'));
+    await waitFor(() => state.made.get(sub) !== erring);
+    const file = join(sub, 'a.ts');
+    await writeFile(file, 'x');
+    await waitFor(() => changes.length > 0);
+    subscription.unsubscribe();
+    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', file]]);
   });
 });

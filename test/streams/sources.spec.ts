@@ -1256,6 +1256,93 @@ describe('fromFileWatcher', () => {
     ]);
   });
 
+  it('enters no symbolic link made after subscribe (one to a folder, one to itself), and reports a file link removed', async () => {
+    const real = join(dir, 'real');
+    await mkdir(real);
+    await writeFile(join(real, 'r.ts'), 'x');
+    await writeFile(join(dir, 't.ts'), 'x');
+    const fileLink = join(dir, 'flink');
+    await symlink('t.ts', fileLink);
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    await symlink('real', join(dir, 'dirlink'));
+    await symlink('.', join(dir, 'loop'));
+    await unlink(fileLink);
+    const sentinel = join(dir, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    subscription.unsubscribe();
+    expect(changes.map((c) => [c.action, c.path]).sort()).toEqual([
+      ['created', sentinel],
+      ['deleted', fileLink],
+    ]);
+  });
+
+  it('in one window, a folder replaced by another: its files deleted and the new ones created; moved away and back: no change', async () => {
+    const watched = join(dir, 'watched');
+    const outside = join(dir, 'outside');
+    const d = join(watched, 'd');
+    await mkdir(d, { recursive: true });
+    await mkdir(join(outside, 'other'), { recursive: true });
+    await writeFile(join(d, 'a.ts'), 'x');
+    await writeFile(join(outside, 'other', 'b.ts'), 'x');
+    // The windows close when the test flushes the virtual scheduler; `ignore` tells when a notification
+    // came.
+    const scheduler = new VirtualTimeScheduler();
+    const notified = new Map<string, number>();
+    const ignore = (relative: string) => {
+      notified.set(relative, (notified.get(relative) ?? 0) + 1);
+      return false;
+    };
+    const count = (relative: string) => notified.get(relative) ?? 0;
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    let seen = count('d');
+    await rename(d, join(outside, 'old'));
+    await rename(join(outside, 'other'), d);
+    await waitFor(() => count('d') >= seen + 2);
+    scheduler.flush();
+    await waitFor(() => changes.length >= 2);
+    expect(changes.map((c) => [c.action, c.path]).sort()).toEqual([
+      ['created', join(d, 'b.ts')],
+      ['deleted', join(d, 'a.ts')],
+    ]);
+    seen = count('d');
+    await rename(d, join(watched, 'x'));
+    await rename(join(watched, 'x'), d);
+    await waitFor(() => count('d') >= seen + 2);
+    scheduler.flush();
+    const sentinel = join(watched, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => count('s.ts') > 0);
+    scheduler.flush();
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    subscription.unsubscribe();
+    expect(changes.slice(2).map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+  });
+
+  it('closes the watcher of a folder removed', async () => {
+    await mkdir(join(dir, 'sub'));
+    await writeFile(join(dir, 'sub', 'a.ts'), 'x');
+    const watchers = () => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+    const before = watchers();
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    expect(watchers()).toBe(before + 2);
+    await rm(join(dir, 'sub'), { recursive: true });
+    await waitFor(() => changes.length > 0 && watchers() === before + 1);
+    const left = watchers() - before;
+    subscription.unsubscribe();
+    expect(changes.map((c) => c.action)).toEqual(['deleted']);
+    expect(left).toBe(1);
+  });
+
   it('errors with SOURCE_FAILED for a directory that does not exist', async () => {
     await expect(collect(fromFileWatcher(join(dir, 'nope')))).rejects.toMatchObject({
       code: 'SOURCE_FAILED',
