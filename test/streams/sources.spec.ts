@@ -1105,7 +1105,8 @@ describe('fromFileWatcher', () => {
     await writeFile(sentinel, 'y');
     await waitFor(() => changes.some((c) => c.path === sentinel));
     subscription.unsubscribe();
-    expect(changes.map((c) => [c.action, c.path])).toEqual([
+    // A write's notifications may fall into two windows on a loaded machine: a `modified` may follow.
+    expect(changes.filter((c) => c.action !== 'modified').map((c) => [c.action, c.path])).toEqual([
       ['created', inner],
       ['created', sentinel],
     ]);
@@ -1131,17 +1132,25 @@ describe('fromFileWatcher', () => {
     await writeFile(sentinel, 'y');
     await waitFor(() => changes.some((c) => c.path === sentinel));
     const upToSentinel = changes.findIndex((c) => c.path === sentinel) + 1;
-    expect(shown(changes.slice(0, upToSentinel)).sort()).toEqual([
-      ['created', moved, 1],
-      ['created', sentinel, 1],
-      ['deleted', file, undefined],
+    expect(
+      changes
+        .slice(0, upToSentinel)
+        .map((c) => [c.action, c.path])
+        .sort(),
+    ).toEqual([
+      ['created', moved],
+      ['created', sentinel],
+      ['deleted', file],
     ]);
     // A file saved over it (renamed onto it, no write to it) is still a change.
     await writeFile(join(outside, 'a.tmp'), 'zzz');
     await rename(join(outside, 'a.tmp'), moved);
-    await waitFor(() => changes.length > upToSentinel);
+    await waitFor(() => changes.slice(upToSentinel).some((c) => c.path === moved));
     subscription.unsubscribe();
-    expect(shown(changes.slice(upToSentinel))).toEqual([['modified', moved, 3]]);
+    // The sentinel's write may add a `modified` of it (its notifications in two windows).
+    expect(shown(changes.slice(upToSentinel).filter((c) => c.path !== sentinel))).toEqual([
+      ['modified', moved, 3],
+    ]);
   });
 
   it('reports every save of a file saved by renaming a new copy over it (an atomic save), and writes after', async () => {
@@ -1188,10 +1197,10 @@ describe('fromFileWatcher', () => {
     await waitFor(() => changes.some((c) => c.path === fresh && c.size === 3));
     subscription.unsubscribe();
     expect(changes.filter((c) => c.path === join(sub, 'old.ts')).map((c) => c.action)).toEqual(['deleted']);
-    expect(changes.filter((c) => c.path === fresh).map((c) => [c.action, c.size])).toEqual([
-      ['created', 2],
-      ['modified', 3],
-    ]);
+    // Made empty, then written: the two may fall into two windows (created at 0, then modified at 2).
+    const history = changes.filter((c) => c.path === fresh);
+    expect(history.map((c) => c.action).join(' ')).toMatch(/^created( modified)+$/);
+    expect(history.at(-1)?.size).toBe(3);
   });
 
   it('watches no folder that ignore leaves out (a large node_modules cannot reach the system limit of watches)', async () => {
@@ -1221,7 +1230,8 @@ describe('fromFileWatcher', () => {
     await writeFile(sentinel, 'y');
     await waitFor(() => changes.some((c) => c.path === sentinel));
     subscription.unsubscribe();
-    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+    expect(changes.every((c) => c.path === sentinel)).toBe(true);
+    expect(changes[0]).toMatchObject({ action: 'created', path: sentinel });
   });
 
   it('reports the files of a folder moved in as created, at every depth, and a later write deep in it', async () => {
@@ -1274,7 +1284,12 @@ describe('fromFileWatcher', () => {
     await writeFile(sentinel, 'y');
     await waitFor(() => changes.some((c) => c.path === sentinel));
     subscription.unsubscribe();
-    expect(changes.map((c) => [c.action, c.path]).sort()).toEqual([
+    expect(
+      changes
+        .filter((c) => c.action !== 'modified' || c.path !== sentinel)
+        .map((c) => [c.action, c.path])
+        .sort(),
+    ).toEqual([
       ['created', sentinel],
       ['deleted', fileLink],
     ]);
