@@ -939,6 +939,7 @@ describe('pattern: matching', () => {
   });
 
   it('takes an object answer that is no Promise (a thenable without then, a plain object) for no match, without a report', () => {
+    // biome-ignore lint/suspicious/noThenProperty: an object with a `then` that is no function is no Promise
     const objects = (e: Event) => (e.type === 'file.modified' ? ({ then: 1 } as never) : ({} as never));
     expect(labels([testEdit('t', 0), sourceEdit('s', 1)], [isTestEdit, objects])).toEqual([
       't',
