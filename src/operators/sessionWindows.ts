@@ -30,7 +30,9 @@ import { type ShellPartition, type WindowHooks, WindowShell } from './internal/w
 export interface SessionWindowsConfig {
   /**
    * The inactivity gap in ms: events of one key less than `gapMs` apart (in event time) share a window,
-   * and a window closes once the watermark is `gapMs` past its last event. Default 300,000 (5 minutes).
+   * and a window closes once the watermark is `gapMs` past its last event. At least 1: a smaller gap may
+   * add nothing to an event time (below its precision: 2^-12 ms for a time in 2026), and then every event
+   * was late. Default 300,000 (5 minutes).
    */
   gapMs?: number;
   /**
@@ -218,7 +220,9 @@ function hasStringForm(value: unknown): boolean {
  */
 export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<Event, Event> {
   checkConfig(OPERATOR, config, CONFIG_KEYS);
-  const gapMs = numberOption(OPERATOR, 'gapMs', config?.gapMs, 300_000, { min: 0, exclusive: true });
+  // At least 1 ms: then `ts + gapMs > ts` for every windowable `ts` (up to 2^53), so that events of the
+  // same time share a window (a gap below the precision of `ts` added nothing: each event was late).
+  const gapMs = numberOption(OPERATOR, 'gapMs', config?.gapMs, 300_000, { min: 1 });
   const keyOf = config?.key ?? sessionIdKey;
   if (typeof keyOf !== 'function') throw new ConfigError(`${OPERATOR}: key must be a function`);
   const latenessMs = numberOption(OPERATOR, 'allowedLatenessMs', config?.allowedLatenessMs, 0, { min: 0 });

@@ -975,6 +975,8 @@ describe('sessionWindows', () => {
     const bad: Array<[string, SessionWindowsConfig]> = [
       ['gapMs 0', { gapMs: 0 }],
       ['gapMs Infinity', { gapMs: Number.POSITIVE_INFINITY }],
+      // Below 1 ms a gap may add nothing to an event time (2^-12 ms is the precision of one in 2026).
+      ['gapMs 0.5', { gapMs: 0.5 }],
       ['key not a function', { key: 'sessionId' as unknown as (e: Event) => string }],
       ['negative lateness', { allowedLatenessMs: -1 }],
       ['negative idle', { idleFlushMs: -5 }],
@@ -990,6 +992,19 @@ describe('sessionWindows', () => {
 
     it('rejects a config that is not an object', () => {
       expect(() => sessionWindows(42 as unknown as SessionWindowsConfig)).toThrow(ConfigError);
+    });
+
+    it('windows events of the same time together with the smallest gap it takes (1 ms), near 2^53 too', () => {
+      for (const t of [1_785_000_000_000, Number.MAX_SAFE_INTEGER - 1]) {
+        const out: Event[] = [];
+        of(ev('x', t, 's1'), ev('x', t, 's1'), ev('x', t, 's1'))
+          .pipe(sessionWindows({ gapMs: 1, idleFlushMs: NO_IDLE }))
+          .subscribe((e) => out.push(e));
+        expect(out.map(label)).toEqual([`session.window s1 [${t},${t}] n=3`]);
+      }
+      expect(() => sessionWindows({ gapMs: 0.0001 })).toThrow(
+        'sessionWindows: gapMs must be a number >= 1, got 0.0001',
+      );
     });
   });
 });

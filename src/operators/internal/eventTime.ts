@@ -16,8 +16,6 @@ import { isRecord } from '../../streams/payload.js';
 interface NumberRule {
   /** Smallest allowed value. */
   min: number;
-  /** `min` itself is not allowed. */
-  exclusive?: boolean;
   integer?: boolean;
   /** `Infinity` is allowed (it means "never" / "no limit"). */
   infinity?: boolean;
@@ -25,8 +23,7 @@ interface NumberRule {
 
 function describe(rule: NumberRule): string {
   const kind = rule.integer ? 'an integer' : 'a number';
-  const bound = `${rule.exclusive ? '>' : '>='} ${rule.min}`;
-  return `${kind} ${bound}${rule.infinity ? ' (or Infinity)' : ''}`;
+  return `${kind} >= ${rule.min}${rule.infinity ? ' (or Infinity)' : ''}`;
 }
 
 /** Reads a numeric option, or its default when absent; throws `ConfigError` when it breaks `rule`. */
@@ -43,9 +40,7 @@ export function numberOption(
     !Number.isNaN(value) &&
     (value === Number.POSITIVE_INFINITY
       ? rule.infinity === true
-      : Number.isFinite(value) &&
-        (rule.exclusive ? value > rule.min : value >= rule.min) &&
-        (!rule.integer || Number.isInteger(value)));
+      : Number.isFinite(value) && value >= rule.min && (!rule.integer || Number.isInteger(value)));
   if (!ok) {
     throw new ConfigError(`${operator}: ${name} must be ${describe(rule)}, got ${shownText(value)}`);
   }
