@@ -1009,6 +1009,23 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
     }
   });
 
+  it('the operators: a config that is a Map or a Set is a ConfigError (its entries are no own fields: they were ignored)', () => {
+    for (const bad of [new Map([['maxEvents', 0]]), new Set(['gapMs'])]) {
+      const kind = bad instanceof Map ? 'a Map' : 'a Set';
+      for (const [fn, make] of [
+        ['temporalAggregate', () => temporalAggregate(bad as never)],
+        ['sessionWindows', () => sessionWindows(bad as never)],
+        ['adaptiveBatch', () => adaptiveBatch(bad as never)],
+        ['hybridProcess', () => hybridProcess(bad as never)],
+        ['measure', () => measure(new EventFlowMetrics(), bad as never)],
+        ['EventFlowMetrics', () => new EventFlowMetrics(bad as never)],
+      ] as const) {
+        expect(make).toThrow(ConfigError);
+        expect(make).toThrow(`${fn}: the config must be an object, got ${kind}`);
+      }
+    }
+  });
+
   it('keeps undefined options, and known keys set to undefined, working', () => {
     expect(() => temporalAggregate(undefined)).not.toThrow();
     expect(() => bridgeHooks(undefined)).not.toThrow();

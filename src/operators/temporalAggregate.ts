@@ -5,6 +5,7 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import { ConfigError, optionKeys } from '../errors.js';
 import { createEventId, type Event, Priority } from '../event.js';
+import { isFieldRecord } from '../streams/payload.js';
 import {
   booleanOption,
   canonicalOrder,
@@ -60,7 +61,8 @@ export const DEFAULT_AGGREGATE_WINDOWS: Readonly<Record<string, number>> = Objec
 /** Options of `temporalAggregate`. Every one is optional. */
 export interface TemporalAggregateConfig {
   /**
-   * The event types to aggregate and their window size in ms (at least 1). Replaces the defaults
+   * The event types to aggregate and their window size in ms (at least 1), as an object's own fields (a
+   * `Map` is a ConfigError). Replaces the defaults
    * (`DEFAULT_AGGREGATE_WINDOWS`: `file.modified` 5 s, `tool.used` 10 s, `performance.metric` 30 s);
    * spread them to extend: `{ ...DEFAULT_AGGREGATE_WINDOWS, 'git.commit': 60_000 }`.
    * Events of other types pass through at once, unchanged.
@@ -953,8 +955,11 @@ class TypeTable {
 
 function readWindows(windows: unknown): TypeTable {
   const source = windows === undefined ? DEFAULT_AGGREGATE_WINDOWS : windows;
-  if (typeof source !== 'object' || source === null || Array.isArray(source)) {
-    throw new ConfigError(`${OPERATOR}: windows must be an object of event type → window size in ms`);
+  // A Map's entries are no own fields: read as a record, it has no windows, and every event passed through.
+  if (!isFieldRecord(source)) {
+    throw new ConfigError(
+      `${OPERATOR}: windows must be an object of event type → window size in ms (not an array, a Map or a Set)`,
+    );
   }
   const types = new TypeTable();
   for (const [type, size] of Object.entries(source)) {

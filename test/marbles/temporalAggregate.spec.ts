@@ -1797,6 +1797,7 @@ describe('temporalAggregate', () => {
       ['maxIdleSessions 1.5', { maxIdleSessions: 1.5 }],
       ['windows an array', { windows: [] as unknown as Record<string, number> }],
       ['windows null', { windows: null as unknown as Record<string, number> }],
+      ['windows a Map', { windows: new Map([['tool.used', 5]]) as unknown as Record<string, number> }],
       ['includeEvents "yes"', { includeEvents: 'yes' as unknown as boolean }],
       ['scheduler {}', { scheduler: {} as SchedulerLike }],
     ];
@@ -1822,6 +1823,11 @@ describe('temporalAggregate', () => {
     it.each([
       ['windows must be an object', 5],
       ['windows has an empty event type', { '': 5 }],
+      // Its entries are no own fields: read as a record, it had no windows, and every event passed through.
+      [
+        'windows must be an object of event type → window size in ms (not an array, a Map or a Set)',
+        new Map([['tool.used', 5]]),
+      ],
     ])('says “%s” in the ConfigError when windows is not a map of types to sizes', (text, windows) => {
       expect(() => temporalAggregate({ windows: windows as Record<string, number> })).toThrow(
         `temporalAggregate: ${text}`,

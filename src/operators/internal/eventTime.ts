@@ -8,7 +8,7 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { ConfigError, rejectUnknownKeys, shownText } from '../../errors.js';
 import { createEvent, type Event, Priority } from '../../event.js';
-import { isRecord } from '../../streams/payload.js';
+import { isFieldRecord, isRecord } from '../../streams/payload.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Option checks: fail at construction, with the operator and option named.
@@ -61,7 +61,8 @@ export function booleanOption(operator: string, name: string, value: unknown, fa
  * see `rejectUnknownKeys`) and its `scheduler`.
  */
 export function checkConfig(operator: string, config: unknown, known?: readonly string[]): void {
-  if (config !== undefined && !isRecord(config)) {
+  // A Map or a Set has no own fields: its options would be ignored, without a word.
+  if (config !== undefined && !isFieldRecord(config)) {
     throw new ConfigError(`${operator}: the config must be an object, got ${describeValue(config)}`);
   }
   if (known !== undefined) rejectUnknownKeys(operator, config, known);
@@ -78,7 +79,11 @@ export function checkConfig(operator: string, config: unknown, known?: readonly 
 }
 
 function describeValue(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Map) return 'a Map';
+  if (value instanceof Set) return 'a Set';
+  return typeof value;
 }
 
 // ---------------------------------------------------------------------------------------------------
