@@ -25,6 +25,7 @@ import {
   type Event,
   type HookOutput,
   type LateEventData,
+  type NumericStats,
   type PerformanceMetricSummary,
   Priority,
   type TemporalAggregateConfig,
@@ -1187,6 +1188,41 @@ describe('temporalAggregate', () => {
       });
     });
 
+    it('keeps avg between min and max when the sum of the values overflows (beyond 1.8e308)', () => {
+      const big = Number.MAX_VALUE / 2;
+      const metric = (t: number, metric: string, value: number) =>
+        ev('performance.metric', t, 's', { metric, value });
+      const window = (events: Event[]) => {
+        const { out } = collect(events.map(inTurn), (scheduler) => temporalAggregate({ scheduler }), {
+          time: events.length,
+        });
+        return (out[0]!.value.data as AggregatedData).summary as PerformanceMetricSummary;
+      };
+      // One metric (the window's stats), two (each one's from the scratch sums), 20 values of one of two
+      // (its stats from its own group of values).
+      // The values are all one number: avg is that number, to the last few bits (it was ±Infinity).
+      const expectAvg = (stats: NumericStats, value: number) => {
+        expect(stats).toMatchObject({ min: value, max: value });
+        expect(Math.abs(stats.avg / value - 1)).toBeLessThan(1e-15);
+      };
+      const one = window([metric(0, 'm', big), metric(1, 'm', big), metric(2, 'm', big)]);
+      expectAvg(one.metrics[0]!, big);
+      const two = window([
+        metric(0, 'm', big),
+        metric(1, 'm', big),
+        metric(2, 'm', big),
+        metric(3, 'n', -big),
+      ]);
+      expect(two.metrics.map((m) => m.name)).toEqual(['m', 'n']);
+      expectAvg(two.metrics[0]!, big);
+      const many = window([
+        ...Array.from({ length: 20 }, (_, i) => metric(i, 'm', -big)),
+        metric(20, 'n', 1),
+      ]);
+      expect(many.metrics.map((m) => m.name)).toEqual(['m', 'n']);
+      expectAvg(many.metrics[0]!, -big);
+    });
+
     it('passes through input it cannot window: no timestamp, a bad one, not an object', () => {
       const noTime = { ...ev('tool.used', 0, 's'), timestamp: Number.NaN };
       const weird = null as unknown as Event;
@@ -2290,10 +2326,12 @@ function referenceSummary(type: string, events: readonly Event[]): unknown {
     let sum = 0;
     for (const v of values) sum += v;
     const n = values.length;
+    let avg = sum / n;
+    if (!Number.isFinite(avg)) avg = values.reduce((a, v) => a + v / n, 0);
     return {
       count: n,
       min: sorted[0]!,
-      avg: sum / n,
+      avg,
       max: sorted[n - 1]!,
       p95: sorted[Math.ceil(0.95 * n) - 1]!,
     };

@@ -315,8 +315,14 @@ abstract class Kept implements Tally {
     }
     const n = OWN_COUNT[at]!;
     if (n === 0) return undefined;
+    let avg = OWN_SUM[at]! / n;
+    if (avg === Number.POSITIVE_INFINITY || avg === Number.NEGATIVE_INFINITY) {
+      avg = 0;
+      const owners = this.owners!;
+      for (let i = 0; i < this.size; i++) if (owners[i] === at) avg += this.values[i]! / n;
+    }
     // Fewer than 20 numbers: the nearest-rank p95 is the largest.
-    return new Stats(n, OWN_MIN[at]!, OWN_SUM[at]! / n, OWN_MAX[at]!, OWN_MAX[at]!);
+    return new Stats(n, OWN_MIN[at]!, avg, OWN_MAX[at]!, OWN_MAX[at]!);
   }
 
   /** The numbers of each name position, in order (`undefined` for a name without any). */
@@ -587,7 +593,19 @@ export function numericStats(values: readonly number[], n: number = values.lengt
   // Nearest rank: the ceil(0.95 n)-th smallest, which is the largest while n < 20.
   const rank = Math.ceil(0.95 * n);
   const p95 = rank >= n ? max : nthSmallest(values, n, rank);
-  return new Stats(n, min, sum / n, max, p95);
+  let avg = sum / n;
+  if (avg === Number.POSITIVE_INFINITY || avg === Number.NEGATIVE_INFINITY) avg = overflowedMean(values, n);
+  return new Stats(n, min, avg, max, p95);
+}
+
+/**
+ * The mean of `values[0 … n - 1]` (finite numbers) whose sum overflowed to ±Infinity (beyond
+ * ±1.8e308): summed as `v / n`, in the same order, so it stays between their min and max.
+ */
+function overflowedMean(values: readonly number[], n: number): number {
+  let avg = 0;
+  for (let i = 0; i < n; i++) avg += values[i]! / n;
+  return avg;
 }
 
 /**
