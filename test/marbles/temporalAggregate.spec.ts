@@ -1215,6 +1215,26 @@ describe('temporalAggregate', () => {
       ]);
       expect(two.metrics.map((m) => m.name)).toEqual(['m', 'n']);
       expectAvg(two.metrics[0]!, big);
+      const negative = window([
+        metric(0, 'm', -big),
+        metric(1, 'm', -big),
+        metric(2, 'm', -big),
+        metric(3, 'n', 1),
+      ]);
+      expectAvg(negative.metrics[0]!, -big);
+      // A second window after a longer one of the same session: only its own values count.
+      const { out } = collect(
+        [
+          ...[1, 1, 1, 1].map((v, i) => metric(i, i === 1 ? 'n' : 'm', v)),
+          metric(4, 'm', -big),
+          ...[big, big, big].map((v, i) => metric(40_000 + i, 'm', v)),
+          metric(40_003, 'n', 1),
+        ].map(inTurn),
+        (scheduler) => temporalAggregate({ scheduler }),
+        { time: 9 },
+      );
+      const second = (out[1]!.value.data as AggregatedData).summary as PerformanceMetricSummary;
+      expectAvg(second.metrics[0]!, big);
       const many = window([
         ...Array.from({ length: 20 }, (_, i) => metric(i, 'm', -big)),
         metric(20, 'n', 1),
