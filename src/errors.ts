@@ -250,6 +250,12 @@ export function rejectUnknownKeys(
   what = 'option',
 ): void {
   if (typeof options !== 'object' || options === null) return;
+  // A Map or a Set has no own fields: its entries would be ignored, without a word.
+  if (options instanceof Map || options instanceof Set) {
+    throw new ConfigError(
+      `${where}: the ${what}s must be an object, got a ${options instanceof Map ? 'Map' : 'Set'}`,
+    );
+  }
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const near = nearestName(key, known);

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { asyncScheduler, NEVER } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -1005,6 +1006,52 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
       ] as const) {
         expect(make).toThrow(ConfigError);
         expect(make).toThrow(new RegExp(`^${fn}: the options must be an object, got `));
+      }
+    }
+  });
+
+  it('every other function: options given as a Map or a Set are a ConfigError (their entries are no own keys: they were ignored)', async () => {
+    const writer = { append: async () => undefined };
+    const hooks = [hook];
+    for (const bad of [new Map([['limit', 1]]), new Set(['limit'])]) {
+      const kind = bad instanceof Map ? 'a Map' : 'a Set';
+      const options = bad as never;
+      const calls: ReadonlyArray<readonly [string, () => unknown]> = [
+        ['bridgeHooks', () => bridgeHooks(options)],
+        ['createHookBridge', () => createHookBridge(options)],
+        ['toEvents', () => toEvents('Stop', {}, 1, options)],
+        ['fromHookFile', () => fromHookFile(join(folder, 'x.jsonl'), options)],
+        ['fromHookFileMarked', () => fromHookFileMarked(join(folder, 'x.jsonl'), options)],
+        ['fromJsonLines', () => fromJsonLines(Readable.from([]), options)],
+        ['seedPolicy', () => seedPolicy(options)],
+        ['aimdPolicy', () => aimdPolicy(options)],
+        ['selectMode', () => createModeSelector(options)],
+        ['selectMode', () => createModeSelector({ thresholds: options })],
+        ['persist', () => persist(writer, options)],
+        ['tail', () => tail(store(), 's', options)],
+        ['replay', () => replay(store(), 's', options)],
+        ['createFileState', () => createFileState(options)],
+        ['runHook', () => runHook(hook, {}, options)],
+        ['runHookChain', () => runHookChain({ name: 'c', hooks }, {}, options)],
+        ['chainHooks', () => chainHooks({ name: 'c', hooks }, options)],
+        ['runHookAggregation', () => runHookAggregation(hooks, {}, fileState as never, options)],
+        ['aggregateHooks', () => aggregateHooks(hooks, fileState as never, options)],
+        ['query', () => store().query('s', options)],
+        ['reconstruct', () => reconstruct(store(), 's', fileState, options)],
+        ['append()', () => store().append([], options)],
+        ['openStore', () => openStore(options)],
+      ];
+      for (const [fn, call] of calls) {
+        let error: unknown;
+        try {
+          await call();
+        } catch (thrown) {
+          error = thrown;
+        }
+        expect(error, fn).toBeInstanceOf(ConfigError);
+        expect((error as Error).message, fn).toMatch(
+          new RegExp(`^${escapeRegExp(fn)}: the (options|thresholds?) must be an object, got ${kind}$`),
+        );
       }
     }
   });
