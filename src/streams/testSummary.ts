@@ -36,7 +36,7 @@
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
  * after a failure): the line's last word on its tests is then no failure, and its outcome unknown (never a
- * pass: the failed run counts as a run, whatever its lines counted).
+ * pass: the failed run counts as a run, whatever its lines counted). Another runner's pass settles nothing.
  * A pass is read only from an output that is all its stream printed (`whole`: the caller knows, say,
  * that `tail -20` kept so few lines that it cut nothing off), where it is the only count of a run's
  * tests (a second run, a first package of a workspace, may have failed), with nothing after it but the
@@ -285,13 +285,15 @@ function lastLinesStart(text: string): number {
 }
 
 function readOutput(lines: readonly string[]): OutputReading {
-  let failure: SummaryLine | undefined;
+  // Each runner's last failure that no later pass settled, the latest last: a pass of one runner settles
+  // none of another's (`jest` failed, then `vitest run || vitest run` failed and passed: jest's stands).
+  const failures = new Map<SummaryRunner, SummaryLine>();
   let runs = 0;
   let last: SummaryLine | undefined;
   let lastAt = -1;
   let cutShort = false;
-  // Whether a run of the failure's runner started after it (see `STARTS_RUNS`).
-  let reopened = false;
+  // The runners of which a run started after their failure (see `STARTS_RUNS`).
+  const reopened = new Set<SummaryRunner>();
   // Whether every line is one of a go run that passed, and one of them an `ok` of a package whose tests ran.
   let goLines = true;
   let goTests = false;
@@ -311,14 +313,15 @@ function readOutput(lines: readonly string[]): OutputReading {
     const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined);
     if (summary === undefined) continue;
     if (summary.fails) {
-      failure = summary;
-      reopened = false;
-    } else if (summary.runner === failure?.runner) {
-      if (summary.opens) reopened = true;
-      else if (summary.passes && (reopened || !STARTS_RUNS.has(summary.runner))) {
+      failures.delete(summary.runner);
+      failures.set(summary.runner, summary);
+      reopened.delete(summary.runner);
+    } else if (failures.has(summary.runner)) {
+      if (summary.opens) reopened.add(summary.runner);
+      else if (summary.passes && (reopened.has(summary.runner) || !STARTS_RUNS.has(summary.runner))) {
         // The failed run is a run too, though no line of it may have counted its tests (playwright's
         // `1 failed` without a `passed` line, vitest's `Tests  no tests`): a pass is then never read.
-        failure = undefined;
+        failures.delete(summary.runner);
         runs++;
       }
     }
@@ -327,6 +330,7 @@ function readOutput(lines: readonly string[]): OutputReading {
     last = summary;
     lastAt = i;
   }
+  const failure = [...failures.values()].pop();
   // go counts no tests: its run is the whole output (no other runner's line is one of go's).
   if (goLines && goTests) return { failure, runs: 1, pass: failure === undefined ? GO_RUN : undefined };
   const pass = last?.passes && !cutShort && endsOutput(lines, lastAt, last.after) ? last : undefined;

@@ -636,6 +636,20 @@ describe('test.run from the test runner summary in the output', () => {
       passed: false,
       from_summary: 'vitest',
     });
+    // A retry settles only its own runner's failure: jest's, before a vitest that failed and then passed,
+    // stands (so does pytest's before go's retry, and playwright's before vitest's).
+    for (const [first, runner, retried] of [
+      ['jest-fail', 'jest', `${fail}${pass}`],
+      ['pytest-q-fail', 'pytest', `${output('go-fail')}${output('go-pass')}`],
+      ['playwright-fail', 'playwright', `${fail}${pass}`],
+    ] as const) {
+      const line = `npx ${runner} 2>&1; npx vitest run || npx vitest run`;
+      expect(onSuccess(line, `${output(first)}${retried}`), first).toEqual({
+        command: line,
+        passed: false,
+        from_summary: runner,
+      });
+    }
   });
 
   it("reads go's run as a whole: a pass only from go's own lines, a failure from its FAIL lines", () => {
