@@ -20,7 +20,8 @@
  * - mocha: a failure is `N failing`; never a pass (its failures come on a line after its passes);
  * - go test: a failure is `--- FAIL: Test…`, `FAIL` alone (the end of a run with a package that failed)
  *   or `FAIL⇥pkg…`; it prints no count, so a pass is an output of go's lines alone, at least one of them
- *   `ok⇥pkg⇥0.01s` for a package whose tests ran (not `[no tests to run]`): `?⇥pkg⇥[no test files]`,
+ *   `ok⇥pkg⇥0.01s` for a package whose tests ran (not `[no tests to run]`): `?⇥pkg⇥[no test files]`
+ *   (`⇥pkg⇥⇥coverage: 0.0% of statements` with `-cover` since go 1.22),
  *   `PASS`, `coverage: …`, `go: downloading …` and, with `-v`, `=== RUN …`, `--- PASS: …`, `--- SKIP: …`
  *   and indented lines (a test's log). A line of anything else (a test's own print, a panic) is none. With
  *   `-bench`, `ok` may be a package none of whose tests ran: the caller reads no pass then (`toEvents`);
@@ -122,11 +123,14 @@ const PLAYWRIGHT_PASSED = /^ {2}(\d+) passed \(\d+(?:\.\d+)?(?:ms|s|m|h)\)$/;
 const PLAYWRIGHT_AFTER = /^\s*(?:To open last HTML report run:|npx playwright show-report\b.*)$/;
 /** go's line of a package whose tests passed; group 1 when none ran. */
 const GO_OK =
-  /^ok {2}\t\S+\t(?:\(cached\)|\d+(?:\.\d+)?s)(?:\tcoverage: \d+(?:\.\d+)?% of statements(?: in \S+)?)?( \[no tests to run\])?$/;
+  /^ok {2}\t\S+\t(?:\(cached\)|\d+(?:\.\d+)?s)(?:\tcoverage: (?:\d+(?:\.\d+)?% of statements(?: in \S+)?|\[no statements\]))?( \[no tests to run\])?$/;
 const GO_FAIL = /^(?:FAIL(?:$|\t)|\s*--- FAIL: )/;
-/** The other lines of a go run that passed (see the module's comment). */
+/**
+ * The other lines of a go run that passed (see the module's comment); with `-cover`, go 1.22 and later print
+ * `⇥pkg⇥⇥coverage: 0.0% of statements` for a package without test files.
+ */
 const GO_PASSING =
-  /^(?:\? {3}\t\S+\t\[no test files\]|PASS|coverage: .*|go: downloading .*|=== (?:RUN|PAUSE|CONT|NAME) .*|\s*--- (?:PASS|SKIP): .*| {4}.*|\s*)$/;
+  /^(?:\? {3}\t\S+\t\[no test files\]|\t\S+\t\tcoverage: \d+(?:\.\d+)?% of statements(?: in \S+)?|PASS|coverage: .*|go: downloading .*|=== (?:RUN|PAUSE|CONT|NAME) .*|\s*--- (?:PASS|SKIP): .*| {4}.*|\s*)$/;
 /** What yarn (v1) prints after a script that succeeded (`✨  Done in …` on a terminal). */
 const YARN_DONE = /^(?:✨\s+)?Done in \d+(?:\.\d+)?m?s\.$/;
 

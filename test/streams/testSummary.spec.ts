@@ -684,6 +684,18 @@ describe('test.run from the test runner summary in the output', () => {
     expect(read(output('go-cover-pass').replaceAll('of statements', 'of statements in ./...'))).toEqual(
       passed,
     );
+    // go 1.22 and later with -cover: a package without test files as `⇥pkg⇥⇥coverage: 0.0% …`, one without
+    // statements as `coverage: [no statements]`.
+    const cover122 = output('go-cover-pass')
+      .replace(
+        '?   \texample.com/app/cmd/tool\t[no test files]',
+        '\texample.com/app/cmd/tool\t\tcoverage: 0.0% of statements',
+      )
+      .replace('0.003s\tcoverage: 100.0% of statements', '0.003s\tcoverage: [no statements]');
+    expect(cover122).toMatch(/^\t\S+\t\tcoverage: 0\.0% of statements$/m);
+    expect(cover122).toMatch(/\tcoverage: \[no statements\]$/m);
+    expect(read(cover122)).toEqual(passed);
+    expect(read(cover122.replace('\tcoverage: 0.0%', ' coverage: 0.0%'))).toEqual(unknown);
     // An `ok` that says no tests ran beside one whose tests ran is a pass.
     expect(read(`${output('go-none')}${pass}`)).toEqual(passed);
     // A subtest's failure (indented) is not a line of a run that passed, whatever follows it.
