@@ -60,6 +60,26 @@ describe('readTestSummary, line by line', () => {
     expect(read(`${VITEST_PASS}Done in 2s.\n`)).toStrictEqual(pass('vitest'));
   });
 
+  it("reads pytest's duration of ten hours or more, as it prints it (`in 36001.00s (10:00:01)`)", () => {
+    expect(read('==== 1 failed, 2 passed in 36001.00s (10:00:01) ====\n')).toStrictEqual(fail('pytest'));
+    expect(read('2 passed in 36001.00s (10:00:01)\n')).toStrictEqual(pass('pytest'));
+  });
+
+  it("reads no pass from playwright's count of tests that did not run alone (its global setup threw)", () => {
+    // Every test left without a result: playwright counts them `did not run`, and prints no `failed` line.
+    const setupThrew = [
+      'Running 2 tests using 1 worker',
+      '',
+      'Error: failed to seed the test database',
+      '',
+      '   at globalSetup.ts:5',
+      '',
+      '  2 did not run',
+      '',
+    ].join('\n');
+    expect(read(setupThrew)).toBeUndefined();
+  });
+
   it("blocks a pass only on rspec's interrupt word at the start of a line", () => {
     expect(
       readTestSummary([
