@@ -77,7 +77,11 @@ const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
 const MAY_SUMMARIZE =
   /passed|failed|failing|error|interrupted|[#ℹ] (?:fail|cancelled) |examples?, \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
-const LINE_BREAK = /\r?\n/;
+/**
+ * A line ends at a newline, with the carriage returns before it (CRLF; CR CR LF), or at a carriage return
+ * alone: what follows it is written over the line, and what shows (a CRLF output whose last LF was cut).
+ */
+const LINE_BREAK = /\r*\n|\r/;
 /**
  * How many of an output's last lines are read: a run's summary is at its end. A pass is read only from
  * an output that has no more.

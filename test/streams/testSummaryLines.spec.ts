@@ -80,6 +80,18 @@ describe('readTestSummary, line by line', () => {
     expect(read(setupThrew)).toBeUndefined();
   });
 
+  it('reads a line that ends in a carriage return (a CRLF output cut after its CR, or CR CR LF)', () => {
+    expect(read('..F\r\n1 failed, 2 passed in 0.12s\r')).toStrictEqual(fail('pytest'));
+    expect(read(' Test Files  1 failed (1)\r\r\n      Tests  1 failed | 1 passed (2)\r\r\n')).toStrictEqual(
+      fail('vitest'),
+    );
+    expect(read(' Test Files  1 passed (1)\r\r\n      Tests  3 passed (3)\r\r\n')).toStrictEqual(
+      pass('vitest'),
+    );
+    // A line a carriage return went back over shows what was written last.
+    expect(read('running 3 files\r Test Files  1 failed (1)\n')).toStrictEqual(fail('vitest'));
+  });
+
   it("blocks a pass only on rspec's interrupt word at the start of a line", () => {
     expect(
       readTestSummary([
