@@ -293,8 +293,8 @@ function lastLinesStart(text: string): number {
 }
 
 function readOutput(lines: readonly string[]): OutputReading {
-  // Each runner's last failure that no later pass settled, the latest last: a pass of one runner settles
-  // none of another's (`jest` failed, then `vitest run || vitest run` failed and passed: jest's stands).
+  // Each runner's failure that no later pass of its own settled: a pass of one runner settles none of
+  // another's (`jest` failed, then `vitest run || vitest run` failed and passed: jest's stands).
   const failures = new Map<SummaryRunner, SummaryLine>();
   let runs = 0;
   let last: SummaryLine | undefined;
@@ -321,7 +321,6 @@ function readOutput(lines: readonly string[]): OutputReading {
     const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined);
     if (summary === undefined) continue;
     if (summary.fails) {
-      failures.delete(summary.runner);
       failures.set(summary.runner, summary);
       reopened.delete(summary.runner);
     } else if (failures.has(summary.runner)) {
@@ -338,7 +337,7 @@ function readOutput(lines: readonly string[]): OutputReading {
     last = summary;
     lastAt = i;
   }
-  const failure = [...failures.values()].pop();
+  const [failure] = failures.values();
   // go counts no tests: its run is the whole output (no other runner's line is one of go's).
   if (goLines && goTests) return { failure, runs: 1, pass: failure === undefined ? GO_RUN : undefined };
   const pass = last?.passes && !cutShort && endsOutput(lines, lastAt, last.after) ? last : undefined;

@@ -882,6 +882,13 @@ describe('test.run from the test runner summary in the output', () => {
       passed: false,
       from_summary: 'playwright',
     });
+    // A retry that failed again: the pass of its other tests settles nothing, though it started after the
+    // first failure.
+    expect(onSuccess(retry, `${fail}${fail}`)).toEqual({
+      command: retry,
+      passed: false,
+      from_summary: 'playwright',
+    });
   });
 
   it('reads no pass from an output Claude Code cut in the middle, nor past the last 1,000 lines', () => {
