@@ -18,13 +18,14 @@
  *   `# fail 0` right after `# pass N`, then only `# cancelled`, `# skipped`, `# todo`, `# duration_ms`;
  * - cargo: a failure is `test result: FAILED.`; never a pass (it prints one line per test binary);
  * - mocha: a failure is `N failing`; never a pass (its failures come on a line after its passes);
- * - go test: a failure is `--- FAIL: Test…`, `FAIL` alone (the end of a run with a package that failed)
- *   or `FAIL⇥pkg…`; it prints no count, so a pass is an output of go's lines alone, at least one of them
- *   `ok⇥pkg⇥0.01s` for a package whose tests ran (not `[no tests to run]`): `?⇥pkg⇥[no test files]`
- *   (`⇥pkg⇥⇥coverage: 0.0% of statements` with `-cover` since go 1.22),
- *   `PASS`, `coverage: …`, `go: downloading …` and, with `-v`, `=== RUN …`, `--- PASS: …`, `--- SKIP: …`
- *   and indented lines (a test's log). A line of anything else (a test's own print, a panic) is none. With
- *   `-bench`, `ok` may be a package none of whose tests ran: the caller reads no pass then (`toEvents`);
+ * - go test: a failure is `--- FAIL: Test…`, `FAIL⇥pkg…` or `FAIL` alone (the end of a run with a package
+ *   that failed) in an output with a line only go prints (`ok⇥pkg`, `?⇥pkg`, `FAIL⇥pkg`, `--- FAIL`); it
+ *   prints no count, so a pass is an output of go's lines alone, at least one of them `ok⇥pkg⇥0.01s` for a
+ *   package whose tests ran (not `[no tests to run]`): `?⇥pkg⇥[no test files]` (`⇥pkg⇥⇥coverage: 0.0% of
+ *   statements` with `-cover` since go 1.22), `PASS`, `coverage: …`, `go: downloading …` and, with `-v`,
+ *   `=== RUN …`, `--- PASS: …`, `--- SKIP: …` and indented lines (a test's log). A line of anything else (a
+ *   test's own print, a panic) is none. With `-bench`, `ok` may be a package none of whose tests ran: the
+ *   caller reads no pass then (`toEvents`);
  * - rspec: a failure is `N examples, N failures` with failures, or `N errors occurred outside of
  *   examples` (a spec file that failed to load); a pass `N examples, 0 failures` (and `, N pending`, fewer
  *   than the examples), then only `Randomized with seed N`, and not in a run an interrupt cut short
@@ -128,7 +129,14 @@ const PLAYWRIGHT_AFTER = /^\s*(?:To open last HTML report run:|npx playwright sh
 /** go's line of a package whose tests passed; group 1 when none ran. */
 const GO_OK =
   /^ok {2}\t\S+\t(?:\(cached\)|\d+(?:\.\d+)?s)(?:\tcoverage: (?:\d+(?:\.\d+)?% of statements(?: in \S+)?|\[no statements\]))?( \[no tests to run\])?$/;
-const GO_FAIL = /^(?:FAIL(?:$|\t)|\s*--- FAIL: )/;
+/** go's line of a package that failed, or of a test that did (a subtest's indented). */
+const GO_FAIL = /^(?:FAIL\t|\s*--- FAIL: )/;
+/**
+ * A line only go prints (a package's result, a test's failure): with one, the output's `FAIL` alone is go's
+ * end of a run with a package that failed, not a word a test of another runner printed (vitest's
+ * `stdout | a.test.ts > reports` then `FAIL`).
+ */
+const GO_LINE = /^(?:(?:FAIL|ok {2}|\? {3})\t|\s*--- FAIL: )/;
 /**
  * The other lines of a go run that passed (see the module's comment); with `-cover`, go 1.22 and later print
  * `⇥pkg⇥⇥coverage: 0.0% of statements` for a package without test files.
@@ -195,8 +203,11 @@ function nonePrior(text: string | undefined, regex: RegExp, separator: string): 
   return counts !== undefined && counted(counts, 'failed') === 0 && counted(counts, 'passed') > 0;
 }
 
-/** The summary on `text` (a line, colours removed; `previous`: the line before it), if it is one. */
-function summaryOf(text: string, previous: string | undefined): SummaryLine | undefined {
+/**
+ * The summary on `text` (a line, colours removed; `previous`: the line before it; `go`: whether the output
+ * has a line only go prints), if it is one.
+ */
+function summaryOf(text: string, previous: string | undefined, go: boolean): SummaryLine | undefined {
   let match = VITEST_TESTS.exec(text);
   if (match !== null) {
     // `Tests  no tests` (a file that failed to load) counts nothing: its `Test Files` line fails.
@@ -261,7 +272,7 @@ function summaryOf(text: string, previous: string | undefined): SummaryLine | un
   match = PLAYWRIGHT_PASSED.exec(text);
   if (match !== null) return line('playwright', false, true, Number(match[1]) > 0, PLAYWRIGHT_AFTER);
   // A package's `ok` settles an earlier failure (a retry); a run with a failed package ends in `FAIL`.
-  if (GO_FAIL.test(text)) return line('go', true, false, false);
+  if (GO_FAIL.test(text) || (go && text === 'FAIL')) return line('go', true, false, false);
   if (GO_OK.test(text)) return line('go', false, false, true);
   return undefined;
 }
@@ -305,6 +316,7 @@ function readOutput(lines: readonly string[]): OutputReading {
   // Whether every line is one of a go run that passed, and one of them an `ok` of a package whose tests ran.
   let goLines = true;
   let goTests = false;
+  const go = lines.some((text) => GO_LINE.test(text));
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i]!;
     // Its message may make the banner of a session cut short a long line.
@@ -318,7 +330,7 @@ function readOutput(lines: readonly string[]): OutputReading {
       if (ok !== null) goTests ||= ok[1] === undefined;
       else goLines = GO_PASSING.test(text) && !GO_FAIL.test(text);
     }
-    const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined);
+    const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined, go);
     if (summary === undefined) continue;
     if (summary.fails) {
       failures.set(summary.runner, summary);

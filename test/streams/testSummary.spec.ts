@@ -144,11 +144,13 @@ describe('test.run from the test runner summary in the output', () => {
         const kept = tail(text, n);
         // All of it: tail kept fewer lines than it may, by more than the blank lines Claude Code trims.
         const all = kept.split('\n').length - 1 + 4 < n;
-        const expected = shows(kept, run.failure)
-          ? { command, passed: false, from_summary: runnerOf(name) }
-          : all && shows(kept, run.pass)
-            ? { command, passed: true, from_summary: runnerOf(name) }
-            : { command, outcome: 'unknown' };
+        // go's `FAIL` alone (tail -1), without another line only go prints, may be a word a test printed.
+        const expected =
+          shows(kept, run.failure) && kept.trim() !== 'FAIL'
+            ? { command, passed: false, from_summary: runnerOf(name) }
+            : all && shows(kept, run.pass)
+              ? { command, passed: true, from_summary: runnerOf(name) }
+              : { command, outcome: 'unknown' };
         if (!('outcome' in expected)) read++;
         expect(onSuccess(command, kept), `${name}, tail -${n}`).toEqual(expected);
       }
@@ -716,6 +718,18 @@ describe('test.run from the test runner summary in the output', () => {
     });
     // Other runners' lines in go's words are not go's: jest's `FAIL path`, unittest's `FAIL: test_x`.
     expect(read('FAIL src/a.test.js\nFAIL: test_add (test_calc.TestCalc)\n')).toEqual(unknown);
+    // Nor is `FAIL` alone in an output without a line only go prints: a vitest run whose test logged it
+    // passed; `go test | tail -1` shows nothing more.
+    const vitest = 'npx vitest run 2>&1 | tail -40';
+    const logged = output('vitest-pass').replace(
+      /^.* pass\.test\.mjs .*$/m,
+      'stdout | pass.test.mjs > a\nFAIL\n\n$&',
+    );
+    expect(logged).toMatch(/^FAIL$/m);
+    expect(onSuccess(vitest, logged)).toEqual({ command: vitest, passed: true, from_summary: 'vitest' });
+    expect(read(tail(output('go-fail'), 1))).toEqual(unknown);
+    // With one (a package's result, `ok` or `FAIL`), it ends a run of go's that failed.
+    expect(read(tail(output('go-build-failed'), 2))).toEqual(failed);
   });
 
   it('reads no pass from go test -bench: its ok is also that of a package whose tests -run left out', () => {
