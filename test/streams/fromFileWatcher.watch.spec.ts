@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FileChange, fromFileWatcher, type HookOutput } from '../../src/index.js';
+import { until as waitFor } from '../helpers/until.js';
 
 const state = vi.hoisted(() => ({
   /** The error `watch` throws for a folder. */
@@ -45,12 +46,6 @@ vi.mock('node:fs', async (importOriginal) => {
 const codeError = (code: string) => Object.assign(new Error(`${code}: as the system says`), { code });
 const changesOf = (output: HookOutput) => (output.output as { changes: FileChange[] }).changes;
 const watchers = () => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
-
-/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
-const waitFor = async (predicate: () => boolean) => {
-  const deadline = Date.now() + 30_000;
-  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-};
 
 let dir: string;
 beforeEach(async () => {

@@ -7,12 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fromHookFileMarked, type HookFileMark, type HookOutput } from '../../src/index.js';
+import { until } from '../helpers/until.js';
 
-/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
-const until = async (predicate: () => boolean) => {
-  const deadline = Date.now() + 30_000;
-  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-};
 const line = (hook: string) => `${JSON.stringify({ hook, output: { text: 'é😀' } })}\n`;
 
 let dir: string;

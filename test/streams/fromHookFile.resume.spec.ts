@@ -9,14 +9,10 @@ import { join } from 'node:path';
 import { firstValueFrom, type Observable, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, fromHookFile, fromHookFileMarked, type HookFileMark } from '../../src/index.js';
+import { until } from '../helpers/until.js';
 
 const collect = <T>(source: Observable<T>) => firstValueFrom(source.pipe(toArray()));
 
-/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
-const until = async (predicate: () => boolean) => {
-  const deadline = Date.now() + 30_000;
-  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-};
 /** Waits for `polls` more polls of a source polling every 10 ms (a notification may shorten one). */
 const polls = (count: number) => new Promise((r) => setTimeout(r, count * 10));
 

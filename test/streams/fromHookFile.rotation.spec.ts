@@ -9,6 +9,7 @@ import { appendFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { until } from '../helpers/until.js';
 
 const hooks = vi.hoisted(() => ({
   beforeStat: undefined as undefined | ((path: string) => Promise<void>),
@@ -30,11 +31,6 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 
 const { fromHookFile } = await import('../../src/streams/fromHookFile.js');
 
-/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
-const until = async (predicate: () => boolean) => {
-  const deadline = Date.now() + 30_000;
-  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-};
 const line = (hook: string) => `${JSON.stringify({ hook, output: {} })}\n`;
 
 let dir: string;

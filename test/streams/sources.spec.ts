@@ -31,14 +31,9 @@ import {
   type MarkedHookOutput,
 } from '../../src/index.js';
 import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
+import { until } from '../helpers/until.js';
 
 const collect = <T>(source: Observable<T>) => firstValueFrom(source.pipe(toArray()));
-
-/** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
-const until = async (predicate: () => boolean) => {
-  const deadline = Date.now() + 30_000;
-  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-};
 
 let dir: string;
 beforeEach(async () => {

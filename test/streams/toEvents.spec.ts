@@ -132,6 +132,13 @@ describe('toEvents on the Claude Code fixtures', () => {
 
   it('keeps every documented field of the events whose data bridge.md says is all of them (elicitation_id, task_description, …)', () => {
     // The fields of the fixtures README's table (from the hooks reference and the SDK's types).
+    const task = ['task_id', 'task_subject', 'task_description', 'teammate_name', 'team_name'];
+    const modelSwitch = ['from_model', 'to_model', 'requested_model', 'source', 'context_tokens'].concat([
+      'prompt_cache_warm',
+      'cache_ttl',
+      'estimated_cache_write_usd',
+      'pricing',
+    ]);
     const documented: Record<string, readonly string[]> = {
       InstructionsLoaded: [
         'file_path',
@@ -142,8 +149,8 @@ describe('toEvents on the Claude Code fixtures', () => {
         'parent_file_path',
       ],
       MessageDisplay: ['turn_id', 'message_id', 'index', 'final', 'delta'],
-      TaskCreated: ['task_id', 'task_subject', 'task_description', 'teammate_name', 'team_name'],
-      TaskCompleted: ['task_id', 'task_subject', 'task_description', 'teammate_name', 'team_name'],
+      TaskCreated: task,
+      TaskCompleted: task,
       TeammateIdle: ['teammate_name', 'team_name'],
       ConfigChange: ['source', 'file_path'],
       CwdChanged: ['old_cwd', 'new_cwd'],
@@ -152,28 +159,8 @@ describe('toEvents on the Claude Code fixtures', () => {
       WorktreeRemove: ['worktree_path'],
       Elicitation: ['mcp_server_name', 'message', 'mode', 'url', 'elicitation_id', 'requested_schema'],
       ElicitationResult: ['mcp_server_name', 'action', 'mode', 'elicitation_id', 'content'],
-      PreModelSwitch: [
-        'from_model',
-        'to_model',
-        'requested_model',
-        'source',
-        'context_tokens',
-        'prompt_cache_warm',
-        'cache_ttl',
-        'estimated_cache_write_usd',
-        'pricing',
-      ],
-      PostModelSwitch: [
-        'from_model',
-        'to_model',
-        'requested_model',
-        'source',
-        'context_tokens',
-        'prompt_cache_warm',
-        'cache_ttl',
-        'estimated_cache_write_usd',
-        'pricing',
-      ],
+      PreModelSwitch: modelSwitch,
+      PostModelSwitch: modelSwitch,
     };
     let read = 0;
     for (const { hook_event_name: hook, payload } of fixtures) {
