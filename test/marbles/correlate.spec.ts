@@ -34,6 +34,7 @@ import {
 } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
 import { marbles } from '../helpers/marbles.js';
+import { unhandledRejections } from '../helpers/unhandled.js';
 
 const T0 = 1_800_000_000_000;
 const MIN = 60_000;
@@ -2490,10 +2491,7 @@ describe('correlate: groups that watch session.ended', () => {
 
 describe('correlate: results, inputs and reports at their edges', () => {
   it('reports an async rule as one, and leaves no rejection of it unhandled to end the process', async () => {
-    const unhandled: unknown[] = [];
-    const listener = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', listener);
-    try {
+    const unhandled = await unhandledRejections(() => {
       for (const rule of [
         async () => ({ confidence: 1 }),
         async () => {
@@ -2506,11 +2504,7 @@ describe('correlate: results, inputs and reports at their edges', () => {
           'rule returned a Promise (a rule is synchronous), expected { confidence } or null',
         );
       }
-      // Unhandled rejections are told after the microtasks have run.
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    } finally {
-      process.off('unhandledRejection', listener);
-    }
+    });
     expect(unhandled).toEqual([]);
   });
 

@@ -42,6 +42,7 @@ import {
   type VibespecError,
 } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
+import { unhandledRejections } from '../helpers/unhandled.js';
 
 const ev = (id: string, type = 'tool.used', priority: Priority = Priority.NORMAL): Event =>
   createEvent({ id, type, priority, timestamp: 0 });
@@ -1227,37 +1228,32 @@ describe('hybridProcess', () => {
       metrics.recordError = () => {
         throw new Error('metrics down');
       };
-      const unhandled: unknown[] = [];
-      const onUnhandled = (reason: unknown) => unhandled.push(reason);
-      process.on('unhandledRejection', onUnhandled);
-      try {
-        const seen: string[] = [];
-        await new Promise<void>((resolve) => {
-          from([g, h])
-            .pipe(
-              hybridProcess({
-                immediate: (e) =>
-                  e === g ? Promise.reject(new Error('no')) : Promise.resolve(`imm:${e.id}`),
-                batch: (b) => b.map((e) => e.id),
-                metrics,
-              }),
-            )
-            .subscribe({
-              next: (o) => seen.push(show(o)),
-              error: (e) => {
-                seen.push(`# ${(e as Error).message}`);
-                resolve();
-              },
-              complete: () => resolve(),
-            });
-        });
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        // Both were read before either settled: h's outcome still comes, then the error.
-        expect(seen).toEqual(['e:i:g', 'r:i:h', '# metrics down']);
-        expect(unhandled).toEqual([]);
-      } finally {
-        process.off('unhandledRejection', onUnhandled);
-      }
+      const seen: string[] = [];
+      const unhandled = await unhandledRejections(
+        () =>
+          new Promise<void>((resolve) => {
+            from([g, h])
+              .pipe(
+                hybridProcess({
+                  immediate: (e) =>
+                    e === g ? Promise.reject(new Error('no')) : Promise.resolve(`imm:${e.id}`),
+                  batch: (b) => b.map((e) => e.id),
+                  metrics,
+                }),
+              )
+              .subscribe({
+                next: (o) => seen.push(show(o)),
+                error: (e) => {
+                  seen.push(`# ${(e as Error).message}`);
+                  resolve();
+                },
+                complete: () => resolve(),
+              });
+          }),
+      );
+      // Both were read before either settled: h's outcome still comes, then the error.
+      expect(seen).toEqual(['e:i:g', 'r:i:h', '# metrics down']);
+      expect(unhandled).toEqual([]);
     });
 
     it("counts an IMMEDIATE event's wait for a free slot in its processing time, not in events_per_second", () => {

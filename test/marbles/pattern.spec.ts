@@ -15,6 +15,7 @@ import {
   pattern,
 } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
+import { unhandledRejections } from '../helpers/unhandled.js';
 
 const T0 = 1_800_000_000_000;
 const MIN = 60_000;
@@ -910,10 +911,7 @@ describe('pattern: matching', () => {
   });
 
   it('reports an async predicate as pattern.error, and leaves no rejection of it unhandled to end the process', async () => {
-    const unhandled: unknown[] = [];
-    const listener = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', listener);
-    try {
+    const unhandled = await unhandledRejections(() => {
       for (const isSourceEditLater of [
         async (e: Event) => isSourceEdit(e),
         async () => {
@@ -930,11 +928,7 @@ describe('pattern: matching', () => {
           trigger_event_id: 's',
         });
       }
-      // Unhandled rejections are told after the microtasks have run.
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    } finally {
-      process.off('unhandledRejection', listener);
-    }
+    });
     expect(unhandled).toEqual([]);
   });
 
