@@ -618,13 +618,22 @@ describe('main (src/cli/main.ts) in process', () => {
           's1',
         ]),
       );
-      // What is quoted reads back as the id.
-      expect(
-        shown
-          .filter((text) => text.startsWith('"'))
-          .map((text) => JSON.parse(text))
-          .sort(),
-      ).toEqual(['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f'].sort());
+      // What is quoted reads back as the id, also when passed back to context and replay.
+      const quoted = shown.filter((text) => text.startsWith('"'));
+      expect(quoted.map((text) => JSON.parse(text)).sort()).toEqual(
+        ['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f'].sort(),
+      );
+      for (const text of quoted) {
+        const context = await runMain(['context', text, '--store', store]);
+        expect(context.code, text).toBe(0);
+        expect(JSON.parse(context.stdout)).toMatchObject({ sessionId: JSON.parse(text), eventCount: 1 });
+        const replayed = await runMain(['replay', text, '--store', store]);
+        expect(JSON.parse(replayed.stdout).sessionId).toBe(JSON.parse(text));
+      }
+      // An id beginning with " that is no JSON string is a usage error, not an unknown session.
+      const bad = await runMain(['context', '"a', '--store', store]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('context: a session id beginning with " is read as a JSON string');
     });
 
     it('a store another has open: said in the words of the CLI (--store, ingest, bridge), not of openStore', async () => {

@@ -53,11 +53,13 @@ const USAGE = `usage: vibespec-streams <command> [options]
   bridge [FILE]
       JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout.
   sessions [--store DIR]
-      One line per stored session: id, events, time span.
+      One line per stored session: id (as a JSON string when it has a tab, a newline, any control
+      character or a leading "), events, time span.
   context ID [--store DIR]
-      A session's context (counts, time span, files, agents, workflows) as JSON.
+      A session's context (counts, time span, files, agents, workflows) as JSON. An ID beginning with "
+      is read as the JSON string sessions shows for an id with a tab, a newline or a leading ".
   replay ID [--store DIR] [--types a,b] [--limit N]
-      A session's stored events as JSON Lines (at most N: a whole number).
+      A session's stored events as JSON Lines (at most N: a whole number). ID as for context.
   help, or --help (-h) after any command
   --version (-V): the version of vibespec-streams
 A command takes the options listed with it (record ignores the others'), before or after it.`;
@@ -195,6 +197,24 @@ async function openTellingCreated(log: string): Promise<{ file: FileHandle; made
     throw error;
   }
 }
+
+/**
+ * A session id argument: as given, or, when it begins with `"`, the JSON string it is — as `sessions`
+ * shows an id with a tab, a newline or a leading `"` — so that what it printed can be passed back.
+ * `undefined` when it begins with `"` but is no JSON string.
+ */
+function sessionIdArgument(text: string): string | undefined {
+  if (!text.startsWith('"')) return text;
+  try {
+    const id: unknown = JSON.parse(text);
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const idProblem = (command: string, text: string) =>
+  `${command}: a session id beginning with " is read as a JSON string (as sessions shows one), got ${text}`;
 
 const isDurability = (value: string): value is Durability => value === 'process' || value === 'os';
 const durabilityProblem = (value: string) =>
@@ -396,13 +416,17 @@ export async function main(argv: string[]): Promise<number> {
     case 'sessions':
       return (await commands()).sessions(values.store);
     case 'context': {
-      const id = positionals[0];
-      if (id === undefined) return usage('context needs a session id');
+      const given = positionals[0];
+      if (given === undefined) return usage('context needs a session id');
+      const id = sessionIdArgument(given);
+      if (id === undefined) return usage(idProblem('context', given));
       return (await commands()).context(values.store, id);
     }
     case 'replay': {
-      const id = positionals[0];
-      if (id === undefined) return usage('replay needs a session id');
+      const given = positionals[0];
+      if (given === undefined) return usage('replay needs a session id');
+      const id = sessionIdArgument(given);
+      if (id === undefined) return usage(idProblem('replay', given));
       const { limit, types } = values;
       // Digits only: `Number` reads '' (an unset shell variable) as 0, and '0x10' or '1e3' as numbers.
       if (limit !== undefined && !/^\d+$/.test(limit)) {
