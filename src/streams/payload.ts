@@ -320,12 +320,14 @@ export function leadingFields(text: string): LeadingFields {
       } catch {
         break;
       }
-      i = close + 1;
-      while (i < end && (text[i] === ' ' || text[i] === '\t' || text[i] === '\r' || text[i] === '\n')) i++;
+      i = skipBlanks(text, close + 1, end);
       if (text[i] === ':') {
         key = value;
         i++;
       } else {
+        // A value ends at a `,`, `}` or `]`: anything else is another text run into a line torn there
+        // (the first text's string cut short, closed by the next one's quote), whose value it is not.
+        if (i < end && !endsValue(text[i])) break;
         if (key !== undefined) take(found, depth, inner, key, value);
         key = undefined;
       }
@@ -345,15 +347,29 @@ export function leadingFields(text: string): LeadingFields {
       NUMBER.lastIndex = i;
       // A number the text ends in may be cut short.
       if (!NUMBER.test(text) || NUMBER.lastIndex >= end) break;
+      // And so is one followed by anything but a `,`, `}` or `]` (a line torn inside its number, then the
+      // next text): `"timestamp":17{"hook":…` is no time 17.
+      const next = skipBlanks(text, NUMBER.lastIndex, end);
+      if (next >= end || !endsValue(text[next])) break;
       take(found, depth, inner, key, Number(text.slice(i, NUMBER.lastIndex)));
       key = undefined;
-      i = NUMBER.lastIndex;
+      i = next;
     } else {
       if (c === ',') key = undefined;
       i++;
     }
   }
   return found;
+}
+
+function skipBlanks(text: string, from: number, end: number): number {
+  let i = from;
+  while (i < end && (text[i] === ' ' || text[i] === '\t' || text[i] === '\r' || text[i] === '\n')) i++;
+  return i;
+}
+
+function endsValue(c: string | undefined): boolean {
+  return c === ',' || c === '}' || c === ']';
 }
 
 function take(

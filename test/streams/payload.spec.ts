@@ -261,6 +261,17 @@ describe('leadingFields', () => {
     expect(leadingFields('{"a":1}{"hook":"h"}')).toEqual({});
   });
 
+  it('takes no value of a line torn inside it and run into the next text', () => {
+    const next = '{"hook":"PostToolUse","timestamp":1733520000500,"output":{"session_id":"s2"}}';
+    // Torn inside its time: 17 is no time (and the next text's fields are not this line's).
+    expect(leadingFields(`{"hook":"PreToolUse","timestamp":17${next}`)).toEqual({ hook: 'PreToolUse' });
+    // Torn inside a string, closed by the next text's first quote: "Pre{" is no hook, "s{" no session.
+    expect(leadingFields(`{"hook":"Pre${next}`)).toEqual({});
+    expect(leadingFields(`{"hook":"Stop","output":{"session_id":"s${next}`)).toEqual({ hook: 'Stop' });
+    // A value followed by blanks, then its `,` / `}`, is whole.
+    expect(leadingFields('{"timestamp" : 5 , "hook" : "h" }')).toEqual({ timestamp: 5, hook: 'h' });
+  });
+
   it('reads only the first 65,536 characters', () => {
     expect(leadingFields(`{"pad":"${'x'.repeat(65_536)}","hook":"h"}`)).toEqual({});
     expect(leadingFields(`{"pad":"${'x'.repeat(65_500)}","hook":"h"}`)).toEqual({ hook: 'h' });
