@@ -1,6 +1,6 @@
 import { type Dirent, type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { basename, join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
 import { checkConfig, scheduleLater, timerOption } from '../operators/internal/eventTime.js';
@@ -215,7 +215,9 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
           if (kind === 'folder') knownDirs.add(full);
           else if (kind === 'file') known.set(full, undefined);
         } else {
-          known.set(full, undefined);
+          // A file named as its folder: a notification naming it may be the folder's own (see onChange),
+          // told from one of its own by its stat, which it needs from the start.
+          known.set(full, entry.name === basename(path) ? signatureOf(full) : undefined);
         }
       }
     };
@@ -288,7 +290,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
           // A directory it knew, now a file of the same name (moved out, then the file, within the
           // window): the files known under it are gone.
           if (knownDirs.delete(path)) deleteUnder(path, changes);
-          const seen = `${info.ino}/${info.size}/${info.mtimeMs}/${info.ctimeMs}`;
+          const seen = signature(info);
           const wasKnown = known.has(path);
           if (wasKnown && !changed) {
             // Only renamed (Node 20 notifies the files of a folder renamed in the tree again, as renamed,
@@ -338,9 +340,13 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
 
     const onChange = (event: string, folder: string, filename: string | Buffer | null) => {
       if (stopped || filename === null) return;
-      const full = join(folder, filename.toString());
+      const name = filename.toString();
+      const full = join(folder, name);
       if (skip(full) !== false) return;
-      notify(full, event === 'change');
+      // Linux names a folder's own notifications (its mode or times changed: a 'change') after the folder:
+      // for `lib`'s watcher, a `lib` changed is the folder or its file `lib/lib`. Not taken as a change of
+      // the file, then, but looked at: reported if its stat differs from the last one.
+      notify(full, event === 'change' && name !== basename(folder));
     };
 
     // Watch first, then scan: a change made while the scan runs is caught. Neither yields to the event
@@ -355,6 +361,20 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       unwatch(root);
     };
   });
+}
+
+/** What a file's stat shows of its content and attributes: another after any change. */
+function signature(info: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${info.ino}/${info.size}/${info.mtimeMs}/${info.ctimeMs}`;
+}
+
+/** `signature` of the file `path` now (followed as `stat` follows a link); none when it cannot be read. */
+function signatureOf(path: string): string | undefined {
+  try {
+    return signature(statSync(path));
+  } catch {
+    return undefined;
+  }
 }
 
 /** A folder that vanished, or cannot be read: nothing to watch there. */

@@ -1,6 +1,7 @@
 import { createReadStream, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import {
   appendFile,
+  chmod,
   mkdir,
   mkdtemp,
   rename,
@@ -9,6 +10,7 @@ import {
   symlink,
   truncate,
   unlink,
+  utimes,
   writeFile,
 } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
@@ -1173,6 +1175,33 @@ describe('fromFileWatcher', () => {
     expect(sizes().filter((size, i, all) => all.indexOf(size) === i)).toEqual([2, 3, 4, 7]);
     // The copy, made and renamed within a window or not, leaves no trace but its own creation and deletion.
     expect(changes.filter((c) => c.path !== file).every((c) => c.path === `${file}.tmp`)).toBe(true);
+  });
+
+  it("reports no change of a file named as its folder when only the folder's mode or times change", async () => {
+    // Linux names a folder's own notifications (its mode, its times) after the folder: `lib`'s watcher
+    // says `lib` changed, which is also the name of the file `lib/lib`.
+    const folder = join(dir, 'lib');
+    const file = join(folder, 'lib');
+    await mkdir(folder);
+    await writeFile(file, 'x');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10 }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    await chmod(folder, 0o700);
+    await utimes(folder, new Date(), new Date());
+    // A change after them: notified after theirs (one inotify queue), so once it is out, theirs are too.
+    await writeFile(join(dir, 'after.ts'), '');
+    await waitFor(() => changes.some((c) => c.path === join(dir, 'after.ts')));
+    const beforeWrite = changes.filter((c) => c.path === file);
+    // A write to the file is still a change.
+    await appendFile(file, 'yy');
+    await waitFor(() => changes.some((c) => c.path === file && c.size === 3));
+    subscription.unsubscribe();
+    expect(beforeWrite).toEqual([]);
+    expect(changes.filter((c) => c.path === file)).toEqual([
+      { action: 'modified', path: file, type: 'unknown', size: 3 },
+    ]);
   });
 
   it('reports the files of a folder made again at its path, and the changes to them after', async () => {
