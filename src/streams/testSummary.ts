@@ -7,13 +7,14 @@
  * and playwright test, as they print them (colours removed), each line by itself but go's:
  *
  * - vitest: a failure is `N failed` on its `Test Files`, `Tests` or `Type Errors` line, or
- *   `Errors  N error`; a pass `Tests  N passed` right after `Test Files  N passed`, then only `Start at`
- *   and `Duration`;
+ *   `Errors  N error`; a pass `Tests  N passed` right after `Test Files  N passed`, then only
+ *   `Type Errors  no errors` (`--typecheck`), `Start at` and `Duration`;
  * - jest: a failure is `N failed` on its `Test Suites:` or `Tests:` line; a pass
  *   `Tests: N passed, N total` right after `Test Suites: N passed, …`, then only `Snapshots:`, `Time:`
  *   and `Ran all test suites`;
- * - pytest: a failure is `N failed` or `N error` on its last line; a pass `N passed in 1.2s` without a
- *   `!!! … !!!` line (a session cut short) before it;
+ * - pytest: a failure is `N failed`, `N error` or `N subtests failed` on its last line; a pass
+ *   `N passed in 1.2s` (`, N subtests passed`; `in 86401.00s (1 day, 0:00:01)`) without a `!!! … !!!` line
+ *   (a session cut short) before it;
  * - node --test: a failure is `# fail N` or `# cancelled N` (`ℹ …` with the spec reporter); a pass
  *   `# fail 0` right after `# pass N`, then only `# cancelled`, `# skipped`, `# todo`, `# duration_ms`;
  * - cargo: a failure is `test result: FAILED.`; never a pass (it prints one line per test binary);
@@ -97,12 +98,18 @@ const VITEST_FILES = /^\s*Test Files {2,}(.+)$/;
 const VITEST_TESTS = /^\s*Tests {2,}(.+)$/;
 const VITEST_TYPE_ERRORS = /^\s*Type Errors {2,}(.+)$/;
 const VITEST_ERRORS = /^\s*Errors {2,}(\d+) errors?\s*$/;
-const VITEST_AFTER = /^\s*(?:Start at|Duration) {2,}/;
+/** After `Tests`: `Type Errors  no errors` (with `--typecheck`; `N failed` is a failure), `Start at`, `Duration`. */
+const VITEST_AFTER = /^\s*(?:Start at {2,}|Duration {2,}|Type Errors {2,}no errors\s*$)/;
 const JEST_SUITES = /^Test Suites:\s+(.+), (?:\d+ of )?\d+ total$/;
 const JEST_TESTS = /^Tests:\s+(.+), (?:\d+ of )?\d+ total$/;
 const JEST_AFTER = /^(?:Snapshots:|Time:|Ran all test suites)/;
-const PYTEST = /^(?:=+ )?((?:\d+ \w+)(?:, \d+ \w+)*) in \d+(?:\.\d+)?s(?: \(\d+:\d\d:\d\d\))?(?: =+)?$/;
-const PYTEST_PART = /^\d+ (?:passed|failed|skipped|deselected|xfailed|xpassed|errors?|warnings?|rerun)$/;
+const PYTEST =
+  /^(?:=+ )?((?:\d+ \w+(?: \w+)?)(?:, \d+ \w+(?: \w+)?)*) in \d+(?:\.\d+)?s(?: \((?:\d+ days?, )?\d+:\d\d:\d\d\))?(?: =+)?$/;
+/** A part of pytest's last line; `N subtests passed` (pytest 9, pytest-subtests) counts subtests. */
+const PYTEST_PART =
+  /^\d+ (?:passed|failed|skipped|deselected|xfailed|xpassed|errors?|warnings?|rerun|subtests? (?:passed|failed|skipped|xfailed|xpassed))$/;
+/** Subtests that failed: a failure, whatever the count of their tests (pytest-subtests counts them apart). */
+const PYTEST_SUBTESTS_FAILED = /^([1-9]\d*) subtests? failed$/;
 /** pytest's banner of a session cut short: `!!! Interrupted: … !!!`, `!!! _pytest.outcomes.Exit: … !!!`. */
 const PYTEST_CUT_SHORT = /^!{3,} .* !{3,}$/;
 /**
@@ -243,7 +250,9 @@ function summaryOf(text: string, previous: string | undefined, go: boolean): Sum
   if (match !== null) {
     if (!match[1]!.split(', ').every((part) => PYTEST_PART.test(part))) return undefined;
     const counts = countsOf(match[1]!, ',');
-    const fails = counted(counts, 'failed') + counted(counts, 'error') + counted(counts, 'errors') > 0;
+    const fails =
+      counted(counts, 'failed') + counted(counts, 'error') + counted(counts, 'errors') > 0 ||
+      match[1]!.split(', ').some((part) => PYTEST_SUBTESTS_FAILED.test(part));
     const passes = !fails && counted(counts, 'passed') > 0;
     return line('pytest', fails, true, passes);
   }

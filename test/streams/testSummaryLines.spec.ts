@@ -80,6 +80,26 @@ describe('readTestSummary, line by line', () => {
     expect(read(setupThrew)).toBeUndefined();
   });
 
+  it("reads vitest --typecheck's `Type Errors  no errors` after a pass, and its `N failed` as a failure", () => {
+    const typecheck =
+      ' Test Files  2 passed (2)\n      Tests  5 passed (5)\n Type Errors  no errors\n   Start at  03:40:01\n   Duration  1.20s\n';
+    expect(read(typecheck)).toStrictEqual(pass('vitest'));
+    expect(read(typecheck.replace('no errors', '1 failed'))).toStrictEqual(fail('vitest'));
+    expect(read(typecheck.replace('no errors', 'no errors yet'))).toBeUndefined();
+  });
+
+  it("reads pytest's duration of a day or more (`(1 day, 0:00:01)`)", () => {
+    expect(read('==== 2 passed in 86401.00s (1 day, 0:00:01) ====\n')).toStrictEqual(pass('pytest'));
+    expect(read('1 failed, 2 passed in 172801.00s (2 days, 0:00:01)\n')).toStrictEqual(fail('pytest'));
+  });
+
+  it("reads pytest's counts of subtests (`N subtests passed`), a failed subtest as a failure", () => {
+    expect(read('293 passed, 2 subtests passed in 27.34s\n')).toStrictEqual(pass('pytest'));
+    expect(read('1 passed, 1 subtests passed, 2 subtests failed in 0.04s\n')).toStrictEqual(fail('pytest'));
+    expect(read('==== 1 failed, 4 passed, 9 subtests passed in 6.82s ====\n')).toStrictEqual(fail('pytest'));
+    expect(read('2 subtests passed in 0.04s\n')).toBeUndefined();
+  });
+
   it('reads a line that ends in a carriage return (a CRLF output cut after its CR, or CR CR LF)', () => {
     expect(read('..F\r\n1 failed, 2 passed in 0.12s\r')).toStrictEqual(fail('pytest'));
     expect(read(' Test Files  1 failed (1)\r\r\n      Tests  1 failed | 1 passed (2)\r\r\n')).toStrictEqual(
