@@ -44,7 +44,8 @@
  * that `tail -20` kept so few lines that it cut nothing off), where it is the only count of a run's
  * tests (a second run, a first package of a workspace, may have failed), with nothing after it but the
  * lines that may follow it, blank ones, and yarn's `Done in 1.15s.` (a later command's or runner's
- * output would). Only the last `LAST_LINES` lines of an output are read, and only lines of at most
+ * output would). Lines a monorepo tool prefixed with each package's task (turbo, pnpm -r) are read task by
+ * task (`readPrefixed`). Only the last `LAST_LINES` lines of an output are read, and only lines of at most
  * `LONGEST` characters.
  */
 
@@ -366,6 +367,66 @@ function readOutput(lines: readonly string[]): OutputReading {
 }
 
 /**
+ * The first line of a monorepo tool's task, group 1 the prefix (less its `:`) of the task's lines: turbo's
+ * `web:test: cache miss, executing 0123abcd` (`cache hit, replaying logs …`; `suppressing logs`, a task
+ * whose summary is then not read), whose lines are then
+ * `web:test: …`; pnpm -r's `packages/web test$ vitest run`, whose lines are then `packages/web test: …`.
+ */
+const TURBO_TASK =
+  /^(\S+): cache (?:miss, executing|hit, (?:replaying (?:logs|output)|suppressing logs)|bypass, force executing)(?: [0-9a-f]+)?$/;
+const PNPM_SCRIPT = /^(\S+ [\w:.-]+)\$ \S/;
+/** pnpm's last line of a package's script that exited 0 (`Failed` otherwise). */
+const PNPM_DONE = /^Done$/;
+/** turbo's line of the tasks that failed, after its `Tasks:` count. */
+const TURBO_FAILED = /^\s*Failed:\s+\S/;
+
+/**
+ * What an output whose lines a monorepo tool prefixed with each package's task shows (`undefined`: no
+ * such lines): each task's lines read apart (pnpm's `Done` after them dropped), and the others (the
+ * tool's own). A failure in any stands; a pass only when every task's lines end in a pass of the same
+ * runner, the only count of their tests, and the tool's own lines count none (and name no failed task):
+ * a package with no summary read (its build failed, its logs not replayed) leaves the run unknown.
+ */
+function readPrefixed(lines: readonly string[]): OutputReading | undefined {
+  const tasks = new Map<string, string[]>();
+  for (const text of lines) {
+    const match = TURBO_TASK.exec(text) ?? PNPM_SCRIPT.exec(text);
+    if (match !== null) tasks.set(`${match[1]}:`, []);
+  }
+  const own: string[] = [];
+  for (const text of lines) {
+    let into = own;
+    let content = text;
+    for (const [prefix, task] of tasks) {
+      if (text === prefix || text.startsWith(`${prefix} `)) {
+        into = task;
+        content = text.slice(prefix.length + 1);
+        break;
+      }
+    }
+    into.push(content);
+  }
+  const groups = [...tasks.values()];
+  if (groups.every((task) => task.length === 0)) return undefined;
+  const readings = groups.map((task) => {
+    let end = task.length;
+    while (end > 0 && task[end - 1]!.trim() === '') end--;
+    return readOutput(end > 0 && PNPM_DONE.test(task[end - 1]!) ? task.slice(0, end - 1) : task);
+  });
+  const tool = readOutput(own);
+  const failure = [...readings, tool].find((reading) => reading.failure !== undefined)?.failure;
+  const first = readings[0]!.pass;
+  const passes =
+    failure === undefined &&
+    first !== undefined &&
+    readings.every((reading) => reading.runs === 1 && reading.pass?.runner === first.runner) &&
+    tool.runs === 0 &&
+    !own.some((text) => TURBO_FAILED.test(text));
+  // Without a pass, no other output's pass may be read either: the tasks' runs are more than one.
+  return passes ? { failure, runs: 1, pass: first } : { failure, runs: 2, pass: undefined };
+}
+
+/**
  * What the test runners' summaries in `outputs` show (see the module's comment): a failure, if one output has
  * one that no later passing run of its runner settled; else a pass, when the outputs have exactly one count
  * of a run's tests, and it passes and ends an output that is `whole`; else `undefined`.
@@ -381,7 +442,8 @@ export function readTestSummary(outputs: readonly TestOutput[]): SummaryReading 
     // In any output: rspec's is on stderr, apart from its summary.
     if (RSPEC_CUT_SHORT.test(last)) cutShort = true;
     if (!MAY_SUMMARIZE.test(last)) continue;
-    const reading = readOutput(last.replace(ANSI, '').split(LINE_BREAK));
+    const lines = last.replace(ANSI, '').split(LINE_BREAK);
+    const reading = readPrefixed(lines) ?? readOutput(lines);
     if (reading.failure !== undefined) return { runner: reading.failure.runner, passed: false };
     runs += reading.runs;
     if (reading.pass !== undefined && whole && start === 0 && !TRUNCATED.test(text)) pass = reading.pass;
