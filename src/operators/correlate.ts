@@ -290,6 +290,9 @@ const bugFixRule: CorrelationRule = (window) => {
   let failed = false;
   let redGreen = false;
   let debugAgent = false;
+  // Ids of the runs whose start named a debugging agent: Claude Code's SubagentStop says
+  // `agent_type: ""`, so the bridge names its agent by the id, and only the SubagentStart gives the type.
+  let debugRuns: Set<unknown> | undefined;
   for (let i = 0; i < commit; i++) {
     const event = events[i]!;
     const data = dataOf(event);
@@ -303,6 +306,14 @@ const bugFixRule: CorrelationRule = (window) => {
     } else if (event.type === 'agent.completed') {
       const agent = data.agent ?? data.agent_type;
       if (typeof agent === 'string' && DEBUG_AGENT.test(agent)) debugAgent = true;
+      else if (debugRuns?.has(data.agent_id) === true) debugAgent = true;
+    } else if (event.type === 'agent.started') {
+      const agent = data.agent ?? data.agent_type;
+      const id = data.agent_id;
+      if (typeof agent === 'string' && typeof id === 'string' && DEBUG_AGENT.test(agent)) {
+        debugRuns ??= new Set();
+        debugRuns.add(id);
+      }
     }
   }
   if (!modified) return null;
@@ -347,12 +358,13 @@ GATES.set(bugFixRule, {
  *
  * - `feature-development` — `file.created`, `file.modified`, `tool.used` within 5 min: at least 3 file
  *   events and 2 tool uses → confidence 0.8, with the files affected.
- * - `bug-fix` — `file.modified`, `git.commit`, `agent.completed`, `test.run` within 3 min: a file
- *   modification followed by a commit (0.5); + 0.25 when the commit message says fix (a conventional
- *   commit whose type is a fix word: `fix:`/`fix(…):`, `hotfix:`, `Bug:`, `Fixes:`; or words like "fix",
- *   "bug", "regression" in a non-conventional message); + 0.15 when a failing `test.run` was followed
- *   by a passing one before the commit; + 0.05 when a debugging agent completed. A conventional commit
- *   of another type (`feat:`, `docs:`, `refactor:` …) is not a bug fix.
+ * - `bug-fix` — `file.modified`, `git.commit`, `agent.started`, `agent.completed`, `test.run` within
+ *   3 min: a file modification followed by a commit (0.5); + 0.25 when the commit message says fix (a
+ *   conventional commit whose type is a fix word: `fix:`/`fix(…):`, `hotfix:`, `Bug:`, `Fixes:`; or words
+ *   like "fix", "bug", "regression" in a non-conventional message); + 0.15 when a failing `test.run` was
+ *   followed by a passing one before the commit; + 0.05 when a debugging agent completed (named so by
+ *   its `agent.completed`, or by the `agent.started` of the same `agent_id`). A conventional commit of
+ *   another type (`feat:`, `docs:`, `refactor:` …) is not a bug fix.
  */
 export const DEFAULT_CORRELATION_GROUPS: readonly CorrelationGroup[] = Object.freeze([
   Object.freeze({
@@ -365,7 +377,13 @@ export const DEFAULT_CORRELATION_GROUPS: readonly CorrelationGroup[] = Object.fr
   Object.freeze({
     name: 'bug-fix',
     description: 'a modification followed by a commit; a fix message and red-then-green tests raise it',
-    eventTypes: Object.freeze(['file.modified', 'git.commit', 'agent.completed', 'test.run']),
+    eventTypes: Object.freeze([
+      'file.modified',
+      'git.commit',
+      'agent.started',
+      'agent.completed',
+      'test.run',
+    ]),
     windowMs: 180_000,
     rule: bugFixRule,
   }),

@@ -31,6 +31,7 @@ import {
   fromHookFile,
   Priority,
   temporalAggregate,
+  toEvents,
 } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
 import { marbles } from '../helpers/marbles.js';
@@ -830,6 +831,34 @@ describe('correlate: bug-fix', () => {
       'modified-then-committed',
       'debug-agent',
     ]);
+  });
+
+  it("counts a Claude Code debugger run by its SubagentStart's type, though its SubagentStop says agent_type ''", () => {
+    // As Claude Code sends them (shared fixtures): SubagentStart with the type, SubagentStop with "".
+    const base = { session_id: 'A', cwd: '/w', transcript_path: '/w/A.jsonl' };
+    const hooks = (agentType: string, otherId = 'a1eb876') => [
+      ...toEvents('SubagentStart', { ...base, agent_id: 'a1eb876', agent_type: agentType }, T0),
+      ...toEvents(
+        'PostToolUse',
+        { ...base, tool_name: 'Edit', tool_input: { file_path: '/w/cart.ts' }, tool_response: {} },
+        T0 + SEC,
+      ),
+      ...toEvents(
+        'SubagentStop',
+        { ...base, stop_hook_active: false, agent_id: otherId, agent_type: '' },
+        T0 + 2 * SEC,
+      ),
+      ev('c', 'git.commit', 3 * SEC, { message: 'fix: round totals once' }),
+    ];
+    const evidence = (events: Event[]) => bugFix(events)[0]!.data.details.evidence;
+    expect(evidence(hooks('debugger'))).toEqual(['modified-then-committed', 'fix-message', 'debug-agent']);
+    expect(bugFix(hooks('debugger'))[0]!.data.confidence).toBe(0.8);
+    // Another agent's run, or the end of another run than the debugger's, is no debugging agent.
+    expect(evidence(hooks('Explore'))).toEqual(['modified-then-committed', 'fix-message']);
+    expect(evidence(hooks('debugger', 'acad711'))).toEqual(['modified-then-committed', 'fix-message']);
+    // A debugger started but not completed before the commit is not counted either.
+    const running = hooks('debugger').filter((e) => e.type !== 'agent.completed');
+    expect(evidence(running)).toEqual(['modified-then-committed', 'fix-message']);
   });
 
   it('lists the modifications with a file path only, and a commit without a message as null', () => {
