@@ -861,6 +861,28 @@ describe('correlate: bug-fix', () => {
     expect(evidence(running)).toEqual(['modified-then-committed', 'fix-message']);
   });
 
+  it('matches a debugging run by a string name and the agent_id of its agent.started only', () => {
+    const bonus = (...between: Event[]) => {
+      const [detected] = bugFix([file('m', 0), ...between, ev('c', 'git.commit', MIN, { message: 'tidy' })]);
+      return (detected!.data.details.evidence as string[]).includes('debug-agent');
+    };
+    const done = (id: unknown) => ev('d', 'agent.completed', 2 * SEC, { agent: 'x1', agent_id: id });
+    // A start named by `agent` alone (no agent_type), as a hand-made event may be.
+    expect(bonus(ev('s', 'agent.started', SEC, { agent: 'debugger', agent_id: 'x1' }), done('x1'))).toBe(
+      true,
+    );
+    // A name that is no string says nothing, though its text would say debugger.
+    expect(bonus(ev('s', 'agent.started', SEC, { agent: ['debugger'], agent_id: 'x1' }), done('x1'))).toBe(
+      false,
+    );
+    expect(bonus(ev('d', 'agent.completed', SEC, { agent: ['debugger'] }))).toBe(false);
+    // A start without an id is matched by no end, not even one without an id.
+    expect(bonus(ev('s', 'agent.started', SEC, { agent: 'debugger' }), done(undefined))).toBe(false);
+    // Only an agent.started starts a run (an earlier commit, no fix, with the same fields does not).
+    const earlier = ev('g', 'git.commit', SEC, { message: 'feat: x', agent: 'debugger', agent_id: 'x1' });
+    expect(bonus(earlier, done('x1'))).toBe(false);
+  });
+
   it('lists the modifications with a file path only, and a commit without a message as null', () => {
     const events = [
       { ...ev('m0', 'file.modified', 0), data: null as never },
