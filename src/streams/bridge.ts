@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, shownText, VibespecError } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, shownText, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
 import { subscribeLinked } from '../operators/internal/linked.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
@@ -31,13 +31,13 @@ export interface BridgeHooksOptions extends BridgeOptions {
  * @param options payload limits (`maxPayloadBytes`, `maxDepth`, `maxRawLength`) and the `scheduler`
  *   whose clock stamps outputs that carry no timestamp.
  * @return an operator from `HookOutput` to `Event`.
- * @throws ConfigError at construction when a limit is not a positive integer, or an option's name is
- *   unknown (named with the nearest known one).
+ * @throws ConfigError at construction when `options` is not an object, a limit is not a positive integer,
+ *   or an option's name is unknown (named with the nearest known one).
  * @throws (as an error notification) `InvalidEventError` when an output without a timestamp is stamped
  *   with a `scheduler.now()` that is not a time (a finite number ≥ 0); the source is left.
  */
 export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
-  rejectUnknownKeys('bridgeHooks', options, BRIDGE_HOOKS_KEYS);
+  checkOptions('bridgeHooks', options, BRIDGE_HOOKS_KEYS);
   const limits = bridgeLimits(options, 'bridgeHooks');
   const scheduler = options?.scheduler ?? asyncScheduler;
   return (source) =>
@@ -123,11 +123,11 @@ export interface HookBridge {
  * bridge.push('PostToolUse', output);
  * ```
  *
- * @throws ConfigError at construction when `maxPending` is not an integer ≥ 0, a limit is not a positive
- *   integer, or an option's name is unknown (named with the nearest known one).
+ * @throws ConfigError at construction when `options` is not an object, `maxPending` is not an integer ≥ 0,
+ *   a limit is not a positive integer, or an option's name is unknown (named with the nearest known one).
  */
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
-  rejectUnknownKeys('createHookBridge', options, HOOK_BRIDGE_KEYS);
+  checkOptions('createHookBridge', options, HOOK_BRIDGE_KEYS);
   const maxPending = options?.maxPending ?? 10_000;
   if (!Number.isInteger(maxPending) || maxPending < 0) {
     throw new ConfigError(

@@ -2,8 +2,8 @@ import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf, VibespecError } from '../errors.js';
-import { timerOption } from '../operators/internal/eventTime.js';
+import { ConfigError, checkOptions, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
+import { booleanOption, timerOption } from '../operators/internal/eventTime.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import { isRecord } from './payload.js';
 import type { HookOutput } from './toEvents.js';
@@ -78,8 +78,9 @@ const FINGERPRINT = 256;
  * result:  -b-c|                                 (resumeFrom: the mark of a)
  * ```
  *
- * @throws ConfigError at construction when `path` is not a non-empty string, an option is invalid, or its
- *   name unknown (named with the nearest known one).
+ * @throws ConfigError at construction when `path` is not a non-empty string, `options` is not an object,
+ *   an option is invalid (`follow` not a boolean, `hook` not a string…), or its name unknown (named with the
+ *   nearest known one).
  * @throws (as an error notification) `VibespecError` `SOURCE_FAILED` when the file cannot be read
  *   (and, without `follow`, when it does not exist).
  */
@@ -200,9 +201,9 @@ function readHookFile<T>(
   if (typeof path !== 'string' || path.length === 0) {
     throw new ConfigError(`${where}: path must be a non-empty path, got ${shownText(path)}`);
   }
-  rejectUnknownKeys(where, options, OPTION_KEYS);
+  checkOptions(where, options, OPTION_KEYS);
   const resumeFrom = resumeOption(options?.resumeFrom, where);
-  const follow = options?.follow ?? false;
+  const follow = booleanOption(where, 'follow', options?.follow, false);
   const pollIntervalMs = timerOption(`${where}: pollIntervalMs`, options?.pollIntervalMs ?? 250);
   new LineReader(options, where); // validate options at construction
   return new Observable<T>((subscriber) => {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf, VibespecError } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import { destroyIfReadable, isIterableObject, YIELD_EVERY, yieldToEventLoop } from './pullFrom.js';
 import type { HookOutput } from './toEvents.js';
@@ -29,8 +29,9 @@ const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: tr
  * (or rejected, when the failure cut it) first.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
- * @throws ConfigError at construction when `input` is not one, `maxLineLength` is not a positive
- *   integer, or an option's name is unknown (named with the nearest known one).
+ * @throws ConfigError at construction when `input` is not one, `options` is not an object, `maxLineLength`
+ *   is not a positive integer, `hook` not a string, or an option's name is unknown (named with the nearest
+ *   known one).
  */
 export function fromJsonLines(
   input: Readable | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
@@ -41,7 +42,7 @@ export function fromJsonLines(
       `fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes (a string: pass [text]), got ${shownText(input)}`,
     );
   }
-  rejectUnknownKeys('fromJsonLines', options, OPTION_KEYS);
+  checkOptions('fromJsonLines', options, OPTION_KEYS);
   const reader = () => new LineReader(options, 'fromJsonLines');
   reader(); // validate options at construction
   return new Observable<HookOutput>((subscriber) => {

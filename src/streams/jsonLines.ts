@@ -72,6 +72,12 @@ export class LineReader {
         `${where}: maxLineLength must be a positive integer, got ${shownText(options?.maxLineLength)}`,
       );
     }
+    // Not a string, it would name every line that names no hook: each one then a `hook.rejected`.
+    if (typeof this.hook !== 'string') {
+      throw new ConfigError(
+        `${where}: hook must be a string (a hook's name), got ${shownText(options?.hook)}`,
+      );
+    }
   }
 
   /** Splits `chunk` into lines and calls `emit` for each complete, non-blank one. */

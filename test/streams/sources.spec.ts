@@ -23,6 +23,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   bridgeHooks,
   ConfigError,
+  createHookBridge,
   type FileChange,
   fromFileWatcher,
   fromHookFile,
@@ -474,6 +475,37 @@ describe('fromJsonLines', () => {
     expect(() => fromHookFile(123 as never)).toThrow(ConfigError);
     expect(() => fromHookFile('')).toThrow(ConfigError);
     expect(() => fromFileWatcher(5 as never)).toThrow(ConfigError);
+  });
+
+  it('refuses options that are no object, a follow that is no boolean and a hook that is no string (they were ignored, or taken)', () => {
+    // fromHookFile(path, true) read the file once and completed; { follow: 'false' } followed it for ever;
+    // { hook: 42 } made every line that names no hook a hook.rejected.
+    for (const bad of [null, true, 5, 'follow', [1]]) {
+      for (const [fn, make] of [
+        ['fromJsonLines', () => fromJsonLines([], bad as never)],
+        ['fromHookFile', () => fromHookFile('x.jsonl', bad as never)],
+        ['fromHookFileMarked', () => fromHookFileMarked('x.jsonl', bad as never)],
+        ['bridgeHooks', () => bridgeHooks(bad as never)],
+        ['createHookBridge', () => createHookBridge(bad as never)],
+      ] as const) {
+        expect(make).toThrow(new RegExp(`^${fn}: the options must be an object, got `));
+      }
+    }
+    for (const follow of ['false', 1, null]) {
+      expect(() => fromHookFile('x.jsonl', { follow: follow as never })).toThrow(
+        new ConfigError(`fromHookFile: follow must be a boolean, got ${typeof follow}`),
+      );
+      expect(() => fromHookFileMarked('x.jsonl', { follow: follow as never })).toThrow(ConfigError);
+    }
+    expect(() => fromJsonLines([], { hook: 42 as never })).toThrow(
+      new ConfigError("fromJsonLines: hook must be a string (a hook's name), got 42"),
+    );
+    expect(() => fromHookFile('x.jsonl', { hook: false as never })).toThrow(
+      new ConfigError("fromHookFile: hook must be a string (a hook's name), got false"),
+    );
+    expect(() => fromHookFileMarked('x.jsonl', { hook: {} as never })).toThrow(ConfigError);
+    expect(() => fromHookFile('x.jsonl', { follow: false, hook: '' })).not.toThrow();
+    expect(() => fromHookFile('x.jsonl', { follow: true, hook: 'Stop' })).not.toThrow();
   });
 });
 
