@@ -1,4 +1,4 @@
-import { type FSWatcher, watch } from 'node:fs';
+import { constants, type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
@@ -82,7 +82,7 @@ const FINGERPRINT = 256;
  *   an option is invalid (`follow` not a boolean, `hook` not a string…), or its name unknown (named with the
  *   nearest known one).
  * @throws (as an error notification) `VibespecError` `SOURCE_FAILED` when the file cannot be read
- *   (and, without `follow`, when it does not exist).
+ *   (and, without `follow`, when it does not exist), or is a FIFO (read a pipe with `fromJsonLines`).
  */
 export function fromHookFile(path: string, options?: HookFileOptions): Observable<HookOutput> {
   return readHookFile<HookOutput>(path, options, false);
@@ -271,7 +271,10 @@ function readHookFile<T>(
 
     const openFile = async (): Promise<FileHandle | undefined> => {
       try {
-        return await open(path, 'r');
+        // O_NONBLOCK: a FIFO with no writer is opened at once (without it, the open would wait for one,
+        // for ever, and could not be given up: the process could not exit), then refused. On a regular
+        // file it does nothing.
+        return await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
       } catch (error) {
         if (follow && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw error;
@@ -383,7 +386,15 @@ function readHookFile<T>(
             await waitForChange();
             continue;
           }
-          if (marked) ino = (await handle.stat()).ino;
+          const info = await handle.stat();
+          if (info.isFIFO()) {
+            // Read at offsets (ESPIPE on a pipe): a pipe is a stream, for fromJsonLines.
+            throw new Error(
+              'it is a FIFO (a named pipe), which has no offsets to read at: read it with fromJsonLines(createReadStream(path))',
+            );
+          }
+          ino = info.ino;
+          if (stopped) return;
           if (resume !== undefined) await resumeAt(handle);
           if (stopped) return;
           if (follow && watcher === undefined) {

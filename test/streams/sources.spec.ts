@@ -1,9 +1,11 @@
-import { createReadStream, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { constants, createReadStream, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import {
   appendFile,
   chmod,
   mkdir,
   mkdtemp,
+  open,
   rename,
   rm,
   stat,
@@ -37,6 +39,14 @@ import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
 import { until } from '../helpers/until.js';
 
 const collect = <T>(source: Observable<T>) => firstValueFrom(source.pipe(toArray()));
+/** The path an open file descriptor of this process is of, or undefined once it is closed. */
+const fdPath = (fd: string) => {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+};
 
 let dir: string;
 beforeEach(async () => {
@@ -539,6 +549,29 @@ describe('fromHookFile', () => {
       code: 'SOURCE_FAILED',
       cause: { code: 'ENOTDIR' },
     });
+  });
+
+  it('errors with SOURCE_FAILED for a FIFO, with a writer or none (it waited for one for ever), and leaves it closed', async () => {
+    const fifo = join(dir, 'hooks.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const refused = {
+      code: 'SOURCE_FAILED',
+      message: expect.stringContaining(`cannot read ${fifo}: it is a FIFO (a named pipe)`),
+    };
+    // No writer: the open waited for one, and neither an unsubscribe nor the process's end could stop it.
+    await expect(collect(fromHookFile(fifo))).rejects.toMatchObject(refused);
+    await expect(collect(fromHookFileMarked(fifo, { follow: true }))).rejects.toMatchObject(refused);
+    // A writer (O_RDWR never waits): read at an offset, the pipe failed with ESPIPE.
+    const writer = await open(fifo, constants.O_RDWR);
+    try {
+      await writer.write(`${JSON.stringify({ hook: 'a', output: {} })}\n`);
+      await expect(collect(fromHookFile(fifo, { follow: true }))).rejects.toMatchObject(refused);
+    } finally {
+      await writer.close();
+    }
+    const openOnFifo = () => readdirSync('/proc/self/fd').filter((fd) => fdPath(fd) === fifo);
+    await until(() => openOnFifo().length === 0);
+    expect(openOnFifo()).toEqual([]);
   });
 
   it('follows appends, waits for a missing file, and restarts after truncation', async () => {
