@@ -122,6 +122,28 @@ function appendBounded<T>(list: readonly T[], item: T, max: number): readonly T[
   return next;
 }
 
+/**
+ * `list` (in time order) with `change` put in its place in time, after those of the same time, keeping the
+ * latest `max` entries: a change that comes late never takes the place of a later one. Changes mostly come
+ * in time order, so the place is looked for from the end.
+ */
+function insertBounded(
+  list: readonly FileChangeEntry[],
+  change: FileChangeEntry,
+  max: number,
+): readonly FileChangeEntry[] {
+  let at = list.length;
+  while (at > 0 && list[at - 1]!.timestamp > change.timestamp) at--;
+  // The list with the change at `at` has one entry more: its first `drop` (the oldest) are left out.
+  const drop = Math.max(0, list.length + 1 - max);
+  // The change is one of them: the list is full (or max is 0) and the change older than those kept.
+  if (at < drop) return drop === 1 ? list : list.slice(drop - 1);
+  const next = list.slice(drop, at);
+  next.push(change);
+  for (let i = at; i < list.length; i++) next.push(list[i]!);
+  return next;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // fileState (the seed's _build_file_state)
 
@@ -148,7 +170,8 @@ export interface FileState {
   readonly files: Readonly<Record<string, FileInfo>>;
   /**
    * File changes within `recentWindowMs` (default one hour) before the latest event seen — not before
-   * the wall clock — at most `maxRecent` (default 100; 0 keeps none), oldest first.
+   * the wall clock — the latest `maxRecent` of them (default 100; 0 keeps none), oldest first: in time
+   * order, whatever the order the events came in (those of the same time in the order they came).
    */
   readonly recentChanges: readonly FileChangeEntry[];
   /** Timestamp of the latest event seen (of any type): the reference of the recent-changes window. */
@@ -206,7 +229,7 @@ export function createFileState(options: FileStateOptions = {}): StateReducer<Fi
         lastModified: event.timestamp,
         changeCount: (previous?.changeCount ?? 0) + 1,
       };
-      const recent = appendBounded(
+      const recent = insertBounded(
         state.recentChanges,
         { filePath, action, timestamp: event.timestamp },
         maxRecent,

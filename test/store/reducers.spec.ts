@@ -150,6 +150,59 @@ describe('fileState', () => {
     expect(state.recentChanges.map((c) => c.filePath)).toEqual(['/a']);
     expect(Object.keys(state.files)).toEqual(['/a', '/late']);
   });
+
+  it('keeps the latest maxRecent changes, oldest first, whatever the order they come in', () => {
+    // A change that comes late (two hooks that ran at once, logged in the other order) took the place of
+    // a later one: with the list full, /a (at 100) was dropped for /late, then /late itself was out of
+    // the window, and the list kept one change of the two it had room for.
+    const late = fold(createFileState({ recentWindowMs: 10, maxRecent: 2 }), [
+      ev('file.modified', 100, 's1', { file_path: '/a' }),
+      ev('file.modified', 101, 's1', { file_path: '/b' }),
+      ev('file.modified', 50, 's1', { file_path: '/late' }),
+    ]);
+    expect(late.recentChanges.map((c) => c.filePath)).toEqual(['/a', '/b']);
+    // In the window, it takes its place in time; with the list full, the oldest is the one dropped.
+    const reducer = createFileState({ recentWindowMs: 1_000, maxRecent: 3 });
+    const changes = [
+      ev('file.modified', 100, 's1', { file_path: '/a' }),
+      ev('file.modified', 300, 's1', { file_path: '/c' }),
+      ev('file.modified', 200, 's1', { file_path: '/b' }),
+      ev('file.modified', 300, 's1', { file_path: '/c2' }),
+      ev('file.modified', 50, 's1', { file_path: '/older' }),
+    ];
+    const entries = (events: Event[]) =>
+      fold(reducer, events).recentChanges.map((c) => `${c.filePath}@${c.timestamp}`);
+    expect(entries(changes.slice(0, 3))).toEqual(['/a@100', '/b@200', '/c@300']);
+    // Equal times keep the order they came in.
+    expect(entries(changes)).toEqual(['/b@200', '/c@300', '/c2@300']);
+    // The same changes in time order give the same list.
+    expect(entries([changes[4]!, changes[0]!, changes[2]!, changes[1]!, changes[3]!])).toEqual(
+      entries(changes),
+    );
+  });
+
+  it('keeps the same recent changes for any order of the same events (distinct times)', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 500 }), { maxLength: 30 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 0, max: 400 }),
+        fc.infiniteStream(fc.nat()),
+        (times, maxRecent, recentWindowMs, picks) => {
+          const reducer = createFileState({ recentWindowMs, maxRecent });
+          const events = times.map((time) => ev('file.modified', time, 's1', { file_path: `/f${time}` }));
+          const shuffled = [...events];
+          const pick = picks[Symbol.iterator]();
+          for (let i = shuffled.length - 1; i > 0; i--) {
+            const j = pick.next().value! % (i + 1);
+            [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+          }
+          const inOrder = [...events].sort((a, b) => a.timestamp - b.timestamp);
+          expect(fold(reducer, shuffled).recentChanges).toEqual(fold(reducer, inOrder).recentChanges);
+        },
+      ),
+    );
+  });
 });
 
 describe('workflowState', () => {
