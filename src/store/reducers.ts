@@ -114,9 +114,8 @@ function later(a: number | undefined, b: number): number {
   return a === undefined || b > a ? b : a;
 }
 
-/** `list` with `item` appended, keeping the last `max` entries (none when `max` is 0). */
+/** `list` with `item` appended, keeping the last `max` (≥ 1) entries. */
 function appendBounded<T>(list: readonly T[], item: T, max: number): readonly T[] {
-  if (max === 0) return list.length === 0 ? list : [];
   const next = list.length >= max ? list.slice(list.length - max + 1) : list.slice();
   next.push(item);
   return next;

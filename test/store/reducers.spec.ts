@@ -104,10 +104,25 @@ describe('fileState', () => {
     ]) {
       expect(() => createFileState(options), JSON.stringify(options)).toThrow(ConfigError);
     }
+    // A number given as text is no number of ms (nor of changes); the message names the option.
+    expect(() => createFileState({ recentWindowMs: '60000' as never })).toThrow(
+      /^createFileState: recentWindowMs must be a number of ms ≥ 0, got '60000'/,
+    );
+    expect(() => createFileState({ maxRecent: '5' as never })).toThrow(
+      /^createFileState: maxRecent must be an integer ≥ 0, got '5'/,
+    );
+    expect(() => createFileState({ maxRecnt: 5 } as never)).toThrow(/^createFileState: .*maxRecnt/);
   });
 
   it('ignores file events without a path', () => {
     expect(fold(fileState, [ev('file.modified.aggregated', 5, 's1', { count: 3 })]).files).toEqual({});
+  });
+
+  it('returns the very state it was given for an event that changes nothing (no file change, no later time)', () => {
+    const state = fold(fileState, [ev('file.modified', 10, 's1', { file_path: '/a' })]);
+    expect(fileState.reduce(state, ev('tool.used', 10))).toBe(state);
+    expect(fileState.reduce(state, ev('tool.used', 5))).toBe(state);
+    expect(fileState.reduce(state, ev('tool.used', 11))).not.toBe(state);
   });
 
   it('counts only file.* events whose file_path is a non-empty string', () => {
@@ -268,6 +283,14 @@ describe('workflowState', () => {
       'w1:workflow.started',
       'w1:workflow.step',
     ]);
+  });
+
+  it("gives an agent event without a workflow id to no run, not to one whose id is 'undefined'", () => {
+    const state = fold(workflowState, [
+      ev('workflow.started', 1, 's1', { workflow_id: 'undefined' }),
+      ev('agent.started', 2, 's1', { agent: 'tester' }),
+    ]);
+    expect(state.activeWorkflows.undefined?.agents).toEqual([]);
   });
 
   it('moves a workflow started again after it finished back to active, out of completed', () => {
