@@ -273,6 +273,17 @@ function workflowIdOf(event: Event): string | undefined {
   return text(event.data.workflow_id) ?? text(event.data.workflow);
 }
 
+/**
+ * Whether `event`, about the run that ended as `ended`, is not later than that end: received before it,
+ * it came after it — as `persist`'s priority lane has a CRITICAL `workflow.failed` overtake the events
+ * still waiting (stored and emitted first), those of the same millisecond too (a run that failed at once).
+ * Such an agent event is of that run; such a start is that run's, if its start was not seen (a start
+ * after one that was is a rerun, as one later than the end is).
+ */
+function overtaken(ended: WorkflowInfo, event: Event): boolean {
+  return ended.endTime !== undefined && event.timestamp <= ended.endTime;
+}
+
 /** The seed's workflow state, from `workflow.started` / `workflow.completed` / `workflow.failed`. */
 export const workflowState: StateReducer<WorkflowState> = builtIn<WorkflowState>(
   deepFreeze({ activeWorkflows: {}, completedWorkflows: {}, workflowHistory: [] }),
@@ -280,11 +291,27 @@ export const workflowState: StateReducer<WorkflowState> = builtIn<WorkflowState>
     if (event.type.startsWith('agent.')) {
       const id = workflowIdOf(event);
       const agent = text(event.data.agent);
-      const run = id === undefined ? undefined : own(state.activeWorkflows, id);
-      if (run === undefined || agent === undefined || run.agents.includes(agent)) return state;
+      if (id === undefined || agent === undefined) return state;
+      const run = own(state.activeWorkflows, id);
+      if (run !== undefined) {
+        if (run.agents.includes(agent)) return state;
+        return {
+          ...state,
+          activeWorkflows: records.with(state.activeWorkflows, id, {
+            ...run,
+            agents: [...run.agents, agent],
+          }),
+        };
+      }
+      // An agent event of a run that ended, come after its end (see `overtaken`): the run's agent.
+      const ended = own(state.completedWorkflows, id);
+      if (ended === undefined || !overtaken(ended, event) || ended.agents.includes(agent)) return state;
       return {
         ...state,
-        activeWorkflows: records.with(state.activeWorkflows, id!, { ...run, agents: [...run.agents, agent] }),
+        completedWorkflows: records.with(state.completedWorkflows, id, {
+          ...ended,
+          agents: [...ended.agents, agent],
+        }),
       };
     }
     if (!event.type.startsWith('workflow.')) return state;
@@ -296,7 +323,20 @@ export const workflowState: StateReducer<WorkflowState> = builtIn<WorkflowState>
       DEFAULT_HISTORY,
     );
     if (event.type === 'workflow.started') {
-      const rerun = own(state.completedWorkflows, id) !== undefined;
+      const ended = own(state.completedWorkflows, id);
+      if (ended !== undefined && ended.startTime === undefined && overtaken(ended, event)) {
+        // The start of the run that ended, come after its end: not a rerun.
+        return {
+          ...state,
+          completedWorkflows: records.with(state.completedWorkflows, id, {
+            ...ended,
+            workflowType: ended.workflowType ?? text(event.data.workflow_type),
+            startTime: event.timestamp,
+          }),
+          workflowHistory: history,
+        };
+      }
+      const rerun = ended !== undefined;
       return {
         activeWorkflows: records.with(state.activeWorkflows, id, {
           workflowId: id,

@@ -13,6 +13,7 @@ import {
   type FileState,
   fileState,
   fromHookFile,
+  Priority,
   persist,
   reconstruct,
   type StateReducer,
@@ -283,6 +284,69 @@ describe('workflowState', () => {
       'w1:workflow.started',
       'w1:workflow.step',
     ]);
+  });
+
+  it("reads a run whose CRITICAL end overtook its start (persist's priority lane) as the run that ended, not a rerun", async () => {
+    // A workflow that failed 3 ms after it started: persist writes the CRITICAL workflow.failed at once,
+    // ahead of the start and the agent event still waiting, and emits it first. The start, then read as
+    // a rerun, moved the run back to active: shown running, its failure gone.
+    const events = [
+      createEvent({
+        type: 'workflow.started',
+        timestamp: 1_000,
+        sessionId: 'w',
+        data: { workflow_id: 'deploy-1', workflow_type: 'deploy' },
+      }),
+      createEvent({
+        type: 'agent.started',
+        timestamp: 1_001,
+        sessionId: 'w',
+        data: { agent: 'checker', workflow_id: 'deploy-1' },
+      }),
+      createEvent({
+        type: 'workflow.failed',
+        timestamp: 1_003,
+        sessionId: 'w',
+        priority: Priority.CRITICAL,
+        data: { workflow_id: 'deploy-1' },
+      }),
+    ];
+    const emitted = await lastValueFrom(from(events).pipe(persist(t.store), toArray()));
+    expect(emitted.map((e) => e.type)).toEqual(['workflow.failed', 'workflow.started', 'agent.started']);
+    const live = fold(workflowState, emitted);
+    const expected = fold(workflowState, events);
+    expect(expected.completedWorkflows['deploy-1']).toEqual({
+      workflowId: 'deploy-1',
+      workflowType: 'deploy',
+      startTime: 1_000,
+      endTime: 1_003,
+      status: 'failed',
+      agents: ['checker'],
+    });
+    expect(live.activeWorkflows).toEqual({});
+    expect(live.completedWorkflows).toEqual(expected.completedWorkflows);
+    expect((await reconstruct(t.store, 'w', workflowState)).completedWorkflows).toEqual(
+      expected.completedWorkflows,
+    );
+    // A start later than the end is a rerun, as before; so is one of a run whose start was seen.
+    const rerun = fold(workflowState, [
+      ...emitted,
+      ev('workflow.started', 1_004, 'w', { workflow_id: 'deploy-1' }),
+    ]);
+    expect(Object.keys(rerun.activeWorkflows)).toEqual(['deploy-1']);
+    expect(rerun.completedWorkflows).toEqual({});
+    const again = fold(workflowState, [
+      ...events,
+      ev('workflow.started', 1_002, 'w', { workflow_id: 'deploy-1' }),
+    ]);
+    expect(Object.keys(again.activeWorkflows)).toEqual(['deploy-1']);
+    // A run that failed in the millisecond it started (one synchronous block): the same.
+    const atOnce = [
+      ev('workflow.failed', 1_000, 'w', { workflow_id: 'w2' }),
+      ev('workflow.started', 1_000, 'w', { workflow_id: 'w2' }),
+    ];
+    expect(fold(workflowState, atOnce).completedWorkflows.w2?.startTime).toBe(1_000);
+    expect(fold(workflowState, atOnce).activeWorkflows).toEqual({});
   });
 
   it("gives an agent event without a workflow id to no run, not to one whose id is 'undefined'", () => {
