@@ -136,7 +136,7 @@ function insertBounded(
   // The list with the change at `at` has one entry more: its first `drop` (the oldest) are left out.
   const drop = Math.max(0, list.length + 1 - max);
   // The change is one of them: the list is full (or max is 0) and the change older than those kept.
-  if (at < drop) return drop === 1 ? list : list.slice(drop - 1);
+  if (at < drop) return list.slice(drop - 1);
   const next = list.slice(drop, at);
   next.push(change);
   for (let i = at; i < list.length; i++) next.push(list[i]!);

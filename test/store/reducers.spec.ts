@@ -347,6 +347,25 @@ describe('workflowState', () => {
     ];
     expect(fold(workflowState, atOnce).completedWorkflows.w2?.startTime).toBe(1_000);
     expect(fold(workflowState, atOnce).activeWorkflows).toEqual({});
+    // Later than the end of a run whose start was not seen: a rerun, and an agent event of no ended run.
+    const later = fold(workflowState, [
+      ev('workflow.failed', 1_000, 'w', { workflow_id: 'w3' }),
+      ev('agent.started', 1_001, 'w', { agent: 'late', workflow_id: 'w3' }),
+      ev('workflow.started', 1_001, 'w', { workflow_id: 'w3' }),
+    ]);
+    expect(later.activeWorkflows.w3?.startTime).toBe(1_001);
+    expect(later.activeWorkflows.w3?.agents).toEqual([]);
+    expect(later.completedWorkflows).toEqual({});
+  });
+
+  it('keeps the last 100 workflow transitions in its history', () => {
+    const state = fold(
+      workflowState,
+      Array.from({ length: 101 }, (_, i) => ev('workflow.step', i, 's1', { workflow_id: `w${i}` })),
+    );
+    expect(state.workflowHistory).toHaveLength(100);
+    expect(state.workflowHistory[0]?.workflowId).toBe('w1');
+    expect(state.workflowHistory[99]?.workflowId).toBe('w100');
   });
 
   it("gives an agent event without a workflow id to no run, not to one whose id is 'undefined'", () => {
