@@ -723,6 +723,36 @@ describe('sessionWindows', () => {
       expect(late).toMatchObject({ timestamp: 2, priority: Priority.HIGH, sessionId: 's1' });
     });
 
+    it('reports late, and windows, an event whose context is no plain object (a Map, a class instance)', () => {
+      // Such a context is left out of what the operator makes: the late event was built by createEvent,
+      // which refuses it, so the output errored and the late event was lost.
+      class Where {
+        cwd = '/repo';
+      }
+      const odd = (t: number, context: object) => ({ ...ev('x', t, 's1'), context }) as unknown as Event;
+      const original = odd(2, new Map([['cwd', '/repo']]));
+      const { out, error, completedAt } = collect(
+        [
+          { time: 0, value: odd(0, new Where()) },
+          { time: 1, value: ev('x', 9, 's1') },
+          { time: 2, value: original },
+        ],
+        (scheduler) => sessionWindows({ gapMs: 5, scheduler }),
+        { time: 3 },
+      );
+      expect(error).toBeUndefined();
+      expect(completedAt).toBe(3);
+      expect(out.map((o) => label(o.value))).toEqual([
+        'session.window s1 [0,0] n=1',
+        'session.window.late window_closed @2',
+        'session.window s1 [9,9] n=1',
+      ]);
+      const [first, late] = out.map((o) => o.value);
+      expect(first).not.toHaveProperty('context');
+      expect(late).not.toHaveProperty('context');
+      expect((late!.data as LateEventData).event).toBe(original);
+    });
+
     it(
       'merges two open windows when an out-of-order event bridges them',
       marbles((m) => {

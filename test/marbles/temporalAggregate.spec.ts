@@ -772,6 +772,37 @@ describe('temporalAggregate', () => {
       expect(late.id).not.toBe(original.id);
     });
 
+    it('reports late, and aggregates, an event whose context is no plain object (a Map, a class instance)', () => {
+      // Such a context is left out of what the operator makes: the late event was built by createEvent,
+      // which refuses it, so the output errored and the late event was lost.
+      class Where {
+        cwd = '/repo';
+      }
+      const odd = (type: string, t: number, context: object) =>
+        ({ ...ev(type, t, 's1'), context }) as unknown as Event;
+      const original = odd('tool.used', 2, new Where());
+      const { out, error, completedAt } = collect(
+        [
+          { time: 0, value: odd('tool.used', 0, new Map([['cwd', '/repo']])) },
+          { time: 1, value: ev('tool.used', 9, 's1', {}, Priority.NORMAL) },
+          { time: 2, value: original },
+        ],
+        (scheduler) => temporalAggregate({ windows: TOOL5, scheduler }),
+        { time: 3 },
+      );
+      expect(error).toBeUndefined();
+      expect(completedAt).toBe(3);
+      expect(out.map((o) => label(o.value))).toEqual([
+        'tool.used.aggregated s1 [0,5) n=1',
+        'tool.used.late window_closed @2',
+        'tool.used.aggregated s1 [9,14) n=1',
+      ]);
+      const [first, late] = out.map((o) => o.value);
+      expect(first).not.toHaveProperty('context');
+      expect(late).not.toHaveProperty('context');
+      expect((late!.data as LateEventData).event).toBe(original);
+    });
+
     it(
       'places events that arrive out of order within allowedLatenessMs as if they had arrived in order',
       marbles((m) => {

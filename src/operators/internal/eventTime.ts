@@ -7,7 +7,7 @@
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { ConfigError, rejectUnknownKeys, shownText } from '../../errors.js';
-import { createEvent, type Event, Priority } from '../../event.js';
+import { createEvent, type Event, isPlainObject, Priority } from '../../event.js';
 import { isFieldRecord, isRecord } from '../../streams/payload.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -586,9 +586,13 @@ export function sessionIdOf(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-/** A context `createEvent` accepts, or `undefined`. */
+/**
+ * A context `createEvent` accepts (a plain object: prototype `Object.prototype` or `null`), or
+ * `undefined`. Any other object (a `Map`, a class instance) is left out of what the operators make: a
+ * late event built with it failed `createEvent`, which errored the output and lost the late event.
+ */
 export function contextOf(value: unknown): Record<string, unknown> | undefined {
-  return isRecord(value) ? value : undefined;
+  return isPlainObject(value) ? value : undefined;
 }
 
 /** Why an event was judged late. */
