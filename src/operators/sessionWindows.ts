@@ -588,7 +588,10 @@ class Sessionizer implements WindowHooks<KeyState> {
       let i = 0;
       while (i < ws.length && ws[i]!.last + this.settings.gapMs <= ts) i++;
       let j = i;
-      while (j < ws.length && ws[j]!.first - this.settings.gapMs < ts) j++;
+      // Both tests add the gap to the earlier time, as closing a window does (`last + gapMs`): `first -
+      // gapMs < ts` rounds otherwise (7.1 - 5 < 2.1, while 2.1 + 5 is 7.1), and joined out of order events
+      // that arrived in order were a gap apart.
+      while (j < ws.length && ts + this.settings.gapMs > ws[j]!.first) j++;
       if (j > i) {
         // Within the gap of one window, or bridging two (out of order): merge them.
         target = ws[i]!;

@@ -769,6 +769,29 @@ describe('sessionWindows', () => {
       }),
     );
 
+    it('splits out of order events a gap apart as in order, also where rounding differs (2.1 and 7.1, gap 5)', () => {
+      // 2.1 + 5 is 7.1 (a gap apart: two windows), but 7.1 - 5 is 2.0999999999999996, below 2.1: checked
+      // that way, 2.1 arriving after 7.1 joined its window (one window live, two in a replay).
+      const windowsFor = (times: number[]) => {
+        const events = times.map((t) => ev('x', t, 's1'));
+        const { out } = collect(
+          events.map((value, time) => ({ time, value })),
+          (scheduler) =>
+            sessionWindows({
+              gapMs: 5,
+              allowedLatenessMs: 10,
+              idleFlushMs: Number.POSITIVE_INFINITY,
+              scheduler,
+            }),
+          { time: 10 },
+        );
+        return out.map((o) => label(o.value));
+      };
+      const expected = ['session.window s1 [2.1,2.1] n=1', 'session.window s1 [7.1,7.1] n=1'];
+      expect(windowsFor([2.1, 7.1])).toEqual(expected);
+      expect(windowsFor([7.1, 2.1])).toEqual(expected);
+    });
+
     it(
       'numbers on the parts of merged windows: 1, 2, 3, never a part 1 twice',
       marbles((m) => {
