@@ -51,8 +51,9 @@ export interface SessionWindowsConfig {
   /**
    * How long a key must be quiet (scheduler time) before its watermark is advanced by the scheduler clock,
    * so that a live window closes `gapMs` after its last event even when no later event comes. Default 0.
-   * `Infinity` disables the idle rule. Quiet is counted from the arrival time, which is read once per run
-   * of synchronous arrivals: on a real clock, the end of the run the event came in.
+   * `Infinity` disables the idle rule: do so for a replay, whose pauses between reads are no quiet. Quiet
+   * is counted from the arrival time, which is read once per run of synchronous arrivals: on a real
+   * clock, the end of the run the event came in.
    */
   idleFlushMs?: number;
   /**
@@ -196,7 +197,8 @@ function hasStringForm(value: unknown): boolean {
  * joins the merged window before those parts go out), then the output errors with the first exception.
  *
  * As with `temporalAggregate`, windows depend only on event times: a replay yields the same windows as
- * the live run (ids aside).
+ * the live run (ids aside), given `idleFlushMs: Infinity` for the replay: the idle rule would take its
+ * pauses between reads for quiet.
  *
  * ```
  * gapMs: 3, key: sessionId, times in ms, event time = arrival time

@@ -78,7 +78,8 @@ export interface TemporalAggregateConfig {
    * How long a session must be quiet (scheduler time) before its watermark is advanced by the scheduler
    * clock, so that a live window closes at its end even when no later event comes. Default 0: as soon as
    * the estimate passes the end. `Infinity` disables the idle rule (windows then close only on later
-   * events, `maxEvents`, capacity, complete or error). Quiet is counted from the arrival time, which is
+   * events, `maxEvents`, capacity, complete or error): do so for a replay, whose pauses between reads are
+   * no quiet. Quiet is counted from the arrival time, which is
    * read once per run of synchronous arrivals: on a real clock, the end of the run the event came in.
    */
   idleFlushMs?: number;
@@ -271,7 +272,8 @@ interface TypeSpec {
  * output, after them), then the output errors with the first exception.
  *
  * Because windows depend only on event times, a session replayed in milliseconds yields the same
- * aggregates as the live run (ids aside).
+ * aggregates as the live run (ids aside), given `idleFlushMs: Infinity` for the replay: the idle rule
+ * would take its pauses between reads for quiet.
  *
  * ```
  * windows: { 'tool.used': 5 }, times in ms, event time = arrival time, t = tool.used, x = session.started
@@ -284,7 +286,8 @@ interface TypeSpec {
  * ## Examples
  * ```ts
  * bridge.events$.pipe(temporalAggregate()).subscribe(render);
- * replay(store, id).pipe(temporalAggregate({ windows: { 'tool.used': 60_000 }, includeEvents: false }));
+ * // A replay: the idle rule off, since its pauses between reads are no quiet (see the docs' Determinism).
+ * replay(store, id).pipe(temporalAggregate({ windows: { 'tool.used': 60_000 }, idleFlushMs: Infinity }));
  * ```
  *
  * @param config windows, lateness, idle rule, limits and scheduler; see `TemporalAggregateConfig`.

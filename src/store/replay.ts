@@ -18,7 +18,8 @@ import { QUERY_KEYS, type QueryOptions, type SessionStore, type StoredEvent } fr
  *
  * ## Examples
  * ```ts
- * replay(store, sessionId).pipe(temporalAggregate()).subscribe(rebuildDashboard);
+ * // The idle rule off: a replay's pauses between reads are no quiet (docs/temporalAggregate.md).
+ * replay(store, sessionId).pipe(temporalAggregate({ idleFlushMs: Infinity })).subscribe(rebuildDashboard);
  * replay(store, sessionId, { types: ['git.commit'], reverse: true, limit: 5 }).subscribe(console.log);
  * ```
  *

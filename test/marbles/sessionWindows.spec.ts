@@ -1076,6 +1076,28 @@ const windowsOf = (outputs: ReadonlyArray<Timed<Event>>) =>
     });
 
 describe('sessionWindows determinism: live equals replay', () => {
+  it('needs idleFlushMs Infinity for a replay that pauses between its reads, as the store’s does', () => {
+    // A replay's event time stands still while it waits for its next read: the idle rule takes the pause
+    // for quiet (here 5 ms, past the 3 ms gap) and closes the window before the rest of its events are
+    // read, which are then late. The docs give a replay idleFlushMs: Infinity.
+    const T0 = 1_733_000_000_000;
+    const events = Array.from({ length: 10 }, (_, i) => ev('x', T0 + 2 * i, 's1'));
+    const arrivals = events.map((value, i) => ({ time: i < 5 ? 0 : 5, value }));
+    const run = (idleFlushMs?: number) =>
+      collect(
+        arrivals,
+        (scheduler) =>
+          sessionWindows({ gapMs: 3, scheduler, ...(idleFlushMs === undefined ? {} : { idleFlushMs }) }),
+        { time: 6 },
+      ).out.map((o) => label(o.value));
+    expect(run(Number.POSITIVE_INFINITY)).toEqual([`session.window s1 [${T0},${T0 + 18}] n=10`]);
+    expect(run()).toEqual([
+      `session.window s1 [${T0},${T0 + 8}] n=5`,
+      `session.window.late window_closed @${T0 + 10}`,
+      `session.window s1 [${T0 + 12},${T0 + 18}] n=4`,
+    ]);
+  });
+
   it('gives the same windows for sessions spread over hours and for the same events in a burst', () => {
     const random = seeded(11);
     const fixtures = loadFixtures();

@@ -1956,6 +1956,31 @@ const aggregatesOf = (outputs: ReadonlyArray<Timed<Event>>) =>
     });
 
 describe('temporalAggregate determinism: live equals replay', () => {
+  it('needs idleFlushMs Infinity for a replay that pauses between its reads, as the store’s does', () => {
+    // A replay's event time stands still while it waits for its next read: the idle rule takes the pause
+    // for quiet (here 7 ms, two ms past the window's end) and closes the window before the rest of its
+    // events are read, which are then late. The docs give a replay idleFlushMs: Infinity.
+    const T0 = 1_733_000_000_000;
+    const events = Array.from({ length: 10 }, (_, i) => ev('tool.used', T0 + i, 's1'));
+    const arrivals = events.map((value, i) => ({ time: i < 5 ? 0 : 7, value }));
+    const run = (idleFlushMs?: number) =>
+      collect(
+        arrivals,
+        (scheduler) =>
+          temporalAggregate({
+            windows: { 'tool.used': 10 },
+            scheduler,
+            ...(idleFlushMs === undefined ? {} : { idleFlushMs }),
+          }),
+        { time: 8 },
+      ).out.map((o) => label(o.value));
+    expect(run(Number.POSITIVE_INFINITY)).toEqual([`tool.used.aggregated s1 [${T0},${T0 + 10}) n=10`]);
+    expect(run()).toEqual([
+      `tool.used.aggregated s1 [${T0},${T0 + 10}) n=5`,
+      ...events.slice(5).map((e) => `tool.used.late window_closed @${e.timestamp}`),
+    ]);
+  });
+
   it('gives the same aggregates for a session spread over minutes and for the same events in a burst', () => {
     // Real Claude Code payloads, stamped on a 20-minute timeline for three sessions.
     const random = seeded(7);
