@@ -36,7 +36,8 @@ export interface SessionWindowsConfig {
    */
   gapMs?: number;
   /**
-   * The key windows are kept per. Default: the event's `sessionId`. Events whose key is `undefined` (or
+   * The key windows are kept per. Default: the event's `sessionId`, when it is a non-empty string (as
+   * `temporalAggregate` reads it; any other is none). Events whose key is `undefined` (or
    * `null`) pass through at once, unchanged. An exception thrown here, or a key that cannot be made a
    * string (`String(key)` throws), passes the event through too, then errors the output (after the open
    * windows are flushed): the source is left at once, and events the consumer pushed while that event
@@ -168,7 +169,11 @@ interface SessionWindow {
   emitted: number;
 }
 
-const sessionIdKey = (event: Event): string | undefined => event.sessionId;
+/**
+ * The default key: a sessionId that is no non-empty string is none (an object without a string form
+ * errored the output, '' or a number made windows of their own without a sessionId).
+ */
+const sessionIdKey = (event: Event): string | undefined => sessionIdOf(event.sessionId);
 
 /** Whether `String(value)` succeeds. */
 function hasStringForm(value: unknown): boolean {

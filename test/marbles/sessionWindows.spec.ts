@@ -1289,6 +1289,23 @@ describe('sessionWindows edges', () => {
     expect(out.map((o) => o.value)).toEqual([a]);
   });
 
+  it('passes through, by the default key, an event whose sessionId is no non-empty string, as one without', () => {
+    // An event's sessionId is a non-empty string (as temporalAggregate reads it too). A null-prototype
+    // object as one errored the output (String() throws), '' and 5 made windows without a sessionId.
+    const odd = (sessionId: unknown) => ({ ...ev('x', 1), sessionId }) as unknown as Event;
+    const inputs = [odd(Object.create(null)), odd(''), odd(5), odd({}), ev('x', 2, 's1')];
+    const { out, error } = collect(
+      inputs.map(inTurn),
+      (scheduler) => sessionWindows({ idleFlushMs: NO_IDLE, scheduler }),
+      { time: inputs.length },
+    );
+    expect(error).toBeUndefined();
+    expect(out.map((o) => o.value)).toEqual([
+      ...inputs.slice(0, 4),
+      expect.objectContaining({ sessionId: 's1' }),
+    ]);
+  });
+
   it('keeps a later open window of the key when an event bridges the two before it', () => {
     // [1], [7] and [20] open (gap 4); 4 merges [1] and [7]: [20] stays a window of its own.
     const out = run([ev('x', 1, 's1'), ev('x', 7, 's1'), ev('x', 20, 's1'), ev('x', 4, 's1')], {
