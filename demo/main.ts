@@ -81,7 +81,8 @@ try {
         // correlate first: it reads the raw file and tool events (and passes them on), which
         // temporalAggregate then folds into windows; activities pass through the windows untouched.
         correlate(),
-        temporalAggregate(),
+        // Without the idle rule: a replay's pauses between reads are no quiet (docs/temporalAggregate.md).
+        temporalAggregate({ idleFlushMs: Number.POSITIVE_INFINITY }),
         toArray(),
       ),
     );
