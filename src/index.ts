@@ -36,7 +36,7 @@ export { fromHookFile, fromHookFileMarked } from './streams/fromHookFile.js';
 export { fromJsonLines } from './streams/fromJsonLines.js';
 export type { JsonLinesOptions } from './streams/jsonLines.js';
 export type { PayloadLimits } from './streams/payload.js';
-export type { BridgeOptions, HookOutput, RejectedHookData } from './streams/toEvents.js';
+export type { BridgeOptions, HookOutput, PayloadCut, RejectedHookData } from './streams/toEvents.js';
 export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';
 
 // Operators: event-time windows

@@ -3,6 +3,7 @@
  * Shared by `fromJsonLines` and `fromHookFile`.
  */
 import { ConfigError, shownText } from '../errors.js';
+import { JsonCutter } from './cut.js';
 import { cutAt, isRecord, leadingFields } from './payload.js';
 import type { HookOutput } from './toEvents.js';
 
@@ -11,9 +12,12 @@ export interface JsonLinesOptions {
   /** Hook name for lines that do not say which hook they come from. Default `'unknown'`. */
   hook?: string;
   /**
-   * Longest accepted line, in characters. A longer line is not parsed: it becomes a rejected input
-   * carrying its first 16,384 characters (16,383 when the cut would split an emoji). Default 16 MiB
-   * (16,777,216), as the bridge's `maxPayloadBytes`.
+   * Longest line read whole, in characters. A longer line is not held whole: it is read once with each
+   * string value longer than 16,384 characters cut to its first and last 8,000 around a mark giving its
+   * length (keys and structure kept), and that is parsed, the output's `cut` saying so; only when what is
+   * kept is still longer than `maxLineLength`, or is not JSON, is it a rejected input carrying its first
+   * 16,384 characters (16,383 when the cut would split an emoji). Default 16 MiB (16,777,216), as the
+   * bridge's `maxPayloadBytes`.
    */
   maxLineLength?: number;
 }
@@ -51,6 +55,8 @@ export class LineReader {
   private partial = '';
   private length = 0; // characters of the current line, held or not
   private tooLong = false;
+  /** The over-long line read with its long strings cut, while it is not too long for that too. */
+  private cutter: JsonCutter | undefined;
   /** Whether the current line's text so far ends with `\r` (which a `\n` after it makes a line end). */
   private cr = false;
   /** At the start of the input (nothing pushed since construction or `end`): a BOM there is dropped. */
@@ -121,6 +127,7 @@ export class LineReader {
     this.partial = '';
     this.length = 0;
     this.tooLong = false;
+    this.cutter = undefined;
     this.cr = false;
   }
 
@@ -129,13 +136,18 @@ export class LineReader {
     this.length += text.length;
     this.cr = text.charCodeAt(text.length - 1) === 13;
     if (this.tooLong) {
+      this.cutter?.push(text);
       this.holdPreview(text);
       return;
     }
     // One character more than the limit is held: a `\r` before the `\n` is not part of the line.
     if (this.length > this.maxLineLength + 1) {
-      // Keep a preview for the rejection; count, but do not hold, the rest.
+      // Read it with its long strings cut, and keep a preview for its rejection, should that fail too;
+      // count, but do not hold, the rest.
       this.tooLong = true;
+      this.cutter = new JsonCutter(this.maxLineLength);
+      this.cutter.push(this.partial);
+      this.cutter.push(text);
       this.partial = this.partial.slice(0, PREVIEW + 1);
       this.holdPreview(text);
       return;
@@ -160,12 +172,32 @@ export class LineReader {
     if (this.cr && line.length === this.length) line = line.slice(0, -1);
     const length = this.cr ? this.length - 1 : this.length;
     const tooLong = this.tooLong || length > this.maxLineLength;
+    let cutter = this.cutter;
     this.clear();
     if (tooLong) {
-      const preview = cutAt(line, PREVIEW);
-      emit(
-        this.unread(preview, `line of ${length} characters exceeds maxLineLength (${this.maxLineLength})`),
-      );
+      const reason = `line of ${length} characters exceeds maxLineLength (${this.maxLineLength})`;
+      if (cutter === undefined) {
+        // One character over the limit, found at the line's end (the `\r` allowed for was none).
+        cutter = new JsonCutter(this.maxLineLength);
+        cutter.push(line);
+      }
+      const kept = cutter.end();
+      if (kept !== undefined) {
+        let value: unknown;
+        try {
+          value = JSON.parse(kept.text);
+        } catch {
+          value = undefined; // not JSON: rejected below
+        }
+        if (value !== undefined) {
+          const output = lineToHookOutput(value, this.hook);
+          output.cut = { reason, strings: kept.strings, sizes: kept.sizes };
+          if (output.timestamp !== undefined) this.lastTimestamp = output.timestamp;
+          emit(output);
+          return;
+        }
+      }
+      emit(this.unread(cutAt(line, PREVIEW), reason));
       return;
     }
     if (line.trim() === '') return;

@@ -4,6 +4,7 @@
  */
 import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
+import { CUT_LENGTH, cutPayload, KEEP, type PayloadCut } from './cut.js';
 import {
   checkPayload,
   cutAt,
@@ -31,7 +32,14 @@ export interface HookOutput {
    * the `session_id` the text's start shows (a payload's, or an envelope's payload's), if any.
    */
   error?: string;
+  /**
+   * Set by a source that read a line longer than its `maxLineLength` with its long string values cut (see
+   * `PayloadCut`): `output` is what was kept. The events made of it say so in their `context.payload_cut`.
+   */
+  cut?: PayloadCut;
 }
+
+export type { PayloadCut };
 
 /** Options of `toEvents`, `bridgeHooks` and `createHookBridge`. */
 export interface BridgeOptions extends Partial<PayloadLimits> {}
@@ -57,6 +65,8 @@ interface MapContext {
   context: Record<string, unknown>;
   /** The bridge's limits, for the `raw` of a part of the payload rejected by its mapper. */
   limits: PayloadLimits;
+  /** Of a payload read with its long strings cut: the UTF-8 size of each cut string's whole value. */
+  sizes?: ReadonlyMap<string, number> | undefined;
 }
 
 class RejectError {
@@ -1542,7 +1552,7 @@ const postToolUse: Mapper = (p, ctx) => {
     const content = str(input?.content);
     const created = rec(response)?.type === 'create';
     const data: Record<string, unknown> = { file_path: filePath, tool_name: toolName };
-    if (content !== undefined) data.size = Buffer.byteLength(content);
+    if (content !== undefined) data.size = ctx.sizes?.get(content) ?? Buffer.byteLength(content);
     events.push(make(ctx, created ? 'file.created' : 'file.modified', data, Priority.NORMAL));
   } else if (FILE_TOOLS_MODIFY.has(toolName) && filePath !== undefined) {
     const data: Record<string, unknown> = { file_path: filePath, tool_name: toolName };
@@ -2071,21 +2081,38 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): 
     const sessionId = typeof raw === 'string' ? leadingFields(raw).sessionId || undefined : undefined;
     return [rejected({ hook, timestamp, sessionId }, error, raw, limits)];
   }
-  return mapPayload(hook, input.output, timestamp, limits);
+  return mapPayload(hook, input.output, timestamp, limits, cutOf(input.cut));
 }
 
-function mapPayload(hook: string, output: unknown, timestamp: number, limits: PayloadLimits): Event[] {
-  if (!isRecord(output)) {
-    const kind = output === null ? 'null' : Array.isArray(output) ? 'an array' : `a ${typeof output}`;
+/** A source's `cut`, when it is one (a `PayloadCut` of `fromJsonLines` or `fromHookFile`). */
+function cutOf(cut: unknown): PayloadCut | undefined {
+  if (!isRecord(cut) || typeof cut.reason !== 'string' || typeof cut.strings !== 'number') return undefined;
+  const sizes = cut.sizes instanceof Map ? (cut.sizes as ReadonlyMap<string, number>) : undefined;
+  return sizes === undefined
+    ? { reason: cut.reason, strings: cut.strings }
+    : { reason: cut.reason, strings: cut.strings, sizes };
+}
+
+function mapPayload(
+  hook: string,
+  payload: unknown,
+  timestamp: number,
+  limits: PayloadLimits,
+  sourceCut: PayloadCut | undefined,
+): Event[] {
+  if (!isRecord(payload)) {
+    const kind = payload === null ? 'null' : Array.isArray(payload) ? 'an array' : `a ${typeof payload}`;
     return [
       rejected(
         { hook, timestamp, sessionId: undefined },
         `hook output must be a JSON object, got ${kind}`,
-        output,
+        payload,
         limits,
       ),
     ];
   }
+  let output = payload;
+  let cut = sourceCut;
   let problem: string | undefined;
   try {
     problem = checkPayload(output, limits);
@@ -2093,6 +2120,23 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
     // A getter or a Proxy trap of the payload threw: the hook and the time are known, so the rejection
     // keeps them (the catch of `mapHookOutput` knows neither, and would stamp the clock's time).
     problem = `unreadable: ${textOf(error)}`;
+  }
+  if (problem?.startsWith('larger than') === true) {
+    // Over the size limit: read with its long strings cut, it still gives its hook's events, when what
+    // is kept fits the limits (see cut.ts). Else it is rejected whole, as any payload over them.
+    const kept = cutPayload(output, limits.maxPayloadBytes, limits.maxDepth);
+    if (kept !== undefined && checkPayload(kept.value, limits) === undefined) {
+      const reason = `payload ${problem}`;
+      const sizes = new Map(cut?.sizes);
+      for (const [text, size] of kept.cut.sizes ?? []) sizes.set(text, size);
+      cut = {
+        reason: cut === undefined ? reason : `${cut.reason}; ${reason}`,
+        strings: (cut?.strings ?? 0) + kept.cut.strings,
+        sizes,
+      };
+      output = kept.value;
+      problem = undefined;
+    }
   }
   if (problem !== undefined) {
     return [
@@ -2107,14 +2151,35 @@ function mapPayload(hook: string, output: unknown, timestamp: number, limits: Pa
   }
   // Every mapper of the table sets the session and the context (see `claude`, `withSession`).
   const ctx: MapContext = { hook, timestamp, sessionId: undefined, context: { hook }, limits };
+  if (cut !== undefined) ctx.sizes = cut.sizes;
   try {
     const events = (mapper ?? unknownHook)(output, ctx);
     // Never silence: a known hook whose output held nothing to map still leaves a trace.
-    return events.length > 0 ? events : unknownHook(output, ctx);
+    const all = events.length > 0 ? events : unknownHook(output, ctx);
+    return cut === undefined ? all : markCut(all, cut);
   } catch (error) {
     const reason = error instanceof RejectError ? error.reason : `mapping failed: ${textOf(error)}`;
     return [rejected({ hook, timestamp, sessionId: sessionOf(output) }, reason, output, limits)];
   }
+}
+
+/**
+ * The events of a payload read with its long strings cut, each with `context.payload_cut`: `{ reason,
+ * strings, max_string, kept }` (the limit it was over, how many strings were cut, the longest string kept
+ * whole, the characters kept at each end of one cut). Events that shared a context still share one.
+ */
+function markCut(events: Event[], cut: PayloadCut): Event[] {
+  const note = { reason: cut.reason, strings: cut.strings, max_string: CUT_LENGTH, kept: KEEP };
+  const contexts = new Map<unknown, Record<string, unknown>>();
+  for (const event of events) {
+    let context = contexts.get(event.context);
+    if (context === undefined) {
+      context = { ...event.context, payload_cut: note };
+      contexts.set(event.context, context);
+    }
+    event.context = context;
+  }
+  return events;
 }
 
 /**

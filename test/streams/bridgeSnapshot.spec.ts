@@ -362,6 +362,11 @@ function edgeCases(): Array<[string, unknown]> {
   hook('output bigint', 'Stop', { session_id: 's', n: 10n });
   hook('output infinite', 'Stop', { session_id: 's', n: Number.POSITIVE_INFINITY });
   hook('output too large', 'PostToolUse', post('Bash', { command: 'x'.repeat(17_000_000) }));
+  hook(
+    'output too large, cut or not',
+    'Stop',
+    claude('Stop', { lines: new Array<string>(5_000_000).fill('x') }),
+  );
   let deep: unknown = {};
   for (let i = 0; i < 70; i++) deep = { a: deep };
   hook('output too deep', 'Stop', claude('Stop', { nested: deep }));

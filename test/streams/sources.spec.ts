@@ -235,8 +235,9 @@ describe('fromJsonLines', () => {
   });
 
   it('cuts the preview of an over-long line on a code point boundary (no half of an emoji)', async () => {
-    // 16,383 units, then an emoji across the 16,384-unit preview cut, in chunks of any size.
-    const line = `{"hook":"h","output":"${'x'.repeat(16_383 - 22)}\u{1F600}${'y'.repeat(50_000)}"}`;
+    // 16,383 units, then an emoji across the 16,384-unit preview cut, in chunks of any size; not JSON (its
+    // last `}` missing), so that it is rejected, not read with its long string cut.
+    const line = `{"hook":"h","output":"${'x'.repeat(16_383 - 22)}\u{1F600}${'y'.repeat(50_000)}"`;
     for (const end of ['\n', '\r\n'])
       for (const chunks of [[`${line}${end}`], [line.slice(0, 16_384), `${line.slice(16_384)}${end}`]]) {
         const [output] = await collect(fromJsonLines(chunks, { maxLineLength: 20_000 }));

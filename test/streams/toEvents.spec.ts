@@ -2069,10 +2069,11 @@ describe('toEvents on invalid input', () => {
     expect(reject('FileChanged', { session_id: 's', file_path: 7 }).reason).toContain('"file_path"');
   });
 
-  it('rejects a 20 MB payload, keeping a truncated raw copy', () => {
+  it('rejects a 20 MB payload that cutting its long strings leaves over the limit, keeping a truncated raw copy', () => {
+    // Five million short strings: none is long enough to be cut (see oversized.spec.ts for one that is).
     const data = reject(
       'PostToolUse',
-      claude('PostToolUse', { tool_name: 'Bash', blob: 'x'.repeat(20 * 1024 * 1024) }),
+      claude('PostToolUse', { tool_name: 'Bash', blob: new Array<string>(5_000_000).fill('x') }),
     );
     expect(data.reason).toContain('maxPayloadBytes');
     expect(data.raw_truncated).toBe(true);
