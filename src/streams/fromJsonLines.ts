@@ -12,8 +12,11 @@ const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: tr
  * hook runner, stdin. A line may be an envelope `{ hook, output, timestamp? }`, a capture
  * `{ hook_event_name, payload }`, or a bare Claude Code payload (its `hook_event_name` names the hook).
  *
- * A line that is not JSON, or is longer than `maxLineLength`, is not an exception: it is emitted as a
- * `HookOutput` with `error` set, which `bridgeHooks` turns into a `hook.rejected` event. Blank lines
+ * A line that is not JSON is not an exception: it is emitted as a `HookOutput` with `error` set, which
+ * `bridgeHooks` turns into a `hook.rejected` event. A line longer than `maxLineLength` is not held whole: it
+ * is read with each string value longer than 16,384 characters cut to its first and last 8,000 around a mark
+ * of its length, and what is kept is emitted with `cut` set (its events carry `context.payload_cut`); it is
+ * rejected so only when that is not JSON, or still longer than `maxLineLength`. Blank lines
  * are skipped. Bytes are decoded as UTF-8, across chunk boundaries. Every 256 chunks it lets the event
  * loop run once (`setImmediate`), so a long in-memory input never holds up timers and I/O until it ends.
  *

@@ -9,7 +9,9 @@ export interface PayloadLimits {
    * Largest accepted payload, in characters of its JSON text (an estimate computed while walking the
    * value: strings, keys and punctuation). Default 16 MiB (16,777,216): an Edit's or a Write's payload
    * carries the whole file it changed (`tool_response.originalFile`, a Write's `content` too), so a
-   * payload is about twice the file — 1 MiB rejected the edits of a 0.5 MB lockfile.
+   * payload is about twice the file — 1 MiB rejected the edits of a 0.5 MB lockfile. A larger payload is
+   * mapped with each string value longer than 16,384 characters cut (see `cut.ts`, `docs/bridge.md`), its
+   * events marked `context.payload_cut`; it is rejected only when it is still too large once cut.
    */
   maxPayloadBytes: number;
   /** Deepest accepted nesting of objects and arrays. Default 64. */

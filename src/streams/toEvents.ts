@@ -2186,7 +2186,10 @@ function markCut(events: Event[], cut: PayloadCut): Event[] {
  * Maps one hook output to events. Pure apart from the fresh ids; never throws and never returns an
  * empty array: input it cannot map becomes one `hook.rejected` event (priority HIGH) carrying the hook
  * name, the reason and the raw input (cut to `maxRawLength` characters, one fewer when the cut would
- * split an emoji) — a payload whose getter throws too, under its hook name and `timestamp`.
+ * split an emoji) — a payload whose getter throws too, under its hook name and `timestamp`. A payload over
+ * `maxPayloadBytes` is mapped with each string value longer than 16,384 characters cut to its first and
+ * last 8,000 around a mark of its length, its events carrying `context.payload_cut` (`{ reason, strings,
+ * max_string, kept }`); only one still over the limit once cut is rejected.
  *
  * - Claude Code payloads (keyed by the hook name, or by `hook_event_name` when the name is not one of
  *   them; `PostToolUse`, `post-tool-use` and `post_tool_use` are the same hook) become `tool.*`, `file.*`,
