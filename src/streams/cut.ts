@@ -193,7 +193,7 @@ export class JsonCutter {
         const stop = STRING_STOP.exec(text);
         const end = stop === null ? n : stop.index;
         if (end > i) this.add(text.slice(i, end));
-        if (stop === null) break;
+        if (stop === null || this.failed) break;
         const c = text[end];
         if (c === '"') this.closeString();
         else if (c === '\\') this.escape = '\\';

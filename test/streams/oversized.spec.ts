@@ -196,6 +196,26 @@ describe('a payload over the limit with its long strings cut', () => {
     expect(outputs[0]!.cut).toBeUndefined();
   });
 
+  it('a line: each over-long line is read on its own, and one just one character over the limit too', async () => {
+    const line = (n: number) =>
+      JSON.stringify({ hook: 'MyHook', output: { session_id: 's', text: 'x'.repeat(n) } });
+    const over = line(30_000);
+    const exact = line(20_001 - line(0).length); // 20,001 characters: found too long only at its end
+    expect(exact.length).toBe(20_001);
+    const text = `${over}\n{"hook":"MyHook","output":{"session_id":"t"}}\n${exact}\n${over.slice(0, -2)}\n`;
+    const outputs = await firstValueFrom(fromJsonLines([text], { maxLineLength: 20_000 }).pipe(toArray()));
+    expect(outputs.map((o) => [o.cut?.strings, o.error === undefined])).toEqual([
+      [1, true],
+      [undefined, true],
+      [1, true],
+      [undefined, false],
+    ]);
+    expect(outputs[2]!.cut!.reason).toBe('line of 20001 characters exceeds maxLineLength (20000)');
+    expect((outputs[2]!.output as { text: string }).text).toBe(
+      `${'x'.repeat(KEEP)}${cutMark(20_001 - line(0).length)}${'x'.repeat(KEEP)}`,
+    );
+  });
+
   it('a line: the text held stays bounded however long the line', () => {
     const maxLength = 100_000;
     const cutter = new JsonCutter(maxLength);

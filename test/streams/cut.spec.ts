@@ -1,0 +1,147 @@
+/**
+ * The two readers of an oversized payload (src/streams/cut.ts): `cutPayload` on an object, `JsonCutter` on
+ * its JSON text pushed in pieces. They must keep the same thing, wherever the text is split.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CUT_LENGTH, cutMark, cutPayload, cutString, JsonCutter, KEEP } from '../../src/streams/cut.js';
+
+/** Pushes `text` into a cutter in pieces ending at `splits`, and parses what it kept. */
+function cutText(text: string, splits: number[], maxLength = 1e9) {
+  const cutter = new JsonCutter(maxLength);
+  let from = 0;
+  for (const at of [...splits].sort((a, b) => a - b)) {
+    cutter.push(text.slice(from, Math.max(from, at)));
+    from = Math.max(from, at);
+  }
+  cutter.push(text.slice(from));
+  const kept = cutter.end();
+  return kept === undefined ? undefined : { ...kept, value: JSON.parse(kept.text) as unknown };
+}
+
+// Long strings of a few characters (emoji, escapes, quotes) around the cut lengths.
+const longString = fc
+  .tuple(
+    fc.constantFrom('a', '\n', '"', '\\', '\u{1F600}', 'é', '\u0001', '/'),
+    fc.integer({ min: CUT_LENGTH - 3, max: CUT_LENGTH * 3 }),
+  )
+  .map(([c, n]) => c.repeat(Math.ceil(n / c.length)).slice(0, n));
+const valueArb = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.string(),
+    longString,
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), fc.constant('__proto__')), tie('value'), {
+      maxKeys: 4,
+    }),
+  ),
+})).value;
+
+describe('cutting the long strings of an oversized payload', () => {
+  it('property: the line reader keeps what the object reader keeps, however the text is split', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 6 }), valueArb, { maxKeys: 4 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.boolean(),
+        (value, splitsRaw, pretty) => {
+          const text = pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value);
+          const splits = splitsRaw.map((n) => n % (text.length + 1));
+          const object = cutPayload(value, 1e9, 64)!;
+          const line = cutText(text, splits)!;
+          expect(line.value).toEqual(object.value);
+          expect(line.strings).toBe(object.cut.strings);
+          expect(line.sizes).toEqual(object.cut.sizes);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('cuts a string value to its first and last KEEP characters around the mark, never half an emoji', () => {
+    const emoji = '\u{1F600}'; // two UTF-16 units
+    // An emoji across the end of the head: 'a' then pairs, the 8,000th unit a first half.
+    const head = `a${emoji.repeat(CUT_LENGTH)}`;
+    expect(cutString(head)).toBe(`a${emoji.repeat(3_999)}${cutMark(head.length)}${emoji.repeat(4_000)}`);
+    // An emoji across the start of the tail: the tail's first unit a second half.
+    const tail = `${emoji.repeat(CUT_LENGTH)}b`;
+    expect(cutString(tail)).toBe(`${emoji.repeat(4_000)}${cutMark(tail.length)}${emoji.repeat(3_999)}b`);
+    // The line reader keeps the same.
+    expect(cutText(JSON.stringify([head, tail]), [8_001, 30_000])!.value).toEqual([
+      cutString(head),
+      cutString(tail),
+    ]);
+    expect(cutString('x'.repeat(CUT_LENGTH))).toBe('x'.repeat(CUT_LENGTH));
+    expect(cutString('x'.repeat(CUT_LENGTH + 1))).toBe(
+      `${'x'.repeat(KEEP)}${cutMark(CUT_LENGTH + 1)}${'x'.repeat(KEEP)}`,
+    );
+  });
+
+  it('keeps a long key whole, and cuts a long value in an array', () => {
+    const key = 'k'.repeat(CUT_LENGTH * 2);
+    const text = JSON.stringify({ [key]: ['v'.repeat(CUT_LENGTH * 2)] });
+    const kept = cutText(text, [10, CUT_LENGTH + 7])!;
+    const [[k, v]] = Object.entries(kept.value as Record<string, string[]>) as [[string, string[]]];
+    expect(k).toBe(key);
+    expect(v).toEqual([`${'v'.repeat(KEEP)}${cutMark(CUT_LENGTH * 2)}${'v'.repeat(KEEP)}`]);
+    expect(kept.strings).toBe(1);
+  });
+
+  it('counts the UTF-8 size of a cut string, a surrogate pair split between two pushes too', () => {
+    const value = `${'é'.repeat(CUT_LENGTH)}\u{1F600}`;
+    const text = JSON.stringify({ a: value });
+    const pair = text.indexOf('\u{1F600}') + 1; // between the pair's two halves
+    const kept = cutText(text, [pair])!;
+    expect([...kept.sizes.values()]).toEqual([Buffer.byteLength(value)]);
+    // And written as escapes: `\ud83d\ude00`, split inside the second one.
+    const escaped = text.replace('\u{1F600}', '\\ud83d\\ude00');
+    const at = escaped.indexOf('\\ude00') + 3;
+    const again = cutText(escaped, [at])!;
+    expect([...again.sizes.values()]).toEqual([Buffer.byteLength(value)]);
+    expect(again.value).toEqual(kept.value);
+  });
+
+  it('gives up on a text that is no JSON string: a bad escape, a control character, cut inside a string', () => {
+    expect(cutText('{"a":"\\x41"}', [])).toBeUndefined();
+    expect(cutText('{"a":"\\u12G4"}', [])).toBeUndefined();
+    expect(cutText('{"a":"x\u0001"}', [])).toBeUndefined();
+    expect(cutText('{"a":"xyz', [])).toBeUndefined();
+    // The rest is left to JSON.parse: blanks become one space, so two numbers never become one.
+    expect(() => JSON.parse(new JsonCutter(100).end()!.text)).toThrow();
+    const cutter = new JsonCutter(100);
+    cutter.push('[1 \n\t 2]');
+    expect(cutter.end()!.text).toBe('[1 2]');
+  });
+
+  it('gives up when a key alone is longer than what it may keep', () => {
+    const cutter = new JsonCutter(50);
+    cutter.push(`{"${'k'.repeat(100)}":1}`);
+    expect(cutter.end()).toBeUndefined();
+    expect(cutter.held).toBe(0);
+  });
+
+  it('cutPayload: undefined when the copy is still too large, too deep, or cannot be read', () => {
+    expect(cutPayload({ a: new Array(100).fill(1) }, 50, 64)).toBeUndefined();
+    expect(cutPayload({ a: { b: { c: {} } } }, 1e9, 2)).toBeUndefined();
+    expect(cutPayload({ a: { b: {} } }, 1e9, 3)).toBeDefined();
+    const hostile = {
+      get a(): string {
+        throw new Error('no');
+      },
+    };
+    expect(cutPayload(hostile, 1e9, 64)).toBeUndefined();
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(cutPayload(circular, 1e9, 64)).toBeUndefined();
+    // `__proto__` stays an own field, as JSON.parse makes it.
+    const parsed = JSON.parse('{"__proto__":{"x":1}}') as Record<string, unknown>;
+    const copy = cutPayload(parsed, 1e9, 64)!.value;
+    expect(Object.hasOwn(copy, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+  });
+});
