@@ -35,14 +35,18 @@ export interface MatchStep {
   /** Names the step in matches and timeouts. Default: the predicate's function name, else `step <n>`. */
   name?: string;
   match: EventPredicate;
-  /** The step may be skipped. Not allowed for the last step, nor next to a `notFollowedBy`. */
+  /**
+   * The step may be skipped. Not allowed for the last step, nor next to a `notFollowedBy`. A leading
+   * optional step (before the first required one) keeps its event in the match while the match fits
+   * in `within`; the deadline runs from the first required event.
+   */
   optional?: boolean;
 }
 
 /**
  * A negation: no event matching `notFollowedBy` may occur between the step before it and the step
  * after it. As the last step, no such event may occur until the pattern's `within` has passed since
- * its first event: the match is then emitted at that deadline.
+ * its first required event: the match is then emitted at that deadline.
  */
 export interface NegatedStep {
   name?: string;
@@ -99,7 +103,7 @@ export interface PatternMatchData extends Record<string, unknown> {
 
 /** Why a partial match was given up (`data.reason` of `pattern.timeout`). */
 export type PatternTimeoutReason =
-  /** `within` passed since its first event. */
+  /** `within` passed since its first required event (see `deadline`). */
   | 'timeout'
   /** The input completed or errored first. */
   | 'flushed'
@@ -126,7 +130,10 @@ export interface PatternTimeoutData extends Record<string, unknown> {
    */
   forbidden?: string[];
   window: { start: number; end: number };
-  /** First event's time + `within`. */
+  /**
+   * Its first required event's time + `within` (while it has only leading optional events: its latest
+   * one's). Without leading optional events, `window.start + within`.
+   */
   deadline: number;
   reason: PatternTimeoutReason;
 }
@@ -238,6 +245,8 @@ interface Config {
   readonly key: (event: Event) => unknown;
   /** The steps an event must match, in order. */
   readonly positives: readonly Positive[];
+  /** The index of the first required step in `positives`: the steps before it are leading optional ones. */
+  readonly firstRequired: number;
   /** `negatives[q]`: the negations active while waiting for `positives[q]` (`q = P`: trailing). */
   readonly negatives: ReadonlyArray<readonly Negative[]>;
   /** `expected[p]`: the `expected` of a partial match waiting at `positives[p]` that times out. */
@@ -291,6 +300,7 @@ function compile(steps: readonly PatternStep[], options: PatternOptions): Config
     within: options.within,
     key: options.key ?? defaultKey,
     positives,
+    firstRequired: positives.findIndex((positive) => !positive.optional),
     negatives,
     expected,
     forbidden: negatives[positives.length]!.map((negative) => negative.name),
@@ -314,11 +324,55 @@ class Run {
     readonly events: Event[],
     readonly steps: string[],
     readonly times: number[],
-    readonly start: number,
+    /** How many of `events`, at the front, a leading optional step took (one before the first required). */
+    readonly lead: number,
+    /**
+     * Its deadline is `within` after this: the time of its first required event, or while it has none,
+     * of its latest (leading optional) event. A match's leading optional events do not shorten its time.
+     */
+    readonly anchor: number,
   ) {}
 
-  extend(event: Event, step: string, time: number): Run {
-    return new Run([...this.events, event], [...this.steps, step], [...this.times, time], this.start);
+  /** Its first event's time (the start of its window). */
+  get start(): number {
+    return this.times[0]!;
+  }
+
+  /**
+   * This run with `event` taken by the next step (`leading`: a leading optional step). The leading
+   * optional events more than `within` before it no longer fit in a match with it: they are dropped
+   * (their steps skipped), so a partial match, and the match, fits in `within`. (Its anchor is at most
+   * `within` before `time`, else it would have ended: the latest leading event is never dropped while
+   * the run has no required event.)
+   */
+  extend(event: Event, step: string, time: number, leading: boolean, within: number): Run {
+    let drop = 0;
+    while (drop < this.lead && time - this.times[drop]! > within) drop++;
+    const events = this.events.slice(drop);
+    const steps = this.steps.slice(drop);
+    const times = this.times.slice(drop);
+    events.push(event);
+    steps.push(step);
+    times.push(time);
+    // Its first required event (or a leading one's) sets the anchor; a later event leaves it.
+    const anchor = leading || this.lead === this.events.length ? time : this.anchor;
+    return new Run(events, steps, times, this.lead - drop + (leading ? 1 : 0), anchor);
+  }
+}
+
+/**
+ * Whether `kept`, waiting at a step, stays there rather than `other`, which would take its place. The
+ * later anchor stays (its deadline is later: whatever the other could still complete, it can); with the
+ * same anchor, the one whose leading optional events came later, compared from the last one back, and
+ * with those alike the one with more of them (the other's leading events and earlier ones): an optional
+ * leading step that took an event is kept in the match. Still equal: the newer one (`other`).
+ */
+function prevails(kept: Run, other: Run): boolean {
+  if (kept.anchor !== other.anchor) return kept.anchor > other.anchor;
+  for (let i = kept.lead - 1, j = other.lead - 1; ; i--, j--) {
+    if (j < 0) return i >= 0;
+    if (i < 0) return false;
+    if (kept.times[i] !== other.times[j]) return kept.times[i]! > other.times[j]!;
   }
 }
 
@@ -359,9 +413,9 @@ interface Expired {
   readonly run: Run;
 }
 
-/** Earliest deadline (start) first, then by key (strings in order, then `null`), then by step. */
+/** Earliest deadline (anchor) first, then by key (strings in order, then `null`), then by step. */
 function byDeadline(a: Expired, b: Expired): number {
-  if (a.run.start !== b.run.start) return a.run.start - b.run.start;
+  if (a.run.anchor !== b.run.anchor) return a.run.anchor - b.run.anchor;
   if (a.state.key !== b.state.key) {
     return keyOrder(a.state.key ?? NULL_KEY, b.state.key ?? NULL_KEY);
   }
@@ -756,7 +810,7 @@ class Matcher implements SerialEngine<Event> {
     const { within } = this.config;
     for (let p = 1; p < runs.length; p++) {
       const run = runs[p];
-      if (run !== undefined && now - run.start > within) {
+      if (run !== undefined && now - run.anchor > within) {
         expired ??= [];
         expired.push({ state, position: p, run });
         runs[p] = undefined;
@@ -779,7 +833,7 @@ class Matcher implements SerialEngine<Event> {
 
   /** Ends a run (out of its key) whose deadline has passed: a trailing negation matches, others time out. */
   private endRun(state: KeyState, position: number, run: Run): void {
-    if (position === this.config.positives.length) this.matched(state, run, run.start + this.config.within);
+    if (position === this.config.positives.length) this.matched(state, run, run.anchor + this.config.within);
     else this.timedOut(state, run, position, 'timeout');
   }
 
@@ -803,7 +857,7 @@ class Matcher implements SerialEngine<Event> {
   /** Advances the runs `event` matches the next step of. True when it completed a match. */
   private advance(state: KeyState, event: Event, t: number): boolean {
     const { runs } = state;
-    const { positives } = this.config;
+    const { positives, firstRequired, within } = this.config;
     // Highest position first, so one event advances a run by one step only.
     for (let p = positives.length - 1; p >= 1; p--) {
       const run = runs[p];
@@ -812,7 +866,8 @@ class Matcher implements SerialEngine<Event> {
       if (q < 0) continue;
       runs[p] = undefined;
       state.live--;
-      if (this.place(state, run.extend(event, positives[q]!.name, t), q + 1)) return true;
+      const next = run.extend(event, positives[q]!.name, t, q < firstRequired, within);
+      if (this.place(state, next, q + 1)) return true;
     }
     return false;
   }
@@ -821,7 +876,11 @@ class Matcher implements SerialEngine<Event> {
   private begin(event: Event, t: number): { run: Run; position: number } | undefined {
     const q = this.firstMatch(0, event, t);
     if (q < 0) return undefined;
-    return { run: new Run([event], [this.config.positives[q]!.name], [t], t), position: q + 1 };
+    const { positives, firstRequired } = this.config;
+    return {
+      run: new Run([event], [positives[q]!.name], [t], q < firstRequired ? 1 : 0, t),
+      position: q + 1,
+    };
   }
 
   /** The first step from `from` (skipping optional ones) that `event` matches, or -1. */
@@ -839,8 +898,9 @@ class Matcher implements SerialEngine<Event> {
    * Puts `run` at `position`: a complete run clears the key's runs (matches never share events) and is
    * emitted as a match — cleared first, so that a consumer throwing on the match does not leave them to
    * the flush (as `flushed`, where they are dropped silently otherwise). At most one run waits per
-   * position: the one that started later wins, since it has the later deadline. True when a match was
-   * emitted.
+   * position: the one that `prevails` (the later deadline first). True when a match was emitted. (An
+   * event that completes several runs completes the one further along: `advance` goes from the highest
+   * position down and stops at the first match.)
    */
   private place(state: KeyState, run: Run, position: number): boolean {
     const { config } = this;
@@ -852,7 +912,7 @@ class Matcher implements SerialEngine<Event> {
     }
     const existing = state.runs[position];
     if (existing === undefined) state.live++;
-    else if (existing.start > run.start) return false;
+    else if (prevails(existing, run)) return false;
     state.runs[position] = run;
     return false;
   }
@@ -892,7 +952,7 @@ class Matcher implements SerialEngine<Event> {
   private timedOut(state: KeyState, run: Run, position: number, reason: PatternTimeoutReason): void {
     const { config } = this;
     if (!config.timeouts) return;
-    const deadline = run.start + config.within;
+    const deadline = run.anchor + config.within;
     const data: PatternTimeoutData = {
       pattern: config.name,
       key: state.key,
@@ -918,7 +978,7 @@ class Matcher implements SerialEngine<Event> {
     const { runs } = state;
     const live: Array<[number, Run]> = [];
     for (let p = 1; p < runs.length; p++) if (runs[p] !== undefined) live.push([p, runs[p]!]);
-    live.sort((a, b) => a[1].start - b[1].start);
+    live.sort((a, b) => a[1].anchor - b[1].anchor);
     runs.fill(undefined);
     state.live = 0;
     forEachThenThrow(live, ([p, run]) => this.timedOut(state, run, p, reason));
@@ -977,7 +1037,7 @@ class Matcher implements SerialEngine<Event> {
     let count = 0;
     for (let p = 1; p < runs.length; p++) {
       const run = runs[p];
-      if (run !== undefined && now - run.start > within) {
+      if (run !== undefined && now - run.anchor > within) {
         position = p;
         count++;
       }
@@ -1014,9 +1074,9 @@ class Matcher implements SerialEngine<Event> {
 
   /** The earliest deadline of the key's partial matches. */
   private dueOf(state: KeyState): number {
-    let start = Number.POSITIVE_INFINITY;
-    for (const run of state.runs) if (run !== undefined && run.start < start) start = run.start;
-    return start + this.config.within;
+    let anchor = Number.POSITIVE_INFINITY;
+    for (const run of state.runs) if (run !== undefined && run.anchor < anchor) anchor = run.anchor;
+    return anchor + this.config.within;
   }
 
   /**
@@ -1133,17 +1193,34 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  * - **Time** is `event.timestamp` (a replay matches like the live run); a key's late event counts as
  *   arriving at the key's latest time, also once the key has no partial match left (that time is kept
  *   for at most `maxKeys` keys, and while at most `within` behind the newest timestamp seen).
+ * - **Deadline**: a partial match has `within` from its first required event (while it has only leading
+ *   optional events, from its latest one); the match itself fits in `within`, first to last event.
  * - **One run per step**: per key, at most one partial match waits for each step; when an event would
- *   start or advance a partial match to a step that already has one, the later-started one is kept
- *   (its deadline is later). So `t t s p` matches `[t₂, s, p]`, and partials are bounded by the steps.
+ *   start or advance a partial match to a step that already has one, the one with the later deadline
+ *   is kept; on a tie, the one whose leading optional events came later (compared from the last one
+ *   back), then the one with more of them; then the newer. So `t t s p` matches `[t₂, s, p]`, and
+ *   partials are bounded by the steps. When one event completes two, the one further along (waiting
+ *   at the later step) is the match.
  * - **Skip past the match**: a match clears the key's partial matches (before it goes out, also when the
  *   consumer throws on it; the key, left without any, is dropped then too), so matches never share
  *   events.
  * - **Optional steps** (`{ match, optional: true }`) may be skipped; an event matching the optional
- *   step is taken by it.
+ *   step is taken by it. A leading one (before the first required step) keeps its event in the match,
+ *   as long as the match fits in `within` with it (an older leading event is dropped as an event is
+ *   added to the partial match):
+ *
+ * ```
+ * steps:   [{ match: isFailingTestRun, optional: true }, isSourceEdit, isPassingTestRun], within 10 min
+ * source:  -f--s--p----f----s-----------p---|
+ *           0  1  2    5    8           16 min
+ * result:  -f--s--(pM)-f----s-----------(pN)|
+ *             M = pattern.matched [f, s, p]: the partial match that took f is kept over the one that
+ *                 started at s (same first required event, one more leading optional one)
+ *             N = pattern.matched [s, p]: f is 11 min before p, left out; the deadline ran from s (18)
+ * ```
  * - **Negation** (`{ notFollowedBy }`): an event it matches discards the partial matches waiting
- *   across it, silently. As the last step, the match is emitted at first event + `within` if no such
- *   event came (found by a later event, or by the live clock).
+ *   across it, silently. As the last step, the match is emitted at its first required event + `within`
+ *   if no such event came (found by a later event, or by the live clock).
  * - **Timeouts** (side output, `timeouts: true` by default): a partial match whose `within` passes is
  *   emitted as `pattern.timeout` (`reason: 'timeout'`), stamped at its deadline, its `expected` naming
  *   the next required step it lacked (not an optional one before it; for a trailing negation's wait cut

@@ -115,6 +115,9 @@ describe('live run and replay property: the same outputs in the same order', () 
     const shapes: PatternStep[][] = [
       [is('x'), is('y'), is('z')],
       [is('x'), { match: is('y'), optional: true }, is('z')],
+      // Leading optional steps: a partial match's deadline runs from its first required event.
+      [{ match: is('x'), optional: true }, { match: is('y'), optional: true }, is('z')],
+      [{ match: is('x'), optional: true }, is('y'), { notFollowedBy: is('z') }],
       [is('x'), { notFollowedBy: is('z') }],
       [is('x'), { notFollowedBy: is('y') }, is('z')],
     ];
