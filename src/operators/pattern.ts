@@ -381,8 +381,9 @@ class KeyState implements Recency, Queued {
   lastTime = Number.NEGATIVE_INFINITY;
   /**
    * In the engine's `due` queue: at most the earliest deadline of its partial matches. A key's new
-   * partial matches start no earlier than its older ones, so it is set when the key is tracked and by a
-   * sweep that visits it, and never needs lowering.
+   * partial match has the latest deadline (its event's time + `within`), and a partial match's deadline
+   * never moves earlier (an event added to it leaves its anchor or moves it to the event's time), so it
+   * is set when the key is tracked and by a sweep that visits it, and never needs lowering.
    */
   due = Number.NEGATIVE_INFINITY;
   slot = -1;

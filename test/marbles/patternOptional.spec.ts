@@ -42,12 +42,22 @@ function label(event: Event): string {
 }
 
 /** The derived events of `steps` within 10 min over `events`, as labels. */
-function derived(steps: readonly PatternStep[], events: readonly Event[]): string[] {
+function derived(steps: readonly PatternStep[], events: readonly Event[], maxKeys?: number): string[] {
   const out: string[] = [];
   from(events)
-    .pipe(pattern(steps, { ...TEN, passThrough: false }))
+    .pipe(pattern(steps, { ...TEN, passThrough: false, ...(maxKeys === undefined ? {} : { maxKeys }) }))
     .subscribe((event) => out.push(label(event)));
   return out;
+}
+
+/** The data of the only derived event of `steps` over `events`. */
+function only(steps: readonly PatternStep[], events: readonly Event[]): PatternMatchData {
+  const out: Event[] = [];
+  from(events)
+    .pipe(pattern(steps, { ...TEN, passThrough: false }))
+    .subscribe((event) => out.push(event));
+  expect(out).toHaveLength(1);
+  return out[0]!.data as PatternMatchData;
 }
 
 const LEADING: PatternStep[] = [opt('f'), is('s'), is('p')];
@@ -151,6 +161,22 @@ describe('pattern: two optional steps in a row', () => {
   it('drops the leading events that no longer fit in `within`, earliest first', () => {
     // a at 0, b at 5, s at 12 (within 10 of b), p at 13: a does not fit.
     expect(derived(steps, [ev('a', 0), ev('b', 5), ev('s', 12), ev('p', 13)])).toEqual(['M[b,s,p]@13']);
+    // The steps named are those of the events kept, and the window starts at the first of them.
+    expect(only(steps, [ev('a', 0), ev('b', 5), ev('s', 12), ev('p', 13)])).toMatchObject({
+      steps: ['b', 's', 'p'],
+      window: { start: T0 + 5 * MIN, end: T0 + 13 * MIN },
+    });
+  });
+
+  it('counts the deadline from the first required event also after dropping leading events', () => {
+    // Three leading steps: c (11 min) drops a (0) from [a, b]; s at 12 then sets the deadline (22): p at
+    // 22 completes the match (c and b no longer fit), where a deadline from c (21) would have ended it.
+    const three: PatternStep[] = [opt('a'), opt('b'), opt('c'), is('s'), is('p')];
+    const events = [ev('a', 0), ev('b', 5), ev('c', 11), ev('s', 12), ev('p', 22)];
+    expect(derived(three, events)).toEqual(['M[s,p]@22']);
+    // p at 13: b still fits (and c): kept, a not.
+    const sooner = [ev('a', 0), ev('b', 5), ev('c', 11), ev('s', 12), ev('p', 13)];
+    expect(derived(three, sooner)).toEqual(['M[b,c,s,p]@13']);
   });
 
   it('prefers the later leading events, compared from the last back', () => {
@@ -198,5 +224,29 @@ describe('pattern: an optional step between required ones', () => {
     // [a1, b1, f] and [a2, b2] (which skips f) would both wait for p after f2: a2 is later.
     const events = [ev('a1', 0), ev('b1', 1), ev('f1', 2), ev('a2', 3), ev('b2', 4), ev('f2', 5), ev('p', 6)];
     expect(derived(last, events)).toEqual(['M[a2,b2,f2,p]@6']);
+  });
+});
+
+describe('pattern: ties and bounds', () => {
+  it('keeps the newer of two partial matches alike in every respect (events at one time)', () => {
+    // a1 and a2 at the same minute wait for b: the newer, a2, is kept.
+    expect(derived([is('a'), is('b')], [ev('a1', 0), ev('a2', 0), ev('b', 1)])).toEqual(['M[a2,b]@1']);
+  });
+
+  it("ends one key's partial matches due at the same deadline by step", () => {
+    // [s1] waits at step 2 (f, or p), [s0, f] at step 3 (p): both started at 0, both end at 10 min.
+    const steps: PatternStep[] = [is('s'), opt('f'), is('p')];
+    expect(derived(steps, [ev('s0', 0), ev('f', 0), ev('s1', 0), ev('x', 11)])).toEqual([
+      'T[s1]>p:timeout@10',
+      'T[s0,f]>p:timeout@10',
+    ]);
+  });
+
+  it('drops a key whose advanced partial match a negation broke: it takes no place among maxKeys', () => {
+    const steps: PatternStep[] = [is('a'), is('b'), { notFollowedBy: is('x') }, is('c')];
+    const at = (id: string, minutes: number, sessionId: string): Event => ({ ...ev(id, minutes), sessionId });
+    // maxKeys 2: B waits; A's [a, b] is broken by x (A has no partial match left); C finds room.
+    const events = [at('aB', 0, 'B'), at('aA', 1, 'A'), at('bA', 2, 'A'), at('xA', 3, 'A'), at('aC', 4, 'C')];
+    expect(derived(steps, events, 2)).toEqual(['T[aB]>b:flushed@0', 'T[aC]>b:flushed@4']);
   });
 });
