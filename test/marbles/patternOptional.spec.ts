@@ -194,6 +194,9 @@ describe('pattern: two optional steps in a row', () => {
     const three: PatternStep[] = [opt('a'), opt('b'), opt('c'), is('d'), is('e')];
     const events = [ev('a', 0), ev('c', 5), ev('b', 6), ev('d', 7), ev('e', 11)];
     expect(derived(three, events)).toEqual(['M[b,d,e]@11']);
+    // e at 8, where [a, c, d, e] would fit: b still.
+    const sooner = [ev('a', 0), ev('c', 5), ev('b', 6), ev('d', 7), ev('e', 8)];
+    expect(derived(three, sooner)).toEqual(['M[b,d,e]@8']);
   });
 
   it('in the middle: each is taken when its event comes', () => {
