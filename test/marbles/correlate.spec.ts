@@ -35,6 +35,7 @@ import {
 } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
 import { marbles } from '../helpers/marbles.js';
+import { atOnceScheduler } from '../helpers/schedulers.js';
 import { unhandledRejections } from '../helpers/unhandled.js';
 
 const T0 = 1_800_000_000_000;
@@ -1756,6 +1757,27 @@ describe('correlate: the live clock', () => {
         E: 'ended:feature-development:5:quiet',
       });
     });
+  });
+
+  it('refuses a scheduler that runs its sweep at once (a timer of 45 s inside schedule()): its sweeps looped forever', () => {
+    // A user scheduler that drains its queue inside schedule(), every delay at once: the sweep re-armed
+    // itself at once while the session stayed open, and the process hung.
+    const scheduler = atOnceScheduler();
+    const input = new Subject<Event>();
+    const out: string[] = [];
+    let failure: unknown;
+    input.pipe(correlate(undefined, { passThrough: false, liveClock: true, scheduler })).subscribe({
+      next: (e) => out.push(label(e)),
+      error: (error: unknown) => {
+        failure = error;
+      },
+    });
+    for (const e of feature()) input.next(e);
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect((failure as Error).message).toMatch(/^liveClock: the scheduler ran a timer of 45000 ms at once/);
+    // At the first event, which started the sweep: its one run threw, and nothing else ran.
+    expect(scheduler.ran()).toBe(1);
+    expect(out).toEqual([]);
   });
 
   it('ends an episode quiet before its session.ended the same live and replayed', () => {

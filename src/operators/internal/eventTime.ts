@@ -5,7 +5,7 @@
  * (`DueQueue`), the single idle timer, the re-entrancy trampoline and the late-event factory.
  * Nothing here is part of the public API.
  */
-import type { SchedulerLike, Subscription } from 'rxjs';
+import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
 import { ConfigError, rejectUnknownKeys, shownText } from '../../errors.js';
 import { createEvent, type Event, isPlainObject, Priority } from '../../event.js';
 import { isFieldRecord, isRecord } from '../../streams/payload.js';
@@ -175,6 +175,34 @@ export function scheduleLater(
     work();
   }, delay);
   return ran ? undefined : subscription;
+}
+
+/**
+ * @internal `scheduler.schedule(work, delayMs)` for a periodic timer (`delayMs` > 0), whose `work`
+ * re-arms itself with `this.schedule`. A scheduler that runs a positive delay at once, inside
+ * `schedule()` (calling the work there, or from a queue it drains before returning), is no clock: each
+ * tick would re-arm the next at once, and the timer would loop forever, holding the process. It is refused
+ * with a `ConfigError` (`'<where>: …'`), thrown out of that `schedule()` call, before the work runs.
+ */
+export function schedulePeriodic(
+  scheduler: SchedulerLike,
+  work: (this: SchedulerAction<unknown>) => void,
+  delayMs: number,
+  where: string,
+): Subscription {
+  let inside = true;
+  try {
+    return scheduler.schedule(function (this: SchedulerAction<unknown>) {
+      if (inside) {
+        throw new ConfigError(
+          `${where}: the scheduler ran a timer of ${delayMs} ms at once, inside schedule(): its timer would loop forever; pass one that runs a delay later (asyncScheduler, a VirtualTimeScheduler, a TestScheduler)`,
+        );
+      }
+      work.call(this);
+    }, delayMs);
+  } finally {
+    inside = false;
+  }
 }
 
 /**

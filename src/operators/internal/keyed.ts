@@ -12,7 +12,7 @@ import {
 } from 'rxjs';
 import type { z } from 'zod';
 import { ConfigError, formatIssues } from '../../errors.js';
-import { MAX_TIMER_MS } from './eventTime.js';
+import { MAX_TIMER_MS, schedulePeriodic } from './eventTime.js';
 import { subscribeLinked } from './linked.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -397,15 +397,21 @@ export class LiveTimer {
    */
   private start(): void {
     const self = this;
-    this.timer = this.scheduler.schedule(function (this: SchedulerAction<unknown>) {
-      self.runTask(() => {
-        // Decided inside the task, before the inputs queued behind it run (a consumer feeding an event
-        // back from what the sweep emitted): an input that brings state back then finds no timer and
-        // starts a fresh one, instead of finding this one about to stop.
-        if (self.tick(self.scheduler.now())) this.schedule(undefined, self.periodMs);
-        else self.timer = undefined;
-      });
-    }, this.periodMs);
+    // A scheduler that runs the sweep at once is refused (ConfigError): its sweeps would loop forever.
+    this.timer = schedulePeriodic(
+      this.scheduler,
+      function (this: SchedulerAction<unknown>) {
+        self.runTask(() => {
+          // Decided inside the task, before the inputs queued behind it run (a consumer feeding an event
+          // back from what the sweep emitted): an input that brings state back then finds no timer and
+          // starts a fresh one, instead of finding this one about to stop.
+          if (self.tick(self.scheduler.now())) this.schedule(undefined, self.periodMs);
+          else self.timer = undefined;
+        });
+      },
+      this.periodMs,
+      'liveClock',
+    );
   }
 
   /** Cancels the timer for good: after it, `ensure` does nothing. */

@@ -1,0 +1,44 @@
+/**
+ * Schedulers that users pass but that are no clock, for the guards against them.
+ */
+import { type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
+
+/**
+ * A user scheduler that runs every action at once, whatever its delay, from a queue it drains inside
+ * the outermost `schedule()` (as `queueScheduler` does for a zero delay): a periodic timer on it loops.
+ * Past `limit` actions it throws `'looped'` rather than hang the test (so a missing guard fails it).
+ * `ran()` counts the actions run.
+ */
+export function atOnceScheduler(limit = 1_000): SchedulerLike & { ran: () => number } {
+  const queue: Array<() => void> = [];
+  let draining = false;
+  let ran = 0;
+  const scheduler = {
+    now: () => Date.now(),
+    ran: () => ran,
+    schedule<T>(
+      work: (this: SchedulerAction<T>, state?: T) => void,
+      _delay?: number,
+      state?: T,
+    ): Subscription {
+      const action = new Subscription() as Subscription & { schedule: (s?: T, d?: number) => Subscription };
+      action.schedule = (next?: T, delay?: number) => scheduler.schedule(work, delay, next);
+      queue.push(() => {
+        if (action.closed) return;
+        if (++ran > limit) throw new Error('looped');
+        work.call(action as unknown as SchedulerAction<T>, state);
+      });
+      if (!draining) {
+        draining = true;
+        try {
+          while (queue.length > 0) queue.shift()!();
+        } finally {
+          draining = false;
+          queue.length = 0;
+        }
+      }
+      return action;
+    },
+  };
+  return scheduler;
+}
