@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { asyncScheduler, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, optionKeys, shownText } from '../errors.js';
-import { checkConfig, MAX_TIMER_MS, timerOption } from '../operators/internal/eventTime.js';
+import { checkConfig, MAX_TIMER_MS, schedulePeriodic, timerOption } from '../operators/internal/eventTime.js';
 import type { PipelineLoad } from '../operators/metrics.js';
 
 /** One load sample, as `systemLoad$` emits it. */
@@ -275,12 +275,19 @@ function startSampler(
   probeOnce();
   let timer: Subscription;
   try {
-    timer = scheduler.schedule(function repeat() {
-      tick();
-      this.schedule(undefined, intervalMs);
-    }, intervalMs);
+    // A scheduler that runs the delay at once, inside schedule(), is refused: its ticks would loop forever.
+    timer = schedulePeriodic(
+      scheduler,
+      function repeat() {
+        tick();
+        this.schedule(undefined, intervalMs);
+      },
+      intervalMs,
+      'systemLoad$',
+    );
   } catch (error) {
-    // A scheduler that throws (the subscriber gets its error): nothing of this sampler may stay, not
+    // A scheduler that throws, or that runs the timer at once (the subscriber gets its error): nothing
+    // of this sampler may stay, not
     // its delay monitor, nor its count among the probe's users (the probe would never be disposed).
     stopped = true;
     delay.stop();
@@ -314,7 +321,8 @@ function startSampler(
  * unsubscribes. A subscriber joining a running sampler gets its latest sample at once. A failed probe
  * keeps the last good figure: only a `metrics` function that throws (or whose answer's getter does; an
  * answer that is no object has no figures: 0) errors the stream, and a `scheduler` whose `schedule()`
- * throws at the start (its sampler then leaves nothing running, and lets go of the probe).
+ * throws at the start, or runs the delay at once, inside `schedule()` (a `ConfigError`: its ticks would
+ * loop forever); its sampler then leaves nothing running, and lets go of the probe.
  *
  * ```
  * subscribe:  ^

@@ -9,6 +9,7 @@ import {
   systemLoad$,
 } from '../../src/index.js';
 import { runningSamplers } from '../../src/streams/systemLoad.js';
+import { atOnceScheduler } from '../helpers/schedulers.js';
 
 /** A probe that answers at once and counts its calls. */
 function countingProbe(cpu = 42, memory = 64) {
@@ -258,6 +259,22 @@ describe('systemLoad$', () => {
     expect(probe.cpuCalls).toBe(2);
     working.unsubscribe();
     expect(probe.disposed).toBe(2);
+  });
+
+  it('refuses a scheduler that runs its interval at once, inside schedule(): the ticks looped forever', () => {
+    // A user scheduler that drains its queue inside schedule(), every delay at once: each tick re-armed
+    // the next at once, and the subscription never returned (a recursive one overflowed the stack).
+    const probe = countingProbe();
+    const scheduler = atOnceScheduler();
+    const errors: unknown[] = [];
+    systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe({ error: (e) => errors.push(e) });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ConfigError);
+    expect((errors[0] as Error).message).toMatch(/^systemLoad\$: the scheduler ran a timer of 10 ms at once/);
+    expect(scheduler.ran()).toBe(1);
+    // As for a scheduler that throws: nothing of the sampler is left running.
+    expect(runningSamplers()).toBe(0);
+    expect(probe.disposed).toBe(1);
   });
 
   it('gives a late subscriber the latest sample at once', async () => {
