@@ -4,16 +4,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
-import {
-  asyncScheduler,
-  interval,
-  type MonoTypeOperatorFunction,
-  map,
-  Observable,
-  type SchedulerLike,
-} from 'rxjs';
+import { asyncScheduler, type MonoTypeOperatorFunction, Observable, type SchedulerLike } from 'rxjs';
 import { ConfigError, optionKeys, shownText } from '../errors.js';
-import { checkConfig, timerOption } from './internal/eventTime.js';
+import { checkConfig, schedulePeriodic, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
 /** Options of `new EventFlowMetrics()`. */
@@ -371,13 +364,33 @@ export class EventFlowMetrics {
    *
    * @throws ConfigError unless `intervalMs` is a positive number of ms up to 2,147,483,647 (setTimeout's
    *   limit: `Infinity` is refused, not turned into a 1 ms interval), or when `scheduler` is not a
-   *   `SchedulerLike`.
+   *   `SchedulerLike`; a `scheduler` that runs the delay at once, inside `schedule()`, errors the
+   *   subscription with a `ConfigError` (its timer would loop forever).
    */
   summary$(intervalMs: number, scheduler: SchedulerLike = this.#scheduler): Observable<FlowSummary> {
     // Node fires a longer timer at once rather than never: Infinity would be a 1 ms interval.
     timerOption('summary$: intervalMs', intervalMs);
     checkConfig('summary$', { scheduler });
-    return interval(intervalMs, scheduler).pipe(map(() => this.summary()));
+    const metrics = this;
+    // interval() on a scheduler that runs the delay at once, inside schedule(), looped forever: refused.
+    return new Observable<FlowSummary>((subscriber) =>
+      schedulePeriodic(
+        scheduler,
+        function () {
+          let summary: FlowSummary;
+          try {
+            summary = metrics.summary();
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          subscriber.next(summary);
+          this.schedule(undefined, intervalMs);
+        },
+        intervalMs,
+        'summary$',
+      ),
+    );
   }
 
   /** Forgets every statistic and restarts the throughput clock. Gauges stay registered. */

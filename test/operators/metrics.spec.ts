@@ -4,6 +4,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EventFlowMetrics, OTHER_TYPE } from '../../src/index.js';
 import { TypeStats } from '../../src/operators/metrics.js';
+import { atOnceScheduler } from '../helpers/schedulers.js';
 
 /** Nearest-rank percentile: the smallest value with at least p % of the values at or below it. */
 function nearestRank(values: number[], p: number): number {
@@ -314,6 +315,39 @@ describe('EventFlowMetrics', () => {
     subscription.unsubscribe();
     expect(counts).toEqual([1, 1]);
     expect(scheduler.now()).toBe(20);
+  });
+
+  it('errors summary$ with a ConfigError on a scheduler that runs its interval at once, inside schedule()', () => {
+    // A user scheduler that drains its queue inside schedule(), every delay at once: interval() re-armed
+    // itself at once, forever, and the subscription never returned.
+    const scheduler = atOnceScheduler();
+    const errors: unknown[] = [];
+    new EventFlowMetrics().summary$(10, scheduler).subscribe({ error: (e) => errors.push(e) });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ConfigError);
+    expect((errors[0] as Error).message).toMatch(/^summary\$: the scheduler ran a timer of 10 ms at once/);
+    expect(scheduler.ran()).toBe(1);
+  });
+
+  it('errors summary$ with what summary() throws (a clock that throws), and stops its timer', () => {
+    // At most 100 ms of virtual time: a timer left running ends the flush there rather than hang it.
+    const scheduler = new VirtualTimeScheduler(undefined, 100);
+    let broken = false;
+    const now = () => {
+      if (broken) throw new Error('clock broken');
+      return 0;
+    };
+    const metrics = new EventFlowMetrics({ now, scheduler });
+    const errors: unknown[] = [];
+    const times: number[] = [];
+    metrics.summary$(10).subscribe({ next: () => times.push(scheduler.now()), error: (e) => errors.push(e) });
+    scheduler.schedule(() => {
+      broken = true;
+    }, 15);
+    scheduler.flush();
+    expect(times).toEqual([10]);
+    expect(errors).toEqual([new Error('clock broken')]);
+    expect(scheduler.actions).toHaveLength(0);
   });
 
   it('sums its gauges into queueDepth, and unregisters them', () => {
