@@ -60,7 +60,8 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  * ```
  *
  * Never completes on its own; unsubscribing closes the watchers. A folder that cannot be watched (the
- * system's limit of watches reached) errors with `SOURCE_FAILED`.
+ * system's limit of watches reached), and a `scheduler` whose `schedule()` throws, error with
+ * `SOURCE_FAILED`.
  *
  * @throws ConfigError at construction when `dir` is not a non-empty string, an option is invalid (a
  *   `scheduler` without `now()` and `schedule()`, an `ignore` neither a RegExp nor a function, a
@@ -334,7 +335,14 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       if (flush !== undefined) return;
       // Kept only if not run already: on a scheduler that runs it at once (queueScheduler with a
       // debounceMs of 0), the spent action would stand for a pending window, and no later change be sent.
-      const scheduled = scheduleLater(scheduler, closeWindow, debounceMs);
+      let scheduled: Subscription | undefined;
+      try {
+        scheduled = scheduleLater(scheduler, closeWindow, debounceMs);
+      } catch (error) {
+        // A scheduler whose schedule() throws: thrown from the watcher's callback, it crashed the process.
+        fail(error, 'the scheduler failed');
+        return;
+      }
       if (scheduled !== undefined) flush = scheduled;
     };
 

@@ -34,6 +34,7 @@ import {
   type HookFileOptions,
   type HookOutput,
   type MarkedHookOutput,
+  VibespecError,
 } from '../../src/index.js';
 import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
 import { until } from '../helpers/until.js';
@@ -1147,6 +1148,30 @@ describe('fromFileWatcher', () => {
       'created',
       'created',
     ]);
+  });
+
+  it('errors with SOURCE_FAILED when its scheduler throws in schedule(), rather than from the watcher’s callback', async () => {
+    // Thrown from the callback of fs.watch, the scheduler's error was uncaught: it crashed the process.
+    const broken = {
+      now: () => Date.now(),
+      schedule(): never {
+        throw new Error('scheduler closed');
+      },
+    };
+    const errors: unknown[] = [];
+    const subscription = fromFileWatcher(dir, { debounceMs: 10, scheduler: broken }).subscribe({
+      error: (error: unknown) => errors.push(error),
+    });
+    await writeFile(join(dir, 'a.ts'), 'x');
+    await until(() => errors.length > 0);
+    subscription.unsubscribe();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(VibespecError);
+    expect(errors[0]).toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: 'fromFileWatcher: the scheduler failed: scheduler closed',
+      cause: new Error('scheduler closed'),
+    });
   });
 
   it('reports no change for the symbolic links present at subscribe (to a folder, to itself, dangling) that Node notifies again', async () => {
