@@ -42,3 +42,33 @@ export function atOnceScheduler(limit = 1_000): SchedulerLike & { ran: () => num
   };
   return scheduler;
 }
+
+/**
+ * A user scheduler wrapping `inner` that calls the work plainly, `work(state)`, without its action as
+ * `this` (as a plain object written by hand often does): a timer that re-arms with `this.schedule` fails
+ * on it. `pending()` counts the actions scheduled and not yet run nor cancelled.
+ */
+export function thislessScheduler(inner: SchedulerLike): SchedulerLike & { pending: () => number } {
+  let pending = 0;
+  const scheduler = {
+    now: () => inner.now(),
+    pending: () => pending,
+    schedule<T>(work: (state?: T) => void, delay?: number, state?: T): Subscription {
+      pending++;
+      let settled = false;
+      const settle = () => {
+        if (!settled) pending--;
+        settled = true;
+      };
+      const action = inner.schedule(() => {
+        settle();
+        work(state);
+      }, delay);
+      return new Subscription(() => {
+        settle();
+        action.unsubscribe();
+      });
+    },
+  };
+  return scheduler as SchedulerLike & { pending: () => number };
+}

@@ -35,7 +35,7 @@ import {
 } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
 import { marbles } from '../helpers/marbles.js';
-import { atOnceScheduler } from '../helpers/schedulers.js';
+import { atOnceScheduler, thislessScheduler } from '../helpers/schedulers.js';
 import { unhandledRejections } from '../helpers/unhandled.js';
 
 const T0 = 1_800_000_000_000;
@@ -1778,6 +1778,26 @@ describe('correlate: the live clock', () => {
     // At the first event, which started the sweep: its one run threw, and nothing else ran.
     expect(scheduler.ran()).toBe(1);
     expect(out).toEqual([]);
+  });
+
+  it('ends a quiet episode by the clock on a user scheduler that calls the work without its action as this', () => {
+    // The sweep re-armed itself with this.schedule: a TypeError there, which errored the output.
+    const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const scheduler = thislessScheduler(clock);
+    const input = new Subject<Event>();
+    const out: string[] = [];
+    input.pipe(correlate(undefined, { passThrough: false, liveClock: true, scheduler })).subscribe({
+      next: (e) => out.push(label(e)),
+      error: (error: unknown) => out.push(`error: ${String(error)}`),
+    });
+    for (const e of feature()) {
+      const at = e.timestamp - T0;
+      clock.schedule(() => input.next({ ...e, timestamp: at }), at);
+    }
+    clock.flush();
+    expect(out).toEqual(['detected:feature-development:5', 'ended:feature-development:5:quiet']);
+    // The sweeps stopped with the session: nothing left pending.
+    expect(scheduler.pending()).toBe(0);
   });
 
   it('ends an episode quiet before its session.ended the same live and replayed', () => {

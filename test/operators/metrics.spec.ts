@@ -4,7 +4,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EventFlowMetrics, OTHER_TYPE } from '../../src/index.js';
 import { TypeStats } from '../../src/operators/metrics.js';
-import { atOnceScheduler } from '../helpers/schedulers.js';
+import { atOnceScheduler, thislessScheduler } from '../helpers/schedulers.js';
 
 /** Nearest-rank percentile: the smallest value with at least p % of the values at or below it. */
 function nearestRank(values: number[], p: number): number {
@@ -327,6 +327,22 @@ describe('EventFlowMetrics', () => {
     expect(errors[0]).toBeInstanceOf(ConfigError);
     expect((errors[0] as Error).message).toMatch(/^summary\$: the scheduler ran a timer of 10 ms at once/);
     expect(scheduler.ran()).toBe(1);
+  });
+
+  it('runs summary$ on a user scheduler that calls the work without its action as this, and stops on unsubscribe', () => {
+    // interval() re-armed itself with this.schedule: a TypeError on such a scheduler, thrown from its timer.
+    const clock = new VirtualTimeScheduler(undefined, 100);
+    const scheduler = thislessScheduler(clock);
+    const times: number[] = [];
+    const errors: unknown[] = [];
+    const subscription = new EventFlowMetrics()
+      .summary$(10, scheduler)
+      .subscribe({ next: () => times.push(clock.now()), error: (e) => errors.push(e) });
+    clock.schedule(() => subscription.unsubscribe(), 35);
+    clock.flush();
+    expect(errors).toEqual([]);
+    expect(times).toEqual([10, 20, 30]);
+    expect(scheduler.pending()).toBe(0);
   });
 
   it('errors summary$ with what summary() throws (a clock that throws), and stops its timer', () => {

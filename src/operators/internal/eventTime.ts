@@ -5,7 +5,7 @@
  * (`DueQueue`), the single idle timer, the re-entrancy trampoline and the late-event factory.
  * Nothing here is part of the public API.
  */
-import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
+import { type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
 import { ConfigError, rejectUnknownKeys, shownText } from '../../errors.js';
 import { createEvent, type Event, isPlainObject, Priority } from '../../event.js';
 import { isFieldRecord, isRecord } from '../../streams/payload.js';
@@ -177,32 +177,53 @@ export function scheduleLater(
   return ran ? undefined : subscription;
 }
 
+/** What the work of `schedulePeriodic` re-arms itself with: its action, or a stand-in (see there). */
+export interface Rearm {
+  schedule(state?: undefined, delay?: number): unknown;
+}
+
 /**
  * @internal `scheduler.schedule(work, delayMs)` for a periodic timer (`delayMs` > 0), whose `work`
- * re-arms itself with `this.schedule`. A scheduler that runs a positive delay at once, inside
- * `schedule()` (calling the work there, or from a queue it drains before returning), is no clock: each
- * tick would re-arm the next at once, and the timer would loop forever, holding the process. It is refused
- * with a `ConfigError` (`'<where>: …'`), thrown out of that `schedule()` call, before the work runs.
+ * re-arms itself with `this.schedule(undefined, delay)`. A scheduler that runs a positive delay at once,
+ * inside `schedule()` (calling the work there, or from a queue it drains before returning), is no clock:
+ * each tick would re-arm the next at once, and the timer would loop forever, holding the process. It is
+ * refused with a `ConfigError` (`'<where>: …'`), thrown out of that `schedule()` call, before the work
+ * runs. A scheduler that calls the work without its action as `this` (a plain object wrapping another,
+ * calling `work()`) gets each next run scheduled anew: `this.schedule` was a TypeError there, thrown from
+ * the timer (uncaught, for a source). The subscription returned cancels whichever run is pending.
  */
 export function schedulePeriodic(
   scheduler: SchedulerLike,
-  work: (this: SchedulerAction<unknown>) => void,
+  work: (this: Rearm) => void,
   delayMs: number,
   where: string,
 ): Subscription {
+  const timer = new Subscription();
+  let pending: Subscription | undefined;
   let inside = true;
+  const rearm: Rearm = {
+    schedule(_state, delay) {
+      if (timer.closed) return;
+      if (pending !== undefined) timer.remove(pending);
+      pending = scheduler.schedule(run, delay);
+      timer.add(pending);
+    },
+  };
+  function run(this: SchedulerAction<unknown> | undefined): void {
+    if (inside) {
+      throw new ConfigError(
+        `${where}: the scheduler ran a timer of ${delayMs} ms at once, inside schedule(): its timer would loop forever; pass one that runs a delay later (asyncScheduler, a VirtualTimeScheduler, a TestScheduler)`,
+      );
+    }
+    work.call(typeof this?.schedule === 'function' ? this : rearm);
+  }
   try {
-    return scheduler.schedule(function (this: SchedulerAction<unknown>) {
-      if (inside) {
-        throw new ConfigError(
-          `${where}: the scheduler ran a timer of ${delayMs} ms at once, inside schedule(): its timer would loop forever; pass one that runs a delay later (asyncScheduler, a VirtualTimeScheduler, a TestScheduler)`,
-        );
-      }
-      work.call(this);
-    }, delayMs);
+    pending = scheduler.schedule(run, delayMs);
+    timer.add(pending);
   } finally {
     inside = false;
   }
+  return timer;
 }
 
 /**

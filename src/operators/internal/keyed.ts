@@ -3,16 +3,10 @@
  * zod issues, the per-key event clock, least-recently-active eviction, error-report rate limiting and a
  * re-entrancy guard. Not part of the public API.
  */
-import {
-  Observable,
-  type OperatorFunction,
-  type SchedulerAction,
-  type SchedulerLike,
-  type Subscription,
-} from 'rxjs';
+import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { z } from 'zod';
 import { ConfigError, formatIssues } from '../../errors.js';
-import { MAX_TIMER_MS, schedulePeriodic } from './eventTime.js';
+import { MAX_TIMER_MS, type Rearm, schedulePeriodic } from './eventTime.js';
 import { subscribeLinked } from './linked.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -400,7 +394,7 @@ export class LiveTimer {
     // A scheduler that runs the sweep at once is refused (ConfigError): its sweeps would loop forever.
     this.timer = schedulePeriodic(
       this.scheduler,
-      function (this: SchedulerAction<unknown>) {
+      function (this: Rearm) {
         self.runTask(() => {
           // Decided inside the task, before the inputs queued behind it run (a consumer feeding an event
           // back from what the sweep emitted): an input that brings state back then finds no timer and
