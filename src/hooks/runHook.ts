@@ -1,4 +1,16 @@
-import { defer, from, isObservable, map, Observable, of, take, timeout } from 'rxjs';
+import {
+  defer,
+  from,
+  isObservable,
+  map,
+  Observable,
+  of,
+  type SchedulerAction,
+  type SchedulerLike,
+  Subscription,
+  take,
+  timeout,
+} from 'rxjs';
 import { HookError, rejectUnknownKeys } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
 import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
@@ -197,7 +209,7 @@ export function runStep(
       source = source.pipe(
         timeout({
           first: timeoutMs,
-          scheduler,
+          scheduler: withActions(scheduler),
           with: () =>
             of<RawOutcome>({
               ok: false,
@@ -377,4 +389,37 @@ export function runHook(hook: Hook, context: object, options?: HookRunOptions): 
   // No context (null or undefined, from JavaScript) is the empty one, as runHookChain takes it; it made
   // the run error (its session id read from it) once the hook had run, and a command hook read `null`.
   return runStep(hook, (context ?? {}) as HookContext, { index: 0 }, defaults);
+}
+
+/**
+ * `scheduler` for RxJS's `timeout`, whose work calls `this.unsubscribe()` on the action it is run as. A
+ * user scheduler that calls the work plainly, `work(state)` (a plain object wrapping another), has no
+ * such `this`: the timeout's outcome went out, then a TypeError was thrown from the scheduler's timer
+ * (uncaught: the process crashed). Such a work is run as a stand-in action here.
+ */
+function withActions(scheduler: SchedulerLike): SchedulerLike {
+  const wrapped: SchedulerLike = {
+    now: () => scheduler.now(),
+    schedule<T>(
+      work: (this: SchedulerAction<T>, state?: T) => void,
+      delay?: number,
+      state?: T,
+    ): Subscription {
+      const task = new Subscription();
+      const stand = Object.assign(task, {
+        schedule: (next?: T, after?: number) => wrapped.schedule(work, after, next),
+      }) as unknown as SchedulerAction<T>;
+      task.add(
+        scheduler.schedule(
+          function (this: SchedulerAction<T> | undefined, given?: T) {
+            work.call(typeof this?.unsubscribe === 'function' ? this : stand, given);
+          },
+          delay,
+          state,
+        ),
+      );
+      return task;
+    },
+  };
+  return wrapped;
 }

@@ -15,6 +15,7 @@ import {
   takeUntil,
   tap,
   throwError,
+  VirtualTimeScheduler,
 } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +44,7 @@ import {
   runQueued,
 } from '../helpers/hookQueue.js';
 import { marbles } from '../helpers/marbles.js';
+import { thislessScheduler } from '../helpers/schedulers.js';
 
 /** `hook:status` for a step, `chain:outcome` for a chain result: what the marble diagrams compare. */
 const label = (output: HookChainOutput): string =>
@@ -213,6 +215,27 @@ describe('runHookChain', () => {
       expect(resultOf(outputs).stopped_by?.reason).toBe('done here');
     }),
   );
+
+  it('times a hook out on a user scheduler that calls the work without its action as this', () => {
+    // RxJS's timeout calls this.unsubscribe() from its timer: a TypeError there, thrown out of the
+    // scheduler's timer after the step went out (uncaught: the process crashed).
+    const clock = new VirtualTimeScheduler();
+    const scheduler = thislessScheduler(clock);
+    const steps: string[] = [];
+    const errors: unknown[] = [];
+    runHook(
+      fn('slow', () => NEVER, { timeoutMs: 3 }),
+      {},
+      { scheduler },
+    ).subscribe({
+      next: (step) => steps.push(`${step.status}@${clock.now()}`),
+      error: (error: unknown) => errors.push(error),
+    });
+    clock.flush();
+    expect(steps).toEqual(['timed_out@3']);
+    expect(errors).toEqual([]);
+    expect(scheduler.pending()).toBe(0);
+  });
 
   it(
     'times a hook out on the scheduler, cancels it, and fails the chain (fail-closed by default)',
