@@ -1,8 +1,8 @@
 /**
- * The commands that print much (`bridge`, `replay`, `sessions`), run in process, when stdout's reader is
- * gone (`| head -1`) or its writes fail (ENOSPC): `Output.ready` is made to say so, as it does then (the
- * real stdout cannot be closed under the test runner). cli.spec.ts checks the same on the real CLI, in a
- * child process, where Stryker does not see it.
+ * The commands that print much (`bridge`, `replay`, `sessions`), and the usage, run in process, when
+ * stdout's reader is gone (`| head -1`) or its writes fail (ENOSPC): `Output.ready` is made to say so, as
+ * it does then (the real stdout cannot be closed under the test runner). cli.spec.ts checks the same on
+ * the real CLI, in a child process, where Stryker does not see it.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,6 +88,15 @@ describe('when a write to stdout fails (ENOSPC)', () => {
     await expect(runMain([...argv, '--store', store])).rejects.toMatchObject({ code: 'ENOSPC' });
     await closed();
   });
+
+  it.each([[['help']], [['--help']], [['-h']], [[]], [['sessions', '--help']], [['--version']]])(
+    '%j fails with that error (help > /dev/full: the usage is not written), not exit 0',
+    async (argv) => {
+      const ready = vi.spyOn(Output.prototype, 'ready').mockRejectedValue(ENOSPC());
+      await expect(runMain(argv)).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect(ready).toHaveBeenCalledTimes(1);
+    },
+  );
 
   it('bridge fails with that error, as itself (not as a failure to read its input), and stops reading', async () => {
     const ready = vi.spyOn(Output.prototype, 'ready').mockRejectedValue(ENOSPC());

@@ -229,15 +229,21 @@ async function version(): Promise<number> {
 }
 
 /**
- * Prints the usage: on stdout, exit 0; with a problem, on stderr, exit 2 — but 1 for `record`, which runs
- * as a Claude Code hook, where exit 2 is a blocking error (a PreToolUse tool call is refused, a prompt
- * dropped): a mistyped option in the hook's command would block every one of them.
+ * Prints the usage on stdout (`help`, `--help`), exit 0 once it is written: a write that fails (ENOSPC:
+ * `help > /dev/full`) is thrown, exit 1, as for `--version` (was exit 0, with nothing written).
  */
-function usage(problem?: string, command?: string): number {
-  if (problem === undefined) {
-    stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+async function help(): Promise<number> {
+  stdout.write(`${USAGE}\n`);
+  await stdout.ready();
+  return 0;
+}
+
+/**
+ * Prints a usage error and the usage on stderr: exit 2 — but 1 for `record`, which runs as a Claude Code
+ * hook, where exit 2 is a blocking error (a PreToolUse tool call is refused, a prompt dropped): a mistyped
+ * option in the hook's command would block every one of them.
+ */
+function usage(problem: string, command?: string): number {
   console.error(`vibespec-streams: ${problem}\n\n${USAGE}`);
   return command === 'record' ? 1 : 2;
 }
@@ -331,7 +337,7 @@ export async function main(argv: string[]): Promise<number> {
     return unknownCommand(command, hook);
   const { values } = parsed;
   const positionals = parsed.positionals.slice(1); // the command's own arguments
-  if (values.help) return usage();
+  if (values.help) return help();
   if (values.version) return version();
   if (takes === undefined) {
     // Options and no command (`--log x`, record left out of a hook's command line): not the usage's exit 0.
@@ -353,7 +359,7 @@ export async function main(argv: string[]): Promise<number> {
         hook ? 'record' : undefined,
       );
     }
-    return usage(); // none, or help
+    return help(); // none, or help
   }
   // Another command's option (`sessions --durability os`), but for record: the event of a hook whose
   // command line carries one must not be lost, nor Claude Code blocked, and ignoring it does no harm.
