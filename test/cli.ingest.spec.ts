@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import fsp, { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { withoutWatch } from '../bench/harness.js';
@@ -737,6 +737,29 @@ describe('vibespec-streams ingest, run in process (main)', () => {
         });
       },
     );
+
+    it('says it waits for a log not there yet, with its full path, then ingests it once a hook makes it', async () => {
+      const waiting = `no log at ${log} yet (${resolve(log)}): waiting for the hooks to record there`;
+      const said = () => vi.mocked(console.error).mock.calls.map(([text]) => String(text));
+      const run = follow();
+      await waitFor('the word that it waits', async () => said().some((text) => text.startsWith(waiting)));
+      expect(existsSync(log)).toBe(false);
+      await writeFile(log, `${note(S1)}\n`);
+      await committed((await stat(log)).size);
+      const { code, stderr } = await run.stop('SIGINT');
+      expect({ code, lines: stderr.split('\n') }).toEqual({
+        code: 0,
+        lines: [`${waiting} (are they given this --log?)`, summary(1, 1)],
+      });
+      expect(await stored()).toEqual({ [S1]: ['notification'] });
+    });
+
+    it('says nothing of waiting for a log that is there', async () => {
+      await writeFile(log, `${note(S1)}\n`);
+      const run = follow();
+      await committed((await stat(log)).size);
+      expect(await run.stop('SIGINT')).toEqual({ code: 0, stdout: '', stderr: summary(1, 1) });
+    });
 
     it('ingests the last line of a rotated log, even without a newline, then the new log', async () => {
       const whole = `${note(S1)}\n`;

@@ -386,6 +386,14 @@ export async function ingest(
   // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log).
   await checkLog(log, storePath, !follow, 'ingest');
   const store = await openCli({ path: storePath, durability });
+  // `--follow` waits for a log not there yet, which the hooks make at their first event. Said, with its
+  // full path: run from a subfolder (npx finds the command there too), or with --log mistyped, it waited
+  // for a file no hook records to, without a word, and made the store there.
+  if (follow && (await isMissing(log))) {
+    console.error(
+      `no log at ${log} yet (${resolve(log)}): waiting for the hooks to record there (are they given this --log?)`,
+    );
+  }
   const done = await thenClose(store, () =>
     ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs),
   );

@@ -40,9 +40,10 @@ const USAGE = `usage: vibespec-streams <command> [options]
       Resumes after the last line whose events are all in the store: FILE.offset keeps where it ends
       (in bytes) and which file it was, so a log rotated, truncated or rewritten since is read from its
       start. A last line without a newline may still be being written: it is left for the next run.
-      --follow keeps tailing the log, across rotations, until SIGINT (Ctrl+C), SIGTERM or SIGHUP. It is told
-      of appends by the filesystem, and also looks every 250 ms: where no notice comes (some network
-      and container mounts), --poll-ms N looks every N ms instead (1 to 2147483647).
+      --follow keeps tailing the log (waiting for it, if it is not there yet), across rotations, until
+      SIGINT (Ctrl+C), SIGTERM or SIGHUP. It is told of appends by the filesystem, and also looks every
+      250 ms: where no notice comes (some network and container mounts), --poll-ms N looks every N ms
+      instead (1 to 2147483647).
       --durability process (default) survives a crash of this process; os also survives a crash of
       the machine: the store fsyncs each write, and FILE.offset is fsynced (and its folder).
   rotate [--log FILE] [--store DIR] [--settle-ms N] [--durability process|os]
