@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import fsp, { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { withoutWatch } from '../bench/harness.js';
@@ -739,9 +739,10 @@ describe('vibespec-streams ingest, run in process (main)', () => {
     );
 
     it('says it waits for a log not there yet, with its full path, then ingests it once a hook makes it', async () => {
-      const waiting = `no log at ${log} yet (${resolve(log)}): waiting for the hooks to record there`;
+      const here = relative(process.cwd(), log); // as from a subfolder: the full path says where it waits
+      const waiting = `no log at ${here} (${log}) yet: waiting for the hooks to record there`;
       const said = () => vi.mocked(console.error).mock.calls.map(([text]) => String(text));
-      const run = follow();
+      const run = follow('--log', here);
       await waitFor('the word that it waits', async () => said().some((text) => text.startsWith(waiting)));
       expect(existsSync(log)).toBe(false);
       await writeFile(log, `${note(S1)}\n`);
@@ -749,7 +750,7 @@ describe('vibespec-streams ingest, run in process (main)', () => {
       const { code, stderr } = await run.stop('SIGINT');
       expect({ code, lines: stderr.split('\n') }).toEqual({
         code: 0,
-        lines: [`${waiting} (are they given this --log?)`, summary(1, 1)],
+        lines: [`${waiting} (are they given this --log?)`, `ingested 1 events from 1 new lines of ${here}`],
       });
       expect(await stored()).toEqual({ [S1]: ['notification'] });
     });

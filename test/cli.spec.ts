@@ -504,6 +504,32 @@ describe('main (src/cli/main.ts) in process', () => {
     },
   );
 
+  it.each([[['sessions']], [['context', 'abc']], [['replay', 'abc']], [['ingest']], [['rotate']]])(
+    '%j names a relative --store or --log that is not there, or no store, with its full path (run from a subfolder)',
+    async (argv) => {
+      const folder = join(dir, 'folder');
+      await mkdir(folder);
+      const store = join(dir, 'nothing-here');
+      const log = join(dir, 'missing.jsonl');
+      const [storeHere, logHere, folderHere] = [store, log, folder].map((path) =>
+        relative(process.cwd(), path),
+      );
+      const logged = argv[0] === 'ingest' || argv[0] === 'rotate';
+      const run = (storeArg: string) =>
+        runMain([...argv, '--store', storeArg, ...(logged ? ['--log', logHere!] : [])]);
+      if (logged) {
+        await expect(run(storeHere!)).rejects.toThrow(`no log at ${logHere} (${log}): nothing to ${argv[0]}`);
+        await writeFile(`${log}.offset`, '3\n'); // ingested before (a line count): a store is needed
+        await expect(run(storeHere!)).rejects.toThrow(`no store at ${storeHere} (${store}), yet`);
+        await expect(run(folderHere!)).rejects.toThrow(`${folderHere} (${folder}) is not a store, yet`);
+      } else {
+        await expect(run(storeHere!)).rejects.toThrow(`no store at ${storeHere} (${store}) (ingest`);
+        await expect(run(folderHere!)).rejects.toThrow(`${folderHere} (${folder}) is not a store (ingest`);
+      }
+      expect(existsSync(store)).toBe(false);
+    },
+  );
+
   it('runs bridge and ingest (with either durability): a log that is not there rejects, as no usage error', async () => {
     const log = join(dir, 'missing.jsonl');
     await expect(runMain(['bridge', log])).rejects.toThrow('cannot read the input');

@@ -6,7 +6,7 @@
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { lstat, open, readdir, readFile, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { concatMap, EMPTY, from, lastValueFrom, Subject, takeUntil, tap } from 'rxjs';
 import { textOf, VibespecError } from '../errors.js';
 import { eventToJSON } from '../event.js';
@@ -22,6 +22,15 @@ import { standardOutput } from './output.js';
 const stdout = standardOutput();
 
 /**
+ * A path as a message names it: a relative one with its full path after it (`.vibespec/event-store
+ * (/home/me/proj/src/.vibespec/event-store)`), so that a command run from a subfolder of the project (where
+ * `npx` finds it too) shows that it looked there, and not where the hooks record.
+ */
+function named(path: string): string {
+  return isAbsolute(path) ? path : `${path} (${resolve(path)})`;
+}
+
+/**
  * The store of a command that only reads: a folder that is not there, or is not a store (no LevelDB
  * `CURRENT` file: `--store .vibespec` for `.vibespec/event-store`), is a mistyped `--store` or a store
  * never ingested into, and is said so, rather than a new empty store created in it (which `openStore`
@@ -29,7 +38,7 @@ const stdout = standardOutput();
  */
 async function openExisting(path: string) {
   if (!existsSync(join(path, 'CURRENT'))) {
-    const what = existsSync(path) ? `${path} is not a store` : `no store at ${path}`;
+    const what = existsSync(path) ? `${named(path)} is not a store` : `no store at ${named(path)}`;
     throw new Error(`${what} (ingest a log into it first: vibespec-streams ingest --store ${path})`);
   }
   return openCli({ path });
@@ -198,7 +207,9 @@ async function checkLog(
 ): Promise<void> {
   const { resume, lines } = await readOffset(`${log}.offset`);
   if ((resume !== undefined || lines !== undefined) && !existsSync(join(storePath, 'CURRENT'))) {
-    const what = existsSync(storePath) ? `${storePath} is not a store` : `no store at ${storePath}`;
+    const what = existsSync(storePath)
+      ? `${named(storePath)} is not a store`
+      : `no store at ${named(storePath)}`;
     throw new Error(
       `${what}, yet ${log}.offset says the log was ingested into one: give its --store${unchanged}, ` +
         `or remove ${log}.offset to store the whole log in a new one`,
@@ -206,7 +217,7 @@ async function checkLog(
   }
   if (mustExist && (await isMissing(log))) {
     throw new Error(
-      `no log at ${log}: nothing to ${nothing} (no hook has recorded there yet, or --log names another file)`,
+      `no log at ${named(log)}: nothing to ${nothing} (no hook has recorded there yet, or --log names another file)`,
     );
   }
 }
@@ -391,7 +402,7 @@ export async function ingest(
   // for a file no hook records to, without a word, and made the store there.
   if (follow && (await isMissing(log))) {
     console.error(
-      `no log at ${log} yet (${resolve(log)}): waiting for the hooks to record there (are they given this --log?)`,
+      `no log at ${named(log)} yet: waiting for the hooks to record there (are they given this --log?)`,
     );
   }
   const done = await thenClose(store, () =>
