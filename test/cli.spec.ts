@@ -495,6 +495,33 @@ describe('main (src/cli/main.ts) in process', () => {
     },
   );
 
+  const NONE = 'no command given: one of record, ingest, rotate, bridge, sessions, context, replay';
+  it.each([
+    // No command near: none named (no "did you mean undefined?").
+    [['zzzzzzzz'], 2, 'unknown command "zzzzzzzz"'],
+    [['sesions'], 2, 'unknown command "sesions" (did you mean sessions?)'],
+    // An option's value that is no command, or a command given inline (--log=record): no value missing.
+    [['--log', 'hooks.jsonl'], 2, NONE],
+    [['--log=record'], 2, NONE],
+    [['--follow'], 2, NONE],
+    [['--log', 'record'], 1, `${NONE} (--log took "record" as its value: is its value missing?)`],
+    // An option given twice: the one followed by an option, not one whose value has a dash inside.
+    [
+      ['ingest', '--log', 'a-b.jsonl', '--log', '-x.jsonl'],
+      2,
+      '--log needs a value: if it is "-x.jsonl", write --log=-x.jsonl',
+    ],
+  ] as const)(
+    '%j says exactly its problem on the first line of stderr, exit %i',
+    async (argv, code, problem) => {
+      const result = await runMain([...argv]);
+      expect({ code: result.code, first: result.stderr.split('\n')[0] }).toEqual({
+        code,
+        first: `vibespec-streams: ${problem}`,
+      });
+    },
+  );
+
   it.each([[['sessions']], [['context', 'abc']], [['replay', 'abc']]])(
     '%j runs its command: on a folder that is no store, it rejects, saying so, and creates nothing',
     async (argv) => {
