@@ -80,6 +80,19 @@ describe('the vibespec-streams command', () => {
       .split('\n')
       .map((line) => JSON.parse(line));
     expect(replayed.map((e) => [e.type, e.data.file_path])).toEqual([['file.modified', '/r/a.ts']]);
+    // A type the session has no event of (mistyped, say) prints nothing: stderr says so, with its types.
+    const mistyped = await cli(['replay', session, '--store', store, '--types', 'file.modified,tool.use']);
+    expect(mistyped.code).toBe(0);
+    expect(
+      mistyped.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).type),
+    ).toEqual(['file.modified']);
+    expect(mistyped.stderr).toBe(
+      `replay: session ${JSON.stringify(session)} has no "tool.use" event (its types: file.modified, session.started, tool.used)\n`,
+    );
+    expect((await cli(['replay', session, '--store', store, '--types', 'file.modified'])).stderr).toBe('');
 
     // A list typed with spaces after its commas (`--types 'a, b'`) selects every type it names: ' b'
     // selected nothing, so b's events were left out without a word.

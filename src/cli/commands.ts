@@ -12,7 +12,7 @@ import { textOf, VibespecError } from '../errors.js';
 import { eventToJSON } from '../event.js';
 import { syncFolder } from '../folders.js';
 import { persist } from '../store/persist.js';
-import { type Durability, openStore, type SessionStore } from '../store/SessionStore.js';
+import { type Durability, openStore, type SessionInfo, type SessionStore } from '../store/SessionStore.js';
 import { bridgeHooks } from '../streams/bridge.js';
 import { fromHookFileMarked, type HookFileMark, resumeOption } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
@@ -70,12 +70,14 @@ async function openCli(
  * A session that is not in the store is a mistyped id, and is said so (exit 1): its context would read as
  * an empty one, its replay as nothing at all, both with exit 0.
  */
-async function assertSession(store: SessionStore, storePath: string, id: string): Promise<void> {
-  if ((await store.session(id)) === undefined) {
+async function assertSession(store: SessionStore, storePath: string, id: string): Promise<SessionInfo> {
+  const info = await store.session(id);
+  if (info === undefined) {
     throw new Error(
       `no session ${JSON.stringify(id)} in ${storePath} (vibespec-streams sessions --store ${storePath} lists them)`,
     );
   }
+  return info;
 }
 
 /**
@@ -632,7 +634,16 @@ export async function replayCommand(
 ): Promise<number> {
   const store = await openExisting(storePath);
   try {
-    await assertSession(store, storePath, id);
+    const info = await assertSession(store, storePath, id);
+    // A type the session has no event of prints nothing, as a mistyped one (`--types tool.use`) would: it
+    // is said on stderr, with the types the session has (the output stays what was asked: exit 0).
+    const absent = typeList?.filter((type) => !((info.typeCounts[type] ?? 0) > 0)) ?? [];
+    if (absent.length > 0) {
+      const has = Object.keys(info.typeCounts).sort();
+      process.stderr.write(
+        `replay: session ${JSON.stringify(id)} has no ${absent.map((type) => JSON.stringify(type)).join(', ')} event (its types: ${has.length === 0 ? 'none' : has.join(', ')})\n`,
+      );
+    }
     // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.
     const events = store.query(id, {
       ...(typeList === undefined ? {} : { types: typeList }),
