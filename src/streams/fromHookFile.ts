@@ -15,7 +15,9 @@ export interface HookFileOptions extends JsonLinesOptions {
    * A missing file is waited for. A file rotated (a new file at the path), truncated, or rewritten in
    * place (its first bytes changed, even while it is being read) is read again from its start, once the
    * old one's lines are all read: its last line, even without a newline, is emitted (or rejected), not
-   * dropped. Default `false`.
+   * dropped. A file that appears or replaces the log but cannot be read yet (EACCES, EPERM, a folder) is
+   * tried again at each poll, up to 40 tries in a row, before the source fails; one that cannot be read
+   * at the first try fails at once. Default `false`.
    */
   follow?: boolean;
   /**
@@ -58,6 +60,14 @@ const CHUNK = 64 * 1024;
  * write) from an append, which never changes them.
  */
 const FINGERPRINT = 256;
+/**
+ * With `follow`, how many tries in a row (one at each poll, or sooner on a change in the file's directory)
+ * a file that appeared at the path, or replaced the log, may be unreadable (EACCES, EPERM, a directory)
+ * before the source fails: 10 s at the default poll interval, enough for a rotation that creates the new
+ * file and then sets its mode, or swaps a folder out of the way. @internal Exported for the tests, not
+ * from the package.
+ */
+export const UNREADABLE_TRIES = 40;
 
 /**
  * Emits the `HookOutput`s of a JSON Lines file of hook payloads (see `fromJsonLines` for the line
@@ -82,7 +92,8 @@ const FINGERPRINT = 256;
  *   an option is invalid (`follow` not a boolean, `hook` not a string…), or its name unknown (named with the
  *   nearest known one).
  * @throws (as an error notification) `VibespecError` `SOURCE_FAILED` when the file cannot be read
- *   (and, without `follow`, when it does not exist), or is a FIFO (read a pipe with `fromJsonLines`).
+ *   (and, without `follow`, when it does not exist; with it, a file that appeared or replaced the log
+ *   only after 40 unreadable tries in a row), or is a FIFO (read a pipe with `fromJsonLines`).
  */
 export function fromHookFile(path: string, options?: HookFileOptions): Observable<HookOutput> {
   return readHookFile<HookOutput>(path, options, false);
@@ -269,16 +280,48 @@ function readHookFile<T>(
       });
     };
 
+    /**
+     * With `follow`: whether an open has been tried at the path before. Only the first try fails at once
+     * on a path that cannot be read: a later one (a file that appeared, or replaced the log) may be caught
+     * in a rotation race, created before its mode is set or moved into place a moment later.
+     */
+    let tried = false;
+    /** Tries in a row that found the path unreadable (see `UNREADABLE_TRIES`). */
+    let unreadable = 0;
+
+    /** The file at `path`, or `undefined` to wait and try again (with `follow`: missing, or not yet readable). */
     const openFile = async (): Promise<FileHandle | undefined> => {
+      const retry = follow && tried;
+      tried = true;
+      let file: FileHandle;
       try {
         // O_NONBLOCK: a FIFO with no writer is opened at once (without it, the open would wait for one,
         // for ever, and could not be given up: the process could not exit), then refused. On a regular
         // file it does nothing.
-        return await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+        file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
       } catch (error) {
-        if (follow && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        const code = (error as NodeJS.ErrnoException).code;
+        if (follow && code === 'ENOENT') return undefined;
+        if (retry && (code === 'EACCES' || code === 'EPERM')) return notYet(error);
         throw error;
       }
+      if (retry && (await file.stat().catch(() => undefined))?.isDirectory()) {
+        await file.close();
+        return notYet(Object.assign(new Error('EISDIR: it is a directory'), { code: 'EISDIR' }));
+      }
+      unreadable = 0;
+      return file;
+    };
+
+    /** A path found unreadable once more: waited for, up to `UNREADABLE_TRIES` tries in a row. */
+    const notYet = (error: unknown): undefined => {
+      if (++unreadable >= UNREADABLE_TRIES) {
+        throw Object.assign(new Error(`${textOf(error)} (still, after ${UNREADABLE_TRIES} tries)`), {
+          cause: error,
+          code: (error as NodeJS.ErrnoException).code,
+        });
+      }
+      return undefined;
     };
 
     // The first bytes of the file as read, to recognize a rewrite in place.
