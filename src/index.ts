@@ -37,7 +37,7 @@ export { fromJsonLines } from './streams/fromJsonLines.js';
 export type { JsonLinesOptions } from './streams/jsonLines.js';
 export type { PayloadLimits } from './streams/payload.js';
 export type { BridgeOptions, HookOutput, PayloadCut, RejectedHookData } from './streams/toEvents.js';
-export { KNOWN_HOOKS, toEvents } from './streams/toEvents.js';
+export { KNOWN_HOOKS, MAX_TIMESTAMP, toEvents } from './streams/toEvents.js';
 
 // Operators: event-time windows
 

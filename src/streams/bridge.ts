@@ -93,7 +93,9 @@ export interface HookBridge {
   /**
    * Feeds one hook output. Throws `BRIDGE_CLOSED` after `complete()`, `BRIDGE_BUFFER_FULL` (see
    * `maxPending`), and `InvalidEventError` when it must stamp the output with a `scheduler.now()` that is
-   * not a time (the output is then not queued).
+   * not a time (the output is then not queued). `timestamp` is the event time in ms since epoch; one that
+   * is no time (NaN, negative, not a number, past 9999: see `HookOutput.timestamp`) is replaced by
+   * `scheduler.now()`, its events marked with `context.timestamp_replaced`.
    */
   push(hook: string, output: unknown, timestamp?: number): void;
   /** The bridged events, hot and shared: every subscriber sees the events pushed while it listens. */

@@ -23,8 +23,11 @@ export interface HookOutput {
   /** What the hook produced (for Claude Code, the JSON payload it sends on stdin). */
   output: unknown;
   /**
-   * Event time in ms since epoch. When absent, or not a finite number ≥ 0 (a negative number, a string), the
-   * bridge stamps the time it saw the output: `scheduler.now()` (`Date.now()` for `toEvents`).
+   * Event time in ms since epoch (a time in seconds reads as January 1970: multiply it by 1,000). When
+   * absent, the bridge stamps the time it saw the output: `scheduler.now()` (`Date.now()` for
+   * `toEvents`). When given but no time — not a number (an ISO string included), NaN, negative, infinite,
+   * or past 9999-12-31 (`MAX_TIMESTAMP`: a time in µs or ns by mistake) — it is stamped so too, and each
+   * of its events says so in `context.timestamp_replaced` (the given value as text).
    */
   timestamp?: number;
   /**
@@ -2071,17 +2074,45 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): 
   const stamp = input.timestamp;
   // The clock is read only for an output that carries no valid timestamp of its own. `+ 0` makes a -0 a
   // 0, as createEvent does: JSON reads -0 back as 0, so an event must not carry one.
-  const timestamp =
-    (typeof stamp === 'number' && Number.isFinite(stamp) && stamp >= 0 ? stamp : clock.now()) + 0;
+  const valid = typeof stamp === 'number' && stamp >= 0 && stamp <= MAX_TIMESTAMP;
+  const timestamp = (valid ? stamp : clock.now()) + 0;
   const error = input.error;
+  let events: Event[];
   if (typeof error === 'string') {
     // A line a source could not parse (cut, torn, too long) still shows its session at its start: its
     // rejection belongs to that session, not to none.
     const raw = input.output;
     const sessionId = typeof raw === 'string' ? leadingFields(raw).sessionId || undefined : undefined;
-    return [rejected({ hook, timestamp, sessionId }, error, raw, limits)];
+    events = [rejected({ hook, timestamp, sessionId }, error, raw, limits)];
+  } else {
+    events = mapPayload(hook, input.output, timestamp, limits, cutOf(input.cut));
   }
-  return mapPayload(hook, input.output, timestamp, limits, cutOf(input.cut));
+  return valid || stamp === undefined ? events : markStamp(events, shownText(stamp));
+}
+
+/**
+ * The latest event time a `HookOutput` may carry: 9999-12-31T23:59:59.999Z. A larger one is no time in
+ * ms: a time in µs (1.7e15 now) or ns by mistake, which would push every event-time window (the
+ * watermark of `temporalAggregate`, `sessionWindows`) so far ahead that every later event were late.
+ */
+export const MAX_TIMESTAMP = 253_402_300_799_999;
+
+/**
+ * The events of an output whose `timestamp` was given but is no time (not a number, NaN, negative,
+ * infinite, past `MAX_TIMESTAMP`), stamped with the clock's time instead: each says so in its
+ * `context.timestamp_replaced`, the given value as text. Events that shared a context still share one.
+ */
+function markStamp(events: Event[], given: string): Event[] {
+  const contexts = new Map<unknown, Record<string, unknown>>();
+  for (const event of events) {
+    let context = contexts.get(event.context);
+    if (context === undefined) {
+      context = { ...event.context, timestamp_replaced: given };
+      contexts.set(event.context, context);
+    }
+    event.context = context;
+  }
+  return events;
 }
 
 /** A source's `cut`, when it is one (a `PayloadCut` of `fromJsonLines` or `fromHookFile`). */
@@ -2200,7 +2231,8 @@ function markCut(events: Event[], cut: PayloadCut): Event[] {
  *
  * @param hookName the hook that produced `output`.
  * @param output the hook's output (for Claude Code, the stdin payload).
- * @param timestamp event time; defaults to `Date.now()`.
+ * @param timestamp event time in ms since epoch; defaults to `Date.now()`, which also replaces one that is
+ *   no time (see `HookOutput.timestamp`; its events then carry `context.timestamp_replaced`).
  * @param options the payload limits.
  * @throws ConfigError when a limit is not a positive integer, or an option's name is unknown (named
  *   with the nearest known one).

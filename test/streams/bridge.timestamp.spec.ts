@@ -1,0 +1,102 @@
+/**
+ * The time a hook output carries, at the bridge's edges (`createHookBridge().push`, `bridgeHooks`,
+ * `toEvents`): one that is no time in ms is replaced by the clock's, and its events say so.
+ */
+import { asyncScheduler, from, lastValueFrom, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import {
+  bridgeHooks,
+  createHookBridge,
+  type Event,
+  MAX_TIMESTAMP,
+  temporalAggregate,
+  toEvents,
+} from '../../src/index.js';
+
+const stop = { session_id: 's', hook_event_name: 'Stop' };
+const read = {
+  hook_event_name: 'PostToolUse',
+  session_id: 's',
+  tool_name: 'Read',
+  tool_input: { file_path: '/r/a.ts' },
+  tool_response: {},
+};
+const NOW = 1_790_000_000_000;
+const scheduler = { now: () => NOW, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
+
+/** The events of one push of `stop` at `timestamp`, on a bridge whose clock says NOW. */
+function pushed(timestamp: unknown): Event[] {
+  const bridge = createHookBridge({ scheduler });
+  const seen: Event[] = [];
+  bridge.events$.subscribe((e) => seen.push(e));
+  bridge.push('Stop', stop, timestamp as number);
+  return seen;
+}
+
+describe('a hook output whose timestamp is no time in ms', () => {
+  it.each([
+    ['NaN', Number.NaN, 'NaN'],
+    ['negative', -5, '-5'],
+    ['infinite', Number.POSITIVE_INFINITY, 'Infinity'],
+    ['an ISO string with an offset', '2026-12-07T06:00:00+01:00', "'2026-12-07T06:00:00+01:00'"],
+    ['in microseconds', 1.79e15, '1790000000000000'],
+    ['in nanoseconds', 1.79e18, '1790000000000000000'],
+    ['one past MAX_TIMESTAMP', MAX_TIMESTAMP + 1, String(MAX_TIMESTAMP + 1)],
+  ])(
+    'push: %s is replaced by the clock, and the event says so in context.timestamp_replaced',
+    (_, given, text) => {
+      const [event] = pushed(given);
+      expect(event).toMatchObject({ type: 'session.stopped', timestamp: NOW });
+      expect(event!.context).toMatchObject({ hook: 'Stop', timestamp_replaced: text });
+    },
+  );
+
+  it.each([
+    ['0', 0],
+    ['a time in ms', 1_700_000_000_123],
+    ['a fraction of a ms', 12.5],
+    ['MAX_TIMESTAMP (9999-12-31T23:59:59.999Z)', MAX_TIMESTAMP],
+  ])('push: %s is kept, unmarked', (_, given) => {
+    const [event] = pushed(given);
+    expect(event!.timestamp).toBe(given);
+    expect(event!.context).not.toHaveProperty('timestamp_replaced');
+    expect(new Date(MAX_TIMESTAMP).toISOString()).toBe('9999-12-31T23:59:59.999Z');
+  });
+
+  it('push without a timestamp is stamped by the clock, unmarked', () => {
+    const [event] = pushed(undefined);
+    expect(event!.timestamp).toBe(NOW);
+    expect(event!.context).not.toHaveProperty('timestamp_replaced');
+  });
+
+  it('toEvents and a rejection are marked too', () => {
+    const events = toEvents('PostToolUse', read, Number.NaN);
+    expect(events.length).toBeGreaterThan(0);
+    for (const e of events) expect(e.context).toMatchObject({ timestamp_replaced: 'NaN' });
+    const bridge = createHookBridge({ scheduler });
+    const seen: Event[] = [];
+    bridge.events$.subscribe((e) => seen.push(e));
+    bridge.push('Stop', null, -1);
+    expect(seen).toMatchObject([
+      { type: 'hook.rejected', timestamp: NOW, context: { timestamp_replaced: '-1' } },
+    ]);
+  });
+
+  it('bridgeHooks: one output in µs no longer makes every later event of temporalAggregate late', async () => {
+    const outputs = [
+      { hook: 'PostToolUse', output: read, timestamp: NOW },
+      { hook: 'PostToolUse', output: read, timestamp: NOW * 1000 },
+      { hook: 'PostToolUse', output: read, timestamp: NOW + 10 },
+      { hook: 'PostToolUse', output: read, timestamp: NOW + 20 },
+    ];
+    const events = await lastValueFrom(
+      from(outputs).pipe(
+        bridgeHooks({ scheduler }),
+        temporalAggregate({ idleFlushMs: Number.POSITIVE_INFINITY }),
+        toArray(),
+      ),
+    );
+    expect(events.filter((e) => e.type.endsWith('.late'))).toEqual([]);
+    expect(events.every((e) => e.timestamp < MAX_TIMESTAMP)).toBe(true);
+  });
+});
