@@ -39,6 +39,7 @@ describe('a hook output whose timestamp is no time in ms', () => {
     ['negative', -5, '-5'],
     ['infinite', Number.POSITIVE_INFINITY, 'Infinity'],
     ['an ISO string with an offset', '2026-12-07T06:00:00+01:00', "'2026-12-07T06:00:00+01:00'"],
+    ['a numeric string', '1790000000000', "'1790000000000'"],
     ['in microseconds', 1.79e15, '1790000000000000'],
     ['in nanoseconds', 1.79e18, '1790000000000000000'],
     ['one past MAX_TIMESTAMP', MAX_TIMESTAMP + 1, String(MAX_TIMESTAMP + 1)],
@@ -61,6 +62,20 @@ describe('a hook output whose timestamp is no time in ms', () => {
     expect(event!.timestamp).toBe(given);
     expect(event!.context).not.toHaveProperty('timestamp_replaced');
     expect(new Date(MAX_TIMESTAMP).toISOString()).toBe('9999-12-31T23:59:59.999Z');
+  });
+
+  it('push: -0 is kept as 0 (JSON has no -0), unmarked', () => {
+    const [event] = pushed(-0);
+    expect(Object.is(event!.timestamp, 0)).toBe(true);
+    expect(event!.context).not.toHaveProperty('timestamp_replaced');
+  });
+
+  it('the events of one output still share one context once marked', () => {
+    const write = { ...read, tool_name: 'Write', tool_input: { file_path: '/r/b.ts', content: 'x' } };
+    const events = toEvents('PostToolUse', write, Number.NaN);
+    expect(events.map((e) => e.type)).toEqual(['tool.used', 'file.modified']);
+    expect(events[1]!.context).toBe(events[0]!.context);
+    expect(events[0]!.context).toMatchObject({ timestamp_replaced: 'NaN' });
   });
 
   it('push without a timestamp is stamped by the clock, unmarked', () => {

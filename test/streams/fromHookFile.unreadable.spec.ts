@@ -71,9 +71,10 @@ describe('fromHookFile, following a log replaced by something it cannot read yet
     await writeFile(path, line('a'));
     const { seen, failed, subscription } = follow(path);
     await until(() => seen.includes('a'));
+    // The old file stays open until the folder is seen at the path: every open from here is of the folder.
+    const before = opens(path);
     await rename(path, `${path}.1`);
     await mkdir(path);
-    const before = opens(path);
     await until(() => failed.error !== undefined);
     subscription.unsubscribe();
     expect(failed.error).toMatchObject({
@@ -81,7 +82,7 @@ describe('fromHookFile, following a log replaced by something it cannot read yet
       message: expect.stringContaining(`EISDIR: it is a directory (still, after ${UNREADABLE_TRIES} tries)`),
       cause: { code: 'EISDIR' },
     });
-    expect(opens(path) - before).toBeGreaterThanOrEqual(UNREADABLE_TRIES);
+    expect(opens(path) - before).toBe(UNREADABLE_TRIES);
     expect(seen).toEqual(['a']);
   });
 
