@@ -92,8 +92,11 @@ const LINE_BREAK = /\r*\n|\r/;
 export const LAST_LINES = 1_000;
 /** A summary line is short: a longer line is not read (nor matched, whatever it holds). */
 const LONGEST = 300;
-/** Claude Code's mark where it cut the middle of a long output out. */
-const TRUNCATED = /\[\d+ characters truncated\]/;
+/**
+ * A mark where the middle of a long output was cut out: Claude Code's, or the bridge's in a payload over
+ * the size limit read with its long strings cut (`cutMark` in cut.ts).
+ */
+const TRUNCATED = /\[\d+ characters truncated\]|…\[cut: \d+ characters in all, /;
 
 const VITEST_FILES = /^\s*Test Files {2,}(.+)$/;
 const VITEST_TESTS = /^\s*Tests {2,}(.+)$/;

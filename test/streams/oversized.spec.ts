@@ -179,6 +179,34 @@ describe('a payload over the limit with its long strings cut', () => {
     expect(raw!.context?.payload_cut).toMatchObject({ strings: 1 });
   });
 
+  it('reads no pass from a cut output: the failure of a first workspace package may be in its middle', async () => {
+    // `npm test --workspaces | tail -n 2000` that kept all its lines: read whole, the first package's
+    // failure makes the line's outcome unknown (the second passed). Cut, its middle (that failure) is gone
+    // and the second package's pass was read as the line's: passed: true.
+    const outputs = join(import.meta.dirname, '..', 'fixtures', 'test-output');
+    const fixture = async (name: string) => readFile(join(outputs, `${name}.txt`), 'utf8');
+    const logs = (test: string) =>
+      Array.from({ length: 400 }, (_, i) => `stdout | ${test} > logs line ${i}\n`).join('');
+    const stdout = `${logs('a.test.js')}${await fixture('vitest-fail-nocolor')}${logs('b.test.js')}${await fixture('vitest-pass')}`;
+    expect(stdout.length).toBeGreaterThan(20_000);
+    const payload = {
+      session_id: 's1',
+      transcript_path: '/t.jsonl',
+      cwd: '/w',
+      hook_event_name: 'PostToolUse',
+      tool_name: 'Bash',
+      tool_input: { command: 'npm test --workspaces 2>&1 | tail -n 2000' },
+      tool_response: { stdout, stderr: '', interrupted: false, isImage: false },
+    };
+    const runOf = (maxPayloadBytes: number) =>
+      toEvents('PostToolUse', payload, 1, { maxPayloadBytes }).find((e) => e.type === 'test.run')!;
+    expect(runOf(1e9).data).toMatchObject({ outcome: 'unknown' });
+    const cut = runOf(20_000);
+    expect(cut.context?.payload_cut).toMatchObject({ strings: 1 });
+    expect(cut.data).toMatchObject({ outcome: 'unknown' });
+    expect(cut.data.passed).toBeUndefined();
+  });
+
   it('is still rejected when what is kept is over the limit: millions of short strings', () => {
     const [event] = toEvents('MyHook', { lines: Array.from({ length: 5_000 }, () => 'short') }, 1, {
       maxPayloadBytes: 20_000,
