@@ -1540,6 +1540,16 @@ function commitData(
   return data;
 }
 
+/**
+ * `readBashLine` of a Bash line, but nothing run for one cut in a payload over the size limit (see cut.ts):
+ * the middle cut out may open or close a quote, so what its end reads as a command may be text
+ * (`echo '…' && echo "… ' && git commit -m x && '"` read a commit once cut), and the line's status may be
+ * that of a command cut out. Its `tool.used` still carries it.
+ */
+function readCut(command: string, ctx: MapContext): BashLine {
+  return ctx.sizes?.has(command) === true ? NOTHING_RUN : readBashLine(command);
+}
+
 const postToolUse: Mapper = (p, ctx) => {
   const toolName = requireString(p, 'tool_name');
   const input = rec(p.tool_input);
@@ -1564,7 +1574,7 @@ const postToolUse: Mapper = (p, ctx) => {
     events.push(make(ctx, 'file.modified', data, Priority.NORMAL));
   } else if (toolName === 'Bash' && command !== undefined) {
     const stdout = str(rec(response)?.stdout) ?? str(response) ?? '';
-    const { verdict, gits } = readBashLine(command);
+    const { verdict, gits } = readCut(command, ctx);
     // A line that went on after its commit failed (`git commit -m … || true`, `git commit …; git push`):
     // git's message that it made none, and no commit's summary, is no commit.
     const stderr = str(rec(response)?.stderr) ?? '';
@@ -1613,7 +1623,7 @@ const postToolUseFailure: Mapper = (p, ctx) => {
   const events = [make(ctx, 'tool.failed', data, Priority.HIGH)];
   const command = data.command as string | undefined;
   const { verdict, gits } =
-    data.tool_name === 'Bash' && command !== undefined ? readBashLine(command) : NOTHING_RUN;
+    data.tool_name === 'Bash' && command !== undefined ? readCut(command, ctx) : NOTHING_RUN;
   // A line that committed and then failed (`git commit -m … && npm test`): its output shows the commit.
   const commit =
     error === undefined || gits.length === 0 ? undefined : commitData(command!, gits, error, true);

@@ -207,6 +207,28 @@ describe('a payload over the limit with its long strings cut', () => {
     expect(cut.data.passed).toBeUndefined();
   });
 
+  it('reads no commit nor test run from a cut Bash command: its cut-out middle may close a quote', () => {
+    // Whole, `' && git commit … && '` is text in the second echo's double quotes. Cut, the quote the
+    // first echo opened (in the head) closed in the tail, and a git.commit and a test.run were read.
+    const command = `echo '${'a'.repeat(9_000)}' && echo "${'b'.repeat(9_000)} ' && git commit -m oops && npm test && '"`;
+    const fields = { session_id: 's1', transcript_path: '/t.jsonl', cwd: '/w', tool_name: 'Bash' };
+    const types = (hook: string, payload: Record<string, unknown>, maxPayloadBytes: number) =>
+      toEvents(hook, { ...fields, hook_event_name: hook, ...payload }, 1, { maxPayloadBytes }).map(
+        (e) => e.type,
+      );
+    const success = {
+      tool_input: { command },
+      tool_response: { stdout: '[main abc1234] oops\n', stderr: '', interrupted: false, isImage: false },
+    };
+    const failure = { tool_input: { command }, error: 'Exit code 1\n[main abc1234] oops\n' };
+    expect(types('PostToolUse', success, 1e9)).toEqual(['tool.used']);
+    expect(types('PostToolUse', success, 16_500)).toEqual(['tool.used']);
+    expect(types('PostToolUseFailure', failure, 1e9)).toEqual(['tool.failed']);
+    expect(types('PostToolUseFailure', failure, 16_500)).toEqual(['tool.failed']);
+    const [used] = toEvents('PostToolUse', { ...fields, ...success }, 1, { maxPayloadBytes: 16_500 });
+    expect(used!.context?.payload_cut).toMatchObject({ strings: 1 });
+  });
+
   it('is still rejected when what is kept is over the limit: millions of short strings', () => {
     const [event] = toEvents('MyHook', { lines: Array.from({ length: 5_000 }, () => 'short') }, 1, {
       maxPayloadBytes: 20_000,
