@@ -36,6 +36,23 @@ export function cutMark(length: number): string {
   return `\n…[cut: ${length} characters in all, the first and the last ${KEEP} kept]…\n`;
 }
 
+/** The mark, read where `joinCut` puts it: its first match gives the length in all. */
+const MARK = /\n…\[cut: (\d+) characters in all, the first and the last \d+ kept\]…\n/y;
+
+/**
+ * The length in all of the string that `text`, a string cut by `cutString` or `JsonCutter`, was cut
+ * from, as its mark gives it (a `prompt_length` is the prompt's, not the cut text's); `undefined` when
+ * `text` has no mark where a cut puts one (after the first `KEEP` characters, or one fewer before an emoji).
+ */
+export function cutLength(text: string): number | undefined {
+  for (const at of [KEEP, KEEP - 1]) {
+    MARK.lastIndex = at;
+    const mark = MARK.exec(text);
+    if (mark !== null) return Number(mark[1]);
+  }
+  return undefined;
+}
+
 /** `head` + the mark + `tail`, never with half of a surrogate pair at the cuts. */
 function joinCut(head: string, tail: string, length: number): string {
   const start = tail.charCodeAt(0);

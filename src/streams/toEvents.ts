@@ -4,7 +4,7 @@
  */
 import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
-import { CUT_LENGTH, cutPayload, KEEP, type PayloadCut } from './cut.js';
+import { CUT_LENGTH, cutLength, cutPayload, KEEP, type PayloadCut } from './cut.js';
 import {
   checkPayload,
   cutAt,
@@ -1683,7 +1683,8 @@ const userPromptSubmit: Mapper = (p, ctx) => {
   const data: Record<string, unknown> = {};
   if (prompt !== undefined) {
     data.prompt = cutText(prompt);
-    data.prompt_length = prompt.length;
+    // A prompt cut in a payload over the size limit: the whole prompt's length, as its mark gives it.
+    data.prompt_length = (ctx.sizes?.has(prompt) === true ? cutLength(prompt) : undefined) ?? prompt.length;
   }
   const source = p.source;
   if (typeof source === 'string') data.source = source;

@@ -229,6 +229,26 @@ describe('a payload over the limit with its long strings cut', () => {
     expect(used!.context?.payload_cut).toMatchObject({ strings: 1 });
   });
 
+  it('a cut prompt’s prompt_length is the whole prompt’s, for the object and for its line', async () => {
+    // It was the length of the cut text (16,067), the prompt itself being 30,000 characters. An emoji
+    // across the cut: the head kept is one character shorter.
+    const prompt = `${'p'.repeat(KEEP - 1)}😀${'q'.repeat(30_000 - KEEP - 1)}`;
+    const payload = { session_id: 's1', hook_event_name: 'UserPromptSubmit', prompt };
+    const whole = toEvents('UserPromptSubmit', payload, 1)[0]!;
+    const [cut] = toEvents('UserPromptSubmit', payload, 1, { maxPayloadBytes: 20_000 });
+    const line = JSON.stringify({ hook: 'UserPromptSubmit', timestamp: 1, output: payload });
+    const [read] = await firstValueFrom(
+      fromJsonLines([`${line}\n`], { maxLineLength: 20_000 }).pipe(bridgeHooks(), toArray()),
+    );
+    expect(whole.data.prompt_length).toBe(30_000);
+    for (const event of [cut!, read!]) {
+      expect(event.type).toBe('prompt.submitted');
+      expect(event.context?.payload_cut).toMatchObject({ strings: 1 });
+      expect(event.data.prompt).toBe(whole.data.prompt);
+      expect(event.data.prompt_length).toBe(30_000);
+    }
+  });
+
   it('is still rejected when what is kept is over the limit: millions of short strings', () => {
     const [event] = toEvents('MyHook', { lines: Array.from({ length: 5_000 }, () => 'short') }, 1, {
       maxPayloadBytes: 20_000,
