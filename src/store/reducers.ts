@@ -148,9 +148,12 @@ function insertBounded(
 
 /** What is known about one file. */
 export interface FileInfo {
-  /** The last action: the second part of the event type (`created`, `modified`, `deleted` …). */
+  /**
+   * The last action: the second part of the event type (`created`, `modified`, `deleted` …) of the latest
+   * event about the file in time, whatever the order they came in (of those of the same time, the last to come).
+   */
   lastAction: string;
-  /** Timestamp of the last event about the file. */
+  /** Timestamp of the latest event about the file (it never moves back when an older event comes late). */
   lastModified: number;
   /** Number of `file.*` events about the file. */
   changeCount: number;
@@ -223,11 +226,15 @@ export function createFileState(options: FileStateOptions = {}): StateReducer<Fi
       }
       const action = event.type.split('.')[1] ?? '';
       const previous = own(state.files, filePath);
-      const info: FileInfo = {
-        lastAction: action,
-        lastModified: event.timestamp,
-        changeCount: (previous?.changeCount ?? 0) + 1,
-      };
+      // An event older than the file's last one (come late) is counted, but says nothing of its last action.
+      const info: FileInfo =
+        previous !== undefined && event.timestamp < previous.lastModified
+          ? { ...previous, changeCount: previous.changeCount + 1 }
+          : {
+              lastAction: action,
+              lastModified: event.timestamp,
+              changeCount: (previous?.changeCount ?? 0) + 1,
+            };
       const recent = insertBounded(
         state.recentChanges,
         { filePath, action, timestamp: event.timestamp },

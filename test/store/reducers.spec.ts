@@ -53,6 +53,19 @@ const reducers = { fileState, workflowState, agentState, sessionState } as Recor
   StateReducer<unknown>
 >;
 
+/** `events` shuffled with the picks of a fast-check infinite stream (Fisher–Yates). */
+function shuffle<T>(events: readonly T[], picks: Iterable<number>): T[] {
+  const out = [...events];
+  const pick = picks[Symbol.iterator]();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = pick.next().value! % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+const byTime = (events: readonly Event[]) => [...events].sort((a, b) => a.timestamp - b.timestamp);
+
 describe('fileState', () => {
   it('tracks each file, and the changes of the hour before the latest event (not the wall clock)', () => {
     const t0 = 1_000; // 1970: a wall-clock cut-off would drop every change.
@@ -215,6 +228,41 @@ describe('fileState', () => {
           }
           const inOrder = [...events].sort((a, b) => a.timestamp - b.timestamp);
           expect(fold(reducer, shuffled).recentChanges).toEqual(fold(reducer, inOrder).recentChanges);
+        },
+      ),
+    );
+  });
+});
+
+describe('fileState, events come late', () => {
+  it("keeps a file's last action and time of the latest event in time, not the last one to come", () => {
+    // A file.modified logged after the file.deleted that followed it (two hooks run at once): the file
+    // showed as modified, its lastModified moved back to 100.
+    const state = fold(fileState, [
+      ev('file.deleted', 200, 's1', { file_path: '/a' }),
+      ev('file.modified', 100, 's1', { file_path: '/a' }),
+    ]);
+    expect(state.files['/a']).toEqual({ lastAction: 'deleted', lastModified: 200, changeCount: 2 });
+    // Of two events of the same time, the last to come.
+    const tie = fold(fileState, [
+      ev('file.modified', 100, 's1', { file_path: '/a' }),
+      ev('file.deleted', 100, 's1', { file_path: '/a' }),
+    ]);
+    expect(tie.files['/a']).toEqual({ lastAction: 'deleted', lastModified: 100, changeCount: 2 });
+  });
+
+  it('gives the same state for any order of the same events (distinct times)', () => {
+    const actions = ['file.created', 'file.modified', 'file.deleted'];
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 500 }), { maxLength: 30 }),
+        fc.infiniteStream(fc.nat()),
+        (times, picks) => {
+          const reducer = createFileState({ recentWindowMs: 200, maxRecent: 5 });
+          const events = times.map((time) =>
+            ev(actions[time % 3]!, time, 's1', { file_path: `/f${time % 4}` }),
+          );
+          expect(fold(reducer, shuffle(events, picks))).toEqual(fold(reducer, byTime(events)));
         },
       ),
     );
