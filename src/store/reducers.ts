@@ -470,11 +470,15 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
 /** The state of one coding-agent session. */
 export interface SessionState {
   readonly sessionId: string | undefined;
-  /** `active` after `session.started`, `ended` after `session.ended`; `unknown` before either. */
+  /**
+   * `unknown` before `session.started` or `session.ended`; then `ended` when the latest `session.ended` is not
+   * earlier than the latest `session.started` (in time, whatever the order they came in: `persist`'s priority
+   * lane emits a CRITICAL `session.ended` ahead of the events received before it), else `active`.
+   */
   readonly status: 'unknown' | 'active' | 'ended';
-  /** Timestamp of the last `session.started`. */
+  /** Timestamp of the latest `session.started` (in time). */
   readonly startedAt: number | undefined;
-  /** Timestamp of the last `session.ended`. */
+  /** Timestamp of the latest `session.ended` (in time). */
   readonly endedAt: number | undefined;
   /** Earliest event timestamp. */
   readonly firstEventTime: number | undefined;
@@ -525,12 +529,14 @@ export const sessionState: StateReducer<SessionState> = builtIn<SessionState>(
       eventCount: state.eventCount + 1,
       eventTypes: records.with(state.eventTypes, type, (own(state.eventTypes, type) ?? 0) + 1),
     };
-    if (type === 'session.started') {
-      next.status = 'active';
-      next.startedAt = event.timestamp;
-    } else if (type === 'session.ended') {
-      next.status = 'ended';
-      next.endedAt = event.timestamp;
+    if (type === 'session.started' || type === 'session.ended') {
+      if (type === 'session.started') next.startedAt = later(state.startedAt, event.timestamp);
+      else next.endedAt = later(state.endedAt, event.timestamp);
+      // An end and a start of the same millisecond: ended (the end may have overtaken the start).
+      next.status =
+        next.endedAt !== undefined && (next.startedAt === undefined || next.endedAt >= next.startedAt)
+          ? 'ended'
+          : 'active';
     } else if (type === 'prompt.submitted') next.prompts++;
     else if (type === 'tool.used') next.toolUses++;
     else if (type === 'tool.failed') next.toolFailures++;

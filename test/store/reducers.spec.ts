@@ -618,6 +618,60 @@ describe('sessionState', () => {
 const ownValue = <V>(record: Readonly<Record<string, V>>, key: string): V | undefined =>
   Object.getOwnPropertyDescriptor(record, key)?.value as V | undefined;
 
+describe('sessionState, events that come late', () => {
+  it("is ended when its CRITICAL session.ended overtook the events before it (persist's priority lane)", async () => {
+    // The end, written and emitted ahead of the start: the start then made the session active again.
+    const events = [
+      ev('session.started', 1_000, 'e'),
+      ev('tool.used', 1_001, 'e'),
+      createEvent({ type: 'session.ended', timestamp: 1_002, sessionId: 'e', priority: Priority.CRITICAL }),
+    ];
+    const emitted = await lastValueFrom(from(events).pipe(persist(t.store), toArray()));
+    expect(emitted.map((e) => e.type)).toEqual(['session.ended', 'session.started', 'tool.used']);
+    const expected = fold(sessionState, events);
+    expect(expected).toMatchObject({
+      status: 'ended',
+      startedAt: 1_000,
+      endedAt: 1_002,
+      lastEventTime: 1_002,
+    });
+    expect(fold(sessionState, emitted)).toEqual(expected);
+    expect(await reconstruct(t.store, 'e', sessionState)).toEqual(expected);
+    // Started again later (resumed): active; an older start or end come late changes neither time.
+    const resumed = [...emitted, ev('session.started', 1_010, 'e')];
+    expect(fold(sessionState, resumed)).toMatchObject({ status: 'active', startedAt: 1_010, endedAt: 1_002 });
+    expect(
+      fold(sessionState, [...resumed, ev('session.ended', 1_001, 'e'), ev('session.started', 999, 'e')]),
+    ).toMatchObject({
+      status: 'active',
+      startedAt: 1_010,
+      endedAt: 1_002,
+    });
+    // An end and a start of the same millisecond, in either order: ended.
+    expect(fold(sessionState, [ev('session.started', 5), ev('session.ended', 5)]).status).toBe('ended');
+    expect(fold(sessionState, [ev('session.ended', 5), ev('session.started', 5)]).status).toBe('ended');
+    expect(fold(sessionState, [ev('session.ended', 5)])).toMatchObject({
+      status: 'ended',
+      startedAt: undefined,
+    });
+  });
+
+  it('gives the same state for any order of the same events (distinct times)', () => {
+    const types = ['session.started', 'session.ended', 'tool.used', 'prompt.submitted', 'git.commit'];
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 500 }), { maxLength: 20 }),
+        fc.array(fc.integer({ min: 0, max: types.length - 1 }), { minLength: 20, maxLength: 20 }),
+        fc.infiniteStream(fc.nat()),
+        (times, kinds, picks) => {
+          const events = times.map((time, i) => ev(types[kinds[i]!]!, time));
+          expect(fold(sessionState, shuffle(events, picks))).toEqual(fold(sessionState, byTime(events)));
+        },
+      ),
+    );
+  });
+});
+
 describe('keys that are JavaScript property names', () => {
   it('are plain keys in every reducer', () => {
     const files = fold(fileState, [
