@@ -200,6 +200,7 @@ export { HookResultSchema } from './hooks/types.js';
 export type { EventWriter, PersistOptions } from './store/persist.js';
 export { persist } from './store/persist.js';
 export type {
+  AgentHistoryEntry,
   AgentInfo,
   AgentState,
   FileChangeEntry,
@@ -209,6 +210,7 @@ export type {
   RunningAgent,
   SessionState,
   StateReducer,
+  UnmatchedEnd,
   WorkflowInfo,
   WorkflowState,
 } from './store/reducers.js';

@@ -126,11 +126,11 @@ function appendBounded<T>(list: readonly T[], item: T, max: number): readonly T[
  * latest `max` entries: a change that comes late never takes the place of a later one. Changes mostly come
  * in time order, so the place is looked for from the end.
  */
-function insertBounded(
-  list: readonly FileChangeEntry[],
-  change: FileChangeEntry,
+function insertBounded<T extends { readonly timestamp: number }>(
+  list: readonly T[],
+  change: T,
   max: number,
-): readonly FileChangeEntry[] {
+): readonly T[] {
   let at = list.length;
   while (at > 0 && list[at - 1]!.timestamp > change.timestamp) at--;
   // The list with the change at `at` has one entry more: its first `drop` (the oldest) are left out.
@@ -399,35 +399,78 @@ export interface RunningAgent {
   startTime: number;
 }
 
+/** An end (`agent.completed` / `failed` / `stopped`) whose run's `agent.started` was not seen (yet). */
+export interface UnmatchedEnd {
+  /** The agent it was counted under (its own `data.agent`). */
+  agent: string;
+  endTime: number;
+}
+
+/** Most ends kept in `AgentState.unmatchedEnds` waiting for their start; past that the oldest is dropped. */
+const MAX_UNMATCHED = 100;
+
 /** Agents used in a session, from `agent.started` / `agent.completed` (`SubagentStart` / `SubagentStop`). */
 export interface AgentState {
   readonly agents: Readonly<Record<string, AgentInfo>>;
   /** Keyed by `agent_id`. */
   readonly running: Readonly<Record<string, RunningAgent>>;
-  /** The last 100 agent events, oldest first. */
-  readonly history: readonly {
-    agent: string;
-    agentId: string | undefined;
-    type: string;
-    timestamp: number;
-  }[];
+  /**
+   * Ends whose start was not seen, keyed by `agent_id` (the last 100 to come): a start that comes after its
+   * end, not later than it (`persist`'s priority lane emits a CRITICAL end ahead of the events received
+   * before it), makes the run the one that ended — counted under the start's agent, with its duration.
+   */
+  readonly unmatchedEnds: Readonly<Record<string, UnmatchedEnd>>;
+  /** The last 100 agent events, oldest first, in time order whatever the order they came in. */
+  readonly history: readonly AgentHistoryEntry[];
+}
+
+/** One entry of `AgentState.history`. */
+export interface AgentHistoryEntry {
+  agent: string;
+  agentId: string | undefined;
+  type: string;
+  timestamp: number;
+}
+
+function endsRun(type: string): boolean {
+  return type === 'agent.completed' || type === 'agent.failed' || type === 'agent.stopped';
 }
 
 /** Per-agent counts and durations, the runs in progress, and recent agent events. */
 export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
-  deepFreeze({ agents: {}, running: {}, history: [] }),
+  deepFreeze({ agents: {}, running: {}, unmatchedEnds: {}, history: [] }),
   (records) => (state, event) => {
     if (!event.type.startsWith('agent.')) return state;
     const named = text(event.data.agent);
     if (named === undefined) return state;
     const agentId = text(event.data.agent_id);
-    const ends =
-      event.type === 'agent.completed' || event.type === 'agent.failed' || event.type === 'agent.stopped';
+    const ends = endsRun(event.type);
     const run = ends && agentId !== undefined ? own(state.running, agentId) : undefined;
+    // A start come after its run's end (not later than it): the run that ended.
+    const ended =
+      event.type === 'agent.started' && agentId !== undefined ? own(state.unmatchedEnds, agentId) : undefined;
+    const endOf = ended !== undefined && event.timestamp <= ended.endTime ? ended : undefined;
     // A run ends under the name its start gave it: Claude Code's SubagentStop says `agent_type: ""`, so
     // the bridge names the agent by its id there, while its SubagentStart gave the type (`Explore`).
     const agent = run === undefined ? named : run.agent;
-    const info = own(state.agents, agent) ?? {
+    let agents = state.agents;
+    let history = state.history;
+    if (endOf !== undefined && endOf.agent !== agent) {
+      // The end was counted under its own name: it moves to the start's, in the history too.
+      const counted = own(agents, endOf.agent);
+      if (counted !== undefined) {
+        agents =
+          counted.started === 0 && counted.completed === 1 && counted.firstSeen === counted.lastSeen
+            ? records.without(agents, endOf.agent)
+            : records.with(agents, endOf.agent, { ...counted, completed: counted.completed - 1 });
+      }
+      history = history.map((h) =>
+        h.agentId === agentId && h.agent === endOf.agent && h.timestamp === endOf.endTime && endsRun(h.type)
+          ? { ...h, agent }
+          : h,
+      );
+    }
+    const info = own(agents, agent) ?? {
       agent,
       started: 0,
       completed: 0,
@@ -438,25 +481,38 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
     const next: AgentInfo = {
       ...info,
       firstSeen: Math.min(info.firstSeen, event.timestamp),
-      lastSeen: Math.max(info.lastSeen, event.timestamp),
+      lastSeen: Math.max(info.lastSeen, event.timestamp, endOf?.endTime ?? event.timestamp),
     };
     let running = state.running;
+    let unmatchedEnds = state.unmatchedEnds;
     if (event.type === 'agent.started') {
       next.started++;
-      if (agentId !== undefined)
+      if (endOf !== undefined) {
+        if (endOf.agent !== agent) next.completed++;
+        next.totalDurationMs += endOf.endTime - event.timestamp;
+        unmatchedEnds = records.without(unmatchedEnds, agentId!);
+      } else if (agentId !== undefined) {
         running = records.with(running, agentId, { agent, agentId, startTime: event.timestamp });
+      }
     } else if (ends) {
       next.completed++;
       if (run !== undefined) {
         next.totalDurationMs += Math.max(0, event.timestamp - run.startTime);
         running = records.without(running, agentId!);
+      } else if (agentId !== undefined) {
+        const keys = Object.keys(unmatchedEnds);
+        if (keys.length >= MAX_UNMATCHED && !Object.hasOwn(unmatchedEnds, agentId)) {
+          unmatchedEnds = records.without(unmatchedEnds, keys[0]!);
+        }
+        unmatchedEnds = records.with(unmatchedEnds, agentId, { agent, endTime: event.timestamp });
       }
     }
     return {
-      agents: records.with(state.agents, agent, next),
+      agents: records.with(agents, agent, next),
       running,
-      history: appendBounded(
-        state.history,
+      unmatchedEnds,
+      history: insertBounded(
+        history,
         { agent, agentId, type: event.type, timestamp: event.timestamp },
         DEFAULT_HISTORY,
       ),

@@ -554,6 +554,124 @@ describe('agentState', () => {
   });
 });
 
+describe('agentState, ends that overtook their start', () => {
+  it("counts a run whose CRITICAL end overtook its start (persist's priority lane) under its start's agent", async () => {
+    // A subagent that failed 5 ms after it started, its agent.failed made CRITICAL: persist writes and
+    // emits it ahead of the start. The end was counted under the agent's id (as the bridge names a
+    // SubagentStop's agent) and the start then left the run running for ever.
+    const events = [
+      createEvent({
+        type: 'agent.started',
+        timestamp: 1_000,
+        sessionId: 'g',
+        data: { agent: 'Explore', agent_id: 'a8c1e6f' },
+      }),
+      createEvent({
+        type: 'agent.failed',
+        timestamp: 1_005,
+        sessionId: 'g',
+        priority: Priority.CRITICAL,
+        data: { agent: 'a8c1e6f', agent_id: 'a8c1e6f' },
+      }),
+    ];
+    const emitted = await lastValueFrom(from(events).pipe(persist(t.store), toArray()));
+    expect(emitted.map((e) => e.type)).toEqual(['agent.failed', 'agent.started']);
+    const expected = fold(agentState, events);
+    expect(expected.agents).toEqual({
+      Explore: {
+        agent: 'Explore',
+        started: 1,
+        completed: 1,
+        totalDurationMs: 5,
+        firstSeen: 1_000,
+        lastSeen: 1_005,
+      },
+    });
+    const live = fold(agentState, emitted);
+    expect(live).toEqual(expected);
+    expect(live.running).toEqual({});
+    expect(live.unmatchedEnds).toEqual({});
+    expect(live.history.map((h) => `${h.agent} ${h.type}`)).toEqual([
+      'Explore agent.started',
+      'Explore agent.failed',
+    ]);
+    expect(await reconstruct(t.store, 'g', agentState)).toEqual(expected);
+    // An end named as its start was: the same run, counted once.
+    const same = fold(agentState, [
+      ev('agent.completed', 20, 's1', { agent: 'reviewer', agent_id: 'r1' }),
+      ev('agent.started', 20, 's1', { agent: 'reviewer', agent_id: 'r1' }),
+    ]);
+    expect(same.agents.reviewer).toMatchObject({ started: 1, completed: 1, totalDurationMs: 0 });
+    expect(same.running).toEqual({});
+    // A start later than the end is another run: it runs, and the end waits for its own start.
+    const after = fold(agentState, [
+      ev('agent.completed', 20, 's1', { agent: 'r1', agent_id: 'r1' }),
+      ev('agent.started', 21, 's1', { agent: 'reviewer', agent_id: 'r1' }),
+    ]);
+    expect(after.running).toEqual({ r1: { agent: 'reviewer', agentId: 'r1', startTime: 21 } });
+    expect(after.unmatchedEnds).toEqual({ r1: { agent: 'r1', endTime: 20 } });
+    expect(after.agents.r1).toMatchObject({ started: 0, completed: 1 });
+    // The end's own name, counted by other events too, keeps them (less this end).
+    const shared = fold(agentState, [
+      ev('agent.progress', 10, 's1', { agent: 'x1', agent_id: 'x1' }),
+      ev('agent.completed', 30, 's1', { agent: 'x1', agent_id: 'x1' }),
+      ev('agent.started', 5, 's1', { agent: 'Plan', agent_id: 'x1' }),
+    ]);
+    expect(shared.agents.x1).toMatchObject({ started: 0, completed: 0, firstSeen: 10 });
+    expect(shared.agents.Plan).toMatchObject({ started: 1, completed: 1, totalDurationMs: 25, lastSeen: 30 });
+  });
+
+  it('keeps the last 100 ends waiting for their start', () => {
+    const ends = Array.from({ length: 101 }, (_, i) =>
+      ev('agent.completed', i, 's1', { agent: `e${i}`, agent_id: `e${i}` }),
+    );
+    const state = fold(agentState, [
+      ...ends,
+      ev('agent.completed', 200, 's1', { agent: 'e5', agent_id: 'e5' }),
+    ]);
+    const keys = Object.keys(state.unmatchedEnds);
+    expect(keys).toHaveLength(100);
+    expect(keys[0]).toBe('e1');
+    expect(state.unmatchedEnds.e5).toEqual({ agent: 'e5', endTime: 200 });
+    // The dropped one's start is then a run of its own.
+    expect(
+      fold(agentState, [...ends, ev('agent.started', 0, 's1', { agent: 'A', agent_id: 'e0' })]).running,
+    ).toEqual({ e0: { agent: 'A', agentId: 'e0', startTime: 0 } });
+  });
+
+  it('gives the same state for any order of the same runs (distinct times)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            type: fc.constantFrom('Explore', 'Plan', 'general-purpose'),
+            ended: fc.constantFrom('no', 'by id', 'by type', 'no start'),
+            how: fc.constantFrom('agent.completed', 'agent.failed', 'agent.stopped'),
+          }),
+          { maxLength: 12 },
+        ),
+        fc.infiniteStream(fc.nat()),
+        fc.infiniteStream(fc.nat()),
+        (runs, gaps, picks) => {
+          const gap = gaps[Symbol.iterator]();
+          let time = 0;
+          const at = () => (time += 1 + (gap.next().value! % 50));
+          const events: Event[] = [];
+          runs.forEach(({ type, ended, how }, i) => {
+            const id = `id${i}`;
+            if (ended !== 'no start')
+              events.push(ev('agent.started', at(), 's1', { agent: type, agent_id: id }));
+            if (ended !== 'no') {
+              events.push(ev(how, at(), 's1', { agent: ended === 'by type' ? type : id, agent_id: id }));
+            }
+          });
+          expect(fold(agentState, shuffle(events, picks))).toEqual(fold(agentState, byTime(events)));
+        },
+      ),
+    );
+  });
+});
+
 describe('sessionState', () => {
   it('follows status, time span and the headline counts', () => {
     const state = fold(sessionState, [
