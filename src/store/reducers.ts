@@ -457,13 +457,12 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
     let history = state.history;
     if (endOf !== undefined && endOf.agent !== agent) {
       // The end was counted under its own name: it moves to the start's, in the history too.
-      const counted = own(agents, endOf.agent);
-      if (counted !== undefined) {
-        agents =
-          counted.started === 0 && counted.completed === 1 && counted.firstSeen === counted.lastSeen
-            ? records.without(agents, endOf.agent)
-            : records.with(agents, endOf.agent, { ...counted, completed: counted.completed - 1 });
-      }
+      // The end made or counted in that record, which only such a move deletes.
+      const counted = own(agents, endOf.agent)!;
+      agents =
+        counted.started === 0 && counted.completed === 1 && counted.firstSeen === counted.lastSeen
+          ? records.without(agents, endOf.agent)
+          : records.with(agents, endOf.agent, { ...counted, completed: counted.completed - 1 });
       history = history.map((h) =>
         h.agentId === agentId && h.agent === endOf.agent && h.timestamp === endOf.endTime && endsRun(h.type)
           ? { ...h, agent }

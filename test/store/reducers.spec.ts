@@ -621,6 +621,67 @@ describe('agentState, ends that overtook their start', () => {
     expect(shared.agents.Plan).toMatchObject({ started: 1, completed: 1, totalDurationMs: 25, lastSeen: 30 });
   });
 
+  it("moves only that end: the end's agent keeps its other runs and events, and no other history entry changes", () => {
+    const state = fold(agentState, [
+      ev('agent.started', 30, 's1', { agent: 'x', agent_id: 's' }),
+      ev('agent.completed', 30, 's1', { agent: 'x', agent_id: 'e1' }),
+      ev('agent.completed', 30, 's1', { agent: 'x', agent_id: 'e2' }),
+      ev('agent.progress', 25, 's1', { agent: 'p', agent_id: 'e1' }),
+      ev('agent.progress', 26, 's1', { agent: 'x', agent_id: 'e1' }),
+      ev('agent.started', 20, 's1', { agent: 'Plan', agent_id: 'e1' }),
+    ]);
+    expect(state.agents.x).toEqual({
+      agent: 'x',
+      started: 1,
+      completed: 1,
+      totalDurationMs: 0,
+      firstSeen: 26,
+      lastSeen: 30,
+    });
+    expect(state.agents.Plan).toMatchObject({ started: 1, completed: 1, totalDurationMs: 10 });
+    expect(state.history.map((h) => `${h.agent} ${h.agentId} ${h.timestamp}`)).toEqual([
+      'Plan e1 20',
+      'p e1 25',
+      'x e1 26',
+      'x s 30',
+      'Plan e1 30',
+      'x e2 30',
+    ]);
+    expect(Object.keys(state.unmatchedEnds)).toEqual(['e2']);
+    // Two ends of one agent: a start, an agent.progress and an end named otherwise take the run's name
+    // only for the end of a running run.
+    const two = fold(agentState, [
+      ev('agent.started', 1, 's1', { agent: 'a', agent_id: 'k' }),
+      ev('agent.progress', 2, 's1', { agent: 'b', agent_id: 'k' }),
+      ev('agent.completed', 10, 's1', { agent: 'x', agent_id: 'j' }),
+      ev('agent.completed', 5, 's1', { agent: 'y', agent_id: 'j' }),
+    ]);
+    expect(Object.keys(two.agents)).toEqual(['a', 'b', 'x', 'y']);
+    expect(two.agents.b).toMatchObject({ started: 0, completed: 0 });
+    expect(two.unmatchedEnds).toEqual({ j: { agent: 'y', endTime: 5 } });
+    // An agent_id 'undefined' is an id like any other, and an event without one matches none.
+    const named = fold(agentState, [
+      ev('agent.started', 1, 's1', { agent: 'u', agent_id: 'undefined' }),
+      ev('agent.completed', 2, 's1', { agent: 'v' }),
+      ev('agent.completed', 3, 's1', { agent: 'w', agent_id: 'undefined' }),
+      ev('agent.completed', 4, 's1', { agent: 'z', agent_id: 'gone' }),
+      ev('agent.started', 4, 's1', { agent: 'G' }),
+    ]);
+    expect(named.agents.u).toMatchObject({ started: 1, completed: 1, totalDurationMs: 2 });
+    expect(named.agents.v).toMatchObject({ completed: 1 });
+    expect(named.agents.z).toMatchObject({ completed: 1 });
+    expect(named.agents.G).toMatchObject({ started: 1, completed: 0 });
+    expect(named.unmatchedEnds).toEqual({ gone: { agent: 'z', endTime: 4 } });
+    expect(named.running).toEqual({});
+    // A start without an agent_id takes no end that waits, one of id 'undefined' neither.
+    const waiting = fold(agentState, [
+      ev('agent.completed', 5, 's1', { agent: 'w', agent_id: 'undefined' }),
+      ev('agent.started', 4, 's1', { agent: 'G' }),
+    ]);
+    expect(waiting.agents.G).toMatchObject({ started: 1, completed: 0 });
+    expect(waiting.unmatchedEnds).toEqual({ undefined: { agent: 'w', endTime: 5 } });
+  });
+
   it('keeps the last 100 ends waiting for their start', () => {
     const ends = Array.from({ length: 101 }, (_, i) =>
       ev('agent.completed', i, 's1', { agent: `e${i}`, agent_id: `e${i}` }),
