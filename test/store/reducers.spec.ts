@@ -648,6 +648,21 @@ describe('agentState, ends that overtook their start', () => {
       'x e2 30',
     ]);
     expect(Object.keys(state.unmatchedEnds)).toEqual(['e2']);
+    // Each alone: a start of the end's agent, or a second end of it, of the same time, keeps its record.
+    const move = (first: Event) =>
+      fold(agentState, [
+        first,
+        ev('agent.completed', 30, 's1', { agent: 'x', agent_id: 'e1' }),
+        ev('agent.started', 20, 's1', { agent: 'Plan', agent_id: 'e1' }),
+      ]).agents.x;
+    expect(move(ev('agent.started', 30, 's1', { agent: 'x', agent_id: 's' }))).toMatchObject({
+      started: 1,
+      completed: 0,
+    });
+    expect(move(ev('agent.completed', 30, 's1', { agent: 'x', agent_id: 'e2' }))).toMatchObject({
+      started: 0,
+      completed: 1,
+    });
     // Two ends of one agent: a start, an agent.progress and an end named otherwise take the run's name
     // only for the end of a running run.
     const two = fold(agentState, [
