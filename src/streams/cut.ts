@@ -26,7 +26,9 @@ export interface PayloadCut {
   strings: number;
   /**
    * The UTF-8 size of each cut string's whole value, keyed by the cut string: a Write's `file.created` has
-   * the `size` of the file written, not of its cut content.
+   * the `size` of the file written, not of its cut content. Two strings cut alike (same length, same ends:
+   * a Write's new content and its `originalFile`, edited in the middle) keep the size of the first in the
+   * text (`tool_input` comes before `tool_response`), in both readers.
    */
   sizes?: ReadonlyMap<string, number>;
 }
@@ -89,57 +91,67 @@ export function cutPayload(
   const shell = (v: object): Record<string, unknown> | unknown[] =>
     Array.isArray(v) ? new Array<unknown>(v.length) : {};
   const root = shell(value) as Record<string, unknown>;
-  const stack: Array<[source: object, target: Record<string, unknown> | unknown[], depth: number]> = [
-    [value, root, 0],
-  ];
+  // Depth first, each container's entries in order, as the line reader reads the text: a cut string's
+  // size is the first one's, in both readers.
+  type Frame = {
+    source: object;
+    target: Record<string, unknown> | unknown[];
+    depth: number;
+    keys: string[] | undefined; // an object's own keys (undefined for an array)
+    next: number;
+  };
+  const frames: Frame[] = [];
+  const enter = (source: object, target: Frame['target'], depth: number): boolean => {
+    if (depth >= maxDepth) return false;
+    const keys = Array.isArray(source) ? undefined : Object.keys(source);
+    if (keys === undefined) size += (source as unknown[]).length;
+    frames.push({ source, target, depth, keys, next: 0 });
+    return true;
+  };
   try {
-    while (stack.length > 0) {
-      const [source, target, depth] = stack.pop()!;
-      if (depth >= maxDepth) return undefined;
-      const put = (key: string | number, child: unknown): void => {
-        if (typeof child === 'string') {
-          const kept = cutString(child);
-          if (kept !== child) {
-            sizes.set(kept, Buffer.byteLength(child));
-            strings++;
-          }
-          size += kept.length + 2;
-          child = kept;
-        } else if (typeof child === 'object' && child !== null) {
-          const copy = shell(child);
-          stack.push([child, copy, depth + 1]);
-          size += 2;
-          child = copy;
-        } else if (typeof child === 'number') {
-          size += 8;
-        } else if (typeof child === 'boolean') {
-          size += 5;
-        } else if (child === null) {
-          size += 4;
-        }
-        if (typeof key === 'number') (target as unknown[])[key] = child;
-        // `__proto__` as an own field, as JSON.parse makes it (an assignment would set the prototype).
-        else
-          Object.defineProperty(target, key, {
-            value: child,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-      };
-      if (Array.isArray(source)) {
-        size += source.length;
-        for (let i = 0; i < source.length && size <= maxSize; i++) put(i, source[i]);
-      } else {
-        for (const key in source) {
-          if (size > maxSize) break;
-          if (!Object.hasOwn(source, key)) continue;
-          size += key.length + 4;
-          put(key, (source as Record<string, unknown>)[key]);
-        }
+    if (!enter(value, root, 0)) return undefined;
+    while (frames.length > 0 && size <= maxSize) {
+      const frame = frames[frames.length - 1]!;
+      const { source, target, keys } = frame;
+      if (frame.next >= (keys === undefined ? (source as unknown[]).length : keys.length)) {
+        frames.pop();
+        continue;
       }
-      if (size > maxSize) return undefined;
+      const at = frame.next++;
+      const key = keys === undefined ? at : keys[at]!;
+      if (typeof key === 'string') size += key.length + 4;
+      let child = (source as Record<string | number, unknown>)[key];
+      if (typeof child === 'string') {
+        const kept = cutString(child);
+        if (kept !== child) {
+          if (!sizes.has(kept)) sizes.set(kept, Buffer.byteLength(child));
+          strings++;
+        }
+        size += kept.length + 2;
+        child = kept;
+      } else if (typeof child === 'object' && child !== null) {
+        const copy = shell(child);
+        size += 2;
+        if (!enter(child, copy, frame.depth + 1)) return undefined;
+        child = copy;
+      } else if (typeof child === 'number') {
+        size += 8;
+      } else if (typeof child === 'boolean') {
+        size += 5;
+      } else if (child === null) {
+        size += 4;
+      }
+      if (typeof key === 'number') (target as unknown[])[key] = child;
+      // `__proto__` as an own field, as JSON.parse makes it (an assignment would set the prototype).
+      else
+        Object.defineProperty(target, key, {
+          value: child,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     }
+    if (size > maxSize) return undefined;
   } catch {
     return undefined;
   }
@@ -338,7 +350,7 @@ export class JsonCutter {
       value = this.whole;
     } else {
       value = joinCut(this.head, this.tail.slice(-KEEP), this.stringLength);
-      this.sizes.set(value, this.bytes);
+      if (!this.sizes.has(value)) this.sizes.set(value, this.bytes);
       this.strings++;
     }
     this.inString = false;

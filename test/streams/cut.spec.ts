@@ -26,11 +26,14 @@ const longString = fc
     fc.integer({ min: CUT_LENGTH - 3, max: CUT_LENGTH * 2 }),
   )
   .map(([c, n]) => c.repeat(Math.ceil(n / c.length)).slice(0, n));
+// Strings cut alike whose sizes differ: the size kept is the first one's, in both readers.
+const alike = fc.constantFrom('e', 'é').map((c) => `${'x'.repeat(KEEP)}${c.repeat(10)}${'x'.repeat(KEEP)}`);
 const valueArb = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.string(),
     longString,
+    alike,
     fc.integer(),
     fc.double({ noNaN: true, noDefaultInfinity: true }),
     fc.boolean(),
@@ -121,6 +124,29 @@ describe('cutting the long strings of an oversized payload', () => {
     const again = cutText(escaped, [at])!;
     expect([...again.sizes.values()]).toEqual([Buffer.byteLength(value)]);
     expect(again.value).toEqual(kept.value);
+  });
+
+  it("keeps the size of the first of two strings cut alike, in the text's order, in both readers", () => {
+    // A Write over a file edited in the middle: the new content and `originalFile` are as long and have
+    // the same ends, so they are cut to the same string, but their UTF-8 sizes differ ('é' against 'e').
+    const ends = 'x'.repeat(KEEP);
+    const content = `${ends}${'é'.repeat(500)}${ends}`;
+    const originalFile = `${ends}${'e'.repeat(500)}${ends}`;
+    const payload = {
+      tool_input: { content },
+      tool_response: { type: 'update', content, originalFile },
+      deeper: [{ originalFile }],
+    };
+    const cut = cutString(content);
+    expect(cutString(originalFile)).toBe(cut);
+    const object = cutPayload(payload, 1e9, 64)!;
+    const line = cutText(JSON.stringify(payload), [])!;
+    expect(object.cut.sizes?.get(cut)).toBe(Buffer.byteLength(content));
+    expect(line.sizes.get(cut)).toBe(Buffer.byteLength(content));
+    // originalFile first: its size, in both.
+    const other = { a: [[originalFile]], b: content, c: { d: content } };
+    expect(cutPayload(other, 1e9, 64)!.cut.sizes?.get(cut)).toBe(Buffer.byteLength(originalFile));
+    expect(cutText(JSON.stringify(other), [])!.sizes.get(cut)).toBe(Buffer.byteLength(originalFile));
   });
 
   it('gives up on a text that is no JSON string: a bad escape, a control character, cut inside a string', () => {
