@@ -66,6 +66,130 @@ describe('cutting the long strings of an oversized payload', () => {
     );
   });
 
+  it('property: any JSON, pretty or not, its non-ASCII escaped or not, however split: the line reader keeps what cutPayload keeps of JSON.parse', () => {
+    // Strings of any UTF-16 units (lone surrogates, quotes, backslashes, controls), long ones around the
+    // cut, and long keys; escaped as `\uXXXX`, a pair's two escapes may be split anywhere.
+    const long = fc
+      .tuple(
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 3 }),
+        fc.integer({ min: CUT_LENGTH - 2, max: CUT_LENGTH + 40 }),
+      )
+      .map(([c, n]) => c.repeat(Math.ceil(n / c.length)).slice(0, n));
+    const text = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      long,
+      fc.string({ unit: fc.constantFrom('\uD83D', '\uDE00', 'a', '\\', '"'), maxLength: 20 }),
+    );
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        text,
+        fc.jsonValue({ maxDepth: 1 }),
+        fc.array(tie('v'), { maxLength: 3 }),
+        fc.dictionary(fc.oneof(fc.string({ unit: 'binary' }), long), tie('v'), { maxKeys: 3 }),
+      ),
+    })).v;
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ unit: 'binary', maxLength: 4 }), value, { maxKeys: 4 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        fc.boolean(),
+        fc.boolean(),
+        (payload, splitsRaw, pretty, escaped) => {
+          let json = pretty ? JSON.stringify(payload, null, '\t\r\n ') : JSON.stringify(payload);
+          if (escaped)
+            json = json.replace(
+              /[\u0080-\uffff]/g,
+              (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+            );
+          const object = cutPayload(JSON.parse(json) as Record<string, unknown>, 1e9, 64)!;
+          const line = cutText(
+            json,
+            splitsRaw.map((n) => n % (json.length + 1)),
+          )!;
+          expect(line.value).toEqual(object.value);
+          expect(line.strings).toBe(object.cut.strings);
+          expect(line.sizes).toEqual(object.cut.sizes);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('property: what JSON.parse rejects stays rejected (a JSON text with a few characters put in or taken out)', () => {
+    fc.assert(
+      fc.property(
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.nat(),
+        fc.string({ unit: 'binary', maxLength: 3 }),
+        fc.nat(3),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        (value, at, put, taken, splitsRaw) => {
+          const json = JSON.stringify({ a: value });
+          const p = at % (json.length + 1);
+          const text = json.slice(0, p) + put + json.slice(p + taken);
+          let parsed: unknown;
+          let ok = true;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            ok = false;
+          }
+          let kept: ReturnType<typeof cutText>;
+          try {
+            kept = cutText(
+              text,
+              splitsRaw.map((n) => n % (text.length + 1)),
+            );
+          } catch {
+            kept = undefined; // what it kept is not JSON
+          }
+          expect(kept !== undefined).toBe(ok);
+          if (ok) expect(kept!.value).toEqual(parsed);
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+    // And the cases by name: numbers, literals, blanks and a BOM JSON does not allow, two values, garbage.
+    for (const text of [
+      '01',
+      '1.',
+      '-',
+      '1e',
+      '1e+',
+      '.5',
+      '+1',
+      '0x1',
+      'NaN',
+      'tru',
+      'nul',
+      '\uFEFF{}',
+      '{}\u000b',
+      '\f1',
+      '\u00a01',
+      '1\u2028',
+      '{} {}',
+      '{}{}',
+      '"a""b"',
+      '"a"x',
+      '[1,]',
+      '{"a":1,}',
+      '[1 2]',
+      '{"a" "b"}',
+      "'a'",
+      '"\\U0041"',
+      '"\t"',
+    ]) {
+      let kept: ReturnType<typeof cutText>;
+      try {
+        kept = cutText(text, [1]);
+      } catch {
+        kept = undefined;
+      }
+      expect({ text, kept }).toEqual({ text, kept: undefined });
+    }
+  });
+
   it('cuts a string value to its first and last KEEP characters around the mark, never half an emoji', () => {
     const emoji = '\u{1F600}'; // two UTF-16 units
     // An emoji across the end of the head: 'a' then pairs, the 8,000th unit a first half.
