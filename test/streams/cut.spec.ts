@@ -286,6 +286,71 @@ describe('cutting the long strings of an oversized payload', () => {
     expect(cutter.end()!.text).toBe('[1 2]');
   });
 
+  it('cuts in the line reader at the same boundary: 16,383 and 16,384 characters kept whole, 16,385 cut', () => {
+    for (const n of [CUT_LENGTH - 1, CUT_LENGTH, CUT_LENGTH + 1]) {
+      const value = 'y'.repeat(n);
+      const kept = cutText(JSON.stringify({ v: value }), [3, 5 + n])!;
+      expect((kept.value as { v: string }).v).toBe(cutString(value));
+      expect(kept.strings).toBe(n > CUT_LENGTH ? 1 : 0);
+      expect([...kept.sizes.values()]).toEqual(n > CUT_LENGTH ? [n] : []);
+    }
+  });
+
+  it('keeps lone surrogates as JSON.parse reads them: a low one at the start, a high one at the end; drops one at a cut', () => {
+    const lone = `\uDC00${'a'.repeat(CUT_LENGTH)}\uD800`;
+    expect(cutString(lone)).toBe(
+      `\uDC00${'a'.repeat(KEEP - 1)}${cutMark(lone.length)}${'a'.repeat(KEEP - 1)}\uD800`,
+    );
+    // A lone low one first in the tail, a lone high one last in the head: neither kept.
+    const atCuts = `${'a'.repeat(KEEP - 1)}\uD800${'b'.repeat(CUT_LENGTH)}\uDC00${'c'.repeat(KEEP - 1)}`;
+    expect(cutString(atCuts)).toBe(`${'a'.repeat(KEEP - 1)}${cutMark(atCuts.length)}${'c'.repeat(KEEP - 1)}`);
+    for (const value of [lone, atCuts]) {
+      const text = JSON.stringify([value]); // lone surrogates written as \u escapes
+      for (const at of [2, 4, 8, text.length - 4]) {
+        const kept = cutText(text, [at])!;
+        expect(kept.value).toEqual([cutString(value)]);
+        expect([...kept.sizes.values()]).toEqual([Buffer.byteLength(value)]);
+      }
+    }
+  });
+
+  it('holds the text kept and, of the string being read, its whole while short, then its head and a tail of at most 2 × KEEP', () => {
+    const cutter = new JsonCutter(1e9);
+    cutter.push('["');
+    expect(cutter.held).toBe(1);
+    cutter.push('a'.repeat(CUT_LENGTH));
+    expect(cutter.held).toBe(1 + CUT_LENGTH);
+    cutter.push('a'); // past CUT_LENGTH: its first KEEP + 1 and last KEEP
+    expect(cutter.held).toBe(1 + KEEP + 1 + KEEP);
+    cutter.push('a'.repeat(KEEP)); // the tail grows to 2 × KEEP
+    expect(cutter.held).toBe(1 + KEEP + 1 + 2 * KEEP);
+    cutter.push('a'); // one more: trimmed to KEEP
+    expect(cutter.held).toBe(1 + KEEP + 1 + KEEP);
+    cutter.push('a'.repeat(3 * KEEP)); // a long piece: only its last KEEP taken
+    expect(cutter.held).toBe(1 + KEEP + 1 + 2 * KEEP);
+    cutter.push('\\u00'); // an escape read in part
+    expect(cutter.held).toBe(1 + KEEP + 1 + 2 * KEEP + 4);
+    cutter.push('e9"]');
+    const kept = cutter.end()!;
+    expect(cutter.held).toBe(kept.text.length);
+    expect(JSON.parse(kept.text)).toEqual([
+      cutString(`${'a'.repeat(CUT_LENGTH + 1 + KEEP + 1 + 3 * KEEP)}é`),
+    ]);
+    expect(kept.text.length).toBe(JSON.stringify(JSON.parse(kept.text)).length);
+  });
+
+  it('gives up, holding nothing, when the text kept outgrows its limit out of any string', () => {
+    const cutter = new JsonCutter(8);
+    cutter.push('[1,2,3,');
+    expect(cutter.held).toBe(7);
+    cutter.push('4,5]');
+    expect(cutter.end()).toBeUndefined();
+    expect(cutter.held).toBe(0);
+    cutter.push('"abc"'); // nothing more read
+    expect(cutter.held).toBe(0);
+    expect(cutter.end()).toBeUndefined();
+  });
+
   it('gives up when a key alone is longer than what it may keep', () => {
     const cutter = new JsonCutter(50);
     cutter.push(`{"${'k'.repeat(100)}":1}`);
