@@ -351,6 +351,46 @@ describe('cutting the long strings of an oversized payload', () => {
     expect(cutter.end()).toBeUndefined();
   });
 
+  it('counts the UTF-8 size of a cut string whatever the surrogates where its pieces meet', () => {
+    const long = 'a'.repeat(CUT_LENGTH);
+    // Pairs split between two pushes, at the ends of the ranges (U+10000, U+10FFFF, U+103FF, U+10FC00).
+    for (const pair of ['\uD800\uDC00', '\uDBFF\uDFFF', '\uD800\uDFFF', '\uDBFF\uDC00']) {
+      const value = `${long}${pair}b`;
+      const text = JSON.stringify([value]);
+      const kept = cutText(text, [text.indexOf(pair) + 1])!;
+      expect([...kept.sizes.values()]).toEqual([Buffer.byteLength(value)]);
+    }
+    // No pair where they meet: a high one then U+E000, U+E000 then a low one, two low ones, a string
+    // that starts with a low one after a string that ended with a high one (each lone one an escape).
+    for (const value of [
+      `${long}\uD800\uE000`,
+      `${long}\uE000\uDC00`,
+      `${long}\uDC00\uDC00`,
+      `${long}\uDFFF\uDC00`,
+    ]) {
+      for (const text of [JSON.stringify([value]), JSON.stringify(['\uD800', value])]) {
+        const kept = cutText(text, [text.length - 5])!;
+        expect([...kept.sizes.values()]).toEqual([Buffer.byteLength(value)]);
+      }
+    }
+    const after = `\uDC00${long}`;
+    for (const text of [JSON.stringify(['\uD800', after]), JSON.stringify(['x\uD83D\uDE00', after])]) {
+      expect([...cutText(text, [])!.sizes.values()]).toEqual([Buffer.byteLength(after)]);
+    }
+  });
+
+  it('keeps a text exactly as long as its limit; holds no key longer than the limit leaves room for', () => {
+    const exact = new JsonCutter(5);
+    exact.push('[1,2]');
+    expect(exact.end()?.text).toBe('[1,2]');
+    const key = new JsonCutter(10);
+    key.push(`{"${'k'.repeat(9)}`); // '{' and 9 characters of a key: 10, held
+    expect(key.held).toBe(10);
+    key.push('k'); // 11: given up at once, not when the key ends
+    expect(key.held).toBe(0);
+    expect(key.end()).toBeUndefined();
+  });
+
   it('gives up when a key alone is longer than what it may keep', () => {
     const cutter = new JsonCutter(50);
     cutter.push(`{"${'k'.repeat(100)}":1}`);
