@@ -2114,16 +2114,7 @@ export const MAX_TIMESTAMP = 253_402_300_799_999;
  * `context.timestamp_replaced`, the given value as text. Events that shared a context still share one.
  */
 function markStamp(events: Event[], given: string): Event[] {
-  const contexts = new Map<unknown, Record<string, unknown>>();
-  for (const event of events) {
-    let context = contexts.get(event.context);
-    if (context === undefined) {
-      context = { ...event.context, timestamp_replaced: given };
-      contexts.set(event.context, context);
-    }
-    event.context = context;
-  }
-  return events;
+  return markContext(events, 'timestamp_replaced', given);
 }
 
 /** A source's `cut`, when it is one (a `PayloadCut` of `fromJsonLines` or `fromHookFile`). */
@@ -2212,11 +2203,16 @@ function mapPayload(
  */
 function markCut(events: Event[], cut: PayloadCut): Event[] {
   const note = { reason: cut.reason, strings: cut.strings, max_string: CUT_LENGTH, kept: KEEP };
+  return markContext(events, 'payload_cut', note);
+}
+
+/** Sets `context[key] = value` on each event, each a copy of its context: events that shared one still do. */
+function markContext(events: Event[], key: string, value: unknown): Event[] {
   const contexts = new Map<unknown, Record<string, unknown>>();
   for (const event of events) {
     let context = contexts.get(event.context);
     if (context === undefined) {
-      context = { ...event.context, payload_cut: note };
+      context = { ...event.context, [key]: value };
       contexts.set(event.context, context);
     }
     event.context = context;
