@@ -287,8 +287,8 @@ function startSampler(
     );
   } catch (error) {
     // A scheduler that throws, or that runs the timer at once (the subscriber gets its error): nothing
-    // of this sampler may stay, not
-    // its delay monitor, nor its count among the probe's users (the probe would never be disposed).
+    // of this sampler may stay, not its delay monitor, nor its count among the probe's users (the probe
+    // would never be disposed).
     stopped = true;
     delay.stop();
     release();
