@@ -954,6 +954,38 @@ describe('reconstruct', () => {
     expect(inPlaceReduce({ initial: 0, reduce: (n: number) => n + 1 })).toBeUndefined();
   });
 
+  it('folds agent events in any order in place as reduce does, ends moved to their late start included', () => {
+    // Ends named by their id (as the bridge names a SubagentStop's agent) or as a start, starts of a type
+    // or of no id, in any order and time: an end waiting in unmatchedEnds then moves to its start's agent.
+    const types = ['agent.started', 'agent.completed', 'agent.failed', 'agent.stopped', 'agent.progress'];
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            type: fc.constantFrom(...types),
+            t: fc.integer({ min: 0, max: 6 }),
+            id: fc.option(fc.constantFrom('a1', 'a2', '3', '__proto__'), { nil: undefined }),
+            typed: fc.constantFrom('Explore', 'Plan', undefined),
+          }),
+          { maxLength: 30 },
+        ),
+        (inputs) => {
+          const events = inputs.map(({ type, t, id, typed }) =>
+            ev(type, t, 's1', {
+              agent: typed ?? id ?? 'none',
+              ...(id === undefined ? {} : { agent_id: id }),
+            }),
+          );
+          const inPlace = events.reduce(inPlaceReduce(agentState)!, agentState.initial);
+          const copied = fold(agentState, events);
+          expect(inPlace).toEqual(copied);
+          expect(JSON.stringify(inPlace)).toBe(JSON.stringify(copied));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
   it("uses the reduce of a reducer made from a built-in one with its own reduce (spread), not the built-in's", async () => {
     const events = [
       ev('session.started', 1, 'w'),
