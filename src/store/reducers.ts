@@ -406,8 +406,26 @@ export interface UnmatchedEnd {
   endTime: number;
 }
 
-/** Most ends kept in `AgentState.unmatchedEnds` waiting for their start; past that the oldest is dropped. */
+/** Most ends kept in `AgentState.unmatchedEnds` waiting for their start; past that the earliest is dropped. */
 const MAX_UNMATCHED = 100;
+
+/**
+ * The id of the waiting end that ended earliest (of equal times, the lowest id): the one dropped when
+ * `unmatchedEnds` is full. Not the first key: an integer-like id (`'1234567'`) is listed before the others
+ * whenever it came, and an id whose end came again keeps its first place.
+ */
+function earliestEnd(ends: Readonly<Record<string, UnmatchedEnd>>): string {
+  let earliest: string | undefined;
+  let time = Number.POSITIVE_INFINITY;
+  for (const id of Object.keys(ends)) {
+    const end = ends[id]!.endTime;
+    if (end < time || (end === time && id < earliest!)) {
+      earliest = id;
+      time = end;
+    }
+  }
+  return earliest!;
+}
 
 /** Agents used in a session, from `agent.started` / `agent.completed` (`SubagentStart` / `SubagentStop`). */
 export interface AgentState {
@@ -415,7 +433,7 @@ export interface AgentState {
   /** Keyed by `agent_id`. */
   readonly running: Readonly<Record<string, RunningAgent>>;
   /**
-   * Ends whose start was not seen, keyed by `agent_id` (the last 100 to come): a start that comes after its
+   * Ends whose start was not seen, keyed by `agent_id` (at most 100: the earliest ended is dropped): a start that comes after its
    * end, not later than it (`persist`'s priority lane emits a CRITICAL end ahead of the events received
    * before it), makes the run the one that ended — counted under the start's agent, with its duration.
    */
@@ -499,9 +517,8 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
         next.totalDurationMs += Math.max(0, event.timestamp - run.startTime);
         running = records.without(running, agentId!);
       } else if (agentId !== undefined) {
-        const keys = Object.keys(unmatchedEnds);
-        if (keys.length >= MAX_UNMATCHED && !Object.hasOwn(unmatchedEnds, agentId)) {
-          unmatchedEnds = records.without(unmatchedEnds, keys[0]!);
+        if (Object.keys(unmatchedEnds).length >= MAX_UNMATCHED && !Object.hasOwn(unmatchedEnds, agentId)) {
+          unmatchedEnds = records.without(unmatchedEnds, earliestEnd(unmatchedEnds));
         }
         unmatchedEnds = records.with(unmatchedEnds, agentId, { agent, endTime: event.timestamp });
       }

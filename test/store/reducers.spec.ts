@@ -713,6 +713,29 @@ describe('agentState, ends that overtook their start', () => {
     expect(
       fold(agentState, [...ends, ev('agent.started', 0, 's1', { agent: 'A', agent_id: 'e0' })]).running,
     ).toEqual({ e0: { agent: 'A', agentId: 'e0', startTime: 0 } });
+    // The earliest ended is dropped, not the first key: integer-like ids (Claude Code's are hex, some all
+    // digits) are listed first whatever their order, and an id whose end came again keeps its place.
+    const numbered = Array.from({ length: 100 }, (_, i) =>
+      ev('agent.completed', 10 + i, 's1', { agent: `n${i}`, agent_id: String(1_000_000 + i) }),
+    );
+    const full = fold(agentState, [
+      ev('agent.completed', 5, 's1', { agent: 'h', agent_id: 'a8c1e6f' }),
+      ...numbered.slice(1),
+      numbered[0]!,
+    ]);
+    expect(Object.keys(full.unmatchedEnds)).toHaveLength(100);
+    expect(full.unmatchedEnds.a8c1e6f).toBeUndefined();
+    expect(full.unmatchedEnds['1000001']).toEqual({ agent: 'n1', endTime: 11 });
+    expect(full.unmatchedEnds['1000000']).toEqual({ agent: 'n0', endTime: 10 });
+    // Of equal times, the lowest id.
+    const tied = fold(agentState, [
+      ...Array.from({ length: 100 }, (_, i) =>
+        ev('agent.completed', 7, 's1', { agent: 't', agent_id: `t${String(99 - i).padStart(2, '0')}` }),
+      ),
+      ev('agent.completed', 8, 's1', { agent: 't', agent_id: 'u' }),
+    ]);
+    expect(tied.unmatchedEnds.t00).toBeUndefined();
+    expect(tied.unmatchedEnds.t99).toBeDefined();
   });
 
   it('gives the same state for any order of the same runs (distinct times)', () => {
