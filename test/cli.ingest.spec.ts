@@ -638,7 +638,7 @@ describe('vibespec-streams ingest, run in process (main)', () => {
       () => undefined,
       (thrown: unknown) => thrown as Error,
     );
-    expect(error?.message).toMatch(`Could not open the event store at ${store}`);
+    expect(error?.message).toBe(`${store} is a file, not a store: --store names the store's folder`);
     expect(error?.message).not.toMatch('locked');
   });
 

@@ -141,7 +141,7 @@ describe('the vibespec-streams command', () => {
     const { code, stderr } = await cli(['ingest', '--log', log, '--store', store]);
     expect({ code, stderr }).toEqual({
       code: 1,
-      stderr: `vibespec-streams: no log at ${log}: nothing to ingest (no hook has recorded there yet, or --log names another file)\n`,
+      stderr: `vibespec-streams ingest: no log at ${log}: nothing to ingest (no hook has recorded there yet, or --log names another file)\n`,
     });
     await expect(stat(store)).rejects.toMatchObject({ code: 'ENOENT' });
   });
@@ -153,7 +153,9 @@ describe('the vibespec-streams command', () => {
     const { code, stderr } = await cli(['ingest', '--log', log, '--store', store]);
     expect(code).toBe(1);
     // Not the error of writing `…/folder.jsonl.offset`, which used to replace this one.
-    expect(stderr).toContain(`fromHookFileMarked: cannot read ${log}: EISDIR`);
+    expect(stderr).toBe(
+      `vibespec-streams ingest: the log ${log} is a folder: --log names the file the hooks record to\n`,
+    );
     expect(stderr).not.toContain('.offset');
     // Nothing was committed, so no offset file was written; the store opens again, empty.
     await expect(readFile(`${log}.offset`)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -249,7 +251,7 @@ describe('the vibespec-streams command', () => {
         const { code, stderr } = await toFullDevice(['bridge'], input);
         expect({ code, stderr: stderr.trim() }).toEqual({
           code: 1,
-          stderr: 'vibespec-streams: ENOSPC: no space left on device, write',
+          stderr: 'vibespec-streams bridge: ENOSPC: no space left on device, write',
         });
       }
     },
@@ -572,7 +574,7 @@ describe('main (src/cli/main.ts) in process', () => {
 
   it('runs bridge and ingest (with either durability): a log that is not there rejects, as no usage error', async () => {
     const log = join(dir, 'missing.jsonl');
-    await expect(runMain(['bridge', log])).rejects.toThrow('cannot read the input');
+    await expect(runMain(['bridge', log])).rejects.toThrow(`no file at ${log}: nothing to bridge`);
     for (const durability of ['process', 'os']) {
       await expect(
         runMain(['ingest', '--log', log, '--store', join(dir, durability), '--durability', durability]),
@@ -588,7 +590,7 @@ describe('main (src/cli/main.ts) in process', () => {
       () => undefined,
       (thrown: unknown) => thrown as Error,
     );
-    expect(error?.message).toMatch(`cannot read ${log}: ELOOP`);
+    expect(error?.message).toMatch(`cannot read the log ${log}: ELOOP`);
     expect(error?.message).not.toMatch('no log');
   });
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 /** The `vibespec-streams` executable: runs `main` (main.ts) on the command line and exits with its code. */
-import { textOf } from '../errors.js';
-import { main } from './main.js';
+import { failureText, main } from './main.js';
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(`vibespec-streams: ${textOf(error)}`);
+    console.error(failureText(argv, error));
     process.exitCode = 1;
   },
 );

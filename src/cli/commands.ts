@@ -30,6 +30,29 @@ function named(path: string): string {
   return isAbsolute(path) ? path : `${path} (${resolve(path)})`;
 }
 
+/** The innermost cause of an error: a library's error wraps the system's (`EISDIR`) or LevelDB's one. */
+function rootCause(error: unknown): unknown {
+  let cause = error;
+  for (let depth = 0; depth < 10 && cause instanceof Error && cause.cause !== undefined; depth++) {
+    cause = cause.cause;
+  }
+  return cause;
+}
+
+/**
+ * An error said in the CLI's words (the file with its full path, what to do), for one a library function or
+ * the system threw in its own (`fromJsonLines: cannot read the input: ENOENT…`): that error is its `cause`,
+ * and the system's `code` (`EISDIR`, `ENOSPC`) is kept, for a caller of `main` that tells them apart.
+ */
+function cliError(message: string, cause: unknown): Error {
+  const error = new Error(message, { cause });
+  const code = (rootCause(cause) as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? Object.assign(error, { code }) : error;
+}
+
+/** The system's error code of `error` or of its innermost cause (`ENOENT`, `EISDIR`). */
+const codeOf = (error: unknown) => (rootCause(error) as { code?: unknown } | null)?.code;
+
 /**
  * The store of a command that only reads: a folder that is not there, or is not a store (no LevelDB
  * `CURRENT` file: `--store .vibespec` for `.vibespec/event-store`), is a mistyped `--store` or a store
@@ -58,8 +81,18 @@ async function openCli(
   } catch (error) {
     if (error instanceof VibespecError && error.code === 'STORE_LOCKED') {
       throw new Error(
-        `the store at ${options.path} is locked: another process has it open (an ingest --follow, say). ${advice}`,
+        `the store at ${named(options.path)} is locked: another process has it open (an ingest --follow, say). ${advice}`,
         { cause: error },
+      );
+    }
+    if (error instanceof VibespecError && error.code === 'STORE_NOT_OPEN') {
+      // The library's "Database failed to open" says nothing of why: its innermost cause does.
+      const file = await stat(options.path).catch(() => undefined);
+      throw cliError(
+        file !== undefined && !file.isDirectory()
+          ? `${named(options.path)} is a file, not a store: --store names the store's folder`
+          : `cannot open the store at ${named(options.path)}: ${textOf(rootCause(error))}`,
+        error,
       );
     }
     throw error;
@@ -74,7 +107,7 @@ async function assertSession(store: SessionStore, storePath: string, id: string)
   const info = await store.session(id);
   if (info === undefined) {
     throw new Error(
-      `no session ${JSON.stringify(id)} in ${storePath} (vibespec-streams sessions --store ${storePath} lists them)`,
+      `no session ${JSON.stringify(id)} in ${named(storePath)} (vibespec-streams sessions --store ${storePath} lists them)`,
     );
   }
   return info;
@@ -99,8 +132,14 @@ async function readOffset(offsetFile: string): Promise<{ resume?: Resume; lines?
   try {
     text = await readFile(offsetFile, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return {};
+    throw cliError(
+      code === 'ENOTDIR'
+        ? `no log can be at ${named(offsetFile.replace(/\.offset$/, ''))}: a folder on its path is a file (--log names the file the hooks record to)`
+        : `cannot read ${named(offsetFile)}, where ingest keeps its place in the log: ${textOf(error)}`,
+      error,
+    );
   }
   if (/^\s*\d+\s*$/.test(text)) return { lines: Number(text) };
   let saved: unknown;
@@ -122,7 +161,7 @@ async function readOffset(offsetFile: string): Promise<{ resume?: Resume; lines?
   if (resume === undefined) {
     // Guessing could lose lines or store them twice: ask. Deleting it re-ingests the whole log.
     throw new Error(
-      `${offsetFile} is not an offset file ({ "offset", "ino", "head" }); remove it to ingest the log from its start`,
+      `${named(offsetFile)} is not an offset file ({ "offset", "ino", "head" }); remove it to ingest the log from its start`,
     );
   }
   return { resume };
@@ -157,8 +196,35 @@ async function writeOffset(offsetFile: string, mark: Resume, sync: boolean): Pro
  */
 async function checkWritable(offsetFile: string): Promise<void> {
   const temporary = `${offsetFile}.tmp`;
-  await (await open(temporary, 'w')).close();
-  await rm(temporary);
+  try {
+    await (await open(temporary, 'w')).close();
+    await rm(temporary);
+  } catch (error) {
+    throw savingError(offsetFile, error);
+  }
+}
+
+/** A failure to write `FILE.offset` (or the file it is written to first), in the CLI's words. */
+function savingError(offsetFile: string, error: unknown): Error {
+  return cliError(
+    `cannot save the place in the log to ${named(offsetFile)} (written first to ${basename(offsetFile)}.tmp, ` +
+      `beside it): ${textOf(error)}`,
+    error,
+  );
+}
+
+/**
+ * A log `fromHookFileMarked` could not read (`SOURCE_FAILED`), in the CLI's words; any other error as it is.
+ */
+function logError(log: string, error: unknown): unknown {
+  if (!(error instanceof VibespecError && error.code === 'SOURCE_FAILED')) return error;
+  const cause = rootCause(error);
+  return cliError(
+    codeOf(error) === 'EISDIR'
+      ? `the log ${named(log)} is a folder: --log names the file the hooks record to`
+      : `cannot read the log ${named(log)}: ${textOf(cause)}`,
+    error,
+  );
 }
 
 /** Whether nothing is at `path` (ENOENT); not `existsSync`, which says false for a path it cannot reach. */
@@ -265,7 +331,7 @@ async function ingestInto(
           saved = mark;
         }
       } catch (error) {
-        saveError = { error };
+        saveError = { error: savingError(offsetFile, error) };
         onSaveError?.();
       } finally {
         // In the same step as the loop's last check: a mark committed after it starts a new save.
@@ -342,7 +408,7 @@ async function ingestInto(
       for (const signal of STOP_SIGNALS) process.once(signal, onInterrupt);
     });
   } catch (error) {
-    failure = { error };
+    failure = { error: logError(log, error) };
   }
   // Cleanup never masks the first error.
   for (const signal of STOP_SIGNALS) process.off(signal, onInterrupt);
@@ -659,6 +725,20 @@ export async function replayCommand(
   return 0;
 }
 
+/** `bridge`'s input, FILE or stdin, that could not be read, in the CLI's words. */
+function inputError(file: string | undefined, error: unknown): Error {
+  if (file === undefined || file === '-') return cliError(`cannot read stdin: ${textOf(error)}`, error);
+  const code = codeOf(error);
+  return cliError(
+    code === 'ENOENT'
+      ? `no file at ${named(file)}: nothing to bridge (give a JSON Lines file of hook payloads, or - for stdin)`
+      : code === 'EISDIR'
+        ? `${named(file)} is a folder: give a JSON Lines file of hook payloads (or - for stdin)`
+        : `cannot read ${named(file)}: ${textOf(error)}`,
+    error,
+  );
+}
+
 export async function bridge(file: string | undefined): Promise<number> {
   const input = file === undefined || file === '-' ? process.stdin : createReadStream(file);
   // fromJsonLines pushes each chunk's events synchronously, then asks for the next chunk: waiting for
@@ -666,8 +746,17 @@ export async function bridge(file: string | undefined): Promise<number> {
   // A failed write (ENOSPC…) stops the reading too, and is thrown as itself: thrown from here, it would
   // be reported as fromJsonLines failing to read the input.
   let writeError: { error: unknown } | undefined;
+  let readError: { error: unknown } | undefined;
+  async function* chunks(): AsyncGenerator<string | Uint8Array> {
+    try {
+      yield* input as AsyncIterable<string | Uint8Array>;
+    } catch (error) {
+      readError = { error };
+      throw error;
+    }
+  }
   async function* paced(): AsyncGenerator<string | Uint8Array> {
-    for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
+    for await (const chunk of chunks()) {
       yield chunk;
       let open: boolean;
       try {
@@ -679,13 +768,19 @@ export async function bridge(file: string | undefined): Promise<number> {
       if (!open) return; // `| head`: the reader is gone
     }
   }
-  await lastValueFrom(
-    fromJsonLines(paced()).pipe(
-      bridgeHooks(),
-      tap((event) => stdout.write(`${eventToJSON(event)}\n`)),
-    ),
-    { defaultValue: undefined },
-  );
+  try {
+    await lastValueFrom(
+      fromJsonLines(paced()).pipe(
+        bridgeHooks(),
+        tap((event) => stdout.write(`${eventToJSON(event)}\n`)),
+      ),
+      { defaultValue: undefined },
+    );
+  } catch (error) {
+    // Said as the file it could not read (fromJsonLines names itself and "the input").
+    if (readError === undefined) throw error;
+    throw inputError(file, readError.error);
+  }
   if (writeError !== undefined) throw writeError.error;
   // The events of a last line without a newline are written after the last wait: their error too.
   await stdout.ready();

@@ -316,6 +316,17 @@ function exitAs(command: string | undefined, argv: readonly string[]): string | 
   return !known && argv.includes('record') ? 'record' : command;
 }
 
+/**
+ * What `bin.ts` says of an error `main(argv)` threw: `vibespec-streams <command>: <its message>`, so that
+ * it is told which command failed (`ingest` or `rotate` in a script, say), as `record` says its own.
+ */
+export function failureText(argv: readonly string[], error: unknown): string {
+  const found = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: false });
+  const command = found.positionals[0];
+  const name = command !== undefined && Object.hasOwn(COMMANDS, command) ? ` ${command}` : '';
+  return `vibespec-streams${name}: ${textOf(error)}`;
+}
+
 /** The commands other than `record`, loaded when one of them runs (see the module's comment). */
 const commands = () => import('./commands.js');
 
