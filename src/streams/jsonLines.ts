@@ -5,7 +5,7 @@
 import { ConfigError, shownText } from '../errors.js';
 import { JsonCutter } from './cut.js';
 import { cutAt, isRecord, leadingFields } from './payload.js';
-import type { HookOutput } from './toEvents.js';
+import { type HookOutput, MAX_TIMESTAMP } from './toEvents.js';
 
 /** Options shared by the JSON Lines sources. */
 export interface JsonLinesOptions {
@@ -25,6 +25,31 @@ export interface JsonLinesOptions {
 const PREVIEW = 16_384;
 
 /**
+ * A time as JSON writes one, in the form ECMAScript's `Date.parse` is bound to read: a date, `T`, a time
+ * (seconds and a fraction optional), and its offset from UTC (`Z` or `±hh:mm`) — never a local time to
+ * guess the zone of.
+ */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Puts a line's `timestamp` on `out`: a number as it is (the bridge checks it is a time); an ISO 8601 time
+ * with its offset (`2026-12-07T06:00:00Z`: how JSON writes a time, in a log written by another tool) as its
+ * ms; any other value given (another string, `null`…) in `givenTimestamp`, so that the bridge, which stamps
+ * the output with its clock, says so in its events' `context.timestamp_replaced` (it was dropped unsaid).
+ */
+function takeTimestamp(line: Record<string, unknown>, out: HookOutput): void {
+  if (!Object.hasOwn(line, 'timestamp')) return;
+  const given = line.timestamp;
+  if (typeof given === 'number') {
+    out.timestamp = given;
+    return;
+  }
+  const time = typeof given === 'string' && ISO_TIME.test(given) ? Date.parse(given) : Number.NaN;
+  if (time >= 0 && time <= MAX_TIMESTAMP) out.timestamp = time;
+  else out.givenTimestamp = given;
+}
+
+/**
  * Reads one parsed line as a `HookOutput`. Three shapes are understood:
  * - an envelope `{ hook, output, timestamp? }`;
  * - a capture `{ hook_event_name, payload }` (the format of the project's fixtures);
@@ -35,13 +60,13 @@ export function lineToHookOutput(value: unknown, defaultHook: string): HookOutpu
   if (isRecord(value)) {
     if (typeof value.hook === 'string' && 'output' in value) {
       const out: HookOutput = { hook: value.hook, output: value.output };
-      if (typeof value.timestamp === 'number') out.timestamp = value.timestamp;
+      takeTimestamp(value, out);
       return out;
     }
     if (typeof value.hook_event_name === 'string') {
       if (isRecord(value.payload)) {
         const out: HookOutput = { hook: value.hook_event_name, output: value.payload };
-        if (typeof value.timestamp === 'number') out.timestamp = value.timestamp;
+        takeTimestamp(value, out);
         return out;
       }
       return { hook: value.hook_event_name, output: value };

@@ -31,6 +31,12 @@ export interface HookOutput {
    */
   timestamp?: number;
   /**
+   * Set by a source that read a `timestamp` that is no number nor ISO 8601 time (a JSON Lines line's
+   * `"timestamp": "soon"`, `null`…): the value read. The output has no `timestamp`: it is stamped with the
+   * clock, and its events say so in `context.timestamp_replaced`, as for a `timestamp` that is no time.
+   */
+  givenTimestamp?: unknown;
+  /**
    * Set by a source that could not parse the input (then `output` is the raw text): it is rejected, under
    * the `session_id` the text's start shows (a payload's, or an envelope's payload's), if any.
    */
@@ -2098,7 +2104,10 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): 
   } else {
     events = mapPayload(hook, input.output, timestamp, limits, cutOf(input.cut));
   }
-  return valid || stamp === undefined ? events : markStamp(events, shownText(stamp));
+  if (valid) return events;
+  if (stamp !== undefined) return markStamp(events, shownText(stamp));
+  // A time a source read that is none (see `givenTimestamp`), not passed on in `timestamp`.
+  return input.givenTimestamp === undefined ? events : markStamp(events, shownText(input.givenTimestamp));
 }
 
 /**

@@ -8,6 +8,8 @@ import {
   bridgeHooks,
   createHookBridge,
   type Event,
+  fromJsonLines,
+  type HookOutput,
   MAX_TIMESTAMP,
   temporalAggregate,
   toEvents,
@@ -23,6 +25,15 @@ const read = {
 };
 const NOW = 1_790_000_000_000;
 const scheduler = { now: () => NOW, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
+
+/** The events `bridgeHooks` makes of one output, on a clock that says NOW. */
+function createEvents(output: HookOutput): Event[] {
+  const events: Event[] = [];
+  from([output])
+    .pipe(bridgeHooks({ scheduler }))
+    .subscribe((e) => events.push(e));
+  return events;
+}
 
 /** The events of one push of `stop` at `timestamp`, on a bridge whose clock says NOW. */
 function pushed(timestamp: unknown): Event[] {
@@ -94,6 +105,40 @@ describe('a hook output whose timestamp is no time in ms', () => {
     bridge.push('Stop', null, -1);
     expect(seen).toMatchObject([
       { type: 'hook.rejected', timestamp: NOW, context: { timestamp_replaced: '-1' } },
+    ]);
+  });
+
+  it("fromJsonLines → bridgeHooks: a line's timestamp that is no time (a string, null) is replaced and said so, as a pushed one; an ISO time with its offset is taken", async () => {
+    const lines = [
+      { hook: 'Stop', output: stop, timestamp: 'soon' },
+      { hook_event_name: 'Stop', payload: stop, timestamp: '2026-12-07T06:00:00' },
+      { hook: 'Stop', output: stop, timestamp: null },
+      { hook: 'Stop', output: stop, timestamp: '2026-12-07T06:00:00Z' },
+      { hook: 'Stop', output: stop },
+    ];
+    const events = await lastValueFrom(
+      fromJsonLines([`${lines.map((line) => JSON.stringify(line)).join('\n')}\n`]).pipe(
+        bridgeHooks({ scheduler }),
+        toArray(),
+      ),
+    );
+    expect(events.map((e) => [e.timestamp, e.context?.timestamp_replaced])).toEqual([
+      [NOW, "'soon'"],
+      [NOW, "'2026-12-07T06:00:00'"],
+      [NOW, 'null'],
+      [Date.UTC(2026, 11, 7, 6), undefined],
+      [NOW, undefined],
+    ]);
+  });
+
+  it('givenTimestamp is marked only when there is no timestamp (a valid one given beside it wins) and it is not undefined', () => {
+    const events = [
+      ...createEvents({ hook: 'Stop', output: stop, timestamp: 5, givenTimestamp: 'x' }),
+      ...createEvents({ hook: 'Stop', output: stop, givenTimestamp: undefined }),
+    ];
+    expect(events.map((e) => [e.timestamp, e.context?.timestamp_replaced])).toEqual([
+      [5, undefined],
+      [NOW, undefined],
     ]);
   });
 

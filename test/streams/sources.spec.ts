@@ -88,7 +88,7 @@ describe('fromJsonLines', () => {
     ]);
   });
 
-  it("keeps an envelope's or a capture's timestamp when it is a number, and no other", async () => {
+  it("keeps an envelope's or a capture's timestamp when it is a number, and no other: another value is in givenTimestamp", async () => {
     const lines = [
       '{bad',
       JSON.stringify({ hook: 'h', output: {}, timestamp: 'soon' }),
@@ -107,8 +107,8 @@ describe('fromJsonLines', () => {
     // No own `timestamp` key at all when there is no time: strict equality.
     expect(outputs).toStrictEqual([
       invalid('{bad'),
-      { hook: 'h', output: {} },
-      { hook: 'Stop', output: { session_id: 's' } },
+      { hook: 'h', output: {}, givenTimestamp: 'soon' },
+      { hook: 'Stop', output: { session_id: 's' }, givenTimestamp: 'late' },
       invalid('{bad'),
       { hook: 'Stop', output: { session_id: 's' }, timestamp: 9 },
       invalid('{bad', 9),
@@ -181,6 +181,43 @@ describe('fromJsonLines', () => {
       { hook: 'h', output: { note: 'ノート 📝' } },
       { hook: 'h', output: {} },
     ]);
+  });
+
+  it("reads a line's ISO 8601 timestamp with its offset as that time; another string, null, an ISO time without an offset or out of range, in givenTimestamp", async () => {
+    const envelope = (timestamp: unknown) => JSON.stringify({ hook: 'Stop', output: {}, timestamp });
+    const capture = (timestamp: unknown) =>
+      JSON.stringify({ hook_event_name: 'Stop', payload: { session_id: 's' }, timestamp });
+    const taken = [
+      ['2026-12-07T06:00:00Z', Date.UTC(2026, 11, 7, 6)],
+      ['2026-12-07T06:00:00.123456+01:00', Date.UTC(2026, 11, 7, 5, 0, 0, 123)],
+      ['2026-12-07T06:00-02:30', Date.UTC(2026, 11, 7, 8, 30)],
+      ['1970-01-01T00:00:00.000Z', 0],
+    ] as const;
+    const given = [
+      '2026-12-07T06:00:00', // a local time: its zone would be guessed
+      '2026-12-07',
+      'Mon, 07 Dec 2026 06:00:00 GMT',
+      '1790000000000',
+      '2026-13-07T06:00:00Z',
+      '1969-12-31T23:59:59Z', // before 1970: negative, no time in ms
+      '+275760-09-13T00:00:00Z',
+      '',
+      null,
+      { at: 1 },
+    ];
+    for (const line of [envelope, capture]) {
+      const outputs = await collect(
+        fromJsonLines([[...taken.map(([text]) => line(text)), ...given.map(line), ''].join('\n')]),
+      );
+      expect(outputs.map((o) => o.timestamp)).toEqual([
+        ...taken.map(([, ms]) => ms),
+        ...given.map(() => undefined),
+      ]);
+      expect(outputs.map((o) => o.givenTimestamp)).toEqual([...taken.map(() => undefined), ...given]);
+    }
+    // A time read from an ISO string is the time a bad line after it takes.
+    const after = await collect(fromJsonLines([`${envelope('2026-12-07T06:00:00Z')}\n{bad\n`]));
+    expect(after[1]).toMatchObject({ error: expect.any(String), timestamp: Date.UTC(2026, 11, 7, 6) });
   });
 
   it('gives a bad line the time of the last line that had one', async () => {
