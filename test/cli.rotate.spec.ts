@@ -12,6 +12,7 @@ import {
   open,
   readFile,
   realpath,
+  rename,
   rm,
   stat,
   symlink,
@@ -352,12 +353,16 @@ describe('vibespec-streams rotate', () => {
     expect((failed as Error).cause).toBe(interrupted);
     expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 events from 1 new lines of ${log}.1`);
     await writeFile(log, line(S1, 'c'));
-    // log.offset still names the moved file: the new log is read from its start.
-    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    // log.offset still names the moved file: the rotation is finished (nothing left of log.1), and the new
+    // log is read from its start.
+    expect((await ingestHere()).stderr).toBe(
+      `a rotate was stopped after it moved ${log} to ${log}.1: ingested 0 events from 0 new lines of ${log}.1\n` +
+        `ingested 1 events from 1 new lines of ${log}`,
+    );
     expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
   });
 
-  it('killed while it waits after the move (SIGKILL): ingest --log log.1 finishes, nothing lost or stored twice', async () => {
+  it('killed while it waits after the move (SIGKILL): the next ingest finishes it, nothing lost or stored twice', async () => {
     await writeFile(log, line(S1, 'a') + line(S1, 'b'));
     const child = spawn(
       process.execPath,
@@ -378,9 +383,64 @@ describe('vibespec-streams rotate', () => {
     await closed;
     await appendFile(`${log}.1`, line(S1, 'c')); // a hook that opened the log before the move
     await appendFile(log, line(S1, 'd'));
-    expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 events from 1 new lines of ${log}.1`);
-    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    // No word of the kill: the next ingest finds the rotation stopped (log.offset names log.1, which has
+    // its offset file) and stores log.1's last line, which it left unsaid (log.offset replaced by the new
+    // log's), before the new log.
+    expect((await ingestHere()).stderr).toBe(
+      `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 events from 1 new lines of ${log}.1\n` +
+        `ingested 1 events from 1 new lines of ${log}`,
+    );
     expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c', 'd'] });
+    expect((await ingestHere()).stderr).toBe(`ingested 0 events from 0 new lines of ${log}`);
+    expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 0 events from 0 new lines of ${log}.1`);
+  });
+
+  /** A rotate of `a` stopped after its move, `b` written to the moved log meanwhile: as a kill leaves them. */
+  async function stopAfterMove(): Promise<void> {
+    await writeFile(log, line(S1, 'a'));
+    const straggler = await open(log, 'a');
+    const failed = await rotate(log, store, 'process', {
+      settle: async () => {
+        await straggler.write(line(S1, 'b'));
+        await straggler.close();
+        throw new Error('killed');
+      },
+    }).catch((error: unknown) => error);
+    expect(String(failed)).toMatch(`${log} was moved to ${log}.1`);
+  }
+
+  it('stopped after the move, no hook since: ingest finishes it, where it said "no log"; then it does', async () => {
+    await stopAfterMove();
+    expect(await ingestHere()).toMatchObject({
+      code: 0,
+      stderr: `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 events from 1 new lines of ${log}.1`,
+    });
+    expect(existsSync(`${log}.offset`)).toBe(false);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
+    await expect(ingestHere()).rejects.toThrow(`no log at ${log}: nothing to ingest`);
+  });
+
+  it('stopped after the move: the next rotate finishes it, then moves the new log to log.2', async () => {
+    await stopAfterMove();
+    const idle = await rotateHere();
+    expect(idle.stderr).toEqual([
+      `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 events from 1 new lines of ${log}.1`,
+      `no log at ${log} since that rotation: nothing to rotate`,
+    ]);
+    await writeFile(log, line(S1, 'c'));
+    expect((await rotateHere()).code).toBe(0);
+    expect(existsSync(`${log}.2`)).toBe(true);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
+  });
+
+  it('a log moved by another tool (no offset file of its own) is no stopped rotation: the new log is read alone', async () => {
+    await writeFile(log, line(S1, 'a'));
+    await ingestHere();
+    await rename(log, `${log}.1`);
+    await appendFile(`${log}.1`, line(S1, 'b'));
+    await writeFile(log, line(S1, 'c'));
+    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'c'] });
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)(

@@ -462,22 +462,65 @@ export async function ingest(
 ): Promise<number> {
   // Its terminal gone (SIGHUP), or its stderr's reader, the summary's write error must not end it.
   ignoreStderrErrors();
-  // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log).
-  await checkLog(log, storePath, !follow, 'ingest');
+  // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log). No log is
+  // no failure when a rotate stopped after its move (no hook has run since): its moved log is ingested.
+  const pending = await stoppedRotation(log);
+  await checkLog(log, storePath, !follow && pending === undefined, 'ingest');
   const store = await openCli({ path: storePath, durability });
-  // `--follow` waits for a log not there yet, which the hooks make at their first event. Said, with its
-  // full path: run from a subfolder (npx finds the command there too), or with --log mistyped, it waited
-  // for a file no hook records to, without a word, and made the store there.
-  if (follow && (await isMissing(log))) {
-    console.error(
-      `no log at ${named(log)} yet: waiting for the hooks to record there (are they given this --log?)`,
-    );
-  }
-  const done = await thenClose(store, () =>
-    ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs),
-  );
-  console.error(ingestedText(done, log, !follow));
+  const done = await thenClose(store, async () => {
+    // Looked for again with the lock held: another run may have finished it since.
+    if ((await finishRotation(store, log, durability)) !== undefined) return undefined;
+    if (!follow && (await isMissing(log))) return undefined;
+    // `--follow` waits for a log not there yet, which the hooks make at their first event. Said, with its
+    // full path: run from a subfolder (npx finds the command there too), or with --log mistyped, it waited
+    // for a file no hook records to, without a word, and made the store there.
+    if (follow && (await isMissing(log))) {
+      console.error(
+        `no log at ${named(log)} yet: waiting for the hooks to record there (are they given this --log?)`,
+      );
+    }
+    return ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs);
+  });
+  if (done !== undefined) console.error(ingestedText(done, log, !follow));
   return 0;
+}
+
+/**
+ * The moved log of a `rotate` stopped after its move and before its end (killed, a crash of the machine:
+ * no word of it), whose last lines may not all be in the store: `log.offset` still names it (by inode), and
+ * it has its own offset file (written by `rotate` before the move). Undefined when there is none: a log
+ * moved by another tool has no offset file of its own, and is not taken for one.
+ */
+async function stoppedRotation(log: string): Promise<string | undefined> {
+  const { resume } = await readOffset(`${log}.offset`);
+  if (resume === undefined) return undefined;
+  const file = await logFile(log);
+  if ((await stat(file).catch(() => undefined))?.ino === resume.ino) return undefined;
+  const last = await lastRotated(file).catch(() => 0n);
+  if (last === 0n) return undefined;
+  const rotated = `${file}.${last}`;
+  const moved = await stat(rotated).catch(() => undefined);
+  return moved?.ino === resume.ino && !(await isMissing(`${rotated}.offset`)) ? rotated : undefined;
+}
+
+/**
+ * Finishes a rotation `stoppedRotation` finds, with `store` open (its lock held): ingests the moved log's
+ * last lines and removes `log.offset`, as `rotate` would have, and says so. Run by `ingest` and `rotate`
+ * before the log: `ingest` read the new log with `log.offset` and replaced it, and the moved log's last
+ * lines were left unsaid until `ingest --log log.N` (which still works). The signal that stopped it, if one
+ * did (`log.offset` is then kept: the next run finishes it).
+ */
+async function finishRotation(
+  store: SessionStore,
+  log: string,
+  durability: Durability,
+): Promise<NodeJS.Signals | undefined> {
+  const rotated = await stoppedRotation(log);
+  if (rotated === undefined) return undefined;
+  const done = await ingestInto(store, rotated, `${rotated}.offset`, false, durability, undefined);
+  console.error(`a rotate was stopped after it moved ${log} to ${rotated}: ${ingestedText(done, rotated)}`);
+  if (done.stopped === undefined) await rm(`${log}.offset`, { force: true });
+  return done.stopped;
 }
 
 /**
@@ -565,7 +608,8 @@ export const DEFAULT_SETTLE_MS = 2_000;
  * that opened the log just before the move and writes its line there, ingests `log.N`'s new lines, and
  * removes `log.offset`, whose mark names the moved file. Each step leaves the files right for the next
  * `ingest` if the process stops there: the offset file of `log.N` is written before the move, and names
- * it by inode, not by path.
+ * it by inode, not by path; a rotation stopped after its move is finished by the next `ingest` or `rotate`
+ * (see `finishRotation`).
  */
 export async function rotate(
   log: string,
@@ -576,7 +620,12 @@ export async function rotate(
   ignoreStderrErrors();
   // No log since the last rotation (no hook has run since: a daily rotate on an idle day) is nothing to do,
   // not a failure; with no log.N either, the log is not there at all (a mistyped --log, say).
-  const last = (await isMissing(log)) ? await lastRotated(await logFile(log)).catch(() => 0n) : 0n;
+  // A rotate stopped after its move (see `stoppedRotation`) is finished first, log or no log.
+  const pending = await stoppedRotation(log);
+  const last =
+    pending === undefined && (await isMissing(log))
+      ? await lastRotated(await logFile(log)).catch(() => 0n)
+      : 0n;
   if (last > 0n) {
     await checkLog(log, storePath, false, 'rotate', ' (nothing was moved)');
     console.error(
@@ -584,7 +633,7 @@ export async function rotate(
     );
     return 0;
   }
-  await checkLog(log, storePath, true, 'rotate', ' (nothing was moved)');
+  await checkLog(log, storePath, pending === undefined, 'rotate', ' (nothing was moved)');
   // Not another store: the log's lines would be stored there, not in the store its offset file counts.
   const store = await openCli(
     { path: storePath, durability },
@@ -594,6 +643,12 @@ export async function rotate(
   let moved: { from: string; to: string } | undefined;
   try {
     await thenClose(store, async () => {
+      const stopped = await finishRotation(store, log, durability);
+      if (stopped !== undefined) throw new Error(`stopped by ${stopped} before the move: nothing was moved`);
+      if (await isMissing(log)) {
+        console.error(`no log at ${log} since that rotation: nothing to rotate`);
+        return;
+      }
       const before = await ingestInto(store, log, `${log}.offset`, false, durability, undefined);
       console.error(ingestedText(before, log));
       if (before.stopped !== undefined) {
