@@ -107,7 +107,9 @@ export function createFlowGate(): FlowGate {
  *
  * Unsubscribing stops the pull loop and calls the iterator's `return()`; a Node `Readable` source is
  * also destroyed at once, even while it waits for data (its iterator's `return()` alone waits for the
- * next chunk). Iterator errors are forwarded.
+ * next chunk). Iterator errors are forwarded, and so is the reason of a gate's `whenOpen` that rejects
+ * (but for the wait `pullFrom` gave up: see `FlowGate.whenOpen`), as a `whenOpen` that throws: nothing is
+ * pulled past a gate that failed.
  * Every 256 items the loop lets the event loop run once (`setImmediate`), so pulling a long in-memory
  * iterable never holds up timers and I/O until it is exhausted.
  *
@@ -142,17 +144,21 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
     // for as long as the run lasts (memory growing with every time the gate closed). The abort tells
     // the gate to forget the wait (a gate that ignores the signal is still left at once).
     let wake: (() => void) | undefined;
-    /** Resolves `true` when the gate opened, `false` when woken or when `whenOpen` rejected. */
+    /**
+     * Resolves `true` when the gate opened, `false` when woken (the wait aborted); rejects with the reason
+     * of a `whenOpen` that rejected otherwise: a gate that failed. Taken as open, as it was, the pull went
+     * on past a held gate, into the full queue it holds back (its overflow policy dropping or refusing).
+     */
     const waitForGate = () => {
       const abort = new AbortController();
-      return new Promise<boolean>((resolve) => {
+      return new Promise<boolean>((resolve, reject) => {
         wake = () => {
           abort.abort();
           resolve(false);
         };
         gate.whenOpen(abort.signal).then(
           () => resolve(true),
-          () => resolve(false),
+          (error: unknown) => (abort.signal.aborted ? resolve(false) : reject(error)),
         );
       }).finally(() => {
         wake = undefined;

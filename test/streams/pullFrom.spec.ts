@@ -120,21 +120,35 @@ describe('pullFrom', () => {
     expect(asked).toBeLessThan(10);
   });
 
-  it('does not stall on a gate whose whenOpen rejects: every item is still pulled', async () => {
-    let open = false;
+  it('errors with the reason of a held gate whose whenOpen rejects, pulling nothing past it (it was taken as open)', async () => {
+    let open = true;
+    const broken = new Error('gate broken');
     const gate: FlowGate = {
       get isOpen() {
         return open;
       },
       hold() {},
       release() {},
-      whenOpen: () => Promise.reject(new Error('gate broken')),
+      whenOpen: () => Promise.reject(broken),
     };
-    const done = firstValueFrom(pullFrom([1, 2, 3], gate).pipe(toArray()));
-    setTimeout(() => {
-      open = true;
-    }, 10);
-    expect(await done).toEqual([1, 2, 3]);
+    const seen: number[] = [];
+    const pulled: number[] = [];
+    function* items() {
+      for (const item of [1, 2, 3]) {
+        pulled.push(item);
+        if (item === 1) open = false; // held once the first item is taken
+        yield item;
+      }
+    }
+    const failed = new Promise<unknown>((resolve) => {
+      pullFrom(items(), gate).subscribe({
+        next: (item) => seen.push(item),
+        error: resolve,
+        complete: () => resolve('completed'),
+      });
+    });
+    expect(await failed).toBe(broken);
+    expect({ seen, pulled }).toEqual({ seen: [1], pulled: [1] });
   });
 
   it('emits the items of a sync or async iterable, then completes', async () => {
