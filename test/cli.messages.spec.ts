@@ -2,12 +2,36 @@
  * The CLI's errors in its own words: the command, the file with its full path, what to do — never a library
  * function's name (`fromJsonLines: cannot read the input: ENOENT…`) nor LevelDB's "Database failed to open".
  */
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { failureText } from '../src/cli/main.js';
 import { runMain } from './helpers/main.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'src/cli/bin.ts');
+const TSX = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
+
+/** The command run in a child process in `cwd`: its exit code and stderr. */
+function cliIn(cwd: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // tsx as a path: `--import tsx` is resolved from `cwd`, outside the project.
+    const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 let dir: string;
 /** `dir` as a path relative to the current folder, which a message names with its full path after it. */
@@ -134,5 +158,43 @@ describe('the CLI says its errors in its own words', () => {
     expect(failureText(['--log', 'x', 'rotate'], error)).toBe('vibespec-streams rotate: no store at x');
     expect(failureText([], error)).toBe('vibespec-streams: no store at x');
     expect(failureText(['nosuch'], error)).toBe('vibespec-streams: no store at x');
+  });
+
+  it('run from a subfolder of the project, says where the default log and store are (the folder above)', async () => {
+    const project = join(dir, 'project');
+    await mkdir(join(project, 'src', 'deep'), { recursive: true });
+    await mkdir(join(project, '.vibespec'));
+    await writeFile(join(project, '.vibespec', 'hooks.jsonl'), SESSION_START);
+    expect(
+      (
+        await runMain([
+          'ingest',
+          '--log',
+          join(project, '.vibespec', 'hooks.jsonl'),
+          '--store',
+          join(project, '.vibespec', 'event-store'),
+        ])
+      ).code,
+    ).toBe(0);
+    const here = join(project, 'src', 'deep');
+    const store = join(project, '.vibespec', 'event-store');
+    const log = join(project, '.vibespec', 'hooks.jsonl');
+    const sessions = await cliIn(here, ['sessions']);
+    expect(sessions).toEqual({
+      code: 1,
+      stderr:
+        `vibespec-streams sessions: no store at .vibespec/event-store (${join(here, '.vibespec', 'event-store')}) ` +
+        `(ingest a log into it first: vibespec-streams ingest --store .vibespec/event-store); there is one at ${store}: ` +
+        `run this from ${project}, or give --store ${store}\n`,
+    });
+    const ingest = await cliIn(here, ['ingest']);
+    expect(ingest.stderr).toBe(
+      `vibespec-streams ingest: no log at .vibespec/hooks.jsonl (${join(here, '.vibespec', 'hooks.jsonl')}): nothing to ingest ` +
+        `(no hook has recorded there yet, or --log names another file); there is one at ${log}: run this from ${project}, ` +
+        `or give --log ${log}\n`,
+    );
+    // A folder above with a .vibespec/event-store that is no store (no CURRENT) is not named.
+    const other = await cliIn(here, ['sessions', '--store', '.vibespec']);
+    expect(other.stderr).not.toContain('there is one');
   });
 });

@@ -30,6 +30,31 @@ function named(path: string): string {
   return isAbsolute(path) ? path : `${path} (${resolve(path)})`;
 }
 
+/**
+ * A relative path that is not here but is in a folder above (`.vibespec/event-store` from `src/`, the
+ * project's under it): what a command run from a subfolder of the project — where `npx` finds it too — was
+ * meant to read: the folder it is in. `mark` is the file that must be there (a store's `CURRENT`), if not the
+ * path itself.
+ */
+function foundAbove(path: string, mark = ''): string | undefined {
+  if (isAbsolute(path)) return undefined;
+  let folder = dirname(resolve());
+  for (;;) {
+    if (existsSync(join(folder, path, mark))) return folder;
+    const up = dirname(folder);
+    if (up === folder) return undefined;
+    folder = up;
+  }
+}
+
+/** `foundAbove`'s path as the end of a message: what to run instead. */
+function aboveText(path: string, option: '--log' | '--store', mark?: string): string {
+  const folder = foundAbove(path, mark);
+  if (folder === undefined) return '';
+  const there = join(folder, path);
+  return `; there is one at ${there}: run this from ${folder}, or give ${option} ${there}`;
+}
+
 /** The innermost cause of an error: a library's error wraps the system's (`EISDIR`) or LevelDB's one. */
 function rootCause(error: unknown): unknown {
   let cause = error;
@@ -62,7 +87,9 @@ const codeOf = (error: unknown) => (rootCause(error) as { code?: unknown } | nul
 async function openExisting(path: string) {
   if (!existsSync(join(path, 'CURRENT'))) {
     const what = existsSync(path) ? `${named(path)} is not a store` : `no store at ${named(path)}`;
-    throw new Error(`${what} (ingest a log into it first: vibespec-streams ingest --store ${path})`);
+    throw new Error(
+      `${what} (ingest a log into it first: vibespec-streams ingest --store ${path})${aboveText(path, '--store', 'CURRENT')}`,
+    );
   }
   return openCli({ path });
 }
@@ -285,7 +312,7 @@ async function checkLog(
   }
   if (mustExist && (await isMissing(log))) {
     throw new Error(
-      `no log at ${named(log)}: nothing to ${nothing} (no hook has recorded there yet, or --log names another file)`,
+      `no log at ${named(log)}: nothing to ${nothing} (no hook has recorded there yet, or --log names another file)${aboveText(log, '--log')}`,
     );
   }
 }
@@ -476,7 +503,7 @@ export async function ingest(
     // for a file no hook records to, without a word, and made the store there.
     if (follow && (await isMissing(log))) {
       console.error(
-        `no log at ${named(log)} yet: waiting for the hooks to record there (are they given this --log?)`,
+        `no log at ${named(log)} yet: waiting for the hooks to record there (are they given this --log?)${aboveText(log, '--log')}`,
       );
     }
     return ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs);
