@@ -608,24 +608,31 @@ class Aggregation implements WindowHooks<SessionState> {
   }
 
   /**
-   * Closes every window of `s` whose end the watermark has reached. `own`: the output of the arrival that
-   * reached them (its pass-through or late event), which the caller emits after them; if emitting them
-   * fails (a consumer that throws), it is kept for the flush that follows, so that it is not lost.
+   * Closes every window of `s` whose end the watermark has reached, earliest end first (of equal ends, the
+   * type first in `windows`): the order in which the idle rule closes them live, each at its end, so that a
+   * replay, whose one arrival reaches them all, emits them in the live run's order. `own`: the output of
+   * the arrival that reached them (its pass-through or late event), which the caller emits after them; if
+   * emitting them fails (a consumer that throws), it is kept for the flush that follows, so that it is not
+   * lost.
    */
   private closeReached(s: SessionState, own?: Event) {
-    let minEnd = Number.POSITIVE_INFINITY;
+    let minEnd: number;
     try {
-      for (let i = 0; i < this.typeCount; i++) {
-        const k = s.keys[i];
-        while (k?.open) {
+      for (;;) {
+        minEnd = Number.POSITIVE_INFINITY;
+        let first: WindowKey | undefined;
+        for (let i = 0; i < this.typeCount; i++) {
+          const k = s.keys[i];
+          if (k?.open !== true) continue;
           const end = startOf(k) + k.size;
-          if (end > s.wm) {
-            if (end < minEnd) minEnd = end;
-            break;
+          if (end < minEnd) {
+            minEnd = end;
+            first = k;
           }
-          this.closeWindow(k, end);
-          if (this.shell.done) return;
         }
+        if (first === undefined || minEnd > s.wm) break;
+        this.closeWindow(first, minEnd);
+        if (this.shell.done) return;
       }
     } catch (error) {
       if (own !== undefined) this.owed.push(own);

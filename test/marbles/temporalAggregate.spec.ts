@@ -1379,10 +1379,12 @@ describe('temporalAggregate', () => {
           }),
         { time: 100 },
       );
+      // Earliest end first, whatever the type, as the idle rule closes them live (each at its end): a
+      // replay that reaches them all at one arrival gives the live run's order.
       expect(labels(out)).toEqual([
         '3 tool.used.aggregated s [0,5) n=1',
-        '3 tool.used.aggregated s [8,13) n=1',
         '3 file.modified.aggregated s [1,6) n=1',
+        '3 tool.used.aggregated s [8,13) n=1',
         '3 session.started@40',
       ]);
     });
@@ -1625,8 +1627,8 @@ describe('temporalAggregate', () => {
       );
       expect(labels(out)).toEqual([
         '10 tool.used.aggregated A [0,5) n=1',
-        '22 tool.used.aggregated S [100,105) n=1',
         '22 x.aggregated S [101,103) n=1',
+        '22 tool.used.aggregated S [100,105) n=1',
       ]);
     });
 
