@@ -784,28 +784,35 @@ class Aggregation implements WindowHooks<SessionState> {
   }
 
   /**
-   * Emits every open window: keys in the order of their current window's end, each with its later
-   * windows. On complete, before an error, and on a failure.
+   * Emits every open window, earliest end first across keys (of equal ends, the session whose window
+   * opened first, then the type first in `windows`, as `closeReached`): the order in which the idle rule
+   * would close them, so that a replay's flush keeps the live run's order also when a key holds several
+   * windows (events early within the lateness). On complete, before an error, and on a failure.
    */
   flushAll(): void {
     // A consumer that throws on one aggregate still gets the others, and the first exception is thrown
     // at the end (the shell then errors with it): a window's state is settled before it is emitted, so
     // the flush goes on after it. A window that failed before it was emitted (a bug) is not tried again.
     let failure: { error: unknown } | undefined;
-    const keys: WindowKey[] = [];
-    for (let k = this.openFirst; k !== undefined; k = k.openAfter) keys.push(k);
-    keys.sort((a, b) => startOf(a) + a.size - (startOf(b) + b.size));
-    for (const k of keys) {
-      let horizon = Number.NaN;
-      while (k.open && !this.shell.done && k.horizon !== horizon) {
-        horizon = k.horizon;
-        try {
-          this.flushKey(k);
-        } catch (error) {
-          failure ??= { error };
-        }
+    const due = new EndQueue((k) => this.settings.types.get(k.type)!.index);
+    for (let k = this.openFirst; k !== undefined; k = k.openAfter) due.push(k, startOf(k) + k.size);
+    for (let entry = due.pop(); entry !== undefined && !this.shell.done; entry = due.pop()) {
+      const k = entry.key;
+      if (!k.open) continue;
+      const end = startOf(k) + k.size;
+      if (end !== entry.end) {
+        due.push(k, end); // changed since it was queued (by input the consumer pushed meanwhile)
+        continue;
       }
-      if (this.shell.done) break;
+      const horizon = k.horizon;
+      try {
+        this.closeWindow(k, end);
+      } catch (error) {
+        failure ??= { error };
+      }
+      // Its next window, if any; not when this one failed before it was settled (tried again, it would
+      // fail again, for ever).
+      if (k.open && k.horizon !== horizon) due.push(k, startOf(k) + k.size);
     }
     // The own output of the arrivals whose aggregates failed to go out (see `closeReached`): after them.
     if (this.owed.length > 0) {
@@ -821,6 +828,66 @@ class Aggregation implements WindowHooks<SessionState> {
     }
     if (failure !== undefined) throw failure.error;
   }
+}
+
+/**
+ * The flush's queue: keys by the end of their current window, a binary min-heap; of equal ends, by the
+ * session first queued (the flush queues the keys in the order they opened), then by type (`rank`).
+ */
+class EndQueue {
+  private readonly heap: QueuedKey[] = [];
+  private readonly sessions = new Map<SessionState, number>();
+
+  constructor(private readonly rank: (key: WindowKey) => number) {}
+
+  push(key: WindowKey, end: number): void {
+    let session = this.sessions.get(key.session);
+    if (session === undefined) {
+      session = this.sessions.size;
+      this.sessions.set(key.session, session);
+    }
+    const heap = this.heap;
+    const entry: QueuedKey = { key, end, session, rank: this.rank(key) };
+    let i = heap.length;
+    heap.push(entry);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(entry, heap[parent]!)) break;
+      heap[i] = heap[parent]!;
+      i = parent;
+    }
+    heap[i] = entry;
+  }
+
+  pop(): QueuedKey | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (top === undefined || last === undefined || heap.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= heap.length) break;
+      const right = left + 1;
+      const child = right < heap.length && before(heap[right]!, heap[left]!) ? right : left;
+      if (!before(heap[child]!, last)) break;
+      heap[i] = heap[child]!;
+      i = child;
+    }
+    heap[i] = last;
+    return top;
+  }
+}
+
+interface QueuedKey {
+  key: WindowKey;
+  end: number;
+  session: number;
+  rank: number;
+}
+
+function before(a: QueuedKey, b: QueuedKey): boolean {
+  return a.end !== b.end ? a.end < b.end : a.session !== b.session ? a.session < b.session : a.rank < b.rank;
 }
 
 /** `{ start, end }` (`time_span`, `window`): see `plainConstructor`. */
