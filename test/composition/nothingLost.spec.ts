@@ -7,6 +7,8 @@
  * or a session window (however deep: a session window holds aggregates and late events), or as a batch's
  * item or an outcome's event. Derived events that only name or copy inputs (activities, pattern matches
  * and timeouts) are not counted. On an error, every input is out before the error, which is the source's.
+ * The metrics on the side (`measure` at the head, `hybridProcess`'s `metrics`) count each input, and
+ * each outcome, under its type.
  */
 import fc from 'fast-check';
 import {
@@ -25,7 +27,9 @@ import {
   correlate,
   createEvent,
   type Event,
+  EventFlowMetrics,
   hybridProcess,
+  measure,
   type Priority,
   pattern,
   sessionWindows,
@@ -67,8 +71,20 @@ const groups: CorrelationGroup[] = [
 ];
 const is = (type: string) => (e: Event) => e.type === type || e.type === `${type}.aggregated`;
 
-function chain(s: Settings, last: string, scheduler: SchedulerLike): OperatorFunction<Event, Event> {
+/** `metrics.head`: `measure` at the head; `metrics.outcomes`: hybridProcess's own (the metrics on the side). */
+interface Metrics {
+  head: EventFlowMetrics;
+  outcomes: EventFlowMetrics;
+}
+
+function chain(
+  s: Settings,
+  last: string,
+  scheduler: SchedulerLike,
+  metrics: Metrics,
+): OperatorFunction<Event, Event> {
   const head = pipe(
+    measure<Event>(metrics.head),
     temporalAggregate({
       windows: { 'file.modified': s.windowA, 'tool.used': s.windowB },
       allowedLatenessMs: s.lateness,
@@ -112,6 +128,7 @@ function chain(s: Settings, last: string, scheduler: SchedulerLike): OperatorFun
           immediate: (e) => e,
           batch: (events) => events,
           batcher: { maxSize: s.maxEvents, timeoutMs: s.gapMs, minSize: 1, minTimeoutMs: 1 },
+          metrics: metrics.outcomes,
           scheduler,
         }),
         map((outcome) => {
@@ -161,7 +178,8 @@ describe('composition: nothing lost and nothing twice through the whole chain', 
           const out: Event[] = [];
           let ended: 'complete' | unknown;
           let endedAt = -1;
-          input.pipe(chain(s, last, scheduler)).subscribe({
+          const metrics = { head: new EventFlowMetrics(), outcomes: new EventFlowMetrics() };
+          input.pipe(chain(s, last, scheduler, metrics)).subscribe({
             next: (e) => {
               expect(endedAt).toBe(-1);
               out.push(e);
@@ -187,9 +205,21 @@ describe('composition: nothing lost and nothing twice through the whole chain', 
           for (const e of out) count(e, inputs, seen);
           const missing = [...inputs].filter((id) => seen.get(id) !== 1);
           expect(missing.map((id) => `${id}×${seen.get(id) ?? 0}`)).toEqual([]);
+
+          // The metrics on the side counted every input at the head, under its type, and every outcome.
+          const counts = (m: EventFlowMetrics) =>
+            Object.fromEntries(Object.entries(m.summary()).map(([type, summary]) => [type, summary.count]));
+          const inputTypes: Record<string, number> = {};
+          for (const { event } of timed) inputTypes[event.type] = (inputTypes[event.type] ?? 0) + 1;
+          expect(counts(metrics.head)).toEqual(inputTypes);
+          if (last === 'hybridProcess') {
+            const outTypes: Record<string, number> = {};
+            for (const e of out) outTypes[e.type] = (outTypes[e.type] ?? 0) + 1;
+            expect(counts(metrics.outcomes)).toEqual(outTypes);
+          }
         },
       ),
-      { numRuns: 1500 },
+      { numRuns: 1000 },
     );
   });
 });
