@@ -796,17 +796,13 @@ class Aggregation implements WindowHooks<SessionState> {
     let failure: { error: unknown } | undefined;
     const due = new EndQueue((k) => this.settings.types.get(k.type)!.index);
     for (let k = this.openFirst; k !== undefined; k = k.openAfter) due.push(k, startOf(k) + k.size);
+    // No input is handled meanwhile (what the consumer pushes waits, and is not read once the output
+    // ends), so a key queued with the end of its current window still has it when it comes out.
     for (let entry = due.pop(); entry !== undefined && !this.shell.done; entry = due.pop()) {
       const k = entry.key;
-      if (!k.open) continue;
-      const end = startOf(k) + k.size;
-      if (end !== entry.end) {
-        due.push(k, end); // changed since it was queued (by input the consumer pushed meanwhile)
-        continue;
-      }
       const horizon = k.horizon;
       try {
-        this.closeWindow(k, end);
+        this.closeWindow(k, entry.end);
       } catch (error) {
         failure ??= { error };
       }

@@ -89,3 +89,47 @@ describe('composition: temporalAggregate flushes in the live run’s order', () 
     );
   });
 });
+
+describe('composition: temporalAggregate flushes many sessions by end, ties as the idle rule breaks them', () => {
+  const windows2 = { a: 5, b: 5 };
+  const ev2 = (type: string, t: number, session: string) =>
+    createEvent({ type, timestamp: t, sessionId: session });
+
+  it('equal ends: the session whose window opened first, then the type first in windows', () => {
+    // Opened B.b, A.a, A.b, B.a: all end at 5. Live, the tick at 5 takes the sessions in the order they
+    // became active, and each session's types in the order of `windows`.
+    const events = [ev2('b', 0, 'B'), ev2('a', 0, 'A'), ev2('b', 0, 'A'), ev2('a', 0, 'B')];
+    const expected = [
+      'a.aggregated B [0,5) n=1',
+      'b.aggregated B [0,5) n=1',
+      'a.aggregated A [0,5) n=1',
+      'b.aggregated A [0,5) n=1',
+    ];
+    const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const live: string[] = [];
+    input
+      .pipe(temporalAggregate({ windows: windows2, idleFlushMs: 0, scheduler: clock }))
+      .subscribe((e) => live.push(label(e)));
+    for (const e of events) clock.schedule(() => input.next(e), 0);
+    clock.schedule(() => input.complete(), 10);
+    clock.flush();
+    expect(live).toEqual(expected);
+    const flushed: string[] = [];
+    from(events)
+      .pipe(temporalAggregate({ windows: windows2, idleFlushMs: Number.POSITIVE_INFINITY }))
+      .subscribe((e) => flushed.push(label(e)));
+    expect(flushed).toEqual(expected);
+  });
+
+  it('windows of many sessions opened in any order go out by end', () => {
+    const starts = [7, 3, 9, 1, 8, 2, 6, 0, 5, 4];
+    const out: string[] = [];
+    from(starts.map((t, i) => ev2('a', t, `s${i}`)))
+      .pipe(temporalAggregate({ windows: windows2, idleFlushMs: Number.POSITIVE_INFINITY }))
+      .subscribe((e) => out.push(label(e)));
+    expect(out).toEqual(
+      [...starts].sort((x, y) => x - y).map((t) => `a.aggregated s${starts.indexOf(t)} [${t},${t + 5}) n=1`),
+    );
+  });
+});
