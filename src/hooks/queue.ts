@@ -71,6 +71,26 @@ export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunc
       let failure: { readonly error: unknown } | undefined;
       // Ends the input as its completion does (the source unsubscribed): the consumer threw.
       let stopInput: (() => void) | undefined;
+      // Runs are started one after the other, never one inside another. mergeMap starts a waiting value
+      // from the end of the run before it, so a run that ends at once (function hooks answering
+      // synchronously) started the next from inside its own end: some 200 waiting values deep the stack
+      // overflowed, an error RxJS loses (rxjs#7334), and the stream hung with every later record lost. A
+      // start asked for while another is under way waits for it here; the outermost one runs them all.
+      const starts: Array<() => void> = [];
+      let starting = false;
+      const inTurn = <X>(runOf: () => ObservableInput<X>) =>
+        new Observable<X>((subscriber) => {
+          starts.push(() => {
+            if (!subscriber.closed) defer(runOf).subscribe(subscriber);
+          });
+          if (starting) return;
+          starting = true;
+          try {
+            while (starts.length > 0) starts.shift()!();
+          } finally {
+            starting = false;
+          }
+        });
       const input = new Observable<T>((subscriber) => {
         stopInput = () => subscriber.complete();
         return source.subscribe(subscriber);
@@ -113,7 +133,7 @@ export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunc
               mergeMap(({ value }) => {
                 waiting--;
                 active++;
-                return defer(() => run(value)).pipe(
+                return inTurn(() => run(value)).pipe(
                   // Upstream of mergeMap's own inner subscriber, so `active` drops before mergeMap starts
                   // the next waiting value: no user code runs in between.
                   tap({

@@ -1,5 +1,19 @@
 import fc from 'fast-check';
-import { from, lastValueFrom, map, mergeMap, NEVER, Observable, of, Subject, take, tap, toArray } from 'rxjs';
+import {
+  from,
+  lastValueFrom,
+  map,
+  mergeMap,
+  NEVER,
+  Observable,
+  of,
+  Subject,
+  take,
+  tap,
+  timer,
+  toArray,
+  VirtualTimeScheduler,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -350,6 +364,31 @@ describe('aggregateHooks', () => {
     const b = m.cold('---y|', { y: {} });
     return { a, b, hooks: [fn('a', () => a), fn('b', () => b)] };
   };
+
+  it('runs a long queue of runs that end at once to its end: every aggregate in order, then complete', () => {
+    // As for chainHooks: each run that ended at once started the next from inside its own end, and some
+    // 200 deep the stack overflowed; RxJS lost the error and the stream hung.
+    const clock = new VirtualTimeScheduler();
+    const hook = fn('a', (context) => (context.n === 0 ? timer(1, clock).pipe(map(() => ({}))) : {}));
+    const contexts = new Subject<Record<string, unknown>>();
+    const done: unknown[] = [];
+    let completed = false;
+    contexts
+      .pipe(aggregateHooks([hook], (steps) => (steps[0] as HookStep).event.sessionId, { scheduler: clock }))
+      .subscribe({
+        next: (o) => {
+          if (o.kind === 'aggregate') done.push(o.aggregate);
+        },
+        complete: () => {
+          completed = true;
+        },
+      });
+    for (let n = 0; n < 5_000; n++) contexts.next({ n, session_id: `s${n}` });
+    contexts.complete();
+    clock.flush();
+    expect(done).toEqual(Array.from({ length: 5_000 }, (_, n) => `s${n}`));
+    expect(completed).toBe(true);
+  });
 
   it(
     'aggregates once per context, one run at a time, with the deadline per run',

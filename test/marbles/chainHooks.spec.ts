@@ -15,6 +15,7 @@ import {
   takeUntil,
   tap,
   throwError,
+  timer,
   VirtualTimeScheduler,
 } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
@@ -1095,6 +1096,31 @@ describe('chainHooks', () => {
     const a = m.cold('--x|', { x: ok });
     return { a, chain: { name: 'c', hooks: [fn('a', () => a)] } };
   };
+
+  it('runs a long queue of runs that end at once to its end: every result in order, then complete', () => {
+    // mergeMap starts the next waiting context from the end of the run before it, so runs that end at
+    // once (a function hook answering synchronously) each started the next from inside their own end:
+    // some 200 deep the stack overflowed, an error RxJS loses, and the stream hung, every later result
+    // lost and no completion.
+    const clock = new VirtualTimeScheduler();
+    const hook = fn('a', (context) => (context.n === 0 ? timer(1, clock).pipe(map(() => ok)) : ok));
+    const contexts = new Subject<HookContext>();
+    const done: unknown[] = [];
+    let completed = false;
+    contexts.pipe(chainHooks({ name: 'c', hooks: [hook] }, { scheduler: clock })).subscribe({
+      next: (o) => {
+        if (o.kind === 'result' && o.outcome === 'completed') done.push(o.final_context.n);
+      },
+      complete: () => {
+        completed = true;
+      },
+    });
+    for (let n = 0; n < 5_000; n++) contexts.next({ n });
+    contexts.complete();
+    clock.flush();
+    expect(done).toEqual(Array.from({ length: 5_000 }, (_, n) => n));
+    expect(completed).toBe(true);
+  });
 
   it(
     'runs the chain once per context, one run at a time',

@@ -1067,25 +1067,32 @@ describe('chainHooks / aggregateHooks property: contexts pushed re-entrantly', (
           });
         });
 
-        // Replay the log against the rule.
+        // Replay the log against the rule. A context takes a free run as it is admitted, or else waits;
+        // a run's hooks are called when it starts, which is at once unless another run is being started
+        // then (a context pushed from inside a synchronous run starts once that run's start returns).
         const waiting: number[] = [];
+        const starting: number[] = [];
         const active = new Set<number>();
         const rejected = new Set<number>();
         const startedAt = new Map<number, number>();
         const records = new Map<number, HookChainOutput | HookAggregationOutput<unknown>>();
         const steps = new Map<number, Array<[number, HookChainOutput | HookAggregationOutput<unknown>]>>();
+        const take = (i: number) => {
+          active.add(i);
+          starting.push(i);
+          expect(active.size).toBeLessThanOrEqual(concurrency);
+        };
         for (const entry of log) {
           if (entry.type === 'in') {
-            if (active.size < concurrency || waiting.length < maxQueued) waiting.push(entry.i);
+            if (active.size < concurrency) take(entry.i);
+            else if (waiting.length < maxQueued) waiting.push(entry.i);
             else rejected.add(entry.i);
           } else if (entry.type === 'call') {
             const { ctx, at } = entry.call;
             if (startedAt.has(ctx)) continue;
-            // A run starts the longest-waiting context, and only when one is free.
-            expect(waiting[0]).toBe(ctx);
-            waiting.shift();
-            active.add(ctx);
-            expect(active.size).toBeLessThanOrEqual(concurrency);
+            // Runs start in the order they were taken, the longest-waiting context first.
+            expect(starting[0]).toBe(ctx);
+            starting.shift();
             startedAt.set(ctx, at);
           } else if (entry.o.kind === 'step') {
             if (entry.type === 'out') {
@@ -1098,14 +1105,17 @@ describe('chainHooks / aggregateHooks property: contexts pushed re-entrantly', (
               expect(records.has(i)).toBe(false);
               records.set(i, entry.o);
             } else if (!rejected.has(i)) {
-              // The run ends once its record is handled (pushes made meanwhile saw it active).
+              // The run ends once its record is handled (pushes made meanwhile saw it active); the
+              // longest-waiting context takes it.
               active.delete(i);
+              while (active.size < concurrency && waiting.length > 0) take(waiting.shift()!);
             }
           }
         }
         // Every context, arrived or pushed, has exactly one record; rejected exactly as the rule says.
         expect([...records.keys()].sort()).toEqual(Array.from({ length: next }, (_, i) => i).sort());
         expect(waiting).toEqual([]);
+        expect(starting).toEqual([]);
         for (const [i, o] of records) {
           const isRejected =
             o.kind === 'result' ? o.outcome === 'rejected' : o.kind === 'aggregate' && o.error !== undefined;
