@@ -57,6 +57,33 @@ type Admitted<T> = { readonly admitted: true; readonly value: T };
 type Refused<T> = { readonly admitted: false; readonly value: T; readonly total: number };
 type Admission<T> = Admitted<T> | Refused<T>;
 
+/**
+ * Internal: a starter of Observables one after the other, never one inside another's subscription. A
+ * start asked for while another is under way waits for it; the outermost one runs them all in order.
+ *
+ * `mergeMap` / `concatMap` start a waiting value from the end of the inner Observable before it, so
+ * inner Observables that complete at once (function hooks answering synchronously) each started the next
+ * from inside their own end: some 200 deep the stack overflowed, an error RxJS loses (rxjs#7334), and
+ * the stream hung with every later output lost. Each subscription of an operator makes its own.
+ */
+export function inTurns(): <X>(runOf: () => ObservableInput<X>) => Observable<X> {
+  const starts: Array<() => void> = [];
+  let starting = false;
+  return <X>(runOf: () => ObservableInput<X>) =>
+    new Observable<X>((subscriber) => {
+      starts.push(() => {
+        if (!subscriber.closed) defer(runOf).subscribe(subscriber);
+      });
+      if (starting) return;
+      starting = true;
+      try {
+        while (starts.length > 0) starts.shift()!();
+      } finally {
+        starting = false;
+      }
+    });
+}
+
 export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunction<T, R> {
   const { where, run, reject, concurrency, maxQueued } = config;
   return (source) =>
@@ -71,26 +98,9 @@ export function boundedRuns<T, R>(config: BoundedRunsConfig<T, R>): OperatorFunc
       let failure: { readonly error: unknown } | undefined;
       // Ends the input as its completion does (the source unsubscribed): the consumer threw.
       let stopInput: (() => void) | undefined;
-      // Runs are started one after the other, never one inside another. mergeMap starts a waiting value
-      // from the end of the run before it, so a run that ends at once (function hooks answering
-      // synchronously) started the next from inside its own end: some 200 waiting values deep the stack
-      // overflowed, an error RxJS loses (rxjs#7334), and the stream hung with every later record lost. A
-      // start asked for while another is under way waits for it here; the outermost one runs them all.
-      const starts: Array<() => void> = [];
-      let starting = false;
-      const inTurn = <X>(runOf: () => ObservableInput<X>) =>
-        new Observable<X>((subscriber) => {
-          starts.push(() => {
-            if (!subscriber.closed) defer(runOf).subscribe(subscriber);
-          });
-          if (starting) return;
-          starting = true;
-          try {
-            while (starts.length > 0) starts.shift()!();
-          } finally {
-            starting = false;
-          }
-        });
+      // Runs are started one after the other, never one inside another: mergeMap starts a waiting value
+      // from the end of the run before it, and runs that end at once overflowed the stack (`inTurns`).
+      const inTurn = inTurns();
       const input = new Observable<T>((subscriber) => {
         stopInput = () => subscriber.complete();
         return source.subscribe(subscriber);

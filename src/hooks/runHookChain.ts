@@ -1,6 +1,7 @@
 import { concat, concatMap, defer, from, type Observable, of, takeWhile, tap } from 'rxjs';
 import { ConfigError, rejectUnknownKeys } from '../errors.js';
 import { checkHooks, checkName, RUN_OPTION_KEYS, runDefaults } from './options.js';
+import { inTurns } from './queue.js';
 import { runStep } from './runHook.js';
 import type {
   ChainOutcome,
@@ -66,10 +67,14 @@ export function runPreparedChain(
     const results: HookStep[] = [];
     let ended: { outcome: ChainOutcome; stopped_by: NonNullable<HookChainResult['stopped_by']> } | undefined;
 
+    // Each hook starts once the one before it is done, and never inside its end: hooks that answer at
+    // once would otherwise start each other ever deeper (a chain of some 300 overflowed the stack, and
+    // the run hung without a result).
+    const inTurn = inTurns();
     const steps = from(hooks).pipe(
       // concatMap calls the project function only when the previous hook is done, so each hook is
       // started with the context as the hooks before it left it.
-      concatMap((hook, index) => runStep(hook, context, { chain: name, index }, defaults)),
+      concatMap((hook, index) => inTurn(() => runStep(hook, context, { chain: name, index }, defaults))),
       tap((step) => {
         results.push(step);
         const result = step.status === 'completed' || step.status === 'blocked' ? step.result : undefined;

@@ -217,6 +217,31 @@ describe('runHookChain', () => {
     }),
   );
 
+  it('runs a long chain of hooks that answer at once to its result', () => {
+    // concatMap starts each hook from the end of the one before it: hooks answering at once each started
+    // the next from inside their own end, and some 300 deep the stack overflowed, an error RxJS loses:
+    // the run hung without a result.
+    const clock = new VirtualTimeScheduler();
+    const hooks = Array.from({ length: 3_000 }, (_, i) =>
+      fn(`h${i}`, () => (i === 0 ? timer(1, clock).pipe(map(() => ok)) : { context_updates: { last: i } })),
+    );
+    const results: HookChainResult[] = [];
+    let completed = false;
+    runHookChain({ name: 'c', hooks }, {}, { scheduler: clock }).subscribe({
+      next: (o) => {
+        if (o.kind === 'result') results.push(o);
+      },
+      complete: () => {
+        completed = true;
+      },
+    });
+    clock.flush();
+    expect(results.map((r) => [r.outcome, r.results.length, r.final_context.last])).toEqual([
+      ['completed', 3_000, 2_999],
+    ]);
+    expect(completed).toBe(true);
+  });
+
   it('times a hook out on a user scheduler that calls the work without its action as this', () => {
     // RxJS's timeout calls this.unsubscribe() from its timer: a TypeError there, thrown out of the
     // scheduler's timer after the step went out (uncaught: the process crashed).
