@@ -1,16 +1,4 @@
-import {
-  defer,
-  from,
-  isObservable,
-  map,
-  Observable,
-  of,
-  type SchedulerAction,
-  type SchedulerLike,
-  Subscription,
-  take,
-  timeout,
-} from 'rxjs';
+import { defer, from, isObservable, map, Observable, of, type SchedulerLike, Subscription, take } from 'rxjs';
 import { HookError, rejectUnknownKeys } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
 import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
@@ -206,25 +194,16 @@ export function runStep(
     }
 
     if (isTimer(timeoutMs)) {
-      source = source.pipe(
-        timeout({
-          first: timeoutMs,
-          scheduler: withActions(scheduler),
-          with: () =>
-            of<RawOutcome>({
-              ok: false,
-              error: new HookError(
-                'HOOK_TIMEOUT',
-                byDeadline
-                  ? `hook "${hook.name}" did not answer by the deadline of its aggregation (${timeoutMs} ms)`
-                  : `hook "${hook.name}" did not answer within ${timeoutMs} ms`,
-                {
-                  hook: hook.name,
-                },
-              ),
-            }),
-        }),
-      );
+      source = withTimeout(source, timeoutMs, scheduler, () => ({
+        ok: false,
+        error: new HookError(
+          'HOOK_TIMEOUT',
+          byDeadline
+            ? `hook "${hook.name}" did not answer by the deadline of its aggregation (${timeoutMs} ms)`
+            : `hook "${hook.name}" did not answer within ${timeoutMs} ms`,
+          { hook: hook.name },
+        ),
+      }));
     }
 
     return source.pipe(
@@ -392,34 +371,50 @@ export function runHook(hook: Hook, context: object, options?: HookRunOptions): 
 }
 
 /**
- * `scheduler` for RxJS's `timeout`, whose work calls `this.unsubscribe()` on the action it is run as. A
- * user scheduler that calls the work plainly, `work(state)` (a plain object wrapping another), has no
- * such `this`: the timeout's outcome went out, then a TypeError was thrown from the scheduler's timer
- * (uncaught: the process crashed). Such a work is run as a stand-in action here.
+ * `source` (one outcome, then complete), or `timedOut()` if no outcome came within `ms` on `scheduler`;
+ * `source` is then unsubscribed (the hook cancelled). An answer due at the very time of the timeout
+ * counts as an answer, whenever it was scheduled: once due, the timeout gives way (a zero delay) to what
+ * else is due at that time, so an answer put on the scheduler after the timer was (a hook waiting in two
+ * stages, 1 ms then 2 ms, with timeoutMs 3; a delayed answer) is not timed out at its own due time,
+ * as it was with RxJS's `timeout`. The scheduler runs plain closures: a user scheduler that calls the
+ * work as `work(state)`, without its action as `this`, times out as any other (RxJS's `timeout` called
+ * `this.unsubscribe()` there, a TypeError thrown out of the scheduler's timer).
  */
-function withActions(scheduler: SchedulerLike): SchedulerLike {
-  const wrapped: SchedulerLike = {
-    now: () => scheduler.now(),
-    schedule<T>(
-      work: (this: SchedulerAction<T>, state?: T) => void,
-      delay?: number,
-      state?: T,
-    ): Subscription {
-      const task = new Subscription();
-      const stand = Object.assign(task, {
-        schedule: (next?: T, after?: number) => wrapped.schedule(work, after, next),
-      }) as unknown as SchedulerAction<T>;
-      task.add(
-        scheduler.schedule(
-          function (this: SchedulerAction<T> | undefined, given?: T) {
-            work.call(typeof this?.unsubscribe === 'function' ? this : stand, given);
-          },
-          delay,
-          state,
-        ),
+function withTimeout(
+  source: Observable<RawOutcome>,
+  ms: number,
+  scheduler: SchedulerLike,
+  timedOut: () => RawOutcome,
+): Observable<RawOutcome> {
+  return new Observable<RawOutcome>((subscriber) => {
+    const timer = new Subscription();
+    const answer = source.subscribe({
+      next: (outcome) => {
+        timer.unsubscribe();
+        subscriber.next(outcome);
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => {
+        timer.unsubscribe();
+        subscriber.complete();
+      },
+    });
+    if (!subscriber.closed) {
+      timer.add(
+        scheduler.schedule(() => {
+          timer.add(
+            scheduler.schedule(() => {
+              answer.unsubscribe();
+              subscriber.next(timedOut());
+              subscriber.complete();
+            }),
+          );
+        }, ms),
       );
-      return task;
-    },
-  };
-  return wrapped;
+    }
+    return () => {
+      timer.unsubscribe();
+      answer.unsubscribe();
+    };
+  });
 }

@@ -8,6 +8,7 @@ import {
   Observable,
   of,
   Subject,
+  switchMap,
   take,
   tap,
   timer,
@@ -62,6 +63,26 @@ function aggregateOf<R>(outputs: HookAggregationOutput<R>[]): HookAggregationRes
 }
 
 describe('runHookAggregation', () => {
+  it('aggregates an answer due at the very time of the deadline, one put on the scheduler after the timer too', () => {
+    // a waits in two stages (1 ms, then 2 ms) and answers at the deadline: RxJS's timeout, whose timer
+    // was on the scheduler first, timed it out, while b, due then from its start, completed.
+    const clock = new VirtualTimeScheduler();
+    const hooks = [
+      fn('a', () => timer(1, clock).pipe(switchMap(() => timer(2, clock).pipe(map(() => ({ score: 1 })))))),
+      fn('b', () => timer(3, clock).pipe(map(() => ({ score: 3 })))),
+      fn('c', () => NEVER),
+    ];
+    const outputs: HookAggregationOutput<ReviewSummary>[] = [];
+    runHookAggregation(hooks, {}, reviewSummary, { deadlineMs: 3, scheduler: clock }).subscribe((o) =>
+      outputs.push(o),
+    );
+    clock.flush();
+    const result = aggregateOf(outputs);
+    expect(result.results.map((step) => step.status)).toEqual(['completed', 'completed', 'timed_out']);
+    expect(result.aggregate.overall_score).toBe(2);
+    expect(result.duration_ms).toBe(3);
+  });
+
   it(
     'aggregates what arrived by the deadline, and times out and cancels the rest',
     marbles((m) => {

@@ -11,6 +11,7 @@ import {
   Observable,
   of,
   Subject,
+  switchMap,
   take,
   takeUntil,
   tap,
@@ -240,6 +241,48 @@ describe('runHookChain', () => {
       ['completed', 3_000, 2_999],
     ]);
     expect(completed).toBe(true);
+  });
+
+  it('counts an answer due at the very time of the timeout, one put on the scheduler after the timer too', () => {
+    // A hook that waits in two stages (1 ms, then 2 ms) answers at 3, its timeoutMs: RxJS's timeout,
+    // whose timer was on the scheduler first, timed it out at 3, while an answer due at 3 from the hook's
+    // start completed. Both complete now; an answer due after the timeout does not.
+    const clock = new VirtualTimeScheduler();
+    const twoStages = () => timer(1, clock).pipe(switchMap(() => timer(2, clock).pipe(map(() => ok))));
+    const hooks = [
+      fn('a', twoStages, { timeoutMs: 3 }),
+      fn('b', () => timer(3, clock).pipe(map(() => ok)), { timeoutMs: 3 }),
+      fn('c', () => timer(1, clock).pipe(switchMap(() => timer(3, clock).pipe(map(() => ok)))), {
+        timeoutMs: 3,
+      }),
+    ];
+    const outputs: string[] = [];
+    runHookChain({ name: 'c', hooks }, {}, { scheduler: clock }).subscribe((o) =>
+      outputs.push(`${label(o)}@${clock.now()}`),
+    );
+    clock.flush();
+    expect(outputs).toEqual(['a:completed@3', 'b:completed@6', 'c:timed_out@9', 'c:failed@9']);
+  });
+
+  it('answers and times out on a user scheduler that calls the work without its action as this, leaving no timer', () => {
+    const clock = new VirtualTimeScheduler();
+    const scheduler = thislessScheduler(clock);
+    const twoStages = () => timer(1, clock).pipe(switchMap(() => timer(2, clock).pipe(map(() => ok))));
+    const hooks = [
+      fn('early', () => timer(2, clock).pipe(map(() => ok)), { timeoutMs: 3 }),
+      fn('tie', twoStages, { timeoutMs: 3 }),
+      fn('late', () => NEVER, { timeoutMs: 3 }),
+    ];
+    const outputs: string[] = [];
+    const errors: unknown[] = [];
+    runHookChain({ name: 'c', hooks }, {}, { scheduler, errorPolicy: 'fail-open' }).subscribe({
+      next: (o) => outputs.push(`${label(o)}@${clock.now()}`),
+      error: (error: unknown) => errors.push(error),
+    });
+    clock.flush();
+    expect(outputs).toEqual(['early:completed@2', 'tie:completed@5', 'late:timed_out@8', 'c:completed@8']);
+    expect(errors).toEqual([]);
+    expect(scheduler.pending()).toBe(0);
   });
 
   it('times a hook out on a user scheduler that calls the work without its action as this', () => {

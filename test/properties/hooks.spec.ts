@@ -1487,8 +1487,13 @@ describe('runHookAggregation property: one aggregation, cut or not', () => {
           if (runningAtCut >= 0) expect(runningAtCut).toBe(0);
           expectSignals(probe);
           expect(probe.calls.map((c) => `${c.hook}@${c.at}`)).toEqual(names.map((name) => `${name}@0`));
-          // Cut before the end: the steps due before the cut came out, no aggregate, no completion.
-          const cut = cutAt !== undefined && cutAt < model.duration;
+          // Cut before the end: the steps due before the cut came out, no aggregate, no completion. A
+          // timeout due at the cut's frame gives way to it (the answers due then were scheduled before it).
+          const cut =
+            cutAt !== undefined &&
+            (cutAt < model.duration ||
+              (cutAt === model.duration &&
+                model.steps.some((step) => step.status === 'timed_out' && step.after === cutAt)));
           for (const [at, o] of outputs) {
             if (o.kind !== 'step') continue;
             const step = model.steps[o.index]!;
