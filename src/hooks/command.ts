@@ -167,9 +167,11 @@ export function runCommand(
         tooLarge = true;
         stdout.length = 0;
         killGroup(child);
-        // Nothing more of it is read: a writer the kill did not reach (one that left the group with its
-        // own session) would otherwise keep the run open, its output read and dropped, until the timeout.
+        // Nothing more is read, of stdout nor stderr: a process the kill did not reach (one that left the
+        // group with its own session) would otherwise keep the run open until the timeout, on stdout (its
+        // output read and dropped) or on the stderr it inherited too, as a background job does.
         child.stdout!.destroy();
+        child.stderr!.destroy();
         return;
       }
       stdout.push(chunk);

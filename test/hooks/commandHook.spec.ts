@@ -377,6 +377,37 @@ describe('command hooks', () => {
     },
   );
 
+  it.skipIf(process.platform === 'win32')(
+    'too much output while a process the kill cannot reach holds stderr too ends the run at once, not at the timeout',
+    async () => {
+      // A background job (`job &`) inherits stdout and stderr alike. Only stdout was let go at the cap, so
+      // the run stayed open on stderr until the timeout: timed_out (HOOK_TIMEOUT), at 60 s by default.
+      const scheduler = new VirtualTimeScheduler();
+      const pidFile = join(dir, 'holder.pid');
+      const starter = `const { spawn } = require('node:child_process'); const w = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['ignore', 'inherit', 'inherit'], detached: true }); w.unref(); require('node:fs').writeFileSync(process.argv[1], String(w.pid)); process.stdout.write('x'.repeat(300000)); setInterval(() => {}, 1000);`;
+      const steps: HookStep[] = [];
+      const subscription = runHook(
+        {
+          name: 'holder',
+          command: process.execPath,
+          args: ['-e', starter, pidFile],
+          maxOutputBytes: 100_000,
+          timeoutMs: 5_000,
+        },
+        {},
+        { scheduler },
+      ).subscribe((s) => steps.push(s));
+      try {
+        await until(() => steps.length === 1, 'the step', 10_000);
+        expect(steps[0]!.status === 'failed' && steps[0]!.error.code).toBe('HOOK_OUTPUT_TOO_LARGE');
+      } finally {
+        subscription.unsubscribe();
+        const holder = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined;
+        if (holder !== undefined && !noSuchProcess(holder)) process.kill(holder, 'SIGKILL');
+      }
+    },
+  );
+
   it('uses the run default output cap', async () => {
     const step = await run(script('huge'), {}, { maxOutputBytes: 100_000 });
     expect(step.status === 'failed' && step.error.code).toBe('HOOK_OUTPUT_TOO_LARGE');
