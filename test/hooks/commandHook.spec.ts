@@ -545,6 +545,21 @@ describe('command hooks', () => {
     expect(step.error.hook).toBe('ok');
     expect(step.error.cause).toBeInstanceOf(TypeError); // JSON.stringify's own error
     expect(step.process).toBeUndefined();
+    // The message says why, in JSON.stringify's words; a thrown value that is no Error is not quoted.
+    expect(step.error.message).toBe(
+      `hook "ok" was not started: its context is not JSON-serialisable (${(step.error.cause as Error).message})`,
+    );
+    const odd = await run(script('ok'), {
+      value: {
+        toJSON() {
+          throw 'no JSON here';
+        },
+      },
+    });
+    expect(odd.status === 'failed' && odd.error.message).toBe(
+      'hook "ok" was not started: its context is not JSON-serialisable',
+    );
+    expect(odd.status === 'failed' && odd.error.cause).toBe('no JSON here');
   });
 
   it.skipIf(process.platform === 'win32')(

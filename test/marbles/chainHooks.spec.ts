@@ -46,7 +46,7 @@ import {
   runQueued,
 } from '../helpers/hookQueue.js';
 import { marbles } from '../helpers/marbles.js';
-import { thislessScheduler } from '../helpers/schedulers.js';
+import { atOnceScheduler, thislessScheduler } from '../helpers/schedulers.js';
 
 /** `hook:status` for a step, `chain:outcome` for a chain result: what the marble diagrams compare. */
 const label = (output: HookChainOutput): string =>
@@ -283,6 +283,20 @@ describe('runHookChain', () => {
     expect(outputs).toEqual(['early:completed@2', 'tie:completed@5', 'late:timed_out@8', 'c:completed@8']);
     expect(errors).toEqual([]);
     expect(scheduler.pending()).toBe(0);
+  });
+
+  it('arms no timeout for a hook that answers synchronously', () => {
+    // A scheduler that runs every action at once shows any timer put on it: one armed after the answer
+    // would run (and time out a step already out) at once.
+    const scheduler = atOnceScheduler();
+    const steps: string[] = [];
+    runHook(
+      fn('quick', () => ({ score: 1 }), { timeoutMs: 3 }),
+      {},
+      { scheduler },
+    ).subscribe((step) => steps.push(step.status));
+    expect(steps).toEqual(['completed']);
+    expect(scheduler.ran()).toBe(0);
   });
 
   it('times a hook out on a user scheduler that calls the work without its action as this', () => {
