@@ -1,25 +1,31 @@
 /**
  * The package's shape, without building it (a build takes seconds): how `exports` resolves for
  * `import` and `require`, that the entry can be required at all (no top-level await), and that the
- * build's source maps point at files the package ships.
+ * build's source maps point at files the package ships. Then the package as a user gets it: packed
+ * (`npm pack`, which builds it), unpacked into a project where it sees only what it declares (as pnpm, or
+ * npm's linked install, lays it out), its declarations compiled there, its entry loaded and its command run.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import ts from 'typescript';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
 
 interface PackageJson {
   name: string;
+  version: string;
   main: string;
   files: string[];
   exports: Record<string, unknown>;
+  bin: Record<string, string>;
+  dependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
 }
 
 async function packageJson(): Promise<PackageJson> {
@@ -161,5 +167,226 @@ describe('package', () => {
         expect(shipped(pkg.files, target), `${relative(ROOT, file)} → ${target}`).toBe(true);
       }
     }
+  });
+});
+
+/** `npm pack` of a copy of the repository (its `prepack` builds `dist/` there, not here). */
+async function pack(into: string): Promise<string> {
+  const pkg = await packageJson();
+  const copy = join(into, 'repo');
+  await mkdir(copy);
+  const sources = [
+    'package.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'README.md',
+    'LICENSE',
+    ...pkg.files,
+  ];
+  for (const entry of sources.filter((name) => name !== 'dist')) {
+    await cp(join(ROOT, entry), join(copy, entry), { recursive: true });
+  }
+  await symlink(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
+  const { stdout } = await run('npm', ['pack', '--json', '--offline', '--pack-destination', into], {
+    cwd: copy,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const [{ filename }] = JSON.parse(stdout) as Array<{ filename: string }>;
+  return join(into, filename);
+}
+
+/**
+ * A project with the package unpacked into its node_modules. The package sees only the packages it
+ * declares (dependencies and peer dependencies, linked from this repository's node_modules), not the
+ * ones they bring: a package imported but not declared is not found, as under pnpm.
+ */
+async function install(tarball: string, project: string): Promise<string> {
+  const pkg = await packageJson();
+  const installed = join(project, 'node_modules', pkg.name);
+  await mkdir(installed, { recursive: true });
+  await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
+  for (const name of Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies })) {
+    await mkdir(dirname(join(installed, 'node_modules', name)), { recursive: true });
+    await symlink(join(ROOT, 'node_modules', name), join(installed, 'node_modules', name), 'dir');
+  }
+  // The project's own: rxjs (the peer dependency) and Node's types.
+  for (const name of ['rxjs', '@types/node']) {
+    await mkdir(dirname(join(project, 'node_modules', name)), { recursive: true });
+    await symlink(join(ROOT, 'node_modules', name), join(project, 'node_modules', name), 'dir');
+  }
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'user', private: true }));
+  return installed;
+}
+
+/** A user's code: the package's entry points in a pipe, its store and its types by name. */
+const USER_CODE = `
+import { filter } from 'rxjs';
+import {
+  bridgeHooks, correlate, type Event, fromHookFile, isAggregated, openStore, persist, type SessionStore,
+  temporalAggregate,
+} from 'vibespec-streams';
+
+export async function run(log: string): Promise<number> {
+  const store: SessionStore = await openStore({ path: log + '.store' });
+  const aggregates = fromHookFile(log).pipe(
+    bridgeHooks(),
+    persist(store),
+    correlate(),
+    temporalAggregate(),
+    filter(isAggregated),
+  );
+  let count = 0;
+  aggregates.subscribe((event) => { count += event.data.event_count; });
+  const first: Event | undefined = undefined;
+  await store.close();
+  return count + (first === undefined ? 0 : 1);
+}
+`;
+
+describe('the package, packed and installed', () => {
+  let dir: string;
+  let project: string;
+  let installed: string;
+  let pkg: PackageJson;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vibespec-installed-'));
+    project = join(dir, 'project');
+    pkg = await packageJson();
+    installed = await install(await pack(dir), project);
+  }, 120_000);
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('has declarations that compile in a strict project with skipLibCheck off: ESM and CommonJS, node and bundler resolution', async () => {
+    // The store's declarations imported abstract-level, which the package did not declare: it is level's
+    // dependency, found only where npm hoists it. Under pnpm or npm's linked install: TS2307.
+    await writeFile(join(project, 'esm.mts'), USER_CODE);
+    await writeFile(join(project, 'cjs.cts'), USER_CODE);
+    await writeFile(join(project, 'bundled.ts'), USER_CODE);
+    const strict: ts.CompilerOptions = {
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      noUncheckedIndexedAccess: true,
+      skipLibCheck: false,
+      target: ts.ScriptTarget.ES2022,
+      types: ['node'],
+      noEmit: true,
+    };
+    // The user's files and the package's declarations, each checked whole (skipLibCheck off), and what
+    // they lead to read; not all of @types/node, zod and rxjs checked, which takes seconds more per program.
+    const diagnostics = (files: string[], options: ts.CompilerOptions): string[] => {
+      const program = ts.createProgram(
+        files.map((file) => join(project, file)),
+        { ...strict, ...options },
+      );
+      const checked = program
+        .getSourceFiles()
+        .filter(
+          (file) => file.fileName.startsWith(`${installed}/`) || !file.fileName.includes('/node_modules/'),
+        );
+      expect(checked.map((file) => relative(installed, file.fileName))).toContain(
+        'dist/store/SessionStore.d.ts',
+      );
+      return [
+        ...program.getOptionsDiagnostics(),
+        ...program.getGlobalDiagnostics(),
+        ...checked.flatMap((file) => [
+          ...program.getSyntacticDiagnostics(file),
+          ...program.getSemanticDiagnostics(file),
+        ]),
+      ].map((diagnostic) => {
+        const text = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
+        const where = diagnostic.file === undefined ? '' : `${relative(project, diagnostic.file.fileName)}: `;
+        return `${where}TS${diagnostic.code} ${text}`;
+      });
+    };
+    expect(
+      diagnostics(['esm.mts', 'cjs.cts'], {
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      }),
+    ).toEqual([]);
+    expect(
+      diagnostics(['bundled.ts'], {
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+      }),
+    ).toEqual([]);
+
+    // The declarations spell no Buffer<…> nor Uint8Array<…>: TypeScript reads those as generic from 5.7
+    // on only, and zod 4 (whose types the declarations use) supports 5.5. An inferred type spelt them.
+    const generic: string[] = [];
+    const walk = async (folder: string): Promise<void> => {
+      for (const entry of await readdir(folder, { withFileTypes: true })) {
+        const path = join(folder, entry.name);
+        if (entry.isDirectory()) await walk(path);
+        else if (entry.name.endsWith('.d.ts')) {
+          const text = await readFile(path, 'utf8');
+          for (const [found] of text.matchAll(/\b(?:Buffer|Uint8Array|ArrayBuffer)</g)) {
+            generic.push(`${relative(installed, path)}: ${found}`);
+          }
+        }
+      }
+    };
+    await walk(join(installed, 'dist'));
+    expect(generic).toEqual([]);
+  });
+
+  it('loads with import and with require, and its store opens, stores and closes', async () => {
+    const node = async (...args: string[]): Promise<string> =>
+      (await run(process.execPath, args, { cwd: project })).stdout.trim();
+    const script = `
+      const store = await v.openStore({ path: 'store-' + kind });
+      const [at] = await store.append([v.createEvent({ type: 'x', sessionId: 's' })]);
+      await store.close();
+      console.log(kind, at.sessionId, at.seq);`;
+    expect(
+      await node(
+        '--input-type=module',
+        '-e',
+        `const kind = 'esm'; const v = await import(${JSON.stringify(pkg.name)}); ${script}`,
+      ),
+    ).toBe('esm s 0');
+    expect(
+      await node(
+        '-e',
+        `const kind = 'cjs'; const v = require(${JSON.stringify(pkg.name)}); (async () => { ${script} })();`,
+      ),
+    ).toBe('cjs s 0');
+  });
+
+  it('runs its command: --help, --version, and a payload recorded then ingested', async () => {
+    const [[command, path]] = Object.entries(pkg.bin) as [[string, string]];
+    const bin = join(installed, path);
+    expect((await readFile(bin, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const cli = (args: string[], input?: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = execFile(
+          process.execPath,
+          [bin, ...args],
+          { cwd: project },
+          (error, stdout, stderr) => {
+            if (error !== null && typeof error.code !== 'number') reject(error);
+            else resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr });
+          },
+        );
+        child.stdin!.end(input ?? '');
+      });
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(new RegExp(`^usage: ${command} `));
+    expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
+    const payload = { session_id: 's1', hook_event_name: 'UserPromptSubmit', prompt: 'hello' };
+    expect((await cli(['record'], JSON.stringify(payload))).code).toBe(0);
+    expect((await cli(['ingest'])).code).toBe(0);
+    const replayed = await cli(['replay', 's1']);
+    expect(replayed.code).toBe(0);
+    expect(
+      replayed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).type),
+    ).toEqual(['prompt.submitted']);
   });
 });

@@ -300,6 +300,19 @@ function partOf(n: number): string {
 
 type Sublevel = AbstractSublevel<Level<string, string>, string | Buffer | Uint8Array, string, string>;
 
+/**
+ * The key spaces of a store (see `sublevels`). Named rather than inferred: the declaration file then
+ * writes `Sublevel` as above, where an inferred type would give Buffer and Uint8Array a type argument,
+ * which a TypeScript before 5.7 cannot read (TS2315, with `skipLibCheck: false`).
+ */
+interface Layout {
+  store: Sublevel;
+  meta: Sublevel;
+  ids: Sublevel;
+  events: Sublevel;
+  index: Sublevel;
+}
+
 const FORMAT_VERSION = '1';
 const NEXT_SESSION_KEY = 'nextSession';
 /**
@@ -309,7 +322,7 @@ const NEXT_SESSION_KEY = 'nextSession';
 const REPAIR_KEY = 'repair';
 
 /** The key spaces (see docs/store.md, "Key layout"). */
-function sublevels(db: Level<string, string>) {
+function sublevels(db: Level<string, string>): Layout {
   return {
     /** `format`, `nextSession`, `repair`. */
     store: db.sublevel<string, string>('store', {}),
@@ -333,7 +346,7 @@ function sublevels(db: Level<string, string>) {
  * past the last number, Number.MAX_SAFE_INTEGER, when a record holds it — then no new session gets one
  * (see #runGroup).
  */
-async function numberAfterStored(spaces: ReturnType<typeof sublevels>): Promise<number> {
+async function numberAfterStored(spaces: Layout): Promise<number> {
   let next = 0;
   const take = (n: number | undefined) => {
     if (n !== undefined && n >= next) next = n + 1;
@@ -638,7 +651,7 @@ export class SessionStore {
         nextSession: number;
         identity: string;
         /** The database's key spaces, open (see `openStore`). */
-        layout: ReturnType<typeof sublevels>;
+        layout: Layout;
       },
   ) {
     this.#db = db;
@@ -2253,7 +2266,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   let nextSession = 0;
   let damage: string[] = [];
   let pendingRepair: string | undefined;
-  let spaces: ReturnType<typeof sublevels>;
+  let spaces: Layout;
   try {
     await db.open({ createIfMissing: true });
     damage = await recoveryDamage(location);
