@@ -7,8 +7,60 @@
  */
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { filter, lastValueFrom, type Observable, of, toArray } from 'rxjs';
 import ts from 'typescript';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  type AggregatedData,
+  adaptiveBatch,
+  aggregateHooks,
+  aimdPolicy,
+  bridgeHooks,
+  ConfigError,
+  type CorrelationEvent,
+  chainHooks,
+  correlate,
+  createEvent,
+  createFileState,
+  createHookBridge,
+  createModeSelector,
+  type Event,
+  EventFlowMetrics,
+  type EventWriter,
+  type FileState,
+  fileState,
+  fromFileWatcher,
+  fromHookFile,
+  fromHookFileMarked,
+  fromJsonLines,
+  type HookOutput,
+  hookDirectory,
+  hybridProcess,
+  InvalidEventError,
+  isAggregated,
+  type MarkedHookOutput,
+  measure,
+  openStore,
+  type PatternEvent,
+  pattern,
+  persist,
+  reconstruct,
+  replay,
+  reviewSummary,
+  runHook,
+  runHookAggregation,
+  runHookChain,
+  type SessionStore,
+  type StoredEvent,
+  seedPolicy,
+  selectMode,
+  sessionWindows,
+  systemLoad$,
+  tail,
+  temporalAggregate,
+  toEvents,
+} from '../src/index.js';
+import { type TempStore, tempStore } from './helpers/store.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRY = join(ROOT, 'src', 'index.ts');
@@ -89,5 +141,158 @@ describe('the public API', () => {
       ([type, owners]) => `${type} <- ${[...owners].join(', ')}`,
     );
     expect(missing).toEqual([]);
+  });
+});
+
+/** A user's event type: `data` known. */
+type Edit = Event<{ file_path: string; lines: number }>;
+
+describe('the types a user gets', () => {
+  let temp: TempStore;
+  let store: SessionStore;
+  beforeEach(async () => {
+    temp = await tempStore();
+    store = temp.store;
+  });
+  afterEach(async () => {
+    await temp.cleanup();
+  });
+  const writer: EventWriter = { append: async () => undefined };
+  const edits$: Observable<Edit> = of(
+    createEvent({ type: 'file.modified', data: { file_path: 'a.ts', lines: 3 } }),
+  );
+
+  it('keeps an event type through persist and measure, as correlate and pattern add theirs to it', async () => {
+    // persist was MonoTypeOperatorFunction<Event>: an Event<MyData> came out an Event, its data unknown.
+    expectTypeOf(edits$.pipe(persist(store))).toEqualTypeOf<Observable<Edit>>();
+    expectTypeOf(edits$.pipe(persist(writer, { maxBatch: 10 }))).toEqualTypeOf<Observable<Edit>>();
+    expectTypeOf(edits$.pipe(measure(new EventFlowMetrics()))).toEqualTypeOf<Observable<Edit>>();
+    expectTypeOf(edits$.pipe(persist(store), correlate())).toEqualTypeOf<
+      Observable<Edit | CorrelationEvent>
+    >();
+    expectTypeOf(edits$.pipe(persist(store), pattern([() => true], { within: 1 }))).toEqualTypeOf<
+      Observable<Edit | PatternEvent>
+    >();
+    expectTypeOf(of(createEvent({ type: 'x' })).pipe(persist(store))).toEqualTypeOf<
+      Observable<Event<Record<string, unknown>>>
+    >();
+    // Not a type in name only: the events persist emits are the ones it was given.
+    const given = createEvent({ type: 'file.modified', data: { file_path: 'a.ts', lines: 3 } });
+    const emitted = await lastValueFrom(of(given).pipe(persist(writer), toArray()));
+    expectTypeOf(emitted).toEqualTypeOf<Edit[]>();
+    expect(emitted).toHaveLength(1);
+    expect(emitted[0]).toBe(given);
+  });
+
+  it('types what the sources, the bridge, the store and the composition give', () => {
+    expectTypeOf(fromHookFile('hooks.jsonl')).toEqualTypeOf<Observable<HookOutput>>();
+    expectTypeOf(fromHookFileMarked('hooks.jsonl')).toEqualTypeOf<Observable<MarkedHookOutput>>();
+    expectTypeOf(fromJsonLines([])).toEqualTypeOf<Observable<HookOutput>>();
+    expectTypeOf(fromFileWatcher('.')).toEqualTypeOf<Observable<HookOutput>>();
+    expectTypeOf(createHookBridge().events$).toEqualTypeOf<Observable<Event>>();
+    expectTypeOf(toEvents('Stop', {})).toEqualTypeOf<Event[]>();
+    expectTypeOf(replay(store, 's')).toEqualTypeOf<Observable<Event>>();
+    expectTypeOf(tail(store, 's')).toEqualTypeOf<Observable<StoredEvent>>();
+    expectTypeOf(store.query('s')).toEqualTypeOf<AsyncIterable<Event>>();
+    expectTypeOf<ReturnType<typeof reconstruct<FileState>>>().toEqualTypeOf<Promise<FileState>>();
+    // The README's order: persist, measure, correlate, temporalAggregate; aggregates by their guard.
+    const aggregates$ = fromHookFile('hooks.jsonl').pipe(
+      bridgeHooks(),
+      persist(store),
+      measure(new EventFlowMetrics()),
+      correlate(),
+      temporalAggregate(),
+      filter(isAggregated),
+    );
+    expectTypeOf(aggregates$).toEqualTypeOf<Observable<Event<AggregatedData>>>();
+    expectTypeOf(of(1, 2).pipe(adaptiveBatch({ policy: seedPolicy() }))).toEqualTypeOf<
+      Observable<number[]>
+    >();
+  });
+
+  it('refuses a misspelt option: a compile error in an object literal, and an INVALID_CONFIG when run', async () => {
+    const metrics = new EventFlowMetrics();
+    const chain = { name: 'c', hooks: [] };
+    const calls: Array<() => unknown> = [
+      // @ts-expect-error maxBatch
+      () => persist(store, { maxBatchSize: 10 }),
+      // @ts-expect-error windows
+      () => temporalAggregate({ window: {} }),
+      // @ts-expect-error gapMs
+      () => sessionWindows({ gap: 10 }),
+      // @ts-expect-error maxSessions
+      () => correlate(undefined, { maxSession: 1 }),
+      // @ts-expect-error timeouts
+      () => pattern([() => true], { within: 1, timeout: true }),
+      // @ts-expect-error maxSize
+      () => adaptiveBatch({ maxsize: 1 }),
+      // @ts-expect-error samples
+      () => aimdPolicy({ targetLatencyMs: 1, sample: 1 }),
+      // @ts-expect-error cooldownMs
+      () => seedPolicy({ cooldown: 1 }),
+      // @ts-expect-error concurrency
+      () => hybridProcess({ immediate: () => 1, batch: () => [1], concurency: 1 }),
+      // @ts-expect-error durability
+      () => openStore({ durabilty: 'os' }),
+      // @ts-expect-error follow
+      () => fromHookFile('x', { folow: true }),
+      // @ts-expect-error follow
+      () => fromHookFileMarked('x', { folow: true }),
+      // @ts-expect-error maxLineLength
+      () => fromJsonLines([], { maxLine: 1 }),
+      // @ts-expect-error recursive
+      () => fromFileWatcher('.', { recursve: true }),
+      // @ts-expect-error maxPayloadBytes
+      () => bridgeHooks({ maxPayload: 1 }),
+      // @ts-expect-error maxPending
+      () => createHookBridge({ maxPendng: 1 }),
+      // @ts-expect-error maxDepth
+      () => toEvents('Stop', {}, 1, { maxDept: 1 }),
+      // @ts-expect-error maxTypes
+      () => new EventFlowMetrics({ maxType: 1 }),
+      // @ts-expect-error type
+      () => measure(metrics, { tpe: 'x' }),
+      // @ts-expect-error intervalMs
+      () => systemLoad$({ interval: 1 }),
+      // @ts-expect-error thresholds
+      () => selectMode(createEvent({ type: 'x' }), null, { threshold: {} }),
+      // @ts-expect-error thresholds
+      () => createModeSelector({ threshold: {} }),
+      // @ts-expect-error fromSeq
+      () => tail(store, 's', { from: 1 }),
+      // @ts-expect-error types
+      () => replay(store, 's', { type: ['x'] }),
+      // @ts-expect-error types
+      () => store.query('s', { type: ['x'] }),
+      // @ts-expect-error types
+      () => reconstruct(store, 's', fileState, { type: ['x'] }),
+      // @ts-expect-error maxRecent
+      () => createFileState({ maxRecents: 1 }),
+      // @ts-expect-error timeoutMs
+      () => runHook({ name: 'h', run: () => ({}) }, {}, { timeout: 1 }),
+      // @ts-expect-error timeoutMs
+      () => runHookChain(chain, {}, { timeout: 1 }),
+      // @ts-expect-error concurrency
+      () => chainHooks(chain, { concurency: 1 }),
+      // @ts-expect-error deadlineMs
+      () => runHookAggregation([], {}, reviewSummary, { deadline: 1 }),
+      // @ts-expect-error deadlineMs
+      () => aggregateHooks([], reviewSummary, { deadline: 1 }),
+      // @ts-expect-error timeoutMs
+      () => hookDirectory('.', { timeout: 1 }),
+    ];
+    for (const call of calls) {
+      let thrown: unknown;
+      try {
+        await call();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, String(call)).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).code).toBe('INVALID_CONFIG');
+    }
+    // An event's unknown field: the same, as an InvalidEventError.
+    // @ts-expect-error sessionId
+    expect(() => createEvent({ type: 'x', sessionID: 's' })).toThrow(InvalidEventError);
   });
 });

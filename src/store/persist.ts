@@ -145,9 +145,13 @@ const OPTION_KEYS = optionKeys<PersistOptions>({
  * @param options batching limits, the scheduler of the `maxDelayMs` timer, the priority lane.
  * @throws ConfigError for invalid options (a `maxDelayMs` beyond setTimeout's 2,147,483,647 ms among them)
  *   and unknown ones (named with the nearest known one), and for options that are not an object.
- * @return an operator that mirrors the source, delayed until each event is written.
+ * @return an operator that mirrors the source, delayed until each event is written: the same event
+ *   objects, of the source's type (`Event<MyData>` in, `Event<MyData>` out).
  */
-export function persist(store: EventWriter, options: PersistOptions = {}): MonoTypeOperatorFunction<Event> {
+export function persist<T extends Event = Event>(
+  store: EventWriter,
+  options: PersistOptions = {},
+): MonoTypeOperatorFunction<T> {
   if (store === null || typeof store !== 'object' || typeof store.append !== 'function') {
     throw new ConfigError('persist() needs a store (an object with an append(events) method)');
   }
@@ -169,15 +173,15 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
   const scheduler = options.scheduler ?? (maxDelayMs === 0 ? asapScheduler : asyncScheduler);
 
   return (source) =>
-    new Observable<Event>((subscriber) => {
+    new Observable<T>((subscriber) => {
       // The NORMAL lane: every event that is not CRITICAL (all of them without the priority lane).
-      const pending = new Queue<Event>();
+      const pending = new Queue<T>();
       let inFlight = false;
       /** NORMAL events received, and taken into writes: the pending ones are [taken, received). */
       let received = 0;
       let taken = 0;
       // The CRITICAL lane; each entry knows how many NORMAL events were received before it.
-      const critical = new Queue<Critical>();
+      const critical = new Queue<Critical<T>>();
       let criticalInFlight = false;
       /** CRITICAL events taken into writes: the waiting ones are numbered from here. */
       let criticalTaken = 0;
@@ -186,35 +190,35 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       let sourceDone = false;
       let terminal: { error: unknown } | undefined;
       /** The invalid event that stopped the source (`terminal`'s), if one did: never written. */
-      let invalid: Event | undefined;
+      let invalid: T | undefined;
       let emitting = false;
       let finished = false;
       /** The failed writes (NORMAL batch, CRITICAL batch) and the first cause, once a write failed. */
-      let failure: { cause: unknown; normal: Event[]; critical: Critical[]; size: number } | undefined;
+      let failure: { cause: unknown; normal: T[]; critical: Critical<T>[]; size: number } | undefined;
       /**
        * Once a write was refused for an invalid event (see `refused`): the earliest such event and what is
        * still written — NORMAL events numbered below `normal`, CRITICAL ones numbered below `critical` and
        * received before NORMAL event `normal`. Everything else stays waiting, for the error's `events`.
        */
       let cut:
-        | { error: StoreError; event: Event; key: [number, number]; normal: number; critical: number }
+        | { error: StoreError; event: T; key: [number, number]; normal: number; critical: number }
         | undefined;
 
       const upstream = new Subscription();
       /** Whether the subscriber has gone (the teardown ran): nothing is emitted or reported to it now. */
       let left = false;
       /** The batches of the writes in flight, NORMAL and CRITICAL, for the teardown. */
-      let normalBatch: Event[] = [];
-      let criticalBatch: { entries: Critical[]; events: Event[] } = { entries: [], events: [] };
+      let normalBatch: T[] = [];
+      let criticalBatch: { entries: Critical<T>[]; events: T[] } = { entries: [], events: [] };
       /** Writes in flight whose events the teardown took back (their failure is not made again). */
-      const takenBack = new Set<Event[]>();
+      const takenBack = new Set<T[]>();
 
       /**
        * After the subscriber left: writes `events` anyway, once. A failure has nobody to tell but RxJS's
        * hook for unhandled errors; so has `refused`, an event the store refused (it is not written), and
        * each other event of `events` the store then refuses (the others are written without it).
        */
-      const writeLeftovers = (events: Event[], refused: StoreError | undefined) => {
+      const writeLeftovers = (events: T[], refused: StoreError | undefined) => {
         const refusedOne = refused?.events[0];
         if (refused !== undefined) reportUnhandled(refused);
         let rest = refusedOne === undefined ? events : events.filter((event) => event !== refusedOne);
@@ -259,7 +263,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       };
 
       /** The error of a cut: the invalid event, then every event received after it that is not written. */
-      const invalidError = (cause: StoreError, event: Event) => {
+      const invalidError = (cause: StoreError, event: T) => {
         const events = unwritten();
         // The source's own invalid event, if it stopped the source before the write found this one.
         if (invalid !== undefined) events.push(invalid);
@@ -289,7 +293,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
        * orders events across lanes: NORMAL event k is [2k + 1, 0]; a CRITICAL one received after k NORMAL
        * ones, the r-th CRITICAL, is [2k, r].
        */
-      const refused = (error: StoreError, event: Event, key: [number, number], limits: [number, number]) => {
+      const refused = (error: StoreError, event: T, key: [number, number], limits: [number, number]) => {
         if (!sourceDone) {
           sourceDone = true;
           upstream.unsubscribe();
@@ -308,7 +312,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       };
 
       /** Every event not written, in the order received: the failed writes', then the waiting ones. */
-      const unwritten = (): Event[] => {
+      const unwritten = (): T[] => {
         const normal = failure === undefined ? [] : failure.normal;
         return merge(
           normal.concat(pending.takeAll()),
@@ -334,7 +338,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         );
       };
 
-      const succeed = (batch: Event[]) => {
+      const succeed = (batch: T[]) => {
         emitting = true;
         try {
           for (const event of batch) {
@@ -360,7 +364,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
       };
 
       /** Writes a batch of one lane; `done` is called when it settles, before the batch is emitted. */
-      const write = (batch: Event[], urgent: boolean, done: (error?: { cause: unknown }) => void) => {
+      const write = (batch: T[], urgent: boolean, done: (error?: { cause: unknown }) => void) => {
         let settled = false;
         const settle = (error?: { cause: unknown }) => {
           if (settled) return;
@@ -401,7 +405,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         });
       };
 
-      const failed = (cause: unknown, normal: Event[], criticalBatch: Critical[]) => {
+      const failed = (cause: unknown, normal: T[], criticalBatch: Critical<T>[]) => {
         if (failure === undefined) failure = { cause, normal, critical: criticalBatch, size: 0 };
         else {
           failure.normal = failure.normal.concat(normal);
@@ -410,7 +414,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         failure.size += normal.length + criticalBatch.length;
       };
 
-      const writeNormal = (batch: Event[]) => {
+      const writeNormal = (batch: T[]) => {
         inFlight = true;
         normalBatch = batch;
         taken += batch.length;
@@ -430,7 +434,7 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
         });
       };
 
-      const writeCritical = (entries: Critical[]) => {
+      const writeCritical = (entries: Critical<T>[]) => {
         criticalInFlight = true;
         criticalTaken += entries.length;
         const batch = entries.map((entry) => entry.event);
@@ -502,19 +506,19 @@ export function persist(store: EventWriter, options: PersistOptions = {}): MonoT
 
       // Added to `upstream` before the source starts: `stopSource` then also stops a synchronous source
       // (`from(array)`) at once, rather than after it pushed everything — events it would ignore.
-      const input = new Subscriber<Event>({
+      const input = new Subscriber<T>({
         next: (event) => {
           if (sourceDone) return;
-          if (!isEventShape(event) || !hasJsonObjects(event)) {
+          if (!isWellFormed(event)) {
             const issues = describeInvalid(event);
-            invalid = event as Event;
+            invalid = event;
             stopSource(
               new StoreError(
                 'STORE_INVALID_EVENT',
                 `persist: received an invalid event (${describeEvent(event)}): ${issues
                   .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
                   .join('; ')}. The events before it are written; the source was unsubscribed.`,
-                { events: [event as Event], issues },
+                { events: [event], issues },
               ),
             );
           } else {
@@ -662,8 +666,8 @@ function storeRefusal(event: Event): StoreError | undefined {
  * `events` without those `SessionStore.append` would refuse (see `storeRefusal`), each of which is
  * reported unhandled, as the store's refusal would be.
  */
-function storable(events: Event[]): Event[] {
-  let kept: Event[] | undefined;
+function storable<T extends Event>(events: T[]): T[] {
+  let kept: T[] | undefined;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
     const refusal = storeRefusal(event);
@@ -684,9 +688,17 @@ function storable(events: Event[]): Event[] {
   return kept ?? events;
 }
 
+/**
+ * Whether `value` has an event's fields and plain objects as `data` and `context`. A boolean, not a type
+ * guard: an event of a narrower type (persist's `T`) keeps its type.
+ */
+function isWellFormed(value: unknown): boolean {
+  return isEventShape(value) && hasJsonObjects(value);
+}
+
 /** A CRITICAL event, with the number of NORMAL events received before it (its place in the source). */
-interface Critical {
-  event: Event;
+interface Critical<T extends Event = Event> {
+  event: T;
   before: number;
 }
 
@@ -694,9 +706,9 @@ interface Critical {
  * Merges NORMAL events (consecutive ones, the first being the `first`-th NORMAL event received) and
  * CRITICAL ones back into the order they were received.
  */
-function merge(normal: Event[], first: number, critical: Critical[]): Event[] {
+function merge<T extends Event>(normal: T[], first: number, critical: Critical<T>[]): T[] {
   if (critical.length === 0) return normal;
-  const out: Event[] = [];
+  const out: T[] = [];
   let i = 0;
   for (const { event, before } of critical) {
     while (i < normal.length && first + i < before) out.push(normal[i++]!);
