@@ -201,6 +201,25 @@ function importsFor(code: string, modules: ReadonlyArray<[string, Map<string, bo
   return lines.join(' ');
 }
 
+/**
+ * For each interface or type a block declares under the name of one the package exports (a page showing
+ * `HookOutput`'s fields), a check that the two are the same type: each assignable to the other. Else the
+ * page's copy is checked only against itself, and goes on showing fields the package no longer has.
+ */
+function sameAsExported(source: ts.SourceFile, exported: Map<string, boolean>): string {
+  const names = source.statements
+    .filter((s) => ts.isInterfaceDeclaration(s) || ts.isTypeAliasDeclaration(s))
+    .map((s) => s.name.text)
+    .filter((name) => exported.get(name) === true);
+  return names
+    .map((name) => {
+      const theirs = `import('vibespec-streams').${name}`;
+      const differs = `'not the ${name} the package exports'`;
+      return `const same_${name}: [${name}] extends [${theirs}] ? ([${theirs}] extends [${name}] ? true : ${differs}) : ${differs} = true;\n`;
+    })
+    .join('');
+}
+
 interface Checked {
   snippet: Snippet;
   /** `docs/hooks.md:45 (block docs/hooks.md:42): TS2304 Cannot find name 'x'.` */
@@ -240,7 +259,7 @@ function check(snippets: readonly Snippet[]): Checked[] {
     const complete = source.statements.some((s) => ts.isImportDeclaration(s) || ts.isExportDeclaration(s));
     // `export {}` makes a fragment that imports nothing a module still.
     const tail = complete ? '' : `${importsFor(snippet.code, modules)} export {};\n`;
-    files.set(file, snippet.code + tail);
+    files.set(file, snippet.code + tail + sameAsExported(source, modules[0]![1]));
     fileOf.set(snippet, file);
   });
   const host = ts.createCompilerHost(options, true);
@@ -318,6 +337,18 @@ const SELF_TEST = snippetsOf(
     '```',
     'a--b--c|   (a marble diagram: not code)',
     '```',
+    'A copy of an exported type that lost a field, then one that is right:',
+    '```ts',
+    'interface StoredPosition {',
+    '  sessionId: string;',
+    '}',
+    '```',
+    '```ts',
+    'interface StoredPosition {',
+    '  sessionId: string;',
+    '  seq: number;',
+    '}',
+    '```',
   ].join('\n'),
 );
 
@@ -333,14 +364,23 @@ describe('docs snippets', () => {
       ['self-test.md:9', undefined],
       ['self-test.md:15', undefined],
       ['self-test.md:20', 'a signature'],
+      ['self-test.md:27', undefined],
+      ['self-test.md:32', undefined],
     ]);
-    const [wrongOption, fragment, missingImport, skipped] = SELF_TEST.map((snippet) => checked.get(snippet)!);
+    const [wrongOption, fragment, missingImport, skipped, staleCopy, copy] = SELF_TEST.map(
+      (snippet) => checked.get(snippet)!,
+    );
     expect(wrongOption).toHaveLength(1);
     expect(wrongOption![0]).toMatch(/^self-test\.md:5: TS(2353|2561) .*'maxBatchSize'/);
     expect(fragment).toEqual([]);
     expect(missingImport).toHaveLength(1);
     expect(missingImport![0]).toMatch(/^self-test\.md:17: TS2304 Cannot find name 'fromHookFile'/);
     expect(skipped).toEqual([]);
+    expect(staleCopy).toHaveLength(1);
+    expect(staleCopy![0]).toMatch(
+      /^self-test\.md:27 \(its imports\): TS2322 Type 'true' is not assignable to type '"not the StoredPosition the package exports"'/,
+    );
+    expect(copy).toEqual([]);
   });
 
   it('reads every page, and a skip gives its reason', () => {
