@@ -34,6 +34,7 @@ import {
   fromHookFileMarked,
   fromJsonLines,
   type HookOutput,
+  type HybridOutput,
   hookDirectory,
   hybridProcess,
   InvalidEventError,
@@ -162,7 +163,7 @@ describe('the types a user gets', () => {
     createEvent({ type: 'file.modified', data: { file_path: 'a.ts', lines: 3 } }),
   );
 
-  it('keeps an event type through persist and measure, as correlate and pattern add theirs to it', async () => {
+  it('keeps an event type through persist, measure and hybridProcess, as correlate and pattern add theirs to it', async () => {
     // persist was MonoTypeOperatorFunction<Event>: an Event<MyData> came out an Event, its data unknown.
     expectTypeOf(edits$.pipe(persist(store))).toEqualTypeOf<Observable<Edit>>();
     expectTypeOf(edits$.pipe(persist(writer, { maxBatch: 10 }))).toEqualTypeOf<Observable<Edit>>();
@@ -173,6 +174,16 @@ describe('the types a user gets', () => {
     expectTypeOf(edits$.pipe(persist(store), pattern([() => true], { within: 1 }))).toEqualTypeOf<
       Observable<Edit | PatternEvent>
     >();
+    // hybridProcess: its handlers see the events as they come, and its outcomes carry them so.
+    const lines$ = edits$.pipe(
+      hybridProcess({
+        immediate: (event) => event.data.lines,
+        batch: (events) => events.map((event) => event.data.lines),
+        select: (event) => (event.data.lines > 100 ? 'batched' : 'immediate'),
+      }),
+    );
+    expectTypeOf(lines$).toEqualTypeOf<Observable<HybridOutput<number, Edit>>>();
+    expectTypeOf<HybridOutput<number, Edit>['event']>().toEqualTypeOf<Edit>();
     expectTypeOf(of(createEvent({ type: 'x' })).pipe(persist(store))).toEqualTypeOf<
       Observable<Event<Record<string, unknown>>>
     >();

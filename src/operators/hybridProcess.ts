@@ -45,20 +45,20 @@ export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest' | 'error';
 export type PerLane<T> = T | { immediate?: T; batched?: T; async?: T };
 
 /** Options of `hybridProcess`. */
-export interface HybridProcessOptions<R> {
+export interface HybridProcessOptions<R, T extends Event = Event> {
   /** Processes an IMMEDIATE event. Also processes ASYNC events unless `background` is given. */
-  immediate: (event: Event) => HandlerResult<R>;
+  immediate: (event: T) => HandlerResult<R>;
   /** Processes a batch of BATCHED events; must yield one result per event, in the batch's order. */
-  batch: (events: Event[]) => HandlerResult<readonly R[]>;
+  batch: (events: T[]) => HandlerResult<readonly R[]>;
   /** Processes an ASYNC event. Default: `immediate`. */
-  background?: (event: Event) => HandlerResult<R>;
+  background?: (event: T) => HandlerResult<R>;
   /**
    * The current load (`systemLoad$()`); the latest value is used, with `queueDepth` and `avgLatencyMs`
    * raised to the pipeline's own live figures. Without it, only those own figures are known.
    */
   load$?: Observable<LoadSnapshot>;
   /** Chooses the mode of an event. Default: `selectMode` with `modes`. */
-  select?: (event: Event, load: LoadSnapshot) => ProcessingMode;
+  select?: (event: T, load: LoadSnapshot) => ProcessingMode;
   /** The `selectMode` configuration of the default `select` (a `ConfigError` beside a `select`). */
   modes?: SelectModeConfig;
   /**
@@ -66,7 +66,7 @@ export interface HybridProcessOptions<R> {
    * adaptation is then shared by every subscription it serves), or its options (a batcher per
    * subscription). hybridProcess reports each batch's processing latency to it.
    */
-  batcher?: AdaptiveBatchOperator<Event> | AdaptiveBatchOptions;
+  batcher?: AdaptiveBatchOperator<T> | AdaptiveBatchOptions;
   /** How many events (immediate, async) or batches (batched) each lane processes at once. Default 16 / 1 / 1. */
   concurrency?: PerLane<number>;
   /** How many events may wait in each lane's queue. Default 10,000. */
@@ -116,9 +116,9 @@ const OPTION_KEYS = optionKeys<HybridProcessOptions<unknown>>({
   scheduler: true,
 });
 
-interface OutcomeBase {
+interface OutcomeBase<T extends Event = Event> {
   /** The input event. */
-  event: Event;
+  event: T;
   /** The lane it went through. */
   mode: ProcessingMode;
   /** From arrival to outcome, ms. */
@@ -126,7 +126,7 @@ interface OutcomeBase {
 }
 
 /** The event was processed; `result` is what its handler returned for it. */
-export interface HybridResult<R> extends OutcomeBase {
+export interface HybridResult<R, T extends Event = Event> extends OutcomeBase<T> {
   kind: 'result';
   result: R;
 }
@@ -135,7 +135,7 @@ export interface HybridResult<R> extends OutcomeBase {
  * The event was not processed: its handler threw, rejected or timed out (`HANDLER_TIMEOUT`), its batch
  * failed, `select` failed, or its queue was full (`BUFFER_OVERFLOW`).
  */
-export interface HybridError extends OutcomeBase {
+export interface HybridError<T extends Event = Event> extends OutcomeBase<T> {
   kind: 'error';
   error: unknown;
 }
@@ -155,7 +155,7 @@ export interface EventsDroppedData extends Record<string, unknown> {
 }
 
 /** The event was dropped by an overflow policy; `dropped` is the `events.dropped` event to persist. */
-export interface HybridDropped extends OutcomeBase {
+export interface HybridDropped<T extends Event = Event> extends OutcomeBase<T> {
   kind: 'dropped';
   /** A `VibespecError` with code `EVENT_DROPPED`. */
   error: VibespecError;
@@ -163,7 +163,7 @@ export interface HybridDropped extends OutcomeBase {
 }
 
 /** Exactly one of these is emitted per input event. */
-export type HybridOutput<R> = HybridResult<R> | HybridError | HybridDropped;
+export type HybridOutput<R, T extends Event = Event> = HybridResult<R, T> | HybridError<T> | HybridDropped<T>;
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -259,8 +259,8 @@ class Deque<T> {
   }
 }
 
-interface Pending {
-  event: Event;
+interface Pending<T extends Event = Event> {
+  event: T;
   arrivedAt: number;
   /**
    * When it was ready to be processed: its arrival, or for a BATCHED event the cut of its batch. What
@@ -279,21 +279,16 @@ function classOf(event: Event): Priority {
 }
 
 /** One FIFO per priority class (`classOf`); dequeues the most urgent first. */
-class PriorityQueue {
-  readonly #classes = [
-    new Deque<Pending>(),
-    new Deque<Pending>(),
-    new Deque<Pending>(),
-    new Deque<Pending>(),
-  ];
+class PriorityQueue<P extends Pending> {
+  readonly #classes = [new Deque<P>(), new Deque<P>(), new Deque<P>(), new Deque<P>()];
   length = 0;
 
-  push(item: Pending): void {
+  push(item: P): void {
     this.#classes[classOf(item.event)]!.push(item);
     this.length++;
   }
 
-  shift(): Pending | undefined {
+  shift(): P | undefined {
     for (let p = 3; p >= 0; p--) {
       if (this.#classes[p]!.length > 0) {
         this.length--;
@@ -309,20 +304,20 @@ class PriorityQueue {
     return 4;
   }
 
-  shiftOf(priority: number): Pending | undefined {
+  shiftOf(priority: number): P | undefined {
     const item = this.#classes[priority]!.shift();
     if (item !== undefined) this.length--;
     return item;
   }
 
-  popOf(priority: number): Pending | undefined {
+  popOf(priority: number): P | undefined {
     const item = this.#classes[priority]!.pop();
     if (item !== undefined) this.length--;
     return item;
   }
 
-  drain(): Pending[] {
-    const all: Pending[] = [];
+  drain(): P[] {
+    const all: P[] = [];
     for (let item = this.shift(); item !== undefined; item = this.shift()) all.push(item);
     return all;
   }
@@ -447,13 +442,16 @@ function settleLater<R>(
  *
  * @param options the handlers, `load$`, `select`/`modes`, `batcher`, `concurrency`, `maxQueued`,
  *   `overflow`, `timeoutMs`, `gate`, `metrics` and `scheduler`.
- * @return an operator from `Event` to one `HybridOutput` per event.
+ * @return an operator from events (`T`, the source's type, which the handlers and outcomes keep) to one
+ *   `HybridOutput` per event.
  * @throws ConfigError at construction when a handler is missing, an option is out of range, a per-lane
  *   option names an unknown lane, `select`, `load$`, `metrics`, `gate` or `scheduler` is not what it
  *   must be, or an option's name is unknown (named with the nearest known one; in the `batcher` options
  *   and `modes` too).
  */
-export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunction<Event, HybridOutput<R>> {
+export function hybridProcess<R, T extends Event = Event>(
+  options: HybridProcessOptions<R, T>,
+): OperatorFunction<T, HybridOutput<R, T>> {
   checkConfig('hybridProcess', options ?? null, OPTION_KEYS);
   const { immediate, batch, load$, metrics, gate } = options;
   if (typeof immediate !== 'function') throw new ConfigError('hybridProcess: immediate must be a function');
@@ -512,14 +510,14 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
   // options is per subscription, like every other piece of state: two sources through the same
   // operator must not adapt each other's batches. This one is made only to check the options now.
   const batcherOptions = typeof options.batcher === 'function' ? undefined : (options.batcher ?? {});
-  const makeBatcher = (): AdaptiveBatchOperator<Event> =>
+  const makeBatcher = (): AdaptiveBatchOperator<T> =>
     batcherOptions === undefined
-      ? (options.batcher as AdaptiveBatchOperator<Event>)
-      : adaptiveBatch<Event>({ scheduler, ...batcherOptions });
+      ? (options.batcher as AdaptiveBatchOperator<T>)
+      : adaptiveBatch<T>({ scheduler, ...batcherOptions });
   makeBatcher();
 
   return (source) =>
-    new Observable<HybridOutput<R>>((subscriber) => {
+    new Observable<HybridOutput<R, T>>((subscriber) => {
       const owner = {};
       const batcher = makeBatcher();
       const inFlight = new Set<Subscription>();
@@ -547,7 +545,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       let processingMs = 0;
       /** Of the outcome being emitted: its handler's time, its share of it for a batch (see `succeed`). */
       let busyMs = 0;
-      const emit = (outcome: HybridOutput<R>) => {
+      const emit = (outcome: HybridOutput<R, T>) => {
         owed--;
         let metricsFailed = false;
         if (metrics !== undefined) {
@@ -578,7 +576,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
        * `busy` is what `metrics` counts as the stage's work on the event (`events_per_second`): its
        * handler's time, without its wait for a free slot; for a BATCHED event, its share of its batch's.
        */
-      const succeed = (mode: ProcessingMode, item: Pending, result: R, busy: number, now = clock()) => {
+      const succeed = (mode: ProcessingMode, item: Pending<T>, result: R, busy: number, now = clock()) => {
         processingMs = Math.max(0, now - item.readyAt);
         busyMs = busy;
         emit({
@@ -589,7 +587,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           latencyMs: Math.max(0, now - item.arrivedAt),
         });
       };
-      const fail = (mode: ProcessingMode, item: Pending, error: unknown) =>
+      const fail = (mode: ProcessingMode, item: Pending<T>, error: unknown) =>
         emit({
           kind: 'error',
           event: item.event,
@@ -597,7 +595,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           error,
           latencyMs: Math.max(0, clock() - item.arrivedAt),
         });
-      const drop = (mode: ProcessingMode, item: Pending, policy: 'drop-oldest' | 'drop-newest') => {
+      const drop = (mode: ProcessingMode, item: Pending<T>, policy: 'drop-oldest' | 'drop-newest') => {
         droppedTotal++;
         const { event } = item;
         const dropped = createEvent<EventsDroppedData>({
@@ -653,8 +651,8 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       // ---- event lanes (IMMEDIATE and ASYNC) ---------------------------------------------------------
       interface EventLane {
         readonly mode: ProcessingMode;
-        readonly handler: (event: Event) => HandlerResult<R>;
-        readonly queue: PriorityQueue;
+        readonly handler: (event: T) => HandlerResult<R>;
+        readonly queue: PriorityQueue<Pending<T>>;
         active: number;
         draining: boolean;
         /** ASYNC: the scheduled drain task, if one is pending. */
@@ -663,7 +661,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       const immediateLane: EventLane = {
         mode: ProcessingMode.IMMEDIATE,
         handler: immediate,
-        queue: new PriorityQueue(),
+        queue: new PriorityQueue<Pending<T>>(),
         active: 0,
         draining: false,
         task: undefined,
@@ -671,13 +669,13 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       const asyncLane: EventLane = {
         mode: ProcessingMode.ASYNC,
         handler: background,
-        queue: new PriorityQueue(),
+        queue: new PriorityQueue<Pending<T>>(),
         active: 0,
         draining: false,
         task: undefined,
       };
 
-      const start = (lane: EventLane, item: Pending) => {
+      const start = (lane: EventLane, item: Pending<T>) => {
         lane.active++;
         // Read only for metrics: the clock is the costliest part of the hot path.
         const startedAt = metrics === undefined ? 0 : clock();
@@ -742,7 +740,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
        * Queues an event in an event lane, applying the overflow policy when the queue is full. The queue
        * is updated before any outcome is emitted, so a re-entrant event sees a consistent lane.
        */
-      const enqueue = (lane: EventLane, item: Pending) => {
+      const enqueue = (lane: EventLane, item: Pending<T>) => {
         if (lane.queue.length < maxQueued[lane.mode]) {
           lane.queue.push(item);
           return;
@@ -763,7 +761,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         drop(lane.mode, victim, overflow);
       };
 
-      const routeToLane = (lane: EventLane, item: Pending) => {
+      const routeToLane = (lane: EventLane, item: Pending<T>) => {
         if (lane === immediateLane && lane.active < concurrency.immediate && lane.queue.length === 0) {
           start(lane, item);
           return;
@@ -775,14 +773,14 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
       };
 
       // ---- the batched lane -----------------------------------------------------------------------
-      const batchQueue = new Deque<Pending[]>();
-      const batchArrival = new Deque<Pending>();
+      const batchQueue = new Deque<Pending<T>[]>();
+      const batchArrival = new Deque<Pending<T>>();
       let batchQueued = 0;
       let batchActive = 0;
       let batchDraining = false;
       let openBatch = 0;
 
-      const runBatch = (items: Pending[]) => {
+      const runBatch = (items: Pending<T>[]) => {
         batchActive++;
         const startedAt = clock();
         let settled = false;
@@ -844,15 +842,15 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         updateGate();
       };
 
-      const enqueueBatch = (items: Pending[]) => {
+      const enqueueBatch = (items: Pending<T>[]) => {
         if (items.length === 0) return;
         batchQueue.push(items);
         batchQueued += items.length;
       };
 
-      const onBatch = (events: Event[]) => {
+      const onBatch = (events: T[]) => {
         // The batcher keeps order, so its batches are the oldest routed events, in order.
-        const items: Pending[] = [];
+        const items: Pending<T>[] = [];
         const cutAt = clock();
         for (let i = 0; i < events.length; i++) {
           const item = batchArrival.shift()!;
@@ -865,7 +863,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
           return;
         }
         const room = Math.max(0, maxQueued.batched - batchQueued);
-        let rejected: Pending[] = [];
+        let rejected: Pending<T>[] = [];
         if (items.length <= room) {
           enqueueBatch(items);
         } else if (overflow === 'drop-oldest') {
@@ -895,7 +893,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         checkDone();
       };
 
-      const batchInput = new Subject<Event>();
+      const batchInput = new Subject<T>();
       const batchSubscription = batchInput.pipe(batcher).subscribe({
         next: onBatch,
         error(error: unknown) {
@@ -915,7 +913,7 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         },
       });
 
-      const routeToBatch = (item: Pending) => {
+      const routeToBatch = (item: Pending<T>) => {
         if (batcherDone) {
           fail(
             ProcessingMode.BATCHED,
@@ -995,11 +993,11 @@ export function hybridProcess<R>(options: HybridProcessOptions<R>): OperatorFunc
         // leaves (its later events would be processed for nobody), and when a failure stops the input
         // while the consumer stays for the outcomes still owed (the consumer's exception, a load$ or
         // batcher error): its later events would get error outcomes for that failure.
-        const input = linkedInput<Event>(subscriber, {
+        const input = linkedInput<T>(subscriber, {
           next(event) {
             owed++;
             const arrivedAt = clock();
-            const item: Pending = { event, arrivedAt, readyAt: arrivedAt };
+            const item: Pending<T> = { event, arrivedAt, readyAt: arrivedAt };
             let mode: unknown;
             try {
               mode = select(event, currentLoad());
