@@ -380,10 +380,12 @@ describe('property: a cut payload maps to the same events as the whole one', () 
           if (outputs[0]!.context?.payload_cut !== undefined) cutLines++;
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 200 },
     );
-    // Not a property of payloads that were never cut.
-    expect(cutRuns).toBeGreaterThan(10);
-    expect(cutLines).toBeGreaterThan(10);
+    // Not a property of payloads that were never cut. About 28 % of the runs cut (170 of 600 measured), so
+    // 200 runs give ~57: over 20 fails by chance about once in 10^8 (60 runs and over 10 failed ~3 % of
+    // the time, and did once).
+    expect(cutRuns).toBeGreaterThan(20);
+    expect(cutLines).toBeGreaterThan(20);
   });
 });
