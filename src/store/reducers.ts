@@ -436,6 +436,7 @@ export interface AgentState {
    * Ends whose start was not seen, keyed by `agent_id` (at most 100: the earliest ended is dropped): a start that comes after its
    * end, not later than it (`persist`'s priority lane emits a CRITICAL end ahead of the events received
    * before it), makes the run the one that ended — counted under the start's agent, with its duration.
+   * A state saved by a version before it (without it) is folded on as one with none waiting.
    */
   readonly unmatchedEnds: Readonly<Record<string, UnmatchedEnd>>;
   /** The last 100 agent events, oldest first, in time order whatever the order they came in. */
@@ -457,7 +458,10 @@ function endsRun(type: string): boolean {
 /** Per-agent counts and durations, the runs in progress, and recent agent events. */
 export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
   deepFreeze({ agents: {}, running: {}, unmatchedEnds: {}, history: [] }),
-  (records) => (state, event) => {
+  (records) => (saved, event) => {
+    // A state saved by a version before `unmatchedEnds` (then folded on): none waiting. Completed at its
+    // first event, whatever its type, so that every state reduce returns has the whole shape.
+    const state = saved.unmatchedEnds === undefined ? { ...saved, unmatchedEnds: {} } : saved;
     if (!event.type.startsWith('agent.')) return state;
     const named = text(event.data.agent);
     if (named === undefined) return state;

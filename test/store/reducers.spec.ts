@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { from, lastValueFrom, scan, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  type AgentState,
   agentState,
   bridgeHooks,
   ConfigError,
@@ -886,6 +887,47 @@ describe('sessionState, events that come late', () => {
         },
       ),
     );
+  });
+});
+
+describe('states saved by an earlier version', () => {
+  // What JSON.stringify of an AgentState gave before unmatchedEnds (71a1472): agents, running, history.
+  // A dashboard that saved it and folds on from it after an upgrade threw a TypeError at its first
+  // agent.started (Object.hasOwn of undefined) or end without a start (Object.keys of undefined).
+  const SAVED = `{"agents":{"Explore":{"agent":"Explore","started":2,"completed":1,"totalDurationMs":40,
+    "firstSeen":100,"lastSeen":180}},"running":{"b2":{"agent":"Explore","agentId":"b2","startTime":180}},
+    "history":[{"agent":"Explore","agentId":"b1","type":"agent.started","timestamp":100},
+    {"agent":"Explore","agentId":"b1","type":"agent.completed","timestamp":140},
+    {"agent":"Explore","agentId":"b2","type":"agent.started","timestamp":180}]}`;
+  const before = [
+    ev('agent.started', 100, 's1', { agent: 'Explore', agent_id: 'b1' }),
+    ev('agent.completed', 140, 's1', { agent: 'b1', agent_id: 'b1' }),
+    ev('agent.started', 180, 's1', { agent: 'Explore', agent_id: 'b2' }),
+  ];
+  const after = [
+    ev('tool.used', 190),
+    ev('agent.completed', 200, 's1', { agent: 'b2', agent_id: 'b2' }),
+    // An end whose start comes after it (the priority lane), then that start.
+    ev('agent.failed', 260, 's1', { agent: 'c3', agent_id: 'c3' }),
+    ev('agent.started', 250, 's1', { agent: 'Plan', agent_id: 'c3' }),
+    ev('agent.started', 300, 's1', { agent: 'Plan', agent_id: 'c4' }),
+  ];
+
+  it('agentState folds on from an AgentState without unmatchedEnds as from the same state with none', async () => {
+    const saved = JSON.parse(SAVED) as AgentState;
+    expect(saved).toEqual(
+      (({ unmatchedEnds, ...rest }) => rest)(JSON.parse(JSON.stringify(fold(agentState, before)))),
+    );
+    const whole = fold(agentState, [...before, ...after]);
+    const fromSaved = { ...agentState, initial: deepFreeze(saved) };
+    expect(fold(fromSaved, after)).toEqual(whole);
+    expect(whole.agents.Plan).toMatchObject({ started: 2, completed: 1, totalDurationMs: 10 });
+    // In place (reconstruct's fold of a built-in reduce with another initial).
+    await t.store.append(after);
+    expect(await reconstruct(t.store, 's1', fromSaved)).toEqual(whole);
+    // Any first event completes the shape, one that changes nothing else too.
+    expect(agentState.reduce(saved, ev('tool.used', 190))).toEqual({ ...saved, unmatchedEnds: {} });
+    expect(agentState.reduce(saved, after[2]!).unmatchedEnds).toEqual({ c3: { agent: 'c3', endTime: 260 } });
   });
 });
 
