@@ -730,17 +730,19 @@ export class SessionStore {
    * @returns the session as of this call's place among the writes: what was called before it, not the
    *   appends (or starts) called after it, even when they share its batch.
    *
-   * @param sessionId defaults to a fresh id, `session-<ms>-<pid>-<counter>` in base 36: the ids one
-   *   process makes sort in the order it made them.
+   * @param sessionId defaults (when undefined) to a fresh id, `session-<ms>-<pid>-<counter>` in base 36:
+   *   the ids one process makes sort in the order it made them.
    * @throws StoreError `STORE_WRITE_FAILED` when LevelDB fails, or when the session is new and no session
    *   number is left (see `append`); `STORE_NOT_OPEN` after `close()`.
-   * @throws ConfigError (as a rejection) when `meta` is not an object whose JSON is an object (an array, a
+   * @throws ConfigError (as a rejection) when `sessionId` is given but not a non-empty string (`null`, `''`),
+   *   or `meta` is not an object whose JSON is an object (an array, a
    *   `Map`, a `Set`, a `Date`, a `toJSON` returning anything else) or cannot be serialized.
    */
   startSession(sessionId?: string, meta?: Record<string, unknown>): Promise<SessionInfo> {
     try {
       this.#assertOpen();
-      const id = sessionId ?? createSessionId();
+      // Only an id left out (undefined) is made: a null is a missing id, refused as '' is.
+      const id = sessionId === undefined ? createSessionId() : sessionId;
       checkSessionId(id);
       // A Map or a Set has no own fields: JSON (and the merge) would take nothing of it.
       if (meta !== undefined && !isFieldRecord(meta)) {

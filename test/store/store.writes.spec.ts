@@ -349,6 +349,7 @@ describe('SessionStore writes: bad arguments', () => {
       t.store.append([ev('a', 1, 's')], [] as never),
       t.store.startSession(''),
       t.store.startSession(5 as never),
+      t.store.startSession(null as never),
       t.store.startSession('s', null as never),
       t.store.startSession('s', [1] as never),
       t.store.startSession('s', 'meta' as never),
@@ -363,6 +364,11 @@ describe('SessionStore writes: bad arguments', () => {
     }
     expect(await t.store.sessions()).toEqual([]);
     expect(t.store.stats().writes).toBe(0);
+    // A null id is a missing one (a lookup that found none), not a request for a fresh id.
+    expect(await t.store.startSession(null as never).catch((e: unknown) => e)).toMatchObject({
+      message: 'sessionId must be a non-empty string, got null',
+    });
+    expect((await t.store.startSession(undefined, { a: 1 })).sessionId).toMatch(/^session-/);
   });
 
   it('refuses startSession and deleteSession after close() with STORE_NOT_OPEN', async () => {
