@@ -384,6 +384,16 @@ function numberInMeta(text: string): number | undefined {
 const MAX_GROUP_EVENTS = 10_000;
 const FETCH_CHUNK = 128;
 const SCAN_CHUNK = 256;
+/**
+ * An index query over this many type ranges or more, of a session with at most `WHOLE_SCAN_PER_TYPE`
+ * events per range, reads the session's whole index once (keys only, in bulk) rather than one range per
+ * type: an iterator per type costs about as much as reading 100 to 150 keys in bulk (measured: ~0.25 ms
+ * against ~2 µs a key), so a time range over a session with 20,000 types and an event or two each took
+ * seconds (5.7 s for 100 events) — the keys of the session's other types are then the cheaper read.
+ */
+const WHOLE_SCAN_TYPES = 16;
+const WHOLE_SCAN_PER_TYPE = 32;
+const WHOLE_SCAN_CHUNK = 1024;
 const HIGH_WATER_MARK_BYTES = 256 * 1024;
 
 /**
@@ -1620,7 +1630,11 @@ export class SessionStore {
         query.types !== undefined || meta !== undefined
           ? (query.types ?? Object.keys(meta!.typeCounts)).map(escapePart)
           : await this.#typePartsOf(part, snapshot);
-      yield* this.#scanIndex(sessionId, part, typeParts, query, snapshot);
+      const whole =
+        meta !== undefined &&
+        typeParts.length >= WHOLE_SCAN_TYPES &&
+        meta.eventCount <= typeParts.length * WHOLE_SCAN_PER_TYPE;
+      yield* this.#scanIndex(sessionId, part, typeParts, query, snapshot, whole);
     } finally {
       await snapshot.close().catch(() => {});
     }
@@ -1673,10 +1687,11 @@ export class SessionStore {
     typeParts: readonly string[],
     query: NormalizedQuery,
     snapshot: ReturnType<Level<string, string>['snapshot']>,
+    whole: boolean,
   ): AsyncGenerator<StoredEvent> {
     const sources: KeySource[] = [];
     try {
-      for (const typePart of typeParts) {
+      for (const typePart of whole ? [] : typeParts) {
         sources.push(
           this.#iterator(
             () =>
@@ -1694,9 +1709,11 @@ export class SessionStore {
       await Promise.all(sources.map((source) => source.close().catch(() => {})));
       throw error;
     }
-    const keys = mergeKeys(sources, indexSuffix, query.reverse, (count) => {
-      this.#stats.indexEntriesRead += count;
-    });
+    const keys = whole
+      ? this.#wholeIndex(sessionId, part, typeParts, query, snapshot)
+      : mergeKeys(sources, indexSuffix, query.reverse, (count) => {
+          this.#stats.indexEntriesRead += count;
+        });
     let yielded = 0;
     let pending: number[] = [];
     const flush = async function* (this: SessionStore, seqs: number[]): AsyncGenerator<StoredEvent> {
@@ -1749,6 +1766,51 @@ export class SessionStore {
     } finally {
       await keys.return(undefined).catch(() => {});
     }
+  }
+
+  /**
+   * The index suffixes (time, seq) of a session's entries of `typeParts` (all of them when the query names
+   * no types) within the query's time range, in (time, seq) order (reversed for `reverse`): the session's
+   * whole index read once, keys only, then sorted. For a query over many types of a session with few
+   * events per type (see `WHOLE_SCAN_TYPES`); every key read is counted in `indexEntriesRead`.
+   */
+  async *#wholeIndex(
+    sessionId: string,
+    part: string,
+    typeParts: readonly string[],
+    query: NormalizedQuery,
+    snapshot: ReturnType<Level<string, string>['snapshot']>,
+  ): AsyncGenerator<string> {
+    const wanted = query.types === undefined ? undefined : new Set(typeParts);
+    // Times as their 16 hex digits: the same order as the numbers (see encodeTime).
+    const from = query.start === undefined ? undefined : encodeTime(query.start);
+    const to = query.end === undefined ? undefined : encodeTime(query.end);
+    const found: string[] = [];
+    const iterator = this.#iterator(
+      () => this.#index.keys({ ...sessionRange(part), snapshot }),
+      `querying ${sessionId}`,
+    );
+    try {
+      for (;;) {
+        const keys = await iterator.nextv(WHOLE_SCAN_CHUNK);
+        if (keys.length === 0) break;
+        this.#stats.indexEntriesRead += keys.length;
+        for (const key of keys) {
+          // key = part SEP typePart SEP time(16) seq(16)
+          const suffix = indexSuffix(key);
+          const time = suffix.slice(0, 16);
+          if ((from !== undefined && time < from) || (to !== undefined && time > to)) continue;
+          if (wanted !== undefined && !wanted.has(key.slice(part.length + 1, -33))) continue;
+          found.push(suffix);
+        }
+      }
+    } finally {
+      await iterator.close().catch(() => {});
+    }
+    // Fixed-width digits: string order is (time, seq) order.
+    found.sort();
+    if (query.reverse) found.reverse();
+    yield* found;
   }
 
   /** The distinct (escaped) types in a session's index, skipping from type to type. Repair path only. */

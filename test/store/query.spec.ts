@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEvent, type Event, Priority, type QueryOptions } from '../../src/index.js';
 import { collect, ev, expectedQuery, type TempStore, tempStore } from '../helpers/store.js';
 
@@ -23,19 +23,20 @@ const timestamp = fc
   )
   .map((n) => n + 0);
 
-const eventInput = fc.record({ type: fc.constantFrom(...TYPES), timestamp });
+const eventInput = (types: readonly string[]) => fc.record({ type: fc.constantFrom(...types), timestamp });
 
-const query: fc.Arbitrary<QueryOptions> = fc.record(
-  {
-    types: fc.subarray([...TYPES, 'zz']),
-    start: fc.oneof(timestamp, fc.constant(-5)),
-    end: fc.oneof(timestamp, fc.constant(Infinity), fc.constant(-5)),
-    fromSeq: fc.integer({ min: 0, max: 40 }),
-    limit: fc.integer({ min: 0, max: 40 }),
-    reverse: fc.boolean(),
-  },
-  { requiredKeys: [] },
-);
+const query = (types: readonly string[]): fc.Arbitrary<QueryOptions> =>
+  fc.record(
+    {
+      types: fc.subarray([...types, 'zz']),
+      start: fc.oneof(timestamp, fc.constant(-5)),
+      end: fc.oneof(timestamp, fc.constant(Infinity), fc.constant(-5)),
+      fromSeq: fc.integer({ min: 0, max: 40 }),
+      limit: fc.integer({ min: 0, max: 40 }),
+      reverse: fc.boolean(),
+    },
+    { requiredKeys: [] },
+  );
 
 let run = 0;
 
@@ -55,38 +56,77 @@ describe('query: each event read back as appended', () => {
 
 describe('query: checked against a brute-force filter on random data', () => {
   it('returns exactly what the brute-force filter returns, in order', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(eventInput, { maxLength: 60 }),
-        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 6 }),
-        fc.array(query, { minLength: 1, maxLength: 8 }),
-        async (inputs, splits, queries) => {
-          const session = `prop-${run++}`;
-          const events = inputs.map(({ type, timestamp }, i) =>
-            createEvent({ type, timestamp, id: `${session}-${i}`, sessionId: session, data: { i } }),
-          );
-          // Neighbours whose keys share the prefix must never leak in.
-          const noise = [`${session}x`, `${session}\x00`, session.slice(0, -1)].map((id) =>
-            createEvent({ type: 'a', timestamp: 1, sessionId: id }),
-          );
-          // Append in a few calls (some concurrent), interleaved with the neighbours.
-          const calls: Event[][] = [];
-          let at = 0;
-          for (const [i, size] of splits.entries()) {
-            const chunk = events.slice(at, i === splits.length - 1 ? events.length : at + size * 5);
-            at += chunk.length;
-            calls.push([...chunk, noise[i % noise.length]!]);
-          }
-          await Promise.all(calls.map((call) => t.store.append(call)));
-          const stored = events.map((event, seq) => ({ seq, event }));
-          for (const q of queries) {
-            const actual = await collect(t.store.entries(session, q));
-            expect(actual).toEqual(expectedQuery(stored, q));
-          }
-        },
-      ),
-      { numRuns: 80 },
-    );
+    await againstBruteForce(TYPES, 0);
+  });
+
+  it('does so too over many types with few events each (the whole index read once, not a range per type)', async () => {
+    // 16 types or more, at most 32 events per type: SessionStore's WHOLE_SCAN_TYPES, WHOLE_SCAN_PER_TYPE.
+    await againstBruteForce([...TYPES, ...Array.from({ length: 18 }, (_, i) => `t${i}`)], 40);
+  });
+});
+
+async function againstBruteForce(types: readonly string[], minEvents: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(eventInput(types), { minLength: minEvents, maxLength: 60 }),
+      fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 6 }),
+      fc.array(query(types), { minLength: 1, maxLength: 8 }),
+      async (inputs, splits, queries) => {
+        const session = `prop-${run++}`;
+        const events = inputs.map(({ type, timestamp }, i) =>
+          createEvent({ type, timestamp, id: `${session}-${i}`, sessionId: session, data: { i } }),
+        );
+        // Neighbours whose keys share the prefix must never leak in.
+        const noise = [`${session}x`, `${session}\x00`, session.slice(0, -1)].map((id) =>
+          createEvent({ type: 'a', timestamp: 1, sessionId: id }),
+        );
+        // Append in a few calls (some concurrent), interleaved with the neighbours.
+        const calls: Event[][] = [];
+        let at = 0;
+        for (const [i, size] of splits.entries()) {
+          const chunk = events.slice(at, i === splits.length - 1 ? events.length : at + size * 5);
+          at += chunk.length;
+          calls.push([...chunk, noise[i % noise.length]!]);
+        }
+        await Promise.all(calls.map((call) => t.store.append(call)));
+        const stored = events.map((event, seq) => ({ seq, event }));
+        for (const q of queries) {
+          const actual = await collect(t.store.entries(session, q));
+          expect(actual).toEqual(expectedQuery(stored, q));
+        }
+      },
+    ),
+    { numRuns: 80 },
+  );
+}
+
+describe('query: a session with many types', () => {
+  it('reads its index once for a time range, not one range (an iterator) per type', async () => {
+    // 300 types, one event each, their times out of order: a query by time only opened 300 iterators (a
+    // session with 20,000 types took seconds for 100 events); the whole index is now read once.
+    const session = 'many-types';
+    const events = Array.from({ length: 300 }, (_, i) => ev(`type.${i}`, 1_000 + ((i * 37) % 300), session));
+    await t.store.append(events);
+    const { AbstractIterator, AbstractLevel } = await import('abstract-level');
+    const attach = vi.spyOn(AbstractLevel.prototype, 'attachResource');
+    const stored = events.map((event, seq) => ({ seq, event }));
+    const before = t.store.stats();
+    try {
+      for (const q of [
+        { start: 1_100, end: 1_149 },
+        { end: 1_010, reverse: true },
+        { start: 1_290, limit: 3 },
+      ]) {
+        expect(await collect(t.store.entries(session, q))).toEqual(expectedQuery(stored, q));
+      }
+      const iterators = attach.mock.calls.filter(([resource]) => resource instanceof AbstractIterator);
+      expect(iterators).toHaveLength(3);
+    } finally {
+      attach.mockRestore();
+    }
+    // Each reads the session's 300 index entries, and only the records in its range.
+    expect(t.store.stats().indexEntriesRead - before.indexEntriesRead).toBe(900);
+    expect(t.store.stats().eventsRead - before.eventsRead).toBe(50 + 11 + 3);
   });
 });
 
