@@ -380,6 +380,20 @@ function numberInMeta(text: string): number | undefined {
   }
 }
 
+/**
+ * Whether `db` holds records of the first layout of format 1, written by the development build of
+ * 2026-11-23 (2b22442) — events, index entries and metadata in the sublevels `events`, `index` and
+ * `sessions`, keyed by the session's id — which the layout of the next day (`e`, `i`, `s`, `n`: keyed by the
+ * session's number) does not read: such a store opened as an empty one, its sessions out of sight.
+ */
+async function hasFirstLayout(db: Level<string, string>): Promise<boolean> {
+  for (const name of ['sessions', 'events']) {
+    const keys = await db.keys({ gte: `!${name}!`, lt: `!${name}"`, limit: 1 }).all();
+    if (keys.length > 0) return true;
+  }
+  return false;
+}
+
 /** Appends queued while a write is in flight are merged into one batch of at most this many events. */
 const MAX_GROUP_EVENTS = 10_000;
 const FETCH_CHUNK = 128;
@@ -2347,6 +2361,12 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       throw new StoreError(
         'STORE_NOT_OPEN',
         `The event store at ${location} has format ${version}; this version of vibespec-streams reads format ${FORMAT_VERSION}.`,
+        { path: location },
+      );
+    } else if (await hasFirstLayout(db)) {
+      throw new StoreError(
+        'STORE_NOT_OPEN',
+        `The event store at ${location} was written by a development build of 2026-11-23 (sessions keyed by their id, in the sublevels events, index and sessions), which this version of vibespec-streams cannot read: it would see none of its sessions.`,
         { path: location },
       );
     }
