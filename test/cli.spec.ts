@@ -663,17 +663,19 @@ describe('main (src/cli/main.ts) in process', () => {
     });
 
     it('sessions: an id that would break its line or columns (a tab, a newline) is shown as JSON', async () => {
-      const ids = ['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f', 'plain é'];
+      // '\ud800x': half a surrogate pair, which stdout wrote as U+FFFD (an id no command found).
+      const ids = ['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f', 'plain é', '\ud800x', '\u{1f600}'];
       const opened = await openStore({ path: store });
       await opened.append(
         ids.map((sessionId, i) => createEvent({ type: 'tool.used', timestamp: T + i, sessionId, data: {} })),
       );
+      await opened.append([createEvent({ type: 'a\nb', timestamp: T, sessionId: 'plain é', data: {} })]);
       await opened.close();
       const result = await runMain(['sessions', '--store', store]);
       expect(result.code).toBe(0);
       const lines = result.stdout.trimEnd().split('\n');
-      // One line of three columns per session: 3 before, 6 added.
-      expect(lines.map((line) => line.split('\t').length)).toEqual(Array(9).fill(3));
+      // One line of three columns per session: 3 before, 8 added.
+      expect(lines.map((line) => line.split('\t').length)).toEqual(Array(11).fill(3));
       const shown = lines.map((line) => line.split('\t')[0]);
       expect(shown).toEqual(
         expect.arrayContaining([
@@ -683,13 +685,15 @@ describe('main (src/cli/main.ts) in process', () => {
           '"\\"q\\""',
           '"e\u2028f"',
           'plain é',
+          '"\\ud800x"',
+          '\u{1f600}',
           's1',
         ]),
       );
       // What is quoted reads back as the id, also when passed back to context and replay.
       const quoted = shown.filter((text) => text.startsWith('"'));
       expect(quoted.map((text) => JSON.parse(text)).sort()).toEqual(
-        ['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f'].sort(),
+        ['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f', '\ud800x'].sort(),
       );
       for (const text of quoted) {
         const context = await runMain(['context', text, '--store', store]);
@@ -697,6 +701,16 @@ describe('main (src/cli/main.ts) in process', () => {
         expect(JSON.parse(context.stdout)).toMatchObject({ sessionId: JSON.parse(text), eventCount: 1 });
         const replayed = await runMain(['replay', text, '--store', store]);
         expect(JSON.parse(replayed.stdout).sessionId).toBe(JSON.parse(text));
+      }
+      // The types replay lists when one asked is not there are shown as the ids are (a newline broke the line).
+      const said = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      try {
+        expect((await runMain(['replay', 'plain é', '--types', 'nope', '--store', store])).code).toBe(0);
+        expect(said.mock.calls.map(([text]) => String(text))).toEqual([
+          'replay: session "plain é" has no "nope" event (its types: "a\\nb", tool.used)\n',
+        ]);
+      } finally {
+        said.mockRestore();
       }
       // An id beginning with " that is no JSON string is a usage error, not an unknown session.
       const bad = await runMain(['context', '"a', '--store', store]);

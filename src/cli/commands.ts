@@ -732,10 +732,11 @@ function timeText(ms: number): string {
 /**
  * A session id as `sessions` lists it: as it is, or as a JSON string when it has a character
  * that would break the line or its columns (a tab, a newline: any control character, U+2028/U+2029),
- * or begins with `"` (so that a quoted id is never taken for one of those).
+ * or one that UTF-8 cannot write (half a surrogate pair: it printed as U+FFFD, an id no command finds; JSON
+ * writes it as `\udXXX`), or begins with `"` (so that a quoted id is never taken for one of those).
  */
 function idText(id: string): string {
-  return id.startsWith('"') || /[\p{Cc}\u2028\u2029]/u.test(id) ? JSON.stringify(id) : id;
+  return id.startsWith('"') || /[\p{Cc}\p{Cs}\u2028\u2029]/u.test(id) ? JSON.stringify(id) : id;
 }
 
 export async function sessions(storePath: string): Promise<number> {
@@ -789,7 +790,7 @@ export async function replayCommand(
     if (absent.length > 0) {
       const has = Object.keys(info.typeCounts).sort();
       process.stderr.write(
-        `replay: session ${JSON.stringify(id)} has no ${absent.map((type) => JSON.stringify(type)).join(', ')} event (its types: ${has.length === 0 ? 'none' : has.join(', ')})\n`,
+        `replay: session ${JSON.stringify(id)} has no ${absent.map((type) => JSON.stringify(type)).join(', ')} event (its types: ${has.length === 0 ? 'none' : has.map(idText).join(', ')})\n`,
       );
     }
     // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.

@@ -55,7 +55,7 @@ const USAGE = `usage: vibespec-streams <command> [options]
       JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout.
   sessions [--store DIR]
       One line per stored session: id (as a JSON string when it has a tab, a newline, any control
-      character or a leading "), events, time span.
+      character, half a surrogate pair or a leading "), events, time span.
   context ID [--store DIR]
       A session's context (counts, time span, files, agents, workflows) as JSON. An ID beginning with "
       is read as the JSON string sessions shows for an id with a tab, a newline or a leading ".
