@@ -772,10 +772,14 @@ class Correlator implements SerialEngine<Event> {
         const key = sessionKeyOf(sessionId);
         let session = this.sessions.get(key);
         if (session === undefined) {
-          try {
-            this.makeRoom();
-          } catch (error) {
-            failure ??= { error };
+          // A session.ended (of a group that watches it) drops its session once handled: it needs no room
+          // made for it, and evicting an eighth of a full map would end, and split, their episodes.
+          if (type !== 'session.ended') {
+            try {
+              this.makeRoom();
+            } catch (error) {
+              failure ??= { error };
+            }
           }
           session = this.track(key);
         }

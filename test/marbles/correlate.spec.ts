@@ -2572,6 +2572,27 @@ describe('correlate: groups that watch session.ended', () => {
     ]);
   });
 
+  it('makes no room in a full map for a session.ended of an untracked session: no other session is evicted', () => {
+    const g = group('g', ['step', 'session.ended'], always);
+    // Eight sessions, each with an episode open: the map is full.
+    const sessions = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
+    const events = sessions.map((s, i) => ev(`${s}1`, 'step', i, {}, s));
+    // The session.ended of a session never seen (or already dropped), then A's next step.
+    events.push(ev('end', 'session.ended', SEC, {}, 'Z'), ev('A2', 'step', 2 * SEC, {}, 'A'));
+    const out = activities(run(events, [g], { maxSessions: 8, passThrough: false }));
+    const show = (e: Event) => `${e.sessionId} ${label(e)}`;
+    expect(out.filter((e) => e.sessionId === 'Z').map(show)).toEqual([
+      'Z detected:g:1',
+      'Z ended:g:1:session-ended',
+    ]);
+    // A's episode was not ended as evicted (split in two): its next step joins it.
+    expect(out.filter((e) => e.sessionId === 'A').map(show)).toEqual([
+      'A detected:g:1',
+      'A ended:g:2:flushed',
+    ]);
+    expect(out.filter((e) => label(e).endsWith(':evicted'))).toEqual([]);
+  });
+
   it('leaves no live timer when a session.ended is all its session had', () => {
     const scheduler = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
     const input = new Subject<Event>();
