@@ -53,7 +53,8 @@ export interface CorrelationGroup {
   /**
    * Decides whether the window's events form the activity. Called with a fresh array, only when an
    * event of the group arrives in a session with no open episode (and at most once per
-   * `updateIntervalMs` during one when updates are on). Its result is read once, at once. A throw, an
+   * `updateIntervalMs` during one when updates are on; the default bug-fix rule also when a commit or a
+   * late event joins its open episode, to revise its verdict). Its result is read once, at once. A throw, an
    * invalid result or one whose fields cannot be read (a throwing getter) is reported as a
    * `correlation.error` event and counts as no match; so is a Promise (a rule is synchronous), whose
    * rejection is handled.
@@ -171,10 +172,18 @@ interface Gate {
   /**
    * @param outOfOrder the trigger is older than an event of its session that came before it (it was
    *   held up on the way, e.g. in a `temporalAggregate` window).
-   * @param dropped the kinds of the events that left the window as the trigger came in, as a bit set
-   *   (`1 << kind`): a window that lost an event may have a different verdict, whatever the trigger.
    */
-  ready(counts: readonly number[], triggerKind: number, outOfOrder: boolean, dropped: number): boolean;
+  ready(counts: readonly number[], triggerKind: number, outOfOrder: boolean): boolean;
+  /**
+   * Not a cost but a behaviour. When set, the group's window is kept while its episode is open, and the
+   * rule runs on it again when an event of these kinds (a bit set, `1 << kind`: the bug-fix rule's
+   * commits) joins the episode, or an event made before the latest of them in the window (that arrived
+   * after it, late: only those can change what the rule finds before them); a result at least as
+   * confident replaces the episode's confidence and details (the next update and the end report them).
+   * For a rule whose verdict never drops as events are added (the bug-fix rule), the episode then ends
+   * with the verdict on all its events, whatever order they arrived in.
+   */
+  readonly revisesAt?: number;
 }
 
 /** Gates of the built-in rules, keyed by the rule function (so spreading a default group keeps it). */
@@ -269,22 +278,17 @@ function sortedByEventTime(events: readonly Event[]): readonly Event[] {
   return order.map((i) => events[i]!);
 }
 
+/**
+ * The bug-fix rule judges every commit of the window that may be a fix (not a conventional commit of
+ * another type) by the events before it in event time, and gives the best-supported one (of equal
+ * confidence, the latest). So the verdict is a function of the window's events, whatever order they came
+ * in, and never lower for a window with more events: a `feat:` commit made after a fix does not hide it,
+ * whether it reached `correlate` first or last.
+ */
 const bugFixRule: CorrelationRule = (window) => {
   // "Followed by" is in event time: a modification held up on the way (in a temporalAggregate window)
   // that reaches correlate after its commit was still made before it.
   const events = byEventTime(window);
-  let commit = -1;
-  for (let i = events.length - 1; i >= 0; i--) {
-    if (events[i]!.type === 'git.commit') {
-      commit = i;
-      break;
-    }
-  }
-  if (commit < 0) return null;
-  const message = dataOf(events[commit]!).message;
-  const text = typeof message === 'string' ? message : '';
-  const conventional = CONVENTIONAL.exec(text)?.[1]?.toLowerCase();
-  if (conventional !== undefined && NOT_A_FIX.has(conventional)) return null;
   const files = new Set<string>();
   let modified = false;
   let failed = false;
@@ -293,10 +297,24 @@ const bugFixRule: CorrelationRule = (window) => {
   // Ids of the runs whose start named a debugging agent: Claude Code's SubagentStop says
   // `agent_type: ""`, so the bridge names its agent by the id, and only the SubagentStart gives the type.
   let debugRuns: Set<unknown> | undefined;
-  for (let i = 0; i < commit; i++) {
-    const event = events[i]!;
+  let best: CorrelationMatch | null = null;
+  for (const event of events) {
     const data = dataOf(event);
-    if (event.type === 'file.modified') {
+    if (event.type === 'git.commit') {
+      if (!modified) continue;
+      const message = data.message;
+      const text = typeof message === 'string' ? message : '';
+      const conventional = CONVENTIONAL.exec(text)?.[1]?.toLowerCase();
+      if (conventional !== undefined && NOT_A_FIX.has(conventional)) continue;
+      const match = scoreCommit(FIX_WORDS.test(conventional ?? text), redGreen, debugAgent);
+      if (best === null || match.confidence >= best.confidence) {
+        best = {
+          ...match,
+          files_affected: [...files],
+          commit_message: typeof message === 'string' ? message : null,
+        };
+      }
+    } else if (event.type === 'file.modified') {
       modified = true;
       const path = filePathOf(data);
       if (path !== undefined) files.add(path);
@@ -316,10 +334,19 @@ const bugFixRule: CorrelationRule = (window) => {
       }
     }
   }
-  if (!modified) return null;
-  // A conventional commit says it by its type alone (`fix:`, `hotfix(cart):`, `Bug:`, `Fixes:`; not
-  // `security: fix the overflow`), another message by its words.
-  const fixMessage = FIX_WORDS.test(conventional ?? text);
+  return best;
+};
+
+/**
+ * A commit after a modification: 0.5; + 0.25 when its message says fix (a conventional commit says it by
+ * its type alone: `fix:`, `hotfix(cart):`, `Bug:`, `Fixes:`, not `security: fix the overflow`; another
+ * message by its words), + 0.15 for red-then-green tests before it, + 0.05 for a debugging agent.
+ */
+function scoreCommit(
+  fixMessage: boolean,
+  redGreen: boolean,
+  debugAgent: boolean,
+): { confidence: number; evidence: string[] } {
   const evidence = ['modified-then-committed'];
   let confidence = 0.5;
   if (fixMessage) {
@@ -334,23 +361,21 @@ const bugFixRule: CorrelationRule = (window) => {
     confidence += 0.05;
     evidence.push('debug-agent');
   }
-  return {
-    confidence: round2(confidence),
-    files_affected: [...files],
-    evidence,
-    commit_message: typeof message === 'string' ? message : null,
-  };
-};
+  return { confidence: round2(confidence), evidence };
+}
 GATES.set(bugFixRule, {
   kinds: 3,
   fileKinds: 1 << 0,
   classify: (type) => (type === 'file.modified' ? 0 : type === 'git.commit' ? 1 : 2),
-  // The rule looks at the latest commit and the modifications before it (in event time), so its verdict
-  // can only turn into a match when a commit arrives, a modification older than events already seen,
-  // or a commit leaves the window (an earlier one, after modifications, may then be the latest).
-  ready: (counts, trigger, outOfOrder, dropped) =>
-    counts[0]! > 0 &&
-    (trigger === 1 || (counts[1]! > 0 && ((trigger === 0 && outOfOrder) || (dropped & (1 << 1)) !== 0))),
+  // A commit after a modification (in event time) matches: a window can only turn into a match when a
+  // commit arrives, or a modification older than events already seen (a commit among them). Losing
+  // events (the window slides) never does: the rule's verdict is never lower for more events.
+  ready: (counts, trigger, outOfOrder) =>
+    counts[0]! > 0 && (trigger === 1 || (trigger === 0 && outOfOrder && counts[1]! > 0)),
+  // An open episode's verdict can rise with a further commit, or with an event that arrives after a
+  // commit it was made before (late: a test run or an agent's end held up on the way, a modification
+  // that makes an earlier commit a candidate).
+  revisesAt: 1 << 1,
 });
 
 /**
@@ -364,7 +389,10 @@ GATES.set(bugFixRule, {
  *   like "fix", "bug", "regression" in a non-conventional message); + 0.15 when a failing `test.run` was
  *   followed by a passing one before the commit; + 0.05 when a debugging agent completed (named so by
  *   its `agent.completed`, or by the `agent.started` of the same `agent_id`). A conventional commit of
- *   another type (`feat:`, `docs:`, `refactor:` …) is not a bug fix.
+ *   another type (`feat:`, `docs:`, `refactor:` …) is not a bug fix: it is passed over. Each commit of the
+ *   window is judged, the best-supported one reported; an open episode revises its verdict when a commit
+ *   or a late event joins it (only ever raising it), so it ends with the verdict on all its events,
+ *   whatever order they came in within a window.
  */
 export const DEFAULT_CORRELATION_GROUPS: readonly CorrelationGroup[] = Object.freeze([
   Object.freeze({
@@ -518,6 +546,11 @@ class GroupState {
   readonly counts: number[];
   /** Time of the group's latest event in the session. */
   lastTime = Number.NEGATIVE_INFINITY;
+  /**
+   * The latest event time of the window's events of the kinds that revise an open episode's verdict
+   * (`Gate.revisesAt`), at least: it stays when they leave the window, until the window is emptied.
+   */
+  revisedAt = Number.NEGATIVE_INFINITY;
 
   /** The open episode's id (its `activity.detected` event's), or `undefined` when none is open. */
   episode: string | undefined = undefined;
@@ -545,28 +578,20 @@ class GroupState {
     }
   }
 
-  /**
-   * Drops events older than `cutoff`, then the oldest beyond `max`.
-   * @return the kinds dropped (gated groups), as a bit set `1 << kind`.
-   */
-  prune(cutoff: number, max: number): number {
+  /** Drops events older than `cutoff`, then the oldest beyond `max`. */
+  prune(cutoff: number, max: number): void {
     const { times, events, counts } = this;
     const gated = counts.length > 0;
     let head = this.head;
     const length = times.length;
-    let dropped = 0;
     while (head < length && (times[head]! < cutoff || length - head > max)) {
-      if (gated) {
-        const kind = this.kinds[head]!;
-        counts[kind]!--;
-        dropped |= 1 << kind;
-      }
+      if (gated) counts[this.kinds[head]!]!--;
       events[head] = undefined;
       head++;
     }
     if (head === length) {
       this.clear();
-      return dropped;
+      return;
     }
     this.head = head;
     // Compact once the dropped prefix outweighs the window, so the arrays stay O(window).
@@ -576,7 +601,6 @@ class GroupState {
       if (gated) this.kinds = this.kinds.slice(head);
       this.head = 0;
     }
-    return dropped;
   }
 
   window(): Event[] {
@@ -584,6 +608,7 @@ class GroupState {
   }
 
   clear(): void {
+    this.revisedAt = Number.NEGATIVE_INFINITY;
     this.times.length = 0;
     this.events.length = 0;
     this.kinds.length = 0;
@@ -806,13 +831,12 @@ class Correlator implements SerialEngine<Event> {
           }
         }
         const eventId = typeof id === 'string' ? id : undefined;
-        const outOfOrder = t !== timestamp;
         for (let i = 0; i < groups.length; i++) {
           // Each group, also after the consumer threw on what an earlier one emitted (a rule's error
           // report, an episode's report): without passThrough, a later group's episode may be the only
           // place the event goes out.
           try {
-            this.add(session, groups[i]!, event, type as string, eventId, path, t, outOfOrder);
+            this.add(session, groups[i]!, event, type as string, eventId, path, t, time);
           } catch (error) {
             failure ??= { error };
           }
@@ -848,7 +872,7 @@ class Correlator implements SerialEngine<Event> {
     id: string | undefined,
     path: string | undefined,
     t: number,
-    outOfOrder: boolean,
+    time: number | undefined,
   ): void {
     let state = session.groups[group.index];
     if (state === undefined) {
@@ -859,13 +883,26 @@ class Correlator implements SerialEngine<Event> {
     const { config } = this;
     const { gate } = group;
     const kind = gate === undefined ? -1 : gate.classify(type);
+    // Made before the latest commit (say) of the window: see `Gate.revisesAt`. Read before this event
+    // counts in `revisedAt`. An event without a usable time counts as made after what came before it.
+    const beforeLatest = time !== undefined && time < state.revisedAt;
+    const revisedBy = gate?.revisesAt !== undefined && (gate.revisesAt & (1 << kind)) !== 0;
+    if (revisedBy) state.revisedAt = Math.max(state.revisedAt, time ?? t);
     if (state.episode !== undefined) {
       // A built-in rule's episode lists the files of the events its rule counts as files only.
       this.grow(state, id, kind < 0 || (gate!.fileKinds & (1 << kind)) !== 0 ? path : undefined, t);
-      if (config.updateIntervalMs === undefined) return;
+      const revises = gate?.revisesAt !== undefined;
+      if (config.updateIntervalMs === undefined && !revises) return;
       state.push(event, t, kind);
       state.prune(t - group.windowMs, config.maxWindowEvents);
-      if (t - state.reportedAt >= config.updateIntervalMs && state.count > state.reportedCount) {
+      if (
+        config.updateIntervalMs === undefined ||
+        t - state.reportedAt < config.updateIntervalMs ||
+        state.count <= state.reportedCount
+      ) {
+        // No update due: a group whose verdict this event may raise runs its rule again (see `revisesAt`).
+        if (revisedBy || beforeLatest) this.revise(session, group, state, id, t);
+      } else {
         // A consumer that throws on the rule's error report (the rule threw or gave a bad result) does
         // not cost the event its update: it still goes out (the previous confidence kept), then the first
         // exception is thrown. At most once per `updateIntervalMs`, not on every event.
@@ -876,7 +913,8 @@ class Correlator implements SerialEngine<Event> {
         } catch (error) {
           failure = { error };
         }
-        if (match !== undefined) {
+        // A fresh confidence; a group that revises its verdict keeps its best one (see `revisesAt`).
+        if (match !== undefined && (!revises || match.confidence >= state.confidence)) {
           state.confidence = match.confidence;
           state.details = match.details;
           for (const file of match.files_affected ?? []) this.addFile(state, file);
@@ -891,11 +929,29 @@ class Correlator implements SerialEngine<Event> {
       return;
     }
     state.push(event, t, kind);
-    const dropped = state.prune(t - group.windowMs, config.maxWindowEvents);
-    if (gate !== undefined && !gate.ready(state.counts, kind, outOfOrder, dropped)) return;
+    state.prune(t - group.windowMs, config.maxWindowEvents);
+    if (gate !== undefined && !gate.ready(state.counts, kind, t !== time)) return;
     const match = this.evaluate(session, group, state, id, t);
     if (match === undefined) return;
     this.open(session, group, state, match, t);
+  }
+
+  /**
+   * Runs the rule of an open episode's group again (see `Gate.revisesAt`): a result at least as confident
+   * becomes the episode's verdict, its files added; a lower one or none leaves it as it was.
+   */
+  private revise(
+    session: SessionState,
+    group: CompiledGroup,
+    state: GroupState,
+    id: string | undefined,
+    t: number,
+  ): void {
+    const match = this.evaluate(session, group, state, id, t);
+    if (match === undefined || match.confidence < state.confidence) return;
+    state.confidence = match.confidence;
+    state.details = match.details;
+    for (const file of match.files_affected ?? []) this.addFile(state, file);
   }
 
   /** Runs the group's rule over the window; a throw or a bad result becomes a `correlation.error`. */
@@ -950,17 +1006,22 @@ class Correlator implements SerialEngine<Event> {
       const eventId = readId(state.events[i]!);
       if (eventId !== undefined) state.ids.push(eventId);
     }
-    if (match.files_affected !== undefined) {
-      for (const file of match.files_affected) this.addFile(state, file);
-    } else {
+    const { gate } = group;
+    const files = match.files_affected;
+    if (files !== undefined) for (const file of files) this.addFile(state, file);
+    if (files === undefined || gate !== undefined) {
+      // A built-in rule's episode also lists the files of the window's file events that its rule left
+      // out (a modification made after the commit, that reached correlate before it): as it would had
+      // they come after the detection.
       for (let i = from; i < to; i++) {
+        if (gate !== undefined && (gate.fileKinds & (1 << state.kinds[i]!)) === 0) continue;
         const path = readPath(state.events[i]!);
         if (path !== undefined) this.addFile(state, path);
       }
     }
-    // Without updates the window is not needed while the episode lasts: when it ends (after a quiet
-    // window) every buffered event would have expired anyway.
-    if (config.updateIntervalMs === undefined) state.clear();
+    // Without updates the window is not needed while the episode lasts (when it ends, after a quiet
+    // window, every buffered event would have expired anyway), unless the group revises its verdict.
+    if (config.updateIntervalMs === undefined && gate?.revisesAt === undefined) state.clear();
     // The episode's quiet time may come before the session's idle time: a sweep must visit it by then.
     if (t + group.windowMs < session.due) this.due.set(session, t + group.windowMs);
     this.emit(this.activity(session, group, state, 'activity.detected', t, id));

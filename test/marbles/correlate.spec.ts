@@ -987,25 +987,188 @@ describe('correlate: bug-fix', () => {
     expect(activities(lateAfter).filter((e) => e.data.activity_type === 'bug-fix')).toEqual([]);
   });
 
-  it('is evaluated again when the latest commit leaves the window, whatever event prunes it', () => {
+  it('finds a fix whose commit and modification arrive after a later feat commit, as in time order', () => {
     const bugFixOnly = DEFAULT_CORRELATION_GROUPS.filter((g) => g.name === 'bug-fix');
     const plain = bugFixOnly.map((g) => ({ ...g, rule: (events: readonly Event[]) => g.rule(events) }));
     const events = [
       ev('c1', 'git.commit', 100 * SEC, { message: 'feat: add y' }),
       ev('r1', 'test.run', 200 * SEC, { passed: true }),
-      // Held up on the way: a fix commit and its modification, both older than c1, arrive late.
+      // Held up on the way: a fix commit and its modification, both older than c1, arrive late. The feat
+      // commit after them is passed over: it does not hide the fix (it did until it left the window).
       ev('c2', 'git.commit', 50 * SEC, { message: 'fix: x' }),
       file('m', 40 * SEC, '/r/x.ts'),
-      // c1 leaves the 3-minute window: the latest commit is now the fix, after a modification.
       ev('r2', 'test.run', 290 * SEC, { passed: true }),
     ];
     const found = activities(run(events, bugFixOnly, { passThrough: false }));
-    expect(found.map(label)).toEqual(['detected:bug-fix:4', 'ended:bug-fix:4:flushed']);
-    expect(found[0]!.data.details).toStrictEqual({
-      evidence: ['modified-then-committed', 'fix-message'],
-      commit_message: 'fix: x',
-    });
+    expect(found.map(label)).toEqual(['detected:bug-fix:4', 'ended:bug-fix:5:flushed']);
+    const fix = { evidence: ['modified-then-committed', 'fix-message'], commit_message: 'fix: x' };
+    expect(found.map((e) => e.data.details)).toStrictEqual([fix, fix]);
     expect(found.map(label)).toEqual(activities(run(events, plain, { passThrough: false })).map(label));
+    // In time order: the same fix.
+    const inOrder = [...events].sort((a, b) => a.timestamp - b.timestamp);
+    expect(
+      activities(run(inOrder, bugFixOnly, { passThrough: false })).map((e) => e.data.details),
+    ).toStrictEqual([fix, fix]);
+    // The rule itself: a window whose latest commit is a feat, after a fix that followed a modification.
+    expect(bugFixOnly[0]!.rule(inOrder)).toMatchObject({ confidence: 0.75, commit_message: 'fix: x' });
+    expect(bugFixOnly[0]!.rule(inOrder.filter((e) => e.id !== 'm'))).toBeNull();
+  });
+
+  describe('ends with the verdict on all its events, whatever order they arrived in', () => {
+    const bugFixOnly = DEFAULT_CORRELATION_GROUPS.filter((g) => g.name === 'bug-fix');
+    /** The episodes' ends: confidence, evidence and what they hold (ids and files as sets). */
+    const ends = (events: readonly Event[], options: CorrelateOptions = {}) =>
+      activities(run(events, bugFixOnly, { ...options, passThrough: false }))
+        .filter((e) => e.type === 'activity.ended')
+        .map(({ timestamp, data }) => ({
+          timestamp,
+          confidence: data.confidence,
+          details: data.details,
+          event_count: data.event_count,
+          event_ids: [...data.event_ids].sort(),
+          files: [...data.files_affected].sort(),
+          end: data.window.end,
+          reason: data.reason,
+        }));
+    const red = ev('r', 'test.run', 10 * SEC, { passed: false });
+    const green = ev('g', 'test.run', 20 * SEC, { passed: true });
+    const debuggerRun = ev('a', 'agent.completed', 25 * SEC, { agent: 'debugger' });
+    const commit = ev('c', 'git.commit', 30 * SEC, { message: 'fix: round totals' });
+
+    it('counts red-then-green tests and a debugging agent that arrive after the commit they came before', () => {
+      const inOrder = [file('m', 0), red, green, debuggerRun, commit];
+      // The test runs and the agent's end held up on the way (a window of their own, another lane).
+      const late = [file('m', 0), commit, red, green, debuggerRun];
+      const expected = ends(inOrder);
+      expect(expected).toMatchObject([
+        {
+          confidence: 0.95,
+          details: {
+            evidence: ['modified-then-committed', 'fix-message', 'tests-red-then-green', 'debug-agent'],
+          },
+          event_count: 5,
+          reason: 'flushed',
+        },
+      ]);
+      expect(ends(late)).toStrictEqual(expected);
+      // With updates too: the next update and the end report it.
+      expect(ends(late, { updateIntervalMs: MIN })).toStrictEqual(expected);
+      // A late event does not move event time on: the next update due reports it.
+      const next = ev('n', 'test.run', 40 * SEC, { passed: true });
+      const updated = activities(
+        run([...late, next], bugFixOnly, { passThrough: false, updateIntervalMs: 5 * SEC }),
+      );
+      expect(updated.map((e) => `${label(e)} ${e.data.confidence}`)).toEqual([
+        'detected:bug-fix:2 0.75',
+        'updated:bug-fix:6 0.95',
+        'ended:bug-fix:6:flushed 0.95',
+      ]);
+    });
+
+    it('takes the best-supported commit of the episode, a later one in time order, an earlier one late', () => {
+      const plainCommit = ev('p', 'git.commit', 5 * SEC, { message: 'tidy' });
+      const inOrder = [file('m', 0), plainCommit, file('m2', 8 * SEC, '/r/b.ts'), commit];
+      const expected = ends(inOrder);
+      expect(expected).toMatchObject([
+        { confidence: 0.75, details: { commit_message: 'fix: round totals' }, files: ['/r/b.ts', '/r/m.ts'] },
+      ]);
+      expect(ends([file('m', 0), commit, plainCommit, file('m2', 8 * SEC, '/r/b.ts')])).toStrictEqual(
+        expected,
+      );
+      // Of equal confidence, the latest in event time, whichever came first.
+      const other = ev('o', 'git.commit', 35 * SEC, { message: 'fix: the other one' });
+      const both = ends([file('m', 0), commit, other]);
+      expect(both).toMatchObject([{ details: { commit_message: 'fix: the other one' } }]);
+      expect(ends([file('m', 0), other, commit])).toStrictEqual(both);
+      // A lower verdict never replaces it: a later plain commit keeps the fix's.
+      const later = ev('l', 'git.commit', 40 * SEC, { message: 'tidy' });
+      expect(ends([file('m', 0), commit, later])).toMatchObject([
+        { confidence: 0.75, details: { commit_message: 'fix: round totals' } },
+      ]);
+    });
+
+    it('lists a modification made after the commit that reached correlate before it', () => {
+      const after = file('m2', 40 * SEC, '/r/after.ts');
+      const expected = ends([file('m', 0), commit, after]);
+      expect(expected).toMatchObject([{ files: ['/r/after.ts', '/r/m.ts'], event_count: 3 }]);
+      expect(ends([file('m', 0), after, commit])).toStrictEqual(expected);
+    });
+
+    it('runs the rule again only for a commit, or an event made before a commit of the window that came after it', () => {
+      // The rule reads each event's data once per run: a modification that counts the reads of its data.
+      let reads = 0;
+      const probe = { ...file('m', 0) };
+      Object.defineProperty(probe, 'data', {
+        get: () => {
+          reads++;
+          return { file_path: '/r/m.ts' };
+        },
+      });
+      const input = new Subject<Event>();
+      const out: Event[] = [];
+      input.pipe(correlate(bugFixOnly, { passThrough: false })).subscribe((e) => out.push(e));
+      const readsFor = (event: Event) => {
+        const before = reads;
+        input.next(event);
+        return reads - before;
+      };
+      readsFor(probe);
+      expect(readsFor(ev('c1', 'git.commit', 30 * SEC, { message: 'tidy' }))).toBeGreaterThan(0);
+      expect(out.map(label)).toEqual(['detected:bug-fix:2']);
+      // In order, or late but made after the commit: no run.
+      expect(readsFor(ev('t1', 'test.run', 40 * SEC, { passed: false }))).toBe(0);
+      expect(readsFor(ev('t2', 'test.run', 35 * SEC, { passed: true }))).toBe(0);
+      expect(readsFor({ ...ev('t3', 'test.run', 0, { passed: true }), timestamp: Number.NaN })).toBe(0);
+      expect(readsFor(ev('t4', 'test.run', 30 * SEC, { passed: true }))).toBe(0);
+      // Late, made before the commit: a run. Another commit, in order or late: a run each.
+      expect(readsFor(ev('t5', 'test.run', 20 * SEC, { passed: false }))).toBe(1);
+      expect(readsFor(ev('c2', 'git.commit', 50 * SEC, { message: 'tidy' }))).toBe(1);
+      expect(readsFor(ev('c3', 'git.commit', 10 * SEC, { message: 'tidy' }))).toBe(1);
+      // Made before the latest commit (c2), after the first: a run.
+      expect(readsFor(ev('t6', 'test.run', 45 * SEC, { passed: true }))).toBe(1);
+      input.complete();
+      expect(out.map((e) => `${label(e)} ${e.data.confidence}`)).toEqual([
+        'detected:bug-fix:2 0.5',
+        'ended:bug-fix:10:flushed 0.65',
+      ]);
+    });
+
+    it('finds the same episodes, with the same verdicts, for any arrival order of events within a window', () => {
+      const kinds = fc.constantFrom(
+        { type: 'file.modified', data: { file_path: '/r/a.ts' } },
+        { type: 'file.modified', data: { file_path: '/r/b.ts' } },
+        { type: 'git.commit', data: { message: 'fix: x' } },
+        { type: 'git.commit', data: { message: 'feat: y' } },
+        { type: 'git.commit', data: { message: 'tidy' } },
+        { type: 'git.commit', data: { message: 'Fix bug' } },
+        { type: 'test.run', data: { passed: false } },
+        { type: 'test.run', data: { passed: true } },
+        { type: 'test.run', data: { outcome: 'unknown' } },
+        { type: 'agent.started', data: { agent_type: 'debugger', agent_id: 'd1' } },
+        { type: 'agent.completed', data: { agent_type: '', agent_id: 'd1' } },
+        { type: 'agent.completed', data: { agent: 'Explore' } },
+      );
+      // Distinct times within one window (3 min): equal ones go by arrival, as documented.
+      const sets = fc
+        .uniqueArray(fc.integer({ min: 0, max: 179 * SEC }), { minLength: 1, maxLength: 14 })
+        .chain((times) =>
+          fc.tuple(fc.constant(times), fc.array(kinds, { minLength: times.length, maxLength: times.length })),
+        )
+        .map(([times, specs]) =>
+          times.sort((a, b) => a - b).map((at, i) => ev(`e${i}`, specs[i]!.type, at, specs[i]!.data)),
+        );
+      fc.assert(
+        fc.property(
+          sets.chain((events) =>
+            fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length })),
+          ),
+          ([events, shuffled]) => {
+            expect(ends(shuffled)).toStrictEqual(ends(events));
+          },
+        ),
+        { numRuns: 500 },
+      );
+    });
   });
 
   it('is evaluated again at the next commit when an earlier one was not a fix', () => {
@@ -2222,10 +2385,14 @@ describe('correlate: properties', () => {
           );
         });
       });
+    // The bug-fix episode revises its verdict as it grows (a further commit, late evidence: see the
+    // order tests), which a plain rule's does not: only its detection is compared here.
     const strip = (e: Event) => {
       if (!e.type.startsWith('activity.')) return e.id;
       const { activity_id: _, ...rest } = e.data as ActivityData;
-      return { type: e.type, timestamp: e.timestamp, session: e.sessionId, ...rest };
+      const revised = e.type !== 'activity.detected' && rest.activity_type === 'bug-fix';
+      const { confidence: _c, details: _d, ...kept } = rest;
+      return { type: e.type, timestamp: e.timestamp, session: e.sessionId, ...(revised ? kept : rest) };
     };
     fc.assert(
       fc.property(
