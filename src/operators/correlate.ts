@@ -92,9 +92,12 @@ export interface ActivityData extends Record<string, unknown> {
   files_truncated: boolean;
   /** Events of the group in the episode so far (at detection: those in the window). */
   event_count: number;
-  /** Ids of the episode's first `maxEventIds` events, oldest first. */
+  /** Ids of the episode's events that have a string id, in the order they came: at most `maxEventIds`. */
   event_ids: string[];
-  /** Whether `event_count` exceeds the ids listed. */
+  /**
+   * Whether `event_count` exceeds the ids listed: past `maxEventIds`, or some events have no string id
+   * (then true though no id was left out).
+   */
   event_ids_truncated: boolean;
   /** Event time of the episode's first and latest event. */
   window: { start: number; end: number };
