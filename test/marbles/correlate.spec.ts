@@ -1133,6 +1133,94 @@ describe('correlate: bug-fix', () => {
       ]);
     });
 
+    it('keeps the most confident verdict: one the window lost as it slid is not replaced by a lower one', () => {
+      const fixCommit = ev('c1', 'git.commit', 10 * SEC, { message: 'fix: x' });
+      // The fix commit leaves the window (3 min) while the episode goes on: a plain commit, or a feat
+      // commit (no match at all), then joins it.
+      const lower = [
+        file('m', 0),
+        fixCommit,
+        file('m2', 150 * SEC),
+        ev('c2', 'git.commit', 200 * SEC, { message: 'tidy' }),
+      ];
+      const none = [
+        file('m', 0),
+        fixCommit,
+        ev('r', 'test.run', 150 * SEC, { passed: true }),
+        ev('c2', 'git.commit', 200 * SEC, { message: 'feat: y' }),
+      ];
+      for (const events of [lower, none]) {
+        expect(ends(events)).toMatchObject([
+          { confidence: 0.75, details: { commit_message: 'fix: x' }, event_count: 4, reason: 'flushed' },
+        ]);
+        let error: unknown;
+        from(events)
+          .pipe(correlate(bugFixOnly))
+          .subscribe({ error: (e) => (error = e) });
+        expect(error).toBeUndefined();
+      }
+      // With updates: an update's fresh verdict too (of equal confidence, the latest commit's details).
+      const events = [
+        file('m', 0),
+        ev('c1', 'git.commit', 10 * SEC, { message: 'tidy' }),
+        ev('c2', 'git.commit', 20 * SEC, { message: 'tidy again' }),
+        ev('c3', 'git.commit', 30 * SEC, { message: 'fix: x' }),
+        file('m2', 200 * SEC),
+        ev('c4', 'git.commit', 220 * SEC, { message: 'tidy' }),
+      ];
+      const out = activities(run(events, bugFixOnly, { passThrough: false, updateIntervalMs: 5 * SEC }));
+      expect(out.map((e) => `${label(e)} ${e.data.confidence} ${e.data.details.commit_message}`)).toEqual([
+        'detected:bug-fix:2 0.5 tidy',
+        'updated:bug-fix:3 0.5 tidy again',
+        'updated:bug-fix:4 0.75 fix: x',
+        'updated:bug-fix:5 0.75 fix: x',
+        'updated:bug-fix:6 0.75 fix: x',
+        'ended:bug-fix:6:flushed 0.75 fix: x',
+      ]);
+    });
+
+    it('calls the rule only when the window can turn into a match, and revises after a late commit by its own time', () => {
+      // A test run that counts the reads of its data: the rule reads each event's data once per run.
+      let reads = 0;
+      const probe = (session: string) => {
+        const event = { ...ev(`p${session}`, 'test.run', 0, {}, session) };
+        Object.defineProperty(event, 'data', {
+          get: () => {
+            reads++;
+            return { passed: false };
+          },
+        });
+        return event;
+      };
+      const input = new Subject<Event>();
+      const out: string[] = [];
+      input.pipe(correlate(bugFixOnly, { passThrough: false })).subscribe((e) => out.push(label(e)));
+      const runs = (event: Event) => {
+        const before = reads;
+        input.next(event);
+        return reads - before;
+      };
+      runs(probe('A'));
+      // No modification: a commit is no match.
+      expect(runs(ev('c0', 'git.commit', 10 * SEC, { message: 'fix: x' }))).toBe(0);
+      // A modification after the commit, in order; then a test run, in order and late: none can match.
+      expect(runs(file('m1', 20 * SEC))).toBe(0);
+      expect(runs(ev('t1', 'test.run', 30 * SEC, { passed: true }))).toBe(0);
+      expect(runs(ev('t2', 'test.run', 15 * SEC, { passed: true }))).toBe(0);
+      // A late modification with no commit in the window (session B): none either.
+      runs(probe('B'));
+      expect(runs(file('b1', 20 * SEC, '/r/b1.ts', 'B'))).toBe(0);
+      expect(runs(file('b2', 10 * SEC, '/r/b2.ts', 'B'))).toBe(0);
+      expect(out).toEqual([]);
+      // A late modification made before the commit: a run, a match.
+      expect(runs(file('m0', 5 * SEC))).toBe(1);
+      expect(out).toEqual(['detected:bug-fix:6']);
+      // A late commit (15 s, arriving at 30 s) is revised by its own time: a test run of 20 s is after it.
+      expect(runs(ev('c1', 'git.commit', 15 * SEC, { message: 'tidy' }))).toBe(1);
+      expect(runs(ev('t3', 'test.run', 20 * SEC, { passed: true }))).toBe(0);
+      expect(runs(ev('t4', 'test.run', 12 * SEC, { passed: true }))).toBe(1);
+    });
+
     it('finds the same episodes, with the same verdicts, for any arrival order of events within a window', () => {
       const kinds = fc.constantFrom(
         { type: 'file.modified', data: { file_path: '/r/a.ts' } },
@@ -2630,6 +2718,11 @@ describe('correlate: what an episode lists', () => {
     expect(ended!.data).toMatchObject({ files_affected: ['/a.ts', '/b.ts'], files_truncated: false });
     const [bare] = activities(run([ev('e1', 'e', 0)], [group('g', ['e'], always)]));
     expect(bare!.data.files_affected).toStrictEqual([]);
+    // A user rule that names files: those alone at detection, not the window's events' too.
+    const named = group('g', ['e'], (window) =>
+      window.length >= 3 ? { confidence: 1, files_affected: ['/x.ts'] } : null,
+    );
+    expect(activities(run(events.slice(0, 3), [named]))[0]!.data.files_affected).toStrictEqual(['/x.ts']);
   });
 
   it('lists only string ids, and names no trigger for an event without one', () => {
