@@ -27,6 +27,7 @@ import { openStore } from '../src/index.js';
 import { spyOnFsyncs } from './helpers/fsyncSpy.js';
 import { runMain } from './helpers/main.js';
 import { collect } from './helpers/store.js';
+import { until } from './helpers/until.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'src/cli/bin.ts');
@@ -136,6 +137,84 @@ describe('vibespec-streams rotate', () => {
     expect((await ingestHere()).stderr).toBe(`ingested 0 events from 0 new lines of ${log}`);
     expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'], [S2]: ['d', 'e'] });
   });
+
+  it.skipIf(process.platform !== 'linux')(
+    'waits, after --settle-ms, for a hook that still has the moved log open to write, and stores its line',
+    async () => {
+      await writeFile(log, line(S1, 'a'));
+      // A hook that opened the log just before the move, held up past the wait: it writes its line a moment
+      // after the wait, then closes the log. Its line went to log.1 after rotate had read it to its end,
+      // and rotate said log.1 could be deleted.
+      const straggler = await open(log, 'a');
+      let late: Promise<void> | undefined;
+      const result = await rotateHere(async () => {
+        late = new Promise<void>((resolve) => setTimeout(resolve, 200)).then(async () => {
+          await straggler.write(line(S1, 'b'));
+          await straggler.close();
+        });
+      });
+      await late;
+      expect(result.code).toBe(0);
+      expect(result.stderr.at(-1)).toBe(`${log}.1 is wholly in the store: it may be deleted or compressed`);
+      expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
+      expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 0 events from 0 new lines of ${log}.1`);
+    },
+  );
+
+  it.skipIf(process.platform !== 'linux')(
+    'says which processes still have the moved log open to write when it stops waiting for them',
+    async () => {
+      await writeFile(log, line(S1, 'a'));
+      const straggler = await open(log, 'a');
+      try {
+        const stderr: string[] = [];
+        const said = vi.spyOn(console, 'error').mockImplementation((text) => stderr.push(String(text)));
+        let code: number;
+        try {
+          code = await rotate(log, store, 'process', { settle: async () => {}, writersLimitMs: 0 });
+        } finally {
+          said.mockRestore();
+        }
+        expect(code).toBe(0);
+        expect(stderr.at(-1)).toBe(
+          `${log}.1 is still open to write in process ${process.pid}: a line it writes there now is not in ` +
+            `the store (run vibespec-streams ingest --log ${log}.1 --store ${store} once it has ended)`,
+        );
+      } finally {
+        await straggler.close();
+      }
+    },
+  );
+
+  it.skipIf(process.platform !== 'linux')(
+    'in process: its wait for a hook that still writes listens for SIGINT, which fails the run; no listener is left',
+    async () => {
+      await writeFile(log, line(S1, 'a'));
+      const straggler = await open(log, 'a');
+      const before = process.listeners('SIGINT');
+      let moved = false;
+      const said = vi.spyOn(console, 'error').mockImplementation((text) => {
+        if (String(text).startsWith('moved ')) moved = true;
+      });
+      try {
+        const run = rotate(log, store, 'process', { settle: async () => {} }).catch(
+          (error: unknown) => error,
+        );
+        // Past the move (the ingest before it listens too), waiting for the straggler.
+        await until(() => moved && process.listeners('SIGINT').length > before.length);
+        const added = process.listeners('SIGINT').filter((listener) => !before.includes(listener));
+        expect(added).toHaveLength(1);
+        added[0]!('SIGINT');
+        expect(String(await run)).toContain(
+          'whose last lines may not all be in the store: stopped by SIGINT while it waited for the hooks',
+        );
+      } finally {
+        said.mockRestore();
+        await straggler.close();
+      }
+      expect(process.listeners('SIGINT')).toEqual(before);
+    },
+  );
 
   it('takes the number after the highest one the folder has (a compressed log.3.gz, a stray log.4.offset)', async () => {
     await writeFile(`${log}.1`, '');

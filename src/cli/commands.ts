@@ -4,7 +4,7 @@
  * — the hook, which Claude Code waits for at every event — loads none of RxJS, zod, LevelDB, the store or
  * the bridge (~150 ms of a run on this machine). `main` checks their arguments before.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { lstat, open, readdir, readFile, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { concatMap, EMPTY, from, lastValueFrom, Subject, takeUntil, tap } from 'rxjs';
@@ -629,6 +629,86 @@ function ignoreStderrErrors(): void {
 export const DEFAULT_SETTLE_MS = 2_000;
 
 /**
+ * How long `rotate` waits at most, after its settle wait, for the processes that still have the moved log
+ * open to write (see `writersOf`): a hook writes its line and closes the log at once, so only one that was
+ * stopped or is stuck (on a hung disk, say) is still there then.
+ */
+export const WRITERS_LIMIT_MS = 30_000;
+
+/** How often `rotate` looks again at the processes that have the moved log open to write. */
+const WRITERS_POLL_MS = 20;
+
+/**
+ * The processes that have `file` open to write, read from /proc (Linux): a hook that opened the log before
+ * `rotate` moved it and has not yet written its line and closed it. With `among`, only those processes are
+ * looked at (no hook opens the moved log by its new name). None where /proc cannot be read (another
+ * system), and none of another user's processes (their descriptors cannot be read): the settle wait alone
+ * covers those.
+ */
+function writersOf(file: string, among?: readonly number[]): number[] {
+  let target: string;
+  let pids: readonly number[];
+  try {
+    target = realpathSync(file);
+    pids =
+      among ??
+      readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .map(Number);
+  } catch {
+    return [];
+  }
+  const writers: number[] = [];
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // ended, or another user's
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== target) continue;
+        const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+        // O_WRONLY (1) or O_RDWR (2): `record` opens the log O_APPEND with one of them.
+        if (flags !== undefined && (Number.parseInt(flags, 8) & 3) !== 0) {
+          writers.push(pid);
+          break;
+        }
+      } catch {
+        // Closed meanwhile.
+      }
+    }
+  }
+  return writers;
+}
+
+/**
+ * Waits until no process has `file` open to write (see `writersOf`), for `limitMs` at most, and returns the
+ * processes that still have it then. SIGINT, SIGTERM or SIGHUP ends the wait as a failure, as in
+ * `waitUnlessStopped`.
+ */
+async function waitForWriters(file: string, limitMs: number): Promise<number[]> {
+  let writers = writersOf(file);
+  const deadline = Date.now() + limitMs;
+  let stopped: NodeJS.Signals | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    stopped = signal;
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, stop);
+  try {
+    while (writers.length > 0 && stopped === undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, WRITERS_POLL_MS));
+      writers = writersOf(file, writers);
+    }
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, stop);
+  }
+  if (stopped !== undefined) throw new Error(`stopped by ${stopped} while it waited for the hooks`);
+  return writers;
+}
+
+/**
  * Starts a new log without losing a line or storing one twice, with the store's lock held all along, so
  * that no `ingest` runs in between (see the usage and the README): ingests the log, writes its mark as
  * the offset file of `log.N`, moves the log to `log.N`, waits (`settle`: `settleMs` by default) for a hook
@@ -642,7 +722,11 @@ export async function rotate(
   log: string,
   storePath: string,
   durability: Durability,
-  { settleMs = DEFAULT_SETTLE_MS, settle }: { settleMs?: number; settle?: () => Promise<void> } = {},
+  {
+    settleMs = DEFAULT_SETTLE_MS,
+    settle,
+    writersLimitMs = WRITERS_LIMIT_MS,
+  }: { settleMs?: number; settle?: () => Promise<void>; writersLimitMs?: number } = {},
 ): Promise<number> {
   ignoreStderrErrors();
   // No log since the last rotation (no hook has run since: a daily rotate on an idle day) is nothing to do,
@@ -698,14 +782,20 @@ export async function rotate(
       const waited = settle?.() ?? waitUnlessStopped(settleMs);
       console.error(`moved ${moved.from} to ${rotated}: the hooks record to a new ${file}`);
       await waited;
+      // A hook held up past the wait (a loaded machine, a stopped process) writes its line to the moved log
+      // later: read then, the log was said to be wholly in the store, and that line was lost with it.
+      const writers = await waitForWriters(rotated, writersLimitMs);
       const after = await ingestInto(store, rotated, `${rotated}.offset`, false, durability, undefined);
       console.error(ingestedText(after, rotated));
       if (after.stopped !== undefined) throw new Error(`stopped by ${after.stopped}`);
       await rm(`${log}.offset`, { force: true });
       console.error(
-        after.partial
-          ? `${rotated} is in the store but for its last line, which has no newline (a torn write?)`
-          : `${rotated} is wholly in the store: it may be deleted or compressed`,
+        writers.length > 0
+          ? `${rotated} is still open to write in process ${writers.join(', ')}: a line it writes there now ` +
+              `is not in the store (run vibespec-streams ingest --log ${rotated} --store ${storePath} once it has ended)`
+          : after.partial
+            ? `${rotated} is in the store but for its last line, which has no newline (a torn write?)`
+            : `${rotated} is wholly in the store: it may be deleted or compressed`,
       );
     });
   } catch (error) {
