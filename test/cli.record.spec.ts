@@ -95,7 +95,7 @@ describe('vibespec-streams record', () => {
       letters.push(letter);
     }
     expect(letters.sort().join('')).toBe('ABCDEFGHIJKL');
-  }, 120_000);
+  }, 300_000);
 
   it('exits 1 on a short write, and the next record still writes a whole line', async () => {
     const log = join(dir, 'hooks.jsonl');
@@ -129,7 +129,7 @@ describe('vibespec-streams record', () => {
     expect(() => JSON.parse(lines[0]!)).toThrow();
     expect(JSON.parse(lines[1]!)).toMatchObject({ hook: 'Notification', output: { session_id: 's-B' } });
     expect(lines[2]).toBe('');
-  }, 60_000);
+  }, 180_000);
 
   it.each(['process', 'os'])(
     'appends to a log it may write but not read (mode 0200), with durability %s: opened O_RDWR, it failed (EACCES)',
@@ -174,7 +174,7 @@ describe('vibespec-streams record', () => {
     expect(result.stderr).toContain(
       "vibespec-streams record: /proc/x/y: ENOENT: no such file or directory, mkdir '/proc/x'",
     );
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('vibespec-streams record, a usage error', () => {
@@ -186,7 +186,7 @@ describe('vibespec-streams record, a usage error', () => {
       expect(result.stderr).toMatch(/^vibespec-streams: .*'--/);
     }
     await expect(stat(log)).rejects.toMatchObject({ code: 'ENOENT' });
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('vibespec-streams record --durability', () => {

@@ -356,7 +356,7 @@ describe('docs snippets', () => {
   let checked: Map<Snippet, string[]>;
   beforeAll(() => {
     checked = new Map(check([...snippets, ...SELF_TEST]).map(({ snippet, errors }) => [snippet, errors]));
-  }, 60_000);
+  }, 180_000);
 
   it('finds the blocks and reports an error at its page line; imports for fragments; skips', () => {
     expect(SELF_TEST.map(({ name, skip }) => [name, skip])).toEqual([

@@ -88,7 +88,7 @@ async function expectedTypes(lines: string[]): Promise<string[]> {
 
 describe('examples/sse-dashboard.ts', () => {
   it('serves a session as Server-Sent Events that resume with no gap and no duplicate, also after a restart', {
-    timeout: 60_000,
+    timeout: 180_000,
   }, async () => {
     const lines = (await readFile(join(ROOT, 'demo/sessions.jsonl'), 'utf8')).split('\n').slice(0, 50);
     await writeFile(log, `${lines.slice(0, 20).join('\n')}\n`);
@@ -153,7 +153,7 @@ describe('examples/live-dashboard.ts', () => {
   };
   /** Polls until the saved mark is at `size` bytes; the deadline only turns a hang into a failure. */
   const markAt = async (size: number) => {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 120_000;
     for (;;) {
       const mark = await readFile(`${log}.mark`, 'utf8').then(JSON.parse, () => undefined);
       if (mark?.end === size || Date.now() > deadline) return mark?.end;
@@ -163,7 +163,7 @@ describe('examples/live-dashboard.ts', () => {
 
   it.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)(
     'ends on %s once what it read is stored, its mark saved and its store closed (exit 0)',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async (signal) => {
       const lines = (await readFile(join(ROOT, 'demo/sessions.jsonl'), 'utf8')).split('\n').slice(0, 10);
       const text = `${lines.join('\n')}\n`;
@@ -180,7 +180,7 @@ describe('examples/live-dashboard.ts', () => {
   );
 
   it('stores each line of the log once across a restart: it resumes after the last line stored', {
-    timeout: 60_000,
+    timeout: 180_000,
   }, async () => {
     const lines = (await readFile(join(ROOT, 'demo/sessions.jsonl'), 'utf8')).split('\n').slice(0, 40);
     const first = `${lines.slice(0, 25).join('\n')}\n`;

@@ -44,7 +44,7 @@ const run = (hook: CommandHook, context: HookContext = {}, options?: HookRunOpti
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it holds; fails after `limitMs` (generous: this asserts a state, not a speed). */
-async function until(check: () => boolean, what: string, limitMs = 30_000): Promise<void> {
+async function until(check: () => boolean, what: string, limitMs = 120_000): Promise<void> {
   for (let waited = 0; !check(); waited += 25) {
     if (waited > limitMs) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);

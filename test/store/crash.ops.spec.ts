@@ -164,6 +164,6 @@ describe('crash safety of append, startSession and deleteSession', () => {
         }
       }
       expect(acked).toBeGreaterThan(0);
-    }, 240_000);
+    }, 600_000);
   }
 });

@@ -143,5 +143,5 @@ describe('crash safety', () => {
     expect(totalAcked).toBeGreaterThan(0);
     expect(ackedCritical).toBeGreaterThan(0);
     expect(stored).toBeGreaterThanOrEqual(totalAcked);
-  }, 240_000);
+  }, 600_000);
 });

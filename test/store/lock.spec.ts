@@ -61,7 +61,7 @@ describe('store lock', () => {
     expect(child.lines).toEqual([
       "STORE_NOT_OPEN Could not open the event store at /proc/x/y: ENOENT: no such file or directory, mkdir '/proc/x'",
     ]);
-  }, 60_000);
+  }, 180_000);
 
   it('refuses a path under a file with STORE_NOT_OPEN naming it, the mkdir error as cause', async () => {
     await writeFile(join(dir, 'file'), 'x');

@@ -982,7 +982,7 @@ describe('fromFileWatcher', () => {
 
   /** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
   const waitFor = async (predicate: () => boolean) => {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 120_000;
     while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   };
 
