@@ -462,7 +462,29 @@ export function persist<T extends Event = Event>(
         pump();
       };
 
+      // A write that completes at once (a writer answering synchronously) emits and pumps from inside the
+      // pump that started it: after one slow write, the thousands of events left waiting each wrote the next
+      // from inside its own completion, the stack overflowed, and the stream hung with the rest unwritten.
+      // A pump asked for while one runs is run by that one, once it returns (a trampoline).
+      let pumping = false;
+      let pumpAgain = false;
       const pump = () => {
+        if (pumping) {
+          pumpAgain = true;
+          return;
+        }
+        pumping = true;
+        try {
+          do {
+            pumpAgain = false;
+            pumpOnce();
+          } while (pumpAgain);
+        } finally {
+          pumping = false;
+        }
+      };
+
+      const pumpOnce = () => {
         for (;;) {
           if (emitting || finished || subscriber.closed) return;
           if (failure !== undefined) {

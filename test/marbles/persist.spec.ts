@@ -1,6 +1,13 @@
-import { catchError, config, map, of, Subject, take } from 'rxjs';
+import { catchError, config, from, map, of, Subject, take } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, type Event, type EventWriter, persist, StoreError } from '../../src/index.js';
+import {
+  ConfigError,
+  createEvent,
+  type Event,
+  type EventWriter,
+  persist,
+  StoreError,
+} from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
 import { E, errorAsValue, keepError, letter, writer } from '../helpers/persistWriter.js';
 
@@ -283,6 +290,36 @@ describe('persist', () => {
         .join(''),
     );
     expect([...seen].sort().join('')).toBe('abcde');
+  });
+
+  it('a writer that answers at once after one slow write: thousands of waiting events, each written and emitted, in order, then the completion', () => {
+    // Each synchronous write emitted its batch and started the next one from inside its own completion:
+    // some thousands deep the stack overflowed, and the stream hung (595 of 20,000 emitted, no end).
+    const n = 20_000;
+    const events = Array.from({ length: n }, (_, i) =>
+      createEvent({ id: `n${i}`, type: 'tool.used', data: { i } }),
+    );
+    const slow = new Subject<unknown>();
+    let writes = 0;
+    const target: EventWriter = { append: () => (writes++ === 0 ? slow : of(true)) };
+    const seen: string[] = [];
+    let end = 'none';
+    from(events)
+      .pipe(persist(target, { maxBatch: 1, priorityLane: false }))
+      .subscribe({
+        next: (event) => seen.push(event.id),
+        error: (error: unknown) => {
+          end = `error: ${String(error)}`;
+        },
+        complete: () => {
+          end = 'complete';
+        },
+      });
+    expect([seen.length, writes]).toEqual([0, 1]);
+    slow.complete();
+    expect(end).toBe('complete');
+    expect(writes).toBe(n);
+    expect(seen).toEqual(events.map((event) => event.id));
   });
 
   it(
