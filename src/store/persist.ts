@@ -217,8 +217,26 @@ export function persist<T extends Event = Event>(
        * After the subscriber left: writes `events` anyway, once. A failure has nobody to tell but RxJS's
        * hook for unhandled errors; so has `refused`, an event the store refused (it is not written), and
        * each other event of `events` the store then refuses (the others are written without it).
+       *
+       * A writer that refuses at once writes the rest again from inside its refusal: one call asked for
+       * while one runs is run by it once it returns (a trampoline), else thousands of events it refused
+       * one by one overflowed the stack, and those not yet tried were neither written nor reported.
        */
+      let leftovers: Array<[T[], StoreError | undefined]> | undefined;
       const writeLeftovers = (events: T[], refused: StoreError | undefined) => {
+        if (leftovers !== undefined) {
+          leftovers.push([events, refused]);
+          return;
+        }
+        leftovers = [[events, refused]];
+        try {
+          for (let i = 0; i < leftovers.length; i++) writeLeftoversOnce(...leftovers[i]!);
+        } finally {
+          leftovers = undefined;
+        }
+      };
+
+      const writeLeftoversOnce = (events: T[], refused: StoreError | undefined) => {
         const refusedOne = refused?.events[0];
         if (refused !== undefined) reportUnhandled(refused);
         let rest = refusedOne === undefined ? events : events.filter((event) => event !== refusedOne);

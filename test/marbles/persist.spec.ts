@@ -1,4 +1,4 @@
-import { catchError, config, from, map, of, Subject, take } from 'rxjs';
+import { catchError, config, from, map, of, Subject, take, throwError } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import {
   ConfigError,
@@ -1200,6 +1200,35 @@ describe('persist: writes that settle after the subscriber left', () => {
     });
     expect(batches).toEqual(['abc', 'ac', 'c']);
     expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b', 'STORE_INVALID_EVENT:a']);
+  });
+
+  it('a writer that refuses at once, one event at a time, the events left at the teardown: each reported, the last written', async () => {
+    // Each refusal wrote the rest again from inside it: some 850 deep the stack overflowed, and the events
+    // not yet tried were neither written nor reported.
+    const n = 3_000;
+    const events = Array.from({ length: n }, (_, i) =>
+      createEvent({ id: `n${i}`, type: 'tool.used', data: { i } }),
+    );
+    const batches: number[] = [];
+    const written: string[] = [];
+    const target: EventWriter = {
+      append(batch) {
+        batches.push(batch.length);
+        if (batches.length === 1) return new Subject<unknown>(); // in flight, never settles
+        if (batch.length > 1) return throwError(() => refusal(batch[0]!));
+        written.push(batch[0]!.id);
+        return of(true);
+      },
+    };
+    const subscription = from(events)
+      .pipe(persist(target, { maxBatch: 1 }))
+      .subscribe();
+    const seen = await unhandledDuring(() => subscription.unsubscribe());
+    expect(batches.length).toBe(n);
+    expect(written).toEqual([`n${n - 1}`]);
+    expect(seen.map((error) => (error as StoreError).events[0]!.id)).toEqual(
+      events.slice(1, -1).map((event) => event.id),
+    );
   });
 
   it('reports a writer that throws on the write made at the teardown, with its events (nothing thrown at the unsubscribe)', async () => {
