@@ -234,7 +234,9 @@ describe('test.run against bash (differential)', () => {
       }),
       { numRuns: 300 },
     );
-  });
+    // 300 bash processes: 5 s at load 6 on 2 cores (~19 ms each; 3,000 took 57 s), and process start-up
+    // slows most under load. The default 60 s was a margin of 12 at load 6, some 3 at load 20.
+  }, 240_000);
 
   it('says passed or failed of the plain cases (the property is not met by saying unknown always)', () => {
     for (const [line, expected] of [
