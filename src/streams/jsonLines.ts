@@ -32,6 +32,22 @@ const PREVIEW = 16_384;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /**
+ * Whether `text` is an `ISO_TIME` of a day its month has: `Date.parse` takes any day up to the 31st and
+ * rolls it over (the 30th of February is the 2nd of March), a date that is no date.
+ */
+function isIsoTime(text: string): boolean {
+  if (!ISO_TIME.test(text)) return false;
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  const day = Number(text.slice(8, 10));
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return (
+    day <=
+    (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31)
+  );
+}
+
+/**
  * Puts a line's `timestamp` on `out`: a number as it is (the bridge checks it is a time); an ISO 8601 time
  * with its offset (`2026-12-07T06:00:00Z`: how JSON writes a time, in a log written by another tool) as its
  * ms; any other value given (another string, `null`…) in `givenTimestamp`, so that the bridge, which stamps
@@ -44,7 +60,7 @@ function takeTimestamp(line: Record<string, unknown>, out: HookOutput): void {
     out.timestamp = given;
     return;
   }
-  const time = typeof given === 'string' && ISO_TIME.test(given) ? Date.parse(given) : Number.NaN;
+  const time = typeof given === 'string' && isIsoTime(given) ? Date.parse(given) : Number.NaN;
   if (time >= 0 && time <= MAX_TIMESTAMP) out.timestamp = time;
   else out.givenTimestamp = given;
 }

@@ -220,6 +220,24 @@ describe('fromJsonLines', () => {
     expect(after[1]).toMatchObject({ error: expect.any(String), timestamp: Date.UTC(2026, 11, 7, 6) });
   });
 
+  it('takes no day a month has not as a time: the 30th of February, the 31st of April (Date.parse rolls them over)', async () => {
+    const line = (timestamp: string) => JSON.stringify({ hook: 'Stop', output: {}, timestamp });
+    const days = [
+      '2026-02-30T06:00:00Z',
+      '2026-04-31T00:00Z',
+      '2027-02-29T12:00:00+02:00',
+      '2028-02-29T00:00Z',
+    ];
+    const outputs = await collect(fromJsonLines([`${days.map(line).join('\n')}\n`]));
+    expect(outputs.map((o) => [o.timestamp, o.givenTimestamp])).toEqual([
+      [undefined, '2026-02-30T06:00:00Z'],
+      [undefined, '2026-04-31T00:00Z'],
+      [undefined, '2027-02-29T12:00:00+02:00'],
+      // 2028 is a leap year: its 29th of February is.
+      [Date.UTC(2028, 1, 29), undefined],
+    ]);
+  });
+
   it('gives a bad line the time of the last line that had one', async () => {
     const outputs = await collect(
       fromJsonLines([
