@@ -39,6 +39,7 @@ import {
   hybridProcess,
   InvalidEventError,
   isAggregated,
+  type LateEventData,
   type MarkedHookOutput,
   measure,
   openStore,
@@ -52,6 +53,7 @@ import {
   runHookAggregation,
   runHookChain,
   type SessionStore,
+  type SessionWindowData,
   type StoredEvent,
   seedPolicy,
   selectMode,
@@ -193,6 +195,29 @@ describe('the types a user gets', () => {
     expectTypeOf(emitted).toEqualTypeOf<Edit[]>();
     expect(emitted).toHaveLength(1);
     expect(emitted[0]).toBe(given);
+  });
+
+  it('keeps an event type through temporalAggregate and sessionWindows, in what they carry too', () => {
+    // Both were OperatorFunction<Event, Event>: an Edit came out an Event, and so did the events that
+    // aggregates, windows and late events carry.
+    const aggregated$ = edits$.pipe(temporalAggregate({ windows: { 'file.modified': 1_000 } }));
+    expectTypeOf(aggregated$).toEqualTypeOf<
+      Observable<Edit | Event<AggregatedData<Edit>> | Event<LateEventData<Edit>>>
+    >();
+    expectTypeOf<AggregatedData<Edit>['events']>().toEqualTypeOf<Edit[] | undefined>();
+    expectTypeOf<LateEventData<Edit>['event']>().toEqualTypeOf<Edit>();
+    // A key that reads the user's data (data.file_path was unknown: not a string).
+    const windows$ = edits$.pipe(
+      sessionWindows({ key: (event) => event.data.file_path, includeEvents: true }),
+    );
+    expectTypeOf(windows$).toEqualTypeOf<
+      Observable<Edit | Event<SessionWindowData<Edit>> | Event<LateEventData<Edit>>>
+    >();
+    expectTypeOf<SessionWindowData<Edit>['events']>().toEqualTypeOf<Edit[] | undefined>();
+    // The defaults are the types a user named before.
+    expectTypeOf<AggregatedData>().toEqualTypeOf<AggregatedData<Event>>();
+    expectTypeOf<SessionWindowData>().toEqualTypeOf<SessionWindowData<Event>>();
+    expectTypeOf<LateEventData>().toEqualTypeOf<LateEventData<Event>>();
   });
 
   it('types what the sources, the bridge, the store and the composition give', () => {

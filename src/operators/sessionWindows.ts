@@ -26,8 +26,11 @@ import {
 } from './internal/eventTime.js';
 import { type ShellPartition, type WindowHooks, WindowShell } from './internal/windowShell.js';
 
-/** Options of `sessionWindows`. Every one is optional. */
-export interface SessionWindowsConfig {
+/**
+ * Options of `sessionWindows`. Every one is optional. `T`: the type of its input events (`Event` by
+ * default), which `key` is given.
+ */
+export interface SessionWindowsConfig<T extends Event = Event> {
   /**
    * The inactivity gap in ms: events of one key less than `gapMs` apart (in event time) share a window,
    * and a window closes once the watermark is `gapMs` past its last event. At least 1: a smaller gap may
@@ -43,7 +46,7 @@ export interface SessionWindowsConfig {
    * windows are flushed): the source is left at once, and events the consumer pushed while that event
    * went through are still windowed and flushed.
    */
-  key?: (event: Event) => string | undefined;
+  key?: (event: T) => string | undefined;
   /**
    * How far behind the highest event time of its key an event may arrive and still join (or merge) its
    * window. The watermark is `max event time - allowedLatenessMs`. Default 0.
@@ -79,8 +82,11 @@ export interface SessionWindowsConfig {
   scheduler?: SchedulerLike;
 }
 
-/** `data` of a `session.window` event. */
-export interface SessionWindowData extends Record<string, unknown> {
+/**
+ * `data` of a `session.window` event. `T`: the type of the operator's input events (`Event` by default),
+ * which `events` holds.
+ */
+export interface SessionWindowData<T extends Event = Event> extends Record<string, unknown> {
   /** The window's key (by default its session id). */
   key: string;
   event_count: number;
@@ -100,7 +106,7 @@ export interface SessionWindowData extends Record<string, unknown> {
    */
   part: number;
   /** The events, in event-time order (ties by id), when `includeEvents`. */
-  events?: Event[];
+  events?: T[];
 }
 
 /**
@@ -225,12 +231,14 @@ function hasStringForm(value: unknown): boolean {
  * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid or its name
  *   unknown (the message names the nearest known one).
  */
-export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<Event, Event> {
+export function sessionWindows<T extends Event = Event>(
+  config?: SessionWindowsConfig<T>,
+): OperatorFunction<T, T | Event<SessionWindowData<T>> | Event<LateEventData<T>>> {
   checkConfig(OPERATOR, config, CONFIG_KEYS);
   // At least 1 ms: then `ts + gapMs > ts` for every windowable `ts` (up to 2^53), so that events of the
   // same time share a window (a gap below the precision of `ts` added nothing: each event was late).
   const gapMs = numberOption(OPERATOR, 'gapMs', config?.gapMs, 300_000, { min: 1 });
-  const keyOf = config?.key ?? sessionIdKey;
+  const keyOf = (config?.key as Settings['keyOf'] | undefined) ?? sessionIdKey;
   if (typeof keyOf !== 'function') throw new ConfigError(`${OPERATOR}: key must be a function`);
   const latenessMs = numberOption(OPERATOR, 'allowedLatenessMs', config?.allowedLatenessMs, 0, { min: 0 });
   const idleFlushMs = numberOption(OPERATOR, 'idleFlushMs', config?.idleFlushMs, 0, {
@@ -267,9 +275,11 @@ export function sessionWindows(config?: SessionWindowsConfig): OperatorFunction<
     scheduler,
   };
 
+  // Typed as it behaves: an event passes through as it came, and windows and late events carry the input
+  // events as they came (the windows hold them as `Event`s).
   return (source) =>
-    new Observable<Event>((subscriber) => {
-      const windows = new Sessionizer(subscriber, settings);
+    new Observable<T | Event<SessionWindowData<T>> | Event<LateEventData<T>>>((subscriber) => {
+      const windows = new Sessionizer(subscriber as Subscriber<Event>, settings);
       return windows.shell.connect(source, windows);
     });
 }

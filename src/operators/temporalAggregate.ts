@@ -145,8 +145,11 @@ export interface PerformanceMetricSummary {
   without_value: number;
 }
 
-/** `data` of a `<type>.aggregated` event. */
-export interface AggregatedData extends Record<string, unknown> {
+/**
+ * `data` of a `<type>.aggregated` event. `T`: the type of the operator's input events (`Event` by
+ * default), which `events` holds.
+ */
+export interface AggregatedData<T extends Event = Event> extends Record<string, unknown> {
   /** The aggregated type, e.g. `tool.used`. */
   source_type: string;
   event_count: number;
@@ -164,7 +167,7 @@ export interface AggregatedData extends Record<string, unknown> {
    */
   part: number;
   /** The events, in event-time order (ties by id), when `includeEvents`. */
-  events?: Event[];
+  events?: T[];
   /** For `file.modified`, `tool.used` and `performance.metric`. */
   summary?: FileModifiedSummary | ToolUsedSummary | PerformanceMetricSummary;
 }
@@ -296,7 +299,9 @@ interface TypeSpec {
  * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid or its name
  *   unknown (the message names the nearest known one).
  */
-export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFunction<Event, Event> {
+export function temporalAggregate<T extends Event = Event>(
+  config?: TemporalAggregateConfig,
+): OperatorFunction<T, T | Event<AggregatedData<T>> | Event<LateEventData<T>>> {
   checkConfig(OPERATOR, config, CONFIG_KEYS);
   const types = readWindows(config?.windows);
   const latenessMs = numberOption(OPERATOR, 'allowedLatenessMs', config?.allowedLatenessMs, 0, { min: 0 });
@@ -326,9 +331,11 @@ export function temporalAggregate(config?: TemporalAggregateConfig): OperatorFun
     scheduler,
   };
 
+  // Typed as it behaves: an event passes through as it came, and aggregates and late events carry the
+  // input events as they came (the windows hold them as `Event`s).
   return (source) =>
-    new Observable<Event>((subscriber) => {
-      const aggregation = new Aggregation(subscriber, settings);
+    new Observable<T | Event<AggregatedData<T>> | Event<LateEventData<T>>>((subscriber) => {
+      const aggregation = new Aggregation(subscriber as Subscriber<Event>, settings);
       return aggregation.shell.connect(source, aggregation);
     });
 }

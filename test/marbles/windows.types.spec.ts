@@ -15,9 +15,17 @@ import {
 } from '../../src/index.js';
 
 describe('event-time window types', () => {
-  it('are operators from Event to Event', () => {
-    expectTypeOf(temporalAggregate()).toEqualTypeOf<OperatorFunction<Event, Event>>();
-    expectTypeOf(sessionWindows()).toEqualTypeOf<OperatorFunction<Event, Event>>();
+  it('are operators from Event to Event, their outputs named', () => {
+    expectTypeOf(temporalAggregate()).toEqualTypeOf<
+      OperatorFunction<Event, Event | Event<AggregatedData> | Event<LateEventData>>
+    >();
+    expectTypeOf(sessionWindows()).toEqualTypeOf<
+      OperatorFunction<Event, Event | Event<SessionWindowData> | Event<LateEventData>>
+    >();
+    // Code that named them Event to Event still compiles.
+    const aggregate: OperatorFunction<Event, Event> = temporalAggregate();
+    const windows: OperatorFunction<Event, Event> = sessionWindows();
+    expect([aggregate, windows]).toHaveLength(2);
   });
 
   it('type their outputs and options', () => {

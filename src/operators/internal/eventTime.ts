@@ -647,10 +647,13 @@ export function contextOf(value: unknown): Record<string, unknown> | undefined {
 /** Why an event was judged late. */
 export type LateReason = 'window_closed' | 'behind_watermark';
 
-/** `data` of a late event: the original event, untouched, and why it missed its window. */
-export interface LateEventData extends Record<string, unknown> {
+/**
+ * `data` of a late event: the original event, untouched, and why it missed its window. `T`: the type of
+ * the operator's input events (`Event` by default).
+ */
+export interface LateEventData<T extends Event = Event> extends Record<string, unknown> {
   /** The input event, as it arrived. */
-  event: Event;
+  event: T;
   /**
    * `window_closed`: the window its time falls in was already emitted. `behind_watermark`: it would
    * open a window whose close point the watermark had already reached.
