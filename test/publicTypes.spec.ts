@@ -17,6 +17,7 @@ import {
   aimdPolicy,
   bridgeHooks,
   ConfigError,
+  type CorrelateOptions,
   type CorrelationEvent,
   chainHooks,
   correlate,
@@ -44,6 +45,7 @@ import {
   measure,
   openStore,
   type PatternEvent,
+  type PatternOptions,
   pattern,
   persist,
   reconstruct,
@@ -218,6 +220,31 @@ describe('the types a user gets', () => {
     expectTypeOf<AggregatedData>().toEqualTypeOf<AggregatedData<Event>>();
     expectTypeOf<SessionWindowData>().toEqualTypeOf<SessionWindowData<Event>>();
     expectTypeOf<LateEventData>().toEqualTypeOf<LateEventData<Event>>();
+  });
+
+  it('types pattern and correlate without their input when passThrough is false', () => {
+    // It was Edit | PatternEvent (Edit | CorrelationEvent), though no Edit comes out.
+    expectTypeOf(edits$.pipe(pattern([() => true], { within: 1, passThrough: false }))).toEqualTypeOf<
+      Observable<PatternEvent>
+    >();
+    expectTypeOf(edits$.pipe(pattern([() => true], { within: 1, passThrough: true }))).toEqualTypeOf<
+      Observable<Edit | PatternEvent>
+    >();
+    // A passThrough not known to be false keeps the input in the type.
+    const options: PatternOptions = { within: 1, passThrough: false };
+    expectTypeOf(edits$.pipe(pattern([() => true], options))).toEqualTypeOf<
+      Observable<Edit | PatternEvent>
+    >();
+    expectTypeOf(edits$.pipe(correlate(undefined, { passThrough: false }))).toEqualTypeOf<
+      Observable<CorrelationEvent>
+    >();
+    expectTypeOf(edits$.pipe(correlate(undefined, { passThrough: true }))).toEqualTypeOf<
+      Observable<Edit | CorrelationEvent>
+    >();
+    const correlateOptions: CorrelateOptions = { passThrough: false };
+    expectTypeOf(edits$.pipe(correlate(undefined, correlateOptions))).toEqualTypeOf<
+      Observable<Edit | CorrelationEvent>
+    >();
   });
 
   it('types what the sources, the bridge, the store and the composition give', () => {

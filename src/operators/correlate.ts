@@ -1533,6 +1533,14 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  *   unknown option) or a value is out of range (`windowMs <= 0`, duplicate names, no groups).
  */
 export function correlate<T extends Event = Event>(
+  groups: readonly CorrelationGroup[] | undefined,
+  options: CorrelateOptions & { passThrough: false },
+): OperatorFunction<T, CorrelationEvent>;
+export function correlate<T extends Event = Event>(
+  groups?: readonly CorrelationGroup[],
+  options?: CorrelateOptions,
+): OperatorFunction<T, T | CorrelationEvent>;
+export function correlate<T extends Event = Event>(
   groups: readonly CorrelationGroup[] = DEFAULT_CORRELATION_GROUPS,
   options: CorrelateOptions = {},
 ): OperatorFunction<T, T | CorrelationEvent> {

@@ -1267,6 +1267,14 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  */
 export function pattern<T extends Event = Event>(
   steps: readonly PatternStep[],
+  options: PatternOptions & { passThrough: false },
+): OperatorFunction<T, PatternEvent>;
+export function pattern<T extends Event = Event>(
+  steps: readonly PatternStep[],
+  options: PatternOptions,
+): OperatorFunction<T, T | PatternEvent>;
+export function pattern<T extends Event = Event>(
+  steps: readonly PatternStep[],
   options: PatternOptions,
 ): OperatorFunction<T, T | PatternEvent> {
   const config = compile(steps, options);
