@@ -72,7 +72,12 @@ export type {
   CorrelationMatch,
   CorrelationRule,
 } from './operators/correlate.js';
-export { correlate, DEFAULT_CORRELATION_GROUPS } from './operators/correlate.js';
+export {
+  correlate,
+  DEFAULT_CORRELATION_GROUPS,
+  isActivity,
+  isCorrelationError,
+} from './operators/correlate.js';
 export type {
   EventPredicate,
   MatchStep,
@@ -85,7 +90,7 @@ export type {
   PatternTimeoutData,
   PatternTimeoutReason,
 } from './operators/pattern.js';
-export { pattern } from './operators/pattern.js';
+export { isPatternError, isPatternMatch, isPatternTimeout, pattern } from './operators/pattern.js';
 
 // Operators: flow control, load and metrics
 

@@ -6,7 +6,7 @@
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { createEvent, createEventId, type Event, Priority } from '../event.js';
-import { DueQueue, type Queued } from './internal/eventTime.js';
+import { DueQueue, dataOf as eventDataOf, isRange, type Queued } from './internal/eventTime.js';
 import {
   clampTime,
   describeError,
@@ -154,6 +154,56 @@ export interface CorrelateOptions {
 
 /** What `correlate` emits besides its input. */
 export type CorrelationEvent = Event<ActivityData> | Event<CorrelationErrorData>;
+
+/**
+ * Whether `event` is an activity of `correlate` (`activity.detected`, `activity.updated` or
+ * `activity.ended`), narrowing its `data` to `ActivityData`. Checks the shape too (`activity_id`,
+ * `activity_type`, `confidence`, `event_count`, `window`), so an event of another producer that only
+ * shares the name is not taken for one.
+ *
+ * ```ts
+ * events$.pipe(correlate(), filter(isActivity)).subscribe((a) => show(a.data.activity_type, a.data.confidence));
+ * ```
+ */
+export function isActivity(event: Event): event is Event<ActivityData> {
+  const data = eventDataOf(event);
+  return (
+    data !== undefined &&
+    (event.type === 'activity.detected' ||
+      event.type === 'activity.updated' ||
+      event.type === 'activity.ended') &&
+    typeof data.activity_id === 'string' &&
+    typeof data.activity_type === 'string' &&
+    typeof data.confidence === 'number' &&
+    typeof data.event_count === 'number' &&
+    isRange(data.window)
+  );
+}
+
+/**
+ * Whether `event` is a `correlation.error` of `correlate` (a rule that threw or answered wrong),
+ * narrowing its `data` to `CorrelationErrorData`. Checks the shape too (`group`, `error`, `suppressed`).
+ */
+export function isCorrelationError(event: Event): event is Event<CorrelationErrorData> {
+  const data = eventDataOf(event);
+  return (
+    data !== undefined &&
+    event.type === 'correlation.error' &&
+    (data.group === null || typeof data.group === 'string') &&
+    isErrorShape(data.error) &&
+    typeof data.suppressed === 'number'
+  );
+}
+
+/** `{ name, message }` of strings: the `error` of `correlation.error` and `pattern.error`. */
+function isErrorShape(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Record<string, unknown>).name === 'string' &&
+    typeof (value as Record<string, unknown>).message === 'string'
+  );
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Incremental gates for the default groups

@@ -5,7 +5,7 @@
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { createEvent, type Event, Priority } from '../event.js';
-import { DueQueue, type Queued } from './internal/eventTime.js';
+import { DueQueue, dataOf, isRange, type Queued } from './internal/eventTime.js';
 import {
   clampTime,
   describeError,
@@ -151,6 +151,67 @@ export interface PatternErrorData extends Record<string, unknown> {
 
 /** What `pattern` emits besides its input. */
 export type PatternEvent = Event<PatternMatchData> | Event<PatternTimeoutData> | Event<PatternErrorData>;
+
+/** The fields every `pattern.matched` and `pattern.timeout` has: `pattern`, `key`, `events`, `steps`, `window`. */
+function isRunData(data: Record<string, unknown>): boolean {
+  return (
+    typeof data.pattern === 'string' &&
+    (data.key === null || typeof data.key === 'string') &&
+    Array.isArray(data.events) &&
+    Array.isArray(data.steps) &&
+    isRange(data.window)
+  );
+}
+
+/**
+ * Whether `event` is a match of `pattern` (`pattern.matched`), narrowing its `data` to
+ * `PatternMatchData`. Checks the shape too (`pattern`, `key`, `events`, `steps`, `window`), so an event of
+ * another producer that only shares the name is not taken for one.
+ *
+ * ```ts
+ * events$.pipe(pattern(steps, { within: 600_000 }), filter(isPatternMatch)).subscribe((m) => log(m.data.steps));
+ * ```
+ */
+export function isPatternMatch(event: Event): event is Event<PatternMatchData> {
+  const data = dataOf(event);
+  return data !== undefined && event.type === 'pattern.matched' && isRunData(data);
+}
+
+/**
+ * Whether `event` is a partial match of `pattern` given up (`pattern.timeout`), narrowing its `data` to
+ * `PatternTimeoutData`. Checks the shape too (those of a match, `expected`, `deadline`, `reason`).
+ */
+export function isPatternTimeout(event: Event): event is Event<PatternTimeoutData> {
+  const data = dataOf(event);
+  return (
+    data !== undefined &&
+    event.type === 'pattern.timeout' &&
+    isRunData(data) &&
+    typeof data.expected === 'string' &&
+    typeof data.deadline === 'number' &&
+    (data.reason === 'timeout' || data.reason === 'flushed' || data.reason === 'evicted')
+  );
+}
+
+/**
+ * Whether `event` is a `pattern.error` of `pattern` (a predicate or the key function threw), narrowing
+ * its `data` to `PatternErrorData`. Checks the shape too (`pattern`, `step`, `error`, `suppressed`).
+ */
+export function isPatternError(event: Event): event is Event<PatternErrorData> {
+  const data = dataOf(event);
+  const error = data?.error;
+  return (
+    data !== undefined &&
+    event.type === 'pattern.error' &&
+    typeof data.pattern === 'string' &&
+    (data.step === null || typeof data.step === 'string') &&
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as Record<string, unknown>).name === 'string' &&
+    typeof (error as Record<string, unknown>).message === 'string' &&
+    typeof data.suppressed === 'number'
+  );
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Configuration
