@@ -178,6 +178,28 @@ describe('isPatternMatch, isPatternTimeout, isPatternError', () => {
       expect(isPatternError(createEvent({ type: 'pattern.error', data })), JSON.stringify(data)).toBe(false);
     }
     expect(isPatternMatch(createEvent({ type: 'pattern.matched' }))).toBe(false);
+    // A function is no error object, though it has a name.
+    const fn = Object.assign(() => undefined, { message: 'm' });
+    expect(isPatternError(createEvent({ type: 'pattern.error', data: { ...error, error: fn } }))).toBe(false);
+    expect(
+      isCorrelationError(
+        createEvent({ type: 'correlation.error', data: { group: null, error: fn, suppressed: 0 } }),
+      ),
+    ).toBe(false);
+  });
+
+  it('say false, without a throw, of an event without data', () => {
+    for (const type of [
+      'activity.detected',
+      'correlation.error',
+      'pattern.matched',
+      'pattern.timeout',
+      'pattern.error',
+    ]) {
+      for (const data of [undefined, null, 'x']) {
+        expect(taking({ ...createEvent({ type }), data } as unknown as Event), `${type} ${data}`).toEqual([]);
+      }
+    }
   });
 
   it('narrow a stream to the data of each', () => {
