@@ -53,8 +53,8 @@ export interface CorrelationGroup {
   /**
    * Decides whether the window's events form the activity. Called with a fresh array, only when an
    * event of the group arrives in a session with no open episode (and at most once per
-   * `updateIntervalMs` during one when updates are on; the default bug-fix rule also when a commit or a
-   * late event joins its open episode, to revise its verdict). Its result is read once, at once. A throw, an
+   * `updateIntervalMs` during one when updates are on; the default bug-fix rule also when a commit it
+   * may take or a late event joins its open episode, to revise its verdict). Its result is read once, at once. A throw, an
    * invalid result or one whose fields cannot be read (a throwing getter) is reported as a
    * `correlation.error` event and counts as no match; so is a Promise (a rule is synchronous), whose
    * rejection is handled.
@@ -237,6 +237,15 @@ interface Gate {
    * with the verdict on all its events, whatever order they arrived in.
    */
   readonly revisesAt?: number;
+  /**
+   * A cost: whether `event`, a commit (say) of `revisesAt` that joins an open episode in order (made after
+   * every event of the window), is one the rule passes over (for the bug-fix rule: a conventional commit
+   * of another type, or no modification in the window). Then, when the window holds no event that came
+   * late or undated since the rule last ran on it cleanly, the rule would give the verdict the episode
+   * already has (a window that only lost its oldest events and gained later ones can only score its
+   * commits lower, and one as confident is the same commit), so it is not run.
+   */
+  passesOver?(event: Event, counts: readonly number[]): boolean;
 }
 
 /** Gates of the built-in rules, keyed by the rule function (so spreading a default group keeps it). */
@@ -429,6 +438,18 @@ GATES.set(bugFixRule, {
   // commit it was made before (late: a test run or an agent's end held up on the way, a modification
   // that makes an earlier commit a candidate).
   revisesAt: 1 << 1,
+  passesOver: (event, counts) => {
+    if (counts[0] === 0) return true;
+    try {
+      const message = dataOf(event).message;
+      const text = typeof message === 'string' ? message : '';
+      const conventional = CONVENTIONAL.exec(text)?.[1]?.toLowerCase();
+      return conventional !== undefined && NOT_A_FIX.has(conventional);
+    } catch {
+      // A message that cannot be read: the rule runs, and reports it.
+      return false;
+    }
+  },
 });
 
 /**
@@ -604,6 +625,13 @@ class GroupState {
    * (`Gate.revisesAt`), at least: it stays when they leave the window, until the window is emptied.
    */
   revisedAt = Number.NEGATIVE_INFINITY;
+  /** Events pushed, and dropped, since the state was made: positions in the window for `lateAt`. */
+  pushed = 0;
+  dropped = 0;
+  /** The position (`pushed` before it) of the latest event pushed late or undated, -1 when none. */
+  lateAt = -1;
+  /** Whether the rule's latest run on the window reported an error (see `Gate.passesOver`). */
+  ruleFailed = false;
 
   /** The open episode's id (its `activity.detected` event's), or `undefined` when none is open. */
   episode: string | undefined = undefined;
@@ -623,6 +651,7 @@ class GroupState {
   }
 
   push(event: Event, time: number, kind: number): void {
+    this.pushed++;
     this.times.push(time);
     this.events.push(event);
     if (kind >= 0) {
@@ -642,6 +671,7 @@ class GroupState {
       events[head] = undefined;
       head++;
     }
+    this.dropped += head - this.head;
     if (head === length) {
       this.clear();
       return;
@@ -662,6 +692,7 @@ class GroupState {
 
   clear(): void {
     this.revisedAt = Number.NEGATIVE_INFINITY;
+    this.dropped = this.pushed;
     this.times.length = 0;
     this.events.length = 0;
     this.kinds.length = 0;
@@ -946,6 +977,7 @@ class Correlator implements SerialEngine<Event> {
       this.grow(state, id, kind < 0 || (gate!.fileKinds & (1 << kind)) !== 0 ? path : undefined, t);
       const revises = gate?.revisesAt !== undefined;
       if (config.updateIntervalMs === undefined && !revises) return;
+      if (t !== time) state.lateAt = state.pushed;
       state.push(event, t, kind);
       state.prune(t - group.windowMs, config.maxWindowEvents);
       if (
@@ -954,7 +986,16 @@ class Correlator implements SerialEngine<Event> {
         state.count <= state.reportedCount
       ) {
         // No update due: a group whose verdict this event may raise runs its rule again (see `revisesAt`).
-        if (revisedBy || beforeLatest) this.revise(session, group, state, id, t);
+        if (beforeLatest) this.revise(session, group, state, id, t);
+        else if (revisedBy) {
+          // In order, in a window with nothing late since the rule last ran cleanly: see `Gate.passesOver`.
+          const passedOver =
+            t === time &&
+            state.lateAt < state.dropped &&
+            !state.ruleFailed &&
+            gate!.passesOver?.(event, state.counts) === true;
+          if (!passedOver) this.revise(session, group, state, id, t);
+        }
       } else {
         // A consumer that throws on the rule's error report (the rule threw or gave a bad result) does
         // not cost the event its update: it still goes out (the previous confidence kept), then the first
@@ -981,6 +1022,7 @@ class Correlator implements SerialEngine<Event> {
       }
       return;
     }
+    if (t !== time) state.lateAt = state.pushed;
     state.push(event, t, kind);
     state.prune(t - group.windowMs, config.maxWindowEvents);
     if (gate !== undefined && !gate.ready(state.counts, kind, t !== time)) return;
@@ -1018,16 +1060,19 @@ class Correlator implements SerialEngine<Event> {
     let match: RuleMatch;
     try {
       const result: unknown = group.rule(state.window());
+      state.ruleFailed = false;
       if (result === null || result === undefined) return undefined;
       // A plain snapshot, each field read once and inside the try: a result with getters (that throw,
       // or answer differently each time) is checked as read, and the episode keeps no reference to it.
       match = snapshotOf(result);
     } catch (error) {
+      state.ruleFailed = true;
       this.reportRuleError(session, group, error, triggerId, t);
       return undefined;
     }
     const problem = checkMatch(match);
     if (problem !== undefined) {
+      state.ruleFailed = true;
       this.reportRuleError(session, group, new TypeError(problem), triggerId, t);
       return undefined;
     }

@@ -1221,6 +1221,40 @@ describe('correlate: bug-fix', () => {
       expect(runs(ev('t4', 'test.run', 12 * SEC, { passed: true }))).toBe(1);
     });
 
+    it('does not run the rule again for an in-order commit it passes over, unless the window holds a late event', () => {
+      // A test run that counts the reads of its data: the rule reads each event's data once per run.
+      let reads = 0;
+      const probe = { ...ev('p', 'test.run', 0, {}) };
+      Object.defineProperty(probe, 'data', {
+        get: () => {
+          reads++;
+          return { passed: false };
+        },
+      });
+      const input = new Subject<Event>();
+      const out: Event[] = [];
+      input.pipe(correlate(bugFixOnly, { passThrough: false })).subscribe((e) => out.push(e));
+      const runs = (event: Event) => {
+        const before = reads;
+        input.next(event);
+        return reads - before;
+      };
+      runs(probe);
+      expect(runs(file('m1', 10 * SEC))).toBe(0);
+      expect(runs(ev('c1', 'git.commit', 20 * SEC, { message: 'fix: x' }))).toBe(1);
+      // A conventional commit of another type, in order: the verdict cannot change.
+      expect(runs(ev('c2', 'git.commit', 30 * SEC, { message: 'feat: y' }))).toBe(0);
+      // A commit the rule may take: a run.
+      expect(runs(ev('c3', 'git.commit', 40 * SEC, { message: 'tidy' }))).toBe(1);
+      // A late test run (before c3): a run; then, with it in the window, a docs: commit runs the rule too.
+      expect(runs(ev('t1', 'test.run', 35 * SEC, { passed: true }))).toBe(1);
+      expect(runs(ev('c4', 'git.commit', 50 * SEC, { message: 'docs: z' }))).toBe(1);
+      input.complete();
+      expect(
+        activities(out).map((e) => `${label(e)} ${e.data.confidence} ${e.data.details.commit_message}`),
+      ).toEqual(['detected:bug-fix:3 0.75 fix: x', 'ended:bug-fix:7:flushed 0.75 fix: x']);
+    });
+
     it('finds the same episodes, with the same verdicts, for any arrival order of events within a window', () => {
       const kinds = fc.constantFrom(
         { type: 'file.modified', data: { file_path: '/r/a.ts' } },
