@@ -175,7 +175,8 @@ function isExecutable(path: string): boolean {
  * path separator or `..` is never resolved. `options` (timeoutMs, env, cwd …) apply to every hook, but
  * `shell`: what is found is a file, run directly, and a shell would split its path at any space.
  *
- * @throws ConfigError when an option's name is unknown (named with the nearest known one).
+ * @throws ConfigError when an option's name is unknown (named with the nearest known one), or its value
+ *   is one a command hook refuses (`timeoutMs: NaN`): at the call, not once a hook is found.
  */
 export function hookDirectory(
   dir: string,
@@ -184,6 +185,9 @@ export function hookDirectory(
   rejectUnknownKeys('hookDirectory', options, DIRECTORY_OPTION_KEYS);
   const base = resolve(dir);
   const { shell: _shell, ...applied } = options ?? {};
+  // Checked at the call, as each hook found will be: a bad option (timeoutMs NaN) was otherwise told only
+  // once a hook was found, and never when none is.
+  checkHook('hookDirectory', { ...applied, command: base }, 0, '(options)');
   return (name) => {
     if (name.length === 0 || name.includes('/') || name.includes('\\') || name === '.' || name === '..') {
       return undefined;

@@ -231,6 +231,20 @@ describe('hookDirectory', () => {
     expect(result.final_context).toEqual({ files: ['a.ts'], linted: ['a.ts'] });
   });
 
+  it('checks its options at the call, also when it never finds a hook', () => {
+    // Told only once a hook was found before: a directory without hooks never said its timeoutMs was NaN.
+    expect(() => hookDirectory(dir, { timeoutMs: Number.NaN })).toThrow(
+      /hookDirectory: hook "\(options\)": timeoutMs must be a positive number of ms \(or Infinity\), got NaN/,
+    );
+    expect(() => hookDirectory(dir, { errorPolicy: 'open' as never })).toThrow(ConfigError);
+    expect(() => hookDirectory(dir, { maxOutputBytes: -1 })).toThrow(ConfigError);
+    expect(() => hookDirectory(dir, { env: ['A=1'] as never })).toThrow(ConfigError);
+    expect(() => hookDirectory(dir, { cwd: '' })).toThrow(ConfigError);
+    expect(hookDirectory(dir, { timeoutMs: 5, cwd: dir, env: { A: '1' }, maxOutputBytes: 10 })('none')).toBe(
+      undefined,
+    );
+  });
+
   it('never resolves an empty name, ".", ".." or a name with a backslash to a file beside the directory', async () => {
     // The hook directory is dir/a/b: "." would look for dir/a/b.mjs, ".." for dir/a.mjs.
     const hooks = join(dir, 'a', 'b');
