@@ -6,7 +6,7 @@
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { createEvent, createEventId, type Event, Priority } from '../event.js';
-import { DueQueue, dataOf as eventDataOf, isRange, type Queued } from './internal/eventTime.js';
+import { DueQueue, dataOf as eventDataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
 import {
   clampTime,
   describeError,
@@ -192,16 +192,6 @@ export function isCorrelationError(event: Event): event is Event<CorrelationErro
     (data.group === null || typeof data.group === 'string') &&
     isErrorShape(data.error) &&
     typeof data.suppressed === 'number'
-  );
-}
-
-/** `{ name, message }` of strings: the `error` of `correlation.error` and `pattern.error`. */
-function isErrorShape(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Record<string, unknown>).name === 'string' &&
-    typeof (value as Record<string, unknown>).message === 'string'
   );
 }
 

@@ -5,7 +5,7 @@
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { createEvent, type Event, Priority } from '../event.js';
-import { DueQueue, dataOf, isRange, type Queued } from './internal/eventTime.js';
+import { DueQueue, dataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
 import {
   clampTime,
   describeError,
@@ -199,16 +199,12 @@ export function isPatternTimeout(event: Event): event is Event<PatternTimeoutDat
  */
 export function isPatternError(event: Event): event is Event<PatternErrorData> {
   const data = dataOf(event);
-  const error = data?.error;
   return (
     data !== undefined &&
     event.type === 'pattern.error' &&
     typeof data.pattern === 'string' &&
     (data.step === null || typeof data.step === 'string') &&
-    typeof error === 'object' &&
-    error !== null &&
-    typeof (error as Record<string, unknown>).name === 'string' &&
-    typeof (error as Record<string, unknown>).message === 'string' &&
+    isErrorShape(data.error) &&
     typeof data.suppressed === 'number'
   );
 }

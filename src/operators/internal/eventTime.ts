@@ -675,6 +675,13 @@ export function isRange(value: unknown): value is { start: number; end: number }
   return isRecord(value) && typeof value.start === 'number' && typeof value.end === 'number';
 }
 
+/** Whether `value` is a `{ name, message }` of strings: the `error` of `correlation.error` and `pattern.error`. */
+export function isErrorShape(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { name, message } = value as Record<string, unknown>;
+  return typeof name === 'string' && typeof message === 'string';
+}
+
 /**
  * Whether `event` is a late event of `temporalAggregate` (`<type>.late`) or `sessionWindows`
  * (`session.window.late`), narrowing its `data` to `LateEventData`: the input event it carries, why it
