@@ -108,7 +108,7 @@ function requireString(payload: Record<string, unknown>, field: string): string 
     throw new RejectError(
       value === undefined
         ? `missing required field "${field}"`
-        : `field "${field}" must be a non-empty string, got ${value === null ? 'null' : typeof value}`,
+        : `field "${field}" must be a non-empty string, got ${value === '' ? "''" : value === null ? 'null' : typeof value}`,
     );
   }
   return value;
