@@ -275,16 +275,25 @@ function invalidInit(event: Event<unknown>): InvalidEventError {
  * back as they are: not a `Map`, a `Date`, an array or a class instance. A `timestamp` of `-0` becomes `0`.
  * A field it does not know (`sessionID` for `sessionId`) is refused, not dropped.
  *
- * @throws InvalidEventError when a given field is invalid (an empty type, a negative timestamp, a `Map` as
+ * @throws InvalidEventError when `init` is not an object, or a given field is invalid (an empty type, a negative timestamp, a `Map` as
  *   `data` …) or unknown (named with the nearest known one), with an issue whose path is the field.
  */
 export function createEvent<D extends Record<string, unknown> = Record<string, unknown>>(
   init: EventInit<D>,
 ): Event<D> {
+  // No init, or not an object (`createEvent()` from JavaScript): an InvalidEventError as for a bad
+  // field, zod's issue at the root, not the TypeError of reading a field of undefined.
+  if (typeof init !== 'object' || init === null) throw notAnInit(init);
   const event = makeEvent(init);
-  // After makeEvent, which reads init's fields first (a missing init is its TypeError, as before).
+  // After makeEvent, which reads init's fields first.
   for (const key in init) if (!isInitKey(key)) throw unknownInitField(key);
   return event;
+}
+
+/** The error of an `init` that is not an object: zod's issue for it, at the root. */
+function notAnInit(init: unknown): InvalidEventError {
+  const { error } = z.object({}).safeParse(init);
+  return new InvalidEventError(error?.issues ?? [], { cause: error });
 }
 
 /** The fields of `EventInit` (a switch: a few pointer comparisons per field, no hashing). */

@@ -205,6 +205,22 @@ describe('createEvent: unknown fields', () => {
     }
   });
 
+  it('refuses an init that is not an object with an InvalidEventError (its issue at the root), not a TypeError', () => {
+    for (const init of [undefined, null, 'x', 5]) {
+      let thrown: unknown;
+      try {
+        createEvent(init as unknown as EventInit);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, String(init)).toBeInstanceOf(InvalidEventError);
+      expect((thrown as InvalidEventError).code).toBe('INVALID_EVENT');
+      expect((thrown as InvalidEventError).issues).toEqual([
+        expect.objectContaining({ code: 'invalid_type', path: [], expected: 'object' }),
+      ]);
+    }
+  });
+
   it('takes every known field, an event spread into it, and known fields set to undefined', () => {
     const event = createEvent({ type: 'x', sessionId: 's', context: { a: 1 }, data: { b: 2 } });
     expect(createEvent({ ...event })).toEqual(event);
