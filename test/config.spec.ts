@@ -996,13 +996,15 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
     });
   }
 
-  it('persist, tail and createFileState: options that are not an object are a ConfigError (null was a TypeError, a number ignored)', () => {
+  it('persist, tail, createFileState, toEvents and hookDirectory: options that are not an object are a ConfigError (null was a TypeError, a number ignored)', () => {
     const writer = { append: async () => undefined };
     for (const bad of [null, 5, 'fast', [1]]) {
       for (const [fn, make] of [
         ['persist', () => persist(writer, bad as never)],
         ['tail', () => tail(store(), 's', bad as never)],
         ['createFileState', () => createFileState(bad as never)],
+        ['toEvents', () => toEvents('Stop', {}, 1, bad as never)],
+        ['hookDirectory', () => hookDirectory('.', bad as never)],
       ] as const) {
         expect(make).toThrow(ConfigError);
         expect(make).toThrow(new RegExp(`^${fn}: the options must be an object, got `));
@@ -1031,6 +1033,7 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
         ['tail', () => tail(store(), 's', options)],
         ['replay', () => replay(store(), 's', options)],
         ['createFileState', () => createFileState(options)],
+        ['hookDirectory', () => hookDirectory('.', options)],
         ['runHook', () => runHook(hook, {}, options)],
         ['runHookChain', () => runHookChain({ name: 'c', hooks }, {}, options)],
         ['chainHooks', () => chainHooks({ name: 'c', hooks }, options)],

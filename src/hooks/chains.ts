@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, shownText } from '../errors.js';
 import { reviewSummary, validationResult } from './aggregators.js';
 import { checkHook, isCommandHook } from './options.js';
 import type { CommandHook, FunctionHook, Hook, HookAggregator, HookChain } from './types.js';
@@ -128,9 +128,22 @@ export function resolveHooks(names: readonly string[], resolver: HookResolver): 
 /**
  * Makes a definition runnable: `resolveChain(BUILTIN_CHAINS['pre-commit'], hooks)`.
  *
- * @throws ConfigError naming every hook the resolver does not know.
+ * @throws ConfigError naming every hook the resolver does not know, and when `definition` is not
+ *   `{ name, hooks }` with a non-empty name (see `resolveHooks` for the hooks and the resolver).
  */
 export function resolveChain(definition: HookChainDefinition, resolver: HookResolver): HookChain {
+  // As runHookChain refuses a chain that is none: a null definition was a TypeError, one without a name a
+  // chain that runHookChain refused only later.
+  if (typeof definition !== 'object' || definition === null) {
+    throw new ConfigError(
+      `resolveChain: the definition must be { name, hooks }, got ${shownText(definition)}`,
+    );
+  }
+  if (typeof definition.name !== 'string' || definition.name.length === 0) {
+    throw new ConfigError(
+      `resolveChain: the definition's name must be a non-empty string, got ${shownText(definition.name)}`,
+    );
+  }
   return { name: definition.name, hooks: resolveHooks(definition.hooks, resolver) };
 }
 
@@ -175,14 +188,20 @@ function isExecutable(path: string): boolean {
  * path separator or `..` is never resolved. `options` (timeoutMs, env, cwd …) apply to every hook, but
  * `shell`: what is found is a file, run directly, and a shell would split its path at any space.
  *
- * @throws ConfigError when an option's name is unknown (named with the nearest known one), or its value
- *   is one a command hook refuses (`timeoutMs: NaN`): at the call, not once a hook is found.
+ * @throws ConfigError when `dir` is not a non-empty string, `options` not an object, an option's name is
+ *   unknown (named with the nearest known one), or its value is one a command hook refuses
+ *   (`timeoutMs: NaN`): at the call, not once a hook is found.
  */
 export function hookDirectory(
   dir: string,
   options?: HookDirectoryOptions,
 ): (name: string) => CommandHook | undefined {
-  rejectUnknownKeys('hookDirectory', options, DIRECTORY_OPTION_KEYS);
+  // A dir that is no path was Node's TypeError (null), or the working directory ('', which resolve reads so).
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new ConfigError(`hookDirectory: dir must be a non-empty path, got ${shownText(dir)}`);
+  }
+  // Options that are no object (null, a number) were taken for none.
+  checkOptions('hookDirectory', options, DIRECTORY_OPTION_KEYS);
   const base = resolve(dir);
   const { shell: _shell, ...applied } = options ?? {};
   // Checked at the call, as each hook found will be: a bad option (timeoutMs NaN) was otherwise told only

@@ -2,7 +2,7 @@
  * The hook bridge's pure mapping: one hook payload → one or more `Event`s.
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
-import { ConfigError, optionKeys, rejectUnknownKeys, shownText, textOf } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, shownText, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
 import { CUT_LENGTH, cutLength, cutPayload, KEEP, type PayloadCut } from './cut.js';
 import {
@@ -2250,8 +2250,8 @@ function markContext(events: Event[], key: string, value: unknown): Event[] {
  * @param timestamp event time in ms since epoch; defaults to `Date.now()`, which also replaces one that is
  *   no time (see `HookOutput.timestamp`; its events then carry `context.timestamp_replaced`).
  * @param options the payload limits.
- * @throws ConfigError when a limit is not a positive integer, or an option's name is unknown (named
- *   with the nearest known one).
+ * @throws ConfigError when `options` is not an object, a limit is not a positive integer, or an option's
+ *   name is unknown (named with the nearest known one).
  */
 export function toEvents(
   hookName: string,
@@ -2259,7 +2259,9 @@ export function toEvents(
   timestamp?: number,
   options?: BridgeOptions,
 ): Event[] {
-  if (options !== undefined) rejectUnknownKeys('toEvents', options, BRIDGE_OPTION_KEYS);
+  // Options that are no object (`null`, a number) are refused as createHookBridge's are: null was read as
+  // an object (a TypeError), a number ignored without a word.
+  if (options !== undefined) checkOptions('toEvents', options, BRIDGE_OPTION_KEYS);
   const limits = bridgeLimits(options, 'toEvents');
   return mapHookOutput({ hook: hookName, output, timestamp }, limits, Date);
 }

@@ -139,6 +139,20 @@ describe('resolveChain / resolveHooks', () => {
     );
   });
 
+  it('refuses a definition that is not { name, hooks } with a non-empty name (null was a TypeError)', () => {
+    const hook = answer('a');
+    expect(() => resolveChain(null as never, { a: hook })).toThrow(
+      new ConfigError('resolveChain: the definition must be { name, hooks }, got null'),
+    );
+    expect(() => resolveChain({ hooks: ['a'] } as never, { a: hook })).toThrow(
+      new ConfigError("resolveChain: the definition's name must be a non-empty string, got undefined"),
+    );
+    expect(() => resolveChain({ name: '', hooks: ['a'] }, { a: hook })).toThrow(
+      new ConfigError("resolveChain: the definition's name must be a non-empty string, got ''"),
+    );
+    expect(resolveChain({ name: 'c', hooks: ['a'] }, { a: hook }).name).toBe('c');
+  });
+
   it('refuses names that are not a list: a string was resolved letter by letter', () => {
     const made: string[] = [];
     const anyName = (name: string) => {
@@ -203,6 +217,18 @@ describe('resolveChain / resolveHooks', () => {
 });
 
 describe('hookDirectory', () => {
+  it('refuses a dir that is not a non-empty string at the call (null was TypeError, an empty one the working directory)', () => {
+    for (const [bad, shown] of [
+      [null, 'null'],
+      ['', "''"],
+      [7, '7'],
+    ] as const) {
+      expect(() => hookDirectory(bad as never)).toThrow(
+        new ConfigError(`hookDirectory: dir must be a non-empty path, got ${shown}`),
+      );
+    }
+  });
+
   it('resolves node scripts by name, and runs them with this Node', async () => {
     await writeFile(
       join(dir, 'lint-checker.mjs'),
