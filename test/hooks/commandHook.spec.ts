@@ -438,6 +438,19 @@ describe('command hooks', () => {
     expect(step.process?.stderr_truncated).toBe(true);
   });
 
+  it('reads stdout and stderr as UTF-8: bytes that are not (Latin-1 text) become U+FFFD, whole characters stay', async () => {
+    // "café\n" in Latin-1 on stdout (plain text, kept in step.process.stdout), "naïve" on stderr; then an
+    // é and a 😀 in UTF-8, each split across two writes, which must still read as one character.
+    const writer = `const w = (s, b) => s.write(Buffer.from(b));
+      w(process.stdout, [0x63, 0x61, 0x66, 0xe9, 0x0a]); w(process.stderr, [0x6e, 0x61, 0xef, 0x76, 0x65]);
+      w(process.stdout, [0xc3]); setTimeout(() => { w(process.stdout, [0xa9, 0xf0, 0x9f]); setTimeout(() => w(process.stdout, [0x98, 0x80]), 20); }, 20);`;
+    const step = await run({ name: 'latin1', command: process.execPath, args: ['-e', writer] });
+    if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
+    expect(step.result).toEqual({});
+    expect(step.process?.stdout).toBe('caf\uFFFD\n\u00e9\u{1F600}');
+    expect(step.process?.stderr).toBe('na\uFFFDve');
+  });
+
   it('cuts stderr at the cap before a character the cap splits, not into a U+FFFD', async () => {
     // 65,536 bytes end 3, 2 or 1 bytes into a 4-byte emoji, 1 byte into a 2-byte é, or just after an é.
     const cases: [string, string, string][] = [
