@@ -224,6 +224,26 @@ const ALL_FIELDS: Record<string, { type: string; fields: readonly string[]; prio
   PostModelSwitch: { type: 'model.switched', fields: MODEL_SWITCH },
 };
 
+/**
+ * The second event of a PostToolUse of a file tool: `Write` → `file.created` (response `type: "create"`) or
+ * `file.modified`, with `file_path`, `tool_name`, `size` (bytes of the content); `Edit`, `MultiEdit`,
+ * `NotebookEdit` → `file.modified` with `file_path`, `tool_name`, `edits` (how many, for a MultiEdit).
+ */
+function documentedFileEvent(hook: string, p: Payload): { type: string; data: Fields } | undefined {
+  if (hook !== 'PostToolUse' || !FILE_TOOLS.has(p.tool_name as string)) return undefined;
+  const file = toolFields(p).file_path;
+  if (file === undefined) return undefined;
+  const input = record(p.tool_input) ?? {};
+  const data: Fields = { file_path: file, tool_name: p.tool_name };
+  if (p.tool_name === 'Write') {
+    if (typeof input.content === 'string') data.size = Buffer.byteLength(input.content);
+    const created = record(p.tool_response)?.type === 'create';
+    return { type: created ? 'file.created' : 'file.modified', data };
+  }
+  if (Array.isArray(input.edits)) data.edits = input.edits.length;
+  return { type: 'file.modified', data };
+}
+
 /** "`context` holds `hook`, `cwd`, `transcript_path`, `permission_mode`, `agent_id`, `agent_type`, `tool_use_id` where present." */
 function documentedContext(hook: string, p: Payload): Fields {
   const context: Fields = { hook };
@@ -256,8 +276,30 @@ describe("docs/bridge.md's event types, on the fixtures' payloads", () => {
       expect(event!.data).toEqual(expected.data);
       expect(event!.sessionId).toBe(payload.session_id);
       for (const each of [event!, ...more]) expect(each.context).toEqual(documentedContext(hook, payload));
+      // "+ file.created / file.modified" of a PostToolUse of a file tool: the second event.
+      const file = documentedFileEvent(hook, payload);
+      if (file !== undefined) {
+        expect(more[0]).toMatchObject({ type: file.type, priority: Priority.NORMAL });
+        expect(more[0]!.data).toEqual(file.data);
+      } else if (hook !== 'PostToolUse' && hook !== 'PostToolUseFailure') {
+        expect(more).toEqual([]);
+      }
     },
   );
+
+  it('checks the file event of a real Write that created a file, one that updated one, an Edit and a MultiEdit', () => {
+    const kinds = new Set<string>();
+    for (const fixture of fixtures.filter(isReal)) {
+      const file = documentedFileEvent(fixture.hook_event_name, fixture.payload);
+      if (file !== undefined) kinds.add(`${fixture.payload.tool_name} ${file.type}`);
+    }
+    expect([...kinds].sort()).toEqual([
+      'Edit file.modified',
+      'MultiEdit file.modified',
+      'Write file.created',
+      'Write file.modified',
+    ]);
+  });
 
   it('reads every field the table names from at least one payload that has it, real where one is', () => {
     // For each hook, the data fields its first events carried over the fixtures, and those of real payloads.
