@@ -144,6 +144,10 @@ describe('resolveChain / resolveHooks', () => {
     expect(() => resolveChain(null as never, { a: hook })).toThrow(
       new ConfigError('resolveChain: the definition must be { name, hooks }, got null'),
     );
+    // The definition's name given for the definition.
+    expect(() => resolveChain('pre-commit' as never, { a: hook })).toThrow(
+      new ConfigError("resolveChain: the definition must be { name, hooks }, got 'pre-commit'"),
+    );
     expect(() => resolveChain({ hooks: ['a'] } as never, { a: hook })).toThrow(
       new ConfigError("resolveChain: the definition's name must be a non-empty string, got undefined"),
     );
@@ -171,6 +175,11 @@ describe('resolveChain / resolveHooks', () => {
     expect(made).toEqual([]);
     expect(() => resolveHooks(['a'], null as never)).toThrow(
       new ConfigError('resolveHooks: the resolver must be a record of hooks or a function, got null'),
+    );
+    expect(() => resolveHooks(['a'], '.vibespec/hooks' as never)).toThrow(
+      new ConfigError(
+        "resolveHooks: the resolver must be a record of hooks or a function, got '.vibespec/hooks'",
+      ),
     );
   });
 
