@@ -273,14 +273,17 @@ describe("docs/bridge.md's event types, on the fixtures' payloads", () => {
         type: expected.type,
         priority: expected.priority,
       });
-      expect(event!.data).toEqual(expected.data);
+      // Strict: a field the payload lacks is absent, never undefined ("a field is absent, never undefined").
+      expect(event!.data).toStrictEqual(expected.data);
       expect(event!.sessionId).toBe(payload.session_id);
-      for (const each of [event!, ...more]) expect(each.context).toEqual(documentedContext(hook, payload));
+      for (const each of [event!, ...more]) {
+        expect(each.context).toStrictEqual(documentedContext(hook, payload));
+      }
       // "+ file.created / file.modified" of a PostToolUse of a file tool: the second event.
       const file = documentedFileEvent(hook, payload);
       if (file !== undefined) {
         expect(more[0]).toMatchObject({ type: file.type, priority: Priority.NORMAL });
-        expect(more[0]!.data).toEqual(file.data);
+        expect(more[0]!.data).toStrictEqual(file.data);
       } else if (hook !== 'PostToolUse' && hook !== 'PostToolUseFailure') {
         expect(more).toEqual([]);
       }
@@ -397,6 +400,20 @@ describe("docs/bridge.md's fields that no fixture has", () => {
     );
   });
 
+  it('counts the calls of a PostToolBatch, a call without a tool name as unknown, and none without tool_calls', () => {
+    expect(first('PostToolBatch', {}).data).toStrictEqual({ tool_count: 0, tools: [] });
+    const calls = [null, { tool_name: 'Read' }, { tool_input: {} }, 'Grep'];
+    expect(first('PostToolBatch', { tool_calls: calls }).data).toStrictEqual({
+      tool_count: 4,
+      tools: ['unknown', 'Read', 'unknown', 'unknown'],
+    });
+  });
+
+  it('maps a UserPromptSubmit without a prompt to its prompt.submitted, without prompt or length', () => {
+    const event = first('UserPromptSubmit', { source: 'sdk' });
+    expect([event.type, event.data]).toStrictEqual(['prompt.submitted', { source: 'sdk' }]);
+  });
+
   it('maps FileChanged add and change to file.created and file.modified', () => {
     expect(first('FileChanged', { file_path: '/repo/.envrc', event: 'add' }).type).toBe('file.created');
     expect(first('FileChanged', { file_path: '/repo/.envrc', event: 'change' }).type).toBe('file.modified');
@@ -415,6 +432,12 @@ describe("docs/bridge.md's fields that no fixture has", () => {
         priority,
       ),
     ).toEqual([Priority.NORMAL, Priority.NORMAL, Priority.NORMAL, Priority.NORMAL, Priority.NORMAL]);
+    // Without a notification_type, by the message Claude Code wrote: it starts with the words, not quotes them.
+    const old = (message: string) => first('Notification', { message }).priority;
+    expect(old('Claude needs your permission to use Bash')).toBe(Priority.HIGH);
+    expect(old('Claude Code needs your approval for the plan')).toBe(Priority.HIGH);
+    expect(old('Reminder: Claude needs your permission to use Bash')).toBe(Priority.NORMAL);
+    expect(old('Claude is waiting for your input')).toBe(Priority.NORMAL);
   });
 });
 
