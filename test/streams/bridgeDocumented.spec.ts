@@ -409,6 +409,16 @@ describe("docs/bridge.md's fields that no fixture has", () => {
     });
   });
 
+  it('leaves out of data and context the fields every fixture has, when a payload lacks them', () => {
+    const bare = toEvents('Notification', { session_id: 's1' }, T)[0]!;
+    expect([bare.type, bare.data, bare.context]).toStrictEqual([
+      'notification',
+      {},
+      { hook: 'Notification' },
+    ]);
+    expect(toEvents('SubagentStop', { session_id: 's1' }, T)[0]!.data).toStrictEqual({ agent: 'subagent' });
+  });
+
   it('maps a UserPromptSubmit without a prompt to its prompt.submitted, without prompt or length', () => {
     const event = first('UserPromptSubmit', { source: 'sdk' });
     expect([event.type, event.data]).toStrictEqual(['prompt.submitted', { source: 'sdk' }]);
