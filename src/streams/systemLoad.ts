@@ -320,9 +320,11 @@ function startSampler(
  * starts with the first subscriber and stops (timers cleared, probe disposed) when the last one
  * unsubscribes. A subscriber joining a running sampler gets its latest sample at once. A failed probe
  * keeps the last good figure: only a `metrics` function that throws (or whose answer's getter does; an
- * answer that is no object has no figures: 0) errors the stream, and a `scheduler` whose `schedule()`
- * throws at the start, or runs the delay at once, inside `schedule()` (a `ConfigError`: its ticks would
- * loop forever); its sampler then leaves nothing running, and lets go of the probe.
+ * answer that is no object has no figures: 0) errors the stream, and so does a consumer that throws on a
+ * sample (with its exception: a `Subscriber` of its own, whose exception reaches the source), and a
+ * `scheduler` whose `schedule()` throws at the start, or runs the delay at once, inside `schedule()` (a
+ * `ConfigError`: its ticks would loop forever); its sampler then leaves nothing running, and lets go of
+ * the probe.
  *
  * ```
  * subscribe:  ^
@@ -417,7 +419,14 @@ export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemL
           subscriber.error(error);
           return;
         }
-        subscriber.next({ ...sample, queueDepth, avgLatencyMs });
+        try {
+          subscriber.next({ ...sample, queueDepth, avgLatencyMs });
+        } catch (error) {
+          // A consumer that throws (a `Subscriber` of its own) ends the stream with its exception, and
+          // lets go of the sampler. Thrown here, it went unhandled from the shared subject's callback, at
+          // every sample, and the sampler ran on for a consumer whose stream never ended.
+          subscriber.error(error);
+        }
       },
     });
     return () => {

@@ -1,4 +1,4 @@
-import { firstValueFrom, map, take, takeWhile, toArray, VirtualTimeScheduler } from 'rxjs';
+import { config, firstValueFrom, map, take, takeWhile, toArray, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -9,6 +9,7 @@ import {
   systemLoad$,
 } from '../../src/index.js';
 import { runningSamplers } from '../../src/streams/systemLoad.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
 import { atOnceScheduler } from '../helpers/schedulers.js';
 import { until } from '../helpers/until.js';
 
@@ -639,6 +640,37 @@ describe('systemLoad$', () => {
         failure,
       );
     });
+    expect(probe.disposed).toBe(1);
+  });
+
+  it('ends with the exception of a consumer that throws on a sample, and stops sampling (virtual time)', async () => {
+    // Thrown from the shared subject's callback, the exception went unhandled at every sample (a crash,
+    // in Node), and the sampler ran on, its timers with it, for a stream that never ended.
+    const probe = countingProbe();
+    const scheduler = new VirtualTimeScheduler();
+    const consumer = new ThrowingConsumer<SystemLoad>(
+      (sample) => sample.timestamp === 20,
+      (sample) => String(sample.timestamp),
+    );
+    const unhandled: unknown[] = [];
+    const before = config.onUnhandledError;
+    config.onUnhandledError = (error) => unhandled.push(error);
+    try {
+      systemLoad$({ intervalMs: 10, probe, scheduler }).subscribe(consumer);
+      scheduler.maxFrames = 50;
+      scheduler.flush();
+      await sleep(5); // RxJS reports an unhandled error on a later task
+    } finally {
+      config.onUnhandledError = before;
+    }
+    expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.timestamp))).toEqual([
+      10,
+      20,
+      'error consumer on 20',
+    ]);
+    expect(unhandled).toEqual([]);
+    expect(runningSamplers()).toBe(0);
+    expect(scheduler.actions).toHaveLength(0);
     expect(probe.disposed).toBe(1);
   });
 
