@@ -360,7 +360,8 @@ export class EventFlowMetrics {
 
   /**
    * `summary()` every `intervalMs` (the first after one interval), for dashboards. Cold: each
-   * subscriber gets its own timer, cancelled on unsubscribe.
+   * subscriber gets its own timer, cancelled on unsubscribe. A consumer that throws on a summary (a
+   * `Subscriber` of its own, whose exception reaches the source) ends the stream with its exception.
    *
    * @throws ConfigError unless `intervalMs` is a positive number of ms up to 2,147,483,647 (setTimeout's
    *   limit: `Infinity` is refused, not turned into a 1 ms interval), or when `scheduler` is not a
@@ -384,7 +385,15 @@ export class EventFlowMetrics {
             subscriber.error(error);
             return;
           }
-          subscriber.next(summary);
+          try {
+            subscriber.next(summary);
+          } catch (error) {
+            // A consumer that throws (a `Subscriber` of its own) ends the stream with its exception. Thrown
+            // on, it came out of the scheduler (uncaught, from a real timer) and the timer stopped, for a
+            // stream that never ended.
+            subscriber.error(error);
+            return;
+          }
           this.schedule(undefined, intervalMs);
         },
         intervalMs,

@@ -2,8 +2,9 @@ import fc from 'fast-check';
 import { asyncScheduler, take, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, EventFlowMetrics, OTHER_TYPE } from '../../src/index.js';
+import { ConfigError, EventFlowMetrics, type FlowSummary, OTHER_TYPE } from '../../src/index.js';
 import { TypeStats } from '../../src/operators/metrics.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
 import { atOnceScheduler, thislessScheduler } from '../helpers/schedulers.js';
 
 /** Nearest-rank percentile: the smallest value with at least p % of the values at or below it. */
@@ -363,6 +364,23 @@ describe('EventFlowMetrics', () => {
     scheduler.flush();
     expect(times).toEqual([10]);
     expect(errors).toEqual([new Error('clock broken')]);
+    expect(scheduler.actions).toHaveLength(0);
+  });
+
+  it('ends summary$ with the exception of a consumer that throws on a summary, and stops its timer', () => {
+    // Thrown on, the exception came out of the scheduler's flush (from a real timer: uncaught) and the
+    // timer stopped, the stream neither erroring nor ending.
+    const scheduler = new VirtualTimeScheduler(undefined, 100);
+    const metrics = new EventFlowMetrics({ scheduler });
+    let summaries = 0;
+    const consumer = new ThrowingConsumer<FlowSummary>(
+      () => ++summaries === 2,
+      () => `summary ${summaries}`,
+    );
+    metrics.summary$(10).subscribe(consumer);
+    expect(() => scheduler.flush()).not.toThrow();
+    expect(consumer.got.slice(2)).toEqual(['error consumer on summary 2']);
+    expect(consumer.closed).toBe(true);
     expect(scheduler.actions).toHaveLength(0);
   });
 
