@@ -110,7 +110,8 @@ export interface HookBridge {
  * buffered (up to `maxPending`) and handed to the next subscriber, so nothing is lost between a
  * dashboard disconnecting and reconnecting. An output is mapped (and, without a timestamp, stamped)
  * when pushed; its events go out one at a time in push order, so a push or `complete()` from a
- * subscriber waits for the events before it, and a subscriber leaving mid-output leaves the rest.
+ * subscriber waits for the events before it, and a subscriber leaving mid-output leaves the rest. One
+ * that throws on an event (a `Subscriber` of its own) leaves so, its stream ending with its exception.
  *
  * ## Example
  * ```ts
@@ -183,15 +184,29 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   };
 
   const events$ = new Observable<Event>((subscriber) => {
-    const subscription = shared$.subscribe(subscriber);
+    // A subscriber that throws on an event (a `Subscriber` of its own) ends its stream with that exception
+    // and leaves: the rest is held for the next one. Passed to `share()` as it was, its exception was caught
+    // by the share's subscription to the input and reported unhandled, and it stayed subscribed.
+    const subscription = shared$.subscribe({
+      next(event) {
+        try {
+          subscriber.next(event);
+        } catch (error) {
+          subscriber.error(error);
+        }
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
     subscribers++;
     subscription.add(() => {
       subscribers--;
     });
+    // Before the delivery below: a subscriber that leaves during it (throws, or `take(1)`) stops it.
+    subscriber.add(subscription);
     // After the input completed, `share()` subscribes this subscriber to the completed Subject, which
     // completes it at once.
     drain();
-    return subscription;
   });
 
   return {

@@ -1,4 +1,4 @@
-import { asyncScheduler, take, toArray } from 'rxjs';
+import { asyncScheduler, config, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -8,6 +8,7 @@ import {
   eventToJSON,
   VibespecError,
 } from '../../src/index.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
 
 const end = (session: string) => ({ session_id: session, reason: 'logout' });
 const write = (file: string) => ({
@@ -74,6 +75,52 @@ describe('createHookBridge', () => {
     bridge.events$.subscribe((e) => second.push(e.sessionId!));
     expect(first).toEqual(['1']);
     expect(second).toEqual(['2', '3', '4']);
+  });
+
+  it('ends events$ with the exception of a subscriber that throws on an event, and holds the rest for the next', async () => {
+    // The exception was caught by RxJS and reported unhandled (a crash, in Node) at each event, and the
+    // subscriber stayed subscribed: its stream never ended, and it took the events a next one should get.
+    const bridge = createHookBridge();
+    const consumer = new ThrowingConsumer<Event>(
+      (event) => event.sessionId === '1',
+      (event) => String(event.sessionId),
+    );
+    const unhandled: unknown[] = [];
+    const before = config.onUnhandledError;
+    config.onUnhandledError = (error) => unhandled.push(error);
+    try {
+      bridge.events$.subscribe(consumer);
+      expect(() => bridge.push('SessionEnd', end('1'))).not.toThrow();
+      bridge.push('SessionEnd', end('2'));
+      await new Promise((resolve) => setTimeout(resolve, 5)); // RxJS reports on a later task
+    } finally {
+      config.onUnhandledError = before;
+    }
+    expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.sessionId))).toEqual([
+      '1',
+      'error consumer on 1',
+    ]);
+    expect(unhandled).toEqual([]);
+    const next: string[] = [];
+    bridge.events$.subscribe((e) => next.push(e.sessionId!));
+    expect(next).toEqual(['2']);
+  });
+
+  it('leaves the held outputs after the event a subscriber throws on to the next subscriber', () => {
+    const bridge = createHookBridge();
+    for (const id of ['1', '2', '3']) bridge.push('SessionEnd', end(id));
+    const consumer = new ThrowingConsumer<Event>(
+      (event) => event.sessionId === '1',
+      (event) => String(event.sessionId),
+    );
+    bridge.events$.subscribe(consumer);
+    expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.sessionId))).toEqual([
+      '1',
+      'error consumer on 1',
+    ]);
+    const next: string[] = [];
+    bridge.events$.subscribe((e) => next.push(e.sessionId!));
+    expect(next).toEqual(['2', '3']);
   });
 
   it('keeps the order when a subscriber pushes while the held outputs are delivered', () => {
