@@ -29,7 +29,7 @@ const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: tr
  * once, even while it waits for data (a pipe, a socket, stdin: its `return()` alone would wait for it). An
  * input that fails (a read error) errors the output with `VibespecError` `SOURCE_FAILED`, the input's
  * error as `cause`, after the lines read before it: its last one, even without a newline, is emitted
- * (or rejected, when the failure cut it) first.
+ * (or rejected, when the failure cut it) first; a consumer that throws on it does not keep it from erroring.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
  * @throws ConfigError at construction when `input` is not one, `options` is not an object, `maxLineLength`
@@ -83,8 +83,13 @@ export function fromJsonLines(
     })().catch((error: unknown) => {
       if (!stopped) {
         // What was read is not dropped: the last line, cut or not, goes out (or is rejected) first.
-        lines.push(decoder.decode(), emit);
-        lines.end(emit);
+        try {
+          lines.push(decoder.decode(), emit);
+          lines.end(emit);
+        } catch {
+          // The consumer threw on that line (a `Subscriber` of its own): the output still ends, with the
+          // input's failure. Thrown from here, it was an unhandled rejection, and the output never ended.
+        }
         subscriber.error(
           new VibespecError('SOURCE_FAILED', `fromJsonLines: cannot read the input: ${textOf(error)}`, {
             cause: error,

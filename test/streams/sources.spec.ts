@@ -36,7 +36,9 @@ import {
   type MarkedHookOutput,
   VibespecError,
 } from '../../src/index.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
 import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
+import { unhandledRejections } from '../helpers/unhandled.js';
 import { until } from '../helpers/until.js';
 
 const collect = <T>(source: Observable<T>) => firstValueFrom(source.pipe(toArray()));
@@ -532,6 +534,28 @@ describe('fromJsonLines', () => {
     expect(seen.map((o) => [o.hook, o.output, o.error === undefined])).toEqual([
       ['a', {}, true],
       ['b', '{"hook":"b","output":{}}\uFFFD', false],
+    ]);
+  });
+
+  it('errors with SOURCE_FAILED when the input failed and the consumer throws on the last line read before it', async () => {
+    // The consumer's exception, thrown from the failure's handler, was an unhandled rejection: the output
+    // never ended, and its subscriber stayed subscribed.
+    const eio = new Error('ECONNRESET');
+    async function* failing() {
+      yield '{"hook":"a","output":{}}\n{"hook":"b","output":{}}';
+      throw eio;
+    }
+    const consumer = new ThrowingConsumer<HookOutput>(
+      (output) => output.hook === 'b',
+      (output) => output.hook,
+    );
+    // An input in memory: it is read, and fails, in microtasks, before the wait of unhandledRejections ends.
+    const unhandled = await unhandledRejections(() => fromJsonLines(failing()).subscribe(consumer));
+    expect(unhandled).toEqual([]);
+    expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.hook))).toEqual([
+      'a',
+      'b',
+      'error fromJsonLines: cannot read the input: ECONNRESET',
     ]);
   });
 
