@@ -61,7 +61,7 @@ const DEFAULT_IGNORE = /(^|\/)(node_modules|\.git|\.vibespec)(\/|$)/;
  *
  * Never completes on its own; unsubscribing closes the watchers. A folder that cannot be watched (the
  * system's limit of watches reached), and a `scheduler` whose `schedule()` throws, error with
- * `SOURCE_FAILED`.
+ * `SOURCE_FAILED`; a consumer that throws on an output (a `Subscriber` of its own), with its exception.
  *
  * @throws ConfigError at construction when `dir` is not a non-empty string, an option is invalid (a
  *   `scheduler` without `now()` and `schedule()`, an `ignore` neither a RegExp nor a function, a
@@ -320,7 +320,14 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
         }
       }
       if (!stopped && changes.length > 0) {
-        subscriber.next({ hook: 'file-watcher', output: { changes }, timestamp: scheduler.now() });
+        const output: HookOutput = { hook: 'file-watcher', output: { changes }, timestamp: scheduler.now() };
+        try {
+          subscriber.next(output);
+        } catch (error) {
+          // A consumer that throws (a `Subscriber` of its own) ends the output with its exception as it is.
+          // It was a `SOURCE_FAILED` saying the folder cannot be watched.
+          subscriber.error(error);
+        }
       }
     };
 

@@ -93,7 +93,8 @@ export const UNREADABLE_TRIES = 40;
  *   nearest known one).
  * @throws (as an error notification) `VibespecError` `SOURCE_FAILED` when the file cannot be read
  *   (and, without `follow`, when it does not exist; with it, a file that appeared or replaced the log
- *   only after 40 unreadable tries in a row), or is a FIFO (read a pipe with `fromJsonLines`).
+ *   only after 40 unreadable tries in a row), or is a FIFO (read a pipe with `fromJsonLines`). A consumer
+ *   that throws on an output (a `Subscriber` of its own) ends it with its exception, as it is.
  */
 export function fromHookFile(path: string, options?: HookFileOptions): Observable<HookOutput> {
   return readHookFile<HookOutput>(path, options, false);
@@ -227,14 +228,27 @@ function readHookFile<T>(
     let resume = resumeFrom;
     /** The hex of the file's first `min(FINGERPRINT, end)` bytes, for the last `end` asked. */
     let headHex: { length: number; hex: string } | undefined;
+    /**
+     * What a consumer threw on an output (a `Subscriber` of its own, whose exception reaches the source):
+     * the output ends with it as it is. It was a `SOURCE_FAILED` saying the file cannot be read.
+     */
+    let thrown: { error: unknown } | undefined;
+    const next = (value: T) => {
+      try {
+        subscriber.next(value);
+      } catch (error) {
+        thrown = { error };
+        throw error;
+      }
+    };
     const emit = !marked
-      ? (output: HookOutput) => subscriber.next(output as T)
+      ? (output: HookOutput) => next(output as T)
       : (output: HookOutput) => {
           const length = Math.min(FINGERPRINT, lineEnd);
           if (headHex?.length !== length) headHex = { length, hex: head.toString('hex', 0, length) };
           const mark: HookFileMark = { end: lineEnd, terminated, ino, head: headHex.hex };
           if (lines.lastTimestamp !== undefined) mark.timestamp = lines.lastTimestamp;
-          subscriber.next({ output, mark } as T);
+          next({ output, mark } as T);
         };
     // Keeps every BOM (ignoreBOM): the LineReader drops the one at the start of a file, as for text. A
     // decoder that dropped it too would drop a second one, the first line's (two for a file, one for text).
@@ -514,13 +528,14 @@ function readHookFile<T>(
       finishFile();
       subscriber.complete();
     })().catch((error: unknown) => {
-      if (!stopped) {
-        subscriber.error(
-          new VibespecError('SOURCE_FAILED', `${where}: cannot read ${path}: ${textOf(error)}`, {
-            cause: error,
-          }),
-        );
-      }
+      if (stopped) return;
+      subscriber.error(
+        thrown !== undefined
+          ? thrown.error
+          : new VibespecError('SOURCE_FAILED', `${where}: cannot read ${path}: ${textOf(error)}`, {
+              cause: error,
+            }),
+      );
     });
 
     return () => {

@@ -30,6 +30,7 @@ const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: tr
  * input that fails (a read error) errors the output with `VibespecError` `SOURCE_FAILED`, the input's
  * error as `cause`, after the lines read before it: its last one, even without a newline, is emitted
  * (or rejected, when the failure cut it) first; a consumer that throws on it does not keep it from erroring.
+ * A consumer that throws on an output otherwise (a `Subscriber` of its own) ends it with its exception.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
  * @throws ConfigError at construction when `input` is not one, `options` is not an object, `maxLineLength`
@@ -53,7 +54,19 @@ export function fromJsonLines(
     // Keeps every BOM: the LineReader drops the one at the start, bytes or text alike (a decoder that
     // dropped it too would drop two from bytes, the first line's own, and one from text).
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-    const emit = (output: HookOutput) => subscriber.next(output);
+    /**
+     * What a consumer threw on an output (a `Subscriber` of its own, whose exception reaches the source):
+     * the output ends with it as it is. It was a `SOURCE_FAILED` saying the input cannot be read.
+     */
+    let thrown: { error: unknown } | undefined;
+    const emit = (output: HookOutput) => {
+      try {
+        subscriber.next(output);
+      } catch (error) {
+        thrown = { error };
+        throw error;
+      }
+    };
     let iterator: AsyncIterator<string | Uint8Array> | Iterator<string | Uint8Array> | undefined;
     let stopped = false;
     (async () => {
@@ -81,21 +94,25 @@ export function fromJsonLines(
       lines.end(emit);
       subscriber.complete();
     })().catch((error: unknown) => {
-      if (!stopped) {
-        // What was read is not dropped: the last line, cut or not, goes out (or is rejected) first.
-        try {
-          lines.push(decoder.decode(), emit);
-          lines.end(emit);
-        } catch {
-          // The consumer threw on that line (a `Subscriber` of its own): the output still ends, with the
-          // input's failure. Thrown from here, it was an unhandled rejection, and the output never ended.
-        }
-        subscriber.error(
-          new VibespecError('SOURCE_FAILED', `fromJsonLines: cannot read the input: ${textOf(error)}`, {
-            cause: error,
-          }),
-        );
+      if (stopped) return;
+      // The consumer threw on an output: no more lines for it.
+      if (thrown !== undefined) {
+        subscriber.error(thrown.error);
+        return;
       }
+      // What was read is not dropped: the last line, cut or not, goes out (or is rejected) first.
+      try {
+        lines.push(decoder.decode(), emit);
+        lines.end(emit);
+      } catch {
+        // The consumer threw on that line (a `Subscriber` of its own): the output still ends, with the
+        // input's failure. Thrown from here, it was an unhandled rejection, and the output never ended.
+      }
+      subscriber.error(
+        new VibespecError('SOURCE_FAILED', `fromJsonLines: cannot read the input: ${textOf(error)}`, {
+          cause: error,
+        }),
+      );
     });
     return () => {
       stopped = true;

@@ -1729,3 +1729,77 @@ describe('fromFileWatcher', () => {
     ]);
   });
 });
+
+describe('a consumer that throws on an output (a Subscriber of its own)', () => {
+  // Its exception ends the output as it is, and the source lets go of its file, stream or watchers. It was
+  // a SOURCE_FAILED saying the file or the input cannot be read, or the folder watched.
+  const two = `${JSON.stringify({ hook: 'a', output: {} })}\n${JSON.stringify({ hook: 'b', output: {} })}\n`;
+  const throwingOnA = () =>
+    new ThrowingConsumer<HookOutput>(
+      (output) => output.hook === 'a',
+      (output) => output.hook,
+    );
+  /** The file descriptors open on `path`. */
+  const fdsOn = (path: string) => readdirSync('/proc/self/fd').filter((fd) => fdPath(fd) === path);
+
+  it.each([false, true])(
+    'fromHookFile (follow: %s): ends with the exception, the file closed',
+    async (follow) => {
+      const path = join(dir, 'log.jsonl');
+      await writeFile(path, two);
+      const consumer = throwingOnA();
+      fromHookFile(path, { follow, pollIntervalMs: 10 }).subscribe(consumer);
+      await consumer.ended;
+      expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.hook))).toEqual([
+        'a',
+        'error consumer on a',
+      ]);
+      await until(() => fdsOn(path).length === 0);
+      expect(fdsOn(path)).toEqual([]);
+    },
+  );
+
+  it('fromHookFileMarked: ends with the exception', async () => {
+    const path = join(dir, 'log.jsonl');
+    await writeFile(path, two);
+    const consumer = new ThrowingConsumer<MarkedHookOutput>(
+      () => true,
+      ({ mark }) => String(mark.end),
+    );
+    fromHookFileMarked(path, { follow: true, pollIntervalMs: 10 }).subscribe(consumer);
+    await consumer.ended;
+    expect(consumer.got.at(-1)).toBe(`error consumer on ${two.indexOf('\n') + 1}`);
+    expect(consumer.got).toHaveLength(2);
+  });
+
+  it('fromJsonLines: ends with the exception, the stream destroyed', async () => {
+    const path = join(dir, 'log.jsonl');
+    await writeFile(path, two);
+    const stream = createReadStream(path);
+    const consumer = throwingOnA();
+    fromJsonLines(stream).subscribe(consumer);
+    await consumer.ended;
+    expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.hook))).toEqual([
+      'a',
+      'error consumer on a',
+    ]);
+    expect(stream.destroyed).toBe(true);
+  });
+
+  it('fromFileWatcher: ends with the exception, its watchers closed', async () => {
+    const consumer = new ThrowingConsumer<HookOutput>(
+      () => true,
+      () => 'changes',
+    );
+    const watchers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'FSEventWrap').length;
+    const before = watchers();
+    fromFileWatcher(dir, { debounceMs: 5 }).subscribe(consumer);
+    expect(watchers()).toBe(before + 1);
+    await writeFile(join(dir, 'new.txt'), 'x');
+    await consumer.ended;
+    expect(consumer.got.at(-1)).toBe('error consumer on changes');
+    expect(consumer.got).toHaveLength(2);
+    await until(() => watchers() === before); // a watcher's handle is released once closed, a tick later
+    expect(watchers()).toBe(before);
+  });
+});
