@@ -55,7 +55,16 @@ export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<Hook
             subscriber.error(error);
             return;
           }
-          for (let i = 0; i < events.length && !subscriber.closed; i++) subscriber.next(events[i]!);
+          for (let i = 0; i < events.length && !subscriber.closed; i++) {
+            try {
+              subscriber.next(events[i]!);
+            } catch (error) {
+              // A consumer that throws (a `Subscriber` of its own) ends the output with its exception, and
+              // the source is left. It was thrown at the source, and the output went on for the consumer.
+              subscriber.error(error);
+              return;
+            }
+          }
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),

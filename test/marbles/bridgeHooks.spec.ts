@@ -14,6 +14,7 @@ import {
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { bridgeHooks, ConfigError, type Event, type HookOutput, Priority } from '../../src/index.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
 import { marbles } from '../helpers/marbles.js';
 
 const SESSION = 'sess-1';
@@ -357,6 +358,31 @@ describe('bridgeHooks property: nothing lost, never errors', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('ends with the exception of a consumer that throws on an event, after what it pushed; the source is left', () => {
+    // The exception was thrown at the source (its push), and the output went on.
+    const input = new Subject<HookOutput>();
+    const end = (session: string): HookOutput => ({
+      hook: 'SessionEnd',
+      output: { session_id: session, reason: 'x' },
+    });
+    const consumer = new ThrowingConsumer<Event>(
+      (event) => {
+        if (event.sessionId !== 'a') return false;
+        input.next(end('b'));
+        return true;
+      },
+      (event) => String(event.sessionId),
+    );
+    input.pipe(bridgeHooks()).subscribe(consumer);
+    expect(() => input.next(end('a'))).not.toThrow();
+    expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.sessionId))).toEqual([
+      'a',
+      'b',
+      'error consumer on a',
+    ]);
+    expect(input.observed).toBe(false);
   });
 
   it('does not error on a throwing source getter', () => {
