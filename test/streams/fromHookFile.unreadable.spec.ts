@@ -9,12 +9,15 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { until } from '../helpers/until.js';
 
-const hooks = vi.hoisted(() => ({ opens: new Map<string, number>() }));
+const hooks = vi.hoisted(() => ({ opens: new Map<string, number>(), settled: new Map<string, number>() }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const original = await importOriginal<typeof import('node:fs/promises')>();
   const open = ((path: string, ...rest: unknown[]) => {
     hooks.opens.set(path, (hooks.opens.get(path) ?? 0) + 1);
-    return (original.open as (...args: unknown[]) => unknown)(path, ...rest);
+    const opening = (original.open as (...args: unknown[]) => Promise<unknown>)(path, ...rest);
+    const settle = () => hooks.settled.set(path, (hooks.settled.get(path) ?? 0) + 1);
+    opening.then(settle, settle);
+    return opening;
   }) as typeof original.open;
   return { ...original, open, default: { ...original, open } };
 });
@@ -23,11 +26,14 @@ const { fromHookFile, UNREADABLE_TRIES } = await import('../../src/streams/fromH
 
 const line = (hook: string) => `${JSON.stringify({ hook, output: {} })}\n`;
 const opens = (path: string) => hooks.opens.get(path) ?? 0;
+/** The opens at `path` that have returned (or failed): one only called may not have looked at the path yet. */
+const settled = (path: string) => hooks.settled.get(path) ?? 0;
 
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vibespec-unreadable-'));
   hooks.opens.clear();
+  hooks.settled.clear();
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -89,7 +95,9 @@ describe('fromHookFile, following a log replaced by something it cannot read yet
   it('waits for a file that appeared (missing at first) while it is a folder', async () => {
     const path = join(dir, 'hooks.jsonl');
     const { seen, failed, subscription } = follow(path);
-    await until(() => opens(path) >= 1);
+    // Its first open found nothing (ENOENT): called only, it may open the folder made below, and the
+    // source then fails at once, as it does on a folder at the start (a wrong path).
+    await until(() => settled(path) >= 1);
     await mkdir(path);
     const before = opens(path);
     await until(() => opens(path) >= before + 3 || failed.error !== undefined);
