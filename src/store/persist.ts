@@ -218,25 +218,37 @@ export function persist<T extends Event = Event>(
        * hook for unhandled errors; so has `refused`, an event the store refused (it is not written), and
        * each other event of `events` the store then refuses (the others are written without it).
        *
-       * A writer that refuses at once writes the rest again from inside its refusal: one call asked for
-       * while one runs is run by it once it returns (a trampoline), else thousands of events it refused
-       * one by one overflowed the stack, and those not yet tried were neither written nor reported.
+       * The writes are made in turn (a trampoline: a step asked for while one runs is run by it once it
+       * returns), else a writer that refuses at once, thousands of events one by one, overflowed the stack,
+       * and those not yet tried were neither written nor reported.
        */
-      let leftovers: Array<[T[], StoreError | undefined]> | undefined;
-      const writeLeftovers = (events: T[], refused: StoreError | undefined) => {
-        if (leftovers !== undefined) {
-          leftovers.push([events, refused]);
+      let leftoverSteps: Array<() => void> | undefined;
+      const leftoverStep = (step: () => void) => {
+        if (leftoverSteps !== undefined) {
+          leftoverSteps.push(step);
           return;
         }
-        leftovers = [[events, refused]];
+        leftoverSteps = [step];
         try {
-          for (let i = 0; i < leftovers.length; i++) writeLeftoversOnce(...leftovers[i]!);
+          for (let i = 0; i < leftoverSteps.length; i++) leftoverSteps[i]!();
         } finally {
-          leftovers = undefined;
+          leftoverSteps = undefined;
         }
       };
 
-      const writeLeftoversOnce = (events: T[], refused: StoreError | undefined) => {
+      const writeLeftovers = (events: T[], refused: StoreError | undefined) =>
+        leftoverStep(() => writeLeftoversFrom(events, refused));
+
+      /**
+       * After a refusal the events not yet written are written again, all of them while the events sent
+       * since the first write stay within twice those left then (one, two refusals: one write more each,
+       * without the refused event). A writer that refuses event after event — each write made again of
+       * everything left, n writes of n events, O(n²) — gets windows past that: after a refusal at its
+       * first event, half the window; at a later one, the events before it (a store refuses a batch for its
+       * first invalid event: those are valid); after a write taken, twice the window. The events sent stay
+       * a few times n; what is written, reported, and in what order, is the same.
+       */
+      const writeLeftoversFrom = (events: T[], refused: StoreError | undefined) => {
         const refusedOne = refused?.events[0];
         if (refused !== undefined) reportUnhandled(refused);
         let rest = refusedOne === undefined ? events : events.filter((event) => event !== refusedOne);
@@ -245,20 +257,60 @@ export function persist<T extends Event = Event>(
         // would refuse are found here, all at once, and the others written now, in one write.
         if (store instanceof SessionStore) rest = storable(rest);
         if (rest.length === 0) return;
-        const lost = (cause: unknown) => {
-          // Another event of `rest` the store refuses (it refuses the whole batch): that one is reported,
-          // the others written, as for the first.
-          if (refusedAt(cause, rest) >= 0) {
-            writeLeftovers(rest, cause as StoreError);
-            return;
+        const all = rest;
+        /** The events of `all` a write refused. */
+        const dropped = new Uint8Array(all.length);
+        /** `all` before it is written or refused. */
+        let start = 0;
+        /** Events neither written nor refused yet. */
+        let remaining = all.length;
+        /** Events sent, and the most that may be sent while every write takes everything left. */
+        let sent = 0;
+        const budget = 2 * all.length;
+        let window = Number.POSITIVE_INFINITY;
+        const writeNext = () => {
+          while (start < all.length && dropped[start] === 1) start++;
+          if (start === all.length) return;
+          const batch: T[] = [];
+          const at: number[] = [];
+          for (let i = start; i < all.length && batch.length < window; i++) {
+            if (dropped[i] === 1) continue;
+            batch.push(all[i]!);
+            at.push(i);
           }
-          reportUnhandled(lostError(rest, cause));
+          sent += batch.length;
+          const written = () => {
+            start = at[at.length - 1]! + 1;
+            remaining -= batch.length;
+            window *= 2;
+            leftoverStep(writeNext);
+          };
+          const lost = (cause: unknown) => {
+            // Another event the store refuses (it refuses the whole batch): that one is reported, the
+            // others written, as for the first.
+            const i = refusedAt(cause, batch);
+            if (i >= 0) {
+              reportUnhandled(cause);
+              dropped[at[i]!] = 1;
+              remaining--;
+              if (Number.isFinite(window) || sent + remaining > budget) {
+                window = i > 0 ? i : Math.max(1, Math.floor(batch.length / 2));
+              }
+              leftoverStep(writeNext);
+              return;
+            }
+            // This write and those not yet made: not written.
+            const unwritten: T[] = [];
+            for (let j = start; j < all.length; j++) if (dropped[j] !== 1) unwritten.push(all[j]!);
+            reportUnhandled(lostError(unwritten, cause));
+          };
+          try {
+            from(store.append(batch)).subscribe({ error: lost, complete: written });
+          } catch (cause) {
+            lost(cause);
+          }
         };
-        try {
-          from(store.append(rest)).subscribe({ error: lost });
-        } catch (cause) {
-          lost(cause);
-        }
+        writeNext();
       };
 
       const cancelTimer = () => {

@@ -1202,10 +1202,11 @@ describe('persist: writes that settle after the subscriber left', () => {
     expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b', 'STORE_INVALID_EVENT:a']);
   });
 
-  it('a writer that refuses at once, one event at a time, the events left at the teardown: each reported, the last written', async () => {
-    // Each refusal wrote the rest again from inside it: some 850 deep the stack overflowed, and the events
-    // not yet tried were neither written nor reported.
-    const n = 3_000;
+  /**
+   * Events n0…n(n-1) left at the teardown behind a first write that never settles, to a writer that refuses
+   * a batch at once for its first invalid event, as a store does; `invalid(i)` says which are.
+   */
+  async function refusedOneByOne(n: number, invalid: (i: number) => boolean) {
     const events = Array.from({ length: n }, (_, i) =>
       createEvent({ id: `n${i}`, type: 'tool.used', data: { i } }),
     );
@@ -1215,8 +1216,9 @@ describe('persist: writes that settle after the subscriber left', () => {
       append(batch) {
         batches.push(batch.length);
         if (batches.length === 1) return new Subject<unknown>(); // in flight, never settles
-        if (batch.length > 1) return throwError(() => refusal(batch[0]!));
-        written.push(batch[0]!.id);
+        const bad = batch.find((event) => invalid(event.data.i as number));
+        if (bad !== undefined) return throwError(() => refusal(bad));
+        for (const event of batch) written.push(event.id);
         return of(true);
       },
     };
@@ -1224,10 +1226,69 @@ describe('persist: writes that settle after the subscriber left', () => {
       .pipe(persist(target, { maxBatch: 1 }))
       .subscribe();
     const seen = await unhandledDuring(() => subscription.unsubscribe());
-    expect(batches.length).toBe(n);
-    expect(written).toEqual([`n${n - 1}`]);
-    expect(seen.map((error) => (error as StoreError).events[0]!.id)).toEqual(
-      events.slice(1, -1).map((event) => event.id),
+    const reported = seen.map((error) => (error as StoreError).events[0]!.id);
+    // The first write, n0, never settles; the others are written or reported, each once, in order.
+    const rest = events.slice(1);
+    expect(written).toEqual(rest.filter((_, i) => !invalid(i + 1)).map((event) => event.id));
+    expect(reported).toEqual(rest.filter((_, i) => invalid(i + 1)).map((event) => event.id));
+    return { calls: batches.length - 1, sent: batches.slice(1).reduce((a, b) => a + b, 0) };
+  }
+
+  it('a writer that refuses at once, one event at a time, the events left at the teardown: each reported, the last written', async () => {
+    // Each refusal wrote the rest again from inside it: some 850 deep the stack overflowed, and the events
+    // not yet tried were neither written nor reported.
+    await refusedOneByOne(3_000, (i) => i < 2_999);
+  });
+
+  it('a writer that refuses one event per write: the events it is sent stay a few times the leftovers, not n²', async () => {
+    // Each refusal wrote everything left again: 5,000 refused one by one were 5,000 writes and 12.5 M events
+    // sent. Now a few times n, whichever events are invalid, and what is written and reported is the same.
+    const n = 5_000;
+    const cases: Array<[string, (i: number) => boolean]> = [
+      ['all but the last', (i) => i < n - 1],
+      ['every third', (i) => i % 3 === 0],
+      ['the second half', (i) => i >= n / 2 && i < n - 1],
+      ['one in 100', (i) => i % 100 === 7],
+      ['the first', (i) => i === 1],
+    ];
+    const work: Record<string, { calls: number; sent: number }> = {};
+    for (const [name, invalid] of cases) work[name] = await refusedOneByOne(n, invalid);
+    for (const { sent } of Object.values(work)) expect(sent).toBeLessThanOrEqual(6 * n);
+    // One refusal: one write more, of everything left without it, as before.
+    expect(work['the first']).toEqual({ calls: 2, sent: 2 * (n - 1) - 1 });
+  });
+
+  it('a writer that fails after refusals: the events neither written nor refused are reported in one error, in order', async () => {
+    const n = 40;
+    const events = Array.from({ length: n }, (_, i) =>
+      createEvent({ id: `n${i}`, type: 'tool.used', data: { i } }),
+    );
+    let calls = 0;
+    const written: string[] = [];
+    const target: EventWriter = {
+      append(batch) {
+        calls++;
+        if (calls === 1) return new Subject<unknown>();
+        if (calls === 12) throw new Error('closed');
+        const bad = batch.find((event) => (event.data.i as number) < 30);
+        if (bad !== undefined) return throwError(() => refusal(bad));
+        for (const event of batch) written.push(event.id);
+        return of(true);
+      },
+    };
+    const subscription = from(events)
+      .pipe(persist(target, { maxBatch: 1 }))
+      .subscribe();
+    const seen = await unhandledDuring(() => subscription.unsubscribe());
+    const last = seen.at(-1) as StoreError;
+    expect(last.code).toBe('STORE_WRITE_FAILED');
+    expect(last.message).toContain('closed');
+    const refused = seen.slice(0, -1).map((error) => (error as StoreError).events[0]!.id);
+    // n1… refused in turn until the write that failed; it and every event after it in that error.
+    expect(refused.length).toBeGreaterThan(1);
+    expect(written).toEqual([]);
+    expect([...refused, ...last.events.map((event) => event.id)]).toEqual(
+      events.slice(1).map((event) => event.id),
     );
   });
 
