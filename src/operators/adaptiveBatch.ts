@@ -74,8 +74,9 @@ export interface BatchPolicyContext {
 
 /**
  * Decides the next configuration after each report. Return the fields to change (the controller clamps
- * them to the limits, `Infinity` included; a field that is not a number, `NaN` included, is ignored) or
- * `undefined` to keep the configuration. An exception is thrown out of `report`.
+ * them to the limits, `Infinity` and a negative included) or `undefined` to keep the configuration. An
+ * exception is thrown out of `report`, and so is a `ConfigError` for a field that is not a number (`NaN`,
+ * a string, `null`), a field of another name, or a proposal that is no object (as `setConfig`).
  */
 export interface BatchPolicy {
   readonly name: string;
@@ -155,7 +156,8 @@ export interface AdaptiveBatchOperator<T> extends OperatorFunction<T, T[]> {
    * Feeds back one processed batch — call it when a batch emitted by this operator has been processed.
    * Runs the policy, which may change the configuration at once (open batches are re-cut to it).
    *
-   * @throws RangeError on a negative or non-finite latency or size; whatever the policy throws.
+   * @throws RangeError on a negative or non-finite latency or size; whatever the policy throws; ConfigError
+   *   when the policy proposes a field that is not a number, of another name, or no object.
    */
   report(report: BatchReport): void;
   /**
@@ -225,6 +227,34 @@ function nonNegativeNumber(name: string, value: number): number {
 /** A number, ±Infinity included (it is clamped); not `NaN`. */
 function isNumber(value: unknown): value is number {
   return typeof value === 'number' && !Number.isNaN(value);
+}
+
+/**
+ * What `setConfig` takes and a policy proposes (`policy`: its name): an object of the fields to change,
+ * each a number (clamped to the limits, ±Infinity too) or undefined. What apply() would pass over (NaN,
+ * '80', null, a Map: no own fields, a mistyped field) is a ConfigError, rather than the configuration
+ * left as it was without a word.
+ */
+function checkBatchConfig(config: unknown, policy?: unknown): asserts config is Partial<BatchConfig> {
+  const where =
+    policy === undefined ? 'adaptiveBatch: setConfig' : `adaptiveBatch: policy ${shownText(policy)}`;
+  if (!isFieldRecord(config)) {
+    throw new ConfigError(
+      policy === undefined
+        ? `${where} takes an object, got ${shownText(config)}`
+        : `${where} must return the fields to change (an object) or undefined, got ${shownText(config)}`,
+    );
+  }
+  rejectUnknownKeys(where, config, BATCH_CONFIG_KEYS, policy === undefined ? 'option' : 'field');
+  for (const key of BATCH_CONFIG_KEYS) {
+    const value = config[key];
+    if (value === undefined || isNumber(value)) continue;
+    throw new ConfigError(
+      policy === undefined
+        ? `${where} ${key} must be a number (clamped to the limits), got ${shownText(value)}`
+        : `${where} proposed ${key} ${shownText(value)}: it must be a number (clamped to the limits); the configuration is left as it was`,
+    );
+  }
 }
 
 function clamp(value: number, low: number, high: number): number {
@@ -428,8 +458,7 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
     lastChangeAt: undefined,
   };
 
-  const apply = (proposal: Partial<BatchConfig> | undefined) => {
-    if (proposal === undefined || proposal === null) return;
+  const apply = (proposal: Partial<BatchConfig>) => {
     const current = controller.config$.getValue();
     // ±Infinity is clamped like any number out of the limits ("as large as allowed").
     const nextSize = isNumber(proposal.maxSize)
@@ -614,41 +643,32 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         controller.samples.push(sample);
         if (controller.samples.length > HISTORY) controller.samples.shift();
         const samples = controller.samples;
-        apply(
-          policy.adapt({
-            config: controller.config$.getValue(),
-            samples,
-            now: sample.at,
-            lastChangeAt: controller.lastChangeAt,
-            get throughputPerSecond() {
-              const span = samples.length < 2 ? 0 : samples[samples.length - 1]!.at - samples[0]!.at;
-              if (span <= 0) return undefined;
-              let items = 0;
-              // The first sample's items were processed before the span began.
-              for (let i = 1; i < samples.length; i++) items += samples[i]!.size;
-              return items / (span / 1000);
-            },
-            limits,
-          }),
-        );
+        const proposal: unknown = policy.adapt({
+          config: controller.config$.getValue(),
+          samples,
+          now: sample.at,
+          lastChangeAt: controller.lastChangeAt,
+          get throughputPerSecond() {
+            const span = samples.length < 2 ? 0 : samples[samples.length - 1]!.at - samples[0]!.at;
+            if (span <= 0) return undefined;
+            let items = 0;
+            // The first sample's items were processed before the span began.
+            for (let i = 1; i < samples.length; i++) items += samples[i]!.size;
+            return items / (span / 1000);
+          },
+          limits,
+        });
+        if (proposal === undefined || proposal === null) return;
+        // As setConfig: a field that is not a number (NaN, '80', null), a mistyped field or no object is a
+        // ConfigError thrown out of report, the configuration left as it was; it was passed over, so a
+        // policy that computed NaN never adapted again, without a word.
+        checkBatchConfig(proposal, policy.name);
+        apply(proposal);
       },
     },
     setConfig: {
       value: (config: Partial<BatchConfig>) => {
-        // What apply() would pass over (NaN, '80', null, a Map: no own fields) must not leave the
-        // configuration silently as it was.
-        if (!isFieldRecord(config as unknown)) {
-          throw new ConfigError(`adaptiveBatch: setConfig takes an object, got ${shownText(config)}`);
-        }
-        rejectUnknownKeys('adaptiveBatch: setConfig', config, BATCH_CONFIG_KEYS);
-        for (const key of BATCH_CONFIG_KEYS) {
-          const value = config[key as keyof BatchConfig];
-          if (value !== undefined && !isNumber(value)) {
-            throw new ConfigError(
-              `adaptiveBatch: setConfig ${key} must be a number (clamped to the limits), got ${shownText(value)}`,
-            );
-          }
-        }
+        checkBatchConfig(config);
         apply(config);
       },
     },

@@ -880,20 +880,49 @@ describe('adaptiveBatch', () => {
     expect(batcher.config).toEqual({ maxSize: 1, timeoutMs: 1 });
     const proposals: Array<Partial<BatchConfig>> = [
       { maxSize: Number.POSITIVE_INFINITY },
-      { maxSize: Number.NaN, timeoutMs: Number.POSITIVE_INFINITY },
-      { maxSize: '2' as never, timeoutMs: Number.NaN },
+      { timeoutMs: Number.POSITIVE_INFINITY },
+      { maxSize: -3, timeoutMs: Number.NEGATIVE_INFINITY },
     ];
     const policy: BatchPolicy = { name: 'unbounded', adapt: () => proposals.shift() };
     const adapting = adaptiveBatch<number>(small({ policy }));
     const seen: BatchConfig[] = [];
     adapting.config$.subscribe((config) => seen.push(config));
     for (let i = 0; i < 3; i++) adapting.report({ latencyMs: 1, size: 1 });
-    // What is not a number (NaN, a string) is left as it was.
     expect(seen).toEqual([
       { maxSize: 3, timeoutMs: 5 },
       { maxSize: 10, timeoutMs: 5 },
       { maxSize: 10, timeoutMs: 100 },
+      { maxSize: 1, timeoutMs: 1 },
     ]);
+  });
+
+  it('refuses what a policy proposes that is not a number (NaN, a string, null), a mistyped field or no object: a ConfigError out of report, the configuration left', () => {
+    // Passed over, a policy that computed NaN never adapted again, without a word.
+    const bad: Array<[unknown, string]> = [
+      [{ maxSize: Number.NaN }, "adaptiveBatch: policy 'p' proposed maxSize NaN: it must be a number"],
+      [{ maxSize: 4, timeoutMs: Number.NaN }, "adaptiveBatch: policy 'p' proposed timeoutMs NaN"],
+      [{ maxSize: '2' }, "adaptiveBatch: policy 'p' proposed maxSize '2'"],
+      [{ timeoutMs: null }, "adaptiveBatch: policy 'p' proposed timeoutMs null"],
+      [{ maxsize: 4 }, 'adaptiveBatch: policy \'p\': unknown field "maxsize" (did you mean "maxSize"?)'],
+      [5, "adaptiveBatch: policy 'p' must return the fields to change (an object) or undefined, got 5"],
+      [new Map([['maxSize', 4]]), "adaptiveBatch: policy 'p' must return the fields to change"],
+    ];
+    for (const [proposal, message] of bad) {
+      const batcher = adaptiveBatch<number>(small({ policy: { name: 'p', adapt: () => proposal as never } }));
+      const seen: BatchConfig[] = [];
+      batcher.config$.subscribe((config) => seen.push(config));
+      const report = () => batcher.report({ latencyMs: 1, size: 1 });
+      expect(report).toThrow(ConfigError);
+      expect(report).toThrow(message);
+      expect(seen).toEqual([{ maxSize: 3, timeoutMs: 5 }]);
+      expect(batcher.samples.length).toBe(2); // reported, as when a policy throws
+    }
+    // No change: undefined, null, an empty object, a field undefined.
+    for (const proposal of [undefined, null, {}, { maxSize: undefined }]) {
+      const batcher = adaptiveBatch<number>(small({ policy: { name: 'p', adapt: () => proposal as never } }));
+      batcher.report({ latencyMs: 1, size: 1 });
+      expect(batcher.config).toEqual({ maxSize: 3, timeoutMs: 5 });
+    }
   });
 
   it('replays the current configuration to a late config$ subscriber', () => {

@@ -1119,6 +1119,31 @@ describe('hybridProcess', () => {
       expect(seen).toEqual(['r:b:a', '# policy']);
     });
 
+    it('errors the output with a ConfigError when the batcher’s policy proposes NaN, after every outcome', () => {
+      const batcher = adaptiveBatch<Event>({
+        minSize: 1,
+        maxSize: 1,
+        policy: { name: 'nan', adapt: () => ({ maxSize: Number.NaN }) },
+      });
+      const seen: string[] = [];
+      of(a, b)
+        .pipe(
+          hybridProcess<string>({
+            immediate: (e) => e.id,
+            batch: (batch) => batch.map((e) => e.id),
+            batcher,
+            select: () => ProcessingMode.BATCHED,
+          }),
+        )
+        .subscribe({
+          next: (o) => seen.push(show(o)),
+          error: (e) => seen.push(`# ${(e as ConfigError).code} ${(e as Error).message.slice(0, 48)}`),
+          complete: () => seen.push('|'),
+        });
+      // Passed over, the policy never adapted again without a word, and the output completed.
+      expect(seen).toEqual(['r:b:a', "# INVALID_CONFIG adaptiveBatch: policy 'nan' proposed maxSize NaN"]);
+    });
+
     it('records latencies, errors and a queue gauge into metrics, and unregisters the gauge', () => {
       const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
       const metrics = new EventFlowMetrics({ scheduler });
