@@ -54,7 +54,8 @@ export interface HybridProcessOptions<R, T extends Event = Event> {
   background?: (event: T) => HandlerResult<R>;
   /**
    * The current load (`systemLoad$()`); the latest value is used, with `queueDepth` and `avgLatencyMs`
-   * raised to the pipeline's own live figures. Without it, only those own figures are known.
+   * raised to the pipeline's own live figures (its own where a figure of it is missing or `NaN`). Without it,
+   * only those own figures are known.
    */
   load$?: Observable<LoadSnapshot>;
   /** Chooses the mode of an event. Default: `selectMode` with `modes`. */
@@ -534,9 +535,12 @@ export function hybridProcess<R, T extends Event = Event>(
       // ---- load -----------------------------------------------------------------------------------
       let external: LoadSnapshot = {};
       let load: LoadSnapshot = {};
+      // The larger of load$'s figure and the pipeline's own; a load$ figure that is missing or NaN is the
+      // pipeline's own (Math.max gave NaN, which never counts as high: a flooded pipeline passed for idle).
+      const raised = (figure: number | undefined, own: number) => ((figure as number) > own ? figure! : own);
       const currentLoad = (): LoadSnapshot => {
-        load.queueDepth = Math.max(external.queueDepth ?? 0, queueDepth());
-        load.avgLatencyMs = Math.max(external.avgLatencyMs ?? 0, metrics?.avgLatencyMs ?? 0);
+        load.queueDepth = raised(external.queueDepth, queueDepth());
+        load.avgLatencyMs = raised(external.avgLatencyMs, metrics?.avgLatencyMs ?? 0);
         return load;
       };
 

@@ -1030,6 +1030,40 @@ describe('hybridProcess', () => {
       ]);
     });
 
+    it('gives select its own figures where a load$ figure is NaN (or missing), not NaN', () => {
+      // Math.max(NaN, own) is NaN, which never counts as high: a flooded, slow pipeline passed for idle.
+      const metrics = new EventFlowMetrics();
+      for (let i = 0; i < 4; i++) metrics.record('x', 300);
+      const seen: Array<[number | undefined, number | undefined]> = [];
+      const load$ = new Subject<LoadSnapshot>();
+      const input = new Subject<Event>();
+      input
+        .pipe(
+          hybridProcess({
+            immediate: () => NEVER,
+            batch: (batch) => batch.map(() => 'x'),
+            concurrency: { immediate: 1 },
+            load$,
+            metrics,
+            select: (_e, load) => {
+              seen.push([load.queueDepth, load.avgLatencyMs]);
+              return ProcessingMode.IMMEDIATE;
+            },
+          }),
+        )
+        .subscribe();
+      load$.next({ queueDepth: Number.NaN, avgLatencyMs: Number.NaN, cpuPercent: 95 });
+      input.next(ev('e0', 'git.commit')); // runs
+      input.next(ev('e1', 'git.commit')); // queued: depth 1
+      load$.next({ cpuPercent: 95 });
+      input.next(ev('e2', 'git.commit'));
+      expect(seen).toEqual([
+        [0, 300],
+        [0, 300],
+        [1, 300],
+      ]);
+    });
+
     it('reports each batch latency to the batcher, which adapts', () => {
       const scheduler = new TestScheduler((x, y) => expect(x).toStrictEqual(y));
       const batcher = adaptiveBatch<Event>(
