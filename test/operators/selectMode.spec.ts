@@ -3,6 +3,7 @@ import {
   ConfigError,
   createEvent,
   createModeSelector,
+  isProcessingMode,
   type LoadSnapshot,
   Priority,
   ProcessingMode,
@@ -300,5 +301,26 @@ describe('selectMode', () => {
     expect(select(createEvent({ type: 'a.b' }))).toBe(ASYNC);
     expect(select(createEvent({ type: 'xa.b' }))).toBe(BATCHED);
     expect(select(createEvent({ type: 'aXb' }))).toBe(BATCHED);
+  });
+
+  it('compiles a config passed to selectMode once per object: its options are read at the first call only', () => {
+    let reads = 0;
+    const config: SelectModeConfig = {
+      get lowPriority() {
+        reads++;
+        return 'batched' as const;
+      },
+    };
+    const low = createEvent({ type: 'message.displayed', priority: LOW });
+    for (let i = 0; i < 3; i++) expect(selectMode(low, {}, config)).toBe(BATCHED);
+    expect(reads).toBe(1);
+    // Another object is another config, compiled in turn.
+    expect(selectMode(low, {}, { lowPriority: 'async' })).toBe(ASYNC);
+  });
+
+  it('tells the three modes from anything else (isProcessingMode)', () => {
+    for (const mode of [IMMEDIATE, BATCHED, ASYNC]) expect(isProcessingMode(mode)).toBe(true);
+    const others = ['IMMEDIATE', 'Batched', 'sync', '', undefined, null, 0, {}, [ASYNC], ProcessingMode];
+    for (const value of others) expect(isProcessingMode(value), String(value)).toBe(false);
   });
 });
