@@ -925,6 +925,21 @@ describe('adaptiveBatch', () => {
     }
   });
 
+  it('rounds a maxSize set or proposed between two integers to the nearest (a batch holds whole items); timeoutMs is kept as given', () => {
+    const batcher = adaptiveBatch<number>(small());
+    batcher.setConfig({ maxSize: 2.5, timeoutMs: 7.5 });
+    expect(batcher.config).toEqual({ maxSize: 3, timeoutMs: 7.5 });
+    batcher.setConfig({ maxSize: 4.4 });
+    expect(batcher.config).toEqual({ maxSize: 4, timeoutMs: 7.5 });
+    const proposals: Array<Partial<BatchConfig>> = [{ maxSize: 1.2 }, { maxSize: 9.6 }, { maxSize: 10.4 }];
+    const adapting = adaptiveBatch<number>(small({ policy: { name: 'p', adapt: () => proposals.shift() } }));
+    const seen: number[] = [];
+    adapting.config$.subscribe((config) => seen.push(config.maxSize));
+    for (let i = 0; i < 3; i++) adapting.report({ latencyMs: 1, size: 1 });
+    // 10.4 is clamped to maxSizeLimit 10 first: no change.
+    expect(seen).toEqual([3, 1, 10]);
+  });
+
   it('replays the current configuration to a late config$ subscriber', () => {
     const batcher = adaptiveBatch<number>({ maxSize: 20 });
     const seen: BatchConfig[] = [];
