@@ -39,6 +39,7 @@ import {
   Priority,
   ProcessingMode,
   pullFrom,
+  type SelectModeConfig,
   type VibespecError,
 } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
@@ -1062,6 +1063,39 @@ describe('hybridProcess', () => {
         [0, 300],
         [1, 300],
       ]);
+    });
+
+    it('without load$, batches a user-blocking event once its own queue is deep and its metrics slow; its queue alone is one indicator', () => {
+      // docs/hybridProcess.md said a flooded pipeline switches to batching without load$: its queue depth is
+      // one indicator, and the default rule wants two, so only with metrics whose latency is high too.
+      const batchedAt = (metrics: EventFlowMetrics | undefined, modes?: SelectModeConfig) => {
+        const batched: string[] = [];
+        const input = new Subject<Event>();
+        input
+          .pipe(
+            hybridProcess({
+              immediate: () => NEVER,
+              batch: (batch) => {
+                for (const e of batch) batched.push(e.id);
+                return batch.map(() => 'x');
+              },
+              concurrency: { immediate: 1 },
+              batcher: { minSize: 1, maxSize: 1, policy: fixedPolicy },
+              ...(metrics === undefined ? {} : { metrics }),
+              ...(modes === undefined ? {} : { modes }),
+            }),
+          )
+          .subscribe();
+        // e0 runs and e1… wait: e1001 finds 1,000 waiting (not above the threshold), e1002 1,001.
+        for (let i = 0; i <= 1002; i++) input.next(ev(`e${i}`, 'git.commit'));
+        return batched;
+      };
+      const slow = new EventFlowMetrics();
+      for (let i = 0; i < 4; i++) slow.record('x', 300);
+      expect(batchedAt(slow)).toEqual(['e1002']);
+      expect(batchedAt(new EventFlowMetrics())).toEqual([]);
+      expect(batchedAt(undefined)).toEqual([]);
+      expect(batchedAt(undefined, { minHighLoadIndicators: 1 })).toEqual(['e1002']);
     });
 
     it('reports each batch latency to the batcher, which adapts', () => {
