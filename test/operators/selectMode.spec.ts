@@ -201,6 +201,9 @@ describe('selectMode', () => {
     expect(() => createModeSelector({ highVolumeTypes: 'tool.used' as never })).toThrow(
       /highVolumeTypes must be an array of non-empty strings, got 'tool.used'/,
     );
+    expect(() => createModeSelector({ lowPriority: 'later' as never })).toThrow(
+      /^selectMode: lowPriority must be 'async' or 'batched', got 'later'$/,
+    );
   });
 
   it('takes Infinity as a threshold (the indicator off) and refuses -Infinity, which made it always high', () => {
