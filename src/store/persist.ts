@@ -131,7 +131,9 @@ const OPTION_KEYS = optionKeys<PersistOptions>({
  *   Each event the store refuses is reported on its own, and the others are written without it: those a
  *   `SessionStore` would refuse are found before the write (by its own checks), so the others are written
  *   in one write, at once (a `close()` right after the unsubscribe still writes them); another writer's
- *   refusal is found by the write, and the others are written again without it. So too for a write in
+ *   refusal is found by the write, and the others are written again without it (after a few refusals, in
+ *   smaller writes one after the other: a writer refusing event after event is not sent everything left
+ *   each time). So too for a write in
  *   flight that a `SessionStore` refused (it refuses at the call, nothing written, but says so a tick
  *   later): its other events are written at the unsubscribe, with the waiting ones, in the order received.
  *
