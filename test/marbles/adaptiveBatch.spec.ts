@@ -467,6 +467,18 @@ describe('adaptiveBatch', () => {
     );
 
     it(
+      'emits an open batch at once when a shorter timeoutMs puts it already past due',
+      marbles((m) => {
+        const source = m.cold('  -ab--------|');
+        const expected = '       -----x-----|';
+        const batcher = adaptiveBatch<string>(small({ timeoutMs: 20, scheduler: m.scheduler }));
+        // At 5 the timeout drops to 2: the batch opened at 1 was due at 3, so it goes out at 5, not later.
+        m.scheduler.schedule(() => batcher.setConfig({ timeoutMs: 2 }), 5);
+        m.expect(source.pipe(batcher)).toBeObservable(expected, { x: ['a', 'b'] });
+      }),
+    );
+
+    it(
       're-arms the timer from the first item when timeoutMs changes',
       marbles((m) => {
         const source = m.cold('  -ab--------|');
