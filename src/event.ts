@@ -45,6 +45,21 @@ type EventShape = z.infer<typeof EventSchema>;
 /** A typed event. `D` narrows `data` for a known event type. */
 export type Event<D = Record<string, unknown>> = Omit<EventShape, 'data'> & { data: D };
 
+/**
+ * What a guard for derived events of data `D` (`isAggregated`, `isSessionWindow`, `isLateEvent`…)
+ * narrows an event type `E` to: the members of `E` whose data is a `D`, so that the stream of
+ * `temporalAggregate<T>()`, `T | Event<AggregatedData<T>> | Event<LateEventData<T>>`, gives
+ * `Event<AggregatedData<T>>` and keeps its `T`. When `E` has none (a stream of `Event`, or of events the
+ * guard's producer did not make): `Event<D>`, or `E & Event<D>` where `E` does not take an `Event<D>`.
+ */
+export type NarrowedEvent<E extends Event, D extends Record<string, unknown>> = [
+  Extract<E, Event<D>>,
+] extends [never]
+  ? Event extends E
+    ? Event<D>
+    : E & Event<D>
+  : Extract<E, Event<D>>;
+
 /** What `createEvent` needs: a type; everything else has a default. */
 export interface EventInit<D = Record<string, unknown>> {
   type: string;

@@ -11,7 +11,7 @@ export { StoreError } from './store/errors.js';
 
 // Event model
 
-export type { Event, EventInit } from './event.js';
+export type { Event, EventInit, NarrowedEvent } from './event.js';
 export {
   createEvent,
   createEventId,

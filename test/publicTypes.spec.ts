@@ -40,6 +40,8 @@ import {
   hybridProcess,
   InvalidEventError,
   isAggregated,
+  isLateEvent,
+  isSessionWindow,
   type LateEventData,
   type MarkedHookOutput,
   measure,
@@ -222,6 +224,41 @@ describe('the types a user gets', () => {
     expectTypeOf<LateEventData>().toEqualTypeOf<LateEventData<Event>>();
   });
 
+  it('narrows a stream of temporalAggregate<T> and sessionWindows<T> by their guards, keeping T', () => {
+    // The guards took an Event and narrowed to Event<AggregatedData> (…<Event>): an Edit's aggregates
+    // came out carrying Events, and Array#filter, whose guard must narrow the element type, did not narrow.
+    const aggregated$ = edits$.pipe(temporalAggregate());
+    expectTypeOf(aggregated$.pipe(filter(isAggregated))).toEqualTypeOf<
+      Observable<Event<AggregatedData<Edit>>>
+    >();
+    expectTypeOf(aggregated$.pipe(filter(isLateEvent))).toEqualTypeOf<
+      Observable<Event<LateEventData<Edit>>>
+    >();
+    const windows$ = edits$.pipe(sessionWindows());
+    expectTypeOf(windows$.pipe(filter(isSessionWindow))).toEqualTypeOf<
+      Observable<Event<SessionWindowData<Edit>>>
+    >();
+    expectTypeOf(windows$.pipe(filter(isLateEvent))).toEqualTypeOf<Observable<Event<LateEventData<Edit>>>>();
+    const outputs: Array<Edit | Event<AggregatedData<Edit>> | Event<LateEventData<Edit>>> = [];
+    expectTypeOf(outputs.filter(isAggregated)).toEqualTypeOf<Event<AggregatedData<Edit>>[]>();
+    const output = outputs[0]!;
+    if (isAggregated(output)) expectTypeOf(output).toEqualTypeOf<Event<AggregatedData<Edit>>>();
+    else expectTypeOf(output).toEqualTypeOf<Edit | Event<LateEventData<Edit>>>();
+    // Old forms: a stream of Event (a replay) narrows to the defaults, as before; a stream without the
+    // guard's events, to them too, and a call takes any event.
+    const events$: Observable<Event> = of();
+    expectTypeOf(events$.pipe(filter(isAggregated))).toEqualTypeOf<Observable<Event<AggregatedData>>>();
+    expectTypeOf(events$.pipe(filter(isSessionWindow))).toEqualTypeOf<Observable<Event<SessionWindowData>>>();
+    expectTypeOf(events$.pipe(filter(isLateEvent))).toEqualTypeOf<Observable<Event<LateEventData>>>();
+    const mixed$: Observable<Edit | Event> = of();
+    expectTypeOf(mixed$.pipe(filter(isAggregated))).toEqualTypeOf<Observable<Event<AggregatedData>>>();
+    expectTypeOf(edits$.pipe(filter(isAggregated))).toEqualTypeOf<Observable<Edit & Event<AggregatedData>>>();
+    const event: Event = createEvent({ type: 'x' });
+    if (isAggregated(event)) expectTypeOf(event).toEqualTypeOf<Event<AggregatedData>>();
+    const guards: Array<(event: Event) => boolean> = [isAggregated, isSessionWindow, isLateEvent];
+    expect(guards.map((guard) => guard(event))).toEqual([false, false, false]);
+  });
+
   it('types pattern and correlate without their input when passThrough is false', () => {
     // It was Edit | PatternEvent (Edit | CorrelationEvent), though no Edit comes out.
     expectTypeOf(edits$.pipe(pattern([() => true], { within: 1, passThrough: false }))).toEqualTypeOf<
@@ -267,7 +304,8 @@ describe('the types a user gets', () => {
       temporalAggregate(),
       filter(isAggregated),
     );
-    expectTypeOf(aggregates$).toEqualTypeOf<Observable<Event<AggregatedData>>>();
+    // What temporalAggregate took: the bridge's events and correlate's.
+    expectTypeOf(aggregates$).toEqualTypeOf<Observable<Event<AggregatedData<Event | CorrelationEvent>>>>();
     expectTypeOf(of(1, 2).pipe(adaptiveBatch({ policy: seedPolicy() }))).toEqualTypeOf<
       Observable<number[]>
     >();

@@ -4,7 +4,7 @@
  */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import { ConfigError, optionKeys } from '../errors.js';
-import { createEventId, type Event, Priority } from '../event.js';
+import { createEventId, type Event, type NarrowedEvent, Priority } from '../event.js';
 import { isRecord } from '../streams/payload.js';
 import {
   advance,
@@ -112,12 +112,16 @@ export interface SessionWindowData<T extends Event = Event> extends Record<strin
 /**
  * Whether `event` is a window of `sessionWindows` (`session.window`), narrowing its `data` to
  * `SessionWindowData`. Checks the shape too (`key`, `event_count`, `time_span`, `gap_ms`, `types`, `part`).
+ * On the output of `sessionWindows<T>()` it narrows to `Event<SessionWindowData<T>>`, keeping `T`
+ * (`NarrowedEvent`); the parameter's `Readonly<Event<SessionWindowData>>` only lets it name that default.
  *
  * ```ts
  * events$.pipe(sessionWindows(), filter(isSessionWindow)).subscribe((w) => show(w.data.key, w.data.types));
  * ```
  */
-export function isSessionWindow(event: Event): event is Event<SessionWindowData> {
+export function isSessionWindow<E extends Event = Event>(
+  event: E | Readonly<Event<SessionWindowData>>,
+): event is NarrowedEvent<E, SessionWindowData> {
   const data = dataOf(event);
   return (
     data !== undefined &&

@@ -4,7 +4,7 @@
  */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import { ConfigError, optionKeys } from '../errors.js';
-import { createEventId, type Event, Priority } from '../event.js';
+import { createEventId, type Event, type NarrowedEvent, Priority } from '../event.js';
 import { isFieldRecord } from '../streams/payload.js';
 import {
   booleanOption,
@@ -33,12 +33,16 @@ export { isLateEvent } from './internal/eventTime.js';
  * Whether `event` is an aggregate of `temporalAggregate` (`<type>.aggregated`), narrowing its `data` to
  * `AggregatedData`. Checks the shape too (`source_type` matching the type, `event_count`, `part`,
  * `time_span`, `window`), so an event of another producer that only shares the name is not taken for one.
+ * On the output of `temporalAggregate<T>()` it narrows to `Event<AggregatedData<T>>`, keeping `T`
+ * (`NarrowedEvent`); the parameter's `Readonly<Event<AggregatedData>>` only lets it name that default.
  *
  * ```ts
  * events$.pipe(temporalAggregate(), filter(isAggregated)).subscribe((a) => gauge(a.data.source_type, a.data.event_count));
  * ```
  */
-export function isAggregated(event: Event): event is Event<AggregatedData> {
+export function isAggregated<E extends Event = Event>(
+  event: E | Readonly<Event<AggregatedData>>,
+): event is NarrowedEvent<E, AggregatedData> {
   const data = dataOf(event);
   return (
     data !== undefined &&

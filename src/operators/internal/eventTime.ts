@@ -7,7 +7,7 @@
  */
 import { type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
 import { ConfigError, rejectUnknownKeys, shownText } from '../../errors.js';
-import { createEvent, type Event, isPlainObject, Priority } from '../../event.js';
+import { createEvent, type Event, isPlainObject, type NarrowedEvent, Priority } from '../../event.js';
 import { isFieldRecord, isRecord } from '../../streams/payload.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -685,13 +685,17 @@ export function isErrorShape(value: unknown): boolean {
 /**
  * Whether `event` is a late event of `temporalAggregate` (`<type>.late`) or `sessionWindows`
  * (`session.window.late`), narrowing its `data` to `LateEventData`: the input event it carries, why it
- * was late and the watermark. Checks the type's suffix and the shape of `data`.
+ * was late and the watermark. Checks the type's suffix and the shape of `data`. On the output of
+ * `temporalAggregate<T>()` or `sessionWindows<T>()` it narrows to `Event<LateEventData<T>>`, keeping `T`
+ * (`NarrowedEvent`); the parameter's `Readonly<Event<LateEventData>>` only lets it name that default.
  *
  * ```ts
  * events$.pipe(temporalAggregate(), filter(isLateEvent)).subscribe((late) => log(late.data.event));
  * ```
  */
-export function isLateEvent(event: Event): event is Event<LateEventData> {
+export function isLateEvent<E extends Event = Event>(
+  event: E | Readonly<Event<LateEventData>>,
+): event is NarrowedEvent<E, LateEventData> {
   const data = dataOf(event);
   if (data === undefined || typeof event.type !== 'string' || !event.type.endsWith('.late')) return false;
   const inner = data.event;
