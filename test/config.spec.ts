@@ -591,6 +591,45 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
       typo: ['GapMS', 'gapMs'],
     },
     {
+      // correlate and pattern said zod's `options (the second argument): Unrecognized key: "maxSession"`.
+      fn: 'correlate', // docs/correlate.md, Options
+      make: (o) => correlate(undefined, o),
+      documented: ['passThrough', 'updateIntervalMs', 'maxSessions', 'maxWindowEvents', 'maxEventIds'].concat(
+        ['maxFiles', 'liveClock', 'scheduler'],
+      ),
+      accepts: [
+        {
+          passThrough: false,
+          updateIntervalMs: 10,
+          maxSessions: 5,
+          maxWindowEvents: 5,
+          maxEventIds: 0,
+          maxFiles: 0,
+          liveClock: true,
+          scheduler: asyncScheduler,
+        },
+      ],
+      typo: ['maxSession', 'maxSessions'],
+    },
+    {
+      fn: 'pattern', // docs/pattern.md, Options
+      make: (o) => pattern([() => true], { within: 10, ...o }),
+      documented: ['within', 'key', 'name', 'passThrough', 'timeouts', 'maxKeys', 'liveClock', 'scheduler'],
+      accepts: [
+        {
+          within: 5,
+          key: () => 'k',
+          name: 'p',
+          passThrough: false,
+          timeouts: false,
+          maxKeys: 5,
+          liveClock: true,
+          scheduler: asyncScheduler,
+        },
+      ],
+      typo: ['timeout', 'timeouts'],
+    },
+    {
       fn: 'adaptiveBatch', // docs/adaptiveBatch.md, Options
       make: (o) => adaptiveBatch(o),
       documented: ['maxSize', 'timeoutMs', 'minSize', 'maxSizeLimit', 'minTimeoutMs', 'maxTimeoutMs'].concat([
@@ -1073,6 +1112,77 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
         expect(make).toThrow(ConfigError);
         expect(make).toThrow(`${fn}: the config must be an object, got ${kind}`);
       }
+    }
+  });
+
+  it('correlate and pattern: a bad value, group or step field in the house form (the field, what is allowed, what was given)', () => {
+    // They said zod's words: `correlate: invalid configuration: maxSessions: Invalid input: expected
+    // number, received string`, `0: Unrecognized key: "descripton"`; and correlate ignored a Map.
+    const rule = () => null;
+    const cases: ReadonlyArray<readonly [() => unknown, string]> = [
+      [
+        () => correlate(undefined, { maxSessions: 'ten' } as never),
+        "correlate: maxSessions must be an integer >= 1, got 'ten'",
+      ],
+      [() => correlate(undefined, { maxFiles: -1 }), 'correlate: maxFiles must be an integer >= 0, got -1'],
+      [
+        () => correlate(undefined, { updateIntervalMs: 0 }),
+        'correlate: updateIntervalMs must be a finite number > 0, got 0',
+      ],
+      [
+        () => correlate(undefined, { passThrough: 1 } as never),
+        'correlate: passThrough must be a boolean, got 1',
+      ],
+      [
+        () => correlate(undefined, new Map([['passThrough', false]]) as never),
+        'correlate: the options must be an object, got a Map',
+      ],
+      [
+        () => correlate([{ name: 'g', eventTypes: ['a'], windowMs: 1, rule, descripton: 'x' }] as never),
+        'correlate: groups[0]: unknown field "descripton" (did you mean "description"?); known: name, eventTypes, windowMs, rule, description',
+      ],
+      [
+        () => correlate([{ name: 'g', eventTypes: ['a', ''], windowMs: 1, rule }]),
+        "correlate: groups[0] eventTypes must be a non-empty array of non-empty strings, got ['a', '']",
+      ],
+      [
+        () => correlate([7] as never),
+        'correlate: groups[0] must be an object { name, eventTypes, windowMs, rule, description? }, got 7',
+      ],
+      [() => pattern([() => true], { within: -1 }), 'pattern: within must be a finite number > 0, got -1'],
+      [
+        () => pattern([() => true], { within: 1, maxKeys: 1.5 }),
+        'pattern: maxKeys must be an integer >= 1, got 1.5',
+      ],
+      [
+        () => pattern([() => true], { within: 1, name: '' }),
+        "pattern: name must be a non-empty string, got ''",
+      ],
+      [() => pattern([() => true], new Map() as never), 'pattern: the options must be an object, got a Map'],
+      [
+        () => pattern([{ match: () => true, nmae: 'x' }] as never, { within: 1 }),
+        'pattern: steps[0]: unknown field "nmae" (did you mean "name"?); known: name, match, optional',
+      ],
+      [
+        () =>
+          pattern([() => true, { notFollowedBy: () => true, optonal: true }, () => true] as never, {
+            within: 1,
+          }),
+        'pattern: steps[1]: unknown field "optonal"; known: name, notFollowedBy',
+      ],
+    ];
+    for (const [make, message] of cases) {
+      expect(make).toThrow(ConfigError);
+      expect(make).toThrow(new ConfigError(message));
+    }
+    // Values no template can show are a ConfigError all the same.
+    for (const [, bad] of BAD) {
+      expect(() => correlate(undefined, { maxSessions: bad } as never)).toThrow(
+        /^correlate: maxSessions must be an integer >= 1, got /,
+      );
+      expect(() => pattern([() => true], { within: bad } as never)).toThrow(
+        /^pattern: within must be a finite number > 0, got /,
+      );
     }
   });
 

@@ -5,9 +5,11 @@
  */
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
+import { checkOptions, optionKeys, rejectUnknownKeys } from '../errors.js';
 import { createEvent, createEventId, type Event, Priority } from '../event.js';
 import { DueQueue, dataOf as eventDataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
 import {
+  type ConfigRules,
   clampTime,
   describeError,
   ErrorGate,
@@ -505,7 +507,7 @@ const GroupsSchema = z
           code: 'custom',
           path: [index, 'name'],
           message: `duplicate group name "${group.name}"`,
-          params: { range: true },
+          params: { rule: true },
         });
       }
       seen.add(group.name);
@@ -552,9 +554,65 @@ interface Config {
   readonly scheduler: SchedulerLike;
 }
 
+const GROUP_KEYS = optionKeys<CorrelationGroup>({
+  name: true,
+  eventTypes: true,
+  windowMs: true,
+  rule: true,
+  description: true,
+});
+
+const OPTION_KEYS = optionKeys<CorrelateOptions>({
+  passThrough: true,
+  updateIntervalMs: true,
+  maxSessions: true,
+  maxWindowEvents: true,
+  maxEventIds: true,
+  maxFiles: true,
+  liveClock: true,
+  scheduler: true,
+});
+
+/** What each field must be, in the messages (as the schemas above check it). */
+const GROUP_RULES: ConfigRules = {
+  argument: 'groups',
+  position: 'the first argument',
+  expected: 'a non-empty array of groups',
+  item: 'an object { name, eventTypes, windowMs, rule, description? }',
+  fields: {
+    name: 'a non-empty string',
+    eventTypes: 'a non-empty array of non-empty strings',
+    windowMs: 'a finite number > 0',
+    rule: 'a function (events) => match | null',
+    description: 'a string',
+  },
+};
+
+const OPTION_RULES: ConfigRules = {
+  argument: 'options',
+  position: 'the second argument',
+  expected: 'an object',
+  fields: {
+    passThrough: 'a boolean',
+    updateIntervalMs: 'a finite number > 0',
+    maxSessions: 'an integer >= 1',
+    maxWindowEvents: 'an integer >= 1',
+    maxEventIds: 'an integer >= 0',
+    maxFiles: 'an integer >= 0',
+    liveClock: 'a boolean',
+    scheduler: 'a SchedulerLike',
+  },
+};
+
 function compile(groups: readonly CorrelationGroup[], options: CorrelateOptions): Config {
-  validateConfig('correlate', GroupsSchema, groups, 'groups (the first argument: an array)');
-  validateConfig('correlate', OptionsSchema, options, 'options (the second argument)');
+  if (Array.isArray(groups)) {
+    groups.forEach((group, index) => {
+      rejectUnknownKeys(`correlate: groups[${index}]`, group, GROUP_KEYS, 'field');
+    });
+  }
+  validateConfig('correlate', GroupsSchema, groups, GROUP_RULES);
+  checkOptions('correlate', options, OPTION_KEYS);
+  validateConfig('correlate', OptionsSchema, options, OPTION_RULES);
   const compiled = groups.map(
     (group, index): CompiledGroup => ({
       index,

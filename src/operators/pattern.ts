@@ -4,9 +4,11 @@
  */
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
+import { checkOptions, optionKeys, rejectUnknownKeys } from '../errors.js';
 import { createEvent, type Event, Priority } from '../event.js';
 import { DueQueue, dataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
 import {
+  type ConfigRules,
   clampTime,
   describeError,
   ErrorGate,
@@ -251,12 +253,22 @@ const StepsSchema = z
   .min(1)
   .superRefine((steps, ctx) => {
     if (negated(steps[0])) {
-      ctx.addIssue({ code: 'custom', path: [0], message: 'a pattern cannot start with notFollowedBy' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [0],
+        message: 'a pattern cannot start with notFollowedBy',
+        params: { rule: true },
+      });
     }
     const positives = steps.map((step, index) => ({ step, index })).filter(({ step }) => !negated(step));
     const last = positives.at(-1);
     if (last !== undefined && optional(last.step)) {
-      ctx.addIssue({ code: 'custom', path: [last.index], message: 'the last step cannot be optional' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [last.index],
+        message: 'the last step cannot be optional',
+        params: { rule: true },
+      });
     }
     steps.forEach((step, index) => {
       if (!negated(step)) return;
@@ -265,6 +277,7 @@ const StepsSchema = z
           code: 'custom',
           path: [index],
           message: 'notFollowedBy cannot be next to an optional step',
+          params: { rule: true },
         });
       }
     });
@@ -321,9 +334,61 @@ interface Config {
 
 const defaultKey = (event: Event): unknown => event.sessionId;
 
+const MATCH_STEP_KEYS = optionKeys<MatchStep>({ name: true, match: true, optional: true });
+const NEGATED_STEP_KEYS = optionKeys<NegatedStep>({ name: true, notFollowedBy: true });
+
+const OPTION_KEYS = optionKeys<PatternOptions>({
+  within: true,
+  key: true,
+  name: true,
+  passThrough: true,
+  timeouts: true,
+  maxKeys: true,
+  liveClock: true,
+  scheduler: true,
+});
+
+/** What each field must be, in the messages (as the schemas above check it). */
+const STEP_RULES: ConfigRules = {
+  argument: 'steps',
+  position: 'the first argument',
+  expected: 'a non-empty array of steps',
+  item: 'a function (event) => boolean, { match, name?, optional? } or { notFollowedBy, name? }',
+  fields: {
+    name: 'a non-empty string',
+    match: 'a function (event) => boolean',
+    notFollowedBy: 'a function (event) => boolean',
+    optional: 'a boolean',
+  },
+};
+
+const OPTION_RULES: ConfigRules = {
+  argument: 'options',
+  position: 'the second argument',
+  expected: 'an object',
+  fields: {
+    within: 'a finite number > 0',
+    key: 'a function (event) => key',
+    name: 'a non-empty string',
+    passThrough: 'a boolean',
+    timeouts: 'a boolean',
+    maxKeys: 'an integer >= 1',
+    liveClock: 'a boolean',
+    scheduler: 'a SchedulerLike',
+  },
+};
+
 function compile(steps: readonly PatternStep[], options: PatternOptions): Config {
-  validateConfig('pattern', StepsSchema, steps, 'steps (the first argument: an array)');
-  validateConfig('pattern', OptionsSchema, options, 'options (the second argument)');
+  if (Array.isArray(steps)) {
+    steps.forEach((step, index) => {
+      if (typeof step !== 'object' || step === null) return;
+      const keys = negated(step) ? NEGATED_STEP_KEYS : MATCH_STEP_KEYS;
+      rejectUnknownKeys(`pattern: steps[${index}]`, step, keys, 'field');
+    });
+  }
+  validateConfig('pattern', StepsSchema, steps, STEP_RULES);
+  checkOptions('pattern', options, OPTION_KEYS, true);
+  validateConfig('pattern', OptionsSchema, options, OPTION_RULES);
   const positives: Positive[] = [];
   const negatives: Negative[][] = [[]];
   steps.forEach((step, index) => {

@@ -5,7 +5,7 @@
  */
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { z } from 'zod';
-import { ConfigError, formatIssues } from '../../errors.js';
+import { ConfigError, shownText } from '../../errors.js';
 import { MAX_TIMER_MS, type Rearm, schedulePeriodic } from './eventTime.js';
 import { subscribeLinked } from './linked.js';
 
@@ -13,21 +13,69 @@ import { subscribeLinked } from './linked.js';
 // Config validation
 
 /**
- * Validates `value` against `schema` and throws a `ConfigError` (code `INVALID_CONFIG`, zod's error as
- * its `cause`) naming every bad field: a negative window, a duplicate name, a missing field, a wrong
- * type, an unknown option. Returns nothing: callers keep their own values (zod would copy them, and rules
- * are compared by identity).
+ * What each field of an argument must be, as a message says it (`an integer >= 1`), by field name; the
+ * fields of its items (a group, a step) under `items`.
  */
-export function validateConfig(operator: string, schema: z.ZodType, value: unknown, argument: string): void {
+export interface ConfigRules {
+  /** The argument as its messages name it: `options`, `groups`, `steps`. */
+  readonly argument: string;
+  /** What the argument must be, for an issue of the argument as a whole. */
+  readonly expected: string;
+  /** Which argument it is, for an issue of the argument as a whole: `the first argument`. */
+  readonly position: string;
+  readonly fields: Readonly<Record<string, string>>;
+  /** For an array argument: what each item must be (its fields are in `fields`). */
+  readonly item?: string;
+}
+
+/**
+ * Validates `value` against `schema` and throws a `ConfigError` (code `INVALID_CONFIG`, zod's error as
+ * its `cause`) in the form of the other operators' option checks: each bad field named with what it
+ * must be and what it was (`correlate: maxSessions must be an integer >= 1, got 0`, `pattern: steps[1]
+ * name must be a non-empty string, got ''`); an issue of a rule across fields (`params: { rule: true }`:
+ * a duplicate name, a rule of the steps) keeps its words. Unknown keys are the callers' to refuse first (`rejectUnknownKeys`), with a
+ * "did you mean". Returns nothing: callers keep their own values (zod would copy them, and rules are
+ * compared by identity).
+ */
+export function validateConfig(
+  operator: string,
+  schema: z.ZodType,
+  value: unknown,
+  rules: ConfigRules,
+): void {
   const result = schema.safeParse(value);
   if (result.success) return;
-  // An issue of the argument as a whole (not one of its fields) names the argument, not "(root)".
-  const issues = result.error.issues.map((issue) =>
-    issue.path.length > 0 ? issue : { ...issue, path: [argument] },
-  );
-  throw new ConfigError(`${operator}: invalid configuration: ${formatIssues(issues)}`, {
-    cause: result.error,
+  const parts = result.error.issues.map((issue) => {
+    const path = issue.path.filter((key): key is string | number => typeof key !== 'symbol');
+    const items = rules.item !== undefined && typeof path[0] === 'number';
+    // The field is the last name in the path: `eventTypes` for an issue of `eventTypes[1]`.
+    const last = path.findLastIndex((key) => typeof key === 'string');
+    const fieldPath = last === -1 ? path.slice(0, items ? 1 : 0) : path.slice(0, last + 1);
+    const where = items
+      ? `${rules.argument}[${path[0]}]${fieldPath.length > 1 ? ` ${fieldPath.slice(1).join('.')}` : ''}`
+      : fieldPath.length > 0
+        ? fieldPath.join('.')
+        : `${rules.argument} (${rules.position})`;
+    const expected = last !== -1 ? rules.fields[path[last] as string] : items ? rules.item : rules.expected;
+    // A rule across fields (a duplicate name, an optional last step) keeps its words.
+    const rule = issue.code === 'custom' && issue.params?.rule === true;
+    if (rule || expected === undefined) {
+      return `${items || path.length === 0 ? where : path.join('.')}: ${issue.message}`;
+    }
+    return `${where} must be ${expected}, got ${shownText(valueAt(value, fieldPath))}`;
   });
+  throw new ConfigError(`${operator}: ${parts.join('; ')}`, { cause: result.error });
+}
+
+/** The value at `path` in `value`, as far as it can be read (a getter may throw). */
+function valueAt(value: unknown, path: ReadonlyArray<string | number>): unknown {
+  let current = value;
+  try {
+    for (const key of path) current = (current as Record<string | number, unknown> | undefined)?.[key];
+  } catch {
+    return undefined;
+  }
+  return current;
 }
 
 // ---------------------------------------------------------------------------------------------------
