@@ -333,6 +333,44 @@ describe('the package, packed and installed', () => {
     expect(generic).toEqual([]);
   });
 
+  it("shows no internal member on a class a user gets: SessionStore's declarations have no _watch, no public constructor", async () => {
+    // `_watch`, `_appendAgain` and `_repairAfterOpen` (@internal) and SessionStore's constructor were in
+    // the shipped .d.ts: a user's editor offered them, and `stripInternal` would have left an implicit
+    // public constructor. Every class the entry exports, read from the installed declarations.
+    const entry = join(installed, 'dist', 'index.d.ts');
+    const program = ts.createProgram([entry], {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      types: ['node'],
+      noEmit: true,
+    });
+    const checker = program.getTypeChecker();
+    const resolveAlias = (symbol: ts.Symbol) =>
+      symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+    const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!);
+    const classes = exported.map(resolveAlias).filter((symbol) => symbol.flags & ts.SymbolFlags.Class);
+    expect(classes.map((symbol) => symbol.name)).toContain('SessionStore');
+    const shown: string[] = [];
+    for (const symbol of classes) {
+      for (const declaration of symbol.declarations ?? []) {
+        if (!ts.isClassDeclaration(declaration)) continue;
+        for (const member of declaration.members) {
+          const name = member.name === undefined ? 'constructor' : member.name.getText();
+          const isPrivate =
+            name.startsWith('#') ||
+            (ts.getCombinedModifierFlags(member as ts.Declaration) & ts.ModifierFlags.Private) !== 0;
+          if (isPrivate) continue;
+          const internal = ts.getJSDocTags(member).some((tag) => tag.tagName.text === 'internal');
+          if (internal || name.startsWith('_')) shown.push(`${symbol.name}.${name}`);
+          if (symbol.name === 'SessionStore' && ts.isConstructorDeclaration(member)) {
+            shown.push(`${symbol.name}.constructor (public)`);
+          }
+        }
+      }
+    }
+    expect(shown).toEqual([]);
+  });
+
   it('loads with import and with require, and its store opens, stores and closes', async () => {
     const node = async (...args: string[]): Promise<string> =>
       (await run(process.execPath, args, { cwd: project })).stdout.trim();

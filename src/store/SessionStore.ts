@@ -245,14 +245,14 @@ interface CachedSession {
 interface AppendJob {
   kind: 'append';
   urgent: boolean;
-  /** The array given to `append` (what `_appendAgain` is given to find the job). */
+  /** The array given to `append` (what `#appendAgain` is given to find the job). */
   given: readonly Event[];
   events: Event[];
   json: string[];
   sessions: string[];
   resolve(positions: StoredPosition[]): void;
   reject(error: unknown): void;
-  /** Set by `_appendAgain`: on a failure, the job is made again at the head of the queue, settling these. */
+  /** Set by `#appendAgain`: on a failure, the job is made again at the head of the queue, settling these. */
   again?: { resolve(positions: StoredPosition[]): void; reject(error: unknown): void };
 }
 
@@ -276,7 +276,7 @@ type Job = AppendJob | StartJob | DeleteJob;
 /** The jobs of a group the store refused, each with its error (see #runGroup). */
 type Refusals = Map<AppendJob | StartJob, StoreError>;
 
-/** Rejects a job the store refused, and the second try `_appendAgain` asked of it: it would be refused the same way. */
+/** Rejects a job the store refused, and the second try `#appendAgain` asked of it: it would be refused the same way. */
 function rejectRefused(job: AppendJob | StartJob, error: StoreError): void {
   job.reject(error);
   if (job.kind === 'append') job.again?.reject(error);
@@ -606,6 +606,31 @@ function normalizeQuery(options: QueryOptions | undefined): NormalizedQuery {
   };
 }
 
+/** What `SessionStore`'s constructor takes besides the database and its path. */
+interface StoreInit
+  extends Required<Pick<StoreOptions, 'durability' | 'maxCachedSessions'>>,
+    Pick<StoreOptions, 'onCorruptRecord'> {
+  nextSession: number;
+  identity: string;
+  /** The database's key spaces, open (see `openStore`). */
+  layout: Layout;
+}
+
+/**
+ * @internal What the store's own modules reach of a `SessionStore` besides its public members: its
+ * constructor (`openStore`), the repair after an open, an append made again (`persist`) and the
+ * watchers of appends (`tail`). Filled in by the class's static block, the only code that can read its
+ * private members, so that none of these is on the `SessionStore` type a user sees (as `@internal`
+ * members, `_watch` and `_appendAgain` were, in the shipped declarations). Not exported from the
+ * package's entry. A test may replace a function here to observe its calls.
+ */
+export const storeInternals = {} as {
+  create(db: Level<string, string>, path: string, init: StoreInit): SessionStore;
+  repairAfterOpen(store: SessionStore, lines: readonly string[], pending: string | undefined): Promise<void>;
+  appendAgain(store: SessionStore, events: readonly Event[]): Promise<StoredPosition[]> | undefined;
+  watch(store: SessionStore, sessionId: string, watcher: StoreWatcher): () => void;
+};
+
 /**
  * An open session store. Make one with `openStore()`; close it with `close()`.
  *
@@ -652,7 +677,7 @@ export class SessionStore {
   #writing: Array<AppendJob | StartJob> | undefined;
   /**
    * The appends of failed writes (by the array given), whose callers may not have heard yet (see
-   * `_appendAgain`); each is forgotten a task after its rejection.
+   * `#appendAgain`); each is forgotten a task after its rejection.
    */
   readonly #failedAppends = new WeakMap<readonly Event[], AppendJob>();
   /** Whether the last group taken was urgent appends (see #takeGroup). */
@@ -666,18 +691,16 @@ export class SessionStore {
     corruptRecords: 0,
   };
 
-  /** @internal Use `openStore()`. */
-  constructor(
-    db: Level<string, string>,
-    path: string,
-    options: Required<Pick<StoreOptions, 'durability' | 'maxCachedSessions'>> &
-      Pick<StoreOptions, 'onCorruptRecord'> & {
-        nextSession: number;
-        identity: string;
-        /** The database's key spaces, open (see `openStore`). */
-        layout: Layout;
-      },
-  ) {
+  static {
+    // The only code that can read the private members below: what the store's own modules reach of it.
+    storeInternals.create = (db, path, options) => new SessionStore(db, path, options);
+    storeInternals.repairAfterOpen = (store, lines, pending) => store.#repairAfterOpen(lines, pending);
+    storeInternals.appendAgain = (store, events) => store.#appendAgain(events);
+    storeInternals.watch = (store, sessionId, watcher) => store.#watch(sessionId, watcher);
+  }
+
+  /** Use `openStore()` (private: the class is no value a user can call; `storeInternals.create` is its door). */
+  private constructor(db: Level<string, string>, path: string, options: StoreInit) {
     this.#db = db;
     this.#nextSession = options.nextSession;
     this.#identity = options.identity;
@@ -1172,7 +1195,7 @@ export class SessionStore {
   /**
    * A group's write failed: returns the function that rejects its jobs in the order queued (#drain calls
    * it once the next write is started) — those refused already (`usedUp`, `noNumber`: see #runGroup) with
-   * their refusals, the others with the failure. The appends `_appendAgain` marked go back to the head of
+   * their refusals, the others with the failure. The appends `#appendAgain` marked go back to the head of
    * the queue now, before the next group is taken: ahead of every job queued since they were.
    */
   #failed(
@@ -1431,7 +1454,7 @@ export class SessionStore {
   }
 
   /**
-   * @internal Called by `openStore` when LevelDB dropped part of its log while opening (`lines`: what it
+   * Called by `openStore` (`storeInternals.repairAfterOpen`) when LevelDB dropped part of its log while opening (`lines`: what it
    * wrote about it in `LOG`) or an earlier open did not finish this (`pending`: the `repair` record).
    * Reports each line to `onCorruptRecord` (`kind: 'log'`), then rebuilds every session's metadata from
    * its events and writes it, with the missing id records and the session counter: a dropped batch takes
@@ -1440,7 +1463,7 @@ export class SessionStore {
    * 'session'`) and keeps its metadata. The `repair` record is written first and deleted last, all with
    * `sync`.
    */
-  async _repairAfterOpen(lines: readonly string[], pending: string | undefined): Promise<void> {
+  async #repairAfterOpen(lines: readonly string[], pending: string | undefined): Promise<void> {
     const reported = [...parseLines(pending), ...lines];
     const sync = { sync: true };
     const repairKey = this.#repairKey;
@@ -2024,7 +2047,7 @@ export class SessionStore {
   // Live appends and closing
 
   /**
-   * @internal For `persist`, whose subscriber left while its `append(events)` was pending: if that append
+   * For `persist` (`storeInternals.appendAgain`), whose subscriber left while its `append(events)` was pending: if that append
    * fails (a LevelDB error), it is made again, once, in its place in the queue — at its head, before the
    * jobs still queued (those called after it: appends, a `deleteSession` of its session) and the appends
    * called after this call — rather than after them, as a caller hearing of the failure could only do.
@@ -2035,7 +2058,7 @@ export class SessionStore {
    *   with the second failure (which `close()` waits for, as for any queued write); or undefined when no
    *   such append is pending here (written already, or refused at the call) or the store is closed.
    */
-  _appendAgain(events: readonly Event[]): Promise<StoredPosition[]> | undefined {
+  #appendAgain(events: readonly Event[]): Promise<StoredPosition[]> | undefined {
     const failed = this.#failedAppends.get(events);
     if (failed !== undefined) {
       // Failed already; its caller has not heard yet. At the head of the queue, as #failed puts the ones
@@ -2061,11 +2084,11 @@ export class SessionStore {
   }
 
   /**
-   * @internal Calls `watcher.next` with every batch of events appended to `sessionId` from now on,
+   * For `tail` (`storeInternals.watch`): calls `watcher.next` with every batch of events appended to `sessionId` from now on,
    * synchronously once the batch is written; `complete` when the session is deleted or the store closes.
    * Returns the function that stops watching.
    */
-  _watch(sessionId: string, watcher: StoreWatcher): () => void {
+  #watch(sessionId: string, watcher: StoreWatcher): () => void {
     this.#assertOpen();
     let set = this.#watchers.get(sessionId);
     if (set === undefined) {
@@ -2388,7 +2411,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
       { cause: error, path: location },
     );
   }
-  const store = new SessionStore(db, location, {
+  const store = storeInternals.create(db, location, {
     durability,
     maxCachedSessions,
     onCorruptRecord,
@@ -2398,7 +2421,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   });
   if (damage.length > 0 || pendingRepair !== undefined) {
     try {
-      await store._repairAfterOpen(damage, pendingRepair);
+      await storeInternals.repairAfterOpen(store, damage, pendingRepair);
     } catch (error) {
       await store.close().catch(() => {});
       throw new StoreError(

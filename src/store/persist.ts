@@ -19,7 +19,7 @@ import { type Event, Priority } from '../event.js';
 import { scheduleLater, timerOption } from '../operators/internal/eventTime.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
-import { type AppendOptions, encodeEvent, SessionStore } from './SessionStore.js';
+import { type AppendOptions, encodeEvent, SessionStore, storeInternals } from './SessionStore.js';
 
 /**
  * Where `persist` writes: a `SessionStore`, or anything with an `append` that settles when written. With
@@ -677,7 +677,7 @@ export function persist<T extends Event = Event>(
       const appendAgainInPlace = (sessionStore: SessionStore) => {
         for (const batch of [inFlight ? normalBatch : [], criticalInFlight ? criticalBatch.events : []]) {
           if (batch.length === 0 || takenBack.has(batch)) continue;
-          const again = sessionStore._appendAgain(batch);
+          const again = storeInternals.appendAgain(sessionStore, batch);
           if (again === undefined) continue;
           takenBack.add(batch);
           again.catch((cause: unknown) => reportUnhandled(lostError(batch, cause)));

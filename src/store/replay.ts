@@ -6,7 +6,13 @@ import { Observable } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import type { Event } from '../event.js';
 import { StoreError } from './errors.js';
-import { QUERY_KEYS, type QueryOptions, type SessionStore, type StoredEvent } from './SessionStore.js';
+import {
+  QUERY_KEYS,
+  type QueryOptions,
+  type SessionStore,
+  type StoredEvent,
+  storeInternals,
+} from './SessionStore.js';
 
 /**
  * The stored events of a session, as an Observable that completes after the last one. Each subscription
@@ -141,7 +147,7 @@ export function tail(
 
     let unwatch: () => void;
     try {
-      unwatch = store._watch(sessionId, {
+      unwatch = storeInternals.watch(store, sessionId, {
         next: (entries) => {
           if (live) {
             for (const entry of entries) emit(entry);

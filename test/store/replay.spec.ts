@@ -1,6 +1,7 @@
 import { firstValueFrom, lastValueFrom, type Observable, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, type Event, replay, type StoredEvent, StoreError, tail } from '../../src/index.js';
+import { storeInternals } from '../../src/store/SessionStore.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
 import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
@@ -397,20 +398,24 @@ describe('tail', () => {
 
   it('stops watching the session on unsubscribe', async () => {
     const store = t.store;
-    const watch = store._watch.bind(store);
+    const watch = storeInternals.watch;
     let watching = 0;
-    store._watch = (sessionId, watcher) => {
+    storeInternals.watch = (of, sessionId, watcher) => {
       watching++;
-      const stop = watch(sessionId, watcher);
+      const stop = watch(of, sessionId, watcher);
       return () => {
         watching--;
         stop();
       };
     };
-    const sub = tail(store, 's1').subscribe();
-    expect(watching).toBe(1);
-    sub.unsubscribe();
-    expect(watching).toBe(0);
+    try {
+      const sub = tail(store, 's1').subscribe();
+      expect(watching).toBe(1);
+      sub.unsubscribe();
+      expect(watching).toBe(0);
+    } finally {
+      storeInternals.watch = watch;
+    }
   });
 
   it('two tails of one session each receive every live append, the one left too once the other unsubscribed', async () => {
@@ -456,13 +461,16 @@ describe('tail', () => {
 
   it('a watcher that throws fails neither the write nor the other watchers, and the appends after it are written', async () => {
     const heard: number[][] = [];
-    t.store._watch('s1', {
+    storeInternals.watch(t.store, 's1', {
       next: () => {
         throw new Error('watcher failed');
       },
       complete: () => {},
     });
-    t.store._watch('s1', { next: (entries) => heard.push(entries.map((e) => e.seq)), complete: () => {} });
+    storeInternals.watch(t.store, 's1', {
+      next: (entries) => heard.push(entries.map((e) => e.seq)),
+      complete: () => {},
+    });
     // Called in one tick: one batch, then the next.
     const [first, second] = await Promise.all([t.store.append([ev('x', 1)]), t.store.append([ev('x', 2)])]);
     expect([first, second]).toEqual([[{ sessionId: 's1', seq: 0 }], [{ sessionId: 's1', seq: 1 }]]);
@@ -476,8 +484,8 @@ describe('tail', () => {
       next: (entries: readonly StoredEvent[]) => heard.push([name, entries.map((e) => e.seq)]),
       complete: () => heard.push([name, 'complete']),
     });
-    const stopA = t.store._watch('s1', watcher('a'));
-    const stopB = t.store._watch('s1', watcher('b'));
+    const stopA = storeInternals.watch(t.store, 's1', watcher('a'));
+    const stopB = storeInternals.watch(t.store, 's1', watcher('b'));
     await t.store.append([ev('x', 1)]);
     stopA();
     stopA();
@@ -485,7 +493,7 @@ describe('tail', () => {
     stopB();
     await t.store.append([ev('x', 3)]);
     // Watching again after all stopped.
-    t.store._watch('s1', watcher('c'));
+    storeInternals.watch(t.store, 's1', watcher('c'));
     await t.store.append([ev('x', 4)]);
     await t.store.close();
     expect(heard).toEqual([

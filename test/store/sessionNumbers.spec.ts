@@ -9,6 +9,7 @@ import type { Level } from 'level';
 import { from, lastValueFrom } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Event, persist, type SessionStore, StoreError } from '../../src/index.js';
+import { storeInternals } from '../../src/store/SessionStore.js';
 import { behindItsBack, collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
 const LAST = Number.MAX_SAFE_INTEGER;
@@ -204,11 +205,11 @@ describe('session numbers past Number.MAX_SAFE_INTEGER', () => {
     expect(await eventsOf(store, Object.keys(expected))).toEqual(expected);
   });
 
-  it('refuses the second try persist asks for (_appendAgain) as it refused the first', async () => {
+  it('refuses the second try persist asks for (appendAgain) as it refused the first', async () => {
     const store = await exhausted([ev('x', 1, 'a')], [ev('x', 2, 'b')]);
     const c = [ev('y', 3, 'c')];
     const appended = store.append(c);
-    const again = store._appendAgain(c);
+    const again = storeInternals.appendAgain(store, c);
     expect(again).toBeInstanceOf(Promise);
     const [first, second] = await Promise.all([refusal(appended), refusal(again!)]);
     expectRefused(first, store, 'c', c);
@@ -392,7 +393,7 @@ describe('a batch with refused jobs', () => {
   it('settles its jobs in the order queued, after notifying tails of the events written', async () => {
     const store = await usedUpAndExhausted();
     const log: string[] = [];
-    store._watch('b', {
+    storeInternals.watch(store, 'b', {
       next: (entries) =>
         log.push(`tail ${entries.map(({ seq, event }) => `${seq}:${event.type}`).join(' ')}`),
       complete: () => {},
@@ -417,7 +418,7 @@ describe('a batch with refused jobs', () => {
     const b = [ev('B', 5, 'b')];
     const appended = store.append(b);
     // Made again once, in its place, as persist asks when its subscriber left: written then.
-    const again = store._appendAgain(b)!;
+    const again = storeInternals.appendAgain(store, b)!;
     await Promise.all([
       settled(log, 'A', first),
       settled(log, 'B', appended),
@@ -438,7 +439,7 @@ describe('a batch with refused jobs', () => {
     await store.close();
   });
 
-  it('keeps no refused job of a failed write for a second try: _appendAgain after the failure makes only the failed one again', async () => {
+  it('keeps no refused job of a failed write for a second try: appendAgain after the failure makes only the failed one again', async () => {
     const store = await usedUpAndExhausted();
     const { AbstractChainedBatch } = await import('abstract-level');
     vi.spyOn(AbstractChainedBatch.prototype, 'write').mockRejectedValueOnce(new Error('disk full'));
@@ -452,9 +453,9 @@ describe('a batch with refused jobs', () => {
     ]);
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
     // Asked in the task that heard of the failure, as persist does: the refused ones would be refused again.
-    expect(store._appendAgain(usedUp)).toBeUndefined();
-    expect(store._appendAgain(noNumber)).toBeUndefined();
-    const again = store._appendAgain(failed);
+    expect(storeInternals.appendAgain(store, usedUp)).toBeUndefined();
+    expect(storeInternals.appendAgain(store, noNumber)).toBeUndefined();
+    const again = storeInternals.appendAgain(store, failed);
     expect(again).toBeInstanceOf(Promise);
     expect(await again).toEqual([{ sessionId: 'b', seq: 1 }]);
     await store.close();

@@ -6,6 +6,7 @@
 import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, type CorruptRecord, type Event, StoreError, tail } from '../../src/index.js';
+import { storeInternals } from '../../src/store/SessionStore.js';
 import { behindItsBack, collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
 let t: TempStore;
@@ -414,24 +415,24 @@ describe('SessionStore writes: urgent appends', () => {
   });
 });
 
-describe('SessionStore writes: an append made again (_appendAgain, for persist at its teardown)', () => {
+describe('SessionStore writes: an append made again (appendAgain, for persist at its teardown)', () => {
   it('takes only the pending append given that very array, once; not one written already or never made', async () => {
     const a = run(2, 0);
     const b = run(2, 10);
     const appendedA = t.store.append(a);
     const appendedB = t.store.append(b);
     // Events like b's, in another array: not b's append.
-    expect(t.store._appendAgain(run(2, 10))).toBeUndefined();
-    const againB = t.store._appendAgain(b);
+    expect(storeInternals.appendAgain(t.store, run(2, 10))).toBeUndefined();
+    const againB = storeInternals.appendAgain(t.store, b);
     expect(againB).toBeInstanceOf(Promise);
-    expect(t.store._appendAgain(b)).toBeUndefined();
+    expect(storeInternals.appendAgain(t.store, b)).toBeUndefined();
     const positions = await appendedB;
     expect(await againB).toEqual(positions);
     expect(await appendedA).toEqual([
       { sessionId: 's', seq: 0 },
       { sessionId: 's', seq: 1 },
     ]);
-    expect(t.store._appendAgain(a)).toBeUndefined();
+    expect(storeInternals.appendAgain(t.store, a)).toBeUndefined();
     expect((await collect(t.store.query('s'))).map((event) => event.timestamp)).toEqual([0, 1, 10, 11]);
   });
 
@@ -451,7 +452,7 @@ describe('SessionStore writes: an append made again (_appendAgain, for persist a
     // Its caller hears of the failure once c's write has started, and asks for it again while close()
     // waits for that write.
     const failed = await t.store.append(a).catch((error: unknown) => {
-      again = t.store._appendAgain(a);
+      again = storeInternals.appendAgain(t.store, a);
       return error;
     });
     expect(failed).toMatchObject({ code: 'STORE_WRITE_FAILED' });
@@ -472,7 +473,7 @@ describe('SessionStore writes: an append made again (_appendAgain, for persist a
       const lateEvents = run(1, 30);
       const late = store.append(lateEvents).catch(async () => {
         await store.close();
-        return store._appendAgain(lateEvents);
+        return storeInternals.appendAgain(store, lateEvents);
       });
       expect(await late).toBeUndefined();
     } finally {
