@@ -51,14 +51,16 @@ export type Event<D = Record<string, unknown>> = Omit<EventShape, 'data'> & { da
  * `temporalAggregate<T>()`, `T | Event<AggregatedData<T>> | Event<LateEventData<T>>`, gives
  * `Event<AggregatedData<T>>` and keeps its `T`. When `E` has none (a stream of `Event`, or of events the
  * guard's producer did not make): `Event<D>`, or `E & Event<D>` where `E` does not take an `Event<D>`.
+ * `Not`: members of `E` left out though their data is a `D` too (a `PatternTimeoutData` has every field of
+ * a `PatternMatchData`).
  */
-export type NarrowedEvent<E extends Event, D extends Record<string, unknown>> = [
-  Extract<E, Event<D>>,
+export type NarrowedEvent<E extends Event, D extends Record<string, unknown>, Not = never> = [
+  Extract<Exclude<E, Not>, Event<D>>,
 ] extends [never]
-  ? Event extends E
+  ? Event extends Exclude<E, Not>
     ? Event<D>
-    : E & Event<D>
-  : Extract<E, Event<D>>;
+    : Exclude<E, Not> & Event<D>
+  : Extract<Exclude<E, Not>, Event<D>>;
 
 /** What `createEvent` needs: a type; everything else has a default. */
 export interface EventInit<D = Record<string, unknown>> {

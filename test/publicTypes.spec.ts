@@ -11,6 +11,7 @@ import { filter, lastValueFrom, type Observable, of, toArray } from 'rxjs';
 import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  type ActivityData,
   type AggregatedData,
   adaptiveBatch,
   aggregateHooks,
@@ -19,12 +20,14 @@ import {
   ConfigError,
   type CorrelateOptions,
   type CorrelationEvent,
+  type CorrelationGroup,
   chainHooks,
   correlate,
   createEvent,
   createFileState,
   createHookBridge,
   createModeSelector,
+  DEFAULT_CORRELATION_GROUPS,
   type Event,
   EventFlowMetrics,
   type EventWriter,
@@ -39,15 +42,23 @@ import {
   hookDirectory,
   hybridProcess,
   InvalidEventError,
+  isActivity,
   isAggregated,
   isLateEvent,
+  isPatternError,
+  isPatternMatch,
+  isPatternTimeout,
   isSessionWindow,
   type LateEventData,
   type MarkedHookOutput,
   measure,
   openStore,
+  type PatternErrorData,
   type PatternEvent,
+  type PatternMatchData,
   type PatternOptions,
+  type PatternStep,
+  type PatternTimeoutData,
   pattern,
   persist,
   reconstruct,
@@ -178,7 +189,7 @@ describe('the types a user gets', () => {
       Observable<Edit | CorrelationEvent>
     >();
     expectTypeOf(edits$.pipe(persist(store), pattern([() => true], { within: 1 }))).toEqualTypeOf<
-      Observable<Edit | PatternEvent>
+      Observable<Edit | PatternEvent<Edit>>
     >();
     // hybridProcess: its handlers see the events as they come, and its outcomes carry them so.
     const lines$ = edits$.pipe(
@@ -259,18 +270,64 @@ describe('the types a user gets', () => {
     expect(guards.map((guard) => guard(event))).toEqual([false, false, false]);
   });
 
+  it("types pattern's predicates, key and matches and correlate's rules by the stream's events", () => {
+    // Both were typed on Event: a predicate read e.data as Record<string, unknown> (data.lines unknown),
+    // a match's events were Event[], and a rule got Event[].
+    const big = edits$.pipe(
+      pattern([(e) => e.data.lines > 10, { match: (e) => e.data.file_path.endsWith('.ts') }], {
+        within: 1_000,
+        key: (e) => e.data.file_path,
+      }),
+    );
+    expectTypeOf(big).toEqualTypeOf<Observable<Edit | PatternEvent<Edit>>>();
+    expectTypeOf(big.pipe(filter(isPatternMatch))).toEqualTypeOf<Observable<Event<PatternMatchData<Edit>>>>();
+    expectTypeOf(big.pipe(filter(isPatternTimeout))).toEqualTypeOf<
+      Observable<Event<PatternTimeoutData<Edit>>>
+    >();
+    expectTypeOf(big.pipe(filter(isPatternError))).toEqualTypeOf<Observable<Event<PatternErrorData>>>();
+    const edits = edits$.pipe(
+      correlate([
+        {
+          name: 'big-edits',
+          eventTypes: ['file.modified'],
+          windowMs: 1_000,
+          rule: (events) => ({ confidence: events.reduce((sum, e) => sum + e.data.lines, 0) > 100 ? 1 : 0 }),
+        },
+      ]),
+    );
+    expectTypeOf(edits).toEqualTypeOf<Observable<Edit | CorrelationEvent>>();
+    expectTypeOf(edits.pipe(filter(isActivity))).toEqualTypeOf<Observable<Event<ActivityData>>>();
+    // A predicate on a field the events do not have is a compile error.
+    // @ts-expect-error no data.size on an Edit
+    edits$.pipe(pattern([(e) => e.data.size > 1], { within: 1 }));
+    // Old forms: steps, groups and options typed on Event still fit a stream of Edit, and keep its type.
+    const steps: PatternStep[] = [(e: Event) => e.type === 'file.modified', { notFollowedBy: () => false }];
+    const groups: CorrelationGroup[] = [...DEFAULT_CORRELATION_GROUPS];
+    const patternOptions: PatternOptions = { within: 1, key: (e: Event) => e.sessionId };
+    expectTypeOf(edits$.pipe(pattern(steps, patternOptions))).toEqualTypeOf<
+      Observable<Edit | PatternEvent<Edit>>
+    >();
+    expectTypeOf(edits$.pipe(correlate(groups))).toEqualTypeOf<Observable<Edit | CorrelationEvent>>();
+    expectTypeOf(of(createEvent({ type: 'x' })).pipe(pattern(steps, { within: 1 }))).toEqualTypeOf<
+      Observable<Event | PatternEvent>
+    >();
+    expectTypeOf<PatternEvent>().toEqualTypeOf<PatternEvent<Event>>();
+    expectTypeOf<PatternMatchData['events']>().toEqualTypeOf<Event[]>();
+    expectTypeOf<CorrelationGroup>().toEqualTypeOf<CorrelationGroup<Event>>();
+  });
+
   it('types pattern and correlate without their input when passThrough is false', () => {
     // It was Edit | PatternEvent (Edit | CorrelationEvent), though no Edit comes out.
     expectTypeOf(edits$.pipe(pattern([() => true], { within: 1, passThrough: false }))).toEqualTypeOf<
-      Observable<PatternEvent>
+      Observable<PatternEvent<Edit>>
     >();
     expectTypeOf(edits$.pipe(pattern([() => true], { within: 1, passThrough: true }))).toEqualTypeOf<
-      Observable<Edit | PatternEvent>
+      Observable<Edit | PatternEvent<Edit>>
     >();
     // A passThrough not known to be false keeps the input in the type.
     const options: PatternOptions = { within: 1, passThrough: false };
     expectTypeOf(edits$.pipe(pattern([() => true], options))).toEqualTypeOf<
-      Observable<Edit | PatternEvent>
+      Observable<Edit | PatternEvent<Edit>>
     >();
     expectTypeOf(edits$.pipe(correlate(undefined, { passThrough: false }))).toEqualTypeOf<
       Observable<CorrelationEvent>

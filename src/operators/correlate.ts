@@ -6,7 +6,7 @@
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { checkOptions, optionKeys, rejectUnknownKeys } from '../errors.js';
-import { createEvent, createEventId, type Event, Priority } from '../event.js';
+import { createEvent, createEventId, type Event, type NarrowedEvent, Priority } from '../event.js';
 import { DueQueue, dataOf as eventDataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
 import {
   type ConfigRules,
@@ -39,10 +39,12 @@ export interface CorrelationMatch {
 }
 
 /** A correlation rule: the group's events in the window, oldest first → a match or `null`. */
-export type CorrelationRule = (events: readonly Event[]) => CorrelationMatch | null | undefined;
+export type CorrelationRule<T extends Event = Event> = (
+  events: readonly T[],
+) => CorrelationMatch | null | undefined;
 
 /** A group of event types that together form an activity. */
-export interface CorrelationGroup {
+export interface CorrelationGroup<T extends Event = Event> {
   /** The activity's name, unique among the groups: `activity_type` of the activities it reports. */
   name: string;
   /** The event types the group watches (exact `type` strings). Other events never reach its rule. */
@@ -61,7 +63,7 @@ export interface CorrelationGroup {
    * `correlation.error` event and counts as no match; so is a Promise (a rule is synchronous), whose
    * rejection is handled.
    */
-  rule: CorrelationRule;
+  rule: CorrelationRule<T>;
   /** What the group detects, for humans. */
   description?: string;
 }
@@ -167,7 +169,9 @@ export type CorrelationEvent = Event<ActivityData> | Event<CorrelationErrorData>
  * events$.pipe(correlate(), filter(isActivity)).subscribe((a) => show(a.data.activity_type, a.data.confidence));
  * ```
  */
-export function isActivity(event: Event): event is Event<ActivityData> {
+export function isActivity<E extends Event = Event>(
+  event: E | Readonly<Event<ActivityData>>,
+): event is NarrowedEvent<E, ActivityData> {
   const data = eventDataOf(event);
   return (
     data !== undefined &&
@@ -186,7 +190,9 @@ export function isActivity(event: Event): event is Event<ActivityData> {
  * Whether `event` is a `correlation.error` of `correlate` (a rule that threw or answered wrong),
  * narrowing its `data` to `CorrelationErrorData`. Checks the shape too (`group`, `error`, `suppressed`).
  */
-export function isCorrelationError(event: Event): event is Event<CorrelationErrorData> {
+export function isCorrelationError<E extends Event = Event>(
+  event: E | Readonly<Event<CorrelationErrorData>>,
+): event is NarrowedEvent<E, CorrelationErrorData> {
   const data = eventDataOf(event);
   return (
     data !== undefined &&
@@ -1676,18 +1682,19 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  *   unknown option) or a value is out of range (`windowMs <= 0`, duplicate names, no groups).
  */
 export function correlate<T extends Event = Event>(
-  groups: readonly CorrelationGroup[] | undefined,
+  groups: readonly CorrelationGroup<NoInfer<T>>[] | undefined,
   options: CorrelateOptions & { passThrough: false },
 ): OperatorFunction<T, CorrelationEvent>;
 export function correlate<T extends Event = Event>(
-  groups?: readonly CorrelationGroup[],
+  groups?: readonly CorrelationGroup<NoInfer<T>>[],
   options?: CorrelateOptions,
 ): OperatorFunction<T, T | CorrelationEvent>;
 export function correlate<T extends Event = Event>(
-  groups: readonly CorrelationGroup[] = DEFAULT_CORRELATION_GROUPS,
+  groups: readonly CorrelationGroup<NoInfer<T>>[] = DEFAULT_CORRELATION_GROUPS,
   options: CorrelateOptions = {},
 ): OperatorFunction<T, T | CorrelationEvent> {
-  const config = compile(groups, options);
+  // A rule sees only input events (of its group's types), each a T.
+  const config = compile(groups as readonly CorrelationGroup[], options);
   return serializedOperator<T, CorrelationEvent>(
     (emit, schedule) => new Correlator(config, (event) => emit(event as CorrelationEvent), schedule),
   );

@@ -5,7 +5,7 @@
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { checkOptions, optionKeys, rejectUnknownKeys } from '../errors.js';
-import { createEvent, type Event, Priority } from '../event.js';
+import { createEvent, type Event, type NarrowedEvent, Priority } from '../event.js';
 import { DueQueue, dataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
 import {
   type ConfigRules,
@@ -30,13 +30,13 @@ import {
  * Whether an event is the one a step waits for: only `true` is a match (not another truthy value).
  * Synchronous: a Promise (an `async` predicate) is reported as `pattern.error` and is no match.
  */
-export type EventPredicate = (event: Event) => boolean;
+export type EventPredicate<T extends Event = Event> = (event: T) => boolean;
 
 /** A step that an event must match, in order after the previous one (other events may come between). */
-export interface MatchStep {
+export interface MatchStep<T extends Event = Event> {
   /** Names the step in matches and timeouts. Default: the predicate's function name, else `step <n>`. */
   name?: string;
-  match: EventPredicate;
+  match: EventPredicate<T>;
   /**
    * The step may be skipped. Not allowed for the last step, nor next to a `notFollowedBy`. A leading
    * optional step (before the first required one) keeps its event in the match while the match fits
@@ -50,16 +50,19 @@ export interface MatchStep {
  * after it. As the last step, no such event may occur until the pattern's `within` has passed since
  * its first required event: the match is then emitted at that deadline.
  */
-export interface NegatedStep {
+export interface NegatedStep<T extends Event = Event> {
   name?: string;
-  notFollowedBy: EventPredicate;
+  notFollowedBy: EventPredicate<T>;
 }
 
-/** A step: a predicate (a required step), a `MatchStep` or a `NegatedStep`. */
-export type PatternStep = EventPredicate | MatchStep | NegatedStep;
+/**
+ * A step: a predicate (a required step), a `MatchStep` or a `NegatedStep`. `T`: the type of the events
+ * `pattern` is given, which its predicates see (`Event` by default).
+ */
+export type PatternStep<T extends Event = Event> = EventPredicate<T> | MatchStep<T> | NegatedStep<T>;
 
 /** Options of `pattern`. */
-export interface PatternOptions {
+export interface PatternOptions<T extends Event = Event> {
   /** The whole match must fit in this many ms of event time, from its first event to its last. */
   within: number;
   /**
@@ -68,7 +71,7 @@ export interface PatternOptions {
    * Events whose key is not a string or a number (no session, say) are matched together under the key
    * `null`.
    */
-  key?: (event: Event) => unknown;
+  key?: (event: T) => unknown;
   /** Names the pattern in its output events (`data.pattern`). Default `'pattern'`. */
   name?: string;
   /** Emit every input event besides the derived ones. Default `true`; `false` emits derived events only. */
@@ -91,12 +94,12 @@ export interface PatternOptions {
   scheduler?: SchedulerLike;
 }
 
-/** `data` of a `pattern.matched` event. */
-export interface PatternMatchData extends Record<string, unknown> {
+/** `data` of a `pattern.matched` event. `T`: the type of the events `pattern` was given. */
+export interface PatternMatchData<T extends Event = Event> extends Record<string, unknown> {
   pattern: string;
   key: string | null;
   /** The matched events, in step order (a skipped optional step has none). */
-  events: Event[];
+  events: T[];
   /** The name of the step each event matched, parallel to `events`. */
   steps: string[];
   /** Event time of the first and last matched event. */
@@ -113,11 +116,11 @@ export type PatternTimeoutReason =
   | 'evicted';
 
 /** `data` of a `pattern.timeout` event: a partial match that did not complete. */
-export interface PatternTimeoutData extends Record<string, unknown> {
+export interface PatternTimeoutData<T extends Event = Event> extends Record<string, unknown> {
   pattern: string;
   key: string | null;
   /** The events matched so far, in step order. */
-  events: Event[];
+  events: T[];
   steps: string[];
   /**
    * The next required step it was waiting for: an optional step it was also waiting for is not named,
@@ -151,8 +154,11 @@ export interface PatternErrorData extends Record<string, unknown> {
   suppressed: number;
 }
 
-/** What `pattern` emits besides its input. */
-export type PatternEvent = Event<PatternMatchData> | Event<PatternTimeoutData> | Event<PatternErrorData>;
+/** What `pattern` emits besides its input; `T`: the type of the events it was given. */
+export type PatternEvent<T extends Event = Event> =
+  | Event<PatternMatchData<T>>
+  | Event<PatternTimeoutData<T>>
+  | Event<PatternErrorData>;
 
 /** The fields every `pattern.matched` and `pattern.timeout` has: `pattern`, `key`, `events`, `steps`, `window`. */
 function isRunData(data: Record<string, unknown>): boolean {
@@ -174,7 +180,9 @@ function isRunData(data: Record<string, unknown>): boolean {
  * events$.pipe(pattern(steps, { within: 600_000 }), filter(isPatternMatch)).subscribe((m) => log(m.data.steps));
  * ```
  */
-export function isPatternMatch(event: Event): event is Event<PatternMatchData> {
+export function isPatternMatch<E extends Event = Event>(
+  event: E | Readonly<Event<PatternMatchData>>,
+): event is NarrowedEvent<E, PatternMatchData, Event<PatternTimeoutData>> {
   const data = dataOf(event);
   return data !== undefined && event.type === 'pattern.matched' && isRunData(data);
 }
@@ -183,7 +191,9 @@ export function isPatternMatch(event: Event): event is Event<PatternMatchData> {
  * Whether `event` is a partial match of `pattern` given up (`pattern.timeout`), narrowing its `data` to
  * `PatternTimeoutData`. Checks the shape too (those of a match, `expected`, `deadline`, `reason`).
  */
-export function isPatternTimeout(event: Event): event is Event<PatternTimeoutData> {
+export function isPatternTimeout<E extends Event = Event>(
+  event: E | Readonly<Event<PatternTimeoutData>>,
+): event is NarrowedEvent<E, PatternTimeoutData> {
   const data = dataOf(event);
   return (
     data !== undefined &&
@@ -199,7 +209,9 @@ export function isPatternTimeout(event: Event): event is Event<PatternTimeoutDat
  * Whether `event` is a `pattern.error` of `pattern` (a predicate or the key function threw), narrowing
  * its `data` to `PatternErrorData`. Checks the shape too (`pattern`, `step`, `error`, `suppressed`).
  */
-export function isPatternError(event: Event): event is Event<PatternErrorData> {
+export function isPatternError<E extends Event = Event>(
+  event: E | Readonly<Event<PatternErrorData>>,
+): event is NarrowedEvent<E, PatternErrorData> {
   const data = dataOf(event);
   return (
     data !== undefined &&
@@ -1388,19 +1400,20 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  *   `notFollowedBy`, an optional last step …) or a value is out of range (`within <= 0`).
  */
 export function pattern<T extends Event = Event>(
-  steps: readonly PatternStep[],
-  options: PatternOptions & { passThrough: false },
-): OperatorFunction<T, PatternEvent>;
+  steps: readonly PatternStep<NoInfer<T>>[],
+  options: PatternOptions<NoInfer<T>> & { passThrough: false },
+): OperatorFunction<T, PatternEvent<T>>;
 export function pattern<T extends Event = Event>(
-  steps: readonly PatternStep[],
-  options: PatternOptions,
-): OperatorFunction<T, T | PatternEvent>;
+  steps: readonly PatternStep<NoInfer<T>>[],
+  options: PatternOptions<NoInfer<T>>,
+): OperatorFunction<T, T | PatternEvent<T>>;
 export function pattern<T extends Event = Event>(
-  steps: readonly PatternStep[],
-  options: PatternOptions,
-): OperatorFunction<T, T | PatternEvent> {
-  const config = compile(steps, options);
-  return serializedOperator<T, PatternEvent>(
-    (emit, schedule) => new Matcher(config, (event) => emit(event as PatternEvent), schedule),
+  steps: readonly PatternStep<NoInfer<T>>[],
+  options: PatternOptions<NoInfer<T>>,
+): OperatorFunction<T, T | PatternEvent<T>> {
+  // The predicates and the key see only the input events, each a T.
+  const config = compile(steps as readonly PatternStep[], options as PatternOptions);
+  return serializedOperator<T, PatternEvent<T>>(
+    (emit, schedule) => new Matcher(config, (event) => emit(event as PatternEvent<T>), schedule),
   );
 }
