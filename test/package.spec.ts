@@ -333,6 +333,37 @@ describe('the package, packed and installed', () => {
     expect(generic).toEqual([]);
   });
 
+  it("needs @types/node, as the README's install section says: without it, Node's types are any", async () => {
+    // The declarations name Node's types (Readable, Buffer), and level's do too. Without @types/node
+    // (types: [] leaves the project's out) a strict check of them fails, and with skipLibCheck on they
+    // compile, Node's types read as any: fromJsonLines(42) is accepted. With it, refused.
+    await writeFile(
+      join(project, 'probe.mts'),
+      `${USER_CODE}\nfromJsonLines(42);\n`.replace('bridgeHooks,', 'bridgeHooks, fromJsonLines,'),
+    );
+    const codes = (options: ts.CompilerOptions): string[] => {
+      const program = ts.createProgram([join(project, 'probe.mts')], {
+        strict: true,
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        target: ts.ScriptTarget.ES2022,
+        noEmit: true,
+        ...options,
+      });
+      return ts
+        .getPreEmitDiagnostics(program)
+        .map(
+          (d) =>
+            `${d.file === undefined ? '' : relative(project, d.file.fileName).split('/').at(-1)}: TS${d.code}`,
+        );
+    };
+    expect(codes({ types: ['node'], skipLibCheck: true })).toEqual(['probe.mts: TS2345']);
+    expect(codes({ types: [], skipLibCheck: true })).toEqual([]);
+    expect(codes({ types: [], skipLibCheck: false })).toContain('SessionStore.d.ts: TS2591'); // Buffer: install @types/node
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('have `@types/node` in a TypeScript project (`npm install -D @types/node`)');
+  });
+
   it("shows no internal member on a class a user gets: SessionStore's declarations have no _watch, no public constructor", async () => {
     // `_watch`, `_appendAgain` and `_repairAfterOpen` (@internal) and SessionStore's constructor were in
     // the shipped .d.ts: a user's editor offered them, and `stripInternal` would have left an implicit
