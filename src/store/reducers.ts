@@ -114,13 +114,6 @@ function later(a: number | undefined, b: number): number {
   return a === undefined || b > a ? b : a;
 }
 
-/** `list` with `item` appended, keeping the last `max` (≥ 1) entries. */
-function appendBounded<T>(list: readonly T[], item: T, max: number): readonly T[] {
-  const next = list.length >= max ? list.slice(list.length - max + 1) : list.slice();
-  next.push(item);
-  return next;
-}
-
 /**
  * `list` (in time order) with `change` put in its place in time, after those of the same time, keeping the
  * latest `max` entries: a change that comes late never takes the place of a later one. Changes mostly come
@@ -272,7 +265,11 @@ export interface WorkflowState {
   readonly activeWorkflows: Readonly<Record<string, WorkflowInfo>>;
   /** Finished runs: `completed`, and `failed` ones (`workflow.failed`). */
   readonly completedWorkflows: Readonly<Record<string, WorkflowInfo>>;
-  /** The last 100 workflow transitions, oldest first. */
+  /**
+   * The last 100 workflow transitions (in time), oldest first: in time order whatever the order they came in
+   * (those of the same time in the order they came), as `agentState`'s `history`. `persist`'s priority lane
+   * emits a CRITICAL `workflow.failed` ahead of the run's `workflow.started` still waiting: listed after it.
+   */
   readonly workflowHistory: readonly { workflowId: string; type: string; timestamp: number }[];
 }
 
@@ -324,7 +321,7 @@ export const workflowState: StateReducer<WorkflowState> = builtIn<WorkflowState>
     if (!event.type.startsWith('workflow.')) return state;
     const id = workflowIdOf(event);
     if (id === undefined) return state;
-    const history = appendBounded(
+    const history = insertBounded(
       state.workflowHistory,
       { workflowId: id, type: event.type, timestamp: event.timestamp },
       DEFAULT_HISTORY,

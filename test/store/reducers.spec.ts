@@ -20,6 +20,7 @@ import {
   type StateReducer,
   sessionState,
   toEvents,
+  type WorkflowState,
   workflowState,
 } from '../../src/index.js';
 import { inPlaceReduce } from '../../src/store/reducers.js';
@@ -415,6 +416,61 @@ describe('workflowState', () => {
     expect(state.workflowHistory).toHaveLength(100);
     expect(state.workflowHistory[0]?.workflowId).toBe('w1');
     expect(state.workflowHistory[99]?.workflowId).toBe('w100');
+  });
+
+  it("lists its history in time order, whatever the order the transitions came in (persist's priority lane)", async () => {
+    // persist writes and emits a CRITICAL workflow.failed ahead of the run's start still waiting: the
+    // history listed the failure first, as the run's oldest transition.
+    const events = [
+      ev('workflow.started', 1_000, 'h', { workflow_id: 'w1' }),
+      ev('workflow.step', 1_001, 'h', { workflow_id: 'w1' }),
+      createEvent({
+        type: 'workflow.failed',
+        timestamp: 1_002,
+        sessionId: 'h',
+        priority: Priority.CRITICAL,
+        data: { workflow_id: 'w1' },
+      }),
+    ];
+    const emitted = await lastValueFrom(from(events).pipe(persist(t.store), toArray()));
+    expect(emitted.map((e) => e.type)).toEqual(['workflow.failed', 'workflow.started', 'workflow.step']);
+    const expected = ['w1:workflow.started:1000', 'w1:workflow.step:1001', 'w1:workflow.failed:1002'];
+    const listed = (state: WorkflowState) =>
+      state.workflowHistory.map((h) => `${h.workflowId}:${h.type}:${h.timestamp}`);
+    expect(listed(fold(workflowState, emitted))).toEqual(expected);
+    expect(listed(await reconstruct(t.store, 'h', workflowState))).toEqual(expected);
+    // Of the same time, in the order they came; a late one older than the last 100 is left out.
+    const steps = Array.from({ length: 100 }, (_, i) =>
+      ev('workflow.step', 10 + i, 's1', { workflow_id: `w${i}` }),
+    );
+    const full = fold(workflowState, [
+      ev('workflow.step', 50, 's1', { workflow_id: 'x' }),
+      ...steps,
+      ev('workflow.step', 9, 's1', { workflow_id: 'late' }),
+      ev('workflow.step', 50, 's1', { workflow_id: 'y' }),
+    ]);
+    expect(full.workflowHistory).toHaveLength(100);
+    expect(full.workflowHistory[0]?.workflowId).toBe('w2');
+    expect(full.workflowHistory.map((h) => h.workflowId)).not.toContain('late');
+    expect(full.workflowHistory.slice(38, 42).map((h) => h.workflowId)).toEqual(['x', 'w40', 'y', 'w41']);
+  });
+
+  it('keeps the same history for any order of the same transitions (distinct times)', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 300 }), { maxLength: 120 }),
+        fc.infiniteStream(fc.nat()),
+        (times, picks) => {
+          const types = ['workflow.started', 'workflow.step', 'workflow.completed', 'workflow.failed'];
+          const events = times.map((time) =>
+            ev(types[time % 4]!, time, 's1', { workflow_id: `w${time % 5}` }),
+          );
+          expect(fold(workflowState, shuffle(events, picks)).workflowHistory).toEqual(
+            fold(workflowState, byTime(events)).workflowHistory,
+          );
+        },
+      ),
+    );
   });
 
   it("gives an agent event without a workflow id to no run, not to one whose id is 'undefined'", () => {
