@@ -633,6 +633,10 @@ export const sessionState: StateReducer<SessionState> = builtIn<SessionState>(
  * unless `query` narrows them). Equal to the live `scan(reducer.reduce, reducer.initial)` over the same
  * events.
  *
+ * The fold is oldest first, in the query's order (seq order, or (timestamp, seq) order with `types`,
+ * `start` or `end`), also with `reverse`: there it only picks which events are folded — with `limit`, the
+ * newest `limit` of them (held in memory, then folded oldest first); without, all, as a forward query.
+ *
  * With a built-in reducer the fold is linear in the events: as only the last state is returned, the
  * records of the intermediate states (`files`, `agents`, …) are copied once and then updated in place,
  * where `reduce` copies them at every change (O(files) per file event for `fileState`). That is for the
@@ -650,6 +654,19 @@ export async function reconstruct<S>(
   rejectUnknownKeys('reconstruct', query, QUERY_KEYS);
   const reduce = inPlaceReduce(reducer) ?? reducer.reduce;
   let state = reducer.initial;
+  if (query?.reverse === true) {
+    // `reverse` picks the events (with `limit`, the newest ones), not the order of the fold: a reducer
+    // folds oldest first, as the live scan did. Without a limit, the same events as a forward query.
+    if (query.limit === undefined) {
+      for await (const event of store.query(sessionId, { ...query, reverse: false }))
+        state = reduce(state, event);
+      return state;
+    }
+    const newestFirst: Event[] = [];
+    for await (const event of store.query(sessionId, query)) newestFirst.push(event);
+    for (let i = newestFirst.length - 1; i >= 0; i--) state = reduce(state, newestFirst[i]!);
+    return state;
+  }
   for await (const event of store.query(sessionId, query)) state = reduce(state, event);
   return state;
 }

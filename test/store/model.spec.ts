@@ -583,13 +583,12 @@ class Run {
     expect(withoutCreatedAt(await this.store.session(id))).toEqual(
       s === undefined ? undefined : expectedInfo(id, s),
     );
-    // Reducers: reconstruct is the fold of the reducer over the stored events (of the query, if given).
+    // Reducers: reconstruct is the fold of the reducer over the stored events (of the query, if given),
+    // oldest first: `reverse` (with `limit`) only picks them.
     expect(await reconstruct(this.store, id, sessionState)).toEqual(fold(sessionState, events));
+    const picked = want.map((e) => e.event);
     expect(await reconstruct(this.store, id, fileState, q)).toEqual(
-      fold(
-        fileState,
-        want.map((e) => e.event),
-      ),
+      fold(fileState, q.reverse === true ? picked.reverse() : picked),
     );
     // sessionContext: counts and span from the metadata; files, agents, workflows in time order of first
     // appearance.

@@ -24,7 +24,7 @@ import {
   workflowState,
 } from '../../src/index.js';
 import { inPlaceReduce } from '../../src/store/reducers.js';
-import { ev, type TempStore, tempStore } from '../helpers/store.js';
+import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
 
 const DEMO = join(dirname(fileURLToPath(import.meta.url)), '../../demo/sessions.jsonl');
 const HOUR = 3_600_000;
@@ -1135,6 +1135,47 @@ describe('reconstruct', () => {
     const agents = { ...agentState, initial: { ...agentState.initial, running } };
     expect((await reconstruct(t.store, 'w', agents)).running).toEqual({});
     expect(running).toEqual({ r1: { agent: 'x', agentId: 'r1', startTime: 0 } });
+  });
+
+  it('folds oldest first with reverse too: reverse and limit pick the newest events, not the order of the fold', async () => {
+    // Folded newest first, a reducer meant for oldest first saw the session backwards: of two changes of
+    // a file in the same ms, fileState took the first to come as its last action.
+    await t.store.append([
+      ev('file.created', 5, 'rv', { file_path: '/a' }),
+      ev('tool.used', 6, 'rv'),
+      ev('file.modified', 7, 'rv', { file_path: '/a' }),
+      ev('file.deleted', 7, 'rv', { file_path: '/a' }),
+      ev('tool.used', 8, 'rv'),
+    ]);
+    const events = await collect(t.store.query('rv'));
+    const seen: StateReducer<string[]> = {
+      initial: [],
+      reduce: (state, event) => [...state, `${event.type}@${event.timestamp}`],
+    };
+    const names = (list: readonly Event[]) => list.map((e) => `${e.type}@${e.timestamp}`);
+    // With a limit: the newest `limit` events of the query, oldest first.
+    expect(await reconstruct(t.store, 'rv', seen, { reverse: true, limit: 3 })).toEqual(
+      names(events.slice(2)),
+    );
+    expect(
+      await reconstruct(t.store, 'rv', seen, {
+        reverse: true,
+        limit: 2,
+        types: ['file.created', 'file.modified', 'file.deleted'],
+      }),
+    ).toEqual(['file.modified@7', 'file.deleted@7']);
+    expect(await reconstruct(t.store, 'rv', seen, { reverse: true, limit: 9 })).toEqual(names(events));
+    expect(await reconstruct(t.store, 'rv', seen, { reverse: true, limit: 0 })).toEqual([]);
+    // Without: every event of the query, as a forward query folds them.
+    expect(await reconstruct(t.store, 'rv', seen, { reverse: true })).toEqual(names(events));
+    expect(await reconstruct(t.store, 'rv', seen, { reverse: true, start: 6, end: 7 })).toEqual(
+      names(events.slice(1, 4)),
+    );
+    const files = await reconstruct(t.store, 'rv', fileState, { reverse: true, limit: 3 });
+    expect(files).toEqual(fold(fileState, events.slice(2)));
+    expect(files.files['/a']).toEqual({ lastAction: 'deleted', lastModified: 7, changeCount: 2 });
+    // Invalid options are still refused.
+    await expect(reconstruct(t.store, 'rv', seen, { reverse: true, limit: -1 })).rejects.toThrow(ConfigError);
   });
 
   it('rebuilds a session without events to the initial state, which is empty and frozen throughout', async () => {
