@@ -156,7 +156,10 @@ export interface QueryOptions {
   fromSeq?: number;
   /** At most this many events. */
   limit?: number;
-  /** Newest first. */
+  /**
+   * Newest first. For `reconstruct`, which folds oldest first, it only picks the events: with `limit`, the
+   * newest `limit` of them.
+   */
   reverse?: boolean;
 }
 

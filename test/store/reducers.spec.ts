@@ -473,6 +473,18 @@ describe('workflowState', () => {
     );
   });
 
+  it('takes a run id from data.workflow when data.workflow_id is missing or empty (docs: workflow_id, else workflow)', () => {
+    const state = fold(workflowState, [
+      ev('workflow.started', 1, 's1', { workflow: 'release' }),
+      ev('agent.started', 2, 's1', { agent: 'tester', workflow: 'release' }),
+      ev('workflow.started', 3, 's1', { workflow_id: '', workflow: 'deploy' }),
+      ev('workflow.completed', 4, 's1', { workflow_id: 'release', workflow: 'other' }),
+    ]);
+    expect(Object.keys(state.activeWorkflows)).toEqual(['deploy']);
+    expect(state.completedWorkflows.release).toMatchObject({ startTime: 1, endTime: 4, agents: ['tester'] });
+    expect(state.workflowHistory.map((h) => h.workflowId)).toEqual(['release', 'deploy', 'release']);
+  });
+
   it("gives an agent event without a workflow id to no run, not to one whose id is 'undefined'", () => {
     const state = fold(workflowState, [
       ev('workflow.started', 1, 's1', { workflow_id: 'undefined' }),
@@ -527,6 +539,18 @@ describe('agentState', () => {
       type: 'agent.started',
       timestamp: 10,
     });
+  });
+
+  it('keeps the last 100 agent events (in time) in its history: a late one older than those is left out', () => {
+    const events = Array.from({ length: 101 }, (_, i) =>
+      ev('agent.progress', 10 + i, 's1', { agent: `a${i}`, agent_id: `a${i}` }),
+    );
+    const state = fold(agentState, [...events, ev('agent.progress', 5, 's1', { agent: 'late' })]);
+    expect(state.history).toHaveLength(100);
+    expect(state.history[0]).toMatchObject({ agent: 'a1', timestamp: 11 });
+    expect(state.history[99]).toMatchObject({ agent: 'a100', timestamp: 110 });
+    // Counted all the same.
+    expect(state.agents.late).toMatchObject({ firstSeen: 5, lastSeen: 5 });
   });
 
   it('ends a run on agent.failed and agent.stopped too, and counts no other agent event as one', () => {
@@ -968,6 +992,31 @@ describe('states saved by an earlier version', () => {
     ev('agent.started', 250, 's1', { agent: 'Plan', agent_id: 'c3' }),
     ev('agent.started', 300, 's1', { agent: 'Plan', agent_id: 'c4' }),
   ];
+
+  it('fileState, workflowState and sessionState fold on from their JSON as from the state itself (docs: Upgrading)', async () => {
+    const before = [
+      ev('session.started', 100, 'j'),
+      ev('workflow.started', 101, 'j', { workflow_id: 'w1', workflow_type: 'feature' }),
+      ev('workflow.failed', 102, 'j', { workflow_id: 'w0' }),
+      ev('file.created', 103, 'j', { file_path: '/a' }),
+      ev('agent.started', 104, 'j', { agent: 'tester', workflow_id: 'w1' }),
+    ];
+    const after = [
+      ev('file.modified', 110, 'j', { file_path: '/a' }),
+      ev('workflow.completed', 111, 'j', { workflow_id: 'w1' }),
+      ev('workflow.started', 101, 'j', { workflow_id: 'w0' }),
+      ev('file.deleted', 102, 'j', { file_path: '/b' }),
+      ev('session.ended', 120, 'j'),
+    ];
+    await t.store.append(after);
+    for (const reducer of [fileState, workflowState, sessionState] as StateReducer<unknown>[]) {
+      const saved = JSON.parse(JSON.stringify(fold(reducer, before))) as unknown;
+      const whole = fold(reducer, [...before, ...after]);
+      const fromSaved = { ...reducer, initial: deepFreeze(saved) };
+      expect(fold(fromSaved, after)).toEqual(whole);
+      expect(await reconstruct(t.store, 'j', fromSaved)).toEqual(whole);
+    }
+  });
 
   it('agentState folds on from an AgentState without unmatchedEnds as from the same state with none', async () => {
     const saved = JSON.parse(SAVED) as AgentState;
