@@ -208,6 +208,7 @@ export type {
   AgentHistoryEntry,
   AgentInfo,
   AgentState,
+  EndedRun,
   FileChangeEntry,
   FileInfo,
   FileState,

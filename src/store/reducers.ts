@@ -382,8 +382,12 @@ export const workflowState: StateReducer<WorkflowState> = builtIn<WorkflowState>
 export interface AgentInfo {
   agent: string;
   started: number;
+  /** Runs ended: a run that ended more than once (a stop a hook blocked, then its end) counts once. */
   completed: number;
-  /** Sum of the durations of runs whose start and completion were both seen (matched by `agent_id`). */
+  /**
+   * Sum of the durations of runs whose start and end were both seen (matched by `agent_id`), each to its
+   * latest end.
+   */
   totalDurationMs: number;
   firstSeen: number;
   lastSeen: number;
@@ -398,20 +402,34 @@ export interface RunningAgent {
 
 /** An end (`agent.completed` / `failed` / `stopped`) whose run's `agent.started` was not seen (yet). */
 export interface UnmatchedEnd {
-  /** The agent it was counted under (its own `data.agent`). */
+  /** The agent it was counted under (the `data.agent` of the first of its ends to come). */
   agent: string;
+  /** The latest of the run's ends seen. */
+  endTime: number;
+  /** The earliest of the run's ends, when more than one came at different times; absent otherwise. */
+  firstEndTime?: number;
+}
+
+/** A run whose start and end were both seen, kept so that a later end of it is known as its own. */
+export interface EndedRun {
+  agent: string;
+  startTime: number;
+  /** Its latest end. */
   endTime: number;
 }
 
-/** Most ends kept in `AgentState.unmatchedEnds` waiting for their start; past that the earliest is dropped. */
+/**
+ * Most ends kept in `AgentState.unmatchedEnds` waiting for their start, and most runs kept in
+ * `AgentState.ended`; past that the earliest ended is dropped.
+ */
 const MAX_UNMATCHED = 100;
 
 /**
- * The id of the waiting end that ended earliest (of equal times, the lowest id): the one dropped when
- * `unmatchedEnds` is full. Not the first key: an integer-like id (`'1234567'`) is listed before the others
- * whenever it came, and an id whose end came again keeps its first place.
+ * The id of the entry that ended earliest (of equal times, the lowest id): the one dropped when
+ * `unmatchedEnds` (or `ended`) is full. Not the first key: an integer-like id (`'1234567'`) is listed before
+ * the others whenever it came, and an id whose end came again keeps its first place.
  */
-function earliestEnd(ends: Readonly<Record<string, UnmatchedEnd>>): string {
+function earliestEnd(ends: Readonly<Record<string, { readonly endTime: number }>>): string {
   let earliest: string | undefined;
   let time = Number.POSITIVE_INFINITY;
   for (const id of Object.keys(ends)) {
@@ -424,6 +442,17 @@ function earliestEnd(ends: Readonly<Record<string, UnmatchedEnd>>): string {
   return earliest!;
 }
 
+/** `record` with `id` set to `entry`, the earliest ended dropped first when it is full without `id`. */
+function withBounded<V extends { readonly endTime: number }>(
+  records: Records,
+  record: Readonly<Record<string, V>>,
+  id: string,
+  entry: V,
+): Record<string, V> {
+  const full = Object.keys(record).length >= MAX_UNMATCHED && !Object.hasOwn(record, id);
+  return records.with(full ? records.without(record, earliestEnd(record)) : record, id, entry);
+}
+
 /** Agents used in a session, from `agent.started` / `agent.completed` (`SubagentStart` / `SubagentStop`). */
 export interface AgentState {
   readonly agents: Readonly<Record<string, AgentInfo>>;
@@ -433,9 +462,18 @@ export interface AgentState {
    * Ends whose start was not seen, keyed by `agent_id` (at most 100: the earliest ended is dropped): a start that comes after its
    * end, not later than it (`persist`'s priority lane emits a CRITICAL end ahead of the events received
    * before it), makes the run the one that ended — counted under the start's agent, with its duration.
+   * More ends of the same id before the start are the same run's (counted once, under the first's name).
    * A state saved by a version before it (without it) is folded on as one with none waiting.
    */
   readonly unmatchedEnds: Readonly<Record<string, UnmatchedEnd>>;
+  /**
+   * Runs that ended, keyed by `agent_id` (at most 100: the earliest ended is dropped). An end of such a run
+   * not earlier than its start is the same run's — Claude Code sends a subagent's `SubagentStop` again
+   * (`stop_hook_active: true`) when a hook blocked the first and the subagent went on: counted under the
+   * run's agent, not as another completion, the run's duration to its latest end. A state saved by a
+   * version before it (without it) is folded on as one with none.
+   */
+  readonly ended: Readonly<Record<string, EndedRun>>;
   /** The last 100 agent events, oldest first, in time order whatever the order they came in. */
   readonly history: readonly AgentHistoryEntry[];
 }
@@ -452,38 +490,59 @@ function endsRun(type: string): boolean {
   return type === 'agent.completed' || type === 'agent.failed' || type === 'agent.stopped';
 }
 
+/** A saved state whose version had no `unmatchedEnds` or `ended`, completed with none. */
+function whole(saved: AgentState): AgentState {
+  if (saved.unmatchedEnds !== undefined && saved.ended !== undefined) return saved;
+  return { ...saved, unmatchedEnds: saved.unmatchedEnds ?? {}, ended: saved.ended ?? {} };
+}
+
 /** Per-agent counts and durations, the runs in progress, and recent agent events. */
 export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
-  deepFreeze({ agents: {}, running: {}, unmatchedEnds: {}, history: [] }),
+  deepFreeze({ agents: {}, running: {}, unmatchedEnds: {}, ended: {}, history: [] }),
   (records) => (saved, event) => {
-    // A state saved by a version before `unmatchedEnds` (then folded on): none waiting. Completed at its
+    // A state saved by a version before `unmatchedEnds` or `ended` (then folded on): none. Completed at its
     // first event, whatever its type, so that every state reduce returns has the whole shape.
-    const state = saved.unmatchedEnds === undefined ? { ...saved, unmatchedEnds: {} } : saved;
+    const state = whole(saved);
     if (!event.type.startsWith('agent.')) return state;
     const named = text(event.data.agent);
     if (named === undefined) return state;
     const agentId = text(event.data.agent_id);
     const ends = endsRun(event.type);
-    const run = ends && agentId !== undefined ? own(state.running, agentId) : undefined;
-    // A start come after its run's end (not later than it): the run that ended.
+    const byId = ends && agentId !== undefined;
+    const run = byId ? own(state.running, agentId) : undefined;
+    // An end of a run that ended already, not earlier than its start: that run's (a stop a hook blocked).
+    const endedRun = byId && run === undefined ? own(state.ended, agentId) : undefined;
+    const again = endedRun !== undefined && event.timestamp >= endedRun.startTime ? endedRun : undefined;
+    // Another end of a run whose end waits for its start: that run's.
+    const waiting =
+      byId && run === undefined && again === undefined ? own(state.unmatchedEnds, agentId) : undefined;
+    // A start come after its run's end (not later than its latest end): the run that ended.
     const ended =
       event.type === 'agent.started' && agentId !== undefined ? own(state.unmatchedEnds, agentId) : undefined;
     const endOf = ended !== undefined && event.timestamp <= ended.endTime ? ended : undefined;
     // A run ends under the name its start gave it: Claude Code's SubagentStop says `agent_type: ""`, so
     // the bridge names the agent by its id there, while its SubagentStart gave the type (`Explore`).
-    const agent = run === undefined ? named : run.agent;
+    const agent = run?.agent ?? again?.agent ?? waiting?.agent ?? named;
     let agents = state.agents;
     let history = state.history;
     if (endOf !== undefined && endOf.agent !== agent) {
-      // The end was counted under its own name: it moves to the start's, in the history too.
-      // The end made or counted in that record, which only such a move deletes.
+      // The run's ends were counted under their own name: they move to the start's, in the history too.
+      // The ends made or counted in that record, which only such a move deletes.
+      const first = endOf.firstEndTime ?? endOf.endTime;
       const counted = own(agents, endOf.agent)!;
       agents =
-        counted.started === 0 && counted.completed === 1 && counted.firstSeen === counted.lastSeen
+        counted.started === 0 &&
+        counted.completed === 1 &&
+        counted.firstSeen === first &&
+        counted.lastSeen === endOf.endTime
           ? records.without(agents, endOf.agent)
           : records.with(agents, endOf.agent, { ...counted, completed: counted.completed - 1 });
       history = history.map((h) =>
-        h.agentId === agentId && h.agent === endOf.agent && h.timestamp === endOf.endTime && endsRun(h.type)
+        h.agentId === agentId &&
+        h.agent === endOf.agent &&
+        h.timestamp >= first &&
+        h.timestamp <= endOf.endTime &&
+        endsRun(h.type)
           ? { ...h, agent }
           : h,
       );
@@ -503,31 +562,57 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
     };
     let running = state.running;
     let unmatchedEnds = state.unmatchedEnds;
+    let endedRuns = state.ended;
     if (event.type === 'agent.started') {
       next.started++;
       if (endOf !== undefined) {
         if (endOf.agent !== agent) next.completed++;
         next.totalDurationMs += endOf.endTime - event.timestamp;
         unmatchedEnds = records.without(unmatchedEnds, agentId!);
+        endedRuns = withBounded(records, endedRuns, agentId!, {
+          agent,
+          startTime: event.timestamp,
+          endTime: endOf.endTime,
+        });
       } else if (agentId !== undefined) {
         running = records.with(running, agentId, { agent, agentId, startTime: event.timestamp });
       }
     } else if (ends) {
-      next.completed++;
       if (run !== undefined) {
+        next.completed++;
         next.totalDurationMs += Math.max(0, event.timestamp - run.startTime);
         running = records.without(running, agentId!);
-      } else if (agentId !== undefined) {
-        if (Object.keys(unmatchedEnds).length >= MAX_UNMATCHED && !Object.hasOwn(unmatchedEnds, agentId)) {
-          unmatchedEnds = records.without(unmatchedEnds, earliestEnd(unmatchedEnds));
+        endedRuns = withBounded(records, endedRuns, agentId!, {
+          agent,
+          startTime: run.startTime,
+          endTime: event.timestamp,
+        });
+      } else if (again !== undefined) {
+        // The run went on past the end seen: its duration runs to this one, if later.
+        if (event.timestamp > again.endTime) {
+          next.totalDurationMs += event.timestamp - again.endTime;
+          endedRuns = records.with(endedRuns, agentId!, { ...again, endTime: event.timestamp });
         }
-        unmatchedEnds = records.with(unmatchedEnds, agentId, { agent, endTime: event.timestamp });
+      } else if (waiting !== undefined) {
+        const first = Math.min(waiting.firstEndTime ?? waiting.endTime, event.timestamp);
+        const last = Math.max(waiting.endTime, event.timestamp);
+        unmatchedEnds = records.with(
+          unmatchedEnds,
+          agentId!,
+          first < last ? { agent, endTime: last, firstEndTime: first } : { agent, endTime: last },
+        );
+      } else {
+        next.completed++;
+        if (agentId !== undefined) {
+          unmatchedEnds = withBounded(records, unmatchedEnds, agentId, { agent, endTime: event.timestamp });
+        }
       }
     }
     return {
       agents: records.with(agents, agent, next),
       running,
       unmatchedEnds,
+      ended: endedRuns,
       history: insertBounded(
         history,
         { agent, agentId, type: event.type, timestamp: event.timestamp },

@@ -752,9 +752,11 @@ describe('agentState, ends that overtook their start', () => {
       ev('agent.completed', 10, 's1', { agent: 'x', agent_id: 'j' }),
       ev('agent.completed', 5, 's1', { agent: 'y', agent_id: 'j' }),
     ]);
-    expect(Object.keys(two.agents)).toEqual(['a', 'b', 'x', 'y']);
+    // Two ends of one id whose start was not seen: one run's, counted once under the first's name.
+    expect(Object.keys(two.agents)).toEqual(['a', 'b', 'x']);
     expect(two.agents.b).toMatchObject({ started: 0, completed: 0 });
-    expect(two.unmatchedEnds).toEqual({ j: { agent: 'y', endTime: 5 } });
+    expect(two.agents.x).toMatchObject({ completed: 1, firstSeen: 5, lastSeen: 10 });
+    expect(two.unmatchedEnds).toEqual({ j: { agent: 'x', endTime: 10, firstEndTime: 5 } });
     // An agent_id 'undefined' is an id like any other, and an event without one matches none.
     const named = fold(agentState, [
       ev('agent.started', 1, 's1', { agent: 'u', agent_id: 'undefined' }),
@@ -778,6 +780,93 @@ describe('agentState, ends that overtook their start', () => {
     expect(waiting.unmatchedEnds).toEqual({ undefined: { agent: 'w', endTime: 5 } });
   });
 
+  it("counts a subagent whose SubagentStop a hook blocked once as one run, to its last stop, under its start's type", async () => {
+    // Claude Code sends SubagentStop again (stop_hook_active: true) when a hook blocked the first and the
+    // subagent went on. The second stop, its run ended already, was counted as a run of an agent named by
+    // the id (started 0, completed 1), left waiting for a start, and the run's duration ended at the first.
+    const base = { session_id: 'b', cwd: '/w', transcript_path: '/w/b.jsonl' };
+    const stop = (active: boolean, at: number) =>
+      toEvents(
+        'SubagentStop',
+        { ...base, stop_hook_active: active, agent_id: 'acad711', agent_type: '' },
+        at,
+      );
+    const events = [
+      ...toEvents('SubagentStart', { ...base, agent_id: 'acad711', agent_type: 'Explore' }, 1_000),
+      ...stop(false, 5_000),
+      ...stop(true, 8_000),
+    ];
+    const state = fold(agentState, events);
+    expect(state.agents).toEqual({
+      Explore: {
+        agent: 'Explore',
+        started: 1,
+        completed: 1,
+        totalDurationMs: 7_000,
+        firstSeen: 1_000,
+        lastSeen: 8_000,
+      },
+    });
+    expect(state.running).toEqual({});
+    expect(state.unmatchedEnds).toEqual({});
+    expect(state.ended).toEqual({ acad711: { agent: 'Explore', startTime: 1_000, endTime: 8_000 } });
+    expect(state.history.map((h) => `${h.agent} ${h.timestamp}`)).toEqual([
+      'Explore 1000',
+      'Explore 5000',
+      'Explore 8000',
+    ]);
+    await t.store.append(events);
+    expect(await reconstruct(t.store, 'b', agentState)).toEqual(state);
+    // In any order: the same (the start late too, its ends then waiting as one run).
+    for (const order of [
+      [0, 2, 1],
+      [1, 2, 0],
+      [2, 1, 0],
+      [1, 0, 2],
+    ]) {
+      expect(
+        fold(
+          agentState,
+          order.map((i) => events[i]!),
+        ),
+        String(order),
+      ).toEqual(state);
+    }
+    // A start after the run's end is a run of its own (a resumed subagent: SubagentStart again).
+    const resumed = fold(agentState, [
+      ...events,
+      ...toEvents('SubagentStart', { ...base, agent_id: 'acad711', agent_type: 'Explore' }, 9_000),
+      ...stop(false, 9_500),
+    ]);
+    expect(resumed.agents.Explore).toMatchObject({ started: 2, completed: 2, totalDurationMs: 7_500 });
+    expect(resumed.ended.acad711).toEqual({ agent: 'Explore', startTime: 9_000, endTime: 9_500 });
+    // An end earlier than the run's start is not the run's: it waits for a start of its own.
+    const stray = fold(agentState, [...events, ...stop(false, 500)]);
+    expect(stray.agents.Explore).toEqual(state.agents.Explore);
+    expect(stray.agents.acad711).toMatchObject({ started: 0, completed: 1 });
+    expect(stray.unmatchedEnds).toEqual({ acad711: { agent: 'acad711', endTime: 500 } });
+  });
+
+  it('keeps at most 100 ended runs, the earliest ended dropped', () => {
+    const runs = Array.from({ length: 101 }, (_, i) => [
+      ev('agent.started', i, 's1', { agent: 'a', agent_id: `r${i}` }),
+      ev('agent.completed', 1_000 - i, 's1', { agent: 'a', agent_id: `r${i}` }),
+    ]).flat();
+    const state = fold(agentState, runs);
+    expect(Object.keys(state.ended)).toHaveLength(100);
+    // r100 came when 100 were kept: of those, r99 had ended earliest (at 901).
+    expect(state.ended.r99).toBeUndefined();
+    expect(state.ended.r100).toEqual({ agent: 'a', startTime: 100, endTime: 900 });
+    expect(state.ended.r0).toEqual({ agent: 'a', startTime: 0, endTime: 1_000 });
+    // The dropped run's later end is then one whose start was not seen.
+    const later = fold(agentState, [
+      ...runs,
+      ev('agent.completed', 2_000, 's1', { agent: 'r99', agent_id: 'r99' }),
+    ]);
+    expect(later.agents.r99).toMatchObject({ completed: 1 });
+    expect(later.agents.a).toMatchObject({ started: 101, completed: 101 });
+  });
+
   it('keeps the last 100 ends waiting for their start', () => {
     const ends = Array.from({ length: 101 }, (_, i) =>
       ev('agent.completed', i, 's1', { agent: `e${i}`, agent_id: `e${i}` }),
@@ -789,7 +878,8 @@ describe('agentState, ends that overtook their start', () => {
     const keys = Object.keys(state.unmatchedEnds);
     expect(keys).toHaveLength(100);
     expect(keys[0]).toBe('e1');
-    expect(state.unmatchedEnds.e5).toEqual({ agent: 'e5', endTime: 200 });
+    // e5's second end is its run's: it waits as one run ended from 5 to 200.
+    expect(state.unmatchedEnds.e5).toEqual({ agent: 'e5', endTime: 200, firstEndTime: 5 });
     // The dropped one's start is then a run of its own.
     expect(
       fold(agentState, [...ends, ev('agent.started', 0, 's1', { agent: 'A', agent_id: 'e0' })]).running,
@@ -827,6 +917,8 @@ describe('agentState, ends that overtook their start', () => {
             type: fc.constantFrom('Explore', 'Plan', 'general-purpose'),
             ended: fc.constantFrom('no', 'by id', 'by type', 'no start'),
             how: fc.constantFrom('agent.completed', 'agent.failed', 'agent.stopped'),
+            // A stop a hook blocked is followed by another end of the run.
+            endCount: fc.integer({ min: 1, max: 3 }),
           }),
           { maxLength: 12 },
         ),
@@ -837,11 +929,11 @@ describe('agentState, ends that overtook their start', () => {
           let time = 0;
           const at = () => (time += 1 + (gap.next().value! % 50));
           const events: Event[] = [];
-          runs.forEach(({ type, ended, how }, i) => {
+          runs.forEach(({ type, ended, how, endCount }, i) => {
             const id = `id${i}`;
             if (ended !== 'no start')
               events.push(ev('agent.started', at(), 's1', { agent: type, agent_id: id }));
-            if (ended !== 'no') {
+            for (let n = 0; ended !== 'no' && n < endCount; n++) {
               events.push(ev(how, at(), 's1', { agent: ended === 'by type' ? type : id, agent_id: id }));
             }
           });
@@ -1021,9 +1113,12 @@ describe('states saved by an earlier version', () => {
   it('agentState folds on from an AgentState without unmatchedEnds as from the same state with none', async () => {
     const saved = JSON.parse(SAVED) as AgentState;
     expect(saved).toEqual(
-      (({ unmatchedEnds, ...rest }) => rest)(JSON.parse(JSON.stringify(fold(agentState, before)))),
+      (({ unmatchedEnds, ended, ...rest }) => rest)(JSON.parse(JSON.stringify(fold(agentState, before)))),
     );
-    const whole = fold(agentState, [...before, ...after]);
+    // The same, but for the run that ended before it was saved (b1), which the saved state does not hold.
+    const { b1, ...endedAfter } = fold(agentState, [...before, ...after]).ended;
+    expect(b1).toEqual({ agent: 'Explore', startTime: 100, endTime: 140 });
+    const whole = { ...fold(agentState, [...before, ...after]), ended: endedAfter };
     const fromSaved = { ...agentState, initial: deepFreeze(saved) };
     expect(fold(fromSaved, after)).toEqual(whole);
     expect(whole.agents.Plan).toMatchObject({ started: 2, completed: 1, totalDurationMs: 10 });
@@ -1031,8 +1126,20 @@ describe('states saved by an earlier version', () => {
     await t.store.append(after);
     expect(await reconstruct(t.store, 's1', fromSaved)).toEqual(whole);
     // Any first event completes the shape, one that changes nothing else too.
-    expect(agentState.reduce(saved, ev('tool.used', 190))).toEqual({ ...saved, unmatchedEnds: {} });
+    expect(agentState.reduce(saved, ev('tool.used', 190))).toEqual({
+      ...saved,
+      unmatchedEnds: {},
+      ended: {},
+    });
     expect(agentState.reduce(saved, after[2]!).unmatchedEnds).toEqual({ c3: { agent: 'c3', endTime: 260 } });
+    // Saved with unmatchedEnds but before ended (71a1472 to 2026-12-07): read as one with no run ended.
+    const withEnds = {
+      ...JSON.parse(JSON.stringify(fold(agentState, before))),
+      ended: undefined,
+    } as AgentState;
+    delete (withEnds as { ended?: unknown }).ended;
+    expect(fold({ ...agentState, initial: deepFreeze(withEnds) }, after)).toEqual(whole);
+    expect(agentState.reduce(withEnds, ev('tool.used', 190))).toEqual({ ...withEnds, ended: {} });
   });
 });
 
@@ -1058,6 +1165,16 @@ describe('keys that are JavaScript property names', () => {
       totalDurationMs: 4,
     });
     expect(Object.keys(agents.running)).toEqual([]);
+    // Ended, the run's later end is its own: found by its id, not by Object.prototype's.
+    expect(Object.keys(agents.ended)).toEqual(['__proto__']);
+    const again = fold(agentState, [
+      ev('agent.started', 1, 's1', { agent: 'A', agent_id: 'x' }),
+      ev('agent.completed', 5, 's1', { agent: 'A', agent_id: 'x' }),
+      ev('agent.completed', 6, 's1', { agent: 'constructor', agent_id: 'constructor' }),
+      ev('agent.completed', 7, 's1', { agent: 'toString', agent_id: 'toString' }),
+    ]);
+    expect(Object.keys(again.agents)).toEqual(['A', 'constructor', 'toString']);
+    expect(Object.keys(again.unmatchedEnds)).toEqual(['constructor', 'toString']);
     const workflows = fold(workflowState, [
       ev('workflow.completed', 1, 's1', { workflow_id: 'constructor' }),
       ev('workflow.started', 2, 's1', { workflow_id: 'toString' }),
