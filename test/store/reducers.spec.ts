@@ -212,6 +212,19 @@ describe('fileState', () => {
     );
   });
 
+  it('bounds a longer list it is given (a state saved with a larger maxRecent) to maxRecent, a late older change too', () => {
+    const saved = fold(createFileState({ maxRecent: 4 }), [
+      ev('file.modified', 10, 's1', { file_path: '/a' }),
+      ev('file.modified', 11, 's1', { file_path: '/b' }),
+      ev('file.modified', 12, 's1', { file_path: '/c' }),
+    ]);
+    const two = { ...createFileState({ maxRecent: 2 }) };
+    const late = two.reduce(saved, ev('file.modified', 5, 's1', { file_path: '/late' }));
+    expect(late.recentChanges.map((c) => c.filePath)).toEqual(['/b', '/c']);
+    const later = two.reduce(saved, ev('file.modified', 20, 's1', { file_path: '/d' }));
+    expect(later.recentChanges.map((c) => c.filePath)).toEqual(['/c', '/d']);
+  });
+
   it('keeps the same recent changes for any order of the same events (distinct times)', () => {
     fc.assert(
       fc.property(
@@ -907,6 +920,18 @@ describe('agentState, ends that overtook their start', () => {
     ]);
     expect(tied.unmatchedEnds.t00).toBeUndefined();
     expect(tied.unmatchedEnds.t99).toBeDefined();
+    // Whatever their order as keys: the lowest id of the earliest time, not the last or first listed of
+    // that time, nor a lower id of a later time.
+    const ascending = fold(agentState, [
+      ...Array.from({ length: 99 }, (_, i) =>
+        ev('agent.completed', 7, 's1', { agent: 't', agent_id: `t${String(i).padStart(2, '0')}` }),
+      ),
+      ev('agent.completed', 9, 's1', { agent: 't', agent_id: 'a' }),
+      ev('agent.completed', 8, 's1', { agent: 't', agent_id: 'u' }),
+    ]);
+    expect(ascending.unmatchedEnds.t00).toBeUndefined();
+    expect(ascending.unmatchedEnds.a).toBeDefined();
+    expect(ascending.unmatchedEnds.t98).toBeDefined();
   });
 
   it('gives the same state for any order of the same runs (distinct times)', () => {
