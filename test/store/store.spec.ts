@@ -606,6 +606,30 @@ describe('SessionStore: sessions, metadata, context', () => {
   });
 });
 
+describe('SessionStore: session numbers', () => {
+  it('gives a deleted and recreated session a new number, never the one it had (docs: Key layout)', async () => {
+    await t.store.append([ev('a', 1, 's1'), ev('a', 2, 'other'), ev('b', 3, 's1')]);
+    const keys = async () => {
+      const out: Record<string, string> = {};
+      await behindItsBack(t.store, async (raw) => {
+        for await (const [key, value] of raw.iterator()) out[key] = value;
+      });
+      await t.reopen();
+      return out;
+    };
+    const before = await keys();
+    expect(before['!n!s1']).toBe('0');
+    expect(await t.store.deleteSession('s1')).toBe(true);
+    await t.store.append([ev('c', 4, 's1')]);
+    const after = await keys();
+    // Numbers 0 (s1) and 1 (other) were given: the new s1 gets 2, and no key of number 0 is left.
+    expect(after['!n!s1']).toBe('2');
+    expect(Object.keys(after).filter((k) => /^!(e|i)!0\u0000/.test(k))).toEqual([]);
+    expect(Object.keys(after).filter((k) => /^!e!2\u0000/.test(k))).toHaveLength(1);
+    expect((await collect(t.store.query('s1'))).map((e) => e.type)).toEqual(['c']);
+  });
+});
+
 describe('SessionStore: persistence and recovery', () => {
   it('keeps everything across close and reopen, and continues the seqs', async () => {
     const first = [ev('tool.used', 1), ev('git.commit', 2)];
