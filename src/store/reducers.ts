@@ -453,6 +453,21 @@ function withBounded<V extends { readonly endTime: number }>(
   return records.with(full ? records.without(record, earliestEnd(record)) : record, id, entry);
 }
 
+/**
+ * `ended` with `run` as its id's run, unless the run it holds ended later (two runs of one id, a resumed
+ * subagent, come newest first): the latest ended is kept, whatever the order they came in.
+ */
+function withEnded(
+  records: Records,
+  ended: Readonly<Record<string, EndedRun>>,
+  id: string,
+  run: EndedRun,
+): Record<string, EndedRun> {
+  const kept = own(ended, id);
+  if (kept !== undefined && kept.endTime > run.endTime) return ended;
+  return withBounded(records, ended, id, run);
+}
+
 /** Agents used in a session, from `agent.started` / `agent.completed` (`SubagentStart` / `SubagentStop`). */
 export interface AgentState {
   readonly agents: Readonly<Record<string, AgentInfo>>;
@@ -467,7 +482,8 @@ export interface AgentState {
    */
   readonly unmatchedEnds: Readonly<Record<string, UnmatchedEnd>>;
   /**
-   * Runs that ended, keyed by `agent_id` (at most 100: the earliest ended is dropped). An end of such a run
+   * Runs that ended, keyed by `agent_id` (of two runs of one id, the latest ended; at most 100: the
+   * earliest ended is dropped). An end of such a run
    * not earlier than its start is the same run's — Claude Code sends a subagent's `SubagentStop` again
    * (`stop_hook_active: true`) when a hook blocked the first and the subagent went on: counted under the
    * run's agent, not as another completion, the run's duration to its latest end. A state saved by a
@@ -569,7 +585,7 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
         if (endOf.agent !== agent) next.completed++;
         next.totalDurationMs += endOf.endTime - event.timestamp;
         unmatchedEnds = records.without(unmatchedEnds, agentId!);
-        endedRuns = withBounded(records, endedRuns, agentId!, {
+        endedRuns = withEnded(records, endedRuns, agentId!, {
           agent,
           startTime: event.timestamp,
           endTime: endOf.endTime,
@@ -582,7 +598,7 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
         next.completed++;
         next.totalDurationMs += Math.max(0, event.timestamp - run.startTime);
         running = records.without(running, agentId!);
-        endedRuns = withBounded(records, endedRuns, agentId!, {
+        endedRuns = withEnded(records, endedRuns, agentId!, {
           agent,
           startTime: run.startTime,
           endTime: event.timestamp,

@@ -860,6 +860,59 @@ describe('agentState, ends that overtook their start', () => {
     expect(stray.unmatchedEnds).toEqual({ acad711: { agent: 'acad711', endTime: 500 } });
   });
 
+  it("edges of a run's ends: an end at its start's ms, two waiting ends of one ms, the move after an end was dropped", () => {
+    // A run that ended in the ms it started, and another end of that ms: the same run.
+    const instant = fold(agentState, [
+      ev('agent.started', 5, 's1', { agent: 'A', agent_id: 'k' }),
+      ev('agent.completed', 5, 's1', { agent: 'k', agent_id: 'k' }),
+      ev('agent.completed', 5, 's1', { agent: 'k', agent_id: 'k' }),
+    ]);
+    expect(Object.keys(instant.agents)).toEqual(['A']);
+    expect(instant.unmatchedEnds).toEqual({});
+    // Two ends of one ms waiting: one end time, no firstEndTime.
+    const same = fold(agentState, [
+      ev('agent.completed', 7, 's1', { agent: 'k', agent_id: 'k' }),
+      ev('agent.completed', 7, 's1', { agent: 'k', agent_id: 'k' }),
+    ]);
+    expect(same.unmatchedEnds).toStrictEqual({ k: { agent: 'k', endTime: 7 } });
+    // The end's own record keeps what came after the run's ends (a later event of that name).
+    const kept = fold(agentState, [
+      ev('agent.completed', 30, 's1', { agent: 'x1', agent_id: 'x1' }),
+      ev('agent.progress', 40, 's1', { agent: 'x1', agent_id: 'other' }),
+      ev('agent.started', 5, 's1', { agent: 'Plan', agent_id: 'x1' }),
+    ]);
+    expect(kept.agents.x1).toMatchObject({ started: 0, completed: 0, firstSeen: 30, lastSeen: 40 });
+    // Two runs of one id (a resumed subagent), come newest first, the later start named as its end: the
+    // earlier run's end moves to its start's agent, the later run's stays.
+    const runs = [
+      ev('agent.started', 2, 's1', { agent: 'A', agent_id: 'k' }),
+      ev('agent.completed', 3, 's1', { agent: 'N', agent_id: 'k' }),
+      ev('agent.started', 5, 's1', { agent: 'N', agent_id: 'k' }),
+      ev('agent.completed', 10, 's1', { agent: 'N', agent_id: 'k' }),
+    ];
+    const newestFirst = fold(agentState, [runs[3]!, runs[2]!, runs[1]!, runs[0]!]);
+    expect(newestFirst.history.map((h) => `${h.agent} ${h.timestamp}`)).toEqual([
+      'A 2',
+      'A 3',
+      'N 5',
+      'N 10',
+    ]);
+    const inOrder = fold(agentState, runs);
+    expect(newestFirst.ended).toEqual({ k: { agent: 'N', startTime: 5, endTime: 10 } });
+    expect(newestFirst.ended).toEqual(inOrder.ended);
+    // Counted the same (but for the name the moved end leaves: its firstSeen keeps that end's time).
+    expect(newestFirst.agents.A).toEqual(inOrder.agents.A);
+    expect(newestFirst.agents.N).toEqual({ ...inOrder.agents.N, firstSeen: 3 });
+  });
+
+  it('returns the very state it was given for an event it does not read (agentState, workflowState)', () => {
+    const agents = fold(agentState, [ev('agent.started', 1, 's1', { agent: 'A', agent_id: 'k' })]);
+    expect(agentState.reduce(agents, ev('tool.used', 2))).toBe(agents);
+    expect(agentState.reduce(agents, ev('agent.started', 3, 's1', { agent_id: 'k' }))).toBe(agents);
+    const workflows = fold(workflowState, [ev('workflow.started', 1, 's1', { workflow_id: 'w' })]);
+    expect(workflowState.reduce(workflows, ev('tool.used', 2))).toBe(workflows);
+  });
+
   it('keeps at most 100 ended runs, the earliest ended dropped', () => {
     const runs = Array.from({ length: 101 }, (_, i) => [
       ev('agent.started', i, 's1', { agent: 'a', agent_id: `r${i}` }),
