@@ -35,7 +35,8 @@ const valueArb = fc.letrec((tie) => ({
     longString,
     alike,
     fc.integer(),
-    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    // JSON has no -0 (JSON.stringify writes it as 0), and this property compares a value with its text.
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (Object.is(d, -0) ? 0 : d)),
     fc.boolean(),
     fc.constant(null),
     fc.array(tie('value'), { maxLength: 4 }),
