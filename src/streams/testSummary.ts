@@ -8,7 +8,8 @@
  *
  * - vitest: a failure is `N failed` on its `Test Files`, `Tests` or `Type Errors` line, or
  *   `Errors  N error`; a pass `Tests  N passed` right after `Test Files  N passed`, then only
- *   `Type Errors  no errors` (`--typecheck`), `Start at` and `Duration`;
+ *   `Type Errors  no errors` (`--typecheck`), `Leaks  N leaks` (`--detectAsyncLeaks`), `Start at` and
+ *   `Duration`;
  * - jest: a failure is `N failed` on its `Test Suites:` or `Tests:` line; a pass
  *   `Tests: N passed, N total` right after `Test Suites: N passed, …`, then only `Snapshots:`, `Time:`
  *   and `Ran all test suites`;
@@ -102,8 +103,13 @@ const VITEST_FILES = /^\s*Test Files {2,}(.+)$/;
 const VITEST_TESTS = /^\s*Tests {2,}(.+)$/;
 const VITEST_TYPE_ERRORS = /^\s*Type Errors {2,}(.+)$/;
 const VITEST_ERRORS = /^\s*Errors {2,}(\d+) errors?\s*$/;
-/** After `Tests`: `Type Errors  no errors` (with `--typecheck`; `N failed` is a failure), `Start at`, `Duration`. */
-const VITEST_AFTER = /^\s*(?:Start at {2,}|Duration {2,}|Type Errors {2,}no errors\s*$)/;
+/**
+ * After `Tests`: `Type Errors  no errors` (with `--typecheck`; `N failed` is a failure), `Leaks  N leaks`
+ * (`--detectAsyncLeaks`: resources a test file left open, which fail no test and leave the exit code 0),
+ * `Start at`, `Duration`.
+ */
+const VITEST_AFTER =
+  /^\s*(?:Start at {2,}|Duration {2,}|Type Errors {2,}no errors\s*$|Leaks {2,}\d+ leaks?\s*$)/;
 const JEST_SUITES = /^Test Suites:\s+(.+), (?:\d+ of )?\d+ total$/;
 const JEST_TESTS = /^Tests:\s+(.+), (?:\d+ of )?\d+ total$/;
 const JEST_AFTER = /^(?:Snapshots:|Time:|Ran all test suites)/;

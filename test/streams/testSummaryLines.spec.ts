@@ -88,6 +88,14 @@ describe('readTestSummary, line by line', () => {
     expect(read(typecheck.replace('no errors', 'no errors yet'))).toBeUndefined();
   });
 
+  it("reads vitest --detectAsyncLeaks's `Leaks  N leaks` after a pass (exit 0: no test failed)", () => {
+    const leaks = `${VITEST_PASS}      Leaks  12 leaks\n   Start at  03:40:01\n   Duration  1.20s\n`;
+    expect(read(leaks)).toStrictEqual(pass('vitest'));
+    expect(read(leaks.replace('12 leaks', '1 leak'))).toStrictEqual(pass('vitest'));
+    expect(read(leaks.replace('12 leaks', '12 leaks found'))).toBeUndefined();
+    expect(read(leaks.replace('Leaks  12', 'Leaks 12'))).toBeUndefined();
+  });
+
   it("reads pytest's duration of a day or more (`(1 day, 0:00:01)`)", () => {
     expect(read('==== 2 passed in 86401.00s (1 day, 0:00:01) ====\n')).toStrictEqual(pass('pytest'));
     expect(read('1 failed, 2 passed in 172801.00s (2 days, 0:00:01)\n')).toStrictEqual(fail('pytest'));
