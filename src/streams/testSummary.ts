@@ -33,9 +33,10 @@
  *   than the examples), then only `Randomized with seed N`, and not in a run an interrupt cut short
  *   (`RSpec is shutting down and will print the summary report…`, on stderr: the examples left out are not
  *   counted). `rspec --dry-run`, which counts examples it does not run, is no test run (`toEvents`);
- * - playwright: a failure is `  N failed`, `  N interrupted` or `  N error(s) was/were not a part of any
- *   test` (after its `passed` line); a pass `  N passed (1.2s)`, its last line of counts (`flaky` and
- *   `skipped` tests come before it; not with `did not run`), then only the html reporter's lines.
+ * - playwright: a failure is `  N failed` or `  N interrupted` (above the first test it counts), or
+ *   `  N error(s) was/were not a part of any test` (after its `passed` line); a pass `  N passed (1.2s)`,
+ *   its last line of counts (`flaky` and `skipped` tests come before it; not with `did not run`), then
+ *   only the html reporter's lines.
  *
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
@@ -137,6 +138,12 @@ const RSPEC =
 const RSPEC_AFTER = /^Randomized with seed \d+$/;
 const PLAYWRIGHT_RUNNING = /^Running \d+ tests? using \d+ workers?\b/;
 const PLAYWRIGHT_FAILED = /^ {2}(\d+) (?:failed|interrupted)$/;
+/**
+ * What follows playwright's `N failed` (`N interrupted`): the first of the tests it counts, indented by 4
+ * (`    [chromium] › a.spec.ts:3:1 › opens ───…`, without a project `    a.spec.ts:3:1 › opens ───…`). A
+ * line `  1 failed` without it is not playwright's (a test's print, another tool's count).
+ */
+const PLAYWRIGHT_TEST = /^ {4}(?:\[[^\]]*\] › )?\S.*?:\d+:\d+ › /;
 /** Tests a run left out (after a failure, at `--max-failures`): a count that leaves a pass unread. */
 const PLAYWRIGHT_NOT_RUN = /^ {2}\d+ did not run$/;
 const PLAYWRIGHT_ERRORS = /^ {2}(\d+) errors? (?:was|were) not a part of any test\b/;
@@ -221,10 +228,15 @@ function nonePrior(text: string | undefined, regex: RegExp, separator: string): 
 }
 
 /**
- * The summary on `text` (a line, colours removed; `previous`: the line before it; `go`: whether the output
- * has a line only go prints), if it is one.
+ * The summary on `text` (a line, colours removed; `previous`, `next`: the lines before and after it; `go`:
+ * whether the output has a line only go prints), if it is one.
  */
-function summaryOf(text: string, previous: string | undefined, go: boolean): SummaryLine | undefined {
+function summaryOf(
+  text: string,
+  previous: string | undefined,
+  next: string | undefined,
+  go: boolean,
+): SummaryLine | undefined {
   let match = VITEST_TESTS.exec(text);
   if (match !== null) {
     // `Tests  no tests` (a file that failed to load) counts nothing: its `Test Files` line fails.
@@ -285,7 +297,11 @@ function summaryOf(text: string, previous: string | undefined, go: boolean): Sum
     return line('rspec', fails, true, passes, RSPEC_AFTER);
   }
   if (PLAYWRIGHT_RUNNING.test(text)) return PLAYWRIGHT_START;
-  match = PLAYWRIGHT_FAILED.exec(text) ?? PLAYWRIGHT_ERRORS.exec(text);
+  match = PLAYWRIGHT_FAILED.exec(text);
+  if (match !== null && next !== undefined && PLAYWRIGHT_TEST.test(next)) {
+    return line('playwright', Number(match[1]) > 0, false, false);
+  }
+  match = PLAYWRIGHT_ERRORS.exec(text);
   if (match !== null) return line('playwright', Number(match[1]) > 0, false, false);
   if (PLAYWRIGHT_NOT_RUN.test(text)) return line('playwright', false, true, false);
   match = PLAYWRIGHT_PASSED.exec(text);
@@ -349,7 +365,7 @@ function readOutput(lines: readonly string[]): OutputReading {
       if (ok !== null) goTests ||= ok[1] === undefined;
       else goLines = GO_PASSING.test(text) && !GO_FAIL.test(text);
     }
-    const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined, go);
+    const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined, lines[i + 1], go);
     if (summary === undefined) continue;
     if (summary.fails) {
       failures.set(summary.runner, summary);

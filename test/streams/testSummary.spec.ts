@@ -66,6 +66,7 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   { name: 'vitest-fail-nocolor', command: 'npx vitest run', failure: /^(?:Test Files|Tests) {2}1 failed \|/ },
   { name: 'vitest-unhandled', command: 'npx vitest run', failure: /^Errors {2}1 error$/ },
   { name: 'vitest-broken', command: 'npx vitest run', failure: /^Test Files {2}1 failed \(1\)$/ },
+  { name: 'vitest-logged-failed', command: 'npx vitest run', pass: /^Tests {2}1 passed \(1\)$/ },
   { name: 'vitest-leaks', command: 'npx vitest run --detectAsyncLeaks', pass: /^Tests {2}2 passed \(2\)$/ },
   { name: 'jest-pass', command: 'npx jest', pass: /^Tests: +2 passed, 2 total$/ },
   { name: 'jest-fail', command: 'npx jest', failure: /^(?:Test Suites|Tests): +1 failed, / },

@@ -15,7 +15,9 @@ describe('readTestSummary, line by line', () => {
     expect(read(` Errors  0 errors\n${VITEST_PASS}`)).toStrictEqual(pass('vitest'));
     expect(read('# pass 2\n# fail 0\n# cancelled 0\n')).toStrictEqual(pass('node'));
     expect(read('# fail 0\n')).toBeUndefined();
-    expect(read('  0 failed\n  3 passed (1.2s)\n')).toStrictEqual(pass('playwright'));
+    expect(read('  0 failed\n    a.spec.ts:3:1 › opens\n  3 passed (1.2s)\n')).toStrictEqual(
+      pass('playwright'),
+    );
     expect(read('  0 passed (1.2s)\n')).toBeUndefined();
     expect(read('  1 did not run\n  3 passed (1.2s)\n')).toBeUndefined();
   });
@@ -44,13 +46,41 @@ describe('readTestSummary, line by line', () => {
     expect(read('  3 passed (1s)\n  To open last HTML report run: now\n')).toBeUndefined();
     expect(read('  3 passed (1s)\n  To open last HTML report run:\n')).toStrictEqual(pass('playwright'));
     expect(
-      read('Running 2 tests using 1 worker\n  1 failed\nx Running 1 test using 1 worker\n  1 passed (1s)\n'),
+      read(
+        'Running 2 tests using 1 worker\n  1 failed\n    a.spec.ts:3:1 › opens\nx Running 1 test using 1 worker\n  1 passed (1s)\n',
+      ),
     ).toStrictEqual(fail('playwright'));
     expect(read('x  1 did not run\n  3 passed (1s)\n')).toStrictEqual(pass('playwright'));
     expect(read('  1 did not run yet\n  3 passed (1s)\n')).toStrictEqual(pass('playwright'));
     expect(read('x  1 error was not a part of any test\n  3 passed (1s)\n')).toStrictEqual(
       pass('playwright'),
     );
+  });
+
+  it("reads playwright's `N failed` only above the tests it counts (`    a.spec.ts:3:1 › opens`)", () => {
+    const failed = (tests: string) => read(`  1 failed\n${tests}  2 passed (1.2s)\n`);
+    for (const header of [
+      '    a.spec.ts:3:1 › opens ──────\n',
+      '    [chromium] › tests/a b.spec.ts:12:5 › suite › opens ──────\n',
+      '    [] › a.spec.ts:3:1 › opens\n',
+    ]) {
+      expect(failed(header), header).toStrictEqual(fail('playwright'));
+      expect(read(`  1 interrupted\n${header}  2 passed (1.2s)\n`), header).toStrictEqual(fail('playwright'));
+    }
+    // Not a line of anything else, nor one at another indent, nor without a test's place.
+    for (const other of [
+      '',
+      '\n',
+      '    retrying\n',
+      '   a.spec.ts:3:1 › opens\n',
+      '     a.spec.ts:3:1 › opens\n',
+      '    a.spec.ts:3 › opens\n',
+      '    a.spec.ts:3:1 opens\n',
+      '     › a.spec.ts:3:1 › opens\n',
+      'x   a.spec.ts:3:1 › opens\n',
+    ]) {
+      expect(failed(other), other).toStrictEqual(pass('playwright'));
+    }
   });
 
   it("reads go's ok lines with whole seconds and coverage, and yarn's Done in whole seconds", () => {
