@@ -46,9 +46,9 @@
  * that `tail -20` kept so few lines that it cut nothing off), where it is the only count of a run's
  * tests (a second run, a first package of a workspace, may have failed), with nothing after it but the
  * lines that may follow it, blank ones, and yarn's `Done in 1.15s.` (a later command's or runner's
- * output would). Lines a monorepo tool prefixed with each package's task (turbo, pnpm -r) are read task by
- * task (`readPrefixed`). Only the last `LAST_LINES` lines of an output are read, and only lines of at most
- * `LONGEST` characters.
+ * output would). Lines a monorepo tool prefixed with each package's task (turbo, pnpm -r, nx) are read
+ * task by task (`readPrefixed`). Only the last `LAST_LINES` lines of an output are read, and only lines
+ * of at most `LONGEST` characters.
  */
 
 /** A runner whose summary is read. */
@@ -395,15 +395,20 @@ function readOutput(lines: readonly string[]): OutputReading {
  * The first line of a monorepo tool's task, group 1 the prefix (less its `:`) of the task's lines: turbo's
  * `web:test: cache miss, executing 0123abcd` (`cache hit, replaying logs …`; `suppressing logs`, a task
  * whose summary is then not read), whose lines are then
- * `web:test: …`; pnpm -r's `packages/web test$ vitest run`, whose lines are then `packages/web test: …`.
+ * `web:test: …`; pnpm -r's `packages/web test$ vitest run`, whose lines are then `packages/web test: …`;
+ * nx's `> nx run web:test` (`nx run-many --output-style=stream`), whose lines are then `web: …` (the
+ * project's: all its tasks' lines, `-t lint test`, have the one prefix).
  */
 const TURBO_TASK =
   /^(\S+): cache (?:miss, executing|hit, (?:replaying (?:logs|output)|suppressing logs)|bypass, force executing)(?: [0-9a-f]+)?$/;
 const PNPM_SCRIPT = /^(\S+ [\w:.-]+)\$ \S/;
+const NX_TASK = /^> nx run (\S+?):[^\s:]+(?::[^\s:]+)?(?:\s.*)?$/;
+/** A task in nx's list of those that failed (after `Failed tasks:`), its header perhaps cut off above. */
+const NX_FAILED_TASK = /^- (\S+?):[^\s:]+(?::[^\s:]+)?$/;
 /** pnpm's last line of a package's script that exited 0 (`Failed` otherwise). */
 const PNPM_DONE = /^Done$/;
-/** turbo's line of the tasks that failed, after its `Tasks:` count. */
-const TURBO_FAILED = /^\s*Failed:\s+\S/;
+/** turbo's line of the tasks that failed, after its `Tasks:` count; nx's title of its list of them. */
+const TOOL_FAILED = /^\s*Failed:\s+\S|^Failed tasks:$/;
 
 /**
  * What an output whose lines a monorepo tool prefixed with each package's task shows (`undefined`: no
@@ -414,9 +419,16 @@ const TURBO_FAILED = /^\s*Failed:\s+\S/;
  */
 function readPrefixed(lines: readonly string[]): OutputReading | undefined {
   const tasks = new Map<string, string[]>();
+  let nxFailed = false;
   for (const text of lines) {
-    const match = TURBO_TASK.exec(text) ?? PNPM_SCRIPT.exec(text);
+    const match = TURBO_TASK.exec(text) ?? PNPM_SCRIPT.exec(text) ?? NX_TASK.exec(text);
     if (match !== null) tasks.set(`${match[1]}:`, []);
+    if (text === 'Failed tasks:') nxFailed = true;
+    else if (nxFailed && text !== '') {
+      const task = NX_FAILED_TASK.exec(text);
+      if (task === null) nxFailed = false;
+      else tasks.set(`${task[1]}:`, []);
+    }
   }
   const own: string[] = [];
   for (const text of lines) {
@@ -446,7 +458,7 @@ function readPrefixed(lines: readonly string[]): OutputReading | undefined {
     first !== undefined &&
     readings.every((reading) => reading.runs === 1 && reading.pass?.runner === first.runner) &&
     tool.runs === 0 &&
-    !own.some((text) => TURBO_FAILED.test(text));
+    !own.some((text) => TOOL_FAILED.test(text));
   // Without a pass, no other output's pass may be read either: the tasks' runs are more than one.
   return passes ? { failure, runs: 1, pass: first } : { failure, runs: 2, pass: undefined };
 }

@@ -618,6 +618,53 @@ describe('test.run from the test runner summary in the output', () => {
     }
   });
 
+  it("reads nx run-many --output-style=stream's tasks (`> nx run web:test`, then `web: …`) apart", () => {
+    // nx 24 running vitest in two projects, their lines interleaved: a pass when every one passed, a
+    // failure in either; before, neither was read (each summary line starts with its project's prefix).
+    const pass = output('nx-stream-pass');
+    const fail = output('nx-stream-fail');
+    const command = 'npm test 2>&1 | tail -100';
+    expect(onSuccess(command, pass)).toEqual({ command, passed: true, from_summary: 'vitest' });
+    expect(onSuccess(command, fail)).toEqual({ command, passed: false, from_summary: 'vitest' });
+    // Any cut: the failure while its line is kept, never a pass.
+    for (const [text, failed] of [
+      [pass, undefined],
+      [fail, /^web: +(?:Test Files|Tests) {2}1 failed/],
+    ] as const) {
+      const lines = text.trimEnd().split('\n').length;
+      for (let n = 1; n <= lines; n++) {
+        const cut = `npm test 2>&1 | tail -${n}`;
+        const kept = tail(text, n);
+        expect(onSuccess(cut, kept), `tail -${n}`).toEqual(
+          shows(kept, failed)
+            ? { command: cut, passed: false, from_summary: 'vitest' }
+            : { command: cut, outcome: 'unknown' },
+        );
+      }
+    }
+    // A task replayed from the cache, with its options: the same header.
+    expect(
+      onSuccess(command, pass.replace('> nx run api:test', '> nx run api:test --coverage  [local cache]')),
+    ).toEqual({ command, passed: true, from_summary: 'vitest' });
+    // A task without a summary (a build the tests depend on), a failed task nx names, another run after nx's:
+    // no pass.
+    const build = pass
+      .replace('> nx run api:test', '> nx run shared:build\n\n> nx run api:test')
+      .replace('api: > api@0.0.0 test', 'shared: > tsc -b\napi: > api@0.0.0 test');
+    expect(onSuccess(command, build)).toEqual({ command, outcome: 'unknown' });
+    expect(onSuccess(command, `${pass}\nFailed tasks:\n\n- web:lint\n`)).toEqual({
+      command,
+      outcome: 'unknown',
+    });
+    expect(onSuccess(command, `${pass}${output('vitest-pass')}`)).toEqual({ command, outcome: 'unknown' });
+    // nx's default style (static) prints a failed task's output as it is, unprefixed, and no passing one's.
+    expect(onSuccess(command, output('nx-static-fail'))).toEqual({
+      command,
+      passed: false,
+      from_summary: 'vitest',
+    });
+  });
+
   it('reads the last run of a retry: a failure that a later passing run settled is no failure', () => {
     const fail = output('vitest-fail-nocolor');
     const pass = output('vitest-pass');

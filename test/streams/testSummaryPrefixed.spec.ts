@@ -162,6 +162,31 @@ describe('readTestSummary, lines a monorepo tool prefixed', () => {
     ).toBeUndefined();
   });
 
+  it("reads nx's prefixed lines by the project that nx lists as failed, its `> nx run` header cut off", () => {
+    const web = [
+      'web:  Test Files  1 failed (1)',
+      'web:       Tests  1 failed | 1 passed (2)',
+      'web: npm error code 1',
+    ];
+    const end = [
+      '',
+      ' NX   Running target test for 2 projects failed',
+      '',
+      'Failed tasks:',
+      '',
+      '- web:test',
+      '',
+    ];
+    expect(read(lines(web, end))).toStrictEqual(fail('vitest'));
+    expect(read(lines(web, end.slice(0, -2), ['- api:lint', '- web:test:ci']))).toStrictEqual(fail('vitest'));
+    // Not without nx's title, nor after a line that ends its list.
+    expect(read(lines(web, ['- web:test']))).toBeUndefined();
+    expect(read(lines(web, ['Failed tasks:', 'see above', '- web:test']))).toBeUndefined();
+    expect(read(lines(web, ['Failed tasks: 1', '- web:test']))).toBeUndefined();
+    expect(read(lines(web, ['Failed tasks:', '- web:test now']))).toBeUndefined();
+    expect(read(lines(web, ['Failed tasks:', '- web']))).toBeUndefined();
+  });
+
   it('reads an output as before when a line only looks like a task header (a prompt), no line following it', () => {
     expect(
       read('user@host ~$ npx vitest run\n Test Files  1 passed (1)\n      Tests  3 passed (3)\n'),
