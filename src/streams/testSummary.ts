@@ -36,7 +36,9 @@
  * - playwright: a failure is `  N failed` or `  N interrupted` (above the first test it counts), or
  *   `  N error(s) was/were not a part of any test` (after its `passed` line); a pass `  N passed (1.2s)`,
  *   its last line of counts (`flaky` and `skipped` tests come before it; not with `did not run`), then
- *   only the html reporter's lines.
+ *   only the html reporter's lines;
+ * - turbo: a pass is its count of tasks all successful, `Tasks:    2 successful, 2 total`, where no task
+ *   printed a line (`--output-logs=errors-only`), then only `Cached:` and `Time:`; never a failure.
  *
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
@@ -61,7 +63,8 @@ export type SummaryRunner =
   | 'node'
   | 'go'
   | 'rspec'
-  | 'playwright';
+  | 'playwright'
+  | 'turbo';
 
 /** What a summary showed: a test that failed (`passed: false`), or tests that all passed. */
 export interface SummaryReading {
@@ -81,7 +84,7 @@ export interface TestOutput {
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
 const MAY_SUMMARIZE =
-  /passed|failed|failing|error|interrupted|[#ℹ] (?:fail|cancelled) |examples?, \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
+  /passed|failed|failing|error|interrupted|[#ℹ] (?:fail|cancelled) |examples?, \d|successful, \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
 /**
  * A line ends at a newline, with the carriage returns before it (CRLF; CR CR LF), or at a carriage return
  * alone: what follows it is written over the line, and what shows (a CRLF output whose last LF was cut).
@@ -148,6 +151,15 @@ const PLAYWRIGHT_TEST = /^ {4}(?:\[[^\]]*\] › )?\S.*?:\d+:\d+ › /;
 const PLAYWRIGHT_NOT_RUN = /^ {2}\d+ did not run$/;
 const PLAYWRIGHT_ERRORS = /^ {2}(\d+) errors? (?:was|were) not a part of any test\b/;
 const PLAYWRIGHT_PASSED = /^ {2}(\d+) passed \(\d+(?:\.\d+)?(?:ms|s|m|h)\)$/;
+/**
+ * turbo's count of its tasks (` Tasks:    2 successful, 2 total`): a pass when every one succeeded (exited
+ * 0), read only where no task's lines were printed (`--output-logs=errors-only`, whose tasks that
+ * succeed print nothing); with them, their runners' summaries are read (`readPrefixed`). Its failures are
+ * not read: a failed task (`Failed:    web#build`) may have run no test.
+ */
+const TURBO_TASKS = /^\s*Tasks: {4}(\d+) successful, (\d+) total$/;
+/** What turbo prints after its count of tasks (`Time:` ends in ` >>> FULL TURBO` when all were cached). */
+const TURBO_AFTER = /^\s*(?:Cached: {4}\d+ cached, \d+ total|Time: {4}\d.*)$/;
 /** What the html reporter prints after a run (when it does not open the report). */
 const PLAYWRIGHT_AFTER = /^\s*(?:To open last HTML report run:|npx playwright show-report\b.*)$/;
 /** go's line of a package whose tests passed; group 1 when none ran. */
@@ -306,6 +318,11 @@ function summaryOf(
   if (PLAYWRIGHT_NOT_RUN.test(text)) return line('playwright', false, true, false);
   match = PLAYWRIGHT_PASSED.exec(text);
   if (match !== null) return line('playwright', false, true, Number(match[1]) > 0, PLAYWRIGHT_AFTER);
+  match = TURBO_TASKS.exec(text);
+  if (match !== null) {
+    const passes = Number(match[1]) > 0 && match[1] === match[2];
+    return line('turbo', false, true, passes, TURBO_AFTER);
+  }
   // A package's `ok` settles an earlier failure (a retry); a run with a failed package ends in `FAIL`.
   if (GO_FAIL.test(text) || (go && text === 'FAIL')) return line('go', true, false, false);
   if (GO_OK.test(text)) return line('go', false, false, true);
@@ -457,7 +474,8 @@ function readPrefixed(lines: readonly string[]): OutputReading | undefined {
     failure === undefined &&
     first !== undefined &&
     readings.every((reading) => reading.runs === 1 && reading.pass?.runner === first.runner) &&
-    tool.runs === 0 &&
+    // turbo's own count of its tasks, all successful, may close their lines.
+    tool.runs === (tool.pass?.runner === 'turbo' ? 1 : 0) &&
     !own.some((text) => TOOL_FAILED.test(text));
   // Without a pass, no other output's pass may be read either: the tasks' runs are more than one.
   return passes ? { failure, runs: 1, pass: first } : { failure, runs: 2, pass: undefined };

@@ -618,7 +618,7 @@ describe('test.run from the test runner summary in the output', () => {
     }
   });
 
-  it("reads nx run-many --output-style=stream's tasks (`> nx run web:test`, then `web: …`) apart", () => {
+  it("reads nx run-many --output-style=stream's tasks (`> nx run web:test`, then `web: …`) apart, and turbo's", () => {
     // nx 24 running vitest in two projects, their lines interleaved: a pass when every one passed, a
     // failure in either; before, neither was read (each summary line starts with its project's prefix).
     const pass = output('nx-stream-pass');
@@ -657,6 +657,21 @@ describe('test.run from the test runner summary in the output', () => {
       outcome: 'unknown',
     });
     expect(onSuccess(command, `${pass}${output('vitest-pass')}`)).toEqual({ command, outcome: 'unknown' });
+    // turbo --output-logs=errors-only (npm test = turbo run test …): its count of tasks when none printed.
+    expect(onSuccess(command, output('turbo-errors-only-pass'))).toEqual({
+      command,
+      passed: true,
+      from_summary: 'turbo',
+    });
+    expect(onSuccess(command, output('turbo-errors-only-fail'))).toEqual({
+      command,
+      passed: false,
+      from_summary: 'vitest',
+    });
+    expect(onSuccess('npm test 2>&1 | tail -4', tail(output('turbo-errors-only-pass'), 4))).toEqual({
+      command: 'npm test 2>&1 | tail -4',
+      outcome: 'unknown',
+    });
     // nx's default style (static) prints a failed task's output as it is, unprefixed, and no passing one's.
     expect(onSuccess(command, output('nx-static-fail'))).toEqual({
       command,

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readTestSummary } from '../../src/streams/testSummary.js';
 
@@ -8,6 +11,7 @@ import { readTestSummary } from '../../src/streams/testSummary.js';
 const read = (text: string) => readTestSummary([{ text, whole: true }]);
 const pass = (runner: string) => ({ runner, passed: true });
 const fail = (runner: string) => ({ runner, passed: false });
+const OUTPUTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'test-output');
 
 /** A package's vitest run as turbo prints it (`cache miss, executing`, npm's script lines, the summary). */
 function turboVitest(task: string, files: string, tests: string): string[] {
@@ -160,6 +164,36 @@ describe('readTestSummary, lines a monorepo tool prefixed', () => {
     expect(
       read(lines(shared, pnpmVitest('packages/web', '2 passed (2)', '9 passed (9)', 'Failed'))),
     ).toBeUndefined();
+  });
+
+  it("reads turbo's count of its tasks as a pass where no task printed a line (--output-logs=errors-only)", () => {
+    // turbo 2.11 over two vitest packages: a task that succeeds prints nothing, one that fails its lines.
+    const passing = readFileSync(join(OUTPUTS, 'turbo-errors-only-pass.txt'), 'utf8');
+    const failing = readFileSync(join(OUTPUTS, 'turbo-errors-only-fail.txt'), 'utf8');
+    expect(read(passing)).toStrictEqual(pass('turbo'));
+    expect(read(failing)).toStrictEqual(fail('vitest'));
+    expect(readTestSummary([{ text: passing, whole: false }])).toBeUndefined();
+    // All cached (` >>> FULL TURBO`), counts of two digits; a task that did not succeed, none at all, or
+    // turbo's count not the end: no pass.
+    const full = passing.replace(/Time: {4}.*/, 'Time:    52ms >>> FULL TURBO');
+    expect(read(full)).toStrictEqual(pass('turbo'));
+    expect(read(passing.replaceAll('2 successful, 2 total', '12 successful, 12 total'))).toStrictEqual(
+      pass('turbo'),
+    );
+    expect(read(passing.replace('2 successful, 2 total', '1 successful, 2 total'))).toBeUndefined();
+    expect(read(passing.replace('2 successful, 2 total', '12 successful, 2 total'))).toBeUndefined();
+    expect(read(passing.replace('2 successful, 2 total', '0 successful, 0 total'))).toBeUndefined();
+    expect(read(`${passing}Failed:    web#lint\n`)).toBeUndefined();
+    expect(
+      read(passing.replace('Cached:    0 cached, 2 total', 'Cached:    0 cached, 2 total, 1 failed')),
+    ).toBeUndefined();
+    expect(read(passing.replace(/Time: {4}.*/, 'Time:    fast'))).toBeUndefined();
+    expect(read(passing.replace(' Tasks:    2', ' Tasks: 2'))).toBeUndefined();
+    expect(read(passing.replace(' Tasks:    2', ' Subtasks:    2'))).toBeUndefined();
+    expect(read(passing.replace('2 total', '2 total (1 skipped)'))).toBeUndefined();
+    // Another run beside it: which passed?
+    expect(read(`${passing} Test Files  1 passed (1)\n      Tests  2 passed (2)\n`)).toBeUndefined();
+    expect(read(` Test Files  1 passed (1)\n      Tests  2 passed (2)\n${passing}`)).toBeUndefined();
   });
 
   it("reads nx's prefixed lines by the project that nx lists as failed, its `> nx run` header cut off", () => {
