@@ -18,7 +18,8 @@
  *   (a session cut short) before it;
  * - node --test: a failure is `# fail N` or `# cancelled N` (`ℹ …` with the spec reporter); a pass
  *   `# fail 0` right after `# pass N`, then only `# cancelled`, `# skipped`, `# todo`, `# duration_ms`;
- * - cargo: a failure is `test result: FAILED.`; never a pass (it prints one line per test binary);
+ * - cargo: a failure is `test result: FAILED.` or `error: test failed, to rerun pass `--lib`` (a binary that
+ *   died prints no result); never a pass (it prints one line per test binary);
  * - mocha: a failure is `N failing`; never a pass (its failures come on a line after its passes);
  * - go test: a failure is `--- FAIL: Test…`, `FAIL⇥pkg…` or `FAIL` alone (the end of a run with a package
  *   that failed) in an output with a line only go prints (`ok⇥pkg`, `?⇥pkg`, `FAIL⇥pkg`, `--- FAIL`); it
@@ -135,6 +136,12 @@ const NODE_FAIL = /^(?:#|ℹ) (fail|cancelled) (\d+)$/;
 const NODE_PASS = /^(?:#|ℹ) pass [1-9]\d*$/;
 const NODE_AFTER = /^(?:#|ℹ) (?:cancelled|skipped|todo|duration_ms) /;
 const CARGO = /^test result: (ok|FAILED)\. \d+ passed; \d+ failed;/;
+/**
+ * cargo's word that a test binary failed: after its `test result: FAILED.`, or alone when the binary died
+ * (a panic that aborts, a signal: `Caused by: process didn't exit successfully: … (signal: 6, SIGABRT…)`),
+ * which prints no result; with `--no-fail-fast`, its count of them at the end.
+ */
+const CARGO_FAILED = /^error: (?:(?:test|doctest) failed, to rerun pass `[^`]+`|\d+ targets? failed:)$/;
 const MOCHA = /^\s*(\d+) (passing \(|failing$)/;
 const RSPEC =
   /^(\d+) examples?, (\d+) failures?(?:, (\d+) pending)?(?:, (\d+) errors? occurred outside of examples)?$/;
@@ -299,6 +306,7 @@ function summaryOf(
   }
   match = CARGO.exec(text);
   if (match !== null) return line('cargo', match[1] === 'FAILED', true, false);
+  if (CARGO_FAILED.test(text)) return line('cargo', true, false, false);
   match = MOCHA.exec(text);
   if (match !== null) return line('mocha', match[2] === 'failing' && Number(match[1]) > 0, true, false);
   match = RSPEC.exec(text);

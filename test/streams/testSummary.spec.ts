@@ -84,7 +84,23 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   { name: 'node-test-spec-pass', command: 'node --test --test-reporter=spec', pass: /^ℹ pass 2$/ },
   { name: 'node-test-spec-fail', command: 'node --test --test-reporter=spec', failure: /^ℹ fail 1$/ },
   { name: 'cargo-pass', command: 'cargo test' },
-  { name: 'cargo-fail', command: 'cargo test', failure: /^test result: FAILED\./ },
+  {
+    name: 'cargo-fail',
+    command: 'cargo test',
+    failure: /^test result: FAILED\.|^error: test failed, to rerun pass `--lib`$/,
+  },
+  { name: 'cargo-binaries-pass', command: 'cargo test' },
+  {
+    name: 'cargo-crash',
+    command: 'cargo test',
+    failure: /^error: test failed, to rerun pass `--test crash`$/,
+  },
+  {
+    name: 'cargo-no-fail-fast',
+    command: 'cargo test --no-fail-fast',
+    failure:
+      /^test result: FAILED\.|^error: test failed, to rerun pass `--test api`$|^error: 1 target failed:$/,
+  },
   { name: 'rspec-pass', command: 'rspec', pass: /^2 examples, 0 failures$/ },
   {
     name: 'rspec-doc-pass',

@@ -83,6 +83,29 @@ describe('readTestSummary, line by line', () => {
     }
   });
 
+  it("reads cargo's word that a test binary failed, its results or none (it died)", () => {
+    for (const text of [
+      'error: test failed, to rerun pass `--lib`',
+      'error: test failed, to rerun pass `--test api`',
+      'error: doctest failed, to rerun pass `--doc`',
+      'error: 1 target failed:',
+      'error: 12 targets failed:',
+    ]) {
+      expect(read(`${text}\n`), text).toStrictEqual(fail('cargo'));
+    }
+    for (const text of [
+      'error: test failed',
+      'error: test failed, to rerun pass --lib',
+      'error: test failed, to rerun pass `--lib` now',
+      'see error: test failed, to rerun pass `--lib`',
+      'error: 1 target failed',
+      'error: targets failed:',
+      'error: build failed, to rerun pass `--lib`',
+    ]) {
+      expect(read(`${text}\n`), text).toBeUndefined();
+    }
+  });
+
   it("reads go's ok lines with whole seconds and coverage, and yarn's Done in whole seconds", () => {
     expect(read('ok  \texample.com/x\t2s\n')).toStrictEqual(pass('go'));
     expect(read('ok  \texample.com/x\t0.2s\tcoverage: 80% of statements\n')).toStrictEqual(pass('go'));
