@@ -3,8 +3,9 @@
  * status does not (`npm test 2>&1 | tail -20`: the status is tail's). See docs/bridge.md, "The runner's
  * summary".
  *
- * The summaries read are those of vitest, jest, pytest, cargo test, mocha, `node --test`, `go test`, rspec
- * and playwright test, as they print them (colours removed), each line by itself but go's:
+ * The summaries read are those of vitest, jest, pytest, cargo test, mocha, `node --test`, `go test`, rspec,
+ * playwright test and Maven Surefire (and turbo's count of its tasks), as they print them (colours
+ * removed), each line by itself but go's:
  *
  * - vitest: a failure is `N failed` on its `Test Files`, `Tests` or `Type Errors` line, or
  *   `Errors  N error`; a pass `Tests  N passed` right after `Test Files  N passed`, then only
@@ -38,6 +39,9 @@
  *   `  N error(s) was/were not a part of any test` (after its `passed` line); a pass `  N passed (1.2s)`,
  *   its last line of counts (`flaky` and `skipped` tests come before it; not with `did not run`), then
  *   only the html reporter's lines;
+ * - maven (Surefire): a failure is `Tests run: 2, Failures: 1, Errors: 0, Skipped: 0` with failures or
+ *   errors, its count of a module's tests; a pass the same with none and fewer skipped than run, then only
+ *   `BUILD SUCCESS` and Maven's lines around it (a build of several modules counts each module's tests);
  * - turbo: a pass is its count of tasks all successful, `Tasks:    2 successful, 2 total`, where no task
  *   printed a line (`--output-logs=errors-only`), then only `Cached:` and `Time:`; never a failure.
  *
@@ -65,6 +69,7 @@ export type SummaryRunner =
   | 'go'
   | 'rspec'
   | 'playwright'
+  | 'maven'
   | 'turbo';
 
 /** What a summary showed: a test that failed (`passed: false`), or tests that all passed. */
@@ -85,7 +90,7 @@ export interface TestOutput {
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
 const MAY_SUMMARIZE =
-  /passed|failed|failing|error|interrupted|[#ℹ] (?:fail|cancelled) |examples?, \d|successful, \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
+  /passed|failed|failing|error|interrupted|[#ℹ] (?:fail|cancelled) |examples?, \d|successful, \d|Tests run: \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
 /**
  * A line ends at a newline, with the carriage returns before it (CRLF; CR CR LF), or at a carriage return
  * alone: what follows it is written over the line, and what shows (a CRLF output whose last LF was cut).
@@ -146,6 +151,14 @@ const MOCHA = /^\s*(\d+) (passing \(|failing$)/;
 const RSPEC =
   /^(\d+) examples?, (\d+) failures?(?:, (\d+) pending)?(?:, (\d+) errors? occurred outside of examples)?$/;
 const RSPEC_AFTER = /^Randomized with seed \d+$/;
+/**
+ * Maven Surefire's count of a module's tests, under `Results:` (`[WARNING]` with tests skipped, `[ERROR]`
+ * with a failure); not its count of a test class, which ends in `, Time elapsed: 0.1 s -- in app.CalcTest`.
+ */
+const MAVEN =
+  /^\[(?:INFO|WARNING|ERROR)\] Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)(?:, Flakes: \d+)?$/;
+/** What Maven prints after it, at the end of a build that succeeded. */
+const MAVEN_AFTER = /^\[INFO\] (?:-{20,}|BUILD SUCCESS|Total time: .*|Finished at: .*|)$/;
 const PLAYWRIGHT_RUNNING = /^Running \d+ tests? using \d+ workers?\b/;
 const PLAYWRIGHT_FAILED = /^ {2}(\d+) (?:failed|interrupted)$/;
 /**
@@ -315,6 +328,12 @@ function summaryOf(
     // Pending examples did not run (or ran expecting to fail): at least one other must have.
     const passes = !fails && Number(match[1]) > Number(match[3] ?? 0);
     return line('rspec', fails, true, passes, RSPEC_AFTER);
+  }
+  match = MAVEN.exec(text);
+  if (match !== null) {
+    const fails = Number(match[2]) + Number(match[3]) > 0;
+    // Skipped tests did not run: at least one other must have.
+    return line('maven', fails, true, !fails && Number(match[1]) > Number(match[4]), MAVEN_AFTER);
   }
   if (PLAYWRIGHT_RUNNING.test(text)) return PLAYWRIGHT_START;
   match = PLAYWRIGHT_FAILED.exec(text);

@@ -129,6 +129,22 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   { name: 'playwright-late-error', command: 'npx playwright test', failure: /^1 failed$/ },
   { name: 'playwright-none', command: 'npx playwright test -g nothing' },
   { name: 'playwright-load-error', command: 'npx playwright test' },
+  {
+    name: 'maven-pass',
+    command: 'mvn test',
+    pass: /^\[INFO\] Tests run: 2, Failures: 0, Errors: 0, Skipped: 0$/,
+  },
+  {
+    name: 'maven-skipped-pass',
+    command: 'mvn test',
+    pass: /^\[WARNING\] Tests run: 3, Failures: 0, Errors: 0, Skipped: 1$/,
+  },
+  {
+    name: 'maven-fail',
+    command: 'mvn test',
+    failure: /^\[ERROR\] Tests run: 2, Failures: 1, Errors: 0, Skipped: 0$/,
+  },
+  { name: 'maven-compile-error', command: 'mvn test' },
   { name: 'go-pass', command: 'go test ./...', pass: /^ok\s+\S+\s+[\d.]+s$/ },
   { name: 'go-v-pass', command: 'go test -v ./...', pass: /^ok\s+\S+\s+[\d.]+s$/ },
   { name: 'go-v-skip', command: 'go test -v ./strs', pass: /^ok\s+\S+\s+[\d.]+s$/ },

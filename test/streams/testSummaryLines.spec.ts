@@ -106,6 +106,42 @@ describe('readTestSummary, line by line', () => {
     }
   });
 
+  it("reads Maven Surefire's count of a module's tests, not a test class's, and what follows it", () => {
+    const results = (count: string, level = 'INFO') =>
+      `[INFO] Results:\n[INFO] \n[${level}] Tests run: ${count}\n[INFO] \n[INFO] ${'-'.repeat(72)}\n[INFO] BUILD SUCCESS\n[INFO] ${'-'.repeat(72)}\n[INFO] Total time:  4.327 s\n[INFO] Finished at: 2026-12-07T09:22:15Z\n`;
+    expect(read(results('12, Failures: 0, Errors: 0, Skipped: 0'))).toStrictEqual(pass('maven'));
+    expect(read(results('12, Failures: 0, Errors: 0, Skipped: 11', 'WARNING'))).toStrictEqual(pass('maven'));
+    expect(read(results('3, Failures: 0, Errors: 0, Skipped: 0, Flakes: 1'))).toStrictEqual(pass('maven'));
+    expect(read(results('12, Failures: 10, Errors: 0, Skipped: 0', 'ERROR'))).toStrictEqual(fail('maven'));
+    expect(read(results('12, Failures: 0, Errors: 10, Skipped: 0', 'ERROR'))).toStrictEqual(fail('maven'));
+    // Every test skipped; a count of a test class; without Maven's level; a build that did not succeed.
+    expect(read(results('2, Failures: 0, Errors: 0, Skipped: 2', 'WARNING'))).toBeUndefined();
+    expect(
+      read(results('2, Failures: 0, Errors: 0, Skipped: 0, Time elapsed: 0.1 s -- in app.CalcTest')),
+    ).toBeUndefined();
+    expect(
+      read(results('2, Failures: 0, Errors: 0, Skipped: 0').replace('[INFO] Tests', 'Tests')),
+    ).toBeUndefined();
+    expect(
+      read(results('2, Failures: 0, Errors: 0, Skipped: 0').replace('[INFO] Tests', '[DEBUG] Tests')),
+    ).toBeUndefined();
+    expect(
+      read(results('2, Failures: 0, Errors: 0, Skipped: 0').replace('BUILD SUCCESS', 'BUILD FAILURE')),
+    ).toBeUndefined();
+    expect(
+      read(results('2, Failures: 0, Errors: 0, Skipped: 0').replace('BUILD SUCCESS', 'BUILD SUCCESS!')),
+    ).toBeUndefined();
+    expect(read(results('2, Failures: 0, Errors: 0, Skipped: 0').replace(/-{72}/, '---'))).toBeUndefined();
+    expect(
+      read(`${results('2, Failures: 0, Errors: 0, Skipped: 0')}[INFO] Total time is up\n`),
+    ).toBeUndefined();
+    expect(
+      read(`${results('2, Failures: 0, Errors: 0, Skipped: 0')}x[INFO] Finished at: now\n`),
+    ).toBeUndefined();
+    // A build of two modules: two counts.
+    expect(read(results('2, Failures: 0, Errors: 0, Skipped: 0').repeat(2))).toBeUndefined();
+  });
+
   it("reads go's ok lines with whole seconds and coverage, and yarn's Done in whole seconds", () => {
     expect(read('ok  \texample.com/x\t2s\n')).toStrictEqual(pass('go'));
     expect(read('ok  \texample.com/x\t0.2s\tcoverage: 80% of statements\n')).toStrictEqual(pass('go'));
