@@ -42,6 +42,10 @@
  * - maven (Surefire): a failure is `Tests run: 2, Failures: 1, Errors: 0, Skipped: 0` with failures or
  *   errors, its count of a module's tests; a pass the same with none and fewer skipped than run, then only
  *   `BUILD SUCCESS` and Maven's lines around it (a build of several modules counts each module's tests);
+ * - cargo nextest: a failure is its `Summary [   0.1s] 3 tests run: 2 passed, 1 failed, 0 skipped` with `N
+ *   failed`, `N timed out` or `N exec failed`; a pass the same with only `passed` (`(1 flaky)`) and `skipped`
+ *   counts, all its tests run, then only its `FLAKY` and `SLOW` lines. A test's output that it prints (a
+ *   try's `test result: FAILED.`) is not read;
  * - turbo: a pass is its count of tasks all successful, `Tasks:    2 successful, 2 total`, where no task
  *   printed a line (`--output-logs=errors-only`), then only `Cached:` and `Time:`; never a failure.
  *
@@ -70,6 +74,7 @@ export type SummaryRunner =
   | 'rspec'
   | 'playwright'
   | 'maven'
+  | 'nextest'
   | 'turbo';
 
 /** What a summary showed: a test that failed (`passed: false`), or tests that all passed. */
@@ -148,6 +153,26 @@ const CARGO = /^test result: (ok|FAILED)\. \d+ passed; \d+ failed;/;
  */
 const CARGO_FAILED = /^error: (?:(?:test|doctest) failed, to rerun pass `[^`]+`|\d+ targets? failed:)$/;
 const MOCHA = /^\s*(\d+) (passing \(|failing$)/;
+/**
+ * cargo nextest's summary: ` Summary [   0.021s] 14 tests run: 14 passed, 177 skipped`, its counts after
+ * the colon (`1 passed (1 flaky)`, `1 failed (1 due to being leaky)`; `10/51 tests run` when it stopped
+ * early).
+ */
+const NEXTEST = /^\s*Summary \[\s*\d+(?:\.\d+)?s\] (\d+)(\/\d+)? tests? run: (.+)$/;
+/** A count of nextest's summary that is a failure (`timed out`, `exec failed`: tests that did not pass). */
+const NEXTEST_FAILED = /^[1-9]\d* (?:failed|timed out|exec failed)\b/;
+/** A count that leaves a pass unread unless it is one of these (`N passed (1 flaky)`, `N skipped`). */
+const NEXTEST_PART = /^\d+ (?:passed|skipped)(?: \(\d+ (?:flaky|slow|leaky)\))?$/;
+/** What nextest prints after a pass: the flaky and slow tests again, `   FLAKY 2/3 [   0.002s] crate test`. */
+const NEXTEST_AFTER = /^ +(?:FLAKY \d+\/\d+|SLOW|LEAK) \[[ >]*\d+(?:\.\d+)?s\] \S/;
+/**
+ * The header of a test's output that an older nextest printed as it is (`--- TRY 1 STDOUT:  crate test ---`):
+ * until nextest's next line of its own (a test's status, its `------------`), the lines are the test's,
+ * cargo's `test result: FAILED.` of a try that a retry passed among them; none is read. A later nextest
+ * indents them.
+ */
+const NEXTEST_CAPTURED = /^--- (?:TRY \d+ )?STD(?:OUT|ERR): .* ---$/;
+const NEXTEST_OWN = /^(?: +(?:TRY \d+ )?[A-Z][A-Z-]* \[[ >]*\d+(?:\.\d+)?s\] |-{12,}$|─{12,}$)/;
 const RSPEC =
   /^(\d+) examples?, (\d+) failures?(?:, (\d+) pending)?(?:, (\d+) errors? occurred outside of examples)?$/;
 const RSPEC_AFTER = /^Randomized with seed \d+$/;
@@ -261,13 +286,14 @@ function nonePrior(text: string | undefined, regex: RegExp, separator: string): 
 
 /**
  * The summary on `text` (a line, colours removed; `previous`, `next`: the lines before and after it; `go`:
- * whether the output has a line only go prints), if it is one.
+ * whether the output has a line only go prints; `nextest`: whether it has nextest's summary), if it is one.
  */
 function summaryOf(
   text: string,
   previous: string | undefined,
   next: string | undefined,
   go: boolean,
+  nextest: boolean,
 ): SummaryLine | undefined {
   let match = VITEST_TESTS.exec(text);
   if (match !== null) {
@@ -318,8 +344,22 @@ function summaryOf(
     return line('node', count > 0, true, passes, NODE_AFTER);
   }
   match = CARGO.exec(text);
-  if (match !== null) return line('cargo', match[1] === 'FAILED', true, false);
+  // nextest prints no such line of its own: in its output, one is a test's (a try that a retry passed,
+  // its header cut off), and counts a run but no failure.
+  if (match !== null) return line('cargo', match[1] === 'FAILED' && !nextest, true, false);
   if (CARGO_FAILED.test(text)) return line('cargo', true, false, false);
+  match = NEXTEST.exec(text);
+  if (match !== null) {
+    const parts = match[3]!.split(', ');
+    const fails = parts.some((part) => NEXTEST_FAILED.test(part));
+    const passes =
+      !fails &&
+      match[2] === undefined &&
+      Number(match[1]) > 0 &&
+      parts.every((part) => NEXTEST_PART.test(part)) &&
+      /^[1-9]/.test(parts[0]!);
+    return line('nextest', fails, true, passes, NEXTEST_AFTER);
+  }
   match = MOCHA.exec(text);
   if (match !== null) return line('mocha', match[2] === 'failing' && Number(match[1]) > 0, true, false);
   match = RSPEC.exec(text);
@@ -396,8 +436,17 @@ function readOutput(lines: readonly string[]): OutputReading {
   let goLines = true;
   let goTests = false;
   const go = lines.some((text) => GO_LINE.test(text));
+  const nextest = lines.some((text) => NEXTEST.test(text));
+  // Inside a test's output that nextest printed as it is (see `NEXTEST_CAPTURED`).
+  let captured = false;
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i]!;
+    if (NEXTEST_CAPTURED.test(text)) captured = true;
+    else if (captured && NEXTEST_OWN.test(text)) captured = false;
+    if (captured) {
+      goLines = false;
+      continue;
+    }
     // Its message may make the banner of a session cut short a long line.
     if (PYTEST_CUT_SHORT.test(text)) cutShort = true;
     if (text.length > LONGEST) {
@@ -409,7 +458,7 @@ function readOutput(lines: readonly string[]): OutputReading {
       if (ok !== null) goTests ||= ok[1] === undefined;
       else goLines = GO_PASSING.test(text) && !GO_FAIL.test(text);
     }
-    const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined, lines[i + 1], go);
+    const summary = summaryOf(text, i > 0 ? lines[i - 1] : undefined, lines[i + 1], go, nextest);
     if (summary === undefined) continue;
     if (summary.fails) {
       failures.set(summary.runner, summary);

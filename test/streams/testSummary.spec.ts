@@ -130,6 +130,21 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   { name: 'playwright-none', command: 'npx playwright test -g nothing' },
   { name: 'playwright-load-error', command: 'npx playwright test' },
   {
+    name: 'nextest-pass',
+    command: 'cargo nextest run',
+    pass: /^Summary \[ {3}0\.021s\] 14 tests run: 14 passed, 177 skipped$/,
+  },
+  {
+    name: 'nextest-flaky-pass',
+    command: 'cargo nextest run test_flaky_mod_2 --retries 2',
+    pass: /^Summary \[ {3}0\.021s\] 1 test run: 1 passed \(1 flaky\), 25 skipped$/,
+  },
+  {
+    name: 'nextest-leak-fail',
+    command: 'cargo nextest run',
+    failure: /^Summary \[ {3}0\.105s\] 1 test run: 0 passed, 1 failed/,
+  },
+  {
     name: 'maven-pass',
     command: 'mvn test',
     pass: /^\[INFO\] Tests run: 2, Failures: 0, Errors: 0, Skipped: 0$/,

@@ -142,6 +142,63 @@ describe('readTestSummary, line by line', () => {
     expect(read(results('2, Failures: 0, Errors: 0, Skipped: 0').repeat(2))).toBeUndefined();
   });
 
+  it("reads cargo nextest's summary, and not the output of a test it prints (a try a retry passed)", () => {
+    const summary = (counts: string) => `------------\n     Summary [   0.021s] ${counts}\n`;
+    for (const counts of [
+      '12 tests run: 12 passed, 177 skipped',
+      '1 test run: 1 passed',
+      '12 tests run: 12 passed (1 flaky), 0 skipped',
+      '4 tests run: 4 passed (1 slow), 19 skipped',
+      '1 test run: 1 passed (1 leaky)',
+    ]) {
+      expect(read(summary(counts)), counts).toStrictEqual(pass('nextest'));
+    }
+    for (const counts of [
+      '51 tests run: 49 passed, 2 failed, 0 skipped',
+      '1 test run: 0 passed, 1 failed (1 due to being leaky), 26 skipped',
+      '3 tests run: 2 passed, 1 timed out, 0 skipped',
+      '3 tests run: 2 passed, 1 exec failed, 0 skipped',
+      '10/51 tests run: 9 passed, 1 failed, 41 skipped',
+    ]) {
+      expect(read(summary(counts)), counts).toStrictEqual(fail('nextest'));
+    }
+    for (const counts of [
+      '0 tests run: 0 passed, 12 skipped',
+      '2 tests run: 0 passed, 2 skipped',
+      '10/51 tests run: 10 passed, 41 skipped',
+      '3 tests run: 2 passed, 1 retried',
+      '3 tests run: 3 passed (1 late), 0 skipped',
+      '3 tests run: 3 passed, 0 failed now',
+    ]) {
+      expect(read(summary(counts)), counts).toBeUndefined();
+    }
+    expect(read(summary('3 tests run: 3 passed').replace('[   0.021s]', '0.021s'))).toBeUndefined();
+    // Only its flaky, slow and leaky tests may follow a pass.
+    const flaky = `${summary('1 test run: 1 passed (1 flaky)')}   FLAKY 2/3 [   0.002s] crate::basic test_flaky\n`;
+    expect(read(flaky)).toStrictEqual(pass('nextest'));
+    expect(read(`${flaky}        SLOW [>  1.000s] crate::basic test_slow\n`)).toStrictEqual(pass('nextest'));
+    expect(read(`${flaky}     TIMEOUT [   2.001s] crate::basic test_slow\n`)).toBeUndefined();
+    expect(read(`${flaky}error: test run failed\n`)).toBeUndefined();
+    // A test's output printed as it is, cargo's FAILED in it: until nextest's next line of its own.
+    const captured = (header: string, end: string) =>
+      `${header}\nrunning 1 test\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n${end}\n${summary('1 test run: 1 passed (1 flaky)')}`;
+    expect(
+      read(
+        captured('--- TRY 1 STDOUT:        crate::basic t ---', '  TRY 2 PASS [   0.002s] crate::basic t'),
+      ),
+    ).toStrictEqual(pass('nextest'));
+    expect(read(captured('--- STDERR:        crate::basic t ---', ''))).toStrictEqual(pass('nextest'));
+    // cargo's line outside it counts a run (nextest's output and cargo test's): no pass, and no failure.
+    expect(read(captured('', ''))).toBeUndefined();
+    expect(read(captured('--- TRY 1 STDOUT: t --- now', ''))).toBeUndefined();
+    // Without nextest's summary, cargo's FAILED is cargo's failure.
+    expect(
+      read(
+        'test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n',
+      ),
+    ).toStrictEqual(fail('cargo'));
+  });
+
   it("reads go's ok lines with whole seconds and coverage, and yarn's Done in whole seconds", () => {
     expect(read('ok  \texample.com/x\t2s\n')).toStrictEqual(pass('go'));
     expect(read('ok  \texample.com/x\t0.2s\tcoverage: 80% of statements\n')).toStrictEqual(pass('go'));
