@@ -191,7 +191,7 @@ const PLAYWRIGHT_FAILED = /^ {2}(\d+) (?:failed|interrupted)$/;
  * (`    [chromium] › a.spec.ts:3:1 › opens ───…`, without a project `    a.spec.ts:3:1 › opens ───…`). A
  * line `  1 failed` without it is not playwright's (a test's print, another tool's count).
  */
-const PLAYWRIGHT_TEST = /^ {4}(?:\[[^\]]*\] › )?\S.*?:\d+:\d+ › /;
+const PLAYWRIGHT_TEST = /^ {4}\S.*?:\d+:\d+ › /;
 /** Tests a run left out (after a failure, at `--max-failures`): a count that leaves a pass unread. */
 const PLAYWRIGHT_NOT_RUN = /^ {2}\d+ did not run$/;
 const PLAYWRIGHT_ERRORS = /^ {2}(\d+) errors? (?:was|were) not a part of any test\b/;
@@ -500,6 +500,8 @@ const NX_TASK = /^> nx run (\S+?):[^\s:]+(?::[^\s:]+)?(?:\s.*)?$/;
 const NX_FAILED_TASK = /^- (\S+?):[^\s:]+(?::[^\s:]+)?$/;
 /** pnpm's last line of a package's script that exited 0 (`Failed` otherwise). */
 const PNPM_DONE = /^Done$/;
+/** A line with a task's prefix (`web: …`, `web:test: …`), group 1 what follows it. */
+const PREFIXED = /^\S+: (.*)$/;
 /** turbo's line of the tasks that failed, after its `Tasks:` count; nx's title of its list of them. */
 const TOOL_FAILED = /^\s*Failed:\s+\S|^Failed tasks:$/;
 
@@ -544,6 +546,10 @@ function readPrefixed(lines: readonly string[]): OutputReading | undefined {
     return readOutput(end > 0 && PNPM_DONE.test(task[end - 1]!) ? task.slice(0, end - 1) : task);
   });
   const tool = readOutput(own);
+  // The tool's lines with a prefix of a task whose first line was not read (a form of it not known here):
+  // a count in them, their prefix dropped, leaves the run unknown, a failure too (it may be the tool's
+  // word, `log: test result: FAILED.`, and is not read as one).
+  const unread = readOutput(own.map((text) => PREFIXED.exec(text)?.[1] ?? ''));
   const failure = [...readings, tool].find((reading) => reading.failure !== undefined)?.failure;
   const first = readings[0]!.pass;
   const passes =
@@ -552,7 +558,9 @@ function readPrefixed(lines: readonly string[]): OutputReading | undefined {
     readings.every((reading) => reading.runs === 1 && reading.pass?.runner === first.runner) &&
     // turbo's own count of its tasks, all successful, may close their lines.
     tool.runs === (tool.pass?.runner === 'turbo' ? 1 : 0) &&
-    !own.some((text) => TOOL_FAILED.test(text));
+    !own.some((text) => TOOL_FAILED.test(text)) &&
+    unread.runs === 0 &&
+    unread.failure === undefined;
   // Without a pass, no other output's pass may be read either: the tasks' runs are more than one.
   return passes ? { failure, runs: 1, pass: first } : { failure, runs: 2, pass: undefined };
 }

@@ -63,6 +63,7 @@ describe('readTestSummary, line by line', () => {
       '    a.spec.ts:3:1 › opens ──────\n',
       '    [chromium] › tests/a b.spec.ts:12:5 › suite › opens ──────\n',
       '    [] › a.spec.ts:3:1 › opens\n',
+      '    a.spec.ts:12:15 › opens\n',
     ]) {
       expect(failed(header), header).toStrictEqual(fail('playwright'));
       expect(read(`  1 interrupted\n${header}  2 passed (1.2s)\n`), header).toStrictEqual(fail('playwright'));
@@ -111,7 +112,10 @@ describe('readTestSummary, line by line', () => {
       `[INFO] Results:\n[INFO] \n[${level}] Tests run: ${count}\n[INFO] \n[INFO] ${'-'.repeat(72)}\n[INFO] BUILD SUCCESS\n[INFO] ${'-'.repeat(72)}\n[INFO] Total time:  4.327 s\n[INFO] Finished at: 2026-12-07T09:22:15Z\n`;
     expect(read(results('12, Failures: 0, Errors: 0, Skipped: 0'))).toStrictEqual(pass('maven'));
     expect(read(results('12, Failures: 0, Errors: 0, Skipped: 11', 'WARNING'))).toStrictEqual(pass('maven'));
-    expect(read(results('3, Failures: 0, Errors: 0, Skipped: 0, Flakes: 1'))).toStrictEqual(pass('maven'));
+    expect(read(results('30, Failures: 0, Errors: 0, Skipped: 0, Flakes: 12'))).toStrictEqual(pass('maven'));
+    expect(
+      read(results('2, Failures: 0, Errors: 0, Skipped: 0').replace('[INFO] Tests', 'x[INFO] Tests')),
+    ).toBeUndefined();
     expect(read(results('12, Failures: 10, Errors: 0, Skipped: 0', 'ERROR'))).toStrictEqual(fail('maven'));
     expect(read(results('12, Failures: 0, Errors: 10, Skipped: 0', 'ERROR'))).toStrictEqual(fail('maven'));
     // Every test skipped; a count of a test class; without Maven's level; a build that did not succeed.
@@ -240,6 +244,7 @@ describe('readTestSummary, line by line', () => {
     expect(read(leaks.replace('12 leaks', '1 leak'))).toStrictEqual(pass('vitest'));
     expect(read(leaks.replace('12 leaks', '12 leaks found'))).toBeUndefined();
     expect(read(leaks.replace('Leaks  12', 'Leaks 12'))).toBeUndefined();
+    expect(read(leaks.replace('12 leaks', '12 leaks  '))).toStrictEqual(pass('vitest'));
   });
 
   it("reads pytest's duration of a day or more (`(1 day, 0:00:01)`)", () => {

@@ -196,6 +196,18 @@ describe('readTestSummary, lines a monorepo tool prefixed', () => {
     expect(read(` Test Files  1 passed (1)\n      Tests  2 passed (2)\n${passing}`)).toBeUndefined();
   });
 
+  it("reads turbo's count and the lines after it only as turbo prints them", () => {
+    const end = (tasks: string, cached = 'Cached:    0 cached, 2 total') =>
+      `   • Running test in 2 packages\n\n${tasks}\n${cached}\n  Time:    2.656s \n`;
+    expect(read(end(' Tasks:    2 successful, 2 total'))).toStrictEqual(pass('turbo'));
+    expect(read(end('Tasks:    2 successful, 2 total'))).toStrictEqual(pass('turbo'));
+    expect(read(end(' Tasks:    12 successful, 12 total', 'Cached:    12 cached, 12 total'))).toStrictEqual(
+      pass('turbo'),
+    );
+    expect(read(end(' x Tasks:    2 successful, 2 total'))).toBeUndefined();
+    expect(read(end(' Tasks:    2 successful, 2 total', 'x Cached:    0 cached, 2 total'))).toBeUndefined();
+  });
+
   it("reads nx's prefixed lines by the project that nx lists as failed, its `> nx run` header cut off", () => {
     const web = [
       'web:  Test Files  1 failed (1)',
@@ -219,6 +231,40 @@ describe('readTestSummary, lines a monorepo tool prefixed', () => {
     expect(read(lines(web, ['Failed tasks: 1', '- web:test']))).toBeUndefined();
     expect(read(lines(web, ['Failed tasks:', '- web:test now']))).toBeUndefined();
     expect(read(lines(web, ['Failed tasks:', '- web']))).toBeUndefined();
+  });
+
+  it('reads no pass when lines of a task whose first line is not read hold a count (a header in another form)', () => {
+    const api = turboVitest('api:test', '1 passed (1)', '2 passed (2)');
+    // web's header as turbo prints it with its errorsOnlyShowHash flag, a form not read here.
+    const web = turboVitest('web:test', '1 failed (1)', '1 failed | 1 passed (2)');
+    web[0] = 'web:test: cache miss, executing 0123abcd4567ef89 (only logging errors)';
+    expect(read(lines(TURBO_START, api, web))).toBeUndefined();
+    const passing = turboVitest('web:test', '1 passed (1)', '3 passed (3)');
+    passing[0] = web[0];
+    expect(read(lines(TURBO_START, api, passing))).toBeUndefined();
+    // nx: `>> nx run web:test` is none of its headers.
+    const nx = (header: string) =>
+      lines(
+        ['> nx run api:test', '', header, ''],
+        ['api:  Test Files  1 passed (1)', 'api:       Tests  2 passed (2)'],
+        ['web:  Test Files  1 failed (1)', 'web:       Tests  1 failed | 1 passed (2)'],
+      );
+    expect(read(nx('> nx run web:test'))).toStrictEqual(fail('vitest'));
+    expect(read(nx('> nx run web:test:production'))).toStrictEqual(fail('vitest'));
+    expect(read(nx('> nx run web:test --coverage'))).toStrictEqual(fail('vitest'));
+    expect(read(nx('>> nx run web:test'))).toBeUndefined();
+    expect(read(nx('x> nx run web:test'))).toBeUndefined();
+    expect(read(nx('> nx run web:test:production:x'))).toBeUndefined();
+    expect(read(nx('> nx run web:test--x'))).toStrictEqual(fail('vitest'));
+    // The tool's own lines with a colon that hold no count leave the pass.
+    expect(
+      read(
+        lines(
+          ['Scope: 2 of 3 workspace projects', 'note: retrying'],
+          turboVitest('api:test', '1 passed (1)', '2 passed (2)'),
+        ),
+      ),
+    ).toStrictEqual(pass('vitest'));
   });
 
   it('reads an output as before when a line only looks like a task header (a prompt), no line following it', () => {
