@@ -355,9 +355,8 @@ function summaryOf(
     const passes =
       !fails &&
       match[2] === undefined &&
-      Number(match[1]) > 0 &&
       parts.every((part) => NEXTEST_PART.test(part)) &&
-      /^[1-9]/.test(parts[0]!);
+      /^[1-9]\d* passed/.test(parts[0]!);
     return line('nextest', fails, true, passes, NEXTEST_AFTER);
   }
   match = MOCHA.exec(text);

@@ -177,12 +177,52 @@ describe('readTestSummary, line by line', () => {
       expect(read(summary(counts)), counts).toBeUndefined();
     }
     expect(read(summary('3 tests run: 3 passed').replace('[   0.021s]', '0.021s'))).toBeUndefined();
+    expect(read(summary('3 tests run: 0 passed (1 flaky), 3 skipped'))).toBeUndefined();
+    expect(read(summary('3 tests run: 3 skipped, 3 passed'))).toBeUndefined();
+    expect(
+      read(summary('12 tests run: 12 passed (12 flaky)').replace('[   0.021s]', '[  12s]')),
+    ).toStrictEqual(pass('nextest'));
+    expect(read(summary('3 tests run: 1 passed, 12 failed'))).toStrictEqual(fail('nextest'));
+    expect(read(summary('3 tests run: 3 passed').replace('     Summary', 'x Summary'))).toBeUndefined();
+    // A test's output ends at nextest's next line of its own: cargo's FAILED after it counts a run.
+    const ended = (end: string) =>
+      read(
+        `--- STDOUT:  crate::basic t ---\nrunning 1 test\n${end}\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n${summary('1 test run: 1 passed')}`,
+      );
+    for (const end of [
+      '        PASS [   0.002s] crate::basic t',
+      '  TRY 12 PASS [  12.002s] crate::basic t',
+      '   LEAK-FAIL [   0.104s] crate::basic t',
+      '        SLOW [>  1s] crate::basic t',
+      '------------',
+      '────────────',
+    ]) {
+      expect(ended(end), end).toBeUndefined();
+    }
+    for (const end of [
+      'x       PASS [   0.002s] t',
+      '        pass [   0.002s] t',
+      '------------ x',
+      '-----',
+      '── x',
+    ]) {
+      expect(ended(end), end).toStrictEqual(pass('nextest'));
+    }
+    expect(
+      read(
+        `x--- STDOUT: t ---\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n${summary('1 test run: 1 passed')}`,
+      ),
+    ).toBeUndefined();
     // Only its flaky, slow and leaky tests may follow a pass.
     const flaky = `${summary('1 test run: 1 passed (1 flaky)')}   FLAKY 2/3 [   0.002s] crate::basic test_flaky\n`;
     expect(read(flaky)).toStrictEqual(pass('nextest'));
     expect(read(`${flaky}        SLOW [>  1.000s] crate::basic test_slow\n`)).toStrictEqual(pass('nextest'));
     expect(read(`${flaky}     TIMEOUT [   2.001s] crate::basic test_slow\n`)).toBeUndefined();
     expect(read(`${flaky}error: test run failed\n`)).toBeUndefined();
+    expect(read(`${flaky}   FLAKY 12/13 [  12.002s] crate::basic t\n        SLOW [>  1s] t\n`)).toStrictEqual(
+      pass('nextest'),
+    );
+    expect(read(`${flaky}x   FLAKY 2/3 [   0.002s] crate::basic t\n`)).toBeUndefined();
     // A test's output printed as it is, cargo's FAILED in it: until nextest's next line of its own.
     const captured = (header: string, end: string) =>
       `${header}\nrunning 1 test\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n${end}\n${summary('1 test run: 1 passed (1 flaky)')}`;

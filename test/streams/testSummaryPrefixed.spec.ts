@@ -227,6 +227,7 @@ describe('readTestSummary, lines a monorepo tool prefixed', () => {
     expect(read(lines(web, end.slice(0, -2), ['- api:lint', '- web:test:ci']))).toStrictEqual(fail('vitest'));
     // Not without nx's title, nor after a line that ends its list.
     expect(read(lines(web, ['- web:test']))).toBeUndefined();
+    expect(read(lines(['- web:test'], web))).toBeUndefined();
     expect(read(lines(web, ['Failed tasks:', 'see above', '- web:test']))).toBeUndefined();
     expect(read(lines(web, ['Failed tasks: 1', '- web:test']))).toBeUndefined();
     expect(read(lines(web, ['Failed tasks:', '- web:test now']))).toBeUndefined();
