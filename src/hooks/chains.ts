@@ -206,7 +206,8 @@ export function hookDirectory(
   const { shell: _shell, ...applied } = options ?? {};
   // Checked at the call, as each hook found will be: a bad option (timeoutMs NaN) was otherwise told only
   // once a hook was found, and never when none is.
-  checkHook('hookDirectory', { ...applied, command: base }, 0, '(options)');
+  // Said as options (`hookDirectory: timeoutMs must be…`), as other functions' are, not as a hook's fields.
+  checkHook('hookDirectory', { ...applied, command: base }, 0, 'options', 'hookDirectory');
   return (name) => {
     if (name.length === 0 || name.includes('/') || name.includes('\\') || name === '.' || name === '..') {
       return undefined;

@@ -92,9 +92,17 @@ export function runDefaults(where: string, options: HookRunOptions | undefined):
 
 /**
  * Checks one hook's shape; throws `ConfigError` naming the hook and what is wrong. `name`, when
- * given, stands for the hook's own (a resolver's hooks are renamed, so they need none).
+ * given, stands for the hook's own (a resolver's hooks are renamed, so they need none). `fieldsLabel`, when
+ * given, is what the messages of its fields begin with instead of `where: hook "name"`: options checked
+ * as a hook's fields (`hookDirectory`'s) are said as options (`hookDirectory: timeoutMs must be…`).
  */
-export function checkHook(where: string, hook: unknown, index: number, name?: string): asserts hook is Hook {
+export function checkHook(
+  where: string,
+  hook: unknown,
+  index: number,
+  name?: string,
+  fieldsLabel?: string,
+): asserts hook is Hook {
   if (typeof hook !== 'object' || hook === null) {
     throw new ConfigError(
       `${where}: hook #${index} must be an object, got ${hook === null ? 'null' : typeof hook}`,
@@ -105,7 +113,7 @@ export function checkHook(where: string, hook: unknown, index: number, name?: st
   if (typeof hookName !== 'string' || hookName.length === 0) {
     throw new ConfigError(`${where}: hook #${index} needs a non-empty string name`);
   }
-  const label = `${where}: hook "${hookName}"`;
+  const label = fieldsLabel ?? `${where}: hook "${hookName}"`;
   const isFunction = typeof h.run === 'function';
   const isCommand = h.command !== undefined;
   if (isFunction === isCommand) {

@@ -268,13 +268,24 @@ describe('hookDirectory', () => {
 
   it('checks its options at the call, also when it never finds a hook', () => {
     // Told only once a hook was found before: a directory without hooks never said its timeoutMs was NaN.
+    // Said as options, as other functions' are (`runHook: timeoutMs must be…`), not as a hook "(options)".
     expect(() => hookDirectory(dir, { timeoutMs: Number.NaN })).toThrow(
-      /hookDirectory: hook "\(options\)": timeoutMs must be a positive number of ms \(or Infinity\), got NaN/,
+      new ConfigError('hookDirectory: timeoutMs must be a positive number of ms (or Infinity), got NaN'),
     );
-    expect(() => hookDirectory(dir, { errorPolicy: 'open' as never })).toThrow(ConfigError);
-    expect(() => hookDirectory(dir, { maxOutputBytes: -1 })).toThrow(ConfigError);
-    expect(() => hookDirectory(dir, { env: ['A=1'] as never })).toThrow(ConfigError);
-    expect(() => hookDirectory(dir, { cwd: '' })).toThrow(ConfigError);
+    expect(() => hookDirectory(dir, { errorPolicy: 'open' as never })).toThrow(
+      new ConfigError("hookDirectory: errorPolicy must be 'fail-open' or 'fail-closed', got 'open'"),
+    );
+    expect(() => hookDirectory(dir, { maxOutputBytes: -1 })).toThrow(
+      new ConfigError('hookDirectory: maxOutputBytes must be a positive integer, got -1'),
+    );
+    expect(() => hookDirectory(dir, { env: ['A=1'] as never })).toThrow(
+      new ConfigError(
+        'hookDirectory: env must be a record of strings (an object, not an array, a Map or a Set)',
+      ),
+    );
+    expect(() => hookDirectory(dir, { cwd: '' })).toThrow(
+      new ConfigError('hookDirectory: cwd must be a non-empty string'),
+    );
     expect(hookDirectory(dir, { timeoutMs: 5, cwd: dir, env: { A: '1' }, maxOutputBytes: 10 })('none')).toBe(
       undefined,
     );
