@@ -6,7 +6,7 @@ import { ConfigError, checkOptions, optionKeys, shownText, textOf, VibespecError
 import { booleanOption, timerOption } from '../operators/internal/eventTime.js';
 import { type JsonLinesOptions, LineReader } from './jsonLines.js';
 import { isRecord } from './payload.js';
-import type { HookOutput } from './toEvents.js';
+import { type HookOutput, isTimestamp } from './toEvents.js';
 
 /** Options of `fromHookFile`. */
 export interface HookFileOptions extends JsonLinesOptions {
@@ -120,9 +120,9 @@ export interface HookFileMark {
   /** Hex of the file's first `min(256, end)` bytes: tells a file rewritten in place, or a reused inode. */
   head: string;
   /**
-   * The `timestamp` of the last line up to this one that had one (absent if none had): a line that cannot
-   * be read takes it (see `fromJsonLines`), so that a bad line just after the mark gets, on a resumed
-   * read, the event time it gets in one read of the whole file.
+   * The `timestamp` of the last line up to this one that had one that is a time (absent if none had; a
+   * negative one, say, is none): a line that cannot be read takes it (see `fromJsonLines`), so that a bad
+   * line just after the mark gets, on a resumed read, the event time it gets in one read of the whole file.
    */
   timestamp?: number;
 }
@@ -401,8 +401,9 @@ function readHookFile<T>(
       // (where that line is no JSON). Dropped here, a resumed read gave an event the whole read rejects.
       lines.resumeInside();
       // A mark taken by an older reader may have no time; a bare offset has none: the lines before it
-      // are not read, so their time is not known.
-      lines.lastTimestamp = saved.timestamp;
+      // are not read, so their time is not known. One that is no time (an older reader remembered a
+      // negative one) is not taken either.
+      lines.lastTimestamp = isTimestamp(saved.timestamp) ? saved.timestamp : undefined;
     };
 
     /** Whether the file's first bytes are no longer those read: it was rewritten under us. */

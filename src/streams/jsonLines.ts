@@ -5,7 +5,7 @@
 import { ConfigError, shownText } from '../errors.js';
 import { JsonCutter } from './cut.js';
 import { cutAt, isRecord, leadingFields } from './payload.js';
-import { type HookOutput, MAX_TIMESTAMP } from './toEvents.js';
+import { type HookOutput, isTimestamp } from './toEvents.js';
 
 /** Options shared by the JSON Lines sources. */
 export interface JsonLinesOptions {
@@ -61,7 +61,7 @@ function takeTimestamp(line: Record<string, unknown>, out: HookOutput): void {
     return;
   }
   const time = typeof given === 'string' && isIsoTime(given) ? Date.parse(given) : Number.NaN;
-  if (time >= 0 && time <= MAX_TIMESTAMP) out.timestamp = time;
+  if (isTimestamp(time)) out.timestamp = time;
   else out.givenTimestamp = given;
 }
 
@@ -103,8 +103,10 @@ export class LineReader {
   /** At the start of the input (nothing pushed since construction or `end`): a BOM there is dropped. */
   private atStart = true;
   /**
-   * The `timestamp` of the last line that had one: the time a line that cannot be read takes. Set by
-   * `fromHookFile` when it resumes in the middle of a file, to that of the lines before the mark.
+   * The `timestamp` of the last line that had one that is a time (see `isTimestamp`): the time a line that
+   * cannot be read takes. A line's time that is none (negative, past 9999) is not remembered: the bridge
+   * replaces it, and a bad line after it takes the time before it, not that one (replaced and marked too).
+   * Set by `fromHookFile` when it resumes in the middle of a file, to that of the lines before the mark.
    */
   lastTimestamp: number | undefined;
   private readonly hook: string;
@@ -233,7 +235,7 @@ export class LineReader {
         if (value !== undefined) {
           const output = lineToHookOutput(value, this.hook);
           output.cut = { reason, strings: kept.strings, sizes: kept.sizes };
-          if (output.timestamp !== undefined) this.lastTimestamp = output.timestamp;
+          if (isTimestamp(output.timestamp)) this.lastTimestamp = output.timestamp;
           emit(output);
           return;
         }
@@ -250,16 +252,16 @@ export class LineReader {
       return;
     }
     const output = lineToHookOutput(value, this.hook);
-    if (output.timestamp !== undefined) this.lastTimestamp = output.timestamp;
+    if (isTimestamp(output.timestamp)) this.lastTimestamp = output.timestamp;
     emit(output);
   }
 
   /**
    * The output of a line that cannot be read (`text`, or its preview), rejected for `error`. What its start
    * still shows is taken (see `leadingFields`): the hook (`record`'s `hook`, else a `hook_event_name`) and
-   * the time (`record`'s `timestamp`) of a line cut short, torn or too long. Without a time of its own it
-   * takes the time of the last line that had one, so a replayed log stays in event time (the bridge stamps
-   * the clock only when no line had one).
+   * the time (`record`'s `timestamp`) of a line cut short, torn or too long. Without a time of its own (or
+   * with one that is none) it takes the time of the last line that had one that is a time, so a replayed
+   * log stays in event time (the bridge stamps the clock only when no line had one).
    */
   private unread(text: string, error: string): HookOutput {
     const fields = leadingFields(text);
@@ -269,7 +271,7 @@ export class LineReader {
       error,
     };
     const own = fields.timestamp;
-    if (own !== undefined && Number.isFinite(own) && own >= 0) output.timestamp = own;
+    if (isTimestamp(own)) output.timestamp = own;
     else if (this.lastTimestamp !== undefined) output.timestamp = this.lastTimestamp;
     return output;
   }

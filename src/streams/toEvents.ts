@@ -2091,7 +2091,7 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): 
   const stamp = input.timestamp;
   // The clock is read only for an output that carries no valid timestamp of its own. `+ 0` makes a -0 a
   // 0, as createEvent does: JSON reads -0 back as 0, so an event must not carry one.
-  const valid = typeof stamp === 'number' && stamp >= 0 && stamp <= MAX_TIMESTAMP;
+  const valid = isTimestamp(stamp);
   const timestamp = (valid ? stamp : clock.now()) + 0;
   const error = input.error;
   let events: Event[];
@@ -2116,6 +2116,15 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): 
  * watermark of `temporalAggregate`, `sessionWindows`) so far ahead that every later event were late.
  */
 export const MAX_TIMESTAMP = 253_402_300_799_999;
+
+/**
+ * Whether `value` is an event time a `HookOutput` may carry: a number of ms from 0 to `MAX_TIMESTAMP`
+ * (not NaN, negative, infinite, nor a time in µs or ns). Internal: the bridge stamps any other with its
+ * clock, and the JSON Lines readers never take one for the time of a line that has none.
+ */
+export function isTimestamp(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value <= MAX_TIMESTAMP;
+}
 
 /**
  * The events of an output whose `timestamp` was given but is no time (not a number, NaN, negative,

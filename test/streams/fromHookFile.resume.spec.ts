@@ -71,6 +71,23 @@ describe('fromHookFile resumeFrom', () => {
     expect((await collect(fromHookFile(path, { resumeFrom: saved.end })))[0]!.timestamp).toBeUndefined();
   });
 
+  it('does not give a bad line the time of a mark that is none (negative: saved by an older reader)', async () => {
+    const stamped = (hook: string, timestamp: number) =>
+      `${JSON.stringify({ hook, output: {}, timestamp })}\n`;
+    await writeFile(path, `${stamped('a', -5)}not json\n`);
+    const [first, bad] = await collect(fromHookFileMarked(path));
+    // Not remembered: neither the mark nor the bad line after it carries it.
+    expect([first!.mark.timestamp, bad!.output.timestamp, bad!.mark.timestamp]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    // A mark an older reader saved with it: accepted, the time not taken.
+    const older = { ...first!.mark, timestamp: -5 };
+    const [resumed] = await collect(fromHookFile(path, { resumeFrom: older }));
+    expect([resumed!.error?.split(':')[0], resumed!.timestamp]).toEqual(['invalid JSON', undefined]);
+  });
+
   it('reads the file from its start when it is not the one the mark was taken in', async () => {
     await writeFile(path, line('a') + line('b') + line('c'));
     const mark = (await marks()).get('a')!;

@@ -249,6 +249,28 @@ describe('fromJsonLines', () => {
     expect(outputs.map((o) => o.timestamp)).toEqual([undefined, 7, 7, undefined, 7]);
   });
 
+  it('never gives a bad line a time that is none: a negative or too large one is not remembered', async () => {
+    // -5 and 1e20 (µs by mistake) are passed on, for the bridge to replace and mark; the bad line after
+    // each takes the last time that is one (7), not theirs (was -5: replaced by the clock and marked).
+    const outputs = await collect(
+      fromJsonLines([
+        '{x\n{"hook":"h","output":{},"timestamp":7}\n{"hook":"h","output":{},"timestamp":-5}\n{x\n' +
+          '{"hook":"h","output":{},"timestamp":1e20}\n{x\n{"hook":"h","timestamp":-3,"output":{x\n',
+      ]),
+    );
+    expect(outputs.map((o) => o.timestamp)).toEqual([undefined, 7, -5, 7, 1e20, 7, 7]);
+    const events = await collect(
+      fromJsonLines([
+        '{"hook":"h","output":{},"timestamp":7}\n{"hook":"h","output":{},"timestamp":-5}\n{x\n',
+      ]).pipe(bridgeHooks()),
+    );
+    expect(events.map((e) => [e.type, e.timestamp === 7, e.context?.timestamp_replaced])).toEqual([
+      ['hook.h', true, undefined],
+      ['hook.h', false, '-5'],
+      ['hook.rejected', true, undefined],
+    ]);
+  });
+
   it("gives a line that cannot be read the hook and the time its start shows (record's envelope cut, torn or too long)", async () => {
     const envelope = (hook: string, timestamp: number) =>
       JSON.stringify({ hook, timestamp, output: { session_id: 's', pad: 'x'.repeat(200) } });
