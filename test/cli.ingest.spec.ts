@@ -97,12 +97,12 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
     await writeFile(log, `${first}${full.slice(0, cut)}`);
     const before = await ingest();
     expect(before.code).toBe(0);
-    expect(before.stderr).toContain('ingested 1 events from 1 new lines');
+    expect(before.stderr).toContain('ingested 1 event from 1 new line of');
     expect(before.stderr).toContain('left for the next run');
     expect((await offset()).offset).toBe(Buffer.byteLength(first));
 
     await appendFile(log, `${full.slice(cut)}\n`); // the append completes
-    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new line of');
     expect((await ingest()).stderr).toContain('ingested 0 events from 0 new lines');
 
     const context = JSON.parse((await cli(['context', S1, '--store', store])).stdout);
@@ -114,7 +114,7 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
   it('gives a bad line just after the saved offset the time of the line before it, as one run would', async () => {
     const first = note(S1);
     await writeFile(log, `${first}\n`);
-    expect((await ingest()).stderr).toContain('from 1 new lines');
+    expect((await ingest()).stderr).toContain('from 1 new line of');
     expect((await offset()).timestamp).toBe(JSON.parse(first).timestamp);
     await appendFile(log, '{not json}\n');
     await ingest();
@@ -128,9 +128,9 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
 
   it('counts bytes, not characters: lines with multi-byte text resume exactly', async () => {
     await writeFile(log, `${edit(S1, '/r/é–😀.ts')}\n`);
-    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new line of');
     await appendFile(log, `${edit(S1, '/r/b.ts')}\n`);
-    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new line of');
     const context = JSON.parse((await cli(['context', S1, '--store', store])).stdout);
     expect(context.filesModified).toEqual(['/r/é–😀.ts', '/r/b.ts']);
   });
@@ -181,7 +181,7 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
     }
     expect(stderr).toContain('ingested 4 events from 4 new lines');
     await appendFile(log, `${edit(S2)}\n`);
-    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new line of');
     expect((await cli(['sessions', '--store', store])).stdout).toMatch(new RegExp(`^${S2}\\t3 events`, 'm'));
   });
 
@@ -204,7 +204,7 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
       child.kill(signal);
       // Exits 0 with its summary (the store closed), not killed by the signal.
       expect({ signal, closed: await closed }).toEqual({ signal, closed: [0, null] });
-      expect(stderr).toMatch(/^ingested \d+ events from \d+ new lines/m);
+      expect(stderr).toMatch(/^ingested \d+ events? from \d+ new lines? /m);
     }
   });
 
@@ -212,7 +212,7 @@ describe('vibespec-streams ingest resumes where it stopped', () => {
     await writeFile(log, `${note(S1)}\n${edit(S1)}\n`);
     await makeStore();
     await writeFile(`${log}.offset`, '1\n');
-    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new lines');
+    expect((await ingest()).stderr).toContain('ingested 2 events from 1 new line of');
     expect(await offset()).toMatchObject({ offset: (await stat(log)).size, ino: (await stat(log)).ino });
     expect((await ingest()).stderr).toContain('ingested 0 events from 0 new lines');
     expect((await cli(['sessions', '--store', store])).stdout).toMatch(new RegExp(`^${S1}\\t2 events`, 'm'));
@@ -352,7 +352,7 @@ describe('vibespec-streams ingest, run in process (main)', () => {
   const T = Date.UTC(2026, 5, 1, 12, 0, 0);
   const ingestHere = (...extra: string[]) => runMain(['ingest', '--log', log, '--store', store, ...extra]);
   const summary = (events: number, lines: number, rest = '') =>
-    `ingested ${events} events from ${lines} new lines of ${log}${rest}`;
+    `ingested ${events} event${events === 1 ? '' : 's'} from ${lines} new line${lines === 1 ? '' : 's'} of ${log}${rest}`;
   const LEFT = ' (its last line has no newline yet: left for the next run)';
   /** The stored events' types, by session. */
   async function stored(): Promise<Record<string, string[]>> {
@@ -414,7 +414,7 @@ describe('vibespec-streams ingest, run in process (main)', () => {
     expect(await runMain(['ingest', '--log', rotated, '--store', store])).toEqual({
       code: 0,
       stdout: '',
-      stderr: `ingested 2 events from 1 new lines of ${rotated}`,
+      stderr: `ingested 2 events from 1 new line of ${rotated}`,
     });
     expect(await ingestHere()).toEqual({ code: 0, stdout: '', stderr: summary(1, 1) });
     const got = await stored();
@@ -750,7 +750,7 @@ describe('vibespec-streams ingest, run in process (main)', () => {
       const { code, stderr } = await run.stop('SIGINT');
       expect({ code, lines: stderr.split('\n') }).toEqual({
         code: 0,
-        lines: [`${waiting} (are they given this --log?)`, `ingested 1 events from 1 new lines of ${here}`],
+        lines: [`${waiting} (are they given this --log?)`, `ingested 1 event from 1 new line of ${here}`],
       });
       expect(await stored()).toEqual({ [S1]: ['notification'] });
     });

@@ -116,9 +116,9 @@ describe('vibespec-streams rotate', () => {
     expect(result).toEqual({
       code: 0,
       stderr: [
-        `ingested 1 events from 1 new lines of ${log}`,
+        `ingested 1 event from 1 new line of ${log}`,
         `moved ${log} to ${rotated}: the hooks record to a new ${log}`,
-        `ingested 1 events from 1 new lines of ${rotated}`,
+        `ingested 1 event from 1 new line of ${rotated}`,
         `${rotated} is wholly in the store: it may be deleted or compressed`,
       ],
     });
@@ -130,7 +130,7 @@ describe('vibespec-streams rotate', () => {
     });
     expect(existsSync(`${log}.offset`)).toBe(false);
     expect(await readFile(log, 'utf8')).toBe(after);
-    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    expect((await ingestHere()).stderr).toBe(`ingested 1 event from 1 new line of ${log}`);
     expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'], [S2]: ['d', 'e'] });
     // Again: nothing new anywhere, nothing stored twice.
     expect((await ingestHere(rotated)).stderr).toBe(`ingested 0 events from 0 new lines of ${rotated}`);
@@ -181,6 +181,36 @@ describe('vibespec-streams rotate', () => {
             `the store (run vibespec-streams ingest --log ${log}.1 --store ${store} once it has ended)`,
         );
       } finally {
+        await straggler.close();
+      }
+    },
+  );
+
+  it.skipIf(process.platform !== 'linux')(
+    'names the processes, in the plural, when more than one still has the moved log open to write',
+    async () => {
+      await writeFile(log, line(S1, 'a'));
+      const straggler = await open(log, 'a');
+      // A second process with the log open to write (O_APPEND, as record opens it): its stdout is the log.
+      const other = spawn('sleep', ['600'], { stdio: ['ignore', straggler.fd, 'ignore'] });
+      try {
+        await new Promise((resolve, reject) => other.once('spawn', resolve).once('error', reject));
+        const stderr: string[] = [];
+        const said = vi.spyOn(console, 'error').mockImplementation((text) => stderr.push(String(text)));
+        try {
+          expect(await rotate(log, store, 'process', { settle: async () => {}, writersLimitMs: 0 })).toBe(0);
+        } finally {
+          said.mockRestore();
+        }
+        // In the order /proc lists them.
+        const said2 = (pids: string) =>
+          `${log}.1 is still open to write in processes ${pids}: a line they write there now is not in ` +
+          `the store (run vibespec-streams ingest --log ${log}.1 --store ${store} once they have ended)`;
+        expect([said2(`${process.pid}, ${other.pid}`), said2(`${other.pid}, ${process.pid}`)]).toContain(
+          stderr.at(-1),
+        );
+      } finally {
+        other.kill();
         await straggler.close();
       }
     },
@@ -281,7 +311,7 @@ describe('vibespec-streams rotate', () => {
     expect(await readFile(file, 'utf8')).toBe(after); // made again, through the link
     expect(existsSync(`${file}.1.offset`)).toBe(true);
     expect(existsSync(`${log}.1`)).toBe(false);
-    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    expect((await ingestHere()).stderr).toBe(`ingested 1 event from 1 new line of ${log}`);
     expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
   });
 
@@ -306,7 +336,7 @@ describe('vibespec-streams rotate', () => {
       stderr: [
         `ingested 0 events from 0 new lines of ${log} (its last line has no newline yet: left for the next run)`,
         `moved ${log} to ${log}.1: the hooks record to a new ${log}`,
-        `ingested 1 events from 1 new lines of ${log}.1`,
+        `ingested 1 event from 1 new line of ${log}.1`,
         `${log}.1 is wholly in the store: it may be deleted or compressed`,
       ],
     });
@@ -340,7 +370,7 @@ describe('vibespec-streams rotate', () => {
     }
     expect(existsSync(`${log}.1`)).toBe(false);
     expect(existsSync(`${log}.offset`)).toBe(false);
-    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    expect((await ingestHere()).stderr).toBe(`ingested 1 event from 1 new line of ${log}`);
   });
 
   it('fails on a store that is not there when the log was ingested before (a --store left out), and moves nothing', async () => {
@@ -430,13 +460,13 @@ describe('vibespec-streams rotate', () => {
         `(run vibespec-streams ingest --log ${log}.1 --store ${store} to finish)`,
     );
     expect((failed as Error).cause).toBe(interrupted);
-    expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 events from 1 new lines of ${log}.1`);
+    expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 event from 1 new line of ${log}.1`);
     await writeFile(log, line(S1, 'c'));
     // log.offset still names the moved file: the rotation is finished (nothing left of log.1), and the new
     // log is read from its start.
     expect((await ingestHere()).stderr).toBe(
       `a rotate was stopped after it moved ${log} to ${log}.1: ingested 0 events from 0 new lines of ${log}.1\n` +
-        `ingested 1 events from 1 new lines of ${log}`,
+        `ingested 1 event from 1 new line of ${log}`,
     );
     expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
   });
@@ -466,8 +496,8 @@ describe('vibespec-streams rotate', () => {
     // its offset file) and stores log.1's last line, which it left unsaid (log.offset replaced by the new
     // log's), before the new log.
     expect((await ingestHere()).stderr).toBe(
-      `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 events from 1 new lines of ${log}.1\n` +
-        `ingested 1 events from 1 new lines of ${log}`,
+      `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 event from 1 new line of ${log}.1\n` +
+        `ingested 1 event from 1 new line of ${log}`,
     );
     expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c', 'd'] });
     expect((await ingestHere()).stderr).toBe(`ingested 0 events from 0 new lines of ${log}`);
@@ -492,7 +522,7 @@ describe('vibespec-streams rotate', () => {
     await stopAfterMove();
     expect(await ingestHere()).toMatchObject({
       code: 0,
-      stderr: `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 events from 1 new lines of ${log}.1`,
+      stderr: `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 event from 1 new line of ${log}.1`,
     });
     expect(existsSync(`${log}.offset`)).toBe(false);
     expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
@@ -503,7 +533,7 @@ describe('vibespec-streams rotate', () => {
     await stopAfterMove();
     const idle = await rotateHere();
     expect(idle.stderr).toEqual([
-      `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 events from 1 new lines of ${log}.1`,
+      `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 event from 1 new line of ${log}.1`,
       `no log at ${log} since that rotation: nothing to rotate`,
     ]);
     await writeFile(log, line(S1, 'c'));
@@ -518,7 +548,7 @@ describe('vibespec-streams rotate', () => {
     await rename(log, `${log}.1`);
     await appendFile(`${log}.1`, line(S1, 'b'));
     await writeFile(log, line(S1, 'c'));
-    expect((await ingestHere()).stderr).toBe(`ingested 1 events from 1 new lines of ${log}`);
+    expect((await ingestHere()).stderr).toBe(`ingested 1 event from 1 new line of ${log}`);
     expect(await stored()).toEqual({ [S1]: ['a', 'c'] });
   });
 
@@ -586,7 +616,7 @@ describe('vibespec-streams rotate', () => {
         `${log} was moved to ${log}.1, whose last lines may not all be in the store: stopped by ${signal} ` +
           `while it waited for the hooks (run vibespec-streams ingest --log ${log}.1 --store ${store} to finish)`,
       );
-      expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 events from 1 new lines of ${log}.1`);
+      expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 1 event from 1 new line of ${log}.1`);
       expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
     },
   );

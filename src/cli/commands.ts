@@ -21,6 +21,11 @@ import { standardOutput } from './output.js';
 
 const stdout = standardOutput();
 
+/** A count and its noun, singular for 1 (`1 event`, `0 events`, `2 new lines`). */
+function counted(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
+
 /**
  * A path as a message names it: a relative one with its full path after it (`.vibespec/event-store
  * (/home/me/proj/src/.vibespec/event-store)`), so that a command run from a subfolder of the project (where
@@ -472,7 +477,7 @@ function ingestedText({ written, lines, partial, stopped }: Ingested, log: strin
       : partial
         ? ' (its last line has no newline yet: left for the next run)'
         : '';
-  return `ingested ${written} events from ${lines} new lines of ${log}${rest}`;
+  return `ingested ${counted(written, 'event')} from ${counted(lines, 'new line')} of ${log}${rest}`;
 }
 
 /**
@@ -791,8 +796,9 @@ export async function rotate(
       await rm(`${log}.offset`, { force: true });
       console.error(
         writers.length > 0
-          ? `${rotated} is still open to write in process ${writers.join(', ')}: a line it writes there now ` +
-              `is not in the store (run vibespec-streams ingest --log ${rotated} --store ${storePath} once it has ended)`
+          ? `${rotated} is still open to write in ${writers.length === 1 ? 'process' : 'processes'} ${writers.join(', ')}: ` +
+              `a line ${writers.length === 1 ? 'it writes' : 'they write'} there now is not in the store (run ` +
+              `vibespec-streams ingest --log ${rotated} --store ${storePath} once ${writers.length === 1 ? 'it has' : 'they have'} ended)`
           : after.partial
             ? `${rotated} is in the store but for its last line, which has no newline (a torn write?)`
             : `${rotated} is wholly in the store: it may be deleted or compressed`,
@@ -837,9 +843,7 @@ export async function sessions(storePath: string): Promise<number> {
         info.startTime === undefined || info.lastEventTime === undefined
           ? '-'
           : `${timeText(info.startTime)} … ${timeText(info.lastEventTime)}`;
-      stdout.write(
-        `${idText(info.sessionId)}\t${info.eventCount} event${info.eventCount === 1 ? '' : 's'}\t${span}\n`,
-      );
+      stdout.write(`${idText(info.sessionId)}\t${counted(info.eventCount, 'event')}\t${span}\n`);
       if (!(await stdout.ready())) break;
     }
   } finally {
