@@ -15,7 +15,7 @@ import fsp, {
 } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadFixtures } from './helpers/fixtures.js';
@@ -460,6 +460,17 @@ describe('vibespec-streams record, run in process (main)', () => {
       expect(await readdir(log)).toEqual([]);
     },
   );
+
+  it('names a relative --log with its full path when it cannot write there, as the other commands name theirs', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    await mkdir(log);
+    const given = relative(process.cwd(), log);
+    expect(await runMain(['record', '--log', given], ['{}'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `vibespec-streams record: ${given} (${log}): EISDIR: illegal operation on a directory, open '${given}'`,
+    });
+  });
 
   it.skipIf(!existsSync('/proc/self/fd'))(
     'closes every file it opens (the log, and with os each folder it fsyncs)',

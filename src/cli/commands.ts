@@ -17,6 +17,7 @@ import { bridgeHooks } from '../streams/bridge.js';
 import { fromHookFileMarked, type HookFileMark, resumeOption } from '../streams/fromHookFile.js';
 import { fromJsonLines } from '../streams/fromJsonLines.js';
 import { bridgeLimits, mapHookOutput } from '../streams/toEvents.js';
+import { named } from './named.js';
 import { standardOutput } from './output.js';
 
 const stdout = standardOutput();
@@ -24,15 +25,6 @@ const stdout = standardOutput();
 /** A count and its noun, singular for 1 (`1 event`, `0 events`, `2 new lines`). */
 function counted(count: number, singular: string, plural = `${singular}s`): string {
   return `${count} ${count === 1 ? singular : plural}`;
-}
-
-/**
- * A path as a message names it: a relative one with its full path after it (`.vibespec/event-store
- * (/home/me/proj/src/.vibespec/event-store)`), so that a command run from a subfolder of the project (where
- * `npx` finds it too) shows that it looked there, and not where the hooks record.
- */
-function named(path: string): string {
-  return isAbsolute(path) ? path : `${path} (${resolve(path)})`;
 }
 
 /**

@@ -19,6 +19,7 @@ import { nearestName, textOf } from '../errors.js';
 import { makeFolder, syncFolder } from '../folders.js';
 import type { Durability } from '../store/SessionStore.js';
 import { afterLastLine, openToAppend, writeWhole } from './appendLine.js';
+import { named } from './named.js';
 import { standardOutput } from './output.js';
 
 const DEFAULT_LOG = '.vibespec/hooks.jsonl';
@@ -148,8 +149,9 @@ async function record(log: string, hook: string | undefined, durability: Durabil
       for (const folder of new Set(entries)) await syncFolder(folder);
     }
   } catch (error) {
-    // Not recorded: said, and exit 1, a hook error Claude Code shows without blocking (only 2 blocks).
-    console.error(`vibespec-streams record: ${log}: ${textOf(error)}`);
+    // Not recorded: said, and exit 1, a hook error Claude Code shows without blocking (only 2 blocks). The
+    // log with its full path, as the other commands name theirs: a relative --log is the hook's folder's.
+    console.error(`vibespec-streams record: ${named(log)}: ${textOf(error)}`);
     return 1;
   }
   return 0;
