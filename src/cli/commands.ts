@@ -908,8 +908,19 @@ function inputError(file: string | undefined, error: unknown): Error {
   );
 }
 
+/**
+ * What `bridge` says on stderr, once, when its input is a terminal: it reads until the end of input, which
+ * a terminal gives at Ctrl+D (Ctrl+Z and Enter on Windows); without a word it looked hung.
+ */
+export const TERMINAL_INPUT_TEXT = `bridge: reading hook payloads (JSON Lines) from the terminal until the end of input: ${
+  process.platform === 'win32' ? 'Ctrl+Z then Enter' : 'Ctrl+D'
+} on a line of its own to end`;
+
 export async function bridge(file: string | undefined): Promise<number> {
-  const input = file === undefined || file === '-' ? process.stdin : createReadStream(file);
+  const fromStdin = file === undefined || file === '-';
+  const input = fromStdin ? process.stdin : createReadStream(file);
+  // stdout stays the events' only: the notice is for the one typing.
+  if (fromStdin && process.stdin.isTTY === true) console.error(TERMINAL_INPUT_TEXT);
   // fromJsonLines pushes each chunk's events synchronously, then asks for the next chunk: waiting for
   // stdout there paces the reading to stdout's reader, and stops it once that reader is gone.
   // A failed write (ENOSPC…) stops the reading too, and is thrown as itself: thrown from here, it would

@@ -54,7 +54,8 @@ const USAGE = `usage: vibespec-streams <command> [options]
       process still has FILE.N open to write, 30 s at most), and ingest what such a hook wrote there.
       FILE.N can then be deleted, unless rotate names a process that still has it open to write. Like ingest, it needs the store: stop an ingest --follow first.
   bridge [FILE]
-      JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout.
+      JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout. Reading a
+      terminal, it says so on stderr: Ctrl+D at the start of a line ends the input.
   sessions [--store DIR]
       One line per stored session: id (as a JSON string when it has a tab, a newline, any control
       character, half a surrogate pair or a leading "), events, time span.
