@@ -741,13 +741,44 @@ describe('main (src/cli/main.ts) in process', () => {
       }
     });
 
-    it('context: the session context as JSON', async () => {
+    it('context: the session context as JSON, its time span in ISO 8601 times as sessions shows it, and its duration', async () => {
       const result = await runMain(['context', 's1', '--store', store]);
       expect(result.code).toBe(0);
-      expect(JSON.parse(result.stdout)).toMatchObject({
+      expect(JSON.parse(result.stdout)).toEqual({
         sessionId: 's1',
         eventCount: 3,
+        // Was { start: T, end: T + 2000 }: ms since the epoch, where sessions shows the same times as dates.
+        timeSpan: {
+          start: new Date(T).toISOString(),
+          end: new Date(T + 2_000).toISOString(),
+          durationMs: 2_000,
+        },
+        activitySummary: { 'session.started': 1, 'file.modified': 1, 'tool.used': 1 },
         filesModified: ['/r/a.ts'],
+        agentsUsed: [],
+        workflowsExecuted: [],
+      });
+      const sessions = await runMain(['sessions', '--store', store]);
+      expect(sessions.stdout).toContain(
+        `s1\t3 events\t${new Date(T).toISOString()} … ${new Date(T + 2_000).toISOString()}\n`,
+      );
+      // No events: no time span, as before.
+      expect(
+        JSON.parse((await runMain(['context', 'empty', '--store', store])).stdout).timeSpan,
+      ).toBeUndefined();
+    });
+
+    it('context: an event time no date can show (a time in ns) is given in ms, as sessions gives it', async () => {
+      const ns = 1_796_542_218_536_000_000;
+      const opened = await openStore({ path: store });
+      await opened.append([createEvent({ type: 'tool.used', timestamp: ns, sessionId: 'ns', data: {} })]);
+      await opened.close();
+      const result = await runMain(['context', 'ns', '--store', store]);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout).timeSpan).toEqual({
+        start: `${ns} ms`,
+        end: `${ns} ms`,
+        durationMs: 0,
       });
     });
 

@@ -844,12 +844,30 @@ export async function sessions(storePath: string): Promise<number> {
   return 0;
 }
 
-/** Prints a session's context as JSON (`main` checked the id is given). */
+/**
+ * Prints a session's context as JSON (`main` checked the id is given), its time span as `sessions` shows
+ * it: `{ start, end }` as ISO 8601 times (in ms when no date has it, see `timeText`), with `durationMs`, the
+ * ms between them (it printed the store's ms since the epoch, which `sessions` shows as times). The
+ * library's `sessionContext` keeps its numbers, and `replay`'s events theirs.
+ */
 export async function context(storePath: string, id: string): Promise<number> {
   const store = await openExisting(storePath);
   try {
     await assertSession(store, storePath, id);
-    stdout.write(`${JSON.stringify(await store.sessionContext(id), null, 2)}\n`);
+    const found = await store.sessionContext(id);
+    const span = found.timeSpan;
+    const shown =
+      span === undefined
+        ? found
+        : {
+            ...found,
+            timeSpan: {
+              start: timeText(span.start),
+              end: timeText(span.end),
+              durationMs: span.end - span.start,
+            },
+          };
+    stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     await stdout.ready();
   } finally {
     await store.close();

@@ -60,8 +60,10 @@ const USAGE = `usage: vibespec-streams <command> [options]
       One line per stored session: id (as a JSON string when it has a tab, a newline, any control
       character, half a surrogate pair or a leading "), events, time span.
   context ID [--store DIR]
-      A session's context (counts, time span, files, agents, workflows) as JSON. An ID beginning with "
-      is read as the JSON string sessions shows for an id with a tab, a newline or a leading ".
+      A session's context (counts, time span, files, agents, workflows) as JSON; its timeSpan's start
+      and end are times as sessions shows them (ISO 8601), with durationMs, the ms between. An ID
+      beginning with " is read as the JSON string sessions shows for an id with a tab, a newline or a
+      leading ".
   replay ID [--store DIR] [--types a,b] [--limit N]
       A session's stored events as JSON Lines (at most N: a whole number). ID as for context.
   help, or --help (-h) after any command
