@@ -262,6 +262,36 @@ describe('vibespec-streams rotate', () => {
     expect(JSON.parse(await readFile(`${log}.4.offset`, 'utf8'))).toEqual({}); // not touched
   });
 
+  it('replaces the offset file a rotate stopped before its move left (log.1.offset, no log.1): moves the log to log.1, not log.2', async () => {
+    await writeFile(log, line(S1, 'a'));
+    expect((await ingestHere()).code).toBe(0);
+    // What a rotate killed between writing log.1.offset and the move leaves: the log's own mark, and the
+    // file it is written to first.
+    await writeFile(`${log}.1.offset`, await readFile(`${log}.offset`));
+    await writeFile(`${log}.1.offset.tmp`, '');
+    await appendFile(log, line(S1, 'b'));
+    const { code, stderr } = await rotateHere();
+    expect(code).toBe(0);
+    expect(stderr[1]).toBe(`moved ${log} to ${log}.1: the hooks record to a new ${log}`);
+    expect(readdirSync(dir).sort()).toEqual(['hooks.jsonl.1', 'hooks.jsonl.1.offset', 'store']);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
+    // Its offset file is the moved log's now: nothing left to ingest, nothing stored twice.
+    expect((await ingestHere(`${log}.1`)).stderr).toBe(`ingested 0 events from 0 new lines of ${log}.1`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
+  });
+
+  it("takes N + 1 past an offset file of N that is not the log's (log.N deleted, or taken away)", async () => {
+    await writeFile(log, line(S1, 'a'));
+    expect((await rotateHere()).code).toBe(0);
+    await rm(`${log}.1`); // "it may be deleted": its offset file stays, and names its inode
+    await writeFile(log, line(S1, 'b'));
+    await writeFile(`${log}.2.offset`, await readFile(`${log}.1.offset`)); // another log's, at N
+    const { code, stderr } = await rotateHere();
+    expect(code).toBe(0);
+    expect(stderr[1]).toBe(`moved ${log} to ${log}.3: the hooks record to a new ${log}`);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
+  });
+
   it('counts on past 2^53 and 1e21: never moves the log over an earlier one', async () => {
     await writeFile(`${log}.9007199254740992`, 'earlier');
     await writeFile(log, line(S1, 'a'));

@@ -566,10 +566,42 @@ async function lastRotated(log: string): Promise<bigint> {
 
 /**
  * The name `rotate` moves `log` to: `log.N`, N one more than `lastRotated`, so that the numbers go up with
- * time and no earlier file is overwritten.
+ * time and no earlier file is overwritten — or N itself when what has that number is only the offset file
+ * a rotate stopped before its move wrote (see `leftBeforeMove`): that move was never made, and the offset
+ * file is replaced by this rotate's (it was left, and the next rotate took N + 1).
  */
 async function rotatedName(log: string): Promise<string> {
-  return `${log}.${(await lastRotated(log)) + 1n}`;
+  const last = await lastRotated(log);
+  return `${log}.${last > 0n && (await leftBeforeMove(log, last)) ? last : last + 1n}`;
+}
+
+/**
+ * Whether `log.N` is not there and all that has the number N is `log.N.offset` (and the `.tmp` it is
+ * written to first) whose mark names the file now at `log`, as the reader tells a file (its inode, its
+ * first bytes, at least as long): the offset file of a rotate stopped between writing it and moving `log`
+ * there, which nothing else is. The offset file of a log moved there and since deleted (as `rotate` says
+ * it may be) or taken to another disk names a file that is gone: an inode no file here has, or one the new
+ * log took when it was freed, with other first bytes; it is left, and N + 1 taken, as before.
+ */
+async function leftBeforeMove(log: string, n: bigint): Promise<boolean> {
+  const name = `${basename(log)}.${n}`;
+  const numbered = (await readdir(dirname(log))).filter(
+    (entry) => entry === name || entry.startsWith(`${name}.`),
+  );
+  if (!numbered.includes(`${name}.offset`)) return false;
+  if (!numbered.every((entry) => entry === `${name}.offset` || entry === `${name}.offset.tmp`)) return false;
+  const { resume } = await readOffset(`${log}.${n}.offset`).catch(() => ({ resume: undefined }));
+  if (resume === undefined) return false;
+  const file = await open(log, 'r');
+  try {
+    const { ino, size } = await file.stat();
+    if (ino !== resume.ino || size < resume.end) return false;
+    const length = resume.head.length / 2;
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(length), 0, length, 0);
+    return bytesRead === length && buffer.toString('hex') === resume.head;
+  } finally {
+    await file.close();
+  }
 }
 
 /**
