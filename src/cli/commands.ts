@@ -960,11 +960,12 @@ function inputError(file: string | undefined, error: unknown): Error {
 
 /**
  * What `bridge` says on stderr, once, when its input is a terminal: it reads until the end of input, which
- * a terminal gives at Ctrl+D (Ctrl+Z and Enter on Windows); without a word it looked hung.
+ * a terminal gives at Ctrl+D at the start of a line (Ctrl+Z then Enter on Windows); without a word it
+ * looked hung.
  */
-export const TERMINAL_INPUT_TEXT = `bridge: reading hook payloads (JSON Lines) from the terminal until the end of input: ${
-  process.platform === 'win32' ? 'Ctrl+Z then Enter' : 'Ctrl+D'
-} on a line of its own to end`;
+export const TERMINAL_INPUT_TEXT = `bridge: reading hook payloads (JSON Lines) from the terminal; end the input with ${
+  process.platform === 'win32' ? 'Ctrl+Z then Enter' : 'Ctrl+D at the start of a line'
+}`;
 
 export async function bridge(file: string | undefined): Promise<number> {
   const fromStdin = file === undefined || file === '-';
