@@ -259,6 +259,20 @@ describe('fromJsonLines', () => {
       ]),
     );
     expect(outputs.map((o) => o.timestamp)).toEqual([undefined, 7, -5, 7, 1e20, 7, 7]);
+    // A line too long, read with its long strings cut: its time is remembered when it is one, not when not.
+    const long = (timestamp: number) =>
+      `${JSON.stringify({ hook: 'h', timestamp, output: { text: 'x'.repeat(30_000) } })}\n`;
+    const cut = await collect(
+      fromJsonLines([`${long(7)}{x\n${long(-5)}{x\n${long(9)}{x\n`], { maxLineLength: 20_000 }),
+    );
+    expect(cut.map((o) => [o.timestamp, o.cut === undefined])).toEqual([
+      [7, false],
+      [7, true],
+      [-5, false],
+      [7, true],
+      [9, false],
+      [9, true],
+    ]);
     const events = await collect(
       fromJsonLines([
         '{"hook":"h","output":{},"timestamp":7}\n{"hook":"h","output":{},"timestamp":-5}\n{x\n',
