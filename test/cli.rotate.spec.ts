@@ -280,6 +280,43 @@ describe('vibespec-streams rotate', () => {
     expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
   });
 
+  it.each([
+    ['log.1.gz is there too', async () => writeFile(`${log}.1.gz`, '')],
+    [
+      'the log is another file now, the same bytes (another inode)',
+      async () => {
+        // Made while the log is there, then moved over it: another inode.
+        await writeFile(join(dir, 'copy'), await readFile(log));
+        await rename(join(dir, 'copy'), log);
+      },
+    ],
+    [
+      'the log was rewritten in place (its first bytes)',
+      async () => writeFile(log, line(S2, 'x'.repeat(700))),
+    ],
+    [
+      'the log was cut short in place, past its first 256 bytes',
+      async () => {
+        const file = await open(log, 'r+');
+        await file.truncate(400);
+        await file.close();
+      },
+    ],
+  ])(
+    'takes N + 1 past a log.N.offset that does not name the log as the reader would: %s',
+    async (_, change) => {
+      await writeFile(log, line(S1, 'a'.repeat(300)) + line(S1, 'b'.repeat(300)));
+      expect((await ingestHere()).code).toBe(0);
+      await writeFile(`${log}.1.offset`, await readFile(`${log}.offset`));
+      await change();
+      await rm(`${log}.offset`); // the log is read from its start
+      await appendFile(log, line(S1, 'c'));
+      const { code, stderr } = await rotateHere();
+      expect(code).toBe(0);
+      expect(stderr[1]).toBe(`moved ${log} to ${log}.2: the hooks record to a new ${log}`);
+    },
+  );
+
   it("takes N + 1 past an offset file of N that is not the log's (log.N deleted, or taken away)", async () => {
     await writeFile(log, line(S1, 'a'));
     expect((await rotateHere()).code).toBe(0);
