@@ -627,12 +627,29 @@ interface StoreInit
  * members, `_watch` and `_appendAgain` were, in the shipped declarations). Not exported from the
  * package's entry. A test may replace a function here to observe its calls.
  */
-export const storeInternals = {} as {
+export const storeInternals = {} as StoreInternals;
+
+interface StoreInternals {
   create(db: Level<string, string>, path: string, init: StoreInit): SessionStore;
   repairAfterOpen(store: SessionStore, lines: readonly string[], pending: string | undefined): Promise<void>;
   appendAgain(store: SessionStore, events: readonly Event[]): Promise<StoredPosition[]> | undefined;
   watch(store: SessionStore, sessionId: string, watcher: StoreWatcher): () => void;
-};
+}
+
+/**
+ * Where a store's prototype holds its own copy's `storeInternals` (a registered symbol: the same in every
+ * copy of the package). A store opened by another copy (a second install, or `src` beside `dist`) is no
+ * instance of this copy's class, whose private members it has not: `tail` reaches its watchers through
+ * its own copy's internals, as it reached its `_watch` before the members were private.
+ */
+const OWN_INTERNALS = Symbol.for('vibespec-streams.storeInternals');
+
+/** @internal The internals that can reach `store`'s private members: its own copy's. */
+export function internalsOf(store: SessionStore): StoreInternals {
+  if (store instanceof SessionStore) return storeInternals;
+  const own = (store as unknown as Partial<Record<symbol, StoreInternals>>)[OWN_INTERNALS];
+  return own ?? storeInternals;
+}
 
 /**
  * An open session store. Make one with `openStore()`; close it with `close()`.
@@ -700,6 +717,8 @@ export class SessionStore {
     storeInternals.repairAfterOpen = (store, lines, pending) => store.#repairAfterOpen(lines, pending);
     storeInternals.appendAgain = (store, events) => store.#appendAgain(events);
     storeInternals.watch = (store, sessionId, watcher) => store.#watch(sessionId, watcher);
+    // Not enumerable, and on no type: for the other copies of the package (see internalsOf).
+    Object.defineProperty(SessionStore.prototype, OWN_INTERNALS, { value: storeInternals });
   }
 
   /** Use `openStore()` (private: the class is no value a user can call; `storeInternals.create` is its door). */

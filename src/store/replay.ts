@@ -7,11 +7,11 @@ import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } f
 import type { Event } from '../event.js';
 import { StoreError } from './errors.js';
 import {
+  internalsOf,
   QUERY_KEYS,
   type QueryOptions,
   type SessionStore,
   type StoredEvent,
-  storeInternals,
 } from './SessionStore.js';
 
 /**
@@ -147,7 +147,7 @@ export function tail(
 
     let unwatch: () => void;
     try {
-      unwatch = storeInternals.watch(store, sessionId, {
+      unwatch = internalsOf(store).watch(store, sessionId, {
         next: (entries) => {
           if (live) {
             for (const entry of entries) emit(entry);

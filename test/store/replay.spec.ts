@@ -606,3 +606,33 @@ describe('tail: a consumer that throws on an entry', () => {
     expect(labels(consumer.got)).toEqual(['0:a', '1:b', 'error consumer on 1']);
   });
 });
+
+describe('tail: a store of another copy of the package', () => {
+  it('follows a store opened by another copy of the package (two installs, or src and dist), as its own', async () => {
+    // A second copy of SessionStore.ts: its class is another class, as in a second install of the package.
+    const copy = '../../src/store/SessionStore.ts?another-copy';
+    const other = (await import(/* @vite-ignore */ copy)) as typeof import('../../src/store/SessionStore.js');
+    const theirs = await other.openStore({ path: `${t.dir}/theirs` });
+    try {
+      expect(theirs).not.toBeInstanceOf((await import('../../src/store/SessionStore.js')).SessionStore);
+      await theirs.append([ev('a', 1)]);
+      const tailed = watch(tail(theirs, 's1'));
+      for (let i = 0; i < 20_000 && tailed.received.length === 0 && tailed.outcome === undefined; i++) {
+        await tick();
+      }
+      // It errored: TypeError 'Receiver must be an instance of class SessionStore' (tail reached the
+      // store's watchers through its own copy's class).
+      expect(tailed.outcome).toBeUndefined();
+      await theirs.append([ev('b', 2)]);
+      expect(tailed.outcome).toBeUndefined();
+      expect(tailed.received.map((e) => [e.seq, e.event.type])).toEqual([
+        [0, 'a'],
+        [1, 'b'],
+      ]);
+      await theirs.close();
+      expect(tailed.outcome).toBe('complete');
+    } finally {
+      await theirs.close();
+    }
+  });
+});
