@@ -1164,21 +1164,83 @@ function shellVerdict(
   return [false, true, false];
 }
 
-const TEST_COMMAND =
-  /\b(?:(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test\b|npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|(?:go|cargo|make|deno|swift|mix|bazel|playwright)\s+test\b|cargo\s+nextest\s+run\b|node\s+--test(?=\s|$)|python3?\s+-m\s+(?:pytest|unittest)\b|rspec\b|phpunit\b|ctest\b|mvn\s+test\b|gradle\w*\s+test\b|dotnet\s+test\b)/;
+// One shell word, roughly (no blank, newline or metacharacter; a quote on one line), the blanks between
+// words (a `\` newline too) and a word's end. Every repetition below is of whole words, which stop at a
+// metacharacter or a newline, each read one way: a match, tried once per command name, reads at most to
+// the end of its line, in time linear in it.
+const WORD = String.raw`(?:[^\s;&|()<>'"\\]|\\.|'[^'\n]*'|"[^"\n]*")+`;
+const SEP = String.raw`(?:[ \t]|\\\r?\n)+`;
+const END = String.raw`(?=[\s;&|()<>]|$)`;
+/**
+ * The words of a tool's command line before its test task, fewest first: its options, each of those of
+ * `withArgument` with its argument (so `pnpm --filter test-utils build` is not read as the task), and when
+ * `plain`, other words too (goals, tasks, values: `mvn clean test`, `nx run-many -t lint test`).
+ */
+function wordsBefore(withArgument: string, plain: boolean): string {
+  const taking = `(?:${withArgument})${SEP}${WORD}`;
+  const option = `(?!(?:${withArgument})(?:[ \\t]|$))-${WORD}`;
+  return `(?:(?:${taking}|${option}${plain ? `|(?!-)${WORD}` : ''})${SEP})*?`;
+}
+// The options of npm, pnpm, yarn and bun (and yarn's `workspaces foreach`) that take an argument.
+const PM_ARGUMENT =
+  '-[FCwj]|--(?:filter(?:-prod)?|dir|prefix|workspace|cwd|reporter|workspace-concurrency|loglevel|include|exclude|from|jobs)';
+const PM_WORDS = wordsBefore(PM_ARGUMENT, false);
+const TEST_COMMANDS = [
+  // A package's test script, maybe after options, in its workspaces: `npm test`, `yarn run test:unit`,
+  // `pnpm -r test`, `pnpm --filter api test`, `npm -w api test`, `bun run test`.
+  `(?:npm|pnpm|yarn|bun)${SEP}${PM_WORDS}(?:run${SEP}${PM_WORDS})?test\\b`,
+  // yarn's workspaces: `yarn workspaces foreach -A run test` (yarn 1: `yarn workspaces run test`), `yarn
+  // workspace api test`.
+  `yarn${SEP}${PM_WORDS}(?:workspaces${SEP}(?:foreach${SEP}${PM_WORDS})?run|workspace${SEP}${WORD}(?:${SEP}run)?)${SEP}test\\b`,
+  // Test runners by name: `vitest`, `npx jest`, …
+  String.raw`npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|rspec\b|phpunit\b|ctest\b`,
+  // A tool's `test` command or target.
+  String.raw`(?:go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch)\s+test\b|cargo\s+nextest\s+run\b`,
+  String.raw`node\s+--test(?=\s|$)|python(?:3(?:\.\d+)?)?\s+-m\s+(?:pytest|unittest)\b`,
+  // turbo's tasks, with its options, other tasks, a package's (`turbo run lint test --filter=web`, `turbo
+  // test`, `turbo run web#test`); not its other commands (`turbo prune test`).
+  `turbo(?!${SEP}(?:prune|gen|generate|link|unlink|login|logout|ls|info|query|scan|telemetry|daemon|bin|boundaries|docs|completion|watch)${END})${SEP}(?:run${SEP})?${wordsBefore('-F|--(?:filter|scope|since|concurrency|output-logs|log-order|log-prefix|cache-dir|cache|env-mode|ui|graph|summarize|profile)', true)}(?:[\\w@/.-]+#)?test(?::[\\w.-]*)?${END}`,
+  // nx's: `nx test api`, `nx run api:test:ci`, `nx run-many -t lint test`, `nx affected --targets=lint,test`,
+  // `nx affected:test`.
+  `nx${SEP}(?:test|affected:test)${END}|nx${SEP}run${SEP}[^\\s:;&|()<>'"]+:test(?::[\\w.-]+)?${END}`,
+  `nx${SEP}(?:run-many|affected)${SEP}${wordsBefore('-[pc]|--(?:exclude|projects|base|head|configuration|files|output-style)', true)}(?:(?:-t|--targets?)=)?(?:[\\w:.-]+,)*test(?::[\\w.-]*)?(?=[\\s;&|()<>,]|$)`,
+  // Maven's phases that run Surefire's tests, after options and other goals: `./mvnw -B clean verify`,
+  // `mvn -pl core test`, `mvn surefire:test` (not `mvn test-compile`).
+  `mvnw?${SEP}${wordsBefore('-(?:pl|f|s|gs|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|surefire:test)${END}`,
+  // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`.
+  `gradle\\w*${SEP}${wordsBefore('-[xpbcIg]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers)', true)}(?:[\\w.-]*:)*(?:test|check|test\\w*UnitTest)${END}`,
+  // tox and nox, alone or with options (`tox -e py312`, `tox run -e py312`, `nox -s tests`): not a command
+  // of theirs that runs none (`tox list`).
+  `(?:tox(?:${SEP}(?:run|r|run-parallel|p))?|nox)(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|${SEP}-)`,
+];
+const TEST_COMMAND = new RegExp(String.raw`\b(?:${TEST_COMMANDS.join('|')})`);
 // The expression at a command's name (sticky), and at the start of a name unquoted.
 const TEST_AT = new RegExp(TEST_COMMAND.source, 'y');
 const TEST_START = new RegExp(`^(?:${TEST_COMMAND.source})`);
-// A word of every test command of `TEST_COMMAND` (`test` in `vitest`, `pytest`, `unittest`): a line
-// without one runs none. Not `TEST_COMMAND` itself, which quotes and `\`s in a name or between its words
-// (`'npm' test`, `npm\ test` in a `bash -c` script) would hide.
-const MAY_RUN_TESTS = /test|jest|mocha|rspec|phpunit/;
+// A word of every test command of `TEST_COMMAND` (`test` in `vitest`, `pytest`, `unittest`; Maven's
+// `verify`, Gradle's `check`, `tox`, `nox`): a line without one runs none. Not `TEST_COMMAND` itself,
+// which quotes and `\`s in a name or between its words (`'npm' test`, `npm\ test` in a `bash -c` script)
+// would hide.
+const MAY_RUN_TESTS = /test|jest|mocha|rspec|phpunit|verify|check|tox|nox/;
 const BLANK = /\s/;
 // Listing or describing tests is not running them; nor is rspec's `--dry-run` (its summary counts every
 // example, `0 failures`), nor go's `-list REGEXP` (`ok` for each package, when no test matches), nor
-// building them only (`cargo test --no-run`, `deno test --no-run`, `go test -c`: exit 0, no test ran).
-const NOT_A_TEST_RUN =
-  /\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--dry-run|--no-run|-{1,2}list(?:=\S*)?)(?:\s|$)|(?:^|[/\s])go\s+test\s(?:.*\s)?-c(?:\s|$)/;
+// building them only (`cargo test --no-run`, `deno test --no-run`, `go test -c`: exit 0, no test ran), nor
+// Maven skipping them (`mvn verify -DskipTests`), Gradle leaving its test task out (`./gradlew check -x
+// test`), tox and nox listing their environments (`tox -l`, `nox --list`) or setting them up only (`tox
+// --notest`), or running only those whose names say no test (`tox -e lint`, `nox -s docs`; not `-e py312`,
+// `-s tests`, `unit`, `ALL`). Those of a tool are read from its name, at the start of the command: once per
+// command, not at each `go test` of a line of many, which took seconds.
+const NOT_A_TEST_RUN = new RegExp(
+  [
+    String.raw`\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--version|--dry-run|--no-run|-{1,2}list(?:=\S*)?)(?:\s|$)`,
+    String.raw`^(?:\S*/)?go\s+test\s(?:.*\s)?-c(?:\s|$)`,
+    String.raw`^(?:\S*/)?mvnw?\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip)(?:=true)?(?:\s|$)`,
+    String.raw`^(?:\S*/)?gradle\w*\s(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+)(?:\S*:)?test(?:\s|$)`,
+    String.raw`^(?:\S*/)?[tn]ox\s(?:[\s\S]*\s)?(?:-l|-a|--list(?:envs(?:-all)?|-sessions)?|--notest)(?:\s|$)`,
+    String.raw`^(?:\S*/)?[tn]ox\s(?:[\s\S]*\s)?(?:-e|-s|--sessions?|--env)(?:=|\s+)(?!-)(?![^\s;&|]*(?:py|test|unit|all|ALL))`,
+  ].join('|'),
+);
 const EXIT_CODE = /^Exit code (\d+)/;
 const FILE_TOOLS_MODIFY = new Set(['Edit', 'MultiEdit', 'NotebookEdit']);
 // The tools whose `tool_input.path`, without a `file_path`, is the file they write. Elsewhere a `path` is

@@ -727,6 +727,25 @@ describe('test.run from the test runner summary in the output', () => {
     });
   });
 
+  it('reads the outputs of nx, turbo and Maven run as they are, not through npm test, piped to tail', () => {
+    // Before, none of these commands was a test command: no test.run at all.
+    for (const [command, name, passed, runner] of [
+      ['npx nx run-many -t test --output-style=stream 2>&1 | tail -100', 'nx-stream-pass', true, 'vitest'],
+      ['npx nx run-many -t test --output-style=stream 2>&1 | tail -100', 'nx-stream-fail', false, 'vitest'],
+      ['turbo run test --output-logs=errors-only 2>&1 | tail -100', 'turbo-errors-only-pass', true, 'turbo'],
+      [
+        'turbo run test --output-logs=errors-only 2>&1 | tail -100',
+        'turbo-errors-only-fail',
+        false,
+        'vitest',
+      ],
+      ['mvn -B verify 2>&1 | tail -60', 'maven-pass', true, 'maven'],
+      ['mvn clean test 2>&1 | tail -60', 'maven-fail', false, 'maven'],
+    ] as const) {
+      expect(onSuccess(command, output(name)), name).toEqual({ command, passed, from_summary: runner });
+    }
+  });
+
   it('reads the last run of a retry: a failure that a later passing run settled is no failure', () => {
     const fail = output('vitest-fail-nocolor');
     const pass = output('vitest-pass');

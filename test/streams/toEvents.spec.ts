@@ -1111,6 +1111,163 @@ describe('toEvents mappings', () => {
     expect(verdicts('bundle install && bundle exec rake db:migrate')).toEqual(none);
   });
 
+  it("recognizes monorepo tools' and JVM and Python runners' test commands, and none of their look-alikes", () => {
+    const run = ['passed', 'failed'];
+    const none = ['none', 'none'];
+    for (const command of [
+      // turbo, its tasks after options and other tasks, in a package; through a package runner.
+      'turbo run test',
+      'turbo test',
+      'turbo run test --filter=web',
+      'turbo run lint test --output-logs=errors-only',
+      'turbo run web#test',
+      'turbo run test:unit',
+      'npx turbo run test',
+      'pnpm turbo test',
+      // nx: its test command, a project's target (with a configuration), run-many and affected.
+      'nx test api',
+      'nx test api --watch=false',
+      'nx run api:test',
+      'nx run @acme/api:test:ci',
+      'nx run-many -t test',
+      'nx run-many -t lint test --output-style=stream',
+      'nx run-many --target=test --all',
+      'nx run-many --targets=lint,test',
+      'nx affected -t test',
+      'nx affected --target test --base=main',
+      'nx affected:test',
+      'npx nx test api',
+      // Maven: the phases that run Surefire, after options (with their arguments) and other phases.
+      './mvnw test',
+      'mvn -B test',
+      'mvn clean test',
+      'mvn verify',
+      './mvnw -B -ntp clean verify',
+      'mvn -pl core -am test',
+      'mvn -Dtest=CalcTest test',
+      'mvn surefire:test',
+      'mvn -B \\\n  verify',
+      'mvn -DskipTests=false verify',
+      // Gradle: test and check, a project's, Android's unit tests.
+      './gradlew check',
+      'gradle clean check',
+      './gradlew :app:test',
+      'gradle -p api --console plain test',
+      './gradlew testDebugUnitTest',
+      // The workspaces of npm, pnpm, yarn, bun.
+      'pnpm -r test',
+      'pnpm -r run test',
+      'pnpm --recursive --parallel test',
+      'pnpm --filter x test',
+      'pnpm --filter "./packages/**" test',
+      'pnpm -F api test',
+      'pnpm --filter=api test',
+      'yarn workspaces foreach run test',
+      'yarn workspaces foreach -A run test',
+      'yarn workspaces foreach --all --topological -j 4 run test',
+      'yarn workspaces run test',
+      'yarn workspace @acme/api test',
+      'yarn workspace api run test',
+      'npm -w api test',
+      'npm --prefix api test',
+      "bun --filter '*' test",
+      // Python: tox and nox, alone or with test environments; hatch; a versioned python.
+      'tox',
+      'tox -e py312',
+      'tox run -e py311,py312',
+      'tox -p',
+      'tox -e ALL',
+      'nox',
+      'nox -s tests',
+      'nox --session unit',
+      'uv run tox',
+      'hatch test',
+      'python3.12 -m pytest',
+    ]) {
+      expect(verdicts(command), command).toEqual(run);
+    }
+    for (const command of [
+      // Text, arguments, files.
+      'git commit -m "fix test"',
+      'echo test',
+      'cat test.txt',
+      'ls tests/',
+      // Maven: goals that run no test (test-compile only compiles them), skipped tests, `test` as a value.
+      'mvn compile',
+      'mvn test-compile',
+      'mvn -DskipTests verify',
+      'mvn clean verify -Dmaven.test.skip=true',
+      'mvn -pl test compile',
+      'mvn -f test/pom.xml compile',
+      'mvn dependency:tree -Dincludes=test',
+      'mvn --version',
+      // nx: other targets, `test` as a project or an option's value.
+      'nx build',
+      'nx build test-app',
+      'nx run api:build',
+      'nx run test-app:build',
+      'nx run-many -t build',
+      'nx run-many -t build --exclude test',
+      'nx affected -t lint --projects test',
+      'nx show projects --with-target test',
+      // turbo: other tasks, `test` as a filter, its other commands.
+      'turbo run build',
+      'turbo run build --filter test',
+      'turbo run testing',
+      'turbo prune test',
+      // Package managers: installs, `test` as a package or an option's argument.
+      'npm install',
+      'npm install test',
+      'npm -w test-utils run build',
+      'pnpm --filter test-utils build',
+      'pnpm -F test build',
+      'yarn workspace test-utils build',
+      'yarn workspaces foreach -A run build',
+      'yarn workspaces foreach --include test run build',
+      // Gradle: other tasks, the test task left out.
+      './gradlew build',
+      './gradlew testClasses',
+      './gradlew check -x test',
+      './gradlew check --exclude-task :app:test',
+      // tox, nox: listing, setting up only, environments that run no test, other commands, other names.
+      'tox list',
+      'tox -l',
+      'tox --notest',
+      'tox -e lint',
+      'tox -e docs,type',
+      'nox -s lint',
+      'nox --list',
+      'tox --version',
+      'toxic',
+      'hatch build',
+      'uv pip install tox',
+    ]) {
+      expect(verdicts(command), command).toEqual(none);
+    }
+  });
+
+  it('reads a line of a megabyte of test-command look-alikes in time linear in it', () => {
+    // Each part repeated to a megabyte: a regular expression that read a part's rest, or the line's, at each
+    // of its words (or at each `go test`) would take minutes; each finishes here in milliseconds.
+    const size = 1_000_000;
+    const repeat = (part: string) => part.repeat(Math.ceil(size / part.length));
+    const lines: [string, string[]][] = [
+      [`mvn ${repeat('tes test-x -Dtest "test \'tests ')}`, ['none', 'none']],
+      [`mvn ${repeat(' ')}tst`, ['none', 'none']],
+      [repeat('mvn a test-b c\n'), ['none', 'none']],
+      [`./mvnw ${repeat('-Dx ')}verify`, ['passed', 'failed']],
+      [`pnpm ${repeat('-F ')}tests`, ['none', 'none']],
+      [`yarn workspaces foreach ${repeat('-j -j ')}run tests`, ['none', 'none']],
+      [`nx run-many ${repeat('a,tests, ')}x,testy`, ['none', 'none']],
+      [`turbo run ${repeat('web#testy ')}`, ['none', 'none']],
+      [`./gradlew ${repeat(':a:b:testy ')}`, ['none', 'none']],
+      [`tox ${repeat(' -e')} lint`, ['none', 'none']],
+      [repeat('go test '), ['passed', 'failed']],
+    ];
+    for (const [command, expected] of lines)
+      expect(verdicts(command), command.slice(0, 40)).toEqual(expected);
+  });
+
   it('reads a quoted or escaped command name without its quotes and folders, as the shell runs it', () => {
     const table: [string, string, string][] = [
       // A path with a blank in it is quoted or escaped: the name is its last part.
