@@ -1496,6 +1496,8 @@ const ASSIGNMENTS = /(?:[A-Za-z_]\w*=[^\s;&|<>()`$'"\\]*\s+)*/y;
 // without options of its own: it prints nothing after the command's output.
 const PACKAGE_RUNNER =
   /(?:npx|bunx|yarn|pnpm\s+(?:exec|dlx)|bundle\s+exec|(?:uv|poetry|pipenv|pdm)\s+run)\s+/y;
+// The folders of a command's path (`./mvnw`, `./node_modules/.bin/vitest`), unquoted.
+const FOLDERS = /(?:[^\s/;&|<>()`$'"\\]*\/)*/y;
 const PIPED_TO_TAIL =
   /(?:[^;&|<>()`$'"\\\n]|'[^'\n]*'|"[^"`$\\\n]*")+?(?:2>&1\s*)?\|\s*tail((?:\s+(?:-[nc]\s*\+?\d+|-\d+|--(?:lines|bytes)(?:=|\s+)\+?\d+|-q))*)\s*$/y;
 /**
@@ -1523,12 +1525,12 @@ function tailKeeps(command: string): number | undefined {
   ASSIGNMENTS.lastIndex = rest;
   ASSIGNMENTS.test(command);
   const start = ASSIGNMENTS.lastIndex;
-  TEST_AT.lastIndex = start;
-  let at = start;
+  let at = afterFolders(command, start);
+  TEST_AT.lastIndex = at;
   if (!TEST_AT.test(command)) {
     PACKAGE_RUNNER.lastIndex = start;
     if (!PACKAGE_RUNNER.test(command)) return undefined;
-    at = PACKAGE_RUNNER.lastIndex;
+    at = afterFolders(command, PACKAGE_RUNNER.lastIndex);
     TEST_AT.lastIndex = at;
     if (!TEST_AT.test(command)) return undefined;
   }
@@ -1542,6 +1544,13 @@ function tailKeeps(command: string): number | undefined {
   const n = Number(count[2]);
   if (count[1] === '+') return n <= 1 ? Number.POSITIVE_INFINITY : 0;
   return n;
+}
+
+/** Where the name of the command at `at` starts, after its folders. */
+function afterFolders(command: string, at: number): number {
+  FOLDERS.lastIndex = at;
+  FOLDERS.test(command);
+  return FOLDERS.lastIndex;
 }
 
 /** Whether `text` has fewer than `limit` lines (a last one without a newline counts). */

@@ -267,6 +267,9 @@ describe('test.run from the test runner summary in the output', () => {
       'npx vitest run 2>&1|tail -20',
       'npx vitest run 2>&1 | tail  -n 30',
       'npx vitest run 2>&1 | tail -n 30 ',
+      // Run with its folders (the name is the command's all the same).
+      './node_modules/.bin/vitest run 2>&1 | tail -20',
+      'npx ../tools/node_modules/.bin/vitest run 2>&1 | tail -20',
       // Run by a package runner.
       'bundle exec npx vitest run 2>&1 | tail -20',
       'uv run npx vitest run 2>&1 | tail -20',
@@ -739,7 +742,7 @@ describe('test.run from the test runner summary in the output', () => {
         false,
         'vitest',
       ],
-      ['mvn -B verify 2>&1 | tail -60', 'maven-pass', true, 'maven'],
+      ['./mvnw -B verify 2>&1 | tail -60', 'maven-pass', true, 'maven'],
       ['mvn clean test 2>&1 | tail -60', 'maven-fail', false, 'maven'],
     ] as const) {
       expect(onSuccess(command, output(name)), name).toEqual({ command, passed, from_summary: runner });
