@@ -486,8 +486,10 @@ export interface AgentState {
    * earliest ended is dropped). An end of such a run
    * not earlier than its start is the same run's — Claude Code sends a subagent's `SubagentStop` again
    * (`stop_hook_active: true`) when a hook blocked the first and the subagent went on: counted under the
-   * run's agent, not as another completion, the run's duration to its latest end. A state saved by a
-   * version before it (without it) is folded on as one with none.
+   * run's agent, not as another completion, the run's duration to its latest end. A start of the id later
+   * than an end of such a run, come after a later end, is a run of its own (a resumed subagent whose end
+   * overtook its start): the ends from it on are its. A state saved by a version before it (without it) is
+   * folded on as one with none.
    */
   readonly ended: Readonly<Record<string, EndedRun>>;
   /** The last 100 agent events, oldest first, in time order whatever the order they came in. */
@@ -563,6 +565,40 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
           : h,
       );
     }
+    // A start inside a run that ended, later than an end of it: a resumed subagent whose next end came
+    // before this start. The ends from this start on are this run's, taken by the earlier one as its own
+    // again (a stop a hook blocked): that run ends at its last end before this start (as read in the
+    // history), and this one, counted once, at the latest end.
+    const resumed =
+      event.type === 'agent.started' && agentId !== undefined && endOf === undefined
+        ? own(state.ended, agentId)
+        : undefined;
+    let resumedAfter: number | undefined;
+    if (resumed !== undefined && event.timestamp > resumed.startTime && event.timestamp <= resumed.endTime) {
+      for (const h of history) {
+        if (h.agentId !== agentId || !endsRun(h.type)) continue;
+        if (h.timestamp >= resumed.startTime && h.timestamp < event.timestamp)
+          resumedAfter = later(resumedAfter, h.timestamp);
+      }
+    }
+    if (resumedAfter !== undefined) {
+      const earlier = own(agents, resumed!.agent)!;
+      agents = records.with(agents, resumed!.agent, {
+        ...earlier,
+        totalDurationMs: earlier.totalDurationMs - (resumed!.endTime - resumedAfter),
+      });
+      if (resumed!.agent !== agent) {
+        history = history.map((h) =>
+          h.agentId === agentId &&
+          h.agent === resumed!.agent &&
+          h.timestamp >= event.timestamp &&
+          h.timestamp <= resumed!.endTime &&
+          endsRun(h.type)
+            ? { ...h, agent }
+            : h,
+        );
+      }
+    }
     const info = own(agents, agent) ?? {
       agent,
       started: 0,
@@ -574,7 +610,11 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
     const next: AgentInfo = {
       ...info,
       firstSeen: Math.min(info.firstSeen, event.timestamp),
-      lastSeen: Math.max(info.lastSeen, event.timestamp, endOf?.endTime ?? event.timestamp),
+      lastSeen: Math.max(
+        info.lastSeen,
+        event.timestamp,
+        endOf?.endTime ?? (resumedAfter === undefined ? event.timestamp : resumed!.endTime),
+      ),
     };
     let running = state.running;
     let unmatchedEnds = state.unmatchedEnds;
@@ -589,6 +629,14 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
           agent,
           startTime: event.timestamp,
           endTime: endOf.endTime,
+        });
+      } else if (resumedAfter !== undefined) {
+        next.completed++;
+        next.totalDurationMs += resumed!.endTime - event.timestamp;
+        endedRuns = withBounded(records, endedRuns, agentId!, {
+          agent,
+          startTime: event.timestamp,
+          endTime: resumed!.endTime,
         });
       } else if (agentId !== undefined) {
         running = records.with(running, agentId, { agent, agentId, startTime: event.timestamp });

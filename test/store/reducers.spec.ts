@@ -853,6 +853,39 @@ describe('agentState, ends that overtook their start', () => {
     ]);
     expect(resumed.agents.Explore).toMatchObject({ started: 2, completed: 2, totalDurationMs: 7_500 });
     expect(resumed.ended.acad711).toEqual({ agent: 'Explore', startTime: 9_000, endTime: 9_500 });
+    // The resumed run's end come before its start: the end is that run's, not the first run's again.
+    // It was taken as the first run's blocked stop (duration to 9,500), and the start left running.
+    const resumedLate = [
+      ...events,
+      ...stop(false, 9_500),
+      ...toEvents('SubagentStart', { ...base, agent_id: 'acad711', agent_type: 'Explore' }, 9_000),
+    ];
+    const late = fold(agentState, resumedLate);
+    expect(late.agents).toEqual(resumed.agents);
+    expect(late.running).toEqual({});
+    expect(late.ended).toEqual(resumed.ended);
+    expect(late.history).toEqual(resumed.history);
+    expect(resumedLate.reduce(inPlaceReduce(agentState)!, agentState.initial)).toEqual(late);
+    // The start of another name: the end's history entry and the run go to it, the first run's
+    // duration is to its last end before that start (its name's lastSeen keeps the end's time, as a
+    // moved waiting end leaves its firstSeen).
+    const renamed = fold(agentState, [
+      ...events,
+      ...stop(false, 9_500),
+      ...toEvents('SubagentStart', { ...base, agent_id: 'acad711', agent_type: 'Plan' }, 9_000),
+    ]);
+    expect(renamed.agents.Explore).toEqual({ ...state.agents.Explore, lastSeen: 9_500 });
+    expect(renamed.agents.Plan).toMatchObject({
+      started: 1,
+      completed: 1,
+      totalDurationMs: 500,
+      lastSeen: 9_500,
+    });
+    expect(renamed.running).toEqual({});
+    expect(renamed.history.map((h) => `${h.agent} ${h.timestamp}`).slice(3)).toEqual([
+      'Plan 9000',
+      'Plan 9500',
+    ]);
     // An end earlier than the run's start is not the run's: it waits for a start of its own.
     const stray = fold(agentState, [...events, ...stop(false, 500)]);
     expect(stray.agents.Explore).toEqual(state.agents.Explore);
