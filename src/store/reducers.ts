@@ -582,11 +582,14 @@ export const agentState: StateReducer<AgentState> = builtIn<AgentState>(
       }
     }
     if (resumedAfter !== undefined) {
-      const earlier = own(agents, resumed!.agent)!;
-      agents = records.with(agents, resumed!.agent, {
-        ...earlier,
-        totalDurationMs: earlier.totalDurationMs - (resumed!.endTime - resumedAfter),
-      });
+      // (A state made by hand may lack the earlier run's agent: then nothing to cut.)
+      const earlier = own(agents, resumed!.agent);
+      if (earlier !== undefined) {
+        agents = records.with(agents, resumed!.agent, {
+          ...earlier,
+          totalDurationMs: earlier.totalDurationMs - (resumed!.endTime - resumedAfter),
+        });
+      }
       if (resumed!.agent !== agent) {
         history = history.map((h) =>
           h.agentId === agentId &&

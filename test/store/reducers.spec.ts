@@ -882,6 +882,19 @@ describe('agentState, ends that overtook their start', () => {
       lastSeen: 9_500,
     });
     expect(renamed.running).toEqual({});
+    // A state made by hand whose ended run's agent has no record: the start is still the new run's.
+    const handMade = agentState.reduce(
+      {
+        ...agentState.initial,
+        ended: { k: { agent: 'Gone', startTime: 1, endTime: 10 } },
+        history: [{ agent: 'Gone', agentId: 'k', type: 'agent.completed', timestamp: 3 }],
+      },
+      ev('agent.started', 5, 's1', { agent: 'Plan', agent_id: 'k' }),
+    );
+    expect(handMade.agents).toEqual({
+      Plan: { agent: 'Plan', started: 1, completed: 1, totalDurationMs: 5, firstSeen: 5, lastSeen: 10 },
+    });
+    expect(handMade.running).toEqual({});
     expect(renamed.history.map((h) => `${h.agent} ${h.timestamp}`).slice(3)).toEqual([
       'Plan 9000',
       'Plan 9500',
