@@ -1207,8 +1207,10 @@ const TEST_COMMANDS = [
   // Maven's phases that run Surefire's tests, after options and other goals: `./mvnw -B clean verify`,
   // `mvn -pl core test`, `mvn surefire:test` (not `mvn test-compile`).
   `mvnw?${SEP}${wordsBefore('-(?:pl|f|s|gs|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|surefire:test)${END}`,
-  // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`.
-  `gradle\\w*${SEP}${wordsBefore('-[xpbcIg]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers)', true)}(?:[\\w.-]*:)*(?:test|check|test\\w*UnitTest)${END}`,
+  // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`;
+  // not `test` as a value of Gradle's options or of a task's (`./gradlew help --task test`, `gradle init
+  // --project-name test`, `./gradlew dependencies --configuration test`).
+  `gradle\\w*${SEP}${wordsBefore('-[xpbcIgDP]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|task|project-name|package|type|dsl|test-framework|configuration|dependency|group)', true)}(?:[\\w.-]*:)*(?:test|check|test\\w*UnitTest)${END}`,
   // tox and nox, alone or with options (`tox -e py312`, `tox run -e py312`, `nox -s tests`): not a command
   // of theirs that runs none (`tox list`).
   `(?:tox(?:${SEP}(?:run|r|run-parallel|p))?|nox)(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|${SEP}-)`,

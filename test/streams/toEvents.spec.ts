@@ -1229,6 +1229,13 @@ describe('toEvents mappings', () => {
       './gradlew testClasses',
       './gradlew check -x test',
       './gradlew check --exclude-task :app:test',
+      // Gradle: `test` as the value of a task's option or of an option not of the test run.
+      './gradlew help --task test',
+      'gradle init --project-name test',
+      'gradle init --type java-library --package test',
+      './gradlew dependencies --configuration test',
+      './gradlew build --include-build test',
+      './gradlew -P test build',
       // tox, nox: listing, setting up only, environments that run no test, other commands, other names.
       'tox list',
       'tox -l',
