@@ -1183,7 +1183,7 @@ function wordsBefore(withArgument: string, plain: boolean): string {
 }
 // The options of npm, pnpm, yarn and bun (and yarn's `workspaces foreach`) that take an argument.
 const PM_ARGUMENT =
-  '-[FCwj]|--(?:filter(?:-prod)?|dir|prefix|workspace|cwd|reporter|workspace-concurrency|loglevel|include|exclude|from|jobs)';
+  '-[FCwj]|--(?:filter(?:-prod)?|dir|prefix|workspace|cwd|reporter|workspace-concurrency|loglevel|include|exclude|from|jobs|resume-from|test-pattern|changed-files-ignore-pattern|tag|registry|userconfig|cache|otp)';
 const PM_WORDS = wordsBefore(PM_ARGUMENT, false);
 const TEST_COMMANDS = [
   // A package's test script, maybe after options, in its workspaces: `npm test`, `yarn run test:unit`,
@@ -1199,14 +1199,14 @@ const TEST_COMMANDS = [
   String.raw`node\s+--test(?=\s|$)|python(?:3(?:\.\d+)?)?\s+-m\s+(?:pytest|unittest)\b`,
   // turbo's tasks, with its options, other tasks, a package's (`turbo run lint test --filter=web`, `turbo
   // test`, `turbo run web#test`); not its other commands (`turbo prune test`).
-  `turbo(?!${SEP}(?:prune|gen|generate|link|unlink|login|logout|ls|info|query|scan|telemetry|daemon|bin|boundaries|docs|completion|watch)${END})${SEP}(?:run${SEP})?${wordsBefore('-F|--(?:filter|scope|since|concurrency|output-logs|log-order|log-prefix|cache-dir|cache|env-mode|ui|graph|summarize|profile)', true)}(?:[\\w@/.-]+#)?test(?::[\\w.-]*)?${END}`,
+  `turbo(?!${SEP}(?:prune|gen|generate|link|unlink|login|logout|ls|info|query|scan|telemetry|daemon|bin|boundaries|docs|completion|watch)${END})${SEP}(?:run${SEP})?${wordsBefore('-F|--(?:filter|scope|since|concurrency|output-logs|log-order|log-prefix|cache-dir|cache|env-mode|ui|graph|summarize|profile|cwd|ignore|global-deps|pkg-inference-root|cache-workers|remote-cache-timeout|team|token|api|login|heap|trace|cpuprofile)', true)}(?:[\\w@/.-]+#)?test(?::[\\w.-]*)?${END}`,
   // nx's: `nx test api`, `nx run api:test:ci`, `nx run-many -t lint test`, `nx affected --targets=lint,test`,
   // `nx affected:test`.
   `nx${SEP}(?:test|affected:test)${END}|nx${SEP}run${SEP}[^\\s:;&|()<>'"]+:test(?::[\\w.-]+)?${END}`,
-  `nx${SEP}(?:run-many|affected)${SEP}${wordsBefore('-[pc]|--(?:exclude|projects|base|head|configuration|files|output-style)', true)}(?:(?:-t|--targets?)=)?(?:[\\w:.-]+,)*test(?::[\\w.-]*)?(?=[\\s;&|()<>,]|$)`,
+  `nx${SEP}(?:run-many|affected)${SEP}${wordsBefore('-[pc]|--(?:exclude|projects|base|head|configuration|files|output-style|runner)', true)}(?:(?:-t|--targets?)=)?(?:[\\w:.-]+,)*test(?::[\\w.-]*)?(?=[\\s;&|()<>,]|$)`,
   // Maven's phases that run Surefire's tests, after options and other goals: `./mvnw -B clean verify`,
   // `mvn -pl core test`, `mvn surefire:test` (not `mvn test-compile`).
-  `mvnw?${SEP}${wordsBefore('-(?:pl|f|s|gs|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|surefire:test)${END}`,
+  `mvnw?${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|surefire:test)${END}`,
   // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`;
   // not `test` as a value of Gradle's options or of a task's (`./gradlew help --task test`, `gradle init
   // --project-name test`, `./gradlew dependencies --configuration test`).
