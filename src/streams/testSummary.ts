@@ -189,9 +189,17 @@ const PLAYWRIGHT_FAILED = /^ {2}(\d+) (?:failed|interrupted)$/;
 /**
  * What follows playwright's `N failed` (`N interrupted`): the first of the tests it counts, indented by 4
  * (`    [chromium] › a.spec.ts:3:1 › opens ───…`, without a project `    a.spec.ts:3:1 › opens ───…`). A
- * line `  1 failed` without it is not playwright's (a test's print, another tool's count).
+ * line `  1 failed` without it (or a count of `PLAYWRIGHT_NEXT_COUNT`) is not playwright's (a test's print,
+ * another tool's count).
  */
 const PLAYWRIGHT_TEST = /^ {4}\S.*?:\d+:\d+ › /;
+/**
+ * Or another of playwright's counts right below it: its tests filtered out (`| grep -E "passed|failed"`
+ * keeps `  1 failed` above `  2 passed (1.2s)`), a failure still, as it was read before the test line was
+ * asked for. A test's print of `  1 failed` is not followed by one.
+ */
+const PLAYWRIGHT_NEXT_COUNT =
+  /^ {2}\d+ (?:interrupted|flaky|skipped|did not run|passed \(\d+(?:\.\d+)?(?:ms|s|m|h)\))$/;
 /** Tests a run left out (after a failure, at `--max-failures`): a count that leaves a pass unread. */
 const PLAYWRIGHT_NOT_RUN = /^ {2}\d+ did not run$/;
 const PLAYWRIGHT_ERRORS = /^ {2}(\d+) errors? (?:was|were) not a part of any test\b/;
@@ -376,7 +384,11 @@ function summaryOf(
   }
   if (PLAYWRIGHT_RUNNING.test(text)) return PLAYWRIGHT_START;
   match = PLAYWRIGHT_FAILED.exec(text);
-  if (match !== null && next !== undefined && PLAYWRIGHT_TEST.test(next)) {
+  if (
+    match !== null &&
+    next !== undefined &&
+    (PLAYWRIGHT_TEST.test(next) || PLAYWRIGHT_NEXT_COUNT.test(next))
+  ) {
     return line('playwright', Number(match[1]) > 0, false, false);
   }
   match = PLAYWRIGHT_ERRORS.exec(text);

@@ -228,6 +228,17 @@ describe('test.run from the test runner summary in the output', () => {
     }
   });
 
+  it("reads playwright's failure from its counts filtered by grep, its tests left out", () => {
+    // What `grep -E "passed|failed"` keeps of the real output: `  2 failed` right above `  2 passed (2.5s)`.
+    const command = 'npx playwright test 2>&1 | grep -E "passed|failed"';
+    const kept = output('playwright-fail')
+      .split('\n')
+      .filter((text) => /passed|failed/.test(text) && !/›/.test(text))
+      .join('\n');
+    expect(kept).toMatch(/^ {2}2 failed\n {2}2 passed \(/m);
+    expect(onSuccess(command, kept)).toEqual({ command, passed: false, from_summary: 'playwright' });
+  });
+
   it('keeps what the status shows: the summary is read only when the status does not show the outcome', () => {
     // The test command's own status: its exit code decides, whatever the output says.
     expect(onSuccess('npx vitest run', output('vitest-fail'))).toEqual({

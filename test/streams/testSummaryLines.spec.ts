@@ -68,9 +68,19 @@ describe('readTestSummary, line by line', () => {
       expect(failed(header), header).toStrictEqual(fail('playwright'));
       expect(read(`  1 interrupted\n${header}  2 passed (1.2s)\n`), header).toStrictEqual(fail('playwright'));
     }
+    // Its tests filtered out (`| grep -E "passed|failed"`), `N failed` is right above another of playwright's
+    // counts: still a failure (read so at 3b5fac3).
+    for (const counts of [
+      '  2 passed (1.2s)\n',
+      '  1 flaky\n  2 passed (1.2s)\n',
+      '  1 skipped\n  2 passed (1.2s)\n',
+      '  3 did not run\n  2 passed (1.2s)\n',
+      '  1 interrupted\n  2 passed (1.2s)\n',
+    ]) {
+      expect(read(`  1 failed\n${counts}`), counts).toStrictEqual(fail('playwright'));
+    }
     // Not a line of anything else, nor one at another indent, nor without a test's place.
     for (const other of [
-      '',
       '\n',
       '    retrying\n',
       '   a.spec.ts:3:1 › opens\n',
