@@ -7,7 +7,7 @@ import * as hdr from 'hdr-histogram-js';
 import { asyncScheduler, type MonoTypeOperatorFunction, Observable, type SchedulerLike } from 'rxjs';
 import { ConfigError, optionKeys, shownText } from '../errors.js';
 import { checkConfig, schedulePeriodic, timerOption } from './internal/eventTime.js';
-import { subscribeLinked } from './internal/linked.js';
+import { nextOrEnd, subscribeLinked } from './internal/linked.js';
 
 /** Options of `new EventFlowMetrics()`. */
 export interface EventFlowMetricsOptions {
@@ -385,15 +385,9 @@ export class EventFlowMetrics {
             subscriber.error(error);
             return;
           }
-          try {
-            subscriber.next(summary);
-          } catch (error) {
-            // A consumer that throws (a `Subscriber` of its own) ends the stream with its exception. Thrown
-            // on, it came out of the scheduler (uncaught, from a real timer) and the timer stopped, for a
-            // stream that never ended.
-            subscriber.error(error);
-            return;
-          }
+          // A consumer that throws ends the stream: thrown on, it came out of the scheduler (uncaught, from a
+          // real timer) and the timer stopped, for a stream that never ended.
+          if (!nextOrEnd(subscriber, summary)) return;
           this.schedule(undefined, intervalMs);
         },
         intervalMs,

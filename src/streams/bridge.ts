@@ -1,7 +1,7 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, shownText, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
-import { subscribeLinked } from '../operators/internal/linked.js';
+import { nextOrEnd, subscribeLinked } from '../operators/internal/linked.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
 
 /** Options of `bridgeHooks`. */
@@ -55,15 +55,10 @@ export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<Hook
             subscriber.error(error);
             return;
           }
+          // A consumer that throws ends the output, and the source is left. It was thrown at the source,
+          // and the output went on for the consumer.
           for (let i = 0; i < events.length && !subscriber.closed; i++) {
-            try {
-              subscriber.next(events[i]!);
-            } catch (error) {
-              // A consumer that throws (a `Subscriber` of its own) ends the output with its exception, and
-              // the source is left. It was thrown at the source, and the output went on for the consumer.
-              subscriber.error(error);
-              return;
-            }
+            if (!nextOrEnd(subscriber, events[i]!)) return;
           }
         },
         error: (error: unknown) => subscriber.error(error),
@@ -197,13 +192,7 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
     // and leaves: the rest is held for the next one. Passed to `share()` as it was, its exception was caught
     // by the share's subscription to the input and reported unhandled, and it stayed subscribed.
     const subscription = shared$.subscribe({
-      next(event) {
-        try {
-          subscriber.next(event);
-        } catch (error) {
-          subscriber.error(error);
-        }
-      },
+      next: (event) => nextOrEnd(subscriber, event),
       error: (error: unknown) => subscriber.error(error),
       complete: () => subscriber.complete(),
     });

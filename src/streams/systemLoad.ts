@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { asyncScheduler, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, optionKeys, shownText } from '../errors.js';
 import { checkConfig, MAX_TIMER_MS, schedulePeriodic, timerOption } from '../operators/internal/eventTime.js';
+import { nextOrEnd } from '../operators/internal/linked.js';
 import type { PipelineLoad } from '../operators/metrics.js';
 
 /** One load sample, as `systemLoad$` emits it. */
@@ -419,14 +420,9 @@ export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemL
           subscriber.error(error);
           return;
         }
-        try {
-          subscriber.next({ ...sample, queueDepth, avgLatencyMs });
-        } catch (error) {
-          // A consumer that throws (a `Subscriber` of its own) ends the stream with its exception, and
-          // lets go of the sampler. Thrown here, it went unhandled from the shared subject's callback, at
-          // every sample, and the sampler ran on for a consumer whose stream never ended.
-          subscriber.error(error);
-        }
+        // A consumer that throws ends the stream and lets go of the sampler. Thrown here, it went unhandled
+        // from the shared subject's callback, at every sample, and the sampler ran on.
+        nextOrEnd(subscriber, { ...sample, queueDepth, avgLatencyMs });
       },
     });
     return () => {

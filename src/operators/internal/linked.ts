@@ -77,3 +77,19 @@ export function startLinked<T>(source: Observable<T>, input: Subscriber<T>): Sub
   if (subscription !== input) input.add(subscription);
   return input;
 }
+
+/**
+ * Hands `value` to `subscriber`. A consumer that throws on it (a `Subscriber` of its own, whose exception
+ * reaches the source) ends the stream with its exception: thrown on, it would escape into whatever
+ * pushed the value (a timer, a shared subject, the producer), and the stream would go on for a consumer
+ * that is gone. Returns whether the value went through.
+ */
+export function nextOrEnd<T>(subscriber: Subscriber<T>, value: T): boolean {
+  try {
+    subscriber.next(value);
+    return true;
+  } catch (error) {
+    subscriber.error(error);
+    return false;
+  }
+}
