@@ -161,8 +161,9 @@ export interface AdaptiveBatchOperator<T> extends OperatorFunction<T, T[]> {
    */
   report(report: BatchReport): void;
   /**
-   * Sets the configuration by hand (clamped to the limits: `Infinity` is the upper one); counts as a
-   * change for the policy.
+   * Sets the configuration by hand (clamped to the limits: `Infinity` is the upper one). A value that
+   * differs counts as a change for the policy (samples cleared, `config$` emits); the values it has are
+   * no change.
    *
    * @throws ConfigError when `config` is not an object, a key is neither `maxSize` nor `timeoutMs` (named
    *   with the nearest one), or a value is not a number (`NaN`, `'80'`, `null`).

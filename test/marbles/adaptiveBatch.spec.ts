@@ -952,6 +952,24 @@ describe('adaptiveBatch', () => {
     expect(seen).toEqual([3, 1, 10]);
   });
 
+  it('takes setConfig with the values it has (after clamping and rounding) as no change: samples kept, config$ silent', () => {
+    const batcher = adaptiveBatch<number>(small());
+    batcher.setConfig({ maxSize: 4, timeoutMs: 8 });
+    const seen: BatchConfig[] = [];
+    batcher.config$.subscribe((config) => seen.push(config));
+    batcher.report({ latencyMs: 1, size: 4 });
+    batcher.setConfig({ maxSize: 4.2, timeoutMs: 8 });
+    batcher.setConfig({});
+    expect(seen).toEqual([{ maxSize: 4, timeoutMs: 8 }]);
+    expect(batcher.samples).toHaveLength(1);
+    batcher.setConfig({ maxSize: 5 });
+    expect(seen).toEqual([
+      { maxSize: 4, timeoutMs: 8 },
+      { maxSize: 5, timeoutMs: 8 },
+    ]);
+    expect(batcher.samples).toHaveLength(0);
+  });
+
   it('replays the current configuration to a late config$ subscriber', () => {
     const batcher = adaptiveBatch<number>({ maxSize: 20 });
     const seen: BatchConfig[] = [];
