@@ -99,9 +99,10 @@ function typeMatcher(patterns: readonly string[], option: string): (type: string
     );
   }
   const exact = new Set(patterns.filter((p) => !p.includes('*')));
+  // `s`: a `*` matches any characters, line breaks too (`*.aggregated` and a type with a newline).
   const globs = patterns
     .filter((p) => p.includes('*'))
-    .map((p) => new RegExp(`^${p.split('*').map(escapeRegExp).join('.*')}$`));
+    .map((p) => new RegExp(`^${p.split('*').map(escapeRegExp).join('.*')}$`, 's'));
   if (globs.length === 0) return (type) => exact.has(type);
   return (type) => exact.has(type) || globs.some((glob) => glob.test(type));
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -304,6 +305,27 @@ describe('selectMode', () => {
     expect(select(createEvent({ type: 'a.b' }))).toBe(ASYNC);
     expect(select(createEvent({ type: 'xa.b' }))).toBe(BATCHED);
     expect(select(createEvent({ type: 'aXb' }))).toBe(BATCHED);
+  });
+
+  it('matches a * glob over any characters, line breaks and lone surrogates included', () => {
+    // A type with a newline (or \r, U+2028, U+2029) was no background type: `.` stops at line breaks.
+    const select = createModeSelector({ backgroundTypes: ['*.aggregated'] });
+    for (const type of ['a\nb.aggregated', '\r.aggregated', 'x\u2028\u2029.aggregated', '\uD800.aggregated'])
+      expect(select(createEvent({ type })), JSON.stringify(type)).toBe(ASYNC);
+    expect(select(createEvent({ type: 'a.aggregated\n' }))).toBe(BATCHED);
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: 'binary', minLength: 1 }),
+        (prefix, rest) => {
+          const glob = createModeSelector({ backgroundTypes: [`${prefix}*`] });
+          expect(glob(createEvent({ type: prefix + rest }))).toBe(ASYNC);
+          // Exact names match only themselves.
+          const exact = createModeSelector({ backgroundTypes: [prefix + rest] });
+          expect(exact(createEvent({ type: `${prefix + rest}.` }))).toBe(BATCHED);
+        },
+      ),
+    );
   });
 
   it('compiles a config passed to selectMode once per object: its options are read at the first call only', () => {
