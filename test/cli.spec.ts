@@ -664,18 +664,23 @@ describe('main (src/cli/main.ts) in process', () => {
 
     it('sessions: an id that would break its line or columns (a tab, a newline) is shown as JSON', async () => {
       // '\ud800x': half a surrogate pair, which stdout wrote as U+FFFD (an id no command found).
+      // 'b\u202ec': a bidirectional control, which showed the rest of the line backwards (its columns swapped);
+      // 'z\u200b', '\u{e0041}y': a zero-width space and a tag, not seen.
       const ids = ['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f', 'plain é', '\ud800x', '\u{1f600}'];
+      const unseen = ['b\u202ec', 'z\u200b', '\u{e0041}y'];
       const opened = await openStore({ path: store });
       await opened.append(
-        ids.map((sessionId, i) => createEvent({ type: 'tool.used', timestamp: T + i, sessionId, data: {} })),
+        [...ids, ...unseen].map((sessionId, i) =>
+          createEvent({ type: 'tool.used', timestamp: T + i, sessionId, data: {} }),
+        ),
       );
       await opened.append([createEvent({ type: 'a\nb', timestamp: T, sessionId: 'plain é', data: {} })]);
       await opened.close();
       const result = await runMain(['sessions', '--store', store]);
       expect(result.code).toBe(0);
       const lines = result.stdout.trimEnd().split('\n');
-      // One line of three columns per session: 3 before, 8 added.
-      expect(lines.map((line) => line.split('\t').length)).toEqual(Array(11).fill(3));
+      // One line of three columns per session: 3 before, 11 added.
+      expect(lines.map((line) => line.split('\t').length)).toEqual(Array(14).fill(3));
       const shown = lines.map((line) => line.split('\t')[0]);
       expect(shown).toEqual(
         expect.arrayContaining([
@@ -683,7 +688,11 @@ describe('main (src/cli/main.ts) in process', () => {
           '"c\\nd"',
           '"a\\u0000"',
           '"\\"q\\""',
-          '"e\u2028f"',
+          // What a terminal would not show is written as \uXXXX (JSON.stringify leaves it as it is).
+          '"e\\u2028f"',
+          '"b\\u202ec"',
+          '"z\\u200b"',
+          '"\\udb40\\udc41y"',
           'plain é',
           '"\\ud800x"',
           '\u{1f600}',
@@ -693,7 +702,7 @@ describe('main (src/cli/main.ts) in process', () => {
       // What is quoted reads back as the id, also when passed back to context and replay.
       const quoted = shown.filter((text) => text.startsWith('"'));
       expect(quoted.map((text) => JSON.parse(text)).sort()).toEqual(
-        ['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f', '\ud800x'].sort(),
+        ['a\tb', 'c\nd', 'a\u0000', '"q"', 'e\u2028f', '\ud800x', ...unseen].sort(),
       );
       for (const text of quoted) {
         const context = await runMain(['context', text, '--store', store]);

@@ -131,7 +131,7 @@ async function assertSession(store: SessionStore, storePath: string, id: string)
   const info = await store.session(id);
   if (info === undefined) {
     throw new Error(
-      `no session ${JSON.stringify(id)} in ${named(storePath)} (vibespec-streams sessions --store ${storePath} lists them)`,
+      `no session ${quoted(id)} in ${named(storePath)} (vibespec-streams sessions --store ${storePath} lists them)`,
     );
   }
   return info;
@@ -850,13 +850,34 @@ function timeText(ms: number): string {
 }
 
 /**
- * A session id as `sessions` lists it: as it is, or as a JSON string when it has a character
- * that would break the line or its columns (a tab, a newline: any control character, U+2028/U+2029),
+ * The characters JSON.stringify writes as they are that a terminal does not show as themselves: U+2028,
+ * U+2029 and the format characters (`Cf`: bidirectional controls such as U+202E, which showed the rest of
+ * the line backwards, its columns swapped; zero-width ones; U+FEFF).
+ */
+const UNSHOWN = /[\p{Cf}\u2028\u2029]/gu;
+
+/**
+ * `text` as a JSON string, with the characters of `UNSHOWN` written as `\uXXXX` (still JSON that reads back
+ * as `text`): a terminal shows every character of it.
+ */
+function quoted(text: string): string {
+  return JSON.stringify(text).replace(UNSHOWN, (char) => {
+    let escaped = '';
+    // An astral one (U+E0001, a tag) as its two code units, as JSON writes it.
+    for (let i = 0; i < char.length; i++) escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return escaped;
+  });
+}
+
+/**
+ * A session id as `sessions` lists it: as it is, or as a JSON string (see `quoted`) when it has a character
+ * that would break the line or its columns (a tab, a newline: any control character, U+2028/U+2029, a
+ * bidirectional control) or that is not seen (a zero-width space: an id no one could type from the list),
  * or one that UTF-8 cannot write (half a surrogate pair: it printed as U+FFFD, an id no command finds; JSON
  * writes it as `\udXXX`), or begins with `"` (so that a quoted id is never taken for one of those).
  */
 function idText(id: string): string {
-  return id.startsWith('"') || /[\p{Cc}\p{Cs}\u2028\u2029]/u.test(id) ? JSON.stringify(id) : id;
+  return id.startsWith('"') || /[\p{Cc}\p{Cs}\p{Cf}\u2028\u2029]/u.test(id) ? quoted(id) : id;
 }
 
 export async function sessions(storePath: string): Promise<number> {
@@ -926,7 +947,7 @@ export async function replayCommand(
     if (absent.length > 0) {
       const has = Object.keys(info.typeCounts).sort();
       process.stderr.write(
-        `replay: session ${JSON.stringify(id)} has no ${absent.map((type) => JSON.stringify(type)).join(', ')} event (its types: ${has.length === 0 ? 'none' : has.map(idText).join(', ')})\n`,
+        `replay: session ${quoted(id)} has no ${absent.map(quoted).join(', ')} event (its types: ${has.length === 0 ? 'none' : has.map(idText).join(', ')})\n`,
       );
     }
     // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.

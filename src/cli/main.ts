@@ -59,7 +59,8 @@ const USAGE = `usage: vibespec-streams <command> [options]
       terminal, it says so on stderr: Ctrl+D at the start of a line ends the input.
   sessions [--store DIR]
       One line per stored session: id (as a JSON string when it has a tab, a newline, any control
-      character, half a surrogate pair or a leading "), events, time span.
+      character, one a terminal does not show, such as a zero-width space or a bidirectional control
+      (written as \\uXXXX), half a surrogate pair or a leading "), events, time span.
   context ID [--store DIR]
       A session's context (counts, time span, files, agents, workflows) as JSON; its timeSpan's start
       and end are times as sessions shows them (ISO 8601), with durationMs, the ms between. An ID
