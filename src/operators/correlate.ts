@@ -1587,17 +1587,28 @@ function earliestOf(events: readonly Event[]): number {
 
 /**
  * The input events a `temporalAggregate` output carries: those of a window (`<type>.aggregated` with
- * `includeEvents`), or the one of a late event (`<type>.late`).
+ * `includeEvents`, its `source_type` that type), or the one of a late event (`<type>.late` carrying an
+ * event of that type, or `session.window.late`). Only the name of what it carries makes an event a carrier:
+ * an input of its own named so (`notes.late` carrying a `file.modified`, `report.aggregated` without a
+ * `source_type`) was counted as the events it held.
  */
 function carriedEvents(type: unknown, event: Event): readonly Event[] | undefined {
   if (typeof type !== 'string') return undefined;
   if (type.endsWith('.aggregated')) {
-    const inner = (event.data as { events?: unknown } | undefined)?.events;
-    return Array.isArray(inner) ? (inner as Event[]) : undefined;
+    const data = event.data as { events?: unknown; source_type?: unknown } | undefined;
+    const inner = data?.events;
+    const source = data?.source_type;
+    return Array.isArray(inner) && typeof source === 'string' && type === `${source}.aggregated`
+      ? (inner as Event[])
+      : undefined;
   }
   if (type.endsWith('.late')) {
     const inner = (event.data as { event?: unknown } | undefined)?.event;
-    return typeof inner === 'object' && inner !== null ? [inner as Event] : undefined;
+    if (typeof inner !== 'object' || inner === null) return undefined;
+    const innerType = (inner as { type?: unknown }).type;
+    return type === 'session.window.late' || (typeof innerType === 'string' && type === `${innerType}.late`)
+      ? [inner as Event]
+      : undefined;
   }
   return undefined;
 }
@@ -1618,8 +1629,9 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  *
  * Input events pass through unchanged and at once (unless `passThrough: false`); derived events follow
  * the event that caused them, except an `activity.ended` found by a later event, which precedes it.
- * A `temporalAggregate` window (`<type>.aggregated` carrying its `events`) counts as the events it
- * holds and a late event (`<type>.late`) as the one it carries, so `correlate` may come before or after
+ * A `temporalAggregate` window (`<type>.aggregated` carrying its `events`, its `source_type` that type)
+ * counts as the events it holds and a late event (`<type>.late` carrying an event of that type, or
+ * `session.window.late`) as the one it carries, so `correlate` may come before or after
  * `temporalAggregate`; the default rules judge order by event time, not by arrival, so they find the
  * same episodes either way.
  *

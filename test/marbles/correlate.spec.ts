@@ -1422,6 +1422,7 @@ describe('correlate: after temporalAggregate', () => {
       },
     } as unknown as Event;
     const window = ev('w', 'file.modified.aggregated', 11 * MIN, {
+      source_type: 'file.modified',
       events: [
         null,
         unreadable,
@@ -1446,6 +1447,7 @@ describe('correlate: after temporalAggregate', () => {
 
   it('moves event time on to the stamp of a window that is later than its events, after them', () => {
     const window = ev('w', 'file.modified.aggregated', 11 * MIN, {
+      source_type: 'file.modified',
       events: [file('w0', 8 * MIN, '/r/w0.ts', 'C')],
     });
     const out = run([...feature('A', 0, 'a'), ...feature('B', 3 * MIN, 'b'), window]).map((e) =>
@@ -1458,6 +1460,7 @@ describe('correlate: after temporalAggregate', () => {
     ]);
     // A window of no event with a time moves it on to its own stamp before it passes.
     const undated = ev('u', 'file.modified.aggregated', 11 * MIN, {
+      source_type: 'file.modified',
       events: [{ ...file('n', 0, '/r/n.ts', 'C'), timestamp: -1 }],
     });
     const both = run([...feature('A', 0, 'a'), ...feature('B', 3 * MIN, 'b'), undated]).map((e) =>
@@ -1472,6 +1475,7 @@ describe('correlate: after temporalAggregate', () => {
 
   it('ends the output with the consumer’s exception on an end found at a window’s stamp, after its events', () => {
     const window = ev('w', 'file.modified.aggregated', 11 * MIN, {
+      source_type: 'file.modified',
       events: [file('w0', 8 * MIN, '/r/w0.ts', 'C')],
     });
     const consumer = new ThrowingConsumer<Event>(
@@ -1495,6 +1499,7 @@ describe('correlate: after temporalAggregate', () => {
   it('counts an aggregate a group watches as itself, moving event time to its own stamp', () => {
     const watcher = group('windows', ['file.modified.aggregated'], () => null);
     const window = ev('w', 'file.modified.aggregated', 11 * MIN, {
+      source_type: 'file.modified',
       events: [file('w0', 8 * MIN, '/r/w0.ts', 'C')],
     });
     const out = run(
@@ -1512,6 +1517,7 @@ describe('correlate: after temporalAggregate', () => {
   it('ends the episodes quiet before a window’s first event before the window, those quiet within it as its events come', () => {
     const windowOf = (id: string, session: string, ats: number[]) =>
       ev(id, 'file.modified.aggregated', ats[ats.length - 1]!, {
+        source_type: 'file.modified',
         events: ats.map((at, i) => file(`${id}${i}`, at, `/r/${id}${i}.ts`, session)),
       });
     const out = run([
@@ -2302,7 +2308,7 @@ describe('correlate: the live clock', () => {
       .subscribe((event) => seen.push(label(event)));
     // A window is passed through before the events it carries are counted: take(1) unsubscribes in
     // between.
-    input.next(ev('w', 'e.aggregated', 0, { events: [ev('e1', 'e', 0)] }));
+    input.next(ev('w', 'e.aggregated', 0, { source_type: 'e', events: [ev('e1', 'e', 0)] }));
     expect(seen).toEqual(['w']);
     expect(input.observed).toBe(false);
     expect(scheduler.actions).toHaveLength(0);
@@ -2966,7 +2972,10 @@ describe('correlate: results, inputs and reports at their edges', () => {
   });
 
   it('passes on once, and counts, the events a temporalAggregate window carries', () => {
-    const w = ev('w', 'file.modified.aggregated', 2 * MIN, { events: feature() });
+    const w = ev('w', 'file.modified.aggregated', 2 * MIN, {
+      source_type: 'file.modified',
+      events: feature(),
+    });
     expect(labels([w])).toEqual([
       'w',
       'detected:feature-development:5',
@@ -2989,6 +2998,28 @@ describe('correlate: results, inputs and reports at their edges', () => {
       { ...ev('l', 'e.late', 0), data: undefined as never },
     ];
     expect(labels(events, [g])).toEqual(['p', 'w', 'l']);
+  });
+
+  it('counts an event as what it carries only when its name says it carries that: <type>.late, <source_type>.aggregated', () => {
+    const g = group('g', ['e'], always);
+    const e = (id: string) => ev(id, 'e', 0);
+    // Inputs of their own that are named like the operators' outputs: each passes through and is no e
+    // (they were counted as the e events they hold, and the group matched).
+    const own = [
+      ev('notes', 'notes.late', 0, { event: e('n'), reason: 'window_closed', watermark: 0 }),
+      ev('report', 'report.aggregated', 0, { events: [e('r')] }),
+      ev('other', 'other.aggregated', 0, { source_type: 'e', events: [e('o')] }),
+      ev('boxed', 'e.aggregated', 0, { source_type: { toString: () => 'e' }, events: [e('b')] }),
+    ];
+    expect(labels(own, [g])).toEqual(['notes', 'report', 'other', 'boxed']);
+    // What temporalAggregate and sessionWindows make is counted as what it carries.
+    const carriers = [
+      ev('late', 'e.late', 0, { event: e('l'), reason: 'window_closed', watermark: 0 }),
+      ev('window', 'session.window.late', 0, { event: e('s'), reason: 'window_closed', watermark: 0 }),
+      ev('agg', 'e.aggregated', 0, { source_type: 'e', events: [e('a')] }),
+    ];
+    for (const carrier of carriers)
+      expect(labels([carrier], [g])).toEqual([carrier.id, 'detected:g:1', 'ended:g:1:flushed']);
   });
 
   it('describes what a rule throws: its string code, a value that is not an Error, one that cannot be printed', () => {
