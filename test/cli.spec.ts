@@ -499,6 +499,29 @@ describe('main (src/cli/main.ts) in process', () => {
     ],
     [['--bogus', 'x', 'sessions'], 2, "Unknown option '--bogus'"],
     [['replay', 'record', '--bogus'], 2, "Unknown option '--bogus'"],
+    // A session id that begins with - (sessions lists it as it is) was read as options, only its first
+    // letter named: how to give it.
+    [
+      ['replay', '-abc'],
+      2,
+      "Unknown option '-a'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams replay -- -abc\n",
+    ],
+    [
+      ['context', '--id=1', '--store', 'x'],
+      2,
+      "Unknown option '--id'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams context -- --id=1\n",
+    ],
+    // Not when the command has its id: the unknown option is no id.
+    [
+      ['replay', 'a', '-x'],
+      2,
+      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n",
+    ],
+    [
+      ['sessions', '-abc'],
+      2,
+      "Unknown option '-a'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n",
+    ],
   ] as const)(
     '%j is a usage error: exit %i, the problem and the usage on stderr',
     async (argv, code, problem) => {
@@ -721,6 +744,13 @@ describe('main (src/cli/main.ts) in process', () => {
       } finally {
         said.mockRestore();
       }
+      // An id beginning with - is given after --.
+      const dashed = await openStore({ path: store });
+      await dashed.append([createEvent({ type: 'tool.used', timestamp: T, sessionId: '-abc', data: {} })]);
+      await dashed.close();
+      const context = await runMain(['context', '--store', store, '--', '-abc']);
+      expect(context.code).toBe(0);
+      expect(JSON.parse(context.stdout)).toMatchObject({ sessionId: '-abc', eventCount: 1 });
       // An id beginning with " that is no JSON string is a usage error, not an unknown session.
       const bad = await runMain(['context', '"a', '--store', store]);
       expect(bad.code).toBe(2);

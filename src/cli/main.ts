@@ -65,7 +65,7 @@ const USAGE = `usage: vibespec-streams <command> [options]
       A session's context (counts, time span, files, agents, workflows) as JSON; its timeSpan's start
       and end are times as sessions shows them (ISO 8601), with durationMs, the ms between. An ID
       beginning with " is read as the JSON string sessions shows for an id with a tab, a newline or a
-      leading ".
+      leading ". An ID beginning with - is given after --: context -- -abc.
   replay ID [--store DIR] [--types a,b] [--limit N]
       A session's stored events as JSON Lines (at most N: a whole number). ID as for context.
   help, or --help (-h) after any command
@@ -300,6 +300,33 @@ function parseProblem(error: unknown, args: readonly string[]): string {
 }
 
 /**
+ * `problem` with how to give a session id that begins with `-` (`context -- -abc`), when it is an unknown
+ * option of `context` or `replay` given no id: such an id (which `sessions` lists as it is) was read as
+ * options, and the usage error named only its first letter (`Unknown option '-a'`).
+ */
+function idAfterDashes(
+  problem: string,
+  error: unknown,
+  positionals: readonly string[],
+  args: readonly string[],
+): string {
+  const command = positionals[0];
+  if ((command !== 'context' && command !== 'replay') || positionals.length > 1) return problem;
+  if ((error as { code?: unknown } | null)?.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return problem;
+  const option = /^Unknown option '(-[^' ]*)/.exec(textOf(error))?.[1];
+  if (option === undefined) return problem;
+  // The argument it was read from: `-abc` for `-a`, `--x=1` for `--x`.
+  const given =
+    args.find(
+      (arg) =>
+        arg === option ||
+        arg.startsWith(`${option}=`) ||
+        (!option.startsWith('--') && !arg.startsWith('--') && arg.startsWith(option)),
+    ) ?? option;
+  return `${problem}. A session id that begins with - is given after --: vibespec-streams ${command} -- ${given}`;
+}
+
+/**
  * The usage error of a command that is none: with the nearest command, if one is near (`sesions`:
  * sessions). Exit 1 when that is `record`, as for its own usage errors (see `usage`): `record` mistyped in a
  * hook's command line must not block Claude Code at every event. So too when the command line has `record`
@@ -347,7 +374,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     // Found without checking the options, so that a usage error of `record` exits 1 wherever they are.
     const found = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false });
-    return usage(parseProblem(error, argv), exitAs(found.positionals[0], argv));
+    return usage(
+      idAfterDashes(parseProblem(error, argv), error, found.positionals, argv),
+      exitAs(found.positionals[0], argv),
+    );
   }
   const command = parsed.positionals[0];
   const takes =
