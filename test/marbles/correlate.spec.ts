@@ -3012,6 +3012,17 @@ describe('correlate: results, inputs and reports at their edges', () => {
       ev('boxed', 'e.aggregated', 0, { source_type: { toString: () => 'e' }, events: [e('b')] }),
     ];
     expect(labels(own, [g])).toEqual(['notes', 'report', 'other', 'boxed']);
+    // What it holds is not read unless the name says it carries it: no report of an unreadable input.
+    const unread = [
+      ev('getter', 'x', 0, {
+        get event(): never {
+          throw new Error('not read');
+        },
+      }),
+      ev('null', 'e.late', 0, { event: null }),
+      ev('boxedType', 'e.late', 0, { event: { ...e('x'), type: { toString: () => 'e' } } }),
+    ];
+    expect(labels(unread, [g])).toEqual(['getter', 'null', 'boxedType']);
     // What temporalAggregate and sessionWindows make is counted as what it carries.
     const carriers = [
       ev('late', 'e.late', 0, { event: e('l'), reason: 'window_closed', watermark: 0 }),
