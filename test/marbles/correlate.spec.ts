@@ -2614,6 +2614,24 @@ describe('correlate: a session whose clock lags the newest timestamp seen', () =
     expect(labels(events, undefined, { updateIntervalMs: 30 * SEC })).toEqual(expected);
   });
 
+  it('ends an episode by another session’s later event delivered first, where a replay in time order extends it', () => {
+    // docs/correlate.md#time: the store keeps each session's order, not the order across sessions, so a
+    // replay merged in timestamp order cannot reproduce this live run (two activities of A, one replayed).
+    const G: CorrelationGroup[] = [
+      { name: 'G', eventTypes: ['x'], windowMs: 65, rule: () => ({ confidence: 1 }) },
+    ];
+    const live = [ev('a1', 'x', 40), ev('b1', 'x', 120, {}, 'B'), ev('a2', 'x', 100)];
+    const replayed = [...live].sort((x, y) => x.timestamp - y.timestamp);
+    expect(labels(live, G)).toEqual([
+      ...['a1', 'detected:G:1', 'ended:G:1:quiet', 'b1', 'detected:G:1', 'a2', 'detected:G:1'],
+      ...['ended:G:1:flushed', 'ended:G:1:flushed'],
+    ]);
+    expect(labels(replayed, G)).toEqual([
+      ...['a1', 'detected:G:1', 'a2', 'b1', 'detected:G:1'],
+      ...['ended:G:2:flushed', 'ended:G:1:flushed'],
+    ]);
+  });
+
   it('drops it, rather than evicting another session, when a new session finds the map full', () => {
     // B's episode (8 to 10 min) is still open; A, quiet and idle by 10 min, is what a sweep drops.
     const events = [...feature('B', 8 * MIN, 'b'), ...feature('A'), file('c', 10 * MIN, undefined, 'C')];

@@ -474,6 +474,25 @@ describe('pattern: matching', () => {
     expect(labels(quiet(testEdit('t', 0, 'A'), 10))).toEqual(['t', 'x', 'y', 'T[t]>isSourceEdit:flushed']);
   });
 
+  it('times out by another key’s later event delivered first what a replay in time order matches', () => {
+    // docs/pattern.md#semantics: the store keeps each session's order, not the order across sessions, so
+    // a replay merged in timestamp order cannot reproduce this live run.
+    const at = (id: string, type: string, ms: number, key: string) => ({
+      ...ev(id, type, 0, {}, key),
+      timestamp: ms,
+    });
+    const is = (type: string) => (e: Event) => e.type === type;
+    const live = [at('a1', 'x', 40, 'A'), at('b1', 'z', 120, 'B'), at('a2', 'y', 100, 'A')];
+    const replayed = [...live].sort((x, y) => x.timestamp - y.timestamp);
+    expect(labels(live, [is('x'), is('y')], { within: 65 })).toEqual([
+      'a1',
+      'T[a1]>step 2:timeout',
+      'b1',
+      'a2',
+    ]);
+    expect(labels(replayed, [is('x'), is('y')], { within: 65 })).toEqual(['a1', 'a2', 'M[a1,a2]', 'b1']);
+  });
+
   it("ends on complete, as a sweep, a partial match that started past its deadline (a new key's late event)", () => {
     // x moves event time to 100; t (key C, new: no latest time) starts a partial match at 5, its deadline
     // (15) long passed, and no later event sweeps. The flush still ends it as the watermark decides: a
