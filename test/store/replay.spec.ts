@@ -1,6 +1,17 @@
 import { firstValueFrom, lastValueFrom, type Observable, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, type Event, replay, type StoredEvent, StoreError, tail } from '../../src/index.js';
+import {
+  ConfigError,
+  createFlowGate,
+  type Event,
+  hybridProcess,
+  ProcessingMode,
+  pullFrom,
+  replay,
+  type StoredEvent,
+  StoreError,
+  tail,
+} from '../../src/index.js';
 import { storeInternals } from '../../src/store/SessionStore.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
 import { collect, ev, type TempStore, tempStore } from '../helpers/store.js';
@@ -140,6 +151,31 @@ describe('replay', () => {
       .unsubscribe();
     for (let i = 0; i < 10; i++) await tick();
     expect({ ...calls, received }).toEqual({ nexts: 1, returned: 1, received: [] });
+  });
+
+  it('pushes as fast as it reads: a slower hybridProcess lane overflows, pulled from store.query with its gate none does', async () => {
+    // docs/store.md#replay: replay() is a push source, which no gate can pause; live the same events,
+    // spread over time, never queue. pullFrom(store.query(id), gate) is the replay that backpressure holds.
+    await t.store.append(Array.from({ length: 400 }, (_, i) => ev('tool.used', i * 1000)));
+    const options = {
+      immediate: (e: Event) => new Promise<string>((resolve) => setTimeout(() => resolve(e.id), 0)),
+      batch: (events: Event[]) => events.map((e) => e.id),
+      select: () => ProcessingMode.IMMEDIATE,
+      concurrency: 1,
+      maxQueued: 20,
+    };
+    const kinds = (outcomes: ReadonlyArray<{ kind: string; error?: unknown }>) =>
+      new Set(outcomes.map((o) => (o.kind === 'error' ? (o.error as { code: string }).code : o.kind)));
+    const pushed = await lastValueFrom(replay(t.store, 's1').pipe(hybridProcess(options), toArray()));
+    expect(pushed).toHaveLength(400);
+    expect(kinds(pushed)).toEqual(new Set(['result', 'BUFFER_OVERFLOW']));
+    const gate = createFlowGate();
+    const pulled = await lastValueFrom(
+      pullFrom(t.store.query('s1'), gate).pipe(hybridProcess({ ...options, gate }), toArray()),
+    );
+    expect(pulled.map((o) => o.kind === 'result' && o.result)).toEqual(
+      (await collect(t.store.query('s1'))).map((e) => e.id),
+    );
   });
 
   it('throws ConfigError for bad options at once, and errors with STORE_NOT_OPEN on a closed store', async () => {
