@@ -1043,6 +1043,19 @@ describe('sessionWindows', () => {
       expect(() => sessionWindows(config)).toThrow(ConfigError);
     });
 
+    it('refuses Infinity as a gap or a lateness, saying it takes a finite number', () => {
+      expect(() => sessionWindows({ gapMs: Infinity })).toThrow(
+        'sessionWindows: gapMs must be a finite number >= 1, got Infinity',
+      );
+      expect(() => sessionWindows({ allowedLatenessMs: Infinity })).toThrow(
+        'sessionWindows: allowedLatenessMs must be a finite number >= 0, got Infinity',
+      );
+      // Options that take Infinity say so.
+      expect(() => sessionWindows({ idleFlushMs: -1 })).toThrow(
+        'sessionWindows: idleFlushMs must be a number >= 0 (or Infinity), got -1',
+      );
+    });
+
     it('rejects a config that is not an object', () => {
       expect(() => sessionWindows(42 as unknown as SessionWindowsConfig)).toThrow(ConfigError);
     });
@@ -1056,7 +1069,7 @@ describe('sessionWindows', () => {
         expect(out.map(label)).toEqual([`session.window s1 [${t},${t}] n=3`]);
       }
       expect(() => sessionWindows({ gapMs: 0.0001 })).toThrow(
-        'sessionWindows: gapMs must be a number >= 1, got 0.0001',
+        'sessionWindows: gapMs must be a finite number >= 1, got 0.0001',
       );
     });
   });

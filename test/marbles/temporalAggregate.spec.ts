@@ -1926,6 +1926,19 @@ describe('temporalAggregate', () => {
       expect(() => temporalAggregate(config)).toThrow(`temporalAggregate: ${name} must be `);
     });
 
+    // docs/temporalAggregate.md, Input it cannot window: finite; the message does not ask for "a number"
+    // while refusing Infinity.
+    it.each([
+      ['allowedLatenessMs must be a finite number >= 0, got Infinity', { allowedLatenessMs: Infinity }],
+      [
+        "windows['tool.used'] must be a finite number >= 1, got Infinity",
+        { windows: { 'tool.used': Infinity } },
+      ],
+      ["windows['tool.used'] must be a finite number >= 1, got 0.5", { windows: { 'tool.used': 0.5 } }],
+    ])('refuses Infinity as a lateness or a window size: “%s”', (text, config) => {
+      expect(() => temporalAggregate(config)).toThrow(`temporalAggregate: ${text}`);
+    });
+
     it('accepts Infinity for idleFlushMs and exposes the default windows', () => {
       expect(() => temporalAggregate({ idleFlushMs: Number.POSITIVE_INFINITY })).not.toThrow();
       expect(DEFAULT_AGGREGATE_WINDOWS).toEqual({

@@ -22,7 +22,8 @@ interface NumberRule {
 }
 
 function describe(rule: NumberRule): string {
-  const kind = rule.integer ? 'an integer' : 'a number';
+  // "A number >= 0, got Infinity" would refuse what it asks for: a rule without Infinity says finite.
+  const kind = rule.integer ? 'an integer' : rule.infinity ? 'a number' : 'a finite number';
   return `${kind} >= ${rule.min}${rule.infinity ? ' (or Infinity)' : ''}`;
 }
 
