@@ -1318,6 +1318,36 @@ describe('temporalAggregate', () => {
       expect((out[1]!.value.data as AggregatedData).events).toEqual([numbered]);
     });
 
+    it('closes a window whose end is past 2^53 only by the idle rule or at the end: later events pass through', () => {
+      // docs/temporalAggregate.md, Input it cannot window: 2^53 + 2 falls in [2^53 - 3, 2^53 + 2) no more.
+      const start = Number.MAX_SAFE_INTEGER - 2;
+      const first = ev('tool.used', start, 's');
+      const past = ev('tool.used', 2 ** 53 + 2, 's');
+      const window = `tool.used.aggregated s [${start},${start + 5}) n=1`;
+      const noIdle = collect(
+        [first, past].map(inTurn),
+        (scheduler) =>
+          temporalAggregate({ windows: TOOL5, idleFlushMs: Number.POSITIVE_INFINITY, scheduler }),
+        { time: 100 },
+      );
+      expect(noIdle.out.map((o) => [o.time, label(o.value)])).toEqual([
+        [1, `tool.used@${2 ** 53 + 2}`],
+        [100, window],
+      ]);
+      // With the idle rule: 5 ms after its last arrival.
+      const idle = collect(
+        [first, past].map(inTurn),
+        (scheduler) => temporalAggregate({ windows: TOOL5, scheduler }),
+        {
+          time: 100,
+        },
+      );
+      expect(idle.out.map((o) => [o.time, label(o.value)])).toEqual([
+        [1, `tool.used@${2 ** 53 + 2}`],
+        [5, window],
+      ]);
+    });
+
     it('passes through an event whose id cannot be ordered, and windows the others', () => {
       // Ordered after an event of the same time by its id: a TypeError failed the stream, the event lost.
       for (const id of [Object.create(null), Symbol('id')]) {
