@@ -35,7 +35,12 @@ const arbitraryEvent = fc.record(
   {
     id: fc.string({ minLength: 1 }),
     type: fc.string({ minLength: 1 }),
-    timestamp: fc.integer({ min: 0, max: 2 ** 47 }),
+    // Any finite time >= 0: fractions, the smallest double, past 2^53 and past Date's 8.64e15, the largest.
+    timestamp: fc.oneof(
+      fc.integer({ min: 0, max: 2 ** 47 }),
+      fc.constantFrom(0, 1.5, Number.MIN_VALUE, 2 ** 53 + 2, 8.64e15 + 1, 1e300, Number.MAX_VALUE),
+      fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }).map((t) => t + 0),
+    ),
     priority: fc.constantFrom(Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.CRITICAL),
     data: fc.dictionary(recordKey, jsonValue),
     context: fc.dictionary(recordKey, jsonValue),
@@ -113,6 +118,8 @@ describe('createEvent', () => {
     ['an empty type', { type: '' }, 'type'],
     ['a negative timestamp', { type: 'x', timestamp: -1 }, 'timestamp'],
     ['a NaN timestamp', { type: 'x', timestamp: Number.NaN }, 'timestamp'],
+    ['an infinite timestamp', { type: 'x', timestamp: Number.POSITIVE_INFINITY }, 'timestamp'],
+    ['a timestamp of -Infinity', { type: 'x', timestamp: Number.NEGATIVE_INFINITY }, 'timestamp'],
     ['a priority out of range', { type: 'x', priority: 7 as Priority }, 'priority'],
     ['an empty sessionId', { type: 'x', sessionId: '' }, 'sessionId'],
     ['a sessionId that is not a string', { type: 'x', sessionId: ['s'] as unknown as string }, 'sessionId'],
