@@ -1,4 +1,4 @@
-import { textOf } from '../errors.js';
+import { ConfigError, shownText, textOf } from '../errors.js';
 import { setOwn } from '../event.js';
 import type { AggregatedStep, HookResult } from './types.js';
 
@@ -30,6 +30,28 @@ export interface ReviewSummary {
   readonly metrics: Readonly<Record<string, Record<string, unknown>>>;
   /** The hooks that gave no result (failed, timed out, blocked by exit code, or not run), and why. */
   readonly missing: readonly HookShortfall[];
+}
+
+const STATUSES: ReadonlySet<unknown> = new Set(['completed', 'blocked', 'failed', 'timed_out', 'not_run']);
+
+/**
+ * `steps`, checked: an array of steps (each an object with a step's `status`), else a `ConfigError`
+ * naming the aggregator and what it was given. Called by hand with `null`, or with a list of something
+ * else, an aggregator threw a `TypeError` (`steps is not iterable`, `Cannot read properties of null`).
+ */
+function checkSteps(where: string, steps: readonly AggregatedStep[]): readonly AggregatedStep[] {
+  if (!Array.isArray(steps)) {
+    throw new ConfigError(`${where}: the steps must be an array, got ${shownText(steps)}`);
+  }
+  for (let i = 0; i < steps.length; i++) {
+    const step: unknown = steps[i];
+    if (typeof step !== 'object' || step === null || !STATUSES.has((step as { status?: unknown }).status)) {
+      throw new ConfigError(
+        `${where}: step ${i} must be a hook step (with a status: completed, blocked, failed, timed_out or not_run), got ${shownText(step)}`,
+      );
+    }
+  }
+  return steps;
 }
 
 /** The result a step carries: a completed step's, or a block's answered in JSON (`decision: 'block'`, a `permissionDecision: 'deny'`…). */
@@ -76,6 +98,7 @@ function mean(total: number, scores: readonly number[]): number {
  * recommendations and positive findings concatenated (in hook order), and their metrics per hook.
  * Hooks that gave no result are listed in `missing` (every hook, with status `not_run`, when the context
  * was rejected), so a summary is never silently partial.
+ * Steps that are not an array of steps (`null`, called by hand) are a `ConfigError`.
  *
  * ## Example
  * ```ts
@@ -90,7 +113,7 @@ export function reviewSummary(steps: readonly AggregatedStep[]): ReviewSummary {
   const positive: unknown[] = [];
   const metrics: Record<string, Record<string, unknown>> = {};
   const missing: HookShortfall[] = [];
-  for (const step of steps) {
+  for (const step of checkSteps('reviewSummary', steps)) {
     const result = resultOf(step);
     if (result === undefined) {
       missing.push({ hook: step.hook, status: step.status, reason: reasonOf(step) });
@@ -159,7 +182,8 @@ function describe(issue: unknown): string {
  * non-empty `critical_issues` fails it. A validator that blocked, failed, timed out or was not run (its
  * context was rejected because the queue was full) did NOT pass.
  * The reasons are collected: the result's `reason`, else its critical issues, else the error. Any
- * critical issue is described (a cycle or a `BigInt` too): this aggregator never throws.
+ * critical issue is described (a cycle or a `BigInt` too): this aggregator never throws on what a
+ * run gives it. Steps that are not an array of steps (`null`, called by hand) are a `ConfigError`.
  *
  * ## Example
  * ```ts
@@ -170,7 +194,7 @@ export function validationResult(steps: readonly AggregatedStep[]): ValidationRe
   const passed: string[] = [];
   const failed: string[] = [];
   const reasons: HookShortfall[] = [];
-  for (const step of steps) {
+  for (const step of checkSteps('validationResult', steps)) {
     let reason: string | undefined;
     if (step.status === 'completed') {
       const result = step.result;

@@ -1185,6 +1185,28 @@ describe('validationResult', () => {
   });
 });
 
+describe('reviewSummary and validationResult called by hand', () => {
+  it('refuse steps that are not an array of steps with a ConfigError naming the aggregator, not a TypeError', () => {
+    for (const [aggregator, name] of [
+      [reviewSummary, 'reviewSummary'],
+      [validationResult, 'validationResult'],
+    ] as const) {
+      const call = (steps: unknown) => () => aggregator(steps as readonly AggregatedStep[]);
+      expect(call(null)).toThrow(new ConfigError(`${name}: the steps must be an array, got null`));
+      expect(call(undefined)).toThrow(ConfigError);
+      expect(call('steps')).toThrow(`${name}: the steps must be an array, got 'steps'`);
+      expect(call([null])).toThrow(
+        new ConfigError(
+          `${name}: step 0 must be a hook step (with a status: completed, blocked, failed, timed_out or not_run), got null`,
+        ),
+      );
+      expect(call([{ hook: 'a', status: 'done' }])).toThrow(ConfigError);
+      // An empty list is still the empty aggregate.
+      expect(call([])).not.toThrow();
+    }
+  });
+});
+
 describe('runHookAggregation property: the deadline splits the hooks', () => {
   it('completes the hooks that answer before the deadline, times out the rest, aggregates once', () => {
     fc.assert(
