@@ -88,13 +88,13 @@ function withProtoKeys(input: Record<string, unknown>, result: HookResult): Hook
   return result;
 }
 
-/** The outcome of an answer that threw `error` while it was read (a getter, a proxy trap). */
+/** The outcome of an answer that threw `error` while it was read (a getter, a proxy trap); its text cut as `forMessage` cuts. */
 export function unreadable(hook: string, error: unknown): RawOutcome {
   return {
     ok: false,
     error: new HookError(
       'HOOK_INVALID_OUTPUT',
-      `hook "${hook}" answered something that cannot be read: ${textOf(error)}`,
+      `hook "${hook}" answered something that cannot be read: ${forMessage(textOf(error))}`,
       { hook, cause: error },
     ),
   };
@@ -107,6 +107,8 @@ export function unreadable(hook: string, error: unknown): RawOutcome {
  * hook's (an inner hook's error rethrown) would pass for what did not happen here, so it is a failure
  * whose cause it is. Total: a value that cannot be converted to a string (a null-prototype object, a
  * `toString` that throws) is named by its tag instead (`[object Object]`), and is still the `cause`.
+ * The message quotes at most 1,000 characters of the thrown text, as a command hook's quotes its stderr;
+ * the `cause` keeps it whole.
  */
 export function toHookError(hook: string, error: unknown): HookError {
   if (
@@ -114,7 +116,10 @@ export function toHookError(hook: string, error: unknown): HookError {
     (error.code === 'HOOK_BLOCKED' || (error.code === 'HOOK_FAILED' && error.hook === hook))
   )
     return error;
-  return new HookError('HOOK_FAILED', `hook "${hook}" failed: ${textOf(error)}`, { hook, cause: error });
+  return new HookError('HOOK_FAILED', `hook "${hook}" failed: ${forMessage(textOf(error))}`, {
+    hook,
+    cause: error,
+  });
 }
 
 function isHookError(error: unknown): error is HookError {

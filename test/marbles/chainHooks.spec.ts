@@ -773,6 +773,39 @@ describe('runHookChain', () => {
     expect(first.event.data.error).toBe('hook "throws-bare" failed: [object Object]');
   });
 
+  it("quotes at most 1,000 characters of a function hook's thrown message, as a command hook's stderr, and keeps it whole in the cause", async () => {
+    const long = `${'a'.repeat(1_000)}${'b'.repeat(2_000)}`;
+    const getter = {
+      get score(): number {
+        throw new Error(long);
+      },
+    };
+    const chain = {
+      name: 'c',
+      hooks: [
+        fn('throws', () => {
+          throw new Error(long);
+        }),
+        fn('rejects', () => Promise.reject(long)),
+        fn('unreadable', () => getter),
+        fn('exact', () => {
+          throw new Error('e'.repeat(1_000));
+        }),
+      ],
+    };
+    const steps = resultOf(await collect(runHookChain(chain, {}, { errorPolicy: 'fail-open' }))).results;
+    const errors = steps.map((s) => (s.status === 'failed' ? s.error : undefined));
+    expect(errors.map((e) => e?.message)).toEqual([
+      `hook "throws" failed: ${'a'.repeat(1_000)}…`,
+      `hook "rejects" failed: ${'a'.repeat(1_000)}…`,
+      `hook "unreadable" answered something that cannot be read: ${'a'.repeat(1_000)}…`,
+      `hook "exact" failed: ${'e'.repeat(1_000)}`,
+    ]);
+    expect(steps[0]!.event.data.error).toBe(`hook "throws" failed: ${'a'.repeat(1_000)}…`);
+    expect((errors[0]!.cause as Error).message).toBe(long);
+    expect(errors[1]!.cause).toBe(long);
+  });
+
   it('fails at once, without an unhandled error, a hook whose promise rejects with such a value', async () => {
     const unhandled: unknown[] = [];
     const saved = config.onUnhandledError;
