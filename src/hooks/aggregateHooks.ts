@@ -1,11 +1,13 @@
-import { concat, defer, merge, type Observable, type OperatorFunction, of, tap } from 'rxjs';
+import { concat, defer, map, merge, type Observable, type OperatorFunction, of, tap } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys } from '../errors.js';
 import {
+  checkContext,
   checkCount,
   checkDuration,
   checkHooks,
   checkName,
   checkPositiveInteger,
+  contextChecked,
   DEFAULT_MAX_QUEUED,
   DEFAULT_TIMEOUT_MS,
   isCommandHook,
@@ -198,13 +200,14 @@ function rejectedAggregation<R>(
  * ```
  *
  * @param hooks function and command hooks, with distinct names.
- * @param context what every hook is given.
+ * @param context what every hook is given: an object (`null` or `undefined` is `{}`).
  * @param aggregator combines the steps (in hook order) into the aggregate.
  * @param options `name`, `deadlineMs` (60,000), `scheduler`, and the hook defaults `timeoutMs`,
  *   `maxOutputBytes`, `sessionId`.
  * @return an Observable of `HookStep`s then one `HookAggregationResult`, then complete.
  * @throws ConfigError at once when a hook or an option is malformed, or two hooks share a name, or
- *   an option's name is unknown (named with the nearest known one).
+ *   an option's name is unknown (named with the nearest known one), or the context is not an object
+ *   (a string, an array).
  */
 export function runHookAggregation<R>(
   hooks: readonly Hook[],
@@ -213,10 +216,8 @@ export function runHookAggregation<R>(
   options?: RunHookAggregationOptions,
 ): Observable<HookAggregationOutput<R>> {
   rejectUnknownKeys('runHookAggregation', options, RUN_AGGREGATION_KEYS);
-  return runPreparedAggregation(
-    prepareAggregation('runHookAggregation', hooks, aggregator, options),
-    context as HookContext,
-  );
+  const prepared = prepareAggregation('runHookAggregation', hooks, aggregator, options);
+  return runPreparedAggregation(prepared, checkContext('runHookAggregation', context));
 }
 
 /**
@@ -279,11 +280,14 @@ export function aggregateHooks<R, C extends object = HookContext>(
   const prepared = prepareAggregation('aggregateHooks', hooks, aggregator, options);
   const concurrency = checkPositiveInteger('aggregateHooks', 'concurrency', options?.concurrency, 1);
   const maxQueued = checkCount('aggregateHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);
-  return boundedRuns<C, HookAggregationOutput<R>>({
-    where: `aggregateHooks "${prepared.name}"`,
+  const where = `aggregateHooks "${prepared.name}"`;
+  const runs = boundedRuns<C, HookAggregationOutput<R>>({
+    where,
     run: (context) => runPreparedAggregation(prepared, context as HookContext),
     reject: (context, rejection) => rejectedAggregation(prepared, context as HookContext, rejection),
     concurrency,
     maxQueued,
   });
+  // A context that is not an object is the source's error: the contexts before it are still run.
+  return (source) => runs(source.pipe(map(contextChecked<C>(where))));
 }

@@ -1,6 +1,6 @@
-import type { OperatorFunction } from 'rxjs';
+import { map, type OperatorFunction } from 'rxjs';
 import { optionKeys, rejectUnknownKeys } from '../errors.js';
-import { checkCount, checkPositiveInteger, DEFAULT_MAX_QUEUED } from './options.js';
+import { checkCount, checkPositiveInteger, contextChecked, DEFAULT_MAX_QUEUED } from './options.js';
 import { boundedRuns, overflowEvent, type Rejection } from './queue.js';
 import { sessionIdOf } from './runHook.js';
 import { type PreparedChain, prepareChain, runPreparedChain } from './runHookChain.js';
@@ -112,11 +112,14 @@ export function chainHooks<C extends object = HookContext>(
   const prepared = prepareChain('chainHooks', chain, options);
   const concurrency = checkPositiveInteger('chainHooks', 'concurrency', options?.concurrency, 1);
   const maxQueued = checkCount('chainHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);
-  return boundedRuns<C, HookChainOutput>({
-    where: `chainHooks "${prepared.name}"`,
+  const where = `chainHooks "${prepared.name}"`;
+  const runs = boundedRuns<C, HookChainOutput>({
+    where,
     run: (context) => runPreparedChain(prepared, context as HookContext),
     reject: (context, rejection) => rejectedChain(prepared, context as HookContext, rejection),
     concurrency,
     maxQueued,
   });
+  // A context that is not an object is the source's error: the contexts before it are still run.
+  return (source) => runs(source.pipe(map(contextChecked<C>(where))));
 }

@@ -5,7 +5,7 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import { isFieldRecord } from '../streams/payload.js';
-import type { CommandHook, ErrorPolicy, Hook, HookRunOptions } from './types.js';
+import type { CommandHook, ErrorPolicy, Hook, HookContext, HookRunOptions } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_OUTPUT_BYTES = 1_048_576;
@@ -171,6 +171,33 @@ export function checkHooks(where: string, hooks: unknown, unique: boolean): read
   }
   // A copy, so that changing the caller's array later does not change runs already set up.
   return [...hooks];
+}
+
+/**
+ * The context a run is given: `null` or `undefined` is the empty one, `{}`; any other object is taken as
+ * it is (a class instance too). Anything else (a string, a number, an array, a function) is a
+ * `ConfigError`: a function hook was given it spread into an object (`'ab'` as `{ 0: 'a', 1: 'b' }`)
+ * and a command hook as its JSON (`"ab"`), two hooks of one run seeing two contexts.
+ */
+export function checkContext(where: string, context: unknown): HookContext {
+  if (context === undefined || context === null) return {};
+  if (typeof context !== 'object' || Array.isArray(context)) {
+    throw new ConfigError(
+      `${where}: the context must be an object (or null or undefined, read as {}), got ${shownText(context)}`,
+    );
+  }
+  return context as HookContext;
+}
+
+/**
+ * For the operators (`chainHooks`, `aggregateHooks`): the context as it came, once `checkContext` has
+ * found it to be one; a throw in the source's `map` ends the input as a source's error does.
+ */
+export function contextChecked<C>(where: string): (context: C) => C {
+  return (context) => {
+    checkContext(where, context);
+    return context;
+  };
 }
 
 export function checkName(where: string, name: unknown, what: string): string {

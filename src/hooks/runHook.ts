@@ -4,7 +4,14 @@ import { createEvent, Priority } from '../event.js';
 import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import { isRecord } from '../streams/payload.js';
 import { runCommand } from './command.js';
-import { checkHook, isCommandHook, RUN_OPTION_KEYS, type RunDefaults, runDefaults } from './options.js';
+import {
+  checkContext,
+  checkHook,
+  isCommandHook,
+  RUN_OPTION_KEYS,
+  type RunDefaults,
+  runDefaults,
+} from './options.js';
 import { forMessage, parseAnswer, type RawOutcome, toHookError, unreadable } from './outcome.js';
 import type {
   CommandDetail,
@@ -354,12 +361,13 @@ function toStep({
  * ```
  *
  * @param hook a function hook (`{ name, run }`) or a command hook (`{ name, command, args? … }`).
- * @param context what the hook is given (as JSON on stdin for a command hook); `null` or `undefined`
- *   is the empty context `{}`.
+ * @param context what the hook is given (as JSON on stdin for a command hook): an object; `null` or
+ *   `undefined` is the empty context `{}`.
  * @param options scheduler, default timeout, output cap, session id of the event.
  * @return an Observable of exactly one `HookStep`; it never errors.
  * @throws ConfigError at once when the hook or an option is malformed, a command hook has an unknown
- *   field, or an option's name is unknown (named with the nearest known one).
+ *   field, an option's name is unknown (named with the nearest known one), or the context is not an
+ *   object (a string, an array).
  */
 export function runHook(hook: Hook, context: object, options?: HookRunOptions): Observable<HookStep> {
   checkHook('runHook', hook, 0);
@@ -367,7 +375,7 @@ export function runHook(hook: Hook, context: object, options?: HookRunOptions): 
   const defaults = runDefaults('runHook', options);
   // No context (null or undefined, from JavaScript) is the empty one, as runHookChain takes it; it made
   // the run error (its session id read from it) once the hook had run, and a command hook read `null`.
-  return runStep(hook, (context ?? {}) as HookContext, { index: 0 }, defaults);
+  return runStep(hook, checkContext('runHook', context), { index: 0 }, defaults);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { concat, concatMap, defer, from, type Observable, of, takeWhile, tap } from 'rxjs';
 import { ConfigError, rejectUnknownKeys } from '../errors.js';
-import { checkHooks, checkName, RUN_OPTION_KEYS, runDefaults } from './options.js';
+import { checkContext, checkHooks, checkName, RUN_OPTION_KEYS, runDefaults } from './options.js';
 import { inTurns } from './queue.js';
 import { runStep } from './runHook.js';
 import type {
@@ -140,12 +140,14 @@ export function runPreparedChain(
  * ```
  *
  * @param chain `{ name, hooks }`: function hooks and command hooks, in order.
- * @param initialContext the context the first hook sees; it is copied, never mutated.
+ * @param initialContext the context the first hook sees, an object (`null` or `undefined` is `{}`); it
+ *   is copied, never mutated.
  * @param options defaults for every hook: `scheduler`, `timeoutMs` (60,000), `errorPolicy`
  *   (`fail-closed`), `maxOutputBytes` (1 MiB), `sessionId` of the events.
  * @return an Observable of `HookStep`s then one `HookChainResult`, then complete.
  * @throws ConfigError at once when the chain, a hook or an option is malformed, a command hook has an
- *   unknown field, or an option's name is unknown (named with the nearest known one).
+ *   unknown field, an option's name is unknown (named with the nearest known one), or the context is
+ *   not an object (a string, an array).
  */
 export function runHookChain(
   chain: HookChain,
@@ -153,5 +155,6 @@ export function runHookChain(
   options?: RunHookChainOptions,
 ): Observable<HookChainOutput> {
   rejectUnknownKeys('runHookChain', options, RUN_OPTION_KEYS);
-  return runPreparedChain(prepareChain('runHookChain', chain, options), initialContext as HookContext);
+  const prepared = prepareChain('runHookChain', chain, options);
+  return runPreparedChain(prepared, checkContext('runHookChain', initialContext));
 }

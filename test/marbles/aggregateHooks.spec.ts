@@ -417,7 +417,7 @@ describe('aggregateHooks', () => {
       const a = m.cold('----x|', { x: {} });
       const b = m.cold('-------y|', { y: {} });
       const hooks = [fn('a', () => a), fn('b', () => b)];
-      const source = m.cold('-cd---|');
+      const source = m.cold('-cd---|', { c: {}, d: {} });
       const subs = '         ^-----!';
       m.expect(
         source.pipe(
@@ -440,7 +440,7 @@ describe('aggregateHooks', () => {
     'overlaps runs up to concurrency',
     marbles((m) => {
       const { a, hooks } = twoHooks(m);
-      const source = m.cold('cd|');
+      const source = m.cold('cd|', { c: {}, d: {} });
       const frames: Array<[number, string]> = [];
       source
         .pipe(aggregateHooks(hooks, () => null, { scheduler: m.scheduler, concurrency: 2 }))
@@ -861,7 +861,7 @@ describe('aggregateHooks', () => {
     'lets reviewSummary list every hook of a rejected context as missing, and hookEvents() keep its event',
     marbles((m) => {
       const hooks = [fn('compliance', () => m.cold('--x|', { x: { score: 9 } })), fn('reviewer', () => ({}))];
-      const source = m.cold('-ab|');
+      const source = m.cold('-ab|', { a: {}, b: {} });
       const outputs: HookAggregationOutput<ReviewSummary>[] = [];
       const run = source.pipe(
         aggregateHooks(hooks, reviewSummary, { scheduler: m.scheduler, maxQueued: 0 }),
@@ -924,7 +924,7 @@ describe('aggregateHooks', () => {
         return steps.length;
       };
       const hooks = [fn('a', () => m.cold('---x|', { x: {} }))];
-      const source = m.cold('-ab|');
+      const source = m.cold('-ab|', { a: {}, b: {} });
       m.expect(
         source.pipe(aggregateHooks(hooks, aggregator, { scheduler: m.scheduler, maxQueued: 0 }), map(label)),
       ).toBeObservable('--#', undefined, new Error('cannot aggregate'));

@@ -22,6 +22,7 @@ import {
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
+  aggregateHooks,
   ConfigError,
   chainHooks,
   type FunctionHook,
@@ -35,8 +36,10 @@ import {
   hookEvents,
   Priority,
   runHook,
+  runHookAggregation,
   runHookChain,
   VibespecError,
+  validationResult,
 } from '../../src/index.js';
 import {
   arrivalsArbitrary,
@@ -364,7 +367,7 @@ describe('runHookChain', () => {
         { t: 'a:timed_out', b: 'b:completed', r: 'c:completed' },
       );
       const runs = m
-        .hot('-xy|')
+        .hot('-xy|', { x: {}, y: {} })
         .pipe(
           chainHooks(
             { name: 'c', hooks: [fn('a', throwsOnTeardown, { timeoutMs: 4 })] },
@@ -1204,6 +1207,64 @@ describe('runHookChain', () => {
   });
 });
 
+describe('a context that is not an object', () => {
+  const seen: unknown[] = [];
+  const hook = fn('f', (context) => {
+    seen.push(context);
+    return {};
+  });
+  const refused = (where: string, shown: string) =>
+    new ConfigError(
+      `${where}: the context must be an object (or null or undefined, read as {}), got ${shown}`,
+    );
+
+  it('is refused with a ConfigError at the call: a function hook was given it spread, a command hook as JSON', () => {
+    for (const [context, shown] of [
+      ['ab', "'ab'"],
+      [['a', 'b'], "['a', 'b']"],
+      [5, '5'],
+      [() => ({}), undefined],
+    ] as const) {
+      const calls = [
+        ['runHook', () => runHook(hook, context as never)],
+        ['runHookChain', () => runHookChain({ name: 'c', hooks: [hook] }, context as never)],
+        ['runHookAggregation', () => runHookAggregation([hook], context as never, validationResult)],
+      ] as const;
+      for (const [where, call] of calls) {
+        if (shown === undefined) expect(call).toThrow(ConfigError);
+        else expect(call).toThrow(refused(where, shown));
+      }
+    }
+    expect(seen).toEqual([]);
+  });
+
+  it('null and undefined are still the empty context, and an object (a class instance too) is taken', async () => {
+    seen.length = 0;
+    class Ctx {
+      files = ['a.ts'];
+    }
+    await collect(runHook(hook, null as never));
+    await collect(runHookChain({ name: 'c', hooks: [hook] }, undefined as never));
+    await collect(runHookAggregation([hook], new Ctx(), validationResult));
+    expect(seen).toEqual([{}, {}, { files: ['a.ts'] }]);
+  });
+
+  it('chainHooks, aggregateHooks: is the source error, once the contexts before it have their results', async () => {
+    seen.length = 0;
+    const chained = await collectAll(
+      from([{ n: 1 }, 'ab', { n: 2 }] as never[]).pipe(chainHooks({ name: 'c', hooks: [hook] })),
+    );
+    expect(chained.values.map(label)).toEqual(['f:completed', 'c:completed']);
+    expect(chained.error).toEqual(refused('chainHooks "c"', "'ab'"));
+    const aggregated = await collectAll(
+      from([{ n: 3 }, ['x']] as never[]).pipe(aggregateHooks([hook], validationResult, { name: 'v' })),
+    );
+    expect(aggregated.values.map((o) => o.kind)).toEqual(['step', 'aggregate']);
+    expect(aggregated.error).toEqual(refused('aggregateHooks "v"', "['x']"));
+    expect(seen).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+});
+
 describe('chainHooks', () => {
   const slowChain = (m: {
     cold: (marbles: string, values?: Record<string, HookResult>) => Observable<HookResult>;
@@ -1242,7 +1303,7 @@ describe('chainHooks', () => {
     marbles((m) => {
       const a = m.cold('----x|', { x: ok });
       const chain = { name: 'c', hooks: [fn('a', () => a)] };
-      const source = m.cold('-ab|');
+      const source = m.cold('-ab|', { a: {}, b: {} });
       const subs = '         ^--!';
       m.expect(source.pipe(chainHooks(chain, { scheduler: m.scheduler }), map(label))).toBeObservable(
         '-----(ar)(ar|)',
@@ -1279,7 +1340,7 @@ describe('chainHooks', () => {
     marbles((m) => {
       const a = m.cold('----x|', { x: ok });
       const chain = { name: 'c', hooks: [fn('a', () => a)] };
-      const source = m.cold('abc|');
+      const source = m.cold('abc|', { a: {}, b: {}, c: {} });
       const frames: Array<[number, string]> = [];
       source
         .pipe(chainHooks(chain, { scheduler: m.scheduler, concurrency: 2 }))
@@ -1677,7 +1738,7 @@ describe('chainHooks', () => {
     marbles((m) => {
       const chain = { name: 'c', hooks: [fn('h', () => m.cold('---x|', { x: ok }))] };
       const operator = chainHooks(chain, { scheduler: m.scheduler, maxQueued: 0, sessionId: 'run' });
-      const source = m.cold('-abc|');
+      const source = m.cold('-abc|', { a: {}, b: {}, c: {} });
       const events = source.pipe(
         operator,
         hookEvents(),
@@ -1802,6 +1863,18 @@ describe('chainHooks', () => {
     ).not.toThrow();
   });
 });
+
+/** The values of `source` and the error it ends with (undefined when it completes). */
+function collectAll<T>(source: Observable<T>): Promise<{ values: T[]; error: unknown }> {
+  return new Promise((resolve) => {
+    const values: T[] = [];
+    source.subscribe({
+      next: (v) => values.push(v),
+      error: (error: unknown) => resolve({ values, error }),
+      complete: () => resolve({ values, error: undefined }),
+    });
+  });
+}
 
 function collect<T>(source: Observable<T>): Promise<T[]> {
   return new Promise((resolve, reject) => {
