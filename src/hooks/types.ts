@@ -317,7 +317,11 @@ export interface HookChainResult {
   readonly results: readonly HookStep[];
   /** The initial context with every `context_updates` applied in order. */
   readonly final_context: HookContext;
-  /** The hook that ended the chain early, and why. */
+  /**
+   * The hook that ended the chain early, and why in words: `'stop_chain'` for `stop_chain: true`; the
+   * answer's `stopReason`, else `'continue: false'`; a block's reason; a failure's error message. The
+   * `outcome` tells which.
+   */
   readonly stopped_by?: { readonly hook: string; readonly index: number; readonly reason: string };
   /** The hooks that did not run because the chain ended early, or every hook when it was rejected. */
   readonly skipped: readonly string[];
