@@ -54,8 +54,8 @@ export interface HybridProcessOptions<R, T extends Event = Event> {
   background?: (event: T) => HandlerResult<R>;
   /**
    * The current load (`systemLoad$()`); the latest value is used, with `queueDepth` and `avgLatencyMs`
-   * raised to the pipeline's own live figures (its own where a figure of it is missing or `NaN`). Without it,
-   * only those own figures are known.
+   * raised to the pipeline's own live figures (its own where a figure of it is missing or `NaN`). A figure
+   * that is no number (`'0.5'`, `null`) is read as missing. Without it, only those own figures are known.
    */
   load$?: Observable<LoadSnapshot>;
   /** Chooses the mode of an event. Default: `selectMode` with `modes`. */
@@ -399,6 +399,31 @@ function settleLater<R>(
   return handle;
 }
 
+/** The figures of a `LoadSnapshot` (a `SystemLoad`'s fields). */
+const LOAD_FIGURES: readonly (keyof LoadSnapshot)[] = [
+  'cpuPercent',
+  'memoryPercent',
+  'eventLoopDelayMs',
+  'eventLoopDelayMaxMs',
+  'eventLoopUtilization',
+  'queueDepth',
+  'avgLatencyMs',
+  'timestamp',
+];
+
+/**
+ * A copy of a `load$` value without the figures that are no number (`'0.5'`, `null`), which are read as
+ * missing, as `NaN` is read as not high: they reached `select` as they were (a string for a number),
+ * and the default rule compared `'95'` as 95. Other keys (a custom field) are kept.
+ */
+function numbersOnly(snapshot: LoadSnapshot): LoadSnapshot {
+  const copy: Record<string, unknown> = { ...snapshot };
+  for (const figure of LOAD_FIGURES) {
+    if (figure in copy && typeof copy[figure] !== 'number') delete copy[figure];
+  }
+  return copy as LoadSnapshot;
+}
+
 /**
  * Processes each event in the lane `selectMode` chooses for it, and emits exactly one outcome per event:
  * its result, an error, or — under a drop policy — a `dropped` outcome. Nothing vanishes, on complete
@@ -535,9 +560,11 @@ export function hybridProcess<R, T extends Event = Event>(
       // ---- load -----------------------------------------------------------------------------------
       let external: LoadSnapshot = {};
       let load: LoadSnapshot = {};
-      // The larger of load$'s figure and the pipeline's own; a load$ figure that is missing or NaN is the
-      // pipeline's own (Math.max gave NaN, which never counts as high: a flooded pipeline passed for idle).
-      const raised = (figure: number | undefined, own: number) => ((figure as number) > own ? figure! : own);
+      // The larger of load$'s figure and the pipeline's own; a load$ figure that is missing, NaN or no
+      // number ('5000', null) is the pipeline's own (Math.max gave NaN, which never counts as high: a
+      // flooded pipeline passed for idle; '5000' > 3 compared as numbers and reached select as a string).
+      const raised = (figure: unknown, own: number) =>
+        typeof figure === 'number' && figure > own ? figure : own;
       const currentLoad = (): LoadSnapshot => {
         load.queueDepth = raised(external.queueDepth, queueDepth());
         load.avgLatencyMs = raised(external.avgLatencyMs, metrics?.avgLatencyMs ?? 0);
@@ -982,7 +1009,7 @@ export function hybridProcess<R, T extends Event = Event>(
       const loadSubscription = load$?.subscribe({
         next(value) {
           external = value ?? {};
-          load = { ...external };
+          load = numbersOnly(external);
         },
         error(error: unknown) {
           failure ??= { error };

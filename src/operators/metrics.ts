@@ -444,6 +444,12 @@ function defaultType(value: unknown): string {
  * asynchronous stage, record its duration with `metrics.record` where it settles (as `hybridProcess`
  * does).
  *
+ * A `type` function or a clock that fails (throws, or gives a time that is not a finite number: a
+ * `RangeError`) errors the stream, after the value went downstream, without recording it (a consumer
+ * that throws on that value does not change this: the first failure ends the stream). A consumer that
+ * throws on a value errors the stream with its exception (not thrown at the source); the value is
+ * counted with `recordError`, not timed.
+ *
  * ```
  * source:  --a---b---c--|
  * result:  --a---b---c--|     metrics: a, b, c recorded under their types
@@ -455,12 +461,6 @@ function defaultType(value: unknown): string {
  * ```
  *
  * @param metrics where the times go; its clock (`metrics.now`) times the stage.
- * A `type` function or a clock that fails (throws, or gives a time that is not a finite number: a
- * `RangeError`) errors the stream, after the value went downstream, without recording it (a consumer
- * that throws on that value does not change this: the first failure ends the stream). A consumer that
- * throws on a value errors the stream with its exception (not thrown at the source); the value is
- * counted with `recordError`, not timed.
- *
  * @param options the `type` to record under.
  * @return an operator that mirrors its source.
  * @throws ConfigError at construction when `metrics` is not an `EventFlowMetrics`, `type` neither a

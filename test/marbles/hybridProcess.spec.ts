@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   asyncScheduler,
+  BehaviorSubject,
   concat,
   from,
   map,
@@ -1063,6 +1064,65 @@ describe('hybridProcess', () => {
         [0, 300],
         [1, 300],
       ]);
+    });
+
+    it('reads a load$ figure that is no number (a string, null) as missing: select never sees it, the pipeline gives its own', () => {
+      const metrics = new EventFlowMetrics();
+      for (let i = 0; i < 4; i++) metrics.record('x', 300);
+      const seen: LoadSnapshot[] = [];
+      const load$ = new Subject<LoadSnapshot>();
+      const input = new Subject<Event>();
+      input
+        .pipe(
+          hybridProcess({
+            immediate: () => NEVER,
+            batch: (batch) => batch.map(() => 'x'),
+            concurrency: { immediate: 1 },
+            load$,
+            metrics,
+            select: (_e, load) => {
+              seen.push({ ...load });
+              return ProcessingMode.IMMEDIATE;
+            },
+          }),
+        )
+        .subscribe();
+      load$.next({
+        queueDepth: '5000',
+        avgLatencyMs: '900',
+        eventLoopUtilization: '0.5',
+        cpuPercent: null,
+        memoryPercent: 40,
+        host: 'a',
+      } as unknown as LoadSnapshot);
+      input.next(ev('e0', 'git.commit')); // runs
+      input.next(ev('e1', 'git.commit')); // queued: depth 1
+      input.next(ev('e2', 'git.commit'));
+      expect(seen).toEqual([
+        { queueDepth: 0, avgLatencyMs: 300, memoryPercent: 40, host: 'a' },
+        { queueDepth: 0, avgLatencyMs: 300, memoryPercent: 40, host: 'a' },
+        { queueDepth: 1, avgLatencyMs: 300, memoryPercent: 40, host: 'a' },
+      ]);
+    });
+
+    it('does not count a string load$ figure as high in the default rule', () => {
+      const modes: string[] = [];
+      const load$ = new BehaviorSubject<LoadSnapshot>({
+        cpuPercent: '99',
+        memoryPercent: '99',
+        eventLoopDelayMs: '500',
+      } as unknown as LoadSnapshot);
+      of(ev('e0', 'git.commit'))
+        .pipe(
+          hybridProcess({
+            immediate: (e) => of(e.id),
+            batch: (batch) => batch.map((e) => e.id),
+            load$,
+            modes: { minHighLoadIndicators: 1 },
+          }),
+        )
+        .subscribe((o) => modes.push(o.mode));
+      expect(modes).toEqual([ProcessingMode.IMMEDIATE]);
     });
 
     it('without load$, batches a user-blocking event once its own queue is deep and its metrics slow; its queue alone is one indicator', () => {
