@@ -128,7 +128,8 @@ const OPTION_KEYS = optionKeys<PersistOptions>({
  *   invalid event that stopped the source (its `STORE_INVALID_EVENT`) are reported as RxJS reports an
  *   error nobody handles: to `config.onUnhandledError` if set, else thrown asynchronously. The
  *   `StoreError` (`STORE_WRITE_FAILED`, or the `STORE_INVALID_EVENT`) carries the events not written.
- *   Each event the store refuses is reported on its own, and the others are written without it: those a
+ *   Each event the store refuses is reported on its own (the same object emitted twice is two events:
+ *   each copy is reported), and the others are written without it: those a
  *   `SessionStore` would refuse are found before the write (by its own checks), so the others are written
  *   in one write, at once (a `close()` right after the unsubscribe still writes them); another writer's
  *   refusal is found by the write, and the others are written again without it (after a few refusals, in
@@ -253,7 +254,10 @@ export function persist<T extends Event = Event>(
       const writeLeftoversFrom = (events: T[], refused: StoreError | undefined) => {
         const refusedOne = refused?.events[0];
         if (refused !== undefined) reportUnhandled(refused);
-        let rest = refusedOne === undefined ? events : events.filter((event) => event !== refusedOne);
+        // The refused event's first place only: the same object emitted twice is two events (the store
+        // does not deduplicate), each refused and reported on its own, as a later write refuses each.
+        const place = refusedOne === undefined ? -1 : events.indexOf(refusedOne as T);
+        let rest = place < 0 ? events : [...events.slice(0, place), ...events.slice(place + 1)];
         // A SessionStore refuses a batch for its first invalid event, one per write, and says so only after
         // a tick (when a close() that followed the unsubscribe refuses the write made again): the events it
         // would refuse are found here, all at once, and the others written now, in one write.

@@ -1143,6 +1143,25 @@ describe('persist: writes that settle after the subscriber left', () => {
     expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b']);
   });
 
+  it('the same event object twice in a refused batch in flight: each copy is refused and reported on its own', async () => {
+    // The store does not deduplicate: b emitted twice is two events, stored twice when valid, and so
+    // refused twice when not. The first refusal dropped both copies with one report.
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 3 })).subscribe();
+    source.next(E.a!);
+    source.next(E.b!);
+    source.next(E.b!);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => {
+      settle(0, refusal(E.b!));
+      settle(1, refusal(E.b!));
+      settle(2);
+    });
+    expect(batches).toEqual(['abb', 'ab', 'a']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b', 'STORE_INVALID_EVENT:b']);
+  });
+
   it('another writer is given every event left waiting at the teardown, one a SessionStore would refuse too', async () => {
     const { target, batches, settle } = heldWriter();
     const source = new Subject<Event>();
