@@ -317,6 +317,23 @@ describe('vibespec-streams rotate', () => {
     },
   );
 
+  it('removes a lone log.N.offset.tmp a rotate stopped while writing its offset file left, and moves the log to log.N', async () => {
+    await writeFile(`${log}.1`, '');
+    // What a rotate killed while it wrote log.2.offset leaves: the file it is written to first, alone.
+    await writeFile(`${log}.2.offset.tmp`, '{"offs');
+    await writeFile(log, line(S1, 'a'));
+    const { code, stderr } = await rotateHere();
+    expect(code).toBe(0);
+    expect(stderr[1]).toBe(`moved ${log} to ${log}.2: the hooks record to a new ${log}`);
+    expect(readdirSync(dir).sort()).toEqual([
+      'hooks.jsonl.1',
+      'hooks.jsonl.2',
+      'hooks.jsonl.2.offset',
+      'store',
+    ]);
+    expect(await stored()).toEqual({ [S1]: ['a'] });
+  });
+
   it("takes N + 1 past an offset file of N that is not the log's (log.N deleted, or taken away)", async () => {
     await writeFile(log, line(S1, 'a'));
     expect((await rotateHere()).code).toBe(0);
@@ -476,6 +493,22 @@ describe('vibespec-streams rotate', () => {
     const nowhere = join(dir, 'nowhere', 'hooks.jsonl');
     await expect(runMain(['rotate', '--log', nowhere, '--store', store])).rejects.toThrow(
       `no log at ${nowhere}: nothing to rotate`,
+    );
+  });
+
+  it('on an idle day names the last log moved, not a higher number only an offset file has', async () => {
+    await writeFile(log, line(S1, 'a'));
+    expect((await rotateHere()).code).toBe(0);
+    // A stray log.2.offset (its log deleted, or a rotate stopped before its move) and a lone .tmp of 3.
+    await writeFile(`${log}.2.offset`, '{}');
+    await writeFile(`${log}.3.offset.tmp`, '');
+    expect((await runMain(['rotate', '--log', log, '--store', store])).stderr).toBe(
+      `no log at ${log} since the last rotation (to hooks.jsonl.1): nothing to rotate`,
+    );
+    // Only offset files: no rotation to name.
+    await rm(`${log}.1`);
+    expect((await runMain(['rotate', '--log', log, '--store', store])).stderr).toBe(
+      `no log at ${log} since the last rotation: nothing to rotate`,
     );
   });
 

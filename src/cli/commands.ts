@@ -553,13 +553,18 @@ async function finishRotation(
  * (`log.9007199254740992` again, moved over), and past 1e21 its text is `1e+21`, which the next run would
  * not read as a number.
  */
-async function lastRotated(log: string): Promise<bigint> {
+async function lastRotated(log: string, { moved = false }: { moved?: boolean } = {}): Promise<bigint> {
   const prefix = `${basename(log)}.`;
   let last = 0n;
   for (const name of await readdir(dirname(log))) {
     if (!name.startsWith(prefix)) continue;
-    const digits = /^\d+(?=\.|$)/.exec(name.slice(prefix.length))?.[0];
-    if (digits !== undefined && BigInt(digits) > last) last = BigInt(digits);
+    const rest = name.slice(prefix.length);
+    const digits = /^\d+(?=\.|$)/.exec(rest)?.[0];
+    if (digits === undefined) continue;
+    // `moved`: only a log moved there (log.N, log.N.gz …), not an offset file a rotate stopped before
+    // its move left, nor the file it is written to first.
+    if (moved && /^\d+\.offset(\.tmp)?$/.test(rest)) continue;
+    if (BigInt(digits) > last) last = BigInt(digits);
   }
   return last;
 }
@@ -572,7 +577,25 @@ async function lastRotated(log: string): Promise<bigint> {
  */
 async function rotatedName(log: string): Promise<string> {
   const last = await lastRotated(log);
+  if (last > 0n && (await loneTemporary(log, last))) {
+    await rm(`${log}.${last}.offset.tmp`, { force: true });
+    return `${log}.${last}`;
+  }
   return `${log}.${last > 0n && (await leftBeforeMove(log, last)) ? last : last + 1n}`;
+}
+
+/**
+ * Whether all that has the number N is `log.N.offset.tmp`: what a rotate stopped while it wrote the offset
+ * file of `log.N` left (it is written there, then renamed), before its move, which comes after the rename.
+ * Nothing else writes it with the store's lock held (`ingest --log log.N` writes one beside a `log.N`).
+ * It is removed and N taken: it stayed for ever, and every later rotate skipped N.
+ */
+async function loneTemporary(log: string, n: bigint): Promise<boolean> {
+  const name = `${basename(log)}.${n}`;
+  const numbered = (await readdir(dirname(log))).filter(
+    (entry) => entry === name || entry.startsWith(`${name}.`),
+  );
+  return numbered.length === 1 && numbered[0] === `${name}.offset.tmp`;
 }
 
 /**
@@ -762,14 +785,15 @@ export async function rotate(
   // not a failure; with no log.N either, the log is not there at all (a mistyped --log, say).
   // A rotate stopped after its move (see `stoppedRotation`) is finished first, log or no log.
   const pending = await stoppedRotation(log);
-  const last =
-    pending === undefined && (await isMissing(log))
-      ? await lastRotated(await logFile(log)).catch(() => 0n)
-      : 0n;
+  const file = pending === undefined && (await isMissing(log)) ? await logFile(log) : undefined;
+  const last = file === undefined ? 0n : await lastRotated(file).catch(() => 0n);
   if (last > 0n) {
     await checkLog(log, storePath, false, 'rotate', ' (nothing was moved)');
+    // Named by the last log moved: a higher number only an offset file has (a rotate stopped before its
+    // move, an offset file whose log was deleted) is no rotation to it.
+    const moved = await lastRotated(file!, { moved: true }).catch(() => 0n);
     console.error(
-      `no log at ${log} since the last rotation (to ${basename(log)}.${last}): nothing to rotate`,
+      `no log at ${log} since the last rotation${moved > 0n ? ` (to ${basename(log)}.${moved})` : ''}: nothing to rotate`,
     );
     return 0;
   }

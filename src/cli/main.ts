@@ -50,7 +50,7 @@ const USAGE = `usage: vibespec-streams <command> [options]
   rotate [--log FILE] [--store DIR] [--settle-ms N] [--durability process|os]
       Start a new log, losing no line and storing none twice: ingest the log, move it to FILE.N (one
       more than the highest number after FILE.; that number when all it has is the offset file a rotate
-      stopped before its move wrote) with its offset file, wait --settle-ms (default 2000 ms,
+      stopped before its move wrote, or the .tmp it writes that file to first) with its offset file, wait --settle-ms (default 2000 ms,
       0 to 2147483647) for a hook that opened it just before the move (on Linux, then for as long as a
       process still has FILE.N open to write, 30 s at most), and ingest what such a hook wrote there.
       FILE.N can then be deleted, unless rotate names a process that still has it open to write. Like ingest, it needs the store: stop an ingest --follow first.
