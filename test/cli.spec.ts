@@ -93,6 +93,15 @@ describe('the vibespec-streams command', () => {
       `replay: session ${JSON.stringify(session)} has no "tool.use" event (its types: file.modified, session.started, tool.used)\n`,
     );
     expect((await cli(['replay', session, '--store', store, '--types', 'file.modified'])).stderr).toBe('');
+    // Several types not there read as alternatives (it said has no "a", "b" event).
+    for (const [types, said] of [
+      ['tool.use,git.commit', '"tool.use" or "git.commit"'],
+      ['a,b,c', '"a", "b" or "c"'],
+    ]) {
+      expect((await cli(['replay', session, '--store', store, '--types', types!])).stderr).toBe(
+        `replay: session ${JSON.stringify(session)} has no ${said} event (its types: file.modified, session.started, tool.used)\n`,
+      );
+    }
 
     // A list typed with spaces after its commas (`--types 'a, b'`) selects every type it names: ' b'
     // selected nothing, so b's events were left out without a word.

@@ -952,6 +952,11 @@ export async function context(storePath: string, id: string): Promise<number> {
   return 0;
 }
 
+/** `"a"`, `"a" or "b"`, `"a", "b" or "c"`: what a list of types none of which is there reads as. */
+function alternatives(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
 /**
  * Prints a session's stored events as JSON Lines, at the pace of stdout's reader (`main` checked the id,
  * `--types` and `--limit`).
@@ -971,7 +976,7 @@ export async function replayCommand(
     if (absent.length > 0) {
       const has = Object.keys(info.typeCounts).sort();
       process.stderr.write(
-        `replay: session ${quoted(id)} has no ${absent.map(quoted).join(', ')} event (its types: ${has.length === 0 ? 'none' : has.map(idText).join(', ')})\n`,
+        `replay: session ${quoted(id)} has no ${alternatives(absent.map(quoted))} event (its types: ${has.length === 0 ? 'none' : has.map(idText).join(', ')})\n`,
       );
     }
     // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.
