@@ -907,10 +907,12 @@ function testVerdict(
             const text = unquote(command, w, wEnd);
             name = text.slice(text.lastIndexOf('/') + 1);
             if (BLANK.test(name)) name = '';
-            isRun = name !== '' && TEST_START.test(name + command.slice(wEnd, end));
+            isRun = name !== '' && isTestName(name, command, wEnd, end);
           }
           if (isRun) {
-            const isTest = !NOT_A_TEST_RUN.test(command.slice(w, end));
+            // Read as the tool gets it: a quoted name without its quotes (`"mvn" verify -DskipTests`).
+            const words = plain ? command.slice(w, end) : name + command.slice(wEnd, end);
+            const isTest = !NOT_A_TEST_RUN.test(words);
             r.line.command(isTest, true, isTest, r.options);
             r.any = r.any || isTest;
             break;
@@ -1185,40 +1187,95 @@ function wordsBefore(withArgument: string, plain: boolean): string {
 const PM_ARGUMENT =
   '-[FCwj]|--(?:filter(?:-prod)?|dir|prefix|workspace|cwd|reporter|workspace-concurrency|loglevel|include|exclude|from|jobs|resume-from|test-pattern|changed-files-ignore-pattern|tag|registry|userconfig|cache|otp)';
 const PM_WORDS = wordsBefore(PM_ARGUMENT, false);
-const TEST_COMMANDS = [
+// What follows `tox` or `nox` run without a command of theirs: the command's end (a comment's `#`), or an
+// option.
+const TOX_END = `(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|[ \\t]+#|${SEP}-)`;
+// Each test command as its name (a regular expression of the command's first word) and what follows the
+// name on the line (`''`: the name alone says it, `vitest`).
+const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // A package's test script, maybe after options, in its workspaces: `npm test`, `yarn run test:unit`,
   // `pnpm -r test`, `pnpm --filter api test`, `npm -w api test`, `bun run test`.
-  `(?:npm|pnpm|yarn|bun)${SEP}${PM_WORDS}(?:run${SEP}${PM_WORDS})?test\\b`,
+  ['npm|pnpm|yarn|bun', `${SEP}${PM_WORDS}(?:run${SEP}${PM_WORDS})?test\\b`],
   // yarn's workspaces: `yarn workspaces foreach -A run test` (yarn 1: `yarn workspaces run test`), `yarn
   // workspace api test`.
-  `yarn${SEP}${PM_WORDS}(?:workspaces${SEP}(?:foreach${SEP}${PM_WORDS})?run|workspace${SEP}${WORD}(?:${SEP}run)?)${SEP}test\\b`,
+  [
+    'yarn',
+    `${SEP}${PM_WORDS}(?:workspaces${SEP}(?:foreach${SEP}${PM_WORDS})?run|workspace${SEP}${WORD}(?:${SEP}run)?)${SEP}test\\b`,
+  ],
   // Test runners by name: `vitest`, `npx jest`, …
-  String.raw`npx\s+(?:vitest|jest|mocha)\b|vitest\b|jest\b|pytest\b|mocha\b|rspec\b|phpunit\b|ctest\b`,
+  ['npx', String.raw`\s+(?:vitest|jest|mocha)\b`],
+  [String.raw`(?:vitest|jest|pytest|mocha|rspec|phpunit|ctest)\b`, ''],
   // A tool's `test` command or target.
-  String.raw`(?:go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch)\s+test\b|cargo\s+nextest\s+run\b`,
-  String.raw`node\s+--test(?=\s|$)|python(?:3(?:\.\d+)?)?\s+-m\s+(?:pytest|unittest)\b`,
+  ['go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch', String.raw`\s+test\b`],
+  ['cargo', String.raw`\s+nextest\s+run\b`],
+  ['node', `\\s+--test${END}`],
+  [String.raw`python(?:3(?:\.\d+)?)?`, String.raw`\s+-m\s+(?:pytest|unittest)\b`],
   // turbo's tasks, with its options, other tasks, a package's (`turbo run lint test --filter=web`, `turbo
   // test`, `turbo run web#test`); not its other commands (`turbo prune test`).
-  `turbo(?!${SEP}(?:prune|gen|generate|link|unlink|login|logout|ls|info|query|scan|telemetry|daemon|bin|boundaries|docs|completion|watch)${END})${SEP}(?:run${SEP})?${wordsBefore('-F|--(?:filter|scope|since|concurrency|output-logs|log-order|log-prefix|cache-dir|cache|env-mode|ui|graph|summarize|profile|cwd|ignore|global-deps|pkg-inference-root|cache-workers|remote-cache-timeout|team|token|api|login|heap|trace|cpuprofile)', true)}(?:[\\w@/.-]+#)?test(?::[\\w.-]*)?${END}`,
+  [
+    'turbo',
+    `(?!${SEP}(?:prune|gen|generate|link|unlink|login|logout|ls|info|query|scan|telemetry|daemon|bin|boundaries|docs|completion|watch)${END})${SEP}(?:run${SEP})?${wordsBefore('-F|--(?:filter|scope|since|concurrency|output-logs|log-order|log-prefix|cache-dir|cache|env-mode|ui|graph|summarize|profile|cwd|ignore|global-deps|pkg-inference-root|cache-workers|remote-cache-timeout|team|token|api|login|heap|trace|cpuprofile)', true)}(?:[\\w@/.-]+#)?test(?::[\\w.-]*)?${END}`,
+  ],
   // nx's: `nx test api`, `nx run api:test:ci`, `nx run-many -t lint test`, `nx affected --targets=lint,test`,
   // `nx affected:test`.
-  `nx${SEP}(?:test|affected:test)${END}|nx${SEP}run${SEP}[^\\s:;&|()<>'"]+:test(?::[\\w.-]+)?${END}`,
-  `nx${SEP}(?:run-many|affected)${SEP}${wordsBefore('-[pc]|--(?:exclude|projects|base|head|configuration|files|output-style|runner)', true)}(?:(?:-t|--targets?)=)?(?:[\\w:.-]+,)*test(?::[\\w.-]*)?(?=[\\s;&|()<>,]|$)`,
+  ['nx', `${SEP}(?:test|affected:test)${END}|${SEP}run${SEP}[^\\s:;&|()<>'"]+:test(?::[\\w.-]+)?${END}`],
+  [
+    'nx',
+    `${SEP}(?:run-many|affected)${SEP}${wordsBefore('-[pc]|--(?:exclude|projects|base|head|configuration|files|output-style|runner)', true)}(?:(?:-t|--targets?)=)?(?:[\\w:.-]+,)*test(?::[\\w.-]*)?(?=[\\s;&|()<>,]|$)`,
+  ],
   // Maven's phases that run Surefire's tests, after options and other goals: `./mvnw -B clean verify`,
   // `mvn -pl core test`, `mvn surefire:test` (not `mvn test-compile`).
-  `mvnw?${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|surefire:test)${END}`,
+  [
+    'mvnw?',
+    `${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|surefire:test)${END}`,
+  ],
   // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`;
   // not `test` as a value of Gradle's options or of a task's (`./gradlew help --task test`, `gradle init
   // --project-name test`, `./gradlew dependencies --configuration test`).
-  `gradle\\w*${SEP}${wordsBefore('-[xpbcIgDP]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|task|project-name|package|type|dsl|test-framework|configuration|dependency|group)', true)}(?:[\\w.-]*:)*(?:test|check|test\\w*UnitTest)${END}`,
+  [
+    'gradle\\w*',
+    `${SEP}${wordsBefore('-[xpbcIgDP]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|task|project-name|package|type|dsl|test-framework|configuration|dependency|group)', true)}(?:[\\w.-]*:)*(?:test|check|test\\w*UnitTest)${END}`,
+  ],
   // tox and nox, alone or with options (`tox -e py312`, `tox run -e py312`, `nox -s tests`): not a command
   // of theirs that runs none (`tox list`).
-  `(?:tox(?:${SEP}(?:run|r|run-parallel|p))?|nox)(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|${SEP}-)`,
+  ['tox', `(?:${SEP}(?:run|r|run-parallel|p))?${TOX_END}`],
+  ['nox', TOX_END],
 ];
-const TEST_COMMAND = new RegExp(String.raw`\b(?:${TEST_COMMANDS.join('|')})`);
+const TEST_COMMAND = new RegExp(
+  String.raw`\b(?:${TEST_COMMANDS.map(([name, rest]) => `(?:${name})(?:${rest})`).join('|')})`,
+);
 // The expression at a command's name (sticky), and at the start of a name unquoted.
 const TEST_AT = new RegExp(TEST_COMMAND.source, 'y');
 const TEST_START = new RegExp(`^(?:${TEST_COMMAND.source})`);
+/**
+ * Each test command's name, the whole of a name unquoted (or its start, for a name that says it alone), and
+ * what follows it on the line, read where it is (sticky): a line's quoted name is matched without copying
+ * the rest of its command after it, which made a line of many quoted prefixes (`"env" "env" … npm test`)
+ * quadratic (seconds for 200 KB).
+ */
+const TEST_NAMES = TEST_COMMANDS.map(
+  ([name, rest]) =>
+    [
+      new RegExp(rest === '' ? `^(?:${name})` : `^(?:${name})$`),
+      rest === '' ? undefined : new RegExp(`(?:${rest})`, 'y'),
+    ] as const,
+);
+/**
+ * Whether `name`, a command's name unquoted, followed by `command[from, end)` (the rest of its command) is
+ * a test command (`TEST_START`), read in linear time in what the match reads. A name with a redirection
+ * stuck to it (`"tox">log`) is matched with a copy of the rest: no prefix nor runner has one, so the
+ * command's words end there and no later word of it is read so.
+ */
+function isTestName(name: string, command: string, from: number, end: number): boolean {
+  if (name.includes('<') || name.includes('>')) return TEST_START.test(name + command.slice(from, end));
+  for (const [head, rest] of TEST_NAMES) {
+    if (!head.test(name)) continue;
+    if (rest === undefined) return true;
+    rest.lastIndex = from;
+    if (rest.test(command) && rest.lastIndex <= end) return true;
+  }
+  return false;
+}
 // A word of every test command of `TEST_COMMAND` (`test` in `vitest`, `pytest`, `unittest`; Maven's
 // `verify`, Gradle's `check`, `tox`, `nox`): a line without one runs none. Not `TEST_COMMAND` itself,
 // which quotes and `\`s in a name or between its words (`'npm' test`, `npm\ test` in a `bash -c` script)

@@ -1279,6 +1279,9 @@ describe('toEvents mappings', () => {
       [`./gradlew ${repeat(':a:b:testy ')}`, ['none', 'none']],
       [`tox ${repeat(' -e')} lint`, ['none', 'none']],
       [repeat('go test '), ['passed', 'failed']],
+      // Quoted prefixes and runners, each name matched without a copy of the rest of the line after it.
+      [`${repeat('"env" ')}npm test`, ['passed', 'failed']],
+      [`${repeat("'env' 'npm' ")}npm test`, ['passed', 'failed']],
     ];
     for (const [command, expected] of lines)
       expect(verdicts(command), command.slice(0, 40)).toEqual(expected);
@@ -1307,6 +1310,60 @@ describe('toEvents mappings', () => {
       ["cd 'test dir' && npm test", 'passed', 'failed'],
     ];
     expectVerdicts(table);
+  });
+
+  it('reads a quoted name of each test command as its name unquoted, with the rest of its command', () => {
+    const commands = [
+      'npm test',
+      'pnpm -r --filter api test',
+      'yarn workspace api test',
+      'npx vitest run',
+      'vitest',
+      'cargo nextest run',
+      'node --test',
+      'python3.12 -m pytest',
+      'turbo run lint test',
+      'nx run api:test',
+      'nx run-many -t lint,test',
+      'mvnw -B clean verify',
+      'gradlew :app:check',
+      'tox -e py312',
+      'tox run',
+      'nox',
+      // Look-alikes, none a test run, quoted or not.
+      'npm run build',
+      'npx eslint test',
+      'turbo prune test',
+      'nx affected --projects test',
+      'gradlew help --task test',
+      'tox list',
+      'nox run',
+      'toxic',
+      // What a tool's options make no run, its name quoted too (they were not read after a quoted name).
+      'mvn verify -DskipTests',
+      'gradlew check -x test',
+      'go test -c',
+      'tox -e lint',
+    ];
+    for (const command of commands) {
+      const [name, ...rest] = command.split(' ');
+      const plain = verdicts(command);
+      for (const quoted of [`"${name}"`, `'${name}'`, `"./bin/${name}"`]) {
+        expect(verdicts([quoted, ...rest].join(' ')), quoted).toEqual(plain);
+        expect(verdicts(`${[quoted, ...rest].join(' ')} # runs ${name}`), quoted).toEqual(plain);
+        expect(verdicts(`${[quoted, ...rest].join(' ')}; echo done`), quoted).toEqual(
+          plain[0] === 'none' ? plain : ['unknown', 'unknown'],
+        );
+      }
+    }
+    expect(verdicts('"tox">tox.log')).toEqual(verdicts('tox>tox.log'));
+    // `node --test` and `tox` right before the command's end: `;`, `)`, a comment.
+    expectVerdicts([
+      ['node --test; echo $?', 'unknown', 'unknown'],
+      ['(node --test)', 'passed', 'failed'],
+      ['tox # every environment', 'passed', 'failed'],
+      ['"mvn" verify -DskipTests', 'none', 'none'],
+    ]);
   });
 
   it('reads `time` as the reserved word it is before a pipeline, and the options of `exec` and `env`', () => {
