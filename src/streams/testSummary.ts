@@ -517,6 +517,29 @@ const PREFIXED = /^\S+: (.*)$/;
 const TOOL_FAILED = /^\s*Failed:\s+\S|^Failed tasks:$/;
 
 /**
+ * The prefix of `order` (a task's, with its `:`; the first in `order` when more fit) that `text` starts with,
+ * followed by a blank or the line's end. A prefix has at most one blank (pnpm's `packages/web test:`), so
+ * it ends at the line's first or second blank, or at its end: looked up there, not compared with each
+ * task's, which took seconds on an output of a thousand tasks' lines.
+ */
+function prefixOf(text: string, order: ReadonlyMap<string, number>): string | undefined {
+  const first = text.indexOf(' ');
+  const second = first < 0 ? -1 : text.indexOf(' ', first + 1);
+  let found: string | undefined;
+  let at = Number.POSITIVE_INFINITY;
+  for (const end of [first, second, text.length]) {
+    if (end <= 0 || text[end - 1] !== ':') continue;
+    const prefix = end === text.length ? text : text.slice(0, end);
+    const index = order.get(prefix);
+    if (index !== undefined && index < at) {
+      found = prefix;
+      at = index;
+    }
+  }
+  return found;
+}
+
+/**
  * What an output whose lines a monorepo tool prefixed with each package's task shows (`undefined`: no
  * such lines): each task's lines read apart (pnpm's `Done` after them dropped), and the others (the
  * tool's own). A failure in any stands; a pass only when every task's lines end in a pass of the same
@@ -537,17 +560,12 @@ function readPrefixed(lines: readonly string[]): OutputReading | undefined {
     }
   }
   const own: string[] = [];
+  const order = new Map<string, number>();
+  for (const prefix of tasks.keys()) order.set(prefix, order.size);
   for (const text of lines) {
-    let into = own;
-    let content = text;
-    for (const [prefix, task] of tasks) {
-      if (text === prefix || text.startsWith(`${prefix} `)) {
-        into = task;
-        content = text.slice(prefix.length + 1);
-        break;
-      }
-    }
-    into.push(content);
+    const prefix = prefixOf(text, order);
+    if (prefix === undefined) own.push(text);
+    else tasks.get(prefix)!.push(text.slice(prefix.length + 1));
   }
   const groups = [...tasks.values()];
   if (groups.every((task) => task.length === 0)) return undefined;

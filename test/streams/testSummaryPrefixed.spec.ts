@@ -166,6 +166,27 @@ describe('readTestSummary, lines a monorepo tool prefixed', () => {
     ).toBeUndefined();
   });
 
+  it('reads the lines of many tasks of long names each by its prefix, the first task whose prefix fits', () => {
+    // Each line's prefix is looked up (it ends at the line's first or second blank): compared with each
+    // task's, 80 tasks' lines of 1,000-character names took 0.6 s, a megabyte of them 5 s.
+    const name = (i: number) => `${'p'.repeat(1_000)}${i}`;
+    const tasks = Array.from({ length: 80 }, (_, i) =>
+      turboVitest(`${name(i)}:test`, '1 passed (1)', '2 passed (2)'),
+    );
+    expect(read(lines(TURBO_START, ...tasks, TURBO_END))).toStrictEqual(pass('vitest'));
+    tasks[79] = turboVitest(`${name(79)}:test`, '1 failed (1)', '1 failed | 1 passed (2)');
+    expect(read(lines(TURBO_START, ...tasks, TURBO_END))).toStrictEqual(fail('vitest'));
+    // pnpm's prefix of two words, and a line that is a prefix alone (a task's blank line).
+    const web = pnpmVitest('packages/web', '2 passed (2)', '9 passed (9)');
+    expect(read(lines(web.slice(0, 2), ['packages/web test:'], web.slice(2)))).toStrictEqual(pass('vitest'));
+    // nx's `web:` and turbo's `web:test:` in one output: a `web:test: …` line is turbo's task's, read with
+    // it, whichever header came first.
+    const turbo = turboVitest('web:test', '1 passed (1)', '2 passed (2)');
+    const nx = ['> nx run web:lint', 'web: lint ok', 'web: Tests  1 failed (1)'];
+    expect(read(lines(nx, turbo))).toStrictEqual(fail('vitest'));
+    expect(read(lines(nx.slice(0, 2), turbo))).toBeUndefined();
+  });
+
   it("reads turbo's count of its tasks as a pass where no task printed a line (--output-logs=errors-only)", () => {
     // turbo 2.11 over two vitest packages: a task that succeeds prints nothing, one that fails its lines.
     const passing = readFileSync(join(OUTPUTS, 'turbo-errors-only-pass.txt'), 'utf8');
