@@ -907,7 +907,8 @@ function testVerdict(
             const text = unquote(command, w, wEnd);
             name = text.slice(text.lastIndexOf('/') + 1);
             if (BLANK.test(name)) name = '';
-            isRun = name !== '' && isTestName(name, command, wEnd, end);
+            // (No prefix is a test command's name: a line of many is read at one look-up a word.)
+            isRun = name !== '' && !COMMAND_PREFIXES.has(name) && isTestName(name, command, wEnd, end);
           }
           if (isRun) {
             // Read as the tool gets it: a quoted name without its quotes (`"mvn" verify -DskipTests`).
@@ -1187,6 +1188,8 @@ function wordsBefore(withArgument: string, plain: boolean): string {
 const PM_ARGUMENT =
   '-[FCwj]|--(?:filter(?:-prod)?|dir|prefix|workspace|cwd|reporter|workspace-concurrency|loglevel|include|exclude|from|jobs|resume-from|test-pattern|changed-files-ignore-pattern|tag|registry|userconfig|cache|otp)';
 const PM_WORDS = wordsBefore(PM_ARGUMENT, false);
+// pnpm's: its `-w` is `--workspace-root`, which takes none (`pnpm -w test`).
+const PNPM_WORDS = wordsBefore(PM_ARGUMENT.replace('-[FCwj]', '-[FCj]'), false);
 // What follows `tox` or `nox` run without a command of theirs: the command's end (a comment's `#`), or an
 // option.
 const TOX_END = `(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|[ \\t]+#|${SEP}-)`;
@@ -1194,8 +1197,9 @@ const TOX_END = `(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|[ \\t]+#|${SEP}-)`;
 // name on the line (`''`: the name alone says it, `vitest`).
 const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // A package's test script, maybe after options, in its workspaces: `npm test`, `yarn run test:unit`,
-  // `pnpm -r test`, `pnpm --filter api test`, `npm -w api test`, `bun run test`.
-  ['npm|pnpm|yarn|bun', `${SEP}${PM_WORDS}(?:run${SEP}${PM_WORDS})?test\\b`],
+  // `pnpm -r test`, `pnpm --filter api test`, `npm -w api test`, `pnpm -w test`, `bun run test`.
+  ['npm|yarn|bun', `${SEP}${PM_WORDS}(?:run${SEP}${PM_WORDS})?test\\b`],
+  ['pnpm', `${SEP}${PNPM_WORDS}(?:run${SEP}${PNPM_WORDS})?test\\b`],
   // yarn's workspaces: `yarn workspaces foreach -A run test` (yarn 1: `yarn workspaces run test`), `yarn
   // workspace api test`.
   [
@@ -1217,24 +1221,28 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
     `(?!${SEP}(?:prune|gen|generate|link|unlink|login|logout|ls|info|query|scan|telemetry|daemon|bin|boundaries|docs|completion|watch)${END})${SEP}(?:run${SEP})?${wordsBefore('-F|--(?:filter|scope|since|concurrency|output-logs|log-order|log-prefix|cache-dir|cache|env-mode|ui|graph|summarize|profile|cwd|ignore|global-deps|pkg-inference-root|cache-workers|remote-cache-timeout|team|token|api|login|heap|trace|cpuprofile)', true)}(?:[\\w@/.-]+#)?test(?::[\\w.-]*)?${END}`,
   ],
   // nx's: `nx test api`, `nx run api:test:ci`, `nx run-many -t lint test`, `nx affected --targets=lint,test`,
-  // `nx affected:test`.
+  // `nx affected:test`; a target of run-many's and affected's in the list after `-t` (`--targets`), not a word
+  // after another of their options (`-t build --parallel test`: parallel's value; `--nxBail test`).
   ['nx', `${SEP}(?:test|affected:test)${END}|${SEP}run${SEP}[^\\s:;&|()<>'"]+:test(?::[\\w.-]+)?${END}`],
   [
     'nx',
-    `${SEP}(?:run-many|affected)${SEP}${wordsBefore('-[pc]|--(?:exclude|projects|base|head|configuration|files|output-style|runner)', true)}(?:(?:-t|--targets?)=)?(?:[\\w:.-]+,)*test(?::[\\w.-]*)?(?=[\\s;&|()<>,]|$)`,
+    `${SEP}(?:run-many|affected)${SEP}${wordsBefore('-[pc]|--(?:exclude|projects|base|head|configuration|files|output-style|runner)', true)}(?:-t|--targets?)(?:=|${SEP})(?:(?!-)[\\w:.-]+(?:,|${SEP}))*test(?::[\\w.-]*)?(?=[\\s;&|()<>,]|$)`,
   ],
   // Maven's phases that run Surefire's tests, after options and other goals: `./mvnw -B clean verify`,
-  // `mvn -pl core test`, `mvn surefire:test` (not `mvn test-compile`).
+  // `mvn -pl core test`, `mvn surefire:test`, and the later phases of its default lifecycle, which run them
+  // first (`mvn package`, `mvn clean install`, `integration-test`, `deploy`); not `mvn test-compile`, nor
+  // `mvn install -DskipTests`.
   [
     'mvnw?',
-    `${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|surefire:test)${END}`,
+    `${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|package|install|deploy|integration-test|surefire:test)${END}`,
   ],
-  // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`;
+  // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`,
+  // `build` (it runs `check`; not with `-x test`);
   // not `test` as a value of Gradle's options or of a task's (`./gradlew help --task test`, `gradle init
   // --project-name test`, `./gradlew dependencies --configuration test`).
   [
     'gradle\\w*',
-    `${SEP}${wordsBefore('-[xpbcIgDP]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|task|project-name|package|type|dsl|test-framework|configuration|dependency|group)', true)}(?:[\\w.-]*:)*(?:test|check|test\\w*UnitTest)${END}`,
+    `${SEP}${wordsBefore('-[xpbcIgDP]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|task|project-name|package|type|dsl|test-framework|configuration|dependency|group)', true)}(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest)${END}`,
   ],
   // tox and nox, alone or with options (`tox -e py312`, `tox run -e py312`, `nox -s tests`): not a command
   // of theirs that runs none (`tox list`).
@@ -1277,10 +1285,10 @@ function isTestName(name: string, command: string, from: number, end: number): b
   return false;
 }
 // A word of every test command of `TEST_COMMAND` (`test` in `vitest`, `pytest`, `unittest`; Maven's
-// `verify`, Gradle's `check`, `tox`, `nox`): a line without one runs none. Not `TEST_COMMAND` itself,
+// `verify`, `package`, `install`, `deploy`, Gradle's `check` and `build`, `tox`, `nox`): a line without one runs none. Not `TEST_COMMAND` itself,
 // which quotes and `\`s in a name or between its words (`'npm' test`, `npm\ test` in a `bash -c` script)
 // would hide.
-const MAY_RUN_TESTS = /test|jest|mocha|rspec|phpunit|verify|check|tox|nox/;
+const MAY_RUN_TESTS = /test|jest|mocha|rspec|phpunit|verify|check|package|install|deploy|build|tox|nox/;
 const BLANK = /\s/;
 // Listing or describing tests is not running them; nor is rspec's `--dry-run` (its summary counts every
 // example, `0 failures`), nor go's `-list REGEXP` (`ok` for each package, when no test matches), nor
@@ -1288,7 +1296,7 @@ const BLANK = /\s/;
 // Maven skipping them (`mvn verify -DskipTests`), Gradle leaving its test task out (`./gradlew check -x
 // test`), tox and nox listing their environments (`tox -l`, `nox --list`) or setting them up only (`tox
 // --notest`), or running only those whose names say no test (`tox -e lint`, `nox -s docs`; not `-e py312`,
-// `-s tests`, `unit`, `ALL`). Those of a tool are read from its name, at the start of the command: once per
+// `-s tests`, `unit`, `ALL`; an option after `--` is their posargs': `tox -e py312 -- -s src/`). Those of a tool are read from its name, at the start of the command: once per
 // command, not at each `go test` of a line of many, which took seconds.
 const NOT_A_TEST_RUN = new RegExp(
   [
@@ -1296,8 +1304,8 @@ const NOT_A_TEST_RUN = new RegExp(
     String.raw`^(?:\S*/)?go\s+test\s(?:.*\s)?-c(?:\s|$)`,
     String.raw`^(?:\S*/)?mvnw?\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip)(?:=true)?(?:\s|$)`,
     String.raw`^(?:\S*/)?gradle\w*\s(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+)(?:\S*:)?test(?:\s|$)`,
-    String.raw`^(?:\S*/)?[tn]ox\s(?:[\s\S]*\s)?(?:-l|-a|--list(?:envs(?:-all)?|-sessions)?|--notest)(?:\s|$)`,
-    String.raw`^(?:\S*/)?[tn]ox\s(?:[\s\S]*\s)?(?:-e|-s|--sessions?|--env)(?:=|\s+)(?!-)(?![^\s;&|]*(?:py|test|unit|all|ALL))`,
+    String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-l|-a|--list(?:envs(?:-all)?|-sessions)?|--notest)(?:\s|$)`,
+    String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-e|-s|--sessions?|--env)(?:=|\s+)(?!-)(?![^\s;&|]*(?:py|test|unit|all|ALL))`,
   ].join('|'),
 );
 const EXIT_CODE = /^Exit code (\d+)/;
