@@ -4,7 +4,8 @@
  * summary".
  *
  * The summaries read are those of vitest, jest, pytest, cargo test, mocha, `node --test`, `go test`, rspec,
- * playwright test and Maven Surefire (and turbo's count of its tasks), as they print them (colours
+ * playwright test, Maven Surefire, deno, PHPUnit, minitest, bun, dotnet, Gradle and swift test (and turbo's
+ * count of its tasks), as they print them (colours
  * removed), each line by itself but go's:
  *
  * - vitest: a failure is `N failed` on its `Test Files`, `Tests` or `Type Errors` line, or
@@ -48,6 +49,17 @@
  *   try's `test result: FAILED.`) is not read;
  * - turbo: a pass is its count of tasks all successful, `Tasks:    2 successful, 2 total`, where no task
  *   printed a line (`--output-logs=errors-only`), then only `Cached:` and `Time:`; never a failure.
+ * - deno: a failure is `FAILED | 1 passed | 1 failed (21ms)`; a pass `ok | 2 passed | 0 failed (25ms)`;
+ * - phpunit: a failure is `Tests: 2, Assertions: 2, Failures: 1.` (or `Errors: N`); a pass
+ *   `OK (2 tests, 2 assertions)`, or its counts with neither right after `OK, but …`;
+ * - minitest: a failure is `2 runs, 2 assertions, 1 failures, 0 errors, 0 skips` with failures or errors;
+ *   a pass the same with none and fewer skips than runs, then only `You have skipped tests. …`;
+ * - bun: a failure is ` 1 fail` above another of its counts or its `Ran N tests across …`; never a pass;
+ * - dotnet: a failure is `Failed!  - Failed:     1, Passed:     1, …`, a pass `Passed!  - Failed:     0, …`
+ *   (one line per test project);
+ * - gradle: a failure is `3 tests completed, 1 failed`; never a pass (it prints no count then);
+ * - swift: a failure is XCTest's `Executed 2 tests, with 1 failure (0 unexpected) in …` or Swift Testing's
+ *   `✘ Test run with 2 tests failed after …`; never a pass (each framework prints its own).
  *
  * A failure shows a test ran and failed, unless a later run of the same runner in the same output
  * passed (`npm test || npm test`, a retry; or the next package of `npm test --workspaces`, which goes on
@@ -75,7 +87,14 @@ export type SummaryRunner =
   | 'playwright'
   | 'maven'
   | 'nextest'
-  | 'turbo';
+  | 'turbo'
+  | 'deno'
+  | 'phpunit'
+  | 'minitest'
+  | 'bun'
+  | 'dotnet'
+  | 'gradle'
+  | 'swift';
 
 /** What a summary showed: a test that failed (`passed: false`), or tests that all passed. */
 export interface SummaryReading {
@@ -95,7 +114,7 @@ export interface TestOutput {
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 /** An output without any of these words has no summary (a quick test before reading its lines). */
 const MAY_SUMMARIZE =
-  /passed|failed|failing|error|interrupted|[#ℹ] (?:fail|cancelled) |examples?, \d|successful, \d|Tests run: \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)/m;
+  /passed|failed|failing|error|interrupted|[#ℹ] (?:fail|cancelled) |examples?, \d|successful, \d|Tests run: \d|^(?:ok {2}\t|FAIL\b|\s*--- FAIL)|^OK \(|^Tests: \d|failures, \d|^ \d+ fail$|[Ee]xecuted \d|^(?:Passed|Failed)! /m;
 /**
  * A line ends at a newline, with the carriage returns before it (CRLF; CR CR LF), or at a carriage return
  * alone: what follows it is written over the line, and what shows (a CRLF output whose last LF was cut).
@@ -213,6 +232,49 @@ const PLAYWRIGHT_PASSED = /^ {2}(\d+) passed \(\d+(?:\.\d+)?(?:ms|s|m|h)\)$/;
 const TURBO_TASKS = /^\s*Tasks: {4}(\d+) successful, (\d+) total$/;
 /** What turbo prints after its count of tasks (`Time:` ends in ` >>> FULL TURBO` when all were cached). */
 const TURBO_AFTER = /^\s*(?:Cached: {4}\d+ cached, \d+ total|Time: {4}\d.*)$/;
+/**
+ * deno test's summary: `ok | 2 passed | 0 failed (25ms)`, `FAILED | 1 passed | 1 failed (21ms)` (`(N steps)`
+ * after a count, `| N ignored`, `| N measured`, `| N filtered out` after the failed one).
+ */
+const DENO =
+  /^(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \(\d+ steps?\))?(?: \| \d+ (?:ignored|measured|filtered out)(?: \(\d+ steps?\))?)* \(\d[\w.]*\)$/;
+/** PHPUnit's pass with nothing to report: `OK (2 tests, 2 assertions)`. */
+const PHPUNIT_OK = /^OK \((\d+) tests?, \d+ assertions?\)$/;
+/**
+ * PHPUnit's counts of a run with something to report, `Tests: 2, Assertions: 2, Failures: 1.` (after
+ * `FAILURES!`, `ERRORS!`; after `OK, but …` when tests were skipped, incomplete or risky).
+ */
+const PHPUNIT_COUNTS = /^Tests: (\d+), Assertions: \d+((?:, [A-Z][A-Za-z ]*: \d+)*)\.$/;
+const PHPUNIT_BUT_OK = /^OK, but /;
+/** minitest's (and `rails test`'s) last line: `2 runs, 2 assertions, 1 failures, 0 errors, 0 skips`. */
+const MINITEST = /^(\d+) (?:runs|tests), \d+ assertions, (\d+) failures, (\d+) errors, (\d+) skips$/;
+/** What minitest prints after it when tests were skipped. */
+const MINITEST_AFTER = /^You have skipped tests\. Run with --verbose for details\.$/;
+/**
+ * bun test's count of tests that failed (` 1 fail`), read only above another of its counts (` 2 expect()
+ * calls`, ` 1 error`) or its `Ran 2 tests across 1 file. [36.00ms]`: a test's own print of ` 1 fail` is not
+ * followed by one. Its pass is not read (its counts are on lines of their own; ` N skip` ones did not run).
+ */
+const BUN_FAIL = /^ ([1-9]\d*) fail$/;
+const BUN_NEXT =
+  /^(?: \d+ (?:pass|fail|skip|todo|errors?|expect\(\) calls?|snapshots?\b.*)|Ran \d+ tests? across \d+ files?\. .*)$/;
+/**
+ * dotnet test's count of a test project's run (VSTest): `Passed!  - Failed:     0, Passed:     2, Skipped:
+ * 0, Total:     2, Duration: 5 ms - App.Tests.dll (net8.0)`, `Failed!  - Failed:     1, …`. One line per
+ * project (and target framework): several are several runs.
+ */
+const DOTNET =
+  /^(Passed|Failed)! +- Failed: +(\d+), Passed: +(\d+), Skipped: +(\d+), Total: +\d+, Duration: .+$/;
+/** Gradle's count of a test task's tests when one failed: `3 tests completed, 1 failed` (`, 1 skipped`). */
+const GRADLE_FAILED = /^(\d+) tests? completed, ([1-9]\d*) failed(?:, \d+ skipped)?$/;
+/**
+ * swift test's failures: XCTest's count of a suite's tests (`Executed 2 tests, with 1 failure (0
+ * unexpected) in 0.005 (0.006) seconds`, `Total executed …` on Linux), Swift Testing's end of a run that
+ * failed (`✘ Test run with 2 tests failed after 0.001 seconds with 1 issue.`). Its pass is not read: both
+ * frameworks print one, each of its own tests.
+ */
+const SWIFT_FAILED =
+  /^\s*(?:(?:Total e|E)xecuted \d+ tests?, with ([1-9]\d*) failures? \(\d+ unexpected\) in |[✘􀢄] Test run with \d+ tests? failed after )/u;
 /** What the html reporter prints after a run (when it does not open the report). */
 const PLAYWRIGHT_AFTER = /^\s*(?:To open last HTML report run:|npx playwright show-report\b.*)$/;
 /** go's line of a package whose tests passed; group 1 when none ran. */
@@ -401,6 +463,40 @@ function summaryOf(
     const passes = Number(match[1]) > 0 && match[1] === match[2];
     return line('turbo', false, true, passes, TURBO_AFTER);
   }
+  match = DENO.exec(text);
+  if (match !== null) {
+    const fails = match[1] === 'FAILED' || Number(match[3]) > 0;
+    return line('deno', fails, true, !fails && Number(match[2]) > 0);
+  }
+  match = PHPUNIT_OK.exec(text);
+  if (match !== null) return line('phpunit', false, true, Number(match[1]) > 0);
+  match = PHPUNIT_COUNTS.exec(text);
+  if (match !== null) {
+    const counts = new Map(
+      match[2]!
+        .split(', ')
+        .slice(1)
+        .map((part) => part.split(': ') as [string, string]),
+    );
+    const fails = Number(counts.get('Failures') ?? 0) + Number(counts.get('Errors') ?? 0) > 0;
+    const passes = !fails && previous !== undefined && PHPUNIT_BUT_OK.test(previous) && Number(match[1]) > 0;
+    return line('phpunit', fails, true, passes);
+  }
+  match = MINITEST.exec(text);
+  if (match !== null) {
+    const fails = Number(match[2]) + Number(match[3]) > 0;
+    // Skipped tests did not run: at least one other must have.
+    return line('minitest', fails, true, !fails && Number(match[1]) > Number(match[4]), MINITEST_AFTER);
+  }
+  if (BUN_FAIL.test(text) && next !== undefined && BUN_NEXT.test(next))
+    return line('bun', true, false, false);
+  match = DOTNET.exec(text);
+  if (match !== null) {
+    const fails = match[1] === 'Failed' || Number(match[2]) > 0;
+    return line('dotnet', fails, true, !fails && Number(match[3]) > 0);
+  }
+  if (GRADLE_FAILED.test(text)) return line('gradle', true, false, false);
+  if (SWIFT_FAILED.test(text)) return line('swift', true, false, false);
   // A package's `ok` settles an earlier failure (a retry); a run with a failed package ends in `FAIL`.
   if (GO_FAIL.test(text) || (go && text === 'FAIL')) return line('go', true, false, false);
   if (GO_OK.test(text)) return line('go', false, false, true);

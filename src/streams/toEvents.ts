@@ -1210,7 +1210,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   ['npx', String.raw`\s+(?:vitest|jest|mocha)\b`],
   [String.raw`(?:vitest|jest|pytest|mocha|rspec|phpunit|ctest)\b`, ''],
   // A tool's `test` command or target.
-  ['go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch', String.raw`\s+test\b`],
+  ['go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch|rails|rake', String.raw`\s+test\b`],
   ['cargo', String.raw`\s+nextest\s+run\b`],
   ['node', `\\s+--test${END}`],
   [String.raw`python(?:3(?:\.\d+)?)?`, String.raw`\s+-m\s+(?:pytest|unittest)\b`],

@@ -171,6 +171,40 @@ const RUNS: { name: string; command: string; failure?: RegExp; pass?: RegExp }[]
   { name: 'go-dir-fail', command: 'go test', failure: /^(?:FAIL|--- FAIL: .*|FAIL\s.*)$/ },
   { name: 'go-build-failed', command: 'go test ./...', failure: /^(?:FAIL|FAIL\s.*)$/ },
   { name: 'go-panic', command: 'go test ./...', failure: /^(?:FAIL|--- FAIL: .*|FAIL\s.*)$/ },
+  { name: 'deno-pass', command: 'deno test', pass: /^ok \| 2 passed \| 0 failed \(\d+ms\)$/ },
+  { name: 'deno-fail', command: 'deno test', failure: /^FAILED \| 1 passed \| 1 failed \(\d+ms\)$/ },
+  { name: 'deno-crash', command: 'deno test' },
+  { name: 'phpunit-pass', command: 'phpunit CalcTest.php', pass: /^OK \(2 tests, 2 assertions\)$/ },
+  {
+    name: 'phpunit-fail',
+    command: 'phpunit CalcTest.php',
+    failure: /^Tests: 2, Assertions: 2, Failures: 1\.$/,
+  },
+  {
+    name: 'phpunit-error',
+    command: 'phpunit CalcTest.php',
+    failure: /^Tests: 2, Assertions: 1, Errors: 1\.$/,
+  },
+  { name: 'phpunit-crash', command: 'phpunit CalcTest.php' },
+  {
+    name: 'minitest-pass',
+    command: 'bin/rails test',
+    pass: /^2 runs, 2 assertions, 0 failures, 0 errors, 0 skips$/,
+  },
+  {
+    name: 'minitest-fail',
+    command: 'bin/rails test',
+    failure: /^2 runs, 2 assertions, 1 failures, 0 errors, 0 skips$/,
+  },
+  {
+    name: 'minitest-error',
+    command: 'bin/rails test',
+    failure: /^2 runs, 1 assertions, 0 failures, 1 errors, 0 skips$/,
+  },
+  { name: 'minitest-crash', command: 'bin/rails test' },
+  { name: 'bun-pass', command: 'bun test' },
+  { name: 'bun-fail', command: 'bun test', failure: /^1 fail$/ },
+  { name: 'bun-crash', command: 'bun test', failure: /^1 fail$/ },
 ];
 
 function shows(text: string, line: RegExp | undefined): boolean {

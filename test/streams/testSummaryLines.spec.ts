@@ -156,6 +156,76 @@ describe('readTestSummary, line by line', () => {
     expect(read(results('2, Failures: 0, Errors: 0, Skipped: 0').repeat(2))).toBeUndefined();
   });
 
+  it("reads deno's, PHPUnit's and minitest's summaries in their other forms", () => {
+    expect(read('ok | 1 passed (2 steps) | 0 failed | 1 ignored | 3 filtered out (1s)\n')).toStrictEqual(
+      pass('deno'),
+    );
+    expect(read('ok | 0 passed | 0 failed | 2 ignored (5ms)\n')).toBeUndefined();
+    expect(read('ok | 2 passed | 1 failed (5ms)\n')).toStrictEqual(fail('deno'));
+    expect(read('FAILED | 2 passed | 0 failed (5ms)\n')).toStrictEqual(fail('deno'));
+    // PHPUnit: tests skipped or risky (exit 0), a warning (neither), a failure among other counts.
+    expect(
+      read('OK, but incomplete, skipped, or risky tests!\nTests: 3, Assertions: 2, Skipped: 1.\n'),
+    ).toStrictEqual(pass('phpunit'));
+    expect(read('WARNINGS!\nTests: 2, Assertions: 2, Warnings: 1.\n')).toBeUndefined();
+    expect(read('OK, but there were issues!\nTests: 0, Assertions: 0, Skipped: 0.\n')).toBeUndefined();
+    expect(read('FAILURES!\nTests: 3, Assertions: 3, Skipped: 1, Failures: 1.\n')).toStrictEqual(
+      fail('phpunit'),
+    );
+    expect(read('OK (0 tests, 0 assertions)\n')).toBeUndefined();
+    // minitest: skipped tests (and its word after them), old minitest's `tests`, every test skipped.
+    expect(
+      read(
+        '3 runs, 2 assertions, 0 failures, 0 errors, 1 skips\n\nYou have skipped tests. Run with --verbose for details.\n',
+      ),
+    ).toStrictEqual(pass('minitest'));
+    expect(read('2 tests, 2 assertions, 0 failures, 0 errors, 0 skips\n')).toStrictEqual(pass('minitest'));
+    expect(read('2 runs, 0 assertions, 0 failures, 0 errors, 2 skips\n')).toBeUndefined();
+    expect(read('2 runs, 2 assertions, 0 failures, 0 errors, 0 skips\nrake aborted!\n')).toBeUndefined();
+  });
+
+  it("reads bun's, dotnet's, Gradle's and swift test's failures; dotnet's pass of one project", () => {
+    // bun: ` 1 fail` above another of its counts; a test's own print of it is not.
+    expect(read(' 1 pass\n 1 fail\n 2 expect() calls\nRan 2 tests across 1 file. [36.00ms]\n')).toStrictEqual(
+      fail('bun'),
+    );
+    expect(read(' 1 fail\nRan 1 test across 1 file. [36.00ms]\n')).toStrictEqual(fail('bun'));
+    expect(read(' 1 fail\nsomething else\n')).toBeUndefined();
+    expect(
+      read(' 2 pass\n 0 fail\n 2 expect() calls\nRan 2 tests across 1 file. [88.00ms]\n'),
+    ).toBeUndefined();
+    // dotnet test (VSTest): one line per test project.
+    const dotnet = (word: string, failed: number, passed: number) =>
+      `${word}!  - Failed:     ${failed}, Passed:     ${passed}, Skipped:     0, Total:     ${failed + passed}, Duration: 12 ms - App.Tests.dll (net8.0)\n`;
+    expect(read(dotnet('Passed', 0, 2))).toStrictEqual(pass('dotnet'));
+    expect(read(dotnet('Failed', 1, 1))).toStrictEqual(fail('dotnet'));
+    expect(read(dotnet('Passed', 0, 0))).toBeUndefined();
+    expect(read(dotnet('Passed', 0, 2).repeat(2))).toBeUndefined();
+    // Gradle prints no count when its tests pass.
+    expect(
+      read(
+        '> Task :test FAILED\n\n3 tests completed, 1 failed, 1 skipped\n\nFAILURE: Build failed with an exception.\n',
+      ),
+    ).toStrictEqual(fail('gradle'));
+    expect(read('3 tests completed, 0 failed\n')).toBeUndefined();
+    // swift test: XCTest's counts (a suite's, Linux's total), Swift Testing's end of a failed run.
+    expect(
+      read(
+        "Test Suite 'All tests' failed at 2026-12-07 10:00:00.000\n\t Executed 2 tests, with 1 failure (0 unexpected) in 0.005 (0.006) seconds\n",
+      ),
+    ).toStrictEqual(fail('swift'));
+    expect(
+      read('Total executed 4 tests, with 2 failures (0 unexpected) in 0.010 (0.011) seconds\n'),
+    ).toStrictEqual(fail('swift'));
+    expect(read('✘ Test run with 2 tests failed after 0.001 seconds with 1 issue.\n')).toStrictEqual(
+      fail('swift'),
+    );
+    expect(
+      read('\t Executed 2 tests, with 0 failures (0 unexpected) in 0.005 (0.006) seconds\n'),
+    ).toBeUndefined();
+    expect(read('✔ Test run with 2 tests passed after 0.001 seconds.\n')).toBeUndefined();
+  });
+
   it("reads cargo nextest's summary, and not the output of a test it prints (a try a retry passed)", () => {
     const summary = (counts: string) => `------------\n     Summary [   0.021s] ${counts}\n`;
     for (const counts of [

@@ -1200,6 +1200,9 @@ describe('toEvents mappings', () => {
       'uv run tox',
       'hatch test',
       'python3.12 -m pytest',
+      // Ruby's minitest through rails and rake.
+      'bin/rails test',
+      'bundle exec rake test',
     ]) {
       expect(verdicts(command), command).toEqual(run);
     }
