@@ -1221,6 +1221,22 @@ describe('persist: writes that settle after the subscriber left', () => {
     expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:b', 'STORE_INVALID_EVENT:a']);
   });
 
+  it('the batch made again refused for its last event: it is reported too, the others written, and no empty write after them', async () => {
+    const { target, batches, settle } = heldWriter();
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(target, { maxBatch: 3 })).subscribe();
+    for (const l of 'abc') source.next(E[l]!);
+    subscription.unsubscribe();
+    const seen = await unhandledDuring(() => {
+      settle(0, refusal(E.a!));
+      settle(1, refusal(E.c!));
+      settle(2);
+    });
+    // Every event after b was refused: nothing is left to write.
+    expect(batches).toEqual(['abc', 'bc', 'b']);
+    expect(seen.map(described)).toEqual(['STORE_INVALID_EVENT:a', 'STORE_INVALID_EVENT:c']);
+  });
+
   /**
    * Events n0…n(n-1) left at the teardown behind a first write that never settles, to a writer that refuses
    * a batch at once for its first invalid event, as a store does; `invalid(i)` says which are.
@@ -1273,6 +1289,8 @@ describe('persist: writes that settle after the subscriber left', () => {
     const work: Record<string, { calls: number; sent: number }> = {};
     for (const [name, invalid] of cases) work[name] = await refusedOneByOne(n, invalid);
     for (const { sent } of Object.values(work)) expect(sent).toBeLessThanOrEqual(6 * n);
+    // A write taken doubles the window: some two writes per invalid event (50 here), not one per event.
+    expect(work['one in 100']!.calls).toBeLessThanOrEqual(3 * 50);
     // One refusal: one write more, of everything left without it, as before.
     expect(work['the first']).toEqual({ calls: 2, sent: 2 * (n - 1) - 1 });
   });
