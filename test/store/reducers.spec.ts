@@ -906,6 +906,49 @@ describe('agentState, ends that overtook their start', () => {
     expect(stray.unmatchedEnds).toEqual({ acad711: { agent: 'acad711', endTime: 500 } });
   });
 
+  it("a resumed subagent whose end overtook its start takes only its own run's ends, not another id's", () => {
+    // a1 (Explore) ends at 5,000 and is resumed as Plan at 9,000, its end at 9,500 coming first; b2, another
+    // Explore run, ends at 6,000 (before the resumed start) and again at 9,200 (a blocked stop, after it).
+    const agent = (name: string, id: string) => ({ agent: name, agent_id: id });
+    const state = fold(agentState, [
+      ev('agent.started', 1_000, 's1', agent('Explore', 'a1')),
+      ev('agent.started', 2_000, 's1', agent('Explore', 'b2')),
+      ev('agent.completed', 5_000, 's1', agent('Explore', 'a1')),
+      ev('agent.completed', 6_000, 's1', agent('Explore', 'b2')),
+      ev('agent.completed', 9_200, 's1', agent('Explore', 'b2')),
+      ev('agent.completed', 9_500, 's1', agent('Explore', 'a1')),
+      ev('agent.started', 9_000, 's1', agent('Plan', 'a1')),
+    ]);
+    // a1's first run ends at its last end before 9,000 (5,000: not b2's 6,000): 4,000, and b2's 7,200.
+    expect(state.agents.Explore).toMatchObject({ started: 2, completed: 2, totalDurationMs: 11_200 });
+    expect(state.agents.Plan).toMatchObject({ started: 1, completed: 1, totalDurationMs: 500 });
+    expect(state.ended).toEqual({
+      a1: { agent: 'Plan', startTime: 9_000, endTime: 9_500 },
+      b2: { agent: 'Explore', startTime: 2_000, endTime: 9_200 },
+    });
+    // Only a1's end from 9,000 on moves to Plan: b2's end at 9,200 stays Explore's.
+    expect(state.history.map((h) => `${h.agent} ${h.agentId} ${h.type} ${h.timestamp}`)).toEqual([
+      'Explore a1 agent.started 1000',
+      'Explore b2 agent.started 2000',
+      'Explore a1 agent.completed 5000',
+      'Explore b2 agent.completed 6000',
+      'Plan a1 agent.started 9000',
+      'Explore b2 agent.completed 9200',
+      'Plan a1 agent.completed 9500',
+    ]);
+    // An end of an earlier run of the id (2,000, before the ended run's start at 3,000) is not the ended
+    // run's: with none of its ends before 9,000, the start at 9,000 is a run still going.
+    const earlier = fold(agentState, [
+      ev('agent.started', 1_000, 's1', agent('Explore', 'a1')),
+      ev('agent.completed', 2_000, 's1', agent('Explore', 'a1')),
+      ev('agent.started', 3_000, 's1', agent('Explore', 'a1')),
+      ev('agent.completed', 9_500, 's1', agent('Explore', 'a1')),
+      ev('agent.started', 9_000, 's1', agent('Plan', 'a1')),
+    ]);
+    expect(earlier.agents.Explore).toMatchObject({ started: 2, completed: 2, totalDurationMs: 7_500 });
+    expect(earlier.running).toEqual({ a1: { agent: 'Plan', agentId: 'a1', startTime: 9_000 } });
+  });
+
   it("edges of a run's ends: an end at its start's ms, two waiting ends of one ms, the move after an end was dropped", () => {
     // A run that ended in the ms it started, and another end of that ms: the same run.
     const instant = fold(agentState, [
