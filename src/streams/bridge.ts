@@ -1,7 +1,15 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, Subject, share } from 'rxjs';
+import {
+  asyncScheduler,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  Subject,
+  type Subscriber,
+  share,
+} from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, shownText, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
-import { nextOrEnd, subscribeLinked } from '../operators/internal/linked.js';
+import { linkedInput, nextOrEnd, startLinked } from '../operators/internal/linked.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
 
 /** Options of `bridgeHooks`. */
@@ -14,7 +22,9 @@ export interface BridgeHooksOptions extends BridgeOptions {
  * Turns hook outputs into events: each `HookOutput` becomes one or more `Event`s (see `toEvents`).
  * Bad input never errors the stream and is never dropped: it becomes a `hook.rejected` event
  * (priority HIGH) with the hook name, the reason and the raw input. Errors and completion of the
- * source are forwarded as they are.
+ * source are forwarded as they are. An output's events go out together: an output the consumer pushes
+ * into the source from its `next` comes out after them, and an end of the source made there waits for
+ * them; a consumer that throws ends the output with its exception after them, and the source is left.
  *
  * ```
  * source:  --a----b--------c--|
@@ -41,30 +51,76 @@ export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<Hook
   const limits = bridgeLimits(options, 'bridgeHooks');
   const scheduler = options?.scheduler ?? asyncScheduler;
   return (source) =>
-    new Observable<Event>((subscriber) =>
+    new Observable<Event>((subscriber) => {
+      // An output's events go out together: what the consumer pushes into the source while they go out
+      // (re-entrantly) is mapped at once and waits here, and an end of the source from there waits for
+      // them. The consumer's push came out between the events of the output being delivered, and a
+      // complete or error from it lost the rest of that output.
+      let delivering = false;
+      let waiting: Event[] = [];
+      /**
+       * How the output ends once the events going out are out: the source completed (`null`) or errored,
+       * the clock failed, or the consumer threw, while they went out.
+       */
+      let end: { error: unknown } | null | undefined;
+      const send = (event: Event) => {
+        try {
+          subscriber.next(event);
+        } catch (error) {
+          // A consumer that throws (a `Subscriber` of its own) ends the output with its first exception
+          // (a source's error that came first stays), after the rest of the output and what it pushed
+          // before it threw; the source is left. It was thrown at the source, and the output went on.
+          if (end == null) end = { error };
+          input.unsubscribe();
+        }
+      };
+      const deliver = (events: Event[]) => {
+        delivering = true;
+        try {
+          for (let i = 0; i < events.length && !subscriber.closed; i++) send(events[i]!);
+          for (let i = 0; i < waiting.length && !subscriber.closed; i++) send(waiting[i]!);
+        } finally {
+          delivering = false;
+          if (waiting.length > 0) waiting = [];
+        }
+        if (end === undefined) return;
+        if (end === null) subscriber.complete();
+        else subscriber.error(end.error);
+      };
       // Linked: a synchronous source stops when the output ends (an error below, a `take(n)` downstream).
-      subscribeLinked(source, subscriber, {
-        next(input) {
+      const input: Subscriber<HookOutput> = linkedInput(subscriber, {
+        next(output) {
+          if (end !== undefined) return;
           // Mapping never throws but for a clock whose `now()` is not a time: the output then errors
           // (from a plain observer, RxJS reported it as unhandled and the stream went on without that
-          // hook output's events).
+          // hook output's events), after the events already mapped.
           let events: Event[];
           try {
-            events = mapHookOutput(input, limits, scheduler);
+            events = mapHookOutput(output, limits, scheduler);
           } catch (error) {
-            subscriber.error(error);
+            if (!delivering) subscriber.error(error);
+            else {
+              end = { error };
+              input.unsubscribe();
+            }
             return;
           }
-          // A consumer that throws ends the output, and the source is left. It was thrown at the source,
-          // and the output went on for the consumer.
-          for (let i = 0; i < events.length && !subscriber.closed; i++) {
-            if (!nextOrEnd(subscriber, events[i]!)) return;
-          }
+          if (!delivering) deliver(events);
+          else for (const event of events) waiting.push(event);
         },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    );
+        error: (error: unknown) => {
+          if (end !== undefined) return;
+          if (delivering) end = { error };
+          else subscriber.error(error);
+        },
+        complete: () => {
+          if (end !== undefined) return;
+          if (delivering) end = null;
+          else subscriber.complete();
+        },
+      });
+      startLinked(source, input);
+    });
 }
 
 /** Options of `createHookBridge`. */

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   asyncScheduler,
   config,
+  finalize,
   from,
   map,
   mergeMap,
@@ -283,6 +284,89 @@ describe('bridgeHooks', () => {
     expect(seen).toEqual(['session.ended', 'hook.rejected', 'session.ended']);
   });
 
+  it('delivers an output’s events together: a push from the first of them comes after the last', () => {
+    const input = new Subject<HookOutput>();
+    const seen: string[] = [];
+    let n = 0;
+    input.pipe(bridgeHooks()).subscribe((event) => {
+      seen.push(event.type);
+      // A chain: each event pushes one more output, 100 in all (the first from inside write's first event).
+      if (n < 100) {
+        n++;
+        input.next(n === 1 ? end : { ...end, timestamp: n });
+      }
+    });
+    input.next(write);
+    expect(seen.slice(0, 3)).toEqual(['tool.used', 'file.created', 'session.ended']);
+    expect(seen).toHaveLength(102);
+    expect(seen.slice(2).every((type) => type === 'session.ended')).toBe(true);
+  });
+
+  it.each([
+    ['completes', (input: Subject<HookOutput>) => input.complete(), '|'],
+    ['errors', (input: Subject<HookOutput>) => input.error(new Error('source')), 'error source'],
+  ])(
+    'emits the rest of the output being delivered when the source %s from inside it, then ends',
+    (_, endIt, last) => {
+      const input = new Subject<HookOutput>();
+      const seen: string[] = [];
+      input.pipe(bridgeHooks()).subscribe({
+        next: (event) => {
+          seen.push(event.type);
+          if (seen.length === 1) {
+            input.next(end);
+            endIt(input);
+          }
+        },
+        error: (error: Error) => seen.push(`error ${error.message}`),
+        complete: () => seen.push('|'),
+      });
+      input.next(write);
+      expect(seen).toEqual(['tool.used', 'file.created', 'session.ended', last]);
+    },
+  );
+
+  it('errors after the events before it when its clock fails on an output pushed from inside another', () => {
+    const input = new Subject<HookOutput>();
+    const clock = { now: () => Number.NaN, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
+    const seen: string[] = [];
+    let left = false;
+    input
+      .pipe(
+        finalize(() => {
+          left = true;
+        }),
+        bridgeHooks({ scheduler: clock as SchedulerLike }),
+      )
+      .subscribe({
+        next: (event) => {
+          seen.push(event.type);
+          // No timestamp: it needs the clock.
+          if (seen.length === 1) input.next({ hook: 'SessionEnd', output: { session_id: SESSION } });
+          // Nobody reads this one: the source was left at the failure.
+          if (seen.length === 2) input.next({ ...end, timestamp: 3 });
+        },
+        error: (error: Error) => seen.push(error.name),
+      });
+    input.next({ ...write, timestamp: 1 });
+    expect(seen).toEqual(['tool.used', 'file.created', 'InvalidEventError']);
+    expect(left).toBe(true);
+  });
+
+  it('emits nothing more once the consumer leaves in the middle of an output', () => {
+    const input = new Subject<HookOutput>();
+    const seen: string[] = [];
+    const subscription = input.pipe(bridgeHooks()).subscribe((event) => {
+      seen.push(event.type);
+      input.next(end);
+      subscription.unsubscribe();
+    });
+    input.next(write);
+    input.next(end);
+    expect(seen).toEqual(['tool.used']);
+    expect(input.observed).toBe(false);
+  });
+
   it('validates its options at construction', () => {
     expect(() => bridgeHooks({ maxPayloadBytes: -1 })).toThrow(ConfigError);
     expect(() => bridgeHooks({ maxDepth: 1.5 })).toThrow(ConfigError);
@@ -381,6 +465,27 @@ describe('bridgeHooks property: nothing lost, never errors', () => {
       'a',
       'b',
       'error consumer on a',
+    ]);
+    expect(input.observed).toBe(false);
+  });
+
+  it('emits the rest of the output a consumer throws on, and what it pushed, before its exception', () => {
+    const input = new Subject<HookOutput>();
+    const consumer = new ThrowingConsumer<Event>(
+      (event) => {
+        if (event.type !== 'tool.used') return false;
+        input.next(end);
+        return true;
+      },
+      (event) => event.type,
+    );
+    input.pipe(bridgeHooks()).subscribe(consumer);
+    expect(() => input.next(write)).not.toThrow();
+    expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.type))).toEqual([
+      'tool.used',
+      'file.created',
+      'session.ended',
+      'error consumer on tool.used',
     ]);
     expect(input.observed).toBe(false);
   });
