@@ -1,7 +1,7 @@
 /**
  * The operators whose timers emit several outputs in one flush (the idle tick of temporalAggregate and
- * sessionWindows, the live-clock sweep of correlate and pattern, adaptiveBatch's timeout, summary$),
- * when the consumer acts from inside the first of them: it unsubscribes (nothing more comes out, no
+ * sessionWindows, the live-clock sweep of correlate and pattern, an adaptiveBatch shrink cut in chunks,
+ * summary$), when the consumer acts from inside the first of them: it unsubscribes (nothing more comes out, no
  * scheduled work is left), completes or errors the source (the rest of that flush and what is still
  * open come out once, then the end, and no work is left), or pushes a chain of 100 inputs (each comes out
  * once, after the outputs of the flush).
