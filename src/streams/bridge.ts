@@ -89,8 +89,8 @@ export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<Hook
       };
       // Linked: a synchronous source stops when the output ends (an error below, a `take(n)` downstream).
       const input: Subscriber<HookOutput> = linkedInput(subscriber, {
+        // Once `end` is set the source has ended or was left: none of these is called again.
         next(output) {
-          if (end !== undefined) return;
           // Mapping never throws but for a clock whose `now()` is not a time: the output then errors
           // (from a plain observer, RxJS reported it as unhandled and the stream went on without that
           // hook output's events), after the events already mapped.
@@ -109,12 +109,10 @@ export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<Hook
           else for (const event of events) waiting.push(event);
         },
         error: (error: unknown) => {
-          if (end !== undefined) return;
           if (delivering) end = { error };
           else subscriber.error(error);
         },
         complete: () => {
-          if (end !== undefined) return;
           if (delivering) end = null;
           else subscriber.complete();
         },

@@ -490,6 +490,40 @@ describe('bridgeHooks property: nothing lost, never errors', () => {
     expect(input.observed).toBe(false);
   });
 
+  it('ends with the first exception of a consumer that throws on every event of an output', () => {
+    const input = new Subject<HookOutput>();
+    const consumer = new ThrowingConsumer<Event>(
+      () => true,
+      (event) => event.type,
+    );
+    input.pipe(bridgeHooks()).subscribe(consumer);
+    input.next(write);
+    expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.type))).toEqual([
+      'tool.used',
+      'file.created',
+      'error consumer on tool.used',
+    ]);
+  });
+
+  it('ends with the source’s error when it came before the consumer’s exception', () => {
+    const input = new Subject<HookOutput>();
+    const consumer = new ThrowingConsumer<Event>(
+      (event) => {
+        if (event.type !== 'tool.used') return true;
+        input.error(new Error('source'));
+        return false;
+      },
+      (event) => event.type,
+    );
+    input.pipe(bridgeHooks()).subscribe(consumer);
+    input.next(write);
+    expect(consumer.got.map((item) => (typeof item === 'string' ? item : item.type))).toEqual([
+      'tool.used',
+      'file.created',
+      'error source',
+    ]);
+  });
+
   it('does not error on a throwing source getter', () => {
     const hostile = {
       hook: 'Stop',
