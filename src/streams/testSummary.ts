@@ -51,12 +51,13 @@
  *   printed a line (`--output-logs=errors-only`), then only `Cached:` and `Time:`; never a failure.
  * - deno: a failure is `FAILED | 1 passed | 1 failed (21ms)`; a pass `ok | 2 passed | 0 failed (25ms)`;
  * - phpunit: a failure is `Tests: 2, Assertions: 2, Failures: 1.` (or `Errors: N`); a pass
- *   `OK (2 tests, 2 assertions)`, or its counts with neither right after `OK, but …`;
+ *   `OK (2 tests, 2 assertions)`, or its counts with neither right after `OK, but …` (fewer skipped and
+ *   incomplete than tests);
  * - minitest: a failure is `2 runs, 2 assertions, 1 failures, 0 errors, 0 skips` with failures or errors;
  *   a pass the same with none and fewer skips than runs, then only `You have skipped tests. …`;
  * - bun: a failure is ` 1 fail` above another of its counts or its `Ran N tests across …`; never a pass;
  * - dotnet: a failure is `Failed!  - Failed:     1, Passed:     1, …`, a pass `Passed!  - Failed:     0, …`
- *   (one line per test project);
+ *   (one line per test project: a later one's pass settles no failure);
  * - gradle: a failure is `3 tests completed, 1 failed`; never a pass (it prints no count then);
  * - swift: a failure is XCTest's `Executed 2 tests, with 1 failure (0 unexpected) in …` or Swift Testing's
  *   `✘ Test run with 2 tests failed after …`; never a pass (each framework prints its own).
@@ -335,6 +336,11 @@ interface SummaryLine {
  * that started after it.
  */
 const STARTS_RUNS: ReadonlySet<SummaryRunner> = new Set(['playwright']);
+/**
+ * Runners that count each part of a run on a line of its own (dotnet: each test project of a solution,
+ * `Failed!  - …` for one, then `Passed!  - …` for the next): a later part's pass settles no failure.
+ */
+const COUNTS_PARTS: ReadonlySet<SummaryRunner> = new Set(['dotnet']);
 
 function line(
   runner: SummaryRunner,
@@ -479,7 +485,9 @@ function summaryOf(
         .map((part) => part.split(': ') as [string, string]),
     );
     const fails = Number(counts.get('Failures') ?? 0) + Number(counts.get('Errors') ?? 0) > 0;
-    const passes = !fails && previous !== undefined && PHPUNIT_BUT_OK.test(previous) && Number(match[1]) > 0;
+    // Skipped and incomplete tests are counted in `Tests` and did not pass: at least one other must have.
+    const ran = Number(match[1]) - Number(counts.get('Skipped') ?? 0) - Number(counts.get('Incomplete') ?? 0);
+    const passes = !fails && previous !== undefined && PHPUNIT_BUT_OK.test(previous) && ran > 0;
     return line('phpunit', fails, true, passes);
   }
   match = MINITEST.exec(text);
@@ -572,7 +580,11 @@ function readOutput(lines: readonly string[]): OutputReading {
       reopened.delete(summary.runner);
     } else if (failures.has(summary.runner)) {
       if (summary.opens) reopened.add(summary.runner);
-      else if (summary.passes && (reopened.has(summary.runner) || !STARTS_RUNS.has(summary.runner))) {
+      else if (
+        summary.passes &&
+        !COUNTS_PARTS.has(summary.runner) &&
+        (reopened.has(summary.runner) || !STARTS_RUNS.has(summary.runner))
+      ) {
         // The failed run is a run too, though no line of it may have counted its tests (playwright's
         // `1 failed` without a `passed` line, vitest's `Tests  no tests`): a pass is then never read.
         failures.delete(summary.runner);

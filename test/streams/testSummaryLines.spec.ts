@@ -169,6 +169,18 @@ describe('readTestSummary, line by line', () => {
     ).toStrictEqual(pass('phpunit'));
     expect(read('WARNINGS!\nTests: 2, Assertions: 2, Warnings: 1.\n')).toBeUndefined();
     expect(read('OK, but there were issues!\nTests: 0, Assertions: 0, Skipped: 0.\n')).toBeUndefined();
+    // Every test skipped or incomplete: none passed (exit 0 all the same).
+    expect(read('OK, but some tests were skipped!\nTests: 1, Assertions: 0, Skipped: 1.\n')).toBeUndefined();
+    expect(
+      read(
+        'OK, but incomplete, skipped, or risky tests!\nTests: 3, Assertions: 1, Skipped: 1, Incomplete: 2.\n',
+      ),
+    ).toBeUndefined();
+    expect(
+      read(
+        'OK, but incomplete, skipped, or risky tests!\nTests: 3, Assertions: 1, Skipped: 1, Incomplete: 1.\n',
+      ),
+    ).toStrictEqual(pass('phpunit'));
     expect(read('FAILURES!\nTests: 3, Assertions: 3, Skipped: 1, Failures: 1.\n')).toStrictEqual(
       fail('phpunit'),
     );
@@ -201,6 +213,9 @@ describe('readTestSummary, line by line', () => {
     expect(read(dotnet('Failed', 1, 1))).toStrictEqual(fail('dotnet'));
     expect(read(dotnet('Passed', 0, 0))).toBeUndefined();
     expect(read(dotnet('Passed', 0, 2).repeat(2))).toBeUndefined();
+    // A solution's projects: one that passes after one that failed settles nothing (it is no retry).
+    expect(read(dotnet('Failed', 1, 1) + dotnet('Passed', 0, 2))).toStrictEqual(fail('dotnet'));
+    expect(read(dotnet('Passed', 0, 2) + dotnet('Failed', 1, 1))).toStrictEqual(fail('dotnet'));
     // Gradle prints no count when its tests pass.
     expect(
       read(
