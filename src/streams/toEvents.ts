@@ -1210,7 +1210,10 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   ['npx', String.raw`\s+(?:vitest|jest|mocha)\b`],
   [String.raw`(?:vitest|jest|pytest|mocha|rspec|phpunit|ctest)\b`, ''],
   // A tool's `test` command or target.
-  ['go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch|rails|rake', String.raw`\s+test\b`],
+  ['go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch', String.raw`\s+test\b`],
+  // rails's and rake's, and their tasks of tests (`rails test:system`); not `test:prepare`, which builds
+  // the assets and the test database.
+  ['rails|rake', String.raw`\s+test\b(?!:prepare\b)`],
   ['cargo', String.raw`\s+nextest\s+run\b`],
   ['node', `\\s+--test${END}`],
   [String.raw`python(?:3(?:\.\d+)?)?`, String.raw`\s+-m\s+(?:pytest|unittest)\b`],
@@ -1302,8 +1305,11 @@ const NOT_A_TEST_RUN = new RegExp(
   [
     String.raw`\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--version|--dry-run|--no-run|-{1,2}list(?:=\S*)?)(?:\s|$)`,
     String.raw`^(?:\S*/)?go\s+test\s(?:.*\s)?-c(?:\s|$)`,
-    String.raw`^(?:\S*/)?mvnw?\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip)(?:=true)?(?:\s|$)`,
+    String.raw`^(?:\S*/)?mvnw?\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip(?:\.exec)?)(?:=true)?(?:\s|$)`,
     String.raw`^(?:\S*/)?gradle\w*\s(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+)(?:\S*:)?test(?:\s|$)`,
+    // `-x check` leaves out the tests of `build` and `check` (of every project; not `-x :lib:check`), not
+    // those of a test task named.
+    String.raw`^(?:\S*/)?gradle\w*\s(?![\s\S]*(?<!\S)(?:[\w.-]*:)*test(?:\w*UnitTest)?(?:\s|$))(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+)check(?:\s|$)`,
     String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-l|-a|--list(?:envs(?:-all)?|-sessions)?|--notest)(?:\s|$)`,
     String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-e|-s|--sessions?|--env)(?:=|\s+)(?!-)(?![^\s;&|]*(?:py|test|unit|all|ALL))`,
   ].join('|'),

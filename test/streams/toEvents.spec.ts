@@ -1203,6 +1203,11 @@ describe('toEvents mappings', () => {
       // Ruby's minitest through rails and rake.
       'bin/rails test',
       'bundle exec rake test',
+      'bin/rails test:system',
+      // Tests named, or a project's check left out, with -x check.
+      './gradlew test -x check',
+      './gradlew :app:test -x check',
+      './gradlew check -x :lib:check',
     ]) {
       expect(verdicts(command), command).toEqual(run);
     }
@@ -1264,6 +1269,15 @@ describe('toEvents mappings', () => {
       './gradlew testClasses',
       './gradlew check -x test',
       './gradlew check --exclude-task :app:test',
+      // check left out of build (or check), and its tests with it; Maven's tests skipped by their old name;
+      // rails's test:prepare, which prepares the test database and assets.
+      './gradlew build -x check',
+      'gradle build --exclude-task check',
+      './gradlew check -x check',
+      'mvn package -Dmaven.test.skip.exec=true',
+      'mvn verify -Dmaven.test.skip.exec',
+      'bin/rails test:prepare',
+      'rake test:prepare',
       // Gradle: `test` as the value of a task's option or of an option not of the test run.
       './gradlew help --task test',
       'gradle init --project-name test',
