@@ -520,6 +520,18 @@ describe('main (src/cli/main.ts) in process', () => {
       2,
       "Unknown option '--id'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams context -- --id=1\n",
     ],
+    // An id with a - inside (parseArgs's loose reading made positionals of its letters after it: no hint
+    // was given), and one whose first letters are short options (-hx: the hint named -x).
+    [
+      ['context', '-my-session', '--store', 'x'],
+      2,
+      "Unknown option '-m'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams context -- -my-session\n",
+    ],
+    [
+      ['replay', '-hx'],
+      2,
+      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams replay -- -hx\n",
+    ],
     // Not when the command has its id: the unknown option is no id.
     [
       ['replay', 'a', '-x'],

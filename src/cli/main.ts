@@ -304,26 +304,53 @@ function parseProblem(error: unknown, args: readonly string[]): string {
  * option of `context` or `replay` given no id: such an id (which `sessions` lists as it is) was read as
  * options, and the usage error named only its first letter (`Unknown option '-a'`).
  */
-function idAfterDashes(
-  problem: string,
-  error: unknown,
-  positionals: readonly string[],
-  args: readonly string[],
-): string {
+function idAfterDashes(problem: string, error: unknown, args: readonly string[]): string {
+  const positionals = positionalsOf(args);
   const command = positionals[0];
   if ((command !== 'context' && command !== 'replay') || positionals.length > 1) return problem;
   if ((error as { code?: unknown } | null)?.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return problem;
   const option = /^Unknown option '(-[^' ]*)/.exec(textOf(error))?.[1];
   if (option === undefined) return problem;
-  // The argument it was read from: `-abc` for `-a`, `--x=1` for `--x`.
+  // The argument it was read from: `-abc` for `-a`, `-hx` for `-x` (after known short options), `--x=1`
+  // for `--x`.
   const given =
     args.find(
       (arg) =>
         arg === option ||
         arg.startsWith(`${option}=`) ||
-        (!option.startsWith('--') && !arg.startsWith('--') && arg.startsWith(option)),
+        (!option.startsWith('--') && !arg.startsWith('--') && shortAt(arg, option.slice(1))),
     ) ?? option;
   return `${problem}. A session id that begins with - is given after --: vibespec-streams ${command} -- ${given}`;
+}
+
+/** The short options' letters (`h`, `V`). */
+const SHORTS = new Set(
+  Object.values(OPTIONS).flatMap((spec) => ('short' in spec ? [spec.short as string] : [])),
+);
+
+/** Whether `arg`, a group of short options (`-hx`), has `letter` first after the known ones. */
+function shortAt(arg: string, letter: string): boolean {
+  let at = 1;
+  while (at < arg.length && SHORTS.has(arg[at]!)) at++;
+  return arg.startsWith('-') && arg.startsWith(letter, at);
+}
+
+/**
+ * The arguments that are no option nor an option's value (all after `--`): parseArgs with `strict: false`
+ * reads `-my-session` as `-m`, `-y` and positionals `-s`, `-e`, … (and all after it as positionals).
+ */
+function positionalsOf(args: readonly string[]): string[] {
+  const found: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return [...found, ...args.slice(i + 1)];
+    if (!arg.startsWith('-') || arg === '-') found.push(arg);
+    else if (arg.startsWith('--') && !arg.includes('=')) {
+      const name = arg.slice(2);
+      if (Object.hasOwn(OPTIONS, name) && OPTIONS[name as keyof typeof OPTIONS].type === 'string') i++;
+    }
+  }
+  return found;
 }
 
 /**
@@ -374,10 +401,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     // Found without checking the options, so that a usage error of `record` exits 1 wherever they are.
     const found = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false });
-    return usage(
-      idAfterDashes(parseProblem(error, argv), error, found.positionals, argv),
-      exitAs(found.positionals[0], argv),
-    );
+    return usage(idAfterDashes(parseProblem(error, argv), error, argv), exitAs(found.positionals[0], argv));
   }
   const command = parsed.positionals[0];
   const takes =
