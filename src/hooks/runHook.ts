@@ -179,7 +179,9 @@ export function runStep(
       let input: string | undefined;
       let problem: unknown;
       try {
-        input = JSON.stringify(context);
+        // The shallow copy a function hook is given (and a chain's command hooks): a context's own
+        // `toJSON` (a Date, a class instance) gave the hook a JSON string, not the object it is.
+        input = JSON.stringify({ ...context });
       } catch (error) {
         problem = error;
       }

@@ -850,6 +850,47 @@ describe('runHook without a context (null or undefined, from JavaScript)', () =>
   });
 });
 
+describe('a context object with a toJSON (a Date, a class instance)', () => {
+  it('reaches a command hook as the copy a function hook is given, as in a chain, not as its toJSON', async () => {
+    class Ctx {
+      value = 42;
+      toJSON() {
+        return 'Ctx(42)';
+      }
+    }
+    const seen: unknown[] = [];
+    const record = (ctx: HookContext) => {
+      seen.push(ctx);
+      return {};
+    };
+    const ok = script('ok');
+    for (const [context, fields] of [
+      [new Ctx(), { value: 42 }],
+      [new Date(0), {}],
+    ] as const) {
+      seen.length = 0;
+      const outputs = await lastValueFrom(
+        runHookAggregation([ok, { name: 'f', run: record }], context as never, validationResult).pipe(
+          toArray(),
+        ),
+      );
+      const step = outputs.find((o) => o.kind === 'step' && o.hook === 'ok') as HookStep | undefined;
+      if (step?.status !== 'completed') throw new Error(`expected completed, got ${step?.status}`);
+      // The same context for both hooks of the run: the command hook read "Ctx(42)" or the date's
+      // ISO string on stdin, a JSON string where the protocol gives an object.
+      const copy = JSON.stringify(fields);
+      expect(seen).toEqual([fields]);
+      expect(step.result.context_updates).toMatchObject({
+        ok_saw: (fields as { value?: number }).value ?? null,
+        ok_input_length: copy.length,
+      });
+      const alone = await run(ok, context as never);
+      if (alone.status !== 'completed') throw new Error(`expected completed, got ${alone.status}`);
+      expect(alone.result.context_updates?.ok_input_length).toBe(copy.length);
+    }
+  });
+});
+
 describe('runHookAggregation and aggregateHooks without a context (null or undefined, from JavaScript)', () => {
   it('run a command hook on the empty context, as runHook and runHookChain do', async () => {
     const ok = script('ok');
