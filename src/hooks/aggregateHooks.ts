@@ -233,6 +233,9 @@ export function runHookAggregation<R>(
  * `hooks.overflow` event, kept by `hookEvents()`). The queued and running contexts go on as if it had
  * not come.
  *
+ * A context that is not an object (a string, an array; `null` or `undefined` is `{}`) is the source's
+ * error, a `ConfigError`: it yields nothing, and the contexts before it run to their aggregates.
+ *
  * The source's completion waits for the active and queued runs, and so does its error: no context is
  * taken after it, the running and waiting ones are aggregated (deadlines and timeouts still apply),
  * and then the error is forwarded — at once if none runs or waits. Unsubscribing cancels everything at

@@ -65,6 +65,9 @@ function rejectedChain(chain: PreparedChain, context: HookContext, rejection: Re
  * `error` (a `VibespecError` with code `BUFFER_OVERFLOW`) and `event` (a `hooks.overflow` event, kept
  * by `hookEvents()`). The queued and running contexts go on as if it had not come.
  *
+ * A context that is not an object (a string, an array; `null` or `undefined` is `{}`) is the source's
+ * error, a `ConfigError`: it yields nothing, and the contexts before it run to their results.
+ *
  * The source's completion waits for the active and queued runs, and so does its error: no context is
  * taken after it, the running and waiting ones run to their results (each hook's timeout still
  * applies), and then the error is forwarded — at once if none runs or waits. Unsubscribing cancels
