@@ -177,16 +177,26 @@ export function checkHooks(where: string, hooks: unknown, unique: boolean): read
  * The context a run is given: `null` or `undefined` is the empty one, `{}`; any other object is taken as
  * it is (a class instance too). Anything else (a string, a number, an array, a function) is a
  * `ConfigError`: a function hook was given it spread into an object (`'ab'` as `{ 0: 'a', 1: 'b' }`)
- * and a command hook as its JSON (`"ab"`), two hooks of one run seeing two contexts.
+ * and a command hook as its JSON (`"ab"`), two hooks of one run seeing two contexts. So is a revoked
+ * proxy, which no hook can read (asking whether it is an array threw a `TypeError`).
  */
 export function checkContext(where: string, context: unknown): HookContext {
   if (context === undefined || context === null) return {};
-  if (typeof context !== 'object' || Array.isArray(context)) {
+  if (typeof context !== 'object' || isArrayOrRevoked(context)) {
     throw new ConfigError(
       `${where}: the context must be an object (or null or undefined, read as {}), got ${shownText(context)}`,
     );
   }
   return context as HookContext;
+}
+
+/** Whether `value` is an array, or a revoked proxy (asking throws a `TypeError`; no hook could read it). */
+function isArrayOrRevoked(value: object): boolean {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return true;
+  }
 }
 
 /**

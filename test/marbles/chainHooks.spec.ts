@@ -1249,6 +1249,19 @@ describe('a context that is not an object', () => {
     expect(seen).toEqual([{}, {}, { files: ['a.ts'] }]);
   });
 
+  it('a revoked proxy is refused with a ConfigError, not the TypeError of asking whether it is an array', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const calls = [
+      ['runHook', () => runHook(hook, proxy)],
+      ['runHookChain', () => runHookChain({ name: 'c', hooks: [hook] }, proxy)],
+      ['runHookAggregation', () => runHookAggregation([hook], proxy, validationResult)],
+    ] as const;
+    for (const [where, call] of calls) {
+      expect(call).toThrow(refused(where, '(a value that cannot be converted to a string)'));
+    }
+  });
+
   it('chainHooks, aggregateHooks: is the source error, once the contexts before it have their results', async () => {
     seen.length = 0;
     const chained = await collectAll(
