@@ -163,15 +163,18 @@ export function createModeSelector(config: SelectModeConfig = {}): ModeSelector 
   const { cpuPercent, memoryPercent, queueDepth, avgLatencyMs, eventLoopDelayMs, eventLoopUtilization } =
     thresholds;
 
+  // `>` is false for undefined and NaN, so a missing figure never counts as high (the seed's `get(…, 0)`);
+  // nor does one that is no number ('99', null), as hybridProcess reads it: `'99' > 80` compared as numbers.
+  const above = (figure: unknown, threshold: number): boolean =>
+    typeof figure === 'number' && figure > threshold;
   const loaded = (load: LoadSnapshot): boolean => {
-    // `>` is false for undefined and NaN, so a missing figure never counts as high (the seed's `get(…, 0)`).
     let high = 0;
-    if ((load.cpuPercent as number) > cpuPercent) high++;
-    if ((load.memoryPercent as number) > memoryPercent) high++;
-    if ((load.queueDepth as number) > queueDepth) high++;
-    if ((load.avgLatencyMs as number) > avgLatencyMs) high++;
-    if ((load.eventLoopDelayMs as number) > eventLoopDelayMs) high++;
-    if ((load.eventLoopUtilization as number) > eventLoopUtilization) high++;
+    if (above(load.cpuPercent, cpuPercent)) high++;
+    if (above(load.memoryPercent, memoryPercent)) high++;
+    if (above(load.queueDepth, queueDepth)) high++;
+    if (above(load.avgLatencyMs, avgLatencyMs)) high++;
+    if (above(load.eventLoopDelayMs, eventLoopDelayMs)) high++;
+    if (above(load.eventLoopUtilization, eventLoopUtilization)) high++;
     return high >= minIndicators;
   };
 
@@ -216,8 +219,8 @@ const compiled = new WeakMap<SelectModeConfig, ModeSelector>();
  * ```
  *
  * @param event the event to route.
- * @param load the current load (`systemLoad$` emits it); missing figures count as not high, and a
- *   missing or `null` load as no load at all.
+ * @param load the current load (`systemLoad$` emits it); missing figures, and figures that are no
+ *   number (`'99'`), count as not high, and a missing or `null` load as no load at all.
  * @param config thresholds and type lists; compiled once per config object and cached.
  * @return the processing mode.
  * @throws ConfigError when `config` is invalid (see `createModeSelector`); an invalid config is not

@@ -43,6 +43,7 @@ const rows: Row[] = [
   { rule: '2 thresholds are strict (>)',     type: 'git.commit',         priority: NORMAL,   load: { cpuPercent: 80, memoryPercent: 85, queueDepth: 1000, avgLatencyMs: 200 }, expected: IMMEDIATE },
   { rule: '2 missing figures are not high',  type: 'git.commit',         priority: NORMAL,   load: {}, expected: IMMEDIATE },
   { rule: '2 NaN figures are not high',      type: 'git.commit',         priority: NORMAL,   load: { cpuPercent: Number.NaN, memoryPercent: Number.NaN }, expected: IMMEDIATE },
+  { rule: '2 figures no number are not high', type: 'git.commit',        priority: NORMAL,   load: { cpuPercent: '99', memoryPercent: '99', queueDepth: [5000] } as unknown as LoadSnapshot, expected: IMMEDIATE },
   // 3. user-blocking types → IMMEDIATE
   { rule: '3 git.commit',                    type: 'git.commit',         priority: NORMAL,   load: calm,   expected: IMMEDIATE },
   { rule: '3 agent.completed',               type: 'agent.completed',    priority: NORMAL,   load: calm,   expected: IMMEDIATE },
