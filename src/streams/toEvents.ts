@@ -1197,9 +1197,12 @@ const TOX_END = `(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|[ \\t]+#|${SEP}-)`;
 // name on the line (`''`: the name alone says it, `vitest`).
 const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // A package's test script, maybe after options, in its workspaces: `npm test`, `yarn run test:unit`,
-  // `pnpm -r test`, `pnpm --filter api test`, `npm -w api test`, `pnpm -w test`, `bun run test`.
+  // `pnpm -r test`, `pnpm --filter api test`, `npm -w api test`, `pnpm -w test`, `bun run test`; npm's and
+  // pnpm's aliases of `test`, `npm t` and `npm tst` (not after `run`: `npm run t` runs a script named t).
   ['npm|yarn|bun', `${SEP}${PM_WORDS}(?:run${SEP}${PM_WORDS})?test\\b`],
   ['pnpm', `${SEP}${PNPM_WORDS}(?:run${SEP}${PNPM_WORDS})?test\\b`],
+  ['npm', `${SEP}${PM_WORDS}t(?:st)?${END}`],
+  ['pnpm', `${SEP}${PNPM_WORDS}t(?:st)?${END}`],
   // yarn's workspaces: `yarn workspaces foreach -A run test` (yarn 1: `yarn workspaces run test`), `yarn
   // workspace api test`.
   [
@@ -1288,10 +1291,11 @@ function isTestName(name: string, command: string, from: number, end: number): b
   return false;
 }
 // A word of every test command of `TEST_COMMAND` (`test` in `vitest`, `pytest`, `unittest`; Maven's
-// `verify`, `package`, `install`, `deploy`, Gradle's `check` and `build`, `tox`, `nox`): a line without one runs none. Not `TEST_COMMAND` itself,
-// which quotes and `\`s in a name or between its words (`'npm' test`, `npm\ test` in a `bash -c` script)
-// would hide.
-const MAY_RUN_TESTS = /test|jest|mocha|rspec|phpunit|verify|check|package|install|deploy|build|tox|nox/;
+// `verify`, `package`, `install`, `deploy`, Gradle's `check` and `build`, `tox`, `nox`, npm's `t` and
+// `tst`): a line without one runs none. Not `TEST_COMMAND` itself, which quotes and `\`s in a name or
+// between its words (`'npm' test`, `npm\ test` in a `bash -c` script) would hide.
+const MAY_RUN_TESTS =
+  /test|jest|mocha|rspec|phpunit|verify|check|package|install|deploy|build|tox|nox|\bt(?:st)?\b/;
 const BLANK = /\s/;
 // Listing or describing tests is not running them; nor is rspec's `--dry-run` (its summary counts every
 // example, `0 failures`), nor go's `-list REGEXP` (`ok` for each package, when no test matches), nor

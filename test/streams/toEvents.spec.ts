@@ -1176,6 +1176,12 @@ describe('toEvents mappings', () => {
       // pnpm's -w is --workspace-root, which takes no argument (npm's -w takes a workspace).
       'pnpm -w test',
       'pnpm -w run test',
+      // npm's and pnpm's aliases of test.
+      'npm t',
+      'npm tst',
+      'npm t -- --watch=false',
+      'pnpm t',
+      'npm -w api t',
       'yarn workspaces foreach run test',
       'yarn workspaces foreach -A run test',
       'yarn workspaces foreach --all --topological -j 4 run test',
@@ -1216,6 +1222,11 @@ describe('toEvents mappings', () => {
       'git commit -m "fix test"',
       'echo test',
       'cat test.txt',
+      // A script named t, npm's and pnpm's other commands starting with t.
+      'npm run t',
+      'pnpm run tst',
+      'npm token list',
+      'npm team ls acme',
       'ls tests/',
       // Maven: goals that run no test (test-compile only compiles them), skipped tests, `test` as a value.
       'mvn compile',
