@@ -1,8 +1,9 @@
 import fc from 'fast-check';
-import { asyncScheduler, config, from, mergeMap, type SchedulerLike, Subject, take, timer } from 'rxjs';
+import { asyncScheduler, from, mergeMap, type SchedulerLike, Subject, take, timer } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { bridgeHooks, type Event, type HookOutput, toEvents } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
+import { rxjsUnhandled } from '../helpers/unhandled.js';
 
 const SESSION = 'sess-1';
 const write: HookOutput = {
@@ -66,13 +67,10 @@ describe('bridgeHooks re-entrancy review', () => {
     expect(seen.every((t, i) => t === i)).toBe(true);
   });
 
-  it('leaving in the middle of the queued outputs emits nothing more and throws nothing', () => {
-    const unhandled: unknown[] = [];
-    const previous = config.onUnhandledError;
-    config.onUnhandledError = (error) => unhandled.push(error);
-    try {
-      const input = new Subject<HookOutput>();
-      const seen: string[] = [];
+  it('leaving in the middle of the queued outputs emits nothing more and throws nothing', async () => {
+    const input = new Subject<HookOutput>();
+    const seen: string[] = [];
+    const unhandled = await rxjsUnhandled(() => {
       const subscription = input.pipe(bridgeHooks()).subscribe((e) => {
         seen.push(key(e));
         if (seen.length === 1) {
@@ -87,12 +85,10 @@ describe('bridgeHooks re-entrancy review', () => {
       });
       expect(() => input.next(write)).not.toThrow();
       expect(() => input.next(end(6))).not.toThrow();
-      expect(seen).toEqual(['tool.used@1', 'file.created@1', 'session.ended@2', 'hook.rejected@3']);
-      expect(input.observed).toBe(false);
-      expect(unhandled).toEqual([]);
-    } finally {
-      config.onUnhandledError = previous;
-    }
+    });
+    expect(seen).toEqual(['tool.used@1', 'file.created@1', 'session.ended@2', 'hook.rejected@3']);
+    expect(input.observed).toBe(false);
+    expect(unhandled).toEqual([]);
   });
 
   it('rejected events of bad payloads pushed re-entrantly keep their place, and the limits apply to them', () => {
@@ -127,12 +123,9 @@ describe('bridgeHooks re-entrancy review', () => {
   ])(
     'a consumer leaving at a queued event after the source %s from inside gets no end and nothing is reported',
     async (_, endIt) => {
-      const unhandled: unknown[] = [];
-      const previous = config.onUnhandledError;
-      config.onUnhandledError = (error) => unhandled.push(error);
-      try {
-        const input = new Subject<HookOutput>();
-        const seen: string[] = [];
+      const input = new Subject<HookOutput>();
+      const seen: string[] = [];
+      const unhandled = await rxjsUnhandled(() => {
         const subscription = input.pipe(bridgeHooks()).subscribe({
           next: (e) => {
             seen.push(key(e));
@@ -147,12 +140,9 @@ describe('bridgeHooks re-entrancy review', () => {
           complete: () => seen.push('|'),
         });
         expect(() => input.next(write)).not.toThrow();
-        expect(seen).toEqual(['tool.used@1', 'file.created@1', 'session.ended@2']);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        expect(unhandled).toEqual([]);
-      } finally {
-        config.onUnhandledError = previous;
-      }
+      });
+      expect(seen).toEqual(['tool.used@1', 'file.created@1', 'session.ended@2']);
+      expect(unhandled).toEqual([]);
     },
   );
 

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import {
-  config,
   connect,
   defer,
   from,
@@ -50,6 +49,7 @@ import {
 } from '../helpers/hookQueue.js';
 import { marbles } from '../helpers/marbles.js';
 import { atOnceScheduler, thislessScheduler } from '../helpers/schedulers.js';
+import { rxjsUnhandled } from '../helpers/unhandled.js';
 
 /** `hook:status` for a step, `chain:outcome` for a chain result: what the marble diagrams compare. */
 const label = (output: HookChainOutput): string =>
@@ -810,22 +810,18 @@ describe('runHookChain', () => {
   });
 
   it('fails at once, without an unhandled error, a hook whose promise rejects with such a value', async () => {
-    const unhandled: unknown[] = [];
-    const saved = config.onUnhandledError;
-    config.onUnhandledError = (error) => unhandled.push(error);
-    try {
-      // The rejection is a microtask, the timeout a timer: the step comes from the rejection whatever
-      // the timeout (it is there only so that a run that missed the rejection ends).
-      const chain = {
-        name: 'c',
-        hooks: [fn('rejects-bare', () => Promise.reject(Object.create(null)), { timeoutMs: 1_000 })],
-      };
-      const outputs = await collect(runHookChain(chain, {}));
-      expect(outputs.map(label)).toEqual(['rejects-bare:failed', 'c:failed']);
-      expect(unhandled).toEqual([]);
-    } finally {
-      config.onUnhandledError = saved;
-    }
+    // The rejection is a microtask, the timeout a timer: the step comes from the rejection whatever
+    // the timeout (it is there only so that a run that missed the rejection ends).
+    const chain = {
+      name: 'c',
+      hooks: [fn('rejects-bare', () => Promise.reject(Object.create(null)), { timeoutMs: 1_000 })],
+    };
+    let outputs: HookChainOutput[] = [];
+    const unhandled = await rxjsUnhandled(async () => {
+      outputs = await collect(runHookChain(chain, {}));
+    });
+    expect(outputs.map(label)).toEqual(['rejects-bare:failed', 'c:failed']);
+    expect(unhandled).toEqual([]);
   });
 
   it('fails with HOOK_INVALID_OUTPUT a hook whose answer throws while it is read', async () => {
