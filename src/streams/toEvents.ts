@@ -1190,6 +1190,11 @@ const PM_ARGUMENT =
 const PM_WORDS = wordsBefore(PM_ARGUMENT, false);
 // pnpm's: its `-w` is `--workspace-root`, which takes none (`pnpm -w test`).
 const PNPM_WORDS = wordsBefore(PM_ARGUMENT.replace('-[FCwj]', '-[FCj]'), false);
+// The options of lerna's that take an argument.
+const LERNA_WORDS = wordsBefore(
+  '--(?:scope|ignore|since|concurrency|npm-client|loglevel|profile-location)',
+  false,
+);
 // What follows `tox` or `nox` run without a command of theirs: the command's end (a comment's `#`), or an
 // option.
 const TOX_END = `(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|[ \\t]+#|${SEP}-)`;
@@ -1214,10 +1219,20 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   [String.raw`(?:vitest|jest|pytest|mocha|rspec|phpunit|ctest)\b`, ''],
   // A tool's `test` command or target.
   ['go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch', String.raw`\s+test\b`],
-  // rails's and rake's, and their tasks of tests (`rails test:system`); not `test:prepare`, which builds
-  // the assets and the test database.
-  ['rails|rake', String.raw`\s+test\b(?!:prepare\b)`],
+  // rails's and rake's, and their tasks of tests (`rails test:system`), after other tasks (`bin/rails
+  // db:test:prepare test test:system`, `rake db:migrate test`: rails's a namespaced task or an assignment, not
+  // a command's word, `rails generate model test`); not `test:prepare`, which builds the assets and the test
+  // database.
+  ['rails', `${SEP}(?:(?=[^\\s;&|()<>'"\\\\]*[:=])${WORD}${SEP})*?test\\b(?!:prepare\\b)`],
+  ['rake', `${SEP}(?:(?!-)${WORD}${SEP})*?test\\b(?!:prepare\\b)`],
   ['cargo', String.raw`\s+nextest\s+run\b`],
+  // lerna's `run` of the packages' test script, with its options, others with it (`lerna run test --stream`,
+  // `lerna run --scope api test`, `lerna run lint,test`); not `test` as an option's value (`lerna run
+  // --scope test build`).
+  [
+    'lerna',
+    `${SEP}${LERNA_WORDS}run${SEP}${LERNA_WORDS}(?:[\\w:.-]+,)*test(?::[\\w.-]*)?(?=[\\s;&|()<>,]|$)`,
+  ],
   ['node', `\\s+--test${END}`],
   [String.raw`python(?:3(?:\.\d+)?)?`, String.raw`\s+-m\s+(?:pytest|unittest)\b`],
   // turbo's tasks, with its options, other tasks, a package's (`turbo run lint test --filter=web`, `turbo
@@ -1301,8 +1316,8 @@ const BLANK = /\s/;
 // example, `0 failures`), nor go's `-list REGEXP` (`ok` for each package, when no test matches), nor
 // building them only (`cargo test --no-run`, `deno test --no-run`, `go test -c`: exit 0, no test ran), nor
 // Maven skipping them (`mvn verify -DskipTests`), Gradle leaving its test task out (`./gradlew check -x
-// test`), tox and nox listing their environments (`tox -l`, `nox --list`) or setting them up only (`tox
-// --notest`), or running only those whose names say no test (`tox -e lint`, `nox -s docs`; not `-e py312`,
+// test`) or running none (`-m`), tox and nox listing their environments (`tox -l`, `nox --list`) or
+// setting them up only (`tox --notest`), or running only those whose names say no test (`tox -e lint`, `nox -s docs`; not `-e py312`,
 // `-s tests`, `unit`, `ALL`; an option after `--` is their posargs': `tox -e py312 -- -s src/`). Those of a tool are read from its name, at the start of the command: once per
 // command, not at each `go test` of a line of many, which took seconds.
 const NOT_A_TEST_RUN = new RegExp(
@@ -1310,7 +1325,13 @@ const NOT_A_TEST_RUN = new RegExp(
     String.raw`\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--version|--dry-run|--no-run|-{1,2}list(?:=\S*)?)(?:\s|$)`,
     String.raw`^(?:\S*/)?go\s+test\s(?:.*\s)?-c(?:\s|$)`,
     String.raw`^(?:\S*/)?mvnw?\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip(?:\.exec)?)(?:=true)?(?:\s|$)`,
-    String.raw`^(?:\S*/)?gradle\w*\s(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+)(?:\S*:)?test(?:\s|$)`,
+    // Gradle's dry run (`-m`, `--dry-run` above): it runs no task.
+    String.raw`^(?:\S*/)?gradle\w*\s(?:[\s\S]*\s)?-m(?:\s|$)`,
+    // `-x test` leaves out the test task of every project, `-x :test` the root's; a project's (`-x
+    // :lib:test`) leaves out only its own: the tests of the task named (`test`, `build`) run in the others,
+    // unless it is the only task of tests named (`:lib:test -x :lib:test`).
+    String.raw`^(?:\S*/)?gradle\w*\s(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+):?test(?:\s|$)`,
+    String.raw`^(?:\S*/)?gradle\w*\s(?=(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+)((?:[\w.-]*:)+test)(?:\s|$))(?![\s\S]*(?<!\S)(?!\1(?:\s|$))(?:[\w.-]*:)*(?:test|check|build|test\w*UnitTest)(?:\s|$))`,
     // `-x check` leaves out the tests of `build` and `check` (of every project; not `-x :lib:check`), not
     // those of a test task named.
     String.raw`^(?:\S*/)?gradle\w*\s(?![\s\S]*(?<!\S)(?:[\w.-]*:)*test(?:\w*UnitTest)?(?:\s|$))(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+)check(?:\s|$)`,

@@ -1210,10 +1210,25 @@ describe('toEvents mappings', () => {
       'bin/rails test',
       'bundle exec rake test',
       'bin/rails test:system',
+      // rails's and rake's test tasks after other tasks (the Rails CI template's line).
+      'bin/rails db:test:prepare test test:system',
+      'bin/rails test:prepare test',
+      'rails db:migrate RAILS_ENV=test test',
+      'bundle exec rake db:migrate test',
+      // lerna's run of the packages' test script.
+      'lerna run test',
+      'npx lerna run test --stream',
+      'lerna run test --scope api',
+      'lerna run --scope api test',
+      'lerna run lint,test',
       // Tests named, or a project's check left out, with -x check.
       './gradlew test -x check',
       './gradlew :app:test -x check',
       './gradlew check -x :lib:check',
+      // A project's test task left out: the others' still run.
+      './gradlew test -x :lib:test',
+      './gradlew check --exclude-task :app:test',
+      './gradlew :lib:test :app:test -x :lib:test',
     ]) {
       expect(verdicts(command), command).toEqual(run);
     }
@@ -1279,7 +1294,23 @@ describe('toEvents mappings', () => {
       './gradlew build -x test',
       './gradlew testClasses',
       './gradlew check -x test',
-      './gradlew check --exclude-task :app:test',
+      './gradlew test -x :test',
+      './gradlew :lib:test -x :lib:test',
+      'gradle :lib:test --exclude-task=:lib:test',
+      // Gradle's dry run: it runs no task.
+      './gradlew -m build',
+      './gradlew -m test',
+      'gradle --dry-run test',
+      // lerna: other scripts, `test` as an option's value.
+      'lerna run build',
+      'lerna run testing',
+      'lerna run --scope test build',
+      // rails and rake: the test database prepared, `test` as a command's argument, a listing.
+      'rails db:test:prepare',
+      'bundle exec rake db:test:prepare',
+      'rails db:migrate test:prepare',
+      'rails generate model test',
+      'rake -T test',
       // check left out of build (or check), and its tests with it; Maven's tests skipped by their old name;
       // rails's test:prepare, which prepares the test database and assets.
       './gradlew build -x check',
@@ -1337,6 +1368,21 @@ describe('toEvents mappings', () => {
       // Quoted prefixes and runners, each name matched without a copy of the rest of the line after it.
       [`${repeat('"env" ')}npm test`, ['passed', 'failed']],
       [`${repeat("'env' 'npm' ")}npm test`, ['passed', 'failed']],
+    ];
+    for (const [command, expected] of lines)
+      expect(verdicts(command), command.slice(0, 40)).toEqual(expected);
+  });
+
+  it("reads a megabyte of lerna's, rails's, rake's and Gradle's look-alikes in time linear in it", () => {
+    const size = 1_000_000;
+    const repeat = (part: string) => part.repeat(Math.ceil(size / part.length));
+    const lines: [string, string[]][] = [
+      [`lerna run ${repeat('--scope a ')}testy`, ['none', 'none']],
+      [`lerna run ${repeat('a,')}testy`, ['none', 'none']],
+      [`rails ${repeat('a:b ')}testy`, ['none', 'none']],
+      [`rake ${repeat('a ')}testy`, ['none', 'none']],
+      [`./gradlew ${repeat(':a:test ')}-x :a:test`, ['none', 'none']],
+      [`./gradlew test -x ${repeat(':a')}:test ${repeat(':a:a ')}`, ['passed', 'failed']],
     ];
     for (const [command, expected] of lines)
       expect(verdicts(command), command.slice(0, 40)).toEqual(expected);
