@@ -1109,6 +1109,9 @@ describe('toEvents mappings', () => {
     expect(verdicts('node --test-reporter=spec build.js')).toEqual(none);
     expect(verdicts('npx playwright test --list')).toEqual(none);
     expect(verdicts('bundle install && bundle exec rake db:migrate')).toEqual(none);
+    // cargo's other commands: its names of test commands are `test` and `nextest run`.
+    expect(verdicts('cargo build')).toEqual(none);
+    expect(verdicts('cargo nextest list')).toEqual(none);
   });
 
   it("recognizes monorepo tools' and JVM and Python runners' test commands, and none of their look-alikes", () => {
@@ -1305,6 +1308,8 @@ describe('toEvents mappings', () => {
       'lerna run build',
       'lerna run testing',
       'lerna run --scope test build',
+      // After `--`, an argument of the script run.
+      'lerna run build -- test',
       // rails and rake: the test database prepared, `test` as a command's argument, a listing.
       'rails db:test:prepare',
       'bundle exec rake db:test:prepare',
