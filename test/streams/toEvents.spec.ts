@@ -1112,6 +1112,9 @@ describe('toEvents mappings', () => {
     // cargo's other commands: its names of test commands are `test` and `nextest run`.
     expect(verdicts('cargo build')).toEqual(none);
     expect(verdicts('cargo nextest list')).toEqual(none);
+    // npx's other tools, with a word of a test command in the line.
+    expect(verdicts('npx prettier --check .')).toEqual(none);
+    expect(verdicts('npx tsc --build')).toEqual(none);
   });
 
   it("recognizes monorepo tools' and JVM and Python runners' test commands, and none of their look-alikes", () => {
