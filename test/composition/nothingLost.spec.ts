@@ -177,21 +177,12 @@ describe('composition: nothing lost and nothing twice through the whole chain', 
           const input = new Subject<Event>();
           const out: Event[] = [];
           let ended: 'complete' | unknown;
-          let endedAt = -1;
           const metrics = { head: new EventFlowMetrics(), outcomes: new EventFlowMetrics() };
+          // Nothing can come after the end: RxJS's subscriber drops a next made after it.
           input.pipe(chain(s, last, scheduler, metrics)).subscribe({
-            next: (e) => {
-              expect(endedAt).toBe(-1);
-              out.push(e);
-            },
-            complete: () => {
-              ended = 'complete';
-              endedAt = scheduler.now();
-            },
-            error: (error) => {
-              ended = error;
-              endedAt = scheduler.now();
-            },
+            next: (e) => out.push(e),
+            complete: () => (ended = 'complete'),
+            error: (error) => (ended = error),
           });
           for (const { event, arrival } of timed) scheduler.schedule(() => input.next(event), arrival);
           const failure = new Error('source failed');
