@@ -380,6 +380,8 @@ describe('main (src/cli/main.ts) in process', () => {
     const err = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
       await import('../src/cli/main.js');
+      // A command started by the import would write after a wait (a file read), on a later task.
+      await new Promise((resolve) => setTimeout(resolve, 10));
       expect(out).not.toHaveBeenCalled();
       expect(err).not.toHaveBeenCalled();
     } finally {
