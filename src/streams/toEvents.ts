@@ -745,6 +745,9 @@ class LineReader {
   heredocs: string[] | undefined; // the delimiters of the here-documents whose text starts at the next \n
   redirections = false; // after a group's end: the words up to the next separator are its redirections
   compound = false; // a compound command's reserved word was read (`if`, `while`, `for`, `case`, …)
+  // The options before the `set` that is the first command of the pipeline being read (-1: none): a `|`
+  // or `&` after it runs it in a subshell, which leaves the shell's options as they were.
+  setUndo = -1;
 
   /** `gits`: where to add where the arguments of each `git` command go on (see `gitCommands`). */
   constructor(
@@ -758,6 +761,7 @@ class LineReader {
 
   /** Starts reading a group, `(` (a subshell) or `{`. */
   openGroup(subshell: boolean): void {
+    this.setUndo = -1;
     if (this.ended) {
       this.line.newList(true);
       this.ended = false;
@@ -771,6 +775,7 @@ class LineReader {
 
   /** Ends the group being read: its status is a command's of the enclosing pipeline. */
   closeGroup(): void {
+    this.setUndo = -1;
     const frame = this.groups?.pop();
     if (frame === undefined) {
       this.broken = true;
@@ -947,7 +952,12 @@ function testVerdict(
               const options = optionsAfterSet(command, wEnd, r.options);
               // dash (`sh` on Debian and Ubuntu) has no pipefail: it rejects the option and exits.
               if (posix && namesPipefail(command, wEnd)) r.line.failsEarly = true;
-              r.options = options;
+              // A `set` after a `|` runs in a subshell: the shell's options stay (`set -o pipefail; true |
+              // set +o pipefail; a | b` is still under pipefail). The first of a pipeline is undone at its `|`.
+              if (r.line.commands === 1) {
+                r.setUndo = r.options;
+                r.options = options;
+              }
             } else {
               r.line.command(false, true, false, r.options);
               if (name === 'git') r.gits?.push(wEnd, end);
@@ -1000,6 +1010,9 @@ function testVerdict(
       continue;
     }
     r.redirections = false;
+    // A `set` piped or sent to the background ran in a subshell (`set +o pipefail | tee log`).
+    if (r.setUndo >= 0 && ((c === '|' && next !== '|') || (c === '&' && next !== '&'))) r.options = r.setUndo;
+    r.setUndo = -1;
     if (c === '|' && next !== '|') {
       r.operatorLast = true;
       at = end + (next === '&' ? 2 : 1);

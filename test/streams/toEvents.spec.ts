@@ -955,6 +955,10 @@ describe('toEvents mappings', () => {
       'set -e -o pipefail && npm test 2>&1 | tail -5',
       'set -oe pipefail; npm test | tail -5',
       'set +o pipefail; set -o pipefail; npm test | tail -5',
+      // A set piped or sent to the background runs in a subshell: the shell's options stay.
+      'set -o pipefail; set +o pipefail | true; npm test | tail -5',
+      'set -o pipefail; true | set +o pipefail; npm test | tail -5',
+      'set -o pipefail; set +o pipefail & npm test | tail -5',
     ]) {
       expect(run(command), command).toEqual({ command, passed: true, exit_code: 0 });
     }
@@ -963,6 +967,9 @@ describe('toEvents mappings', () => {
       'set +o pipefail; npm test | tail -5',
       'set -o pipefail; set +o pipefail; npm test | tail -5',
       'set -euo pipefail; set +euo pipefail; npm test | tail -5',
+      'set -o pipefail | true; npm test | tail -5',
+      'true | set -o pipefail; npm test | tail -5',
+      '(set -o pipefail); npm test | tail -5',
       // Another option's name, or a word that is more than the name (bash: invalid option name).
       'set -o errtrace; npm test | tail -5',
       'set -o pipefails; npm test | tail -5',
