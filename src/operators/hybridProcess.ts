@@ -925,25 +925,6 @@ export function hybridProcess<R, T extends Event = Event>(
       };
 
       const batchInput = new Subject<T>();
-      const batchSubscription = batchInput.pipe(batcher).subscribe({
-        next: onBatch,
-        error(error: unknown) {
-          // The batcher failed: every event it still held gets an error outcome.
-          batcherDone = true;
-          failure ??= { error };
-          for (let item = batchArrival.shift(); item !== undefined; item = batchArrival.shift()) {
-            fail(ProcessingMode.BATCHED, item, error);
-          }
-          openBatch = 0;
-          stopInput();
-          checkDone();
-        },
-        complete() {
-          batcherDone = true;
-          checkDone();
-        },
-      });
-
       const routeToBatch = (item: Pending<T>) => {
         if (batcherDone) {
           fail(
@@ -1006,6 +987,29 @@ export function hybridProcess<R, T extends Event = Event>(
         checkDone();
       };
 
+      // Subscribed once `checkDone` and `stopInput` exist: a batcher that completes or fails at once, inside
+      // this subscribe, calls them (before, in their temporal dead zone: a ReferenceError reported as
+      // unhandled, and a failing one did not stop the input). Failed at once, it stops the input before the
+      // source starts, as a `load$` that fails at once does.
+      const batchSubscription = batchInput.pipe(batcher).subscribe({
+        next: onBatch,
+        error(error: unknown) {
+          // The batcher failed: every event it still held gets an error outcome.
+          batcherDone = true;
+          failure ??= { error };
+          for (let item = batchArrival.shift(); item !== undefined; item = batchArrival.shift()) {
+            fail(ProcessingMode.BATCHED, item, error);
+          }
+          openBatch = 0;
+          stopInput();
+          checkDone();
+        },
+        complete() {
+          batcherDone = true;
+          checkDone();
+        },
+      });
+
       const loadSubscription = load$?.subscribe({
         next(value) {
           external = value ?? {};
@@ -1017,7 +1021,7 @@ export function hybridProcess<R, T extends Event = Event>(
         },
       });
 
-      // A `load$` that failed at once stopped the input before it started: the source is not read at all
+      // A `load$` or batcher that failed at once stopped the input before it started: the source is not read at all
       // (its events would come after the output ended, and get no outcome).
       if (!stopSourceEarly) {
         // Tied to the consumer before the source starts: a synchronous source stops when the consumer

@@ -3,6 +3,7 @@ import {
   asyncScheduler,
   BehaviorSubject,
   concat,
+  EMPTY,
   from,
   map,
   merge,
@@ -44,7 +45,7 @@ import {
   type VibespecError,
 } from '../../src/index.js';
 import { marbles } from '../helpers/marbles.js';
-import { unhandledRejections } from '../helpers/unhandled.js';
+import { rxjsUnhandled, unhandledRejections } from '../helpers/unhandled.js';
 
 const ev = (id: string, type = 'tool.used', priority: Priority = Priority.NORMAL): Event =>
   createEvent({ id, type, priority, timestamp: 0 });
@@ -2106,6 +2107,65 @@ describe('hybridProcess: a lane that stopped', () => {
     const error = (failed[0] as { error: VibespecError }).error;
     expect(error.name).toBe('VibespecError');
     expect(error.code).toBe('LANE_CLOSED');
+  });
+
+  /** A batcher whose `batches` is what it makes of its input (the adaptiveBatch members stubbed). */
+  const customBatcher = (batches: (source: Observable<Event>) => Observable<Event[]>) =>
+    Object.assign(batches, {
+      report() {},
+      config: { maxSize: 1, timeoutMs: 1_000 },
+      config$: of({ maxSize: 1, timeoutMs: 1_000 }),
+    }) as unknown as HybridProcessOptions<string>['batcher'];
+
+  it('takes a batcher that completes at once, on subscription: its events get LANE_CLOSED, nothing is unhandled', async () => {
+    const seen: string[] = [];
+    const unhandled = await rxjsUnhandled(() => {
+      of(createEvent({ id: 'a', type: 'tool.used' }), createEvent({ id: 'g', type: 'git.commit' }))
+        .pipe(
+          hybridProcess<string>({
+            immediate: () => 'i',
+            batch: (events) => events.map(() => 'b'),
+            batcher: customBatcher(() => EMPTY),
+          }),
+        )
+        .subscribe({
+          next: (o) =>
+            seen.push(`${o.event.id}:${o.kind === 'error' ? (o.error as VibespecError).code : o.kind}`),
+          complete: () => seen.push('complete'),
+        });
+    });
+    expect(seen).toEqual(['a:LANE_CLOSED', 'g:result', 'complete']);
+    // Was a ReferenceError (checkDone called in its temporal dead zone), reported by RxJS on a later task.
+    expect(unhandled).toEqual([]);
+  });
+
+  it('stops the input before the source starts when the batcher fails at once, as a load$ that fails at once', async () => {
+    let pulled = 0;
+    const source = new Observable<Event>((subscriber) => {
+      for (let i = 0; i < 3; i++) {
+        pulled++;
+        subscriber.next(createEvent({ id: `e${i}`, type: 'git.commit', timestamp: 0 }));
+      }
+      subscriber.complete();
+    });
+    const outcomes: HybridOutput<string>[] = [];
+    let error: unknown;
+    const unhandled = await rxjsUnhandled(() => {
+      source
+        .pipe(
+          hybridProcess<string>({
+            immediate: (e) => e.id,
+            batch: (events) => events.map((e) => e.id),
+            batcher: customBatcher(() => throwError(() => new Error('batcher'))),
+          }),
+        )
+        .subscribe({ next: (o) => outcomes.push(o), error: (e) => (error = e) });
+    });
+    expect(error).toMatchObject({ message: 'batcher' });
+    expect(pulled).toBe(0);
+    expect(outcomes).toHaveLength(0);
+    // Was a ReferenceError (stopInput in its temporal dead zone), and the source was read on.
+    expect(unhandled).toEqual([]);
   });
 });
 
