@@ -793,6 +793,11 @@ describe('adaptiveBatch', () => {
         'adaptiveBatch: need minTimeoutMs ≤ timeoutMs ≤ maxTimeoutMs, got 500 ≤ 100 ≤ 5000',
       ],
       [() => adaptiveBatch({ policy: {} as BatchPolicy }), 'adaptiveBatch: policy must have an adapt()'],
+      // docs/adaptiveBatch.md, Policies: a policy is an object; a bare function (the adapt alone) is refused.
+      [
+        () => adaptiveBatch({ policy: (() => undefined) as unknown as BatchPolicy }),
+        'adaptiveBatch: policy must have an adapt()',
+      ],
       [
         () => adaptiveBatch({ maxsize: 5 } as never),
         'adaptiveBatch: unknown option "maxsize" (did you mean "maxSize"?)',
