@@ -230,6 +230,45 @@ describe('correlate: the standard cases', () => {
     }),
   );
 
+  it(
+    'follows the diagram of docs/correlate.md and the JSDoc: detected at the match, ended quiet before x, stamped at its last event',
+    marbles((m) => {
+      // f file.*, t tool.used, x any later event; timestamps in minutes of event time.
+      const values = {
+        a: file('f1', 0, '/r/a.ts', 'A', 'file.created'),
+        b: tool('t1', 1 * MIN),
+        c: file('f2', 2 * MIN, '/r/b.ts'),
+        d: tool('t2', 3 * MIN),
+        e: file('f3', 4 * MIN, '/r/c.ts'),
+        g: tool('t3', 5 * MIN),
+        h: tool('t4', 6 * MIN),
+        i: tool('t5', 7 * MIN),
+        x: ev('x', 'prompt.submitted', 13 * MIN),
+      };
+      const source = m.cold('  -a-b-c-d-e-----g-h-i-------------------x-----|', values);
+      const expected = '       -a-b-c-d-(eD)--g-h-i-------------------(Ex)--|';
+      const show = (event: Event) => {
+        if (!event.type.startsWith('activity.')) return event.id;
+        const data = event.data as ActivityData;
+        const at = (time: number) => (time - T0) / MIN;
+        return `${label(event)} ${at(data.window.start)}-${at(data.window.end)} @${at(event.timestamp)}`;
+      };
+      m.expect(source.pipe(correlate(), map(show))).toBeObservable(expected, {
+        a: 'f1',
+        b: 't1',
+        c: 'f2',
+        d: 't2',
+        e: 'f3',
+        g: 't3',
+        h: 't4',
+        i: 't5',
+        x: 'x',
+        D: 'detected:feature-development:5 0-4 @4',
+        E: 'ended:feature-development:8:quiet 0-7 @7',
+      });
+    }),
+  );
+
   it('handles re-entrant pushes in order: an input, then its activity, then the pushed event', () => {
     const input = new Subject<Event>();
     const seen: string[] = [];

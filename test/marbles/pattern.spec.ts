@@ -140,6 +140,49 @@ describe('pattern: the standard cases', () => {
   );
 
   it(
+    'follows the diagram of docs/pattern.md and the JSDoc: a match, then a timeout stamped at its deadline, found by y',
+    marbles((m) => {
+      const values = {
+        t: testEdit('t1', 0),
+        x: other('x', 1),
+        s: sourceEdit('s1', 2),
+        p: testRun('p1', 3, true),
+        u: testEdit('t2', 20),
+        v: sourceEdit('s2', 21),
+        y: other('y', 40),
+      };
+      const source = m.cold('  -t--x--s----p----------u-----v--------------y---|', values);
+      const expected = '       -t--x--s----(pM)-------u-----v--------------(Ty)|';
+      const show = (event: Event) => {
+        const at = (time: number) => (time - T0) / MIN;
+        if (event.type === 'pattern.matched') {
+          const data = event.data as PatternMatchData;
+          return `${label(event)} ${at(data.window.start)}-${at(data.window.end)}`;
+        }
+        if (event.type === 'pattern.timeout') {
+          const data = event.data as PatternTimeoutData;
+          return `${label(event)} @${at(event.timestamp)} deadline ${at(data.deadline)}`;
+        }
+        return event.id;
+      };
+      const steps = [isTestEdit, isSourceEdit, isPassingTestRun];
+      m.expect(
+        source.pipe(pattern(steps, { ...TEN, key: (e) => e.sessionId, name: 'tdd' }), map(show)),
+      ).toBeObservable(expected, {
+        t: 't1',
+        x: 'x',
+        s: 's1',
+        p: 'p1',
+        M: 'M[t1,s1,p1] 0-3',
+        u: 't2',
+        v: 's2',
+        y: 'y',
+        T: 'T[t2,s2]>isPassingTestRun:timeout @30 deadline 30',
+      });
+    }),
+  );
+
+  it(
     'completes when empty',
     marbles((m) => {
       const source = m.cold<Event>('|');
