@@ -54,6 +54,8 @@ const OPTION_KEYS = optionKeys<HookFileOptions>({
 });
 
 const CHUNK = 64 * 1024;
+/** Thrown out of a read when the consumer has left in the middle of it (see `readHookFile`'s `next`). */
+const LEFT = Symbol('left');
 /**
  * How many of a followed file's first bytes are kept and read again after each wait, to tell a rewrite
  * in place (same inode, same or greater size: a shell's `>`, `writeFileSync`, `copytruncate` and a
@@ -234,6 +236,9 @@ function readHookFile<T>(
      */
     let thrown: { error: unknown } | undefined;
     const next = (value: T) => {
+      // The consumer left in an earlier next of this read (unsubscribed there): the rest of the read is not
+      // parsed, nor emitted. Thrown, it ends the read loop, which then stops as it does at any unsubscribe.
+      if (stopped) throw LEFT;
       try {
         subscriber.next(value);
       } catch (error) {

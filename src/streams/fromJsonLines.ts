@@ -6,6 +6,8 @@ import { destroyIfReadable, isIterableObject, YIELD_EVERY, yieldToEventLoop } fr
 import type { HookOutput } from './toEvents.js';
 
 const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: true });
+/** Thrown out of a chunk when the consumer has left in the middle of it (see `emit`). */
+const LEFT = Symbol('left');
 
 /**
  * Emits one `HookOutput` per line of a JSON Lines stream — a log of hook payloads, a pipe from a
@@ -60,6 +62,9 @@ export function fromJsonLines(
      */
     let thrown: { error: unknown } | undefined;
     const emit = (output: HookOutput) => {
+      // The consumer left in an earlier next of this chunk (unsubscribed there): the rest of it is not
+      // parsed, nor emitted. Thrown, it ends the read loop, which then stops as it does at any unsubscribe.
+      if (stopped) throw LEFT;
       try {
         subscriber.next(output);
       } catch (error) {

@@ -1,0 +1,468 @@
+/**
+ * Nothing of a subscription keeps running after it ends: for each public Observable and operator and each
+ * way of ending (complete, error, unsubscribe from outside, unsubscribe from inside `next`, a consumer
+ * that throws), on the real async scheduler, the process's active resources (`getActiveResourcesInfo`:
+ * Timeout, FSWatcher, FileHandle, ProcessWrap…) and the listeners of shared emitters (process signals,
+ * exit) are back to what they were before; no value reaches the subscriber after its end (RxJS's
+ * `onStoppedNotification`), and nothing is reported unhandled. What is documented to settle by itself
+ * after the end (a probe call in flight) is waited for, with the test's timeout as the only limit.
+ */
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { config, type Observable, Subject, type Subscription } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  adaptiveBatch,
+  bridgeHooks,
+  correlate,
+  createEvent,
+  createFlowGate,
+  createHookBridge,
+  type Event,
+  EventFlowMetrics,
+  fromFileWatcher,
+  fromHookFile,
+  fromHookFileMarked,
+  fromJsonLines,
+  hybridProcess,
+  measure,
+  type OsProbe,
+  pattern,
+  persist,
+  pullFrom,
+  replay,
+  sessionWindows,
+  systemLoad$,
+  tail,
+  temporalAggregate,
+} from '../../src/index.js';
+import { ThrowingConsumer } from '../helpers/consumer.js';
+import { resourcesOf, type TempStore, tempStore } from '../helpers/store.js';
+import { until } from '../helpers/until.js';
+
+type Ending = 'complete' | 'error' | 'unsubscribe' | 'unsubscribe in next' | 'consumer throws';
+const ENDINGS: readonly Ending[] = [
+  'complete',
+  'error',
+  'unsubscribe',
+  'unsubscribe in next',
+  'consumer throws',
+];
+
+/** One run of a part: its output, and how to make it emit, complete or fail. */
+interface Run {
+  output: Observable<unknown>;
+  /** Makes an output come (called until one has). */
+  feed(): unknown;
+  /** Ends the source (or makes the part end by itself); absent when the part cannot complete. */
+  complete?(): unknown;
+  /** Fails the source; absent when it cannot fail. */
+  error?(): unknown;
+}
+
+interface Part {
+  name: string;
+  endings?: readonly Ending[];
+  /** Resources that end by themselves after the end (a killed process, reaped later): waited for. */
+  reaped?: boolean;
+  setup(ending: Ending): Run | Promise<Run>;
+}
+
+const SHARED_EVENTS: Array<[NodeJS.EventEmitter, string]> = [
+  [process, 'SIGINT'],
+  [process, 'SIGTERM'],
+  [process, 'SIGHUP'],
+  [process, 'exit'],
+  [process, 'beforeExit'],
+  [process, 'uncaughtException'],
+  [process, 'unhandledRejection'],
+  [process.stdin, 'data'],
+  [process.stdout, 'drain'],
+];
+
+/** What keeps the process busy, by kind, and the listeners of the shared emitters. */
+function snapshot(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+  for (const [emitter, name] of SHARED_EVENTS) counts[`listeners ${name}`] = emitter.listenerCount(name);
+  return counts;
+}
+
+/** The kinds of which there are more now than in `before`. */
+function added(before: Record<string, number>): Record<string, number> {
+  const now = snapshot();
+  const more: Record<string, number> = {};
+  for (const [kind, count] of Object.entries(now)) {
+    if (count > (before[kind] ?? 0)) more[kind] = count - (before[kind] ?? 0);
+  }
+  return more;
+}
+
+const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await macrotask();
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+let n = 0;
+const ev = (type = 'tool.used', t = Date.now()) =>
+  createEvent({ type, timestamp: t, sessionId: 's', data: { tool_name: 'Bash', n: ++n } });
+
+let dir: string;
+let temp: TempStore | undefined;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vibespec-left-'));
+});
+afterEach(async () => {
+  await temp?.cleanup();
+  temp = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** An operator on a Subject of events: `feed` pushes one, `complete` and `error` end the Subject. */
+function onEvents(operator: (source: Observable<Event>) => Observable<unknown>, event = () => ev()): Run {
+  const input = new Subject<Event>();
+  return {
+    output: input.pipe(operator),
+    feed: () => input.next(event()),
+    complete: () => input.complete(),
+    error: () => input.error(new Error('source')),
+  };
+}
+
+const PARTS: Part[] = [
+  {
+    name: 'bridgeHooks',
+    setup: () => {
+      const input = new Subject<{ hook: string; output: unknown }>();
+      return {
+        output: input.pipe(bridgeHooks()),
+        feed: () => input.next({ hook: 'post-tool-use', output: { tool_name: 'Bash' } }),
+        complete: () => input.complete(),
+        error: () => input.error(new Error('source')),
+      };
+    },
+  },
+  {
+    name: 'createHookBridge',
+    endings: ['complete', 'unsubscribe', 'unsubscribe in next', 'consumer throws'],
+    setup: () => {
+      const bridge = createHookBridge();
+      return {
+        output: bridge.events$,
+        feed: () => bridge.push('post-tool-use', { tool_name: 'Bash' }),
+        complete: () => bridge.complete(),
+      };
+    },
+  },
+  {
+    name: 'fromHookFile (follow)',
+    endings: ['error', 'unsubscribe', 'unsubscribe in next', 'consumer throws'],
+    setup: async () => {
+      const path = join(dir, 'hooks.jsonl');
+      await writeFile(path, '');
+      const line = `${JSON.stringify({ hook: 'post-tool-use', output: { tool_name: 'Bash' } })}\n`;
+      return {
+        output: fromHookFile(path, { follow: true, pollIntervalMs: 20 }),
+        // Three lines in one read: a consumer leaving at the first is given none of the others.
+        feed: () => appendFile(path, line.repeat(3)),
+        // A folder in place of the log, 40 polls in a row: the source fails.
+        error: async () => {
+          await rm(path);
+          await mkdir(path);
+        },
+      };
+    },
+  },
+  {
+    name: 'fromHookFile',
+    endings: ['complete', 'error', 'unsubscribe in next', 'consumer throws'],
+    setup: async () => {
+      const path = join(dir, 'hooks.jsonl');
+      const line = `${JSON.stringify({ hook: 'post-tool-use', output: { tool_name: 'Bash' } })}\n`;
+      await writeFile(path, line.repeat(3));
+      let missing = false;
+      return {
+        get output() {
+          return fromHookFile(missing ? join(dir, 'missing.jsonl') : path);
+        },
+        feed: () => undefined,
+        complete: () => undefined,
+        error: () => {
+          missing = true;
+        },
+      };
+    },
+  },
+  {
+    name: 'fromHookFileMarked',
+    endings: ['complete', 'unsubscribe in next', 'consumer throws'],
+    setup: async () => {
+      const path = join(dir, 'hooks.jsonl');
+      await writeFile(path, `${JSON.stringify({ hook: 'post-tool-use', output: {} })}\n`.repeat(3));
+      return { output: fromHookFileMarked(path), feed: () => undefined, complete: () => undefined };
+    },
+  },
+  {
+    name: 'fromFileWatcher',
+    endings: ['error', 'unsubscribe', 'unsubscribe in next', 'consumer throws'],
+    setup: () => {
+      let files = 0;
+      let fail = false;
+      return {
+        output: fromFileWatcher(dir, {
+          debounceMs: 5,
+          ignore: (path) => {
+            if (fail) throw new Error('ignore');
+            return path.startsWith('.');
+          },
+        }),
+        feed: () => writeFile(join(dir, `f${++files}.txt`), 'x'),
+        error: () => {
+          fail = true;
+          return writeFile(join(dir, `f${++files}.txt`), 'x');
+        },
+      };
+    },
+  },
+  {
+    name: 'fromJsonLines (a stream)',
+    setup: () => {
+      const stream = new PassThrough();
+      return {
+        output: fromJsonLines(stream),
+        feed: () => stream.write(`${JSON.stringify({ hook: 'post-tool-use', output: {} })}\n`.repeat(3)),
+        complete: () => stream.end(),
+        error: () => stream.destroy(new Error('source')),
+      };
+    },
+  },
+  {
+    name: 'systemLoad$ (a probe)',
+    endings: ['error', 'unsubscribe', 'unsubscribe in next', 'consumer throws'],
+    setup: () => {
+      let fail = false;
+      const probe: OsProbe = { cpuPercent: async () => 1, memoryPercent: async () => 2 };
+      return {
+        output: systemLoad$({
+          intervalMs: 5,
+          probe,
+          metrics: () => {
+            if (fail) throw new Error('metrics');
+            return {};
+          },
+        }),
+        feed: () => undefined,
+        error: () => {
+          fail = true;
+        },
+      };
+    },
+  },
+  {
+    name: 'systemLoad$ (node-os-utils)',
+    endings: ['unsubscribe', 'unsubscribe in next', 'consumer throws'],
+    // Its CPU sample in flight (~200 ms) is not cancelled: it settles by itself.
+    reaped: true,
+    setup: () => ({ output: systemLoad$({ intervalMs: 5 }), feed: () => undefined }),
+  },
+  {
+    name: 'pullFrom (gate held)',
+    setup: () => {
+      const gate = createFlowGate();
+      const owner = {};
+      const stream = new PassThrough({ objectMode: true });
+      return {
+        output: pullFrom(stream, gate),
+        feed: () => {
+          gate.hold(owner);
+          stream.write('a');
+          setTimeout(() => gate.release(owner), 5);
+        },
+        complete: () => stream.end(),
+        error: () => stream.destroy(new Error('source')),
+      };
+    },
+  },
+  {
+    name: 'temporalAggregate',
+    setup: () => onEvents(temporalAggregate({ windows: { 'tool.used': 5 }, idleFlushMs: 5 })),
+  },
+  {
+    name: 'sessionWindows',
+    setup: () => onEvents(sessionWindows({ gapMs: 5, idleFlushMs: 5 })),
+  },
+  {
+    name: 'correlate (live clock)',
+    setup: () => onEvents(correlate<Event>(undefined, { liveClock: true }), () => ev('git.commit')),
+  },
+  {
+    name: 'pattern (live clock)',
+    setup: () =>
+      onEvents(
+        pattern<Event>([(e) => e.type === 'git.commit', (e) => e.type === 'test.run'], {
+          within: 5,
+          liveClock: true,
+        }),
+        () => ev('git.commit'),
+      ),
+  },
+  {
+    name: 'adaptiveBatch',
+    setup: () => onEvents(adaptiveBatch<Event>({ maxSize: 10, timeoutMs: 5, minSize: 1, minTimeoutMs: 1 })),
+  },
+  {
+    name: 'hybridProcess (load$ of systemLoad$, metrics)',
+    setup: () => {
+      const metrics = new EventFlowMetrics();
+      return onEvents(
+        hybridProcess<number>({
+          immediate: async () => 1,
+          batch: async (events) => events.map(() => 2),
+          load$: systemLoad$({
+            intervalMs: 5,
+            probe: { cpuPercent: async () => 1, memoryPercent: async () => 2 },
+          }),
+          metrics,
+          timeoutMs: 1_000,
+        }),
+      );
+    },
+  },
+  {
+    name: 'measure (EventFlowMetrics)',
+    setup: () => onEvents(measure(new EventFlowMetrics())),
+  },
+  {
+    name: 'EventFlowMetrics.summary$',
+    endings: ['unsubscribe', 'unsubscribe in next', 'consumer throws'],
+    setup: () => ({ output: new EventFlowMetrics().summary$(5), feed: () => undefined }),
+  },
+  {
+    name: 'persist',
+    setup: async () => {
+      temp = await tempStore();
+      return onEvents(persist(temp.store, { maxBatch: 2 }));
+    },
+  },
+  {
+    name: 'tail',
+    endings: ['complete', 'unsubscribe', 'unsubscribe in next', 'consumer throws'],
+    setup: async () => {
+      temp = await tempStore();
+      const store = temp.store;
+      await store.append([ev()]);
+      return {
+        output: tail(store, 's'),
+        feed: () => store.append([ev()]),
+        complete: () => store.close(),
+      };
+    },
+  },
+  {
+    name: 'replay',
+    endings: ['complete', 'unsubscribe in next', 'consumer throws'],
+    setup: async () => {
+      temp = await tempStore();
+      await temp.store.append(Array.from({ length: 300 }, () => ev()));
+      return { output: replay(temp.store, 's'), feed: () => undefined, complete: () => undefined };
+    },
+  },
+];
+
+/**
+ * Subscribes to `run.output`, ends it the way `ending` says, and returns once it has ended (an output
+ * waited for where the ending needs one).
+ */
+async function endIt(run: Run, ending: Ending): Promise<void> {
+  let ended!: () => void;
+  const done = new Promise<void>((resolve) => {
+    ended = resolve;
+  });
+  let outputs = 0;
+  let subscription: Subscription | undefined;
+  if (ending === 'consumer throws') {
+    const consumer = new ThrowingConsumer<unknown>(() => true);
+    run.output.subscribe(consumer);
+    while (consumer.got.length === 0) {
+      await run.feed();
+      await until(() => consumer.got.length > 0);
+    }
+    await consumer.ended;
+    return;
+  }
+  subscription = run.output.subscribe({
+    next: () => {
+      outputs++;
+      if (ending === 'unsubscribe in next') {
+        subscription?.unsubscribe();
+        ended();
+      }
+    },
+    error: () => ended(),
+    complete: () => ended(),
+  });
+  if (ending === 'unsubscribe in next' && outputs > 0) {
+    // An output came inside subscribe, before the subscription was returned.
+    subscription.unsubscribe();
+    ended();
+  }
+  if (ending === 'unsubscribe in next') {
+    while (outputs === 0) {
+      await run.feed();
+      await until(() => outputs > 0);
+    }
+  } else if (ending === 'unsubscribe') {
+    await run.feed();
+    await settle();
+    subscription.unsubscribe();
+    ended();
+  } else {
+    await run.feed();
+    await settle();
+    await (ending === 'complete' ? run.complete!() : run.error!());
+  }
+  await done;
+}
+
+describe.each(PARTS)('$name: nothing left running after the end', (part) => {
+  const endings = part.endings ?? ENDINGS;
+  it.each(endings)('%s', async (ending) => {
+    // A `next` to a subscriber that left (RxJS drops it, and tells onStoppedNotification on a later task).
+    // Not a complete: a producer's `next(); complete()`, whose consumer left in that next, is RxJS's way.
+    const stopped: unknown[] = [];
+    const unhandled: unknown[] = [];
+    const onRejection = (reason: unknown) => unhandled.push(reason);
+    const previous = { stopped: config.onStoppedNotification, unhandled: config.onUnhandledError };
+    config.onStoppedNotification = (notification) => {
+      if (notification.kind === 'N') stopped.push(notification);
+    };
+    config.onUnhandledError = (error) => unhandled.push(error);
+    process.on('unhandledRejection', onRejection);
+    try {
+      await settle();
+      const before = snapshot();
+      const run = await part.setup(ending);
+      const iterators = await resourcesOf(async () => {
+        await endIt(run, ending);
+        await settle();
+      });
+      if (part.reaped) await until(() => Object.keys(added(before)).length === 0);
+      expect({ ending, left: added(before), iterators: iterators.open }).toEqual({
+        ending,
+        left: {},
+        iterators: 0,
+      });
+      expect(stopped).toEqual([]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      config.onStoppedNotification = previous.stopped;
+      config.onUnhandledError = previous.unhandled;
+    }
+  });
+});
