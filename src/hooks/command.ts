@@ -20,17 +20,21 @@ export const STDERR_CAP = 65_536;
 // `process.exit`): as leaders of their own process groups they would outlive it. A hook runs until its
 // run ends (stdout and stderr closed, or an unsubscribe), not until its process exits: a background
 // process it started that keeps its output open keeps it running, and is killed with the group.
+// The process's 'exit' listener is there only while a hook runs: added with the first, removed with the
+// last (it stayed for good, one listener on a shared emitter left after every run had ended).
 const live = new Set<ChildProcess>();
-let exitHandlerInstalled = false;
+
+function killLive(): void {
+  for (const running of live) killGroup(running);
+}
 
 function track(child: ChildProcess): void {
+  if (live.size === 0) process.on('exit', killLive);
   live.add(child);
-  if (!exitHandlerInstalled) {
-    exitHandlerInstalled = true;
-    process.on('exit', () => {
-      for (const running of live) killGroup(running);
-    });
-  }
+}
+
+function untrack(child: ChildProcess): void {
+  if (live.delete(child) && live.size === 0) process.off('exit', killLive);
 }
 
 /** Kills the process group led by `child` (the hook and its descendants), ignoring one already gone. */
@@ -214,7 +218,7 @@ export function runCommand(
     // 'close', not 'exit': the answer is complete only when stdout and stderr are closed. A background
     // process that keeps them open keeps the hook running (until its timeout kills the group).
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      live.delete(child);
+      untrack(child);
       if (finished || pid === undefined) return;
       const errText = stderrText(stderr, stderrTruncated);
       const detail: CommandDetail = { pid, stderr: errText, stderr_truncated: stderrTruncated };
@@ -292,7 +296,7 @@ export function runCommand(
       if (finished) return;
       finished = true;
       killGroup(child);
-      live.delete(child);
+      untrack(child);
       // Release our ends of the pipes even if a process that escaped the group still holds theirs.
       child.stdin?.destroy();
       child.stdout?.destroy();

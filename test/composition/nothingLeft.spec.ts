@@ -3,19 +3,21 @@
  * way of ending (complete, error, unsubscribe from outside, unsubscribe from inside `next`, a consumer
  * that throws), on the real async scheduler, the process's active resources (`getActiveResourcesInfo`:
  * Timeout, FSWatcher, FileHandle, ProcessWrap…) and the listeners of shared emitters (process signals,
- * exit) are back to what they were before; no value reaches the subscriber after its end (RxJS's
- * `onStoppedNotification`), and nothing is reported unhandled. What is documented to settle by itself
- * after the end (a probe call in flight) is waited for, with the test's timeout as the only limit.
+ * exit) are back to what they were before; no notification reaches the subscriber after its end
+ * (RxJS's `onStoppedNotification`), and nothing is reported unhandled. A command hook's process is
+ * killed at the end and reaped later: that one is waited for (its exit), as documented.
  */
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { config, type Observable, Subject, type Subscription } from 'rxjs';
+import { config, type Observable, of, Subject, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
+  aggregateHooks,
   bridgeHooks,
+  chainHooks,
   correlate,
   createEvent,
   createFlowGate,
@@ -26,6 +28,7 @@ import {
   fromHookFile,
   fromHookFileMarked,
   fromJsonLines,
+  type Hook,
   hybridProcess,
   measure,
   type OsProbe,
@@ -33,6 +36,10 @@ import {
   persist,
   pullFrom,
   replay,
+  reviewSummary,
+  runHook,
+  runHookAggregation,
+  runHookChain,
   sessionWindows,
   systemLoad$,
   tail,
@@ -108,6 +115,20 @@ async function settle(): Promise<void> {
   }
 }
 
+/**
+ * What is left of `before`'s kinds once the event loop has turned: looked at again for a few turns, as
+ * the test runner's own traffic with its worker (a Timeout of its RPC) may come and go meanwhile. What
+ * a part leaves (a timer it re-arms, a watcher, a file handle) stays, and is returned.
+ */
+async function leftOver(before: Record<string, number>): Promise<Record<string, number>> {
+  let left = added(before);
+  for (let turn = 0; turn < 10 && Object.keys(left).length > 0; turn++) {
+    await settle();
+    left = added(before);
+  }
+  return left;
+}
+
 let n = 0;
 const ev = (type = 'tool.used', t = Date.now()) =>
   createEvent({ type, timestamp: t, sessionId: 's', data: { tool_name: 'Bash', n: ++n } });
@@ -133,6 +154,13 @@ function onEvents(operator: (source: Observable<Event>) => Observable<unknown>, 
     error: () => input.error(new Error('source')),
   };
 }
+
+const HOOKS = join(import.meta.dirname, '../fixtures/hooks');
+const commandHook = (name: string, file: string): Hook => ({
+  name,
+  command: process.execPath,
+  args: [join(HOOKS, file)],
+});
 
 const PARTS: Part[] = [
   {
@@ -278,10 +306,12 @@ const PARTS: Part[] = [
       const stream = new PassThrough({ objectMode: true });
       return {
         output: pullFrom(stream, gate),
-        feed: () => {
+        // Read while the gate is held: the source waits on the gate, then takes it.
+        feed: async () => {
           gate.hold(owner);
           stream.write('a');
-          setTimeout(() => gate.release(owner), 5);
+          await macrotask();
+          gate.release(owner);
         },
         complete: () => stream.end(),
         error: () => stream.destroy(new Error('source')),
@@ -372,7 +402,57 @@ const PARTS: Part[] = [
       return { output: replay(temp.store, 's'), feed: () => undefined, complete: () => undefined };
     },
   },
+  ...commandHookParts(),
 ];
+
+/**
+ * The hook runners with a command hook: one that answers (`complete`), one that hangs until it is
+ * killed (`unsubscribe`; `complete` by its timeout). The process is killed at the end and reaped later.
+ */
+function commandHookParts(): Part[] {
+  const runners: Array<[string, (hook: Hook, timeoutMs: number) => Observable<unknown>]> = [
+    ['runHook', (hook, timeoutMs) => runHook(hook, { value: 1 }, { timeoutMs })],
+    [
+      'runHookChain',
+      (hook, timeoutMs) => runHookChain({ name: 'c', hooks: [hook] }, { value: 1 }, { timeoutMs }),
+    ],
+    [
+      'runHookAggregation',
+      (hook, timeoutMs) => runHookAggregation([hook], { value: 1 }, reviewSummary, { timeoutMs }),
+    ],
+    [
+      'chainHooks',
+      (hook, timeoutMs) => of({ value: 1 }).pipe(chainHooks({ name: 'c', hooks: [hook] }, { timeoutMs })),
+    ],
+    [
+      'aggregateHooks',
+      (hook, timeoutMs) => of({ value: 1 }).pipe(aggregateHooks([hook], reviewSummary, { timeoutMs })),
+    ],
+  ];
+  return runners.flatMap(([name, run]): Part[] => [
+    {
+      name: `${name} (a command hook that answers)`,
+      endings: ['complete', 'unsubscribe in next', 'consumer throws'],
+      reaped: true,
+      setup: () => ({
+        output: run(commandHook('ok', 'ok.mjs'), 60_000),
+        feed: () => undefined,
+        complete: () => undefined,
+      }),
+    },
+    {
+      name: `${name} (a command hook that hangs)`,
+      endings: ['complete', 'unsubscribe'],
+      reaped: true,
+      // Completes once timed out (killed); left while it runs (killed).
+      setup: (ending) => ({
+        output: run(commandHook('hang', 'hang.mjs'), ending === 'complete' ? 200 : 60_000),
+        feed: () => undefined,
+        complete: () => undefined,
+      }),
+    },
+  ]);
+}
 
 /**
  * Subscribes to `run.output`, ends it the way `ending` says, and returns once it has ended (an output
@@ -452,7 +532,7 @@ describe.each(PARTS)('$name: nothing left running after the end', (part) => {
         await settle();
       });
       if (part.reaped) await until(() => Object.keys(added(before)).length === 0);
-      expect({ ending, left: added(before), iterators: iterators.open }).toEqual({
+      expect({ ending, left: await leftOver(before), iterators: iterators.open }).toEqual({
         ending,
         left: {},
         iterators: 0,
@@ -464,5 +544,22 @@ describe.each(PARTS)('$name: nothing left running after the end', (part) => {
       config.onStoppedNotification = previous.stopped;
       config.onUnhandledError = previous.unhandled;
     }
+  });
+});
+
+describe('command hooks and the process', () => {
+  it("have a listener of the process's exit (to kill their groups) only while one runs", async () => {
+    const before = process.listenerCount('exit');
+    const steps: unknown[] = [];
+    const subscription = runHook(commandHook('hang', 'hang.mjs'), { value: 1 }).subscribe((step) =>
+      steps.push(step),
+    );
+    const during = process.listenerCount('exit');
+    subscription.unsubscribe();
+    expect({ during, after: process.listenerCount('exit'), steps }).toEqual({
+      during: before + 1,
+      after: before,
+      steps: [],
+    });
   });
 });

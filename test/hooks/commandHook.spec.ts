@@ -743,7 +743,7 @@ describe('command hooks', () => {
 
 describe('command hooks when the parent exits', () => {
   it.skipIf(process.platform === 'win32')(
-    'the first hook adds one exit listener, which kills the process groups of the hooks still running',
+    'an exit listener is there only while hooks run, one for all of them, and kills the process groups of the hooks still running',
     async () => {
       // The child-process test above exits for real; this one runs in-process, on a fresh copy of the
       // modules, so that the listener can be counted and called as process.exit would call it.
@@ -753,12 +753,15 @@ describe('command hooks when the parent exits', () => {
       const added = () => process.listeners('exit').filter((listener) => !before.includes(listener));
       const done = await lastValueFrom(fresh.runHook(script('ok'), {}));
       expect(done.status).toBe('completed');
-      expect(added()).toHaveLength(1);
+      // None once every run has ended (it stayed for good after the first hook).
+      expect(added()).toEqual([]);
       const pidFile = join(dir, 'pids.json');
       const subscription = fresh
         .runHook(script('hang', { timeoutMs: Number.POSITIVE_INFINITY }), { pid_file: pidFile })
         .subscribe();
+      const other = fresh.runHook(script('hang', { timeoutMs: Number.POSITIVE_INFINITY }), {}).subscribe();
       const onExit = added()[0]!;
+      let left: unknown[];
       try {
         const { child, grandchild } = await readPids(pidFile);
         // Not one more listener per hook (11 would make Node warn of a leak).
@@ -768,8 +771,11 @@ describe('command hooks when the parent exits', () => {
         await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
       } finally {
         subscription.unsubscribe();
+        other.unsubscribe();
+        left = added();
         process.removeListener('exit', onExit);
       }
+      expect(left).toEqual([]);
     },
   );
 
@@ -785,6 +791,8 @@ describe('command hooks when the parent exits', () => {
       );
       if (step.status !== 'completed') throw new Error(`expected completed, got ${step.status}`);
       const job = step.result.context_updates?.job as number;
+      // A hook still running, so that the exit listener is there.
+      const running = fresh.runHook(script('hang', { timeoutMs: Number.POSITIVE_INFINITY }), {}).subscribe();
       const onExit = process.listeners('exit').find((listener) => !before.includes(listener))!;
       try {
         onExit(0);
@@ -792,6 +800,7 @@ describe('command hooks when the parent exits', () => {
         await sleep(100);
         expect(terminated(job)).toBe(false);
       } finally {
+        running.unsubscribe();
         process.removeListener('exit', onExit);
         if (!noSuchProcess(job)) process.kill(job, 'SIGKILL');
       }
