@@ -293,6 +293,12 @@ export interface Arriving extends Partition {
 }
 
 /**
+ * The most partitions a run of arrivals holds before it is settled: one clock read per this many, and no
+ * more partitions kept alive by a run than this, however many a synchronous source reaches.
+ */
+const MAX_RUN = 1_024;
+
+/**
  * Records the scheduler time of arrivals with one clock read per run of arrivals rather than one per
  * event: the clock of a real scheduler is a system call (`Date.now()`, ~40-70 ns), more than the rest of
  * the work of most events. An arrival marks its partition and asks, once per run, for a zero-delay action
@@ -310,12 +316,6 @@ export interface Arriving extends Partition {
  * ones are kept and replayed in order when the run settles: the timer ends up armed as if each request
  * had been made at its arrival.
  */
-/**
- * The most partitions a run of arrivals holds before it is settled: one clock read per this many, and no
- * more partitions kept alive by a run than this, however many a synchronous source reaches.
- */
-export const MAX_RUN = 1_024;
-
 export class ArrivalClock<P extends Arriving> {
   private readonly run: P[] = [];
   private readonly offsets: number[] = [];
