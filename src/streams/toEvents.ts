@@ -2158,11 +2158,29 @@ function mapperFor(name: string): Mapper | undefined {
   return mapper ?? undefined;
 }
 
-/** Hook names the bridge maps to specific event types (others become `hook.<name>`). */
+/** Hook names the bridge maps to specific event types (others become `hook.<name>`, or `hook.reserved`). */
 export const KNOWN_HOOKS: readonly string[] = [...Object.keys(CLAUDE_HOOKS), 'file-watcher', 'pre-commit'];
 
+/**
+ * @internal The names of the `hook.*` types the library emits of its own: the bridge's `hook.rejected`,
+ * the hook runners' `hook.completed` / `hook.failed` / `hook.timed_out`. A hook of one of these names
+ * (trimmed, as its type's name is) would pass for the library (`sessionState` counted the outputs of a
+ * hook named `rejected` as rejections): its outputs are `hook.reserved` instead, its name in
+ * `context.hook`. A hook named `reserved` gives `hook.reserved` by the common rule.
+ */
+export const RESERVED_HOOK_NAMES: ReadonlySet<string> = new Set([
+  'rejected',
+  'completed',
+  'failed',
+  'timed_out',
+]);
+
+/** The type of an unknown hook's output whose name is one of `RESERVED_HOOK_NAMES`. */
+export const RESERVED_HOOK_TYPE = 'hook.reserved';
+
 const unknownHook: Mapper = (p, ctx) => {
-  const name = ctx.hook.trim() === '' ? 'unknown' : ctx.hook.trim();
+  const trimmed = ctx.hook.trim();
+  const name = trimmed === '' ? 'unknown' : trimmed;
   const own: MapContext = {
     hook: ctx.hook,
     timestamp: ctx.timestamp,
@@ -2170,7 +2188,8 @@ const unknownHook: Mapper = (p, ctx) => {
     context: { hook: ctx.hook },
     limits: ctx.limits,
   };
-  return [make(own, `hook.${name}`, defined(p), Priority.NORMAL)];
+  const type = RESERVED_HOOK_NAMES.has(name) ? RESERVED_HOOK_TYPE : `hook.${name}`;
+  return [make(own, type, defined(p), Priority.NORMAL)];
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -2434,7 +2453,10 @@ function markContext(events: Event[], key: string, value: unknown): Event[] {
  *   `git.commit`, `test.run`, `agent.*`, `prompt.*`, `session.*`, `notification` … events, with
  *   `session_id` as `sessionId`.
  * - The seed's `file-watcher` (`{ changes: [{ action, path, type?, size? }] }`) and `pre-commit` hooks.
- * - Any other hook becomes `hook.<name>` with the payload as its data.
+ * - Any other hook becomes `hook.<name>` (the name trimmed; `hook.unknown` for a blank one) with the
+ *   payload as its data, except that a name of the library's own `hook.*` types (`rejected`,
+ *   `completed`, `failed`, `timed_out`) becomes `hook.reserved`, as `reserved` does: no hook passes for
+ *   the library. `context.hook` has the name as it came.
  *
  * @param hookName the hook that produced `output`.
  * @param output the hook's output (for Claude Code, the stdin payload).

@@ -1142,6 +1142,17 @@ describe('sessionState', () => {
     expect(state.eventTypes['test.run']).toBe(2);
   });
 
+  it("counts the bridge's rejections only, not the outputs of a hook named rejected", () => {
+    // A hook named `rejected` (or ` rejected `) made `hook.rejected`, each output counted as a rejection.
+    const state = fold(sessionState, [
+      ...toEvents('rejected', { session_id: 's1', ok: true }, 1),
+      ...toEvents(' rejected ', { session_id: 's1', ok: true }, 2),
+      ...toEvents('lint', 'not an object', 3),
+    ]);
+    expect(state.rejected).toBe(1);
+    expect(state.eventTypes).toEqual({ 'hook.reserved': 2, 'hook.rejected': 1 });
+  });
+
   it("is 'unknown' before session.started, 'active' after it, and counts test results of test.run events only", () => {
     expect(fold(sessionState, [ev('tool.used', 1)]).status).toBe('unknown');
     const state = fold(sessionState, [

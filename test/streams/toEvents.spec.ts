@@ -3,7 +3,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Event, KNOWN_HOOKS, Priority, parseEvent, toEvents } from '../../src/index.js';
+import {
+  ConfigError,
+  type Event,
+  type HookEventType,
+  KNOWN_HOOKS,
+  Priority,
+  parseEvent,
+  toEvents,
+} from '../../src/index.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -2277,6 +2285,70 @@ describe('toEvents mappings', () => {
     expect(event).toMatchObject({ type: 'hook.lint-report', data: { warnings: 3 }, sessionId: 's9' });
     const [empty] = toEvents('file-watcher', { changes: [] }, T);
     expect(empty!.type).toBe('hook.file-watcher');
+  });
+
+  // The hook.* types the library emits of its own; `satisfies` fails to compile when HookEventType changes.
+  const LIBRARY_TYPES = Object.keys({
+    'hook.rejected': true,
+    'hook.completed': true,
+    'hook.failed': true,
+    'hook.timed_out': true,
+  } satisfies Record<HookEventType | 'hook.rejected', true>);
+
+  it("never lets a hook's name make one of the library's own hook.* types: those names are hook.reserved", () => {
+    // A hook named `rejected` made `hook.rejected`, counted by sessionState as a refused payload.
+    const names = ['rejected', 'completed', 'failed', 'timed_out'];
+    const spellings = names.flatMap((name) => [name, ` ${name} `, `\t${name}\n`, `\ufeff${name}`]);
+    for (const hook of spellings) {
+      const events = toEvents(hook, { session_id: 's9', n: 1 }, T);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({
+        type: 'hook.reserved',
+        priority: Priority.NORMAL,
+        data: { session_id: 's9', n: 1 },
+        context: { hook },
+        sessionId: 's9',
+      });
+    }
+    // So is the output of a known hook that maps to nothing, when the payload names that hook.
+    const [empty] = toEvents('failed', { hook_event_name: 'file-watcher', changes: [] }, T);
+    expect(empty).toMatchObject({ type: 'hook.reserved', context: { hook: 'failed' } });
+  });
+
+  it('keeps hook.<name> for every other name: another case, spelling or namespace, and reserved itself', () => {
+    const kept = [
+      'Rejected',
+      'FAILED',
+      'timed-out',
+      'timed out',
+      'rejected_',
+      'a.b',
+      'rejected.x',
+      'reserved',
+    ];
+    for (const hook of kept) {
+      expect(toEvents(hook, { n: 1 }, T)[0]).toMatchObject({ type: `hook.${hook}`, context: { hook } });
+    }
+    expect(toEvents(' \t', { n: 1 }, T)[0]!.type).toBe('hook.unknown');
+  });
+
+  it('no hook name makes a library type, and only an output the bridge refused is hook.rejected', () => {
+    const name = fc.oneof(
+      fc.string(),
+      fc
+        .tuple(
+          fc.constantFrom(' ', '\t', '\u00a0', ''),
+          fc.constantFrom('rejected', 'completed', 'failed', 'timed_out'),
+          fc.constantFrom(' ', '\n', ''),
+        )
+        .map((parts) => parts.join('')),
+    );
+    fc.assert(
+      fc.property(name, (hook) => {
+        for (const event of toEvents(hook, { n: 1 }, T)) expect(LIBRARY_TYPES).not.toContain(event.type);
+        expect(types(toEvents(hook, 'not an object', T))).toEqual(['hook.rejected']);
+      }),
+    );
   });
 
   it("keeps an unknown hook's payload as it is, a `__proto__` key included (as a field, not a prototype)", () => {
