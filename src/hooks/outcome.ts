@@ -34,6 +34,8 @@ export type RawOutcome =
  * A `__proto__` key of the answer, its `context_updates` or its `metrics` (an own field, as `JSON.parse`
  * makes it) is kept as an own field, as `parseEvent` keeps one, never applied as a prototype.
  * Total: an answer that throws while it is read (a getter, a proxy trap) is `HOOK_INVALID_OUTPUT` too.
+ * The message quotes at most 1,000 characters of zod's issues (a class's name, a symbol key's text in a
+ * record may be long), as `forMessage` cuts; the error's `issues` and its `cause` keep them whole.
  * `run`: what a command hook's error carries about its process (exit code, signal, stderr), as its other
  * errors do.
  */
@@ -61,7 +63,7 @@ export function parseAnswer(
     ok: false,
     error: new HookError(
       'HOOK_INVALID_OUTPUT',
-      `hook "${hook}" answered something that is not a HookResult: ${formatIssues(issues)}`,
+      `hook "${hook}" answered something that is not a HookResult: ${forMessage(formatIssues(issues))}`,
       { ...run, hook, issues, cause: parsed.error },
     ),
   };

@@ -809,6 +809,36 @@ describe('runHookChain', () => {
     expect(errors[1]!.cause).toBe(long);
   });
 
+  it("quotes at most 1,000 characters of zod's issues of an answer that is no HookResult, and keeps them whole in issues", async () => {
+    // zod names a value's class, and the text of a symbol key in a record: the message was 3,000
+    // characters and more, where a thrown message or a command hook's stderr is cut at 1,000.
+    const long = 'C'.repeat(3_000);
+    const Named = { [long]: class {} }[long]!;
+    const updates: Record<symbol, unknown> = { [Symbol('s'.repeat(2_000))]: 1 };
+    const chain = {
+      name: 'c',
+      hooks: [
+        fn('named', () => ({ score: new Named() as never })),
+        fn('symbol', () => ({ context_updates: updates as never })),
+      ],
+    };
+    const steps = resultOf(await collect(runHookChain(chain, {}, { errorPolicy: 'fail-open' }))).results;
+    const prefix = (hook: string) => `hook "${hook}" answered something that is not a HookResult: `;
+    const issues = [`score: Invalid input: expected number, received ${long}`];
+    for (const [i, step] of steps.entries()) {
+      if (step.status !== 'failed') throw new Error(`step ${i} is ${step.status}`);
+      const error = step.error;
+      expect(error.code).toBe('HOOK_INVALID_OUTPUT');
+      const whole = error.issues!.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`);
+      if (i === 0) expect(whole).toEqual(issues);
+      expect(whole.join('; ').length).toBeGreaterThan(2_000);
+      expect(error.message).toBe(`${prefix(step.hook)}${whole.join('; ').slice(0, 1_000)}…`);
+      expect(step.event.data.error).toBe(error.message);
+      expect(error.cause).toBeInstanceOf(Error);
+    }
+    expect(steps.map((step) => step.hook)).toEqual(['named', 'symbol']);
+  });
+
   it('fails at once, without an unhandled error, a hook whose promise rejects with such a value', async () => {
     // The rejection is a microtask, the timeout a timer: the step comes from the rejection whatever
     // the timeout (it is there only so that a run that missed the rejection ends).
