@@ -207,7 +207,7 @@ function rejectedAggregation<R>(
  * @return an Observable of `HookStep`s then one `HookAggregationResult`, then complete.
  * @throws ConfigError at once when a hook or an option is malformed, or two hooks share a name, or
  *   an option's name is unknown (named with the nearest known one), or the context is not an object
- *   (a string, an array).
+ *   of fields (a string, an array, a `Map`, a `Date`: see `runHook`).
  */
 export function runHookAggregation<R>(
   hooks: readonly Hook[],
@@ -233,7 +233,8 @@ export function runHookAggregation<R>(
  * `hooks.overflow` event, kept by `hookEvents()`). The queued and running contexts go on as if it had
  * not come.
  *
- * A context that is not an object (a string, an array; `null` or `undefined` is `{}`) is the source's
+ * A context that is not an object of fields (a string, an array, a `Map`, a `Date`: see `runHook`; `null`
+ * or `undefined` is `{}`) is the source's
  * error, a `ConfigError`: it yields nothing, and the contexts before it run to their aggregates.
  *
  * The source's completion waits for the active and queued runs, and so does its error: no context is

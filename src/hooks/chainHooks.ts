@@ -65,7 +65,8 @@ function rejectedChain(chain: PreparedChain, context: HookContext, rejection: Re
  * `error` (a `VibespecError` with code `BUFFER_OVERFLOW`) and `event` (a `hooks.overflow` event, kept
  * by `hookEvents()`). The queued and running contexts go on as if it had not come.
  *
- * A context that is not an object (a string, an array; `null` or `undefined` is `{}`) is the source's
+ * A context that is not an object of fields (a string, an array, a `Map`, a `Date`: see `runHook`; `null`
+ * or `undefined` is `{}`) is the source's
  * error, a `ConfigError`: it yields nothing, and the contexts before it run to their results.
  *
  * The source's completion waits for the active and queued runs, and so does its error: no context is

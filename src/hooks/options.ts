@@ -2,6 +2,7 @@
  * Internal: checking hooks and run options at construction (a bad option throws `ConfigError` at once,
  * not on the first run) and resolving each hook's effective settings.
  */
+import { types } from 'node:util';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import { isFieldRecord } from '../streams/payload.js';
@@ -174,11 +175,15 @@ export function checkHooks(where: string, hooks: unknown, unique: boolean): read
 }
 
 /**
- * The context a run is given: `null` or `undefined` is the empty one, `{}`; any other object is taken as
- * it is (a class instance too). Anything else (a string, a number, an array, a function) is a
- * `ConfigError`: a function hook was given it spread into an object (`'ab'` as `{ 0: 'a', 1: 'b' }`)
- * and a command hook as its JSON (`"ab"`), two hooks of one run seeing two contexts. So is a revoked
- * proxy, which no hook can read (asking whether it is an array threw a `TypeError`).
+ * The context a run is given: `null` or `undefined` is the empty one, `{}`; any other object whose data
+ * is its own fields is taken as it is (a plain object, a null-prototype one, a class instance). Anything
+ * else (a string, a number, an array, a function) is a `ConfigError`: a function hook was given it spread
+ * into an object (`'ab'` as `{ 0: 'a', 1: 'b' }`) and a command hook as its JSON (`"ab"`), two hooks of
+ * one run seeing two contexts. So is a revoked proxy, which no hook can read (asking whether it is an
+ * array threw a `TypeError`), and a built-in object whose data is in no own field (see `SLOTTED`):
+ * every hook is given the context's own fields, so a `Map` or a `Date` reached it as `{}`, its entries
+ * or its time lost without a word, and `new String('ab')` or a `Uint8Array` as the index fields an
+ * array is refused for.
  */
 export function checkContext(where: string, context: unknown): HookContext {
   if (context === undefined || context === null) return {};
@@ -187,7 +192,44 @@ export function checkContext(where: string, context: unknown): HookContext {
       `${where}: the context must be an object (or null or undefined, read as {}), got ${shownText(context)}`,
     );
   }
+  const kind = slottedKind(context);
+  if (kind !== undefined) {
+    throw new ConfigError(
+      `${where}: the context must be an object whose data is in its own fields (a plain object, a class ` +
+        `instance), not ${kind}: a hook is given the context's own fields and would see none of its data`,
+    );
+  }
   return context as HookContext;
+}
+
+/**
+ * The built-in objects (and instances of classes extending them) whose data is in internal slots, not in
+ * own fields, or (an arguments object) in index fields, as an array's is. Brand checks: a
+ * `Symbol.toStringTag` cannot fool them, and no proxy is one.
+ */
+const SLOTTED: ReadonlyArray<readonly [(value: object) => boolean, string]> = [
+  [types.isStringObject, 'a String object'],
+  [types.isNumberObject, 'a Number object'],
+  [types.isBooleanObject, 'a Boolean object'],
+  [types.isSymbolObject, 'a Symbol object'],
+  [types.isBigIntObject, 'a BigInt object'],
+  [types.isArrayBuffer, 'an ArrayBuffer'],
+  [types.isSharedArrayBuffer, 'a SharedArrayBuffer'],
+  [types.isTypedArray, 'a typed array'],
+  [types.isDataView, 'a DataView'],
+  [types.isArgumentsObject, 'an arguments object'],
+  [types.isMap, 'a Map'],
+  [types.isSet, 'a Set'],
+  [types.isWeakMap, 'a WeakMap'],
+  [types.isWeakSet, 'a WeakSet'],
+  [types.isDate, 'a Date'],
+  [types.isRegExp, 'a RegExp'],
+  [types.isPromise, 'a Promise'],
+];
+
+/** What `value` is when it is one of `SLOTTED`; `undefined` for any other object. */
+function slottedKind(value: object): string | undefined {
+  return SLOTTED.find(([is]) => is(value))?.[1];
 }
 
 /** Whether `value` is an array, or a revoked proxy (asking throws a `TypeError`; no hook could read it). */

@@ -369,7 +369,10 @@ function toStep({
  * @return an Observable of exactly one `HookStep`; it never errors.
  * @throws ConfigError at once when the hook or an option is malformed, a command hook has an unknown
  *   field, an option's name is unknown (named with the nearest known one), or the context is not an
- *   object (a string, an array).
+ *   object whose data is in its own fields: a string, a number, an array, a function, a boxed
+ *   primitive, an `ArrayBuffer`, a typed array or `DataView`, an `arguments` object, a `Map`, `Set`,
+ *   `WeakMap`, `WeakSet`, `Date`, `RegExp` or `Promise` (each of which a hook saw as `{}` or as index
+ *   fields).
  */
 export function runHook(hook: Hook, context: object, options?: HookRunOptions): Observable<HookStep> {
   checkHook('runHook', hook, 0);

@@ -147,7 +147,7 @@ export function runPreparedChain(
  * @return an Observable of `HookStep`s then one `HookChainResult`, then complete.
  * @throws ConfigError at once when the chain, a hook or an option is malformed, a command hook has an
  *   unknown field, an option's name is unknown (named with the nearest known one), or the context is
- *   not an object (a string, an array).
+ *   not an object of fields (a string, an array, a `Map`, a `Date`: see `runHook`).
  */
 export function runHookChain(
   chain: HookChain,

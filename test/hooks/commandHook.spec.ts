@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   aggregateHooks,
   type CommandHook,
+  ConfigError,
   chainHooks,
   type HookAggregationOutput,
   type HookChainOutput,
@@ -859,7 +860,7 @@ describe('runHook without a context (null or undefined, from JavaScript)', () =>
   });
 });
 
-describe('a context object with a toJSON (a Date, a class instance)', () => {
+describe('a context object with a toJSON (a class instance)', () => {
   it('reaches a command hook as the copy a function hook is given, as in a chain, not as its toJSON', async () => {
     class Ctx {
       value = 42;
@@ -872,10 +873,15 @@ describe('a context object with a toJSON (a Date, a class instance)', () => {
       seen.push(ctx);
       return {};
     };
+    class Stamp {
+      toJSON() {
+        return new Date(0).toISOString();
+      }
+    }
     const ok = script('ok');
     for (const [context, fields] of [
       [new Ctx(), { value: 42 }],
-      [new Date(0), {}],
+      [new Stamp(), {}],
     ] as const) {
       seen.length = 0;
       const outputs = await lastValueFrom(
@@ -885,8 +891,8 @@ describe('a context object with a toJSON (a Date, a class instance)', () => {
       );
       const step = outputs.find((o) => o.kind === 'step' && o.hook === 'ok') as HookStep | undefined;
       if (step?.status !== 'completed') throw new Error(`expected completed, got ${step?.status}`);
-      // The same context for both hooks of the run: the command hook read "Ctx(42)" or the date's
-      // ISO string on stdin, a JSON string where the protocol gives an object.
+      // The same context for both hooks of the run: the command hook read "Ctx(42)" or the ISO
+      // string on stdin, a JSON string where the protocol gives an object.
       const copy = JSON.stringify(fields);
       expect(seen).toEqual([fields]);
       expect(step.result.context_updates).toMatchObject({
@@ -897,6 +903,8 @@ describe('a context object with a toJSON (a Date, a class instance)', () => {
       if (alone.status !== 'completed') throw new Error(`expected completed, got ${alone.status}`);
       expect(alone.result.context_updates?.ok_input_length).toBe(copy.length);
     }
+    // A Date itself, whose time is in no field (a hook saw {}), is no context (see chainHooks.spec).
+    expect(() => runHookAggregation([ok], new Date(0) as never, validationResult)).toThrow(ConfigError);
   });
 });
 

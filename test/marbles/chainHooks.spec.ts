@@ -1275,6 +1275,77 @@ describe('a context that is not an object', () => {
     expect(seen).toEqual([{}, {}, { files: ['a.ts'] }]);
   });
 
+  it('a built-in object whose data is in no own field is refused with a ConfigError naming it: a hook saw {} or index fields', () => {
+    // Each was taken: a function hook was given `{}` for a Map or a Date, `{ 0: 'a', 1: 'b' }` for
+    // new String('ab') or a Uint8Array (the index fields an array is refused for).
+    seen.length = 0;
+    class Registry extends Map<string, number> {}
+    const slotted: Array<[unknown, string]> = [
+      [new String('ab'), 'a String object'],
+      [new Number(5), 'a Number object'],
+      [new Boolean(false), 'a Boolean object'],
+      [Object(Symbol('s')), 'a Symbol object'],
+      [Object(1n), 'a BigInt object'],
+      [new ArrayBuffer(2), 'an ArrayBuffer'],
+      [new SharedArrayBuffer(2), 'a SharedArrayBuffer'],
+      [new Uint8Array([1, 2]), 'a typed array'],
+      [Buffer.from('ab'), 'a typed array'],
+      [new Float64Array(2), 'a typed array'],
+      [new DataView(new ArrayBuffer(2)), 'a DataView'],
+      [
+        (function (..._args: unknown[]) {
+          // biome-ignore lint/complexity/noArguments: an arguments object is what is tested
+          return arguments;
+        })('a', 'b'),
+        'an arguments object',
+      ],
+      [new Map([['a', 1]]), 'a Map'],
+      [new Registry([['a', 1]]), 'a Map'],
+      [new Set([1]), 'a Set'],
+      [new WeakMap(), 'a WeakMap'],
+      [new WeakSet(), 'a WeakSet'],
+      [new Date(0), 'a Date'],
+      [/x/g, 'a RegExp'],
+      [Promise.resolve({ n: 1 }), 'a Promise'],
+    ];
+    const message = (where: string, kind: string) =>
+      `${where}: the context must be an object whose data is in its own fields (a plain object, a class ` +
+      `instance), not ${kind}: a hook is given the context's own fields and would see none of its data`;
+    for (const [context, kind] of slotted) {
+      const calls = [
+        ['runHook', () => runHook(hook, context as never)],
+        ['runHookChain', () => runHookChain({ name: 'c', hooks: [hook] }, context as never)],
+        ['runHookAggregation', () => runHookAggregation([hook], context as never, validationResult)],
+      ] as const;
+      for (const [where, call] of calls) expect(call).toThrow(new ConfigError(message(where, kind)));
+    }
+    expect(seen).toEqual([]);
+  });
+
+  it('an object whose data is in its own fields is taken, whatever its prototype or toStringTag', async () => {
+    seen.length = 0;
+    class Tagged {
+      files = ['a.ts'];
+      get [Symbol.toStringTag]() {
+        return 'Map';
+      }
+    }
+    const bare = Object.assign(Object.create(null) as object, { n: 1 });
+    const proxied = new Proxy({ n: 2 }, {});
+    const failure = Object.assign(new Error('gone'), { code: 'ENOENT' });
+    for (const context of [new Tagged(), bare, proxied, { [Symbol.toStringTag]: 'Date', n: 3 }, failure]) {
+      await collect(runHook(hook, context as never));
+    }
+    // An Error is taken as its own enumerable fields: its message is none.
+    expect(seen).toEqual([
+      { files: ['a.ts'] },
+      { n: 1 },
+      { n: 2 },
+      { [Symbol.toStringTag]: 'Date', n: 3 },
+      { code: 'ENOENT' },
+    ]);
+  });
+
   it('a revoked proxy is refused with a ConfigError, not the TypeError of asking whether it is an array', () => {
     const { proxy, revoke } = Proxy.revocable({}, {});
     revoke();
@@ -1301,6 +1372,20 @@ describe('a context that is not an object', () => {
     expect(aggregated.values.map((o) => o.kind)).toEqual(['step', 'aggregate']);
     expect(aggregated.error).toEqual(refused('aggregateHooks "v"', "['x']"));
     expect(seen).toEqual([{ n: 1 }, { n: 3 }]);
+    const mapped = await collectAll(
+      from([{ n: 4 }, new Map([['n', 5]])] as never[]).pipe(chainHooks({ name: 'c', hooks: [hook] })),
+    );
+    expect(mapped.values.map(label)).toEqual(['f:completed', 'c:completed']);
+    expect((mapped.error as Error).message).toMatch(/^chainHooks "c": the context must be .*, not a Map: /);
+    const dated = await collectAll(
+      from([new Date(0)] as never[]).pipe(aggregateHooks([hook], validationResult, { name: 'v' })),
+    );
+    expect(dated.values).toEqual([]);
+    expect(dated.error).toBeInstanceOf(ConfigError);
+    expect((dated.error as Error).message).toMatch(
+      /^aggregateHooks "v": the context must be .*, not a Date: /,
+    );
+    expect(seen).toEqual([{ n: 1 }, { n: 3 }, { n: 4 }]);
   });
 });
 
