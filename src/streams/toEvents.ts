@@ -2162,21 +2162,16 @@ function mapperFor(name: string): Mapper | undefined {
 export const KNOWN_HOOKS: readonly string[] = [...Object.keys(CLAUDE_HOOKS), 'file-watcher', 'pre-commit'];
 
 /**
- * @internal The names of the `hook.*` types the library emits of its own: the bridge's `hook.rejected`,
+ * The names of the `hook.*` types the library emits of its own: the bridge's `hook.rejected`,
  * the hook runners' `hook.completed` / `hook.failed` / `hook.timed_out`. A hook of one of these names
  * (trimmed, as its type's name is) would pass for the library (`sessionState` counted the outputs of a
  * hook named `rejected` as rejections): its outputs are `hook.reserved` instead, its name in
  * `context.hook`. A hook named `reserved` gives `hook.reserved` by the common rule.
  */
-export const RESERVED_HOOK_NAMES: ReadonlySet<string> = new Set([
-  'rejected',
-  'completed',
-  'failed',
-  'timed_out',
-]);
+const RESERVED_HOOK_NAMES: ReadonlySet<string> = new Set(['rejected', 'completed', 'failed', 'timed_out']);
 
 /** The type of an unknown hook's output whose name is one of `RESERVED_HOOK_NAMES`. */
-export const RESERVED_HOOK_TYPE = 'hook.reserved';
+const RESERVED_HOOK_TYPE = 'hook.reserved';
 
 const unknownHook: Mapper = (p, ctx) => {
   const trimmed = ctx.hook.trim();
