@@ -918,8 +918,13 @@ function testVerdict(
           if (isRun) {
             // Read as the tool gets it: a quoted name without its quotes (`"mvn" verify -DskipTests`).
             const words = plain ? command.slice(w, end) : name + command.slice(wEnd, end);
-            const isTest = !NOT_A_TEST_RUN.test(words);
-            r.line.command(isTest, true, isTest, r.options);
+            const reading = NOT_A_TEST_RUN.test(words)
+              ? 'none'
+              : GRADLE.test(words)
+                ? gradleRun(words)
+                : 'run';
+            const isTest = reading !== 'none';
+            r.line.command(isTest, reading !== 'unknown', reading === 'run', r.options);
             r.any = r.any || isTest;
             break;
           }
@@ -1328,31 +1333,105 @@ const BLANK = /\s/;
 // Listing or describing tests is not running them; nor is rspec's `--dry-run` (its summary counts every
 // example, `0 failures`), nor go's `-list REGEXP` (`ok` for each package, when no test matches), nor
 // building them only (`cargo test --no-run`, `deno test --no-run`, `go test -c`: exit 0, no test ran), nor
-// Maven skipping them (`mvn verify -DskipTests`), Gradle leaving its test task out (`./gradlew check -x
-// test`) or running none (`-m`), tox and nox listing their environments (`tox -l`, `nox --list`) or
+// Maven skipping them (`mvn verify -DskipTests`), tox and nox listing their environments (`tox -l`, `nox --list`) or
 // setting them up only (`tox --notest`), or running only those whose names say no test (`tox -e lint`, `nox -s docs`; not `-e py312`,
 // `-s tests`, `unit`, `ALL`; an option after `--` is their posargs': `tox -e py312 -- -s src/`). Those of a tool are read from its name, at the start of the command: once per
-// command, not at each `go test` of a line of many, which took seconds.
+// command, not at each `go test` of a line of many, which took seconds. Gradle's tasks left out and its dry
+// run are read by `gradleRun`.
 const NOT_A_TEST_RUN = new RegExp(
   [
     String.raw`\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--version|--dry-run|--no-run|-{1,2}list(?:=\S*)?)(?:\s|$)`,
     String.raw`^(?:\S*/)?go\s+test\s(?:.*\s)?-c(?:\s|$)`,
     String.raw`^(?:\S*/)?mvnw?\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip(?:\.exec)?)(?:=true)?(?:\s|$)`,
-    // Gradle's dry run (`-m`, `--dry-run` above): it runs no task.
-    String.raw`^(?:\S*/)?gradle\w*\s(?:[\s\S]*\s)?-m(?:\s|$)`,
-    // `-x test` leaves out the test task of every project, `-x :test` the root's; a project's (`-x
-    // :lib:test`) leaves out only its own: the tests of the task named (`test`, `build`) run in the others,
-    // unless it is the only task of tests named (`:lib:test -x :lib:test`).
-    String.raw`^(?:\S*/)?gradle\w*\s(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+):?test(?:\s|$)`,
-    String.raw`^(?:\S*/)?gradle\w*\s(?=(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+)((?:[\w.-]*:)+test)(?:\s|$))(?![\s\S]*(?<!\S)(?!\1(?:\s|$))(?:[\w.-]*:)*(?:test|check|build|test\w*UnitTest)(?:\s|$))`,
-    // `-x check` leaves out the tests of `build` and `check` (of every project; not `-x :lib:check`), not
-    // those of a test task named.
-    String.raw`^(?:\S*/)?gradle\w*\s(?![\s\S]*(?<!\S)(?:[\w.-]*:)*test(?:\w*UnitTest)?(?:\s|$))(?:[\s\S]*\s)?(?:-x|--exclude-task)(?:=|\s+)check(?:\s|$)`,
     String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-l|-a|--list(?:envs(?:-all)?|-sessions)?|--notest)(?:\s|$)`,
     String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-e|-s|--sessions?|--env)(?:=|\s+)(?!-)(?![^\s;&|]*(?:py|test|unit|all|ALL))`,
   ].join('|'),
 );
 const EXIT_CODE = /^Exit code (\d+)/;
+// A Gradle command: its name, a blank after it.
+const GRADLE = /^(?:\S*\/)?gradle\w*\s/;
+// Gradle's short options that take an argument (`-x test`, `-xtest`, `-x=test`), and its long ones, for which
+// a single `-` does too (`-exclude-task test`).
+const GRADLE_SHORT_ARGUMENT = 'xpbcIgDPMF';
+const GRADLE_LONG_ARGUMENT = new Set(
+  'exclude-task project-dir build-file settings-file init-script tests gradle-user-home console warning-mode max-workers include-build project-cache-dir priority task project-name package type dsl test-framework configuration dependency group write-verification-metadata dependency-verification update-locks'.split(
+    ' ',
+  ),
+);
+// Its short options that take none, which may be put together in one word (`-qm` is `-q -m`).
+const GRADLE_FLAGS = /^-[?adhiqsStvVwmU]+$/;
+// The test tasks a Gradle task runs, by name: `build` runs `check`, which runs `test`; leaving out one of them
+// leaves out those after it (a task named runs, though another depends on it: `test -x check` runs the tests).
+const GRADLE_TEST_TASKS: Readonly<Record<string, readonly string[]>> = {
+  test: ['test'],
+  check: ['check', 'test'],
+  build: ['build', 'check', 'test'],
+};
+const GRADLE_TEST_TASK = /^(?:test|check|build|test\w*UnitTest)$/;
+
+/**
+ * What the Gradle command `words` (its name first, its words apart by blanks) runs of its test tasks, as
+ * Gradle reads its line: `'none'` for a dry run (`-m`, also among other flags, `-qm`; `--dry-run`) or when every
+ * test task named is left out with `-x` (`--exclude-task`) — a name without a project's path (`test`) is the
+ * task of every project, so `-x test` leaves out all, a path (`:lib:test`, `lib:test`) only that project's; the
+ * root's (`:test`) only the root's, so `test -x :test` runs the other projects' of a build of many and none of a
+ * build of one: `'unknown'`; else `'run'`. Linear in the words' number (the left out ones in a set).
+ */
+function gradleRun(words: string): 'run' | 'none' | 'unknown' {
+  const all = words.split(/\s+/);
+  const excluded = new Set<string>(); // project path (`*`: every project) and task name
+  const tasks: string[] = [];
+  let options = true;
+  for (let i = 1; i < all.length; i++) {
+    const word = all[i]!.replace(/['"\\]/g, '');
+    if (word === '') continue;
+    if (!options || word[0] !== '-' || word === '-') {
+      if (GRADLE_TEST_TASK.test(word.slice(word.lastIndexOf(':') + 1))) tasks.push(word);
+      continue;
+    }
+    if (word === '--') {
+      options = false;
+      continue;
+    }
+    const long = word.startsWith('--') ? word.slice(2) : word.slice(1);
+    const equals = long.indexOf('=');
+    const longName = equals < 0 ? long : long.slice(0, equals);
+    let value: string | undefined;
+    let exclude = false;
+    if (longName === 'dry-run' || (GRADLE_FLAGS.test(word) && word.includes('m'))) return 'none';
+    if (GRADLE_LONG_ARGUMENT.has(longName)) {
+      exclude = longName === 'exclude-task';
+      value = equals < 0 ? all[++i] : long.slice(equals + 1);
+    } else if (word[1] !== '-' && GRADLE_SHORT_ARGUMENT.includes(word[1]!)) {
+      exclude = word[1] === 'x';
+      value = word.length === 2 ? all[++i] : word[2] === '=' ? word.slice(3) : word.slice(2);
+    }
+    if (exclude && value !== undefined) excluded.add(projectTask(value.replace(/['"\\]/g, '')));
+  }
+  let result: 'run' | 'none' | 'unknown' = tasks.length === 0 ? 'run' : 'none';
+  for (const task of tasks) {
+    const colon = task.lastIndexOf(':');
+    const name = task.slice(colon + 1);
+    const path = colon < 0 ? '*' : projectTask(task).slice(0, -name.length);
+    let left = false;
+    let root = false;
+    for (const before of GRADLE_TEST_TASKS[name] ?? [name]) {
+      left = left || excluded.has(`*${before}`) || excluded.has(path + before);
+      root = root || excluded.has(`:${before}`);
+    }
+    if (!left && !(path === '*' && root)) return 'run';
+    if (!left) result = 'unknown';
+  }
+  return result;
+}
+
+/** A Gradle task's name with its project's path, from the root (`lib:test` is `:lib:test`), or `*` first. */
+function projectTask(task: string): string {
+  const colon = task.lastIndexOf(':');
+  if (colon < 0) return `*${task}`;
+  return task[0] === ':' ? task : `:${task}`;
+}
+
 const FILE_TOOLS_MODIFY = new Set(['Edit', 'MultiEdit', 'NotebookEdit']);
 // The tools whose `tool_input.path`, without a `file_path`, is the file they write. Elsewhere a `path` is
 // where a tool looks (Grep, Glob, LS, an MCP tool's folder): mostly a directory, never taken for a file.

@@ -1315,7 +1315,6 @@ describe('toEvents mappings', () => {
       './gradlew build -x test',
       './gradlew testClasses',
       './gradlew check -x test',
-      './gradlew test -x :test',
       './gradlew :lib:test -x :lib:test',
       'gradle :lib:test --exclude-task=:lib:test',
       // Gradle's dry run: it runs no task.
@@ -1368,6 +1367,41 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it("reads Gradle's test tasks left out as Gradle does, its flags put together, the root's task left out as unknown", () => {
+    const table: [string, string, string][] = [
+      // A project's check left out: its tests still run for the test task named (a task named runs).
+      ['./gradlew test -x :lib:check', 'passed', 'failed'],
+      ['./gradlew build -x :lib:check', 'passed', 'failed'],
+      // A project's check or build named, its test (or check) left out: none of its tests run.
+      ['./gradlew :lib:check -x :lib:test', 'none', 'none'],
+      ['./gradlew :lib:build -x :lib:check', 'none', 'none'],
+      ['./gradlew :lib:build -x lib:test', 'none', 'none'],
+      ['gradle lib:check --exclude-task :lib:test', 'none', 'none'],
+      ['./gradlew :lib:check :app:test -x :lib:test', 'passed', 'failed'],
+      // The root's task left out: the other projects' run in a build of many, none in a build of one.
+      ['./gradlew test -x :test', 'unknown', 'unknown'],
+      ['./gradlew build -x :check', 'unknown', 'unknown'],
+      ['./gradlew test -x :lib:test -x :test', 'unknown', 'unknown'],
+      ['./gradlew :test -x :test', 'none', 'none'],
+      ['./gradlew :build -x :check', 'none', 'none'],
+      ['./gradlew test -x :test -x test', 'none', 'none'],
+      // -x's argument stuck to it, or after =; --exclude-task=.
+      ['./gradlew build -xtest', 'none', 'none'],
+      ['./gradlew build -x=test', 'none', 'none'],
+      ['./gradlew check --exclude-task=test', 'none', 'none'],
+      // A dry run among other flags (-qm is -q -m), or its long option with one -.
+      ['./gradlew -qm build', 'none', 'none'],
+      ['./gradlew -mq test', 'none', 'none'],
+      ['./gradlew -dry-run test', 'none', 'none'],
+      ['./gradlew -q test', 'passed', 'failed'],
+      ['./gradlew -Dm=1 test', 'passed', 'failed'],
+      ['./gradlew -Pmode=ci test', 'passed', 'failed'],
+      // Another test task named is not left out by -x test or -x check.
+      ['./gradlew testDebugUnitTest -x test', 'passed', 'failed'],
+    ];
+    expectVerdicts(table);
+  });
+
   it('reads a line of a megabyte of test-command look-alikes in time linear in it', () => {
     // Each part repeated to a megabyte: a regular expression that read a part's rest, or the line's, at each
     // of its words (or at each `go test`) would take minutes; each finishes here in milliseconds.
@@ -1406,6 +1440,9 @@ describe('toEvents mappings', () => {
       [`rake ${repeat('a ')}testy`, ['none', 'none']],
       [`./gradlew ${repeat(':a:test ')}-x :a:test`, ['none', 'none']],
       [`./gradlew test -x ${repeat(':a')}:test ${repeat(':a:a ')}`, ['passed', 'failed']],
+      [`./gradlew ${repeat('test :a:build ')}-x :test -x :a:check`, ['unknown', 'unknown']],
+      [`./gradlew test ${repeat('-x :a:test ')}-x test`, ['none', 'none']],
+      [`./gradlew ${repeat('-qi ')}-qm test`, ['none', 'none']],
     ];
     for (const [command, expected] of lines)
       expect(verdicts(command), command.slice(0, 40)).toEqual(expected);
