@@ -880,6 +880,7 @@ function testVerdict(
       let durationNext = false; // `timeout`'s duration
       let reopen = -1; // a `{` was read: its group's first command starts here
       let execs = false; // the builtin `exec` was read
+      let lernaExec = false; // `lerna exec` was read: its command follows, after its options (and `--`)
       for (let w = word; w < end; ) {
         const wEnd = readWord(command, w);
         const plain = wordPlain;
@@ -889,7 +890,10 @@ function testVerdict(
         else if (prefix !== undefined && plain && c === '-' && (length > 1 || prefix === 'env')) {
           // (`env -` is `env -i`.)
           const withArgument = COMMAND_PREFIXES.get(prefix);
-          argumentNext = withArgument !== undefined && length === 2 && withArgument.includes(command[w + 1]!);
+          argumentNext =
+            prefix === 'lerna'
+              ? LERNA_ARGUMENT.test(command.slice(w, wEnd))
+              : withArgument !== undefined && length === 2 && withArgument.includes(command[w + 1]!);
         } else if (durationNext) durationNext = false;
         else if (first && plain && length === 1 && c === '!') r.line.negated = !r.line.negated;
         else if (first && plain && length === 1 && c === '{') {
@@ -935,6 +939,16 @@ function testVerdict(
             r.compound = true;
             r.line.command(false, true, false, r.options);
             break;
+          } else if (prefix === 'lerna' && !lernaExec) {
+            // lerna's command: `exec` runs the command after it in each package; another runs none here.
+            if (name !== 'exec') {
+              r.line.command(false, true, false, r.options);
+              break;
+            }
+            lernaExec = true;
+          } else if (name === 'lerna' && prefix !== 'lerna') {
+            prefix = 'lerna';
+            first = false;
           } else if (COMMAND_PREFIXES.has(name)) {
             // The builtin `exec` (not a runner's verb, `pnpm exec`) replaces the shell: nothing after it runs.
             if (name === 'exec' && plain && prefix !== 'runner') execs = true;
@@ -1208,11 +1222,10 @@ const PM_ARGUMENT =
 const PM_WORDS = wordsBefore(PM_ARGUMENT, false);
 // pnpm's: its `-w` is `--workspace-root`, which takes none (`pnpm -w test`).
 const PNPM_WORDS = wordsBefore(PM_ARGUMENT.replace('-[FCwj]', '-[FCj]'), false);
-// The options of lerna's that take an argument.
-const LERNA_WORDS = wordsBefore(
-  '--(?:scope|ignore|since|concurrency|npm-client|loglevel|profile-location)',
-  false,
-);
+// The options of lerna's that take an argument (its `exec`'s too).
+const LERNA_OPTIONS = '--(?:scope|ignore|since|concurrency|npm-client|loglevel|profile-location)';
+const LERNA_WORDS = wordsBefore(LERNA_OPTIONS, false);
+const LERNA_ARGUMENT = new RegExp(`^(?:${LERNA_OPTIONS})$`);
 // What follows `tox` or `nox` run without a command of theirs: the command's end (a comment's `#`), or an
 // option.
 const TOX_END = `(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|[ \\t]+#|${SEP}-)`;

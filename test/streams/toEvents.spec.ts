@@ -1242,6 +1242,19 @@ describe('toEvents mappings', () => {
       'lerna run test --scope api',
       'lerna run --scope api test',
       'lerna run lint,test',
+      // lerna's exec of a test command in each package, after its options (with their arguments) and --.
+      'lerna exec -- npm test',
+      'lerna exec npm test',
+      'npx lerna exec -- npm test',
+      'lerna exec --scope api -- npm test',
+      'lerna exec --scope=api --stream -- npx vitest run',
+      'lerna exec --concurrency 1 -- bash -c "npm test"',
+      'lerna --loglevel silent exec -- pnpm test',
+      // npm's workspaces, as options after test.
+      'npm test --workspaces',
+      'npm test -ws',
+      'npm run test --workspaces',
+      'npm test --workspace=api',
       // Tests named, or a project's check left out, with -x check.
       './gradlew test -x check',
       './gradlew :app:test -x check',
@@ -1327,6 +1340,13 @@ describe('toEvents mappings', () => {
       'lerna run --scope test build',
       // After `--`, an argument of the script run.
       'lerna run build -- test',
+      // lerna exec of another command, `test` an option's value or the command's argument; lerna's others.
+      'lerna exec -- npm run build',
+      'lerna exec --scope test -- npm run build',
+      'lerna exec -- ls test',
+      'lerna exec -- npx vitest --help',
+      'lerna list test',
+      'lerna --scope test info',
       // rails and rake: the test database prepared, `test` as a command's argument, a listing.
       'rails db:test:prepare',
       'bundle exec rake db:test:prepare',
@@ -1438,6 +1458,8 @@ describe('toEvents mappings', () => {
       [`lerna run ${repeat('a,')}testy`, ['none', 'none']],
       [`rails ${repeat('a:b ')}testy`, ['none', 'none']],
       [`rake ${repeat('a ')}testy`, ['none', 'none']],
+      [`lerna exec ${repeat('--scope a ')}-- npm tests`, ['none', 'none']],
+      [`lerna exec ${repeat('--scope a ')}-- npm test`, ['passed', 'failed']],
       [`./gradlew ${repeat(':a:test ')}-x :a:test`, ['none', 'none']],
       [`./gradlew test -x ${repeat(':a')}:test ${repeat(':a:a ')}`, ['passed', 'failed']],
       [`./gradlew ${repeat('test :a:build ')}-x :test -x :a:check`, ['unknown', 'unknown']],
