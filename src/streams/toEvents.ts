@@ -1179,7 +1179,7 @@ function shellVerdict(
         }
       }
       const text = unquote(command, w, wEnd);
-      if (!MAY_RUN_TESTS.test(text)) break;
+      if (!mayRunTests(text)) break;
       const verdict = testVerdict(text, options, true, posix);
       return [verdict.any, verdict.passed, verdict.failed];
     } else if (c === '-' && (length === 1 || (length === 2 && command[w + 1] === '-'))) operand = true;
@@ -1336,12 +1336,38 @@ function isTestName(name: string, command: string, from: number, end: number): b
   }
   return false;
 }
-// A word of every test command of `TEST_COMMAND` (`test` in `vitest`, `pytest`, `unittest`; Maven's
-// `verify`, `package`, `install`, `deploy`, Gradle's `check` and `build`, `tox`, `nox`, npm's `t` and
-// `tst`): a line without one runs none. Not `TEST_COMMAND` itself, which quotes and `\`s in a name or
-// between its words (`'npm' test`, `npm\ test` in a `bash -c` script) would hide.
-const MAY_RUN_TESTS =
-  /test|jest|mocha|rspec|phpunit|verify|check|package|install|deploy|build|tox|nox|\bt(?:st)?\b/;
+/**
+ * @internal Exported for tests. Whether the Bash line (or `bash -c` script) `text` may have a test command:
+ * a line without runs none, and is not read. A word of every test command of `TEST_COMMAND` (`test` in
+ * `vitest`, `pytest`, `unittest`; `jest`, `tox`, …), or of those read only after their tool's name, with that
+ * name (Maven's `verify`, `package`, `install`, `deploy` and Gradle's `check` and `build` with `mvn` or
+ * `gradle`, npm's and pnpm's `t` and `tst` with `npm`): so `npm run build`, `npm install x`, `cargo build`
+ * are not read. Each of them may have quotes and `\`s between its letters (`m"v"n package`, `'npm' t`,
+ * `bash -c mvn\ pack\age`), which the shell drops. Not `TEST_COMMAND` itself, which quotes and `\`s in a name
+ * or between its words would hide. Linear: each expression scans the line once, allocating nothing.
+ */
+export function mayRunTests(text: string): boolean {
+  if (!MAY_RUN_TESTS.test(text)) return false;
+  return (
+    TEST_WORD.test(text) ||
+    (BUILD_TOOL.test(text) && BUILD_WORD.test(text)) ||
+    (NPM.test(text) && NPM_ALIAS.test(text))
+  );
+}
+/** The words `words` (`|` between them), each letter maybe after a quote or a `\` (`m"v"n`, `\pytest`). */
+function quotable(words: string): string {
+  return words.replace(/\w(?=\w)/g, `$&['"\\\\]*`);
+}
+const TEST_WORDS = quotable('test|jest|mocha|rspec|phpunit|tox|nox');
+const BUILD_WORDS = quotable('verify|check|package|install|deploy|build');
+const NPM_ALIASES = String.raw`\bt(?:['"\\]*s['"\\]*t)?\b`;
+// A test word or a tool's name: most lines have none, and are done with in one scan.
+const MAY_RUN_TESTS = new RegExp(`${TEST_WORDS}|${quotable('mvn|gradle|npm')}`);
+const TEST_WORD = new RegExp(TEST_WORDS);
+const BUILD_WORD = new RegExp(BUILD_WORDS);
+const BUILD_TOOL = new RegExp(quotable('mvn|gradle'));
+const NPM_ALIAS = new RegExp(NPM_ALIASES);
+const NPM = new RegExp(quotable('npm'));
 const BLANK = /\s/;
 // Listing or describing tests is not running them; nor is rspec's `--dry-run` (its summary counts every
 // example, `0 failures`), nor go's `-list REGEXP` (`ok` for each package, when no test matches), nor
@@ -1534,6 +1560,11 @@ const NO_GITS: readonly number[] = [];
 const MAY_RUN_GIT = /\bgit['"]?\s/;
 const BLANKS = /\s+/y;
 
+/** @internal Exported for tests. Whether the Bash line `command`, read in full, has a test command. */
+export function readsTestRun(command: string): boolean {
+  return testVerdict(command, 0, false).any;
+}
+
 /** A Bash line as `readBashLine` reads it. */
 interface BashLine {
   /** `testVerdict` of the line, or `undefined` when it has no test command. */
@@ -1551,13 +1582,13 @@ const NOTHING_RUN: BashLine = { verdict: undefined, gits: NO_GITS };
 
 /**
  * The Bash line `command` read once, word by word, for its test commands and its `git` commands — only
- * when it may have some: most lines have no word of a test command (`MAY_RUN_TESTS`), nor `git` and
+ * when it may have some: most lines have no word of a test command (`mayRunTests`), nor `git` and
  * `commit`. One `test.run` per Bash call with a test command (`any`), judged on all of them: its success
  * says `passed` when every test command in it ran and passed (`npm test && npm run test:e2e`), its
  * failure when one of them ran and failed (`pytest a; pytest b`: b's).
  */
 function readBashLine(command: string): BashLine {
-  const mayTest = MAY_RUN_TESTS.test(command);
+  const mayTest = mayRunTests(command);
   const mayCommit = command.includes('commit') && MAY_RUN_GIT.test(command);
   if (!mayTest && !mayCommit) return NOTHING_RUN;
   const gits = mayCommit ? [] : undefined;
