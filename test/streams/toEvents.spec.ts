@@ -1416,6 +1416,11 @@ describe('toEvents mappings', () => {
       ['./gradlew -q test', 'passed', 'failed'],
       ['./gradlew -Dm=1 test', 'passed', 'failed'],
       ['./gradlew -Pmode=ci test', 'passed', 'failed'],
+      // Other tasks beside, blanks, a project's task left out by -x test (every project's), a task by its name.
+      ['./gradlew clean check -x test', 'none', 'none'],
+      ['./gradlew build -x  test', 'none', 'none'],
+      ['./gradlew :lib:check -x test', 'none', 'none'],
+      ['./gradlew testDebugUnitTest -x testDebugUnitTest', 'none', 'none'],
       // Another test task named is not left out by -x test or -x check.
       ['./gradlew testDebugUnitTest -x test', 'passed', 'failed'],
     ];
