@@ -228,7 +228,7 @@ export {
   sessionState,
   workflowState,
 } from './store/reducers.js';
-export type { TailOptions } from './store/replay.js';
+export type { ReplayOptions, TailOptions } from './store/replay.js';
 export { replay, tail } from './store/replay.js';
 export type {
   AppendOptions,

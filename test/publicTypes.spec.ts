@@ -25,6 +25,7 @@ import {
   correlate,
   createEvent,
   createFileState,
+  createFlowGate,
   createHookBridge,
   createModeSelector,
   DEFAULT_CORRELATION_GROUPS,
@@ -61,6 +62,8 @@ import {
   type PatternTimeoutData,
   pattern,
   persist,
+  type QueryOptions,
+  type ReplayOptions,
   reconstruct,
   replay,
   reviewSummary,
@@ -359,6 +362,10 @@ describe('the types a user gets', () => {
     expectTypeOf(createHookBridge().events$).toEqualTypeOf<Observable<Event>>();
     expectTypeOf(toEvents('Stop', {})).toEqualTypeOf<Event[]>();
     expectTypeOf(replay(store, 's')).toEqualTypeOf<Observable<Event>>();
+    expectTypeOf(replay(store, 's', { gate: createFlowGate(), types: ['x'] })).toEqualTypeOf<
+      Observable<Event>
+    >();
+    expectTypeOf<ReplayOptions>().toExtend<QueryOptions>();
     expectTypeOf(tail(store, 's')).toEqualTypeOf<Observable<StoredEvent>>();
     expectTypeOf(store.query('s')).toEqualTypeOf<AsyncIterable<Event>>();
     expectTypeOf<ReturnType<typeof reconstruct<FileState>>>().toEqualTypeOf<Promise<FileState>>();
@@ -430,6 +437,8 @@ describe('the types a user gets', () => {
       () => tail(store, 's', { from: 1 }),
       // @ts-expect-error types
       () => replay(store, 's', { type: ['x'] }),
+      // @ts-expect-error gate
+      () => replay(store, 's', { gate: true }),
       // @ts-expect-error types
       () => store.query('s', { type: ['x'] }),
       // @ts-expect-error types

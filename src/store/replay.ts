@@ -5,6 +5,7 @@
 import { Observable } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import type { Event } from '../event.js';
+import { type FlowGate, pullFrom } from '../streams/pullFrom.js';
 import { StoreError } from './errors.js';
 import {
   internalsOf,
@@ -14,6 +15,18 @@ import {
   type StoredEvent,
 } from './SessionStore.js';
 
+/** Options of `replay`: those of a query, and a `gate`. */
+export interface ReplayOptions extends QueryOptions {
+  /**
+   * Read an event only while this gate is open (`createFlowGate()`): pass the one given to
+   * `hybridProcess({ gate })`, so that a replay waits while a lane is full rather than overflow it. Without
+   * it the events are pushed as fast as LevelDB reads them.
+   */
+  gate?: FlowGate;
+}
+
+const REPLAY_KEYS = Object.freeze([...QUERY_KEYS, 'gate']);
+
 /**
  * The stored events of a session, as an Observable that completes after the last one. Each subscription
  * runs the query afresh (on a consistent snapshot); unsubscribing stops the read.
@@ -22,20 +35,45 @@ import {
  * is the order the live pipeline saw them — so piping a replay through the same operators rebuilds the
  * same results.
  *
+ * Without `gate` it pushes each event as soon as it is read. With `gate` it is `pullFrom(store.query(…),
+ * gate)`: it reads the next event only while the gate is open, so a queue downstream that holds the gate
+ * (`hybridProcess({ gate })`, `overflow: 'block'`) pauses the read instead of overflowing. A `whenOpen` of
+ * the gate that rejects or throws ends the replay with that error, nothing read past it; one that never
+ * settles leaves it waiting until unsubscribed. Unsubscribing, also while it waits, stops the read and
+ * closes the query's LevelDB iterators. A store closed as it reads (or waits) ends it with `StoreError`
+ * `STORE_NOT_OPEN` when it next reads from LevelDB, gated or not (the events it had read ahead, up to 256,
+ * come out first).
+ *
+ * ```
+ * gate:    open ─────── held ──────── open ───────
+ * replay:  a-b-c-d      (waits)       e-f-g-h-|
+ * ```
+ *
  * ## Examples
  * ```ts
  * // The idle rule off: a replay's pauses between reads are no quiet (docs/temporalAggregate.md).
  * replay(store, sessionId).pipe(temporalAggregate({ idleFlushMs: Infinity })).subscribe(rebuildDashboard);
  * replay(store, sessionId, { types: ['git.commit'], reverse: true, limit: 5 }).subscribe(console.log);
+ * // Into hybridProcess at the pace of its slowest lane: no BUFFER_OVERFLOW.
+ * const gate = createFlowGate();
+ * replay(store, sessionId, { gate }).pipe(hybridProcess({ immediate, batch, gate })).subscribe(handleOutcome);
  * ```
  *
  * @throws ConfigError (synchronously) for invalid query options, an unknown one included (named with the
- *   nearest known one).
+ *   nearest known one), and for a `gate` that is not a `FlowGate`.
  */
-export function replay(store: SessionStore, sessionId: string, query?: QueryOptions): Observable<Event> {
-  rejectUnknownKeys('replay', query, QUERY_KEYS);
-  const iterable = store.query(sessionId, query);
-  return fromAsyncIterable(iterable);
+export function replay(store: SessionStore, sessionId: string, options?: ReplayOptions): Observable<Event> {
+  rejectUnknownKeys('replay', options, REPLAY_KEYS);
+  let query: unknown = options;
+  let gate: unknown;
+  if (typeof options === 'object' && options !== null && 'gate' in options) ({ gate, ...query } = options);
+  // The query's options are checked first, by the query (at once, as without a gate).
+  const events = store.query(sessionId, query as QueryOptions | undefined);
+  if (gate === undefined) return fromAsyncIterable(events);
+  if (gate === null || typeof gate !== 'object' || typeof (gate as FlowGate).whenOpen !== 'function') {
+    throw new ConfigError(`replay: gate must be a FlowGate (createFlowGate()), got ${shownText(gate)}`);
+  }
+  return pullFrom(events, gate as FlowGate);
 }
 
 function isNotOpen(error: unknown): boolean {

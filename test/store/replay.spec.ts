@@ -92,9 +92,9 @@ function gateFirstRead(store: TempStore['store']): {
   return { release, reads: () => reads, readAll: held.opened };
 }
 
-/** Subscribes to a tail: what it emitted so far, and how it ended ('complete' or its error) once it has. */
-function watch(tail$: Observable<StoredEvent>): { received: StoredEvent[]; outcome: unknown } {
-  const watched: { received: StoredEvent[]; outcome: unknown } = { received: [], outcome: undefined };
+/** Subscribes to a tail (or a replay): what it emitted so far, and how it ended ('complete' or its error) once it has. */
+function watch<T>(tail$: Observable<T>): { received: T[]; outcome: unknown } {
+  const watched: { received: T[]; outcome: unknown } = { received: [], outcome: undefined };
   tail$.subscribe({
     next: (entry) => watched.received.push(entry),
     error: (error) => {
@@ -153,9 +153,9 @@ describe('replay', () => {
     expect({ ...calls, received }).toEqual({ nexts: 1, returned: 1, received: [] });
   });
 
-  it('pushes as fast as it reads: a slower hybridProcess lane overflows, pulled from store.query with its gate none does', async () => {
-    // docs/store.md#replay: replay() is a push source, which no gate can pause; live the same events,
-    // spread over time, never queue. pullFrom(store.query(id), gate) is the replay that backpressure holds.
+  it('pushes as fast as it reads: a slower hybridProcess lane overflows; with its gate, none does', async () => {
+    // docs/store.md#replay: without a gate replay() is a push source; live the same events, spread over
+    // time, never queue. With the gate hybridProcess holds, the read waits while the lane is full.
     await t.store.append(Array.from({ length: 400 }, (_, i) => ev('tool.used', i * 1000)));
     const options = {
       immediate: (e: Event) => new Promise<string>((resolve) => setTimeout(() => resolve(e.id), 0)),
@@ -170,12 +170,170 @@ describe('replay', () => {
     expect(pushed).toHaveLength(400);
     expect(kinds(pushed)).toEqual(new Set(['result', 'BUFFER_OVERFLOW']));
     const gate = createFlowGate();
+    const gated = await lastValueFrom(
+      replay(t.store, 's1', { gate }).pipe(hybridProcess({ ...options, gate }), toArray()),
+    );
+    expect(gated.map((o) => o.kind === 'result' && o.result)).toEqual(
+      (await collect(t.store.query('s1'))).map((e) => e.id),
+    );
+    // pullFrom over the query, for other iterables, does the same.
     const pulled = await lastValueFrom(
       pullFrom(t.store.query('s1'), gate).pipe(hybridProcess({ ...options, gate }), toArray()),
     );
     expect(pulled.map((o) => o.kind === 'result' && o.result)).toEqual(
-      (await collect(t.store.query('s1'))).map((e) => e.id),
+      gated.map((o) => o.kind === 'result' && o.result),
     );
+  });
+
+  describe('with a gate', () => {
+    it('gives what the query gives, its options beside the gate', async () => {
+      const events = [ev('a', 3), ev('b', 1), ev('a', 2), ev('a', 5)];
+      await t.store.append(events);
+      const gate = createFlowGate();
+      const read = (query: Parameters<typeof replay>[2]) =>
+        lastValueFrom(replay(t.store, 's1', query).pipe(toArray()));
+      expect(await read({ gate })).toEqual(events);
+      expect(await read({ gate, types: ['a'], reverse: true, limit: 2 })).toEqual([events[3], events[0]]);
+      expect(await read({ gate, fromSeq: 3 })).toEqual([events[3]]);
+      // An explicit undefined gate is no gate.
+      expect(await read({ gate: undefined, limit: 1 })).toEqual([events[0]]);
+    });
+
+    it('reads nothing while the gate is held, and the rest once it opens', async () => {
+      await t.store.append(Array.from({ length: 600 }, (_, i) => ev('a', i)));
+      const gate = createFlowGate();
+      const owner = {};
+      const received: Event[] = [];
+      let completed = false;
+      const before = t.store.stats().eventsRead;
+      gate.hold(owner);
+      replay(t.store, 's1', { gate }).subscribe({
+        next: (event) => {
+          received.push(event);
+          // Held again after the 300th: the read stops there.
+          if (received.length === 300) gate.hold(owner);
+        },
+        complete: () => {
+          completed = true;
+        },
+      });
+      for (let i = 0; i < 10; i++) await tick();
+      expect({ received: received.length, read: t.store.stats().eventsRead - before }).toEqual({
+        received: 0,
+        read: 0,
+      });
+      gate.release(owner);
+      await until(received, 300);
+      for (let i = 0; i < 10; i++) await tick();
+      expect(received).toHaveLength(300);
+      expect(completed).toBe(false);
+      // What LevelDB read: the 300 and one read-ahead chunk (256 records) at most.
+      expect(t.store.stats().eventsRead - before).toBeLessThanOrEqual(512);
+      gate.release(owner);
+      await until(received, 600);
+      for (let i = 0; !completed && i < 100; i++) await tick();
+      expect(completed).toBe(true);
+      expect(received.map((e) => e.timestamp)).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    });
+
+    it("unsubscribed, returns the query's iterator and reads no further, also while it waits at a held gate", async () => {
+      await t.store.append(Array.from({ length: 1000 }, (_, i) => ev('a', i)));
+      const store = t.store;
+      const calls = countQueryCalls(store);
+      const gate = createFlowGate();
+      expect(await lastValueFrom(replay(store, 's1', { gate }).pipe(take(3), toArray()))).toHaveLength(3);
+      for (let i = 0; i < 10; i++) await tick();
+      expect(calls).toEqual({ nexts: 3, returned: 1 });
+      // Waiting at a held gate: unsubscribed, it asks the query for nothing, not even once the gate opens.
+      const owner = {};
+      gate.hold(owner);
+      const received: Event[] = [];
+      replay(store, 's1', { gate })
+        .subscribe((event) => received.push(event))
+        .unsubscribe();
+      gate.release(owner);
+      for (let i = 0; i < 10; i++) await tick();
+      expect({ ...calls, received }).toEqual({ nexts: 3, returned: 2, received: [] });
+    });
+
+    it("ends with the error of the gate's whenOpen, rejected or thrown, having read nothing past it", async () => {
+      await t.store.append([ev('a', 1), ev('a', 2)]);
+      const failure = new Error('the gate failed');
+      // Held from the start: the replay waits for it before its first read, and that wait fails.
+      const failing = (fail: () => Promise<void>) => ({
+        isOpen: false,
+        hold: () => {},
+        release: () => {},
+        whenOpen: fail,
+      });
+      const calls = countQueryCalls(t.store);
+      for (const gate of [
+        failing(() => Promise.reject(failure)),
+        failing(() => {
+          throw failure;
+        }),
+      ]) {
+        const watched = watch(replay(t.store, 's1', { gate }));
+        for (let i = 0; watched.outcome === undefined && i < 100; i++) await tick();
+        expect(watched).toEqual({ received: [], outcome: failure });
+      }
+      expect(calls.nexts).toBe(0);
+    });
+
+    it('ends with STORE_NOT_OPEN when the store closes while it waits at a held gate', async () => {
+      await t.store.append(Array.from({ length: 1000 }, (_, i) => ev('a', i)));
+      const gate = createFlowGate();
+      const owner = {};
+      const received: Event[] = [];
+      let outcome: unknown;
+      replay(t.store, 's1', { gate }).subscribe({
+        next: (event) => {
+          received.push(event);
+          if (received.length === 3) gate.hold(owner);
+        },
+        error: (error) => {
+          outcome = error;
+        },
+        complete: () => {
+          outcome = 'complete';
+        },
+      });
+      await until(received, 3);
+      await t.store.close();
+      gate.release(owner);
+      for (let i = 0; outcome === undefined && i < 1000; i++) await tick();
+      expect(outcome).toBeInstanceOf(StoreError);
+      expect(outcome).toMatchObject({ code: 'STORE_NOT_OPEN' });
+      // What it emitted is the session's start, in order: what it had read before the close (one
+      // read-ahead chunk), no more.
+      expect(received.length).toBeLessThanOrEqual(256);
+      expect(received.map((e) => e.timestamp)).toEqual(received.map((_, i) => i));
+    });
+
+    it('throws ConfigError at once for a gate that is not a FlowGate, and for a mistyped gate option', () => {
+      const cases: Array<[unknown, string]> = [
+        [null, 'replay: gate must be a FlowGate (createFlowGate()), got null'],
+        [{}, 'replay: gate must be a FlowGate (createFlowGate()), got [object Object]'],
+        ['open', "replay: gate must be a FlowGate (createFlowGate()), got 'open'"],
+        [() => {}, 'replay: gate must be a FlowGate (createFlowGate()), got'],
+        [{ whenOpen: true }, 'replay: gate must be a FlowGate (createFlowGate()), got'],
+      ];
+      for (const [gate, message] of cases) {
+        const call = () => replay(t.store, 's1', { gate } as never);
+        expect(call).toThrow(ConfigError);
+        expect(call).toThrow(message);
+      }
+      expect(() => replay(t.store, 's1', { gat: createFlowGate() } as never)).toThrow(
+        'replay: unknown option "gat" (did you mean "gate"?)',
+      );
+      // The query's own options are checked beside a gate, as without one.
+      expect(() => replay(t.store, 's1', { gate: createFlowGate(), limit: -1 })).toThrow(
+        'query option limit must be an integer ≥ 0 or Infinity, got -1',
+      );
+      expect(() => replay(t.store, 's1', { gate: createFlowGate(), revers: true } as never)).toThrow(
+        'replay: unknown option "revers" (did you mean "reverse"?)',
+      );
+    });
   });
 
   it('throws ConfigError for bad options at once, and errors with STORE_NOT_OPEN on a closed store', async () => {
