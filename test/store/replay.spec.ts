@@ -317,6 +317,11 @@ describe('replay', () => {
         ['open', "replay: gate must be a FlowGate (createFlowGate()), got 'open'"],
         [() => {}, 'replay: gate must be a FlowGate (createFlowGate()), got'],
         [{ whenOpen: true }, 'replay: gate must be a FlowGate (createFlowGate()), got'],
+        // A function, even with a gate's methods, as pullFrom refuses it.
+        [
+          Object.assign(() => {}, { isOpen: true, whenOpen: () => Promise.resolve() }),
+          'replay: gate must be a FlowGate (createFlowGate()), got',
+        ],
       ];
       for (const [gate, message] of cases) {
         const call = () => replay(t.store, 's1', { gate } as never);
@@ -326,6 +331,9 @@ describe('replay', () => {
       expect(() => replay(t.store, 's1', { gat: createFlowGate() } as never)).toThrow(
         'replay: unknown option "gat" (did you mean "gate"?)',
       );
+      // Options that are no object: the query's ConfigError, as before the gate (not a TypeError of `in`).
+      expect(() => replay(t.store, 's1', null as never)).toThrow('query options must be an object');
+      expect(() => replay(t.store, 's1', 5 as never)).toThrow('query options must be an object');
       // The query's own options are checked beside a gate, as without one.
       expect(() => replay(t.store, 's1', { gate: createFlowGate(), limit: -1 })).toThrow(
         'query option limit must be an integer ≥ 0 or Infinity, got -1',
