@@ -317,7 +317,11 @@ describe('the vibespec-streams command', () => {
     for (const args of [['--version'], ['-V'], ['sessions', '--version']]) {
       expect(await cli(args)).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
     }
-    expect((await cli(['help'])).stdout).toContain('--version (-V)');
+    const help = (await cli(['help'])).stdout;
+    expect(help).toContain('--version (-V)');
+    // How to ask replay for a type a comma list cannot name.
+    expect(help).toContain(`A value beginning with " is one type, read as a JSON string, taken whole`);
+    expect(help).toContain(`--types '"a, b"'. Given more than once, the types of every value.`);
   });
 
   it('says there is no store where a reading command looks, rather than creating an empty one', async () => {
@@ -868,6 +872,62 @@ describe('main (src/cli/main.ts) in process', () => {
       }
     });
 
+    it('replay --types: a value beginning with " is one type, whole; given more than once, the types of every value', async () => {
+      // Types of one's own (appended through the library) that a comma list cannot ask for: it split
+      // 'Edit, Write' at its comma and trimmed ' padded '.
+      const odd = ['Edit, Write', ' padded ', 'a', 'b', 'a,b'].map((type, i) =>
+        createEvent({ type, timestamp: T + i, sessionId: 'odd', data: {} }),
+      );
+      const opened = await openStore({ path: store });
+      await opened.append(odd);
+      await opened.close();
+      const said = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const replayed = async (...types: string[]) => {
+        said.mockClear();
+        const result = await runMain([
+          'replay',
+          'odd',
+          '--store',
+          store,
+          ...types.flatMap((t) => ['--types', t]),
+        ]);
+        expect(result.code).toBe(0);
+        return {
+          types: result.stdout
+            .split('\n')
+            .filter((line) => line !== '')
+            .map((line) => JSON.parse(line).type as string),
+          stderr: said.mock.calls.map(([text]) => String(text)).join(''),
+        };
+      };
+      try {
+        expect(await replayed('"Edit, Write"')).toEqual({ types: ['Edit, Write'], stderr: '' });
+        expect(await replayed('" padded "')).toEqual({ types: [' padded '], stderr: '' });
+        expect(await replayed('"a,b"')).toEqual({ types: ['a,b'], stderr: '' });
+        // JSON's escapes are read: \u0020 is a space.
+        expect(await replayed('"\\u0020padded "')).toEqual({ types: [' padded '], stderr: '' });
+        // Several values: every one's types (it was the last value alone), each read by its own rule.
+        expect(await replayed('"Edit, Write"', 'a', 'b')).toEqual({
+          types: ['Edit, Write', 'a', 'b'],
+          stderr: '',
+        });
+        expect(await replayed('a', '"a,b"', 'b , a')).toEqual({ types: ['a', 'b', 'a,b'], stderr: '' });
+        // The comma form as before: split and trimmed. The types the session has that it cannot ask for
+        // are listed as JSON strings, which --types takes back whole.
+        expect(await replayed('Edit, Write')).toEqual({
+          types: [],
+          stderr:
+            'replay: session "odd" has no "Edit" or "Write" event (its types: " padded ", "Edit, Write", a, "a,b", b)\n',
+        });
+        // A type asked twice is said once.
+        expect((await replayed('nope', 'nope,a')).stderr).toBe(
+          'replay: session "odd" has no "nope" event (its types: " padded ", "Edit, Write", a, "a,b", b)\n',
+        );
+      } finally {
+        said.mockRestore();
+      }
+    });
+
     it.each([
       [['context'], 'context needs a session id'],
       [['replay'], 'replay needs a session id'],
@@ -877,6 +937,14 @@ describe('main (src/cli/main.ts) in process', () => {
         ['replay', 's1', '--types', 'a,,b'],
         '--types must be a comma-separated list of event types, got "a,,b"',
       ],
+      [
+        ['replay', 's1', '--types', 'a', '--types', 'b,'],
+        '--types must be a comma-separated list of event types, got "b,"',
+      ],
+      ...['"a', '""', '"a", b', '"a"b', '"1"x'].map((value) => [
+        ['replay', 's1', '--types', 'a', '--types', value],
+        `--types: a value beginning with " is one event type as a JSON string (--types '"a, b"'), got ${JSON.stringify(value)}`,
+      ]),
     ])('%j is a usage error (exit 2)', async (argv, problem) => {
       const result = await runMain([...argv, '--store', store]);
       expect(result.code).toBe(2);

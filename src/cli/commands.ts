@@ -904,6 +904,15 @@ function idText(id: string): string {
   return id.startsWith('"') || /[\p{Cc}\p{Cs}\p{Cf}\u2028\u2029]/u.test(id) ? quoted(id) : id;
 }
 
+/**
+ * An event type as `replay` lists a session's types: as a session id is shown (`idText`), and as a JSON
+ * string too when it has a comma or spaces at either end, which `--types a,b` would split or trim: so
+ * shown, it is what `--types` takes back whole.
+ */
+function typeText(type: string): string {
+  return /,|^\s|\s$/.test(type) ? quoted(type) : idText(type);
+}
+
 export async function sessions(storePath: string): Promise<number> {
   const store = await openExisting(storePath);
   try {
@@ -976,7 +985,7 @@ export async function replayCommand(
     if (absent.length > 0) {
       const has = Object.keys(info.typeCounts).sort();
       process.stderr.write(
-        `replay: session ${quoted(id)} has no ${alternatives(absent.map(quoted))} event (its types: ${has.length === 0 ? 'none' : has.map(idText).join(', ')})\n`,
+        `replay: session ${quoted(id)} has no ${alternatives(absent.map(quoted))} event (its types: ${has.length === 0 ? 'none' : has.map(typeText).join(', ')})\n`,
       );
     }
     // The query `replay` is made of, read at the pace of stdout's reader: pulled, not pushed.

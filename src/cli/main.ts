@@ -66,8 +66,11 @@ const USAGE = `usage: vibespec-streams <command> [options]
       and end are times as sessions shows them (ISO 8601), with durationMs, the ms between. An ID
       beginning with " is read as the JSON string sessions shows for an id with a tab, a newline or a
       leading ". An ID beginning with - is given after --: context -- -abc.
-  replay ID [--store DIR] [--types a,b] [--limit N]
+  replay ID [--store DIR] [--types a,b]... [--limit N]
       A session's stored events as JSON Lines (at most N: a whole number). ID as for context.
+      --types: only events of these types, a list split at its commas, each name without the spaces
+      around it. A value beginning with " is one type, read as a JSON string, taken whole (its commas
+      and spaces are the type's): --types '"a, b"'. Given more than once, the types of every value.
   help, or --help (-h) after any command
   --version (-V): the version of vibespec-streams
 A command takes the options listed with it (record ignores the others'), before or after it.`;
@@ -76,7 +79,7 @@ const OPTIONS = {
   log: { type: 'string', default: DEFAULT_LOG },
   store: { type: 'string', default: DEFAULT_STORE },
   hook: { type: 'string' },
-  types: { type: 'string' },
+  types: { type: 'string', multiple: true },
   limit: { type: 'string' },
   follow: { type: 'boolean', default: false },
   'poll-ms': { type: 'string' },
@@ -220,6 +223,38 @@ function sessionIdArgument(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The types `--types` asks for, each of its values read in turn: a list split at its commas, each name
+ * trimmed (`'a, b'`: a and b, where ' b' would select nothing, silently); or, for a value beginning with
+ * `"`, the one type that JSON string is, whole (a comma or spaces around it are the type's, as in
+ * `"Edit, Write"`: no list could ask for it). The problem, as a string, for a value with an empty name or
+ * a `"` that begins no JSON string.
+ */
+function typesArgument(values: readonly string[]): string[] | string {
+  const types: string[] = [];
+  for (const value of values) {
+    if (value.startsWith('"')) {
+      let type: string;
+      try {
+        type = JSON.parse(value) as string; // a string: it begins with "
+      } catch {
+        type = '';
+      }
+      if (type === '') {
+        return `--types: a value beginning with " is one event type as a JSON string (--types '"a, b"'), got ${JSON.stringify(value)}`;
+      }
+      types.push(type);
+      continue;
+    }
+    const names = value.split(',').map((type) => type.trim());
+    if (names.includes('')) {
+      return `--types must be a comma-separated list of event types, got ${JSON.stringify(value)}`;
+    }
+    types.push(...names);
+  }
+  return [...new Set(types)];
 }
 
 const idProblem = (command: string, text: string) =>
@@ -512,11 +547,8 @@ export async function main(argv: string[]): Promise<number> {
       if (limit !== undefined && !/^\d+$/.test(limit)) {
         return usage(`--limit must be a whole number of events, got ${JSON.stringify(limit)}`);
       }
-      // `--types 'a, b'`: the names without the spaces around them (' b' would select nothing, silently).
-      const typeList = types?.split(',').map((type) => type.trim());
-      if (typeList?.includes('')) {
-        return usage(`--types must be a comma-separated list of event types, got ${JSON.stringify(types)}`);
-      }
+      const typeList = types === undefined ? undefined : typesArgument(types);
+      if (typeof typeList === 'string') return usage(typeList);
       // A limit past the safe integers (which the query refuses) is more than a session can hold: no limit.
       const most = limit === undefined ? undefined : Number(limit);
       return (await commands()).replayCommand(
