@@ -875,7 +875,7 @@ describe('main (src/cli/main.ts) in process', () => {
     it('replay --types: a value beginning with " is one type, whole; given more than once, the types of every value', async () => {
       // Types of one's own (appended through the library) that a comma list cannot ask for: it split
       // 'Edit, Write' at its comma and trimmed ' padded '.
-      const odd = ['Edit, Write', ' padded ', 'a', 'b', 'a,b'].map((type, i) =>
+      const odd = ['Edit, Write', ' padded ', 'a', 'b', 'a,b', 'tool used'].map((type, i) =>
         createEvent({ type, timestamp: T + i, sessionId: 'odd', data: {} }),
       );
       const opened = await openStore({ path: store });
@@ -904,6 +904,8 @@ describe('main (src/cli/main.ts) in process', () => {
         expect(await replayed('"Edit, Write"')).toEqual({ types: ['Edit, Write'], stderr: '' });
         expect(await replayed('" padded "')).toEqual({ types: [' padded '], stderr: '' });
         expect(await replayed('"a,b"')).toEqual({ types: ['a,b'], stderr: '' });
+        // A space inside a name is the name's, in the list as before: such a type is listed as it is.
+        expect(await replayed('tool used, a')).toEqual({ types: ['a', 'tool used'], stderr: '' });
         // JSON's escapes are read: \u0020 is a space.
         expect(await replayed('"\\u0020padded "')).toEqual({ types: [' padded '], stderr: '' });
         // Several values: every one's types (it was the last value alone), each read by its own rule.
@@ -913,15 +915,15 @@ describe('main (src/cli/main.ts) in process', () => {
         });
         expect(await replayed('a', '"a,b"', 'b , a')).toEqual({ types: ['a', 'b', 'a,b'], stderr: '' });
         // The comma form as before: split and trimmed. The types the session has that it cannot ask for
-        // are listed as JSON strings, which --types takes back whole.
+        // (a comma, a space at either end) are listed as JSON strings, which --types takes back whole.
         expect(await replayed('Edit, Write')).toEqual({
           types: [],
           stderr:
-            'replay: session "odd" has no "Edit" or "Write" event (its types: " padded ", "Edit, Write", a, "a,b", b)\n',
+            'replay: session "odd" has no "Edit" or "Write" event (its types: " padded ", "Edit, Write", a, "a,b", b, tool used)\n',
         });
         // A type asked twice is said once.
         expect((await replayed('nope', 'nope,a')).stderr).toBe(
-          'replay: session "odd" has no "nope" event (its types: " padded ", "Edit, Write", a, "a,b", b)\n',
+          'replay: session "odd" has no "nope" event (its types: " padded ", "Edit, Write", a, "a,b", b, tool used)\n',
         );
       } finally {
         said.mockRestore();
