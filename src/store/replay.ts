@@ -5,7 +5,7 @@
 import { Observable } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import type { Event } from '../event.js';
-import { type FlowGate, pullFrom } from '../streams/pullFrom.js';
+import { checkFlowGate, type FlowGate, pullFrom } from '../streams/pullFrom.js';
 import { StoreError } from './errors.js';
 import {
   internalsOf,
@@ -70,10 +70,8 @@ export function replay(store: SessionStore, sessionId: string, options?: ReplayO
   // The query's options are checked first, by the query (at once, as without a gate).
   const events = store.query(sessionId, query as QueryOptions | undefined);
   if (gate === undefined) return fromAsyncIterable(events);
-  if (gate === null || typeof gate !== 'object' || typeof (gate as FlowGate).whenOpen !== 'function') {
-    throw new ConfigError(`replay: gate must be a FlowGate (createFlowGate()), got ${shownText(gate)}`);
-  }
-  return pullFrom(events, gate as FlowGate);
+  checkFlowGate('replay', gate);
+  return pullFrom(events, gate);
 }
 
 function isNotOpen(error: unknown): boolean {

@@ -100,6 +100,23 @@ export function createFlowGate(): FlowGate {
 }
 
 /**
+ * Throws a `ConfigError` naming `where` unless `gate` has the members of a `FlowGate` a pull reads: a
+ * boolean `isOpen` and a `whenOpen()`. One without `isOpen` was taken before, and the pull then waited at
+ * it for ever (it never says open) without a word. Internal: used by `pullFrom` and `replay`.
+ */
+export function checkFlowGate(where: string, gate: unknown): asserts gate is FlowGate {
+  const g = gate as FlowGate | null;
+  if (
+    g === null ||
+    typeof g !== 'object' ||
+    typeof g.isOpen !== 'boolean' ||
+    typeof g.whenOpen !== 'function'
+  ) {
+    throw new ConfigError(`${where}: gate must be a FlowGate (createFlowGate()), got ${shownText(gate)}`);
+  }
+}
+
+/**
  * A source that pulls its items from an iterable or async iterable, one at a time, and only while
  * `gate` is open: when a bounded queue downstream fills up it holds the gate, and `pullFrom` stops
  * pulling — the producer (a file, a socket, a generator) is paused rather than buffered. This is how a
@@ -133,9 +150,7 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
   if (!isIterableObject(source)) {
     throw new ConfigError(`pullFrom: source must be an (async) iterable, got ${shownText(source)}`);
   }
-  if (gate === null || typeof gate !== 'object' || typeof gate.whenOpen !== 'function') {
-    throw new ConfigError(`pullFrom: gate must be a FlowGate (createFlowGate()), got ${shownText(gate)}`);
-  }
+  checkFlowGate('pullFrom', gate);
   return new Observable<T>((subscriber) => {
     let stopped = false;
     let iterator: AsyncIterator<T> | Iterator<T> | undefined;

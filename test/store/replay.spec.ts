@@ -317,6 +317,12 @@ describe('replay', () => {
         ['open', "replay: gate must be a FlowGate (createFlowGate()), got 'open'"],
         [() => {}, 'replay: gate must be a FlowGate (createFlowGate()), got'],
         [{ whenOpen: true }, 'replay: gate must be a FlowGate (createFlowGate()), got'],
+        // No isOpen: the replay would wait at it for ever (it never says open), reading nothing.
+        [{ whenOpen: () => Promise.resolve() }, 'replay: gate must be a FlowGate (createFlowGate()), got'],
+        [
+          { isOpen: 'yes', whenOpen: () => Promise.resolve() },
+          'replay: gate must be a FlowGate (createFlowGate()), got',
+        ],
         // A function, even with a gate's methods, as pullFrom refuses it.
         [
           Object.assign(() => {}, { isOpen: true, whenOpen: () => Promise.resolve() }),

@@ -77,6 +77,23 @@ describe('pullFrom', () => {
     );
   });
 
+  it('refuses a gate without a boolean isOpen, which it would wait at for ever, pulling nothing', () => {
+    // A gate of whenOpen alone (a JavaScript caller's, or a cast): its isOpen never says open.
+    for (const gate of [
+      { whenOpen: () => Promise.resolve() },
+      { isOpen: 1, whenOpen: () => Promise.resolve() },
+    ]) {
+      expect(() => pullFrom([1], gate as never)).toThrow(
+        new ConfigError('pullFrom: gate must be a FlowGate (createFlowGate()), got [object Object]'),
+      );
+    }
+    // What it reads is all it needs: a gate of isOpen and whenOpen pulls.
+    const readOnly = { isOpen: true, whenOpen: () => Promise.resolve() };
+    const seen: number[] = [];
+    pullFrom([1, 2], readOnly as never).subscribe((v) => seen.push(v));
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => expect(seen).toEqual([1, 2]));
+  });
+
   it('does not pull after it was unsubscribed while waiting on a held gate (an iterator without return())', async () => {
     const gate = createFlowGate();
     let pulls = 0;
