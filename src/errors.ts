@@ -84,6 +84,7 @@ export interface EventIssue {
 /** Thrown by `parseEvent` when a value is not a valid `Event`. `issues` are zod's, unchanged. */
 export class InvalidEventError extends VibespecError {
   override readonly name = 'InvalidEventError';
+  declare readonly code: 'INVALID_EVENT';
   readonly issues: ReadonlyArray<EventIssue>;
 
   constructor(issues: ReadonlyArray<EventIssue>, options?: { cause?: unknown }) {
@@ -95,6 +96,7 @@ export class InvalidEventError extends VibespecError {
 /** Thrown synchronously by an operator or factory given a bad option: fail at construction, not later. */
 export class ConfigError extends VibespecError {
   override readonly name = 'ConfigError';
+  declare readonly code: 'INVALID_CONFIG';
 
   constructor(message: string, options?: { cause?: unknown }) {
     super('INVALID_CONFIG', message, options);

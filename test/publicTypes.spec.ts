@@ -29,6 +29,7 @@ import {
   createHookBridge,
   createModeSelector,
   DEFAULT_CORRELATION_GROUPS,
+  type ErrorCode,
   type Event,
   EventFlowMetrics,
   type EventWriter,
@@ -38,6 +39,8 @@ import {
   fromHookFile,
   fromHookFileMarked,
   fromJsonLines,
+  HookError,
+  type HookErrorCode,
   type HookOutput,
   type HybridOutput,
   hookDirectory,
@@ -73,6 +76,8 @@ import {
   type SessionStore,
   type SessionWindowData,
   type StoredEvent,
+  StoreError,
+  type StoreErrorCode,
   seedPolicy,
   selectMode,
   sessionWindows,
@@ -80,6 +85,7 @@ import {
   tail,
   temporalAggregate,
   toEvents,
+  VibespecError,
 } from '../src/index.js';
 import { type TempStore, tempStore } from './helpers/store.js';
 
@@ -471,5 +477,35 @@ describe('the types a user gets', () => {
     // An event's unknown field: the same, as an InvalidEventError.
     // @ts-expect-error sessionId
     expect(() => createEvent({ type: 'x', sessionID: 's' })).toThrow(InvalidEventError);
+  });
+
+  it("narrows an error's code by its class: each class's code is the union of the codes it carries", () => {
+    // ConfigError's and InvalidEventError's code was ErrorCode, every code: after instanceof ConfigError,
+    // code === 'INVALID_EVENT' compiled, and a switch over it had to handle all 20. StoreError and
+    // HookError already said theirs.
+    expectTypeOf<VibespecError['code']>().toEqualTypeOf<ErrorCode>();
+    expectTypeOf<ConfigError['code']>().toEqualTypeOf<'INVALID_CONFIG'>();
+    expectTypeOf<InvalidEventError['code']>().toEqualTypeOf<'INVALID_EVENT'>();
+    expectTypeOf<StoreError['code']>().toEqualTypeOf<StoreErrorCode>();
+    expectTypeOf<HookError['code']>().toEqualTypeOf<HookErrorCode>();
+    const codes = (error: unknown): string => {
+      if (error instanceof ConfigError) {
+        // @ts-expect-error a ConfigError's code is INVALID_CONFIG
+        if (error.code === 'INVALID_EVENT') return 'never';
+        return error.code;
+      }
+      if (error instanceof InvalidEventError) {
+        // @ts-expect-error an InvalidEventError's code is INVALID_EVENT
+        if (error.code === 'INVALID_CONFIG') return 'never';
+        return error.code;
+      }
+      return 'other';
+    };
+    // And at run time, what the classes set.
+    expect(codes(new ConfigError('x'))).toBe('INVALID_CONFIG');
+    expect(codes(new InvalidEventError([]))).toBe('INVALID_EVENT');
+    expect(codes(new StoreError('STORE_LOCKED', 'x'))).toBe('other');
+    expect(codes(new HookError('HOOK_FAILED', 'x', { hook: 'h' }))).toBe('other');
+    expect(new ConfigError('x')).toBeInstanceOf(VibespecError);
   });
 });
