@@ -65,15 +65,15 @@ export type NarrowedEvent<E extends Event, D extends Record<string, unknown>, No
 /** What `createEvent` needs: a type; everything else has a default. */
 export interface EventInit<D = Record<string, unknown>> {
   type: string;
-  data?: D;
+  data?: D | undefined;
   /** Defaults to `Priority.NORMAL`. */
-  priority?: Priority;
+  priority?: Priority | undefined;
   /** Event time, ms since epoch. Defaults to `Date.now()`. */
-  timestamp?: number;
+  timestamp?: number | undefined;
   /** Defaults to a fresh `createEventId()`. */
-  id?: string;
-  context?: Record<string, unknown>;
-  sessionId?: string;
+  id?: string | undefined;
+  context?: Record<string, unknown> | undefined;
+  sessionId?: string | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -508,4 +508,63 @@ describe('the types a user gets', () => {
     expect(codes(new HookError('HOOK_FAILED', 'x', { hook: 'h' }))).toBe('other');
     expect(new ConfigError('x')).toBeInstanceOf(VibespecError);
   });
+
+  it('takes undefined for every optional field of an options object, as the code does, also under exactOptionalPropertyTypes', () => {
+    // With exactOptionalPropertyTypes, `resumeFrom?: number | …` refused { resumeFrom: undefined }, so the
+    // README's composition (fromHookFileMarked(log, { follow: true, resumeFrom }), resumeFrom possibly
+    // undefined) did not compile in such a project: TS2379. Every option reads undefined as left out.
+    const probe = join(ROOT, 'src', '__options_probe__.ts');
+    const program = ts.createProgram([ENTRY], {
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      skipLibCheck: true,
+      noEmit: true,
+    });
+    const checker = program.getTypeChecker();
+    const entry = checker.getSymbolAtLocation(program.getSourceFile(ENTRY)!)!;
+    const names = checker
+      .getExportsOfModule(entry)
+      .filter(
+        (symbol) =>
+          (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol).flags &
+          ts.SymbolFlags.Type,
+      )
+      .map((symbol) => symbol.name)
+      .filter((name) => /(?:Options|Config)$/.test(name) || name === 'EventInit');
+    expect(names).toEqual(expect.arrayContaining(['HookFileOptions', 'EventInit', 'BridgeOptions']));
+    expect(names.length).toBeGreaterThan(30);
+    const required = new Map(
+      ['HybridProcessOptions', 'MeasureOptions'].map((name) => [name, '<string>'] as const),
+    );
+    // Required<T>[K] keeps an `| undefined` written in the type, and only that one.
+    const text = [
+      "import type * as V from './index.js';",
+      'type OptionalKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? K : never }[keyof T];',
+      'type Refused<T> = { [K in OptionalKeys<T>]: undefined extends Required<T>[K] ? never : K }[OptionalKeys<T>];',
+      // A type argument without a default: a string (the result of hybridProcess, measure's values).
+      ...names.map((name) => `export type ${name} = Refused<V.${name}${required.get(name) ?? ''}>;`),
+      // The probe finds a field that refuses undefined.
+      'export type Self = Refused<{ a?: number; b?: number | undefined; c: number }>;',
+    ].join('\n');
+    const host = ts.createCompilerHost(program.getCompilerOptions());
+    const getSourceFile = host.getSourceFile.bind(host);
+    host.getSourceFile = (file, language) =>
+      file === probe ? ts.createSourceFile(file, text, language) : getSourceFile(file, language);
+    const probed = ts.createProgram([probe], program.getCompilerOptions(), host, program);
+    const probeFile = probed.getSourceFile(probe)!;
+    expect(ts.getPreEmitDiagnostics(probed, probeFile).map((d) => d.messageText)).toEqual([]);
+    const probeChecker = probed.getTypeChecker();
+    const refused: string[] = [];
+    for (const statement of probeFile.statements) {
+      if (!ts.isTypeAliasDeclaration(statement) || statement.modifiers === undefined) continue;
+      const type = probeChecker.getTypeAtLocation(statement.name);
+      const keys = type.isUnion() ? type.types : type.flags & ts.TypeFlags.Never ? [] : [type];
+      for (const key of keys)
+        refused.push(`${statement.name.text}.${probeChecker.typeToString(key).replace(/"/g, '')}`);
+    }
+    expect(refused).toEqual(['Self.a']);
+  });
 });

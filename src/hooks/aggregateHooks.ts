@@ -30,26 +30,26 @@ import type {
 /** Options of `runHookAggregation`. */
 export interface RunHookAggregationOptions extends Omit<HookRunOptions, 'errorPolicy'> {
   /** The aggregation's name, in its result and in every step's event (`aggregation`). Default `'aggregation'`. */
-  name?: string;
+  name?: string | undefined;
   /**
    * When, in ms after the run starts (on the scheduler), the hooks still running are cancelled and
    * recorded as `timed_out`, and what has arrived is aggregated. A hook's own `timeoutMs` still
    * applies when it is shorter. Default 60,000; `Infinity` (or any value above 2,147,483,647 ms, the
    * longest timer Node can hold) to wait for every hook.
    */
-  deadlineMs?: number;
+  deadlineMs?: number | undefined;
 }
 
 /** Options of `aggregateHooks`. */
 export interface AggregateHooksOptions extends RunHookAggregationOptions {
   /** How many aggregation runs may be active at once. Default 1 (runs never overlap). */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /**
    * Most contexts waiting for a run. A context that arrives when that many wait is not run: it yields
    * at once an aggregate of `not_run` steps with `error` (code `BUFFER_OVERFLOW`), and the stream goes
    * on. Default 10,000; `Infinity` for no limit.
    */
-  maxQueued?: number;
+  maxQueued?: number | undefined;
 }
 
 const RUN_AGGREGATION_FIELDS = {

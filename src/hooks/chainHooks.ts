@@ -14,13 +14,13 @@ export interface ChainHooksOptions extends HookRunOptions {
    * run's outputs — only a rejection (below) may come between them. Above 1 runs overlap (as
    * `mergeMap`): tell their outputs apart by the result's `final_context` or the steps' events.
    */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /**
    * Most contexts waiting for a run to end. A context that arrives when that many wait is not run:
    * it yields at once a result with outcome `rejected` (code `BUFFER_OVERFLOW`), and the stream goes
    * on. Default 10,000; `Infinity` for no limit.
    */
-  maxQueued?: number;
+  maxQueued?: number | undefined;
 }
 
 const OPTION_KEYS = optionKeys<ChainHooksOptions>({

@@ -65,9 +65,9 @@ export interface HookOptions {
    * 2,147,483,647 ms (~24.8 days, the longest timer Node can hold) also means none: it is not armed,
    * rather than firing at once. Default: the run's.
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** What a chain does when this hook fails or times out. Default: the run's (`fail-closed`). */
-  readonly errorPolicy?: ErrorPolicy;
+  readonly errorPolicy?: ErrorPolicy | undefined;
 }
 
 /** What a function hook is given besides the context. */
@@ -116,13 +116,13 @@ export interface CommandHook extends HookOptions {
   readonly command: string;
   readonly args?: readonly string[];
   /** Added to (and overriding) the parent's environment. */
-  readonly env?: Readonly<Record<string, string>>;
+  readonly env?: Readonly<Record<string, string>> | undefined;
   /** Working directory, non-empty (an empty one is a `ConfigError`). Default: the parent's. */
-  readonly cwd?: string;
+  readonly cwd?: string | undefined;
   /** Run `command` through a shell (`true` for the default shell, or a shell's path). Default `false`. */
-  readonly shell?: boolean | string;
+  readonly shell?: boolean | string | undefined;
   /** Most bytes accepted on stdout; more kills the hook (`HOOK_OUTPUT_TOO_LARGE`). Default: the run's. */
-  readonly maxOutputBytes?: number;
+  readonly maxOutputBytes?: number | undefined;
 }
 
 /** A hook: a function (`run`) or a process (`command`). */
@@ -137,21 +137,21 @@ export interface HookChain {
 /** Defaults for every hook of a run; each hook may override them. */
 export interface HookRunOptions {
   /** Clock of the timeouts, durations and event timestamps. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
   /**
    * Per-hook timeout in ms, `Infinity` for none; a value above 2,147,483,647 ms (~24.8 days, the
    * longest timer Node can hold) also means none. Default 60,000 (as Claude Code's).
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Default `fail-closed`. Not used by aggregations, where every hook runs anyway. */
-  errorPolicy?: ErrorPolicy;
+  errorPolicy?: ErrorPolicy | undefined;
   /** Default stdout cap of command hooks, in bytes. Default 1 MiB (1,048,576). */
-  maxOutputBytes?: number;
+  maxOutputBytes?: number | undefined;
   /**
    * `sessionId` of the `hook.*` events. Default: the context's `session_id` when it is a non-empty
    * string (a Claude Code payload has one).
    */
-  sessionId?: string;
+  sessionId?: string | undefined;
 }
 
 /** How a hook run ended. */

@@ -86,23 +86,23 @@ export interface BatchPolicy {
 /** Options of `seedPolicy`; the defaults are the seed's constants. */
 export interface SeedPolicyOptions {
   /** No change within this long (ms, scheduler clock) of the last one. Default 30,000. */
-  cooldownMs?: number;
+  cooldownMs?: number | undefined;
   /** Samples needed (since the last change) before deciding; the decision averages the last this many. Default 10. */
-  minSamples?: number;
+  minSamples?: number | undefined;
   /** Average latency above which batches shrink. Default 150 ms. */
-  slowLatencyMs?: number;
+  slowLatencyMs?: number | undefined;
   /** Average latency below which batches may grow. Default 50 ms. */
-  fastLatencyMs?: number;
+  fastLatencyMs?: number | undefined;
   /** …when the average capacity is also below this many items/s. Default 100. */
-  lowCapacityPerSecond?: number;
+  lowCapacityPerSecond?: number | undefined;
   /** Default 5. */
-  shrinkSize?: number;
+  shrinkSize?: number | undefined;
   /** Default 200 ms. */
-  shrinkTimeoutMs?: number;
+  shrinkTimeoutMs?: number | undefined;
   /** Default 10. */
-  growSize?: number;
+  growSize?: number | undefined;
   /** Default 500 ms. */
-  growTimeoutMs?: number;
+  growTimeoutMs?: number | undefined;
 }
 
 /** Options of `aimdPolicy`. */
@@ -110,33 +110,33 @@ export interface AimdPolicyOptions {
   /** The batch processing latency to stay under, ms. */
   targetLatencyMs: number;
   /** Items added to `maxSize` when latency is on target and batches fill up. Default 5. */
-  increase?: number;
+  increase?: number | undefined;
   /** `maxSize` is multiplied by this when latency is over target. Default 0.5. */
-  decreaseFactor?: number;
+  decreaseFactor?: number | undefined;
   /** Samples (since the last change) averaged per decision. Default 5. */
-  samples?: number;
+  samples?: number | undefined;
   /** No change within this long (ms) of the last one. Default 0. */
-  cooldownMs?: number;
+  cooldownMs?: number | undefined;
 }
 
 /** Options of `adaptiveBatch`. */
 export interface AdaptiveBatchOptions {
   /** Lowest `maxSize` a policy may set. Default 5. */
-  minSize?: number;
+  minSize?: number | undefined;
   /** Starting `maxSize`. Default 50 (the seed's `max_batch_size`). */
-  maxSize?: number;
+  maxSize?: number | undefined;
   /** Highest `maxSize` a policy may set. Default 200. */
-  maxSizeLimit?: number;
+  maxSizeLimit?: number | undefined;
   /** Starting `timeoutMs`. Default 2,000. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Lowest `timeoutMs` a policy may set. Default 500. */
-  minTimeoutMs?: number;
+  minTimeoutMs?: number | undefined;
   /** Highest `timeoutMs` a policy may set. Default 5,000. */
-  maxTimeoutMs?: number;
+  maxTimeoutMs?: number | undefined;
   /** How to adapt. Default `seedPolicy()`; `fixedPolicy` never adapts. */
-  policy?: BatchPolicy;
+  policy?: BatchPolicy | undefined;
   /** Timers and the clock of `report`. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /**

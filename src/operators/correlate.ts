@@ -128,32 +128,32 @@ export interface CorrelateOptions {
    * Emit every input event (at once, unchanged) besides the derived events. Default `true`, so
    * `correlate` can sit in a pipeline like a tap (and loses nothing); `false` emits derived events only.
    */
-  passThrough?: boolean;
+  passThrough?: boolean | undefined;
   /**
    * When set, an open episode that has grown is reported again as `activity.updated`, at most once per
    * this many ms of event time. Default: no updates (one `activity.detected` and one `activity.ended`).
    */
-  updateIntervalMs?: number;
+  updateIntervalMs?: number | undefined;
   /**
    * Sessions tracked at once. When full, a new session first drops those idle for the longest window
    * by the newest timestamp seen (as a sweep would: visiting only the sessions due, not the whole map),
    * then the least recently active eighth is evicted. Default 10,000.
    */
-  maxSessions?: number;
+  maxSessions?: number | undefined;
   /** Events held per session and group (the window); the oldest are dropped beyond it. Default 1,000. */
-  maxWindowEvents?: number;
+  maxWindowEvents?: number | undefined;
   /** Event ids listed per activity. Default 100. */
-  maxEventIds?: number;
+  maxEventIds?: number | undefined;
   /** Files listed per activity. Default 100. */
-  maxFiles?: number;
+  maxFiles?: number | undefined;
   /**
    * Also let the scheduler's clock end quiet episodes while the input is silent, so a live dashboard
    * sees `activity.ended` without waiting for another event. Only for live input whose timestamps come
    * from the same clock (the bridge stamps live hooks with it); leave off for replays. Default `false`.
    */
-  liveClock?: boolean;
+  liveClock?: boolean | undefined;
   /** The clock of `liveClock`. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /** What `correlate` emits besides its input. */

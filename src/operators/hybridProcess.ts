@@ -51,29 +51,29 @@ export interface HybridProcessOptions<R, T extends Event = Event> {
   /** Processes a batch of BATCHED events; must yield one result per event, in the batch's order. */
   batch: (events: T[]) => HandlerResult<readonly R[]>;
   /** Processes an ASYNC event. Default: `immediate`. */
-  background?: (event: T) => HandlerResult<R>;
+  background?: ((event: T) => HandlerResult<R>) | undefined;
   /**
    * The current load (`systemLoad$()`); the latest value is used, with `queueDepth` and `avgLatencyMs`
    * raised to the pipeline's own live figures (its own where a figure of it is missing or `NaN`). A figure
    * that is no number (`'0.5'`, `null`) is read as missing. Without it, only those own figures are known.
    */
-  load$?: Observable<LoadSnapshot>;
+  load$?: Observable<LoadSnapshot> | undefined;
   /** Chooses the mode of an event. Default: `selectMode` with `modes`. */
-  select?: (event: T, load: LoadSnapshot) => ProcessingMode;
+  select?: ((event: T, load: LoadSnapshot) => ProcessingMode) | undefined;
   /** The `selectMode` configuration of the default `select` (a `ConfigError` beside a `select`). */
-  modes?: SelectModeConfig;
+  modes?: SelectModeConfig | undefined;
   /**
    * The batcher of the BATCHED lane: an `adaptiveBatch()` operator (share it to watch its `config$`; its
    * adaptation is then shared by every subscription it serves), or its options (a batcher per
    * subscription). hybridProcess reports each batch's processing latency to it.
    */
-  batcher?: AdaptiveBatchOperator<T> | AdaptiveBatchOptions;
+  batcher?: AdaptiveBatchOperator<T> | AdaptiveBatchOptions | undefined;
   /** How many events (immediate, async) or batches (batched) each lane processes at once. Default 16 / 1 / 1. */
-  concurrency?: PerLane<number>;
+  concurrency?: PerLane<number> | undefined;
   /** How many events may wait in each lane's queue. Default 10,000. */
-  maxQueued?: PerLane<number>;
+  maxQueued?: PerLane<number> | undefined;
   /** What a full queue does. Default `'block'`. */
-  overflow?: OverflowPolicy;
+  overflow?: OverflowPolicy | undefined;
   /**
    * How long, in ms on the scheduler, a handler may take to settle: per event in the IMMEDIATE and
    * ASYNC lanes, per batch in the BATCHED lane. Past it the handler is cancelled (an Observable is
@@ -81,9 +81,9 @@ export interface HybridProcessOptions<R, T extends Event = Event> {
    * or every event of its batch — gets an error outcome with code `HANDLER_TIMEOUT`. Default `Infinity`
    * (no timeout): a handler that never settles then holds its events, its slot and the completion.
    */
-  timeoutMs?: PerLane<number>;
+  timeoutMs?: PerLane<number> | undefined;
   /** The gate `block` holds at the high-water mark; pass the one your `pullFrom` source honours. */
-  gate?: FlowGate;
+  gate?: FlowGate | undefined;
   /**
    * Receives every event's processing time (by type), errors, drops, and a queue-depth gauge. The time
    * recorded runs from when the event could be processed — its arrival, or for a BATCHED event the cut of
@@ -92,12 +92,12 @@ export interface HybridProcessOptions<R, T extends Event = Event> {
    * Its busy time (`events_per_second`'s) is its handler's time alone, for a BATCHED event its share.
    * A `record` (or `recordError`, `recordDropped`) that throws ends the output as a consumer's exception.
    */
-  metrics?: EventFlowMetrics;
+  metrics?: EventFlowMetrics | undefined;
   /**
    * Timers, `events.dropped` timestamps, and — when given — the clock of latencies (without one,
    * latencies use `performance.now()`). Default `asyncScheduler`.
    */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 const OPTION_KEYS = optionKeys<HybridProcessOptions<unknown>>({

@@ -15,22 +15,22 @@ export interface EventFlowMetricsOptions {
    * The clock, in ms. Default: `scheduler.now()` when a `scheduler` is given, else `performance.now()`
    * (sub-millisecond, monotonic — what a processing time needs).
    */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /** A scheduler whose clock is used when `now` is not given; also the default of `summary$`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
   /**
    * At most this many event types get their own statistics; later types are counted under `'(other)'`
    * (nothing is dropped), so at most `maxTypes + 1` entries are kept. Bounds memory. Default 256.
    */
-  maxTypes?: number;
+  maxTypes?: number | undefined;
   /** How many of the most recent processing times (all types) `avgLatencyMs` averages. Default 100. */
-  recentSamples?: number;
+  recentSamples?: number | undefined;
   /**
    * Significant decimal digits of the percentile histograms: 2 (default) keeps every percentile within
    * 1 % of the exact value in ~19 KB per type; 3 keeps it within 0.1 % in ~133 KB per type. Times are held
    * in whole nanoseconds, so below 50 ns (500 ns at precision 3) the bound is 0.5 ns instead.
    */
-  precision?: 1 | 2 | 3;
+  precision?: 1 | 2 | 3 | undefined;
 }
 
 const METRICS_KEYS = optionKeys<EventFlowMetricsOptions>({
@@ -414,7 +414,7 @@ export interface MeasureOptions<T> {
    * The type each value is recorded under: a fixed name or a function of the value. Default: the
    * value's `type` when it is a string (an `Event`), else `'value'`.
    */
-  type?: string | ((value: T) => string);
+  type?: string | ((value: T) => string) | undefined;
 }
 
 const MEASURE_KEYS = optionKeys<MeasureOptions<unknown>>({ type: true });

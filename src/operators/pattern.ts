@@ -71,27 +71,27 @@ export interface PatternOptions<T extends Event = Event> {
    * Events whose key is not a string or a number (no session, say) are matched together under the key
    * `null`.
    */
-  key?: (event: T) => unknown;
+  key?: ((event: T) => unknown) | undefined;
   /** Names the pattern in its output events (`data.pattern`). Default `'pattern'`. */
-  name?: string;
+  name?: string | undefined;
   /** Emit every input event besides the derived ones. Default `true`; `false` emits derived events only. */
-  passThrough?: boolean;
+  passThrough?: boolean | undefined;
   /** Emit `pattern.timeout` events for partial matches that expire. Default `true`. */
-  timeouts?: boolean;
+  timeouts?: boolean | undefined;
   /**
    * Keys with partial matches tracked at once. When full, a new key that starts a partial match (not
    * one whose event is a whole match at once) first drops those whose partial matches the newest
    * timestamp seen has already ended (as a sweep would: visiting only the keys whose earliest deadline
    * has passed, not the whole map), then the least recently active eighth is evicted. Default 10,000.
    */
-  maxKeys?: number;
+  maxKeys?: number | undefined;
   /**
    * Also let the scheduler's clock expire partial matches while the input is silent (live input whose
    * timestamps come from that clock only; never for replays). Default `false`.
    */
-  liveClock?: boolean;
+  liveClock?: boolean | undefined;
   /** The clock of `liveClock`. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /** `data` of a `pattern.matched` event. `T`: the type of the events `pattern` was given. */

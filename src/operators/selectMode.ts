@@ -43,23 +43,23 @@ export interface LoadThresholds {
 /** Options of `selectMode` and `createModeSelector`. Every field is optional. */
 export interface SelectModeConfig {
   /** Thresholds of the high-load indicators; missing ones keep their default. */
-  thresholds?: Partial<LoadThresholds>;
+  thresholds?: Partial<LoadThresholds> | undefined;
   /** How many indicators must be high for the system to count as loaded. Default 2 (the seed's rule). */
-  minHighLoadIndicators?: number;
+  minHighLoadIndicators?: number | undefined;
   /**
    * Types a user waits on: IMMEDIATE unless the system is loaded. Default `git.commit`,
    * `agent.completed`, `workflow.failed`. Entries are exact types or `*` globs (`workflow.*`).
    */
-  userBlockingTypes?: readonly string[];
+  userBlockingTypes?: readonly string[] | undefined;
   /** Types that come in floods: BATCHED. Default `file.modified`, `tool.used`, `performance.metric`. */
-  highVolumeTypes?: readonly string[];
+  highVolumeTypes?: readonly string[] | undefined;
   /**
    * Types nobody waits on: ASYNC (after the HIGH rule). Default `*.aggregated` — aggregates are already
    * coalesced, so batching them again only adds latency. Pass `[]` to disable.
    */
-  backgroundTypes?: readonly string[];
+  backgroundTypes?: readonly string[] | undefined;
   /** Where LOW-priority events go when no earlier rule matched. Default `'async'`; `'batched'` is the seed. */
-  lowPriority?: 'async' | 'batched';
+  lowPriority?: 'async' | 'batched' | undefined;
 }
 
 /**

@@ -37,7 +37,7 @@ export interface SessionWindowsConfig<T extends Event = Event> {
    * add nothing to an event time (below its precision: 2^-12 ms for a time in 2026), and then every event
    * was late. Default 300,000 (5 minutes).
    */
-  gapMs?: number;
+  gapMs?: number | undefined;
   /**
    * The key windows are kept per. Default: the event's `sessionId`, when it is a non-empty string (as
    * `temporalAggregate` reads it; any other is none). Events whose key is `undefined` (or
@@ -46,12 +46,12 @@ export interface SessionWindowsConfig<T extends Event = Event> {
    * windows are flushed): the source is left at once, and events the consumer pushed while that event
    * went through are still windowed and flushed.
    */
-  key?: (event: T) => string | undefined;
+  key?: ((event: T) => string | undefined) | undefined;
   /**
    * How far behind the highest event time of its key an event may arrive and still join (or merge) its
    * window. The watermark is `max event time - allowedLatenessMs`. Default 0.
    */
-  allowedLatenessMs?: number;
+  allowedLatenessMs?: number | undefined;
   /**
    * How long a key must be quiet (scheduler time) before its watermark is advanced by the scheduler clock,
    * so that a live window closes `gapMs` after its last event even when no later event comes. Default 0.
@@ -59,27 +59,27 @@ export interface SessionWindowsConfig<T extends Event = Event> {
    * is counted from the arrival time, which is read once per run of synchronous arrivals: on a real
    * clock, the end of the run the event came in.
    */
-  idleFlushMs?: number;
+  idleFlushMs?: number | undefined;
   /**
    * A window emits its events so far as a `part` after this many events, and stays open. Default 1,000
    * with `includeEvents`, otherwise `Infinity` (without the events a window holds O(distinct types)).
    */
-  maxEvents?: number;
+  maxEvents?: number | undefined;
   /**
    * At most this many windows are open at once. Opening one more first emits the window opened the
    * longest ago (with any earlier windows of its key; later events of its range are then late). Default
    * 10,000. Memory is bounded by `maxOpenWindows × maxEvents` events with `includeEvents`.
    */
-  maxOpenWindows?: number;
+  maxOpenWindows?: number | undefined;
   /**
    * The watermark and late-event horizon of up to this many keys without an open window are remembered;
    * beyond it, those whose latest event time is oldest are forgotten. Default 10,000.
    */
-  maxIdleKeys?: number;
+  maxIdleKeys?: number | undefined;
   /** Put the window's events in `data.events`. Default false. */
-  includeEvents?: boolean;
+  includeEvents?: boolean | undefined;
   /** The clock of the idle rule. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /**

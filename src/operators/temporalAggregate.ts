@@ -71,13 +71,13 @@ export interface TemporalAggregateConfig {
    * spread them to extend: `{ ...DEFAULT_AGGREGATE_WINDOWS, 'git.commit': 60_000 }`.
    * Events of other types pass through at once, unchanged.
    */
-  windows?: Readonly<Record<string, number>>;
+  windows?: Readonly<Record<string, number>> | undefined;
   /**
    * How far behind the highest event time of its session an event may arrive and still join its window.
    * The watermark is `max event time - allowedLatenessMs`. Default 0 (events of a session arrive in
    * event-time order, as the hook bridge produces them).
    */
-  allowedLatenessMs?: number;
+  allowedLatenessMs?: number | undefined;
   /**
    * How long a session must be quiet (scheduler time) before its watermark is advanced by the scheduler
    * clock, so that a live window closes at its end even when no later event comes. Default 0: as soon as
@@ -86,28 +86,28 @@ export interface TemporalAggregateConfig {
    * no quiet. Quiet is counted from the arrival time, which is
    * read once per run of synchronous arrivals: on a real clock, the end of the run the event came in.
    */
-  idleFlushMs?: number;
+  idleFlushMs?: number | undefined;
   /**
    * At most this many events are buffered per (session, type); reaching it emits the window's events so
    * far early, as a `part` (the window stays open for the rest of its range). Default 1,000.
    */
-  maxEvents?: number;
+  maxEvents?: number | undefined;
   /**
    * At most this many (session, type) windows are open at once. Opening one more first emits the window
    * opened the longest ago (all of its buffered events; later events of its range are then late).
    * Default 10,000. Memory is bounded by `maxOpenWindows × maxEvents` buffered events.
    */
-  maxOpenWindows?: number;
+  maxOpenWindows?: number | undefined;
   /**
    * The watermark and late-event horizons of up to this many sessions without an open window are
    * remembered; beyond it, those whose latest event time is oldest are forgotten (an event of a forgotten
    * session is treated as its first, so it cannot be recognized as late). Default 10,000.
    */
-  maxIdleSessions?: number;
+  maxIdleSessions?: number | undefined;
   /** Put the original events in `data.events` of each aggregate. Default true. */
-  includeEvents?: boolean;
+  includeEvents?: boolean | undefined;
   /** The clock of the idle rule. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /** Min, average, max and 95th percentile (nearest rank) of a set of numbers. */

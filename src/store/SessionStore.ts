@@ -50,9 +50,9 @@ export interface StoreOptions {
    * Directory of the LevelDB database; created if missing, with the missing folders above it. Default
    * `.vibespec/event-store`.
    */
-  path?: string;
+  path?: string | undefined;
   /** Default `process`. */
-  durability?: Durability;
+  durability?: Durability | undefined;
   /**
    * Called for each stored record that cannot be decoded. The record is skipped (and counted in
    * `stats().corruptRecords`); reading goes on. Exceptions thrown by the callback are ignored.
@@ -68,12 +68,12 @@ export interface StoreOptions {
    * damaged table file) keeps its metadata and is reported with `kind: 'session'`; the open goes on.
    * What this does not cover: docs/store.md, "A damaged log".
    */
-  onCorruptRecord?: (record: CorruptRecord) => void;
+  onCorruptRecord?: ((record: CorruptRecord) => void) | undefined;
   /**
    * How many sessions' counters are kept in memory (least recently written are dropped first and
    * reloaded from their metadata when written again). Default 10,000.
    */
-  maxCachedSessions?: number;
+  maxCachedSessions?: number | undefined;
 }
 
 /**
@@ -131,7 +131,7 @@ export interface AppendOptions {
    * Its events take their sequence numbers when written, so they come before the events of the appends it
    * overtook. Default false.
    */
-  urgent?: boolean;
+  urgent?: boolean | undefined;
 }
 
 /** Where `append` put an event. */
@@ -147,20 +147,20 @@ export interface StoredPosition {
  */
 export interface QueryOptions {
   /** Only these types. An empty list matches nothing. */
-  types?: readonly string[];
+  types?: readonly string[] | undefined;
   /** Only events with `timestamp ≥ start` (ms since epoch). */
-  start?: number;
+  start?: number | undefined;
   /** Only events with `timestamp ≤ end`. */
-  end?: number;
+  end?: number | undefined;
   /** Only events with `seq ≥ fromSeq`. */
-  fromSeq?: number;
+  fromSeq?: number | undefined;
   /** At most this many events. */
-  limit?: number;
+  limit?: number | undefined;
   /**
    * Newest first. For `reconstruct`, which folds oldest first, it only picks the events: with `limit`, the
    * newest `limit` of them.
    */
-  reverse?: boolean;
+  reverse?: boolean | undefined;
 }
 
 /** The seed's session context: counts, time span, files modified, agents used, workflows run. */

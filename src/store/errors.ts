@@ -18,13 +18,13 @@ export type StoreErrorCode = Extract<
 
 /** What a `StoreError` may carry besides its code and message. */
 export interface StoreErrorOptions {
-  cause?: unknown;
+  cause?: unknown | undefined;
   /** The events concerned: never written (write failures), or the invalid one. */
-  events?: readonly Event[];
+  events?: readonly Event[] | undefined;
   /** The store's location on disk. */
-  path?: string;
+  path?: string | undefined;
   /** For `STORE_INVALID_EVENT`: zod's issues unchanged, or ours where zod accepts an event that would not read back. */
-  issues?: readonly EventIssue[];
+  issues?: readonly EventIssue[] | undefined;
 }
 
 /**

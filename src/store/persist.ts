@@ -37,27 +37,27 @@ export interface EventWriter {
 /** Options of `persist`. */
 export interface PersistOptions {
   /** Most events per write. Default 1,000. */
-  maxBatch?: number;
+  maxBatch?: number | undefined;
   /**
    * Longest an event waits for more events to share its write, in ms, from 0 up to 2,147,483,647
    * (setTimeout's limit). Default 0: it is written as soon as the current synchronous burst ends, or, when
    * a write is in flight, as soon as that write completes.
    */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
   /**
    * Most events waiting for a write, in both lanes together (beyond the writes in flight: one per lane).
    * When exceeded, the source is unsubscribed, everything received is still written and emitted, and the
    * stream errors with a `StoreError` of code `BUFFER_OVERFLOW`. Default 100,000.
    */
-  maxPending?: number;
+  maxPending?: number | undefined;
   /** Schedules the `maxDelayMs` timer. Default `asapScheduler` when `maxDelayMs` is 0, else `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
   /**
    * Write CRITICAL events (`priority === Priority.CRITICAL`) at once, in writes of their own beside the
    * batch in flight, and emit each as soon as its write completes: it may overtake earlier events.
    * Default true. With false, CRITICAL events queue and keep their place like every other event.
    */
-  priorityLane?: boolean;
+  priorityLane?: boolean | undefined;
 }
 
 const OPTION_KEYS = optionKeys<PersistOptions>({

@@ -179,9 +179,9 @@ export interface FileStateOptions {
    * Width of the recent-changes window, ending at the latest event, in ms ≥ 0. Default one hour. A change
    * exactly `recentWindowMs` before the latest event is out (the seed's `timestamp > cutoff`): 0 keeps none.
    */
-  recentWindowMs?: number;
+  recentWindowMs?: number | undefined;
   /** Most entries in `recentChanges`: an integer ≥ 0 (0 keeps none, for `files` alone). Default 100. */
-  maxRecent?: number;
+  maxRecent?: number | undefined;
 }
 
 const FILE_STATE_KEYS = optionKeys<FileStateOptions>({ recentWindowMs: true, maxRecent: true });

@@ -106,13 +106,13 @@ function fromAsyncIterable<T>(iterable: AsyncIterable<T>): Observable<T> {
 /** Options of `tail`. */
 export interface TailOptions {
   /** First seq to emit: a reconnecting client passes its last seen seq + 1. Default 0. */
-  fromSeq?: number;
+  fromSeq?: number | undefined;
   /**
    * Most live appends buffered while the stored events are read. Beyond it the buffer is dropped and the
    * store is read again from where the catch-up got to (the appends are on disk), so memory stays
    * bounded however fast the session grows. Default 10,000.
    */
-  maxBuffer?: number;
+  maxBuffer?: number | undefined;
 }
 
 const TAIL_KEYS = optionKeys<TailOptions>({ fromSeq: true, maxBuffer: true });

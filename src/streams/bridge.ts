@@ -15,7 +15,7 @@ import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from
 /** Options of `bridgeHooks`. */
 export interface BridgeHooksOptions extends BridgeOptions {
   /** Stamps outputs that carry no `timestamp` with `scheduler.now()`. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /**
@@ -129,7 +129,7 @@ export interface HookBridgeOptions extends BridgeHooksOptions {
    * (A push while someone subscribes is never refused: it is delivered once the events before it are.
    * An output whose last event went out, even to a subscriber that then left, no longer counts.)
    */
-  maxPending?: number;
+  maxPending?: number | undefined;
 }
 
 const BRIDGE_HOOKS_KEYS = optionKeys<BridgeHooksOptions>({

@@ -9,21 +9,21 @@ import type { HookOutput } from './toEvents.js';
 /** Options of `fromFileWatcher`. */
 export interface FileWatcherOptions {
   /** Watch subdirectories too. Default `true`. */
-  recursive?: boolean;
+  recursive?: boolean | undefined;
   /**
    * Paths (relative to `dir`, `/`-separated) to leave out; a folder left out is neither read nor watched.
    * Default: anything under `node_modules`, `.git` or `.vibespec`.
    */
-  ignore?: RegExp | ((relativePath: string) => boolean);
+  ignore?: RegExp | ((relativePath: string) => boolean) | undefined;
   /**
    * Notifications for the same path within this window are coalesced into one change, and all changes
    * of the window go out in one `file-watcher` output. Default 50 ms. A number of ms from 0 up to
    * 2,147,483,647 (the longest `setTimeout` delay; `Infinity` or a longer one, which Node would turn
    * into 1 ms, is a `ConfigError`).
    */
-  debounceMs?: number;
+  debounceMs?: number | undefined;
   /** Schedules the debounce and stamps outputs. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /** A change in a `file-watcher` hook output. */

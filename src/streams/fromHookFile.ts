@@ -19,14 +19,14 @@ export interface HookFileOptions extends JsonLinesOptions {
    * tried again at each poll, up to 40 tries in a row, before the source fails; one that cannot be read
    * at the first try fails at once. Default `false`.
    */
-  follow?: boolean;
+  follow?: boolean | undefined;
   /**
    * How often a followed file is polled, on top of `fs.watch` notifications (of the file, and of its
    * directory for the file's name). Default 250 ms. A positive number of ms up to 2,147,483,647 (the
    * longest `setTimeout` delay; `Infinity` or a longer one, which Node would turn into 1 ms, is a
    * `ConfigError`).
    */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
   /**
    * Where to start in the file, to resume a read that stopped (see `fromHookFileMarked`): the `mark` of
    * the last line already handled (`{ end, ino, head, timestamp? }`: a whole `HookFileMark`), or a bare
@@ -42,7 +42,7 @@ export interface HookFileOptions extends JsonLinesOptions {
    * A negative, fractional or unsafe offset, or a mark whose `head` is not the hex of `min(256, end)`
    * bytes or whose `timestamp` is not a finite number, is a `ConfigError` at construction.
    */
-  resumeFrom?: number | Pick<HookFileMark, 'end' | 'ino' | 'head' | 'timestamp'>;
+  resumeFrom?: number | Pick<HookFileMark, 'end' | 'ino' | 'head' | 'timestamp'> | undefined;
 }
 
 const OPTION_KEYS = optionKeys<HookFileOptions>({

@@ -10,7 +10,7 @@ import { type HookOutput, isTimestamp } from './toEvents.js';
 /** Options shared by the JSON Lines sources. */
 export interface JsonLinesOptions {
   /** Hook name for lines that do not say which hook they come from. Default `'unknown'`. */
-  hook?: string;
+  hook?: string | undefined;
   /**
    * Longest line read whole, in characters. A longer line is not held whole: it is read once with each
    * string value longer than 16,384 characters cut to its first and last 8,000 around a mark giving its
@@ -19,7 +19,7 @@ export interface JsonLinesOptions {
    * 16,384 characters (16,383 when the cut would split an emoji). Default 16 MiB (16,777,216), as the
    * bridge's `maxPayloadBytes`.
    */
-  maxLineLength?: number;
+  maxLineLength?: number | undefined;
 }
 
 const PREVIEW = 16_384;

@@ -55,18 +55,18 @@ export interface OsProbe {
 /** Options of `systemLoad$`. */
 export interface SystemLoadOptions {
   /** How often a sample is emitted, ms. Default 1,000. */
-  intervalMs?: number;
+  intervalMs?: number | undefined;
   /**
    * The pipeline's own figures: an `EventFlowMetrics` (or anything with `load()`), or a function
    * returning `{ queueDepth?, avgLatencyMs? }`. Read once per sample.
    */
-  metrics?: { load(): Partial<PipelineLoad> } | (() => Partial<PipelineLoad>);
+  metrics?: { load(): Partial<PipelineLoad> } | (() => Partial<PipelineLoad>) | undefined;
   /** Where CPU and memory come from. Default: node-os-utils. */
-  probe?: OsProbe;
+  probe?: OsProbe | undefined;
   /** Resolution of the event-loop delay monitor, ms (integer ≥ 1). Default 10. */
-  eventLoopResolutionMs?: number;
+  eventLoopResolutionMs?: number | undefined;
   /** The scheduler of the sampling timer and of `timestamp`. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 const OPTION_KEYS = optionKeys<SystemLoadOptions>({

@@ -50,8 +50,11 @@ export interface HookOutput {
 
 export type { PayloadCut };
 
-/** Options of `toEvents`, `bridgeHooks` and `createHookBridge`. */
-export interface BridgeOptions extends Partial<PayloadLimits> {}
+/**
+ * Options of `toEvents`, `bridgeHooks` and `createHookBridge`. Each may be left out or `undefined` (its
+ * default), also under `exactOptionalPropertyTypes`.
+ */
+export type BridgeOptions = { [K in keyof PayloadLimits]?: PayloadLimits[K] | undefined };
 
 /** `data` of a `hook.rejected` event. */
 export interface RejectedHookData extends Record<string, unknown> {
