@@ -333,6 +333,54 @@ describe('the package, packed and installed', () => {
     expect(generic).toEqual([]);
   });
 
+  it("compiles the README's composition and a user's checks under node16, verbatimModuleSyntax and exactOptionalPropertyTypes", async () => {
+    // The composition (examples/live-dashboard.ts, shipped) passes resumeFrom, possibly undefined, to
+    // fromHookFileMarked: with exactOptionalPropertyTypes the options refused undefined, TS2379. And a
+    // ConfigError's code was every code: a comparison with 'INVALID_EVENT' compiled.
+    const example = await readFile(join(installed, 'examples', 'live-dashboard.ts'), 'utf8');
+    expect(example).toContain("from '../src/index.js'");
+    await writeFile(
+      join(project, 'dashboard.mts'),
+      example.replace("from '../src/index.js'", `from '${pkg.name}'`),
+    );
+    await writeFile(
+      join(project, 'checks.mts'),
+      `import { ConfigError, type ErrorCode, fromHookFile, type HookFileMark, InvalidEventError, openStore } from '${pkg.name}';
+export function code(error: unknown, mark: HookFileMark | undefined): ErrorCode | undefined {
+  fromHookFile('hooks.jsonl', { follow: undefined, resumeFrom: mark });
+  void openStore({ path: undefined, durability: undefined });
+  if (error instanceof ConfigError) {
+    // @ts-expect-error a ConfigError's code is INVALID_CONFIG
+    if (error.code === 'INVALID_EVENT') return undefined;
+    const only: 'INVALID_CONFIG' = error.code;
+    return only;
+  }
+  return error instanceof InvalidEventError ? error.code : undefined;
+}
+`,
+    );
+    const program = ts.createProgram([join(project, 'dashboard.mts'), join(project, 'checks.mts')], {
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      noUncheckedIndexedAccess: true,
+      verbatimModuleSyntax: true,
+      isolatedModules: true,
+      skipLibCheck: true, // the declarations are checked whole above
+      module: ts.ModuleKind.Node16,
+      moduleResolution: ts.ModuleResolutionKind.Node16,
+      target: ts.ScriptTarget.ES2022,
+      types: ['node'],
+      noEmit: true,
+    });
+    const errors = ts
+      .getPreEmitDiagnostics(program)
+      .map(
+        (d) =>
+          `${d.file === undefined ? '' : relative(project, d.file.fileName)}: TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+      );
+    expect(errors).toEqual([]);
+  });
+
   it("needs @types/node, as the README's install section says: without it, Node's types are any", async () => {
     // The declarations name Node's types (Readable, Buffer), and level's do too. Without @types/node
     // (types: [] leaves the project's out) a strict check of them fails, and with skipLibCheck on they
@@ -405,6 +453,12 @@ describe('the package, packed and installed', () => {
   it('loads with import and with require, and its store opens, stores and closes', async () => {
     const node = async (...args: string[]): Promise<string> =>
       (await run(process.execPath, args, { cwd: project })).stdout.trim();
+    // sideEffects: false is true: importing the entry starts nothing (no timer, no read or write pending).
+    const idle = `await new Promise((resolve) => setImmediate(resolve)); console.log(JSON.stringify(process.getActiveResourcesInfo()));`;
+    expect(
+      await node('--input-type=module', '-e', `await import(${JSON.stringify(pkg.name)}); ${idle}`),
+    ).toBe('[]');
+    expect(await node('--input-type=module', '-e', `setTimeout(() => {}, 10); ${idle}`)).toBe('["Timeout"]');
     const script = `
       const store = await v.openStore({ path: 'store-' + kind });
       const [at] = await store.append([v.createEvent({ type: 'x', sessionId: 's' })]);
