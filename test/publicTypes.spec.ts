@@ -509,7 +509,7 @@ describe('the types a user gets', () => {
     expect(new ConfigError('x')).toBeInstanceOf(VibespecError);
   });
 
-  it('takes undefined for every optional field of an options object, as the code does, also under exactOptionalPropertyTypes', () => {
+  it('takes undefined for every optional field of an options object, as the code does, also under exactOptionalPropertyTypes', async () => {
     // With exactOptionalPropertyTypes, `resumeFrom?: number | …` refused { resumeFrom: undefined }, so the
     // README's composition (fromHookFileMarked(log, { follow: true, resumeFrom }), resumeFrom possibly
     // undefined) did not compile in such a project: TS2379. Every option reads undefined as left out.
@@ -525,15 +525,18 @@ describe('the types a user gets', () => {
     });
     const checker = program.getTypeChecker();
     const entry = checker.getSymbolAtLocation(program.getSourceFile(ENTRY)!)!;
-    const names = checker
-      .getExportsOfModule(entry)
-      .filter(
-        (symbol) =>
-          (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol).flags &
-          ts.SymbolFlags.Type,
-      )
-      .map((symbol) => symbol.name)
-      .filter((name) => /(?:Options|Config)$/.test(name) || name === 'EventInit');
+    const optional = new Map<string, string[]>(); // an options type's optional fields
+    for (const symbol of checker.getExportsOfModule(entry)) {
+      const type = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+      if (!(type.flags & ts.SymbolFlags.Type)) continue;
+      if (!/(?:Options|Config)$/.test(symbol.name) && symbol.name !== 'EventInit') continue;
+      const fields = checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(type));
+      optional.set(
+        symbol.name,
+        fields.filter((field) => field.flags & ts.SymbolFlags.Optional).map((field) => field.name),
+      );
+    }
+    const names = [...optional.keys()];
     expect(names).toEqual(expect.arrayContaining(['HookFileOptions', 'EventInit', 'BridgeOptions']));
     expect(names.length).toBeGreaterThan(30);
     const required = new Map(
@@ -566,5 +569,62 @@ describe('the types a user gets', () => {
         refused.push(`${statement.name.text}.${probeChecker.typeToString(key).replace(/"/g, '')}`);
     }
     expect(refused).toEqual(['Self.a']);
+
+    // And at run time: each function given all its options' optional fields as undefined takes them.
+    const none = (name: string, given: Record<string, unknown> = {}): never =>
+      ({ ...Object.fromEntries(optional.get(name)!.map((field) => [field, undefined])), ...given }) as never;
+    const metrics = new EventFlowMetrics(none('EventFlowMetricsOptions'));
+    const chain = { name: 'c', hooks: [none('HookOptions', { name: 'h', run: () => ({}) })] };
+    const calls: Record<string, () => unknown> = {
+      EventInit: () => createEvent(none('EventInit', { type: 'x' })),
+      EventFlowMetricsOptions: () => metrics,
+      HookOptions: () => lastValueFrom(runHookChain(chain, {})),
+      StoreOptions: async () => (await tempStore(none('StoreOptions'))).cleanup(),
+      AppendOptions: () => store.append([createEvent({ type: 'x', sessionId: 's' })], none('AppendOptions')),
+      QueryOptions: () => store.query('s', none('QueryOptions')),
+      TailOptions: () => tail(store, 's', none('TailOptions')),
+      PersistOptions: () => persist(store, none('PersistOptions')),
+      StoreErrorOptions: () => new StoreError('STORE_LOCKED', 'x', none('StoreErrorOptions')),
+      TemporalAggregateConfig: () => temporalAggregate(none('TemporalAggregateConfig')),
+      SessionWindowsConfig: () => sessionWindows(none('SessionWindowsConfig')),
+      CorrelateOptions: () => correlate(undefined, none('CorrelateOptions')),
+      PatternOptions: () => pattern([() => true], none('PatternOptions', { within: 1 })),
+      AdaptiveBatchOptions: () => adaptiveBatch(none('AdaptiveBatchOptions')),
+      AimdPolicyOptions: () => aimdPolicy(none('AimdPolicyOptions', { targetLatencyMs: 1 })),
+      SeedPolicyOptions: () => seedPolicy(none('SeedPolicyOptions')),
+      HybridProcessOptions: () =>
+        hybridProcess(none('HybridProcessOptions', { immediate: () => 1, batch: (all: []) => all })),
+      MeasureOptions: () => measure(metrics, none('MeasureOptions')),
+      SelectModeConfig: () => createModeSelector(none('SelectModeConfig')),
+      SystemLoadOptions: () => systemLoad$(none('SystemLoadOptions')),
+      HookFileOptions: () => fromHookFile('x', none('HookFileOptions')),
+      JsonLinesOptions: () => fromJsonLines([], none('JsonLinesOptions')),
+      FileWatcherOptions: () => fromFileWatcher('.', none('FileWatcherOptions')),
+      BridgeOptions: () => toEvents('Stop', {}, 1, none('BridgeOptions')),
+      BridgeHooksOptions: () => bridgeHooks(none('BridgeHooksOptions')),
+      HookBridgeOptions: () => createHookBridge(none('HookBridgeOptions')),
+      FileStateOptions: () => createFileState(none('FileStateOptions')),
+      HookRunOptions: () =>
+        lastValueFrom(runHook({ name: 'h', run: () => ({}) }, {}, none('HookRunOptions'))),
+      RunHookChainOptions: () => lastValueFrom(runHookChain(chain, {}, none('RunHookChainOptions'))),
+      ChainHooksOptions: () => chainHooks(chain, none('ChainHooksOptions')),
+      RunHookAggregationOptions: () =>
+        lastValueFrom(runHookAggregation([], {}, reviewSummary, none('RunHookAggregationOptions'))),
+      AggregateHooksOptions: () => aggregateHooks([], reviewSummary, none('AggregateHooksOptions')),
+      HookDirectoryOptions: () => hookDirectory('.', none('HookDirectoryOptions')),
+    };
+    const withOptional = names.filter((name) => optional.get(name)!.length > 0); // not BatchConfig
+    expect(withOptional.filter((name) => calls[name] === undefined)).toEqual([]);
+    const thrown: string[] = [];
+    for (const name of withOptional) {
+      try {
+        await calls[name]!();
+      } catch (error) {
+        thrown.push(`${name}: ${String(error)}`);
+      }
+    }
+    expect(thrown).toEqual([]);
+    // The check throws where a field refuses undefined.
+    expect(() => createEvent(none('EventInit'))).toThrow(InvalidEventError);
   });
 });
