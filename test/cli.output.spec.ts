@@ -62,7 +62,7 @@ describe('the command output', () => {
     expect(await ready).toBe(false);
   });
 
-  it('is gone, quietly, once the reader closed the pipe (EPIPE); other errors are thrown', async () => {
+  it('is gone, quietly, once the reader closed the pipe (EPIPE, ECONNRESET); other errors are thrown', async () => {
     const epipe = new Writable({
       write(_chunk, _encoding, callback) {
         callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
@@ -73,6 +73,18 @@ describe('the command output', () => {
     expect(await output.ready()).toBe(false);
     output.write('b\n'); // dropped, no throw
     expect(output.gone).toBe(true);
+
+    // bridge FILE | head -1 under load: the write failed with ECONNRESET, and bridge said
+    // `write ECONNRESET` and exited 1 (cli.spec's pipe test, now and then).
+    const reset = new Writable({
+      write(_chunk, _encoding, callback) {
+        callback(Object.assign(new Error('write ECONNRESET'), { code: 'ECONNRESET' }));
+      },
+    });
+    const closed = new Output(reset);
+    closed.write('a\n');
+    expect(await closed.ready()).toBe(false);
+    expect(closed.gone).toBe(true);
 
     const failing = new Writable({
       write(_chunk, _encoding, callback) {

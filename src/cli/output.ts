@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 /**
  * Lines to a stream that may be slower than the producer, or closed by its reader (`| head -1`).
  * `write` never throws; `ready` waits while the stream's buffer is full (its backpressure), and says
- * whether the reader is still there: a closed pipe (EPIPE) ends the output quietly instead of an
+ * whether the reader is still there: a closed pipe (EPIPE, ECONNRESET) ends the output quietly instead of an
  * unhandled `'error'` event and a stack trace. Any other write error is thrown by `ready`.
  */
 export class Output {
@@ -22,7 +22,8 @@ export class Output {
   get gone(): boolean {
     const error = this.#stream.errored as NodeJS.ErrnoException | null;
     if (error !== null) {
-      if (error.code === 'EPIPE') return true;
+      // A pipe whose reader closed: EPIPE, or ECONNRESET when the write reached the pipe as it closed.
+      if (error.code === 'EPIPE' || error.code === 'ECONNRESET') return true;
       throw error;
     }
     return this.#stream.destroyed;
