@@ -22,7 +22,7 @@ export interface ReplayOptions extends QueryOptions {
    * `hybridProcess({ gate })`, so that a replay waits while a lane is full rather than overflow it. Without
    * it the events are pushed as fast as LevelDB reads them.
    */
-  gate?: FlowGate;
+  gate?: FlowGate | undefined;
 }
 
 const REPLAY_KEYS = Object.freeze([...QUERY_KEYS, 'gate']);
