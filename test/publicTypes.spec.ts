@@ -582,6 +582,7 @@ describe('the types a user gets', () => {
       StoreOptions: async () => (await tempStore(none('StoreOptions'))).cleanup(),
       AppendOptions: () => store.append([createEvent({ type: 'x', sessionId: 's' })], none('AppendOptions')),
       QueryOptions: () => store.query('s', none('QueryOptions')),
+      ReplayOptions: () => replay(store, 's', none('ReplayOptions')),
       TailOptions: () => tail(store, 's', none('TailOptions')),
       PersistOptions: () => persist(store, none('PersistOptions')),
       StoreErrorOptions: () => new StoreError('STORE_LOCKED', 'x', none('StoreErrorOptions')),
