@@ -151,12 +151,18 @@ describe("the writer's lines", () => {
 });
 
 describe('the runs', () => {
-  /** Temp folders of the suite left in tmpdir. */
-  const leftovers = async () =>
-    (await readdir(tmpdir())).filter((name) => name.startsWith('vibespec-bench-live-'));
+  /** Temp folders of the suite left in `dir`. */
+  const leftovers = async (dir: string) =>
+    (await readdir(dir)).filter((name) => name.startsWith('vibespec-bench-live-'));
 
   it('each consumer reaches every line written, in order, and the temp folders and the writer are gone after', async () => {
-    const before = new Set(await leftovers());
+    // The suite's temp folders go to a folder of this test's own (os.tmpdir() reads TMPDIR at each call;
+    // each test file has a process of its own): in the shared one, the folder of another run of the
+    // suite at the same time (another checkout's tests) was counted as this run's leftover.
+    const own = await mkdtemp(join(tmpdir(), 'vibespec-live-spec-'));
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = own;
+    expect(tmpdir()).toBe(own);
     const writer = await Writer.start(fixturePayloads());
     try {
       for (const target of ['pipeline', 'tail', 'poll'] as Target[]) {
@@ -178,9 +184,15 @@ describe('the runs', () => {
       }
     } finally {
       await writer.close();
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
     }
     expect(writer.running).toBe(false);
-    expect((await leftovers()).filter((name) => !before.has(name))).toEqual([]);
+    try {
+      expect(await leftovers(own)).toEqual([]);
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
   });
 
   it('a run asked of a writer that has exited rejects, saying so (no uncaught error, no wait forever)', async () => {
