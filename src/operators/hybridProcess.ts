@@ -1010,16 +1010,20 @@ export function hybridProcess<R, T extends Event = Event>(
         },
       });
 
-      const loadSubscription = load$?.subscribe({
-        next(value) {
-          external = value ?? {};
-          load = numbersOnly(external);
-        },
-        error(error: unknown) {
-          failure ??= { error };
-          stopInput();
-        },
-      });
+      // Not when the batcher failed at once: the output has ended, and a load$ (a `systemLoad$()` starts
+      // its sampler) was subscribed for nothing, then left by the teardown.
+      const loadSubscription = stopSourceEarly
+        ? undefined
+        : load$?.subscribe({
+            next(value) {
+              external = value ?? {};
+              load = numbersOnly(external);
+            },
+            error(error: unknown) {
+              failure ??= { error };
+              stopInput();
+            },
+          });
 
       // A `load$` or batcher that failed at once stopped the input before it started: the source is not read at all
       // (its events would come after the output ended, and get no outcome).

@@ -2167,6 +2167,27 @@ describe('hybridProcess: a lane that stopped', () => {
     // Was a ReferenceError (stopInput in its temporal dead zone), and the source was read on.
     expect(unhandled).toEqual([]);
   });
+
+  it('does not subscribe load$ when the batcher fails at once: the output has already ended', () => {
+    let loadSubscriptions = 0;
+    const load$ = new Observable<{ cpuPercent: number }>(() => {
+      loadSubscriptions++; // a systemLoad() starts a probe here
+    });
+    let error: unknown;
+    of(createEvent({ id: 'a', type: 'git.commit', timestamp: 0 }))
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => e.id,
+          batch: (events) => events.map((e) => e.id),
+          batcher: customBatcher(() => throwError(() => new Error('batcher'))),
+          load$,
+        }),
+      )
+      .subscribe({ error: (e) => (error = e) });
+    expect(error).toMatchObject({ message: 'batcher' });
+    // Was 1: subscribed after the output had errored, then unsubscribed by its teardown.
+    expect(loadSubscriptions).toBe(0);
+  });
 });
 
 describe('hybridProcess property: nothing vanishes', () => {
