@@ -910,17 +910,23 @@ function testVerdict(
           let nameStart = wEnd;
           let name: string;
           let isRun: boolean;
+          // lerna's command (`exec`, `list`), not a command it runs (`lerna pytest` is refused by lerna).
+          const lernaCommand = prefix === 'lerna' && !lernaExec;
           if (plain) {
             while (nameStart > w && command[nameStart - 1] !== '/') nameStart--;
             TEST_AT.lastIndex = nameStart;
-            isRun = TEST_AT.test(command) && TEST_AT.lastIndex <= end;
+            isRun = !lernaCommand && TEST_AT.test(command) && TEST_AT.lastIndex <= end;
             name = isRun ? '' : command.slice(nameStart, wEnd);
           } else {
             const text = unquote(command, w, wEnd);
             name = text.slice(text.lastIndexOf('/') + 1);
             if (BLANK.test(name)) name = '';
             // (No prefix is a test command's name: a line of many is read at one look-up a word.)
-            isRun = name !== '' && !COMMAND_PREFIXES.has(name) && isTestName(name, command, wEnd, end);
+            isRun =
+              !lernaCommand &&
+              name !== '' &&
+              !COMMAND_PREFIXES.has(name) &&
+              isTestName(name, command, wEnd, end);
           }
           if (isRun) {
             // Read as the tool gets it: a quoted name without its quotes (`"mvn" verify -DskipTests`).
@@ -942,7 +948,7 @@ function testVerdict(
             r.compound = true;
             r.line.command(false, true, false, r.options);
             break;
-          } else if (prefix === 'lerna' && !lernaExec) {
+          } else if (lernaCommand) {
             // lerna's command: `exec` runs the command after it in each package; another runs none here.
             if (name !== 'exec') {
               r.line.command(false, true, false, r.options);

@@ -1347,6 +1347,11 @@ describe('toEvents mappings', () => {
       'lerna exec -- npx vitest --help',
       'lerna list test',
       'lerna --scope test info',
+      // A test command's name where lerna's command goes: lerna refuses it and runs nothing.
+      'lerna pytest',
+      'npx lerna vitest run',
+      'lerna --scope api jest',
+      'lerna "tox"',
       // rails and rake: the test database prepared, `test` as a command's argument, a listing.
       'rails db:test:prepare',
       'bundle exec rake db:test:prepare',
