@@ -1416,9 +1416,11 @@ const GRADLE_TEST_TASKS: Readonly<Record<string, readonly string[]>> = {
   build: ['build', 'check', 'test'],
 };
 const GRADLE_TEST_TASK = /^(?:test|check|build|test\w*UnitTest)$/;
+// A word of a Gradle command: its quoted parts with their blanks (an open quote alone, the line broken).
+const GRADLE_WORD = /(?:[^\s'"\\]|\\[\s\S]|'[^']*'|"(?:[^"\\]|\\[\s\S])*")+|['"]/g;
 
 /**
- * What the Gradle command `words` (its name first, its words apart by blanks) runs of its test tasks, as
+ * What the Gradle command `words` (its name first, its words as the shell splits them) runs of its test tasks, as
  * Gradle reads its line: `'none'` for a dry run (`-m`, also among other flags, `-qm`; `--dry-run`) or when every
  * test task named is left out with `-x` (`--exclude-task`) — a name without a project's path (`test`) is the
  * task of every project, so `-x test` leaves out all, a path (`:lib:test`, `lib:test`) only that project's; the
@@ -1426,12 +1428,13 @@ const GRADLE_TEST_TASK = /^(?:test|check|build|test\w*UnitTest)$/;
  * build of one: `'unknown'`; else `'run'`. Linear in the words' number (the left out ones in a set).
  */
 function gradleRun(words: string): 'run' | 'none' | 'unknown' {
-  const all = words.split(/\s+/);
+  // The words as the shell splits them: a quoted blank is in its word (`-Pnotes="a test"` is one word).
+  const all = Array.from(words.matchAll(GRADLE_WORD), (match) => match[0].replace(/['"\\]/g, ''));
   const excluded = new Set<string>(); // project path (`*`: every project) and task name
   const tasks: string[] = [];
   let options = true;
   for (let i = 1; i < all.length; i++) {
-    const word = all[i]!.replace(/['"\\]/g, '');
+    const word = all[i]!;
     if (word === '') continue;
     if (!options || word[0] !== '-' || word === '-') {
       if (GRADLE_TEST_TASK.test(word.slice(word.lastIndexOf(':') + 1))) tasks.push(word);
@@ -1454,7 +1457,7 @@ function gradleRun(words: string): 'run' | 'none' | 'unknown' {
       exclude = word[1] === 'x';
       value = word.length === 2 ? all[++i] : word[2] === '=' ? word.slice(3) : word.slice(2);
     }
-    if (exclude && value !== undefined) excluded.add(projectTask(value.replace(/['"\\]/g, '')));
+    if (exclude && value !== undefined) excluded.add(projectTask(value));
   }
   let result: 'run' | 'none' | 'unknown' = tasks.length === 0 ? 'run' : 'none';
   for (const task of tasks) {

@@ -1330,6 +1330,9 @@ describe('toEvents mappings', () => {
       './gradlew check -x test',
       './gradlew :lib:test -x :lib:test',
       'gradle :lib:test --exclude-task=:lib:test',
+      // A quoted value's blank is in its word: its `test` is no task.
+      './gradlew build -x check -Pnotes="a test"',
+      "./gradlew :lib:check -x :lib:test -Dargs='--only test'",
       // Gradle's dry run: it runs no task.
       './gradlew -m build',
       './gradlew -m test',
