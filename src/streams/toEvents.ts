@@ -1232,7 +1232,7 @@ const PM_WORDS = wordsBefore(PM_ARGUMENT, false);
 // pnpm's: its `-w` is `--workspace-root`, which takes none (`pnpm -w test`).
 const PNPM_WORDS = wordsBefore(PM_ARGUMENT.replace('-[FCwj]', '-[FCj]'), false);
 // The options of lerna's that take an argument (its `exec`'s too).
-const LERNA_OPTIONS = '--(?:scope|ignore|since|concurrency|npm-client|loglevel|profile-location)';
+const LERNA_OPTIONS = '--(?:scope|ignore|since|concurrency|npm-client|loglevel|max-buffer|profile-location)';
 const LERNA_WORDS = wordsBefore(LERNA_OPTIONS, false);
 const LERNA_ARGUMENT = new RegExp(`^(?:${LERNA_OPTIONS})$`);
 // What follows `tox` or `nox` run without a command of theirs: the command's end (a comment's `#`), or an

@@ -1250,6 +1250,8 @@ describe('toEvents mappings', () => {
       'lerna exec --scope=api --stream -- npx vitest run',
       'lerna exec --concurrency 1 -- bash -c "npm test"',
       'lerna --loglevel silent exec -- pnpm test',
+      'lerna exec --max-buffer 1000000 -- npm test',
+      'lerna run --max-buffer 1000000 test',
       // npm's workspaces, as options after test.
       'npm test --workspaces',
       'npm test -ws',
@@ -1341,6 +1343,7 @@ describe('toEvents mappings', () => {
       'lerna run build',
       'lerna run testing',
       'lerna run --scope test build',
+      'lerna run --max-buffer test build',
       // After `--`, an argument of the script run.
       'lerna run build -- test',
       // lerna exec of another command, `test` an option's value or the command's argument; lerna's others.
