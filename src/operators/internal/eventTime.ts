@@ -307,8 +307,9 @@ const MAX_RUN = 1_024;
  *
  * On a virtual clock the action runs at the instant of the arrivals, so `lastArrival` is exactly the
  * arrival time, as before. On a real clock it is the end of the synchronous run the event came in (the
- * action runs after it): never earlier than the arrival, so the idle rule waits at least `idleFlushMs`
- * from the real arrival and never closes a window earlier than per-event reads would.
+ * action runs after it), or, for the first `MAX_RUN` partitions of a longer run, the end of the event that
+ * made the `MAX_RUN`th arrive: never earlier than the arrival, so the idle rule waits at least
+ * `idleFlushMs` from the real arrival and never closes a window earlier than per-event reads would.
  *
  * The idle timer requests of the run are kept as offsets from the arrival time. Only a request below all
  * earlier ones of the run can change the timer (`IdleTimer.request`: a request at or after its due time
