@@ -29,6 +29,7 @@ import {
   createHookBridge,
   createModeSelector,
   DEFAULT_CORRELATION_GROUPS,
+  DEFAULT_LOAD_THRESHOLDS,
   type ErrorCode,
   type Event,
   EventFlowMetrics,
@@ -542,15 +543,27 @@ describe('the types a user gets', () => {
     const required = new Map(
       ['HybridProcessOptions', 'MeasureOptions'].map((name) => [name, '<string>'] as const),
     );
-    // Required<T>[K] keeps an `| undefined` written in the type, and only that one.
+    // Required<T>[K] keeps an `| undefined` written in the type, and only that one. The probe goes into
+    // the objects that a field takes (two levels: hybridProcess's modes.thresholds, a PerLane's lanes,
+    // systemLoad$'s probe, a resumeFrom mark), named by their path: `SelectModeConfig.thresholds` was a
+    // Partial<LoadThresholds> and refused { cpuPercent: undefined }. A function or an array is not gone into.
     const text = [
       "import type * as V from './index.js';",
-      'type OptionalKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? K : never }[keyof T];',
-      'type Refused<T> = { [K in OptionalKeys<T>]: undefined extends Required<T>[K] ? never : K }[OptionalKeys<T>];',
+      // A record's keys are data (an env variable, an event type), no fields: an undefined there is refused.
+      'type Named<T> = { [K in keyof T]-?: string extends K ? never : K }[keyof T];',
+      'type OptionalKeys<T> = { [K in Named<T>]-?: {} extends Pick<T, K> ? K : never }[Named<T>];',
+      'type Own<T> = { [K in OptionalKeys<T>]: undefined extends Required<T>[K] ? never : K }[OptionalKeys<T>];',
+      'type Inner<V> = V extends (...args: never) => unknown ? never : V extends readonly unknown[] ? never : V extends object ? V : never;',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source text, a template literal type
+      'type Nested<T, D extends 0[]> = D extends [0, 0] ? never : { [K in Named<T> & string]-?: [Inner<NonNullable<T[K]>>] extends [never] ? never : `${K}.${Refused<Inner<NonNullable<T[K]>>, [...D, 0]>}` }[Named<T> & string];',
+      'type Refused<T, D extends 0[] = []> = T extends unknown ? Own<T> | Nested<T, D> : never;',
       // A type argument without a default: a string (the result of hybridProcess, measure's values).
       ...names.map((name) => `export type ${name} = Refused<V.${name}${required.get(name) ?? ''}>;`),
-      // The probe finds a field that refuses undefined.
-      'export type Self = Refused<{ a?: number; b?: number | undefined; c: number }>;',
+      // What a batch policy proposes and setConfig takes: the fields to change, each may be undefined.
+      "export type BatchPolicyAdapt = Refused<NonNullable<ReturnType<V.BatchPolicy['adapt']>>>;",
+      "export type SetConfig = Refused<Parameters<V.AdaptiveBatchOperator<string>['setConfig']>[0]>;",
+      // The probe finds a field that refuses undefined, also in a nested object, but not in a function's.
+      'export type Self = Refused<{ a?: number; b?: number | undefined; c: number; d?: { e?: number } | number | undefined; f: () => { g?: number } }>;',
     ].join('\n');
     const host = ts.createCompilerHost(program.getCompilerOptions());
     const getSourceFile = host.getSourceFile.bind(host);
@@ -568,7 +581,7 @@ describe('the types a user gets', () => {
       for (const key of keys)
         refused.push(`${statement.name.text}.${probeChecker.typeToString(key).replace(/"/g, '')}`);
     }
-    expect(refused).toEqual(['Self.a']);
+    expect(refused.sort()).toEqual(['Self.a', 'Self.d.e']);
 
     // And at run time: each function given all its options' optional fields as undefined takes them.
     const none = (name: string, given: Record<string, unknown> = {}): never =>
@@ -625,6 +638,32 @@ describe('the types a user gets', () => {
       }
     }
     expect(thrown).toEqual([]);
+    // The nested fields too: an undefined lane, threshold, timestamp, dispose or proposed field is left out.
+    const lanes = { immediate: undefined, batched: undefined, async: undefined };
+    const thresholds = Object.fromEntries(
+      Object.keys(DEFAULT_LOAD_THRESHOLDS).map((key) => [key, undefined]),
+    );
+    const batcher = adaptiveBatch();
+    batcher.setConfig({ maxSize: undefined, timeoutMs: undefined });
+    expect(batcher.config).toEqual(adaptiveBatch().config);
+    const nested = [
+      () => createModeSelector({ thresholds }),
+      () =>
+        hybridProcess({
+          immediate: () => 1,
+          batch: (all) => all.map(() => 1),
+          concurrency: lanes,
+          maxQueued: lanes,
+          timeoutMs: lanes,
+          modes: { thresholds },
+        }),
+      () => fromHookFile('x', { resumeFrom: { end: 0, ino: 1, head: '', timestamp: undefined } }),
+      () =>
+        systemLoad$({
+          probe: { cpuPercent: async () => 1, memoryPercent: async () => 1, dispose: undefined },
+        }),
+    ];
+    for (const call of nested) expect(call).not.toThrow();
     // The check throws where a field refuses undefined.
     expect(() => createEvent(none('EventInit'))).toThrow(InvalidEventError);
   });

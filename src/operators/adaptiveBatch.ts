@@ -80,7 +80,7 @@ export interface BatchPolicyContext {
  */
 export interface BatchPolicy {
   readonly name: string;
-  adapt(context: BatchPolicyContext): Partial<BatchConfig> | undefined;
+  adapt(context: BatchPolicyContext): { [K in keyof BatchConfig]?: BatchConfig[K] | undefined } | undefined;
 }
 
 /** Options of `seedPolicy`; the defaults are the seed's constants. */
@@ -168,7 +168,7 @@ export interface AdaptiveBatchOperator<T> extends OperatorFunction<T, T[]> {
    * @throws ConfigError when `config` is not an object, a key is neither `maxSize` nor `timeoutMs` (named
    *   with the nearest one), or a value is not a number (`NaN`, `'80'`, `null`).
    */
-  setConfig(config: Partial<BatchConfig>): void;
+  setConfig(config: { [K in keyof BatchConfig]?: BatchConfig[K] | undefined }): void;
 }
 
 const HISTORY = 100;

@@ -42,7 +42,7 @@ export type HandlerResult<R> = R | PromiseLike<R> | Observable<R>;
 export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest' | 'error';
 
 /** Per-lane figures (`immediate`, `batched`, `async`); a number sets all three. */
-export type PerLane<T> = T | { immediate?: T; batched?: T; async?: T };
+export type PerLane<T> = T | { immediate?: T | undefined; batched?: T | undefined; async?: T | undefined };
 
 /** Options of `hybridProcess`. */
 export interface HybridProcessOptions<R, T extends Event = Event> {

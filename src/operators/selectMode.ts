@@ -43,7 +43,7 @@ export interface LoadThresholds {
 /** Options of `selectMode` and `createModeSelector`. Every field is optional. */
 export interface SelectModeConfig {
   /** Thresholds of the high-load indicators; missing ones keep their default. */
-  thresholds?: Partial<LoadThresholds> | undefined;
+  thresholds?: { [K in keyof LoadThresholds]?: LoadThresholds[K] | undefined } | undefined;
   /** How many indicators must be high for the system to count as loaded. Default 2 (the seed's rule). */
   minHighLoadIndicators?: number | undefined;
   /**

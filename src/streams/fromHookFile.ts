@@ -42,7 +42,10 @@ export interface HookFileOptions extends JsonLinesOptions {
    * A negative, fractional or unsafe offset, or a mark whose `head` is not the hex of `min(256, end)`
    * bytes or whose `timestamp` is not a finite number, is a `ConfigError` at construction.
    */
-  resumeFrom?: number | Pick<HookFileMark, 'end' | 'ino' | 'head' | 'timestamp'> | undefined;
+  resumeFrom?:
+    | number
+    | (Pick<HookFileMark, 'end' | 'ino' | 'head'> & { timestamp?: number | undefined })
+    | undefined;
 }
 
 const OPTION_KEYS = optionKeys<HookFileOptions>({

@@ -49,7 +49,7 @@ export interface OsProbe {
   /** System memory usage in %. */
   memoryPercent(): Promise<number>;
   /** Releases the probe's resources when the last sampler using it stops. */
-  dispose?(): void;
+  dispose?: (() => void) | undefined;
 }
 
 /** Options of `systemLoad$`. */
