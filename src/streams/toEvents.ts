@@ -919,6 +919,20 @@ function testVerdict(
             name = isRun ? '' : command.slice(nameStart, wEnd);
           } else {
             const text = unquote(command, w, wEnd);
+            if (lernaExec && BLANK.test(text)) {
+              // lerna exec runs its command in a shell (`sh -c`), its words joined: quoted whole, `lerna exec
+              // "npm test"` runs npm test. (Not the line's shell: its options are not the script's.)
+              const script = text + command.slice(wEnd, end);
+              const verdict = mayRunTests(script) ? testVerdict(script, 0, true, true) : undefined;
+              r.line.command(
+                verdict?.any ?? false,
+                verdict?.passed ?? true,
+                verdict?.failed ?? false,
+                r.options,
+              );
+              r.any = r.any || r.line.lastHas;
+              break;
+            }
             name = text.slice(text.lastIndexOf('/') + 1);
             if (BLANK.test(name)) name = '';
             // (No prefix is a test command's name: a line of many is read at one look-up a word.)
@@ -1294,7 +1308,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // first (`mvn package`, `mvn clean install`, `integration-test`, `deploy`); not `mvn test-compile`, nor
   // `mvn install -DskipTests`.
   [
-    'mvnw?',
+    'mvnw?(?:\\.cmd)?',
     `${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|package|install|deploy|integration-test|surefire:test)${END}`,
   ],
   // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`,
@@ -1302,7 +1316,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // not `test` as a value of Gradle's options or of a task's (`./gradlew help --task test`, `gradle init
   // --project-name test`, `./gradlew dependencies --configuration test`).
   [
-    'gradle\\w*',
+    'gradle\\w*(?:\\.bat)?',
     `${SEP}${wordsBefore('-[xpbcIgDP]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|task|project-name|package|type|dsl|test-framework|configuration|dependency|group)', true)}(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest)${END}`,
   ],
   // tox and nox, alone or with options (`tox -e py312`, `tox run -e py312`, `nox -s tests`): not a command
@@ -1390,14 +1404,14 @@ const NOT_A_TEST_RUN = new RegExp(
   [
     String.raw`\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--version|--dry-run|--no-run|-{1,2}list(?:=\S*)?)(?:\s|$)`,
     String.raw`^(?:\S*/)?go\s+test\s(?:.*\s)?-c(?:\s|$)`,
-    String.raw`^(?:\S*/)?mvnw?\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip(?:\.exec)?)(?:=true)?(?:\s|$)`,
+    String.raw`^(?:\S*/)?mvnw?(?:\.cmd)?\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip(?:\.exec)?)(?:=true)?(?:\s|$)`,
     String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-l|-a|--list(?:envs(?:-all)?|-sessions)?|--notest)(?:\s|$)`,
     String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-e|-s|--sessions?|--env)(?:=|\s+)(?!-)(?![^\s;&|]*(?:py|test|unit|all|ALL))`,
   ].join('|'),
 );
 const EXIT_CODE = /^Exit code (\d+)/;
 // A Gradle command: its name, a blank after it.
-const GRADLE = /^(?:\S*\/)?gradle\w*\s/;
+const GRADLE = /^(?:\S*\/)?gradle\w*(?:\.bat)?\s/;
 // Gradle's short options that take an argument (`-x test`, `-xtest`, `-x=test`), and its long ones, for which
 // a single `-` does too (`-exclude-task test`).
 const GRADLE_SHORT_ARGUMENT = 'xpbcIgDPMF';
@@ -1416,8 +1430,11 @@ const GRADLE_TEST_TASKS: Readonly<Record<string, readonly string[]>> = {
   build: ['build', 'check', 'test'],
 };
 const GRADLE_TEST_TASK = /^(?:test|check|build|test\w*UnitTest)$/;
-// A word of a Gradle command: its quoted parts with their blanks (an open quote alone, the line broken).
-const GRADLE_WORD = /(?:[^\s'"\\]|\\[\s\S]|'[^']*'|"(?:[^"\\]|\\[\s\S])*")+|['"]/g;
+// A word of a Gradle command: its quoted parts with their blanks (an open quote alone, the line broken); or
+// a redirection's operator (group 1: `>`, `2>`, `&>>`, `>&`, `<`), whose target, the next word, is no task
+// (`./gradlew build -x check > test`).
+const GRADLE_WORD =
+  /((?:\d+|&)?(?:>>|>\||>&|<&|<<<|<<-?|<>|>|<))|(?:[^\s'"\\<>]|\\[\s\S]|'[^']*'|"(?:[^"\\]|\\[\s\S])*")+|['"]/g;
 
 /**
  * What the Gradle command `words` (its name first, its words as the shell splits them) runs of its test tasks, as
@@ -1427,15 +1444,24 @@ const GRADLE_WORD = /(?:[^\s'"\\]|\\[\s\S]|'[^']*'|"(?:[^"\\]|\\[\s\S])*")+|['"]
  * root's (`:test`) only the root's, so `test -x :test` runs the other projects' of a build of many and none of a
  * build of one: `'unknown'`; else `'run'`. Linear in the words' number (the left out ones in a set).
  */
+// A redirection's operator among the words (a NUL, which no shell word has).
+const REDIRECTION = '\0';
+
 function gradleRun(words: string): 'run' | 'none' | 'unknown' {
   // The words as the shell splits them: a quoted blank is in its word (`-Pnotes="a test"` is one word).
-  const all = Array.from(words.matchAll(GRADLE_WORD), (match) => match[0].replace(/['"\\]/g, ''));
+  const all = Array.from(words.matchAll(GRADLE_WORD), (match) =>
+    match[1] === undefined ? match[0].replace(/['"\\]/g, '') : REDIRECTION,
+  );
   const excluded = new Set<string>(); // project path (`*`: every project) and task name
   const tasks: string[] = [];
   let options = true;
   for (let i = 1; i < all.length; i++) {
     const word = all[i]!;
     if (word === '') continue;
+    if (word === REDIRECTION) {
+      i++; // the redirection's target
+      continue;
+    }
     if (!options || word[0] !== '-' || word === '-') {
       if (GRADLE_TEST_TASK.test(word.slice(word.lastIndexOf(':') + 1))) tasks.push(word);
       continue;

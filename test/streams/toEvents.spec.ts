@@ -1184,6 +1184,12 @@ describe('toEvents mappings', () => {
       'gradle -p api --console plain test',
       './gradlew testDebugUnitTest',
       './gradlew build',
+      // Windows' wrappers, run from Git Bash or WSL; a redirection after the tasks.
+      'gradlew.bat test',
+      './gradlew.bat build',
+      'mvnw.cmd verify',
+      'mvn.cmd -B test',
+      './gradlew test > build.log',
       'gradle clean :app:build',
       './gradlew build --include-build test',
       // The workspaces of npm, pnpm, yarn, bun.
@@ -1251,6 +1257,10 @@ describe('toEvents mappings', () => {
       'lerna exec --concurrency 1 -- bash -c "npm test"',
       'lerna --loglevel silent exec -- pnpm test',
       'lerna exec --max-buffer 1000000 -- npm test',
+      // The command quoted whole: lerna exec runs it in a shell, its words joined.
+      'lerna exec "npm test"',
+      "lerna exec -- 'npx vitest run'",
+      'lerna exec --scope api "npm test" -- --coverage',
       'lerna run --max-buffer 1000000 test',
       // npm's workspaces, as options after test.
       'npm test --workspaces',
@@ -1348,6 +1358,8 @@ describe('toEvents mappings', () => {
       'lerna run build -- test',
       // lerna exec of another command, `test` an option's value or the command's argument; lerna's others.
       'lerna exec -- npm run build',
+      'lerna exec "npm run build"',
+      'lerna exec "echo npm test"',
       'lerna exec --scope test -- npm run build',
       'lerna exec -- ls test',
       'lerna exec -- npx vitest --help',
@@ -1367,6 +1379,13 @@ describe('toEvents mappings', () => {
       // check left out of build (or check), and its tests with it; Maven's tests skipped by their old name;
       // rails's test:prepare, which prepares the test database and assets.
       './gradlew build -x check',
+      // A redirection's target is no task (test, test.log), and the options after it are Gradle's.
+      './gradlew build -x check > test',
+      './gradlew build -x check 2> test',
+      './gradlew build -x check &>> test',
+      './gradlew build > test -x check',
+      'gradlew.bat build -x test',
+      'mvnw.cmd verify -DskipTests',
       'gradle build --exclude-task check',
       './gradlew check -x check',
       'mvn package -Dmaven.test.skip.exec=true',
