@@ -94,33 +94,33 @@ const SHARED_EVENTS: Array<[NodeJS.EventEmitter, string]> = [
 ];
 
 /**
- * The test runner's own timers that are pending: vitest's RPC with its main process sets a Timeout for
- * each call in flight, and under load one may still wait for its answer when a part is checked (2 were
- * counted as a part's leftovers so, at a load average of ~15). Told apart by where they were made.
+ * Pending timers made by code that is neither the library's nor the test's: the test runner's (vitest's
+ * RPC with its main process sets a Timeout for each call in flight; under load one may still wait for its
+ * answer when a part is checked: 2 were counted as a part's leftovers so, at a load average of ~15) and
+ * node-os-utils' (each probe call races a timeout it never clears: 1 was counted so). Told apart by
+ * where they were made: the frame that called `setTimeout`/`setInterval` is in one of these packages
+ * (rxjs' timers, which the library's schedulers make, are counted).
  */
-const runnerTimers = new Map<number, NodeJS.Timeout>();
-const RUNNER = /[\\/]node_modules[\\/](?:vitest|@vitest|birpc|tinypool)[\\/]/;
+const foreignTimers = new Map<number, NodeJS.Timeout>();
+const FOREIGN = /[\\/]node_modules[\\/](?:vitest|@vitest|birpc|tinypool|node-os-utils)[\\/]/;
 const timers = createHook({
   init(asyncId, type, _trigger, resource) {
     if (type !== 'Timeout') return;
     const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 50;
+    Error.stackTraceLimit = 20;
     const stack = new Error().stack ?? '';
     Error.stackTraceLimit = limit;
-    // Made by the runner, and by nothing of ours on the way (src/, test/).
-    // The frames of whoever made it: those after the timers module's (this hook's own come before).
-    const all = stack.split('\n');
-    let from = 0;
-    all.forEach((frame, i) => {
-      if (frame.includes('(node:timers:') || frame.includes('(node:internal/timers:')) from = i + 1;
+    // The caller: the first frame after the timers module's (this hook's own come before them).
+    const frames = stack.split('\n');
+    let caller = '';
+    frames.forEach((frame, i) => {
+      if (frame.includes('(node:timers:') || frame.includes('(node:internal/timers:'))
+        caller = frames[i + 1] ?? '';
     });
-    const frames = all.slice(from);
-    const ours = frames.some((frame) => /[\\/](?:src|test)[\\/]/.test(frame) && !RUNNER.test(frame));
-    if (!ours && frames.some((frame) => RUNNER.test(frame)))
-      runnerTimers.set(asyncId, resource as NodeJS.Timeout);
+    if (FOREIGN.test(caller)) foreignTimers.set(asyncId, resource as NodeJS.Timeout);
   },
   destroy(asyncId) {
-    runnerTimers.delete(asyncId);
+    foreignTimers.delete(asyncId);
   },
 });
 beforeAll(() => {
@@ -130,12 +130,12 @@ afterAll(() => {
   timers.disable();
 });
 
-/** What keeps the process busy, by kind (the runner's timers left out), and the listeners of the shared emitters. */
+/** What keeps the process busy, by kind (other packages' timers left out), and the listeners of the shared emitters. */
 function snapshot(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
   // Counted as getActiveResourcesInfo counts them: only those that keep the process alive.
-  for (const timer of runnerTimers.values())
+  for (const timer of foreignTimers.values())
     if (timer.hasRef() && counts.Timeout !== undefined) counts.Timeout--;
   for (const [emitter, name] of SHARED_EVENTS) counts[`listeners ${name}`] = emitter.listenerCount(name);
   return counts;
