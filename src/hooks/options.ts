@@ -182,7 +182,7 @@ export function checkHooks(where: string, hooks: unknown, unique: boolean): read
  * one run seeing two contexts. So is a revoked proxy, which no hook can read (asking whether it is an
  * array threw a `TypeError`), and a built-in object whose data is in no own field (see `SLOTTED`):
  * every hook is given the context's own fields, so a `Map` or a `Date` reached it as `{}`, its entries
- * or its time lost without a word, and `new String('ab')` or a `Uint8Array` as the index fields an
+ * or its time lost without a word (a `WeakRef`, an iterator or a generator object too), and `new String('ab')` or a `Uint8Array` as the index fields an
  * array is refused for.
  */
 export function checkContext(where: string, context: unknown): HookContext {
@@ -225,7 +225,48 @@ const SLOTTED: ReadonlyArray<readonly [(value: object) => boolean, string]> = [
   [types.isDate, 'a Date'],
   [types.isRegExp, 'a RegExp'],
   [types.isPromise, 'a Promise'],
+  [isWeakRef, 'a WeakRef'],
+  [isFinalizationRegistry, 'a FinalizationRegistry'],
+  [types.isMapIterator, 'a Map iterator'],
+  [types.isSetIterator, 'a Set iterator'],
+  [isArrayIterator, 'an Array iterator'],
+  [types.isGeneratorObject, 'a generator object'],
 ];
+
+/** Brand checks `node:util` has none for: each method throws a `TypeError` for any other receiver. */
+function isWeakRef(value: object): boolean {
+  try {
+    WeakRef.prototype.deref.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isFinalizationRegistry(value: object): boolean {
+  try {
+    // A fresh token was never registered: nothing is unregistered.
+    FinalizationRegistry.prototype.unregister.call(value, {});
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const ARRAY_ITERATOR_NEXT = (Object.getPrototypeOf([][Symbol.iterator]()) as { next: () => unknown }).next;
+
+/**
+ * Its own `next` is an array iterator's only brand check: on one, it takes a value (the iterator is
+ * refused all the same); on anything else it throws before reading anything.
+ */
+function isArrayIterator(value: object): boolean {
+  try {
+    ARRAY_ITERATOR_NEXT.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** What `value` is when it is one of `SLOTTED`; `undefined` for any other object. */
 function slottedKind(value: object): string | undefined {

@@ -371,8 +371,8 @@ function toStep({
  *   field, an option's name is unknown (named with the nearest known one), or the context is not an
  *   object whose data is in its own fields: a string, a number, an array, a function, a boxed
  *   primitive, an `ArrayBuffer`, a typed array or `DataView`, an `arguments` object, a `Map`, `Set`,
- *   `WeakMap`, `WeakSet`, `Date`, `RegExp` or `Promise` (each of which a hook saw as `{}` or as index
- *   fields).
+ *   `WeakMap`, `WeakSet`, `Date`, `RegExp`, `Promise`, `WeakRef` or `FinalizationRegistry`, a `Map`,
+ *   `Set` or `Array` iterator, a generator object (each of which a hook saw as `{}` or as index fields).
  */
 export function runHook(hook: Hook, context: object, options?: HookRunOptions): Observable<HookStep> {
   checkHook('runHook', hook, 0);

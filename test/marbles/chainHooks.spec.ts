@@ -1322,6 +1322,55 @@ describe('a context that is not an object', () => {
     expect(seen).toEqual([]);
   });
 
+  it('a WeakRef, a FinalizationRegistry, an iterator or a generator object is refused too: a hook saw {}', () => {
+    seen.length = 0;
+    function* generate() {
+      yield 1;
+    }
+    async function* generateLater() {
+      yield 1;
+    }
+    class Ref extends WeakRef<object> {}
+    const items = [1, 2];
+    const values = items.values();
+    const refused: Array<[object, string]> = [
+      [new WeakRef({}), 'a WeakRef'],
+      [new Ref({}), 'a WeakRef'],
+      [new FinalizationRegistry(() => {}), 'a FinalizationRegistry'],
+      [new Map([['a', 1]]).entries(), 'a Map iterator'],
+      [new Set([1]).values(), 'a Set iterator'],
+      [values, 'an Array iterator'],
+      [new Uint8Array(2).keys(), 'an Array iterator'],
+      [generate(), 'a generator object'],
+      [generateLater(), 'a generator object'],
+    ];
+    const message = (where: string, kind: string) =>
+      `${where}: the context must be an object whose data is in its own fields (a plain object, a class ` +
+      `instance), not ${kind}: a hook is given the context's own fields and would see none of its data`;
+    for (const [context, kind] of refused) {
+      const calls = [
+        ['runHook', () => runHook(hook, context as never)],
+        ['runHookChain', () => runHookChain({ name: 'c', hooks: [hook] }, context as never)],
+        ['runHookAggregation', () => runHookAggregation([hook], context as never, validationResult)],
+      ] as const;
+      for (const [where, call] of calls) expect(call).toThrow(new ConfigError(message(where, kind)));
+    }
+    expect(seen).toEqual([]);
+  });
+
+  it('an object made to look like an iterator or a WeakRef is taken as its own fields', async () => {
+    seen.length = 0;
+    const arrayIteratorPrototype = Object.getPrototypeOf([].values()) as object;
+    const lookalikes = [
+      Object.assign(Object.create(arrayIteratorPrototype) as object, { n: 1 }),
+      Object.assign(Object.create(WeakRef.prototype) as object, { n: 2 }),
+      { [Symbol.toStringTag]: 'Generator', n: 3 },
+      new Proxy([].values(), { ownKeys: () => [] }),
+    ];
+    for (const context of lookalikes) await collect(runHook(hook, context as never));
+    expect(seen).toEqual([{ n: 1 }, { n: 2 }, { [Symbol.toStringTag]: 'Generator', n: 3 }, {}]);
+  });
+
   it('an object whose data is in its own fields is taken, whatever its prototype or toStringTag', async () => {
     seen.length = 0;
     class Tagged {
