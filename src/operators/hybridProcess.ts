@@ -65,7 +65,10 @@ export interface HybridProcessOptions<R, T extends Event = Event> {
   /**
    * The batcher of the BATCHED lane: an `adaptiveBatch()` operator (share it to watch its `config$`; its
    * adaptation is then shared by every subscription it serves), or its options (a batcher per
-   * subscription). hybridProcess reports each batch's processing latency to it.
+   * subscription). hybridProcess reports each batch's processing latency to it. Each batch it emits must
+   * be the oldest events given to it and not yet batched, themselves and in order (as adaptiveBatch's
+   * are): any other (one emitted before its input, a copy, another object) is the batcher's error, a
+   * `ConfigError` naming what it emitted.
    */
   batcher?: AdaptiveBatchOperator<T> | AdaptiveBatchOptions | undefined;
   /** How many events (immediate, async) or batches (batched) each lane processes at once. Default 16 / 1 / 1. */
@@ -258,6 +261,30 @@ class Deque<T> {
   peek(): T | undefined {
     return this.#items[this.#head];
   }
+
+  /** The `index`th item from the head. */
+  at(index: number): T | undefined {
+    return this.#items[this.#head + index];
+  }
+}
+
+/**
+ * What is wrong with a batch a batcher emitted, said for a message; `undefined` when it is the oldest
+ * `events.length` of the events given to it and not yet batched, in order (`waiting`), as a batch must be.
+ */
+function batchMisfit<T>(events: unknown, waiting: Deque<{ readonly event: T }>): string | undefined {
+  if (!Array.isArray(events)) return `${shownText(events)}, not an array of the events given to it`;
+  if (events.length > waiting.length) {
+    return `a batch of ${events.length} event${events.length === 1 ? '' : 's'} when ${
+      waiting.length === 0 ? 'none' : waiting.length
+    } of those given to it ${waiting.length <= 1 ? 'was' : 'were'} waiting`;
+  }
+  for (let i = 0; i < events.length; i++) {
+    if (events[i] !== waiting.at(i)!.event) {
+      return `a batch whose item #${i} (${shownText(events[i])}) is not the event given to it at that place`;
+    }
+  }
+  return undefined;
 }
 
 interface Pending<T extends Event = Event> {
@@ -810,6 +837,8 @@ export function hybridProcess<R, T extends Event = Event>(
       let batchActive = 0;
       let batchDraining = false;
       let openBatch = 0;
+      let batchSubscription: Subscription | undefined;
+      let batcherRefused = false;
 
       const runBatch = (items: Pending<T>[]) => {
         batchActive++;
@@ -880,7 +909,24 @@ export function hybridProcess<R, T extends Event = Event>(
       };
 
       const onBatch = (events: T[]) => {
-        // The batcher keeps order, so its batches are the oldest routed events, in order.
+        // Once the batcher has failed (or been refused), nothing it emits is read.
+        if (batcherDone) return;
+        // A batch is the oldest routed events, in order (adaptiveBatch's are). A custom batcher's that is
+        // not (one emitted before its input, or holding another object) threw a TypeError here, from
+        // `batchArrival.shift()` undefined; it is refused as the batcher's error, every event still
+        // waiting for a batch given an error outcome.
+        const misfit = batchMisfit(events, batchArrival);
+        if (misfit !== undefined) {
+          batcherRefused = true;
+          batchSubscription?.unsubscribe();
+          batcherFailed(
+            new ConfigError(
+              `hybridProcess: the batcher emitted ${misfit}; a batch must be the oldest events given to it ` +
+                'and not yet batched, in order',
+            ),
+          );
+          return;
+        }
         const items: Pending<T>[] = [];
         const cutAt = clock();
         for (let i = 0; i < events.length; i++) {
@@ -921,6 +967,18 @@ export function hybridProcess<R, T extends Event = Event>(
           else fail(ProcessingMode.BATCHED, item, overflowError(ProcessingMode.BATCHED));
         }
         drainBatches();
+        checkDone();
+      };
+
+      /** The batcher failed, or was refused: every event it still held gets an error outcome. */
+      const batcherFailed = (error: unknown) => {
+        batcherDone = true;
+        failure ??= { error };
+        for (let item = batchArrival.shift(); item !== undefined; item = batchArrival.shift()) {
+          fail(ProcessingMode.BATCHED, item, error);
+        }
+        openBatch = 0;
+        stopInput();
         checkDone();
       };
 
@@ -991,24 +1049,16 @@ export function hybridProcess<R, T extends Event = Event>(
       // this subscribe, calls them (before, in their temporal dead zone: a ReferenceError reported as
       // unhandled, and a failing one did not stop the input). Failed at once, it stops the input before the
       // source starts, as a `load$` that fails at once does.
-      const batchSubscription = batchInput.pipe(batcher).subscribe({
+      batchSubscription = batchInput.pipe(batcher).subscribe({
         next: onBatch,
-        error(error: unknown) {
-          // The batcher failed: every event it still held gets an error outcome.
-          batcherDone = true;
-          failure ??= { error };
-          for (let item = batchArrival.shift(); item !== undefined; item = batchArrival.shift()) {
-            fail(ProcessingMode.BATCHED, item, error);
-          }
-          openBatch = 0;
-          stopInput();
-          checkDone();
-        },
+        error: batcherFailed,
         complete() {
           batcherDone = true;
           checkDone();
         },
       });
+      // Refused inside this subscribe (a batch emitted at once), when it could not be left yet.
+      if (batcherRefused) batchSubscription.unsubscribe();
 
       // Not when the batcher failed at once: the output has ended, and a load$ (a `systemLoad$()` starts
       // its sampler) was subscribed for nothing, then left by the teardown.

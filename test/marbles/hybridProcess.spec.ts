@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   asyncScheduler,
   BehaviorSubject,
+  bufferCount,
   concat,
   EMPTY,
   from,
@@ -14,6 +15,7 @@ import {
   queueScheduler,
   type SchedulerLike,
   Subject,
+  startWith,
   take,
   takeUntil,
   tap,
@@ -2166,6 +2168,119 @@ describe('hybridProcess: a lane that stopped', () => {
     expect(outcomes).toHaveLength(0);
     // Was a ReferenceError (stopInput in its temporal dead zone), and the source was read on.
     expect(unhandled).toEqual([]);
+  });
+
+  it('refuses a batch emitted before the batcher was given any event: a ConfigError, the source not read', async () => {
+    const stranger = createEvent({ id: 'x', type: 'tool.used', timestamp: 0 });
+    let pulled = 0;
+    const source = new Observable<Event>((subscriber) => {
+      for (const id of ['a', 'b']) {
+        pulled++;
+        subscriber.next(createEvent({ id, type: 'tool.used', timestamp: 0 }));
+      }
+      subscriber.complete();
+    });
+    const outcomes: HybridOutput<string>[] = [];
+    const batched: string[][] = [];
+    let error: unknown;
+    const unhandled = await rxjsUnhandled(() => {
+      source
+        .pipe(
+          hybridProcess<string>({
+            immediate: (e) => e.id,
+            batch: (events) => {
+              batched.push(events.map((e) => e.id));
+              return events.map((e) => e.id);
+            },
+            batcher: customBatcher((input) => input.pipe(bufferCount(2), startWith([stranger]))),
+          }),
+        )
+        .subscribe({ next: (o) => outcomes.push(o), error: (e) => (error = e) });
+    });
+    // Was a TypeError (reading the event of an arrival that was not there) out of the batcher's subscribe.
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(
+      'hybridProcess: the batcher emitted a batch of 1 event when none of those given to it was waiting; ' +
+        'a batch must be the oldest events given to it and not yet batched, in order',
+    );
+    expect(pulled).toBe(0);
+    expect(outcomes).toEqual([]);
+    expect(batched).toEqual([]);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('refuses a batch that is not the events given to it, in order: each event given gets an outcome, then the error', async () => {
+    const stranger = createEvent({ id: 'x', type: 'tool.used', timestamp: 0 });
+    const cases: Array<[(input: Observable<Event>) => Observable<Event[]>, string]> = [
+      [
+        (input) =>
+          input.pipe(
+            bufferCount(2),
+            map((batch) => [batch[0]!, stranger]),
+          ),
+        'a batch whose item #1 ([object Object]) is not the event given to it at that place',
+      ],
+      [
+        (input) =>
+          input.pipe(
+            bufferCount(2),
+            map((batch) => [...batch].reverse()),
+          ),
+        'a batch whose item #0 ([object Object]) is not the event given to it at that place',
+      ],
+      [
+        (input) =>
+          input.pipe(
+            bufferCount(2),
+            mergeMap((batch) => [batch, batch]),
+          ),
+        'a batch of 2 events when none of those given to it was waiting',
+      ],
+      [
+        (input) =>
+          input.pipe(
+            bufferCount(2),
+            map(() => 'ab' as unknown as Event[]),
+          ),
+        "'ab', not an array of the events given to it",
+      ],
+    ];
+    for (const [batches, misfit] of cases) {
+      const seen: string[] = [];
+      const unhandled = await rxjsUnhandled(() => {
+        of(
+          createEvent({ id: 'g', type: 'git.commit', timestamp: 0 }),
+          createEvent({ id: 'a', type: 'tool.used', timestamp: 0 }),
+          createEvent({ id: 'b', type: 'tool.used', timestamp: 0 }),
+          createEvent({ id: 'c', type: 'tool.used', timestamp: 0 }),
+        )
+          .pipe(
+            hybridProcess<string>({
+              immediate: (e) => e.id,
+              batch: (events) => events.map((e) => e.id),
+              batcher: customBatcher(batches),
+            }),
+          )
+          .subscribe({
+            next: (o) =>
+              seen.push(
+                `${o.event.id}:${o.kind === 'error' ? (o.error as VibespecError).code : o.kind === 'result' ? o.result : o.kind}`,
+              ),
+            error: (e: Error) => seen.push(`error ${e.name}: ${e.message}`),
+            complete: () => seen.push('complete'),
+          });
+      });
+      const message =
+        `hybridProcess: the batcher emitted ${misfit}; a batch must be the oldest events given to it and ` +
+        'not yet batched, in order';
+      // The duplicate's first copy is a right batch: a and b processed, then the copy refused.
+      const batchedOutcomes = misfit.startsWith('a batch of 2')
+        ? ['a:a', 'b:b']
+        : ['a:INVALID_CONFIG', 'b:INVALID_CONFIG'];
+      // The source is left at the failure: c is not read.
+      expect(seen).toEqual(['g:g', ...batchedOutcomes, `error ConfigError: ${message}`]);
+      expect(unhandled).toEqual([]);
+    }
   });
 
   it('does not subscribe load$ when the batcher fails at once: the output has already ended', () => {
