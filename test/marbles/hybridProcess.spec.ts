@@ -2240,6 +2240,22 @@ describe('hybridProcess: a lane that stopped', () => {
         (input) =>
           input.pipe(
             bufferCount(2),
+            map((batch) => [...batch, batch[0]!]),
+          ),
+        'a batch of 3 events when 2 of those given to it were waiting',
+      ],
+      [
+        (input) =>
+          input.pipe(
+            bufferCount(1),
+            map((batch) => [batch[0]!, batch[0]!]),
+          ),
+        'a batch of 2 events when 1 of those given to it was waiting',
+      ],
+      [
+        (input) =>
+          input.pipe(
+            bufferCount(2),
             map(() => 'ab' as unknown as Event[]),
           ),
         "'ab', not an array of the events given to it",
@@ -2273,10 +2289,13 @@ describe('hybridProcess: a lane that stopped', () => {
       const message =
         `hybridProcess: the batcher emitted ${misfit}; a batch must be the oldest events given to it and ` +
         'not yet batched, in order';
-      // The duplicate's first copy is a right batch: a and b processed, then the copy refused.
-      const batchedOutcomes = misfit.startsWith('a batch of 2')
+      // The duplicate's first copy is a right batch: a and b processed, then the copy refused. A batch
+      // of one refused at a: b is not read.
+      const batchedOutcomes = misfit.startsWith('a batch of 2 events when none')
         ? ['a:a', 'b:b']
-        : ['a:INVALID_CONFIG', 'b:INVALID_CONFIG'];
+        : misfit.endsWith('1 of those given to it was waiting')
+          ? ['a:INVALID_CONFIG']
+          : ['a:INVALID_CONFIG', 'b:INVALID_CONFIG'];
       // The source is left at the failure: c is not read.
       expect(seen).toEqual(['g:g', ...batchedOutcomes, `error ConfigError: ${message}`]);
       expect(unhandled).toEqual([]);
