@@ -838,7 +838,6 @@ export function hybridProcess<R, T extends Event = Event>(
       let batchDraining = false;
       let openBatch = 0;
       let batchSubscription: Subscription | undefined;
-      let batcherRefused = false;
 
       const runBatch = (items: Pending<T>[]) => {
         batchActive++;
@@ -917,7 +916,8 @@ export function hybridProcess<R, T extends Event = Event>(
         // waiting for a batch given an error outcome.
         const misfit = batchMisfit(events, batchArrival);
         if (misfit !== undefined) {
-          batcherRefused = true;
+          // Refused inside its subscribe (a batch emitted at once), it is left by the teardown, the
+          // output having ended then.
           batchSubscription?.unsubscribe();
           batcherFailed(
             new ConfigError(
@@ -1057,8 +1057,6 @@ export function hybridProcess<R, T extends Event = Event>(
           checkDone();
         },
       });
-      // Refused inside this subscribe (a batch emitted at once), when it could not be left yet.
-      if (batcherRefused) batchSubscription.unsubscribe();
 
       // Not when the batcher failed at once: the output has ended, and a load$ (a `systemLoad$()` starts
       // its sampler) was subscribed for nothing, then left by the teardown.
