@@ -94,14 +94,15 @@ const SHARED_EVENTS: Array<[NodeJS.EventEmitter, string]> = [
 ];
 
 /**
- * Pending timers made by code that is neither the library's nor the test's: the test runner's (vitest's
- * RPC with its main process sets a Timeout for each call in flight; under load one may still wait for its
- * answer when a part is checked: 2 were counted as a part's leftovers so, at a load average of ~15) and
- * node-os-utils' (each probe call races a timeout it never clears: 1 was counted so). Told apart by
- * where they were made: the frame that called `setTimeout`/`setInterval` is in one of these packages
- * (rxjs' timers, which the library's schedulers make, are counted).
+ * The Timeouts pending, each by its id, and whether code that is neither the library's nor the test's
+ * made it: the test runner (vitest's RPC with its main process sets a Timeout for each call in flight;
+ * under load one may still wait for its answer when a part is checked: 2 were counted as a part's
+ * leftovers so, at a load average of ~15) or node-os-utils (its probe's sleep: 1 was counted so). Told
+ * apart by the frame that called `setTimeout`/`setInterval`: in one of these packages (rxjs' timers,
+ * which the library's schedulers make, count). Timeouts are compared by id, not counted: a count let a
+ * part's timer left running pass unseen when a Timeout pending before the part began ended meanwhile.
  */
-const foreignTimers = new Map<number, NodeJS.Timeout>();
+const pendingTimers = new Map<number, { timer: NodeJS.Timeout; foreign: boolean }>();
 const FOREIGN = /[\\/]node_modules[\\/](?:vitest|@vitest|birpc|tinypool|node-os-utils)[\\/]/;
 const timers = createHook({
   init(asyncId, type, _trigger, resource) {
@@ -117,10 +118,10 @@ const timers = createHook({
       if (frame.includes('(node:timers:') || frame.includes('(node:internal/timers:'))
         caller = frames[i + 1] ?? '';
     });
-    if (FOREIGN.test(caller)) foreignTimers.set(asyncId, resource as NodeJS.Timeout);
+    pendingTimers.set(asyncId, { timer: resource as NodeJS.Timeout, foreign: FOREIGN.test(caller) });
   },
   destroy(asyncId) {
-    foreignTimers.delete(asyncId);
+    pendingTimers.delete(asyncId);
   },
 });
 beforeAll(() => {
@@ -130,24 +131,37 @@ afterAll(() => {
   timers.disable();
 });
 
-/** What keeps the process busy, by kind (other packages' timers left out), and the listeners of the shared emitters. */
-function snapshot(): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-  // Counted as getActiveResourcesInfo counts them: only those that keep the process alive.
-  for (const timer of foreignTimers.values())
-    if (timer.hasRef() && counts.Timeout !== undefined) counts.Timeout--;
-  for (const [emitter, name] of SHARED_EVENTS) counts[`listeners ${name}`] = emitter.listenerCount(name);
-  return counts;
+/** What keeps the process busy: its resources by kind (Timeouts apart), the listeners of the shared emitters, the Timeouts pending. */
+interface Snapshot {
+  counts: Record<string, number>;
+  timeouts: Set<number>;
 }
 
-/** The kinds of which there are more now than in `before`. */
-function added(before: Record<string, number>): Record<string, number> {
+function snapshot(): Snapshot {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo())
+    if (kind !== 'Timeout') counts[kind] = (counts[kind] ?? 0) + 1;
+  for (const [emitter, name] of SHARED_EVENTS) counts[`listeners ${name}`] = emitter.listenerCount(name);
+  // As getActiveResourcesInfo counts them: only those that keep the process alive.
+  const timeouts = new Set<number>();
+  // A Timeout that has fired or been cleared is destroyed at once (its `_destroyed`), its destroy hook
+  // called later: until then it is still in pendingTimers.
+  for (const [id, { timer }] of pendingTimers)
+    if (timer.hasRef() && !(timer as unknown as { _destroyed: boolean })._destroyed) timeouts.add(id);
+  return { counts, timeouts };
+}
+
+/** The kinds of which there are more now than in `before`; Timeouts: those pending now and not then, the runner's left out. */
+function added(before: Snapshot): Record<string, number> {
   const now = snapshot();
   const more: Record<string, number> = {};
-  for (const [kind, count] of Object.entries(now)) {
-    if (count > (before[kind] ?? 0)) more[kind] = count - (before[kind] ?? 0);
+  for (const [kind, count] of Object.entries(now.counts)) {
+    if (count > (before.counts[kind] ?? 0)) more[kind] = count - (before.counts[kind] ?? 0);
   }
+  const timeouts = [...now.timeouts].filter(
+    (id) => !before.timeouts.has(id) && !pendingTimers.get(id)?.foreign,
+  );
+  if (timeouts.length > 0) more.Timeout = timeouts.length;
   return more;
 }
 
@@ -164,7 +178,7 @@ async function settle(): Promise<void> {
  * the test runner's own traffic with its worker (a Timeout of its RPC) may come and go meanwhile. What
  * a part leaves (a timer it re-arms, a watcher, a file handle) stays, and is returned.
  */
-async function leftOver(before: Record<string, number>): Promise<Record<string, number>> {
+async function leftOver(before: Snapshot): Promise<Record<string, number>> {
   let left = added(before);
   for (let turn = 0; turn < 10 && Object.keys(left).length > 0; turn++) {
     await settle();
