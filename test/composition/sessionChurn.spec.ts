@@ -18,6 +18,7 @@ import { type OperatorFunction, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   correlate,
+  DEFAULT_CORRELATION_GROUPS,
   type Event,
   EventFlowMetrics,
   measure,
@@ -35,6 +36,12 @@ const SESSIONS = 100_000;
 /** How much more heap 90,000 more sessions may leave: a fraction of what an unbounded map of them takes. */
 const SLACK_BYTES = 6 * 1024 * 1024;
 const START = 1_700_000_000_000;
+/**
+ * Longer than the churn's event time (100,000 sessions 60 s apart: 69 days): with correlate's windows and
+ * pattern's `within` at their defaults or a day, a session quiet for that long is dropped anyway, and
+ * their bounds were never reached (the test passed with maxSessions and maxKeys taken out).
+ */
+const YEAR = 365 * 86_400_000;
 
 /** One short session's events: a tool use, two file edits, a test run, 1 s of event time apart each. */
 function sessionEvents(i: number): Event[] {
@@ -107,13 +114,21 @@ const BOUNDED: Array<[string, () => OperatorFunction<Event, unknown>]> = [
     'sessionWindows with includeEvents (maxOpenWindows × maxEvents)',
     () => sessionWindows({ includeEvents: true, maxOpenWindows: 1_000, maxIdleKeys: 1_000 }),
   ],
-  ['correlate (maxSessions)', () => correlate(undefined, { maxSessions: 1_000 })],
   [
-    // A partial match per session that never completes, within a day: only maxKeys bounds the keys.
+    // Windows of a year: no session is quiet for a window, only maxSessions bounds them.
+    'correlate (maxSessions)',
+    () =>
+      correlate(
+        DEFAULT_CORRELATION_GROUPS.map((group) => ({ ...group, windowMs: YEAR })),
+        { maxSessions: 1_000 },
+      ),
+  ],
+  [
+    // A partial match per session that never completes, within a year: only maxKeys bounds the keys.
     'pattern (maxKeys): a partial match per session, never completed',
     () =>
       pattern([(e) => e.type === 'file.modified', (e) => e.type === 'git.commit'], {
-        within: 86_400_000,
+        within: YEAR,
         key: (e) => e.sessionId,
         maxKeys: 1_000,
       }),
