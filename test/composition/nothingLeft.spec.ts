@@ -456,11 +456,29 @@ const PARTS: Part[] = [
   },
   {
     name: 'replay',
-    endings: ['complete', 'unsubscribe', 'unsubscribe in next', 'consumer throws'],
+    // Not 'unsubscribe': its 300 events are read and it has completed before a settle is over.
+    endings: ['complete', 'unsubscribe in next', 'consumer throws'],
     setup: async () => {
       temp = await tempStore();
       await temp.store.append(Array.from({ length: 300 }, () => ev()));
       return { output: replay(temp.store, 's'), feed: () => undefined, complete: () => undefined };
+    },
+  },
+  {
+    name: 'replay (a gate)',
+    endings: ['complete', 'unsubscribe', 'unsubscribe in next', 'consumer throws'],
+    setup: async (ending) => {
+      temp = await tempStore();
+      await temp.store.append(Array.from({ length: 300 }, () => ev()));
+      const gate = createFlowGate();
+      return {
+        output: replay(temp.store, 's', { gate }),
+        // Left while it waits at the held gate, its query open.
+        feed: () => {
+          if (ending === 'unsubscribe') gate.hold({});
+        },
+        complete: () => undefined,
+      };
     },
   },
   ...commandHookParts(),
@@ -525,6 +543,7 @@ async function endIt(run: Run, ending: Ending): Promise<void> {
     ended = resolve;
   });
   let outputs = 0;
+  let endedItself = false;
   let subscription: Subscription | undefined;
   if (ending === 'consumer throws') {
     const consumer = new ThrowingConsumer<unknown>(() => true);
@@ -544,8 +563,14 @@ async function endIt(run: Run, ending: Ending): Promise<void> {
         ended();
       }
     },
-    error: () => ended(),
-    complete: () => ended(),
+    error: () => {
+      endedItself = true;
+      ended();
+    },
+    complete: () => {
+      endedItself = true;
+      ended();
+    },
   });
   if (ending === 'unsubscribe in next' && outputs > 0) {
     // An output came inside subscribe, before the subscription was returned.
@@ -560,6 +585,8 @@ async function endIt(run: Run, ending: Ending): Promise<void> {
   } else if (ending === 'unsubscribe') {
     await run.feed();
     await settle();
+    // Left while it runs: one that had ended by itself would check the end of a completion again.
+    expect({ ending, endedItself }).toEqual({ ending, endedItself: false });
     subscription.unsubscribe();
     ended();
   } else {
