@@ -151,7 +151,7 @@ function snapshot(): Snapshot {
   return { counts, timeouts };
 }
 
-/** The kinds of which there are more now than in `before`; Timeouts: those pending now and not then, the runner's left out. */
+/** The kinds of which there are more now than in `before`; Timeouts: those pending now and not then, other packages' left out. */
 function added(before: Snapshot): Record<string, number> {
   const now = snapshot();
   const more: Record<string, number> = {};
