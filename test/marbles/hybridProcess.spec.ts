@@ -1941,16 +1941,25 @@ describe('hybridProcess', () => {
   });
 });
 
+/** A source of one event per id, of `type`, at 0, then complete; `read.count`: how many it gave so far. */
+function countedSource(
+  ids: readonly string[],
+  type: string,
+): { source: Observable<Event>; read: { count: number } } {
+  const read = { count: 0 };
+  const source = new Observable<Event>((subscriber) => {
+    for (const id of ids) {
+      read.count++;
+      subscriber.next(createEvent({ id, type, timestamp: 0 }));
+    }
+    subscriber.complete();
+  });
+  return { source, read };
+}
+
 describe('hybridProcess: input and order edge cases', () => {
   it('does not read the source at all when load$ fails at once (its events would get no outcome)', () => {
-    let pulled = 0;
-    const source = new Observable<Event>((subscriber) => {
-      for (let i = 0; i < 3; i++) {
-        pulled++;
-        subscriber.next(createEvent({ id: `e${i}`, type: 'git.commit', timestamp: 0 }));
-      }
-      subscriber.complete();
-    });
+    const { source, read } = countedSource(['e0', 'e1', 'e2'], 'git.commit');
     const outcomes: HybridOutput<string>[] = [];
     let error: unknown;
     source
@@ -1964,8 +1973,8 @@ describe('hybridProcess: input and order edge cases', () => {
       .subscribe({ next: (o) => outcomes.push(o), error: (e) => (error = e) });
     expect(error).toMatchObject({ message: 'load' });
     // Every event taken from the source has an outcome: here, none is taken.
-    expect(outcomes).toHaveLength(pulled);
-    expect(pulled).toBe(0);
+    expect(outcomes).toHaveLength(read.count);
+    expect(read.count).toBe(0);
   });
 
   it('stops reading a synchronous source when the batcher fails while outcomes are still owed', () => {
@@ -2143,14 +2152,7 @@ describe('hybridProcess: a lane that stopped', () => {
   });
 
   it('stops the input before the source starts when the batcher fails at once, as a load$ that fails at once', async () => {
-    let pulled = 0;
-    const source = new Observable<Event>((subscriber) => {
-      for (let i = 0; i < 3; i++) {
-        pulled++;
-        subscriber.next(createEvent({ id: `e${i}`, type: 'git.commit', timestamp: 0 }));
-      }
-      subscriber.complete();
-    });
+    const { source, read } = countedSource(['e0', 'e1', 'e2'], 'git.commit');
     const outcomes: HybridOutput<string>[] = [];
     let error: unknown;
     const unhandled = await rxjsUnhandled(() => {
@@ -2165,7 +2167,7 @@ describe('hybridProcess: a lane that stopped', () => {
         .subscribe({ next: (o) => outcomes.push(o), error: (e) => (error = e) });
     });
     expect(error).toMatchObject({ message: 'batcher' });
-    expect(pulled).toBe(0);
+    expect(read.count).toBe(0);
     expect(outcomes).toHaveLength(0);
     // Was a ReferenceError (stopInput in its temporal dead zone), and the source was read on.
     expect(unhandled).toEqual([]);
@@ -2173,14 +2175,7 @@ describe('hybridProcess: a lane that stopped', () => {
 
   it('refuses a batch emitted before the batcher was given any event: a ConfigError, the source not read', async () => {
     const stranger = createEvent({ id: 'x', type: 'tool.used', timestamp: 0 });
-    let pulled = 0;
-    const source = new Observable<Event>((subscriber) => {
-      for (const id of ['a', 'b']) {
-        pulled++;
-        subscriber.next(createEvent({ id, type: 'tool.used', timestamp: 0 }));
-      }
-      subscriber.complete();
-    });
+    const { source, read } = countedSource(['a', 'b'], 'tool.used');
     const outcomes: HybridOutput<string>[] = [];
     const batched: string[][] = [];
     let error: unknown;
@@ -2205,7 +2200,7 @@ describe('hybridProcess: a lane that stopped', () => {
       'hybridProcess: the batcher emitted a batch of 1 event when none of those given to it was waiting; ' +
         'a batch must be the oldest events given to it and not yet batched, in order',
     );
-    expect(pulled).toBe(0);
+    expect(read.count).toBe(0);
     expect(outcomes).toEqual([]);
     expect(batched).toEqual([]);
     expect(unhandled).toEqual([]);
