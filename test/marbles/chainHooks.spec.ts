@@ -1243,6 +1243,22 @@ describe('a context that is not an object', () => {
     new ConfigError(
       `${where}: the context must be an object (or null or undefined, read as {}), got ${shown}`,
     );
+  /** Each of the three runners refuses `context`, an object whose data a hook would not see, naming `kind`. */
+  const expectHidden = (context: unknown, kind: string) => {
+    const calls = [
+      ['runHook', () => runHook(hook, context as never)],
+      ['runHookChain', () => runHookChain({ name: 'c', hooks: [hook] }, context as never)],
+      ['runHookAggregation', () => runHookAggregation([hook], context as never, validationResult)],
+    ] as const;
+    for (const [where, call] of calls) {
+      expect(call).toThrow(
+        new ConfigError(
+          `${where}: the context must be an object whose data is in its own fields (a plain object, a class ` +
+            `instance), not ${kind}: a hook is given the context's own fields and would see none of its data`,
+        ),
+      );
+    }
+  };
 
   it('is refused with a ConfigError at the call: a function hook was given it spread, a command hook as JSON', () => {
     for (const [context, shown] of [
@@ -1308,17 +1324,7 @@ describe('a context that is not an object', () => {
       [/x/g, 'a RegExp'],
       [Promise.resolve({ n: 1 }), 'a Promise'],
     ];
-    const message = (where: string, kind: string) =>
-      `${where}: the context must be an object whose data is in its own fields (a plain object, a class ` +
-      `instance), not ${kind}: a hook is given the context's own fields and would see none of its data`;
-    for (const [context, kind] of slotted) {
-      const calls = [
-        ['runHook', () => runHook(hook, context as never)],
-        ['runHookChain', () => runHookChain({ name: 'c', hooks: [hook] }, context as never)],
-        ['runHookAggregation', () => runHookAggregation([hook], context as never, validationResult)],
-      ] as const;
-      for (const [where, call] of calls) expect(call).toThrow(new ConfigError(message(where, kind)));
-    }
+    for (const [context, kind] of slotted) expectHidden(context, kind);
     expect(seen).toEqual([]);
   });
 
@@ -1344,17 +1350,7 @@ describe('a context that is not an object', () => {
       [generate(), 'a generator object'],
       [generateLater(), 'a generator object'],
     ];
-    const message = (where: string, kind: string) =>
-      `${where}: the context must be an object whose data is in its own fields (a plain object, a class ` +
-      `instance), not ${kind}: a hook is given the context's own fields and would see none of its data`;
-    for (const [context, kind] of refused) {
-      const calls = [
-        ['runHook', () => runHook(hook, context as never)],
-        ['runHookChain', () => runHookChain({ name: 'c', hooks: [hook] }, context as never)],
-        ['runHookAggregation', () => runHookAggregation([hook], context as never, validationResult)],
-      ] as const;
-      for (const [where, call] of calls) expect(call).toThrow(new ConfigError(message(where, kind)));
-    }
+    for (const [context, kind] of refused) expectHidden(context, kind);
     expect(seen).toEqual([]);
   });
 
