@@ -91,6 +91,8 @@ const OPTION_KEYS = optionKeys<PersistOptions>({
  * ```
  * source:  -abcD---------|      D is CRITICAL; every write takes 4 frames
  * result:  -----a--D(bc)-|      D is written at 4 beside a (in flight from 1), and overtakes b and c
+ * priorityLane: false:
+ * result:  -----a---(bcD)|      D waits for a's write and goes with b and c
  * ```
  *
  * A `SessionStore` writes one LevelDB batch at a time: the CRITICAL write (an `urgent` append) waits

@@ -27,10 +27,8 @@ export interface BridgeHooksOptions extends BridgeOptions {
  * them; a consumer that throws ends the output with its exception after them, and the source is left.
  *
  * ```
- * source:  --a----b--------c--|
- *            PostToolUse(Write)  null   SessionEnd
- * result:  --(uf)-r--------e--|
- *            u = tool.used, f = file.created, r = hook.rejected, e = session.ended
+ * source:  --a-----b--c--|      a = PostToolUse (Write, created), b = null, c = SessionEnd
+ * result:  --(uf)--r--e--|      u = tool.used, f = file.created, r = hook.rejected, e = session.ended
  * ```
  *
  * ## Example
