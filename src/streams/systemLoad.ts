@@ -328,9 +328,11 @@ function startSampler(
  * the probe.
  *
  * ```
- * subscribe:  ^
- * samples:    ----s----s----s----s--   one SystemLoad every intervalMs
- * late sub:          ^s---s----s--     a joining subscriber gets the latest sample at once
+ * intervalMs 5
+ * subscribe:     ^
+ * samples:       -----s----s----s----s-   one SystemLoad every intervalMs, the first one intervalMs after the start
+ * late sub:      -------^
+ * its samples:   -------s--s----s----s-   a subscriber joining at 7 gets the latest sample (of 5) at once
  * ```
  *
  * ## Example

@@ -33,6 +33,7 @@ import {
   runHook,
   runHookAggregation,
   runHookChain,
+  systemLoad$,
 } from '../../src/index.js';
 import { type Diagram, readDiagram } from '../helpers/diagrams.js';
 import { marbles } from '../helpers/marbles.js';
@@ -558,6 +559,48 @@ describe('hooks (docs/hooks.md, the JSDoc of runHook, runHookChain, chainHooks, 
           map((e) => e.type),
         ),
       ).toBeObservable(d.marble('result'), { e: 'hook.completed', o: 'hooks.overflow' });
+    }),
+  );
+});
+
+describe('systemLoad$ (docs/systemLoad.md, its JSDoc)', () => {
+  /** The marble with its k-th `s` named by the k-th letter, which stands for the sample's timestamp: its frame, or `first`. */
+  const stamped = (marble: string, first?: number) => {
+    const values: Record<string, number> = {};
+    let k = 0;
+    const named = [...marble]
+      .map((c, frame) => {
+        if (c !== 's') return c;
+        const name = String.fromCharCode(97 + k);
+        values[name] = k === 0 && first !== undefined ? first : frame;
+        k++;
+        return name;
+      })
+      .join('');
+    return { named, values };
+  };
+
+  it(
+    'samples every intervalMs; a subscriber joining at 7 gets the latest sample at once, then each new one',
+    marbles((m) => {
+      const d = both('docs/systemLoad.md', 'src/streams/systemLoad.ts', 'one SystemLoad every intervalMs', [
+        'subscribe',
+        'samples',
+        'late sub',
+        'its samples',
+      ]);
+      const probe = { cpuPercent: async () => 1, memoryPercent: async () => 2 };
+      const load$ = systemLoad$({ intervalMs: 5, probe, scheduler: m.scheduler }).pipe(
+        map((s) => s.timestamp),
+      );
+      // Both subscribers leave at the diagram's end.
+      const end = d.marble('samples').length - 1;
+      const until = (subscribe: string) => `${subscribe.padEnd(end, '-')}!`;
+      const samples = stamped(d.marble('samples'));
+      const late = stamped(d.marble('its samples'), samples.values.a);
+      m.expect(load$, until(d.marble('subscribe'))).toBeObservable(samples.named, samples.values);
+      m.expect(load$, until(d.marble('late sub'))).toBeObservable(late.named, late.values);
+      expect(samples.values.a).toBe(5);
     }),
   );
 });
