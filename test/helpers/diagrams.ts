@@ -16,6 +16,11 @@ export interface DiagramLine {
 export interface Diagram {
   /** Every line with a label, in order (a note's continuation line has none and is left out). */
   readonly lines: readonly DiagramLine[];
+  /**
+   * The numbers written under the letters of the line labelled `label` (the times row of the line after
+   * it): for each value of its marble, in order, the number starting at the value's column.
+   */
+  timesUnder(label: string): number[];
   /** The marble of the `nth` (0-based) line labelled `label`; throws if there is none. */
   marble(label: string, nth?: number): string;
   /** The column where the marble of the `nth` line labelled `label` starts: the difference of two is frames. */
@@ -50,8 +55,9 @@ export function readDiagram(file: string, anchor: string): Diagram {
   const found = paragraphs.filter((p) => p.some((line) => line.includes(anchor)));
   if (found.length !== 1)
     throw new Error(`${found.length} diagrams of ${file} hold ${JSON.stringify(anchor)}`);
+  const rows = found[0]!;
   const parsed: DiagramLine[] = [];
-  for (const line of found[0]!) {
+  for (const line of rows) {
     const match = LINE.exec(line);
     if (match === null) continue;
     parsed.push({ label: match[1]!, marble: match[3]!, column: match[1]!.length + 1 + match[2]!.length });
@@ -66,5 +72,18 @@ export function readDiagram(file: string, anchor: string): Diagram {
     lines: parsed,
     marble: (label, nth = 0) => line(label, nth).marble,
     column: (label, nth = 0) => line(label, nth).column,
+    timesUnder(label) {
+      const { marble, column } = line(label, 0);
+      const under = rows[rows.findIndex((row) => LINE.exec(row)?.[1] === label) + 1] ?? '';
+      const times: number[] = [];
+      [...marble].forEach((c, i) => {
+        if (/[-()|#^!\s]/.test(c)) return;
+        const time = /^\d+/.exec(under.slice(column + i));
+        if (time === null)
+          throw new Error(`no time under ${c} at column ${column + i} in the diagram of ${file}`);
+        times.push(Number(time[0]));
+      });
+      return times;
+    },
   };
 }

@@ -4,18 +4,22 @@
  * diagram that the code does not follow fails here. The notes beside a diagram (its options, what a
  * letter stands for) are what the test sets up and compares.
  *
- * The diagrams of correlate, pattern, sessionWindows and temporalAggregate are tested beside their
+ * The diagrams of correlate, pattern, sessionWindows and temporalAggregate are also tested beside their
  * operators (test/marbles/correlate.spec.ts, pattern.spec.ts, patternOptional.spec.ts,
- * sessionWindows.spec.ts, temporalAggregate.spec.ts).
+ * sessionWindows.spec.ts, temporalAggregate.spec.ts), as copies; here they are read from the page, the
+ * times under a source's letters (minutes of event time) included.
  */
 import { defer, map, type Observable, of, type SchedulerLike, tap, timer } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
+  type ActivityData,
+  type AggregatedData,
   adaptiveBatch,
   aggregateHooks,
   aimdPolicy,
   bridgeHooks,
   chainHooks,
+  correlate,
   createEvent,
   type Event,
   EventFlowMetrics,
@@ -28,12 +32,18 @@ import {
   hookEvents,
   hybridProcess,
   measure,
+  type PatternMatchData,
+  type PatternTimeoutData,
   Priority,
+  pattern,
   persist,
   runHook,
   runHookAggregation,
   runHookChain,
+  type SessionWindowData,
+  sessionWindows,
   systemLoad$,
+  temporalAggregate,
 } from '../../src/index.js';
 import { type Diagram, readDiagram } from '../helpers/diagrams.js';
 import { marbles } from '../helpers/marbles.js';
@@ -601,6 +611,204 @@ describe('systemLoad$ (docs/systemLoad.md, its JSDoc)', () => {
       m.expect(load$, until(d.marble('subscribe'))).toBeObservable(samples.named, samples.values);
       m.expect(load$, until(d.marble('late sub'))).toBeObservable(late.named, late.values);
       expect(samples.values.a).toBe(5);
+    }),
+  );
+});
+
+describe('event-time operators (docs/correlate.md, pattern.md, sessionWindows.md, temporalAggregate.md, their JSDoc)', () => {
+  const T0 = 1_800_000_000_000;
+  const MIN = 60_000;
+  /** The source's letters made events in order, stamped with the times written under them (minutes from T0). */
+  const stampedSource = (
+    m: { cold: <T>(marbles: string, values?: Record<string, T>) => Observable<T> },
+    d: Diagram,
+    make: (letter: string, id: string) => Pick<Event, 'type' | 'data'>,
+  ) => {
+    const times = d.timesUnder('source');
+    const letters = Object.fromEntries([...d.marble('source')].map((c) => [c, c]));
+    return m.cold(d.marble('source'), letters).pipe(
+      map((letter, i): Event => {
+        const id = `${letter}${i}`;
+        return {
+          id,
+          ...make(letter, id),
+          timestamp: T0 + times[i]! * MIN,
+          priority: Priority.NORMAL,
+          sessionId: 's',
+        };
+      }),
+    );
+  };
+  const minutes = (time: number) => (time - T0) / MIN;
+
+  it(
+    'correlate: detected at the fifth event of the group, ended quiet by x, stamped at its last event',
+    marbles((m) => {
+      const d = both('docs/correlate.md', 'src/operators/correlate.ts', 'source:  -f-t-f-t-f', [
+        'source',
+        'result',
+      ]);
+      const source = stampedSource(m, d, (letter, id) =>
+        letter === 'f'
+          ? { type: 'file.modified', data: { file_path: `/r/${id}.ts` } }
+          : letter === 't'
+            ? { type: 'tool.used', data: { tool_name: 'Edit' } }
+            : { type: 'prompt.submitted', data: {} },
+      );
+      const activities: Event[] = [];
+      const shown = source.pipe(
+        correlate(),
+        tap((e) => {
+          if (e.type.startsWith('activity.')) activities.push(e);
+        }),
+        map((e) =>
+          e.type === 'activity.detected' ? 'D' : e.type === 'activity.ended' ? 'E' : e.id.replace(/\d+$/, ''),
+        ),
+      );
+      m.expect(shown).toBeObservable(d.marble('result'), { f: 'f', t: 't', x: 'x', D: 'D', E: 'E' });
+      m.flush();
+      const seen = activities.map((e) => {
+        const data = e.data as ActivityData;
+        const { start, end } = data.window;
+        return `${data.activity_type} ${data.event_count} ${minutes(start)}-${minutes(end)} ${data.reason ?? ''}@${minutes(e.timestamp)}`;
+      });
+      expect(seen).toEqual(['feature-development 5 0-4 @4', 'feature-development 8 0-7 quiet@7']);
+    }),
+  );
+
+  const isTestEdit = (e: Event) => e.type === 'file.modified' && String(e.data.file_path).includes('.test.');
+  const isSourceEdit = (e: Event) =>
+    e.type === 'file.modified' && !String(e.data.file_path).includes('.test.');
+  const isPassingTestRun = (e: Event) => e.type === 'test.run' && e.data.passed === true;
+  const isFailingTestRun = (e: Event) => e.type === 'test.run' && e.data.passed === false;
+  const tdd = (letter: string): Pick<Event, 'type' | 'data'> =>
+    letter === 't'
+      ? { type: 'file.modified', data: { file_path: '/r/cart.test.ts' } }
+      : letter === 's'
+        ? { type: 'file.modified', data: { file_path: '/r/cart.ts' } }
+        : letter === 'p' || letter === 'f'
+          ? { type: 'test.run', data: { passed: letter === 'p' } }
+          : { type: 'tool.used', data: {} };
+  /** An input as its letter; a match as `M[letters] start-end`, a timeout as `T[letters]>expected @time`. */
+  const showPattern = (e: Event) => {
+    const letters = (events: readonly Event[]) => events.map((x) => x.id.replace(/\d+$/, '')).join();
+    if (e.type === 'pattern.matched') {
+      const data = e.data as PatternMatchData;
+      return `M[${letters(data.events)}] ${minutes(data.window.start)}-${minutes(data.window.end)}`;
+    }
+    if (e.type === 'pattern.timeout') {
+      const data = e.data as PatternTimeoutData;
+      return `T[${letters(data.events)}]>${data.expected} @${minutes(e.timestamp)}`;
+    }
+    return e.id.replace(/\d+$/, '');
+  };
+
+  it(
+    'pattern: [t, s, p] matched within 10 min; [t, s] times out at its deadline, 30, found by y',
+    marbles((m) => {
+      const d = both('docs/pattern.md', 'src/operators/pattern.ts', 'steps:   [isTestEdit, isSourceEdit', [
+        'source',
+        'result',
+      ]);
+      const steps = [isTestEdit, isSourceEdit, isPassingTestRun];
+      const shown = stampedSource(m, d, tdd).pipe(pattern(steps, { within: 10 * MIN }), map(showPattern));
+      m.expect(shown).toBeObservable(d.marble('result'), {
+        t: 't',
+        x: 'x',
+        s: 's',
+        p: 'p',
+        y: 'y',
+        M: 'M[t,s,p] 0-3',
+        T: 'T[t,s]>isPassingTestRun @30',
+      });
+    }),
+  );
+
+  it(
+    'pattern: a leading optional step keeps its event while the match fits in within, and is left out after',
+    marbles((m) => {
+      const d = both('docs/pattern.md', 'src/operators/pattern.ts', 'optional: true }, isSourceEdit', [
+        'source',
+        'result',
+      ]);
+      const steps = [{ match: isFailingTestRun, optional: true }, isSourceEdit, isPassingTestRun];
+      const shown = stampedSource(m, d, tdd).pipe(pattern(steps, { within: 10 * MIN }), map(showPattern));
+      m.expect(shown).toBeObservable(d.marble('result'), {
+        f: 'f',
+        s: 's',
+        p: 'p',
+        M: 'M[f,s,p] 0-2',
+        N: 'M[s,p] 8-16',
+      });
+    }),
+  );
+
+  /** The source's letters made events of session s1 stamped with their frame (event time = arrival time). */
+  const arriving = (
+    m: { cold: <T>(marbles: string, values?: Record<string, T>) => Observable<T>; scheduler: SchedulerLike },
+    marble: string,
+    type: (letter: string) => string,
+  ) =>
+    m.cold(marble, Object.fromEntries([...marble].map((c) => [c, c]))).pipe(
+      map(
+        (letter, i): Event =>
+          createEvent({
+            id: `${letter}${i}`,
+            type: type(letter),
+            timestamp: m.scheduler.now(),
+            sessionId: 's1',
+          }),
+      ),
+    );
+
+  it(
+    'sessionWindows, gapMs 3: each window emitted a gap after its last event, the session quiet',
+    marbles((m) => {
+      const d = both(
+        'docs/sessionWindows.md',
+        'src/operators/sessionWindows.ts',
+        'gapMs: 3, key: sessionId',
+        ['source', 'result'],
+      );
+      const windows = arriving(m, d.marble('source'), () => 'tool.used').pipe(
+        sessionWindows({ gapMs: 3, key: (e) => e.sessionId, scheduler: m.scheduler }),
+        map((w) => {
+          const data = w.data as SessionWindowData;
+          return `${w.type} [${data.time_span.start},${data.time_span.end}] ${data.event_count} @${m.scheduler.now()}`;
+        }),
+      );
+      m.expect(windows).toBeObservable(d.marble('result'), {
+        W: 'session.window [1,3] 2 @6',
+        V: 'session.window [10,12] 2 @15',
+      });
+    }),
+  );
+
+  it(
+    'temporalAggregate, tool.used in 5 ms windows: one closed by the idle rule, one by time, one on complete',
+    marbles((m) => {
+      const d = both(
+        'docs/temporalAggregate.md',
+        'src/operators/temporalAggregate.ts',
+        "windows: { 'tool.used': 5 }",
+        ['source', 'result'],
+      );
+      const aggregates = arriving(m, d.marble('source'), (l) =>
+        l === 't' ? 'tool.used' : 'session.started',
+      ).pipe(
+        temporalAggregate({ windows: { 'tool.used': 5 }, scheduler: m.scheduler }),
+        map((e) => {
+          if (e.type !== 'tool.used.aggregated') return e.type;
+          const data = e.data as AggregatedData;
+          return `[${data.window.start},${data.window.end}) ${data.event_count}`;
+        }),
+      );
+      m.expect(aggregates).toBeObservable(d.marble('result'), {
+        x: 'session.started',
+        A: '[1,6) 2',
+        B: '[7,12) 1',
+        C: '[16,21) 1',
+      });
     }),
   );
 });
