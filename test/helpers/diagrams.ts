@@ -14,6 +14,8 @@ export interface DiagramLine {
 }
 
 export interface Diagram {
+  /** The diagram's text, line by line (JSDoc's ` * ` taken off). */
+  readonly rows: readonly string[];
   /** Every line with a label, in order (a note's continuation line has none and is left out). */
   readonly lines: readonly DiagramLine[];
   /**
@@ -69,6 +71,7 @@ export function readDiagram(file: string, anchor: string): Diagram {
     return picked;
   };
   return {
+    rows,
     lines: parsed,
     marble: (label, nth = 0) => line(label, nth).marble,
     column: (label, nth = 0) => line(label, nth).column,

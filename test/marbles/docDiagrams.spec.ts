@@ -9,8 +9,21 @@
  * sessionWindows.spec.ts, temporalAggregate.spec.ts), as copies; here they are read from the page, the
  * times under a source's letters (minutes of event time) included.
  */
-import { defer, map, type Observable, of, type SchedulerLike, tap, timer } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  defer,
+  firstValueFrom,
+  map,
+  type Observable,
+  of,
+  type SchedulerLike,
+  tap,
+  timer,
+  toArray,
+} from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ActivityData,
   type AggregatedData,
@@ -24,6 +37,9 @@ import {
   type Event,
   EventFlowMetrics,
   type FunctionHook,
+  fromHookFile,
+  fromHookFileMarked,
+  fromJsonLines,
   type HookAggregationOutput,
   type HookChainOutput,
   type HookOutput,
@@ -48,6 +64,7 @@ import {
 import { type Diagram, readDiagram } from '../helpers/diagrams.js';
 import { marbles } from '../helpers/marbles.js';
 import { E, letter, writer } from '../helpers/persistWriter.js';
+import { until } from '../helpers/until.js';
 
 /** The diagram holding `anchor` in the doc page and in the JSDoc, which must agree on `labels`. */
 function both(doc: string, source: string, anchor: string, labels: readonly string[]): Diagram {
@@ -811,4 +828,96 @@ describe('event-time operators (docs/correlate.md, pattern.md, sessionWindows.md
       });
     }),
   );
+});
+
+/**
+ * The diagrams of the file sources show what is emitted and whether it completes, not frames (they read
+ * real files): each is checked for its values in order and its end, and its marks where it shows them.
+ */
+describe('file sources (docs/bridge.md, the JSDoc of fromHookFile, fromHookFileMarked, fromJsonLines)', () => {
+  /** The values of a marble in order, and `|` if it completes: `-a-b|` is `ab|`. */
+  const sequence = (marble: string) => marble.replace(/[-()\s]/g, '');
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vibespec-diagrams-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const line = (hook: string) => `${JSON.stringify({ hook, output: {} })}\n`;
+  /** The hooks read, as letters, then `|` if the read completed. */
+  const read = (source: Observable<{ hook: string }>) =>
+    firstValueFrom(
+      source.pipe(
+        map((o) => o.hook),
+        toArray(),
+        map((hooks) => `${hooks.join('')}|`),
+      ),
+    );
+
+  it('fromHookFile: a, b then complete; following, c when appended, no end; resumed after a, b and c', async () => {
+    const path = join(dir, 'hooks.jsonl');
+    await writeFile(path, line('a') + line('b'));
+    const follow = readDiagram('src/streams/fromHookFile.ts', '(follow: true)');
+    expect(await read(fromHookFile(path))).toBe(sequence(follow.marble('result', 1)));
+
+    const seen: string[] = [];
+    let ended = false;
+    const subscription = fromHookFile(path, { follow: true, pollIntervalMs: 10 }).subscribe({
+      next: (o) => seen.push(o.hook),
+      complete: () => {
+        ended = true;
+      },
+    });
+    await until(() => seen.length === 2);
+    await appendFile(path, line('c'));
+    await until(() => seen.length === 3);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    subscription.unsubscribe();
+    expect(seen.join('') + (ended ? '|' : '')).toBe(sequence(follow.marble('result', 0)));
+
+    const resumed = readDiagram('src/streams/fromHookFile.ts', '(resumeFrom: the mark of a)');
+    const [markOfA] = await firstValueFrom(fromHookFileMarked(path).pipe(toArray()));
+    expect(await read(fromHookFile(path, { resumeFrom: markOfA!.mark }))).toBe(
+      sequence(resumed.marble('result')),
+    );
+  });
+
+  it('fromHookFileMarked: each output with the mark of its line, its end past the line, a blank line skipped', async () => {
+    const d = both('docs/bridge.md', 'src/streams/fromHookFile.ts', 'a = 0..7, a blank line', [
+      'file',
+      'result',
+    ]);
+    // Lines of 7 bytes and their newlines: a = 0..7, the blank line 8, b = 9..16.
+    const path = join(dir, 'hooks.jsonl');
+    const a = '{"a":1}';
+    const b = '{"b":2}';
+    await writeFile(path, `${a}\n\n${b}\n`);
+    const marked = await firstValueFrom(fromHookFileMarked(path).pipe(toArray()));
+    const ends = d.rows.join('\n').match(/end: \d+/g);
+    expect(marked.map((o) => `end: ${o.mark.end}`)).toEqual(ends);
+    expect(`${marked.map((_, i) => 'AB'[i]).join('')}|`).toBe(sequence(d.marble('result')));
+    expect(marked.map((o) => o.output)).toEqual([
+      expect.objectContaining({ output: { a: 1 } }),
+      expect.objectContaining({ output: { b: 2 } }),
+    ]);
+  });
+
+  it('fromJsonLines: a Stop output, a rejected line that is not JSON, a SessionEnd output, then complete', async () => {
+    const d = readDiagram('src/streams/fromJsonLines.ts', 'input:   {"hook":"Stop"');
+    const input = [
+      '{"hook":"Stop","output":{}}\n',
+      'not json\n',
+      '{"hook_event_name":"SessionEnd","session_id":"s"}\n',
+    ];
+    const letters = await firstValueFrom(
+      fromJsonLines(input).pipe(
+        map((o) =>
+          o.error !== undefined ? 'r' : o.hook === 'Stop' ? 'a' : o.hook === 'SessionEnd' ? 'b' : '?',
+        ),
+        toArray(),
+      ),
+    );
+    expect(`${letters.join('')}|`).toBe(sequence(d.marble('result')));
+  });
 });
