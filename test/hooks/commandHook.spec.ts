@@ -781,6 +781,35 @@ describe('command hooks when the parent exits', () => {
   );
 
   it.skipIf(process.platform === 'win32')(
+    'a hook whose run ends while another runs leaves the exit listener there: the exit still kills the one running',
+    async () => {
+      vi.resetModules();
+      const fresh = await import('../../src/index.js');
+      const before = process.listeners('exit');
+      const added = () => process.listeners('exit').filter((listener) => !before.includes(listener));
+      const pidFile = join(dir, 'pids.json');
+      const ended = fresh.runHook(script('hang', { timeoutMs: Number.POSITIVE_INFINITY }), {}).subscribe();
+      const running = fresh
+        .runHook(script('hang', { timeoutMs: Number.POSITIVE_INFINITY }), { pid_file: pidFile })
+        .subscribe();
+      const onExit = added()[0]!;
+      try {
+        const { child, grandchild } = await readPids(pidFile);
+        ended.unsubscribe();
+        // One run is left: the listener stays for it.
+        expect(added()).toEqual([onExit]);
+        onExit(0);
+        await until(() => terminated(child), `child ${child} to terminate`);
+        await until(() => terminated(grandchild), `grandchild ${grandchild} to terminate`);
+      } finally {
+        ended.unsubscribe();
+        running.unsubscribe();
+        for (const listener of added()) process.removeListener('exit', listener);
+      }
+    },
+  );
+
+  it.skipIf(process.platform === 'win32')(
     'a hook whose run has ended is not killed at the exit: its background job with its output redirected lives on',
     async () => {
       vi.resetModules();
