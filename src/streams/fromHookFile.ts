@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
 import { booleanOption, timerOption } from '../operators/internal/eventTime.js';
-import { type JsonLinesOptions, LineReader } from './jsonLines.js';
+import { type JsonLinesOptions, LineReader, readLineOptions } from './jsonLines.js';
 import { isRecord } from './payload.js';
 import { type HookOutput, isTimestamp } from './toEvents.js';
 
@@ -222,9 +222,9 @@ function readHookFile<T>(
   const resumeFrom = resumeOption(options?.resumeFrom, where);
   const follow = booleanOption(where, 'follow', options?.follow, false);
   const pollIntervalMs = timerOption(`${where}: pollIntervalMs`, options?.pollIntervalMs ?? 250);
-  new LineReader(options, where); // validate options at construction
+  const lineOptions = readLineOptions(options, where);
   return new Observable<T>((subscriber) => {
-    const lines = new LineReader(options, where);
+    const lines = new LineReader(lineOptions, where);
     /** Of the line being emitted, with `marked`: where it ends, and whether with a newline. */
     let lineEnd = 0;
     let terminated = false;

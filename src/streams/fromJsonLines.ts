@@ -1,8 +1,15 @@
 import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
-import { type JsonLinesOptions, LineReader } from './jsonLines.js';
-import { destroyIfReadable, isIterableObject, YIELD_EVERY, yieldToEventLoop } from './pullFrom.js';
+import { type JsonLinesOptions, LineReader, readLineOptions } from './jsonLines.js';
+import {
+  claimInput,
+  destroyIfReadable,
+  inputTaken,
+  isIterableObject,
+  YIELD_EVERY,
+  yieldToEventLoop,
+} from './pullFrom.js';
 import type { HookOutput } from './toEvents.js';
 
 const OPTION_KEYS = optionKeys<JsonLinesOptions>({ hook: true, maxLineLength: true });
@@ -34,6 +41,11 @@ const LEFT = Symbol('left');
  * (or rejected, when the failure cut it) first; a consumer that throws on it does not keep it from erroring.
  * A consumer that throws on an output otherwise (a `Subscriber` of its own) ends it with its exception.
  *
+ * Each subscription reads `input` afresh when it can be (an array of chunks); one that can be read once (a
+ * `Readable`, an iterator or a generator object) is read by the first subscription only, and a later one
+ * errors with `VibespecError` `SOURCE_FAILED` rather than take a part of its lines, or none: `share()` the
+ * Observable to give it to several subscribers.
+ *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
  * @throws ConfigError at construction when `input` is not one, `options` is not an object, `maxLineLength`
  *   is not a positive integer, `hook` not a string, or an option's name is unknown (named with the nearest
@@ -49,10 +61,9 @@ export function fromJsonLines(
     );
   }
   checkOptions('fromJsonLines', options, OPTION_KEYS);
-  const reader = () => new LineReader(options, 'fromJsonLines');
-  reader(); // validate options at construction
+  const lineOptions = readLineOptions(options, 'fromJsonLines');
   return new Observable<HookOutput>((subscriber) => {
-    const lines = reader();
+    const lines = new LineReader(lineOptions, 'fromJsonLines');
     // Keeps every BOM: the LineReader drops the one at the start, bytes or text alike (a decoder that
     // dropped it too would drop two from bytes, the first line's own, and one from text).
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -74,12 +85,20 @@ export function fromJsonLines(
     };
     let iterator: AsyncIterator<string | Uint8Array> | Iterator<string | Uint8Array> | undefined;
     let stopped = false;
+    /** Whether this subscription took the input: one read once that another had taken is left alone. */
+    let took = false;
     (async () => {
       const iterable = input as AsyncIterable<string | Uint8Array> & Iterable<string | Uint8Array>;
-      iterator =
+      const made =
         typeof iterable[Symbol.asyncIterator] === 'function'
           ? iterable[Symbol.asyncIterator]()
           : iterable[Symbol.iterator]();
+      if (!claimInput(input, made)) {
+        subscriber.error(inputTaken('fromJsonLines', 'input'));
+        return;
+      }
+      took = true;
+      iterator = made;
       let readSinceYield = 0;
       for (;;) {
         // An in-memory input only awaits microtasks: let timers and I/O run now and then, as pullFrom does.
@@ -122,7 +141,7 @@ export function fromJsonLines(
     return () => {
       stopped = true;
       void Promise.resolve(iterator?.return?.()).catch(() => undefined);
-      destroyIfReadable(input); // at once, even while its iterator waits for data
+      if (took) destroyIfReadable(input); // at once, even while its iterator waits for data
     };
   });
 }

@@ -92,6 +92,18 @@ export function lineToHookOutput(value: unknown, defaultHook: string): HookOutpu
 }
 
 /** Incremental line splitter: feed text chunks, get complete lines' `HookOutput`s back. */
+/**
+ * @internal `options`' fields, each read once, and checked (a `ConfigError` naming `where`): what every
+ * subscription's `LineReader` is made with. Read at the call of `fromJsonLines` or `fromHookFile`, so a
+ * getter runs once, and a change to the caller's object after the call changes no subscription (each
+ * subscription read the object again: a `hook` set later named the lines of the next one).
+ */
+export function readLineOptions(options: JsonLinesOptions | undefined, where: string): JsonLinesOptions {
+  const read: JsonLinesOptions = { hook: options?.hook, maxLineLength: options?.maxLineLength };
+  new LineReader(read, where);
+  return read;
+}
+
 export class LineReader {
   private partial = '';
   private length = 0; // characters of the current line, held or not

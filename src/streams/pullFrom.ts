@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
-import { ConfigError, shownText } from '../errors.js';
+import { ConfigError, shownText, VibespecError } from '../errors.js';
 
 // Pulling an in-memory iterable (sync, or async without I/O) only awaits settled values: microtasks,
 // which run before any timer or I/O callback. After this many items the pull loop lets the event loop
@@ -33,6 +33,36 @@ export function isIterableObject(value: unknown): value is AsyncIterable<unknown
  */
 export function destroyIfReadable(value: unknown): void {
   if (value instanceof Readable) value.destroy();
+}
+
+/** The inputs read once, and the iterators, that a subscription has taken (see `claimInput`). */
+const claimed = new WeakSet<object>();
+
+/**
+ * @internal Whether a subscription of `pullFrom` or `fromJsonLines` may read `input` with `iterator` (the
+ * one it just made): `false` when another subscription (of any Observable) has taken that iterator, or
+ * `input` if it is a Node `Readable`; the first one takes it. An iterator is read once, and so is a
+ * `Readable` (its reader destroys it when it stops). An iterator or a generator object is its own iterable,
+ * and a readline `Interface` gives the same iterator at each call: a second subscription read it on from
+ * where the first one was, so that two at once each got every other item (and the first to stop destroyed
+ * a `Readable` under the other), and one after the first got nothing, without a word (a `repeat()` of it
+ * looped on empty runs). An array, a `Set`, or an object whose iterator method makes a new iterator at each
+ * call is read afresh by each subscription.
+ */
+export function claimInput(input: object, iterator: unknown): boolean {
+  const once = input instanceof Readable ? input : iterator;
+  if ((typeof once !== 'object' && typeof once !== 'function') || once === null) return true;
+  if (claimed.has(once)) return false;
+  claimed.add(once);
+  return true;
+}
+
+/** @internal The error of a subscription refused by `claimInput`, from `where`. */
+export function inputTaken(where: string, what: string): VibespecError {
+  return new VibespecError(
+    'SOURCE_FAILED',
+    `${where}: the ${what} can be read once (a Readable, an iterator or a generator object) and another subscription has taken it; share() the Observable to give it to several subscribers, or pass an iterable that makes a new iterator each time (an array)`,
+  );
 }
 
 /**
@@ -143,7 +173,9 @@ export function checkFlowGate(where: string, gate: unknown): asserts gate is Flo
  *
  * @param source the items; an async iterable is awaited item by item.
  * @param gate the gate to honour before each pull (`createFlowGate()`).
- * @return a cold Observable: each subscription iterates `source` afresh.
+ * @return a cold Observable: each subscription iterates `source` afresh. A source that can be read once (a
+ *   Readable, an iterator or a generator object) is read by the first subscription only: a later one errors
+ *   with `VibespecError` `SOURCE_FAILED` (`share()` the Observable to give it to several subscribers).
  * @throws ConfigError at construction when `source` is not an (async) iterable or `gate` not a gate.
  */
 export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGate): Observable<T> {
@@ -180,12 +212,20 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
       });
     };
 
+    /** Whether this subscription took the source: one read once that another had taken is left alone. */
+    let took = false;
     const run = async () => {
       try {
-        iterator =
+        const made =
           Symbol.asyncIterator in source
             ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
             : (source as Iterable<T>)[Symbol.iterator]();
+        if (!claimInput(source, made)) {
+          subscriber.error(inputTaken('pullFrom', 'source'));
+          return;
+        }
+        took = true;
+        iterator = made;
         let pulledSinceYield = 0;
         while (!stopped) {
           if (++pulledSinceYield > YIELD_EVERY) {
@@ -222,7 +262,7 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
       } catch {
         // A throwing return() must not break the unsubscription chain.
       }
-      destroyIfReadable(source); // at once, even while its iterator waits for data
+      if (took) destroyIfReadable(source); // at once, even while its iterator waits for data
     };
   });
 }

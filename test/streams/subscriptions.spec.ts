@@ -1,0 +1,201 @@
+/**
+ * The sources subscribed more than once: an input that can be read once goes to its first subscription
+ * only, and the options are read at the call, not at each subscription.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { PassThrough, Readable } from 'node:stream';
+import { catchError, firstValueFrom, map, type Observable, of, repeat, take, toArray } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createFlowGate,
+  fromHookFile,
+  fromHookFileMarked,
+  fromJsonLines,
+  type HookFileOptions,
+  type JsonLinesOptions,
+  pullFrom,
+  VibespecError,
+} from '../../src/index.js';
+import { until } from '../helpers/until.js';
+
+const collect = <T>(source: Observable<T>) => firstValueFrom(source.pipe(toArray()));
+/** What a subscription got: its items, then its error's code and message, if it errored. */
+const outcome = <T>(source: Observable<T>) =>
+  collect(
+    source.pipe(
+      map((item) => ({ item })),
+      catchError((error: unknown) =>
+        of({
+          error: error instanceof VibespecError ? error.code : String(error),
+          message: error instanceof Error ? error.message : '',
+        }),
+      ),
+    ),
+  );
+const line = (i: number) => `${JSON.stringify({ hook: 'Stop', output: { i } })}\n`;
+function* lines(count: number) {
+  for (let i = 0; i < count; i++) yield line(i);
+}
+const indexOf = (output: { output: unknown }) => (output.output as { i: number }).i;
+
+describe('an input that can be read once', () => {
+  const ONCE = /^fromJsonLines: the input can be read once .*another subscription has taken it; share\(\)/;
+
+  it('fromJsonLines: goes to its first subscription whole; a second at the same time errors at once (each got every other line)', async () => {
+    for (const input of [lines(6), Readable.from([...lines(6)])]) {
+      const source = fromJsonLines(input);
+      const [first, second] = await Promise.all([outcome(source), outcome(source)]);
+      expect(first.map((o) => ('item' in o ? indexOf(o.item) : o))).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(second).toEqual([{ error: 'SOURCE_FAILED', message: expect.stringMatching(ONCE) }]);
+    }
+  });
+
+  it('fromJsonLines: a subscription after the first one ended errors (it completed with nothing; repeat() looped on empty runs)', async () => {
+    const generator = lines(2);
+    const source = fromJsonLines(generator);
+    expect(await collect(source.pipe(map(indexOf)))).toEqual([0, 1]);
+    expect(await outcome(source)).toEqual([{ error: 'SOURCE_FAILED', message: expect.stringMatching(ONCE) }]);
+    // Another Observable of the same input too: the input is what was taken.
+    expect(await outcome(fromJsonLines(generator))).toEqual([
+      { error: 'SOURCE_FAILED', message: expect.stringMatching(ONCE) },
+    ]);
+    const looped = await outcome(fromJsonLines(lines(1)).pipe(repeat(3)));
+    expect(looped.map((o) => ('item' in o ? indexOf(o.item) : o.error))).toEqual([0, 'SOURCE_FAILED']);
+  });
+
+  it('fromJsonLines: the refused subscription leaves a Readable alone: the first one reads on (it was destroyed under it)', async () => {
+    const stream = new PassThrough();
+    const source = fromJsonLines(stream);
+    const got: number[] = [];
+    let ended = false;
+    source.subscribe({ next: (output) => got.push(indexOf(output)), complete: () => (ended = true) });
+    let refused: unknown;
+    source.subscribe({ error: (error: unknown) => (refused = error) }).unsubscribe();
+    expect(refused).toBeInstanceOf(VibespecError);
+    expect(refused).toMatchObject({ code: 'SOURCE_FAILED', message: expect.stringMatching(ONCE) });
+    expect(stream.destroyed).toBe(false);
+    stream.end(line(0) + line(1));
+    await until(() => ended);
+    expect(got).toEqual([0, 1]);
+    expect(stream.destroyed).toBe(true); // by its own reader, once read
+  });
+
+  it('fromJsonLines: an input that makes a new iterator each time (an array) is read whole by each subscription', async () => {
+    const source = fromJsonLines([...lines(3)]);
+    const [first, second] = await Promise.all([collect(source), collect(source)]);
+    expect(first.map(indexOf)).toEqual([0, 1, 2]);
+    expect(second.map(indexOf)).toEqual([0, 1, 2]);
+    expect((await collect(source)).map(indexOf)).toEqual([0, 1, 2]);
+  });
+
+  it('pullFrom: goes to its first subscription whole; a second, at the same time or later, errors', async () => {
+    const gate = createFlowGate();
+    async function* numbers() {
+      for (let i = 0; i < 6; i++) yield i;
+    }
+    const taken = /^pullFrom: the source can be read once .*another subscription has taken it; share\(\)/;
+    // A readline Interface gives the same iterator at each call (made at its turn: it reads at once).
+    const readline = () => createInterface({ input: Readable.from(['0\n1\n2\n3\n4\n5\n']) });
+    const inputs = [
+      () => [0, 1, 2, 3, 4, 5].values(),
+      numbers,
+      () => Readable.from([0, 1, 2, 3, 4, 5]),
+      readline,
+    ];
+    for (const make of inputs) {
+      const input: Iterable<number> | AsyncIterable<number | string> = make();
+      const source = pullFrom<number | string>(input, gate);
+      const [first, second] = await Promise.all([outcome(source), outcome(source)]);
+      expect(first.map((o) => ('item' in o ? Number(o.item) : o))).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(second).toEqual([{ error: 'SOURCE_FAILED', message: expect.stringMatching(taken) }]);
+      expect(await outcome(source)).toEqual([
+        { error: 'SOURCE_FAILED', message: expect.stringMatching(taken) },
+      ]);
+    }
+    // Left by its first subscription, it is not given to the next (it was: an empty run).
+    const left = pullFrom(numbers(), gate);
+    expect(await collect(left.pipe(take(2)))).toEqual([0, 1]);
+    expect(await outcome(left)).toEqual([{ error: 'SOURCE_FAILED', message: expect.stringMatching(taken) }]);
+    // An array is read afresh by each.
+    const array = pullFrom([1, 2], gate);
+    expect(await Promise.all([collect(array), collect(array)])).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
+  });
+});
+
+describe('options read once, at the call', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vibespec-subscriptions-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Options whose getters count their reads; `set` changes what they give from then on. */
+  function counted(hook: string) {
+    const reads = { hook: 0, maxLineLength: 0 };
+    let given = { hook, maxLineLength: 1_000 };
+    const options = {
+      get hook() {
+        reads.hook++;
+        return given.hook;
+      },
+      get maxLineLength() {
+        reads.maxLineLength++;
+        return given.maxLineLength;
+      },
+    };
+    return { options, reads, set: (next: typeof given) => (given = next) };
+  }
+  const bare = `${JSON.stringify({ session_id: 'A' })}\n`; // names no hook: it takes the option's
+  const long = `${JSON.stringify({ hook: 'Stop', output: { text: 'x'.repeat(2_000) } })}\n`;
+
+  it("fromJsonLines: each getter is read once, and a change after the call changes no subscription's lines", async () => {
+    const { options, reads, set } = counted('given');
+    const source = fromJsonLines([bare, long], options as JsonLinesOptions);
+    set({ hook: 'changed', maxLineLength: 1 });
+    for (let run = 0; run < 2; run++) {
+      const outputs = await collect(source);
+      expect(outputs.map((o) => [o.hook, o.error === undefined])).toEqual([
+        ['given', true],
+        ['Stop', false], // longer than 1,000 characters
+      ]);
+    }
+    expect(reads).toEqual({ hook: 1, maxLineLength: 1 });
+  });
+
+  it("fromHookFile and fromHookFileMarked: each getter is read once, and a change after the call changes no subscription's lines", async () => {
+    const path = join(dir, 'hooks.jsonl');
+    await writeFile(path, bare + long);
+    for (const read of [
+      (options: HookFileOptions) => fromHookFile(path, options),
+      (options: HookFileOptions) => fromHookFileMarked(path, options).pipe(map((marked) => marked.output)),
+    ]) {
+      const { options, reads, set } = counted('given');
+      const source = read(options as HookFileOptions);
+      set({ hook: 'changed', maxLineLength: 1 });
+      for (let run = 0; run < 2; run++) {
+        const outputs = await collect(source);
+        expect(outputs.map((o) => [o.hook, o.error === undefined])).toEqual([
+          ['given', true],
+          ['Stop', false],
+        ]);
+      }
+      expect(reads).toEqual({ hook: 1, maxLineLength: 1 });
+    }
+  });
+
+  it('fromJsonLines: options changed to invalid ones after the call still read with the ones given (the next subscription errored with a ConfigError)', async () => {
+    const options: { hook: unknown; maxLineLength: unknown } = { hook: 'given', maxLineLength: 1_000 };
+    const source = fromJsonLines([bare], options as JsonLinesOptions);
+    options.hook = 42;
+    options.maxLineLength = -1;
+    expect((await collect(source)).map((o) => o.hook)).toEqual(['given']);
+  });
+});
