@@ -283,6 +283,19 @@ export function checkOptions(
   rejectUnknownKeys(where, options, known);
 }
 
+/**
+ * @internal The fields `keys` of an options object, each read once, in a plain object (a field absent
+ * from `value` stays absent; one it inherits is read too), or `value` itself when it is no object of
+ * fields (which its checks refuse). Read before the checks, and used after them: a getter runs once, and
+ * one that gives another value at each read cannot give the checks one value and the function another.
+ */
+export function readFields<T>(value: T, keys: readonly string[]): T {
+  if (!isRecord(value)) return value;
+  const read: Record<string, unknown> = {};
+  for (const key of keys) if (key in value) read[key] = value[key];
+  return read as T;
+}
+
 /** @internal The known name closest to `key`: one equal but for case, else one at most 2 edits away. */
 export function nearestName(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();

@@ -5,8 +5,9 @@
  */
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
-import { checkOptions, optionKeys, rejectUnknownKeys } from '../errors.js';
+import { checkOptions, optionKeys, readFields, rejectUnknownKeys } from '../errors.js';
 import { createEvent, createEventId, type Event, type NarrowedEvent, Priority } from '../event.js';
+import { isRecord } from '../streams/payload.js';
 import { DueQueue, dataOf as eventDataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
 import {
   type ConfigRules,
@@ -610,14 +611,22 @@ const OPTION_RULES: ConfigRules = {
   },
 };
 
-function compile(groups: readonly CorrelationGroup[], options: CorrelateOptions): Config {
-  if (Array.isArray(groups)) {
-    groups.forEach((group, index) => {
+function compile(givenGroups: readonly CorrelationGroup[], givenOptions: CorrelateOptions): Config {
+  if (Array.isArray(givenGroups)) {
+    givenGroups.forEach((group, index) => {
       rejectUnknownKeys(`correlate: groups[${index}]`, group, GROUP_KEYS, 'field');
     });
   }
+  // Each field read once, here: what is checked is what is used, and a later change to the caller's
+  // groups (their event types too) or options changes no operator made before it.
+  const groups = (
+    Array.isArray(givenGroups)
+      ? Array.from({ length: givenGroups.length }, (_, index) => readGroup(givenGroups[index]))
+      : givenGroups
+  ) as readonly CorrelationGroup[];
   validateConfig('correlate', GroupsSchema, groups, GROUP_RULES);
-  checkOptions('correlate', options, OPTION_KEYS);
+  checkOptions('correlate', givenOptions, OPTION_KEYS);
+  const options = readFields(givenOptions, OPTION_KEYS);
   validateConfig('correlate', OptionsSchema, options, OPTION_RULES);
   const compiled = groups.map(
     (group, index): CompiledGroup => ({
@@ -653,6 +662,15 @@ function compile(groups: readonly CorrelationGroup[], options: CorrelateOptions)
     liveClock: options.liveClock ?? false,
     scheduler: options.scheduler ?? asyncScheduler,
   };
+}
+
+/** A group's fields, each read once, and a copy of its event types (see `readFields`). */
+function readGroup(group: CorrelationGroup | undefined): CorrelationGroup | undefined {
+  const read = readFields(group, GROUP_KEYS);
+  if (isRecord(read) && Array.isArray(read.eventTypes)) {
+    return { ...read, eventTypes: Array.prototype.slice.call(read.eventTypes) } as CorrelationGroup;
+  }
+  return read;
 }
 
 // ---------------------------------------------------------------------------------------------------

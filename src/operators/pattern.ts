@@ -4,7 +4,7 @@
  */
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
-import { checkOptions, optionKeys, rejectUnknownKeys } from '../errors.js';
+import { checkOptions, optionKeys, readFields, rejectUnknownKeys } from '../errors.js';
 import { createEvent, type Event, type NarrowedEvent, Priority } from '../event.js';
 import { DueQueue, dataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
 import {
@@ -390,16 +390,25 @@ const OPTION_RULES: ConfigRules = {
   },
 };
 
-function compile(steps: readonly PatternStep[], options: PatternOptions): Config {
-  if (Array.isArray(steps)) {
-    steps.forEach((step, index) => {
+function compile(givenSteps: readonly PatternStep[], givenOptions: PatternOptions): Config {
+  if (Array.isArray(givenSteps)) {
+    givenSteps.forEach((step, index) => {
       if (typeof step !== 'object' || step === null) return;
       const keys = negated(step) ? NEGATED_STEP_KEYS : MATCH_STEP_KEYS;
       rejectUnknownKeys(`pattern: steps[${index}]`, step, keys, 'field');
     });
   }
+  // Each field read once, here: what is checked is what is used, and a later change to the caller's
+  // steps or options changes no operator made before it.
+  const steps = Array.isArray(givenSteps)
+    ? Array.from({ length: givenSteps.length }, (_, index) => {
+        const step = givenSteps[index];
+        return readFields(step, negated(step) ? NEGATED_STEP_KEYS : MATCH_STEP_KEYS);
+      })
+    : givenSteps;
   validateConfig('pattern', StepsSchema, steps, STEP_RULES);
-  checkOptions('pattern', options, OPTION_KEYS, true);
+  checkOptions('pattern', givenOptions, OPTION_KEYS, true);
+  const options = readFields(givenOptions, OPTION_KEYS);
   validateConfig('pattern', OptionsSchema, options, OPTION_RULES);
   const positives: Positive[] = [];
   const negatives: Negative[][] = [[]];
