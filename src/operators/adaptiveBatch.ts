@@ -428,7 +428,7 @@ interface Controller {
  *   an option's name is unknown (named with the nearest known one).
  */
 export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBatchOperator<T> {
-  checkConfig('adaptiveBatch', options, ADAPTIVE_BATCH_KEYS);
+  options = checkConfig('adaptiveBatch', options, ADAPTIVE_BATCH_KEYS);
   const scheduler = options.scheduler ?? asyncScheduler;
   const policy = options.policy ?? seedPolicy();
   const limits: BatchLimits = Object.freeze({

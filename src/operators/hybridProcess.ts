@@ -505,7 +505,7 @@ function numbersOnly(snapshot: LoadSnapshot): LoadSnapshot {
 export function hybridProcess<R, T extends Event = Event>(
   options: HybridProcessOptions<R, T>,
 ): OperatorFunction<T, HybridOutput<R, T>> {
-  checkConfig('hybridProcess', options ?? null, OPTION_KEYS);
+  options = checkConfig('hybridProcess', options ?? null, OPTION_KEYS) as HybridProcessOptions<R, T>;
   const { immediate, batch, load$, metrics, gate } = options;
   if (typeof immediate !== 'function') throw new ConfigError('hybridProcess: immediate must be a function');
   if (typeof batch !== 'function') throw new ConfigError('hybridProcess: batch must be a function');

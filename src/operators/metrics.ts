@@ -195,7 +195,7 @@ export class EventFlowMetrics {
    *   `SchedulerLike`, or an option's name is unknown (named with the nearest known one).
    */
   constructor(options: EventFlowMetricsOptions = {}) {
-    checkConfig('EventFlowMetrics', options, METRICS_KEYS);
+    options = checkConfig('EventFlowMetrics', options, METRICS_KEYS);
     if (options.now !== undefined && typeof options.now !== 'function') {
       throw new ConfigError(
         `EventFlowMetrics: now must be a function () => ms, got ${shownText(options.now)}`,
@@ -474,7 +474,7 @@ export function measure<T>(
   if (typeof metrics?.record !== 'function' || typeof metrics.now !== 'function') {
     throw new ConfigError(`measure: metrics must be an EventFlowMetrics, got ${shownText(metrics)}`);
   }
-  checkConfig('measure', options, MEASURE_KEYS);
+  options = checkConfig('measure', options, MEASURE_KEYS);
   const typeOption = options.type;
   if (typeOption !== undefined && typeof typeOption !== 'string' && typeof typeOption !== 'function') {
     // It would error the stream at the first value.

@@ -238,7 +238,7 @@ function hasStringForm(value: unknown): boolean {
 export function sessionWindows<T extends Event = Event>(
   config?: SessionWindowsConfig<T>,
 ): OperatorFunction<T, T | Event<SessionWindowData<T>> | Event<LateEventData<T>>> {
-  checkConfig(OPERATOR, config, CONFIG_KEYS);
+  config = checkConfig(OPERATOR, config, CONFIG_KEYS);
   // At least 1 ms: then `ts + gapMs > ts` for every windowable `ts` (up to 2^53), so that events of the
   // same time share a window (a gap below the precision of `ts` added nothing: each event was late).
   const gapMs = numberOption(OPERATOR, 'gapMs', config?.gapMs, 300_000, { min: 1 });

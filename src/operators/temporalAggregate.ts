@@ -306,7 +306,7 @@ interface TypeSpec {
 export function temporalAggregate<T extends Event = Event>(
   config?: TemporalAggregateConfig,
 ): OperatorFunction<T, T | Event<AggregatedData<T>> | Event<LateEventData<T>>> {
-  checkConfig(OPERATOR, config, CONFIG_KEYS);
+  config = checkConfig(OPERATOR, config, CONFIG_KEYS);
   const types = readWindows(config?.windows);
   const latenessMs = numberOption(OPERATOR, 'allowedLatenessMs', config?.allowedLatenessMs, 0, { min: 0 });
   const idleFlushMs = numberOption(OPERATOR, 'idleFlushMs', config?.idleFlushMs, 0, {

@@ -72,7 +72,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
     throw new ConfigError(`fromFileWatcher: dir must be a non-empty path, got ${shownText(dir)}`);
   }
   // The scheduler too: one without schedule() threw out of the watcher's callback, crashing the process.
-  checkConfig('fromFileWatcher', options, OPTION_KEYS);
+  options = checkConfig('fromFileWatcher', options, OPTION_KEYS);
   const ignoreGiven: unknown = options?.ignore;
   if (ignoreGiven !== undefined && !(ignoreGiven instanceof RegExp) && typeof ignoreGiven !== 'function') {
     // A string (a folder's name) was called as a RegExp's test at the first path: the source failed then.

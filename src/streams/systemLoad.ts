@@ -351,7 +351,7 @@ function startSampler(
  */
 export function systemLoad$(options: SystemLoadOptions = {}): Observable<SystemLoad> {
   // The scheduler too: one without schedule() failed at subscription, with the delay monitor started.
-  checkConfig('systemLoad$', options, OPTION_KEYS);
+  options = checkConfig('systemLoad$', options, OPTION_KEYS);
   const {
     intervalMs = 1000,
     eventLoopResolutionMs = 10,

@@ -2,9 +2,24 @@
  * Options read once, at the call: each field's getter runs once, and the value checked is the value used
  * (a getter that gives another value at its next read cannot slip an unchecked one past the checks).
  */
-import { firstValueFrom, from, toArray } from 'rxjs';
+import { asyncScheduler, firstValueFrom, from, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { correlate, type Event, isActivity, isPatternMatch, Priority, pattern } from '../../src/index.js';
+import {
+  adaptiveBatch,
+  correlate,
+  type Event,
+  EventFlowMetrics,
+  fromFileWatcher,
+  hybridProcess,
+  isActivity,
+  isPatternMatch,
+  measure,
+  Priority,
+  pattern,
+  sessionWindows,
+  systemLoad$,
+  temporalAggregate,
+} from '../../src/index.js';
 
 const T0 = 1_800_000_000_000;
 const ev = (id: string, type: string, at: number): Event => ({
@@ -100,5 +115,49 @@ describe('options read once', () => {
     });
     const outputs = await run(operator);
     expect(outputs.filter((e) => isPatternMatch(e)).map((e) => e.type)).toEqual(['pattern.matched']);
+  });
+
+  it('the operators and sources that check their scheduler: each field is read once (the scheduler was read twice, select four times)', () => {
+    const scheduler = asyncScheduler;
+    const calls: Array<[string, Record<string, unknown>, (options: never) => unknown]> = [
+      [
+        'temporalAggregate',
+        { windows: { 'tool.used': 5 }, idleFlushMs: 10, maxEvents: 5, scheduler },
+        temporalAggregate,
+      ],
+      ['sessionWindows', { gapMs: 5, maxEvents: 5, scheduler }, sessionWindows],
+      ['adaptiveBatch', { minSize: 1, maxSize: 2, timeoutMs: 600, scheduler }, adaptiveBatch],
+      [
+        'hybridProcess',
+        {
+          immediate: () => 1,
+          batch: () => [],
+          select: () => 'immediate',
+          batcher: { minSize: 1 },
+          scheduler,
+        },
+        hybridProcess,
+      ],
+      [
+        'EventFlowMetrics',
+        { now: () => 0, maxTypes: 5, scheduler },
+        (options) => new EventFlowMetrics(options),
+      ],
+      ['measure', { type: 'x' }, (options) => measure(new EventFlowMetrics(), options)],
+      ['systemLoad$', { intervalMs: 1_000, eventLoopResolutionMs: 10, scheduler }, systemLoad$],
+      [
+        'fromFileWatcher',
+        { recursive: false, ignore: /x/, debounceMs: 5, scheduler },
+        (options) => fromFileWatcher('.', options),
+      ],
+    ];
+    for (const [name, fields, call] of calls) {
+      const { object, reads } = counted(fields);
+      call(object as never);
+      expect({ name, reads }).toEqual({
+        name,
+        reads: Object.fromEntries(Object.keys(fields).map((key) => [key, 1])),
+      });
+    }
   });
 });

@@ -6,7 +6,7 @@
  * Nothing here is part of the public API.
  */
 import { type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
-import { ConfigError, rejectUnknownKeys, shownText } from '../../errors.js';
+import { ConfigError, readFields, rejectUnknownKeys, shownText } from '../../errors.js';
 import { createEvent, type Event, isPlainObject, type NarrowedEvent, Priority } from '../../event.js';
 import { isFieldRecord, isRecord } from '../../streams/payload.js';
 
@@ -59,15 +59,17 @@ export function booleanOption(operator: string, name: string, value: unknown, fa
 
 /**
  * Checks the config object itself, its keys (when `known` is given: an unknown one is a `ConfigError`,
- * see `rejectUnknownKeys`) and its `scheduler`.
+ * see `rejectUnknownKeys`) and its `scheduler`. Returns the config to use: with `known`, its fields each
+ * read once (`readFields`), so that a getter runs once and the scheduler checked is the one used.
  */
-export function checkConfig(operator: string, config: unknown, known?: readonly string[]): void {
+export function checkConfig<C>(operator: string, config: C, known?: readonly string[]): C {
   // A Map or a Set has no own fields: its options would be ignored, without a word.
   if (config !== undefined && !isFieldRecord(config)) {
     throw new ConfigError(`${operator}: the config must be an object, got ${describeValue(config)}`);
   }
   if (known !== undefined) rejectUnknownKeys(operator, config, known);
-  const scheduler = (config as { scheduler?: unknown } | undefined)?.scheduler;
+  const read = known === undefined ? config : readFields(config, known);
+  const scheduler = (read as { scheduler?: unknown } | undefined)?.scheduler;
   if (
     scheduler !== undefined &&
     (typeof scheduler !== 'object' ||
@@ -77,6 +79,7 @@ export function checkConfig(operator: string, config: unknown, known?: readonly 
   ) {
     throw new ConfigError(`${operator}: scheduler must be a SchedulerLike (now() and schedule())`);
   }
+  return read;
 }
 
 function describeValue(value: unknown): string {
