@@ -68,7 +68,8 @@ export interface HybridProcessOptions<R, T extends Event = Event> {
    * subscription). hybridProcess reports each batch's processing latency to it. Each batch it emits must
    * be the oldest events given to it and not yet batched, themselves and in order (as adaptiveBatch's
    * are): any other (one emitted before its input, a copy, another object) is the batcher's error, a
-   * `ConfigError` naming what it emitted.
+   * `ConfigError` naming what it emitted. An empty batch (`[]`, as `bufferTime` emits on a quiet
+   * interval) is skipped: `batch` is never called with no events, and nothing is reported for it.
    */
   batcher?: AdaptiveBatchOperator<T> | AdaptiveBatchOptions | undefined;
   /** How many events (immediate, async) or batches (batched) each lane processes at once. Default 16 / 1 / 1. */
@@ -927,6 +928,9 @@ export function hybridProcess<R, T extends Event = Event>(
           );
           return;
         }
+        // An empty batch (a `bufferTime` on a quiet interval) holds no event: `batch` is not called with
+        // it, and no latency is reported for it (a policy would read a batch of 0 processed in 0 ms).
+        if (events.length === 0) return;
         const items: Pending<T>[] = [];
         const cutAt = clock();
         for (let i = 0; i < events.length; i++) {

@@ -4,6 +4,7 @@ import {
   BehaviorSubject,
   bufferCount,
   concat,
+  concatMap,
   EMPTY,
   endWith,
   from,
@@ -2297,6 +2298,46 @@ describe('hybridProcess: a lane that stopped', () => {
       expect(seen).toEqual(['g:g', ...batchedOutcomes, `error ConfigError: ${message}`]);
       expect(unhandled).toEqual([]);
     }
+  });
+
+  it('skips an empty batch of a custom batcher (bufferTime on a quiet interval): batch() never gets []', () => {
+    const batched: string[][] = [];
+    const reported: number[] = [];
+    const seen: string[] = [];
+    const batcher = Object.assign(
+      (input: Observable<Event>) =>
+        input.pipe(
+          bufferCount(2),
+          concatMap((batch) => of([], batch)),
+          startWith([]),
+          endWith([]),
+        ),
+      {
+        report: ({ size }: { size: number }) => reported.push(size),
+        config: { maxSize: 2, timeoutMs: 1_000 },
+        config$: of({ maxSize: 2, timeoutMs: 1_000 }),
+      },
+    ) as unknown as HybridProcessOptions<string>['batcher'];
+    of(...['a', 'b', 'c'].map((id) => createEvent({ id, type: 'tool.used', timestamp: 0 })))
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => e.id,
+          batch: (events) => {
+            batched.push(events.map((e) => e.id));
+            return events.map((e) => e.id.toUpperCase());
+          },
+          batcher,
+        }),
+      )
+      .subscribe({
+        next: (o) => seen.push(`${o.event.id}:${o.kind === 'result' ? o.result : o.kind}`),
+        error: (e: Error) => seen.push(`error ${e.message}`),
+        complete: () => seen.push('complete'),
+      });
+    // Was [[], [], ['a', 'b'], [], ['c'], []], each empty one reported to the policy as a batch of size 0.
+    expect(batched).toEqual([['a', 'b'], ['c']]);
+    expect(reported).toEqual([2, 1]);
+    expect(seen).toEqual(['a:A', 'b:B', 'c:C', 'complete']);
   });
 
   it('does not subscribe load$ when the batcher fails at once: the output has already ended', () => {
