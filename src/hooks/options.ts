@@ -183,7 +183,8 @@ export function checkHooks(where: string, hooks: unknown, unique: boolean): read
  * array threw a `TypeError`), and a built-in object whose data is in no own field (see `SLOTTED`):
  * every hook is given the context's own fields, so a `Map` or a `Date` reached it as `{}`, its entries
  * or its time lost without a word (a `WeakRef`, an iterator or a generator object too), and `new String('ab')` or a `Uint8Array` as the index fields an
- * array is refused for.
+ * array is refused for. Nothing of the context's runs: no iterator is advanced, no proxy trap is run (a
+ * proxy is taken as its traps will show it to the hooks, whatever its target).
  */
 export function checkContext(where: string, context: unknown): HookContext {
   if (context === undefined || context === null) return {};
@@ -227,9 +228,9 @@ const SLOTTED: ReadonlyArray<readonly [(value: object) => boolean, string]> = [
   [types.isPromise, 'a Promise'],
   [isWeakRef, 'a WeakRef'],
   [isFinalizationRegistry, 'a FinalizationRegistry'],
+  [isSegments, "an Intl.Segmenter's segments"],
   [types.isMapIterator, 'a Map iterator'],
   [types.isSetIterator, 'a Set iterator'],
-  [isArrayIterator, 'an Array iterator'],
   [types.isGeneratorObject, 'a generator object'],
 ];
 
@@ -253,24 +254,81 @@ function isFinalizationRegistry(value: object): boolean {
   }
 }
 
-const ARRAY_ITERATOR_NEXT = (Object.getPrototypeOf([][Symbol.iterator]()) as { next: () => unknown }).next;
+const SEGMENTS_CONTAINING = segmentsContaining();
 
-/**
- * Its own `next` is an array iterator's only brand check: on one, it takes a value (the iterator is
- * refused all the same); on anything else it throws before reading anything.
- */
-function isArrayIterator(value: object): boolean {
+function segmentsContaining(): ((this: object, index: number) => unknown) | undefined {
+  if (typeof Intl.Segmenter !== 'function') return undefined;
+  const segments = new Intl.Segmenter().segment('');
+  return (Object.getPrototypeOf(segments) as { containing: (this: object, index: number) => unknown })
+    .containing;
+}
+
+/** `containing` reads the segments' own string (in a slot), or throws for another receiver. */
+function isSegments(value: object): boolean {
+  if (SEGMENTS_CONTAINING === undefined) return false;
   try {
-    ARRAY_ITERATOR_NEXT.call(value);
+    SEGMENTS_CONTAINING.call(value, 0);
     return true;
   } catch {
     return false;
   }
 }
 
-/** What `value` is when it is one of `SLOTTED`; `undefined` for any other object. */
+/**
+ * The prototypes of the built-in iterators that have no brand check but their `next`, which advances
+ * them (and reads the array or string they walk: a proxy's traps ran): each is told by its prototype,
+ * taken here once. Map and Set iterators and generator objects have brand checks (`SLOTTED`). The
+ * iterator helpers and `Iterator.from`'s wrappers are there only where the runtime has them (Node 22).
+ */
+const ITERATOR_KINDS: ReadonlyMap<object, string> = new Map(
+  (
+    [
+      [() => [][Symbol.iterator](), 'an Array iterator'],
+      [() => ''[Symbol.iterator](), 'a String iterator'],
+      [() => ''.matchAll(/(?:)/g), 'a RegExp String iterator'],
+      [() => new Intl.Segmenter().segment('')[Symbol.iterator](), 'a Segmenter iterator'],
+      [
+        () => iteratorGlobal()?.prototype.map.call([][Symbol.iterator](), (x: unknown) => x),
+        'an iterator helper',
+      ],
+      [
+        () => iteratorGlobal()?.from({ next: () => ({ done: true, value: undefined }) }),
+        'an Iterator.from wrapper',
+      ],
+    ] as const
+  ).flatMap(([make, kind]): Array<[object, string]> => {
+    try {
+      const made: unknown = make();
+      return typeof made === 'object' && made !== null ? [[Object.getPrototypeOf(made) as object, kind]] : [];
+    } catch {
+      return []; // not in this runtime
+    }
+  }),
+);
+
+interface IteratorGlobal {
+  readonly prototype: { readonly map: (this: object, mapper: (x: unknown) => unknown) => object };
+  readonly from: (iterator: object) => object;
+}
+
+function iteratorGlobal(): IteratorGlobal | undefined {
+  const global = (globalThis as { Iterator?: IteratorGlobal }).Iterator;
+  return typeof global?.prototype?.map === 'function' && typeof global.from === 'function'
+    ? global
+    : undefined;
+}
+
+/**
+ * What `value` is when it is one of `SLOTTED`, or a built-in iterator of `ITERATOR_KINDS` (its prototype
+ * is one of theirs: an object made with `Object.create` from one is refused as one, as nothing tells it
+ * apart without advancing the iterator); `undefined` for any other object. Nothing user-visible runs: the
+ * brand checks run no code of the value's, and a proxy's prototype is not asked (that would run its
+ * `getPrototypeOf` trap, which a hook's reading never does).
+ */
 function slottedKind(value: object): string | undefined {
-  return SLOTTED.find(([is]) => is(value))?.[1];
+  const kind = SLOTTED.find(([is]) => is(value))?.[1];
+  if (kind !== undefined || types.isProxy(value)) return kind;
+  return ITERATOR_KINDS.get(Object.getPrototypeOf(value) as object);
 }
 
 /** Whether `value` is an array, or a revoked proxy (asking throws a `TypeError`; no hook could read it). */

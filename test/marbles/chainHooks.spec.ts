@@ -1347,6 +1347,13 @@ describe('a context that is not an object', () => {
       [new Set([1]).values(), 'a Set iterator'],
       [values, 'an Array iterator'],
       [new Uint8Array(2).keys(), 'an Array iterator'],
+      [
+        (function (this: unknown, ..._: unknown[]) {
+          // biome-ignore lint/complexity/noArguments: an arguments object's iterator is an Array iterator
+          return arguments[Symbol.iterator]();
+        })(1),
+        'an Array iterator',
+      ],
       [generate(), 'a generator object'],
       [generateLater(), 'a generator object'],
     ];
@@ -1354,17 +1361,98 @@ describe('a context that is not an object', () => {
     expect(seen).toEqual([]);
   });
 
-  it('an object made to look like an iterator or a WeakRef is taken as its own fields', async () => {
+  it('an object made to look like a generator or a WeakRef is taken as its own fields', async () => {
     seen.length = 0;
-    const arrayIteratorPrototype = Object.getPrototypeOf([].values()) as object;
     const lookalikes = [
-      Object.assign(Object.create(arrayIteratorPrototype) as object, { n: 1 }),
       Object.assign(Object.create(WeakRef.prototype) as object, { n: 2 }),
       { [Symbol.toStringTag]: 'Generator', n: 3 },
+      { [Symbol.toStringTag]: 'Array Iterator', n: 4 },
       new Proxy([].values(), { ownKeys: () => [] }),
     ];
     for (const context of lookalikes) await collect(runHook(hook, context as never));
-    expect(seen).toEqual([{ n: 1 }, { n: 2 }, { [Symbol.toStringTag]: 'Generator', n: 3 }, {}]);
+    expect(seen).toEqual([
+      { n: 2 },
+      { [Symbol.toStringTag]: 'Generator', n: 3 },
+      { [Symbol.toStringTag]: 'Array Iterator', n: 4 },
+      {},
+    ]);
+  });
+
+  it('every built-in iterator is refused, named for its kind: a String, RegExp String or Segmenter iterator too', () => {
+    seen.length = 0;
+    const segments = new Intl.Segmenter().segment('ab');
+    const arrayIteratorPrototype = Object.getPrototypeOf([].values()) as object;
+    const refused: Array<[object, string]> = [
+      ['ab'[Symbol.iterator](), 'a String iterator'],
+      ['aa'.matchAll(/a/g), 'a RegExp String iterator'],
+      [segments[Symbol.iterator](), 'a Segmenter iterator'],
+      [segments, "an Intl.Segmenter's segments"],
+      // Told by its prototype, as nothing else tells an Array iterator without advancing it.
+      [Object.assign(Object.create(arrayIteratorPrototype) as object, { n: 1 }), 'an Array iterator'],
+    ];
+    // Each reached a hook as {}: taken at the call.
+    for (const [context, kind] of refused) expectHidden(context, kind);
+    expect(seen).toEqual([]);
+  });
+
+  const iteratorGlobal = (globalThis as { Iterator?: { from: (it: object) => object } }).Iterator;
+  it.runIf(iteratorGlobal !== undefined)(
+    'an iterator helper or an Iterator.from wrapper is refused (Node 22)',
+    () => {
+      const helper = ([1, 2].values() as unknown as { map: (f: (x: number) => number) => object }).map(
+        (x) => x,
+      );
+      expectHidden(helper, 'an iterator helper');
+      expectHidden(
+        iteratorGlobal!.from({ next: () => ({ done: true, value: undefined }) }),
+        'an Iterator.from wrapper',
+      );
+    },
+  );
+
+  it('a refused iterator is not advanced, and the array behind it is not read', () => {
+    const read: PropertyKey[] = [];
+    const items = new Proxy([1, 2], {
+      get: (target, key, receiver) => {
+        read.push(key);
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    const values = items.values();
+    read.length = 0; // its 'values'
+    expectHidden(values, 'an Array iterator');
+    // Was ['length', '0', 'length', '1', 'length'] read, 1 and 2 taken: each runner's check called next().
+    expect(read).toEqual([]);
+    expect([...values]).toEqual([1, 2]);
+    const chars = 'ab'[Symbol.iterator]();
+    expectHidden(chars, 'a String iterator');
+    expect([...chars]).toEqual(['a', 'b']);
+  });
+
+  it('a proxy is taken as its traps show it, none of them run at the call (a proxy of a Map too)', async () => {
+    seen.length = 0;
+    const trapped: string[] = [];
+    const counting = <T extends object>(target: T): T =>
+      new Proxy(
+        target,
+        new Proxy({} as ProxyHandler<T>, {
+          // Every trap the handler is asked for is recorded, and then does what no trap would.
+          get: (_, trap: string) => {
+            trapped.push(trap);
+            return undefined;
+          },
+        }),
+      );
+    const plain = counting({ n: 1 });
+    const map = counting(new Map([['a', 1]]));
+    const values = counting([1].values());
+    const steps = [runHook(hook, plain), runHook(hook, map as never), runHook(hook, values as never)];
+    // Checked at the call: no trap asked for (asking the prototype would have run getPrototypeOf).
+    expect(trapped).toEqual([]);
+    for (const step of steps) await collect(step);
+    // The hook's reading of each ran its traps; a proxy of a Map shows no field, as its traps say.
+    expect(trapped).toContain('ownKeys');
+    expect(seen).toEqual([{ n: 1 }, {}, {}]);
   });
 
   it('an object whose data is in its own fields is taken, whatever its prototype or toStringTag', async () => {
