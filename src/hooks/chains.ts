@@ -8,7 +8,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, checkOptions, optionKeys, shownText } from '../errors.js';
 import { reviewSummary, validationResult } from './aggregators.js';
-import { checkHook, isCommandHook } from './options.js';
+import { checkHook, checkVisible, isCommandHook } from './options.js';
 import type { CommandHook, FunctionHook, Hook, HookAggregator, HookChain } from './types.js';
 
 /** A chain by hook names, to be resolved into a `HookChain` with `resolveChain`. */
@@ -106,6 +106,7 @@ export function resolveHooks(names: readonly string[], resolver: HookResolver): 
         `resolveHooks: hook name #${index} must be a non-empty string, got ${shownText(name)}`,
       );
     }
+    checkVisible('resolveHooks', name, `hook name #${index}`);
     let hook: Hook | undefined;
     try {
       hook = lookup(name);
@@ -144,6 +145,7 @@ export function resolveChain(definition: HookChainDefinition, resolver: HookReso
       `resolveChain: the definition's name must be a non-empty string, got ${shownText(definition.name)}`,
     );
   }
+  checkVisible('resolveChain', definition.name, "the definition's name");
   return { name: definition.name, hooks: resolveHooks(definition.hooks, resolver) };
 }
 

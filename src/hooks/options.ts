@@ -114,6 +114,7 @@ export function checkHook(
   if (typeof hookName !== 'string' || hookName.length === 0) {
     throw new ConfigError(`${where}: hook #${index} needs a non-empty string name`);
   }
+  checkVisible(where, hookName, `hook #${index}'s name`);
   const label = fieldsLabel ?? `${where}: hook "${hookName}"`;
   const isFunction = typeof h.run === 'function';
   const isCommand = h.command !== undefined;
@@ -355,7 +356,80 @@ export function checkName(where: string, name: unknown, what: string): string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new ConfigError(`${where}: ${what} must be a non-empty string`);
   }
+  checkVisible(where, name, what);
   return name;
+}
+
+/**
+ * Characters a name may not hold: controls (a newline, a tab, DEL), line and paragraph separators,
+ * format characters and the other default-ignorable ones (a zero-width space U+200B, a word joiner
+ * U+2060, a soft hyphen, bidi marks and overrides, a byte-order mark, a Hangul filler), and lone
+ * surrogates. Each shows as nothing, or moves the text around it, so `rejected\u200b` reads as
+ * `rejected`, and `lint` and `lint\u2060` as one hook, in messages, events and results.
+ */
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}]/u;
+
+/** The joiner, variation selectors and tags of an emoji sequence: they show as part of their emoji. */
+const EMOJI_PART = /^[\u200d\ufe0e\ufe0f\u{e0020}-\u{e007f}]$/u;
+/** A grapheme that is an emoji: a pictograph's (👨‍👩‍👧, ❤️, 🏴 with tags), or a keycap (1️⃣). */
+const EMOJI = /\p{Extended_Pictographic}|^[0-9#*]\ufe0f\u20e3$/u;
+const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+interface Hidden {
+  /** The first hidden character: what it is, and its code point (`200B`). */
+  readonly what: string;
+  readonly code: string;
+  /** The name with each hidden character written as its code point (`rejected\u{200B}`). */
+  readonly escaped: string;
+  /** The name as it shows, its hidden characters left out (`rejected`). */
+  readonly shown: string;
+}
+
+/** The characters of `name` that show as nothing; `undefined` when it has none. */
+function hiddenIn(name: string): Hidden | undefined {
+  if (!HIDDEN.test(name)) return undefined;
+  let first: string | undefined;
+  let escaped = '';
+  let shown = '';
+  // By grapheme: 👨‍👩‍👧's joiners and ❤️'s selector are part of what shows; lint\u200d's are not.
+  for (const { segment } of GRAPHEMES.segment(name)) {
+    const emoji = EMOJI.test(segment);
+    for (const char of segment) {
+      if (!HIDDEN.test(char) || (emoji && EMOJI_PART.test(char))) {
+        escaped += char;
+        shown += char;
+      } else {
+        first ??= char;
+        escaped += `\\u{${codePoint(char)}}`;
+      }
+    }
+  }
+  if (first === undefined) return undefined;
+  const what = /\p{Cs}/u.test(first)
+    ? 'a lone surrogate'
+    : /[\p{Cc}\p{Zl}\p{Zp}]/u.test(first)
+      ? 'a control character'
+      : 'an invisible character';
+  return { what, code: codePoint(first), escaped, shown };
+}
+
+function codePoint(char: string): string {
+  return (char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+}
+
+/**
+ * Throws `ConfigError` when `name` (a hook's, a chain's, an aggregation's) holds a character that shows
+ * as nothing (see `HIDDEN`): it would read as another name, a reserved one (`rejected\u200b`) or another
+ * hook's (`lint\u2060` beside `lint`), in messages, events and the results keyed by it. An emoji's
+ * joiners and selectors are part of it (`👨‍👩‍👧 review`, `❤️` are names).
+ */
+export function checkVisible(where: string, name: string, what: string): void {
+  const hidden = hiddenIn(name);
+  if (hidden === undefined) return;
+  throw new ConfigError(
+    `${where}: ${what} '${hidden.escaped}' has ${hidden.what} (U+${hidden.code}): it would read as ` +
+      `'${hidden.shown}'; a name must be made of characters that show`,
+  );
 }
 
 export function checkPositiveInteger(where: string, field: string, value: unknown, fallback: number): number {

@@ -58,7 +58,11 @@ export type ErrorPolicy = 'fail-open' | 'fail-closed';
 
 /** Options every kind of hook may carry; each overrides the run's default of the same name. */
 export interface HookOptions {
-  /** The hook's name: in its step, its events, an aggregation's metrics. Non-empty. */
+  /**
+   * The hook's name: in its step, its events, an aggregation's metrics. Non-empty, made of characters
+   * that show: a control, invisible or format character (`\u200b`, `\u2060`, a bidi mark) or a lone
+   * surrogate is a `ConfigError` (it read as another name); an emoji's joiners and selectors are fine.
+   */
   readonly name: string;
   /**
    * Time the hook may take, in ms on the run's scheduler; `Infinity` for none. A value above

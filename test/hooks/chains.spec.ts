@@ -57,6 +57,28 @@ describe('resolveChain / resolveHooks', () => {
     expect(Object.keys(result.final_context)).toEqual(BUILTIN_CHAINS['code-review'].hooks);
   });
 
+  it('refuses a name with a character that shows as nothing, before asking the resolver', () => {
+    const asked: string[] = [];
+    const resolver = (name: string): Hook => {
+      asked.push(name);
+      return { name, run: () => ({}) };
+    };
+    // Was resolved: a hook that read as `lint`, and a chain that read as `code-review`.
+    expect(() => resolveHooks(['test', 'lint\u200b'], resolver)).toThrow(
+      new ConfigError(
+        "resolveHooks: hook name #1 'lint\\u{200B}' has an invisible character (U+200B): it would read as " +
+          "'lint'; a name must be made of characters that show",
+      ),
+    );
+    expect(asked).toEqual(['test']);
+    expect(() => resolveChain({ name: 'code\u2060review', hooks: ['test'] }, resolver)).toThrow(
+      new ConfigError(
+        "resolveChain: the definition's name 'code\\u{2060}review' has an invisible character (U+2060): it " +
+          "would read as 'codereview'; a name must be made of characters that show",
+      ),
+    );
+  });
+
   it('resolves with a function, renaming hooks to their names in the definition', async () => {
     class Scanner {
       readonly name = 'generic';

@@ -1522,6 +1522,77 @@ describe('a context that is not an object', () => {
   });
 });
 
+describe('a name with a character that shows as nothing', () => {
+  const named = (name: string) => fn(name, () => ({}));
+  const hidden = (where: string, what: string, escaped: string, kind: string, code: string, shown: string) =>
+    new ConfigError(
+      `${where}: ${what} '${escaped}' has ${kind} (U+${code}): it would read as '${shown}'; a name must be ` +
+        'made of characters that show',
+    );
+
+  it('is refused for a hook, naming the character: it read as a reserved name or as another hook', () => {
+    // Each was taken: its step, its event's data.hook and its results read as the name shown.
+    const cases: Array<[string, string, string, string, string]> = [
+      ['rejected\u200b', 'rejected\\u{200B}', 'an invisible character', '200B', 'rejected'],
+      ['lint\u2060', 'lint\\u{2060}', 'an invisible character', '2060', 'lint'],
+      ['\u200ftest', '\\u{200F}test', 'an invisible character', '200F', 'test'],
+      ['\u202eenil', '\\u{202E}enil', 'an invisible character', '202E', 'enil'],
+      ['lint\ufeff', 'lint\\u{FEFF}', 'an invisible character', 'FEFF', 'lint'],
+      ['li\u00adnt', 'li\\u{00AD}nt', 'an invisible character', '00AD', 'lint'],
+      ['lint\u200d', 'lint\\u{200D}', 'an invisible character', '200D', 'lint'],
+      ['lint\ufe0f', 'lint\\u{FE0F}', 'an invisible character', 'FE0F', 'lint'],
+      ['lint\u3164', 'lint\\u{3164}', 'an invisible character', '3164', 'lint'],
+      ['lint\ud800', 'lint\\u{D800}', 'a lone surrogate', 'D800', 'lint'],
+      ['li\nnt', 'li\\u{000A}nt', 'a control character', '000A', 'lint'],
+      ['lint\u2028', 'lint\\u{2028}', 'a control character', '2028', 'lint'],
+    ];
+    for (const [name, escaped, kind, code, shown] of cases) {
+      const what = "hook #0's name";
+      expect(() => runHook(named(name), {})).toThrow(hidden('runHook', what, escaped, kind, code, shown));
+      expect(() => runHookChain({ name: 'c', hooks: [named(name)] }, {})).toThrow(
+        hidden('runHookChain "c"', what, escaped, kind, code, shown),
+      );
+      expect(() => runHookAggregation([named(name)], {}, validationResult)).toThrow(
+        hidden('runHookAggregation "aggregation"', what, escaped, kind, code, shown),
+      );
+    }
+    // Two hooks that read as one were two distinct names, two results under the same shown name.
+    expect(() => aggregateHooks([named('lint'), named('lint\u2060')], validationResult)).toThrow(
+      hidden(
+        'aggregateHooks "aggregation"',
+        "hook #1's name",
+        'lint\\u{2060}',
+        'an invisible character',
+        '2060',
+        'lint',
+      ),
+    );
+  });
+
+  it('is refused for a chain or an aggregation', () => {
+    expect(() => runHookChain({ name: 'pre\u200bcommit', hooks: [named('a')] }, {})).toThrow(
+      hidden(
+        'runHookChain',
+        'chain.name',
+        'pre\\u{200B}commit',
+        'an invisible character',
+        '200B',
+        'precommit',
+      ),
+    );
+    expect(() => chainHooks({ name: 'c\u2060', hooks: [named('a')] })).toThrow(ConfigError);
+    expect(() => aggregateHooks([named('a')], validationResult, { name: 'v\u200b' })).toThrow(
+      hidden('aggregateHooks', 'name', 'v\\u{200B}', 'an invisible character', '200B', 'v'),
+    );
+  });
+
+  it("takes any name whose characters show: an emoji's joiners and selectors are part of it", async () => {
+    const names = ['👨‍👩‍👧 review', '❤️', '1️⃣ first', '🏴󠁧󠁢󠁥󠁮󠁧󠁿', 'проверка', '検査', 'pre-commit: lint', 'a.b_c'];
+    const steps = await collect(runHookChain({ name: '✅ ✔︎', hooks: names.map(named) }, {}));
+    expect(steps.filter((o) => o.kind === 'step').map((o) => (o as HookStep).hook)).toEqual(names);
+  });
+});
+
 describe('chainHooks', () => {
   const slowChain = (m: {
     cold: (marbles: string, values?: Record<string, HookResult>) => Observable<HookResult>;
