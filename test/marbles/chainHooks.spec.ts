@@ -1541,6 +1541,8 @@ describe('a name with a character that shows as nothing', () => {
       ['li\u00adnt', 'li\\u{00AD}nt', 'an invisible character', '00AD', 'lint'],
       ['lint\u200d', 'lint\\u{200D}', 'an invisible character', '200D', 'lint'],
       ['lint\ufe0f', 'lint\\u{FE0F}', 'an invisible character', 'FE0F', 'lint'],
+      // A keycap is one with nothing after it: with a joiner it is none, its selector hidden too.
+      ['1\ufe0f\u20e3\u200d', '1\\u{FE0F}\u20e3\\u{200D}', 'an invisible character', 'FE0F', '1\u20e3'],
       ['lint\u3164', 'lint\\u{3164}', 'an invisible character', '3164', 'lint'],
       ['lint\ud800', 'lint\\u{D800}', 'a lone surrogate', 'D800', 'lint'],
       ['li\nnt', 'li\\u{000A}nt', 'a control character', '000A', 'lint'],
