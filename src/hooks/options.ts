@@ -227,15 +227,16 @@ const SLOTTED: ReadonlyArray<readonly [(value: object) => boolean, string]> = [
   [types.isDate, 'a Date'],
   [types.isRegExp, 'a RegExp'],
   [types.isPromise, 'a Promise'],
-  [isWeakRef, 'a WeakRef'],
-  [isFinalizationRegistry, 'a FinalizationRegistry'],
-  [isSegments, "an Intl.Segmenter's segments"],
   [types.isMapIterator, 'a Map iterator'],
   [types.isSetIterator, 'a Set iterator'],
   [types.isGeneratorObject, 'a generator object'],
 ];
 
-/** Brand checks `node:util` has none for: each method throws a `TypeError` for any other receiver. */
+/**
+ * Brand checks `node:util` has none for: each method throws a `TypeError` for any other receiver. A throw
+ * costs tens of µs (its stack is captured), so `slottedKind` runs one only for an object with the kind's
+ * prototype in its chain: a plain object or a class instance pays none.
+ */
 function isWeakRef(value: object): boolean {
   try {
     WeakRef.prototype.deref.call(value);
@@ -329,7 +330,45 @@ function iteratorGlobal(): IteratorGlobal | undefined {
 function slottedKind(value: object): string | undefined {
   const kind = SLOTTED.find(([is]) => is(value))?.[1];
   if (kind !== undefined || types.isProxy(value)) return kind;
-  return ITERATOR_KINDS.get(Object.getPrototypeOf(value) as object);
+  const prototype = Object.getPrototypeOf(value) as object | null;
+  return (
+    (prototype === null ? undefined : ITERATOR_KINDS.get(prototype)) ?? thrownBrandKind(value, prototype)
+  );
+}
+
+/** The kinds told by a throwing brand check, each with its prototype (`undefined`: not in this runtime). */
+type ThrownBrand = readonly [prototype: object | undefined, is: (value: object) => boolean, kind: string];
+
+const THROWN_BRANDS: ReadonlyArray<ThrownBrand> = [
+  [WeakRef.prototype, isWeakRef, 'a WeakRef'],
+  [FinalizationRegistry.prototype, isFinalizationRegistry, 'a FinalizationRegistry'],
+  [
+    SEGMENTS_CONTAINING === undefined ? undefined : segmentsPrototype(),
+    isSegments,
+    "an Intl.Segmenter's segments",
+  ],
+];
+
+function segmentsPrototype(): object {
+  return Object.getPrototypeOf(new Intl.Segmenter().segment('')) as object;
+}
+
+/**
+ * `value`'s kind among `THROWN_BRANDS`, checked only for the kinds whose prototype is in its chain (all of
+ * them when a proxy is in the chain: asking a proxy for its prototype would run its trap). One of these
+ * objects given another prototype with `Object.setPrototypeOf` is taken as its own fields.
+ */
+function thrownBrandKind(value: object, prototype: object | null): string | undefined {
+  let candidates: ThrownBrand[] = [];
+  for (let p = prototype; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    if (types.isProxy(p)) {
+      candidates = [...THROWN_BRANDS];
+      break;
+    }
+    const brand = THROWN_BRANDS.find(([proto]) => proto === p);
+    if (brand !== undefined) candidates.push(brand);
+  }
+  return candidates.find(([, is]) => is(value))?.[2];
 }
 
 /** Whether `value` is an array, or a revoked proxy (asking throws a `TypeError`; no hook could read it). */

@@ -1378,6 +1378,41 @@ describe('a context that is not an object', () => {
     ]);
   });
 
+  it('a plain object or a class instance is checked without a throwing brand check (each throw captured a stack: tens of µs per run)', async () => {
+    seen.length = 0;
+    const derefs: unknown[] = [];
+    const deref = WeakRef.prototype.deref;
+    WeakRef.prototype.deref = function (this: WeakRef<object>) {
+      derefs.push(this);
+      return deref.call(this);
+    };
+    try {
+      class Context {
+        n = 2;
+      }
+      const plain = { n: 1 };
+      for (const context of [plain, new Context(), Object.create(null) as object]) {
+        await collect(runHook(hook, context as never));
+      }
+      // Was each of the three contexts (deref called for every object, and a TypeError thrown for each).
+      expect(derefs).toEqual([]);
+      const ref = new WeakRef({});
+      expectHidden(ref, 'a WeakRef');
+      expect(derefs.length).toBeGreaterThan(0);
+      expect(derefs.every((receiver) => receiver === ref)).toBe(true);
+      // A proxy in the chain: its prototype is not asked, so every throwing check runs.
+      const behindProxy = Object.create(new Proxy({}, {})) as object;
+      derefs.length = 0;
+      await collect(runHook(hook, behindProxy as never));
+      expect(derefs).toEqual([behindProxy]);
+    } finally {
+      WeakRef.prototype.deref = deref;
+    }
+    // Given another prototype, a WeakRef is taken as its own fields (documented).
+    await collect(runHook(hook, Object.setPrototypeOf(new WeakRef({}), Object.prototype) as never));
+    expect(seen).toEqual([{ n: 1 }, { n: 2 }, {}, {}, {}]);
+  });
+
   it('every built-in iterator is refused, named for its kind: a String, RegExp String or Segmenter iterator too', () => {
     seen.length = 0;
     const segments = new Intl.Segmenter().segment('ab');
