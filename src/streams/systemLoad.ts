@@ -41,7 +41,7 @@ export type LoadSnapshot = Partial<SystemLoad>;
  * Reads the operating system's CPU and memory usage. The default uses `node-os-utils`; pass your own to
  * run where it is unavailable, or in tests. Calls never overlap: the next starts after the last settled,
  * also when several samplers use one probe object (other intervals, or a sampler started again while a
- * call of the one before is in flight).
+ * call of the one before is in flight). The default probes (one per sampler) wait for one another so too.
  */
 export interface OsProbe {
   /** System CPU usage in %. May take a while (node-os-utils samples for ~200 ms); runs in the background. */
@@ -101,6 +101,12 @@ function idOf(value: object): number {
 
 const DEFAULT_PROBE_KEY = {};
 
+/** Where the calls of a probe wait for one another: one call in flight at a time. */
+interface Lane {
+  /** Settles once the call in flight (by any sampler) has, and the probe is free again. */
+  inFlight: Promise<void> | undefined;
+}
+
 /**
  * A probe object across the samplers that use it (other intervals or schedulers, or a sampler started
  * again while its predecessor's call is in flight): its calls never overlap, and it is disposed when
@@ -108,16 +114,25 @@ const DEFAULT_PROBE_KEY = {};
  */
 interface ProbeState {
   users: number;
-  /** Settles once the call in flight (by any sampler) has, and the probe is free again. */
-  inFlight: Promise<void> | undefined;
+  lane: Lane;
 }
 
 const probeStates = new WeakMap<OsProbe, ProbeState>();
 
+/**
+ * The lane of every default probe: each sampler has a node-os-utils probe of its own (made with it,
+ * disposed with it), but their calls wait for one another as one probe's do. With a lane each, a sampler
+ * started and stopped again and again (a pipeline with a `load$` per run) left a CPU sample running at
+ * each start, none waiting for the one before: 200 starts, 200 samples at once, each with its ~200 ms
+ * timer and a file of /proc open at times.
+ */
+const defaultLane: Lane = { inFlight: undefined };
+const defaultProbes = new WeakSet<OsProbe>();
+
 /** node-os-utils, imported on first use so that importing the library does not load it. */
 function nodeOsUtilsProbe(): OsProbe {
   const os = import('node-os-utils').then(({ OSUtils }) => new OSUtils({ cacheEnabled: false }));
-  return {
+  const probe: OsProbe = {
     async cpuPercent() {
       const result = await (await os).cpu.usage();
       if (!result.success) throw result.error;
@@ -132,6 +147,8 @@ function nodeOsUtilsProbe(): OsProbe {
       void os.then((utils) => utils.destroy()).catch(() => undefined);
     },
   };
+  defaultProbes.add(probe);
+  return probe;
 }
 
 function finiteOr(value: unknown, fallback: number): number {
@@ -198,21 +215,22 @@ function startSampler(
   let stopped = false;
   let state = probeStates.get(probe);
   if (state === undefined) {
-    state = { users: 0, inFlight: undefined };
+    state = { users: 0, lane: defaultProbes.has(probe) ? defaultLane : { inFlight: undefined } };
     probeStates.set(probe, state);
   }
   const probeState = state;
+  const { lane } = state;
   probeState.users++;
 
   // The probe runs in the background; a tick only reads the figures of the last finished probe, so
   // a slow `cpu.usage()` never delays a sample (or anything else on the hot path).
   const probeOnce = () => {
     if (probing || stopped) return;
-    if (probeState.inFlight !== undefined) {
+    if (lane.inFlight !== undefined) {
       // Another sampler's call: this one calls once it settled (calls of a probe never overlap).
       if (!queued) {
         queued = true;
-        void probeState.inFlight.then(() => {
+        void lane.inFlight.then(() => {
           queued = false;
           probeOnce();
         });
@@ -234,9 +252,9 @@ function startSampler(
       .then((value) => {
         memoryPercent = finiteOr(value, memoryPercent);
       });
-    probeState.inFlight = Promise.allSettled([cpu, memory]).then(() => {
+    lane.inFlight = Promise.allSettled([cpu, memory]).then(() => {
       probing = false;
-      probeState.inFlight = undefined;
+      lane.inFlight = undefined;
     });
   };
 

@@ -460,3 +460,47 @@ describe.each(PARTS)('$name', (part) => {
     }
   });
 });
+
+describe('systemLoad$ with node-os-utils (the default probe)', () => {
+  it('runs one CPU sample at a time however often its samplers start and stop: 200 subscribed and left', async () => {
+    // Each sampler had its own node-os-utils probe, so the calls of one never waited for another's: a
+    // sampler started and stopped 200 times (a pipeline with a load$ run per batch, say) left 200 CPU
+    // samples running at once, each holding a 200 ms timer and a file of /proc open at times: 200 Timeouts
+    // and up to ~270 file descriptors more. Where the cycles are slower than a sample, fewer overlap;
+    // here they are left at once, in one synchronous loop.
+    const { CPUMonitor } = await import('node-os-utils');
+    const usage = CPUMonitor.prototype.usage;
+    let started = 0;
+    let running = 0;
+    let most = 0;
+    const spy = vi.spyOn(CPUMonitor.prototype, 'usage').mockImplementation(function (this: unknown) {
+      started++;
+      most = Math.max(most, ++running);
+      return usage.call(this).finally(() => {
+        running--;
+      });
+    });
+    try {
+      await settle();
+      const before = footprint();
+      const peak: Record<string, number> = {};
+      const record = () => {
+        for (const [kind, count] of Object.entries(footprint())) {
+          const more = count - (before[kind] ?? 0);
+          if (more > SLACK && more > (peak[kind] ?? 0)) peak[kind] = more;
+        }
+      };
+      for (let i = 0; i < 200; i++) systemLoad$({ intervalMs: 1_000 }).subscribe().unsubscribe();
+      // Until the samples they started have ended (~200 ms each), the peak of each kind noted at every turn.
+      const deadline = Date.now() + 120_000;
+      while ((started === 0 || running > 0) && Date.now() < deadline) {
+        record();
+        await turn();
+      }
+      await grownAfterSettling(before);
+      expect({ most, peak }).toEqual({ most: 1, peak: {} });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
