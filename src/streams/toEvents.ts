@@ -1252,6 +1252,12 @@ const LERNA_ARGUMENT = new RegExp(`^(?:${LERNA_OPTIONS})$`);
 // What follows `tox` or `nox` run without a command of theirs: the command's end (a comment's `#`), or an
 // option.
 const TOX_END = `(?=[ \\t]*(?:[;&|()<>\\r\\n]|$)|[ \\t]+#|${SEP}-)`;
+// Maven's and Gradle's names, with Windows' scripts run from Git Bash or WSL (`mvnw.cmd`, `gradlew.bat`), which
+// Windows finds in any capitals (`GRADLEW.BAT`, `Mvn.Cmd`).
+const MAVEN_NAME = String.raw`mvnw?(?:\.cmd)?|[mM][vV][nN][wW]?\.[cC][mM][dD]`;
+const GRADLE_NAME = String.raw`gradle\w*(?:\.bat)?|[gG][rR][aA][dD][lL][eE]\w*\.[bB][aA][tT]`;
+// A test task's name that Gradle may take for an abbreviation (`GRADLE_ABBREVIATIONS`): `che`, `TEST`, `tDUT`.
+const GRADLE_ABBREVIATED = String.raw`[tT](?:[eE](?:[sS][tT]?)?)?|[cC](?:[hH](?:[eE](?:[cC][kK]?)?)?)?|[bB](?:[uU](?:[iI](?:[lL][dD]?)?)?)?|t(?:e(?:st?)?)?(?:[A-Z\d][a-z\d]*)*U(?:n(?:it?)?)?T(?:e(?:st?)?)?`;
 // Each test command as its name (a regular expression of the command's first word) and what follows the
 // name on the line (`''`: the name alone says it, `vitest`).
 const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
@@ -1308,7 +1314,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // first (`mvn package`, `mvn clean install`, `integration-test`, `deploy`); not `mvn test-compile`, nor
   // `mvn install -DskipTests`.
   [
-    'mvnw?(?:\\.cmd)?',
+    MAVEN_NAME,
     `${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|package|install|deploy|integration-test|surefire:test)${END}`,
   ],
   // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`,
@@ -1316,8 +1322,8 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // not `test` as a value of Gradle's options or of a task's (`./gradlew help --task test`, `gradle init
   // --project-name test`, `./gradlew dependencies --configuration test`).
   [
-    'gradle\\w*(?:\\.bat)?',
-    `${SEP}${wordsBefore('-[xpbcIgDP]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|task|project-name|package|type|dsl|test-framework|configuration|dependency|group)', true)}(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest)${END}`,
+    GRADLE_NAME,
+    `${SEP}${wordsBefore('-[xpbcIgDPMF]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|write-verification-metadata|dependency-verification|update-locks|system-prop|project-prop|configuration-cache-problems|task|project-name|package|type|dsl|test-framework|configuration|dependency|group)', true)}(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest|${GRADLE_ABBREVIATED})${END}`,
   ],
   // tox and nox, alone or with options (`tox -e py312`, `tox run -e py312`, `nox -s tests`): not a command
   // of theirs that runs none (`tox list`).
@@ -1363,9 +1369,9 @@ function isTestName(name: string, command: string, from: number, end: number): b
  * @internal Exported for tests. Whether the Bash line (or `bash -c` script) `text` may have a test command:
  * a line without runs none, and is not read. A word of every test command of `TEST_COMMAND` (`test` in
  * `vitest`, `pytest`, `unittest`; `jest`, `tox`, …), or of those read only after their tool's name, with that
- * name (Maven's `verify`, `package`, `install`, `deploy` and Gradle's `check` and `build` with `mvn` or
- * `gradle`, npm's and pnpm's `t` and `tst` with `npm`): so `npm run build`, `npm install x`, `cargo build`
- * are not read. Each of them may have quotes and `\`s between its letters (`m"v"n package`, `'npm' t`,
+ * name (Maven's `verify`, `package`, `install`, `deploy` with `mvn`, npm's and pnpm's `t` and `tst` with
+ * `npm`), or `gradle` (a task's name may be abbreviated: `gradle che`); `mvn` and `gradle` in any capitals
+ * (Windows' `MVNW.CMD`, `GRADLEW.BAT`): so `npm run build`, `npm install x`, `cargo build` are not read. Each of them may have quotes and `\`s between its letters (`m"v"n package`, `'npm' t`,
  * `bash -c mvn\ pack\age`), which the shell drops. Not `TEST_COMMAND` itself, which quotes and `\`s in a name
  * or between its words would hide. Linear: each expression scans the line once, allocating nothing.
  */
@@ -1373,22 +1379,32 @@ export function mayRunTests(text: string): boolean {
   if (!MAY_RUN_TESTS.test(text)) return false;
   return (
     TEST_WORD.test(text) ||
-    (BUILD_TOOL.test(text) && BUILD_WORD.test(text)) ||
+    GRADLE_TOOL.test(text) ||
+    (MAVEN_TOOL.test(text) && BUILD_WORD.test(text)) ||
     (NPM.test(text) && NPM_ALIAS.test(text))
   );
 }
-/** The words `words` (`|` between them), each letter maybe after a quote or a `\` (`m"v"n`, `\pytest`). */
-function quotable(words: string): string {
-  return words.replace(/\w(?=\w)/g, `$&['"\\\\]*`);
+/**
+ * The words `words` (`|` between them), each letter maybe after a quote or a `\` (`m"v"n`, `\pytest`); in
+ * capitals or small letters, with `anyCase` (a Windows script's name: `GRADLEW.BAT`).
+ */
+function quotable(words: string, anyCase = false): string {
+  const letter = (c: string) => (anyCase ? `[${c}${c.toUpperCase()}]` : c);
+  return words
+    .split('|')
+    .map((word) => Array.from(word, letter).join(`['"\\\\]*`))
+    .join('|');
 }
 const TEST_WORDS = quotable('test|jest|mocha|rspec|phpunit|tox|nox');
 const BUILD_WORDS = quotable('verify|check|package|install|deploy|build');
 const NPM_ALIASES = String.raw`\bt(?:['"\\]*s['"\\]*t)?\b`;
 // A test word or a tool's name: most lines have none, and are done with in one scan.
-const MAY_RUN_TESTS = new RegExp(`${TEST_WORDS}|${quotable('mvn|gradle|npm')}`);
+const MAY_RUN_TESTS = new RegExp(`${TEST_WORDS}|${quotable('mvn|gradle', true)}|${quotable('npm')}`);
 const TEST_WORD = new RegExp(TEST_WORDS);
 const BUILD_WORD = new RegExp(BUILD_WORDS);
-const BUILD_TOOL = new RegExp(quotable('mvn|gradle'));
+// Gradle's lines are all read: a task's name may be abbreviated (`gradle che` runs `check`).
+const GRADLE_TOOL = new RegExp(quotable('gradle', true));
+const MAVEN_TOOL = new RegExp(quotable('mvn', true));
 const NPM_ALIAS = new RegExp(NPM_ALIASES);
 const NPM = new RegExp(quotable('npm'));
 const BLANK = /\s/;
@@ -1404,24 +1420,29 @@ const NOT_A_TEST_RUN = new RegExp(
   [
     String.raw`\s(?:--collect-only|--co|--list(?:-tests)?|--listTests|--help|-h|--version|--dry-run|--no-run|-{1,2}list(?:=\S*)?)(?:\s|$)`,
     String.raw`^(?:\S*/)?go\s+test\s(?:.*\s)?-c(?:\s|$)`,
-    String.raw`^(?:\S*/)?mvnw?(?:\.cmd)?\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip(?:\.exec)?)(?:=true)?(?:\s|$)`,
+    String.raw`^(?:\S*/)?(?:${MAVEN_NAME})\s(?:[\s\S]*\s)?-D(?:skipTests|maven\.test\.skip(?:\.exec)?)(?:=true)?(?:\s|$)`,
     String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-l|-a|--list(?:envs(?:-all)?|-sessions)?|--notest)(?:\s|$)`,
     String.raw`^(?:\S*/)?[tn]ox\s+(?:(?!--(?:\s|$))\S+\s+)*(?:-e|-s|--sessions?|--env)(?:=|\s+)(?!-)(?![^\s;&|]*(?:py|test|unit|all|ALL))`,
   ].join('|'),
 );
 const EXIT_CODE = /^Exit code (\d+)/;
 // A Gradle command: its name, a blank after it.
-const GRADLE = /^(?:\S*\/)?gradle\w*(?:\.bat)?\s/;
-// Gradle's short options that take an argument (`-x test`, `-xtest`, `-x=test`), and its long ones, for which
-// a single `-` does too (`-exclude-task test`).
+const GRADLE = new RegExp(`^(?:\\S*/)?(?:${GRADLE_NAME})\\s`);
+// Gradle's own short options that take an argument (`-x test`, `-xtest`, `-x=test`), and its own long ones,
+// which a single `-` names too (`-exclude-task test`), as does `--` a short one (`--x test`). Given no
+// argument (at the command's end, or an option next: `-p -m lint test`, `-qx test`), Gradle refuses the line.
 const GRADLE_SHORT_ARGUMENT = 'xpbcIgDPMF';
 const GRADLE_LONG_ARGUMENT = new Set(
-  'exclude-task project-dir build-file settings-file init-script tests gradle-user-home console warning-mode max-workers include-build project-cache-dir priority task project-name package type dsl test-framework configuration dependency group write-verification-metadata dependency-verification update-locks'.split(
+  'exclude-task project-dir build-file settings-file init-script gradle-user-home console warning-mode max-workers include-build project-cache-dir priority write-verification-metadata dependency-verification update-locks system-prop project-prop configuration-cache-problems'.split(
     ' ',
   ),
 );
+// Its tasks' options that take an argument (`help --task test`, `init --project-name test`), read by the task.
+const GRADLE_TASK_ARGUMENT = new Set(
+  'tests task project-name package type dsl test-framework configuration dependency group'.split(' '),
+);
 // Its short options that take none, which may be put together in one word (`-qm` is `-q -m`).
-const GRADLE_FLAGS = /^-[?adhiqsStvVwmU]+$/;
+const GRADLE_FLAG = /^[?adhiqsStvVwmU]$/;
 // The test tasks a Gradle task runs, by name: `build` runs `check`, which runs `test`; leaving out one of them
 // leaves out those after it (a task named runs, though another depends on it: `test -x check` runs the tests).
 const GRADLE_TEST_TASKS: Readonly<Record<string, readonly string[]>> = {
@@ -1430,6 +1451,16 @@ const GRADLE_TEST_TASKS: Readonly<Record<string, readonly string[]>> = {
   build: ['build', 'check', 'test'],
 };
 const GRADLE_TEST_TASK = /^(?:test|check|build|test\w*UnitTest)$/;
+// What Gradle may take a task's name for, when no task has that name: the one task whose name starts so, in
+// any capitals (`t`, `te`, `che`, `b`, `TEST`), or whose words start so (`tDUT`: `testDebugUnitTest`); two
+// tasks so named make it refuse the line (`t`: `test` and `tasks`). Each test task's (`*UnitTest`: a
+// `test…UnitTest`), as `GRADLE_TEST_TASK`'s name.
+const GRADLE_ABBREVIATIONS: readonly (readonly [RegExp, string])[] = [
+  [/^t(?:e(?:st?)?)?$/i, 'test'],
+  [/^c(?:h(?:e(?:ck?)?)?)?$/i, 'check'],
+  [/^b(?:u(?:i(?:ld?)?)?)?$/i, 'build'],
+  [/^t(?:e(?:st?)?)?(?:[A-Z\d][a-z\d]*)*U(?:n(?:it?)?)?T(?:e(?:st?)?)?$/, '*UnitTest'],
+];
 // A word of a Gradle command: its quoted parts with their blanks (an open quote alone, the line broken); or
 // a redirection's operator (group 1: `>`, `2>`, `&>>`, `>&`, `<`), whose target, the next word, is no task
 // (`./gradlew build -x check > test`).
@@ -1438,68 +1469,120 @@ const GRADLE_WORD =
 
 /**
  * What the Gradle command `words` (its name first, its words as the shell splits them) runs of its test tasks, as
- * Gradle reads its line: `'none'` for a dry run (`-m`, also among other flags, `-qm`; `--dry-run`) or when every
- * test task named is left out with `-x` (`--exclude-task`) — a name without a project's path (`test`) is the
- * task of every project, so `-x test` leaves out all, a path (`:lib:test`, `lib:test`) only that project's; the
- * root's (`:test`) only the root's, so `test -x :test` runs the other projects' of a build of many and none of a
- * build of one: `'unknown'`; else `'run'`. Linear in the words' number (the left out ones in a set).
+ * Gradle reads its line: `'none'` for a dry run (`-m`, also among other flags, `-qm`, `--m`; `--dry-run`), a
+ * line Gradle refuses (an option of its own without its argument: `-p -m lint test`, `-qx test`, `test -x`),
+ * or when every test task named is left out with `-x` (`--exclude-task`, `--x`) — a name without a project's
+ * path (`test`) is the task of every project, so `-x test` leaves out all, a path (`:lib:test`, `lib:test`, the
+ * root's `:test`) only that project's, so `test -x :lib:test` runs the other projects' tests if they have some
+ * (none in a build of one, or of the root and `lib`): `'unknown'`; `'unknown'` too for a test task's name
+ * abbreviated, named or left out (`gradle che`, `test -x t`: Gradle takes it for the one task whose name starts
+ * so, or refuses it when two do); else `'run'`. Linear in the words' number (the left out ones in sets).
  */
-// A redirection's operator among the words (a NUL, which no shell word has).
-const REDIRECTION = '\0';
-
 function gradleRun(words: string): 'run' | 'none' | 'unknown' {
-  // The words as the shell splits them: a quoted blank is in its word (`-Pnotes="a test"` is one word).
-  const all = Array.from(words.matchAll(GRADLE_WORD), (match) =>
-    match[1] === undefined ? match[0].replace(/['"\\]/g, '') : REDIRECTION,
-  );
+  // The words as the shell splits them (a quoted blank is in its word: `-Pnotes="a test"`), without the
+  // redirections and their targets, which Gradle does not get (`> test`).
+  const all: string[] = [];
+  let target = false;
+  for (const match of words.matchAll(GRADLE_WORD)) {
+    if (match[1] !== undefined) target = true;
+    else if (target) target = false;
+    else {
+      const word = match[0].replace(/['"\\]/g, '');
+      if (word !== '') all.push(word);
+    }
+  }
   const excluded = new Set<string>(); // project path (`*`: every project) and task name
+  const excludedOne = new Set<string>(); // the name of a task left out of one project (`:lib:test`, `:test`)
+  const mayExclude = new Set<string>(); // as `excluded`, a test task's name maybe abbreviated (`-x t`)
+  let abbreviated = false; // a test task's name maybe abbreviated is named (`gradle che`)
   const tasks: string[] = [];
   let options = true;
   for (let i = 1; i < all.length; i++) {
     const word = all[i]!;
-    if (word === '') continue;
-    if (word === REDIRECTION) {
-      i++; // the redirection's target
-      continue;
-    }
     if (!options || word[0] !== '-' || word === '-') {
-      if (GRADLE_TEST_TASK.test(word.slice(word.lastIndexOf(':') + 1))) tasks.push(word);
+      const name = word.slice(word.lastIndexOf(':') + 1);
+      if (GRADLE_TEST_TASK.test(name)) tasks.push(word);
+      else if (GRADLE_ABBREVIATIONS.some(([abbreviation]) => abbreviation.test(name))) abbreviated = true;
       continue;
     }
     if (word === '--') {
       options = false;
       continue;
     }
-    const long = word.startsWith('--') ? word.slice(2) : word.slice(1);
-    const equals = long.indexOf('=');
-    const longName = equals < 0 ? long : long.slice(0, equals);
-    let value: string | undefined;
-    let exclude = false;
-    if (longName === 'dry-run' || (GRADLE_FLAGS.test(word) && word.includes('m'))) return 'none';
-    if (GRADLE_LONG_ARGUMENT.has(longName)) {
-      exclude = longName === 'exclude-task';
-      value = equals < 0 ? all[++i] : long.slice(equals + 1);
-    } else if (word[1] !== '-' && GRADLE_SHORT_ARGUMENT.includes(word[1]!)) {
-      exclude = word[1] === 'x';
-      value = word.length === 2 ? all[++i] : word[2] === '=' ? word.slice(3) : word.slice(2);
+    const dashes = word[1] === '-' ? 2 : 1;
+    const equals = word.indexOf('=');
+    const name = word.slice(dashes, equals < 0 ? undefined : equals);
+    if (name === 'dry-run') return 'none';
+    let option: string | undefined; // an option that takes an argument
+    let value: string | undefined; // its argument in its word (`-xtest`, `-x=test`)
+    if (
+      GRADLE_LONG_ARGUMENT.has(name) ||
+      GRADLE_TASK_ARGUMENT.has(name) ||
+      (name.length === 1 && GRADLE_SHORT_ARGUMENT.includes(name))
+    ) {
+      option = name;
+      if (equals >= 0) value = word.slice(equals + 1);
+    } else if (name.length === 1 && dashes === 2) {
+      if (name === 'm') return 'none';
+    } else if (dashes === 1 && GRADLE_SHORT_ARGUMENT.includes(word[1]!)) {
+      option = word[1];
+      value = word.slice(2);
+    } else if (dashes === 1) {
+      // Flags put together (`-qm`): a letter that takes an argument after the first has none (`-qx test`).
+      for (let k = 1; k < word.length && GRADLE_FLAG.test(word[k]!); k++) if (word[k] === 'm') return 'none';
+      for (let k = 2; k < word.length && GRADLE_FLAG.test(word[k - 1]!); k++) {
+        if (GRADLE_SHORT_ARGUMENT.includes(word[k]!)) return 'none';
+      }
     }
-    if (exclude && value !== undefined) excluded.add(projectTask(value));
+    if (option === undefined) continue;
+    const own = !GRADLE_TASK_ARGUMENT.has(option);
+    if (value === undefined) {
+      const next = all[i + 1];
+      // `--` after it ends Gradle's options, the option left without its argument (`-x -- test`).
+      if (next === '--') continue;
+      if (own && (next === undefined || (next.length > 1 && next[0] === '-'))) return 'none';
+      value = next;
+      i++;
+    }
+    if (own && value === '') return 'none';
+    if (value !== undefined && (option === 'x' || option === 'exclude-task')) exclude(value);
   }
-  let result: 'run' | 'none' | 'unknown' = tasks.length === 0 ? 'run' : 'none';
+  if (tasks.length === 0) return abbreviated ? 'unknown' : 'run';
+  let result: 'none' | 'unknown' = abbreviated ? 'unknown' : 'none';
   for (const task of tasks) {
     const colon = task.lastIndexOf(':');
     const name = task.slice(colon + 1);
     const path = colon < 0 ? '*' : projectTask(task).slice(0, -name.length);
     let left = false;
-    let root = false;
+    let maybe = false;
     for (const before of GRADLE_TEST_TASKS[name] ?? [name]) {
+      const kind = before in GRADLE_TEST_TASKS ? before : '*UnitTest';
       left = left || excluded.has(`*${before}`) || excluded.has(path + before);
-      root = root || excluded.has(`:${before}`);
+      maybe =
+        maybe ||
+        mayExclude.has(`*${kind}`) ||
+        mayExclude.has(path + kind) ||
+        (path === '*' && (excludedOne.has(before) || excludedOne.has(kind)));
     }
-    if (!left && !(path === '*' && root)) return 'run';
+    if (!left && !maybe) return 'run';
     if (!left) result = 'unknown';
   }
   return result;
+
+  function exclude(task: string): void {
+    const colon = task.lastIndexOf(':');
+    const name = task.slice(colon + 1);
+    const key = projectTask(task);
+    const path = key.slice(0, -name.length || undefined);
+    excluded.add(key);
+    if (colon >= 0) excludedOne.add(name);
+    if (GRADLE_TEST_TASK.test(name)) return;
+    for (const [abbreviation, kind] of GRADLE_ABBREVIATIONS) {
+      if (!abbreviation.test(name)) continue;
+      mayExclude.add(path + kind);
+      if (colon >= 0) excludedOne.add(kind);
+    }
+  }
 }
 
 /** A Gradle task's name with its project's path, from the root (`lib:test` is `:lib:test`), or `*` first. */

@@ -19,6 +19,8 @@ const names = [
   './mvnw',
   'gradle',
   './gradlew',
+  'GRADLEW.BAT',
+  'Mvnw.cmd',
   'lerna',
   'turbo',
   'nx',
@@ -88,6 +90,12 @@ const words = [
   'integration-test',
   'surefire:test',
   'testDebugUnitTest',
+  'che',
+  'b',
+  'TEST',
+  'tDUT',
+  '--x',
+  '-qx',
   'workspaces foreach',
   'CI=1',
   'x',
@@ -181,6 +189,11 @@ describe('the Bash line prefilter', () => {
       'j"es"t -w 1',
       'bash -c mvn\\ pack\\age',
       'bash -c npm\\ \\t',
+      // Gradle's lines, a task's name abbreviated (read as unknown); Windows' scripts in capitals.
+      './gradlew che',
+      'gradle b',
+      'GRADLEW.BAT build',
+      'MVNW.CMD verify',
     ]) {
       expect(mayRunTests(text), text).toBe(true);
       expect(readsTestRun(text), text).toBe(true);

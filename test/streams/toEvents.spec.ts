@@ -1267,13 +1267,10 @@ describe('toEvents mappings', () => {
       'npm test -ws',
       'npm run test --workspaces',
       'npm test --workspace=api',
-      // Tests named, or a project's check left out, with -x check.
+      // Tests named, with -x check.
       './gradlew test -x check',
       './gradlew :app:test -x check',
-      './gradlew check -x :lib:check',
-      // A project's test task left out: the others' still run.
-      './gradlew test -x :lib:test',
-      './gradlew check --exclude-task :app:test',
+      // A project's test task left out: another project's named still runs.
       './gradlew :lib:test :app:test -x :lib:test',
     ]) {
       expect(verdicts(command), command).toEqual(run);
@@ -1421,7 +1418,14 @@ describe('toEvents mappings', () => {
     const table: [string, string, string][] = [
       // A project's check left out: its tests still run for the test task named (a task named runs).
       ['./gradlew test -x :lib:check', 'passed', 'failed'],
-      ['./gradlew build -x :lib:check', 'passed', 'failed'],
+      // Every project's task named, a project's test (or check) left out: the others' tests run if they have
+      // some (none in a build of the root and lib alone, as gradle init makes).
+      ['./gradlew build -x :lib:check', 'unknown', 'unknown'],
+      ['./gradlew check -x :lib:check', 'unknown', 'unknown'],
+      ['./gradlew test -x :lib:test', 'unknown', 'unknown'],
+      ['./gradlew check --exclude-task :app:test', 'unknown', 'unknown'],
+      ['./gradlew testDebugUnitTest -x :lib:testDebugUnitTest', 'unknown', 'unknown'],
+      ['./gradlew :app:test -x :lib:test', 'passed', 'failed'],
       // A project's check or build named, its test (or check) left out: none of its tests run.
       ['./gradlew :lib:check -x :lib:test', 'none', 'none'],
       ['./gradlew :lib:build -x :lib:check', 'none', 'none'],
@@ -1453,6 +1457,69 @@ describe('toEvents mappings', () => {
       ['./gradlew testDebugUnitTest -x testDebugUnitTest', 'none', 'none'],
       // Another test task named is not left out by -x test or -x check.
       ['./gradlew testDebugUnitTest -x test', 'passed', 'failed'],
+    ];
+    expectVerdicts(table);
+  });
+
+  it('reads a Gradle line as Gradle parses it: --x, an option without its argument refused, abbreviated task names as unknown', () => {
+    const table: [string, string, string][] = [
+      // Gradle takes -- before a short option too, and a short one's letter after --: --x is -x, --m -m.
+      ['./gradlew build --x test', 'none', 'none'],
+      ['./gradlew --x=test check', 'none', 'none'],
+      ['./gradlew --m test', 'none', 'none'],
+      ['./gradlew --q test', 'passed', 'failed'],
+      // An option of Gradle's own without its argument: Gradle refuses the line and runs no task.
+      ['./gradlew -qx test', 'none', 'none'],
+      ['./gradlew -qx test build', 'none', 'none'],
+      ['./gradlew -p -m lint test', 'none', 'none'],
+      ['./gradlew test -x', 'none', 'none'],
+      ['./gradlew test -x --info', 'none', 'none'],
+      ['./gradlew test -x=', 'none', 'none'],
+      ['./gradlew test --project-dir', 'none', 'none'],
+      ['./gradlew test --project-prop', 'none', 'none'],
+      // A task's option without its argument is the task's to read (test's --tests), and -- ends the options,
+      // the one before it left without its argument (Gradle drops it).
+      ['./gradlew test --tests', 'passed', 'failed'],
+      ['./gradlew -x -- test', 'passed', 'failed'],
+      ['./gradlew test -x -- lint', 'passed', 'failed'],
+      // A redirection between -x and its argument: Gradle gets the word after its target.
+      ['./gradlew build -x > build.log test', 'none', 'none'],
+      ['./gradlew build -x 2>&1 test', 'none', 'none'],
+      // Gradle's long options that take an argument, test their value.
+      ['./gradlew --project-prop test assemble', 'none', 'none'],
+      ['./gradlew --system-prop test assemble', 'none', 'none'],
+      ['./gradlew -xp test', 'passed', 'failed'],
+      // A test task's name abbreviated, or in other capitals: the one task whose name starts so, or a line
+      // Gradle refuses when two do (t: test and tasks), so unknown; named or left out.
+      ['gradle t', 'unknown', 'unknown'],
+      ['./gradlew che', 'unknown', 'unknown'],
+      ['gradle b', 'unknown', 'unknown'],
+      ['./gradlew TEST', 'unknown', 'unknown'],
+      ['./gradlew Check', 'unknown', 'unknown'],
+      ['./gradlew :lib:te', 'unknown', 'unknown'],
+      ['./gradlew tDUT', 'unknown', 'unknown'],
+      ['./gradlew clean tes', 'unknown', 'unknown'],
+      ['gradle -x t test', 'unknown', 'unknown'],
+      ['./gradlew build -x che', 'unknown', 'unknown'],
+      ['./gradlew check -x :lib:t', 'unknown', 'unknown'],
+      ['./gradlew testDebugUnitTest -x tDUT', 'unknown', 'unknown'],
+      ['./gradlew che -x test', 'unknown', 'unknown'],
+      // Not an abbreviation of a test task, or one left out that the task named does not run.
+      ['./gradlew tasks', 'none', 'none'],
+      ['./gradlew clean', 'none', 'none'],
+      ['./gradlew bootRun', 'none', 'none'],
+      ['./gradlew buildEnvironment', 'none', 'none'],
+      ['./gradlew test -x b', 'passed', 'failed'],
+      ['./gradlew test -x ch', 'passed', 'failed'],
+      ['./gradlew testDebugUnitTest -x t', 'passed', 'failed'],
+      // Windows' scripts in any capitals (Windows finds them so); a name without .bat or .cmd in its own.
+      ['GRADLEW.BAT test', 'passed', 'failed'],
+      ['Gradlew.Bat build', 'passed', 'failed'],
+      ['gradlew.BAT build -x test', 'none', 'none'],
+      ['MVNW.CMD verify', 'passed', 'failed'],
+      ['mvn.CMD -B package', 'passed', 'failed'],
+      ['MVNW.CMD verify -DskipTests', 'none', 'none'],
+      ['MVN test', 'none', 'none'],
     ];
     expectVerdicts(table);
   });
@@ -1496,7 +1563,9 @@ describe('toEvents mappings', () => {
       [`lerna exec ${repeat('--scope a ')}-- npm tests`, ['none', 'none']],
       [`lerna exec ${repeat('--scope a ')}-- npm test`, ['passed', 'failed']],
       [`./gradlew ${repeat(':a:test ')}-x :a:test`, ['none', 'none']],
-      [`./gradlew test -x ${repeat(':a')}:test ${repeat(':a:a ')}`, ['passed', 'failed']],
+      [`./gradlew test -x ${repeat(':a')}:test ${repeat(':a:a ')}`, ['unknown', 'unknown']],
+      [`./gradlew ${repeat(':a:te ')}`, ['unknown', 'unknown']],
+      [`./gradlew test ${repeat('-x t ')}`, ['unknown', 'unknown']],
       [`./gradlew ${repeat('test :a:build ')}-x :test -x :a:check`, ['unknown', 'unknown']],
       [`./gradlew test ${repeat('-x :a:test ')}-x test`, ['none', 'none']],
       [`./gradlew ${repeat('-qi ')}-qm test`, ['none', 'none']],
