@@ -1323,7 +1323,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // --project-name test`, `./gradlew dependencies --configuration test`).
   [
     GRADLE_NAME,
-    `${SEP}${wordsBefore('-[xpbcIgDPMF]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|write-verification-metadata|dependency-verification|update-locks|system-prop|project-prop|configuration-cache-problems|task|project-name|package|type|dsl|test-framework|configuration|dependency|group)', true)}(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest|${GRADLE_ABBREVIATED})${END}`,
+    `${SEP}${wordsBefore('-[xpbcIgDPMF]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|write-verification-metadata|dependency-verification|update-locks|system-prop|project-prop|configuration-cache-problems|task|project-name|package|type|dsl|test-framework|configuration|dependency|group|args)', true)}(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest|${GRADLE_ABBREVIATED})${END}`,
   ],
   // tox and nox, alone or with options (`tox -e py312`, `tox run -e py312`, `nox -s tests`): not a command
   // of theirs that runs none (`tox list`).
@@ -1437,9 +1437,10 @@ const GRADLE_LONG_ARGUMENT = new Set(
     ' ',
   ),
 );
-// Its tasks' options that take an argument (`help --task test`, `init --project-name test`), read by the task.
+// Its tasks' options that take an argument (`help --task test`, `init --project-name test`, `run --args b`),
+// read by the task.
 const GRADLE_TASK_ARGUMENT = new Set(
-  'tests task project-name package type dsl test-framework configuration dependency group'.split(' '),
+  'tests task project-name package type dsl test-framework configuration dependency group args'.split(' '),
 );
 // Its short options that take none, which may be put together in one word (`-qm` is `-q -m`).
 const GRADLE_FLAG = /^[?adhiqsStvVwmU]$/;

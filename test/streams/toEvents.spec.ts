@@ -1520,8 +1520,48 @@ describe('toEvents mappings', () => {
       ['mvn.CMD -B package', 'passed', 'failed'],
       ['MVNW.CMD verify -DskipTests', 'none', 'none'],
       ['MVN test', 'none', 'none'],
+      // run's --args takes its value: no task.
+      ['./gradlew run --args b', 'none', 'none'],
+      ['./gradlew run --args test', 'none', 'none'],
     ];
     expectVerdicts(table);
+    // Each start of test, check and build, in any capitals, and of a test…UnitTest's words.
+    const abbreviations = [
+      't',
+      'te',
+      'tes',
+      'c',
+      'ch',
+      'che',
+      'chec',
+      'b',
+      'bu',
+      'bui',
+      'buil',
+      'BUILD',
+      'tE',
+    ];
+    for (const name of [...abbreviations, 'tDebugUT', 'teDUnT', 'tesDebugUnitTe', 'tDUTes', 'testDUniTest']) {
+      expect(verdicts(`./gradlew ${name}`), name).toEqual(['unknown', 'unknown']);
+      // Left out, it may be a task that build runs.
+      if (abbreviations.includes(name)) {
+        expect(verdicts(`./gradlew build -x ${name}`), name).toEqual(['unknown', 'unknown']);
+      }
+    }
+    // A name that is none of them, beside a test task left out: none.
+    for (const name of [
+      'tasks',
+      'clean',
+      'bootRun',
+      'lint',
+      'dist',
+      'testClasses',
+      'cleanTest',
+      'xtest',
+      'tDUTx',
+    ]) {
+      expect(verdicts(`./gradlew ${name} build -x test`), name).toEqual(['none', 'none']);
+    }
   });
 
   it('reads a line of a megabyte of test-command look-alikes in time linear in it', () => {
