@@ -1487,10 +1487,8 @@ function gradleRun(words: string): 'run' | 'none' | 'unknown' {
   for (const match of words.matchAll(GRADLE_WORD)) {
     if (match[1] !== undefined) target = true;
     else if (target) target = false;
-    else {
-      const word = match[0].replace(/['"\\]/g, '');
-      if (word !== '') all.push(word);
-    }
+    // (An open quote alone is no word; `''` is an empty one.)
+    else if (match[0] !== "'" && match[0] !== '"') all.push(match[0].replace(/['"\\]/g, ''));
   }
   const excluded = new Set<string>(); // project path (`*`: every project) and task name
   const excludedOne = new Set<string>(); // the name of a task left out of one project (`:lib:test`, `:test`)

@@ -1520,6 +1520,20 @@ describe('toEvents mappings', () => {
       ['mvn.CMD -B package', 'passed', 'failed'],
       ['MVNW.CMD verify -DskipTests', 'none', 'none'],
       ['MVN test', 'none', 'none'],
+      // A quoted value, an empty one (Gradle refuses it), a lone - as -x's value, flags that take none.
+      ['./gradlew build -x "test"', 'none', 'none'],
+      ["./gradlew -p '' test", 'none', 'none'],
+      ["./gradlew test -x ''", 'none', 'none'],
+      ['./gradlew test -x -', 'passed', 'failed'],
+      ['./gradlew -xp -q test', 'passed', 'failed'],
+      ['./gradlew -q -i test', 'passed', 'failed'],
+      ['./gradlew -qix test', 'none', 'none'],
+      // An abbreviation left out, of every project's task or of one project's, from a project's task named.
+      ['./gradlew :lib:test -x t', 'unknown', 'unknown'],
+      ['./gradlew :lib:test -x :lib:t', 'unknown', 'unknown'],
+      ['./gradlew test -x :t', 'unknown', 'unknown'],
+      // A task's option's value is no task, though a test task is named beside.
+      ['./gradlew :lib:check -x :lib:test help --task test', 'none', 'none'],
       // run's --args takes its value: no task.
       ['./gradlew run --args b', 'none', 'none'],
       ['./gradlew run --args test', 'none', 'none'],
@@ -1541,13 +1555,27 @@ describe('toEvents mappings', () => {
       'BUILD',
       'tE',
     ];
-    for (const name of [...abbreviations, 'tDebugUT', 'teDUnT', 'tesDebugUnitTe', 'tDUTes', 'testDUniTest']) {
+    for (const name of [
+      ...abbreviations,
+      'tDebugUT',
+      'teDUnT',
+      'tesDebugUnitTe',
+      'tDUTes',
+      'testDUniTest',
+      'tDebugReleaseUT',
+    ]) {
       expect(verdicts(`./gradlew ${name}`), name).toEqual(['unknown', 'unknown']);
       // Left out, it may be a task that build runs.
       if (abbreviations.includes(name)) {
         expect(verdicts(`./gradlew build -x ${name}`), name).toEqual(['unknown', 'unknown']);
       }
     }
+    // Gradle refusing the line is read so, not as a line the reader failed on.
+    const refused = claude('PostToolUse', {
+      tool_name: 'Bash',
+      tool_input: { command: './gradlew test -x' },
+    });
+    expect(types(toEvents('PostToolUse', refused, T))).not.toContain('hook.rejected');
     // A name that is none of them, beside a test task left out: none.
     for (const name of [
       'tasks',
@@ -1559,6 +1587,11 @@ describe('toEvents mappings', () => {
       'cleanTest',
       'xtest',
       'tDUTx',
+      'rebuild',
+      'precheck',
+      'xtDUT',
+      'tdUT',
+      'tD-UT',
     ]) {
       expect(verdicts(`./gradlew ${name} build -x test`), name).toEqual(['none', 'none']);
     }
