@@ -268,6 +268,7 @@ export function sessionWindows<T extends Event = Event>(
   const scheduler = config?.scheduler ?? asyncScheduler;
 
   const settings: Settings = {
+    operator: OPERATOR,
     gapMs,
     keyOf,
     latenessMs,
@@ -290,6 +291,7 @@ export function sessionWindows<T extends Event = Event>(
 
 /** What `sessionWindows` read from its config: the same for all its subscriptions. */
 interface Settings {
+  operator: string;
   gapMs: number;
   keyOf: (event: Event) => string | undefined;
   latenessMs: number;

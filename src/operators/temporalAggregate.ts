@@ -325,6 +325,7 @@ export function temporalAggregate<T extends Event = Event>(
   const includeEvents = booleanOption(OPERATOR, 'includeEvents', config?.includeEvents, true);
   const scheduler = config?.scheduler ?? asyncScheduler;
   const settings: Settings = {
+    operator: OPERATOR,
     types,
     latenessMs,
     idleFlushMs,
@@ -346,6 +347,7 @@ export function temporalAggregate<T extends Event = Event>(
 
 /** What `temporalAggregate` read from its config: the same for all its subscriptions. */
 interface Settings {
+  operator: string;
   types: TypeTable;
   latenessMs: number;
   idleFlushMs: number;

@@ -72,3 +72,23 @@ export function thislessScheduler(inner: SchedulerLike): SchedulerLike & { pendi
   };
   return scheduler as SchedulerLike & { pending: () => number };
 }
+
+/**
+ * A user scheduler whose `now()` is `now` (a clock that is no number, or goes backwards), its actions run
+ * on `inner`. Past `limit` actions scheduled it throws `'looped'` rather than hang the test (a due time
+ * of `NaN` re-armed a timer for ever).
+ */
+export function skewedScheduler(now: () => unknown, inner: SchedulerLike, limit = 1_000): SchedulerLike {
+  let scheduled = 0;
+  return {
+    now: now as () => number,
+    schedule<T>(
+      work: (this: SchedulerAction<T>, state?: T) => void,
+      delay?: number,
+      state?: T,
+    ): Subscription {
+      if (++scheduled > limit) throw new Error('looped');
+      return inner.schedule(work, delay, state);
+    },
+  };
+}

@@ -165,19 +165,49 @@ export function timerOption(where: string, value: unknown, allowZero = false): n
 }
 
 /**
+ * @internal The `ConfigError` of a scheduler that ran a timer of `delayMs` (> 0) at once, inside
+ * `schedule()`: it is no clock. `why` says what would follow.
+ */
+export function ranAtOnce(where: string, delayMs: number, why: string): ConfigError {
+  return new ConfigError(
+    `${where}: the scheduler ran a timer of ${delayMs} ms at once, inside schedule(): ${why}; pass one that runs a delay later (asyncScheduler, a VirtualTimeScheduler, a TestScheduler)`,
+  );
+}
+
+/**
  * @internal `scheduler.schedule(work, delay)`, or `undefined` when the scheduler ran `work` at once — as
- * `queueScheduler` does outside another of its actions — so that a caller does not keep a spent action.
+ * `queueScheduler` does for a zero delay outside another of its actions — so that a caller does not keep
+ * a spent action. A scheduler that runs a positive `delay` at once, inside `schedule()`, is no clock
+ * (its timers would fire before their time, and a timer re-armed from its work would loop forever): the
+ * work is not run, the action is cancelled, and a `ConfigError` (`ranAtOnce`, starting with `where`) is
+ * thrown out of this call, as `schedulePeriodic` does.
  */
 export function scheduleLater(
   scheduler: SchedulerLike,
   work: () => void,
-  delay?: number,
+  delay = 0,
+  where = 'scheduler',
 ): Subscription | undefined {
+  let inside = true;
   let ran = false;
-  const subscription = scheduler.schedule(() => {
-    ran = true;
-    work();
-  }, delay);
+  let early = false;
+  let subscription: Subscription;
+  try {
+    subscription = scheduler.schedule(() => {
+      if (inside && delay > 0) {
+        early = true;
+        return;
+      }
+      if (inside) ran = true;
+      work();
+    }, delay);
+  } finally {
+    inside = false;
+  }
+  if (early) {
+    subscription?.unsubscribe?.();
+    throw ranAtOnce(where, delay, 'its timers would fire before their time');
+  }
   return ran ? undefined : subscription;
 }
 
@@ -215,9 +245,7 @@ export function schedulePeriodic(
   };
   function run(this: SchedulerAction<unknown> | undefined): void {
     if (inside) {
-      throw new ConfigError(
-        `${where}: the scheduler ran a timer of ${delayMs} ms at once, inside schedule(): its timer would loop forever; pass one that runs a delay later (asyncScheduler, a VirtualTimeScheduler, a TestScheduler)`,
-      );
+      throw ranAtOnce(where, delayMs, 'its timer would loop forever');
     }
     work.call(typeof this?.schedule === 'function' ? this : rearm);
   }
@@ -252,6 +280,8 @@ export class IdleTimer {
     private readonly scheduler: SchedulerLike,
     private readonly idleFlushMs: number,
     private readonly fire: () => void,
+    /** What a `ConfigError` of a scheduler that runs the timer at once starts with (the operator). */
+    private readonly where: string,
   ) {}
 
   /**
@@ -275,6 +305,7 @@ export class IdleTimer {
       this.scheduler,
       this.expire,
       Math.min(MAX_TIMER_MS, Math.max(0, at - now)),
+      this.where,
     );
     if (subscription !== undefined) this.subscription = subscription;
   }

@@ -6,6 +6,7 @@
  * and flushing emit.
  */
 import { type Observable, type SchedulerLike, Subscriber, type TeardownLogic } from 'rxjs';
+import { ConfigError, shownText } from '../../errors.js';
 import type { Event } from '../../event.js';
 import {
   ArrivalClock,
@@ -48,6 +49,8 @@ export interface WindowHooks<P extends ShellPartition> {
 }
 
 export interface ShellOptions {
+  /** The operator's name, which its errors start with. */
+  operator: string;
   scheduler: SchedulerLike;
   latenessMs: number;
   /** `Infinity` turns the idle rule (and so the timer and arrival times) off. */
@@ -82,7 +85,12 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
   ) {
     this.idle = options.idleFlushMs !== Number.POSITIVE_INFINITY;
     this.serializer = new Serializer(this);
-    this.timer = new IdleTimer(options.scheduler, options.idleFlushMs, () => this.serializer.signal(TICK));
+    this.timer = new IdleTimer(
+      options.scheduler,
+      options.idleFlushMs,
+      () => this.serializer.signal(TICK),
+      options.operator,
+    );
     this.clock = new ArrivalClock<P>(options.scheduler, () => this.serializer.signal(SETTLE));
   }
 
@@ -195,11 +203,25 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
 
   /** The end of a run of arrivals: their time is now; the timer is armed as each arrival asked. */
   private settle(): void {
-    this.clock.settle(this.options.scheduler.now(), this.requeueEach, this.timer);
+    this.clock.settle(this.now(), this.requeueEach, this.timer);
+  }
+
+  /**
+   * The scheduler's time. One that is no finite number (`NaN`, a string, `Infinity`) is a `ConfigError`:
+   * a `NaN` due time re-armed the idle timer at once for ever, holding the process.
+   */
+  private now(): number {
+    const now = this.options.scheduler.now();
+    if (typeof now !== 'number' || !Number.isFinite(now)) {
+      throw new ConfigError(
+        `${this.options.operator}: the scheduler's now() must give a finite number of ms, got ${shownText(now)}`,
+      );
+    }
+    return now;
   }
 
   private tick(): void {
-    const now = this.options.scheduler.now();
+    const now = this.now();
     // Arrivals whose run has not settled yet came by now (and asked for no tick before this one).
     if (this.clock.pending) this.clock.settle(now, this.requeueEach, undefined);
     this.ticks++;

@@ -1,0 +1,71 @@
+/**
+ * The rules every operator and source that takes a `scheduler` keeps (docs/schedulers.md): a scheduler
+ * that runs a positive delay at once, inside `schedule()`, is refused with a `ConfigError`; so is a clock
+ * whose `now()` is no finite number, where the clock places events or arms timers.
+ */
+import { type OperatorFunction, Subject, VirtualTimeScheduler } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, type Event, sessionWindows, temporalAggregate } from '../../src/index.js';
+import { atOnceScheduler, skewedScheduler } from '../helpers/schedulers.js';
+import { ev, label } from '../helpers/windows.js';
+
+type WindowOperator = (scheduler: import('rxjs').SchedulerLike) => OperatorFunction<Event, Event>;
+
+const WINDOWS: Array<[string, WindowOperator, string]> = [
+  ['sessionWindows', (scheduler) => sessionWindows({ gapMs: 50, scheduler }), 'session.window s1 [0,0] n=1'],
+  [
+    'temporalAggregate',
+    (scheduler) => temporalAggregate({ windows: { 'tool.used': 50 }, scheduler }),
+    'tool.used.aggregated s1 [0,50) n=1',
+  ],
+];
+
+/** Feeds `events` to `operator` and collects the labelled outputs and the error. */
+function run(operator: OperatorFunction<Event, Event>, events: Event[], after?: () => void) {
+  const out: string[] = [];
+  let failure: unknown;
+  const input = new Subject<Event>();
+  input.pipe(operator).subscribe({
+    next: (e) => out.push(label(e)),
+    error: (error: unknown) => {
+      failure = error;
+    },
+  });
+  for (const e of events) input.next(e);
+  after?.();
+  return { out, failure };
+}
+
+describe.each(WINDOWS)('%s', (name, operator, firstWindow) => {
+  it('refuses a scheduler that runs its idle timer at once (50 ms, inside schedule()): it looped', () => {
+    // The idle timer fired at once, found nothing due, and re-armed itself at once for ever.
+    const scheduler = atOnceScheduler();
+    const { out, failure } = run(
+      operator(scheduler),
+      [0, 10, 20].map((t) => ev('tool.used', t, 's1')),
+    );
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect((failure as Error).message).toBe(
+      `${name}: the scheduler ran a timer of 50 ms at once, inside schedule(): its timers would fire before their time; pass one that runs a delay later (asyncScheduler, a VirtualTimeScheduler, a TestScheduler)`,
+    );
+    // At the first event, whose run armed the timer: its window is flushed before the error.
+    expect(out).toEqual([firstWindow]);
+  });
+
+  it.each([
+    ['NaN', Number.NaN, 'NaN'],
+    ['a string', '5', "'5'"],
+    ['Infinity', Number.POSITIVE_INFINITY, 'Infinity'],
+  ])('refuses a clock whose now() is %s: a NaN due time re-armed the timer for ever', (_, time, shown) => {
+    const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const scheduler = skewedScheduler(() => time, clock);
+    const events = [0, 10, 20].map((t) => ev('tool.used', t, 's1'));
+    const { out, failure } = run(operator(scheduler), events, () => clock.flush());
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect((failure as Error).message).toBe(
+      `${name}: the scheduler's now() must give a finite number of ms, got ${shown}`,
+    );
+    // Read at the end of the run of the three events: all three are in the window flushed before the error.
+    expect(out).toEqual([firstWindow.replace('[0,0] n=1', '[0,20] n=3').replace('n=1', 'n=3')]);
+  });
+});
