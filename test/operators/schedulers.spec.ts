@@ -46,7 +46,7 @@ describe.each(WINDOWS)('%s', (name, operator, firstWindow) => {
     );
     expect(failure).toBeInstanceOf(ConfigError);
     expect((failure as Error).message).toBe(
-      `${name}: the scheduler ran a timer of 50 ms at once, inside schedule(): its timers would fire before their time; pass one that runs a delay later (asyncScheduler, a VirtualTimeScheduler, a TestScheduler)`,
+      `${name}: the scheduler ran a timer of 50 ms at once, inside schedule(): its timer would fire before its time and re-arm itself for ever; pass one that runs a delay later (asyncScheduler, a VirtualTimeScheduler, a TestScheduler)`,
     );
     // At the first event, whose run armed the timer: its window is flushed before the error.
     expect(out).toEqual([firstWindow]);

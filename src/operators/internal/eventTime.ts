@@ -177,16 +177,17 @@ export function ranAtOnce(where: string, delayMs: number, why: string): ConfigEr
 /**
  * @internal `scheduler.schedule(work, delay)`, or `undefined` when the scheduler ran `work` at once — as
  * `queueScheduler` does for a zero delay outside another of its actions — so that a caller does not keep
- * a spent action. A scheduler that runs a positive `delay` at once, inside `schedule()`, is no clock
- * (its timers would fire before their time, and a timer re-armed from its work would loop forever): the
- * work is not run, the action is cancelled, and a `ConfigError` (`ranAtOnce`, starting with `where`) is
- * thrown out of this call, as `schedulePeriodic` does.
+ * a spent action. With `where`, for a timer whose work may re-arm it, a scheduler that runs a positive
+ * `delay` at once, inside `schedule()`, is no clock (the timer would fire before its time, and re-armed
+ * from its work loop for ever): the work is not run, the action is cancelled, and a `ConfigError`
+ * (`ranAtOnce`, starting with `where`) is thrown out of this call, as `schedulePeriodic` does. Without
+ * `where` (a one-shot timer: a batch's timeout, a debounce) such a scheduler runs the work at once.
  */
 export function scheduleLater(
   scheduler: SchedulerLike,
   work: () => void,
   delay = 0,
-  where = 'scheduler',
+  where?: string,
 ): Subscription | undefined {
   let inside = true;
   let ran = false;
@@ -194,7 +195,7 @@ export function scheduleLater(
   let subscription: Subscription;
   try {
     subscription = scheduler.schedule(() => {
-      if (inside && delay > 0) {
+      if (inside && delay > 0 && where !== undefined) {
         early = true;
         return;
       }
@@ -206,7 +207,7 @@ export function scheduleLater(
   }
   if (early) {
     subscription?.unsubscribe?.();
-    throw ranAtOnce(where, delay, 'its timers would fire before their time');
+    throw ranAtOnce(String(where), delay, 'its timer would fire before its time and re-arm itself for ever');
   }
   return ran ? undefined : subscription;
 }
