@@ -1,5 +1,6 @@
 import { concat, defer, map, merge, type Observable, type OperatorFunction, of, tap } from 'rxjs';
 import { ConfigError, optionKeys, rejectUnknownKeys } from '../errors.js';
+import { checkScheduler } from '../operators/internal/eventTime.js';
 import {
   checkContext,
   checkCount,
@@ -83,6 +84,7 @@ function prepareAggregation<R>(
 ): PreparedAggregation<R> {
   if (typeof aggregator !== 'function') throw new ConfigError(`${where}: aggregator must be a function`);
   const name = options?.name === undefined ? 'aggregation' : checkName(where, options.name, 'name');
+  checkScheduler(where, options?.scheduler);
   return {
     name,
     hooks: checkHooks(`${where} "${name}"`, hooks, true),

@@ -1,7 +1,7 @@
 import { defer, from, isObservable, map, Observable, of, type SchedulerLike, Subscription, take } from 'rxjs';
 import { HookError, rejectUnknownKeys } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
-import { MAX_TIMER_MS } from '../operators/internal/eventTime.js';
+import { checkScheduler, MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import { isRecord } from '../streams/payload.js';
 import { runCommand } from './command.js';
 import {
@@ -377,6 +377,7 @@ function toStep({
 export function runHook(hook: Hook, context: object, options?: HookRunOptions): Observable<HookStep> {
   checkHook('runHook', hook, 0);
   rejectUnknownKeys('runHook', options, RUN_OPTION_KEYS);
+  checkScheduler('runHook', options?.scheduler);
   const defaults = runDefaults('runHook', options);
   // No context (null or undefined, from JavaScript) is the empty one, as runHookChain takes it; it made
   // the run error (its session id read from it) once the hook had run, and a command hook read `null`.

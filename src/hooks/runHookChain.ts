@@ -1,5 +1,6 @@
 import { concat, concatMap, defer, from, type Observable, of, takeWhile, tap } from 'rxjs';
 import { ConfigError, rejectUnknownKeys } from '../errors.js';
+import { checkScheduler } from '../operators/internal/eventTime.js';
 import { checkContext, checkHooks, checkName, RUN_OPTION_KEYS, runDefaults } from './options.js';
 import { inTurns } from './queue.js';
 import { runStep } from './runHook.js';
@@ -32,6 +33,7 @@ export function prepareChain(
   if (typeof chain !== 'object' || chain === null)
     throw new ConfigError(`${where}: chain must be { name, hooks }`);
   const name = checkName(where, chain.name, 'chain.name');
+  checkScheduler(where, options?.scheduler);
   return {
     name,
     hooks: checkHooks(`${where} "${name}"`, chain.hooks, false),

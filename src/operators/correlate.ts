@@ -8,7 +8,14 @@ import { z } from 'zod';
 import { checkOptions, optionKeys, readFields, rejectUnknownKeys } from '../errors.js';
 import { createEvent, createEventId, type Event, type NarrowedEvent, Priority } from '../event.js';
 import { isRecord } from '../streams/payload.js';
-import { DueQueue, dataOf as eventDataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
+import {
+  DueQueue,
+  dataOf as eventDataOf,
+  isErrorShape,
+  isRange,
+  isSchedulerLike,
+  type Queued,
+} from './internal/eventTime.js';
 import {
   type ConfigRules,
   clampTime,
@@ -532,7 +539,7 @@ const OptionsSchema = z.strictObject({
   maxFiles: z.number().int().nonnegative().optional(),
   liveClock: z.boolean().optional(),
   scheduler: z
-    .custom<SchedulerLike>((value) => typeof (value as SchedulerLike | null)?.schedule === 'function', {
+    .custom<SchedulerLike>(isSchedulerLike, {
       message: 'expected a SchedulerLike',
     })
     .optional(),

@@ -6,7 +6,14 @@ import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs'
 import { z } from 'zod';
 import { checkOptions, optionKeys, readFields, rejectUnknownKeys } from '../errors.js';
 import { createEvent, type Event, type NarrowedEvent, Priority } from '../event.js';
-import { DueQueue, dataOf, isErrorShape, isRange, type Queued } from './internal/eventTime.js';
+import {
+  DueQueue,
+  dataOf,
+  isErrorShape,
+  isRange,
+  isSchedulerLike,
+  type Queued,
+} from './internal/eventTime.js';
 import {
   type ConfigRules,
   clampTime,
@@ -304,7 +311,7 @@ const OptionsSchema = z.strictObject({
   maxKeys: z.number().int().positive().optional(),
   liveClock: z.boolean().optional(),
   scheduler: z
-    .custom<SchedulerLike>((value) => typeof (value as SchedulerLike | null)?.schedule === 'function', {
+    .custom<SchedulerLike>(isSchedulerLike, {
       message: 'expected a SchedulerLike',
     })
     .optional(),

@@ -16,7 +16,7 @@ import {
 } from 'rxjs';
 import { ConfigError, checkOptions, formatIssues, optionKeys, shownText, textOf } from '../errors.js';
 import { type Event, Priority } from '../event.js';
-import { scheduleLater, timerOption } from '../operators/internal/eventTime.js';
+import { checkScheduler, scheduleLater, timerOption } from '../operators/internal/eventTime.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
 import { StoreError } from './errors.js';
 import { type AppendOptions, encodeEvent, SessionStore, storeInternals } from './SessionStore.js';
@@ -161,6 +161,7 @@ export function persist<T extends Event = Event>(
     throw new ConfigError('persist() needs a store (an object with an append(events) method)');
   }
   checkOptions('persist', options, OPTION_KEYS);
+  checkScheduler('persist', options.scheduler);
   const { maxBatch = 1_000, maxDelayMs = 0, maxPending = 100_000, priorityLane = true } = options;
   if (typeof priorityLane !== 'boolean') {
     throw new ConfigError(`persist: priorityLane must be a boolean, got ${shownText(priorityLane)}`);

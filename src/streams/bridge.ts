@@ -9,6 +9,7 @@ import {
 } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, shownText, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
+import { checkScheduler } from '../operators/internal/eventTime.js';
 import { linkedInput, nextOrEnd, startLinked } from '../operators/internal/linked.js';
 import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
 
@@ -46,6 +47,7 @@ export interface BridgeHooksOptions extends BridgeOptions {
  */
 export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
   checkOptions('bridgeHooks', options, BRIDGE_HOOKS_KEYS);
+  checkScheduler('bridgeHooks', options?.scheduler);
   const limits = bridgeLimits(options, 'bridgeHooks');
   const scheduler = options?.scheduler ?? asyncScheduler;
   return (source) =>
@@ -187,6 +189,7 @@ export interface HookBridge {
  */
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   checkOptions('createHookBridge', options, HOOK_BRIDGE_KEYS);
+  checkScheduler('createHookBridge', options?.scheduler);
   const maxPending = options?.maxPending ?? 10_000;
   if (!Number.isInteger(maxPending) || maxPending < 0) {
     throw new ConfigError(

@@ -5,7 +5,28 @@
  */
 import { type OperatorFunction, Subject, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Event, sessionWindows, temporalAggregate } from '../../src/index.js';
+import {
+  adaptiveBatch,
+  aggregateHooks,
+  bridgeHooks,
+  ConfigError,
+  chainHooks,
+  correlate,
+  createHookBridge,
+  type Event,
+  EventFlowMetrics,
+  fromFileWatcher,
+  hybridProcess,
+  pattern,
+  persist,
+  reviewSummary,
+  runHook,
+  runHookAggregation,
+  runHookChain,
+  sessionWindows,
+  systemLoad$,
+  temporalAggregate,
+} from '../../src/index.js';
 import { atOnceScheduler, skewedScheduler } from '../helpers/schedulers.js';
 import { ev, label } from '../helpers/windows.js';
 
@@ -67,5 +88,48 @@ describe.each(WINDOWS)('%s', (name, operator, firstWindow) => {
     );
     // Read at the end of the run of the three events: all three are in the window flushed before the error.
     expect(out).toEqual([firstWindow.replace('[0,0] n=1', '[0,20] n=3').replace('n=1', 'n=3')]);
+  });
+});
+
+// Every public call that takes a `scheduler`, given `scheduler` (as an unchecked value).
+const hook = { name: 'h', run: () => ({}) };
+const chain = { name: 'c', hooks: [hook] };
+const CALLS: Array<[string, (scheduler: never) => unknown]> = [
+  ['runHook', (scheduler) => runHook(hook, {}, { scheduler })],
+  ['runHookChain', (scheduler) => runHookChain(chain, {}, { scheduler })],
+  ['chainHooks', (scheduler) => chainHooks(chain, { scheduler })],
+  ['aggregateHooks', (scheduler) => aggregateHooks([hook], reviewSummary, { scheduler })],
+  ['runHookAggregation', (scheduler) => runHookAggregation([hook], {}, reviewSummary, { scheduler })],
+  ['pattern', (scheduler) => pattern([{ name: 'a', match: () => true }], { within: 10, scheduler })],
+  ['correlate', (scheduler) => correlate(undefined, { scheduler })],
+  ['hybridProcess', (scheduler) => hybridProcess({ scheduler } as never)],
+  ['sessionWindows', (scheduler) => sessionWindows({ scheduler })],
+  ['temporalAggregate', (scheduler) => temporalAggregate({ scheduler })],
+  ['EventFlowMetrics', (scheduler) => new EventFlowMetrics({ scheduler })],
+  ['summary$', (scheduler) => new EventFlowMetrics().summary$(10, scheduler)],
+  ['adaptiveBatch', (scheduler) => adaptiveBatch({ scheduler })],
+  ['persist', (scheduler) => persist({ append: async () => {} }, { scheduler })],
+  ['systemLoad$', (scheduler) => systemLoad$({ scheduler })],
+  ['bridgeHooks', (scheduler) => bridgeHooks({ scheduler })],
+  ['createHookBridge', (scheduler) => createHookBridge({ scheduler })],
+  ['fromFileWatcher', (scheduler) => fromFileWatcher('.', { scheduler })],
+];
+
+const NOT_SCHEDULERS: Array<[string, unknown]> = [
+  ['a number', 42],
+  ['null', null],
+  ['an empty object', {}],
+  ['an object without now()', { schedule: () => ({ unsubscribe() {} }) }],
+  ['an object without schedule()', { now: () => 0 }],
+];
+
+describe.each(CALLS)('%s', (name, call) => {
+  it.each(NOT_SCHEDULERS)('refuses a scheduler that is %s at the call, naming the option', (_, scheduler) => {
+    // The hooks, the bridges and persist took anything (a TypeError at the first run or timer, or the
+    // default for null); pattern and correlate took an object without now().
+    expect(() => call(scheduler as never)).toThrow(ConfigError);
+    expect(() => call(scheduler as never)).toThrow(
+      new RegExp(`^${name.replace('$', '\\$')}: scheduler must be a SchedulerLike`),
+    );
   });
 });

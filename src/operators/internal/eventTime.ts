@@ -69,17 +69,25 @@ export function checkConfig<C>(operator: string, config: C, known?: readonly str
   }
   if (known !== undefined) rejectUnknownKeys(operator, config, known);
   const read = known === undefined ? config : readFields(config, known);
-  const scheduler = (read as { scheduler?: unknown } | undefined)?.scheduler;
-  if (
-    scheduler !== undefined &&
-    (typeof scheduler !== 'object' ||
-      scheduler === null ||
-      typeof (scheduler as SchedulerLike).now !== 'function' ||
-      typeof (scheduler as SchedulerLike).schedule !== 'function')
-  ) {
-    throw new ConfigError(`${operator}: scheduler must be a SchedulerLike (now() and schedule())`);
-  }
+  checkScheduler(operator, (read as { scheduler?: unknown } | undefined)?.scheduler);
   return read;
+}
+
+/** Whether `value` has the two methods of a `SchedulerLike`, `now()` and `schedule()`. */
+export function isSchedulerLike(value: unknown): value is SchedulerLike {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as SchedulerLike).now === 'function' &&
+    typeof (value as SchedulerLike).schedule === 'function'
+  );
+}
+
+/** A `scheduler` option, when given, must be a `SchedulerLike`; else a `ConfigError` starting with `where`. */
+export function checkScheduler(where: string, scheduler: unknown): void {
+  if (scheduler !== undefined && !isSchedulerLike(scheduler)) {
+    throw new ConfigError(`${where}: scheduler must be a SchedulerLike (now() and schedule())`);
+  }
 }
 
 function describeValue(value: unknown): string {
