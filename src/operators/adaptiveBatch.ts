@@ -512,12 +512,15 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         try {
           subscriber.next(items);
         } catch (error) {
-          if (failed) return;
-          failed = true;
-          sourceSubscription?.unsubscribe();
-          flush();
-          subscriber.error(error);
+          fail(error);
         }
+      };
+      const fail = (error: unknown) => {
+        if (failed) return;
+        failed = true;
+        sourceSubscription?.unsubscribe();
+        flush();
+        subscriber.error(error);
       };
 
       // Emits a batch taken out of `buffer`, in chunks when it is above maxSize (after a shrink).
@@ -557,7 +560,15 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         // A batch already due (a change shortened its timeout) is a zero delay, which a scheduler may run at
         // once (queueScheduler): the spent action is not kept, as it would stand in for the timer a push
         // re-entrant from that flush armed, which then could be neither cancelled nor re-armed.
-        const action = scheduleLater(scheduler, flush, delay);
+        // A scheduler whose schedule() throws ends the output as the consumer's exception does (the items
+        // held are emitted first): it was thrown at the source's next, the item's batch left unsent.
+        let action: Subscription | undefined;
+        try {
+          action = scheduleLater(scheduler, flush, delay);
+        } catch (error) {
+          fail(error);
+          return;
+        }
         if (action !== undefined) timer = action;
       };
 

@@ -3,7 +3,7 @@
  * that runs a positive delay at once, inside `schedule()`, is refused with a `ConfigError`; so is a clock
  * whose `now()` is no finite number, where the clock places events or arms timers.
  */
-import { type OperatorFunction, Subject, VirtualTimeScheduler } from 'rxjs';
+import { type OperatorFunction, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
@@ -131,5 +131,28 @@ describe.each(CALLS)('%s', (name, call) => {
     expect(() => call(scheduler as never)).toThrow(
       new RegExp(`^${name.replace('$', '\\$')}: scheduler must be a SchedulerLike`),
     );
+  });
+});
+
+describe('a scheduler whose schedule() throws', () => {
+  const throwing = {
+    now: () => 0,
+    schedule: () => {
+      throw new Error('schedule failed');
+    },
+  } as unknown as SchedulerLike;
+
+  it('adaptiveBatch: ends the output with its error, the item held emitted first, not thrown at the source', () => {
+    // It was thrown at the source's next (the item's batch never sent, the output left open).
+    const input = new Subject<number>();
+    const out: string[] = [];
+    input.pipe(adaptiveBatch<number>({ maxSize: 10, timeoutMs: 500, scheduler: throwing })).subscribe({
+      next: (batch) => out.push(JSON.stringify(batch)),
+      error: (error: unknown) => out.push(`error: ${(error as Error).message}`),
+    });
+    expect(() => input.next(1)).not.toThrow();
+    input.next(2);
+    expect(out).toEqual(['[1]', 'error: schedule failed']);
+    expect(input.observed).toBe(false);
   });
 });
