@@ -41,7 +41,7 @@ export interface BridgeHooksOptions extends BridgeOptions {
  *   whose clock stamps outputs that carry no timestamp.
  * @return an operator from `HookOutput` to `Event`.
  * @throws ConfigError at construction when `options` is not an object, a limit is not a positive integer,
- *   or an option's name is unknown (named with the nearest known one).
+ *   `scheduler` is no `SchedulerLike`, or an option's name is unknown (named with the nearest known one).
  * @throws (as an error notification) `InvalidEventError` when an output without a timestamp is stamped
  *   with a `scheduler.now()` that is not a time (a finite number ≥ 0); the source is left.
  */
@@ -185,7 +185,8 @@ export interface HookBridge {
  * ```
  *
  * @throws ConfigError at construction when `options` is not an object, `maxPending` is not an integer ≥ 0,
- *   a limit is not a positive integer, or an option's name is unknown (named with the nearest known one).
+ *   a limit is not a positive integer, `scheduler` is no `SchedulerLike`, or an option's name is unknown
+ *   (named with the nearest known one).
  */
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   checkOptions('createHookBridge', options, HOOK_BRIDGE_KEYS);
