@@ -134,6 +134,48 @@ describe.each(CALLS)('%s', (name, call) => {
   });
 });
 
+describe.each(WINDOWS)('%s, on a scheduler whose schedule() fails', (name, operator, firstWindow) => {
+  const returning = (value: unknown) =>
+    ({
+      now: () => 0,
+      schedule: () => value,
+    }) as unknown as SchedulerLike;
+  const throwing = {
+    now: () => 0,
+    schedule: () => {
+      throw new Error('schedule failed');
+    },
+  } as unknown as SchedulerLike;
+
+  it('flushes the event that met a schedule() that throws, then errors with it', () => {
+    // Thrown while the event was handled, before its window opened: the event was lost.
+    const { out, failure } = run(
+      operator(throwing),
+      [0, 10].map((t) => ev('tool.used', t, 's1')),
+    );
+    expect((failure as Error).message).toBe('schedule failed');
+    expect(out).toEqual([firstWindow]);
+  });
+
+  it.each([
+    ['{}', {}, 'an object without unsubscribe()'],
+    ['undefined', undefined, 'undefined'],
+  ])(
+    'refuses a schedule() that returns %s (no unsubscribe()): an UnsubscriptionError at the teardown',
+    (_, value, shown) => {
+      const { out, failure } = run(
+        operator(returning(value)),
+        [0, 10].map((t) => ev('tool.used', t, 's1')),
+      );
+      expect(failure).toBeInstanceOf(ConfigError);
+      expect((failure as Error).message).toBe(
+        `${name}: the scheduler's schedule() must return a Subscription (with unsubscribe()), got ${shown}`,
+      );
+      expect(out).toEqual([firstWindow]);
+    },
+  );
+});
+
 describe('a scheduler whose schedule() throws', () => {
   const throwing = {
     now: () => 0,

@@ -183,6 +183,20 @@ export function ranAtOnce(where: string, delayMs: number, why: string): ConfigEr
 }
 
 /**
+ * @internal What `schedule()` returned, which must cancel the action: a value without `unsubscribe()`
+ * (`undefined`, `{}`) is a `ConfigError` starting with `where` (it was a TypeError, inside an
+ * `UnsubscriptionError`, when the timer was cancelled: thrown at whoever unsubscribed).
+ */
+export function cancellable(value: unknown, where = 'scheduler'): Subscription {
+  if (typeof (value as Subscription | null | undefined)?.unsubscribe !== 'function') {
+    throw new ConfigError(
+      `${where}: the scheduler's schedule() must return a Subscription (with unsubscribe()), got ${typeof value === 'object' && value !== null ? 'an object without unsubscribe()' : shownText(value)}`,
+    );
+  }
+  return value as Subscription;
+}
+
+/**
  * @internal `scheduler.schedule(work, delay)`, or `undefined` when the scheduler ran `work` at once — as
  * `queueScheduler` does for a zero delay outside another of its actions — so that a caller does not keep
  * a spent action. With `where`, for a timer whose work may re-arm it, a scheduler that runs a positive
@@ -190,6 +204,7 @@ export function ranAtOnce(where: string, delayMs: number, why: string): ConfigEr
  * from its work loop for ever): the work is not run, the action is cancelled, and a `ConfigError`
  * (`ranAtOnce`, starting with `where`) is thrown out of this call, as `schedulePeriodic` does. Without
  * `where` (a one-shot timer: a batch's timeout, a debounce) such a scheduler runs the work at once.
+ * An action kept must be a `Subscription` (`cancellable`).
  */
 export function scheduleLater(
   scheduler: SchedulerLike,
@@ -217,7 +232,7 @@ export function scheduleLater(
     subscription?.unsubscribe?.();
     throw ranAtOnce(String(where), delay, 'its timer would fire before its time and re-arm itself for ever');
   }
-  return ran ? undefined : subscription;
+  return ran ? undefined : cancellable(subscription, where);
 }
 
 /** What the work of `schedulePeriodic` re-arms itself with: its action, or a stand-in (see there). */
@@ -233,7 +248,8 @@ export interface Rearm {
  * refused with a `ConfigError` (`'<where>: …'`), thrown out of that `schedule()` call, before the work
  * runs. A scheduler that calls the work without its action as `this` (a plain object wrapping another,
  * calling `work()`) gets each next run scheduled anew: `this.schedule` was a TypeError there, thrown from
- * the timer (uncaught, for a source). The subscription returned cancels whichever run is pending.
+ * the timer (uncaught, for a source). One whose `schedule()` returns no `Subscription` is refused
+ * (`cancellable`). The subscription returned cancels whichever run is pending.
  */
 export function schedulePeriodic(
   scheduler: SchedulerLike,
@@ -259,7 +275,7 @@ export function schedulePeriodic(
     work.call(typeof this?.schedule === 'function' ? this : rearm);
   }
   try {
-    pending = scheduler.schedule(run, delayMs);
+    pending = cancellable(scheduler.schedule(run, delayMs), where);
     timer.add(pending);
   } finally {
     inside = false;
@@ -377,6 +393,15 @@ export class ArrivalClock<P extends Arriving> {
     private readonly scheduler: SchedulerLike,
     /** Called (by the scheduler) at the end of a run; the owner settles it through its serializer. */
     private readonly endOfRun: () => void,
+    /**
+     * Given what the scheduler threw when the end of a run was scheduled (its `schedule()` threw, or
+     * returned no `Subscription`): the owner ends its output with it, once the arriving event is handled.
+     */
+    private readonly failed: (error: unknown) => void = (error) => {
+      throw error;
+    },
+    /** What a `ConfigError` about the scheduler starts with (the operator). */
+    private readonly where?: string,
   ) {}
 
   /**
@@ -397,7 +422,14 @@ export class ArrivalClock<P extends Arriving> {
   private startRun(): void {
     // Kept only if not run already: the run is then settled, and a spent action would block every later
     // run (while a run that `endOfRun` started may have scheduled its own).
-    const action = scheduleLater(this.scheduler, this.ended);
+    // Thrown from here, it cut the arriving event's handling short: that event was lost.
+    let action: Subscription | undefined;
+    try {
+      action = scheduleLater(this.scheduler, this.ended, 0, this.where);
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
     if (action !== undefined) this.action = action;
   }
 

@@ -91,7 +91,12 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
       () => this.serializer.signal(TICK),
       options.operator,
     );
-    this.clock = new ArrivalClock<P>(options.scheduler, () => this.serializer.signal(SETTLE));
+    this.clock = new ArrivalClock<P>(
+      options.scheduler,
+      () => this.serializer.signal(SETTLE),
+      (error) => this.fail(error),
+      options.operator,
+    );
   }
 
   /** Subscribes to `source` with `hooks`; returns the teardown of the operator's Observable. */
