@@ -1,7 +1,7 @@
 import { defer, from, isObservable, map, Observable, of, type SchedulerLike, Subscription, take } from 'rxjs';
 import { HookError, rejectUnknownKeys } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
-import { checkScheduler, MAX_TIMER_MS } from '../operators/internal/eventTime.js';
+import { cancellable, checkScheduler, MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import { isRecord } from '../streams/payload.js';
 import { runCommand } from './command.js';
 import {
@@ -203,16 +203,22 @@ export function runStep(
     }
 
     if (isTimer(timeoutMs)) {
-      source = withTimeout(source, timeoutMs, scheduler, () => ({
-        ok: false,
-        error: new HookError(
-          'HOOK_TIMEOUT',
-          byDeadline
-            ? `hook "${hook.name}" did not answer by the deadline of its aggregation (${timeoutMs} ms)`
-            : `hook "${hook.name}" did not answer within ${timeoutMs} ms`,
-          { hook: hook.name },
-        ),
-      }));
+      source = withTimeout(
+        source,
+        timeoutMs,
+        scheduler,
+        () => ({
+          ok: false,
+          error: new HookError(
+            'HOOK_TIMEOUT',
+            byDeadline
+              ? `hook "${hook.name}" did not answer by the deadline of its aggregation (${timeoutMs} ms)`
+              : `hook "${hook.name}" did not answer within ${timeoutMs} ms`,
+            { hook: hook.name },
+          ),
+        }),
+        `hook "${hook.name}"'s timeout`,
+      );
     }
 
     return source.pipe(
@@ -399,6 +405,7 @@ function withTimeout(
   ms: number,
   scheduler: SchedulerLike,
   timedOut: () => RawOutcome,
+  where: string,
 ): Observable<RawOutcome> {
   return new Observable<RawOutcome>((subscriber) => {
     const timer = new Subscription();
@@ -414,17 +421,34 @@ function withTimeout(
       },
     });
     if (!subscriber.closed) {
-      timer.add(
-        scheduler.schedule(() => {
-          timer.add(
+      try {
+        timer.add(
+          cancellable(
             scheduler.schedule(() => {
-              answer.unsubscribe();
-              subscriber.next(timedOut());
-              subscriber.complete();
-            }),
-          );
-        }, ms),
-      );
+              try {
+                timer.add(
+                  cancellable(
+                    scheduler.schedule(() => {
+                      answer.unsubscribe();
+                      subscriber.next(timedOut());
+                      subscriber.complete();
+                    }),
+                    where,
+                  ),
+                );
+              } catch (error) {
+                answer.unsubscribe();
+                subscriber.error(error);
+              }
+            }, ms),
+            where,
+          ),
+        );
+      } catch (error) {
+        // The hook was started: stop it (a command's process group is killed), then fail the run.
+        answer.unsubscribe();
+        throw error;
+      }
     }
     return () => {
       timer.unsubscribe();

@@ -3,7 +3,7 @@
  * that runs a positive delay at once, inside `schedule()`, is refused with a `ConfigError`; so is a clock
  * whose `now()` is no finite number, where the clock places events or arms timers.
  */
-import { type OperatorFunction, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
+import { Observable, type OperatorFunction, type SchedulerLike, Subject, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
@@ -16,6 +16,7 @@ import {
   type Event,
   EventFlowMetrics,
   fromFileWatcher,
+  type HookAnswer,
   hybridProcess,
   pattern,
   persist,
@@ -196,5 +197,52 @@ describe('a scheduler whose schedule() throws', () => {
     input.next(2);
     expect(out).toEqual(['[1]', 'error: schedule failed']);
     expect(input.observed).toBe(false);
+  });
+
+  // A hook that answers only when asked to; `stopped` says whether its run was torn down.
+  function pendingHook() {
+    const state = { started: 0, stopped: 0 };
+    const pending = {
+      name: 'slow',
+      timeoutMs: 100,
+      run: () =>
+        new Observable<HookAnswer>(() => {
+          state.started += 1;
+          return () => {
+            state.stopped += 1;
+          };
+        }),
+    };
+    return { state, pending };
+  }
+
+  it('runHook: a timeout whose schedule() throws fails the run with its error and stops the hook it started', () => {
+    const { state, pending } = pendingHook();
+    const out: string[] = [];
+    runHook(pending, {}, { scheduler: throwing }).subscribe({
+      next: (step) => out.push(step.status),
+      error: (error: unknown) => out.push(`error: ${(error as Error).message}`),
+    });
+    expect(out).toEqual(['error: schedule failed']);
+    // Was left running (a command hook's process too): the error cut the subscribe short before its teardown.
+    expect(state).toEqual({ started: 1, stopped: 1 });
+  });
+
+  it('runHook: a timeout whose schedule() returns no Subscription is a ConfigError, the hook stopped', () => {
+    for (const returned of [undefined, {}]) {
+      const { state, pending } = pendingHook();
+      const scheduler = { now: () => 0, schedule: () => returned } as unknown as SchedulerLike;
+      let failure: unknown;
+      const run = runHook(pending, {}, { scheduler }).subscribe({
+        error: (error: unknown) => (failure = error),
+      });
+      expect(failure).toBeInstanceOf(ConfigError);
+      expect((failure as Error).message).toMatch(
+        /^hook "slow"'s timeout: the scheduler's schedule\(\) must return a Subscription/,
+      );
+      // Was an UnsubscriptionError thrown here, at whoever ended the run.
+      expect(() => run.unsubscribe()).not.toThrow();
+      expect(state).toEqual({ started: 1, stopped: 1 });
+    }
   });
 });
