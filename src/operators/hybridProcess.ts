@@ -20,7 +20,7 @@ import { createEvent, type Event, Priority } from '../event.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
-import { checkConfig, MAX_TIMER_MS, priorityOf, scheduleLater } from './internal/eventTime.js';
+import { cancellable, checkConfig, MAX_TIMER_MS, priorityOf, scheduleLater } from './internal/eventTime.js';
 import { linkedInput, startLinked } from './internal/linked.js';
 import type { EventFlowMetrics } from './metrics.js';
 import { createModeSelector, isProcessingMode, ProcessingMode, type SelectModeConfig } from './selectMode.js';
@@ -359,6 +359,8 @@ interface Limit {
   readonly ms: number;
   readonly scheduler: SchedulerLike;
   readonly error: () => unknown;
+  /** A scheduler that cannot time the handler (its `schedule()` threw or gave no `Subscription`). */
+  readonly broken: (error: unknown) => void;
 }
 
 /**
@@ -423,7 +425,21 @@ function settleLater<R>(
       (error: unknown) => once(true, error),
     );
   }
-  if (limit !== undefined) handle.add(limit.scheduler.schedule(() => once(true, limit.error()), limit.ms));
+  if (limit !== undefined) {
+    try {
+      handle.add(
+        cancellable(
+          limit.scheduler.schedule(() => once(true, limit.error()), limit.ms),
+          'hybridProcess',
+        ),
+      );
+    } catch (error) {
+      // The handler is stopped and its event failed with the scheduler's error, which then ends the output.
+      limit.broken(error);
+      once(true, error);
+      return undefined;
+    }
+  }
   return handle;
 }
 
@@ -684,6 +700,11 @@ export function hybridProcess<R, T extends Event = Event>(
           dropped,
         });
       };
+      /** The scheduler failed (threw, or gave no `Subscription`): the first failure ends the output. */
+      const schedulerFailed = (error: unknown) => {
+        failure ??= { error };
+        stopInput();
+      };
       const limitOf = (mode: ProcessingMode): Limit | undefined =>
         Number.isFinite(timeoutMs[mode])
           ? {
@@ -694,6 +715,7 @@ export function hybridProcess<R, T extends Event = Event>(
                   'HANDLER_TIMEOUT',
                   `hybridProcess: the ${mode} handler did not settle within ${timeoutMs[mode]} ms (timeoutMs)`,
                 ),
+              broken: schedulerFailed,
             }
           : undefined;
       const limits: Record<ProcessingMode, Limit | undefined> = {
@@ -780,12 +802,28 @@ export function hybridProcess<R, T extends Event = Event>(
         // A scheduler may run the task at once (queueScheduler outside another of its actions): kept, the
         // spent task would stand for a pending one (over the one it scheduled itself) and no later task
         // would ever be scheduled.
-        const task = scheduleLater(scheduler, () => {
-          asyncLane.task = undefined;
-          drainLane(asyncLane, BACKGROUND_SLICE);
-          scheduleAsync();
+        let task: Subscription | undefined;
+        try {
+          task = scheduleLater(
+            scheduler,
+            () => {
+              asyncLane.task = undefined;
+              drainLane(asyncLane, BACKGROUND_SLICE);
+              scheduleAsync();
+              checkDone();
+            },
+            0,
+            'hybridProcess',
+          );
+        } catch (error) {
+          // No task can run the lane: each waiting event fails with the scheduler's error (was thrown at
+          // the source's next, the event lost), which then ends the output.
+          schedulerFailed(error);
+          while (asyncLane.queue.length > 0) fail(ProcessingMode.ASYNC, asyncLane.queue.shift()!, error);
+          updateGate();
           checkDone();
-        });
+          return;
+        }
         if (task !== undefined) asyncLane.task = task;
       };
 

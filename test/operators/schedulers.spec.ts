@@ -12,12 +12,14 @@ import {
   ConfigError,
   chainHooks,
   correlate,
+  createEvent,
   createHookBridge,
   type Event,
   EventFlowMetrics,
   fromFileWatcher,
   type HookAnswer,
   hybridProcess,
+  Priority,
   pattern,
   persist,
   reviewSummary,
@@ -197,6 +199,57 @@ describe('a scheduler whose schedule() throws', () => {
     input.next(2);
     expect(out).toEqual(['[1]', 'error: schedule failed']);
     expect(input.observed).toBe(false);
+  });
+
+  it('hybridProcess: an event whose handler cannot be timed, or whose background task cannot be scheduled, fails with the error, which then ends the output', () => {
+    const noSubscription = { now: () => 0, schedule: () => ({}) } as unknown as SchedulerLike;
+    const critical = createEvent({
+      id: 'C',
+      type: 'workflow.failed',
+      priority: Priority.CRITICAL,
+      timestamp: 0,
+    });
+    const low = createEvent({ id: 'l', type: 'message.displayed', priority: Priority.LOW, timestamp: 0 });
+    for (const [scheduler, message] of [
+      [throwing, 'schedule failed'],
+      [
+        noSubscription,
+        "hybridProcess: the scheduler's schedule() must return a Subscription (with unsubscribe()), got an object without unsubscribe()",
+      ],
+    ] as const) {
+      for (const event of [critical, low]) {
+        const input = new Subject<Event>();
+        const out: string[] = [];
+        let stopped = 0;
+        input
+          .pipe(
+            hybridProcess<string>({
+              // A handler that answers later, so that its time limit is armed.
+              immediate: () =>
+                new Observable<string>(() => () => {
+                  stopped += 1;
+                }),
+              batch: (batch) => batch.map(() => 'b'),
+              background: () => 'bg',
+              timeoutMs: 100,
+              scheduler,
+            }),
+          )
+          .subscribe({
+            next: (outcome) =>
+              out.push(
+                `${outcome.kind}:${outcome.event.id}:${outcome.kind === 'error' ? String((outcome.error as Error).message) : ''}`,
+              ),
+            error: (error: unknown) => out.push(`error: ${(error as Error).message}`),
+          });
+        // Was thrown here, at the source's next, the event given no outcome.
+        expect(() => input.next(event)).not.toThrow();
+        expect(out).toEqual([`error:${event.id}:${message}`, `error: ${message}`]);
+        expect(input.observed).toBe(false);
+        // The IMMEDIATE handler started is stopped.
+        expect(stopped).toBe(event === critical ? 1 : 0);
+      }
+    }
   });
 
   // A hook that answers only when asked to; `stopped` says whether its run was torn down.
