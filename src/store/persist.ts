@@ -600,7 +600,18 @@ export function persist<T extends Event = Event>(
         if (timer === undefined && !due) {
           // Kept only if not run already: on a scheduler that runs it at once (queueScheduler), the spent
           // action would stand for a pending timer, and the events after it would wait for the complete.
-          const scheduled = scheduleLater(scheduler, onTimer, maxDelayMs);
+          let scheduled: Subscription | undefined;
+          try {
+            scheduled = scheduleLater(scheduler, onTimer, maxDelayMs);
+          } catch (error) {
+            // A scheduler that cannot arm the timer (its schedule() threw, or gave no Subscription): the
+            // source is left, the events received are written now, then the output errors with it (it was
+            // thrown at the source's next).
+            due = true;
+            if (!sourceDone) stopSource(error);
+            pumpAgain = true;
+            return;
+          }
           if (scheduled !== undefined) timer = scheduled;
         }
       };

@@ -252,6 +252,42 @@ describe('a scheduler whose schedule() throws', () => {
     }
   });
 
+  it('persist: a timer that cannot be armed leaves the source, writes every event received, then errors with it', async () => {
+    const noSubscription = { now: () => 0, schedule: () => ({}) } as unknown as SchedulerLike;
+    for (const [scheduler, message] of [
+      [throwing, 'schedule failed'],
+      [
+        noSubscription,
+        "scheduler: the scheduler's schedule() must return a Subscription (with unsubscribe()), got an object without unsubscribe()",
+      ],
+    ] as const) {
+      const written: string[] = [];
+      const store = {
+        append: async (events: readonly Event[]) => {
+          written.push(...events.map((event) => event.type));
+        },
+      };
+      const input = new Subject<Event>();
+      const out: string[] = [];
+      const ended = new Promise<void>((resolve) =>
+        input.pipe(persist(store, { maxBatch: 10, maxDelayMs: 5, scheduler })).subscribe({
+          next: (event) => out.push(event.type),
+          error: (error: unknown) => {
+            out.push(`error: ${(error as Error).message}`);
+            resolve();
+          },
+          complete: resolve,
+        }),
+      );
+      // Was thrown here, at the source's next; the output left open.
+      expect(() => input.next(ev('a', 0))).not.toThrow();
+      expect(input.observed).toBe(false);
+      await ended;
+      expect(written).toEqual(['a']);
+      expect(out).toEqual(['a', `error: ${message}`]);
+    }
+  });
+
   // A hook that answers only when asked to; `stopped` says whether its run was torn down.
   function pendingHook() {
     const state = { started: 0, stopped: 0 };
