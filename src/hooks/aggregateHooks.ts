@@ -1,5 +1,5 @@
 import { concat, defer, map, merge, type Observable, type OperatorFunction, of, tap } from 'rxjs';
-import { ConfigError, optionKeys, rejectUnknownKeys } from '../errors.js';
+import { ConfigError, optionKeys, readFields, rejectUnknownKeys } from '../errors.js';
 import { checkScheduler } from '../operators/internal/eventTime.js';
 import {
   checkContext,
@@ -218,6 +218,7 @@ export function runHookAggregation<R>(
   options?: RunHookAggregationOptions,
 ): Observable<HookAggregationOutput<R>> {
   rejectUnknownKeys('runHookAggregation', options, RUN_AGGREGATION_KEYS);
+  options = readFields(options, RUN_AGGREGATION_KEYS);
   const prepared = prepareAggregation('runHookAggregation', hooks, aggregator, options);
   return runPreparedAggregation(prepared, checkContext('runHookAggregation', context));
 }
@@ -283,6 +284,7 @@ export function aggregateHooks<R, C extends object = HookContext>(
   options?: AggregateHooksOptions,
 ): OperatorFunction<C, HookAggregationOutput<R>> {
   rejectUnknownKeys('aggregateHooks', options, AGGREGATE_HOOKS_KEYS);
+  options = readFields(options, AGGREGATE_HOOKS_KEYS);
   const prepared = prepareAggregation('aggregateHooks', hooks, aggregator, options);
   const concurrency = checkPositiveInteger('aggregateHooks', 'concurrency', options?.concurrency, 1);
   const maxQueued = checkCount('aggregateHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);

@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import { optionKeys, rejectUnknownKeys } from '../errors.js';
+import { optionKeys, readFields, rejectUnknownKeys } from '../errors.js';
 import { checkCount, checkPositiveInteger, contextChecked, DEFAULT_MAX_QUEUED } from './options.js';
 import { boundedRuns, overflowEvent, type Rejection } from './queue.js';
 import { sessionIdOf } from './runHook.js';
@@ -113,6 +113,7 @@ export function chainHooks<C extends object = HookContext>(
   options?: ChainHooksOptions,
 ): OperatorFunction<C, HookChainOutput> {
   rejectUnknownKeys('chainHooks', options, OPTION_KEYS);
+  options = readFields(options, OPTION_KEYS);
   const prepared = prepareChain('chainHooks', chain, options);
   const concurrency = checkPositiveInteger('chainHooks', 'concurrency', options?.concurrency, 1);
   const maxQueued = checkCount('chainHooks', 'maxQueued', options?.maxQueued, DEFAULT_MAX_QUEUED);

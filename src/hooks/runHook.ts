@@ -1,5 +1,5 @@
 import { defer, from, isObservable, map, Observable, of, type SchedulerLike, Subscription, take } from 'rxjs';
-import { HookError, rejectUnknownKeys } from '../errors.js';
+import { HookError, readFields, rejectUnknownKeys } from '../errors.js';
 import { createEvent, Priority } from '../event.js';
 import { cancellable, checkScheduler, MAX_TIMER_MS } from '../operators/internal/eventTime.js';
 import { isRecord } from '../streams/payload.js';
@@ -383,6 +383,7 @@ function toStep({
 export function runHook(hook: Hook, context: object, options?: HookRunOptions): Observable<HookStep> {
   checkHook('runHook', hook, 0);
   rejectUnknownKeys('runHook', options, RUN_OPTION_KEYS);
+  options = readFields(options, RUN_OPTION_KEYS);
   checkScheduler('runHook', options?.scheduler);
   const defaults = runDefaults('runHook', options);
   // No context (null or undefined, from JavaScript) is the empty one, as runHookChain takes it; it made

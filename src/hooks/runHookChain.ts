@@ -1,5 +1,5 @@
 import { concat, concatMap, defer, from, type Observable, of, takeWhile, tap } from 'rxjs';
-import { ConfigError, rejectUnknownKeys } from '../errors.js';
+import { ConfigError, readFields, rejectUnknownKeys } from '../errors.js';
 import { checkScheduler } from '../operators/internal/eventTime.js';
 import { checkContext, checkHooks, checkName, RUN_OPTION_KEYS, runDefaults } from './options.js';
 import { inTurns } from './queue.js';
@@ -157,6 +157,6 @@ export function runHookChain(
   options?: RunHookChainOptions,
 ): Observable<HookChainOutput> {
   rejectUnknownKeys('runHookChain', options, RUN_OPTION_KEYS);
-  const prepared = prepareChain('runHookChain', chain, options);
+  const prepared = prepareChain('runHookChain', chain, readFields(options, RUN_OPTION_KEYS));
   return runPreparedChain(prepared, checkContext('runHookChain', initialContext));
 }

@@ -2,7 +2,7 @@
  * `selectMode`: the pure decision of how an event is processed — at once, in a batch, or in the
  * background. See `docs/selectMode.md`.
  */
-import { ConfigError, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
+import { ConfigError, optionKeys, readFields, rejectUnknownKeys, shownText } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { isRecord } from '../streams/payload.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
@@ -92,10 +92,12 @@ const CONFIG_KEYS = optionKeys<SelectModeConfig>({
 });
 
 /** Matches an event type against exact names (a Set lookup) and `*` globs (compiled once). */
-function typeMatcher(patterns: readonly string[], option: string): (type: string) => boolean {
+function typeMatcher(given: readonly string[], option: string): (type: string) => boolean {
+  // A copy, each entry read once: the entries checked are the ones compiled.
+  const patterns: readonly string[] = Array.isArray(given) ? Array.prototype.slice.call(given) : given;
   if (!Array.isArray(patterns) || patterns.some((p) => typeof p !== 'string' || p.length === 0)) {
     throw new ConfigError(
-      `selectMode: ${option} must be an array of non-empty strings, got ${shownText(patterns)}`,
+      `selectMode: ${option} must be an array of non-empty strings, got ${shownText(given)}`,
     );
   }
   const exact = new Set(patterns.filter((p) => !p.includes('*')));
@@ -121,17 +123,19 @@ function escapeRegExp(text: string): string {
  *   not an array of non-empty strings, or the name of an option or a threshold is unknown (named with
  *   the nearest known one).
  */
-export function createModeSelector(config: SelectModeConfig = {}): ModeSelector {
-  if (!isRecord(config as unknown)) {
-    throw new ConfigError(`selectMode: the config must be an object, got ${shownText(config)}`);
+export function createModeSelector(givenConfig: SelectModeConfig = {}): ModeSelector {
+  if (!isRecord(givenConfig as unknown)) {
+    throw new ConfigError(`selectMode: the config must be an object, got ${shownText(givenConfig)}`);
   }
-  rejectUnknownKeys('selectMode', config, CONFIG_KEYS);
+  rejectUnknownKeys('selectMode', givenConfig, CONFIG_KEYS);
+  // Each field read once, and each threshold: the value checked is the value used (see `readFields`).
+  const config = readFields(givenConfig, CONFIG_KEYS);
   if (config.thresholds !== undefined && !isRecord(config.thresholds as unknown)) {
     throw new ConfigError(`selectMode: thresholds must be an object, got ${shownText(config.thresholds)}`);
   }
   rejectUnknownKeys('selectMode', config.thresholds, INDICATORS, 'threshold');
   const thresholds: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS };
-  for (const [key, value] of Object.entries(config.thresholds ?? {})) {
+  for (const [key, value] of Object.entries(readFields(config.thresholds ?? {}, INDICATORS))) {
     if (value === undefined) continue;
     // Infinity disables an indicator. Every figure is >= 0 (%, a depth, ms, a share), so a negative
     // threshold (-Infinity too) would make its indicator high on any figure, an idle 0 included.

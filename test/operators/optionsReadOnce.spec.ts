@@ -6,7 +6,11 @@ import { asyncScheduler, firstValueFrom, from, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
+  aggregateHooks,
+  chainHooks,
   correlate,
+  createEvent,
+  createModeSelector,
   type Event,
   EventFlowMetrics,
   fromFileWatcher,
@@ -16,6 +20,9 @@ import {
   measure,
   Priority,
   pattern,
+  runHook,
+  runHookAggregation,
+  runHookChain,
   sessionWindows,
   systemLoad$,
   temporalAggregate,
@@ -159,5 +166,74 @@ describe('options read once', () => {
         reads: Object.fromEntries(Object.keys(fields).map((key) => [key, 1])),
       });
     }
+  });
+
+  it('the hook runners: each run option is read once, and the checked one is used (timeoutMs, errorPolicy, maxOutputBytes were read twice)', async () => {
+    const failing = { name: 'h', run: () => Promise.reject(new Error('no')) };
+    const run = { scheduler: asyncScheduler, timeoutMs: 1_000, maxOutputBytes: 1_024, sessionId: 'S' };
+    // At a second read, values the checks refuse.
+    const invalid = { timeoutMs: Number.NaN, errorPolicy: 'sometimes', maxOutputBytes: -1 };
+    const calls: Array<[string, Record<string, unknown>, (options: never) => unknown]> = [
+      ['runHook', { ...run, errorPolicy: 'fail-open' }, (options) => runHook(failing, {}, options)],
+      [
+        'runHookChain',
+        { ...run, errorPolicy: 'fail-open' },
+        (options) => runHookChain({ name: 'c', hooks: [failing] }, {}, options),
+      ],
+      [
+        'chainHooks',
+        { ...run, errorPolicy: 'fail-open', concurrency: 1, maxQueued: 5 },
+        (options) => chainHooks({ name: 'c', hooks: [failing] }, options),
+      ],
+      [
+        'runHookAggregation',
+        { ...run, name: 'a', deadlineMs: 1_000 },
+        (options) => runHookAggregation([failing], {}, () => 0, options),
+      ],
+      [
+        'aggregateHooks',
+        { ...run, name: 'a', deadlineMs: 1_000, concurrency: 1, maxQueued: 5 },
+        (options) => aggregateHooks([failing], () => 0, options),
+      ],
+    ];
+    for (const [name, fields, call] of calls) {
+      const { object, reads } = counted(fields, invalid);
+      call(object as never);
+      expect({ name, reads }).toEqual({
+        name,
+        reads: Object.fromEntries(Object.keys(fields).map((key) => [key, 1])),
+      });
+    }
+    // The policy checked is the one the step reports.
+    const { object } = counted({ errorPolicy: 'fail-open' }, invalid);
+    const step = await firstValueFrom(runHook(failing, {}, object as never));
+    expect([step.status, 'policy' in step && step.policy]).toEqual(['failed', 'fail-open']);
+  });
+
+  it("createModeSelector: each field, each threshold and each type of a list is read once, and the checked ones are used (thresholds were read four times, a list's types three)", () => {
+    const thresholds = counted({ cpuPercent: 50, queueDepth: 10 }, { cpuPercent: -1, queueDepth: -1 });
+    const config = counted(
+      { thresholds: thresholds.object, minHighLoadIndicators: 2, lowPriority: 'async', highVolumeTypes: [] },
+      { thresholds: 'none' as never, minHighLoadIndicators: 0, lowPriority: 'never' },
+    );
+    // A type list whose first entry is 'git.commit' at its first read, '' (refused) after.
+    let typeReads = 0;
+    const userBlocking: string[] = [];
+    Object.defineProperty(userBlocking, 0, {
+      enumerable: true,
+      get: () => (++typeReads === 1 ? 'git.commit' : ''),
+    });
+    Object.defineProperty(config.object, 'userBlockingTypes', { enumerable: true, value: userBlocking });
+    const select = createModeSelector(config.object as never);
+    expect([config.reads, thresholds.reads, typeReads]).toEqual([
+      { thresholds: 1, minHighLoadIndicators: 1, lowPriority: 1, highVolumeTypes: 1 },
+      { cpuPercent: 1, queueDepth: 1 },
+      1,
+    ]);
+    const commit = createEvent({ type: 'git.commit', priority: Priority.NORMAL });
+    expect(select(commit, {})).toBe('immediate');
+    // The thresholds checked (50 and 10), not -1: a load under both is no load.
+    expect(select(commit, { cpuPercent: 40, queueDepth: 5 })).toBe('immediate');
+    expect(select(commit, { cpuPercent: 60, queueDepth: 20 })).toBe('batched');
   });
 });
