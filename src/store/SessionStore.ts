@@ -7,7 +7,15 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
-import { ConfigError, formatIssues, optionKeys, rejectUnknownKeys, shownText, textOf } from '../errors.js';
+import {
+  ConfigError,
+  formatIssues,
+  optionKeys,
+  readFields,
+  rejectUnknownKeys,
+  shownText,
+  textOf,
+} from '../errors.js';
 import type { Event } from '../event.js';
 import { makeFolder } from '../folders.js';
 import { isFieldRecord, isRecord } from '../streams/payload.js';
@@ -575,7 +583,11 @@ function normalizeQuery(options: QueryOptions | undefined): NormalizedQuery {
   }
   if (!isRecord(options)) throw new ConfigError('query options must be an object');
   rejectUnknownKeys('query', options, QUERY_KEYS);
-  const { types, start, end, fromSeq = 0, limit = Infinity, reverse = false } = options as QueryOptions;
+  // Each field read once (see `readFields`), and the types copied, each read once: the values checked
+  // are the values used.
+  const read = readFields(options as QueryOptions, QUERY_KEYS);
+  const { start, end, fromSeq = 0, limit = Infinity, reverse = false } = read;
+  const types: unknown = Array.isArray(read.types) ? Array.prototype.slice.call(read.types) : read.types;
   if (types !== undefined) {
     if (!Array.isArray(types) || !types.every((type) => typeof type === 'string' && type.length > 0)) {
       throw new ConfigError('query option types must be an array of non-empty strings');

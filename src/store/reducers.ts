@@ -3,7 +3,14 @@
  * functions, usable live with RxJS `scan` and offline with `reconstruct`. Time cut-offs are relative to
  * the latest event seen, never the wall clock, so replaying a session gives the same state every time.
  */
-import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
+import {
+  ConfigError,
+  checkOptions,
+  optionKeys,
+  readFields,
+  rejectUnknownKeys,
+  shownText,
+} from '../errors.js';
 import { type Event, setOwn } from '../event.js';
 import type { QueryOptions, SessionStore } from './SessionStore.js';
 import { QUERY_KEYS } from './SessionStore.js';
@@ -801,9 +808,11 @@ export async function reconstruct<S>(
   store: SessionStore,
   sessionId: string,
   reducer: StateReducer<S>,
-  query?: QueryOptions,
+  givenQuery?: QueryOptions,
 ): Promise<S> {
-  rejectUnknownKeys('reconstruct', query, QUERY_KEYS);
+  rejectUnknownKeys('reconstruct', givenQuery, QUERY_KEYS);
+  // Each field read once (see `readFields`): the reverse that picks the path is the one the query checks.
+  const query = readFields(givenQuery, QUERY_KEYS);
   const reduce = inPlaceReduce(reducer) ?? reducer.reduce;
   let state = reducer.initial;
   if (query?.reverse === true) {

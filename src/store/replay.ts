@@ -3,7 +3,14 @@
  * stored, then every live append — a catch-up subscription).
  */
 import { Observable } from 'rxjs';
-import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
+import {
+  ConfigError,
+  checkOptions,
+  optionKeys,
+  readFields,
+  rejectUnknownKeys,
+  shownText,
+} from '../errors.js';
 import type { Event } from '../event.js';
 import { checkFlowGate, type FlowGate, pullFrom } from '../streams/pullFrom.js';
 import { StoreError } from './errors.js';
@@ -64,6 +71,8 @@ const REPLAY_KEYS = Object.freeze([...QUERY_KEYS, 'gate']);
  */
 export function replay(store: SessionStore, sessionId: string, options?: ReplayOptions): Observable<Event> {
   rejectUnknownKeys('replay', options, REPLAY_KEYS);
+  // Each field read once (see `readFields`); the query reads the copy.
+  options = readFields(options, REPLAY_KEYS);
   let query: unknown = options;
   let gate: unknown;
   if (typeof options === 'object' && options !== null && 'gate' in options) ({ gate, ...query } = options);
