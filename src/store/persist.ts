@@ -14,7 +14,15 @@ import {
   Subscriber,
   Subscription,
 } from 'rxjs';
-import { ConfigError, checkOptions, formatIssues, optionKeys, shownText, textOf } from '../errors.js';
+import {
+  ConfigError,
+  checkOptions,
+  formatIssues,
+  optionKeys,
+  readFields,
+  shownText,
+  textOf,
+} from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { checkScheduler, scheduleLater, timerOption } from '../operators/internal/eventTime.js';
 import { describeEvent, describeInvalid, hasJsonObjects, isEventShape } from './codec.js';
@@ -161,6 +169,7 @@ export function persist<T extends Event = Event>(
     throw new ConfigError('persist() needs a store (an object with an append(events) method)');
   }
   checkOptions('persist', options, OPTION_KEYS);
+  options = readFields(options, OPTION_KEYS);
   checkScheduler('persist', options.scheduler);
   const { maxBatch = 1_000, maxDelayMs = 0, maxPending = 100_000, priorityLane = true } = options;
   if (typeof priorityLane !== 'boolean') {

@@ -7,7 +7,7 @@ import {
   type Subscriber,
   share,
 } from 'rxjs';
-import { ConfigError, checkOptions, optionKeys, shownText, VibespecError } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, readFields, shownText, VibespecError } from '../errors.js';
 import type { Event } from '../event.js';
 import { checkScheduler } from '../operators/internal/eventTime.js';
 import { linkedInput, nextOrEnd, startLinked } from '../operators/internal/linked.js';
@@ -47,6 +47,7 @@ export interface BridgeHooksOptions extends BridgeOptions {
  */
 export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
   checkOptions('bridgeHooks', options, BRIDGE_HOOKS_KEYS);
+  options = readFields(options, BRIDGE_HOOKS_KEYS);
   checkScheduler('bridgeHooks', options?.scheduler);
   const limits = bridgeLimits(options, 'bridgeHooks');
   const scheduler = options?.scheduler ?? asyncScheduler;
@@ -190,6 +191,7 @@ export interface HookBridge {
  */
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   checkOptions('createHookBridge', options, HOOK_BRIDGE_KEYS);
+  options = readFields(options, HOOK_BRIDGE_KEYS);
   checkScheduler('createHookBridge', options?.scheduler);
   const maxPending = options?.maxPending ?? 10_000;
   if (!Number.isInteger(maxPending) || maxPending < 0) {

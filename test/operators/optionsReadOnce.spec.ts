@@ -7,9 +7,11 @@ import { describe, expect, it } from 'vitest';
 import {
   adaptiveBatch,
   aggregateHooks,
+  bridgeHooks,
   chainHooks,
   correlate,
   createEvent,
+  createHookBridge,
   createModeSelector,
   type Event,
   EventFlowMetrics,
@@ -20,6 +22,7 @@ import {
   measure,
   Priority,
   pattern,
+  persist,
   runHook,
   runHookAggregation,
   runHookChain,
@@ -124,7 +127,7 @@ describe('options read once', () => {
     expect(outputs.filter((e) => isPatternMatch(e)).map((e) => e.type)).toEqual(['pattern.matched']);
   });
 
-  it('the operators and sources that check their scheduler: each field is read once (the scheduler was read twice, select four times)', () => {
+  it('the operators and sources that check their scheduler: each field is read once (the scheduler was read twice, select four times; the scheduler of persist and of the bridges twice)', () => {
     const scheduler = asyncScheduler;
     const calls: Array<[string, Record<string, unknown>, (options: never) => unknown]> = [
       [
@@ -156,6 +159,17 @@ describe('options read once', () => {
         'fromFileWatcher',
         { recursive: false, ignore: /x/, debounceMs: 5, scheduler },
         (options) => fromFileWatcher('.', options),
+      ],
+      [
+        'persist',
+        { maxBatch: 10, maxDelayMs: 5, maxPending: 100, priorityLane: true, scheduler },
+        (options) => persist({ append: async () => {} }, options),
+      ],
+      ['bridgeHooks', { maxPayloadBytes: 1_000, maxDepth: 10, maxRawLength: 100, scheduler }, bridgeHooks],
+      [
+        'createHookBridge',
+        { maxPending: 10, maxPayloadBytes: 1_000, maxDepth: 10, maxRawLength: 100, scheduler },
+        createHookBridge,
       ],
     ];
     for (const [name, fields, call] of calls) {
