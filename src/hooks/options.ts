@@ -414,6 +414,59 @@ const EMOJI_PART = /^[\u200d\ufe0e\ufe0f\u{e0020}-\u{e007f}]$/u;
 const EMOJI = /\p{Extended_Pictographic}|^[0-9#*]\ufe0f\u20e3$/u;
 const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
+// Letters of the scripts whose letters join (Arabic, Syriac, N'Ko, Mongolian, …), between which a zero-width
+// non-joiner shows: می‌خواهم (Persian), کتاب‌ها, نہ‌یں (Urdu) are not میخواهم, کتابها, نہیں.
+const JOINING_LETTER =
+  /^[\p{Script=Arabic}\p{Script=Syriac}\p{Script=Nko}\p{Script=Mongolian}\p{Script=Mandaic}\p{Script=Manichaean}\p{Script=Psalter_Pahlavi}\p{Script=Adlam}\p{Script=Hanifi_Rohingya}\p{Script=Sogdian}\p{Script=Old_Uyghur}\p{Script=Phags_Pa}]$/u;
+// Of those, the letters that join none (hamza ء) or only the letter before them (ا د ذ ر ز و ژ ە ۀ ے, Syriac's
+// ܐ ܕ ܗ ܘ ܙ ܨ ܪ ܬ): a non-joiner after one of them shows nothing (ا‌ب reads as اب).
+const NOT_JOINING_AFTER =
+  /^[\u0621-\u0625\u0627\u0629\u062f-\u0632\u0648\u0671-\u0677\u0688-\u0699\u06c0\u06c3-\u06cb\u06cd\u06cf\u06d2-\u06d5\u06ee\u06ef\u0710\u0715-\u0719\u071e\u0728\u072a\u072c\u072f\u074d\u0759-\u075b\u076b\u076c\u0771\u0773\u0774\u0778\u0779]$/u;
+const NOT_JOINING_BEFORE = /^[\u0621\u0674]$/u;
+// The viramas (a conjunct's halant) of the Indic scripts and their kin, after which a joiner or a non-joiner
+// shows: क्‍ष (a half form), क्‌ष (the virama shown), ന്‍ (Malayalam's chillu), ශ්‍ය (Sinhala's yansaya).
+const VIRAMA =
+  /^[\u094d\u09cd\u0a4d\u0acd\u0b4d\u0bcd\u0c4d\u0ccd\u0d3b\u0d3c\u0d4d\u0dca\u0e3a\u0f84\u1039\u103a\u1714\u1715\u1734\u17d2\u1a60\u1b44\u1baa\u1bab\u1bf2\u1bf3\ua806\ua82c\ua8c4\ua953\ua9c0\uaaf6\uabed\u{10a3f}\u{11046}\u{11070}\u{1107f}\u{110b9}\u{11133}\u{11134}\u{111c0}\u{11235}\u{112ea}\u{1134d}\u{11442}\u{114c2}\u{115bf}\u{1163f}\u{116b6}\u{1172b}\u{11839}\u{1193d}\u{1193e}\u{119e0}\u{11a34}\u{11a47}\u{11a99}\u{11c3f}\u{11d44}\u{11d45}\u{11d97}]$/u;
+const MARK = /^\p{M}$/u;
+const LETTER = /^\p{L}$/u;
+const MONGOLIAN_LETTER = /^[\u1820-\u1878\u1880-\u18aa]$/u;
+const MONGOLIAN_SELECTOR = /^[\u180b-\u180d\u180f]$/u;
+const IDEOGRAPH_SELECTOR = /^[\u{e0100}-\u{e01ef}]$/u;
+const IDEOGRAPH = /^\p{Ideographic}$/u;
+
+/**
+ * Whether the hidden character at `i` of `chars` changes how the letters around it show, as UAX #31 (2.3)
+ * has it for identifiers, so the name reads as no other: a non-joiner between two joining letters (Persian's
+ * می‌خواهم), a joiner or non-joiner after a virama (क्‍ष, ന്‍) or a joiner before one (Bengali's র‍্য), a
+ * Mongolian free variation selector or vowel separator after a Mongolian letter, an ideographic variation
+ * selector after an ideograph (葛󠄀). Elsewhere (lint\u200c, ا\u200cب) it shows nothing.
+ */
+function shapes(chars: readonly string[], i: number): boolean {
+  const char = chars[i]!;
+  let before = i - 1;
+  while (before >= 0 && MARK.test(chars[before]!) && !VIRAMA.test(chars[before]!)) before--;
+  let after = i + 1;
+  while (after < chars.length && MARK.test(chars[after]!)) after++;
+  const previous = chars[before] ?? '';
+  const next = chars[after] ?? '';
+  if (char === '\u200c' || char === '\u200d') {
+    if (VIRAMA.test(chars[i - 1] ?? '') && LETTER.test(chars[i - 2] ?? '')) return true;
+    if (char === '\u200d') return LETTER.test(chars[i - 1] ?? '') && VIRAMA.test(chars[i + 1] ?? '');
+    return (
+      JOINING_LETTER.test(previous) &&
+      LETTER.test(previous) &&
+      !NOT_JOINING_AFTER.test(previous) &&
+      JOINING_LETTER.test(next) &&
+      LETTER.test(next) &&
+      !NOT_JOINING_BEFORE.test(next)
+    );
+  }
+  if (MONGOLIAN_SELECTOR.test(char)) return MONGOLIAN_LETTER.test(chars[i - 1] ?? '');
+  if (char === '\u180e') return MONGOLIAN_LETTER.test(previous) && MONGOLIAN_LETTER.test(next);
+  if (IDEOGRAPH_SELECTOR.test(char)) return IDEOGRAPH.test(chars[i - 1] ?? '');
+  return false;
+}
+
 interface Hidden {
   /** The first hidden character: what it is, and its code point (`200B`). */
   readonly what: string;
@@ -431,16 +484,23 @@ function hiddenIn(name: string): Hidden | undefined {
   let escaped = '';
   let shown = '';
   // By grapheme: 👨‍👩‍👧's joiners and ❤️'s selector are part of what shows; lint\u200d's are not.
+  const chars: string[] = [];
+  const inEmoji: boolean[] = [];
   for (const { segment } of GRAPHEMES.segment(name)) {
     const emoji = EMOJI.test(segment);
     for (const char of segment) {
-      if (!HIDDEN.test(char) || (emoji && EMOJI_PART.test(char))) {
-        escaped += char;
-        shown += char;
-      } else {
-        first ??= char;
-        escaped += `\\u{${codePoint(char)}}`;
-      }
+      chars.push(char);
+      inEmoji.push(emoji);
+    }
+  }
+  for (let i = 0; i < chars.length; i++) {
+    const char = chars[i]!;
+    if (!HIDDEN.test(char) || (inEmoji[i] && EMOJI_PART.test(char)) || shapes(chars, i)) {
+      escaped += char;
+      shown += char;
+    } else {
+      first ??= char;
+      escaped += `\\u{${codePoint(char)}}`;
     }
   }
   if (first === undefined) return undefined;

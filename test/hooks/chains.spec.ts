@@ -79,6 +79,37 @@ describe('resolveChain / resolveHooks', () => {
     );
   });
 
+  it('takes a name whose joiners and selectors change how its letters show, and refuses them where they show nothing', () => {
+    const resolver = (name: string): Hook => ({ name, run: () => ({}) });
+    // Each was refused as an invisible character (U+200C, U+200D, U+180B, U+180E, U+E0100).
+    const names = [
+      '\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645', // Persian می‌خواهم: a non-joiner between joining letters
+      '\u06a9\u062a\u0627\u0628\u200c\u0647\u0627', // کتاب‌ها
+      '\u0646\u06c1\u200c\u06cc\u06ba', // Urdu نہ‌یں
+      '\u0915\u094d\u200d\u0937', // Hindi क्‍ष: a half form
+      '\u0915\u094d\u200c\u0937', // क्‌ष: the virama shown
+      '\u09b0\u200d\u09cd\u09af', // Bengali র‍্য: ya-phala after ra
+      '\u0d28\u0d4d\u200d', // Malayalam's chillu ന്‍
+      '\u0dc1\u0dca\u200d\u0dba', // Sinhala's yansaya ශ්‍ය
+      '\u182d\u180b', // Mongolian ᠭ with a free variation selector
+      '\u1828\u1820\u180e\u1837', // Mongolian vowel separator before a final a
+      '\u845b\u{e0100}\u57ce', // 葛󠄀城: an ideographic variation selector
+    ];
+    expect(resolveHooks(names, resolver).map((h) => h.name)).toEqual(names);
+    for (const [name, code] of [
+      ['lint\u200c', '200C'],
+      ['li\u200dnt', '200D'],
+      ['\u0627\u200c\u0628', '200C'], // ا then ب: alef joins nothing after it
+      ['\u06a9\u062a\u0627\u0628\u200c', '200C'], // at the end, nothing after it to join
+      ['\u0915\u200d\u0937', '200D'], // no virama
+      ['\u0645\u06cc\u200c\u200c\u062e', '200C'], // the second one
+      ['a\u180b', '180B'],
+      ['a\u{e0100}', 'E0100'],
+    ] as const) {
+      expect(() => resolveHooks([name], resolver)).toThrow(`has an invisible character (U+${code})`);
+    }
+  });
+
   it('resolves with a function, renaming hooks to their names in the definition', async () => {
     class Scanner {
       readonly name = 'generic';
