@@ -1477,7 +1477,8 @@ const GRADLE_WORD =
  * root's `:test`) only that project's, so `test -x :lib:test` runs the other projects' tests if they have some
  * (none in a build of one, or of the root and `lib`): `'unknown'`; `'unknown'` too for a test task's name
  * abbreviated, named or left out (`gradle che`, `test -x t`: Gradle takes it for the one task whose name starts
- * so, or refuses it when two do); else `'run'`. Linear in the words' number (the left out ones in sets).
+ * so, or refuses it when two do); `'none'` when no test task is named (`--x test`: the
+ * default tasks run); else `'run'`. Linear in the words' number (the left out ones in sets).
  */
 function gradleRun(words: string): 'run' | 'none' | 'unknown' {
   // The words as the shell splits them (a quoted blank is in its word: `-Pnotes="a test"`), without the
@@ -1546,7 +1547,7 @@ function gradleRun(words: string): 'run' | 'none' | 'unknown' {
     if (own && value === '') return 'none';
     if (value !== undefined && (option === 'x' || option === 'exclude-task')) exclude(value);
   }
-  if (tasks.length === 0) return abbreviated ? 'unknown' : 'run';
+  if (tasks.length === 0) return abbreviated ? 'unknown' : 'none';
   let result: 'none' | 'unknown' = abbreviated ? 'unknown' : 'none';
   for (const task of tasks) {
     const colon = task.lastIndexOf(':');

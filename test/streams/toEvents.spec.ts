@@ -1468,6 +1468,12 @@ describe('toEvents mappings', () => {
       ['./gradlew --x=test check', 'none', 'none'],
       ['./gradlew --m test', 'none', 'none'],
       ['./gradlew --q test', 'passed', 'failed'],
+      // --x's value with no test task named, as -x's (./gradlew -x test): the default tasks run, test left out.
+      ['./gradlew --x test', 'none', 'none'],
+      ['./gradlew assemble --x test', 'none', 'none'],
+      ['./gradlew --x :test', 'none', 'none'],
+      ['./gradlew -exclude-task test', 'none', 'none'],
+      ['./gradlew -x test', 'none', 'none'],
       // An option of Gradle's own without its argument: Gradle refuses the line and runs no task.
       ['./gradlew -qx test', 'none', 'none'],
       ['./gradlew -qx test build', 'none', 'none'],
