@@ -427,6 +427,21 @@ const NOT_JOINING_BEFORE = /^[\u0621\u0674]$/u;
 // shows: क्‍ष (a half form), क्‌ष (the virama shown), ന്‍ (Malayalam's chillu), ශ්‍ය (Sinhala's yansaya).
 const VIRAMA =
   /^[\u094d\u09cd\u0a4d\u0acd\u0b4d\u0bcd\u0c4d\u0ccd\u0d3b\u0d3c\u0d4d\u0dca\u0e3a\u0f84\u1039\u103a\u1714\u1715\u1734\u17d2\u1a60\u1b44\u1baa\u1bab\u1bf2\u1bf3\ua806\ua82c\ua8c4\ua953\ua9c0\uaaf6\uabed\u{10a3f}\u{11046}\u{11070}\u{1107f}\u{110b9}\u{11133}\u{11134}\u{111c0}\u{11235}\u{112ea}\u{1134d}\u{11442}\u{114c2}\u{115bf}\u{1163f}\u{116b6}\u{1172b}\u{11839}\u{1193d}\u{1193e}\u{119e0}\u{11a34}\u{11a47}\u{11a99}\u{11c3f}\u{11d44}\u{11d45}\u{11d97}]$/u;
+// The scripts of those viramas: a joiner beside one shows only after a letter of its script (a Latin `l`
+// before `\u094d\u200d` is no conjunct).
+const VIRAMA_SCRIPTS = [
+  'Devanagari Bengali Gurmukhi Gujarati Oriya Tamil Telugu Kannada Malayalam Sinhala Thai Tibetan Myanmar',
+  'Tagalog Hanunoo Khmer Tai_Tham Balinese Sundanese Batak Syloti_Nagri Saurashtra Rejang Javanese',
+  'Meetei_Mayek Kharoshthi Brahmi Kaithi Chakma Sharada Khojki Khudawadi Grantha Newa Tirhuta Siddham Modi',
+  'Takri Ahom Dogra Dives_Akuru Nandinagari Zanabazar_Square Soyombo Bhaiksuki Masaram_Gondi Gunjala_Gondi',
+]
+  .join(' ')
+  .split(' ')
+  .map((script) => new RegExp(`^\\p{Script_Extensions=${script}}$`, 'u'));
+/** Whether `letter` is a letter of the script of the virama `virama`. */
+function conjunct(letter: string, virama: string): boolean {
+  return LETTER.test(letter) && VIRAMA_SCRIPTS.some((script) => script.test(virama) && script.test(letter));
+}
 const MARK = /^\p{M}$/u;
 const LETTER = /^\p{L}$/u;
 const MONGOLIAN_LETTER = /^[\u1820-\u1878\u1880-\u18aa]$/u;
@@ -450,8 +465,10 @@ function shapes(chars: readonly string[], i: number): boolean {
   const previous = chars[before] ?? '';
   const next = chars[after] ?? '';
   if (char === '\u200c' || char === '\u200d') {
-    if (VIRAMA.test(chars[i - 1] ?? '') && LETTER.test(chars[i - 2] ?? '')) return true;
-    if (char === '\u200d') return LETTER.test(chars[i - 1] ?? '') && VIRAMA.test(chars[i + 1] ?? '');
+    const virama = chars[i - 1] ?? '';
+    if (VIRAMA.test(virama) && conjunct(chars[i - 2] ?? '', virama)) return true;
+    if (char === '\u200d')
+      return VIRAMA.test(chars[i + 1] ?? '') && conjunct(chars[i - 1] ?? '', chars[i + 1]!);
     return (
       JOINING_LETTER.test(previous) &&
       LETTER.test(previous) &&

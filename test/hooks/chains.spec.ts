@@ -103,6 +103,8 @@ describe('resolveChain / resolveHooks', () => {
       ['\u06a9\u062a\u0627\u0628\u200c', '200C'], // at the end, nothing after it to join
       ['\u0915\u200d\u0937', '200D'], // no virama
       ['\u0645\u06cc\u200c\u200c\u062e', '200C'], // the second one
+      ['l\u094d\u200d', '200D'], // a Devanagari virama after a Latin letter makes no conjunct
+      ['l\u200d\u094d', '200D'],
       ['a\u180b', '180B'],
       ['a\u{e0100}', 'E0100'],
     ] as const) {
