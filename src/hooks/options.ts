@@ -484,7 +484,7 @@ function shapes(chars: readonly string[], i: number): boolean {
   return false;
 }
 
-interface Hidden {
+export interface Hidden {
   /** The first hidden character: what it is, and its code point (`200B`). */
   readonly what: string;
   readonly code: string;
@@ -494,8 +494,11 @@ interface Hidden {
   readonly shown: string;
 }
 
-/** The characters of `name` that show as nothing; `undefined` when it has none. */
-function hiddenIn(name: string): Hidden | undefined {
+/**
+ * The characters of `name` that show as nothing; `undefined` when it has none. The bridge writes an
+ * unknown hook's type by it (`hook.rejected\u200b` would pass for `hook.rejected`), as `checkVisible` refuses.
+ */
+export function hiddenIn(name: string): Hidden | undefined {
   if (!HIDDEN.test(name)) return undefined;
   let first: string | undefined;
   let escaped = '';

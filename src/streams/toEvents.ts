@@ -4,6 +4,7 @@
  */
 import { ConfigError, checkOptions, optionKeys, shownText, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
+import { hiddenIn } from '../hooks/options.js';
 import { CUT_LENGTH, cutLength, cutPayload, KEEP, type PayloadCut } from './cut.js';
 import {
   checkPayload,
@@ -2410,16 +2411,30 @@ export const KNOWN_HOOKS: readonly string[] = [...Object.keys(CLAUDE_HOOKS), 'fi
  * the hook runners' `hook.completed` / `hook.failed` / `hook.timed_out`. A hook of one of these names
  * (trimmed, as its type's name is) would pass for the library (`sessionState` counted the outputs of a
  * hook named `rejected` as rejections): its outputs are `hook.reserved` instead, its name in
- * `context.hook`. A hook named `reserved` gives `hook.reserved` by the common rule.
+ * `context.hook`; so are those of a name that shows as one (`rejected\u200b`, see `unknownHookType`). A hook
+ * named `reserved` gives `hook.reserved` by the common rule.
  */
 const RESERVED_HOOK_NAMES: ReadonlySet<string> = new Set(['rejected', 'completed', 'failed', 'timed_out']);
 
 /** The type of an unknown hook's output whose name is one of `RESERVED_HOOK_NAMES`. */
 const RESERVED_HOOK_TYPE = 'hook.reserved';
 
+/**
+ * The type of an unknown hook's output: `hook.<name>`, the name trimmed (`hook.unknown` for a blank one),
+ * each character of it that shows as nothing (the ones a hook's name may not hold, see `checkVisible`)
+ * written out as its code point (`lint\u2060` gives `hook.lint\u{2060}`, not a second `hook.lint`);
+ * `hook.reserved` for a name that shows as one of `RESERVED_HOOK_NAMES` (`rejected\u200b`, `\u2060failed`).
+ */
+function unknownHookType(hook: string): string {
+  const trimmed = hook.trim();
+  if (trimmed === '') return 'hook.unknown';
+  const hidden = hiddenIn(trimmed);
+  if (RESERVED_HOOK_NAMES.has(hidden === undefined ? trimmed : hidden.shown.trim()))
+    return RESERVED_HOOK_TYPE;
+  return `hook.${hidden === undefined ? trimmed : hidden.escaped}`;
+}
+
 const unknownHook: Mapper = (p, ctx) => {
-  const trimmed = ctx.hook.trim();
-  const name = trimmed === '' ? 'unknown' : trimmed;
   const own: MapContext = {
     hook: ctx.hook,
     timestamp: ctx.timestamp,
@@ -2427,8 +2442,7 @@ const unknownHook: Mapper = (p, ctx) => {
     context: { hook: ctx.hook },
     limits: ctx.limits,
   };
-  const type = RESERVED_HOOK_NAMES.has(name) ? RESERVED_HOOK_TYPE : `hook.${name}`;
-  return [make(own, type, defined(p), Priority.NORMAL)];
+  return [make(own, unknownHookType(ctx.hook), defined(p), Priority.NORMAL)];
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -2695,7 +2709,10 @@ function markContext(events: Event[], key: string, value: unknown): Event[] {
  * - Any other hook becomes `hook.<name>` (the name trimmed; `hook.unknown` for a blank one) with the
  *   payload as its data, except that a name of the library's own `hook.*` types (`rejected`,
  *   `completed`, `failed`, `timed_out`) becomes `hook.reserved`, as `reserved` does: no hook passes for
- *   the library. `context.hook` has the name as it came.
+ *   the library. A character that shows as nothing (one a hook's own name may not hold: a control, a
+ *   zero-width or bidi character, a lone surrogate) is written out in the type (`lint\u2060` gives
+ *   `hook.lint\u{2060}`), and a name that shows as a reserved one (`rejected\u200b`) is `hook.reserved`.
+ *   `context.hook` has the name as it came.
  *
  * @param hookName the hook that produced `output`.
  * @param output the hook's output (for Claude Code, the stdin payload).

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checkVisible } from '../../src/hooks/options.js';
 import {
   ConfigError,
   type Event,
@@ -2572,6 +2573,85 @@ describe('toEvents mappings', () => {
       expect(toEvents(hook, { n: 1 }, T)[0]).toMatchObject({ type: `hook.${hook}`, context: { hook } });
     }
     expect(toEvents(' \t', { n: 1 }, T)[0]!.type).toBe('hook.unknown');
+  });
+
+  it('reads a name by what shows: one that shows as a library type is hook.reserved, hidden characters written out', () => {
+    // Invisible, format, bidi and control characters, as checkVisible refuses in a hook's own name: the
+    // bridge made `hook.rejected\u200b`, which shows as the library's `hook.rejected`.
+    const reserved = [
+      'rejected\u200b',
+      '\u2060completed',
+      'fa\u00adiled',
+      'timed_out\u200e',
+      '\u202erejected',
+      '\u200b rejected\u2060',
+      '\u3164failed',
+      'com\u200dpleted',
+    ];
+    for (const hook of reserved) {
+      const events = toEvents(hook, { session_id: 's9', n: 1 }, T);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({
+        type: 'hook.reserved',
+        priority: Priority.NORMAL,
+        data: { session_id: 's9', n: 1 },
+        context: { hook },
+        sessionId: 's9',
+      });
+    }
+    // Any other name keeps its type, each hidden character written as its code point: `lint\u2060` is no
+    // second `hook.lint`, and no type holds a newline or a lone surrogate.
+    const writtenOut: [string, string][] = [
+      ['lint\u2060', 'hook.lint\\u{2060}'],
+      ['a\nb', 'hook.a\\u{000A}b'],
+      ['x\ud800', 'hook.x\\u{D800}'],
+      ['\u200b', 'hook.\\u{200B}'],
+      [' rejected\u200bx ', 'hook.rejected\\u{200B}x'],
+      ['reserved\u200b', 'hook.reserved\\u{200B}'],
+      [
+        '\u{1F468}\u200d\u{1F469}\u200d\u{1F467} review',
+        'hook.\u{1F468}\u200d\u{1F469}\u200d\u{1F467} review',
+      ],
+      ['\u2764\ufe0f', 'hook.\u2764\ufe0f'],
+    ];
+    for (const [hook, type] of writtenOut) {
+      expect(toEvents(hook, { n: 1 }, T)[0]).toMatchObject({ type, context: { hook }, data: { n: 1 } });
+    }
+  });
+
+  it("gives a type whose name passes a hook name's check, or hook.reserved or hook.unknown, for any name", () => {
+    const hidden = fc.constantFrom(
+      '\u200b',
+      '\u2060',
+      '\u00ad',
+      '\u202e',
+      '\ufeff',
+      '\n',
+      '\ud800',
+      '\u200d',
+    );
+    const name = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc
+        .tuple(
+          fc.array(hidden, { maxLength: 2 }),
+          fc.constantFrom('rejected', 'completed', 'failed', 'timed_out', 'lint', ''),
+          fc.array(hidden, { maxLength: 2 }),
+        )
+        .map(([before, word, after]) => [...before, word, ...after].join('')),
+    );
+    fc.assert(
+      fc.property(name, (hook) => {
+        const events = toEvents(hook, { n: 1 }, T);
+        expect(events).toHaveLength(1);
+        const { type, context } = events[0]!;
+        expect(context).toEqual({ hook });
+        expect(LIBRARY_TYPES).not.toContain(type);
+        if (type !== 'hook.reserved' && type !== 'hook.unknown') {
+          expect(() => checkVisible('type', type, 'its name')).not.toThrow();
+        }
+      }),
+    );
   });
 
   it('no hook name makes a library type, and only an output the bridge refused is hook.rejected', () => {
