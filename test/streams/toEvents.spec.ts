@@ -2613,6 +2613,14 @@ describe('toEvents mappings', () => {
         'hook.\u{1F468}\u200d\u{1F469}\u200d\u{1F467} review',
       ],
       ['\u2764\ufe0f', 'hook.\u2764\ufe0f'],
+      // A joiner or non-joiner that shapes the letters around it is part of what shows, as in a hook's own
+      // name (checkVisible): Persian's می‌خواهم, Hindi's क्‍ष keep theirs.
+      [
+        '\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645',
+        'hook.\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645',
+      ],
+      ['\u0915\u094d\u200d\u0937', 'hook.\u0915\u094d\u200d\u0937'],
+      ['lint\u200c', 'hook.lint\\u{200C}'],
     ];
     for (const [hook, type] of writtenOut) {
       expect(toEvents(hook, { n: 1 }, T)[0]).toMatchObject({ type, context: { hook }, data: { n: 1 } });
