@@ -3,6 +3,7 @@ import { Observable } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader, readLineOptions } from './jsonLines.js';
 import {
+  claimFailed,
   claimInput,
   destroyIfReadable,
   inputTaken,
@@ -94,7 +95,7 @@ export function fromJsonLines(
           ? iterable[Symbol.asyncIterator]()
           : iterable[Symbol.iterator]();
       if (!claimInput(input, made)) {
-        subscriber.error(inputTaken('fromJsonLines', 'input'));
+        subscriber.error(inputTaken('fromJsonLines', 'input', input, made));
         return;
       }
       took = true;
@@ -132,6 +133,7 @@ export function fromJsonLines(
         // The consumer threw on that line (a `Subscriber` of its own): the output still ends, with the
         // input's failure. Thrown from here, it was an unhandled rejection, and the output never ended.
       }
+      if (took) claimFailed(input, iterator, error);
       subscriber.error(
         new VibespecError('SOURCE_FAILED', `fromJsonLines: cannot read the input: ${textOf(error)}`, {
           cause: error,

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
-import { ConfigError, shownText, VibespecError } from '../errors.js';
+import { ConfigError, shownText, textOf, VibespecError } from '../errors.js';
 
 // Pulling an in-memory iterable (sync, or async without I/O) only awaits settled values: microtasks,
 // which run before any timer or I/O callback. After this many items the pull loop lets the event loop
@@ -50,18 +50,45 @@ const claimed = new WeakSet<object>();
  * call is read afresh by each subscription.
  */
 export function claimInput(input: object, iterator: unknown): boolean {
-  const once = input instanceof Readable ? input : iterator;
-  if ((typeof once !== 'object' && typeof once !== 'function') || once === null) return true;
+  const once = onceKey(input, iterator);
+  if (once === undefined) return true;
   if (claimed.has(once)) return false;
   claimed.add(once);
   return true;
 }
 
-/** @internal The error of a subscription refused by `claimInput`, from `where`. */
-export function inputTaken(where: string, what: string): VibespecError {
+/** What `claimInput` claims for `input` read with `iterator`: `undefined` when that is no object. */
+function onceKey(input: object, iterator: unknown): object | undefined {
+  const once = input instanceof Readable ? input : iterator;
+  return (typeof once === 'object' || typeof once === 'function') && once !== null ? once : undefined;
+}
+
+/** The error that ended the subscription which claimed an input read once, by its claim. */
+const failures = new WeakMap<object, { readonly error: unknown }>();
+
+/**
+ * @internal Records that the subscription which claimed `input` (read with `iterator`) ended with `error`,
+ * so that a later subscription refused by `claimInput` says so (`inputTaken`): a `retry()` of a stream that
+ * failed (a missing file) ended with "another subscription has taken it" alone, the failure lost.
+ */
+export function claimFailed(input: object, iterator: unknown, error: unknown): void {
+  const once = onceKey(input, iterator);
+  if (once !== undefined && claimed.has(once)) failures.set(once, { error });
+}
+
+/**
+ * @internal The error of a subscription refused by `claimInput`, from `where`: with the error that ended
+ * the subscription which took the input, if one did (`claimFailed`), as its `cause`.
+ */
+export function inputTaken(where: string, what: string, input: object, iterator: unknown): VibespecError {
+  const once = onceKey(input, iterator);
+  const failure = once === undefined ? undefined : failures.get(once);
+  const message = `${where}: the ${what} can be read once (a Readable, an iterator or a generator object) and another subscription has taken it; share() the Observable to give it to several subscribers, or pass an iterable that makes a new iterator each time (an array)`;
+  if (failure === undefined) return new VibespecError('SOURCE_FAILED', message);
   return new VibespecError(
     'SOURCE_FAILED',
-    `${where}: the ${what} can be read once (a Readable, an iterator or a generator object) and another subscription has taken it; share() the Observable to give it to several subscribers, or pass an iterable that makes a new iterator each time (an array)`,
+    `${message}. The subscription that took it ended with: ${textOf(failure.error)}`,
+    { cause: failure.error },
   );
 }
 
@@ -221,7 +248,7 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
             ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
             : (source as Iterable<T>)[Symbol.iterator]();
         if (!claimInput(source, made)) {
-          subscriber.error(inputTaken('pullFrom', 'source'));
+          subscriber.error(inputTaken('pullFrom', 'source', source, made));
           return;
         }
         took = true;
@@ -249,6 +276,7 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
           subscriber.next(step.value);
         }
       } catch (error) {
+        if (took) claimFailed(source, iterator, error);
         if (!stopped) subscriber.error(error);
       }
     };

@@ -2,12 +2,13 @@
  * The sources subscribed more than once: an input that can be read once goes to its first subscription
  * only, and the options are read at the call, not at each subscription.
  */
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough, Readable } from 'node:stream';
-import { catchError, firstValueFrom, map, type Observable, of, repeat, take, toArray } from 'rxjs';
+import { catchError, firstValueFrom, map, type Observable, of, repeat, retry, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createFlowGate,
@@ -81,6 +82,46 @@ describe('an input that can be read once', () => {
     await until(() => ended);
     expect(got).toEqual([0, 1]);
     expect(stream.destroyed).toBe(true); // by its own reader, once read
+  });
+
+  it('a retry() of an input that failed says how the subscription that took it ended, as its cause (it said "another subscription has taken it" alone: the ENOENT was lost)', async () => {
+    const missing = join(tmpdir(), `vibespec-missing-${process.pid}-${Date.now()}.jsonl`);
+    const retried = await firstValueFrom(
+      fromJsonLines(createReadStream(missing)).pipe(
+        retry(2),
+        catchError((error: unknown) => of(error)),
+      ),
+    );
+    expect(retried).toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: expect.stringMatching(/another subscription has taken it; .*ended with: ENOENT: /),
+      cause: { code: 'ENOENT' },
+    });
+    const boom = new Error('boom');
+    function* failing() {
+      yield 1;
+      throw boom;
+    }
+    const pulled = await firstValueFrom(
+      pullFrom(failing(), createFlowGate()).pipe(
+        retry(1),
+        toArray(),
+        catchError((error: unknown) => of(error)),
+      ),
+    );
+    expect(pulled).toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: expect.stringMatching(/ended with: boom$/),
+    });
+    expect((pulled as Error).cause).toBe(boom);
+    // One that did not fail says nothing more: taken, not failed.
+    const generator = lines(1);
+    await collect(fromJsonLines(generator));
+    const [refused] = await outcome(fromJsonLines(generator));
+    expect(refused).toMatchObject({
+      error: 'SOURCE_FAILED',
+      message: expect.not.stringMatching(/ended with/),
+    });
   });
 
   it('fromJsonLines: an input that makes a new iterator each time (an array) is read whole by each subscription', async () => {
