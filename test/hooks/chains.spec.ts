@@ -112,6 +112,16 @@ describe('resolveChain / resolveHooks', () => {
     }
   });
 
+  it("takes a zero-width non-joiner or joiner between two letters it joins or parts: Persian's فایل‌ها, Devanagari's क्‍ष (they were refused as invisible)", () => {
+    const resolver = (name: string): Hook => ({ name, run: () => ({}) });
+    const names = ['\u0641\u0627\u06cc\u0644\u200c\u0647\u0627', '\u0915\u094d\u200d\u0937'];
+    expect(resolveHooks(names, resolver).map((hook) => hook.name)).toEqual(names);
+    // Between Latin letters, at an end, or two in a row, they show nothing: still refused.
+    for (const name of ['li\u200cnt', 'lint\u200d', '\u0644\u200c\u200c\u0647', 'a\u200c\u0628']) {
+      expect(() => resolveHooks([name], resolver)).toThrow(/has an invisible character \(U\+200[CD]\)/);
+    }
+  });
+
   it('resolves with a function, renaming hooks to their names in the definition', async () => {
     class Scanner {
       readonly name = 'generic';
