@@ -1240,6 +1240,13 @@ function wordsBefore(withArgument: string, plain: boolean): string {
   const option = `(?!(?:${withArgument})(?:[ \\t]|$))-${WORD}`;
   return `(?:(?:${taking}|${option}${plain ? `|(?!-)${WORD}` : ''})${SEP})*?`;
 }
+// A tool's `test` word, maybe quoted whole (`npm 'test'`, `go "test" ./...`, `npm "test:unit"`): the shell
+// runs it as the word.
+const TEST_ARGUMENT = String.raw`(?:test\b|'test\b[^'\s]*'|"test\b[^"\s$\x60\\]*")`;
+/** `word` (a regular expression of one word's text) as written, or quoted whole (`mvn 'test'`). */
+function wordOrQuoted(word: string): string {
+  return `(?:${word}|'${word}'|"${word}")`;
+}
 // The options of npm, pnpm, yarn and bun (and yarn's `workspaces foreach`) that take an argument.
 const PM_ARGUMENT =
   '-[FCwj]|--(?:filter(?:-prod)?|dir|prefix|workspace|cwd|reporter|workspace-concurrency|loglevel|include|exclude|from|jobs|resume-from|test-pattern|changed-files-ignore-pattern|tag|registry|userconfig|cache|otp)';
@@ -1265,8 +1272,8 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // A package's test script, maybe after options, in its workspaces: `npm test`, `yarn run test:unit`,
   // `pnpm -r test`, `pnpm --filter api test`, `npm -w api test`, `pnpm -w test`, `bun run test`; npm's and
   // pnpm's aliases of `test`, `npm t` and `npm tst` (not after `run`: `npm run t` runs a script named t).
-  ['npm|yarn|bun', `${SEP}${PM_WORDS}(?:run${SEP}${PM_WORDS})?test\\b`],
-  ['pnpm', `${SEP}${PNPM_WORDS}(?:run${SEP}${PNPM_WORDS})?test\\b`],
+  ['npm|yarn|bun', `${SEP}${PM_WORDS}(?:run${SEP}${PM_WORDS})?${TEST_ARGUMENT}`],
+  ['pnpm', `${SEP}${PNPM_WORDS}(?:run${SEP}${PNPM_WORDS})?${TEST_ARGUMENT}`],
   ['npm', `${SEP}${PM_WORDS}t(?:st)?${END}`],
   ['pnpm', `${SEP}${PNPM_WORDS}t(?:st)?${END}`],
   // yarn's workspaces: `yarn workspaces foreach -A run test` (yarn 1: `yarn workspaces run test`), `yarn
@@ -1279,7 +1286,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   ['npx', String.raw`\s+(?:vitest|jest|mocha)\b`],
   [String.raw`(?:vitest|jest|pytest|mocha|rspec|phpunit|ctest)\b`, ''],
   // A tool's `test` command or target.
-  ['go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch', String.raw`\s+test\b`],
+  ['go|cargo|make|deno|swift|mix|bazel|playwright|dotnet|hatch', String.raw`\s+${TEST_ARGUMENT}`],
   // rails's and rake's, and their tasks of tests (`rails test:system`), after other tasks (`bin/rails
   // db:test:prepare test test:system`, `rake db:migrate test`: rails's a namespaced task or an assignment, not
   // a command's word, `rails generate model test`); not `test:prepare`, which builds the assets and the test
@@ -1316,7 +1323,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // `mvn install -DskipTests`.
   [
     MAVEN_NAME,
-    `${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|package|install|deploy|integration-test|surefire:test)${END}`,
+    `${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}${wordOrQuoted('(?:test|verify|package|install|deploy|integration-test|surefire:test)')}${END}`,
   ],
   // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`,
   // `build` (it runs `check`; not with `-x test`);
@@ -1324,7 +1331,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // --project-name test`, `./gradlew dependencies --configuration test`).
   [
     GRADLE_NAME,
-    `${SEP}${wordsBefore('-[xpbcIgDPMF]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|write-verification-metadata|dependency-verification|update-locks|system-prop|project-prop|configuration-cache-problems|task|project-name|package|type|dsl|test-framework|configuration|dependency|group|args)', true)}(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest|${GRADLE_ABBREVIATED})${END}`,
+    `${SEP}${wordsBefore('-[xpbcIgDPMF]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|write-verification-metadata|dependency-verification|update-locks|system-prop|project-prop|configuration-cache-problems|task|project-name|package|type|dsl|test-framework|configuration|dependency|group|args)', true)}${wordOrQuoted(`(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest|${GRADLE_ABBREVIATED})`)}${END}`,
   ],
   // tox and nox, alone or with options (`tox -e py312`, `tox run -e py312`, `nox -s tests`): not a command
   // of theirs that runs none (`tox list`).

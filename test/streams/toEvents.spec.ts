@@ -1679,6 +1679,41 @@ describe('toEvents mappings', () => {
     expectVerdicts(table);
   });
 
+  it("reads a tool's test word quoted whole as the word (npm 'test', go \"test\", mvn 'verify', ./gradlew \"test\"): they were none", () => {
+    const commands = [
+      ['npm', 'test'],
+      ['npm', 'test:unit'],
+      ['pnpm -r', 'test'],
+      ['yarn run', 'test'],
+      ['go', 'test ./...'],
+      ['cargo', 'test'],
+      ['mvn -B clean', 'verify'],
+      ['./mvnw', 'test'],
+      ['./gradlew', 'test'],
+      ['./gradlew', ':app:check'],
+      ['gradle', 'build'],
+    ];
+    for (const [tool, rest] of commands) {
+      const [word, ...args] = rest!.split(' ');
+      const plain = verdicts(`${tool} ${rest}`);
+      expect(plain, `${tool} ${rest}`).toEqual(['passed', 'failed']);
+      for (const quoted of [`'${word}'`, `"${word}"`]) {
+        const line = [tool, quoted, ...args].join(' ');
+        expect(verdicts(line), line).toEqual(plain);
+      }
+    }
+    // A quoted word is still an argument where the plain one is (a message, echo's), and a word that only
+    // begins so is none.
+    for (const line of [
+      "echo 'npm test'",
+      "git commit -m 'go test'",
+      "npm 'testing-library'",
+      'mvn "test-compile"',
+    ]) {
+      expect(verdicts(line), line).toEqual(['none', 'none']);
+    }
+  });
+
   it('reads a quoted name of each test command as its name unquoted, with the rest of its command', () => {
     const commands = [
       'npm test',
