@@ -700,8 +700,11 @@ export function hybridProcess<R, T extends Event = Event>(
           dropped,
         });
       };
-      /** The scheduler failed (threw, or gave no `Subscription`): the first failure ends the output. */
-      const schedulerFailed = (error: unknown) => {
+      /**
+       * A failure that ends the output (the source's, `load$`'s, the scheduler's): the input stops, every
+       * event received still gets its outcome, then the first failure errors the output.
+       */
+      const endWith = (error: unknown) => {
         failure ??= { error };
         stopInput();
       };
@@ -715,7 +718,7 @@ export function hybridProcess<R, T extends Event = Event>(
                   'HANDLER_TIMEOUT',
                   `hybridProcess: the ${mode} handler did not settle within ${timeoutMs[mode]} ms (timeoutMs)`,
                 ),
-              broken: schedulerFailed,
+              broken: endWith,
             }
           : undefined;
       const limits: Record<ProcessingMode, Limit | undefined> = {
@@ -818,7 +821,7 @@ export function hybridProcess<R, T extends Event = Event>(
         } catch (error) {
           // No task can run the lane: each waiting event fails with the scheduler's error (was thrown at
           // the source's next, the event lost), which then ends the output.
-          schedulerFailed(error);
+          endWith(error);
           while (asyncLane.queue.length > 0) fail(ProcessingMode.ASYNC, asyncLane.queue.shift()!, error);
           updateGate();
           checkDone();
@@ -1109,10 +1112,7 @@ export function hybridProcess<R, T extends Event = Event>(
               external = value ?? {};
               load = numbersOnly(external);
             },
-            error(error: unknown) {
-              failure ??= { error };
-              stopInput();
-            },
+            error: endWith,
           });
 
       // A `load$` or batcher that failed at once stopped the input before it started: the source is not read at all
@@ -1147,10 +1147,7 @@ export function hybridProcess<R, T extends Event = Event>(
             else if (mode === ProcessingMode.BATCHED) routeToBatch(item);
             else routeToLane(asyncLane, item);
           },
-          error(error: unknown) {
-            failure ??= { error };
-            stopInput();
-          },
+          error: endWith,
           complete: () => stopInput(),
         });
         sourceSubscription = input;
