@@ -422,34 +422,25 @@ function withTimeout(
       },
     });
     if (!subscriber.closed) {
-      try {
-        timer.add(
-          cancellable(
-            scheduler.schedule(() => {
-              try {
-                timer.add(
-                  cancellable(
-                    scheduler.schedule(() => {
-                      answer.unsubscribe();
-                      subscriber.next(timedOut());
-                      subscriber.complete();
-                    }),
-                    where,
-                  ),
-                );
-              } catch (error) {
-                answer.unsubscribe();
-                subscriber.error(error);
-              }
-            }, ms),
-            where,
-          ),
-        );
-      } catch (error) {
-        // The hook was started: stop it (a command's process group is killed), then fail the run.
-        answer.unsubscribe();
-        throw error;
-      }
+      // A scheduler that cannot arm a timer (its schedule() throws or gives no Subscription) fails the run;
+      // the hook it started is stopped first (a command's process group is killed).
+      const arm = (work: () => void, delay?: number) => {
+        try {
+          timer.add(cancellable(scheduler.schedule(work, delay), where));
+        } catch (error) {
+          answer.unsubscribe();
+          subscriber.error(error);
+        }
+      };
+      arm(
+        () =>
+          arm(() => {
+            answer.unsubscribe();
+            subscriber.next(timedOut());
+            subscriber.complete();
+          }),
+        ms,
+      );
     }
     return () => {
       timer.unsubscribe();
