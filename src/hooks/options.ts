@@ -238,18 +238,18 @@ const SLOTTED: ReadonlyArray<readonly [(value: object) => boolean, string]> = [
  * prototype in its chain: a plain object or a class instance pays none.
  */
 function isWeakRef(value: object): boolean {
-  try {
-    WeakRef.prototype.deref.call(value);
-    return true;
-  } catch {
-    return false;
-  }
+  return returns(() => WeakRef.prototype.deref.call(value));
 }
 
 function isFinalizationRegistry(value: object): boolean {
+  // A fresh token was never registered: nothing is unregistered.
+  return returns(() => FinalizationRegistry.prototype.unregister.call(value, {}));
+}
+
+/** Whether `check` returns rather than throws. */
+function returns(check: () => unknown): boolean {
   try {
-    // A fresh token was never registered: nothing is unregistered.
-    FinalizationRegistry.prototype.unregister.call(value, {});
+    check();
     return true;
   } catch {
     return false;
@@ -267,13 +267,8 @@ function segmentsContaining(): ((this: object, index: number) => unknown) | unde
 
 /** `containing` reads the segments' own string (in a slot), or throws for another receiver. */
 function isSegments(value: object): boolean {
-  if (SEGMENTS_CONTAINING === undefined) return false;
-  try {
-    SEGMENTS_CONTAINING.call(value, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const containing = SEGMENTS_CONTAINING;
+  return containing !== undefined && returns(() => containing.call(value, 0));
 }
 
 /**
