@@ -118,10 +118,22 @@ async function settle(): Promise<void> {
   }
 }
 
-/** Waits (a few turns, then until nothing has grown: a killed process is reaped later) and returns what grew. */
+/** How long what grew must stay as it is before it is taken as kept: a leak stays, a reaping moves. */
+const STILL_MS = 10_000;
+
+/**
+ * Waits (a few turns, then until nothing has grown: a killed process is reaped later) and returns what grew.
+ * What grew and then stays the same for `STILL_MS` is returned then: a leak does not wait out `until`'s 120 s.
+ */
 async function grownAfterSettling(before: Record<string, number>): Promise<Record<string, number>> {
   await settle();
-  await until(() => Object.keys(grown(before)).length === 0);
+  let seen = JSON.stringify(grown(before));
+  let since = Date.now();
+  await until(() => {
+    const now = JSON.stringify(grown(before));
+    if (now !== seen) [seen, since] = [now, Date.now()];
+    return now === '{}' || Date.now() - since >= STILL_MS;
+  });
   return grown(before);
 }
 
