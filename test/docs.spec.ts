@@ -1,5 +1,6 @@
 /**
- * The docs' TypeScript compiles: every ```ts (or ```typescript) block of README.md and docs/*.md is
+ * The docs' TypeScript compiles: every ```ts (or ```typescript) block of README.md and docs/*.md, and of
+ * the doc comments of src/ (their examples, read without the comment's ` * `), is
  * type-checked against the package's source, with the repo's tsconfig (strict), in one program where
  * each block is a module of its own and `vibespec-streams` is src/index.ts.
  *
@@ -67,6 +68,25 @@ declare const testScheduler: import('rxjs/testing').TestScheduler;
 // pattern.md's predicates
 declare function isSourceEdit(event: import('vibespec-streams').Event): boolean;
 declare function isPassingTestRun(event: import('vibespec-streams').Event): boolean;
+// the JSDoc's examples: the reader's own code and values
+declare function log(...values: unknown[]): void;
+declare function gauge(name: string, value: number): void;
+declare function showSessionSummary(event: import('vibespec-streams').Event): void;
+declare const compliance: import('vibespec-streams').Hook;
+declare const reviewer: import('vibespec-streams').Hook;
+declare const uiEnhancer: import('vibespec-streams').Hook;
+declare const specGuardian: import('vibespec-streams').Hook;
+declare const files: string[];
+declare const diff: string;
+declare function lintScore(files: unknown): Promise<number>;
+declare function retryLater(context: import('vibespec-streams').HookContext): void;
+declare function report(result: import('vibespec-streams').HookChainResult): void;
+declare function accept(): void;
+declare function reject(reasons: readonly import('vibespec-streams').HookShortfall[]): void;
+declare function notify(event: import('vibespec-streams').Event): Promise<string>;
+declare const hookOutputs$: import('rxjs').Observable<import('vibespec-streams').HookOutput>;
+declare const subagentStops$: import('rxjs').Observable<import('vibespec-streams').Event>;
+declare const steps: readonly import('vibespec-streams').PatternStep[];
 `;
 
 interface Snippet {
@@ -308,6 +328,29 @@ const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((name) => `do
 );
 const snippets = pages.flatMap((page) => snippetsOf(page, readFileSync(join(ROOT, page), 'utf8')));
 
+/**
+ * The ```ts blocks of a source file's doc comments (`## Examples` of the JSDoc), read as a page whose lines
+ * are the comment's lines without their ` * ` (every other line blank), so that a block keeps its line.
+ */
+function jsdocSnippetsOf(file: string, text: string): Snippet[] {
+  const lines = text.split('\n').map((line) => /^\s*\* ?(.*)$/.exec(line)?.[1] ?? '');
+  return snippetsOf(file, lines.join('\n'));
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? sourceFiles(`${dir}/${entry.name}`)
+      : entry.name.endsWith('.ts')
+        ? [`${dir}/${entry.name}`]
+        : [],
+  );
+}
+
+const jsdocSnippets = sourceFiles('src').flatMap((file) =>
+  jsdocSnippetsOf(file, readFileSync(join(ROOT, file), 'utf8')),
+);
+
 /** A page of its own, checked in the same program: the check finds errors, and where. */
 const SELF_TEST = snippetsOf(
   'self-test.md',
@@ -352,10 +395,31 @@ const SELF_TEST = snippetsOf(
   ].join('\n'),
 );
 
+/** A source file of its own: a JSDoc example is checked as a page's block is, at the source's line. */
+const JSDOC_SELF_TEST = jsdocSnippetsOf(
+  'src/self-test.ts',
+  [
+    '/**',
+    ' * Writes the events.',
+    ' *',
+    ' * ## Examples',
+    ' * ```ts',
+    ' * events$.pipe(persist(store, { maxBatchSize: 10 })).subscribe();',
+    ' * ```',
+    ' */',
+    'export const x = 1;',
+  ].join('\n'),
+);
+
 describe('docs snippets', () => {
   let checked: Map<Snippet, string[]>;
   beforeAll(() => {
-    checked = new Map(check([...snippets, ...SELF_TEST]).map(({ snippet, errors }) => [snippet, errors]));
+    checked = new Map(
+      check([...snippets, ...jsdocSnippets, ...SELF_TEST, ...JSDOC_SELF_TEST]).map(({ snippet, errors }) => [
+        snippet,
+        errors,
+      ]),
+    );
   }, 180_000);
 
   it('finds the blocks and reports an error at its page line; imports for fragments; skips', () => {
@@ -392,4 +456,20 @@ describe('docs snippets', () => {
   it.each(snippets.filter((snippet) => snippet.skip === undefined))('$name compiles', (snippet) => {
     expect(checked.get(snippet)).toEqual([]);
   });
+
+  it("reads the JSDoc's examples, an error at the source line", () => {
+    expect(JSDOC_SELF_TEST.map(({ name }) => name)).toEqual(['src/self-test.ts:5']);
+    const [wrongOption] = JSDOC_SELF_TEST.map((snippet) => checked.get(snippet)!);
+    expect(wrongOption).toHaveLength(1);
+    expect(wrongOption![0]).toMatch(/^src\/self-test\.ts:6: TS(2353|2561) .*'maxBatchSize'/);
+    expect(jsdocSnippets.length).toBeGreaterThan(20);
+    expect(new Set(jsdocSnippets.map((snippet) => snippet.page))).toContain('src/operators/correlate.ts');
+  });
+
+  it.each(jsdocSnippets.filter((snippet) => snippet.skip === undefined))(
+    '$name (JSDoc) compiles',
+    (snippet) => {
+      expect(checked.get(snippet)).toEqual([]);
+    },
+  );
 });

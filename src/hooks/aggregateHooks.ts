@@ -197,7 +197,7 @@ function rejectedAggregation<R>(
  * ## Examples
  * ```ts
  * runHookAggregation([compliance, reviewer, uiEnhancer], { diff }, reviewSummary, { deadlineMs: 20_000 })
- *   .pipe(last())
+ *   .pipe(filter((o) => o.kind === 'aggregate'))
  *   .subscribe((r) => console.log(r.aggregate.overall_score, r.timed_out));
  * ```
  *

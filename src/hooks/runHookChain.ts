@@ -134,11 +134,13 @@ export function runPreparedChain(
  *
  * ## Examples
  * ```ts
- * const chain = { name: 'pre-commit', hooks: [
+ * const chain: HookChain = { name: 'pre-commit', hooks: [
  *   { name: 'lint', command: 'npx', args: ['eslint', '.'], timeoutMs: 30_000 },
  *   { name: 'notes', run: (ctx) => ({ context_updates: { linted: true } }), errorPolicy: 'fail-open' },
  * ] };
- * runHookChain(chain, { files }).pipe(last()).subscribe((r) => console.log(r.outcome));
+ * runHookChain(chain, { files })
+ *   .pipe(filter((o) => o.kind === 'result'))
+ *   .subscribe((r) => console.log(r.outcome));
  * ```
  *
  * @param chain `{ name, hooks }`: function hooks and command hooks, in order.

@@ -174,7 +174,7 @@ export type CorrelationEvent = Event<ActivityData> | Event<CorrelationErrorData>
  * shares the name is not taken for one.
  *
  * ```ts
- * events$.pipe(correlate(), filter(isActivity)).subscribe((a) => show(a.data.activity_type, a.data.confidence));
+ * events$.pipe(correlate(), filter(isActivity)).subscribe((a) => log(a.data.activity_type, a.data.confidence));
  * ```
  */
 export function isActivity<E extends Event = Event>(
@@ -1700,7 +1700,7 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  *
  * ## Examples
  * ```ts
- * hooks$.pipe(bridgeHooks(), persist(store), correlate()).subscribe(render);
+ * hookOutputs$.pipe(bridgeHooks(), persist(store), correlate()).subscribe(render);
  *
  * const deploys: CorrelationGroup = {
  *   name: 'deploy',

@@ -171,7 +171,7 @@ export class TypeStats {
  * ```ts
  * const metrics = new EventFlowMetrics();
  * events$.pipe(measure(metrics), tap(handle)).subscribe();
- * metrics.summary$(5_000).subscribe((summary) => dashboard.render(summary));
+ * metrics.summary$(5_000).subscribe((summary) => console.table(summary));
  * ```
  */
 export class EventFlowMetrics {

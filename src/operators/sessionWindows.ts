@@ -116,7 +116,7 @@ export interface SessionWindowData<T extends Event = Event> extends Record<strin
  * (`NarrowedEvent`); the parameter's `Readonly<Event<SessionWindowData>>` only lets it name that default.
  *
  * ```ts
- * events$.pipe(sessionWindows(), filter(isSessionWindow)).subscribe((w) => show(w.data.key, w.data.types));
+ * events$.pipe(sessionWindows(), filter(isSessionWindow)).subscribe((w) => log(w.data.key, w.data.types));
  * ```
  */
 export function isSessionWindow<E extends Event = Event>(

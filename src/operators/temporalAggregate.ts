@@ -294,7 +294,7 @@ interface TypeSpec {
  * ```ts
  * bridge.events$.pipe(temporalAggregate()).subscribe(render);
  * // A replay: the idle rule off, since its pauses between reads are no quiet (see the docs' Determinism).
- * replay(store, id).pipe(temporalAggregate({ windows: { 'tool.used': 60_000 }, idleFlushMs: Infinity }));
+ * replay(store, sessionId).pipe(temporalAggregate({ windows: { 'tool.used': 60_000 }, idleFlushMs: Infinity }));
  * ```
  *
  * @param config windows, lateness, idle rule, limits and scheduler; see `TemporalAggregateConfig`.

@@ -151,7 +151,7 @@ const OPTION_KEYS = optionKeys<PersistOptions>({
  * ## Examples
  * ```ts
  * const store = await openStore();
- * hookOutputs$.pipe(bridgeHooks(), persist(store), temporalAggregate()).subscribe(dashboard);
+ * hookOutputs$.pipe(bridgeHooks(), persist(store), temporalAggregate()).subscribe(render);
  * ```
  *
  * @param store the store (or any `EventWriter`).

@@ -178,9 +178,9 @@ export interface HookBridge {
  * bridge.events$.pipe(temporalAggregate()).subscribe(render);
  * let output: unknown;
  * try {
- *   output = JSON.parse(stdin);
+ *   output = JSON.parse(stdinText);
  * } catch {
- *   output = stdin; // not JSON: pushed as the raw text, it becomes a `hook.rejected` event carrying it
+ *   output = stdinText; // not JSON: pushed as the raw text, it becomes a `hook.rejected` event carrying it
  * }
  * bridge.push('PostToolUse', output);
  * ```

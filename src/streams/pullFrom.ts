@@ -195,7 +195,8 @@ export function checkFlowGate(where: string, gate: unknown): asserts gate is Flo
  * ## Example
  * ```ts
  * const gate = createFlowGate();
- * pullFrom(readJsonLines(file), gate).pipe(bridgeHooks(), hybridProcess({ immediate, batch, gate }));
+ * // hookOutputs: an (async) iterable of HookOutput, such as a log's lines parsed (see docs/buffers.md)
+ * pullFrom(hookOutputs, gate).pipe(bridgeHooks(), hybridProcess({ immediate, batch, gate }));
  * ```
  *
  * @param source the items; an async iterable is awaited item by item.
