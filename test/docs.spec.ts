@@ -473,3 +473,15 @@ describe('docs snippets', () => {
     },
   );
 });
+
+describe('docs cover the API', () => {
+  it('name every export of src/index.ts, on a page of docs/ or in the README', () => {
+    const text = pages.map((page) => readFileSync(join(ROOT, page), 'utf8')).join('\n');
+    const named = (name: string): boolean =>
+      new RegExp(`(?<![\\w$])${name.replaceAll('$', '\\$')}(?![\\w$])`).test(text);
+    const exported = [...exportsOf(join(ROOT, 'src', 'index.ts')).keys()];
+    expect(exported).toContain('systemLoad$');
+    expect(exported.length).toBeGreaterThan(200);
+    expect(exported.filter((name) => !named(name))).toEqual([]);
+  });
+});

@@ -149,7 +149,8 @@ export interface StoredPosition {
 }
 
 /**
- * What `query` returns. Without `types`, `start` and `end` the events come in `seq` order; with any of
+ * Options of `query`, `entries` and `replay`: which events they give, and in which order. Without
+ * `types`, `start` and `end` the events come in `seq` order; with any of
  * them they come in (timestamp, seq) order — the same order whenever a session's events were appended
  * in time order, which is the usual case.
  */
