@@ -15,6 +15,7 @@ import {
   createEvent,
   createModeSelector,
   DEFAULT_AGGREGATE_WINDOWS,
+  DEFAULT_CORRELATION_GROUPS,
   DEFAULT_LOAD_THRESHOLDS,
   DEFAULT_STORE_PATH,
   EventFlowMetrics,
@@ -22,7 +23,9 @@ import {
   ProcessingMode,
   pattern,
   persist,
+  reviewSummary,
   runHook,
+  runHookAggregation,
   type SessionStore,
   sessionWindows,
   temporalAggregate,
@@ -202,6 +205,39 @@ describe('the defaults the pages state', () => {
       const statuses = step.pipe(toArray());
       expectObservable(statuses).toBe(`${timeout}ms (a|)`, {
         a: [expect.objectContaining({ status: 'timed_out', duration_ms: timeout })],
+      });
+    });
+  });
+
+  it("correlate.md: the default groups' types and windows are DEFAULT_CORRELATION_GROUPS'", () => {
+    const rows = tables('docs/correlate.md', 'group').flat();
+    const minutes = (text: string) => {
+      expect(text).toMatch(/^\d+ min$/);
+      return numberIn(text) * 60_000;
+    };
+    expect(
+      rows.map(([name, types, window]) => ({
+        name: name!.replaceAll('`', ''),
+        eventTypes: [...types!.matchAll(/`([^`]+)`/g)].map((match) => match[1]),
+        windowMs: minutes(window!),
+      })),
+    ).toEqual(
+      DEFAULT_CORRELATION_GROUPS.map(({ name, eventTypes, windowMs }) => ({ name, eventTypes, windowMs })),
+    );
+  });
+
+  it("hooks.md: an aggregation's hooks still running at the default deadlineMs are timed out then", () => {
+    const text = readFileSync(join(ROOT, 'docs/hooks.md'), 'utf8');
+    const deadline = numberIn(/At `deadlineMs` \(default ([\d,]+);/.exec(text)![1]!);
+    const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+    scheduler.run(({ expectObservable }) => {
+      const hook = { name: 'h', run: () => NEVER, timeoutMs: Number.POSITIVE_INFINITY };
+      const outputs = runHookAggregation([hook], {}, reviewSummary, { scheduler }).pipe(toArray());
+      expectObservable(outputs).toBe(`${deadline}ms (a|)`, {
+        a: [
+          expect.objectContaining({ kind: 'step', status: 'timed_out', duration_ms: deadline }),
+          expect.objectContaining({ kind: 'aggregate', timed_out: ['h'] }),
+        ],
       });
     });
   });
