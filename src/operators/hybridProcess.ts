@@ -17,6 +17,7 @@ import {
 } from 'rxjs';
 import { ConfigError, optionKeys, shownText, VibespecError } from '../errors.js';
 import { createEvent, type Event, Priority } from '../event.js';
+import { isFieldRecord } from '../streams/payload.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
@@ -69,7 +70,9 @@ export interface HybridProcessOptions<R, T extends Event = Event> {
    * be the oldest events given to it and not yet batched, themselves and in order (as adaptiveBatch's
    * are): any other (one emitted before its input, a copy, another object) is the batcher's error, a
    * `ConfigError` naming what it emitted. An empty batch (`[]`, as `bufferTime` emits on a quiet
-   * interval) is skipped: `batch` is never called with no events, and nothing is reported for it.
+   * interval) is skipped: `batch` is never called with no events, and nothing is reported for it. An
+   * operator without `report()` (a plain `bufferCount(2)`), or options that are no object, are a
+   * `ConfigError` at construction.
    */
   batcher?: AdaptiveBatchOperator<T> | AdaptiveBatchOptions | undefined;
   /** How many events (immediate, async) or batches (batched) each lane processes at once. Default 16 / 1 / 1. */
@@ -515,8 +518,8 @@ function numbersOnly(snapshot: LoadSnapshot): LoadSnapshot {
  * @return an operator from events (`T`, the source's type, which the handlers and outcomes keep) to one
  *   `HybridOutput` per event.
  * @throws ConfigError at construction when a handler is missing, an option is out of range, a per-lane
- *   option names an unknown lane, `select`, `load$`, `metrics`, `gate` or `scheduler` is not what it
- *   must be, or an option's name is unknown (named with the nearest known one; in the `batcher` options
+ *   option names an unknown lane, `select`, `load$`, `metrics`, `gate`, `batcher` or `scheduler` is not
+ *   what it must be, or an option's name is unknown (named with the nearest known one; in the `batcher` options
  *   and `modes` too).
  */
 export function hybridProcess<R, T extends Event = Event>(
@@ -579,6 +582,22 @@ export function hybridProcess<R, T extends Event = Event>(
   // A batcher passed as an operator is the caller's to share (to watch its config$). One made from
   // options is per subscription, like every other piece of state: two sources through the same
   // operator must not adapt each other's batches. This one is made only to check the options now.
+  // What is used of an operator (its report()) is checked now too: a plain operator (bufferTime(…)) was a
+  // TypeError out of the first batch's report, and options that are no object (5, true, null, an
+  // array, a Map) were spread into none, the default batcher used without a word.
+  const givenBatcher: unknown = options.batcher;
+  if (
+    givenBatcher !== undefined &&
+    (typeof givenBatcher === 'function'
+      ? typeof (givenBatcher as Partial<AdaptiveBatchOperator<T>>).report !== 'function'
+      : !isFieldRecord(givenBatcher))
+  ) {
+    throw new ConfigError(
+      `hybridProcess: batcher must be an adaptiveBatch() operator (with its report()) or its options (an object), got ${
+        typeof givenBatcher === 'function' ? 'a function without report()' : shownText(givenBatcher)
+      }`,
+    );
+  }
   const batcherOptions = typeof options.batcher === 'function' ? undefined : (options.batcher ?? {});
   const makeBatcher = (): AdaptiveBatchOperator<T> =>
     batcherOptions === undefined

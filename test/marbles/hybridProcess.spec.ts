@@ -1913,6 +1913,18 @@ describe('hybridProcess', () => {
         /metrics must be an EventFlowMetrics/,
       ],
       ['gate', () => hybridProcess({ ...ok, gate: {} as never }), /gate must be a FlowGate/],
+      // A plain operator has no report(): it was a TypeError out of the first batch's report.
+      [
+        'batcher',
+        () => hybridProcess({ ...ok, batcher: bufferCount(2) as never }),
+        /batcher must be an adaptiveBatch\(\) operator \(with its report\(\)\) or its options \(an object\), got a function without report\(\)$/,
+      ],
+      // Options that are no object were spread into none: the default batcher, without a word.
+      ...[5, true, null, [], new Map()].map((batcher): [string, () => unknown, RegExp] => [
+        'batcher',
+        () => hybridProcess({ ...ok, batcher: batcher as never }),
+        /batcher must be an adaptiveBatch\(\) operator .* or its options \(an object\), got /,
+      ]),
       [
         'lane name',
         () => hybridProcess({ ...ok, concurrency: { immedate: 4 } as never }),
@@ -1939,6 +1951,8 @@ describe('hybridProcess', () => {
         maxQueued: { immediate: 10, batched: 10, async: 10 },
       }),
     ).not.toThrow();
+    expect(() => hybridProcess({ ...ok, batcher: adaptiveBatch() })).not.toThrow();
+    expect(() => hybridProcess({ ...ok, batcher: { maxSize: 3, minSize: 1 } })).not.toThrow();
   });
 });
 
