@@ -3,9 +3,10 @@ import { Observable } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
 import { type JsonLinesOptions, LineReader, readLineOptions } from './jsonLines.js';
 import {
-  claimFailed,
+  claimEnded,
   claimInput,
   destroyIfReadable,
+  inputBusy,
   inputTaken,
   isIterableObject,
   YIELD_EVERY,
@@ -43,9 +44,11 @@ const LEFT = Symbol('left');
  * A consumer that throws on an output otherwise (a `Subscriber` of its own) ends it with its exception.
  *
  * Each subscription reads `input` afresh when it can be (an array of chunks); one that can be read once (a
- * `Readable`, an iterator or a generator object) is read by the first subscription only, and a later one
- * errors with `VibespecError` `SOURCE_FAILED` rather than take a part of its lines, or none: `share()` the
- * Observable to give it to several subscribers.
+ * `Readable`, or any stream by its shape: `on`, `read` and an async iterator; an iterator or a generator
+ * object) is read by the first subscription only, and a later one errors with `VibespecError`
+ * `SOURCE_FAILED` rather than take a part of its lines, or none: `share()` the Observable to give it to
+ * several subscribers. An iterator that starts over when asked for itself (`[Symbol.iterator]()` resets it
+ * and returns `this`) is read again after a subscription that read it to its end, never by two at once.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
  * @throws ConfigError at construction when `input` is not one, `options` is not an object, `maxLineLength`
@@ -89,17 +92,24 @@ export function fromJsonLines(
     /** Whether this subscription took the input: one read once that another had taken is left alone. */
     let took = false;
     (async () => {
+      if (inputBusy(input)) {
+        subscriber.error(inputTaken('fromJsonLines', 'input', input, undefined));
+        return;
+      }
       const iterable = input as AsyncIterable<string | Uint8Array> & Iterable<string | Uint8Array>;
       const made =
         typeof iterable[Symbol.asyncIterator] === 'function'
           ? iterable[Symbol.asyncIterator]()
           : iterable[Symbol.iterator]();
-      if (!claimInput(input, made)) {
+      const claim = claimInput(input, made);
+      if (claim === 'refused') {
         subscriber.error(inputTaken('fromJsonLines', 'input', input, made));
         return;
       }
       took = true;
       iterator = made;
+      /** Read to its end by the last subscription: its first step tells whether it started over. */
+      let again = claim === 'again';
       let readSinceYield = 0;
       for (;;) {
         // An in-memory input only awaits microtasks: let timers and I/O run now and then, as pullFrom does.
@@ -111,9 +121,16 @@ export function fromJsonLines(
         const step = await iterator.next();
         if (stopped) return;
         if (step.done) break;
+        again = false;
         const chunk = step.value;
         lines.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), emit);
         if (stopped) return;
+      }
+      claimEnded(input, iterator, 'ended');
+      // Read to its end before, it ended at once: it did not start over, and gives this one nothing.
+      if (again) {
+        subscriber.error(inputTaken('fromJsonLines', 'input', input, iterator));
+        return;
       }
       lines.push(decoder.decode(), emit);
       lines.end(emit);
@@ -133,7 +150,7 @@ export function fromJsonLines(
         // The consumer threw on that line (a `Subscriber` of its own): the output still ends, with the
         // input's failure. Thrown from here, it was an unhandled rejection, and the output never ended.
       }
-      if (took) claimFailed(input, iterator, error);
+      if (took) claimEnded(input, iterator, { error });
       subscriber.error(
         new VibespecError('SOURCE_FAILED', `fromJsonLines: cannot read the input: ${textOf(error)}`, {
           cause: error,
@@ -143,7 +160,10 @@ export function fromJsonLines(
     return () => {
       stopped = true;
       void Promise.resolve(iterator?.return?.()).catch(() => undefined);
-      if (took) destroyIfReadable(input); // at once, even while its iterator waits for data
+      if (took) {
+        claimEnded(input, iterator, 'left');
+        destroyIfReadable(input); // at once, even while its iterator waits for data
+      }
     };
   });
 }

@@ -25,70 +25,144 @@ export function isIterableObject(value: unknown): value is AsyncIterable<unknown
   );
 }
 
+/** The verdicts of `isReadableStream`, so that an input's shape is read once. */
+const streamShapes = new WeakMap<object, boolean>();
+
 /**
- * @internal Destroys `value` if it is a Node `Readable`: what its reader does when unsubscribed, after
- * calling its iterator's `return()`. That iterator is an async generator, whose `return()` waits for a
- * pending `next()`; on an idle stream (a pipe, a socket, stdin) that may be never, and the stream would
- * stay open, its file descriptor with it.
+ * @internal Whether `value` is a readable stream: a Node `Readable`, or one that has its shape without
+ * being one (`readable-stream`'s, which many libraries hand out, minipass): an object with `on` and `read`
+ * methods and an async iterator. Such a stream is read once, however many iterators it makes: each of
+ * them takes its chunks from the one buffer (two read at once each took every other chunk). Its shape is
+ * read once; a getter that throws makes it no stream.
  */
-export function destroyIfReadable(value: unknown): void {
-  if (value instanceof Readable) value.destroy();
+export function isReadableStream(value: unknown): value is { destroy?: () => unknown } {
+  if (value instanceof Readable) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  let shaped = streamShapes.get(value);
+  if (shaped === undefined) {
+    try {
+      const v = value as Record<PropertyKey, unknown>;
+      shaped =
+        typeof v.on === 'function' &&
+        typeof v.read === 'function' &&
+        typeof v[Symbol.asyncIterator] === 'function';
+    } catch {
+      shaped = false;
+    }
+    streamShapes.set(value, shaped);
+  }
+  return shaped;
 }
 
-/** The inputs read once, and the iterators, that a subscription has taken (see `claimInput`). */
-const claimed = new WeakSet<object>();
+/**
+ * @internal Destroys `value` if it is a readable stream (`isReadableStream`) with a `destroy()`: what its
+ * reader does when unsubscribed, after calling its iterator's `return()`. That iterator is an async
+ * generator, whose `return()` waits for a pending `next()`; on an idle stream (a pipe, a socket, stdin)
+ * that may be never, and the stream would stay open, its file descriptor with it. A `destroy()` that
+ * throws is not thrown on: it would break the unsubscription chain.
+ */
+export function destroyIfReadable(value: unknown): void {
+  if (!isReadableStream(value)) return;
+  try {
+    if (typeof value.destroy === 'function') value.destroy();
+  } catch {
+    // Nothing to do: the stream is left as its destroy() left it.
+  }
+}
+
+/**
+ * How an input read once stands (see `claimInput`): read by a subscription now, read to its end by the
+ * last one, left in the middle (unsubscribed), or failed with an error.
+ */
+type Claim =
+  | { readonly state: 'reading' }
+  | { readonly state: 'ended' }
+  | { readonly state: 'left' }
+  | { readonly state: 'failed'; readonly error: unknown };
+
+/** The inputs read once, and the iterators, that a subscription has taken, and how each stands. */
+const claims = new WeakMap<object, Claim>();
+const READING: Claim = { state: 'reading' };
+
+/**
+ * @internal Whether a subscription must leave `input` alone before it asks it for an iterator: a readable
+ * stream or an iterator of its own (its iterator method returns itself) that another subscription reads
+ * now, or that was read once and cannot be again. Asked anyway, a class whose `[Symbol.iterator]()`
+ * starts it over and returns it was started over under the subscription reading it, which then read its
+ * first items twice.
+ */
+export function inputBusy(input: object): boolean {
+  const claim = claims.get(input);
+  return claim !== undefined && (claim.state !== 'ended' || isReadableStream(input));
+}
 
 /**
  * @internal Whether a subscription of `pullFrom` or `fromJsonLines` may read `input` with `iterator` (the
- * one it just made): `false` when another subscription (of any Observable) has taken that iterator, or
- * `input` if it is a Node `Readable`; the first one takes it. An iterator is read once, and so is a
- * `Readable` (its reader destroys it when it stops). An iterator or a generator object is its own iterable,
- * and a readline `Interface` gives the same iterator at each call: a second subscription read it on from
- * where the first one was, so that two at once each got every other item (and the first to stop destroyed
- * a `Readable` under the other), and one after the first got nothing, without a word (a `repeat()` of it
- * looped on empty runs). An array, a `Set`, or an object whose iterator method makes a new iterator at each
- * call is read afresh by each subscription.
+ * one it just made): `'refused'` when another subscription (of any Observable) reads that iterator, or
+ * `input` if it is a readable stream (`isReadableStream`), or has left it or failed on it; `'taken'` for
+ * the first one; `'again'` when the last one read it to its end: the subscription reads it again if it
+ * started over, and must refuse it (`inputTaken`) if its first step is the end. An iterator is read once
+ * unless it starts over when asked for itself again, and a readable stream is read once (its reader
+ * destroys it when it stops). An iterator or a generator object is its own iterable, and a readline
+ * `Interface` gives the same iterator at each call: a second subscription read it on from where the first
+ * one was, so that two at once each got every other item (and the first to stop destroyed a `Readable`
+ * under the other), and one after the first got nothing, without a word (a `repeat()` of it looped on
+ * empty runs). An array, a `Set`, or an object whose iterator method makes a new iterator at each call is
+ * read afresh by each subscription.
  */
-export function claimInput(input: object, iterator: unknown): boolean {
+export function claimInput(input: object, iterator: unknown): 'taken' | 'again' | 'refused' {
   const once = onceKey(input, iterator);
-  if (once === undefined) return true;
-  if (claimed.has(once)) return false;
-  claimed.add(once);
-  return true;
+  if (once === undefined) return 'taken';
+  const claim = claims.get(once);
+  if (claim !== undefined && (claim.state !== 'ended' || isReadableStream(input))) return 'refused';
+  claims.set(once, READING);
+  return claim === undefined ? 'taken' : 'again';
 }
 
 /** What `claimInput` claims for `input` read with `iterator`: `undefined` when that is no object. */
 function onceKey(input: object, iterator: unknown): object | undefined {
-  const once = input instanceof Readable ? input : iterator;
+  const once = isReadableStream(input) ? input : iterator;
   return (typeof once === 'object' || typeof once === 'function') && once !== null ? once : undefined;
 }
 
-/** The error that ended the subscription which claimed an input read once, by its claim. */
-const failures = new WeakMap<object, { readonly error: unknown }>();
-
 /**
- * @internal Records that the subscription which claimed `input` (read with `iterator`) ended with `error`,
- * so that a later subscription refused by `claimInput` says so (`inputTaken`): a `retry()` of a stream that
- * failed (a missing file) ended with "another subscription has taken it" alone, the failure lost.
+ * @internal Records how the subscription which claimed `input` (read with `iterator`) stopped reading
+ * it: `'ended'` at its end, `'left'` when unsubscribed before (nothing if it had ended or failed), or
+ * `{ error }` when it failed, so that a later subscription refused by `claimInput` says so (`inputTaken`):
+ * a `retry()` of a stream that failed (a missing file) ended with "another subscription has taken it"
+ * alone, the failure lost. Only one that read to the end may be read again (`'again'`): one left in the
+ * middle, or that failed, cannot be told to start over from one that goes on where it was.
  */
-export function claimFailed(input: object, iterator: unknown, error: unknown): void {
+export function claimEnded(
+  input: object,
+  iterator: unknown,
+  how: 'ended' | 'left' | { readonly error: unknown },
+): void {
   const once = onceKey(input, iterator);
-  if (once !== undefined && claimed.has(once)) failures.set(once, { error });
+  if (once === undefined || claims.get(once) !== READING) return;
+  claims.set(
+    once,
+    how === 'ended'
+      ? { state: 'ended' }
+      : how === 'left'
+        ? { state: 'left' }
+        : { state: 'failed', error: how.error },
+  );
 }
 
 /**
- * @internal The error of a subscription refused by `claimInput`, from `where`: with the error that ended
- * the subscription which took the input, if one did (`claimFailed`), as its `cause`.
+ * @internal The error of a subscription refused by `claimInput` or `inputBusy`, from `where`: with the
+ * error that ended the subscription which took the input, if one did (`claimEnded`), as its `cause`.
  */
 export function inputTaken(where: string, what: string, input: object, iterator: unknown): VibespecError {
-  const once = onceKey(input, iterator);
-  const failure = once === undefined ? undefined : failures.get(once);
+  const once = iterator === undefined ? input : onceKey(input, iterator);
+  const claim = once === undefined ? undefined : claims.get(once);
   const message = `${where}: the ${what} can be read once (a Readable, an iterator or a generator object) and another subscription has taken it; share() the Observable to give it to several subscribers, or pass an iterable that makes a new iterator each time (an array)`;
-  if (failure === undefined) return new VibespecError('SOURCE_FAILED', message);
+  if (claim?.state !== 'failed') return new VibespecError('SOURCE_FAILED', message);
   return new VibespecError(
     'SOURCE_FAILED',
-    `${message}. The subscription that took it ended with: ${textOf(failure.error)}`,
-    { cause: failure.error },
+    `${message}. The subscription that took it ended with: ${textOf(claim.error)}`,
+    { cause: claim.error },
   );
 }
 
@@ -202,8 +276,10 @@ export function checkFlowGate(where: string, gate: unknown): asserts gate is Flo
  * @param source the items; an async iterable is awaited item by item.
  * @param gate the gate to honour before each pull (`createFlowGate()`).
  * @return a cold Observable: each subscription iterates `source` afresh. A source that can be read once (a
- *   Readable, an iterator or a generator object) is read by the first subscription only: a later one errors
- *   with `VibespecError` `SOURCE_FAILED` (`share()` the Observable to give it to several subscribers).
+ *   Readable, or any stream by its shape: `on`, `read` and an async iterator; an iterator or a generator
+ *   object) is read by the first subscription only: a later one errors with `VibespecError`
+ *   `SOURCE_FAILED` (`share()` the Observable to give it to several subscribers). An iterator that starts
+ *   over when asked for itself is read again after a subscription that read it to its end.
  * @throws ConfigError at construction when `source` is not an (async) iterable or `gate` not a gate.
  */
 export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGate): Observable<T> {
@@ -244,16 +320,23 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
     let took = false;
     const run = async () => {
       try {
+        if (inputBusy(source)) {
+          subscriber.error(inputTaken('pullFrom', 'source', source, undefined));
+          return;
+        }
         const made =
           Symbol.asyncIterator in source
             ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
             : (source as Iterable<T>)[Symbol.iterator]();
-        if (!claimInput(source, made)) {
+        const claim = claimInput(source, made);
+        if (claim === 'refused') {
           subscriber.error(inputTaken('pullFrom', 'source', source, made));
           return;
         }
         took = true;
         iterator = made;
+        /** Read to its end by the last subscription: its first step tells whether it started over. */
+        let again = claim === 'again';
         let pulledSinceYield = 0;
         while (!stopped) {
           if (++pulledSinceYield > YIELD_EVERY) {
@@ -271,13 +354,17 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
           const step = await iterator.next();
           if (stopped) return;
           if (step.done) {
-            subscriber.complete();
+            claimEnded(source, iterator, 'ended');
+            // Read to its end before, it ends at once: it did not start over, and gives this one nothing.
+            if (again) subscriber.error(inputTaken('pullFrom', 'source', source, iterator));
+            else subscriber.complete();
             return;
           }
+          again = false;
           subscriber.next(step.value);
         }
       } catch (error) {
-        if (took) claimFailed(source, iterator, error);
+        if (took) claimEnded(source, iterator, { error });
         if (!stopped) subscriber.error(error);
       }
     };
@@ -291,7 +378,10 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
       } catch {
         // A throwing return() must not break the unsubscription chain.
       }
-      if (took) destroyIfReadable(source); // at once, even while its iterator waits for data
+      if (took) {
+        claimEnded(source, iterator, 'left');
+        destroyIfReadable(source); // at once, even while its iterator waits for data
+      }
     };
   });
 }

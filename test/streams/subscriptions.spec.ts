@@ -2,6 +2,7 @@
  * The sources subscribed more than once: an input that can be read once goes to its first subscription
  * only, and the options are read at the call, not at each subscription.
  */
+import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { catchError, firstValueFrom, map, type Observable, of, repeat, retry, ta
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createFlowGate,
+  type FlowGate,
   fromHookFile,
   fromHookFileMarked,
   fromJsonLines,
@@ -114,6 +116,33 @@ describe('an input that can be read once', () => {
       message: expect.stringMatching(/ended with: boom$/),
     });
     expect((pulled as Error).cause).toBe(boom);
+    // Failed before anything was read, it is refused all the same: the subscription that failed closed it
+    // as it left (return(): a generator that threw, or was returned, gives nothing more), so a retry read
+    // nothing and completed, the failure lost.
+    function* failingAtOnce(): Generator<string> {
+      if (boom instanceof Error) throw boom;
+      yield line(0);
+    }
+    const gateFailed = new Error('gate failed');
+    const failedGate = { isOpen: false, whenOpen: () => Promise.reject(gateFailed) } as unknown as FlowGate;
+    for (const [source, cause] of [
+      [fromJsonLines(failingAtOnce()), boom],
+      [pullFrom(failingAtOnce(), createFlowGate()), boom],
+      [pullFrom(lines(2), failedGate), gateFailed],
+    ] as const) {
+      const refused = await firstValueFrom(
+        (source as Observable<unknown>).pipe(
+          retry(1),
+          toArray(),
+          catchError((error: unknown) => of(error)),
+        ),
+      );
+      expect(refused).toMatchObject({
+        code: 'SOURCE_FAILED',
+        message: expect.stringMatching(/ended with: /),
+      });
+      expect((refused as Error).cause).toBe(cause);
+    }
     // One that did not fail says nothing more: taken, not failed.
     const generator = lines(1);
     await collect(fromJsonLines(generator));
@@ -166,6 +195,167 @@ describe('an input that can be read once', () => {
       [1, 2],
       [1, 2],
     ]);
+  });
+});
+
+/**
+ * A readable stream that is no Node `Readable` (`instanceof` misses it), with the surface of the
+ * `readable-stream` package's (what older `through2` and `split2` hand out): an `EventEmitter` with
+ * `read()`, `pipe()`, `destroy()`, and an async iterator method that makes a new iterator at each call,
+ * every iterator taking its chunks from the one buffer.
+ */
+class OtherReadable extends EventEmitter {
+  readable = true;
+  destroyed = false;
+  private readonly buffered: string[];
+  private ended = false;
+  private waiting: (() => void) | undefined;
+  constructor(chunks: readonly string[], end = true) {
+    super();
+    this.buffered = [...chunks];
+    this.ended = end;
+  }
+  read(): string | null {
+    return this.buffered.shift() ?? null;
+  }
+  push(chunk: string | null): void {
+    if (chunk === null) this.ended = true;
+    else this.buffered.push(chunk);
+    this.waiting?.();
+  }
+  pipe<T>(destination: T): T {
+    return destination;
+  }
+  destroy(): this {
+    this.destroyed = true;
+    this.readable = false;
+    this.waiting?.();
+    this.emit('close');
+    return this;
+  }
+  async *[Symbol.asyncIterator](): AsyncGenerator<string> {
+    for (;;) {
+      await null; // a chunk at a time, as a stream's iterator gives them
+      if (this.destroyed) return;
+      const chunk = this.read();
+      if (chunk !== null) yield chunk;
+      else if (this.ended) return;
+      else await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+  }
+}
+
+/** Starts over each time it is asked for its iterator, and is that iterator: read again by each. */
+class Restarting implements IterableIterator<number> {
+  private at = 0;
+  constructor(private readonly count: number) {}
+  [Symbol.iterator]() {
+    this.at = 0;
+    return this;
+  }
+  next(): IteratorResult<number> {
+    return this.at < this.count ? { value: this.at++, done: false } : { value: undefined, done: true };
+  }
+}
+
+/** The lines of `numbers`, starting over with it: its own iterator, as it is. */
+class LinesOf implements IterableIterator<string> {
+  constructor(private readonly numbers: Restarting) {}
+  [Symbol.iterator]() {
+    this.numbers[Symbol.iterator]();
+    return this;
+  }
+  next(): IteratorResult<string> {
+    const step = this.numbers.next();
+    return step.done ? step : { value: line(step.value), done: false };
+  }
+}
+
+/** Its own iterator too, but goes on where it was (the common `IterableIterator` class): read once. */
+class GoingOn implements IterableIterator<number> {
+  private at = 0;
+  constructor(private readonly count: number) {}
+  [Symbol.iterator]() {
+    return this;
+  }
+  next(): IteratorResult<number> {
+    return this.at < this.count ? { value: this.at++, done: false } : { value: undefined, done: true };
+  }
+}
+
+describe('a stream of another package, known by its shape', () => {
+  const taken = /the (input|source) can be read once .*another subscription has taken it; share\(\)/;
+
+  it('fromJsonLines and pullFrom: goes to its first subscription whole; a second at the same time errors at once (each got every other chunk)', async () => {
+    const source = fromJsonLines(new OtherReadable([...lines(6)]));
+    const [first, second] = await Promise.all([outcome(source), outcome(source)]);
+    expect(first.map((o) => ('item' in o ? indexOf(o.item) : o))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(second).toEqual([{ error: 'SOURCE_FAILED', message: expect.stringMatching(taken) }]);
+    const pulled = pullFrom(new OtherReadable(['a', 'b', 'c', 'd']), createFlowGate());
+    expect(await Promise.all([outcome(pulled), outcome(pulled)])).toEqual([
+      [{ item: 'a' }, { item: 'b' }, { item: 'c' }, { item: 'd' }],
+      [{ error: 'SOURCE_FAILED', message: expect.stringMatching(taken) }],
+    ]);
+  });
+
+  it('the refused subscription leaves it alone; the one that took it destroys it when it leaves, even while it waits for data', async () => {
+    const stream = new OtherReadable([line(0)], false);
+    const source = fromJsonLines(stream);
+    const got: number[] = [];
+    const first = source.subscribe({ next: (output) => got.push(indexOf(output)) });
+    let refused: unknown;
+    source.subscribe({ error: (error: unknown) => (refused = error) }).unsubscribe();
+    expect(refused).toMatchObject({ code: 'SOURCE_FAILED', message: expect.stringMatching(taken) });
+    stream.push(line(1));
+    await until(() => got.length === 2);
+    expect([got, stream.destroyed]).toEqual([[0, 1], false]);
+    first.unsubscribe(); // its iterator waits for a chunk that never comes
+    expect(stream.destroyed).toBe(true);
+  });
+});
+
+describe('an iterator of its own that starts over when asked for itself', () => {
+  const gate = createFlowGate();
+  const numbers = (source: Observable<unknown>) =>
+    outcome(source).then((got) => got.map((o) => ('item' in o ? o.item : o.error)));
+
+  it('pullFrom and fromJsonLines: each subscription after one that read it to its end reads it again (repeat() was refused)', async () => {
+    expect(await numbers(pullFrom(new Restarting(3), gate).pipe(repeat(3)))).toEqual([
+      0, 1, 2, 0, 1, 2, 0, 1, 2,
+    ]);
+    const text = fromJsonLines(new LinesOf(new Restarting(2)));
+    expect((await collect(text.pipe(repeat(2)))).map(indexOf)).toEqual([0, 1, 0, 1]);
+  });
+
+  it('two at once: the second is refused without asking for the iterator, which started the first over (it read 0 twice)', async () => {
+    for (const read of [
+      (input: Restarting): Observable<unknown> => pullFrom(input, gate),
+      (input: Restarting): Observable<unknown> => fromJsonLines(new LinesOf(input)),
+    ]) {
+      const source = read(new Restarting(3));
+      const got: unknown[] = [];
+      let ended = false;
+      source.subscribe({ next: (item) => got.push(item), complete: () => (ended = true) });
+      let refused: unknown;
+      source.subscribe({ error: (error: unknown) => (refused = error) });
+      await until(() => ended);
+      expect(
+        got.map((item) => (typeof item === 'number' ? item : indexOf(item as { output: unknown }))),
+      ).toEqual([0, 1, 2]);
+      expect(refused).toMatchObject({ code: 'SOURCE_FAILED' });
+    }
+  });
+
+  it('not after one that left it in the middle or failed on it: it cannot be told from one that goes on where it was', async () => {
+    const source = pullFrom(new Restarting(3), gate);
+    expect(await numbers(source.pipe(take(1)))).toEqual([0]);
+    expect(await numbers(source)).toEqual(['SOURCE_FAILED']);
+    // One that goes on where it was and was read to its end: refused at its first step (it gave nothing).
+    const goingOn = pullFrom(new GoingOn(2), gate);
+    expect(await numbers(goingOn.pipe(repeat(3)))).toEqual([0, 1, 'SOURCE_FAILED']);
+    const left = pullFrom(new GoingOn(3), gate);
+    expect(await numbers(left.pipe(take(1)))).toEqual([0]);
+    expect(await numbers(left)).toEqual(['SOURCE_FAILED']); // it would have given 1, 2 as if whole
   });
 });
 
