@@ -2384,7 +2384,10 @@ const SEED_HOOKS: Record<string, Mapper> = {
   precommit: withSession(preCommit),
 };
 
-/** Lower-cased, punctuation-free hook names: `post-tool-use`, `PostToolUse`, `sub-agent-stop` all match. */
+/**
+ * Lower-cased, punctuation-free hook names: `post-tool-use`, `PostToolUse`, `sub-agent-stop` all match. A
+ * name is looked up as it shows (`mapperFor`).
+ */
 const BY_NORMALIZED_NAME = new Map<string, Mapper>();
 for (const [name, mapper] of Object.entries(CLAUDE_HOOKS)) {
   BY_NORMALIZED_NAME.set(normalizeName(name), claude(name, mapper));
@@ -2400,10 +2403,16 @@ function normalizeName(name: string): string {
 const MAPPER_CACHE_SIZE = 256;
 const mapperByName = new Map<string, Mapper | null>();
 
+/**
+ * The mapper of the known hook `name` shows as: without the characters that show as nothing (`hiddenIn`),
+ * as an unknown hook's type is read. `Post\u200bToolUse` shows as `PostToolUse` and is that hook: it was
+ * `hook.Post\u{200B}ToolUse` (and a logger's payload naming it `hook.<logger>`), while `Post\ufeffToolUse`,
+ * whose invisible character is white space to `normalizeName`, was already `PostToolUse`.
+ */
 function mapperFor(name: string): Mapper | undefined {
   let mapper = mapperByName.get(name);
   if (mapper === undefined) {
-    mapper = BY_NORMALIZED_NAME.get(normalizeName(name)) ?? null;
+    mapper = BY_NORMALIZED_NAME.get(normalizeName(hiddenIn(name)?.shown ?? name)) ?? null;
     if (mapperByName.size >= MAPPER_CACHE_SIZE) mapperByName.clear();
     mapperByName.set(name, mapper);
   }

@@ -2401,6 +2401,31 @@ describe('toEvents mappings', () => {
     );
   });
 
+  it('reads a known hook by what its name shows: hidden characters left out, spaces at its ends too', () => {
+    // Post\u200bToolUse shows as PostToolUse: it was hook.Post\u{200B}ToolUse, and a logger's payload that
+    // named it hook.<logger>, while Post\ufeffToolUse (white space to the match) was already PostToolUse.
+    const names = [
+      'Post\u200bToolUse',
+      'Post\u2060ToolUse',
+      'Post\u00adToolUse',
+      'Post\u200dToolUse',
+      '\u202ePostToolUse',
+      'PostToolUse\u200e',
+      'Post\ufeffToolUse',
+      ' PostToolUse',
+      'PostToolUse\t',
+    ];
+    for (const name of names) {
+      const payload = { ...claude('PostToolUse', { tool_name: 'Read' }), hook_event_name: name };
+      for (const hook of [name, 'my-logger']) {
+        const events = toEvents(hook, payload, T);
+        expect(events.map((e) => [e.type, e.context?.hook])).toEqual([['tool.used', 'PostToolUse']]);
+      }
+    }
+    // A name that does not show as a known one stays unknown, its hidden character written out.
+    expect(toEvents('Post\u200bToolUses', { n: 1 }, T)[0]!.type).toBe('hook.Post\\u{200B}ToolUses');
+  });
+
   it('dispatches on hook_event_name when the hook name is not a known one', () => {
     const [event] = toEvents('my-logger', claude('SessionEnd', { reason: 'logout' }), T);
     expect(event).toMatchObject({ type: 'session.ended', data: { reason: 'logout' }, sessionId: SESSION });
