@@ -9,6 +9,7 @@ import {
   inputBusy,
   inputTaken,
   isIterableObject,
+  oldStreamHint,
   YIELD_EVERY,
   yieldToEventLoop,
 } from './pullFrom.js';
@@ -51,7 +52,8 @@ const LEFT = Symbol('left');
  * and returns `this`) is read again after a subscription that read it to its end, never by two at once.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
- * @throws ConfigError at construction when `input` is not one, `options` is not an object, `maxLineLength`
+ * @throws ConfigError at construction when `input` is not one (a stream without an async iterator, of
+ *   `readable-stream` 2: read it through `new Readable().wrap(stream)`), `options` is not an object, `maxLineLength`
  *   is not a positive integer, `hook` not a string, or an option's name is unknown (named with the nearest
  *   known one).
  */
@@ -61,7 +63,7 @@ export function fromJsonLines(
 ): Observable<HookOutput> {
   if (!isIterableObject(input)) {
     throw new ConfigError(
-      `fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes (a string: pass [text]), got ${shownText(input)}`,
+      `fromJsonLines: input must be a Readable or an (async) iterable object of strings or bytes (a string: pass [text]), got ${shownText(input)}${oldStreamHint(input)}`,
     );
   }
   checkOptions('fromJsonLines', options, OPTION_KEYS);

@@ -55,6 +55,24 @@ export function isReadableStream(value: unknown): value is { destroy?: () => unk
 }
 
 /**
+ * @internal What a `ConfigError` for `value`, which is no (async) iterable, adds when it is a stream of
+ * the old kind, with `on` and `pipe` but no async iterator (`readable-stream` 2, what `through2` 2 hands
+ * out; an old-style stream of `data` events): how to read it. Its message said the input must be a
+ * Readable, and showed it as `[object Object]`. Empty for anything else, or one whose getters throw.
+ */
+export function oldStreamHint(value: unknown): string {
+  try {
+    const v = value as Record<string, unknown> | null;
+    if (typeof v !== 'object' || v === null || typeof v.on !== 'function' || typeof v.pipe !== 'function') {
+      return '';
+    }
+  } catch {
+    return '';
+  }
+  return ': a stream without an async iterator (readable-stream 2, an old-style stream) is read through new Readable().wrap(stream), Readable from node:stream';
+}
+
+/**
  * @internal Destroys `value` if it is a readable stream (`isReadableStream`) with a `destroy()`: what its
  * reader does when unsubscribed, after calling its iterator's `return()`. That iterator is an async
  * generator, whose `return()` waits for a pending `next()`; on an idle stream (a pipe, a socket, stdin)
@@ -280,11 +298,14 @@ export function checkFlowGate(where: string, gate: unknown): asserts gate is Flo
  *   object) is read by the first subscription only: a later one errors with `VibespecError`
  *   `SOURCE_FAILED` (`share()` the Observable to give it to several subscribers). An iterator that starts
  *   over when asked for itself is read again after a subscription that read it to its end.
- * @throws ConfigError at construction when `source` is not an (async) iterable or `gate` not a gate.
+ * @throws ConfigError at construction when `source` is not an (async) iterable (a stream without an async
+ *   iterator, of `readable-stream` 2: read it through `new Readable().wrap(stream)`) or `gate` not a gate.
  */
 export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGate): Observable<T> {
   if (!isIterableObject(source)) {
-    throw new ConfigError(`pullFrom: source must be an (async) iterable, got ${shownText(source)}`);
+    throw new ConfigError(
+      `pullFrom: source must be an (async) iterable, got ${shownText(source)}${oldStreamHint(source)}`,
+    );
   }
   checkFlowGate('pullFrom', gate);
   return new Observable<T>((subscriber) => {

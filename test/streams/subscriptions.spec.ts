@@ -12,6 +12,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { catchError, firstValueFrom, map, type Observable, of, repeat, retry, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  ConfigError,
   createFlowGate,
   type FlowGate,
   fromHookFile,
@@ -311,6 +312,38 @@ describe('a stream of another package, known by its shape', () => {
     expect([got, stream.destroyed]).toEqual([[0, 1], false]);
     first.unsubscribe(); // its iterator waits for a chunk that never comes
     expect(stream.destroyed).toBe(true);
+  });
+});
+
+describe('a stream of the old kind, without an async iterator (readable-stream 2, through2 2)', () => {
+  /** `data` and `end` events, `pause`, `resume`, `pipe`: no async iterator to read it by. */
+  class OldStream extends EventEmitter {
+    readable = true;
+    pause() {
+      return this;
+    }
+    resume() {
+      return this;
+    }
+    pipe<T>(destination: T): T {
+      return destination;
+    }
+  }
+
+  it('is a ConfigError that says how to read it (it said the input must be a Readable, got [object Object]); read so, it gives every line', async () => {
+    const hint =
+      /got \[object Object\]: a stream without an async iterator \(readable-stream 2, an old-style stream\) is read through new Readable\(\)\.wrap\(stream\)/;
+    expect(() => fromJsonLines(new OldStream() as never)).toThrow(ConfigError);
+    expect(() => fromJsonLines(new OldStream() as never)).toThrow(hint);
+    expect(() => pullFrom(new OldStream() as never, createFlowGate())).toThrow(hint);
+    // Any other object that is no iterable is told what it is, as before.
+    expect(() => fromJsonLines({ on() {} } as never)).toThrow(/got \[object Object\]$/);
+    const old = new OldStream();
+    const got = collect(fromJsonLines(new Readable().wrap(old as never)).pipe(map(indexOf)));
+    old.emit('data', Buffer.from(line(0)));
+    old.emit('data', line(1));
+    old.emit('end');
+    expect(await got).toEqual([0, 1]);
   });
 });
 
