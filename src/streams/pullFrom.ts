@@ -31,9 +31,10 @@ const streamShapes = new WeakMap<object, boolean>();
 /**
  * @internal Whether `value` is a readable stream: a Node `Readable`, or one that has its shape without
  * being one (`readable-stream`'s, which many libraries hand out, minipass): an object with `on` and `read`
- * methods and an async iterator. Such a stream is read once, however many iterators it makes: each of
- * them takes its chunks from the one buffer (two read at once each took every other chunk). Its shape is
- * read once; a getter that throws makes it no stream.
+ * methods and an async iterator; or a web `ReadableStream` (`getReader` and an async iterator). Such a
+ * stream is read once, however many iterators it makes: each of them takes its chunks from the one buffer
+ * (two read at once each took every other chunk; a web stream read to its end gave a later one nothing,
+ * without a word). Its shape is read once; a getter that throws makes it no stream.
  */
 export function isReadableStream(value: unknown): value is { destroy?: () => unknown } {
   if (value instanceof Readable) return true;
@@ -43,8 +44,7 @@ export function isReadableStream(value: unknown): value is { destroy?: () => unk
     try {
       const v = value as Record<PropertyKey, unknown>;
       shaped =
-        typeof v.on === 'function' &&
-        typeof v.read === 'function' &&
+        ((typeof v.on === 'function' && typeof v.read === 'function') || typeof v.getReader === 'function') &&
         typeof v[Symbol.asyncIterator] === 'function';
     } catch {
       shaped = false;

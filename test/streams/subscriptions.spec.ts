@@ -315,6 +315,29 @@ describe('a stream of another package, known by its shape', () => {
   });
 });
 
+describe('a web ReadableStream', () => {
+  const web = (count: number) =>
+    new ReadableStream<string>({
+      start(controller) {
+        for (const text of lines(count)) controller.enqueue(text);
+        controller.close();
+      },
+    });
+  const taken = /the (input|source) can be read once .*another subscription has taken it; share\(\)/;
+  const refused = [{ error: 'SOURCE_FAILED', message: expect.stringMatching(taken) }];
+
+  it('is read once: a second subscription at the same time, or after the first read it to its end, errors (it was "locked", then an empty completion)', async () => {
+    const source = fromJsonLines(web(3) as AsyncIterable<string>);
+    const [first, second] = await Promise.all([outcome(source), outcome(source)]);
+    expect(first.map((o) => ('item' in o ? indexOf(o.item) : o))).toEqual([0, 1, 2]);
+    expect([second, await outcome(source)]).toEqual([refused, refused]);
+    const pulled = pullFrom(web(2) as AsyncIterable<string>, createFlowGate());
+    const [one, other] = await Promise.all([outcome(pulled), outcome(pulled)]);
+    expect(one).toEqual([{ item: line(0) }, { item: line(1) }]);
+    expect([other, await outcome(pulled)]).toEqual([refused, refused]);
+  });
+});
+
 describe('a stream of the old kind, without an async iterator (readable-stream 2, through2 2)', () => {
   /** `data` and `end` events, `pause`, `resume`, `pipe`: no async iterator to read it by. */
   class OldStream extends EventEmitter {
