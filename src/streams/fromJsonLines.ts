@@ -45,17 +45,17 @@ const LEFT = Symbol('left');
  * A consumer that throws on an output otherwise (a `Subscriber` of its own) ends it with its exception.
  *
  * Each subscription reads `input` afresh when it can be (an array of chunks); one that can be read once (a
- * `Readable`, or any stream by its shape: `on`, `read` and an async iterator; an iterator or a generator
- * object) is read by the first subscription only, and a later one errors with `VibespecError`
+ * `Readable`, or any stream by its shape: `on`, `read` and an async iterator, or a web `ReadableStream`;
+ * an iterator or a generator object) is read by the first subscription only, and a later one errors with `VibespecError`
  * `SOURCE_FAILED` rather than take a part of its lines, or none: `share()` the Observable to give it to
  * several subscribers. An iterator that starts over when asked for itself (`[Symbol.iterator]()` resets it
  * and returns `this`) is read again after a subscription that read it to its end, never by two at once.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
  * @throws ConfigError at construction when `input` is not one (a stream without an async iterator, of
- *   `readable-stream` 2: read it through `new Readable().wrap(stream)`), `options` is not an object, `maxLineLength`
- *   is not a positive integer, `hook` not a string, or an option's name is unknown (named with the nearest
- *   known one).
+ *   `readable-stream` 2: read it through `new Readable().wrap(stream)`), `options` is not an object,
+ *   `maxLineLength` is not a positive integer, `hook` not a string, or an option's name is unknown (named
+ *   with the nearest known one).
  */
 export function fromJsonLines(
   input: Readable | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,

@@ -294,8 +294,8 @@ export function checkFlowGate(where: string, gate: unknown): asserts gate is Flo
  * @param source the items; an async iterable is awaited item by item.
  * @param gate the gate to honour before each pull (`createFlowGate()`).
  * @return a cold Observable: each subscription iterates `source` afresh. A source that can be read once (a
- *   Readable, or any stream by its shape: `on`, `read` and an async iterator; an iterator or a generator
- *   object) is read by the first subscription only: a later one errors with `VibespecError`
+ *   Readable, or any stream by its shape: `on`, `read` and an async iterator, or a web `ReadableStream`;
+ *   an iterator or a generator object) is read by the first subscription only: a later one errors with `VibespecError`
  *   `SOURCE_FAILED` (`share()` the Observable to give it to several subscribers). An iterator that starts
  *   over when asked for itself is read again after a subscription that read it to its end.
  * @throws ConfigError at construction when `source` is not an (async) iterable (a stream without an async
