@@ -94,6 +94,84 @@ describe.each(WINDOWS)('%s', (name, operator, firstWindow) => {
   });
 });
 
+describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
+  /**
+   * Feeds `arrivals` (`[frame, event times]`) on a virtual clock read as `now(frame)`, flushes it, and
+   * returns each output with the frame it came at, then the end.
+   */
+  function timed(now: (frame: number) => number, arrivals: Array<[number, number[]]>) {
+    const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    // Past 1,000 actions scheduled it throws 'looped', which the output errors with.
+    const scheduler = skewedScheduler(() => now(clock.now()), clock);
+    const input = new Subject<Event>();
+    const out: string[] = [];
+    input.pipe(operator(scheduler)).subscribe({
+      next: (e) => out.push(`${clock.now()}: ${label(e)}`),
+      error: (error: unknown) => out.push(`${clock.now()}: error ${(error as Error).message}`),
+      complete: () => out.push(`${clock.now()}: complete`),
+    });
+    for (const [frame, times] of arrivals) {
+      clock.schedule(() => {
+        for (const t of times) input.next(ev('tool.used', t, 's1'));
+      }, frame);
+    }
+    clock.schedule(() => input.complete(), 10_000);
+    clock.flush();
+    return out;
+  }
+
+  // sessionWindows (gap 50) closes its window 50 ms after the last arrival, temporalAggregate its
+  // [0, 50) window 30 ms after it (at event time 50), [200, 250) 40 ms after an arrival of 210.
+  const first =
+    name === 'sessionWindows'
+      ? ['50: session.window s1 [0,20] n=3']
+      : ['30: tool.used.aggregated s1 [0,50) n=3'];
+  const second =
+    name === 'sessionWindows'
+      ? ['550: session.window s1 [200,210] n=2']
+      : ['540: tool.used.aggregated s1 [200,250) n=2'];
+
+  it('closes the idle windows when the timer fires, on a clock that reads less at each read: it re-armed for ever', () => {
+    // Each tick found nothing due, the clock behind the time it was armed at, and re-armed further ahead:
+    // a virtual flush never ended (here: 'looped', the window flushed only before that error).
+    const out = timed(
+      (frame) => 1_000_000 - frame,
+      [
+        [0, [0, 10, 20]],
+        [500, [200, 210]],
+      ],
+    );
+    expect(out).toEqual([...first, ...second, '10000: complete']);
+  });
+
+  it('closes them when the timer fires after the clock stepped back while it waited: they waited for the step', () => {
+    // Read 1,000,000 at the first run of arrivals, then 1,000 ms less than the frame would give.
+    let reads = 0;
+    const out = timed(
+      (frame) => (reads++ === 0 ? 1_000_000 : 999_000 + frame),
+      [
+        [0, [0, 10, 20]],
+        [500, [200, 210]],
+      ],
+    );
+    // The first window closed at frame 1,050 (1,030): when the clock had passed its due time again.
+    expect(out).toEqual([...first, ...second, '10000: complete']);
+  });
+
+  it('times a run of arrivals by the clock that went back before it, as before (a control)', () => {
+    // 1,000 ms back between the two runs: the second waits its idle time from its own (earlier) reading,
+    // which the timer's time agrees with.
+    const out = timed(
+      (frame) => (frame < 500 ? 1_000_000 + frame : 999_000 + frame),
+      [
+        [0, [0, 10, 20]],
+        [500, [200, 210]],
+      ],
+    );
+    expect(out).toEqual([...first, ...second, '10000: complete']);
+  });
+});
+
 // Every public call that takes a `scheduler`, given `scheduler` (as an unchecked value).
 const hook = { name: 'h', run: () => ({}) };
 const chain = { name: 'c', hooks: [hook] };

@@ -291,6 +291,8 @@ export class IdleTimer {
   private subscription: Subscription | undefined = undefined;
   private due = Number.POSITIVE_INFINITY;
   private armedAt = Number.NaN;
+  /** The clock time the pending action is due at: when it was armed plus the delay it was armed with. */
+  private firesAt = Number.NaN;
   /**
    * The scheduled work, made once: a closure made inside `request` would have V8 allocate a context for
    * it at every call, the early returns included.
@@ -298,13 +300,17 @@ export class IdleTimer {
   private readonly expire = () => {
     this.subscription = undefined;
     this.due = Number.POSITIVE_INFINITY;
-    this.fire();
+    this.fire(this.firesAt);
   };
 
   constructor(
     private readonly scheduler: SchedulerLike,
     private readonly idleFlushMs: number,
-    private readonly fire: () => void,
+    /**
+     * The tick, given the clock time its action was due at (the time it was armed at plus its delay): a
+     * clock read then may show less, when it went back while the action waited.
+     */
+    private readonly fire: (firesAt: number) => void,
     /** What a `ConfigError` of a scheduler that runs the timer at once starts with (the operator). */
     private readonly where: string,
   ) {}
@@ -325,13 +331,11 @@ export class IdleTimer {
     this.subscription?.unsubscribe();
     this.armedAt = now;
     this.due = at;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - now));
+    // Set before scheduling: a scheduler may run a zero delay at once.
+    this.firesAt = now + delay;
     // Kept only if not run already: a synchronous `fire` may have armed the next one.
-    const subscription = scheduleLater(
-      this.scheduler,
-      this.expire,
-      Math.min(MAX_TIMER_MS, Math.max(0, at - now)),
-      this.where,
-    );
+    const subscription = scheduleLater(this.scheduler, this.expire, delay, this.where);
     if (subscription !== undefined) this.subscription = subscription;
   }
 

@@ -67,6 +67,8 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
   activeCount = 0;
 
   private lastTick = 0;
+  /** The latest time of a run of arrivals or a tick: a clock read below it went back. */
+  private latest = Number.NEGATIVE_INFINITY;
   private activations = 0;
   private readonly idle: boolean;
   private readonly queue = new DueQueue<P>();
@@ -88,7 +90,7 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
     this.timer = new IdleTimer(
       options.scheduler,
       options.idleFlushMs,
-      () => this.serializer.signal(TICK),
+      (firesAt) => this.serializer.signal(TICK, firesAt),
       options.operator,
     );
     this.clock = new ArrivalClock<P>(
@@ -134,7 +136,7 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
     if (signal === ERROR) this.finish(this.failure ?? { value });
     else if (signal === COMPLETE) this.finish(this.failure);
     else if (signal === SETTLE) this.settle();
-    else this.tick();
+    else this.tick(value as number);
   }
 
   /**
@@ -208,7 +210,9 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
 
   /** The end of a run of arrivals: their time is now; the timer is armed as each arrival asked. */
   private settle(): void {
-    this.clock.settle(this.now(), this.requeueEach, this.timer);
+    const now = this.now();
+    if (now > this.latest) this.latest = now;
+    this.clock.settle(now, this.requeueEach, this.timer);
   }
 
   /**
@@ -225,8 +229,17 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
     return now;
   }
 
-  private tick(): void {
-    const now = this.now();
+  /**
+   * An idle tick, whose action was due at clock time `firesAt`. A clock that reads less than it did
+   * before went back: the tick's time is then `firesAt` (its timer waited its delay), so that the windows
+   * it was armed for close now. Read as it was, nothing was due, and on a clock that keeps going back (a
+   * virtual one read backwards) the timer re-armed for ever, each time further ahead: a virtual flush
+   * never ended, and a real clock stepped back held the windows for as long as the step.
+   */
+  private tick(firesAt: number): void {
+    const read = this.now();
+    const now = read < this.latest && firesAt > read ? firesAt : read;
+    if (now > this.latest) this.latest = now;
     // Arrivals whose run has not settled yet came by now (and asked for no tick before this one).
     if (this.clock.pending) this.clock.settle(now, this.requeueEach, undefined);
     this.ticks++;
