@@ -564,7 +564,7 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         // held are emitted first): it was thrown at the source's next, the item's batch left unsent.
         let action: Subscription | undefined;
         try {
-          action = scheduleLater(scheduler, flush, delay);
+          action = scheduleLater(scheduler, flush, delay, 'adaptiveBatch');
         } catch (error) {
           fail(error);
           return;

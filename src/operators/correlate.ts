@@ -614,7 +614,7 @@ const OPTION_RULES: ConfigRules = {
     maxEventIds: 'an integer >= 0',
     maxFiles: 'an integer >= 0',
     liveClock: 'a boolean',
-    scheduler: 'a SchedulerLike',
+    scheduler: 'a SchedulerLike (now() and schedule())',
   },
 };
 
@@ -859,6 +859,7 @@ class Correlator implements SerialEngine<Event> {
             return this.sessions.size > 0;
           },
           runTask,
+          'correlate: liveClock',
         )
       : undefined;
   }

@@ -393,7 +393,7 @@ const OPTION_RULES: ConfigRules = {
     timeouts: 'a boolean',
     maxKeys: 'an integer >= 1',
     liveClock: 'a boolean',
-    scheduler: 'a SchedulerLike',
+    scheduler: 'a SchedulerLike (now() and schedule())',
   },
 };
 
@@ -753,6 +753,7 @@ class Matcher implements SerialEngine<Event> {
             return this.keys.size > 0;
           },
           runTask,
+          'pattern: liveClock',
         )
       : undefined;
   }

@@ -611,7 +611,7 @@ export function persist<T extends Event = Event>(
           // action would stand for a pending timer, and the events after it would wait for the complete.
           let scheduled: Subscription | undefined;
           try {
-            scheduled = scheduleLater(scheduler, onTimer, maxDelayMs);
+            scheduled = scheduleLater(scheduler, onTimer, maxDelayMs, 'persist');
           } catch (error) {
             // A scheduler that cannot arm the timer (its schedule() threw, or gave no Subscription): the
             // source is left, the events received are written now, then the output errors with it (it was

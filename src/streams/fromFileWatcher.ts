@@ -344,7 +344,8 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
       // debounceMs of 0), the spent action would stand for a pending window, and no later change be sent.
       let scheduled: Subscription | undefined;
       try {
-        scheduled = scheduleLater(scheduler, closeWindow, debounceMs);
+        // Its error is wrapped in a SOURCE_FAILED that names fromFileWatcher ('the scheduler failed: …').
+        scheduled = scheduleLater(scheduler, closeWindow, debounceMs, 'scheduler');
       } catch (error) {
         // A scheduler whose schedule() throws: thrown from the watcher's callback, it crashed the process.
         fail(error, 'the scheduler failed');

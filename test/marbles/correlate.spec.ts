@@ -500,7 +500,7 @@ describe('correlate: configuration', () => {
       new ConfigError('correlate: groups[1] name: duplicate group name "g"'),
     );
     expect(() => correlate([group], { scheduler: null as never })).toThrow(
-      new ConfigError('correlate: scheduler must be a SchedulerLike, got null'),
+      new ConfigError('correlate: scheduler must be a SchedulerLike (now() and schedule()), got null'),
     );
     expect(() => correlate([{ ...group, windowMs: -5 }])).toThrow(
       new ConfigError('correlate: groups[0] windowMs must be a finite number > 0, got -5'),
@@ -2106,7 +2106,10 @@ describe('correlate: the live clock', () => {
     });
     for (const e of feature()) input.next(e);
     expect(failure).toBeInstanceOf(ConfigError);
-    expect((failure as Error).message).toMatch(/^liveClock: the scheduler ran a timer of 45000 ms at once/);
+    // It named the option only ('liveClock: …'), not which operator's.
+    expect((failure as Error).message).toMatch(
+      /^correlate: liveClock: the scheduler ran a timer of 45000 ms at once/,
+    );
     // At the first event, which started the sweep: its one run threw, and nothing else ran.
     expect(scheduler.ran()).toBe(1);
     expect(out).toEqual([]);

@@ -403,7 +403,7 @@ describe('pattern: configuration', () => {
       "pattern: key must be a function (event) => key, got 'sessionId'",
     );
     expect(() => pattern(TDD, { within: 1, scheduler: {} as never })).toThrow(
-      'pattern: scheduler must be a SchedulerLike, got [object Object]',
+      'pattern: scheduler must be a SchedulerLike (now() and schedule()), got [object Object]',
     );
   });
 

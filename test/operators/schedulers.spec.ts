@@ -172,6 +172,62 @@ describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
   });
 });
 
+describe('a scheduler whose schedule() returns no Subscription, named by the operator that armed the timer', () => {
+  const noSubscription = { now: () => 0, schedule: () => ({}) } as unknown as SchedulerLike;
+  const tail =
+    "the scheduler's schedule() must return a Subscription (with unsubscribe()), got an object without unsubscribe()";
+
+  it('adaptiveBatch, alone and as the batcher of hybridProcess: it said "scheduler: …"', () => {
+    const input = new Subject<number>();
+    const out: string[] = [];
+    input.pipe(adaptiveBatch<number>({ maxSize: 10, timeoutMs: 500, scheduler: noSubscription })).subscribe({
+      next: (batch) => out.push(JSON.stringify(batch)),
+      error: (error: unknown) => out.push(`error: ${(error as Error).message}`),
+    });
+    input.next(1);
+    expect(out).toEqual(['[1]', `error: adaptiveBatch: ${tail}`]);
+
+    const events = new Subject<Event>();
+    const outcomes: string[] = [];
+    events
+      .pipe(
+        hybridProcess<string>({
+          immediate: () => 'i',
+          batch: (b) => b.map(() => 'b'),
+          scheduler: noSubscription,
+        }),
+      )
+      .subscribe({
+        next: (outcome) => outcomes.push(`${outcome.kind}:${outcome.event.id}`),
+        error: (error: unknown) => outcomes.push(`error: ${(error as Error).message}`),
+      });
+    events.next(createEvent({ id: 'n', type: 'tool.used', priority: Priority.NORMAL, timestamp: 0 }));
+    expect(outcomes).toEqual(['result:n', `error: adaptiveBatch: ${tail}`]);
+  });
+
+  it.each([
+    [
+      'pattern',
+      () =>
+        pattern(
+          [
+            { name: 'a', match: () => true },
+            { name: 'b', match: () => false },
+          ],
+          { within: 100, liveClock: true, scheduler: noSubscription },
+        ),
+    ],
+    ['correlate', () => correlate(undefined, { liveClock: true, scheduler: noSubscription })],
+  ] as Array<[string, () => OperatorFunction<Event, Event>]>)(
+    '%s: its liveClock (it said "liveClock: …", not whose)',
+    (name, make) => {
+      const { failure } = run(make(), [ev('file.created', 0, 's1')]);
+      expect(failure).toBeInstanceOf(ConfigError);
+      expect((failure as Error).message).toBe(`${name}: liveClock: ${tail}`);
+    },
+  );
+});
+
 // Every public call that takes a `scheduler`, given `scheduler` (as an unchecked value).
 const hook = { name: 'h', run: () => ({}) };
 const chain = { name: 'c', hooks: [hook] };
@@ -336,7 +392,8 @@ describe('a scheduler whose schedule() throws', () => {
       [throwing, 'schedule failed'],
       [
         noSubscription,
-        "scheduler: the scheduler's schedule() must return a Subscription (with unsubscribe()), got an object without unsubscribe()",
+        // It named no operator: 'scheduler: …'.
+        "persist: the scheduler's schedule() must return a Subscription (with unsubscribe()), got an object without unsubscribe()",
       ],
     ] as const) {
       const written: string[] = [];

@@ -184,10 +184,11 @@ export function ranAtOnce(where: string, delayMs: number, why: string): ConfigEr
 
 /**
  * @internal What `schedule()` returned, which must cancel the action: a value without `unsubscribe()`
- * (`undefined`, `{}`) is a `ConfigError` starting with `where` (it was a TypeError, inside an
- * `UnsubscriptionError`, when the timer was cancelled: thrown at whoever unsubscribed).
+ * (`undefined`, `{}`) is a `ConfigError` starting with `where`, the operator that armed it (it was a
+ * TypeError, inside an `UnsubscriptionError`, when the timer was cancelled: thrown at whoever
+ * unsubscribed).
  */
-export function cancellable(value: unknown, where = 'scheduler'): Subscription {
+export function cancellable(value: unknown, where: string): Subscription {
   if (typeof (value as Subscription | null | undefined)?.unsubscribe !== 'function') {
     throw new ConfigError(
       `${where}: the scheduler's schedule() must return a Subscription (with unsubscribe()), got ${typeof value === 'object' && value !== null ? 'an object without unsubscribe()' : shownText(value)}`,
@@ -199,18 +200,19 @@ export function cancellable(value: unknown, where = 'scheduler'): Subscription {
 /**
  * @internal `scheduler.schedule(work, delay)`, or `undefined` when the scheduler ran `work` at once — as
  * `queueScheduler` does for a zero delay outside another of its actions — so that a caller does not keep
- * a spent action. With `where`, for a timer whose work may re-arm it, a scheduler that runs a positive
+ * a spent action. With `rearms`, for a timer whose work may re-arm it, a scheduler that runs a positive
  * `delay` at once, inside `schedule()`, is no clock (the timer would fire before its time, and re-armed
  * from its work loop for ever): the work is not run, the action is cancelled, and a `ConfigError`
  * (`ranAtOnce`, starting with `where`) is thrown out of this call, as `schedulePeriodic` does. Without
- * `where` (a one-shot timer: a batch's timeout, a debounce) such a scheduler runs the work at once.
- * An action kept must be a `Subscription` (`cancellable`).
+ * it (a one-shot timer: a batch's timeout, a debounce) such a scheduler runs the work at once. An action
+ * kept must be a `Subscription` (`cancellable`, its `ConfigError` starting with `where`: the operator).
  */
 export function scheduleLater(
   scheduler: SchedulerLike,
   work: () => void,
-  delay = 0,
-  where?: string,
+  delay: number,
+  where: string,
+  rearms = false,
 ): Subscription | undefined {
   let inside = true;
   let ran = false;
@@ -218,7 +220,7 @@ export function scheduleLater(
   let subscription: Subscription;
   try {
     subscription = scheduler.schedule(() => {
-      if (inside && delay > 0 && where !== undefined) {
+      if (inside && delay > 0 && rearms) {
         early = true;
         return;
       }
@@ -230,7 +232,7 @@ export function scheduleLater(
   }
   if (early) {
     subscription?.unsubscribe?.();
-    throw ranAtOnce(String(where), delay, 'its timer would fire before its time and re-arm itself for ever');
+    throw ranAtOnce(where, delay, 'its timer would fire before its time and re-arm itself for ever');
   }
   return ran ? undefined : cancellable(subscription, where);
 }
@@ -335,7 +337,7 @@ export class IdleTimer {
     // Set before scheduling: a scheduler may run a zero delay at once.
     this.firesAt = now + delay;
     // Kept only if not run already: a synchronous `fire` may have armed the next one.
-    const subscription = scheduleLater(this.scheduler, this.expire, delay, this.where);
+    const subscription = scheduleLater(this.scheduler, this.expire, delay, this.where, true);
     if (subscription !== undefined) this.subscription = subscription;
   }
 
@@ -405,7 +407,7 @@ export class ArrivalClock<P extends Arriving> {
       throw error;
     },
     /** What a `ConfigError` about the scheduler starts with (the operator). */
-    private readonly where?: string,
+    private readonly where: string,
   ) {}
 
   /**

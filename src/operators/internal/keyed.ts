@@ -415,12 +415,15 @@ export class LiveTimer {
   /**
    * @param periodMs the sweep period; capped at setTimeout's limit (a quarter of a window of 100 days
    *   would otherwise fire every millisecond): a more frequent sweep only finds the same ends on time.
+   * @param where what a `ConfigError` about the scheduler starts with: the operator and the option
+   *   (`'pattern: liveClock'`).
    */
   constructor(
     private readonly scheduler: SchedulerLike,
     periodMs: number,
     private readonly tick: (now: number) => boolean,
     private readonly runTask: (task: () => void) => void,
+    private readonly where: string,
   ) {
     this.periodMs = Math.min(periodMs, MAX_TIMER_MS);
   }
@@ -452,7 +455,7 @@ export class LiveTimer {
         });
       },
       this.periodMs,
-      'liveClock',
+      this.where,
     );
   }
 
