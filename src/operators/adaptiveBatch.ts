@@ -13,7 +13,7 @@ import {
 } from 'rxjs';
 import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
 import { isFieldRecord } from '../streams/payload.js';
-import { checkConfig, scheduleLater, timerOption } from './internal/eventTime.js';
+import { checkConfig, clockTime, scheduleLater, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
 
 /** The live batching parameters. */
@@ -469,8 +469,10 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
       ? clamp(proposal.timeoutMs, limits.minTimeoutMs, limits.maxTimeoutMs)
       : current.timeoutMs;
     if (nextSize === current.maxSize && nextTimeout === current.timeoutMs) return;
+    // Read before anything changes: a clock that gives no time is a ConfigError, the configuration kept.
+    const now = clockTime(scheduler, 'adaptiveBatch');
     controller.samples = [];
-    controller.lastChangeAt = scheduler.now();
+    controller.lastChangeAt = now;
     controller.config$.next(Object.freeze({ maxSize: nextSize, timeoutMs: nextTimeout }));
   };
 
@@ -556,14 +558,18 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
 
       const armTimer = () => {
         cancelTimer();
-        const delay = Math.max(0, firstAt + controller.config$.getValue().timeoutMs - scheduler.now());
         // A batch already due (a change shortened its timeout) is a zero delay, which a scheduler may run at
         // once (queueScheduler): the spent action is not kept, as it would stand in for the timer a push
         // re-entrant from that flush armed, which then could be neither cancelled nor re-armed.
-        // A scheduler whose schedule() throws ends the output as the consumer's exception does (the items
-        // held are emitted first): it was thrown at the source's next, the item's batch left unsent.
+        // A scheduler whose schedule() throws, or whose now() gives no time, ends the output as the
+        // consumer's exception does (the items held are emitted first): it was thrown at the source's
+        // next, the item's batch left unsent.
         let action: Subscription | undefined;
         try {
+          const delay = Math.max(
+            0,
+            firstAt + controller.config$.getValue().timeoutMs - clockTime(scheduler, 'adaptiveBatch'),
+          );
           action = scheduleLater(scheduler, flush, delay, 'adaptiveBatch');
         } catch (error) {
           fail(error);
@@ -587,12 +593,23 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
           // An item the consumer pushes into the source while the batches are flushed after its exception
           // (the input has stopped; the subscriber's error, which leaves the source, comes after the flush).
           if (failed) return;
+          // A clock that gives no time (NaN, a string, Infinity) ends the output with a ConfigError, this
+          // item emitted with those held first: NaN armed a timer that a virtual clock never ran and a real
+          // one ran at once, and '5' cut the batch ~5,500 ms late ('5' + 500 - '5').
+          let now: number;
+          try {
+            now = clockTime(scheduler, 'adaptiveBatch');
+          } catch (error) {
+            buffer.push(value);
+            fail(error);
+            return;
+          }
           // An item arriving when its batch is due (on the very frame its timer runs, before it) opens the
           // next batch: "timeoutMs after its first item" must not depend on which of the two the scheduler
           // happens to run first. The item is held before the due batch is emitted, so a consumer ending
           // the source from that batch still gets it flushed.
           let due = false;
-          if (buffer.length > 0 && scheduler.now() >= firstAt + controller.config$.getValue().timeoutMs) {
+          if (buffer.length > 0 && now >= firstAt + controller.config$.getValue().timeoutMs) {
             cancelTimer();
             dueBatches.push(buffer);
             buffer = [];
@@ -600,7 +617,7 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
           }
           buffer.push(value);
           if (buffer.length === 1) {
-            firstAt = scheduler.now();
+            firstAt = now;
             armTimer();
           }
           if (due) {
@@ -649,7 +666,8 @@ export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBa
         const sample: BatchSample = Object.freeze({
           latencyMs,
           size,
-          at: scheduler.now(),
+          // A clock that gives no time is a ConfigError thrown out of report, the sample not kept.
+          at: clockTime(scheduler, 'adaptiveBatch'),
           capacityPerSecond: size / Math.max(latencyMs / 1000, 0.001),
         });
         controller.samples.push(sample);

@@ -228,6 +228,106 @@ describe('a scheduler whose schedule() returns no Subscription, named by the ope
   );
 });
 
+describe('a clock whose now() gives no finite number', () => {
+  const CLOCKS: Array<[string, unknown, string]> = [
+    ['NaN', Number.NaN, 'NaN'],
+    ['a string', '5', "'5'"],
+    ['Infinity', Number.POSITIVE_INFINITY, 'Infinity'],
+  ];
+
+  it.each(CLOCKS)(
+    'adaptiveBatch (%s): ends the output with a ConfigError, the item held emitted first',
+    (_, time, shown) => {
+      // NaN armed a timer no virtual clock runs (the batch held to the end), '5' cut it 5,495 ms late
+      // ('5' + 500 - '5'), Infinity cut [1] at the next item and held [2].
+      const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+      const scheduler = skewedScheduler(() => time, clock);
+      const input = new Subject<number>();
+      const out: string[] = [];
+      input.pipe(adaptiveBatch<number>({ maxSize: 10, timeoutMs: 500, scheduler })).subscribe({
+        next: (batch) => out.push(`${clock.now()}: ${JSON.stringify(batch)}`),
+        error: (error: unknown) => out.push(`${clock.now()}: error ${(error as Error).message}`),
+      });
+      input.next(1);
+      input.next(2);
+      clock.flush();
+      expect(out).toEqual([
+        '0: [1]',
+        `0: error adaptiveBatch: the scheduler's now() must give a finite number of ms, got ${shown}`,
+      ]);
+      expect(input.observed).toBe(false);
+    },
+  );
+
+  it.each(CLOCKS)(
+    'adaptiveBatch (%s): report and setConfig throw a ConfigError, nothing kept or changed',
+    (_, time, shown) => {
+      // report kept a sample at NaN (a policy given now NaN), setConfig a change at lastChangeAt NaN.
+      const batcher = adaptiveBatch<number>({
+        maxSize: 10,
+        timeoutMs: 500,
+        scheduler: skewedScheduler(() => time, new VirtualTimeScheduler()),
+      });
+      const message = `adaptiveBatch: the scheduler's now() must give a finite number of ms, got ${shown}`;
+      expect(() => batcher.report({ latencyMs: 5, size: 3 })).toThrow(new ConfigError(message));
+      expect(batcher.samples).toEqual([]);
+      expect(() => batcher.setConfig({ maxSize: 20 })).toThrow(new ConfigError(message));
+      expect(batcher.config).toEqual({ maxSize: 10, timeoutMs: 500 });
+    },
+  );
+
+  it.each(CLOCKS)(
+    'pattern and correlate with liveClock (%s): the sweep ends the output with a ConfigError after the flush',
+    (_, time, shown) => {
+      // NaN found nothing due and re-armed the sweep for ever (here until the frame limit, the output left
+      // open); Infinity ended every partial match at the first sweep, as timed out, and the output went on.
+      for (const [name, make, events] of [
+        [
+          'pattern',
+          (scheduler: SchedulerLike) =>
+            pattern(
+              [
+                { name: 'created', match: (e: Event) => e.type === 'file.created' },
+                { name: 'tested', match: (e: Event) => e.type === 'test.run' },
+              ],
+              { within: 100, passThrough: false, liveClock: true, scheduler },
+            ),
+          [ev('file.created', 0, 's1')],
+        ],
+        [
+          'correlate',
+          (scheduler: SchedulerLike) =>
+            correlate(
+              [
+                {
+                  name: 'g',
+                  eventTypes: ['file.created', 'test.run'],
+                  windowMs: 100,
+                  rule: (events) => (events.length >= 2 ? { confidence: 1 } : null),
+                },
+              ],
+              { passThrough: false, liveClock: true, scheduler },
+            ),
+          [ev('file.created', 0, 's1'), ev('test.run', 20, 's1')],
+        ],
+      ] as Array<[string, (scheduler: SchedulerLike) => OperatorFunction<Event, Event>, Event[]]>) {
+        // The sweep re-arms itself through its action, past skewedScheduler's count: the frames are limited.
+        const clock = new VirtualTimeScheduler(undefined, 100_000);
+        const { out, failure } = run(make(skewedScheduler(() => time, clock)), events, () => clock.flush());
+        expect(failure).toBeInstanceOf(ConfigError);
+        expect((failure as Error).message).toBe(
+          `${name}: liveClock: the scheduler's now() must give a finite number of ms, got ${shown}`,
+        );
+        // What the operator held is flushed first: pattern's partial match (as a timeout), correlate's open
+        // episode (its end).
+        expect(out).toEqual(
+          name === 'pattern' ? ['pattern.timeout@0'] : ['activity.detected@20', 'activity.ended@20'],
+        );
+      }
+    },
+  );
+});
+
 // Every public call that takes a `scheduler`, given `scheduler` (as an unchecked value).
 const hook = { name: 'h', run: () => ({}) };
 const chain = { name: 'c', hooks: [hook] };

@@ -173,6 +173,23 @@ export function timerOption(where: string, value: unknown, allowZero = false): n
 }
 
 /**
+ * @internal `scheduler.now()`, which must be a finite number of ms: `NaN`, a string or `±Infinity` is a
+ * `ConfigError` starting with `where` (the operator, or the operator and its option). Read so only where
+ * the clock places a timer or a time, never per event: a `NaN` due time re-armed a timer for ever, a
+ * string was added to as text (a batch cut ~5,500 ms late on `'5'`), and `Infinity` ended every partial
+ * match at the first sweep.
+ */
+export function clockTime(scheduler: SchedulerLike, where: string): number {
+  const now: unknown = scheduler.now();
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    throw new ConfigError(
+      `${where}: the scheduler's now() must give a finite number of ms, got ${shownText(now)}`,
+    );
+  }
+  return now;
+}
+
+/**
  * @internal The `ConfigError` of a scheduler that ran a timer of `delayMs` (> 0) at once, inside
  * `schedule()`: it is no clock. `why` says what would follow.
  */

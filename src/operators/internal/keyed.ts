@@ -6,7 +6,7 @@
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { z } from 'zod';
 import { ConfigError, shownText } from '../../errors.js';
-import { MAX_TIMER_MS, type Rearm, schedulePeriodic } from './eventTime.js';
+import { clockTime, MAX_TIMER_MS, type Rearm, schedulePeriodic } from './eventTime.js';
 import { subscribeLinked } from './linked.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -450,7 +450,10 @@ export class LiveTimer {
           // Decided inside the task, before the inputs queued behind it run (a consumer feeding an event
           // back from what the sweep emitted): an input that brings state back then finds no timer and
           // starts a fresh one, instead of finding this one about to stop.
-          if (self.tick(self.scheduler.now())) this.schedule(undefined, self.periodMs);
+          // A clock that gives no time is a ConfigError thrown into the task, which ends the output after
+          // the flush; the timer is not re-armed. NaN found nothing due and re-armed for ever (a virtual
+          // flush never ended, no partial match expired), Infinity ended every one at the first sweep.
+          if (self.tick(clockTime(self.scheduler, self.where))) this.schedule(undefined, self.periodMs);
           else self.timer = undefined;
         });
       },

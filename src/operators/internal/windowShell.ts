@@ -6,12 +6,12 @@
  * and flushing emit.
  */
 import { type Observable, type SchedulerLike, Subscriber, type TeardownLogic } from 'rxjs';
-import { ConfigError, shownText } from '../../errors.js';
 import type { Event } from '../../event.js';
 import {
   ArrivalClock,
   type Arriving,
   COMPLETE,
+  clockTime,
   DueQueue,
   ERROR,
   estimate,
@@ -220,13 +220,7 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
    * a `NaN` due time re-armed the idle timer at once for ever, holding the process.
    */
   private now(): number {
-    const now = this.options.scheduler.now();
-    if (typeof now !== 'number' || !Number.isFinite(now)) {
-      throw new ConfigError(
-        `${this.options.operator}: the scheduler's now() must give a finite number of ms, got ${shownText(now)}`,
-      );
-    }
-    return now;
+    return clockTime(this.options.scheduler, this.options.operator);
   }
 
   /**
