@@ -42,7 +42,10 @@ export const EventSchema = z.object({
 
 type EventShape = z.infer<typeof EventSchema>;
 
-/** A typed event. `D` narrows `data` for a known event type. */
+/**
+ * A typed event. `D` narrows `data` for a known event type: an object type, an interface too (the
+ * operators take any `Event<object>`; an interface, having no index signature, is no `Record`).
+ */
 export type Event<D = Record<string, unknown>> = Omit<EventShape, 'data'> & { data: D };
 
 /**
@@ -52,15 +55,20 @@ export type Event<D = Record<string, unknown>> = Omit<EventShape, 'data'> & { da
  * `Event<AggregatedData<T>>` and keeps its `T`. When `E` has none (a stream of `Event`, or of events the
  * guard's producer did not make): `Event<D>`, or `E & Event<D>` where `E` does not take an `Event<D>`.
  * `Not`: members of `E` left out though their data is a `D` too (a `PatternTimeoutData` has every field of
- * a `PatternMatchData`).
+ * a `PatternMatchData`). `Like`: the data a member of `E` must have to be kept, `D` by default; a guard of
+ * data that carries the input's events gives `D` over `Event<object>` (`AggregatedData<Event<object>>`),
+ * so that it keeps the members whose events' data is an interface, which are no `Event`s.
  */
-export type NarrowedEvent<E extends Event, D extends Record<string, unknown>, Not = never> = [
-  Extract<Exclude<E, Not>, Event<D>>,
-] extends [never]
+export type NarrowedEvent<
+  E extends Event<object>,
+  D extends Record<string, unknown>,
+  Not = never,
+  Like extends Record<string, unknown> = D,
+> = [Extract<Exclude<E, Not>, Event<Like>>] extends [never]
   ? Event extends Exclude<E, Not>
     ? Event<D>
     : Exclude<E, Not> & Event<D>
-  : Extract<Exclude<E, Not>, Event<D>>;
+  : Extract<Exclude<E, Not>, Event<Like>>;
 
 /** What `createEvent` needs: a type; everything else has a default. */
 export interface EventInit<D = Record<string, unknown>> {
@@ -295,9 +303,7 @@ function invalidInit(event: Event<unknown>): InvalidEventError {
  * @throws InvalidEventError when `init` is not an object, or a given field is invalid (an empty type, a negative timestamp, a `Map` as
  *   `data` …) or unknown (named with the nearest known one), with an issue whose path is the field.
  */
-export function createEvent<D extends Record<string, unknown> = Record<string, unknown>>(
-  init: EventInit<D>,
-): Event<D> {
+export function createEvent<D extends object = Record<string, unknown>>(init: EventInit<D>): Event<D> {
   // No init, or not an object (`createEvent()` from JavaScript): an InvalidEventError as for a bad
   // field, zod's issue at the root, not the TypeError of reading a field of undefined.
   if (typeof init !== 'object' || init === null) throw notAnInit(init);
@@ -354,9 +360,7 @@ function unknownInitField(key: string): InvalidEventError {
  * @internal `createEvent` without its check of unknown fields, for the library's own callers (the
  * bridge, per event), whose inits have only known ones. (Not exported from the package.)
  */
-export function makeEvent<D extends Record<string, unknown> = Record<string, unknown>>(
-  init: EventInit<D>,
-): Event<D> {
+export function makeEvent<D extends object = Record<string, unknown>>(init: EventInit<D>): Event<D> {
   let timestamp = init.timestamp ?? Date.now();
   // JSON has no -0: an event made with -0 would read back with 0, and not deep-equal itself.
   if (timestamp === 0) timestamp = 0;

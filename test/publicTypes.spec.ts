@@ -336,6 +336,58 @@ describe('the types a user gets', () => {
     expectTypeOf<CorrelationGroup>().toEqualTypeOf<CorrelationGroup<Event>>();
   });
 
+  it('takes events whose data is an interface, as it takes a type alias: operators, guards, createEvent, append, selectMode', async () => {
+    // An interface has no index signature, so an Event<ToolData> is no Event (whose data is a
+    // Record<string, unknown>), and each of these took only an Event: a user's events typed by an
+    // interface were refused, TS2345 at pipe(temporalAggregate()) and at append, TS2344 at createEvent.
+    interface ToolData {
+      tool_name: string;
+      duration_ms: number;
+    }
+    type ToolUsed = Event<ToolData>;
+    const data: ToolData = { tool_name: 'Bash', duration_ms: 5 };
+    const used = createEvent<ToolData>({ type: 'tool.used', sessionId: 's', timestamp: 1, data });
+    expectTypeOf(used).toEqualTypeOf<ToolUsed>();
+    const used$ = of(used);
+    expectTypeOf(used$.pipe(persist(store))).toEqualTypeOf<Observable<ToolUsed>>();
+    expectTypeOf(used$.pipe(temporalAggregate(), filter(isAggregated))).toEqualTypeOf<
+      Observable<Event<AggregatedData<ToolUsed>>>
+    >();
+    expectTypeOf(used$.pipe(temporalAggregate(), filter(isLateEvent))).toEqualTypeOf<
+      Observable<Event<LateEventData<ToolUsed>>>
+    >();
+    expectTypeOf(used$.pipe(sessionWindows(), filter(isSessionWindow))).toEqualTypeOf<
+      Observable<Event<SessionWindowData<ToolUsed>>>
+    >();
+    expectTypeOf(used$.pipe(correlate(), filter(isActivity))).toEqualTypeOf<
+      Observable<Event<ActivityData>>
+    >();
+    expectTypeOf(used$.pipe(correlate())).toEqualTypeOf<Observable<ToolUsed | CorrelationEvent>>();
+    const slow$ = used$.pipe(pattern([(e) => e.data.duration_ms > 1], { within: 10 }));
+    expectTypeOf(slow$).toEqualTypeOf<Observable<ToolUsed | PatternEvent<ToolUsed>>>();
+    expectTypeOf(slow$.pipe(filter(isPatternMatch))).toEqualTypeOf<
+      Observable<Event<PatternMatchData<ToolUsed>>>
+    >();
+    const names$ = used$.pipe(
+      hybridProcess({
+        immediate: (e) => e.data.tool_name,
+        batch: (events) => events.map((e) => e.data.tool_name),
+      }),
+    );
+    expectTypeOf(names$).toEqualTypeOf<Observable<HybridOutput<string, ToolUsed>>>();
+    // @ts-expect-error a field the interface does not have
+    used$.pipe(pattern([(e) => e.data.size > 1], { within: 1 }));
+
+    // And they run so: stored, aggregated with their data, appended, routed.
+    const aggregates = await lastValueFrom(
+      used$.pipe(persist(store), temporalAggregate(), filter(isAggregated), toArray()),
+    );
+    expect(aggregates.map((a) => a.data.events?.map((e) => e.data.tool_name))).toEqual([['Bash']]);
+    const again = createEvent<ToolData>({ type: 'tool.used', sessionId: 's', timestamp: 2, data });
+    expect(await store.append([again])).toEqual([{ sessionId: 's', seq: 1 }]);
+    expect(selectMode(again)).toBe('batched'); // tool.used: a high-volume type
+  });
+
   it('types pattern and correlate without their input when passThrough is false', () => {
     // It was Edit | PatternEvent (Edit | CorrelationEvent), though no Edit comes out.
     expectTypeOf(edits$.pipe(pattern([() => true], { within: 1, passThrough: false }))).toEqualTypeOf<

@@ -47,12 +47,12 @@ export interface CorrelationMatch {
 }
 
 /** A correlation rule: the group's events in the window, oldest first → a match or `null`. */
-export type CorrelationRule<T extends Event = Event> = (
+export type CorrelationRule<T extends Event<object> = Event> = (
   events: readonly T[],
 ) => CorrelationMatch | null | undefined;
 
 /** A group of event types that together form an activity. */
-export interface CorrelationGroup<T extends Event = Event> {
+export interface CorrelationGroup<T extends Event<object> = Event> {
   /** The activity's name, unique among the groups: `activity_type` of the activities it reports. */
   name: string;
   /** The event types the group watches (exact `type` strings). Other events never reach its rule. */
@@ -177,7 +177,7 @@ export type CorrelationEvent = Event<ActivityData> | Event<CorrelationErrorData>
  * events$.pipe(correlate(), filter(isActivity)).subscribe((a) => log(a.data.activity_type, a.data.confidence));
  * ```
  */
-export function isActivity<E extends Event = Event>(
+export function isActivity<E extends Event<object> = Event>(
   event: E | Readonly<Event<ActivityData>>,
 ): event is NarrowedEvent<E, ActivityData> {
   const data = eventDataOf(event);
@@ -198,7 +198,7 @@ export function isActivity<E extends Event = Event>(
  * Whether `event` is a `correlation.error` of `correlate` (a rule that threw or answered wrong),
  * narrowing its `data` to `CorrelationErrorData`. Checks the shape too (`group`, `error`, `suppressed`).
  */
-export function isCorrelationError<E extends Event = Event>(
+export function isCorrelationError<E extends Event<object> = Event>(
   event: E | Readonly<Event<CorrelationErrorData>>,
 ): event is NarrowedEvent<E, CorrelationErrorData> {
   const data = eventDataOf(event);
@@ -1719,11 +1719,11 @@ function carriedEvents(type: unknown, event: Event): readonly Event[] | undefine
  * @throws ConfigError at construction when a group or option has the wrong shape (a missing rule, an
  *   unknown option) or a value is out of range (`windowMs <= 0`, duplicate names, no groups).
  */
-export function correlate<T extends Event = Event>(
+export function correlate<T extends Event<object> = Event>(
   groups: readonly CorrelationGroup<NoInfer<T>>[] | undefined,
   options: CorrelateOptions & { passThrough: false },
 ): OperatorFunction<T, CorrelationEvent>;
-export function correlate<T extends Event = Event>(
+export function correlate<T extends Event<object> = Event>(
   groups?: readonly CorrelationGroup<NoInfer<T>>[],
   options?: CorrelateOptions,
 ): OperatorFunction<T, T | CorrelationEvent>;

@@ -46,7 +46,7 @@ export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest' | 'error';
 export type PerLane<T> = T | { immediate?: T | undefined; batched?: T | undefined; async?: T | undefined };
 
 /** Options of `hybridProcess`. */
-export interface HybridProcessOptions<R, T extends Event = Event> {
+export interface HybridProcessOptions<R, T extends Event<object> = Event> {
   /** Processes an IMMEDIATE event. Also processes ASYNC events unless `background` is given. */
   immediate: (event: T) => HandlerResult<R>;
   /** Processes a batch of BATCHED events; must yield one result per event, in the batch's order. */
@@ -124,7 +124,7 @@ const OPTION_KEYS = optionKeys<HybridProcessOptions<unknown>>({
   scheduler: true,
 });
 
-interface OutcomeBase<T extends Event = Event> {
+interface OutcomeBase<T extends Event<object> = Event> {
   /** The input event. */
   event: T;
   /** The lane it went through. */
@@ -134,7 +134,7 @@ interface OutcomeBase<T extends Event = Event> {
 }
 
 /** The event was processed; `result` is what its handler returned for it. */
-export interface HybridResult<R, T extends Event = Event> extends OutcomeBase<T> {
+export interface HybridResult<R, T extends Event<object> = Event> extends OutcomeBase<T> {
   kind: 'result';
   result: R;
 }
@@ -143,7 +143,7 @@ export interface HybridResult<R, T extends Event = Event> extends OutcomeBase<T>
  * The event was not processed: its handler threw, rejected or timed out (`HANDLER_TIMEOUT`), its batch
  * failed, `select` failed, or its queue was full (`BUFFER_OVERFLOW`).
  */
-export interface HybridError<T extends Event = Event> extends OutcomeBase<T> {
+export interface HybridError<T extends Event<object> = Event> extends OutcomeBase<T> {
   kind: 'error';
   error: unknown;
 }
@@ -163,7 +163,7 @@ export interface EventsDroppedData extends Record<string, unknown> {
 }
 
 /** The event was dropped by an overflow policy; `dropped` is the `events.dropped` event to persist. */
-export interface HybridDropped<T extends Event = Event> extends OutcomeBase<T> {
+export interface HybridDropped<T extends Event<object> = Event> extends OutcomeBase<T> {
   kind: 'dropped';
   /** A `VibespecError` with code `EVENT_DROPPED`. */
   error: VibespecError;
@@ -171,7 +171,10 @@ export interface HybridDropped<T extends Event = Event> extends OutcomeBase<T> {
 }
 
 /** Exactly one of these is emitted per input event. */
-export type HybridOutput<R, T extends Event = Event> = HybridResult<R, T> | HybridError<T> | HybridDropped<T>;
+export type HybridOutput<R, T extends Event<object> = Event> =
+  | HybridResult<R, T>
+  | HybridError<T>
+  | HybridDropped<T>;
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -291,7 +294,7 @@ function batchMisfit<T>(events: unknown, waiting: Deque<{ readonly event: T }>):
   return undefined;
 }
 
-interface Pending<T extends Event = Event> {
+interface Pending<T extends Event<object> = Event> {
   event: T;
   arrivedAt: number;
   /**
@@ -522,6 +525,9 @@ function numbersOnly(snapshot: LoadSnapshot): LoadSnapshot {
  *   what it must be, or an option's name is unknown (named with the nearest known one; in the `batcher` options
  *   and `modes` too).
  */
+export function hybridProcess<R, T extends Event<object> = Event>(
+  options: HybridProcessOptions<R, T>,
+): OperatorFunction<T, HybridOutput<R, T>>;
 export function hybridProcess<R, T extends Event = Event>(
   options: HybridProcessOptions<R, T>,
 ): OperatorFunction<T, HybridOutput<R, T>> {

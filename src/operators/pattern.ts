@@ -37,10 +37,10 @@ import {
  * Whether an event is the one a step waits for: only `true` is a match (not another truthy value).
  * Synchronous: a Promise (an `async` predicate) is reported as `pattern.error` and is no match.
  */
-export type EventPredicate<T extends Event = Event> = (event: T) => boolean;
+export type EventPredicate<T extends Event<object> = Event> = (event: T) => boolean;
 
 /** A step that an event must match, in order after the previous one (other events may come between). */
-export interface MatchStep<T extends Event = Event> {
+export interface MatchStep<T extends Event<object> = Event> {
   /** Names the step in matches and timeouts. Default: the predicate's function name, else `step <n>`. */
   name?: string;
   match: EventPredicate<T>;
@@ -57,7 +57,7 @@ export interface MatchStep<T extends Event = Event> {
  * after it. As the last step, no such event may occur until the pattern's `within` has passed since
  * its first required event: the match is then emitted at that deadline.
  */
-export interface NegatedStep<T extends Event = Event> {
+export interface NegatedStep<T extends Event<object> = Event> {
   name?: string;
   notFollowedBy: EventPredicate<T>;
 }
@@ -66,10 +66,10 @@ export interface NegatedStep<T extends Event = Event> {
  * A step: a predicate (a required step), a `MatchStep` or a `NegatedStep`. `T`: the type of the events
  * `pattern` is given, which its predicates see (`Event` by default).
  */
-export type PatternStep<T extends Event = Event> = EventPredicate<T> | MatchStep<T> | NegatedStep<T>;
+export type PatternStep<T extends Event<object> = Event> = EventPredicate<T> | MatchStep<T> | NegatedStep<T>;
 
 /** Options of `pattern`. */
-export interface PatternOptions<T extends Event = Event> {
+export interface PatternOptions<T extends Event<object> = Event> {
   /** The whole match must fit in this many ms of event time, from its first event to its last. */
   within: number;
   /**
@@ -102,7 +102,7 @@ export interface PatternOptions<T extends Event = Event> {
 }
 
 /** `data` of a `pattern.matched` event. `T`: the type of the events `pattern` was given. */
-export interface PatternMatchData<T extends Event = Event> extends Record<string, unknown> {
+export interface PatternMatchData<T extends Event<object> = Event> extends Record<string, unknown> {
   pattern: string;
   key: string | null;
   /** The matched events, in step order (a skipped optional step has none). */
@@ -123,7 +123,7 @@ export type PatternTimeoutReason =
   | 'evicted';
 
 /** `data` of a `pattern.timeout` event: a partial match that did not complete. */
-export interface PatternTimeoutData<T extends Event = Event> extends Record<string, unknown> {
+export interface PatternTimeoutData<T extends Event<object> = Event> extends Record<string, unknown> {
   pattern: string;
   key: string | null;
   /** The events matched so far, in step order. */
@@ -162,7 +162,7 @@ export interface PatternErrorData extends Record<string, unknown> {
 }
 
 /** What `pattern` emits besides its input; `T`: the type of the events it was given. */
-export type PatternEvent<T extends Event = Event> =
+export type PatternEvent<T extends Event<object> = Event> =
   | Event<PatternMatchData<T>>
   | Event<PatternTimeoutData<T>>
   | Event<PatternErrorData>;
@@ -187,9 +187,14 @@ function isRunData(data: Record<string, unknown>): boolean {
  * events$.pipe(pattern(steps, { within: 600_000 }), filter(isPatternMatch)).subscribe((m) => log(m.data.steps));
  * ```
  */
-export function isPatternMatch<E extends Event = Event>(
+export function isPatternMatch<E extends Event<object> = Event>(
   event: E | Readonly<Event<PatternMatchData>>,
-): event is NarrowedEvent<E, PatternMatchData, Event<PatternTimeoutData>> {
+): event is NarrowedEvent<
+  E,
+  PatternMatchData,
+  Event<PatternTimeoutData<Event<object>>>,
+  PatternMatchData<Event<object>>
+> {
   const data = dataOf(event);
   return data !== undefined && event.type === 'pattern.matched' && isRunData(data);
 }
@@ -198,9 +203,9 @@ export function isPatternMatch<E extends Event = Event>(
  * Whether `event` is a partial match of `pattern` given up (`pattern.timeout`), narrowing its `data` to
  * `PatternTimeoutData`. Checks the shape too (those of a match, `expected`, `deadline`, `reason`).
  */
-export function isPatternTimeout<E extends Event = Event>(
+export function isPatternTimeout<E extends Event<object> = Event>(
   event: E | Readonly<Event<PatternTimeoutData>>,
-): event is NarrowedEvent<E, PatternTimeoutData> {
+): event is NarrowedEvent<E, PatternTimeoutData, never, PatternTimeoutData<Event<object>>> {
   const data = dataOf(event);
   return (
     data !== undefined &&
@@ -216,7 +221,7 @@ export function isPatternTimeout<E extends Event = Event>(
  * Whether `event` is a `pattern.error` of `pattern` (a predicate or the key function threw), narrowing
  * its `data` to `PatternErrorData`. Checks the shape too (`pattern`, `step`, `error`, `suppressed`).
  */
-export function isPatternError<E extends Event = Event>(
+export function isPatternError<E extends Event<object> = Event>(
   event: E | Readonly<Event<PatternErrorData>>,
 ): event is NarrowedEvent<E, PatternErrorData> {
   const data = dataOf(event);
@@ -1416,11 +1421,11 @@ function sessionOf(events: readonly Event[]): { sessionId?: string } {
  * @throws ConfigError at construction when a step or option has the wrong shape (a pattern starting with
  *   `notFollowedBy`, an optional last step …) or a value is out of range (`within <= 0`).
  */
-export function pattern<T extends Event = Event>(
+export function pattern<T extends Event<object> = Event>(
   steps: readonly PatternStep<NoInfer<T>>[],
   options: PatternOptions<NoInfer<T>> & { passThrough: false },
 ): OperatorFunction<T, PatternEvent<T>>;
-export function pattern<T extends Event = Event>(
+export function pattern<T extends Event<object> = Event>(
   steps: readonly PatternStep<NoInfer<T>>[],
   options: PatternOptions<NoInfer<T>>,
 ): OperatorFunction<T, T | PatternEvent<T>>;

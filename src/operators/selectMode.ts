@@ -66,7 +66,7 @@ export interface SelectModeConfig {
  * A compiled `SelectModeConfig`: `(event, load) => ProcessingMode`. A missing or `null` load is no
  * load: no figure counts as high.
  */
-export type ModeSelector = (event: Event, load?: LoadSnapshot | null) => ProcessingMode;
+export type ModeSelector = (event: Event<object>, load?: LoadSnapshot | null) => ProcessingMode;
 
 /** The seed's four thresholds plus the two event-loop ones. */
 export const DEFAULT_LOAD_THRESHOLDS: Readonly<LoadThresholds> = Object.freeze({
@@ -231,7 +231,7 @@ const compiled = new WeakMap<SelectModeConfig, ModeSelector>();
  *   cached, so it throws at each call.
  */
 export function selectMode(
-  event: Event,
+  event: Event<object>,
   load: LoadSnapshot | null = {},
   config?: SelectModeConfig,
 ): ProcessingMode {

@@ -30,7 +30,7 @@ import { type ShellPartition, type WindowHooks, WindowShell } from './internal/w
  * Options of `sessionWindows`. Every one is optional. `T`: the type of its input events (`Event` by
  * default), which `key` is given.
  */
-export interface SessionWindowsConfig<T extends Event = Event> {
+export interface SessionWindowsConfig<T extends Event<object> = Event> {
   /**
    * The inactivity gap in ms: events of one key less than `gapMs` apart (in event time) share a window,
    * and a window closes once the watermark is `gapMs` past its last event. At least 1: a smaller gap may
@@ -86,7 +86,7 @@ export interface SessionWindowsConfig<T extends Event = Event> {
  * `data` of a `session.window` event. `T`: the type of the operator's input events (`Event` by default),
  * which `events` holds.
  */
-export interface SessionWindowData<T extends Event = Event> extends Record<string, unknown> {
+export interface SessionWindowData<T extends Event<object> = Event> extends Record<string, unknown> {
   /** The window's key (by default its session id). */
   key: string;
   event_count: number;
@@ -119,9 +119,9 @@ export interface SessionWindowData<T extends Event = Event> extends Record<strin
  * events$.pipe(sessionWindows(), filter(isSessionWindow)).subscribe((w) => log(w.data.key, w.data.types));
  * ```
  */
-export function isSessionWindow<E extends Event = Event>(
+export function isSessionWindow<E extends Event<object> = Event>(
   event: E | Readonly<Event<SessionWindowData>>,
-): event is NarrowedEvent<E, SessionWindowData> {
+): event is NarrowedEvent<E, SessionWindowData, never, SessionWindowData<Event<object>>> {
   const data = dataOf(event);
   return (
     data !== undefined &&
@@ -235,6 +235,9 @@ function hasStringForm(value: unknown): boolean {
  * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid or its name
  *   unknown (the message names the nearest known one).
  */
+export function sessionWindows<T extends Event<object> = Event>(
+  config?: SessionWindowsConfig<T>,
+): OperatorFunction<T, T | Event<SessionWindowData<T>> | Event<LateEventData<T>>>;
 export function sessionWindows<T extends Event = Event>(
   config?: SessionWindowsConfig<T>,
 ): OperatorFunction<T, T | Event<SessionWindowData<T>> | Event<LateEventData<T>>> {

@@ -40,9 +40,9 @@ export { isLateEvent } from './internal/eventTime.js';
  * events$.pipe(temporalAggregate(), filter(isAggregated)).subscribe((a) => gauge(a.data.source_type, a.data.event_count));
  * ```
  */
-export function isAggregated<E extends Event = Event>(
+export function isAggregated<E extends Event<object> = Event>(
   event: E | Readonly<Event<AggregatedData>>,
-): event is NarrowedEvent<E, AggregatedData> {
+): event is NarrowedEvent<E, AggregatedData, never, AggregatedData<Event<object>>> {
   const data = dataOf(event);
   return (
     data !== undefined &&
@@ -153,7 +153,7 @@ export interface PerformanceMetricSummary {
  * `data` of a `<type>.aggregated` event. `T`: the type of the operator's input events (`Event` by
  * default), which `events` holds.
  */
-export interface AggregatedData<T extends Event = Event> extends Record<string, unknown> {
+export interface AggregatedData<T extends Event<object> = Event> extends Record<string, unknown> {
   /** The aggregated type, e.g. `tool.used`. */
   source_type: string;
   event_count: number;
@@ -303,6 +303,9 @@ interface TypeSpec {
  * @throws ConfigError (code `INVALID_CONFIG`) at construction when an option is invalid or its name
  *   unknown (the message names the nearest known one).
  */
+export function temporalAggregate<T extends Event<object> = Event>(
+  config?: TemporalAggregateConfig,
+): OperatorFunction<T, T | Event<AggregatedData<T>> | Event<LateEventData<T>>>;
 export function temporalAggregate<T extends Event = Event>(
   config?: TemporalAggregateConfig,
 ): OperatorFunction<T, T | Event<AggregatedData<T>> | Event<LateEventData<T>>> {

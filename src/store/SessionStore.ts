@@ -782,7 +782,7 @@ export class SessionStore {
    *   past the last one (a record holds the last one, `Number.MAX_SAFE_INTEGER`; see docs/store.md: the
    *   other appends of the same write go on); `STORE_NOT_OPEN` after `close()`.
    */
-  append(events: readonly Event[], options?: AppendOptions): Promise<StoredPosition[]> {
+  append(events: readonly Event<object>[], options?: AppendOptions): Promise<StoredPosition[]> {
     try {
       this.#assertOpen();
       if (!Array.isArray(events)) throw new ConfigError('append() takes an array of events');
@@ -792,7 +792,8 @@ export class SessionStore {
       }
       const urgent = options?.urgent ?? false;
       if (typeof urgent !== 'boolean') throw new ConfigError('append() option urgent must be a boolean');
-      const job = this.#prepareAppend(events);
+      // Checked against EventSchema there: data a plain object, whatever type the caller gave it.
+      const job = this.#prepareAppend(events as readonly Event[]);
       if (job === undefined) return Promise.resolve([]);
       job.urgent = urgent;
       return new Promise<StoredPosition[]>((resolve, reject) => {

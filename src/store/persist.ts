@@ -161,6 +161,10 @@ const OPTION_KEYS = optionKeys<PersistOptions>({
  * @return an operator that mirrors the source, delayed until each event is written: the same event
  *   objects, of the source's type (`Event<MyData>` in, `Event<MyData>` out).
  */
+export function persist<T extends Event<object> = Event>(
+  store: EventWriter,
+  options?: PersistOptions,
+): MonoTypeOperatorFunction<T>;
 export function persist<T extends Event = Event>(
   store: EventWriter,
   options: PersistOptions = {},
@@ -818,7 +822,7 @@ function isWellFormed(value: unknown): boolean {
 }
 
 /** A CRITICAL event, with the number of NORMAL events received before it (its place in the source). */
-interface Critical<T extends Event = Event> {
+interface Critical<T extends Event<object> = Event> {
   event: T;
   before: number;
 }

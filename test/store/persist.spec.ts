@@ -503,7 +503,7 @@ describe('persist on a real store: writes after the subscriber left', () => {
     const writes: Array<Promise<unknown>> = [];
     const append = store.append.bind(store);
     store.append = (events, options) => {
-      batches.push([...events]);
+      batches.push([...events] as Event[]); // persist appends Events
       const write = append(events, options);
       writes.push(write.catch(() => {}));
       return write;

@@ -763,7 +763,7 @@ export type LateReason = 'window_closed' | 'behind_watermark';
  * `data` of a late event: the original event, untouched, and why it missed its window. `T`: the type of
  * the operator's input events (`Event` by default).
  */
-export interface LateEventData<T extends Event = Event> extends Record<string, unknown> {
+export interface LateEventData<T extends Event<object> = Event> extends Record<string, unknown> {
   /** The input event, as it arrived. */
   event: T;
   /**
@@ -805,9 +805,9 @@ export function isErrorShape(value: unknown): boolean {
  * events$.pipe(temporalAggregate(), filter(isLateEvent)).subscribe((late) => log(late.data.event));
  * ```
  */
-export function isLateEvent<E extends Event = Event>(
+export function isLateEvent<E extends Event<object> = Event>(
   event: E | Readonly<Event<LateEventData>>,
-): event is NarrowedEvent<E, LateEventData> {
+): event is NarrowedEvent<E, LateEventData, never, LateEventData<Event<object>>> {
   const data = dataOf(event);
   if (data === undefined || typeof event.type !== 'string' || !event.type.endsWith('.late')) return false;
   const inner = data.event;
