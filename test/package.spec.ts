@@ -459,6 +459,18 @@ export function code(error: unknown, mark: HookFileMark | undefined): ErrorCode 
       await node('--input-type=module', '-e', `await import(${JSON.stringify(pkg.name)}); ${idle}`),
     ).toBe('[]');
     expect(await node('--input-type=module', '-e', `setTimeout(() => {}, 10); ${idle}`)).toBe('["Timeout"]');
+    // Nor LevelDB's native binding: the first store opened loads it. The entry loaded it, for an app that
+    // uses the operators alone too (and one on a platform without a working binding could not import them).
+    const addons = `console.log(JSON.stringify(process.report.getReport().sharedObjects.filter((file) => file.endsWith('.node')).map((file) => file.split(/[\\\\/]/).at(-1))));`;
+    const imported = `const v = await import(${JSON.stringify(pkg.name)});`;
+    expect(await node('--input-type=module', '-e', `${imported} ${addons}`)).toBe('[]');
+    expect(
+      await node(
+        '--input-type=module',
+        '-e',
+        `${imported} const store = await v.openStore({ path: 'store-addon' }); await store.close(); ${addons}`,
+      ),
+    ).toBe('["classic-level.node"]');
     const script = `
       const store = await v.openStore({ path: 'store-' + kind });
       const [at] = await store.append([v.createEvent({ type: 'x', sessionId: 's' })]);

@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
-import { Level } from 'level';
+import type { Level } from 'level';
 import {
   ConfigError,
   formatIssues,
@@ -2345,7 +2345,8 @@ function createSessionId(): string {
  *   caused by `LEVEL_LOCKED`) or another store of this process (no `cause`; whatever path it was opened
  *   by: a symlink is the same database) has the database open; `STORE_NOT_OPEN` when it cannot be
  *   opened for another reason (`cause` says why), a folder of `path` that cannot be created included
- *   (the message names the first one).
+ *   (the message names the first one), and LevelDB's native binding that cannot be loaded (it is loaded by
+ *   the first store opened, not when the package is imported).
  * @throws ConfigError for invalid options, an unknown one included (`dir` for `path`: named, with the
  *   known ones).
  */
@@ -2382,7 +2383,11 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   }
   const location = resolvePath(path);
   let identity: string;
+  let LevelDB: typeof Level;
   try {
+    // LevelDB is loaded by the first store opened, not when the package is imported: its native binding
+    // is then opened by an app that opens a store, not by one that uses the operators alone.
+    ({ Level: LevelDB } = await import('level'));
     // The folder must exist to have an identity; LevelDB would create it anyway (createIfMissing). Not a
     // recursive mkdir, which never returns under /proc on Node 20.
     await makeFolder(location);
@@ -2399,7 +2404,7 @@ export async function openStore(options: StoreOptions = {}): Promise<SessionStor
   if (openDatabases.has(identity))
     throw new StoreError('STORE_LOCKED', lockedMessage(location), { path: location });
   openDatabases.add(identity);
-  const db = new Level<string, string>(location, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  const db = new LevelDB<string, string>(location, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
   let nextSession = 0;
   let damage: string[] = [];
   let pendingRepair: string | undefined;
