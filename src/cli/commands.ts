@@ -484,8 +484,6 @@ export async function ingest(
   durability: Durability,
   { pollIntervalMs }: { pollIntervalMs?: number } = {},
 ): Promise<number> {
-  // Its terminal gone (SIGHUP), or its stderr's reader, the summary's write error must not end it.
-  ignoreStderrErrors();
   // Said in the CLI's words, before a store is made for nothing (`--follow` waits for the log). No log is
   // no failure when a rotate stopped after its move (no hook has run since): its moved log is ingested.
   const pending = await stoppedRotation(log);
@@ -665,18 +663,6 @@ function waitUnlessStopped(ms: number): Promise<void> {
   });
 }
 
-/** The listener that keeps stderr's errors from being unhandled (see `ignoreStderrErrors`). */
-const ignoreError = () => {};
-
-/**
- * Keeps a stderr whose reader went away (`rotate 2>&1 | head -1`, a pager quit) from ending the process:
- * its EPIPE was an unhandled `'error'`, which stopped `rotate` at its next line, after the move say, with
- * the moved log's last lines not stored and no word of it. What is said is lost, not what is done.
- */
-function ignoreStderrErrors(): void {
-  if (!process.stderr.listeners('error').includes(ignoreError)) process.stderr.on('error', ignoreError);
-}
-
 /** How long `rotate` waits, by default, for the hooks that opened the log just before it was moved. */
 export const DEFAULT_SETTLE_MS = 2_000;
 
@@ -780,7 +766,6 @@ export async function rotate(
     writersLimitMs = WRITERS_LIMIT_MS,
   }: { settleMs?: number; settle?: () => Promise<void>; writersLimitMs?: number } = {},
 ): Promise<number> {
-  ignoreStderrErrors();
   // No log since the last rotation (no hook has run since: a daily rotate on an idle day) is nothing to do,
   // not a failure; with no log.N either, the log is not there at all (a mistyped --log, say).
   // A rotate stopped after its move (see `stoppedRotation`) is finished first, log or no log.

@@ -20,7 +20,7 @@ import { makeFolder, syncFolder } from '../folders.js';
 import type { Durability } from '../store/SessionStore.js';
 import { afterLastLine, openToAppend, writeWhole } from './appendLine.js';
 import { named } from './named.js';
-import { standardOutput } from './output.js';
+import { ignoreStderrErrors, standardOutput } from './output.js';
 
 const DEFAULT_LOG = '.vibespec/hooks.jsonl';
 /** Every command's output: a reader that goes away (`| head`) ends it quietly (see `Output`). */
@@ -428,6 +428,9 @@ export function failureText(argv: readonly string[], error: unknown): string {
 const commands = () => import('./commands.js');
 
 export async function main(argv: string[]): Promise<number> {
+  // A stderr whose reader is gone must not end a command (see `ignoreStderrErrors`): what it says is lost,
+  // not what it does.
+  ignoreStderrErrors();
   // The command is the first argument that is neither an option nor an option's value: options may come
   // before it (`--store x sessions`, a hook's `--log x record`) as well as after.
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; tokens: true }>>;

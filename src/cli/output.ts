@@ -1,5 +1,6 @@
 /**
- * Internal to the command: standard output for commands that may print a lot (`bridge`, `replay`).
+ * Internal to the command: standard output for commands that may print a lot (`bridge`, `replay`), and a
+ * stderr whose reader went away.
  */
 import type { Writable } from 'node:stream';
 
@@ -63,4 +64,18 @@ let standard: Output | undefined;
 export function standardOutput(): Output {
   standard ??= new Output(process.stdout);
   return standard;
+}
+
+/** The listener that keeps stderr's errors from being unhandled (see `ignoreStderrErrors`). */
+const ignoreError = () => {};
+
+/**
+ * Keeps a stderr whose reader went away (`rotate 2>&1 | head -1`, a pager or a logger that quit, the
+ * terminal of an `ingest --follow` closed) from ending the process: its EPIPE was an unhandled `'error'`,
+ * which stopped `rotate` at its next line (after the move, say, the moved log's last lines not stored, and
+ * no word of it), and `replay` at its note of a `--types` type the session has none of (exit 1, none of the
+ * events written to its stdout). What is said is lost, not what is done. `main` calls it for every command.
+ */
+export function ignoreStderrErrors(): void {
+  if (!process.stderr.listeners('error').includes(ignoreError)) process.stderr.on('error', ignoreError);
 }
