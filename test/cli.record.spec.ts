@@ -283,6 +283,36 @@ describe('vibespec-streams record, run in process (main)', () => {
     );
   });
 
+  // Was: a payload after a UTF-8 byte order mark (written by a Windows tool, PowerShell's UTF-8 encoding)
+  // was no JSON to JSON.parse: recorded as its text, under hook 'unknown', and ingested as one
+  // hook.rejected, its events lost, where bridge and ingest read the same bytes as the payload (their line
+  // reader drops a BOM at the start of the input). The first BOM is dropped, as there; a second one is the
+  // payload's, which then is no JSON, as there.
+  it('reads a payload after a byte order mark as the payload, as bridge reads it; one after two as text', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const payload = { session_id: 's', hook_event_name: 'SessionStart', source: 'startup' };
+    const text = JSON.stringify(payload);
+    for (const input of [`\ufeff${text}`, `\ufeff${text}\r\n`, `${text}\r\n`, `\ufeff\ufeff${text}`]) {
+      expect(await runMain(['record', '--log', log], piped(input))).toEqual({
+        code: 0,
+        stdout: '',
+        stderr: '',
+      });
+    }
+    expect((await lines(log)).map((line) => (line as { hook: string; output: unknown }).output)).toEqual([
+      payload,
+      payload,
+      payload,
+      `\ufeff${text}`,
+    ]);
+    expect((await lines(log)).map((line) => (line as { hook: string }).hook)).toEqual([
+      'SessionStart',
+      'SessionStart',
+      'SessionStart',
+      'unknown',
+    ]);
+  });
+
   it('names the line after --hook, whatever the payload says', async () => {
     const log = join(dir, 'hooks.jsonl');
     const payload = { session_id: 's', hook_event_name: 'Stop' };

@@ -108,10 +108,17 @@ const COMMANDS: Record<string, { readonly positionals: number; readonly options:
   replay: { positionals: 1, options: ['store', 'types', 'limit'] },
 };
 
+/**
+ * The payload on stdin, as UTF-8 text, without the byte order mark it may begin with (a Windows tool's
+ * UTF-8), as the line reader of `bridge` and `ingest` drops one at the start of its input: kept, it made the
+ * payload no JSON, recorded as text under hook `unknown` and ingested as a `hook.rejected`, its events lost.
+ * A second one is the payload's.
+ */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text.startsWith('\ufeff') ? text.slice(1) : text;
 }
 
 /**
