@@ -123,19 +123,30 @@ describe('ingest and rotate stopped by a signal, without --follow', () => {
   /** Lines enough that the reader has not reached the log's end at the first write. */
   const many = Array.from({ length: 3_000 }, (_, i) => i);
 
-  it('ingest: the lines read are stored and marked, the run says it stopped, and the next run stores the rest', async () => {
-    await writeFile(log, `${many.map(note).join('\n')}\n`);
-    const signalled = signalAtFirstWrite('SIGINT');
-    const stopped = await runMain(['ingest', '--log', log, '--store', store]);
-    expect(signalled()).toBe(true);
-    expect(stopped.code).toBe(0);
-    expect(stopped.stderr).toMatch(
-      /^ingested \d+ events? from \d+ new lines? of .* \(stopped by SIGINT: the lines after are left for the next run\)$/,
-    );
-    vi.restoreAllMocks();
-    expect((await runMain(['ingest', '--log', log, '--store', store])).code).toBe(0);
-    expect(await storedMessages()).toEqual(many.map((i) => `m${i}`));
-  });
+  // Exit 128 + the signal's number, as a command a signal stopped: it exited 0, so that `ingest && rm log`
+  // lost the lines left, and a shell loop over logs went on after Ctrl+C.
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)(
+    'ingest: the lines read are stored and marked, the run says it stopped (%s, exit %i), and the next run stores the rest',
+    async (signal, code) => {
+      await writeFile(log, `${many.map(note).join('\n')}\n`);
+      const signalled = signalAtFirstWrite(signal);
+      const stopped = await runMain(['ingest', '--log', log, '--store', store]);
+      expect(signalled()).toBe(true);
+      expect(stopped.code).toBe(code);
+      expect(stopped.stderr).toMatch(
+        new RegExp(
+          `^ingested \\d+ events? from \\d+ new lines? of .* \\(stopped by ${signal}: the lines after are left for the next run\\)$`,
+        ),
+      );
+      vi.restoreAllMocks();
+      expect((await runMain(['ingest', '--log', log, '--store', store])).code).toBe(0);
+      expect(await storedMessages()).toEqual(many.map((i) => `m${i}`));
+    },
+  );
 
   it('rotate: stopped before the move, moves nothing and says so; the next rotate stores the rest, none twice', async () => {
     await writeFile(log, `${many.map(note).join('\n')}\n`);

@@ -6,6 +6,7 @@
  */
 import { createReadStream, existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { lstat, open, readdir, readFile, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { concatMap, EMPTY, from, lastValueFrom, Subject, takeUntil, tap } from 'rxjs';
 import { textOf, VibespecError } from '../errors.js';
@@ -489,9 +490,11 @@ export async function ingest(
   const pending = await stoppedRotation(log);
   await checkLog(log, storePath, !follow && pending === undefined, 'ingest');
   const store = await openCli({ path: storePath, durability });
+  let stopped: NodeJS.Signals | undefined;
   const done = await thenClose(store, async () => {
     // Looked for again with the lock held: another run may have finished it since.
-    if ((await finishRotation(store, log, durability)) !== undefined) return undefined;
+    stopped = await finishRotation(store, log, durability);
+    if (stopped !== undefined) return undefined;
     if (!follow && (await isMissing(log))) return undefined;
     // `--follow` waits for a log not there yet, which the hooks make at their first event. Said, with its
     // full path: run from a subfolder (npx finds the command there too), or with --log mistyped, it waited
@@ -503,8 +506,16 @@ export async function ingest(
     }
     return ingestInto(store, log, `${log}.offset`, follow, durability, pollIntervalMs);
   });
-  if (done !== undefined) console.error(ingestedText(done, log, !follow));
-  return 0;
+  if (done !== undefined) {
+    console.error(ingestedText(done, log, !follow));
+    stopped = done.stopped;
+  }
+  // Without --follow, a signal that stopped the reading stopped the run before the log's end: it exits as a
+  // command a signal stopped does, 128 + its number (130 for SIGINT, 143 SIGTERM, 129 SIGHUP), so that a
+  // script does not go on as if the log were stored (exit 0 let `ingest && rm log` lose the lines left, and a
+  // shell loop over logs went on after Ctrl+C). A signal is the end of `--follow`, which never reaches one:
+  // exit 0.
+  return !follow && stopped !== undefined ? 128 + osConstants.signals[stopped] : 0;
 }
 
 /**

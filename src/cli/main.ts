@@ -41,6 +41,8 @@ const USAGE = `usage: vibespec-streams <command> [options]
       Resumes after the last line whose events are all in the store: FILE.offset keeps where it ends
       (in bytes) and which file it was, so a log rotated, truncated or rewritten since is read from its
       start. A last line without a newline may still be being written: it is left for the next run.
+      SIGINT, SIGTERM or SIGHUP stops it cleanly (what was read is stored, its place saved); without
+      --follow it then exits 128 + the signal's number (130, 143, 129).
       --follow keeps tailing the log (waiting for it, if it is not there yet), across rotations, until
       SIGINT (Ctrl+C), SIGTERM or SIGHUP. It is told of appends by the filesystem, and also looks every
       250 ms: where no notice comes (some network and container mounts), --poll-ms N looks every N ms
