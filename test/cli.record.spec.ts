@@ -16,6 +16,7 @@ import fsp, {
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadFixtures } from './helpers/fixtures.js';
@@ -663,3 +664,81 @@ function run(
     },
   );
 }
+
+describe('vibespec-streams record stopped by a signal (a hook cancelled or timed out, Ctrl+C)', () => {
+  // Was: the signal killed it at whatever step it was: a payload read whole, from a writer that had not
+  // closed stdin yet, or one being written, was lost, the hook killed (exit by the signal). Now the signal
+  // ends the reading: what was read is recorded, then it exits 128 + the signal's number.
+  const payload = { session_id: 's', hook_event_name: 'Stop' };
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const STOPS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+  /**
+   * Runs `record` in process on a stdin left open after `written`, sends `signal` once all of it was taken
+   * from the stream (the test runner's own listeners set aside), and, if the run has not ended a few turns
+   * later, ends stdin with more text (what the run would then record, as before the fix).
+   */
+  async function stoppedAfter(written: string, signal: NodeJS.Signals) {
+    const log = join(dir, 'hooks.jsonl');
+    const stdin = new PassThrough();
+    const realStdin = Object.getOwnPropertyDescriptor(process, 'stdin')!;
+    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true });
+    const others = process.listeners(signal);
+    try {
+      const { main } = await import('../src/cli/main.js');
+      let ended = false;
+      const run = main(['record', '--log', log]).finally(() => {
+        ended = true;
+      });
+      if (written !== '') stdin.write(written);
+      // Read by the run: its listener is there, and nothing is left in the stream.
+      const reading = () => stdin.listenerCount('data') + stdin.listenerCount('readable') > 0;
+      while (stdin.readableLength > 0 || !reading()) await turn();
+      for (const listener of others) process.off(signal, listener);
+      try {
+        process.emit(signal, signal);
+      } finally {
+        for (const listener of others) process.on(signal, listener);
+      }
+      for (let i = 0; i < 5 && !ended; i++) await turn();
+      if (!ended) stdin.end(' and more');
+      const code = await run;
+      const text = await readFile(log, 'utf8').catch(() => undefined);
+      return {
+        code,
+        lines: text
+          ?.split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line)),
+      };
+    } finally {
+      Object.defineProperty(process, 'stdin', realStdin);
+    }
+  }
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+    ['SIGHUP', 129],
+  ] as const)('%s: records the payload read, exits %i', async (signal, code) => {
+    const result = await stoppedAfter(JSON.stringify(payload), signal);
+    expect(result).toEqual({
+      code,
+      lines: [{ hook: 'Stop', timestamp: expect.any(Number), output: payload }],
+    });
+  });
+
+  it('records a payload read in part as its text (ingested as a hook.rejected with it), not nothing', async () => {
+    const part = JSON.stringify(payload).slice(0, 20);
+    expect(await stoppedAfter(part, 'SIGTERM')).toEqual({
+      code: 143,
+      lines: [{ hook: 'unknown', timestamp: expect.any(Number), output: part }],
+    });
+  });
+
+  it('records nothing when nothing was read, and leaves no listener', async () => {
+    const before = STOPS.map((signal) => process.listenerCount(signal));
+    expect(await stoppedAfter('', 'SIGTERM')).toEqual({ code: 143, lines: undefined });
+    expect(STOPS.map((signal) => process.listenerCount(signal))).toEqual(before);
+  });
+});

@@ -13,6 +13,7 @@
  */
 import { constants } from 'node:fs';
 import { type FileHandle, open, readFile, realpath } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nearestName, textOf } from '../errors.js';
@@ -33,7 +34,8 @@ const USAGE = `usage: vibespec-streams <command> [options]
       As a Claude Code command hook: read the payload on stdin and append it, stamped with the time,
       to the log (default ${DEFAULT_LOG}), in one write. Exits 0 once the whole line is written; if it
       cannot be (a full disk, a folder it cannot create), says why and exits 1: a hook error Claude
-      shows, without blocking it (only exit 2 blocks). A usage error exits 1 too.
+      shows, without blocking it (only exit 2 blocks). A usage error exits 1 too. SIGINT, SIGTERM or
+      SIGHUP ends the reading: what was read is recorded, then it exits 128 + the signal's number.
       --durability process (default) leaves the line to the OS; os fsyncs the log after the write (and
       its folder when it creates the file), so the line survives a crash of the machine.
   ingest [--log FILE] [--store DIR] [--follow [--poll-ms N]] [--durability process|os]
@@ -111,16 +113,48 @@ const COMMANDS: Record<string, { readonly positionals: number; readonly options:
 };
 
 /**
+ * The signals that end `record` early: a hook cancelled or timed out (Claude Code kills it), Ctrl+C, its
+ * terminal closed. Each ends the reading of stdin, not the run (see `record`).
+ */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
  * The payload on stdin, as UTF-8 text, without the byte order mark it may begin with (a Windows tool's
  * UTF-8), as the line reader of `bridge` and `ingest` drops one at the start of its input: kept, it made the
  * payload no JSON, recorded as text under hook `unknown` and ingested as a `hook.rejected`, its events lost.
- * A second one is the payload's.
+ * A second one is the payload's. `stoppable` is given a function that ends the reading at once, with what
+ * was read until then.
  */
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text.startsWith('\ufeff') ? text.slice(1) : text;
+function readStdin(stoppable: (stop: () => void) => void): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const stdin = process.stdin;
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer | string) => {
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    };
+    const end = () => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.off('error', onError);
+    };
+    const onEnd = () => {
+      end();
+      const text = Buffer.concat(chunks).toString('utf8');
+      resolve(text.startsWith('\ufeff') ? text.slice(1) : text);
+    };
+    const onError = (error: unknown) => {
+      end();
+      reject(error);
+    };
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+    stdin.once('error', onError);
+    stoppable(() => {
+      // Not read further: destroyed, it keeps the process no longer (a writer that never closes it).
+      stdin.destroy();
+      onEnd();
+    });
+  });
 }
 
 /**
@@ -130,8 +164,24 @@ async function readStdin(): Promise<string> {
  * OS. Exit 1 when the line could not be written whole (see `writeWhole`).
  */
 async function record(log: string, hook: string | undefined, durability: Durability): Promise<number> {
+  // A signal (a hook cancelled or timed out, Ctrl+C) ends the reading, not the run: what was read is
+  // recorded (the payload, or its text, which the bridge rejects with it: said, not lost), then the run
+  // exits 128 + the signal's number. It killed the hook, at any step: the payload read, its line was lost.
+  // Listened to once: the same signal again, should the write hang, kills it.
+  let stopped: NodeJS.Signals | undefined;
+  let stopReading: (() => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopped ??= signal;
+    stopReading?.();
+  };
+  for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
   try {
-    const text = await readStdin();
+    const text = await readStdin((stop) => {
+      stopReading = stop;
+    });
+    stopReading = undefined;
+    // Stopped before a byte came: nothing read, nothing to record.
+    if (stopped !== undefined && text === '') return 128 + osConstants.signals[stopped];
     let output: unknown;
     try {
       output = JSON.parse(text);
@@ -170,8 +220,10 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     // log with its full path, as the other commands name theirs: a relative --log is the hook's folder's.
     console.error(`vibespec-streams record: ${named(log)}: ${textOf(error)}`);
     return 1;
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
-  return 0;
+  return stopped === undefined ? 0 : 128 + osConstants.signals[stopped];
 }
 
 /**
