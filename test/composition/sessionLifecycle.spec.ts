@@ -231,6 +231,8 @@ interface Run {
   last: number;
   inputs: number;
   outputs: number;
+  /** `readAtEnd()` once all sessions are done, before the input completes. */
+  atEnd: number;
 }
 
 /**
@@ -245,6 +247,7 @@ async function drive<I extends { timestamp?: number }>(
   inputsOf: (i: number) => I[],
   weigh: (output: unknown) => number = () => 1,
   settle?: (i: number, drained: () => Promise<void>) => Promise<void>,
+  readAtEnd: () => number = () => 0,
 ): Promise<Run> {
   const input = new Subject<I>();
   let inputs = 0;
@@ -286,12 +289,13 @@ async function drive<I extends { timestamp?: number }>(
   clock.advanceTo(SESSIONS * SESSION_GAP + DRAIN);
   if (settle !== undefined) await settle(SESSIONS, drained);
   const last = heapAfterGc();
+  const atEnd = readAtEnd();
   input.complete();
   clock.advanceTo(SESSIONS * SESSION_GAP + 2 * DRAIN);
   if (settle !== undefined) await settle(SESSIONS, drained);
   subscription.unsubscribe();
   if (failure !== undefined) throw failure.error;
-  return { first, last, inputs, outputs };
+  return { first, last, inputs, outputs, atEnd };
 }
 
 /**
@@ -375,7 +379,7 @@ describe('session lifecycle: 50,000 sessions, each ended or gone quiet, default 
     expect(run.last - run.first).toBeLessThan(SLACK_BYTES);
   });
 
-  it('hybridProcess with metrics: an outcome per event; the heap after 50,000 is that after 10,000', async () => {
+  it('hybridProcess with metrics: an outcome per event, its queue depth back to 0; the heap after 50,000 is that after 10,000', async () => {
     const clock = new HandClock();
     const metrics = new EventFlowMetrics({ scheduler: clock });
     const operator = hybridProcess<number, Event>({
@@ -384,8 +388,9 @@ describe('session lifecycle: 50,000 sessions, each ended or gone quiet, default 
       metrics,
       scheduler: clock,
     });
-    const run = await drive(clock, operator, sessionEvents);
+    const run = await drive(clock, operator, sessionEvents, undefined, undefined, () => metrics.queueDepth);
     expect(run.outputs).toBe(run.inputs);
+    expect(run.atEnd).toBe(0);
     expect(run.last - run.first).toBeLessThan(SLACK_BYTES);
   });
 
@@ -435,7 +440,7 @@ describe('session lifecycle: 50,000 sessions, each ended or gone quiet, default 
     expect(run.outputs).toBeGreaterThan(SESSIONS);
     expect(run.last - run.first).toBeLessThan(SLACK_BYTES);
   });
-  it('hybridProcess, handlers that answer later on the clock, with timeouts: the heap after 50,000 is that after 10,000', async () => {
+  it('hybridProcess, handlers that answer later on the clock, with timeouts: an outcome per event, its queue depth back to 0; the heap after 50,000 is that after 10,000', async () => {
     const clock = new HandClock();
     const metrics = new EventFlowMetrics({ scheduler: clock });
     const operator = hybridProcess<number, Event>({
@@ -445,8 +450,9 @@ describe('session lifecycle: 50,000 sessions, each ended or gone quiet, default 
       metrics,
       scheduler: clock,
     });
-    const run = await drive(clock, operator, sessionEvents);
+    const run = await drive(clock, operator, sessionEvents, undefined, undefined, () => metrics.queueDepth);
     expect(run.outputs).toBe(run.inputs);
+    expect(run.atEnd).toBe(0);
     expect(run.last - run.first).toBeLessThan(SLACK_BYTES);
   });
 
