@@ -946,11 +946,13 @@ function testVerdict(
           if (isRun) {
             // Read as the tool gets it: a quoted name without its quotes (`"mvn" verify -DskipTests`).
             const words = plain ? command.slice(w, end) : name + command.slice(wEnd, end);
-            const reading = NOT_A_TEST_RUN.test(words)
-              ? 'none'
-              : GRADLE.test(words)
-                ? gradleRun(words)
-                : 'run';
+            // (Each of NOT_A_TEST_RUN's options has a `-`: most commands have none, and are not scanned.)
+            const reading =
+              words.includes('-') && NOT_A_TEST_RUN.test(words)
+                ? 'none'
+                : GRADLE.test(words)
+                  ? gradleRun(command, plain ? w : wEnd, end, plain)
+                  : 'run';
             const isTest = reading !== 'none';
             r.line.command(isTest, reading !== 'unknown', reading === 'run', r.options);
             r.any = r.any || isTest;
@@ -1470,47 +1472,172 @@ const GRADLE_ABBREVIATIONS: readonly (readonly [RegExp, string])[] = [
   [/^b(?:u(?:i(?:ld?)?)?)?$/i, 'build'],
   [/^t(?:e(?:st?)?)?(?:[A-Z\d][a-z\d]*)*U(?:n(?:it?)?)?T(?:e(?:st?)?)?$/, '*UnitTest'],
 ];
-// A word of a Gradle command: its quoted parts with their blanks (an open quote alone, the line broken); or
-// a redirection's operator (group 1: `>`, `2>`, `&>>`, `>&`, `<`), whose target, the next word, is no task
-// (`./gradlew build -x check > test`).
-const GRADLE_WORD =
-  /((?:\d+|&)?(?:>>|>\||>&|<&|<<<|<<-?|<>|>|<))|(?:[^\s'"\\<>]|\\[\s\S]|'[^']*'|"(?:[^"\\]|\\[\s\S])*")+|['"]/g;
+// What `readGradleWord` read: a redirection's operator (`>`, `2>`, `&>>`, `>&`, `<`, `<<<`), whose target, the
+// next word, is no task (`./gradlew build -x check > test`); a word (its quoted parts with their blanks); an
+// open quote alone, the line broken, which is no word; or nothing (a `\` at the end).
+const GRADLE_REDIRECTION = 1;
+const GRADLE_WORD = 2;
+const GRADLE_OPEN_QUOTE = 3;
+let gradleWordKind = 0;
+/** Whether the last word `readGradleWord` read has no quote and no `\`: its text is as written. */
+let gradleWordPlain = true;
+// Each test task's name and each name Gradle may take for one (`GRADLE_ABBREVIATIONS`) starts so.
+const GRADLE_TASK_INITIALS = 'tTcCbB';
 
 /**
- * What the Gradle command `words` (its name first, its words as the shell splits them) runs of its test tasks, as
- * Gradle reads its line: `'none'` for a dry run (`-m`, also among other flags, `-qm`, `--m`; `--dry-run`), a
- * line Gradle refuses (an option of its own without its argument: `-p -m lint test`, `-qx test`, `test -x`),
- * or when every test task named is left out with `-x` (`--exclude-task`, `--x`) — a name without a project's
- * path (`test`) is the task of every project, so `-x test` leaves out all, a path (`:lib:test`, `lib:test`, the
- * root's `:test`) only that project's, so `test -x :lib:test` runs the other projects' tests if they have some
- * (none in a build of one, or of the root and `lib`): `'unknown'`; `'unknown'` too for a test task's name
- * abbreviated, named or left out (`gradle che`, `test -x t`: Gradle takes it for the one task whose name starts
- * so, or refuses it when two do); `'none'` when no test task is named (`--x test`: the
- * default tasks run); else `'run'`. Linear in the words' number (the left out ones in sets).
+ * Whether the UTF-16 unit `c` is a blank as JavaScript's `\s` has it (ECMAScript's WhiteSpace and
+ * LineTerminator: a no-break space splits Gradle's words as a space does).
  */
-function gradleRun(words: string): 'run' | 'none' | 'unknown' {
-  // The words as the shell splits them (a quoted blank is in its word: `-Pnotes="a test"`), without the
-  // redirections and their targets, which Gradle does not get (`> test`).
-  const all: string[] = [];
-  let target = false;
-  for (const match of words.matchAll(GRADLE_WORD)) {
-    if (match[1] !== undefined) target = true;
-    else if (target) target = false;
-    // (An open quote alone is no word; `''` is an empty one.)
-    else if (match[0] !== "'" && match[0] !== '"') all.push(match[0].replace(/['"\\]/g, ''));
+function isBlank(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 0xa0) return false;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** The length of the redirection's operator at `at` in `command[…, end)` (`>>`, `>|`, `<<-`, `<`), or 0. */
+function redirectionLength(command: string, at: number, end: number): number {
+  const c = command.charCodeAt(at);
+  const next = at + 1 < end ? command.charCodeAt(at + 1) : 0;
+  if (c === 62 /* > */) return next === 62 || next === 124 /* | */ || next === 38 /* & */ ? 2 : 1;
+  if (c !== 60 /* < */) return 0;
+  if (next === 38 || next === 62) return 2;
+  if (next !== 60) return 1;
+  const third = at + 2 < end ? command.charCodeAt(at + 2) : 0;
+  return third === 60 || third === 45 /* - */ ? 3 : 2;
+}
+
+/**
+ * Reads the word of a Gradle command that starts at `at` (not a blank) in `command[…, end)` as the shell
+ * splits it: returns its end and sets `gradleWordKind` and `gradleWordPlain`. A redirection is its operator,
+ * digits or `&` maybe first (`2>`, `&>>`). A word runs to a blank, a `<` or `>`, or a quote left open; a
+ * quoted part, closed, is in it with its blanks (`'a b'`, `"a \" b"`), a `\` with the character after it.
+ * Linear in the length read (to `end` for a quote left open), allocating nothing.
+ */
+function readGradleWord(command: string, at: number, end: number): number {
+  let i = at;
+  let c = command.charCodeAt(i);
+  if (c === 38 /* & */) i++;
+  else while (i < end && c >= 48 && c <= 57) c = command.charCodeAt(++i);
+  const operator = i < end ? redirectionLength(command, i, end) : 0;
+  if (operator > 0) {
+    gradleWordKind = GRADLE_REDIRECTION;
+    return i + operator;
   }
-  const excluded = new Set<string>(); // project path (`*`: every project) and task name
-  const excludedOne = new Set<string>(); // the name of a task left out of one project (`:lib:test`, `:test`)
-  const mayExclude = new Set<string>(); // as `excluded`, a test task's name maybe abbreviated (`-x t`)
+  let plain = true;
+  i = at;
+  while (i < end) {
+    c = command.charCodeAt(i);
+    if (c === 60 || c === 62 || isBlank(c)) break;
+    if (c === 92 /* \ */) {
+      if (i + 1 >= end) break;
+      i += 2;
+    } else if (c === 39 /* ' */ || c === 34 /* " */) {
+      let close = i + 1;
+      while (close < end && command.charCodeAt(close) !== c) {
+        close += c === 34 && command.charCodeAt(close) === 92 ? 2 : 1;
+      }
+      if (close >= end) break;
+      i = close + 1;
+    } else {
+      i++;
+      continue;
+    }
+    plain = false;
+  }
+  gradleWordPlain = plain;
+  if (i > at) {
+    gradleWordKind = GRADLE_WORD;
+    return i;
+  }
+  gradleWordKind = c === 39 || c === 34 ? GRADLE_OPEN_QUOTE : 0;
+  return at + 1;
+}
+
+const NO_TASKS: ReadonlySet<string> = new Set();
+
+/**
+ * What the Gradle command `command[from, end)` (its name first when `named`, else before `from`: its words as
+ * the shell splits them) runs of its test tasks, as Gradle reads its line: `'none'` for a dry run (`-m`, also
+ * among other flags, `-qm`, `--m`; `--dry-run`), a line Gradle refuses (an option of its own without its
+ * argument: `-p -m lint test`, `-qx test`, `test -x`), or when every test task named is left out with `-x`
+ * (`--exclude-task`, `--x`) — a name without a project's path (`test`) is the task of every project, so `-x
+ * test` leaves out all, a path (`:lib:test`, `lib:test`, the root's `:test`) only that project's, so `test -x
+ * :lib:test` runs the other projects' tests if they have some (none in a build of one, or of the root and
+ * `lib`): `'unknown'`; `'unknown'` too for a test task's name abbreviated, named or left out (`gradle che`,
+ * `test -x t`: Gradle takes it for the one task whose name starts so, or refuses it when two do); `'none'`
+ * when no test task is named (`--x test`: the default tasks run); else `'run'`. Its redirections and their
+ * targets are not its words (`> test`). Linear in the words' length, each read once; it allocates for its
+ * options, its test tasks and those it leaves out only (a word that names no test task is not copied).
+ */
+function gradleRun(command: string, from: number, end: number, named: boolean): 'run' | 'none' | 'unknown' {
+  let excluded = NO_TASKS; // project path (`*`: every project) and task name
+  let excludedOne = NO_TASKS; // the name of a task left out of one project (`:lib:test`, `:test`)
+  let mayExclude = NO_TASKS; // as `excluded`, a test task's name maybe abbreviated (`-x t`)
   let abbreviated = false; // a test task's name maybe abbreviated is named (`gradle che`)
-  const tasks: string[] = [];
+  let tasks: string[] | undefined;
   let options = true;
-  for (let i = 1; i < all.length; i++) {
-    const word = all[i]!;
+  let name = named; // the command's name is the next word
+  let target = false; // a redirection was read: the next word is its target
+  let taking: string | undefined; // an option whose argument is the next word
+  for (let at = from; at < end; ) {
+    if (isBlank(command.charCodeAt(at))) {
+      at++;
+      continue;
+    }
+    const start = at;
+    at = readGradleWord(command, start, end);
+    if (gradleWordKind === GRADLE_REDIRECTION) {
+      target = true;
+      continue;
+    }
+    if (gradleWordKind === 0) continue;
+    if (target) {
+      target = false;
+      continue;
+    }
+    // (An open quote alone is no word; `''` is an empty one.)
+    if (gradleWordKind === GRADLE_OPEN_QUOTE) continue;
+    if (name) {
+      name = false;
+      continue;
+    }
+    // A task, or an option's argument (`-x lint`), that cannot be a test task is not copied; nor is it
+    // looked up (an option, `-x`, or an argument that leaves the option without one, `-x -q`, is read).
+    if (!mayNameTestTask(command, start, at)) {
+      const first = gradleWordPlain ? command[start] : firstOfText(command, start, at);
+      if (taking === undefined ? !options || first !== '-' : gradleWordPlain && first !== '-') {
+        taking = undefined;
+        continue;
+      }
+    }
+    const word = gradleWordPlain ? command.slice(start, at) : gradleText(command, start, at);
+    if (taking !== undefined) {
+      const option = taking;
+      taking = undefined;
+      // `--` after it ends Gradle's options, the option left without its argument (`-x -- test`).
+      if (word !== '--') {
+        const own = !GRADLE_TASK_ARGUMENT.has(option);
+        if (own && (word === '' || (word.length > 1 && word[0] === '-'))) return 'none';
+        if (option === 'x' || option === 'exclude-task') exclude(word);
+        continue;
+      }
+    }
     if (!options || word[0] !== '-' || word === '-') {
-      const name = word.slice(word.lastIndexOf(':') + 1);
-      if (GRADLE_TEST_TASK.test(name)) tasks.push(word);
-      else if (GRADLE_ABBREVIATIONS.some(([abbreviation]) => abbreviation.test(name))) abbreviated = true;
+      const task = word.slice(word.lastIndexOf(':') + 1);
+      if (GRADLE_TEST_TASK.test(task)) {
+        tasks ??= [];
+        tasks.push(word);
+      } else if (abbreviates(task)) abbreviated = true;
       continue;
     }
     if (word === '--') {
@@ -1519,19 +1646,19 @@ function gradleRun(words: string): 'run' | 'none' | 'unknown' {
     }
     const dashes = word[1] === '-' ? 2 : 1;
     const equals = word.indexOf('=');
-    const name = word.slice(dashes, equals < 0 ? undefined : equals);
-    if (name === 'dry-run') return 'none';
+    const optionName = word.slice(dashes, equals < 0 ? undefined : equals);
+    if (optionName === 'dry-run') return 'none';
     let option: string | undefined; // an option that takes an argument
     let value: string | undefined; // its argument in its word (`-xtest`, `-x=test`)
     if (
-      GRADLE_LONG_ARGUMENT.has(name) ||
-      GRADLE_TASK_ARGUMENT.has(name) ||
-      (name.length === 1 && GRADLE_SHORT_ARGUMENT.includes(name))
+      GRADLE_LONG_ARGUMENT.has(optionName) ||
+      GRADLE_TASK_ARGUMENT.has(optionName) ||
+      (optionName.length === 1 && GRADLE_SHORT_ARGUMENT.includes(optionName))
     ) {
-      option = name;
+      option = optionName;
       if (equals >= 0) value = word.slice(equals + 1);
-    } else if (name.length === 1 && dashes === 2) {
-      if (name === 'm') return 'none';
+    } else if (optionName.length === 1 && dashes === 2) {
+      if (optionName === 'm') return 'none';
     } else if (dashes === 1 && GRADLE_SHORT_ARGUMENT.includes(word[1]!)) {
       option = word[1];
       value = word.slice(2);
@@ -1543,19 +1670,18 @@ function gradleRun(words: string): 'run' | 'none' | 'unknown' {
       }
     }
     if (option === undefined) continue;
-    const own = !GRADLE_TASK_ARGUMENT.has(option);
     if (value === undefined) {
-      const next = all[i + 1];
-      // `--` after it ends Gradle's options, the option left without its argument (`-x -- test`).
-      if (next === '--') continue;
-      if (own && (next === undefined || (next.length > 1 && next[0] === '-'))) return 'none';
-      value = next;
-      i++;
+      taking = option;
+      continue;
     }
-    if (own && value === '') return 'none';
-    if (value !== undefined && (option === 'x' || option === 'exclude-task')) exclude(value);
+    if (value === '' && !GRADLE_TASK_ARGUMENT.has(option)) return 'none';
+    if (option === 'x' || option === 'exclude-task') exclude(value);
   }
-  if (tasks.length === 0) return abbreviated ? 'unknown' : 'none';
+  // An option of Gradle's own at the end, without its argument.
+  if (taking !== undefined && !GRADLE_TASK_ARGUMENT.has(taking)) return 'none';
+  if (tasks === undefined) return abbreviated ? 'unknown' : 'none';
+  // (None left out: the first runs.)
+  if (excluded === NO_TASKS && mayExclude === NO_TASKS && excludedOne === NO_TASKS) return 'run';
   let result: 'none' | 'unknown' = abbreviated ? 'unknown' : 'none';
   for (const task of tasks) {
     const colon = task.lastIndexOf(':');
@@ -1580,17 +1706,69 @@ function gradleRun(words: string): 'run' | 'none' | 'unknown' {
   function exclude(task: string): void {
     const colon = task.lastIndexOf(':');
     const name = task.slice(colon + 1);
+    // Only a test task's name (or one Gradle may take for it) is looked up.
+    if (name === '' || !GRADLE_TASK_INITIALS.includes(name[0]!)) return;
     const key = projectTask(task);
     const path = key.slice(0, -name.length || undefined);
-    excluded.add(key);
-    if (colon >= 0) excludedOne.add(name);
+    if (excluded === NO_TASKS) excluded = new Set();
+    (excluded as Set<string>).add(key);
+    if (colon >= 0) excludedOne = added(excludedOne, name);
     if (GRADLE_TEST_TASK.test(name)) return;
     for (const [abbreviation, kind] of GRADLE_ABBREVIATIONS) {
       if (!abbreviation.test(name)) continue;
-      mayExclude.add(path + kind);
-      if (colon >= 0) excludedOne.add(kind);
+      mayExclude = added(mayExclude, path + kind);
+      if (colon >= 0) excludedOne = added(excludedOne, kind);
     }
   }
+}
+
+/** Whether Gradle may take the task's name `name` for a test task's abbreviated (`GRADLE_ABBREVIATIONS`). */
+function abbreviates(name: string): boolean {
+  for (const [abbreviation] of GRADLE_ABBREVIATIONS) if (abbreviation.test(name)) return true;
+  return false;
+}
+
+/**
+ * Whether the Gradle word `command[start, end)` may name a test task (or one abbreviated): its text after its
+ * last `:` (its project's path), without quotes and `\`s, starts as one does (`GRADLE_TASK_INITIALS`).
+ */
+function mayNameTestTask(command: string, start: number, end: number): boolean {
+  let at = end - 1;
+  while (at >= start && command.charCodeAt(at) !== 58 /* : */) at--;
+  for (at++; at < end; at++) {
+    const c = command[at]!;
+    if (c !== "'" && c !== '"' && c !== '\\') return GRADLE_TASK_INITIALS.includes(c);
+  }
+  return false;
+}
+
+/** The first character of the text of the Gradle word `command[start, end)`, without quotes and `\`s. */
+function firstOfText(command: string, start: number, end: number): string | undefined {
+  for (let at = start; at < end; at++) {
+    const c = command[at]!;
+    if (c !== "'" && c !== '"' && c !== '\\') return c;
+  }
+  return undefined;
+}
+
+/** The text of the Gradle word `command[start, end)`: without its quotes and `\`s (each one dropped). */
+function gradleText(command: string, start: number, end: number): string {
+  let text = '';
+  let from = start;
+  for (let at = start; at < end; at++) {
+    const c = command[at];
+    if (c !== "'" && c !== '"' && c !== '\\') continue;
+    text += command.slice(from, at);
+    from = at + 1;
+  }
+  return text + command.slice(from, end);
+}
+
+/** `set` with `item` added: a new set in place of `NO_TASKS`. */
+function added(set: ReadonlySet<string>, item: string): ReadonlySet<string> {
+  const to = set === NO_TASKS ? new Set<string>() : (set as Set<string>);
+  to.add(item);
+  return to;
 }
 
 /** A Gradle task's name with its project's path, from the root (`lib:test` is `:lib:test`), or `*` first. */

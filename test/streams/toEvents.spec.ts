@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { checkVisible } from '../../src/hooks/options.js';
 import {
   ConfigError,
@@ -13,6 +13,7 @@ import {
   parseEvent,
   toEvents,
 } from '../../src/index.js';
+import { readsTestRun } from '../../src/streams/toEvents.js';
 import { loadFixtures } from '../helpers/fixtures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -1652,6 +1653,35 @@ describe('toEvents mappings', () => {
     ];
     for (const [command, expected] of lines)
       expect(verdicts(command), command.slice(0, 40)).toEqual(expected);
+  });
+
+  it("reads a Gradle command's words that name no test task with no regular expression each: a word costs the same whatever the words' number", () => {
+    // Counted, not timed: the regular expressions run (each `exec`) to read a Gradle command of 10 and of 1,000
+    // words that name no test task are as many. A megabyte of them read with one each, and each copied, took
+    // 3–4 times as long as before Gradle's line was read word by word.
+    const execs = (command: string): number => {
+      const exec = vi.spyOn(RegExp.prototype, 'exec');
+      try {
+        readsTestRun(command);
+        return exec.mock.calls.length;
+      } finally {
+        exec.mockRestore();
+      }
+    };
+    for (const [head, word] of [
+      ['./gradlew test', 'lorem'],
+      ['./gradlew build', "a'b'"],
+      ['./gradlew test', '"d e"'],
+      ['./gradlew check', '-x lint'],
+      ['./gradlew test', ':app:lint'],
+      ['gradle.bat test', '2> log'],
+    ]) {
+      const few = execs(`${head} ${`${word} `.repeat(10)}`);
+      expect(execs(`${head} ${`${word} `.repeat(1_000)}`), `${head} ${word}`).toBe(few);
+    }
+    // A line of many Gradle commands: as many per command.
+    const one = execs('./gradlew t');
+    expect(execs(Array(100).fill('./gradlew t').join(' && '))).toBe(100 * one);
   });
 
   it('reads a quoted or escaped command name without its quotes and folders, as the shell runs it', () => {
