@@ -391,6 +391,7 @@ function readCommand(
   const n = command.length;
   let i = from;
   wordOpen = false;
+  lastWord = -1;
   while (i < n) {
     const c = command[i];
     if (c === ' ' || c === '\t') {
@@ -401,9 +402,32 @@ function readCommand(
     if (c === '&' && command[i - 1] !== '>' && command[i - 1] !== '<' && command[i + 1] !== '>') break;
     const end = readWord(command, i);
     onWord?.(i, end, wordPlain);
+    lastWord = i;
     i = end;
   }
   return i;
+}
+
+/** Where the last word `readCommand` read starts (-1: it read none). */
+let lastWord = -1;
+
+/**
+ * Whether the command `readCommand` read, which ends at `end`, ends in a redirection's operator without its
+ * target (`npm test >`, `2>`, `>>`, `&>`, `>&`, `<`, `<<<`; before `;`, `&&`, `)`, a comment, the line's end): a
+ * syntax error, for which the shell refuses the line and runs none of it. Not an operator quoted or escaped
+ * (`'a>'`, `a\>`), nor `>|` (its `|` is the operator's: its target follows).
+ */
+function lacksTarget(command: string, end: number): boolean {
+  if (lastWord < 0) return false;
+  let k = end - 1;
+  while (k > lastWord && (command[k] === ' ' || command[k] === '\t' || command[k] === '\r')) k--;
+  if (command[k] === '&' && k > lastWord) k--;
+  const c = command[k];
+  if (c !== '>' && c !== '<') return false;
+  if (k === end - 1 && command[end] === '|') return false;
+  let escapes = 0;
+  while (k - 1 - escapes >= lastWord && command[k - 1 - escapes] === '\\') escapes++;
+  return escapes % 2 === 0;
 }
 
 /**
@@ -843,8 +867,8 @@ class LineReader {
  * script, where `set -o pipefail` may be an error that ends it (dash has no pipefail). A compound command's
  * tests are found (a command follows `if`, `then`, `else`, `while`, `do`, …), but the line's outcome is then
  * unknown. A group, `( … )` or `{ …; }`, counts as one command whose status is its list's (a subshell's `set`
- * options end with it); a group, a quote or a `$(…)` left open (a syntax error: the shell runs nothing of the
- * line) makes the outcome unknown. So `npm test && npm run build` shows a pass but not a failure (the
+ * options end with it); a group, a quote or a `$(…)` left open, or a redirection without its target (`npm
+ * test >`: a syntax error, the shell runs nothing of the line) makes the outcome unknown. So `npm test && npm run build` shows a pass but not a failure (the
  * build's?), `npm run build && npm test` likewise (the tests may not have run), `npm run lint || npm test` a
  * failure but not a pass (the tests may not have run), `npm test | tail` neither (tail's status). Linear in
  * the command's length (a `bash -c` script is read once more, a group's opening word twice); no closure but
@@ -866,6 +890,8 @@ function testVerdict(
     // A quote or a `$(…)` left open (its last word's, which runs to the end): the shell rejects the line
     // and runs nothing of it (`npx vitest -t 'doesn't drop events'` fails with status 2).
     if (wordOpen) r.broken = true;
+    // So is a redirection without its target (`npm test >`: bash exits with status 2).
+    if (lacksTarget(command, end)) r.broken = true;
     let word = at;
     while (word < end && (command[word] === ' ' || command[word] === '\t' || command[word] === '\r')) word++;
     if (word < end && !r.redirections && isWord(command, word, '}')) {

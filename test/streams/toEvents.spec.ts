@@ -1921,6 +1921,34 @@ describe('toEvents mappings', () => {
     expectVerdicts(table);
   });
 
+  it('claims nothing of a line with a redirection without its target (npm test >): bash refuses it and runs none of it', () => {
+    // Each was read as the test command it would be: `npm test >`'s failure (bash's status 2) as the tests'.
+    const table: [string, string, string][] = [
+      ['npm test >', 'unknown', 'unknown'],
+      ['npm test 2>', 'unknown', 'unknown'],
+      ['npm test >> ', 'unknown', 'unknown'],
+      ['npm test &>', 'unknown', 'unknown'],
+      ['npm test >&', 'unknown', 'unknown'],
+      ['pytest -q <', 'unknown', 'unknown'],
+      ['npm test <<<', 'unknown', 'unknown'],
+      // Before the command's end: a separator, a group's end, a comment.
+      ['npm test > && echo done', 'unknown', 'unknown'],
+      ['echo start >; npm test', 'unknown', 'unknown'],
+      ['(npm test 2>)', 'unknown', 'unknown'],
+      ['{ npm test; } >', 'unknown', 'unknown'],
+      ['npm test > # the log', 'unknown', 'unknown'],
+      ['bash -c "npm test >"', 'unknown', 'unknown'],
+      // With their targets, or not an operator (quoted, escaped, a process substitution): read as before.
+      ['npm test > log', 'passed', 'failed'],
+      ['npm test >log', 'passed', 'failed'],
+      ['npm test 2>&1', 'passed', 'failed'],
+      ["npm test -- -t 'a >'", 'passed', 'failed'],
+      ['npm test -- a\\>', 'passed', 'failed'],
+      ['npm test > >(tee log)', 'passed', 'failed'],
+    ];
+    expectVerdicts(table);
+  });
+
   it('claims nothing of a negated test command (! npm test): bash negates its status', () => {
     const table: [string, string, string][] = [
       ['! npm test', 'unknown', 'unknown'],
