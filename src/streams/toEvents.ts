@@ -844,7 +844,8 @@ class LineReader {
  * `(`, `{`, `!`, a prefix (`time`, `sudo`, `env`, `nice`, `nohup`, `timeout`, `command`, `exec`),
  * assignments (`CI=1`) or a package runner (`npx`, `uv run`, `pnpm exec`, …), its path's folders
  * dropped (`./node_modules/.bin/vitest`) and its quotes (`"$HOME/My Project/.venv/bin/pytest"`, unless a
- * blank is left in the name: `"npm test"`) — whose words match the test command expression and do not list
+ * blank is left in the name: `"npm test"`) — whose words, as the shell gives them (`ShellWords`: `npm 't'est`
+ * is `npm test`), match the test command expression and do not list
  * or describe tests (`--collect-only`, `--co`, `--list`, `--listTests`, `--help`, `-h`, `-list REGEXP`,
  * `--dry-run`) or only build them (`--no-run`, `go test -c`): not one inside quotes (a commit message's
  * `npm test`), an argument (`echo npm test`) or a comment. `bash -c '…'` (`sh`, `zsh`, …) is read as a line
@@ -911,6 +912,10 @@ function testVerdict(
       let reopen = -1; // a `{` was read: its group's first command starts here
       let execs = false; // the builtin `exec` was read
       let lernaExec = false; // `lerna exec` was read: its command follows, after its options (and `--`)
+      // The command's words as the shell gives them, made when a name may be a test command's and a word has a
+      // quote or a `\` (-1: not looked for).
+      let quoted = -1;
+      let shell: ShellWords | undefined;
       for (let w = word; w < end; ) {
         const wEnd = readWord(command, w);
         const plain = wordPlain;
@@ -939,10 +944,16 @@ function testVerdict(
           let isRun: boolean;
           // lerna's command (`exec`, `list`), not a command it runs (`lerna pytest` is refused by lerna).
           const lernaCommand = prefix === 'lerna' && !lernaExec;
+          if (quoted < 0) quoted = hasQuote(command, word, end) ? 1 : 0;
           if (plain) {
             while (nameStart > w && command[nameStart - 1] !== '/') nameStart--;
-            TEST_AT.lastIndex = nameStart;
-            isRun = !lernaCommand && TEST_AT.test(command) && TEST_AT.lastIndex <= end;
+            if (quoted === 1 && !lernaCommand && TEST_HEAD.test(command.slice(nameStart, wEnd))) {
+              shell ??= new ShellWords(command, word, end);
+            }
+            if (shell === undefined) {
+              TEST_AT.lastIndex = nameStart;
+              isRun = !lernaCommand && TEST_AT.test(command) && TEST_AT.lastIndex <= end;
+            } else isRun = !lernaCommand && shell.isTest(command.slice(nameStart, wEnd), wEnd);
             name = isRun ? '' : command.slice(nameStart, wEnd);
           } else {
             const text = unquote(command, w, wEnd);
@@ -962,22 +973,28 @@ function testVerdict(
             }
             name = text.slice(text.lastIndexOf('/') + 1);
             if (BLANK.test(name)) name = '';
+            if (quoted === 1 && !lernaCommand && TEST_HEAD.test(name))
+              shell ??= new ShellWords(command, word, end);
             // (No prefix is a test command's name: a line of many is read at one look-up a word.)
             isRun =
               !lernaCommand &&
               name !== '' &&
               !COMMAND_PREFIXES.has(name) &&
-              isTestName(name, command, wEnd, end);
+              (shell === undefined ? isTestName(name, command, wEnd, end) : shell.isTest(name, wEnd));
           }
           if (isRun) {
             // Read as the tool gets it: a quoted name without its quotes (`"mvn" verify -DskipTests`).
-            const words = plain ? command.slice(w, end) : name + command.slice(wEnd, end);
+            const words =
+              (plain ? command.slice(w, shell === undefined ? end : wEnd) : name) +
+              (shell === undefined ? (plain ? '' : command.slice(wEnd, end)) : shell.after(wEnd));
             // (Each of NOT_A_TEST_RUN's options has a `-`: most commands have none, and are not scanned.)
             const reading =
               words.includes('-') && NOT_A_TEST_RUN.test(words)
                 ? 'none'
                 : GRADLE.test(words)
-                  ? gradleRun(command, plain ? w : wEnd, end, plain)
+                  ? shell === undefined
+                    ? gradleRun(command, plain ? w : wEnd, end, plain)
+                    : gradleRun(words, 0, words.length, true)
                   : 'run';
             const isTest = reading !== 'none';
             r.line.command(isTest, reading !== 'unknown', reading === 'run', r.options);
@@ -1126,6 +1143,96 @@ function testVerdict(
   };
 }
 
+/** Whether `command[from, end)` has a quote or a `\`: a word's text may not be as written. */
+function hasQuote(command: string, from: number, end: number): boolean {
+  for (let k = from; k < end; k++) {
+    const c = command.charCodeAt(k);
+    if (c === 39 || c === 34 || c === 92) return true;
+  }
+  return false;
+}
+/**
+ * Whether the test commands' expressions read the word's text `text` as the word written so: not empty, no
+ * blank, quote, `\` or metacharacter in it.
+ */
+function isBare(text: string): boolean {
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (isBlank(c) || NOT_BARE.includes(text[k]!)) return false;
+  }
+  return text.length > 0;
+}
+const NOT_BARE = ';&|()<>\'"\\';
+
+/**
+ * The words of a command `command[from, end)` as a test command gets them, read by the test commands'
+ * expressions (`TEST_NAMES`): each word quoted whole or in parts, or with a `\` (`'test'`, `te''st`,
+ * `t"es"t`, `"-DskipTests"`), written as the word the shell gives it, when that text can be written bare (not
+ * `'a b'`, `"$x;"`); the others and the blanks between them as they are. Made once per command (linear in
+ * its length), read at each word's end.
+ */
+class ShellWords {
+  readonly text: string;
+  // Each word's end in the command, and where it is in `text` (ascending).
+  private readonly ends: number[] = [];
+  private readonly at: number[] = [];
+
+  constructor(command: string, from: number, end: number) {
+    let text = '';
+    let copied = from;
+    for (let w = from; w < end; ) {
+      const c = command[w];
+      if (c === ' ' || c === '\t' || c === '\r') {
+        w++;
+        continue;
+      }
+      // A line's continuation before a word is a blank to the expressions (`SEP`), as to the shell.
+      if (c === '\\' && (command[w + 1] === '\n' || (command[w + 1] === '\r' && command[w + 2] === '\n'))) {
+        w += command[w + 1] === '\n' ? 2 : 3;
+        continue;
+      }
+      const wEnd = Math.min(readWord(command, w), end);
+      if (!wordPlain) {
+        const word = unquote(command, w, wEnd);
+        if (isBare(word)) {
+          text += command.slice(copied, w) + word;
+          copied = wEnd;
+        }
+      }
+      this.ends.push(wEnd);
+      this.at.push(text.length + (wEnd - copied));
+      w = wEnd;
+    }
+    this.text = text + command.slice(copied, end);
+  }
+
+  /** Whether `name` (a command's name, unquoted) and the words after `wordEnd` are a test command. */
+  isTest(name: string, wordEnd: number): boolean {
+    const at = this.offset(wordEnd);
+    return at >= 0 && isTestName(name, this.text, at, this.text.length);
+  }
+
+  /** The words after `wordEnd`, their blank first, as the shell gives them. */
+  after(wordEnd: number): string {
+    const at = this.offset(wordEnd);
+    return at < 0 ? '' : this.text.slice(at);
+  }
+
+  /** Where the word that ends at `wordEnd` in the command ends in `text` (-1: no word ends there). */
+  private offset(wordEnd: number): number {
+    let low = 0;
+    let high = this.ends.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const end = this.ends[middle]!;
+      if (end === wordEnd) return this.at[middle]!;
+      if (end < wordEnd) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
+  }
+}
+
 /**
  * Adds to `delimiters` those of the here-documents (`<<EOF`, `<<'EOF'`, `<<-EOF`: a `\t` first) that the
  * words of `command[from, end)` open; not a here-string (`<<<`), not `<<` in quotes.
@@ -1268,13 +1375,9 @@ function wordsBefore(withArgument: string, plain: boolean): string {
   const option = `(?!(?:${withArgument})(?:[ \\t]|$))-${WORD}`;
   return `(?:(?:${taking}|${option}${plain ? `|(?!-)${WORD}` : ''})${SEP})*?`;
 }
-// A tool's `test` word, maybe quoted whole (`npm 'test'`, `go "test" ./...`, `npm "test:unit"`): the shell
-// runs it as the word.
-const TEST_ARGUMENT = String.raw`(?:test\b|'test\b[^'\s]*'|"test\b[^"\s$\x60\\]*")`;
-/** `word` (a regular expression of one word's text) as written, or quoted whole (`mvn 'test'`). */
-function wordOrQuoted(word: string): string {
-  return `(?:${word}|'${word}'|"${word}")`;
-}
+// A tool's `test` word (`npm test`, `go test ./...`, `npm test:unit`). A word quoted whole or in parts is read
+// as the word the shell gives (`npm 'test'`, `go te''st`: `ShellWords`).
+const TEST_ARGUMENT = String.raw`test\b`;
 // The options of npm, pnpm, yarn and bun (and yarn's `workspaces foreach`) that take an argument.
 const PM_ARGUMENT =
   '-[FCwj]|--(?:filter(?:-prod)?|dir|prefix|workspace|cwd|reporter|workspace-concurrency|loglevel|include|exclude|from|jobs|resume-from|test-pattern|changed-files-ignore-pattern|tag|registry|userconfig|cache|otp)';
@@ -1351,7 +1454,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // `mvn install -DskipTests`.
   [
     MAVEN_NAME,
-    `${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}${wordOrQuoted('(?:test|verify|package|install|deploy|integration-test|surefire:test)')}${END}`,
+    `${SEP}${wordsBefore('-(?:pl|f|s|gs|gt|P|T|rf|t|l|b|D)|--(?:projects|file|settings|global-settings|global-toolchains|activate-profiles|threads|resume-from|toolchains|log-file|builder|define)', true)}(?:test|verify|package|install|deploy|integration-test|surefire:test)${END}`,
   ],
   // Gradle's tasks that run the tests: `./gradlew test`, `gradle :app:check`, `./gradlew testDebugUnitTest`,
   // `build` (it runs `check`; not with `-x test`);
@@ -1359,7 +1462,7 @@ const TEST_COMMANDS: readonly (readonly [name: string, rest: string])[] = [
   // --project-name test`, `./gradlew dependencies --configuration test`).
   [
     GRADLE_NAME,
-    `${SEP}${wordsBefore('-[xpbcIgDPMF]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|write-verification-metadata|dependency-verification|update-locks|system-prop|project-prop|configuration-cache-problems|task|project-name|package|type|dsl|test-framework|configuration|dependency|group|args)', true)}${wordOrQuoted(`(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest|${GRADLE_ABBREVIATED})`)}${END}`,
+    `${SEP}${wordsBefore('-[xpbcIgDPMF]|--(?:exclude-task|project-dir|build-file|settings-file|init-script|tests|gradle-user-home|console|warning-mode|max-workers|include-build|project-cache-dir|priority|write-verification-metadata|dependency-verification|update-locks|system-prop|project-prop|configuration-cache-problems|task|project-name|package|type|dsl|test-framework|configuration|dependency|group|args)', true)}(?:[\\w.-]*:)*(?:test|check|build|test\\w*UnitTest|${GRADLE_ABBREVIATED})${END}`,
   ],
   // tox and nox, alone or with options (`tox -e py312`, `tox run -e py312`, `nox -s tests`): not a command
   // of theirs that runs none (`tox list`).
@@ -1384,6 +1487,10 @@ const TEST_NAMES = TEST_COMMANDS.map(
       new RegExp(rest === '' ? `^(?:${name})` : `^(?:${name})$`),
       rest === '' ? undefined : new RegExp(`(?:${rest})`, 'y'),
     ] as const,
+);
+// A name that may be a test command's (one of `TEST_NAMES`' heads).
+const TEST_HEAD = new RegExp(
+  TEST_COMMANDS.map(([name, rest]) => (rest === '' ? `^(?:${name})` : `^(?:${name})$`)).join('|'),
 );
 /**
  * Whether `name`, a command's name unquoted, followed by `command[from, end)` (the rest of its command) is

@@ -1744,6 +1744,34 @@ describe('toEvents mappings', () => {
     }
   });
 
+  it("reads a test word quoted in parts as the word the shell gives (./gradlew te''st, npm t\"es\"t, go te'st' ./...): they were none", () => {
+    const table: [string, string, string][] = [
+      ["./gradlew te''st", 'passed', 'failed'],
+      ['npm t"es"t', 'passed', 'failed'],
+      ["go te'st' ./...", 'passed', 'failed'],
+      ['cargo t\\est', 'passed', 'failed'],
+      ["pnpm -r 'te'st:unit", 'passed', 'failed'],
+      ['mvn -B clean "ver"ify', 'passed', 'failed'],
+      ["./gradlew :app:'check'", 'passed', 'failed'],
+      ["gradle ''b", 'unknown', 'unknown'],
+      // Its options too, as the tool gets them: Gradle's task left out, go's build only, Maven's tests skipped.
+      ["./gradlew te''st -x 'te'st", 'none', 'none'],
+      ["go te'st' '-c'", 'none', 'none'],
+      ['mvn verify "-DskipTests"', 'none', 'none'],
+      ["pnpm '--filter' api test", 'passed', 'failed'],
+      // A word whose text has a blank or a metacharacter is not the word.
+      ["npm 'te st'", 'none', 'none'],
+      ['npm "test;"x', 'none', 'none'],
+      // Quoted arguments of other commands, and words that only begin so, stay none.
+      ["echo 'npm test'", 'none', 'none'],
+      ["echo npm te''st", 'none', 'none'],
+      ["git commit -m 'go te''st'", 'none', 'none'],
+      ["npm 'test'ing-library", 'none', 'none'],
+      ['mvn "test"-compile', 'none', 'none'],
+    ];
+    expectVerdicts(table);
+  });
+
   it('reads a quoted name of each test command as its name unquoted, with the rest of its command', () => {
     const commands = [
       'npm test',
