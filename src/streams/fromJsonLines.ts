@@ -9,6 +9,7 @@ import {
   inputBusy,
   inputTaken,
   isIterableObject,
+  iteratorOf,
   oldStreamHint,
   YIELD_EVERY,
   yieldToEventLoop,
@@ -37,8 +38,9 @@ const LEFT = Symbol('left');
  * result:  ---a-----------------r-----------b----------------------------------|
  * ```
  *
- * Unsubscribing stops reading: the iterator's `return()` is called, and a Readable is destroyed at
- * once, even while it waits for data (a pipe, a socket, stdin: its `return()` alone would wait for it). An
+ * Unsubscribing stops reading: the iterator's `return()` is called, and a Readable is destroyed (a web
+ * `ReadableStream` cancelled) at once, even while it waits for data (a pipe, a socket, stdin: its
+ * `return()` alone would wait for it). An
  * input that fails (a read error) errors the output with `VibespecError` `SOURCE_FAILED`, the input's
  * error as `cause`, after the lines read before it: its last one, even without a newline, is emitted
  * (or rejected, when the failure cut it) first; a consumer that throws on it does not keep it from erroring.
@@ -98,11 +100,7 @@ export function fromJsonLines(
         subscriber.error(inputTaken('fromJsonLines', 'input', input, undefined));
         return;
       }
-      const iterable = input as AsyncIterable<string | Uint8Array> & Iterable<string | Uint8Array>;
-      const made =
-        typeof iterable[Symbol.asyncIterator] === 'function'
-          ? iterable[Symbol.asyncIterator]()
-          : iterable[Symbol.iterator]();
+      const made = iteratorOf(input as AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>);
       const claim = claimInput(input, made);
       if (claim === 'refused') {
         subscriber.error(inputTaken('fromJsonLines', 'input', input, made));

@@ -89,6 +89,53 @@ export function destroyIfReadable(value: unknown): void {
 }
 
 /**
+ * @internal The iterator a subscription of `pullFrom` or `fromJsonLines` reads `input` with: its async
+ * iterator, else its iterator. A web `ReadableStream` is read through a reader of its own, whose `return()`
+ * cancels the stream at once, as an unsubscription destroys a Node `Readable` (`destroyIfReadable`): its
+ * async iterator's `return()` waits for the pending read, so an idle stream (a socket's, a response body)
+ * left by its subscription stayed locked and open for ever, its source never cancelled.
+ */
+export function iteratorOf<T>(input: AsyncIterable<T> | Iterable<T>): AsyncIterator<T> | Iterator<T> {
+  const web = input as { getReader?: unknown };
+  if (typeof web.getReader === 'function' && isReadableStream(input)) {
+    return readerIterator((input as unknown as ReadableStream<T>).getReader());
+  }
+  const iterable = input as AsyncIterable<T> & Iterable<T>;
+  return typeof iterable[Symbol.asyncIterator] === 'function'
+    ? iterable[Symbol.asyncIterator]()
+    : iterable[Symbol.iterator]();
+}
+
+/** Reads a web stream with `reader`, releasing it at the end or a failure; `return()` cancels the stream. */
+function readerIterator<T>(reader: ReadableStreamDefaultReader<T>): AsyncIterator<T> {
+  let released = false;
+  const release = () => {
+    released = true;
+    reader.releaseLock();
+  };
+  return {
+    async next() {
+      try {
+        const step = await reader.read();
+        if (step.done) release();
+        return step.done ? { done: true, value: undefined } : { done: false, value: step.value };
+      } catch (error) {
+        if (!released) release();
+        throw error;
+      }
+    },
+    async return(value?: unknown) {
+      // cancel() ends a pending read (done), and tells the stream's source.
+      if (!released) {
+        released = true;
+        await reader.cancel();
+      }
+      return { done: true, value };
+    },
+  };
+}
+
+/**
  * How an input read once stands (see `claimInput`): read by a subscription now, read to its end by the
  * last one, left in the middle (unsubscribed), or failed with an error.
  */
@@ -273,7 +320,7 @@ export function checkFlowGate(where: string, gate: unknown): asserts gate is Flo
  *
  * Unsubscribing stops the pull loop and calls the iterator's `return()`; a Node `Readable` source is
  * also destroyed at once, even while it waits for data (its iterator's `return()` alone waits for the
- * next chunk). Iterator errors are forwarded, and so is the reason of a gate's `whenOpen` that rejects
+ * next chunk), and a web `ReadableStream` cancelled at once. Iterator errors are forwarded, and so is the reason of a gate's `whenOpen` that rejects
  * (but for the wait `pullFrom` gave up: see `FlowGate.whenOpen`), as a `whenOpen` that throws: nothing is
  * pulled past a gate that failed.
  * Every 256 items the loop lets the event loop run once (`setImmediate`), so pulling a long in-memory
@@ -345,10 +392,7 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
           subscriber.error(inputTaken('pullFrom', 'source', source, undefined));
           return;
         }
-        const made =
-          Symbol.asyncIterator in source
-            ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
-            : (source as Iterable<T>)[Symbol.iterator]();
+        const made = iteratorOf(source);
         const claim = claimInput(source, made);
         if (claim === 'refused') {
           subscriber.error(inputTaken('pullFrom', 'source', source, made));

@@ -336,6 +336,31 @@ describe('a web ReadableStream', () => {
     expect(one).toEqual([{ item: line(0) }, { item: line(1) }]);
     expect([other, await outcome(pulled)]).toEqual([refused, refused]);
   });
+
+  it("is cancelled when its subscription leaves, even while it waits for data (it stayed locked and open: its iterator's return() waits for the read)", async () => {
+    for (const read of [
+      (stream: ReadableStream<string>): Observable<unknown> => fromJsonLines(stream as AsyncIterable<string>),
+      (stream: ReadableStream<string>): Observable<unknown> =>
+        pullFrom(stream as AsyncIterable<string>, createFlowGate()),
+    ]) {
+      const cancelled: unknown[] = [];
+      let pulls = 0;
+      // Gives one line, then waits for ever: an idle socket's, a response body's.
+      const stream = new ReadableStream<string>({
+        pull(controller) {
+          if (++pulls === 1) controller.enqueue(line(0));
+          return new Promise<void>(() => undefined);
+        },
+        cancel: (reason) => void cancelled.push(reason),
+      });
+      const got: unknown[] = [];
+      const subscription = read(stream).subscribe({ next: (item) => got.push(item) });
+      await until(() => got.length === 1);
+      subscription.unsubscribe();
+      for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect([cancelled.length, stream.locked]).toEqual([1, false]);
+    }
+  });
 });
 
 describe('a stream of the old kind, without an async iterator (readable-stream 2, through2 2)', () => {
