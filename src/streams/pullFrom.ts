@@ -158,7 +158,7 @@ const READING: Claim = { state: 'reading' };
  */
 export function inputBusy(input: object): boolean {
   const claim = claims.get(input);
-  return claim !== undefined && (claim.state !== 'ended' || isReadableStream(input));
+  return claim !== undefined && claim.state !== 'ended';
 }
 
 /**
@@ -167,8 +167,10 @@ export function inputBusy(input: object): boolean {
  * `input` if it is a readable stream (`isReadableStream`), or has left it or failed on it; `'taken'` for
  * the first one; `'again'` when the last one read it to its end: the subscription reads it again if it
  * started over, and must refuse it (`inputTaken`) if its first step is the end. An iterator is read once
- * unless it starts over when asked for itself again, and a readable stream is read once (its reader
- * destroys it when it stops). An iterator or a generator object is its own iterable, and a readline
+ * unless it starts over when asked for itself again, and so is a readable stream (its reader destroys it
+ * when it stops): one read to its end gives nothing, and is refused so; an object of its shape that
+ * starts over (its iterator method reads its file afresh) is read again, as it was before streams were
+ * known by their shape. An iterator or a generator object is its own iterable, and a readline
  * `Interface` gives the same iterator at each call: a second subscription read it on from where the first
  * one was, so that two at once each got every other item (and the first to stop destroyed a `Readable`
  * under the other), and one after the first got nothing, without a word (a `repeat()` of it looped on
@@ -179,7 +181,7 @@ export function claimInput(input: object, iterator: unknown): 'taken' | 'again' 
   const once = onceKey(input, iterator);
   if (once === undefined) return 'taken';
   const claim = claims.get(once);
-  if (claim !== undefined && (claim.state !== 'ended' || isReadableStream(input))) return 'refused';
+  if (claim !== undefined && claim.state !== 'ended') return 'refused';
   claims.set(once, READING);
   return claim === undefined ? 'taken' : 'again';
 }

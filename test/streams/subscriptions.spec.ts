@@ -299,6 +299,26 @@ describe('a stream of another package, known by its shape', () => {
     ]);
   });
 
+  it('read to its end, it gives a later subscription nothing, which is refused; an object of its shape that starts over is read again (it was refused)', async () => {
+    const stream = new OtherReadable([line(0), line(1)]);
+    const source = fromJsonLines(stream);
+    expect(await collect(source.pipe(map(indexOf)))).toEqual([0, 1]);
+    expect(await outcome(source)).toEqual([
+      { error: 'SOURCE_FAILED', message: expect.stringMatching(taken) },
+    ]);
+    // `on`, `read` and an async iterator that reads its lines afresh at each call: a log of one's own.
+    const log = Object.assign(new EventEmitter(), {
+      read: () => null,
+      async *[Symbol.asyncIterator]() {
+        yield* lines(2);
+      },
+    });
+    const again = await outcome(fromJsonLines(log).pipe(repeat(2)));
+    expect(again.map((o) => ('item' in o ? indexOf(o.item) : o))).toEqual([0, 1, 0, 1]);
+    const pulled = await outcome(pullFrom(log, createFlowGate()).pipe(repeat(2)));
+    expect(pulled).toEqual([...lines(2), ...lines(2)].map((item) => ({ item })));
+  });
+
   it('the refused subscription leaves it alone; the one that took it destroys it when it leaves, even while it waits for data', async () => {
     const stream = new OtherReadable([line(0)], false);
     const source = fromJsonLines(stream);
