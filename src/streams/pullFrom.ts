@@ -106,10 +106,15 @@ export function iteratorOf<T>(input: AsyncIterable<T> | Iterable<T>): AsyncItera
     : iterable[Symbol.iterator]();
 }
 
-/** Reads a web stream with `reader`, releasing it at the end or a failure; `return()` cancels the stream. */
+/**
+ * Reads a web stream with `reader`, released at the end, at a failure, or after `return()` has cancelled
+ * the stream (as its own async iterator does), whatever the order: a pending read that the cancel ends
+ * releases it too.
+ */
 function readerIterator<T>(reader: ReadableStreamDefaultReader<T>): AsyncIterator<T> {
   let released = false;
   const release = () => {
+    if (released) return;
     released = true;
     reader.releaseLock();
   };
@@ -120,15 +125,18 @@ function readerIterator<T>(reader: ReadableStreamDefaultReader<T>): AsyncIterato
         if (step.done) release();
         return step.done ? { done: true, value: undefined } : { done: false, value: step.value };
       } catch (error) {
-        if (!released) release();
+        release();
         throw error;
       }
     },
     async return(value?: unknown) {
       // cancel() ends a pending read (done), and tells the stream's source.
       if (!released) {
-        released = true;
-        await reader.cancel();
+        try {
+          await reader.cancel();
+        } finally {
+          release();
+        }
       }
       return { done: true, value };
     },

@@ -379,6 +379,15 @@ describe('a web ReadableStream', () => {
       subscription.unsubscribe();
       for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
       expect([cancelled.length, stream.locked]).toEqual([1, false]);
+      // One that always has data, left by take(2): cancelled and released as well.
+      let cancels = 0;
+      const flowing = new ReadableStream<string>({
+        pull: (controller) => controller.enqueue(line(0)),
+        cancel: () => void cancels++,
+      });
+      expect(await collect(read(flowing).pipe(take(2)))).toHaveLength(2);
+      for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect([cancels, flowing.locked]).toEqual([1, false]);
     }
   });
 });
