@@ -7,6 +7,7 @@ import {
   claimInput,
   destroyIfReadable,
   inputBusy,
+  inputEnded,
   inputTaken,
   isIterableObject,
   iteratorOf,
@@ -51,7 +52,9 @@ const LEFT = Symbol('left');
  * an iterator or a generator object) is read by the first subscription only, and a later one errors with `VibespecError`
  * `SOURCE_FAILED` rather than take a part of its lines, or none: `share()` the Observable to give it to
  * several subscribers. An iterator that starts over when asked for itself (`[Symbol.iterator]()` resets it
- * and returns `this`) is read again after a subscription that read it to its end, never by two at once.
+ * and returns `this`) is read again after a subscription that read it to its end, never by two at once. A
+ * `Readable` that has ended before the first subscription (read by a `data` listener, a pipe) errors it
+ * with `SOURCE_FAILED`: it has nothing left to give.
  *
  * @param input a Node `Readable` or any (async) iterable of strings or byte chunks.
  * @throws ConfigError at construction when `input` is not one (a stream without an async iterator, of
@@ -98,6 +101,11 @@ export function fromJsonLines(
     (async () => {
       if (inputBusy(input)) {
         subscriber.error(inputTaken('fromJsonLines', 'input', input, undefined));
+        return;
+      }
+      const ended = inputEnded('fromJsonLines', 'input', input);
+      if (ended !== undefined) {
+        subscriber.error(ended);
         return;
       }
       const made = iteratorOf(input as AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>);

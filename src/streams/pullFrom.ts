@@ -226,6 +226,21 @@ export function claimEnded(
 }
 
 /**
+ * @internal The error of a subscription given a Node `Readable` (or a stream of its shape) that has ended
+ * already, read to its end by another reader (a `data` listener, a pipe) than a subscription of `pullFrom`
+ * or `fromJsonLines` (after one of those, `inputTaken` says so): `undefined` for any other input. Its
+ * lines are gone: the subscription completed with nothing, without a word.
+ */
+export function inputEnded(where: string, what: string, input: object): VibespecError | undefined {
+  if (claims.has(input) || !isReadableStream(input)) return;
+  if ((input as { readableEnded?: unknown }).readableEnded !== true) return;
+  return new VibespecError(
+    'SOURCE_FAILED',
+    `${where}: the ${what} is a stream that has ended: it was read to its end before this subscription (by a data listener, a pipe), and has nothing left to give; subscribe before it is read, and share() the Observable to give it to several subscribers`,
+  );
+}
+
+/**
  * @internal The error of a subscription refused by `claimInput` or `inputBusy`, from `where`: with the
  * error that ended the subscription which took the input, if one did (`claimEnded`), as its `cause`.
  */
@@ -354,7 +369,9 @@ export function checkFlowGate(where: string, gate: unknown): asserts gate is Flo
  *   Readable, or any stream by its shape: `on`, `read` and an async iterator, or a web `ReadableStream`;
  *   an iterator or a generator object) is read by the first subscription only: a later one errors with `VibespecError`
  *   `SOURCE_FAILED` (`share()` the Observable to give it to several subscribers). An iterator that starts
- *   over when asked for itself is read again after a subscription that read it to its end.
+ *   over when asked for itself is read again after a subscription that read it to its end. A `Readable`
+ *   that has ended before the first subscription (read by a `data` listener, a pipe) errors it with
+ *   `SOURCE_FAILED`: it has nothing left to give.
  * @throws ConfigError at construction when `source` is not an (async) iterable (a stream without an async
  *   iterator, of `readable-stream` 2: read it through `new Readable().wrap(stream)`) or `gate` not a gate.
  */
@@ -400,6 +417,11 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
       try {
         if (inputBusy(source)) {
           subscriber.error(inputTaken('pullFrom', 'source', source, undefined));
+          return;
+        }
+        const ended = inputEnded('pullFrom', 'source', source);
+        if (ended !== undefined) {
+          subscriber.error(ended);
           return;
         }
         const made = iteratorOf(source);

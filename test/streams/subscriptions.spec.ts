@@ -284,6 +284,26 @@ class GoingOn implements IterableIterator<number> {
   }
 }
 
+describe('a Readable that has ended before it is subscribed', () => {
+  it('fromJsonLines and pullFrom: it errors, read to its end by another reader (it completed with nothing, without a word)', async () => {
+    const ENDED =
+      /^(fromJsonLines|pullFrom): the (input|source) is a stream that has ended: it was read to its end before/;
+    for (const read of [
+      (stream: Readable): Observable<unknown> => fromJsonLines(stream),
+      (stream: Readable): Observable<unknown> => pullFrom(stream, createFlowGate()),
+    ]) {
+      const stream = Readable.from([line(0), line(1)]);
+      let seen = 0;
+      stream.on('data', () => seen++);
+      await new Promise((resolve) => stream.once('end', resolve));
+      expect(seen).toBe(2);
+      expect(await outcome(read(stream))).toEqual([
+        { error: 'SOURCE_FAILED', message: expect.stringMatching(ENDED) },
+      ]);
+    }
+  });
+});
+
 describe('a stream of another package, known by its shape', () => {
   const taken = /the (input|source) can be read once .*another subscription has taken it; share\(\)/;
 
