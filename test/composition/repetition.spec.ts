@@ -22,8 +22,6 @@ import { appendFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { firstValueFrom, lastValueFrom, type Observable, of, Subject, type Subscription } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -49,12 +47,10 @@ import {
   systemLoad$,
   tail,
 } from '../../src/index.js';
+import { heapAfterGc } from '../helpers/heap.js';
 import { runMain } from '../helpers/main.js';
 import { resourcesOf } from '../helpers/store.js';
 import { until } from '../helpers/until.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 /** How many more of a kind (descriptors, listeners, resources) the cycles may leave: the runner's noise. */
 const SLACK = 3;
@@ -81,13 +77,6 @@ function footprint(): Record<string, number> {
     for (const event of events) counts[`${name} ${String(event)} listeners`] = emitter.listenerCount(event);
   }
   return counts;
-}
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  const { heapUsed, external } = process.memoryUsage();
-  return heapUsed + external;
 }
 
 /** The kinds of which there are more than `SLACK` more now than in `before`, with how many more. */
@@ -457,14 +446,14 @@ describe.each(PARTS)('$name', (part) => {
       for (let i = 0; i < WARM_UP; i++) await part.cycle(i, folder);
       await settle();
       const before = footprint();
-      const heapBefore = heapAfterGc();
+      const heapBefore = heapAfterGc({ external: true });
       const iterators = await resourcesOf(async () => {
         for (let i = WARM_UP; i < WARM_UP + part.cycles; i++) await part.cycle(i, folder);
         // The last cycle's iterators, closed a few ticks after it was left.
         await settle();
       });
       const left = await grownAfterSettling(before);
-      const heap = heapAfterGc() - heapBefore;
+      const heap = heapAfterGc({ external: true }) - heapBefore;
       expect({ left, iteratorsOpen: iterators.open, warnings }).toEqual({
         left: {},
         iteratorsOpen: 0,

@@ -12,8 +12,6 @@
  * sessions after it must then leave the heap where it was, give or take a few MB (an unbounded map of
  * sessions grows by tens of MB over them, see the control test). No clock is read.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { type OperatorFunction, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -27,9 +25,7 @@ import {
   sessionWindows,
   temporalAggregate,
 } from '../../src/index.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+import { heapAfterGc } from '../helpers/heap.js';
 
 const FIRST = 10_000;
 const SESSIONS = 100_000;
@@ -66,12 +62,6 @@ function sessionEvents(i: number): Event[] {
     },
     { ...base, id: `${i}-r`, type: 'test.run', timestamp: at + 3_000, data: { passed: false } },
   ];
-}
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
 }
 
 /**

@@ -14,8 +14,6 @@
  * sessionChurn.spec.ts checks the bounds themselves (sessions never ended, bounds lowered to 1,000);
  * repetition.spec.ts the resources a subscription holds. No wall clock is read.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   map,
   merge,
@@ -49,10 +47,8 @@ import {
   systemLoad$,
   temporalAggregate,
 } from '../../src/index.js';
+import { heapAfterGc } from '../helpers/heap.js';
 import { tempStore } from '../helpers/store.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 const FIRST = 10_000;
 const SESSIONS = 50_000;
@@ -217,12 +213,6 @@ function sessionPayloads(i: number): HookOutput[] {
     });
   }
   return outputs;
-}
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
 }
 
 interface Run {
