@@ -284,6 +284,23 @@ export function checkOptions(
 }
 
 /**
+ * @internal The library's rule for `null`: an option left out, or `undefined`, takes its default; `null`
+ * is no value of any option and is refused, as a value of the wrong type is. Throws a `ConfigError`
+ * naming `where` and the first of `keys` whose value in `options` is `null`: for the options whose checks
+ * would otherwise read it as absent (`options.policy ?? seedPolicy()`) and use the default without a word.
+ */
+export function refuseNull(where: string, options: unknown, keys: readonly string[]): void {
+  if (!isRecord(options)) return;
+  for (const key of keys) {
+    if (options[key] === null) {
+      throw new ConfigError(
+        `${where}: ${key} must not be null (leave it out, or undefined, for its default), got null`,
+      );
+    }
+  }
+}
+
+/**
  * @internal The fields `keys` of an options object, each read once, in a plain object (a field absent
  * from `value` stays absent; one it inherits is read too), or `value` itself when it is no object of
  * fields (which its checks refuse). Read before the checks, and used after them: a getter runs once, and

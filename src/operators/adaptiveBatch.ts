@@ -11,7 +11,14 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { ConfigError, checkOptions, optionKeys, rejectUnknownKeys, shownText } from '../errors.js';
+import {
+  ConfigError,
+  checkOptions,
+  optionKeys,
+  refuseNull,
+  rejectUnknownKeys,
+  shownText,
+} from '../errors.js';
 import { isFieldRecord } from '../streams/payload.js';
 import { checkConfig, clockTime, scheduleLater, timerOption } from './internal/eventTime.js';
 import { subscribeLinked } from './internal/linked.js';
@@ -424,11 +431,13 @@ interface Controller {
  *
  * @param options starting configuration, limits, `policy` and `scheduler`.
  * @return the operator, carrying `config`, `config$`, `report` and `setConfig`.
- * @throws ConfigError when an option is out of range, the limits do not hold the starting config, or
- *   an option's name is unknown (named with the nearest known one).
+ * @throws ConfigError when an option is out of range or `null` (`policy: null`: leave it out for the
+ *   default), the limits do not hold the starting config, or an option's name is unknown (named with the
+ *   nearest known one).
  */
 export function adaptiveBatch<T>(options: AdaptiveBatchOptions = {}): AdaptiveBatchOperator<T> {
   options = checkConfig('adaptiveBatch', options, ADAPTIVE_BATCH_KEYS);
+  refuseNull('adaptiveBatch', options, ADAPTIVE_BATCH_KEYS);
   const scheduler = options.scheduler ?? asyncScheduler;
   const policy = options.policy ?? seedPolicy();
   const limits: BatchLimits = Object.freeze({

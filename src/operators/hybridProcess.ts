@@ -15,7 +15,7 @@ import {
   Subscription,
   take,
 } from 'rxjs';
-import { ConfigError, optionKeys, shownText, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, refuseNull, shownText, VibespecError } from '../errors.js';
 import { createEvent, type Event, Priority } from '../event.js';
 import { isFieldRecord } from '../streams/payload.js';
 import type { FlowGate } from '../streams/pullFrom.js';
@@ -532,6 +532,7 @@ export function hybridProcess<R, T extends Event = Event>(
   options: HybridProcessOptions<R, T>,
 ): OperatorFunction<T, HybridOutput<R, T>> {
   options = checkConfig('hybridProcess', options ?? null, OPTION_KEYS) as HybridProcessOptions<R, T>;
+  refuseNull('hybridProcess', options, ['background', 'overflow']);
   const { immediate, batch, load$, metrics, gate } = options;
   if (typeof immediate !== 'function') throw new ConfigError('hybridProcess: immediate must be a function');
   if (typeof batch !== 'function') throw new ConfigError('hybridProcess: batch must be a function');

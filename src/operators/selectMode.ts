@@ -2,7 +2,7 @@
  * `selectMode`: the pure decision of how an event is processed — at once, in a batch, or in the
  * background. See `docs/selectMode.md`.
  */
-import { ConfigError, optionKeys, readFields, rejectUnknownKeys, shownText } from '../errors.js';
+import { ConfigError, optionKeys, readFields, refuseNull, rejectUnknownKeys, shownText } from '../errors.js';
 import { type Event, Priority } from '../event.js';
 import { isRecord } from '../streams/payload.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
@@ -130,6 +130,7 @@ export function createModeSelector(givenConfig: SelectModeConfig = {}): ModeSele
   rejectUnknownKeys('selectMode', givenConfig, CONFIG_KEYS);
   // Each field read once, and each threshold: the value checked is the value used (see `readFields`).
   const config = readFields(givenConfig, CONFIG_KEYS);
+  refuseNull('selectMode', config, CONFIG_KEYS);
   if (config.thresholds !== undefined && !isRecord(config.thresholds as unknown)) {
     throw new ConfigError(`selectMode: thresholds must be an object, got ${shownText(config.thresholds)}`);
   }

@@ -3,7 +3,7 @@
  * See `docs/sessionWindows.md`.
  */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
-import { ConfigError, optionKeys } from '../errors.js';
+import { ConfigError, optionKeys, refuseNull } from '../errors.js';
 import { createEventId, type Event, type NarrowedEvent, Priority } from '../event.js';
 import { isRecord } from '../streams/payload.js';
 import {
@@ -242,6 +242,7 @@ export function sessionWindows<T extends Event = Event>(
   config?: SessionWindowsConfig<T>,
 ): OperatorFunction<T, T | Event<SessionWindowData<T>> | Event<LateEventData<T>>> {
   config = checkConfig(OPERATOR, config, CONFIG_KEYS);
+  refuseNull(OPERATOR, config, ['key']);
   // At least 1 ms: then `ts + gapMs > ts` for every windowable `ts` (up to 2^53), so that events of the
   // same time share a window (a gap below the precision of `ts` added nothing: each event was late).
   const gapMs = numberOption(OPERATOR, 'gapMs', config?.gapMs, 300_000, { min: 1 });

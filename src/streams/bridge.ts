@@ -7,7 +7,15 @@ import {
   type Subscriber,
   share,
 } from 'rxjs';
-import { ConfigError, checkOptions, optionKeys, readFields, shownText, VibespecError } from '../errors.js';
+import {
+  ConfigError,
+  checkOptions,
+  optionKeys,
+  readFields,
+  refuseNull,
+  shownText,
+  VibespecError,
+} from '../errors.js';
 import type { Event } from '../event.js';
 import { checkScheduler } from '../operators/internal/eventTime.js';
 import { linkedInput, nextOrEnd, startLinked } from '../operators/internal/linked.js';
@@ -192,6 +200,7 @@ export interface HookBridge {
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
   checkOptions('createHookBridge', options, HOOK_BRIDGE_KEYS);
   options = readFields(options, HOOK_BRIDGE_KEYS);
+  refuseNull('createHookBridge', options, ['maxPending']);
   checkScheduler('createHookBridge', options?.scheduler);
   const maxPending = options?.maxPending ?? 10_000;
   if (!Number.isInteger(maxPending) || maxPending < 0) {

@@ -2,7 +2,7 @@ import { type Dirent, type FSWatcher, readdirSync, statSync, watch } from 'node:
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
+import { ConfigError, optionKeys, refuseNull, shownText, textOf, VibespecError } from '../errors.js';
 import { checkConfig, scheduleLater, timerOption } from '../operators/internal/eventTime.js';
 import type { HookOutput } from './toEvents.js';
 
@@ -73,6 +73,7 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
   }
   // The scheduler too: one without schedule() threw out of the watcher's callback, crashing the process.
   options = checkConfig('fromFileWatcher', options, OPTION_KEYS);
+  refuseNull('fromFileWatcher', options, ['debounceMs']);
   const ignoreGiven: unknown = options?.ignore;
   if (ignoreGiven !== undefined && !(ignoreGiven instanceof RegExp) && typeof ignoreGiven !== 'function') {
     // A string (a folder's name) was called as a RegExp's test at the first path: the source failed then.

@@ -2,7 +2,15 @@ import { constants, type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
-import { ConfigError, checkOptions, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
+import {
+  ConfigError,
+  checkOptions,
+  optionKeys,
+  refuseNull,
+  shownText,
+  textOf,
+  VibespecError,
+} from '../errors.js';
 import { booleanOption, timerOption } from '../operators/internal/eventTime.js';
 import { type JsonLinesOptions, LineReader, readLineOptions } from './jsonLines.js';
 import { isRecord } from './payload.js';
@@ -219,6 +227,7 @@ function readHookFile<T>(
     throw new ConfigError(`${where}: path must be a non-empty path, got ${shownText(path)}`);
   }
   checkOptions(where, options, OPTION_KEYS);
+  refuseNull(where, options, ['hook', 'maxLineLength', 'pollIntervalMs']);
   const resumeFrom = resumeOption(options?.resumeFrom, where);
   const follow = booleanOption(where, 'follow', options?.follow, false);
   const pollIntervalMs = timerOption(`${where}: pollIntervalMs`, options?.pollIntervalMs ?? 250);

@@ -1,6 +1,14 @@
 import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
-import { ConfigError, checkOptions, optionKeys, shownText, textOf, VibespecError } from '../errors.js';
+import {
+  ConfigError,
+  checkOptions,
+  optionKeys,
+  refuseNull,
+  shownText,
+  textOf,
+  VibespecError,
+} from '../errors.js';
 import { type JsonLinesOptions, LineReader, readLineOptions } from './jsonLines.js';
 import {
   claimEnded,
@@ -72,6 +80,7 @@ export function fromJsonLines(
     );
   }
   checkOptions('fromJsonLines', options, OPTION_KEYS);
+  refuseNull('fromJsonLines', options, OPTION_KEYS);
   const lineOptions = readLineOptions(options, 'fromJsonLines');
   return new Observable<HookOutput>((subscriber) => {
     const lines = new LineReader(lineOptions, 'fromJsonLines');

@@ -2,7 +2,7 @@
  * The hook bridge's pure mapping: one hook payload → one or more `Event`s.
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
-import { ConfigError, checkOptions, optionKeys, shownText, textOf } from '../errors.js';
+import { ConfigError, checkOptions, optionKeys, refuseNull, shownText, textOf } from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
 import { hiddenIn } from '../hooks/options.js';
 import { CUT_LENGTH, cutLength, cutPayload, KEEP, type PayloadCut } from './cut.js';
@@ -2817,6 +2817,7 @@ const BRIDGE_OPTION_KEYS = optionKeys<BridgeOptions>({
 
 /** @internal Resolved limits for a bridge, validated once at construction; `where` names the function. */
 export function bridgeLimits(options: BridgeOptions | undefined, where: string): PayloadLimits {
+  refuseNull(where, options, BRIDGE_OPTION_KEYS);
   const limits = resolveLimits(options);
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0) {
