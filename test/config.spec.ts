@@ -902,12 +902,11 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
       typo: ['arg', 'args'],
     },
     {
-      fn: 'hookDirectory', // docs/hooks.md: options (timeoutMs, env, cwd, maxOutputBytes, errorPolicy), shell
+      fn: 'hookDirectory', // docs/hooks.md: options (timeoutMs, env, cwd, maxOutputBytes, errorPolicy); no shell
       make: (o) => hookDirectory('.', o),
-      documented: ['timeoutMs', 'env', 'cwd', 'maxOutputBytes', 'errorPolicy', 'shell'],
+      documented: ['timeoutMs', 'env', 'cwd', 'maxOutputBytes', 'errorPolicy'],
       accepts: [
         { timeoutMs: 1000, env: { A: 'b' }, cwd: '.', maxOutputBytes: 100, errorPolicy: 'fail-open' },
-        { shell: true },
       ],
       typo: ['enV', 'env'],
     },

@@ -7,6 +7,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, checkOptions, optionKeys, shownText } from '../errors.js';
+import { isRecord } from '../streams/payload.js';
 import { reviewSummary, validationResult } from './aggregators.js';
 import { checkHook, checkVisible, isCommandHook } from './options.js';
 import type { CommandHook, FunctionHook, Hook, HookAggregator, HookChain } from './types.js';
@@ -149,15 +150,17 @@ export function resolveChain(definition: HookChainDefinition, resolver: HookReso
   return { name: definition.name, hooks: resolveHooks(definition.hooks, resolver) };
 }
 
-/** What `hookDirectory` applies to every hook it finds. */
-export type HookDirectoryOptions = Omit<CommandHook, 'name' | 'command' | 'args'>;
+/**
+ * What `hookDirectory` applies to every hook it finds: a command hook's fields but its `name`, `command`,
+ * `args` and `shell` (what is found is a file, run directly: a shell would split its path at a space).
+ */
+export type HookDirectoryOptions = Omit<CommandHook, 'name' | 'command' | 'args' | 'shell'>;
 
 const DIRECTORY_OPTION_KEYS = optionKeys<HookDirectoryOptions>({
   timeoutMs: true,
   errorPolicy: true,
   env: true,
   cwd: true,
-  shell: true,
   maxOutputBytes: true,
 });
 
@@ -187,11 +190,12 @@ function isExecutable(path: string): boolean {
  * - `<dir>/lint-checker.mjs`, `.js` or `.cjs`: run with this Node (`process.execPath`), so the hook
  *   works on every platform.
  * The program gets the context as JSON on stdin and answers as a command hook does. A name with a
- * path separator or `..` is never resolved. `options` (timeoutMs, env, cwd …) apply to every hook, but
+ * path separator or `..` is never resolved. `options` (timeoutMs, env, cwd …) apply to every hook. No
  * `shell`: what is found is a file, run directly, and a shell would split its path at any space.
  *
  * @throws ConfigError when `dir` is not a non-empty string, `options` not an object, an option's name is
- *   unknown (named with the nearest known one), or its value is one a command hook refuses
+ *   unknown (named with the nearest known one; `shell`, which it cannot apply, too), or its value is one
+ *   a command hook refuses
  *   (`timeoutMs: NaN`): at the call, not once a hook is found.
  */
 export function hookDirectory(
@@ -203,9 +207,16 @@ export function hookDirectory(
     throw new ConfigError(`hookDirectory: dir must be a non-empty path, got ${shownText(dir)}`);
   }
   // Options that are no object (null, a number) were taken for none.
+  // A shell asked for was ignored without a word (it would split a found path at a space): refused, as an
+  // unknown option is, saying why.
+  if (isRecord(options) && Object.hasOwn(options, 'shell')) {
+    throw new ConfigError(
+      'hookDirectory: shell is no option of hookDirectory: what it finds is a file, run directly (a shell would split its path at a space); leave shell out',
+    );
+  }
   checkOptions('hookDirectory', options, DIRECTORY_OPTION_KEYS);
   const base = resolve(dir);
-  const { shell: _shell, ...applied } = options ?? {};
+  const applied = { ...options };
   // Checked at the call, as each hook found will be: a bad option (timeoutMs NaN) was otherwise told only
   // once a hook was found, and never when none is.
   // Said as options (`hookDirectory: timeoutMs must be…`), as other functions' are, not as a hook's fields.

@@ -393,7 +393,7 @@ describe('hookDirectory', () => {
   it('rejects an unknown option, naming the nearest known one', () => {
     expect(() => hookDirectory(dir, { timeout: 5 } as never)).toThrow(
       new ConfigError(
-        'hookDirectory: unknown option "timeout" (did you mean "timeoutMs"?); known: timeoutMs, errorPolicy, env, cwd, shell, maxOutputBytes',
+        'hookDirectory: unknown option "timeout" (did you mean "timeoutMs"?); known: timeoutMs, errorPolicy, env, cwd, maxOutputBytes',
       ),
     );
   });
@@ -414,11 +414,21 @@ describe('hookDirectory', () => {
     expect(step?.kind === 'step' && step.status === 'completed' && step.result.passed).toBe(true);
   });
 
-  it('runs what it finds directly, even with shell set: a path with spaces is never split', async () => {
+  it('refuses shell, which it cannot apply (it was accepted and ignored without a word), whatever its value', () => {
+    for (const shell of [true, '/bin/bash', false, undefined]) {
+      expect(() => hookDirectory(dir, { shell, timeoutMs: 30_000 } as never)).toThrow(
+        new ConfigError(
+          'hookDirectory: shell is no option of hookDirectory: what it finds is a file, run directly (a shell would split its path at a space); leave shell out',
+        ),
+      );
+    }
+  });
+
+  it('runs what it finds directly: a path with spaces is never split', async () => {
     const spaced = join(dir, 'my hooks');
     await mkdir(spaced);
     await writeFile(join(spaced, 'lint-checker.mjs'), `process.stdout.write('{"score": 2}')`);
-    const hook = hookDirectory(spaced, { shell: true, timeoutMs: 30_000 })('lint-checker')!;
+    const hook = hookDirectory(spaced, { timeoutMs: 30_000 })('lint-checker')!;
     expect(hook).toEqual({
       name: 'lint-checker',
       command: process.execPath,
