@@ -422,7 +422,7 @@ describe('main (src/cli/main.ts) in process', () => {
     [['nosuch'], 2, 'unknown command "nosuch"'],
     [['nosuch', 'x'], 2, 'unknown command "nosuch"'],
     // The options are read first, then the command.
-    [['nosuch', '--bogus'], 2, "Unknown option '--bogus'"],
+    [['nosuch', '--bogus'], 2, 'unknown option "--bogus"'],
     [['nosuch', '--help'], 2, 'unknown command "nosuch"'],
     [['sesions'], 2, 'unknown command "sesions" (did you mean sessions?)'],
     [['Replay', 'a'], 2, 'unknown command "Replay" (did you mean replay?)'],
@@ -432,27 +432,29 @@ describe('main (src/cli/main.ts) in process', () => {
     [['--store', 'x', 'nosuch'], 2, 'unknown command "nosuch"'],
     [['--log', 'hooks.jsonl'], 2, 'no command given'],
     [['--follow', '--', '-x'], 2, 'unknown command "-x"'],
-    [['sessions', '--bogus'], 2, "Unknown option '--bogus'"],
-    [['replay', 'a', '--type', 'x'], 2, "Unknown option '--type' (did you mean --types?)"],
-    [['sessions', '--STORE', 'x'], 2, "Unknown option '--STORE' (did you mean --store?)"],
+    [['sessions', '--bogus'], 2, 'unknown option "--bogus"'],
+    [['replay', 'a', '--type', 'x'], 2, 'unknown option "--type" (did you mean --types?)'],
+    [['sessions', '--STORE', 'x'], 2, 'unknown option "--STORE" (did you mean --store?)'],
     // An option cut short (parseArgs takes no abbreviation): the one option it begins.
-    [['ingest', '--follow', '--poll', '50'], 2, "Unknown option '--poll' (did you mean --poll-ms?)"],
-    [['ingest', '--dur', 'os'], 2, "Unknown option '--dur' (did you mean --durability?)"],
+    [['ingest', '--follow', '--poll', '50'], 2, 'unknown option "--poll" (did you mean --poll-ms?)'],
+    [['ingest', '--dur', 'os'], 2, 'unknown option "--dur" (did you mean --durability?)'],
     // The option begun, before a nearer name (--log is 2 edits from each of these).
-    [['replay', 'a', '--lim', '5'], 2, "Unknown option '--lim' (did you mean --limit?)"],
-    [['ingest', '--fol'], 2, "Unknown option '--fol' (did you mean --follow?)"],
-    [['ingest', '--follow', '--pol', '50'], 2, "Unknown option '--pol' (did you mean --poll-ms?)"],
-    [['record', '--ho', 'x'], 1, "Unknown option '--ho' (did you mean --hook?)"],
-    [['sessions', '--h'], 2, "Unknown option '--h'; known: --log"],
+    [['replay', 'a', '--lim', '5'], 2, 'unknown option "--lim" (did you mean --limit?)'],
+    [['ingest', '--fol'], 2, 'unknown option "--fol" (did you mean --follow?)'],
+    [['ingest', '--follow', '--pol', '50'], 2, 'unknown option "--pol" (did you mean --poll-ms?)'],
+    [['record', '--ho', 'x'], 1, 'unknown option "--ho" (did you mean --hook?)'],
+    [['sessions', '--h'], 2, 'unknown option "--h"; known: --log'],
     // One letter begins too many options to name one (--d would be --durability).
-    [['sessions', '--d'], 2, "Unknown option '--d'; known: --log"],
-    // parseArgs' other problems with an option's value, in its words.
-    [['sessions', '--store'], 2, "Option '--store <value>' argument missing"],
-    [['ingest', '--follow=yes'], 2, "Option '--follow' does not take an argument"],
+    [['sessions', '--d'], 2, 'unknown option "--d"; known: --log'],
+    // parseArgs' other problems with an option's value, in the CLI's style (they were parseArgs' own
+    // words: "Option '--store <value>' argument missing", "Option '-h, --help' does not take an argument").
+    [['sessions', '--store'], 2, '--store needs a value'],
+    [['ingest', '--follow=yes'], 2, '--follow takes no value, got "--follow=yes"'],
+    [['sessions', '--help=1'], 2, '--help takes no value, got "--help=1"'],
     [
       ['sessions', '-x'],
       2,
-      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version",
+      'unknown option "-x"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version',
     ],
     [['ingest', '--log', '-x.jsonl'], 2, '--log needs a value: if it is "-x.jsonl", write --log=-x.jsonl'],
     [['sessions', '--store', '--follow'], 2, '--store needs a value (--follow is an option)'],
@@ -487,12 +489,12 @@ describe('main (src/cli/main.ts) in process', () => {
     [['replay', 'a', '--store', ''], 2, '--store must not be empty'],
     [['ingest', '--durability', 'disk'], 2, '--durability must be process or os, got "disk"'],
     // record runs as a Claude Code hook, where exit 2 blocks: its usage errors exit 1.
-    [['record', '--bogus'], 1, "Unknown option '--bogus'"],
+    [['record', '--bogus'], 1, 'unknown option "--bogus"'],
     [['record', 'extra'], 1, 'unexpected argument "extra" for record'],
     [['record', '--log', ''], 1, '--log must not be empty'],
     [['record', '--durability', 'disk'], 1, '--durability must be process or os, got "disk"'],
     // ... and wherever the command is among its options.
-    [['--bogus', 'record'], 1, "Unknown option '--bogus'"],
+    [['--bogus', 'record'], 1, 'unknown option "--bogus"'],
     [['--durability', 'disk', 'record'], 1, '--durability must be process or os, got "disk"'],
     [['--log', 'x', 'record', 'extra'], 1, 'unexpected argument "extra" for record'],
     // A hook's command line whose command is not found (2 would block Claude Code at every event): record
@@ -504,7 +506,7 @@ describe('main (src/cli/main.ts) in process', () => {
       'no command given: one of record, ingest, rotate, bridge, sessions, context, replay (--log took "record" as its value: is its value missing?)',
     ],
     [['--hook', 'Stop', '--log', 'record'], 1, 'no command given: one of record'],
-    [['--hok', 'Stop', 'record'], 1, "Unknown option '--hok' (did you mean --hook?)"],
+    [['--hok', 'Stop', 'record'], 1, 'unknown option "--hok" (did you mean --hook?)'],
     [['Stop', 'record'], 1, 'unknown command "Stop"'],
     // Not a hook's: exit 2, the value taken said.
     [
@@ -512,42 +514,42 @@ describe('main (src/cli/main.ts) in process', () => {
       2,
       'no command given: one of record, ingest, rotate, bridge, sessions, context, replay (--store took "sessions" as its value: is its value missing?)',
     ],
-    [['--bogus', 'x', 'sessions'], 2, "Unknown option '--bogus'"],
-    [['replay', 'record', '--bogus'], 2, "Unknown option '--bogus'"],
+    [['--bogus', 'x', 'sessions'], 2, 'unknown option "--bogus"'],
+    [['replay', 'record', '--bogus'], 2, 'unknown option "--bogus"'],
     // A session id that begins with - (sessions lists it as it is) was read as options, only its first
     // letter named: how to give it.
     [
       ['replay', '-abc'],
       2,
-      "Unknown option '-a'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams replay -- -abc\n",
+      'unknown option "-a"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams replay -- -abc\n',
     ],
     [
       ['context', '--id=1', '--store', 'x'],
       2,
-      "Unknown option '--id'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams context -- --id=1\n",
+      'unknown option "--id"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams context -- --id=1\n',
     ],
     // An id with a - inside (parseArgs's loose reading made positionals of its letters after it: no hint
     // was given), and one whose first letters are short options (-hx: the hint named -x).
     [
       ['context', '-my-session', '--store', 'x'],
       2,
-      "Unknown option '-m'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams context -- -my-session\n",
+      'unknown option "-m"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams context -- -my-session\n',
     ],
     [
       ['replay', '-hx'],
       2,
-      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams replay -- -hx\n",
+      'unknown option "-x"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams replay -- -hx\n',
     ],
     // Not when the command has its id: the unknown option is no id.
     [
       ['replay', 'a', '-x'],
       2,
-      "Unknown option '-x'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n",
+      'unknown option "-x"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n',
     ],
     [
       ['sessions', '-abc'],
       2,
-      "Unknown option '-a'; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n",
+      'unknown option "-a"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n',
     ],
   ] as const)(
     '%j is a usage error: exit %i, the problem and the usage on stderr',

@@ -354,7 +354,8 @@ function usage(problem: string, command?: string): number {
 }
 
 /**
- * `parseArgs`' error in the CLI's words: an unknown option with the one option it begins (`--poll`:
+ * `parseArgs`' error in the CLI's words, in the style of its own (`unknown command "sesions" (did you mean
+ * sessions?)`: lower case, what was typed in double quotes): an unknown option with the one option it begins (`--poll`:
  * `--poll-ms`; `--lim`: `--limit`, not the nearer `--log`), else the nearest known one (`--STORE`: did you
  * mean `--store`?), rather than advice on positionals. An option followed by an argument that starts with
  * `-` ("ambiguous"): its value is missing when that argument is an option (`--store --follow`), else how
@@ -377,7 +378,17 @@ function parseProblem(error: unknown, args: readonly string[]): string {
         ? begun[0]
         : nearestName(typed, names)
       : undefined;
-    return `Unknown option '${option}'${near === undefined ? `; known: --${names.join(', --')}` : ` (did you mean --${near}?)`}`;
+    return `unknown option ${JSON.stringify(option)}${near === undefined ? `; known: --${names.join(', --')}` : ` (did you mean --${near}?)`}`;
+  }
+  // parseArgs' own words were 'Option '--store <value>' argument missing' and 'Option '-h, --help' does not
+  // take an argument': capitalised, quoted otherwise, the option named with its value hint or short form.
+  const long = /^Option '([^']*)'/.exec(message)?.[1]?.match(/--[^\s,<]+/)?.[0] ?? option;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && / argument missing$/.test(message)) {
+    return `${long} needs a value`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /does not take an argument$/.test(message)) {
+    const given = args.find((arg) => arg.startsWith(`${long}=`) || arg.startsWith(`${option}=`));
+    return `${long} takes no value${given === undefined ? '' : `, got ${JSON.stringify(given)}`}`;
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(message)) {
     // The occurrence parseArgs stopped at: the first one followed by an argument that looks like an option
@@ -398,7 +409,7 @@ function parseProblem(error: unknown, args: readonly string[]): string {
 /**
  * `problem` with how to give a session id that begins with `-` (`context -- -abc`), when it is an unknown
  * option of `context` or `replay` given no id: such an id (which `sessions` lists as it is) was read as
- * options, and the usage error named only its first letter (`Unknown option '-a'`).
+ * options, and the usage error named only its first letter (`unknown option "-a"`).
  */
 function idAfterDashes(problem: string, error: unknown, args: readonly string[]): string {
   const positionals = positionalsOf(args);
