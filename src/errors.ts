@@ -166,14 +166,63 @@ const SHOWN_LENGTH = 200;
  * message, where X is what the caller passed: a 1.6 MB string given where an iterable was expected must
  * not make a 1.6 MB message. A string is shown between single quotes, so that `'5'` given for a number
  * does not read as the number 5, nor `''` as nothing; an array between brackets, its strings quoted, so
- * that `['db']` given for a path does not read as the string `db`.
+ * that `['db']` given for a path does not read as the string `db`; an object whose text is only its tag
+ * (`[object Object]`, `[object Map]`) by its fields, `{ within: 10 }` (or `Name { … }` for a class
+ * instance), a `Map` or a `Set` by its size: what was passed, not its tag.
  */
 export function shownText(value: unknown): string {
   const items = arrayOrUndefined(value);
   if (items !== undefined) return shownArray(items);
   const quote = typeof value === 'string' ? "'" : '';
   const text = textOf(value);
+  if (typeof value === 'object' && value !== null && TAG.test(text)) {
+    const fields = shownObject(value);
+    if (fields !== undefined) return fields;
+  }
   return cutText(text, quote, quote, `${text.length.toLocaleString('en-US')} characters`);
+}
+
+/** The text `Object.prototype.toString` gives, which says nothing of what an object holds. */
+const TAG = /^\[object [^\]]*\]$/;
+
+/** An item of an array or a field of an object: a string quoted, an array `[…]`, a tagged object `{…}`. */
+function shownItem(item: unknown): string {
+  if (typeof item === 'string') return `'${item}'`;
+  if (arrayOrUndefined(item)) return '[…]';
+  const text = textOf(item);
+  return typeof item === 'object' && item !== null && TAG.test(text) ? '{…}' : text;
+}
+
+/**
+ * `{ a: 1, b: 'x' }` (its own enumerable string keys, no recursion: an object inside is `{…}`), prefixed
+ * by its class's name when it has one other than `Object`; `a Map (2 entries)`, `a Set (1 item)`; cut as
+ * `shownArray` cuts. Undefined when reading it throws (a proxy, a getter): the caller shows its tag then.
+ */
+function shownObject(value: object): string | undefined {
+  try {
+    if (value instanceof Map) return `a Map (${plural(value.size, 'entry', 'entries')})`;
+    if (value instanceof Set) return `a Set (${plural(value.size, 'item', 'items')})`;
+    const keys = Object.keys(value);
+    let text = '';
+    for (let i = 0; i < keys.length && text.length <= SHOWN_LENGTH; i++) {
+      if (i > 0) text += ', ';
+      text += `${keys[i]}: ${shownItem((value as Record<string, unknown>)[keys[i]!])}`;
+    }
+    const prototype: unknown = Object.getPrototypeOf(value);
+    const name =
+      prototype === null || prototype === Object.prototype
+        ? ''
+        : (prototype as { constructor?: { name?: unknown } }).constructor?.name;
+    const prefix = typeof name === 'string' && name !== '' && name !== 'Object' ? `${name} ` : '';
+    if (keys.length === 0) return `${prefix}{}`;
+    return prefix + cutText(text, '{ ', ' }', plural(keys.length, 'field', 'fields'));
+  } catch {
+    return undefined;
+  }
+}
+
+function plural(count: number, one: string, many: string): string {
+  return `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
 }
 
 /** `value` when it is an array; undefined when not, or when asking throws (a revoked proxy). */
@@ -197,7 +246,7 @@ function shownArray(items: readonly unknown[]): string {
     for (let i = 0; i < length && text.length <= SHOWN_LENGTH; i++) {
       const item = items[i];
       if (i > 0) text += ', ';
-      text += typeof item === 'string' ? `'${item}'` : arrayOrUndefined(item) ? '[…]' : textOf(item);
+      text += shownItem(item);
     }
   } catch {
     // Reading the array threw (a proxy's getter): shown as far as it was read.

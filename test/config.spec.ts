@@ -157,7 +157,7 @@ describe('a message shows at most the first 200 characters of a bad value', () =
       for (const [id, shown] of [
         [['x'.repeat(1_000_000)], `['${'x'.repeat(199)}…] (1 item)`],
         [10n, '10'],
-        [cyclic, '[object Object]'],
+        [cyclic, '{ self: {…} }'],
         ['', "''"],
       ] as const) {
         await expect(store.get(id as never, 0)).rejects.toThrow(
@@ -167,6 +167,44 @@ describe('a message shows at most the first 200 characters of a bad value', () =
     } finally {
       await temp.cleanup();
     }
+  });
+
+  it('an object is shown by its fields, a Map or a Set by its size: never by its tag, [object Object]', () => {
+    class Gate {
+      isOpen = 'yes';
+    }
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare.n = 1;
+    const unreadable = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('no');
+        },
+      },
+    );
+    for (const [value, shown] of [
+      [
+        { within: 10, name: 'x', steps: [1], inner: { a: 1 } },
+        "{ within: 10, name: 'x', steps: […], inner: {…} }",
+      ],
+      [{}, '{}'],
+      [bare, '{ n: 1 }'],
+      [new Gate(), "Gate { isOpen: 'yes' }"],
+      [new Map([['a', 1]]), 'a Map (1 entry)'],
+      [new Set([1, 2]), 'a Set (2 items)'],
+      [[{ a: 1 }], '[{…}]'],
+      // Its fields cannot be read: its tag, as before.
+      [unreadable, '[object Object]'],
+    ] as const) {
+      expect(() => adaptiveBatch({ minSize: value as never })).toThrow(
+        new ConfigError(`adaptiveBatch: minSize must be a positive integer, got ${shown}`),
+      );
+    }
+    const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`field${i}`, i]));
+    expect(caught(() => adaptiveBatch({ minSize: many as never }))).toMatch(
+      /got \{ field0: 0, .*… } \(100 fields\)$/,
+    );
   });
 
   it('a value of exactly 200 characters is shown whole; a surrogate pair is never cut in half', () => {
@@ -181,11 +219,11 @@ describe('a message shows at most the first 200 characters of a bad value', () =
   it('an array is shown between brackets, its strings quoted: never as the text of its items', async () => {
     expect(caught(() => adaptiveBatch({ minSize: ['5'] as never }))).toMatch(/got \['5'\]$/);
     expect(caught(() => adaptiveBatch({ minSize: [] as never }))).toMatch(/got \[\]$/);
-    // An array inside is not opened (an array may hold itself); other items as `textOf` shows them.
+    // An array or an object inside is not opened (it may hold itself); other items as `textOf` shows them.
     const cyclic: unknown[] = [1, null];
     cyclic.push(cyclic, { a: 1 }, 2n, '');
     expect(caught(() => adaptiveBatch({ minSize: cyclic as never }))).toMatch(
-      /got \[1, null, \[…\], \[object Object\], 2, ''\]$/,
+      /got \[1, null, \[…\], \{…\}, 2, ''\]$/,
     );
     // A long array: its first items, cut at 200 characters, and how many it holds; never all of them.
     const long = Array.from({ length: 1_000_000 }, (_, i) => i);

@@ -593,6 +593,7 @@ const GROUP_RULES: ConfigRules = {
   position: 'the first argument',
   expected: 'a non-empty array of groups',
   item: 'an object { name, eventTypes, windowMs, rule, description? }',
+  misplaced: 'the first argument is the groups (an array, one group too: [group]); the options go second',
   fields: {
     name: 'a non-empty string',
     eventTypes: 'a non-empty array of non-empty strings',

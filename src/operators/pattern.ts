@@ -378,6 +378,8 @@ const STEP_RULES: ConfigRules = {
   position: 'the first argument',
   expected: 'a non-empty array of steps',
   item: 'a function (event) => boolean, { match, name?, optional? } or { notFollowedBy, name? }',
+  misplaced:
+    'the first argument is the steps (an array, one step too: [step]); the options ({ within }) go second',
   fields: {
     name: 'a non-empty string',
     match: 'a function (event) => boolean',

@@ -878,7 +878,7 @@ describe('adaptiveBatch', () => {
       [null, /setConfig takes an object, got null/],
       [5, /setConfig takes an object, got 5/],
       // Its entries are no own fields: read as a record, it set nothing.
-      [new Map([['maxSize', 8]]), /setConfig takes an object, got \[object Map\]/],
+      [new Map([['maxSize', 8]]), /setConfig takes an object, got a Map \(1 entry\)/],
     ];
     for (const [config, message] of bad) {
       expect(() => batcher.setConfig(config as never)).toThrow(ConfigError);

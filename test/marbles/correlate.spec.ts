@@ -510,7 +510,7 @@ describe('correlate: configuration', () => {
   it('names the argument when it is the wrong thing as a whole: options given first, groups not an array', () => {
     expect(() => correlate({ passThrough: false } as never)).toThrow(
       new ConfigError(
-        'correlate: groups (the first argument) must be a non-empty array of groups, got [object Object]',
+        'correlate: groups (the first argument) must be a non-empty array of groups, got { passThrough: false }: the first argument is the groups (an array, one group too: [group]); the options go second',
       ),
     );
     expect(() => correlate([group], 'all' as never)).toThrow(

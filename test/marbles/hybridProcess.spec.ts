@@ -2230,7 +2230,7 @@ describe('hybridProcess: a lane that stopped', () => {
             bufferCount(2),
             map((batch) => [batch[0]!, stranger]),
           ),
-        'a batch whose item #1 ([object Object]) is not the event given to it at that place',
+        "a batch whose item #1 ({ id: 'x', type: 'tool.used', timestamp: 0, priority: 1, data: {…} }) is not the event given to it at that place",
       ],
       [
         (input) =>
@@ -2238,7 +2238,7 @@ describe('hybridProcess: a lane that stopped', () => {
             bufferCount(2),
             map((batch) => [...batch].reverse()),
           ),
-        'a batch whose item #0 ([object Object]) is not the event given to it at that place',
+        "a batch whose item #0 ({ id: 'b', type: 'tool.used', timestamp: 0, priority: 1, data: {…} }) is not the event given to it at that place",
       ],
       [
         (input) =>

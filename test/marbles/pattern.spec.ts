@@ -308,7 +308,7 @@ describe('pattern: configuration', () => {
 
   it('names the argument when it is the wrong thing as a whole', () => {
     expect(() => pattern({ withinMs: 10 } as never, TEN)).toThrow(
-      'pattern: steps (the first argument) must be a non-empty array of steps, got [object Object]',
+      'pattern: steps (the first argument) must be a non-empty array of steps, got { withinMs: 10 }: the first argument is the steps (an array, one step too: [step]); the options ({ within }) go second',
     );
     expect(() => pattern([isTestEdit, isSourceEdit], undefined as never)).toThrow(
       'pattern: the options must be an object, got undefined',
@@ -403,7 +403,7 @@ describe('pattern: configuration', () => {
       "pattern: key must be a function (event) => key, got 'sessionId'",
     );
     expect(() => pattern(TDD, { within: 1, scheduler: {} as never })).toThrow(
-      'pattern: scheduler must be a SchedulerLike (now() and schedule()), got [object Object]',
+      'pattern: scheduler must be a SchedulerLike (now() and schedule()), got {}',
     );
   });
 

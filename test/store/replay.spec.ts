@@ -313,7 +313,7 @@ describe('replay', () => {
     it('throws ConfigError at once for a gate that is not a FlowGate, and for a mistyped gate option', () => {
       const cases: Array<[unknown, string]> = [
         [null, 'replay: gate must be a FlowGate (createFlowGate()), got null'],
-        [{}, 'replay: gate must be a FlowGate (createFlowGate()), got [object Object]'],
+        [{}, 'replay: gate must be a FlowGate (createFlowGate()), got {}'],
         ['open', "replay: gate must be a FlowGate (createFlowGate()), got 'open'"],
         [() => {}, 'replay: gate must be a FlowGate (createFlowGate()), got'],
         [{ whenOpen: true }, 'replay: gate must be a FlowGate (createFlowGate()), got'],

@@ -73,18 +73,18 @@ describe('pullFrom', () => {
       new ConfigError("pullFrom: source must be an (async) iterable, got 'abc'"),
     );
     expect(() => pullFrom([1], {} as never)).toThrow(
-      new ConfigError('pullFrom: gate must be a FlowGate (createFlowGate()), got [object Object]'),
+      new ConfigError('pullFrom: gate must be a FlowGate (createFlowGate()), got {}'),
     );
   });
 
   it('refuses a gate without a boolean isOpen, which it would wait at for ever, pulling nothing', () => {
     // A gate of whenOpen alone (a JavaScript caller's, or a cast): its isOpen never says open.
-    for (const gate of [
-      { whenOpen: () => Promise.resolve() },
-      { isOpen: 1, whenOpen: () => Promise.resolve() },
-    ]) {
+    for (const [gate, shown] of [
+      [{ whenOpen: () => Promise.resolve() }, '{ whenOpen: () => Promise.resolve() }'],
+      [{ isOpen: 1, whenOpen: () => Promise.resolve() }, '{ isOpen: 1, whenOpen: () => Promise.resolve() }'],
+    ] as const) {
       expect(() => pullFrom([1], gate as never)).toThrow(
-        new ConfigError('pullFrom: gate must be a FlowGate (createFlowGate()), got [object Object]'),
+        new ConfigError(`pullFrom: gate must be a FlowGate (createFlowGate()), got ${shown}`),
       );
     }
     // What it reads is all it needs: a gate of isOpen and whenOpen pulls.

@@ -26,6 +26,12 @@ export interface ConfigRules {
   readonly fields: Readonly<Record<string, string>>;
   /** For an array argument: what each item must be (its fields are in `fields`). */
   readonly item?: string;
+  /**
+   * For an array argument: what a message adds when the argument is an object (the options, or one item,
+   * given where the array goes), after what was passed: `the first argument is the groups (an array, one
+   * group too: [group]); the options go second`.
+   */
+  readonly misplaced?: string;
 }
 
 /**
@@ -62,9 +68,25 @@ export function validateConfig(
     if (rule || expected === undefined) {
       return `${items || path.length === 0 ? where : path.join('.')}: ${issue.message}`;
     }
-    return `${where} must be ${expected}, got ${shownText(valueAt(value, fieldPath))}`;
+    const misplaced = path.length === 0 && rules.misplaced !== undefined && isPlainObject(value);
+    return `${where} must be ${expected}, got ${shownText(valueAt(value, fieldPath))}${misplaced ? `: ${rules.misplaced}` : ''}`;
   });
   throw new ConfigError(`${operator}: ${parts.join('; ')}`, { cause: result.error });
+}
+
+/** Whether `value` is an object of fields (not an array, a Map or a Set), as options are; never throws. */
+function isPlainObject(value: unknown): boolean {
+  try {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      !(value instanceof Map) &&
+      !(value instanceof Set)
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** The value at `path` in `value`, as far as it can be read (a getter may throw). */
