@@ -3,7 +3,7 @@
  * id generation and the JSON round trip.
  */
 import { z } from 'zod';
-import { type EventIssue, InvalidEventError, nearestName } from './errors.js';
+import { type EventIssue, InvalidEventError, nearestName, shownText } from './errors.js';
 
 /**
  * How urgent an event is. Numeric, so `Math.max` over priorities gives the most urgent one.
@@ -457,9 +457,21 @@ export function eventToJSON(event: Event<unknown>): string {
 /**
  * Parses and validates JSON text written by `eventToJSON`.
  *
- * @throws InvalidEventError when the text is not JSON or not an event.
+ * @throws InvalidEventError when the text is not JSON or not an event, or is no text but an object (an
+ *   event already parsed: `parseEvent` checks one).
  */
 export function eventFromJSON(json: string): Event {
+  // An object (an event already parsed) was read as the text of String(), '[object Object]': "not valid
+  // JSON", which hid what was passed. Bytes (a Buffer) are text, as JSON.parse reads them.
+  if (typeof json === 'object' && json !== null && !ArrayBuffer.isView(json)) {
+    throw new InvalidEventError([
+      {
+        code: 'invalid_type',
+        path: [],
+        message: `eventFromJSON takes the JSON text of an event (a string), got ${shownText(json)}; parseEvent checks an event object`,
+      },
+    ]);
+  }
   let value: unknown;
   try {
     value = JSON.parse(json);

@@ -328,6 +328,24 @@ describe('JSON round trip', () => {
       expect((error as InvalidEventError).cause).toBeInstanceOf(SyntaxError);
     }
   });
+
+  it('refuses an event object (already parsed) saying what it got, not that "[object Object]" is no JSON', () => {
+    const event = createEvent({ type: 'tool.used', sessionId: 's', data: { tool: 'Read' } });
+    let thrown: unknown;
+    try {
+      eventFromJSON(event as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidEventError);
+    const [issue] = (thrown as InvalidEventError).issues;
+    expect(issue?.code).toBe('invalid_type');
+    expect(issue?.message).toMatch(
+      /^eventFromJSON takes the JSON text of an event \(a string\), got \{ id: '.*', type: 'tool\.used', .*\}; parseEvent checks an event object$/,
+    );
+    // Bytes are text, read as before.
+    expect(eventFromJSON(Buffer.from(eventToJSON(event)) as never)).toEqual(event);
+  });
 });
 
 describe('createEventId', () => {
