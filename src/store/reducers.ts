@@ -202,6 +202,7 @@ const FILE_STATE_KEYS = optionKeys<FileStateOptions>({ recentWindowMs: true, max
  */
 export function createFileState(options: FileStateOptions = {}): StateReducer<FileState> {
   checkOptions('createFileState', options, FILE_STATE_KEYS);
+  options = readFields(options, FILE_STATE_KEYS);
   refuseNull('createFileState', options, FILE_STATE_KEYS);
   const windowMs = options.recentWindowMs ?? HOUR_MS;
   const maxRecent = options.maxRecent ?? DEFAULT_HISTORY;

@@ -6,6 +6,7 @@ import {
   ConfigError,
   checkOptions,
   optionKeys,
+  readFields,
   refuseNull,
   shownText,
   textOf,
@@ -227,6 +228,7 @@ function readHookFile<T>(
     throw new ConfigError(`${where}: path must be a non-empty path, got ${shownText(path)}`);
   }
   checkOptions(where, options, OPTION_KEYS);
+  options = readFields(options, OPTION_KEYS);
   refuseNull(where, options, ['hook', 'maxLineLength', 'pollIntervalMs']);
   const resumeFrom = resumeOption(options?.resumeFrom, where);
   const follow = booleanOption(where, 'follow', options?.follow, false);

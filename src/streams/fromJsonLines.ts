@@ -4,6 +4,7 @@ import {
   ConfigError,
   checkOptions,
   optionKeys,
+  readFields,
   refuseNull,
   shownText,
   textOf,
@@ -80,6 +81,7 @@ export function fromJsonLines(
     );
   }
   checkOptions('fromJsonLines', options, OPTION_KEYS);
+  options = readFields(options, OPTION_KEYS);
   refuseNull('fromJsonLines', options, OPTION_KEYS);
   const lineOptions = readLineOptions(options, 'fromJsonLines');
   return new Observable<HookOutput>((subscriber) => {

@@ -2,7 +2,15 @@
  * The hook bridge's pure mapping: one hook payload → one or more `Event`s.
  * See `docs/bridge.md` for the table of hooks and the events each becomes.
  */
-import { ConfigError, checkOptions, optionKeys, refuseNull, shownText, textOf } from '../errors.js';
+import {
+  ConfigError,
+  checkOptions,
+  optionKeys,
+  readFields,
+  refuseNull,
+  shownText,
+  textOf,
+} from '../errors.js';
 import { createEventId, type Event, makeEvent, Priority, setOwn } from '../event.js';
 import { hiddenIn } from '../hooks/options.js';
 import { CUT_LENGTH, cutLength, cutPayload, KEEP, type PayloadCut } from './cut.js';
@@ -3059,6 +3067,7 @@ export function toEvents(
   // Options that are no object (`null`, a number) are refused as createHookBridge's are: null was read as
   // an object (a TypeError), a number ignored without a word.
   if (options !== undefined) checkOptions('toEvents', options, BRIDGE_OPTION_KEYS);
+  options = readFields(options, BRIDGE_OPTION_KEYS);
   const limits = bridgeLimits(options, 'toEvents');
   return mapHookOutput({ hook: hookName, output, timestamp }, limits, Date);
 }

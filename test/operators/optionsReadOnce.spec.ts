@@ -11,6 +11,7 @@ import {
   chainHooks,
   correlate,
   createEvent,
+  createFileState,
   createHookBridge,
   createModeSelector,
   type Event,
@@ -29,6 +30,7 @@ import {
   sessionWindows,
   systemLoad$,
   temporalAggregate,
+  toEvents,
 } from '../../src/index.js';
 
 const T0 = 1_800_000_000_000;
@@ -249,5 +251,16 @@ describe('options read once', () => {
     // The thresholds checked (50 and 10), not -1: a load under both is no load.
     expect(select(commit, { cpuPercent: 40, queueDepth: 5 })).toBe('immediate');
     expect(select(commit, { cpuPercent: 60, queueDepth: 20 })).toBe('batched');
+  });
+  it('toEvents and createFileState: each field is read once (the null check read each a second time; toEvents read its limits twice)', () => {
+    const limits = counted({ maxPayloadBytes: 1_000, maxDepth: 10, maxRawLength: 100 }, { maxDepth: -1 });
+    const [event] = toEvents('SessionStart', { session_id: 's', source: 'startup' }, T0, limits.object);
+    expect([limits.reads, event?.type]).toEqual([
+      { maxPayloadBytes: 1, maxDepth: 1, maxRawLength: 1 },
+      'session.started',
+    ]);
+    const state = counted({ recentWindowMs: 1_000, maxRecent: 5 }, { maxRecent: -1 });
+    createFileState(state.object);
+    expect(state.reads).toEqual({ recentWindowMs: 1, maxRecent: 1 });
   });
 });
