@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { failureCode } from '../src/cli/stopped.js';
 import { openStore } from '../src/index.js';
 import { SessionStore } from '../src/store/SessionStore.js';
 import { runMain } from './helpers/main.js';
@@ -151,9 +152,10 @@ describe('ingest and rotate stopped by a signal, without --follow', () => {
   it('rotate: stopped before the move, moves nothing and says so; the next rotate stores the rest, none twice', async () => {
     await writeFile(log, `${many.map(note).join('\n')}\n`);
     const signalled = signalAtFirstWrite('SIGTERM');
-    await expect(runMain(['rotate', '--log', log, '--store', store, '--settle-ms', '0'])).rejects.toThrow(
-      'stopped by SIGTERM before the move: nothing was moved',
-    );
+    const stopped = runMain(['rotate', '--log', log, '--store', store, '--settle-ms', '0']);
+    await expect(stopped).rejects.toThrow('stopped by SIGTERM before the move: nothing was moved');
+    // The exit code bin.ts gives it: 143, as ingest's (it was 1, a failure's).
+    expect(failureCode(await stopped.catch((error: unknown) => error))).toBe(143);
     expect(signalled()).toBe(true);
     vi.restoreAllMocks();
     expect(existsSync(`${log}.1`)).toBe(false);

@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { rotate } from '../src/cli/commands.js';
+import { failureCode } from '../src/cli/stopped.js';
 import { openStore } from '../src/index.js';
 import { spyOnFsyncs } from './helpers/fsyncSpy.js';
 import { runMain } from './helpers/main.js';
@@ -235,9 +236,11 @@ describe('vibespec-streams rotate', () => {
         const added = process.listeners('SIGINT').filter((listener) => !before.includes(listener));
         expect(added).toHaveLength(1);
         added[0]!('SIGINT');
-        expect(String(await run)).toContain(
+        const error = await run;
+        expect(String(error)).toContain(
           'whose last lines may not all be in the store: stopped by SIGINT while it waited for the hooks',
         );
+        expect(failureCode(error)).toBe(130); // bin.ts's exit code
       } finally {
         said.mockRestore();
         await straggler.close();
@@ -670,9 +673,9 @@ describe('vibespec-streams rotate', () => {
         const added = process.listeners(signal).filter((listener) => !before[signal].includes(listener));
         expect(added).toHaveLength(1);
         added[0]!(signal);
-        expect(String(await run)).toContain(
-          `whose last lines may not all be in the store: stopped by ${signal}`,
-        );
+        const error = await run;
+        expect(String(error)).toContain(`whose last lines may not all be in the store: stopped by ${signal}`);
+        expect(failureCode(error)).toBe(signal === 'SIGINT' ? 130 : 143); // bin.ts's exit code
       } finally {
         spy.mockRestore();
       }
@@ -688,9 +691,14 @@ describe('vibespec-streams rotate', () => {
     expect([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')]).toEqual(before);
   });
 
-  it.each(['SIGINT', 'SIGTERM'] as const)(
-    'stopped by %s while it waits: exits 1 and says how to finish, which ingest --log log.1 does',
-    async (signal) => {
+  // Exit 128 + the signal's number, as `ingest` and `record` stopped by one (it was 1, a failure's).
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)(
+    'stopped by %s while it waits: exits %i and says how to finish, which ingest --log log.1 does',
+    async (signal, code) => {
       await writeFile(log, line(S1, 'a'));
       const child = spawn(
         process.execPath,
@@ -711,7 +719,7 @@ describe('vibespec-streams rotate', () => {
       });
       await appendFile(`${log}.1`, line(S1, 'b')); // a hook that opened the log before the move
       child.kill(signal);
-      expect(await closed).toEqual([1, null]);
+      expect(await closed).toEqual([code, null]);
       expect(stderr).toContain(
         `${log} was moved to ${log}.1, whose last lines may not all be in the store: stopped by ${signal} ` +
           `while it waited for the hooks (run vibespec-streams ingest --log ${log}.1 --store ${store} to finish)`,

@@ -6,7 +6,6 @@
  */
 import { createReadStream, existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { lstat, open, readdir, readFile, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { concatMap, EMPTY, from, lastValueFrom, Subject, takeUntil, tap } from 'rxjs';
 import { textOf, VibespecError } from '../errors.js';
@@ -20,6 +19,7 @@ import { fromJsonLines } from '../streams/fromJsonLines.js';
 import { bridgeLimits, mapHookOutput } from '../streams/toEvents.js';
 import { named } from './named.js';
 import { standardOutput } from './output.js';
+import { StoppedError, signalExitCode } from './stopped.js';
 
 const stdout = standardOutput();
 
@@ -515,7 +515,7 @@ export async function ingest(
   // script does not go on as if the log were stored (exit 0 let `ingest && rm log` lose the lines left, and a
   // shell loop over logs went on after Ctrl+C). A signal is the end of `--follow`, which never reaches one:
   // exit 0.
-  return !follow && stopped !== undefined ? 128 + osConstants.signals[stopped] : 0;
+  return !follow && stopped !== undefined ? signalExitCode(stopped) : 0;
 }
 
 /**
@@ -660,7 +660,7 @@ function waitUnlessStopped(ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const stop = (signal: NodeJS.Signals) => {
       end();
-      reject(new Error(`stopped by ${signal} while it waited for the hooks`));
+      reject(new StoppedError(`stopped by ${signal} while it waited for the hooks`, signal));
     };
     const timer = setTimeout(() => {
       end();
@@ -753,7 +753,8 @@ async function waitForWriters(file: string, limitMs: number): Promise<number[]> 
   } finally {
     for (const signal of STOP_SIGNALS) process.off(signal, stop);
   }
-  if (stopped !== undefined) throw new Error(`stopped by ${stopped} while it waited for the hooks`);
+  if (stopped !== undefined)
+    throw new StoppedError(`stopped by ${stopped} while it waited for the hooks`, stopped);
   return writers;
 }
 
@@ -804,7 +805,9 @@ export async function rotate(
   try {
     await thenClose(store, async () => {
       const stopped = await finishRotation(store, log, durability);
-      if (stopped !== undefined) throw new Error(`stopped by ${stopped} before the move: nothing was moved`);
+      if (stopped !== undefined) {
+        throw new StoppedError(`stopped by ${stopped} before the move: nothing was moved`, stopped);
+      }
       if (await isMissing(log)) {
         console.error(`no log at ${log} since that rotation: nothing to rotate`);
         return;
@@ -812,7 +815,10 @@ export async function rotate(
       const before = await ingestInto(store, log, `${log}.offset`, false, durability, undefined);
       console.error(ingestedText(before, log));
       if (before.stopped !== undefined) {
-        throw new Error(`stopped by ${before.stopped} before the move: nothing was moved`);
+        throw new StoppedError(
+          `stopped by ${before.stopped} before the move: nothing was moved`,
+          before.stopped,
+        );
       }
       if ((await stat(log)).size === 0) {
         console.error(`${log} is empty: not moved`);
@@ -836,7 +842,7 @@ export async function rotate(
       const writers = await waitForWriters(rotated, writersLimitMs);
       const after = await ingestInto(store, rotated, `${rotated}.offset`, false, durability, undefined);
       console.error(ingestedText(after, rotated));
-      if (after.stopped !== undefined) throw new Error(`stopped by ${after.stopped}`);
+      if (after.stopped !== undefined) throw new StoppedError(`stopped by ${after.stopped}`, after.stopped);
       await rm(`${log}.offset`, { force: true });
       console.error(
         writers.length > 0
@@ -851,11 +857,13 @@ export async function rotate(
   } catch (error) {
     if (moved === undefined) throw error;
     // The move is done: what is left is the moved log's lines, which `ingest` resumes from its offset file.
-    throw new Error(
+    // Stopped by a signal, it still exits as a command a signal stopped (see `StoppedError`).
+    const text =
       `${moved.from} was moved to ${moved.to}, whose last lines may not all be in the store: ` +
-        `${textOf(error)} (run vibespec-streams ingest --log ${moved.to} --store ${storePath} to finish)`,
-      { cause: error },
-    );
+      `${textOf(error)} (run vibespec-streams ingest --log ${moved.to} --store ${storePath} to finish)`;
+    throw error instanceof StoppedError
+      ? new StoppedError(text, error.signal, { cause: error })
+      : new Error(text, { cause: error });
   }
   return 0;
 }

@@ -13,7 +13,6 @@
  */
 import { constants } from 'node:fs';
 import { type FileHandle, open, readFile, realpath } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nearestName, textOf } from '../errors.js';
@@ -22,6 +21,7 @@ import type { Durability } from '../store/SessionStore.js';
 import { afterLastLine, openToAppend, writeWhole } from './appendLine.js';
 import { named } from './named.js';
 import { ignoreStderrErrors, standardOutput } from './output.js';
+import { signalExitCode } from './stopped.js';
 
 const DEFAULT_LOG = '.vibespec/hooks.jsonl';
 /** Every command's output: a reader that goes away (`| head`) ends it quietly (see `Output`). */
@@ -58,6 +58,8 @@ const USAGE = `usage: vibespec-streams <command> [options]
       0 to 2147483647) for a hook that opened it just before the move (on Linux, then for as long as a
       process still has FILE.N open to write, 30 s at most), and ingest what such a hook wrote there.
       FILE.N can then be deleted, unless rotate names a process that still has it open to write. Like ingest, it needs the store: stop an ingest --follow first.
+      SIGINT, SIGTERM or SIGHUP stops it cleanly (what was read is stored; it says how to finish): it then
+      exits 128 + the signal's number (130, 143, 129), as ingest does.
   bridge [FILE]
       JSON Lines of hook payloads (FILE or stdin) → JSON Lines of events on stdout. Reading a
       terminal, it says so on stderr: Ctrl+D at the start of a line ends the input.
@@ -181,7 +183,7 @@ async function record(log: string, hook: string | undefined, durability: Durabil
     });
     stopReading = undefined;
     // Stopped before a byte came: nothing read, nothing to record.
-    if (stopped !== undefined && text === '') return 128 + osConstants.signals[stopped];
+    if (stopped !== undefined && text === '') return signalExitCode(stopped);
     let output: unknown;
     try {
       output = JSON.parse(text);
@@ -223,7 +225,7 @@ async function record(log: string, hook: string | undefined, durability: Durabil
   } finally {
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
-  return stopped === undefined ? 0 : 128 + osConstants.signals[stopped];
+  return stopped === undefined ? 0 : signalExitCode(stopped);
 }
 
 /**
