@@ -19,6 +19,7 @@ import { dirname, join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RECORD_TERMINAL_TEXT } from '../src/cli/main.js';
 import { loadFixtures } from './helpers/fixtures.js';
 import { spyOnFsyncs } from './helpers/fsyncSpy.js';
 import { runMain } from './helpers/main.js';
@@ -740,5 +741,102 @@ describe('vibespec-streams record stopped by a signal (a hook cancelled or timed
     const before = STOPS.map((signal) => process.listenerCount(signal));
     expect(await stoppedAfter('', 'SIGTERM')).toEqual({ code: 143, lines: undefined });
     expect(STOPS.map((signal) => process.listenerCount(signal))).toEqual(before);
+  });
+});
+
+describe('vibespec-streams record, its stdin not a pipe', () => {
+  // A folder as stdin (`record < .vibespec`): Node reads it as an empty input, which was recorded as an
+  // empty payload under hook unknown, exit 0. Now it is said, naming stdin, exit 1, nothing recorded.
+  it('a folder as stdin: says so, exits 1, records nothing (spawned)', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const folder = await fsp.open(dir, 'r');
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'record', '--log', log], {
+        cwd: ROOT,
+        stdio: [folder.fd, 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+      });
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', resolve);
+      });
+      expect({ code, stderr }).toEqual({
+        code: 1,
+        stderr: 'vibespec-streams record: stdin is a folder, not a hook payload: nothing recorded\n',
+      });
+    } finally {
+      await folder.close();
+    }
+    expect(existsSync(log)).toBe(false);
+  });
+
+  it('a folder as stdin, in process: the same', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const folder = await fsp.open(dir, 'r');
+    const stdin = Object.assign(PassThrough.from([]), { fd: folder.fd });
+    const real = Object.getOwnPropertyDescriptor(process, 'stdin')!;
+    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true });
+    try {
+      expect(await runMain(['record', '--log', log])).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'vibespec-streams record: stdin is a folder, not a hook payload: nothing recorded',
+      });
+    } finally {
+      Object.defineProperty(process, 'stdin', real);
+      await folder.close();
+    }
+    expect(existsSync(log)).toBe(false);
+  });
+
+  it('a file as stdin is read as a pipe is (the folder check looks at what the descriptor is)', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const payload = join(dir, 'payload.json');
+    await writeFile(payload, JSON.stringify({ hook_event_name: 'Stop' }));
+    const file = await fsp.open(payload, 'r');
+    const stdin = Object.assign(
+      PassThrough.from([Buffer.from(JSON.stringify({ hook_event_name: 'Stop' }))]),
+      {
+        fd: file.fd,
+      },
+    );
+    const real = Object.getOwnPropertyDescriptor(process, 'stdin')!;
+    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true });
+    try {
+      expect(await runMain(['record', '--log', log])).toEqual({ code: 0, stdout: '', stderr: '' });
+    } finally {
+      Object.defineProperty(process, 'stdin', real);
+      await file.close();
+    }
+    expect(JSON.parse(await readFile(log, 'utf8'))).toMatchObject({ hook: 'Stop' });
+  });
+
+  // Run by hand with no input, it waited without a word, as bridge did before it said what it reads.
+  it('a terminal as stdin: says once on stderr what it reads and how to end it, then records the payload', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const terminal = Object.assign(PassThrough.from([Buffer.from('{"hook_event_name":"Stop"}')]), {
+      isTTY: true,
+    });
+    const real = Object.getOwnPropertyDescriptor(process, 'stdin')!;
+    Object.defineProperty(process, 'stdin', { value: terminal, configurable: true });
+    let run: Awaited<ReturnType<typeof runMain>>;
+    try {
+      run = await runMain(['record', '--log', log]);
+    } finally {
+      Object.defineProperty(process, 'stdin', real);
+    }
+    expect(run).toEqual({ code: 0, stdout: '', stderr: RECORD_TERMINAL_TEXT });
+    if (process.platform !== 'win32') {
+      expect(RECORD_TERMINAL_TEXT).toBe(
+        'record: reading the hook payload (JSON) from the terminal; end the input with Ctrl+D at the start of a line',
+      );
+    }
+    expect(JSON.parse(await readFile(log, 'utf8'))).toMatchObject({
+      hook: 'Stop',
+      output: { hook_event_name: 'Stop' },
+    });
   });
 });

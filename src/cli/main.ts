@@ -11,7 +11,7 @@
  * `record` needs: Claude Code waits for the hook at every event. The other commands are in `commands.ts`,
  * imported when one of them runs, after their arguments are checked here.
  */
-import { constants } from 'node:fs';
+import { constants, fstatSync } from 'node:fs';
 import { type FileHandle, open, readFile, realpath } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +36,8 @@ const USAGE = `usage: vibespec-streams <command> [options]
       cannot be (a full disk, a folder it cannot create), says why and exits 1: a hook error Claude
       shows, without blocking it (only exit 2 blocks). A usage error exits 1 too. SIGINT, SIGTERM or
       SIGHUP ends the reading: what was read is recorded, then it exits 128 + the signal's number.
+      An empty stdin is recorded as an empty payload (which the bridge rejects); a folder as stdin is
+      said, exit 1, nothing recorded; a terminal as stdin is said on stderr (Ctrl+D ends the input).
       --durability process (default) leaves the line to the OS; os fsyncs the log after the write (and
       its folder when it creates the file), so the line survives a crash of the machine.
   ingest [--log FILE] [--store DIR] [--follow [--poll-ms N]] [--durability process|os]
@@ -160,12 +162,41 @@ function readStdin(stoppable: (stop: () => void) => void): Promise<string> {
 }
 
 /**
+ * Whether stdin is a folder (`record < .vibespec`): Node gives a folder as stdin no stream of its own but an
+ * empty input, which was recorded as an empty payload, exit 0, a mistake said as nothing wrong. Known by
+ * its descriptor; a stdin without one (replaced, in tests) or one that cannot be looked at is read as before.
+ */
+function stdinIsFolder(): boolean {
+  const fd = (process.stdin as { fd?: unknown }).fd;
+  if (typeof fd !== 'number') return false;
+  try {
+    return fstatSync(fd).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What `record` says on stderr when its stdin is a terminal (run by hand, not as a hook, which always pipes
+ * the payload): it reads until the end of input, which a terminal gives at Ctrl+D at the start of a line
+ * (Ctrl+Z then Enter on Windows); without a word it looked hung. As `bridge` says (its TERMINAL_INPUT_TEXT).
+ */
+export const RECORD_TERMINAL_TEXT = `record: reading the hook payload (JSON) from the terminal; end the input with ${
+  process.platform === 'win32' ? 'Ctrl+Z then Enter' : 'Ctrl+D at the start of a line'
+}`;
+
+/**
  * Appends the payload on stdin to the log, as one line. With `durability` `'os'` the log is fsynced after
  * the write, and so is its folder when the file was created (and the folder above each folder created
  * for it), so that a crash of the machine does not lose a recorded line; `'process'` leaves that to the
  * OS. Exit 1 when the line could not be written whole (see `writeWhole`).
  */
 async function record(log: string, hook: string | undefined, durability: Durability): Promise<number> {
+  if (stdinIsFolder()) {
+    console.error('vibespec-streams record: stdin is a folder, not a hook payload: nothing recorded');
+    return 1; // a hook error Claude Code shows, without blocking (see below)
+  }
+  if (process.stdin.isTTY === true) console.error(RECORD_TERMINAL_TEXT);
   // A signal (a hook cancelled or timed out, Ctrl+C) ends the reading, not the run: what was read is
   // recorded (the payload, or its text, which the bridge rejects with it: said, not lost), then the run
   // exits 128 + the signal's number. It killed the hook, at any step: the payload read, its line was lost.
