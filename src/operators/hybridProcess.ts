@@ -21,7 +21,14 @@ import { isFieldRecord } from '../streams/payload.js';
 import type { FlowGate } from '../streams/pullFrom.js';
 import type { LoadSnapshot } from '../streams/systemLoad.js';
 import { type AdaptiveBatchOperator, type AdaptiveBatchOptions, adaptiveBatch } from './adaptiveBatch.js';
-import { cancellable, checkConfig, MAX_TIMER_MS, priorityOf, scheduleLater } from './internal/eventTime.js';
+import {
+  cancellable,
+  checkConfig,
+  clockError,
+  MAX_TIMER_MS,
+  priorityOf,
+  scheduleLater,
+} from './internal/eventTime.js';
 import { linkedInput, startLinked } from './internal/linked.js';
 import type { EventFlowMetrics } from './metrics.js';
 import { createModeSelector, isProcessingMode, ProcessingMode, type SelectModeConfig } from './selectMode.js';
@@ -102,7 +109,8 @@ export interface HybridProcessOptions<R, T extends Event<object> = Event> {
   metrics?: EventFlowMetrics | undefined;
   /**
    * Timers, `events.dropped` timestamps, and — when given — the clock of latencies (without one,
-   * latencies use `performance.now()`). Default `asyncScheduler`.
+   * latencies use `performance.now()`). Default `asyncScheduler`. A given one whose `now()` gives no
+   * finite number ends the output with a `ConfigError`, every event received given its outcome first.
    */
   scheduler?: SchedulerLike | undefined;
 }
@@ -539,7 +547,6 @@ export function hybridProcess<R, T extends Event = Event>(
   const background = options.background ?? immediate;
   if (typeof background !== 'function') throw new ConfigError('hybridProcess: background must be a function');
   const scheduler = options.scheduler ?? asyncScheduler;
-  const clock = options.scheduler ? () => scheduler.now() : () => performance.now();
   if (options.select !== undefined && typeof options.select !== 'function') {
     throw new ConfigError(`hybridProcess: select must be a function, got ${shownText(options.select)}`);
   }
@@ -641,6 +648,27 @@ export function hybridProcess<R, T extends Event = Event>(
         return load;
       };
 
+      // ---- clock -----------------------------------------------------------------------------------
+      // The latencies are read on the scheduler given, else on performance.now(). A given one whose now()
+      // gives no finite number (NaN, a string, Infinity) ends the output with a ConfigError, as the
+      // other operators' clocks do, every event received still given its outcome, its times then the last
+      // finite reading (0 before one): NaN latencies reached the batcher, whose report() threw a RangeError
+      // that ended the output, and an `events.dropped` stamped NaN was an InvalidEventError thrown at the
+      // source. One check of each reading, the one place the clock is read.
+      let lastNow = 0;
+      const clock =
+        options.scheduler === undefined
+          ? () => performance.now()
+          : () => {
+              const now: unknown = scheduler.now();
+              if (Number.isFinite(now)) {
+                lastNow = now as number;
+              } else {
+                endWith(clockError('hybridProcess', now));
+              }
+              return lastNow;
+            };
+
       // ---- outcomes -------------------------------------------------------------------------------
       /** Of the outcome being emitted: from its event's `readyAt` to now (see `Pending.readyAt`). */
       let processingMs = 0;
@@ -702,7 +730,8 @@ export function hybridProcess<R, T extends Event = Event>(
         const dropped = createEvent<EventsDroppedData>({
           type: 'events.dropped',
           priority: Priority.HIGH,
-          timestamp: scheduler.now(),
+          // The scheduler given's time, checked (see `clock`); else asyncScheduler's, the epoch's ms.
+          timestamp: options.scheduler === undefined ? scheduler.now() : clock(),
           data: {
             lane: mode,
             policy,
@@ -1065,6 +1094,8 @@ export function hybridProcess<R, T extends Event = Event>(
                 'hybridProcess: the batcher completed; this event was not batched',
               ),
           );
+          // Its outcome may be the last one owed: the input stopped at its arrival (a bad clock reading).
+          checkDone();
           return;
         }
         batchArrival.push(item);

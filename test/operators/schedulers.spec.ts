@@ -570,3 +570,111 @@ describe('a scheduler whose schedule() throws', () => {
     }
   });
 });
+
+describe('hybridProcess on a clock whose now() gives no finite number', () => {
+  const CLOCKS: Array<[string, unknown, string]> = [
+    ['NaN', Number.NaN, 'NaN'],
+    ['a string', '5', "'5'"],
+    ['Infinity', Number.POSITIVE_INFINITY, 'Infinity'],
+  ];
+  const MODES = ['immediate', 'batched', 'async'] as const;
+
+  /** Two events through hybridProcess on `time`'s clock, every handler synchronous, all sent to `mode`. */
+  function runHybrid(time: () => unknown, mode: (typeof MODES)[number], extra: object = {}) {
+    const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const out: string[] = [];
+    input
+      .pipe(
+        hybridProcess<string>({
+          immediate: (e) => `i:${e.data.n}`,
+          background: (e) => `a:${e.data.n}`,
+          batch: (events) => events.map((e) => `b:${e.data.n}`),
+          select: () => mode as never,
+          batcher: { maxSize: 10, timeoutMs: 500 },
+          scheduler: skewedScheduler(time, clock),
+          ...extra,
+        }),
+      )
+      .subscribe({
+        next: (o) =>
+          out.push(
+            `${o.kind} ${o.mode} ${o.event.data.n}${o.kind === 'result' ? ` ${o.result}` : ` ${(o.error as Error).message}`} latency ${Number.isFinite(o.latencyMs) ? 'finite' : o.latencyMs}`,
+          ),
+        error: (error: unknown) =>
+          out.push(
+            `error ${error instanceof ConfigError ? 'ConfigError' : (error as Error).name}: ${(error as Error).message}`,
+          ),
+      });
+    for (const n of [1, 2]) input.next(createEvent({ type: 'tool.used', data: { n }, timestamp: n }));
+    clock.flush();
+    return { out, observed: input.observed };
+  }
+
+  // Its latencies were NaN (outcomes with latencyMs NaN; the batcher's report() threw
+  // "adaptiveBatch.report: latencyMs must be finite", a RangeError, or adaptiveBatch's own ConfigError
+  // named it), or, on '5', taken as numbers and never said. Now the first reading ends the output: the
+  // event it was read for gets its outcome, the input stops, then the ConfigError.
+  it.each(CLOCKS.flatMap(([name, time, shown]) => MODES.map((mode) => [name, mode, time, shown] as const)))(
+    '%s, %s lane: the event received gets its outcome (latency finite), then a ConfigError naming hybridProcess',
+    (_, mode, time, shown) => {
+      const message = `hybridProcess: the scheduler's now() must give a finite number of ms, got ${shown}`;
+      const { out, observed } = runHybrid(() => time, mode);
+      expect(out).toEqual([
+        mode === 'batched'
+          ? `error batched 1 ${message} latency finite`
+          : `result ${mode} 1 ${mode === 'immediate' ? 'i' : 'a'}:1 latency finite`,
+        `error ConfigError: ${message}`,
+      ]);
+      expect(observed).toBe(false);
+    },
+  );
+
+  it.each(CLOCKS)(
+    '%s only after a batch was cut: its outcomes come, then the ConfigError (was a RangeError from report)',
+    (_, time, shown) => {
+      // Finite while the events arrive and the batch is cut, then bad when the batch's latency is taken.
+      let bad = false;
+      const { out } = runHybrid(() => (bad ? time : 0), 'batched', {
+        batcher: { maxSize: 2, minSize: 1, timeoutMs: 500 },
+        batch: (events: Event[]) => {
+          bad = true;
+          return events.map((e) => `b:${e.data.n}`);
+        },
+      });
+      expect(out).toEqual([
+        'result batched 1 b:1 latency finite',
+        'result batched 2 b:2 latency finite',
+        `error ConfigError: hybridProcess: the scheduler's now() must give a finite number of ms, got ${shown}`,
+      ]);
+    },
+  );
+
+  it('an event dropped on a bad clock is stamped with the last finite reading (was an InvalidEventError at the source)', () => {
+    const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const input = new Subject<Event>();
+    const out: string[] = [];
+    let reads = 0;
+    input
+      .pipe(
+        hybridProcess<string>({
+          immediate: () => new Promise<string>(() => {}), // never settles: the queue fills
+          batch: (events) => events.map(() => ''),
+          select: () => 'immediate' as never,
+          concurrency: { immediate: 1 },
+          maxQueued: { immediate: 1 },
+          overflow: 'drop-newest',
+          scheduler: skewedScheduler(() => (++reads > 2 ? Number.NaN : 7), clock),
+        }),
+      )
+      .subscribe({
+        next: (o) =>
+          out.push(`${o.kind} ${o.event.data.n}${o.kind === 'dropped' ? ` at ${o.dropped.timestamp}` : ''}`),
+        error: (error: unknown) => out.push(`error ${(error as Error).message}`),
+      });
+    for (const n of [1, 2, 3]) input.next(createEvent({ type: 'tool.used', data: { n }, timestamp: n }));
+    // 1 runs, 2 waits; 3 is read NaN at its arrival, which stops the input, and is dropped (its queue full).
+    expect(out).toEqual(['dropped 3 at 7']);
+    expect(input.observed).toBe(false);
+  });
+});

@@ -181,12 +181,15 @@ export function timerOption(where: string, value: unknown, allowZero = false): n
  */
 export function clockTime(scheduler: SchedulerLike, where: string): number {
   const now: unknown = scheduler.now();
-  if (typeof now !== 'number' || !Number.isFinite(now)) {
-    throw new ConfigError(
-      `${where}: the scheduler's now() must give a finite number of ms, got ${shownText(now)}`,
-    );
-  }
+  if (typeof now !== 'number' || !Number.isFinite(now)) throw clockError(where, now);
   return now;
+}
+
+/** @internal The `ConfigError` of a `scheduler.now()` that gave `now`, no finite number (see `clockTime`). */
+export function clockError(where: string, now: unknown): ConfigError {
+  return new ConfigError(
+    `${where}: the scheduler's now() must give a finite number of ms, got ${shownText(now)}`,
+  );
 }
 
 /**
