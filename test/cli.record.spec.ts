@@ -13,16 +13,17 @@ import fsp, {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { syncBuiltinESMExports } from 'node:module';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RECORD_TERMINAL_TEXT } from '../src/cli/main.js';
 import { loadFixtures } from './helpers/fixtures.js';
 import { spyOnFsyncs } from './helpers/fsyncSpy.js';
 import { runMain } from './helpers/main.js';
+import { until } from './helpers/until.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'src/cli/bin.ts');
@@ -834,6 +835,45 @@ describe('vibespec-streams record, its stdin not a pipe', () => {
         'record: reading the hook payload (JSON) from the terminal; end the input with Ctrl+D at the start of a line',
       );
     }
+    expect(JSON.parse(await readFile(log, 'utf8'))).toMatchObject({
+      hook: 'Stop',
+      output: { hook_event_name: 'Stop' },
+    });
+  });
+});
+
+describe.skipIf(
+  process.platform !== 'linux' ||
+    (() => {
+      try {
+        execFileSync('script', ['--version'], { stdio: 'ignore' });
+        return false;
+      } catch {
+        return true;
+      }
+    })(),
+)('vibespec-streams record on a terminal (script)', () => {
+  it('says what it waits for on the terminal, then records the payload typed until Ctrl+D', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
+    const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+    // stdin and stderr are the pseudo-terminal script makes.
+    const command = [process.execPath, '--import', tsx, CLI, 'record', '--log', log].map(quote).join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let terminal = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      terminal += chunk;
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await until(() => terminal.includes('Ctrl+D'));
+    child.stdin.write('{"hook_event_name":"Stop"}\n');
+    child.stdin.write('\x04');
+    expect(await closed).toBe(0);
+    child.stdin.destroy();
+    expect(terminal.split(RECORD_TERMINAL_TEXT)).toHaveLength(2); // once
     expect(JSON.parse(await readFile(log, 'utf8'))).toMatchObject({
       hook: 'Stop',
       output: { hook_event_name: 'Stop' },
