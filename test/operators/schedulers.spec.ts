@@ -99,7 +99,7 @@ describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
    * Feeds `arrivals` (`[frame, event times]`) on a virtual clock read as `now(frame)`, flushes it, and
    * returns each output with the frame it came at, then the end.
    */
-  function timed(now: (frame: number) => number, arrivals: Array<[number, number[]]>) {
+  function timed(now: (frame: number) => number, arrivals: Array<[number, number[], string?]>) {
     const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
     // Past 1,000 actions scheduled it throws 'looped', which the output errors with.
     const scheduler = skewedScheduler(() => now(clock.now()), clock);
@@ -110,9 +110,9 @@ describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
       error: (error: unknown) => out.push(`${clock.now()}: error ${(error as Error).message}`),
       complete: () => out.push(`${clock.now()}: complete`),
     });
-    for (const [frame, times] of arrivals) {
+    for (const [frame, times, session = 's1'] of arrivals) {
       clock.schedule(() => {
-        for (const t of times) input.next(ev('tool.used', t, 's1'));
+        for (const t of times) input.next(ev('tool.used', t, session));
       }, frame);
     }
     clock.schedule(() => input.complete(), 10_000);
@@ -156,6 +156,30 @@ describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
     );
     // The first window closed at frame 1,050 (1,030): when the clock had passed its due time again.
     expect(out).toEqual([...first, ...second, '10000: complete']);
+  });
+
+  it('closes them in their idle time when the clock stepped back and another key came since: they waited for the step', () => {
+    // 1,000 ms back from frame 10, after s1's run; s2's run at frame 20, read 999,020, re-armed the timer
+    // by that read, and s1's window, due at 1,000,050 or 1,000,030, waited until the clock read that again
+    // (frame 1,050 or 1,030). Its times now move back with the clock by the 980 ms it reads less than
+    // before: it closes 50 or 30 ms after the step was first read (the 20 ms before that read are not
+    // known, so late by them, never early), s2 in its own idle time.
+    const out = timed(
+      (frame) => (frame < 10 ? 1_000_000 + frame : 999_000 + frame),
+      [
+        [0, [0, 10, 20]],
+        [20, [20], 's2'],
+      ],
+    );
+    expect(out).toEqual(
+      name === 'sessionWindows'
+        ? ['70: session.window s1 [0,20] n=3', '70: session.window s2 [20,20] n=1', '10000: complete']
+        : [
+            '50: tool.used.aggregated s1 [0,50) n=3',
+            '70: tool.used.aggregated s2 [20,70) n=1',
+            '10000: complete',
+          ],
+    );
   });
 
   it('times a run of arrivals by the clock that went back before it, as before (a control)', () => {

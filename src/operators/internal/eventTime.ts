@@ -567,6 +567,14 @@ export class DueQueue<T extends Queued> {
     this.heap.length = 0;
   }
 
+  /** Moves every due time back by `by` ms (the order is kept), calling `each` on every item. */
+  shiftBack(by: number, each: (item: T) => void): void {
+    for (const item of this.heap) {
+      item.due -= by;
+      each(item);
+    }
+  }
+
   private up(slot: number): void {
     const heap = this.heap;
     const item = heap[slot]!;
