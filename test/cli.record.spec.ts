@@ -738,6 +738,20 @@ describe('vibespec-streams record stopped by a signal (a hook cancelled or timed
     });
   });
 
+  it('ends the process, spawned, on a stdin its writer keeps open: the reading left flowing held it', async () => {
+    // Bigger than a pipe's buffer: written, it was read, so the run is loaded and listening for the signal.
+    // Its stdin is never ended here: a run that kept reading it would wait for ever (here: the test's
+    // timeout), its line written but the hook not ended.
+    const log = join(dir, 'hooks.jsonl');
+    const big = { ...payload, tool_response: 'x'.repeat(1024 * 1024) };
+    const { child, closed } = await startRecord(log, JSON.stringify(big));
+    child.kill('SIGTERM');
+    expect(await closed).toBe(143);
+    const [line, ...rest] = (await readFile(log, 'utf8')).split('\n');
+    expect(JSON.parse(line!)).toEqual({ hook: 'Stop', timestamp: expect.any(Number), output: big });
+    expect(rest).toEqual(['']);
+  });
+
   it('records nothing when nothing was read, and leaves no listener', async () => {
     const before = STOPS.map((signal) => process.listenerCount(signal));
     expect(await stoppedAfter('', 'SIGTERM')).toEqual({ code: 143, lines: undefined });
