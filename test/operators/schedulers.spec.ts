@@ -284,6 +284,33 @@ describe('a clock whose now() gives no finite number', () => {
   );
 
   it.each(CLOCKS)(
+    'adaptiveBatch (%s), from the second item (its timer armed): ends the output, the batch emitted first',
+    (_, time, shown) => {
+      // Read per item, not only where a timer is armed: the second item, its batch's timer armed by the
+      // first at a good time, finds the clock gone bad. Unread there, NaN and '5' were held and cut by the
+      // timer at 500 with no error, and Infinity cut [1] and opened [2].
+      const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+      let bad = false;
+      const scheduler = skewedScheduler(() => (bad ? time : clock.now()), clock);
+      const input = new Subject<number>();
+      const out: string[] = [];
+      input.pipe(adaptiveBatch<number>({ maxSize: 10, timeoutMs: 500, scheduler })).subscribe({
+        next: (batch) => out.push(`${clock.now()}: ${JSON.stringify(batch)}`),
+        error: (error: unknown) => out.push(`${clock.now()}: error ${(error as Error).message}`),
+      });
+      input.next(1);
+      bad = true;
+      input.next(2);
+      clock.flush();
+      expect(out).toEqual([
+        '0: [1,2]',
+        `0: error adaptiveBatch: the scheduler's now() must give a finite number of ms, got ${shown}`,
+      ]);
+      expect(input.observed).toBe(false);
+    },
+  );
+
+  it.each(CLOCKS)(
     'adaptiveBatch (%s): report and setConfig throw a ConfigError, nothing kept or changed',
     (_, time, shown) => {
       // report kept a sample at NaN (a policy given now NaN), setConfig a change at lastChangeAt NaN.
