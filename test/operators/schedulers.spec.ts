@@ -182,6 +182,35 @@ describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
     );
   });
 
+  it('moves back only the windows read after the time the clock reads: a jump forward undone closes no other early', () => {
+    // One read 1,000,000 ms ahead (s2's run at frame 20), the clock as before at the next (s3's, frame 30).
+    // s2's window, read on the clock ahead, waits its idle time from frame 30 (it waited for the clock to
+    // read 2,000,070, and was flushed only at the end); s1's and s3's keep their times.
+    const out = timed(
+      (frame) => (frame === 20 ? 2_000_020 : 1_000_000 + frame),
+      [
+        [0, [0]],
+        [20, [20], 's2'],
+        [30, [30], 's3'],
+      ],
+    );
+    expect(out).toEqual(
+      name === 'sessionWindows'
+        ? [
+            '50: session.window s1 [0,0] n=1',
+            '80: session.window s2 [20,20] n=1',
+            '80: session.window s3 [30,30] n=1',
+            '10000: complete',
+          ]
+        : [
+            '50: tool.used.aggregated s1 [0,50) n=1',
+            '80: tool.used.aggregated s2 [20,70) n=1',
+            '80: tool.used.aggregated s3 [30,80) n=1',
+            '10000: complete',
+          ],
+    );
+  });
+
   it('times a run of arrivals by the clock that went back before it, as before (a control)', () => {
     // 1,000 ms back between the two runs: the second waits its idle time from its own (earlier) reading,
     // which the timer's time agrees with.

@@ -567,12 +567,9 @@ export class DueQueue<T extends Queued> {
     this.heap.length = 0;
   }
 
-  /** Moves every due time back by `by` ms (the order is kept), calling `each` on every item. */
-  shiftBack(by: number, each: (item: T) => void): void {
-    for (const item of this.heap) {
-      item.due -= by;
-      each(item);
-    }
+  /** The items for which `test` holds, in no order (a copy: `set` may be called on each). */
+  filter(test: (item: T) => boolean): T[] {
+    return this.heap.filter(test);
   }
 
   private up(slot: number): void {

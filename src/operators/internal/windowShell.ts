@@ -80,11 +80,9 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
   /** `fail` was called: the source is left; this error ends the output once the queued values are handled. */
   private failure?: { value: unknown };
   private readonly requeueEach = (p: P) => this.requeue(p);
-  /** Set for each partition `wentBack` moves back (with its due time): made once, not at each step. */
-  private shiftBy = 0;
-  private readonly shiftArrival = (p: P) => {
-    p.lastArrival -= this.shiftBy;
-  };
+  /** Set before `queue.filter(this.ahead)`: the time a clock that went back reads. */
+  private pullTo = 0;
+  private readonly ahead = (p: P) => p.lastArrival > this.pullTo;
 
   constructor(
     private readonly subscriber: Subscriber<Event>,
@@ -216,27 +214,33 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
   /** The end of a run of arrivals: their time is now; the timer is armed as each arrival asked. */
   private settle(): void {
     const now = this.now();
-    if (now < this.latest) this.wentBack(this.latest - now, now, true);
-    else this.latest = now;
+    if (now < this.latest) this.wentBack(now, true);
+    this.latest = now;
     this.clock.settle(now, this.requeueEach, this.timer);
   }
 
   /**
-   * The clock reads `by` ms less than a time the shell has seen (`now` is the read): it went back. The
-   * times of the open windows (their arrival and due times) and of the latest tick move back with it, so
-   * that each waits what it had left to wait, by the clock as it reads now, and the idle timer is re-armed
-   * for the earliest. Kept on the clock they were read by, they waited for it to pass them again: as long
-   * as the step, or for ever on a clock that reads less at each read; and an arrival after the step, of
-   * another partition, re-armed the timer by the clock read then, which held the others for the step.
-   * Never earlier than their idle time: `by` is at most how far it went back. A tick (`rearm` false)
-   * re-arms the timer itself once it has closed what is due.
+   * The clock went back: it reads `now`, less than a time the shell has seen. An open window whose last
+   * arrival was read later than `now` (on the clock before the step) gets `now` as its arrival time, its
+   * due time moved back by as much: it waits its idle time again from `now`, by the clock as it reads now.
+   * Kept on the clock it was read by, it waited for the clock to pass that time again: as long as the step,
+   * or for ever on a clock that reads less at each read; and an arrival after the step (of any key) re-armed
+   * the timer by the clock read then, which held the others for the step. The windows read at or before
+   * `now` keep their times (a time read before a step back waited longer than the clock shows, so none
+   * closes early; one read before a brief jump forward, undone since, is not moved back by it). With
+   * `rearm` (at a run of arrivals) the timer is re-armed for the earliest due time; a tick re-arms it once
+   * it has closed what is due.
    */
-  private wentBack(by: number, now: number, rearm: boolean): void {
-    this.shiftBy = by;
-    this.queue.shiftBack(by, this.shiftArrival);
-    this.lastTick -= by;
-    this.latest = now;
-    if (!rearm) return;
+  private wentBack(now: number, rearm: boolean): void {
+    this.pullTo = now;
+    const ahead = this.queue.filter(this.ahead);
+    for (let i = 0; i < ahead.length; i++) {
+      const p = ahead[i]!;
+      p.lastArrival = now;
+      this.requeue(p);
+    }
+    if (this.lastTick > now) this.lastTick = now;
+    if (!rearm || ahead.length === 0) return;
     this.timer.cancel();
     const next = this.queue.next;
     if (next !== Number.POSITIVE_INFINITY) this.timer.request(next > now ? next : now + 1, now, false);
@@ -252,16 +256,17 @@ export class WindowShell<P extends ShellPartition> implements SerialHandler {
 
   /**
    * An idle tick, whose action was due at clock time `firesAt`. A clock that reads less than it did
-   * before went back (`wentBack`): by as much as it reads less than `firesAt` too, since the timer waited
-   * its delay, so that the windows it was armed for close now. Read as it was, nothing was due, and on a
-   * clock that keeps going back (a virtual one read backwards) the timer re-armed for ever, each time
-   * further ahead: a virtual flush never ended, and a real clock stepped back held the windows for as long
-   * as the step.
+   * before went back: the tick's time is then `firesAt` (its timer waited its delay), so that the windows
+   * it was armed for close now, and those read later than that time are moved back to it (`wentBack`).
+   * Read as it was, nothing was due, and on a clock that keeps going back (a virtual one read backwards)
+   * the timer re-armed for ever, each time further ahead: a virtual flush never ended, and a real clock
+   * stepped back held the windows for as long as the step.
    */
   private tick(firesAt: number): void {
-    const now = this.now();
-    if (now < this.latest) this.wentBack(Math.max(this.latest, firesAt) - now, now, false);
-    else this.latest = now;
+    const read = this.now();
+    const now = read < this.latest && firesAt > read ? firesAt : read;
+    if (now < this.latest) this.wentBack(now, false);
+    this.latest = now;
     // Arrivals whose run has not settled yet came by now (and asked for no tick before this one).
     if (this.clock.pending) this.clock.settle(now, this.requeueEach, undefined);
     this.ticks++;
