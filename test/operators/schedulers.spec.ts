@@ -211,6 +211,27 @@ describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
     );
   });
 
+  it('closes no window early by a tick read before the step: its quiet time is not counted from it', () => {
+    // A tick at frame 50 (closing s2) reads 1,000,050; 1,000 ms back from frame 60 (s3's run), where s1's
+    // window takes 999,060 as its arrival time. s1's next event (frame 70) brings it up to that tick: were
+    // the tick's time kept, s1 had been quiet 990 ms by it, and its window closed at once (frame 70, with
+    // that event), not its idle time after it.
+    const out = timed(
+      (frame) => (frame < 60 ? 1_000_000 + frame : 999_000 + frame),
+      [
+        [0, [0], 's2'],
+        [30, [30]],
+        [60, [60], 's3'],
+        [70, [40]],
+      ],
+    );
+    expect(out.filter((line) => line.includes(' s1 '))).toEqual(
+      name === 'sessionWindows'
+        ? ['120: session.window s1 [30,40] n=2']
+        : ['110: tool.used.aggregated s1 [30,80) n=2'],
+    );
+  });
+
   it('times a run of arrivals by the clock that went back before it, as before (a control)', () => {
     // 1,000 ms back between the two runs: the second waits its idle time from its own (earlier) reading,
     // which the timer's time agrees with.
