@@ -244,6 +244,20 @@ describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
     );
     expect(out).toEqual([...first, ...second, '10000: complete']);
   });
+
+  it('waits for the clock, not the timer, on a clock that stood still while the timer waited (a control: it did not go back)', () => {
+    // The clock reads 0 until frame 60, then runs again (frame - 60). It never read less than before, so
+    // the tick's time is the clock's, not the time the timer was armed for: the window closes when the
+    // clock reaches its due time (frame 110 for sessionWindows' 50, 90 for temporalAggregate's 30), the
+    // timer re-armed until then.
+    const out = timed((frame) => (frame <= 60 ? 0 : frame - 60), [[0, [0, 10, 20]]]);
+    expect(out).toEqual([
+      name === 'sessionWindows'
+        ? '110: session.window s1 [0,20] n=3'
+        : '90: tool.used.aggregated s1 [0,50) n=3',
+      '10000: complete',
+    ]);
+  });
 });
 
 describe('a scheduler whose schedule() returns no Subscription, named by the operator that armed the timer', () => {
