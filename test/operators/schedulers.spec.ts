@@ -260,6 +260,34 @@ describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
   });
 });
 
+describe('sessionWindows, on a clock that jumped ahead at a tick and then went back', () => {
+  it('takes the time of a later tick from its timer when the clock reads less than that tick read', () => {
+    // Read as the frame until 50, 60 at frame 50 (10 ahead), then 25 behind the frame. s1 (read 0) is due
+    // at 50, s2 (read 40) at 90: the tick at frame 50 reads 60 and closes s1, re-armed for 30 ms (due 90).
+    // At frame 80 the clock reads 55, less than the 60 of the tick before: it went back, and s2 closes then.
+    // A tick's time not kept as the latest read, 55 is above the 40 of the last arrivals and s2 waited
+    // until frame 115, when the clock read 90.
+    const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+    const frameTime = (frame: number) => (frame < 50 ? frame : frame === 50 ? 60 : frame - 25);
+    const scheduler = skewedScheduler(() => frameTime(clock.now()), clock);
+    const input = new Subject<Event>();
+    const out: string[] = [];
+    input.pipe(sessionWindows({ gapMs: 50, scheduler })).subscribe({
+      next: (e) => out.push(`${clock.now()}: ${label(e)}`),
+      complete: () => out.push(`${clock.now()}: complete`),
+    });
+    clock.schedule(() => input.next(ev('tool.used', 0, 's1')), 0);
+    clock.schedule(() => input.next(ev('tool.used', 40, 's2')), 40);
+    clock.schedule(() => input.complete(), 10_000);
+    clock.flush();
+    expect(out).toEqual([
+      '50: session.window s1 [0,0] n=1',
+      '80: session.window s2 [40,40] n=1',
+      '10000: complete',
+    ]);
+  });
+});
+
 describe('a scheduler whose schedule() returns no Subscription, named by the operator that armed the timer', () => {
   const noSubscription = { now: () => 0, schedule: () => ({}) } as unknown as SchedulerLike;
   const tail =
