@@ -260,6 +260,25 @@ describe.each(WINDOWS)('%s, on a clock that goes back', (name, operator) => {
   });
 });
 
+describe('a scheduler that runs a positive delay at once, inside schedule()', () => {
+  it("adaptiveBatch's one-shot timeout runs at once on it: a batch is cut at each item, nothing refused", () => {
+    // Only a timer that re-arms itself is refused on it (docs/schedulers.md); the batch's timeout of 500 ms
+    // ran inside schedule(), at the item that armed it.
+    const scheduler = atOnceScheduler();
+    const input = new Subject<number>();
+    const out: string[] = [];
+    input.pipe(adaptiveBatch<number>({ maxSize: 10, timeoutMs: 500, scheduler })).subscribe({
+      next: (batch) => out.push(JSON.stringify(batch)),
+      error: (error: unknown) => out.push(`error ${(error as Error).message}`),
+      complete: () => out.push('complete'),
+    });
+    for (const item of [1, 2, 3]) input.next(item);
+    input.complete();
+    expect(out).toEqual(['[1]', '[2]', '[3]', 'complete']);
+    expect(scheduler.ran()).toBe(3);
+  });
+});
+
 describe('sessionWindows, on a clock that jumped ahead at a tick and then went back', () => {
   it('takes the time of a later tick from its timer when the clock reads less than that tick read', () => {
     // Read as the frame until 50, 60 at frame 50 (10 ahead), then 25 behind the frame. s1 (read 0) is due
@@ -370,6 +389,33 @@ describe('a clock whose now() gives no finite number', () => {
       expect(out).toEqual([
         '0: [1]',
         `0: error adaptiveBatch: the scheduler's now() must give a finite number of ms, got ${shown}`,
+      ]);
+      expect(input.observed).toBe(false);
+    },
+  );
+
+  it.each([
+    [1, 'arming the timer of the first item', ['0: [1]']],
+    [2, 'at the second item, the timer armed', ['0: [1,2]']],
+  ])(
+    'adaptiveBatch: a clock that stops giving a time after %i finite reads (%s) ends the output with a ConfigError, the items held emitted first',
+    (finite, _, batches) => {
+      // Each item's arrival reads the clock, and so does arming the timer of a batch's first item.
+      let reads = 0;
+      const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
+      const scheduler = skewedScheduler(() => (reads++ < finite ? 0 : Number.NaN), clock);
+      const input = new Subject<number>();
+      const out: string[] = [];
+      input.pipe(adaptiveBatch<number>({ maxSize: 10, timeoutMs: 500, scheduler })).subscribe({
+        next: (batch) => out.push(`${clock.now()}: ${JSON.stringify(batch)}`),
+        error: (error: unknown) => out.push(`${clock.now()}: error ${(error as Error).message}`),
+      });
+      input.next(1);
+      input.next(2);
+      clock.flush();
+      expect(out).toEqual([
+        ...batches,
+        "0: error adaptiveBatch: the scheduler's now() must give a finite number of ms, got NaN",
       ]);
       expect(input.observed).toBe(false);
     },
