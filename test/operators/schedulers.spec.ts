@@ -279,29 +279,72 @@ describe('a scheduler that runs a positive delay at once, inside schedule()', ()
   });
 });
 
-describe('sessionWindows, on a clock that jumped ahead at a tick and then went back', () => {
-  it('takes the time of a later tick from its timer when the clock reads less than that tick read', () => {
-    // Read as the frame until 50, 60 at frame 50 (10 ahead), then 25 behind the frame. s1 (read 0) is due
-    // at 50, s2 (read 40) at 90: the tick at frame 50 reads 60 and closes s1, re-armed for 30 ms (due 90).
-    // At frame 80 the clock reads 55, less than the 60 of the tick before: it went back, and s2 closes then.
-    // A tick's time not kept as the latest read, 55 is above the 40 of the last arrivals and s2 waited
-    // until frame 115, when the clock read 90.
+describe('sessionWindows, on a clock read ahead and back', () => {
+  /**
+   * Feeds each `[frame, session]` arrival (an event at time 0) to sessionWindows (gap 50) on a virtual clock
+   * read as `times[frame]`, or the frame less `behind` at a frame not listed, and returns each output with
+   * the frame it came at.
+   */
+  function timed(times: Record<number, number>, behind: number, arrivals: Array<[number, string]>) {
     const clock = new VirtualTimeScheduler(undefined, Number.POSITIVE_INFINITY);
-    const frameTime = (frame: number) => (frame < 50 ? frame : frame === 50 ? 60 : frame - 25);
-    const scheduler = skewedScheduler(() => frameTime(clock.now()), clock);
+    const scheduler = skewedScheduler(() => times[clock.now()] ?? clock.now() - behind, clock);
     const input = new Subject<Event>();
     const out: string[] = [];
     input.pipe(sessionWindows({ gapMs: 50, scheduler })).subscribe({
       next: (e) => out.push(`${clock.now()}: ${label(e)}`),
       complete: () => out.push(`${clock.now()}: complete`),
     });
-    clock.schedule(() => input.next(ev('tool.used', 0, 's1')), 0);
-    clock.schedule(() => input.next(ev('tool.used', 40, 's2')), 40);
+    for (const [frame, session] of arrivals)
+      clock.schedule(() => input.next(ev('tool.used', 0, session)), frame);
     clock.schedule(() => input.complete(), 10_000);
     clock.flush();
+    return out;
+  }
+
+  it('takes the time of a later tick from its timer when the clock reads less than that tick read', () => {
+    // Read as the frame until 50, 60 at frame 50 (10 ahead), then 25 behind the frame. s1 (read 0) is due
+    // at 50, s2 (read 40) at 90: the tick at frame 50 reads 60 and closes s1, re-armed for 30 ms (due 90).
+    // At frame 80 the clock reads 55, less than the 60 of the tick before: it went back, and s2 closes then.
+    // A tick's time not kept as the latest read, 55 is above the 40 of the last arrivals and s2 waited
+    // until frame 115, when the clock read 90.
+    const out = timed({ 0: 0, 40: 40, 50: 60 }, 25, [
+      [0, 's1'],
+      [40, 's2'],
+    ]);
     expect(out).toEqual([
       '50: session.window s1 [0,0] n=1',
-      '80: session.window s2 [40,40] n=1',
+      '80: session.window s2 [0,0] n=1',
+      '10000: complete',
+    ]);
+  });
+
+  it("keeps the highest read when a tick's clock went back less far than its timer's time", () => {
+    // s1 read 0 (due 50), s2 read 100 (due 150): the tick at frame 50 reads 60, behind the 100 read before
+    // but past its timer's 50, so 60 is its time (s1 closes), and 100 stays the latest read. Re-armed for
+    // 90 ms (due 150), the tick at frame 140 reads 80, behind 100 again: it takes its timer's 150 and s2
+    // closes. Had the latest read become 60, 80 would read as no step back and s2 waited until frame 210.
+    const out = timed({ 0: 0, 10: 100, 50: 60, 140: 80 }, 60, [
+      [0, 's1'],
+      [10, 's2'],
+    ]);
+    expect(out).toEqual([
+      '50: session.window s1 [0,0] n=1',
+      '140: session.window s2 [0,0] n=1',
+      '10000: complete',
+    ]);
+  });
+
+  it('keeps the highest read when a run of arrivals reads less than one before it', () => {
+    // s1 read 100 (due 150), s2 read 20 (due 70): the timer is armed for s2, at frame 60, which reads 60,
+    // behind the 100 read at s1: it takes its timer's 70 and s2 closes; s1 at frame 150. Had the arrivals'
+    // 20 become the latest read, 60 would read as no step back and s2 waited until frame 70.
+    const out = timed({ 0: 100, 10: 20 }, 0, [
+      [0, 's1'],
+      [10, 's2'],
+    ]);
+    expect(out).toEqual([
+      '60: session.window s2 [0,0] n=1',
+      '150: session.window s1 [0,0] n=1',
       '10000: complete',
     ]);
   });
