@@ -154,6 +154,31 @@ describe('an input that can be read once', () => {
     });
   });
 
+  it('fromJsonLines: an input whose iterator method gives the same iterator each time (as a readline Interface does) goes to its first subscription whole; a second at the same time errors', async () => {
+    // Not busy by itself (the iterator, not the input, is what the first subscription took): the second is
+    // refused when it gets that iterator, and does not read it (each got every other line).
+    const shared = lines(6);
+    const source = fromJsonLines({ [Symbol.iterator]: () => shared });
+    const [first, second] = await Promise.all([outcome(source), outcome(source)]);
+    expect(first.map((o) => ('item' in o ? indexOf(o.item) : o))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(second).toEqual([{ error: 'SOURCE_FAILED', message: expect.stringMatching(ONCE) }]);
+  });
+
+  it('fromJsonLines: a generator object that gives nothing completes its first subscription (it is not read again)', async () => {
+    expect(await outcome(fromJsonLines(lines(0)))).toEqual([]);
+  });
+
+  it('fromJsonLines: one left in the middle refuses the next subscription without an error of its own to tell', async () => {
+    const source = fromJsonLines(lines(3));
+    expect(await collect(source.pipe(take(1), map(indexOf)))).toEqual([0]);
+    const [refused] = await outcome(source);
+    expect(refused).toEqual({ error: 'SOURCE_FAILED', message: expect.stringMatching(ONCE) });
+    // Left, not failed: the message ends as it is, with no "The subscription that took it ended with".
+    expect((refused as { message: string }).message).toMatch(
+      /pass an iterable that makes a new iterator each time \(an array\)$/,
+    );
+  });
+
   it('fromJsonLines: an input that makes a new iterator each time (an array) is read whole by each subscription', async () => {
     const source = fromJsonLines([...lines(3)]);
     const [first, second] = await Promise.all([collect(source), collect(source)]);
