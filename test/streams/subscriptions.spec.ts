@@ -187,6 +187,22 @@ describe('an input that can be read once', () => {
     expect((await collect(source)).map(indexOf)).toEqual([0, 1, 2]);
   });
 
+  it('pullFrom: a generator object that gives nothing completes its first subscription; one left in the middle refuses the next with the plain message', async () => {
+    const gate = createFlowGate();
+    expect(await outcome(pullFrom(lines(0), gate))).toEqual([]);
+    const source = pullFrom(lines(3), gate);
+    expect(await collect(source.pipe(take(1)))).toEqual([line(0)]);
+    const [refused] = await outcome(source);
+    expect(refused).toEqual({
+      error: 'SOURCE_FAILED',
+      message: expect.stringMatching(/^pullFrom: the source can be read once /),
+    });
+    // Left, not failed: no "The subscription that took it ended with".
+    expect((refused as { message: string }).message).toMatch(
+      /pass an iterable that makes a new iterator each time \(an array\)$/,
+    );
+  });
+
   it('pullFrom: goes to its first subscription whole; a second, at the same time or later, errors', async () => {
     const gate = createFlowGate();
     async function* numbers() {
