@@ -318,33 +318,35 @@ describe('sessionWindows, on a clock read ahead and back', () => {
     ]);
   });
 
-  it("keeps the highest read when a tick's clock went back less far than its timer's time", () => {
+  it("a tick whose clock went back, though past its timer's time, moves the windows read later back to it", () => {
     // s1 read 0 (due 50), s2 read 100 (due 150): the tick at frame 50 reads 60, behind the 100 read before
-    // but past its timer's 50, so 60 is its time (s1 closes), and 100 stays the latest read. Re-armed for
-    // 90 ms (due 150), the tick at frame 140 reads 80, behind 100 again: it takes its timer's 150 and s2
-    // closes. Had the latest read become 60, 80 would read as no step back and s2 waited until frame 210.
+    // but past its timer's 50, so 60 is its time: s1 closes, and s2, read later than 60, takes 60 as its
+    // arrival (due 110, the timer re-armed for 50 ms). The tick at frame 100 reads 40, behind 60: it takes
+    // its timer's 110 and s2 closes, 90 frames after it came (its gap 50: late, never early). Kept at 100
+    // (the highest read, as before 6cde0b5) s2 waited until frame 140.
     const out = timed({ 0: 0, 10: 100, 50: 60, 140: 80 }, 60, [
       [0, 's1'],
       [10, 's2'],
     ]);
     expect(out).toEqual([
       '50: session.window s1 [0,0] n=1',
-      '140: session.window s2 [0,0] n=1',
+      '100: session.window s2 [0,0] n=1',
       '10000: complete',
     ]);
   });
 
-  it('keeps the highest read when a run of arrivals reads less than one before it', () => {
-    // s1 read 100 (due 150), s2 read 20 (due 70): the timer is armed for s2, at frame 60, which reads 60,
-    // behind the 100 read at s1: it takes its timer's 70 and s2 closes; s1 at frame 150. Had the arrivals'
-    // 20 become the latest read, 60 would read as no step back and s2 waited until frame 70.
+  it('a run of arrivals whose clock went back moves the windows read later back to it', () => {
+    // s1 read 100 (due 150), s2 read 20 (due 70): the arrivals' 20 is behind s1's 100, so s1 takes 20 as its
+    // arrival (due 70) too. The timer, armed for 70 at 20, fires at frame 60, which reads 60: nothing due,
+    // re-armed for 10 ms; at frame 70 both close. Kept at its 100, s1 waited until frame 150, 150 frames
+    // after it came (its gap 50).
     const out = timed({ 0: 100, 10: 20 }, 0, [
       [0, 's1'],
       [10, 's2'],
     ]);
     expect(out).toEqual([
-      '60: session.window s2 [0,0] n=1',
-      '150: session.window s1 [0,0] n=1',
+      '70: session.window s1 [0,0] n=1',
+      '70: session.window s2 [0,0] n=1',
       '10000: complete',
     ]);
   });
