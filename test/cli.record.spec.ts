@@ -186,7 +186,7 @@ describe('vibespec-streams record, a usage error', () => {
     for (const options of [['--nope'], ['--hook']]) {
       const result = await run([process.execPath], log, '{}', undefined, options);
       expect(result, result.stderr).toMatchObject({ code: 1 });
-      expect(result.stderr).toMatch(/^vibespec-streams: .*'--/);
+      expect(result.stderr).toMatch(/^vibespec-streams: (unknown option "--nope"|--hook needs a value)/);
     }
     await expect(stat(log)).rejects.toMatchObject({ code: 'ENOENT' });
   }, 180_000);
