@@ -423,7 +423,7 @@ let lastWord = -1;
  * Whether the command `readCommand` read, which ends at `end`, ends in a redirection's operator without its
  * target (`npm test >`, `2>`, `>>`, `&>`, `>&`, `<`, `<<<`; before `;`, `&&`, `)`, a comment, the line's end): a
  * syntax error, for which the shell refuses the line and runs none of it. Not an operator quoted or escaped
- * (`'a>'`, `a\>`), nor `>|` (its `|` is the operator's: its target follows).
+ * (`'a>'`, `a\>`). `>|` (its `|` is the operator's, not a pipe) only when no word follows it (`npm test >|`).
  */
 function lacksTarget(command: string, end: number): boolean {
   if (lastWord < 0) return false;
@@ -432,10 +432,27 @@ function lacksTarget(command: string, end: number): boolean {
   if (command[k] === '&' && k > lastWord) k--;
   const c = command[k];
   if (c !== '>' && c !== '<') return false;
-  if (k === end - 1 && command[end] === '|') return false;
+  if (k === end - 1 && command[end] === '|') return !targetFollows(command, end + 1);
   let escapes = 0;
   while (k - 1 - escapes >= lastWord && command[k - 1 - escapes] === '\\') escapes++;
   return escapes % 2 === 0;
+}
+
+/**
+ * Whether a word follows `at` (after blanks) on the command, as the target of a `>|` that ends before `at`:
+ * not the line's end, a newline, a separator, a group's `(` or `)`, a comment, nor another redirection's
+ * operator (a process substitution, `>(…)`, `<(…)`, is a target). `npm test >|` and `npm test >| && echo`
+ * are syntax errors, as `npm test >` is.
+ */
+function targetFollows(command: string, at: number): boolean {
+  let i = at;
+  while (command[i] === ' ' || command[i] === '\t' || command[i] === '\r') i++;
+  const c = command[i];
+  if (c === undefined || c === '\n' || c === ';' || c === '&' || c === '|' || c === '(' || c === ')')
+    return false;
+  if (c === '#') return false;
+  if ((c === '<' || c === '>') && command[i + 1] !== '(') return false;
+  return true;
 }
 
 /**

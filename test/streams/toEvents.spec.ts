@@ -1966,6 +1966,12 @@ describe('toEvents mappings', () => {
       ['{ npm test; } >', 'unknown', 'unknown'],
       ['npm test > # the log', 'unknown', 'unknown'],
       ['bash -c "npm test >"', 'unknown', 'unknown'],
+      // `>|` with no word after it: its `|` is the operator's, not a pipe (they were read passed/failed).
+      ['npm test >|', 'unknown', 'unknown'],
+      ['npm test >| && echo done', 'unknown', 'unknown'],
+      ['npm test >| # the log', 'unknown', 'unknown'],
+      ['npm test >|#x', 'unknown', 'unknown'],
+      ['npm test >|;', 'unknown', 'unknown'],
       // With their targets, or not an operator (quoted, escaped, a process substitution): read as before.
       ['npm test > log', 'passed', 'failed'],
       ['npm test >log', 'passed', 'failed'],
