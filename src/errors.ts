@@ -213,12 +213,26 @@ function shownObject(value: object): string | undefined {
       prototype === null || prototype === Object.prototype
         ? ''
         : (prototype as { constructor?: { name?: unknown } }).constructor?.name;
-    const prefix = typeof name === 'string' && name !== '' && name !== 'Object' ? `${name} ` : '';
+    const prefix = typeof name === 'string' && name !== '' && name !== 'Object' ? `${shortName(name)} ` : '';
     if (keys.length === 0) return `${prefix}{}`;
     return prefix + cutText(text, '{ ', ' }', plural(keys.length, 'field', 'fields'));
   } catch {
     return undefined;
   }
+}
+
+/** At most this many characters of a class's name are shown before its fields. */
+const NAME_LENGTH = 60;
+
+/**
+ * A class's name, cut (`Name…`) when longer than `NAME_LENGTH`: a name is any string (`static name =
+ * …`, a getter), and the message must stay short whatever it is.
+ */
+function shortName(name: string): string {
+  if (name.length <= NAME_LENGTH) return name;
+  // Not between the two halves of a surrogate pair.
+  const code = name.charCodeAt(NAME_LENGTH - 1);
+  return `${name.slice(0, code >= 0xd800 && code <= 0xdbff ? NAME_LENGTH - 1 : NAME_LENGTH)}…`;
 }
 
 function plural(count: number, one: string, many: string): string {

@@ -205,6 +205,11 @@ describe('a message shows at most the first 200 characters of a bad value', () =
     expect(caught(() => adaptiveBatch({ minSize: many as never }))).toMatch(
       /got \{ field0: 0, .*… } \(100 fields\)$/,
     );
+    // A class's name is any string: cut too, so that the message stays short (it was shown whole).
+    const Long = { [`L${'o'.repeat(100_000)}ng`]: class {} }[`L${'o'.repeat(100_000)}ng`]!;
+    expect(caught(() => adaptiveBatch({ minSize: new Long() as never }))).toMatch(
+      new RegExp(`got L${'o'.repeat(59)}… \\{\\}$`),
+    );
   });
 
   it('a value of exactly 200 characters is shown whole; a surrogate pair is never cut in half', () => {
