@@ -400,6 +400,8 @@ function readCommand(
   let i = from;
   wordOpen = false;
   lastWord = -1;
+  operatorTwice = false;
+  let lastEnd = -1;
   while (i < n) {
     const c = command[i];
     if (c === ' ' || c === '\t') {
@@ -408,9 +410,19 @@ function readCommand(
     }
     if (c === '\n' || c === ';' || c === '|' || c === '#' || c === '(' || c === ')') break;
     if (c === '&' && command[i - 1] !== '>' && command[i - 1] !== '<' && command[i + 1] !== '>') break;
+    // A redirection's operator where the one before wants its target (`npm test > > log`), not a process
+    // substitution (`> >(tee log)`).
+    if (
+      (c === '<' || c === '>') &&
+      command[i + 1] !== '(' &&
+      lastWord >= 0 &&
+      endsInOperator(command, lastWord, lastEnd)
+    )
+      operatorTwice = true;
     const end = readWord(command, i);
     onWord?.(i, end, wordPlain);
     lastWord = i;
+    lastEnd = end;
     i = end;
   }
   return i;
@@ -420,22 +432,39 @@ function readCommand(
 let lastWord = -1;
 
 /**
+ * Whether the command `readCommand` read has a redirection's operator followed by another's (`npm test > >
+ * log`, `2> <x`): a syntax error, as a redirection without its target is (see `lacksTarget`).
+ */
+let operatorTwice = false;
+
+/**
+ * Whether the word from `start` to `end` ends in a redirection's operator (`>`, `2>`, `>>`, `&>`, `>&`, `<`,
+ * `<<<`), not quoted or escaped (`'a>'`, `a\>`): what follows it is its target.
+ */
+function endsInOperator(command: string, start: number, end: number): boolean {
+  let k = end - 1;
+  if (command[k] === '&' && k > start) k--;
+  const c = command[k];
+  if (c !== '>' && c !== '<') return false;
+  let escapes = 0;
+  while (k - 1 - escapes >= start && command[k - 1 - escapes] === '\\') escapes++;
+  return escapes % 2 === 0;
+}
+
+/**
  * Whether the command `readCommand` read, which ends at `end`, ends in a redirection's operator without its
  * target (`npm test >`, `2>`, `>>`, `&>`, `>&`, `<`, `<<<`; before `;`, `&&`, `)`, a comment, the line's end): a
- * syntax error, for which the shell refuses the line and runs none of it. Not an operator quoted or escaped
- * (`'a>'`, `a\>`). `>|` (its `|` is the operator's, not a pipe) only when no word follows it (`npm test >|`).
+ * syntax error, for which the shell refuses the line and runs none of it; so is an operator followed by
+ * another's (`npm test > > log`: `operatorTwice`). Not an operator quoted or escaped (`'a>'`, `a\>`). `>|` (its `|` is the operator's, not a pipe) only when no word follows it (`npm test >|`).
  */
 function lacksTarget(command: string, end: number): boolean {
   if (lastWord < 0) return false;
+  if (operatorTwice) return true;
   let k = end - 1;
   while (k > lastWord && (command[k] === ' ' || command[k] === '\t' || command[k] === '\r')) k--;
-  if (command[k] === '&' && k > lastWord) k--;
-  const c = command[k];
-  if (c !== '>' && c !== '<') return false;
+  if (!endsInOperator(command, lastWord, k + 1)) return false;
   if (k === end - 1 && command[end] === '|') return !targetFollows(command, end + 1);
-  let escapes = 0;
-  while (k - 1 - escapes >= lastWord && command[k - 1 - escapes] === '\\') escapes++;
-  return escapes % 2 === 0;
+  return true;
 }
 
 /**

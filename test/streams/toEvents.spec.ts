@@ -1972,6 +1972,16 @@ describe('toEvents mappings', () => {
       ['npm test >| # the log', 'unknown', 'unknown'],
       ['npm test >|#x', 'unknown', 'unknown'],
       ['npm test >|;', 'unknown', 'unknown'],
+      // An operator where the one before wants its target (bash: syntax error near unexpected token `>').
+      ['npm test > > log', 'unknown', 'unknown'],
+      ['npm test 2> <x', 'unknown', 'unknown'],
+      ['npm test &> >x', 'unknown', 'unknown'],
+      ['cat << >x; npm test', 'unknown', 'unknown'],
+      ['npm test > log > log2', 'passed', 'failed'],
+      ['npm test >&- >x', 'passed', 'failed'],
+      ["npm test 'a>' >x", 'passed', 'failed'],
+      ['npm test a\\> >x', 'passed', 'failed'],
+      ['npm test < <(x)', 'passed', 'failed'],
       // With their targets, or not an operator (quoted, escaped, a process substitution): read as before.
       ['npm test > log', 'passed', 'failed'],
       ['npm test >log', 'passed', 'failed'],
