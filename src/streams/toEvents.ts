@@ -773,7 +773,10 @@ function isAssignment(command: string, start: number, end: number): boolean {
   return false;
 }
 
-/** The text of the word `command[start, end)` without its quotes and backslashes (nothing expanded). */
+/**
+ * The text of the word `command[start, end)` without its quotes and backslashes (nothing expanded), a
+ * line's continuation (`\` and a newline) removed, as the shell removes it outside single quotes.
+ */
 function unquote(command: string, start: number, end: number): string {
   let text = '';
   let i = start;
@@ -793,11 +796,13 @@ function unquote(command: string, start: number, end: number): string {
         if (d === '\\' && (e === '"' || e === '\\' || e === '$' || e === '`')) {
           text += e;
           k++;
-        } else text += d;
+        } else if (d === '\\' && e === '\n') k++;
+        else text += d;
       }
       i = to;
     } else if (c === '\\') {
-      text += command[i + 1] ?? '';
+      // A line's continuation is removed, in a word too (`te\<newline>st` is `test`).
+      if (command[i + 1] !== '\n') text += command[i + 1] ?? '';
       i += 2;
     } else {
       text += c;
@@ -1582,19 +1587,20 @@ export function mayRunTests(text: string): boolean {
   );
 }
 /**
- * The words `words` (`|` between them), each letter maybe after a quote or a `\` (`m"v"n`, `\pytest`); in
+ * The words `words` (`|` between them), each letter maybe after a quote, a `\` or a line's continuation
+ * (`m"v"n`, `\pytest`, `te\` and a newline `st`); in
  * capitals or small letters, with `anyCase` (a Windows script's name: `GRADLEW.BAT`).
  */
 function quotable(words: string, anyCase = false): string {
   const letter = (c: string) => (anyCase ? `[${c}${c.toUpperCase()}]` : c);
   return words
     .split('|')
-    .map((word) => Array.from(word, letter).join(`['"\\\\]*`))
+    .map((word) => Array.from(word, letter).join(`['"\\\\\\n]*`))
     .join('|');
 }
 const TEST_WORDS = quotable('test|jest|mocha|rspec|phpunit|tox|nox');
 const BUILD_WORDS = quotable('verify|check|package|install|deploy|build');
-const NPM_ALIASES = String.raw`\bt(?:['"\\]*s['"\\]*t)?\b`;
+const NPM_ALIASES = String.raw`\bt(?:['"\\\n]*s['"\\\n]*t)?\b`;
 // A test word or a tool's name: most lines have none, and are done with in one scan.
 const MAY_RUN_TESTS = new RegExp(`${TEST_WORDS}|${quotable('mvn|gradle', true)}|${quotable('npm')}`);
 const TEST_WORD = new RegExp(TEST_WORDS);

@@ -1754,6 +1754,10 @@ describe('toEvents mappings', () => {
       ['mvn -B clean "ver"ify', 'passed', 'failed'],
       ["./gradlew :app:'check'", 'passed', 'failed'],
       ["gradle ''b", 'unknown', 'unknown'],
+      // A line's continuation in a word is removed (bash: `npm te\<newline>st` runs npm test); it was none.
+      ['npm te\\\nst', 'passed', 'failed'],
+      ['npm "te\\\nst"', 'passed', 'failed'],
+      ["echo 'npm te\\\nst'", 'none', 'none'],
       // Its options too, as the tool gets them: Gradle's task left out, go's build only, Maven's tests skipped.
       ["./gradlew te''st -x 'te'st", 'none', 'none'],
       ["go te'st' '-c'", 'none', 'none'],
