@@ -800,6 +800,16 @@ function unquote(command: string, start: number, end: number): string {
         else text += d;
       }
       i = to;
+    } else if (c === '$' && command[i + 1] === "'") {
+      // ANSI-C quoting (`$'test'` is `test`). Its escapes are not read: a `\` is kept, so such a word is no
+      // bare word (see `isBare`).
+      const close = command.indexOf("'", i + 2);
+      const to = close < 0 || close > end ? end : close;
+      text += command.slice(i + 2, to);
+      i = to + 1;
+    } else if (c === '$' && command[i + 1] === '"') {
+      // `$"…"` (a translated string) is `"…"` in the C locale.
+      i++;
     } else if (c === '\\') {
       // A line's continuation is removed, in a word too (`te\<newline>st` is `test`).
       if (command[i + 1] !== '\n') text += command[i + 1] ?? '';

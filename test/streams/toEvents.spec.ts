@@ -1758,6 +1758,13 @@ describe('toEvents mappings', () => {
       ['npm te\\\nst', 'passed', 'failed'],
       ['npm "te\\\nst"', 'passed', 'failed'],
       ["echo 'npm te\\\nst'", 'none', 'none'],
+      // ANSI-C and translated quotes: `$'test'` and `$"test"` are test (they were read as $test: none).
+      ["npm $'test'", 'passed', 'failed'],
+      ["npm te$'s't", 'passed', 'failed'],
+      ['npm $"test"', 'passed', 'failed'],
+      ["$'pytest' -q", 'passed', 'failed'],
+      ["npm $'te\\st'", 'none', 'none'],
+      ['npm "$"\'test\'', 'none', 'none'],
       // Its options too, as the tool gets them: Gradle's task left out, go's build only, Maven's tests skipped.
       ["./gradlew te''st -x 'te'st", 'none', 'none'],
       ["go te'st' '-c'", 'none', 'none'],
