@@ -13,14 +13,11 @@ import {
 import { type JsonLinesOptions, LineReader, readLineOptions } from './jsonLines.js';
 import {
   claimEnded,
-  claimInput,
   destroyIfReadable,
-  inputBusy,
-  inputEnded,
   inputTaken,
   isIterableObject,
-  iteratorOf,
   oldStreamHint,
+  takeInput,
   YIELD_EVERY,
   yieldToEventLoop,
 } from './pullFrom.js';
@@ -110,25 +107,19 @@ export function fromJsonLines(
     /** Whether this subscription took the input: one read once that another had taken is left alone. */
     let took = false;
     (async () => {
-      if (inputBusy(input)) {
-        subscriber.error(inputTaken('fromJsonLines', 'input', input, undefined));
-        return;
-      }
-      const ended = inputEnded('fromJsonLines', 'input', input);
-      if (ended !== undefined) {
-        subscriber.error(ended);
-        return;
-      }
-      const made = iteratorOf(input as AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>);
-      const claim = claimInput(input, made);
-      if (claim === 'refused') {
-        subscriber.error(inputTaken('fromJsonLines', 'input', input, made));
+      const taken = takeInput(
+        'fromJsonLines',
+        'input',
+        input as AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+      );
+      if ('error' in taken) {
+        subscriber.error(taken.error);
         return;
       }
       took = true;
-      iterator = made;
+      iterator = taken.iterator;
       /** Read to its end by the last subscription: its first step tells whether it started over. */
-      let again = claim === 'again';
+      let again = taken.again;
       let readSinceYield = 0;
       for (;;) {
         // An in-memory input only awaits microtasks: let timers and I/O run now and then, as pullFrom does.

@@ -89,13 +89,13 @@ export function destroyIfReadable(value: unknown): void {
 }
 
 /**
- * @internal The iterator a subscription of `pullFrom` or `fromJsonLines` reads `input` with: its async
+ * The iterator a subscription of `pullFrom` or `fromJsonLines` reads `input` with: its async
  * iterator, else its iterator. A web `ReadableStream` is read through a reader of its own, whose `return()`
  * cancels the stream at once, as an unsubscription destroys a Node `Readable` (`destroyIfReadable`): its
  * async iterator's `return()` waits for the pending read, so an idle stream (a socket's, a response body)
  * left by its subscription stayed locked and open for ever, its source never cancelled.
  */
-export function iteratorOf<T>(input: AsyncIterable<T> | Iterable<T>): AsyncIterator<T> | Iterator<T> {
+function iteratorOf<T>(input: AsyncIterable<T> | Iterable<T>): AsyncIterator<T> | Iterator<T> {
   const web = input as { getReader?: unknown };
   if (typeof web.getReader === 'function' && isReadableStream(input)) {
     return readerIterator((input as unknown as ReadableStream<T>).getReader());
@@ -158,19 +158,19 @@ const claims = new WeakMap<object, Claim>();
 const READING: Claim = { state: 'reading' };
 
 /**
- * @internal Whether a subscription must leave `input` alone before it asks it for an iterator: a readable
+ * Whether a subscription must leave `input` alone before it asks it for an iterator: a readable
  * stream or an iterator of its own (its iterator method returns itself) that another subscription reads
  * now, or that was read once and cannot be again. Asked anyway, a class whose `[Symbol.iterator]()`
  * starts it over and returns it was started over under the subscription reading it, which then read its
  * first items twice.
  */
-export function inputBusy(input: object): boolean {
+function inputBusy(input: object): boolean {
   const claim = claims.get(input);
   return claim !== undefined && claim.state !== 'ended';
 }
 
 /**
- * @internal Whether a subscription of `pullFrom` or `fromJsonLines` may read `input` with `iterator` (the
+ * Whether a subscription of `pullFrom` or `fromJsonLines` may read `input` with `iterator` (the
  * one it just made): `'refused'` when another subscription (of any Observable) reads that iterator, or
  * `input` if it is a readable stream (`isReadableStream`), or has left it or failed on it; `'taken'` for
  * the first one; `'again'` when the last one read it to its end: the subscription reads it again if it
@@ -185,7 +185,7 @@ export function inputBusy(input: object): boolean {
  * empty runs). An array, a `Set`, or an object whose iterator method makes a new iterator at each call is
  * read afresh by each subscription.
  */
-export function claimInput(input: object, iterator: unknown): 'taken' | 'again' | 'refused' {
+function claimInput(input: object, iterator: unknown): 'taken' | 'again' | 'refused' {
   const once = onceKey(input, iterator);
   if (once === undefined) return 'taken';
   const claim = claims.get(once);
@@ -226,12 +226,12 @@ export function claimEnded(
 }
 
 /**
- * @internal The error of a subscription given a Node `Readable` (or a stream of its shape) that has ended
+ * The error of a subscription given a Node `Readable` (or a stream of its shape) that has ended
  * already, read to its end by another reader (a `data` listener, a pipe) than a subscription of `pullFrom`
  * or `fromJsonLines` (after one of those, `inputTaken` says so): `undefined` for any other input. Its
  * lines are gone: the subscription completed with nothing, without a word.
  */
-export function inputEnded(where: string, what: string, input: object): VibespecError | undefined {
+function inputEnded(where: string, what: string, input: object): VibespecError | undefined {
   if (claims.has(input) || !isReadableStream(input)) return;
   if ((input as { readableEnded?: unknown }).readableEnded !== true) return;
   return new VibespecError(
@@ -254,6 +254,29 @@ export function inputTaken(where: string, what: string, input: object, iterator:
     `${message}. The subscription that took it ended with: ${textOf(claim.error)}`,
     { cause: claim.error },
   );
+}
+
+/**
+ * @internal What a subscription of `where` (`pullFrom`, `fromJsonLines`) gets of `input` before it reads
+ * it: the iterator it reads (`iteratorOf`), claimed (`claimInput`), and `again` when the last subscription
+ * read it to its end (its first step tells whether it started over); or the error it ends with when it
+ * must leave `input` alone: another subscription has it (`inputBusy`, `claimInput`'s `'refused'`), or a
+ * stream ended before any subscription (`inputEnded`).
+ */
+export function takeInput<T>(
+  where: string,
+  what: string,
+  input: AsyncIterable<T> | Iterable<T>,
+):
+  | { readonly iterator: AsyncIterator<T> | Iterator<T>; readonly again: boolean }
+  | { readonly error: VibespecError } {
+  if (inputBusy(input)) return { error: inputTaken(where, what, input, undefined) };
+  const ended = inputEnded(where, what, input);
+  if (ended !== undefined) return { error: ended };
+  const iterator = iteratorOf(input);
+  const claim = claimInput(input, iterator);
+  if (claim === 'refused') return { error: inputTaken(where, what, input, iterator) };
+  return { iterator, again: claim === 'again' };
 }
 
 /**
@@ -415,25 +438,15 @@ export function pullFrom<T>(source: AsyncIterable<T> | Iterable<T>, gate: FlowGa
     let took = false;
     const run = async () => {
       try {
-        if (inputBusy(source)) {
-          subscriber.error(inputTaken('pullFrom', 'source', source, undefined));
-          return;
-        }
-        const ended = inputEnded('pullFrom', 'source', source);
-        if (ended !== undefined) {
-          subscriber.error(ended);
-          return;
-        }
-        const made = iteratorOf(source);
-        const claim = claimInput(source, made);
-        if (claim === 'refused') {
-          subscriber.error(inputTaken('pullFrom', 'source', source, made));
+        const taken = takeInput('pullFrom', 'source', source);
+        if ('error' in taken) {
+          subscriber.error(taken.error);
           return;
         }
         took = true;
-        iterator = made;
+        iterator = taken.iterator;
         /** Read to its end by the last subscription: its first step tells whether it started over. */
-        let again = claim === 'again';
+        let again = taken.again;
         let pulledSinceYield = 0;
         while (!stopped) {
           if (++pulledSinceYield > YIELD_EVERY) {
