@@ -2,30 +2,14 @@
  * `bridge` run in process (test/helpers/main.ts), where Stryker sees the code it runs: cli.spec.ts runs it
  * as a child process only.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TERMINAL_INPUT_TEXT } from '../src/cli/commands.js';
 import { runMain } from './helpers/main.js';
-import { until } from './helpers/until.js';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'src/cli/bin.ts');
-const TSX = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
-/** Whether util-linux's `script` is here, to run the command on a pseudo-terminal. */
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { hasTerminal, onTerminal } from './helpers/terminal.js';
 
 const S1 = 'f00dfeed-0000-4000-8000-0000000000c1';
 const lines = [
@@ -134,31 +118,17 @@ describe('vibespec-streams bridge, run in process (main)', () => {
   });
 });
 
-describe.skipIf(!hasScript || process.platform !== 'linux')(
-  'vibespec-streams bridge on a terminal (script)',
-  () => {
-    it('says what it waits for on the terminal, reads the lines typed until Ctrl+D, its stdout the events only', async () => {
-      const out = join(dir, 'events.jsonl');
-      const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
-      // stdin and stderr are the pseudo-terminal script makes; stdout a file.
-      const command = `${[process.execPath, '--import', TSX, CLI, 'bridge'].map(quote).join(' ')} > ${quote(out)}`;
-      const child = spawn('script', ['-qec', command, '/dev/null'], {
-        cwd: ROOT,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let terminal = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        terminal += chunk;
-      });
-      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-      await until(() => terminal.includes('Ctrl+D'));
-      // Typed after the notice: a line, then Ctrl+D at the start of a line (the end of input).
-      child.stdin.write(`${lines[0]}\n`);
-      child.stdin.write('\x04');
-      expect(await closed).toBe(0);
-      child.stdin.destroy();
-      expect(terminal.split(TERMINAL_INPUT_TEXT)).toHaveLength(2); // once
-      expect(events(await readFile(out, 'utf8'))).toMatchObject([EXPECTED[0]]);
+describe.skipIf(!hasTerminal)('vibespec-streams bridge on a terminal (script)', () => {
+  it('says what it waits for on the terminal, reads the lines typed until Ctrl+D, its stdout the events only', async () => {
+    const out = join(dir, 'events.jsonl');
+    // Typed after the notice: a line, then Ctrl+D at the start of a line (the end of input).
+    const { code, terminal } = await onTerminal(['bridge'], {
+      waitFor: 'Ctrl+D',
+      typed: [`${lines[0]}\n`],
+      stdoutTo: out,
     });
-  },
-);
+    expect(code).toBe(0);
+    expect(terminal.split(TERMINAL_INPUT_TEXT)).toHaveLength(2); // once
+    expect(events(await readFile(out, 'utf8'))).toMatchObject([EXPECTED[0]]);
+  });
+});

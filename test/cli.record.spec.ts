@@ -13,17 +13,17 @@ import fsp, {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RECORD_TERMINAL_TEXT } from '../src/cli/main.js';
 import { loadFixtures } from './helpers/fixtures.js';
 import { spyOnFsyncs } from './helpers/fsyncSpy.js';
 import { runMain } from './helpers/main.js';
-import { until } from './helpers/until.js';
+import { hasTerminal, onTerminal } from './helpers/terminal.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'src/cli/bin.ts');
@@ -856,37 +856,14 @@ describe('vibespec-streams record, its stdin not a pipe', () => {
   });
 });
 
-describe.skipIf(
-  process.platform !== 'linux' ||
-    (() => {
-      try {
-        execFileSync('script', ['--version'], { stdio: 'ignore' });
-        return false;
-      } catch {
-        return true;
-      }
-    })(),
-)('vibespec-streams record on a terminal (script)', () => {
+describe.skipIf(!hasTerminal)('vibespec-streams record on a terminal (script)', () => {
   it('says what it waits for on the terminal, then records the payload typed until Ctrl+D', async () => {
     const log = join(dir, 'hooks.jsonl');
-    const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
-    const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
-    // stdin and stderr are the pseudo-terminal script makes.
-    const command = [process.execPath, '--import', tsx, CLI, 'record', '--log', log].map(quote).join(' ');
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
+    const { code, terminal } = await onTerminal(['record', '--log', log], {
+      waitFor: 'Ctrl+D',
+      typed: ['{"hook_event_name":"Stop"}\n'],
     });
-    let terminal = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      terminal += chunk;
-    });
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await until(() => terminal.includes('Ctrl+D'));
-    child.stdin.write('{"hook_event_name":"Stop"}\n');
-    child.stdin.write('\x04');
-    expect(await closed).toBe(0);
-    child.stdin.destroy();
+    expect(code).toBe(0);
     expect(terminal.split(RECORD_TERMINAL_TEXT)).toHaveLength(2); // once
     expect(JSON.parse(await readFile(log, 'utf8'))).toMatchObject({
       hook: 'Stop',
