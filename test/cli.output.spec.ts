@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Output } from '../src/cli/output.js';
+import { ignoreStderrErrors, Output } from '../src/cli/output.js';
 
 /** A reader slower than the writer: takes one chunk per turn of the event loop. */
 function slowSink(highWaterMark: number) {
@@ -94,5 +94,26 @@ describe('the command output', () => {
     const broken = new Output(failing);
     broken.write('a\n');
     await expect(broken.ready()).rejects.toThrow('EIO');
+  });
+});
+
+describe('ignoreStderrErrors (a stderr whose reader is gone stops no command)', () => {
+  // Mutation survivors: only a spawned test (cli.environment.spec) covered it, which a mutant run in process
+  // cannot see. Each mutant fails here: no listener (the error thrown), or one more at each call.
+  it("keeps an 'error' on stderr (EPIPE) from being thrown, with one listener however often it is called", () => {
+    const before = process.stderr.listeners('error');
+    ignoreStderrErrors();
+    const once = process.stderr.listeners('error');
+    ignoreStderrErrors();
+    try {
+      expect(process.stderr.listeners('error')).toEqual(once);
+      expect(once.length - before.length).toBeLessThanOrEqual(1);
+      const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+      expect(() => process.stderr.emit('error', epipe)).not.toThrow();
+    } finally {
+      for (const listener of process.stderr.listeners('error')) {
+        if (!before.includes(listener)) process.stderr.off('error', listener as (error: Error) => void);
+      }
+    }
   });
 });
