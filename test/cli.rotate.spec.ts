@@ -676,6 +676,12 @@ describe('vibespec-streams rotate', () => {
         const error = await run;
         expect(String(error)).toContain(`whose last lines may not all be in the store: stopped by ${signal}`);
         expect(failureCode(error)).toBe(signal === 'SIGINT' ? 130 : 143); // bin.ts's exit code
+        // The stop itself is kept as the cause, as for any failure after the move (see StoppedError).
+        expect((error as Error).cause).toMatchObject({
+          name: 'StoppedError',
+          signal,
+          message: `stopped by ${signal} while it waited for the hooks`,
+        });
       } finally {
         spy.mockRestore();
       }
