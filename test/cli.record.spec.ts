@@ -829,6 +829,25 @@ describe('vibespec-streams record, its stdin not a pipe', () => {
     expect(JSON.parse(await readFile(log, 'utf8'))).toMatchObject({ hook: 'Stop' });
   });
 
+  it('a stdin whose descriptor cannot be looked at (not open: EBADF) is read as before, not taken as a folder', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    // A descriptor number no process here has open: fstat says EBADF.
+    const stdin = Object.assign(
+      PassThrough.from([Buffer.from(JSON.stringify({ hook_event_name: 'Stop' }))]),
+      {
+        fd: 2 ** 30,
+      },
+    );
+    const real = Object.getOwnPropertyDescriptor(process, 'stdin')!;
+    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true });
+    try {
+      expect(await runMain(['record', '--log', log])).toEqual({ code: 0, stdout: '', stderr: '' });
+    } finally {
+      Object.defineProperty(process, 'stdin', real);
+    }
+    expect(JSON.parse(await readFile(log, 'utf8'))).toMatchObject({ hook: 'Stop' });
+  });
+
   // Run by hand with no input, it waited without a word, as bridge did before it said what it reads.
   it('a terminal as stdin: says once on stderr what it reads and how to end it, then records the payload', async () => {
     const log = join(dir, 'hooks.jsonl');
