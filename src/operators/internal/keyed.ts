@@ -6,6 +6,7 @@
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { z } from 'zod';
 import { ConfigError, shownText } from '../../errors.js';
+import { isFieldRecord } from '../../streams/payload.js';
 import { clockTime, MAX_TIMER_MS, type Rearm, schedulePeriodic } from './eventTime.js';
 import { subscribeLinked } from './linked.js';
 
@@ -74,16 +75,10 @@ export function validateConfig(
   throw new ConfigError(`${operator}: ${parts.join('; ')}`, { cause: result.error });
 }
 
-/** Whether `value` is an object of fields (not an array, a Map or a Set), as options are; never throws. */
+/** Whether `value` is an object of fields (`isFieldRecord`), as options are; never throws (a revoked proxy). */
 function isPlainObject(value: unknown): boolean {
   try {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      !Array.isArray(value) &&
-      !(value instanceof Map) &&
-      !(value instanceof Set)
-    );
+    return isFieldRecord(value);
   } catch {
     return false;
   }
