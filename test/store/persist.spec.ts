@@ -465,10 +465,10 @@ describe('persist on a real store: the priority lane', () => {
 });
 
 /**
- * Makes the store's next LevelDB write wait for `release()`, then fail ('disk error'). `started()`
+ * Makes the store's next LevelDB write wait for `release()`, then fail (with `failure`). `started()`
  * resolves once that write has begun; `spy` takes further mocks and is restored by the caller.
  */
-async function holdNextWriteThenFail() {
+async function holdNextWriteThenFail(failure: unknown = new Error('disk error')) {
   const { AbstractChainedBatch } = await import('abstract-level');
   let release = () => {};
   const gate = new Promise<void>((resolve) => {
@@ -478,7 +478,7 @@ async function holdNextWriteThenFail() {
   const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockImplementationOnce(async () => {
     begun = true;
     await gate;
-    throw new Error('disk error');
+    throw failure;
   });
   const started = async () => {
     while (!begun) await new Promise((resolve) => setTimeout(resolve, 0));
@@ -777,6 +777,36 @@ describe('persist on a real store: writes after the subscriber left', () => {
     expect(unhandled.map(described)).toEqual(['STORE_WRITE_FAILED:a', 'STORE_WRITE_FAILED:b,c']);
     expect((unhandled[0] as StoreError).events).toEqual([a]);
     expect(await collect((await t.reopen()).query('o9'))).toEqual([]);
+  });
+
+  it('a write in flight that LevelDB itself fails (a full disk) after the subscriber left: made again and refused, reported with its events, as the events left waiting', async () => {
+    // LevelDB's error for a log write that failed: the store takes no more writes (docs/store.md).
+    const failure = Object.assign(new Error('IO error: 000003.log: No space left on device'), {
+      code: 'LEVEL_IO_ERROR',
+    });
+    const { spy, release, started } = await holdNextWriteThenFail(failure);
+    const { batches, settled } = recording(t.store);
+    const [a, b, c] = [ev('a', 1, 'o12'), ev('b', 2, 'o12'), ev('c', 3, 'o12')];
+    const source = new Subject<Event>();
+    const subscription = source.pipe(persist(t.store, { maxBatch: 1 })).subscribe();
+    source.next(a);
+    await started();
+    source.next(b);
+    source.next(c);
+    subscription.unsubscribe();
+    release();
+    await settled();
+    spy.mockRestore();
+    // Each event in one error, caused by LevelDB's; none written, though LevelDB would now take them.
+    expect(unhandled.map(described)).toEqual(['STORE_WRITE_FAILED:a', 'STORE_WRITE_FAILED:b,c']);
+    // a's write is made again, and refused, as b's and c's: the store's refusals, caused by LevelDB's error.
+    for (const error of unhandled) {
+      const refusal = (error as StoreError).cause as StoreError;
+      expect(refusal.message).toMatch(/^write refused: an earlier LevelDB write of this store failed at /);
+      expect(refusal.cause).toBe(failure);
+    }
+    expect(batches.map((batch) => batch.map((e) => e.type))).toEqual([['a'], ['b', 'c']]);
+    expect(await collect((await t.reopen()).query('o12'))).toEqual([]);
   });
 
   it('the same for a CRITICAL write in flight, when a close() follows the unsubscribe', async () => {

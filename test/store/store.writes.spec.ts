@@ -481,3 +481,103 @@ describe('SessionStore writes: an append made again (appendAgain, for persist at
     }
   });
 });
+
+describe('SessionStore writes: after a write LevelDB itself failed (an I/O error, corruption)', () => {
+  /** An error as classic-level gives it for a failed log write (docs/store.md, "A failed write"). */
+  const engineError = (code: string) =>
+    Object.assign(new Error(`IO error: ${t.store.path}/000003.log: No space left on device`), { code });
+
+  for (const code of ['LEVEL_IO_ERROR', 'LEVEL_CORRUPTION']) {
+    it(`${code}: refuses every later append, startSession and deleteSession with STORE_WRITE_FAILED (cause: that error) until the store is opened again`, async () => {
+      const { AbstractChainedBatch } = await import('abstract-level');
+      await t.store.append([ev('a', 1, 's')]);
+      const failure = engineError(code);
+      vi.spyOn(AbstractChainedBatch.prototype, 'write').mockRejectedValueOnce(failure);
+      const failed = (await t.store.append([ev('b', 2, 's')]).catch((e: unknown) => e)) as StoreError;
+      expect(failed.code).toBe('STORE_WRITE_FAILED');
+      expect(failed.cause).toBe(failure);
+      expect(failed.message).toBe(
+        `LevelDB write failed at ${t.store.path}; 1 event(s) were not written: ${failure.message}. The store ` +
+          'takes no more writes until it is closed and opened again (the writes after a failed one could be ' +
+          'dropped at the next open): close it, make room (or fix the disk), open it again and write these ' +
+          'events again',
+      );
+      // LevelDB would take these now (the mock failed one write): the store refuses them.
+      const later = [ev('c', 3, 's'), ev('d', 4, 'new')];
+      const outcomes = await Promise.allSettled([
+        t.store.append(later),
+        t.store.append([ev('e', 5, 's')], { urgent: true }),
+        t.store.startSession('other', { owner: 'me' }),
+        t.store.deleteSession('s'),
+      ]);
+      const reasons = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as StoreError) : o.value));
+      for (const reason of reasons) {
+        expect(reason).toBeInstanceOf(StoreError);
+        expect((reason as StoreError).code).toBe('STORE_WRITE_FAILED');
+        expect((reason as StoreError).cause).toBe(failure);
+      }
+      const [appended, urgent, started, deleted] = reasons as StoreError[];
+      expect(appended!.events).toEqual(later);
+      expect(urgent!.events).toHaveLength(1);
+      expect(started!.events).toEqual([]);
+      expect(appended!.message).toBe(
+        `write refused: an earlier LevelDB write of this store failed at ${t.store.path}; 2 event(s) were not ` +
+          `written: ${failure.message}. The store takes no more writes until it is closed and opened again ` +
+          '(the writes after a failed one could be dropped at the next open): close it, make room (or fix the ' +
+          'disk), open it again and write these events again',
+      );
+      expect(deleted!.message).toBe(
+        `deleting session s at ${t.store.path} failed: write refused: an earlier LevelDB write of this store ` +
+          `failed: ${failure.message}. The store takes no more writes until it is closed and opened again ` +
+          '(the writes after a failed one could be dropped at the next open): close it, make room (or fix the ' +
+          'disk), open it again and write these events again',
+      );
+      // Reads go on; nothing refused was written; opened again, the store takes writes where it stopped.
+      expect((await collect(t.store.query('s'))).map((e) => e.type)).toEqual(['a']);
+      expect(t.store.stats().writes).toBe(1);
+      const store = await t.reopen();
+      expect(await store.append([ev('c', 3, 's')])).toEqual([{ sessionId: 's', seq: 1 }]);
+      expect(await store.deleteSession('s')).toBe(true);
+    });
+  }
+
+  it('a failure that is not LevelDB’s own (the database closed, an error before the write reached it) leaves the store writing', async () => {
+    const { AbstractChainedBatch } = await import('abstract-level');
+    for (const failure of [
+      new Error('disk full'),
+      Object.assign(new Error('Database is not open'), { code: 'LEVEL_DATABASE_NOT_OPEN' }),
+    ]) {
+      const spy = vi.spyOn(AbstractChainedBatch.prototype, 'write').mockRejectedValueOnce(failure);
+      const failed = (await t.store.append([ev('x', 1, 's')]).catch((e: unknown) => e)) as StoreError;
+      spy.mockRestore();
+      expect(failed.cause).toBe(failure);
+      expect(failed.message).not.toContain('takes no more writes');
+    }
+    expect(await t.store.append([ev('a', 1, 's')])).toEqual([{ sessionId: 's', seq: 0 }]);
+    expect(await t.store.deleteSession('s')).toBe(true);
+  });
+
+  it('a deleteSession whose write LevelDB fails stops the writes too; one whose read fails does not', async () => {
+    const { AbstractLevel } = await import('abstract-level');
+    await t.store.append([ev('a', 1, 's'), ev('a', 2, 'r')]);
+    // The read of the session's records fails (LevelDB's code for it): nothing written, the store goes on.
+    const readFailure = engineError('LEVEL_IO_ERROR');
+    const get = vi.spyOn(AbstractLevel.prototype, 'get').mockRejectedValueOnce(readFailure);
+    const unread = (await t.store.deleteSession('r').catch((e: unknown) => e)) as StoreError;
+    get.mockRestore();
+    expect(unread.cause).toBe(readFailure);
+    expect(await t.store.append([ev('b', 3, 'r')])).toEqual([{ sessionId: 'r', seq: 1 }]);
+    // The tombstone's write fails: the store takes no more writes.
+    const writeFailure = engineError('LEVEL_IO_ERROR');
+    const put = vi.spyOn(AbstractLevel.prototype, 'put').mockRejectedValueOnce(writeFailure);
+    const unwritten = (await t.store.deleteSession('s').catch((e: unknown) => e)) as StoreError;
+    put.mockRestore();
+    expect(unwritten.cause).toBe(writeFailure);
+    expect(unwritten.message).toBe(`deleting session s at ${t.store.path} failed: ${writeFailure.message}`);
+    const refused = (await t.store.append([ev('c', 4, 'r')]).catch((e: unknown) => e)) as StoreError;
+    expect(refused.code).toBe('STORE_WRITE_FAILED');
+    expect(refused.cause).toBe(writeFailure);
+    expect(refused.message).toContain('write refused: an earlier LevelDB write of this store failed');
+    expect((await collect(t.store.query('r'))).map((e) => e.type)).toEqual(['a', 'b']);
+  });
+});
