@@ -11,6 +11,7 @@ import { concatMap, EMPTY, from, lastValueFrom, Subject, takeUntil, tap } from '
 import { textOf, VibespecError } from '../errors.js';
 import { eventToJSON } from '../event.js';
 import { syncFolder } from '../folders.js';
+import { StoreError } from '../store/errors.js';
 import { persist } from '../store/persist.js';
 import { type Durability, openStore, type SessionInfo, type SessionStore } from '../store/SessionStore.js';
 import { bridgeHooks } from '../streams/bridge.js';
@@ -239,6 +240,30 @@ function savingError(offsetFile: string, error: unknown): Error {
 }
 
 /**
+ * A write to the store that LevelDB failed (its code `LEVEL_IO_ERROR` or `LEVEL_CORRUPTION`: a full disk, a
+ * file-size limit, a failing disk), in the CLI's words: the store's own message (`persist: a write of 120
+ * event(s) failed; … (see .events): … open it again and write these events again`) speaks to an app holding
+ * the error, where the user of `ingest` has only to run it again: the store is closed, and `offsetFile` marks
+ * the lines whose events were stored, no other. Any other error as it is.
+ */
+function storeWriteError(
+  error: unknown,
+  storePath: string,
+  offsetFile: string,
+  { written, lines }: { written: number; lines: number },
+): unknown {
+  const code = codeOf(error);
+  if (!(error instanceof StoreError && (code === 'LEVEL_IO_ERROR' || code === 'LEVEL_CORRUPTION')))
+    return error;
+  return cliError(
+    `cannot write to the store at ${named(storePath)}: ${textOf(rootCause(error))}. ${counted(written, 'event')} ` +
+      `from ${counted(lines, 'new line')} were stored, and ${named(offsetFile)} marks them: run ingest again once ` +
+      'the store can be written (room made on its disk), and it goes on from the first line not stored',
+    error,
+  );
+}
+
+/**
  * A log `fromHookFileMarked` could not read (`SOURCE_FAILED`), in the CLI's words; any other error as it is.
  */
 function logError(log: string, error: unknown): unknown {
@@ -442,7 +467,8 @@ async function ingestInto(
   // error). Nothing committed: nothing written.
   while (saving !== undefined) await saving;
   if (saveError !== undefined) failure ??= saveError;
-  if (failure !== undefined) throw failure.error;
+  if (failure !== undefined)
+    throw storeWriteError(failure.error, store.path, offsetFile, { written, lines: newLines });
   return { written, lines: newLines, partial, mark: committed ?? resume, stopped };
 }
 
