@@ -45,6 +45,8 @@ interface Report {
   errors: Array<{ code: string; cause: string; message: string }>;
   /** Each line, `A`, `R` or `E`, in order (ids left out). */
   kinds: string[];
+  /** How many events the child made. */
+  made: number;
   done: boolean;
 }
 
@@ -62,16 +64,17 @@ async function runLimited(path: string, mode: 'append' | 'persist'): Promise<Rep
     ],
     { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
   );
-  const report: Report = { acked: [], refused: [], errors: [], kinds: [], done: false };
+  const report: Report = { acked: [], refused: [], errors: [], kinds: [], made: -1, done: false };
   for (const line of stdout.split('\n')) {
     if (line === 'done') report.done = true;
+    else if (line.startsWith('N ')) report.made = Number(line.slice(2));
     else if (line.startsWith('A ')) report.acked.push(...line.slice(2).split(','));
     else if (line.startsWith('R ')) report.refused.push(...line.slice(2).split(','));
     else if (line.startsWith('E ')) {
       const [code, cause, ...message] = line.slice(2).split(' ');
       report.errors.push({ code: code!, cause: cause!, message: message.join(' ') });
     }
-    if (line !== '' && line !== 'done') report.kinds.push(line.slice(0, 1));
+    if (/^[ARE] /.test(line)) report.kinds.push(line.slice(0, 1));
   }
   return report;
 }
@@ -105,6 +108,7 @@ describe.skipIf(!hasPrlimit())('a write that fails for lack of room (EFBIG under
     expect(seqs).toEqual(ids.map((_, i) => i));
     expect(info).toMatchObject({ eventCount: ids.length, nextSeq: ids.length });
     expect(ids.filter((id) => report.refused.includes(id))).toEqual([]);
+    expect(report.acked.length + report.refused.length).toBe(report.made);
     expect(reports).toEqual([]);
 
     const [failed, refused, deleting] = report.errors;
@@ -148,6 +152,7 @@ describe.skipIf(!hasPrlimit())('a write that fails for lack of room (EFBIG under
     // Nothing lost unsaid: the events were made in order (ids sort by creation); the acknowledged ones
     // and the refused ones are all of them, none twice.
     const all = [...report.acked, ...report.refused];
+    expect(all).toHaveLength(report.made);
     expect(new Set(all).size).toBe(all.length);
     expect([...all].sort()).toEqual(all);
   });

@@ -5,6 +5,7 @@
  * - `A <ids>`: events acknowledged (an append resolved, or emitted by `persist`);
  * - `R <ids>`: events refused (an append rejected, or the events of `persist`'s error);
  * - `E <code> <cause code> <message>`: an error (the first of each kind of refusal);
+ * - `N <count>`: how many events it made (each given to `append` or `persist` once);
  * - `done`.
  *
  * Modes:
@@ -78,4 +79,5 @@ if (mode === 'append') {
   });
 }
 await store.close();
+console.log(`N ${made}`);
 console.log('done');
