@@ -1301,9 +1301,8 @@ export class SessionStore {
             'STORE_WRITE_FAILED',
             `${what} at ${this.path}; ${events.length} event(s) were not written: ${textOf(cause)}` +
               (closed ? ' (the database is not open)' : '') +
-              (what === REFUSED_AFTER_FAILURE || this.#writeFailure?.cause === cause
-                ? AFTER_FAILURE_ADVICE
-                : ''),
+              // This failure stopped the writes, or a refusal it causes.
+              (this.#writeFailure?.cause === cause ? AFTER_FAILURE_ADVICE : ''),
             { cause, events, path: this.path },
           ),
         );
@@ -1319,9 +1318,12 @@ export class SessionStore {
     };
   }
 
-  /** Records `error`, a failed LevelDB write, as the store's first write failure if LevelDB itself failed. */
+  /**
+   * Records `error`, a failed LevelDB write, as the store's write failure if LevelDB itself failed. Set once:
+   * no write reaches LevelDB after it (writes are made one at a time, and each checks it first).
+   */
   #noteWriteFailure(error: unknown): void {
-    if (this.#writeFailure === undefined && isEngineFailure(error)) this.#writeFailure = { cause: error };
+    if (isEngineFailure(error)) this.#writeFailure = { cause: error };
   }
 
   #notify(group: Array<AppendJob | StartJob>, positions: StoredPosition[][]): void {
