@@ -839,22 +839,22 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
     {
       fn: 'bridgeHooks', // docs/bridge.md, options of the bridge
       make: (o) => bridgeHooks(o),
-      documented: ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'scheduler'],
-      accepts: [{ ...LIMITS, scheduler: asyncScheduler }],
+      documented: ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'maxAheadMs', 'scheduler'],
+      accepts: [{ ...LIMITS, maxAheadMs: 60_000, scheduler: asyncScheduler }],
       typo: ['maxdepth', 'maxDepth'],
     },
     {
       fn: 'createHookBridge', // docs/bridge.md: the bridge's options and maxPending
       make: (o) => createHookBridge(o),
-      documented: ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'scheduler', 'maxPending'],
-      accepts: [{ ...LIMITS, scheduler: asyncScheduler, maxPending: 5 }],
+      documented: ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'maxAheadMs', 'scheduler', 'maxPending'],
+      accepts: [{ ...LIMITS, maxAheadMs: 60_000, scheduler: asyncScheduler, maxPending: 5 }],
       typo: ['maxPendng', 'maxPending'],
     },
     {
       fn: 'toEvents', // docs/bridge.md: the limits
       make: (o) => toEvents('PostToolUse', {}, 1, o),
-      documented: ['maxPayloadBytes', 'maxDepth', 'maxRawLength'],
-      accepts: [LIMITS],
+      documented: ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'maxAheadMs'],
+      accepts: [{ ...LIMITS, maxAheadMs: 60_000 }],
       typo: ['maxPayloadByte', 'maxPayloadBytes'],
     },
     {

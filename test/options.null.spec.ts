@@ -40,15 +40,15 @@ const cases: [string, readonly string[], (options: Record<string, unknown>) => u
     ['hook', 'maxLineLength', 'pollIntervalMs'],
     (o) => fromHookFileMarked('x.jsonl', o),
   ],
-  ['bridgeHooks', ['maxPayloadBytes', 'maxDepth', 'maxRawLength'], (o) => bridgeHooks(o)],
+  ['bridgeHooks', ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'maxAheadMs'], (o) => bridgeHooks(o)],
   [
     'createHookBridge',
-    ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'maxPending'],
+    ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'maxAheadMs', 'maxPending'],
     (o) => createHookBridge(o),
   ],
   [
     'toEvents',
-    ['maxPayloadBytes', 'maxDepth', 'maxRawLength'],
+    ['maxPayloadBytes', 'maxDepth', 'maxRawLength', 'maxAheadMs'],
     (o) => toEvents('Stop', { session_id: 's' }, 1, o),
   ],
   ['createFileState', ['recentWindowMs', 'maxRecent'], (o) => createFileState(o)],

@@ -19,11 +19,20 @@ import {
 import type { Event } from '../event.js';
 import { checkScheduler } from '../operators/internal/eventTime.js';
 import { linkedInput, nextOrEnd, startLinked } from '../operators/internal/linked.js';
-import { type BridgeOptions, bridgeLimits, type HookOutput, mapHookOutput } from './toEvents.js';
+import {
+  type BridgeOptions,
+  bridgeLimits,
+  bridgeMaxAhead,
+  type HookOutput,
+  mapHookOutput,
+} from './toEvents.js';
 
 /** Options of `bridgeHooks`. */
 export interface BridgeHooksOptions extends BridgeOptions {
-  /** Stamps outputs that carry no `timestamp` with `scheduler.now()`. Default `asyncScheduler`. */
+  /**
+   * Stamps outputs that carry no `timestamp` with `scheduler.now()` (and, with `maxAheadMs`, judges
+   * those that do). Default `asyncScheduler`.
+   */
   scheduler?: SchedulerLike | undefined;
 }
 
@@ -45,19 +54,23 @@ export interface BridgeHooksOptions extends BridgeOptions {
  * fromJsonLines(process.stdin).pipe(bridgeHooks(), filter((e) => e.type === 'file.modified'))
  * ```
  *
- * @param options payload limits (`maxPayloadBytes`, `maxDepth`, `maxRawLength`) and the `scheduler`
- *   whose clock stamps outputs that carry no timestamp.
+ * @param options payload limits (`maxPayloadBytes`, `maxDepth`, `maxRawLength`), `maxAheadMs` (an output
+ *   stamped further ahead of the clock than that takes the clock's time, marked: see `BridgeOptions`) and
+ *   the `scheduler` whose clock stamps outputs that carry no timestamp.
  * @return an operator from `HookOutput` to `Event`.
  * @throws ConfigError at construction when `options` is not an object, a limit is not a positive integer,
- *   `scheduler` is no `SchedulerLike`, or an option's name is unknown (named with the nearest known one).
- * @throws (as an error notification) `InvalidEventError` when an output without a timestamp is stamped
- *   with a `scheduler.now()` that is not a time (a finite number ≥ 0); the source is left.
+ *   `maxAheadMs` is no number ≥ 0, `scheduler` is no `SchedulerLike`, or an option's name is unknown (named
+ *   with the nearest known one).
+ * @throws (as an error notification) `InvalidEventError` when an output without a timestamp (with
+ *   `maxAheadMs`, any output) meets a `scheduler.now()` that is not a time (a finite number ≥ 0); the
+ *   source is left.
  */
 export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<HookOutput, Event> {
   checkOptions('bridgeHooks', options, BRIDGE_HOOKS_KEYS);
   options = readFields(options, BRIDGE_HOOKS_KEYS);
   checkScheduler('bridgeHooks', options?.scheduler);
   const limits = bridgeLimits(options, 'bridgeHooks');
+  const maxAheadMs = bridgeMaxAhead(options, 'bridgeHooks');
   const scheduler = options?.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<Event>((subscriber) => {
@@ -105,7 +118,7 @@ export function bridgeHooks(options?: BridgeHooksOptions): OperatorFunction<Hook
           // hook output's events), after the events already mapped.
           let events: Event[];
           try {
-            events = mapHookOutput(output, limits, scheduler);
+            events = mapHookOutput(output, limits, scheduler, maxAheadMs);
           } catch (error) {
             if (!delivering) subscriber.error(error);
             else {
@@ -145,12 +158,14 @@ const BRIDGE_HOOKS_KEYS = optionKeys<BridgeHooksOptions>({
   maxPayloadBytes: true,
   maxDepth: true,
   maxRawLength: true,
+  maxAheadMs: true,
   scheduler: true,
 });
 const HOOK_BRIDGE_KEYS = optionKeys<HookBridgeOptions>({
   maxPayloadBytes: true,
   maxDepth: true,
   maxRawLength: true,
+  maxAheadMs: true,
   scheduler: true,
   maxPending: true,
 });
@@ -161,8 +176,9 @@ export interface HookBridge {
    * Feeds one hook output. Throws `BRIDGE_CLOSED` after `complete()`, `BRIDGE_BUFFER_FULL` (see
    * `maxPending`), and `InvalidEventError` when it must stamp the output with a `scheduler.now()` that is
    * not a time (the output is then not queued). `timestamp` is the event time in ms since epoch; one that
-   * is no time (NaN, negative, not a number, past 9999: see `HookOutput.timestamp`) is replaced by
-   * `scheduler.now()`, its events marked with `context.timestamp_replaced`.
+   * is no time (NaN, negative, not a number, past 9999: see `HookOutput.timestamp`), or with `maxAheadMs`
+   * one further ahead of the clock than that, is replaced by `scheduler.now()`, its events marked with
+   * `context.timestamp_replaced`.
    */
   push(hook: string, output: unknown, timestamp?: number): void;
   /** The bridged events, hot and shared: every subscriber sees the events pushed while it listens. */
@@ -194,7 +210,7 @@ export interface HookBridge {
  * ```
  *
  * @throws ConfigError at construction when `options` is not an object, `maxPending` is not an integer ≥ 0,
- *   a limit is not a positive integer, `scheduler` is no `SchedulerLike`, or an option's name is unknown
+ *   a limit is not a positive integer, `maxAheadMs` is no number ≥ 0, `scheduler` is no `SchedulerLike`, or an option's name is unknown
  *   (named with the nearest known one).
  */
 export function createHookBridge(options?: HookBridgeOptions): HookBridge {
@@ -209,6 +225,7 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
     );
   }
   const limits = bridgeLimits(options, 'createHookBridge');
+  const maxAheadMs = bridgeMaxAhead(options, 'createHookBridge');
   const scheduler = options?.scheduler ?? asyncScheduler;
   const input = new Subject<Event>();
   const shared$ = input.pipe(share());
@@ -287,7 +304,7 @@ export function createHookBridge(options?: HookBridgeOptions): HookBridge {
       const item: HookOutput = timestamp === undefined ? { hook, output } : { hook, output, timestamp };
       // Mapped now: an output without a timestamp is stamped with the time it was pushed, not the time a
       // subscriber comes to take it.
-      pending.push(mapHookOutput(item, limits, scheduler));
+      pending.push(mapHookOutput(item, limits, scheduler, maxAheadMs));
       if (subscribers > 0) drain();
     },
     events$,

@@ -36,7 +36,8 @@ export interface HookOutput {
    * absent, the bridge stamps the time it saw the output: `scheduler.now()` (`Date.now()` for
    * `toEvents`). When given but no time — not a number (an ISO string included), NaN, negative, infinite,
    * or past 9999-12-31 (`MAX_TIMESTAMP`: a time in µs or ns by mistake) — it is stamped so too, and each
-   * of its events says so in `context.timestamp_replaced` (the given value as text).
+   * of its events says so in `context.timestamp_replaced` (the given value as text). A time far ahead of the
+   * clock is taken as it is unless the bridge's `maxAheadMs` says otherwise (see `BridgeOptions`).
    */
   timestamp?: number;
   /**
@@ -63,7 +64,18 @@ export type { PayloadCut };
  * Options of `toEvents`, `bridgeHooks` and `createHookBridge`. Each may be left out or `undefined` (its
  * default), also under `exactOptionalPropertyTypes`.
  */
-export type BridgeOptions = { [K in keyof PayloadLimits]?: PayloadLimits[K] | undefined };
+export type BridgeOptions = { [K in keyof PayloadLimits]?: PayloadLimits[K] | undefined } & {
+  /**
+   * Opt-in guard against a clock far ahead (a skewed machine, a year 2099): an output whose `timestamp`
+   * is more than this many ms ahead of the bridge's clock (`scheduler.now()`, `Date.now()` for `toEvents`)
+   * at its mapping is stamped with the clock instead, its events marked `context.timestamp_replaced` (the
+   * given value as text). One such event would move its session's watermark so far ahead that every
+   * later event of the session were late, and `correlate`'s and `pattern`'s newest time seen for every
+   * session. A number ≥ 0; default none (`Infinity`): a time is never judged by the clock, as a virtual
+   * clock starting at 0 or a log read later needs. For live input only: it reads the clock at each output.
+   */
+  maxAheadMs?: number | undefined;
+};
 
 /** `data` of a `hook.rejected` event. */
 export interface RejectedHookData extends Record<string, unknown> {
@@ -2883,7 +2895,23 @@ const BRIDGE_OPTION_KEYS = optionKeys<BridgeOptions>({
   maxPayloadBytes: true,
   maxDepth: true,
   maxRawLength: true,
+  maxAheadMs: true,
 });
+
+/**
+ * @internal A bridge's `maxAheadMs`, checked at construction: a number ≥ 0 (`Infinity` too, the default:
+ * no guard); `where` names the function.
+ */
+export function bridgeMaxAhead(options: BridgeOptions | undefined, where: string): number {
+  const value = options?.maxAheadMs;
+  if (value === undefined) return Number.POSITIVE_INFINITY;
+  if (typeof value !== 'number' || !(value >= 0)) {
+    throw new ConfigError(
+      `${where}: maxAheadMs must be a number of ms >= 0 (Infinity, or left out, for no limit), got ${shownText(value)}`,
+    );
+  }
+  return value;
+}
 
 /** @internal Resolved limits for a bridge, validated once at construction; `where` names the function. */
 export function bridgeLimits(options: BridgeOptions | undefined, where: string): PayloadLimits {
@@ -2901,9 +2929,14 @@ export function bridgeLimits(options: BridgeOptions | undefined, where: string):
  * @internal `toEvents` with the limits already resolved, for any input at all: never throws, even on
  * objects whose getters throw.
  */
-export function mapHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): Event[] {
+export function mapHookOutput(
+  input: unknown,
+  limits: PayloadLimits,
+  clock: Clock,
+  maxAheadMs = Number.POSITIVE_INFINITY,
+): Event[] {
   try {
-    return unpackHookOutput(input, limits, clock);
+    return unpackHookOutput(input, limits, clock, maxAheadMs);
   } catch (error) {
     const hook = 'unknown';
     let why: string;
@@ -2928,7 +2961,7 @@ export interface Clock {
   now(): number;
 }
 
-function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): Event[] {
+function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock, maxAheadMs: number): Event[] {
   if (!isRecord(input) || typeof input.hook !== 'string') {
     return [
       rejected(
@@ -2941,10 +2974,21 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock): 
   }
   const hook = input.hook;
   const stamp = input.timestamp;
-  // The clock is read only for an output that carries no valid timestamp of its own. `+ 0` makes a -0 a
-  // 0, as createEvent does: JSON reads -0 back as 0, so an event must not carry one.
-  const valid = isTimestamp(stamp);
-  const timestamp = (valid ? stamp : clock.now()) + 0;
+  // The clock is read only for an output that carries no valid timestamp of its own, or with `maxAheadMs`
+  // set. `+ 0` makes a -0 a 0, as createEvent does: JSON reads -0 back as 0, so an event must not carry one.
+  let valid = false;
+  let timestamp: number;
+  if (!isTimestamp(stamp)) timestamp = clock.now() + 0;
+  else if (maxAheadMs === Number.POSITIVE_INFINITY) {
+    valid = true;
+    timestamp = stamp + 0;
+  } else {
+    // `maxAheadMs`: a time further ahead of the clock than that is the clock's. A clock that is no time
+    // (NaN, infinite) cannot judge: its time is taken, which is refused as for an output without one.
+    const now = clock.now();
+    valid = Number.isFinite(now) && stamp - now <= maxAheadMs;
+    timestamp = (valid ? stamp : now) + 0;
+  }
   const error = input.error;
   let events: Event[];
   if (typeof error === 'string') {
@@ -3116,9 +3160,10 @@ function markContext(events: Event[], key: string, value: unknown): Event[] {
  * @param output the hook's output (for Claude Code, the stdin payload).
  * @param timestamp event time in ms since epoch; defaults to `Date.now()`, which also replaces one that is
  *   no time (see `HookOutput.timestamp`; its events then carry `context.timestamp_replaced`).
- * @param options the payload limits.
- * @throws ConfigError when `options` is not an object, a limit is not a positive integer, or an option's
- *   name is unknown (named with the nearest known one).
+ * @param options the payload limits, and `maxAheadMs`: a `timestamp` further ahead of `Date.now()` than
+ *   that is replaced by it, marked as above.
+ * @throws ConfigError when `options` is not an object, a limit is not a positive integer, `maxAheadMs` is
+ *   no number ≥ 0, or an option's name is unknown (named with the nearest known one).
  */
 export function toEvents(
   hookName: string,
@@ -3131,5 +3176,6 @@ export function toEvents(
   if (options !== undefined) checkOptions('toEvents', options, BRIDGE_OPTION_KEYS);
   options = readFields(options, BRIDGE_OPTION_KEYS);
   const limits = bridgeLimits(options, 'toEvents');
-  return mapHookOutput({ hook: hookName, output, timestamp }, limits, Date);
+  const maxAheadMs = bridgeMaxAhead(options, 'toEvents');
+  return mapHookOutput({ hook: hookName, output, timestamp }, limits, Date, maxAheadMs);
 }

@@ -167,10 +167,14 @@ describe('options read once', () => {
         { maxBatch: 10, maxDelayMs: 5, maxPending: 100, priorityLane: true, scheduler },
         (options) => persist({ append: async () => {} }, options),
       ],
-      ['bridgeHooks', { maxPayloadBytes: 1_000, maxDepth: 10, maxRawLength: 100, scheduler }, bridgeHooks],
+      [
+        'bridgeHooks',
+        { maxPayloadBytes: 1_000, maxDepth: 10, maxRawLength: 100, maxAheadMs: 5, scheduler },
+        bridgeHooks,
+      ],
       [
         'createHookBridge',
-        { maxPending: 10, maxPayloadBytes: 1_000, maxDepth: 10, maxRawLength: 100, scheduler },
+        { maxPending: 10, maxPayloadBytes: 1_000, maxDepth: 10, maxRawLength: 100, maxAheadMs: 5, scheduler },
         createHookBridge,
       ],
     ];
@@ -253,10 +257,13 @@ describe('options read once', () => {
     expect(select(commit, { cpuPercent: 60, queueDepth: 20 })).toBe('batched');
   });
   it('toEvents and createFileState: each field is read once (the null check read each a second time; toEvents read its limits twice)', () => {
-    const limits = counted({ maxPayloadBytes: 1_000, maxDepth: 10, maxRawLength: 100 }, { maxDepth: -1 });
+    const limits = counted(
+      { maxPayloadBytes: 1_000, maxDepth: 10, maxRawLength: 100, maxAheadMs: 5 },
+      { maxDepth: -1 },
+    );
     const [event] = toEvents('SessionStart', { session_id: 's', source: 'startup' }, T0, limits.object);
     expect([limits.reads, event?.type]).toEqual([
-      { maxPayloadBytes: 1, maxDepth: 1, maxRawLength: 1 },
+      { maxPayloadBytes: 1, maxDepth: 1, maxRawLength: 1, maxAheadMs: 1 },
       'session.started',
     ]);
     const state = counted({ recentWindowMs: 1_000, maxRecent: 5 }, { maxRecent: -1 });
