@@ -50,8 +50,9 @@ function isIsoTime(text: string): boolean {
 /**
  * Puts a line's `timestamp` on `out`: a number as it is (the bridge checks it is a time); an ISO 8601 time
  * with its offset (`2026-12-07T06:00:00Z`: how JSON writes a time, in a log written by another tool) as its
- * ms; any other value given (another string, `null`…) in `givenTimestamp`, so that the bridge, which stamps
- * the output with its clock, says so in its events' `context.timestamp_replaced` (it was dropped unsaid).
+ * ms; any other value given (another string, `null`…) in `givenTimestamp`, so that the bridge says so in its
+ * events' `context.timestamp_replaced` (it was dropped unsaid). `LineReader.timeOf` then gives the line
+ * the time of the one before, when there was one.
  */
 function takeTimestamp(line: Record<string, unknown>, out: HookOutput): void {
   if (!Object.hasOwn(line, 'timestamp')) return;
@@ -116,8 +117,8 @@ export class LineReader {
   private atStart = true;
   /**
    * The `timestamp` of the last line that had one that is a time (see `isTimestamp`): the time a line that
-   * cannot be read takes. A line's time that is none (negative, past 9999) is not remembered: the bridge
-   * replaces it, and a bad line after it takes the time before it, not that one (replaced and marked too).
+   * cannot be read takes, and one whose time is none (see `timeOf`). A line's time that is none (negative,
+   * past 9999) is not remembered: a bad line after it takes the time before it, not that one.
    * Set by `fromHookFile` when it resumes in the middle of a file, to that of the lines before the mark.
    */
   lastTimestamp: number | undefined;
@@ -247,7 +248,7 @@ export class LineReader {
         if (value !== undefined) {
           const output = lineToHookOutput(value, this.hook);
           output.cut = { reason, strings: kept.strings, sizes: kept.sizes };
-          if (isTimestamp(output.timestamp)) this.lastTimestamp = output.timestamp;
+          this.timeOf(output);
           emit(output);
           return;
         }
@@ -264,8 +265,28 @@ export class LineReader {
       return;
     }
     const output = lineToHookOutput(value, this.hook);
-    if (isTimestamp(output.timestamp)) this.lastTimestamp = output.timestamp;
+    this.timeOf(output);
     emit(output);
+  }
+
+  /**
+   * Remembers a read line's time when it is one. A line whose time was given but is none (a time in µs,
+   * negative, a local or leap-second ISO time, `null`…) takes the time of the last line that had one, as a
+   * line that cannot be read does, the value given kept in `givenTimestamp` (the bridge marks its events
+   * `timestamp_replaced`). The bridge's clock stamped it: in a log read later, a time ahead of every line
+   * after it, so every later event of its session was late (an hour-old log, one such line of 60: 39 of
+   * 39). A line that gives no time at all is left to the clock; so is a bad one before any good time.
+   */
+  private timeOf(output: HookOutput): void {
+    const own = output.timestamp;
+    if (isTimestamp(own)) {
+      this.lastTimestamp = own;
+      return;
+    }
+    if (this.lastTimestamp === undefined) return;
+    if (own !== undefined) output.givenTimestamp = own;
+    else if (!Object.hasOwn(output, 'givenTimestamp')) return;
+    output.timestamp = this.lastTimestamp;
   }
 
   /**

@@ -41,9 +41,11 @@ export interface HookOutput {
    */
   timestamp?: number;
   /**
-   * Set by a source that read a `timestamp` that is no number nor ISO 8601 time (a JSON Lines line's
-   * `"timestamp": "soon"`, `null`…): the value read. The output has no `timestamp`: it is stamped with the
-   * clock, and its events say so in `context.timestamp_replaced`, as for a `timestamp` that is no time.
+   * Set by a source that read a `timestamp` that is no time (a JSON Lines line's `"timestamp": "soon"`,
+   * `null`, a time in µs…): the value read. The source gives the output the time of its last line that
+   * had one in `timestamp`; without one, the output has no `timestamp` (or, for a number, that number) and
+   * is stamped with the clock. Either way its events say so in `context.timestamp_replaced` (this value as
+   * text), as for a `timestamp` that is no time.
    */
   givenTimestamp?: unknown;
   /**
@@ -3000,9 +3002,9 @@ function unpackHookOutput(input: unknown, limits: PayloadLimits, clock: Clock, m
   } else {
     events = mapPayload(hook, input.output, timestamp, limits, cutOf(input.cut));
   }
-  if (valid) return events;
-  if (stamp !== undefined) return markStamp(events, shownText(stamp));
-  // A time a source read that is none (see `givenTimestamp`), not passed on in `timestamp`.
+  if (!valid && stamp !== undefined) return markStamp(events, shownText(stamp));
+  // A time a source read that is none (see `givenTimestamp`): replaced here, or by the source with an
+  // earlier line's time (then passed on in `timestamp`).
   return input.givenTimestamp === undefined ? events : markStamp(events, shownText(input.givenTimestamp));
 }
 

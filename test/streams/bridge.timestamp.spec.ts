@@ -131,15 +131,49 @@ describe('a hook output whose timestamp is no time in ms', () => {
     ]);
   });
 
-  it('givenTimestamp is marked only when there is no timestamp (a valid one given beside it wins) and it is not undefined', () => {
+  it('givenTimestamp is marked whenever it is not undefined (a valid timestamp beside it is the time a source gave in its place)', () => {
     const events = [
       ...createEvents({ hook: 'Stop', output: stop, timestamp: 5, givenTimestamp: 'x' }),
+      ...createEvents({ hook: 'Stop', output: stop, timestamp: -5, givenTimestamp: 'x' }),
       ...createEvents({ hook: 'Stop', output: stop, givenTimestamp: undefined }),
     ];
     expect(events.map((e) => [e.timestamp, e.context?.timestamp_replaced])).toEqual([
-      [5, undefined],
+      [5, "'x'"],
+      [NOW, '-5'],
       [NOW, undefined],
     ]);
+  });
+
+  it("fromJsonLines → bridgeHooks: in a log read an hour later, a line whose time is none takes the line before's, marked; no later event of its session is late", async () => {
+    const T0 = NOW - 3_600_000;
+    for (const bad of [1.7e15, -5, '2026-12-07T06:00:00', '2016-12-31T23:59:60Z', null]) {
+      const lines = Array.from({ length: 60 }, (_, i) =>
+        JSON.stringify({ hook: 'PostToolUse', output: read, timestamp: i === 20 ? bad : T0 + i * 1_000 }),
+      );
+      const events = await lastValueFrom(
+        fromJsonLines([`${lines.join('\n')}\n`]).pipe(
+          bridgeHooks({ scheduler }),
+          temporalAggregate({ idleFlushMs: Number.POSITIVE_INFINITY }),
+          toArray(),
+        ),
+      );
+      // Stamped NOW, an hour ahead of the lines after it, the 21st line made all 39 late.
+      expect(events.filter((e) => e.type.endsWith('.late'))).toEqual([]);
+      const windowed = events.flatMap((e) => (e.data.events as Event[] | undefined) ?? []);
+      expect(windowed).toHaveLength(60);
+      const marked = windowed.filter((e) => e.context?.timestamp_replaced !== undefined);
+      expect(marked.map((e) => [e.timestamp, e.context?.timestamp_replaced])).toEqual([
+        [T0 + 19_000, typeof bad === 'string' ? `'${bad}'` : String(bad)],
+      ]);
+    }
+    // A bad first line has no line before it: the clock's time, marked, as before.
+    const first = await lastValueFrom(
+      fromJsonLines([`${JSON.stringify({ hook: 'Stop', output: stop, timestamp: -5 })}\n`]).pipe(
+        bridgeHooks({ scheduler }),
+        toArray(),
+      ),
+    );
+    expect(first.map((e) => [e.timestamp, e.context?.timestamp_replaced])).toEqual([[NOW, '-5']]);
   });
 
   it('bridgeHooks: one output in µs no longer makes every later event of temporalAggregate late', async () => {

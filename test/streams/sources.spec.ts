@@ -193,10 +193,15 @@ describe('fromJsonLines', () => {
       ['2026-12-07T06:00:00Z', Date.UTC(2026, 11, 7, 6)],
       ['2026-12-07T06:00:00.123456+01:00', Date.UTC(2026, 11, 7, 5, 0, 0, 123)],
       ['2026-12-07T06:00-02:30', Date.UTC(2026, 11, 7, 8, 30)],
+      ['2026-12-07T24:00:00Z', Date.UTC(2026, 11, 8)], // the end of a day is the next one's start
       ['1970-01-01T00:00:00.000Z', 0],
     ] as const;
     const given = [
       '2026-12-07T06:00:00', // a local time: its zone would be guessed
+      '2016-12-31T23:59:60Z', // a leap second: Date.parse has none
+      '2026-12-07T06:00:00+0530', // an offset without its colon (strftime's %z)
+      '2026-12-07 06:00:00Z', // RFC 3339's space
+      '2026-12-07t06:00:00z',
       '2026-12-07',
       'Mon, 07 Dec 2026 06:00:00 GMT',
       '1790000000000',
@@ -211,10 +216,8 @@ describe('fromJsonLines', () => {
       const outputs = await collect(
         fromJsonLines([[...taken.map(([text]) => line(text)), ...given.map(line), ''].join('\n')]),
       );
-      expect(outputs.map((o) => o.timestamp)).toEqual([
-        ...taken.map(([, ms]) => ms),
-        ...given.map(() => undefined),
-      ]);
+      // Each given one takes the time of the last line that had one (the last taken: 0).
+      expect(outputs.map((o) => o.timestamp)).toEqual([...taken.map(([, ms]) => ms), ...given.map(() => 0)]);
       expect(outputs.map((o) => o.givenTimestamp)).toEqual([...taken.map(() => undefined), ...given]);
     }
     // A time read from an ISO string is the time a bad line after it takes.
@@ -250,15 +253,23 @@ describe('fromJsonLines', () => {
   });
 
   it('never gives a bad line a time that is none: a negative or too large one is not remembered', async () => {
-    // -5 and 1e20 (µs by mistake) are passed on, for the bridge to replace and mark; the bad line after
-    // each takes the last time that is one (7), not theirs (was -5: replaced by the clock and marked).
+    // -5 and 1e20 (µs by mistake) take the last time that is one (7), theirs in givenTimestamp for the
+    // bridge to mark; so does the bad line after each (it was given -5: replaced by the clock and marked).
     const outputs = await collect(
       fromJsonLines([
         '{x\n{"hook":"h","output":{},"timestamp":7}\n{"hook":"h","output":{},"timestamp":-5}\n{x\n' +
           '{"hook":"h","output":{},"timestamp":1e20}\n{x\n{"hook":"h","timestamp":-3,"output":{x\n',
       ]),
     );
-    expect(outputs.map((o) => o.timestamp)).toEqual([undefined, 7, -5, 7, 1e20, 7, 7]);
+    expect(outputs.map((o) => [o.timestamp, o.givenTimestamp])).toEqual([
+      [undefined, undefined],
+      [7, undefined],
+      [7, -5],
+      [7, undefined],
+      [7, 1e20],
+      [7, undefined],
+      [7, undefined],
+    ]);
     // A line too long, read with its long strings cut: its time is remembered when it is one, not when not.
     const long = (timestamp: number) =>
       `${JSON.stringify({ hook: 'h', timestamp, output: { text: 'x'.repeat(30_000) } })}\n`;
@@ -268,7 +279,7 @@ describe('fromJsonLines', () => {
     expect(cut.map((o) => [o.timestamp, o.cut === undefined])).toEqual([
       [7, false],
       [7, true],
-      [-5, false],
+      [7, false], // -5, given
       [7, true],
       [9, false],
       [9, true],
@@ -280,7 +291,7 @@ describe('fromJsonLines', () => {
     );
     expect(events.map((e) => [e.type, e.timestamp === 7, e.context?.timestamp_replaced])).toEqual([
       ['hook.h', true, undefined],
-      ['hook.h', false, '-5'],
+      ['hook.h', true, '-5'],
       ['hook.rejected', true, undefined],
     ]);
   });
