@@ -5,7 +5,7 @@
  * is the clock's, marked `context.timestamp_replaced`; without it (the default) nothing is judged by the
  * clock, so a virtual clock starting at 0 keeps real epoch times.
  */
-import { asyncScheduler, from, lastValueFrom, type Observable, VirtualTimeScheduler } from 'rxjs';
+import { asyncScheduler, from, lastValueFrom, type Observable, toArray, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   bridgeHooks,
@@ -80,15 +80,39 @@ describe('maxAheadMs: a time further ahead of the clock than that is the clockâ€
     expect(toEvents('Stop', stop, Y2099)[0]!.timestamp).toBe(Y2099);
   });
 
-  it('a clock that gives no time cannot judge: the output errors with InvalidEventError, as one to stamp does', async () => {
-    const broken = { now: () => Number.NaN, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
-    await expect(
-      lastValueFrom(
-        from([{ hook: 'Stop', output: stop, timestamp: NOW }]).pipe(
-          bridgeHooks({ scheduler: broken, maxAheadMs: 1_000 }),
+  it.each([
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+  ])(
+    'a clock that gives %s cannot judge: the output errors with InvalidEventError, as one to stamp does',
+    async (_, time) => {
+      const broken = { now: () => time, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
+      await expect(
+        lastValueFrom(
+          from([{ hook: 'Stop', output: stop, timestamp: NOW }]).pipe(
+            bridgeHooks({ scheduler: broken, maxAheadMs: 1_000 }),
+          ),
         ),
+      ).rejects.toThrow(InvalidEventError);
+    },
+  );
+
+  it('without it, the clock is not read for an output that has a time (as before)', async () => {
+    let reads = 0;
+    const counted = {
+      now: () => {
+        reads++;
+        return Number.NaN;
+      },
+      schedule: asyncScheduler.schedule.bind(asyncScheduler),
+    };
+    const events = await lastValueFrom(
+      from([{ hook: 'Stop', output: stop, timestamp: NOW }]).pipe(
+        bridgeHooks({ scheduler: counted }),
+        toArray(),
       ),
-    ).rejects.toThrow(InvalidEventError);
+    );
+    expect([reads, events.map((e) => e.timestamp)]).toEqual([0, [NOW]]);
   });
 
   it.each([
