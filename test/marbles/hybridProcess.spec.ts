@@ -790,6 +790,16 @@ describe('hybridProcess', () => {
       ]);
     });
 
+    it('says in BATCH_RESULT_MISMATCH how many results were wanted and what came: a count, or the type of no array', async () => {
+      const messages = async (batch: () => unknown) =>
+        (
+          await collect(of(a, b), hybridProcess({ immediate: (e) => e.id, batch: batch as () => string[] }))
+        ).map((o) => (o as { error: Error }).error.message);
+      const wanted = 'hybridProcess: batch() must return one result per event (2), got';
+      expect(await messages(() => ['only one'])).toEqual([`${wanted} 1 results`, `${wanted} 1 results`]);
+      expect(await messages(() => 5)).toEqual([`${wanted} number`, `${wanted} number`]);
+    });
+
     it('fails an event whose select throws or returns no mode, and keeps going', async () => {
       const thrown = new Error('select');
       const outcomes = await collect(
@@ -807,6 +817,7 @@ describe('hybridProcess', () => {
       // The error select threw is the outcome's.
       expect((outcomes[0] as { error: unknown }).error).toBe(thrown);
       expect(((outcomes[1] as { error: VibespecError }).error as VibespecError).code).toBe('INVALID_MODE');
+      expect((outcomes[1] as { error: Error }).error.message).toBe("hybridProcess: select returned 'later'");
     });
 
     it(
@@ -2134,6 +2145,7 @@ describe('hybridProcess: a lane that stopped', () => {
     const error = (failed[0] as { error: VibespecError }).error;
     expect(error.name).toBe('VibespecError');
     expect(error.code).toBe('LANE_CLOSED');
+    expect(error.message).toBe('hybridProcess: the batcher completed; this event was not batched');
   });
 
   /** A batcher whose `batches` is what it makes of its input (the adaptiveBatch members stubbed). */
