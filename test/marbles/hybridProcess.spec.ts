@@ -1511,6 +1511,99 @@ describe('hybridProcess', () => {
     });
 
     it(
+      'times a dropped or failed event from its arrival on the scheduler given, stamps events.dropped with it, and says why',
+      marbles((m) => {
+        const p = ev('p', 'git.commit', Priority.LOW);
+        const seen = (o: HybridOutput<string>) => ({
+          outcome: show(o),
+          latencyMs: o.latencyMs,
+          ...(o.kind === 'result' ? {} : { message: (o.error as Error).message }),
+          ...(o.kind === 'dropped' ? { timestamp: o.dropped.timestamp } : {}),
+        });
+        // g runs from 1 to 11; p waits from 3; C, at 6, finds the queue full and evicts p (3 ms after it came).
+        const dropping = m.cold('-g-p--C|', { g, p, C }).pipe(
+          hybridProcess(
+            options(m.scheduler, {
+              select: () => ProcessingMode.IMMEDIATE,
+              concurrency: { immediate: 1 },
+              maxQueued: 1,
+              overflow: 'drop-oldest',
+              immediate: slowImmediate(m.scheduler),
+            }),
+          ),
+          map(seen),
+        );
+        m.expect(dropping).toBeObservable('------x----y---------(z|)', {
+          x: {
+            outcome: 'd:i:p',
+            latencyMs: 3,
+            message: 'hybridProcess: immediate queue full (1), git.commit p dropped (drop-oldest)',
+            timestamp: 6,
+          },
+          y: { outcome: 'r:i:g', latencyMs: 10 },
+          z: { outcome: 'r:i:C', latencyMs: 15 },
+        });
+        // g runs from 2 and fails at its time limit, 5 ms after it came; of the two at 3, the first is queued
+        // and the second finds the queue of 1 full.
+        const failing = m.cold('--g(gg)|', events).pipe(
+          hybridProcess(
+            options(m.scheduler, {
+              concurrency: { immediate: 1 },
+              maxQueued: 1,
+              overflow: 'error',
+              immediate: () => NEVER,
+              timeoutMs: { immediate: 5 },
+            }),
+          ),
+          map(seen),
+        );
+        m.expect(failing).toBeObservable('---x---y----(z|)', {
+          x: {
+            outcome: 'e:i:g',
+            latencyMs: 0,
+            message: "hybridProcess: immediate queue full (1 events, overflow 'error')",
+          },
+          y: {
+            outcome: 'e:i:g',
+            latencyMs: 5,
+            message: 'hybridProcess: the immediate handler did not settle within 5 ms (timeoutMs)',
+          },
+          // The one queued from 3 runs from 7 and fails at 12.
+          z: {
+            outcome: 'e:i:g',
+            latencyMs: 9,
+            message: 'hybridProcess: the immediate handler did not settle within 5 ms (timeoutMs)',
+          },
+        });
+      }),
+    );
+
+    it("stamps events.dropped with the epoch's ms (asyncScheduler's) when no scheduler is given", () => {
+      const input = new Subject<Event>();
+      const outcomes: HybridOutput<string>[] = [];
+      input
+        .pipe(
+          hybridProcess({
+            immediate: () => NEVER,
+            batch: (batch) => batch.map(() => 'x'),
+            concurrency: { immediate: 1 },
+            maxQueued: 1,
+            overflow: 'drop-newest',
+          }),
+        )
+        .subscribe((o) => outcomes.push(o));
+      const before = Date.now();
+      for (const e of [g, g, g]) input.next(e);
+      const after = Date.now();
+      const dropped = outcomes[0]!;
+      expect(dropped.kind).toBe('dropped');
+      if (dropped.kind === 'dropped') {
+        expect(dropped.dropped.timestamp).toBeGreaterThanOrEqual(before);
+        expect(dropped.dropped.timestamp).toBeLessThanOrEqual(after);
+      }
+    });
+
+    it(
       'queues an event whose priority is not 0..3 as LOW, and gives it its outcome',
       marbles((m) => {
         // Untyped sources may carry anything: each of these counts as LOW, behind the NORMAL G.
