@@ -911,6 +911,34 @@ describe('hybridProcess', () => {
       }),
     );
 
+    it('arms no time limit for a handler whose Observable answers at once: a scheduler that cannot time one is never asked', () => {
+      let asked = 0;
+      const untimed: SchedulerLike = {
+        now: () => 0,
+        schedule() {
+          asked++;
+          throw new Error('no timers');
+        },
+      };
+      const seen: string[] = [];
+      of(g)
+        .pipe(
+          hybridProcess<string>({
+            immediate: (e) => of(e.id),
+            batch: (batch) => batch.map((e) => e.id),
+            timeoutMs: { immediate: 5 },
+            scheduler: untimed,
+          }),
+        )
+        .subscribe({
+          next: (o) => seen.push(code(o)),
+          error: (error: Error) => seen.push(`error: ${error.message}`),
+          complete: () => seen.push('complete'),
+        });
+      expect(seen).toEqual(['r:i:g:g', 'complete']);
+      expect(asked).toBe(0);
+    });
+
     it('abandons a promise that settles too late: one outcome, the timeout', async () => {
       let resolveLate: (value: string) => void = () => undefined;
       const outcomes = await collect(
@@ -1681,8 +1709,13 @@ describe('hybridProcess', () => {
       }),
     );
 
-    it('drops the oldest (drop-oldest) or the incoming (drop-newest) event of a full queue of its own priority', () => {
-      for (const overflow of ['drop-oldest', 'drop-newest'] as const) {
+    it('drops the oldest (drop-oldest) or the incoming (drop-newest) event of a full queue of its own priority, CRITICAL too', () => {
+      for (const [priority, overflow] of [
+        [Priority.NORMAL, 'drop-oldest'],
+        [Priority.NORMAL, 'drop-newest'],
+        [Priority.CRITICAL, 'drop-oldest'],
+        [Priority.CRITICAL, 'drop-newest'],
+      ] as const) {
         const input = new Subject<Event>();
         const outcomes: HybridOutput<string>[] = [];
         input
@@ -1697,7 +1730,7 @@ describe('hybridProcess', () => {
           )
           .subscribe((o) => outcomes.push(o));
         // g0 runs; g1 and g2 fill the queue; g3, of the same priority, arrives at the full queue.
-        for (let i = 0; i < 4; i++) input.next(ev(`g${i}`, 'git.commit'));
+        for (let i = 0; i < 4; i++) input.next(ev(`g${i}`, 'git.commit', priority));
         expect(outcomes.map(show)).toEqual([overflow === 'drop-oldest' ? 'd:i:g1' : 'd:i:g3']);
       }
     });
