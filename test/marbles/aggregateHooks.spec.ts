@@ -1157,6 +1157,15 @@ describe('validationResult', () => {
     });
   });
 
+  it("describes an issue that is a function by its text, not by a message it carries (only an object's message is read)", async () => {
+    const issue = Object.assign(() => 'lint', { message: 'not this' });
+    const result = await aggregate({ a: { critical_issues: [issue] } }, validationResult);
+    expect(result.reasons).toEqual([
+      { hook: 'a', status: 'completed', reason: `critical issues: ${String(issue)}` },
+    ]);
+    expect(result.reasons[0]!.reason).not.toContain('not this');
+  });
+
   it('keeps aggregateHooks running over such a validator', async () => {
     const hooks = [fn('guard', () => ({ critical_issues: [{ line: 10n }] }))];
     const outputs = await lastValueFrom(
@@ -1201,6 +1210,16 @@ describe('reviewSummary and validationResult called by hand', () => {
         ),
       );
       expect(call([{ hook: 'a', status: 'done' }])).toThrow(ConfigError);
+      // A function is no step, even one carrying a step's fields (its status read all the same).
+      const lookalike = Object.assign(() => undefined, {
+        kind: 'step',
+        hook: 'a',
+        status: 'completed',
+        result: {},
+      });
+      expect(call([lookalike])).toThrow(
+        `${name}: step 0 must be a hook step (with a status: completed, blocked, failed, timed_out or not_run), got `,
+      );
       // An empty list is still the empty aggregate.
       expect(call([])).not.toThrow();
     }
