@@ -59,15 +59,22 @@ function resultOf(step: AggregatedStep): HookResult | undefined {
   return step.status === 'completed' || step.status === 'blocked' ? step.result : undefined;
 }
 
+/**
+ * Why a step gave no result, or did not pass: a block's reason, else its error's message. A step kept
+ * from a run through JSON has lost that message (an `Error`'s message is no enumerable field): its
+ * error's `code` stands in, else its status. Always a text: an undefined reason passed a failed or
+ * timed-out validator kept that way.
+ */
 function reasonOf(step: AggregatedStep): string {
-  switch (step.status) {
-    case 'blocked':
-      return step.reason;
-    case 'completed':
-      return 'completed';
-    default:
-      return step.error.message;
+  if (step.status === 'completed') return 'completed';
+  if (step.status === 'blocked' && typeof step.reason === 'string') return step.reason;
+  const error: unknown = step.error;
+  if (typeof error === 'object' && error !== null) {
+    const { message, code } = error as { message?: unknown; code?: unknown };
+    if (typeof message === 'string') return message;
+    if (typeof code === 'string') return code;
   }
+  return step.status;
 }
 
 /** Appends `items` one by one: `push(...items)` overflows the stack for a long array (~150,000 items). */
@@ -181,7 +188,8 @@ function describe(issue: unknown): string {
  * completed and its result does not say otherwise: `passed: false` fails it; without `passed`, a
  * non-empty `critical_issues` fails it. A validator that blocked, failed, timed out or was not run (its
  * context was rejected because the queue was full) did NOT pass.
- * The reasons are collected: the result's `reason`, else its critical issues, else the error. Any
+ * The reasons are collected: the result's `reason`, else its critical issues, else the block's reason
+ * or the error's message (its `code`, else the status, for a step kept through JSON, which loses it). Any
  * critical issue is described (a cycle or a `BigInt` too): this aggregator never throws on what a
  * run gives it. Steps that are not an array of steps (`null`, called by hand) are a `ConfigError`.
  *

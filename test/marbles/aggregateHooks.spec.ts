@@ -1226,6 +1226,69 @@ describe('reviewSummary and validationResult called by hand', () => {
   });
 });
 
+describe('reviewSummary and validationResult on steps kept through JSON', () => {
+  it('fail a failed, timed-out or blocked validator whose error lost its message, and give a text reason', async () => {
+    const steps = await aggregate(
+      { f: new Error('down'), t: 'never', b: { decision: 'block', reason: 'no' }, ok: {} },
+      (all) => all,
+    );
+    const kept = JSON.parse(JSON.stringify(steps)) as AggregatedStep[];
+    // An Error's message is no enumerable field: JSON keeps the error's name, code and hook only.
+    expect(kept.map((step) => (step.status === 'completed' ? 'none' : step.error.message))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      'none',
+    ]);
+    // The failed and timed-out validators passed (their reason undefined).
+    expect(validationResult(kept)).toEqual({
+      passed: false,
+      passed_hooks: ['ok'],
+      failed_hooks: ['f', 't', 'b'],
+      reasons: [
+        { hook: 'f', status: 'failed', reason: 'HOOK_FAILED' },
+        { hook: 't', status: 'timed_out', reason: 'HOOK_TIMEOUT' },
+        { hook: 'b', status: 'blocked', reason: 'no' },
+      ],
+    });
+    expect(validationResult(kept.filter((step) => step.hook === 'f')).passed).toBe(false);
+    expect(reviewSummary(kept).missing).toEqual([
+      { hook: 'f', status: 'failed', reason: 'HOOK_FAILED' },
+      { hook: 't', status: 'timed_out', reason: 'HOOK_TIMEOUT' },
+    ]);
+    // With no error, an error without a code, or a block without a reason: the status is the reason.
+    const bare = [
+      { kind: 'step', hook: 'x', status: 'failed' },
+      { kind: 'step', hook: 'y', status: 'blocked', error: { name: 'HookError' } },
+      { kind: 'step', hook: 'z', status: 'timed_out', error: null },
+      { kind: 'step', hook: 'n', status: 'not_run', error: { code: 'BUFFER_OVERFLOW' } },
+    ] as unknown as AggregatedStep[];
+    expect(validationResult(bare)).toEqual({
+      passed: false,
+      passed_hooks: [],
+      failed_hooks: ['x', 'y', 'z', 'n'],
+      reasons: [
+        { hook: 'x', status: 'failed', reason: 'failed' },
+        { hook: 'y', status: 'blocked', reason: 'blocked' },
+        { hook: 'z', status: 'timed_out', reason: 'timed_out' },
+        { hook: 'n', status: 'not_run', reason: 'BUFFER_OVERFLOW' },
+      ],
+    });
+    // A block's reason comes first, then its error's message.
+    const blocked = [
+      {
+        kind: 'step',
+        hook: 'y',
+        status: 'blocked',
+        error: { message: 'by exit code 2', code: 'HOOK_BLOCKED' },
+      },
+    ] as unknown as AggregatedStep[];
+    expect(validationResult(blocked).reasons).toEqual([
+      { hook: 'y', status: 'blocked', reason: 'by exit code 2' },
+    ]);
+  });
+});
+
 describe('runHookAggregation property: the deadline splits the hooks', () => {
   it('completes the hooks that answer before the deadline, times out the rest, aggregates once', () => {
     fc.assert(
