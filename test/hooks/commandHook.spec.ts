@@ -643,21 +643,27 @@ describe('command hooks', () => {
   it("keeps no half-written character at the end of a timed-out step's stderr", async () => {
     // The hook has written "a" and the first 2 of the 3 bytes of "€" when it times out: the rest might
     // have come next. What it wrote is kept up to the last whole character, not decoded as U+FFFD.
-    const scheduler = new VirtualTimeScheduler();
-    const marker = join(dir, 'written');
-    const writer = `process.stderr.write(Buffer.from([0x61, 0xe2, 0x82]), () => require('fs').writeFileSync(${JSON.stringify(marker)}, '')); setInterval(() => {}, 1000);`;
-    const steps: HookStep[] = [];
-    runHook(
-      { name: 'half', command: process.execPath, args: ['-e', writer], timeoutMs: 5_000 },
-      {},
-      { scheduler },
-    ).subscribe((s) => steps.push(s));
-    await until(() => existsSync(marker), 'the hook to write its stderr');
-    // One more turn of the event loop reads the pipe (as in the test above).
-    await sleep(50);
-    scheduler.flush();
-    expect(steps.map((s) => s.status)).toEqual(['timed_out']);
-    expect(steps[0]!.process).toMatchObject({ stderr: 'a', stderr_truncated: false });
+    // Those 2 bytes alone (the cut character at the very first byte) keep nothing.
+    for (const [bytes, kept] of [
+      ['0x61, 0xe2, 0x82', 'a'],
+      ['0xe2, 0x82', ''],
+    ] as const) {
+      const scheduler = new VirtualTimeScheduler();
+      const marker = join(dir, `written-${kept.length}`);
+      const writer = `process.stderr.write(Buffer.from([${bytes}]), () => require('fs').writeFileSync(${JSON.stringify(marker)}, '')); setInterval(() => {}, 1000);`;
+      const steps: HookStep[] = [];
+      runHook(
+        { name: 'half', command: process.execPath, args: ['-e', writer], timeoutMs: 5_000 },
+        {},
+        { scheduler },
+      ).subscribe((s) => steps.push(s));
+      await until(() => existsSync(marker), 'the hook to write its stderr');
+      // One more turn of the event loop reads the pipe (as in the test above).
+      await sleep(50);
+      scheduler.flush();
+      expect(steps.map((s) => s.status)).toEqual(['timed_out']);
+      expect(steps[0]!.process).toMatchObject({ stderr: kept, stderr_truncated: false });
+    }
   });
 
   it('unsubscribing kills the whole process group', async () => {
