@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { rotate } from '../src/cli/commands.js';
-import { failureCode } from '../src/cli/stopped.js';
+import { failureCode, StoppedError } from '../src/cli/stopped.js';
 import { openStore } from '../src/index.js';
 import { spyOnFsyncs } from './helpers/fsyncSpy.js';
 import { runMain } from './helpers/main.js';
@@ -643,6 +643,151 @@ describe('vibespec-streams rotate', () => {
     expect((await rotateHere()).code).toBe(0);
     expect(existsSync(`${log}.2`)).toBe(true);
     expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
+  });
+
+  /**
+   * Sends `signal` to the run in process as the signal would: to the listener the run sets with
+   * `process.once` (not to the test runner's own), once the code that set it has run on (a microtask
+   * later: before any read of a file ends), the first time `when()` holds as it is set. `sent` tells it was.
+   * Not through a spy of `console.error`: `runMain` spies it too, and vitest gives the same spy to both,
+   * so that `runMain`'s `mockImplementation` replaced the test's one, which then saw nothing (a promise it
+   * was to resolve never settled: the run waited for a signal that never came).
+   */
+  function stopOnListen(signal: NodeJS.Signals, when: () => boolean = () => true) {
+    let sent = false;
+    const realOnce = process.once.bind(process);
+    const spy = vi.spyOn(process, 'once').mockImplementation(((
+      event: string | symbol,
+      listener: (...args: unknown[]) => void,
+    ) => {
+      realOnce(event, listener);
+      if (!sent && event === signal && when()) {
+        sent = true;
+        queueMicrotask(() => listener(signal));
+      }
+      return process;
+    }) as typeof process.once);
+    return { sent: () => sent, restore: () => spy.mockRestore() };
+  }
+
+  /** The line a run that finishes the rotation of `stopAfterMove` says when `signal` stops it at once. */
+  const finishStopped = (signal: NodeJS.Signals) =>
+    `a rotate was stopped after it moved ${log} to ${log}.1: ingested 0 events from 0 new lines of ${log}.1 ` +
+    `(stopped by ${signal}: the lines after are left for the next run)`;
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)(
+    'ingest stopped by %s while it finishes a rotate stopped after its move: exits %i, reads not the new log, keeps log.offset; the next ingest finishes it',
+    async (signal, code) => {
+      await stopAfterMove();
+      await writeFile(log, line(S1, 'c'));
+      const stop = stopOnListen(signal);
+      let run: Awaited<ReturnType<typeof ingestHere>>;
+      try {
+        run = await ingestHere();
+      } finally {
+        stop.restore();
+      }
+      expect(stop.sent()).toBe(true);
+      // Not 0 with the new log read: the moved log's line b is not in the store yet.
+      expect(run).toEqual({ code, stdout: '', stderr: finishStopped(signal) });
+      // log.offset still names the moved log: the next run finds the rotation stopped, and finishes it.
+      expect(existsSync(`${log}.offset`)).toBe(true);
+      expect(await stored()).toEqual({ [S1]: ['a'] });
+      expect((await ingestHere()).stderr).toBe(
+        `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 event from 1 new line of ${log}.1\n` +
+          `ingested 1 event from 1 new line of ${log}`,
+      );
+      expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
+    },
+  );
+
+  it('rotate stopped by SIGINT while it finishes a rotate stopped after its move: fails with exit 130 and moves nothing; the next rotate finishes it and moves', async () => {
+    await stopAfterMove();
+    await writeFile(log, line(S1, 'c'));
+    const stop = stopOnListen('SIGINT');
+    const stderr: string[] = [];
+    const said = vi.spyOn(console, 'error').mockImplementation((text) => stderr.push(String(text)));
+    let error: unknown;
+    try {
+      error = await rotate(log, store, 'process', { settle: async () => {} }).then(
+        (code) => code,
+        (thrown: unknown) => thrown,
+      );
+    } finally {
+      said.mockRestore();
+      stop.restore();
+    }
+    expect(stop.sent()).toBe(true);
+    expect(error).toBeInstanceOf(StoppedError);
+    expect(error).toMatchObject({
+      signal: 'SIGINT',
+      message: 'stopped by SIGINT before the move: nothing was moved',
+    });
+    expect(failureCode(error)).toBe(130); // bin.ts's exit code
+    expect(stderr).toEqual([finishStopped('SIGINT')]);
+    expect(readdirSync(dir).sort()).toEqual([
+      'hooks.jsonl',
+      'hooks.jsonl.1',
+      'hooks.jsonl.1.offset',
+      'hooks.jsonl.offset',
+      'store',
+    ]);
+    expect(await stored()).toEqual({ [S1]: ['a'] });
+    const again = await rotateHere();
+    expect(again.stderr.slice(0, 3)).toEqual([
+      `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 event from 1 new line of ${log}.1`,
+      `ingested 1 event from 1 new line of ${log}`,
+      `moved ${log} to ${log}.2: the hooks record to a new ${log}`,
+    ]);
+    expect(await stored()).toEqual({ [S1]: ['a', 'b', 'c'] });
+  });
+
+  it('rotate stopped by SIGINT while it ingests the moved log after the wait: fails with exit 130, says how to finish, keeps log.offset; ingest finishes it', async () => {
+    await writeFile(log, line(S1, 'a'));
+    let moved = false;
+    const stop = stopOnListen('SIGINT', () => moved);
+    const stderr: string[] = [];
+    const said = vi.spyOn(console, 'error').mockImplementation((text) => {
+      stderr.push(String(text));
+      if (String(text).startsWith('moved ')) moved = true;
+    });
+    let error: unknown;
+    try {
+      error = await rotate(log, store, 'process', {
+        settle: () => appendFile(`${log}.1`, line(S1, 'b')), // a hook that opened the log before the move
+      }).then(
+        (code) => code,
+        (thrown: unknown) => thrown,
+      );
+    } finally {
+      said.mockRestore();
+      stop.restore();
+    }
+    expect(stop.sent()).toBe(true);
+    expect(error).toBeInstanceOf(StoppedError);
+    expect(error).toMatchObject({
+      signal: 'SIGINT',
+      message:
+        `${log} was moved to ${log}.1, whose last lines may not all be in the store: stopped by SIGINT ` +
+        `(run vibespec-streams ingest --log ${log}.1 --store ${store} to finish)`,
+      cause: { name: 'StoppedError', signal: 'SIGINT', message: 'stopped by SIGINT' },
+    });
+    expect(failureCode(error)).toBe(130);
+    expect(stderr).toEqual([
+      `ingested 1 event from 1 new line of ${log}`,
+      `moved ${log} to ${log}.1: the hooks record to a new ${log}`,
+      `ingested 0 events from 0 new lines of ${log}.1 (stopped by SIGINT: the lines after are left for the next run)`,
+    ]);
+    // Not said to be wholly in the store, nor log.offset removed: b is not in the store.
+    expect(existsSync(`${log}.offset`)).toBe(true);
+    expect(await stored()).toEqual({ [S1]: ['a'] });
+    expect((await ingestHere()).stderr).toBe(
+      `a rotate was stopped after it moved ${log} to ${log}.1: ingested 1 event from 1 new line of ${log}.1`,
+    );
+    expect(await stored()).toEqual({ [S1]: ['a', 'b'] });
   });
 
   it('a log moved by another tool (no offset file of its own) is no stopped rotation: the new log is read alone', async () => {
