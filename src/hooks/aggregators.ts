@@ -50,6 +50,12 @@ function checkSteps(where: string, steps: readonly AggregatedStep[]): readonly A
         `${where}: step ${i} must be a hook step (with a status: completed, blocked, failed, timed_out or not_run), got ${shownText(step)}`,
       );
     }
+    const { status, result } = step as { status: unknown; result?: unknown };
+    if (status === 'completed' && (typeof result !== 'object' || result === null)) {
+      throw new ConfigError(
+        `${where}: step ${i} is completed, so it must carry its result (an object: {} for a hook that answered nothing), got ${shownText(result)}`,
+      );
+    }
   }
   return steps;
 }
@@ -191,7 +197,8 @@ function describe(issue: unknown): string {
  * The reasons are collected: the result's `reason`, else its critical issues, else the block's reason
  * or the error's message (its `code`, else the status, for a step kept through JSON, which loses it). Any
  * critical issue is described (a cycle or a `BigInt` too): this aggregator never throws on what a
- * run gives it. Steps that are not an array of steps (`null`, called by hand) are a `ConfigError`.
+ * run gives it. Steps that are not an array of steps (`null`, called by hand; a `completed` step without its
+ * `result` object) are a `ConfigError`.
  *
  * ## Example
  * ```ts

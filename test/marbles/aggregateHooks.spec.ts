@@ -1220,6 +1220,16 @@ describe('reviewSummary and validationResult called by hand', () => {
       expect(call([lookalike])).toThrow(
         `${name}: step 0 must be a hook step (with a status: completed, blocked, failed, timed_out or not_run), got `,
       );
+      // A completed step carries its result (a run gives {} for a hook that answered nothing): one
+      // without is refused, not read as a TypeError (validationResult) or as a hook that gave none.
+      for (const result of [undefined, null, 'ok']) {
+        expect(call([{ kind: 'step', hook: 'a', status: 'completed', result }])).toThrow(
+          new ConfigError(
+            `${name}: step 0 is completed, so it must carry its result (an object: {} for a hook that answered nothing), got ${result === 'ok' ? "'ok'" : String(result)}`,
+          ),
+        );
+      }
+      expect(call([{ kind: 'step', hook: 'a', status: 'completed', result: {} }])).not.toThrow();
       // An empty list is still the empty aggregate.
       expect(call([])).not.toThrow();
     }
