@@ -119,6 +119,17 @@ describe('isAggregated, isSessionWindow, isLateEvent', () => {
     expect(isSessionWindow(named('session.window', window))).toBe(true);
     expect(isSessionWindow(named('session.window', { ...window, types: null }))).toBe(false);
     expect(isSessionWindow(named('session.windows', window))).toBe(false);
+    // Each field of the shape is checked: one of another type is no window.
+    for (const wrong of [
+      { key: 1 },
+      { event_count: '1' },
+      { gap_ms: '10' },
+      { part: '1' },
+      { types: 'tool.used' },
+      { time_span: { start: 0 } },
+    ]) {
+      expect(isSessionWindow(named('session.window', { ...window, ...wrong }))).toBe(false);
+    }
     const late = { event: at('tool.used', 5), reason: 'window_closed', watermark: 20 };
     expect(isLateEvent(named('tool.used.late', late))).toBe(true);
     expect(isLateEvent(named('file.modified.late', late))).toBe(false); // not its event's type
