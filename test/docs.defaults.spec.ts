@@ -19,6 +19,7 @@ import {
   DEFAULT_LOAD_THRESHOLDS,
   DEFAULT_STORE_PATH,
   EventFlowMetrics,
+  isSessionWindow,
   OTHER_TYPE,
   ProcessingMode,
   pattern,
@@ -157,6 +158,25 @@ describe('the defaults the pages state', () => {
       ).filter((event) => event.type === 'session.window').length;
     expect(await windows(gap - 1)).toBe(1);
     expect(await windows(gap)).toBe(2);
+  });
+
+  it('sessionWindows.md: with includeEvents, maxEvents events of a window make a part; without, no limit', () => {
+    const n = stated('docs/sessionWindows.md', 'option', 'maxEvents');
+    const parts = (count: number, includeEvents: boolean) => {
+      const counts: number[] = [];
+      const events = Array.from({ length: count }, () =>
+        createEvent({ type: 'x', sessionId: 's', timestamp: 5 }),
+      );
+      from(events)
+        .pipe(sessionWindows({ idleFlushMs: Number.POSITIVE_INFINITY, includeEvents }))
+        .subscribe((event) => {
+          if (isSessionWindow(event)) counts.push(event.data.event_count);
+        });
+      return counts;
+    };
+    expect(parts(n, true)).toEqual([n]);
+    expect(parts(n + 1, true)).toEqual([n, 1]);
+    expect(parts(n + 1, false)).toEqual([n + 1]);
   });
 
   it('bridge.md: maxRawLength characters of a rejected input are kept, and maxDepth levels are mapped', () => {
