@@ -505,6 +505,17 @@ describe('correlate: configuration', () => {
     expect(() => correlate([{ ...group, windowMs: -5 }])).toThrow(
       new ConfigError('correlate: groups[0] windowMs must be a finite number > 0, got -5'),
     );
+    // Every bad field is named, each issue apart from the next.
+    expect(() =>
+      correlate([
+        { ...group, windowMs: -5 },
+        { ...group, name: '' },
+      ]),
+    ).toThrow(
+      new ConfigError(
+        "correlate: groups[0] windowMs must be a finite number > 0, got -5; groups[1] name must be a non-empty string, got ''",
+      ),
+    );
   });
 
   it('names the argument when it is the wrong thing as a whole: options given first, groups not an array', () => {
