@@ -1274,6 +1274,19 @@ describe('sessionWindows edges', () => {
     expect(() => sessionWindows({ maxEvents: Number.POSITIVE_INFINITY, includeEvents: true })).not.toThrow();
   });
 
+  it('names the operator and the bad option in the ConfigError', () => {
+    const bad: Array<[string, SessionWindowsConfig]> = [
+      ['maxEvents', { maxEvents: 2.5 }],
+      ['maxIdleKeys', { maxIdleKeys: 1.5 }],
+      ['maxOpenWindows', { maxOpenWindows: 0 }],
+      ['includeEvents', { includeEvents: 1 as unknown as boolean }],
+      ['key', { key: 'sessionId' as never }],
+    ];
+    for (const [option, config] of bad) {
+      expect(() => sessionWindows(config)).toThrow(new RegExp(`^sessionWindows: ${option} `));
+    }
+  });
+
   it('windows an event whose type or id is not a string but can be made one (or compared)', () => {
     const numericType = { ...ev('x', 1, 's1'), type: 42 as unknown as string };
     const numericId = { ...ev('y', 2, 's1'), id: 7 as unknown as string };
