@@ -1601,6 +1601,36 @@ describe('temporalAggregate', () => {
       ]);
     });
 
+    it('closes a window cut at maxEvents that got nothing more when the next window fills the buffer', () => {
+      // [0,10) is cut at 1 (maxEvents 2) and stays open, kept by the lateness; 15 and 16 of the next window
+      // fill the buffer again: the emptied [0,10) closes with no aggregate, then [15,25) is cut as its part 1.
+      const { out, error, completedAt } = collect(
+        [
+          ev('tool.used', 0, 's'),
+          ev('tool.used', 1, 's'),
+          ev('tool.used', 15, 's'),
+          ev('tool.used', 16, 's'),
+        ].map(inTurn),
+        (scheduler) =>
+          temporalAggregate({
+            windows: { 'tool.used': 10 },
+            allowedLatenessMs: 100,
+            maxEvents: 2,
+            idleFlushMs: Number.POSITIVE_INFINITY,
+            scheduler,
+          }),
+        { time: 10 },
+      );
+      // (A part 1 has no part= in its label.)
+      expect(labels(out)).toEqual([
+        '1 tool.used.aggregated s [0,10) n=2',
+        '3 tool.used.aggregated s [15,25) n=2',
+      ]);
+      // Cut from the emptied window, the part of none failed the stream (its flush then emitted [15,25)).
+      expect(error).toBeUndefined();
+      expect(completedAt).toBe(10);
+    });
+
     it('takes an event at the end of an emitted range into the next window, not as late', () => {
       // [0,5) closed by the pass-through event at 5: an event at 5 is the first of [5,10).
       const { out } = collect(
