@@ -108,6 +108,9 @@ describe('isAggregated, isSessionWindow, isLateEvent', () => {
     expect(isAggregated(named('file.modified.aggregated', aggregate))).toBe(false); // not its source type
     expect(isAggregated(named('tool.used.aggregated', { ...aggregate, window: { start: 0 } }))).toBe(false);
     expect(isAggregated(named('tool.used.aggregated', { ...aggregate, event_count: '1' }))).toBe(false);
+    // A part that is no number, and a source type that is no string though its text makes the name.
+    expect(isAggregated(named('tool.used.aggregated', { ...aggregate, part: '1' }))).toBe(false);
+    expect(isAggregated(named('5.aggregated', { ...aggregate, source_type: 5 }))).toBe(false);
     const window = {
       key: 's1',
       event_count: 1,
