@@ -1088,7 +1088,9 @@ export class SessionStore {
     try {
       if (missing.length > 0) fresh = await this.#loadSessions(missing);
     } catch (error) {
-      return this.#failed(group, error, 'could not read session metadata', usedUp);
+      // A load that finishes a deletion writes (#clearSession): its failure of LevelDB's own stopped the writes.
+      const what = this.#stoppedBy(error) ? 'LevelDB write failed' : 'could not read session metadata';
+      return this.#failed(group, error, what, usedUp);
     }
     let written = jobs;
     let noNumber: Refusals | undefined;
@@ -1324,6 +1326,11 @@ export class SessionStore {
    */
   #noteWriteFailure(error: unknown): void {
     if (isEngineFailure(error)) this.#writeFailure = { cause: error };
+  }
+
+  /** Whether `error` is the failure that stopped the store's writes (#writeFailure). */
+  #stoppedBy(error: unknown): boolean {
+    return this.#writeFailure !== undefined && this.#writeFailure.cause === error;
   }
 
   #notify(group: Array<AppendJob | StartJob>, positions: StoredPosition[][]): void {
@@ -1630,10 +1637,8 @@ export class SessionStore {
       );
       return;
     }
-    let writing = false;
     try {
       const { n, meta, deleting } = await this.#numberOf(key, job.sessionId);
-      writing = true;
       this.#sessions.delete(job.sessionId);
       // An id record is written with the session's first metadata and removed by its deletion: with one,
       // the session exists even if its metadata is damaged or gone and it has no event (as session() says).
@@ -1641,37 +1646,63 @@ export class SessionStore {
       const watchers = this.#watchers.get(job.sessionId);
       this.#watchers.delete(job.sessionId);
       if (n === undefined) {
-        await this.#meta.del(key);
+        await this.#written(this.#meta.del(key));
       } else {
         // A tombstone first: if the process dies while the ranges are cleared (clear() is not atomic),
         // the session reads as gone and the next load finishes the job.
-        await this.#db.put(
-          this.#metaPrefix + key,
-          JSON.stringify({ sessionId: job.sessionId, n, deleting: true }),
-          this.#writeOptions,
+        await this.#written(
+          this.#db.put(
+            this.#metaPrefix + key,
+            JSON.stringify({ sessionId: job.sessionId, n, deleting: true }),
+            this.#writeOptions,
+          ),
         );
       }
       for (const watcher of watchers ?? []) watcher.complete();
       if (n !== undefined) await this.#clearSession(key, n);
       job.resolve(existed);
     } catch (error) {
-      if (writing) this.#noteWriteFailure(error);
       job.reject(
         new StoreError(
           'STORE_WRITE_FAILED',
-          `deleting session ${job.sessionId} at ${this.path} failed: ${textOf(error)}`,
+          `deleting session ${job.sessionId} at ${this.path} failed: ${textOf(error)}` +
+            // This failure stopped the writes.
+            (this.#stoppedBy(error) ? AFTER_FAILURE_ADVICE : ''),
           { cause: error, path: this.path },
         ),
       );
     }
   }
 
+  /**
+   * Removes a session's records (its deletion, or one an earlier process did not finish: see
+   * #loadSessions). Each step a LevelDB write, whose failure of LevelDB's own stops the store's writes
+   * (#written), as a failed batch of appends does — but for a `clear` whose failure is `LEVEL_CORRUPTION`:
+   * `clear` reads the keys it deletes, and a damaged table file it reads fails so (a failed log write is
+   * `LEVEL_IO_ERROR`; a write LevelDB refuses for an earlier failure of its own it keeps refusing itself).
+   */
   async #clearSession(key: string, n: number): Promise<void> {
     const part = partOf(n);
-    await this.#events.clear(sessionRange(part));
-    await this.#index.clear(sessionRange(part));
-    await this.#ids.del(key);
-    await this.#meta.del(key);
+    for (const space of [this.#events, this.#index]) {
+      try {
+        await space.clear(sessionRange(part));
+      } catch (error) {
+        if (!isLevelCode(error, 'LEVEL_CORRUPTION')) this.#noteWriteFailure(error);
+        throw error;
+      }
+    }
+    await this.#written(this.#ids.del(key));
+    await this.#written(this.#meta.del(key));
+  }
+
+  /** Awaits `write`, a LevelDB write: its failure is noted (#noteWriteFailure) before it is thrown on. */
+  async #written(write: Promise<void>): Promise<void> {
+    try {
+      await write;
+    } catch (error) {
+      this.#noteWriteFailure(error);
+      throw error;
+    }
   }
 
   // -------------------------------------------------------------------------------------------------

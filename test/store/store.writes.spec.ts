@@ -3,6 +3,8 @@
  * appends of a write are resolved relative to the next write, urgent appends. Tests added where a
  * mutation of the write path went unnoticed.
  */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, type CorruptRecord, type Event, StoreError, tail } from '../../src/index.js';
@@ -573,11 +575,68 @@ describe('SessionStore writes: after a write LevelDB itself failed (an I/O error
     const unwritten = (await t.store.deleteSession('s').catch((e: unknown) => e)) as StoreError;
     put.mockRestore();
     expect(unwritten.cause).toBe(writeFailure);
-    expect(unwritten.message).toBe(`deleting session s at ${t.store.path} failed: ${writeFailure.message}`);
+    // It says it stopped the writes, as a failed append does.
+    expect(unwritten.message).toBe(
+      `deleting session s at ${t.store.path} failed: ${writeFailure.message}. The store takes no more ` +
+        'writes until it is closed and opened again (the writes after a failed one could be dropped at the ' +
+        'next open): close it, make room (or fix the disk), open it again and write these events again',
+    );
     const refused = (await t.store.append([ev('c', 4, 'r')]).catch((e: unknown) => e)) as StoreError;
     expect(refused.code).toBe('STORE_WRITE_FAILED');
     expect(refused.cause).toBe(writeFailure);
     expect(refused.message).toContain('write refused: an earlier LevelDB write of this store failed');
     expect((await collect(t.store.query('r'))).map((e) => e.type)).toEqual(['a', 'b']);
+  });
+
+  it('a deletion an earlier deleteSession left unfinished, finished by the next write, whose clear LevelDB fails with an I/O error, stops the writes', async () => {
+    const { AbstractLevel } = await import('abstract-level');
+    await t.store.append([ev('a', 1, 's'), ev('a', 2, 'u')]);
+    // The deletion stops after its tombstone (a failure that is not LevelDB's own: the store goes on).
+    const clear = vi.spyOn(AbstractLevel.prototype, 'clear').mockRejectedValueOnce(new Error('stopped'));
+    await expect(t.store.deleteSession('s')).rejects.toMatchObject({ code: 'STORE_WRITE_FAILED' });
+    expect(await t.store.append([ev('b', 3, 'u')])).toEqual([{ sessionId: 'u', seq: 1 }]);
+    // The next append to `s` finishes the deletion first: its clear writes, and that write fails.
+    const failure = engineError('LEVEL_IO_ERROR');
+    clear.mockRejectedValueOnce(failure);
+    const failed = (await t.store.append([ev('c', 4, 's')]).catch((e: unknown) => e)) as StoreError;
+    expect(failed.code).toBe('STORE_WRITE_FAILED');
+    expect(failed.cause).toBe(failure);
+    // What that write left in LevelDB's log is unknown: no later write is acknowledged (one was).
+    const refused = (await t.store.append([ev('d', 5, 'u')]).catch((e: unknown) => e)) as StoreError;
+    expect(refused.code).toBe('STORE_WRITE_FAILED');
+    expect(refused.cause).toBe(failure);
+    expect(failed.message).toMatch(/^LevelDB write failed at .*\. The store takes no more writes until/);
+    clear.mockRestore();
+    const store = await t.reopen();
+    expect(await store.append([ev('d', 5, 'u')])).toEqual([{ sessionId: 'u', seq: 2 }]);
+    expect(await collect(store.query('s'))).toEqual([]);
+  });
+
+  it('a deleteSession whose clear reads a damaged table file (LEVEL_CORRUPTION, a read) leaves the store writing', async () => {
+    // Two sessions in one table file (written from the log when the store is opened again), compressible:
+    // bytes flipped early in it damage a block of `s`'s events (session 0, first), which clear() reads.
+    const text = (b: number) => ({ pad: `batch ${b} `.repeat(40) });
+    for (let b = 0; b < 20; b++) {
+      await t.store.append(
+        Array.from({ length: 100 }, (_, i) => ev('tool.used', b * 100 + i, i % 2 ? 'u' : 's', text(b))),
+      );
+    }
+    await t.reopen();
+    await t.store.close();
+    const tables = (await readdir(t.store.path)).filter((name) => name.endsWith('.ldb'));
+    expect(tables).toHaveLength(1);
+    const file = join(t.store.path, tables[0]!);
+    const bytes = await readFile(file);
+    const from = Math.floor(bytes.length * 0.2);
+    for (let i = 0; i < 64; i++) bytes[from + i]! ^= 0xff;
+    await writeFile(file, bytes);
+    const store = await t.reopen();
+    const unread = (await store.deleteSession('s').catch((e: unknown) => e)) as StoreError;
+    expect(unread.code).toBe('STORE_WRITE_FAILED');
+    expect((unread.cause as { code?: string }).code).toBe('LEVEL_CORRUPTION');
+    expect(unread.message).not.toContain('takes no more writes');
+    // No log write failed: the other session takes events (they were refused, the store stopped).
+    expect(await store.append([ev('tool.used', 5000, 'u')])).toEqual([{ sessionId: 'u', seq: 1000 }]);
+    expect(await store.startSession('v')).toMatchObject({ sessionId: 'v' });
   });
 });
