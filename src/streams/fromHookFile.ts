@@ -44,7 +44,8 @@ export interface HookFileOptions extends JsonLinesOptions {
    * `min(256, end)` bytes — and a bare offset only if the file has at least that many bytes (it cannot
    * tell a file rotated and grown past it, it must be a line's end, and a bad line just after it has no
    * time: prefer the mark). Otherwise the file (rotated, truncated or rewritten since) is read from its
-   * start, as `follow` does on a rotation or truncation: no line lost, at worst some read again. Only the
+   * start, as `follow` does on a rotation or truncation: no line lost, at worst some read again (a bad
+   * line before its first good one takes the mark's `timestamp`, as in a follow across the rotation). Only the
    * first file opened resumes; with `follow`, a file that is missing at first resumes when it appears.
    * Default: from the start (`0`).
    *
@@ -407,7 +408,15 @@ function readHookFile<T>(
     const resumeAt = async (file: FileHandle): Promise<void> => {
       const saved = resume;
       resume = undefined;
-      if (saved === undefined || saved.end === 0) return;
+      if (saved === undefined) return;
+      // The time of the last line read before the mark, for a bad line after it (a mark taken by an older
+      // reader may have no time; a bare offset has none: the lines before it are not read, so their time is
+      // not known; one that is no time, which an older reader remembered, is not taken either). Also when
+      // the file is read from its start (rotated, truncated or rewritten since), as `follow` goes on with
+      // the time of the file it leaves: without it, a bad line first in the new file took the clock's time,
+      // another at each read with the same mark, ahead of every line after it.
+      lines.lastTimestamp = isTimestamp(saved.timestamp) ? saved.timestamp : undefined;
+      if (saved.end === 0) return;
       const { size, ino: fileIno } = await file.stat();
       if (size < saved.end || (saved.ino !== undefined && fileIno !== saved.ino)) return;
       const length = Math.min(FINGERPRINT, saved.end);
@@ -419,10 +428,6 @@ function readHookFile<T>(
       // Only the file's first BOM is dropped: one at the mark is its line's, as in a read from the start
       // (where that line is no JSON). Dropped here, a resumed read gave an event the whole read rejects.
       lines.resumeInside();
-      // A mark taken by an older reader may have no time; a bare offset has none: the lines before it
-      // are not read, so their time is not known. One that is no time (an older reader remembered a
-      // negative one) is not taken either.
-      lines.lastTimestamp = isTimestamp(saved.timestamp) ? saved.timestamp : undefined;
     };
 
     /** Whether the file's first bytes are no longer those read: it was rewritten under us. */

@@ -71,6 +71,25 @@ describe('fromHookFile resumeFrom', () => {
     expect((await collect(fromHookFile(path, { resumeFrom: saved.end })))[0]!.timestamp).toBeUndefined();
   });
 
+  it('gives a bad line first in a file rotated since the mark the mark’s time, at each read, as a follow across the rotation does', async () => {
+    const stamped = (hook: string, timestamp: unknown) =>
+      `${JSON.stringify({ hook, output: {}, timestamp })}\n`;
+    await writeFile(path, `${stamped('a', 5)}${stamped('b', 7)}`);
+    const saved = JSON.parse(JSON.stringify((await marks()).get('b')!)) as HookFileMark;
+    await rename(path, `${path}.1`);
+    await writeFile(path, `not json\n${stamped('c', -5)}${stamped('d', 9)}${stamped('e', null)}`);
+    for (let read = 0; read < 2; read++) {
+      const outputs = await collect(fromHookFile(path, { resumeFrom: saved }));
+      // Read from its start; the bad lines take the time of the last good line read before them.
+      expect(outputs.map((o) => [o.hook, o.timestamp])).toEqual([
+        ['unknown', 7],
+        ['c', 7],
+        ['d', 9],
+        ['e', 9],
+      ]);
+    }
+  });
+
   it('does not give a bad line the time of a mark that is none (negative: saved by an older reader)', async () => {
     const stamped = (hook: string, timestamp: number) =>
       `${JSON.stringify({ hook, output: {}, timestamp })}\n`;
