@@ -25,8 +25,11 @@ function cli(args: string[], blocks?: number): Promise<{ code: number; stderr: s
     execFile(
       'sh',
       ['-c', `${limit}exec "$0" --import tsx "$@"`, process.execPath, CLI, ...args],
-      { cwd: ROOT },
-      (error, _stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stderr }),
+      // A guard, no threshold: a CLI that hangs is killed before the test's deadline (180 s), not left
+      // running after it; killed (no exit code), it is said as -1, not read as 0.
+      { cwd: ROOT, timeout: 170_000 },
+      (error, _stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stderr }),
     );
   });
 }

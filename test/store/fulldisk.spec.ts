@@ -62,7 +62,9 @@ async function runLimited(path: string, mode: 'append' | 'persist'): Promise<Rep
       path,
       mode,
     ],
-    { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
+    // A guard, no threshold: a child that hangs (a write never failing, say) is killed before the test's
+    // own deadline (180 s), rather than left running after it.
+    { cwd: ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 170_000 },
   );
   const report: Report = { acked: [], refused: [], errors: [], kinds: [], made: -1, done: false };
   for (const line of stdout.split('\n')) {
