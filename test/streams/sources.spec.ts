@@ -37,6 +37,7 @@ import {
   VibespecError,
 } from '../../src/index.js';
 import { ThrowingConsumer } from '../helpers/consumer.js';
+import { asWritten } from '../helpers/fileChanges.js';
 import { FIXTURES_PATH, loadFixtures } from '../helpers/fixtures.js';
 import { unhandledRejections } from '../helpers/unhandled.js';
 import { until } from '../helpers/until.js';
@@ -1224,7 +1225,7 @@ describe('fromFileWatcher', () => {
         .map((c) => [c.action, c.path])
         .sort(),
     ).toEqual(files.map((f) => ['deleted', f]));
-    expect(changes.slice(2).map((c) => [c.action, c.path])).toEqual([['created', files[0]]]);
+    expect(asWritten(changes.slice(2)).map((c) => [c.action, c.path])).toEqual([['created', files[0]]]);
   });
 
   it('reports a known file replaced by a directory of the same name as deleted', async () => {
@@ -1580,7 +1581,7 @@ describe('fromFileWatcher', () => {
     scheduler.flush();
     await waitFor(() => changes.some((c) => c.path === sentinel));
     subscription.unsubscribe();
-    expect(changes.slice(2).map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+    expect(asWritten(changes.slice(2)).map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
   });
 
   it('closes the watcher of a folder removed', async () => {
@@ -1700,7 +1701,7 @@ describe('fromFileWatcher', () => {
     await writeFile(sentinel, 'y');
     await waitFor(() => changes.some((c) => c.path === sentinel));
     subscription.unsubscribe();
-    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+    expect(asWritten(changes).map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
   });
 
   it('sends no output for a window whose only file appeared and vanished in it', async () => {
@@ -1757,7 +1758,7 @@ describe('fromFileWatcher', () => {
     await writeFile(sentinel, 'y');
     await waitFor(() => changes.some((c) => c.path === sentinel));
     subscription.unsubscribe();
-    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+    expect(asWritten(changes).map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
   });
 
   it("gives a change the type of its file name's extension, lower-cased, else 'unknown'", async () => {
