@@ -2254,6 +2254,41 @@ describe('temporalAggregate properties', () => {
     expect(tally.finish()).toStrictEqual(referenceSummary('performance.metric', large));
   });
 
+  it('pools a tally that keeps exactly 256 entries, not one that keeps 257', () => {
+    // docs/temporalAggregate.md: a pooled tally keeps at most 256 entries. A window of one metric keeps
+    // only its values (no array for other names yet).
+    const tally = tallyFor('performance.metric')!;
+    const window = (n: number) =>
+      Array.from({ length: n }, (_, i) => ev('performance.metric', 0, 's', { metric: 'busy', value: i }));
+    for (const e of window(256)) tally.add(e);
+    tally.finish();
+    expect(tally.retainable()).toBe(true);
+    for (const e of window(257)) tally.add(e);
+    tally.finish();
+    expect(tally.retainable()).toBe(false);
+  });
+
+  it('frees a tally’s arrays at the end of a window only when they keep more than 64 + 5 × its events', () => {
+    // A first window of `tools` tools without durations keeps 3 entries per tool after the first (its
+    // name, count and sum); a window of one event then frees them if they are more than 64 + 5 = 69. A
+    // third window of 2 tools and 94 durations (a value and a name position each) adds 188 entries to
+    // what was kept: 69 kept make 257, not poolable; freed, 3 + 188 = 191 are.
+    const poolableAfter = (tools: number) => {
+      const tally = tallyFor('tool.used')!;
+      for (let i = 0; i < tools; i++) tally.add(ev('tool.used', 0, 's', { tool_name: `t${i}` }));
+      tally.finish();
+      tally.add(ev('tool.used', 0, 's', { tool_name: 't0' }));
+      tally.finish();
+      for (let i = 0; i < 94; i++) {
+        tally.add(ev('tool.used', 0, 's', { tool_name: i % 2 === 0 ? 'a' : 'b', duration_ms: i }));
+      }
+      tally.finish();
+      return tally.retainable();
+    };
+    expect(poolableAfter(24)).toBe(false); // 69 entries kept: not more than 69
+    expect(poolableAfter(25)).toBe(true); // 72 entries freed
+  });
+
   it('gives each name of a window the stats of its own numbers, however many names and numbers', () => {
     // A window of up to 12 names whose names all have fewer than 20 numbers is summed per name in one
     // pass; other windows are grouped first. Both must give, for each name, what numericStats gives on
