@@ -2289,6 +2289,21 @@ describe('temporalAggregate properties', () => {
     expect(poolableAfter(25)).toBe(true); // 72 entries freed
   });
 
+  it('orders a zero p95 by the window’s own values, not by those a longer window left in the tally', () => {
+    // The tally's arrays are reused: after a window of 21 values, a window of 20 leaves the 21st of the
+    // first (-1) behind its own. Its 19th smallest is a zero after 18 negatives: +0, which a count of the
+    // negatives that went one past the window (19 of them) would make -0.
+    const tally = tallyFor('performance.metric')!;
+    const metric = (value: number) => ev('performance.metric', 0, 's', { metric: 'm', value });
+    for (let i = 0; i < 21; i++) tally.add(metric(-1));
+    tally.finish();
+    const window = [...Array.from({ length: 18 }, () => metric(-1)), metric(0), metric(0)];
+    for (const e of window) tally.add(e);
+    const summary = tally.finish() as PerformanceMetricSummary;
+    expect(Object.is(summary.metrics[0]!.p95, 0)).toBe(true);
+    expect(summary).toStrictEqual(referenceSummary('performance.metric', window));
+  });
+
   it('gives each name of a window the stats of its own numbers, however many names and numbers', () => {
     // A window of up to 12 names whose names all have fewer than 20 numbers is summed per name in one
     // pass; other windows are grouped first. Both must give, for each name, what numericStats gives on
