@@ -314,6 +314,45 @@ describe('hybridProcess', () => {
     }
   });
 
+  it('ends quietly when a handler unsubscribes the output from inside itself: no outcome, nothing thrown or reported', async () => {
+    for (const lane of [ProcessingMode.IMMEDIATE, ProcessingMode.BATCHED, ProcessingMode.ASYNC]) {
+      for (const answer of ['value', 'throw'] as const) {
+        const input = new Subject<Event>();
+        const outcomes: HybridOutput<string>[] = [];
+        const calls: string[] = [];
+        const leave = (id: string) => {
+          calls.push(id);
+          subscription.unsubscribe();
+          if (answer === 'throw') throw new Error('left');
+          return id;
+        };
+        const subscription = input
+          .pipe(
+            hybridProcess<string>({
+              immediate: (e) => leave(e.id),
+              background: (e) => leave(e.id),
+              batch: (batch) => [leave(batch[0]!.id)],
+              batcher: { minSize: 1, maxSize: 1, policy: fixedPolicy },
+              select: () => lane,
+              scheduler: queueScheduler,
+            }),
+          )
+          .subscribe((outcome) => outcomes.push(outcome));
+        const unhandled = await rxjsUnhandled(() => {
+          expect(() => input.next(ev('e0'))).not.toThrow();
+        });
+        expect({ lane, answer, calls, outcomes, unhandled, closed: subscription.closed }).toEqual({
+          lane,
+          answer,
+          calls: ['e0'],
+          outcomes: [],
+          unhandled: [],
+          closed: true,
+        });
+      }
+    }
+  });
+
   it(
     'keeps unsubscription chains unbroken through mergeMap',
     marbles((m) => {
