@@ -2068,6 +2068,34 @@ describe('hybridProcess', () => {
     ).not.toThrow();
   });
 
+  it('names the option at fault: each function checked, each method of metrics and gate, null as no object', () => {
+    const ok = { immediate: (e: Event) => e.id, batch: (b: Event[]) => b.map((e) => e.id) };
+    const f = () => undefined;
+    const metrics = { record: f, recordError: f, recordDropped: f, gauge: f };
+    const gate = { hold: f, release: f };
+    const bad: Array<[unknown, RegExp]> = [
+      [{ ...ok, immediate: undefined }, /^hybridProcess: immediate must be a function$/],
+      [{ ...ok, batch: 'x' }, /^hybridProcess: batch must be a function$/],
+      [{ ...ok, background: 5 }, /^hybridProcess: background must be a function$/],
+      [{ ...ok, load$: null }, /^hybridProcess: load\$ must be an Observable of LoadSnapshot, got null$/],
+      [{ ...ok, metrics: null }, /^hybridProcess: metrics must be an EventFlowMetrics, got null$/],
+      [{ ...ok, gate: null }, /^hybridProcess: gate must be a FlowGate \(createFlowGate\(\)\), got null$/],
+      ...(['record', 'recordError', 'recordDropped', 'gauge'] as const).map((method): [unknown, RegExp] => [
+        { ...ok, metrics: { ...metrics, [method]: undefined } },
+        /metrics must be an EventFlowMetrics/,
+      ]),
+      ...(['hold', 'release'] as const).map((method): [unknown, RegExp] => [
+        { ...ok, gate: { ...gate, [method]: undefined } },
+        /gate must be a FlowGate/,
+      ]),
+    ];
+    for (const [options, message] of bad) {
+      expect(() => hybridProcess(options as never)).toThrow(ConfigError);
+      expect(() => hybridProcess(options as never)).toThrow(message);
+    }
+    expect(() => hybridProcess({ ...ok, metrics: metrics as never, gate: gate as never })).not.toThrow();
+  });
+
   it('refuses, at construction, what it would only trip on at subscribe or on every event', () => {
     const ok = { immediate: (e: Event) => e.id, batch: (b: Event[]) => b.map((e) => e.id) };
     const bad: Array<[string, () => unknown, RegExp]> = [
