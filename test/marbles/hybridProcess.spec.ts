@@ -2096,6 +2096,31 @@ describe('hybridProcess', () => {
     expect(() => hybridProcess({ ...ok, metrics: metrics as never, gate: gate as never })).not.toThrow();
   });
 
+  it('says in each lane option ConfigError which option and lane, what it takes and what it got', () => {
+    const ok = { immediate: (e: Event) => e.id, batch: (b: Event[]) => b.map((e) => e.id) };
+    const messages = [
+      { concurrency: 'x' },
+      { concurrency: 0 },
+      { maxQueued: { async: -1 } },
+      { timeoutMs: 0 },
+      { overflow: 'spill' },
+    ].map((bad) => {
+      try {
+        hybridProcess({ ...ok, ...bad } as never);
+        return 'no error';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    });
+    expect(messages).toEqual([
+      "hybridProcess: concurrency must be a number or an object of lanes (immediate, batched, async), got 'x'",
+      'hybridProcess: concurrency.immediate must be a positive integer or Infinity, got 0',
+      'hybridProcess: maxQueued.async must be a positive integer or Infinity, got -1',
+      'hybridProcess: timeoutMs.immediate must be a positive number of ms up to 2147483647, or Infinity, got 0',
+      "hybridProcess: overflow must be one of block, drop-oldest, drop-newest, error, got 'spill'",
+    ]);
+  });
+
   it('refuses, at construction, what it would only trip on at subscribe or on every event', () => {
     const ok = { immediate: (e: Event) => e.id, batch: (b: Event[]) => b.map((e) => e.id) };
     const bad: Array<[string, () => unknown, RegExp]> = [
