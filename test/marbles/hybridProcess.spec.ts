@@ -2104,6 +2104,7 @@ describe('hybridProcess', () => {
       { maxQueued: { async: -1 } },
       { timeoutMs: 0 },
       { overflow: 'spill' },
+      { batcher: 5 },
     ].map((bad) => {
       try {
         hybridProcess({ ...ok, ...bad } as never);
@@ -2118,6 +2119,7 @@ describe('hybridProcess', () => {
       'hybridProcess: maxQueued.async must be a positive integer or Infinity, got -1',
       'hybridProcess: timeoutMs.immediate must be a positive number of ms up to 2147483647, or Infinity, got 0',
       "hybridProcess: overflow must be one of block, drop-oldest, drop-newest, error, got 'spill'",
+      'hybridProcess: batcher must be an adaptiveBatch() operator (with its report()) or its options (an object), got 5',
     ]);
   });
 
