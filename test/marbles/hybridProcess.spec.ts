@@ -1188,6 +1188,38 @@ describe('hybridProcess', () => {
       ]);
     });
 
+    it('gives select no load$ figure that is no number, whichever of the eight it is', () => {
+      const figures = [
+        'cpuPercent',
+        'memoryPercent',
+        'eventLoopDelayMs',
+        'eventLoopDelayMaxMs',
+        'eventLoopUtilization',
+        'queueDepth',
+        'avgLatencyMs',
+        'timestamp',
+      ];
+      const seen: LoadSnapshot[] = [];
+      const load$ = new BehaviorSubject<LoadSnapshot>(
+        Object.fromEntries(figures.map((figure) => [figure, '7'])) as unknown as LoadSnapshot,
+      );
+      of(ev('e0', 'git.commit'))
+        .pipe(
+          hybridProcess({
+            immediate: (e) => e.id,
+            batch: (batch) => batch.map((e) => e.id),
+            load$,
+            select: (_e, load) => {
+              seen.push({ ...load });
+              return ProcessingMode.IMMEDIATE;
+            },
+          }),
+        )
+        .subscribe();
+      expect(seen).toHaveLength(1);
+      expect(Object.entries(seen[0]!).filter(([, value]) => typeof value !== 'number')).toEqual([]);
+    });
+
     it('does not count a string load$ figure as high in the default rule', () => {
       const modes: string[] = [];
       const load$ = new BehaviorSubject<LoadSnapshot>({
