@@ -492,6 +492,52 @@ describe('createEventId', () => {
     expect(firsts.size).toBe(5);
   });
 
+  it("takes each new millisecond's random part from the next 10 bytes of one 4 KiB draw: 5 for the high half, 5 for the low", async () => {
+    // A fresh module draws its pool from the system at its first id; byte i of each draw is i mod 256.
+    const fresh = await freshEventModule();
+    const random = vi.spyOn(crypto, 'getRandomValues').mockImplementation((array) => {
+      const bytes = new Uint8Array(array.buffer);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = i % 256;
+      return array;
+    });
+    // Eight base-32 digits of a 40-bit number made of five bytes, the first the most significant.
+    const digits = (...bytes: number[]) => {
+      let n = bytes.reduce((value, byte) => value * 256n + BigInt(byte), 0n);
+      let text = '';
+      for (let i = 0; i < 8; i++, n /= 32n) text = ENCODING[Number(n % 32n)]! + text;
+      return text;
+    };
+    try {
+      const ids = [fresh.createEventId(7_000), fresh.createEventId(7_001), fresh.createEventId(7_002)];
+      // One draw for the three: bytes 0-9, 10-19, 20-29 (the low half's top bit is clear in each already).
+      expect(random).toHaveBeenCalledTimes(1);
+      expect(ids.map((id) => id.slice(10))).toEqual([
+        digits(0, 1, 2, 3, 4) + digits(5, 6, 7, 8, 9),
+        digits(10, 11, 12, 13, 14) + digits(15, 16, 17, 18, 19),
+        digits(20, 21, 22, 23, 24) + digits(25, 26, 27, 28, 29),
+      ]);
+    } finally {
+      random.mockRestore();
+    }
+  });
+
+  it("gives a process's first id with a time before the epoch the time 0 and a drawn random part, as any other first id", async () => {
+    for (const bad of [-5, -0.5, Number.NaN]) {
+      const fresh = await freshEventModule();
+      const random = vi.spyOn(crypto, 'getRandomValues').mockImplementation((array) => {
+        new Uint8Array(array.buffer).fill(255);
+        return array;
+      });
+      try {
+        // Not the id after '0…0' (the count up from zero that a process's first id must not be).
+        expect(fresh.createEventId(bad)).toBe(`0000000000${'ZZZZZZZZFZZZZZZZ'}`);
+        expect(random).toHaveBeenCalledTimes(1);
+      } finally {
+        random.mockRestore();
+      }
+    }
+  });
+
   it('starts the low half of the random part below 2^39, so a millisecond has room to count up', async () => {
     // A fresh module draws its first random bytes from the system; all of them 0xFF here.
     const fresh = await freshEventModule();
