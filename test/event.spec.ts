@@ -212,6 +212,21 @@ describe('createEvent: unknown fields', () => {
     }
   });
 
+  it('names a field with no known one near it as unknown, then the known ones, and nothing between', () => {
+    expect(() => createEvent({ type: 'x', payload: 1 } as unknown as EventInit)).toThrow(
+      new InvalidEventError([
+        {
+          code: 'unrecognized_keys',
+          path: ['payload'],
+          message: 'unknown field; known: type, data, priority, timestamp, id, context, sessionId',
+        },
+      ]),
+    );
+    expect(() => createEvent({ type: 'x', payload: 1 } as unknown as EventInit)).toThrow(
+      'Invalid event: payload: unknown field; known: type, data, priority, timestamp, id, context, sessionId',
+    );
+  });
+
   it('refuses an init that is not an object with an InvalidEventError (its issue at the root), not a TypeError', () => {
     for (const init of [undefined, null, 'x', 5]) {
       let thrown: unknown;
@@ -225,6 +240,11 @@ describe('createEvent: unknown fields', () => {
       expect((thrown as InvalidEventError).issues).toEqual([
         expect.objectContaining({ code: 'invalid_type', path: [], expected: 'object' }),
       ]);
+      // zod's error is its cause, as for a field zod refuses.
+      expect((thrown as InvalidEventError).cause).toBeInstanceOf(ZodError);
+      expect(((thrown as InvalidEventError).cause as ZodError).issues).toEqual(
+        (thrown as InvalidEventError).issues,
+      );
     }
   });
 
@@ -340,11 +360,30 @@ describe('JSON round trip', () => {
     expect(thrown).toBeInstanceOf(InvalidEventError);
     const [issue] = (thrown as InvalidEventError).issues;
     expect(issue?.code).toBe('invalid_type');
+    expect(issue?.path).toEqual([]);
+    expect((thrown as InvalidEventError).message).toMatch(/^Invalid event: \(root\): eventFromJSON takes /);
     expect(issue?.message).toMatch(
       /^eventFromJSON takes the JSON text of an event \(a string\), got \{ id: '.*', type: 'tool\.used', .*\}; parseEvent checks an event object$/,
     );
     // Bytes are text, read as before.
     expect(eventFromJSON(Buffer.from(eventToJSON(event)) as never)).toEqual(event);
+  });
+
+  it('reads null as JSON.parse does, as the text null: no event, the same error as for the text', () => {
+    const errorOf = (json: unknown): unknown => {
+      try {
+        eventFromJSON(json as string);
+      } catch (error) {
+        return error;
+      }
+      return expect.unreachable('eventFromJSON should have thrown');
+    };
+    const fromNull = errorOf(null);
+    expect(fromNull).toBeInstanceOf(InvalidEventError);
+    expect((fromNull as InvalidEventError).issues).toEqual((errorOf('null') as InvalidEventError).issues);
+    expect((fromNull as InvalidEventError).message).toBe(
+      'Invalid event: (root): Invalid input: expected object, received null',
+    );
   });
 });
 
