@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { asyncScheduler, NEVER } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nearestName } from '../src/errors.js';
 import {
   adaptiveBatch,
   aggregateHooks,
@@ -209,6 +210,29 @@ describe('a message shows at most the first 200 characters of a bad value', () =
     const Long = { [`L${'o'.repeat(100_000)}ng`]: class {} }[`L${'o'.repeat(100_000)}ng`]!;
     expect(caught(() => adaptiveBatch({ minSize: new Long() as never }))).toMatch(
       new RegExp(`got L${'o'.repeat(59)}… \\{\\}$`),
+    );
+  });
+
+  it('a count says entry or entries, item or items, field or fields by the number; a class name of 60 characters is shown whole', () => {
+    expect(
+      caught(() =>
+        adaptiveBatch({
+          minSize: new Map([
+            ['a', 1],
+            ['b', 2],
+          ]) as never,
+        }),
+      ),
+    ).toMatch(/got a Map \(2 entries\)$/);
+    expect(caught(() => adaptiveBatch({ minSize: new Set([1]) as never }))).toMatch(/got a Set \(1 item\)$/);
+    // One field longer than the 200 characters shown: cut, and its count says one field.
+    expect(caught(() => adaptiveBatch({ minSize: { a: 'x'.repeat(300) } as never }))).toMatch(
+      /got \{ a: 'x+… \} \(1 field\)$/,
+    );
+    const name = `N${'a'.repeat(58)}e`; // 60 characters: the most shown whole
+    const Sixty = { [name]: class {} }[name]!;
+    expect(caught(() => adaptiveBatch({ minSize: new Sixty() as never }))).toMatch(
+      new RegExp(`got ${name} \\{\\}$`),
     );
   });
 
@@ -1267,5 +1291,13 @@ describe('an unknown option is a ConfigError naming it, the known ones and the n
     expect(() => hybridProcess({ ...HANDLERS, modes: { lowpriority: 'async' } as never })).toThrow(
       /^selectMode: unknown option "lowpriority"/,
     );
+  });
+});
+
+describe('nearestName', () => {
+  it('of two known names as near as each other, names the first of the list', () => {
+    // 'windowMx' is one edit from each: the one listed first is named.
+    expect(nearestName('windowMx', ['windowMs', 'windowMa'])).toBe('windowMs');
+    expect(nearestName('windowMx', ['windowMa', 'windowMs'])).toBe('windowMa');
   });
 });
