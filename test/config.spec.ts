@@ -197,6 +197,8 @@ describe('a message shows at most the first 200 characters of a bad value', () =
       [[{ a: 1 }], '[{…}]'],
       // Its fields cannot be read: its tag, as before.
       [unreadable, '[object Object]'],
+      // A string that reads as a tag is a string: quoted, never shown by its characters as fields.
+      ['[object Object]', "'[object Object]'"],
     ] as const) {
       expect(() => adaptiveBatch({ minSize: value as never })).toThrow(
         new ConfigError(`adaptiveBatch: minSize must be a positive integer, got ${shown}`),
