@@ -215,7 +215,7 @@ describe('a message shows at most the first 200 characters of a bad value', () =
     );
   });
 
-  it('a count says entry or entries, item or items, field or fields by the number; a class name of 60 characters is shown whole', () => {
+  it('a count says entry or entries, item or items, field or fields by the number; a class name of 60 characters is shown whole; fields of 200 characters with more to come are cut', () => {
     expect(
       caught(() =>
         adaptiveBatch({
@@ -230,6 +230,10 @@ describe('a message shows at most the first 200 characters of a bad value', () =
     // One field longer than the 200 characters shown: cut, and its count says one field.
     expect(caught(() => adaptiveBatch({ minSize: { a: 'x'.repeat(300) } as never }))).toMatch(
       /got \{ a: 'x+… \} \(1 field\)$/,
+    );
+    // Fields whose text reaches 200 characters exactly with more to come: cut, never shown as if whole.
+    expect(caught(() => adaptiveBatch({ minSize: { a: 'x'.repeat(195), b: 1 } as never }))).toMatch(
+      /got \{ a: 'x{195}'… \} \(2 fields\)$/,
     );
     const name = `N${'a'.repeat(58)}e`; // 60 characters: the most shown whole
     const Sixty = { [name]: class {} }[name]!;
