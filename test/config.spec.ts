@@ -245,6 +245,17 @@ describe('a message shows at most the first 200 characters of a bad value', () =
   it('a value of exactly 200 characters is shown whole; a surrogate pair is never cut in half', () => {
     const exact = 'y'.repeat(200);
     expect(caught(() => adaptiveBatch({ minSize: exact as never }))).toMatch(new RegExp(`got '${exact}'$`));
+    // The first and the last high surrogate at 199 (U+10000, U+10FFFF): cut before the pair; a character
+    // above the surrogates (U+FB00) is no half of a pair: the 200th character is shown.
+    for (const [char, shown] of [
+      ['\u{10000}', ''],
+      ['\u{10FFFF}', ''],
+      ['\uFB00', '\uFB00'],
+    ]) {
+      expect(caught(() => adaptiveBatch({ minSize: `${'z'.repeat(199)}${char}more` as never }))).toMatch(
+        new RegExp(`got '${'z'.repeat(199)}${shown}…' \\(${199 + char!.length + 4} characters\\)$`, 'u'),
+      );
+    }
     const emoji = `${'z'.repeat(199)}😀 and more`; // the pair at 199–200: cut before it
     expect(caught(() => adaptiveBatch({ minSize: emoji as never }))).toMatch(
       new RegExp(`got '${'z'.repeat(199)}…' \\(210 characters\\)$`),
