@@ -1704,6 +1704,57 @@ describe('fromFileWatcher', () => {
     expect(asWritten(changes).map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
   });
 
+  it('with recursive: false, reports nothing in a subfolder moved in, only the files beside it', async () => {
+    const watched = join(dir, 'watched');
+    const outside = join(dir, 'outside');
+    await mkdir(watched);
+    await mkdir(join(outside, 'sub'), { recursive: true });
+    await writeFile(join(outside, 'sub', 'b.ts'), 'x');
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10, recursive: false }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    await rename(join(outside, 'sub'), join(watched, 'sub'));
+    const sentinel = join(watched, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    subscription.unsubscribe();
+    // Its folder is not entered: sub/b.ts was reported created when every folder found was.
+    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+  });
+
+  it('reports no change for a file the scan found whose folder moved away and back in one window', async () => {
+    const watched = join(dir, 'watched');
+    const d = join(watched, 'd');
+    await mkdir(d, { recursive: true });
+    await writeFile(join(d, 'a.ts'), 'x');
+    const scheduler = new VirtualTimeScheduler();
+    const notified = new Map<string, number>();
+    const ignore = (relative: string) => {
+      notified.set(relative, (notified.get(relative) ?? 0) + 1);
+      return false;
+    };
+    const count = (relative: string) => notified.get(relative) ?? 0;
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    const seen = count('d');
+    await rename(d, join(watched, 'x'));
+    await rename(join(watched, 'x'), d);
+    await waitFor(() => count('d') >= seen + 2);
+    scheduler.flush();
+    const sentinel = join(watched, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => count('s.ts') > 0);
+    scheduler.flush();
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    subscription.unsubscribe();
+    // d/a.ts, listed with its folder and never stat'd before (the scan found it), is the same file: it
+    // was reported modified when a listed file was taken as notified.
+    expect(changes.map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
+  });
+
   it('sends no output for a window whose only file appeared and vanished in it', async () => {
     // The windows close when the test flushes the virtual scheduler; `ignore` tells when a notification
     // came (`marker`, ignored, written after the file is gone).
