@@ -284,8 +284,12 @@ export function fromFileWatcher(dir: string, options?: FileWatcherOptions): Obse
           // A file it knew, replaced by a directory of the same name within the window: the file is gone.
           if (known.delete(path)) changes.push({ action: 'deleted', path, type: typeOf(path) });
           // Only changed (its mode: on Windows, its entries too) a folder known and watched stays as it is.
-          if (recursive && (!changed || isNew || (perFolder && !watchers.has(path))))
-            await adopt(path, isNew, list);
+          // Watched per folder (Linux), a folder's own notification is a rename, never a change (its mode
+          // too): a change there was a file's that took its name in the window, so the folder was
+          // replaced (moved out, a file written, removed, the folder made again). Kept as it was, its
+          // old files were never deleted and nothing in the new one was ever reported: its watcher was
+          // the old folder's.
+          if (recursive && (!changed || isNew || perFolder)) await adopt(path, isNew, list);
           continue;
         }
         if (info !== undefined) {

@@ -1704,6 +1704,50 @@ describe('fromFileWatcher', () => {
     expect(asWritten(changes).map((c) => [c.action, c.path])).toEqual([['created', sentinel]]);
   });
 
+  it('in one window, a folder replaced by a file written, then by a folder again: its files deleted, the new folder watched', async () => {
+    const watched = join(dir, 'watched');
+    const d = join(watched, 'd');
+    await mkdir(d, { recursive: true });
+    await writeFile(join(d, 'a.ts'), 'x');
+    const scheduler = new VirtualTimeScheduler();
+    const notified = new Map<string, number>();
+    const ignore = (relative: string) => {
+      notified.set(relative, (notified.get(relative) ?? 0) + 1);
+      return false;
+    };
+    const count = (relative: string) => notified.get(relative) ?? 0;
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    let seen = count('d');
+    await rename(d, join(dir, 'old'));
+    await writeFile(d, 'f');
+    await appendFile(d, 'g');
+    await unlink(d);
+    await mkdir(d);
+    // Moved out, made, written (a change), removed, made: the window closes only at the flush.
+    await waitFor(() => count('d') >= seen + 4);
+    scheduler.flush();
+    const sentinel = join(watched, 's.ts');
+    await writeFile(sentinel, 'y');
+    await waitFor(() => count('s.ts') > 0);
+    scheduler.flush();
+    await waitFor(() => changes.some((c) => c.path === sentinel));
+    // The change of the file d was taken as the folder's own: it kept the old one's watcher and files.
+    expect(changes.map((c) => [c.action, c.path])).toEqual([
+      ['deleted', join(d, 'a.ts')],
+      ['created', sentinel],
+    ]);
+    seen = count('d/b.ts');
+    await writeFile(join(d, 'b.ts'), 'z');
+    await waitFor(() => count('d/b.ts') > seen);
+    scheduler.flush();
+    await waitFor(() => changes.length > 2);
+    subscription.unsubscribe();
+    expect(changes.slice(2).map((c) => [c.action, c.path])).toEqual([['created', join(d, 'b.ts')]]);
+  });
+
   it('with recursive: false, reports nothing in a subfolder moved in, only the files beside it', async () => {
     const watched = join(dir, 'watched');
     const outside = join(dir, 'outside');
