@@ -316,6 +316,52 @@ describe('vibespec-streams record, run in process (main)', () => {
     ]);
   });
 
+  // readStdin takes a chunk that is a string (a stdin in string mode: setEncoding called on it, by a
+  // preloaded module say) as its UTF-8 bytes, as a Buffer: pushed as it is, Buffer.concat threw on it.
+  it('reads a stdin in string mode (its chunks strings) as the same payload', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const payload = { session_id: 's', hook_event_name: 'UserPromptSubmit', prompt: 'café → ü' };
+    const bytes = Buffer.from(JSON.stringify(payload));
+    const stdin = new PassThrough();
+    stdin.setEncoding('utf8');
+    // Cut inside a character: the stream's decoder gives it whole, in one of two strings.
+    const cut = bytes.indexOf(Buffer.from('é')) + 1;
+    stdin.write(bytes.subarray(0, cut));
+    stdin.end(bytes.subarray(cut));
+    const realStdin = Object.getOwnPropertyDescriptor(process, 'stdin')!;
+    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true });
+    try {
+      expect(await runMain(['record', '--log', log])).toEqual({ code: 0, stdout: '', stderr: '' });
+    } finally {
+      Object.defineProperty(process, 'stdin', realStdin);
+    }
+    expect(await lines(log)).toEqual([
+      { hook: 'UserPromptSubmit', timestamp: expect.any(Number), output: payload },
+    ]);
+    // Its listeners taken off once it is read: none left on the stream.
+    expect(['data', 'end', 'error'].map((name) => stdin.listenerCount(name))).toEqual([0, 0, 0]);
+  });
+
+  it('exits 1, saying why, when reading stdin fails (an error event on it), and records nothing', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const stdin = new PassThrough();
+    stdin.write('{"hook_event_name":');
+    const realStdin = Object.getOwnPropertyDescriptor(process, 'stdin')!;
+    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true });
+    try {
+      const run = runMain(['record', '--log', log]);
+      setImmediate(() => stdin.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })));
+      expect(await run).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `vibespec-streams record: ${log}: EIO: i/o error, read`,
+      });
+    } finally {
+      Object.defineProperty(process, 'stdin', realStdin);
+    }
+    expect(existsSync(log)).toBe(false);
+  });
+
   it('names the line after --hook, whatever the payload says', async () => {
     const log = join(dir, 'hooks.jsonl');
     const payload = { session_id: 's', hook_event_name: 'Stop' };
@@ -458,6 +504,32 @@ describe('vibespec-streams record, run in process (main)', () => {
         code: 1,
         stdout: '',
         stderr: `vibespec-streams record: ${log}: EINVAL: invalid argument, fsync`,
+      });
+    } finally {
+      sync.mockRestore();
+    }
+  });
+
+  // Only EINVAL on what is no regular file is let pass (fsync has nothing to write down there); any other
+  // failure of fsync, on a file or a device, is a line not known to be on disk: exit 1, said.
+  it.each([
+    ['a regular file', 'EIO'],
+    ['a regular file', 'EBADF'],
+    ['/dev/null', 'EIO'],
+  ])('exits 1 with --durability os when fsync of %s fails with %s', async (what, code) => {
+    const log = what === '/dev/null' ? what : join(dir, 'hooks.jsonl');
+    const probe = await fsp.open(fileURLToPath(import.meta.url), 'r');
+    const proto = Object.getPrototypeOf(probe) as fsp.FileHandle;
+    await probe.close();
+    const sync = vi
+      .spyOn(proto, 'sync')
+      .mockRejectedValue(Object.assign(new Error(`${code}: failed, fsync`), { code }));
+    try {
+      const run = await runMain(['record', '--log', log, '--durability', 'os'], ['{}']);
+      expect(run).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `vibespec-streams record: ${log}: ${code}: failed, fsync`,
       });
     } finally {
       sync.mockRestore();
@@ -675,6 +747,9 @@ describe('vibespec-streams record stopped by a signal (a hook cancelled or timed
   const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
   const STOPS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
+  /** The stdin of the last `stoppedAfter`. */
+  let lastStdin: PassThrough | undefined;
+
   /**
    * Runs `record` in process on a stdin left open after `written`, sends `signal` once all of it was taken
    * from the stream (the test runner's own listeners set aside), and, if the run has not ended a few turns
@@ -683,6 +758,7 @@ describe('vibespec-streams record stopped by a signal (a hook cancelled or timed
   async function stoppedAfter(written: string, signal: NodeJS.Signals) {
     const log = join(dir, 'hooks.jsonl');
     const stdin = new PassThrough();
+    lastStdin = stdin;
     const realStdin = Object.getOwnPropertyDescriptor(process, 'stdin')!;
     Object.defineProperty(process, 'stdin', { value: stdin, configurable: true });
     const others = process.listeners(signal);
@@ -752,10 +828,47 @@ describe('vibespec-streams record stopped by a signal (a hook cancelled or timed
     expect(rest).toEqual(['']);
   });
 
+  // stopReading is cleared once stdin is read: a signal then (the line being written) only sets the exit
+  // code. Called regardless, it threw in the signal's listener (in a process: an uncaught exception, the
+  // hook killed, its line maybe not written).
+  it('a signal after stdin was read, while the line is written: recorded, exits 128 + its number', async () => {
+    const log = join(dir, 'hooks.jsonl');
+    const others = process.listeners('SIGTERM');
+    const spiedOpen = fsp.open;
+    let sent = 0;
+    fsp.open = (async (...args: Parameters<typeof fsp.open>) => {
+      if (args[0] === log && sent === 0) {
+        sent++;
+        for (const listener of others) process.off('SIGTERM', listener);
+        try {
+          process.emit('SIGTERM', 'SIGTERM');
+        } finally {
+          for (const listener of others) process.on('SIGTERM', listener);
+        }
+      }
+      return spiedOpen(...args);
+    }) as typeof fsp.open;
+    syncBuiltinESMExports();
+    let run: Awaited<ReturnType<typeof runMain>>;
+    try {
+      run = await runMain(['record', '--log', log], [JSON.stringify(payload)]);
+    } finally {
+      fsp.open = spiedOpen;
+      syncBuiltinESMExports();
+    }
+    expect(sent).toBe(1);
+    expect(run).toEqual({ code: 143, stdout: '', stderr: '' });
+    expect(
+      (await readFile(log, 'utf8')).split('\n').map((line) => (line === '' ? line : JSON.parse(line))),
+    ).toEqual([{ hook: 'Stop', timestamp: expect.any(Number), output: payload }, '']);
+  });
+
   it('records nothing when nothing was read, and leaves no listener', async () => {
     const before = STOPS.map((signal) => process.listenerCount(signal));
     expect(await stoppedAfter('', 'SIGTERM')).toEqual({ code: 143, lines: undefined });
     expect(STOPS.map((signal) => process.listenerCount(signal))).toEqual(before);
+    // Nor on stdin, whose reading the signal ended (not at its end, which takes off an 'end' listener).
+    expect(['data', 'end', 'error'].map((name) => lastStdin!.listenerCount(name))).toEqual([0, 0, 0]);
   });
 });
 
