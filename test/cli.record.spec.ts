@@ -671,8 +671,10 @@ describe('vibespec-streams record, run in process (main)', () => {
       // hook would hang. Stopped here after 20 opens, so that such a loop fails the test, not hangs it.
       const spiedOpen = fsp.open;
       let opens = 0;
+      let exclusive = 0;
       fsp.open = (async (...args: Parameters<typeof fsp.open>) => {
         if (++opens > 20) throw new Error('opened 20 times');
+        if (args[1] === 'ax+') exclusive++;
         return spiedOpen(...args);
       }) as typeof fsp.open;
       syncBuiltinESMExports();
@@ -687,6 +689,8 @@ describe('vibespec-streams record, run in process (main)', () => {
         { hook: 'Stop', timestamp: expect.any(Number), output: { hook_event_name: 'Stop' } },
       ]);
       expect((await lstat(log)).isSymbolicLink()).toBe(true);
+      // The O_EXCL open tried again once, as for a log moved away between the two opens, then the file made.
+      expect(exclusive).toBe(2);
       // The new file's entry is in the symlink's target's folder: that one is fsynced.
       expect(made).toEqual([`sync ${log}`, `sync ${dirname(target)}`]);
     });

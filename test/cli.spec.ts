@@ -551,6 +551,34 @@ describe('main (src/cli/main.ts) in process', () => {
       2,
       'unknown option "-a"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n',
     ],
+    // The argument named is the one the unknown option was read from: not a short option before it (-h),
+    // nor an option's value that has the letter second (xa).
+    [
+      ['context', '-h', '-abc'],
+      2,
+      'unknown option "-a"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams context -- -abc\n',
+    ],
+    [
+      ['context', '--store', 'xa', '-a'],
+      2,
+      'unknown option "-a"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version. A session id that begins with - is given after --: vibespec-streams context -- -a\n',
+    ],
+    // Nor when the id is there: after --, a lone - (a positional), after a boolean option (which takes no value).
+    [
+      ['context', '-x', '--', '-abc'],
+      2,
+      'unknown option "-x"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n',
+    ],
+    [
+      ['replay', '-', '-x'],
+      2,
+      'unknown option "-x"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n',
+    ],
+    [
+      ['context', '-x', '--follow', 'abc'],
+      2,
+      'unknown option "-x"; known: --log, --store, --hook, --types, --limit, --follow, --poll-ms, --settle-ms, --durability, --help, --version\n',
+    ],
   ] as const)(
     '%j is a usage error: exit %i, the problem and the usage on stderr',
     async (argv, code, problem) => {
