@@ -10,5 +10,7 @@ export default defineConfig({
     // LevelDB tests fork child processes and open real databases; two workers match the two cores here.
     pool: 'forks',
     maxWorkers: 2,
+    // Fails a test after which RxJS reported an unhandled error (a throw at teardown): see the file.
+    setupFiles: ['test/helpers/unhandledSetup.ts'],
   },
 });

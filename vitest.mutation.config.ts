@@ -15,7 +15,5 @@ export default defineConfig({
     ...base.test,
     ...(tests.length > 0 ? { include: tests } : {}),
     maxWorkers: 1,
-    // Fails a test after which RxJS reported an unhandled error (a throw at teardown): see the file.
-    setupFiles: ['test/helpers/mutationSetup.ts'],
   },
 });

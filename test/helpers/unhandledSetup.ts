@@ -1,13 +1,14 @@
 import { config } from 'rxjs';
 import { afterEach, beforeEach } from 'vitest';
 
-// Setup file of vitest.mutation.config.ts (Stryker's runs only). RxJS reports an error it cannot deliver
-// (a consumer's or a teardown's throw, an UnsubscriptionError) on a later task, a setTimeout; plain vitest
-// sees it as an "Uncaught Exception" only while its test file is still running. Stryker runs only the tests
-// that cover a mutant, so such an error came after the file had ended, and even when it came in time the
-// runner did not count it: a mutant whose only effect was such an error was reported as survived. Here each
-// error RxJS reports during a test, or on the task after it, fails that test; so does a promise rejection
-// left unhandled then.
+// Setup file of vitest.config.ts (every run: `npm test` and Stryker's, whose config extends it). RxJS
+// reports an error it cannot deliver (a consumer's or a teardown's throw, an UnsubscriptionError) on a later
+// task, a setTimeout: plain vitest sees it as an "Uncaught Exception" only while its test file is still
+// running, and then not as the failure of the test that caused it; after a file's last test it was not seen
+// at all. Stryker runs only the tests that cover a mutant, so such an error came after the file had ended,
+// and even when it came in time its runner did not count it: a mutant whose only effect was such an error
+// was reported as survived. Here each error RxJS reports during a test, or on the task after it, fails that
+// test; so does a promise rejection left unhandled then.
 
 // Taken before any test can install fake timers: the wait below must not depend on them.
 const realSetTimeout = globalThis.setTimeout;
