@@ -1070,6 +1070,25 @@ describe('fromHookFileMarked', () => {
 describe('fromFileWatcher', () => {
   const changesOf = (output: HookOutput) => (output.output as { changes: FileChange[] }).changes;
 
+  /**
+   * Watches `watched` on a virtual scheduler: its windows close when the test flushes it, and `count(path)`
+   * tells how many notifications of that relative path came (read through `ignore`, which keeps all).
+   */
+  function watchOnVirtualTime(watched: string) {
+    const scheduler = new VirtualTimeScheduler();
+    const notified = new Map<string, number>();
+    const ignore = (relative: string) => {
+      notified.set(relative, (notified.get(relative) ?? 0) + 1);
+      return false;
+    };
+    const count = (relative: string) => notified.get(relative) ?? 0;
+    const changes: FileChange[] = [];
+    const subscription = fromFileWatcher(watched, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
+      changes.push(...changesOf(o)),
+    );
+    return { scheduler, count, changes, subscription };
+  }
+
   /** Polls until `predicate` holds; the deadline only turns a hang into a failure, it is no threshold. */
   const waitFor = async (predicate: () => boolean) => {
     const deadline = Date.now() + 120_000;
@@ -1547,19 +1566,7 @@ describe('fromFileWatcher', () => {
     await mkdir(join(outside, 'other'), { recursive: true });
     await writeFile(join(d, 'a.ts'), 'x');
     await writeFile(join(outside, 'other', 'b.ts'), 'x');
-    // The windows close when the test flushes the virtual scheduler; `ignore` tells when a notification
-    // came.
-    const scheduler = new VirtualTimeScheduler();
-    const notified = new Map<string, number>();
-    const ignore = (relative: string) => {
-      notified.set(relative, (notified.get(relative) ?? 0) + 1);
-      return false;
-    };
-    const count = (relative: string) => notified.get(relative) ?? 0;
-    const changes: FileChange[] = [];
-    const subscription = fromFileWatcher(watched, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
-      changes.push(...changesOf(o)),
-    );
+    const { scheduler, count, changes, subscription } = watchOnVirtualTime(watched);
     let seen = count('d');
     await rename(d, join(outside, 'old'));
     await rename(join(outside, 'other'), d);
@@ -1709,17 +1716,7 @@ describe('fromFileWatcher', () => {
     const d = join(watched, 'd');
     await mkdir(d, { recursive: true });
     await writeFile(join(d, 'a.ts'), 'x');
-    const scheduler = new VirtualTimeScheduler();
-    const notified = new Map<string, number>();
-    const ignore = (relative: string) => {
-      notified.set(relative, (notified.get(relative) ?? 0) + 1);
-      return false;
-    };
-    const count = (relative: string) => notified.get(relative) ?? 0;
-    const changes: FileChange[] = [];
-    const subscription = fromFileWatcher(watched, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
-      changes.push(...changesOf(o)),
-    );
+    const { scheduler, count, changes, subscription } = watchOnVirtualTime(watched);
     let seen = count('d');
     await rename(d, join(dir, 'old'));
     await writeFile(d, 'f');
@@ -1772,17 +1769,7 @@ describe('fromFileWatcher', () => {
     const d = join(watched, 'd');
     await mkdir(d, { recursive: true });
     await writeFile(join(d, 'a.ts'), 'x');
-    const scheduler = new VirtualTimeScheduler();
-    const notified = new Map<string, number>();
-    const ignore = (relative: string) => {
-      notified.set(relative, (notified.get(relative) ?? 0) + 1);
-      return false;
-    };
-    const count = (relative: string) => notified.get(relative) ?? 0;
-    const changes: FileChange[] = [];
-    const subscription = fromFileWatcher(watched, { debounceMs: 10, scheduler, ignore }).subscribe((o) =>
-      changes.push(...changesOf(o)),
-    );
+    const { scheduler, count, changes, subscription } = watchOnVirtualTime(watched);
     const seen = count('d');
     await rename(d, join(watched, 'x'));
     await rename(join(watched, 'x'), d);
