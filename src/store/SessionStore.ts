@@ -1627,14 +1627,7 @@ export class SessionStore {
     const key = escapePart(job.sessionId);
     if (this.#writeFailure !== undefined) {
       const { cause } = this.#writeFailure;
-      job.reject(
-        new StoreError(
-          'STORE_WRITE_FAILED',
-          `deleting session ${job.sessionId} at ${this.path} failed: ${REFUSED_AFTER_FAILURE}: ` +
-            `${textOf(cause)}${AFTER_FAILURE_ADVICE}`,
-          { cause, path: this.path },
-        ),
-      );
+      this.#deleteFailed(job, `${REFUSED_AFTER_FAILURE}: ${textOf(cause)}`, cause);
       return;
     }
     try {
@@ -1662,16 +1655,20 @@ export class SessionStore {
       if (n !== undefined) await this.#clearSession(key, n);
       job.resolve(existed);
     } catch (error) {
-      job.reject(
-        new StoreError(
-          'STORE_WRITE_FAILED',
-          `deleting session ${job.sessionId} at ${this.path} failed: ${textOf(error)}` +
-            // This failure stopped the writes.
-            (this.#stoppedBy(error) ? AFTER_FAILURE_ADVICE : ''),
-          { cause: error, path: this.path },
-        ),
-      );
+      this.#deleteFailed(job, textOf(error), error);
     }
+  }
+
+  /** Rejects a deletion with `STORE_WRITE_FAILED`, the advice added when `cause` stopped the writes. */
+  #deleteFailed(job: DeleteJob, what: string, cause: unknown): void {
+    job.reject(
+      new StoreError(
+        'STORE_WRITE_FAILED',
+        `deleting session ${job.sessionId} at ${this.path} failed: ${what}` +
+          (this.#stoppedBy(cause) ? AFTER_FAILURE_ADVICE : ''),
+        { cause, path: this.path },
+      ),
+    );
   }
 
   /**
